@@ -1,0 +1,81 @@
+"""The registry of diagnostic codes. Codes are stable: never reuse or renumber one.
+
+Ranges: ``AIGW0xx`` reading a document (syntax), ``AIGW1xx`` document structure,
+``AIGW2xx`` CEL syntax, ``AIGW3xx`` CEL types and cost, ``AIGW4xx`` policy analysis,
+``AIGW5xx`` requests and evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["Code", "CODES", "Severity", "lookup"]
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    code: str
+    severity: Severity
+    title: str
+
+
+def _codes(*rows: tuple[str, Severity, str]) -> dict[str, Code]:
+    return {code: Code(code, severity, title) for code, severity, title in rows}
+
+
+E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+CODES: dict[str, Code] = _codes(
+    # reading a document
+    ("AIGW001", E, "syntax error"),
+    ("AIGW002", E, "unexpected end of input"),
+    ("AIGW003", E, "unterminated string"),
+    ("AIGW004", E, "`=` where `==` was meant"),
+    ("AIGW005", E, "invalid literal"),
+    ("AIGW006", E, "unknown keyword"),
+    ("AIGW007", E, "unreadable input"),
+    ("AIGW008", E, "input too large or too deeply nested"),
+    ("AIGW010", E, "YAML syntax error"),
+    ("AIGW011", E, "JSON syntax error"),
+    ("AIGW012", E, "document is not a mapping"),
+    ("AIGW013", E, "duplicate key"),
+    # document structure
+    ("AIGW100", E, "unknown top-level key"),
+    ("AIGW101", E, "unknown phase"),
+    ("AIGW102", W, "unsupported phase"),
+    ("AIGW103", E, "unknown rule key"),
+    ("AIGW104", E, "wrong shape"),
+    ("AIGW110", E, "unknown action type"),
+    ("AIGW111", E, "unsupported action"),
+    ("AIGW112", E, "action without a type"),
+    ("AIGW120", E, "unknown config key"),
+    ("AIGW121", E, "missing required config key"),
+    ("AIGW122", E, "wrong type"),
+    ("AIGW123", E, "value out of range"),
+    ("AIGW124", E, "invalid duration"),
+    ("AIGW125", E, "invalid choice"),
+    ("AIGW126", E, "invalid value"),
+    ("AIGW130", E, "duplicate rule name"),
+    ("AIGW131", E, "duplicate limit name"),
+    ("AIGW132", W, "unreachable action after a terminating action"),
+    ("AIGW133", E, "rule without actions"),
+    ("AIGW134", W, "action not available in this phase"),
+    # CEL syntax
+    ("AIGW200", E, "CEL syntax error"),
+    ("AIGW201", E, "invalid CEL literal"),
+    ("AIGW202", E, "reserved word"),
+    ("AIGW203", E, "invalid interpolation"),
+)
+
+del E, W, I
+
+
+def lookup(code: str) -> Code:
+    return CODES[code]

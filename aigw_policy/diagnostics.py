@@ -1,0 +1,130 @@
+"""Diagnostics are data: collected, sorted, capped, and raised once at the API edge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+
+from .codes import CODES, Severity
+from .source import Span
+
+__all__ = [
+    "Diagnostic",
+    "Diagnostics",
+    "PolicyError",
+    "Severity",
+    "did_you_mean",
+]
+
+MAX_DIAGNOSTICS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One finding: a stable code, a severity, a span, a one-line message and optional help.
+
+    Messages are lowercase, without a final period, with user input in backticks.
+    """
+
+    code: str
+    message: str
+    span: Span | None = None
+    help: str | None = None
+    severity: Severity = field(default=Severity.ERROR)
+
+    @classmethod
+    def make(
+        cls, code: str, message: str, span: Span | None = None, help: str | None = None
+    ) -> Diagnostic:
+        return cls(code, message, span, help, CODES[code].severity)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        span = self.span
+        if span is None:
+            return ("", 0, 0, self.code)
+        return (span.file or "", span.start, span.end, self.code)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "help": self.help,
+            "span": self.span.to_dict() if self.span else None,
+        }
+
+    def __str__(self) -> str:
+        where = f"{self.span}: " if self.span else ""
+        return f"{where}{self.severity.value}[{self.code}]: {self.message}"
+
+
+class Diagnostics:
+    """A collector of diagnostics for one stage run."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
+
+    def add(
+        self, code: str, message: str, span: Span | None = None, help: str | None = None
+    ) -> Diagnostic:
+        diagnostic = Diagnostic.make(code, message, span, help)
+        self.items.append(diagnostic)
+        return diagnostic
+
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.items.extend(diagnostics)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.items)
+
+    def sorted(self) -> list[Diagnostic]:
+        return sort_diagnostics(self.items)
+
+    def raise_if_errors(self) -> None:
+        if self.has_errors:
+            raise PolicyError(self.sorted())
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+
+def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Sort by file and position, drop exact duplicates, cap the count."""
+    seen: set[tuple[object, ...]] = set()
+    unique: list[Diagnostic] = []
+    for d in sorted(diagnostics, key=Diagnostic.sort_key):
+        key = (d.code, d.message, d.span)
+        if key not in seen:
+            seen.add(key)
+            unique.append(d)
+    return unique[:MAX_DIAGNOSTICS]
+
+
+class PolicyError(Exception):
+    """A policy could not be loaded. ``diagnostics`` is never empty."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        if not diagnostics:
+            raise ValueError("PolicyError needs at least one diagnostic")
+        self.diagnostics: list[Diagnostic] = list(diagnostics)
+        first = self.diagnostics[0]
+        more = len(self.diagnostics) - 1
+        suffix = f" (and {more} more)" if more else ""
+        super().__init__(f"{first}{suffix}")
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """A help line naming the closest candidate, if one is close enough."""
+    matches = get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean `{matches[0]}`?" if matches else None

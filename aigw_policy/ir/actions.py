@@ -1,0 +1,311 @@
+"""Action configs: one frozen model per action type, the single source of their shape.
+
+The models drive validation of both surface forms, the JSON Schema (``aigw-policy schema``),
+the DSL printer and the docs. ``None`` means "not written"; the engine applies defaults.
+Field kinds are marked in the annotations:
+
+- ``Cel``: a CEL expression (YAML: a string; DSL: written inline);
+- ``Template``: a string that may hold ``${expr}`` interpolations;
+- ``Duration``: ``10s``, ``1m``, ``1h``, ``1d`` (``ms`` too), kept as written.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+__all__ = [
+    "ACTIONS",
+    "UNSUPPORTED_NGROK_ACTIONS",
+    "ActionConfig",
+    "Cel",
+    "Duration",
+    "Template",
+    "parse_duration",
+]
+
+
+class CelMarker:
+    """Marks a field whose string value is CEL source text."""
+
+
+class TemplateMarker:
+    """Marks a field whose string value may hold ``${expr}`` interpolations."""
+
+
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION_SECONDS = 366 * 86400
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as ``90s`` or ``10m``; ``ValueError`` if invalid."""
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"`{text}` is not a duration; write a number and a unit: ms, s, m, h or d")
+    seconds = int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"duration `{text}` must be greater than zero")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"duration `{text}` is longer than 366 days")
+    return seconds
+
+
+def _check_duration(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+def _check_period(text: str) -> str:
+    if text in PERIODS:
+        return text
+    try:
+        parse_duration(text)
+    except ValueError:
+        raise ValueError(
+            f"`{text}` is not a period; use hour, day, week, month or a duration such as 30m"
+        ) from None
+    return text
+
+
+def _check_timezone(text: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"`{text}` is not a known IANA time zone") from None
+    return text
+
+
+def _check_network(text: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise ValueError(f"`{text}` is not an IP address or CIDR block") from None
+    return text
+
+
+def _check_header_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_!#$%&'*+.^`|~-]+", text):
+        raise ValueError(f"`{text}` is not a valid header name")
+    return text
+
+
+Cel = Annotated[StrictStr, CelMarker]
+Template = Annotated[StrictStr, TemplateMarker]
+Duration = Annotated[StrictStr, AfterValidator(_check_duration)]
+PERIODS = ("hour", "day", "week", "month")
+Period = Annotated[StrictStr, AfterValidator(_check_period)]
+Timezone = Annotated[StrictStr, AfterValidator(_check_timezone)]
+Network = Annotated[StrictStr, AfterValidator(_check_network)]
+HeaderName = Annotated[StrictStr, AfterValidator(_check_header_name)]
+Status = Annotated[int, Field(strict=True, ge=100, le=599)]
+ErrorStatus = Annotated[int, Field(strict=True, ge=400, le=599)]
+Capacity = Annotated[int, Field(strict=True, ge=1, le=2_000_000_000)]
+Algorithm = Literal["sliding_window", "fixed_window", "token_bucket"]
+BucketKey = Annotated[tuple[Cel, ...], Field(min_length=1, max_length=10)]
+
+
+class ActionConfig(BaseModel):
+    """Base of action configs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    TYPE: ClassVar[str] = ""
+    TERMINATING: ClassVar[bool] = False
+    LIMIT: ClassVar[bool] = False
+    REQUEST_ONLY: ClassVar[bool] = False
+    DOC: ClassVar[str] = ""
+
+    def written(self) -> dict[str, Any]:
+        """The keys the author wrote, in declaration order."""
+        return {k: v for k, v in self if v is not None}
+
+
+class Deny(ActionConfig):
+    TYPE = "deny"
+    TERMINATING = True
+    DOC = "End the request with an error status (403 unless set)."
+    status_code: ErrorStatus | None = None
+    message: Template | None = None
+
+
+class CustomResponse(ActionConfig):
+    TYPE = "custom-response"
+    TERMINATING = True
+    DOC = "Answer the request from the gateway with a status, body and headers."
+    status_code: Status | None = None
+    body: Template | None = None
+    headers: dict[HeaderName, Template] | None = None
+
+
+class Allow(ActionConfig):
+    TYPE = "allow"
+    TERMINATING = True
+    DOC = "End rule evaluation for this phase and forward the request (extension)."
+
+
+class RateLimit(ActionConfig):
+    TYPE = "rate-limit"
+    LIMIT = True
+    REQUEST_ONLY = True
+    DOC = "Requests per window per bucket; over the limit: 429 with Retry-After."
+    name: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
+    algorithm: Algorithm | None = None
+    capacity: Capacity
+    rate: Duration
+    bucket_key: BucketKey | None = None
+    enforce: StrictBool | None = None
+
+
+class TokenLimit(ActionConfig):
+    TYPE = "token-limit"
+    LIMIT = True
+    REQUEST_ONLY = True
+    DOC = "Tokens per window per bucket, reserved at request time and reconciled on response."
+    name: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
+    algorithm: Algorithm | None = None
+    capacity: Capacity
+    rate: Duration
+    bucket_key: BucketKey | None = None
+    cost: Cel | None = None
+    enforce: StrictBool | None = None
+
+
+class UsageCap(ActionConfig):
+    TYPE = "usage-cap"
+    LIMIT = True
+    REQUEST_ONLY = True
+    DOC = "A calendar-aligned cap on tokens, dollars or requests, with a soft warning."
+    name: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
+    limit: Annotated[float, Field(strict=True, gt=0)] | Annotated[int, Field(strict=True, gt=0)]
+    unit: Literal["tokens", "usd", "requests"]
+    period: Period
+    timezone: Timezone | None = None
+    bucket_key: BucketKey | None = None
+    warn_at: Annotated[float, Field(strict=True, gt=0, lt=1)] | None = None
+    cost: Cel | None = None
+    on_unknown_price: Literal["deny", "allow"] | None = None
+    enforce: StrictBool | None = None
+
+
+class ModelAccess(ActionConfig):
+    TYPE = "model-access"
+    REQUEST_ONLY = True
+    DOC = "Allow or deny models by glob patterns over `provider/model` or `model`."
+    allow: tuple[StrictStr, ...] | None = None
+    deny: tuple[StrictStr, ...] | None = None
+    status_code: ErrorStatus | None = None
+
+
+class MaxTokens(ActionConfig):
+    TYPE = "max-tokens"
+    REQUEST_ONLY = True
+    DOC = "Cap input and output tokens: reject with 413, or clamp the requested output."
+    input: Annotated[int, Field(strict=True, ge=1)] | None = None
+    output: Annotated[int, Field(strict=True, ge=1)] | None = None
+    mode: Literal["reject", "clamp"] | None = None
+
+
+class SetModel(ActionConfig):
+    TYPE = "set-model"
+    REQUEST_ONLY = True
+    DOC = "Route or downgrade the request to another model (recorded in the decision)."
+    model: Annotated[Template, Field(min_length=1)]
+    provider: StrictStr | None = None
+
+
+class AddHeaders(ActionConfig):
+    TYPE = "add-headers"
+    DOC = "Add headers to the request (request phase) or the response (response phase)."
+    headers: Annotated[dict[HeaderName, Template], Field(min_length=1, max_length=10)]
+
+
+class RemoveHeaders(ActionConfig):
+    TYPE = "remove-headers"
+    DOC = "Remove headers from the request or the response."
+    headers: Annotated[tuple[HeaderName, ...], Field(min_length=1, max_length=10)]
+
+
+class SetVars(ActionConfig):
+    TYPE = "set-vars"
+    DOC = "Set `vars.*` for later rules; values may hold interpolations."
+    vars: Annotated[
+        tuple[Annotated[dict[StrictStr, Any], Field(min_length=1, max_length=1)], ...],
+        Field(min_length=1),
+    ]
+
+
+class Log(ActionConfig):
+    TYPE = "log"
+    DOC = "Record metadata in the decision's logs."
+    metadata: dict[StrictStr, Template] | None = None
+
+
+class RestrictIps(ActionConfig):
+    TYPE = "restrict-ips"
+    DOC = "Allow or deny client IPs by address or CIDR block; 403 unless enforce is false."
+    allow: tuple[Network, ...] | None = None
+    deny: tuple[Network, ...] | None = None
+    enforce: StrictBool | None = None
+
+
+ACTIONS: dict[str, type[ActionConfig]] = {
+    cls.TYPE: cls
+    for cls in (
+        Deny,
+        CustomResponse,
+        Allow,
+        RateLimit,
+        TokenLimit,
+        UsageCap,
+        ModelAccess,
+        MaxTokens,
+        SetModel,
+        AddHeaders,
+        RemoveHeaders,
+        SetVars,
+        Log,
+        RestrictIps,
+    )
+}
+
+UNSUPPORTED_NGROK_ACTIONS = frozenset(
+    {
+        "basic-auth",
+        "circuit-breaker",
+        "close-connection",
+        "compress-response",
+        "forward-internal",
+        "http-request",
+        "jwt-validation",
+        "oauth",
+        "openid-connect",
+        "owasp-crs-request",
+        "owasp-crs-response",
+        "redirect",
+        "saml",
+        "terminate-tls",
+        "url-rewrite",
+        "verify-webhook",
+        "webhook-validation",
+    }
+)
+
+
+def field_kind(config: type[ActionConfig], name: str) -> str:
+    """``cel``, ``cel_list``, ``template``, ``template_map``, ``duration`` or ``data``."""
+    info = config.model_fields[name]
+    text = repr(info.annotation) + repr(info.metadata)
+    if "CelMarker" in text:
+        return "cel_list" if "tuple" in text else "cel"
+    if "TemplateMarker" in text:
+        return "template_map" if "dict" in text else "template"
+    if "_check_duration" in text or "_check_period" in text:
+        return "duration"
+    return "data"

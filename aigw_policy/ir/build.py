@@ -1,0 +1,281 @@
+"""Raw action configs -> typed :class:`Action` nodes, with diagnostics on the way.
+
+Shared by both surface forms, so a mistake gets the same code whichever form it is in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..diagnostics import Diagnostics, did_you_mean
+from ..source import Span
+from .actions import ACTIONS, UNSUPPORTED_NGROK_ACTIONS, ActionConfig, field_kind
+from .nodes import Action
+from .raw import NOT_CONSTANT, RawList, RawMap, RawScalar, RawValue
+
+__all__ = ["build_action"]
+
+_TYPE_ERRORS = {
+    "string_type", "int_type", "float_type", "bool_type", "tuple_type", "list_type",
+    "dict_type", "int_from_float", "is_instance_of", "model_type", "none_required",
+}
+_RANGE_ERRORS = {
+    "greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_short",
+    "too_long", "string_too_short", "string_too_long",
+}
+_TYPE_WORDS = {
+    "string_type": "a string", "int_type": "an integer", "float_type": "a number",
+    "bool_type": "`true` or `false`", "tuple_type": "a list", "list_type": "a list",
+    "dict_type": "a mapping", "int_from_float": "an integer",
+}
+
+
+def _kind_of(value: Any) -> str:
+    if value is NOT_CONSTANT:
+        return "an expression"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+class _Builder:
+    def __init__(self, type_name: str, config: type[ActionConfig], diags: Diagnostics,
+                 anchor: Span | None) -> None:
+        self.type_name = type_name
+        self.config = config
+        self.diags = diags
+        self.anchor = anchor
+        self.spans: dict[str, Span | None] = {}
+
+    # raw -> plain data, by field kind -------------------------------------------------
+    def data(self, raw: RawValue, path: str, *, template: bool) -> Any:
+        self.spans[path] = raw.span
+        if isinstance(raw, RawScalar):
+            if raw.value is NOT_CONSTANT:
+                if template:
+                    return "${" + (raw.cel or "") + "}"
+                self.diags.add(
+                    "AIGW122",
+                    f"`{path}` must be a constant value, not a CEL expression",
+                    raw.span,
+                    help="write a literal, or quote a string",
+                )
+                return _Invalid
+            return raw.value
+        if raw.cel is not None and self._not_constant(raw) and template:
+            return "${" + raw.cel + "}"
+        if isinstance(raw, RawList):
+            return [self.data(item, f"{path}.{i}", template=template)
+                    for i, item in enumerate(raw.items)]
+        out: dict[str, Any] = {}
+        for key, key_span, value in raw.items:
+            self.spans[f"{path}.{key}:key"] = key_span
+            out[key] = self.data(value, f"{path}.{key}", template=template)
+        return out
+
+    def _not_constant(self, raw: RawValue) -> bool:
+        if isinstance(raw, RawScalar):
+            return raw.value is NOT_CONSTANT
+        if isinstance(raw, RawList):
+            return any(self._not_constant(i) for i in raw.items)
+        return any(self._not_constant(v) for _, _, v in raw.items)
+
+    def cel(self, raw: RawValue, path: str) -> Any:
+        self.spans[path] = raw.span
+        if raw.cel is not None:
+            return raw.cel
+        if isinstance(raw, RawScalar):
+            if isinstance(raw.value, str):
+                return raw.value
+            if isinstance(raw.value, (int, float)) and not isinstance(raw.value, bool):
+                return str(raw.value)
+        self.diags.add("AIGW122", f"`{path}` must be a CEL expression written as a string",
+                       raw.span)
+        return _Invalid
+
+    def field(self, name: str, raw: RawValue) -> Any:
+        kind = field_kind(self.config, name)
+        if kind == "cel":
+            return self.cel(raw, name)
+        if kind == "cel_list":
+            self.spans[name] = raw.span
+            if not isinstance(raw, RawList):
+                if isinstance(raw, RawScalar) and isinstance(raw.value, str) and raw.cel is None:
+                    self.diags.add("AIGW122", f"`{name}` must be a list of CEL expressions",
+                                   raw.span, help=f"write `[{raw.value}]`")
+                    return _Invalid
+                return self._not_a_list(name, raw)
+            return [self.cel(item, f"{name}.{i}") for i, item in enumerate(raw.items)]
+        if kind in ("template", "template_map"):
+            return self.data(raw, name, template=True)
+        if self.config.TYPE == "set-vars":
+            return self.data(raw, name, template=True)
+        return self.data(raw, name, template=False)
+
+    def _not_a_list(self, name: str, raw: RawValue) -> Any:
+        self.diags.add("AIGW122", f"`{name}` must be a list of CEL expressions", raw.span)
+        return _Invalid
+
+    # pydantic errors -> diagnostics ---------------------------------------------------
+    def span_for(self, loc: tuple[Any, ...]) -> Span | None:
+        parts = [str(p) for p in loc]
+        if parts and parts[-1] == "[key]":
+            path = ".".join(parts[:-1])
+            return self.spans.get(path + ":key") or self.spans.get(path) or self.anchor
+        while parts:
+            path = ".".join(parts)
+            if path in self.spans:
+                return self.spans[path] or self.anchor
+            parts.pop()
+        return self.anchor
+
+    def report(self, error: ValidationError, data: dict[str, Any]) -> None:
+        seen: set[tuple[str, ...]] = set()
+        for err in error.errors(include_url=False):
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "-" in p
+                                                     and p.startswith(("constrained", "lax"))))
+            loc = tuple(p for p in loc if p not in ("constrained-float", "constrained-int"))
+            key = tuple(str(p) for p in loc[:1]) if err["type"] in _TYPE_ERRORS else tuple(
+                str(p) for p in loc)
+            if key in seen:
+                continue
+            seen.add(key)
+            path = ".".join(str(p) for p in loc if p != "[key]")
+            span = self.span_for(loc)
+            kind = err["type"]
+            where = f"`{path}` in `{self.type_name}`" if path else f"`{self.type_name}`"
+            if kind == "missing":
+                self.diags.add(
+                    "AIGW121", f"missing required key `{path}` in `{self.type_name}` config",
+                    self.anchor,
+                )
+            elif kind in _TYPE_ERRORS:
+                value = _lookup(data, loc)
+                want = _TYPE_WORDS.get(kind, "another type")
+                self.diags.add("AIGW122", f"{where} must be {want}, not {_kind_of(value)}", span)
+            elif kind in _RANGE_ERRORS:
+                self.diags.add("AIGW123", f"{where}: {err['msg'].lower()}", span)
+            elif kind == "literal_error":
+                value = _lookup(data, loc)
+                expected = err.get("ctx", {}).get("expected", "")
+                choices = [c.strip(" '") for c in expected.replace(" or ", ",").split(",")]
+                self.diags.add(
+                    "AIGW125", f"{where} must be one of {expected}, not `{value}`", span,
+                    help=did_you_mean(str(value), choices) if isinstance(value, str) else None,
+                )
+            elif kind == "value_error":
+                message = str(err.get("ctx", {}).get("error", err["msg"]))
+                code = "AIGW124" if field_kind(self.config, str(loc[0])) == "duration" else "AIGW126"
+                self.diags.add(code, f"{where}: {message}", span)
+            else:
+                self.diags.add("AIGW126", f"{where}: {err['msg'].lower()}", span)
+
+
+class _InvalidType:
+    def __repr__(self) -> str:
+        return "<invalid>"
+
+
+_Invalid: Any = _InvalidType()
+
+
+def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
+    for part in loc:
+        if part == "[key]":
+            return data
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _contains_invalid(value: Any) -> bool:
+    if value is _Invalid:
+        return True
+    if isinstance(value, list):
+        return any(_contains_invalid(v) for v in value)
+    if isinstance(value, dict):
+        return any(_contains_invalid(v) for v in value.values())
+    return False
+
+
+def build_action(
+    type_name: str,
+    config: RawValue | None,
+    diags: Diagnostics,
+    *,
+    span: Span | None = None,
+    type_span: Span | None = None,
+) -> Action | None:
+    """Validate one action; ``None`` (with diagnostics) when it cannot be built."""
+    anchor = type_span or span
+    model = ACTIONS.get(type_name)
+    if model is None:
+        if type_name in UNSUPPORTED_NGROK_ACTIONS:
+            diags.add(
+                "AIGW111", f"unsupported action `{type_name}`", anchor,
+                help="aigw-policy does not implement this ngrok action; remove it or "
+                "handle it in front of the gateway",
+            )
+        else:
+            diags.add(
+                "AIGW110", f"unknown action type `{type_name}`", anchor,
+                help=did_you_mean(type_name, ACTIONS) or "see `aigw-policy schema` for the "
+                "list of actions",
+            )
+        return None
+    if config is None:
+        config = RawMap(())
+    if not isinstance(config, RawMap):
+        diags.add("AIGW104", f"the config of `{type_name}` must be a mapping", config.span)
+        return None
+    builder = _Builder(type_name, model, diags, anchor)
+    data: dict[str, Any] = {}
+    before = len(diags)
+    for key, key_span, raw in config.items:
+        if key not in model.model_fields:
+            diags.add(
+                "AIGW120", f"unknown key `{key}` in `{type_name}` config", key_span or raw.span,
+                help=did_you_mean(key, model.model_fields)
+                or _known_keys(model),
+            )
+            continue
+        builder.spans[key + ":key"] = key_span
+        data[key] = builder.field(key, raw)
+    data = {k: v for k, v in data.items() if not _contains_invalid(v)}
+    try:
+        built = model.model_validate(data)
+    except ValidationError as error:
+        builder.report(error, data)
+        return None
+    one_of = _ONE_OF.get(type_name)
+    if one_of and all(getattr(built, k) is None for k in one_of):
+        keys = " or ".join(f"`{k}`" for k in one_of)
+        diags.add("AIGW121", f"`{type_name}` needs {keys}", anchor)
+        return None
+    if len(diags) > before:
+        return None
+    return Action(type=type_name, config=built, span=span, field_spans=builder.spans)
+
+
+_ONE_OF = {"model-access": ("allow", "deny"), "max-tokens": ("input", "output")}
+
+
+def _known_keys(model: type[ActionConfig]) -> str:
+    keys = ", ".join(f"`{k}`" for k in model.model_fields)
+    return f"known keys: {keys}" if keys else "this action takes no config"

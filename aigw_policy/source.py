@@ -1,0 +1,81 @@
+"""Source text and spans: where every node and diagnostic comes from."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+__all__ = ["Source", "Span"]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open range ``[start, end)`` of character offsets in a source text.
+
+    Lines and columns are 1-based, as editors show them. Spans never take part in the
+    equality of the nodes that carry them.
+    """
+
+    start: int
+    end: int
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    file: str | None = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        where = f"{self.line}:{self.column}"
+        return f"{self.file}:{where}" if self.file else where
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "start": self.start,
+            "end": self.end,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+        }
+
+
+class Source:
+    """A named source text with fast offset -> line:column lookups."""
+
+    __slots__ = ("text", "name", "_line_starts")
+
+    def __init__(self, text: str, name: str | None = None) -> None:
+        self.text = text
+        self.name = name
+        starts = [0]
+        find = text.find
+        i = find("\n")
+        while i != -1:
+            starts.append(i + 1)
+            i = find("\n", i + 1)
+        self._line_starts = starts
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """Return the 1-based (line, column) of a character offset."""
+        offset = max(0, min(offset, len(self.text)))
+        index = bisect_right(self._line_starts, offset) - 1
+        return index + 1, offset - self._line_starts[index] + 1
+
+    def offset(self, line: int, column: int) -> int:
+        """Return the character offset of a 1-based (line, column)."""
+        line = max(1, min(line, len(self._line_starts)))
+        return min(self._line_starts[line - 1] + column - 1, len(self.text))
+
+    def span(self, start: int, end: int | None = None) -> Span:
+        end = start if end is None else max(start, end)
+        line, column = self.position(start)
+        end_line, end_column = self.position(end)
+        return Span(start, end, line, column, end_line, end_column, self.name)
+
+    def line_text(self, line: int) -> str:
+        if not 1 <= line <= len(self._line_starts):
+            return ""
+        start = self._line_starts[line - 1]
+        stop = self.text.find("\n", start)
+        return self.text[start:] if stop == -1 else self.text[start:stop]

@@ -1,0 +1,1 @@
+"""Surface forms -> IR. The only package that sees lark trees or YAML nodes."""
