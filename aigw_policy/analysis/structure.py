@@ -1,0 +1,59 @@
+"""Structural checks that need no CEL types: names, reachability, phases."""
+
+from __future__ import annotations
+
+from ..diagnostics import Diagnostic
+from ..ir import Policy
+from ..source import Source
+
+PHASE_WORDS = {"on_http_request": "request", "on_http_response": "response"}
+
+
+def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    rule_names: dict[str, int] = {}
+    limit_names: dict[str, int] = {}
+    for phase, rule in policy.rules():
+        if rule.name is not None:
+            first = rule_names.get(rule.name)
+            if first is not None:
+                found.append(Diagnostic.make(
+                    "AIGW130", f"duplicate rule name `{rule.name}`",
+                    rule.name_span or rule.span,
+                    help=f"the first rule with this name is on line {first}; rule names "
+                    "identify the deciding rule in decisions, so keep them unique",
+                ))
+            else:
+                rule_names[rule.name] = _line(rule.name_span or rule.span)
+        terminated_by: str | None = None
+        for action in rule.actions:
+            config = action.config
+            if terminated_by is not None:
+                found.append(Diagnostic.make(
+                    "AIGW132", f"action `{action.type}` never runs: `{terminated_by}` ends the "
+                    "rule before it", action.span,
+                    help="move it before the terminating action, or into its own rule",
+                ))
+            if config.LIMIT:
+                name = getattr(config, "name")
+                first = limit_names.get(name)
+                if first is not None:
+                    found.append(Diagnostic.make(
+                        "AIGW131", f"duplicate limit name `{name}`", action.span_of("name"),
+                        help=f"another limit with this name is on line {first}; limits are "
+                        "read as `limits[name]`, so each needs its own name",
+                    ))
+                else:
+                    limit_names[name] = _line(action.span_of("name"))
+            if config.REQUEST_ONLY and phase == "on_http_response":
+                found.append(Diagnostic.make(
+                    "AIGW134", f"`{action.type}` has no effect in the response phase",
+                    action.span, help="move it to the request phase",
+                ))
+            if config.TERMINATING and terminated_by is None:
+                terminated_by = action.type
+    return found
+
+
+def _line(span: object) -> int:
+    return getattr(span, "line", 0)

@@ -1,0 +1,226 @@
+"""The ``aigw-policy`` command line.
+
+Exit codes: 0 success or clean, 1 the check failed (lint errors, ``fmt --check`` found
+unformatted files), 2 bad usage or unreadable input.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .diagnostics import Diagnostic, PolicyError
+from .render import render_json, render_sarif, render_text, summary
+from .source import Source
+
+app = typer.Typer(
+    name="aigw-policy",
+    help="Lint, format and convert AI gateway traffic policies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+POLICY_SUFFIXES = (".aigw", ".yaml", ".yml", ".json")
+
+
+class LintFormat(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
+class ConvertTarget(str, Enum):
+    dsl = "dsl"
+    yaml = "yaml"
+    json = "json"
+
+
+def _fail_usage(message: str) -> typer.Exit:
+    typer.echo(f"aigw-policy: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    """Files as given; directories are searched for policy files."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in POLICY_SUFFIXES)
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def _read_text(path: Path) -> str:
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise _fail_usage(f"cannot read `{path}`: {error.strerror or error}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _fail_usage(f"`{path}` is not UTF-8 text") from None
+
+
+@app.command()
+def lint(
+    paths: Annotated[list[Path], typer.Argument(help="Policy files or directories.")],
+    format: Annotated[LintFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        LintFormat.text
+    ),
+    warnings_as_errors: Annotated[
+        bool, typer.Option("--strict", help="Fail on warnings too.")
+    ] = False,
+) -> None:
+    """Check policy files and report every problem with its code and location."""
+    from .loader import read
+
+    files = _expand(paths)
+    if not files:
+        raise _fail_usage("no policy files found")
+    diagnostics: list[Diagnostic] = []
+    sources: dict[str | None, Source] = {}
+    for path in files:
+        text = _read_text(path)
+        name = str(path)
+        sources[name] = Source(text, name)
+        _, found = read(text, name=name)
+        diagnostics.extend(found)
+    if format is LintFormat.json:
+        typer.echo(render_json(diagnostics))
+    elif format is LintFormat.sarif:
+        typer.echo(render_sarif(diagnostics))
+    else:
+        if diagnostics:
+            typer.echo(render_text(diagnostics, sources))
+            typer.echo("")
+        counts = summary(diagnostics)
+        checked = f"{len(files)} file{'s' if len(files) != 1 else ''}"
+        if counts["total"]:
+            typer.echo(f"{checked}: {counts['errors']} error(s), {counts['warnings']} warning(s)")
+        else:
+            typer.echo(f"{checked}: no problems")
+    counts = summary(diagnostics)
+    if counts["errors"] or (warnings_as_errors and counts["warnings"]):
+        raise typer.Exit(1)
+
+
+@app.command()
+def fmt(
+    paths: Annotated[list[Path], typer.Argument(help="DSL files (.aigw), or - for stdin.")],
+    check: Annotated[
+        bool, typer.Option("--check", help="Report files that are not formatted; write nothing.")
+    ] = False,
+    diff: Annotated[bool, typer.Option("--diff", help="Show what would change.")] = False,
+) -> None:
+    """Rewrite DSL files in canonical form (it re-parses its output to prove the meaning holds)."""
+    from .fmt import format_policy
+
+    files = [p for p in paths if str(p) == "-"] + _expand([p for p in paths if str(p) != "-"])
+    if not files:
+        raise _fail_usage("no files to format")
+    unformatted: list[Path] = []
+    failed = False
+    for path in files:
+        if str(path) != "-" and path.suffix.lower() != ".aigw":
+            raise _fail_usage(
+                f"`{path}`: fmt formats DSL files (.aigw); use `aigw-policy convert` for YAML/JSON"
+            )
+        text = _read_text(path)
+        name = "<stdin>" if str(path) == "-" else str(path)
+        try:
+            formatted = format_policy(text, name=name)
+        except PolicyError as error:
+            typer.echo(render_text(error.diagnostics, {name: Source(text, name)}), err=True)
+            failed = True
+            continue
+        if str(path) == "-":
+            typer.echo(formatted, nl=False)
+            continue
+        if formatted == text:
+            continue
+        unformatted.append(path)
+        if diff:
+            typer.echo("".join(difflib.unified_diff(
+                text.splitlines(True), formatted.splitlines(True), str(path), f"{path} (formatted)"
+            )))
+        if not check:
+            path.write_text(formatted, encoding="utf-8")
+            typer.echo(f"formatted {path}", err=True)
+    if check and unformatted:
+        for path in unformatted:
+            typer.echo(f"would reformat {path}", err=True)
+    if failed or (check and unformatted):
+        raise typer.Exit(1)
+
+
+@app.command()
+def convert(
+    path: Annotated[Path, typer.Argument(help="A policy file (.aigw, .yaml, .yml, .json), or -.")],
+    to: Annotated[ConvertTarget, typer.Option("--to", help="Target form.")],
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    source_format: Annotated[
+        Optional[ConvertTarget], typer.Option("--from", help="Source form (default: by name).")
+    ] = None,
+) -> None:
+    """Convert a policy between the DSL and the YAML/JSON form, losslessly (comments aside)."""
+    from .fmt.printer import print_dsl
+    from .loader import read
+    from .syntax.yaml_form import dump_json, dump_yaml
+
+    text = _read_text(path)
+    name = "<stdin>" if str(path) == "-" else str(path)
+    policy, diagnostics = read(
+        text, name=name, format=source_format.value if source_format else None
+    )
+    errors = [d for d in diagnostics if d.is_error]
+    if policy is None or errors:
+        typer.echo(render_text(errors or diagnostics, {name: Source(text, name)}), err=True)
+        raise typer.Exit(1)
+    if to is ConvertTarget.dsl:
+        result = print_dsl(policy)
+    elif to is ConvertTarget.yaml:
+        result = dump_yaml(policy)
+    else:
+        result = dump_json(policy)
+    if output is None:
+        typer.echo(result, nl=not result.endswith("\n"))
+    else:
+        output.write_text(result, encoding="utf-8")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the YAML/JSON policy form (for editors)."""
+    from .schema import policy_json_schema
+
+    typer.echo(json.dumps(policy_json_schema(), indent=2))
+
+
+@app.command()
+def codes() -> None:
+    """List every diagnostic code with its severity and title."""
+    from .codes import CODES
+
+    for code in CODES.values():
+        typer.echo(f"{code.code}  {code.severity.value:<7}  {code.title}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Text or file -> Policy IR, through the surface form's reader and the lint passes.
+
+``read`` never raises: it returns what it could build and every diagnostic. ``load`` and
+``loads`` raise :class:`PolicyError` once, at the API edge, when there is an error.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from .analysis import run_passes
+from .diagnostics import Diagnostic, Diagnostics, PolicyError, sort_diagnostics
+from .ir import Policy
+from .source import Source
+
+__all__ = ["Format", "detect_format", "load", "loads", "read", "read_file"]
+
+Format = Literal["dsl", "yaml", "json"]
+MAX_POLICY_BYTES = 16 * 1024 * 1024
+
+_EXTENSIONS: dict[str, Format] = {
+    ".aigw": "dsl",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".json": "json",
+}
+
+
+def detect_format(name: str | None, text: str) -> Format:
+    """The format named by a file extension, else sniffed from the text."""
+    if name:
+        fmt = _EXTENSIONS.get(Path(name).suffix.lower())
+        if fmt:
+            return fmt
+    head = text.lstrip()
+    if head.startswith(("{", "[")):
+        return "json"
+    if head.startswith("policy") or _first_code_line(head).startswith("policy"):
+        return "dsl"
+    return "yaml"
+
+
+def _first_code_line(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "//")):
+            return line
+    return ""
+
+
+def read(
+    text: str, *, format: Format | None = None, name: str | None = None
+) -> tuple[Policy | None, list[Diagnostic]]:
+    """Parse and check a policy text; never raises. Diagnostics come sorted."""
+    diags = Diagnostics()
+    source = Source(text, name)
+    if len(text) > MAX_POLICY_BYTES:
+        diags.add("AIGW008", f"policy is larger than {MAX_POLICY_BYTES // (1024 * 1024)} MiB",
+                  source.span(0))
+        return None, diags.sorted()
+    fmt = format or detect_format(name, text)
+    if fmt == "dsl":
+        from .syntax.dsl import read_dsl
+
+        policy = read_dsl(source, diags)
+    elif fmt == "yaml":
+        from .syntax.yaml_form import read_yaml
+
+        policy = read_yaml(source, diags)
+    elif fmt == "json":
+        from .syntax.yaml_form import read_json
+
+        policy = read_json(source, diags)
+    else:
+        raise ValueError(f"unknown policy format {fmt!r}; use dsl, yaml or json")
+    if policy is not None:
+        diags.extend(run_passes(policy, source))
+    if policy is None and not diags.has_errors:
+        diags.add("AIGW001", "nothing could be read from this document", source.span(0))
+    return policy, sort_diagnostics(diags)
+
+
+def read_file(path: str | os.PathLike[str]) -> tuple[Policy | None, list[Diagnostic]]:
+    """Read a policy file. ``OSError`` escapes (the caller reports unreadable files)."""
+    name = os.fspath(path)
+    data = Path(name).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        source = Source("", name)
+        d = Diagnostic.make("AIGW007", f"the file is not UTF-8 text (byte {error.start})",
+                            source.span(0))
+        return None, [d]
+    return read(text, name=name)
+
+
+def loads(text: str, format: Format | None = None, *, name: str | None = None) -> Policy:
+    """Parse a policy from text; raise :class:`PolicyError` if it has errors."""
+    policy, diagnostics = read(text, format=format, name=name)
+    return _checked(policy, diagnostics)
+
+
+def load(path: str | os.PathLike[str]) -> Policy:
+    """Load a policy file (``.aigw``, ``.yaml``, ``.yml`` or ``.json``)."""
+    policy, diagnostics = read_file(path)
+    return _checked(policy, diagnostics)
+
+
+def _checked(policy: Policy | None, diagnostics: list[Diagnostic]) -> Policy:
+    errors = [d for d in diagnostics if d.is_error]
+    if errors or policy is None:
+        raise PolicyError(errors or diagnostics)
+    return policy
