@@ -1,0 +1,187 @@
+"""IR -> canonical DSL text.
+
+One canonical layout per document (see ``docs/dsl-contract.md``): two-space indentation,
+a blank line between sections and between rules, shorthands for ``deny``, ``set-model`` and
+``allow``, every other action in block form on one line when it fits in 100 columns, else
+one ``key: value`` per line. CEL is printed exactly as written (``Expr.source``); every other
+value is printed so that the contract's lowering gives the same IR back, which
+:func:`aigw_policy.fmt.format_policy` checks by re-parsing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from ..ir.actions import ActionConfig, field_kind
+from ..ir.nodes import Action, Policy, Rule
+
+__all__ = ["print_dsl", "print_action", "print_string", "print_value", "WIDTH"]
+
+WIDTH = 100
+INDENT = "  "
+
+_BARE_DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d)$")
+_PHASE_KEYWORDS = (("on_http_request", "request"), ("on_http_response", "response"))
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def print_dsl(policy: Policy) -> str:
+    """The canonical DSL text of ``policy``, ending with exactly one newline."""
+    sections: list[list[str]] = []
+    settings = []
+    if policy.default is not None:
+        settings.append(f"default {policy.default}")
+    if policy.on_error is not None:
+        settings.append(f"on-error {policy.on_error}")
+    if settings:
+        sections.append(settings)
+    for phase, keyword in _PHASE_KEYWORDS:
+        rules = policy.phase(phase)  # type: ignore[arg-type]
+        if not rules:
+            continue
+        lines = [f"on {keyword} {{"]
+        for i, rule in enumerate(rules):
+            if i:
+                lines.append("")
+            lines.extend(_indent(_rule_lines(rule)))
+        lines.append("}")
+        sections.append(lines)
+    head = "policy {" if policy.name is None else f"policy {print_string(policy.name)} {{"
+    out = [head]
+    for i, section in enumerate(sections):
+        if i:
+            out.append("")
+        out.extend(_indent(section))
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _indent(lines: list[str]) -> list[str]:
+    # Continuation lines of multi-line CEL are kept exactly as written, so only the first
+    # physical line of each logical line is indented.
+    return [INDENT + line if line else line for line in lines]
+
+
+def _rule_lines(rule: Rule) -> list[str]:
+    head = "rule {" if rule.name is None else f"rule {print_string(rule.name)} {{"
+    body: list[str] = []
+    if rule.on_error is not None:
+        body.append(f"on-error {rule.on_error}")
+    body.extend(f"when {expr.source}" for expr in rule.expressions)
+    for action in rule.actions:
+        body.extend(_action_lines(action, depth=3))
+    return [head, *_indent(body), "}"]
+
+
+def print_action(action: Action, *, depth: int = 0) -> str:
+    """One action as DSL text, laid out as if it were indented ``depth`` levels."""
+    return "\n".join(_action_lines(action, depth=depth))
+
+
+def _action_lines(action: Action, *, depth: int) -> list[str]:
+    # Logical lines, unindented; a CEL value written over several lines stays one logical
+    # line, so its continuation lines are never re-indented (that would change its source).
+    config = action.config
+    written = config.written()
+    shorthand = _shorthand(action.type, written)
+    if shorthand is not None:
+        return [shorthand]
+    if not written:
+        return [action.type]
+    pairs = [f"{key}: {_field_value(type(config), key, value)}" for key, value in written.items()]
+    one_line = f"{action.type} {{ {', '.join(pairs)} }}"
+    if "\n" not in one_line and len(INDENT * depth) + len(one_line) <= WIDTH:
+        return [one_line]
+    return [f"{action.type} {{", *_indent(pairs), "}"]
+
+
+def _shorthand(type_name: str, written: dict[str, Any]) -> str | None:
+    if type_name == "allow" and not written:
+        return "allow"
+    if type_name == "deny" and set(written) <= {"status_code", "message"}:
+        if "message" in written and "status_code" not in written:
+            return None
+        parts = ["deny"]
+        if "status_code" in written:
+            parts.append(str(written["status_code"]))
+        if "message" in written:
+            parts.append(print_string(written["message"]))
+        return " ".join(parts)
+    if type_name == "set-model" and set(written) == {"model"}:
+        return f"set-model {print_string(written['model'])}"
+    return None
+
+
+def _field_value(config: type[ActionConfig], key: str, value: Any) -> str:
+    kind = field_kind(config, key)
+    if kind == "cel":
+        return str(value)
+    if kind == "cel_list":
+        return "[" + ", ".join(value) + "]"
+    if kind == "duration":
+        if isinstance(value, str) and _BARE_DURATION.match(value):
+            return value
+        return print_string(value) if isinstance(value, str) else print_value(value)
+    if key == "warn_at" and isinstance(value, float):
+        return _percentage(value) or print_value(value)
+    return print_value(value, top=True)
+
+
+def _percentage(value: float) -> str | None:
+    """``80%`` for 0.8, when reading the percentage back gives exactly the same float."""
+    scaled = round(value * 100)
+    if 0 < scaled < 100 and scaled / 100 == value:
+        return f"{scaled}%"
+    return None
+
+
+def print_value(value: Any, *, top: bool = False) -> str:
+    """A constant value as a CEL literal; ``top`` allows the DSL's ``200_000`` numbers."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        if top and value >= 10_000:
+            return f"{value:_}"
+        return str(value)
+    if isinstance(value, float):
+        return _print_float(value)
+    if isinstance(value, str):
+        return print_string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(print_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = ", ".join(f"{print_string(str(k))}: {print_value(v)}" for k, v in value.items())
+        return "{ " + items + " }"
+    raise TypeError(f"cannot print a value of type {type(value).__name__} as DSL")
+
+
+def _print_float(value: float) -> str:
+    if math.isnan(value) or math.isinf(value):
+        # CEL has no literal for these; a call keeps the text readable and the formatter's
+        # self-check reports that the meaning would change.
+        return f'double("{value}")'
+    return repr(value)
+
+
+def print_string(text: str) -> str:
+    """A CEL double-quoted string literal whose value is ``text``."""
+    out = ['"']
+    for ch in text:
+        escaped = _ESCAPES.get(ch)
+        if escaped is not None:
+            out.append(escaped)
+        elif ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
