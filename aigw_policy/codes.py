@@ -42,6 +42,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW006", E, "unknown keyword"),
     ("AIGW007", E, "unreadable input"),
     ("AIGW008", E, "input too large or too deeply nested"),
+    ("AIGW009", E, "formatter would change meaning"),
     ("AIGW010", E, "YAML syntax error"),
     ("AIGW011", E, "JSON syntax error"),
     ("AIGW012", E, "document is not a mapping"),

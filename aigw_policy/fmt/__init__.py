@@ -1,0 +1,78 @@
+"""The formatter: DSL text -> canonical DSL text, proven not to change meaning.
+
+``format_policy`` parses, prints, re-parses its own output and compares the two IRs (spans
+never take part in equality). If they differ it refuses with ``AIGW009`` rather than
+rewrite a policy into one that means something else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..diagnostics import Diagnostic, Diagnostics, PolicyError
+from ..ir.nodes import Node, Policy
+from ..source import Source, Span
+from .printer import print_dsl
+
+__all__ = ["format_policy", "print_dsl"]
+
+
+def format_policy(text: str, *, name: str | None = None) -> str:
+    """The canonical DSL text of ``text``; :class:`PolicyError` if it cannot be formatted.
+
+    Parse errors are raised with the parser's diagnostics; warnings do not stop formatting.
+    """
+    from ..syntax.dsl import read_dsl
+
+    source = Source(text, name)
+    policy = _parse(read_dsl, source)
+    formatted = print_dsl(policy)
+    try:
+        again = _parse(read_dsl, Source(formatted, name))
+    except PolicyError as error:
+        first = error.diagnostics[0]
+        raise PolicyError([Diagnostic.make(
+            "AIGW009",
+            "formatter would change meaning: its output does not parse",
+            policy.span,
+            help=f"formatted text: {first}; please report this bug",
+        )]) from None
+    if again != policy:
+        raise PolicyError([Diagnostic.make(
+            "AIGW009",
+            "formatter would change meaning",
+            _first_difference(policy, again) or policy.span or source.span(0),
+            help="the file was left as it is; please report this bug",
+        )])
+    return formatted
+
+
+def _parse(read_dsl: Any, source: Source) -> Policy:
+    diags = Diagnostics()
+    policy = read_dsl(source, diags)
+    errors = [d for d in diags.sorted() if d.is_error]
+    if errors:
+        raise PolicyError(errors)
+    if policy is None:
+        raise PolicyError([Diagnostic.make(
+            "AIGW001", "nothing could be read from this document", source.span(0)
+        )])
+    return policy
+
+
+def _first_difference(old: Any, new: Any) -> Span | None:
+    """The span of the innermost node of ``old`` that differs from ``new``."""
+    if isinstance(old, Node) and type(old) is type(new):
+        for field in old._compared:
+            a, b = getattr(old, field), getattr(new, field)
+            if a != b:
+                return _first_difference(a, b) or old.span
+        return None
+    if isinstance(old, tuple) and isinstance(new, tuple):
+        for a, b in zip(old, new):
+            if a != b:
+                return _first_difference(a, b)
+        if len(old) > len(new):
+            return _first_difference(old[len(new)], None)
+        return None
+    return old.span if isinstance(old, Node) else None
