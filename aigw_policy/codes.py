@@ -47,6 +47,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW011", E, "JSON syntax error"),
     ("AIGW012", E, "document is not a mapping"),
     ("AIGW013", E, "duplicate key"),
+    ("AIGW014", E, "unsupported YAML tag"),
     # document structure
     ("AIGW100", E, "unknown top-level key"),
     ("AIGW101", E, "unknown phase"),
@@ -56,6 +57,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW110", E, "unknown action type"),
     ("AIGW111", E, "unsupported action"),
     ("AIGW112", E, "action without a type"),
+    ("AIGW113", E, "unknown action key"),
     ("AIGW120", E, "unknown config key"),
     ("AIGW121", E, "missing required config key"),
     ("AIGW122", E, "wrong type"),
