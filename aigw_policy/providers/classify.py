@@ -1,0 +1,402 @@
+"""Request classification: a provider request (SPEC section 8 ``request``) -> ``ai.*``.
+
+Detection order: an explicit override (argument, then the ``x-aigw-provider`` header), then
+the URL path, then the host, then the body's shape. Pure: no I/O, deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from .errors import ProviderError
+from .tokens import DEFAULT_COUNTER, TokenCounter
+from .usage import loads, tok
+
+Operation = Literal["chat", "completion", "responses", "messages", "embeddings", "other"]
+Api = Literal["openai", "anthropic", "gemini", "ollama", "unknown"]
+
+OPERATIONS: tuple[str, ...] = ("chat", "completion", "responses", "messages", "embeddings", "other")
+#: provider label -> wire format (how its requests and responses are shaped)
+PROVIDERS: dict[str, Api] = {
+    "openai": "openai",
+    "azure_openai": "openai",
+    "openai_compatible": "openai",
+    "vllm": "openai",
+    "ollama": "openai",  # Ollama's OpenAI-compatible API; its native /api/* is api "ollama"
+    "anthropic": "anthropic",
+    "gemini": "gemini",
+    "vertex_ai": "gemini",
+}
+PROVIDER_HEADER = "x-aigw-provider"
+PER_MESSAGE_OVERHEAD = 4  # tokens of role/formatting per message, OpenAI's rule of thumb
+
+
+@dataclass(frozen=True, slots=True)
+class AiRequest:
+    """The classified ``ai.*`` fields of a request (plus the wire format, for responses)."""
+
+    provider: str
+    operation: Operation
+    model: str | None = None
+    stream: bool = False
+    max_output_tokens: int | None = None
+    input_tokens: int = 0
+    messages: int = 0
+    tools: tuple[str, ...] = ()
+    prompt: str = ""
+    api: Api = "unknown"
+    include_usage: bool = False  # OpenAI: stream_options.include_usage was requested
+    notes: tuple[str, ...] = field(default=())
+
+    def to_cel(self) -> dict[str, Any]:
+        """The ``ai`` object of the CEL environment (request phase)."""
+        return {
+            "provider": self.provider,
+            "operation": self.operation,
+            "model": self.model or "",
+            "stream": self.stream,
+            "max_output_tokens": self.max_output_tokens or 0,
+            "input_tokens": self.input_tokens,
+            "messages": self.messages,
+            "tools": list(self.tools),
+            "prompt": self.prompt,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# detection
+
+_GEMINI_PATH = re.compile(
+    r"/(?:v\d+\w*/)?(?:projects/[^/]+/locations/[^/]+/publishers/google/)?"
+    r"(?P<kind>models|tunedModels)/(?P<model>[^/:]+):(?P<action>[A-Za-z]+)$"
+)
+_GEMINI_ACTIONS: dict[str, tuple[Operation, bool]] = {
+    "generateContent": ("chat", False),
+    "streamGenerateContent": ("chat", True),
+    "embedContent": ("embeddings", False),
+    "batchEmbedContents": ("embeddings", False),
+}
+_HOSTS: tuple[tuple[str, str], ...] = (
+    ("api.openai.com", "openai"),
+    (".openai.azure.com", "azure_openai"),
+    ("api.anthropic.com", "anthropic"),
+    ("generativelanguage.googleapis.com", "gemini"),
+    ("aiplatform.googleapis.com", "vertex_ai"),
+)
+
+
+def _header(headers: object, name: str) -> str | None:
+    if not isinstance(headers, Mapping):
+        return None
+    for key, value in headers.items():
+        if isinstance(key, str) and key.lower() == name:
+            if isinstance(value, list):
+                value = value[0] if value else None
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | None:
+    """(provider or None, api, operation, extras) from the URL path, or None."""
+    m = _GEMINI_PATH.search(path)
+    if m:
+        op, stream = _GEMINI_ACTIONS.get(m.group("action"), ("other", False))
+        provider = "vertex_ai" if "/publishers/google/" in path else "gemini"
+        return provider, "gemini", op, {"model": m.group("model"), "stream": stream}
+    p = path.rstrip("/")
+    if p.endswith("/chat/completions"):
+        return None, "openai", "chat", {}
+    if p.endswith("/completions"):
+        return None, "openai", "completion", {}
+    if p.endswith("/embeddings") and not p.endswith("/api/embeddings"):
+        return None, "openai", "embeddings", {}
+    if p.endswith("/responses"):
+        return None, "openai", "responses", {}
+    if p.endswith("/messages/count_tokens"):
+        return "anthropic", "anthropic", "other", {}
+    if p.endswith("/v1/messages") or p == "/messages":
+        return "anthropic", "anthropic", "messages", {}
+    if p.endswith("/api/chat"):
+        return "ollama", "ollama", "chat", {}
+    if p.endswith("/api/generate"):
+        return "ollama", "ollama", "completion", {}
+    if p.endswith("/api/embed") or p.endswith("/api/embeddings"):
+        return "ollama", "ollama", "embeddings", {}
+    return None
+
+
+def _by_body(body: Mapping[str, Any]) -> tuple[Api, Operation]:
+    if "contents" in body:
+        return "gemini", "chat"
+    if "messages" in body:
+        anthropic = "system" in body and not isinstance(body.get("system"), type(None)) or (
+            "max_tokens" in body and "stream_options" not in body and _has_blocks(body)
+        )
+        return ("anthropic", "messages") if anthropic else ("openai", "chat")
+    if "input" in body:
+        if "encoding_format" in body or "dimensions" in body:
+            return "openai", "embeddings"
+        if "instructions" in body or "max_output_tokens" in body or isinstance(body["input"], list) and any(
+            isinstance(x, Mapping) for x in body["input"]
+        ):
+            return "openai", "responses"
+        return "openai", "embeddings"
+    if "prompt" in body:
+        return "openai", "completion"
+    return "unknown", "other"
+
+
+def _has_blocks(body: Mapping[str, Any]) -> bool:
+    msgs = body.get("messages")
+    return isinstance(msgs, list) and any(
+        isinstance(m, Mapping)
+        and isinstance(m.get("content"), list)
+        and any(isinstance(b, Mapping) and b.get("type") in ("tool_use", "tool_result", "image") for b in m["content"])
+        for m in msgs
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# fields
+
+
+def _text_of(content: object, out: list[str]) -> None:
+    """Collect text from a content value of any provider (string, parts, blocks)."""
+    if isinstance(content, str):
+        out.append(content)
+    elif isinstance(content, list):
+        for part in content:
+            _text_of(part, out)
+    elif isinstance(content, Mapping):
+        for key in ("text", "input_text", "thinking"):
+            if isinstance(content.get(key), str):
+                out.append(content[key])
+        if "content" in content and content.get("type") in ("tool_result", "message", None):
+            _text_of(content["content"], out)
+        if "parts" in content:
+            _text_of(content["parts"], out)
+
+
+def _prompt_and_count(api: Api, op: Operation, body: Mapping[str, Any]) -> tuple[str, int]:
+    texts: list[str] = []
+    count = 0
+    if api == "gemini":
+        _text_of(body.get("systemInstruction", body.get("system_instruction")), texts)
+        contents = body.get("contents", body.get("requests"))
+        if isinstance(contents, Mapping):  # embedContent: a single content
+            contents = [contents]
+        if isinstance(contents, list):
+            count = len(contents)
+            for c in contents:
+                _text_of(c.get("content", c) if isinstance(c, Mapping) else c, texts)
+        elif isinstance(body.get("content"), Mapping):
+            count = 1
+            _text_of(body["content"], texts)
+        return "\n".join(texts), count
+    if api == "anthropic":
+        _text_of(body.get("system"), texts)
+    if op == "responses":
+        _text_of(body.get("instructions"), texts)
+    for key in ("messages", "input", "prompt"):
+        value = body.get(key)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            count += len(value)
+            if value and all(isinstance(v, int) for v in value):  # token ids
+                texts.append(" ".join("x" for _ in value))
+                continue
+            for item in value:
+                if isinstance(item, Mapping):
+                    _text_of(item.get("content"), texts)
+                    if isinstance(item.get("output"), str):  # function_call_output
+                        texts.append(item["output"])
+                else:
+                    _text_of(item, texts)
+        else:
+            count += 1
+            _text_of(value, texts)
+    if api == "ollama" and isinstance(body.get("system"), str):
+        texts.insert(0, body["system"])
+    return "\n".join(texts), count
+
+
+def _tools(api: Api, body: Mapping[str, Any]) -> tuple[str, ...]:
+    tools = body.get("tools")
+    names: list[str] = []
+    if not isinstance(tools, list):
+        return ()
+    for t in tools:
+        if not isinstance(t, Mapping):
+            continue
+        if api == "gemini":
+            decls = t.get("functionDeclarations", t.get("function_declarations"))
+            if isinstance(decls, list):
+                names.extend(d["name"] for d in decls if isinstance(d, Mapping) and isinstance(d.get("name"), str))
+            names.extend(k for k in t if k not in ("functionDeclarations", "function_declarations"))
+            continue
+        name = t.get("name")
+        if not isinstance(name, str) and isinstance(t.get("function"), Mapping):
+            name = t["function"].get("name")
+        if not isinstance(name, str):
+            name = t.get("type")
+        if isinstance(name, str):
+            names.append(name)
+    return tuple(names)
+
+
+def _max_output(api: Api, op: Operation, body: Mapping[str, Any]) -> int | None:
+    if api == "gemini":
+        cfg = body.get("generationConfig", body.get("generation_config"))
+        if isinstance(cfg, Mapping):
+            return tok(cfg.get("maxOutputTokens", cfg.get("max_output_tokens")))
+        return None
+    if api == "ollama":
+        opts = body.get("options")
+        return tok(opts.get("num_predict")) if isinstance(opts, Mapping) else None
+    if op == "responses":
+        return tok(body.get("max_output_tokens"))
+    for key in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+        if key in body:
+            return tok(body.get(key))
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# the stage
+
+
+def classify(
+    request: Mapping[str, Any],
+    *,
+    provider: str | None = None,
+    operation: str | None = None,
+    counter: TokenCounter = DEFAULT_COUNTER,
+) -> AiRequest:
+    """Classify a request object (``method``, ``url``, ``headers``, ``body``) into ``ai.*``.
+
+    ``provider`` / ``operation`` override detection (e.g. ``provider="vllm"`` for a self-hosted
+    upstream). Raises :class:`ProviderError` only for an override that names nothing known;
+    any request payload, however malformed, classifies (as ``other`` with ``notes``).
+    """
+    if provider is not None and provider not in PROVIDERS:
+        raise ProviderError("bad-override", f"unknown provider `{provider}`")
+    if operation is not None and operation not in OPERATIONS:
+        raise ProviderError("bad-override", f"unknown operation `{operation}`")
+    notes: list[str] = []
+    if not isinstance(request, Mapping):
+        return AiRequest(provider=provider or "unknown", operation="other", notes=("request is not an object",))
+    headers = request.get("headers")
+    url = request.get("url") if isinstance(request.get("url"), str) else ""
+    try:
+        parts = urlsplit(url)
+        path, host = parts.path or url, (parts.hostname or "")
+        port = parts.port
+    except ValueError:
+        path, host, port = url, "", None
+        notes.append("unparseable url")
+
+    body: object = request.get("body")
+    if isinstance(body, (str, bytes, bytearray)):
+        if len(body) == 0:
+            body = {}
+        else:
+            body, err = loads(body)
+            if err:
+                notes.append(f"request body: {err}")
+    if body is None:
+        body = {}
+    if not isinstance(body, Mapping):
+        notes.append("request body is not a json object")
+        body = {}
+
+    header_provider = _header(headers, PROVIDER_HEADER)
+    if provider is None and header_provider in PROVIDERS:
+        provider = header_provider
+
+    found = _by_path(path)
+    extras: dict[str, Any] = {}
+    if found is not None:
+        path_provider, api, op, extras = found
+    else:
+        path_provider = None
+        api, op = _by_body(body) if body else ("unknown", "other")
+    if _header(headers, "anthropic-version") and found is None and "messages" in body:
+        api, op = "anthropic", "messages"
+
+    host_provider = None
+    for suffix, name in _HOSTS:
+        if host == suffix.lstrip(".") or host.endswith(suffix):
+            host_provider = name
+            break
+    if host_provider is None and port == 11434:
+        host_provider = "ollama"
+
+    if provider is None:
+        provider = path_provider or host_provider
+    if provider is None:
+        provider = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini", "ollama": "ollama"}.get(
+            api, "unknown"
+        )
+    if api == "unknown" and provider in PROVIDERS:
+        api = PROVIDERS[provider]
+    if operation is not None:
+        op = operation  # type: ignore[assignment]
+
+    model = extras.get("model")
+    if model is None and isinstance(body.get("model"), str):
+        model = body["model"]
+        if api == "gemini" and model.startswith("models/"):
+            model = model[len("models/") :]
+    if model is not None:
+        model = model[:256]
+
+    if api == "ollama":
+        stream = body.get("stream", op != "embeddings") is not False
+    else:
+        stream = bool(extras.get("stream")) or body.get("stream") is True
+    include_usage = bool(isinstance(body.get("stream_options"), Mapping) and body["stream_options"].get("include_usage"))
+
+    prompt, count = _prompt_and_count(api, op, body)
+    tools = _tools(api, body)
+    estimate = counter.count(prompt, model) + PER_MESSAGE_OVERHEAD * count if prompt or count else 0
+    if tools and isinstance(body.get("tools"), list):
+        try:
+            estimate += counter.count(json.dumps(body["tools"], ensure_ascii=False), model)
+        except (TypeError, ValueError, RecursionError):
+            notes.append("tools not serializable")
+
+    return AiRequest(
+        provider=provider,
+        operation=op,
+        model=model,
+        stream=stream,
+        max_output_tokens=_max_output(api, op, body),
+        input_tokens=estimate,
+        messages=count,
+        tools=tools,
+        prompt=prompt,
+        api=api,
+        include_usage=include_usage,
+        notes=tuple(notes),
+    )
+
+
+def inject_include_usage(ai: AiRequest, body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """For an OpenAI-shaped streamed chat/completion, ask for the final usage chunk.
+
+    Returns ``(new_body, changed)``; the input is never mutated. Other requests come back
+    unchanged (the Responses API, Anthropic and Gemini always report usage in streams).
+    """
+    new = dict(body)
+    if ai.api != "openai" or not ai.stream or ai.operation not in ("chat", "completion") or ai.include_usage:
+        return new, False
+    opts = dict(body["stream_options"]) if isinstance(body.get("stream_options"), Mapping) else {}
+    opts["include_usage"] = True
+    new["stream_options"] = opts
+    return new, True

@@ -1,0 +1,190 @@
+"""Cost of a request: user overrides first, then the genai-prices library; unknown is unknown.
+
+Pure lookups: overrides arrive as data (a mapping, e.g. from the policy or a file read by the
+caller, see :func:`PriceBook.from_mapping`); genai-prices answers from its bundled snapshot
+(this module never asks it to update over the network). Pass ``at`` (the request's time) for
+a deterministic answer when a model's price changed over time.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from .errors import ProviderError
+from .usage import Usage
+
+_MTOK = Decimal(1_000_000)
+#: our provider label -> genai-prices provider id (None: self-hosted, no public price)
+LIBRARY_PROVIDERS: dict[str, str | None] = {
+    "openai": "openai",
+    "azure_openai": "azure",
+    "anthropic": "anthropic",
+    "gemini": "google",
+    "vertex_ai": "google",
+    "openai_compatible": None,
+    "vllm": None,
+    "ollama": None,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    """USD per million tokens. Cached and cache-creation prices default to the input price."""
+
+    input_per_mtok: Decimal
+    output_per_mtok: Decimal
+    cached_input_per_mtok: Decimal | None = None
+    cache_creation_per_mtok: Decimal | None = None
+
+    @classmethod
+    def from_mapping(cls, name: str, data: Mapping[str, Any]) -> ModelPrice:
+        allowed = {"input", "output", "cached_input", "cache_creation"}
+        if not isinstance(data, Mapping):
+            raise ProviderError("bad-override", f"price for `{name}` must be an object")
+        unknown = set(data) - allowed
+        if unknown:
+            raise ProviderError(
+                "bad-override",
+                f"unknown key `{sorted(unknown)[0]}` in price for `{name}` (use {', '.join(sorted(allowed))}; usd per million tokens)",
+            )
+        if "input" not in data or "output" not in data:
+            raise ProviderError("bad-override", f"price for `{name}` needs `input` and `output`")
+
+        def dec(key: str) -> Decimal | None:
+            if key not in data or data[key] is None:
+                return None
+            value = data[key]
+            try:
+                if isinstance(value, bool):
+                    raise InvalidOperation
+                d = Decimal(str(value))
+            except (InvalidOperation, ValueError):
+                raise ProviderError("bad-override", f"price `{key}` for `{name}` is not a number") from None
+            if not d.is_finite() or d < 0:
+                raise ProviderError("bad-override", f"price `{key}` for `{name}` must be a non-negative number")
+            return d
+
+        return cls(dec("input"), dec("output"), dec("cached_input"), dec("cache_creation"))  # type: ignore[arg-type]
+
+    def cost(self, usage: Usage) -> tuple[Decimal, Decimal]:
+        cached = usage.cached_input_tokens
+        created = usage.cache_creation_input_tokens
+        plain = max(usage.input_tokens - cached - created, 0)
+        cached_p = self.cached_input_per_mtok if self.cached_input_per_mtok is not None else self.input_per_mtok
+        created_p = self.cache_creation_per_mtok if self.cache_creation_per_mtok is not None else self.input_per_mtok
+        inp = (plain * self.input_per_mtok + cached * cached_p + created * created_p) / _MTOK
+        out = usage.output_tokens * self.output_per_mtok / _MTOK
+        return inp, out
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """``usd`` is None when the price is unknown; ``reason`` then says why (never $0)."""
+
+    usd: Decimal | None
+    source: Literal["override", "genai-prices", "unknown"]
+    input_usd: Decimal | None = None
+    output_usd: Decimal | None = None
+    reason: str | None = None
+    model: str | None = None  # the price entry that matched
+
+    @property
+    def known(self) -> bool:
+        return self.usd is not None
+
+    def as_float(self) -> float | None:
+        return float(self.usd) if self.usd is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "usd": self.as_float(),
+            "source": self.source,
+            "reason": self.reason,
+            "model": self.model,
+        }
+
+
+class PriceBook:
+    """Overrides (exact ``provider/model``, exact ``model``, then glob patterns, in order),
+    then genai-prices. Thread-safe after construction (read-only)."""
+
+    def __init__(self, overrides: Mapping[str, ModelPrice] | None = None, *, use_library: bool = True) -> None:
+        self._exact: dict[str, ModelPrice] = {}
+        self._globs: list[tuple[str, ModelPrice]] = []
+        for key, price in (overrides or {}).items():
+            if any(c in key for c in "*?["):
+                self._globs.append((key, price))
+            else:
+                self._exact[key] = price
+        self.use_library = use_library
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None, *, use_library: bool = True) -> PriceBook:
+        """``{"gpt-4o": {"input": 2.5, "output": 10}, "vllm/*": {"input": 0, "output": 0}}``;
+        also accepts ``{"models": {...}}`` (the price-file shape)."""
+        if data is None:
+            return cls(use_library=use_library)
+        if not isinstance(data, Mapping):
+            raise ProviderError("bad-override", "prices must be an object of model -> price")
+        if set(data) == {"models"} and isinstance(data["models"], Mapping):
+            data = data["models"]
+        return cls({str(k): ModelPrice.from_mapping(str(k), v) for k, v in data.items()}, use_library=use_library)
+
+    def _override(self, provider: str, model: str) -> tuple[str, ModelPrice] | None:
+        for key in (f"{provider}/{model}", model):
+            if key in self._exact:
+                return key, self._exact[key]
+        for pattern, price in self._globs:
+            if fnmatch.fnmatchcase(f"{provider}/{model}", pattern) or fnmatch.fnmatchcase(model, pattern):
+                return pattern, price
+        return None
+
+    def cost(self, provider: str, model: str | None, usage: Usage, *, at: datetime | None = None) -> Cost:
+        if not model:
+            return Cost(None, "unknown", reason="no model in request or response")
+        hit = self._override(provider, model)
+        if hit is not None:
+            key, price = hit
+            inp, out = price.cost(usage)
+            return Cost(inp + out, "override", inp, out, model=key)
+        if not self.use_library:
+            return Cost(None, "unknown", reason=f"no price override for `{model}`")
+        lib_provider = LIBRARY_PROVIDERS.get(provider, provider)
+        if lib_provider is None:
+            return Cost(None, "unknown", reason=f"`{provider}` is self-hosted: set a price override for `{model}`")
+        return _library_cost(lib_provider, model, usage, at)
+
+
+def _library_cost(provider_id: str, model: str, usage: Usage, at: datetime | None) -> Cost:
+    try:
+        import genai_prices  # noqa: PLC0415 - optional dependency, loaded on first use
+    except ImportError:
+        return Cost(None, "unknown", reason="genai-prices is not installed and no override matches")
+    try:
+        calc = genai_prices.calc_price(
+            genai_prices.Usage(
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_read_tokens=usage.cached_input_tokens or None,
+                cache_write_tokens=usage.cache_creation_input_tokens or None,
+            ),
+            model,
+            provider_id=provider_id,
+            genai_request_timestamp=at,
+        )
+    except LookupError:
+        return Cost(None, "unknown", reason=f"no known price for `{model}` at `{provider_id}`")
+    except Exception as exc:  # noqa: BLE001 - a library failure is an unknown price, not a crash
+        return Cost(None, "unknown", reason=f"price lookup failed: {type(exc).__name__}")
+    return Cost(
+        Decimal(calc.total_price),
+        "genai-prices",
+        Decimal(calc.input_price),
+        Decimal(calc.output_price),
+        model=getattr(calc.model, "id", model),
+    )

@@ -1,0 +1,84 @@
+"""Response -> usage: the one entry point for JSON bodies and SSE/NDJSON streams."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .classify import AiRequest
+from .sse import StreamUsage
+from .tokens import DEFAULT_COUNTER, TokenCounter
+from .usage import Usage, loads, output_text, usage_from_body
+
+
+def stream_usage(ai: AiRequest, *, counter: TokenCounter = DEFAULT_COUNTER) -> StreamUsage:
+    """A fresh accumulator for a streamed response to ``ai`` (feed bytes, then finish)."""
+    return StreamUsage(_api(ai), input_estimate=ai.input_tokens, counter=counter, model=ai.model)
+
+
+def _api(ai: AiRequest) -> str:
+    return ai.api if ai.api != "unknown" else "openai"
+
+
+def _header(headers: object, name: str) -> str:
+    if isinstance(headers, Mapping):
+        for key, value in headers.items():
+            if isinstance(key, str) and key.lower() == name:
+                if isinstance(value, list):
+                    value = value[0] if value else ""
+                return value if isinstance(value, str) else ""
+    return ""
+
+
+def extract_usage(
+    ai: AiRequest, response: Mapping[str, Any], *, counter: TokenCounter = DEFAULT_COUNTER
+) -> Usage:
+    """Usage of a finished response ``{status_code, headers, body}`` or ``{..., sse: text}``.
+
+    Never raises on payload content: unreadable or usage-less responses give an estimate
+    (``source == "estimate"``, ``notes`` say why). An upstream error (status >= 400) without
+    usage is 0 output tokens and the input estimate, marked as an estimate.
+    """
+    if not isinstance(response, Mapping):
+        return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=("response is not an object",))
+    api = _api(ai)
+    status = response.get("status_code")
+    failed = isinstance(status, int) and not isinstance(status, bool) and status >= 400
+    stream = response.get("sse")
+    body = response.get("body")
+    ctype = _header(response.get("headers"), "content-type").lower()
+    if stream is None and isinstance(body, (str, bytes)) and (
+        "text/event-stream" in ctype or "ndjson" in ctype or (ai.stream and not _looks_like_json(body, api))
+    ):
+        stream = body
+    if isinstance(stream, (str, bytes, bytearray)):
+        acc = StreamUsage(api, input_estimate=ai.input_tokens, counter=counter, model=ai.model)
+        acc.feed(bytes(stream) if not isinstance(stream, str) else stream)
+        usage = acc.finish()
+        if failed and usage.source == "estimate":
+            return Usage.of(ai.input_tokens, 0, source="estimate", model=usage.model, notes=("upstream error",))
+        return usage
+
+    notes: list[str] = []
+    if isinstance(body, (str, bytes, bytearray)):
+        body, err = loads(body) if body else ({}, None)
+        if err:
+            notes.append(f"response body: {err}")
+    found = usage_from_body(api, body) if not notes else None
+    if found is not None:
+        return found if found.model else found.with_model(ai.model)
+    if failed:
+        return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=(*notes, "upstream error"))
+    notes.append("no usage in response")
+    out = counter.count(output_text(api, body), ai.model) if body else 0
+    return Usage.of(ai.input_tokens, out, source="estimate", model=ai.model, notes=tuple(notes))
+
+
+def _looks_like_json(body: str | bytes, api: str) -> bool:
+    head = body[:64].lstrip()
+    if isinstance(head, bytes):
+        head = head.decode("utf-8", "replace")
+    if api == "ollama":  # NDJSON also starts with "{": one object only means plain JSON
+        stripped = body.strip()
+        return (b"\n" if isinstance(stripped, bytes) else "\n") not in stripped
+    return head[:1] in ("{", "[")

@@ -1,0 +1,421 @@
+"""An incremental, sans-IO usage accumulator for streamed responses.
+
+Feed the bytes as they arrive, in chunks of any size (a chunk may end inside a line, inside a
+``\\r\\n`` pair or inside a UTF-8 character); call :meth:`StreamUsage.finish` at the end of the
+stream (or when it is cut off). The result does not depend on where the chunks were split.
+
+Framing: Server-Sent Events (OpenAI, Anthropic, Gemini ``alt=sse``) or newline-delimited JSON
+(Ollama's native API). Provider rules:
+
+- OpenAI chat/completions: usage only in a final chunk, when ``stream_options.include_usage``
+  was set; the Responses API: ``response.completed`` (or ``.incomplete``/``.failed``).
+- Anthropic: ``message_start`` then ``message_delta`` usage counts are cumulative: each field
+  takes its latest value, never a sum.
+- Gemini: ``usageMetadata`` on chunks, cumulative: the latest wins.
+
+A stream that ends without usage, or whose usage is partial, is estimated from the streamed
+text and the request's input estimate, with ``source == "estimate"`` and a note saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .tokens import DEFAULT_COUNTER, TokenCounter
+from .usage import (
+    Usage,
+    anthropic_fields,
+    anthropic_usage_from_fields,
+    gemini_usage,
+    loads,
+    ollama_usage,
+    openai_usage,
+)
+
+MAX_EVENT_BYTES = 8 * 1024 * 1024  # an event larger than this is dropped (hostile or broken)
+MAX_TEXT_CHARS = 4 * 1024 * 1024  # streamed text kept for the estimate; the rest is counted
+
+
+class SSEParser:
+    """Byte-level incremental Server-Sent Events parser: ``feed`` -> list of (event, data)."""
+
+    __slots__ = ("_buf", "_cr", "_event", "_data", "_size", "_poison", "_skip", "dropped")
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._cr = False  # the previous chunk ended with \r: a following \n belongs to it
+        self._event = ""
+        self._data: list[str] = []
+        self._size = 0
+        self._poison = False  # the current event had an oversized line: drop it at dispatch
+        self._skip = False  # inside an oversized line: discard bytes until its end
+        self.dropped = 0
+
+    def feed(self, chunk: bytes) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        if not chunk:
+            return out
+        if self._cr and chunk[:1] == b"\n":
+            chunk = chunk[1:]
+        self._cr = False
+        buf = self._buf
+        buf += chunk
+        start = 0
+        n = len(buf)
+        while start < n:
+            i_n = buf.find(b"\n", start)
+            i_r = buf.find(b"\r", start, i_n if i_n >= 0 else n)
+            if i_r >= 0:
+                end, nxt = i_r, i_r + 1
+                if nxt < n and buf[nxt] == 0x0A:
+                    nxt += 1
+                elif nxt == n:
+                    self._cr = True
+            elif i_n >= 0:
+                end, nxt = i_n, i_n + 1
+            else:
+                break
+            if self._skip:
+                self._skip = False
+            else:
+                self._line(bytes(buf[start:end]), out)
+            start = nxt
+        del buf[:start]
+        if len(buf) > MAX_EVENT_BYTES:  # an endless line: poison the event, skip to line end
+            buf.clear()
+            self._skip = True
+            self._poison = True
+        return out
+
+    def _dispatch(self, out: list[tuple[str, str]]) -> None:
+        if self._poison:
+            self.dropped += 1
+        elif self._data:
+            out.append((self._event or "message", "\n".join(self._data)))
+        self._data = []
+        self._size = 0
+        self._event = ""
+        self._poison = False
+
+    def _line(self, raw: bytes, out: list[tuple[str, str]]) -> None:
+        if not raw:
+            self._dispatch(out)
+            return
+        if len(raw) > MAX_EVENT_BYTES:
+            self._poison = True
+            return
+        if raw[:1] == b":":
+            return
+        line = raw.decode("utf-8", "replace")
+        name, sep, value = line.partition(":")
+        if sep and value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            self._size += len(raw)
+            if self._size > MAX_EVENT_BYTES:
+                self._poison = True
+            if not self._poison:
+                self._data.append(value)
+        elif name == "event":
+            self._event = value
+
+    def finish(self) -> list[tuple[str, str]]:
+        """Flush a final event that lacks its blank line (servers that close right away)."""
+        out: list[tuple[str, str]] = []
+        if self._buf and not self._skip:
+            self._line(bytes(self._buf), out)
+        self._buf.clear()
+        self._skip = False
+        if self._data or self._poison:
+            self._dispatch(out)
+        return out
+
+
+class NDJSONParser:
+    """Incremental newline-delimited JSON framing (Ollama's native streams)."""
+
+    __slots__ = ("_buf", "_skip", "dropped")
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._skip = False
+        self.dropped = 0
+
+    def _line(self, raw: bytes, out: list[tuple[str, str]]) -> None:
+        if self._skip:
+            self._skip = False
+            return
+        if len(raw) > MAX_EVENT_BYTES:
+            self.dropped += 1
+            return
+        line = raw.strip()
+        if line:
+            out.append(("message", line.decode("utf-8", "replace")))
+
+    def feed(self, chunk: bytes) -> list[tuple[str, str]]:
+        self._buf += chunk
+        out: list[tuple[str, str]] = []
+        start = 0
+        while (i := self._buf.find(b"\n", start)) >= 0:
+            self._line(bytes(self._buf[start:i]), out)
+            start = i + 1
+        del self._buf[:start]
+        if len(self._buf) > MAX_EVENT_BYTES:
+            self._buf.clear()
+            if not self._skip:
+                self.dropped += 1
+            self._skip = True
+        return out
+
+    def finish(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        self._line(bytes(self._buf), out)
+        self._buf.clear()
+        self._skip = False
+        return out
+
+
+def _texts_openai(obj: Mapping[str, Any], out: list[str]) -> None:
+    choices = obj.get("choices")
+    if isinstance(choices, list):
+        for ch in choices:
+            if not isinstance(ch, Mapping):
+                continue
+            delta = ch.get("delta")
+            if isinstance(delta, Mapping):
+                for key in ("content", "reasoning_content", "reasoning", "refusal"):
+                    if isinstance(delta.get(key), str):
+                        out.append(delta[key])
+                calls = delta.get("tool_calls")
+                if isinstance(calls, list):
+                    for c in calls:
+                        fn = c.get("function") if isinstance(c, Mapping) else None
+                        if isinstance(fn, Mapping) and isinstance(fn.get("arguments"), str):
+                            out.append(fn["arguments"])
+            if isinstance(ch.get("text"), str):  # completions
+                out.append(ch["text"])
+    typ = obj.get("type")
+    if isinstance(typ, str) and typ.endswith(".delta") and isinstance(obj.get("delta"), str):
+        out.append(obj["delta"])  # responses API: output_text / arguments / reasoning deltas
+
+
+class StreamUsage:
+    """Accumulates usage from a streamed response for one request's wire format (``api``).
+
+    ``api`` is ``AiRequest.api`` (openai, anthropic, gemini, ollama); ``input_estimate`` is the
+    request's ``ai.input_tokens``, used when the stream never reports input usage.
+    """
+
+    def __init__(
+        self,
+        api: str,
+        *,
+        input_estimate: int = 0,
+        counter: TokenCounter = DEFAULT_COUNTER,
+        model: str | None = None,
+        framing: str | None = None,
+    ) -> None:
+        self.api = api
+        self.input_estimate = input_estimate
+        self.counter = counter
+        self.model = model
+        framing = framing or ("ndjson" if api == "ollama" else "sse")
+        self._parser: SSEParser | NDJSONParser = NDJSONParser() if framing == "ndjson" else SSEParser()
+        self._usage: Usage | None = None
+        self._anthropic: dict[str, int] = {}
+        self._text: list[str] = []
+        self._text_chars = 0
+        self._overflow_tokens = 0
+        self._done = False
+        self._bad = 0
+        self._errors: list[str] = []
+        self._finished: Usage | None = None
+
+    # -- input -----------------------------------------------------------------------------
+
+    def feed(self, chunk: bytes | str) -> None:
+        if self._finished is not None:
+            return
+        if isinstance(chunk, str):
+            chunk = chunk.encode("utf-8")
+        for event, data in self._parser.feed(chunk):
+            self._on_event(event, data)
+
+    def finish(self) -> Usage:
+        """The usage of the whole stream; idempotent."""
+        if self._finished is None:
+            for event, data in self._parser.finish():
+                self._on_event(event, data)
+            self._finished = self._result()
+        return self._finished
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _on_event(self, event: str, data: str) -> None:
+        if data == "[DONE]":
+            self._done = True
+            return
+        obj, err = loads(data)
+        if err is not None or not isinstance(obj, Mapping):
+            self._bad += 1
+            return
+        api = self.api
+        if api == "anthropic":
+            self._anthropic_event(obj)
+        elif api == "gemini":
+            self._gemini_event(obj)
+        elif api == "ollama":
+            self._ollama_event(obj)
+        else:
+            self._openai_event(obj)
+
+    def _note_model(self, value: object) -> None:
+        if isinstance(value, str) and value:
+            self.model = value[:256]
+
+    def _add_text(self, parts: list[str]) -> None:
+        for text in parts:
+            if self._text_chars < MAX_TEXT_CHARS:
+                self._text.append(text)
+                self._text_chars += len(text)
+            else:
+                self._overflow_tokens += self.counter.count(text, self.model)
+
+    def _openai_event(self, obj: Mapping[str, Any]) -> None:
+        typ = obj.get("type")
+        if isinstance(typ, str) and typ.startswith("response."):
+            resp = obj.get("response")
+            if isinstance(resp, Mapping):
+                self._note_model(resp.get("model"))
+                if typ in ("response.completed", "response.incomplete", "response.failed"):
+                    self._usage = openai_usage(resp.get("usage")) or self._usage
+                    self._done = True
+            elif typ == "error":
+                self._errors.append("error event")
+            parts: list[str] = []
+            _texts_openai(obj, parts)
+            self._add_text(parts)
+            return
+        if typ == "error" or "error" in obj and "choices" not in obj:
+            self._errors.append("error event")
+            return
+        self._note_model(obj.get("model"))
+        usage = obj.get("usage")
+        if usage is not None:
+            self._usage = openai_usage(usage) or self._usage
+        parts = []
+        _texts_openai(obj, parts)
+        self._add_text(parts)
+
+    def _anthropic_event(self, obj: Mapping[str, Any]) -> None:
+        typ = obj.get("type")
+        if typ == "message_start":
+            msg = obj.get("message")
+            if isinstance(msg, Mapping):
+                self._note_model(msg.get("model"))
+                self._anthropic.update(anthropic_fields(msg.get("usage")))
+        elif typ == "message_delta":
+            self._anthropic.update(anthropic_fields(obj.get("usage")))  # cumulative: latest wins
+        elif typ == "content_block_delta":
+            delta = obj.get("delta")
+            if isinstance(delta, Mapping):
+                self._add_text(
+                    [delta[k] for k in ("text", "thinking", "partial_json") if isinstance(delta.get(k), str)]
+                )
+        elif typ == "message_stop":
+            self._done = True
+        elif typ == "error":
+            self._errors.append("error event")
+
+    def _gemini_event(self, obj: Mapping[str, Any]) -> None:
+        self._note_model(obj.get("modelVersion"))
+        usage = gemini_usage(obj.get("usageMetadata"))
+        if usage is not None:
+            self._usage = usage
+        cands = obj.get("candidates")
+        parts: list[str] = []
+        if isinstance(cands, list):
+            for c in cands:
+                content = c.get("content") if isinstance(c, Mapping) else None
+                ps = content.get("parts") if isinstance(content, Mapping) else None
+                if isinstance(ps, list):
+                    parts.extend(p["text"] for p in ps if isinstance(p, Mapping) and isinstance(p.get("text"), str))
+                if isinstance(c, Mapping) and c.get("finishReason"):
+                    self._done = True
+        self._add_text(parts)
+        if "error" in obj:
+            self._errors.append("error event")
+
+    def _ollama_event(self, obj: Mapping[str, Any]) -> None:
+        self._note_model(obj.get("model"))
+        msg = obj.get("message")
+        parts = []
+        if isinstance(msg, Mapping) and isinstance(msg.get("content"), str):
+            parts.append(msg["content"])
+        if isinstance(obj.get("response"), str):
+            parts.append(obj["response"])
+        self._add_text(parts)
+        if obj.get("done") is True:
+            self._done = True
+            self._usage = ollama_usage(obj) or self._usage
+        if "error" in obj:
+            self._errors.append("error event")
+
+    # -- result ----------------------------------------------------------------------------
+
+    def _output_estimate(self) -> int:
+        return self.counter.count("".join(self._text), self.model) + self._overflow_tokens
+
+    def _result(self) -> Usage:
+        notes: list[str] = []
+        if self._bad:
+            notes.append(f"{self._bad} unreadable event(s)")
+        if self._parser.dropped:
+            notes.append(f"{self._parser.dropped} oversized event(s) dropped")
+        if self._errors:
+            notes.append("stream reported an error")
+        if self.api == "anthropic":
+            usage = anthropic_usage_from_fields(self._anthropic)
+            if usage is not None and "output_tokens" in self._anthropic and "input_tokens" in self._anthropic:
+                if not self._done:
+                    notes.append("stream ended before message_stop; counts are the latest reported")
+                return _with(usage, self.model, notes)
+            if usage is not None:  # input known (message_start), output never reported
+                notes.append("no output usage in stream; output estimated")
+                return Usage.of(
+                    usage.input_tokens,
+                    self._output_estimate(),
+                    cached_input_tokens=usage.cached_input_tokens,
+                    cache_creation_input_tokens=usage.cache_creation_input_tokens,
+                    source="estimate",
+                    model=self.model,
+                    notes=tuple(notes),
+                )
+        elif self._usage is not None:
+            return _with(self._usage, self.model, notes)
+        if self.api == "openai" and self._done:
+            notes.append("no usage in stream (stream_options.include_usage not set?)")
+        elif not self._done:
+            notes.append("stream ended without usage (cut off?)")
+        else:
+            notes.append("no usage in stream")
+        return Usage.of(
+            self.input_estimate, self._output_estimate(), source="estimate", model=self.model, notes=tuple(notes)
+        )
+
+
+def _with(usage: Usage, model: str | None, notes: list[str]) -> Usage:
+    if model is not None and usage.model != model or notes:
+        return Usage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_input_tokens=usage.cached_input_tokens,
+            cache_creation_input_tokens=usage.cache_creation_input_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            total_tokens=usage.total_tokens,
+            source=usage.source,
+            model=model or usage.model,
+            notes=tuple(notes),
+        )
+    return usage
