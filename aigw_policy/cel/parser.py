@@ -1,0 +1,498 @@
+"""CEL text -> :mod:`aigw_policy.cel.ast`, with friendly, located syntax diagnostics.
+
+``parse`` is the stage function. Lark trees and tokens never leave this module (and
+:mod:`aigw_policy.syntax`, which reuses the grammar and the helpers below).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+
+from ..diagnostics import Diagnostic, PolicyError
+from ..source import Source, Span
+from . import ast
+from .literals import LiteralError, decode_bytes, decode_int, decode_string, decode_uint
+
+__all__ = ["CelSyntaxError", "MAX_DEPTH", "MAX_LENGTH", "RESERVED", "KEYWORDS", "parse"]
+
+GRAMMAR_DIR = Path(__file__).resolve().parent.parent / "grammar"
+
+MAX_LENGTH = 100_000
+"""Longest expression accepted, in characters (cel-go's default limit too)."""
+MAX_DEPTH = 128
+"""Deepest AST accepted; deeper input gets AIGW008 instead of a RecursionError later."""
+
+KEYWORDS = frozenset({"true", "false", "null", "in"})
+RESERVED = frozenset({
+    "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let",
+    "loop", "package", "namespace", "return", "var", "void", "while",
+})
+
+
+class CelSyntaxError(PolicyError):
+    """A CEL expression could not be parsed; ``diagnostics`` says where and why."""
+
+
+_PARSER: Lark | None = None
+
+
+def grammar_text(name: str) -> str:
+    """The text of a grammar file shipped in ``grammar/``."""
+    return (GRAMMAR_DIR / name).read_text(encoding="utf-8")
+
+
+def _parser() -> Lark:
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = Lark(grammar_text("cel.lark"), start="expr", parser="lalr",
+                       lexer="contextual", propagate_positions=True, maybe_placeholders=False)
+    return _PARSER
+
+
+def parse(text: str, *, source: Source | None = None, offset: int = 0) -> ast.Expr:
+    """Parse one CEL expression.
+
+    With ``source``, ``text`` starts at ``offset`` in that document and spans point into
+    it; without, spans point into a fresh ``Source(text)``. Raises :class:`CelSyntaxError`.
+    """
+    src = source if source is not None else Source(text)
+    base = offset if source is not None else 0
+    if len(text) > MAX_LENGTH:
+        _fail("AIGW008", f"expression is too long ({len(text)} characters, the limit is "
+              f"{MAX_LENGTH})", src.span(base, base + len(text)))
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedInput as error:
+        raise CelSyntaxError([syntax_diagnostic(error, text, src, base, "AIGW200")]) from None
+    lowering = Lowering(text, src, base)
+    node = lowering.lower(tree)
+    if lowering.diagnostics:
+        raise CelSyntaxError(lowering.diagnostics)
+    return node
+
+
+def _fail(code: str, message: str, span: Span, help: str | None = None) -> None:
+    raise CelSyntaxError([Diagnostic.make(code, message, span, help)])
+
+
+# --- friendly syntax errors -------------------------------------------------------------
+
+_EXPR_START = frozenset({"IDENT", "INT", "UINT", "FLOAT", "STRING", "BYTES", "LPAR", "LSQB",
+                         "LBRACE", "BANG", "MINUS", "TRUE", "FALSE", "NULL"})
+_HUMAN = {
+    "IDENT": "a name", "QUOTED_IDENT": "a name", "INT": "a number", "UINT": "a number",
+    "FLOAT": "a number", "STRING": "a string", "BYTES": "a bytes literal",
+    "$END": "the end of the input", "ACTION_TYPE": "an action",
+    "DSL_STRING": "a string", "DURATION": "a duration", "NUMBER": "a number",
+}
+
+
+def human_token(name: str, parser: Lark | None = None) -> str:
+    """How a terminal is named in messages: "`)`", "a name", ..."""
+    if name in _HUMAN:
+        return _HUMAN[name]
+    lark = parser or _parser()
+    try:
+        pattern = lark.get_terminal(name).pattern
+    except KeyError:
+        return name.lower()
+    if pattern.type == "str":
+        return f"`{pattern.value}`"
+    return name.lower().replace("_", " ")
+
+
+def describe_expected(names: set[str] | frozenset[str], parser: Lark | None = None) -> str:
+    """"an expression", "`)`", "`,` or `]`", ... from a set of terminal names."""
+    names = set(names)
+    words: list[str] = []
+    if len(names & _EXPR_START) >= 5:
+        words.append("an expression")
+        names -= _EXPR_START
+        names -= {"DOT", "QMARK"}
+    for w in sorted({human_token(n, parser) for n in names}):
+        if w not in words:
+            words.append(w)
+    if not words:
+        return "something else"
+    words = words[:6]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _string_start(text: str, pos: int) -> int | None:
+    """Where an unterminated string starting at or just before ``pos`` begins, if any."""
+    if pos >= len(text) or text[pos] not in "\"'":
+        return None
+    start = pos
+    while start > 0 and pos - start < 2 and text[start - 1] in "rRbB":
+        start -= 1
+    if start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        return pos
+    return start
+
+
+def syntax_diagnostic(error: UnexpectedInput, text: str, src: Source, base: int,
+                      code: str, parser: Lark | None = None) -> Diagnostic:
+    """One diagnostic for a lark error, recognising the common mistakes."""
+    if isinstance(error, UnexpectedCharacters):
+        pos = error.pos_in_stream
+        char = text[pos] if pos < len(text) else ""
+        if char == "=" and text[pos + 1:pos + 2] != "=":
+            return Diagnostic.make("AIGW004", "`=` is not an operator", src.span(base + pos,
+                                   base + pos + 1), help="write `==` to compare values")
+        start = _string_start(text, pos)
+        if start is not None:
+            end = text.find("\n", pos)
+            end = len(text) if end == -1 else end
+            return Diagnostic.make("AIGW003", "unterminated string",
+                                   src.span(base + start, base + end),
+                                   help="close the string with the quote it was opened with")
+        expected = describe_expected(set(error.allowed or ()), parser)
+        shown = char if char.isprintable() else repr(char)[1:-1]
+        return Diagnostic.make(code, f"unexpected character `{shown}`, expected {expected}",
+                               src.span(base + pos, base + pos + 1))
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        expected = describe_expected(set(error.expected or ()), parser)
+        if token.type == "$END":
+            pos = len(text.rstrip())
+            return Diagnostic.make(code, f"unexpected end of input, expected {expected}",
+                                   src.span(base + pos, base + pos))
+        start = token.start_pos or 0
+        end = token.end_pos if token.end_pos is not None else start + len(token)
+        word = str(token)
+        if len(word) > 30:
+            word = word[:27] + "..."
+        return Diagnostic.make(code, f"unexpected `{word}`, expected {expected}",
+                               src.span(base + start, base + end))
+    pos = getattr(error, "pos_in_stream", None) or len(text)
+    return Diagnostic.make(code, "syntax error", src.span(base + pos, base + pos))
+
+
+# --- lowering: lark tree -> AST -----------------------------------------------------------
+
+class _TooDeep(Exception):
+    pass
+
+
+@v_args(meta=True)
+class Lowering(Transformer):
+    """The one pass from the lark tree to :mod:`ast` nodes, collecting diagnostics."""
+
+    def __init__(self, text: str, src: Source, base: int) -> None:
+        super().__init__(visit_tokens=False)
+        self.text = text
+        self.src = src
+        self.base = base
+        self.diagnostics: list[Diagnostic] = []
+        self._parens: set[int] = set()
+        self._pending_reserved: dict[int, Diagnostic] = {}
+        self._depth: dict[int, int] = {}
+
+    def lower(self, tree: Tree) -> ast.Expr:
+        """Lower a tree whose root is an ``expr``."""
+        try:
+            node = self.transform(tree)
+        except (RecursionError, _TooDeep):
+            return self._too_deep(tree)
+        except VisitError as error:
+            if isinstance(error.orig_exc, (RecursionError, _TooDeep)):
+                return self._too_deep(tree)
+            raise
+        self.diagnostics.extend(self._pending_reserved.values())
+        return node
+
+    def _too_deep(self, tree: Tree) -> ast.Expr:
+        span = self.span_of(tree)
+        self.diagnostics.append(Diagnostic.make(
+            "AIGW008", f"expression is nested too deeply (the limit is {MAX_DEPTH} levels)",
+            span, help="split it into simpler expressions"))
+        return ast.Literal(None, "null", span=span)
+
+    # positions ---------------------------------------------------------------------
+    def span(self, start: int, end: int) -> Span:
+        return self.src.span(self.base + start, self.base + end)
+
+    def span_of(self, item: Tree | Token | Any) -> Span:
+        if isinstance(item, Token):
+            return self.span(item.start_pos or 0, item.end_pos or 0)
+        meta = item.meta
+        if getattr(meta, "empty", True):
+            return self.span(0, 0)
+        return self.span(meta.start_pos, meta.end_pos)
+
+    def meta_span(self, meta: Any) -> Span:
+        if getattr(meta, "empty", True):
+            return self.span(0, 0)
+        return self.span(meta.start_pos, meta.end_pos)
+
+    def error(self, code: str, message: str, span: Span, help: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic.make(code, message, span, help))
+
+    def node(self, node: ast.Expr, *children: Any) -> Any:
+        """Record the depth of a new node; fail with AIGW008 beyond :data:`MAX_DEPTH`."""
+        depth = 1 + max((self._depth.get(id(c), 1) for c in children), default=0)
+        if depth > MAX_DEPTH:
+            raise _TooDeep
+        self._depth[id(node)] = depth
+        return node
+
+    def __default__(self, data, children, meta):  # pragma: no cover - grammar guarantees
+        raise AssertionError(f"unhandled rule {data}")
+
+    # operators ---------------------------------------------------------------------
+    def conditional(self, meta, children):
+        cond, then, otherwise = children
+        return self.node(ast.Call(ast.CONDITIONAL, (cond, then, otherwise),
+                                  span=self.meta_span(meta)), cond, then, otherwise)
+
+    def _balanced(self, function: str, operands: list[ast.Expr]) -> ast.Expr:
+        """Logical chains are balanced trees (as cel-go does), so depth grows as log n."""
+        if len(operands) == 1:
+            return operands[0]
+        middle = len(operands) // 2
+        left = self._balanced(function, operands[:middle])
+        right = self._balanced(function, operands[middle:])
+        span = self.src.span(left.span.start, right.span.end)
+        return self.node(ast.Call(function, (left, right), span=span), left, right)
+
+    def or_expr(self, meta, children):
+        return self._balanced(ast.LOGICAL_OR, children)
+
+    def and_expr(self, meta, children):
+        return self._balanced(ast.LOGICAL_AND, children)
+
+    def _left_fold(self, children: list[Any]) -> ast.Expr:
+        result = children[0]
+        for i in range(1, len(children), 2):
+            op, right = children[i], children[i + 1]
+            span = self.src.span(result.span.start, right.span.end)
+            result = self.node(ast.Call(ast.BINARY_OPERATORS[op], (result, right), span=span),
+                               result, right)
+        return result
+
+    relation = addition = multiplication = lambda self, meta, children: self._left_fold(children)
+
+    def relop(self, meta, children):
+        return str(children[0])
+
+    addop = mulop = relop
+
+    def not_chain(self, meta, children):
+        *bangs, operand = children
+        for bang in reversed(bangs):
+            span = self.src.span(self.base + bang.start_pos, operand.span.end)
+            operand = self.node(ast.Call(ast.LOGICAL_NOT, (operand,), span=span), operand)
+        return operand
+
+    def neg_chain(self, meta, children):
+        *minuses, operand = children
+        if (isinstance(operand, ast.Literal) and operand.kind in ("int", "double")
+                and id(operand) not in self._parens
+                and not self.text[minuses[-1].end_pos:operand.span.start - self.base].strip()):
+            minus = minuses.pop()
+            operand = self._negative_literal(operand, minus)
+        for minus in reversed(minuses):
+            span = self.src.span(self.base + minus.start_pos, operand.span.end)
+            operand = self.node(ast.Call(ast.NEGATE, (operand,), span=span), operand)
+        return operand
+
+    def _negative_literal(self, literal: ast.Literal, minus: Token) -> ast.Literal:
+        span = self.src.span(self.base + minus.start_pos, literal.span.end)
+        if literal.kind == "double":
+            return ast.Literal(-literal.value, "double", span=span)  # type: ignore[operator]
+        digits = self.text[literal.span.start - self.base:literal.span.end - self.base]
+        self.diagnostics[:] = [d for d in self.diagnostics if d.span != literal.span]
+        try:
+            return ast.Literal(decode_int(digits, negative=True), "int", span=span)
+        except LiteralError as error:
+            self.error("AIGW201", error.message, span)
+            return ast.Literal(0, "int", span=span)
+
+    # members -----------------------------------------------------------------------
+    def field_name(self, meta, children):
+        return children[0]
+
+    def _field(self, token: Token) -> tuple[str, Span]:
+        name = str(token)
+        span = self.span_of(token)
+        if token.type == "QUOTED_IDENT":
+            return name[1:-1], span
+        if name in KEYWORDS:
+            self.error("AIGW202", f"`{name}` is a keyword and cannot be a field name", span,
+                       help=f"write `[\"{name}\"]` to index a map by this key")
+        return name, span
+
+    def select(self, meta, children):
+        operand, token = children
+        name, _ = self._field(token)
+        return self.node(ast.Select(operand, name, span=self.meta_span(meta)), operand)
+
+    def opt_select(self, meta, children):
+        operand, token = children
+        name, _ = self._field(token)
+        return self.node(ast.Select(operand, name, True, span=self.meta_span(meta)), operand)
+
+    def method_call(self, meta, children):
+        target, name, *rest = children
+        if str(name) in KEYWORDS:
+            self.error("AIGW202", f"`{name}` is a keyword and cannot be a function name",
+                       self.span_of(name))
+        args = tuple(rest[0]) if rest else ()
+        return self.node(ast.Call(str(name), args, target, span=self.meta_span(meta)),
+                         target, *args)
+
+    def index(self, meta, children):
+        operand, index = children
+        return self.node(ast.Index(operand, index, span=self.meta_span(meta)), operand, index)
+
+    def opt_index(self, meta, children):
+        operand, index = children
+        return self.node(ast.Index(operand, index, True, span=self.meta_span(meta)),
+                         operand, index)
+
+    def create_struct(self, meta, children):
+        operand, *rest = children
+        fields = tuple(rest[0]) if rest else ()
+        name = self._type_name(operand)
+        if name is None:
+            self.error("AIGW200", "only a type name can come before `{`", operand.span,
+                       help="a message literal is written `pkg.Type{field: value}`")
+            name = "<invalid>"
+        return self.node(ast.CreateStruct(name, fields, span=self.meta_span(meta)),
+                         *(f.value for f in fields))
+
+    def _type_name(self, node: ast.Expr) -> str | None:
+        parts: list[str] = []
+        while isinstance(node, ast.Select) and not node.optional:
+            parts.append(node.field)
+            node = node.operand
+        if not isinstance(node, ast.Ident) or id(node) in self._parens:
+            return None
+        self._pending_reserved.pop(id(node), None)
+        parts.append(node.name)
+        return ".".join(reversed(parts))
+
+    # primaries ---------------------------------------------------------------------
+    def _check_ident(self, node: ast.Expr, name: str, what: str) -> None:
+        bare = name.lstrip(".")
+        if bare in RESERVED:
+            self._pending_reserved[id(node)] = Diagnostic.make(
+                "AIGW202", f"`{bare}` is a reserved word and cannot be {what}", node.span)
+
+    def ident(self, meta, children):
+        node = ast.Ident(str(children[0]), span=self.meta_span(meta))
+        self._check_ident(node, node.name, "an identifier")
+        return self.node(node)
+
+    def root_ident(self, meta, children):
+        node = ast.Ident("." + str(children[0]), span=self.meta_span(meta))
+        self._check_ident(node, node.name, "an identifier")
+        return self.node(node)
+
+    def global_call(self, meta, children, prefix: str = ""):
+        name, *rest = children
+        args = tuple(rest[0]) if rest else ()
+        node = ast.Call(prefix + str(name), args, span=self.meta_span(meta))
+        if str(name) in RESERVED:
+            self.error("AIGW202", f"`{name}` is a reserved word and cannot be a function name",
+                       self.span_of(name))
+        return self.node(node, *args)
+
+    def root_call(self, meta, children):
+        return self.global_call(meta, children, ".")
+
+    def paren(self, meta, children):
+        self._parens.add(id(children[0]))
+        return children[0]
+
+    def exprlist(self, meta, children):
+        return children
+
+    def create_list(self, meta, children):
+        items = children[0] if children else []
+        elements = tuple(e for _, e in items)
+        optional = tuple(i for i, (opt, _) in enumerate(items) if opt)
+        return self.node(ast.CreateList(elements, optional, span=self.meta_span(meta)),
+                         *elements)
+
+    def list_elems(self, meta, children):
+        return [c if isinstance(c, tuple) else (False, c) for c in children]
+
+    def opt_elem(self, meta, children):
+        return (True, children[0])
+
+    def create_map(self, meta, children):
+        entries = tuple(children[0]) if children else ()
+        return self.node(ast.CreateMap(entries, span=self.meta_span(meta)),
+                         *(e.key for e in entries), *(e.value for e in entries))
+
+    def map_inits(self, meta, children):
+        return children
+
+    field_inits = map_inits
+
+    def map_entry(self, meta, children, optional: bool = False):
+        key, value = children
+        return ast.MapEntry(key, value, optional, span=self.meta_span(meta))
+
+    def opt_map_entry(self, meta, children):
+        return self.map_entry(meta, children, True)
+
+    def field_init(self, meta, children, optional: bool = False):
+        token, value = children
+        name, _ = self._field(token)
+        return ast.FieldInit(name, value, optional, span=self.meta_span(meta))
+
+    def opt_field_init(self, meta, children):
+        return self.field_init(meta, children, True)
+
+    # literals ----------------------------------------------------------------------
+    def _literal(self, meta, token: Token, decode, kind: str) -> ast.Literal:
+        span = self.meta_span(meta)
+        try:
+            value = decode(str(token))
+        except LiteralError as error:
+            start = (token.start_pos or 0) + error.start
+            self.error("AIGW201", error.message, self.span(start, (token.start_pos or 0)
+                                                            + error.end))
+            value = None
+        except UnicodeEncodeError:
+            self.error("AIGW201", "bytes literal is not valid text", span)
+            value = None
+        return self.node(ast.Literal(value, kind, span=span))  # type: ignore[arg-type]
+
+    def int_lit(self, meta, children):
+        token = children[0]
+        span = self.meta_span(meta)
+        try:
+            value = decode_int(str(token))
+        except LiteralError as error:
+            # may still be fine as the operand of `-` (e.g. -9223372036854775808)
+            self.error("AIGW201", error.message, span)
+            value = 0
+        return self.node(ast.Literal(value, "int", span=span))
+
+    def uint_lit(self, meta, children):
+        return self._literal(meta, children[0], decode_uint, "uint")
+
+    def double_lit(self, meta, children):
+        return self._literal(meta, children[0], float, "double")
+
+    def string_lit(self, meta, children):
+        return self._literal(meta, children[0], decode_string, "string")
+
+    def bytes_lit(self, meta, children):
+        return self._literal(meta, children[0], decode_bytes, "bytes")
+
+    def true_lit(self, meta, children):
+        return self.node(ast.Literal(True, "bool", span=self.meta_span(meta)))
+
+    def false_lit(self, meta, children):
+        return self.node(ast.Literal(False, "bool", span=self.meta_span(meta)))
+
+    def null_lit(self, meta, children):
+        return self.node(ast.Literal(None, "null", span=self.meta_span(meta)))
