@@ -370,8 +370,12 @@ def _compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> _Tree | 
         if json_mode:
             return _from_json(source, data)
         mark = error.problem_mark or error.context_mark
-        if error.context_mark and (error.context or "").startswith(_CONTEXT_FIRST):
-            mark = error.context_mark  # point where the key or string started
+        if error.context_mark and (
+            (error.context or "").startswith(_CONTEXT_FIRST)
+            or "<stream end>" in (error.problem or "")
+            or "end of stream" in (error.problem or "")
+        ):
+            mark = error.context_mark  # point where the key, string or bracket started
         diags.add(code, _yaml_message(error), source.span(mark.index if mark else 0))
         return None
     except yaml.reader.ReaderError as error:
@@ -748,6 +752,9 @@ def dump_data(policy: Policy) -> dict[str, Any]:
     return out
 
 
+_ODD_BREAKS = "\r\x85\u2028\u2029\ufeff"
+
+
 class _Dumper(yaml.SafeDumper):
     """Quotes any string that a YAML 1.1 *or* 1.2 reader would not read back as a string."""
 
@@ -763,7 +770,12 @@ for _tag, _pattern, _first in _CORE:
 
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> Any:
-    style = "|" if "\n" in data.strip("\n") and len(data) > 0 else None
+    if any(c in data for c in _ODD_BREAKS):
+        style: str | None = '"'  # PyYAML would write these raw, and read them as line breaks
+    elif "\n" in data.strip("\n"):
+        style = "|"
+    else:
+        style = None
     return dumper.represent_scalar(_STR, data, style=style)
 
 

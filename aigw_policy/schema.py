@@ -1,0 +1,204 @@
+"""The JSON Schema (draft 2020-12) of the YAML/JSON policy form, built from the action models.
+
+Editors use it for completion and inline checks (``# yaml-language-server: $schema=...``).
+It describes the shape; the loader checks more (CEL syntax and types, durations, time zones,
+duplicate names), so a document that validates can still have diagnostics.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .ir.actions import ACTIONS, PERIODS, UNSUPPORTED_NGROK_ACTIONS, ActionConfig, field_kind
+
+__all__ = ["SCHEMA_ID", "policy_json_schema"]
+
+SCHEMA_ID = "urn:aigw-policy:schema:policy"
+DURATION_PATTERN = r"^[0-9]+(ms|s|m|h|d)$"
+PERIOD_PATTERN = r"^(" + "|".join(PERIODS) + r"|[0-9]+(ms|s|m|h|d))$"
+
+_KIND_NOTES = {
+    "cel": "A CEL expression.",
+    "cel_list": "A list of CEL expressions.",
+    "template": "Supports `${expr}` CEL interpolation; a value that is exactly one `${...}` "
+    "keeps the expression's type.",
+    "template_map": "Values support `${expr}` CEL interpolation.",
+}
+
+_FIELD_DOCS = {
+    "status_code": "HTTP status code of the response.",
+    "message": "Message in the response body.",
+    "body": "Body of the response.",
+    "headers": "Header names and values.",
+    "name": "Name of the limit; `limits['NAME']` reads its state in later rules.",
+    "algorithm": "Limiting algorithm: `sliding_window` (ngrok's, the default), "
+    "`fixed_window` or `token_bucket`.",
+    "capacity": "How many units the window allows.",
+    "rate": "The window length.",
+    "bucket_key": "CEL expressions whose values pick the bucket (up to 10); none: one "
+    "bucket for all.",
+    "enforce": "`false`: only record, never reject (default `true`).",
+    "cost": "CEL expression for the amount each request counts.",
+    "limit": "The cap, in `unit`s per `period`.",
+    "unit": "What is counted: `tokens`, `usd` or `requests`.",
+    "period": "Calendar period (`hour`, `day`, `week`, `month`) or a duration such as `30m`.",
+    "timezone": "IANA time zone of calendar periods (default UTC).",
+    "warn_at": "Fraction of the cap (0 < x < 1) from which decisions carry a warning.",
+    "on_unknown_price": "What a cost cap does for a model without a known price.",
+    "allow": "Allowed patterns.",
+    "deny": "Denied patterns.",
+    "input": "Most input tokens (estimated) a request may carry.",
+    "output": "Most output tokens a request may ask for.",
+    "mode": "`reject` with 413, or `clamp` the requested output tokens.",
+    "model": "The model to use instead.",
+    "provider": "The provider to route to.",
+    "vars": "Variables to set, one single-key mapping each; values support `${expr}`.",
+    "metadata": "Keys and values to record in the decision's logs.",
+}
+
+_OVERRIDES: dict[tuple[str, str], str] = {
+    ("model-access", "allow"): "Glob patterns over `provider/model` or `model` to allow.",
+    ("model-access", "deny"): "Glob patterns over `provider/model` or `model` to deny.",
+    ("restrict-ips", "allow"): "IP addresses or CIDR blocks to allow.",
+    ("restrict-ips", "deny"): "IP addresses or CIDR blocks to deny.",
+    ("custom-response", "headers"): "Response headers (names and values).",
+    ("add-headers", "headers"): "Headers to add (names and values).",
+    ("remove-headers", "headers"): "Names of the headers to remove.",
+    ("set-model", "provider"): "The provider to route to (default: the request's).",
+}
+
+
+def _drop_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """``X | None = None`` means "not written": describe only ``X``."""
+    branches = prop.get("anyOf")
+    if branches and {"type": "null"} in branches:
+        rest = [b for b in branches if b != {"type": "null"}]
+        prop = {k: v for k, v in prop.items() if k not in ("anyOf", "default")}
+        if len(rest) == 1:
+            prop = {**rest[0], **prop}
+        else:
+            prop["anyOf"] = rest
+    elif prop.get("default", 0) is None:
+        prop = {k: v for k, v in prop.items() if k != "default"}
+    return prop
+
+
+def _config_schema(model: type[ActionConfig]) -> dict[str, Any]:
+    schema = copy.deepcopy(model.model_json_schema())
+    schema.pop("$defs", None)
+    schema["title"] = f"{model.TYPE} config"
+    schema["description"] = model.DOC
+    props: dict[str, Any] = schema.get("properties", {})
+    for name, prop in list(props.items()):
+        prop = _drop_null(prop)
+        kind = field_kind(model, name)
+        doc = _OVERRIDES.get((model.TYPE, name)) or _FIELD_DOCS.get(name, "")
+        note = _KIND_NOTES.get(kind, "")
+        if kind == "duration":
+            meta = repr(model.model_fields[name].metadata) + repr(model.model_fields[name].annotation)
+            if "_check_period" in meta:
+                prop["pattern"] = PERIOD_PATTERN
+            else:
+                prop["pattern"] = DURATION_PATTERN
+                note = "A duration: a number and a unit, `ms`, `s`, `m`, `h` or `d` (`10s`, `1m`)."
+        if name == "headers" and prop.get("type") == "object":
+            prop["propertyNames"] = {"pattern": r"^[A-Za-z0-9_!#$%&'*+.^`|~-]+$"}
+        prop["description"] = " ".join(p for p in (doc, note) if p)
+        props[name] = prop
+    return schema
+
+
+def _def_name(model: type[ActionConfig]) -> str:
+    return model.__name__ + "Config"
+
+
+def policy_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a policy document in its YAML/JSON form."""
+    defs: dict[str, Any] = {}
+    branches: list[dict[str, Any]] = []
+    for type_name, model in ACTIONS.items():
+        defs[_def_name(model)] = _config_schema(model)
+        required = ["type"]
+        if any(f.is_required() for f in model.model_fields.values()):
+            required.append("config")
+        flags = [w for w, on in (("terminating", model.TERMINATING), ("a limit", model.LIMIT),
+                                 ("request phase only", model.REQUEST_ONLY)) if on]
+        description = model.DOC + (f" ({', '.join(flags)})" if flags else "")
+        branches.append({
+            "title": type_name,
+            "description": description,
+            "type": "object",
+            "properties": {
+                "type": {"const": type_name, "description": description},
+                "config": {"$ref": f"#/$defs/{_def_name(model)}"},
+            },
+            "required": required,
+            "additionalProperties": False,
+        })
+    action_types = sorted(ACTIONS)
+    defs["Action"] = {
+        "title": "Action",
+        "description": "One action: its `type` and its `config`. Supported types: "
+        + ", ".join(f"`{t}`" for t in action_types) + ".",
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "enum": action_types,
+                     "description": "The action type."},
+            "config": {"type": "object", "description": "The action's settings."},
+        },
+        "required": ["type"],
+        "oneOf": branches,
+    }
+    defs["Rule"] = {
+        "title": "Rule",
+        "description": "A rule: when all its expressions are true, its actions run in order.",
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "description": "Name of the rule, shown in decisions."},
+            "expressions": {
+                "type": "array",
+                "description": "CEL expressions, all of which must be true for the rule to "
+                "match; none: the rule always matches.",
+                "items": {"type": "string", "description": "A CEL expression."},
+            },
+            "on_error": {"enum": ["deny", "skip"],
+                         "description": "When an expression fails at run time: `deny` (500, "
+                         "the default) or `skip` the rule."},
+            "actions": {
+                "type": "array",
+                "description": "Actions to run, in order, when the rule matches.",
+                "items": {"$ref": "#/$defs/Action"},
+                "minItems": 1,
+            },
+        },
+        "required": ["actions"],
+        "additionalProperties": False,
+    }
+    phase = {"type": "array", "items": {"$ref": "#/$defs/Rule"}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "aigw-policy document",
+        "description": "A traffic policy for AI gateway traffic, in the shape of ngrok's "
+        "Traffic Policy with extensions. ngrok actions not implemented here ("
+        + ", ".join(f"`{t}`" for t in sorted(UNSUPPORTED_NGROK_ACTIONS)) + ") are rejected.",
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "description": "Name of the policy (extension)."},
+            "default": {"enum": ["allow", "deny"],
+                        "description": "Outcome when no rule ends the request: `allow` "
+                        "(ngrok's behaviour, the default) or `deny` (extension)."},
+            "on_error": {"enum": ["deny", "skip"],
+                         "description": "Default `on_error` of every rule (extension)."},
+            "on_http_request": {**phase, "description": "Rules run when a request arrives, "
+                                "before it goes upstream."},
+            "on_http_response": {**phase, "description": "Rules run when the upstream "
+                                 "response arrives."},
+            "on_tcp_connect": {"type": "array", "deprecated": True,
+                               "description": "ngrok's TCP phase: not supported, skipped with "
+                               "a warning."},
+        },
+        "additionalProperties": False,
+        "$defs": defs,
+    }
