@@ -224,6 +224,7 @@ class StreamUsage:
         self._parser: SSEParser | NDJSONParser = NDJSONParser() if framing == "ndjson" else SSEParser()
         self._usage: Usage | None = None
         self._anthropic: dict[str, int] = {}
+        self._anthropic_final = False  # a message_delta reported output_tokens
         self._text: list[str] = []
         self._text_chars = 0
         self._overflow_tokens = 0
@@ -316,7 +317,10 @@ class StreamUsage:
                 self._note_model(msg.get("model"))
                 self._anthropic.update(anthropic_fields(msg.get("usage")))
         elif typ == "message_delta":
-            self._anthropic.update(anthropic_fields(obj.get("usage")))  # cumulative: latest wins
+            fields = anthropic_fields(obj.get("usage"))
+            self._anthropic.update(fields)  # cumulative: latest wins, never a sum
+            if "output_tokens" in fields:
+                self._anthropic_final = True
         elif typ == "content_block_delta":
             delta = obj.get("delta")
             if isinstance(delta, Mapping):
@@ -377,7 +381,7 @@ class StreamUsage:
             notes.append("stream reported an error")
         if self.api == "anthropic":
             usage = anthropic_usage_from_fields(self._anthropic)
-            if usage is not None and "output_tokens" in self._anthropic and "input_tokens" in self._anthropic:
+            if usage is not None and self._anthropic_final:
                 if not self._done:
                     notes.append("stream ended before message_stop; counts are the latest reported")
                 return _with(usage, self.model, notes)
@@ -385,7 +389,7 @@ class StreamUsage:
                 notes.append("no output usage in stream; output estimated")
                 return Usage.of(
                     usage.input_tokens,
-                    self._output_estimate(),
+                    max(self._output_estimate(), usage.output_tokens),
                     cached_input_tokens=usage.cached_input_tokens,
                     cache_creation_input_tokens=usage.cache_creation_input_tokens,
                     source="estimate",
