@@ -36,7 +36,7 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 from ..diagnostics import Diagnostics, did_you_mean
-from ..ir.actions import ACTIONS
+from ..ir.actions import ACTIONS, ActionConfig, field_kind
 from ..ir.build import build_action
 from ..ir.nodes import PHASES, Action, Expr, Policy, Rule
 from ..ir.raw import RawList, RawMap, RawScalar, RawValue
@@ -480,10 +480,6 @@ class _Reader:
             elif wrapper is not None:
                 if wrapper[0] == key:
                     self.diags.add("AIGW100", wrapper[1], key_span, help=wrapper[2])
-            elif key.startswith("on_"):
-                self.diags.add("AIGW101", f"unknown phase `{key}`", key_span,
-                               help=did_you_mean(key, PHASES + UNSUPPORTED_PHASES)
-                               or "the phases are `on_http_request` and `on_http_response`")
             else:
                 self.diags.add(
                     "AIGW100", f"unknown top-level key `{key}`", key_span,
@@ -658,7 +654,7 @@ class _Reader:
         config: RawValue | None = None
         if config_node is not None and not (isinstance(config_node, _Scalar)
                                             and config_node.value is None):
-            config = _raw(config_node)
+            config = _config(config_node, model)
         type_span = type_node.content if isinstance(type_node, _Scalar) else None
         return build_action(type_name, config, self.diags, span=node.span, type_span=type_span)
 
@@ -669,13 +665,29 @@ def _rule_key_help(key: str) -> str:
     return "a rule has `name`, `expressions`, `actions` and `on_error`"
 
 
-def _raw(tree: _Tree) -> RawValue:
+def _raw(tree: _Tree, *, cel: bool = False) -> RawValue:
+    """A raw tree. Scalars span their whole text, quotes included, except CEL source
+    (``cel``), whose span is the expression text itself, as for rule expressions."""
     if isinstance(tree, _Scalar):
-        return RawScalar(tree.value, tree.content)
+        return RawScalar(tree.value, tree.content if cel else tree.span)
     if isinstance(tree, _Seq):
-        return RawList(tuple(_raw(item) for item in tree.items), tree.span)
+        return RawList(tuple(_raw(item, cel=cel) for item in tree.items), tree.span)
     return RawMap(
-        tuple((k, ks, _raw(v)) for k, ks, v in tree.items),
+        tuple((k, ks, _raw(v, cel=cel)) for k, ks, v in tree.items),
+        tree.span,
+        key_spans={k: ks for k, ks, _ in tree.items},
+    )
+
+
+def _config(tree: _Tree, model: type[ActionConfig] | None) -> RawValue:
+    if not isinstance(tree, _Map) or model is None:
+        return _raw(tree)
+    return RawMap(
+        tuple(
+            (k, ks, _raw(v, cel=k in model.model_fields
+                         and field_kind(model, k) in ("cel", "cel_list")))
+            for k, ks, v in tree.items
+        ),
         tree.span,
         key_spans={k: ks for k, ks, _ in tree.items},
     )

@@ -55,7 +55,7 @@ BROKEN = [
     ("yaml", "on_http_request:\n  - name: r\n    actions:\n      - type: deny\n"
      "        config: {status_code: 403, status_code: 401}\n", [("AIGW013", 5, 36)]),
     ("yaml", "name: x\ndefualt: deny\n", [("AIGW100", 2, 1)]),
-    ("yaml", "on_http_requests:\n  - actions: [{type: deny}]\n", [("AIGW101", 1, 1)]),
+    ("yaml", "on_http_requests:\n  - actions: [{type: deny}]\n", [("AIGW100", 1, 1)]),
     ("yaml", "name: x\non_tcp_connect:\n  - actions: [{type: deny}]\n", [("AIGW102", 2, 1)]),
     ("yaml", "on_http_request:\n  name: r\n  actions:\n    - type: deny\n", [("AIGW104", 2, 3)]),
     ("yaml", "on_http_request:\n  - name: r\n    expresions: ['true']\n    actions: [{type: deny}]\n",
@@ -93,7 +93,7 @@ BROKEN = [
     ("json", '{"name": "x", "name": "y"}', [("AIGW013", 1, 15)]),
     ("json", '{\n  "on_http_request": {"actions": []}\n}', [("AIGW104", 2, 22), ("AIGW133", 2, 23)]),
     ("json", '{\n  "on_http_request": [\n    {"actions": [{"type": "deny", '
-     '"config": {"status_code": "403"}}]}\n  ]\n}', [("AIGW122", 3, 62)]),
+     '"config": {"status_code": "403"}}]}\n  ]\n}', [("AIGW122", 3, 61)]),
     ("json", "[1, 2]", [("AIGW012", 1, 1)]),
     ("json", '{\n\t"on_http_request": [{"actions": [{"type": "dney"}]}]\n}', [("AIGW110", 2, 45)]),
 ]
