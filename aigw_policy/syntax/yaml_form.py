@@ -800,7 +800,7 @@ def dump_yaml(policy: Policy) -> str:
     if not data:
         return "{}\n"
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=False, width=100)
+                     default_flow_style=False, width=1_000_000_000)  # never fold CEL
 
 
 def dump_json(policy: Policy) -> str:
