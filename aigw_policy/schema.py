@@ -96,7 +96,8 @@ def _config_schema(model: type[ActionConfig]) -> dict[str, Any]:
         doc = _OVERRIDES.get((model.TYPE, name)) or _FIELD_DOCS.get(name, "")
         note = _KIND_NOTES.get(kind, "")
         if kind == "duration":
-            meta = repr(model.model_fields[name].metadata) + repr(model.model_fields[name].annotation)
+            info = model.model_fields[name]
+            meta = repr(info.metadata) + repr(info.annotation)
             if "_check_period" in meta:
                 prop["pattern"] = PERIOD_PATTERN
             else:
