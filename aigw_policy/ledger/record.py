@@ -1,0 +1,193 @@
+"""One usage record per finished request (SPEC section 7), named after OpenTelemetry GenAI.
+
+``UsageRecord`` holds short attribute names (also the SQL column names);
+:meth:`UsageRecord.to_dict` gives the wire/JSONL form keyed by the OpenTelemetry GenAI names
+(``gen_ai.*``) plus ours (``aigw.*``). :data:`FIELDS` is the one mapping between the two.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from typing import Any
+
+from ..providers.classify import AiRequest
+from ..providers.prices import Cost
+from ..providers.usage import Usage
+
+#: attribute -> record key (OpenTelemetry GenAI where a convention exists, else ``aigw.*``)
+FIELDS: dict[str, str] = {
+    "time": "time",
+    "request_id": "aigw.request.id",
+    "key": "aigw.identity.key",
+    "user": "aigw.identity.user",
+    "team": "aigw.identity.team",
+    "org": "aigw.identity.org",
+    "provider": "gen_ai.provider.name",
+    "operation": "gen_ai.operation.name",
+    "aigw_operation": "aigw.operation",
+    "request_model": "gen_ai.request.model",
+    "response_model": "gen_ai.response.model",
+    "max_output_tokens": "gen_ai.request.max_tokens",
+    "stream": "aigw.request.stream",
+    "input_tokens": "gen_ai.usage.input_tokens",
+    "output_tokens": "gen_ai.usage.output_tokens",
+    "cached_input_tokens": "gen_ai.usage.cache_read.input_tokens",
+    "cache_creation_input_tokens": "gen_ai.usage.cache_creation.input_tokens",
+    "reasoning_tokens": "gen_ai.usage.reasoning.output_tokens",
+    "total_tokens": "aigw.usage.total_tokens",
+    "usage_source": "aigw.usage.source",
+    "cost_usd": "aigw.cost_usd",
+    "cost_source": "aigw.cost.source",
+    "verdict": "aigw.verdict",
+    "status_code": "http.response.status_code",
+    "rule": "aigw.rule",
+    "limits": "aigw.limits",
+    "latency_ms": "aigw.latency_ms",
+}
+_BY_KEY = {v: k for k, v in FIELDS.items()}
+#: our operation -> OpenTelemetry ``gen_ai.operation.name`` well-known value
+OTEL_OPERATION = {
+    "chat": "chat",
+    "messages": "chat",
+    "responses": "chat",
+    "completion": "text_completion",
+    "embeddings": "embeddings",
+    "other": "other",
+}
+#: our provider label -> OpenTelemetry ``gen_ai.provider.name`` well-known value
+OTEL_PROVIDER = {
+    "openai": "openai",
+    "azure_openai": "azure.ai.openai",
+    "anthropic": "anthropic",
+    "gemini": "gcp.gemini",
+    "vertex_ai": "gcp.vertex_ai",
+}
+
+
+def format_time(t: datetime) -> str:
+    """UTC, fixed width, so that text order is time order (``2026-11-26T12:00:00.000000Z``)."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(s: str) -> datetime:
+    t = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    request_id: str
+    time: str  # see format_time
+    key: str | None = None
+    user: str | None = None
+    team: str | None = None
+    org: str | None = None
+    provider: str | None = None
+    operation: str | None = None
+    aigw_operation: str | None = None
+    request_model: str | None = None
+    response_model: str | None = None
+    max_output_tokens: int | None = None
+    stream: bool = False
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    reasoning_tokens: int = 0
+    total_tokens: int = 0
+    usage_source: str = "estimate"
+    cost_usd: float | None = None
+    cost_source: str = "unknown"
+    verdict: str = "allow"
+    status_code: int | None = None
+    rule: str | None = None
+    limits: str = "[]"  # JSON array, as in the decision's ``limits``
+    latency_ms: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[FIELDS[f.name]] = json.loads(value) if f.name == "limits" else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UsageRecord:
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            attr = _BY_KEY.get(key, key if key in FIELDS else None)
+            if attr is None:
+                continue
+            if attr == "limits" and not isinstance(value, str):
+                value = json.dumps(value, sort_keys=True, separators=(",", ":"))
+            kwargs[attr] = value
+        return cls(**kwargs)
+
+    def as_row(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+    @property
+    def model(self) -> str | None:
+        """The served model, else the requested one."""
+        return self.response_model or self.request_model
+
+
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(UsageRecord))
+
+
+def make_record(
+    request_id: str,
+    *,
+    time: datetime,
+    ai: AiRequest | None = None,
+    usage: Usage | None = None,
+    cost: Cost | None = None,
+    identity: Mapping[str, Any] | None = None,
+    verdict: str = "allow",
+    status_code: int | None = None,
+    rule: str | None = None,
+    limits: Sequence[Mapping[str, Any]] = (),
+    latency_ms: float | None = None,
+) -> UsageRecord:
+    """Build the record of one finished request from the pieces the engine holds."""
+    ident = identity or {}
+
+    def s(name: str) -> str | None:
+        value = ident.get(name)
+        return str(value) if value is not None else None
+
+    u = usage or Usage.of(0, 0, source="estimate")
+    return UsageRecord(
+        request_id=str(request_id),
+        time=format_time(time),
+        key=s("key"),
+        user=s("user"),
+        team=s("team"),
+        org=s("org"),
+        provider=OTEL_PROVIDER.get(ai.provider, ai.provider) if ai else None,
+        operation=OTEL_OPERATION.get(ai.operation, ai.operation) if ai else None,
+        aigw_operation=ai.operation if ai else None,
+        request_model=ai.model if ai else None,
+        response_model=u.model if usage else None,
+        max_output_tokens=ai.max_output_tokens if ai else None,
+        stream=bool(ai and ai.stream),
+        input_tokens=u.input_tokens,
+        output_tokens=u.output_tokens,
+        cached_input_tokens=u.cached_input_tokens,
+        cache_creation_input_tokens=u.cache_creation_input_tokens,
+        reasoning_tokens=u.reasoning_tokens,
+        total_tokens=u.total_tokens,
+        usage_source=u.source,
+        cost_usd=cost.as_float() if cost else None,
+        cost_source=cost.source if cost else "unknown",
+        verdict=verdict,
+        status_code=status_code,
+        rule=rule,
+        limits=json.dumps(list(limits), sort_keys=True, separators=(",", ":"), default=str),
+        latency_ms=latency_ms,
+    )

@@ -1,0 +1,212 @@
+"""``aigw-policy usage``: where did my tokens go? Grouping and rendering (pure)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .record import UsageRecord, format_time, parse_time
+
+GROUP_KEYS: dict[str, str] = {
+    "key": "key",
+    "user": "user",
+    "team": "team",
+    "org": "org",
+    "model": "model",
+    "provider": "provider",
+    "operation": "aigw_operation",
+    "verdict": "verdict",
+    "day": "day",
+}
+METRICS: tuple[str, ...] = (
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_creation_input_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost_usd",
+    "unpriced_requests",
+    "estimated_requests",
+)
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class ReportError(ValueError):
+    """Bad report arguments (``--by``, ``--since``)."""
+
+
+def parse_by(text: str) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in text.split(",") if k.strip())
+    for k in keys:
+        if k not in GROUP_KEYS:
+            raise ReportError(f"unknown group `{k}` (use {', '.join(GROUP_KEYS)})")
+    return keys
+
+
+def parse_since(text: str | None, now: datetime) -> str | None:
+    """``7d``, ``24h``, ``30m``, ``2w`` before ``now``, or an ISO date/time; None for all."""
+    if text is None or text == "":
+        return None
+    m = re.fullmatch(r"(\d+)([mhdw])", text.strip())
+    if m:
+        return format_time(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
+    try:
+        return format_time(parse_time(text.strip()))
+    except ValueError:
+        raise ReportError(f"bad --since `{text}` (use e.g. `7d`, `24h`, `2026-11-01`)") from None
+
+
+@dataclass
+class Row:
+    group: tuple[str, ...]
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    reasoning_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced_requests: int = 0
+    estimated_requests: int = 0
+
+    def add(self, r: UsageRecord) -> None:
+        self.requests += 1
+        self.input_tokens += r.input_tokens
+        self.output_tokens += r.output_tokens
+        self.cached_input_tokens += r.cached_input_tokens
+        self.cache_creation_input_tokens += r.cache_creation_input_tokens
+        self.reasoning_tokens += r.reasoning_tokens
+        self.total_tokens += r.total_tokens
+        if r.cost_usd is None:
+            self.unpriced_requests += 1
+        else:
+            self.cost_usd += r.cost_usd
+        if r.usage_source != "provider":
+            self.estimated_requests += 1
+
+    def metrics(self) -> dict[str, Any]:
+        d = {m: getattr(self, m) for m in METRICS}
+        d["cost_usd"] = round(self.cost_usd, 6)
+        return d
+
+
+@dataclass
+class Report:
+    by: tuple[str, ...]
+    since: str | None
+    rows: list[Row] = field(default_factory=list)
+    total: Row = field(default_factory=lambda: Row(()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "by": list(self.by),
+            "since": self.since,
+            "rows": [{**dict(zip(self.by, r.group, strict=True)), **r.metrics()} for r in self.rows],
+            "total": self.total.metrics(),
+        }
+
+
+def _group_value(r: UsageRecord, key: str) -> str:
+    if key == "day":
+        return r.time[:10]
+    if key == "model":
+        return r.model or "-"
+    value = getattr(r, GROUP_KEYS[key])
+    return "-" if value is None else str(value)
+
+
+def summarize(records: Iterable[UsageRecord], by: Sequence[str], since: str | None = None) -> Report:
+    """Totals per group, biggest total_tokens first (ties by group), plus the grand total."""
+    groups: dict[tuple[str, ...], Row] = {}
+    report = Report(tuple(by), since)
+    for r in records:
+        if since is not None and r.time < since:
+            continue
+        g = tuple(_group_value(r, k) for k in by)
+        row = groups.get(g)
+        if row is None:
+            row = groups[g] = Row(g)
+        row.add(r)
+        report.total.add(r)
+    report.rows = sorted(groups.values(), key=lambda row: (-row.total_tokens, row.group))
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# rendering
+
+_HEAD = {
+    "requests": "requests",
+    "input_tokens": "input",
+    "output_tokens": "output",
+    "cached_input_tokens": "cached",
+    "cache_creation_input_tokens": "cache-write",
+    "reasoning_tokens": "reasoning",
+    "total_tokens": "total",
+    "cost_usd": "cost (usd)",
+    "unpriced_requests": "unpriced",
+    "estimated_requests": "estimated",
+}
+
+
+def _cell(metric: str, value: Any) -> str:
+    if metric == "cost_usd":
+        return f"{value:,.4f}"
+    return f"{value:,}"
+
+
+def render_table(report: Report) -> str:
+    head = [*report.by, *_HEAD.values()]
+    body = [[*r.group, *(_cell(m, getattr(r, m)) for m in METRICS)] for r in report.rows]
+    total = [*(["TOTAL"] + [""] * (len(report.by) - 1) if report.by else []), *(
+        _cell(m, getattr(report.total, m)) for m in METRICS
+    )]
+    if not report.by:
+        body = []
+    rows = [head, *body, total]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    nby = len(report.by)
+
+    def fmt(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < nby else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    lines = [fmt(head), rule, *(fmt(r) for r in body)]
+    if body:
+        lines.append(rule)
+    lines.append(fmt(total))
+    since = f"since {report.since}" if report.since else "all time"
+    note = ""
+    if report.total.unpriced_requests:
+        note = f"\n{report.total.unpriced_requests} request(s) have no known price: cost is a lower bound"
+    return "\n".join(lines) + f"\n({report.total.requests} requests, {since}){note}\n"
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2) + "\n"
+
+
+def render_csv(report: Report) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([*report.by, *METRICS])
+    for r in report.rows:
+        m = r.metrics()
+        w.writerow([*r.group, *(m[k] for k in METRICS)])
+    return buf.getvalue()
+
+
+RENDERERS = {"table": render_table, "json": render_json, "csv": render_csv}
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)

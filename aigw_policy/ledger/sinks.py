@@ -1,0 +1,285 @@
+"""Ledger sinks: JSONL, SQLite (the default) and PostgreSQL, chosen by URL.
+
+Every sink's ``write_batch`` is durable when it returns (fsync / committed transaction) and
+idempotent by ``request_id``: writing a record twice (a retry after a crash between commit and
+acknowledgement) keeps one copy. These adapters are the only ledger code that does I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .record import COLUMNS, UsageRecord
+
+_QCOLS = ", ".join(f'"{c}"' for c in COLUMNS)  # quoted: `user` is reserved in PostgreSQL
+
+DEFAULT_LEDGER = "sqlite:aigw-usage.db"
+TABLE = "aigw_usage"
+
+
+class LedgerError(Exception):
+    """The ledger could not be opened, written or read (message names the sink)."""
+
+
+class Sink(Protocol):
+    url: str
+
+    def write_batch(self, records: Sequence[UsageRecord]) -> None: ...
+
+    def read(self, since: str | None = None) -> Iterator[UsageRecord]: ...
+
+    def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# JSONL
+
+
+class JsonlSink:
+    """Append-only JSON lines; ``flock`` serializes writers across processes; fsync per batch.
+
+    A writer killed mid-line leaves a torn last line: the next writer starts on a fresh line
+    and readers skip lines that do not parse. Reads keep the first record per request id.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.url = f"jsonl:{self.path}"
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LedgerError(f"cannot open ledger `{self.url}`: {exc.strerror}") from None
+
+    def write_batch(self, records: Sequence[UsageRecord]) -> None:
+        if not records:
+            return
+        import fcntl  # noqa: PLC0415 - POSIX only
+
+        data = "".join(json.dumps(r.to_dict(), separators=(",", ":")) + "\n" for r in records).encode()
+        with self._lock:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                size = os.fstat(self._fd).st_size
+                if size:
+                    with open(self.path, "rb") as fh:
+                        fh.seek(size - 1)
+                        if fh.read(1) != b"\n":
+                            data = b"\n" + data
+                view = memoryview(data)
+                while view:
+                    n = os.write(self._fd, view)
+                    view = view[n:]
+                os.fsync(self._fd)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def read(self, since: str | None = None) -> Iterator[UsageRecord]:
+        seen: set[str] = set()
+        try:
+            fh = open(self.path, encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return
+        with fh:
+            for line in fh:
+                try:
+                    rec = UsageRecord.from_dict(json.loads(line))
+                except (ValueError, TypeError):
+                    continue  # a torn line from a killed writer
+                if rec.request_id in seen or (since is not None and rec.time < since):
+                    continue
+                seen.add(rec.request_id)
+                yield rec
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+
+# ---------------------------------------------------------------------------------------------
+# SQL
+
+_TYPES = {
+    "request_id": "TEXT PRIMARY KEY",
+    "stream": "BOOLEAN NOT NULL",
+    "cost_usd": "DOUBLE PRECISION",
+    "latency_ms": "DOUBLE PRECISION",
+    "status_code": "INTEGER",
+    "max_output_tokens": "BIGINT",
+}
+_INTS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_creation_input_tokens",
+         "reasoning_tokens", "total_tokens")
+
+
+def _ddl(table: str) -> list[str]:
+    cols = ",\n  ".join(
+        f'"{c}" ' + _TYPES.get(c, "BIGINT NOT NULL" if c in _INTS else "TEXT") for c in COLUMNS
+    )
+    return [
+        f"CREATE TABLE IF NOT EXISTS {table} (\n  {cols}\n)",
+        f"CREATE INDEX IF NOT EXISTS {table}_time ON {table} (time)",
+    ]
+
+
+def _check_table(name: str) -> str:
+    if not name.replace("_", "").isalnum() or name[0].isdigit():
+        raise LedgerError(f"bad ledger table name `{name}`")
+    return name
+
+
+class SqliteSink:
+    """SQLite in WAL mode with ``synchronous=FULL``; many processes may write one file."""
+
+    def __init__(self, path: str | Path, *, table: str = TABLE) -> None:
+        self.path = str(path)
+        self.table = _check_table(table)
+        self.url = f"sqlite:{self.path}"
+        self._lock = threading.Lock()
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = self._connect()
+            with self._db:
+                for stmt in _ddl(self.table):
+                    self._db.execute(stmt)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot open ledger `{self.url}`: {exc}") from None
+        cols = _QCOLS
+        marks = ", ".join("?" for _ in COLUMNS)
+        self._insert = f"INSERT OR IGNORE INTO {self.table} ({cols}) VALUES ({marks})"
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout = 60000")
+        if self.path != ":memory:":
+            db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+        return db
+
+    def write_batch(self, records: Sequence[UsageRecord]) -> None:
+        if not records:
+            return
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany(self._insert, [r.as_row() for r in records])
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot write ledger `{self.url}`: {exc}") from None
+
+    def read(self, since: str | None = None) -> Iterator[UsageRecord]:
+        sql = f"SELECT {_QCOLS} FROM {self.table}"
+        args: tuple[str, ...] = ()
+        if since is not None:
+            sql += " WHERE time >= ?"
+            args = (since,)
+        sql += " ORDER BY time, request_id"
+        with self._lock:
+            try:
+                rows = self._db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot read ledger `{self.url}`: {exc}") from None
+        for row in rows:
+            d = dict(zip(COLUMNS, row, strict=True))
+            d["stream"] = bool(d["stream"])
+            yield UsageRecord(**d)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class PostgresSink:
+    """PostgreSQL through psycopg 3; ``INSERT ... ON CONFLICT (request_id) DO NOTHING``.
+
+    The URL may carry ``?table=NAME`` (removed before connecting).
+    """
+
+    def __init__(self, url: str, *, table: str | None = None) -> None:
+        try:
+            import psycopg  # noqa: PLC0415 - optional dependency
+        except ImportError:
+            raise LedgerError("the postgresql ledger needs psycopg 3 (`pip install psycopg[binary]`)") from None
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        table = table or query.pop("table", TABLE)
+        self.table = _check_table(table)
+        self.url = urlunsplit(parts._replace(query=urlencode(query), netloc=parts.netloc.rpartition("@")[2]))
+        self._conninfo = urlunsplit(parts._replace(query=urlencode(query)))
+        self._psycopg = psycopg
+        self._lock = threading.Lock()
+        try:
+            self._db = psycopg.connect(self._conninfo, connect_timeout=10)
+            with self._db.transaction():
+                for stmt in _ddl(self.table):
+                    self._db.execute(stmt)
+        except psycopg.Error as exc:
+            raise LedgerError(f"cannot open ledger `{self.url}`: {str(exc).strip()[:200]}") from None
+        cols = _QCOLS
+        marks = ", ".join("%s" for _ in COLUMNS)
+        self._insert = f"INSERT INTO {self.table} ({cols}) VALUES ({marks}) ON CONFLICT (request_id) DO NOTHING"
+
+    def write_batch(self, records: Sequence[UsageRecord]) -> None:
+        if not records:
+            return
+        with self._lock:
+            try:
+                with self._db.transaction(), self._db.cursor() as cur:
+                    cur.executemany(self._insert, [r.as_row() for r in records])
+            except self._psycopg.Error as exc:
+                raise LedgerError(f"cannot write ledger `{self.url}`: {str(exc).strip()[:200]}") from None
+
+    def read(self, since: str | None = None) -> Iterator[UsageRecord]:
+        sql = f"SELECT {_QCOLS} FROM {self.table}"
+        args: tuple[str, ...] = ()
+        if since is not None:
+            sql += " WHERE time >= %s"
+            args = (since,)
+        sql += " ORDER BY time, request_id"
+        with self._lock:
+            try:
+                with self._db.transaction(), self._db.cursor() as cur:
+                    rows = cur.execute(sql, args).fetchall()
+            except self._psycopg.Error as exc:
+                raise LedgerError(f"cannot read ledger `{self.url}`: {str(exc).strip()[:200]}") from None
+        for row in rows:
+            yield UsageRecord(**dict(zip(COLUMNS, row, strict=True)))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def local_path(url: str) -> tuple[str, str] | None:
+    """``(scheme, path)`` of a ``sqlite:`` / ``jsonl:`` URL (``sqlite:///abs`` too), else None."""
+    scheme, sep, rest = url.partition(":")
+    if not sep or scheme not in ("sqlite", "jsonl") or not rest:
+        return None
+    if rest.startswith("//"):
+        rest = rest[2:]
+    return scheme, rest
+
+
+def open_sink(url: str = DEFAULT_LEDGER) -> Sink:
+    """``jsonl:PATH``, ``sqlite:PATH`` (also ``sqlite:///PATH``) or ``postgresql://...``."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresSink(url)
+    local = local_path(url)
+    if local is None:
+        raise LedgerError(f"bad ledger url `{url}` (use `sqlite:PATH`, `jsonl:PATH` or `postgresql://...`)")
+    scheme, path = local
+    return SqliteSink(path) if scheme == "sqlite" else JsonlSink(path)

@@ -1,0 +1,102 @@
+"""Group commit: many concurrent completions, one transaction per batch, nothing lost.
+
+``Ledger.record(rec)`` returns only after the batch holding ``rec`` is durable in the sink
+(committed / fsynced), so a completion never reports success for a record that a crash could
+lose. Concurrent callers share one write: a single writer thread drains the queue into
+batches of up to ``max_batch`` records, waiting at most ``max_delay`` seconds to fill one.
+A failed write fails every caller of that batch with :class:`LedgerError`; nothing is retried
+silently (the caller decides; sinks are idempotent by request id, so a retry is safe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Iterable
+from concurrent.futures import Future
+
+from .record import UsageRecord
+from .sinks import LedgerError, Sink, open_sink
+
+_STOP = object()
+
+
+class Ledger:
+    def __init__(self, sink: Sink | str, *, max_batch: int = 256, max_delay: float = 0.002) -> None:
+        self.sink = open_sink(sink) if isinstance(sink, str) else sink
+        self.max_batch = max_batch
+        self.max_delay = max_delay
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="aigw-ledger", daemon=True)
+        self._thread.start()
+
+    # -- public ------------------------------------------------------------------------------
+
+    def submit(self, record: UsageRecord) -> Future[None]:
+        """Queue ``record``; the future completes when it is durable (or fails)."""
+        if self._closed:
+            raise LedgerError("ledger is closed")
+        fut: Future[None] = Future()
+        self._queue.put((record, fut))
+        return fut
+
+    def record(self, record: UsageRecord, timeout: float | None = 60.0) -> None:
+        """Write ``record`` and return once it is durable."""
+        self.submit(record).result(timeout)
+
+    def record_many(self, records: Iterable[UsageRecord], timeout: float | None = 60.0) -> None:
+        futures = [self.submit(r) for r in records]
+        for f in futures:
+            f.result(timeout)
+
+    async def arecord(self, record: UsageRecord) -> None:
+        """Async twin of :meth:`record` (the event loop is never blocked)."""
+        await asyncio.wrap_future(self.submit(record))
+
+    def close(self) -> None:
+        """Flush what is queued, stop the writer and close the sink."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join()
+        self.sink.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writer thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            batch = [item]
+            while len(batch) < self.max_batch:
+                try:
+                    nxt = self._queue.get(timeout=self.max_delay)
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._write(batch)  # type: ignore[arg-type]
+
+    def _write(self, batch: list[tuple[UsageRecord, Future[None]]]) -> None:
+        try:
+            self.sink.write_batch([r for r, _ in batch])
+        except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+            err = exc if isinstance(exc, LedgerError) else LedgerError(f"ledger write failed: {exc}")
+            for _, fut in batch:
+                fut.set_exception(err)
+            return
+        for _, fut in batch:
+            fut.set_result(None)
