@@ -1,1 +1,12 @@
-"""CEL: syntax (this package's parser), and later types, code generation and runtime."""
+"""CEL for aigw-policy: parse (:mod:`.parser`), check (:mod:`.checker`), compile to Python
+(:mod:`.codegen`), run (:mod:`.runtime`).
+
+    fn = compile("a + 1 > b", {"a": "int", "b": "int"})
+    fn({"a": 1, "b": 0})   # -> True; a CEL error raises CelError
+"""
+
+from __future__ import annotations
+
+from .api import CelError, Program, compile, compile_ast
+
+__all__ = ["compile", "compile_ast", "CelError", "Program"]

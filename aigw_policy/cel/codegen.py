@@ -1,0 +1,508 @@
+"""CEL AST -> Python source, one function per expression.
+
+Two bodies are generated for every expression:
+
+* the *fast* body uses plain Python (``and``/``or``, ``m[k]``, ``a == b``) wherever the
+  checker proved that Python's result is exactly CEL's, and lets any exception escape;
+* the *exact* body follows the letter of the spec (errors are values, ``&&``/``||`` absorb
+  errors commutatively) through the helpers in :mod:`.runtime.helpers`.
+
+The entry function runs the fast body and, only if it raised, the exact body. CEL is free of
+side effects, so re-evaluation is safe, and errors (rare in the request path) pay the cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import ast
+from .runtime import stdlib
+from .runtime.ops import TYPES
+from .runtime.values import UInt
+from .types import Type
+
+__all__ = ["Generated", "generate", "CompileError", "MACROS", "TYPE_IDENTS"]
+
+
+class CompileError(Exception):
+    """An expression that cannot be compiled (``span`` says where)."""
+
+    def __init__(self, message: str, span=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(message)
+        self.message = message
+        self.span = span
+
+
+TYPE_IDENTS = {
+    "int": "int", "uint": "uint", "double": "double", "bool": "bool", "string": "string",
+    "bytes": "bytes", "list": "list", "map": "map", "null_type": "null_type", "type": "type",
+    "google.protobuf.Timestamp": "google.protobuf.Timestamp",
+    "google.protobuf.Duration": "google.protobuf.Duration",
+    "net.IP": "net.IP", "net.CIDR": "net.CIDR", "optional_type": "optional_type",
+}  # fmt: skip
+
+# (receiver?, name, arity of the variable part) -> helper
+MACROS = {
+    ("has", False, 1), ("all", True, 2), ("exists", True, 2), ("exists_one", True, 2),
+    ("existsOne", True, 2), ("map", True, 2), ("map", True, 3), ("filter", True, 2),
+    ("all", True, 3), ("exists", True, 3), ("exists_one", True, 3), ("existsOne", True, 3),
+    ("transformList", True, 3), ("transformList", True, 4), ("transformMap", True, 3),
+    ("transformMap", True, 4), ("transformMapEntry", True, 3),
+    ("transformMapEntry", True, 4), ("optMap", True, 2), ("optFlatMap", True, 2),
+    ("sortBy", True, 2),
+}  # fmt: skip
+
+
+@dataclass
+class Generated:
+    """Python source for one expression, its constants and a line -> span map."""
+
+    name: str
+    source: str
+    constants: dict[str, object] = field(default_factory=dict)
+    functions: dict[str, object] = field(default_factory=dict)
+
+
+class Info:
+    """What the checker learned (types, references); empty means: everything is dyn."""
+
+    def __init__(self, types: dict[int, Type] | None = None) -> None:
+        self.types = types or {}
+
+    def type(self, node: ast.Expr) -> Type | None:
+        return self.types.get(id(node))
+
+
+class _Gen:
+    def __init__(
+        self,
+        variables: set[str],
+        container: str,
+        info: Info,
+        functions: dict[str, object],
+        lenient: bool,
+    ) -> None:
+        self.variables = variables
+        self.container = container
+        self.info = info
+        self.functions = functions
+        self.lenient = lenient
+        self.constants: dict[str, object] = {}
+        self.fn_names: dict[str, str] = {}
+        self.fn_values: dict[str, object] = {}
+        self.scopes: list[dict[str, str]] = []
+        self.fast = True
+        self._n = 0
+
+    # -- names ---------------------------------------------------------------------------
+    def const(self, value: object) -> str:
+        self._n += 1
+        name = f"_k{self._n}"
+        self.constants[name] = value
+        return name
+
+    def function(self, key: str) -> str:
+        name = self.fn_names.get(key)
+        if name is None:
+            impl = self.functions.get(key)
+            if impl is None:
+                impl = stdlib.FUNCTIONS.get(key)
+            if impl is None:
+                from .runtime.helpers import unbound
+
+                impl = unbound(key.lstrip("."))
+            name = f"_f{len(self.fn_names)}"
+            self.fn_names[key] = name
+            self.fn_values[name] = impl
+        return name
+
+    def local(self, name: str) -> str | None:
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        return None
+
+    def candidates(self, name: str) -> list[str]:
+        if name.startswith("."):
+            return [name[1:]]
+        out = []
+        parts = self.container.split(".") if self.container else []
+        for i in range(len(parts), 0, -1):
+            out.append(".".join(parts[:i]) + "." + name)
+        out.append(name)
+        return out
+
+    def var_ref(self, name: str) -> str:
+        if self.fast:
+            return f"act[{name!r}]"
+        return f"_var(act, {name!r})"
+
+    # -- expressions ---------------------------------------------------------------------
+    def expr(self, node: ast.Expr) -> str:
+        method = getattr(self, "e_" + type(node).__name__)
+        return method(node)
+
+    def e_Literal(self, node: ast.Literal) -> str:
+        k = node.kind
+        if k == "uint":
+            return self.const(UInt(node.value))  # type: ignore[arg-type]
+        if k == "double":
+            v = node.value
+            if v != v or v in (float("inf"), float("-inf")):
+                return self.const(v)
+            return repr(float(v))  # type: ignore[arg-type]
+        return repr(node.value)
+
+    def qualified(self, node: ast.Expr) -> str | None:
+        """The dotted name of an Ident/Select chain, or None."""
+        parts = []
+        while isinstance(node, ast.Select) and not node.optional:
+            parts.append(node.field)
+            node = node.operand
+        if not isinstance(node, ast.Ident):
+            return None
+        parts.append(node.name)
+        return ".".join(reversed(parts))
+
+    def resolve(self, dotted: str) -> tuple[str, int] | None:
+        """Find the longest declared variable that prefixes ``dotted``: (name, parts used)."""
+        lead = dotted.startswith(".")
+        parts = dotted.lstrip(".").split(".")
+        for n in range(len(parts), 0, -1):
+            head = ".".join(parts[:n])
+            for cand in self.candidates(("." if lead else "") + head):
+                if cand in self.variables:
+                    return cand, n
+        return None
+
+    def e_Ident(self, node: ast.Ident) -> str:
+        name = node.name
+        loc = None if name.startswith(".") else self.local(name)
+        if loc is not None:
+            return loc
+        found = self.resolve(name)
+        if found is not None:
+            return self.var_ref(found[0])
+        bare = name.lstrip(".")
+        if bare in TYPE_IDENTS:
+            return self.const(TYPES[TYPE_IDENTS[bare]])
+        if self.lenient:
+            return f"_var(act, {bare!r})"
+        raise CompileError(f"undeclared reference to `{bare}`", node.span)
+
+    def e_Select(self, node: ast.Select) -> str:
+        if not node.optional:
+            dotted = self.qualified(node)
+            if dotted is not None:
+                root = dotted.split(".")[0]
+                if not root or self.local(root) is None:
+                    found = self.resolve(dotted)
+                    if found is not None:
+                        name, used = found
+                        code = self.var_ref(name)
+                        rest = dotted.lstrip(".").split(".")[used:]
+                        for f in rest:
+                            code = self.select_code(code, f, None)
+                        return code
+                    bare = dotted.lstrip(".")
+                    if bare in TYPE_IDENTS:
+                        return self.const(TYPES[TYPE_IDENTS[bare]])
+        operand = self.expr(node.operand)
+        if node.optional:
+            return f"_optsel({operand}, {node.field!r})"
+        return self.select_code(operand, node.field, self.info.type(node.operand))
+
+    def select_code(self, operand: str, name: str, t: Type | None) -> str:
+        if self.fast and t is not None and t.kind == "map" and t.params[0].kind == "string":
+            return f"{operand}[{name!r}]"
+        return f"_sel({operand}, {name!r})"
+
+    def e_Index(self, node: ast.Index) -> str:
+        o = self.expr(node.operand)
+        k = self.expr(node.index)
+        if node.optional:
+            return f"_optidx({o}, {k})"
+        t = self.info.type(node.operand)
+        kt = self.info.type(node.index)
+        if (
+            self.fast
+            and t is not None
+            and t.kind == "map"
+            and t.params[0].kind == "string"
+            and kt is not None
+            and kt.kind == "string"
+        ):
+            return f"{o}[{k}]"
+        return f"_idx({o}, {k})"
+
+    def e_CreateList(self, node: ast.CreateList) -> str:
+        items = []
+        for i, e in enumerate(node.elements):
+            code = self.expr(e)
+            items.append(f"*_oe({code})" if i in node.optional_indices else code)
+        return "[" + ", ".join(items) + "]"
+
+    def e_CreateMap(self, node: ast.CreateMap) -> str:
+        if any(e.optional for e in node.entries):
+            parts = [
+                f"({self.expr(e.key)}, {self.expr(e.value)}, {e.optional})" for e in node.entries
+            ]
+            return "_mkmap_opt((" + "".join(p + ", " for p in parts) + "))"
+        keys = [e.key for e in node.entries]
+        if all(isinstance(k, ast.Literal) and k.kind == "string" for k in keys) and len(
+            {k.value for k in keys}  # type: ignore[union-attr]
+        ) == len(keys):
+            return "{" + ", ".join(f"{self.expr(e.key)}: {self.expr(e.value)}" for e in node.entries) + "}"
+        parts = [f"({self.expr(e.key)}, {self.expr(e.value)})" for e in node.entries]
+        return "_mkmap((" + "".join(p + ", " for p in parts) + "))"
+
+    def e_CreateStruct(self, node: ast.CreateStruct) -> str:
+        raise CompileError(f"message construction `{node.type_name}{{...}}` is not supported", node.span)
+
+    # -- calls ---------------------------------------------------------------------------
+    def is_bool(self, node: ast.Expr) -> bool:
+        t = self.info.type(node)
+        return t is not None and t.kind == "bool"
+
+    def boolean(self, node: ast.Expr) -> str:
+        code = self.expr(node)
+        return code if self.is_bool(node) else f"_B({code})"
+
+    def e_Call(self, node: ast.Call) -> str:
+        f = node.function
+        args = node.args
+        if node.target is None:
+            if f == "_&&_":
+                if self.fast:
+                    return f"({self.boolean(args[0])} and {self.boolean(args[1])})"
+                return f"_land(lambda: {self.expr(args[0])}, lambda: {self.expr(args[1])})"
+            if f == "_||_":
+                if self.fast:
+                    return f"({self.boolean(args[0])} or {self.boolean(args[1])})"
+                return f"_lor(lambda: {self.expr(args[0])}, lambda: {self.expr(args[1])})"
+            if f == "_?_:_":
+                c = self.expr(args[0])
+                if not self.is_bool(args[0]):
+                    c = f"_cond({c})"
+                return f"({self.expr(args[1])} if {c} else {self.expr(args[2])})"
+            if f == "!_":
+                if self.fast and self.is_bool(args[0]):
+                    return f"(not {self.expr(args[0])})"
+                return f"_not({self.expr(args[0])})"
+            op = _BINARY.get(f)
+            if op is not None:
+                return self.binary(node, f, op)
+            if f == "-_":
+                return f"_neg({self.expr(args[0])})"
+            if f == "has" and len(args) == 1:
+                a = args[0]
+                if not isinstance(a, ast.Select) or a.optional:
+                    raise CompileError("invalid argument to has() macro", node.span)
+                return f"_has({self.expr(a.operand)}, {a.field!r})"
+            if f == "dyn" and len(args) == 1:
+                return self.expr(args[0])
+            if f == "type" and len(args) == 1:
+                return f"_type({self.expr(args[0])})"
+            key = f.lstrip(".")
+            resolved = self.global_function(f)
+            if resolved is None and self.lenient:
+                resolved = key
+            if resolved is None:
+                raise CompileError(f"undeclared reference to function `{key}`", node.span)
+            fname = self.function(resolved)
+            return f"{fname}({', '.join(self.expr(a) for a in args)})"
+        # receiver-style
+        target = node.target
+        if f == "bind" and len(args) == 3 and self.qualified(target) == "cel" and self.local("cel") is None:
+            return self.bind(node)
+        macro = self.macro(node)
+        if macro is not None:
+            return macro
+        dotted = self.qualified(target)
+        if dotted is not None:
+            root = dotted.lstrip(".").split(".")[0]
+            if self.local(root) is None and self.resolve(dotted) is None:
+                g = self.global_function(dotted + "." + f)
+                if g is not None:
+                    fname = self.function(g)
+                    return f"{fname}({', '.join(self.expr(a) for a in args)})"
+        fname = self.function("." + f)
+        parts = [self.expr(target)] + [self.expr(a) for a in args]
+        return f"{fname}({', '.join(parts)})"
+
+    def global_function(self, name: str) -> str | None:
+        for cand in self.candidates(name):
+            if cand in self.functions or cand in stdlib.FUNCTIONS:
+                return cand
+        return None
+
+    def binary(self, node: ast.Call, f: str, helper: str) -> str:
+        a, b = node.args
+        ca, cb = self.expr(a), self.expr(b)
+        ta, tb = self.info.type(a), self.info.type(b)
+        if self.fast and ta is not None and tb is not None:
+            fast = _fast_binary(f, ta, tb, ca, cb, self)
+            if fast is not None:
+                return fast
+        return f"{helper}({ca}, {cb})"
+
+    # -- macros --------------------------------------------------------------------------
+    def lambda_(self, names: list[str], body: ast.Expr) -> str:
+        scope = {}
+        pnames = []
+        for n in names:
+            self._n += 1
+            p = f"v{self._n}_{n}"
+            scope[n] = p
+            pnames.append(p)
+        self.scopes.append(scope)
+        try:
+            code = self.expr(body)
+        finally:
+            self.scopes.pop()
+        return f"(lambda {', '.join(pnames)}: {code})"
+
+    def var_names(self, nodes: tuple[ast.Expr, ...], call: ast.Call) -> list[str]:
+        out = []
+        for n in nodes:
+            if not isinstance(n, ast.Ident) or n.name.startswith("."):
+                raise CompileError(f"argument to `{call.function}` must be a simple name", n.span)
+            out.append(n.name)
+        return out
+
+    def bind(self, node: ast.Call) -> str:
+        (name,) = self.var_names(node.args[:1], node)
+        init = self.expr(node.args[1])
+        return f"{self.lambda_([name], node.args[2])}({init})"
+
+    def macro(self, node: ast.Call) -> str | None:
+        f = node.function
+        args = node.args
+        n = len(args)
+        if (f, True, n) not in MACROS:
+            return None
+        # a macro needs simple names for its variables
+        nvars = {2: 1, 3: 2, 4: 2}[n] if f not in ("map", "optMap", "optFlatMap", "sortBy") else 1
+        if f == "map" and n == 3:
+            nvars = 1
+        if f in ("transformList", "transformMap", "transformMapEntry"):
+            nvars = 2
+        if not all(isinstance(a, ast.Ident) and not a.name.startswith(".") for a in args[:nvars]):
+            return None
+        names = self.var_names(args[:nvars], node)
+        if len(set(names)) != len(names):
+            raise CompileError(f"duplicate variable name `{names[0]}` in `{f}`", node.span)
+        t = self.expr(node.target)  # type: ignore[arg-type]
+        rest = args[nvars:]
+        if f in ("all", "exists", "exists_one", "existsOne") and nvars == 1:
+            helper = {"all": "_all", "exists": "_exists"}.get(f, "_exists_one")
+            if self.fast and f in ("all", "exists") and self.is_bool(rest[0]):
+                body = self.lambda_(names, rest[0])
+                pyf = "all" if f == "all" else "any"
+                inner = body[len("(lambda ") : -1]
+                var, _, expr = inner.partition(": ")
+                return f"{pyf}({expr} for {var} in _it({t}))"
+            return f"{helper}({t}, {self.lambda_(names, rest[0])})"
+        if f in ("all", "exists", "exists_one", "existsOne"):
+            helper = {"all": "_all2", "exists": "_exists2"}.get(f, "_exists_one2")
+            return f"{helper}({t}, {self.lambda_(names, rest[0])})"
+        if f == "map":
+            if len(rest) == 1:
+                return f"_map({t}, {self.lambda_(names, rest[0])})"
+            return f"_map_filter({t}, {self.lambda_(names, rest[0])}, {self.lambda_(names, rest[1])})"
+        if f == "filter":
+            return f"_filter({t}, {self.lambda_(names, rest[0])})"
+        if f in ("transformList", "transformMap", "transformMapEntry"):
+            h = {"transformList": "_tlist", "transformMap": "_tmap", "transformMapEntry": "_tentry"}[f]
+            if len(rest) == 1:
+                return f"{h}({t}, {self.lambda_(names, rest[0])})"
+            return f"{h}_f({t}, {self.lambda_(names, rest[0])}, {self.lambda_(names, rest[1])})"
+        if f == "optMap":
+            return f"_optmap({t}, {self.lambda_(names, rest[0])})"
+        if f == "optFlatMap":
+            return f"_optflatmap({t}, {self.lambda_(names, rest[0])})"
+        if f == "sortBy":
+            return f"_sortby({t}, {self.lambda_(names, rest[0])})"
+        return None
+
+
+_BINARY = {
+    "_==_": "_eq", "_!=_": "_ne", "_<_": "_lt", "_<=_": "_le", "_>_": "_gt", "_>=_": "_ge",
+    "_+_": "_add", "_-_": "_sub", "_*_": "_mul", "_/_": "_div", "_%_": "_mod", "@in": "_in",
+}  # fmt: skip
+
+_PY_OP = {"_==_": "==", "_!=_": "!=", "_<_": "<", "_<=_": "<=", "_>_": ">", "_>=_": ">="}
+_SCALAR_EQ = frozenset({"int", "uint", "double", "string", "bytes", "bool", "null"})
+_NUMERIC = frozenset({"int", "uint", "double"})
+_INTS = frozenset({"int", "uint"})
+_ORDERED_FAST = frozenset({"double", "string", "bytes", "bool", "timestamp", "duration"})
+
+
+def _fast_binary(f: str, ta: Type, tb: Type, ca: str, cb: str, gen: _Gen) -> str | None:
+    ka, kb = ta.kind, tb.kind
+    if f in ("_==_", "_!=_"):
+        same = ka == kb and ka in _SCALAR_EQ
+        nums = ka in _INTS and kb in _INTS
+        if same or nums:
+            return f"({ca} {_PY_OP[f]} {cb})"
+        return None
+    if f in _PY_OP:
+        if (ka in _INTS and kb in _INTS) or (ka == kb and ka in _ORDERED_FAST):
+            return f"({ca} {_PY_OP[f]} {cb})"
+        return None
+    if f == "_+_" and ka == kb:
+        if ka in ("string", "bytes", "double"):
+            return f"({ca} + {cb})"
+        if ka == "int":
+            return f"_ci({ca} + {cb})"
+    if f == "_-_" and ka == kb == "int":
+        return f"_ci({ca} - {cb})"
+    if f == "_*_" and ka == kb == "int":
+        return f"_ci({ca} * {cb})"
+    if f in ("_-_", "_*_") and ka == kb == "double":
+        return f"({ca} {'-' if f == '_-_' else '*'} {cb})"
+    if f == "@in" and ka == "string":
+        if kb == "map" and tb.params[0].kind == "string":
+            return f"({ca} in {cb})"
+        if kb == "list" and tb.params[0].kind == "string":
+            return f"({ca} in {cb})"
+    return None
+
+
+def generate(
+    node: ast.Expr,
+    *,
+    name: str = "cel_expr",
+    variables: set[str] | frozenset[str] = frozenset(),
+    container: str = "",
+    info: Info | None = None,
+    functions: dict[str, object] | None = None,
+    lenient: bool = True,
+) -> Generated:
+    info = info or Info()
+    gen = _Gen(set(variables), container, info, functions or {}, lenient)
+    gen.fast = True
+    fast = gen.expr(node)
+    gen.fast = False
+    exact = gen.expr(node)
+    pyname = "".join(c if c.isalnum() else "_" for c in name) or "cel_expr"
+    if pyname[0].isdigit():
+        pyname = "_" + pyname
+    source = (
+        f"def {pyname}(act):\n"
+        f"    try:\n"
+        f"        return {fast}\n"
+        f"    except Exception:\n"
+        f"        return _exact(act)\n"
+        f"\n"
+        f"def _exact(act):\n"
+        f"    try:\n"
+        f"        return {exact}\n"
+        f"    except _CelError:\n"
+        f"        raise\n"
+        f"    except RecursionError:\n"
+        f"        raise _CelError('expression too deep to evaluate') from None\n"
+        f"    except Exception as e:\n"
+        f"        raise _CelError(type(e).__name__ + ': ' + str(e)) from None\n"
+    )
+    return Generated(pyname, source, gen.constants, gen.fn_values)

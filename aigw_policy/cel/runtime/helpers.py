@@ -1,0 +1,339 @@
+"""Helpers that generated code calls: logic with error absorption, macros, variables.
+
+Generated code never uses module globals: each compiled function gets a fresh namespace
+built by :func:`namespace`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import ops, stdlib
+from .values import NONE, CelError, Optional, UInt
+
+
+def _as_error(e: BaseException) -> CelError:
+    if isinstance(e, CelError):
+        return e
+    if isinstance(e, RecursionError):
+        return CelError("expression too deep to evaluate", "resource_exhausted")
+    return CelError(f"{type(e).__name__}: {e}", "internal")
+
+
+def land(fa: Callable[[], object], fb: Callable[[], object]) -> object:
+    try:
+        a = fa()
+    except Exception as e:  # noqa: BLE001
+        a = _as_error(e)
+    if a is False:
+        return False
+    try:
+        b = fb()
+    except Exception as e:  # noqa: BLE001
+        b = _as_error(e)
+    if b is False:
+        return False
+    if a is True and b is True:
+        return True
+    if isinstance(a, CelError):
+        raise a
+    if isinstance(b, CelError):
+        raise b
+    bad = a if a is not True else b
+    raise CelError(f"no matching overload for '_&&_' applied to '({ops.type_name(bad)})'", "no_such_overload")
+
+
+def lor(fa: Callable[[], object], fb: Callable[[], object]) -> object:
+    try:
+        a = fa()
+    except Exception as e:  # noqa: BLE001
+        a = _as_error(e)
+    if a is True:
+        return True
+    try:
+        b = fb()
+    except Exception as e:  # noqa: BLE001
+        b = _as_error(e)
+    if b is True:
+        return True
+    if a is False and b is False:
+        return False
+    if isinstance(a, CelError):
+        raise a
+    if isinstance(b, CelError):
+        raise b
+    bad = a if a is not False else b
+    raise CelError(f"no matching overload for '_||_' applied to '({ops.type_name(bad)})'", "no_such_overload")
+
+
+def cond(c: object) -> bool:
+    if c is True or c is False:
+        return c
+    raise CelError(f"no matching overload for '_?_:_' applied to '({ops.type_name(c)})'", "no_such_overload")
+
+
+def strict_bool(c: object) -> bool:
+    """Fast path: a bool operand, or leave the fast path."""
+    if c is True or c is False:
+        return c
+    raise TypeError("not a bool")
+
+
+def var(act: dict, name: str) -> object:
+    try:
+        return act[name]
+    except KeyError:
+        raise CelError(f"undeclared reference to '{name}' (in container '')", "unknown_variable") from None
+    except TypeError:
+        raise CelError(f"no such attribute: '{name}'", "unknown_variable") from None
+
+
+def unbound(name: str) -> Callable[..., object]:
+    def f(*args: object) -> object:
+        raise CelError(f"unbound function: '{name}'", "unbound_function")
+
+    return f
+
+
+def select(c, name):  # type: ignore[no-untyped-def]
+    if type(c) is dict:
+        try:
+            return c[name]
+        except KeyError:
+            raise CelError(f"no such key: '{name}'", "no_such_key") from None
+    if type(c) is Optional:
+        return stdlib.opt_chain_select(c, name)
+    return ops.select(c, name)
+
+
+def index(c, k):  # type: ignore[no-untyped-def]
+    if type(c) is Optional:
+        return stdlib.opt_chain_index(c, k)
+    return ops.index(c, k)
+
+
+def has(c, name):  # type: ignore[no-untyped-def]
+    if type(c) is Optional:
+        if not c.present:
+            return False
+        c = c.value
+    return ops.has(c, name)
+
+
+def iter_range(c):  # type: ignore[no-untyped-def]
+    if isinstance(c, (list, tuple)):
+        return c
+    if isinstance(c, dict):
+        return list(c)
+    raise CelError(f"expression of type '{ops.type_name(c)}' cannot be the range of a comprehension", "invalid_argument")
+
+
+def iter_pairs(c):  # type: ignore[no-untyped-def]
+    if isinstance(c, (list, tuple)):
+        return list(enumerate(c))
+    if isinstance(c, dict):
+        return list(c.items())
+    raise CelError(f"expression of type '{ops.type_name(c)}' cannot be the range of a comprehension", "invalid_argument")
+
+
+def _fold_all(results) -> bool:  # type: ignore[no-untyped-def]
+    err = None
+    for thunk in results:
+        try:
+            r = thunk()
+        except Exception as e:  # noqa: BLE001
+            err = err or _as_error(e)
+            continue
+        if r is False:
+            return False
+        if r is not True:
+            err = err or CelError(f"no matching overload for '_&&_' applied to '({ops.type_name(r)})'", "no_such_overload")
+    if err is not None:
+        raise err
+    return True
+
+
+def _fold_exists(results) -> bool:  # type: ignore[no-untyped-def]
+    err = None
+    for thunk in results:
+        try:
+            r = thunk()
+        except Exception as e:  # noqa: BLE001
+            err = err or _as_error(e)
+            continue
+        if r is True:
+            return True
+        if r is not False:
+            err = err or CelError(f"no matching overload for '_||_' applied to '({ops.type_name(r)})'", "no_such_overload")
+    if err is not None:
+        raise err
+    return False
+
+
+def m_all(c, f):  # type: ignore[no-untyped-def]
+    return _fold_all((lambda x=x: f(x)) for x in iter_range(c))
+
+
+def m_exists(c, f):  # type: ignore[no-untyped-def]
+    return _fold_exists((lambda x=x: f(x)) for x in iter_range(c))
+
+
+def m_all2(c, f):  # type: ignore[no-untyped-def]
+    return _fold_all((lambda k=k, v=v: f(k, v)) for k, v in iter_pairs(c))
+
+
+def m_exists2(c, f):  # type: ignore[no-untyped-def]
+    return _fold_exists((lambda k=k, v=v: f(k, v)) for k, v in iter_pairs(c))
+
+
+def _count_true(rs) -> int:  # type: ignore[no-untyped-def]
+    n = 0
+    for r in rs:
+        if r is True:
+            n += 1
+        elif r is not False:
+            raise CelError(f"no matching overload for exists_one predicate: {ops.type_name(r)}", "no_such_overload")
+    return n
+
+
+def m_exists_one(c, f):  # type: ignore[no-untyped-def]
+    return _count_true(f(x) for x in iter_range(c)) == 1
+
+
+def m_exists_one2(c, f):  # type: ignore[no-untyped-def]
+    return _count_true(f(k, v) for k, v in iter_pairs(c)) == 1
+
+
+def m_map(c, f):  # type: ignore[no-untyped-def]
+    return [f(x) for x in iter_range(c)]
+
+
+def m_map_filter(c, p, f):  # type: ignore[no-untyped-def]
+    return [f(x) for x in iter_range(c) if cond(p(x))]
+
+
+def m_filter(c, p):  # type: ignore[no-untyped-def]
+    return [x for x in iter_range(c) if cond(p(x))]
+
+
+def m_transform_list(c, f):  # type: ignore[no-untyped-def]
+    return [f(k, v) for k, v in iter_pairs(c)]
+
+
+def m_transform_list_filter(c, p, f):  # type: ignore[no-untyped-def]
+    return [f(k, v) for k, v in iter_pairs(c) if cond(p(k, v))]
+
+
+def m_transform_map(c, f):  # type: ignore[no-untyped-def]
+    return ops.make_map([(k, f(k, v)) for k, v in iter_pairs(c)])
+
+
+def m_transform_map_filter(c, p, f):  # type: ignore[no-untyped-def]
+    return ops.make_map([(k, f(k, v)) for k, v in iter_pairs(c) if cond(p(k, v))])
+
+
+def _entry(m):  # type: ignore[no-untyped-def]
+    if not isinstance(m, dict) or len(m) != 1:
+        raise CelError("transformMapEntry must produce a map with one entry", "invalid_argument")
+    return next(iter(m.items()))
+
+
+def m_transform_map_entry(c, f):  # type: ignore[no-untyped-def]
+    out: dict = {}
+    for k, v in iter_pairs(c):
+        ek, ev = _entry(f(k, v))
+        if ops.map_lookup(out, ek)[0]:
+            raise CelError(f"insert failed: key {ek!r} already exists", "repeated_key")
+        out[ek] = ev
+    return ops.make_map(list(out.items()))
+
+
+def m_transform_map_entry_filter(c, p, f):  # type: ignore[no-untyped-def]
+    out: dict = {}
+    for k, v in iter_pairs(c):
+        if cond(p(k, v)):
+            ek, ev = _entry(f(k, v))
+            if ops.map_lookup(out, ek)[0]:
+                raise CelError(f"insert failed: key {ek!r} already exists", "repeated_key")
+            out[ek] = ev
+    return out
+
+
+def m_sort_by(c, f):  # type: ignore[no-untyped-def]
+    if not isinstance(c, (list, tuple)):
+        raise ops.no_overload("sortBy", c)
+    return stdlib.sort_by(list(c), [f(x) for x in c])
+
+
+def opt_map(o, f):  # type: ignore[no-untyped-def]
+    if type(o) is not Optional:
+        raise ops.no_overload("optMap", o)
+    return Optional(f(o.value), True) if o.present else NONE
+
+
+def opt_flat_map(o, f):  # type: ignore[no-untyped-def]
+    if type(o) is not Optional:
+        raise ops.no_overload("optFlatMap", o)
+    if not o.present:
+        return NONE
+    r = f(o.value)
+    if type(r) is not Optional:
+        raise ops.no_overload("optFlatMap", r)
+    return r
+
+
+def opt_elem(o):  # type: ignore[no-untyped-def]
+    """``[?e]``: the element if present."""
+    if type(o) is not Optional:
+        raise ops.no_overload("optional list element", o)
+    return (o.value,) if o.present else ()
+
+
+def make_map_opt(entries):  # type: ignore[no-untyped-def]
+    """Map literal with ``?k: v`` entries: ``entries`` are (key, value, optional)."""
+    pairs = []
+    for k, v, opt in entries:
+        if opt:
+            if type(v) is not Optional:
+                raise ops.no_overload("optional map entry", v)
+            if not v.present:
+                continue
+            v = v.value
+        pairs.append((k, v))
+    return ops.make_map(pairs)
+
+
+def uint(v: int) -> UInt:
+    return UInt(v)
+
+
+def namespace() -> dict[str, object]:
+    """A fresh namespace of runtime helpers for one compiled function."""
+    from . import timefmt, values
+
+    ns: dict[str, object] = {
+        "__builtins__": {"Exception": Exception, "RecursionError": RecursionError,
+                         "TypeError": TypeError, "type": type, "len": len, "all": all,
+                         "any": any, "isinstance": isinstance, "list": list, "dict": dict,
+                         "tuple": tuple, "str": str, "int": int, "float": float},
+        "_CelError": CelError,
+        "_UInt": UInt,
+        "_land": land, "_lor": lor, "_cond": cond, "_B": strict_bool, "_not": ops.not_,
+        "_var": var, "_unbound": unbound, "_sel": select, "_idx": index, "_has": has,
+        "_optsel": stdlib.opt_select, "_optidx": stdlib.opt_index,
+        "_eq": ops.eq, "_ne": ops.ne, "_lt": ops.lt, "_le": ops.le, "_gt": ops.gt,
+        "_ge": ops.ge, "_add": ops.add, "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div,
+        "_mod": ops.mod, "_neg": ops.neg, "_in": ops.in_, "_size": ops.size,
+        "_idiv": ops.idiv, "_imod": ops.imod, "_fdiv": ops.fdiv,
+        "_ci": ops.check_int, "_cu": ops.check_uint, "_type": ops.type_of,
+        "_mkmap": ops.make_map, "_mkmap_opt": make_map_opt, "_oe": opt_elem,
+        "_all": m_all, "_exists": m_exists, "_exists_one": m_exists_one,
+        "_all2": m_all2, "_exists2": m_exists2, "_exists_one2": m_exists_one2,
+        "_map": m_map, "_map_filter": m_map_filter, "_filter": m_filter,
+        "_tlist": m_transform_list, "_tlist_f": m_transform_list_filter,
+        "_tmap": m_transform_map, "_tmap_f": m_transform_map_filter,
+        "_tentry": m_transform_map_entry, "_tentry_f": m_transform_map_entry_filter,
+        "_sortby": m_sort_by, "_optmap": opt_map, "_optflatmap": opt_flat_map,
+        "_it": iter_range, "_re": stdlib.regex, "_ts": timefmt, "_values": values,
+    }  # fmt: skip
+    return ns

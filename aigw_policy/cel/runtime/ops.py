@@ -1,0 +1,730 @@
+"""The CEL standard operators on runtime values, with exact cel-spec semantics.
+
+Every function here takes and returns CEL runtime values (see :mod:`.values`) and raises
+:class:`~.values.CelError` for CEL errors. Generated code calls these when the checker
+could not prove a cheaper Python operation is exact.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .values import (
+    DUR_MAX,
+    INT64_MAX,
+    INT64_MIN,
+    NS,
+    TS_MAX,
+    TS_MIN,
+    UINT64_MAX,
+    CelError,
+    Duration,
+    Optional,
+    Timestamp,
+    TypeValue,
+    UInt,
+)
+
+_NUM = (int, UInt, float)
+
+
+def type_name(v: object) -> str:
+    t = type(v)
+    name = _TYPE_NAMES.get(t)
+    if name is not None:
+        return name
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, (list, tuple)):
+        return "list"
+    if isinstance(v, dict):
+        return "map"
+    n = getattr(t, "cel_type_name", None)
+    if n:
+        return n
+    return t.__name__
+
+
+_TYPE_NAMES: dict[type, str] = {
+    type(None): "null_type",
+    bool: "bool",
+    int: "int",
+    UInt: "uint",
+    float: "double",
+    str: "string",
+    bytes: "bytes",
+    list: "list",
+    tuple: "list",
+    dict: "map",
+    Timestamp: "google.protobuf.Timestamp",
+    Duration: "google.protobuf.Duration",
+    TypeValue: "type",
+    Optional: "optional_type",
+}
+
+TYPES = {
+    n: TypeValue(n)
+    for n in (
+        "null_type",
+        "bool",
+        "int",
+        "uint",
+        "double",
+        "string",
+        "bytes",
+        "list",
+        "map",
+        "type",
+        "google.protobuf.Timestamp",
+        "google.protobuf.Duration",
+        "optional_type",
+        "dyn",
+        "net.IP",
+        "net.CIDR",
+    )
+}
+
+
+def type_of(v: object) -> TypeValue:
+    name = type_name(v)
+    t = TYPES.get(name)
+    return t if t is not None else TypeValue(name)
+
+
+def no_overload(name: str, *args: object) -> CelError:
+    kinds = ", ".join(type_name(a) for a in args)
+    return CelError(f"no such overload: {name}({kinds})", "no_such_overload")
+
+
+def overflow(op: str = "") -> CelError:
+    return CelError(f"return error for overflow{': ' + op if op else ''}", "overflow")
+
+
+# -- checks ---------------------------------------------------------------------------------
+
+
+def check_int(r: int) -> int:
+    if INT64_MIN <= r <= INT64_MAX:
+        return r
+    raise overflow()
+
+
+def check_uint(r: int) -> UInt:
+    if 0 <= r <= UINT64_MAX:
+        return UInt(r)
+    raise overflow()
+
+
+def check_ts(ns: int) -> Timestamp:
+    if TS_MIN <= ns <= TS_MAX:
+        return Timestamp(ns)
+    raise CelError("timestamp out of range", "range")
+
+
+def check_dur(ns: int) -> Duration:
+    if -DUR_MAX <= ns <= DUR_MAX:
+        return Duration(ns)
+    raise CelError("duration out of range", "range")
+
+
+# -- equality and ordering ---------------------------------------------------------------------
+
+
+def eq(a: object, b: object) -> bool:
+    ta = type(a)
+    tb = type(b)
+    if ta is tb:
+        if ta is list or ta is tuple:
+            return _list_eq(a, b)  # type: ignore[arg-type]
+        if ta is dict:
+            return _map_eq(a, b)  # type: ignore[arg-type]
+        return a == b
+    if ta in _NUMERIC and tb in _NUMERIC:
+        if ta is float:
+            return a == float(b)
+        if tb is float:
+            return float(a) == b
+        return a == b
+    if ta in _LISTS and tb in _LISTS:
+        return _list_eq(a, b)  # type: ignore[arg-type]
+    if ta is bool or tb is bool or ta is type(None) or tb is type(None):
+        return False
+    if isinstance(a, dict) and isinstance(b, dict):
+        return _map_eq(a, b)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return _list_eq(a, b)
+    if isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool):
+        return a == b
+    return False
+
+
+_NUMERIC = frozenset({int, UInt, float})
+_LISTS = frozenset({list, tuple})
+
+
+def ne(a: object, b: object) -> bool:
+    return not eq(a, b)
+
+
+def _list_eq(a: list, b: list) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if not eq(x, y):
+            return False
+    return True
+
+
+def _map_eq(a: dict, b: dict) -> bool:
+    if len(a) != len(b):
+        return False
+    for k, v in a.items():
+        found, w = map_lookup(b, k)
+        if not found or not eq(v, w):
+            return False
+    return True
+
+
+_ORDERED = frozenset({str, bytes, bool, Timestamp, Duration})
+
+
+def _cmp_check(name: str, a: object, b: object) -> None:
+    ta = type(a)
+    tb = type(b)
+    if ta in _NUMERIC and tb in _NUMERIC:
+        return
+    if ta is tb and ta in _ORDERED:
+        return
+    raise no_overload(name, a, b)
+
+
+def _lossy(a, b):  # type: ignore[no-untyped-def]
+    """int/uint against double compare as doubles (cel-go's rule)."""
+    ta = type(a)
+    tb = type(b)
+    if ta is float and tb is not float and tb in _NUMERIC:
+        return a, float(b)
+    if tb is float and ta is not float and ta in _NUMERIC:
+        return float(a), b
+    return a, b
+
+
+def lt(a, b):  # type: ignore[no-untyped-def]
+    _cmp_check("_<_", a, b)
+    a, b = _lossy(a, b)
+    return a < b
+
+
+def le(a, b):  # type: ignore[no-untyped-def]
+    _cmp_check("_<=_", a, b)
+    a, b = _lossy(a, b)
+    return a <= b
+
+
+def gt(a, b):  # type: ignore[no-untyped-def]
+    _cmp_check("_>_", a, b)
+    a, b = _lossy(a, b)
+    return a > b
+
+
+def ge(a, b):  # type: ignore[no-untyped-def]
+    _cmp_check("_>=_", a, b)
+    a, b = _lossy(a, b)
+    return a >= b
+
+
+# -- arithmetic ------------------------------------------------------------------------------
+
+
+def add(a, b):  # type: ignore[no-untyped-def]
+    ta = type(a)
+    tb = type(b)
+    if ta is int and tb is int:
+        r = a + b
+        if INT64_MIN <= r <= INT64_MAX:
+            return r
+        raise overflow("_+_")
+    if ta is tb:
+        if ta is float or ta is str or ta is bytes:
+            return a + b
+        if ta is UInt:
+            return check_uint(a + b)
+        if ta is list:
+            return a + b
+        if ta is Duration:
+            return check_dur(a.ns + b.ns)
+    if ta in _LISTS and tb in _LISTS:
+        return list(a) + list(b)
+    if ta is Timestamp and tb is Duration:
+        return check_ts(a.ns + b.ns)
+    if ta is Duration and tb is Timestamp:
+        return check_ts(a.ns + b.ns)
+    raise no_overload("_+_", a, b)
+
+
+def sub(a, b):  # type: ignore[no-untyped-def]
+    ta = type(a)
+    tb = type(b)
+    if ta is tb:
+        if ta is int:
+            r = a - b
+            if INT64_MIN <= r <= INT64_MAX:
+                return r
+            raise overflow("_-_")
+        if ta is float:
+            return a - b
+        if ta is UInt:
+            return check_uint(a - b)
+        if ta is Duration:
+            return check_dur(a.ns - b.ns)
+        if ta is Timestamp:
+            return check_dur(a.ns - b.ns)
+    if ta is Timestamp and tb is Duration:
+        return check_ts(a.ns - b.ns)
+    raise no_overload("_-_", a, b)
+
+
+def mul(a, b):  # type: ignore[no-untyped-def]
+    ta = type(a)
+    if ta is type(b):
+        if ta is int:
+            r = a * b
+            if INT64_MIN <= r <= INT64_MAX:
+                return r
+            raise overflow("_*_")
+        if ta is float:
+            return a * b
+        if ta is UInt:
+            return check_uint(a * b)
+    raise no_overload("_*_", a, b)
+
+
+def div(a, b):  # type: ignore[no-untyped-def]
+    ta = type(a)
+    if ta is type(b):
+        if ta is int:
+            if b == 0:
+                raise CelError("divide by zero", "divide_by_zero")
+            q = abs(a) // abs(b)
+            if (a < 0) != (b < 0):
+                q = -q
+            if q > INT64_MAX:
+                raise overflow("_/_")
+            return q
+        if ta is float:
+            return fdiv(a, b)
+        if ta is UInt:
+            if b == 0:
+                raise CelError("divide by zero", "divide_by_zero")
+            return UInt(a // b)
+    raise no_overload("_/_", a, b)
+
+
+def fdiv(a: float, b: float) -> float:
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a != a or a == 0:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def mod(a, b):  # type: ignore[no-untyped-def]
+    ta = type(a)
+    if ta is type(b):
+        if ta is int or ta is UInt:
+            if b == 0:
+                raise CelError("modulus by zero", "divide_by_zero")
+            r = abs(a) % abs(b)
+            r = -r if a < 0 else r
+            return UInt(r) if ta is UInt else r
+    raise no_overload("_%_", a, b)
+
+
+def idiv(a: int, b: int) -> int:
+    """int / int, for generated code that knows both are ints."""
+    if b == 0:
+        raise CelError("divide by zero", "divide_by_zero")
+    q = abs(a) // abs(b)
+    if (a < 0) != (b < 0):
+        return -q
+    if q > INT64_MAX:
+        raise overflow("_/_")
+    return q
+
+
+def imod(a: int, b: int) -> int:
+    if b == 0:
+        raise CelError("modulus by zero", "divide_by_zero")
+    r = abs(a) % abs(b)
+    return -r if a < 0 else r
+
+
+def neg(a):  # type: ignore[no-untyped-def]
+    ta = type(a)
+    if ta is int:
+        if a == INT64_MIN:
+            raise overflow("-_")
+        return -a
+    if ta is float:
+        return -a
+    if ta is Duration:
+        return check_dur(-a.ns)
+    raise no_overload("-_", a)
+
+
+def not_(a):  # type: ignore[no-untyped-def]
+    if a is True:
+        return False
+    if a is False:
+        return True
+    raise CelError(f"no matching overload for '!_' applied to '({type_name(a)})'", "no_such_overload")
+
+
+def as_bool(a, name="_&&_"):  # type: ignore[no-untyped-def]
+    if a is True or a is False:
+        return a
+    raise CelError(
+        f"no matching overload for '{name}' applied to '({type_name(a)})'", "no_such_overload"
+    )
+
+
+# -- containers ------------------------------------------------------------------------------
+
+
+def map_lookup(m: dict, k: object) -> tuple[bool, object]:
+    """Find ``k`` in ``m`` with CEL key equality (numeric keys across types; bool apart)."""
+    tk = type(k)
+    if tk is str:
+        if k in m:
+            return True, m[k]
+        return False, None
+    if tk is bool:
+        for key, v in m.items():
+            if type(key) is bool and key == k:
+                return True, v
+        return False, None
+    if tk is int or tk is UInt:
+        if k in m:
+            v = m[k]
+            if (k == 0 or k == 1) and any(type(x) is bool for x in m):
+                for key, v in m.items():
+                    if type(key) is not bool and key == k:
+                        return True, v
+                return False, None
+            return True, v
+        return False, None
+    if tk is float:
+        if k == k and not math.isinf(k) and k == int(k):
+            return map_lookup(m, int(k))
+        return False, None
+    if isinstance(k, int) and not isinstance(k, bool):
+        return map_lookup(m, int(k))
+    return False, None
+
+
+def index(c, k):  # type: ignore[no-untyped-def]
+    tc = type(c)
+    if tc is dict or isinstance(c, dict):
+        tk = type(k)
+        if tk is str and k in c:
+            return c[k]
+        if tk not in _KEY_TYPES:
+            raise CelError(f"no such key: {k!r}", "no_such_key")
+        found, v = map_lookup(c, k)
+        if found:
+            return v
+        raise CelError(f"no such key: {_show(k)}", "no_such_key")
+    if tc is list or tc is tuple or isinstance(c, (list, tuple)):
+        tk = type(k)
+        if tk is int or tk is UInt:
+            i = k
+        elif tk is float:
+            if k != k or math.isinf(k) or k != int(k):
+                raise CelError(f"invalid_argument: index {k}", "invalid_argument")
+            i = int(k)
+        else:
+            raise CelError(f"invalid_argument: no such overload for index {type_name(k)}", "invalid_argument")
+        if 0 <= i < len(c):
+            return c[i]
+        raise CelError(f"invalid_argument: index out of range: {i}", "invalid_argument")
+    raise no_overload("_[_]", c, k)
+
+
+_KEY_TYPES = frozenset({str, int, UInt, bool, float})
+
+
+def _show(k: object) -> str:
+    if isinstance(k, str):
+        return repr(k)
+    return str(k)
+
+
+def select(c, name):  # type: ignore[no-untyped-def]
+    """``c.name``: field selection on a map (or a message-like object)."""
+    if type(c) is dict or isinstance(c, dict):
+        try:
+            return c[name]
+        except KeyError:
+            raise CelError(f"no such key: '{name}'", "no_such_key") from None
+    sel = getattr(type(c), "cel_select", None)
+    if sel is not None:
+        return sel(c, name)
+    raise CelError(
+        f"type '{type_name(c)}' does not support field selection", "no_such_field"
+    )
+
+
+def has(c, name):  # type: ignore[no-untyped-def]
+    if type(c) is dict or isinstance(c, dict):
+        return name in c
+    h = getattr(type(c), "cel_has", None)
+    if h is not None:
+        return h(c, name)
+    raise CelError(f"type '{type_name(c)}' does not support field selection", "no_such_field")
+
+
+def in_(x, c):  # type: ignore[no-untyped-def]
+    tc = type(c)
+    if tc is list or tc is tuple or isinstance(c, (list, tuple)):
+        tx = type(x)
+        if tx is str:
+            return x in c and any(type(y) is str and y == x for y in c)
+        for y in c:
+            if eq(x, y):
+                return True
+        return False
+    if tc is dict or isinstance(c, dict):
+        if type(x) not in _KEY_TYPES:
+            return False
+        return map_lookup(c, x)[0]
+    raise no_overload("@in", x, c)
+
+
+def size(x):  # type: ignore[no-untyped-def]
+    tx = type(x)
+    if tx is str or tx is bytes or tx is list or tx is dict or tx is tuple:
+        return len(x)
+    if isinstance(x, (str, bytes, list, tuple, dict)):
+        return len(x)
+    raise no_overload("size", x)
+
+
+def make_map(pairs: list[tuple[object, object]]) -> dict:
+    out: dict = {}
+    seen_bool = False
+    for k, v in pairs:
+        tk = type(k)
+        if tk not in _MAP_KEY_TYPES:
+            raise CelError(f"unsupported key type: {type_name(k)}", "invalid_argument")
+        if tk is bool or seen_bool:
+            seen_bool = True
+            if map_lookup(out, k)[0]:
+                raise CelError(f"Failed with repeated key: {_show(k)}", "repeated_key")
+            if tk is not bool and k in out:
+                # a bool key collides with 0/1 in a Python dict: keep the first one's slot
+                raise CelError(
+                    "maps mixing bool keys with the int keys 0 or 1 are not supported",
+                    "unsupported",
+                )
+        elif k in out:
+            raise CelError(f"Failed with repeated key: {_show(k)}", "repeated_key")
+        out[k] = v
+    return out
+
+
+_MAP_KEY_TYPES = frozenset({str, int, UInt, bool})
+
+
+def make_list(items: list) -> list:
+    return items
+
+
+# -- conversions -----------------------------------------------------------------------------
+
+
+def to_int(v):  # type: ignore[no-untyped-def]
+    t = type(v)
+    if t is int:
+        return v
+    if t is UInt:
+        if v > INT64_MAX:
+            raise CelError("int range error", "range")
+        return int(v)
+    if t is float:
+        if v != v or not (-9.223372036854775808e18 < v < 9.223372036854775808e18):
+            raise CelError("int range error", "range")
+        return int(v)
+    if t is str:
+        try:
+            r = _parse_int(v)
+        except ValueError:
+            raise CelError(f"type conversion error from 'string' to 'int': {v!r}", "invalid_argument") from None
+        if not INT64_MIN <= r <= INT64_MAX:
+            raise CelError("int range error", "range")
+        return r
+    if t is Timestamp:
+        return v.ns // NS
+    if t is bool:
+        raise no_overload("int", v)
+    if t is Duration:
+        return _dur_seconds(v)
+    raise no_overload("int", v)
+
+
+def _dur_seconds(d: Duration) -> int:
+    q = abs(d.ns) // NS
+    return -q if d.ns < 0 else q
+
+
+def _trunc_div(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return -q if (a < 0) != (b < 0) else q
+
+
+def _parse_int(s: str) -> int:
+    body = s[1:] if s[:1] in "+-" else s
+    if not body or not body.isascii() or not body.isdigit():
+        raise ValueError(s)
+    return int(s)
+
+
+def to_uint(v):  # type: ignore[no-untyped-def]
+    t = type(v)
+    if t is UInt:
+        return v
+    if t is int:
+        if v < 0:
+            raise CelError("uint range error", "range")
+        return UInt(v)
+    if t is float:
+        if v != v or not (-1.0 < v < 1.8446744073709552e19):
+            raise CelError("uint range error", "range")
+        return UInt(int(v))
+    if t is str:
+        body = v[1:] if v[:1] == "+" else v
+        if not body or not body.isascii() or not body.isdigit():
+            raise CelError(f"type conversion error from 'string' to 'uint': {v!r}", "invalid_argument")
+        r = int(body)
+        if r > UINT64_MAX:
+            raise CelError("uint range error", "range")
+        return UInt(r)
+    raise no_overload("uint", v)
+
+
+def to_double(v):  # type: ignore[no-untyped-def]
+    t = type(v)
+    if t is float:
+        return v
+    if t is int or t is UInt:
+        return float(v)
+    if t is str:
+        try:
+            s = v.strip()
+            if s != v or "_" in v:
+                raise ValueError(v)
+            low = v.lower().lstrip("+-")
+            if low in ("inf", "infinity", "nan"):
+                return float(v)
+            return float(v)
+        except ValueError:
+            raise CelError(f"type conversion error from 'string' to 'double': {v!r}", "invalid_argument") from None
+    raise no_overload("double", v)
+
+
+def format_double(d: float) -> str:
+    """Format a double as Go's ``%g`` does (what cel-go's ``string(double)`` returns)."""
+    if d != d:
+        return "NaN"
+    if math.isinf(d):
+        return "+Inf" if d > 0 else "-Inf"
+    if d == 0:
+        return "-0" if math.copysign(1.0, d) < 0 else "0"
+    r = repr(d)
+    mant, _, exp_s = r.partition("e")
+    sign = ""
+    if mant.startswith("-"):
+        sign, mant = "-", mant[1:]
+    intpart, _, frac = mant.partition(".")
+    if frac == "0":
+        frac = ""
+    digits = (intpart + frac).lstrip("0")
+    lead_zeros = len(intpart + frac) - len((intpart + frac).lstrip("0"))
+    # decimal point position relative to the digit string
+    dp = len(intpart) + (int(exp_s) if exp_s else 0) - lead_zeros
+    digits = digits.rstrip("0") or "0"
+    exp = dp - 1
+    if exp < -4 or exp >= 6:
+        m = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{m}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if dp <= 0:
+        return f"{sign}0.{'0' * -dp}{digits}"
+    if dp >= len(digits):
+        return f"{sign}{digits}{'0' * (dp - len(digits))}"
+    return f"{sign}{digits[:dp]}.{digits[dp:]}"
+
+
+def to_string(v):  # type: ignore[no-untyped-def]
+    t = type(v)
+    if t is str:
+        return v
+    if t is int or t is UInt:
+        return str(int(v))
+    if t is bool:
+        return "true" if v else "false"
+    if t is float:
+        return format_double(v)
+    if t is bytes:
+        try:
+            return v.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CelError("invalid UTF-8 in bytes", "invalid_argument") from None
+    if t is Timestamp:
+        from .timefmt import format_timestamp
+
+        return format_timestamp(v)
+    if t is Duration:
+        from .timefmt import format_duration
+
+        return format_duration(v)
+    s = getattr(type(v), "cel_string", None)
+    if s is not None:
+        return s(v)
+    raise no_overload("string", v)
+
+
+def to_bytes(v):  # type: ignore[no-untyped-def]
+    t = type(v)
+    if t is bytes:
+        return v
+    if t is str:
+        return v.encode("utf-8")
+    raise no_overload("bytes", v)
+
+
+def to_bool(v):  # type: ignore[no-untyped-def]
+    t = type(v)
+    if t is bool:
+        return v
+    if t is str:
+        r = _BOOL_STRINGS.get(v)
+        if r is None:
+            raise CelError(f"Type conversion error from 'string' to 'bool': {v!r}", "invalid_argument")
+        return r
+    raise no_overload("bool", v)
+
+
+_BOOL_STRINGS = {
+    "1": True, "t": True, "T": True, "true": True, "TRUE": True, "True": True,
+    "0": False, "f": False, "F": False, "false": False, "FALSE": False, "False": False,
+}  # fmt: skip
+
+
+def to_dyn(v):  # type: ignore[no-untyped-def]
+    return v
+
+
+def to_type(v):  # type: ignore[no-untyped-def]
+    return type_of(v)

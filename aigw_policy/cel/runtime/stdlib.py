@@ -1,0 +1,764 @@
+"""The CEL standard library and extensions as dynamic (type-dispatching) Python functions.
+
+``FUNCTIONS`` maps a call key to its implementation: ``"name"`` for a global call
+``name(args)`` and ``".name"`` for a receiver call ``target.name(args)`` (the target is
+passed first). Each implementation checks its argument types and raises ``no such overload``
+as cel-go does; generated code calls them when it cannot emit something cheaper.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Callable
+
+from . import ops, timefmt
+from .network import NETWORK_FUNCTIONS, IPAddr, CIDR
+from .values import (
+    INT64_MAX,
+    INT64_MIN,
+    NONE,
+    CelError,
+    Duration,
+    Optional,
+    Timestamp,
+    TypeValue,
+    UInt,
+)
+from .ops import no_overload, type_name
+
+FUNCTIONS: dict[str, Callable[..., object]] = {}
+
+
+def fn(*keys: str):  # type: ignore[no-untyped-def]
+    def register(f):  # type: ignore[no-untyped-def]
+        for key in keys:
+            FUNCTIONS[key] = f
+        return f
+
+    return register
+
+
+# -- regexes (RE2: linear time) ---------------------------------------------------------------
+
+try:  # pragma: no cover - exercised when google-re2 is installed
+    import re2 as _re2
+
+    def _compile_re(pattern: str):  # type: ignore[no-untyped-def]
+        try:
+            return _re2.compile(pattern)
+        except Exception as e:  # noqa: BLE001
+            raise CelError(f"invalid regex {pattern!r}: {e}", "invalid_argument") from None
+
+    RE_ENGINE = "re2"
+except ImportError:  # pragma: no cover
+    import re as _re
+
+    def _compile_re(pattern: str):  # type: ignore[no-untyped-def]
+        try:
+            return _re.compile(pattern)
+        except Exception as e:  # noqa: BLE001
+            raise CelError(f"invalid regex {pattern!r}: {e}", "invalid_argument") from None
+
+    RE_ENGINE = "re"
+
+_RE_CACHE: dict[str, object] = {}
+
+
+def regex(pattern: str):  # type: ignore[no-untyped-def]
+    r = _RE_CACHE.get(pattern)
+    if r is None:
+        r = _compile_re(pattern)
+        if len(_RE_CACHE) > 1000:
+            _RE_CACHE.clear()
+        _RE_CACHE[pattern] = r
+    return r
+
+
+# -- strings ---------------------------------------------------------------------------------
+
+
+def _str_args(name: str, *args: object) -> None:
+    for a in args:
+        if type(a) is not str:
+            raise no_overload(name, *args)
+
+
+@fn(".contains")
+def contains(s, sub):  # type: ignore[no-untyped-def]
+    _str_args("contains", s, sub)
+    return sub in s
+
+
+@fn(".startsWith")
+def starts_with(s, p):  # type: ignore[no-untyped-def]
+    _str_args("startsWith", s, p)
+    return s.startswith(p)
+
+
+@fn(".endsWith")
+def ends_with(s, p):  # type: ignore[no-untyped-def]
+    _str_args("endsWith", s, p)
+    return s.endswith(p)
+
+
+@fn(".matches", "matches")
+def matches(s, p):  # type: ignore[no-untyped-def]
+    _str_args("matches", s, p)
+    return regex(p).search(s) is not None
+
+
+@fn("size", ".size")
+def size(x):  # type: ignore[no-untyped-def]
+    return ops.size(x)
+
+
+def _check_index(i: int, n: int) -> None:
+    if i < 0 or i > n:
+        raise CelError(f"index out of range: {i}", "invalid_argument")
+
+
+@fn(".charAt")
+def char_at(s, i):  # type: ignore[no-untyped-def]
+    if type(s) is not str or type(i) is not int:
+        raise no_overload("charAt", s, i)
+    _check_index(i, len(s))
+    return s[i : i + 1]
+
+
+@fn(".indexOf")
+def index_of(s, sub, start=None):  # type: ignore[no-untyped-def]
+    if type(s) is not str or type(sub) is not str or (start is not None and type(start) is not int):
+        raise no_overload("indexOf", s, sub, *(() if start is None else (start,)))
+    start = 0 if start is None else start
+    _check_index(start, len(s))
+    if start == len(s) and sub:
+        raise CelError(f"index out of range: {start}", "invalid_argument")
+    return s.find(sub, start)
+
+
+@fn(".lastIndexOf")
+def last_index_of(s, sub, end=None):  # type: ignore[no-untyped-def]
+    if type(s) is not str or type(sub) is not str or (end is not None and type(end) is not int):
+        raise no_overload("lastIndexOf", s, sub)
+    if end is None:
+        return s.rfind(sub)
+    if end < 0 or end >= len(s) and not (end == len(s) == 0):
+        if not (0 <= end < len(s)):
+            raise CelError(f"index out of range: {end}", "invalid_argument")
+    return s.rfind(sub, 0, end + len(sub))
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+@fn(".lowerAscii")
+def lower_ascii(s):  # type: ignore[no-untyped-def]
+    _str_args("lowerAscii", s)
+    return s.translate(_ASCII_LOWER)
+
+
+@fn(".upperAscii")
+def upper_ascii(s):  # type: ignore[no-untyped-def]
+    _str_args("upperAscii", s)
+    return s.translate(_ASCII_UPPER)
+
+
+@fn(".replace")
+def replace(s, old, new, n=None):  # type: ignore[no-untyped-def]
+    if (
+        type(s) is not str
+        or type(old) is not str
+        or type(new) is not str
+        or (n is not None and type(n) is not int)
+    ):
+        raise no_overload("replace", s, old, new)
+    if n is None or n < 0:
+        return s.replace(old, new)
+    return s.replace(old, new, n)
+
+
+@fn(".split")
+def split(s, sep, n=None):  # type: ignore[no-untyped-def]
+    if type(s) is not str or type(sep) is not str or (n is not None and type(n) is not int):
+        raise no_overload("split", s, sep)
+    if n == 0:
+        return []
+    if sep == "":
+        chars = list(s)
+        if n is not None and n > 0 and len(chars) > n:
+            return chars[: n - 1] + ["".join(chars[n - 1 :])]
+        return chars
+    if n is None or n < 0:
+        return s.split(sep)
+    return s.split(sep, n - 1)
+
+
+@fn(".substring")
+def substring(s, start, end=None):  # type: ignore[no-untyped-def]
+    if type(s) is not str or type(start) is not int or (end is not None and type(end) is not int):
+        raise no_overload("substring", s, start)
+    n = len(s)
+    _check_index(start, n)
+    if end is None:
+        return s[start:]
+    _check_index(end, n)
+    if end < start:
+        raise CelError(f"invalid substring range. start: {start}, end: {end}", "invalid_argument")
+    return s[start:end]
+
+
+_WHITESPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+@fn(".trim")
+def trim(s):  # type: ignore[no-untyped-def]
+    _str_args("trim", s)
+    return s.strip(_WHITESPACE)
+
+
+@fn(".join")
+def join(lst, sep=""):  # type: ignore[no-untyped-def]
+    if not isinstance(lst, (list, tuple)) or type(sep) is not str:
+        raise no_overload("join", lst, sep)
+    for x in lst:
+        if type(x) is not str:
+            raise no_overload("join", lst, sep)
+    return sep.join(lst)
+
+
+@fn("strings.quote")
+def quote(s):  # type: ignore[no-untyped-def]
+    _str_args("strings.quote", s)
+    out = ['"']
+    for ch in s:
+        esc = _QUOTE_ESC.get(ch)
+        if esc is not None:
+            out.append(esc)
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:
+            o = ord(ch)
+            out.append(f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+_QUOTE_ESC = {
+    "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+    "\v": "\\v", "\\": "\\\\", '"': '\\"',
+}  # fmt: skip
+
+
+@fn(".reverse")
+def reverse(x):  # type: ignore[no-untyped-def]
+    if type(x) is str:
+        return x[::-1]
+    if isinstance(x, (list, tuple)):
+        return list(reversed(x))
+    raise no_overload("reverse", x)
+
+
+@fn(".format")
+def format_(fmt_s, args):  # type: ignore[no-untyped-def]
+    from .strformat import format_string
+
+    if type(fmt_s) is not str or not isinstance(args, (list, tuple)):
+        raise no_overload("format", fmt_s, args)
+    return format_string(fmt_s, list(args))
+
+
+# -- conversions -----------------------------------------------------------------------------
+
+FUNCTIONS["int"] = ops.to_int
+FUNCTIONS["uint"] = ops.to_uint
+FUNCTIONS["double"] = ops.to_double
+FUNCTIONS["string"] = ops.to_string
+FUNCTIONS["bytes"] = ops.to_bytes
+FUNCTIONS["bool"] = ops.to_bool
+FUNCTIONS["dyn"] = ops.to_dyn
+FUNCTIONS["type"] = ops.to_type
+
+
+@fn("timestamp", "google.protobuf.Timestamp")
+def to_timestamp(v):  # type: ignore[no-untyped-def]
+    t = type(v)
+    if t is Timestamp:
+        return v
+    if t is str:
+        return timefmt.parse_timestamp(v)
+    if t is int:
+        return timefmt.timestamp_from_seconds(v)
+    raise no_overload("timestamp", v)
+
+
+@fn("duration", "google.protobuf.Duration")
+def to_duration(v):  # type: ignore[no-untyped-def]
+    t = type(v)
+    if t is Duration:
+        return v
+    if t is str:
+        return timefmt.parse_duration(v)
+    if t is int:
+        return ops.check_dur(v * 1_000_000_000)
+    raise no_overload("duration", v)
+
+
+def _time_accessor(name: str, ts_fn, dur_fn=None):  # type: ignore[no-untyped-def]
+    def accessor(x, tz=None):  # type: ignore[no-untyped-def]
+        t = type(x)
+        if t is Timestamp and (tz is None or type(tz) is str):
+            return ts_fn(x, tz)
+        if t is Duration and tz is None and dur_fn is not None:
+            return dur_fn(x)
+        raise no_overload(name, x)
+
+    FUNCTIONS["." + name] = accessor
+    return accessor
+
+
+_time_accessor("getFullYear", timefmt.ts_full_year)
+_time_accessor("getMonth", timefmt.ts_month)
+_time_accessor("getDate", timefmt.ts_date)
+_time_accessor("getDayOfMonth", timefmt.ts_day_of_month)
+_time_accessor("getDayOfWeek", timefmt.ts_day_of_week)
+_time_accessor("getDayOfYear", timefmt.ts_day_of_year)
+_time_accessor("getHours", timefmt.ts_hours, timefmt.dur_hours)
+_time_accessor("getMinutes", timefmt.ts_minutes, timefmt.dur_minutes)
+_time_accessor("getSeconds", timefmt.ts_seconds, timefmt.dur_seconds)
+_time_accessor("getMilliseconds", timefmt.ts_milliseconds, timefmt.dur_milliseconds)
+
+
+# -- optionals -------------------------------------------------------------------------------
+
+
+@fn("optional.of")
+def opt_of(v):  # type: ignore[no-untyped-def]
+    return Optional(v, True)
+
+
+@fn("optional.none")
+def opt_none():  # type: ignore[no-untyped-def]
+    return NONE
+
+
+def is_zero(v: object) -> bool:
+    t = type(v)
+    if v is None:
+        return True
+    if t is bool:
+        return v is False
+    if t in (int, UInt, float, str, bytes, list, tuple, dict):
+        return not v
+    if t is Timestamp or t is Duration:
+        return v.ns == 0  # type: ignore[union-attr]
+    if t is Optional:
+        return not v.present  # type: ignore[union-attr]
+    return False
+
+
+@fn("optional.ofNonZeroValue")
+def opt_of_non_zero(v):  # type: ignore[no-untyped-def]
+    return NONE if is_zero(v) else Optional(v, True)
+
+
+def _opt(name: str, o: object) -> Optional:
+    if type(o) is not Optional:
+        raise no_overload(name, o)
+    return o  # type: ignore[return-value]
+
+
+@fn(".hasValue")
+def opt_has_value(o):  # type: ignore[no-untyped-def]
+    return _opt("hasValue", o).present
+
+
+@fn(".value")
+def opt_value(o):  # type: ignore[no-untyped-def]
+    o = _opt("value", o)
+    if not o.present:
+        raise CelError("optional.none() dereference", "invalid_argument")
+    return o.value
+
+
+@fn(".or")
+def opt_or(o, other):  # type: ignore[no-untyped-def]
+    o = _opt("or", o)
+    if o.present:
+        return o
+    return _opt("or", other)
+
+
+@fn(".orValue")
+def opt_or_value(o, other):  # type: ignore[no-untyped-def]
+    o = _opt("orValue", o)
+    return o.value if o.present else other
+
+
+def opt_select(c, name):  # type: ignore[no-untyped-def]
+    """``c.?name``."""
+    if type(c) is Optional:
+        if not c.present:
+            return NONE
+        c = c.value
+    if isinstance(c, dict):
+        if name in c:
+            return Optional(c[name], True)
+        return NONE
+    h = getattr(type(c), "cel_has", None)
+    if h is not None:
+        return Optional(ops.select(c, name), True) if h(c, name) else NONE
+    raise CelError(f"type '{type_name(c)}' does not support field selection", "no_such_field")
+
+
+def opt_index(c, k):  # type: ignore[no-untyped-def]
+    """``c[?k]``."""
+    if type(c) is Optional:
+        if not c.present:
+            return NONE
+        c = c.value
+    if isinstance(c, dict):
+        found, v = ops.map_lookup(c, k)
+        return Optional(v, True) if found else NONE
+    if isinstance(c, (list, tuple)):
+        tk = type(k)
+        if tk is int or tk is UInt:
+            i = int(k)
+        elif tk is float and k == k and not math.isinf(k) and k == int(k):
+            i = int(k)
+        else:
+            raise no_overload("_[?_]", c, k)
+        return Optional(c[i], True) if 0 <= i < len(c) else NONE
+    raise no_overload("_[?_]", c, k)
+
+
+def opt_chain_select(c, name):  # type: ignore[no-untyped-def]
+    """``o.name`` where ``o`` is an optional: select inside, keep it optional."""
+    if type(c) is Optional:
+        return opt_select(c, name)
+    return ops.select(c, name)
+
+
+def opt_chain_index(c, k):  # type: ignore[no-untyped-def]
+    if type(c) is Optional:
+        return opt_index(c, k)
+    return ops.index(c, k)
+
+
+# -- math ------------------------------------------------------------------------------------
+
+
+def _num(name: str, *xs: object) -> None:
+    for x in xs:
+        t = type(x)
+        if t is not int and t is not UInt and t is not float:
+            raise no_overload(name, *xs)
+
+
+def _extreme(name: str, args: tuple, pick_greater: bool):  # type: ignore[no-untyped-def]
+    if len(args) == 1 and isinstance(args[0], (list, tuple)):
+        args = tuple(args[0])
+        if not args:
+            raise CelError(f"{name}(list) argument must not be empty", "invalid_argument")
+    _num(name, *args)
+    best = args[0]
+    for x in args[1:]:
+        if (x > best) if pick_greater else (x < best):
+            best = x
+    return best
+
+
+@fn("math.greatest")
+def greatest(*args):  # type: ignore[no-untyped-def]
+    if not args:
+        raise no_overload("math.greatest")
+    return _extreme("math.greatest", args, True)
+
+
+@fn("math.least")
+def least(*args):  # type: ignore[no-untyped-def]
+    if not args:
+        raise no_overload("math.least")
+    return _extreme("math.least", args, False)
+
+
+def _double_fn(name: str, f):  # type: ignore[no-untyped-def]
+    def impl(x):  # type: ignore[no-untyped-def]
+        if type(x) is not float:
+            raise no_overload(name, x)
+        return f(x)
+
+    FUNCTIONS[name] = impl
+
+
+def _round_half_away(x: float) -> float:
+    if x != x or math.isinf(x):
+        return x
+    r = math.floor(abs(x) + 0.5)
+    return math.copysign(float(r), x)
+
+
+def _safe(f):  # type: ignore[no-untyped-def]
+    def g(x: float) -> float:
+        if x != x or math.isinf(x):
+            return x
+        return float(f(x))
+
+    return g
+
+
+_double_fn("math.ceil", _safe(math.ceil))
+_double_fn("math.floor", _safe(math.floor))
+_double_fn("math.round", _round_half_away)
+_double_fn("math.trunc", _safe(math.trunc))
+_double_fn("math.isNaN", lambda x: x != x)
+_double_fn("math.isInf", math.isinf)
+_double_fn("math.isFinite", math.isfinite)
+
+
+@fn("math.sqrt")
+def sqrt(x):  # type: ignore[no-untyped-def]
+    _num("math.sqrt", x)
+    x = float(x)
+    if x < 0:
+        return math.nan
+    return math.sqrt(x)
+
+
+@fn("math.abs")
+def abs_(x):  # type: ignore[no-untyped-def]
+    _num("math.abs", x)
+    if type(x) is int and x == INT64_MIN:
+        raise ops.overflow("math.abs")
+    return type(x)(abs(x)) if type(x) is UInt else abs(x)
+
+
+@fn("math.sign")
+def sign(x):  # type: ignore[no-untyped-def]
+    _num("math.sign", x)
+    t = type(x)
+    if t is float:
+        if x != x:
+            return x
+        return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
+    if t is UInt:
+        return UInt(1 if x > 0 else 0)
+    return 1 if x > 0 else (-1 if x < 0 else 0)
+
+
+def _bits(name: str, a, b):  # type: ignore[no-untyped-def]
+    t = type(a)
+    if (t is not int and t is not UInt) or type(b) is not t:
+        raise no_overload(name, a, b)
+    return t
+
+
+@fn("math.bitOr")
+def bit_or(a, b):  # type: ignore[no-untyped-def]
+    t = _bits("math.bitOr", a, b)
+    return t(a | b)
+
+
+@fn("math.bitAnd")
+def bit_and(a, b):  # type: ignore[no-untyped-def]
+    t = _bits("math.bitAnd", a, b)
+    return t(a & b)
+
+
+@fn("math.bitXor")
+def bit_xor(a, b):  # type: ignore[no-untyped-def]
+    t = _bits("math.bitXor", a, b)
+    return t(a ^ b)
+
+
+@fn("math.bitNot")
+def bit_not(a):  # type: ignore[no-untyped-def]
+    t = type(a)
+    if t is int:
+        return ~a
+    if t is UInt:
+        return UInt(a ^ ((1 << 64) - 1))
+    raise no_overload("math.bitNot", a)
+
+
+def _to_signed(v: int) -> int:
+    v &= (1 << 64) - 1
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+@fn("math.bitShiftLeft")
+def shift_left(a, n):  # type: ignore[no-untyped-def]
+    t = type(a)
+    if (t is not int and t is not UInt) or type(n) is not int:
+        raise no_overload("math.bitShiftLeft", a, n)
+    if n < 0:
+        raise CelError(f"math.bitShiftLeft() negative offset: {n}", "invalid_argument")
+    if n >= 64:
+        return t(0)
+    if t is UInt:
+        return UInt((a << n) & ((1 << 64) - 1))
+    return _to_signed(a << n)
+
+
+@fn("math.bitShiftRight")
+def shift_right(a, n):  # type: ignore[no-untyped-def]
+    t = type(a)
+    if (t is not int and t is not UInt) or type(n) is not int:
+        raise no_overload("math.bitShiftRight", a, n)
+    if n < 0:
+        raise CelError(f"math.bitShiftRight() negative offset: {n}", "invalid_argument")
+    if n >= 64:
+        return t(0)
+    if t is UInt:
+        return UInt(a >> n)
+    return _to_signed((a & ((1 << 64) - 1)) >> n)
+
+
+# -- encoders --------------------------------------------------------------------------------
+
+
+@fn("base64.encode")
+def b64encode(b):  # type: ignore[no-untyped-def]
+    if type(b) is not bytes:
+        raise no_overload("base64.encode", b)
+    return base64.b64encode(b).decode("ascii")
+
+
+@fn("base64.decode")
+def b64decode(s):  # type: ignore[no-untyped-def]
+    if type(s) is not str:
+        raise no_overload("base64.decode", s)
+    try:
+        padded = s + "=" * (-len(s) % 4)
+        return base64.b64decode(padded, validate=True)
+    except Exception:  # noqa: BLE001
+        raise CelError("base64 decode error", "invalid_argument") from None
+
+
+# -- lists and sets --------------------------------------------------------------------------
+
+
+def _list(name: str, x, *rest):  # type: ignore[no-untyped-def]
+    if not isinstance(x, (list, tuple)):
+        raise no_overload(name, x, *rest)
+    return x
+
+
+@fn(".distinct")
+def distinct(lst):  # type: ignore[no-untyped-def]
+    out: list = []
+    for x in _list("distinct", lst):
+        if not any(ops.eq(x, y) for y in out):
+            out.append(x)
+    return out
+
+
+@fn(".flatten")
+def flatten(lst, depth=1):  # type: ignore[no-untyped-def]
+    _list("flatten", lst)
+    if type(depth) is not int:
+        raise no_overload("flatten", lst, depth)
+    if depth < 0:
+        raise CelError("level must be non-negative", "invalid_argument")
+
+    def go(xs, d):  # type: ignore[no-untyped-def]
+        out = []
+        for x in xs:
+            if isinstance(x, (list, tuple)) and d > 0:
+                out.extend(go(x, d - 1))
+            else:
+                out.append(x)
+        return out
+
+    return go(lst, depth)
+
+
+@fn("lists.range")
+def list_range(n):  # type: ignore[no-untyped-def]
+    if type(n) is not int:
+        raise no_overload("lists.range", n)
+    return list(range(max(0, n)))
+
+
+@fn(".slice")
+def list_slice(lst, start, end):  # type: ignore[no-untyped-def]
+    _list("slice", lst, start, end)
+    if type(start) is not int or type(end) is not int:
+        raise no_overload("slice", lst, start, end)
+    if start < 0 or end < 0:
+        raise CelError(f"cannot slice({start}, {end}), negative indexes not supported", "invalid_argument")
+    if start > end:
+        raise CelError(f"cannot slice({start}, {end}), start index must be less than or equal to end index", "invalid_argument")
+    if end > len(lst):
+        raise CelError(f"cannot slice({start}, {end}), list is length {len(lst)}", "invalid_argument")
+    return list(lst[start:end])
+
+
+_SORTABLE = (int, UInt, float, str, bytes, bool, Timestamp, Duration)
+
+
+def sort_key_check(name: str, xs) -> None:  # type: ignore[no-untyped-def]
+    if not xs:
+        return
+    t0 = type(xs[0])
+    for x in xs:
+        t = type(x)
+        if t not in _SORTABLE:
+            raise no_overload(name, x)
+        if t is not t0 and not (t in (int, UInt, float) and t0 in (int, UInt, float)):
+            raise CelError(f"list elements must have the same type: {type_name(x)}", "invalid_argument")
+
+
+@fn(".sort")
+def list_sort(lst):  # type: ignore[no-untyped-def]
+    _list("sort", lst)
+    sort_key_check("sort", lst)
+    return sorted(lst)
+
+
+def sort_by(lst, keys):  # type: ignore[no-untyped-def]
+    sort_key_check("sortBy", keys)
+    order = sorted(range(len(lst)), key=lambda i: keys[i])
+    return [lst[i] for i in order]
+
+
+@fn(".last")
+def list_last(lst):  # type: ignore[no-untyped-def]
+    _list("last", lst)
+    return Optional(lst[-1], True) if lst else NONE
+
+
+@fn(".first")
+def list_first(lst):  # type: ignore[no-untyped-def]
+    _list("first", lst)
+    return Optional(lst[0], True) if lst else NONE
+
+
+@fn("sets.contains")
+def sets_contains(a, b):  # type: ignore[no-untyped-def]
+    _list("sets.contains", a, b)
+    _list("sets.contains", b, a)
+    return all(any(ops.eq(x, y) for y in a) for x in b)
+
+
+@fn("sets.equivalent")
+def sets_equivalent(a, b):  # type: ignore[no-untyped-def]
+    return sets_contains(a, b) and sets_contains(b, a)
+
+
+@fn("sets.intersects")
+def sets_intersects(a, b):  # type: ignore[no-untyped-def]
+    _list("sets.intersects", a, b)
+    _list("sets.intersects", b, a)
+    return any(any(ops.eq(x, y) for y in a) for x in b)
+
+
+# -- network and ngrok helpers -----------------------------------------------------------------
+
+FUNCTIONS.update(NETWORK_FUNCTIONS)
+
+__all__ = ["FUNCTIONS", "IPAddr", "CIDR", "regex", "RE_ENGINE", "TypeValue", "INT64_MAX"]

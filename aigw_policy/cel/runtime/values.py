@@ -1,0 +1,195 @@
+"""CEL runtime values: how each CEL type is represented in Python.
+
+=========  ==========================================================
+CEL        Python
+=========  ==========================================================
+null       ``None``
+bool       ``bool``
+int        ``int`` (never ``bool``), checked to int64 range
+uint       :class:`UInt` (an ``int`` subclass), checked to uint64 range
+double     ``float``
+string     ``str``
+bytes      ``bytes``
+list       ``list`` (``tuple`` accepted on input)
+map        ``dict``
+timestamp  :class:`Timestamp` (nanoseconds since the epoch, UTC)
+duration   :class:`Duration` (nanoseconds)
+type       :class:`CelType` values (``type(1) == int``)
+optional   :class:`Optional`
+error      :class:`CelError` (raised)
+=========  ==========================================================
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CelError",
+    "UInt",
+    "Timestamp",
+    "Duration",
+    "Optional",
+    "TypeValue",
+    "INT64_MIN",
+    "INT64_MAX",
+    "UINT64_MAX",
+]
+
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+UINT64_MAX = (1 << 64) - 1
+
+NS = 1_000_000_000
+# Timestamps: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999999Z
+TS_MIN = -62135596800 * NS
+TS_MAX = 253402300799 * NS + NS - 1
+# Durations: int64 nanoseconds (about +-292 years), as cel-go and the conformance suite
+DUR_MAX = (1 << 63) - 1
+
+
+class CelError(Exception):
+    """A CEL evaluation error (CEL errors are values; in Python they are raised)."""
+
+    def __init__(self, message: str, code: str = "error") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    def __repr__(self) -> str:
+        return f"CelError({self.message!r})"
+
+
+def no_overload(name: str, *args: object) -> CelError:
+    from .ops import type_name
+
+    kinds = ", ".join(type_name(a) for a in args)
+    return CelError(f"no such overload: {name}({kinds})", "no_such_overload")
+
+
+class UInt(int):
+    """A CEL ``uint``: a Python int that remembers its CEL type."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"{int(self)}u"
+
+    __str__ = int.__repr__
+
+
+class Timestamp:
+    """A point in time with nanosecond precision, in UTC."""
+
+    __slots__ = ("ns",)
+
+    def __init__(self, ns: int) -> None:
+        self.ns = ns
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Timestamp and other.ns == self.ns  # type: ignore[attr-defined]
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __lt__(self, other: Timestamp) -> bool:
+        return self.ns < other.ns
+
+    def __le__(self, other: Timestamp) -> bool:
+        return self.ns <= other.ns
+
+    def __gt__(self, other: Timestamp) -> bool:
+        return self.ns > other.ns
+
+    def __ge__(self, other: Timestamp) -> bool:
+        return self.ns >= other.ns
+
+    def __hash__(self) -> int:
+        return hash(("ts", self.ns))
+
+    def __repr__(self) -> str:
+        from .timefmt import format_timestamp
+
+        return f"timestamp({format_timestamp(self)!r})"
+
+
+class Duration:
+    """A signed span of time with nanosecond precision."""
+
+    __slots__ = ("ns",)
+
+    def __init__(self, ns: int) -> None:
+        self.ns = ns
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Duration and other.ns == self.ns  # type: ignore[attr-defined]
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __lt__(self, other: Duration) -> bool:
+        return self.ns < other.ns
+
+    def __le__(self, other: Duration) -> bool:
+        return self.ns <= other.ns
+
+    def __gt__(self, other: Duration) -> bool:
+        return self.ns > other.ns
+
+    def __ge__(self, other: Duration) -> bool:
+        return self.ns >= other.ns
+
+    def __hash__(self) -> int:
+        return hash(("dur", self.ns))
+
+    def __repr__(self) -> str:
+        from .timefmt import format_duration
+
+        return f"duration({format_duration(self)!r})"
+
+
+class Optional:
+    """A CEL ``optional(T)``: a value or none."""
+
+    __slots__ = ("value", "present")
+
+    def __init__(self, value: object = None, present: bool = False) -> None:
+        self.value = value
+        self.present = present
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Optional:
+            return False
+        if not self.present or not other.present:  # type: ignore[attr-defined]
+            return self.present == other.present  # type: ignore[attr-defined]
+        from .ops import eq
+
+        return eq(self.value, other.value)  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(("opt", self.present))
+
+    def __repr__(self) -> str:
+        return f"optional.of({self.value!r})" if self.present else "optional.none()"
+
+
+NONE = Optional()
+
+
+class TypeValue:
+    """A CEL type as a runtime value (the result of ``type(x)``, or ``int`` as an identifier)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is TypeValue and other.name == self.name  # type: ignore[attr-defined]
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(("type", self.name))
+
+    def __repr__(self) -> str:
+        return self.name

@@ -1,0 +1,249 @@
+"""Run cel-spec conformance files (the JSON form of ``SimpleTestFile``) against our compiler.
+
+    python tests/conformance/run.py [DIR_OR_FILE ...]      (default: ../shared/cel-spec)
+
+Prints a per-file table and ends with ``N passed, M failed``; exits 1 on any failure.
+``-v`` lists each failure with its reason; ``-k TEXT`` keeps tests whose id contains TEXT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from aigw_policy.cel import CelError, compile_ast  # noqa: E402
+from aigw_policy.cel.parser import parse  # noqa: E402
+from aigw_policy.cel.runtime.ops import TYPES, eq  # noqa: E402
+from aigw_policy.cel.runtime.values import Optional, TypeValue, UInt  # noqa: E402
+from aigw_policy.cel.types import (  # noqa: E402
+    BOOL, BYTES, DOUBLE, DURATION, DYN, INT, NULL, STRING, TIMESTAMP, UINT, Type,
+    list_of, map_of, opaque, param, type_of,
+)  # fmt: skip
+
+DEFAULT = ROOT.parent / "shared" / "cel-spec"
+
+
+def to_value(v: dict):  # type: ignore[no-untyped-def]
+    """A cel.expr.Value (JSON form) -> our runtime value."""
+    if "null_value" in v:
+        return None
+    if "bool_value" in v:
+        return bool(v["bool_value"])
+    if "int64_value" in v:
+        return int(v["int64_value"])
+    if "uint64_value" in v:
+        return UInt(int(v["uint64_value"]))
+    if "double_value" in v:
+        d = v["double_value"]
+        return float(d) if not isinstance(d, str) else float(d.replace("Infinity", "inf"))
+    if "string_value" in v:
+        return v["string_value"]
+    if "bytes_value" in v:
+        return base64.b64decode(v["bytes_value"])
+    if "list_value" in v:
+        return [to_value(x) for x in v["list_value"].get("values", [])]
+    if "map_value" in v:
+        out = {}
+        for e in v["map_value"].get("entries", []):
+            out[to_value(e["key"])] = to_value(e["value"])
+        return out
+    if "type_value" in v:
+        name = v["type_value"]
+        return TYPES.get(name) or TypeValue(name)
+    if "object_value" in v:
+        raise Unsupported("protobuf message values")
+    if not v:
+        return None
+    raise Unsupported(f"value {v}")
+
+
+_PRIM = {"BOOL": BOOL, "INT64": INT, "UINT64": UINT, "DOUBLE": DOUBLE, "STRING": STRING, "BYTES": BYTES}
+_WELL = {"TIMESTAMP": TIMESTAMP, "DURATION": DURATION}
+
+
+def to_type(t: dict) -> Type:
+    if "primitive" in t:
+        return _PRIM[t["primitive"]]
+    if "dyn" in t:
+        return DYN
+    if "null" in t:
+        return NULL
+    if "well_known" in t:
+        return _WELL.get(t["well_known"], DYN)
+    if "list_type" in t:
+        return list_of(to_type(t["list_type"].get("elem_type", {"dyn": {}})))
+    if "map_type" in t:
+        m = t["map_type"]
+        return map_of(to_type(m["key_type"]), to_type(m["value_type"]))
+    if "type_param" in t:
+        return param(t["type_param"])
+    if "abstract_type" in t:
+        a = t["abstract_type"]
+        return opaque(a["name"], *(to_type(p) for p in a.get("parameter_types", [])))
+    if "type" in t:
+        return type_of(to_type(t["type"]))
+    if "message_type" in t:
+        raise Unsupported("protobuf message types")
+    if "wrapper" in t:
+        raise Unsupported("wrapper types")
+    return DYN
+
+
+class Unsupported(Exception):
+    pass
+
+
+def same(a, b) -> bool:  # type: ignore[no-untyped-def]
+    """Value equality for matching results: typed, NaN matches NaN, maps unordered."""
+    if type(a) is not type(b):
+        if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+            pass
+        else:
+            return False
+    if isinstance(a, float):
+        if math.isnan(a) and math.isnan(b):
+            return True
+        return a == b and math.copysign(1, a) == math.copysign(1, b)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        if len(a) != len(b):
+            return False
+        for k, v in a.items():
+            match = [kb for kb in b if type(kb) is type(k) and kb == k]
+            if not match or not same(v, b[match[0]]):
+                return False
+        return True
+    if isinstance(a, Optional):
+        return a.present == b.present and (not a.present or same(a.value, b.value))
+    return bool(eq(a, b))
+
+
+def run_test(t: dict) -> tuple[bool, str]:
+    expr = t["expr"]
+    decls: dict[str, Type] = {}
+    functions: dict[str, list] = {}
+    for d in t.get("type_env", []):
+        if "ident" in d:
+            decls[d["name"]] = to_type(d["ident"]["type"])
+        elif "function" in d:
+            functions[d["name"]] = d["function"].get("overloads", [])
+    bindings = {k: to_value(v["value"]) for k, v in t.get("bindings", {}).items()}
+    for k in bindings:
+        decls.setdefault(k, DYN)
+    check = not t.get("disable_check", False)
+    try:
+        node = parse(expr)
+        prog = compile_ast(
+            node,
+            decls,
+            source=expr,
+            container=t.get("container", ""),
+            check=check,
+            function_decls=functions,
+        )
+    except CelError as e:
+        if "eval_error" in t or "any_eval_errors" in t:
+            return True, ""
+        return False, f"compile error: {e}"
+    except Exception as e:  # noqa: BLE001
+        if "eval_error" in t or "any_eval_errors" in t:
+            return True, ""
+        return False, f"compile crash: {type(e).__name__}: {e}"
+    typed = t.get("typed_result")
+    if typed and "deduced_type" in typed:
+        want = to_type(typed["deduced_type"])
+        if prog.type != want:
+            return False, f"deduced type {prog.type}, want {want}"
+    if t.get("check_only"):
+        return True, ""
+    try:
+        got = prog(bindings)
+    except CelError as e:
+        if "eval_error" in t or "any_eval_errors" in t:
+            return True, ""
+        return False, f"eval error: {e}"
+    except Exception as e:  # noqa: BLE001
+        return False, f"eval crash: {type(e).__name__}: {e}"
+    if "eval_error" in t or "any_eval_errors" in t:
+        return False, f"want an error, got {got!r}"
+    if typed and "result" in typed:
+        want_v = to_value(typed["result"])
+    elif "value" in t:
+        want_v = to_value(t["value"])
+    else:
+        want_v = True
+    if not same(got, want_v):
+        return False, f"got {got!r}, want {want_v!r}"
+    return True, ""
+
+
+def files(paths: list[str]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            out.extend(sorted(path.glob("*.json")))
+        else:
+            out.append(path)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("paths", nargs="*", default=[str(DEFAULT)])
+    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("-k", dest="keyword", default=None)
+    args = ap.parse_args(argv)
+    total_pass = total_fail = 0
+    failures: list[str] = []
+    rows = []
+    for f in files(args.paths):
+        try:
+            doc = json.loads(f.read_text())
+        except (OSError, ValueError) as e:
+            print(f"{f}: unreadable: {e}", file=sys.stderr)
+            return 2
+        if not isinstance(doc, dict) or "section" not in doc and "name" not in doc:
+            continue
+        p = n = 0
+        for section in doc.get("section", []):
+            for t in section.get("test", []):
+                tid = f"{doc.get('name', f.stem)}/{section.get('name')}/{t.get('name')}"
+                if args.keyword and args.keyword not in tid:
+                    continue
+                try:
+                    ok, why = run_test(t)
+                except Unsupported as e:
+                    ok, why = False, f"unsupported: {e}"
+                except Exception as e:  # noqa: BLE001
+                    ok, why = False, f"runner crash: {type(e).__name__}: {e}"
+                n += 1
+                if ok:
+                    p += 1
+                else:
+                    failures.append(f"{tid}: {t['expr']!r}: {why}")
+        if n:
+            rows.append((f.name, p, n - p))
+            total_pass += p
+            total_fail += n - p
+    width = max((len(r[0]) for r in rows), default=10)
+    print(f"{'file':<{width}}  passed  failed")
+    for name, p, fl in rows:
+        print(f"{name:<{width}}  {p:>6}  {fl:>6}")
+    if args.verbose:
+        for line in failures:
+            print("FAIL", line)
+    print(f"{total_pass} passed, {total_fail} failed")
+    return 1 if total_fail else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
