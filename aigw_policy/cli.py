@@ -42,6 +42,10 @@ class ConvertTarget(str, Enum):
     json = "json"
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _fail_usage(message: str) -> typer.Exit:
     typer.echo(f"aigw-policy: {message}", err=True)
     return typer.Exit(2)
@@ -107,7 +111,8 @@ def lint(
         counts = summary(diagnostics)
         checked = f"{len(files)} file{'s' if len(files) != 1 else ''}"
         if counts["total"]:
-            typer.echo(f"{checked}: {counts['errors']} error(s), {counts['warnings']} warning(s)")
+            typer.echo(f"{checked}: {_plural(counts['errors'], 'error')}, "
+                       f"{_plural(counts['warnings'], 'warning')}")
         else:
             typer.echo(f"{checked}: no problems")
     counts = summary(diagnostics)

@@ -143,9 +143,13 @@ class _Builder:
             parts.pop()
         return self.anchor
 
-    def report(self, error: ValidationError, data: dict[str, Any]) -> None:
+    def report(
+        self, error: ValidationError, data: dict[str, Any], skip_missing: set[str]
+    ) -> None:
         seen: set[tuple[str, ...]] = set()
         for err in error.errors(include_url=False):
+            if err["type"] == "missing" and str(err["loc"][0]) in skip_missing:
+                continue
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "-" in p
                                                      and p.startswith(("constrained", "lax"))))
             loc = tuple(p for p in loc if p not in ("constrained-float", "constrained-int"))
@@ -247,21 +251,25 @@ def build_action(
     builder = _Builder(type_name, model, diags, anchor)
     data: dict[str, Any] = {}
     before = len(diags)
+    reported: set[str] = set()  # keys already explained: no "missing" for them
     for key, key_span, raw in config.items:
         if key not in model.model_fields:
+            close = did_you_mean(key, model.model_fields)
+            if close:
+                reported.add(close.split("`")[1])
             diags.add(
                 "AIGW120", f"unknown key `{key}` in `{type_name}` config", key_span or raw.span,
-                help=did_you_mean(key, model.model_fields)
-                or _known_keys(model),
+                help=close or _known_keys(model),
             )
             continue
         builder.spans[key + ":key"] = key_span
         data[key] = builder.field(key, raw)
-    data = {k: v for k, v in data.items() if not _contains_invalid(v)}
+    reported.update(k for k, v in data.items() if _contains_invalid(v))
+    data = {k: v for k, v in data.items() if k not in reported}
     try:
         built = model.model_validate(data)
     except ValidationError as error:
-        builder.report(error, data)
+        builder.report(error, data, skip_missing=reported)
         return None
     one_of = _ONE_OF.get(type_name)
     if one_of and all(getattr(built, k) is None for k in one_of):
