@@ -225,6 +225,8 @@ class PostgresSink:
         try:
             self._db = psycopg.connect(self._conninfo, connect_timeout=10)
             with self._db.transaction():
+                # concurrent CREATE TABLE IF NOT EXISTS can race in PostgreSQL: serialize it
+                self._db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table,))
                 for stmt in _ddl(self.table):
                     self._db.execute(stmt)
         except psycopg.Error as exc:
