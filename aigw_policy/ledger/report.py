@@ -95,7 +95,8 @@ class Row:
 
     def metrics(self) -> dict[str, Any]:
         d = {m: getattr(self, m) for m in METRICS}
-        d["cost_usd"] = round(self.cost_usd, 6)
+        # no priced request at all: the cost is unknown, not $0
+        d["cost_usd"] = None if self.requests and self.unpriced_requests == self.requests else round(self.cost_usd, 6)
         return d
 
 
@@ -158,17 +159,20 @@ _HEAD = {
 }
 
 
-def _cell(metric: str, value: Any) -> str:
+def _cell(row: Row, metric: str) -> str:
+    value = getattr(row, metric)
     if metric == "cost_usd":
-        return f"{value:,.4f}"
+        if row.requests and row.unpriced_requests == row.requests:
+            return "unknown"
+        return f"{value:,.4f}" + ("+" if row.unpriced_requests else "")  # "+": a lower bound
     return f"{value:,}"
 
 
 def render_table(report: Report) -> str:
     head = [*report.by, *_HEAD.values()]
-    body = [[*r.group, *(_cell(m, getattr(r, m)) for m in METRICS)] for r in report.rows]
+    body = [[*r.group, *(_cell(r, m) for m in METRICS)] for r in report.rows]
     total = [*(["TOTAL"] + [""] * (len(report.by) - 1) if report.by else []), *(
-        _cell(m, getattr(report.total, m)) for m in METRICS
+        _cell(report.total, m) for m in METRICS
     )]
     if not report.by:
         body = []

@@ -1,0 +1,98 @@
+"""Classification + usage extraction overhead per request, next to a bare ``json.loads``.
+
+    python benchmarks/providers_bench.py
+
+For JSON and SSE responses, small and ~1 MB: the median time of
+(a) ``json.loads`` of the response payload (for SSE: of every event's data), the baseline;
+(b) ``classify`` of the request plus ``extract_usage`` of the response (the full adapter path).
+Prints medians and the ratio (b)/(a). Bounded to a few seconds; no assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+
+from aigw_policy.providers import classify, extract_usage
+
+REQUEST = {"method": "POST", "url": "https://api.openai.com/v1/chat/completions", "headers": {},
+           "body": {"model": "gpt-4o", "stream": True, "stream_options": {"include_usage": True},
+                    "messages": [{"role": "system", "content": "You are terse."},
+                                 {"role": "user", "content": "Summarize the attached report."}]}}
+USAGE = {"prompt_tokens": 2006, "completion_tokens": 300, "total_tokens": 2306,
+         "prompt_tokens_details": {"cached_tokens": 1920}, "completion_tokens_details": {"reasoning_tokens": 0}}
+
+
+def json_body(text_bytes: int) -> bytes:
+    text = ("lorem ipsum dolor sit amet " * (text_bytes // 27 + 1))[:text_bytes]
+    return json.dumps({"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-2024-08-06",
+                       "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                       "usage": USAGE}).encode()
+
+
+def sse_body(text_bytes: int, piece: int = 24) -> bytes:
+    base = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "model": "gpt-4o-2024-08-06"}
+    out = []
+    word = "lorem ipsum dolor sit am"[:piece]
+    for _ in range(max(1, text_bytes // (piece + 130))):  # ~1 MB of SSE in total
+        out.append(b"data: " + json.dumps({**base, "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}).encode() + b"\n\n")
+    out.append(b"data: " + json.dumps({**base, "choices": [], "usage": USAGE}).encode() + b"\n\ndata: [DONE]\n\n")
+    return b"".join(out)
+
+
+def bench(fn: Callable[[], object], budget: float) -> float:
+    fn()
+    samples: list[float] = []
+    deadline = time.perf_counter() + budget
+    while time.perf_counter() < deadline or len(samples) < 5:
+        t = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t)
+        if len(samples) >= 2000:
+            break
+    return statistics.median(samples)
+
+
+def main() -> None:
+    cases = [("json", "small", json_body(200)), ("json", "1 MB", json_body(1_000_000)),
+             ("sse", "small", sse_body(600)), ("sse", "1 MB", sse_body(1_000_000))]
+    rows = []
+    for kind, size, payload in cases:
+        budget = 0.6 if size == "small" else 2.0
+        if kind == "json":
+            def base(p: bytes = payload) -> object:
+                return json.loads(p)
+
+            def ours(p: bytes = payload) -> object:
+                ai = classify(REQUEST)
+                return extract_usage(ai, {"status_code": 200, "headers": {}, "body": p.decode()})
+        else:
+            events = [line[6:] for line in payload.split(b"\n") if line.startswith(b"data: ") and line != b"data: [DONE]"]
+
+            def base(ev: list[bytes] = events) -> object:
+                return [json.loads(e) for e in ev]
+
+            def ours(p: bytes = payload) -> object:
+                ai = classify(REQUEST)
+                from aigw_policy.providers import stream_usage
+                acc = stream_usage(ai)
+                for i in range(0, len(p), 4096):  # as a gateway forwards: 4 KiB reads
+                    acc.feed(p[i : i + 4096])
+                return acc.finish()
+
+        check = ours()
+        assert getattr(check, "input_tokens", None) == 2006, check
+        b, o = bench(base, budget), bench(ours, budget)
+        rows.append((kind, size, len(payload), b, o))
+
+    print(f"{'payload':<6} {'size':>6} {'bytes':>9} {'json.loads':>12} {'classify+usage':>15} {'ratio':>7}")
+    for kind, size, n, b, o in rows:
+        print(f"{kind:<6} {size:>6} {n:>9,} {b * 1e6:>10.1f}us {o * 1e6:>13.1f}us {o / b:>6.2f}x")
+    ai_only = bench(lambda: classify(REQUEST), 0.5)
+    print(f"\nclassify alone (chat request, 2 messages): {ai_only * 1e6:.1f}us")
+
+
+if __name__ == "__main__":
+    main()
