@@ -50,7 +50,6 @@ CODES: dict[str, Code] = _codes(
     ("AIGW014", E, "unsupported YAML tag"),
     # document structure
     ("AIGW100", E, "unknown top-level key"),
-    ("AIGW101", E, "unknown phase"),
     ("AIGW102", W, "unsupported phase"),
     ("AIGW103", E, "unknown rule key"),
     ("AIGW104", E, "wrong shape"),
@@ -75,6 +74,13 @@ CODES: dict[str, Code] = _codes(
     ("AIGW201", E, "invalid CEL literal"),
     ("AIGW202", E, "reserved word"),
     ("AIGW203", E, "invalid interpolation"),
+    # CEL types and cost
+    ("AIGW300", E, "undeclared CEL reference"),
+    ("AIGW301", E, "undeclared CEL function"),
+    ("AIGW302", E, "no matching CEL overload"),
+    ("AIGW303", E, "CEL type error"),
+    ("AIGW304", E, "CEL expression could not be compiled"),
+    ("AIGW310", W, "CEL expression cost over the configured maximum"),
 )
 
 del E, W, I
