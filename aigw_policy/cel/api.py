@@ -54,8 +54,17 @@ def compile_ast(
     digest = hashlib.sha256(source.encode()).hexdigest()[:12]
     label = name or f"cel_{digest}"
     try:
+        from .runtime.helpers import unbound
+
+        impls = {n: unbound(n) for n in (function_decls or {})}
         gen = generate(
-            node, name=label, variables=set(decls), container=container, info=info, lenient=not check
+            node,
+            name=label,
+            variables=set(decls),
+            container=container,
+            info=info,
+            functions=impls,
+            lenient=not check,
         )
         fn = build(gen, f"<cel:{label}>")
     except CompileError as e:
