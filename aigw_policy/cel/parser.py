@@ -86,8 +86,9 @@ _EXPR_START = frozenset({"IDENT", "INT", "UINT", "FLOAT", "STRING", "BYTES", "LP
 _HUMAN = {
     "IDENT": "a name", "QUOTED_IDENT": "a name", "INT": "a number", "UINT": "a number",
     "FLOAT": "a number", "STRING": "a string", "BYTES": "a bytes literal",
-    "$END": "the end of the input", "ACTION_TYPE": "an action",
-    "DSL_STRING": "a string", "DURATION": "a duration", "NUMBER": "a number",
+    "$END": "the end of the input", "<END-OF-FILE>": "the end of the input",
+    "ACTION_TYPE": "an action",
+    "DURATION": "a duration", "SEPARATED_INT": "a number", "PERCENTAGE": "a percentage",
 }
 
 

@@ -1,0 +1,342 @@
+"""The DSL (``*.aigw``) -> IR: parse with ``grammar/policy.lark``, lower into :mod:`ir`.
+
+``read_dsl`` is the stage function. It never raises: every problem becomes a diagnostic,
+and parsing resumes after a broken rule or statement (see :mod:`.recovery`), so one run
+reports every independent mistake in a file.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedInput
+
+from ..cel import ast
+from ..cel.parser import Lowering, grammar_text
+from ..diagnostics import Diagnostics, did_you_mean
+from ..ir import Action, Expr, Policy, Rule
+from ..ir.actions import ACTIONS
+from ..ir.build import build_action
+from ..ir.raw import NOT_CONSTANT, RawList, RawMap, RawScalar, RawValue
+from ..source import Source, Span
+from .recovery import recover
+
+__all__ = ["MAX_INPUT_CHARS", "read_dsl"]
+
+MAX_INPUT_CHARS = 1_000_000
+"""Longer documents are refused (AIGW008) before parsing."""
+
+PHASE_WORDS = {"request": "on_http_request", "response": "on_http_response"}
+STATEMENT_WORDS = ("when", "on-error")
+CHOICES = {"default": ("allow", "deny"), "on-error": ("deny", "skip")}
+
+_PARSER: Lark | None = None
+
+
+def dsl_parser() -> Lark:
+    """The DSL parser: policy.lark with cel.lark appended, built once."""
+    global _PARSER
+    if _PARSER is None:
+        text = grammar_text("policy.lark") + "\n" + grammar_text("cel.lark")
+        _PARSER = Lark(text, start="document", parser="lalr", lexer="contextual",
+                       propagate_positions=True, maybe_placeholders=False)
+    return _PARSER
+
+
+def read_dsl(source: Source, diags: Diagnostics) -> Policy | None:
+    """Read a DSL document into a :class:`Policy`; ``None`` if nothing usable was read.
+
+    Diagnostics go to ``diags``; a returned policy may still come with errors (the broken
+    rules are left out of it).
+    """
+    if len(source.text) > MAX_INPUT_CHARS:
+        diags.add("AIGW008", f"the document is longer than {MAX_INPUT_CHARS} characters",
+                  source.span(0, 0))
+        return None
+    tree = recover(source, diags, dsl_parser())
+    if tree is None:
+        return None
+    return _Reader(source, diags).document(tree)
+
+
+class _Reader:
+    """Lowers a parsed document; CEL pieces go through the CEL lowering."""
+
+    def __init__(self, source: Source, diags: Diagnostics) -> None:
+        self.source = source
+        self.text = source.text
+        self.diags = diags
+
+    # positions ------------------------------------------------------------------
+    def span(self, item: Tree | Token) -> Span:
+        if isinstance(item, Token):
+            return self.source.span(item.start_pos or 0, item.end_pos or 0)
+        meta = item.meta
+        if getattr(meta, "empty", True):
+            return self.source.span(0, 0)
+        return self.source.span(meta.start_pos, meta.end_pos)
+
+    def slice(self, span: Span) -> str:
+        return self.text[span.start:span.end]
+
+    # CEL ----------------------------------------------------------------------------
+    def cel(self, tree: Tree | Token) -> ast.Expr | None:
+        """Lower a CEL subtree; its diagnostics join ours. ``None`` if it had errors."""
+        lowering = Lowering(self.text, self.source, 0)
+        if isinstance(tree, Token):  # a lone token cannot be an `expr` in this grammar
+            return None
+        node = lowering.lower(tree)
+        self.diags.extend(lowering.diagnostics)
+        return None if lowering.diagnostics else node
+
+    def string(self, token: Token) -> str | None:
+        node = self.cel(Tree("string_lit", [token], meta=_meta_of(token)))
+        return node.value if isinstance(node, ast.Literal) else None  # type: ignore[return-value]
+
+    # document structure -------------------------------------------------------------
+    def document(self, tree: Tree) -> Policy | None:
+        policy_tree = tree.children[0]
+        fields: dict[str, Any] = {}
+        phases: dict[str, list[Rule]] = {"on_http_request": [], "on_http_response": []}
+        seen: dict[str, Span] = {}
+        for child in policy_tree.children:
+            if isinstance(child, Token):
+                fields["name"] = self.string(child)
+            elif child.data in ("default_stmt", "on_error_stmt"):
+                key = "default" if child.data == "default_stmt" else "on_error"
+                value = self.choice(child, seen)
+                if value is not None:
+                    fields[key] = value
+            elif child.data == "phase":
+                phase = self.phase_name(child.children[0])
+                rules = [self.rule(r) for r in child.children[1:]]
+                if phase is not None:
+                    phases[phase].extend(r for r in rules if r is not None)
+        fields = {k: v for k, v in fields.items() if v is not None}
+        return Policy(span=self.span(policy_tree), **fields,
+                      on_http_request=tuple(phases["on_http_request"]),
+                      on_http_response=tuple(phases["on_http_response"]))
+
+    def choice(self, stmt: Tree, seen: dict[str, Span]) -> str | None:
+        """The word after `default` / `on-error`, checked; duplicates are reported."""
+        keyword = "default" if stmt.data == "default_stmt" else "on-error"
+        token = stmt.children[0]
+        span = self.span(stmt)
+        if keyword in seen:
+            self.diags.add("AIGW013", f"duplicate `{keyword}`", span,
+                           help=f"`{keyword}` is already set on line {seen[keyword].line}")
+            return None
+        seen[keyword] = span
+        choices = CHOICES[keyword]
+        if str(token) not in choices:
+            options = " or ".join(f"`{c}`" for c in choices)
+            self.diags.add("AIGW125", f"`{keyword}` must be {options}, not `{token}`",
+                           self.span(token), help=did_you_mean(str(token), choices))
+            return None
+        return str(token)
+
+    def phase_name(self, token: Token) -> str | None:
+        phase = PHASE_WORDS.get(str(token))
+        if phase is None:
+            self.diags.add("AIGW006", f"unknown phase `{token}`", self.span(token),
+                           help=did_you_mean(str(token), PHASE_WORDS)
+                           or "the phases are `on request` and `on response`")
+        return phase
+
+    def rule(self, tree: Tree) -> Rule | None:
+        fields: dict[str, Any] = {}
+        expressions: list[Expr] = []
+        actions: list[Action] = []
+        seen: dict[str, Span] = {}
+        wrote_action = False
+        skip_line: int | None = None
+        errors_before = _error_count(self.diags)
+        for child in tree.children:
+            if isinstance(child, Token):
+                fields["name"] = self.string(child)
+                fields["name_span"] = self.span(child)
+            elif child.data == "on_error_stmt":
+                value = self.choice(child, seen)
+                if value is not None:
+                    fields["on_error"] = value
+            elif child.data == "when_stmt":
+                expr = self.when(child)
+                if expr is not None:
+                    expressions.append(expr)
+            elif skip_line is not None and self.span(child).line == skip_line:
+                continue  # the rest of a statement whose keyword was misspelled
+            else:
+                wrote_action = True
+                if self.misspelled_keyword(child):
+                    skip_line = self.span(child).line
+                    continue
+                action = self.action(child)
+                if action is not None:
+                    actions.append(action)
+        span = self.span(tree)
+        if not wrote_action:
+            name = fields.get("name")
+            label = f"rule `{name}`" if isinstance(name, str) else "this rule"
+            self.diags.add("AIGW133", f"{label} has no actions", fields.get("name_span") or span,
+                           help="add an action such as `deny` or `log { ... }`")
+        if _error_count(self.diags) > errors_before:
+            return None  # a rule that lost a condition or an action must not run
+        fields = {k: v for k, v in fields.items() if v is not None}
+        return Rule(span=span, expressions=tuple(expressions), actions=tuple(actions), **fields)
+
+    def misspelled_keyword(self, tree: Tree) -> bool:
+        """`wen x` reads as two actions; report it as a misspelled `when`."""
+        word = str(tree.children[0])
+        if word in ACTIONS or did_you_mean(word, ACTIONS):
+            return False
+        hint = did_you_mean(word, STATEMENT_WORDS)
+        if hint is None:
+            return False
+        self.diags.add("AIGW006", f"unknown keyword `{word}`", self.span(tree.children[0]),
+                       help=hint)
+        return True
+
+    def when(self, stmt: Tree) -> Expr | None:
+        expr_tree = stmt.children[0]
+        node = self.cel(expr_tree)
+        if node is None:
+            return None
+        return Expr(source=self.slice(node.span), span=node.span)
+
+    # actions ------------------------------------------------------------------------
+    def action(self, tree: Tree) -> Action | None:
+        type_token, *rest = tree.children
+        type_name = str(type_token)
+        type_span = self.span(type_token)
+        span = self.span(tree)
+        config: RawValue | None = None
+        if tree.data == "action_block":
+            config = self.config(rest[0] if rest else None, span)
+        elif tree.data == "action_shorthand":
+            if type_name not in ACTIONS:
+                return build_action(type_name, None, self.diags, span=span, type_span=type_span)
+            config = self.shorthand(type_name, rest, span)
+            if config is None:
+                return None
+        return build_action(type_name, config, self.diags, span=span, type_span=type_span)
+
+    def shorthand(self, type_name: str, args: list[Token], span: Span) -> RawMap | None:
+        """`deny [STATUS] [MESSAGE]` and `set-model MODEL` as config mappings."""
+        kinds = [a.type for a in args]
+        if type_name == "deny" and kinds in (["INT"], ["STRING"], ["INT", "STRING"]):
+            keys = ["status_code", "message"] if kinds[0] == "INT" else ["message"]
+        elif type_name == "set-model" and kinds == ["STRING"]:
+            keys = ["model"]
+        else:
+            usage = {"deny": "deny [STATUS] [MESSAGE]", "set-model": 'set-model "MODEL"'}.get(
+                type_name)
+            help = f"write `{usage}` or `{type_name} {{ ... }}`" if usage else \
+                f"write `{type_name} {{ key: value, ... }}`"
+            self.diags.add("AIGW104", f"`{type_name}` does not take these values", span,
+                           help=help)
+            return None
+        items = []
+        for key, token in zip(keys, args):
+            value = self.token_value(token)
+            if value is None:
+                return None
+            items.append((key, None, value))
+        return RawMap(tuple(items), span=span)
+
+    def token_value(self, token: Token) -> RawScalar | None:
+        rule = "int_lit" if token.type == "INT" else "string_lit"
+        node = self.cel(Tree(rule, [token], meta=_meta_of(token)))
+        if node is None:
+            return None
+        return self.raw(node)  # type: ignore[return-value]
+
+    def config(self, entries: Tree | None, span: Span) -> RawMap:
+        items: list[tuple[str, Span | None, RawValue]] = []
+        seen: dict[str, Span] = {}
+        for entry in entries.children if entries is not None else ():
+            key_tree, value_tree = entry.children
+            key_token = key_tree.children[0]
+            key_span = self.span(key_token)
+            key = self.string(key_token) if key_token.type == "STRING" else str(key_token)
+            value = self.value(value_tree)
+            if key is None or value is None:
+                continue
+            if key in seen:
+                self.diags.add("AIGW013", f"duplicate key `{key}`", key_span,
+                               help=f"`{key}` is already set on line {seen[key].line}")
+                continue
+            seen[key] = key_span
+            items.append((key, key_span, value))
+        return RawMap(tuple(items), span=span, key_spans=dict(seen))
+
+    def value(self, tree: Tree) -> RawValue | None:
+        token = tree.children[0]
+        span = self.span(tree)
+        if tree.data == "duration_value":
+            return RawScalar(str(token), span)
+        if tree.data == "separated_int_value":
+            return RawScalar(int(str(token).replace("_", "")), span)
+        if tree.data == "percentage_value":
+            return RawScalar(float(Decimal(str(token)[:-1]) / 100), span)
+        node = self.cel(token)
+        return None if node is None else self.raw(node)
+
+    def raw(self, node: ast.Expr) -> RawValue:
+        """A CEL value as the contract says: constants, names, lists and maps, else CEL."""
+        span = node.span
+        text = self.slice(span)
+        if isinstance(node, ast.Literal) and node.kind != "bytes":
+            return RawScalar(node.value, span, cel=text)
+        if isinstance(node, ast.Ident) and not node.name.startswith("."):
+            return RawScalar(node.name, span, cel=text)
+        if isinstance(node, ast.CreateList) and not node.optional_indices:
+            return RawList(tuple(self.raw(e) for e in node.elements), span, cel=text)
+        if isinstance(node, ast.CreateMap):
+            mapped = self.raw_map(node)
+            if mapped is not None:
+                return mapped
+        return RawScalar(NOT_CONSTANT, span, cel=text)
+
+    def raw_map(self, node: ast.CreateMap) -> RawMap | None:
+        items: list[tuple[str, Span | None, RawValue]] = []
+        spans: dict[str, Span | None] = {}
+        for entry in node.entries:
+            key = entry.key
+            if entry.optional:
+                return None
+            if isinstance(key, ast.Literal) and key.kind == "string":
+                name = key.value
+            elif isinstance(key, ast.Ident) and not key.name.startswith("."):
+                name = key.name
+            else:
+                return None
+            assert isinstance(name, str)
+            if name in spans:
+                self.diags.add("AIGW013", f"duplicate key `{name}`", key.span)
+                continue
+            spans[name] = key.span
+            items.append((name, key.span, self.raw(entry.value)))
+        return RawMap(tuple(items), node.span, key_spans=spans)
+
+
+def _error_count(diags: Diagnostics) -> int:
+    return sum(1 for d in diags if d.is_error)
+
+
+class _Meta:
+    """Positions for a tree built around one token (lark's Meta is not public API)."""
+
+    def __init__(self, token: Token) -> None:
+        self.empty = False
+        self.start_pos = token.start_pos
+        self.end_pos = token.end_pos
+        self.line = token.line
+        self.column = token.column
+        self.end_line = token.end_line
+        self.end_column = token.end_column
+
+
+def _meta_of(token: Token) -> Any:
+    return _Meta(token)
