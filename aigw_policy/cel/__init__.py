@@ -7,6 +7,22 @@
 
 from __future__ import annotations
 
-from .api import CelError, Program, compile, compile_ast
+from .api import (
+    CelError,
+    Program,
+    check_condition,
+    clear_cache,
+    compile,
+    compile_ast,
+    compile_condition,
+)
 
-__all__ = ["compile", "compile_ast", "CelError", "Program"]
+__all__ = [
+    "compile",
+    "compile_ast",
+    "compile_condition",
+    "check_condition",
+    "clear_cache",
+    "CelError",
+    "Program",
+]

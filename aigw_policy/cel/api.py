@@ -11,7 +11,7 @@ from .program import Program, build
 from .runtime.values import CelError
 from .types import DYN, Type, TypeParseError, parse_type
 
-__all__ = ["compile", "compile_ast", "CelError", "Program"]
+__all__ = ["compile", "compile_ast", "compile_condition", "check_condition", "clear_cache", "CelError", "Program"]
 
 ENGINE_VERSION = "cel-py-1"
 
@@ -38,17 +38,32 @@ def compile_ast(
     container: str = "",
     check: bool = True,
     function_decls: dict | None = None,
+    policy: bool = False,
 ) -> Program:
     decls = _decls(declarations)
     info = Info()
     result_type: Type | None = None
+    overloads = None
+    act_functions: frozenset[str] = frozenset()
+    impls: dict[str, object] = {}
+    if policy:
+        from .env import ACTIVATION_FUNCTIONS, POLICY_VARIABLES, policy_overloads
+
+        decls = {**_decls(POLICY_VARIABLES), **decls}
+        overloads = policy_overloads()
+        act_functions = frozenset(ACTIVATION_FUNCTIONS)
+        impls.update(ACTIVATION_FUNCTIONS)
     if check:
         from .checker import check as run_check
 
-        checked = run_check(node, decls, container=container, function_decls=function_decls)
+        checked = run_check(
+            node, decls, container=container, function_decls=function_decls, functions=overloads
+        )
         if checked.errors:
             first = checked.errors[0]
-            raise CelError(first.message, "check_error")
+            err = CelError(first.message, "check_error")
+            err.diagnostics = checked.errors  # type: ignore[attr-defined]
+            raise err
         info = Info(checked.types)
         result_type = checked.type
     digest = hashlib.sha256(source.encode()).hexdigest()[:12]
@@ -56,7 +71,7 @@ def compile_ast(
     try:
         from .runtime.helpers import unbound
 
-        impls = {n: unbound(n) for n in (function_decls or {})}
+        impls.update({n: unbound(n) for n in (function_decls or {})})
         gen = generate(
             node,
             name=label,
@@ -65,6 +80,8 @@ def compile_ast(
             info=info,
             functions=impls,
             lenient=not check,
+            nested=policy,
+            act_functions=act_functions,
         )
         fn = build(gen, f"<cel:{label}>")
     except CompileError as e:
@@ -85,16 +102,82 @@ def compile(
 
     Raises :class:`CelError` for a syntax, type or compile error.
     """
+    key = _cache_key("expr", source, declarations, name, container)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    node = _parse(source)
+    checked = declarations is not None
+    prog = compile_ast(
+        node, declarations, source=source, name=name, container=container, check=checked
+    )
+    _remember(key, prog)
+    return prog
+
+
+def compile_condition(
+    source: str,
+    declarations: Mapping[str, str | Type] | None = None,
+    *,
+    name: str | None = None,
+    node: ast.Expr | None = None,
+) -> Program:
+    """Compile a policy expression against the SPEC §5 environment (plus ``declarations``).
+
+    Type-checked; raises :class:`CelError` (with ``.diagnostics`` for type errors).
+    Compiled programs are cached by source, declarations, name and engine version.
+    """
+    key = _cache_key("policy", source, declarations, name, "")
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    if node is None:
+        node = _parse(source)
+    prog = compile_ast(node, declarations, source=source, name=name, policy=True)
+    _remember(key, prog)
+    return prog
+
+
+def check_condition(
+    node: ast.Expr, declarations: Mapping[str, str | Type] | None = None
+) -> list:
+    """Type-check a parsed policy expression: a list of diagnostics (AIGW3xx), maybe empty."""
+    from .checker import check as run_check
+    from .env import POLICY_VARIABLES, policy_overloads
+
+    decls = {**_decls(POLICY_VARIABLES), **_decls(declarations)}
+    return run_check(node, decls, functions=policy_overloads()).errors
+
+
+def _parse(source: str) -> ast.Expr:
     from .parser import CelSyntaxError, parse
 
     try:
-        node = parse(source)
+        return parse(source)
     except CelSyntaxError as e:
         raise CelError(str(e), "syntax_error") from None
-    checked = declarations is not None
-    return compile_ast(
-        node, declarations, source=source, name=name, container=container, check=checked
-    )
+    except RecursionError:
+        raise CelError("expression too deeply nested", "syntax_error") from None
+
+
+_CACHE: dict[str, Program] = {}
+_CACHE_MAX = 20_000
+
+
+def _cache_key(kind: str, source: str, declarations, name, container) -> str:  # type: ignore[no-untyped-def]
+    decl = sorted((k, str(v)) for k, v in (declarations or {}).items()) if declarations is not None else None
+    raw = repr((ENGINE_VERSION, kind, source, decl, name, container))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _remember(key: str, prog: Program) -> None:
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = prog
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
 
 
 _ = DYN

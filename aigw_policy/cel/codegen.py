@@ -81,7 +81,11 @@ class _Gen:
         info: Info,
         functions: dict[str, object],
         lenient: bool,
+        nested: bool = False,
+        act_functions: frozenset[str] = frozenset(),
     ) -> None:
+        self.nested = nested
+        self.act_functions = act_functions
         self.variables = variables
         self.container = container
         self.info = info
@@ -133,6 +137,11 @@ class _Gen:
         return out
 
     def var_ref(self, name: str) -> str:
+        if self.nested and "." in name:
+            parts = name.split(".")
+            if self.fast:
+                return "act" + "".join(f"[{p!r}]" for p in parts)
+            return f"_varp(act, {tuple(parts)!r})"
         if self.fast:
             return f"act[{name!r}]"
         return f"_var(act, {name!r})"
@@ -310,6 +319,8 @@ class _Gen:
             if resolved is None:
                 raise CompileError(f"undeclared reference to function `{key}`", node.span)
             fname = self.function(resolved)
+            if resolved in self.act_functions:
+                return f"{fname}({', '.join(['act'] + [self.expr(a) for a in args])})"
             return f"{fname}({', '.join(self.expr(a) for a in args)})"
         # receiver-style
         target = node.target
@@ -338,6 +349,17 @@ class _Gen:
 
     def binary(self, node: ast.Call, f: str, helper: str) -> str:
         a, b = node.args
+        if (
+            f == "@in"
+            and self.fast
+            and isinstance(b, ast.CreateList)
+            and not b.optional_indices
+            and b.elements
+            and all(isinstance(e, ast.Literal) and e.kind == "string" for e in b.elements)
+        ):
+            # strings equal only strings: set membership is exact (unhashable -> exact path)
+            values = frozenset(e.value for e in b.elements)  # type: ignore[union-attr]
+            return f"({self.expr(a)} in {self.const(values)})"
         ca, cb = self.expr(a), self.expr(b)
         ta, tb = self.info.type(a), self.info.type(b)
         if self.fast and ta is not None and tb is not None:
@@ -478,9 +500,11 @@ def generate(
     info: Info | None = None,
     functions: dict[str, object] | None = None,
     lenient: bool = True,
+    nested: bool = False,
+    act_functions: frozenset[str] = frozenset(),
 ) -> Generated:
     info = info or Info()
-    gen = _Gen(set(variables), container, info, functions or {}, lenient)
+    gen = _Gen(set(variables), container, info, functions or {}, lenient, nested, act_functions)
     gen.fast = True
     fast = gen.expr(node)
     gen.fast = False

@@ -88,6 +88,17 @@ def var(act: dict, name: str) -> object:
         raise CelError(f"no such attribute: '{name}'", "unknown_variable") from None
 
 
+def var_path(act: dict, parts: tuple[str, ...]) -> object:
+    cur: object = act
+    for i, p in enumerate(parts):
+        try:
+            cur = cur[p]  # type: ignore[index]
+        except (KeyError, TypeError, IndexError):
+            name = ".".join(parts[: i + 1])
+            raise CelError(f"no such attribute: '{name}'", "unknown_variable") from None
+    return cur
+
+
 def unbound(name: str) -> Callable[..., object]:
     def f(*args: object) -> object:
         raise CelError(f"unbound function: '{name}'", "unbound_function")
@@ -319,7 +330,7 @@ def namespace() -> dict[str, object]:
         "_CelError": CelError,
         "_UInt": UInt,
         "_land": land, "_lor": lor, "_cond": cond, "_B": strict_bool, "_not": ops.not_,
-        "_var": var, "_unbound": unbound, "_sel": select, "_idx": index, "_has": has,
+        "_var": var, "_varp": var_path, "_unbound": unbound, "_sel": select, "_idx": index, "_has": has,
         "_optsel": stdlib.opt_select, "_optidx": stdlib.opt_index,
         "_eq": ops.eq, "_ne": ops.ne, "_lt": ops.lt, "_le": ops.le, "_gt": ops.gt,
         "_ge": ops.ge, "_add": ops.add, "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div,
