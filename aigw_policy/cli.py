@@ -223,6 +223,15 @@ def codes() -> None:
         typer.echo(f"{code.code}  {code.severity.value:<7}  {code.title}")
 
 
+def _register_usage() -> None:
+    from .ledger.report_cli import usage
+
+    app.command("usage", help="Where did the tokens go: usage and cost from the ledger.")(usage)
+
+
+_register_usage()
+
+
 def main() -> None:
     app()
 
