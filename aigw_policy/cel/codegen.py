@@ -236,6 +236,15 @@ class _Gen:
         if (
             self.fast
             and t is not None
+            and t.kind == "list"
+            and isinstance(node.index, ast.Literal)
+            and node.index.kind == "int"
+            and node.index.value >= 0  # type: ignore[operator]
+        ):
+            return f"{o}[{k}]"
+        if (
+            self.fast
+            and t is not None
             and t.kind == "map"
             and t.params[0].kind == "string"
             and kt is not None
@@ -337,6 +346,22 @@ class _Gen:
                 if g is not None:
                     fname = self.function(g)
                     return f"{fname}({', '.join(self.expr(a) for a in args)})"
+        if (
+            f == "matches"
+            and self.fast
+            and len(args) == 1
+            and isinstance(args[0], ast.Literal)
+            and args[0].kind == "string"
+        ):
+            try:
+                matcher = stdlib.regex_matcher(args[0].value)  # type: ignore[arg-type]
+            except Exception as e:  # noqa: BLE001
+                raise CompileError(str(e), args[0].span) from None
+            tt = self.info.type(target)
+            code = self.expr(target)
+            if tt is None or tt.kind != "string":
+                code = f"_S({code})"
+            return f"{self.const(matcher)}({code})"
         fname = self.function("." + f)
         parts = [self.expr(target)] + [self.expr(a) for a in args]
         return f"{fname}({', '.join(parts)})"

@@ -79,6 +79,13 @@ def strict_bool(c: object) -> bool:
     raise TypeError("not a bool")
 
 
+def strict_str(s: object) -> str:
+    """Fast path: a string operand, or leave the fast path."""
+    if type(s) is str:
+        return s  # type: ignore[return-value]
+    raise TypeError("not a string")
+
+
 def var(act: dict, name: str) -> object:
     try:
         return act[name]
@@ -329,7 +336,7 @@ def namespace() -> dict[str, object]:
                          "tuple": tuple, "str": str, "int": int, "float": float},
         "_CelError": CelError,
         "_UInt": UInt,
-        "_land": land, "_lor": lor, "_cond": cond, "_B": strict_bool, "_not": ops.not_,
+        "_land": land, "_lor": lor, "_cond": cond, "_B": strict_bool, "_S": strict_str, "_not": ops.not_,
         "_var": var, "_varp": var_path, "_unbound": unbound, "_sel": select, "_idx": index, "_has": has,
         "_optsel": stdlib.opt_select, "_optidx": stdlib.opt_index,
         "_eq": ops.eq, "_ne": ops.ne, "_lt": ops.lt, "_le": ops.le, "_gt": ops.gt,

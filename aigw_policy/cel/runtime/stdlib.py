@@ -102,6 +102,27 @@ def ends_with(s, p):  # type: ignore[no-untyped-def]
     return s.endswith(p)
 
 
+def regex_matcher(pattern: str):  # type: ignore[no-untyped-def]
+    """A ``str -> bool`` search function for a constant pattern (compiled once)."""
+    r = regex(pattern)
+    raw = getattr(r, "_regexp", None)
+    if RE_ENGINE == "re2" and raw is not None and hasattr(raw, "Match"):
+        try:
+            anchor = type(raw).Anchor.UNANCHORED  # type: ignore[attr-defined]
+            match = raw.Match
+
+            def m(s: str) -> bool:
+                b = s.encode("utf-8")
+                return match(anchor, b, 0, len(b))[0][0] >= 0
+
+            m("")
+            return m
+        except Exception:  # noqa: BLE001
+            pass
+    search = r.search  # type: ignore[attr-defined]
+    return lambda s: search(s) is not None
+
+
 @fn(".matches", "matches")
 def matches(s, p):  # type: ignore[no-untyped-def]
     _str_args("matches", s, p)
