@@ -88,7 +88,9 @@ def compile_ast(
         raise CelError(e.message, "compile_error") from None
     except (RecursionError, SyntaxError, MemoryError) as e:
         raise CelError(f"expression too complex to compile: {type(e).__name__}", "compile_error") from None
-    return Program(source, label, gen.source, fn, result_type)
+    from .cost import estimate
+
+    return Program(source, label, gen.source, fn, result_type, estimate(node, info.types))
 
 
 def compile(

@@ -498,8 +498,10 @@ def _fast_binary(f: str, ta: Type, tb: Type, ca: str, cb: str, gen: _Gen) -> str
             return f"({ca} {_PY_OP[f]} {cb})"
         return None
     if f == "_+_" and ka == kb:
-        if ka in ("string", "bytes", "double"):
+        if ka == "double":
             return f"({ca} + {cb})"
+        if ka in ("string", "bytes"):
+            return f"_add({ca}, {cb})"
         if ka == "int":
             return f"_ci({ca} + {cb})"
     if f == "_-_" and ka == kb == "int":

@@ -138,15 +138,28 @@ def has(c, name):  # type: ignore[no-untyped-def]
     return ops.has(c, name)
 
 
+def _guard(c):  # type: ignore[no-untyped-def]
+    from ..cost import MAX_ITERATIONS
+
+    if len(c) > MAX_ITERATIONS:
+        raise CelError(f"comprehension range of {len(c)} elements is over the limit of {MAX_ITERATIONS}", "resource_exhausted")
+
+
 def iter_range(c):  # type: ignore[no-untyped-def]
     if isinstance(c, (list, tuple)):
+        if len(c) > 100_000:
+            _guard(c)
         return c
     if isinstance(c, dict):
+        if len(c) > 100_000:
+            _guard(c)
         return list(c)
     raise CelError(f"expression of type '{ops.type_name(c)}' cannot be the range of a comprehension", "invalid_argument")
 
 
 def iter_pairs(c):  # type: ignore[no-untyped-def]
+    if isinstance(c, (list, tuple, dict)) and len(c) > 100_000:
+        _guard(c)
     if isinstance(c, (list, tuple)):
         return list(enumerate(c))
     if isinstance(c, dict):

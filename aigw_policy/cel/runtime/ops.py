@@ -26,6 +26,7 @@ from .values import (
 )
 
 _NUM = (int, UInt, float)
+MAX_GROWTH = 10_000_000  # see cost.MAX_STRING
 
 
 def type_name(v: object) -> str:
@@ -247,12 +248,14 @@ def add(a, b):  # type: ignore[no-untyped-def]
             return r
         raise overflow("_+_")
     if ta is tb:
-        if ta is float or ta is str or ta is bytes:
+        if ta is float:
+            return a + b
+        if ta is str or ta is bytes or ta is list:
+            if len(a) + len(b) > MAX_GROWTH:
+                raise CelError("string or list too large", "resource_exhausted")
             return a + b
         if ta is UInt:
             return check_uint(a + b)
-        if ta is list:
-            return a + b
         if ta is Duration:
             return check_dur(a.ns + b.ns)
     if ta in _LISTS and tb in _LISTS:
