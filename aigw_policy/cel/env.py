@@ -8,6 +8,7 @@ Dotted names are declared one by one (``req.url.path: string``) so that ``lint``
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 from .decls import Overload, parse_overload
 from .runtime.values import CelError
@@ -98,6 +99,7 @@ POLICY_FUNCTIONS = [
 ]
 
 
+@lru_cache(maxsize=1)
 def policy_overloads() -> dict[str, list[Overload]]:
     out: dict[str, list[Overload]] = {}
     for line in POLICY_FUNCTIONS:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = [
     "Type", "parse_type", "TypeParseError",
@@ -122,6 +123,7 @@ class TypeParseError(ValueError):
 _TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_.]*|[(),<>])")
 
 
+@lru_cache(maxsize=4096)
 def parse_type(text: str) -> Type:
     """Read ``int``, ``list(string)``, ``map(string, dyn)``, ``optional(int)`` (also ``<>``)."""
     tokens = _TOKEN.findall(text)
