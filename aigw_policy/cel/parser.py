@@ -189,7 +189,7 @@ class Lowering(Transformer):
         self.src = src
         self.base = base
         self.diagnostics: list[Diagnostic] = []
-        self._parens: set[int] = set()
+        self._parens: dict[int, Span] = {}
         self._pending_reserved: dict[int, Diagnostic] = {}
         self._depth: dict[int, int] = {}
 
@@ -257,7 +257,7 @@ class Lowering(Transformer):
         middle = len(operands) // 2
         left = self._balanced(function, operands[:middle])
         right = self._balanced(function, operands[middle:])
-        span = self.src.span(left.span.start, right.span.end)
+        span = self.src.span(self.outer(left).start, self.outer(right).end)
         return self.node(ast.Call(function, (left, right), span=span), left, right)
 
     def or_expr(self, meta, children):
@@ -270,7 +270,7 @@ class Lowering(Transformer):
         result = children[0]
         for i in range(1, len(children), 2):
             op, right = children[i], children[i + 1]
-            span = self.src.span(result.span.start, right.span.end)
+            span = self.src.span(self.outer(result).start, self.outer(right).end)
             result = self.node(ast.Call(ast.BINARY_OPERATORS[op], (result, right), span=span),
                                result, right)
         return result
@@ -285,7 +285,7 @@ class Lowering(Transformer):
     def not_chain(self, meta, children):
         *bangs, operand = children
         for bang in reversed(bangs):
-            span = self.src.span(self.base + bang.start_pos, operand.span.end)
+            span = self.src.span(self.base + bang.start_pos, self.outer(operand).end)
             operand = self.node(ast.Call(ast.LOGICAL_NOT, (operand,), span=span), operand)
         return operand
 
@@ -297,7 +297,7 @@ class Lowering(Transformer):
             minus = minuses.pop()
             operand = self._negative_literal(operand, minus)
         for minus in reversed(minuses):
-            span = self.src.span(self.base + minus.start_pos, operand.span.end)
+            span = self.src.span(self.base + minus.start_pos, self.outer(operand).end)
             operand = self.node(ast.Call(ast.NEGATE, (operand,), span=span), operand)
         return operand
 
@@ -407,8 +407,12 @@ class Lowering(Transformer):
         return self.global_call(meta, children, ".")
 
     def paren(self, meta, children):
-        self._parens.add(id(children[0]))
+        self._parens[id(children[0])] = self.meta_span(meta)
         return children[0]
+
+    def outer(self, node: ast.Expr) -> Span:
+        """The span of ``node`` including the parentheses written around it."""
+        return self._parens.get(id(node), node.span)
 
     def exprlist(self, meta, children):
         return children

@@ -203,7 +203,8 @@ class _Reader:
         node = self.cel(expr_tree)
         if node is None:
             return None
-        return Expr(source=self.slice(node.span), span=node.span)
+        span = self.span(expr_tree)  # includes outer parentheses, unlike node.span
+        return Expr(source=self.slice(span), span=span)
 
     # actions ------------------------------------------------------------------------
     def action(self, tree: Tree) -> Action | None:
@@ -281,11 +282,11 @@ class _Reader:
         if tree.data == "percentage_value":
             return RawScalar(float(Decimal(str(token)[:-1]) / 100), span)
         node = self.cel(token)
-        return None if node is None else self.raw(node)
+        return None if node is None else self.raw(node, self.span(token))
 
-    def raw(self, node: ast.Expr) -> RawValue:
+    def raw(self, node: ast.Expr, span: Span | None = None) -> RawValue:
         """A CEL value as the contract says: constants, names, lists and maps, else CEL."""
-        span = node.span
+        span = span or node.span
         text = self.slice(span)
         if isinstance(node, ast.Literal) and node.kind != "bytes":
             return RawScalar(node.value, span, cel=text)

@@ -289,3 +289,10 @@ def test_cel_like_text_only_raises_syntax_errors(text):
         parse(text)
     except CelSyntaxError as error:
         assert error.diagnostics
+
+
+def test_spans_include_parentheses_of_operands():
+    text = "!(a in b) && (c || d)"
+    node = parse(text)
+    assert (node.span.start, node.span.end) == (0, len(text))
+    assert node.args[0].span.end == text.index(")") + 1

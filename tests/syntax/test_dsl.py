@@ -252,3 +252,14 @@ _DSL_PIECES = st.sampled_from([
 def test_dsl_like_text_never_raises(text):
     policy, diags = read(text)
     assert policy is not None or diags.has_errors
+
+
+def test_exponent_numbers_are_not_durations():
+    policy = read_ok('policy { on request { rule { usage-cap { name: "u", limit: 1e+20, '
+                     'unit: tokens, period: hour } } } }')
+    assert policy.on_http_request[0].actions[0].config.limit == 1e20
+
+
+def test_parenthesised_expression_keeps_its_text():
+    policy = read_ok("policy { on request { rule { when !(a in b)\n deny } } }")
+    assert policy.on_http_request[0].expressions[0].source == "!(a in b)"
