@@ -7,7 +7,7 @@ from collections.abc import Callable
 from ..diagnostics import Diagnostic
 from ..ir import Policy
 from ..source import Source
-from . import cel_syntax, structure
+from . import cel_check, structure
 
 __all__ = ["PASSES", "Pass", "run_passes"]
 
@@ -15,7 +15,7 @@ Pass = Callable[[Policy, Source | None], list[Diagnostic]]
 
 PASSES: tuple[tuple[str, Pass], ...] = (
     ("structure", structure.check),
-    ("cel-syntax", cel_syntax.check),
+    ("cel", cel_check.check),
 )
 
 

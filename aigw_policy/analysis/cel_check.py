@@ -1,4 +1,4 @@
-"""Every CEL text in a policy parses: conditions, CEL config fields and ``${}`` templates."""
+"""Every CEL text in a policy parses and type-checks: conditions, CEL config fields, templates."""
 
 from __future__ import annotations
 
@@ -73,9 +73,9 @@ def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnost
     exact = _exact(text, span, source)
     try:
         if exact:
-            parse(text, source=source, offset=span.start)  # type: ignore[union-attr]
+            node = parse(text, source=source, offset=span.start)  # type: ignore[union-attr]
         else:
-            parse(text)
+            node = parse(text)
     except CelSyntaxError as error:
         if exact:
             return list(error.diagnostics)
@@ -84,7 +84,12 @@ def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnost
             Diagnostic(d.code, d.message, span or d.span, d.help, d.severity)
             for d in error.diagnostics
         ]
-    return []
+    from ..cel.api import check_condition
+
+    found = check_condition(node)
+    if exact:
+        return found
+    return [Diagnostic(d.code, d.message, span or d.span, d.help, d.severity) for d in found]
 
 
 def _parse_template(text: str, span: Span | None, source: Source | None) -> list[Diagnostic]:
