@@ -15,7 +15,7 @@ from aigw_policy.cel import ast
 from aigw_policy.cel.parser import CelSyntaxError, parse
 from aigw_policy.source import Source
 
-SPEC_DIR = Path("/work/shared/cel-spec")
+from shared_data import CEL_SPEC as SPEC_DIR, require
 DATA = Path(__file__).parent / "data"
 
 
@@ -34,8 +34,8 @@ def _spec_cases():
 SPEC_CASES = _spec_cases()
 
 
-@pytest.mark.skipif(not SPEC_CASES, reason="cel-spec test files not available")
 def test_every_cel_spec_expression_parses():
+    require(SPEC_DIR)
     failures = []
     for case in SPEC_CASES:
         test = case.values[0]

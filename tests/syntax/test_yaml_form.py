@@ -23,9 +23,7 @@ from aigw_policy.syntax.yaml_form import (
     ACTION_KEYS, RULE_KEYS, TOP_KEYS, dump_data, dump_json, dump_yaml, read_json, read_yaml,
 )
 
-NGROK = Path(__file__).resolve().parents[2].parent / "shared" / "ngrok"
-if not NGROK.is_dir():  # CI lays shared/ beside the clone; a worktree may sit deeper
-    NGROK = Path("/work/shared/ngrok")
+from shared_data import NGROK, require  # noqa: E402
 EXAMPLES = sorted((NGROK / "examples").glob("*.yaml")) if NGROK.is_dir() else []
 
 
@@ -428,7 +426,18 @@ def test_deep_nesting_property(depth: int, opener: str) -> None:
 
 # --- ngrok's examples -----------------------------------------------------------------
 
-needs_examples = pytest.mark.skipif(not EXAMPLES, reason="shared/ngrok/examples not found")
+@pytest.fixture
+def ngrok_examples() -> None:
+    require(NGROK / "examples")
+
+
+needs_examples = pytest.mark.usefixtures("ngrok_examples")
+
+
+def test_ngrok_examples_are_present() -> None:
+    """Guards the parametrized tests below, which would otherwise be empty without the data."""
+    require(NGROK / "examples")
+    assert len(EXAMPLES) >= 50
 
 
 def _shape_is_plain_policy(data: Any) -> bool:
