@@ -16,12 +16,14 @@ from .api import (
     compile_ast,
     compile_condition,
 )
+from .env import flatten_activation
 
 __all__ = [
     "compile",
     "compile_ast",
     "compile_condition",
     "check_condition",
+    "flatten_activation",
     "clear_cache",
     "CelError",
     "Program",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from collections.abc import Mapping
 
 from . import ast
@@ -47,11 +48,13 @@ def compile_ast(
     act_functions: frozenset[str] = frozenset()
     impls: dict[str, object] = {}
     if policy:
-        from .env import ACTIVATION_FUNCTIONS, POLICY_VARIABLES, policy_overloads
+        from .env import ACTIVATION_FUNCTIONS, policy_overloads
+        from .runtime.ngrok import FUNCTIONS as NGROK_FUNCTIONS
 
-        decls = {**_decls(POLICY_VARIABLES), **decls}
+        decls = {**_policy_decls(), **decls}
         overloads = policy_overloads()
         act_functions = frozenset(ACTIVATION_FUNCTIONS)
+        impls.update(NGROK_FUNCTIONS)
         impls.update(ACTIVATION_FUNCTIONS)
     if check:
         from .checker import check as run_check
@@ -145,10 +148,17 @@ def check_condition(
 ) -> list:
     """Type-check a parsed policy expression: a list of diagnostics (AIGW3xx), maybe empty."""
     from .checker import check as run_check
-    from .env import POLICY_VARIABLES, policy_overloads
+    from .env import policy_overloads
 
-    decls = {**_decls(POLICY_VARIABLES), **_decls(declarations)}
+    decls = {**_policy_decls(), **_decls(declarations)}
     return run_check(node, decls, functions=policy_overloads()).errors
+
+
+@lru_cache(maxsize=1)
+def _policy_decls() -> dict[str, Type]:
+    from .env import POLICY_VARIABLES
+
+    return _decls(POLICY_VARIABLES)
 
 
 def _parse(source: str) -> ast.Expr:

@@ -138,10 +138,10 @@ class _Gen:
 
     def var_ref(self, name: str) -> str:
         if self.nested and "." in name:
-            parts = name.split(".")
+            # one flat key (fast); the exact body also reads nested mappings
             if self.fast:
-                return "act" + "".join(f"[{p!r}]" for p in parts)
-            return f"_varp(act, {tuple(parts)!r})"
+                return f"act[{name!r}]"
+            return f"_varp(act, {name!r})"
         if self.fast:
             return f"act[{name!r}]"
         return f"_var(act, {name!r})"
@@ -316,6 +316,12 @@ class _Gen:
                 a = args[0]
                 if not isinstance(a, ast.Select) or a.optional:
                     raise CompileError("invalid argument to has() macro", node.span)
+                dotted = self.qualified(a)
+                if dotted is not None and self.local(dotted.lstrip(".").split(".")[0]) is None:
+                    found = self.resolve(dotted)
+                    if found is not None and found[1] == len(dotted.lstrip(".").split(".")):
+                        # has(req.url.port): is the declared variable present?
+                        return f"_present(act, {found[0]!r})"
                 return f"_has({self.expr(a.operand)}, {a.field!r})"
             if f == "dyn" and len(args) == 1:
                 return self.expr(args[0])
@@ -345,7 +351,8 @@ class _Gen:
                 g = self.global_function(dotted + "." + f)
                 if g is not None:
                     fname = self.function(g)
-                    return f"{fname}({', '.join(self.expr(a) for a in args)})"
+                    lead = ["act"] if g in self.act_functions else []
+                    return f"{fname}({', '.join(lead + [self.expr(a) for a in args])})"
         if (
             f == "matches"
             and self.fast

@@ -1,8 +1,11 @@
-"""The policy CEL environment of SPEC §5, as data: variables, their types, ngrok helpers.
+"""The policy CEL environment of SPEC §5, as data: variables, their types, ngrok macros.
 
-Dotted names are declared one by one (``req.url.path: string``) so that ``lint`` type-checks
-``req.url.path`` precisely; at run time they are read from nested dicts
-(``activation["req"]["url"]["path"]``).
+Every dotted name is declared on its own (``req.url.path: string``) with ngrok's type, so
+``lint`` type-checks ngrok documents precisely. ngrok has names that are both a value and
+a namespace (``req.url`` is the full URL and ``req.url.path`` its path; ``conn.client_ip``
+and ``conn.client_ip.categories``): the longest declared name wins, and at run time each
+declared name is one key of the activation (``activation["req.url.path"]``), with nested
+mappings as a slower fallback (see docs/cel.md, "Activation").
 """
 
 from __future__ import annotations
@@ -11,52 +14,139 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 from .decls import Overload, parse_overload
-from .runtime.values import CelError
+from .runtime.ngrok import ACTIVATION_FUNCTIONS
 
-__all__ = ["POLICY_VARIABLES", "POLICY_FUNCTIONS", "ACTIVATION_FUNCTIONS", "policy_overloads"]
+__all__ = [
+    "POLICY_VARIABLES", "POLICY_FUNCTIONS", "ACTIVATION_FUNCTIONS", "policy_overloads",
+    "flatten_activation",
+]
 
 _HEADERS = "map(string, list(string))"
+_COOKIES = "map(string, list(map(string, dyn)))"
+_LIST = "list(string)"
+
+
+def _cert(prefix: str) -> dict[str, str]:
+    """A TLS certificate's variables (``conn.tls.client.*``, ``conn.tls.server.*``)."""
+    out = {
+        f"{prefix}.extensions": "list(map(string, dyn))",
+        f"{prefix}.pem": "string",
+        f"{prefix}.san": "string",
+        f"{prefix}.serial_number": "string",
+        f"{prefix}.signature_algorithm": "string",
+        f"{prefix}.validity.not_after": "timestamp",
+        f"{prefix}.validity.not_before": "timestamp",
+    }
+    for who in ("issuer", "subject"):
+        out[f"{prefix}.{who}"] = "string"
+        out[f"{prefix}.{who}.common_name"] = "string"
+        for f in ("country", "locality", "organization", "organizational_unit", "postal_code",
+                  "province", "street_address"):  # fmt: skip
+            out[f"{prefix}.{who}.{f}"] = _LIST
+    for f in ("dns_names", "email_addresses", "ip_addresses", "uris"):
+        out[f"{prefix}.san.{f}"] = _LIST
+    return out
+
+
+def _ip_intel(prefix: str) -> dict[str, str]:
+    """ngrok's IP intelligence (``conn.client_ip.*``, ``conn.server_ip.*``)."""
+    out = {
+        f"{prefix}.categories": _LIST,
+        f"{prefix}.as.number": "int",
+        f"{prefix}.as.organization": "string",
+    }
+    for where in ("location", "registered_location"):
+        for f in ("city", "continent", "country", "country_code", "metro_code", "subdivision",
+                  "timezone"):  # fmt: skip
+            out[f"{prefix}.geo.{where}.{f}"] = "string"
+        out[f"{prefix}.geo.{where}.is_eu"] = "bool"
+    for f in ("latitude", "longitude", "postal_code", "radius"):
+        out[f"{prefix}.geo.location.{f}"] = "string"
+    return out
+
 
 POLICY_VARIABLES: dict[str, str] = {
-    # request (ngrok names)
-    "req.method": "string",
-    "req.host": "string",
-    "req.id": "string",
-    "req.url.path": "string",
-    "req.url.raw": "string",
-    "req.url.host": "string",
-    "req.url.scheme": "string",
-    "req.url.query": "string",
-    "req.url.query_params": _HEADERS,
-    "req.headers": _HEADERS,
+    # request (ngrok's names and types)
+    "req.content_encoding": _LIST,
     "req.content_length": "int",
     "req.content_type": "string",
-    "req.cookies": "map(string, dyn)",
-    "req.user_agent": "map(string, dyn)",
-    "req.version": "string",
+    "req.content_type.parameters": "map(string, string)",
+    "req.content_type.raw": "string",
+    "req.cookies": _COOKIES,
+    "req.headers": _HEADERS,
+    "req.host": "string",
+    "req.id": "string",
+    "req.location": "string",
+    "req.method": "string",
     "req.trailers": _HEADERS,
+    "req.ts.body_received": "timestamp",
+    "req.ts.header_received": "timestamp",
+    "req.url": "string",
+    "req.url.authority": "string",
+    "req.url.host": "string",
+    "req.url.path": "string",
+    "req.url.port": "int",
+    "req.url.query": "string",
+    "req.url.query_params": _HEADERS,
+    "req.url.raw": "string",
+    "req.url.raw_path": "string",
+    "req.url.scheme": "string",
+    "req.url.uri": "string",
+    "req.url.user_password": "string",
+    "req.user_agent": "string",
+    "req.user_agent.name": "string",
+    "req.user_agent.version": "string",
+    "req.user_agent.os": "string",
+    "req.user_agent.os_version": "string",
+    "req.user_agent.device": "string",
+    "req.user_agent.is_mobile": "bool",
+    "req.user_agent.is_tablet": "bool",
+    "req.user_agent.is_desktop": "bool",
+    "req.user_agent.is_bot": "bool",
+    "req.user_agent.url": "string",
+    "req.version": "string",
     # response
-    "res.status_code": "int",
-    "res.headers": _HEADERS,
+    "res.content_encoding": _LIST,
     "res.content_length": "int",
     "res.content_type": "string",
+    "res.content_type.parameters": "map(string, string)",
+    "res.content_type.raw": "string",
+    "res.cookies": _COOKIES,
+    "res.headers": _HEADERS,
+    "res.location": "string",
+    "res.status_code": "int",
+    "res.trailers": _HEADERS,
     # connection
+    "conn.bytes_in": "int",
+    "conn.bytes_out": "int",
     "conn.client_ip": "string",
     "conn.client_port": "int",
     "conn.server_ip": "string",
     "conn.server_port": "int",
-    "conn.ts.start": "string",
-    "conn.geo.city": "string",
-    "conn.geo.country": "string",
-    "conn.geo.country_code": "string",
-    "conn.geo.latitude": "string",
-    "conn.geo.longitude": "string",
-    "conn.geo.radius": "string",
-    "conn.geo.subdivision": "string",
-    "conn.tls": "map(string, dyn)",
-    "endpoint": "map(string, dyn)",
+    "conn.server_region": "string",
+    "conn.ts.start": "timestamp",
+    "conn.ts.end": "timestamp",
+    **{f"conn.geo.{f}": "string" for f in (
+        "city", "country", "country_code", "latitude", "longitude", "radius", "subdivision")},
+    **_ip_intel("conn.client_ip"),
+    **_ip_intel("conn.server_ip"),
+    "conn.tls.cipher_suite": "string",
+    "conn.tls.ja4_fingerprint": "string",
+    "conn.tls.negotiated_alpn": "string",
+    "conn.tls.session_resumed": "bool",
+    "conn.tls.sni": "string",
+    "conn.tls.version": "string",
+    **_cert("conn.tls.client"),
+    **_cert("conn.tls.server"),
+    # endpoint, time
+    "endpoint.addr": "string",
+    "endpoint.host": "string",
+    "endpoint.id": "string",
+    "endpoint.port": "int",
+    "endpoint.protocol": "string",
+    "endpoint.url": "string",
     "time.now": "string",
-    # identity
+# identity
     "identity.key": "string",
     "identity.user": "string",
     "identity.team": "string",
@@ -87,15 +177,59 @@ POLICY_VARIABLES: dict[str, str] = {
     "actions": "map(string, dyn)",
 }
 
+_HASHES = ("md5", "sha1", "sha256", "sha512", "crc32", "crc64", "xxhash64")
+
 POLICY_FUNCTIONS = [
+    # reading the request and response (the activation)
     "getReqHeader (string) -> list(string)",
     "hasReqHeader (string) -> bool",
     "getResHeader (string) -> list(string)",
     "hasResHeader (string) -> bool",
     "getQueryParam (string) -> list(string)",
     "hasQueryParam (string) -> bool",
+    "getReqCookie (string) -> map(string, dyn)",
+    "hasReqCookie (string) -> bool",
+    "getResCookie (string) -> map(string, dyn)",
+    "hasResCookie (string) -> bool",
+    "secrets.get (string, string) -> string",
+    # networks
     "inCidrRange (string, string) -> bool",
     "inCidrRanges (string, list(string)) -> bool",
+    "isPrivateIp string.() -> bool",
+    # encodings
+    "basic_auth.encode (string, string) -> string",
+    "encodeBase64 string.() -> string",
+    "decodeBase64 string.() -> string",
+    "json.encode (list(A)) -> string",
+    "json.encode (map(A, B)) -> string",
+    "encodeJson list(A).() -> string",
+    "encodeJson map(A, B).() -> string",
+    "json.decode (string) -> dyn",
+    "decodeJson string.() -> dyn",
+    "isJson string.() -> bool",
+    "url.escape (string) -> string",
+    "escapeUrl string.() -> string",
+    "url.unescape (string) -> string",
+    "unescapeUrl string.() -> string",
+    "url.parse (string) -> map(string, dyn)",
+    "parseUrl string.() -> map(string, dyn)",
+    "isURL string.() -> bool",
+    "queryString.decode (string) -> map(string, list(string))",
+    "decodeQueryString string.() -> map(string, list(string))",
+    "queryString.encode (map(string, A)) -> string",
+    "encodeQueryString map(string, A).() -> string",
+    "isQueryString string.() -> bool",
+    "lower string.() -> string",
+    "upper string.() -> string",
+    # random
+    "rand.double () -> double",
+    "rand.int () -> int",
+    "rand.int (int, int) -> int",
+    # hashes: hash.sha256(s), hash.sha256(s, 'base64'), s.sha256(), s.sha256('hex')
+    *[f"hash.{h} (string) -> string" for h in _HASHES],
+    *[f"hash.{h} (string, string) -> string" for h in _HASHES],
+    *[f"{h} string.() -> string" for h in _HASHES],
+    *[f"{h} string.(string) -> string" for h in _HASHES],
 ]
 
 
@@ -108,62 +242,23 @@ def policy_overloads() -> dict[str, list[Overload]]:
     return out
 
 
-def _path(act: Mapping, *keys: str) -> object:
-    cur: object = act
-    for k in keys:
-        if not isinstance(cur, Mapping) or k not in cur:
-            return None
-        cur = cur[k]
-    return cur
+def flatten_activation(nested: Mapping[str, object]) -> dict[str, object]:
+    """The fast activation for policy conditions, from nested mappings.
 
-
-def _header_list(m: object, name: object) -> list:
-    if type(name) is not str:
-        raise CelError("header name must be a string", "no_such_overload")
-    if not isinstance(m, Mapping):
-        return []
-    v = m.get(name.lower(), m.get(name))
-    if v is None:
-        return []
-    return list(v) if isinstance(v, (list, tuple)) else [v]
-
-
-def get_req_header(act: Mapping, name: object) -> list:
-    return _header_list(_path(act, "req", "headers"), name)
-
-
-def has_req_header(act: Mapping, name: object) -> bool:
-    return bool(get_req_header(act, name))
-
-
-def get_res_header(act: Mapping, name: object) -> list:
-    return _header_list(_path(act, "res", "headers"), name)
-
-
-def has_res_header(act: Mapping, name: object) -> bool:
-    return bool(get_res_header(act, name))
-
-
-def get_query_param(act: Mapping, name: object) -> list:
-    m = _path(act, "req", "url", "query_params")
-    if type(name) is not str:
-        raise CelError("query parameter name must be a string", "no_such_overload")
-    if not isinstance(m, Mapping) or name not in m:
-        return []
-    v = m[name]
-    return list(v) if isinstance(v, (list, tuple)) else [v]
-
-
-def has_query_param(act: Mapping, name: object) -> bool:
-    return bool(get_query_param(act, name))
-
-
-ACTIVATION_FUNCTIONS = {
-    "getReqHeader": get_req_header,
-    "hasReqHeader": has_req_header,
-    "getResHeader": get_res_header,
-    "hasResHeader": has_res_header,
-    "getQueryParam": get_query_param,
-    "hasQueryParam": has_query_param,
-}
-"""Helpers that read the activation: generated code passes it as the first argument."""
+    ``{"req": {"url": {"path": "/a"}}}`` -> ``{"req": {...}, "req.url.path": "/a"}``: every
+    declared variable found along nested mappings becomes one flat key (top-level entries
+    are kept as they are). A gateway can also build the flat mapping directly; an overlapping
+    name such as ``req.url`` (a string) next to ``req.url.path`` can only be given flat.
+    """
+    out: dict[str, object] = dict(nested)
+    for name in POLICY_VARIABLES:
+        if "." not in name or name in out:
+            continue
+        cur: object = nested
+        for part in name.split("."):
+            if not isinstance(cur, Mapping) or part not in cur:
+                break
+            cur = cur[part]
+        else:
+            out[name] = cur
+    return out

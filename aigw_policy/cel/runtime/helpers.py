@@ -95,15 +95,34 @@ def var(act: dict, name: str) -> object:
         raise CelError(f"no such attribute: '{name}'", "unknown_variable") from None
 
 
-def var_path(act: dict, parts: tuple[str, ...]) -> object:
+def var_path(act: dict, name: str) -> object:
+    """A declared dotted variable: the flat key ``act[name]``, else nested mappings."""
+    try:
+        return act[name]
+    except (KeyError, TypeError):
+        pass
     cur: object = act
+    parts = name.split(".")
     for i, p in enumerate(parts):
+        if type(cur) is not dict:
+            from collections.abc import Mapping
+
+            if not isinstance(cur, Mapping):
+                cur = None
         try:
             cur = cur[p]  # type: ignore[index]
         except (KeyError, TypeError, IndexError):
-            name = ".".join(parts[: i + 1])
-            raise CelError(f"no such attribute: '{name}'", "unknown_variable") from None
+            raise CelError(f"no such attribute: '{'.'.join(parts[: i + 1])}'", "unknown_variable") from None
     return cur
+
+
+def present(act: dict, name: str) -> bool:
+    """``has(a.b.c)`` for a declared variable: whether the activation supplies it."""
+    try:
+        var_path(act, name)
+    except CelError:
+        return False
+    return True
 
 
 def unbound(name: str) -> Callable[..., object]:
@@ -350,7 +369,7 @@ def namespace() -> dict[str, object]:
         "_CelError": CelError,
         "_UInt": UInt,
         "_land": land, "_lor": lor, "_cond": cond, "_B": strict_bool, "_S": strict_str, "_not": ops.not_,
-        "_var": var, "_varp": var_path, "_unbound": unbound, "_sel": select, "_idx": index, "_has": has,
+        "_var": var, "_varp": var_path, "_present": present, "_unbound": unbound, "_sel": select, "_idx": index, "_has": has,
         "_optsel": stdlib.opt_select, "_optidx": stdlib.opt_index,
         "_eq": ops.eq, "_ne": ops.ne, "_lt": ops.lt, "_le": ops.le, "_gt": ops.gt,
         "_ge": ops.ge, "_add": ops.add, "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div,
