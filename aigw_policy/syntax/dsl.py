@@ -79,7 +79,9 @@ class _Reader:
         return self.source.span(meta.start_pos, meta.end_pos)
 
     def slice(self, span: Span) -> str:
-        return self.text[span.start:span.end]
+        """The source text of a CEL piece; DSL `#` comments inside it become CEL `//` ones."""
+        text = self.text[span.start:span.end]
+        return _hash_comments_to_cel(text) if "#" in text else text
 
     # CEL ----------------------------------------------------------------------------
     def cel(self, tree: Tree | Token) -> ast.Expr | None:
@@ -341,3 +343,34 @@ class _Meta:
 
 def _meta_of(token: Token) -> Any:
     return _Meta(token)
+
+
+def _hash_comments_to_cel(text: str) -> str:
+    """Rewrite `# ...` comments (outside string literals) as `// ...`, which CEL accepts.
+
+    CEL pieces are kept verbatim in the IR and may be printed into YAML, where they are
+    parsed as CEL alone; a DSL comment inside a multi-line `when` must survive that.
+    """
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            raw = i > 0 and text[i - 1] in "rR"
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                j += 2 if text[j] == "\\" and not raw else 1
+            j = min(n, j + len(quote))
+            out.append(text[i:j])
+            i = j
+        elif c == "/" and text.startswith("//", i) or c == "#":
+            end = text.find("\n", i)
+            end = n if end == -1 else end
+            comment = text[i:end]
+            out.append("//" + comment[1:] if c == "#" else comment)
+            i = end
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)

@@ -263,3 +263,24 @@ def test_exponent_numbers_are_not_durations():
 def test_parenthesised_expression_keeps_its_text():
     policy = read_ok("policy { on request { rule { when !(a in b)\n deny } } }")
     assert policy.on_http_request[0].expressions[0].source == "!(a in b)"
+
+
+def test_hash_comments_inside_a_multiline_condition_become_cel_comments():
+    """The expression's text must stay valid CEL on its own (it is printed into YAML)."""
+    from aigw_policy.cel.parser import parse
+
+    text = (
+        'policy {\n  on request {\n    rule "r" {\n'
+        '      when ai.model == "a#b" # first\n'
+        "        && identity.team != 'x#' # second\n"
+        "        && true\n      deny 403\n    }\n  }\n}\n"
+    )
+    diags = Diagnostics()
+    policy = read_dsl(Source(text), diags)
+    source = policy.on_http_request[0].expressions[0].source
+    assert source == (
+        'ai.model == "a#b" // first\n'
+        "        && identity.team != 'x#' // second\n"
+        "        && true"
+    )
+    parse(source)
