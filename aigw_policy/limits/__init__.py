@@ -1,0 +1,5 @@
+"""Rate limits and usage caps: algorithms, the store contract and the stores."""
+
+from .model import Charge, LimitSpec, LimitStore, Outcome, StoreUnavailable
+
+__all__ = ["Charge", "LimitSpec", "LimitStore", "Outcome", "StoreUnavailable"]

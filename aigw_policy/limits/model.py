@@ -1,0 +1,115 @@
+"""The limit store contract: what the engine asks of a store, and what it gets back.
+
+The engine evaluates rules without touching a store; it gathers the *charges* a request
+would make (one per limit action that ran: limit, bucket key, estimated cost) and then asks
+the store, in one call, to reserve them all or nothing. Stores (memory, SQLite, Redis)
+implement :class:`LimitStore`; all of them give the same outcomes for the same calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+__all__ = [
+    "Algorithm",
+    "Charge",
+    "LimitSpec",
+    "LimitStore",
+    "Outcome",
+    "StoreUnavailable",
+    "Unit",
+]
+
+Algorithm = Literal["sliding_window", "fixed_window", "token_bucket", "calendar"]
+Unit = Literal["requests", "tokens", "usd"]
+Verdict = Literal["ok", "warn", "limited"]
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSpec:
+    """One limit as compiled from a `rate-limit`, `token-limit` or `usage-cap` action.
+
+    ``window`` is the window in seconds (``rate``, or a duration ``period``); calendar caps
+    (``algorithm == "calendar"``) use ``period`` (hour, day, week, month) in ``timezone``.
+    """
+
+    name: str
+    unit: Unit
+    algorithm: Algorithm
+    capacity: float
+    window: float
+    period: str | None = None
+    timezone: str = "UTC"
+    warn_at: float | None = None
+    enforce: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """What one request asks of one limit: ``cost`` in the limit's unit, in bucket ``key``.
+
+    ``key`` is the bucket key values joined by ``|`` (``""`` when the limit has no key).
+    """
+
+    spec: LimitSpec
+    key: str
+    cost: float
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The state of one limit for one request, as the decision reports it.
+
+    ``used`` includes this request's cost when it was admitted. ``reset_after`` is seconds
+    until the window (or period) frees capacity; ``retry_after`` is set when limited.
+    """
+
+    name: str
+    key: str
+    unit: Unit
+    cost: float
+    used: float
+    limit: float
+    remaining: float
+    reset_after: float
+    outcome: Verdict
+    retry_after: float | None = None
+
+
+class StoreUnavailable(Exception):
+    """The store could not answer in time; the engine applies the document's fail mode."""
+
+
+@runtime_checkable
+class LimitStore(Protocol):
+    """A limit store. Every method is safe to call from many threads (and, for the SQLite and
+    Redis stores, from many processes and hosts at once). ``now`` is Unix time in seconds;
+    stores that keep their own clock (Redis server time) may ignore it, except in tests.
+    """
+
+    def check(self, charges: Sequence[Charge], now: float) -> list[Outcome]:
+        """What each charge would give if reserved now; writes nothing."""
+        ...
+
+    def reserve(self, request_id: str, charges: Sequence[Charge], now: float) -> list[Outcome]:
+        """All or nothing: if every enforced charge fits, record them all (charges with
+        ``enforce=False`` are recorded whatever their outcome) and return the outcomes;
+        otherwise record nothing and return outcomes with the limited ones marked.
+        Idempotent by ``request_id``: a repeated call returns the first call's outcomes and
+        charges nothing more."""
+        ...
+
+    def reconcile(self, request_id: str, actual: Mapping[str, float], now: float) -> list[Outcome]:
+        """Replace reserved costs by actual ones (by limit name; a name not given keeps its
+        reservation), in the window where the reservation was made. Idempotent."""
+        ...
+
+    def release(self, request_id: str, now: float) -> None:
+        """Give back everything ``request_id`` reserved (upstream error, cancel). Idempotent."""
+        ...
+
+    def seed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
+        """Set a bucket's usage (``explain``'s ``state``, tests)."""
+        ...
