@@ -13,10 +13,20 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 from ..source import Span
 from .actions import ActionConfig
 
-__all__ = ["Action", "Expr", "Node", "Phase", "Policy", "Rule", "PHASES"]
+__all__ = ["Action", "Expr", "Node", "Phase", "Policy", "Rule", "PHASES", "SETTINGS"]
 
 Phase = Literal["on_http_request", "on_http_response"]
 PHASES: tuple[Phase, ...] = ("on_http_request", "on_http_response")
+
+SETTINGS: dict[str, tuple[str, ...]] = {
+    "default": ("allow", "deny"),
+    "on_error": ("deny", "skip"),
+    "store_failure": ("fail_closed", "fail_open"),
+    "upstream_error": ("release", "charge_input"),
+}
+"""Document settings and their choices, the default first. The DSL spells a setting with
+dashes (``store-failure fail_open``), YAML/JSON with underscores (``store_failure: fail_open``).
+"""
 
 _NOT_COMPARED = frozenset({"span", "field_spans", "name_span"})
 
@@ -84,13 +94,15 @@ class Rule(Node):
 class Policy(Node):
     """A whole policy document.
 
-    ``None`` means "not written": the engine applies the default (``default``: allow,
-    ``on_error``: deny), and converters do not invent keys the author did not write.
+    ``None`` means "not written": the engine applies the default (the first choice in
+    :data:`SETTINGS`), and converters do not invent keys the author did not write.
     """
 
     name: str | None = None
     default: Literal["allow", "deny"] | None = None
     on_error: Literal["deny", "skip"] | None = None
+    store_failure: Literal["fail_closed", "fail_open"] | None = None
+    upstream_error: Literal["release", "charge_input"] | None = None
     on_http_request: tuple[Rule, ...] = ()
     on_http_response: tuple[Rule, ...] = ()
 

@@ -17,6 +17,7 @@ from ..cel import ast
 from ..cel.parser import Lowering, grammar_text
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir import Action, Expr, Policy, Rule
+from ..ir.nodes import SETTINGS
 from ..ir.actions import ACTIONS
 from ..ir.build import build_action
 from ..ir.raw import NOT_CONSTANT, RawList, RawMap, RawScalar, RawValue
@@ -30,7 +31,7 @@ MAX_INPUT_CHARS = 1_000_000
 
 PHASE_WORDS = {"request": "on_http_request", "response": "on_http_response"}
 STATEMENT_WORDS = ("when", "on-error")
-CHOICES = {"default": ("allow", "deny"), "on-error": ("deny", "skip")}
+CHOICES = {key.replace("_", "-"): choices for key, choices in SETTINGS.items()}
 
 _PARSER: Lark | None = None
 
@@ -106,8 +107,8 @@ class _Reader:
         for child in policy_tree.children:
             if isinstance(child, Token):
                 fields["name"] = self.string(child)
-            elif child.data in ("default_stmt", "on_error_stmt"):
-                key = "default" if child.data == "default_stmt" else "on_error"
+            elif child.data in ("default_stmt", "on_error_stmt", "setting_stmt"):
+                key = _setting_key(child)
                 value = self.choice(child, seen)
                 if value is not None:
                     fields[key] = value
@@ -123,8 +124,8 @@ class _Reader:
 
     def choice(self, stmt: Tree, seen: dict[str, Span]) -> str | None:
         """The word after `default` / `on-error`, checked; duplicates are reported."""
-        keyword = "default" if stmt.data == "default_stmt" else "on-error"
-        token = stmt.children[0]
+        keyword = _setting_key(stmt).replace("_", "-")
+        token = stmt.children[-1]
         span = self.span(stmt)
         if keyword in seen:
             self.diags.add("AIGW013", f"duplicate `{keyword}`", span,
@@ -343,6 +344,15 @@ class _Meta:
 
 def _meta_of(token: Token) -> Any:
     return _Meta(token)
+
+
+def _setting_key(stmt: Tree) -> str:
+    """The IR name of a document or rule setting statement."""
+    if stmt.data == "default_stmt":
+        return "default"
+    if stmt.data == "on_error_stmt":
+        return "on_error"
+    return str(stmt.children[0]).replace("-", "_")
 
 
 def _hash_comments_to_cel(text: str) -> str:

@@ -38,7 +38,7 @@ from yaml.scanner import Scanner
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir.actions import ACTIONS, ActionConfig, field_kind
 from ..ir.build import build_action
-from ..ir.nodes import PHASES, Action, Expr, Policy, Rule
+from ..ir.nodes import PHASES, SETTINGS, Action, Expr, Policy, Rule
 from ..ir.raw import RawList, RawMap, RawScalar, RawValue
 from ..source import Source, Span
 
@@ -60,7 +60,7 @@ MAX_DEPTH = 64
 MAX_NODES = 100_000
 """More nodes, counting every expansion of an alias, are refused (AIGW008)."""
 
-TOP_KEYS = ("name", "default", "on_error", "on_http_request", "on_http_response")
+TOP_KEYS = ("name", *SETTINGS, "on_http_request", "on_http_response")
 RULE_KEYS = ("name", "expressions", "on_error", "actions")
 ACTION_KEYS = ("type", "config")
 UNSUPPORTED_PHASES = ("on_tcp_connect",)
@@ -465,10 +465,8 @@ class _Reader:
         for key, key_span, value in root.items:
             if key == "name":
                 fields["name"] = self.string(value, "name")
-            elif key == "default":
-                fields["default"] = self.choice(value, "default", ("allow", "deny"))
-            elif key == "on_error":
-                fields["on_error"] = self.choice(value, "on_error", ("deny", "skip"))
+            elif key in SETTINGS:
+                fields[key] = self.choice(value, key, SETTINGS[key])
             elif key in PHASES:
                 fields[key] = tuple(self.phase(key, value))
             elif key in UNSUPPORTED_PHASES:
@@ -753,10 +751,9 @@ def dump_data(policy: Policy) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if policy.name is not None:
         out["name"] = policy.name
-    if policy.default is not None:
-        out["default"] = policy.default
-    if policy.on_error is not None:
-        out["on_error"] = policy.on_error
+    for setting in SETTINGS:
+        if getattr(policy, setting) is not None:
+            out[setting] = getattr(policy, setting)
     for phase in PHASES:
         rules = policy.phase(phase)
         if rules:
