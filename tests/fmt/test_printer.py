@@ -148,6 +148,25 @@ LAYOUTS: list[tuple[str, Policy, str]] = [
         "}\n",
     ),
     (
+        "cel-parentheses-kept",
+        Policy(on_http_request=(Rule(
+            expressions=(Expr(source='(ai.model == "a" || ai.model == "b")'),
+                         Expr(source='!(identity.tier in ["trial"])'),
+                         Expr(source="(ai.stream) && true")),
+            actions=(DENY,),
+        ),)),
+        "policy {\n"
+        "  on request {\n"
+        "    rule {\n"
+        '      when (ai.model == "a" || ai.model == "b")\n'
+        '      when !(identity.tier in ["trial"])\n'
+        "      when (ai.stream) && true\n"
+        "      deny\n"
+        "    }\n"
+        "  }\n"
+        "}\n",
+    ),
+    (
         "names-with-quotes-and-unicode",
         Policy(name='l\'équipe "α"', on_http_request=(Rule(name="tab\there ☃", actions=(DENY,)),)),
         'policy "l\'équipe \\"α\\"" {\n'
@@ -158,12 +177,13 @@ LAYOUTS: list[tuple[str, Policy, str]] = [
         "  }\n"
         "}\n",
     ),
-    (
-        "rule-without-actions",
-        Policy(on_http_request=(Rule(name="empty"),)),
-        'policy {\n  on request {\n    rule "empty" {\n    }\n  }\n}\n',
-    ),
 ]
+
+# Not a valid document (AIGW133), but the printer still prints it faithfully.
+EMPTY_RULE = (
+    Policy(on_http_request=(Rule(name="empty"),)),
+    'policy {\n  on request {\n    rule "empty" {\n    }\n  }\n}\n',
+)
 
 
 @pytest.mark.parametrize("policy,text", [c[1:] for c in LAYOUTS], ids=[c[0] for c in LAYOUTS])
@@ -174,6 +194,16 @@ def test_layout(policy: Policy, text: str) -> None:
 @pytest.mark.parametrize("policy,text", [c[1:] for c in LAYOUTS], ids=[c[0] for c in LAYOUTS])
 def test_layout_reads_back(policy: Policy, text: str) -> None:
     assert read_back(text) == policy
+
+
+def test_rule_without_actions_prints_and_reads_back_as_its_error() -> None:
+    from aigw_policy.syntax.dsl import read_dsl
+
+    policy, text = EMPTY_RULE
+    assert print_dsl(policy) == text
+    diags = Diagnostics()
+    read_dsl(Source(text), diags)
+    assert [d.code for d in diags if d.is_error] == ["AIGW133"]
 
 
 @pytest.mark.parametrize(
