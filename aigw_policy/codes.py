@@ -38,7 +38,6 @@ CODES: dict[str, Code] = _codes(
     ("AIGW002", E, "unexpected end of input"),
     ("AIGW003", E, "unterminated string"),
     ("AIGW004", E, "`=` where `==` was meant"),
-    ("AIGW005", E, "invalid literal"),
     ("AIGW006", E, "unknown keyword"),
     ("AIGW007", E, "unreadable input"),
     ("AIGW008", E, "input too large or too deeply nested"),
