@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from ..ir.actions import ActionConfig, field_kind
-from ..ir.nodes import Action, Policy, Rule
+from ..ir.nodes import SETTINGS, Action, Policy, Rule
 
 __all__ = ["print_dsl", "print_action", "print_string", "print_value", "WIDTH"]
 
@@ -30,11 +30,11 @@ _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 def print_dsl(policy: Policy) -> str:
     """The canonical DSL text of ``policy``, ending with exactly one newline."""
     sections: list[list[str]] = []
-    settings = []
-    if policy.default is not None:
-        settings.append(f"default {policy.default}")
-    if policy.on_error is not None:
-        settings.append(f"on-error {policy.on_error}")
+    settings = [
+        f"{key.replace('_', '-')} {getattr(policy, key)}"
+        for key in SETTINGS
+        if getattr(policy, key) is not None
+    ]
     if settings:
         sections.append(settings)
     for phase, keyword in _PHASE_KEYWORDS:
