@@ -271,6 +271,8 @@ def policies(draw: st.DrawFn, *, max_rules: int = 4) -> Policy:
         name=draw(_maybe(names)),
         default=draw(_maybe(st.sampled_from(["allow", "deny"]))),
         on_error=draw(_maybe(st.sampled_from(["deny", "skip"]))),
+        store_failure=draw(_maybe(st.sampled_from(["fail_closed", "fail_open"]))),
+        upstream_error=draw(_maybe(st.sampled_from(["release", "charge_input"]))),
         on_http_request=tuple(draw(rules(index=i)) for i in range(n_req)),
         on_http_response=tuple(
             draw(rules(response=True, index=n_req + i)) for i in range(n_res)

@@ -83,6 +83,18 @@ LAYOUTS: list[tuple[str, Policy, str]] = [
     ),
     ("on-error-only", Policy(on_error="deny"), "policy {\n  on-error deny\n}\n"),
     (
+        "all-settings-in-order",
+        Policy(upstream_error="charge_input", store_failure="fail_open", on_error="skip",
+               default="deny"),
+        "policy {\n  default deny\n  on-error skip\n  store-failure fail_open\n"
+        "  upstream-error charge_input\n}\n",
+    ),
+    (
+        "store-failure-only",
+        Policy(store_failure="fail_closed"),
+        "policy {\n  store-failure fail_closed\n}\n",
+    ),
+    (
         "sections-and-rules-separated-by-blank-lines",
         Policy(
             name="acme",
