@@ -195,6 +195,12 @@ def replace(s, old, new, n=None):  # type: ignore[no-untyped-def]
         or (n is not None and type(n) is not int)
     ):
         raise no_overload("replace", s, old, new)
+    if len(new) > len(old):
+        count = s.count(old) if old else len(s) + 1
+        if n is not None and n >= 0:
+            count = min(count, n)
+        if len(s) + count * (len(new) - len(old)) > ops.MAX_GROWTH:
+            raise CelError(f"replace would build a string over {ops.MAX_GROWTH} characters", "resource_exhausted")
     if n is None or n < 0:
         return s.replace(old, new)
     return s.replace(old, new, n)
@@ -702,6 +708,10 @@ def flatten(lst, depth=1):  # type: ignore[no-untyped-def]
 def list_range(n):  # type: ignore[no-untyped-def]
     if type(n) is not int:
         raise no_overload("lists.range", n)
+    from ..cost import MAX_ITERATIONS
+
+    if n > MAX_ITERATIONS:
+        raise CelError(f"lists.range({n}) is over the limit of {MAX_ITERATIONS} elements", "resource_exhausted")
     return list(range(max(0, n)))
 
 

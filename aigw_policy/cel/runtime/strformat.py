@@ -77,6 +77,8 @@ def format_string(fmt: str, args: list) -> str:
             j = i + 1
             while j < n and fmt[j].isdigit():
                 j += 1
+            if j - i > 5:
+                raise CelError("formatting precision over 9999 is not supported", "invalid_argument")
             precision = int(fmt[i + 1 : j] or "0")
             i = j
             if i >= n:
