@@ -25,6 +25,7 @@ from strategies import policies
 # Regressions found by these properties, kept as explicit examples.
 NEL_NAME = Policy(name="\x85")  # YAML reads an unescaped U+0085 as a line break
 LS_NAME = Policy(name="a\u2028b")
+SETTINGS_AFTER_ON_ERROR = Policy(on_error="deny", upstream_error="release")
 
 SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -50,6 +51,7 @@ def yml(text: str) -> Policy:
 
 @SETTINGS
 @given(policies())
+@example(SETTINGS_AFTER_ON_ERROR)
 def test_dsl_reads_back_to_the_same_ir(policy: Policy) -> None:
     assert dsl(print_dsl(policy)) == policy
 
