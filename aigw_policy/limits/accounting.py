@@ -1,0 +1,233 @@
+"""Reserve, reconcile, release: the accounting steps, written once over a tiny cell interface.
+
+The memory and SQLite stores run these functions inside their own transaction (a lock; a
+``BEGIN IMMEDIATE``); the Redis store runs the same steps in a Lua script. A step never does
+I/O itself: it reads and writes :class:`Cells`.
+
+A reservation record (one per request id) is a JSON-able dict::
+
+    {"state": "reserved" | "denied" | "reconciled" | "released" | "expired",
+     "now": <time of the reserve>, "expires_at": <when an unsettled reservation is released>,
+     "admitted": bool,
+     "items": [{"spec": {...LimitSpec fields}, "key": str, "cost": float,
+                "cur": float | None, "prev": float | None,     # values read before the reserve
+                "final": float | None}],                      # the reconciled cost
+     "settled_at": <time of the reconcile>, "after": [[cur, prev], ...]}
+
+States move ``reserved -> reconciled | released | expired`` and ``expired -> reconciled``
+(usage that arrives after the reservation expired is still charged, in the window of the
+reserve); ``denied``, ``reconciled`` and ``released`` are final, so every step is idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
+from typing import Any, Protocol
+
+from .algorithms import Slot, adjust, apply, build_outcome, fits, locate, outcome_after, used_before
+from .model import Charge, LimitSpec, Outcome
+
+__all__ = [
+    "Cells",
+    "check",
+    "live_until",
+    "reconcile",
+    "release",
+    "reserve",
+    "seed",
+    "spec_from_dict",
+    "sweep",
+    "reserve_outcomes",
+    "settle_outcomes",
+]
+
+
+class Cells(Protocol):
+    """The storage a step reads and writes, inside one transaction."""
+
+    def get(self, cid: str) -> float | None: ...
+    def put(self, cid: str, value: float, live_until: float) -> None: ...
+    def get_record(self, rid: str) -> dict[str, Any] | None: ...
+    def put_record(self, rid: str, record: dict[str, Any], keep_until: float,
+                   pending_until: float | None) -> None: ...
+    def due(self, now: float) -> Iterable[str]: ...
+
+
+def live_until(slot: Slot, value: float) -> float:
+    """Until when a stored cell matters: the slot's end of life, or, for GCRA, its TAT."""
+    return value if slot.kind == "gcra" else slot.live_until
+
+
+def spec_from_dict(d: Mapping[str, Any]) -> LimitSpec:
+    return LimitSpec(**d)
+
+
+def _read(cells: Cells, slot: Slot) -> tuple[float | None, float | None]:
+    return cells.get(slot.cur), (cells.get(slot.prev) if slot.prev else None)
+
+
+def _stage(cells: Cells, charges: Sequence[Charge], now: float):
+    """Read every charge's cell, with earlier charges of the same request on the same cell
+    already added (a request may charge one bucket twice). Returns (slots, reads, fits)."""
+    staged: dict[str, float | None] = {}
+    slots, reads, ok = [], [], []
+    for c in charges:
+        slot = locate(c.spec, c.key, now)
+        cur = staged[slot.cur] if slot.cur in staged else cells.get(slot.cur)
+        prev = None
+        if slot.prev:
+            prev = staged[slot.prev] if slot.prev in staged else cells.get(slot.prev)
+        f = fits(used_before(slot, cur, prev, now), c.cost, c.spec.capacity)
+        staged[slot.cur] = apply(slot, cur, c.cost, now)
+        slots.append(slot)
+        reads.append((cur, prev))
+        ok.append(f)
+    return slots, reads, ok
+
+
+def sweep(cells: Cells, now: float) -> None:
+    """Release every reservation whose time ran out without a reconcile or release."""
+    for rid in list(cells.due(now)):
+        rec = cells.get_record(rid)
+        if rec is None or rec["state"] != "reserved":
+            continue
+        _settle(cells, rec, {i: -it["cost"] for i, it in enumerate(rec["items"])}, now)
+        rec["state"] = "expired"
+        cells.put_record(rid, rec, rec["keep_until"], None)
+
+
+def _settle(cells: Cells, rec: dict[str, Any], deltas: Mapping[int, float], now: float) -> None:
+    t0 = rec["now"]
+    for i, it in enumerate(rec["items"]):
+        delta = deltas.get(i, 0.0)
+        if delta == 0:
+            continue
+        slot = locate(spec_from_dict(it["spec"]), it["key"], t0)
+        new = adjust(slot, cells.get(slot.cur), delta, now)
+        if new is not None:
+            cells.put(slot.cur, new, live_until(slot, new))
+
+
+def check(cells: Cells, charges: Sequence[Charge], now: float) -> list[Outcome]:
+    sweep(cells, now)
+    slots, reads, ok = _stage(cells, charges, now)
+    admitted = all(f or not c.spec.enforce for c, f in zip(charges, ok))
+    return [build_outcome(c, s, cur, prev, now, admitted)
+            for c, s, (cur, prev) in zip(charges, slots, reads)]
+
+
+def reserve(cells: Cells, rid: str, charges: Sequence[Charge], now: float, ttl: float,
+            keep: float) -> list[Outcome]:
+    """All or nothing; a known request id returns its first outcomes and charges nothing."""
+    sweep(cells, now)
+    rec = cells.get_record(rid)
+    if rec is not None:
+        return reserve_outcomes(rec)
+    slots, reads, ok = _stage(cells, charges, now)
+    admitted = all(f or not c.spec.enforce for c, f in zip(charges, ok))
+    if admitted:
+        for c, s in zip(charges, slots):
+            cur = cells.get(s.cur)
+            new = apply(s, cur, c.cost, now)
+            cells.put(s.cur, new, live_until(s, new))
+    rec = {
+        "state": "reserved" if admitted else "denied",
+        "now": now,
+        "expires_at": now + ttl,
+        "keep_until": now + keep,
+        "admitted": admitted,
+        "items": [
+            {"spec": asdict(c.spec), "key": c.key, "cost": c.cost, "cur": cur, "prev": prev,
+             "final": None}
+            for c, (cur, prev) in zip(charges, reads)
+        ],
+    }
+    pending = rec["expires_at"] if admitted and charges else None
+    cells.put_record(rid, rec, now + keep, pending)
+    return reserve_outcomes(rec)
+
+
+def reserve_outcomes(rec: Mapping[str, Any]) -> list[Outcome]:
+    """The outcomes of a reserve, rebuilt from its record (the same on every replay)."""
+    now = rec["now"]
+    out = []
+    for it in rec["items"]:
+        spec = spec_from_dict(it["spec"])
+        charge = Charge(spec, it["key"], it["cost"])
+        out.append(build_outcome(charge, locate(spec, it["key"], now), it["cur"], it["prev"],
+                                 now, rec["admitted"]))
+    return out
+
+
+def settle_outcomes(rec: Mapping[str, Any]) -> list[Outcome]:
+    """The outcomes of a reconcile, rebuilt from its record."""
+    now = rec["settled_at"]
+    out = []
+    for it, (cur, prev) in zip(rec["items"], rec["after"]):
+        spec = spec_from_dict(it["spec"])
+        out.append(outcome_after(spec, it["key"], it["final"], locate(spec, it["key"], now),
+                                 cur, prev, now))
+    return out
+
+
+def final_costs(rec: Mapping[str, Any], actual: Mapping[str, float]) -> list[float]:
+    """Each item's final cost: the actual amount for its limit name (given once per name: a
+    second charge on the same name settles at 0), else its reservation."""
+    seen: set[str] = set()
+    finals = []
+    for it in rec["items"]:
+        name = it["spec"]["name"]
+        if name in actual:
+            finals.append(0.0 if name in seen else float(actual[name]))
+            seen.add(name)
+        else:
+            finals.append(it["cost"])
+    return finals
+
+
+def reconcile(cells: Cells, rid: str, actual: Mapping[str, float], now: float) -> list[Outcome]:
+    sweep(cells, now)
+    rec = cells.get_record(rid)
+    if rec is None or rec["state"] in ("denied", "released"):
+        return []
+    if rec["state"] == "reconciled":
+        return settle_outcomes(rec) if "after" in rec else []
+    finals = final_costs(rec, actual)
+    was_reserved = rec["state"] == "reserved"
+    deltas = {i: f - (it["cost"] if was_reserved else 0.0)
+              for i, (it, f) in enumerate(zip(rec["items"], finals))}
+    _settle(cells, rec, deltas, now)
+    after = []
+    for it, f in zip(rec["items"], finals):
+        it["final"] = f
+        slot = locate(spec_from_dict(it["spec"]), it["key"], now)
+        cur, prev = _read(cells, slot)
+        after.append([cur, prev])
+    rec["state"] = "reconciled"
+    rec["settled_at"] = now
+    rec["after"] = after
+    cells.put_record(rid, rec, rec["keep_until"], None)
+    return settle_outcomes(rec)
+
+
+def release(cells: Cells, rid: str, now: float) -> None:
+    sweep(cells, now)
+    rec = cells.get_record(rid)
+    if rec is None or rec["state"] != "reserved":
+        return
+    _settle(cells, rec, {i: -it["cost"] for i, it in enumerate(rec["items"])}, now)
+    rec["state"] = "released"
+    cells.put_record(rid, rec, rec["keep_until"], None)
+
+
+def seed(cells: Cells, spec: LimitSpec, key: str, used: float, now: float) -> None:
+    """Make the bucket hold ``used`` at ``now`` (the previous sliding window empty)."""
+    slot = locate(spec, key, now)
+    if slot.kind == "gcra":
+        value = now + used * slot.interval
+    else:
+        value = float(used)
+        if slot.prev:
+            cells.put(slot.prev, 0.0, slot.live_until - slot.window)
+    cells.put(slot.cur, value, live_until(slot, value))

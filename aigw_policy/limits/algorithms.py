@@ -1,0 +1,265 @@
+"""The limit arithmetic, free of I/O: every store (memory, SQLite, Redis) uses these functions.
+
+A charge lands in a *slot*: the storage cell its cost is added to. Counter algorithms
+(``fixed_window``, calendar caps) keep one number per window; ``sliding_window`` (ngrok's)
+keeps one number per fixed window and weighs the previous window by the part of it still
+inside the sliding window; ``token_bucket`` is GCRA and keeps one number, the theoretical
+arrival time (TAT). :func:`locate` says where a charge lands at ``now``, :func:`used_before`
+reads the bucket, :func:`fits` decides, :func:`apply` and :func:`adjust` give the new stored
+value, :func:`build_outcome` turns the raw numbers into the decision's :class:`Outcome`.
+
+The Redis Lua script (``redis_lua.py``) repeats :func:`used_before`, :func:`fits`,
+:func:`apply` and :func:`adjust` with the same floating-point operations in the same order;
+everything else (outcomes, retry times, calendar boundaries) is computed here, in Python,
+from the raw numbers the script returns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from .model import Charge, LimitSpec, Outcome, Verdict
+
+__all__ = [
+    "CALENDAR_PERIODS",
+    "Slot",
+    "adjust",
+    "apply",
+    "bucket_id",
+    "build_outcome",
+    "fits",
+    "locate",
+    "outcome_after",
+    "period_bounds",
+    "retry_after",
+    "used_before",
+]
+
+Kind = Literal["counter", "sliding", "gcra"]
+CALENDAR_PERIODS = ("hour", "day", "week", "month")
+FOREVER = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """Where a charge lands at some instant.
+
+    ``cur`` is the id of the stored cell the cost is added to; ``prev`` (sliding window only)
+    the previous window's cell. ``start``/``end`` bound the window (GCRA: ``0``/``inf``).
+    ``live_until`` is when ``cur`` stops mattering: after it, a store may drop the cell and
+    must not write to it again (a late release or reconcile changes nothing).
+    """
+
+    kind: Kind
+    cur: str
+    prev: str | None
+    start: float
+    end: float
+    window: float
+    interval: float
+    live_until: float
+
+
+def bucket_id(name: str, key: str) -> str:
+    """A collision-free id for (limit name, bucket key): the name is length-prefixed."""
+    return f"{len(name)}:{name}:{key}"
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def period_bounds(period: str, timezone: str, now: float) -> tuple[float, float]:
+    """The calendar period (hour, day, ISO week from Monday, month) containing ``now``, in
+    ``timezone``, as Unix times ``[start, end)``. Wall-clock boundaries: a day in a DST
+    change is 23 or 25 hours long."""
+    tz = _zone(timezone)
+    local = datetime.fromtimestamp(now, tz)
+    if period == "hour":
+        start = local.replace(minute=0, second=0, microsecond=0)
+        nxt = start + timedelta(hours=1)
+    elif period == "day":
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0, fold=0)
+        nxt = start + timedelta(days=1)
+    elif period == "week":
+        day = local.replace(hour=0, minute=0, second=0, microsecond=0, fold=0)
+        start = day - timedelta(days=local.weekday())
+        nxt = start + timedelta(days=7)
+    elif period == "month":
+        start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0, fold=0)
+        nxt = start.replace(year=start.year + 1, month=1) if start.month == 12 else (
+            start.replace(month=start.month + 1)
+        )
+    else:
+        raise ValueError(f"unknown calendar period {period!r}")
+    s = start.timestamp()
+    e = nxt.replace(fold=0).timestamp()
+    if period == "hour" and not s <= now < e:  # wall-clock hour folded by a DST change
+        s = math.floor(now / 3600.0) * 3600.0
+        e = s + 3600.0
+    if e <= s:
+        e = s + 3600.0
+    return s, e
+
+
+def locate(spec: LimitSpec, key: str, now: float) -> Slot:
+    """The slot a charge on ``spec``/``key`` lands in at ``now``."""
+    base = bucket_id(spec.name, key)
+    w = float(spec.window)
+    if spec.algorithm == "token_bucket":
+        interval = w / spec.capacity if spec.capacity > 0 else FOREVER
+        return Slot("gcra", f"t|{base}", None, 0.0, FOREVER, w, interval, FOREVER)
+    if spec.algorithm == "calendar" and spec.period in CALENDAR_PERIODS:
+        start, end = period_bounds(spec.period, spec.timezone, now)
+        return Slot("counter", f"p|{base}|{int(start)}", None, start, end, end - start, 0.0, end)
+    idx = math.floor(now / w)
+    start = idx * w
+    end = start + w
+    if spec.algorithm == "sliding_window":
+        return Slot("sliding", f"s|{base}|{idx}", f"s|{base}|{idx - 1}", start, end, w, 0.0,
+                    end + w)
+    # fixed_window, and calendar caps whose period is a duration
+    return Slot("counter", f"f|{base}|{idx}", None, start, end, w, 0.0, end)
+
+
+def used_before(slot: Slot, cur: float | None, prev: float | None, now: float) -> float:
+    """How much of the limit is in use at ``now``, from the stored values (``None``: absent)."""
+    if slot.kind == "gcra":
+        if cur is None or slot.interval == FOREVER:
+            return 0.0
+        return (max(cur, now) - now) / slot.interval
+    c = cur or 0.0
+    if slot.kind == "sliding":
+        p = prev or 0.0
+        elapsed = now - slot.start
+        return p * ((slot.window - elapsed) / slot.window) + c
+    return c
+
+
+def fits(used: float, cost: float, capacity: float) -> bool:
+    """Whether ``cost`` fits on top of ``used``; a zero cost fits while anything is left."""
+    if cost > 0:
+        return used + cost <= capacity
+    return used < capacity
+
+
+def apply(slot: Slot, cur: float | None, cost: float, now: float) -> float:
+    """The stored value after charging ``cost`` at ``now``."""
+    if slot.kind == "gcra":
+        return max(cur if cur is not None else now, now) + cost * slot.interval
+    return (cur or 0.0) + cost
+
+
+def adjust(slot: Slot, cur: float | None, delta: float, now: float) -> float | None:
+    """The stored value after changing an earlier charge by ``delta`` (reconcile: actual minus
+    reserved; release: minus reserved), or ``None`` when nothing is to be written: the slot is
+    no longer live, or a GCRA bucket that has drained gives nothing back."""
+    if now >= slot.live_until:
+        return None
+    if slot.kind == "gcra":
+        if delta >= 0:
+            return max(cur if cur is not None else now, now) + delta * slot.interval
+        if cur is None or cur <= now:
+            return None
+        return cur + delta * slot.interval
+    return max(0.0, (cur or 0.0) + delta)
+
+
+def reset_after(slot: Slot, used_after: float, now: float) -> float:
+    """Seconds until the window (period) ends; for GCRA, until the bucket is full again."""
+    if slot.kind == "gcra":
+        if slot.interval == FOREVER:
+            return 0.0
+        return max(0.0, used_after * slot.interval)
+    return max(0.0, slot.end - now)
+
+
+def retry_after(slot: Slot, capacity: float, cost: float, cur: float | None,
+                prev: float | None, now: float) -> float:
+    """Seconds until ``cost`` would fit, if nothing else is charged meanwhile. A cost larger
+    than the capacity never fits; then it is the time until the bucket is empty."""
+    if slot.kind == "gcra":
+        used = used_before(slot, cur, prev, now)
+        if cost > capacity or slot.interval == FOREVER:
+            return max(0.0, used * slot.interval) if slot.interval != FOREVER else slot.window
+        return max(0.0, (used - (capacity - cost)) * slot.interval)
+    c = cur or 0.0
+    to_end = max(0.0, slot.end - now)
+    if slot.kind == "counter":
+        return to_end
+    # sliding: the previous window's weight falls linearly to 0 over the current window
+    w = slot.window
+    p = prev or 0.0
+    room = capacity - cost
+    if cost <= capacity and c <= room and p > 0:
+        # wait inside this window until p * (w - e) / w + c <= room
+        need = w * (1.0 - (room - c) / p)  # elapsed time needed
+        return max(0.0, need - (now - slot.start))
+    if cost > capacity or c <= 0:
+        return to_end + w
+    # next window: c becomes the previous window's count
+    need = w * (1.0 - room / c) if c > room else 0.0
+    return to_end + max(0.0, need)
+
+
+def _verdict(spec: LimitSpec, used: float, limited: bool) -> Verdict:
+    if limited:
+        return "limited"
+    if spec.warn_at is not None and used >= spec.warn_at * spec.capacity:
+        return "warn"
+    return "ok"
+
+
+def build_outcome(charge: Charge, slot: Slot, cur: float | None, prev: float | None,
+                  now: float, admitted: bool) -> Outcome:
+    """The outcome of one charge of a reserve (or check) from the values read before it.
+
+    ``admitted`` says whether the request as a whole was recorded; then ``used`` includes
+    this charge. A charge that does not fit is ``limited`` (even with ``enforce=False``,
+    where it is recorded nonetheless) and carries ``retry_after``.
+    """
+    spec = charge.spec
+    before = used_before(slot, cur, prev, now)
+    ok = fits(before, charge.cost, spec.capacity)
+    used = before + charge.cost if admitted else before
+    after_cur = apply(slot, cur, charge.cost, now) if admitted else cur
+    used_now = used_before(slot, after_cur, prev, now)
+    retry = None if ok else retry_after(slot, spec.capacity, charge.cost, cur, prev, now)
+    return Outcome(
+        name=spec.name,
+        key=charge.key,
+        unit=spec.unit,
+        cost=charge.cost,
+        used=used,
+        limit=spec.capacity,
+        remaining=max(0.0, spec.capacity - used),
+        reset_after=reset_after(slot, used_now, now),
+        outcome=_verdict(spec, used if admitted else before + charge.cost, not ok),
+        retry_after=retry,
+    )
+
+
+def outcome_after(spec: LimitSpec, key: str, cost: float, slot: Slot, cur: float | None,
+                  prev: float | None, now: float) -> Outcome:
+    """The state of a limit after a request was settled (reconcile): ``used`` is what the
+    bucket holds now, this request's final cost included; over the capacity is ``limited``."""
+    used = used_before(slot, cur, prev, now)
+    over = used > spec.capacity
+    return Outcome(
+        name=spec.name,
+        key=key,
+        unit=spec.unit,
+        cost=cost,
+        used=used,
+        limit=spec.capacity,
+        remaining=max(0.0, spec.capacity - used),
+        reset_after=reset_after(slot, used, now),
+        outcome=_verdict(spec, used, over),
+        retry_after=retry_after(slot, spec.capacity, 0.0, cur, prev, now) if over else None,
+    )

@@ -1,0 +1,123 @@
+"""What the memory and SQLite stores share: the sync and async methods over one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from . import accounting
+from .model import Charge, LimitSpec, Outcome
+
+__all__ = ["DEFAULT_RESERVATION_TTL", "DEFAULT_RECORD_TTL", "DEFAULT_TIMEOUT", "TxnStore"]
+
+DEFAULT_RESERVATION_TTL = 900.0
+"""Seconds an unsettled reservation holds capacity before it is released (a gateway that died
+mid-request must not hold a team's budget forever). Long streams need a longer value."""
+DEFAULT_RECORD_TTL = 86400.0
+"""Seconds a request id is remembered, so that retries never charge twice."""
+DEFAULT_TIMEOUT = 0.25
+"""Seconds a store call may wait for the store (lock, busy database, network)."""
+
+
+class Overlay:
+    """Buffered writes over a store's cells: a step either commits all its writes or none."""
+
+    __slots__ = ("base", "cells", "records")
+
+    def __init__(self, base: Any) -> None:
+        self.base = base
+        self.cells: dict[str, tuple[float, float]] = {}
+        self.records: dict[str, tuple[dict[str, Any], float, float | None]] = {}
+
+    def get(self, cid: str) -> float | None:
+        hit = self.cells.get(cid)
+        return hit[0] if hit is not None else self.base.get(cid)
+
+    def put(self, cid: str, value: float, live_until: float) -> None:
+        self.cells[cid] = (value, live_until)
+
+    def get_record(self, rid: str) -> dict[str, Any] | None:
+        hit = self.records.get(rid)
+        if hit is not None:
+            return hit[0]
+        rec = self.base.get_record(rid)
+        return copy.deepcopy(rec) if rec is not None else None
+
+    def put_record(self, rid: str, record: dict[str, Any], keep_until: float,
+                   pending_until: float | None) -> None:
+        self.records[rid] = (record, keep_until, pending_until)
+
+    def due(self, now: float):
+        return self.base.due(now)
+
+
+class TxnStore:
+    """A store whose subclass provides ``_txn()``: a context manager yielding :class:`Cells`
+    that commits on a clean exit and raises ``StoreUnavailable`` when it cannot start in time.
+    """
+
+    reservation_ttl: float
+    record_ttl: float
+
+    def _txn(self) -> AbstractContextManager[accounting.Cells]:  # pragma: no cover
+        raise NotImplementedError
+
+    # sync -----------------------------------------------------------------------------
+
+    def check(self, charges: Sequence[Charge], now: float) -> list[Outcome]:
+        with self._txn() as cells:
+            return accounting.check(cells, charges, now)
+
+    def reserve(self, request_id: str, charges: Sequence[Charge], now: float) -> list[Outcome]:
+        with self._txn() as cells:
+            return accounting.reserve(cells, request_id, charges, now, self.reservation_ttl,
+                                      self.record_ttl)
+
+    def reconcile(self, request_id: str, actual: Mapping[str, float], now: float) -> list[Outcome]:
+        with self._txn() as cells:
+            return accounting.reconcile(cells, request_id, actual, now)
+
+    def release(self, request_id: str, now: float) -> None:
+        with self._txn() as cells:
+            accounting.release(cells, request_id, now)
+
+    def seed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
+        with self._txn() as cells:
+            accounting.seed(cells, spec, key, used, now)
+
+    # async ----------------------------------------------------------------------------
+
+    async def acheck(self, charges: Sequence[Charge], now: float) -> list[Outcome]:
+        return await self._arun(self.check, charges, now)
+
+    async def areserve(self, request_id: str, charges: Sequence[Charge],
+                       now: float) -> list[Outcome]:
+        return await self._arun(self.reserve, request_id, charges, now)
+
+    async def areconcile(self, request_id: str, actual: Mapping[str, float],
+                         now: float) -> list[Outcome]:
+        return await self._arun(self.reconcile, request_id, actual, now)
+
+    async def arelease(self, request_id: str, now: float) -> None:
+        return await self._arun(self.release, request_id, now)
+
+    async def aseed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
+        return await self._arun(self.seed, spec, key, used, now)
+
+    async def _arun(self, fn, *args):
+        return await asyncio.to_thread(fn, *args)
+
+    def close(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
