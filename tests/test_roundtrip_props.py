@@ -11,6 +11,7 @@ tests fail (ImportError) rather than skip.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 
 from aigw_policy.diagnostics import Diagnostics
@@ -90,3 +91,33 @@ def test_yaml_to_dsl_to_yaml(policy: Policy) -> None:
 @given(policies())
 def test_json_reads_back(policy: Policy) -> None:
     assert _read(read_json, dump_json(policy), "dumped.json") == policy
+
+
+# YAML documents as people write them: CEL with surrounding whitespace (a `|` block scalar
+# ends with a newline) or a trailing CEL comment. The DSL cannot write that whitespace or
+# comment back, so converting to the DSL must not depend on it: these fail while the YAML
+# reader keeps such text in `Expr.source` (the DSL reader never does).
+YAML_CEL_AS_WRITTEN = {
+    "block-scalar-expression": (
+        "on_http_request:\n  - expressions:\n      - |\n        ai.model == 'a' &&\n"
+        "          identity.team == 'b'\n    actions: [{type: deny}]\n"
+    ),
+    "padded-expression": (
+        "on_http_request:\n  - expressions: ['  ai.model == \"a\"  ']\n"
+        "    actions: [{type: deny}]\n"
+    ),
+    "expression-with-cel-comment": (
+        "on_http_request:\n  - expressions: ['ai.model == \"a\" // premium']\n"
+        "    actions: [{type: deny}]\n"
+    ),
+    "padded-bucket-key": (
+        "on_http_request:\n  - actions: [{type: token-limit, config: {name: t, capacity: 5,"
+        " rate: 1m, bucket_key: [' identity.team ']}}]\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("text", YAML_CEL_AS_WRITTEN.values(), ids=YAML_CEL_AS_WRITTEN.keys())
+def test_yaml_cel_as_written_converts_to_dsl(text: str) -> None:
+    policy = yml(text)
+    assert dsl(print_dsl(policy)) == policy
