@@ -62,30 +62,30 @@ class TxnStore:
     reservation_ttl: float
     record_ttl: float
 
-    def _txn(self) -> AbstractContextManager[accounting.Cells]:  # pragma: no cover
+    def _txn(self, now: float) -> AbstractContextManager[accounting.Cells]:  # pragma: no cover
         raise NotImplementedError
 
     # sync -----------------------------------------------------------------------------
 
     def check(self, charges: Sequence[Charge], now: float) -> list[Outcome]:
-        with self._txn() as cells:
+        with self._txn(now) as cells:
             return accounting.check(cells, charges, now)
 
     def reserve(self, request_id: str, charges: Sequence[Charge], now: float) -> list[Outcome]:
-        with self._txn() as cells:
+        with self._txn(now) as cells:
             return accounting.reserve(cells, request_id, charges, now, self.reservation_ttl,
                                       self.record_ttl)
 
     def reconcile(self, request_id: str, actual: Mapping[str, float], now: float) -> list[Outcome]:
-        with self._txn() as cells:
+        with self._txn(now) as cells:
             return accounting.reconcile(cells, request_id, actual, now)
 
     def release(self, request_id: str, now: float) -> None:
-        with self._txn() as cells:
+        with self._txn(now) as cells:
             accounting.release(cells, request_id, now)
 
     def seed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
-        with self._txn() as cells:
+        with self._txn(now) as cells:
             accounting.seed(cells, spec, key, used, now)
 
     # async ----------------------------------------------------------------------------

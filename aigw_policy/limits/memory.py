@@ -61,17 +61,17 @@ class MemoryStore(TxnStore):
     # transactions -------------------------------------------------------------------
 
     @contextmanager
-    def _txn(self) -> Iterator[accounting.Cells]:
+    def _txn(self, now: float) -> Iterator[accounting.Cells]:
         if not self._lock.acquire(timeout=self.timeout):
             raise StoreUnavailable(f"memory store lock not acquired in {self.timeout}s")
         try:
             overlay = Overlay(self)
             yield overlay
-            self._commit(overlay)
+            self._commit(overlay, now)
         finally:
             self._lock.release()
 
-    def _commit(self, overlay: Overlay) -> None:
+    def _commit(self, overlay: Overlay, now: float) -> None:
         self._cells.update(overlay.cells)
         for rid, (rec, keep_until, pending_until) in overlay.records.items():
             self._records[rid] = (rec, keep_until)
@@ -82,14 +82,10 @@ class MemoryStore(TxnStore):
                 heapq.heappush(self._pending, (pending_until, rid))
         self._writes += 1
         if self._writes % _GC_EVERY == 0:
-            self._gc()
+            self._gc(now)
 
-    def _gc(self) -> None:
-        """Drop cells past their life and request ids past their retention. The clock is the
-        latest ``now`` seen in a record (stores are driven by the caller's clock)."""
-        if not self._records:
-            return
-        now = max(rec["now"] for rec, _ in self._records.values())
+    def _gc(self, now: float) -> None:
+        """Drop cells past their life and request ids past their retention."""
         self._cells = {k: v for k, v in self._cells.items() if v[1] > now}
         self._records = {k: v for k, v in self._records.items()
                          if v[1] > now or k in self._pending_at}

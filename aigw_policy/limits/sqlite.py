@@ -1,0 +1,148 @@
+"""The SQLite store: one host, many processes, survives restarts.
+
+WAL journal (readers never block the writer), and every step in one ``BEGIN IMMEDIATE``
+transaction, so steps from all processes are serialised by SQLite's write lock: the same
+all-or-nothing, no-overshoot guarantee as the memory store's lock. ``timeout`` bounds the wait
+for that lock; past it the call raises :class:`StoreUnavailable`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from . import accounting
+from .base import (DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL, DEFAULT_TIMEOUT, Overlay,
+                   TxnStore)
+from .model import StoreUnavailable
+
+__all__ = ["SQLiteStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS aigw_limit_cells (
+  id TEXT PRIMARY KEY, value REAL NOT NULL, live_until REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS aigw_limit_records (
+  id TEXT PRIMARY KEY, data TEXT NOT NULL, keep_until REAL NOT NULL, pending_until REAL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS aigw_limit_records_pending
+  ON aigw_limit_records (pending_until) WHERE pending_until IS NOT NULL;
+"""
+_GC_CHANCE = 1 / 512
+
+
+class _Cells:
+    __slots__ = ("db",)
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def get(self, cid: str) -> float | None:
+        row = self.db.execute("SELECT value FROM aigw_limit_cells WHERE id = ?", (cid,)).fetchone()
+        return row[0] if row else None
+
+    def get_record(self, rid: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT data FROM aigw_limit_records WHERE id = ?",
+                              (rid,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def due(self, now: float) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM aigw_limit_records WHERE pending_until IS NOT NULL"
+            " AND pending_until <= ? ORDER BY pending_until LIMIT 1000", (now,))]
+
+
+class SQLiteStore(TxnStore):
+    """Limits in a SQLite file shared by every process on the host.
+
+    ``path``: the database file (created with its tables if missing). ``timeout``: seconds
+    a call waits for the write lock. ``reservation_ttl`` / ``record_ttl``: as
+    :class:`MemoryStore`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *,
+                 reservation_ttl: float = DEFAULT_RESERVATION_TTL,
+                 record_ttl: float = DEFAULT_RECORD_TTL, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.path = str(Path(path))
+        self.reservation_ttl = float(reservation_ttl)
+        self.record_ttl = float(record_ttl)
+        self.timeout = float(timeout)
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._pid = 0
+        try:
+            self._connect()
+        except sqlite3.Error as e:
+            raise StoreUnavailable(f"sqlite store {self.path}: {e}") from e
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._db is not None and self._pid == os.getpid():
+            return self._db
+        # a connection is never used across fork: the child opens its own
+        db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
+                             check_same_thread=False)
+        db.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.executescript(_SCHEMA)
+        self._db, self._pid = db, os.getpid()
+        return db
+
+    @contextmanager
+    def _txn(self, now: float) -> Iterator[accounting.Cells]:
+        if not self._lock.acquire(timeout=self.timeout):
+            raise StoreUnavailable(f"sqlite store {self.path}: busy for {self.timeout}s")
+        try:
+            try:
+                db = self._connect()
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                raise StoreUnavailable(f"sqlite store {self.path}: {e}") from e
+            try:
+                overlay = Overlay(_Cells(db))
+                yield overlay
+                self._write(db, overlay, now)
+                db.execute("COMMIT")
+            except BaseException as e:
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                if isinstance(e, sqlite3.Error):
+                    raise StoreUnavailable(f"sqlite store {self.path}: {e}") from e
+                raise
+        finally:
+            self._lock.release()
+
+    @staticmethod
+    def _write(db: sqlite3.Connection, overlay: Overlay, now: float) -> None:
+        if overlay.cells:
+            db.executemany(
+                "INSERT INTO aigw_limit_cells (id, value, live_until) VALUES (?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET value = excluded.value,"
+                " live_until = excluded.live_until",
+                [(k, v, lu) for k, (v, lu) in overlay.cells.items()])
+        if overlay.records:
+            db.executemany(
+                "INSERT INTO aigw_limit_records (id, data, keep_until, pending_until)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET data = excluded.data,"
+                " keep_until = excluded.keep_until, pending_until = excluded.pending_until",
+                [(k, json.dumps(rec), keep, pending)
+                 for k, (rec, keep, pending) in overlay.records.items()])
+        if random.random() < _GC_CHANCE:
+            db.execute("DELETE FROM aigw_limit_cells WHERE live_until <= ?", (now,))
+            db.execute("DELETE FROM aigw_limit_records WHERE keep_until <= ?"
+                       " AND pending_until IS NULL", (now,))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None and self._pid == os.getpid():
+                self._db.close()
+            self._db = None
