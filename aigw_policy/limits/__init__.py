@@ -1,6 +1,25 @@
-"""Rate limits and usage caps: algorithms, the store contract and the stores."""
+"""Rate limits and usage caps: algorithms, the store contract and the stores.
+
+``MemoryStore`` is imported here; ``SQLiteStore`` and ``RedisStore`` load on first use
+(``aigw_policy.stores`` is the public namespace for all three).
+"""
+
+from typing import Any
 
 from .memory import MemoryStore
 from .model import Charge, LimitSpec, LimitStore, Outcome, StoreUnavailable
 
-__all__ = ["Charge", "LimitSpec", "LimitStore", "MemoryStore", "Outcome", "StoreUnavailable"]
+__all__ = ["Charge", "LimitSpec", "LimitStore", "MemoryStore", "Outcome", "RedisStore",
+           "SQLiteStore", "StoreUnavailable"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SQLiteStore":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore
+    if name == "RedisStore":
+        from .redis_store import RedisStore
+
+        return RedisStore
+    raise AttributeError(name)

@@ -113,7 +113,7 @@ def locate(spec: LimitSpec, key: str, now: float) -> Slot:
     base = bucket_id(spec.name, key)
     w = float(spec.window)
     if spec.algorithm == "token_bucket":
-        interval = w / spec.capacity if spec.capacity > 0 else FOREVER
+        interval = w / spec.capacity if spec.capacity > 0 else w  # capacity 0: nothing fits
         return Slot("gcra", f"t|{base}", None, 0.0, FOREVER, w, interval, FOREVER)
     if spec.algorithm == "calendar" and spec.period in CALENDAR_PERIODS:
         start, end = period_bounds(spec.period, spec.timezone, now)
@@ -131,7 +131,7 @@ def locate(spec: LimitSpec, key: str, now: float) -> Slot:
 def used_before(slot: Slot, cur: float | None, prev: float | None, now: float) -> float:
     """How much of the limit is in use at ``now``, from the stored values (``None``: absent)."""
     if slot.kind == "gcra":
-        if cur is None or slot.interval == FOREVER:
+        if cur is None:
             return 0.0
         return (max(cur, now) - now) / slot.interval
     c = cur or 0.0
@@ -174,8 +174,6 @@ def adjust(slot: Slot, cur: float | None, delta: float, now: float) -> float | N
 def reset_after(slot: Slot, used_after: float, now: float) -> float:
     """Seconds until the window (period) ends; for GCRA, until the bucket is full again."""
     if slot.kind == "gcra":
-        if slot.interval == FOREVER:
-            return 0.0
         return max(0.0, used_after * slot.interval)
     return max(0.0, slot.end - now)
 
@@ -186,8 +184,8 @@ def retry_after(slot: Slot, capacity: float, cost: float, cur: float | None,
     than the capacity never fits; then it is the time until the bucket is empty."""
     if slot.kind == "gcra":
         used = used_before(slot, cur, prev, now)
-        if cost > capacity or slot.interval == FOREVER:
-            return max(0.0, used * slot.interval) if slot.interval != FOREVER else slot.window
+        if cost > capacity:
+            return max(0.0, used * slot.interval)
         return max(0.0, (used - (capacity - cost)) * slot.interval)
     c = cur or 0.0
     to_end = max(0.0, slot.end - now)

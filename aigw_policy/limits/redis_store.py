@@ -1,0 +1,313 @@
+"""The Redis store: many gateways share limits through one Redis (or one Redis Cluster slot).
+
+Each step is one call of one Lua script (``redis_lua.SCRIPT``), atomic on the server, with
+Redis's own clock by default. This module is a thin driver: the request/reply logic is a
+generator (sans-IO) that yields script arguments and receives replies, so the sync client
+(``redis``) and the async one (``redis.asyncio``) run the very same code.
+
+Store failure: every call is bounded by ``timeout`` (connect and read); a refused or slow
+connection, a script error or a server that is loading or paused raises
+:class:`StoreUnavailable`. A reserve that reached the server but whose reply was lost is
+found again by its request id on the next attempt, so nothing is charged twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from .algorithms import Slot, build_outcome, locate, outcome_after
+from .base import DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL, DEFAULT_TIMEOUT
+from .model import Charge, LimitSpec, Outcome, StoreUnavailable
+from .redis_lua import SCRIPT
+
+__all__ = ["RedisStore"]
+
+Step = Generator[list[str], Any, Any]
+_TRIES = 4
+
+
+def _f(x: float) -> str:
+    return repr(float(x))
+
+
+def _n(s: str) -> float | None:
+    return float(s) if s != "" else None
+
+
+def _charge_args(charges: Sequence[Charge], now: float) -> list[str]:
+    out = [str(len(charges))]
+    for c in charges:
+        slot = locate(c.spec, c.key, now)
+        out += _slot_args(c.spec.name, slot)
+        out += [_f(c.spec.capacity), _f(c.cost), "1" if c.spec.enforce else "0"]
+    return out
+
+
+def _slot_args(name: str, slot: Slot) -> list[str]:
+    gcra = slot.kind == "gcra"
+    return [name, slot.kind, slot.cur, slot.prev or "",
+            "0" if gcra else _f(slot.start), "0" if gcra else _f(slot.end), _f(slot.window),
+            _f(slot.interval), "-1" if gcra else _f(slot.live_until)]
+
+
+def _meta_charges(meta: str) -> list[Charge]:
+    return [Charge(LimitSpec(**spec), key, cost) for spec, key, cost in json.loads(meta)]
+
+
+class _Protocol:
+    """The sans-IO half: builds script arguments, reads replies, learns the server clock."""
+
+    def __init__(self, prefix: str, clock: str, reservation_ttl: float, record_ttl: float):
+        self.prefix = prefix
+        self.pending = prefix + "pending"
+        self.server_clock = clock == "server"
+        self.reservation_ttl = reservation_ttl
+        self.record_ttl = record_ttl
+        self.offset: float | None = None  # server time minus local time
+
+    def _now(self, now: float) -> tuple[str, float]:
+        """The time argument ('' = the script reads Redis TIME) and our guess of it."""
+        if not self.server_clock:
+            return _f(now), now
+        return "", time.time() + (self.offset or 0.0)
+
+    def _learn(self, server_now: float) -> None:
+        if self.server_clock:
+            self.offset = server_now - time.time()
+
+    def check(self, charges: Sequence[Charge], now: float) -> Step:
+        arg, t = self._now(now)
+        for _ in range(_TRIES):
+            reply = yield ["check", self.prefix, arg, "", *_charge_args(charges, t)]
+            if reply[0] == "retry":
+                t = float(reply[1])
+                self._learn(t)
+                continue
+            t = float(reply[1])
+            admitted = reply[2] == "1"
+            reads = reply[4:]
+            return [build_outcome(c, locate(c.spec, c.key, t), _n(reads[2 * i]),
+                                  _n(reads[2 * i + 1]), t, admitted)
+                    for i, c in enumerate(charges)]
+        raise StoreUnavailable("redis store: server clock does not settle in a window")
+
+    def reserve(self, rid: str, charges: Sequence[Charge], now: float) -> Step:
+        arg, t = self._now(now)
+        meta = json.dumps([[asdict(c.spec), c.key, c.cost] for c in charges])
+        for _ in range(_TRIES):
+            reply = yield ["reserve", self.prefix, arg, rid, *_charge_args(charges, t),
+                           _f(self.reservation_ttl), _f(self.record_ttl), meta]
+            if reply[0] == "retry":
+                t = float(reply[1])
+                self._learn(t)
+                continue
+            t = float(reply[1])
+            admitted = reply[2] == "1"
+            reads = reply[4:]
+            return [build_outcome(c, locate(c.spec, c.key, t), _n(reads[2 * i]),
+                                  _n(reads[2 * i + 1]), t, admitted)
+                    for i, c in enumerate(_meta_charges(reply[3]))]
+        raise StoreUnavailable("redis store: server clock does not settle in a window")
+
+    def reconcile(self, rid: str, actual: Mapping[str, float], now: float) -> Step:
+        arg, _ = self._now(now)
+        pairs: list[str] = []
+        for name, value in actual.items():
+            pairs += [name, _f(value)]
+        hints: list[str] = []
+        for _ in range(_TRIES):
+            reply = yield ["reconcile", self.prefix, arg, rid, str(len(actual)), *pairs,
+                           str(len(hints) // 5), *hints]
+            if reply[0] == "none":
+                return []
+            if reply[0] == "need":  # a limit's window ended since the reserve
+                t = float(reply[1])
+                self._learn(t)
+                rec = json.loads(reply[2])
+                hints = []
+                for i, (it, c) in enumerate(zip(rec["it"], _meta_charges(rec["meta"])), 1):
+                    if it["k"] != "gcra" and t >= float(it["e"]):
+                        s = locate(c.spec, c.key, t)
+                        hints += [str(i), s.cur, s.prev or "", _f(s.start), _f(s.end)]
+                continue
+            t = float(reply[2])
+            rest = reply[3:]
+            out = []
+            for i, c in enumerate(_meta_charges(reply[1])):
+                fin, cur, prev = rest[3 * i: 3 * i + 3]
+                out.append(outcome_after(c.spec, c.key, float(fin), locate(c.spec, c.key, t),
+                                         _n(cur), _n(prev), t))
+            return out
+        raise StoreUnavailable("redis store: server clock does not settle in a window")
+
+    def release(self, rid: str, now: float) -> Step:
+        arg, _ = self._now(now)
+        yield ["release", self.prefix, arg, rid]
+        return None
+
+    def seed(self, spec: LimitSpec, key: str, used: float, now: float) -> Step:
+        arg, t = self._now(now)
+        for _ in range(_TRIES):
+            slot = locate(spec, key, t)
+            reply = yield ["seed", self.prefix, arg, _f(used), "1", *_slot_args(spec.name, slot),
+                           _f(spec.capacity), "0", "1"]
+            if reply[0] == "retry":
+                t = float(reply[1])
+                self._learn(t)
+                continue
+            return None
+        raise StoreUnavailable("redis store: server clock does not settle in a window")
+
+
+class RedisStore:
+    """Limits in Redis, shared by every gateway that points at it.
+
+    ``url``: ``redis://host:port/db`` (or ``rediss://``, ``unix://``). ``timeout``: seconds
+    for connect and for each reply. ``clock``: ``"server"`` (Redis ``TIME``, the default: all
+    gateways agree whatever their clocks) or ``"client"`` (the ``now`` passed in; tests,
+    replay). ``hash_tag``: every key is ``{hash_tag}:...``, one Redis Cluster slot, so one
+    script sees every limit a request touches; give tenants different tags to spread them.
+    ``round_trips`` counts calls to the server.
+    """
+
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, timeout: float = DEFAULT_TIMEOUT,
+                 clock: str = "server", hash_tag: str = "aigw",
+                 reservation_ttl: float = DEFAULT_RESERVATION_TTL,
+                 record_ttl: float = DEFAULT_RECORD_TTL, max_connections: int = 64) -> None:
+        if clock not in ("server", "client"):
+            raise ValueError("clock must be 'server' or 'client'")
+        self.url = url
+        self.timeout = float(timeout)
+        self.reservation_ttl = float(reservation_ttl)
+        self.record_ttl = float(record_ttl)
+        self.prefix = "{" + hash_tag + "}:"
+        self._proto = _Protocol(self.prefix, clock, self.reservation_ttl, self.record_ttl)
+        self._max_connections = max_connections
+        self._client: Any = None
+        self._script: Any = None
+        self._aclient: Any = None
+        self._ascript: Any = None
+        self.round_trips = 0
+
+    def _options(self) -> dict[str, Any]:
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        return dict(socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
+                    decode_responses=True, retry=Retry(NoBackoff(), 0),
+                    max_connections=self._max_connections)
+
+    # sync -----------------------------------------------------------------------------
+
+    def _run(self, step: Step) -> Any:
+        import redis
+
+        if self._client is None:
+            self._client = redis.Redis.from_url(self.url, **self._options())
+            self._script = self._client.register_script(SCRIPT)
+        try:
+            args = next(step)
+            while True:
+                self.round_trips += 1
+                try:
+                    reply = self._script(keys=[self._proto.pending], args=args)
+                except redis.RedisError as e:
+                    raise StoreUnavailable(f"redis store {self._safe_url()}: {e}") from e
+                args = step.send(reply)
+        except StopIteration as done:
+            return done.value
+
+    def check(self, charges: Sequence[Charge], now: float) -> list[Outcome]:
+        return self._run(self._proto.check(charges, now))
+
+    def reserve(self, request_id: str, charges: Sequence[Charge], now: float) -> list[Outcome]:
+        return self._run(self._proto.reserve(request_id, charges, now))
+
+    def reconcile(self, request_id: str, actual: Mapping[str, float], now: float) -> list[Outcome]:
+        return self._run(self._proto.reconcile(request_id, actual, now))
+
+    def release(self, request_id: str, now: float) -> None:
+        self._run(self._proto.release(request_id, now))
+
+    def seed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
+        self._run(self._proto.seed(spec, key, used, now))
+
+    # async ----------------------------------------------------------------------------
+
+    async def _arun(self, step: Step) -> Any:
+        import redis
+        import redis.asyncio as aredis
+
+        if self._aclient is None:
+            self._aclient = aredis.Redis.from_url(self.url, **self._options())
+            self._ascript = self._aclient.register_script(SCRIPT)
+        try:
+            args = next(step)
+            while True:
+                self.round_trips += 1
+                try:
+                    reply = await self._ascript(keys=[self._proto.pending], args=args)
+                except redis.RedisError as e:
+                    raise StoreUnavailable(f"redis store {self._safe_url()}: {e}") from e
+                args = step.send(reply)
+        except StopIteration as done:
+            return done.value
+
+    async def acheck(self, charges: Sequence[Charge], now: float) -> list[Outcome]:
+        return await self._arun(self._proto.check(charges, now))
+
+    async def areserve(self, request_id: str, charges: Sequence[Charge],
+                       now: float) -> list[Outcome]:
+        return await self._arun(self._proto.reserve(request_id, charges, now))
+
+    async def areconcile(self, request_id: str, actual: Mapping[str, float],
+                         now: float) -> list[Outcome]:
+        return await self._arun(self._proto.reconcile(request_id, actual, now))
+
+    async def arelease(self, request_id: str, now: float) -> None:
+        await self._arun(self._proto.release(request_id, now))
+
+    async def aseed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
+        await self._arun(self._proto.seed(spec, key, used, now))
+
+    # housekeeping -----------------------------------------------------------------------
+
+    def _safe_url(self) -> str:
+        head, sep, tail = self.url.rpartition("@")
+        return ("redis://***@" + tail) if sep else self.url
+
+    def clear(self) -> None:
+        """Delete every key of this store's hash tag (tests; never on a shared prefix)."""
+        import redis
+
+        client = redis.Redis.from_url(self.url, **self._options())
+        try:
+            keys = list(client.scan_iter(match=self.prefix.replace("{", "\\{").replace(
+                "}", "\\}") + "*", count=1000))
+            for i in range(0, len(keys), 500):
+                client.delete(*keys[i:i + 500])
+        except redis.RedisError as e:
+            raise StoreUnavailable(str(e)) from e
+        finally:
+            client.close()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        if self._aclient is not None:
+            await self._aclient.aclose()
+            self._aclient = None
+        self.close()
+
+    def __enter__(self) -> RedisStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
