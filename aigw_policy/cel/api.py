@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
+import os
 from functools import lru_cache
 from collections.abc import Mapping
 
 from . import ast
 from .codegen import CompileError, Info, generate
-from .program import Program, build
+from .program import Program, build, instantiate
+from .runtime import stdlib
+from .runtime.helpers import unbound
 from .runtime.values import CelError
 from .types import DYN, Type, TypeParseError, parse_type
 
@@ -40,6 +44,8 @@ def compile_ast(
     check: bool = True,
     function_decls: dict | None = None,
     policy: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+    cache_key: str | None = None,
 ) -> Program:
     decls = _decls(declarations)
     info = Info()
@@ -86,14 +92,50 @@ def compile_ast(
             nested=policy,
             act_functions=act_functions,
         )
-        fn = build(gen, f"<cel:{label}>")
+        code = builtins.compile(gen.source, f"<cel:{label}>", "exec")
+        fn = build(gen, f"<cel:{label}>", code)
     except CompileError as e:
         raise CelError(e.message, "compile_error") from None
     except (RecursionError, SyntaxError, MemoryError) as e:
         raise CelError(f"expression too complex to compile: {type(e).__name__}", "compile_error") from None
     from .cost import estimate
 
-    return Program(source, label, gen.source, fn, result_type, estimate(node, info.types))
+    cost = estimate(node, info.types)
+    if cache_dir is not None and cache_key is not None and not function_decls:
+        from . import cache
+
+        extra = (source, label, str(result_type) if result_type is not None else None, cost, policy)
+        cache.save(cache_dir, cache_key, gen, code, extra)
+    return Program(source, label, gen.source, fn, result_type, cost, gen.line_spans)
+
+
+def _from_disk(cache_dir: str | os.PathLike[str], key: str) -> Program | None:
+    from . import cache
+
+    record = cache.load(cache_dir, key)
+    if record is None:
+        return None
+    try:
+        pyname, pysource, code, recipes, fn_keys, line_spans, extra = record
+        source, label, type_text, cost, policy = extra
+        names: dict[str, object] = {k: cache.rebuild_constant(r) for k, r in recipes}
+        impls = _policy_impls() if policy else {}
+        for helper, key_ in fn_keys:
+            impl = impls.get(key_) or stdlib.FUNCTIONS.get(key_)
+            names[helper] = impl if impl is not None else unbound(key_.lstrip("."))
+        fn = instantiate(code, pyname, names)
+        rtype = parse_type(type_text) if type_text is not None else None
+    except Exception:  # noqa: BLE001 - a bad cache entry is a miss
+        return None
+    return Program(source, label, pysource, fn, rtype, cost, dict(line_spans))
+
+
+@lru_cache(maxsize=1)
+def _policy_impls() -> dict[str, object]:
+    from .env import ACTIVATION_FUNCTIONS
+    from .runtime.ngrok import FUNCTIONS as NGROK_FUNCTIONS
+
+    return {**NGROK_FUNCTIONS, **ACTIVATION_FUNCTIONS}
 
 
 def compile(
@@ -102,19 +144,27 @@ def compile(
     *,
     name: str | None = None,
     container: str = "",
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> Program:
     """Compile a CEL expression; with no declarations every variable is ``dyn``.
 
-    Raises :class:`CelError` for a syntax, type or compile error.
+    Raises :class:`CelError` for a syntax, type or compile error. Programs are cached in
+    memory; with ``cache_dir`` also on disk (see :mod:`.cache`).
     """
     key = _cache_key("expr", source, declarations, name, container)
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
+    if cache_dir is not None:
+        hit = _from_disk(cache_dir, key)
+        if hit is not None:
+            _remember(key, hit)
+            return hit
     node = _parse(source)
     checked = declarations is not None
     prog = compile_ast(
-        node, declarations, source=source, name=name, container=container, check=checked
+        node, declarations, source=source, name=name, container=container, check=checked,
+        cache_dir=cache_dir, cache_key=key,
     )
     _remember(key, prog)
     return prog
@@ -126,6 +176,7 @@ def compile_condition(
     *,
     name: str | None = None,
     node: ast.Expr | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> Program:
     """Compile a policy expression against the SPEC §5 environment (plus ``declarations``).
 
@@ -136,9 +187,16 @@ def compile_condition(
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
+    if cache_dir is not None:
+        hit = _from_disk(cache_dir, key)
+        if hit is not None:
+            _remember(key, hit)
+            return hit
     if node is None:
         node = _parse(source)
-    prog = compile_ast(node, declarations, source=source, name=name, policy=True)
+    prog = compile_ast(
+        node, declarations, source=source, name=name, policy=True, cache_dir=cache_dir, cache_key=key
+    )
     _remember(key, prog)
     return prog
 

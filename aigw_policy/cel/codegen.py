@@ -61,6 +61,12 @@ class Generated:
     source: str
     constants: dict[str, object] = field(default_factory=dict)
     functions: dict[str, object] = field(default_factory=dict)
+    recipes: dict[str, tuple | None] = field(default_factory=dict)
+    """How to rebuild each constant without pickle (for the persistent cache); None: cannot."""
+    function_keys: dict[str, str] = field(default_factory=dict)
+    """Generated helper name -> function key (``.size``, ``getReqHeader``)."""
+    line_spans: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """Generated source line (1-based) -> (start, end) offsets of the CEL it computes."""
 
 
 class Info:
@@ -92,6 +98,7 @@ class _Gen:
         self.functions = functions
         self.lenient = lenient
         self.constants: dict[str, object] = {}
+        self.recipes: dict[str, tuple | None] = {}
         self.fn_names: dict[str, str] = {}
         self.fn_values: dict[str, object] = {}
         self.scopes: list[dict[str, str]] = []
@@ -99,10 +106,11 @@ class _Gen:
         self._n = 0
 
     # -- names ---------------------------------------------------------------------------
-    def const(self, value: object) -> str:
+    def const(self, value: object, recipe: tuple | None = None) -> str:
         self._n += 1
         name = f"_k{self._n}"
         self.constants[name] = value
+        self.recipes[name] = recipe if recipe is not None else _recipe(value)
         return name
 
     def function(self, key: str) -> str:
@@ -149,7 +157,14 @@ class _Gen:
     # -- expressions ---------------------------------------------------------------------
     def expr(self, node: ast.Expr) -> str:
         method = getattr(self, "e_" + type(node).__name__)
-        return method(node)
+        code = method(node)
+        if not self.fast and type(node) in _MARKED:
+            span = getattr(node, "span", None)
+            if span is not None:
+                # the exact body puts each call on its own line, after a marker comment:
+                # a traceback's line number then names the CEL span (see generate)
+                return f"\n#@{span.start}:{span.end}\n{code}"
+        return code
 
     def e_Literal(self, node: ast.Literal) -> str:
         k = node.kind
@@ -368,7 +383,7 @@ class _Gen:
             code = self.expr(target)
             if tt is None or tt.kind != "string":
                 code = f"_S({code})"
-            return f"{self.const(matcher)}({code})"
+            return f"{self.const(matcher, ('re', args[0].value))}({code})"
         fname = self.function("." + f)
         parts = [self.expr(target)] + [self.expr(a) for a in args]
         return f"{fname}({', '.join(parts)})"
@@ -480,6 +495,8 @@ class _Gen:
         return None
 
 
+_MARKED = (ast.Call, ast.Index, ast.Select)
+
 _BINARY = {
     "_==_": "_eq", "_!=_": "_ne", "_<_": "_lt", "_<=_": "_le", "_>_": "_gt", "_>=_": "_ge",
     "_+_": "_add", "_-_": "_sub", "_*_": "_mul", "_/_": "_div", "_%_": "_mod", "@in": "_in",
@@ -546,6 +563,8 @@ def generate(
     pyname = "".join(c if c.isalnum() else "_" for c in name) or "cel_expr"
     if pyname[0].isdigit():
         pyname = "_" + pyname
+    span = getattr(node, "span", None)
+    whole = (span.start, span.end) if span is not None else (0, 0)
     source = (
         f"def {pyname}(act):\n"
         f"    try:\n"
@@ -555,7 +574,7 @@ def generate(
         f"\n"
         f"def _exact(act):\n"
         f"    try:\n"
-        f"        return {exact}\n"
+        f"        return ({exact}\n        )\n"
         f"    except _CelError:\n"
         f"        raise\n"
         f"    except RecursionError:\n"
@@ -563,4 +582,27 @@ def generate(
         f"    except Exception as e:\n"
         f"        raise _CelError(type(e).__name__ + ': ' + str(e)) from None\n"
     )
-    return Generated(pyname, source, gen.constants, gen.fn_values)
+    # the fast body is line 3; in the exact body a marker line `#@start:end` precedes the
+    # first line of each call, index or selection
+    line_spans = {3: whole, 9: whole}
+    for i, line in enumerate(source.split("\n"), 1):
+        if line.startswith("#@"):
+            a, _, b = line[2:].partition(":")
+            line_spans[i + 1] = (int(a), int(b))
+    keys = {v: k for k, v in gen.fn_names.items()}
+    return Generated(pyname, source, gen.constants, gen.fn_values, gen.recipes, keys, line_spans)
+
+
+def _recipe(value: object) -> tuple | None:
+    """A marshal-able description of a constant, or None."""
+    from .runtime.values import TypeValue
+
+    if type(value) is UInt:
+        return ("uint", int(value))
+    if type(value) is float:
+        return ("float", value)
+    if type(value) is TypeValue:
+        return ("type", value.name)
+    if type(value) is frozenset and all(type(v) is str for v in value):
+        return ("frozenset", value)
+    return None

@@ -21,15 +21,48 @@ class Program:
     immutable and safe to share across threads.
     """
 
-    __slots__ = ("source", "name", "python_source", "type", "cost", "_fn", "__weakref__")
+    __slots__ = ("source", "name", "python_source", "type", "cost", "line_spans", "_fn", "__weakref__")
 
-    def __init__(self, source: str, name: str, python_source: str, fn: Any, type_: Type | None, cost: Any = None) -> None:
+    def __init__(
+        self,
+        source: str,
+        name: str,
+        python_source: str,
+        fn: Any,
+        type_: Type | None,
+        cost: Any = None,
+        line_spans: dict[int, tuple[int, int]] | None = None,
+    ) -> None:
         self.source = source
         self.name = name
         self.python_source = python_source
         self.type = type_
         self.cost = cost
+        self.line_spans = line_spans or {}
         self._fn = fn
+
+    @property
+    def filename(self) -> str:
+        """The file name of the generated code (what tracebacks show)."""
+        return self._fn.__code__.co_filename
+
+    def span_at(self, lineno: int) -> tuple[int, int] | None:
+        """The CEL span (start, end offsets in ``source``) computed at a generated line."""
+        return self.line_spans.get(lineno)
+
+    def error_span(self, error: BaseException) -> tuple[int, int] | None:
+        """Where in the CEL source an error raised by this program happened: the innermost
+        generated line of its traceback, mapped back through :attr:`line_spans`."""
+        found = None
+        tb = error.__traceback__
+        filename = self.filename
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == filename:
+                span = self.line_spans.get(tb.tb_lineno)
+                if span is not None:
+                    found = span
+            tb = tb.tb_next
+        return found
 
     @property
     def function(self) -> Any:
@@ -42,7 +75,12 @@ class Program:
             act.update(variables)
         else:
             act = activation if activation is not None else {}
-        return self._fn(act)
+        try:
+            return self._fn(act)
+        except CelError as e:
+            if getattr(e, "span", None) is None:
+                e.span = self.error_span(e)  # type: ignore[attr-defined]
+            raise
 
     def evaluate(self, activation: Mapping[str, Any]) -> Any:
         return self._fn(activation)
@@ -51,14 +89,19 @@ class Program:
         return f"<cel.Program {self.name} {self.source!r}>"
 
 
-def build(gen: Generated, filename: str) -> Any:
+def build(gen: Generated, filename: str, code: Any = None) -> Any:
     """Compile generated source into a function with its own namespace of helpers."""
+    if code is None:
+        code = compile(gen.source, filename, "exec")
+    return instantiate(code, gen.name, {**gen.constants, **gen.functions})
+
+
+def instantiate(code: Any, name: str, names: dict[str, object]) -> Any:
+    """Run a compiled module of generated code in a fresh namespace; its entry function."""
     ns = namespace()
-    ns.update(gen.constants)
-    ns.update(gen.functions)
-    code = compile(gen.source, filename, "exec")
+    ns.update(names)
     exec(code, ns)  # noqa: S102 - generated from a checked AST, no user text is executed
-    fn = ns[gen.name]
+    fn = ns[name]
     assert isinstance(fn, _pytypes.FunctionType)
     return fn
 

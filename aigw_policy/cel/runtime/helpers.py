@@ -357,8 +357,21 @@ def uint(v: int) -> UInt:
     return UInt(v)
 
 
+_BASE: dict[str, object] | None = None
+
+
 def namespace() -> dict[str, object]:
-    """A fresh namespace of runtime helpers for one compiled function."""
+    """A fresh namespace of runtime helpers for one compiled function (copied from a
+    template built once: nothing mutable is shared between programs)."""
+    global _BASE
+    if _BASE is None:
+        _BASE = _namespace()
+    ns = dict(_BASE)
+    ns["__builtins__"] = dict(_BASE["__builtins__"])  # type: ignore[arg-type]
+    return ns
+
+
+def _namespace() -> dict[str, object]:
     from . import timefmt, values
 
     ns: dict[str, object] = {
