@@ -100,7 +100,7 @@ class _Builder:
             return raw.cel
         if isinstance(raw, RawScalar):
             if isinstance(raw.value, str):
-                return raw.value
+                return raw.value.strip()
             if isinstance(raw.value, (int, float)) and not isinstance(raw.value, bool):
                 return str(raw.value)
         self.diags.add("AIGW122", f"`{path}` must be a CEL expression written as a string",

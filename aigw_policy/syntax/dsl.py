@@ -7,6 +7,8 @@ reports every independent mistake in a file.
 
 from __future__ import annotations
 
+import re
+
 from decimal import Decimal
 from typing import Any
 
@@ -207,6 +209,9 @@ class _Reader:
         if node is None:
             return None
         span = self.span(expr_tree)  # includes outer parentheses, unlike node.span
+        comment = _TRAILING_CEL_COMMENT.match(self.text, span.end)
+        if comment:  # `when x // why`: the comment belongs to the expression's text
+            span = self.source.span(span.start, comment.end())
         return Expr(source=self.slice(span), span=span)
 
     # actions ------------------------------------------------------------------------
@@ -344,6 +349,9 @@ class _Meta:
 
 def _meta_of(token: Token) -> Any:
     return _Meta(token)
+
+
+_TRAILING_CEL_COMMENT = re.compile(r"[ \t]*//[^\n]*")
 
 
 def _setting_key(stmt: Tree) -> str:

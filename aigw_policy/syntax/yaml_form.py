@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -582,6 +582,19 @@ class _Reader:
         fields = {k: v for k, v in fields.items() if v is not _BAD}
         return Rule(span=node.span, **fields)
 
+    def expr(self, item: _Scalar) -> Expr:
+        """The expression as written, without surrounding whitespace (a `|` block scalar
+        ends with a newline that is not part of the CEL)."""
+        text, span = item.text, item.content
+        stripped = text.strip()
+        exact = span.end - span.start == len(text) and "\n" not in text
+        if stripped != text and exact:
+            lead = len(text) - len(text.lstrip())
+            start, end = span.start + lead, span.start + lead + len(stripped)
+            span = replace(span, start=start, end=end, column=span.column + lead,
+                           end_column=span.column + lead + len(stripped))
+        return Expr(source=stripped, span=span)
+
     def expressions(self, node: _Tree) -> Any:
         if isinstance(node, _Scalar) and node.value is None:
             return ()
@@ -596,7 +609,7 @@ class _Reader:
         for item in node.items:
             if isinstance(item, _Scalar) and item.value is not None:
                 # `- true` is the CEL expression `true`: keep the text as written.
-                out.append(Expr(source=item.text, span=item.content))
+                out.append(self.expr(item))
             else:
                 self.diags.add("AIGW122", f"an expression must be a string, not {_kind(item)}",
                                item.span)

