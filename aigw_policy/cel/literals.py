@@ -30,22 +30,37 @@ class LiteralError(ValueError):
         self.end = end
 
 
+def _shown(text: str) -> str:
+    return text if len(text) <= 32 else text[:29] + "..."
+
+
+def _digits_value(digits: str) -> int | None:
+    """The value of decimal or ``0x`` hex digits, or None when far past 64 bits (Python
+    refuses to convert very long digit strings, and there is no point in trying)."""
+    hex_ = digits[:2] in ("0x", "0X")
+    body = (digits[2:] if hex_ else digits).lstrip("0")
+    if len(body) > (17 if hex_ else 21):
+        return None
+    return int(body or "0", 16 if hex_ else 10)
+
+
 def decode_int(text: str, negative: bool = False) -> int:
     """An int64 literal (decimal or ``0x`` hex), negated when written with a ``-``."""
-    value = int(text, 16) if text[:2] in ("0x", "0X") else int(text, 10)
-    value = -value if negative else value
-    if not INT64_MIN <= value <= INT64_MAX:
-        raise LiteralError(f"integer literal `{'-' if negative else ''}{text}` "
+    value = _digits_value(text)
+    if value is not None:
+        value = -value if negative else value
+    if value is None or not INT64_MIN <= value <= INT64_MAX:
+        raise LiteralError(f"integer literal `{'-' if negative else ''}{_shown(text)}` "
                            "does not fit in 64 bits", 0, len(text))
     return value
 
 
 def decode_uint(text: str) -> int:
     """A uint64 literal such as ``42u`` or ``0xFFU``."""
-    digits = text[:-1]
-    value = int(digits, 16) if digits[:2] in ("0x", "0X") else int(digits, 10)
-    if value > UINT64_MAX:
-        raise LiteralError(f"unsigned literal `{text}` does not fit in 64 bits", 0, len(text))
+    value = _digits_value(text[:-1])
+    if value is None or value > UINT64_MAX:
+        raise LiteralError(f"unsigned literal `{_shown(text)}` does not fit in 64 bits",
+                           0, len(text))
     return value
 
 
