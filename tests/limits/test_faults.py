@@ -1,0 +1,136 @@
+"""Store failure: a Redis that hangs, dies or pauses gives StoreUnavailable within the
+configured time-out (never another exception), the fail mode decides, and once Redis is back
+the counters are right: nothing lost, nothing counted twice."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from urllib.parse import urlparse
+
+import pytest
+
+from aigw_policy.limits import Charge, LimitSpec, StoreUnavailable
+from aigw_policy.limits.failure import store_failure
+from aigw_policy.stores import RedisStore, SQLiteStore
+
+from conftest import require_redis
+from faultproxy import FaultProxy
+
+SPEC = LimitSpec("rpm", "requests", "fixed_window", 100, 3600)
+NOW = 1_800_000_000.0
+
+
+def _charges():
+    return [Charge(SPEC, "k", 1)]
+
+
+@pytest.fixture
+def proxied():
+    url = require_redis()
+    u = urlparse(url)
+    proxy = FaultProxy(u.hostname or "127.0.0.1", u.port or 6379)
+    tag = f"fault-{uuid.uuid4().hex[:8]}"
+    store = RedisStore(f"redis://127.0.0.1:{proxy.port}{u.path or ''}", hash_tag=tag,
+                       clock="client", timeout=0.2)
+    direct = RedisStore(url, hash_tag=tag, clock="client", timeout=2)
+    yield proxy, store, direct
+    proxy.close()
+    store.close()
+    direct.clear()
+    direct.close()
+
+
+def _used(store):
+    return store.check([Charge(SPEC, "k", 0)], NOW)[0].used
+
+
+@pytest.mark.parametrize("mode", ["swallow", "drop"])
+def test_redis_down_or_hung_gives_the_fail_mode_and_counts_right_after(proxied, mode):
+    proxy, store, direct = proxied
+    for i in range(3):
+        store.reserve(f"r{i}", _charges(), NOW)
+    proxy.set(mode)
+    t = time.monotonic()
+    with pytest.raises(StoreUnavailable) as err:
+        store.reserve("r3", _charges(), NOW)
+    assert time.monotonic() - t < 1.0  # bounded by the 0.2 s time-out
+    assert store_failure("fail_closed", err.value).status_code == 503
+    assert store_failure("fail_open", err.value).admitted
+    for call in (lambda: store.reconcile("r0", {"rpm": 1}, NOW),
+                 lambda: store.release("r1", NOW), lambda: store.check(_charges(), NOW)):
+        with pytest.raises(StoreUnavailable):
+            call()
+    proxy.set("forward")
+    # the retried request and the retried release land once
+    assert store.reserve("r3", _charges(), NOW)[0].used in (3.0, 4.0)
+    store.reserve("r3", _charges(), NOW)
+    store.release("r1", NOW)
+    store.release("r1", NOW)
+    assert _used(direct) == 3.0
+
+
+def test_a_reserve_that_lands_while_the_client_gave_up_is_not_counted_twice(proxied):
+    proxy, store, direct = proxied
+    store.reserve("a", _charges(), NOW)
+    proxy.set("swallow")
+    with pytest.raises(StoreUnavailable):
+        store.reserve("b", _charges(), NOW)  # never reached Redis
+    proxy.set("forward")
+    import redis
+
+    admin = redis.Redis.from_url(direct.url)
+    admin.execute_command("CLIENT", "PAUSE", 400, "WRITE")  # Redis queues the script
+    try:
+        with pytest.raises(StoreUnavailable):
+            store.reserve("c", _charges(), NOW)  # client gives up; Redis runs it later
+    finally:
+        time.sleep(0.45)
+        admin.execute_command("CLIENT", "UNPAUSE")
+        admin.close()
+    assert store.reserve("c", _charges(), NOW)[0].used == 2.0  # the late one, found again
+    assert store.reserve("b", _charges(), NOW)[0].used == 3.0
+    assert _used(direct) == 3.0
+
+
+def test_async_twins_fail_the_same_way(proxied):
+    proxy, store, direct = proxied
+
+    async def run():
+        assert (await store.areserve("x", _charges(), NOW))[0].used == 1.0
+        proxy.set("drop")
+        with pytest.raises(StoreUnavailable):
+            await store.areserve("y", _charges(), NOW)
+        proxy.set("forward")
+        assert (await store.areserve("y", _charges(), NOW))[0].used == 2.0
+        await store.arelease("y", NOW)
+        assert (await store.acheck([Charge(SPEC, "k", 0)], NOW))[0].used == 1.0
+        await store.aclose()
+
+    asyncio.run(run())
+
+
+def test_nothing_listening_is_unavailable_not_a_crash():
+    store = RedisStore("redis://127.0.0.1:1/0", timeout=0.2)
+    with pytest.raises(StoreUnavailable):
+        store.reserve("a", _charges(), NOW)
+
+
+def test_sqlite_locked_past_the_timeout_is_unavailable(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "l.db"
+    store = SQLiteStore(path, timeout=0.1)
+    store.reserve("a", _charges(), NOW)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreUnavailable):
+            store.reserve("b", _charges(), NOW)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert store.reserve("b", _charges(), NOW)[0].used == 2.0
+    store.close()
+    assert SQLiteStore(path).check([Charge(SPEC, "k", 0)], NOW)[0].used == 2.0  # survives
