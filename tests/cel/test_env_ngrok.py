@@ -17,7 +17,7 @@ from aigw_policy import cel
 from aigw_policy.cel.parser import parse
 from aigw_policy.template import Interpolation, split_template
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "ngrok" / "examples"
+from shared_data import NGROK_EXAMPLES as EXAMPLES, require  # noqa: E402
 
 # (file, code, expression): mistakes in ngrok's documentation that a linter should flag
 KNOWN_BAD = {
@@ -65,8 +65,7 @@ def cel_texts(doc: object) -> Iterator[str]:
 
 
 def _files() -> list[Path]:
-    if not EXAMPLES.is_dir():
-        pytest.skip(f"ngrok examples not found at {EXAMPLES}")
+    require(EXAMPLES)
     return sorted(EXAMPLES.glob("*.yaml"))
 
 

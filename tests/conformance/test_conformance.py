@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from shared_data import CEL_SPEC as SUITE, require  # noqa: E402
+
 HERE = Path(__file__).parent
-SUITE = HERE.parents[1].parent / "shared" / "cel-spec"
 
 
 def _runner():  # type: ignore[no-untyped-def]
@@ -18,8 +19,8 @@ def _runner():  # type: ignore[no-untyped-def]
     return module
 
 
-@pytest.mark.skipif(not SUITE.is_dir(), reason="../shared/cel-spec is not present")
 def test_cel_spec_conformance(capsys: pytest.CaptureFixture[str]) -> None:
+    require(SUITE)
     code = _runner().main([str(SUITE), "-v"])
     out = capsys.readouterr().out
     failures = [line for line in out.splitlines() if line.startswith("FAIL")]
