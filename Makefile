@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(BIN)/aigw-policy convert examples/team-model-access.aigw --to yaml
 
 test: $(STAMP)
+	$(BIN)/python tests/conformance/run.py
 	$(BIN)/python -m pytest
 
 clean:
