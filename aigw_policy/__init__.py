@@ -10,21 +10,43 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from typing import Any
+
 from .codes import Severity
 from .diagnostics import Diagnostic, PolicyError
+from .engine import CompiledPolicy, Decision, Engine, Request, RequestError, compile_policy
 from .ir import Action, Expr, Policy, Rule
 from .loader import load, loads, read
 
 __all__ = [
     "Action",
+    "CompiledPolicy",
+    "Decision",
     "Diagnostic",
+    "Engine",
     "Expr",
     "Policy",
     "PolicyError",
+    "Request",
+    "RequestError",
     "Rule",
     "Severity",
     "__version__",
+    "cel",
+    "compile_policy",
     "load",
     "loads",
     "read",
+    "stores",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # `ap.stores` and `ap.cel` load on first use
+    if name in ("stores", "cel"):
+        import importlib
+
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'aigw_policy' has no attribute {name!r}")

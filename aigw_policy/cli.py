@@ -21,7 +21,7 @@ from .source import Source
 
 app = typer.Typer(
     name="aigw-policy",
-    help="Lint, format and convert AI gateway traffic policies.",
+    help="Lint, format, convert, explain, test and replay AI gateway traffic policies.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -57,10 +57,26 @@ def _expand(paths: list[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix.lower() in POLICY_SUFFIXES)
-            files.extend(found)
+            files.extend(p for p in found if not _is_request_file(p))
         else:
             files.append(path)
     return files
+
+
+def _is_request_file(path: Path) -> bool:
+    """A REQUEST.json (or traffic) file found while searching a directory for policies:
+    an object with `request` and no policy phase. Named explicitly, a file is always read."""
+    if path.suffix.lower() != ".json":
+        return False
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(data, dict)
+        and "request" in data
+        and not any(k.startswith("on_") for k in data)
+    )
 
 
 def _read_text(path: Path) -> str:
@@ -221,6 +237,59 @@ def codes() -> None:
 
     for code in CODES.values():
         typer.echo(f"{code.code}  {code.severity.value:<7}  {code.title}")
+
+
+class ExplainFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class ReplayFormat(str, Enum):
+    jsonl = "jsonl"
+    summary = "summary"
+
+
+def _load_policy(path: Path):  # type: ignore[no-untyped-def]
+    """A policy for explain/replay/test; unreadable or invalid: usage error (exit 2)."""
+    from .loader import read
+
+    text = _read_text(path)
+    name = str(path)
+    policy, diagnostics = read(text, name=name)
+    errors = [d for d in diagnostics if d.is_error]
+    if policy is None or errors:
+        typer.echo(render_text(errors or diagnostics, {name: Source(text, name)}), err=True)
+        raise _fail_usage(f"`{path}` has errors; run `aigw-policy lint {path}`")
+    return policy
+
+
+@app.command()
+def explain(
+    request: Annotated[Path, typer.Argument(help="A request file (REQUEST.json), or - for stdin.")],
+    policy: Annotated[Path, typer.Option("--policy", "-p", help="The policy file.")],
+    format: Annotated[ExplainFormat, typer.Option("--format", "-f", help="Output format.")] = ExplainFormat.text,
+    trace: Annotated[bool, typer.Option("--trace", help="Show every expression's value and every action's outcome.")] = False,
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when the request is denied.")] = False,
+) -> None:
+    """Decide one request and explain why: deterministic, with a fresh in-memory store seeded
+    from the request's `state` (never a real store)."""
+    from .engine.cli_support import explain_request
+
+    doc = _load_policy(policy)
+    data = _read_json(request)
+    out, denied = explain_request(doc, data, json_output=format is ExplainFormat.json, trace=trace,
+                                  fail=_fail_usage)
+    typer.echo(out)
+    if exit_code and denied:
+        raise typer.Exit(1)
+
+
+def _read_json(path: Path) -> object:
+    text = _read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _fail_usage(f"`{path}` is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
 
 
 def _register_usage() -> None:

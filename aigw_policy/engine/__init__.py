@@ -1,0 +1,24 @@
+"""The engine: compile a policy, evaluate requests, explain every decision.
+
+Stages, one module each: :mod:`.compile` (IR -> :class:`CompiledPolicy`), :mod:`.index`
+(rule dispatch), :mod:`.context` (request -> CEL activation), :mod:`.evaluate` (the sans-IO
+core), :mod:`.decision` and :mod:`.trace` (what it returns), :mod:`.render` (text), and
+:mod:`.runner` (the sync/async :class:`Engine` that drives the core against a store).
+"""
+
+from .compile import CompiledPolicy, compile_policy
+from .decision import Decision
+from .request import HttpRequest, HttpResponse, Identity, Request, RequestError
+from .runner import Engine
+
+__all__ = [
+    "CompiledPolicy",
+    "Decision",
+    "Engine",
+    "HttpRequest",
+    "HttpResponse",
+    "Identity",
+    "Request",
+    "RequestError",
+    "compile_policy",
+]

@@ -1,0 +1,147 @@
+"""The decision of SPEC §8: what the engine returns and ``explain`` prints.
+
+A :class:`Decision` is built once from the evaluation's state; ``to_dict()`` is the JSON
+form (the trace is present only when it was recorded).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .evaluate import REQ, Flow
+from .trace import span_dict
+
+__all__ = ["Decision"]
+
+
+class Decision:
+    """The outcome of evaluating one request: verdict, status, reason, the deciding rule,
+    and what mattered (limits, effects, errors; the trace when asked)."""
+
+    __slots__ = ("id", "now", "verdict", "status_code", "reason", "rule", "phase", "kind", "at",
+                 "ai", "usage", "cost_usd", "cost", "limits", "effects", "errors", "response",
+                 "headers", "store", "notes", "trace", "complete", "_policy")
+
+    def __init__(self, **fields: Any) -> None:
+        for name in self.__slots__:
+            setattr(self, name, fields.get(name))
+
+    @property
+    def allowed(self) -> bool:
+        return self.verdict == "allow"
+
+    @classmethod
+    def from_flow(cls, flow: Flow, *, complete: bool) -> Decision:
+        stop = flow.response_stop or flow.stop
+        cp = flow.cp
+        at = None
+        if stop is not None:
+            rule = stop.rule
+            span = (stop.span if stop.span is not None
+                    else stop.action.span if stop.action is not None and stop.action.span is not None
+                    else rule.span if rule is not None else None)
+            at = span_dict(span)
+        if stop is None or stop.verdict == "allow":
+            verdict = "allow"
+            if flow.upstream and flow.response is not None:
+                status = flow.response.get("status_code") or 200
+            else:
+                status = 200
+            if stop is not None:
+                reason, rule_label, phase, kind = stop.reason, stop.rule.label if stop.rule else None, stop.phase, stop.kind
+            elif cp.default == "deny":
+                verdict, status = "deny", 403
+                reason, rule_label, phase, kind = "no rule allowed the request (default: deny)", None, REQ, "default"
+            else:
+                reason, rule_label, phase, kind = "no rule denied the request (default: allow)", None, REQ, "default"
+        else:
+            verdict = "deny"
+            status = stop.status or 403
+            reason = stop.reason
+            rule_label = stop.rule.label if stop.rule is not None else None
+            phase = stop.phase
+            kind = stop.kind
+        response = None
+        if verdict == "deny":
+            gw = stop if stop is not None and stop.verdict == "deny" else None
+            response = {"status_code": status, "headers": dict(gw.headers or {}) if gw else {},
+                        "body": gw.body if gw else reason}
+        charged = flow.reserved and not flow.released
+        for entry in flow.limit_entries.values():
+            incl = entry.pop("_incl", False)
+            entry["charged"] = charged
+            if not charged and incl and entry.get("used") is not None and entry.get("cost"):
+                # `used` is the use before this request when nothing was charged
+                entry["used"] = max(0.0, entry["used"] - entry["cost"])
+                entry["remaining"] = max(0.0, entry["limit"] - entry["used"])
+        effects = dict(flow.effects)
+        if flow.act.get("vars"):
+            effects["vars"] = flow.act["vars"]
+        ai = dict(flow.act["ai"])
+        prompt = ai.pop("prompt", "")
+        ai["prompt_chars"] = len(prompt)
+        return cls(
+            id=flow.rid,
+            now=flow.act.get("time.now"),
+            verdict=verdict,
+            status_code=status,
+            reason=reason,
+            rule=rule_label,
+            phase=phase,
+            kind=kind,
+            at=at,
+            ai=ai,
+            usage=flow.usage.to_dict() if flow.usage is not None else None,
+            cost_usd=flow.cost.as_float() if flow.cost is not None else None,
+            cost=flow.cost.to_dict() if flow.cost is not None else None,
+            limits=list(flow.limit_entries.values()),
+            effects=effects,
+            errors=flow.errors,
+            response=response,
+            store=flow.store_error,
+            notes=flow.notes,
+            trace=flow.trace,
+            complete=complete,
+            _policy=cp,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of SPEC §8."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "now": self.now,
+            "verdict": self.verdict,
+            "status_code": self.status_code,
+            "reason": self.reason,
+            "rule": self.rule,
+            "phase": self.phase,
+            "decided_by": self.kind,
+            "at": self.at,
+            "ai": self.ai,
+            "usage": self.usage,
+            "cost_usd": self.cost_usd,
+            "limits": self.limits,
+            "effects": self.effects,
+            "errors": self.errors,
+            "complete": self.complete,
+        }
+        if self.cost is not None:
+            out["cost"] = self.cost
+        if self.response is not None:
+            out["response"] = self.response
+        if self.store is not None:
+            out["store"] = self.store
+        if self.notes:
+            out["notes"] = self.notes
+        if self.trace is not None:
+            out["trace"] = self.trace
+        return out
+
+    def text(self, *, trace: bool = False) -> str:
+        """The same story for a person: the deciding rule first, with its source line."""
+        from .render import render_text
+
+        return render_text(self, trace=trace)
+
+    def __repr__(self) -> str:
+        return f"<Decision {self.verdict} {self.status_code} rule={self.rule!r}>"

@@ -1,0 +1,172 @@
+"""A decision as text, for a person: the deciding rule first, with its source line, then what
+mattered (limits, effects, errors), then, when asked, the trace in document order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+__all__ = ["render_text"]
+
+_PHASE = {"on_http_request": "request phase", "on_http_response": "response phase"}
+
+
+@lru_cache(maxsize=64)
+def _lines(path: str) -> tuple[str, ...]:
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            return tuple(f.read().splitlines())
+    except (OSError, UnicodeDecodeError):
+        return ()
+
+
+def source_line(at: Mapping[str, Any] | None, sources: Mapping[str, str] | None = None) -> str | None:
+    """``  14 | token-limit {...}`` for a span dict, read from ``sources`` or the file."""
+    if not at or not at.get("line"):
+        return None
+    file = at.get("file")
+    if sources and file in sources:
+        lines = tuple(sources[file].splitlines())
+    elif file:
+        lines = _lines(file)
+    else:
+        return None
+    line = at["line"]
+    if not 1 <= line <= len(lines):
+        return None
+    return f"{line:>5} | {lines[line - 1].rstrip()}"
+
+
+def _num(x: Any) -> str:
+    if x is None:
+        return "?"
+    if isinstance(x, float):
+        if x.is_integer():
+            return f"{int(x):,}"
+        return f"{x:,.2f}" if abs(x) >= 1 else f"{x:.6f}".rstrip("0")
+    if isinstance(x, int):
+        return f"{x:,}"
+    return str(x)
+
+
+def _limit_line(e: Mapping[str, Any]) -> str:
+    key = f" [{e['key']}]" if e.get("key") else ""
+    head = f"{e['name']}{key}  {e['outcome']}"
+    if e.get("used") is None:
+        return f"{head}  {e.get('note') or 'no count'}"
+    used = e["used"]
+    cost = e.get("cost")
+    if e.get("charged") and cost is not None:
+        before = max(0.0, used - cost)
+        if before < 1e-9:
+            before = 0.0
+        text = f"{_num(before)} of {_num(e['limit'])} {e['unit']} used before this request, which adds ~{_num(cost)}"
+    elif e["outcome"] != "limited" and cost is not None:
+        text = f"{_num(used)} of {_num(e['limit'])} {e['unit']} used; not charged (the request was denied)"
+    else:
+        text = f"{_num(used)} of {_num(e['limit'])} {e['unit']} used, this request needs ~{_num(cost)}"
+    text += f"; {_num(e.get('remaining'))} left"
+    if e.get("retry_after") is not None and e["outcome"] == "limited":
+        text += f", retry after {_num(float(int(e['retry_after']) + (e['retry_after'] % 1 > 0)))}s"
+    elif e.get("reset_after"):
+        text += f", resets in {_num(float(round(e['reset_after'])))}s"
+    if not e.get("enforce", True):
+        text += " (enforce: false)"
+    if e.get("settled"):
+        text += f"; {e['settled']}"
+    out = f"{head}  {text}"
+    if e.get("note"):
+        out += f"\n      {e['note']}"
+    return out
+
+
+def render_text(decision: Any, *, trace: bool = False, sources: Mapping[str, str] | None = None) -> str:
+    d = decision.to_dict() if hasattr(decision, "to_dict") else decision
+    out: list[str] = []
+    verdict = d["verdict"].upper()
+    if d.get("decided_by") == "custom-response":
+        verdict = "RESPONDED"  # verdict deny: the gateway answered the request itself
+    out.append(f"{verdict} {d['status_code']}: {d['reason']}")
+    if d.get("rule") is not None or d.get("at"):
+        where = ""
+        at = d.get("at")
+        if at and at.get("file"):
+            where = f" at {at['file']}:{at['line']}"
+        elif at:
+            where = f" at line {at['line']}"
+        name = f"rule `{d['rule']}`" if d.get("rule") is not None else "the document"
+        out.append(f"  decided by {name} ({_PHASE.get(d.get('phase'), d.get('phase'))}){where}")
+        line = source_line(at, sources)
+        if line:
+            out.append(line)
+    else:
+        out.append(f"  decided by the document's default ({d.get('decided_by')})")
+    resp = d.get("response")
+    if resp and resp.get("headers"):
+        for k, v in resp["headers"].items():
+            out.append(f"  {k}: {v}")
+    ai = d.get("ai") or {}
+    req = f"request {d.get('id')} at {d.get('now')}: {ai.get('provider')} {ai.get('operation')}"
+    if ai.get("model"):
+        req += f" {ai['model']}"
+    req += f", ~{_num(ai.get('input_tokens'))} input tokens"
+    if ai.get("max_output_tokens"):
+        req += f", up to {_num(ai['max_output_tokens'])} output"
+    out.append("")
+    out.append(req)
+    if d.get("usage"):
+        u = d["usage"]
+        cost = d.get("cost_usd")
+        out.append(f"usage: {_num(u['input_tokens'])} in, {_num(u['output_tokens'])} out ({u['source']}); "
+                   f"cost {'$' + format(cost, '.6f') if cost is not None else 'unknown'}")
+    if d.get("limits"):
+        out.append("limits:")
+        for e in d["limits"]:
+            out.append("  " + _limit_line(e))
+    eff = d.get("effects") or {}
+    if eff:
+        out.append("effects:")
+        if "model" in eff:
+            m = eff["model"]
+            out.append(f"  model {m['from']} -> {m['to']} (rule `{m['rule']}`)")
+        if "max_output_tokens" in eff:
+            m = eff["max_output_tokens"]
+            out.append(f"  max output tokens {m['from'] or 'unset'} -> {m['to']} (rule `{m['rule']}`)")
+        for which in ("request_headers", "response_headers"):
+            h = eff.get(which)
+            if h:
+                for k, v in h["add"].items():
+                    out.append(f"  {which.split('_')[0]} header {k}: {v}")
+                for k in h["remove"]:
+                    out.append(f"  {which.split('_')[0]} header {k} removed")
+        if eff.get("vars"):
+            out.append("  vars " + ", ".join(f"{k}={v!r}" for k, v in eff["vars"].items()))
+        for log in eff.get("logs", ()):
+            out.append(f"  log ({log['rule']}): " + ", ".join(f"{k}={v!r}" for k, v in log["metadata"].items()))
+    if d.get("store"):
+        s = d["store"]
+        out.append(f"store unavailable: {s['message']} ({s['mode']})")
+    if d.get("errors"):
+        out.append("errors:")
+        for e in d["errors"]:
+            line = f" (line {e['span']['line']})" if e.get("span") else ""
+            out.append(f"  rule `{e['rule']}`{line}: {e['message']} in `{e['source']}` (on_error: {e['on_error']})")
+    for note in d.get("notes") or ():
+        out.append(f"note: {note}")
+    if trace and d.get("trace") is not None:
+        out.append("trace:")
+        phase = None
+        for r in d["trace"]:
+            if r["phase"] != phase:
+                phase = r["phase"]
+                out.append(f"  {_PHASE.get(phase, phase)}")
+            mark = {True: "+", False: "-", "error": "!"}.get(r["matched"], "?")
+            line = f" (line {r['line']})" if r.get("line") else ""
+            out.append(f"    {mark} {r['rule']}{line}")
+            for x in r["expressions"]:
+                val = f"error: {x['error']}" if "error" in x else str(x["value"]).lower()
+                out.append(f"        {val:<6} {x['source']}")
+            for a in r["actions"]:
+                out.append(f"        {a['type']}: {a['outcome']}")
+    return "\n".join(out)

@@ -1,0 +1,185 @@
+"""The request object of SPEC §8 (REQUEST.json), validated, with errors naming the field.
+
+``Request.parse(data)`` turns a REQUEST.json object into a validated :class:`Request`, or
+raises :class:`RequestError` whose message names every bad field (``request.url: field
+required``). Nothing here touches a store or the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
+
+__all__ = ["HttpRequest", "HttpResponse", "Identity", "Request", "RequestError", "parse_time"]
+
+
+class RequestError(ValueError):
+    """A request file that does not have the shape of SPEC §8. ``problems`` lists
+    ``(field, message)`` pairs; ``str()`` names every field."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        text = "; ".join(f"`{f}`: {m}" if f else m for f, m in problems[:10])
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        super().__init__(f"invalid request: {text}{more}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+Headers = dict[StrictStr, StrictStr | list[StrictStr]]
+
+
+class Identity(_Model):
+    """The authenticated caller, as the embedding gateway supplies it (SPEC §5)."""
+
+    key: StrictStr | None = None
+    user: StrictStr | None = None
+    team: StrictStr | None = None
+    org: StrictStr | None = None
+    tier: StrictStr | None = None
+    labels: dict[StrictStr, StrictStr] | None = None
+
+
+class HttpRequest(_Model):
+    method: Annotated[StrictStr, Field(min_length=1)] = "POST"
+    url: Annotated[StrictStr, Field(min_length=1)]
+    headers: Headers = Field(default_factory=dict)
+    body: Any = None
+
+
+class HttpResponse(_Model):
+    status_code: Annotated[StrictInt, Field(ge=100, le=599)] = 200
+    headers: Headers = Field(default_factory=dict)
+    body: Any = None
+    sse: StrictStr | None = None
+
+
+class BucketState(_Model):
+    used: Annotated[StrictInt | StrictFloat, Field(ge=0)]
+
+
+class State(_Model):
+    """Counters already used: ``limits[name][bucket] = {used}``; a bucket is named by its
+    ``bucket_key`` values joined by ``|`` (``""`` for a limit without ``bucket_key``)."""
+
+    limits: dict[StrictStr, dict[StrictStr, BucketState]] = Field(default_factory=dict)
+
+
+class AiOverride(_Model):
+    """Explicit classification (SPEC §7: detect by path and body shape, with an override)."""
+
+    provider: StrictStr | None = None
+    operation: StrictStr | None = None
+
+
+class Request(_Model):
+    """One request as the engine sees it (REQUEST.json, SPEC §8).
+
+    ``conn``, ``endpoint`` and ``req`` carry ngrok's other variables under ngrok's names,
+    nested (``{"geo": {"country": "FR"}}``) or dotted (``{"geo.country": "FR"}``).
+    """
+
+    id: StrictStr | None = None
+    now: datetime | None = None
+    identity: Identity = Field(default_factory=Identity)
+    conn: dict[StrictStr, Any] = Field(default_factory=dict)
+    request: HttpRequest
+    response: HttpResponse | None = None
+    state: State | None = None
+    ai: AiOverride | None = None
+    endpoint: dict[StrictStr, Any] | None = None
+    req: dict[StrictStr, Any] | None = None
+
+    @classmethod
+    def parse(cls, data: object) -> Request:
+        """Validate a REQUEST.json object; :class:`RequestError` names each bad field."""
+        if isinstance(data, Request):
+            return data
+        if not isinstance(data, Mapping):
+            raise RequestError([("", f"a request is a JSON object, not {_kind(data)}")])
+        try:
+            req = cls.model_validate(data)
+        except ValidationError as error:
+            raise RequestError(_problems(error)) from None
+        if req.now is not None and req.now.tzinfo is None:
+            raise RequestError([("now", "a time needs a zone: write `Z` or an offset such as `+02:00`")])
+        return req
+
+    def unix_now(self) -> float | None:
+        return self.now.timestamp() if self.now is not None else None
+
+
+def parse_time(text: str) -> datetime:
+    """An RFC 3339 time (``2026-11-26T12:00:00Z``) as an aware datetime."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+_MESSAGES: dict[str, str] = {
+    "missing": "field required",
+    "extra_forbidden": "unknown field",
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "float_type": "must be a number",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "list_type": "must be a list",
+}
+
+
+def _problems(error: ValidationError) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for item in error.errors(include_url=False):
+        loc = [str(p) for p in item["loc"]]
+        # a union reports every branch; name the field once, without the branch type
+        loc = [p for p in loc if not _is_type_tag(p)]
+        path = ".".join(loc)
+        if path in seen:
+            continue
+        seen.add(path)
+        kind = item["type"]
+        message = _MESSAGES.get(kind, item["msg"])
+        if path == "now" or path.startswith("now."):
+            message = "must be an RFC 3339 time such as `2026-11-26T12:00:00Z`"
+        elif kind in ("string_type", "int_type", "float_type", "dict_type", "list_type", "model_type"):
+            message = f"{message}, not {_kind(item.get('input'))}"
+        elif kind == "extra_forbidden":
+            message = "unknown field" + _hint(path)
+        out.append((path, message))
+    return out or [("", str(error))]
+
+
+def _is_type_tag(part: str) -> bool:
+    return part in ("str", "int", "float", "list[str]", "bool") or part.startswith(("list[", "function-", "constrained-"))
+
+
+_KNOWN = ("id", "now", "identity", "conn", "request", "response", "state", "ai", "endpoint", "req")
+
+
+def _hint(path: str) -> str:
+    from difflib import get_close_matches
+
+    last = path.rsplit(".", 1)[-1]
+    if "." not in path:
+        m = get_close_matches(last, _KNOWN, n=1, cutoff=0.6)
+        if m:
+            return f"; did you mean `{m[0]}`?"
+        return f"; a request has {', '.join(f'`{k}`' for k in _KNOWN)}"
+    return ""
+
