@@ -22,7 +22,8 @@ reserve); ``denied``, ``reconciled`` and ``released`` are final, so every step i
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import fields
+from functools import lru_cache
 from typing import Any, Protocol
 
 from .algorithms import Slot, adjust, apply, build_outcome, fits, locate, outcome_after, used_before
@@ -37,6 +38,7 @@ __all__ = [
     "reserve",
     "seed",
     "spec_from_dict",
+    "spec_to_dict",
     "sweep",
     "reserve_outcomes",
     "settle_outcomes",
@@ -57,6 +59,15 @@ class Cells(Protocol):
 def live_until(slot: Slot, value: float) -> float:
     """Until when a stored cell matters: the slot's end of life, or, for GCRA, its TAT."""
     return value if slot.kind == "gcra" else slot.live_until
+
+
+_SPEC_FIELDS = tuple(f.name for f in fields(LimitSpec))
+
+
+@lru_cache(maxsize=4096)
+def spec_to_dict(spec: LimitSpec) -> dict[str, Any]:
+    """A spec as a JSON-able dict (cached: specs are few and frozen; never mutate the result)."""
+    return {f: getattr(spec, f) for f in _SPEC_FIELDS}
 
 
 def spec_from_dict(d: Mapping[str, Any]) -> LimitSpec:
@@ -138,7 +149,7 @@ def reserve(cells: Cells, rid: str, charges: Sequence[Charge], now: float, ttl: 
         "keep_until": now + keep,
         "admitted": admitted,
         "items": [
-            {"spec": asdict(c.spec), "key": c.key, "cost": c.cost, "cur": cur, "prev": prev,
+            {"spec": spec_to_dict(c.spec), "key": c.key, "cost": c.cost, "cur": cur, "prev": prev,
              "final": None}
             for c, (cur, prev) in zip(charges, reads)
         ],

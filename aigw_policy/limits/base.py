@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -44,7 +43,10 @@ class Overlay:
         if hit is not None:
             return hit[0]
         rec = self.base.get_record(rid)
-        return copy.deepcopy(rec) if rec is not None else None
+        if rec is None:
+            return None
+        # steps change a record's top-level fields and its items' fields, nothing deeper
+        return {**rec, "items": [dict(it) for it in rec["items"]]}
 
     def put_record(self, rid: str, record: dict[str, Any], keep_until: float,
                    pending_until: float | None) -> None:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import asdict
 from typing import Any
 
+from .accounting import spec_to_dict
 from .algorithms import Slot, build_outcome, locate, outcome_after
 from .base import DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL, DEFAULT_TIMEOUT
 from .model import Charge, LimitSpec, Outcome, StoreUnavailable
@@ -97,7 +97,7 @@ class _Protocol:
 
     def reserve(self, rid: str, charges: Sequence[Charge], now: float) -> Step:
         arg, t = self._now(now)
-        meta = json.dumps([[asdict(c.spec), c.key, c.cost] for c in charges])
+        meta = json.dumps([[spec_to_dict(c.spec), c.key, c.cost] for c in charges])
         for _ in range(_TRIES):
             reply = yield ["reserve", self.prefix, arg, rid, *_charge_args(charges, t),
                            _f(self.reservation_ttl), _f(self.record_ttl), meta]
