@@ -284,6 +284,22 @@ def explain(
         raise typer.Exit(1)
 
 
+@app.command("test")
+def test_policies(
+    path: Annotated[Path, typer.Argument(help="A test file, or a directory searched for *.test.yaml.")] = Path("."),
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show passing cases too.")] = False,
+    coverage: Annotated[bool, typer.Option("--coverage/--no-coverage", help="Report rules no test exercises.")] = True,
+) -> None:
+    """Run policy tests (requests and the decisions they must get), like `opa test`."""
+    from .engine.cli_support import run_tests
+
+    if not path.exists():
+        raise _fail_usage(f"`{path}` does not exist")
+    text, code = run_tests(path, verbose=verbose, coverage=coverage)
+    typer.echo(text)
+    raise typer.Exit(code)
+
+
 def _read_json(path: Path) -> object:
     text = _read_text(path)
     try:
