@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +65,179 @@ def parse(text: str, *, source: Source | None = None, offset: int = 0) -> ast.Ex
     if len(text) > MAX_LENGTH:
         _fail("AIGW008", f"expression is too long ({len(text)} characters, the limit is "
               f"{MAX_LENGTH})", src.span(base, base + len(text)))
+    lowering = Lowering(text, src, base)
     try:
-        tree = _parser().parse(text)
+        node = _fast_lower(text, lowering) if text.count("(") <= _FAST_MAX_PARENS else None
+        if node is None:  # too deep for the direct path: let the tree path report it
+            lowering = Lowering(text, src, base)
+            node = lowering.lower(_parser().parse(text))
     except UnexpectedInput as error:
         raise CelSyntaxError([syntax_diagnostic(error, text, src, base, "AIGW200")]) from None
-    lowering = Lowering(text, src, base)
-    node = lowering.lower(tree)
     if lowering.diagnostics:
         raise CelSyntaxError(lowering.diagnostics)
     return node
+
+
+# --- the direct path: lowering while parsing ----------------------------------------------
+#
+# ``parse`` does not build a lark tree: the LALR parser calls, at each reduction, the same
+# ``Lowering`` method the tree path would call, with a small meta object whose positions are
+# computed as lark's ``propagate_positions`` computes them (first child's start, last child's
+# end, where a child is a token or an already lowered node, parentheses included). The DSL
+# (aigw_policy.syntax) keeps using ``Lowering`` on trees; both paths give the same nodes,
+# spans and diagnostics (tests/cel/test_parse.py checks this on every conformance input).
+
+_FAST_MAX_PARENS = 200
+"""More `(` than this and ``parse`` uses the tree path (whose recursion limit reports AIGW008)."""
+
+# Rules whose ``Lowering`` method never looks at ``meta``: no positions are computed for them.
+_NO_META = frozenset({
+    "or_expr", "and_expr", "relation", "addition", "multiplication", "relop", "addop", "mulop",
+    "not_chain", "neg_chain", "field_name", "exprlist", "list_elems", "opt_elem", "map_inits",
+    "field_inits",
+})
+
+
+class _Meta:
+    __slots__ = ("start_pos", "end_pos")
+    empty = False
+
+    def __init__(self, start_pos: int, end_pos: int) -> None:
+        self.start_pos = start_pos
+        self.end_pos = end_pos
+
+
+class _Seq:
+    """The value of a lark helper rule (``__x_star_N``): its children, spliced into the parent."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, children: list[Any]) -> None:
+        self.children = children
+
+
+class _Current(threading.local):
+    lowering: Any = None
+
+
+_CURRENT = _Current()
+_FAST: Any = None
+
+
+def _fast_parser() -> Any:
+    """(LALR parser with the direct callbacks, lexer frontend), built once; None if unavailable."""
+    global _FAST
+    if _FAST is None:
+        try:
+            from lark.parsers.lalr_parser import _Parser
+
+            lark = _parser()
+            frontend = lark.parser
+            table = frontend.parser._parse_table
+            callbacks = {rule: _callback(rule) for rule in lark.rules}
+            _FAST = (_Parser(table, callbacks), frontend)
+            frontend._make_lexer_thread("")  # noqa: SLF001 - probe the API once
+        except Exception:  # noqa: BLE001 - another lark version: use the tree path
+            _FAST = False
+    return _FAST
+
+
+def _fast_lower(text: str, lowering: Lowering) -> ast.Expr | None:
+    fast = _fast_parser()
+    if not fast:
+        return lowering.lower(_parser().parse(text))
+    parser, frontend = fast
+    current = _CURRENT
+    outer = current.lowering
+    current.lowering = lowering
+    try:
+        node = parser.parse(frontend._make_lexer_thread(text), "expr")  # noqa: SLF001
+    except (RecursionError, _TooDeep):
+        return None
+    finally:
+        current.lowering = outer
+    lowering.diagnostics.extend(lowering._pending_reserved.values())
+    return node
+
+
+def _callback(rule: Any) -> Any:
+    """The reduction callback of one grammar rule (mirrors lark's tree builder wrappers)."""
+    name = rule.alias or rule.options.template_source or rule.origin.name
+    keep = rule.options.keep_all_tokens
+    include = [(i, not sym.is_term and sym.name.startswith("_"))
+               for i, sym in enumerate(rule.expansion)
+               if keep or not (sym.is_term and sym.filter_out)]
+    plain = len(include) == len(rule.expansion) and not any(e for _, e in include)
+    indices = [i for i, _ in include]
+
+    if plain:
+        def select(children: list[Any]) -> list[Any]:
+            return children
+    elif not any(e for _, e in include):
+        if len(indices) == 1:
+            only = indices[0]
+
+            def select(children: list[Any]) -> list[Any]:
+                return [children[only]]
+        else:
+            def select(children: list[Any]) -> list[Any]:
+                return [children[i] for i in indices]
+    else:
+        def select(children: list[Any]) -> list[Any]:
+            out: list[Any] = []
+            for i, expand in include:
+                if expand:
+                    out += children[i].children
+                else:
+                    out.append(children[i])
+            return out
+
+    if name.startswith("_"):
+        return lambda children: _Seq(select(children))
+
+    func = Lowering.__dict__.get(name)
+    func = getattr(func, "base_func", func)
+    expand1 = rule.options.expand1 and not rule.alias
+    current = _CURRENT
+
+    if func is None:
+        if not expand1:
+            raise AssertionError(f"unhandled rule {name}")  # pragma: no cover
+
+        def passthrough(children: list[Any]) -> Any:
+            filtered = select(children)
+            if len(filtered) == 1:
+                return filtered[0]
+            raise AssertionError(f"unhandled rule {name}")  # pragma: no cover
+        return passthrough
+
+    if name in _NO_META:
+        def call(children: list[Any]) -> Any:
+            filtered = select(children)
+            if expand1 and len(filtered) == 1:
+                return filtered[0]
+            return func(current.lowering, None, filtered)
+        return call
+
+    def call_meta(children: list[Any]) -> Any:
+        filtered = select(children)
+        if expand1 and len(filtered) == 1:
+            return filtered[0]
+        low = current.lowering
+        first = children[0]
+        last = children[-1]
+        if isinstance(first, Token):
+            start = first.start_pos
+        else:
+            span = low._parens.get(id(first)) or first.span
+            start = span.start - low.base
+        if isinstance(last, Token):
+            end = last.end_pos
+        else:
+            span = low._parens.get(id(last)) or last.span
+            end = span.end - low.base
+        return func(low, _Meta(start, end), filtered)
+    return call_meta
 
 
 def _fail(code: str, message: str, span: Span, help: str | None = None) -> None:
@@ -207,33 +372,33 @@ class Lowering(Transformer):
         return node
 
     def _too_deep(self, tree: Tree) -> ast.Expr:
-        span = self.span_of(tree)
+        span = self._span_of(tree)
         self.diagnostics.append(Diagnostic.make(
             "AIGW008", f"expression is nested too deeply (the limit is {MAX_DEPTH} levels)",
             span, help="split it into simpler expressions"))
         return ast.Literal(None, "null", span=span)
 
     # positions ---------------------------------------------------------------------
-    def span(self, start: int, end: int) -> Span:
+    def _span(self, start: int, end: int) -> Span:
         return self.src.span(self.base + start, self.base + end)
 
-    def span_of(self, item: Tree | Token | Any) -> Span:
+    def _span_of(self, item: Tree | Token | Any) -> Span:
         if isinstance(item, Token):
-            return self.span(item.start_pos or 0, item.end_pos or 0)
+            return self._span(item.start_pos or 0, item.end_pos or 0)
         meta = item.meta
         if getattr(meta, "empty", True):
-            return self.span(0, 0)
-        return self.span(meta.start_pos, meta.end_pos)
+            return self._span(0, 0)
+        return self._span(meta.start_pos, meta.end_pos)
 
-    def meta_span(self, meta: Any) -> Span:
+    def _meta_span(self, meta: Any) -> Span:
         if getattr(meta, "empty", True):
-            return self.span(0, 0)
-        return self.span(meta.start_pos, meta.end_pos)
+            return self._span(0, 0)
+        return self._span(meta.start_pos, meta.end_pos)
 
-    def error(self, code: str, message: str, span: Span, help: str | None = None) -> None:
+    def _error(self, code: str, message: str, span: Span, help: str | None = None) -> None:
         self.diagnostics.append(Diagnostic.make(code, message, span, help))
 
-    def node(self, node: ast.Expr, *children: Any) -> Any:
+    def _node(self, node: ast.Expr, *children: Any) -> Any:
         """Record the depth of a new node; fail with AIGW008 beyond :data:`MAX_DEPTH`."""
         depth = 1 + max((self._depth.get(id(c), 1) for c in children), default=0)
         if depth > MAX_DEPTH:
@@ -247,8 +412,8 @@ class Lowering(Transformer):
     # operators ---------------------------------------------------------------------
     def conditional(self, meta, children):
         cond, then, otherwise = children
-        return self.node(ast.Call(ast.CONDITIONAL, (cond, then, otherwise),
-                                  span=self.meta_span(meta)), cond, then, otherwise)
+        return self._node(ast.Call(ast.CONDITIONAL, (cond, then, otherwise),
+                                  span=self._meta_span(meta)), cond, then, otherwise)
 
     def _balanced(self, function: str, operands: list[ast.Expr]) -> ast.Expr:
         """Logical chains are balanced trees (as cel-go does), so depth grows as log n."""
@@ -257,8 +422,8 @@ class Lowering(Transformer):
         middle = len(operands) // 2
         left = self._balanced(function, operands[:middle])
         right = self._balanced(function, operands[middle:])
-        span = self.src.span(self.outer(left).start, self.outer(right).end)
-        return self.node(ast.Call(function, (left, right), span=span), left, right)
+        span = self.src.span(self._outer(left).start, self._outer(right).end)
+        return self._node(ast.Call(function, (left, right), span=span), left, right)
 
     def or_expr(self, meta, children):
         return self._balanced(ast.LOGICAL_OR, children)
@@ -270,8 +435,8 @@ class Lowering(Transformer):
         result = children[0]
         for i in range(1, len(children), 2):
             op, right = children[i], children[i + 1]
-            span = self.src.span(self.outer(result).start, self.outer(right).end)
-            result = self.node(ast.Call(ast.BINARY_OPERATORS[op], (result, right), span=span),
+            span = self.src.span(self._outer(result).start, self._outer(right).end)
+            result = self._node(ast.Call(ast.BINARY_OPERATORS[op], (result, right), span=span),
                                result, right)
         return result
 
@@ -285,8 +450,8 @@ class Lowering(Transformer):
     def not_chain(self, meta, children):
         *bangs, operand = children
         for bang in reversed(bangs):
-            span = self.src.span(self.base + bang.start_pos, self.outer(operand).end)
-            operand = self.node(ast.Call(ast.LOGICAL_NOT, (operand,), span=span), operand)
+            span = self.src.span(self.base + bang.start_pos, self._outer(operand).end)
+            operand = self._node(ast.Call(ast.LOGICAL_NOT, (operand,), span=span), operand)
         return operand
 
     def neg_chain(self, meta, children):
@@ -297,8 +462,8 @@ class Lowering(Transformer):
             minus = minuses.pop()
             operand = self._negative_literal(operand, minus)
         for minus in reversed(minuses):
-            span = self.src.span(self.base + minus.start_pos, self.outer(operand).end)
-            operand = self.node(ast.Call(ast.NEGATE, (operand,), span=span), operand)
+            span = self.src.span(self.base + minus.start_pos, self._outer(operand).end)
+            operand = self._node(ast.Call(ast.NEGATE, (operand,), span=span), operand)
         return operand
 
     def _negative_literal(self, literal: ast.Literal, minus: Token) -> ast.Literal:
@@ -310,7 +475,7 @@ class Lowering(Transformer):
         try:
             return ast.Literal(decode_int(digits, negative=True), "int", span=span)
         except LiteralError as error:
-            self.error("AIGW201", error.message, span)
+            self._error("AIGW201", error.message, span)
             return ast.Literal(0, "int", span=span)
 
     # members -----------------------------------------------------------------------
@@ -319,40 +484,40 @@ class Lowering(Transformer):
 
     def _field(self, token: Token) -> tuple[str, Span]:
         name = str(token)
-        span = self.span_of(token)
+        span = self._span_of(token)
         if token.type == "QUOTED_IDENT":
             return name[1:-1], span
         if name in KEYWORDS:
-            self.error("AIGW202", f"`{name}` is a keyword and cannot be a field name", span,
+            self._error("AIGW202", f"`{name}` is a keyword and cannot be a field name", span,
                        help=f"write `[\"{name}\"]` to index a map by this key")
         return name, span
 
     def select(self, meta, children):
         operand, token = children
         name, _ = self._field(token)
-        return self.node(ast.Select(operand, name, span=self.meta_span(meta)), operand)
+        return self._node(ast.Select(operand, name, span=self._meta_span(meta)), operand)
 
     def opt_select(self, meta, children):
         operand, token = children
         name, _ = self._field(token)
-        return self.node(ast.Select(operand, name, True, span=self.meta_span(meta)), operand)
+        return self._node(ast.Select(operand, name, True, span=self._meta_span(meta)), operand)
 
     def method_call(self, meta, children):
         target, name, *rest = children
         if str(name) in KEYWORDS:
-            self.error("AIGW202", f"`{name}` is a keyword and cannot be a function name",
-                       self.span_of(name))
+            self._error("AIGW202", f"`{name}` is a keyword and cannot be a function name",
+                       self._span_of(name))
         args = tuple(rest[0]) if rest else ()
-        return self.node(ast.Call(str(name), args, target, span=self.meta_span(meta)),
+        return self._node(ast.Call(str(name), args, target, span=self._meta_span(meta)),
                          target, *args)
 
     def index(self, meta, children):
         operand, index = children
-        return self.node(ast.Index(operand, index, span=self.meta_span(meta)), operand, index)
+        return self._node(ast.Index(operand, index, span=self._meta_span(meta)), operand, index)
 
     def opt_index(self, meta, children):
         operand, index = children
-        return self.node(ast.Index(operand, index, True, span=self.meta_span(meta)),
+        return self._node(ast.Index(operand, index, True, span=self._meta_span(meta)),
                          operand, index)
 
     def create_struct(self, meta, children):
@@ -360,10 +525,10 @@ class Lowering(Transformer):
         fields = tuple(rest[0]) if rest else ()
         name = self._type_name(operand)
         if name is None:
-            self.error("AIGW200", "only a type name can come before `{`", operand.span,
+            self._error("AIGW200", "only a type name can come before `{`", operand.span,
                        help="a message literal is written `pkg.Type{field: value}`")
             name = "<invalid>"
-        return self.node(ast.CreateStruct(name, fields, span=self.meta_span(meta)),
+        return self._node(ast.CreateStruct(name, fields, span=self._meta_span(meta)),
                          *(f.value for f in fields))
 
     def _type_name(self, node: ast.Expr) -> str | None:
@@ -385,32 +550,32 @@ class Lowering(Transformer):
                 "AIGW202", f"`{bare}` is a reserved word and cannot be {what}", node.span)
 
     def ident(self, meta, children):
-        node = ast.Ident(str(children[0]), span=self.meta_span(meta))
+        node = ast.Ident(str(children[0]), span=self._meta_span(meta))
         self._check_ident(node, node.name, "an identifier")
-        return self.node(node)
+        return self._node(node)
 
     def root_ident(self, meta, children):
-        node = ast.Ident("." + str(children[0]), span=self.meta_span(meta))
+        node = ast.Ident("." + str(children[0]), span=self._meta_span(meta))
         self._check_ident(node, node.name, "an identifier")
-        return self.node(node)
+        return self._node(node)
 
     def global_call(self, meta, children, prefix: str = ""):
         name, *rest = children
         args = tuple(rest[0]) if rest else ()
-        node = ast.Call(prefix + str(name), args, span=self.meta_span(meta))
+        node = ast.Call(prefix + str(name), args, span=self._meta_span(meta))
         if str(name) in RESERVED:
-            self.error("AIGW202", f"`{name}` is a reserved word and cannot be a function name",
-                       self.span_of(name))
-        return self.node(node, *args)
+            self._error("AIGW202", f"`{name}` is a reserved word and cannot be a function name",
+                       self._span_of(name))
+        return self._node(node, *args)
 
     def root_call(self, meta, children):
         return self.global_call(meta, children, ".")
 
     def paren(self, meta, children):
-        self._parens[id(children[0])] = self.meta_span(meta)
+        self._parens[id(children[0])] = self._meta_span(meta)
         return children[0]
 
-    def outer(self, node: ast.Expr) -> Span:
+    def _outer(self, node: ast.Expr) -> Span:
         """The span of ``node`` including the parentheses written around it."""
         return self._parens.get(id(node), node.span)
 
@@ -421,7 +586,7 @@ class Lowering(Transformer):
         items = children[0] if children else []
         elements = tuple(e for _, e in items)
         optional = tuple(i for i, (opt, _) in enumerate(items) if opt)
-        return self.node(ast.CreateList(elements, optional, span=self.meta_span(meta)),
+        return self._node(ast.CreateList(elements, optional, span=self._meta_span(meta)),
                          *elements)
 
     def list_elems(self, meta, children):
@@ -432,7 +597,7 @@ class Lowering(Transformer):
 
     def create_map(self, meta, children):
         entries = tuple(children[0]) if children else ()
-        return self.node(ast.CreateMap(entries, span=self.meta_span(meta)),
+        return self._node(ast.CreateMap(entries, span=self._meta_span(meta)),
                          *(e.key for e in entries), *(e.value for e in entries))
 
     def map_inits(self, meta, children):
@@ -442,7 +607,7 @@ class Lowering(Transformer):
 
     def map_entry(self, meta, children, optional: bool = False):
         key, value = children
-        return ast.MapEntry(key, value, optional, span=self.meta_span(meta))
+        return ast.MapEntry(key, value, optional, span=self._meta_span(meta))
 
     def opt_map_entry(self, meta, children):
         return self.map_entry(meta, children, True)
@@ -450,36 +615,36 @@ class Lowering(Transformer):
     def field_init(self, meta, children, optional: bool = False):
         token, value = children
         name, _ = self._field(token)
-        return ast.FieldInit(name, value, optional, span=self.meta_span(meta))
+        return ast.FieldInit(name, value, optional, span=self._meta_span(meta))
 
     def opt_field_init(self, meta, children):
         return self.field_init(meta, children, True)
 
     # literals ----------------------------------------------------------------------
     def _literal(self, meta, token: Token, decode, kind: str) -> ast.Literal:
-        span = self.meta_span(meta)
+        span = self._meta_span(meta)
         try:
             value = decode(str(token))
         except LiteralError as error:
             start = (token.start_pos or 0) + error.start
-            self.error("AIGW201", error.message, self.span(start, (token.start_pos or 0)
+            self._error("AIGW201", error.message, self._span(start, (token.start_pos or 0)
                                                             + error.end))
             value = None
         except UnicodeEncodeError:
-            self.error("AIGW201", "bytes literal is not valid text", span)
+            self._error("AIGW201", "bytes literal is not valid text", span)
             value = None
-        return self.node(ast.Literal(value, kind, span=span))  # type: ignore[arg-type]
+        return self._node(ast.Literal(value, kind, span=span))  # type: ignore[arg-type]
 
     def int_lit(self, meta, children):
         token = children[0]
-        span = self.meta_span(meta)
+        span = self._meta_span(meta)
         try:
             value = decode_int(str(token))
         except LiteralError as error:
             # may still be fine as the operand of `-` (e.g. -9223372036854775808)
-            self.error("AIGW201", error.message, span)
+            self._error("AIGW201", error.message, span)
             value = 0
-        return self.node(ast.Literal(value, "int", span=span))
+        return self._node(ast.Literal(value, "int", span=span))
 
     def uint_lit(self, meta, children):
         return self._literal(meta, children[0], decode_uint, "uint")
@@ -494,10 +659,10 @@ class Lowering(Transformer):
         return self._literal(meta, children[0], decode_bytes, "bytes")
 
     def true_lit(self, meta, children):
-        return self.node(ast.Literal(True, "bool", span=self.meta_span(meta)))
+        return self._node(ast.Literal(True, "bool", span=self._meta_span(meta)))
 
     def false_lit(self, meta, children):
-        return self.node(ast.Literal(False, "bool", span=self.meta_span(meta)))
+        return self._node(ast.Literal(False, "bool", span=self._meta_span(meta)))
 
     def null_lit(self, meta, children):
-        return self.node(ast.Literal(None, "null", span=self.meta_span(meta)))
+        return self._node(ast.Literal(None, "null", span=self._meta_span(meta)))
