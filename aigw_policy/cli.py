@@ -300,6 +300,28 @@ def test_policies(
     raise typer.Exit(code)
 
 
+@app.command()
+def replay(
+    traffic: Annotated[Path, typer.Argument(help="Requests, one REQUEST.json object per line (JSONL).")],
+    policy: Annotated[Path, typer.Option("--policy", "-p", help="The policy file.")],
+    against: Annotated[Optional[Path], typer.Option("--against", help="An older policy: print only the requests whose decision changes.")] = None,
+    format: Annotated[ReplayFormat, typer.Option("--format", "-f", help="One decision per line, or a summary.")] = ReplayFormat.jsonl,
+) -> None:
+    """Replay recorded traffic through a policy, in order, with in-memory limits (never a real store)."""
+    from .engine.cli_support import replay as run_replay
+
+    doc = _load_policy(policy)
+    old = _load_policy(against) if against is not None else None
+    if not traffic.is_file():
+        raise _fail_usage(f"cannot read `{traffic}`")
+    write = typer.echo
+    summary_text, code = run_replay(doc, traffic, against=old, fmt=format.value, write=write,
+                                    progress=sys.stderr.isatty())
+    if summary_text is not None:
+        typer.echo(summary_text)
+    raise typer.Exit(code)
+
+
 def _read_json(path: Path) -> object:
     text = _read_text(path)
     try:

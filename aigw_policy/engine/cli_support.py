@@ -77,3 +77,92 @@ def run_tests(path: Any, *, verbose: bool, coverage: bool) -> tuple[str, int]:
         lines.append(f"rules no test exercises ({len(uncovered)}):")
         lines.extend(sorted(set(uncovered)))
     return "\n".join(lines), 2 if broken else (1 if failed else 0)
+
+
+def _brief(d: Any) -> dict[str, Any]:
+    return {"verdict": d.verdict, "status_code": d.status_code, "rule": d.rule, "reason": d.reason}
+
+
+def replay(policy: Policy, path: Any, *, against: Policy | None, fmt: str, write: Callable[[str], None],
+           progress: bool) -> tuple[str | None, int]:
+    """``aigw-policy replay``: stream a JSONL file of requests through the policy (and the old
+    one) with in-memory stores, in order, time from each ``now``. Memory does not grow with
+    the file: lines are read one at a time and nothing is kept per request beyond the
+    stores' own windows. Returns (summary text or None, exit code)."""
+    from collections import Counter
+
+    from ..stores import MemoryStore
+    from .runner import Engine
+
+    new = Engine(policy, store=MemoryStore())
+    old = Engine(against, store=MemoryStore()) if against is not None else None
+    verdicts: Counter[str] = Counter()
+    statuses: Counter[int] = Counter()
+    rules: Counter[str] = Counter()
+    changes: Counter[str] = Counter()
+    bad = 0
+    total = 0
+    size = path.stat().st_size if hasattr(path, "stat") else 0
+    bar = None
+    if progress and size > 1_000_000:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+        bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                       TimeRemainingColumn(), transient=True)
+        task = bar.add_task("replaying", total=size)
+        bar.start()
+    done = 0
+    try:
+        with open(path, "rb") as f:
+            for n, raw in enumerate(f, 1):
+                done += len(raw)
+                if bar is not None and n % 256 == 0:
+                    bar.update(task, completed=done)
+                line = raw.strip()
+                if not line:
+                    continue
+                total += 1
+                try:
+                    data = json.loads(line)
+                    d = new.evaluate(data, apply_state=True, request_id=f"line-{n}", expect_response=False)
+                    o = (old.evaluate(data, apply_state=True, request_id=f"line-{n}", expect_response=False)
+                         if old is not None else None)
+                except (ValueError, RequestError) as error:
+                    bad += 1
+                    msg = str(error) if isinstance(error, RequestError) else f"not valid JSON: {error}"
+                    if fmt == "jsonl":
+                        write(json.dumps({"line": n, "error": msg}))
+                    continue
+                verdicts[d.verdict] += 1
+                statuses[d.status_code] += 1
+                rules[d.rule or "(default)"] += 1
+                if o is not None:
+                    if (o.verdict, o.status_code, o.rule) != (d.verdict, d.status_code, d.rule):
+                        key = f"{o.verdict} -> {d.verdict}" if o.verdict != d.verdict else f"{d.verdict}, other status or rule"
+                        changes[key] += 1
+                        if fmt == "jsonl":
+                            write(json.dumps({"line": n, "id": d.id, "now": d.now, "old": _brief(o), "new": _brief(d)}))
+                elif fmt == "jsonl":
+                    out = d.to_dict()
+                    out["line"] = n
+                    write(json.dumps(out, default=str))
+    finally:
+        if bar is not None:
+            bar.stop()
+    if fmt != "summary":
+        return None, 0
+    lines = [f"{total:,} requests" + (f", {bad:,} unreadable" if bad else "")]
+    for v, c in verdicts.most_common():
+        lines.append(f"  {v:<6} {c:>10,}")
+    lines.append("by status:")
+    for s, c in sorted(statuses.items()):
+        lines.append(f"  {s:<6} {c:>10,}")
+    lines.append("by deciding rule:")
+    for r, c in rules.most_common(20):
+        lines.append(f"  {c:>10,}  {r}")
+    if old is not None:
+        changed = sum(changes.values())
+        lines.append(f"changed against the old policy: {changed:,}")
+        for k, c in changes.most_common():
+            lines.append(f"  {c:>10,}  {k}")
+    return "\n".join(lines), 0
