@@ -36,6 +36,7 @@ class CompiledExpr:
     source: str
     span: Span | None
     fn: Fn
+    node: Any = field(default=None, compare=False, repr=False)  # the parsed CEL, for the index
 
 
 class Template:
@@ -147,8 +148,15 @@ class _Compiler:
         self.errors: list[Diagnostic] = []
 
     def cel(self, source: str, span: Span | None, label: str) -> CompiledExpr:
+        from ..cel.parser import CelSyntaxError, parse
+
+        node = None
         try:
-            prog = compile_condition(source, name=label)
+            node = parse(source)
+        except (CelSyntaxError, RecursionError):
+            pass  # compile_condition reports it
+        try:
+            prog = compile_condition(source, name=label, node=node)
         except CelError as error:
             diags = getattr(error, "diagnostics", None)
             self.errors.append(
@@ -157,7 +165,7 @@ class _Compiler:
                 else Diagnostic.make("AIGW304", f"`{source}`: {diags[0].message}", span)
             )
             return CompiledExpr(source, span, _broken(str(error)))
-        return CompiledExpr(source, span, prog.function)
+        return CompiledExpr(source, span, prog.function, node)
 
     def template(self, text: str, span: Span | None, label: str) -> Template:
         try:
@@ -305,7 +313,7 @@ def _broken(message: str) -> Fn:
     return fn
 
 
-def compile_policy(policy: Policy, *, index: bool = True) -> CompiledPolicy:
+def compile_policy(policy: Policy, *, index: bool = True, index_min_rules: int = 8) -> CompiledPolicy:
     """Compile a policy; :class:`PolicyError` if a CEL text does not compile."""
     first_span = next((r.span for _, r in policy.rules() if r.span is not None), None)
     file = first_span.file if first_span is not None and first_span.file else None
@@ -325,8 +333,8 @@ def compile_policy(policy: Policy, *, index: bool = True) -> CompiledPolicy:
     if index:
         from .index import build_index
 
-        req_index = build_index(request_rules)
-        resp_index = build_index(response_rules)
+        req_index = build_index(request_rules, min_rules=index_min_rules)
+        resp_index = build_index(response_rules, min_rules=index_min_rules)
     return CompiledPolicy(
         policy=policy,
         name=policy.name,
