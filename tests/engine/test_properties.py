@@ -108,8 +108,11 @@ def test_rule_is_the_first_terminating_match(text: str, req: dict) -> None:
         if rec["matched"] == "error" and not any(e["rule"] == rec["rule"] and e["on_error"] == "skip" for e in d["errors"]):
             first = rec["rule"]
             break
+        failed_closed = any(e["rule"] == rec["rule"] and e["on_error"] == "deny" for e in d["errors"])
         if rec["matched"] is True and any(
-            a["outcome"].startswith(("denied", "responded", "allowed", "limited", "rejected")) for a in rec["actions"]
+            a["outcome"].startswith(("denied", "responded", "allowed", "limited", "rejected"))
+            or (a["outcome"].startswith("error") and failed_closed)
+            for a in rec["actions"]
         ):
             first = rec["rule"]
             break
