@@ -1,8 +1,9 @@
 """The formatter: DSL text -> canonical DSL text, proven not to change meaning.
 
 ``format_policy`` parses, prints, re-parses its own output and compares the two IRs (spans
-never take part in equality). If they differ it refuses with ``AIGW009`` rather than
-rewrite a policy into one that means something else.
+never take part in equality) and the two multisets of comments. If either differs it
+refuses with ``AIGW009`` rather than rewrite a policy into one that means something else,
+or lose a comment. Comments are placed by :mod:`.comments`; the layout is in docs/fmt.md.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from ..diagnostics import Diagnostic, Diagnostics, PolicyError
 from ..ir.nodes import Node, Policy
 from ..source import Source, Span
+from .comments import attach, comment_texts
 from .printer import print_dsl
 
 __all__ = ["format_policy", "print_dsl"]
@@ -22,13 +24,14 @@ def format_policy(text: str, *, name: str | None = None) -> str:
 
     Parse errors are raised with the parser's diagnostics; warnings do not stop formatting.
     """
-    from ..syntax.dsl import read_dsl
+    from ..syntax.dsl import Trivia, read_dsl
 
     source = Source(text, name)
-    policy = _parse(read_dsl, source)
-    formatted = print_dsl(policy)
+    trivia, again_trivia = Trivia(), Trivia()
+    policy = _parse(read_dsl, source, trivia)
+    formatted = print_dsl(policy, attach(policy, trivia, text))
     try:
-        again = _parse(read_dsl, Source(formatted, name))
+        again = _parse(read_dsl, Source(formatted, name), again_trivia)
     except PolicyError as error:
         first = error.diagnostics[0]
         raise PolicyError([Diagnostic.make(
@@ -44,12 +47,22 @@ def format_policy(text: str, *, name: str | None = None) -> str:
             _first_difference(policy, again) or policy.span or source.span(0),
             help="the file was left as it is; please report this bug",
         )])
+    lost = comment_texts(trivia.comments) - comment_texts(again_trivia.comments)
+    added = comment_texts(again_trivia.comments) - comment_texts(trivia.comments)
+    if lost or added:
+        first = next((c for c in trivia.comments if comment_texts([c]) & lost), None)
+        raise PolicyError([Diagnostic.make(
+            "AIGW009",
+            "formatter would " + ("lose this comment" if first else "duplicate a comment"),
+            first.span if first else policy.span or source.span(0),
+            help="the file was left as it is; please report this bug",
+        )])
     return formatted
 
 
-def _parse(read_dsl: Any, source: Source) -> Policy:
+def _parse(read_dsl: Any, source: Source, trivia: Any = None) -> Policy:
     diags = Diagnostics()
-    policy = read_dsl(source, diags)
+    policy = read_dsl(source, diags, trivia)
     errors = [d for d in diags.sorted() if d.is_error]
     if errors:
         raise PolicyError(errors)

@@ -5,7 +5,8 @@ a blank line between sections and between rules, shorthands for ``deny``, ``set-
 ``allow``, every other action in block form on one line when it fits in 100 columns, else
 one ``key: value`` per line. CEL is printed exactly as written (``Expr.source``); every other
 value is printed so that the contract's lowering gives the same IR back, which
-:func:`aigw_policy.fmt.format_policy` checks by re-parsing.
+:func:`aigw_policy.fmt.format_policy` checks by re-parsing. Comments are not IR: given a
+:class:`~.comments.Comments` placement, each is printed before or after its line.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from ..ir.actions import ActionConfig, field_kind
 from ..ir.nodes import SETTINGS, Action, Policy, Rule
+from .comments import Comments, Key, Placed
 
 __all__ = ["print_dsl", "print_action", "print_string", "print_value", "WIDTH"]
 
@@ -27,52 +29,82 @@ _PHASE_KEYWORDS = (("on_http_request", "request"), ("on_http_response", "respons
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
-def print_dsl(policy: Policy) -> str:
-    """The canonical DSL text of ``policy``, ending with exactly one newline."""
-    sections: list[list[str]] = []
-    settings = [
-        f"{key.replace('_', '-')} {getattr(policy, key)}"
-        for key in SETTINGS
-        if getattr(policy, key) is not None
-    ]
-    if settings:
-        sections.append(settings)
+def print_dsl(policy: Policy, comments: Comments | None = None) -> str:
+    """The canonical DSL text of ``policy``, ending with exactly one newline.
+
+    ``comments`` (see :mod:`.comments`) puts the source's comments back; without them the
+    text has none.
+    """
+    out = _Lines(comments or Comments())
+    head = "policy {" if policy.name is None else f"policy {print_string(policy.name)} {{"
+    out.line(0, [head], ("head",))
+    sections = 0
+    for key in SETTINGS:
+        value = getattr(policy, key)
+        if value is not None:
+            out.line(1, [f"{key.replace('_', '-')} {value}"], ("setting", key))
+            sections = 1
     for phase, keyword in _PHASE_KEYWORDS:
         rules = policy.phase(phase)  # type: ignore[arg-type]
         if not rules:
             continue
-        lines = [f"on {keyword} {{"]
+        if sections:
+            out.blank()
+        sections += 1
+        out.line(1, [f"on {keyword} {{"], ("phase", phase))
         for i, rule in enumerate(rules):
             if i:
-                lines.append("")
-            lines.extend(_indent(_rule_lines(rule)))
-        lines.append("}")
-        sections.append(lines)
-    head = "policy {" if policy.name is None else f"policy {print_string(policy.name)} {{"
-    out = [head]
-    for i, section in enumerate(sections):
-        if i:
-            out.append("")
-        out.extend(_indent(section))
-    out.append("}")
-    return "\n".join(out) + "\n"
+                out.blank()
+            _rule(out, rule, (phase, i))
+        out.close(1, ("phase-end", phase))
+    out.close(0, ("end",))
+    out.comments(0, out.places.before(("eof",)), first_blank=True)
+    return "\n".join(out.lines) + "\n"
+
+
+def _rule(out: _Lines, rule: Rule, at: tuple[str, int]) -> None:
+    head = "rule {" if rule.name is None else f"rule {print_string(rule.name)} {{"
+    out.line(2, [head], ("rule", *at))
+    if rule.on_error is not None:
+        out.line(3, [f"on-error {rule.on_error}"], ("rule.on_error", *at))
+    for j, expr in enumerate(rule.expressions):
+        out.line(3, [f"when {expr.source}"], ("when", *at, j))
+    for k, action in enumerate(rule.actions):
+        out.line(3, _action_lines(action, depth=3), ("action", *at, k))
+    out.close(2, ("rule-end", *at))
+
+
+class _Lines:
+    """Printed lines, with each key's comments before and after its line."""
+
+    def __init__(self, places: Comments) -> None:
+        self.places = places
+        self.lines: list[str] = []
+
+    def blank(self) -> None:
+        self.lines.append("")
+
+    def line(self, depth: int, lines: list[str], key: Key, *, comment_depth: int = -1) -> None:
+        # Continuation lines of multi-line CEL are kept exactly as written, so only the
+        # first physical line of each logical line is indented.
+        self.comments(depth if comment_depth < 0 else comment_depth, self.places.before(key))
+        self.lines.extend(INDENT * depth + line for line in lines)
+        trailing = self.places.after(key)
+        if trailing is not None:
+            self.lines[-1] += "  " + trailing
+
+    def close(self, depth: int, key: Key) -> None:
+        self.line(depth, ["}"], key, comment_depth=depth + 1)
+
+    def comments(self, depth: int, placed: list[Placed], *, first_blank: bool = False) -> None:
+        for i, comment in enumerate(placed):
+            if comment.blank_before and (i or first_blank):
+                self.blank()
+            self.lines.append(INDENT * depth + comment.text)
 
 
 def _indent(lines: list[str]) -> list[str]:
-    # Continuation lines of multi-line CEL are kept exactly as written, so only the first
-    # physical line of each logical line is indented.
     return [INDENT + line if line else line for line in lines]
-
-
-def _rule_lines(rule: Rule) -> list[str]:
-    head = "rule {" if rule.name is None else f"rule {print_string(rule.name)} {{"
-    body: list[str] = []
-    if rule.on_error is not None:
-        body.append(f"on-error {rule.on_error}")
-    body.extend(f"when {expr.source}" for expr in rule.expressions)
-    for action in rule.actions:
-        body.extend(_action_lines(action, depth=3))
-    return [head, *_indent(body), "}"]
 
 
 def print_action(action: Action, *, depth: int = 0) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +27,7 @@ from ..ir.raw import NOT_CONSTANT, RawList, RawMap, RawScalar, RawValue
 from ..source import Source, Span
 from .recovery import recover
 
-__all__ = ["MAX_INPUT_CHARS", "read_dsl"]
+__all__ = ["MAX_INPUT_CHARS", "Comment", "Trivia", "read_dsl"]
 
 MAX_INPUT_CHARS = 1_000_000
 """Longer documents are refused (AIGW008) before parsing."""
@@ -48,11 +49,37 @@ def dsl_parser() -> Lark:
     return _PARSER
 
 
-def read_dsl(source: Source, diags: Diagnostics) -> Policy | None:
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """A `#` or `//` comment as written (trailing whitespace dropped): trivia, not IR."""
+
+    span: Span
+    text: str
+    own_line: bool
+    """Nothing but whitespace before it on its line."""
+
+
+@dataclass(slots=True)
+class Trivia:
+    """What the IR leaves out of a DSL document, for the formatter.
+
+    ``comments``: every comment, in document order, including those inside CEL text (which
+    the IR keeps in ``Expr.source``). ``statements``: where the statements without an IR
+    span were written: the document settings and phases (``"default"``, ...,
+    ``"on_http_request"``) and the rules' ``"rule.on_error"``, in document order.
+    """
+
+    comments: list[Comment] = field(default_factory=list)
+    statements: list[tuple[str, Span]] = field(default_factory=list)
+
+
+def read_dsl(source: Source, diags: Diagnostics,
+             trivia: Trivia | None = None) -> Policy | None:
     """Read a DSL document into a :class:`Policy`; ``None`` if nothing usable was read.
 
     Diagnostics go to ``diags``; a returned policy may still come with errors (the broken
-    rules are left out of it).
+    rules are left out of it). ``trivia``, when given, is filled with the comments and the
+    statement positions (for ``fmt``).
     """
     if len(source.text) > MAX_INPUT_CHARS:
         diags.add("AIGW008", f"the document is longer than {MAX_INPUT_CHARS} characters",
@@ -61,7 +88,45 @@ def read_dsl(source: Source, diags: Diagnostics) -> Policy | None:
     tree = recover(source, diags, dsl_parser())
     if tree is None:
         return None
+    if trivia is not None:
+        _collect_trivia(source, tree, trivia)
     return _Reader(source, diags).document(tree)
+
+
+def _collect_trivia(source: Source, tree: Tree, trivia: Trivia) -> None:
+    """Comments are what the lexer skipped: the `#` / `//` in the gaps between tokens."""
+    text = source.text
+    tokens = sorted((t.start_pos or 0, t.end_pos or 0)
+                    for t in tree.scan_values(lambda v: isinstance(v, Token)))
+    gap_start = 0
+    for start, end in [*tokens, (len(text), len(text))]:
+        for match in _COMMENT.finditer(text, gap_start, max(gap_start, start)):
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            trivia.comments.append(Comment(
+                source.span(match.start(), match.start() + len(match.group().rstrip())),
+                match.group().rstrip(), not text[line_start:match.start()].strip()))
+        gap_start = max(gap_start, end)
+    for child in tree.children[0].children:
+        if isinstance(child, Token):
+            continue
+        if child.data == "phase":
+            name = PHASE_WORDS.get(str(child.children[0]), str(child.children[0]))
+            trivia.statements.append((name, _tree_span(source, child)))
+            for rule in child.children[1:]:
+                trivia.statements.extend(
+                    ("rule.on_error", _tree_span(source, stmt)) for stmt in rule.children
+                    if isinstance(stmt, Tree) and stmt.data == "on_error_stmt")
+        else:
+            trivia.statements.append((_setting_key(child), _tree_span(source, child)))
+
+
+def _tree_span(source: Source, tree: Tree) -> Span:
+    return source.span(tree.meta.start_pos, tree.meta.end_pos)
+
+
+# In the gaps between tokens there are only whitespace, punctuation, keywords and comments;
+# a `/` there is CEL's division, so `//` starts a comment.
+_COMMENT = re.compile(r"(?:#|//)[^\n]*")
 
 
 class _Reader:

@@ -32,7 +32,7 @@ def test_parse_errors_raise_the_parser_diagnostics() -> None:
     assert info.value.diagnostics[0].span is not None
 
 
-def _drop_last_rule(policy: Policy) -> str:
+def _drop_last_rule(policy: Policy, comments: object = None) -> str:
     changed = policy.model_copy(update={"on_http_request": policy.on_http_request[:-1]})
     return fmt.printer.print_dsl(changed)
 
@@ -51,7 +51,7 @@ def test_refuses_when_the_output_would_change_meaning(monkeypatch: pytest.Monkey
 
 
 def test_refuses_when_the_output_does_not_parse(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fmt, "print_dsl", lambda policy: "policy {\n")
+    monkeypatch.setattr(fmt, "print_dsl", lambda policy, comments=None: "policy {\n")
     with pytest.raises(PolicyError) as info:
         format_policy("policy {\n}\n")
     assert [d.code for d in info.value.diagnostics] == ["AIGW009"]

@@ -1,0 +1,155 @@
+"""Comments in formatted text: which printed line each comment of the source goes with.
+
+Comments are trivia, not IR. :func:`attach` gives every comment of a parsed document a
+place next to one printed line, named by a *key*:
+
+- an own-line comment leads the next line printed after it (it is printed on its own line
+  before that line, at that line's indentation, or inside the block before a closing ``}``);
+- a comment after code on its line trails the last printed line that starts before it
+  (``deny 403  # why``); a second one for the same line leads the next line instead;
+- a comment inside an action leads the action (an action is printed as a unit);
+- a comment inside CEL text that the IR keeps (``Expr.source``, ``cost``, ``bucket_key``
+  items) is not placed: it is printed with its CEL.
+
+Keys: ``("head",)`` ``("setting", key)`` ``("phase", phase)`` ``("rule", phase, i)``
+``("rule.on_error", phase, i)`` ``("when", phase, i, j)`` ``("action", phase, i, k)``
+``("rule-end", phase, i)`` ``("phase-end", phase)`` ``("end",)``, and ``("eof",)`` for the
+comments after the policy's closing ``}``.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..ir.actions import field_kind
+from ..ir.nodes import PHASES, SETTINGS, Policy
+from ..source import Span
+
+if TYPE_CHECKING:
+    from ..syntax.dsl import Comment, Trivia
+
+__all__ = ["Comments", "Key", "Placed", "attach", "comment_texts"]
+
+Key = tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A comment as printed: its text, and whether a blank line separated it from the
+    comment before it in the source (kept inside a group of comments, nowhere else)."""
+
+    text: str
+    blank_before: bool = False
+
+
+@dataclass(slots=True)
+class Comments:
+    """Where the printer puts comments: before or after the line of a key."""
+
+    leading: dict[Key, list[Placed]] = field(default_factory=dict)
+    trailing: dict[Key, str] = field(default_factory=dict)
+
+    def before(self, key: Key) -> list[Placed]:
+        return self.leading.get(key, [])
+
+    def after(self, key: Key) -> str | None:
+        return self.trailing.get(key)
+
+
+def attach(policy: Policy, trivia: Trivia, text: str) -> Comments:
+    """Place every comment of ``trivia`` (read with ``policy`` from ``text``)."""
+    anchors = sorted(_anchors(policy, trivia))
+    starts = [offset for offset, _ in anchors]
+    units = _action_spans(policy)
+    kept = _kept_cel_spans(policy)
+    out = Comments()
+    for comment in trivia.comments:
+        span = comment.span
+        if any(_inside(span, s) for s in kept):
+            continue
+        unit = next((key for s, key in units if s.start < span.start < s.end), None)
+        if unit is not None:
+            out.leading.setdefault(unit, []).append(Placed(comment.text))
+            continue
+        if not comment.own_line:
+            i = bisect_left(starts, span.start) - 1
+            if i >= 0 and anchors[i][1] not in out.trailing:
+                out.trailing[anchors[i][1]] = comment.text
+                continue
+        i = bisect_right(starts, span.start)
+        key = anchors[i][1] if i < len(anchors) else ("eof",)
+        blank = comment.own_line and _blank_line_before(text, span.start)
+        out.leading.setdefault(key, []).append(Placed(comment.text, blank))
+    return out
+
+
+def comment_texts(comments: list[Comment]) -> Counter[str]:
+    """The multiset of comment texts, without their marker: a `#` comment inside CEL is
+    kept as a `//` one, and is still the same comment."""
+    return Counter(c.text[1:] if c.text.startswith("#") else c.text[2:] for c in comments)
+
+
+# --- where the printed lines were written --------------------------------------------------
+
+def _anchors(policy: Policy, trivia: Trivia) -> list[tuple[int, Key]]:
+    out: list[tuple[int, Key]] = []
+    if policy.span is not None:
+        out += [(policy.span.start, ("head",)), (policy.span.end - 1, ("end",))]
+    statements = trivia.statements
+    for name, span in statements:
+        if name in SETTINGS and getattr(policy, name) is not None:
+            out.append((span.start, ("setting", name)))
+    for phase in PHASES:
+        rules = policy.phase(phase)
+        blocks = [span for name, span in statements if name == phase]
+        if rules and blocks:
+            out += [(blocks[0].start, ("phase", phase)), (blocks[-1].end - 1, ("phase-end", phase))]
+        for i, rule in enumerate(rules):
+            if rule.span is None:
+                continue
+            out += [(rule.span.start, ("rule", phase, i)), (rule.span.end - 1, ("rule-end", phase, i))]
+            out += [(span.start, ("rule.on_error", phase, i)) for name, span in statements
+                    if name == "rule.on_error" and _inside(span, rule.span)]
+            out += [(e.span.start, ("when", phase, i, j))
+                    for j, e in enumerate(rule.expressions) if e.span is not None]
+            out += [(a.span.start, ("action", phase, i, k))
+                    for k, a in enumerate(rule.actions) if a.span is not None]
+    return out
+
+
+def _action_spans(policy: Policy) -> list[tuple[Span, Key]]:
+    return [(a.span, ("action", phase, i, k))
+            for phase in PHASES for i, rule in enumerate(policy.phase(phase))
+            for k, a in enumerate(rule.actions) if a.span is not None]
+
+
+def _kept_cel_spans(policy: Policy) -> list[Span]:
+    """Spans of CEL text the IR keeps as written, comments included."""
+    out: list[Span] = []
+    for _, rule in policy.rules():
+        out += [e.span for e in rule.expressions if e.span is not None]
+        for action in rule.actions:
+            config = type(action.config)
+            for path, span in action.field_spans.items():
+                key, _, item = path.partition(".")
+                if span is None or ":" in path or key not in config.model_fields:
+                    continue
+                kind = field_kind(config, key)
+                if kind == "cel" and not item or kind == "cel_list" and item.isdigit():
+                    out.append(span)
+    return out
+
+
+def _inside(inner: Span, outer: Span) -> bool:
+    return outer.start <= inner.start and inner.end <= outer.end
+
+
+def _blank_line_before(text: str, offset: int) -> bool:
+    line_start = text.rfind("\n", 0, offset) + 1
+    if line_start == 0:
+        return False
+    previous = text.rfind("\n", 0, line_start - 1) + 1
+    return not text[previous:line_start - 1].strip()
