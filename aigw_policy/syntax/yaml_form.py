@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 from yaml.composer import Composer
-from yaml.nodes import MappingNode, Node as YamlNode, ScalarNode, SequenceNode
+from yaml.nodes import Node as YamlNode, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.resolver import BaseResolver
@@ -65,26 +65,7 @@ RULE_KEYS = ("name", "expressions", "on_error", "actions")
 ACTION_KEYS = ("type", "config")
 UNSUPPORTED_PHASES = ("on_tcp_connect",)
 
-_STR = "tag:yaml.org,2002:str"
-_INT = "tag:yaml.org,2002:int"
-_FLOAT = "tag:yaml.org,2002:float"
-_BOOL = "tag:yaml.org,2002:bool"
-_NULL = "tag:yaml.org,2002:null"
-_SEQ = "tag:yaml.org,2002:seq"
-_MAP = "tag:yaml.org,2002:map"
-
-# The YAML 1.2 core schema, as regular expressions and their first characters.
-_CORE = (
-    (_BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    (_INT, r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
-    (
-        _FLOAT,
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
-        "-+.0123456789",
-    ),
-    (_NULL, r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-)
+from .yaml_schema import _BOOL, _CORE, _FLOAT, _INT, _MAP, _NULL, _SEQ, _STR  # noqa: E402
 
 
 class _CoreResolver(BaseResolver):
@@ -727,92 +708,5 @@ def read_json(source: Source, diags: Diagnostics) -> Policy | None:
     return _read(source, diags, json_mode=True)
 
 
-# ---------------------------------------------------------------------------------------
-# writing
-
-
-def _data(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_data(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _data(v) for k, v in value.items()}
-    return value
-
-
-def _action_data(action: Action) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": action.type}
-    config = _data(action.config.written())
-    if config:
-        out["config"] = config
-    return out
-
-
-def _rule_data(rule: Rule) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if rule.name is not None:
-        out["name"] = rule.name
-    if rule.expressions:
-        out["expressions"] = [e.source for e in rule.expressions]
-    if rule.on_error is not None:
-        out["on_error"] = rule.on_error
-    out["actions"] = [_action_data(a) for a in rule.actions]
-    return out
-
-
-def dump_data(policy: Policy) -> dict[str, Any]:
-    """The plain data of the YAML/JSON form: only what the author wrote, in a stable order."""
-    out: dict[str, Any] = {}
-    if policy.name is not None:
-        out["name"] = policy.name
-    for setting in SETTINGS:
-        if getattr(policy, setting) is not None:
-            out[setting] = getattr(policy, setting)
-    for phase in PHASES:
-        rules = policy.phase(phase)
-        if rules:
-            out[phase] = [_rule_data(r) for r in rules]
-    return out
-
-
-_ODD_BREAKS = "\r\x85\u2028\u2029\ufeff"
-
-
-class _Dumper(yaml.SafeDumper):
-    """Quotes any string that a YAML 1.1 *or* 1.2 reader would not read back as a string."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
-        return super().increase_indent(flow, False)  # indent list items under their key
-
-
-for _tag, _pattern, _first in _CORE:
-    _Dumper.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
-
-
-def _represent_str(dumper: yaml.SafeDumper, data: str) -> Any:
-    if any(c in data for c in _ODD_BREAKS):
-        style: str | None = '"'  # PyYAML would write these raw, and read them as line breaks
-    elif "\n" in data.strip("\n"):
-        style = "|"
-    else:
-        style = None
-    return dumper.represent_scalar(_STR, data, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
-def dump_yaml(policy: Policy) -> str:
-    """The policy as a block-style YAML document that reads back to an equal IR."""
-    data = dump_data(policy)
-    if not data:
-        return "{}\n"
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=False, width=1_000_000_000)  # never fold CEL
-
-
-def dump_json(policy: Policy) -> str:
-    """The policy as JSON, indented by two spaces."""
-    return json.dumps(dump_data(policy), indent=2, ensure_ascii=False) + "\n"
+# writing lives in yaml_dump; re-exported so the form has one entry point
+from .yaml_dump import dump_data, dump_json, dump_yaml  # noqa: E402
