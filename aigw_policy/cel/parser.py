@@ -150,12 +150,18 @@ def _fast_lower(text: str, lowering: Lowering) -> ast.Expr | None:
     current = _CURRENT
     outer = current.lowering
     current.lowering = lowering
+    lowering._keep_going = True
     try:
         node = parser.parse(frontend._make_lexer_thread(text), "expr")  # noqa: SLF001
-    except (RecursionError, _TooDeep):
+    except RecursionError:
         return None
     finally:
         current.lowering = outer
+    if lowering._overflow is not None:
+        span = lowering._outer(node)
+        lowering.diagnostics[:] = lowering._overflow
+        lowering._pending_reserved.clear()
+        return lowering._too_deep_at(span)
     lowering.diagnostics.extend(lowering._pending_reserved.values())
     return node
 
@@ -186,10 +192,12 @@ def _callback(rule: Any) -> Any:
         def select(children: list[Any]) -> list[Any]:
             out: list[Any] = []
             for i, expand in include:
-                if expand:
-                    out += children[i].children
-                else:
+                if not expand:
                     out.append(children[i])
+                elif out:
+                    out += children[i].children
+                else:  # left recursion: extend the child's list in place (as lark does)
+                    out = children[i].children
             return out
 
     if name.startswith("_"):
@@ -357,6 +365,8 @@ class Lowering(Transformer):
         self._parens: dict[int, Span] = {}
         self._pending_reserved: dict[int, Diagnostic] = {}
         self._depth: dict[int, int] = {}
+        self._keep_going = False
+        self._overflow: list[Diagnostic] | None = None
 
     def lower(self, tree: Tree) -> ast.Expr:
         """Lower a tree whose root is an ``expr``."""
@@ -372,7 +382,9 @@ class Lowering(Transformer):
         return node
 
     def _too_deep(self, tree: Tree) -> ast.Expr:
-        span = self._span_of(tree)
+        return self._too_deep_at(self._span_of(tree))
+
+    def _too_deep_at(self, span: Span) -> ast.Expr:
         self.diagnostics.append(Diagnostic.make(
             "AIGW008", f"expression is nested too deeply (the limit is {MAX_DEPTH} levels)",
             span, help="split it into simpler expressions"))
@@ -402,7 +414,13 @@ class Lowering(Transformer):
         """Record the depth of a new node; fail with AIGW008 beyond :data:`MAX_DEPTH`."""
         depth = 1 + max((self._depth.get(id(c), 1) for c in children), default=0)
         if depth > MAX_DEPTH:
-            raise _TooDeep
+            if not self._keep_going:
+                raise _TooDeep
+            # the direct path finishes the parse (for the span of the whole input), then
+            # reports as the tree path does: the diagnostics found so far, then AIGW008
+            if self._overflow is None:
+                self._overflow = list(self.diagnostics)
+            depth = MAX_DEPTH
         self._depth[id(node)] = depth
         return node
 
