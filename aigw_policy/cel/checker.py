@@ -347,11 +347,15 @@ class _Checker:
             return self.error(CODE_UNKNOWN_FUNCTION, f"undeclared reference to function `{name}`", node, help)
         results: list[Type] = []
         chosen = None
-        for o in overloads:
-            if (o.receiver is not None) != (target is not None) or o.arity != len(arg_types):
-                continue
-            o2 = self.instantiate(o)
-            params = ([o2.receiver] if o2.receiver is not None else []) + list(o2.params)
+        for o, generic, all_params in _by_shape(overloads).get((target is not None, len(arg_types)), ()):
+            if generic:
+                o2 = self.instantiate(o)
+                params = ([o2.receiver] if o2.receiver is not None else []) + list(o2.params)
+            else:
+                o2 = o
+                params = all_params
+                if any(_kinds_clash(p, a) for p, a in zip(params, arg_types)):
+                    continue  # cannot unify: skip copying the substitution
             trial = self.subst.copy()
             if all(unify(p, a, trial) for p, a in zip(params, arg_types)):
                 results.append(trial.apply(o2.result))
@@ -446,6 +450,37 @@ class _Checker:
         return DYN
 
 
+_SHAPES: dict[int, tuple[list[Overload], dict]] = {}
+_LOOSE_KINDS = frozenset({"param", "dyn", "error", "type"})
+
+
+def _by_shape(overloads: list[Overload]) -> dict:
+    """An overload list indexed by (has receiver, arity), each entry (overload, generic?,
+    receiver + params); memoized per list (the standard and policy tables are built once)."""
+    hit = _SHAPES.get(id(overloads))
+    if hit is not None and hit[0] is overloads:
+        return hit[1]
+    index: dict[tuple[bool, int], list] = {}
+    for o in overloads:
+        params = ([o.receiver] if o.receiver is not None else []) + list(o.params)
+        generic = any(_has_param(t) for t in (*params, o.result))
+        index.setdefault((o.receiver is not None, len(params)), []).append((o, generic, params))
+    if len(_SHAPES) > 4096:
+        _SHAPES.clear()
+    _SHAPES[id(overloads)] = (overloads, index)
+    return index
+
+
+def _has_param(t: Type) -> bool:
+    return t.kind == "param" or any(_has_param(p) for p in t.params)
+
+
+def _kinds_clash(p: Type, a: Type) -> bool:
+    """True when ``unify(p, a)`` fails at the top level whatever the substitution (p has no
+    type parameters; ``a`` has had the substitution applied)."""
+    return (p.kind != a.kind and p.kind not in _LOOSE_KINDS and a.kind not in _LOOSE_KINDS)
+
+
 def _is_opt(t: Type) -> bool:
     return t.kind == "opaque" and t.name == "optional_type"
 
@@ -458,13 +493,9 @@ def check(
     function_decls: dict | None = None,
     functions: dict[str, list[Overload]] | None = None,
 ) -> Checked:
-    fns = dict(standard())
-    fns.setdefault("math.greatest", [])
-    fns.setdefault("math.least", [])
-    if functions:
-        for k, v in functions.items():
-            fns[k] = fns.get(k, []) + list(v)
+    fns = _merged(functions)
     if function_decls:
+        fns = dict(fns)
         for name, overloads in function_decls.items():
             fns[name] = fns.get(name, []) + [_from_proto(name, o) for o in overloads]
     c = _Checker(dict(declarations), container, fns)
@@ -475,6 +506,29 @@ def check(
         return Checked(None, {}, c.errors)
     types = {k: c.subst.apply(v, True) for k, v in c.types.items()}
     return Checked(c.subst.apply(t, True), types, c.errors)
+
+
+_MERGED: dict[int, tuple[object, dict[str, list[Overload]]]] = {}
+
+
+def _merged(functions: dict[str, list[Overload]] | None) -> dict[str, list[Overload]]:
+    """The standard overloads plus ``functions``; memoized for the built-in tables (the
+    checker never mutates the result; ``check`` copies it before adding ``function_decls``)."""
+    from .env import policy_overloads
+
+    memo = functions is None or functions is policy_overloads()
+    hit = _MERGED.get(id(functions)) if memo else None
+    if hit is not None and hit[0] is functions:
+        return hit[1]
+    fns = dict(standard())
+    fns.setdefault("math.greatest", [])
+    fns.setdefault("math.least", [])
+    if functions:
+        for k, v in functions.items():
+            fns[k] = fns.get(k, []) + list(v)
+    if memo:
+        _MERGED[id(functions)] = (functions, fns)
+    return fns
 
 
 def _from_proto(name: str, o: dict) -> Overload:
