@@ -15,6 +15,7 @@ from .api import (
     compile,
     compile_ast,
     compile_condition,
+    compile_conditions,
 )
 from .env import flatten_activation
 
@@ -22,6 +23,7 @@ __all__ = [
     "compile",
     "compile_ast",
     "compile_condition",
+    "compile_conditions",
     "check_condition",
     "flatten_activation",
     "clear_cache",

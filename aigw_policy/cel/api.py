@@ -6,7 +6,7 @@ import builtins
 import hashlib
 import os
 from functools import lru_cache
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from . import ast
 from .codegen import CompileError, Info, generate
@@ -16,7 +16,7 @@ from .runtime.helpers import unbound
 from .runtime.values import CelError
 from .types import DYN, Type, TypeParseError, parse_type
 
-__all__ = ["compile", "compile_ast", "compile_condition", "check_condition", "clear_cache", "CelError", "Program"]
+__all__ = ["compile", "compile_ast", "compile_condition", "compile_conditions", "check_condition", "clear_cache", "CelError", "Program"]
 
 ENGINE_VERSION = "cel-py-1"
 
@@ -101,12 +101,17 @@ def compile_ast(
     from .cost import estimate
 
     cost = estimate(node, info.types)
-    if cache_dir is not None and cache_key is not None and not function_decls:
+    prog = Program(source, label, gen.source, fn, result_type, cost, gen.line_spans)
+    if cache_key is not None and not function_decls:
         from . import cache
 
         extra = (source, label, str(result_type) if result_type is not None else None, cost, policy)
-        cache.save(cache_dir, cache_key, gen, code, extra)
-    return Program(source, label, gen.source, fn, result_type, cost, gen.line_spans)
+        record = cache.record(gen, code, extra)
+        if record is not None:
+            _RECORDS[cache_key] = record
+            if cache_dir is not None:
+                cache._write(cache_dir, cache._path(cache_dir, cache_key), record)
+    return prog
 
 
 def _from_disk(cache_dir: str | os.PathLike[str], key: str) -> Program | None:
@@ -115,6 +120,12 @@ def _from_disk(cache_dir: str | os.PathLike[str], key: str) -> Program | None:
     record = cache.load(cache_dir, key)
     if record is None:
         return None
+    return _from_record(record)
+
+
+def _from_record(record: tuple) -> Program | None:
+    from . import cache
+
     try:
         pyname, pysource, code, recipes, fn_keys, line_spans, extra = record
         source, label, type_text, cost, policy = extra
@@ -201,6 +212,58 @@ def compile_condition(
     return prog
 
 
+def compile_conditions(
+    sources: Sequence[str],
+    declarations: Mapping[str, str | Type] | None = None,
+    *,
+    names: Sequence[str | None] | None = None,
+    nodes: Sequence[ast.Expr | None] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> list[Program | CelError]:
+    """Compile a policy's conditions together: :func:`compile_condition` for each, but with
+    ``cache_dir`` the whole batch is one cache file (one file to create when compiling, one
+    to read when reloading, instead of one per expression).
+
+    Returns one item per source, in order: the :class:`Program`, or the :class:`CelError`
+    compiling it raised (returned, not raised, so one bad expression does not hide the
+    others). ``nodes`` may give already parsed expressions.
+    """
+    from . import cache
+
+    count = len(sources)
+    names = list(names) if names is not None else [None] * count
+    keys = [_cache_key("policy", s, declarations, n, "") for s, n in zip(sources, names)]
+    batch_key = hashlib.sha256("\n".join(keys).encode()).hexdigest()
+    stored = cache.load_batch(cache_dir, batch_key) if cache_dir is not None else None
+    out: list[Program | CelError] = []
+    fresh = False
+    for i, (source, key) in enumerate(zip(sources, keys)):
+        prog = _CACHE.get(key)
+        if prog is None and stored is not None and key in stored:
+            prog = _from_record(stored[key])
+            if prog is not None:
+                _RECORDS[key] = stored[key]
+                _remember(key, prog)
+        if prog is None:
+            try:
+                node = nodes[i] if nodes is not None else None
+                if node is None:
+                    node = _parse(source)
+                prog = compile_ast(node, declarations, source=source, name=names[i], policy=True,
+                                   cache_key=key)
+            except CelError as e:
+                out.append(e)
+                continue
+            _remember(key, prog)
+            fresh = True
+        out.append(prog)
+    if cache_dir is not None and (fresh or stored is None):
+        records = {k: _RECORDS[k] for k in keys if k in _RECORDS}
+        if records:
+            cache.save_batch(cache_dir, batch_key, records)
+    return out
+
+
 def check_condition(
     node: ast.Expr, declarations: Mapping[str, str | Type] | None = None
 ) -> list:
@@ -240,14 +303,22 @@ def _cache_key(kind: str, source: str, declarations, name, container) -> str:  #
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+_RECORDS: dict[str, tuple] = {}
+"""Cache key -> the disk-cache record of a program compiled in this process (what
+``compile_conditions`` writes for a batch); bounded with ``_CACHE``."""
+
+
 def _remember(key: str, prog: Program) -> None:
     if len(_CACHE) >= _CACHE_MAX:
-        _CACHE.pop(next(iter(_CACHE)))
+        old = next(iter(_CACHE))
+        _CACHE.pop(old)
+        _RECORDS.pop(old, None)
     _CACHE[key] = prog
 
 
 def clear_cache() -> None:
     _CACHE.clear()
+    _RECORDS.clear()
 
 
 _ = DYN
