@@ -128,6 +128,7 @@ class CompiledPolicy:
     request_index: Any = None  # index.RuleIndex | None
     response_index: Any = None
     uses_content_length: bool = False
+    uses_url: bool = True  # some text reads req.url.* or req.host: split the URL per request
 
     def rules(self, phase: Phase) -> tuple[CompiledRule, ...]:
         return self.request_rules if phase == "on_http_request" else self.response_rules
@@ -225,9 +226,13 @@ class _Compiler:
         elif t == "restrict-ips":
             import ipaddress
 
+            def ranges(items: Any) -> list[tuple[int, int, int, str]]:
+                nets = [ipaddress.ip_network(x, strict=False) for x in items]
+                return [(n.version, int(n.network_address), int(n.broadcast_address), str(n)) for n in nets]
+
             templates["networks"] = {
-                "allow": [ipaddress.ip_network(x, strict=False) for x in cfg.allow] if cfg.allow is not None else None,
-                "deny": [ipaddress.ip_network(x, strict=False) for x in cfg.deny or ()],
+                "allow": ranges(cfg.allow) if cfg.allow is not None else None,
+                "deny": ranges(cfg.deny or ()),
             }
         elif cfg.LIMIT:
             limit = self.limit(action, label)
@@ -335,6 +340,7 @@ def compile_policy(policy: Policy, *, index: bool = True, index_min_rules: int =
 
         req_index = build_index(request_rules, min_rules=index_min_rules)
         resp_index = build_index(response_rules, min_rules=index_min_rules)
+    text = repr(policy)
     return CompiledPolicy(
         policy=policy,
         name=policy.name,
@@ -347,5 +353,6 @@ def compile_policy(policy: Policy, *, index: bool = True, index_min_rules: int =
         limits=limits,
         request_index=req_index,
         response_index=resp_index,
-        uses_content_length="content_length" in repr(policy),
+        uses_content_length="content_length" in text,
+        uses_url=any(w in text for w in ("req.url", "req.host", "QueryParam")),
     )

@@ -42,18 +42,23 @@ def classify_request(req: Request, counter: Any = None) -> AiRequest:
         raise RequestError([(field, str(error))]) from None
 
 
-def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_length: bool = False) -> dict[str, Any]:
-    """The request-phase activation: one flat key per declared variable that is supplied."""
+def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_length: bool = False,
+               url_parts: bool = True) -> dict[str, Any]:
+    """The request-phase activation: one flat key per declared variable that is supplied.
+
+    ``url_parts=False`` skips splitting the URL when no text of the policy reads it."""
     http = req.request
     url = http.url
     act: dict[str, Any] = {}
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        parts = None
-        host, port = "", None
+    parts = None
+    host, port = "", None
+    if url_parts:
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+            port = parts.port
+        except ValueError:
+            parts = None
     headers: dict[str, list[str]] = {}
     for k, v in http.headers.items():
         headers.setdefault(k.lower(), []).extend(v if isinstance(v, list) else (v,))
@@ -75,7 +80,8 @@ def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_len
         if port is not None:
             act["req.url.port"] = port
     hh = headers.get("host")
-    act["req.host"] = hh[0] if hh else host
+    if hh or url_parts:
+        act["req.host"] = hh[0] if hh else host
     ua = headers.get("user-agent")
     if ua:
         act["req.user_agent"] = ua[0]

@@ -16,31 +16,32 @@ __all__ = ["Decision"]
 
 class Decision:
     """The outcome of evaluating one request: verdict, status, reason, the deciding rule,
-    and what mattered (limits, effects, errors; the trace when asked)."""
+    and what mattered (limits, effects, errors; the trace when asked).
+
+    The verdict fields are set at once; the details (limits, effects, ...) are built from
+    the evaluation state on first access, so a gateway that reads only the verdict pays
+    nothing for them."""
 
     __slots__ = ("id", "now", "verdict", "status_code", "reason", "rule", "phase", "kind", "at",
-                 "ai", "usage", "cost_usd", "cost", "limits", "effects", "errors", "response",
-                 "headers", "store", "notes", "trace", "complete", "_policy")
+                 "complete", "_flow", "_stop", "_details", "_policy")
 
-    def __init__(self, **fields: Any) -> None:
-        for name in self.__slots__:
-            setattr(self, name, fields.get(name))
+    _DETAILS = ("ai", "usage", "cost_usd", "cost", "limits", "effects", "errors", "response", "store",
+                "notes", "trace")
+
+    def __getattr__(self, name: str) -> Any:
+        if name in Decision._DETAILS:
+            return self._detail()[name]
+        raise AttributeError(name)
 
     @property
     def allowed(self) -> bool:
         return self.verdict == "allow"
 
     @classmethod
-    def from_flow(cls, flow: Flow, *, complete: bool) -> Decision:
+    def from_flow(cls, flow: Flow, *, complete: bool, snapshot: bool = True) -> Decision:
+        self = cls.__new__(cls)
         stop = flow.response_stop or flow.stop
         cp = flow.cp
-        at = None
-        if stop is not None:
-            rule = stop.rule
-            span = (stop.span if stop.span is not None
-                    else stop.action.span if stop.action is not None and stop.action.span is not None
-                    else rule.span if rule is not None else None)
-            at = span_dict(span)
         if stop is None or stop.verdict == "allow":
             verdict = "allow"
             if flow.upstream and flow.response is not None:
@@ -61,49 +62,74 @@ class Decision:
             rule_label = stop.rule.label if stop.rule is not None else None
             phase = stop.phase
             kind = stop.kind
+        self.id = flow.rid
+        self.now = flow.act.get("time.now")
+        self.verdict = verdict
+        self.status_code = status
+        self.reason = reason
+        self.rule = rule_label
+        self.phase = phase
+        self.kind = kind
+        self.at = None
+        self.complete = complete
+        self._flow = flow
+        self._stop = stop
+        self._details = None
+        self._policy = cp
+        if stop is not None:
+            rule = stop.rule
+            span = (stop.span if stop.span is not None
+                    else stop.action.span if stop.action is not None and stop.action.span is not None
+                    else rule.span if rule is not None else None)
+            self.at = span_dict(span)
+        if not complete and snapshot:
+            self._detail()  # the flow goes on in complete(): take the snapshot now
+        return self
+
+    def _detail(self) -> dict[str, Any]:
+        details = self._details
+        if details is not None:
+            return details
+        flow = self._flow
+        stop = self._stop
         response = None
-        if verdict == "deny":
+        if self.verdict == "deny":
             gw = stop if stop is not None and stop.verdict == "deny" else None
-            response = {"status_code": status, "headers": dict(gw.headers or {}) if gw else {},
-                        "body": gw.body if gw else reason}
+            response = {"status_code": self.status_code, "headers": dict(gw.headers or {}) if gw else {},
+                        "body": gw.body if gw else self.reason}
         charged = flow.reserved and not flow.released
+        limits = []
         for entry in flow.limit_entries.values():
+            entry = dict(entry)
             incl = entry.pop("_incl", False)
             entry["charged"] = charged
             if not charged and incl and entry.get("used") is not None and entry.get("cost"):
                 # `used` is the use before this request when nothing was charged
                 entry["used"] = max(0.0, entry["used"] - entry["cost"])
                 entry["remaining"] = max(0.0, entry["limit"] - entry["used"])
-        effects = dict(flow.effects)
+            limits.append(entry)
+        effects = {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
+                   for k, v in flow.effects.items()}
         if flow.act.get("vars"):
-            effects["vars"] = flow.act["vars"]
+            effects["vars"] = dict(flow.act["vars"])
         ai = dict(flow.act["ai"])
         prompt = ai.pop("prompt", "")
         ai["prompt_chars"] = len(prompt)
-        return cls(
-            id=flow.rid,
-            now=flow.act.get("time.now"),
-            verdict=verdict,
-            status_code=status,
-            reason=reason,
-            rule=rule_label,
-            phase=phase,
-            kind=kind,
-            at=at,
-            ai=ai,
-            usage=flow.usage.to_dict() if flow.usage is not None else None,
-            cost_usd=flow.cost.as_float() if flow.cost is not None else None,
-            cost=flow.cost.to_dict() if flow.cost is not None else None,
-            limits=list(flow.limit_entries.values()),
-            effects=effects,
-            errors=flow.errors,
-            response=response,
-            store=flow.store_error,
-            notes=flow.notes,
-            trace=flow.trace,
-            complete=complete,
-            _policy=cp,
-        )
+        details = {
+            "ai": ai,
+            "usage": flow.usage.to_dict() if flow.usage is not None else None,
+            "cost_usd": flow.cost.as_float() if flow.cost is not None else None,
+            "cost": flow.cost.to_dict() if flow.cost is not None else None,
+            "limits": limits,
+            "effects": effects,
+            "errors": list(flow.errors),
+            "response": response,
+            "store": flow.store_error,
+            "notes": list(flow.notes),
+            "trace": list(flow.trace) if flow.trace is not None else None,
+        }
+        self._details = details
+        return details
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of SPEC §8."""

@@ -25,6 +25,7 @@ import math
 from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from ..cel import CelError
@@ -536,25 +537,23 @@ def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
     raw = flow.act.get("conn.client_ip")
     result: dict[str, Any] = {"action": "allow", "matched_cidr": ""}
     reason = None
-    try:
-        ip = ipaddress.ip_address(raw) if isinstance(raw, str) else None
-    except ValueError:
-        ip = None
+    ip = _parse_ip(raw) if isinstance(raw, str) else None
     if ip is None:
         if cfg.allow is not None:
             reason = f"client IP `{raw}` is not a valid address (rule `{rule.label}`)"
     else:
+        version, n = ip
         nets = _networks(action)
-        hit = next((n for n in nets["deny"] if ip.version == n.version and ip in n), None)
+        hit = next((r[3] for r in nets["deny"] if r[0] == version and r[1] <= n <= r[2]), None)
         if hit is not None:
-            result["matched_cidr"] = str(hit)
+            result["matched_cidr"] = hit
             reason = f"client IP `{raw}` is denied by `{hit}` (rule `{rule.label}`)"
         elif nets["allow"] is not None:
-            hit = next((n for n in nets["allow"] if ip.version == n.version and ip in n), None)
+            hit = next((r[3] for r in nets["allow"] if r[0] == version and r[1] <= n <= r[2]), None)
             if hit is None:
                 reason = f"client IP `{raw}` is not in the allowed ranges of rule `{rule.label}`"
             else:
-                result["matched_cidr"] = str(hit)
+                result["matched_cidr"] = hit
     if reason is not None:
         result["action"] = "deny"
     flow.act["actions"].setdefault("ngrok", {})["restrict_ips"] = result
@@ -565,6 +564,16 @@ def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
     if arec is not None:
         arec["outcome"] = f"denied 403: {reason}"
     return Stop("deny", 403, reason, "restrict-ips", body=reason)
+
+
+@lru_cache(maxsize=8192)
+def _parse_ip(text: str) -> tuple[int, int] | None:
+    """(version, integer) of an address; None if it is not one. Pure, so caching is safe."""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return ip.version, int(ip)
 
 
 def _networks(action: CompiledAction) -> dict[str, Any]:

@@ -89,7 +89,8 @@ class Engine:
                 explicit = False
         rid = req.id or request_id or f"req-{uuid.uuid4().hex[:16]}"
         ai = classify_request(req, self.counter)
-        act = activation(req, ai, rid, now, content_length=self.compiled.uses_content_length)
+        cp = self.compiled
+        act = activation(req, ai, rid, now, content_length=cp.uses_content_length, url_parts=cp.uses_url)
         identity = req.identity.model_dump(exclude_none=True)
         flow = Flow(self.compiled, rid, now, act, ai, identity, self.prices, self.trace if trace is None else trace)
         return flow, req, explicit
@@ -128,7 +129,7 @@ class Engine:
             return self._final(flow)
         if expect_response:
             self._park(flow, explicit)
-        return Decision.from_flow(flow, complete=False)
+        return Decision.from_flow(flow, complete=False, snapshot=expect_response)
 
     def complete(self, request_id: str, response: HttpResponse | Mapping[str, Any], *, now: float | None = None) -> Decision:
         """The response phase of a forwarded request: usage, cost, reconcile, response rules."""
@@ -136,7 +137,7 @@ class Engine:
         if flow is None:
             return self._done[request_id]
         self._drive(response_steps(flow, _response(response)), now)
-        return self._final(flow)
+        return self._final(flow, remember=True)
 
     # -- async -------------------------------------------------------------------------------
 
@@ -164,7 +165,7 @@ class Engine:
         if flow is None:
             return self._done[request_id]
         await self._adrive(response_steps(flow, _response(response)), now)
-        return await self._afinal(flow)
+        return await self._afinal(flow, remember=True)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -186,16 +187,18 @@ class Engine:
             now = flow.now if explicit else max(flow.now, _time.time())
         return flow, now
 
-    def _final(self, flow: Flow) -> Decision:
+    def _final(self, flow: Flow, remember: bool = False) -> Decision:
         decision = Decision.from_flow(flow, complete=True)
-        self._remember(decision)
+        if remember:
+            self._remember(decision)
         if self.ledger is not None:
             self.ledger.record(self._record(flow, decision))
         return decision
 
-    async def _afinal(self, flow: Flow) -> Decision:
+    async def _afinal(self, flow: Flow, remember: bool = False) -> Decision:
         decision = Decision.from_flow(flow, complete=True)
-        self._remember(decision)
+        if remember:
+            self._remember(decision)
         if self.ledger is not None:
             await self.ledger.arecord(self._record(flow, decision))
         return decision

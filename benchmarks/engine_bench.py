@@ -1,0 +1,254 @@
+"""Whole decisions per second for each example policy, against a hand-written Python floor,
+and how a policy of 10,000 indexed rules compares with one of 10.
+
+    python benchmarks/engine_bench.py [--rules 10000] [--seconds 1.0]
+
+For each examples/*.aigw policy, one representative request (rotating keys and teams, so
+that limits stay under their caps) is decided by:
+
+(a) the floor: a hand-written Python function with the same rules, the same classification
+    (``providers.classify``) and the same in-memory store calls (one all-or-nothing reserve);
+(b) ``Engine.evaluate`` without trace (in-memory limits);
+(c) ``Engine.evaluate`` with the full trace.
+
+Prints the median microseconds per decision, decisions per second and (b)/(a). Then the
+scaling line: the median decision of a policy of N rules keyed on ``identity.team`` and
+``ai.model`` (the matching rule is near the end) against the same policy of 10 rules.
+No assertions: a benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import gc
+import itertools
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import aigw_policy as ap
+from aigw_policy.limits import Charge, LimitSpec
+from aigw_policy.providers import PriceBook, classify
+from aigw_policy.stores import MemoryStore
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "examples"
+T0 = 1_795_000_000.0  # 2026-11-18
+
+
+def chat(model: str, text: str = "summarise the meeting notes", max_tokens: int | None = 300, tools: bool = False,
+         url: str = "https://api.openai.com/v1/chat/completions") -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": text}]}
+    if max_tokens:
+        body["max_tokens"] = max_tokens
+    if tools:
+        body["tools"] = [{"type": "function", "function": {"name": "search"}}]
+    return {"method": "POST", "url": url, "headers": {"content-type": "application/json"}, "body": body}
+
+
+def requests_for(name: str, n: int = 4096) -> list[dict[str, Any]]:
+    out = []
+    for i in range(n):
+        ident = {"key": f"k{i}", "team": f"team{i % 512}", "org": "acme", "tier": "pro", "labels": {"env": "prod"}}
+        conn = {"client_ip": f"203.0.113.{i % 250 + 1}"}
+        model = "gpt-4.1" if name in ("acme-gateway", "monthly-budget") else "gpt-4o"
+        out.append({"id": f"r{i}", "identity": ident, "conn": conn, "request": chat(model)})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the floor: the example policies written by hand (same classification, same store calls)
+
+
+class Floor:
+    def __init__(self) -> None:
+        self.store = MemoryStore()
+        self.prices = PriceBook()
+        self.n = 0
+
+    def reserve(self, charges: list[Charge], now: float) -> tuple[str, int]:
+        self.n += 1
+        outs = self.store.reserve(f"f{self.n}", charges, now)
+        for o in outs:
+            if o.outcome == "limited":
+                return "deny", 429
+        return "allow", 200
+
+
+TPM = LimitSpec("team-tpm", "tokens", "sliding_window", 200_000, 60)
+RPM = LimitSpec("key-rpm", "requests", "sliding_window", 60, 60)
+KTPM = LimitSpec("key-tpm", "tokens", "sliding_window", 100_000, 60)
+BATCH = LimitSpec("batch-tph", "tokens", "token_bucket", 2_000_000, 3600)
+MONTH = LimitSpec("team-monthly", "usd", "calendar", 500, 0, period="month", timezone="Europe/Paris", warn_at=0.8)
+DAILY = LimitSpec("org-daily-tokens", "tokens", "calendar", 50_000_000, 0, period="day", warn_at=0.9)
+PER_IP = LimitSpec("per-ip", "requests", "sliding_window", 30, 60)
+JAIL = "ignore all previous instructions"
+
+
+def _estimate(ai: Any) -> int:
+    return ai.input_tokens + (ai.max_output_tokens or 4096)
+
+
+def floor_acme(f: Floor, r: dict[str, Any], now: float) -> tuple[str, int]:
+    ai = classify(r["request"])
+    team = r["identity"]["team"]
+    if ai.model in ("gpt-4.1", "claude-opus-4") and team != "research":
+        return "deny", 403
+    return f.reserve([Charge(TPM, team, _estimate(ai))], now)
+
+
+def floor_content_guard(f: Floor, r: dict[str, Any], now: float) -> tuple[str, int]:
+    import re
+
+    ai = classify(r["request"])
+    if re.search(r"(?i)(api[_-]?key|password|secret)\s*[:=]", ai.prompt):
+        return "deny", 400
+    if JAIL in ai.prompt.lower():
+        return "deny", 400
+    if r["identity"]["tier"] == "trial" and ai.tools:
+        return "deny", 403
+    if not ai.max_output_tokens or ai.max_output_tokens > 2048:
+        pass  # clamp
+    return "allow", 200
+
+
+def floor_key_limits(f: Floor, r: dict[str, Any], now: float) -> tuple[str, int]:
+    ai = classify(r["request"])
+    key = r["identity"]["key"]
+    charges = [Charge(RPM, key, 1), Charge(KTPM, key, _estimate(ai))]
+    if r["identity"]["tier"] == "batch":
+        charges.append(Charge(BATCH, f"{key}|{ai.model}", ai.input_tokens + (ai.max_output_tokens or 0)))
+    if ai.input_tokens > 32_000 or (ai.max_output_tokens or 0) > 4096:
+        return "deny", 413
+    return f.reserve(charges, now)
+
+
+def floor_monthly_budget(f: Floor, r: dict[str, Any], now: float) -> tuple[str, int]:
+    from aigw_policy.providers import Usage
+
+    ai = classify(r["request"])
+    ident = r["identity"]
+    usage = Usage.of(ai.input_tokens, ai.max_output_tokens or 4096, source="estimate")
+    usd = f.prices.cost(ai.provider, ai.model, usage).as_float()
+    if usd is None:
+        return "deny", 403
+    outs = f.store.check([Charge(MONTH, ident["team"], usd)], now)
+    remaining = outs[0].remaining
+    if ai.model == "gpt-4.1" and remaining < 50.0:
+        pass  # set-model
+    return f.reserve([Charge(MONTH, ident["team"], usd), Charge(DAILY, ident["org"], usage.total_tokens)], now)
+
+
+def floor_ngrok_style(f: Floor, r: dict[str, Any], now: float) -> tuple[str, int]:
+    import ipaddress
+
+    ip = ipaddress.ip_address(r["conn"]["client_ip"])
+    if ip == ipaddress.ip_address("203.0.113.66") or not any(ip in n for n in _NETS if n.version == ip.version):
+        return "deny", 403
+    if r["request"]["url"].endswith("/healthz"):
+        return "deny", 200
+    return f.reserve([Charge(PER_IP, r["conn"]["client_ip"], 1)], now)
+
+
+_NETS = [__import__("ipaddress").ip_network(x) for x in ("203.0.113.0/24", "198.51.100.0/24", "2001:db8::/32")]
+
+
+def floor_team_model_access(f: Floor, r: dict[str, Any], now: float) -> tuple[str, int]:
+    ai = classify(r["request"])
+    ident = r["identity"]
+    if ai.operation == "embeddings":
+        return "allow", 200
+    if ai.model in ("gpt-4.1", "o3", "claude-opus-4") and ident["team"] != "research":
+        return "deny", 403
+    full = f"{ai.provider}/{ai.model}"
+    if ident["tier"] == "trial" and not any(fnmatch.fnmatchcase(full, p) for p in ("openai/gpt-4.1-mini",)):
+        return "deny", 403
+    if ident["labels"].get("env") == "prod" and any(fnmatch.fnmatchcase(ai.model, p) for p in ("*-preview", "*-exp*")):
+        return "deny", 403
+    if ai.provider == "google" and ident["team"] != "platform":
+        return "deny", 403
+    return "allow", 200
+
+
+FLOORS: dict[str, Callable[[Floor, dict[str, Any], float], tuple[str, int]]] = {
+    "acme-gateway": floor_acme,
+    "content-guard": floor_content_guard,
+    "key-limits": floor_key_limits,
+    "monthly-budget": floor_monthly_budget,
+    "ngrok-style": floor_ngrok_style,
+    "team-model-access": floor_team_model_access,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def median_us(fn: Callable[[Any, float], Any], inputs: list[Any], seconds: float) -> float:
+    gc.collect()
+    samples: list[int] = []
+    clock = time.perf_counter_ns
+    deadline = time.perf_counter() + seconds
+    now = T0
+    for r in itertools.cycle(inputs):
+        now += 0.001
+        t = clock()
+        fn(r, now)
+        samples.append(clock() - t)
+        if len(samples) % 256 == 0 and time.perf_counter() > deadline:
+            break
+    return statistics.median(samples) / 1000
+
+
+def examples(seconds: float) -> None:
+    print(f"{'policy':<20} {'floor us':>9} {'engine us':>10} {'ratio':>6} {'decisions/s':>12} {'traced us':>10}")
+    for name, floor in FLOORS.items():
+        policy = ap.load(EXAMPLES / f"{name}.aigw")
+        reqs = requests_for(name)
+        f = Floor()
+        a = median_us(lambda r, now: floor(f, r, now), reqs, seconds)
+        engine = ap.Engine(policy, store=MemoryStore())
+        b = median_us(lambda r, now: engine.evaluate(r, now=now, expect_response=False), reqs, seconds)
+        traced = ap.Engine(policy, store=MemoryStore(), trace=True)
+        c = median_us(lambda r, now: traced.evaluate(r, now=now, expect_response=False), reqs, seconds)
+        print(f"{name:<20} {a:>9.1f} {b:>10.1f} {b / a:>6.2f} {1e6 / b:>12,.0f} {c:>10.1f}")
+
+
+def indexed_policy(n: int) -> str:
+    models = ["gpt-4.1", "o3", "claude-opus-4", "gemini-2.5-pro"]
+    rules = [f'rule "t{i}" {{ when identity.team == "team{i}" && ai.model in ["{models[i % 4]}", "gpt-4o"]\n'
+             f'  deny 403 "team{i} may not use ${{ai.model}}" }}' for i in range(n)]
+    return "policy {\n on request {\n" + "\n".join(rules) + "\n }\n}\n"
+
+
+def scaling(n: int, seconds: float) -> None:
+    results = {}
+    for size in (10, n):
+        t = time.perf_counter()
+        engine = ap.Engine(ap.loads(indexed_policy(size)))
+        built = time.perf_counter() - t
+        hit = size - 2  # near the end: the unindexed path would test every rule before it
+        reqs = [{"identity": {"key": "k", "team": f"team{hit}"}, "request": chat("gpt-4o")},
+                {"identity": {"key": "k", "team": "nobody"}, "request": chat("gpt-4o")}]
+        d = engine.evaluate(reqs[0], now=T0, expect_response=False)
+        assert d.rule == f"t{hit}", d
+        results[size] = median_us(lambda r, now: engine.evaluate(r, now=now, expect_response=False), reqs, seconds)
+        print(f"{size:>6} rules: {results[size]:7.1f} us per decision (load + compile {built:.1f} s)")
+    print(f"{n} rules / 10 rules: {results[n] / results[10]:.2f}x")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rules", type=int, default=10_000)
+    p.add_argument("--seconds", type=float, default=1.0)
+    args = p.parse_args(argv)
+    print(f"python {sys.version.split()[0]}")
+    examples(args.seconds)
+    print()
+    scaling(args.rules, args.seconds)
+
+
+if __name__ == "__main__":
+    main()
