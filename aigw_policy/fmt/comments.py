@@ -7,13 +7,17 @@ place next to one printed line, named by a *key*:
   before that line, at that line's indentation, or inside the block before a closing ``}``);
 - a comment after code on its line trails the last printed line that starts before it
   (``deny 403  # why``); a second one for the same line leads the next line instead;
-- a comment inside an action leads the action (an action is printed as a unit);
+- inside an action's block, the same two rules apply to the block's lines: the action's
+  first line, one line per key (``("field", phase, i, k, key)``) and its closing ``}``
+  (``("action-end", phase, i, k)``); the printer then prints the block one key per line,
+  or, for an action printed on one line (``deny 403``), puts them before it;
 - a comment inside CEL text that the IR keeps (``Expr.source``, ``cost``, ``bucket_key``
   items) is not placed: it is printed with its CEL.
 
 Keys: ``("head",)`` ``("setting", key)`` ``("phase", phase)`` ``("rule", phase, i)``
 ``("rule.on_error", phase, i)`` ``("when", phase, i, j)`` ``("action", phase, i, k)``
-``("rule-end", phase, i)`` ``("phase-end", phase)`` ``("end",)``, and ``("eof",)`` for the
+``("action-end", phase, i, k)`` ``("field", phase, i, k, key)`` ``("rule-end", phase, i)``
+``("phase-end", phase)`` ``("end",)``, and ``("eof",)`` for the
 comments after the policy's closing ``}``.
 """
 
@@ -62,28 +66,31 @@ class Comments:
 def attach(policy: Policy, trivia: Trivia, text: str) -> Comments:
     """Place every comment of ``trivia`` (read with ``policy`` from ``text``)."""
     anchors = sorted(_anchors(policy, trivia))
-    starts = [offset for offset, _ in anchors]
-    units = _action_spans(policy)
+    units = _action_anchors(policy)
     kept = _kept_cel_spans(policy)
     out = Comments()
     for comment in trivia.comments:
         span = comment.span
         if any(_inside(span, s) for s in kept):
             continue
-        unit = next((key for s, key in units if s.start < span.start < s.end), None)
-        if unit is not None:
-            out.leading.setdefault(unit, []).append(Placed(comment.text))
-            continue
-        if not comment.own_line:
-            i = bisect_left(starts, span.start) - 1
-            if i >= 0 and anchors[i][1] not in out.trailing:
-                out.trailing[anchors[i][1]] = comment.text
-                continue
-        i = bisect_right(starts, span.start)
-        key = anchors[i][1] if i < len(anchors) else ("eof",)
-        blank = comment.own_line and _blank_line_before(text, span.start)
-        out.leading.setdefault(key, []).append(Placed(comment.text, blank))
+        inner = next((a for s, a in units if s.start < span.start < s.end - 1), None)
+        _place(out, comment, inner or anchors, ("eof",), text)
     return out
+
+
+def _place(out: Comments, comment: Comment, anchors: list[tuple[int, Key]], last: Key,
+           text: str) -> None:
+    starts = [offset for offset, _ in anchors]
+    at = comment.span.start
+    if not comment.own_line:
+        i = bisect_left(starts, at) - 1
+        if i >= 0 and anchors[i][1] not in out.trailing:
+            out.trailing[anchors[i][1]] = comment.text
+            return
+    i = bisect_right(starts, at)
+    key = anchors[i][1] if i < len(anchors) else last
+    blank = comment.own_line and _blank_line_before(text, at)
+    out.leading.setdefault(key, []).append(Placed(comment.text, blank))
 
 
 def comment_texts(comments: list[Comment]) -> Counter[str]:
@@ -115,15 +122,30 @@ def _anchors(policy: Policy, trivia: Trivia) -> list[tuple[int, Key]]:
                     if name == "rule.on_error" and _inside(span, rule.span)]
             out += [(e.span.start, ("when", phase, i, j))
                     for j, e in enumerate(rule.expressions) if e.span is not None]
-            out += [(a.span.start, ("action", phase, i, k))
-                    for k, a in enumerate(rule.actions) if a.span is not None]
+            for k, a in enumerate(rule.actions):
+                if a.span is not None:
+                    out += [(a.span.start, ("action", phase, i, k)),
+                            (a.span.end - 1, ("action-end", phase, i, k))]
     return out
 
 
-def _action_spans(policy: Policy) -> list[tuple[Span, Key]]:
-    return [(a.span, ("action", phase, i, k))
-            for phase in PHASES for i, rule in enumerate(policy.phase(phase))
-            for k, a in enumerate(rule.actions) if a.span is not None]
+def _action_anchors(policy: Policy) -> list[tuple[Span, list[tuple[int, Key]]]]:
+    """Each action's span, and the anchors of its block's lines."""
+    out = []
+    for phase in PHASES:
+        for i, rule in enumerate(policy.phase(phase)):
+            for k, action in enumerate(rule.actions):
+                if action.span is None:
+                    continue
+                at = (phase, i, k)
+                anchors: list[tuple[int, Key]] = [(action.span.start, ("action", *at))]
+                for key in action.config.written():
+                    key_span = action.field_spans.get(f"{key}:key")
+                    if key_span is not None:
+                        anchors.append((key_span.start, ("field", *at, key)))
+                anchors.append((action.span.end - 1, ("action-end", *at)))
+                out.append((action.span, sorted(anchors)))
+    return out
 
 
 def _kept_cel_spans(policy: Policy) -> list[Span]:

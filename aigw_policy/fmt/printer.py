@@ -70,8 +70,31 @@ def _rule(out: _Lines, rule: Rule, at: tuple[str, int]) -> None:
     for j, expr in enumerate(rule.expressions):
         out.line(3, [f"when {expr.source}"], ("when", *at, j))
     for k, action in enumerate(rule.actions):
-        out.line(3, _action_lines(action, depth=3), ("action", *at, k))
+        _action(out, action, (*at, k))
     out.close(2, ("rule-end", *at))
+
+
+def _action(out: _Lines, action: Action, at: tuple[str, int, int]) -> None:
+    """An action; comments written inside its block keep their keys' lines, so a block
+    holding comments is printed one key per line (an action printed on one line gets them
+    before it)."""
+    places = out.places
+    keys = list(action.config.written())
+    inside = [places.after(("action", *at))]
+    for key in keys:
+        inside += [*places.before(("field", *at, key)), places.after(("field", *at, key))]
+    inside += places.before(("action-end", *at))
+    lines = _action_lines(action, depth=3, expand=any(inside))
+    end = ("action-end", *at)
+    if len(lines) == 1 or lines[-1] != "}":
+        moved = [Placed(c) if isinstance(c, str) else c for c in inside if c]
+        out.comments(3, [*places.before(("action", *at)), *moved])
+        out.line(3, lines, end, comment_depth=3, leading=False)
+        return
+    out.line(3, lines[:1], ("action", *at))
+    for key, pair in zip(keys, lines[1:-1]):
+        out.line(4, [pair[len(INDENT):]], ("field", *at, key))
+    out.close(3, end)
 
 
 class _Lines:
@@ -84,10 +107,12 @@ class _Lines:
     def blank(self) -> None:
         self.lines.append("")
 
-    def line(self, depth: int, lines: list[str], key: Key, *, comment_depth: int = -1) -> None:
+    def line(self, depth: int, lines: list[str], key: Key, *, comment_depth: int = -1,
+             leading: bool = True) -> None:
         # Continuation lines of multi-line CEL are kept exactly as written, so only the
         # first physical line of each logical line is indented.
-        self.comments(depth if comment_depth < 0 else comment_depth, self.places.before(key))
+        if leading:
+            self.comments(depth if comment_depth < 0 else comment_depth, self.places.before(key))
         self.lines.extend(INDENT * depth + line for line in lines)
         trailing = self.places.after(key)
         if trailing is not None:
@@ -112,7 +137,7 @@ def print_action(action: Action, *, depth: int = 0) -> str:
     return "\n".join(_action_lines(action, depth=depth))
 
 
-def _action_lines(action: Action, *, depth: int) -> list[str]:
+def _action_lines(action: Action, *, depth: int, expand: bool = False) -> list[str]:
     # Logical lines, unindented; a CEL value written over several lines stays one logical
     # line, so its continuation lines are never re-indented (that would change its source).
     config = action.config
@@ -124,7 +149,7 @@ def _action_lines(action: Action, *, depth: int) -> list[str]:
         return [action.type]
     pairs = [f"{key}: {_field_value(type(config), key, value)}" for key, value in written.items()]
     one_line = f"{action.type} {{ {', '.join(pairs)} }}"
-    if "\n" not in one_line and len(INDENT * depth) + len(one_line) <= WIDTH:
+    if not expand and "\n" not in one_line and len(INDENT * depth) + len(one_line) <= WIDTH:
         return [one_line]
     return [f"{action.type} {{", *_indent(pairs), "}"]
 
