@@ -101,6 +101,9 @@ def lint(
     warnings_as_errors: Annotated[
         bool, typer.Option("--strict", help="Fail on warnings too.")
     ] = False,
+    runtime_lookups: Annotated[
+        bool, typer.Option("--runtime-lookups", help="Also warn on identity/header lookups that can fail at run time (AIGW403).")
+    ] = False,
 ) -> None:
     """Check policy files and report every problem with its code and location."""
     from .loader import read
@@ -114,8 +117,13 @@ def lint(
         text = _read_text(path)
         name = str(path)
         sources[name] = Source(text, name)
-        _, found = read(text, name=name)
+        policy, found = read(text, name=name)
         diagnostics.extend(found)
+        if runtime_lookups and policy is not None and not any(d.is_error for d in found):
+            from .analysis.engine_checks import RUNTIME_PASSES
+
+            for _, check in RUNTIME_PASSES:
+                diagnostics.extend(check(policy, sources[name]))
     if format is LintFormat.json:
         typer.echo(render_json(diagnostics))
     elif format is LintFormat.sarif:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from ..diagnostics import Diagnostic
 from ..ir import Policy
 from ..source import Source
-from . import cel_check, structure
+from . import cel_check, engine_checks, structure
 
 __all__ = ["PASSES", "Pass", "run_passes"]
 
@@ -16,6 +16,9 @@ Pass = Callable[[Policy, Source | None], list[Diagnostic]]
 PASSES: tuple[tuple[str, Pass], ...] = (
     ("structure", structure.check),
     ("cel", cel_check.check),
+    ("constant-conditions", engine_checks.check_constant),
+    ("shadowed-rules", engine_checks.check_shadowed),
+    ("limits-order", engine_checks.check_limits_order),
 )
 
 
