@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/aigw-policy lint examples/
 	$(BIN)/aigw-policy fmt --check examples/*.aigw
 	$(BIN)/aigw-policy convert examples/team-model-access.aigw --to yaml
+	$(BIN)/aigw-policy explain examples/requests/acme-research-near-limit.json --policy examples/acme-gateway.aigw
 
 test: $(STAMP)
 	$(BIN)/python tests/conformance/run.py
