@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from . import ast
 from .codegen import CompileError, Info, generate
-from .program import Program, build, instantiate
+from .program import Program, build, entry_source, instantiate
 from .runtime import stdlib
 from .runtime.helpers import unbound
 from .runtime.values import CelError
@@ -92,7 +92,7 @@ def compile_ast(
             nested=policy,
             act_functions=act_functions,
         )
-        code = builtins.compile(gen.source, f"<cel:{label}>", "exec")
+        code = builtins.compile(entry_source(gen.source), f"<cel:{label}>", "exec")
         fn = build(gen, f"<cel:{label}>", code)
     except CompileError as e:
         raise CelError(e.message, "compile_error") from None
@@ -134,7 +134,7 @@ def _from_record(record: tuple) -> Program | None:
         for helper, key_ in fn_keys:
             impl = impls.get(key_) or stdlib.FUNCTIONS.get(key_)
             names[helper] = impl if impl is not None else unbound(key_.lstrip("."))
-        fn = instantiate(code, pyname, names)
+        fn = instantiate(code, pyname, names, pysource)
         rtype = parse_type(type_text) if type_text is not None else None
     except Exception:  # noqa: BLE001 - a bad cache entry is a miss
         return None

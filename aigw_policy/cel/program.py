@@ -11,7 +11,7 @@ from .runtime.helpers import namespace
 from .runtime.values import CelError
 from .types import Type
 
-__all__ = ["Program", "build"]
+__all__ = ["Program", "build", "entry_source", "exact_source", "instantiate"]
 
 
 class Program:
@@ -90,19 +90,74 @@ class Program:
 
 
 def build(gen: Generated, filename: str, code: Any = None) -> Any:
-    """Compile generated source into a function with its own namespace of helpers."""
+    """Compile generated source into a function with its own namespace of helpers.
+
+    ``code`` is the compiled entry part (:func:`entry_source`); the exact body is compiled
+    the first time it runs (see :func:`instantiate`).
+    """
     if code is None:
-        code = compile(gen.source, filename, "exec")
-    return instantiate(code, gen.name, {**gen.constants, **gen.functions})
+        code = compile(entry_source(gen.source), filename, "exec")
+    return instantiate(code, gen.name, {**gen.constants, **gen.functions}, gen.source, filename)
 
 
-def instantiate(code: Any, name: str, names: dict[str, object]) -> Any:
-    """Run a compiled module of generated code in a fresh namespace; its entry function."""
+_EXACT_MARK = "\ndef _exact(act):"
+
+
+def entry_source(source: str) -> str:
+    """The entry function (the fast body) of a generated module, without the exact body."""
+    cut = source.find(_EXACT_MARK)
+    return source if cut == -1 else source[: cut + 1]
+
+
+def exact_source(source: str) -> str | None:
+    """The exact body of a generated module, after blank lines that keep its line numbers."""
+    cut = source.find(_EXACT_MARK)
+    if cut == -1:
+        return None
+    return "\n" * source.count("\n", 0, cut + 1) + source[cut + 1:]
+
+
+class _LazyExact:
+    """Stands for ``_exact`` until it is first called: then compiles the exact body (with the
+    module's file name and line numbers) into the function's namespace, replacing itself.
+
+    Most programs never raise in their fast body, so most never pay for compiling it (about
+    two thirds of Python's compile time for a typical condition)."""
+
+    __slots__ = ("ns", "source", "filename")
+
+    def __init__(self, ns: dict[str, Any], source: str, filename: str) -> None:
+        self.ns = ns
+        self.source = source
+        self.filename = filename
+
+    def __call__(self, act: Any) -> Any:
+        exact = self.ns.get("_exact")
+        if exact is self:
+            try:
+                code = compile(self.source, self.filename, "exec")
+            except (RecursionError, SyntaxError, MemoryError) as e:
+                raise CelError(f"expression too complex to evaluate: {type(e).__name__}") from None
+            exec(code, self.ns)  # noqa: S102 - generated from a checked AST
+            exact = self.ns["_exact"]
+        return exact(act)
+
+
+def instantiate(code: Any, name: str, names: dict[str, object], source: str | None = None,
+                filename: str | None = None) -> Any:
+    """Run a compiled module of generated code in a fresh namespace; its entry function.
+
+    With the full generated ``source``, an ``_exact`` the code does not define is compiled
+    from it on first use."""
     ns = namespace()
     ns.update(names)
     exec(code, ns)  # noqa: S102 - generated from a checked AST, no user text is executed
     fn = ns[name]
     assert isinstance(fn, _pytypes.FunctionType)
+    if "_exact" not in ns and source is not None:
+        exact = exact_source(source)
+        if exact is not None:
+            ns["_exact"] = _LazyExact(ns, exact, filename or code.co_filename)
     return fn
 
 

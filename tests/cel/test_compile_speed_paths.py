@@ -126,3 +126,21 @@ def test_a_corrupt_batch_file_is_only_a_miss(tmp_path) -> None:  # type: ignore[
     cel.clear_cache()
     out = cel.compile_conditions(SOURCES[:2], cache_dir=tmp_path)
     assert out[1]({"req.method": "GET"}) is True  # type: ignore[operator]
+
+
+def test_the_exact_body_is_compiled_on_first_use_with_its_line_numbers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from aigw_policy.cel.program import _LazyExact
+
+    src = "x + 1 > 0 && [1, 2][x] == 1"
+    for attempt in ("fresh", "from disk"):
+        cel.clear_cache()
+        prog = cel.compile(src, {"x": "int"}, cache_dir=tmp_path)
+        assert isinstance(prog.function.__globals__["_exact"], _LazyExact), attempt
+        assert prog({"x": 1}) is False  # the fast body: nothing compiled yet
+        assert isinstance(prog.function.__globals__["_exact"], _LazyExact)
+        with pytest.raises(cel.CelError) as info:
+            prog({"x": 5})
+        start, end = info.value.span  # type: ignore[attr-defined]
+        assert src[start:end] == "[1, 2][x]", attempt
+        assert not isinstance(prog.function.__globals__["_exact"], _LazyExact)
+        assert prog({"x": 0}) is True and "def _exact(act)" in prog.python_source
