@@ -124,35 +124,100 @@ _CURRENT = _Current()
 _FAST: Any = None
 
 
+class _Driver:
+    """The LALR loop of lark's ``ParserState.feed_token``, over a copy of the parse table in
+    which each reduction is ``(size, goto symbol, callback)`` (no Rule hashing per step).
+    ``position`` is what lark's contextual lexer reads to pick the terminals it may match."""
+
+    __slots__ = ("state_stack", "value_stack")
+
+    def __init__(self, start: Any) -> None:
+        self.state_stack = [start]
+        self.value_stack: list[Any] = []
+
+    @property
+    def position(self) -> Any:
+        return self.state_stack[-1]
+
+
 def _fast_parser() -> Any:
-    """(LALR parser with the direct callbacks, lexer frontend), built once; None if unavailable."""
+    """(direct parse function), built once; False if this lark version lacks what it uses."""
     global _FAST
     if _FAST is None:
         try:
-            from lark.parsers.lalr_parser import _Parser
+            from lark.parsers.lalr_analysis import Shift
 
             lark = _parser()
             frontend = lark.parser
-            table = frontend.parser._parse_table
+            table = frontend.parser._parse_table  # noqa: SLF001
+            start = table.start_states["expr"]
+            end_state = table.end_states["expr"]
             callbacks = {rule: _callback(rule) for rule in lark.rules}
-            _FAST = (_Parser(table, callbacks), frontend)
-            frontend._make_lexer_thread("")  # noqa: SLF001 - probe the API once
+            states = {
+                state: {sym: (True, arg) if action is Shift
+                        else (False, (len(arg.expansion), arg.origin.name, callbacks[arg]))
+                        for sym, (action, arg) in actions.items()}
+                for state, actions in table.states.items()
+            }
+            make_lexer = frontend._make_lexer_thread  # noqa: SLF001
+
+            def run(text: str) -> Any:
+                driver = _Driver(start)
+                stack, values = driver.state_stack, driver.value_stack
+                token = None
+                for token in make_lexer(text).lex(driver):
+                    _feed(token, False, driver, stack, values, states, table, end_state)
+                end = Token.new_borrow_pos("$END", "", token) if token else Token("$END", "", 0, 1, 1)
+                return _feed(end, True, driver, stack, values, states, table, end_state)
+
+            _CURRENT.lowering = Lowering("1", Source("1"), 0)
+            try:
+                run("1")  # probe the API once
+            finally:
+                _CURRENT.lowering = None
+            _FAST = run
         except Exception:  # noqa: BLE001 - another lark version: use the tree path
             _FAST = False
     return _FAST
 
 
+def _feed(token: Token, is_end: bool, driver: _Driver, stack: list, values: list,  # type: ignore[type-arg]
+          states: dict, table: Any, end_state: Any) -> Any:
+    kind = token.type
+    while True:
+        try:
+            shift, arg = states[stack[-1]][kind]
+        except KeyError:
+            expected = {s for s in table.states[stack[-1]] if s.isupper()}
+            raise UnexpectedToken(token, expected, state=driver, interactive_parser=None) from None
+        if shift:
+            stack.append(arg)
+            values.append(token)
+            return None
+        size, origin, callback = arg
+        if size:
+            children = values[-size:]
+            del stack[-size:]
+            del values[-size:]
+        else:
+            children = []
+        value = callback(children)
+        stack.append(states[stack[-1]][origin][1])
+        values.append(value)
+        if is_end and stack[-1] == end_state:
+            return values[-1]
+
+
 def _fast_lower(text: str, lowering: Lowering) -> ast.Expr | None:
-    fast = _fast_parser()
-    if not fast:
+    run = _fast_parser()
+    if not run:
         return lowering.lower(_parser().parse(text))
-    parser, frontend = fast
     current = _CURRENT
     outer = current.lowering
     current.lowering = lowering
     lowering._keep_going = True
     try:
-        node = parser.parse(frontend._make_lexer_thread(text), "expr")  # noqa: SLF001
+        node = run(text)
     except RecursionError:
         return None
     finally:

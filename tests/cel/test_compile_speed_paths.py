@@ -144,3 +144,8 @@ def test_the_exact_body_is_compiled_on_first_use_with_its_line_numbers(tmp_path)
         assert src[start:end] == "[1, 2][x]", attempt
         assert not isinstance(prog.function.__globals__["_exact"], _LazyExact)
         assert prog({"x": 0}) is True and "def _exact(act)" in prog.python_source
+
+
+def test_the_direct_parse_is_in_use() -> None:
+    # it falls back to the tree path silently if lark's internals change: notice that here
+    assert P._fast_parser()
