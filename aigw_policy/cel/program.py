@@ -124,7 +124,7 @@ class _LazyExact:
     Most programs never raise in their fast body, so most never pay for compiling it (about
     two thirds of Python's compile time for a typical condition)."""
 
-    __slots__ = ("ns", "source", "filename")
+    __slots__ = ("ns", "source", "filename")  # source: the whole generated module
 
     def __init__(self, ns: dict[str, Any], source: str, filename: str) -> None:
         self.ns = ns
@@ -135,7 +135,7 @@ class _LazyExact:
         exact = self.ns.get("_exact")
         if exact is self:
             try:
-                code = compile(self.source, self.filename, "exec")
+                code = compile(exact_source(self.source) or "", self.filename, "exec")
             except (RecursionError, SyntaxError, MemoryError) as e:
                 raise CelError(f"expression too complex to evaluate: {type(e).__name__}") from None
             exec(code, self.ns)  # noqa: S102 - generated from a checked AST
@@ -155,9 +155,7 @@ def instantiate(code: Any, name: str, names: dict[str, object], source: str | No
     fn = ns[name]
     assert isinstance(fn, _pytypes.FunctionType)
     if "_exact" not in ns and source is not None:
-        exact = exact_source(source)
-        if exact is not None:
-            ns["_exact"] = _LazyExact(ns, exact, filename or code.co_filename)
+        ns["_exact"] = _LazyExact(ns, source, filename or code.co_filename)
     return fn
 
 
