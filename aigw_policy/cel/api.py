@@ -234,11 +234,15 @@ def compile_conditions(
     names = list(names) if names is not None else [None] * count
     keys = [_cache_key("policy", s, declarations, n, "") for s, n in zip(sources, names)]
     batch_key = hashlib.sha256("\n".join(keys).encode()).hexdigest()
-    stored = cache.load_batch(cache_dir, batch_key) if cache_dir is not None else None
+    stored: dict[str, tuple] | None = None
+    loaded = False
     out: list[Program | CelError] = []
     fresh = False
     for i, (source, key) in enumerate(zip(sources, keys)):
         prog = _CACHE.get(key)
+        if prog is None and cache_dir is not None and not loaded:
+            stored = cache.load_batch(cache_dir, batch_key)  # read only on a memory miss
+            loaded = True
         if prog is None and stored is not None and key in stored:
             prog = _from_record(stored[key])
             if prog is not None:
@@ -257,9 +261,10 @@ def compile_conditions(
             _remember(key, prog)
             fresh = True
         out.append(prog)
-    if cache_dir is not None and (fresh or stored is None):
+    if cache_dir is not None:
+        missing = stored is None if loaded else not cache.has_batch(cache_dir, batch_key)
         records = {k: _RECORDS[k] for k in keys if k in _RECORDS}
-        if records:
+        if (fresh or missing) and records:
             cache.save_batch(cache_dir, batch_key, records)
     return out
 

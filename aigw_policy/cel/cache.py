@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .codegen import Generated
 
-__all__ = ["default_dir", "engine_version", "load", "load_batch", "record", "save", "save_batch"]
+__all__ = ["default_dir", "engine_version", "has_batch", "load", "load_batch", "record", "save", "save_batch"]
 
 _FORMAT = 1
 
@@ -111,6 +111,10 @@ def save_batch(directory: str | os.PathLike[str], key: str, records: dict[str, t
     """Write many programs (expression key -> :func:`record`) as one file: creating files is
     what costs most on many file systems (~1 ms each), reading one is cheap."""
     return _write(directory, _path(directory, key, "celb"), (tuple(records.items()),))
+
+
+def has_batch(directory: str | os.PathLike[str], key: str) -> bool:
+    return os.path.exists(_path(directory, key, "celb"))
 
 
 def load_batch(directory: str | os.PathLike[str], key: str) -> dict[str, tuple] | None:
