@@ -129,6 +129,7 @@ class CompiledPolicy:
     response_index: Any = None
     uses_content_length: bool = False
     uses_url: bool = True  # some text reads req.url.* or req.host: split the URL per request
+    uses_time: bool = True  # some text reads time.now
 
     def rules(self, phase: Phase) -> tuple[CompiledRule, ...]:
         return self.request_rules if phase == "on_http_request" else self.response_rules
@@ -355,4 +356,5 @@ def compile_policy(policy: Policy, *, index: bool = True, index_min_rules: int =
         response_index=resp_index,
         uses_content_length="content_length" in text,
         uses_url=any(w in text for w in ("req.url", "req.host", "QueryParam")),
+        uses_time="time" in text,
     )

@@ -43,7 +43,7 @@ def classify_request(req: Request, counter: Any = None) -> AiRequest:
 
 
 def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_length: bool = False,
-               url_parts: bool = True) -> dict[str, Any]:
+               url_parts: bool = True, time_now: bool = True) -> dict[str, Any]:
     """The request-phase activation: one flat key per declared variable that is supplied.
 
     ``url_parts=False`` skips splitting the URL when no text of the policy reads it."""
@@ -105,7 +105,8 @@ def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_len
         _flatten("endpoint", req.endpoint, act)
     if req.req:
         _flatten("req", req.req, act)
-    act["time.now"] = format_now(now)
+    if time_now:
+        act["time.now"] = format_now(now)
     ident = req.identity
     for name in _IDENTITY:
         value = getattr(ident, name)

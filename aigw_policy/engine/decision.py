@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .context import format_now
 from .evaluate import REQ, Flow
 from .trace import span_dict
 
@@ -22,7 +23,7 @@ class Decision:
     the evaluation state on first access, so a gateway that reads only the verdict pays
     nothing for them."""
 
-    __slots__ = ("id", "now", "verdict", "status_code", "reason", "rule", "phase", "kind", "at",
+    __slots__ = ("id", "_now", "verdict", "status_code", "reason", "rule", "phase", "kind", "at",
                  "complete", "_flow", "_stop", "_details", "_policy")
 
     _DETAILS = ("ai", "usage", "cost_usd", "cost", "limits", "effects", "errors", "response", "store",
@@ -32,6 +33,12 @@ class Decision:
         if name in Decision._DETAILS:
             return self._detail()[name]
         raise AttributeError(name)
+
+    @property
+    def now(self) -> str:
+        """The request's time, RFC 3339."""
+        n = self._now
+        return n if isinstance(n, str) else format_now(n)
 
     @property
     def allowed(self) -> bool:
@@ -63,7 +70,7 @@ class Decision:
             phase = stop.phase
             kind = stop.kind
         self.id = flow.rid
-        self.now = flow.act.get("time.now")
+        self._now = flow.act.get("time.now") or flow.now
         self.verdict = verdict
         self.status_code = status
         self.reason = reason

@@ -114,7 +114,7 @@ class Flow:
     )
 
     def __init__(self, cp: CompiledPolicy, rid: str, now: float, act: dict[str, Any], ai: AiRequest,
-                 identity: dict[str, Any], prices: PriceBook, trace: bool) -> None:
+                 identity: Any, prices: PriceBook, trace: bool) -> None:
         self.cp = cp
         self.rid = rid
         self.now = now

@@ -90,9 +90,9 @@ class Engine:
         rid = req.id or request_id or f"req-{uuid.uuid4().hex[:16]}"
         ai = classify_request(req, self.counter)
         cp = self.compiled
-        act = activation(req, ai, rid, now, content_length=cp.uses_content_length, url_parts=cp.uses_url)
-        identity = req.identity.model_dump(exclude_none=True)
-        flow = Flow(self.compiled, rid, now, act, ai, identity, self.prices, self.trace if trace is None else trace)
+        act = activation(req, ai, rid, now, content_length=cp.uses_content_length, url_parts=cp.uses_url,
+                         time_now=cp.uses_time)
+        flow = Flow(self.compiled, rid, now, act, ai, req.identity, self.prices, self.trace if trace is None else trace)
         return flow, req, explicit
 
     def seed(self, state: Any, now: float) -> None:
@@ -216,7 +216,7 @@ class Engine:
 
         ai = flow.ai if flow.model == flow.ai.model else replace(flow.ai, model=flow.model)
         return make_record(flow.rid, time=flow.time(), ai=ai, usage=flow.usage, cost=flow.cost,
-                           identity=flow.identity, verdict=decision.verdict, status_code=decision.status_code,
+                           identity=flow.identity.model_dump(exclude_none=True), verdict=decision.verdict, status_code=decision.status_code,
                            rule=decision.rule, limits=decision.limits)
 
     def _drive(self, steps: Any, now: float) -> None:
