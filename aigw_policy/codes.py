@@ -80,6 +80,11 @@ CODES: dict[str, Code] = _codes(
     ("AIGW303", E, "CEL type error"),
     ("AIGW304", E, "CEL expression could not be compiled"),
     ("AIGW310", W, "CEL expression cost over the configured maximum"),
+    # policy analysis
+    ("AIGW400", W, "condition is always true or always false"),
+    ("AIGW401", W, "rule never runs: an earlier rule always ends the phase"),
+    ("AIGW402", W, "limit read before it runs, or no such limit"),
+    ("AIGW403", W, "lookup can fail at run time"),
 )
 
 del E, W, I

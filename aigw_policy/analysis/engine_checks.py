@@ -18,21 +18,19 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..cel import ast
-from ..codes import Severity
 from ..diagnostics import Diagnostic
 from ..ir import Policy, Rule
 from ..source import Source, Span
 
 __all__ = ["RUNTIME_PASSES", "check_constant", "check_limits_order", "check_lookups", "check_shadowed"]
 
-W = Severity.WARNING
 _TERMINATING = frozenset({"deny", "custom-response", "allow"})
 _IDENTITY_FIELDS = frozenset({"identity.key", "identity.user", "identity.team", "identity.org", "identity.tier"})
 _MAPS = frozenset({"req.headers", "res.headers", "identity.labels", "req.url.query_params", "vars", "limits"})
 
 
 def _diag(code: str, message: str, span: Span | None, help: str | None = None) -> Diagnostic:
-    return Diagnostic(code, message, span, help, W)
+    return Diagnostic.make(code, message, span, help)
 
 
 def _parse(source: str) -> Any:
