@@ -9,6 +9,8 @@ the rule that produced them.
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,19 +146,25 @@ def _setting(policy: Policy, name: str) -> str:
 
 
 class _Compiler:
-    def __init__(self, policy: Policy, prefix: str) -> None:
+    def __init__(self, policy: Policy, prefix: str, parsed: dict[str, Any] | None = None) -> None:
         self.policy = policy
         self.prefix = prefix
         self.errors: list[Diagnostic] = []
+        self.parsed: dict[str, Any] = parsed if parsed is not None else {}
 
-    def cel(self, source: str, span: Span | None, label: str) -> CompiledExpr:
+    def parse(self, source: str) -> Any:
+        """The parsed CEL (None when it does not parse: compiling then reports why)."""
         from ..cel.parser import CelSyntaxError, parse
 
-        node = None
-        try:
-            node = parse(source)
-        except (CelSyntaxError, RecursionError):
-            pass  # compile_condition reports it
+        if source not in self.parsed:
+            try:
+                self.parsed[source] = parse(source)
+            except (CelSyntaxError, RecursionError):
+                self.parsed[source] = None
+        return self.parsed[source]
+
+    def cel(self, source: str, span: Span | None, label: str) -> CompiledExpr:
+        node = self.parse(source)
         try:
             prog = compile_condition(source, name=label, node=node)
         except CelError as error:
@@ -319,12 +327,55 @@ def _broken(message: str) -> Fn:
     return fn
 
 
-def compile_policy(policy: Policy, *, index: bool = True, index_min_rules: int = 8) -> CompiledPolicy:
-    """Compile a policy; :class:`PolicyError` if a CEL text does not compile."""
+class _Collector(_Compiler):
+    """A dry run of the compiler that only gathers every CEL text with its label."""
+
+    def __init__(self, policy: Policy, prefix: str) -> None:
+        super().__init__(policy, prefix)
+        self.wanted: dict[tuple[str, str], Any] = {}
+
+    def cel(self, source: str, span: Span | None, label: str) -> CompiledExpr:
+        self.wanted.setdefault((source, label), self.parse(source))
+        return CompiledExpr(source, span, _broken("not compiled"))
+
+
+def _compile_all_at_once(policy: Policy, prefix: str, cache_dir: Any) -> dict[str, Any]:
+    """Compile every CEL text of the policy in one batch (one cache file with
+    ``cache_dir``); the per-expression compile that follows then hits the CEL cache."""
+    from ..cel import compile_conditions
+
+    collector = _Collector(policy, prefix)
+    for phase in ("on_http_request", "on_http_response"):
+        for i, rule in enumerate(policy.phase(phase)):  # type: ignore[arg-type]
+            collector.rule(phase, i, rule)  # type: ignore[arg-type]
+    if collector.wanted:
+        keys = list(collector.wanted)
+        compile_conditions(
+            [source for source, _ in keys],
+            names=[label for _, label in keys],
+            nodes=[collector.wanted[k] for k in keys],
+            cache_dir=cache_dir,
+        )
+    return collector.parsed
+
+
+def compile_policy(
+    policy: Policy,
+    *,
+    index: bool = True,
+    index_min_rules: int = 8,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> CompiledPolicy:
+    """Compile a policy; :class:`PolicyError` if a CEL text does not compile.
+
+    With ``cache_dir``, compiled conditions are kept on disk (keyed by content hash and
+    engine version), so reloading an unchanged policy in a new process skips compilation.
+    """
     first_span = next((r.span for _, r in policy.rules() if r.span is not None), None)
     file = first_span.file if first_span is not None and first_span.file else None
     prefix = (file.rsplit("/", 1)[-1] if file else None) or policy.name or "policy"
-    c = _Compiler(policy, prefix)
+    parsed = _compile_all_at_once(policy, prefix, cache_dir)
+    c = _Compiler(policy, prefix, parsed)
     request_rules = tuple(c.rule("on_http_request", i, r) for i, r in enumerate(policy.on_http_request))
     response_rules = tuple(c.rule("on_http_response", i, r) for i, r in enumerate(policy.on_http_response))
     if c.errors:

@@ -43,7 +43,8 @@ class Engine:
 
     def __init__(self, policy: Policy | CompiledPolicy | str | os.PathLike[str], store: LimitStore | None = None, *,
                  ledger: Any = None, prices: PriceBook | Mapping[str, Any] | None = None, counter: Any = None,
-                 trace: bool = False, index: bool = True) -> None:
+                 trace: bool = False, index: bool = True,
+                 cache_dir: str | os.PathLike[str] | None = None) -> None:
         if isinstance(policy, (str, os.PathLike)):
             from ..loader import load
 
@@ -51,7 +52,7 @@ class Engine:
         if isinstance(policy, CompiledPolicy):
             self.compiled = policy
         elif isinstance(policy, Policy):
-            self.compiled = compile_policy(policy, index=index)
+            self.compiled = compile_policy(policy, index=index, cache_dir=cache_dir)
         else:
             raise TypeError(f"Engine needs a Policy, not {type(policy).__name__}")
         if store is None:
