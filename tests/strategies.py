@@ -273,8 +273,9 @@ def policies(draw: st.DrawFn, *, max_rules: int = 4) -> Policy:
         on_error=draw(_maybe(st.sampled_from(["deny", "skip"]))),
         store_failure=draw(_maybe(st.sampled_from(["fail_closed", "fail_open"]))),
         upstream_error=draw(_maybe(st.sampled_from(["release", "charge_input"]))),
-        on_http_request=tuple(draw(rules(index=i)) for i in range(n_req)),
-        on_http_response=tuple(
-            draw(rules(response=True, index=n_req + i)) for i in range(n_res)
-        ),
+        # a phase is absent (None), written empty (()) or has rules
+        on_http_request=draw(st.none()) if n_req == 0 and draw(st.booleans())
+        else tuple(draw(rules(index=i)) for i in range(n_req)),
+        on_http_response=draw(st.none()) if n_res == 0 and draw(st.booleans())
+        else tuple(draw(rules(response=True, index=n_req + i)) for i in range(n_res)),
     )

@@ -376,8 +376,8 @@ def compile_policy(
     prefix = (file.rsplit("/", 1)[-1] if file else None) or policy.name or "policy"
     parsed = _compile_all_at_once(policy, prefix, cache_dir)
     c = _Compiler(policy, prefix, parsed)
-    request_rules = tuple(c.rule("on_http_request", i, r) for i, r in enumerate(policy.on_http_request))
-    response_rules = tuple(c.rule("on_http_response", i, r) for i, r in enumerate(policy.on_http_response))
+    request_rules = tuple(c.rule("on_http_request", i, r) for i, r in enumerate(policy.phase("on_http_request")))
+    response_rules = tuple(c.rule("on_http_response", i, r) for i, r in enumerate(policy.phase("on_http_response")))
     if c.errors:
         raise PolicyError(c.errors)
     request_rules = _mark_eager(request_rules)

@@ -112,7 +112,7 @@ def _anchors(policy: Policy, trivia: Trivia) -> list[tuple[int, Key]]:
     for phase in PHASES:
         rules = policy.phase(phase)
         blocks = [span for name, span in statements if name == phase]
-        if rules and blocks:
+        if getattr(policy, phase) is not None and blocks:  # printed, even when empty
             out += [(blocks[0].start, ("phase", phase)), (blocks[-1].end - 1, ("phase-end", phase))]
         for i, rule in enumerate(rules):
             if rule.span is None:

@@ -45,8 +45,8 @@ def print_dsl(policy: Policy, comments: Comments | None = None) -> str:
             out.line(1, [f"{key.replace('_', '-')} {value}"], ("setting", key))
             sections = 1
     for phase, keyword in _PHASE_KEYWORDS:
-        rules = policy.phase(phase)  # type: ignore[arg-type]
-        if not rules:
+        rules = getattr(policy, phase)
+        if rules is None:  # not written; `()` is written empty: `on response {}`
             continue
         if sections:
             out.blank()

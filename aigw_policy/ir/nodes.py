@@ -95,7 +95,8 @@ class Policy(Node):
     """A whole policy document.
 
     ``None`` means "not written": the engine applies the default (the first choice in
-    :data:`SETTINGS`), and converters do not invent keys the author did not write.
+    :data:`SETTINGS`), and converters do not invent keys the author did not write. A phase
+    is ``None`` when absent and ``()`` when written without rules (`on_http_response: []`).
     """
 
     name: str | None = None
@@ -103,11 +104,13 @@ class Policy(Node):
     on_error: Literal["deny", "skip"] | None = None
     store_failure: Literal["fail_closed", "fail_open"] | None = None
     upstream_error: Literal["release", "charge_input"] | None = None
-    on_http_request: tuple[Rule, ...] = ()
-    on_http_response: tuple[Rule, ...] = ()
+    on_http_request: tuple[Rule, ...] | None = None
+    on_http_response: tuple[Rule, ...] | None = None
 
     def phase(self, phase: Phase) -> tuple[Rule, ...]:
-        return self.on_http_request if phase == "on_http_request" else self.on_http_response
+        """The phase's rules; ``()`` whether the phase was written empty or not at all."""
+        rules = self.on_http_request if phase == "on_http_request" else self.on_http_response
+        return rules or ()
 
     def rules(self) -> list[tuple[Phase, Rule]]:
         return [(p, r) for p in PHASES for r in self.phase(p)]

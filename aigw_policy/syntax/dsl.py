@@ -169,7 +169,7 @@ class _Reader:
     def document(self, tree: Tree) -> Policy | None:
         policy_tree = tree.children[0]
         fields: dict[str, Any] = {}
-        phases: dict[str, list[Rule]] = {"on_http_request": [], "on_http_response": []}
+        phases: dict[str, list[Rule]] = {}  # only the phases written, even empty
         seen: dict[str, Span] = {}
         for child in policy_tree.children:
             if isinstance(child, Token):
@@ -183,11 +183,10 @@ class _Reader:
                 phase = self.phase_name(child.children[0])
                 rules = [self.rule(r) for r in child.children[1:]]
                 if phase is not None:
-                    phases[phase].extend(r for r in rules if r is not None)
+                    phases.setdefault(phase, []).extend(r for r in rules if r is not None)
         fields = {k: v for k, v in fields.items() if v is not None}
-        return Policy(span=self.span(policy_tree), **fields,
-                      on_http_request=tuple(phases["on_http_request"]),
-                      on_http_response=tuple(phases["on_http_response"]))
+        fields.update({phase: tuple(rules) for phase, rules in phases.items()})
+        return Policy(span=self.span(policy_tree), **fields)
 
     def choice(self, stmt: Tree, seen: dict[str, Span]) -> str | None:
         """The word after `default` / `on-error`, checked; duplicates are reported."""

@@ -55,8 +55,8 @@ def dump_data(policy: Policy) -> dict[str, Any]:
         if getattr(policy, setting) is not None:
             out[setting] = getattr(policy, setting)
     for phase in PHASES:
-        rules = policy.phase(phase)
-        if rules:
+        rules = getattr(policy, phase)
+        if rules is not None:
             out[phase] = [_rule_data(r) for r in rules]
     return out
 

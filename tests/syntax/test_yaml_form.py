@@ -475,11 +475,10 @@ def _supported(path: Path) -> bool:
 
 
 def _normalized(data: Any) -> Any:
-    """Drop what the IR cannot tell from absent: empty phases and expressions, `config: {}`."""
+    """Drop what the IR cannot tell from absent: empty expressions, `config: {}`."""
     if isinstance(data, dict):
         return {k: _normalized(v) for k, v in data.items()
-                if not (k in ("expressions", "on_http_request", "on_http_response", "config")
-                        and v in ([], {}, None))}
+                if not (k in ("expressions", "config") and v in ([], {}, None))}
     if isinstance(data, list):
         return [_normalized(v) for v in data]
     return data
