@@ -347,6 +347,15 @@ def _register_usage() -> None:
 _register_usage()
 
 
+def _register_serve() -> None:
+    from .gateway.cli import serve
+
+    app.command("serve", help="Run the gateway: enforce the policy in front of an LLM API.")(serve)
+
+
+_register_serve()
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,17 @@
+"""The gateway: ``aigw-policy serve`` and its parts (SPEC §11).
+
+:mod:`.keys` (keys file -> identities), :mod:`.errors` (provider error shapes),
+:mod:`.proxy` (forward to the upstream, stream back), :mod:`.reload` (hot reload),
+:mod:`.metrics` (logs, Prometheus, OpenTelemetry), :mod:`.app` (the assembled ASGI app).
+The policy middleware itself is :class:`aigw_policy.asgi.PolicyMiddleware`.
+"""
+
+from .app import Gateway
+from .errors import error_body, wire_api
+from .keys import KeyRing, KeysError, key_from, load_keys, parse_keys
+from .metrics import Observer
+from .proxy import UpstreamProxy
+from .reload import PolicyHolder, ReloadError
+
+__all__ = ["Gateway", "KeyRing", "KeysError", "Observer", "PolicyHolder", "ReloadError", "UpstreamProxy",
+           "error_body", "key_from", "load_keys", "parse_keys", "wire_api"]

@@ -1,0 +1,128 @@
+"""The ``aigw-policy serve`` application: policy middleware + upstream proxy + ``/metrics``.
+
+```python
+from aigw_policy.gateway import Gateway
+app = Gateway(policy="policy.aigw", upstream="https://api.openai.com", keys=load_keys("keys.yaml"),
+              store="sqlite:/var/lib/aigw/limits.db", ledger="sqlite:/var/lib/aigw/usage.db")
+# any ASGI server: uvicorn.run(app, host="127.0.0.1", port=8080)
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+from typing import Any
+
+from .keys import KeyRing
+from .metrics import Observer
+from .proxy import UpstreamProxy
+from .reload import PolicyHolder
+
+__all__ = ["Gateway"]
+
+
+class Gateway:
+    """An ASGI app. ``policy``: the policy file (watched every ``watch`` seconds, 0: only on
+    SIGHUP). ``upstream``: the provider's base URL. ``keys``: a :class:`KeyRing` or ``None``
+    (no authentication). ``store`` / ``ledger``: URLs or objects. Serves ``GET /metrics``
+    (Prometheus) and ``GET /healthz``; everything else goes through the policy."""
+
+    def __init__(self, *, policy: str | os.PathLike[str], upstream: str, keys: KeyRing | None = None,
+                 store: Any = "memory:", ledger: Any = None, prices: Any = None, provider: str | None = None,
+                 timeout: float = 60.0, connect_timeout: float = 5.0, watch: float = 1.0,
+                 logger: logging.Logger | None = None, decision_logger: logging.Logger | None = None,
+                 sighup: bool = True, cache_dir: str | None = None) -> None:
+        from .. import Engine
+        from ..asgi import PolicyMiddleware  # (lazy: asgi imports this package's errors and keys)
+        from ..providers import PriceBook
+        from ..stores import from_url
+
+        self.logger = logger or logging.getLogger("aigw_policy.gateway")
+        self.store = from_url(store) if isinstance(store, str) else store
+        if isinstance(ledger, str):
+            from ..ledger import Ledger
+
+            ledger = Ledger(ledger)
+        self.ledger = ledger
+        book = prices if isinstance(prices, PriceBook) else PriceBook.from_mapping(prices) if prices else PriceBook()
+        self.observer = Observer(logger=decision_logger or logging.getLogger("aigw_policy.gateway.decisions"))
+
+        def make_engine(doc: Any) -> Any:
+            return Engine(doc, store=self.store, ledger=self.ledger, prices=book, cache_dir=cache_dir)
+
+        self.holder = PolicyHolder(policy, make_engine, logger=self.logger, on_reload=self.observer.reload)
+        self.proxy = UpstreamProxy(upstream, auth=keys.upstream_auth if keys is not None else None,
+                                   timeout=timeout, connect_timeout=connect_timeout)
+        self.middleware = PolicyMiddleware(self.proxy, self.holder, keys=keys, provider=provider,
+                                           observer=self.observer)
+        self.watch = watch
+        self.sighup = sighup
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if kind == "http" and scope.get("method") == "GET" and scope["path"] in ("/metrics", "/healthz"):
+            await self._internal(scope["path"], send)
+            return
+        await self.middleware(scope, receive, send)
+
+    async def _internal(self, path: str, send: Any) -> None:
+        if path == "/healthz":
+            body = json.dumps({"status": "ok", "policy": str(self.holder.path),
+                               "policy_version": self.holder.version}).encode()
+            ctype = "application/json"
+        else:
+            found = self.observer.metrics_text()
+            if found is None:
+                body, ctype = b"prometheus-client is not installed\n", "text/plain"
+                await _reply(send, 501, ctype, body)
+                return
+            body, ctype = found
+        await _reply(send, 200, ctype, body)
+
+    async def startup(self) -> None:
+        if self.watch and self.watch > 0:
+            self._tasks.append(asyncio.ensure_future(self.holder.watch(self.watch)))
+        if self.sighup and hasattr(signal, "SIGHUP"):
+            loop = asyncio.get_running_loop()
+            try:
+                loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, self.holder.reload))
+            except (RuntimeError, ValueError, NotImplementedError):
+                pass  # not the main thread: file watching only
+
+    async def shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.proxy.aclose()
+        if self.ledger is not None:
+            await asyncio.to_thread(self.ledger.close)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as error:  # noqa: BLE001
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _reply(send: Any, status: int, ctype: str, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

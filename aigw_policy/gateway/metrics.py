@@ -1,0 +1,201 @@
+"""Observability for the gateway: one event per finished request becomes
+
+- a structured decision log line (JSON, logger ``aigw_policy.gateway.decisions``);
+- Prometheus metrics in a registry of its own (``/metrics``; needs ``prometheus-client``);
+- an OpenTelemetry span and GenAI metrics (needs ``opentelemetry-api``; a no-op until the
+  application installs an SDK).
+
+Names follow the OpenTelemetry GenAI conventions (``gen_ai.operation.name``,
+``gen_ai.request.model``, ``gen_ai.usage.input_tokens``, ``gen_ai.client.token.usage``).
+Every backend is optional; a missing one is skipped, never an error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+__all__ = ["Observer"]
+
+_OTEL_PROVIDER = {"gemini": "gcp.gemini", "vertex_ai": "gcp.vertex_ai", "azure_openai": "azure.ai.openai"}
+_OTEL_OPERATION = {"chat": "chat", "messages": "chat", "responses": "chat", "completion": "text_completion",
+                   "embeddings": "embeddings"}
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
+
+
+class Observer:
+    """Call it with a middleware event: ``observer(event)``.
+
+    ``logger``: where decision logs go (``None``: no logs). ``prometheus``: keep Prometheus
+    metrics (skipped when prometheus-client is missing). ``otel``: emit spans and metrics
+    through the OpenTelemetry API when it is installed.
+    """
+
+    def __init__(self, *, logger: logging.Logger | None = None, prometheus: bool = True, otel: bool = True) -> None:
+        self.logger = logger
+        self.registry: Any = None
+        self.reloads: Any = None
+        if prometheus:
+            self._setup_prometheus()
+        self._tracer: Any = None
+        if otel:
+            self._setup_otel()
+
+    # -- backends ------------------------------------------------------------------------------
+
+    def _setup_prometheus(self) -> None:
+        try:
+            from prometheus_client import CollectorRegistry, Counter, Histogram
+        except ImportError:
+            return
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter("aigw_requests", "Requests through the gateway by outcome",
+                                ["verdict", "status_code", "rule", "provider", "model"], registry=r)
+        self.latency = Histogram("aigw_request_duration_seconds", "Time from request to last byte",
+                                 ["provider", "stream"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.overhead = Histogram("aigw_policy_overhead_seconds",
+                                  "Time spent deciding (request and response phase, limits, ledger)",
+                                  buckets=_LATENCY_BUCKETS, registry=r)
+        self.tokens = Histogram("gen_ai_client_token_usage", "Tokens per request (gen_ai.client.token.usage)",
+                                ["gen_ai_token_type", "gen_ai_provider_name", "gen_ai_request_model"],
+                                buckets=_TOKEN_BUCKETS, registry=r)
+        self.cost = Counter("aigw_cost_usd", "Priced cost of the traffic", ["provider", "model"], registry=r)
+        self.limit_outcomes = Counter("aigw_limit_outcomes", "Limit outcomes", ["limit", "outcome"], registry=r)
+        self.upstream_errors = Counter("aigw_upstream_errors", "Upstream failures", ["kind"], registry=r)
+        self.disconnects = Counter("aigw_client_disconnects", "Clients that left before the end", registry=r)
+        self.reloads = Counter("aigw_policy_reloads", "Policy reloads", ["result"], registry=r)
+
+    def _setup_otel(self) -> None:
+        try:
+            from opentelemetry import metrics, trace
+        except ImportError:
+            return
+        self._tracer = trace.get_tracer("aigw_policy.gateway")
+        meter = metrics.get_meter("aigw_policy.gateway")
+        self._otel_tokens = meter.create_histogram("gen_ai.client.token.usage", unit="{token}",
+                                                   description="Tokens per request")
+        self._otel_duration = meter.create_histogram("gen_ai.client.operation.duration", unit="s",
+                                                     description="Request duration")
+
+    # -- events --------------------------------------------------------------------------------
+
+    def reload(self, ok: bool) -> None:
+        if self.reloads is not None:
+            self.reloads.labels("ok" if ok else "rejected").inc()
+
+    def metrics_text(self) -> tuple[bytes, str] | None:
+        if self.registry is None:
+            return None
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        record = summarize(event)
+        if self.logger is not None and self.logger.isEnabledFor(logging.INFO):
+            self.logger.info(json.dumps(record, ensure_ascii=False, default=str))
+        if self.registry is not None:
+            self._prometheus(record)
+        if self._tracer is not None:
+            self._otel(record, event)
+
+    def _prometheus(self, r: dict[str, Any]) -> None:
+        provider = r.get("gen_ai.provider.name") or ""
+        model = r.get("gen_ai.request.model") or ""
+        self.requests.labels(r.get("aigw.verdict") or "", str(r.get("http.response.status_code") or ""),
+                             r.get("aigw.rule") or "", provider, model).inc()
+        self.latency.labels(provider, str(bool(r.get("aigw.request.stream"))).lower()).observe(r["aigw.latency_ms"] / 1000)
+        self.overhead.observe(r["aigw.overhead_ms"] / 1000)
+        for kind in ("input", "output"):
+            n = r.get(f"gen_ai.usage.{kind}_tokens")
+            if n is not None:
+                self.tokens.labels(kind, provider, model).observe(n)
+        if r.get("aigw.cost_usd"):
+            self.cost.labels(provider, model).inc(r["aigw.cost_usd"])
+        for lim in r.get("aigw.limits") or ():
+            self.limit_outcomes.labels(lim["name"], lim["outcome"]).inc()
+        if r.get("aigw.upstream.error"):
+            self.upstream_errors.labels(r["aigw.upstream.error"]).inc()
+        if r.get("aigw.client.disconnected"):
+            self.disconnects.inc()
+
+    def _otel(self, r: dict[str, Any], event: dict[str, Any]) -> None:
+        op = r.get("gen_ai.operation.name") or "other"
+        model = r.get("gen_ai.request.model")
+        attrs = {k: v for k, v in r.items() if isinstance(v, (str, int, float, bool)) and not k.startswith("aigw.limit")}
+        span = self._tracer.start_span(f"{op} {model}" if model else op, start_time=event.get("start_ns"),
+                                       attributes=attrs)
+        if (r.get("http.response.status_code") or 0) >= 500:
+            from opentelemetry.trace import Status, StatusCode
+
+            span.set_status(Status(StatusCode.ERROR, r.get("aigw.reason") or ""))
+        span.end()
+        common = {"gen_ai.operation.name": op, "gen_ai.provider.name": r.get("gen_ai.provider.name") or "",
+                  "gen_ai.request.model": model or ""}
+        self._otel_duration.record(r["aigw.latency_ms"] / 1000, common)
+        for kind in ("input", "output"):
+            n = r.get(f"gen_ai.usage.{kind}_tokens")
+            if n is not None:
+                self._otel_tokens.record(n, {**common, "gen_ai.token.type": kind})
+
+
+def summarize(event: dict[str, Any]) -> dict[str, Any]:
+    """The decision log record of one request (OTel GenAI names where they exist)."""
+    d = event.get("decision")
+    out: dict[str, Any] = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "aigw.request.id": event.get("request_id"),
+        "http.request.method": event.get("method"),
+        "url.path": event.get("path"),
+        "aigw.verdict": event.get("verdict"),
+        "http.response.status_code": event.get("status_code"),
+        "aigw.rule": event.get("rule"),
+        "aigw.reason": event.get("reason"),
+        "aigw.phase": event.get("phase"),
+        "aigw.latency_ms": event.get("latency_ms", 0.0),
+        "aigw.overhead_ms": event.get("overhead_ms", 0.0),
+    }
+    if "upstream_ms" in event:
+        out["aigw.upstream.latency_ms"] = event["upstream_ms"]
+        out["aigw.upstream.status_code"] = event.get("upstream_status")
+        out["aigw.request.stream"] = event.get("stream")
+    if event.get("upstream_error"):
+        out["aigw.upstream.error"] = event["upstream_error"]
+    if event.get("disconnected"):
+        out["aigw.client.disconnected"] = True
+    if d is None:
+        return out
+    ai = d.ai or {}
+    ident = event.get("identity") or {}
+    for k in ("key", "user", "team", "org"):
+        if ident.get(k):
+            out[f"aigw.identity.{k}"] = ident[k]
+    provider = ai.get("provider")
+    out["gen_ai.provider.name"] = _OTEL_PROVIDER.get(provider, provider)
+    out["gen_ai.operation.name"] = _OTEL_OPERATION.get(ai.get("operation"), "other")
+    out["gen_ai.request.model"] = ai.get("model") or None
+    if ai.get("max_output_tokens"):
+        out["gen_ai.request.max_tokens"] = ai["max_output_tokens"]
+    effects = d.effects or {}
+    if effects.get("model"):
+        out["aigw.model.rewrite"] = f"{effects['model'].get('from')} -> {effects['model'].get('to')}"
+    usage = d.usage
+    if usage:
+        if usage.get("model"):
+            out["gen_ai.response.model"] = usage["model"]
+        out["gen_ai.usage.input_tokens"] = usage.get("input_tokens")
+        out["gen_ai.usage.output_tokens"] = usage.get("output_tokens")
+        out["aigw.usage.source"] = usage.get("source")
+    if d.cost_usd is not None:
+        out["aigw.cost_usd"] = d.cost_usd
+    if d.limits:
+        out["aigw.limits"] = [{"name": e["name"], "key": e.get("key"), "outcome": e.get("outcome"),
+                               "remaining": e.get("remaining")} for e in d.limits]
+    if effects.get("logs"):
+        out["aigw.logs"] = effects["logs"]
+    if d.errors:
+        out["aigw.errors"] = len(d.errors)
+    return out

@@ -1,0 +1,152 @@
+"""Real servers on loopback ports: the stub upstream and the gateway, each uvicorn in a thread."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("uvicorn")
+pytest.importorskip("httpx")
+
+import uvicorn  # noqa: E402
+
+from .stub import StubUpstream  # noqa: E402
+
+POLICY = '''policy "gateway-test" {
+  default allow
+
+  on request {
+    rule "premium-for-research" {
+      when ai.model in ["gpt-4.1", "claude-opus-4"] && identity.team != "research"
+      deny 403 "model ${ai.model} is reserved for research"
+    }
+    rule "economy-downgrade" {
+      when has(identity.tier) && identity.tier == "economy" && ai.model in ["gpt-4o", "claude-sonnet-4", "gemini-2.5-pro"]
+      set-model "${ai.provider == 'anthropic' ? 'claude-haiku-4' : ai.provider == 'gemini' ? 'gemini-2.5-flash' : 'gpt-4o-mini'}"
+    }
+    rule "clamp-output" {
+      max-tokens { output: 512, mode: "clamp" }
+    }
+    rule "team-tpm" {
+      token-limit { name: "team-tpm", capacity: 1_000_000, rate: 1m, bucket_key: [identity.team] }
+    }
+    rule "tiny-rpm" {
+      when identity.team == "tiny"
+      rate-limit { name: "tiny-rpm", capacity: 1, rate: 1m, bucket_key: [identity.key] }
+    }
+    rule "tag-request" {
+      add-headers { headers: { "x-team": "${identity.team}" } }
+    }
+  }
+
+  on response {
+    rule "upstream-errors" {
+      when res.status_code >= 500
+      log { metadata: { upstream_status: "${res.status_code}" } }
+    }
+    rule "served-by" {
+      add-headers { headers: { "x-aigw-policy": "gateway-test" } }
+    }
+  }
+}
+'''
+
+KEYS = f'''keys:
+  - key: sk-gw-research
+    identity: {{key: k-research, user: alice, team: research, org: acme}}
+  - key: sk-gw-sales
+    identity: {{key: k-sales, user: bob, team: sales, org: acme}}
+  - sha256: {hashlib.sha256(b"sk-gw-economy").hexdigest()}
+    identity: {{key: k-econ, user: carol, team: econ, org: acme, tier: economy}}
+  - key: sk-gw-tiny
+    identity: {{key: k-tiny, team: tiny}}
+upstream_auth:
+  authorization: "Bearer ${{env.AIGW_TEST_UPSTREAM_KEY}}"
+  x-api-key: "${{env.AIGW_TEST_UPSTREAM_KEY}}"
+'''
+
+
+class ServerThread:
+    """uvicorn serving ``app`` on 127.0.0.1:<free port> in a daemon thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                                timeout_graceful_shutdown=2)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def stub() -> Any:
+    app = StubUpstream(slow_seconds=3.0, long_chunks=400, long_gap=0.01)
+    with ServerThread(app) as server:
+        server.app = app  # type: ignore[attr-defined]
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gateway_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("gw")
+    (d / "policy.aigw").write_text(POLICY)
+    (d / "keys.yaml").write_text(KEYS)
+    return {"dir": d, "policy": d / "policy.aigw", "keys": d / "keys.yaml", "ledger": d / "usage.jsonl"}
+
+
+@pytest.fixture(scope="module")
+def gateway(stub: Any, gateway_files: dict[str, Path]) -> Any:
+    import os
+
+    from aigw_policy.gateway import Gateway, load_keys
+
+    os.environ["AIGW_TEST_UPSTREAM_KEY"] = "upstream-secret"
+    app = Gateway(policy=gateway_files["policy"], upstream=stub.url, keys=load_keys(gateway_files["keys"]),
+                  store="memory:", ledger=f"jsonl:{gateway_files['ledger']}", timeout=1.0, watch=0.1)
+    with ServerThread(app) as server:
+        server.app = app  # type: ignore[attr-defined]
+        yield server
+
+
+def ledger_records(path: Path, request_id: str | None = None, timeout: float = 3.0) -> list[dict[str, Any]]:
+    """The ledger's records (waiting up to ``timeout`` for ``request_id`` to appear)."""
+    from aigw_policy.ledger import open_sink
+
+    deadline = time.monotonic() + timeout
+    while True:
+        sink = open_sink(f"jsonl:{path}") if path.exists() else None
+        records = [r.to_dict() for r in sink.read()] if sink is not None else []
+        if sink is not None:
+            sink.close()
+        if request_id is None or any(r["aigw.request.id"] == request_id for r in records) or time.monotonic() > deadline:
+            return records
+        time.sleep(0.02)
+
+
+def record_of(path: Path, request_id: str) -> dict[str, Any]:
+    found = [r for r in ledger_records(path, request_id) if r["aigw.request.id"] == request_id]
+    assert found, f"no ledger record for {request_id}"
+    return found[0]
