@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from .analysis import LintOptions
 from .diagnostics import Diagnostic, PolicyError
 from .render import render_json, render_sarif, render_text, summary
 from .source import Source
@@ -104,6 +105,12 @@ def lint(
     runtime_lookups: Annotated[
         bool, typer.Option("--runtime-lookups", help="Also warn on identity/header lookups that can fail at run time (AIGW403).")
     ] = False,
+    max_cost: Annotated[
+        int, typer.Option("--max-cost", min=1, help="Warn (AIGW310) on CEL expressions whose worst-case cost is higher.")
+    ] = 1_000_000,
+    show_cost: Annotated[
+        bool, typer.Option("--show-cost", help="List the worst-case cost of every CEL expression.")
+    ] = False,
 ) -> None:
     """Check policy files and report every problem with its code and location."""
     from .loader import read
@@ -117,13 +124,15 @@ def lint(
         text = _read_text(path)
         name = str(path)
         sources[name] = Source(text, name)
-        policy, found = read(text, name=name)
+        options = LintOptions(max_cost=max_cost, runtime_lookups=runtime_lookups)
+        policy, found = read(text, name=name, options=options)
         diagnostics.extend(found)
-        if runtime_lookups and policy is not None and not any(d.is_error for d in found):
-            from .analysis.engine_checks import RUNTIME_PASSES
+        if show_cost and policy is not None:
+            from .analysis.cost import costs
 
-            for _, check in RUNTIME_PASSES:
-                diagnostics.extend(check(policy, sources[name]))
+            for c in costs(policy, sources[name]):
+                where = f"{c.span}" if c.span else name
+                typer.echo(f"{where}: cost {c.cost:,}: {' '.join(c.source.split())}")
     if format is LintFormat.json:
         typer.echo(render_json(diagnostics))
     elif format is LintFormat.sarif:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from .analysis import run_passes
+from .analysis import LintOptions, run_passes
 from .diagnostics import Diagnostic, Diagnostics, PolicyError, sort_diagnostics
 from .ir import Policy
 from .source import Source
@@ -51,7 +51,11 @@ def _first_code_line(text: str) -> str:
 
 
 def read(
-    text: str, *, format: Format | None = None, name: str | None = None
+    text: str,
+    *,
+    format: Format | None = None,
+    name: str | None = None,
+    options: LintOptions | None = None,
 ) -> tuple[Policy | None, list[Diagnostic]]:
     """Parse and check a policy text; never raises. Diagnostics come sorted."""
     diags = Diagnostics()
@@ -76,7 +80,7 @@ def read(
     else:
         raise ValueError(f"unknown policy format {fmt!r}; use dsl, yaml or json")
     if policy is not None:
-        diags.extend(run_passes(policy, source))
+        diags.extend(run_passes(policy, source, options))
     if policy is None and not diags.has_errors:
         diags.add("AIGW001", "nothing could be read from this document", source.span(0))
     return policy, sort_diagnostics(diags)

@@ -118,3 +118,12 @@ def test_codes_lists_registry():
 
     output = run("codes").output
     assert all(code in output for code in CODES)
+
+
+def test_lint_cost_is_shown_and_its_maximum_configurable():
+    path = str(BROKEN / "costly-condition.aigw")
+    shown = run("lint", "--show-cost", path)
+    assert "cost 20,007,003,003,002" in shown.output and "AIGW310" in shown.output
+    assert "AIGW310" not in run("lint", "--max-cost", "100000000000000", path).output
+    cheap = run("lint", "--max-cost", "5", str(EXAMPLES / "acme-gateway.aigw"))
+    assert "AIGW310" in cheap.output and cheap.exit_code == 0

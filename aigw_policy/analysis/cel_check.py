@@ -26,6 +26,26 @@ def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
     return found
 
 
+def cel_texts(policy: Policy) -> Iterator[tuple[str, Span | None]]:
+    """Every CEL text of a policy with where it was written: conditions, CEL config
+    fields and the expressions inside ``${...}`` interpolations."""
+    for _, rule in policy.rules():
+        for expr in rule.expressions:
+            yield expr.source, expr.span
+        for action in rule.actions:
+            for text, span, is_template in _cel_texts(action):
+                if not is_template:
+                    yield text, span
+                    continue
+                try:
+                    parts = split_template(text)
+                except TemplateError:
+                    continue
+                for part in parts:
+                    if isinstance(part, Interpolation):
+                        yield part.source, span
+
+
 def _cel_texts(action: Action) -> Iterator[tuple[str, Span | None, bool]]:
     config = action.config
     for name, value in config.written().items():

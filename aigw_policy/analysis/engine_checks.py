@@ -8,7 +8,7 @@ Codes (policy analysis, ``AIGW4xx``):
 - ``AIGW402`` warning: ``limits['x']`` read before limit ``x`` runs (or no such limit);
 - ``AIGW403`` warning: an identity field, header or label read without ``has()``/``in``/``?``
   fails the rule at run time when the request does not carry it (opt-in:
-  ``aigw-policy lint --runtime-lookups``; see :data:`RUNTIME_PASSES`).
+  ``aigw-policy lint --runtime-lookups``, ``LintOptions(runtime_lookups=True)``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ..diagnostics import Diagnostic
 from ..ir import Policy, Rule
 from ..source import Source, Span
 
-__all__ = ["RUNTIME_PASSES", "check_constant", "check_limits_order", "check_lookups", "check_shadowed"]
+__all__ = ["check_constant", "check_limits_order", "check_lookups", "check_shadowed"]
 
 _TERMINATING = frozenset({"deny", "custom-response", "allow"})
 _IDENTITY_FIELDS = frozenset({"identity.key", "identity.user", "identity.team", "identity.org", "identity.tier"})
@@ -210,5 +210,4 @@ def check_lookups(policy: Policy, source: Source | None = None) -> list[Diagnost
     return found
 
 
-RUNTIME_PASSES = (("lookups", check_lookups),)
 """Opt-in passes (``aigw-policy lint --runtime-lookups``)."""

@@ -280,6 +280,21 @@ def check_condition(
     return run_check(node, decls, functions=policy_overloads()).errors
 
 
+def condition_cost(
+    node: ast.Expr, declarations: Mapping[str, str | Type] | None = None
+) -> int | None:
+    """The static worst-case cost of a policy expression, or None if it does not type-check."""
+    from .checker import check as run_check
+    from .cost import estimate
+    from .env import policy_overloads
+
+    decls = {**_policy_decls(), **_decls(declarations)}
+    checked = run_check(node, decls, functions=policy_overloads())
+    if checked.errors:
+        return None
+    return estimate(node, checked.types)
+
+
 @lru_cache(maxsize=1)
 def _policy_decls() -> dict[str, Type]:
     from .env import POLICY_VARIABLES
