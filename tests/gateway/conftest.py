@@ -66,6 +66,12 @@ KEYS = f'''keys:
     identity: {{key: k-econ, user: carol, team: econ, org: acme, tier: economy}}
   - key: sk-gw-tiny
     identity: {{key: k-tiny, team: tiny}}
+  - key: sk-gw-ops
+    identity: {{key: k-ops, team: ops}}
+  - key: sk-gw-slow
+    identity: {{key: k-slow, team: slow}}
+  - key: sk-gw-gemini
+    identity: {{key: k-gem, team: gem, tier: economy}}
 upstream_auth:
   authorization: "Bearer ${{env.AIGW_TEST_UPSTREAM_KEY}}"
   x-api-key: "${{env.AIGW_TEST_UPSTREAM_KEY}}"
@@ -144,6 +150,15 @@ def ledger_records(path: Path, request_id: str | None = None, timeout: float = 3
         if request_id is None or any(r["aigw.request.id"] == request_id for r in records) or time.monotonic() > deadline:
             return records
         time.sleep(0.02)
+
+
+def team_used(gateway: Any, team: str, limit: str = "team-tpm") -> float:
+    """What the store holds for a team now (0 when nothing is charged)."""
+    from aigw_policy.limits.model import Charge
+
+    app = gateway.app
+    spec = app.holder.current.compiled.limits[limit][1].limit.spec
+    return app.store.check([Charge(spec, team, 0)], time.time())[0].used
 
 
 def record_of(path: Path, request_id: str) -> dict[str, Any]:

@@ -52,17 +52,25 @@ class StubUpstream:
         gm = _GEMINI.search(path)
         if gm:
             model = gm.group("model")
+        gone = asyncio.ensure_future(receive()) if model.startswith("long-") else None
         if model.startswith("slow-"):
             await asyncio.sleep(self.slow_seconds)
         if model.startswith("fail-"):
             await _json(send, 500, {"error": {"message": "stub failure", "type": "server_error"}})
             return
+        try:
+            await self._route(gone, send, path, body, model, gm)
+        finally:
+            if gone is not None:
+                gone.cancel()
+
+    async def _route(self, gone: Any, send: Any, path: str, body: dict[str, Any], model: str, gm: Any) -> None:
         if path == "/v1/chat/completions":
-            await self._openai(send, body, model)
+            await self._openai(gone, send, body, model)
         elif path == "/v1/messages":
-            await self._anthropic(send, body, model)
+            await self._anthropic(gone, send, body, model)
         elif gm:
-            await self._gemini(send, model, gm.group("action"))
+            await self._gemini(gone, send, model, gm.group("action"))
         else:
             await _json(send, 404, {"error": {"message": f"no route {path}"}})
 
@@ -72,7 +80,7 @@ class StubUpstream:
     def _word(self, i: int) -> str:
         return WORDS[i % len(WORDS)]
 
-    async def _openai(self, send: Any, body: dict[str, Any], model: str) -> None:
+    async def _openai(self, gone: Any, send: Any, body: dict[str, Any], model: str) -> None:
         if not body.get("stream"):
             await _json(send, 200, {
                 "id": "chatcmpl-stub", "object": "chat.completion", "created": 1, "model": model,
@@ -84,14 +92,14 @@ class StubUpstream:
         base = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 1, "model": model}
         for i in range(self._count(model)):
             chunk = {**base, "choices": [{"index": 0, "delta": {"content": self._word(i)}, "finish_reason": None}]}
-            if not await self._event(send, None, chunk, model):
+            if not await self._event(gone, send, None, chunk, model):
                 return
-        await self._event(send, None, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, model)
+        await self._event(gone, send, None, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, model)
         if (body.get("stream_options") or {}).get("include_usage"):
-            await self._event(send, None, {**base, "choices": [], "usage": OPENAI_USAGE}, model)
+            await self._event(gone, send, None, {**base, "choices": [], "usage": OPENAI_USAGE}, model)
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
 
-    async def _anthropic(self, send: Any, body: dict[str, Any], model: str) -> None:
+    async def _anthropic(self, gone: Any, send: Any, body: dict[str, Any], model: str) -> None:
         text = "".join(WORDS)
         if not body.get("stream"):
             await _json(send, 200, {
@@ -108,19 +116,19 @@ class StubUpstream:
                   ("content_block_start", {"type": "content_block_start", "index": 0,
                                            "content_block": {"type": "text", "text": ""}})]
         for name, data in events:
-            await self._event(send, name, data, model)
+            await self._event(gone, send, name, data, model)
         for i in range(self._count(model)):
             delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": self._word(i)}}
-            if not await self._event(send, "content_block_delta", delta, model):
+            if not await self._event(gone, send, "content_block_delta", delta, model):
                 return
-        await self._event(send, "content_block_stop", {"type": "content_block_stop", "index": 0}, model)
-        await self._event(send, "message_delta", {"type": "message_delta",
+        await self._event(gone, send, "content_block_stop", {"type": "content_block_stop", "index": 0}, model)
+        await self._event(gone, send, "message_delta", {"type": "message_delta",
                                                   "delta": {"stop_reason": "end_turn", "stop_sequence": None},
                                                   "usage": {"output_tokens": ANTHROPIC_USAGE["output_tokens"]}}, model)
         await send({"type": "http.response.body", "more_body": False,
                     "body": b'event: message_stop\ndata: {"type": "message_stop"}\n\n'})
 
-    async def _gemini(self, send: Any, model: str, action: str) -> None:
+    async def _gemini(self, gone: Any, send: Any, model: str, action: str) -> None:
         def chunk(text: str, usage: bool) -> dict[str, Any]:
             out: dict[str, Any] = {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
                                                    "index": 0}], "modelVersion": model}
@@ -134,19 +142,18 @@ class StubUpstream:
         await _sse_start(send)
         n = self._count(model)
         for i in range(n):
-            if not await self._event(send, None, chunk(self._word(i), i == n - 1), model):
+            if not await self._event(gone, send, None, chunk(self._word(i), i == n - 1), model):
                 return
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def _event(self, send: Any, name: str | None, data: dict[str, Any], model: str) -> bool:
+    async def _event(self, gone: Any, send: Any, name: str | None, data: dict[str, Any], model: str) -> bool:
         text = (f"event: {name}\n" if name else "") + f"data: {json.dumps(data)}\n\n"
-        try:
-            await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
-            if model.startswith("long-"):
-                await asyncio.sleep(self.long_gap)
-        except (OSError, asyncio.CancelledError):
+        if gone is not None and gone.done():  # the gateway hung up: stop generating
             self.cancelled += 1
-            raise
+            return False
+        await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
+        if model.startswith("long-"):
+            await asyncio.sleep(self.long_gap)
         return True
 
 
