@@ -393,7 +393,7 @@ class _Exchange:
 
     async def _finish_buffered(self, final: Any, decision: Any, status: int, headers: list[tuple[bytes, bytes]],
                                body: bytes, limit_headers: list[tuple[bytes, bytes]]) -> None:
-        if final.verdict != "allow" and final.phase == "response" and final.kind in ("deny", "custom-response"):
+        if final.verdict != "allow" and final.phase == "on_http_response" and final.kind in ("deny", "custom-response"):
             await self._deny(final)  # a response-phase rule replaced the upstream's answer
             return
         out = [(k, v) for k, v in headers if k.lower() != b"content-length"]

@@ -51,14 +51,6 @@ def serve(
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int):
         raise fail(f"unknown log level `{log_level}`")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    root = logging.getLogger("aigw_policy.gateway")
-    root.addHandler(handler)
-    root.setLevel(level)
-    root.propagate = False
-    decisions = logging.getLogger("aigw_policy.gateway.decisions")
-    decisions.setLevel(logging.INFO if decision_log else logging.CRITICAL)
 
     from .app import Gateway
 
@@ -80,6 +72,14 @@ def serve(
         raise fail(str(error)) from None
     except Exception as error:  # noqa: BLE001 - a store or ledger that cannot open
         raise fail(f"cannot start: {type(error).__name__}: {error}") from None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("aigw_policy.gateway")
+    root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False
+    decisions = logging.getLogger("aigw_policy.gateway.decisions")
+    decisions.setLevel(logging.INFO if decision_log else logging.CRITICAL)
     who = f"{len(ring)} keys" if ring is not None else "no keys file: no authentication"
     typer.echo(f"aigw-policy serve: {policy} -> {upstream} on http://{host}:{port} ({who}, store {store}, "
                f"ledger {ledger or 'none'})", err=True)

@@ -84,44 +84,51 @@ class UpstreamProxy:
         client = self.client()
         request = client.build_request(scope["method"], url, headers=headers, content=bytes(body))
         plain = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        gone = asyncio.ensure_future(_disconnect(receive))
         try:
-            response = await client.send(request, stream=True)
-        except httpx.TimeoutException:
-            await self._fail(send, ctx, scope, plain, 504, "timeout", "the upstream did not answer in time")
-            return
-        except httpx.HTTPError as error:
-            await self._fail(send, ctx, scope, plain, 502, "unreachable",
-                             f"the upstream could not be reached ({type(error).__name__})")
-            return
-        try:
-            out = [(k, v) for k, v in response.headers.raw if k.lower().decode("latin-1") not in HOP_BY_HOP]
-            await send({"type": "http.response.start", "status": response.status_code, "headers": out})
-            await self._pump(response, receive, send, ctx)
+            sender = asyncio.ensure_future(client.send(request, stream=True))
+            await asyncio.wait({sender, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not sender.done():  # the client left while the upstream was thinking
+                sender.cancel()
+                await asyncio.gather(sender, return_exceptions=True)
+                if ctx is not None:
+                    ctx.disconnected = True
+                return
+            try:
+                response = sender.result()
+            except httpx.TimeoutException:
+                await self._fail(send, ctx, scope, plain, 504, "timeout", "the upstream did not answer in time")
+                return
+            except httpx.HTTPError as error:
+                await self._fail(send, ctx, scope, plain, 502, "unreachable",
+                                 f"the upstream could not be reached ({type(error).__name__})")
+                return
+            try:
+                out = [(k, v) for k, v in response.headers.raw if k.lower().decode("latin-1") not in HOP_BY_HOP]
+                await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+                await self._pump(response, gone, send, ctx)
+            finally:
+                await response.aclose()
         finally:
-            await response.aclose()
+            gone.cancel()
+            await asyncio.gather(gone, return_exceptions=True)
 
-    async def _pump(self, response: Any, receive: Any, send: Any, ctx: Any) -> None:
+    async def _pump(self, response: Any, gone: Any, send: Any, ctx: Any) -> None:
         """Copy the upstream body to the client chunk by chunk, until the end, a read error or
-        the client's disconnect (whichever comes first)."""
+        the client's disconnect (``gone``), whichever comes first."""
         import httpx
 
         async def copy() -> None:
             async for chunk in response.aiter_raw():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
-        async def gone() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-
         copier = asyncio.ensure_future(copy())
-        watcher = asyncio.ensure_future(gone())
         try:
-            done, _ = await asyncio.wait({copier, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({copier, gone}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (copier, watcher):
-                if not task.done():
-                    task.cancel()
-            await asyncio.gather(copier, watcher, return_exceptions=True)
+            if not copier.done():
+                copier.cancel()
+            await asyncio.gather(copier, return_exceptions=True)
         if copier in done:
             error = copier.exception()
             if error is not None:
@@ -151,3 +158,9 @@ class UpstreamProxy:
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+async def _disconnect(receive: Any) -> None:
+    """Returns when the client has gone away."""
+    while (await receive())["type"] != "http.disconnect":
+        pass

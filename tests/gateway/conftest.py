@@ -109,7 +109,7 @@ class ServerThread:
 
 @pytest.fixture(scope="module")
 def stub() -> Any:
-    app = StubUpstream(slow_seconds=3.0, long_chunks=400, long_gap=0.01)
+    app = StubUpstream(slow_seconds=1.6, long_chunks=400, long_gap=0.01)
     with ServerThread(app) as server:
         server.app = app  # type: ignore[attr-defined]
         yield server

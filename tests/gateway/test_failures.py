@@ -58,7 +58,7 @@ def test_upstream_timeout_504(gateway: Any, gateway_files: Any) -> None:
     t = time.monotonic()
     with pytest.raises(openai.InternalServerError) as caught:
         c.chat.completions.create(model="slow-1", messages=[{"role": "user", "content": "hi"}])
-    assert time.monotonic() - t < 2.5  # the gateway's 1 s upstream time-out, not the stub's 3 s
+    assert time.monotonic() - t < 1.5  # the gateway's 1 s upstream time-out, not the stub's 1.6 s
     r = caught.value.response
     assert r.status_code == 504 and r.headers["x-aigw-upstream-error"] == "timeout"
     assert caught.value.body["code"] == "upstream_timeout"
@@ -107,5 +107,5 @@ def test_disconnect_before_answer_releases(gateway: Any, gateway_files: Any) -> 
             break
         time.sleep(0.05)
     rec = next(r for r in records if r.get("gen_ai.request.model") == "slow-2")
-    assert rec["http.response.status_code"] in (499, 504)
+    assert rec["http.response.status_code"] == 499  # the client left first
     assert team_used(gateway, "slow") == before
