@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import ast
-from .codegen import MACROS, TYPE_IDENTS
+from .codegen import MACROS
 from .decls import Overload, standard
 from ..diagnostics import Diagnostic, did_you_mean
+from .names import candidates, qualified_name, resolve
 from .types import (
     BOOL, BYTES, DOUBLE, DURATION, DYN, INT, NULL, STRING, TIMESTAMP, UINT, Type, list_of,
     map_of, opaque, optional_of, type_of,
@@ -140,24 +141,10 @@ class _Checker:
         return None
 
     def candidates(self, name: str) -> list[str]:
-        if name.startswith("."):
-            return [name[1:]]
-        out = []
-        parts = self.container.split(".") if self.container else []
-        for i in range(len(parts), 0, -1):
-            out.append(".".join(parts[:i]) + "." + name)
-        out.append(name)
-        return out
+        return candidates(self.container, name)
 
     def resolve(self, dotted: str) -> tuple[str, int] | None:
-        lead = dotted.startswith(".")
-        parts = dotted.lstrip(".").split(".")
-        for n in range(len(parts), 0, -1):
-            head = ".".join(parts[:n])
-            for cand in self.candidates(("." if lead else "") + head):
-                if cand in self.decls:
-                    return cand, n
-        return None
+        return resolve(self.container, dotted, self.decls)
 
     def unknown_name(self, name: str, node: ast.Expr) -> Type:
         names = list(self.decls) + [n for s in self.scopes for n in s]
@@ -183,19 +170,9 @@ class _Checker:
             return type_of(_TYPE_VALUE[bare])
         return self.unknown_name(bare, node)
 
-    def qualified(self, node: ast.Expr) -> str | None:
-        parts = []
-        while isinstance(node, ast.Select) and not node.optional:
-            parts.append(node.field)
-            node = node.operand
-        if not isinstance(node, ast.Ident):
-            return None
-        parts.append(node.name)
-        return ".".join(reversed(parts))
-
     def c_Select(self, node: ast.Select) -> Type:
         if not node.optional:
-            dotted = self.qualified(node)
+            dotted = qualified_name(node)
             if dotted is not None:
                 root = dotted.lstrip(".").split(".")[0]
                 if dotted.startswith(".") or self.local(root) is None:
@@ -304,7 +281,7 @@ class _Checker:
                 return BOOL
             return self.call(node, f.lstrip("."), None, list(args))
         target = node.target
-        if f == "bind" and len(args) == 3 and self.qualified(target) == "cel" and self.local("cel") is None:
+        if f == "bind" and len(args) == 3 and qualified_name(target) == "cel" and self.local("cel") is None:
             if not isinstance(args[0], ast.Ident):
                 return self.error(CODE_TYPE, "cel.bind needs a simple name", node)
             init = self.check(args[1])
@@ -317,7 +294,7 @@ class _Checker:
             isinstance(a, ast.Ident) for a in args[: 1 if len(args) == 2 or f == "map" else 2]
         ):
             return self.macro(node)
-        dotted = self.qualified(target)
+        dotted = qualified_name(target)
         if dotted is not None:
             root = dotted.lstrip(".").split(".")[0]
             if self.local(root) is None and self.resolve(dotted) is None:
@@ -531,12 +508,6 @@ def _merged(functions: dict[str, list[Overload]] | None) -> dict[str, list[Overl
     return fns
 
 
-def _from_proto(name: str, o: dict) -> Overload:
-    from tests_support_types import to_type  # pragma: no cover - replaced below
-
-    raise NotImplementedError  # pragma: no cover
-
-
 def _proto_type(t: dict) -> Type:
     from .types import param
 
@@ -558,7 +529,7 @@ def _proto_type(t: dict) -> Type:
     return DYN
 
 
-def _from_proto(name: str, o: dict) -> Overload:  # type: ignore[no-redef]  # noqa: F811
+def _from_proto(name: str, o: dict) -> Overload:
     params = [_proto_type(p) for p in o.get("params", [])]
     result = _proto_type(o.get("result_type", {"dyn": {}}))
     if o.get("is_instance_function"):

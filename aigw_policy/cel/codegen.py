@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import ast
+from .names import candidates, qualified_name, resolve
 from .runtime import stdlib
 from .runtime.ops import TYPES
 from .runtime.values import UInt
@@ -135,14 +136,7 @@ class _Gen:
         return None
 
     def candidates(self, name: str) -> list[str]:
-        if name.startswith("."):
-            return [name[1:]]
-        out = []
-        parts = self.container.split(".") if self.container else []
-        for i in range(len(parts), 0, -1):
-            out.append(".".join(parts[:i]) + "." + name)
-        out.append(name)
-        return out
+        return candidates(self.container, name)
 
     def var_ref(self, name: str) -> str:
         if self.nested and "." in name:
@@ -177,27 +171,9 @@ class _Gen:
             return repr(float(v))  # type: ignore[arg-type]
         return repr(node.value)
 
-    def qualified(self, node: ast.Expr) -> str | None:
-        """The dotted name of an Ident/Select chain, or None."""
-        parts = []
-        while isinstance(node, ast.Select) and not node.optional:
-            parts.append(node.field)
-            node = node.operand
-        if not isinstance(node, ast.Ident):
-            return None
-        parts.append(node.name)
-        return ".".join(reversed(parts))
-
     def resolve(self, dotted: str) -> tuple[str, int] | None:
         """Find the longest declared variable that prefixes ``dotted``: (name, parts used)."""
-        lead = dotted.startswith(".")
-        parts = dotted.lstrip(".").split(".")
-        for n in range(len(parts), 0, -1):
-            head = ".".join(parts[:n])
-            for cand in self.candidates(("." if lead else "") + head):
-                if cand in self.variables:
-                    return cand, n
-        return None
+        return resolve(self.container, dotted, self.variables)
 
     def e_Ident(self, node: ast.Ident) -> str:
         name = node.name
@@ -216,7 +192,7 @@ class _Gen:
 
     def e_Select(self, node: ast.Select) -> str:
         if not node.optional:
-            dotted = self.qualified(node)
+            dotted = qualified_name(node)
             if dotted is not None:
                 root = dotted.split(".")[0]
                 if not root or self.local(root) is None:
@@ -331,7 +307,7 @@ class _Gen:
                 a = args[0]
                 if not isinstance(a, ast.Select) or a.optional:
                     raise CompileError("invalid argument to has() macro", node.span)
-                dotted = self.qualified(a)
+                dotted = qualified_name(a)
                 if dotted is not None and self.local(dotted.lstrip(".").split(".")[0]) is None:
                     found = self.resolve(dotted)
                     if found is not None and found[1] == len(dotted.lstrip(".").split(".")):
@@ -354,12 +330,12 @@ class _Gen:
             return f"{fname}({', '.join(self.expr(a) for a in args)})"
         # receiver-style
         target = node.target
-        if f == "bind" and len(args) == 3 and self.qualified(target) == "cel" and self.local("cel") is None:
+        if f == "bind" and len(args) == 3 and qualified_name(target) == "cel" and self.local("cel") is None:
             return self.bind(node)
         macro = self.macro(node)
         if macro is not None:
             return macro
-        dotted = self.qualified(target)
+        dotted = qualified_name(target)
         if dotted is not None:
             root = dotted.lstrip(".").split(".")[0]
             if self.local(root) is None and self.resolve(dotted) is None:

@@ -1,0 +1,50 @@
+"""CEL name resolution, shared by the checker and the code generator.
+
+A name is looked up in its container first, innermost namespace out (``a.b.c`` inside
+container ``x.y`` tries ``x.y.a.b.c``, ``x.a.b.c``, ``a.b.c``); a leading dot (``.a.b``)
+names the root only. A dotted name resolves to its longest declared prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+
+from . import ast
+
+__all__ = ["candidates", "qualified_name", "resolve"]
+
+
+def qualified_name(node: ast.Expr) -> str | None:
+    """The dotted name of an Ident/Select chain, or None."""
+    parts = []
+    while isinstance(node, ast.Select) and not node.optional:
+        parts.append(node.field)
+        node = node.operand
+    if not isinstance(node, ast.Ident):
+        return None
+    parts.append(node.name)
+    return ".".join(reversed(parts))
+
+
+def candidates(container: str, name: str) -> list[str]:
+    """The names ``name`` may mean inside ``container``, in lookup order."""
+    if name.startswith("."):
+        return [name[1:]]
+    out = []
+    parts = container.split(".") if container else []
+    for i in range(len(parts), 0, -1):
+        out.append(".".join(parts[:i]) + "." + name)
+    out.append(name)
+    return out
+
+
+def resolve(container: str, dotted: str, declared: Container[str]) -> tuple[str, int] | None:
+    """Find the longest declared name that prefixes ``dotted``: (name, parts used)."""
+    lead = dotted.startswith(".")
+    parts = dotted.lstrip(".").split(".")
+    for n in range(len(parts), 0, -1):
+        head = ".".join(parts[:n])
+        for cand in candidates(container, ("." if lead else "") + head):
+            if cand in declared:
+                return cand, n
+    return None
