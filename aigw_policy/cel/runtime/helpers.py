@@ -21,49 +21,37 @@ def _as_error(e: BaseException) -> CelError:
 
 
 def land(fa: Callable[[], object], fb: Callable[[], object]) -> object:
-    try:
-        a = fa()
-    except Exception as e:  # noqa: BLE001
-        a = _as_error(e)
-    if a is False:
-        return False
-    try:
-        b = fb()
-    except Exception as e:  # noqa: BLE001
-        b = _as_error(e)
-    if b is False:
-        return False
-    if a is True and b is True:
-        return True
-    if isinstance(a, CelError):
-        raise a
-    if isinstance(b, CelError):
-        raise b
-    bad = a if a is not True else b
-    raise CelError(f"no matching overload for '_&&_' applied to '({ops.type_name(bad)})'", "no_such_overload")
+    return _logic(fa, fb, False, "_&&_")
 
 
 def lor(fa: Callable[[], object], fb: Callable[[], object]) -> object:
+    return _logic(fa, fb, True, "_||_")
+
+
+def _logic(fa: Callable[[], object], fb: Callable[[], object], absorbing: bool, op: str) -> object:
+    """``&&`` (``absorbing`` False) or ``||`` (True): either operand equal to ``absorbing``
+    decides, whatever the other is (an error included); else both must be bools."""
     try:
         a = fa()
     except Exception as e:  # noqa: BLE001
         a = _as_error(e)
-    if a is True:
-        return True
+    if a is absorbing:
+        return absorbing
     try:
         b = fb()
     except Exception as e:  # noqa: BLE001
         b = _as_error(e)
-    if b is True:
-        return True
-    if a is False and b is False:
-        return False
+    if b is absorbing:
+        return absorbing
+    other = not absorbing
+    if a is other and b is other:
+        return other
     if isinstance(a, CelError):
         raise a
     if isinstance(b, CelError):
         raise b
-    bad = a if a is not False else b
-    raise CelError(f"no matching overload for '_||_' applied to '({ops.type_name(bad)})'", "no_such_overload")
+    bad = a if a is not other else b
+    raise CelError(f"no matching overload for '{op}' applied to '({ops.type_name(bad)})'", "no_such_overload")
 
 
 def cond(c: object) -> bool:
@@ -186,7 +174,10 @@ def iter_pairs(c):  # type: ignore[no-untyped-def]
     raise CelError(f"expression of type '{ops.type_name(c)}' cannot be the range of a comprehension", "invalid_argument")
 
 
-def _fold_all(results) -> bool:  # type: ignore[no-untyped-def]
+def _fold(results, absorbing: bool, op: str) -> bool:  # type: ignore[no-untyped-def]
+    """``all`` (``absorbing`` False) or ``exists`` (True) over thunks: the first result equal
+    to ``absorbing`` decides; else the first error or non-bool raises."""
+    other = not absorbing
     err = None
     for thunk in results:
         try:
@@ -194,46 +185,29 @@ def _fold_all(results) -> bool:  # type: ignore[no-untyped-def]
         except Exception as e:  # noqa: BLE001
             err = err or _as_error(e)
             continue
-        if r is False:
-            return False
-        if r is not True:
-            err = err or CelError(f"no matching overload for '_&&_' applied to '({ops.type_name(r)})'", "no_such_overload")
+        if r is absorbing:
+            return absorbing
+        if r is not other:
+            err = err or CelError(f"no matching overload for '{op}' applied to '({ops.type_name(r)})'", "no_such_overload")
     if err is not None:
         raise err
-    return True
-
-
-def _fold_exists(results) -> bool:  # type: ignore[no-untyped-def]
-    err = None
-    for thunk in results:
-        try:
-            r = thunk()
-        except Exception as e:  # noqa: BLE001
-            err = err or _as_error(e)
-            continue
-        if r is True:
-            return True
-        if r is not False:
-            err = err or CelError(f"no matching overload for '_||_' applied to '({ops.type_name(r)})'", "no_such_overload")
-    if err is not None:
-        raise err
-    return False
+    return other
 
 
 def m_all(c, f):  # type: ignore[no-untyped-def]
-    return _fold_all((lambda x=x: f(x)) for x in iter_range(c))
+    return _fold(((lambda x=x: f(x)) for x in iter_range(c)), False, "_&&_")
 
 
 def m_exists(c, f):  # type: ignore[no-untyped-def]
-    return _fold_exists((lambda x=x: f(x)) for x in iter_range(c))
+    return _fold(((lambda x=x: f(x)) for x in iter_range(c)), True, "_||_")
 
 
 def m_all2(c, f):  # type: ignore[no-untyped-def]
-    return _fold_all((lambda k=k, v=v: f(k, v)) for k, v in iter_pairs(c))
+    return _fold(((lambda k=k, v=v: f(k, v)) for k, v in iter_pairs(c)), False, "_&&_")
 
 
 def m_exists2(c, f):  # type: ignore[no-untyped-def]
-    return _fold_exists((lambda k=k, v=v: f(k, v)) for k, v in iter_pairs(c))
+    return _fold(((lambda k=k, v=v: f(k, v)) for k, v in iter_pairs(c)), True, "_||_")
 
 
 def _count_true(rs) -> int:  # type: ignore[no-untyped-def]
