@@ -114,13 +114,18 @@ def compile_ast(
     return prog
 
 
-def _from_disk(cache_dir: str | os.PathLike[str], key: str) -> Program | None:
+def _cached(key: str, cache_dir: str | os.PathLike[str] | None) -> Program | None:
+    """The program compiled under ``key``: from memory, else (with ``cache_dir``) from disk."""
+    hit = _CACHE.get(key)
+    if hit is not None or cache_dir is None:
+        return hit
     from . import cache
 
     record = cache.load(cache_dir, key)
-    if record is None:
-        return None
-    return _from_record(record)
+    hit = _from_record(record) if record is not None else None
+    if hit is not None:
+        _remember(key, hit)
+    return hit
 
 
 def _from_record(record: tuple) -> Program | None:
@@ -163,14 +168,9 @@ def compile(
     memory; with ``cache_dir`` also on disk (see :mod:`.cache`).
     """
     key = _cache_key("expr", source, declarations, name, container)
-    hit = _CACHE.get(key)
+    hit = _cached(key, cache_dir)
     if hit is not None:
         return hit
-    if cache_dir is not None:
-        hit = _from_disk(cache_dir, key)
-        if hit is not None:
-            _remember(key, hit)
-            return hit
     node = _parse(source)
     checked = declarations is not None
     prog = compile_ast(
@@ -195,14 +195,9 @@ def compile_condition(
     Compiled programs are cached by source, declarations, name and engine version.
     """
     key = _cache_key("policy", source, declarations, name, "")
-    hit = _CACHE.get(key)
+    hit = _cached(key, cache_dir)
     if hit is not None:
         return hit
-    if cache_dir is not None:
-        hit = _from_disk(cache_dir, key)
-        if hit is not None:
-            _remember(key, hit)
-            return hit
     if node is None:
         node = _parse(source)
     prog = compile_ast(
