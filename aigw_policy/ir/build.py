@@ -13,7 +13,7 @@ from ..diagnostics import Diagnostics, did_you_mean
 from ..source import Span
 from .actions import ACTIONS, UNSUPPORTED_NGROK_ACTIONS, ActionConfig, field_kind
 from .nodes import Action
-from .raw import NOT_CONSTANT, RawList, RawMap, RawScalar, RawValue
+from .raw import NOT_CONSTANT, RawList, RawMap, RawScalar, RawValue, kind_of
 
 __all__ = ["build_action"]
 
@@ -30,26 +30,6 @@ _TYPE_WORDS = {
     "bool_type": "`true` or `false`", "tuple_type": "a list", "list_type": "a list",
     "dict_type": "a mapping", "int_from_float": "an integer",
 }
-
-
-def _kind_of(value: Any) -> str:
-    if value is NOT_CONSTANT:
-        return "an expression"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "null"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
 
 
 class _Builder:
@@ -170,7 +150,7 @@ class _Builder:
             elif kind in _TYPE_ERRORS:
                 value = _lookup(data, loc)
                 want = _TYPE_WORDS.get(kind, "another type")
-                self.diags.add("AIGW122", f"{where} must be {want}, not {_kind_of(value)}", span)
+                self.diags.add("AIGW122", f"{where} must be {want}, not {kind_of(value)}", span)
             elif kind in _RANGE_ERRORS:
                 self.diags.add("AIGW123", f"{where}: {err['msg'].lower()}", span)
             elif kind == "literal_error":

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..source import Span
 
-__all__ = ["RawList", "RawMap", "RawScalar", "RawValue", "NOT_CONSTANT"]
+__all__ = ["RawList", "RawMap", "RawScalar", "RawValue", "NOT_CONSTANT", "kind_of"]
 
 
 class _NotConstant:
@@ -79,3 +79,24 @@ def to_plain(raw: RawValue) -> Any:
     if isinstance(raw, RawList):
         return [to_plain(item) for item in raw.items]
     return {k: to_plain(v) for k, _, v in raw.items}
+
+
+def kind_of(value: Any) -> str:
+    """What ``value`` is, for messages: ``a string``, ``an integer``, ``a mapping``..."""
+    if value is NOT_CONSTANT:
+        return "an expression"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__

@@ -39,7 +39,7 @@ from ..diagnostics import Diagnostics, did_you_mean
 from ..ir.actions import ACTIONS, ActionConfig, field_kind
 from ..ir.build import build_action
 from ..ir.nodes import PHASES, SETTINGS, Action, Expr, Policy, Rule
-from ..ir.raw import RawList, RawMap, RawScalar, RawValue
+from ..ir.raw import RawList, RawMap, RawScalar, RawValue, kind_of
 from ..source import Source, Span
 
 __all__ = [
@@ -149,16 +149,7 @@ def _kind(node: Any) -> str:
         return "a mapping"
     if isinstance(node, _Seq):
         return "a list"
-    value = node.value
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    return "a string"
+    return kind_of(node.value)
 
 
 class _Lower:
