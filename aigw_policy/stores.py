@@ -13,24 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+# SQLiteStore and RedisStore load on first use (redis-py is optional): the package's __getattr__
+from .limits import __getattr__  # noqa: F401
 from .limits.memory import MemoryStore
 from .limits.model import LimitStore, StoreUnavailable
 
-__all__ = ["LimitStore", "MemoryStore", "RedisStore", "SQLiteStore", "StoreUnavailable",
+__all__ = ["LimitStore", "MemoryStore", "RedisStore", "SQLiteStore", "StoreUnavailable",  # noqa: F822
            "from_url"]
-
-
-def __getattr__(name: str) -> Any:
-    # SQLite and Redis load on first use (redis-py is optional)
-    if name == "SQLiteStore":
-        from .limits.sqlite import SQLiteStore
-
-        return SQLiteStore
-    if name == "RedisStore":
-        from .limits.redis_store import RedisStore
-
-        return RedisStore
-    raise AttributeError(name)
 
 
 def from_url(url: str, **options: Any) -> LimitStore:

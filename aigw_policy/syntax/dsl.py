@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedInput
 
 from ..cel import ast
 from ..cel.parser import Lowering, grammar_text
