@@ -58,6 +58,16 @@ def _meta_charges(meta: str) -> list[Charge]:
     return [Charge(LimitSpec(**spec), key, cost) for spec, key, cost in json.loads(meta)]
 
 
+def _admission(charges: Sequence[Charge], reply: list[str]) -> list[Outcome]:
+    """The outcomes of a check or reserve reply: ``ok``, server time, admitted, meta, then
+    two reads (current and previous window) per charge."""
+    t = float(reply[1])
+    admitted = reply[2] == "1"
+    reads = reply[4:]
+    return [build_outcome(c, locate(c.spec, c.key, t), _n(reads[2 * i]), _n(reads[2 * i + 1]), t, admitted)
+            for i, c in enumerate(charges)]
+
+
 class _Protocol:
     """The sans-IO half: builds script arguments, reads replies, learns the server clock."""
 
@@ -87,12 +97,7 @@ class _Protocol:
                 t = float(reply[1])
                 self._learn(t)
                 continue
-            t = float(reply[1])
-            admitted = reply[2] == "1"
-            reads = reply[4:]
-            return [build_outcome(c, locate(c.spec, c.key, t), _n(reads[2 * i]),
-                                  _n(reads[2 * i + 1]), t, admitted)
-                    for i, c in enumerate(charges)]
+            return _admission(charges, reply)
         raise StoreUnavailable("redis store: server clock does not settle in a window")
 
     def reserve(self, rid: str, charges: Sequence[Charge], now: float) -> Step:
@@ -105,12 +110,7 @@ class _Protocol:
                 t = float(reply[1])
                 self._learn(t)
                 continue
-            t = float(reply[1])
-            admitted = reply[2] == "1"
-            reads = reply[4:]
-            return [build_outcome(c, locate(c.spec, c.key, t), _n(reads[2 * i]),
-                                  _n(reads[2 * i + 1]), t, admitted)
-                    for i, c in enumerate(_meta_charges(reply[3]))]
+            return _admission(_meta_charges(reply[3]), reply)
         raise StoreUnavailable("redis store: server clock does not settle in a window")
 
     def reconcile(self, rid: str, actual: Mapping[str, float], now: float) -> Step:
