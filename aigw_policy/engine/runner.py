@@ -189,19 +189,21 @@ class Engine:
         return flow, now
 
     def _final(self, flow: Flow, remember: bool = False) -> Decision:
-        decision = Decision.from_flow(flow, complete=True)
-        if remember:
-            self._remember(decision)
+        decision = self._decided(flow, remember)
         if self.ledger is not None:
             self.ledger.record(self._record(flow, decision))
         return decision
 
     async def _afinal(self, flow: Flow, remember: bool = False) -> Decision:
+        decision = self._decided(flow, remember)
+        if self.ledger is not None:
+            await self.ledger.arecord(self._record(flow, decision))
+        return decision
+
+    def _decided(self, flow: Flow, remember: bool) -> Decision:
         decision = Decision.from_flow(flow, complete=True)
         if remember:
             self._remember(decision)
-        if self.ledger is not None:
-            await self.ledger.arecord(self._record(flow, decision))
         return decision
 
     def _remember(self, decision: Decision) -> None:
@@ -226,18 +228,10 @@ class Engine:
             need = next(steps)
             while True:
                 try:
-                    t = type(need)
-                    if t is Check:
-                        answer: Any = store.check(need.charges, now)
-                    elif t is Reserve:
-                        answer = store.reserve(need.request_id, need.charges, now)
-                    elif t is Reconcile:
-                        answer = store.reconcile(need.request_id, need.actual, now)
-                    elif t is Release:
-                        store.release(need.request_id, now)
+                    name, args = _store_call(need)
+                    answer = getattr(store, name)(*args, now)
+                    if name == "release":
                         answer = []
-                    else:  # pragma: no cover - the core only asks these
-                        raise TypeError(f"unknown need {need!r}")
                 except Exception as error:  # noqa: BLE001 - any store failure is the document's fail mode
                     answer = StoreFailed(str(error) or type(error).__name__)
                 need = steps.send(answer)
@@ -251,28 +245,33 @@ class Engine:
             need = next(steps)
             while True:
                 try:
-                    t = type(need)
-                    if t is Check:
-                        answer: Any = await store.acheck(need.charges, now) if asynchronous else store.check(need.charges, now)
-                    elif t is Reserve:
-                        answer = (await store.areserve(need.request_id, need.charges, now) if asynchronous
-                                  else store.reserve(need.request_id, need.charges, now))
-                    elif t is Reconcile:
-                        answer = (await store.areconcile(need.request_id, need.actual, now) if asynchronous
-                                  else store.reconcile(need.request_id, need.actual, now))
-                    elif t is Release:
-                        if asynchronous:
-                            await store.arelease(need.request_id, now)
-                        else:
-                            store.release(need.request_id, now)
+                    name, args = _store_call(need)
+                    if asynchronous:
+                        answer = await getattr(store, "a" + name)(*args, now)
+                    else:
+                        answer = getattr(store, name)(*args, now)
+                    if name == "release":
                         answer = []
-                    else:  # pragma: no cover
-                        raise TypeError(f"unknown need {need!r}")
                 except Exception as error:  # noqa: BLE001
                     answer = StoreFailed(str(error) or type(error).__name__)
                 need = steps.send(answer)
         except StopIteration:
             pass
+
+
+def _store_call(need: Any) -> tuple[str, tuple[Any, ...]]:
+    """The store method a need of the core asks for (``a`` + it for the async twin) and its
+    arguments before ``now``."""
+    t = type(need)
+    if t is Check:
+        return "check", (need.charges,)
+    if t is Reserve:
+        return "reserve", (need.request_id, need.charges)
+    if t is Reconcile:
+        return "reconcile", (need.request_id, need.actual)
+    if t is Release:
+        return "release", (need.request_id,)
+    raise TypeError(f"unknown need {need!r}")  # pragma: no cover - the core only asks these
 
 
 def _response(response: HttpResponse | Mapping[str, Any]) -> dict[str, Any]:
