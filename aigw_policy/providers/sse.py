@@ -20,6 +20,7 @@ text and the request's input estimate, with ``source == "estimate"`` and a note 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from .tokens import DEFAULT_COUNTER, TokenCounter
@@ -411,15 +412,5 @@ class StreamUsage:
 
 def _with(usage: Usage, model: str | None, notes: list[str]) -> Usage:
     if model is not None and usage.model != model or notes:
-        return Usage(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cached_input_tokens=usage.cached_input_tokens,
-            cache_creation_input_tokens=usage.cache_creation_input_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-            total_tokens=usage.total_tokens,
-            source=usage.source,
-            model=model or usage.model,
-            notes=tuple(notes),
-        )
+        return replace(usage, model=model or usage.model, notes=tuple(notes))
     return usage
