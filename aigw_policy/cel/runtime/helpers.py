@@ -262,9 +262,9 @@ def _entry(m):  # type: ignore[no-untyped-def]
     return next(iter(m.items()))
 
 
-def m_transform_map_entry(c, f):  # type: ignore[no-untyped-def]
+def _entry_map(pairs, f):  # type: ignore[no-untyped-def]
     out: dict = {}
-    for k, v in iter_pairs(c):
+    for k, v in pairs:
         ek, ev = _entry(f(k, v))
         if ops.map_lookup(out, ek)[0]:
             raise CelError(f"insert failed: key {ek!r} already exists", "repeated_key")
@@ -272,15 +272,13 @@ def m_transform_map_entry(c, f):  # type: ignore[no-untyped-def]
     return ops.make_map(list(out.items()))
 
 
+def m_transform_map_entry(c, f):  # type: ignore[no-untyped-def]
+    return _entry_map(iter_pairs(c), f)
+
+
 def m_transform_map_entry_filter(c, p, f):  # type: ignore[no-untyped-def]
-    out: dict = {}
-    for k, v in iter_pairs(c):
-        if cond(p(k, v)):
-            ek, ev = _entry(f(k, v))
-            if ops.map_lookup(out, ek)[0]:
-                raise CelError(f"insert failed: key {ek!r} already exists", "repeated_key")
-            out[ek] = ev
-    return out
+    # a generator: each element's predicate runs just before its transform, as in CEL
+    return _entry_map(((k, v) for k, v in iter_pairs(c) if cond(p(k, v))), f)
 
 
 def m_sort_by(c, f):  # type: ignore[no-untyped-def]
