@@ -65,8 +65,10 @@ def test_upstream_timeout_504(gateway: Any, gateway_files: Any) -> None:
     rec = record_of(gateway_files["ledger"], r.headers["x-aigw-decision-id"])
     assert rec["http.response.status_code"] == 504
     assert team_used(gateway, "slow") == before
-    metrics = httpx.get(gateway.url + "/metrics", timeout=5).text
-    assert 'aigw_upstream_errors_total{kind="timeout"}' in metrics
+    deadline = time.monotonic() + 3
+    while 'aigw_upstream_errors_total{kind="timeout"}' not in httpx.get(gateway.url + "/metrics", timeout=5).text:
+        assert time.monotonic() < deadline, "no upstream time-out in /metrics"
+        time.sleep(0.02)
 
 
 def test_client_disconnect_mid_stream_reconciles(gateway: Any, stub: Any, gateway_files: Any) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import time
+
 import httpx
 import pytest
 
@@ -49,16 +51,25 @@ def wrapped(tmp_path_factory: pytest.TempPathFactory) -> Any:
         yield server
 
 
+def next_event(server: Any, before: int) -> dict[str, Any]:
+    """The event of the request made after ``before`` events (observers run after the last byte)."""
+    deadline = time.monotonic() + 3
+    while len(server.events) <= before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return server.events[before]
+
+
 def chat(url: str, model: str, **kw: Any) -> httpx.Response:
     return httpx.post(url + "/v1/chat/completions", json={"model": model, "messages": [{"role": "user", "content": "x"}]},
                       timeout=5, **kw)
 
 
 def test_allowed_through_the_app(wrapped: Any) -> None:
+    before = len(wrapped.events)
     r = chat(wrapped.url, "gpt-4o")
     assert r.status_code == 200 and r.json()["usage"]["total_tokens"] == 26
     assert r.headers["ratelimit-policy"] == '"rpm";q=100;w=60' and r.headers["ratelimit"].startswith('"rpm";r=')
-    ev = wrapped.events[-1]
+    ev = next_event(wrapped, before)
     assert ev["verdict"] == "allow" and ev["decision"].usage["total_tokens"] == 26
     assert ev["overhead_ms"] < ev["latency_ms"]
 
@@ -86,7 +97,12 @@ def test_response_phase_replaces_upstream_error(wrapped: Any) -> None:
 def test_metrics_and_healthz(gateway: Any) -> None:
     httpx.post(gateway.url + "/v1/chat/completions", headers={"authorization": "Bearer sk-gw-research"},
                json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}, timeout=5)
-    text = httpx.get(gateway.url + "/metrics", timeout=5).text
+    deadline = time.monotonic() + 3
+    while True:
+        text = httpx.get(gateway.url + "/metrics", timeout=5).text
+        if "gen_ai_client_token_usage_bucket" in text or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     assert "aigw_requests_total{" in text
     assert 'gen_ai_client_token_usage_bucket{gen_ai_provider_name="openai"' in text
     assert "aigw_policy_overhead_seconds_bucket" in text
@@ -97,8 +113,9 @@ def test_otel_span_attributes(wrapped: Any) -> None:
     otel = pytest.importorskip("opentelemetry")
     from aigw_policy.gateway.metrics import summarize
 
+    before = len(wrapped.events)
     chat(wrapped.url, "gpt-4o")
-    record = summarize(wrapped.events[-1])
+    record = summarize(next_event(wrapped, before))
     assert record["gen_ai.operation.name"] == "chat"
     assert record["gen_ai.provider.name"] == "openai"
     assert record["gen_ai.request.model"] == "gpt-4o"
