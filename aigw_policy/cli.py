@@ -159,7 +159,9 @@ def fmt(
     check: Annotated[
         bool, typer.Option("--check", help="Report files that are not formatted; write nothing.")
     ] = False,
-    diff: Annotated[bool, typer.Option("--diff", help="Show what would change.")] = False,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Show what would change; write nothing.")
+    ] = False,
 ) -> None:
     """Rewrite DSL files in canonical form (it re-parses its output to prove the meaning holds)."""
     from .fmt import format_policy
@@ -192,7 +194,7 @@ def fmt(
             typer.echo("".join(difflib.unified_diff(
                 text.splitlines(True), formatted.splitlines(True), str(path), f"{path} (formatted)"
             )))
-        if not check:
+        if not check and not diff:
             path.write_text(formatted, encoding="utf-8")
             typer.echo(f"formatted {path}", err=True)
     if check and unformatted:
@@ -236,7 +238,10 @@ def convert(
     if output is None:
         typer.echo(result, nl=not result.endswith("\n"))
     else:
-        output.write_text(result, encoding="utf-8")
+        try:
+            output.write_text(result, encoding="utf-8")
+        except OSError as error:
+            raise _fail_usage(f"cannot write `{output}`: {error.strerror or error}") from None
 
 
 @app.command()
@@ -345,6 +350,8 @@ def _read_json(path: Path) -> object:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise _fail_usage(f"`{path}` is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    except RecursionError:
+        raise _fail_usage(f"`{path}` is nested too deeply to read") from None
 
 
 def _register_usage() -> None:

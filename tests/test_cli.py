@@ -127,3 +127,47 @@ def test_lint_cost_is_shown_and_its_maximum_configurable():
     assert "AIGW310" not in run("lint", "--max-cost", "100000000000000", path).output
     cheap = run("lint", "--max-cost", "5", str(EXAMPLES / "acme-gateway.aigw"))
     assert "AIGW310" in cheap.output and cheap.exit_code == 0
+
+
+def test_fmt_diff_writes_nothing(tmp_path: Path):
+    path = tmp_path / "p.aigw"
+    messy = 'policy "p" { on request { rule "r" { deny 403 } } }'
+    path.write_text(messy)
+    result = run("fmt", "--diff", str(path))
+    assert "+policy \"p\" {" in result.output
+    assert path.read_text() == messy
+
+
+def test_convert_to_an_unwritable_path_exit_2(tmp_path: Path):
+    result = run("convert", str(EXAMPLES / "acme-gateway.aigw"), "--to", "yaml",
+                 "-o", str(tmp_path / "no" / "such" / "dir.yaml"))
+    assert result.exit_code == 2 and "cannot write" in result.output
+
+
+@pytest.mark.parametrize("deep", ["[" * 5000 + "]" * 5000, "[" * 300 + "]" * 300])
+def test_explain_deeply_nested_request_exit_2(tmp_path: Path, deep: str):
+    path = tmp_path / "deep.json"
+    path.write_text(
+        '{"now": "2026-11-26T12:00:00Z", "identity": {"key": "k"}, "request": {"method": "POST",'
+        ' "url": "https://api.openai.com/v1/chat/completions", "body": {"model": "gpt-4o",'
+        ' "messages": [], "x": ' + deep + "}}}"
+    )
+    result = run("explain", str(path), "--policy", str(EXAMPLES / "acme-gateway.aigw"))
+    assert result.exit_code == 2, result.output
+    assert "deep" in result.output
+
+
+def test_policy_test_steps_without_now_share_one_clock(tmp_path: Path):
+    (tmp_path / "p.aigw").write_text(
+        'policy {\n  on request {\n    rule "rpm" {\n      rate-limit { name: "rpm", capacity: 1,'
+        ' rate: 1m, bucket_key: [identity.key] }\n    }\n  }\n}\n'
+    )
+    req = ('{identity: {key: k}, request: {method: POST, url: "https://api.openai.com/v1/chat/'
+           'completions", body: {model: gpt-4o, messages: []}}}')
+    (tmp_path / "p.test.yaml").write_text(
+        "policy: p.aigw\ncases:\n  - name: second is limited\n    steps:\n"
+        f"      - request: {req}\n        expect: {{verdict: allow}}\n"
+        f"      - request: {req}\n        expect: {{verdict: deny, status_code: 429, rule: rpm}}\n"
+    )
+    result = run("test", str(tmp_path))
+    assert result.exit_code == 0, result.output

@@ -127,9 +127,11 @@ def replay(policy: Policy, path: Any, *, against: Policy | None, fmt: str, write
                     d = new.evaluate(data, apply_state=True, request_id=f"line-{n}", expect_response=False)
                     o = (old.evaluate(data, apply_state=True, request_id=f"line-{n}", expect_response=False)
                          if old is not None else None)
-                except (ValueError, RequestError) as error:
+                except (ValueError, RequestError, RecursionError) as error:
                     bad += 1
-                    msg = str(error) if isinstance(error, RequestError) else f"not valid JSON: {error}"
+                    msg = (str(error) if isinstance(error, RequestError)
+                           else "nested too deeply to read" if isinstance(error, RecursionError)
+                           else f"not valid JSON: {error}")
                     if fmt == "jsonl":
                         write(json.dumps({"line": n, "error": msg}))
                     continue

@@ -102,6 +102,8 @@ class Request(_Model):
             return data
         if not isinstance(data, Mapping):
             raise RequestError([("", f"a request is a JSON object, not {_kind(data)}")])
+        if _too_deep(data, MAX_DEPTH):
+            raise RequestError([("", f"the request is nested more than {MAX_DEPTH} levels deep")])
         try:
             req = cls.model_validate(data)
         except ValidationError as error:
@@ -120,6 +122,24 @@ def parse_time(text: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value
+
+
+MAX_DEPTH = 256
+"""Deeper JSON in a request (its body, say) is refused: nothing real nests that deep."""
+
+
+def _too_deep(data: object, limit: int) -> bool:
+    """Whether lists/objects nest deeper than ``limit`` (iterative: no recursion)."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, Mapping):
+            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, (Mapping, list)))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value if isinstance(v, (Mapping, list)))
+    return False
 
 
 def _kind(value: object) -> str:

@@ -18,6 +18,8 @@ from typing import Any
 from ..ir import Policy
 from ..limits.model import LimitStore
 from ..providers import PriceBook
+from ..providers.prices import Cost
+from ..providers.usage import Usage
 from .compile import CompiledPolicy, compile_policy
 from .context import activation, classify_request
 from .decision import Decision
@@ -218,7 +220,11 @@ class Engine:
         from ..ledger import make_record
 
         ai = flow.ai if flow.model == flow.ai.model else replace(flow.ai, model=flow.model)
-        return make_record(flow.rid, time=flow.time(), ai=ai, usage=flow.usage, cost=flow.cost,
+        cost, usage = flow.cost, flow.usage
+        if cost is None and usage is None and decision.verdict == "deny":
+            # answered by the gateway: nothing reached the provider, nothing to price
+            cost, usage = Cost.not_forwarded(), Usage.of(0, 0, source="none")
+        return make_record(flow.rid, time=flow.time(), ai=ai, usage=usage, cost=cost,
                            identity=flow.identity.model_dump(exclude_none=True), verdict=decision.verdict, status_code=decision.status_code,
                            rule=decision.rule, limits=decision.limits)
 

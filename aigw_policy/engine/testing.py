@@ -166,12 +166,15 @@ def _run_case(case: Any, base: Path, compiled: Any, plain: Any, exercised: set[t
     if index is not False:
         engines.append(Engine(compiled, store=MemoryStore(), trace=False))
     failures: list[str] = []
+    clock = time.time()  # one clock for every engine: a step without `now` reads it once
     for n, (request, expect) in enumerate(steps):
         where = f"step {n + 1}: " if len(steps) > 1 else ""
         got: list[dict[str, Any] | str] = []
         for engine in engines:
             try:
-                d = engine.evaluate(request, apply_state=True, request_id=f"test-{n + 1}")
+                given = request.get("now") if isinstance(request, dict) else None
+                d = engine.evaluate(request, apply_state=True, request_id=f"test-{n + 1}",
+                                    now=None if given is not None else clock)
             except RequestError as error:
                 got.append(str(error))
                 continue

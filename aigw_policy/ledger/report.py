@@ -90,7 +90,7 @@ class Row:
             self.unpriced_requests += 1
         else:
             self.cost_usd += r.cost_usd
-        if r.usage_source != "provider":
+        if r.usage_source == "estimate":
             self.estimated_requests += 1
 
     def metrics(self) -> dict[str, Any]:

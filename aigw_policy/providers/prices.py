@@ -87,7 +87,7 @@ class Cost:
     """``usd`` is None when the price is unknown; ``reason`` then says why (never $0)."""
 
     usd: Decimal | None
-    source: Literal["override", "genai-prices", "unknown"]
+    source: Literal["override", "genai-prices", "unknown", "not-forwarded"]
     input_usd: Decimal | None = None
     output_usd: Decimal | None = None
     reason: str | None = None
@@ -96,6 +96,11 @@ class Cost:
     @property
     def known(self) -> bool:
         return self.usd is not None
+
+    @classmethod
+    def not_forwarded(cls) -> Cost:
+        """A request the gateway answered itself: nothing reached the provider, $0."""
+        return cls(Decimal(0), "not-forwarded", Decimal(0), Decimal(0))
 
     def as_float(self) -> float | None:
         return float(self.usd) if self.usd is not None else None

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-Source = Literal["provider", "estimate"]
+Source = Literal["provider", "estimate", "none"]  # none: never forwarded, nothing used
 
 _MAX_TOKENS = 2**53  # anything larger is not a token count
 

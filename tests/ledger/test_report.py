@@ -90,3 +90,25 @@ def test_cli_bad_input_exits_2(tmp_path) -> None:
     assert runner.invoke(_app(), ["--ledger", url, "--by", "colour"]).exit_code == 2
     assert runner.invoke(_app(), ["--ledger", url, "--since", "soon"]).exit_code == 2
     assert runner.invoke(_app(), ["--ledger", url]).exit_code == 0
+
+
+def test_a_request_the_gateway_denied_costs_nothing_and_is_not_unpriced(tmp_path):
+    import aigw_policy as ap
+    from aigw_policy.ledger import Ledger
+    from aigw_policy.ledger.report import summarize
+
+    url = f"sqlite:{tmp_path / 'l.db'}"
+    ledger = Ledger(url)
+    engine = ap.Engine(ap.loads(
+        'policy { on request { rule "no" { deny 403 } } }', "dsl"), ledger=ledger)
+    engine.evaluate({"id": "r1", "now": "2026-11-26T12:00:00Z", "identity": {"key": "k"},
+                     "request": {"method": "POST", "url": "https://api.openai.com/v1/chat/completions",
+                                 "body": {"model": "gpt-4.1", "messages": []}}})
+    ledger.close()
+    from aigw_policy.ledger import open_sink
+
+    records = list(open_sink(url).read(None))
+    assert [(r.cost_usd, r.cost_source, r.usage_source) for r in records] == [(0.0, "not-forwarded", "none")]
+    report = summarize(records, by=["model"], since=None)
+    total = report.total.metrics()
+    assert (total["unpriced_requests"], total["estimated_requests"], total["cost_usd"]) == (0, 0, 0)
