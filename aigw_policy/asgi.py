@@ -20,6 +20,7 @@ carries ``x-aigw-decision-id``; allowed and limited answers carry ``RateLimit`` 
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -117,7 +118,7 @@ class _Exchange:
                 try:
                     self.mw.observer(ev)
                 except Exception:  # noqa: BLE001 - observability never breaks a request
-                    pass
+                    logging.getLogger("aigw_policy.gateway").exception("observer failed")
 
     async def _run(self) -> None:
         body, too_big = await self._read_body()

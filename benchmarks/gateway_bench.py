@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,7 +82,7 @@ async def run(url: str, headers: dict[str, str], n: int, concurrency: int, max_s
 
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] * 1000
+    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))] * 1000
 
 
 def main() -> None:
@@ -99,10 +98,11 @@ def main() -> None:
     (tmp / "keys.yaml").write_text("keys:\n  - key: sk-bench\n    identity: {key: k1, user: u, team: research, org: o}\n")
     stub_port, gw_port = free_port(), free_port()
     py = sys.executable
+    serve_stub = ("import sys; sys.path.insert(0, sys.argv[1]); import uvicorn; from gateway.stub import StubUpstream; "
+                  "uvicorn.run(StubUpstream(), host='127.0.0.1', port=int(sys.argv[2]), log_level='warning', "
+                  "access_log=False)")
     stub = subprocess.Popen(
-        [py, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import uvicorn; from gateway.stub import StubUpstream; "
-                   "uvicorn.run(StubUpstream(), host='127.0.0.1', port=int(sys.argv[2]), log_level='warning', "
-                   "access_log=False)", str(ROOT / "tests"), str(stub_port)],
+        [py, "-c", serve_stub, str(ROOT / "tests"), str(stub_port)],
         stderr=subprocess.PIPE)
     gateway = subprocess.Popen(
         [py, "-m", "aigw_policy.cli", "serve", "--policy", str(ROOT / "examples" / "acme-gateway.aigw"),

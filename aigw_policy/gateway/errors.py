@@ -33,7 +33,7 @@ _CODES = {401: "invalid_api_key", 403: "policy_denied", 413: "request_too_large"
 def wire_api(path: str, headers: Mapping[str, str]) -> str:
     """The error dialect a client speaks: ``anthropic``, ``gemini`` or ``openai`` (the default),
     from the request path (and Anthropic's ``anthropic-version`` header)."""
-    if path.endswith("/messages") or path.endswith("/messages/count_tokens") or "anthropic-version" in headers:
+    if path.endswith(("/messages", "/messages/count_tokens")) or "anthropic-version" in headers:
         return "anthropic"
     if _GEMINI.search(path):
         return "gemini"

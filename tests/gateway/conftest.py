@@ -14,9 +14,9 @@ import pytest
 pytest.importorskip("uvicorn")
 pytest.importorskip("httpx")
 
-import uvicorn  # noqa: E402
+import uvicorn
 
-from .stub import StubUpstream  # noqa: E402
+from .stub import StubUpstream
 
 POLICY = '''policy "gateway-test" {
   default allow

@@ -8,8 +8,8 @@ import pytest
 
 anthropic = pytest.importorskip("anthropic")
 
-from .conftest import record_of  # noqa: E402
-from .stub import ANTHROPIC_USAGE  # noqa: E402
+from .conftest import record_of
+from .stub import ANTHROPIC_USAGE
 
 MSG = [{"role": "user", "content": "hi"}]
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import time
+from typing import Any
 
 import httpx
 import pytest

@@ -8,8 +8,8 @@ import pytest
 
 openai = pytest.importorskip("openai")
 
-from .conftest import record_of  # noqa: E402
-from .stub import OPENAI_USAGE  # noqa: E402
+from .conftest import record_of
+from .stub import OPENAI_USAGE
 
 
 def client(gateway: Any, key: str) -> Any:

@@ -46,7 +46,7 @@ def test_reload_rejects_broken_and_swaps_valid(stub: Any, tmp_path: Path) -> Non
     policy.write_text(DENY)
     app = Gateway(policy=policy, upstream=stub.url, ledger=f"jsonl:{tmp_path / 'u.jsonl'}", watch=0.05)
     with ServerThread(app) as gw:
-        post = lambda: httpx.post(gw.url + "/v1/chat/completions", json=CHAT, timeout=5)  # noqa: E731
+        post = lambda: httpx.post(gw.url + "/v1/chat/completions", json=CHAT, timeout=5)
         assert post().status_code == 403
         _write(policy, BROKEN)
         assert _wait(lambda: 'aigw_policy_reloads_total{result="rejected"} 1.0' in httpx.get(gw.url + "/metrics").text)
@@ -92,7 +92,7 @@ def test_in_flight_request_finishes_on_its_policy(stub: Any, tmp_path: Path) -> 
         rid = result["rid"]
         assert result["events"] > 400  # the whole stream, usage chunk and [DONE] included
         assert old._done[rid].complete  # completed by the engine it started on
-        rec = [r for r in ledger_records(ledger, rid) if r["aigw.request.id"] == rid][0]
+        rec = next(r for r in ledger_records(ledger, rid) if r["aigw.request.id"] == rid)
         assert rec["aigw.usage.source"] == "provider"
 
 
