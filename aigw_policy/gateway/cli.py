@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,12 +13,12 @@ import typer
 def serve(
     policy: Annotated[Path, typer.Option("--policy", "-p", help="The policy file (watched and hot-reloaded).")],
     upstream: Annotated[str, typer.Option("--upstream", help="The provider's base URL, e.g. https://api.openai.com")],
-    keys: Annotated[Optional[Path], typer.Option("--keys", help="Keys file: gateway keys -> identities (SPEC §11).")] = None,
+    keys: Annotated[Path | None, typer.Option("--keys", help="Keys file: gateway keys -> identities (SPEC §11).")] = None,
     store: Annotated[str, typer.Option("--store", help="Limit store: memory:, sqlite:PATH or redis://...")] = "memory:",
-    ledger: Annotated[Optional[str], typer.Option("--ledger", help="Usage ledger: sqlite:PATH, jsonl:PATH or postgresql://...")] = None,
+    ledger: Annotated[str | None, typer.Option("--ledger", help="Usage ledger: sqlite:PATH, jsonl:PATH or postgresql://...")] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
-    provider: Annotated[Optional[str], typer.Option("--provider", help="Force the provider label (vllm, ollama, ...).")] = None,
+    provider: Annotated[str | None, typer.Option("--provider", help="Force the provider label (vllm, ollama, ...).")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the upstream (per read).")] = 60.0,
     watch: Annotated[float, typer.Option("--watch", help="Seconds between policy file checks (0: only on SIGHUP).")] = 1.0,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")] = "info",
