@@ -43,6 +43,24 @@ class ConvertTarget(str, Enum):
     json = "json"
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"aigw-policy {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Lint, format, convert, explain, test and replay AI gateway traffic policies."""
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -117,12 +135,18 @@ def lint(
 
     files = _expand(paths)
     if not files:
-        raise _fail_usage("no policy files found")
+        where = ", ".join(f"`{p}`" for p in paths)
+        raise _fail_usage(f"no policy files found in {where} (looked for {', '.join(POLICY_SUFFIXES)})")
     diagnostics: list[Diagnostic] = []
     sources: dict[str | None, Source] = {}
+    unreadable = 0
     for path in files:
-        text = _read_text(path)
         name = str(path)
+        try:
+            text = _read_text(path)
+        except typer.Exit:  # reported; go on with the other files, exit 2 at the end
+            unreadable += 1
+            continue
         sources[name] = Source(text, name)
         options = LintOptions(max_cost=max_cost, runtime_lookups=runtime_lookups)
         policy, found = read(text, name=name, options=options)
@@ -142,13 +166,14 @@ def lint(
             typer.echo(render_text(diagnostics, sources))
             typer.echo("")
         counts = summary(diagnostics)
-        checked = f"{len(files)} file{'s' if len(files) != 1 else ''}"
-        if counts["total"]:
-            typer.echo(f"{checked}: {_plural(counts['errors'], 'error')}, "
-                       f"{_plural(counts['warnings'], 'warning')}")
-        else:
-            typer.echo(f"{checked}: no problems")
+        checked = _plural(len(files) - unreadable, "file")
+        found = (f"{_plural(counts['errors'], 'error')}, {_plural(counts['warnings'], 'warning')}"
+                 if counts["total"] else "no problems")
+        skipped = f"; {unreadable} could not be read" if unreadable else ""
+        typer.echo(f"{checked}: {found}{skipped}")
     counts = summary(diagnostics)
+    if unreadable:
+        raise typer.Exit(2)
     if counts["errors"] or (warnings_as_errors and counts["warnings"]):
         raise typer.Exit(1)
 

@@ -57,7 +57,10 @@ def read(
     name: str | None = None,
     options: LintOptions | None = None,
 ) -> tuple[Policy | None, list[Diagnostic]]:
-    """Parse and check a policy text; never raises. Diagnostics come sorted."""
+    """Parse and check a policy text; never raises for bad policy text (only ``TypeError``
+    when ``text`` is not a str). Diagnostics come sorted."""
+    if not isinstance(text, str):
+        raise TypeError(f"a policy text is a str, not {type(text).__name__}")
     diags = Diagnostics()
     source = Source(text, name)
     if len(text) > MAX_POLICY_BYTES:
@@ -87,9 +90,15 @@ def read(
 
 
 def read_file(path: str | os.PathLike[str]) -> tuple[Policy | None, list[Diagnostic]]:
-    """Read a policy file. ``OSError`` escapes (the caller reports unreadable files)."""
+    """Read a policy file; a file that cannot be read is an AIGW007 diagnostic."""
     name = os.fspath(path)
-    data = Path(name).read_bytes()
+    try:
+        data = Path(name).read_bytes()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        d = Diagnostic.make("AIGW007", f"cannot read `{name}`: {reason.lower()}",
+                            Source("", name).span(0))
+        return None, [d]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -171,3 +171,26 @@ def test_policy_test_steps_without_now_share_one_clock(tmp_path: Path):
     )
     result = run("test", str(tmp_path))
     assert result.exit_code == 0, result.output
+
+
+def test_lint_goes_on_after_an_unreadable_file_and_exits_2(tmp_path: Path):
+    (tmp_path / "bad.aigw").write_bytes(b"\xff\xfe\x00")
+    (tmp_path / "broken.aigw").write_text("policy { on request { rule { dney } } }")
+    result = run("lint", str(tmp_path))
+    assert result.exit_code == 2
+    assert "AIGW110" in result.output and "could not be read" in result.output
+
+
+def test_version():
+    from aigw_policy import __version__
+
+    result = run("--version")
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_load_of_a_missing_file_is_a_policy_error():
+    import aigw_policy as ap
+
+    with pytest.raises(ap.PolicyError) as info:
+        ap.load("/no/such/policy.aigw")
+    assert info.value.diagnostics[0].code == "AIGW007"

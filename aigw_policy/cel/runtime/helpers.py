@@ -100,7 +100,8 @@ def var_path(act: dict, name: str) -> object:
         try:
             cur = cur[p]  # type: ignore[index]
         except (KeyError, TypeError, IndexError):
-            raise CelError(f"no such attribute: '{'.'.join(parts[: i + 1])}'", "unknown_variable") from None
+            raise CelError(f"no such attribute: '{name}' (the request does not supply it)",
+                           "unknown_variable") from None
     return cur
 
 
