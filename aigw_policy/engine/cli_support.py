@@ -151,20 +151,23 @@ def replay(policy: Policy, path: Any, *, against: Policy | None, fmt: str, write
     finally:
         if bar is not None:
             bar.stop()
+    code = 2 if bad else 0  # unreadable input: reported line by line, then exit 2
     if fmt != "summary":
-        return None, 0
+        return None, code
     lines = [f"{total:,} requests" + (f", {bad:,} unreadable" if bad else "")]
     for v, c in verdicts.most_common():
         lines.append(f"  {v:<6} {c:>10,}")
-    lines.append("by status:")
-    for s, c in sorted(statuses.items()):
-        lines.append(f"  {s:<6} {c:>10,}")
-    lines.append("by deciding rule:")
-    for r, c in rules.most_common(20):
-        lines.append(f"  {c:>10,}  {r}")
+    if statuses:
+        lines.append("by status:")
+        for s, c in sorted(statuses.items()):
+            lines.append(f"  {s:<6} {c:>10,}")
+    if rules:
+        lines.append("by deciding rule:")
+        for r, c in rules.most_common(20):
+            lines.append(f"  {c:>10,}  {r}")
     if old is not None:
         changed = sum(changes.values())
         lines.append(f"changed against the old policy: {changed:,}")
         for k, c in changes.most_common():
             lines.append(f"  {c:>10,}  {k}")
-    return "\n".join(lines), 0
+    return "\n".join(lines), code
