@@ -34,10 +34,6 @@ def serve(
         typer.echo(f"aigw-policy: {message}", err=True)
         return typer.Exit(2)
 
-    try:
-        import uvicorn
-    except ImportError:
-        raise fail("`serve` needs uvicorn and httpx: pip install uvicorn httpx") from None
     if provider is not None and provider not in PROVIDERS:
         raise fail(f"unknown provider `{provider}` (one of: {', '.join(sorted(PROVIDERS))})")
     if not upstream.startswith(("http://", "https://")):
@@ -72,6 +68,11 @@ def serve(
         raise fail(str(error)) from None
     except Exception as error:  # noqa: BLE001 - a store or ledger that cannot open
         raise fail(f"cannot start: {type(error).__name__}: {error}") from None
+    try:
+        import httpx  # noqa: F401 - the upstream client
+        import uvicorn
+    except ImportError:
+        raise fail("`serve` needs uvicorn and httpx: pip install uvicorn httpx") from None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("aigw_policy.gateway")

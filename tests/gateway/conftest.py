@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("uvicorn")
-pytest.importorskip("httpx")
-
-import uvicorn
+try:  # the gateway's optional dependencies (uvicorn, httpx; the SDK tests skip without the SDKs)
+    import httpx  # noqa: F401
+    import uvicorn
+except ImportError:  # pragma: no cover - only the keys file tests need nothing more
+    uvicorn = None
+    collect_ignore_glob = ["test_[!k]*.py"]
 
 from .stub import StubUpstream
 
