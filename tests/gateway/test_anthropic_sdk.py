@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-anthropic = pytest.importorskip("anthropic")
+import anthropic  # noqa: E402  (a test dependency)
 
 from .conftest import record_of
 from .stub import ANTHROPIC_USAGE

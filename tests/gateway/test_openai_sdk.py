@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-openai = pytest.importorskip("openai")
+import openai  # noqa: E402  (a test dependency)
 
 from .conftest import record_of
 from .stub import OPENAI_USAGE

@@ -464,7 +464,7 @@ def _shape_is_plain_policy(data: Any) -> bool:
 
 
 def _ngrok_valid(data: Any) -> bool:
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
     schema = json.loads((NGROK / "traffic-policy.schema.json").read_text())
     return not any(True for _ in jsonschema.Draft7Validator(schema).iter_errors(data))
 
@@ -522,7 +522,7 @@ def test_ngrok_example_errors_are_explained() -> None:
 # --- the JSON Schema ------------------------------------------------------------------
 
 def test_policy_json_schema() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
     from aigw_policy.schema import policy_json_schema
 
     schema = policy_json_schema()
@@ -553,7 +553,7 @@ def test_policy_json_schema() -> None:
 
 @needs_examples
 def test_supported_ngrok_examples_validate_against_our_schema() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
     from aigw_policy.schema import policy_json_schema
 
     validator = jsonschema.Draft202012Validator(policy_json_schema())
