@@ -271,25 +271,8 @@ class _Exchange:
         await self._answer(status, decision.reason or "denied", decision.rule, extra)
 
     def _limit_headers(self, decision: Any) -> list[tuple[bytes, bytes]]:
-        entries = decision.limits
-        if not entries:
-            return []
-        from .limits.headers import rate_limit_headers
-        from .limits.model import Outcome
-
-        specs = {}
-        outcomes = []
-        compiled = self.engine.compiled.limits
-        for e in entries:
-            hit = compiled.get(e["name"])
-            if hit is None or e.get("used") is None:
-                continue
-            specs[e["name"]] = hit[1].limit.spec
-            outcomes.append(Outcome(e["name"], e["key"], e["unit"], e.get("cost") or 0.0, e["used"], e["limit"],
-                                    e.get("remaining") or 0.0, e.get("reset_after") or 0.0, e["outcome"],
-                                    e.get("retry_after")))
-        return [(k.lower().encode(), v.encode("latin-1", "replace"))
-                for k, v in rate_limit_headers(outcomes, specs).items()]
+        headers = decision.effects.get("rate_limit_headers") or {}
+        return [(k.lower().encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]
 
     # -- forwarding --------------------------------------------------------------------------
 

@@ -119,6 +119,9 @@ class Decision:
                    for k, v in flow.effects.items()}
         if flow.act.get("vars"):
             effects["vars"] = dict(flow.act["vars"])
+        limit_headers = _rate_limit_headers(flow.cp, limits)
+        if limit_headers:
+            effects["rate_limit_headers"] = limit_headers
         ai = dict(flow.act["ai"])
         prompt = ai.pop("prompt", "")
         ai["prompt_chars"] = len(prompt)
@@ -178,3 +181,22 @@ class Decision:
 
     def __repr__(self) -> str:
         return f"<Decision {self.verdict} {self.status_code} rule={self.rule!r}>"
+
+
+def _rate_limit_headers(cp: Any, limits: list[dict[str, Any]]) -> dict[str, str]:
+    """``RateLimit-Policy``, ``RateLimit`` (IETF httpapi draft) and ``Retry-After`` for the
+    limits this request touched; the gateway sends them with its answer."""
+    from ..limits.headers import rate_limit_headers
+    from ..limits.model import Outcome
+
+    specs = {}
+    outcomes = []
+    for e in limits:
+        hit = cp.limits.get(e["name"])
+        if hit is None or e.get("used") is None:
+            continue
+        specs[e["name"]] = hit[1].limit.spec
+        outcomes.append(Outcome(e["name"], e["key"], e["unit"], e.get("cost") or 0.0, e["used"],
+                                e["limit"], e.get("remaining") or 0.0, e.get("reset_after") or 0.0,
+                                e["outcome"], e.get("retry_after")))
+    return rate_limit_headers(outcomes, specs) if outcomes else {}
