@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import threading
 from pathlib import Path
 from typing import Any
@@ -59,7 +61,20 @@ def parse(text: str, *, source: Source | None = None, offset: int = 0) -> ast.Ex
 
     With ``source``, ``text`` starts at ``offset`` in that document and spans point into
     it; without, spans point into a fresh ``Source(text)``. Raises :class:`CelSyntaxError`.
+    A text parsed without ``source`` is memoized (the lint passes and the compiler each ask
+    for the same texts; nodes are immutable, so sharing them is safe).
     """
+    if source is None:
+        return _parse_alone(text)
+    return _parse(text, source, offset)
+
+
+@lru_cache(maxsize=8192)
+def _parse_alone(text: str) -> ast.Expr:
+    return _parse(text, None, 0)
+
+
+def _parse(text: str, source: Source | None, offset: int) -> ast.Expr:
     src = source if source is not None else Source(text)
     base = offset if source is not None else 0
     if len(text) > MAX_LENGTH:
