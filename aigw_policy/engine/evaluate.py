@@ -751,8 +751,11 @@ def _limit_stop(out: Outcome, reason: str) -> Stop:
 
 
 def _limited_reason(out: Outcome) -> str:
-    return (f"limit {out.name}: {_fmt(out.used)} of {_fmt(out.limit)} {out.unit} used, "
-            f"this request needs ~{_fmt(out.cost)}")
+    reason = (f"limit {out.name}: {_fmt(out.used)} of {_fmt(out.limit)} {out.unit} used, "
+              f"this request needs ~{_fmt(out.cost)}")
+    if out.cost > out.limit:  # waiting never helps: say so rather than only "retry after"
+        reason += ", more than the whole limit: it can never fit; make it smaller"
+    return reason
 
 
 def _fmt(x: float | None) -> str:

@@ -34,3 +34,13 @@ def test_admitted_request_has_no_retry_after():
 def test_no_limit_no_headers():
     engine = ap.Engine(ap.loads('policy { on request { rule { log } } }', "dsl"))
     assert "rate_limit_headers" not in engine.evaluate(_request(False)).to_dict()["effects"]
+
+
+def test_a_request_larger_than_the_whole_limit_says_it_can_never_fit():
+    engine = ap.Engine(ap.loads(
+        'policy { on request { rule "t" { token-limit { name: "t", capacity: 100, rate: 1m } } } }',
+        "dsl"))
+    d = engine.evaluate({"now": "2026-11-26T12:00:00Z", "identity": {"key": "k"},
+                         "request": {"method": "POST", "url": "https://api.openai.com/v1/chat/completions",
+                                     "body": {"model": "gpt-4o", "max_tokens": 500, "messages": []}}})
+    assert d.status_code == 429 and "can never fit" in d.reason
