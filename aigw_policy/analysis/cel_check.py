@@ -88,8 +88,12 @@ def _exact(text: str, span: Span | None, source: Source | None) -> bool:
 
 
 def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnostic]:
+    from ..cel.api import check_text
     from ..cel.parser import CelSyntaxError, parse
 
+    known = check_text(text)  # memoized: most texts are fine, and then spans do not matter
+    if known is not None and not known[1]:
+        return []
     exact = _exact(text, span, source)
     try:
         if exact:

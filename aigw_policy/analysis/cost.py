@@ -26,18 +26,13 @@ class ExpressionCost:
 
 def costs(policy: Policy, source: Source | None = None) -> list[ExpressionCost]:
     """The cost of every CEL text that parses and type-checks, in document order."""
-    from ..cel.api import condition_cost
-    from ..cel.parser import CelSyntaxError, parse
+    from ..cel.api import check_text
 
     out: list[ExpressionCost] = []
     for text, span in cel_texts(policy):
-        try:
-            node = parse(text)
-        except (CelSyntaxError, RecursionError):
-            continue  # reported by the `cel` pass
-        value = condition_cost(node)
-        if value is not None:
-            out.append(ExpressionCost(text, span, value))
+        known = check_text(text)
+        if known is not None and known[2] is not None:  # errors: reported by the `cel` pass
+            out.append(ExpressionCost(text, span, known[2]))
     return out
 
 

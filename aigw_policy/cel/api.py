@@ -275,19 +275,24 @@ def check_condition(
     return run_check(node, decls, functions=policy_overloads()).errors
 
 
-def condition_cost(
-    node: ast.Expr, declarations: Mapping[str, str | Type] | None = None
-) -> int | None:
-    """The static worst-case cost of a policy expression, or None if it does not type-check."""
+@lru_cache(maxsize=8192)
+def check_text(source: str) -> tuple[ast.Expr, list, int | None] | None:
+    """A policy expression parsed and checked on its own, memoized by its text: the node,
+    the type errors (spans relative to ``source``) and the worst-case cost (None when it
+    does not type-check). None when it does not parse. Lint passes share this."""
     from .checker import check as run_check
     from .cost import estimate
     from .env import policy_overloads
+    from .parser import CelSyntaxError, parse
 
-    decls = {**_policy_decls(), **_decls(declarations)}
-    checked = run_check(node, decls, functions=policy_overloads())
-    if checked.errors:
+    try:
+        node = parse(source)
+    except (CelSyntaxError, RecursionError):
         return None
-    return estimate(node, checked.types)
+    checked = run_check(node, _policy_decls(), functions=policy_overloads())
+    if checked.errors:
+        return node, list(checked.errors), None
+    return node, [], estimate(node, checked.types)
 
 
 @lru_cache(maxsize=1)
