@@ -117,7 +117,9 @@ class Engine:
 
         ``apply_state``: seed the store from the request's ``state`` first (explain, tests).
         ``expect_response``: keep a forwarded request's state for :meth:`complete` (False
-        when nobody will call it: its reservations then stand until they expire).
+        when nobody will call it, as in replay and policy tests: its reservations are then
+        settled at once at the estimate, so they stand until their windows end rather than
+        being released when an unsettled reservation expires).
         """
         flow, req, explicit = self.start(request, trace=trace, now=now, request_id=request_id)
         if apply_state and req.state is not None:
@@ -132,6 +134,8 @@ class Engine:
             return self._final(flow)
         if expect_response:
             self._park(flow, explicit)
+        elif flow.reserved:
+            self._drive(_settle_at_estimate(flow), flow.now)
         return Decision.from_flow(flow, complete=False, snapshot=expect_response)
 
     def complete(self, request_id: str, response: HttpResponse | Mapping[str, Any], *, now: float | None = None) -> Decision:
@@ -160,6 +164,8 @@ class Engine:
             return await self._afinal(flow)
         if expect_response:
             self._park(flow, explicit)
+        elif flow.reserved:
+            await self._adrive(_settle_at_estimate(flow), flow.now)
         return Decision.from_flow(flow, complete=False)
 
     async def acomplete(self, request_id: str, response: HttpResponse | Mapping[str, Any], *,
@@ -263,6 +269,14 @@ class Engine:
                 need = steps.send(answer)
         except StopIteration:
             pass
+
+
+def _settle_at_estimate(flow: Flow) -> Any:
+    """Settle a forwarded request that will get no response at its reserved amounts (an
+    empty ``actual``): the charges stay in their windows and the record is closed."""
+    answer = yield Reconcile(flow.rid, {})
+    if isinstance(answer, StoreFailed):
+        flow.notes.append(f"could not settle the reservation: {answer.message}")
 
 
 def _store_call(need: Any) -> tuple[str, tuple[Any, ...]]:

@@ -174,7 +174,7 @@ def _run_case(case: Any, base: Path, compiled: Any, plain: Any, exercised: set[t
             try:
                 given = request.get("now") if isinstance(request, dict) else None
                 d = engine.evaluate(request, apply_state=True, request_id=f"test-{n + 1}",
-                                    now=None if given is not None else clock)
+                                    now=None if given is not None else clock, expect_response=False)
             except RequestError as error:
                 got.append(str(error))
                 continue
