@@ -32,6 +32,7 @@ from .usage import (
     loads,
     ollama_usage,
     openai_usage,
+    served_model,
 )
 
 MAX_EVENT_BYTES = 8 * 1024 * 1024  # an event larger than this is dropped (hostile or broken)
@@ -272,9 +273,10 @@ class StreamUsage:
         else:
             self._openai_event(obj)
 
-    def _note_model(self, value: object) -> None:
-        if isinstance(value, str) and value:
-            self.model = value[:256]
+    def _note_model(self, value: object, *, gemini: bool = False) -> None:
+        model = served_model(value, gemini=gemini)
+        if model is not None:
+            self.model = model
 
     def _add_text(self, parts: list[str]) -> None:
         for text in parts:
@@ -334,7 +336,7 @@ class StreamUsage:
             self._errors.append("error event")
 
     def _gemini_event(self, obj: Mapping[str, Any]) -> None:
-        self._note_model(obj.get("modelVersion"))
+        self._note_model(obj.get("modelVersion"), gemini=True)
         usage = gemini_usage(obj.get("usageMetadata"))
         if usage is not None:
             self._usage = usage

@@ -100,12 +100,18 @@ def _n(obj: object, *path: str) -> int:
     return tok(_get(obj, *path)) or 0
 
 
+def served_model(value: object, *, gemini: bool = False) -> str | None:
+    """A served model name from a response, or None. Gemini's ``modelVersion`` may be a
+    resource name (``models/gemini-2.5-flash``): the prefix is dropped, as in the URL path."""
+    if not isinstance(value, str) or not value:
+        return None
+    if gemini and value.startswith("models/") and len(value) > len("models/"):
+        value = value[len("models/") :]
+    return value[:256]
+
+
 def _model(obj: object) -> str | None:
-    value = _get(obj, "model")
-    if isinstance(value, str) and value:
-        return value[:256]
-    value = _get(obj, "modelVersion")
-    return value[:256] if isinstance(value, str) and value else None
+    return served_model(_get(obj, "model")) or served_model(_get(obj, "modelVersion"), gemini=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -125,3 +126,30 @@ def test_price_file(tmp_path) -> None:
     assert load_price_file(p).cost("vllm", "my-model", Usage.of(1_000_000, 0)).usd == 1
     with pytest.raises(ProviderError):
         load_price_file(tmp_path / "missing.json")
+
+
+def test_gemini_model_version_resource_name_is_priced() -> None:
+    """Gemini sends ``modelVersion: "models/gemini-2.5-flash"``: the served model is the name
+    without the prefix (as in the URL), so the price is found (it was unknown before)."""
+    from aigw_policy.providers import extract_usage
+
+    chunk = {
+        "candidates": [{"content": {"parts": [{"text": "Hi"}], "role": "model"}, "finishReason": "STOP"}],
+        "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 2, "totalTokenCount": 7},
+        "modelVersion": "models/gemini-2.5-flash",
+    }
+    url = "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash"
+    for action, response in (
+        (":generateContent", {"status_code": 200, "headers": {}, "body": chunk}),
+        (":streamGenerateContent?alt=sse", {"status_code": 200, "headers": {}, "sse": "data: " + json.dumps(chunk) + "\r\n\r\n"}),
+        (":streamGenerateContent", {"status_code": 200, "headers": {}, "body": [chunk]}),
+    ):
+        ai = classify({"method": "POST", "url": url + action, "headers": {}, "body": {"contents": []}})
+        usage = extract_usage(ai, response)
+        assert usage.model == "gemini-2.5-flash", action
+        assert PriceBook().cost(ai.provider, usage.model, usage).usd is not None, action
+    # an OpenAI-compatible server may really name a model `models/...`: kept as sent
+    ai = classify({"method": "POST", "url": "http://vllm:8000/v1/chat/completions", "headers": {"x-aigw-provider": "vllm"},
+                   "body": {"model": "models/llama", "messages": []}})
+    body = {"model": "models/llama", "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
+    assert extract_usage(ai, {"status_code": 200, "headers": {}, "body": body}).model == "models/llama"
