@@ -399,6 +399,20 @@ class StreamUsage:
                     model=self.model,
                     notes=tuple(notes),
                 )
+        elif self.api == "gemini" and self._usage is not None and not self._done:
+            # usageMetadata is cumulative: without the final chunk (finishReason) the counts
+            # are those of a partial answer. Keep the provider's input, estimate the output.
+            usage = self._usage
+            notes.append("stream ended before its final chunk; output estimated")
+            return Usage.of(
+                usage.input_tokens,
+                max(self._output_estimate(), usage.output_tokens),
+                cached_input_tokens=usage.cached_input_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
+                source="estimate",
+                model=self.model,
+                notes=tuple(notes),
+            )
         elif self._usage is not None:
             return _with(self._usage, self.model, notes)
         if self.api == "openai" and self._done:

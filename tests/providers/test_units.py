@@ -153,3 +153,25 @@ def test_gemini_model_version_resource_name_is_priced() -> None:
                    "body": {"model": "models/llama", "messages": []}})
     body = {"model": "models/llama", "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
     assert extract_usage(ai, {"status_code": 200, "headers": {}, "body": body}).model == "models/llama"
+
+
+def test_gemini_stream_cut_before_final_chunk_is_an_estimate() -> None:
+    """usageMetadata is cumulative: a stream cut (or failing) before the chunk with
+    finishReason has only partial counts, so the output is estimated (SPEC §7)."""
+    from aigw_policy.providers import extract_usage
+
+    url = "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    ai = classify({"method": "POST", "url": url, "headers": {}, "body": {"contents": [{"parts": [{"text": "hi"}]}]}})
+    first = {"candidates": [{"content": {"parts": [{"text": "Hello there my friend"}], "role": "model"}}],
+             "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5}}
+    error = {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}
+    for tail in ('data: {"candi', "data: " + json.dumps(error) + "\r\n\r\n"):
+        usage = extract_usage(ai, {"status_code": 200, "headers": {}, "sse": "data: " + json.dumps(first) + "\r\n\r\n" + tail})
+        assert usage.source == "estimate"
+        assert (usage.input_tokens, usage.output_tokens) == (5, 6)  # "Hello there my friend": 21 bytes -> 6
+        assert usage.notes
+    last = {**first, "candidates": [{"content": {"parts": [{"text": "!"}], "role": "model"}, "finishReason": "STOP"}],
+            "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 6, "totalTokenCount": 11}}
+    sse = "".join("data: " + json.dumps(c) + "\r\n\r\n" for c in (first, last))
+    usage = extract_usage(ai, {"status_code": 200, "headers": {}, "sse": sse})
+    assert (usage.input_tokens, usage.output_tokens, usage.source) == (5, 6, "provider")
