@@ -37,12 +37,13 @@ from .usage import (
 
 MAX_EVENT_BYTES = 8 * 1024 * 1024  # an event larger than this is dropped (hostile or broken)
 MAX_TEXT_CHARS = 4 * 1024 * 1024  # streamed text kept for the estimate; the rest is counted
+_BOM = b"\xef\xbb\xbf"
 
 
 class SSEParser:
     """Byte-level incremental Server-Sent Events parser: ``feed`` -> list of (event, data)."""
 
-    __slots__ = ("_buf", "_cr", "_event", "_data", "_size", "_poison", "_skip", "dropped")
+    __slots__ = ("_buf", "_cr", "_event", "_data", "_size", "_poison", "_skip", "_bom", "dropped")
 
     def __init__(self) -> None:
         self._buf = bytearray()
@@ -52,12 +53,23 @@ class SSEParser:
         self._size = 0
         self._poison = False  # the current event had an oversized line: drop it at dispatch
         self._skip = False  # inside an oversized line: discard bytes until its end
+        self._bom = True  # at the start of the stream: one UTF-8 BOM is dropped (WHATWG)
         self.dropped = 0
 
     def feed(self, chunk: bytes) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         if not chunk:
             return out
+        if self._bom:
+            head = bytes(self._buf) + chunk
+            if len(head) < len(_BOM) and _BOM.startswith(head):
+                self._buf[:] = head  # not enough bytes yet to tell
+                return out
+            self._bom = False
+            self._buf.clear()
+            chunk = head[len(_BOM) :] if head.startswith(_BOM) else head
+            if not chunk:
+                return out
         if self._cr and chunk[:1] == b"\n":
             chunk = chunk[1:]
         self._cr = False

@@ -175,3 +175,18 @@ def test_gemini_stream_cut_before_final_chunk_is_an_estimate() -> None:
     sse = "".join("data: " + json.dumps(c) + "\r\n\r\n" for c in (first, last))
     usage = extract_usage(ai, {"status_code": 200, "headers": {}, "sse": sse})
     assert (usage.input_tokens, usage.output_tokens, usage.source) == (5, 6, "provider")
+
+
+def test_sse_leading_bom_is_dropped_wherever_the_stream_is_split() -> None:
+    """WHATWG: one leading U+FEFF is stripped; the first event (here the usage) is kept."""
+    from aigw_policy.providers import stream_usage
+
+    ai = classify(CHAT)
+    data = ("\ufeffdata: " + json.dumps({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4}})
+            + "\n\ndata: [DONE]\n\n").encode()
+    for size in (1, 2, 3, 5, len(data)):
+        acc = stream_usage(ai)
+        for i in range(0, len(data), size):
+            acc.feed(data[i : i + size])
+        usage = acc.finish()
+        assert (usage.input_tokens, usage.output_tokens, usage.source) == (3, 4, "provider"), size
