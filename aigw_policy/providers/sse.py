@@ -67,7 +67,7 @@ class SSEParser:
                 return out
             self._bom = False
             self._buf.clear()
-            chunk = head[len(_BOM) :] if head.startswith(_BOM) else head
+            chunk = head.removeprefix(_BOM)
             if not chunk:
                 return out
         if self._cr and chunk[:1] == b"\n":

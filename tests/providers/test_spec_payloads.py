@@ -9,7 +9,7 @@ fields and, for some, how to check ``cost_usd`` against genai-prices' own number
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from aigw_policy.cli import app
 
 PAYLOADS = Path(__file__).parent / "spec_payloads"
 CASES = sorted(p for p in PAYLOADS.glob("*/*.json") if not p.name.endswith(".expected.json"))
-NOW = datetime(2026, 11, 26, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 
 ALLOW = """\
 on_http_request:
