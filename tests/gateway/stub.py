@@ -132,8 +132,9 @@ class StubUpstream:
         def chunk(text: str, usage: bool) -> dict[str, Any]:
             out: dict[str, Any] = {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
                                                    "index": 0}], "modelVersion": model}
-            if usage:
+            if usage:  # the last chunk, as Gemini sends it: usage and the finish reason
                 out["usageMetadata"] = GEMINI_USAGE
+                out["candidates"][0]["finishReason"] = "STOP"
             return out
 
         if action == "generateContent":
