@@ -257,6 +257,20 @@ class StreamUsage:
         for event, data in self._parser.feed(chunk):
             self._on_event(event, data)
 
+    def _input_kept_output_estimated(self, usage: Usage, notes: list[str]) -> Usage:
+        """The provider's input counts as reported; the output estimated from the text seen
+        (at least what was reported), marked ``source: estimate``."""
+        return Usage.of(
+            usage.input_tokens,
+            max(self._output_estimate(), usage.output_tokens),
+            cached_input_tokens=usage.cached_input_tokens,
+            cache_creation_input_tokens=usage.cache_creation_input_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            source="estimate",
+            model=self.model,
+            notes=tuple(notes),
+        )
+
     def finish(self) -> Usage:
         """The usage of the whole stream; idempotent."""
         if self._finished is None:
@@ -402,29 +416,12 @@ class StreamUsage:
                 return _with(usage, self.model, notes)
             if usage is not None:  # input known (message_start), output never reported
                 notes.append("no output usage in stream; output estimated")
-                return Usage.of(
-                    usage.input_tokens,
-                    max(self._output_estimate(), usage.output_tokens),
-                    cached_input_tokens=usage.cached_input_tokens,
-                    cache_creation_input_tokens=usage.cache_creation_input_tokens,
-                    source="estimate",
-                    model=self.model,
-                    notes=tuple(notes),
-                )
+                return self._input_kept_output_estimated(usage, notes)
         elif self.api == "gemini" and self._usage is not None and not self._done:
             # usageMetadata is cumulative: without the final chunk (finishReason) the counts
             # are those of a partial answer. Keep the provider's input, estimate the output.
-            usage = self._usage
             notes.append("stream ended before its final chunk; output estimated")
-            return Usage.of(
-                usage.input_tokens,
-                max(self._output_estimate(), usage.output_tokens),
-                cached_input_tokens=usage.cached_input_tokens,
-                reasoning_tokens=usage.reasoning_tokens,
-                source="estimate",
-                model=self.model,
-                notes=tuple(notes),
-            )
+            return self._input_kept_output_estimated(self._usage, notes)
         elif self._usage is not None:
             return _with(self._usage, self.model, notes)
         if self.api == "openai" and self._done:
