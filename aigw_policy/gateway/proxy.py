@@ -5,6 +5,13 @@ It knows nothing of policies: :class:`~aigw_policy.asgi.PolicyMiddleware` in fro
 decides, rewrites the request and reads the answer. This app only adds the upstream
 credentials, maps network failures to provider-shaped 502/504 answers and stops reading the
 upstream as soon as the client goes away.
+
+Content codings: the upstream is offered every coding this process can decode
+(:data:`~aigw_policy.providers.encoding.SUPPORTED`), whatever the client accepts, and its
+answer is decoded on the way through: the client always receives ``identity`` (which every
+client accepts) and whoever reads the answer for usage reads plain JSON or SSE. An answer in
+a coding that cannot be decoded is passed through as is only to a client that accepts it
+(else 502, ``x-aigw-upstream-error: encoding``).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from ..providers.encoding import SUPPORTED, codings, decodable
 from .errors import error_response, wire_api
 
 __all__ = ["HOP_BY_HOP", "UpstreamProxy"]
@@ -21,6 +29,7 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
     "transfer-encoding", "upgrade", "host", "content-length",
 })
+_OFFER = [(b"accept-encoding", ", ".join(SUPPORTED).encode())]
 
 
 class UpstreamProxy:
@@ -75,8 +84,9 @@ class UpstreamProxy:
             if not message.get("more_body", False):
                 break
         headers = [(k, v) for k, v in scope["headers"]
-                   if k.decode("latin-1").lower() not in HOP_BY_HOP and k not in self._auth_names]
-        headers += self.auth
+                   if k.decode("latin-1").lower() not in HOP_BY_HOP and k.lower() != b"accept-encoding"
+                   and k not in self._auth_names]
+        headers += self.auth + _OFFER
         qs = scope.get("query_string", b"")
         url = self.upstream + (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if qs:
@@ -104,22 +114,31 @@ class UpstreamProxy:
                                  f"the upstream could not be reached ({type(error).__name__})")
                 return
             try:
-                out = [(k, v) for k, v in response.headers.raw if k.lower().decode("latin-1") not in HOP_BY_HOP]
+                coded = codings(response.headers.get("content-encoding"))
+                decode = bool(coded) and decodable(response.headers.get("content-encoding"))
+                if coded and not decode and not _accepts(plain.get("accept-encoding", ""), coded):
+                    await self._fail(send, ctx, scope, plain, 502, "encoding",
+                                     f"the upstream answered in a content-encoding the gateway cannot decode "
+                                     f"(`{', '.join(coded)}`)")
+                    return
+                drop = HOP_BY_HOP | {"content-encoding"} if decode else HOP_BY_HOP
+                out = [(k, v) for k, v in response.headers.raw if k.lower().decode("latin-1") not in drop]
                 await send({"type": "http.response.start", "status": response.status_code, "headers": out})
-                await self._pump(response, gone, send, ctx)
+                await self._pump(response.aiter_bytes() if decode else response.aiter_raw(), gone, send, ctx)
             finally:
                 await response.aclose()
         finally:
             gone.cancel()
             await asyncio.gather(gone, return_exceptions=True)
 
-    async def _pump(self, response: Any, gone: Any, send: Any, ctx: Any) -> None:
-        """Copy the upstream body to the client chunk by chunk, until the end, a read error or
-        the client's disconnect (``gone``), whichever comes first."""
+    async def _pump(self, chunks: Any, gone: Any, send: Any, ctx: Any) -> None:
+        """Copy the upstream body (``chunks``: raw or decoded) to the client chunk by chunk,
+        until the end, a read error or the client's disconnect (``gone``), whichever comes
+        first."""
         import httpx
 
         async def copy() -> None:
-            async for chunk in response.aiter_raw():
+            async for chunk in chunks:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
         copier = asyncio.ensure_future(copy())
@@ -158,6 +177,24 @@ class UpstreamProxy:
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _accepts(accept: str, coded: list[str]) -> bool:
+    """Whether an ``Accept-Encoding`` value accepts every coding in ``coded`` (RFC 9110 §12.5.3)."""
+    weights: dict[str, float] = {}
+    for part in accept.split(","):
+        name, _, params = part.strip().lower().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if name:
+            weights[name.strip()] = q
+    return all(weights.get(c, weights.get("*", 0.0)) > 0 for c in coded)
 
 
 async def _disconnect(receive: Any) -> None:

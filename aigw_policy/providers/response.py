@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .classify import AiRequest
+from .encoding import codings, decode_body
+from .errors import ProviderError
 from .sse import StreamUsage
 from .tokens import DEFAULT_COUNTER, TokenCounter
 from .usage import Usage, loads, output_text, usage_from_body
@@ -37,7 +39,8 @@ def extract_usage(
 
     Never raises on payload content: unreadable or usage-less responses give an estimate
     (``source == "estimate"``, ``notes`` say why). An upstream error (status >= 400) without
-    usage is 0 output tokens and the input estimate, marked as an estimate.
+    usage is 0 output tokens and the input estimate, marked as an estimate. A ``bytes`` body
+    (or ``sse``) is decoded first by its ``Content-Encoding`` (gzip, deflate, br, zstd).
     """
     if not isinstance(response, Mapping):
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=("response is not an object",))
@@ -47,6 +50,13 @@ def extract_usage(
     stream = response.get("sse")
     body = response.get("body")
     ctype = _header(response.get("headers"), "content-type").lower()
+    coding = _header(response.get("headers"), "content-encoding")
+    if codings(coding):
+        try:
+            stream, body = _decoded(stream, coding), _decoded(body, coding)
+        except ProviderError as error:
+            return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model,
+                            notes=(f"response body: {error.message}",))
     if stream is None and isinstance(body, (str, bytes)) and (
         "text/event-stream" in ctype or "ndjson" in ctype or (ai.stream and not _looks_like_json(body, api))
     ):
@@ -72,6 +82,11 @@ def extract_usage(
     notes.append("no usage in response")
     out = counter.count(output_text(api, body), ai.model) if body else 0
     return Usage.of(ai.input_tokens, out, source="estimate", model=ai.model, notes=tuple(notes))
+
+
+def _decoded(value: Any, coding: str) -> Any:
+    """Bytes undone from their content coding; text and parsed bodies were decoded already."""
+    return decode_body(bytes(value), coding) if isinstance(value, (bytes, bytearray)) else value
 
 
 def _looks_like_json(body: str | bytes, api: str) -> bool:

@@ -1,0 +1,118 @@
+"""HTTP content codings (RFC 9110 §8.4) of provider answers: which ones can be decoded here,
+and a bounded one-shot decoder for reading usage out of a compressed body.
+
+``gzip`` and ``deflate`` need nothing; ``br`` needs ``brotli`` (or ``brotlicffi``) and
+``zstd`` needs ``zstandard``, the libraries httpx decodes them with (``httpx[brotli,zstd]``).
+
+>>> import gzip
+>>> decode_body(gzip.compress(b'{"usage": 1}'), "gzip")
+b'{"usage": 1}'
+>>> codings("gzip, br") == ["gzip", "br"]
+True
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import zlib
+
+from .errors import ProviderError
+
+__all__ = ["MAX_DECODED_BYTES", "SUPPORTED", "codings", "decodable", "decode_body"]
+
+MAX_DECODED_BYTES = 64 * 1024 * 1024  # a decoded body larger than this is refused (compression bombs)
+
+
+def _have(*modules: str) -> bool:
+    return any(importlib.util.find_spec(m) is not None for m in modules)
+
+
+#: The content codings this process can decode, in the order they are offered upstream.
+SUPPORTED: tuple[str, ...] = tuple(
+    name for name, ok in (("gzip", True), ("deflate", True), ("br", _have("brotli", "brotlicffi")),
+                          ("zstd", _have("zstandard")))
+    if ok)
+
+
+def codings(header: str | None) -> list[str]:
+    """The codings of a ``Content-Encoding`` value, in the order they were applied
+    (``identity`` and empty entries dropped; ``x-gzip`` is ``gzip``)."""
+    out = []
+    for part in (header or "").split(","):
+        name = part.strip().lower()
+        if name and name != "identity":
+            out.append("gzip" if name == "x-gzip" else name)
+    return out
+
+
+def decodable(header: str | None) -> bool:
+    """Whether every coding of a ``Content-Encoding`` value can be decoded here."""
+    return all(c in SUPPORTED for c in codings(header))
+
+
+def decode_body(data: bytes, header: str | None, *, limit: int = MAX_DECODED_BYTES) -> bytes:
+    """``data`` with every coding of ``header`` undone (the last applied first).
+
+    Raises :class:`ProviderError` (``bad-response``) for an unknown coding, corrupt data, or
+    a result over ``limit`` bytes (decoding stops there: a small bomb costs little).
+    """
+    for name in reversed(codings(header)):
+        if name not in SUPPORTED:
+            raise ProviderError("bad-response", f"content-encoding `{name}` cannot be decoded here")
+        try:
+            data = _DECODERS[name](data, limit + 1)
+        except ProviderError:
+            raise
+        except Exception as error:  # noqa: BLE001 - each library has its own error type
+            raise ProviderError("bad-response", f"corrupt `{name}` body ({type(error).__name__})") from None
+        if len(data) > limit:
+            raise ProviderError("bad-response", f"the decoded body is larger than {limit} bytes")
+    return data
+
+
+def _zlib(data: bytes, most: int, wbits: int) -> bytes:
+    d = zlib.decompressobj(wbits)
+    out = d.decompress(data, most)
+    if len(out) < most and not d.eof:
+        raise ProviderError("bad-response", "truncated compressed body")
+    return out
+
+
+def _gzip(data: bytes, most: int) -> bytes:
+    return _zlib(data, most, 16 + zlib.MAX_WBITS)
+
+
+def _deflate(data: bytes, most: int) -> bytes:
+    # RFC 9110 "deflate" is the zlib format; some servers send raw deflate: accept both
+    try:
+        return _zlib(data, most, zlib.MAX_WBITS)
+    except zlib.error:
+        return _zlib(data, most, -zlib.MAX_WBITS)
+
+
+def _br(data: bytes, most: int) -> bytes:
+    try:
+        import brotli
+    except ImportError:  # pragma: no cover - SUPPORTED says which one is there
+        import brotlicffi as brotli
+    d = brotli.Decompressor()
+    out = d.process(data, output_buffer_limit=most)
+    if len(out) < most and not d.is_finished():
+        raise ProviderError("bad-response", "truncated compressed body")
+    return out
+
+
+def _zstd(data: bytes, most: int) -> bytes:
+    import zstandard
+
+    with zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True) as reader:
+        out = bytearray()
+        while len(out) < most:
+            piece = reader.read(most - len(out))
+            if not piece:
+                break
+            out += piece
+    return bytes(out)
+
+
+_DECODERS = {"gzip": _gzip, "deflate": _deflate, "br": _br, "zstd": _zstd}
