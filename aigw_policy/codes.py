@@ -2,7 +2,7 @@
 
 Ranges: ``AIGW0xx`` reading a document (syntax), ``AIGW1xx`` document structure,
 ``AIGW2xx`` CEL syntax, ``AIGW3xx`` CEL types and cost, ``AIGW4xx`` policy analysis,
-``AIGW5xx`` requests and evaluation.
+``AIGW5xx`` requests and evaluation, ``AIGW6xx`` gateway configuration (the keys file).
 """
 
 from __future__ import annotations
@@ -85,6 +85,13 @@ CODES: dict[str, Code] = _codes(
     ("AIGW401", W, "rule never runs: an earlier rule always ends the phase"),
     ("AIGW402", W, "limit read before it runs, or no such limit"),
     ("AIGW403", W, "lookup can fail at run time"),
+    # gateway configuration: the keys file of `serve`
+    ("AIGW600", E, "keys file unreadable: not UTF-8, not YAML, empty"),
+    ("AIGW601", E, "unknown field or provider in the keys file"),
+    ("AIGW602", E, "keys file field missing or of the wrong shape"),
+    ("AIGW603", E, "keys file value invalid or given twice"),
+    ("AIGW604", E, "environment variable not set"),
+    ("AIGW605", E, "upstream credential sent to a provider that does not read it"),
 )
 
 del E, W, I

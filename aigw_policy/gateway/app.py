@@ -56,7 +56,7 @@ class Gateway:
 
         self.holder = PolicyHolder(policy, make_engine, logger=self.logger, on_reload=self.observer.reload)
         self.proxy = UpstreamProxy(upstream, auth=keys.upstream_auth if keys is not None else None,
-                                   timeout=timeout, connect_timeout=connect_timeout)
+                                   provider=provider, timeout=timeout, connect_timeout=connect_timeout)
         self.middleware = PolicyMiddleware(self.proxy, self.holder, keys=keys, provider=provider,
                                            observer=self.observer)
         self.watch = watch

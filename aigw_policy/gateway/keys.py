@@ -1,15 +1,19 @@
-"""The keys file (SPEC §11): gateway API keys -> identities, and what to send upstream.
+"""The keys file (SPEC §11): gateway API keys -> identities, and the credentials sent to
+each upstream provider.
 
 ```yaml
 keys:
   - key: sk-gw-research-1                 # or `sha256: <hex of the key>`
     identity: {key: k1, user: alice, team: research, org: acme}
-upstream_auth:
-  authorization: "Bearer ${env.OPENAI_API_KEY}"
+upstream_auth:                            # per provider: only the header its API reads
+  openai: {authorization: "Bearer ${env.OPENAI_API_KEY}"}
+  anthropic: {x-api-key: "${env.ANTHROPIC_API_KEY}"}
+  gemini: {x-goog-api-key: "${env.GEMINI_API_KEY}"}
 ```
 
-Keys are held only as SHA-256 digests. A malformed file raises :class:`KeysError` whose
-message starts with ``file:line:column``.
+Keys are held only as SHA-256 digests. A malformed file raises :class:`KeysError`, which
+carries every problem found as a coded :class:`~aigw_policy.diagnostics.Diagnostic`
+(``AIGW6xx``) with its ``file:line:column``.
 """
 
 from __future__ import annotations
@@ -17,37 +21,54 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 import yaml
 
-__all__ = ["CREDENTIAL_HEADERS", "KeyRing", "KeysError", "key_from", "load_keys", "parse_keys"]
+from ..diagnostics import Diagnostic, did_you_mean
+from ..source import Source
 
-CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key")
+__all__ = ["CREDENTIAL_HEADERS", "PROVIDER_CREDENTIALS", "KeyRing", "KeysError", "key_from", "load_keys",
+           "parse_keys"]
+
+#: Headers that carry a credential in some provider's API; never forwarded upstream when
+#: the gateway authenticates clients (``api-key`` is Azure OpenAI's).
+CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
+#: The credential headers each provider's API reads (``upstream_auth.<provider>``).
+PROVIDER_CREDENTIALS: Mapping[str, tuple[str, ...]] = {
+    "openai": ("authorization", "api-key"), "anthropic": ("x-api-key",), "gemini": ("x-goog-api-key",)}
 IDENTITY_FIELDS = ("key", "user", "team", "org", "tier")
 _ENV = re.compile(r"\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
+_EXAMPLE = "upstream_auth: {openai: {authorization: \"Bearer ...\"}, anthropic: {x-api-key: ...}}"
 
 
 class KeysError(ValueError):
-    """A keys file that cannot be used; ``str()`` is ``file:line:col: message``."""
+    """A keys file that cannot be used. ``diagnostics``: every problem, coded and located;
+    ``str()`` is one ``file:line:col: message [code]`` line per problem."""
 
-    def __init__(self, name: str, line: int | None, column: int | None, message: str) -> None:
-        self.name, self.line, self.column, self.message = name, line, column, message
-        where = name if line is None else f"{name}:{line}:{column}"
-        super().__init__(f"{where}: {message}")
+    def __init__(self, diagnostics: Sequence[Diagnostic], name: str) -> None:
+        self.diagnostics = list(diagnostics)
+        self.name = name
+        super().__init__("\n".join(_line(d, name) for d in self.diagnostics))
+
+
+def _line(d: Diagnostic, name: str) -> str:
+    where = str(d.span) if d.span is not None else name
+    return f"{where}: {d.message} [{d.code}]" + (f" ({d.help})" if d.help else "")
 
 
 @dataclass(frozen=True)
 class KeyRing:
-    """Key digests -> identity objects (``identity.*`` of the CEL environment), and the
-    headers the gateway sends upstream in place of the client's credentials."""
+    """Key digests -> identity objects (``identity.*`` of the CEL environment), and per
+    provider (``openai``, ``anthropic``, ``gemini``) the headers the gateway sends upstream
+    in place of the client's credentials."""
 
     identities: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    upstream_auth: Mapping[str, str] = field(default_factory=dict)
+    upstream_auth: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def lookup(self, secret: str | None) -> Mapping[str, Any] | None:
         if not secret:
@@ -76,101 +97,195 @@ def key_from(headers: Mapping[str, str], query: bytes | str = b"") -> str | None
 
 
 def load_keys(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> KeyRing:
-    """Read a keys file (YAML or JSON); :class:`KeysError` with a location when malformed."""
+    """Read a keys file (YAML or JSON); :class:`KeysError` with every problem when malformed."""
     name = os.fspath(path)
     try:
         with open(name, "rb") as fh:
             data = fh.read()
         text = data.decode("utf-8-sig")
     except OSError as error:
-        raise KeysError(name, None, None, f"cannot read the keys file: {error.strerror or error}") from None
+        raise KeysError([Diagnostic.make("AIGW600", f"cannot read the keys file: {error.strerror or error}")],
+                        name) from None
     except UnicodeDecodeError as error:
-        raise KeysError(name, None, None, f"the keys file is not UTF-8 text (byte {error.start})") from None
+        raise KeysError([Diagnostic.make("AIGW600", f"the keys file is not UTF-8 text (byte {error.start})")],
+                        name) from None
     return parse_keys(text, name=name, env=os.environ if env is None else env)
 
 
 def parse_keys(text: str, *, name: str = "<keys>", env: Mapping[str, str] | None = None) -> KeyRing:
-    env = os.environ if env is None else env
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
-        raise KeysError(name, line, col, f"not valid YAML: {error.problem or error}") from None
-    except yaml.YAMLError as error:
-        raise KeysError(name, None, None, f"not valid YAML: {error}") from None
+    """Parse a keys file's text; :class:`KeysError` with every problem found."""
+    return _Reader(text, name, os.environ if env is None else env).read()
 
-    def fail(node: yaml.Node, message: str) -> KeysError:
-        return KeysError(name, node.start_mark.line + 1, node.start_mark.column + 1, message)
 
-    def mapping(node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+class _Reader:
+    """One pass over a keys file that keeps going after a problem, to report them all."""
+
+    def __init__(self, text: str, name: str, env: Mapping[str, str]) -> None:
+        self.source = Source(text, name)
+        self.name = name
+        self.env = env
+        self.problems: list[Diagnostic] = []
+
+    def problem(self, node: yaml.Node | None, code: str, message: str, help: str | None = None) -> None:
+        span = self.source.span(node.start_mark.index, node.end_mark.index) if node is not None else None
+        self.problems.append(Diagnostic.make(code, message, span, help))
+
+    def read(self) -> KeyRing:
+        try:
+            root = yaml.compose(self.source.text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            span = self.source.span(mark.index) if mark is not None else None
+            raise KeysError([Diagnostic.make("AIGW600", f"not valid YAML: {error.problem or error}", span)],
+                            self.name) from None
+        except yaml.YAMLError as error:
+            raise KeysError([Diagnostic.make("AIGW600", f"not valid YAML: {error}")], self.name) from None
+        if root is None:
+            raise KeysError([Diagnostic.make("AIGW600", "the keys file is empty: it needs `keys: [...]`",
+                                             self.source.span(0))], self.name)
+        identities: dict[str, dict[str, Any]] = {}
+        upstream: dict[str, dict[str, str]] = {}
+        top = self.mapping(root, "the keys file")
+        if top is not None:
+            for k, (knode, _) in top.items():
+                if k not in ("keys", "upstream_auth"):
+                    self.problem(knode, "AIGW601", f"unknown field `{k}` (the keys file has `keys` and "
+                                 "`upstream_auth`)", did_you_mean(k, ("keys", "upstream_auth")))
+            if "keys" not in top:
+                self.problem(root, "AIGW602", "`keys` is missing: a list of `{key | sha256, identity}`")
+            elif not isinstance(top["keys"][1], yaml.SequenceNode):
+                self.problem(top["keys"][1], "AIGW602", "`keys` must be a list of `{key | sha256, identity}`")
+            else:
+                for i, item in enumerate(top["keys"][1].value):
+                    self.entry(i, item, identities)
+            if "upstream_auth" in top:
+                upstream = self.upstream_auth(top["upstream_auth"][1])
+        if self.problems:
+            raise KeysError(self.problems, self.name)
+        return KeyRing(identities, upstream)
+
+    # -- shapes ------------------------------------------------------------------------------
+
+    def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
         if not isinstance(node, yaml.MappingNode):
-            raise fail(node, f"{what} must be a mapping")
+            self.problem(node, "AIGW602", f"{what} must be a mapping")
+            return None
         out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for k, v in node.value:
             if not isinstance(k, yaml.ScalarNode):
-                raise fail(k, f"keys of {what} must be strings")
-            if k.value in out:
-                raise fail(k, f"`{k.value}` is given twice in {what}")
-            out[k.value] = (k, v)
+                self.problem(k, "AIGW602", f"keys of {what} must be strings")
+            elif k.value in out:
+                self.problem(k, "AIGW603", f"`{k.value}` is given twice in {what}")
+            else:
+                out[k.value] = (k, v)
         return out
 
-    def string(node: yaml.Node, what: str) -> str:
+    def string(self, node: yaml.Node, what: str) -> str | None:
         if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str" or not node.value:
-            raise fail(node, f"{what} must be a non-empty string")
+            self.problem(node, "AIGW602", f"{what} must be a non-empty string")
+            return None
         return str(node.value)
 
-    if root is None:
-        raise KeysError(name, 1, 1, "the keys file is empty: it needs `keys: [...]`")
-    top = mapping(root, "the keys file")
-    for k, (knode, _) in top.items():
-        if k not in ("keys", "upstream_auth"):
-            raise fail(knode, f"unknown field `{k}` (the keys file has `keys` and `upstream_auth`)")
-    if "keys" not in top:
-        raise fail(root, "`keys` is missing: a list of `{key | sha256, identity}`")
-    seq = top["keys"][1]
-    if not isinstance(seq, yaml.SequenceNode):
-        raise fail(seq, "`keys` must be a list of `{key | sha256, identity}`")
+    # -- keys ------------------------------------------------------------------------------
 
-    identities: dict[str, dict[str, Any]] = {}
-    for i, item in enumerate(seq.value):
+    def entry(self, i: int, item: yaml.Node, identities: dict[str, dict[str, Any]]) -> None:
         where = f"keys[{i}]"
-        entry = mapping(item, where)
+        entry = self.mapping(item, where)
+        if entry is None:
+            return
         for k, (knode, _) in entry.items():
             if k not in ("key", "sha256", "identity"):
-                raise fail(knode, f"unknown field `{k}` in {where} (fields: `key` or `sha256`, `identity`)")
+                self.problem(knode, "AIGW601", f"unknown field `{k}` in {where} (fields: `key` or `sha256`, "
+                             "`identity`)", did_you_mean(k, ("key", "sha256", "identity")))
+        digest: str | None = None
+        dnode: yaml.Node | None = None
         if ("key" in entry) == ("sha256" in entry):
-            raise fail(item, f"{where} needs exactly one of `key` and `sha256`")
-        if "key" in entry:
-            digest = hashlib.sha256(string(entry["key"][1], f"{where}.key").encode("utf-8")).hexdigest()
+            self.problem(item, "AIGW602", f"{where} needs exactly one of `key` and `sha256`")
+        elif "key" in entry:
             dnode = entry["key"][1]
+            secret = self.string(dnode, f"{where}.key")
+            digest = hashlib.sha256(secret.encode("utf-8")).hexdigest() if secret else None
         else:
             dnode = entry["sha256"][1]
-            digest = string(dnode, f"{where}.sha256").lower()
-            if not _HEX.match(digest):
-                raise fail(dnode, f"{where}.sha256 must be 64 hex digits (`sha256sum` of the key)")
-        if digest in identities:
-            raise fail(dnode, f"{where}: the same key is listed twice")
+            value = self.string(dnode, f"{where}.sha256")
+            if value is not None and not _HEX.match(value.lower()):
+                self.problem(dnode, "AIGW603", f"{where}.sha256 must be 64 hex digits (`sha256sum` of the key)")
+            elif value is not None:
+                digest = value.lower()
+        if digest is not None and digest in identities:
+            self.problem(dnode, "AIGW603", f"{where}: the same key is listed twice")
+            digest = None
         if "identity" not in entry:
-            raise fail(item, f"{where} needs an `identity` (e.g. `{{key: k1, team: research}}`)")
+            self.problem(item, "AIGW602", f"{where} needs an `identity` (e.g. `{{key: k1, team: research}}`)")
+            return
         ident: dict[str, Any] = {}
-        for k, (knode, vnode) in mapping(entry["identity"][1], f"{where}.identity").items():
+        fields = self.mapping(entry["identity"][1], f"{where}.identity") or {}
+        for k, (knode, vnode) in fields.items():
             if k in IDENTITY_FIELDS:
-                ident[k] = string(vnode, f"{where}.identity.{k}")
+                value = self.string(vnode, f"{where}.identity.{k}")
+                if value is not None:
+                    ident[k] = value
             elif k == "labels":
-                ident["labels"] = {lk: string(lv, f"{where}.identity.labels.{lk}")
-                                   for lk, (_, lv) in mapping(vnode, f"{where}.identity.labels").items()}
+                labels = self.mapping(vnode, f"{where}.identity.labels") or {}
+                ident["labels"] = {lk: self.string(lv, f"{where}.identity.labels.{lk}")
+                                   for lk, (_, lv) in labels.items()}
             else:
                 known = ", ".join(f"`{f}`" for f in (*IDENTITY_FIELDS, "labels"))
-                raise fail(knode, f"unknown identity field `{k}` (fields: {known})")
-        identities[digest] = ident
+                self.problem(knode, "AIGW601", f"unknown identity field `{k}` (fields: {known})",
+                             did_you_mean(k, (*IDENTITY_FIELDS, "labels")))
+        if digest is not None:
+            identities[digest] = ident
 
-    upstream: dict[str, str] = {}
-    if "upstream_auth" in top:
-        for k, (knode, vnode) in mapping(top["upstream_auth"][1], "`upstream_auth`").items():
-            value = string(vnode, f"upstream_auth.{k}")
-            missing = [m for m in _ENV.findall(value) if m not in env]
-            if missing:
-                raise fail(vnode, f"environment variable `{missing[0]}` is not set (upstream_auth.{k})")
-            upstream[k.lower()] = _ENV.sub(lambda m: env[m.group(1)], value)
-    return KeyRing(identities, upstream)
+    # -- upstream_auth -----------------------------------------------------------------------
+
+    def upstream_auth(self, node: yaml.Node) -> dict[str, dict[str, str]]:
+        """``{provider: {header: value}}``; the old flat ``{header: value}`` is read as the
+        one provider whose credential header it names (several: ambiguous, an error)."""
+        top = self.mapping(node, "`upstream_auth`")
+        if not top:
+            return {}
+        nested = [k for k, (_, v) in top.items() if isinstance(v, yaml.MappingNode)]
+        if not nested:  # the old shape: headers for every upstream
+            owners = {_OWNER[k.lower()] for k in top if k.lower() in _OWNER}
+            if len(owners) > 1:
+                names = ", ".join(f"`{k}`" for k in top if k.lower() in _OWNER)
+                self.problem(node, "AIGW605", f"`upstream_auth` gives the credentials of several providers "
+                             f"({names}) in one mapping, so every upstream would receive all of them",
+                             f"give each provider its own: {_EXAMPLE}")
+                return {}
+            provider = owners.pop() if owners else "openai"
+            headers = self.headers(provider, top, "upstream_auth")
+            return {provider: headers} if headers else {}
+        out: dict[str, dict[str, str]] = {}
+        for k, (knode, vnode) in top.items():
+            if k not in PROVIDER_CREDENTIALS:
+                self.problem(knode, "AIGW601", f"unknown provider `{k}` in `upstream_auth` (one of: "
+                             f"{', '.join(f'`{p}`' for p in PROVIDER_CREDENTIALS)})",
+                             did_you_mean(k, PROVIDER_CREDENTIALS) or f"the shape is {_EXAMPLE}")
+                continue
+            fields = self.mapping(vnode, f"upstream_auth.{k}")
+            if fields is not None:
+                out[k] = self.headers(k, fields, f"upstream_auth.{k}")
+        return out
+
+    def headers(self, provider: str, fields: dict[str, tuple[yaml.Node, yaml.Node]], where: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        own = PROVIDER_CREDENTIALS[provider]
+        for k, (knode, vnode) in fields.items():
+            header = k.lower()
+            if header in CREDENTIAL_HEADERS and header not in own:
+                self.problem(knode, "AIGW605", f"{provider}'s API does not read `{k}`: it would only leak the "
+                             f"credential ({provider} reads {' or '.join(f'`{h}`' for h in own)})")
+                continue
+            value = self.string(vnode, f"{where}.{k}")
+            if value is None:
+                continue
+            missing = [m for m in _ENV.findall(value) if m not in self.env]
+            for m in missing:
+                self.problem(vnode, "AIGW604", f"environment variable `{m}` is not set ({where}.{k})")
+            if not missing:
+                out[header] = _ENV.sub(lambda m: self.env[m.group(1)], value)
+        return out
+
+
+_OWNER = {header: provider for provider, headers in PROVIDER_CREDENTIALS.items() for header in headers}

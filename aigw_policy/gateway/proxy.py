@@ -22,8 +22,9 @@ from typing import Any
 
 from ..providers.encoding import SUPPORTED, codings, decodable
 from .errors import error_response, wire_api
+from .keys import CREDENTIAL_HEADERS
 
-__all__ = ["HOP_BY_HOP", "UpstreamProxy"]
+__all__ = ["HOP_BY_HOP", "UpstreamProxy", "upstream_api"]
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -33,18 +34,30 @@ _OFFER = [(b"accept-encoding", ", ".join(SUPPORTED).encode())]
 
 
 class UpstreamProxy:
-    """``UpstreamProxy("https://api.openai.com", auth={"authorization": "Bearer ..."})``.
+    """``UpstreamProxy("https://api.openai.com", auth={"openai": {"authorization": "Bearer ..."}})``.
 
-    ``timeout``: seconds to connect and between two reads from the upstream (a stream that
-    goes quiet that long is cut). ``client``: an ``httpx.AsyncClient`` to use (else one is
-    made on first use and closed by :meth:`aclose` or the ASGI lifespan shutdown).
+    ``auth``: per provider API (``openai``, ``anthropic``, ``gemini``), the headers sent in
+    place of the client's credentials (which are never forwarded when ``auth`` is given).
+    The upstream gets only the credentials of *its* provider: the one ``provider`` names
+    (``--provider``), else the one its host is known as (``api.openai.com``, ...); an upstream
+    of neither kind (a router, a self-hosted server) gets, for each request, the credentials
+    of the API that request speaks. ``timeout``: seconds to connect and between two reads
+    from the upstream (a stream that goes quiet that long is cut). ``client``: an
+    ``httpx.AsyncClient`` to use (else one is made on first use and closed by :meth:`aclose`
+    or the ASGI lifespan shutdown).
     """
 
-    def __init__(self, upstream: str, *, auth: Mapping[str, str] | None = None, timeout: float = 60.0,
-                 connect_timeout: float = 5.0, client: Any = None, max_connections: int = 512) -> None:
+    def __init__(self, upstream: str, *, auth: Mapping[str, Mapping[str, str]] | None = None,
+                 provider: str | None = None, timeout: float = 60.0, connect_timeout: float = 5.0,
+                 client: Any = None, max_connections: int = 512) -> None:
         self.upstream = upstream.rstrip("/")
-        self.auth = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (auth or {}).items()]
-        self._auth_names = {k for k, _ in self.auth}
+        self.auth = {api: [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+                     for api, headers in (auth or {}).items()}
+        names = {k for headers in self.auth.values() for k, _ in headers}
+        if auth is not None:
+            names.update(h.encode() for h in CREDENTIAL_HEADERS)
+        self._auth_names = frozenset(names)
+        self.provider_api = upstream_api(upstream, provider)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_connections = max_connections
@@ -83,17 +96,17 @@ class UpstreamProxy:
             body += message.get("body", b"")
             if not message.get("more_body", False):
                 break
+        plain = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         headers = [(k, v) for k, v in scope["headers"]
                    if k.decode("latin-1").lower() not in HOP_BY_HOP and k.lower() != b"accept-encoding"
-                   and k not in self._auth_names]
-        headers += self.auth + _OFFER
+                   and k.lower() not in self._auth_names]
+        headers += self.auth.get(self.provider_api or wire_api(scope["path"], plain), []) + _OFFER
         qs = scope.get("query_string", b"")
         url = self.upstream + (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if qs:
             url += "?" + qs.decode("latin-1")
         client = self.client()
         request = client.build_request(scope["method"], url, headers=headers, content=bytes(body))
-        plain = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         gone = asyncio.ensure_future(_disconnect(receive))
         try:
             sender = asyncio.ensure_future(client.send(request, stream=True))
@@ -177,6 +190,33 @@ class UpstreamProxy:
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+# The providers' own API hosts: their upstream gets only that provider's credentials.
+_HOSTS = {"api.openai.com": "openai", "api.anthropic.com": "anthropic",
+          "generativelanguage.googleapis.com": "gemini"}
+_HOST_SUFFIXES = {".openai.azure.com": "openai"}
+
+
+def upstream_api(upstream: str, provider: str | None = None) -> str | None:
+    """The provider API an upstream speaks (``openai``, ``anthropic``, ``gemini``): the one
+    ``provider`` belongs to, else the one its host is known as; ``None`` for any other host.
+
+    >>> upstream_api("https://api.anthropic.com/"), upstream_api("http://10.0.0.7:8000", "vllm")
+    ('anthropic', 'openai')
+    >>> upstream_api("http://127.0.0.1:4000") is None
+    True
+    """
+    from urllib.parse import urlsplit
+
+    from ..providers import PROVIDERS
+
+    if provider is not None:
+        return PROVIDERS.get(provider)
+    host = (urlsplit(upstream).hostname or "").lower().rstrip(".")
+    if host in _HOSTS:
+        return _HOSTS[host]
+    return next((api for suffix, api in _HOST_SUFFIXES.items() if host.endswith(suffix)), None)
 
 
 def _accepts(accept: str, coded: list[str]) -> bool:

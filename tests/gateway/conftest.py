@@ -75,8 +75,8 @@ KEYS = f'''keys:
   - key: sk-gw-gemini
     identity: {{key: k-gem, team: gem, tier: economy}}
 upstream_auth:
-  authorization: "Bearer ${{env.AIGW_TEST_UPSTREAM_KEY}}"
-  x-api-key: "${{env.AIGW_TEST_UPSTREAM_KEY}}"
+  openai: {{authorization: "Bearer ${{env.AIGW_TEST_UPSTREAM_KEY}}"}}
+  anthropic: {{x-api-key: "${{env.AIGW_TEST_UPSTREAM_KEY}}"}}
 '''
 
 

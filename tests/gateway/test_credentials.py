@@ -1,0 +1,121 @@
+"""Upstream credentials are per provider: no upstream ever sees another provider's key, and
+no client credential ever goes upstream when the gateway authenticates clients."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from aigw_policy.gateway import Gateway
+from aigw_policy.gateway.keys import KeysError, parse_keys
+from aigw_policy.gateway.proxy import upstream_api
+
+from .conftest import ServerThread
+from .stub import StubUpstream
+
+SECRETS = {"openai": "sk-openai-SECRET", "anthropic": "sk-ant-SECRET", "gemini": "AIza-gemini-SECRET"}
+CLIENT_SECRETS = ("client-x-api-key", "client-goog", "client-azure", "client-query")
+KEYS = f'''keys:
+  - key: sk-gw-1
+    identity: {{key: k1, team: t}}
+upstream_auth:
+  openai: {{authorization: "Bearer {SECRETS['openai']}", openai-organization: org-1}}
+  anthropic: {{x-api-key: "{SECRETS['anthropic']}"}}
+  gemini: {{x-goog-api-key: "{SECRETS['gemini']}"}}
+'''
+MSG = [{"role": "user", "content": "hi"}]
+REQUESTS = {
+    "openai": ("/v1/chat/completions", {"model": "gpt-4o", "messages": MSG}),
+    "anthropic": ("/v1/messages", {"model": "claude-sonnet-4", "max_tokens": 10, "messages": MSG}),
+    "gemini": ("/v1beta/models/gemini-2.5-flash:generateContent", {"contents": [{"parts": [{"text": "hi"}]}]}),
+}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("credentials")
+    (d / "p.aigw").write_text('policy "c" { default allow }')
+    (d / "keys.yaml").write_text(KEYS)
+    return d
+
+
+def run(files: Path, provider: str | None, api: str, client_auth: str) -> dict[str, Any]:
+    """One request through a gateway in front of the stub (which answers all three APIs);
+    the client sends its gateway key in ``client_auth`` and other secrets in every other
+    credential header and in ``?key=``. Returns what the upstream saw."""
+    from aigw_policy.gateway import load_keys
+
+    stub = StubUpstream()
+    with ServerThread(stub) as up:
+        app = Gateway(policy=files / "p.aigw", upstream=up.url, keys=load_keys(files / "keys.yaml"),
+                      provider=provider, timeout=5.0, watch=0)
+        with ServerThread(app) as gw:
+            path, body = REQUESTS[api]
+            # the gateway key where the client puts it; other secrets in the headers read after it
+            order = ["authorization", "x-api-key", "x-goog-api-key"]
+            headers = {"x-api-key": "client-x-api-key", "x-goog-api-key": "client-goog", "api-key": "client-azure"}
+            for name in order[:order.index(client_auth)]:
+                headers.pop(name, None)
+            headers[client_auth] = "sk-gw-1" if client_auth != "authorization" else "Bearer sk-gw-1"
+            r = httpx.post(gw.url + path, params={"key": "client-query"}, json=body, headers=headers, timeout=10)
+            assert r.status_code == 200, r.text
+    assert len(stub.seen) == 1
+    return stub.seen[0]
+
+
+def secrets_in(seen: dict[str, Any]) -> set[str]:
+    text = repr(seen["headers"]) + seen["query"]
+    return {name for name, secret in SECRETS.items() if secret in text}
+
+
+@pytest.mark.parametrize("client_auth", ["authorization", "x-api-key", "x-goog-api-key"])
+@pytest.mark.parametrize("api", sorted(REQUESTS))
+def test_each_request_carries_only_its_providers_key(files: Path, api: str, client_auth: str) -> None:
+    seen = run(files, None, api, client_auth)  # a router upstream (unknown host): per request
+    assert secrets_in(seen) == {api}
+    own = {"openai": ("authorization", f"Bearer {SECRETS['openai']}"), "anthropic": ("x-api-key", SECRETS["anthropic"]),
+           "gemini": ("x-goog-api-key", SECRETS["gemini"])}[api]
+    assert seen["headers"][own[0]] == own[1]
+    text = repr(seen["headers"]) + seen["query"]
+    assert not [s for s in (*CLIENT_SECRETS, "sk-gw-1") if s in text]  # no client credential
+    assert "api-key" not in seen["headers"]
+    assert ("openai-organization" in seen["headers"]) == (api == "openai")
+
+
+@pytest.mark.parametrize("api", sorted(REQUESTS))
+def test_a_pinned_upstream_never_sees_another_providers_key(files: Path, api: str) -> None:
+    # --provider openai (or --upstream https://api.openai.com): an Anthropic- or Gemini-shaped
+    # request is forwarded without credentials rather than with the other provider's key
+    seen = run(files, "openai", api, "authorization")
+    assert secrets_in(seen) == {"openai"}
+
+
+def test_upstream_api_from_the_host() -> None:
+    assert upstream_api("https://api.openai.com") == "openai"
+    assert upstream_api("https://API.Anthropic.com./v1") == "anthropic"
+    assert upstream_api("https://generativelanguage.googleapis.com") == "gemini"
+    assert upstream_api("https://acme.openai.azure.com/openai") == "openai"
+    assert upstream_api("https://api.openai.com.evil.example") is None
+    assert upstream_api("http://127.0.0.1:8000", "vllm") == "openai"
+    assert upstream_api("https://api.openai.com", "anthropic") == "anthropic"  # --provider wins
+
+
+def test_the_old_flat_shape_with_one_provider_still_reads() -> None:
+    ring = parse_keys("keys: []\nupstream_auth: {x-api-key: k, anthropic-beta: b}", env={})
+    assert ring.upstream_auth == {"anthropic": {"x-api-key": "k", "anthropic-beta": "b"}}
+    ring = parse_keys("keys: []\nupstream_auth: {authorization: Bearer k}", env={})
+    assert ring.upstream_auth == {"openai": {"authorization": "Bearer k"}}
+
+
+def test_the_old_flat_shape_with_several_providers_is_refused() -> None:
+    # the documented example that sent `x-api-key: sk-ant-...` to OpenAI
+    text = 'keys: []\nupstream_auth:\n  authorization: "Bearer sk-openai"\n  x-api-key: "sk-ant"\n'
+    with pytest.raises(KeysError) as caught:
+        parse_keys(text, name="keys.yaml", env={})
+    (d,) = caught.value.diagnostics
+    assert d.code == "AIGW605" and str(d.span) == "keys.yaml:3:3"
+    assert "every upstream would receive all of them" in d.message
+    assert "openai: {authorization:" in (d.help or "")
