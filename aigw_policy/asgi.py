@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from .gateway.errors import error_response, wire_api
+from .gateway.errors import denial, error_response, wire_api
 from .gateway.keys import CREDENTIAL_HEADERS, KeyRing, key_from
 
 __all__ = ["DECISION_HEADER", "PolicyMiddleware", "RequestContext"]
@@ -239,8 +239,9 @@ class _Exchange:
     # -- answers -----------------------------------------------------------------------------
 
     async def _answer(self, status: int, message: str, rule: str | None,
-                      extra: list[tuple[bytes, bytes]] | None = None) -> None:
-        body, headers = error_response(self.api, status, message, rule=rule, decision_id=self.ctx.request_id)
+                      extra: list[tuple[bytes, bytes]] | None = None, quota: bool = False) -> None:
+        body, headers = error_response(self.api, status, message, rule=rule, decision_id=self.ctx.request_id,
+                                       quota=quota)
         self.event.update(verdict="deny", status_code=status, reason=message, rule=rule)
         await self._send_whole(status, headers + (extra or []), body)
 
@@ -268,7 +269,9 @@ class _Exchange:
             self.event.update(verdict="deny", status_code=status)
             await self._send_whole(status, extra, data)
             return
-        await self._answer(status, decision.reason or "denied", decision.rule, extra)
+        wire, message, quota = denial(self.api, decision, status)
+        await self._answer(wire, message, decision.rule, extra, quota)
+        self.event["reason"] = decision.reason  # the operator's log keeps the whole reason
 
     def _limit_headers(self, decision: Any) -> list[tuple[bytes, bytes]]:
         headers = decision.effects.get("rate_limit_headers") or {}

@@ -5,6 +5,14 @@ own exception type (``openai.PermissionDeniedError``, ``anthropic.RateLimitError
 'anthropic'
 >>> error_body("openai", 403, "model gpt-4.1 is reserved", rule="premium", decision_id="req-1")["error"]["type"]
 'permission_error'
+
+A budget exhausted for its period (a ``usage-cap``) is not a rate limit, and each API says so
+in its own words: OpenAI 429 ``insufficient_quota``, Anthropic 402 ``billing_error``, Gemini
+429 ``RESOURCE_EXHAUSTED`` with a ``google.rpc.QuotaFailure`` detail; rate limits stay 429
+``rate_limit_exceeded`` / ``rate_limit_error`` / ``RESOURCE_EXHAUSTED``.
+
+>>> error_body("openai", 429, "budget spent", quota=True)["error"]["code"]
+'insufficient_quota'
 """
 
 from __future__ import annotations
@@ -14,12 +22,16 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["error_body", "error_response", "wire_api"]
+__all__ = ["STORE_UNAVAILABLE", "denial", "error_body", "error_response", "wire_api"]
+
+#: What API clients are told when the limit store fails: never its address or its error text
+#: (those go to the operator's decision log and ledger).
+STORE_UNAVAILABLE = "the gateway cannot check its limits right now (limit store unavailable); retry later"
 
 _GEMINI = re.compile(r"(?:/models/[^/]+:[A-Za-z]+$)|(?:^/v1beta/)")
 
 # Anthropic's documented error types; OpenAI's SDK reads only the status, so we reuse them.
-_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
           404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
           499: "client_closed_request", 500: "api_error", 502: "api_error", 503: "overloaded_error",
           504: "timeout_error"}
@@ -47,25 +59,53 @@ def _type(status: int) -> str:
 
 
 def error_body(api: str, status: int, message: str, *, rule: str | None = None,
-               decision_id: str | None = None) -> dict[str, Any]:
+               decision_id: str | None = None, quota: bool = False) -> dict[str, Any]:
     """The JSON error object of ``api`` for a gateway answer; ``aigw`` carries the rule and
-    the decision id (every SDK ignores unknown top-level keys)."""
+    the decision id (every SDK ignores unknown top-level keys). ``quota``: a budget is
+    exhausted for its period (``status`` as :func:`denial` gives it)."""
     extra = {"decision_id": decision_id, "rule": rule, "reason": message}
     if api == "anthropic":
         return {"type": "error", "error": {"type": _type(status), "message": message},
                 "request_id": decision_id, "aigw": extra}
     if api == "gemini":
-        return {"error": {"code": status, "message": message,
-                          "status": _GOOGLE.get(status, "FAILED_PRECONDITION" if status < 500 else "INTERNAL")},
-                "aigw": extra}
-    return {"error": {"message": message, "type": _type(status), "param": None,
-                      "code": _CODES.get(status, "policy_denied" if status < 500 else "gateway_error")},
-            "aigw": extra}
+        error: dict[str, Any] = {"code": status, "message": message,
+                                 "status": _GOOGLE.get(status, "FAILED_PRECONDITION" if status < 500 else "INTERNAL")}
+        if quota:
+            error["details"] = [{"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                                 "violations": [{"subject": rule or "", "description": message}]}]
+        return {"error": error, "aigw": extra}
+    if quota:
+        kind = code = "insufficient_quota"
+    else:
+        kind, code = _type(status), _CODES.get(status, "policy_denied" if status < 500 else "gateway_error")
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}, "aigw": extra}
 
 
 def error_response(api: str, status: int, message: str, *, rule: str | None = None,
-                   decision_id: str | None = None) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-    """Body bytes and headers (content type, length) of a provider-shaped error."""
-    body = json.dumps(error_body(api, status, message, rule=rule, decision_id=decision_id),
+                   decision_id: str | None = None, quota: bool = False) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """Body bytes and headers (content type, length) of a provider-shaped error. A quota
+    answer also says ``x-should-retry: false``: the SDKs' quick retries cannot help."""
+    body = json.dumps(error_body(api, status, message, rule=rule, decision_id=decision_id, quota=quota),
                       ensure_ascii=False).encode("utf-8")
-    return body, [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if quota:
+        headers.append((b"x-should-retry", b"false"))
+    return body, headers
+
+
+def denial(api: str, decision: Any, status: int) -> tuple[int, str, bool]:
+    """How the gateway words a denial to an ``api`` client: ``(status, message, quota)``.
+
+    A limit store failure is told without the store's address or error; a request refused
+    because a ``usage-cap`` is exhausted is a quota answer (Anthropic: 402). Anything else is
+    ``status`` and the decision's reason as they are.
+    """
+    if decision.kind == "store":
+        return status, STORE_UNAVAILABLE, False
+    reason = decision.reason or "denied"
+    if decision.kind == "limit" and status == 429:
+        deciding = next((e for e in decision.limits or () if e.get("rule") == decision.rule
+                         and e.get("outcome") == "limited" and e.get("enforce", True)), None)
+        if deciding is not None and deciding.get("type") == "usage-cap":
+            return (402 if api == "anthropic" else 429), reason, True
+    return status, reason, False
