@@ -1,28 +1,48 @@
-"""The ``aigw-policy serve`` command (registered by aigw_policy/cli.py)."""
+"""The ``aigw-policy serve`` command (registered by aigw_policy/cli.py).
+
+Every option can also come from an environment variable (``--store`` from ``AIGW_STORE``,
+...): URLs with passwords then stay out of ``ps``. Before it listens, ``serve`` checks that
+the limit store answers and the ledger opens (exit 2 naming the one that does not); URL
+passwords are never printed.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import unquote, urlsplit
 
 import typer
 
 
 def serve(
-    policy: Annotated[Path, typer.Option("--policy", "-p", help="The policy file (watched and hot-reloaded).")],
-    upstream: Annotated[str, typer.Option("--upstream", help="The provider's base URL, e.g. https://api.openai.com")],
-    keys: Annotated[Path | None, typer.Option("--keys", help="Keys file: gateway keys -> identities (SPEC §11).")] = None,
-    store: Annotated[str, typer.Option("--store", help="Limit store: memory:, sqlite:PATH or redis://...")] = "memory:",
-    ledger: Annotated[str | None, typer.Option("--ledger", help="Usage ledger: sqlite:PATH, jsonl:PATH or postgresql://...")] = None,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
-    provider: Annotated[str | None, typer.Option("--provider", help="Force the provider label (vllm, ollama, ...).")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the upstream (per read).")] = 60.0,
-    watch: Annotated[float, typer.Option("--watch", help="Seconds between policy file checks (0: only on SIGHUP).")] = 1.0,
-    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")] = "info",
-    decision_log: Annotated[bool, typer.Option("--decision-log/--no-decision-log", help="One JSON line per request on stderr.")] = True,
+    policy: Annotated[Path, typer.Option("--policy", "-p", envvar="AIGW_POLICY",
+                                         help="The policy file (watched and hot-reloaded).")],
+    upstream: Annotated[str, typer.Option("--upstream", envvar="AIGW_UPSTREAM",
+                                          help="The provider's base URL, e.g. https://api.openai.com")],
+    keys: Annotated[Path | None, typer.Option("--keys", envvar="AIGW_KEYS",
+                                              help="Keys file: gateway keys -> identities (SPEC §11).")] = None,
+    store: Annotated[str, typer.Option("--store", envvar="AIGW_STORE",
+                                       help="Limit store: memory:, sqlite:PATH or redis://...")] = "memory:",
+    ledger: Annotated[str | None, typer.Option("--ledger", envvar="AIGW_LEDGER",
+                                               help="Usage ledger: sqlite:PATH, jsonl:PATH or postgresql://...")] = None,
+    prices: Annotated[Path | None, typer.Option("--prices", envvar="AIGW_PRICES",
+                                                help="Price overrides (JSON or YAML), over the bundled prices.")] = None,
+    host: Annotated[str, typer.Option("--host", envvar="AIGW_HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", envvar="AIGW_PORT", help="Port to listen on.")] = 8080,
+    provider: Annotated[str | None, typer.Option("--provider", envvar="AIGW_PROVIDER",
+                                                 help="The upstream's provider (vllm, ollama, anthropic, ...).")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", envvar="AIGW_TIMEOUT",
+                                           help="Seconds to wait for the upstream (per read).")] = 60.0,
+    watch: Annotated[float, typer.Option("--watch", envvar="AIGW_WATCH",
+                                         help="Seconds between policy file checks (0: only on SIGHUP).")] = 1.0,
+    log_level: Annotated[str, typer.Option("--log-level", envvar="AIGW_LOG_LEVEL",
+                                           help="debug, info, warning, error.")] = "info",
+    decision_log: Annotated[bool, typer.Option("--decision-log/--no-decision-log", envvar="AIGW_DECISION_LOG",
+                                               help="One JSON line per request on stderr.")] = True,
 ) -> None:
     """Run the gateway: a reverse proxy for OpenAI-, Anthropic- and Gemini-style APIs that
     enforces the policy, streams answers through and writes the usage ledger."""
@@ -30,30 +50,46 @@ def serve(
     from .keys import KeysError, load_keys
     from .reload import ReloadError
 
+    urls = [u for u in (store, ledger, upstream) if u]
+
     def fail(message: str) -> typer.Exit:
-        typer.echo(f"aigw-policy: {message}", err=True)
+        typer.echo(f"aigw-policy: {scrub(message, urls)}", err=True)
         return typer.Exit(2)
 
     if provider is not None and provider not in PROVIDERS:
         raise fail(f"unknown provider `{provider}` (one of: {', '.join(sorted(PROVIDERS))})")
     if not upstream.startswith(("http://", "https://")):
-        raise fail(f"--upstream must be an http:// or https:// URL, not `{upstream}`")
+        raise fail(f"--upstream must be an http:// or https:// URL, not `{redact(upstream)}`")
     ring = None
     if keys is not None:
         try:
             ring = load_keys(keys)
         except KeysError as error:
-            raise fail(f"bad keys file: {error}") from None
+            n = len(error.diagnostics)
+            raise fail(f"bad keys file ({n} problem{'s' if n != 1 else ''}):\n{error}") from None
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int):
         raise fail(f"unknown log level `{log_level}`")
+    book = None
+    if prices is not None:
+        from ..providers import ProviderError
+        from ..providers.price_file import load_price_file
+
+        try:
+            book = load_price_file(prices)
+        except ProviderError as error:
+            raise fail(f"bad --prices: {error.message}") from None
+    store_obj = _open_store(store, fail)
+    ledger_obj = _open_ledger(ledger, fail) if ledger else None
 
     from .app import Gateway
 
     try:
-        app = Gateway(policy=policy, upstream=upstream, keys=ring, store=store, ledger=ledger, provider=provider,
-                      timeout=timeout, watch=watch)
+        app = Gateway(policy=policy, upstream=upstream, keys=ring, store=store_obj, ledger=ledger_obj,
+                      prices=book, provider=provider, timeout=timeout, watch=watch)
     except ReloadError as error:
+        if ledger_obj is not None:
+            ledger_obj.close()
         if error.diagnostics:
             from ..render import render_text
             from ..source import Source
@@ -64,10 +100,8 @@ def serve(
             except OSError:
                 pass
         raise fail(str(error)) from None
-    except ValueError as error:  # a bad --store or --ledger URL
-        raise fail(str(error)) from None
-    except Exception as error:  # noqa: BLE001 - a store or ledger that cannot open
-        raise fail(f"cannot start: {type(error).__name__}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - never a traceback at start-up
+        raise fail(f"cannot start: {type(error).__name__}: {_why(error)}") from None
     try:
         import httpx  # noqa: F401 - the upstream client
         import uvicorn
@@ -82,7 +116,68 @@ def serve(
     decisions = logging.getLogger("aigw_policy.gateway.decisions")
     decisions.setLevel(logging.INFO if decision_log else logging.CRITICAL)
     who = f"{len(ring)} keys" if ring is not None else "no keys file: no authentication"
-    typer.echo(f"aigw-policy serve: {policy} -> {upstream} on http://{host}:{port} ({who}, store {store}, "
-               f"ledger {ledger or 'none'})", err=True)
+    typer.echo(f"aigw-policy serve: {policy} -> {redact(upstream)} on http://{host}:{port} ({who}, "
+               f"store {redact(store)}, ledger {redact(ledger) if ledger else 'none'})", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
                 timeout_graceful_shutdown=10)
+
+
+def _open_store(url: str, fail: Any) -> Any:
+    """The limit store, checked to answer (one ``check`` of nothing: a round trip to Redis)."""
+    from ..stores import from_url
+
+    try:
+        store = from_url(url)
+    except ValueError as error:
+        raise fail(f"bad --store: {error}") from None
+    except Exception as error:  # noqa: BLE001 - a store that cannot open (a SQLite path, ...)
+        raise fail(f"limit store `{redact(url)}` cannot be opened: {_why(error)}") from None
+    try:
+        store.check([], time.time())
+    except Exception as error:  # noqa: BLE001 - unreachable, refused, timed out, bad password...
+        raise fail(f"limit store `{redact(url)}` is unreachable: {_why(error)}") from None
+    return store
+
+
+def _open_ledger(url: str, fail: Any) -> Any:
+    """The ledger, opened (its sink connects or creates its file now)."""
+    from ..ledger import Ledger
+
+    try:
+        return Ledger(url)
+    except Exception as error:  # noqa: BLE001 - LedgerError, OSError, a driver's error
+        raise fail(f"usage ledger `{redact(url)}` cannot be opened: {_why(error)}") from None
+
+
+def _why(error: BaseException) -> str:
+    return str(error) or type(error).__name__
+
+
+def redact(url: str) -> str:
+    """``url`` without its password (``redis://user:***@host``), for logs and banners.
+
+    >>> redact("redis://:hunter2@cache:6379/0"), redact("sqlite:/var/lib/aigw/limits.db")
+    ('redis://:***@cache:6379/0', 'sqlite:/var/lib/aigw/limits.db')
+    """
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    user, _, _ = parts.netloc.rpartition("@")[0].partition(":")
+    return parts._replace(netloc=f"{user}:***@{parts.netloc.rpartition('@')[2]}").geturl()
+
+
+def scrub(text: str, urls: list[str]) -> str:
+    """``text`` with every password of ``urls`` replaced by ``***`` (as written and decoded)."""
+    for url in urls:
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            continue
+        if password:
+            for form in {password, unquote(password)}:
+                text = text.replace(form, "***")
+    return text
