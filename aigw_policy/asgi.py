@@ -360,9 +360,9 @@ class _Exchange:
         elif overflow is not None:
             response = {"status_code": status, "headers": plain, "body": _synthetic(overflow, overflow.api)}
         elif streaming:
-            response = {"status_code": status, "headers": plain, "sse": captured.decode("utf-8", "replace")}
+            response = {"status_code": status, "headers": plain, "sse": _text(captured, plain)}
         else:
-            text = captured.decode("utf-8", "replace")
+            text = _text(captured, plain)
             try:
                 parsed: Any = json.loads(text) if text else None
             except ValueError:
@@ -409,6 +409,21 @@ def _get(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
         if k.lower() == name:
             return v.decode("latin-1")
     return ""
+
+
+def _text(body: bytearray, headers: Mapping[str, str]) -> str:
+    """An answer's text for usage and the response phase, its content coding undone (an app
+    other than UpstreamProxy may send gzip, br, ... to a client that accepts it)."""
+    from .providers import ProviderError
+    from .providers.encoding import codings, decode_body
+
+    data = bytes(body)
+    if codings(headers.get("content-encoding")):
+        try:
+            data = decode_body(data, headers.get("content-encoding"))
+        except ProviderError:
+            pass  # left as is: usage is then estimated
+    return data.decode("utf-8", "replace")
 
 
 def _server(scope: Mapping[str, Any]) -> str:

@@ -266,3 +266,26 @@ def test_extract_usage_decodes_a_compressed_body(coding: str, stream: bool) -> N
     assert (got.source, got.output_tokens) == ("provider", 500)
     broken = extract_usage(ai, {**response, "body": b"\x1f\x8b garbage"})
     assert broken.source == "estimate" and "corrupt" in broken.notes[0]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+@pytest.mark.parametrize("coding", CODINGS)
+def test_middleware_reads_usage_of_an_app_that_compresses(tmp_path: Path, coding: str, stream: bool) -> None:
+    # PolicyMiddleware in front of any ASGI app: the app answers compressed to a client that
+    # accepts it; the client gets those bytes, usage is read from the decoded text
+    import aigw_policy as ap
+    from aigw_policy.asgi import PolicyMiddleware
+    from aigw_policy.ledger import Ledger
+
+    (tmp_path / "p.aigw").write_text(POLICY)
+    engine = ap.Engine(str(tmp_path / "p.aigw"), ledger=Ledger(f"jsonl:{tmp_path / 'u.jsonl'}"))
+    upstream = Compressing(StubUpstream())
+    with ServerThread(PolicyMiddleware(upstream, engine)) as gw:
+        path, body, inp, out = APIS["openai"]
+        status, got, data = call(gw.url, path, {**body, "stream": stream},
+                                 {"x-test-encoding": coding, "accept-encoding": coding})
+    assert status == 200 and got["content-encoding"] == coding and upstream.compressed == [coding]
+    assert b"usage" in decode_body(data, coding)
+    engine.ledger.close()
+    rec = record_of(tmp_path / "u.jsonl", got["x-aigw-decision-id"])
+    assert (rec["aigw.usage.source"], rec["gen_ai.usage.output_tokens"]) == ("provider", out)
