@@ -281,7 +281,7 @@ def test_middleware_reads_usage_of_an_app_that_compresses(tmp_path: Path, coding
     engine = ap.Engine(str(tmp_path / "p.aigw"), ledger=Ledger(f"jsonl:{tmp_path / 'u.jsonl'}"))
     upstream = Compressing(StubUpstream())
     with ServerThread(PolicyMiddleware(upstream, engine)) as gw:
-        path, body, inp, out = APIS["openai"]
+        path, body, _, out = APIS["openai"]
         status, got, data = call(gw.url, path, {**body, "stream": stream},
                                  {"x-test-encoding": coding, "accept-encoding": coding})
     assert status == 200 and got["content-encoding"] == coding and upstream.compressed == [coding]

@@ -3,7 +3,6 @@ vocabulary (not as a rate limit), and a failed limit store without its address o
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -55,8 +54,8 @@ def test_openai_budget_is_insufficient_quota_and_rate_stays_a_rate_limit(servers
     client = openai.OpenAI(base_url=servers["gateway"].url + "/v1", api_key="x", max_retries=0, timeout=10)
     for case, kind in (("budget", "insufficient_quota"), ("rate", "rate_limit_exceeded")):
         with pytest.raises(openai.RateLimitError) as caught:
-            twice(lambda: client.chat.completions.create(model=f"gpt-4o-{case}", messages=MSG,
-                                                         extra_headers={"x-case": case}))
+            twice(lambda case=case: client.chat.completions.create(model=f"gpt-4o-{case}", messages=MSG,
+                                                                   extra_headers={"x-case": case}))
         err = caught.value
         assert err.status_code == 429 and err.code == kind
         assert err.body["type"] == ("insufficient_quota" if case == "budget" else "rate_limit_error")
@@ -84,7 +83,7 @@ def test_gemini_budget_carries_a_quota_failure(servers: Any) -> None:
     url = servers["gateway"].url + "/v1beta/models/gemini-2.5-flash:generateContent"
     body = {"contents": [{"parts": [{"text": "hi"}]}]}
     for case in ("budget", "rate"):
-        r = twice(lambda: httpx.post(url, json=body, headers={"x-case": case}, timeout=10))
+        r = twice(lambda case=case: httpx.post(url, json=body, headers={"x-case": case}, timeout=10))
         error = r.json()["error"]
         assert r.status_code == 429 and error["status"] == "RESOURCE_EXHAUSTED"
         details = [d["@type"] for d in error.get("details", [])]
