@@ -100,7 +100,8 @@ class UpstreamProxy:
         headers = [(k, v) for k, v in scope["headers"]
                    if k.decode("latin-1").lower() not in HOP_BY_HOP and k.lower() != b"accept-encoding"
                    and k.lower() not in self._auth_names]
-        headers += self.auth.get(self.provider_api or wire_api(scope["path"], plain), []) + _OFFER
+        # by the path alone: a client header (`anthropic-version`) must not pick whose key goes
+        headers += self.auth.get(self.provider_api or wire_api(scope["path"], {}), []) + _OFFER
         qs = scope.get("query_string", b"")
         url = self.upstream + (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if qs:

@@ -42,7 +42,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-def run(files: Path, provider: str | None, api: str, client_auth: str) -> dict[str, Any]:
+def run(files: Path, provider: str | None, api: str, client_auth: str,
+        extra: dict[str, str] | None = None) -> dict[str, Any]:
     """One request through a gateway in front of the stub (which answers all three APIs);
     the client sends its gateway key in ``client_auth`` and other secrets in every other
     credential header and in ``?key=``. Returns what the upstream saw."""
@@ -60,6 +61,7 @@ def run(files: Path, provider: str | None, api: str, client_auth: str) -> dict[s
             for name in order[:order.index(client_auth)]:
                 headers.pop(name, None)
             headers[client_auth] = "sk-gw-1" if client_auth != "authorization" else "Bearer sk-gw-1"
+            headers.update(extra or {})
             r = httpx.post(gw.url + path, params={"key": "client-query"}, json=body, headers=headers, timeout=10)
             assert r.status_code == 200, r.text
     assert len(stub.seen) == 1
@@ -90,6 +92,13 @@ def test_a_pinned_upstream_never_sees_another_providers_key(files: Path, api: st
     # --provider openai (or --upstream https://api.openai.com): an Anthropic- or Gemini-shaped
     # request is forwarded without credentials rather than with the other provider's key
     seen = run(files, "openai", api, "authorization")
+    assert secrets_in(seen) == {"openai"}
+
+
+@pytest.mark.parametrize("header", [{"anthropic-version": "2023-06-01"}, {"x-aigw-provider": "anthropic"}])
+def test_a_client_header_does_not_choose_whose_key_goes(files: Path, header: dict[str, str]) -> None:
+    # a router upstream routes /v1/chat/completions to OpenAI: it must not carry the Anthropic key
+    seen = run(files, None, "openai", "authorization", header)
     assert secrets_in(seen) == {"openai"}
 
 

@@ -119,5 +119,7 @@ def test_redact_and_scrub() -> None:
     assert redact("redis://:pw@h:6379/0") == "redis://:***@h:6379/0"
     assert redact("postgresql://u:pw@h/db?sslmode=require") == "postgresql://u:***@h/db?sslmode=require"
     assert redact("redis://u@h") == "redis://u@h" and redact("memory:") == "memory:"
+    assert redact("redis://h/0?password=pw&db=1") == "redis://h/0?password=***&db=1"
+    assert redact("postgresql://h/db?sslmode=require&PassWord=x%20y") == "postgresql://h/db?sslmode=require&PassWord=***"
     assert redact("http://[::1") == "http://[::1"  # unparseable: as is (no password can be found in it)
     assert scrub("cannot reach redis://:p%40ss@h (p@ss)", ["redis://:p%40ss@h"]) == "cannot reach redis://:***@h (***)"
