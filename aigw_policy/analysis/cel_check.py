@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..diagnostics import Diagnostic
-from ..ir import Action, Policy
+from ..ir import Action, Policy, Rule
 from ..ir.actions import field_kind
 from ..source import Source, Span
 from ..template import Interpolation, TemplateError, split_template
@@ -15,14 +15,22 @@ from ..template import Interpolation, TemplateError, split_template
 def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for _, rule in policy.rules():
-        for expr in rule.expressions:
-            found.extend(_parse(expr.source, expr.span, source))
-        for action in rule.actions:
-            for text, span, is_template in _cel_texts(action):
-                if is_template:
-                    found.extend(_parse_template(text, span, source))
-                else:
-                    found.extend(_parse(text, span, source))
+        found.extend(check_rule(rule, source))
+    return found
+
+
+def check_rule(rule: Rule, source: Source | None = None) -> list[Diagnostic]:
+    """The CEL diagnostics of one rule. The readers also run it on a rule they leave out of
+    the policy for its errors, so a misspelled action does not hide a type error beside it."""
+    found: list[Diagnostic] = []
+    for expr in rule.expressions:
+        found.extend(_parse(expr.source, expr.span, source))
+    for action in rule.actions:
+        for text, span, is_template in _cel_texts(action):
+            if is_template:
+                found.extend(_parse_template(text, span, source))
+            else:
+                found.extend(_parse(text, span, source))
     return found
 
 

@@ -140,7 +140,8 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
-def check_limits_order(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
+def check_limits_order(policy: Policy, source: Source | None = None, *,
+                       complete: bool = True) -> list[Diagnostic]:
     found = []
     every = {a.config.name for _, r in policy.rules() for a in r.actions if a.config.LIMIT}
     seen: set[str] = set()
@@ -154,7 +155,7 @@ def check_limits_order(policy: Policy, source: Source | None = None) -> list[Dia
                     if name in every:
                         found.append(_diag("AIGW402", f"`limits['{name}']` is read before limit `{name}` runs", span,
                                            f"move the rule with limit `{name}` above this one; until it runs the lookup is an error"))
-                    else:
+                    elif complete:
                         found.append(_diag("AIGW402", f"there is no limit named `{name}`", span,
                                            "limits are named by the `name` of a rate-limit, token-limit or usage-cap"))
             for a in rule.actions:

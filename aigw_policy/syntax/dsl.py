@@ -15,6 +15,7 @@ from typing import Any
 
 from lark import Lark, Token, Tree
 
+from ..analysis.cel_check import check_rule
 from ..cel import ast
 from ..cel.parser import Lowering, grammar_text
 from ..diagnostics import Diagnostics, did_you_mean
@@ -249,10 +250,14 @@ class _Reader:
             label = f"rule `{name}`" if isinstance(name, str) else "this rule"
             self.diags.add("AIGW133", f"{label} has no actions", fields.get("name_span") or span,
                            help="add an action such as `deny` or `log { ... }`")
-        if _error_count(self.diags) > errors_before:
-            return None  # a rule that lost a condition or an action must not run
         fields = {k: v for k, v in fields.items() if v is not None}
-        return Rule(span=span, expressions=tuple(expressions), actions=tuple(actions), **fields)
+        rule = Rule(span=span, expressions=tuple(expressions), actions=tuple(actions), **fields)
+        if _error_count(self.diags) > errors_before:
+            # a rule that lost a condition or an action must not run; the CEL it kept is
+            # still checked, so a misspelled action does not hide a type error beside it
+            self.diags.extend(check_rule(rule, self.source))
+            return None
+        return rule
 
     def misspelled_keyword(self, tree: Tree) -> bool:
         """`wen x` reads as two actions; report it as a misspelled `when`."""
