@@ -60,11 +60,7 @@ def recover(source: Source, diags: Diagnostics, parser: Lark) -> Tree | None:
                 unclosed = [b for b in braces if b.close is None]
                 if unclosed and not closed_at_end:
                     if not _reported_missing_brace(diags):
-                        opening = source.position(unclosed[-1].open)[0]
-                        end = len(text.rstrip())
-                        diags.add("AIGW002", "missing `}` at the end of the document",
-                                  source.span(end, end),
-                                  help=f"the `{{` on line {opening} is never closed")
+                        diags.extend([_unclosed(text, source, braces, unclosed[-1])])
                     closed_at_end = True
                     text = text + "}" * len(unclosed)
                     continue
@@ -83,6 +79,36 @@ def recover(source: Source, diags: Diagnostics, parser: Lark) -> Tree | None:
             start, end = region
             text = text[:start] + _blank(text[start:end]) + text[end:]
     return None
+
+
+def _unclosed(text: str, source: Source, braces: list[_Brace], last: _Brace) -> Diagnostic:
+    """The `{` that is never closed. Braces pair up innermost first, so the `}` missing
+    inside leaves an outer `{` unpaired; indentation tells which one the author left open:
+    the first `}` indented less than the line of the `{` it closed belongs further out."""
+    culprit, before = last, None
+    for brace in sorted((b for b in braces if b.close is not None), key=lambda b: b.close or 0):
+        closing = _indent(text, brace.close)  # type: ignore[arg-type]
+        if closing is not None and closing < (_indent(text, brace.open, anywhere=True) or 0):
+            culprit, before = brace, brace.close
+            break
+    line = source.position(culprit.open)[0]
+    if before is None:
+        where = "add it at the end of the document"
+    else:
+        where = (f"close it before line {source.position(before)[0]}, whose `}}` is "
+                 "indented for an outer block")
+    return Diagnostic.make("AIGW002", f"the `{{` on line {line} is never closed",
+                           source.span(culprit.open, culprit.open + 1), help=where)
+
+
+def _indent(text: str, pos: int, *, anywhere: bool = False) -> int | None:
+    """The indentation of the line holding ``pos``; ``None`` unless the character at ``pos``
+    is the first on its line (or ``anywhere``)."""
+    start = text.rfind("\n", 0, pos) + 1
+    lead = text[start:pos]
+    if lead.strip(" \t") and not anywhere:
+        return None
+    return len(lead) - len(lead.lstrip(" \t"))
 
 
 def _reported_missing_brace(diags: Diagnostics) -> bool:
