@@ -9,6 +9,7 @@ from ..diagnostics import Diagnostic
 from ..ir import Action, Policy, Rule
 from ..ir.actions import field_kind
 from ..source import Source, Span
+from ..syntax.hints import word_operator, word_operator_diagnostic
 from ..template import Interpolation, TemplateError, split_template
 
 
@@ -109,6 +110,9 @@ def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnost
         else:
             node = parse(text)
     except CelSyntaxError as error:
+        hint = _word_operator(text, span, source, exact)
+        if hint is not None:  # the syntax error is its consequence: say what to write
+            return [hint]
         if exact:
             return list(error.diagnostics)
         # the text was quoted or escaped in the document: point at the value as a whole
@@ -122,6 +126,17 @@ def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnost
     if exact:
         return found
     return [Diagnostic(d.code, d.message, span or d.span, d.help, d.severity) for d in found]
+
+
+def _word_operator(text: str, span: Span | None, source: Source | None,
+                   exact: bool) -> Diagnostic | None:
+    found = word_operator(text)
+    if found is None:
+        return None
+    at, word = found
+    if exact:
+        span = source.span(span.start + at, span.start + at + len(word))  # type: ignore[union-attr]
+    return word_operator_diagnostic(word, span) if span is not None else None
 
 
 def _parse_template(text: str, span: Span | None, source: Source | None) -> list[Diagnostic]:

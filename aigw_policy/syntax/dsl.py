@@ -25,6 +25,7 @@ from ..ir.actions import ACTIONS
 from ..ir.build import build_action
 from ..ir.raw import NOT_CONSTANT, RawList, RawMap, RawScalar, RawValue
 from ..source import Source, Span
+from .hints import WORD_OPERATORS, word_operator_diagnostic
 from .recovery import recover
 
 __all__ = ["MAX_INPUT_CHARS", "Comment", "Trivia", "read_dsl"]
@@ -262,6 +263,9 @@ class _Reader:
     def misspelled_keyword(self, tree: Tree) -> bool:
         """`wen x` reads as two actions; report it as a misspelled `when`."""
         word = str(tree.children[0])
+        if word in WORD_OPERATORS:  # `when a and b`: the condition ended at `a`
+            self.diags.extend([word_operator_diagnostic(word, self.span(tree.children[0]))])
+            return True
         if word in ACTIONS or did_you_mean(word, ACTIONS):
             return False
         hint = did_you_mean(word, STATEMENT_WORDS)
