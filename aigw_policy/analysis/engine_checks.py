@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..cel import ast
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, did_you_mean
 from ..ir import Policy, Rule
 from ..source import Source, Span
 
@@ -157,11 +157,19 @@ def check_limits_order(policy: Policy, source: Source | None = None, *,
                                            f"move the rule with limit `{name}` above this one; until it runs the lookup is an error"))
                     elif complete:
                         found.append(_diag("AIGW402", f"there is no limit named `{name}`", span,
-                                           "limits are named by the `name` of a rate-limit, token-limit or usage-cap"))
+                                           _limit_name_help(name, every)))
             for a in rule.actions:
                 if a.config.LIMIT and phase == "on_http_request":
                     seen.add(a.config.name)
     return found
+
+
+def _limit_name_help(name: str, names: set[str]) -> str:
+    dashed = name.replace("_", "-")
+    if dashed in names:  # `limits.team_tpm` for the limit `team-tpm`
+        return f"write `limits['{dashed}']`: a name with `-` cannot follow a `.`"
+    return did_you_mean(name, sorted(names)) or (
+        "limits are named by the `name` of a rate-limit, token-limit or usage-cap")
 
 
 def _guarded(node: Any, path: str, key: str | None) -> bool:

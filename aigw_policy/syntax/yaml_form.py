@@ -38,7 +38,7 @@ from yaml.scanner import Scanner
 from ..analysis.cel_check import check_rule
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir.actions import ACTIONS, ActionConfig, field_kind
-from ..ir.build import build_action
+from ..ir.build import build_action, choice_help
 from ..ir.nodes import PHASES, SETTINGS, Action, Expr, Policy, Rule
 from ..ir.raw import RawList, RawMap, RawScalar, RawValue, kind_of
 from ..source import Source, Span
@@ -506,7 +506,7 @@ class _Reader:
         options = " or ".join(f"`{c}`" for c in choices)
         shown = f"`{written}`" if written else _kind(node)
         self.diags.add("AIGW125", f"`{what}` must be {options}, not {shown}", node.span,
-                       help=did_you_mean(written, choices) if written else None)
+                       help=choice_help(written, choices) if written else None)
         return _BAD
 
     # phases and rules ---------------------------------------------------------------
