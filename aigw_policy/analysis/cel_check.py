@@ -39,20 +39,26 @@ def cel_texts(policy: Policy) -> Iterator[tuple[str, Span | None]]:
     """Every CEL text of a policy with where it was written: conditions, CEL config
     fields and the expressions inside ``${...}`` interpolations."""
     for _, rule in policy.rules():
-        for expr in rule.expressions:
-            yield expr.source, expr.span
-        for action in rule.actions:
-            for text, span, is_template in _cel_texts(action):
-                if not is_template:
-                    yield text, span
-                    continue
-                try:
-                    parts = split_template(text)
-                except TemplateError:
-                    continue
-                for part in parts:
-                    if isinstance(part, Interpolation):
-                        yield part.source, span
+        for text, span, _ in rule_cel_texts(rule):
+            yield text, span
+
+
+def rule_cel_texts(rule: Rule) -> Iterator[tuple[str, Span | None, bool]]:
+    """Every CEL text of one rule: (text, where, whether it is in an action)."""
+    for expr in rule.expressions:
+        yield expr.source, expr.span, False
+    for action in rule.actions:
+        for text, span, is_template in _cel_texts(action):
+            if not is_template:
+                yield text, span, True
+                continue
+            try:
+                parts = split_template(text)
+            except TemplateError:
+                continue
+            for part in parts:
+                if isinstance(part, Interpolation):
+                    yield part.source, span, True
 
 
 def _cel_texts(action: Action) -> Iterator[tuple[str, Span | None, bool]]:
