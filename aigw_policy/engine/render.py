@@ -4,10 +4,13 @@ mattered (limits, effects, errors), then, when asked, the trace in document orde
 from __future__ import annotations
 
 from collections.abc import Mapping
+import math
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["render_text"]
+from ..template import double_text
+
+__all__ = ["duration_text", "render_text"]
 
 _PHASE = {"on_http_request": "request phase", "on_http_response": "response phase"}
 
@@ -50,6 +53,30 @@ def _num(x: Any) -> str:
     return str(x)
 
 
+def duration_text(seconds: float) -> str:
+    """``54s``, ``1m 30s``, ``21d 12h``: the two largest units, whole seconds rounded up."""
+    left = max(0, math.ceil(seconds - 1e-9))
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if left >= size or (unit == "s" and not parts):
+            parts.append(f"{left // size}{unit}")
+            left %= size
+        elif parts:
+            parts.append("")  # a zero unit between two others still counts as shown
+        if len(parts) == 2:
+            break
+    return " ".join(p for p in parts if p)
+
+
+def _value(v: Any) -> str:
+    """A var or log value as text: strings quoted, doubles without binary noise."""
+    if isinstance(v, float):
+        return double_text(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(v)
+
+
 def _limit_line(e: Mapping[str, Any]) -> str:
     key = f" [{e['key']}]" if e.get("key") else ""
     head = f"{e['name']}{key}  {e['outcome']}"
@@ -68,9 +95,9 @@ def _limit_line(e: Mapping[str, Any]) -> str:
         text = f"{_num(used)} of {_num(e['limit'])} {e['unit']} used, this request needs ~{_num(cost)}"
     text += f"; {_num(e.get('remaining'))} left"
     if e.get("retry_after") is not None and e["outcome"] == "limited":
-        text += f", retry after {_num(float(int(e['retry_after']) + (e['retry_after'] % 1 > 0)))}s"
+        text += f", retry after {duration_text(e['retry_after'])}"
     elif e.get("reset_after"):
-        text += f", resets in {_num(float(round(e['reset_after'])))}s"
+        text += f", resets in {duration_text(e['reset_after'])}"
     if not e.get("enforce", True):
         text += " (enforce: false)"
     if e.get("settled"):
@@ -100,8 +127,10 @@ def render_text(decision: Any, *, trace: bool = False, sources: Mapping[str, str
         line = source_line(at, sources)
         if line:
             out.append(line)
+    elif d.get("decided_by") == "default":
+        out.append(f"  no rule ended the request: the document's default is `{d['verdict']}`")
     else:
-        out.append(f"  decided by the document's default ({d.get('decided_by')})")
+        out.append(f"  decided by {d.get('decided_by')}")
     resp = d.get("response")
     if resp and resp.get("headers"):
         for k, v in resp["headers"].items():
@@ -124,26 +153,10 @@ def render_text(decision: Any, *, trace: bool = False, sources: Mapping[str, str
         out.append("limits:")
         for e in d["limits"]:
             out.append("  " + _limit_line(e))
-    eff = d.get("effects") or {}
-    if eff:
+    effects = _effects(d.get("effects") or {})
+    if effects:
         out.append("effects:")
-        if "model" in eff:
-            m = eff["model"]
-            out.append(f"  model {m['from']} -> {m['to']} (rule `{m['rule']}`)")
-        if "max_output_tokens" in eff:
-            m = eff["max_output_tokens"]
-            out.append(f"  max output tokens {m['from'] or 'unset'} -> {m['to']} (rule `{m['rule']}`)")
-        for which in ("request_headers", "response_headers"):
-            h = eff.get(which)
-            if h:
-                for k, v in h["add"].items():
-                    out.append(f"  {which.split('_')[0]} header {k}: {v}")
-                for k in h["remove"]:
-                    out.append(f"  {which.split('_')[0]} header {k} removed")
-        if eff.get("vars"):
-            out.append("  vars " + ", ".join(f"{k}={v!r}" for k, v in eff["vars"].items()))
-        for log in eff.get("logs", ()):
-            out.append(f"  log ({log['rule']}): " + ", ".join(f"{k}={v!r}" for k, v in log["metadata"].items()))
+        out.extend(effects)
     if d.get("store"):
         s = d["store"]
         out.append(f"store unavailable: {s['message']} ({s['mode']})")
@@ -170,3 +183,27 @@ def render_text(decision: Any, *, trace: bool = False, sources: Mapping[str, str
             for a in r["actions"]:
                 out.append(f"        {a['type']}: {a['outcome']}")
     return "\n".join(out)
+
+
+def _effects(eff: Mapping[str, Any]) -> list[str]:
+    """The effect lines; none when nothing took effect (then no heading either)."""
+    out: list[str] = []
+    if "model" in eff:
+        m = eff["model"]
+        out.append(f"  model {m['from']} -> {m['to']} (rule `{m['rule']}`)")
+    if "max_output_tokens" in eff:
+        m = eff["max_output_tokens"]
+        out.append(f"  max output tokens {m['from'] or 'unset'} -> {m['to']} (rule `{m['rule']}`)")
+    for which in ("request_headers", "response_headers"):
+        h = eff.get(which)
+        if h:
+            for k, v in h["add"].items():
+                out.append(f"  {which.split('_')[0]} header {k}: {v}")
+            for k in h["remove"]:
+                out.append(f"  {which.split('_')[0]} header {k} removed")
+    if eff.get("vars"):
+        out.append("  vars " + ", ".join(f"{k}={_value(v)}" for k, v in eff["vars"].items()))
+    for log in eff.get("logs", ()):
+        out.append(f"  log ({log['rule']}): "
+                   + ", ".join(f"{k}={_value(v)}" for k, v in log["metadata"].items()))
+    return out
