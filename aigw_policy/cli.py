@@ -24,7 +24,8 @@ app = typer.Typer(
     name="aigw-policy",
     help="Lint, format, convert, explain, test and replay AI gateway traffic policies.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, pwsh)
+    rich_markup_mode=None,  # plain help: rich help shows `<bool>` after every flag
     pretty_exceptions_enable=False,
 )
 
@@ -180,7 +181,7 @@ def lint(
 
 @app.command()
 def fmt(
-    paths: Annotated[list[Path], typer.Argument(help="DSL files (.aigw), or - for stdin.")],
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="DSL files (.aigw), or - for stdin.")],
     check: Annotated[
         bool, typer.Option("--check", help="Report files that are not formatted; write nothing.")
     ] = False,
@@ -231,7 +232,7 @@ def fmt(
 
 @app.command()
 def convert(
-    path: Annotated[Path, typer.Argument(help="A policy file (.aigw, .yaml, .yml, .json), or -.")],
+    path: Annotated[Path, typer.Argument(metavar="POLICY", help="A policy file (.aigw, .yaml, .yml, .json), or -.")],
     to: Annotated[ConvertTarget, typer.Option("--to", help="Target form.")],
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")
@@ -312,7 +313,7 @@ def _load_policy(path: Path):  # type: ignore[no-untyped-def]
 
 @app.command()
 def explain(
-    request: Annotated[Path, typer.Argument(help="A request file (REQUEST.json), or - for stdin.")],
+    request: Annotated[Path, typer.Argument(metavar="REQUEST", help="A request file (REQUEST.json), or - for stdin.")],
     policy: Annotated[Path, typer.Option("--policy", "-p", help="The policy file.")],
     format: Annotated[ExplainFormat, typer.Option("--format", "-f", help="Output format.")] = ExplainFormat.text,
     trace: Annotated[bool, typer.Option("--trace", help="Show every expression's value and every action's outcome.")] = False,
@@ -349,7 +350,7 @@ def test_policies(
 
 @app.command()
 def replay(
-    traffic: Annotated[Path, typer.Argument(help="Requests, one REQUEST.json object per line (JSONL).")],
+    traffic: Annotated[Path, typer.Argument(metavar="TRAFFIC", help="Requests, one REQUEST.json object per line (JSONL).")],
     policy: Annotated[Path, typer.Option("--policy", "-p", help="The policy file.")],
     against: Annotated[Optional[Path], typer.Option("--against", help="An older policy: print only the requests whose decision changes.")] = None,
     format: Annotated[ReplayFormat, typer.Option("--format", "-f", help="One decision per line, or a summary.")] = ReplayFormat.jsonl,
