@@ -47,7 +47,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW012", E, "document is not a mapping"),
     ("AIGW013", E, "duplicate key"),
     ("AIGW014", E, "unsupported YAML tag"),
-    ("AIGW015", E, "`and`, `or` or `not` where `&&`, `||` or `!` was meant"),
+    ("AIGW015", E, "`and`, `or`, `not` or `is` where `&&`, `||`, `!` or `==` was meant"),
     # document structure
     ("AIGW100", E, "unknown top-level key"),
     ("AIGW102", W, "unsupported phase"),

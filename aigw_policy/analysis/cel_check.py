@@ -9,7 +9,7 @@ from ..diagnostics import Diagnostic
 from ..ir import Action, Policy, Rule
 from ..ir.actions import field_kind
 from ..source import Source, Span
-from ..syntax.hints import word_operator, word_operator_diagnostic
+from ..syntax.hints import literal_help, word_operator, word_operator_diagnostic
 from ..template import Interpolation, TemplateError, split_template
 
 
@@ -128,10 +128,18 @@ def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnost
         ]
     from ..cel.api import check_condition
 
-    found = check_condition(node)
+    found = [_with_literal_help(d) for d in check_condition(node)]
     if exact:
         return found
     return [Diagnostic(d.code, d.message, span or d.span, d.help, d.severity) for d in found]
+
+
+def _with_literal_help(d: Diagnostic) -> Diagnostic:
+    """``True``/``None`` read as undeclared names: say CEL's literal."""
+    if d.code != "AIGW300" or d.help:
+        return d
+    help = literal_help(d.message)
+    return d if help is None else Diagnostic(d.code, d.message, d.span, help, d.severity)
 
 
 def _word_operator(text: str, span: Span | None, source: Source | None,

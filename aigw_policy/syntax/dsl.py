@@ -263,7 +263,7 @@ class _Reader:
     def misspelled_keyword(self, tree: Tree) -> bool:
         """`wen x` reads as two actions; report it as a misspelled `when`."""
         word = str(tree.children[0])
-        if word in WORD_OPERATORS:  # `when a and b`: the condition ended at `a`
+        if word.lower() in WORD_OPERATORS:  # `when a and b`: the condition ended at `a`
             self.diags.extend([word_operator_diagnostic(word, self.span(tree.children[0]))])
             return True
         if word in ACTIONS or did_you_mean(word, ACTIONS):

@@ -1,6 +1,7 @@
-"""Words from other languages where CEL has an operator: ``and``, ``or``, ``not`` (AIGW015).
+"""Words from other languages where CEL has an operator: ``and``, ``or``, ``not``, ``is``
+(AIGW015), and where CEL has a literal: ``True``, ``False``, ``None`` (a help on AIGW300).
 
-CEL spells them ``&&``, ``||`` and ``!``. The parser only sees a stray identifier, and its
+CEL spells them ``&&``, ``||``, ``!``, ``==`` and ``true``, ``false``, ``null``. The parser only sees a stray identifier, and its
 "unexpected ..." lands a token or two later; this finds the word itself so the diagnostic
 can point at it and say what to write.
 """
@@ -12,9 +13,11 @@ import re
 from ..diagnostics import Diagnostic
 from ..source import Source, Span
 
-__all__ = ["WORD_OPERATORS", "find_word_operator", "word_operator", "word_operator_diagnostic"]
+__all__ = ["WORD_OPERATORS", "find_word_operator", "literal_help", "word_operator", "word_operator_diagnostic"]
 
-WORD_OPERATORS = {"and": "&&", "or": "||", "not": "!"}
+WORD_OPERATORS = {"and": "&&", "or": "||", "not": "!", "is": "=="}
+WORD_LITERALS = {"True": "true", "False": "false", "None": "null", "nil": "null",
+                 "NULL": "null", "TRUE": "true", "FALSE": "false", "Null": "null"}
 
 _TOKEN = re.compile(
     r"""(?P<string>[rRbB]{0,2}(?:'''[\s\S]*?(?:'''|$)|\"\"\"[\s\S]*?(?:\"\"\"|$)"""
@@ -34,7 +37,7 @@ def word_operator(text: str, start: int = 0, end: int | None = None) -> tuple[in
     for m in _TOKEN.finditer(text, start, end):
         kind = m.lastgroup
         if kind == "word":
-            if m.group() in WORD_OPERATORS and previous != ".":
+            if m.group().lower() in WORD_OPERATORS and previous != ".":
                 return m.start(), m.group()
         if kind != "comment" and not (kind == "other" and m.group().isspace()):
             previous = m.group()
@@ -42,10 +45,20 @@ def word_operator(text: str, start: int = 0, end: int | None = None) -> tuple[in
 
 
 def word_operator_diagnostic(word: str, span: Span) -> Diagnostic:
-    return Diagnostic.make(
-        "AIGW015", f"`{word}` is not a CEL operator", span,
-        help=f"write `{WORD_OPERATORS[word]}`: CEL's logical operators are `&&`, `||` and `!`",
-    )
+    operator = WORD_OPERATORS[word.lower()]
+    if operator == "==":
+        help = "write `==` to compare (`!=` for `is not`)"
+    else:
+        help = f"write `{operator}`: CEL's logical operators are `&&`, `||` and `!`"
+    return Diagnostic.make("AIGW015", f"`{word}` is not a CEL operator", span, help=help)
+
+
+def literal_help(message: str) -> str | None:
+    """``did you mean `true`?`` for an undeclared ``True``, ``None``, ..."""
+    for word, literal in WORD_LITERALS.items():
+        if message == f"undeclared reference to `{word}`":
+            return f"did you mean `{literal}`? CEL's literals are `true`, `false` and `null`"
+    return None
 
 
 def find_word_operator(text: str, source: Source, offset: int, start: int = 0,
