@@ -77,6 +77,31 @@ def _value(v: Any) -> str:
     return repr(v)
 
 
+def _money(x: float) -> str:
+    """Dollars as a person reads them: ``$500``, ``$499.90``, ``$0.09875``."""
+    sign, x = ("-", -x) if x < 0 else ("", x)
+    if x == int(x):
+        return f"{sign}${int(x):,}"
+    if x >= 1:
+        return f"{sign}${x:,.2f}"
+    if x >= 1e-4:
+        return f"{sign}${x:.4g}"
+    return f"{sign}${x:.6f}".rstrip("0") if x >= 1e-6 else f"{sign}<$0.000001"
+
+
+def _amount(x: Any, e: Mapping[str, Any]) -> str:
+    if e.get("unit") == "usd" and isinstance(x, (int, float)) and not isinstance(x, bool):
+        return _money(float(x))
+    return _num(x)
+
+
+def _of(used: Any, e: Mapping[str, Any]) -> str:
+    """``1,200 of 10,000 tokens`` or ``$12.50 of $500``."""
+    if e.get("unit") == "usd":
+        return f"{_amount(used, e)} of {_amount(e['limit'], e)}"
+    return f"{_num(used)} of {_num(e['limit'])} {e['unit']}"
+
+
 def _limit_line(e: Mapping[str, Any]) -> str:
     key = f" [{e['key']}]" if e.get("key") else ""
     head = f"{e['name']}{key}  {e['outcome']}"
@@ -88,12 +113,12 @@ def _limit_line(e: Mapping[str, Any]) -> str:
         before = max(0.0, used - cost)
         if before < 1e-9:
             before = 0.0
-        text = f"{_num(before)} of {_num(e['limit'])} {e['unit']} used before this request, which adds ~{_num(cost)}"
+        text = f"{_of(before, e)} used before this request, which adds ~{_amount(cost, e)}"
     elif e["outcome"] != "limited" and cost is not None:
-        text = f"{_num(used)} of {_num(e['limit'])} {e['unit']} used; not charged (the request was denied)"
+        text = f"{_of(used, e)} used; not charged (the request was denied)"
     else:
-        text = f"{_num(used)} of {_num(e['limit'])} {e['unit']} used, this request needs ~{_num(cost)}"
-    text += f"; {_num(e.get('remaining'))} left"
+        text = f"{_of(used, e)} used, this request needs ~{_amount(cost, e)}"
+    text += f"; {_amount(e.get('remaining'), e)} left"
     if e.get("retry_after") is not None and e["outcome"] == "limited":
         text += f", retry after {duration_text(e['retry_after'])}"
     elif e.get("reset_after"):

@@ -96,6 +96,13 @@ def test_resets_in_days_and_hours(tmp_path: Path) -> None:
     headings_have_content(text)
 
 
+def test_dollars_read_as_dollars(tmp_path: Path) -> None:
+    text = explain(tmp_path, MONTHLY, priced())
+    line = next(x for x in text.splitlines() if x.strip().startswith("cap "))
+    assert "$0 of $500 used before this request, which adds ~$0.000075;" in line
+    assert "$500.00 left" in line and "usd" not in line
+
+
 def test_interpolated_doubles_without_noise(tmp_path: Path) -> None:
     text = explain(tmp_path, MONTHLY, priced())
     assert "x-a: 0.3" in text and "x-b: sum 0.3" in text
