@@ -86,6 +86,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW401", W, "rule never runs: an earlier rule always ends the phase"),
     ("AIGW402", W, "limit read before it runs, or no such limit"),
     ("AIGW403", W, "lookup can fail at run time"),
+    ("AIGW404", W, "variable read where it may not be set, or never set"),
 )
 
 del E, W, I

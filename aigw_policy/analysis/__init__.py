@@ -54,6 +54,8 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("shadowed-rules", _always(engine_checks.check_shadowed)),
     ("limits-order", lambda policy, source, options: engine_checks.check_limits_order(
         policy, source, complete=options.complete)),
+    ("vars-order", lambda policy, source, options: engine_checks.check_vars_order(
+        policy, source, complete=options.complete)),
     ("runtime-lookups", _unless("runtime_lookups", engine_checks.check_lookups)),
 )
 

@@ -8,6 +8,8 @@ Codes (policy analysis, ``AIGW4xx``):
 - ``AIGW402`` warning: ``limits['x']`` read before limit ``x`` runs, or where it may not
   have run (its rule has a condition; in the response phase, an earlier request rule can end
   the request), or no such limit;
+- ``AIGW404`` warning: ``vars.x`` read where no ``set-vars`` has set it (never, not yet, or
+  maybe not, as for ``limits``);
 - ``AIGW403`` warning: an identity field, header or label read without ``has()``/``in``/``?``,
   in a condition or in an action's CEL (``bucket_key``, ``cost``, ``${...}``), fails the rule
   at run time when the request does not carry it (opt-in:
@@ -25,7 +27,8 @@ from ..diagnostics import Diagnostic, did_you_mean
 from ..ir import Policy, Rule
 from ..source import Source, Span
 
-__all__ = ["check_constant", "check_limits_order", "check_lookups", "check_shadowed"]
+__all__ = ["check_constant", "check_limits_order", "check_lookups", "check_shadowed",
+           "check_vars_order"]
 
 _TERMINATING = frozenset({"deny", "custom-response", "allow"})
 _IDENTITY_FIELDS = frozenset({"identity.key", "identity.user", "identity.team", "identity.org", "identity.tier"})
@@ -210,7 +213,67 @@ def check_limits_order(policy: Policy, source: Source | None = None, *,
     return found
 
 
-def _reads_guarded(texts: list[tuple[str, Span | None]], name: str) -> bool:
+_VAR_READ = re.compile(r"""(?<![\w.])vars\s*(?:\[\s*(['"])(?P<a>[^'"]+)\1\s*\]|\.\??(?P<b>[A-Za-z_][A-Za-z0-9_]*))""")
+
+
+def check_vars_order(policy: Policy, source: Source | None = None, *,
+                     complete: bool = True) -> list[Diagnostic]:
+    """AIGW404: ``vars.x`` read where no ``set-vars`` has set it: never, not yet, or maybe
+    not (the setting rule has a condition; in the response phase, which runs for a denied
+    request too, an earlier request rule can end the request first). Reading an unset
+    variable is an error, as ``limits[...]`` is (AIGW402)."""
+    found = []
+    every = {k for _, r in policy.rules() for a in r.actions if a.type == "set-vars"
+             for entry in a.config.vars for k in entry}
+    # variable -> why it may not be set: (its rule's condition, an earlier request rule that
+    # can end the request; only the response phase runs after that)
+    seen: dict[str, tuple[str | None, str | None]] = {}
+    ender: Rule | None = None
+    for phase in ("on_http_request", "on_http_response"):
+        for rule in policy.phase(phase):  # type: ignore[arg-type]
+            texts = list(_texts(rule))
+            own = {k for a in rule.actions if a.type == "set-vars" for e in a.config.vars for k in e}
+            in_conditions = {e.source for e in rule.expressions}
+            for text, span in texts:
+                for m in _VAR_READ.finditer(text):
+                    name = m.group("a") or m.group("b")
+                    if name in own and text not in in_conditions:
+                        continue  # set by an earlier action of this rule
+                    if name in seen:
+                        condition, ended = seen[name]
+                        why = condition or (ended if phase == "on_http_response" else None)
+                        if why is not None and not _reads_guarded(texts, name, "vars"):
+                            found.append(_diag(
+                                "AIGW404", f"`vars.{name}` is an error when it was not set: {why}",
+                                span, f"test it first, `has(vars.{name}) && ...`, or read "
+                                f"`vars.?{name}.orValue(...)`"))
+                    elif name in every:
+                        found.append(_diag(
+                            "AIGW404", f"`vars.{name}` is read before a rule sets it", span,
+                            f"move the rule that sets `{name}` above this one; until then "
+                            "the lookup is an error"))
+                    elif complete:
+                        close = did_you_mean(name, sorted(every))
+                        found.append(_diag("AIGW404", f"no rule sets `vars.{name}`", span,
+                                           close or "variables are set by `set-vars`"))
+            conditional = any(_constant_value(e.source, n) is not True
+                              for e in rule.expressions for n in [_parse(e.source)])
+            for a in rule.actions:
+                if a.type == "set-vars":
+                    for name in (k for e in a.config.vars for k in e):
+                        if name not in seen:
+                            seen[name] = (
+                                f"{_label(rule)} sets it only when its condition holds"
+                                if conditional else None,
+                                f"{_label(ender)} can end the request before it is set, and "
+                                "response rules still run"
+                                if ender is not None and phase == "on_http_request" else None)
+                if phase == "on_http_request" and ender is None and _can_end(a):
+                    ender = rule
+    return found
+
+
+def _reads_guarded(texts: list[tuple[str, Span | None]], name: str, base: str = "limits") -> bool:
     """Whether one of the rule's CEL texts tests ``name``'s presence before reading it."""
     from ..template import Interpolation, TemplateError, split_template
 
@@ -223,7 +286,7 @@ def _reads_guarded(texts: list[tuple[str, Span | None]], name: str) -> bool:
                 continue
         for piece in pieces:
             node = _parse(piece)
-            if node is not None and _guarded(node, "limits", name):
+            if node is not None and _guarded(node, base, name):
                 return True
     return False
 

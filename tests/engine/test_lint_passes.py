@@ -107,3 +107,49 @@ def test_limits_that_may_not_have_run() -> None:
     assert "`cap` has not run: rule `cap` (line 10) runs it only when its condition holds" in found[0].message
     assert "rule `only-gpt` (line 3) can end the request" in found[1].message
     assert "limits[?'team-tpm']" in found[1].help
+
+
+VARS = """policy {
+  on request {
+    rule "early" {
+      when vars.tier == "gold"
+      deny 403
+    }
+    rule "tag" {
+      set-vars { vars: [{ "tier": "gold" }] }
+      add-headers { headers: { "x-tier": "${vars.tier}" } }
+    }
+    rule "maybe" {
+      when identity.team == "research"
+      set-vars { vars: [{ "lab": "yes" }] }
+    }
+    rule "reads" {
+      when vars.lab == "yes" && vars.teir == "gold"
+      deny 403
+    }
+  }
+  on response {
+    rule "show" {
+      add-headers { headers: { "x-tier": "${vars.tier}" } }
+    }
+    rule "guarded" {
+      when has(vars.tier)
+      add-headers { headers: { "x-t": "${vars.tier}" } }
+    }
+  }
+}
+"""
+
+
+def test_vars_that_may_not_be_set() -> None:
+    """`vars.x` unset is an error like a limit that did not run: read before it is set,
+    set only under a condition, or (response phase) after a rule that can end the request."""
+    _, diags = read(VARS, name="p.aigw")
+    found = [(d.span.line, d.message) for d in diags if d.code == "AIGW404"]
+    assert [line for line, _ in found] == [4, 16, 16, 22]
+    assert "read before a rule sets it" in found[0][1]
+    assert "rule `maybe` (line 11) sets it only when its condition holds" in found[1][1]
+    assert "no rule sets `vars.teir`" in found[2][1]
+    assert "rule `early` (line 3) can end the request" in found[3][1]
+    helps = [d.help for d in diags if d.code == "AIGW404"]
+    assert "did you mean `tier`?" in helps[2]
