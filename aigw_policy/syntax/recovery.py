@@ -20,7 +20,7 @@ from ..cel.parser import describe_expected, syntax_diagnostic
 from ..diagnostics import Diagnostic, Diagnostics, did_you_mean
 from ..ir.actions import ACTIONS
 from ..source import Source
-from .hints import find_word_operator
+from .hints import WORD_OPERATORS, find_word_operator
 
 __all__ = ["MAX_RECOVERIES", "recover"]
 
@@ -245,9 +245,11 @@ def _diagnostic(error: UnexpectedInput, text: str, source: Source, parser: Lark,
     expected = _expected(error)
     keywords = _keywords(expected, parser)
     first = _WORD.match(text, _statement_start(text, pos))
-    if first and first.group() == "when":
+    if first and (first.group() == "when" or first.group().lower() in WORD_OPERATORS):
+        # `when a and b`, or a condition continued on the next line with `and b`
         line_end = text.find("\n", pos)
-        hint = find_word_operator(text, source, 0, first.end(), len(text) if line_end == -1 else line_end)
+        start = first.end() if first.group() == "when" else first.start()
+        hint = find_word_operator(text, source, 0, start, len(text) if line_end == -1 else line_end)
         if hint is not None:
             return hint
     if first and first.start() < pos and first.group() not in ACTIONS:
