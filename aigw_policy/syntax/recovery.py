@@ -86,12 +86,9 @@ def _unclosed(text: str, source: Source, braces: list[_Brace], last: _Brace) -> 
     """The `{` that is never closed. Braces pair up innermost first, so the `}` missing
     inside leaves an outer `{` unpaired; indentation tells which one the author left open:
     the first `}` indented less than the line of the `{` it closed belongs further out."""
-    culprit, before = last, None
-    for brace in sorted((b for b in braces if b.close is not None), key=lambda b: b.close or 0):
-        closing = _indent(text, brace.close)  # type: ignore[arg-type]
-        if closing is not None and closing < (_indent(text, brace.open, anywhere=True) or 0):
-            culprit, before = brace, brace.close
-            break
+    misclosed = _misclosed(text, braces)
+    culprit = misclosed or last
+    before = misclosed.close if misclosed else None
     line = source.position(culprit.open)[0]
     if before is None:
         where = "add it at the end of the document"
@@ -100,6 +97,18 @@ def _unclosed(text: str, source: Source, braces: list[_Brace], last: _Brace) -> 
                  "indented for an outer block")
     return Diagnostic.make("AIGW002", f"the `{{` on line {line} is never closed",
                            source.span(culprit.open, culprit.open + 1), help=where)
+
+
+def _misclosed(text: str, braces: list[_Brace], before: int | None = None) -> _Brace | None:
+    """The first `{` (in the order of the `}`s) closed by a `}` indented less than its own
+    line, so by a `}` meant for an outer block: the `{` whose own `}` is missing."""
+    closed = sorted((b for b in braces if b.close is not None
+                     and (before is None or b.close < before)), key=lambda b: b.close or 0)
+    for brace in closed:
+        closing = _indent(text, brace.close)  # type: ignore[arg-type]
+        if closing is not None and closing < (_indent(text, brace.open, anywhere=True) or 0):
+            return brace
+    return None
 
 
 def _indent(text: str, pos: int, *, anywhere: bool = False) -> int | None:
@@ -278,7 +287,9 @@ def _diagnostic(error: UnexpectedInput, text: str, source: Source, parser: Lark,
 
 def _missing_brace(word: str, span, source: Source, braces: list[_Brace],
                    pos: int) -> Diagnostic:
-    opening = [b for b in braces if b.open < pos and (b.is_rule or word != "rule")]
+    misclosed = _misclosed(source.text, braces, before=pos)
+    opening = [misclosed] if misclosed else [
+        b for b in braces if b.open < pos and (b.is_rule or word != "rule")]
     where = f"the `{{` on line {source.position(opening[-1].open)[0]}" if opening else "a `{`"
     return Diagnostic.make("AIGW002", f"missing `}}` before `{word}`", span,
                            help=f"{where} is not closed")
