@@ -235,7 +235,7 @@ def convert(
     path: Annotated[Path, typer.Argument(metavar="POLICY", help="A policy file (.aigw, .yaml, .yml, .json), or -.")],
     to: Annotated[ConvertTarget, typer.Option("--to", help="Target form.")],
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")
+        Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout.")
     ] = None,
     source_format: Annotated[
         Optional[ConvertTarget], typer.Option("--from", help="Source form (default: by name).")
@@ -332,7 +332,7 @@ def _load_policy(path: Path):  # type: ignore[no-untyped-def]
 @app.command()
 def explain(
     request: Annotated[Path, typer.Argument(metavar="REQUEST", help="A request file (REQUEST.json), or - for stdin.")],
-    policy: Annotated[Path, typer.Option("--policy", "-p", help="The policy file.")],
+    policy: Annotated[Path, typer.Option("--policy", "-p", metavar="FILE", help="The policy file.")],
     format: Annotated[ExplainFormat, typer.Option("--format", "-f", help="Output format.")] = ExplainFormat.text,
     trace: Annotated[bool, typer.Option("--trace", help="Show every expression's value and every action's outcome.")] = False,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when the request is denied.")] = False,
@@ -371,8 +371,8 @@ def test_policies(
 @app.command()
 def replay(
     traffic: Annotated[Path, typer.Argument(metavar="TRAFFIC", help="Requests, one REQUEST.json object per line (JSONL).")],
-    policy: Annotated[Path, typer.Option("--policy", "-p", help="The policy file.")],
-    against: Annotated[Optional[Path], typer.Option("--against", help="An older policy: print only the requests whose decision changes.")] = None,
+    policy: Annotated[Path, typer.Option("--policy", "-p", metavar="FILE", help="The policy file.")],
+    against: Annotated[Optional[Path], typer.Option("--against", metavar="FILE", help="An older policy: print only the requests whose decision changes.")] = None,
     format: Annotated[ReplayFormat, typer.Option("--format", "-f", help="One decision per line, or a summary.")] = ReplayFormat.jsonl,
     prices: Annotated[Optional[Path], typer.Option("--prices", metavar="FILE", help=_PRICES_HELP)] = None,
 ) -> None:

@@ -19,6 +19,12 @@ def test_help_shows_no_type_on_flags(command: list[str]) -> None:
     assert "--help" in out.output
 
 
+@pytest.mark.parametrize("command", ["explain", "replay", "convert", "usage"])
+def test_files_and_urls_are_named(command: str) -> None:
+    out = runner.invoke(app, [command, "--help"], terminal_width=120)
+    assert "<Path>" not in out.output and "<str>" not in out.output and "<list[str]>" not in out.output
+
+
 def test_arguments_are_named_in_usage() -> None:
     out = runner.invoke(app, ["explain", "--help"])
     assert "Usage: aigw-policy explain [OPTIONS] {REQUEST}" in out.output

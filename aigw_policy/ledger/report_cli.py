@@ -22,20 +22,20 @@ class ReportFormat(str, Enum):
 def usage(
     ledger: Annotated[
         str,
-        typer.Option("--ledger", help="Ledger URL: sqlite:PATH, jsonl:PATH or postgresql://...", show_default=True),
+        typer.Option("--ledger", metavar="URL", help="Ledger URL: sqlite:PATH, jsonl:PATH or postgresql://...", show_default=True),
     ] = DEFAULT_LEDGER,
     by: Annotated[
-        str, typer.Option("--by", help="Group by a comma list of: key, user, team, org, model, provider, operation, verdict, day, month")
+        str, typer.Option("--by", metavar="KEYS", help="Group by a comma list of: key, user, team, org, model, provider, operation, verdict, day, month")
     ] = "model",
     since: Annotated[
-        Optional[str], typer.Option("--since", help="Only records newer than this: 7d, 24h, 30m, 2w or an ISO date")
+        Optional[str], typer.Option("--since", metavar="TIME", help="Only records newer than this: 7d, 24h, 30m, 2w or an ISO date")
     ] = None,
     until: Annotated[
-        Optional[str], typer.Option("--until", help="Only records older than this (same forms as --since)")
+        Optional[str], typer.Option("--until", metavar="TIME", help="Only records older than this (same forms as --since)")
     ] = None,
-    team: Annotated[Optional[list[str]], typer.Option("--team", help="Only this team (repeat for several)")] = None,
-    key: Annotated[Optional[list[str]], typer.Option("--key", help="Only this key id (repeat for several)")] = None,
-    verdict: Annotated[Optional[list[str]], typer.Option("--verdict", help="Only allow or deny")] = None,
+    team: Annotated[Optional[list[str]], typer.Option("--team", metavar="TEAM", help="Only this team (repeat for several)")] = None,
+    key: Annotated[Optional[list[str]], typer.Option("--key", metavar="KEY", help="Only this key id (repeat for several)")] = None,
+    verdict: Annotated[Optional[list[str]], typer.Option("--verdict", metavar="allow|deny", help="Only this verdict")] = None,
     format: Annotated[ReportFormat, typer.Option("--format", help="table for a person, json or csv for scripts")] = ReportFormat.table,  # noqa: A002
 ) -> None:
     """Where did my tokens go? Totals of tokens and cost from the usage ledger.
