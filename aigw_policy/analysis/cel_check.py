@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..diagnostics import Diagnostic
 from ..ir import Action, Policy, Rule
-from ..ir.actions import field_kind
+from ..ir.actions import ActionConfig, field_kind
 from ..source import Source, Span
 from ..syntax.hints import literal_help, word_operator, word_operator_diagnostic
 from ..template import Interpolation, TemplateError, split_template
@@ -63,23 +63,43 @@ def rule_cel_texts(rule: Rule) -> Iterator[tuple[str, Span | None, bool]]:
 
 def _cel_texts(action: Action) -> Iterator[tuple[str, Span | None, bool]]:
     config = action.config
-    for name, value in config.written().items():
-        kind = field_kind(type(config), name)
-        if kind == "cel":
-            yield value, action.span_of(name), False
-        elif kind == "cel_list":
+    return _field_texts(type(config), config.written(), action.span_of)
+
+
+def _field_texts(model: type[ActionConfig], values: dict[str, Any],
+                 span_of: Callable[[str], Span | None]) -> Iterator[tuple[str, Span | None, bool]]:
+    """(text, where, is a template) for every CEL text among an action's config values."""
+    for name, value in values.items():
+        kind = field_kind(model, name)
+        if kind == "cel" and isinstance(value, str):
+            yield value, span_of(name), False
+        elif kind == "cel_list" and isinstance(value, (list, tuple)):
             for i, item in enumerate(value):
-                yield item, action.span_of(f"{name}.{i}"), False
-        elif kind == "template":
-            yield value, action.span_of(name), True
-        elif kind == "template_map":
+                if isinstance(item, str):
+                    yield item, span_of(f"{name}.{i}"), False
+        elif kind == "template" and isinstance(value, str):
+            yield value, span_of(name), True
+        elif kind == "template_map" and isinstance(value, dict):
             for key, item in value.items():
-                yield item, action.span_of(f"{name}.{key}"), True
-        elif type(config).TYPE == "set-vars":
+                if isinstance(item, str):
+                    yield item, span_of(f"{name}.{key}"), True
+        elif model.TYPE == "set-vars" and isinstance(value, (list, tuple)):
             for i, entry in enumerate(value):
+                if not isinstance(entry, dict):
+                    continue
                 for key, item in entry.items():
                     for text in _strings(item):
-                        yield text, action.span_of(f"{name}.{i}.{key}"), True
+                        yield text, span_of(f"{name}.{i}.{key}"), True
+
+
+def check_config(model: type[ActionConfig], values: dict[str, Any],
+                 spans: dict[str, Span | None]) -> list[Diagnostic]:
+    """The CEL diagnostics of an action config that could not be built (an unknown or
+    missing key): its CEL fields are still checked, so one error does not hide another."""
+    found: list[Diagnostic] = []
+    for text, span, is_template in _field_texts(model, values, spans.get):
+        found.extend(_parse_template(text, span, None) if is_template else _parse(text, span, None))
+    return found
 
 
 def _strings(value: Any) -> Iterator[str]:

@@ -315,15 +315,24 @@ def build_action(
         built = model.model_validate(data)
     except ValidationError as error:
         builder.report(error, data, skip_missing=reported)
-        return None
+        return _unbuilt(model, data, builder, diags)
     one_of = _ONE_OF.get(type_name)
     if one_of and all(getattr(built, k) is None for k in one_of):
         keys = " or ".join(f"`{k}`" for k in one_of)
         diags.add("AIGW121", f"`{type_name}` needs {keys}", anchor)
         return None
     if len(diags) > before:
-        return None
+        return _unbuilt(model, data, builder, diags)
     return Action(type=type_name, config=built, span=span, field_spans=builder.spans)
+
+
+def _unbuilt(model: type[ActionConfig], data: dict[str, Any], builder: _Builder,
+             diags: Diagnostics) -> None:
+    """An action that could not be built: its CEL fields are still type-checked, so an
+    unknown key does not hide a type error in `bucket_key` beside it."""
+    from ..analysis.cel_check import check_config
+
+    diags.extend(check_config(model, data, builder.spans))
 
 
 _ONE_OF = {"model-access": ("allow", "deny"), "max-tokens": ("input", "output")}
