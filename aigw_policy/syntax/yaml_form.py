@@ -531,7 +531,7 @@ class _Reader:
             return None
         fields: dict[str, Any] = {}
         actions_written = False
-        errors_before = sum(d.is_error for d in self.diags)
+        before = len(self.diags)
         for key, key_span, value in node.items:
             if key == "name":
                 fields["name"] = self.string(value, "name")
@@ -556,7 +556,7 @@ class _Reader:
                            "`- type: deny`")
         fields = {k: v for k, v in fields.items() if v is not _BAD}
         rule = Rule(span=node.span, **fields)
-        if sum(d.is_error for d in self.diags) > errors_before:
+        if any(d.is_error for d in self.diags.items[before:]):
             # A rule that lost a key, a condition or an action must not run, nor stand in
             # the analysis (a dropped `expresions:` would make it "always end the phase");
             # its CEL is still checked, so one error does not hide another.
