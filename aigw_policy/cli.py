@@ -24,7 +24,8 @@ app = typer.Typer(
     name="aigw-policy",
     help="Lint, format, convert, explain, test and replay AI gateway traffic policies.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, pwsh)
+    rich_markup_mode=None,  # plain help: rich help shows `<bool>` after every flag
     pretty_exceptions_enable=False,
 )
 
@@ -180,7 +181,7 @@ def lint(
 
 @app.command()
 def fmt(
-    paths: Annotated[list[Path], typer.Argument(help="DSL files (.aigw), or - for stdin.")],
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="DSL files (.aigw), or - for stdin.")],
     check: Annotated[
         bool, typer.Option("--check", help="Report files that are not formatted; write nothing.")
     ] = False,
@@ -231,10 +232,10 @@ def fmt(
 
 @app.command()
 def convert(
-    path: Annotated[Path, typer.Argument(help="A policy file (.aigw, .yaml, .yml, .json), or -.")],
+    path: Annotated[Path, typer.Argument(metavar="POLICY", help="A policy file (.aigw, .yaml, .yml, .json), or -.")],
     to: Annotated[ConvertTarget, typer.Option("--to", help="Target form.")],
     output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")
+        Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write here instead of stdout.")
     ] = None,
     source_format: Annotated[
         Optional[ConvertTarget], typer.Option("--from", help="Source form (default: by name).")
@@ -296,6 +297,24 @@ class ReplayFormat(str, Enum):
     summary = "summary"
 
 
+_PRICES_HELP = ("Price overrides, JSON or YAML: {models: {gpt-4o: {input: 2.5, output: 10}}} "
+                "(USD per million tokens), before the built-in prices.")
+
+
+def _load_prices(path: Path | None):  # type: ignore[no-untyped-def]
+    """The price book for explain/replay: built-in prices, or the file's overrides first."""
+    if path is None:
+        return None
+    from .providers.errors import ProviderError
+    from .providers.price_file import load_price_file
+
+    try:
+        return load_price_file(path)
+    except ProviderError as error:
+        named = str(path) in error.message
+        raise _fail_usage(error.message if named else f"price file `{path}`: {error.message}") from None
+
+
 def _load_policy(path: Path):  # type: ignore[no-untyped-def]
     """A policy for explain/replay/test; unreadable or invalid: usage error (exit 2)."""
     from .loader import read
@@ -312,20 +331,22 @@ def _load_policy(path: Path):  # type: ignore[no-untyped-def]
 
 @app.command()
 def explain(
-    request: Annotated[Path, typer.Argument(help="A request file (REQUEST.json), or - for stdin.")],
-    policy: Annotated[Path, typer.Option("--policy", "-p", help="The policy file.")],
+    request: Annotated[Path, typer.Argument(metavar="REQUEST", help="A request file (REQUEST.json), or - for stdin.")],
+    policy: Annotated[Path, typer.Option("--policy", "-p", metavar="FILE", help="The policy file.")],
     format: Annotated[ExplainFormat, typer.Option("--format", "-f", help="Output format.")] = ExplainFormat.text,
     trace: Annotated[bool, typer.Option("--trace", help="Show every expression's value and every action's outcome.")] = False,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when the request is denied.")] = False,
+    prices: Annotated[Optional[Path], typer.Option("--prices", metavar="FILE", help=_PRICES_HELP)] = None,
 ) -> None:
     """Decide one request and explain why: deterministic, with a fresh in-memory store seeded
     from the request's `state` (never a real store)."""
     from .engine.cli_support import explain_request
 
+    book = _load_prices(prices)
     doc = _load_policy(policy)
     data = _read_json(request)
     out, denied = explain_request(doc, data, json_output=format is ExplainFormat.json, trace=trace,
-                                  fail=_fail_usage)
+                                  fail=_fail_usage, prices=book)
     typer.echo(out)
     if exit_code and denied:
         raise typer.Exit(1)
@@ -349,21 +370,23 @@ def test_policies(
 
 @app.command()
 def replay(
-    traffic: Annotated[Path, typer.Argument(help="Requests, one REQUEST.json object per line (JSONL).")],
-    policy: Annotated[Path, typer.Option("--policy", "-p", help="The policy file.")],
-    against: Annotated[Optional[Path], typer.Option("--against", help="An older policy: print only the requests whose decision changes.")] = None,
+    traffic: Annotated[Path, typer.Argument(metavar="TRAFFIC", help="Requests, one REQUEST.json object per line (JSONL).")],
+    policy: Annotated[Path, typer.Option("--policy", "-p", metavar="FILE", help="The policy file.")],
+    against: Annotated[Optional[Path], typer.Option("--against", metavar="FILE", help="An older policy: print only the requests whose decision changes.")] = None,
     format: Annotated[ReplayFormat, typer.Option("--format", "-f", help="One decision per line, or a summary.")] = ReplayFormat.jsonl,
+    prices: Annotated[Optional[Path], typer.Option("--prices", metavar="FILE", help=_PRICES_HELP)] = None,
 ) -> None:
     """Replay recorded traffic through a policy, in order, with in-memory limits (never a real store)."""
     from .engine.cli_support import replay as run_replay
 
+    book = _load_prices(prices)
     doc = _load_policy(policy)
     old = _load_policy(against) if against is not None else None
     if not traffic.is_file():
         raise _fail_usage(f"cannot read `{traffic}`")
     write = typer.echo
     summary_text, code = run_replay(doc, traffic, against=old, fmt=format.value, write=write,
-                                    progress=sys.stderr.isatty())
+                                    progress=sys.stderr.isatty(), prices=book)
     if summary_text is not None:
         typer.echo(summary_text)
     raise typer.Exit(code)

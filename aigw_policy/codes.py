@@ -47,6 +47,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW012", E, "document is not a mapping"),
     ("AIGW013", E, "duplicate key"),
     ("AIGW014", E, "unsupported YAML tag"),
+    ("AIGW015", E, "`and`, `or`, `not` or `is` where `&&`, `||`, `!` or `==` was meant"),
     # document structure
     ("AIGW100", E, "unknown top-level key"),
     ("AIGW102", W, "unsupported phase"),
@@ -85,6 +86,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW401", W, "rule never runs: an earlier rule always ends the phase"),
     ("AIGW402", W, "limit read before it runs, or no such limit"),
     ("AIGW403", W, "lookup can fail at run time"),
+    ("AIGW404", W, "variable read where it may not be set, or never set"),
     # gateway configuration: the keys file of `serve`
     ("AIGW600", E, "keys file unreadable: not UTF-8, not YAML, empty"),
     ("AIGW601", E, "unknown field or provider in the keys file"),

@@ -83,7 +83,7 @@ def read(
     else:
         raise ValueError(f"unknown policy format {fmt!r}; use dsl, yaml or json")
     if policy is not None:
-        diags.extend(run_passes(policy, source, options))
+        diags.extend(run_passes(policy, source, options, complete=not diags.has_errors))
     if policy is None and not diags.has_errors:
         diags.add("AIGW001", "nothing could be read from this document", source.span(0))
     return policy, sort_diagnostics(diags)

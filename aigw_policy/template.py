@@ -7,9 +7,10 @@ has no escape, so neither do we; a ``$`` not followed by ``{`` is literal.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-__all__ = ["Interpolation", "TemplateError", "split_template"]
+__all__ = ["Interpolation", "TemplateError", "double_text", "split_template"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +81,16 @@ def _closing_brace(text: str, start: int) -> int:
 
 def is_single_interpolation(parts: list[str | Interpolation]) -> bool:
     return len(parts) == 1 and isinstance(parts[0], Interpolation)
+
+
+def double_text(value: float) -> str:
+    """A double inside text (``${...}`` in a string, a header value): CEL's ``string()``
+    of the value rounded to 15 significant digits, the most a double always holds exactly.
+    Arithmetic noise goes (``0.1 + 0.2`` is ``0.3``, not ``0.30000000000000004``; a cost
+    summed in floating point reads ``165.006424``); a value that is exactly one ``${...}``
+    keeps its type, and ``string(x)`` in CEL keeps the exact digits."""
+    from .cel.runtime.ops import format_double
+
+    if not math.isfinite(value):
+        return format_double(value)
+    return format_double(float(f"{value:.15g}"))

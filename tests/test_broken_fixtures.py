@@ -2,7 +2,9 @@
 
 Each file in ``fixtures/broken`` names what it expects in its leading comment lines
 (``# expect: AIGW110 5:15``), or, for JSON, in a sidecar ``NAME.expect`` file. Every expected
-diagnostic must be reported; no load may raise.
+diagnostic must be reported; no load may raise. ``# absent: AIGW401`` names a code that must
+not be reported anywhere in the file (a derived diagnostic that would only repeat an error);
+``# help: did you mean `usd`?`` is text some diagnostic's help must contain.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from aigw_policy.loader import read
 
 BROKEN = Path(__file__).parent / "fixtures" / "broken"
 EXPECT = re.compile(r"^(?:#|//)\s*expect:\s*(AIGW\d{3})\s+(\d+):(\d+)\s*$")
+ABSENT = re.compile(r"^(?:#|//)\s*absent:\s*(AIGW\d{3})\s*$")
+HELP = re.compile(r"^(?:#|//)\s*help:\s*(.+?)\s*$")
 
 
 def expectations(path: Path) -> list[tuple[str, int, int]]:
@@ -48,6 +52,19 @@ def test_broken_document(path: Path) -> None:
     shown = "\n".join(str(d) for d in diagnostics)
     for code, line, column in wanted:
         assert (code, line, column) in got, f"missing {code} {line}:{column}; got:\n{shown}"
+    for code in absent(path):
+        assert code not in {d.code for d in diagnostics}, f"unexpected {code}; got:\n{shown}"
+    helps = [d.help or "" for d in diagnostics]
+    for text in _matches(HELP, path):
+        assert any(text in h for h in helps), f"no help says {text!r}; got:\n{helps}"
+
+
+def absent(path: Path) -> list[str]:
+    return _matches(ABSENT, path)
+
+
+def _matches(pattern: re.Pattern[str], path: Path) -> list[str]:
+    return [m.group(1) for line in path.read_text().splitlines() if (m := pattern.match(line))]
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])

@@ -6,7 +6,7 @@ Every pass is ``(policy, source, options) -> diagnostics`` and never raises.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..diagnostics import Diagnostic
 from ..ir import Policy
@@ -26,6 +26,10 @@ class LintOptions:
 
     max_cost: int = cost.DEFAULT_MAX_COST
     runtime_lookups: bool = False
+    complete: bool = True
+    """Whether the policy holds every rule written. A reader leaves out the rules with
+    errors; the checks that reason about the whole document (``no limit named x``) then
+    hold back, since the missing limit may be in a rule that was left out."""
 
 
 Pass = Callable[[Policy, Source | None, LintOptions], list[Diagnostic]]
@@ -48,16 +52,23 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("cost", lambda policy, source, options: cost.check(policy, source, options.max_cost)),
     ("constant-conditions", _always(engine_checks.check_constant)),
     ("shadowed-rules", _always(engine_checks.check_shadowed)),
-    ("limits-order", _always(engine_checks.check_limits_order)),
+    ("limits-order", lambda policy, source, options: engine_checks.check_limits_order(
+        policy, source, complete=options.complete)),
+    ("vars-order", lambda policy, source, options: engine_checks.check_vars_order(
+        policy, source, complete=options.complete)),
     ("runtime-lookups", _unless("runtime_lookups", engine_checks.check_lookups)),
 )
 
 
 def run_passes(
-    policy: Policy, source: Source | None = None, options: LintOptions | None = None
+    policy: Policy, source: Source | None = None, options: LintOptions | None = None,
+    *, complete: bool = True,
 ) -> list[Diagnostic]:
-    """Run every pass in order; a pass never raises, it returns diagnostics."""
+    """Run every pass in order; a pass never raises, it returns diagnostics. ``complete``
+    is false when reading left rules out for their errors."""
     options = options or LintOptions()
+    if not complete:
+        options = replace(options, complete=False)
     found: list[Diagnostic] = []
     for _, check in PASSES:
         found.extend(check(policy, source, options))

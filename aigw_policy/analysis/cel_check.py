@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..diagnostics import Diagnostic
-from ..ir import Action, Policy
-from ..ir.actions import field_kind
+from ..ir import Action, Policy, Rule
+from ..ir.actions import ActionConfig, field_kind
 from ..source import Source, Span
+from ..syntax.hints import literal_help, word_operator, word_operator_diagnostic
 from ..template import Interpolation, TemplateError, split_template
 
 
 def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for _, rule in policy.rules():
-        for expr in rule.expressions:
-            found.extend(_parse(expr.source, expr.span, source))
-        for action in rule.actions:
-            for text, span, is_template in _cel_texts(action):
-                if is_template:
-                    found.extend(_parse_template(text, span, source))
-                else:
-                    found.extend(_parse(text, span, source))
+        found.extend(check_rule(rule, source))
+    return found
+
+
+def check_rule(rule: Rule, source: Source | None = None) -> list[Diagnostic]:
+    """The CEL diagnostics of one rule. The readers also run it on a rule they leave out of
+    the policy for its errors, so a misspelled action does not hide a type error beside it."""
+    found: list[Diagnostic] = []
+    for expr in rule.expressions:
+        found.extend(_parse(expr.source, expr.span, source))
+    for action in rule.actions:
+        for text, span, is_template in _cel_texts(action):
+            if is_template:
+                found.extend(_parse_template(text, span, source))
+            else:
+                found.extend(_parse(text, span, source))
     return found
 
 
@@ -30,41 +39,67 @@ def cel_texts(policy: Policy) -> Iterator[tuple[str, Span | None]]:
     """Every CEL text of a policy with where it was written: conditions, CEL config
     fields and the expressions inside ``${...}`` interpolations."""
     for _, rule in policy.rules():
-        for expr in rule.expressions:
-            yield expr.source, expr.span
-        for action in rule.actions:
-            for text, span, is_template in _cel_texts(action):
-                if not is_template:
-                    yield text, span
-                    continue
-                try:
-                    parts = split_template(text)
-                except TemplateError:
-                    continue
-                for part in parts:
-                    if isinstance(part, Interpolation):
-                        yield part.source, span
+        for text, span, _ in rule_cel_texts(rule):
+            yield text, span
+
+
+def rule_cel_texts(rule: Rule) -> Iterator[tuple[str, Span | None, bool]]:
+    """Every CEL text of one rule: (text, where, whether it is in an action)."""
+    for expr in rule.expressions:
+        yield expr.source, expr.span, False
+    for action in rule.actions:
+        for text, span, is_template in _cel_texts(action):
+            if not is_template:
+                yield text, span, True
+                continue
+            try:
+                parts = split_template(text)
+            except TemplateError:
+                continue
+            for part in parts:
+                if isinstance(part, Interpolation):
+                    yield part.source, span, True
 
 
 def _cel_texts(action: Action) -> Iterator[tuple[str, Span | None, bool]]:
     config = action.config
-    for name, value in config.written().items():
-        kind = field_kind(type(config), name)
-        if kind == "cel":
-            yield value, action.span_of(name), False
-        elif kind == "cel_list":
+    return _field_texts(type(config), config.written(), action.span_of)
+
+
+def _field_texts(model: type[ActionConfig], values: dict[str, Any],
+                 span_of: Callable[[str], Span | None]) -> Iterator[tuple[str, Span | None, bool]]:
+    """(text, where, is a template) for every CEL text among an action's config values."""
+    for name, value in values.items():
+        kind = field_kind(model, name)
+        if kind == "cel" and isinstance(value, str):
+            yield value, span_of(name), False
+        elif kind == "cel_list" and isinstance(value, (list, tuple)):
             for i, item in enumerate(value):
-                yield item, action.span_of(f"{name}.{i}"), False
-        elif kind == "template":
-            yield value, action.span_of(name), True
-        elif kind == "template_map":
+                if isinstance(item, str):
+                    yield item, span_of(f"{name}.{i}"), False
+        elif kind == "template" and isinstance(value, str):
+            yield value, span_of(name), True
+        elif kind == "template_map" and isinstance(value, dict):
             for key, item in value.items():
-                yield item, action.span_of(f"{name}.{key}"), True
-        elif type(config).TYPE == "set-vars":
+                if isinstance(item, str):
+                    yield item, span_of(f"{name}.{key}"), True
+        elif model.TYPE == "set-vars" and isinstance(value, (list, tuple)):
             for i, entry in enumerate(value):
+                if not isinstance(entry, dict):
+                    continue
                 for key, item in entry.items():
                     for text in _strings(item):
-                        yield text, action.span_of(f"{name}.{i}.{key}"), True
+                        yield text, span_of(f"{name}.{i}.{key}"), True
+
+
+def check_config(model: type[ActionConfig], values: dict[str, Any],
+                 spans: dict[str, Span | None]) -> list[Diagnostic]:
+    """The CEL diagnostics of an action config that could not be built (an unknown or
+    missing key): its CEL fields are still checked, so one error does not hide another."""
+    found: list[Diagnostic] = []
+    for text, span, is_template in _field_texts(model, values, spans.get):
+        found.extend(_parse_template(text, span, None) if is_template else _parse(text, span, None))
+    return found
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -101,6 +136,9 @@ def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnost
         else:
             node = parse(text)
     except CelSyntaxError as error:
+        hint = _word_operator(text, span, source, exact)
+        if hint is not None:  # the syntax error is its consequence: say what to write
+            return [hint]
         if exact:
             return list(error.diagnostics)
         # the text was quoted or escaped in the document: point at the value as a whole
@@ -110,10 +148,29 @@ def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnost
         ]
     from ..cel.api import check_condition
 
-    found = check_condition(node)
+    found = [_with_literal_help(d) for d in check_condition(node)]
     if exact:
         return found
     return [Diagnostic(d.code, d.message, span or d.span, d.help, d.severity) for d in found]
+
+
+def _with_literal_help(d: Diagnostic) -> Diagnostic:
+    """``True``/``None`` read as undeclared names: say CEL's literal."""
+    if d.code != "AIGW300" or d.help:
+        return d
+    help = literal_help(d.message)
+    return d if help is None else Diagnostic(d.code, d.message, d.span, help, d.severity)
+
+
+def _word_operator(text: str, span: Span | None, source: Source | None,
+                   exact: bool) -> Diagnostic | None:
+    found = word_operator(text)
+    if found is None:
+        return None
+    at, word = found
+    if exact:
+        span = source.span(span.start + at, span.start + at + len(word))  # type: ignore[union-attr]
+    return word_operator_diagnostic(word, span) if span is not None else None
 
 
 def _parse_template(text: str, span: Span | None, source: Source | None) -> list[Diagnostic]:

@@ -5,9 +5,14 @@ Codes (policy analysis, ``AIGW4xx``):
 
 - ``AIGW400`` warning: a condition with no variables is always true or always false;
 - ``AIGW401`` warning: a rule after an unconditional terminating rule never runs;
-- ``AIGW402`` warning: ``limits['x']`` read before limit ``x`` runs (or no such limit);
-- ``AIGW403`` warning: an identity field, header or label read without ``has()``/``in``/``?``
-  fails the rule at run time when the request does not carry it (opt-in:
+- ``AIGW402`` warning: ``limits['x']`` read before limit ``x`` runs, or where it may not
+  have run (its rule has a condition; in the response phase, an earlier request rule can end
+  the request), or no such limit;
+- ``AIGW404`` warning: ``vars.x`` read where no ``set-vars`` has set it (never, not yet, or
+  maybe not, as for ``limits``);
+- ``AIGW403`` warning: an identity field, header or label read without ``has()``/``in``/``?``,
+  in a condition or in an action's CEL (``bucket_key``, ``cost``, ``${...}``), fails the rule
+  at run time when the request does not carry it (opt-in:
   ``aigw-policy lint --runtime-lookups``, ``LintOptions(runtime_lookups=True)``).
 """
 
@@ -18,11 +23,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..cel import ast
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, did_you_mean
 from ..ir import Policy, Rule
 from ..source import Source, Span
 
-__all__ = ["check_constant", "check_limits_order", "check_lookups", "check_shadowed"]
+__all__ = ["check_constant", "check_limits_order", "check_lookups", "check_shadowed",
+           "check_vars_order"]
 
 _TERMINATING = frozenset({"deny", "custom-response", "allow"})
 _IDENTITY_FIELDS = frozenset({"identity.key", "identity.user", "identity.team", "identity.org", "identity.tier"})
@@ -140,27 +146,157 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
-def check_limits_order(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
+_QUIET = frozenset({"add-headers", "remove-headers", "set-vars", "log", "set-model"})
+
+
+def _can_end(action: Any) -> bool:
+    """Whether an action can end the request phase (deny, answer, refuse over a limit)."""
+    config = action.config
+    if action.type in _QUIET or (config.LIMIT and getattr(config, "enforce", None) is False):
+        return False
+    return not (action.type == "max-tokens" and getattr(config, "mode", None) == "clamp")
+
+
+def _label(rule: Rule) -> str:
+    name = f"rule `{rule.name}`" if rule.name else "an unnamed rule"
+    return f"{name} (line {rule.span.line})" if rule.span else name
+
+
+def check_limits_order(policy: Policy, source: Source | None = None, *,
+                       complete: bool = True) -> list[Diagnostic]:
+    """AIGW402: ``limits[name]`` read where limit ``name`` may not have run. A limit is in
+    ``limits`` only once it ran for this request: not when its rule's condition was false,
+    nor, in the response phase, when an earlier request rule ended the request (a denied
+    request still runs the response rules), and reading it then is an error."""
     found = []
     every = {a.config.name for _, r in policy.rules() for a in r.actions if a.config.LIMIT}
-    seen: set[str] = set()
+    # request limits so far -> why they may not have run: (its rule's condition, an earlier
+    # rule that can end the request; only the response phase runs after that)
+    seen: dict[str, tuple[str | None, str | None]] = {}
+    ender: Rule | None = None  # the first request rule that can end the phase
     for phase in ("on_http_request", "on_http_response"):
         for rule in policy.phase(phase):  # type: ignore[arg-type]
-            for text, span in _texts(rule):
+            texts = list(_texts(rule))
+            for text, span in texts:
                 for m in _LIMIT_READ.finditer(text):
                     name = m.group("a") or m.group("b")
-                    if name in seen or (phase == "on_http_response" and name in every):
+                    if name in seen:
+                        condition, ended = seen[name]
+                        why = condition or (ended if phase == "on_http_response" else None)
+                        if why is not None and not _reads_guarded(texts, name):
+                            found.append(_diag(
+                                "AIGW402", f"`limits['{name}']` is an error when limit `{name}` "
+                                f"has not run: {why}", span,
+                                f"test it first, `'{name}' in limits && ...`, or read "
+                                f"`limits[?'{name}'].remaining.orValue(0.0)`"))
+                    elif phase == "on_http_response" and name in every:
                         continue
-                    if name in every:
+                    elif name in every:
                         found.append(_diag("AIGW402", f"`limits['{name}']` is read before limit `{name}` runs", span,
                                            f"move the rule with limit `{name}` above this one; until it runs the lookup is an error"))
-                    else:
+                    elif complete:
                         found.append(_diag("AIGW402", f"there is no limit named `{name}`", span,
-                                           "limits are named by the `name` of a rate-limit, token-limit or usage-cap"))
+                                           _limit_name_help(name, every)))
+            if phase != "on_http_request":
+                continue
+            conditional = any(_constant_value(e.source, n) is not True
+                              for e in rule.expressions for n in [_parse(e.source)])
             for a in rule.actions:
-                if a.config.LIMIT and phase == "on_http_request":
-                    seen.add(a.config.name)
+                if a.config.LIMIT and a.config.name not in seen:
+                    seen[a.config.name] = (
+                        f"{_label(rule)} runs it only when its condition holds" if conditional
+                        else None,
+                        f"{_label(ender)} can end the request before it runs, and response "
+                        "rules still run" if ender is not None else None)
+                if ender is None and _can_end(a):
+                    ender = rule
     return found
+
+
+_VAR_READ = re.compile(r"""(?<![\w.])vars\s*(?:\[\s*(['"])(?P<a>[^'"]+)\1\s*\]|\.\??(?P<b>[A-Za-z_][A-Za-z0-9_]*))""")
+
+
+def check_vars_order(policy: Policy, source: Source | None = None, *,
+                     complete: bool = True) -> list[Diagnostic]:
+    """AIGW404: ``vars.x`` read where no ``set-vars`` has set it: never, not yet, or maybe
+    not (the setting rule has a condition; in the response phase, which runs for a denied
+    request too, an earlier request rule can end the request first). Reading an unset
+    variable is an error, as ``limits[...]`` is (AIGW402)."""
+    found = []
+    every = {k for _, r in policy.rules() for a in r.actions if a.type == "set-vars"
+             for entry in a.config.vars for k in entry}
+    # variable -> why it may not be set: (its rule's condition, an earlier request rule that
+    # can end the request; only the response phase runs after that)
+    seen: dict[str, tuple[str | None, str | None]] = {}
+    ender: Rule | None = None
+    for phase in ("on_http_request", "on_http_response"):
+        for rule in policy.phase(phase):  # type: ignore[arg-type]
+            texts = list(_texts(rule))
+            own = {k for a in rule.actions if a.type == "set-vars" for e in a.config.vars for k in e}
+            in_conditions = {e.source for e in rule.expressions}
+            for text, span in texts:
+                for m in _VAR_READ.finditer(text):
+                    name = m.group("a") or m.group("b")
+                    if name in own and text not in in_conditions:
+                        continue  # set by an earlier action of this rule
+                    if name in seen:
+                        condition, ended = seen[name]
+                        why = condition or (ended if phase == "on_http_response" else None)
+                        if why is not None and not _reads_guarded(texts, name, "vars"):
+                            found.append(_diag(
+                                "AIGW404", f"`vars.{name}` is an error when it was not set: {why}",
+                                span, f"test it first, `has(vars.{name}) && ...`, or read "
+                                f"`vars.?{name}.orValue(...)`"))
+                    elif name in every:
+                        found.append(_diag(
+                            "AIGW404", f"`vars.{name}` is read before a rule sets it", span,
+                            f"move the rule that sets `{name}` above this one; until then "
+                            "the lookup is an error"))
+                    elif complete:
+                        close = did_you_mean(name, sorted(every))
+                        found.append(_diag("AIGW404", f"no rule sets `vars.{name}`", span,
+                                           close or "variables are set by `set-vars`"))
+            conditional = any(_constant_value(e.source, n) is not True
+                              for e in rule.expressions for n in [_parse(e.source)])
+            for a in rule.actions:
+                if a.type == "set-vars":
+                    for name in (k for e in a.config.vars for k in e):
+                        if name not in seen:
+                            seen[name] = (
+                                f"{_label(rule)} sets it only when its condition holds"
+                                if conditional else None,
+                                f"{_label(ender)} can end the request before it is set, and "
+                                "response rules still run"
+                                if ender is not None and phase == "on_http_request" else None)
+                if phase == "on_http_request" and ender is None and _can_end(a):
+                    ender = rule
+    return found
+
+
+def _reads_guarded(texts: list[tuple[str, Span | None]], name: str, base: str = "limits") -> bool:
+    """Whether one of the rule's CEL texts tests ``name``'s presence before reading it."""
+    from ..template import Interpolation, TemplateError, split_template
+
+    for text, _ in texts:
+        pieces = [text]
+        if "${" in text:
+            try:
+                pieces = [p.source for p in split_template(text) if isinstance(p, Interpolation)]
+            except TemplateError:
+                continue
+        for piece in pieces:
+            node = _parse(piece)
+            if node is not None and _guarded(node, base, name):
+                return True
+    return False
+
+
+def _limit_name_help(name: str, names: set[str]) -> str:
+    dashed = name.replace("_", "-")
+    if dashed in names:  # `limits.team_tpm` for the limit `team-tpm`
+        return f"write `limits['{dashed}']`: a name with `-` cannot follow a `.`"
+    return did_you_mean(name, sorted(names)) or (
+        "limits are named by the `name` of a rate-limit, token-limit or usage-cap")
 
 
 def _guarded(node: Any, path: str, key: str | None) -> bool:
@@ -181,33 +317,44 @@ def _guarded(node: Any, path: str, key: str | None) -> bool:
 
 
 def check_lookups(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
+    """AIGW403 in conditions and in the CEL of actions (``bucket_key``, ``cost``, ``${...}``):
+    a presence test in the rule's conditions guards its actions too."""
+    from .cel_check import rule_cel_texts
+
     found = []
     for _, rule in policy.rules():
         if (rule.on_error or policy.on_error or "deny") == "skip":
             continue
-        for expr in rule.expressions:
-            node = _parse(expr.source)
+        conditions = [n for e in rule.expressions if (n := _parse(e.source)) is not None]
+        for text, span, in_action in rule_cel_texts(rule):
+            node = _parse(text)
             if node is None:
                 continue
-            reported: set[str] = set()
-            for n in _walk(node):
-                p = _path(n) if isinstance(n, ast.Select) else None
-                if p in _IDENTITY_FIELDS and p not in reported and not _guarded(node, p, None):
-                    reported.add(p)
-                    found.append(_diag("AIGW403", f"`{p}` is an error when the request has no {p.split('.')[1]}: "
-                                       f"rule `{rule.name or '?'}` then fails closed (500)", expr.span,
-                                       f"write `has({p}) && ...`, or `on-error skip` on the rule"))
-                if isinstance(n, ast.Index) and not n.optional:
-                    base = _path(n.operand)
-                    key = n.index.value if isinstance(n.index, ast.Literal) and n.index.kind == "string" else None
-                    if base in _MAPS and base not in ("vars", "limits") and f"{base}[{key}]" not in reported \
-                            and not _guarded(node, base, key):
-                        reported.add(f"{base}[{key}]")
-                        k = f"'{key}'" if key is not None else "k"
-                        found.append(_diag("AIGW403", f"`{base}[{k}]` is an error when the key is missing: "
-                                           f"rule `{rule.name or '?'}` then fails closed (500)", expr.span,
-                                           f"write `{k} in {base} && ...` or `{base}[?{k}].orValue(...)`"))
+            guards = [node, *conditions] if in_action else [node]
+            found.extend(_lookups(node, guards, rule, span, in_action))
     return found
 
 
-"""Opt-in passes (``aigw-policy lint --runtime-lookups``)."""
+def _lookups(node: Any, guards: list[Any], rule: Rule, span: Span | None,
+             in_action: bool) -> list[Diagnostic]:
+    found = []
+    reported: set[str] = set()
+    for n in _walk(node):
+        p = _path(n) if isinstance(n, ast.Select) else None
+        if p in _IDENTITY_FIELDS and p not in reported and not any(_guarded(g, p, None) for g in guards):
+            reported.add(p)
+            found.append(_diag("AIGW403", f"`{p}` is an error when the request has no {p.split('.')[1]}: "
+                               f"rule `{rule.name or '?'}` then fails closed (500)", span,
+                               (f"add the condition `has({p})` to the rule" if in_action
+                                else f"write `has({p}) && ...`") + ", or `on-error skip` on the rule"))
+        if isinstance(n, ast.Index) and not n.optional:
+            base = _path(n.operand)
+            key = n.index.value if isinstance(n.index, ast.Literal) and n.index.kind == "string" else None
+            if base in _MAPS and base not in ("vars", "limits") and f"{base}[{key}]" not in reported \
+                    and not any(_guarded(g, base, key) for g in guards):
+                reported.add(f"{base}[{key}]")
+                k = f"'{key}'" if key is not None else "k"
+                found.append(_diag("AIGW403", f"`{base}[{k}]` is an error when the key is missing: "
+                                   f"rule `{rule.name or '?'}` then fails closed (500)", span,
+                                   f"write `{k} in {base} && ...` or `{base}[?{k}].orValue(...)`"))
+    return found

@@ -7,18 +7,20 @@ from collections.abc import Callable
 from typing import Any
 
 from ..ir import Policy
+from ..providers import PriceBook
 from .request import RequestError
 
 __all__ = ["explain_request"]
 
 
 def explain_request(policy: Policy, data: object, *, json_output: bool, trace: bool,
-                    fail: Callable[[str], Exception]) -> tuple[str, bool]:
-    """One decision with a fresh in-memory store seeded from ``state``; (output, denied)."""
+                    fail: Callable[[str], Exception], prices: PriceBook | None = None) -> tuple[str, bool]:
+    """One decision with a fresh in-memory store seeded from ``state``; (output, denied).
+    ``prices``: overrides before the built-in prices (``--prices FILE``)."""
     from ..stores import MemoryStore
     from .runner import Engine
 
-    engine = Engine(policy, store=MemoryStore(), trace=True)
+    engine = Engine(policy, store=MemoryStore(), trace=True, prices=prices)
     try:
         decision = engine.evaluate(data, apply_state=True, request_id="explain")  # type: ignore[arg-type]
     except RequestError as error:
@@ -84,7 +86,7 @@ def _brief(d: Any) -> dict[str, Any]:
 
 
 def replay(policy: Policy, path: Any, *, against: Policy | None, fmt: str, write: Callable[[str], None],
-           progress: bool) -> tuple[str | None, int]:
+           progress: bool, prices: PriceBook | None = None) -> tuple[str | None, int]:
     """``aigw-policy replay``: stream a JSONL file of requests through the policy (and the old
     one) with in-memory stores, in order, time from each ``now``. Memory does not grow with
     the file: lines are read one at a time and nothing is kept per request beyond the
@@ -94,8 +96,8 @@ def replay(policy: Policy, path: Any, *, against: Policy | None, fmt: str, write
     from ..stores import MemoryStore
     from .runner import Engine
 
-    new = Engine(policy, store=MemoryStore())
-    old = Engine(against, store=MemoryStore()) if against is not None else None
+    new = Engine(policy, store=MemoryStore(), prices=prices)
+    old = Engine(against, store=MemoryStore(), prices=prices) if against is not None else None
     verdicts: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
     rules: Counter[str] = Counter()

@@ -23,7 +23,7 @@ from ..ir.actions import PERIODS, parse_duration
 from ..ir.nodes import SETTINGS, Phase
 from ..limits.model import LimitSpec
 from ..source import Span
-from ..template import Interpolation, TemplateError, split_template
+from ..template import Interpolation, TemplateError, double_text, split_template
 
 __all__ = ["CompiledAction", "CompiledExpr", "CompiledPolicy", "CompiledRule", "LimitPlan", "Template", "compile_policy"]
 
@@ -67,13 +67,16 @@ class Template:
 
 
 def text_of(value: Any) -> str:
-    """A CEL value inside a string template: CEL's ``string()``; lists and maps as JSON."""
+    """A CEL value inside a string template: CEL's ``string()`` (doubles to 15 digits,
+    :func:`~aigw_policy.template.double_text`); lists and maps as JSON."""
     if isinstance(value, (list, tuple, dict)) or value is None:
         import json
 
         from .trace import jsonable
 
         return json.dumps(jsonable(value), separators=(",", ":"), sort_keys=False)
+    if type(value) is float:
+        return double_text(value)
     return to_string(value)
 
 

@@ -4,10 +4,13 @@ mattered (limits, effects, errors), then, when asked, the trace in document orde
 from __future__ import annotations
 
 from collections.abc import Mapping
+import math
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["render_text"]
+from ..template import double_text
+
+__all__ = ["duration_text", "render_text"]
 
 _PHASE = {"on_http_request": "request phase", "on_http_response": "response phase"}
 
@@ -50,6 +53,55 @@ def _num(x: Any) -> str:
     return str(x)
 
 
+def duration_text(seconds: float) -> str:
+    """``54s``, ``1m 30s``, ``21d 12h``: the two largest units, whole seconds rounded up."""
+    left = max(0, math.ceil(seconds - 1e-9))
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if left >= size or (unit == "s" and not parts):
+            parts.append(f"{left // size}{unit}")
+            left %= size
+        elif parts:
+            parts.append("")  # a zero unit between two others still counts as shown
+        if len(parts) == 2:
+            break
+    return " ".join(p for p in parts if p)
+
+
+def _value(v: Any) -> str:
+    """A var or log value as text: strings quoted, doubles without binary noise."""
+    if isinstance(v, float):
+        return double_text(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(v)
+
+
+def _money(x: float) -> str:
+    """Dollars as a person reads them: ``$500``, ``$499.90``, ``$0.09875``."""
+    sign, x = ("-", -x) if x < 0 else ("", x)
+    if x == int(x):
+        return f"{sign}${int(x):,}"
+    if x >= 1:
+        return f"{sign}${x:,.2f}"
+    if x >= 1e-4:
+        return f"{sign}${x:.4g}"
+    return f"{sign}${x:.6f}".rstrip("0") if x >= 1e-6 else f"{sign}<$0.000001"
+
+
+def _amount(x: Any, e: Mapping[str, Any]) -> str:
+    if e.get("unit") == "usd" and isinstance(x, (int, float)) and not isinstance(x, bool):
+        return _money(float(x))
+    return _num(x)
+
+
+def _of(used: Any, e: Mapping[str, Any]) -> str:
+    """``1,200 of 10,000 tokens`` or ``$12.50 of $500``."""
+    if e.get("unit") == "usd":
+        return f"{_amount(used, e)} of {_amount(e['limit'], e)}"
+    return f"{_num(used)} of {_num(e['limit'])} {e['unit']}"
+
+
 def _limit_line(e: Mapping[str, Any]) -> str:
     key = f" [{e['key']}]" if e.get("key") else ""
     head = f"{e['name']}{key}  {e['outcome']}"
@@ -61,16 +113,16 @@ def _limit_line(e: Mapping[str, Any]) -> str:
         before = max(0.0, used - cost)
         if before < 1e-9:
             before = 0.0
-        text = f"{_num(before)} of {_num(e['limit'])} {e['unit']} used before this request, which adds ~{_num(cost)}"
+        text = f"{_of(before, e)} used before this request, which adds ~{_amount(cost, e)}"
     elif e["outcome"] != "limited" and cost is not None:
-        text = f"{_num(used)} of {_num(e['limit'])} {e['unit']} used; not charged (the request was denied)"
+        text = f"{_of(used, e)} used; not charged (the request was denied)"
     else:
-        text = f"{_num(used)} of {_num(e['limit'])} {e['unit']} used, this request needs ~{_num(cost)}"
-    text += f"; {_num(e.get('remaining'))} left"
+        text = f"{_of(used, e)} used, this request needs ~{_amount(cost, e)}"
+    text += f"; {_amount(e.get('remaining'), e)} left"
     if e.get("retry_after") is not None and e["outcome"] == "limited":
-        text += f", retry after {_num(float(int(e['retry_after']) + (e['retry_after'] % 1 > 0)))}s"
+        text += f", retry after {duration_text(e['retry_after'])}"
     elif e.get("reset_after"):
-        text += f", resets in {_num(float(round(e['reset_after'])))}s"
+        text += f", resets in {duration_text(e['reset_after'])}"
     if not e.get("enforce", True):
         text += " (enforce: false)"
     if e.get("settled"):
@@ -100,8 +152,10 @@ def render_text(decision: Any, *, trace: bool = False, sources: Mapping[str, str
         line = source_line(at, sources)
         if line:
             out.append(line)
+    elif d.get("decided_by") == "default":
+        out.append(f"  no rule ended the request: the document's default is `{d['verdict']}`")
     else:
-        out.append(f"  decided by the document's default ({d.get('decided_by')})")
+        out.append(f"  decided by {d.get('decided_by')}")
     resp = d.get("response")
     if resp and resp.get("headers"):
         for k, v in resp["headers"].items():
@@ -124,26 +178,10 @@ def render_text(decision: Any, *, trace: bool = False, sources: Mapping[str, str
         out.append("limits:")
         for e in d["limits"]:
             out.append("  " + _limit_line(e))
-    eff = d.get("effects") or {}
-    if eff:
+    effects = _effects(d.get("effects") or {})
+    if effects:
         out.append("effects:")
-        if "model" in eff:
-            m = eff["model"]
-            out.append(f"  model {m['from']} -> {m['to']} (rule `{m['rule']}`)")
-        if "max_output_tokens" in eff:
-            m = eff["max_output_tokens"]
-            out.append(f"  max output tokens {m['from'] or 'unset'} -> {m['to']} (rule `{m['rule']}`)")
-        for which in ("request_headers", "response_headers"):
-            h = eff.get(which)
-            if h:
-                for k, v in h["add"].items():
-                    out.append(f"  {which.split('_')[0]} header {k}: {v}")
-                for k in h["remove"]:
-                    out.append(f"  {which.split('_')[0]} header {k} removed")
-        if eff.get("vars"):
-            out.append("  vars " + ", ".join(f"{k}={v!r}" for k, v in eff["vars"].items()))
-        for log in eff.get("logs", ()):
-            out.append(f"  log ({log['rule']}): " + ", ".join(f"{k}={v!r}" for k, v in log["metadata"].items()))
+        out.extend(effects)
     if d.get("store"):
         s = d["store"]
         out.append(f"store unavailable: {s['message']} ({s['mode']})")
@@ -170,3 +208,27 @@ def render_text(decision: Any, *, trace: bool = False, sources: Mapping[str, str
             for a in r["actions"]:
                 out.append(f"        {a['type']}: {a['outcome']}")
     return "\n".join(out)
+
+
+def _effects(eff: Mapping[str, Any]) -> list[str]:
+    """The effect lines; none when nothing took effect (then no heading either)."""
+    out: list[str] = []
+    if "model" in eff:
+        m = eff["model"]
+        out.append(f"  model {m['from']} -> {m['to']} (rule `{m['rule']}`)")
+    if "max_output_tokens" in eff:
+        m = eff["max_output_tokens"]
+        out.append(f"  max output tokens {m['from'] or 'unset'} -> {m['to']} (rule `{m['rule']}`)")
+    for which in ("request_headers", "response_headers"):
+        h = eff.get(which)
+        if h:
+            for k, v in h["add"].items():
+                out.append(f"  {which.split('_')[0]} header {k}: {v}")
+            for k in h["remove"]:
+                out.append(f"  {which.split('_')[0]} header {k} removed")
+    if eff.get("vars"):
+        out.append("  vars " + ", ".join(f"{k}={_value(v)}" for k, v in eff["vars"].items()))
+    for log in eff.get("logs", ()):
+        out.append(f"  log ({log['rule']}): "
+                   + ", ".join(f"{k}={_value(v)}" for k, v in log["metadata"].items()))
+    return out

@@ -5,17 +5,18 @@ Shared by both surface forms, so a mistake gets the same code whichever form it 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
 
 from ..diagnostics import Diagnostics, did_you_mean
 from ..source import Span
-from .actions import ACTIONS, UNSUPPORTED_NGROK_ACTIONS, ActionConfig, field_kind
+from .actions import ACTIONS, PERIODS, UNSUPPORTED_NGROK_ACTIONS, ActionConfig, field_kind
 from .nodes import Action
 from .raw import NOT_CONSTANT, RawList, RawMap, RawScalar, RawValue, kind_of
 
-__all__ = ["build_action"]
+__all__ = ["build_action", "choice_help", "duration_help"]
 
 _TYPE_ERRORS = {
     "string_type", "int_type", "float_type", "bool_type", "tuple_type", "list_type",
@@ -152,21 +153,85 @@ class _Builder:
                 want = _TYPE_WORDS.get(kind, "another type")
                 self.diags.add("AIGW122", f"{where} must be {want}, not {kind_of(value)}", span)
             elif kind in _RANGE_ERRORS:
-                self.diags.add("AIGW123", f"{where}: {err['msg'].lower()}", span)
+                self.diags.add("AIGW123", f"{where}: {err['msg'].lower()}", span,
+                               help=_fraction_help(_lookup(data, loc), err.get("ctx", {})))
             elif kind == "literal_error":
                 value = _lookup(data, loc)
                 expected = err.get("ctx", {}).get("expected", "")
                 choices = [c.strip(" '") for c in expected.replace(" or ", ",").split(",")]
                 self.diags.add(
                     "AIGW125", f"{where} must be one of {expected}, not `{value}`", span,
-                    help=did_you_mean(str(value), choices) if isinstance(value, str) else None,
+                    help=choice_help(value, choices),
                 )
             elif kind == "value_error":
                 message = str(err.get("ctx", {}).get("error", err["msg"]))
                 code = "AIGW124" if field_kind(self.config, str(loc[0])) == "duration" else "AIGW126"
-                self.diags.add(code, f"{where}: {message}", span)
+                value = _lookup(data, loc)
+                help = duration_help(value, periods=str(loc[0]) == "period") if isinstance(
+                    value, str) else None
+                self.diags.add(code, f"{where}: {message}", span, help=help)
             else:
                 self.diags.add("AIGW126", f"{where}: {err['msg'].lower()}", span)
+
+
+# did-you-mean beyond spelling: the words people write for a choice or a unit ---------------
+
+_SYNONYMS = {
+    # usage-cap unit
+    "dollar": "usd", "dollars": "usd", "$": "usd", "us$": "usd", "cost": "usd",
+    "token": "tokens", "tok": "tokens", "request": "requests", "req": "requests",
+    "reqs": "requests", "calls": "requests",
+    # calendar periods
+    "hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month",
+}
+_UNIT_WORDS = {
+    "ms": "ms", "msec": "ms", "msecs": "ms", "millisecond": "ms", "milliseconds": "ms",
+    "s": "s", "sec": "s", "secs": "s", "second": "s", "seconds": "s",
+    "m": "m", "min": "m", "mins": "m", "minute": "m", "minutes": "m",
+    "h": "h", "hr": "h", "hrs": "h", "hour": "h", "hours": "h",
+    "d": "d", "day": "d", "days": "d",
+}
+_LOOSE_DURATION = re.compile(r"\s*(\d+)\s*([A-Za-z]+)\s*")
+
+
+def choice_help(value: Any, choices: list[str] | tuple[str, ...]) -> str | None:
+    """``did you mean `usd`?`` for ``dollars``, ``USD``, ``sliding-window``, ``monthly``."""
+    if not isinstance(value, str):
+        return None
+    folded = value.strip().lower().replace("-", "_")
+    for choice in choices:
+        if folded == choice.lower():
+            return f"did you mean `{choice}`?"
+    synonym = _SYNONYMS.get(folded)
+    if synonym in choices:
+        return f"did you mean `{synonym}`?"
+    return did_you_mean(value, choices)
+
+
+def duration_help(text: str, *, periods: bool = False) -> str | None:
+    """``did you mean `1m`?`` for ``1min``, ``1 minute``, ``90 secs``; for a period, also
+    ``monthly`` -> ``month``."""
+    if periods:
+        close = choice_help(text, PERIODS)
+        if close:
+            return close
+    m = _LOOSE_DURATION.fullmatch(text)
+    if m is None:
+        return None
+    unit = _UNIT_WORDS.get(m.group(2).lower())
+    if unit is None:
+        return None
+    return f"did you mean `{int(m.group(1))}{unit}`?"
+
+
+def _fraction_help(value: Any, ctx: dict[str, Any]) -> str | None:
+    """``warn_at: 80`` where a fraction below 1 is wanted: say ``write 0.8``."""
+    bound = ctx.get("lt", ctx.get("le"))
+    if bound != 1 or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if 1 < value <= 100 and float(value).is_integer():
+        return f"this is a fraction: write `{value / 100:g}` for {value:g}%"
+    return None
 
 
 class _InvalidType:
@@ -250,15 +315,24 @@ def build_action(
         built = model.model_validate(data)
     except ValidationError as error:
         builder.report(error, data, skip_missing=reported)
-        return None
+        return _unbuilt(model, data, builder, diags)
     one_of = _ONE_OF.get(type_name)
     if one_of and all(getattr(built, k) is None for k in one_of):
         keys = " or ".join(f"`{k}`" for k in one_of)
         diags.add("AIGW121", f"`{type_name}` needs {keys}", anchor)
         return None
     if len(diags) > before:
-        return None
+        return _unbuilt(model, data, builder, diags)
     return Action(type=type_name, config=built, span=span, field_spans=builder.spans)
+
+
+def _unbuilt(model: type[ActionConfig], data: dict[str, Any], builder: _Builder,
+             diags: Diagnostics) -> None:
+    """An action that could not be built: its CEL fields are still type-checked, so an
+    unknown key does not hide a type error in `bucket_key` beside it."""
+    from ..analysis.cel_check import check_config
+
+    diags.extend(check_config(model, data, builder.spans))
 
 
 _ONE_OF = {"model-access": ("allow", "deny"), "max-tokens": ("input", "output")}

@@ -23,7 +23,9 @@ GROUP_KEYS: dict[str, str] = {
     "operation": "aigw_operation",
     "verdict": "verdict",
     "day": "day",
+    "month": "month",
 }
+VERDICTS = ("allow", "deny")
 METRICS: tuple[str, ...] = (
     "requests",
     "input_tokens",
@@ -40,7 +42,30 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 class ReportError(ValueError):
-    """Bad report arguments (``--by``, ``--since``)."""
+    """Bad report arguments (``--by``, ``--since``, ``--until``, ``--verdict``)."""
+
+
+@dataclass(frozen=True)
+class Where:
+    """Which records count: any of the teams, keys and verdicts given (all when empty)."""
+
+    teams: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+    verdicts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for v in self.verdicts:
+            if v not in VERDICTS:
+                raise ReportError(f"unknown verdict `{v}` (use {' or '.join(VERDICTS)})")
+
+    def matches(self, r: UsageRecord) -> bool:
+        return ((not self.teams or r.team in self.teams) and (not self.keys or r.key in self.keys)
+                and (not self.verdicts or r.verdict in self.verdicts))
+
+    def describe(self) -> str:
+        parts = [f"{word} {', '.join(values)}" for word, values in
+                 (("team", self.teams), ("key", self.keys), ("verdict", self.verdicts)) if values]
+        return "; ".join(parts)
 
 
 def parse_by(text: str) -> tuple[str, ...]:
@@ -51,8 +76,9 @@ def parse_by(text: str) -> tuple[str, ...]:
     return keys
 
 
-def parse_since(text: str | None, now: datetime) -> str | None:
-    """``7d``, ``24h``, ``30m``, ``2w`` before ``now``, or an ISO date/time; None for all."""
+def parse_since(text: str | None, now: datetime, option: str = "--since") -> str | None:
+    """``7d``, ``24h``, ``30m``, ``2w`` before ``now``, or an ISO date/time; None for all.
+    ``--until`` takes the same forms (``--until 1d``: up to a day ago)."""
     if text is None or text == "":
         return None
     m = re.fullmatch(r"(\d+)([mhdw])", text.strip())
@@ -61,7 +87,7 @@ def parse_since(text: str | None, now: datetime) -> str | None:
     try:
         return format_time(parse_time(text.strip()))
     except ValueError:
-        raise ReportError(f"bad --since `{text}` (use e.g. `7d`, `24h`, `2026-11-01`)") from None
+        raise ReportError(f"bad {option} `{text}` (use e.g. `7d`, `24h`, `2026-11-01`)") from None
 
 
 @dataclass
@@ -106,11 +132,17 @@ class Report:
     since: str | None
     rows: list[Row] = field(default_factory=list)
     total: Row = field(default_factory=lambda: Row(()))
+    until: str | None = None
+    where: Where = field(default_factory=Where)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "by": list(self.by),
             "since": self.since,
+            "until": self.until,
+            "teams": list(self.where.teams),
+            "keys": list(self.where.keys),
+            "verdicts": list(self.where.verdicts),
             "rows": [{**dict(zip(self.by, r.group, strict=True)), **r.metrics()} for r in self.rows],
             "total": self.total.metrics(),
         }
@@ -119,18 +151,27 @@ class Report:
 def _group_value(r: UsageRecord, key: str) -> str:
     if key == "day":
         return r.time[:10]
+    if key == "month":
+        return r.time[:7]
     if key == "model":
         return r.model or "-"
     value = getattr(r, GROUP_KEYS[key])
     return "-" if value is None else str(value)
 
 
-def summarize(records: Iterable[UsageRecord], by: Sequence[str], since: str | None = None) -> Report:
-    """Totals per group, biggest total_tokens first (ties by group), plus the grand total."""
+def summarize(records: Iterable[UsageRecord], by: Sequence[str], since: str | None = None, *,
+              until: str | None = None, where: Where | None = None) -> Report:
+    """Totals per group, biggest total_tokens first (ties by group), plus the grand total,
+    of the records with ``since <= time < until`` that ``where`` matches."""
+    if since is not None and until is not None and until <= since:
+        raise ReportError(f"--until {until} is not after --since {since}")
+    where = where or Where()
     groups: dict[tuple[str, ...], Row] = {}
-    report = Report(tuple(by), since)
+    report = Report(tuple(by), since, until=until, where=where)
     for r in records:
-        if since is not None and r.time < since:
+        if (since is not None and r.time < since) or (until is not None and r.time >= until):
+            continue
+        if not where.matches(r):
             continue
         g = tuple(_group_value(r, k) for k in by)
         row = groups.get(g)
@@ -189,6 +230,10 @@ def render_table(report: Report) -> str:
         lines.append(rule)
     lines.append(fmt(total))
     since = f"since {report.since}" if report.since else "all time"
+    if report.until:
+        since += f" until {report.until}"
+    if report.where.describe():
+        since += f"; {report.where.describe()}"
     note = ""
     if report.total.unpriced_requests:
         note = f"\n{report.total.unpriced_requests} request(s) have no known price: cost is a lower bound"

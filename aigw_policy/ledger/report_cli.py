@@ -8,8 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from .report import RENDERERS, ReportError, now_utc, parse_by, parse_since, summarize
-from .sinks import DEFAULT_LEDGER, LedgerError, local_path, open_sink
+from .reader import read_ledger
+from .report import RENDERERS, ReportError, Where, now_utc, parse_by, parse_since, summarize
+from .sinks import DEFAULT_LEDGER, LedgerError, local_path
 
 
 class ReportFormat(str, Enum):
@@ -21,20 +22,31 @@ class ReportFormat(str, Enum):
 def usage(
     ledger: Annotated[
         str,
-        typer.Option("--ledger", help="Ledger URL: sqlite:PATH, jsonl:PATH or postgresql://...", show_default=True),
+        typer.Option("--ledger", metavar="URL", help="Ledger URL: sqlite:PATH, jsonl:PATH or postgresql://...", show_default=True),
     ] = DEFAULT_LEDGER,
     by: Annotated[
-        str, typer.Option("--by", help="Group by a comma list of: key, user, team, org, model, provider, operation, verdict, day")
+        str, typer.Option("--by", metavar="KEYS", help="Group by a comma list of: key, user, team, org, model, provider, operation, verdict, day, month")
     ] = "model",
     since: Annotated[
-        Optional[str], typer.Option("--since", help="Only records newer than this: 7d, 24h, 30m, 2w or an ISO date")
+        Optional[str], typer.Option("--since", metavar="TIME", help="Only records newer than this: 7d, 24h, 30m, 2w or an ISO date")
     ] = None,
+    until: Annotated[
+        Optional[str], typer.Option("--until", metavar="TIME", help="Only records older than this (same forms as --since)")
+    ] = None,
+    team: Annotated[Optional[list[str]], typer.Option("--team", metavar="TEAM", help="Only this team (repeat for several)")] = None,
+    key: Annotated[Optional[list[str]], typer.Option("--key", metavar="KEY", help="Only this key id (repeat for several)")] = None,
+    verdict: Annotated[Optional[list[str]], typer.Option("--verdict", metavar="allow|deny", help="Only this verdict")] = None,
     format: Annotated[ReportFormat, typer.Option("--format", help="table for a person, json or csv for scripts")] = ReportFormat.table,  # noqa: A002
 ) -> None:
-    """Where did my tokens go? Totals of tokens and cost from the usage ledger."""
+    """Where did my tokens go? Totals of tokens and cost from the usage ledger.
+
+    Reading never writes: a ledger whose table does not exist yet has no usage."""
     try:
         keys = parse_by(by)
-        cutoff = parse_since(since, now_utc())
+        now = now_utc()
+        cutoff = parse_since(since, now)
+        end = parse_since(until, now, "--until")
+        where = Where(tuple(team or ()), tuple(key or ()), tuple(verdict or ()))
     except ReportError as exc:
         typer.echo(f"aigw-policy: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -43,12 +55,8 @@ def usage(
         typer.echo(f"aigw-policy: ledger `{ledger}` does not exist", err=True)
         raise typer.Exit(2)
     try:
-        sink = open_sink(ledger)
-        try:
-            report = summarize(sink.read(cutoff), keys, cutoff)
-        finally:
-            sink.close()
-    except LedgerError as exc:
+        report = summarize(read_ledger(ledger, cutoff, end), keys, cutoff, until=end, where=where)
+    except (LedgerError, ReportError) as exc:
         typer.echo(f"aigw-policy: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(RENDERERS[format.value](report), nl=False)

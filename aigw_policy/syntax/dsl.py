@@ -15,6 +15,7 @@ from typing import Any
 
 from lark import Lark, Token, Tree
 
+from ..analysis.cel_check import check_rule
 from ..cel import ast
 from ..cel.parser import Lowering, grammar_text
 from ..diagnostics import Diagnostics, did_you_mean
@@ -24,6 +25,7 @@ from ..ir.actions import ACTIONS
 from ..ir.build import build_action
 from ..ir.raw import NOT_CONSTANT, RawList, RawMap, RawScalar, RawValue
 from ..source import Source, Span
+from .hints import WORD_OPERATORS, word_operator_diagnostic
 from .recovery import recover
 
 __all__ = ["MAX_INPUT_CHARS", "Comment", "Trivia", "read_dsl"]
@@ -249,14 +251,21 @@ class _Reader:
             label = f"rule `{name}`" if isinstance(name, str) else "this rule"
             self.diags.add("AIGW133", f"{label} has no actions", fields.get("name_span") or span,
                            help="add an action such as `deny` or `log { ... }`")
-        if _error_count(self.diags) > errors_before:
-            return None  # a rule that lost a condition or an action must not run
         fields = {k: v for k, v in fields.items() if v is not None}
-        return Rule(span=span, expressions=tuple(expressions), actions=tuple(actions), **fields)
+        rule = Rule(span=span, expressions=tuple(expressions), actions=tuple(actions), **fields)
+        if _error_count(self.diags) > errors_before:
+            # a rule that lost a condition or an action must not run; the CEL it kept is
+            # still checked, so a misspelled action does not hide a type error beside it
+            self.diags.extend(check_rule(rule, self.source))
+            return None
+        return rule
 
     def misspelled_keyword(self, tree: Tree) -> bool:
         """`wen x` reads as two actions; report it as a misspelled `when`."""
         word = str(tree.children[0])
+        if word.lower() in WORD_OPERATORS:  # `when a and b`: the condition ended at `a`
+            self.diags.extend([word_operator_diagnostic(word, self.span(tree.children[0]))])
+            return True
         if word in ACTIONS or did_you_mean(word, ACTIONS):
             return False
         hint = did_you_mean(word, STATEMENT_WORDS)

@@ -20,6 +20,7 @@ from ..cel.parser import describe_expected, syntax_diagnostic
 from ..diagnostics import Diagnostic, Diagnostics, did_you_mean
 from ..ir.actions import ACTIONS
 from ..source import Source
+from .hints import WORD_OPERATORS, find_word_operator
 
 __all__ = ["MAX_RECOVERIES", "recover"]
 
@@ -60,11 +61,7 @@ def recover(source: Source, diags: Diagnostics, parser: Lark) -> Tree | None:
                 unclosed = [b for b in braces if b.close is None]
                 if unclosed and not closed_at_end:
                     if not _reported_missing_brace(diags):
-                        opening = source.position(unclosed[-1].open)[0]
-                        end = len(text.rstrip())
-                        diags.add("AIGW002", "missing `}` at the end of the document",
-                                  source.span(end, end),
-                                  help=f"the `{{` on line {opening} is never closed")
+                        diags.extend([_unclosed(text, source, braces, unclosed[-1])])
                     closed_at_end = True
                     text = text + "}" * len(unclosed)
                     continue
@@ -83,6 +80,45 @@ def recover(source: Source, diags: Diagnostics, parser: Lark) -> Tree | None:
             start, end = region
             text = text[:start] + _blank(text[start:end]) + text[end:]
     return None
+
+
+def _unclosed(text: str, source: Source, braces: list[_Brace], last: _Brace) -> Diagnostic:
+    """The `{` that is never closed. Braces pair up innermost first, so the `}` missing
+    inside leaves an outer `{` unpaired; indentation tells which one the author left open:
+    the first `}` indented less than the line of the `{` it closed belongs further out."""
+    misclosed = _misclosed(text, braces)
+    culprit = misclosed or last
+    before = misclosed.close if misclosed else None
+    line = source.position(culprit.open)[0]
+    if before is None:
+        where = "add it at the end of the document"
+    else:
+        where = (f"close it before line {source.position(before)[0]}, whose `}}` is "
+                 "indented for an outer block")
+    return Diagnostic.make("AIGW002", f"the `{{` on line {line} is never closed",
+                           source.span(culprit.open, culprit.open + 1), help=where)
+
+
+def _misclosed(text: str, braces: list[_Brace], before: int | None = None) -> _Brace | None:
+    """The first `{` (in the order of the `}`s) closed by a `}` indented less than its own
+    line, so by a `}` meant for an outer block: the `{` whose own `}` is missing."""
+    closed = sorted((b for b in braces if b.close is not None
+                     and (before is None or b.close < before)), key=lambda b: b.close or 0)
+    for brace in closed:
+        closing = _indent(text, brace.close)  # type: ignore[arg-type]
+        if closing is not None and closing < (_indent(text, brace.open, anywhere=True) or 0):
+            return brace
+    return None
+
+
+def _indent(text: str, pos: int, *, anywhere: bool = False) -> int | None:
+    """The indentation of the line holding ``pos``; ``None`` unless the character at ``pos``
+    is the first on its line (or ``anywhere``)."""
+    start = text.rfind("\n", 0, pos) + 1
+    lead = text[start:pos]
+    if lead.strip(" \t") and not anywhere:
+        return None
+    return len(lead) - len(lead.lstrip(" \t"))
 
 
 def _reported_missing_brace(diags: Diagnostics) -> bool:
@@ -218,6 +254,13 @@ def _diagnostic(error: UnexpectedInput, text: str, source: Source, parser: Lark,
     expected = _expected(error)
     keywords = _keywords(expected, parser)
     first = _WORD.match(text, _statement_start(text, pos))
+    if first and (first.group() == "when" or first.group().lower() in WORD_OPERATORS):
+        # `when a and b`, or a condition continued on the next line with `and b`
+        line_end = text.find("\n", pos)
+        start = first.end() if first.group() == "when" else first.start()
+        hint = find_word_operator(text, source, 0, start, len(text) if line_end == -1 else line_end)
+        if hint is not None:
+            return hint
     if first and first.start() < pos and first.group() not in ACTIONS:
         span = source.span(first.start(), first.end())
         inside_rule = any(b.is_rule and b.open < first.start() for b in braces)
@@ -244,7 +287,9 @@ def _diagnostic(error: UnexpectedInput, text: str, source: Source, parser: Lark,
 
 def _missing_brace(word: str, span, source: Source, braces: list[_Brace],
                    pos: int) -> Diagnostic:
-    opening = [b for b in braces if b.open < pos and (b.is_rule or word != "rule")]
+    misclosed = _misclosed(source.text, braces, before=pos)
+    opening = [misclosed] if misclosed else [
+        b for b in braces if b.open < pos and (b.is_rule or word != "rule")]
     where = f"the `{{` on line {source.position(opening[-1].open)[0]}" if opening else "a `{`"
     return Diagnostic.make("AIGW002", f"missing `}}` before `{word}`", span,
                            help=f"{where} is not closed")

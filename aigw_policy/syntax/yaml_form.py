@@ -35,9 +35,10 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
+from ..analysis.cel_check import check_rule
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir.actions import ACTIONS, ActionConfig, field_kind
-from ..ir.build import build_action
+from ..ir.build import build_action, choice_help
 from ..ir.nodes import PHASES, SETTINGS, Action, Expr, Policy, Rule
 from ..ir.raw import RawList, RawMap, RawScalar, RawValue, kind_of
 from ..source import Source, Span
@@ -422,8 +423,9 @@ _BAD: Any = _Invalid()
 
 
 class _Reader:
-    def __init__(self, diags: Diagnostics) -> None:
+    def __init__(self, diags: Diagnostics, source: Source) -> None:
         self.diags = diags
+        self.source = source
 
     # the document -------------------------------------------------------------------
     def policy(self, root: _Tree) -> Policy | None:
@@ -504,7 +506,7 @@ class _Reader:
         options = " or ".join(f"`{c}`" for c in choices)
         shown = f"`{written}`" if written else _kind(node)
         self.diags.add("AIGW125", f"`{what}` must be {options}, not {shown}", node.span,
-                       help=did_you_mean(written, choices) if written else None)
+                       help=choice_help(written, choices) if written else None)
         return _BAD
 
     # phases and rules ---------------------------------------------------------------
@@ -529,6 +531,7 @@ class _Reader:
             return None
         fields: dict[str, Any] = {}
         actions_written = False
+        before = len(self.diags)
         for key, key_span, value in node.items:
             if key == "name":
                 fields["name"] = self.string(value, "name")
@@ -552,7 +555,14 @@ class _Reader:
                            help="add `actions:` with at least one action, such as "
                            "`- type: deny`")
         fields = {k: v for k, v in fields.items() if v is not _BAD}
-        return Rule(span=node.span, **fields)
+        rule = Rule(span=node.span, **fields)
+        if any(d.is_error for d in self.diags.items[before:]):
+            # A rule that lost a key, a condition or an action must not run, nor stand in
+            # the analysis (a dropped `expresions:` would make it "always end the phase");
+            # its CEL is still checked, so one error does not hide another.
+            self.diags.extend(check_rule(rule, self.source))
+            return None
+        return rule
 
     def expr(self, item: _Scalar) -> Expr:
         """The expression as written, without surrounding whitespace (a `|` block scalar
@@ -680,7 +690,7 @@ def _read(source: Source, diags: Diagnostics, *, json_mode: bool) -> Policy | No
     tree = _compose(source, diags, json_mode=json_mode)
     if tree is None:
         return None
-    return _Reader(diags).policy(tree)
+    return _Reader(diags, source).policy(tree)
 
 
 def read_yaml(source: Source, diags: Diagnostics) -> Policy | None:

@@ -209,7 +209,18 @@ def test_good_rules_survive_broken_neighbours():
 def test_missing_brace_names_the_opening_line():
     _, diags = read("policy {\n on request {\n  rule { deny }\n }\n")
     (d,) = diags.sorted()
-    assert d.code == "AIGW002" and "line 1" in d.help
+    assert d.code == "AIGW002" and "line 1" in d.message and (d.span.line, d.span.column) == (1, 8)
+    assert "end of the document" in d.help
+
+
+def test_missing_inner_brace_is_blamed_by_indentation():
+    """The `}` meant for the phase closes the rule, so the policy's `{` looks unclosed; the
+    indentation says the rule's `{` (line 3) lacks its `}`, due before line 6."""
+    text = 'policy {\n  on request {\n    rule "r" {\n      deny 403\n\n  }\n}\n'
+    _, diags = read(text)
+    (d,) = diags.sorted()
+    assert d.code == "AIGW002" and (d.span.line, d.span.column) == (3, 14)
+    assert "line 3" in d.message and "before line 6" in d.help
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,123 @@
+"""Reading a ledger for the usage report, without ever writing to it.
+
+The sinks open a ledger to write: they create its table (and SQLite's WAL files). A report
+only reads: it connects read-only, and a ledger whose table does not exist yet holds no usage
+(an empty report), so running ``aigw-policy usage`` against a production database changes
+nothing in it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .record import COLUMNS, UsageRecord
+from .sinks import TABLE, LedgerError, local_path
+
+__all__ = ["read_ledger"]
+
+_QCOLS = ", ".join(f'"{c}"' for c in COLUMNS)
+
+
+def read_ledger(url: str, since: str | None = None, until: str | None = None) -> Iterator[UsageRecord]:
+    """The records with ``since <= time < until`` (either bound optional), read-only."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return _postgres(url, since, until)
+    local = local_path(url)
+    if local is None:
+        raise LedgerError(f"bad ledger url `{url}` (use `sqlite:PATH`, `jsonl:PATH` or `postgresql://...`)")
+    scheme, path = local
+    if scheme == "sqlite":
+        return _sqlite(path, since, until)
+    return _jsonl(path, since, until)
+
+
+def _table(name: str) -> str:
+    if not name or not name.replace("_", "").isalnum() or name[0].isdigit():
+        raise LedgerError(f"bad ledger table name `{name}`")
+    return name
+
+
+def _where(since: str | None, until: str | None, mark: str) -> tuple[str, tuple[str, ...]]:
+    parts, args = [], []
+    if since is not None:
+        parts.append(f"time >= {mark}")
+        args.append(since)
+    if until is not None:
+        parts.append(f"time < {mark}")
+        args.append(until)
+    where = f" WHERE {' AND '.join(parts)}" if parts else ""
+    return where + " ORDER BY time, request_id", tuple(args)
+
+
+def _sqlite(path: str, since: str | None, until: str | None) -> Iterator[UsageRecord]:
+    shown = f"sqlite:{path}"
+    try:
+        db = sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise LedgerError(f"cannot open ledger `{shown}`: {exc}") from None
+    try:
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                      (TABLE,)).fetchone() is None:
+            return iter(())
+        where, args = _where(since, until, "?")
+        rows = db.execute(f"SELECT {_QCOLS} FROM {TABLE}{where}", args).fetchall()
+    except sqlite3.Error as exc:
+        raise LedgerError(f"cannot read ledger `{shown}`: {exc}") from None
+    finally:
+        db.close()
+    return iter([_record(row, sqlite=True) for row in rows])
+
+
+def _postgres(url: str, since: str | None, until: str | None) -> Iterator[UsageRecord]:
+    try:
+        import psycopg  # noqa: PLC0415 - optional dependency
+    except ImportError:
+        raise LedgerError("the postgresql ledger needs psycopg 3 (`pip install psycopg[binary]`)") from None
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    table = _table(query.pop("table", TABLE))
+    shown = urlunsplit(parts._replace(query=urlencode(query), netloc=parts.netloc.rpartition("@")[2]))
+    try:
+        with psycopg.connect(urlunsplit(parts._replace(query=urlencode(query))),
+                             connect_timeout=10) as db:
+            db.read_only = True
+            found = db.execute("SELECT to_regclass(%s)", (table,)).fetchone()
+            if found is None or found[0] is None:
+                return iter(())
+            where, args = _where(since, until, "%s")
+            rows = db.execute(f"SELECT {_QCOLS} FROM {table}{where}", args).fetchall()
+    except psycopg.Error as exc:
+        raise LedgerError(f"cannot read ledger `{shown}`: {str(exc).strip()[:200]}") from None
+    return iter([_record(row) for row in rows])
+
+
+def _record(row: tuple[object, ...], *, sqlite: bool = False) -> UsageRecord:
+    d = dict(zip(COLUMNS, row, strict=True))
+    if sqlite:
+        d["stream"] = bool(d["stream"])
+    return UsageRecord(**d)  # type: ignore[arg-type]
+
+
+def _jsonl(path: str, since: str | None, until: str | None) -> Iterator[UsageRecord]:
+    """Lines that do not parse (a writer killed mid-line) are skipped; the first record of a
+    request id wins, as the sink's own reader does."""
+    try:
+        fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise LedgerError(f"cannot open ledger `jsonl:{path}`: {exc.strerror}") from None
+    seen: set[str] = set()
+    with fh:
+        for line in fh:
+            try:
+                rec = UsageRecord.from_dict(json.loads(line))
+            except (ValueError, TypeError):
+                continue
+            if rec.request_id in seen:
+                continue
+            seen.add(rec.request_id)
+            if (since is None or rec.time >= since) and (until is None or rec.time < until):
+                yield rec
