@@ -110,11 +110,12 @@ def compile_ast(
         if record is not None:
             _RECORDS[cache_key] = record
             if cache_dir is not None:
-                cache._write(cache_dir, cache._path(cache_dir, cache_key), record)
+                cache.save_record(cache_dir, cache_key, record)
     return prog
 
 
-def _cached(key: str, cache_dir: str | os.PathLike[str] | None) -> Program | None:
+def _cached(key: str, cache_dir: str | os.PathLike[str] | None, source: str, name: str | None,
+            policy: bool) -> Program | None:
     """The program compiled under ``key``: from memory, else (with ``cache_dir``) from disk."""
     hit = _CACHE.get(key)
     if hit is not None or cache_dir is None:
@@ -122,18 +123,22 @@ def _cached(key: str, cache_dir: str | os.PathLike[str] | None) -> Program | Non
     from . import cache
 
     record = cache.load(cache_dir, key)
-    hit = _from_record(record) if record is not None else None
+    hit = _from_record(record, source, name, policy) if record is not None else None
     if hit is not None:
         _remember(key, hit)
     return hit
 
 
-def _from_record(record: tuple) -> Program | None:
+def _from_record(record: tuple, want_source: str, want_name: str | None, want_policy: bool) -> Program | None:
+    """The program of a cache record, or None unless it is exactly the program asked for
+    (its source, name and environment: a record filed under another key is a miss)."""
     from . import cache
 
     try:
         pyname, pysource, code, recipes, fn_keys, line_spans, extra = record
         source, label, type_text, cost, policy = extra
+        if source != want_source or policy is not want_policy or (want_name is not None and label != want_name):
+            return None
         names: dict[str, object] = {k: cache.rebuild_constant(r) for k, r in recipes}
         impls = _policy_impls() if policy else {}
         for helper, key_ in fn_keys:
@@ -168,7 +173,7 @@ def compile(
     memory; with ``cache_dir`` also on disk (see :mod:`.cache`).
     """
     key = _cache_key("expr", source, declarations, name, container)
-    hit = _cached(key, cache_dir)
+    hit = _cached(key, cache_dir, source, name, False)
     if hit is not None:
         return hit
     node = _parse(source)
@@ -195,7 +200,7 @@ def compile_condition(
     Compiled programs are cached by source, declarations, name and engine version.
     """
     key = _cache_key("policy", source, declarations, name, "")
-    hit = _cached(key, cache_dir)
+    hit = _cached(key, cache_dir, source, name, True)
     if hit is not None:
         return hit
     if node is None:
@@ -239,7 +244,7 @@ def compile_conditions(
             stored = cache.load_batch(cache_dir, batch_key)  # read only on a memory miss
             loaded = True
         if prog is None and stored is not None and key in stored:
-            prog = _from_record(stored[key])
+            prog = _from_record(stored[key], source, names[i], True)
             if prog is not None:
                 _RECORDS[key] = stored[key]
                 _remember(key, prog)
