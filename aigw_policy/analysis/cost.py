@@ -1,6 +1,8 @@
 """The worst-case cost of every CEL text of a policy (in the manner of cel-go's estimator).
 
-An expression over the maximum gets AIGW310; ``aigw-policy lint --show-cost`` lists them all.
+An expression over the maximum is an error, AIGW310 (so ``load`` refuses it, as ``lint``
+does); ``aigw-policy lint --show-cost`` lists every cost. The runtime counterpart is the
+evaluation budget (:mod:`aigw_policy.cel.budget`, AIGW520).
 """
 
 from __future__ import annotations

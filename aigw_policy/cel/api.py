@@ -9,6 +9,7 @@ from functools import lru_cache
 from collections.abc import Mapping, Sequence
 
 from . import ast
+from .budget import DEFAULT_BUDGET
 from .codegen import CompileError, Info, generate
 from .program import Program, build, entry_source, instantiate
 from .runtime import stdlib
@@ -19,6 +20,11 @@ from .types import DYN, Type, TypeParseError, parse_type
 __all__ = ["compile", "compile_ast", "compile_condition", "compile_conditions", "check_condition", "clear_cache", "CelError", "Program"]
 
 ENGINE_VERSION = "cel-py-1"
+
+
+def _check_budget(budget: object) -> None:
+    if budget is not None and (type(budget) is not int or budget < 1):
+        raise ValueError(f"a CEL cost budget is a positive int or None, not {budget!r}")
 
 
 def _decls(declarations: Mapping[str, str | Type] | None) -> dict[str, Type]:
@@ -46,7 +52,11 @@ def compile_ast(
     policy: bool = False,
     cache_dir: str | os.PathLike[str] | None = None,
     cache_key: str | None = None,
+    budget: int | None = DEFAULT_BUDGET,
 ) -> Program:
+    """Compile a parsed (or hand-built) expression. ``budget``: the comprehension iterations
+    one evaluation may perform (:mod:`.budget`); None for no limit."""
+    _check_budget(budget)
     decls = _decls(declarations)
     info = Info()
     result_type: Type | None = None
@@ -91,6 +101,7 @@ def compile_ast(
             lenient=not check,
             nested=policy,
             act_functions=act_functions,
+            budget=budget,
         )
         code = builtins.compile(entry_source(gen.source), f"<cel:{label}>", "exec")
         fn = build(gen, f"<cel:{label}>", code)
@@ -166,13 +177,16 @@ def compile(
     name: str | None = None,
     container: str = "",
     cache_dir: str | os.PathLike[str] | None = None,
+    budget: int | None = DEFAULT_BUDGET,
 ) -> Program:
     """Compile a CEL expression; with no declarations every variable is ``dyn``.
 
     Raises :class:`CelError` for a syntax, type or compile error. Programs are cached in
-    memory; with ``cache_dir`` also on disk (see :mod:`.cache`).
+    memory; with ``cache_dir`` also on disk (see :mod:`.cache`). An evaluation performing
+    more than ``budget`` comprehension iterations ends with a CEL error (:mod:`.budget`).
     """
-    key = _cache_key("expr", source, declarations, name, container)
+    _check_budget(budget)
+    key = _cache_key("expr", source, declarations, name, container, budget)
     hit = _cached(key, cache_dir, source, name, False)
     if hit is not None:
         return hit
@@ -180,7 +194,7 @@ def compile(
     checked = declarations is not None
     prog = compile_ast(
         node, declarations, source=source, name=name, container=container, check=checked,
-        cache_dir=cache_dir, cache_key=key,
+        cache_dir=cache_dir, cache_key=key, budget=budget,
     )
     _remember(key, prog)
     return prog
@@ -193,20 +207,23 @@ def compile_condition(
     name: str | None = None,
     node: ast.Expr | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    budget: int | None = DEFAULT_BUDGET,
 ) -> Program:
     """Compile a policy expression against the SPEC §5 environment (plus ``declarations``).
 
     Type-checked; raises :class:`CelError` (with ``.diagnostics`` for type errors).
-    Compiled programs are cached by source, declarations, name and engine version.
+    Compiled programs are cached by source, declarations, name, budget and engine version.
     """
-    key = _cache_key("policy", source, declarations, name, "")
+    _check_budget(budget)
+    key = _cache_key("policy", source, declarations, name, "", budget)
     hit = _cached(key, cache_dir, source, name, True)
     if hit is not None:
         return hit
     if node is None:
         node = _parse(source)
     prog = compile_ast(
-        node, declarations, source=source, name=name, policy=True, cache_dir=cache_dir, cache_key=key
+        node, declarations, source=source, name=name, policy=True, cache_dir=cache_dir, cache_key=key,
+        budget=budget,
     )
     _remember(key, prog)
     return prog
@@ -219,6 +236,7 @@ def compile_conditions(
     names: Sequence[str | None] | None = None,
     nodes: Sequence[ast.Expr | None] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    budget: int | None = DEFAULT_BUDGET,
 ) -> list[Program | CelError]:
     """Compile a policy's conditions together: :func:`compile_condition` for each, but with
     ``cache_dir`` the whole batch is one cache file (one file to create when compiling, one
@@ -230,9 +248,10 @@ def compile_conditions(
     """
     from . import cache
 
+    _check_budget(budget)
     count = len(sources)
     names = list(names) if names is not None else [None] * count
-    keys = [_cache_key("policy", s, declarations, n, "") for s, n in zip(sources, names)]
+    keys = [_cache_key("policy", s, declarations, n, "", budget) for s, n in zip(sources, names)]
     batch_key = hashlib.sha256("\n".join(keys).encode()).hexdigest()
     stored: dict[str, tuple] | None = None
     loaded = False
@@ -254,7 +273,7 @@ def compile_conditions(
                 if node is None:
                     node = _parse(source)
                 prog = compile_ast(node, declarations, source=source, name=names[i], policy=True,
-                                   cache_key=key)
+                                   cache_key=key, budget=budget)
             except CelError as e:
                 out.append(e)
                 continue
@@ -322,9 +341,9 @@ _CACHE: dict[str, Program] = {}
 _CACHE_MAX = 20_000
 
 
-def _cache_key(kind: str, source: str, declarations, name, container) -> str:  # type: ignore[no-untyped-def]
+def _cache_key(kind: str, source: str, declarations, name, container, budget=DEFAULT_BUDGET) -> str:  # type: ignore[no-untyped-def]
     decl = sorted((k, str(v)) for k, v in (declarations or {}).items()) if declarations is not None else None
-    raw = repr((ENGINE_VERSION, kind, source, decl, name, container))
+    raw = repr((ENGINE_VERSION, kind, source, decl, name, container, budget))
     return hashlib.sha256(raw.encode()).hexdigest()
 
 

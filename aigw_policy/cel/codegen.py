@@ -90,7 +90,10 @@ class _Gen:
         lenient: bool,
         nested: bool = False,
         act_functions: frozenset[str] = frozenset(),
+        budget: int | None = None,
     ) -> None:
+        self.budget = budget
+        self.budgeted = False  # some comprehension charges the budget
         self.nested = nested
         self.act_functions = act_functions
         self.variables = variables
@@ -438,6 +441,9 @@ class _Gen:
         if len(set(names)) != len(names):
             raise CompileError(f"duplicate variable name `{names[0]}` in `{f}`", node.span)
         t = self.expr(node.target)  # type: ignore[arg-type]
+        if self.budget is not None and f not in ("optMap", "optFlatMap"):
+            t = f"_rng(_b, {t})"  # charge the range to this evaluation's budget
+            self.budgeted = True
         rest = args[nvars:]
         if f in ("all", "exists", "exists_one", "existsOne") and nvars == 1:
             helper = {"all": "_all", "exists": "_exists"}.get(f, "_exists_one")
@@ -529,9 +535,12 @@ def generate(
     lenient: bool = True,
     nested: bool = False,
     act_functions: frozenset[str] = frozenset(),
+    budget: int | None = None,
 ) -> Generated:
+    """Python source for ``node``. With ``budget``, every comprehension charges its range
+    size to a counter local to the evaluation (see :mod:`.budget`)."""
     info = info or Info()
-    gen = _Gen(set(variables), container, info, functions or {}, lenient, nested, act_functions)
+    gen = _Gen(set(variables), container, info, functions or {}, lenient, nested, act_functions, budget)
     gen.fast = True
     fast = gen.expr(node)
     gen.fast = False
@@ -541,27 +550,42 @@ def generate(
         pyname = "_" + pyname
     span = getattr(node, "span", None)
     whole = (span.start, span.end) if span is not None else (0, 0)
+    if gen.budgeted:
+        # a counter local to each evaluation, [iterations left, budget]; an error raised
+        # after the budget ran out (an absorbed budget error) is the budget error
+        head, fast, exact = f"    _b = [{budget}, {budget}]\n", f"_spent(_b, {fast})", f"_spent(_b, ({exact}\n        ))"
+        guard = "        _spent(_b, None)\n"
+    else:
+        head, exact, guard = "", f"({exact}\n        )", ""
     source = (
         f"def {pyname}(act):\n"
+        f"{head}"
         f"    try:\n"
         f"        return {fast}\n"
         f"    except Exception:\n"
+        f"{guard}"
         f"        return _exact(act)\n"
         f"\n"
         f"def _exact(act):\n"
+        f"{head}"
         f"    try:\n"
-        f"        return ({exact}\n        )\n"
+        f"        return {exact}\n"
         f"    except _CelError:\n"
+        f"{guard}"
         f"        raise\n"
         f"    except RecursionError:\n"
+        f"{guard}"
         f"        raise _CelError('expression too deep to evaluate') from None\n"
         f"    except Exception as e:\n"
+        f"{guard}"
         f"        raise _CelError(type(e).__name__ + ': ' + str(e)) from None\n"
     )
-    # the fast body is line 3; in the exact body a marker line `#@start:end` precedes the
-    # first line of each call, index or selection
-    line_spans = {3: whole, 9: whole}
-    for i, line in enumerate(source.split("\n"), 1):
+    # the fast body is the first `return`; in the exact body a marker line `#@start:end`
+    # precedes the first line of each call, index or selection
+    lines = source.split("\n")
+    returns = [i for i, line in enumerate(lines, 1) if line.startswith("        return ")]
+    line_spans = {returns[0]: whole, returns[2]: whole}
+    for i, line in enumerate(lines, 1):
         if line.startswith("#@"):
             a, _, b = line[2:].partition(":")
             line_spans[i + 1] = (int(a), int(b))

@@ -6,6 +6,7 @@ import types as _pytypes
 from collections.abc import Mapping
 from typing import Any
 
+from .budget import NAMES as BUDGET_NAMES
 from .codegen import Generated
 from .runtime.helpers import namespace
 from .runtime.values import CelError
@@ -150,6 +151,7 @@ def instantiate(code: Any, name: str, names: dict[str, object], source: str | No
     With the full generated ``source``, an ``_exact`` the code does not define is compiled
     from it on first use."""
     ns = namespace()
+    ns.update(BUDGET_NAMES)
     ns.update(names)
     exec(code, ns)  # noqa: S102 - generated from a checked AST, no user text is executed
     fn = ns[name]

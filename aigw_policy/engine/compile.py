@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..cel import CelError, compile_condition
+from ..cel.budget import DEFAULT_BUDGET
 from ..cel.runtime.ops import to_string
 from ..diagnostics import Diagnostic, PolicyError
 from ..ir import Action, Policy, Rule
@@ -146,7 +147,9 @@ def _setting(policy: Policy, name: str) -> str:
 
 
 class _Compiler:
-    def __init__(self, policy: Policy, prefix: str, parsed: dict[str, Any] | None = None) -> None:
+    def __init__(self, policy: Policy, prefix: str, parsed: dict[str, Any] | None = None,
+                 budget: int | None = DEFAULT_BUDGET) -> None:
+        self.budget = budget
         self.policy = policy
         self.prefix = prefix
         self.errors: list[Diagnostic] = []
@@ -166,7 +169,7 @@ class _Compiler:
     def cel(self, source: str, span: Span | None, label: str) -> CompiledExpr:
         node = self.parse(source)
         try:
-            prog = compile_condition(source, name=label, node=node)
+            prog = compile_condition(source, name=label, node=node, budget=self.budget)
         except CelError as error:
             diags = getattr(error, "diagnostics", None)
             self.errors.append(
@@ -331,7 +334,7 @@ class _Collector(_Compiler):
     """A dry run of the compiler that only gathers every CEL text with its label."""
 
     def __init__(self, policy: Policy, prefix: str) -> None:
-        super().__init__(policy, prefix)
+        super().__init__(policy, prefix, None)
         self.wanted: dict[tuple[str, str], Any] = {}
 
     def cel(self, source: str, span: Span | None, label: str) -> CompiledExpr:
@@ -339,7 +342,7 @@ class _Collector(_Compiler):
         return CompiledExpr(source, span, _broken("not compiled"))
 
 
-def _compile_all_at_once(policy: Policy, prefix: str, cache_dir: Any) -> dict[str, Any]:
+def _compile_all_at_once(policy: Policy, prefix: str, cache_dir: Any, budget: int | None) -> dict[str, Any]:
     """Compile every CEL text of the policy in one batch (one cache file with
     ``cache_dir``); the per-expression compile that follows then hits the CEL cache."""
     from ..cel import compile_conditions
@@ -355,6 +358,7 @@ def _compile_all_at_once(policy: Policy, prefix: str, cache_dir: Any) -> dict[st
             names=[label for _, label in keys],
             nodes=[collector.wanted[k] for k in keys],
             cache_dir=cache_dir,
+            budget=budget,
         )
     return collector.parsed
 
@@ -365,17 +369,20 @@ def compile_policy(
     index: bool = True,
     index_min_rules: int = 8,
     cache_dir: str | os.PathLike[str] | None = None,
+    cel_budget: int | None = DEFAULT_BUDGET,
 ) -> CompiledPolicy:
     """Compile a policy; :class:`PolicyError` if a CEL text does not compile.
 
     With ``cache_dir``, compiled conditions are kept on disk (keyed by content hash and
     engine version), so reloading an unchanged policy in a new process skips compilation.
+    ``cel_budget``: the comprehension iterations one evaluation of one CEL text may perform
+    (past it the text fails with a CEL error, AIGW520; None: no limit).
     """
     first_span = next((r.span for _, r in policy.rules() if r.span is not None), None)
     file = first_span.file if first_span is not None and first_span.file else None
     prefix = (file.rsplit("/", 1)[-1] if file else None) or policy.name or "policy"
-    parsed = _compile_all_at_once(policy, prefix, cache_dir)
-    c = _Compiler(policy, prefix, parsed)
+    parsed = _compile_all_at_once(policy, prefix, cache_dir, cel_budget)
+    c = _Compiler(policy, prefix, parsed, cel_budget)
     request_rules = tuple(c.rule("on_http_request", i, r) for i, r in enumerate(policy.phase("on_http_request")))
     response_rules = tuple(c.rule("on_http_response", i, r) for i, r in enumerate(policy.phase("on_http_response")))
     if c.errors:
