@@ -27,6 +27,14 @@ def _check_budget(budget: object) -> None:
         raise ValueError(f"a CEL cost budget is a positive int or None, not {budget!r}")
 
 
+def _check_size(node: ast.Expr) -> None:
+    from .cost import MAX_NODES
+
+    if ast.count_nodes(node, MAX_NODES) > MAX_NODES:
+        raise CelError(f"expression too large to compile (over {MAX_NODES:,} nodes); split it, or "
+                       "write a long `||` of equalities as `x in [...]`", "compile_budget")
+
+
 def _decls(declarations: Mapping[str, str | Type] | None) -> dict[str, Type]:
     out: dict[str, Type] = {}
     for name, t in (declarations or {}).items():
@@ -57,6 +65,7 @@ def compile_ast(
     """Compile a parsed (or hand-built) expression. ``budget``: the comprehension iterations
     one evaluation may perform (:mod:`.budget`); None for no limit."""
     _check_budget(budget)
+    _check_size(node)
     decls = _decls(declarations)
     info = Info()
     result_type: Type | None = None
@@ -85,7 +94,7 @@ def compile_ast(
             raise err
         info = Info(checked.types)
         result_type = checked.type
-    digest = hashlib.sha256(source.encode()).hexdigest()[:12]
+    digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     label = name or f"cel_{digest}"
     try:
         from .runtime.helpers import unbound

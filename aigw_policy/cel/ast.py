@@ -25,7 +25,7 @@ __all__ = [
     "CONDITIONAL", "INDEX", "IN", "LOGICAL_AND", "LOGICAL_NOT", "LOGICAL_OR", "NEGATE",
     "OPT_INDEX", "OPT_SELECT", "BINARY_OPERATORS",
     "Call", "CreateList", "CreateMap", "CreateStruct", "Expr", "FieldInit", "Ident",
-    "Index", "Literal", "LiteralKind", "MapEntry", "Select",
+    "Index", "Literal", "LiteralKind", "MapEntry", "Select", "children", "count_nodes",
 ]
 
 CONDITIONAL = "_?_:_"
@@ -148,3 +148,31 @@ class CreateStruct:
 
 Expr = Union[Literal, Ident, Select, Index, Call, CreateList, CreateMap, CreateStruct]
 """Any CEL expression node."""
+
+
+def children(node: Expr) -> tuple[Expr, ...]:
+    """The sub-expressions of ``node``, in source order."""
+    if isinstance(node, (Select,)):
+        return (node.operand,)
+    if isinstance(node, Index):
+        return (node.operand, node.index)
+    if isinstance(node, Call):
+        return ((node.target,) if node.target is not None else ()) + node.args
+    if isinstance(node, CreateList):
+        return node.elements
+    if isinstance(node, CreateMap):
+        return tuple(x for e in node.entries for x in (e.key, e.value))
+    if isinstance(node, CreateStruct):
+        return tuple(f.value for f in node.fields)
+    return ()
+
+
+def count_nodes(node: Expr, limit: int) -> int:
+    """How many nodes ``node`` has, counting no further than ``limit + 1`` (no recursion)."""
+    count = 0
+    stack = [node]
+    while stack and count <= limit:
+        n = stack.pop()
+        count += 1
+        stack.extend(children(n))
+    return count

@@ -545,7 +545,8 @@ def generate(
     fast = gen.expr(node)
     gen.fast = False
     exact = gen.expr(node)
-    pyname = "".join(c if c.isalnum() else "_" for c in name) or "cel_expr"
+    # ASCII only: Python NFKC-normalizes identifiers (`ﬁ` defines `fi`)
+    pyname = "".join(c if c.isascii() and c.isalnum() else "_" for c in name) or "cel_expr"
     if pyname[0].isdigit():
         pyname = "_" + pyname
     span = getattr(node, "span", None)

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..cel import CelError, compile_condition
 from ..cel.budget import DEFAULT_BUDGET
+from ..cel.cost import MAX_POLICY_NODES
 from ..cel.runtime.ops import to_string
 from ..diagnostics import Diagnostic, PolicyError
 from ..ir import Action, Policy, Rule
@@ -172,10 +173,11 @@ class _Compiler:
             prog = compile_condition(source, name=label, node=node, budget=self.budget)
         except CelError as error:
             diags = getattr(error, "diagnostics", None)
+            code = "AIGW305" if error.code == "compile_budget" else "AIGW304"
             self.errors.append(
-                Diagnostic.make("AIGW304", f"`{source}` could not be compiled: {error}", span)
+                Diagnostic.make(code, f"`{_short(source)}` could not be compiled: {error}", span)
                 if not diags
-                else Diagnostic.make("AIGW304", f"`{source}`: {diags[0].message}", span)
+                else Diagnostic.make(code, f"`{_short(source)}`: {diags[0].message}", span)
             )
             return CompiledExpr(source, span, _broken(str(error)))
         return CompiledExpr(source, span, prog.function, node)
@@ -323,6 +325,11 @@ def _mark_eager(rules: tuple[CompiledRule, ...]) -> tuple[CompiledRule, ...]:
     return tuple(out)
 
 
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _broken(message: str) -> Fn:
     def fn(act: dict[str, Any]) -> Any:
         raise CelError(f"expression could not be compiled: {message}", "compile_error")
@@ -336,10 +343,29 @@ class _Collector(_Compiler):
     def __init__(self, policy: Policy, prefix: str) -> None:
         super().__init__(policy, prefix, None)
         self.wanted: dict[tuple[str, str], Any] = {}
+        self.spans: dict[str, Span | None] = {}
 
     def cel(self, source: str, span: Span | None, label: str) -> CompiledExpr:
         self.wanted.setdefault((source, label), self.parse(source))
+        self.spans.setdefault(source, span)
         return CompiledExpr(source, span, _broken("not compiled"))
+
+    def over_budget(self) -> Diagnostic | None:
+        """AIGW305 where the policy's CEL texts together pass :data:`MAX_POLICY_NODES`
+        (each distinct text counted once: compiling it once serves every use)."""
+        from ..cel.ast import count_nodes
+
+        total = 0
+        for source, span in self.spans.items():
+            node = self.parsed.get(source)
+            if node is not None:
+                total += count_nodes(node, MAX_POLICY_NODES)
+            if total > MAX_POLICY_NODES:
+                return Diagnostic.make(
+                    "AIGW305", f"the policy's CEL expressions are too large to compile together "
+                    f"(over {MAX_POLICY_NODES:,} nodes, reached at `{_short(source)}`)", span,
+                    help="split the policy, or write long `||` chains of equalities as `x in [...]`")
+        return None
 
 
 def _compile_all_at_once(policy: Policy, prefix: str, cache_dir: Any, budget: int | None) -> dict[str, Any]:
@@ -351,6 +377,9 @@ def _compile_all_at_once(policy: Policy, prefix: str, cache_dir: Any, budget: in
     for phase in ("on_http_request", "on_http_response"):
         for i, rule in enumerate(policy.phase(phase)):  # type: ignore[arg-type]
             collector.rule(phase, i, rule)  # type: ignore[arg-type]
+    over = collector.over_budget()
+    if over is not None:
+        raise PolicyError([over])
     if collector.wanted:
         keys = list(collector.wanted)
         compile_conditions(
