@@ -28,8 +28,13 @@ def _check_budget(budget: object) -> None:
 
 
 def _check_size(node: ast.Expr) -> None:
+    """Refuse a tree that is not well-formed (built by hand: every name and literal of it
+    reaches generated code) or over the compile budget."""
     from .cost import MAX_NODES
 
+    bad = ast.invalid(node)
+    if bad is not None:
+        raise CelError(f"invalid expression tree: {bad[0]}", "invalid_ast")
     if ast.count_nodes(node, MAX_NODES) > MAX_NODES:
         raise CelError(f"expression too large to compile (over {MAX_NODES:,} nodes); split it, or "
                        "write a long `||` of equalities as `x in [...]`", "compile_budget")

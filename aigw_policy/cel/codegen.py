@@ -400,7 +400,7 @@ class _Gen:
         pnames = []
         for n in names:
             self._n += 1
-            p = f"v{self._n}_{n}"
+            p = f"v{self._n}_" + "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in n)
             scope[n] = p
             pnames.append(p)
         self.scopes.append(scope)
