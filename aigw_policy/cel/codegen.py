@@ -363,6 +363,9 @@ class _Gen:
             if tt is None or tt.kind != "string":
                 code = f"_S({code})"
             return f"{self.const(matcher, ('re', args[0].value))}({code})"
+        if f in _LAZY and len(args) == 1 and "." + f not in self.functions:
+            # the argument is evaluated only if the optional is empty
+            return f"{_LAZY[f]}({self.expr(target)}, lambda: {self.expr(args[0])})"
         fname = self.function("." + f)
         parts = [self.expr(target)] + [self.expr(a) for a in args]
         return f"{fname}({', '.join(parts)})"
@@ -478,6 +481,9 @@ class _Gen:
 
 
 _MARKED = (ast.Call, ast.Index, ast.Select)
+
+_LAZY = {"or": "_optor", "orValue": "_optorvalue"}
+"""Receiver-style optional functions whose argument is evaluated only when needed."""
 
 _BINARY = {
     "_==_": "_eq", "_!=_": "_ne", "_<_": "_lt", "_<=_": "_le", "_>_": "_gt", "_>=_": "_ge",

@@ -8,6 +8,7 @@ from typing import Any
 
 from .budget import NAMES as BUDGET_NAMES
 from .codegen import Generated
+from .optionals import NAMES as OPTIONAL_NAMES
 from .runtime.helpers import namespace
 from .runtime.values import CelError
 from .types import Type
@@ -152,6 +153,7 @@ def instantiate(code: Any, name: str, names: dict[str, object], source: str | No
     from it on first use."""
     ns = namespace()
     ns.update(BUDGET_NAMES)
+    ns.update(OPTIONAL_NAMES)
     ns.update(names)
     exec(code, ns)  # noqa: S102 - generated from a checked AST, no user text is executed
     fn = ns[name]
