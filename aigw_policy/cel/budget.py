@@ -14,9 +14,10 @@ size and input).
 
 from __future__ import annotations
 
+from .runtime.helpers import iter_range
 from .runtime.values import CelError
 
-__all__ = ["DEFAULT_BUDGET", "CODE", "NAMES", "OverBudget", "charge", "check_budget"]
+__all__ = ["DEFAULT_BUDGET", "CODE", "NAMES", "OverBudget", "charge", "charge_range", "check_budget"]
 
 DEFAULT_BUDGET = 100_000
 """Comprehension iterations one evaluation may perform: ~25 ms of a simple body on a busy
@@ -47,6 +48,17 @@ def charge(counter: list[int], c: object) -> object:
     return c
 
 
+def charge_range(counter: list[int], c: object) -> object:
+    """:func:`charge`, then the range to iterate (``_it``): for the fast body's ``any(...)``
+    and ``all(...)``, in one call."""
+    if type(c) is list:
+        counter[0] -= len(c)  # type: ignore[arg-type]
+        if counter[0] < 0:
+            raise OverBudget(counter[1])
+        return c
+    return iter_range(charge(counter, c))
+
+
 def check_budget(counter: list[int], result: object) -> object:
     """The result of an evaluation, unless it went over budget on the way (an error that
     ``||``, ``&&`` or a macro absorbed still ends the evaluation)."""
@@ -55,5 +67,5 @@ def check_budget(counter: list[int], result: object) -> object:
     return result
 
 
-NAMES: dict[str, object] = {"_rng": charge, "_spent": check_budget}
+NAMES: dict[str, object] = {"_rng": charge, "_rngit": charge_range, "_spent": check_budget}
 """What generated code with a budget needs in its namespace."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from .budget import NAMES as BUDGET_NAMES
 from .codegen import Generated
+from .guards import NAMES as GUARD_NAMES
 from .optionals import NAMES as OPTIONAL_NAMES
 from .runtime.helpers import namespace
 from .runtime.values import CelError
@@ -154,6 +155,7 @@ def instantiate(code: Any, name: str, names: dict[str, object], source: str | No
     ns = namespace()
     ns.update(BUDGET_NAMES)
     ns.update(OPTIONAL_NAMES)
+    ns.update(GUARD_NAMES)
     ns.update(names)
     exec(code, ns)  # noqa: S102 - generated from a checked AST, no user text is executed
     fn = ns[name]
