@@ -27,6 +27,13 @@ def _check_budget(budget: object) -> None:
         raise ValueError(f"a CEL cost budget is a positive int or None, not {budget!r}")
 
 
+def _filename(label: str) -> str:
+    """``<cel:label>`` with what a file name cannot hold (NUL, lone surrogates, line
+    breaks) escaped: labels come from rule and policy names."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in label)
+    return f"<cel:{text}>"
+
+
 def _check_size(node: ast.Expr) -> None:
     """Refuse a tree that is not well-formed (built by hand: every name and literal of it
     reaches generated code) or over the compile budget."""
@@ -117,8 +124,9 @@ def compile_ast(
             act_functions=act_functions,
             budget=budget,
         )
-        code = builtins.compile(entry_source(gen.source), f"<cel:{label}>", "exec")
-        fn = build(gen, f"<cel:{label}>", code)
+        filename = _filename(label)
+        code = builtins.compile(entry_source(gen.source), filename, "exec")
+        fn = build(gen, filename, code)
     except CompileError as e:
         raise CelError(e.message, "compile_error") from None
     except (RecursionError, SyntaxError, MemoryError) as e:

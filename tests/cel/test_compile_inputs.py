@@ -101,3 +101,12 @@ def test_a_policy_over_the_compile_budget_is_refused() -> None:
     with pytest.raises(ap.PolicyError) as info:
         ap.compile_policy(policy)
     assert [d.code for d in info.value.diagnostics] == ["AIGW305"]
+
+
+@pytest.mark.parametrize("name", ["\ud800", "\x00", "a\nb", "", "1abc", "\ufb01", "\u00e9" * 300])
+def test_any_program_name_compiles(name: str) -> None:
+    for compile_ in (cel.compile, cel.compile_condition):
+        prog = compile_("1 == 1", name=name)
+        assert prog({}) is True and prog.filename.isprintable()
+    doc = ap.loads('policy { on request { rule "a\\u0000b" { when req.method == "GET" deny 403 } } }')
+    assert ap.Engine(doc).evaluate(GET).rule == "a\x00b"
