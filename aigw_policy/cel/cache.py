@@ -37,7 +37,7 @@ from pathlib import Path
 from .codegen import Generated
 
 __all__ = ["default_dir", "engine_version", "has_batch", "key_file", "load", "load_batch",
-           "record", "save", "save_batch"]
+           "record", "save_batch", "save_record"]
 
 _FORMAT = 2
 _MAGIC = b"AIGWCEL\x02"
@@ -246,14 +246,8 @@ def _read(directory: str | os.PathLike[str], name: str, size: int) -> tuple | No
     return value[2:]
 
 
-def save(directory: str | os.PathLike[str], key: str, gen: Generated, code: object, extra: tuple) -> bool:
-    """Write one compiled program; False (silently) if it cannot be cached or written."""
-    rec = record(gen, code, extra)
-    return rec is not None and save_record(directory, key, rec)
-
-
 def save_record(directory: str | os.PathLike[str], key: str, rec: tuple) -> bool:
-    """Write one :func:`record` under ``key``."""
+    """Write one :func:`record` under ``key``; False (silently) if it cannot be written."""
     return _write(directory, _name(key), (rec,))
 
 
