@@ -108,3 +108,5 @@ def test_the_engine_budget_ends_the_rule_with_a_coded_error() -> None:
     assert "AIGW520" in decision.reason and decision.rule == "tools"
     few = dict(request, request=dict(request["request"], body=dict(request["request"]["body"], tools=[])))
     assert ap.Engine(policy, cel_budget=10_000).evaluate(few).verdict == "allow"
+    default = ap.Engine(policy).evaluate(request)  # the default budget holds too
+    assert default.status_code == 500 and "AIGW520" in default.reason
