@@ -98,6 +98,10 @@ def test_the_engine_budget_ends_the_rule_with_a_coded_error() -> None:
             + "\n      deny 403\n    }\n  }\n}\n")
     from aigw_policy.analysis import LintOptions
 
+    _, found = ap.read(text)  # by default its static cost is an error: load refuses it
+    assert [d.code for d in found if d.is_error] == ["AIGW310"]
+    with pytest.raises(ap.PolicyError):
+        ap.loads(text)
     policy, _ = ap.read(text, options=LintOptions(max_cost=10**15))
     request = {"request": {"method": "POST", "url": "https://api.openai.com/v1/chat/completions",
                            "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
