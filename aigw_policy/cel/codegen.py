@@ -386,9 +386,13 @@ class _Gen:
                 raise CompileError(str(e), args[0].span) from None
             tt = self.info.type(target)
             code = self.expr(target)
-            if tt is None or tt.kind != "string":
-                code = f"_S({code})"
-            return f"{self.const(matcher, ('re', args[0].value))}({code})"
+            m = self.const(matcher, ("re", args[0].value))
+            if tt is not None and tt.kind == "string":
+                return f"{m}({code})"
+            if self.guardable():
+                w = self.temp()
+                return f"({m}({w}) if ({w} := {code}).__class__ is str else _leave())"
+            return f"{m}(_S({code}))"
         if f == "size" and not args and self.fast and ".size" not in self.functions:
             return self.size_code(target)
         if f in _LAZY and len(args) == 1 and "." + f not in self.functions:

@@ -22,7 +22,8 @@ EXPRESSIONS = [
     "'a' in x", "'k' in x", "x['k'] == 1", "x.k == 1", "x[0] == 'a'", "x[0] == 1",
     "size(x) == 1", "x.size() == 1", "size(x) > 0",
     "m.a == 'a'", "m.a.k == 1", "m['a'] < 3", "m.a[0] == 'a'", "'a' in m.a",
-    "l.exists(e, e == 1)", "l.all(e, e != 'a')", "l.exists(e, size(e) == 1)",
+    "l.exists(e, e == 1)", "l.all(e, e != 'a')", "l.exists(e, size(e) == 1)", "x.matches('^a')",
+    "m.a.matches('b')",
 ]
 VALUES = [
     True, False, 0, 1, 2, -1, 1.0, 0.5, 2.5, float("nan"), UInt(1), 9223372036854775807,
