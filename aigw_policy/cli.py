@@ -125,7 +125,7 @@ def lint(
         bool, typer.Option("--runtime-lookups", help="Also warn on identity/header lookups that can fail at run time (AIGW403).")
     ] = False,
     max_cost: Annotated[
-        int, typer.Option("--max-cost", min=1, help="Warn (AIGW310) on CEL expressions whose worst-case cost is higher.")
+        int, typer.Option("--max-cost", min=1, help="Refuse (AIGW310) CEL expressions whose worst-case cost is higher.")
     ] = 1_000_000,
     show_cost: Annotated[
         bool, typer.Option("--show-cost", help="List the worst-case cost of every CEL expression.")

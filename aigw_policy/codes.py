@@ -80,13 +80,16 @@ CODES: dict[str, Code] = _codes(
     ("AIGW302", E, "no matching CEL overload"),
     ("AIGW303", E, "CEL type error"),
     ("AIGW304", E, "CEL expression could not be compiled"),
-    ("AIGW310", W, "CEL expression cost over the configured maximum"),
+    ("AIGW305", E, "CEL expression over the compile budget"),
+    ("AIGW310", E, "CEL expression cost over the configured maximum"),
     # policy analysis
     ("AIGW400", W, "condition is always true or always false"),
     ("AIGW401", W, "rule never runs: an earlier rule always ends the phase"),
     ("AIGW402", W, "limit read before it runs, or no such limit"),
     ("AIGW403", W, "lookup can fail at run time"),
     ("AIGW404", W, "variable read where it may not be set, or never set"),
+    # requests and evaluation
+    ("AIGW520", E, "CEL evaluation over its cost budget"),
     # gateway configuration: the keys file of `serve`
     ("AIGW600", E, "keys file unreadable: not UTF-8, not YAML, empty"),
     ("AIGW601", E, "unknown field or provider in the keys file"),

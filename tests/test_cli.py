@@ -126,7 +126,7 @@ def test_lint_cost_is_shown_and_its_maximum_configurable():
     assert "cost 20,007,003,003,002" in shown.output and "AIGW310" in shown.output
     assert "AIGW310" not in run("lint", "--max-cost", "100000000000000", path).output
     cheap = run("lint", "--max-cost", "5", str(EXAMPLES / "acme-gateway.aigw"))
-    assert "AIGW310" in cheap.output and cheap.exit_code == 0
+    assert "AIGW310" in cheap.output and cheap.exit_code == 1  # over the maximum is an error
 
 
 def test_fmt_diff_writes_nothing(tmp_path: Path):

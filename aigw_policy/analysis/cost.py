@@ -1,6 +1,8 @@
 """The worst-case cost of every CEL text of a policy (in the manner of cel-go's estimator).
 
-An expression over the maximum gets AIGW310; ``aigw-policy lint --show-cost`` lists them all.
+An expression over the maximum is an error, AIGW310 (so ``load`` refuses it, as ``lint``
+does); ``aigw-policy lint --show-cost`` lists every cost. The runtime counterpart is the
+evaluation budget (:mod:`aigw_policy.cel.budget`, AIGW520).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def costs(policy: Policy, source: Source | None = None) -> list[ExpressionCost]:
 
 
 def check(policy: Policy, source: Source | None, max_cost: int) -> list[Diagnostic]:
-    return [
+    return _size(policy) + [
         Diagnostic.make(
             "AIGW310",
             f"`{_short(c.source)}` may cost up to {c.cost:,}, over the maximum of {max_cost:,}",
@@ -47,6 +49,37 @@ def check(policy: Policy, source: Source | None, max_cost: int) -> list[Diagnost
         for c in costs(policy, source)
         if c.cost > max_cost
     ]
+
+
+def _size(policy: Policy) -> list[Diagnostic]:
+    """AIGW305 for an expression, or a policy's expressions together, too large to compile
+    (the compile budget of :mod:`aigw_policy.cel.cost`)."""
+    from ..cel.api import check_text
+    from ..cel.ast import count_nodes
+    from ..cel.cost import MAX_NODES, MAX_POLICY_NODES
+
+    out: list[Diagnostic] = []
+    total = 0
+    seen: set[str] = set()
+    for text, span in cel_texts(policy):
+        known = check_text(text) if text not in seen else None
+        seen.add(text)
+        if known is None:
+            continue
+        n = count_nodes(known[0], MAX_POLICY_NODES)
+        if n > MAX_NODES:
+            out.append(Diagnostic.make("AIGW305", f"`{_short(text)}` is too large to compile (over "
+                                       f"{MAX_NODES:,} nodes)", span, help=_HELP))
+        total += n
+        if total > MAX_POLICY_NODES:
+            out.append(Diagnostic.make("AIGW305", f"the policy's CEL expressions are too large to "
+                                       f"compile together (over {MAX_POLICY_NODES:,} nodes)", span,
+                                       help=_HELP))
+            break
+    return out
+
+
+_HELP = "split it, or write a long `||` chain of equalities as `x in [...]`"
 
 
 def _short(text: str) -> str:

@@ -9,6 +9,7 @@ from functools import lru_cache
 from collections.abc import Mapping, Sequence
 
 from . import ast
+from .budget import DEFAULT_BUDGET
 from .codegen import CompileError, Info, generate
 from .program import Program, build, entry_source, instantiate
 from .runtime import stdlib
@@ -19,6 +20,31 @@ from .types import DYN, Type, TypeParseError, parse_type
 __all__ = ["compile", "compile_ast", "compile_condition", "compile_conditions", "check_condition", "clear_cache", "CelError", "Program"]
 
 ENGINE_VERSION = "cel-py-1"
+
+
+def _check_budget(budget: object) -> None:
+    if budget is not None and (type(budget) is not int or budget < 1):
+        raise ValueError(f"a CEL cost budget is a positive int or None, not {budget!r}")
+
+
+def _filename(label: str) -> str:
+    """``<cel:label>`` with what a file name cannot hold (NUL, lone surrogates, line
+    breaks) escaped: labels come from rule and policy names."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in label)
+    return f"<cel:{text}>"
+
+
+def _check_size(node: ast.Expr) -> None:
+    """Refuse a tree that is not well-formed (built by hand: every name and literal of it
+    reaches generated code) or over the compile budget."""
+    from .cost import MAX_NODES
+
+    bad = ast.invalid(node)
+    if bad is not None:
+        raise CelError(f"invalid expression tree: {bad[0]}", "invalid_ast")
+    if ast.count_nodes(node, MAX_NODES) > MAX_NODES:
+        raise CelError(f"expression too large to compile (over {MAX_NODES:,} nodes); split it, or "
+                       "write a long `||` of equalities as `x in [...]`", "compile_budget")
 
 
 def _decls(declarations: Mapping[str, str | Type] | None) -> dict[str, Type]:
@@ -46,7 +72,12 @@ def compile_ast(
     policy: bool = False,
     cache_dir: str | os.PathLike[str] | None = None,
     cache_key: str | None = None,
+    budget: int | None = DEFAULT_BUDGET,
 ) -> Program:
+    """Compile a parsed (or hand-built) expression. ``budget``: the comprehension iterations
+    one evaluation may perform (:mod:`.budget`); None for no limit."""
+    _check_budget(budget)
+    _check_size(node)
     decls = _decls(declarations)
     info = Info()
     result_type: Type | None = None
@@ -75,7 +106,7 @@ def compile_ast(
             raise err
         info = Info(checked.types)
         result_type = checked.type
-    digest = hashlib.sha256(source.encode()).hexdigest()[:12]
+    digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     label = name or f"cel_{digest}"
     try:
         from .runtime.helpers import unbound
@@ -91,9 +122,11 @@ def compile_ast(
             lenient=not check,
             nested=policy,
             act_functions=act_functions,
+            budget=budget,
         )
-        code = builtins.compile(entry_source(gen.source), f"<cel:{label}>", "exec")
-        fn = build(gen, f"<cel:{label}>", code)
+        filename = _filename(label)
+        code = builtins.compile(entry_source(gen.source), filename, "exec")
+        fn = build(gen, filename, code)
     except CompileError as e:
         raise CelError(e.message, "compile_error") from None
     except (RecursionError, SyntaxError, MemoryError) as e:
@@ -110,11 +143,12 @@ def compile_ast(
         if record is not None:
             _RECORDS[cache_key] = record
             if cache_dir is not None:
-                cache._write(cache_dir, cache._path(cache_dir, cache_key), record)
+                cache.save_record(cache_dir, cache_key, record)
     return prog
 
 
-def _cached(key: str, cache_dir: str | os.PathLike[str] | None) -> Program | None:
+def _cached(key: str, cache_dir: str | os.PathLike[str] | None, source: str, name: str | None,
+            policy: bool) -> Program | None:
     """The program compiled under ``key``: from memory, else (with ``cache_dir``) from disk."""
     hit = _CACHE.get(key)
     if hit is not None or cache_dir is None:
@@ -122,18 +156,22 @@ def _cached(key: str, cache_dir: str | os.PathLike[str] | None) -> Program | Non
     from . import cache
 
     record = cache.load(cache_dir, key)
-    hit = _from_record(record) if record is not None else None
+    hit = _from_record(record, source, name, policy) if record is not None else None
     if hit is not None:
         _remember(key, hit)
     return hit
 
 
-def _from_record(record: tuple) -> Program | None:
+def _from_record(record: tuple, want_source: str, want_name: str | None, want_policy: bool) -> Program | None:
+    """The program of a cache record, or None unless it is exactly the program asked for
+    (its source, name and environment: a record filed under another key is a miss)."""
     from . import cache
 
     try:
         pyname, pysource, code, recipes, fn_keys, line_spans, extra = record
         source, label, type_text, cost, policy = extra
+        if source != want_source or policy is not want_policy or (want_name is not None and label != want_name):
+            return None
         names: dict[str, object] = {k: cache.rebuild_constant(r) for k, r in recipes}
         impls = _policy_impls() if policy else {}
         for helper, key_ in fn_keys:
@@ -161,21 +199,24 @@ def compile(
     name: str | None = None,
     container: str = "",
     cache_dir: str | os.PathLike[str] | None = None,
+    budget: int | None = DEFAULT_BUDGET,
 ) -> Program:
     """Compile a CEL expression; with no declarations every variable is ``dyn``.
 
     Raises :class:`CelError` for a syntax, type or compile error. Programs are cached in
-    memory; with ``cache_dir`` also on disk (see :mod:`.cache`).
+    memory; with ``cache_dir`` also on disk (see :mod:`.cache`). An evaluation performing
+    more than ``budget`` comprehension iterations ends with a CEL error (:mod:`.budget`).
     """
-    key = _cache_key("expr", source, declarations, name, container)
-    hit = _cached(key, cache_dir)
+    _check_budget(budget)
+    key = _cache_key("expr", source, declarations, name, container, budget)
+    hit = _cached(key, cache_dir, source, name, False)
     if hit is not None:
         return hit
     node = _parse(source)
     checked = declarations is not None
     prog = compile_ast(
         node, declarations, source=source, name=name, container=container, check=checked,
-        cache_dir=cache_dir, cache_key=key,
+        cache_dir=cache_dir, cache_key=key, budget=budget,
     )
     _remember(key, prog)
     return prog
@@ -188,20 +229,23 @@ def compile_condition(
     name: str | None = None,
     node: ast.Expr | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    budget: int | None = DEFAULT_BUDGET,
 ) -> Program:
     """Compile a policy expression against the SPEC §5 environment (plus ``declarations``).
 
     Type-checked; raises :class:`CelError` (with ``.diagnostics`` for type errors).
-    Compiled programs are cached by source, declarations, name and engine version.
+    Compiled programs are cached by source, declarations, name, budget and engine version.
     """
-    key = _cache_key("policy", source, declarations, name, "")
-    hit = _cached(key, cache_dir)
+    _check_budget(budget)
+    key = _cache_key("policy", source, declarations, name, "", budget)
+    hit = _cached(key, cache_dir, source, name, True)
     if hit is not None:
         return hit
     if node is None:
         node = _parse(source)
     prog = compile_ast(
-        node, declarations, source=source, name=name, policy=True, cache_dir=cache_dir, cache_key=key
+        node, declarations, source=source, name=name, policy=True, cache_dir=cache_dir, cache_key=key,
+        budget=budget,
     )
     _remember(key, prog)
     return prog
@@ -214,6 +258,7 @@ def compile_conditions(
     names: Sequence[str | None] | None = None,
     nodes: Sequence[ast.Expr | None] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    budget: int | None = DEFAULT_BUDGET,
 ) -> list[Program | CelError]:
     """Compile a policy's conditions together: :func:`compile_condition` for each, but with
     ``cache_dir`` the whole batch is one cache file (one file to create when compiling, one
@@ -225,9 +270,10 @@ def compile_conditions(
     """
     from . import cache
 
+    _check_budget(budget)
     count = len(sources)
     names = list(names) if names is not None else [None] * count
-    keys = [_cache_key("policy", s, declarations, n, "") for s, n in zip(sources, names)]
+    keys = [_cache_key("policy", s, declarations, n, "", budget) for s, n in zip(sources, names)]
     batch_key = hashlib.sha256("\n".join(keys).encode()).hexdigest()
     stored: dict[str, tuple] | None = None
     loaded = False
@@ -239,7 +285,7 @@ def compile_conditions(
             stored = cache.load_batch(cache_dir, batch_key)  # read only on a memory miss
             loaded = True
         if prog is None and stored is not None and key in stored:
-            prog = _from_record(stored[key])
+            prog = _from_record(stored[key], source, names[i], True)
             if prog is not None:
                 _RECORDS[key] = stored[key]
                 _remember(key, prog)
@@ -249,7 +295,7 @@ def compile_conditions(
                 if node is None:
                     node = _parse(source)
                 prog = compile_ast(node, declarations, source=source, name=names[i], policy=True,
-                                   cache_key=key)
+                                   cache_key=key, budget=budget)
             except CelError as e:
                 out.append(e)
                 continue
@@ -317,9 +363,9 @@ _CACHE: dict[str, Program] = {}
 _CACHE_MAX = 20_000
 
 
-def _cache_key(kind: str, source: str, declarations, name, container) -> str:  # type: ignore[no-untyped-def]
+def _cache_key(kind: str, source: str, declarations, name, container, budget=DEFAULT_BUDGET) -> str:  # type: ignore[no-untyped-def]
     decl = sorted((k, str(v)) for k, v in (declarations or {}).items()) if declarations is not None else None
-    raw = repr((ENGINE_VERSION, kind, source, decl, name, container))
+    raw = repr((ENGINE_VERSION, kind, source, decl, name, container, budget))
     return hashlib.sha256(raw.encode()).hexdigest()
 
 

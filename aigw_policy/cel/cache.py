@@ -1,29 +1,56 @@
 """The persistent program cache: compiled code on disk, keyed by content hash + engine version.
 
-One file per program, ``<dir>/<key>.celc``, or one per batch of programs compiled together
-(``compile_conditions``, a policy's expressions), ``<dir>/<key>.celb``: the marshal'd code
-object of each generated module plus how to rebuild its constants and helpers (no pickle: a cache file can only hold
-code, strings, numbers and tuples). The key hashes the expression's source, declarations and
-name with :func:`engine_version`, which covers the Python version and the source of this
-package, so a new engine never reads an old file. Every I/O error is a cache miss: an
-unwritable or corrupt directory only makes compiling slower.
+One file per program, ``<dir>/<key>-<engine>.celc``, or one per batch of programs compiled
+together (``compile_conditions``, a policy's expressions), ``<dir>/<key>-<engine>.celb``:
+the marshal'd code object of each generated module plus how to rebuild its constants and
+helpers (no pickle: a record holds code, strings, numbers and tuples). The engine tag
+(:func:`engine_version`) covers the Python version, this package's code and the grammar
+files, so a new engine never reads an old file.
+
+A cache file holds code that is run, so it is trusted only if it is authentic:
+
+* every file carries an HMAC-SHA256 of its name and contents under a 256-bit key that only
+  this user holds (:func:`key_file`: created ``0600``, never in the cache directory itself);
+  the MAC is checked *before* ``marshal.loads`` sees a byte;
+* the directory must be a real directory (opened with ``O_NOFOLLOW``), owned by this user
+  and writable by no one else; files are opened through it with ``O_NOFOLLOW`` and must be
+  regular files owned by this user;
+* the caller checks that a record is for the source it asked for (``api._from_record``).
+
+Anything else (and every I/O error) is a cache miss: the program is compiled again, the
+file is never executed. Where the key cannot be kept (no writable home), a random key per
+process is used: the cache then works within the process only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import marshal
 import os
+import secrets
+import stat
 import sys
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 from .codegen import Generated
 
-__all__ = ["default_dir", "engine_version", "has_batch", "load", "load_batch", "record", "save", "save_batch"]
+__all__ = ["default_dir", "engine_version", "has_batch", "key_file", "load", "load_batch",
+           "record", "save_batch", "save_record"]
 
-_FORMAT = 1
+_FORMAT = 2
+_MAGIC = b"AIGWCEL\x02"
+_MAC_SIZE = 32
+_KEY_SIZE = 32
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_POSIX = _NOFOLLOW != 0 and hasattr(os, "geteuid")
+
+
+def _cache_base() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "aigw-policy"
 
 
 def default_dir() -> Path:
@@ -31,27 +58,122 @@ def default_dir() -> Path:
     explicit = os.environ.get("AIGW_POLICY_CACHE_DIR")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "aigw-policy" / "cel"
+    return _cache_base() / "cel"
+
+
+def key_file() -> Path:
+    """Where the cache key is kept: ``$XDG_CACHE_HOME/aigw-policy/cache.key`` (``~/.cache``),
+    whatever cache directory is used."""
+    return _cache_base() / "cache.key"
 
 
 @lru_cache(maxsize=1)
 def engine_version() -> str:
-    """The engine version tag: package version, Python version, hash of this package's code."""
+    """The engine version tag: package version, Python version, hash of this package's code
+    and of the grammar files."""
     from .api import ENGINE_VERSION
+    from .parser import GRAMMAR_DIR
 
     h = hashlib.sha256(f"{ENGINE_VERSION}|{sys.version}|{_FORMAT}".encode())
     root = Path(__file__).resolve().parent
-    for path in sorted(root.rglob("*.py")):
+    files = sorted(root.rglob("*.py")) + sorted(Path(GRAMMAR_DIR).resolve().glob("*.lark"))
+    for path in files:
         try:
-            h.update(path.read_bytes())
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
         except OSError:
             pass
     return h.hexdigest()[:16]
 
 
+# -- the key ---------------------------------------------------------------------------------
+_KEYS: dict[str, bytes] = {}
+
+
+def _key() -> bytes:
+    """This user's cache key (read or created once per process and key file)."""
+    path = str(key_file())
+    key = _KEYS.get(path)
+    if key is None:
+        key = _read_or_create_key(path) or secrets.token_bytes(_KEY_SIZE)
+        _KEYS[path] = key
+    return key
+
+
+def _read_or_create_key(path: str) -> bytes | None:
+    if not _POSIX:
+        return None
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        dfd = _open_dir(os.path.dirname(path))
+    except OSError:
+        return None
+    if dfd is None:
+        return None
+    name = os.path.basename(path)
+    try:
+        try:
+            fd = os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=dfd)
+        except FileNotFoundError:
+            key = secrets.token_bytes(_KEY_SIZE)
+            tmp = f".key-{secrets.token_hex(8)}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600, dir_fd=dfd)
+            try:
+                os.write(fd, key)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)  # never replaces a key
+            except FileExistsError:
+                pass  # another process made one first: use theirs
+            finally:
+                os.unlink(tmp, dir_fd=dfd)
+            fd = os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=dfd)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+                return None
+            key = os.read(fd, _KEY_SIZE + 1)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    finally:
+        os.close(dfd)
+    return key if len(key) == _KEY_SIZE else None
+
+
+# -- directories and files -------------------------------------------------------------------
+def _open_dir(directory: str | os.PathLike[str]) -> int | None:
+    """A descriptor of ``directory`` if it is safe to trust: a real directory (not a
+    symlink), owned by this user, writable by no one else. None otherwise."""
+    if not _POSIX:
+        return None
+    try:
+        fd = os.open(directory, os.O_RDONLY | _DIRECTORY | _NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        return None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _mac(name: str, payload: bytes) -> bytes:
+    return hmac.new(_key(), name.encode() + b"\0" + payload, hashlib.sha256).digest()
+
+
+def _name(key: str, suffix: str = "celc") -> str:
+    return f"{key[:40]}-{engine_version()}.{suffix}"
+
+
 def _path(directory: str | os.PathLike[str], key: str, suffix: str = "celc") -> str:
-    return os.path.join(directory, f"{key[:40]}-{engine_version()}.{suffix}")
+    return os.path.join(directory, _name(key, suffix))
 
 
 def record(gen: Generated, code: object, extra: tuple) -> tuple | None:
@@ -65,52 +187,80 @@ def record(gen: Generated, code: object, extra: tuple) -> tuple | None:
     )  # fmt: skip
 
 
-def _write(directory: str | os.PathLike[str], path: str, payload: tuple) -> bool:
+def _write(directory: str | os.PathLike[str], name: str, payload: tuple) -> bool:
     try:
         data = marshal.dumps((_FORMAT, engine_version(), *payload))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    except (OSError, ValueError):
+        return False
+    dfd = _open_dir(directory)
+    if dfd is None:
+        return False
+    tmp = f".tmp-{secrets.token_hex(8)}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600, dir_fd=dfd)
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
+                f.write(_MAGIC + _mac(name, data) + data)
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
         except BaseException:
             try:
-                os.unlink(tmp)
+                os.unlink(tmp, dir_fd=dfd)
             except OSError:
                 pass
             raise
-    except (OSError, ValueError):
+    except OSError:
         return False
+    finally:
+        os.close(dfd)
     return True
 
 
-def _read(path: str, size: int) -> tuple | None:
+def _read(directory: str | os.PathLike[str], name: str, size: int) -> tuple | None:
+    dfd = _open_dir(directory)
+    if dfd is None:
+        return None
     try:
-        with open(path, "rb") as f:
-            data = marshal.loads(f.read())
-    except (OSError, ValueError, EOFError, TypeError):
+        fd = os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=dfd)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+                return None
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                blob = f.read()
+        finally:
+            os.close(fd)
+    except OSError:
         return None
-    if not isinstance(data, tuple) or len(data) != size or data[0] != _FORMAT or data[1] != engine_version():
+    finally:
+        os.close(dfd)
+    head, mac, data = blob[: len(_MAGIC)], blob[len(_MAGIC): len(_MAGIC) + _MAC_SIZE], blob[len(_MAGIC) + _MAC_SIZE:]
+    if head != _MAGIC or not hmac.compare_digest(mac, _mac(name, data)):
+        return None  # not ours, or changed since we wrote it: never unmarshalled
+    try:
+        value = marshal.loads(data)
+    except (ValueError, EOFError, TypeError):
         return None
-    return data[2:]
+    if not isinstance(value, tuple) or len(value) != size or value[0] != _FORMAT or value[1] != engine_version():
+        return None
+    return value[2:]
 
 
-def save(directory: str | os.PathLike[str], key: str, gen: Generated, code: object, extra: tuple) -> bool:
-    """Write one compiled program; False (silently) if it cannot be cached or written."""
-    rec = record(gen, code, extra)
-    return rec is not None and _write(directory, _path(directory, key), rec)
+def save_record(directory: str | os.PathLike[str], key: str, rec: tuple) -> bool:
+    """Write one :func:`record` under ``key``; False (silently) if it cannot be written."""
+    return _write(directory, _name(key), (rec,))
 
 
 def load(directory: str | os.PathLike[str], key: str) -> tuple | None:
     """A cached record ``(name, source, code, recipes, function_keys, line_spans, extra)``."""
-    return _read(_path(directory, key), 9)
+    data = _read(directory, _name(key), 3)
+    return data[0] if data is not None and isinstance(data[0], tuple) else None
 
 
 def save_batch(directory: str | os.PathLike[str], key: str, records: dict[str, tuple]) -> bool:
     """Write many programs (expression key -> :func:`record`) as one file: creating files is
     what costs most on many file systems (~1 ms each), reading one is cheap."""
-    return _write(directory, _path(directory, key, "celb"), (tuple(records.items()),))
+    return _write(directory, _name(key, "celb"), (tuple(records.items()),))
 
 
 def has_batch(directory: str | os.PathLike[str], key: str) -> bool:
@@ -119,7 +269,7 @@ def has_batch(directory: str | os.PathLike[str], key: str) -> bool:
 
 def load_batch(directory: str | os.PathLike[str], key: str) -> dict[str, tuple] | None:
     """The records of a batch written by :func:`save_batch`, by expression key."""
-    data = _read(_path(directory, key, "celb"), 3)
+    data = _read(directory, _name(key, "celb"), 3)
     if data is None or not isinstance(data[0], tuple):
         return None
     try:

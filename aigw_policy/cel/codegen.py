@@ -90,7 +90,11 @@ class _Gen:
         lenient: bool,
         nested: bool = False,
         act_functions: frozenset[str] = frozenset(),
+        budget: int | None = None,
     ) -> None:
+        self.budget = budget
+        self.budgeted = False  # some comprehension charges the budget
+        self.absorbs = False  # the fast body calls a helper that absorbs errors (all/exists)
         self.nested = nested
         self.act_functions = act_functions
         self.variables = variables
@@ -105,6 +109,7 @@ class _Gen:
         self.scopes: list[dict[str, str]] = []
         self.fast = True
         self._n = 0
+        self.in_iterable = 0  # generating a comprehension's range: no `:=` there (SyntaxError)
 
     # -- names ---------------------------------------------------------------------------
     def const(self, value: object, recipe: tuple | None = None) -> str:
@@ -128,6 +133,14 @@ class _Gen:
             self.fn_names[key] = name
             self.fn_values[name] = impl
         return name
+
+    def guardable(self) -> bool:
+        """Whether fast code may bind a temporary (``:=``) to check a dyn value inline."""
+        return self.fast and self.in_iterable == 0
+
+    def temp(self) -> str:
+        self._n += 1
+        return f"_w{self._n}"
 
     def local(self, name: str) -> str | None:
         for scope in reversed(self.scopes):
@@ -200,9 +213,13 @@ class _Gen:
                     if found is not None:
                         name, used = found
                         code = self.var_ref(name)
-                        rest = dotted.lstrip(".").split(".")[used:]
-                        for f in rest:
-                            code = self.select_code(code, f, None)
+                        chain = []  # the selections after the variable, outermost first
+                        n: ast.Expr = node
+                        for _ in dotted.lstrip(".").split(".")[used:]:
+                            chain.append(n)
+                            n = n.operand  # type: ignore[union-attr]
+                        for sel in reversed(chain):
+                            code = self.select_code(code, sel.field, self.info.type(sel.operand))  # type: ignore[union-attr]
                         return code
                     bare = dotted.lstrip(".")
                     if bare in TYPE_IDENTS:
@@ -213,7 +230,8 @@ class _Gen:
         return self.select_code(operand, node.field, self.info.type(node.operand))
 
     def select_code(self, operand: str, name: str, t: Type | None) -> str:
-        if self.fast and t is not None and t.kind == "map" and t.params[0].kind == "string":
+        # a dyn operand too: a dict answers as CEL does, anything else raises (fast body left)
+        if self.fast and t is not None and (t.kind == "dyn" or (t.kind == "map" and t.params[0].kind == "string")):
             return f"{operand}[{name!r}]"
         return f"_sel({operand}, {name!r})"
 
@@ -236,12 +254,21 @@ class _Gen:
         if (
             self.fast
             and t is not None
-            and t.kind == "map"
-            and t.params[0].kind == "string"
+            and (t.kind == "dyn" or (t.kind == "map" and t.params[0].kind == "string"))
             and kt is not None
             and kt.kind == "string"
         ):
-            return f"{o}[{k}]"
+            return f"{o}[{k}]"  # a str indexes only a dict (a list or str raises TypeError)
+        if (
+            self.guardable()
+            and t is not None
+            and t.kind == "dyn"
+            and isinstance(node.index, ast.Literal)
+            and node.index.kind == "int"
+            and node.index.value >= 0  # type: ignore[operator]
+        ):
+            w = self.temp()  # a list only: `'abc'[0]` is Python, not CEL
+            return f"({w}[{k}] if ({w} := {o}).__class__ is list else _leave())"
         return f"_idx({o}, {k})"
 
     def e_CreateList(self, node: ast.CreateList) -> str:
@@ -324,6 +351,8 @@ class _Gen:
                 resolved = key
             if resolved is None:
                 raise CompileError(f"undeclared reference to function `{key}`", node.span)
+            if resolved == "size" and len(args) == 1 and self.fast and "size" not in self.functions:
+                return self.size_code(args[0])
             fname = self.function(resolved)
             if resolved in self.act_functions:
                 return f"{fname}({', '.join(['act'] + [self.expr(a) for a in args])})"
@@ -357,12 +386,32 @@ class _Gen:
                 raise CompileError(str(e), args[0].span) from None
             tt = self.info.type(target)
             code = self.expr(target)
-            if tt is None or tt.kind != "string":
-                code = f"_S({code})"
-            return f"{self.const(matcher, ('re', args[0].value))}({code})"
+            m = self.const(matcher, ("re", args[0].value))
+            if tt is not None and tt.kind == "string":
+                return f"{m}({code})"
+            if self.guardable():
+                w = self.temp()
+                return f"({m}({w}) if ({w} := {code}).__class__ is str else _leave())"
+            return f"{m}(_S({code}))"
+        if f == "size" and not args and self.fast and ".size" not in self.functions:
+            return self.size_code(target)
+        if f in _LAZY and len(args) == 1 and "." + f not in self.functions:
+            # the argument is evaluated only if the optional is empty
+            return f"{_LAZY[f]}({self.expr(target)}, lambda: {self.expr(args[0])})"
         fname = self.function("." + f)
         parts = [self.expr(target)] + [self.expr(a) for a in args]
         return f"{fname}({', '.join(parts)})"
+
+    def size_code(self, node: ast.Expr) -> str | None:
+        """``size(x)`` in the fast body: ``len`` (a code point count for a str, as CEL's)."""
+        code = self.expr(node)
+        t = self.info.type(node)
+        if t is not None and t.kind in ("string", "bytes", "list", "map"):
+            return f"len({code})"
+        if self.guardable():
+            w = self.temp()
+            return f"(len({w}) if ({w} := {code}).__class__ in _SIZED else _leave())"
+        return f"{self.function('size')}({code})"
 
     def global_function(self, name: str) -> str | None:
         for cand in self.candidates(name):
@@ -387,6 +436,8 @@ class _Gen:
         ta, tb = self.info.type(a), self.info.type(b)
         if self.fast and ta is not None and tb is not None:
             fast = _fast_binary(f, ta, tb, ca, cb, self)
+            if fast is None and "dyn" in (ta.kind, tb.kind):
+                fast = _fast_dyn(f, ta.kind, tb.kind, ca, cb, self)
             if fast is not None:
                 return fast
         return f"{helper}({ca}, {cb})"
@@ -397,7 +448,7 @@ class _Gen:
         pnames = []
         for n in names:
             self._n += 1
-            p = f"v{self._n}_{n}"
+            p = f"v{self._n}_" + "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in n)
             scope[n] = p
             pnames.append(p)
         self.scopes.append(scope)
@@ -437,7 +488,17 @@ class _Gen:
         names = self.var_names(args[:nvars], node)
         if len(set(names)) != len(names):
             raise CompileError(f"duplicate variable name `{names[0]}` in `{f}`", node.span)
-        t = self.expr(node.target)  # type: ignore[arg-type]
+        self.in_iterable += 1
+        try:
+            t = self.expr(node.target)  # type: ignore[arg-type]
+        finally:
+            self.in_iterable -= 1
+        charged = self.budget is not None and f not in ("optMap", "optFlatMap")
+        if charged:
+            self.budgeted = True
+        # the range, charged to this evaluation's budget
+        it = f"_rngit(_b, {t})" if charged else f"_it({t})"
+        t = f"_rng(_b, {t})" if charged else t
         rest = args[nvars:]
         if f in ("all", "exists", "exists_one", "existsOne") and nvars == 1:
             helper = {"all": "_all", "exists": "_exists"}.get(f, "_exists_one")
@@ -446,10 +507,12 @@ class _Gen:
                 pyf = "all" if f == "all" else "any"
                 inner = body[len("(lambda ") : -1]
                 var, _, expr = inner.partition(": ")
-                return f"{pyf}({expr} for {var} in _it({t}))"
+                return f"{pyf}({expr} for {var} in {it})"
+            self.absorbs = True
             return f"{helper}({t}, {self.lambda_(names, rest[0])})"
         if f in ("all", "exists", "exists_one", "existsOne"):
             helper = {"all": "_all2", "exists": "_exists2"}.get(f, "_exists_one2")
+            self.absorbs = True
             return f"{helper}({t}, {self.lambda_(names, rest[0])})"
         if f == "map":
             if len(rest) == 1:
@@ -472,6 +535,9 @@ class _Gen:
 
 
 _MARKED = (ast.Call, ast.Index, ast.Select)
+
+_LAZY = {"or": "_optor", "orValue": "_optorvalue"}
+"""Receiver-style optional functions whose argument is evaluated only when needed."""
 
 _BINARY = {
     "_==_": "_eq", "_!=_": "_ne", "_<_": "_lt", "_<=_": "_le", "_>_": "_gt", "_>=_": "_ge",
@@ -518,6 +584,34 @@ def _fast_binary(f: str, ta: Type, tb: Type, ca: str, cb: str, gen: _Gen) -> str
     return None
 
 
+def _fast_dyn(f: str, ka: str, kb: str, ca: str, cb: str, gen: _Gen) -> str | None:
+    """Plain Python for an operator with a dyn operand, guarded where Python and CEL differ.
+
+    Python's ``==`` with a str, bytes or None is CEL's (another type is simply unequal); a
+    bool is compared by identity (``1 == True`` in Python only); an int or a double is
+    compared once the dyn value is known to be of the same class (Python compares an int
+    with a float exactly, CEL through a double; a bool is an int to Python). ``in`` needs a
+    dict or a list (``'a' in 'abc'`` is Python only)."""
+    other = kb if ka == "dyn" else ka
+    if f in ("_==_", "_!=_"):
+        if other in ("string", "bytes", "null"):
+            return f"({ca} {_PY_OP[f]} {cb})"
+        if other == "bool":
+            return f"({ca} {'is' if f == '_==_' else 'is not'} {cb})"
+    if f in _PY_OP and other in ("string", "bytes") and f not in ("_==_", "_!=_"):
+        return f"({ca} {_PY_OP[f]} {cb})"
+    if f in _PY_OP and other in ("int", "double") and gen.guardable():
+        w = gen.temp()
+        dyn = ca if ka == "dyn" else cb
+        left, right = (w, cb) if ka == "dyn" else (ca, w)
+        cls = "int" if other == "int" else "float"
+        return f"({left} {_PY_OP[f]} {right} if ({w} := {dyn}).__class__ is {cls} else _leave())"
+    if f == "@in" and ka == "string" and kb == "dyn" and gen.guardable():
+        w = gen.temp()
+        return f"({ca} in {w} if ({w} := {cb}).__class__ is dict or {w}.__class__ is list else _leave())"
+    return None
+
+
 def generate(
     node: ast.Expr,
     *,
@@ -529,39 +623,61 @@ def generate(
     lenient: bool = True,
     nested: bool = False,
     act_functions: frozenset[str] = frozenset(),
+    budget: int | None = None,
 ) -> Generated:
+    """Python source for ``node``. With ``budget``, every comprehension charges its range
+    size to a counter local to the evaluation (see :mod:`.budget`)."""
     info = info or Info()
-    gen = _Gen(set(variables), container, info, functions or {}, lenient, nested, act_functions)
+    gen = _Gen(set(variables), container, info, functions or {}, lenient, nested, act_functions, budget)
     gen.fast = True
     fast = gen.expr(node)
+    fast_absorbs = gen.absorbs
     gen.fast = False
     exact = gen.expr(node)
-    pyname = "".join(c if c.isalnum() else "_" for c in name) or "cel_expr"
+    # ASCII only: Python NFKC-normalizes identifiers (`ﬁ` defines `fi`)
+    pyname = "".join(c if c.isascii() and c.isalnum() else "_" for c in name) or "cel_expr"
     if pyname[0].isdigit():
         pyname = "_" + pyname
     span = getattr(node, "span", None)
     whole = (span.start, span.end) if span is not None else (0, 0)
+    if gen.budgeted:
+        # a counter local to each evaluation, [iterations left, budget]; an error raised
+        # after the budget ran out (an absorbed budget error) is the budget error
+        head, exact = f"    _b = [{budget}, {budget}]\n", f"_spent(_b, ({exact}\n        ))"
+        if fast_absorbs:  # else an over-budget error in the fast body always propagates
+            fast = f"_spent(_b, {fast})"
+        guard = "        _spent(_b, None)\n"
+    else:
+        head, exact, guard = "", f"({exact}\n        )", ""
     source = (
         f"def {pyname}(act):\n"
+        f"{head}"
         f"    try:\n"
         f"        return {fast}\n"
         f"    except Exception:\n"
+        f"{guard}"
         f"        return _exact(act)\n"
         f"\n"
         f"def _exact(act):\n"
+        f"{head}"
         f"    try:\n"
-        f"        return ({exact}\n        )\n"
+        f"        return {exact}\n"
         f"    except _CelError:\n"
+        f"{guard}"
         f"        raise\n"
         f"    except RecursionError:\n"
+        f"{guard}"
         f"        raise _CelError('expression too deep to evaluate') from None\n"
         f"    except Exception as e:\n"
+        f"{guard}"
         f"        raise _CelError(type(e).__name__ + ': ' + str(e)) from None\n"
     )
-    # the fast body is line 3; in the exact body a marker line `#@start:end` precedes the
-    # first line of each call, index or selection
-    line_spans = {3: whole, 9: whole}
-    for i, line in enumerate(source.split("\n"), 1):
+    # the fast body is the first `return`; in the exact body a marker line `#@start:end`
+    # precedes the first line of each call, index or selection
+    lines = source.split("\n")
+    returns = [i for i, line in enumerate(lines, 1) if line.startswith("        return ")]
+    line_spans = {returns[0]: whole, returns[2]: whole}
+    for i, line in enumerate(lines, 1):
         if line.startswith("#@"):
             a, _, b = line[2:].partition(":")
             line_spans[i + 1] = (int(a), int(b))

@@ -14,12 +14,21 @@ from dataclasses import dataclass
 from . import ast
 from .types import Type
 
-__all__ = ["Limits", "estimate", "DEFAULT_LIMITS", "MAX_ITERATIONS", "MAX_STRING"]
+__all__ = ["Limits", "estimate", "DEFAULT_LIMITS", "MAX_ITERATIONS", "MAX_NODES", "MAX_POLICY_NODES",
+           "MAX_STRING"]
 
 MAX_ITERATIONS = 1_000_000
 """Runtime guard: the most elements one comprehension may range over."""
 MAX_STRING = 10_000_000
 """Runtime guard: the longest string or list that ``+`` may build."""
+
+MAX_NODES = 10_000
+"""Compile budget: the most AST nodes one expression may have (AIGW305). Compiling costs
+~50-100 us a node (parse, check, generate, Python's compile), so this is ~1 s at worst; a
+long `||` chain of equalities is better written `x in [...]` (one node per element)."""
+MAX_POLICY_NODES = 50_000
+"""Compile budget: the most AST nodes all the CEL texts of one policy may have together
+(AIGW305). A 1,000-rule policy has ~10,000."""
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,23 @@ names the root only. A dotted name resolves to its longest declared prefix.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container
 
 from . import ast
 
 __all__ = ["candidates", "qualified_name", "resolve"]
 
+_IDENT = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
+
 
 def qualified_name(node: ast.Expr) -> str | None:
-    """The dotted name of an Ident/Select chain, or None."""
+    """The dotted name of an Ident/Select chain, or None. A field that is not a plain
+    identifier (a backquoted ``a.`x.y``` or ``a.`x-y```) ends no name: it is a selection."""
     parts = []
     while isinstance(node, ast.Select) and not node.optional:
+        if not _IDENT.fullmatch(node.field):
+            return None
         parts.append(node.field)
         node = node.operand
     if not isinstance(node, ast.Ident):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ MAX_LENGTH = 100_000
 """Longest expression accepted, in characters (cel-go's default limit too)."""
 MAX_DEPTH = 128
 """Deepest AST accepted; deeper input gets AIGW008 instead of a RecursionError later."""
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+"""Code points that are not Unicode scalar values: Python strings can hold them, text cannot."""
 
 KEYWORDS = frozenset({"true", "false", "null", "in"})
 RESERVED = frozenset({
@@ -80,6 +84,10 @@ def _parse(text: str, source: Source | None, offset: int) -> ast.Expr:
     if len(text) > MAX_LENGTH:
         _fail("AIGW008", f"expression is too long ({len(text)} characters, the limit is "
               f"{MAX_LENGTH})", src.span(base, base + len(text)))
+    bad = SURROGATE.search(text)
+    if bad is not None:
+        _fail("AIGW007", f"unreadable character U+{ord(bad.group()):04X}: a lone surrogate is not "
+              "Unicode text", src.span(base + bad.start(), base + bad.end()))
     lowering = Lowering(text, src, base)
     try:
         node = _fast_lower(text, lowering) if text.count("(") <= _FAST_MAX_PARENS else None

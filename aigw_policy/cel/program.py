@@ -6,7 +6,10 @@ import types as _pytypes
 from collections.abc import Mapping
 from typing import Any
 
+from .budget import NAMES as BUDGET_NAMES
 from .codegen import Generated
+from .guards import NAMES as GUARD_NAMES
+from .optionals import NAMES as OPTIONAL_NAMES
 from .runtime.helpers import namespace
 from .runtime.values import CelError
 from .types import Type
@@ -150,6 +153,9 @@ def instantiate(code: Any, name: str, names: dict[str, object], source: str | No
     With the full generated ``source``, an ``_exact`` the code does not define is compiled
     from it on first use."""
     ns = namespace()
+    ns.update(BUDGET_NAMES)
+    ns.update(OPTIONAL_NAMES)
+    ns.update(GUARD_NAMES)
     ns.update(names)
     exec(code, ns)  # noqa: S102 - generated from a checked AST, no user text is executed
     fn = ns[name]

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..cel import CelError, compile_condition
+from ..cel.budget import DEFAULT_BUDGET
+from ..cel.cost import MAX_POLICY_NODES
 from ..cel.runtime.ops import to_string
 from ..diagnostics import Diagnostic, PolicyError
 from ..ir import Action, Policy, Rule
@@ -149,7 +151,9 @@ def _setting(policy: Policy, name: str) -> str:
 
 
 class _Compiler:
-    def __init__(self, policy: Policy, prefix: str, parsed: dict[str, Any] | None = None) -> None:
+    def __init__(self, policy: Policy, prefix: str, parsed: dict[str, Any] | None = None,
+                 budget: int | None = DEFAULT_BUDGET) -> None:
+        self.budget = budget
         self.policy = policy
         self.prefix = prefix
         self.errors: list[Diagnostic] = []
@@ -169,13 +173,14 @@ class _Compiler:
     def cel(self, source: str, span: Span | None, label: str) -> CompiledExpr:
         node = self.parse(source)
         try:
-            prog = compile_condition(source, name=label, node=node)
+            prog = compile_condition(source, name=label, node=node, budget=self.budget)
         except CelError as error:
             diags = getattr(error, "diagnostics", None)
+            code = "AIGW305" if error.code == "compile_budget" else "AIGW304"
             self.errors.append(
-                Diagnostic.make("AIGW304", f"`{source}` could not be compiled: {error}", span)
+                Diagnostic.make(code, f"`{_short(source)}` could not be compiled: {error}", span)
                 if not diags
-                else Diagnostic.make("AIGW304", f"`{source}`: {diags[0].message}", span)
+                else Diagnostic.make(code, f"`{_short(source)}`: {diags[0].message}", span)
             )
             return CompiledExpr(source, span, _broken(str(error)))
         return CompiledExpr(source, span, prog.function, node)
@@ -323,6 +328,11 @@ def _mark_eager(rules: tuple[CompiledRule, ...]) -> tuple[CompiledRule, ...]:
     return tuple(out)
 
 
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _broken(message: str) -> Fn:
     def fn(act: dict[str, Any]) -> Any:
         raise CelError(f"expression could not be compiled: {message}", "compile_error")
@@ -334,15 +344,34 @@ class _Collector(_Compiler):
     """A dry run of the compiler that only gathers every CEL text with its label."""
 
     def __init__(self, policy: Policy, prefix: str) -> None:
-        super().__init__(policy, prefix)
+        super().__init__(policy, prefix, None)
         self.wanted: dict[tuple[str, str], Any] = {}
+        self.spans: dict[str, Span | None] = {}
 
     def cel(self, source: str, span: Span | None, label: str) -> CompiledExpr:
         self.wanted.setdefault((source, label), self.parse(source))
+        self.spans.setdefault(source, span)
         return CompiledExpr(source, span, _broken("not compiled"))
 
+    def over_budget(self) -> Diagnostic | None:
+        """AIGW305 where the policy's CEL texts together pass :data:`MAX_POLICY_NODES`
+        (each distinct text counted once: compiling it once serves every use)."""
+        from ..cel.ast import count_nodes
 
-def _compile_all_at_once(policy: Policy, prefix: str, cache_dir: Any) -> dict[str, Any]:
+        total = 0
+        for source, span in self.spans.items():
+            node = self.parsed.get(source)
+            if node is not None:
+                total += count_nodes(node, MAX_POLICY_NODES)
+            if total > MAX_POLICY_NODES:
+                return Diagnostic.make(
+                    "AIGW305", f"the policy's CEL expressions are too large to compile together "
+                    f"(over {MAX_POLICY_NODES:,} nodes, reached at `{_short(source)}`)", span,
+                    help="split the policy, or write long `||` chains of equalities as `x in [...]`")
+        return None
+
+
+def _compile_all_at_once(policy: Policy, prefix: str, cache_dir: Any, budget: int | None) -> dict[str, Any]:
     """Compile every CEL text of the policy in one batch (one cache file with
     ``cache_dir``); the per-expression compile that follows then hits the CEL cache."""
     from ..cel import compile_conditions
@@ -351,6 +380,9 @@ def _compile_all_at_once(policy: Policy, prefix: str, cache_dir: Any) -> dict[st
     for phase in ("on_http_request", "on_http_response"):
         for i, rule in enumerate(policy.phase(phase)):  # type: ignore[arg-type]
             collector.rule(phase, i, rule)  # type: ignore[arg-type]
+    over = collector.over_budget()
+    if over is not None:
+        raise PolicyError([over])
     if collector.wanted:
         keys = list(collector.wanted)
         compile_conditions(
@@ -358,6 +390,7 @@ def _compile_all_at_once(policy: Policy, prefix: str, cache_dir: Any) -> dict[st
             names=[label for _, label in keys],
             nodes=[collector.wanted[k] for k in keys],
             cache_dir=cache_dir,
+            budget=budget,
         )
     return collector.parsed
 
@@ -368,17 +401,20 @@ def compile_policy(
     index: bool = True,
     index_min_rules: int = 8,
     cache_dir: str | os.PathLike[str] | None = None,
+    cel_budget: int | None = DEFAULT_BUDGET,
 ) -> CompiledPolicy:
     """Compile a policy; :class:`PolicyError` if a CEL text does not compile.
 
     With ``cache_dir``, compiled conditions are kept on disk (keyed by content hash and
     engine version), so reloading an unchanged policy in a new process skips compilation.
+    ``cel_budget``: the comprehension iterations one evaluation of one CEL text may perform
+    (past it the text fails with a CEL error, AIGW520; None: no limit).
     """
     first_span = next((r.span for _, r in policy.rules() if r.span is not None), None)
     file = first_span.file if first_span is not None and first_span.file else None
     prefix = (file.rsplit("/", 1)[-1] if file else None) or policy.name or "policy"
-    parsed = _compile_all_at_once(policy, prefix, cache_dir)
-    c = _Compiler(policy, prefix, parsed)
+    parsed = _compile_all_at_once(policy, prefix, cache_dir, cel_budget)
+    c = _Compiler(policy, prefix, parsed, cel_budget)
     request_rules = tuple(c.rule("on_http_request", i, r) for i, r in enumerate(policy.phase("on_http_request")))
     response_rules = tuple(c.rule("on_http_response", i, r) for i, r in enumerate(policy.phase("on_http_response")))
     if c.errors:

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
+from ..cel.budget import DEFAULT_BUDGET
 from ..ir import Policy
 from ..limits.model import LimitStore
 from ..providers import PriceBook
@@ -41,12 +42,15 @@ class Engine:
     :class:`~aigw_policy.ledger.Ledger` to record finished requests in. ``prices``: a
     :class:`~aigw_policy.providers.PriceBook` or a mapping of price overrides.
     ``trace``: record the full trace by default. ``index``: dispatch rules through the index.
+    ``cel_budget``: comprehension iterations one evaluation of one CEL text may perform
+    (default 1,000,000; past it the rule fails with AIGW520, handled by its ``on_error``).
     """
 
     def __init__(self, policy: Policy | CompiledPolicy | str | os.PathLike[str], store: LimitStore | None = None, *,
                  ledger: Any = None, prices: PriceBook | Mapping[str, Any] | None = None, counter: Any = None,
                  trace: bool = False, index: bool = True,
-                 cache_dir: str | os.PathLike[str] | None = None) -> None:
+                 cache_dir: str | os.PathLike[str] | None = None,
+                 cel_budget: int | None = DEFAULT_BUDGET) -> None:
         if isinstance(policy, (str, os.PathLike)):
             from ..loader import load
 
@@ -54,7 +58,7 @@ class Engine:
         if isinstance(policy, CompiledPolicy):
             self.compiled = policy
         elif isinstance(policy, Policy):
-            self.compiled = compile_policy(policy, index=index, cache_dir=cache_dir)
+            self.compiled = compile_policy(policy, index=index, cache_dir=cache_dir, cel_budget=cel_budget)
         else:
             raise TypeError(f"Engine needs a Policy, not {type(policy).__name__}")
         if store is None:

@@ -17,7 +17,7 @@ from lark import Lark, Token, Tree
 
 from ..analysis.cel_check import check_rule
 from ..cel import ast
-from ..cel.parser import Lowering, grammar_text
+from ..cel.parser import SURROGATE, Lowering, grammar_text
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir import Action, Expr, Policy, Rule
 from ..ir.nodes import SETTINGS
@@ -85,6 +85,11 @@ def read_dsl(source: Source, diags: Diagnostics,
     if len(source.text) > MAX_INPUT_CHARS:
         diags.add("AIGW008", f"the document is longer than {MAX_INPUT_CHARS} characters",
                   source.span(0, 0))
+        return None
+    bad = SURROGATE.search(source.text)
+    if bad is not None:
+        diags.add("AIGW007", f"unreadable character U+{ord(bad.group()):04X}: a lone surrogate is "
+                  "not Unicode text", source.span(bad.start(), bad.end()))
         return None
     tree = recover(source, diags, dsl_parser())
     if tree is None:
