@@ -14,7 +14,8 @@ from typing import Any
 
 from .codes import Severity
 from .diagnostics import Diagnostic, PolicyError
-from .engine import CompiledPolicy, Decision, Engine, Request, RequestError, compile_policy
+from .engine import (CompiledPolicy, Decision, Engine, Request, RequestError, StoreUnavailableError,
+                     UnknownRequestError, Verdict, compile_policy)
 from .ir import Action, Expr, Policy, Rule
 from .loader import load, loads, read
 
@@ -31,6 +32,9 @@ __all__ = [
     "RequestError",
     "Rule",
     "Severity",
+    "StoreUnavailableError",
+    "UnknownRequestError",
+    "Verdict",
     "__version__",
     "cel",
     "compile_policy",
