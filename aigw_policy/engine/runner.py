@@ -92,7 +92,8 @@ class Engine:
         self._response_text = response_text(self.compiled)
         self._lock = threading.Lock()
         self._pending: OrderedDict[str, Parked] = OrderedDict()
-        self._running: dict[str, tuple[Parked, Future[Decision]]] = {}
+        # being completed: the future gets the decision, or None when the completion failed
+        self._running: dict[str, tuple[Parked, Future[Decision | None]]] = {}
         self._done: OrderedDict[str, Decision] = OrderedDict()
 
     @property
@@ -235,16 +236,16 @@ class Engine:
                 return done
             parked, fut = claim
             if parked is None:
-                try:
-                    return fut.result()
-                except BaseException:  # noqa: BLE001 - the first completion failed: try again
-                    continue
+                first = fut.result()
+                if first is not None:
+                    return first
+                continue  # the first completion failed: claim it again
             try:
                 flow, t = self._revive(request_id, parked, now)
                 self._drive(response_steps(flow, resp), t)
                 decision = self._final(flow)
-            except BaseException as error:
-                self._unclaim(request_id, parked, fut, error)
+            except BaseException:
+                self._unclaim(request_id, parked, fut)
                 raise
             return self._settled(request_id, decision, fut)
 
@@ -297,18 +298,16 @@ class Engine:
                 return done
             parked, fut = claim
             if parked is None:
-                try:
-                    return await asyncio.wrap_future(fut)
-                except asyncio.CancelledError:
-                    raise
-                except BaseException:  # noqa: BLE001 - the first completion failed: try again
-                    continue
+                first = await asyncio.wrap_future(fut)
+                if first is not None:
+                    return first
+                continue  # the first completion failed: claim it again
             try:
                 flow, t = self._revive(request_id, parked, now)
                 await self._adrive(response_steps(flow, resp), t)
                 decision = await self._afinal(flow)
-            except BaseException as error:
-                self._unclaim(request_id, parked, fut, error)
+            except BaseException:
+                self._unclaim(request_id, parked, fut)
                 raise
             return self._settled(request_id, decision, fut)
 
@@ -341,18 +340,19 @@ class Engine:
             parked = self._pending.pop(rid, None)
             if parked is None:
                 raise UnknownRequestError(rid, max_pending=self.max_pending, max_done=MAX_DONE)
-            fut: Future[Decision] = Future()
+            fut: Future[Decision | None] = Future()
             fut.set_running_or_notify_cancel()  # a waiter's cancel never cancels the completion
             self._running[rid] = (parked, fut)
             return None, (parked, fut)
 
-    def _unclaim(self, rid: str, parked: Parked, fut: Future[Decision], error: BaseException) -> None:
+    def _unclaim(self, rid: str, parked: Parked, fut: Future[Decision | None]) -> None:
+        """The completion failed: the request waits again; its waiters claim it again."""
         with self._lock:
             del self._running[rid]
             self._pending[rid] = parked
-        fut.set_exception(error)
+        fut.set_result(None)
 
-    def _settled(self, rid: str, decision: Decision, fut: Future[Decision]) -> Decision:
+    def _settled(self, rid: str, decision: Decision, fut: Future[Decision | None]) -> Decision:
         decision.detach()
         with self._lock:
             del self._running[rid]

@@ -245,3 +245,45 @@ def test_a_bad_state_seeds_nothing() -> None:
     with pytest.raises(ap.RequestError, match="no limit named `nope`"):
         e.evaluate(bad, apply_state=True)
     assert used(e) == 0
+
+
+class Stalls:
+    """A store whose async reconcile stalls until released: the first completion is cancelled
+    while a second caller waits for it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.entered = asyncio.Event()
+        self.go = asyncio.Event()
+        self.reconciles = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def areconcile(self, *args: Any) -> Any:
+        self.reconciles += 1
+        self.entered.set()
+        await self.go.wait()
+        return await self.inner.areconcile(*args)
+
+
+def test_a_waiter_completes_when_the_first_completion_is_cancelled() -> None:
+    stalls = Stalls(ap.stores.MemoryStore())
+    e = ap.Engine(POLICY, store=stalls)
+
+    async def go() -> ap.Decision:
+        await e.aevaluate(REQ)
+        first = asyncio.create_task(e.acomplete("r1", RESP))
+        await stalls.entered.wait()
+        second = asyncio.create_task(e.acomplete("r1", RESP))
+        for _ in range(3):
+            await asyncio.sleep(0)  # the second is now waiting for the first
+        first.cancel()
+        stalls.go.set()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        return await second
+
+    final = asyncio.run(go())
+    assert final.complete and final.limits[0]["used"] == 15 and stalls.reconciles == 2
+    assert e.complete("r1", RESP) is final
