@@ -14,8 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 from .codes import Severity
 from .diagnostics import Diagnostic, PolicyError
-from .engine import (CompiledPolicy, Decision, Engine, Request, RequestError, StoreUnavailableError,
-                     UnknownRequestError, Verdict, compile_policy)
+from .engine import (
+    CompiledPolicy,
+    Decision,
+    Engine,
+    Request,
+    RequestError,
+    StoreUnavailableError,
+    UnknownRequestError,
+    Verdict,
+    compile_policy,
+)
 from .ir import Action, Expr, Policy, Rule
 from .loader import load, loads, read
 

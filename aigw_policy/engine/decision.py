@@ -25,8 +25,22 @@ class Decision:
     the evaluation state on first access, so a gateway that reads only the verdict pays
     nothing for them."""
 
-    __slots__ = ("id", "_now", "verdict", "status_code", "reason", "rule", "phase", "kind", "at",
-                 "complete", "_flow", "_stop", "_details", "_policy")
+    __slots__ = (
+        "_details",
+        "_flow",
+        "_now",
+        "_policy",
+        "_stop",
+        "at",
+        "complete",
+        "id",
+        "kind",
+        "phase",
+        "reason",
+        "rule",
+        "status_code",
+        "verdict",
+    )
 
     id: str
     """The request id (the request's, the caller's ``request_id``, or a generated one)."""
@@ -122,6 +136,7 @@ class Decision:
         self = cls.__new__(cls)
         stop = flow.response_stop or flow.stop
         cp = flow.cp
+        verdict: Verdict
         if stop is None or stop.verdict == "allow":
             verdict = "allow"
             if flow.upstream and flow.response is not None:

@@ -36,7 +36,7 @@ class Parked:
     """One waiting request. ``flow`` is set only when its state could not be packed (a value
     pickle refuses): the live state is then kept as it was."""
 
-    __slots__ = ("explicit", "now", "blob", "stop", "trace", "flow")
+    __slots__ = ("blob", "explicit", "flow", "now", "stop", "trace")
 
     def __init__(self, now: float, explicit: bool, blob: bytes | None, stop: Stop | None,
                  trace: list[dict[str, Any]] | None, flow: Flow | None) -> None:

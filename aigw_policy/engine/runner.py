@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from ..ir import Policy
-from ..limits.model import LimitStore
+from ..limits.model import LimitSpec, LimitStore
 from ..providers import PriceBook
 from ..providers.prices import Cost
 from ..providers.usage import Usage
@@ -26,7 +26,16 @@ from .compile import CompiledPolicy, compile_policy
 from .context import activation, classify_request
 from .decision import Decision
 from .errors import StoreUnavailableError, UnknownRequestError
-from .evaluate import Check, Flow, Reconcile, Release, Reserve, StoreFailed, request_steps, response_steps
+from .evaluate import (
+    Check,
+    Flow,
+    Reconcile,
+    Release,
+    Reserve,
+    StoreFailed,
+    request_steps,
+    response_steps,
+)
 from .pending import Parked, park, response_text
 from .request import HttpResponse, Request, RequestError, _problems
 
@@ -168,7 +177,7 @@ class Engine:
     def seed(self, state: Any, now: float) -> None:
         """Set counters from a request's ``state`` (``explain``, ``replay`` and tests). Every
         limit name is checked before any counter is set."""
-        seeds = []
+        seeds: list[tuple[LimitSpec, str, float]] = []
         for name, buckets in state.limits.items():
             hit = self.compiled.limits.get(name)
             if hit is None:

@@ -15,8 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import accounting
-from .base import (DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL, DEFAULT_TIMEOUT, Overlay,
-                   TxnStore)
+from .base import DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL, DEFAULT_TIMEOUT, Overlay, TxnStore
 from .model import StoreUnavailable
 
 __all__ = ["DEFAULT_MAX_RECORDS", "MemoryStore"]
