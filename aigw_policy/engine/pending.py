@@ -20,6 +20,7 @@ import pickle
 from dataclasses import fields
 from typing import Any
 
+from ..limits.model import Charge
 from ..providers import AiRequest, PriceBook
 from .compile import CompiledPolicy
 from .evaluate import Flow, Stop
@@ -76,9 +77,7 @@ class Parked:
         return flow
 
 
-def _charge(action: Any, key: str, cost: float) -> Any:
-    from ..limits.model import Charge
-
+def _charge(action: Any, key: str, cost: float) -> Charge:
     return Charge(action.limit.spec, key, cost)
 
 
