@@ -23,7 +23,7 @@ __all__ = ["DEFAULT_MAX_RECORDS", "MemoryStore"]
 _GC_EVERY = 4096
 
 DEFAULT_MAX_RECORDS = 100_000
-"""Final request records a memory store keeps (about 60 MB). Past it the oldest is dropped:
+"""Final request records a memory store keeps (about 65 MB). Past it the oldest is dropped:
 a retry of that request id is then a new request (charged again) and its late usage is not
 counted. Unsettled reservations are never dropped; they expire after ``reservation_ttl``."""
 
