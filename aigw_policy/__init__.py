@@ -10,13 +10,26 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .codes import Severity
 from .diagnostics import Diagnostic, PolicyError
-from .engine import CompiledPolicy, Decision, Engine, Request, RequestError, compile_policy
+from .engine import (
+    CompiledPolicy,
+    Decision,
+    Engine,
+    Request,
+    RequestError,
+    StoreUnavailableError,
+    UnknownRequestError,
+    Verdict,
+    compile_policy,
+)
 from .ir import Action, Expr, Policy, Rule
 from .loader import load, loads, read
+
+if TYPE_CHECKING:  # loaded on first use at run time (see __getattr__), typed for checkers
+    from . import cel, stores
 
 __all__ = [
     "Action",
@@ -31,6 +44,9 @@ __all__ = [
     "RequestError",
     "Rule",
     "Severity",
+    "StoreUnavailableError",
+    "UnknownRequestError",
+    "Verdict",
     "__version__",
     "cel",
     "compile_policy",

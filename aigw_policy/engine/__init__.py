@@ -3,11 +3,13 @@
 Stages, one module each: :mod:`.compile` (IR -> :class:`CompiledPolicy`), :mod:`.index`
 (rule dispatch), :mod:`.context` (request -> CEL activation), :mod:`.evaluate` (the sans-IO
 core), :mod:`.decision` and :mod:`.trace` (what it returns), :mod:`.render` (text), and
-:mod:`.runner` (the sync/async :class:`Engine` that drives the core against a store).
+:mod:`.runner` (the sync/async :class:`Engine` that drives the core against a store), :mod:`.pending`
+(what a forwarded request keeps until ``complete()``) and :mod:`.errors` (the named errors).
 """
 
 from .compile import CompiledPolicy, compile_policy
-from .decision import Decision
+from .decision import Decision, Verdict
+from .errors import StoreUnavailableError, UnknownRequestError
 from .request import HttpRequest, HttpResponse, Identity, Request, RequestError
 from .runner import Engine
 
@@ -20,5 +22,8 @@ __all__ = [
     "Identity",
     "Request",
     "RequestError",
+    "StoreUnavailableError",
+    "UnknownRequestError",
+    "Verdict",
     "compile_policy",
 ]

@@ -6,13 +6,15 @@ form (the trace is present only when it was recorded).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from .context import format_now
 from .evaluate import REQ, Flow
 from .trace import span_dict
 
-__all__ = ["Decision"]
+__all__ = ["Decision", "Verdict"]
+
+Verdict = Literal["allow", "deny"]
 
 
 class Decision:
@@ -23,16 +25,45 @@ class Decision:
     the evaluation state on first access, so a gateway that reads only the verdict pays
     nothing for them."""
 
-    __slots__ = ("id", "_now", "verdict", "status_code", "reason", "rule", "phase", "kind", "at",
-                 "complete", "_flow", "_stop", "_details", "_policy")
+    __slots__ = (
+        "_details",
+        "_flow",
+        "_now",
+        "_policy",
+        "_stop",
+        "at",
+        "complete",
+        "id",
+        "kind",
+        "phase",
+        "reason",
+        "rule",
+        "status_code",
+        "verdict",
+    )
 
-    _DETAILS = ("ai", "usage", "cost_usd", "cost", "limits", "effects", "errors", "response", "store",
-                "notes", "trace")
-
-    def __getattr__(self, name: str) -> Any:
-        if name in Decision._DETAILS:
-            return self._detail()[name]
-        raise AttributeError(name)
+    id: str
+    """The request id (the request's, the caller's ``request_id``, or a generated one)."""
+    verdict: Verdict
+    status_code: int
+    """The status the client gets: the upstream's for a completed forwarded request."""
+    reason: str
+    rule: str | None
+    """The deciding rule's name (or ``#N``), None when the document's default decided."""
+    phase: str
+    """``on_http_request`` or ``on_http_response``."""
+    kind: str
+    """What decided: ``deny``, ``custom-response``, ``allow``, ``limit``, ``error``,
+    ``store``, ``default``, ... (``decided_by`` in the JSON form)."""
+    at: dict[str, Any] | None
+    """The source location of the deciding rule or action."""
+    complete: bool
+    """True once the response phase ran (the request is finished)."""
+    _now: str | float
+    _flow: Flow | None
+    _stop: Any
+    _details: dict[str, Any] | None
+    _policy: Any
 
     @property
     def now(self) -> str:
@@ -44,11 +75,68 @@ class Decision:
     def allowed(self) -> bool:
         return self.verdict == "allow"
 
+    # the details, built on first access ----------------------------------------------------
+
+    @property
+    def ai(self) -> dict[str, Any]:
+        """The classified request (``ai.*``; the prompt as ``prompt_chars``)."""
+        return self._detail()["ai"]  # type: ignore[no-any-return]
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        """Token usage from the response (None before the response phase)."""
+        return self._detail()["usage"]  # type: ignore[no-any-return]
+
+    @property
+    def cost_usd(self) -> float | None:
+        return self._detail()["cost_usd"]  # type: ignore[no-any-return]
+
+    @property
+    def cost(self) -> dict[str, Any] | None:
+        """The priced usage, itemised (None when unknown or before the response)."""
+        return self._detail()["cost"]  # type: ignore[no-any-return]
+
+    @property
+    def limits(self) -> list[dict[str, Any]]:
+        """One entry per limit the request touched: name, key, unit, cost, used, limit,
+        remaining, reset_after, outcome, charged, ..."""
+        return self._detail()["limits"]  # type: ignore[no-any-return]
+
+    @property
+    def effects(self) -> dict[str, Any]:
+        """What the gateway applies: header changes, logs, vars, rate-limit headers, ..."""
+        return self._detail()["effects"]  # type: ignore[no-any-return]
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        """CEL errors met on the way (each names its rule, source and span)."""
+        return self._detail()["errors"]  # type: ignore[no-any-return]
+
+    @property
+    def response(self) -> dict[str, Any] | None:
+        """The gateway's own answer when denied: ``status_code``, ``headers``, ``body``."""
+        return self._detail()["response"]  # type: ignore[no-any-return]
+
+    @property
+    def store(self) -> dict[str, Any] | None:
+        """Set when the limit store failed: its message and the fail mode applied."""
+        return self._detail()["store"]  # type: ignore[no-any-return]
+
+    @property
+    def notes(self) -> list[str]:
+        return self._detail()["notes"]  # type: ignore[no-any-return]
+
+    @property
+    def trace(self) -> list[dict[str, Any]] | None:
+        """Every rule, expression and action on the way (when tracing)."""
+        return self._detail()["trace"]  # type: ignore[no-any-return]
+
     @classmethod
     def from_flow(cls, flow: Flow, *, complete: bool, snapshot: bool = True) -> Decision:
         self = cls.__new__(cls)
         stop = flow.response_stop or flow.stop
         cp = flow.cp
+        verdict: Verdict
         if stop is None or stop.verdict == "allow":
             verdict = "allow"
             if flow.upstream and flow.response is not None:
@@ -90,14 +178,22 @@ class Decision:
                     else rule.span if rule is not None else None)
             self.at = span_dict(span)
         if not complete and snapshot:
-            self._detail()  # the flow goes on in complete(): take the snapshot now
+            self.detach()  # the flow goes on in complete(): take the snapshot now
         return self
+
+    def detach(self) -> None:
+        """Build the details now and let go of the evaluation state (a decision kept for
+        long holds only what it reports)."""
+        self._detail()
+        self._flow = None
+        self._stop = None
 
     def _detail(self) -> dict[str, Any]:
         details = self._details
         if details is not None:
             return details
         flow = self._flow
+        assert flow is not None
         stop = self._stop
         response = None
         if self.verdict == "deny":
@@ -124,7 +220,7 @@ class Decision:
             effects["rate_limit_headers"] = limit_headers
         ai = dict(flow.act["ai"])
         prompt = ai.pop("prompt", "")
-        ai["prompt_chars"] = len(prompt)
+        ai["prompt_chars"] = len(prompt) if flow.prompt_chars is None else flow.prompt_chars
         details = {
             "ai": ai,
             "usage": flow.usage.to_dict() if flow.usage is not None else None,

@@ -110,7 +110,7 @@ class Flow:
         "cp", "rid", "now", "now_dt", "act", "ai", "identity", "trace", "prices",
         "limit_entries", "charges", "effects", "errors", "stop", "response_stop", "notes",
         "usage", "cost", "reserved", "released", "store_error", "response", "upstream",
-        "lowered_output", "model", "provider", "deferred",
+        "lowered_output", "model", "provider", "deferred", "prompt_chars",
     )
 
     def __init__(self, cp: CompiledPolicy, rid: str, now: float, act: dict[str, Any], ai: AiRequest,
@@ -142,6 +142,7 @@ class Flow:
         self.model = ai.model
         self.provider = ai.provider
         self.deferred = False  # charges whose outcome is not known yet (checked at the end)
+        self.prompt_chars: int | None = None  # set when a parked request dropped its prompt
 
     def time(self) -> datetime:
         if self.now_dt is None:

@@ -7,50 +7,74 @@ answered by the gateway); ``complete`` runs the response phase for a forwarded r
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time as _time
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
 from typing import Any
 
 from ..cel.budget import DEFAULT_BUDGET
 from ..ir import Policy
-from ..limits.model import LimitStore
+from ..limits.model import LimitSpec, LimitStore
 from ..providers import PriceBook
 from ..providers.prices import Cost
 from ..providers.usage import Usage
 from .compile import CompiledPolicy, compile_policy
 from .context import activation, classify_request
 from .decision import Decision
-from .evaluate import Check, Flow, Reconcile, Release, Reserve, StoreFailed, request_steps, response_steps
+from .errors import StoreUnavailableError, UnknownRequestError
+from .evaluate import (
+    Check,
+    Flow,
+    Reconcile,
+    Release,
+    Reserve,
+    StoreFailed,
+    request_steps,
+    response_steps,
+)
+from .pending import Parked, park, response_text
 from .request import HttpResponse, Request, RequestError, _problems
 
-__all__ = ["Engine"]
+__all__ = ["MAX_DONE", "MAX_PENDING", "Engine"]
 
-MAX_PENDING = 100_000  # forwarded requests awaiting complete(); the oldest are dropped beyond
-MAX_DONE = 4096  # completed decisions remembered, so a repeated complete() gets the same answer
+MAX_PENDING = 100_000
+"""Forwarded requests awaiting ``complete()`` (default ``max_pending``): past it the oldest
+is dropped and its reservation released; a later ``complete()`` of it raises
+:class:`UnknownRequestError`."""
+MAX_DONE = 4096
+"""Completed decisions remembered, so a repeated ``complete()`` gets the same answer."""
+
+_STORE_METHODS = ("check", "reserve", "reconcile", "release")  # and seed, for apply_state
 
 
 class Engine:
-    """Compile once, evaluate many. Thread-safe: the compiled policy is immutable and each
-    request's state is its own; the store is thread-safe by contract.
+    """Compile once, evaluate many. Thread-safe and asyncio-safe: the compiled policy is
+    immutable, each request's state is its own, and the store is thread-safe by contract.
 
     ``policy``: a :class:`~aigw_policy.Policy`, a compiled policy, or a path to load.
-    ``store``: a limit store (default: a fresh in-memory store). ``ledger``: a
-    :class:`~aigw_policy.ledger.Ledger` to record finished requests in. ``prices``: a
-    :class:`~aigw_policy.providers.PriceBook` or a mapping of price overrides.
+    ``store``: a limit store, or a store URL for :func:`aigw_policy.stores.from_url`
+    (``memory:``, ``sqlite:PATH``, ``redis://...``; default: a fresh in-memory store).
+    ``ledger``: a :class:`~aigw_policy.ledger.Ledger` to record finished requests in.
+    ``prices``: a :class:`~aigw_policy.providers.PriceBook` or a mapping of price overrides.
     ``trace``: record the full trace by default. ``index``: dispatch rules through the index.
     ``cel_budget``: comprehension iterations one evaluation of one CEL text may perform
-    (default 1,000,000; past it the rule fails with AIGW520, handled by its ``on_error``).
+    (default 100,000; past it the rule fails with AIGW520, handled by its ``on_error``).
+    ``max_pending``: forwarded requests kept for :meth:`complete` (see :data:`MAX_PENDING`).
+
+    Nothing is connected at construction: call :meth:`check` (or :meth:`acheck`) at start-up
+    to fail there, rather than on the first request, when the store or ledger is unreachable.
     """
 
-    def __init__(self, policy: Policy | CompiledPolicy | str | os.PathLike[str], store: LimitStore | None = None, *,
-                 ledger: Any = None, prices: PriceBook | Mapping[str, Any] | None = None, counter: Any = None,
-                 trace: bool = False, index: bool = True,
-                 cache_dir: str | os.PathLike[str] | None = None,
-                 cel_budget: int | None = DEFAULT_BUDGET) -> None:
+    def __init__(self, policy: Policy | CompiledPolicy | str | os.PathLike[str],
+                 store: LimitStore | str | None = None, *, ledger: Any = None,
+                 prices: PriceBook | Mapping[str, Any] | None = None, counter: Any = None,
+                 trace: bool = False, index: bool = True, cache_dir: str | os.PathLike[str] | None = None,
+                 max_pending: int = MAX_PENDING, cel_budget: int | None = DEFAULT_BUDGET) -> None:
         if isinstance(policy, (str, os.PathLike)):
             from ..loader import load
 
@@ -61,11 +85,11 @@ class Engine:
             self.compiled = compile_policy(policy, index=index, cache_dir=cache_dir, cel_budget=cel_budget)
         else:
             raise TypeError(f"Engine needs a Policy, not {type(policy).__name__}")
-        if store is None:
-            from ..stores import MemoryStore
-
-            store = MemoryStore()
-        self.store = store
+        self.store: LimitStore = _store(store)
+        if ledger is not None and not (callable(getattr(ledger, "record", None))
+                                       and callable(getattr(ledger, "arecord", None))):
+            raise TypeError(f"ledger= takes an aigw_policy.ledger.Ledger, not {type(ledger).__name__} "
+                            "(e.g. Ledger('jsonl:usage.jsonl'))")
         self.ledger = ledger
         if prices is None:
             prices = PriceBook()
@@ -74,13 +98,64 @@ class Engine:
         self.prices = prices
         self.counter = counter
         self.trace = trace
+        if type(max_pending) is not int or max_pending < 1:
+            raise ValueError(f"max_pending must be a positive int, not {max_pending!r}")
+        self.max_pending = max_pending
+        self._response_text = response_text(self.compiled)
         self._lock = threading.Lock()
-        self._pending: OrderedDict[str, tuple[Flow, bool]] = OrderedDict()
+        self._pending: OrderedDict[str, Parked] = OrderedDict()
+        # being completed: the future gets the decision, or None when the completion failed
+        self._running: dict[str, tuple[Parked, Future[Decision | None]]] = {}
         self._done: OrderedDict[str, Decision] = OrderedDict()
 
     @property
     def policy(self) -> Policy:
         return self.compiled.policy
+
+    @property
+    def pending(self) -> int:
+        """How many forwarded requests are waiting for :meth:`complete`."""
+        return len(self._pending) + len(self._running)
+
+    # -- start-up check ----------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Reach the limit store (one read that changes nothing) and check the ledger is
+        open; raise :class:`StoreUnavailableError` naming which failed and why. Call it once
+        at start-up."""
+        try:
+            self.store.check([], _time.time())
+        except Exception as error:  # noqa: BLE001 - any failure is reported by name
+            raise self._unavailable(error) from None
+        self._check_ledger()
+
+    async def acheck(self) -> None:
+        """The async twin of :meth:`check`."""
+        store: Any = self.store
+        try:
+            if hasattr(store, "acheck"):
+                await store.acheck([], _time.time())
+            else:
+                store.check([], _time.time())
+        except Exception as error:  # noqa: BLE001
+            raise self._unavailable(error) from None
+        self._check_ledger()
+
+    def _unavailable(self, error: Exception) -> StoreUnavailableError:
+        name, secret = _describe(self.store)
+        reason = str(error) or type(error).__name__
+        if secret:
+            reason = reason.replace(secret, "***")
+        return StoreUnavailableError(f"limit store {name} is unreachable: {reason}")
+
+    def _check_ledger(self) -> None:
+        ledger = self.ledger
+        if ledger is None:
+            return
+        thread = getattr(ledger, "_thread", None)
+        if getattr(ledger, "_closed", False) or (thread is not None and not thread.is_alive()):
+            sink = type(getattr(ledger, "sink", ledger)).__name__
+            raise StoreUnavailableError(f"ledger ({sink}) is closed: it can record nothing")
 
     # -- building a flow ---------------------------------------------------------------------
 
@@ -103,15 +178,18 @@ class Engine:
         return flow, req, explicit
 
     def seed(self, state: Any, now: float) -> None:
-        """Set counters from a request's ``state`` (``explain``, ``replay`` and tests)."""
+        """Set counters from a request's ``state`` (``explain``, ``replay`` and tests). Every
+        limit name is checked before any counter is set."""
+        seeds: list[tuple[LimitSpec, str, float]] = []
         for name, buckets in state.limits.items():
             hit = self.compiled.limits.get(name)
             if hit is None:
                 known = ", ".join(f"`{n}`" for n in self.compiled.limits) or "none"
                 raise RequestError([(f"state.limits.{name}", f"the policy has no limit named `{name}` (limits: {known})")])
             spec = hit[1].limit.spec  # type: ignore[union-attr]
-            for key, b in buckets.items():
-                self.store.seed(spec, key, float(b.used), now)
+            seeds.extend((spec, key, float(b.used)) for key, b in buckets.items())
+        for spec, key, used in seeds:
+            self.store.seed(spec, key, used, now)
 
     # -- sync --------------------------------------------------------------------------------
 
@@ -124,105 +202,207 @@ class Engine:
         when nobody will call it, as in replay and policy tests: its reservations are then
         settled at once at the estimate, so they stand until their windows end rather than
         being released when an unsettled reservation expires).
+
+        A bad request raises :class:`RequestError` before the store is touched. If anything
+        fails after the reservation (or the call is interrupted), the reservation is released.
         """
         flow, req, explicit = self.start(request, trace=trace, now=now, request_id=request_id)
         if apply_state and req.state is not None:
             self.seed(req.state, flow.now)
-        self._drive(request_steps(flow), flow.now)
-        stop = flow.stop
-        if stop is not None and stop.verdict == "deny":
-            self._drive(response_steps(flow, None), flow.now)
-            return self._final(flow)
-        if req.response is not None:
-            self._drive(response_steps(flow, req.response.model_dump()), flow.now)
-            return self._final(flow)
-        if expect_response:
-            self._park(flow, explicit)
-        elif flow.reserved:
-            self._drive(_settle_at_estimate(flow), flow.now)
-        return Decision.from_flow(flow, complete=False, snapshot=expect_response)
+        try:
+            self._drive(request_steps(flow), flow.now)
+            stop = flow.stop
+            if stop is not None and stop.verdict == "deny":
+                self._drive(response_steps(flow, None), flow.now)
+                return self._final(flow)
+            if req.response is not None:
+                self._drive(response_steps(flow, req.response.model_dump()), flow.now)
+                return self._final(flow)
+            shared = False
+            if expect_response:
+                evicted, shared = self._park(flow, explicit)
+            else:
+                evicted = []
+                if flow.reserved:
+                    self._drive(_settle_at_estimate(flow), flow.now)
+        except BaseException:
+            self._abandon(flow)
+            raise
+        for rid in evicted:
+            self._drive(_release(rid), flow.now)
+        return Decision.from_flow(flow, complete=False, snapshot=shared)
 
-    def complete(self, request_id: str, response: HttpResponse | Mapping[str, Any], *, now: float | None = None) -> Decision:
-        """The response phase of a forwarded request: usage, cost, reconcile, response rules."""
-        flow, now = self._unpark(request_id, now)
-        if flow is None:
-            return self._done[request_id]
-        self._drive(response_steps(flow, _response(response)), now)
-        return self._final(flow, remember=True)
+    def complete(self, request_id: str, response: HttpResponse | Mapping[str, Any], *,
+                 now: float | None = None) -> Decision:
+        """The response phase of a forwarded request: usage, cost, reconcile, response rules.
+
+        The response is validated first: a bad one raises :class:`RequestError` and the
+        request stays completable. Completion is idempotent: a repeated or concurrent call
+        for the same id returns the first completion's decision, and the ledger gets one
+        record. An id this engine is not waiting on raises :class:`UnknownRequestError`.
+        """
+        resp = _response(response)
+        while True:
+            done, claim = self._claim(request_id)
+            if done is not None:
+                return done
+            parked, fut = claim
+            if parked is None:
+                first = fut.result()
+                if first is not None:
+                    return first
+                continue  # the first completion failed: claim it again
+            try:
+                flow, t = self._revive(request_id, parked, now)
+                self._drive(response_steps(flow, resp), t)
+                decision = self._final(flow)
+            except BaseException:
+                self._unclaim(request_id, parked, fut)
+                raise
+            return self._settled(request_id, decision, fut)
 
     # -- async -------------------------------------------------------------------------------
 
     async def aevaluate(self, request: Request | Mapping[str, Any], *, trace: bool | None = None,
                         now: float | None = None, apply_state: bool = False, request_id: str | None = None,
                         expect_response: bool = True) -> Decision:
+        """The async twin of :meth:`evaluate`: the same decision, with the store's async
+        methods (a store without them is called in the event loop's thread).
+
+        A bad request raises :class:`RequestError` before the store is touched. If the task
+        is cancelled after the reservation was asked for, the reservation is released.
+        """
         flow, req, explicit = self.start(request, trace=trace, now=now, request_id=request_id)
         if apply_state and req.state is not None:
             self.seed(req.state, flow.now)
-        await self._adrive(request_steps(flow), flow.now)
-        stop = flow.stop
-        if stop is not None and stop.verdict == "deny":
-            await self._adrive(response_steps(flow, None), flow.now)
-            return await self._afinal(flow)
-        if req.response is not None:
-            await self._adrive(response_steps(flow, req.response.model_dump()), flow.now)
-            return await self._afinal(flow)
-        if expect_response:
-            self._park(flow, explicit)
-        elif flow.reserved:
-            await self._adrive(_settle_at_estimate(flow), flow.now)
-        return Decision.from_flow(flow, complete=False)
+        try:
+            await self._adrive(request_steps(flow), flow.now)
+            stop = flow.stop
+            if stop is not None and stop.verdict == "deny":
+                await self._adrive(response_steps(flow, None), flow.now)
+                return await self._afinal(flow)
+            if req.response is not None:
+                await self._adrive(response_steps(flow, req.response.model_dump()), flow.now)
+                return await self._afinal(flow)
+            shared = False
+            if expect_response:
+                evicted, shared = self._park(flow, explicit)
+            else:
+                evicted = []
+                if flow.reserved:
+                    await self._adrive(_settle_at_estimate(flow), flow.now)
+        except BaseException:
+            await self._aabandon(flow)
+            raise
+        for rid in evicted:
+            await self._adrive(_release(rid), flow.now)
+        return Decision.from_flow(flow, complete=False, snapshot=shared)
 
     async def acomplete(self, request_id: str, response: HttpResponse | Mapping[str, Any], *,
                         now: float | None = None) -> Decision:
-        flow, now = self._unpark(request_id, now)
-        if flow is None:
-            return self._done[request_id]
-        await self._adrive(response_steps(flow, _response(response)), now)
-        return await self._afinal(flow, remember=True)
+        """The async twin of :meth:`complete`: the same contract (the response validated
+        first, idempotent under ``asyncio.gather`` and threads, :class:`UnknownRequestError`
+        for an unknown id). A cancelled completion leaves the request completable."""
+        resp = _response(response)
+        while True:
+            done, claim = self._claim(request_id)
+            if done is not None:
+                return done
+            parked, fut = claim
+            if parked is None:
+                first = await asyncio.wrap_future(fut)
+                if first is not None:
+                    return first
+                continue  # the first completion failed: claim it again
+            try:
+                flow, t = self._revive(request_id, parked, now)
+                await self._adrive(response_steps(flow, resp), t)
+                decision = await self._afinal(flow)
+            except BaseException:
+                self._unclaim(request_id, parked, fut)
+                raise
+            return self._settled(request_id, decision, fut)
 
-    # -- plumbing ----------------------------------------------------------------------------
+    # -- plumbing: pending requests ----------------------------------------------------------
 
-    def _park(self, flow: Flow, explicit: bool) -> None:
+    def _park(self, flow: Flow, explicit: bool) -> tuple[list[str], bool]:
+        """Keep a forwarded request for complete(). Returns the ids dropped past
+        ``max_pending`` (their reservations are for the caller to release), and whether the
+        live ``flow`` itself was kept (its state could not be packed)."""
+        parked = park(flow, explicit, self._response_text)
+        evicted = []
         with self._lock:
-            self._pending[flow.rid] = (flow, explicit)
-            while len(self._pending) > MAX_PENDING:
-                self._pending.popitem(last=False)
+            self._done.pop(flow.rid, None)
+            self._pending[flow.rid] = parked
+            self._pending.move_to_end(flow.rid)
+            while len(self._pending) + len(self._running) > self.max_pending and self._pending:
+                evicted.append(self._pending.popitem(last=False)[0])
+        return evicted, parked.flow is flow
 
-    def _unpark(self, request_id: str, now: float | None) -> tuple[Flow | None, float]:
+    def _claim(self, rid: str) -> tuple[Decision | None, Any]:
+        """(the remembered decision, None) | (None, (parked, future)) to complete it here |
+        (None, (None, future)) when another caller is completing it."""
         with self._lock:
-            hit = self._pending.pop(request_id, None)
-            if hit is None:
-                if request_id in self._done:
-                    return None, 0.0
-                raise LookupError(f"no request `{request_id}` is waiting for its response: evaluate it first")
-        flow, explicit = hit
+            done = self._done.get(rid)
+            if done is not None:
+                return done, None
+            running = self._running.get(rid)
+            if running is not None:
+                return None, (None, running[1])
+            parked = self._pending.pop(rid, None)
+            if parked is None:
+                raise UnknownRequestError(rid, max_pending=self.max_pending, max_done=MAX_DONE)
+            fut: Future[Decision | None] = Future()
+            fut.set_running_or_notify_cancel()  # a waiter's cancel never cancels the completion
+            self._running[rid] = (parked, fut)
+            return None, (parked, fut)
+
+    def _unclaim(self, rid: str, parked: Parked, fut: Future[Decision | None]) -> None:
+        """The completion failed: the request waits again; its waiters claim it again."""
+        with self._lock:
+            del self._running[rid]
+            self._pending[rid] = parked
+        fut.set_result(None)
+
+    def _settled(self, rid: str, decision: Decision, fut: Future[Decision | None]) -> Decision:
+        decision.detach()
+        with self._lock:
+            del self._running[rid]
+            self._done[rid] = decision
+            while len(self._done) > MAX_DONE:
+                self._done.popitem(last=False)
+        fut.set_result(decision)
+        return decision
+
+    def _revive(self, rid: str, parked: Parked, now: float | None) -> tuple[Flow, float]:
+        flow = parked.revive(rid, self.compiled, self.prices)
         if now is None:
-            now = flow.now if explicit else max(flow.now, _time.time())
+            now = flow.now if parked.explicit else max(flow.now, _time.time())
         return flow, now
 
-    def _final(self, flow: Flow, remember: bool = False) -> Decision:
-        decision = self._decided(flow, remember)
+    def _abandon(self, flow: Flow) -> None:
+        """evaluate() failed or was interrupted: release what it may have reserved (not a
+        request of the same id that is already waiting)."""
+        if flow.charges and flow.rid not in self._pending and flow.rid not in self._running:
+            self._drive(_release(flow.rid), flow.now)
+
+    async def _aabandon(self, flow: Flow) -> None:
+        if flow.charges and flow.rid not in self._pending and flow.rid not in self._running:
+            await self._adrive(_release(flow.rid), flow.now)
+
+    # -- plumbing: finishing -----------------------------------------------------------------
+
+    def _final(self, flow: Flow) -> Decision:
+        decision = Decision.from_flow(flow, complete=True)
         if self.ledger is not None:
             self.ledger.record(self._record(flow, decision))
         return decision
 
-    async def _afinal(self, flow: Flow, remember: bool = False) -> Decision:
-        decision = self._decided(flow, remember)
+    async def _afinal(self, flow: Flow) -> Decision:
+        decision = Decision.from_flow(flow, complete=True)
         if self.ledger is not None:
             await self.ledger.arecord(self._record(flow, decision))
         return decision
-
-    def _decided(self, flow: Flow, remember: bool) -> Decision:
-        decision = Decision.from_flow(flow, complete=True)
-        if remember:
-            self._remember(decision)
-        return decision
-
-    def _remember(self, decision: Decision) -> None:
-        with self._lock:
-            self._done[decision.id] = decision
-            while len(self._done) > MAX_DONE:
-                self._done.popitem(last=False)
 
     def _record(self, flow: Flow, decision: Decision) -> Any:
         from dataclasses import replace
@@ -255,7 +435,7 @@ class Engine:
             pass
 
     async def _adrive(self, steps: Any, now: float) -> None:
-        store = self.store
+        store: Any = self.store
         asynchronous = hasattr(store, "areserve")
         try:
             need = next(steps)
@@ -273,6 +453,51 @@ class Engine:
                 need = steps.send(answer)
         except StopIteration:
             pass
+
+
+def _store(store: Any) -> LimitStore:
+    """The engine's store from what the caller gave: checked here, not on the first request."""
+    from .. import stores
+
+    if store is None:
+        return stores.MemoryStore()
+    if isinstance(store, str):
+        try:
+            return stores.from_url(store)
+        except ValueError as error:
+            raise ValueError(f"store={store!r}: {error}; or pass a store object, e.g. "
+                             "store=ap.stores.RedisStore(url)") from None
+    missing = [m for m in _STORE_METHODS if not callable(getattr(store, m, None))]
+    if missing:
+        raise TypeError(f"store= takes a limit store (ap.stores.MemoryStore(), SQLiteStore(path), "
+                        f"RedisStore(url)) or a store URL ('memory:', 'sqlite:PATH', 'redis://...'), "
+                        f"not {type(store).__name__} (it has no {', '.join(missing)})")
+    return store  # type: ignore[no-any-return]
+
+
+def _describe(store: Any) -> tuple[str, str | None]:
+    """How an error names a store, and a secret to scrub from messages (a URL's password)."""
+    kind = type(store).__name__
+    url = getattr(store, "url", None)
+    if isinstance(url, str):
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(url)
+            secret = parts.password
+        except ValueError:
+            return f"{kind}(<unparsable url>)", url
+        shown = url
+        if secret:
+            shown = url.replace(":" + secret + "@", ":***@", 1)
+        return f"{kind}({shown})", secret
+    path = getattr(store, "path", None)
+    return (f"{kind}({path})" if isinstance(path, str) else kind), None
+
+
+def _release(rid: str) -> Iterator[Any]:
+    """Give back what ``rid`` reserved (an abandoned or evicted request)."""
+    yield Release(rid)
 
 
 def _settle_at_estimate(flow: Flow) -> Any:

@@ -1,42 +1,64 @@
-"""The in-memory store: one process, thread-safe (one lock; a step is a few dict operations)."""
+"""The in-memory store: one process, thread-safe (one lock; a step is a few dict operations).
+
+Memory: a request's record is live (a dict, ~1.8 KB with three limits) while its reservation
+is unsettled, then packed (~0.6 KB) once it is final; at most ``max_records`` final records
+are kept (:data:`DEFAULT_MAX_RECORDS`), the oldest dropped first. See docs/embedding.md.
+"""
 
 from __future__ import annotations
 
 import heapq
+import pickle
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from . import accounting
-from .base import (DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL, DEFAULT_TIMEOUT, Overlay,
-                   TxnStore)
+from .base import DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL, DEFAULT_TIMEOUT, Overlay, TxnStore
 from .model import StoreUnavailable
 
-__all__ = ["MemoryStore"]
+__all__ = ["DEFAULT_MAX_RECORDS", "MemoryStore"]
 
 _GC_EVERY = 4096
+
+DEFAULT_MAX_RECORDS = 100_000
+"""Final request records a memory store keeps (about 65 MB). Past it the oldest is dropped:
+a retry of that request id is then a new request (charged again) and its late usage is not
+counted. Unsettled reservations are never dropped; they expire after ``reservation_ttl``."""
 
 
 class MemoryStore(TxnStore):
     """Limits in this process's memory: the default, and what ``replay`` and tests use.
 
     ``reservation_ttl``: seconds an unsettled reservation holds capacity; ``record_ttl``:
-    seconds a request id is remembered; ``timeout``: seconds to wait for the lock before
-    :class:`StoreUnavailable`.
+    seconds a request id is remembered; ``max_records``: final request records kept (the
+    oldest dropped first, see :data:`DEFAULT_MAX_RECORDS`); ``timeout``: seconds to wait for
+    the lock before :class:`StoreUnavailable`.
     """
 
     def __init__(self, *, reservation_ttl: float = DEFAULT_RESERVATION_TTL,
-                 record_ttl: float = DEFAULT_RECORD_TTL, timeout: float = DEFAULT_TIMEOUT) -> None:
+                 record_ttl: float = DEFAULT_RECORD_TTL, max_records: int = DEFAULT_MAX_RECORDS,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        if type(max_records) is not int or max_records < 1:
+            raise ValueError(f"max_records must be a positive int, not {max_records!r}")
         self.reservation_ttl = float(reservation_ttl)
         self.record_ttl = float(record_ttl)
+        self.max_records = max_records
         self.timeout = float(timeout)
         self._lock = threading.Lock()
         self._cells: dict[str, tuple[float, float]] = {}
-        self._records: dict[str, tuple[dict[str, Any], float]] = {}
+        self._live: dict[str, tuple[dict[str, Any], float]] = {}  # unsettled: as dicts
+        self._final: dict[str, tuple[bytes, float]] = {}  # settled, oldest first: packed
+        self._specs: list[dict[str, Any]] = []  # the limit specs records name, by number
+        self._spec_ids: dict[tuple[tuple[str, Any], ...], int] = {}
         self._pending: list[tuple[float, str]] = []  # heap of (expires_at, request id)
         self._pending_at: dict[str, float] = {}
         self._writes = 0
+
+    def __len__(self) -> int:
+        """Request records held (unsettled and final)."""
+        return len(self._live) + len(self._final)
 
     # the Cells read side ------------------------------------------------------------
 
@@ -45,8 +67,29 @@ class MemoryStore(TxnStore):
         return hit[0] if hit is not None else None
 
     def get_record(self, rid: str) -> dict[str, Any] | None:
-        hit = self._records.get(rid)
-        return hit[0] if hit is not None else None
+        hit = self._live.get(rid)
+        if hit is not None:
+            return hit[0]
+        packed = self._final.get(rid)
+        return self._unpack(packed[0]) if packed is not None else None
+
+    def _pack(self, rec: dict[str, Any]) -> bytes:
+        items = []
+        for it in rec["items"]:
+            spec = it["spec"]
+            key = tuple(spec.items())
+            n = self._spec_ids.get(key)
+            if n is None:
+                n = self._spec_ids[key] = len(self._specs)
+                self._specs.append(spec)
+            items.append({**it, "spec": n})
+        return pickle.dumps({**rec, "items": items}, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _unpack(self, blob: bytes) -> dict[str, Any]:
+        rec: dict[str, Any] = pickle.loads(blob)
+        for it in rec["items"]:
+            it["spec"] = self._specs[it["spec"]]
+        return rec
 
     def due(self, now: float) -> list[str]:
         out = []
@@ -73,13 +116,20 @@ class MemoryStore(TxnStore):
 
     def _commit(self, overlay: Overlay, now: float) -> None:
         self._cells.update(overlay.cells)
+        final = self._final
         for rid, (rec, keep_until, pending_until) in overlay.records.items():
-            self._records[rid] = (rec, keep_until)
             if pending_until is None:
                 self._pending_at.pop(rid, None)
+                self._live.pop(rid, None)
+                final.pop(rid, None)  # re-inserted last: the order is the order of settling
+                final[rid] = (self._pack(rec), keep_until)
             else:
+                final.pop(rid, None)
+                self._live[rid] = (rec, keep_until)
                 self._pending_at[rid] = pending_until
                 heapq.heappush(self._pending, (pending_until, rid))
+        while len(final) > self.max_records:
+            del final[next(iter(final))]
         self._writes += 1
         if self._writes % _GC_EVERY == 0:
             self._gc(now)
@@ -87,8 +137,8 @@ class MemoryStore(TxnStore):
     def _gc(self, now: float) -> None:
         """Drop cells past their life and request ids past their retention."""
         self._cells = {k: v for k, v in self._cells.items() if v[1] > now}
-        self._records = {k: v for k, v in self._records.items()
-                         if v[1] > now or k in self._pending_at}
+        self._live = {k: v for k, v in self._live.items() if v[1] > now or k in self._pending_at}
+        self._final = {k: v for k, v in self._final.items() if v[1] > now}
 
     # fast paths: no thread hop for async -----------------------------------------------
 
