@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ..limits.sqlite_open import open_sqlite
 from .record import COLUMNS, UsageRecord
 
 _QCOLS = ", ".join(f'"{c}"' for c in COLUMNS)  # quoted: `user` is reserved in PostgreSQL
@@ -148,23 +149,15 @@ class SqliteSink:
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = self._connect()
-            with self._db:
-                for stmt in _ddl(self.table):
-                    self._db.execute(stmt)
+            # many workers may create the file at once: open_sqlite waits and retries
+            self._db = open_sqlite(self.path, schema=_ddl(self.table),
+                                   names=(self.table, f"{self.table}_time"), synchronous="FULL",
+                                   busy_timeout=60.0)
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open ledger `{self.url}`: {exc}") from None
         cols = _QCOLS
         marks = ", ".join("?" for _ in COLUMNS)
         self._insert = f"INSERT OR IGNORE INTO {self.table} ({cols}) VALUES ({marks})"
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA busy_timeout = 60000")
-        if self.path != ":memory:":
-            db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = FULL")
-        return db
 
     def write_batch(self, records: Sequence[UsageRecord]) -> None:
         if not records:
