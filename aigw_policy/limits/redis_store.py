@@ -19,7 +19,9 @@ nothing is charged twice.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Generator, Mapping, Sequence
@@ -29,6 +31,7 @@ from .accounting import spec_to_dict
 from .algorithms import Slot, build_outcome, locate, outcome_after
 from .base import DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL
 from .model import Charge, LimitSpec, Outcome, StoreUnavailable
+from .outbox import SettleRetry
 from .redis_lua import SCRIPT
 
 __all__ = ["RedisStore"]
@@ -175,7 +178,7 @@ class _Protocol:
         raise StoreUnavailable("redis store: server clock does not settle in a window")
 
 
-class RedisStore:
+class RedisStore(SettleRetry):
     """Limits in Redis, shared by every gateway that points at it.
 
     ``url``: ``redis://host:port/db`` (or ``rediss://``, ``unix://``). ``timeout``: seconds
@@ -183,7 +186,8 @@ class RedisStore:
     the sync and async clients); ``pool_timeout``: seconds a call waits for one when all are
     busy. ``clock``: ``"server"`` (Redis ``TIME``, the default: all
     gateways agree whatever their clocks) or ``"client"`` (the ``now`` passed in; tests,
-    replay). ``hash_tag``: every key is ``{hash_tag}:...``, one Redis Cluster slot, so one
+    replay). ``outbox``: a file keeping reconciles and releases Redis did not acknowledge
+    until a retry lands (default: in memory, retried while this process lives). ``hash_tag``: every key is ``{hash_tag}:...``, one Redis Cluster slot, so one
     script sees every limit a request touches; give tenants different tags to spread them.
     ``round_trips`` counts calls to the server.
     """
@@ -193,7 +197,8 @@ class RedisStore:
                  hash_tag: str = "aigw", reservation_ttl: float = DEFAULT_RESERVATION_TTL,
                  record_ttl: float = DEFAULT_RECORD_TTL,
                  max_connections: int = DEFAULT_MAX_CONNECTIONS,
-                 pool_timeout: float = DEFAULT_POOL_TIMEOUT) -> None:
+                 pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+                 outbox: str | os.PathLike[str] | None = None) -> None:
         if clock not in ("server", "client"):
             raise ValueError("clock must be 'server' or 'client'")
         if max_connections < 1:
@@ -212,6 +217,9 @@ class RedisStore:
         self._aclient: Any = None
         self._ascript: Any = None
         self.round_trips = 0
+        self._outbox_path = outbox
+        if outbox is not None:
+            self._start_retry()
 
     def _options(self) -> dict[str, Any]:
         # no retries inside redis-py: a step is retried by request id, never blindly
@@ -253,10 +261,11 @@ class RedisStore:
     def reserve(self, request_id: str, charges: Sequence[Charge], now: float) -> list[Outcome]:
         return self._run(self._proto.reserve(request_id, charges, now))
 
-    def reconcile(self, request_id: str, actual: Mapping[str, float], now: float) -> list[Outcome]:
+    def _reconcile_now(self, request_id: str, actual: Mapping[str, float],
+                       now: float) -> list[Outcome]:
         return self._run(self._proto.reconcile(request_id, actual, now))
 
-    def release(self, request_id: str, now: float) -> None:
+    def _release_now(self, request_id: str, now: float) -> None:
         self._run(self._proto.release(request_id, now))
 
     def seed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
@@ -295,11 +304,11 @@ class RedisStore:
                        now: float) -> list[Outcome]:
         return await self._arun(self._proto.reserve(request_id, charges, now))
 
-    async def areconcile(self, request_id: str, actual: Mapping[str, float],
-                         now: float) -> list[Outcome]:
+    async def _areconcile_now(self, request_id: str, actual: Mapping[str, float],
+                              now: float) -> list[Outcome]:
         return await self._arun(self._proto.reconcile(request_id, actual, now))
 
-    async def arelease(self, request_id: str, now: float) -> None:
+    async def _arelease_now(self, request_id: str, now: float) -> None:
         await self._arun(self._proto.release(request_id, now))
 
     async def aseed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
@@ -328,6 +337,7 @@ class RedisStore:
             client.close()
 
     def close(self) -> None:
+        self._stop_retry()  # (its last try uses the client: before closing it)
         with self._init_lock:
             if self._client is not None:
                 self._client.close()
@@ -337,7 +347,7 @@ class RedisStore:
         if self._aclient is not None:
             client, self._aclient, self._ascript = self._aclient, None, None
             await client.aclose()
-        self.close()
+        await asyncio.to_thread(self.close)
 
     def __enter__(self) -> RedisStore:
         return self

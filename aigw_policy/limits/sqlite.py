@@ -75,7 +75,8 @@ class SQLiteStore(TxnStore):
     create it at once). ``timeout``: seconds a call waits for the write lock.
     ``reservation_ttl`` / ``record_ttl``: as :class:`MemoryStore`. ``max_records``: request
     records kept at most; past it the oldest settled ones go first (a pending reservation is
-    never dropped).
+    never dropped). ``outbox``: the file keeping reconciles and releases the store did not
+    acknowledge until a retry lands (default: ``PATH-outbox`` beside the database).
 
     Growth: a request that reserved nothing (denied, or no charge) keeps no record; each step
     deletes up to :data:`PURGE_BATCH` records past ``record_ttl`` and cells past their window.
@@ -84,7 +85,8 @@ class SQLiteStore(TxnStore):
     def __init__(self, path: str | os.PathLike[str], *,
                  reservation_ttl: float = DEFAULT_RESERVATION_TTL,
                  record_ttl: float = DEFAULT_RECORD_TTL, timeout: float = DEFAULT_TIMEOUT,
-                 max_records: int = DEFAULT_MAX_RECORDS) -> None:
+                 max_records: int = DEFAULT_MAX_RECORDS,
+                 outbox: str | os.PathLike[str] | None = None) -> None:
         if max_records < 1:
             raise ValueError("max_records must be at least 1")
         self.path = str(Path(path))
@@ -100,6 +102,10 @@ class SQLiteStore(TxnStore):
             self._connect()
         except sqlite3.Error as e:
             raise StoreUnavailable(f"sqlite store {self.path}: {e}") from e
+        if outbox is None and self.path != ":memory:":
+            outbox = self.path + "-outbox"
+        self._outbox_path = outbox
+        self._start_retry()
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is not None and self._pid == os.getpid():
@@ -164,6 +170,7 @@ class SQLiteStore(TxnStore):
                            " LIMIT ?)", (count - self.max_records,))
 
     def close(self) -> None:
+        self._stop_retry()
         with self._lock:
             if self._db is not None and self._pid == os.getpid():
                 self._db.close()
