@@ -136,7 +136,10 @@ class Engine:
             self._park(flow, explicit)
         elif flow.reserved:
             self._drive(_settle_at_estimate(flow), flow.now)
-        return Decision.from_flow(flow, complete=False, snapshot=expect_response)
+        decision = Decision.from_flow(flow, complete=False, snapshot=expect_response)
+        if expect_response and self.ledger is not None:  # durable before it is forwarded
+            self.ledger.intent(self._record(flow, decision), flow.ai)
+        return decision
 
     def complete(self, request_id: str, response: HttpResponse | Mapping[str, Any], *, now: float | None = None) -> Decision:
         """The response phase of a forwarded request: usage, cost, reconcile, response rules."""
@@ -166,7 +169,10 @@ class Engine:
             self._park(flow, explicit)
         elif flow.reserved:
             await self._adrive(_settle_at_estimate(flow), flow.now)
-        return Decision.from_flow(flow, complete=False)
+        decision = Decision.from_flow(flow, complete=False)
+        if expect_response and self.ledger is not None:  # durable before it is forwarded
+            await self.ledger.aintent(self._record(flow, decision), flow.ai)
+        return decision
 
     async def acomplete(self, request_id: str, response: HttpResponse | Mapping[str, Any], *,
                         now: float | None = None) -> Decision:
