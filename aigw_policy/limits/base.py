@@ -11,7 +11,8 @@ from . import accounting
 from .model import Charge, LimitSpec, Outcome
 from .outbox import SettleRetry
 
-__all__ = ["DEFAULT_RESERVATION_TTL", "DEFAULT_RECORD_TTL", "DEFAULT_TIMEOUT", "TxnStore"]
+__all__ = ["DEFAULT_POOL_TIMEOUT", "DEFAULT_RESERVATION_TTL", "DEFAULT_RECORD_TTL",
+           "DEFAULT_TIMEOUT", "TxnStore"]
 
 DEFAULT_RESERVATION_TTL = 900.0
 """Seconds an unsettled reservation holds capacity before it is released (a gateway that died
@@ -20,6 +21,9 @@ DEFAULT_RECORD_TTL = 86400.0
 """Seconds a request id is remembered, so that retries never charge twice."""
 DEFAULT_TIMEOUT = 0.25
 """Seconds a store call may wait for the store (lock, busy database, network)."""
+DEFAULT_POOL_TIMEOUT = 5.0
+"""Seconds a store call may wait for its turn among this process's calls (a connection of
+the pool, the SQLite store's lock): a burst queues for this long before it fails."""
 
 
 class Overlay:

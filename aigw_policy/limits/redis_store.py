@@ -29,7 +29,7 @@ from typing import Any
 
 from .accounting import spec_to_dict
 from .algorithms import Slot, build_outcome, locate, outcome_after
-from .base import DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL
+from .base import DEFAULT_POOL_TIMEOUT, DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL
 from .model import Charge, LimitSpec, Outcome, StoreUnavailable
 from .outbox import SettleRetry
 from .redis_lua import SCRIPT
@@ -40,8 +40,6 @@ Step = Generator[list[str], Any, Any]
 _TRIES = 4
 DEFAULT_REDIS_TIMEOUT = 1.0
 """Seconds to connect to Redis, and for each reply once a call is sent."""
-DEFAULT_POOL_TIMEOUT = 5.0
-"""Seconds a call waits in line for a free pooled connection."""
 DEFAULT_MAX_CONNECTIONS = 64
 
 

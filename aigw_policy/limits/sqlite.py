@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from . import accounting
-from .base import (DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL, DEFAULT_TIMEOUT, Overlay,
-                   TxnStore)
+from .base import (DEFAULT_POOL_TIMEOUT, DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL,
+                   DEFAULT_TIMEOUT, Overlay, TxnStore)
 from .model import StoreUnavailable
 from .sqlite_open import open_sqlite
 
@@ -72,7 +72,9 @@ class SQLiteStore(TxnStore):
     """Limits in a SQLite file shared by every process on the host.
 
     ``path``: the database file (created with its tables if missing; many processes may
-    create it at once). ``timeout``: seconds a call waits for the write lock.
+    create it at once). ``timeout``: seconds a call waits for the database's write lock
+    (held by another process). ``pool_timeout``: seconds a call waits for its turn in this
+    process (calls of one process take turns: a burst queues, it does not fail).
     ``reservation_ttl`` / ``record_ttl``: as :class:`MemoryStore`. ``max_records``: request
     records kept at most; past it the oldest settled ones go first (a pending reservation is
     never dropped). ``outbox``: the file keeping reconciles and releases the store did not
@@ -86,13 +88,15 @@ class SQLiteStore(TxnStore):
                  reservation_ttl: float = DEFAULT_RESERVATION_TTL,
                  record_ttl: float = DEFAULT_RECORD_TTL, timeout: float = DEFAULT_TIMEOUT,
                  max_records: int = DEFAULT_MAX_RECORDS,
-                 outbox: str | os.PathLike[str] | None = None) -> None:
+                 outbox: str | os.PathLike[str] | None = None,
+                 pool_timeout: float = DEFAULT_POOL_TIMEOUT) -> None:
         if max_records < 1:
             raise ValueError("max_records must be at least 1")
         self.path = str(Path(path))
         self.reservation_ttl = float(reservation_ttl)
         self.record_ttl = float(record_ttl)
         self.timeout = float(timeout)
+        self.pool_timeout = max(float(pool_timeout), self.timeout)
         self.max_records = int(max_records)
         self._writes = 0
         self._lock = threading.Lock()
@@ -118,8 +122,8 @@ class SQLiteStore(TxnStore):
 
     @contextmanager
     def _txn(self, now: float) -> Iterator[accounting.Cells]:
-        if not self._lock.acquire(timeout=self.timeout):
-            raise StoreUnavailable(f"sqlite store {self.path}: busy for {self.timeout}s")
+        if not self._lock.acquire(timeout=self.pool_timeout):
+            raise StoreUnavailable(f"sqlite store {self.path}: busy for {self.pool_timeout}s")
         try:
             try:
                 db = self._connect()

@@ -1,8 +1,10 @@
-"""A burst of 400 concurrent requests through one engine on a plain ``redis://`` URL, with the
-store's default options: exactly the capacity is admitted, the rest get 429, none 503.
+"""A burst of 400 concurrent requests through one engine on a plain ``redis://`` (or
+``sqlite:``) URL, with the store's default options: exactly the capacity is admitted, the rest
+get 429, none 503.
 
-The store's connection pool queues callers (a bounded wait) instead of failing the 65th
-concurrent one; ``fail_open`` then cannot quietly admit past the limit either.
+The store queues a process's callers (Redis: a blocking connection pool; SQLite: its lock),
+for a bounded wait, instead of failing the 65th concurrent one (or any that waited 0.25 s
+for its turn); ``fail_open`` then cannot quietly admit past the limit either.
 """
 
 from __future__ import annotations
@@ -39,8 +41,13 @@ def _request(rid: str) -> dict:
                         "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}}}
 
 
-@pytest.fixture
-def redis_store():
+@pytest.fixture(params=["redis", "sqlite"])
+def burst_store(request, tmp_path):
+    if request.param == "sqlite":
+        store = ap.stores.from_url(f"sqlite:{tmp_path / 'limits.db'}")
+        yield store
+        store.close()
+        return
     url = require_redis()
     # the defaults of ``serve --store redis://...``: only the hash tag isolates this test
     store = ap.stores.from_url(url, hash_tag=f"burst-{uuid.uuid4().hex[:10]}")
@@ -61,23 +68,23 @@ def _why(decisions) -> set[str]:
 
 
 @pytest.mark.parametrize("mode", ["fail_closed", "fail_open"])
-def test_async_burst_admits_exactly_capacity(redis_store, mode):
-    engine = ap.Engine(_policy(mode), store=redis_store)
+def test_async_burst_admits_exactly_capacity(burst_store, mode):
+    engine = ap.Engine(_policy(mode), store=burst_store)
 
     async def burst():
         try:
             return await asyncio.gather(*(engine.aevaluate(_request(f"a{i}"), expect_response=False)
                                           for i in range(BURST)))
         finally:
-            await redis_store.aclose()
+            await burst_store.aclose()
 
     decisions = asyncio.run(burst())
     assert _tally(decisions) == {200: CAPACITY, 429: BURST - CAPACITY}, _why(decisions)
 
 
 @pytest.mark.parametrize("mode", ["fail_closed", "fail_open"])
-def test_threaded_burst_admits_exactly_capacity(redis_store, mode):
-    engine = ap.Engine(_policy(mode), store=redis_store)
+def test_threaded_burst_admits_exactly_capacity(burst_store, mode):
+    engine = ap.Engine(_policy(mode), store=burst_store)
     start = threading.Barrier(BURST)
     decisions = [None] * BURST
 
