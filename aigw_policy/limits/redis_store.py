@@ -182,12 +182,13 @@ class RedisStore(SettleRetry):
     ``url``: ``redis://host:port/db`` (or ``rediss://``, ``unix://``). ``timeout``: seconds
     for connect and for each reply. ``max_connections``: connections per process (each of
     the sync and async clients); ``pool_timeout``: seconds a call waits for one when all are
-    busy. ``clock``: ``"server"`` (Redis ``TIME``, the default: all
-    gateways agree whatever their clocks) or ``"client"`` (the ``now`` passed in; tests,
-    replay). ``outbox``: a file keeping reconciles and releases Redis did not acknowledge
-    until a retry lands (default: in memory, retried while this process lives). ``hash_tag``: every key is ``{hash_tag}:...``, one Redis Cluster slot, so one
-    script sees every limit a request touches; give tenants different tags to spread them.
-    ``round_trips`` counts calls to the server.
+    busy. ``clock``: ``"server"`` (Redis ``TIME``, the default: all gateways agree whatever
+    their clocks) or ``"client"`` (the ``now`` passed in; tests, replay). ``outbox``: a file
+    keeping reconciles and releases Redis did not acknowledge until a retry lands (default:
+    in memory, retried while this process lives). ``hash_tag``: every key is
+    ``{hash_tag}:...``, one Redis Cluster slot, so one script sees every limit a request
+    touches; give tenants different tags to spread them. ``round_trips`` counts calls to the
+    server.
     """
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *,
