@@ -12,6 +12,7 @@ processes, survives restarts) and ``RedisStore(url)`` (many hosts). Each has ``c
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # SQLiteStore and RedisStore load on first use (redis-py is optional): the package's __getattr__
 from .limits import __getattr__  # noqa: F401
@@ -23,7 +24,11 @@ __all__ = ["LimitStore", "MemoryStore", "RedisStore", "SQLiteStore", "StoreUnava
 
 
 def from_url(url: str, **options: Any) -> LimitStore:
-    """A store from ``memory:``, ``sqlite:PATH`` or ``redis://...`` (``serve --store``)."""
+    """A store from ``memory:``, ``sqlite:PATH`` or ``redis://...`` (``serve --store``).
+
+    A Redis URL may end with ``?outbox=PATH``: the file that keeps reconciles and releases
+    Redis did not acknowledge until a retry lands, across restarts (see docs/limits.md).
+    """
     if url in ("memory:", "memory", ""):
         return MemoryStore(**options)
     if url.startswith("sqlite:"):
@@ -33,5 +38,17 @@ def from_url(url: str, **options: Any) -> LimitStore:
     if url.startswith(("redis://", "rediss://", "unix://")):
         from .limits.redis_store import RedisStore
 
+        url, outbox = _take_query(url, "outbox")
+        if outbox:
+            options.setdefault("outbox", outbox)
         return RedisStore(url, **options)
     raise ValueError(f"unknown store url {url!r} (memory:, sqlite:PATH or redis://...)")
+
+
+def _take_query(url: str, name: str) -> tuple[str, str | None]:
+    """``url`` without the query parameter ``name``, and that parameter's value."""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    value = next((v for k, v in pairs if k == name), None)
+    rest = urlencode([(k, v) for k, v in pairs if k != name])
+    return urlunsplit(parts._replace(query=rest)), value

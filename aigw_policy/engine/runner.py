@@ -225,12 +225,20 @@ class Engine:
                 evicted = []
                 if flow.reserved:
                     self._drive(_settle_at_estimate(flow), flow.now)
+            decision = Decision.from_flow(flow, complete=False, snapshot=shared)
         except BaseException:
             self._abandon(flow)
             raise
         for rid in evicted:
             self._drive(_release(rid), flow.now)
-        return Decision.from_flow(flow, complete=False, snapshot=shared)
+        if expect_response and self.ledger is not None:  # durable before it is forwarded
+            try:
+                self.ledger.intent(self._record(flow, decision), flow.ai)
+            except BaseException:
+                self._forget(flow.rid)  # it will not be forwarded: release it
+                self._abandon(flow)
+                raise
+        return decision
 
     def complete(self, request_id: str, response: HttpResponse | Mapping[str, Any], *,
                  now: float | None = None) -> Decision:
@@ -291,12 +299,20 @@ class Engine:
                 evicted = []
                 if flow.reserved:
                     await self._adrive(_settle_at_estimate(flow), flow.now)
+            decision = Decision.from_flow(flow, complete=False, snapshot=shared)
         except BaseException:
             await self._aabandon(flow)
             raise
         for rid in evicted:
             await self._adrive(_release(rid), flow.now)
-        return Decision.from_flow(flow, complete=False, snapshot=shared)
+        if expect_response and self.ledger is not None:  # durable before it is forwarded
+            try:
+                await self.ledger.aintent(self._record(flow, decision), flow.ai)
+            except BaseException:
+                self._forget(flow.rid)  # it will not be forwarded: release it
+                await self._aabandon(flow)
+                raise
+        return decision
 
     async def acomplete(self, request_id: str, response: HttpResponse | Mapping[str, Any], *,
                         now: float | None = None) -> Decision:
@@ -338,6 +354,11 @@ class Engine:
             while len(self._pending) + len(self._running) > self.max_pending and self._pending:
                 evicted.append(self._pending.popitem(last=False)[0])
         return evicted, parked.flow is flow
+
+    def _forget(self, rid: str) -> None:
+        """A parked request that will not be forwarded after all."""
+        with self._lock:
+            self._pending.pop(rid, None)
 
     def _claim(self, rid: str) -> tuple[Decision | None, Any]:
         """(the remembered decision, None) | (None, (parked, future)) to complete it here |

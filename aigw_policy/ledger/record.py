@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -48,6 +48,9 @@ FIELDS: dict[str, str] = {
     "latency_ms": "aigw.latency_ms",
 }
 _BY_KEY = {v: k for k, v in FIELDS.items()}
+PENDING = "pending"
+"""The verdict of an intent record: the request was forwarded, its final record is not
+written yet (still in flight, or the gateway died first: then it stays, at the estimate)."""
 #: our operation -> OpenTelemetry ``gen_ai.operation.name`` well-known value
 OTEL_OPERATION = {
     "chat": "chat",
@@ -191,3 +194,14 @@ def make_record(
         limits=json.dumps(list(limits), sort_keys=True, separators=(",", ":"), default=str),
         latency_ms=latency_ms,
     )
+
+
+def as_pending(record: UsageRecord, ai: AiRequest | None = None) -> UsageRecord:
+    """The intent record of a request about to be forwarded: verdict ``pending``, usage at
+    the request-time estimate (the input estimate, and ``max_output_tokens`` when the request
+    sets it). The request's final record replaces it."""
+    if ai is None:
+        return replace(record, verdict=PENDING)
+    out = ai.max_output_tokens or 0
+    return replace(record, verdict=PENDING, input_tokens=ai.input_tokens, output_tokens=out,
+                   total_tokens=ai.input_tokens + out, usage_source="estimate")

@@ -2,7 +2,9 @@
 
 Every sink's ``write_batch`` is durable when it returns (fsync / committed transaction) and
 idempotent by ``request_id``: writing a record twice (a retry after a crash between commit and
-acknowledgement) keeps one copy. These adapters are the only ledger code that does I/O.
+acknowledgement) keeps one copy. One exception: a ``pending`` record (the intent written
+before a request is forwarded, see ``Ledger.intent``) is replaced by the request's final
+record; a final record is never replaced. These adapters are the only ledger code that does I/O.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .record import COLUMNS, UsageRecord
+from ..limits.sqlite_open import open_sqlite
+from .record import COLUMNS, PENDING, UsageRecord
 
 _QCOLS = ", ".join(f'"{c}"' for c in COLUMNS)  # quoted: `user` is reserved in PostgreSQL
 
@@ -46,7 +49,8 @@ class JsonlSink:
     """Append-only JSON lines; ``flock`` serializes writers across processes; fsync per batch.
 
     A writer killed mid-line leaves a torn last line: the next writer starts on a fresh line
-    and readers skip lines that do not parse. Reads keep the first record per request id.
+    and readers skip lines that do not parse. Reads keep the first final record per request
+    id, else its pending intent.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -83,7 +87,7 @@ class JsonlSink:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def read(self, since: str | None = None) -> Iterator[UsageRecord]:
-        seen: set[str] = set()
+        found: dict[str, UsageRecord] = {}
         try:
             fh = open(self.path, encoding="utf-8", errors="replace")
         except FileNotFoundError:
@@ -94,10 +98,12 @@ class JsonlSink:
                     rec = UsageRecord.from_dict(json.loads(line))
                 except (ValueError, TypeError):
                     continue  # a torn line from a killed writer
-                if rec.request_id in seen or (since is not None and rec.time < since):
+                if since is not None and rec.time < since:
                     continue
-                seen.add(rec.request_id)
-                yield rec
+                first = found.get(rec.request_id)
+                if first is None or (first.verdict == PENDING and rec.verdict != PENDING):
+                    found[rec.request_id] = rec  # the first final record, else the intent
+        yield from found.values()
 
     def close(self) -> None:
         with self._lock:
@@ -131,6 +137,13 @@ def _ddl(table: str) -> list[str]:
     ]
 
 
+def _upsert(table: str) -> str:
+    """The conflict clause shared by SQLite and PostgreSQL: a record replaces a ``pending``
+    one (the final record of a forwarded request), and nothing else."""
+    sets = ", ".join(f'"{c}" = excluded."{c}"' for c in COLUMNS if c != "request_id")
+    return f"ON CONFLICT (request_id) DO UPDATE SET {sets} WHERE {table}.verdict = '{PENDING}'"
+
+
 def _check_table(name: str) -> str:
     if not name.replace("_", "").isalnum() or name[0].isdigit():
         raise LedgerError(f"bad ledger table name `{name}`")
@@ -148,23 +161,15 @@ class SqliteSink:
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = self._connect()
-            with self._db:
-                for stmt in _ddl(self.table):
-                    self._db.execute(stmt)
+            # many workers may create the file at once: open_sqlite waits and retries
+            self._db = open_sqlite(self.path, schema=_ddl(self.table),
+                                   names=(self.table, f"{self.table}_time"), synchronous="FULL",
+                                   busy_timeout=60.0)
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open ledger `{self.url}`: {exc}") from None
         cols = _QCOLS
         marks = ", ".join("?" for _ in COLUMNS)
-        self._insert = f"INSERT OR IGNORE INTO {self.table} ({cols}) VALUES ({marks})"
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA busy_timeout = 60000")
-        if self.path != ":memory:":
-            db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = FULL")
-        return db
+        self._insert = f"INSERT INTO {self.table} ({cols}) VALUES ({marks}) {_upsert(self.table)}"
 
     def write_batch(self, records: Sequence[UsageRecord]) -> None:
         if not records:
@@ -204,7 +209,8 @@ class SqliteSink:
 
 
 class PostgresSink:
-    """PostgreSQL through psycopg 3; ``INSERT ... ON CONFLICT (request_id) DO NOTHING``.
+    """PostgreSQL through psycopg 3; ``INSERT ... ON CONFLICT (request_id)`` replaces only a
+    pending record.
 
     The URL may carry ``?table=NAME`` (removed before connecting).
     """
@@ -233,7 +239,7 @@ class PostgresSink:
             raise LedgerError(f"cannot open ledger `{self.url}`: {str(exc).strip()[:200]}") from None
         cols = _QCOLS
         marks = ", ".join("%s" for _ in COLUMNS)
-        self._insert = f"INSERT INTO {self.table} ({cols}) VALUES ({marks}) ON CONFLICT (request_id) DO NOTHING"
+        self._insert = f"INSERT INTO {self.table} ({cols}) VALUES ({marks}) {_upsert(self.table)}"
 
     def write_batch(self, records: Sequence[UsageRecord]) -> None:
         if not records:

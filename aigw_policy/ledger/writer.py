@@ -1,5 +1,10 @@
 """Group commit: many concurrent completions, one transaction per batch, nothing lost.
 
+Two writes per forwarded request close the crash window: :meth:`Ledger.intent` (a
+``pending`` record at the estimate, durable before the request goes upstream) and
+:meth:`Ledger.record` (the final record, which replaces it). A gateway killed in between
+leaves the intent: the request is in the ledger at its estimate, never missing.
+
 ``Ledger.record(rec)`` returns only after the batch holding ``rec`` is durable in the sink
 (committed / fsynced), so a completion never reports success for a record that a crash could
 lose. Concurrent callers share one write: a single writer thread drains the queue into
@@ -16,7 +21,8 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import Future
 
-from .record import UsageRecord
+from ..providers.classify import AiRequest
+from .record import UsageRecord, as_pending
 from .sinks import LedgerError, Sink, open_sink
 
 _STOP = object()
@@ -45,6 +51,16 @@ class Ledger:
     def record(self, record: UsageRecord, timeout: float | None = 60.0) -> None:
         """Write ``record`` and return once it is durable."""
         self.submit(record).result(timeout)
+
+    def intent(self, record: UsageRecord, ai: AiRequest | None = None,
+               timeout: float | None = 60.0) -> None:
+        """Write the ``pending`` intent of a request about to be forwarded (see
+        :func:`~aigw_policy.ledger.record.as_pending`) and return once it is durable: a
+        gateway killed before the final record keeps this one, at the estimate."""
+        self.record(as_pending(record, ai), timeout)
+
+    async def aintent(self, record: UsageRecord, ai: AiRequest | None = None) -> None:
+        await self.arecord(as_pending(record, ai))
 
     def record_many(self, records: Iterable[UsageRecord], timeout: float | None = 60.0) -> None:
         futures = [self.submit(r) for r in records]

@@ -16,7 +16,9 @@ A reservation record (one per request id) is a JSON-able dict::
 
 States move ``reserved -> reconciled | released | expired`` and ``expired -> reconciled``
 (usage that arrives after the reservation expired is still charged, in the window of the
-reserve); ``denied``, ``reconciled`` and ``released`` are final, so every step is idempotent.
+reserve); ``reconciled`` and ``released`` are final, so every step is idempotent. A denied
+reserve (or one with no charge) reserved nothing and keeps no record: asking again decides
+afresh, and a reconcile or release of it does nothing.
 """
 
 from __future__ import annotations
@@ -154,8 +156,8 @@ def reserve(cells: Cells, rid: str, charges: Sequence[Charge], now: float, ttl: 
             for c, (cur, prev) in zip(charges, reads)
         ],
     }
-    pending = rec["expires_at"] if admitted and charges else None
-    cells.put_record(rid, rec, now + keep, pending)
+    if admitted and charges:  # a request that reserved nothing needs no record
+        cells.put_record(rid, rec, now + keep, rec["expires_at"])
     return reserve_outcomes(rec)
 
 

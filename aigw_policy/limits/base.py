@@ -9,8 +9,10 @@ from typing import Any
 
 from . import accounting
 from .model import Charge, LimitSpec, Outcome
+from .outbox import SettleRetry
 
-__all__ = ["DEFAULT_RESERVATION_TTL", "DEFAULT_RECORD_TTL", "DEFAULT_TIMEOUT", "TxnStore"]
+__all__ = ["DEFAULT_POOL_TIMEOUT", "DEFAULT_RESERVATION_TTL", "DEFAULT_RECORD_TTL",
+           "DEFAULT_TIMEOUT", "TxnStore"]
 
 DEFAULT_RESERVATION_TTL = 900.0
 """Seconds an unsettled reservation holds capacity before it is released (a gateway that died
@@ -19,6 +21,9 @@ DEFAULT_RECORD_TTL = 86400.0
 """Seconds a request id is remembered, so that retries never charge twice."""
 DEFAULT_TIMEOUT = 0.25
 """Seconds a store call may wait for the store (lock, busy database, network)."""
+DEFAULT_POOL_TIMEOUT = 5.0
+"""Seconds a store call may wait for its turn among this process's calls (a connection of
+the pool, the SQLite store's lock): a burst queues for this long before it fails."""
 
 
 class Overlay:
@@ -56,9 +61,10 @@ class Overlay:
         return self.base.due(now)
 
 
-class TxnStore:
+class TxnStore(SettleRetry):
     """A store whose subclass provides ``_txn()``: a context manager yielding :class:`Cells`
     that commits on a clean exit and raises ``StoreUnavailable`` when it cannot start in time.
+    A reconcile or release that fails is queued and retried (:class:`SettleRetry`).
     """
 
     reservation_ttl: float
@@ -78,11 +84,12 @@ class TxnStore:
             return accounting.reserve(cells, request_id, charges, now, self.reservation_ttl,
                                       self.record_ttl)
 
-    def reconcile(self, request_id: str, actual: Mapping[str, float], now: float) -> list[Outcome]:
+    def _reconcile_now(self, request_id: str, actual: Mapping[str, float],
+                       now: float) -> list[Outcome]:
         with self._txn(now) as cells:
             return accounting.reconcile(cells, request_id, actual, now)
 
-    def release(self, request_id: str, now: float) -> None:
+    def _release_now(self, request_id: str, now: float) -> None:
         with self._txn(now) as cells:
             accounting.release(cells, request_id, now)
 
@@ -99,12 +106,12 @@ class TxnStore:
                        now: float) -> list[Outcome]:
         return await self._arun(self.reserve, request_id, charges, now)
 
-    async def areconcile(self, request_id: str, actual: Mapping[str, float],
-                         now: float) -> list[Outcome]:
-        return await self._arun(self.reconcile, request_id, actual, now)
+    async def _areconcile_now(self, request_id: str, actual: Mapping[str, float],
+                              now: float) -> list[Outcome]:
+        return await self._arun(self._reconcile_now, request_id, actual, now)
 
-    async def arelease(self, request_id: str, now: float) -> None:
-        return await self._arun(self.release, request_id, now)
+    async def _arelease_now(self, request_id: str, now: float) -> None:
+        return await self._arun(self._release_now, request_id, now)
 
     async def aseed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
         return await self._arun(self.seed, spec, key, used, now)
@@ -113,10 +120,10 @@ class TxnStore:
         return await asyncio.to_thread(fn, *args)
 
     def close(self) -> None:
-        pass
+        self._stop_retry()
 
     async def aclose(self) -> None:
-        self.close()
+        await asyncio.to_thread(self.close)
 
     def __enter__(self):
         return self

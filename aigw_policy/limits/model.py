@@ -98,12 +98,15 @@ class LimitStore(Protocol):
         ``enforce=False`` are recorded whatever their outcome) and return the outcomes;
         otherwise record nothing and return outcomes with the limited ones marked.
         Idempotent by ``request_id``: a repeated call returns the first call's outcomes and
-        charges nothing more."""
+        charges nothing more. A denied request reserved nothing and is not remembered: a
+        repeated call decides afresh."""
         ...
 
     def reconcile(self, request_id: str, actual: Mapping[str, float], now: float) -> list[Outcome]:
         """Replace reserved costs by actual ones (by limit name; a name not given keeps its
-        reservation), in the window where the reservation was made. Idempotent."""
+        reservation), in the window where the reservation was made. Idempotent. The built-in
+        stores keep a reconcile (or release) they could not make and retry it until it lands
+        (``settle_pending()``; docs/limits.md)."""
         ...
 
     def release(self, request_id: str, now: float) -> None:

@@ -205,8 +205,10 @@ if op == 'reserve' then
   end
   rec = {st = allok and 'reserved' or 'denied', now = F(now), exp = F(now + ttl),
          keep = F(now + keep), adm = allok and '1' or '0', meta = meta, it = items}
-  putr(rid, rec)
-  if allok and #list > 0 then redis.call('ZADD', PENDING, F(now + ttl), rid) end
+  if allok and #list > 0 then  -- a request that reserved nothing keeps no record
+    putr(rid, rec)
+    redis.call('ZADD', PENDING, F(now + ttl), rid)
+  end
   return reply_reserve(rec)
 end
 

@@ -5,29 +5,42 @@ Redis's own clock by default. This module is a thin driver: the request/reply lo
 generator (sans-IO) that yields script arguments and receives replies, so the sync client
 (``redis``) and the async one (``redis.asyncio``) run the very same code.
 
-Store failure: every call is bounded by ``timeout`` (connect and read); a refused or slow
-connection, a script error or a server that is loading or paused raises
-:class:`StoreUnavailable`. A reserve that reached the server but whose reply was lost is
-found again by its request id on the next attempt, so nothing is charged twice.
+Bursts: calls share a pool of ``max_connections`` connections per process (sync and async
+each); a call that finds them all busy waits in line for one, up to ``pool_timeout`` seconds,
+instead of failing. So a burst far larger than the pool is served in order, not answered
+with ``StoreUnavailable`` (503 under ``fail_closed``, uncounted under ``fail_open``).
+
+Store failure: a call is bounded by ``pool_timeout`` (waiting for a connection) and
+``timeout`` (connect, and each reply); a refused or slow connection, a script error or a
+server that is loading or paused raises :class:`StoreUnavailable`. A reserve that reached
+the server but whose reply was lost is found again by its request id on the next attempt, so
+nothing is charged twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import threading
 import time
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 from .accounting import spec_to_dict
 from .algorithms import Slot, build_outcome, locate, outcome_after
-from .base import DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL, DEFAULT_TIMEOUT
+from .base import DEFAULT_POOL_TIMEOUT, DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL
 from .model import Charge, LimitSpec, Outcome, StoreUnavailable
+from .outbox import SettleRetry
 from .redis_lua import SCRIPT
 
 __all__ = ["RedisStore"]
 
 Step = Generator[list[str], Any, Any]
 _TRIES = 4
+DEFAULT_REDIS_TIMEOUT = 1.0
+"""Seconds to connect to Redis, and for each reply once a call is sent."""
+DEFAULT_MAX_CONNECTIONS = 64
 
 
 def _f(x: float) -> str:
@@ -163,58 +176,78 @@ class _Protocol:
         raise StoreUnavailable("redis store: server clock does not settle in a window")
 
 
-class RedisStore:
+class RedisStore(SettleRetry):
     """Limits in Redis, shared by every gateway that points at it.
 
     ``url``: ``redis://host:port/db`` (or ``rediss://``, ``unix://``). ``timeout``: seconds
-    for connect and for each reply. ``clock``: ``"server"`` (Redis ``TIME``, the default: all
-    gateways agree whatever their clocks) or ``"client"`` (the ``now`` passed in; tests,
-    replay). ``hash_tag``: every key is ``{hash_tag}:...``, one Redis Cluster slot, so one
-    script sees every limit a request touches; give tenants different tags to spread them.
-    ``round_trips`` counts calls to the server.
+    for connect and for each reply. ``max_connections``: connections per process (each of
+    the sync and async clients); ``pool_timeout``: seconds a call waits for one when all are
+    busy. ``clock``: ``"server"`` (Redis ``TIME``, the default: all gateways agree whatever
+    their clocks) or ``"client"`` (the ``now`` passed in; tests, replay). ``outbox``: a file
+    keeping reconciles and releases Redis did not acknowledge until a retry lands (default:
+    in memory, retried while this process lives). ``hash_tag``: every key is
+    ``{hash_tag}:...``, one Redis Cluster slot, so one script sees every limit a request
+    touches; give tenants different tags to spread them. ``round_trips`` counts calls to the
+    server.
     """
 
-    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, timeout: float = DEFAULT_TIMEOUT,
-                 clock: str = "server", hash_tag: str = "aigw",
-                 reservation_ttl: float = DEFAULT_RESERVATION_TTL,
-                 record_ttl: float = DEFAULT_RECORD_TTL, max_connections: int = 64) -> None:
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *,
+                 timeout: float = DEFAULT_REDIS_TIMEOUT, clock: str = "server",
+                 hash_tag: str = "aigw", reservation_ttl: float = DEFAULT_RESERVATION_TTL,
+                 record_ttl: float = DEFAULT_RECORD_TTL,
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS,
+                 pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+                 outbox: str | os.PathLike[str] | None = None) -> None:
         if clock not in ("server", "client"):
             raise ValueError("clock must be 'server' or 'client'")
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
         self.url = url
         self.timeout = float(timeout)
+        self.pool_timeout = float(pool_timeout)
         self.reservation_ttl = float(reservation_ttl)
         self.record_ttl = float(record_ttl)
         self.prefix = "{" + hash_tag + "}:"
         self._proto = _Protocol(self.prefix, clock, self.reservation_ttl, self.record_ttl)
         self._max_connections = max_connections
+        self._init_lock = threading.Lock()
         self._client: Any = None
         self._script: Any = None
         self._aclient: Any = None
         self._ascript: Any = None
         self.round_trips = 0
+        self._outbox_path = outbox
+        if outbox is not None:
+            self._start_retry()
 
     def _options(self) -> dict[str, Any]:
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
+        # no retries inside redis-py: a step is retried by request id, never blindly
         return dict(socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
-                    decode_responses=True, retry=Retry(NoBackoff(), 0),
-                    max_connections=self._max_connections)
+                    decode_responses=True, max_connections=self._max_connections,
+                    timeout=self.pool_timeout)
 
     # sync -----------------------------------------------------------------------------
 
     def _run(self, step: Step) -> Any:
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        if self._client is None:
-            self._client = redis.Redis.from_url(self.url, **self._options())
-            self._script = self._client.register_script(SCRIPT)
+        script = self._script
+        if script is None:
+            with self._init_lock:  # many threads may make the first call at once
+                if self._script is None:
+                    pool = redis.BlockingConnectionPool.from_url(
+                        self.url, retry=Retry(NoBackoff(), 0), **self._options())
+                    self._client = redis.Redis.from_pool(pool)
+                    self._script = self._client.register_script(SCRIPT)
+                script = self._script
         try:
             args = next(step)
             while True:
                 self.round_trips += 1
                 try:
-                    reply = self._script(keys=[self._proto.pending], args=args)
+                    reply = script(keys=[self._proto.pending], args=args)
                 except redis.RedisError as e:
                     raise StoreUnavailable(f"redis store {self._safe_url()}: {e}") from e
                 args = step.send(reply)
@@ -227,10 +260,11 @@ class RedisStore:
     def reserve(self, request_id: str, charges: Sequence[Charge], now: float) -> list[Outcome]:
         return self._run(self._proto.reserve(request_id, charges, now))
 
-    def reconcile(self, request_id: str, actual: Mapping[str, float], now: float) -> list[Outcome]:
+    def _reconcile_now(self, request_id: str, actual: Mapping[str, float],
+                       now: float) -> list[Outcome]:
         return self._run(self._proto.reconcile(request_id, actual, now))
 
-    def release(self, request_id: str, now: float) -> None:
+    def _release_now(self, request_id: str, now: float) -> None:
         self._run(self._proto.release(request_id, now))
 
     def seed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
@@ -241,16 +275,21 @@ class RedisStore:
     async def _arun(self, step: Step) -> Any:
         import redis
         import redis.asyncio as aredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
-        if self._aclient is None:
-            self._aclient = aredis.Redis.from_url(self.url, **self._options())
-            self._ascript = self._aclient.register_script(SCRIPT)
+        script = self._ascript
+        if script is None:  # no await in between: one coroutine creates the client
+            pool = aredis.BlockingConnectionPool.from_url(self.url, retry=Retry(NoBackoff(), 0),
+                                                          **self._options())
+            self._aclient = aredis.Redis.from_pool(pool)
+            script = self._ascript = self._aclient.register_script(SCRIPT)
         try:
             args = next(step)
             while True:
                 self.round_trips += 1
                 try:
-                    reply = await self._ascript(keys=[self._proto.pending], args=args)
+                    reply = await script(keys=[self._proto.pending], args=args)
                 except redis.RedisError as e:
                     raise StoreUnavailable(f"redis store {self._safe_url()}: {e}") from e
                 args = step.send(reply)
@@ -264,11 +303,11 @@ class RedisStore:
                        now: float) -> list[Outcome]:
         return await self._arun(self._proto.reserve(request_id, charges, now))
 
-    async def areconcile(self, request_id: str, actual: Mapping[str, float],
-                         now: float) -> list[Outcome]:
+    async def _areconcile_now(self, request_id: str, actual: Mapping[str, float],
+                              now: float) -> list[Outcome]:
         return await self._arun(self._proto.reconcile(request_id, actual, now))
 
-    async def arelease(self, request_id: str, now: float) -> None:
+    async def _arelease_now(self, request_id: str, now: float) -> None:
         await self._arun(self._proto.release(request_id, now))
 
     async def aseed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
@@ -284,7 +323,8 @@ class RedisStore:
         """Delete every key of this store's hash tag (tests; never on a shared prefix)."""
         import redis
 
-        client = redis.Redis.from_url(self.url, **self._options())
+        client = redis.Redis.from_url(self.url, socket_timeout=self.timeout,
+                                      socket_connect_timeout=self.timeout, decode_responses=True)
         try:
             keys = list(client.scan_iter(match=self.prefix.replace("{", "\\{").replace(
                 "}", "\\}") + "*", count=1000))
@@ -296,15 +336,17 @@ class RedisStore:
             client.close()
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self._stop_retry()  # (its last try uses the client: before closing it)
+        with self._init_lock:
+            if self._client is not None:
+                self._client.close()
+            self._client = self._script = None
 
     async def aclose(self) -> None:
         if self._aclient is not None:
-            await self._aclient.aclose()
-            self._aclient = None
-        self.close()
+            client, self._aclient, self._ascript = self._aclient, None, None
+            await client.aclose()
+        await asyncio.to_thread(self.close)
 
     def __enter__(self) -> RedisStore:
         return self

@@ -140,7 +140,7 @@ def gateway(stub: Any, gateway_files: dict[str, Path]) -> Any:
 
 
 def ledger_records(path: Path, request_id: str | None = None, timeout: float = 3.0) -> list[dict[str, Any]]:
-    """The ledger's records (waiting up to ``timeout`` for ``request_id`` to appear)."""
+    """The ledger's records (waiting up to ``timeout`` for ``request_id``'s final record)."""
     from aigw_policy.ledger import open_sink
 
     deadline = time.monotonic() + timeout
@@ -149,7 +149,9 @@ def ledger_records(path: Path, request_id: str | None = None, timeout: float = 3
         records = [r.to_dict() for r in sink.read()] if sink is not None else []
         if sink is not None:
             sink.close()
-        if request_id is None or any(r["aigw.request.id"] == request_id for r in records) or time.monotonic() > deadline:
+        # a request's final record (its `pending` intent is written before it is forwarded)
+        if request_id is None or any(r["aigw.request.id"] == request_id and r["aigw.verdict"] != "pending"
+                                     for r in records) or time.monotonic() > deadline:
             return records
         time.sleep(0.02)
 

@@ -66,8 +66,9 @@ class Model:
         if ok:
             for cell, cost in items:
                 self.add(cell, cost)
-        self.requests[rid] = {"state": "reserved" if ok else "denied", "items": items,
-                              "expires": now + TTL, "admitted": ok}
+        if ok and items:  # a request that reserved nothing is not remembered
+            self.requests[rid] = {"state": "reserved", "items": items, "expires": now + TTL,
+                                  "admitted": ok}
         return ok
 
     def reconcile(self, rid, actual, now):
