@@ -19,21 +19,29 @@ carries ``x-aigw-decision-id``; allowed and limited answers carry ``RateLimit`` 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from .gateway.errors import error_response, wire_api
+from .gateway.hops import hop_by_hop
 from .gateway.keys import CREDENTIAL_HEADERS, KeyRing, key_from
+from .gateway.paths import PathError, canonical_path, encode_path
 
 __all__ = ["DECISION_HEADER", "PolicyMiddleware", "RequestContext"]
 
 DECISION_HEADER = "x-aigw-decision-id"
+DEFAULT_MAX_BODY = 32 * 1024 * 1024
+"""Request bodies larger than this are refused with 413 (Anthropic's own limit is 32 MB)."""
+DEFAULT_OFFLOAD_COST = 100_000
+"""Policies with a CEL expression of at least this static cost are evaluated in a thread."""
 _STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
 
 
@@ -58,13 +66,18 @@ class PolicyMiddleware:
     :class:`~aigw_policy.gateway.keys.KeyRing` (``None``: no authentication, credentials pass
     through). ``provider``: force the provider label (``vllm``, ``ollama``). ``observer``:
     called with one event dict per finished request (metrics, logs, spans). ``max_body``:
-    larger request bodies are refused with 413. ``capture_limit``: bytes of a streamed
-    answer kept for usage extraction (usage is estimated beyond it).
+    larger request bodies are refused with 413 (by their ``Content-Length`` before any byte
+    is read, or as a chunked body grows). ``capture_limit``: bytes of an answer kept for
+    usage extraction (a stream's usage is read incrementally beyond it; a larger JSON answer
+    is passed through and its usage estimated). ``offload_cost``: a policy holding a CEL
+    expression whose static worst-case cost reaches this is evaluated in a worker thread,
+    so that a costly evaluation never stalls the event loop (0: always; None: never).
     """
 
     def __init__(self, app: Any, engine: Any, *, keys: KeyRing | None = None, provider: str | None = None,
-                 observer: Callable[[dict[str, Any]], None] | None = None, max_body: int = 32 * 1024 * 1024,
-                 capture_limit: int = 32 * 1024 * 1024, inject_usage: bool = True) -> None:
+                 observer: Callable[[dict[str, Any]], None] | None = None, max_body: int = DEFAULT_MAX_BODY,
+                 capture_limit: int = 32 * 1024 * 1024, inject_usage: bool = True,
+                 offload_cost: int | None = DEFAULT_OFFLOAD_COST) -> None:
         self.app = app
         self._engine = engine
         self.keys = keys
@@ -73,6 +86,18 @@ class PolicyMiddleware:
         self.max_body = max_body
         self.capture_limit = capture_limit
         self.inject_usage = inject_usage
+        self.offload_cost = offload_cost
+        self._costly: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+    async def costly(self, engine: Any) -> bool:
+        """Whether ``engine``'s policy is evaluated off the event loop (decided once per
+        engine, in a thread: costing a large policy takes a while)."""
+        if self.offload_cost is None:
+            return False
+        found = self._costly.get(engine)
+        if found is None:
+            found = self._costly[engine] = await asyncio.to_thread(_max_cost, engine) >= self.offload_cost
+        return found
 
     @property
     def engine(self) -> Any:
@@ -99,6 +124,11 @@ class _Exchange:
             name = k.decode("latin-1").lower()
             value = v.decode("latin-1")
             self.headers[name] = f"{self.headers[name]}, {value}" if name in self.headers else value
+        self.path_error: str | None = None
+        try:
+            self.scope = scope = _canonical_scope(scope)
+        except PathError as error:
+            self.path_error = str(error)
         self.api = wire_api(scope["path"], self.headers)
         self.event: dict[str, Any] = {"request_id": self.ctx.request_id, "method": scope.get("method"),
                                       "path": scope["path"]}
@@ -121,35 +151,42 @@ class _Exchange:
                     logging.getLogger("aigw_policy.gateway").exception("observer failed")
 
     async def _run(self) -> None:
-        body, too_big = await self._read_body()
-        if too_big:
-            await self._answer(413, f"the request body is larger than {self.mw.max_body} bytes", None)
+        # the edge, in order: the path, the key, the declared size; the body only after them
+        if self.path_error is not None:
+            await self._answer(400, f"invalid request path: {self.path_error}", None, code="invalid_path", close=True)
             return
         identity: Mapping[str, Any] = {}
         query = self.scope.get("query_string", b"")
         if self.mw.keys is not None:
             found = self.mw.keys.lookup(key_from(self.headers, query))
             if found is None:
-                await self._answer(401, "unknown or missing API key", None)
+                await self._answer(401, "unknown or missing API key", None, close=True)
                 return
             identity = found
         self.ctx.identity = identity
         self.event["identity"] = identity
-        body_obj: Any = body.decode("utf-8", "replace") if body else None
-        if body:
-            try:
-                body_obj = json.loads(body)
-            except ValueError:
-                pass
+        declared = self.headers.get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > self.mw.max_body:
+            await self._too_big()
+            return
+        body = await self._read_body()
+        if body is None:
+            await self._too_big()
+            return
+        try:
+            body_obj = _parse_body(body, self.headers.get("content-type", ""))
+        except _BadBody as error:
+            await self._answer(400, error.message, None, code=error.code)
+            return
         request = self._engine_request(identity, body_obj, query)
         from .engine import RequestError
 
         t = time.perf_counter()
         try:
-            decision = await self.engine.aevaluate(request)
+            decision = await self._decide(request)
         except RequestError as error:
             self.overhead += time.perf_counter() - t
-            await self._answer(400, str(error), None)
+            await self._answer(400, str(error), None, code="invalid_request")
             return
         self.overhead += time.perf_counter() - t
         self.ctx.decision = decision
@@ -159,9 +196,22 @@ class _Exchange:
             return
         await self._forward(decision, body, body_obj)
 
+    async def _decide(self, request: dict[str, Any]) -> Any:
+        """The request phase; in a worker thread when the policy may evaluate for long, so
+        that one costly evaluation never stalls the event loop (other requests, /healthz)."""
+        if await self.mw.costly(self.engine):
+            return await asyncio.to_thread(self.engine.evaluate, request)
+        return await self.engine.aevaluate(request)
+
+    async def _too_big(self) -> None:
+        await self._answer(413, f"the request body is larger than {self.mw.max_body} bytes", None,
+                           code="body_too_large", close=True)
+
     # -- request side ------------------------------------------------------------------------
 
-    async def _read_body(self) -> tuple[bytes, bool]:
+    async def _read_body(self) -> bytes | None:
+        """The whole body, or None past ``max_body`` (counted as it arrives: chunked bodies
+        declare no length)."""
         buf = bytearray()
         while True:
             message = await self.receive()
@@ -170,10 +220,10 @@ class _Exchange:
                 break
             buf += message.get("body", b"")
             if len(buf) > self.mw.max_body:
-                return b"", True
+                return None
             if not message.get("more_body", False):
                 break
-        return bytes(buf), False
+        return bytes(buf)
 
     def _engine_request(self, identity: Mapping[str, Any], body: Any, query: bytes) -> dict[str, Any]:
         scope = self.scope
@@ -217,11 +267,11 @@ class _Exchange:
             if changed:
                 raw = json.dumps(new, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         if model and model.get("to") and model.get("from") and f"/models/{model['from']}:" in path:
-            path = path.replace(f"/models/{model['from']}:", f"/models/{model['to']}:")
+            path = path.replace(f"/models/{model['from']}:", f"/models/{model['to'].replace('/', '%2F')}:")
             scope["path"] = path
-            scope["raw_path"] = path.encode("utf-8")
+            scope["raw_path"] = encode_path(path).encode("ascii")
         secret = self.mw.keys is not None
-        drop = {"content-length"}
+        drop = {"content-length", DECISION_HEADER} | hop_by_hop(self.scope["headers"])
         if secret:
             drop.update(CREDENTIAL_HEADERS)
             scope["query_string"] = _strip_key(scope.get("query_string", b"")).encode("latin-1")
@@ -239,9 +289,15 @@ class _Exchange:
     # -- answers -----------------------------------------------------------------------------
 
     async def _answer(self, status: int, message: str, rule: str | None,
-                      extra: list[tuple[bytes, bytes]] | None = None) -> None:
-        body, headers = error_response(self.api, status, message, rule=rule, decision_id=self.ctx.request_id)
+                      extra: list[tuple[bytes, bytes]] | None = None, *, code: str | None = None,
+                      close: bool = False) -> None:
+        """A provider-shaped error; ``close``: the request body may be unread, so the
+        connection is not kept (the client cannot go on streaming into it)."""
+        body, headers = error_response(self.api, status, message, rule=rule, decision_id=self.ctx.request_id,
+                                       code=code)
         self.event.update(verdict="deny", status_code=status, reason=message, rule=rule)
+        if close:
+            headers = headers + [(b"connection", b"close")]
         await self._send_whole(status, headers + (extra or []), body)
 
     async def _send_whole(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
@@ -295,38 +351,51 @@ class _Exchange:
         resp_headers: list[tuple[bytes, bytes]] = []
         streaming = False
         captured = bytearray()
-        overflow: Any = None
+        overflow: Any = None  # a stream past capture_limit: its usage, read incrementally
+        passthrough = False  # a JSON answer past capture_limit: sent on as it comes, usage estimated
         ended = False
         sent_start = False
         limit_headers = self._limit_headers(decision)
 
+        async def start_through() -> None:
+            nonlocal sent_start
+            out = [(k, v) for k, v in resp_headers if k.lower() != b"content-length"]
+            out += limit_headers + _header_effects(decision, "response_headers")
+            out.append((DECISION_HEADER.encode(), ctx.request_id.encode()))
+            sent_start = True
+            await self.send({"type": "http.response.start", "status": status, "headers": out})
+
         async def send(message: dict[str, Any]) -> None:
-            nonlocal status, resp_headers, streaming, overflow, ended, sent_start
+            nonlocal status, resp_headers, streaming, overflow, passthrough, ended
             if message["type"] == "http.response.start":
                 status = message["status"]
-                resp_headers = list(message.get("headers", []))
+                hop = hop_by_hop(message.get("headers", []))
+                resp_headers = [(k, v) for k, v in message.get("headers", []) if k.decode("latin-1").lower() not in hop]
                 ctype = _get(resp_headers, b"content-type").lower()
                 streaming = any(t in ctype for t in _STREAM_TYPES)
                 if streaming:
-                    out = [(k, v) for k, v in resp_headers if k.lower() != b"content-length"]
-                    out += limit_headers + _header_effects(decision, "response_headers")
-                    out.append((DECISION_HEADER.encode(), ctx.request_id.encode()))
-                    sent_start = True
-                    await self.send({"type": "http.response.start", "status": status, "headers": out})
+                    await start_through()
                 return
             if message["type"] != "http.response.body":
                 await self.send(message)
                 return
             chunk = message.get("body", b"")
             if chunk:
-                if overflow is None and len(captured) + len(chunk) <= self.mw.capture_limit:
+                if not passthrough and overflow is None and len(captured) + len(chunk) <= self.mw.capture_limit:
                     captured.extend(chunk)
-                else:
+                elif streaming:
                     if overflow is None:
                         overflow = _overflow(decision, bytes(captured))
                         captured.clear()
                     overflow.feed(chunk)
-                if streaming:
+                elif not passthrough:
+                    # too large to parse: never hold back or drop bytes, estimate the usage
+                    passthrough = True
+                    await start_through()
+                    head = bytes(captured)
+                    captured.clear()
+                    await self.send({"type": "http.response.body", "body": head, "more_body": True})
+                if streaming or passthrough:
                     await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
             if not message.get("more_body", False):
                 ended = True
@@ -336,17 +405,18 @@ class _Exchange:
             await self.mw.app(scope, receive, send)
         finally:
             self.event["upstream_ms"] = round((time.perf_counter() - t_up) * 1000, 3)
-            final = await self._complete(decision, status, resp_headers, captured, overflow, streaming, ended)
+            final = await self._complete(decision, status, resp_headers, captured, overflow, streaming, ended,
+                                         passthrough)
         if ctx.disconnected:
             return
-        if streaming:
+        if streaming or passthrough:
             await self.send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         if not sent_start:
             await self._finish_buffered(final, decision, status, resp_headers, bytes(captured), limit_headers)
 
     async def _complete(self, decision: Any, status: int, headers: list[tuple[bytes, bytes]], captured: bytearray,
-                        overflow: Any, streaming: bool, ended: bool) -> Any:
+                        overflow: Any, streaming: bool, ended: bool, passthrough: bool) -> Any:
         """The response phase and reconciliation, whatever happened to the exchange."""
         ctx = self.ctx
         plain = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
@@ -356,20 +426,25 @@ class _Exchange:
             response: dict[str, Any] = {"status_code": status, "headers": {}, "body": None}
         elif overflow is not None:
             response = {"status_code": status, "headers": plain, "body": _synthetic(overflow, overflow.api)}
+        elif passthrough:
+            response = {"status_code": status, "headers": plain, "body": None}  # usage: estimated
         elif streaming:
             response = {"status_code": status, "headers": plain, "sse": captured.decode("utf-8", "replace")}
         else:
             text = captured.decode("utf-8", "replace")
             try:
                 parsed: Any = json.loads(text) if text else None
-            except ValueError:
+            except (ValueError, RecursionError):
                 parsed = text
             response = {"status_code": status, "headers": plain, "body": parsed}
         self.event.update(upstream_status=status, stream=streaming, disconnected=ctx.disconnected,
-                          upstream_error=ctx.upstream_error, truncated=streaming and not ended)
+                          upstream_error=ctx.upstream_error, truncated=(streaming or passthrough) and not ended)
         t = time.perf_counter()
         try:
-            final = await self.engine.acomplete(ctx.request_id, response)
+            if await self.mw.costly(self.engine):
+                final = await asyncio.to_thread(self.engine.complete, ctx.request_id, response)
+            else:
+                final = await self.engine.acomplete(ctx.request_id, response)
         finally:
             self.overhead += time.perf_counter() - t
         self._note(final)
@@ -377,8 +452,8 @@ class _Exchange:
 
     async def _finish_buffered(self, final: Any, decision: Any, status: int, headers: list[tuple[bytes, bytes]],
                                body: bytes, limit_headers: list[tuple[bytes, bytes]]) -> None:
-        if final.verdict != "allow" and final.phase == "on_http_response" and final.kind in ("deny", "custom-response"):
-            await self._deny(final)  # a response-phase rule replaced the upstream's answer
+        if final.verdict != "allow" and final.phase == "on_http_response" and final.kind in ("deny", "custom-response", "error"):
+            await self._deny(final)  # a response-phase rule replaced the answer (or failed closed)
             return
         out = [(k, v) for k, v in headers if k.lower() != b"content-length"]
         effects = final.effects.get("response_headers") or {}
@@ -494,3 +569,67 @@ def _synthetic(acc: Any, api: str) -> Any:
                                         "total_tokens": u.total_tokens,
                                         "prompt_tokens_details": {"cached_tokens": u.cached_input_tokens},
                                         "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens}}}
+
+
+def _canonical_scope(scope: dict[str, Any]) -> dict[str, Any]:
+    """``scope`` with its path made canonical (:mod:`aigw_policy.gateway.paths`): the policy
+    decides on ``path`` and the app forwards ``raw_path``, the same path encoded."""
+    raw = scope.get("raw_path")
+    try:
+        text = raw.decode("ascii") if raw is not None else encode_path(scope["path"])
+    except UnicodeDecodeError:
+        raise PathError("the path has a byte that is not ASCII") from None
+    decoded, encoded = canonical_path(text)
+    if decoded == scope["path"] and raw == encoded.encode("ascii"):
+        return scope
+    return {**scope, "path": decoded, "raw_path": encoded.encode("ascii")}
+
+
+class _BadBody(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        self.code, self.message = code, message
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _BadBody("duplicate_json_key", f"the request body has the key `{key[:80]}` twice: "
+                               "which one counts depends on the parser, so it is refused")
+            seen.add(key)
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise _BadBody("invalid_json", f"the request body has `{name}`, which is not JSON")
+
+
+def _parse_body(body: bytes, content_type: str) -> Any:
+    """The request body as the policy sees it: JSON when it is JSON (duplicate keys, NaN and
+    nesting past :data:`~aigw_policy.engine.request.MAX_DEPTH` refused), else text. A body
+    that claims to be JSON (or says nothing of its type) and does not parse is refused: an
+    upstream with a more lenient parser would read fields the policy never saw."""
+    if not body:
+        return None
+    try:
+        return json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except RecursionError:
+        raise _BadBody("json_too_deep", "the request body is nested too deeply to read") from None
+    except ValueError as error:
+        media = content_type.split(";", 1)[0].strip().lower()
+        if not media or media == "text/plain" or media.endswith(("/json", "+json")):
+            where = f" ({error.msg} at line {error.lineno} column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
+            raise _BadBody("invalid_json", f"the request body is not valid JSON{where}") from None
+        return body.decode("utf-8", "replace")
+
+
+def _max_cost(engine: Any) -> int:
+    """The highest static cost of a CEL text of the engine's policy (0 when unknown)."""
+    from .analysis.cost import costs
+
+    try:
+        return max((c.cost for c in costs(engine.policy)), default=0)
+    except AttributeError:  # an engine-like object without a policy IR: evaluate on the loop
+        return 0

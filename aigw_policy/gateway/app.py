@@ -35,7 +35,7 @@ class Gateway:
                  store: Any = "memory:", ledger: Any = None, prices: Any = None, provider: str | None = None,
                  timeout: float = 60.0, connect_timeout: float = 5.0, watch: float = 1.0,
                  logger: logging.Logger | None = None, decision_logger: logging.Logger | None = None,
-                 sighup: bool = True, cache_dir: str | None = None) -> None:
+                 sighup: bool = True, cache_dir: str | None = None, max_body: int | None = None) -> None:
         from .. import Engine
         from ..asgi import PolicyMiddleware  # (lazy: asgi imports this package's errors and keys)
         from ..providers import PriceBook
@@ -57,8 +57,9 @@ class Gateway:
         self.holder = PolicyHolder(policy, make_engine, logger=self.logger, on_reload=self.observer.reload)
         self.proxy = UpstreamProxy(upstream, auth=keys.upstream_auth if keys is not None else None,
                                    timeout=timeout, connect_timeout=connect_timeout)
+        limits = {"max_body": max_body} if max_body is not None else {}
         self.middleware = PolicyMiddleware(self.proxy, self.holder, keys=keys, provider=provider,
-                                           observer=self.observer)
+                                           observer=self.observer, **limits)
         self.watch = watch
         self.sighup = sighup
         self._tasks: list[asyncio.Task[Any]] = []

@@ -47,10 +47,14 @@ def _type(status: int) -> str:
 
 
 def error_body(api: str, status: int, message: str, *, rule: str | None = None,
-               decision_id: str | None = None) -> dict[str, Any]:
+               decision_id: str | None = None, code: str | None = None) -> dict[str, Any]:
     """The JSON error object of ``api`` for a gateway answer; ``aigw`` carries the rule and
-    the decision id (every SDK ignores unknown top-level keys)."""
+    the decision id (every SDK ignores unknown top-level keys). ``code``: a stable
+    machine-readable reason (``invalid_path``, ``body_too_large``, ...), in ``aigw.code``
+    and, for OpenAI, in ``error.code``."""
     extra = {"decision_id": decision_id, "rule": rule, "reason": message}
+    if code is not None:
+        extra["code"] = code
     if api == "anthropic":
         return {"type": "error", "error": {"type": _type(status), "message": message},
                 "request_id": decision_id, "aigw": extra}
@@ -59,13 +63,13 @@ def error_body(api: str, status: int, message: str, *, rule: str | None = None,
                           "status": _GOOGLE.get(status, "FAILED_PRECONDITION" if status < 500 else "INTERNAL")},
                 "aigw": extra}
     return {"error": {"message": message, "type": _type(status), "param": None,
-                      "code": _CODES.get(status, "policy_denied" if status < 500 else "gateway_error")},
+                      "code": code or _CODES.get(status, "policy_denied" if status < 500 else "gateway_error")},
             "aigw": extra}
 
 
 def error_response(api: str, status: int, message: str, *, rule: str | None = None,
-                   decision_id: str | None = None) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+                   decision_id: str | None = None, code: str | None = None) -> tuple[bytes, list[tuple[bytes, bytes]]]:
     """Body bytes and headers (content type, length) of a provider-shaped error."""
-    body = json.dumps(error_body(api, status, message, rule=rule, decision_id=decision_id),
+    body = json.dumps(error_body(api, status, message, rule=rule, decision_id=decision_id, code=code),
                       ensure_ascii=False).encode("utf-8")
     return body, [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import error_response, wire_api
+from .hops import hop_by_hop
 
 __all__ = ["HOP_BY_HOP", "UpstreamProxy"]
 
@@ -104,7 +105,8 @@ class UpstreamProxy:
                                  f"the upstream could not be reached ({type(error).__name__})")
                 return
             try:
-                out = [(k, v) for k, v in response.headers.raw if k.lower().decode("latin-1") not in HOP_BY_HOP]
+                hop = HOP_BY_HOP | hop_by_hop(response.headers.raw)  # with the names Connection lists
+                out = [(k, v) for k, v in response.headers.raw if k.lower().decode("latin-1") not in hop]
                 await send({"type": "http.response.start", "status": response.status_code, "headers": out})
                 await self._pump(response, gone, send, ctx)
             finally:

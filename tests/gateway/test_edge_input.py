@@ -1,0 +1,328 @@
+"""Hostile input at the gateway's edge, through real servers (uvicorn on loopback): paths that
+mean one thing to the policy and another to the upstream, bodies sent before a key is
+checked, oversized and malformed bodies, hop-by-hop headers, header injection through
+interpolation, token fields of the wrong type, answers too large to parse."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import ServerThread, record_of
+
+POLICY = '''policy "edge" {
+  default allow
+
+  on request {
+    rule "no-admin" {
+      when req.url.path.startsWith("/v1/admin")
+      deny 403 "admin is closed"
+    }
+    rule "premium" {
+      when ai.model == "gpt-4.1"
+      deny 403 "gpt-4.1 is reserved"
+    }
+    rule "echo" {
+      when "echo" in req.url.query_params
+      add-headers { headers: { "x-echo": "${req.url.query_params['echo'][0]}" } }
+    }
+  }
+
+  on response {
+    rule "echo-back" {
+      when "back" in req.url.query_params
+      add-headers { headers: { "x-back": "${req.url.query_params['back'][0]}" } }
+    }
+  }
+}
+'''
+
+KEYS = '''keys:
+  - key: sk-edge
+    identity: {key: k-edge, team: edge}
+'''
+
+MAX_BODY = 64 * 1024
+USAGE = {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
+
+
+class Echo:
+    """An upstream that records what reached it and answers a small chat completion (or, on
+    ``/v1/big``, a JSON answer of ``big`` bytes; with ``?hop=1``, hop-by-hop headers)."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+        self.big = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        raw = bytearray()
+        while True:
+            m = await receive()
+            raw += m.get("body", b"")
+            if not m.get("more_body"):
+                break
+        self.seen.append({"path": scope["path"], "raw_path": scope.get("raw_path"), "body": bytes(raw),
+                          "headers": [(k.decode().lower(), v.decode("latin-1")) for k, v in scope["headers"]]})
+        headers = [(b"content-type", b"application/json")]
+        if scope["path"] == "/v1/big":
+            filler = "x" * self.big
+            data = json.dumps({"id": "big", "choices": [{"message": {"content": filler}}], "usage": USAGE}).encode()
+        else:
+            data = json.dumps({"id": "c", "model": "gpt-4o", "choices": [], "usage": USAGE}).encode()
+        if b"hop=1" in scope.get("query_string", b""):
+            headers += [(b"connection", b"x-upstream-secret"), (b"x-upstream-secret", b"s"), (b"keep-alive", b"timeout=5")]
+        headers.append((b"content-length", str(len(data)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
+
+
+@pytest.fixture(scope="module")
+def echo() -> Any:
+    app = Echo()
+    with ServerThread(app) as server:
+        server.app = app  # type: ignore[attr-defined]
+        yield server
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("edge")
+    (d / "policy.aigw").write_text(POLICY)
+    (d / "keys.yaml").write_text(KEYS)
+    return {"policy": d / "policy.aigw", "keys": d / "keys.yaml", "ledger": d / "usage.jsonl"}
+
+
+@pytest.fixture(scope="module")
+def gw(echo: Any, files: dict[str, Path]) -> Any:
+    from aigw_policy.gateway import Gateway, load_keys
+
+    app = Gateway(policy=files["policy"], upstream=echo.url, keys=load_keys(files["keys"]), store="memory:",
+                  ledger=f"jsonl:{files['ledger']}", timeout=5.0, watch=0, max_body=MAX_BODY)
+    with ServerThread(app) as server:
+        server.app = app  # type: ignore[attr-defined]
+        yield server
+
+
+AUTH = {"authorization": "Bearer sk-edge"}
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def raw_request(port: int, head: bytes, body: bytes = b"", *, wait: float = 10.0) -> bytes:
+    """Send ``head`` (and ``body``) on a fresh connection; everything the server answers
+    until it closes the connection or goes quiet for ``wait`` seconds."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as s:
+        s.sendall(head + body)
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+                if b"\r\n\r\n" in out and _complete(out):
+                    break
+        except TimeoutError:
+            pass
+        return out
+
+
+def _complete(data: bytes) -> bool:
+    head, _, body = data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":", 1)[1])
+    return False
+
+
+def status_of(data: bytes) -> int:
+    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else 0
+
+
+def body_of(data: bytes) -> Any:
+    return json.loads(data.partition(b"\r\n\r\n")[2])
+
+
+# -- 1. paths: one canonical path for the policy and the upstream ------------------------------
+
+
+@pytest.mark.parametrize("path", ["/v1/x/../admin/x", "/v1/./admin", "//v1/admin", "/v1//admin", "/v1/x/%2E%2E/admin",
+                                  "/v1/chat/../../v1/admin/y"])
+def test_path_tricks_do_not_pass_a_path_rule(gw: Any, echo: Any, path: str) -> None:
+    before = len(echo.app.seen)
+    head = f"POST {path} HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer sk-edge\r\ncontent-length: 2\r\n\r\n".encode()
+    answer = raw_request(gw.port, head, b"{}")
+    assert status_of(answer) in (400, 403), answer[:200]
+    assert len(echo.app.seen) == before  # nothing reached the upstream
+
+
+@pytest.mark.parametrize("path, code", [
+    ("/v1/a%2Fb", "invalid_path"), ("/v1/a%2fb", "invalid_path"), ("/v1/%2e%2e/admin", "invalid_path"),
+    ("/v1/a%5Cb", "invalid_path"), ("/v1/a\\b", "invalid_path"), ("/v1/a%00b", "invalid_path"),
+    ("/v1/a%0d%0ax:y", "invalid_path"), ("/v1/a%zz", "invalid_path"), ("/v1/a%2", "invalid_path"),
+    ("/v1/a%252e", "invalid_path"), ("/v1/admin;x/chat", "invalid_path"), ("/v1/a%3Fb", "invalid_path"),
+    ("/v1/a%FFb", "invalid_path"),
+])
+def test_ambiguous_paths_are_400_in_provider_shape(gw: Any, echo: Any, path: str, code: str) -> None:
+    before = len(echo.app.seen)
+    head = f"POST {path} HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer sk-edge\r\ncontent-length: 2\r\n\r\n".encode()
+    answer = raw_request(gw.port, head, b"{}")
+    assert status_of(answer) == 400, answer[:200]
+    err = body_of(answer)
+    assert err["error"]["code"] == code and err["aigw"]["code"] == code
+    assert len(echo.app.seen) == before
+
+
+def test_the_upstream_gets_the_path_the_policy_saw(gw: Any, echo: Any) -> None:
+    head = (b"POST /v1/x/..//chat/./completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer sk-edge\r\n"
+            b"content-type: application/json\r\ncontent-length: %d\r\n\r\n")
+    body = json.dumps(CHAT).encode()
+    answer = raw_request(gw.port, head % len(body), body)
+    assert status_of(answer) == 200, answer[:300]
+    seen = echo.app.seen[-1]
+    assert seen["path"] == "/v1/chat/completions" and seen["raw_path"] == b"/v1/chat/completions"
+    r = httpx.post(gw.url + "/v1/models/caf%C3%A9%20x:generateContent", headers=AUTH, json={"contents": []}, timeout=5)
+    assert r.status_code == 200
+    assert echo.app.seen[-1]["raw_path"] == b"/v1/models/caf%C3%A9%20x:generateContent"
+
+
+# -- 2. authenticate before reading; a size cap ------------------------------------------------
+
+
+def test_unknown_key_is_refused_before_the_body_is_sent(gw: Any) -> None:
+    # headers only: a 30 MB body is announced and never sent; the answer must not wait for it
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer sk-wrong\r\n"
+            b"content-type: application/json\r\ncontent-length: 31457280\r\n\r\n")
+    answer = raw_request(gw.port, head)
+    assert status_of(answer) == 401, answer[:200]
+    assert b"connection: close" in answer.lower()
+
+
+def test_declared_length_over_the_cap_is_413_before_the_body(gw: Any) -> None:
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer sk-edge\r\n"
+            b"content-type: application/json\r\ncontent-length: %d\r\n\r\n") % (MAX_BODY + 1)
+    answer = raw_request(gw.port, head)
+    assert status_of(answer) == 413, answer[:200]
+    assert body_of(answer)["error"]["code"] == "body_too_large"
+
+
+def test_chunked_body_over_the_cap_is_413(gw: Any, echo: Any) -> None:
+    before = len(echo.app.seen)
+
+    def chunks() -> Any:
+        for _ in range(MAX_BODY // 4096 + 2):
+            yield b"x" * 4096
+
+    r = httpx.post(gw.url + "/v1/chat/completions", headers=AUTH, content=chunks(), timeout=10)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
+    assert len(echo.app.seen) == before
+    assert httpx.post(gw.url + "/v1/chat/completions", headers=AUTH, content=b"{" + b" " * (MAX_BODY - 2) + b"}",
+                      timeout=10).status_code == 200  # at the cap: fine
+
+
+# -- 3. a JSON answer too large to parse is passed through whole -------------------------------
+
+
+def test_json_answer_past_the_parse_cap_is_passed_through(tmp_path: Path) -> None:
+    import aigw_policy as ap
+    from aigw_policy.asgi import PolicyMiddleware
+    from aigw_policy.ledger import Ledger
+
+    upstream = Echo()
+    upstream.big = 50_000
+    (tmp_path / "p.aigw").write_text(POLICY)
+    ledger = Ledger(f"jsonl:{tmp_path / 'usage.jsonl'}")
+    engine = ap.Engine(ap.load(tmp_path / "p.aigw"), ledger=ledger)
+    app = PolicyMiddleware(upstream, engine, capture_limit=4096)
+    with ServerThread(app) as server:
+        r = httpx.post(server.url + "/v1/big", json=CHAT, timeout=10)
+        assert r.status_code == 200
+        assert len(r.content) > 50_000 and r.json()["usage"] == USAGE  # every byte, in order
+        rec = record_of(tmp_path / "usage.jsonl", r.headers["x-aigw-decision-id"])
+        assert rec["aigw.usage.source"] == "estimate"
+        small = httpx.post(server.url + "/v1/chat/completions", json=CHAT, timeout=10)
+        assert record_of(tmp_path / "usage.jsonl", small.headers["x-aigw-decision-id"])["aigw.usage.source"] == "provider"
+    ledger.close()
+
+
+# -- 4. bodies that are not plain JSON ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("body, code", [
+    (b"[" * 20_000 + b"]" * 20_000, "json_too_deep"),
+    (b'{"model": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5000 + b"}", "json_too_deep"),
+    (b'{"model": "gpt-4o-mini", "model": "gpt-4.1", "messages": []}', "duplicate_json_key"),
+    (b'{"model": "gpt-4.1", "messages": [], }', "invalid_json"),
+    (b'{"model": "gpt-4o", "max_tokens": NaN, "messages": []}', "invalid_json"),
+])
+def test_bodies_that_are_not_plain_json_are_400(gw: Any, echo: Any, body: bytes, code: str) -> None:
+    before = len(echo.app.seen)
+    r = httpx.post(gw.url + "/v1/chat/completions", headers={**AUTH, "content-type": "application/json"},
+                   content=body, timeout=10)
+    assert r.status_code == 400, r.text[:300]
+    assert r.json()["error"]["code"] == code
+    assert len(echo.app.seen) == before
+
+
+def test_deep_but_readable_body_is_a_coded_400(gw: Any) -> None:
+    body = {"model": "gpt-4o", "messages": [], "x": json.loads("[" * 300 + "]" * 300)}
+    r = httpx.post(gw.url + "/v1/chat/completions", headers=AUTH, json=body, timeout=10)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request"
+    assert "nested" in r.json()["error"]["message"]
+
+
+def test_non_json_media_types_still_pass(gw: Any, echo: Any) -> None:
+    r = httpx.post(gw.url + "/v1/audio/transcriptions", headers=AUTH, files={"file": ("a.wav", b"RIFF....")},
+                   timeout=10)
+    assert r.status_code == 200
+    assert echo.app.seen[-1]["body"].startswith(b"--")
+
+
+# -- 5. hop-by-hop headers, both directions ----------------------------------------------------
+
+
+def test_hop_by_hop_headers_are_not_forwarded(gw: Any, echo: Any) -> None:
+    head = (b"POST /v1/chat/completions?hop=1 HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer sk-edge\r\n"
+            b"connection: keep-alive, x-client-secret, X-Other\r\nx-client-secret: s1\r\nx-other: s2\r\n"
+            b"keep-alive: timeout=100\r\nproxy-connection: keep-alive\r\nte: trailers\r\nx-aigw-decision-id: forged\r\n"
+            b"x-kept: yes\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n")
+    body = json.dumps(CHAT).encode()
+    answer = raw_request(gw.port, head % len(body), body)
+    assert status_of(answer) == 200, answer[:300]
+    sent = dict(echo.app.seen[-1]["headers"])
+    for name in ("x-client-secret", "x-other", "keep-alive", "proxy-connection", "te"):
+        assert name not in sent, name
+    assert "secret" not in sent.get("connection", "")  # (httpx's own `connection: keep-alive` is its hop's)
+    assert sent["x-kept"] == "yes" and sent["x-aigw-decision-id"] != "forged"
+    assert [v for k, v in echo.app.seen[-1]["headers"] if k == "x-aigw-decision-id"] == [sent["x-aigw-decision-id"]]
+    received = answer.partition(b"\r\n\r\n")[0].lower()
+    assert b"x-upstream-secret" not in received and b"keep-alive: timeout=5" not in received
+
+
+# -- 6. header injection through interpolation -------------------------------------------------
+
+
+@pytest.mark.parametrize("param", ["echo", "back"])
+def test_crlf_interpolated_into_a_header_is_a_500_naming_the_rule(gw: Any, echo: Any, param: str) -> None:
+    before = len(echo.app.seen)
+    r = httpx.post(gw.url + f"/v1/chat/completions?{param}=a%0D%0Aset-cookie:%20x%3D1", headers=AUTH, json=CHAT,
+                   timeout=10)
+    assert r.status_code == 500, r.text
+    rule = "echo" if param == "echo" else "echo-back"
+    assert r.json()["aigw"]["rule"] == rule
+    assert "set-cookie" not in r.headers
+    if param == "echo":
+        assert len(echo.app.seen) == before  # never sent upstream
+    ok = httpx.post(gw.url + f"/v1/chat/completions?{param}=plain%20value", headers=AUTH, json=CHAT, timeout=10)
+    assert ok.status_code == 200
+    assert (echo.app.seen[-1]["headers"] if param == "echo" else list(ok.headers.items())).count(
+        ("x-echo" if param == "echo" else "x-back", "plain value")) == 1
