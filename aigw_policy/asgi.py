@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, urlencode
 from .gateway.errors import error_response, wire_api
 from .gateway.hops import hop_by_hop
 from .gateway.keys import CREDENTIAL_HEADERS, KeyRing, key_from
-from .gateway.paths import PathError, canonical_path, encode_path
+from .gateway.paths import PathError, canonical_path, encode_path, valid_host
 
 __all__ = ["DECISION_HEADER", "PolicyMiddleware", "RequestContext"]
 
@@ -128,7 +128,9 @@ class _Exchange:
         try:
             self.scope = scope = _canonical_scope(scope)
         except PathError as error:
-            self.path_error = str(error)
+            self.path_error = f"invalid request path: {error}"
+        if "host" in self.headers and not valid_host(self.headers["host"]):
+            self.path_error = "invalid Host header: a host name or address, with an optional port"
         self.api = wire_api(scope["path"], self.headers)
         self.event: dict[str, Any] = {"request_id": self.ctx.request_id, "method": scope.get("method"),
                                       "path": scope["path"]}
@@ -153,7 +155,7 @@ class _Exchange:
     async def _run(self) -> None:
         # the edge, in order: the path, the key, the declared size; the body only after them
         if self.path_error is not None:
-            await self._answer(400, f"invalid request path: {self.path_error}", None, code="invalid_path", close=True)
+            await self._answer(400, self.path_error, None, code="invalid_path", close=True)
             return
         identity: Mapping[str, Any] = {}
         query = self.scope.get("query_string", b"")
@@ -231,7 +233,8 @@ class _Exchange:
         headers = {k: v for k, v in self.headers.items() if not (secret and k in CREDENTIAL_HEADERS)}
         host = self.headers.get("host") or _server(scope)
         qs = _strip_key(query) if secret else query.decode("latin-1")
-        url = f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{scope['path']}" + (f"?{qs}" if qs else "")
+        path = scope["raw_path"].decode("ascii")  # the canonical path, encoded as on the wire
+        url = f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{qs}" if qs else "")
         req: dict[str, Any] = {"id": self.ctx.request_id, "identity": dict(identity),
                                "request": {"method": scope.get("method", "POST"), "url": url, "headers": headers,
                                            "body": body}}

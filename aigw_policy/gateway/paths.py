@@ -1,4 +1,4 @@
-"""The request path, made canonical once: what the policy decides on is what the upstream gets.
+"""The request target, made canonical once: what the policy decides on is what the upstream gets.
 
 >>> canonical_path("/v1/x/../chat//completions")
 ('/v1/chat/completions', '/v1/chat/completions')
@@ -16,13 +16,20 @@ is refused: an encoded ``/ \\ . % ? # ;``, a backslash or ``;`` anywhere, a cont
 character (NUL, CR, LF, ...) raw or encoded, a ``%`` that is not followed by two hex digits,
 bytes that are not UTF-8. The forwarded form is the canonical path percent-encoded again,
 so the upstream decodes exactly the path the policy saw.
+
+The ``Host`` header joins the path in the URL the policy reads (``req.url.*``), so it must be
+a host and nothing more (:func:`valid_host`): ``Host: x/v1/chat#`` would otherwise move the
+path the policy sees.
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
-__all__ = ["PathError", "canonical_path", "encode_path"]
+__all__ = ["PathError", "canonical_path", "encode_path", "valid_host"]
+
+_HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]{1,5})?")
 
 # pchar (RFC 3986 §3.3) without `;` (a parameter separator to some servers) and `%`
 _SAFE = "/:@!$&'()*+,=-._~"
@@ -80,3 +87,8 @@ def canonical_path(raw: str) -> tuple[str, str]:
     trailing = bool(segments) and last in ("", ".", "..")
     decoded = "/" + "/".join(segments) + ("/" if trailing else "")
     return decoded, encode_path(decoded)
+
+
+def valid_host(host: str) -> bool:
+    """Whether a ``Host`` header is a host name or address with an optional port."""
+    return _HOST.fullmatch(host) is not None

@@ -182,6 +182,16 @@ def test_ambiguous_paths_are_400_in_provider_shape(gw: Any, echo: Any, path: str
     assert len(echo.app.seen) == before
 
 
+@pytest.mark.parametrize("host", ["gw/v1/chat/completions#", "gw?x=", "gw/", "a@gw", "gw:8080/x", "gw\\x"])
+def test_a_host_header_cannot_move_the_path(gw: Any, echo: Any, host: str) -> None:
+    before = len(echo.app.seen)
+    head = (f"POST /v1/admin/x HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer sk-edge\r\n"
+            "content-length: 2\r\n\r\n").encode()
+    answer = raw_request(gw.port, head, b"{}")
+    assert status_of(answer) == 400 and body_of(answer)["error"]["code"] == "invalid_path", answer[:300]
+    assert len(echo.app.seen) == before
+
+
 def test_the_upstream_gets_the_path_the_policy_saw(gw: Any, echo: Any) -> None:
     head = (b"POST /v1/x/..//chat/./completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer sk-edge\r\n"
             b"content-type: application/json\r\ncontent-length: %d\r\n\r\n")
@@ -326,3 +336,86 @@ def test_crlf_interpolated_into_a_header_is_a_500_naming_the_rule(gw: Any, echo:
     assert ok.status_code == 200
     assert (echo.app.seen[-1]["headers"] if param == "echo" else list(ok.headers.items())).count(
         ("x-echo" if param == "echo" else "x-back", "plain value")) == 1
+
+
+# -- 7. fields the policy reads, of a value the API does not take ------------------------------
+
+
+BAD_FIELDS = [
+    ({"max_tokens": 2**53}, "request.body.max_tokens"),
+    ({"max_tokens": 1e309}, "request.body.max_tokens"),
+    ({"max_tokens": "100000"}, "request.body.max_tokens"),
+    ({"max_tokens": -1}, "request.body.max_tokens"),
+    ({"max_tokens": True}, "request.body.max_tokens"),
+    ({"max_completion_tokens": 1.5}, "request.body.max_completion_tokens"),
+    ({"max_output_tokens": [1]}, "request.body.max_output_tokens"),
+    ({"n": 0}, "request.body.n"),
+    ({"stream": "true"}, "request.body.stream"),
+    ({"model": ["gpt-4.1"]}, "request.body.model"),
+    ({"model": "g" * 257}, "request.body.model"),
+]
+
+
+@pytest.mark.parametrize("extra, field", BAD_FIELDS)
+def test_bad_token_fields_are_400_naming_the_field(gw: Any, echo: Any, extra: dict[str, Any], field: str) -> None:
+    before = len(echo.app.seen)
+    body = json.dumps({**CHAT, **extra}).encode()  # (1e309 is written as Infinity: sent as 1e309)
+    body = body.replace(b"Infinity", b"1e309")
+    r = httpx.post(gw.url + "/v1/chat/completions", headers={**AUTH, "content-type": "application/json"},
+                   content=body, timeout=10)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "invalid_request" and f"`{field}`" in r.json()["error"]["message"]
+    assert len(echo.app.seen) == before
+
+
+def _request(body: Any, url: str = "https://gw.example/v1/chat/completions") -> dict[str, Any]:
+    return {"request": {"method": "POST", "url": url, "headers": {}, "body": body}}
+
+
+@pytest.mark.parametrize("request_, field", [
+    *[(_request({**CHAT, **extra}), field) for extra, field in BAD_FIELDS],
+    (_request({"contents": [], "generationConfig": {"maxOutputTokens": "9"}},
+              "https://gw.example/v1beta/models/gemini-2.5-pro:generateContent"),
+     "request.body.generationConfig.maxOutputTokens"),
+    (_request({"contents": [], "generationConfig": {"candidateCount": 0}},
+              "https://gw.example/v1beta/models/gemini-2.5-pro:generateContent"),
+     "request.body.generationConfig.candidateCount"),
+    (_request({"model": "llama3", "messages": [], "options": {"num_predict": -3}}, "http://localhost:11434/api/chat"),
+     "request.body.options.num_predict"),
+    (_request({"model": "claude-sonnet-4", "max_tokens": 2**60, "messages": []}, "https://gw.example/v1/messages"),
+     "request.body.max_tokens"),
+    (_request(CHAT, "::::"), "request.url"),
+    (_request(CHAT, "gw.example/v1/chat/completions"), "request.url"),
+    (_request(CHAT, "https://gw.example/v1/chat\r\n/completions"), "request.url"),
+    (_request(CHAT, "https://gw.example:99999/v1/chat/completions"), "request.url"),
+])
+def test_the_library_refuses_them_with_request_error(request_: dict[str, Any], field: str) -> None:
+    import aigw_policy as ap
+
+    engine = ap.Engine(ap.loads(POLICY))
+    with pytest.raises(ap.RequestError) as caught:
+        engine.evaluate(request_)
+    assert field in [f for f, _ in caught.value.problems]
+
+
+def test_explain_refuses_them_too(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from aigw_policy.cli import app
+
+    (tmp_path / "p.aigw").write_text(POLICY)
+    (tmp_path / "r.json").write_text(json.dumps(_request({**CHAT, "max_tokens": "9"})))
+    result = CliRunner().invoke(app, ["explain", str(tmp_path / "r.json"), "--policy", str(tmp_path / "p.aigw")])
+    assert result.exit_code == 2 and "request.body.max_tokens" in result.output
+
+
+def test_sane_values_still_pass() -> None:
+    import aigw_policy as ap
+
+    engine = ap.Engine(ap.loads(POLICY))
+    for extra in ({"max_tokens": None}, {"max_tokens": 0}, {"max_tokens": 2**53 - 1}, {"max_tokens": 100.0},
+                  {"n": 2}, {"stream": False}):
+        assert engine.evaluate(_request({**CHAT, **extra}), expect_response=False).verdict == "allow", extra
+    ollama = _request({"model": "llama3", "messages": [], "options": {"num_predict": -1}}, "http://localhost:11434/api/chat")
+    assert engine.evaluate(ollama, expect_response=False).ai["max_output_tokens"] == 0
+    assert engine.evaluate(_request(CHAT, "/v1/chat/completions"), expect_response=False).verdict == "allow"
