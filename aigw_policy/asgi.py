@@ -40,6 +40,8 @@ __all__ = ["DECISION_HEADER", "PolicyMiddleware", "RequestContext"]
 DECISION_HEADER = "x-aigw-decision-id"
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
 """Request bodies larger than this are refused with 413 (Anthropic's own limit is 32 MB)."""
+DEFAULT_BODY_TIMEOUT = 30.0
+"""Seconds the middleware waits for the next piece of a request body."""
 DEFAULT_OFFLOAD_COST = 100_000
 """Policies with a CEL expression of at least this static cost are evaluated in a thread."""
 _STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
@@ -72,12 +74,15 @@ class PolicyMiddleware:
     is passed through and its usage estimated). ``offload_cost``: a policy holding a CEL
     expression whose static worst-case cost reaches this is evaluated in a worker thread,
     so that a costly evaluation never stalls the event loop (0: always; None: never).
+    ``body_timeout``: seconds to wait for the next piece of a request body before answering
+    408 (a client trickling its body holds a connection and a buffer; None: no limit).
     """
 
     def __init__(self, app: Any, engine: Any, *, keys: KeyRing | None = None, provider: str | None = None,
                  observer: Callable[[dict[str, Any]], None] | None = None, max_body: int = DEFAULT_MAX_BODY,
                  capture_limit: int = 32 * 1024 * 1024, inject_usage: bool = True,
-                 offload_cost: int | None = DEFAULT_OFFLOAD_COST) -> None:
+                 offload_cost: int | None = DEFAULT_OFFLOAD_COST,
+                 body_timeout: float | None = DEFAULT_BODY_TIMEOUT) -> None:
         self.app = app
         self._engine = engine
         self.keys = keys
@@ -87,6 +92,7 @@ class PolicyMiddleware:
         self.capture_limit = capture_limit
         self.inject_usage = inject_usage
         self.offload_cost = offload_cost
+        self.body_timeout = body_timeout
         self._costly: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
     async def costly(self, engine: Any) -> bool:
@@ -171,7 +177,12 @@ class _Exchange:
         if declared.isdigit() and int(declared) > self.mw.max_body:
             await self._too_big()
             return
-        body = await self._read_body()
+        try:
+            body = await self._read_body()
+        except TimeoutError:
+            await self._answer(408, f"the request body did not arrive within {self.mw.body_timeout:g}s", None,
+                               code="body_timeout", close=True)
+            return
         if body is None:
             await self._too_big()
             return
@@ -213,10 +224,10 @@ class _Exchange:
 
     async def _read_body(self) -> bytes | None:
         """The whole body, or None past ``max_body`` (counted as it arrives: chunked bodies
-        declare no length)."""
+        declare no length); TimeoutError when the client pauses longer than ``body_timeout``."""
         buf = bytearray()
         while True:
-            message = await self.receive()
+            message = await asyncio.wait_for(self.receive(), self.mw.body_timeout)
             if message["type"] == "http.disconnect":
                 self.ctx.disconnected = True
                 break

@@ -23,6 +23,9 @@ def serve(
     watch: Annotated[float, typer.Option("--watch", help="Seconds between policy file checks (0: only on SIGHUP).")] = 1.0,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")] = "info",
     decision_log: Annotated[bool, typer.Option("--decision-log/--no-decision-log", help="One JSON line per request on stderr.")] = True,
+    max_body: Annotated[int, typer.Option("--max-body", min=1, help="Largest request body in bytes (413 past it).")] = 32 * 1024 * 1024,
+    header_timeout: Annotated[float, typer.Option("--header-timeout", min=0.001, help="Seconds a client has to send a request's headers.")] = 10.0,
+    metrics_token: Annotated[str | None, typer.Option("--metrics-token", envvar="AIGW_METRICS_TOKEN", help="Protect /metrics: it then wants `Authorization: Bearer TOKEN`.")] = None,
 ) -> None:
     """Run the gateway: a reverse proxy for OpenAI-, Anthropic- and Gemini-style APIs that
     enforces the policy, streams answers through and writes the usage ledger."""
@@ -52,7 +55,7 @@ def serve(
 
     try:
         app = Gateway(policy=policy, upstream=upstream, keys=ring, store=store, ledger=ledger, provider=provider,
-                      timeout=timeout, watch=watch)
+                      timeout=timeout, watch=watch, max_body=max_body, metrics_token=metrics_token)
     except ReloadError as error:
         if error.diagnostics:
             from ..render import render_text
@@ -84,5 +87,7 @@ def serve(
     who = f"{len(ring)} keys" if ring is not None else "no keys file: no authentication"
     typer.echo(f"aigw-policy serve: {policy} -> {upstream} on http://{host}:{port} ({who}, store {store}, "
                f"ledger {ledger or 'none'})", err=True)
+    from .server import header_timeout_protocol
+
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
-                timeout_graceful_shutdown=10)
+                timeout_graceful_shutdown=10, http=header_timeout_protocol(header_timeout))

@@ -20,7 +20,7 @@ _GEMINI = re.compile(r"(?:/models/[^/]+:[A-Za-z]+$)|(?:^/v1beta/)")
 
 # Anthropic's documented error types; OpenAI's SDK reads only the status, so we reuse them.
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-          404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
+          404: "not_found_error", 408: "timeout_error", 413: "request_too_large", 429: "rate_limit_error",
           499: "client_closed_request", 500: "api_error", 502: "api_error", 503: "overloaded_error",
           504: "timeout_error"}
 _GOOGLE = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",

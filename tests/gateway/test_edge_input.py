@@ -419,3 +419,201 @@ def test_sane_values_still_pass() -> None:
     ollama = _request({"model": "llama3", "messages": [], "options": {"num_predict": -1}}, "http://localhost:11434/api/chat")
     assert engine.evaluate(ollama, expect_response=False).ai["max_output_tokens"] == 0
     assert engine.evaluate(_request(CHAT, "/v1/chat/completions"), expect_response=False).verdict == "allow"
+
+
+# -- 8. slow clients: a header-read timeout (server), a body-read timeout (middleware) ---------
+
+
+def _closed_within(sock: socket.socket, wait: float) -> bool:
+    """Whether the server closed ``sock`` (EOF or reset) within ``wait`` seconds."""
+    sock.settimeout(wait)
+    try:
+        return sock.recv(65536) == b""
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+@pytest.fixture(scope="module")
+def slow_gw(echo: Any, files: dict[str, Path]) -> Any:
+    from aigw_policy.gateway import Gateway, load_keys
+    from aigw_policy.gateway.server import header_timeout_protocol
+
+    app = Gateway(policy=files["policy"], upstream=echo.url, keys=load_keys(files["keys"]), watch=0,
+                  body_timeout=0.3)
+    with ServerThread(app, http=header_timeout_protocol(0.3)) as server:
+        yield server
+
+
+def test_a_client_that_never_finishes_its_headers_is_disconnected(slow_gw: Any) -> None:
+    with socket.create_connection(("127.0.0.1", slow_gw.port)) as s:
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\n")
+        assert _closed_within(s, 10.0)
+    with socket.create_connection(("127.0.0.1", slow_gw.port)) as s:  # nothing at all
+        assert _closed_within(s, 10.0)
+
+
+def test_a_slowloris_is_cut_before_its_head_is_complete(slow_gw: Any) -> None:
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nx-pad: " + b"a" * 4000 + b"\r\n\r\n"
+    sent = 0
+    with socket.create_connection(("127.0.0.1", slow_gw.port)) as s:
+        while sent < len(head):
+            try:
+                s.sendall(head[sent:sent + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += 1
+            if _closed_within(s, 0.02):
+                break
+    assert sent < len(head)  # a byte every ~20 ms would take 80 s: the server hung up first
+
+
+def test_keep_alive_requests_and_fast_clients_are_unaffected(slow_gw: Any) -> None:
+    with httpx.Client(base_url=slow_gw.url, headers=AUTH, timeout=10) as client:
+        for _ in range(3):  # one connection, several requests
+            assert client.post("/v1/chat/completions", json=CHAT).status_code == 200
+
+
+def test_a_body_that_stops_coming_is_408(slow_gw: Any, echo: Any) -> None:
+    before = len(echo.app.seen)
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer sk-edge\r\n"
+            b"content-type: application/json\r\ncontent-length: 100\r\n\r\n")
+    answer = raw_request(slow_gw.port, head, b'{"model": ')
+    assert status_of(answer) == 408 and body_of(answer)["error"]["code"] == "body_timeout"
+    assert len(echo.app.seen) == before
+
+
+# -- 9. /metrics: bounded label values, an optional token --------------------------------------
+
+
+def test_request_chosen_models_do_not_become_label_values(gw: Any) -> None:
+    with httpx.Client(base_url=gw.url, headers=AUTH, timeout=10) as client:
+        for i in range(40):
+            assert client.post("/v1/chat/completions", json={**CHAT, "model": f"made-up-{i}"}).status_code == 200
+        assert client.post("/v1/chat/completions", json=CHAT).status_code == 200  # gpt-4o: priced
+        text = client.get("/metrics").text
+    models = {line.split('model="', 1)[1].split('"', 1)[0] for line in text.splitlines()
+              if line.startswith("aigw_requests_total{") and 'model="' in line}
+    assert "made-up-0" not in text and "other" in models and "gpt-4o" in models
+
+
+def test_model_labels_have_a_hard_cap() -> None:
+    from aigw_policy.gateway.metrics import Observer
+
+    from aigw_policy.providers import PriceBook
+
+    book = PriceBook.from_mapping({f"m-{i}": {"input": 1, "output": 1} for i in range(10)}, use_library=False)
+    obs = Observer(prometheus=False, otel=False, prices=book, max_models=3)
+    labels = [obs.model_label("openai", f"m-{i}") for i in range(10)]
+    assert labels[:3] == ["m-0", "m-1", "m-2"] and set(labels[3:]) == {"other"}
+    assert obs.model_label("openai", "m-1") == "m-1" and obs.model_label("openai", "unpriced") == "other"
+
+
+def test_metrics_token(echo: Any, files: dict[str, Path]) -> None:
+    from aigw_policy.gateway import Gateway
+
+    app = Gateway(policy=files["policy"], upstream=echo.url, watch=0, metrics_token="m-secret")
+    with ServerThread(app) as server:
+        assert httpx.get(server.url + "/metrics", timeout=5).status_code == 401
+        assert httpx.get(server.url + "/metrics", headers={"authorization": "Bearer nope"}, timeout=5).status_code == 401
+        r = httpx.get(server.url + "/metrics", headers={"authorization": "Bearer m-secret"}, timeout=5)
+        assert r.status_code == 200 and "m-secret" not in r.text
+        assert httpx.get(server.url + "/healthz", timeout=5).status_code == 200
+
+
+# -- 10. one costly evaluation never stalls the others -----------------------------------------
+
+COSTLY = '''policy "costly" {
+  on request {
+    rule "tools" {
+      when ai.tools.exists(a, ai.tools.exists(b, ai.tools.exists(c, a + b + c == "x")))
+      deny 403 "no"
+    }
+  }
+}
+'''
+
+
+def test_healthz_answers_while_a_costly_request_is_evaluated(echo: Any, tmp_path: Path) -> None:
+    import threading
+
+    from aigw_policy.gateway import Gateway
+
+    (tmp_path / "costly.aigw").write_text(COSTLY)
+    app = Gateway(policy=tmp_path / "costly.aigw", upstream=echo.url, watch=0)
+    engine = app.holder.current
+    entered, release = threading.Event(), threading.Event()
+    start = engine.start
+
+    def slow_start(*args: Any, **kw: Any) -> Any:  # an evaluation that holds its thread until released
+        entered.set()
+        release.wait(30)
+        return start(*args, **kw)
+
+    engine.start = slow_start
+    answers: list[int] = []
+    with ServerThread(app) as server:
+        tools = [{"type": "function", "function": {"name": f"t{i}"}} for i in range(30)]
+        hostile = threading.Thread(target=lambda: answers.append(httpx.post(
+            server.url + "/v1/chat/completions", json={**CHAT, "tools": tools}, timeout=60).status_code))
+        hostile.start()
+        try:
+            assert entered.wait(30)
+            health = httpx.get(server.url + "/healthz", timeout=10)  # the evaluation is still held
+            assert health.status_code == 200 and not release.is_set() and not answers
+        finally:
+            release.set()
+            hostile.join(60)
+    assert answers == [200]
+
+
+def test_only_costly_policies_leave_the_event_loop(tmp_path: Path) -> None:
+    import asyncio
+
+    import aigw_policy as ap
+    from aigw_policy.asgi import PolicyMiddleware
+
+    mw = PolicyMiddleware(Echo(), ap.Engine(ap.loads(POLICY)))
+    assert asyncio.run(mw.costly(mw.engine)) is False
+    assert asyncio.run(mw.costly(ap.Engine(ap.loads(COSTLY)))) is True
+
+
+def test_serve_options_for_the_edge(echo: Any, files: dict[str, Path], tmp_path: Path) -> None:
+    """``aigw-policy serve --max-body --header-timeout`` and ``AIGW_METRICS_TOKEN``, end to end."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "aigw_policy.cli", "serve", "--policy", str(files["policy"]), "--upstream", echo.url,
+           "--keys", str(files["keys"]), "--port", str(port), "--watch", "0", "--no-decision-log",
+           "--max-body", "1000", "--header-timeout", "0.5"]
+    env = {**os.environ, "AIGW_METRICS_TOKEN": "tok-1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(url + "/healthz", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        assert httpx.get(url + "/metrics", timeout=5).status_code == 401
+        assert httpx.get(url + "/metrics", headers={"authorization": "Bearer tok-1"}, timeout=5).status_code == 200
+        r = httpx.post(url + "/v1/chat/completions", headers=AUTH, json={**CHAT, "pad": "x" * 1000}, timeout=5)
+        assert r.status_code == 413
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\n")
+            assert _closed_within(s, 10.0)
+    finally:
+        proc.terminate()
+        try:
+            _, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+    assert b"tok-1" not in err  # the token is never printed
