@@ -34,6 +34,7 @@ from .gateway.errors import error_response, wire_api
 from .gateway.hops import hop_by_hop
 from .gateway.keys import CREDENTIAL_HEADERS, KeyRing, key_from
 from .gateway.paths import PathError, canonical_path, encode_path, valid_host
+from .providers.classify import PROVIDER_HEADER
 
 __all__ = ["DECISION_HEADER", "PolicyMiddleware", "RequestContext"]
 
@@ -173,6 +174,11 @@ class _Exchange:
             identity = found
         self.ctx.identity = identity
         self.event["identity"] = identity
+        encoding = self.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            await self._answer(415, f"request bodies with Content-Encoding `{encoding[:40]}` are not accepted: "
+                               "the policy could not read them", None, code="unsupported_content_encoding", close=True)
+            return
         declared = self.headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > self.mw.max_body:
             await self._too_big()
@@ -241,7 +247,10 @@ class _Exchange:
     def _engine_request(self, identity: Mapping[str, Any], body: Any, query: bytes) -> dict[str, Any]:
         scope = self.scope
         secret = self.mw.keys is not None
-        headers = {k: v for k, v in self.headers.items() if not (secret and k in CREDENTIAL_HEADERS)}
+        # the client does not choose its own classification: the provider override is the
+        # middleware's `provider` (a client's x-aigw-provider would pick prices and rules)
+        headers = {k: v for k, v in self.headers.items()
+                   if not (secret and k in CREDENTIAL_HEADERS) and k != PROVIDER_HEADER}
         host = self.headers.get("host") or _server(scope)
         qs = _strip_key(query) if secret else query.decode("latin-1")
         path = scope["raw_path"].decode("ascii")  # the canonical path, encoded as on the wire

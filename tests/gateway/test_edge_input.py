@@ -617,3 +617,22 @@ def test_serve_options_for_the_edge(echo: Any, files: dict[str, Path], tmp_path:
             proc.kill()
             _, err = proc.communicate()
     assert b"tok-1" not in err  # the token is never printed
+
+
+# -- siblings: what else would let the upstream read a request the policy did not --------------
+
+
+def test_a_compressed_request_body_is_refused(gw: Any, echo: Any) -> None:
+    import gzip
+
+    before = len(echo.app.seen)
+    r = httpx.post(gw.url + "/v1/chat/completions", content=gzip.compress(json.dumps({**CHAT, "model": "gpt-4.1"}).encode()),
+                   headers={**AUTH, "content-type": "application/json", "content-encoding": "gzip"}, timeout=10)
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_content_encoding"
+    assert len(echo.app.seen) == before
+
+
+def test_a_client_cannot_choose_its_provider_label(gw: Any, files: dict[str, Path]) -> None:
+    r = httpx.post(gw.url + "/v1/chat/completions", json=CHAT, headers={**AUTH, "x-aigw-provider": "vllm"}, timeout=10)
+    assert r.status_code == 200
+    assert record_of(files["ledger"], r.headers["x-aigw-decision-id"])["gen_ai.provider.name"] == "openai"
