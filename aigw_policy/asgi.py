@@ -162,14 +162,14 @@ class _Exchange:
     async def _run(self) -> None:
         # the edge, in order: the path, the key, the declared size; the body only after them
         if self.path_error is not None:
-            await self._answer(400, self.path_error, None, code="invalid_path", close=True)
+            await self._answer(400, self.path_error, None, code="invalid_path", close=self._unread_is_large())
             return
         identity: Mapping[str, Any] = {}
         query = self.scope.get("query_string", b"")
         if self.mw.keys is not None:
             found = self.mw.keys.lookup(key_from(self.headers, query))
             if found is None:
-                await self._answer(401, "unknown or missing API key", None, close=True)
+                await self._answer(401, "unknown or missing API key", None, close=self._unread_is_large())
                 return
             identity = found
         self.ctx.identity = identity
@@ -177,7 +177,8 @@ class _Exchange:
         encoding = self.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("", "identity"):
             await self._answer(415, f"request bodies with Content-Encoding `{encoding[:40]}` are not accepted: "
-                               "the policy could not read them", None, code="unsupported_content_encoding", close=True)
+                               "the policy could not read them", None, code="unsupported_content_encoding",
+                               close=self._unread_is_large())
             return
         declared = self.headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > self.mw.max_body:
@@ -221,6 +222,14 @@ class _Exchange:
         if await self.mw.costly(self.engine):
             return await asyncio.to_thread(self.engine.evaluate, request)
         return await self.engine.aevaluate(request)
+
+    def _unread_is_large(self) -> bool:
+        """Whether a refused request's body, left unread, may be longer than ``max_body``: then
+        the connection closes after the answer. Otherwise it stays open and the server
+        discards the rest of the body as it comes (memory stays flat either way), so the
+        client, once done sending, reads the answer instead of a reset connection."""
+        declared = self.headers.get("content-length", "").strip()
+        return not (declared.isdigit() and int(declared) <= self.mw.max_body)
 
     async def _too_big(self) -> None:
         await self._answer(413, f"the request body is larger than {self.mw.max_body} bytes", None,
@@ -314,8 +323,8 @@ class _Exchange:
     async def _answer(self, status: int, message: str, rule: str | None,
                       extra: list[tuple[bytes, bytes]] | None = None, *, code: str | None = None,
                       close: bool = False) -> None:
-        """A provider-shaped error; ``close``: the request body may be unread, so the
-        connection is not kept (the client cannot go on streaming into it)."""
+        """A provider-shaped error; ``close``: the connection is not kept (a large body is
+        unread: the client cannot go on streaming into it)."""
         body, headers = error_response(self.api, status, message, rule=rule, decision_id=self.ctx.request_id,
                                        code=code)
         self.event.update(verdict="deny", status_code=status, reason=message, rule=rule)

@@ -208,13 +208,31 @@ def test_the_upstream_gets_the_path_the_policy_saw(gw: Any, echo: Any) -> None:
 # -- 2. authenticate before reading; a size cap ------------------------------------------------
 
 
-def test_unknown_key_is_refused_before_the_body_is_sent(gw: Any) -> None:
-    # headers only: a 30 MB body is announced and never sent; the answer must not wait for it
+@pytest.mark.parametrize("length", [MAX_BODY, 30_000_000])
+def test_unknown_key_is_refused_before_the_body_is_sent(gw: Any, length: int) -> None:
+    # headers only: the body is announced and never sent; the answer must not wait for it
     head = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer sk-wrong\r\n"
-            b"content-type: application/json\r\ncontent-length: 31457280\r\n\r\n")
+            b"content-type: application/json\r\ncontent-length: %d\r\n\r\n") % length
     answer = raw_request(gw.port, head)
     assert status_of(answer) == 401, answer[:200]
-    assert b"connection: close" in answer.lower()
+    assert (b"connection: close" in answer.lower()) == (length > MAX_BODY)  # past max_body: not worth draining
+
+
+def test_a_refused_body_is_discarded_and_the_answer_read(gw: Any) -> None:
+    import asyncio
+
+    async def wrong_keys() -> list[int]:  # concurrent bodies just under the cap, streamed in pieces
+        async def body() -> Any:
+            for _ in range(MAX_BODY // 1024):
+                yield b" " * 1024
+
+        async with httpx.AsyncClient(timeout=30) as client:
+            rs = await asyncio.gather(*(client.post(gw.url + "/v1/chat/completions", content=body(),
+                                                    headers={"authorization": "Bearer sk-wrong",
+                                                             "content-length": str(MAX_BODY)}) for _ in range(8)))
+        return [r.status_code for r in rs]
+
+    assert asyncio.run(wrong_keys()) == [401] * 8
 
 
 def test_declared_length_over_the_cap_is_413_before_the_body(gw: Any) -> None:
