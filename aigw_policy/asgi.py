@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 import uuid
 import weakref
@@ -634,6 +635,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+
+
 def _no_constant(name: str) -> Any:
     raise _BadBody("invalid_json", f"the request body has `{name}`, which is not JSON")
 
@@ -646,7 +650,12 @@ def _parse_body(body: bytes, content_type: str) -> Any:
     if not body:
         return None
     try:
-        return json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        value = json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        if _SURROGATE_ESCAPE.search(body):  # `\ud800` unpaired: not Unicode, parsers differ on it
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        raise _BadBody("invalid_json", "the request body has an unpaired surrogate escape (`\\ud800`)") from None
     except RecursionError:
         raise _BadBody("json_too_deep", "the request body is nested too deeply to read") from None
     except ValueError as error:

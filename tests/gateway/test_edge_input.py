@@ -291,6 +291,8 @@ def test_json_answer_past_the_parse_cap_is_passed_through(tmp_path: Path) -> Non
     (b'{"model": "gpt-4o-mini", "model": "gpt-4.1", "messages": []}', "duplicate_json_key"),
     (b'{"model": "gpt-4.1", "messages": [], }', "invalid_json"),
     (b'{"model": "gpt-4o", "max_tokens": NaN, "messages": []}', "invalid_json"),
+    (b'{"model": "gpt-4o\\ud800", "messages": []}', "invalid_json"),
+    (b'{"model": "gpt-4o", "max_tokens": ' + b"9" * 5000 + b', "messages": []}', "invalid_json"),
 ])
 def test_bodies_that_are_not_plain_json_are_400(gw: Any, echo: Any, body: bytes, code: str) -> None:
     before = len(echo.app.seen)
@@ -299,6 +301,13 @@ def test_bodies_that_are_not_plain_json_are_400(gw: Any, echo: Any, body: bytes,
     assert r.status_code == 400, r.text[:300]
     assert r.json()["error"]["code"] == code
     assert len(echo.app.seen) == before
+
+
+def test_paired_surrogates_are_fine(gw: Any) -> None:
+    body = b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "\\ud83d\\ude00 \\\\ud800"}]}'
+    r = httpx.post(gw.url + "/v1/chat/completions", headers={**AUTH, "content-type": "application/json"},
+                   content=body, timeout=10)
+    assert r.status_code == 200, r.text
 
 
 def test_deep_but_readable_body_is_a_coded_400(gw: Any) -> None:
