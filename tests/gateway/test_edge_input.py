@@ -557,9 +557,26 @@ COSTLY = '''policy "costly" {
       when ai.tools.exists(a, ai.tools.exists(b, ai.tools.exists(c, a + b + c == "x")))
       deny 403 "no"
     }
+    rule "rpm" {
+      rate-limit { name: "rpm", capacity: 2, rate: 1m }
+    }
   }
 }
 '''
+
+
+@pytest.mark.parametrize("store", ["memory:", "sqlite"])
+def test_a_costly_policy_in_a_thread_still_counts(echo: Any, tmp_path: Path, store: str) -> None:
+    from aigw_policy.gateway import Gateway
+
+    (tmp_path / "costly.aigw").write_text(COSTLY)
+    url = f"sqlite:{tmp_path / 'limits.db'}" if store == "sqlite" else store
+    app = Gateway(policy=tmp_path / "costly.aigw", upstream=echo.url, watch=0, store=url,
+                  ledger=f"jsonl:{tmp_path / 'u.jsonl'}")
+    with ServerThread(app) as server:
+        codes = [httpx.post(server.url + "/v1/chat/completions", json=CHAT, timeout=10) for _ in range(3)]
+        assert [r.status_code for r in codes] == [200, 200, 429]
+        assert record_of(tmp_path / "u.jsonl", codes[0].headers["x-aigw-decision-id"])["aigw.usage.source"] == "provider"
 
 
 def test_healthz_answers_while_a_costly_request_is_evaluated(echo: Any, tmp_path: Path) -> None:
