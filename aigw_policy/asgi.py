@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl, urlencode
 from .gateway.errors import error_response, wire_api
 from .gateway.hops import hop_by_hop
 from .gateway.keys import CREDENTIAL_HEADERS, KeyRing, key_from
-from .gateway.paths import PathError, canonical_path, encode_path, valid_host
+from .gateway.paths import PathError, canonical_path, encode_path, encode_segment, valid_host
 from .providers.classify import PROVIDER_HEADER
 
 __all__ = ["DECISION_HEADER", "PolicyMiddleware", "RequestContext"]
@@ -301,10 +301,11 @@ class _Exchange:
                 changed = True
             if changed:
                 raw = json.dumps(new, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        if model and model.get("to") and model.get("from") and f"/models/{model['from']}:" in path:
-            path = path.replace(f"/models/{model['from']}:", f"/models/{model['to'].replace('/', '%2F')}:")
-            scope["path"] = path
-            scope["raw_path"] = encode_path(path).encode("ascii")
+        was = f"/models/{model['from']}:" if model and model.get("to") and model.get("from") else None
+        if was is not None and was in path:  # Gemini: the model is in the path (one segment)
+            wire = encode_path(path).replace(encode_path(was), f"/models/{encode_segment(model['to'])}:")
+            scope["path"] = path = path.replace(was, f"/models/{model['to']}:")
+            scope["raw_path"] = wire.encode("ascii")
         secret = self.mw.keys is not None
         drop = {"content-length", DECISION_HEADER} | hop_by_hop(self.scope["headers"])
         if secret:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-__all__ = ["PathError", "canonical_path", "encode_path", "valid_host"]
+__all__ = ["PathError", "canonical_path", "encode_path", "encode_segment", "valid_host"]
 
 _HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]{1,5})?")
 
@@ -45,6 +45,11 @@ class PathError(ValueError):
 def encode_path(path: str) -> str:
     """A decoded canonical path, percent-encoded for the wire."""
     return quote(path, safe=_SAFE)
+
+
+def encode_segment(text: str) -> str:
+    """One path segment, percent-encoded for the wire (a `/` in it is encoded)."""
+    return quote(text, safe=_SAFE.replace("/", ""))
 
 
 def canonical_path(raw: str) -> tuple[str, str]:
