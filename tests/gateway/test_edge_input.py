@@ -699,3 +699,15 @@ def test_a_client_cannot_choose_its_provider_label(gw: Any, files: dict[str, Pat
     r = httpx.post(gw.url + "/v1/chat/completions", json=CHAT, headers={**AUTH, "x-aigw-provider": "vllm"}, timeout=10)
     assert r.status_code == 200
     assert record_of(files["ledger"], r.headers["x-aigw-decision-id"])["gen_ai.provider.name"] == "openai"
+
+
+def test_explain_shows_the_header_injection_as_the_rules_error() -> None:
+    import aigw_policy as ap
+
+    engine = ap.Engine(ap.loads(POLICY))
+    d = engine.evaluate(_request(CHAT, "https://gw.example/v1/chat/completions?echo=a%0D%0Ab"), expect_response=False)
+    assert (d.verdict, d.status_code, d.rule) == ("deny", 500, "echo")
+    assert d.errors[0]["field"] == "headers.x-echo" and "U+000D" in d.errors[0]["message"]
+    assert "request_headers" not in d.effects or "x-echo" not in d.effects["request_headers"]["add"]
+    ok = engine.evaluate(_request(CHAT, "https://gw.example/v1/chat/completions?echo=%20padded%20"), expect_response=False)
+    assert ok.effects["request_headers"]["add"]["x-echo"] == "padded"
