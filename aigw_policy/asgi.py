@@ -8,13 +8,16 @@ from aigw_policy.gateway import load_keys
 app = PolicyMiddleware(my_llm_app, ap.Engine("policy.aigw"), keys=load_keys("keys.yaml"))
 ```
 
-For each HTTP request: authenticate the key (when ``keys`` is given; unknown key -> 401),
-decide the request phase (``engine.aevaluate``), answer a denial in the provider's own error
-shape, or call the app with the request rewritten by the decision's effects (``set-model``,
-``max-tokens`` clamp, request headers, OpenAI ``include_usage`` for streams); stream the
-app's answer through chunk by chunk while keeping its usage; then run the response phase
-and reconciliation (``engine.acomplete``), which also writes the ledger. Every answer
-carries ``x-aigw-decision-id``; allowed and limited answers carry ``RateLimit`` headers.
+For each HTTP request: make the path canonical (ambiguous paths -> 400), authenticate the
+key from the headers (when ``keys`` is given; unknown key -> 401) before reading the body,
+read the body within ``max_body`` (413) and parse it strictly (400), decide the request
+phase (``engine.aevaluate``), answer a denial in the provider's own error shape, or call
+the app with the request rewritten by the decision's effects (``set-model``, ``max-tokens``
+clamp, request headers, OpenAI ``include_usage`` for streams); stream the app's answer
+through chunk by chunk while keeping its usage; then run the response phase and
+reconciliation (``engine.acomplete``), which also writes the ledger. Every answer carries
+``x-aigw-decision-id``; allowed and limited answers carry ``RateLimit`` headers. The edge
+rules are in docs/gateway.md, "Hostile input".
 """
 
 from __future__ import annotations
