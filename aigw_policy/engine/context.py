@@ -35,11 +35,14 @@ def classify_request(req: Request, counter: Any = None) -> AiRequest:
     if counter is not None:
         kwargs["counter"] = counter
     try:
-        return classify(payload, provider=override.provider if override else None,
-                        operation=override.operation if override else None, **kwargs)
+        ai = classify(payload, provider=override.provider if override else None,
+                      operation=override.operation if override else None, **kwargs)
     except ProviderError as error:
         field = "ai.provider" if "provider" in str(error) else "ai.operation"
         raise RequestError([(field, str(error))]) from None
+    if ai.problems:  # a field the policy reads, of a value the API does not take: never "absent"
+        raise RequestError(list(ai.problems))
+    return ai
 
 
 def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_length: bool = False,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import math
+import re
 from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -368,6 +369,29 @@ class _ErrorStop(Exception):
         self.stop = stop
 
 
+# RFC 9110 §5.5: a field value is visible characters, spaces and tabs (and obs-text, bytes
+# 0x80-0xFF: Latin-1 here); CR, LF or NUL in one would split or end the header block
+_BAD_HEADER_CHAR = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+
+
+def _header_value(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, tpl: Template,
+                  field: str) -> str:
+    """A rendered header value, surrounding whitespace trimmed; one that no header can carry
+    is an error of the rule (``on_error``), never sent."""
+    value = text_of(_render(flow, rule, action, phase, tpl, field)).strip(" \t")
+    bad = _BAD_HEADER_CHAR.search(value)
+    if bad is None:
+        return value
+    name = field.split(".", 1)[1] if "." in field else field
+    message = (f"the value of header `{name}` has the character U+{ord(bad.group()):04X}, "
+               "which a header cannot carry (CR, LF, NUL and other controls are refused)")
+    span = action.ir.span_of(field) if action.ir is not None else action.span
+    stop = _rule_error(flow, rule, phase, tpl.text, span, message, field)
+    if stop is None:
+        raise _Skip()
+    raise _ErrorStop(stop)
+
+
 # ---------------------------------------------------------------------------------------------
 # plain actions
 
@@ -388,7 +412,7 @@ def _custom_response(flow: Flow, rule: CompiledRule, action: CompiledAction, pha
     status = cfg.status_code or 200
     tpl = action.templates.get("body")
     body = text_of(_render(flow, rule, action, phase, tpl, "body")) if tpl is not None else ""
-    headers = {k: text_of(_render(flow, rule, action, phase, t, f"headers.{k}"))
+    headers = {k: _header_value(flow, rule, action, phase, t, f"headers.{k}")
                for k, t in action.templates.get("headers", {}).items()}
     if arec is not None:
         arec["outcome"] = f"responded {status}"
@@ -413,7 +437,7 @@ def _headers_target(flow: Flow, phase: str) -> dict[str, Any]:
 def _add_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, arec: Any) -> None:
     target = _headers_target(flow, phase)
     for k, t in action.templates["headers"].items():
-        target["add"][k.lower()] = text_of(_render(flow, rule, action, phase, t, f"headers.{k}"))
+        target["add"][k.lower()] = _header_value(flow, rule, action, phase, t, f"headers.{k}")
     if arec is not None:
         arec["outcome"] = "added " + ", ".join(action.templates["headers"])
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
@@ -110,6 +111,9 @@ class Request(_Model):
             raise RequestError(_problems(error)) from None
         if req.now is not None and req.now.tzinfo is None:
             raise RequestError([("now", "a time needs a zone: write `Z` or an offset such as `+02:00`")])
+        problem = url_problem(req.request.url)
+        if problem is not None:
+            raise RequestError([("request.url", problem)])
         return req
 
     def unix_now(self) -> float | None:
@@ -122,6 +126,28 @@ def parse_time(text: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` is not a request URL (None when it is): an absolute ``http(s)`` URL with a
+    host, or a path starting with ``/``; no spaces or control characters, which URL parsers
+    drop or keep differently, a valid port."""
+    bad = next((c for c in url if c <= " " or c == "\x7f"), None)
+    if bad is not None:
+        return f"must not contain {'a space' if bad == ' ' else f'the control character U+{ord(bad):04X}'}"
+    hint = "must be an absolute http(s) URL such as `https://gw.example/v1/chat/completions` (or a path starting with `/`)"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        return f"{hint}: {error}"
+    if url.startswith("/") and not url.startswith("//"):
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return f"{hint}, not `{url[:100]}`"
+    if port == 0:
+        return "has port 0"
+    return None
 
 
 MAX_DEPTH = 256

@@ -11,6 +11,7 @@ app = Gateway(policy="policy.aigw", upstream="https://api.openai.com", keys=load
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import os
@@ -29,13 +30,18 @@ class Gateway:
     """An ASGI app. ``policy``: the policy file (watched every ``watch`` seconds, 0: only on
     SIGHUP). ``upstream``: the provider's base URL. ``keys``: a :class:`KeyRing` or ``None``
     (no authentication). ``store`` / ``ledger``: URLs or objects. Serves ``GET /metrics``
-    (Prometheus) and ``GET /healthz``; everything else goes through the policy."""
+    (Prometheus) and ``GET /healthz``; everything else goes through the policy.
+
+    Edge limits (docs/gateway.md, "Hostile input"): ``max_body`` (bytes, 413 past it),
+    ``body_timeout`` (seconds between two pieces of a request body, 408), ``metrics_token``
+    (``/metrics`` then wants ``Authorization: Bearer <token>``; None: open)."""
 
     def __init__(self, *, policy: str | os.PathLike[str], upstream: str, keys: KeyRing | None = None,
                  store: Any = "memory:", ledger: Any = None, prices: Any = None, provider: str | None = None,
                  timeout: float = 60.0, connect_timeout: float = 5.0, watch: float = 1.0,
                  logger: logging.Logger | None = None, decision_logger: logging.Logger | None = None,
-                 sighup: bool = True, cache_dir: str | None = None) -> None:
+                 sighup: bool = True, cache_dir: str | None = None, max_body: int | None = None,
+                 body_timeout: float | None = None, metrics_token: str | None = None) -> None:
         from .. import Engine
         from ..asgi import PolicyMiddleware  # (lazy: asgi imports this package's errors and keys)
         from ..providers import PriceBook
@@ -49,7 +55,8 @@ class Gateway:
             ledger = Ledger(ledger)
         self.ledger = ledger
         book = prices if isinstance(prices, PriceBook) else PriceBook.from_mapping(prices) if prices else PriceBook()
-        self.observer = Observer(logger=decision_logger or logging.getLogger("aigw_policy.gateway.decisions"))
+        self.observer = Observer(logger=decision_logger or logging.getLogger("aigw_policy.gateway.decisions"),
+                                 prices=book)
 
         def make_engine(doc: Any) -> Any:
             return Engine(doc, store=self.store, ledger=self.ledger, prices=book, cache_dir=cache_dir)
@@ -57,8 +64,12 @@ class Gateway:
         self.holder = PolicyHolder(policy, make_engine, logger=self.logger, on_reload=self.observer.reload)
         self.proxy = UpstreamProxy(upstream, auth=keys.upstream_auth if keys is not None else None,
                                    provider=provider, timeout=timeout, connect_timeout=connect_timeout)
+        limits: dict[str, Any] = {"max_body": max_body} if max_body is not None else {}
+        if body_timeout is not None:
+            limits["body_timeout"] = body_timeout
+        self._metrics_token = f"Bearer {metrics_token}".encode("latin-1") if metrics_token else None
         self.middleware = PolicyMiddleware(self.proxy, self.holder, keys=keys, provider=provider,
-                                           observer=self.observer)
+                                           observer=self.observer, **limits)
         self.watch = watch
         self.sighup = sighup
         self._tasks: list[asyncio.Task[Any]] = []
@@ -69,11 +80,17 @@ class Gateway:
             await self._lifespan(receive, send)
             return
         if kind == "http" and scope.get("method") == "GET" and scope["path"] in ("/metrics", "/healthz"):
-            await self._internal(scope["path"], send)
+            await self._internal(scope, send)
             return
         await self.middleware(scope, receive, send)
 
-    async def _internal(self, path: str, send: Any) -> None:
+    async def _internal(self, scope: dict[str, Any], send: Any) -> None:
+        path = scope["path"]
+        if path == "/metrics" and self._metrics_token is not None:
+            given = next((v for k, v in scope["headers"] if k.lower() == b"authorization"), b"")
+            if not hmac.compare_digest(given, self._metrics_token):
+                await _reply(send, 401, "text/plain", b"/metrics wants the metrics token: Authorization: Bearer ...\n")
+                return
         if path == "/healthz":
             body = json.dumps({"status": "ok", "policy": str(self.holder.path),
                                "policy_version": self.holder.version}).encode()

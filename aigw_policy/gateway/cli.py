@@ -43,6 +43,12 @@ def serve(
                                            help="debug, info, warning, error.")] = "info",
     decision_log: Annotated[bool, typer.Option("--decision-log/--no-decision-log", envvar="AIGW_DECISION_LOG",
                                                help="One JSON line per request on stderr.")] = True,
+    max_body: Annotated[int, typer.Option("--max-body", min=1, envvar="AIGW_MAX_BODY",
+                                          help="Largest request body in bytes (413 past it).")] = 32 * 1024 * 1024,
+    header_timeout: Annotated[float, typer.Option("--header-timeout", min=0.001, envvar="AIGW_HEADER_TIMEOUT",
+                                                  help="Seconds a client has to send a request's headers.")] = 10.0,
+    metrics_token: Annotated[str | None, typer.Option("--metrics-token", envvar="AIGW_METRICS_TOKEN",
+                                                      help="Protect /metrics: it then wants `Authorization: Bearer TOKEN`.")] = None,
 ) -> None:
     """Run the gateway: a reverse proxy for OpenAI-, Anthropic- and Gemini-style APIs that
     enforces the policy, streams answers through and writes the usage ledger."""
@@ -86,7 +92,8 @@ def serve(
 
     try:
         app = Gateway(policy=policy, upstream=upstream, keys=ring, store=store_obj, ledger=ledger_obj,
-                      prices=book, provider=provider, timeout=timeout, watch=watch)
+                      prices=book, provider=provider, timeout=timeout, watch=watch, max_body=max_body,
+                      metrics_token=metrics_token)
     except ReloadError as error:
         if ledger_obj is not None:
             ledger_obj.close()
@@ -118,8 +125,10 @@ def serve(
     who = f"{len(ring)} keys" if ring is not None else "no keys file: no authentication"
     typer.echo(f"aigw-policy serve: {policy} -> {redact(upstream)} on http://{host}:{port} ({who}, "
                f"store {redact(store)}, ledger {redact(ledger) if ledger else 'none'})", err=True)
+    from .server import header_timeout_protocol
+
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
-                timeout_graceful_shutdown=10)
+                timeout_graceful_shutdown=10, http=header_timeout_protocol(header_timeout))
 
 
 def _open_store(url: str, fail: Any) -> Any:

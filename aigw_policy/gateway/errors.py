@@ -32,7 +32,7 @@ _GEMINI = re.compile(r"(?:/models/[^/]+:[A-Za-z]+$)|(?:^/v1beta/)")
 
 # Anthropic's documented error types; OpenAI's SDK reads only the status, so we reuse them.
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
-          404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
+          404: "not_found_error", 408: "timeout_error", 413: "request_too_large", 429: "rate_limit_error",
           499: "client_closed_request", 500: "api_error", 502: "api_error", 503: "overloaded_error",
           504: "timeout_error"}
 _GOOGLE = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
@@ -59,11 +59,15 @@ def _type(status: int) -> str:
 
 
 def error_body(api: str, status: int, message: str, *, rule: str | None = None,
-               decision_id: str | None = None, quota: bool = False) -> dict[str, Any]:
+               decision_id: str | None = None, quota: bool = False, code: str | None = None) -> dict[str, Any]:
     """The JSON error object of ``api`` for a gateway answer; ``aigw`` carries the rule and
     the decision id (every SDK ignores unknown top-level keys). ``quota``: a budget is
-    exhausted for its period (``status`` as :func:`denial` gives it)."""
+    exhausted for its period (``status`` as :func:`denial` gives it). ``code``: a stable
+    machine-readable reason (``invalid_path``, ``body_too_large``, ...), in ``aigw.code``
+    and, for OpenAI, in ``error.code``."""
     extra = {"decision_id": decision_id, "rule": rule, "reason": message}
+    if code is not None:
+        extra["code"] = code
     if api == "anthropic":
         return {"type": "error", "error": {"type": _type(status), "message": message},
                 "request_id": decision_id, "aigw": extra}
@@ -75,17 +79,20 @@ def error_body(api: str, status: int, message: str, *, rule: str | None = None,
                                  "violations": [{"subject": rule or "", "description": message}]}]
         return {"error": error, "aigw": extra}
     if quota:
-        kind = code = "insufficient_quota"
+        kind = wire_code = "insufficient_quota"
     else:
-        kind, code = _type(status), _CODES.get(status, "policy_denied" if status < 500 else "gateway_error")
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}, "aigw": extra}
+        kind = _type(status)
+        wire_code = code or _CODES.get(status, "policy_denied" if status < 500 else "gateway_error")
+    return {"error": {"message": message, "type": kind, "param": None, "code": wire_code}, "aigw": extra}
 
 
 def error_response(api: str, status: int, message: str, *, rule: str | None = None,
-                   decision_id: str | None = None, quota: bool = False) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+                   decision_id: str | None = None, quota: bool = False,
+                   code: str | None = None) -> tuple[bytes, list[tuple[bytes, bytes]]]:
     """Body bytes and headers (content type, length) of a provider-shaped error. A quota
     answer also says ``x-should-retry: false``: the SDKs' quick retries cannot help."""
-    body = json.dumps(error_body(api, status, message, rule=rule, decision_id=decision_id, quota=quota),
+    body = json.dumps(error_body(api, status, message, rule=rule, decision_id=decision_id, quota=quota,
+                                 code=code),
                       ensure_ascii=False).encode("utf-8")
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if quota:

@@ -8,6 +8,11 @@
 Names follow the OpenTelemetry GenAI conventions (``gen_ai.operation.name``,
 ``gen_ai.request.model``, ``gen_ai.usage.input_tokens``, ``gen_ai.client.token.usage``).
 Every backend is optional; a missing one is skipped, never an error.
+
+Metric labels never take a value straight from a request: a requested model becomes a
+label value only if the price catalog (or an override) knows it, and while fewer than
+``max_models`` models have been admitted; any other model is counted under ``other``. Every other label comes from a bounded set (verdicts, statuses, provider
+labels, the policy's rule and limit names).
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ _OTEL_OPERATION = {"chat": "chat", "messages": "chat", "responses": "chat", "com
                    "embeddings": "embeddings"}
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
+DEFAULT_MAX_MODELS = 100
+"""Distinct model label values at most; past them, and for unpriced models: ``other``."""
+OTHER = "other"
 
 
 class Observer:
@@ -31,11 +39,17 @@ class Observer:
 
     ``logger``: where decision logs go (``None``: no logs). ``prometheus``: keep Prometheus
     metrics (skipped when prometheus-client is missing). ``otel``: emit spans and metrics
-    through the OpenTelemetry API when it is installed.
+    through the OpenTelemetry API when it is installed. ``prices``: the
+    :class:`~aigw_policy.providers.PriceBook` that says which models are real (default: the
+    catalog alone); ``max_models``: distinct model label values at most.
     """
 
-    def __init__(self, *, logger: logging.Logger | None = None, prometheus: bool = True, otel: bool = True) -> None:
+    def __init__(self, *, logger: logging.Logger | None = None, prometheus: bool = True, otel: bool = True,
+                 prices: Any = None, max_models: int = DEFAULT_MAX_MODELS) -> None:
         self.logger = logger
+        self.prices = prices
+        self.max_models = max_models
+        self._models: set[str] = set()
         self.registry: Any = None
         self.reloads: Any = None
         if prometheus:
@@ -97,14 +111,35 @@ class Observer:
         record = summarize(event)
         if self.logger is not None and self.logger.isEnabledFor(logging.INFO):
             self.logger.info(json.dumps(record, ensure_ascii=False, default=str))
+        if self.registry is None and self._tracer is None:
+            return
+        d = event.get("decision")
+        model = self.model_label(d.ai.get("provider") if d is not None else None, record.get("gen_ai.request.model"))
         if self.registry is not None:
-            self._prometheus(record)
+            self._prometheus(record, model)
         if self._tracer is not None:
-            self._otel(record, event)
+            self._otel(record, event, model)
 
-    def _prometheus(self, r: dict[str, Any]) -> None:
+    def model_label(self, provider: str | None, model: str | None) -> str:
+        """The label value for ``model``: itself once admitted, else ``other`` (``""``: none)."""
+        if not model:
+            return ""
+        if model in self._models:
+            return model
+        if len(self._models) < self.max_models and self._priced(provider or "", model):
+            self._models.add(model)
+            return model
+        return OTHER
+
+    def _priced(self, provider: str, model: str) -> bool:
+        from ..providers import PriceBook, Usage
+
+        if self.prices is None:
+            self.prices = PriceBook()
+        return bool(self.prices.cost(provider, model, Usage.of(1, 1)).known)
+
+    def _prometheus(self, r: dict[str, Any], model: str) -> None:
         provider = r.get("gen_ai.provider.name") or ""
-        model = r.get("gen_ai.request.model") or ""
         self.requests.labels(r.get("aigw.verdict") or "", str(r.get("http.response.status_code") or ""),
                              r.get("aigw.rule") or "", provider, model).inc()
         self.latency.labels(provider, str(bool(r.get("aigw.request.stream"))).lower()).observe(r["aigw.latency_ms"] / 1000)
@@ -122,7 +157,7 @@ class Observer:
         if r.get("aigw.client.disconnected"):
             self.disconnects.inc()
 
-    def _otel(self, r: dict[str, Any], event: dict[str, Any]) -> None:
+    def _otel(self, r: dict[str, Any], event: dict[str, Any], label: str) -> None:
         op = r.get("gen_ai.operation.name") or "other"
         model = r.get("gen_ai.request.model")
         attrs = {k: v for k, v in r.items() if isinstance(v, (str, int, float, bool)) and not k.startswith("aigw.limit")}
@@ -134,7 +169,7 @@ class Observer:
             span.set_status(Status(StatusCode.ERROR, r.get("aigw.reason") or ""))
         span.end()
         common = {"gen_ai.operation.name": op, "gen_ai.provider.name": r.get("gen_ai.provider.name") or "",
-                  "gen_ai.request.model": model or ""}
+                  "gen_ai.request.model": label}  # metric attributes: bounded, as Prometheus labels
         self._otel_duration.record(r["aigw.latency_ms"] / 1000, common)
         for kind in ("input", "output"):
             n = r.get(f"gen_ai.usage.{kind}_tokens")

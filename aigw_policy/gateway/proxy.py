@@ -22,6 +22,7 @@ from typing import Any
 
 from ..providers.encoding import SUPPORTED, codings, decodable
 from .errors import error_response, wire_api
+from .hops import hop_by_hop
 from .keys import CREDENTIAL_HEADERS
 
 __all__ = ["HOP_BY_HOP", "UpstreamProxy", "upstream_api"]
@@ -135,7 +136,9 @@ class UpstreamProxy:
                                      f"the upstream answered in a content-encoding the gateway cannot decode "
                                      f"(`{', '.join(coded)}`)")
                     return
-                drop = HOP_BY_HOP | {"content-encoding"} if decode else HOP_BY_HOP
+                drop = HOP_BY_HOP | hop_by_hop(response.headers.raw)  # with the names Connection lists
+                if decode:
+                    drop |= {"content-encoding"}
                 out = [(k, v) for k, v in response.headers.raw if k.lower().decode("latin-1") not in drop]
                 await send({"type": "http.response.start", "status": response.status_code, "headers": out})
                 await self._pump(response.aiter_bytes() if decode else response.aiter_raw(), gone, send, ctx)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from .errors import ProviderError
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .usage import loads, tok
+from .usage import loads
 
 Operation = Literal["chat", "completion", "responses", "messages", "embeddings", "other"]
 Api = Literal["openai", "anthropic", "gemini", "ollama", "unknown"]
@@ -52,6 +52,11 @@ class AiRequest:
     api: Api = "unknown"
     include_usage: bool = False  # OpenAI: stream_options.include_usage was requested
     notes: tuple[str, ...] = field(default=())
+    #: ``(field, message)`` for each body field the policy reads whose value is not one the
+    #: provider's API accepts (``max_tokens: "9"``, ``1e309``, ``-1``...): the engine refuses
+    #: such a request rather than treat the field as absent (an upstream that coerces it
+    #: would otherwise serve what the policy never saw).
+    problems: tuple[tuple[str, str], ...] = field(default=())
 
     def to_cel(self) -> dict[str, Any]:
         """The ``ai`` object of the CEL environment (request phase)."""
@@ -250,21 +255,72 @@ def _tools(api: Api, body: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _max_output(api: Api, op: Operation, body: Mapping[str, Any]) -> int | None:
-    if api == "gemini":
-        cfg = body.get("generationConfig", body.get("generation_config"))
-        if isinstance(cfg, Mapping):
-            return tok(cfg.get("maxOutputTokens", cfg.get("max_output_tokens")))
+_TOKEN_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+_COUNT_FIELDS = ("n", "best_of")  # choices / candidates: at least 1
+_GEMINI_TOKEN_FIELDS = ("maxOutputTokens", "max_output_tokens")
+_GEMINI_COUNT_FIELDS = ("candidateCount", "candidate_count")
+_MAX_MODEL = 256
+
+
+def _count(obj: Mapping[str, Any], key: str, where: str, problems: list[tuple[str, str]], *,
+           least: int = 0) -> int | None:
+    """``obj[key]`` as a count (absent or null: None); anything but a whole number from
+    ``least`` to 2^53-1 is a problem naming ``where``."""
+    value = obj.get(key)
+    if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and least <= value < 2**53:
+        return value
+    shown = f"`{value!r}`" if isinstance(value, (int, float)) and not isinstance(value, bool) else _kind(value)
+    problems.append((where, f"must be a whole number from {least} to 2^53-1, not {shown}"))
+    return None
+
+
+def _max_output(api: Api, op: Operation, body: Mapping[str, Any], problems: list[tuple[str, str]]) -> int | None:
+    """The requested output cap, checking every field of the API that bounds the output."""
+    base = "request.body"
+    if api == "gemini":
+        key = "generationConfig" if "generationConfig" in body else "generation_config"
+        cfg = body.get(key)
+        if not isinstance(cfg, Mapping):
+            return None
+        found = [_count(cfg, k, f"{base}.{key}.{k}", problems) for k in _GEMINI_TOKEN_FIELDS if k in cfg]
+        for k in _GEMINI_COUNT_FIELDS:
+            _count(cfg, k, f"{base}.{key}.{k}", problems, least=1)
+        return next((n for n in found if n is not None), None)
     if api == "ollama":
         opts = body.get("options")
-        return tok(opts.get("num_predict")) if isinstance(opts, Mapping) else None
+        if not isinstance(opts, Mapping) or opts.get("num_predict") is None:
+            return None
+        n = _count(opts, "num_predict", f"{base}.options.num_predict", problems, least=-2)
+        return n if n is not None and n >= 0 else None  # -1: until the model stops, -2: fill the context
+    found = {k: _count(body, k, f"{base}.{k}", problems) for k in _TOKEN_FIELDS if k in body}
+    for k in _COUNT_FIELDS:
+        _count(body, k, f"{base}.{k}", problems, least=1)
     if op == "responses":
-        return tok(body.get("max_output_tokens"))
-    for key in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
-        if key in body:
-            return tok(body.get(key))
-    return None
+        return found.get("max_output_tokens")
+    return next((n for n in found.values() if n is not None), None)
+
+
+def _field_types(api: Api, body: Mapping[str, Any], problems: list[tuple[str, str]]) -> None:
+    """Fields the policy reads whose type the API fixes: refused when wrong, never ignored."""
+    model = body.get("model")
+    if model is not None and not isinstance(model, str):
+        problems.append(("request.body.model", f"must be a string, not {_kind(model)}"))
+    elif isinstance(model, str) and len(model) > _MAX_MODEL:
+        problems.append(("request.body.model", f"must be at most {_MAX_MODEL} characters, not {len(model):,}"))
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        problems.append(("request.body.stream", f"must be true or false, not {_kind(stream)}"))
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    return {str: "a string", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
+        type(value), f"a {type(value).__name__}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,7 +338,8 @@ def classify(
 
     ``provider`` / ``operation`` override detection (e.g. ``provider="vllm"`` for a self-hosted
     upstream). Raises :class:`ProviderError` only for an override that names nothing known;
-    any request payload, however malformed, classifies (as ``other`` with ``notes``).
+    any request payload, however malformed, classifies (as ``other`` with ``notes``; fields
+    of the wrong type or range are listed in ``problems``).
     """
     if provider is not None and provider not in PROVIDERS:
         raise ProviderError("bad-override", f"unknown provider `{provider}`")
@@ -354,7 +411,7 @@ def classify(
         if api == "gemini" and model.startswith("models/"):
             model = model[len("models/") :]
     if model is not None:
-        model = model[:256]
+        model = model[:_MAX_MODEL]
 
     if api == "ollama":
         stream = body.get("stream", op != "embeddings") is not False
@@ -362,6 +419,9 @@ def classify(
         stream = bool(extras.get("stream")) or body.get("stream") is True
     include_usage = bool(isinstance(body.get("stream_options"), Mapping) and body["stream_options"].get("include_usage"))
 
+    problems: list[tuple[str, str]] = []
+    _field_types(api, body, problems)
+    max_output = _max_output(api, op, body, problems)
     prompt, count = _prompt_and_count(api, op, body)
     tools = _tools(api, body)
     estimate = counter.count(prompt, model) + PER_MESSAGE_OVERHEAD * count if prompt or count else 0
@@ -376,7 +436,7 @@ def classify(
         operation=op,
         model=model,
         stream=stream,
-        max_output_tokens=_max_output(api, op, body),
+        max_output_tokens=max_output,
         input_tokens=estimate,
         messages=count,
         tools=tools,
@@ -384,6 +444,7 @@ def classify(
         api=api,
         include_usage=include_usage,
         notes=tuple(notes),
+        problems=tuple(problems),
     )
 
 

@@ -1,0 +1,70 @@
+"""The HTTP server side of ``aigw-policy serve``: uvicorn's h11 protocol with a header-read
+timeout, which uvicorn itself does not have (its keep-alive timer stops at the first byte).
+
+A connection gets ``header_timeout`` seconds, from its opening or the end of its previous
+answer, to send a complete request head; a client that sends nothing, or trickles its
+headers a byte at a time (slowloris), is disconnected then. The body and the answer are not
+covered: the body's pace is watched by :class:`~aigw_policy.asgi.PolicyMiddleware`
+(``body_timeout``), an answer takes as long as the upstream does.
+
+```python
+import uvicorn
+from aigw_policy.gateway.server import header_timeout_protocol
+uvicorn.run(app, http=header_timeout_protocol(10.0))
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+__all__ = ["DEFAULT_HEADER_TIMEOUT", "header_timeout_protocol"]
+
+DEFAULT_HEADER_TIMEOUT = 10.0
+"""Seconds a client has to send a request's head (nginx's ``client_header_timeout`` is 60 s;
+an API client sends its head at once)."""
+
+
+def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """A uvicorn HTTP/1.1 protocol class (for ``uvicorn.Config(http=...)``) that closes a
+    connection whose request head is not complete ``seconds`` after it was awaited."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutH11(H11Protocol):
+        header_timeout = seconds
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def handle_events(self) -> None:
+            cycle = self.cycle
+            super().handle_events()
+            if self.cycle is not cycle:  # a request head arrived whole
+                self._disarm()
+
+        def on_response_complete(self) -> None:
+            self._arm()  # before: a pipelined request is parsed inside and disarms it
+            super().on_response_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(self.header_timeout, self._expire)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _expire(self) -> None:
+            self._header_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutH11
