@@ -126,7 +126,7 @@ def lint(
     ] = False,
     max_cost: Annotated[
         int, typer.Option("--max-cost", min=1, help="Refuse (AIGW310) CEL expressions whose worst-case cost is higher.")
-    ] = 1_000_000,
+    ] = 100_000_000,
     show_cost: Annotated[
         bool, typer.Option("--show-cost", help="List the worst-case cost of every CEL expression.")
     ] = False,

@@ -231,9 +231,11 @@ class Engine:
             raise
         for rid in evicted:
             self._drive(_release(rid), flow.now)
-        if expect_response and self.ledger is not None:  # durable before it is forwarded
+        # durable before it is forwarded (a ledger of the embedder's own may have no intents)
+        intent = getattr(self.ledger, "intent", None) if expect_response else None
+        if intent is not None:
             try:
-                self.ledger.intent(self._record(flow, decision), flow.ai)
+                intent(self._record(flow, decision), flow.ai)
             except BaseException:
                 self._forget(flow.rid)  # it will not be forwarded: release it
                 self._abandon(flow)
@@ -305,9 +307,11 @@ class Engine:
             raise
         for rid in evicted:
             await self._adrive(_release(rid), flow.now)
-        if expect_response and self.ledger is not None:  # durable before it is forwarded
+        # durable before it is forwarded (a ledger of the embedder's own may have no intents)
+        aintent = getattr(self.ledger, "aintent", None) if expect_response else None
+        if aintent is not None:
             try:
-                await self.ledger.aintent(self._record(flow, decision), flow.ai)
+                await aintent(self._record(flow, decision), flow.ai)
             except BaseException:
                 self._forget(flow.rid)  # it will not be forwarded: release it
                 await self._aabandon(flow)

@@ -44,7 +44,9 @@ def used(engine: ap.Engine) -> float:
 
 
 def ledger_lines(path: Path, rid: str) -> int:
-    return sum(1 for line in path.read_text().splitlines() if json.loads(line).get("aigw.request.id") == rid)
+    """Final records of ``rid`` (the intent line written before forwarding is not one)."""
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    return sum(1 for r in records if r.get("aigw.request.id") == rid and r.get("aigw.verdict") != "pending")
 
 
 # -- a malformed response ------------------------------------------------------------------

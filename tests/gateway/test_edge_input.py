@@ -573,7 +573,7 @@ def test_metrics_token(echo: Any, files: dict[str, Path]) -> None:
 COSTLY = '''policy "costly" {
   on request {
     rule "tools" {
-      when ai.tools.exists(a, ai.tools.exists(b, ai.tools.exists(c, a + b + c == "x")))
+      when ai.tools.exists(a, a + "-x" == "y")  # a static cost past the offload threshold
       deny 403 "no"
     }
     rule "rpm" {

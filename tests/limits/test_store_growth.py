@@ -18,7 +18,7 @@ T0 = 1_780_000_000.0
 
 def _records(store, kind: str) -> int:
     if kind == "memory":
-        return len(store._records)
+        return len(store._live) + len(store._final)
     if kind == "sqlite":
         with sqlite3.connect(store.path) as db:
             return db.execute("SELECT count(*) FROM aigw_limit_records").fetchone()[0]
