@@ -1,0 +1,33 @@
+"""The suite is reproducible: every property test runs derandomized unless asked otherwise."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+HERE = Path(__file__).parent
+
+
+@pytest.mark.skipif(os.environ.get("HYPOTHESIS_PROFILE") not in (None, "repeatable"),
+                    reason="another hypothesis profile was asked for")
+def test_the_default_profile_is_repeatable() -> None:
+    assert settings.default.derandomize is True
+    assert settings.default.database is None
+    assert settings.default.deadline is None
+
+
+def test_no_property_test_opts_out() -> None:
+    """A test that re-randomizes itself, or reads a time limit, can go red on a clean change."""
+    bad = re.compile(r"derandomize\s*=\s*False|database\s*=|deadline\s*=\s*(?!None)\S")
+    found = []
+    for path in sorted(HERE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if path.name == "conftest.py" or "hypothesis" not in text:
+            continue
+        found += [f"{path.relative_to(HERE)}:{n}: {line.strip()}"
+                  for n, line in enumerate(text.splitlines(), 1) if bad.search(line)]
+    assert not found, "\n".join(found)
