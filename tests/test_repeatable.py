@@ -31,3 +31,17 @@ def test_no_property_test_opts_out() -> None:
         found += [f"{path.relative_to(HERE)}:{n}: {line.strip()}"
                   for n, line in enumerate(text.splitlines(), 1) if bad.search(line)]
     assert not found, "\n".join(found)
+
+
+def test_no_wall_clock_budgets() -> None:
+    """Timings belong in benchmarks/: a test bounds work by counts and sizes (tests/work.py),
+    so a busy machine cannot turn it red."""
+    timed = re.compile(r"perf_counter|process_time|assert .*(monotonic|time\.time)\(\) *-")
+    found = []
+    for path in sorted(HERE.rglob("*.py")):
+        if path.name == "test_repeatable.py":
+            continue
+        found += [f"{path.relative_to(HERE)}:{n}: {line.strip()}"
+                  for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                  if timed.search(line)]
+    assert not found, "\n".join(found)
