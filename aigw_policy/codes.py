@@ -2,7 +2,7 @@
 
 Ranges: ``AIGW0xx`` reading a document (syntax), ``AIGW1xx`` document structure,
 ``AIGW2xx`` CEL syntax, ``AIGW3xx`` CEL types and cost, ``AIGW4xx`` policy analysis,
-``AIGW5xx`` requests and evaluation.
+``AIGW5xx`` requests and evaluation, ``AIGW6xx`` policy test files.
 """
 
 from __future__ import annotations
@@ -85,6 +85,13 @@ CODES: dict[str, Code] = _codes(
     ("AIGW401", W, "rule never runs: an earlier rule always ends the phase"),
     ("AIGW402", W, "limit read before it runs, or no such limit"),
     ("AIGW403", W, "lookup can fail at run time"),
+    # policy test files (*.test.yaml)
+    ("AIGW600", E, "unknown key in a policy test file"),
+    ("AIGW601", E, "wrong shape in a policy test file"),
+    ("AIGW602", E, "test checks nothing"),
+    ("AIGW603", E, "test file's policy cannot be loaded"),
+    ("AIGW604", E, "invalid request in a policy test"),
+    ("AIGW605", E, "expected rule or limit not in the policy"),
 )
 
 del E, W, I
