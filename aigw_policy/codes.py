@@ -2,7 +2,7 @@
 
 Ranges: ``AIGW0xx`` reading a document (syntax), ``AIGW1xx`` document structure,
 ``AIGW2xx`` CEL syntax, ``AIGW3xx`` CEL types and cost, ``AIGW4xx`` policy analysis,
-``AIGW5xx`` requests and evaluation, ``AIGW6xx`` policy test files.
+``AIGW5xx`` requests and evaluation, ``AIGW6xx`` files beside a policy (policy tests, keys files).
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ CODES: dict[str, Code] = _codes(
     ("AIGW603", E, "test file's policy cannot be loaded"),
     ("AIGW604", E, "invalid request in a policy test"),
     ("AIGW605", E, "expected rule or limit not in the policy"),
+    # keys files (serve --keys), as lint reads them
+    ("AIGW610", E, "invalid keys file"),
 )
 
 del E, W, I
