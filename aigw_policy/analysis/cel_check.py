@@ -57,9 +57,10 @@ def _cel_texts(action: Action) -> Iterator[tuple[str, Span | None, bool]]:
                 yield item, action.span_of(f"{name}.{i}"), False
         elif kind == "template":
             yield value, action.span_of(name), True
-        elif kind == "template_map":
+        elif kind == "template_map":  # header values are strings; log metadata may be any value
             for key, item in value.items():
-                yield item, action.span_of(f"{name}.{key}"), True
+                for text in _strings(item):
+                    yield text, action.span_of(f"{name}.{key}"), True
         elif type(config).TYPE == "set-vars":
             for i, entry in enumerate(value):
                 for key, item in entry.items():
