@@ -20,7 +20,7 @@ def _block_after(doc: str, marker: str) -> str:
     """The first fenced code block after ``marker`` in a doc."""
     text = (DOCS / doc).read_text()
     start = text.index(marker)
-    m = re.search(r"```[a-z]*\n(.*?)```", text[start:], re.S)
+    m = re.search(r"```[a-z]*\n(.*?)```", text[start:], re.DOTALL)
     assert m, f"no code block after {marker!r} in {doc}"
     return m.group(1)
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import jsonschema
 import pytest
+from shared_data import NGROK, require
 
 from aigw_policy.ir.actions import ACTIONS, UNSUPPORTED_NGROK_KEYS
 from aigw_policy.loader import read
-from shared_data import NGROK, require
 
 SCHEMA_FILE = NGROK / "traffic-policy.schema.json"
 

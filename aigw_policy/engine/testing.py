@@ -305,9 +305,7 @@ class _Reader:
         self.compiled = compile_policy(self.policy, index=True)
 
     def _case(self, node: Any, i: int) -> _Case | None:
-        from yaml.nodes import SequenceNode
-
-        from yaml.nodes import MappingNode
+        from yaml.nodes import MappingNode, SequenceNode
 
         keys = self.mapping(node, CASE_KEYS, "a case")
         if isinstance(node, MappingNode) and not node.value:

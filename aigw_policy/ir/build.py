@@ -6,14 +6,19 @@ Shared by both surface forms, so a mistake gets the same code whichever form it 
 from __future__ import annotations
 
 import json
-
 from typing import Any
 
 from pydantic import ValidationError
 
 from ..diagnostics import Diagnostics, did_you_mean
 from ..source import Span
-from .actions import ACTIONS, UNSUPPORTED_NGROK_ACTIONS, UNSUPPORTED_NGROK_KEYS, ActionConfig, field_kind
+from .actions import (
+    ACTIONS,
+    UNSUPPORTED_NGROK_ACTIONS,
+    UNSUPPORTED_NGROK_KEYS,
+    ActionConfig,
+    field_kind,
+)
 from .nodes import Action
 from .raw import NOT_CONSTANT, RawList, RawMap, RawScalar, RawValue, kind_of
 

@@ -97,7 +97,7 @@ def _celpy(text: str, data: dict) -> object:
     limit = sys.getrecursionlimit()  # cel-python raises the process's limit: put it back
     try:
         return _celpy_eval(text, data)
-    except Exception as error:  # noqa: BLE001  (any failure of the oracle is the oracle's)
+    except Exception as error:  # any failure of the oracle is the oracle's
         raise OracleCannotSay(f"cel-python on {text!r}: {type(error).__name__}: {error}") from error
     finally:
         sys.setrecursionlimit(limit)

@@ -32,7 +32,7 @@ from aigw_policy.cel.types import (  # noqa: E402
     list_of, map_of, opaque, param, type_of,
 )  # fmt: skip
 
-from shared_data import CEL_SPEC as DEFAULT, in_ci  # noqa: E402
+from shared_data import CEL_SPEC as DEFAULT, in_ci
 
 
 def to_value(v: dict):  # type: ignore[no-untyped-def]

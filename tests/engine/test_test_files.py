@@ -89,8 +89,8 @@ def test_an_unknown_top_level_key(tmp_path: Path) -> None:
      "AIGW605"),
     ("  - name: x\n    request_file: request.json\n    expect: {verdict: deny}\n    expect: {verdict: allow}\n",
      "AIGW013"),
-    ("  - name: x\n    request: {identty: {key: k1}, request: {method: GET, url: 'https://x/'}}\n"
-     "    expect: {verdict: allow}\n", "AIGW604"),
+    (("  - name: x\n    request: {identty: {key: k1}, request: {method: GET, url: 'https://x/'}}\n"
+      "    expect: {verdict: allow}\n"), "AIGW604"),
     ("  - name: x\n    request_file: nope.json\n    expect: {verdict: allow}\n", "AIGW604"),
 ], ids=["empty-expect", "null-expect", "no-expect", "empty-case", "empty-reason", "error-and-more",
         "bad-verdict", "no-such-rule", "no-such-limit", "duplicate-key", "bad-request", "no-request-file"])

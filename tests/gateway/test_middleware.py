@@ -11,7 +11,7 @@ import pytest
 import aigw_policy as ap
 from aigw_policy.asgi import PolicyMiddleware
 
-from .conftest import ServerThread, WAIT
+from .conftest import WAIT, ServerThread
 from .stub import StubUpstream
 
 POLICY = '''policy "mw" {

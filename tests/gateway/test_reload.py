@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import ServerThread, WAIT, ledger_records
+from .conftest import WAIT, ServerThread, ledger_records
 
 DENY = 'policy "v1" { on request { rule "no-gpt-x" { when ai.model == "gpt-x" deny 403 "v1 says no" } } }'
 ALLOW = 'policy "v2" { on request { rule "tag" { add-headers { headers: { "x-v": "2" } } } } }'

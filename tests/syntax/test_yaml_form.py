@@ -23,7 +23,7 @@ from aigw_policy.syntax.yaml_form import (
 )
 
 from shared_data import NGROK, require  # noqa: E402
-from work import calls  # noqa: E402
+from work import calls
 EXAMPLES = sorted((NGROK / "examples").glob("*.yaml")) if NGROK.is_dir() else []
 
 
@@ -426,7 +426,7 @@ def test_policy_shaped_noise_never_raises(text: str) -> None:
 def test_deep_nesting_property(depth: int, opener: str) -> None:
     for form in ("yaml", "json"):
         found: list[Any] = []
-        calls(lambda: found.extend(read(opener * depth, form)), budget=DEEP_BUDGET)
+        calls(lambda form=form, found=found: found.extend(read(opener * depth, form)), budget=DEEP_BUDGET)
         policy, diags = found
         assert policy is None and diags.has_errors
 
