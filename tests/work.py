@@ -4,7 +4,8 @@ behaviour counts what the code does, so it gives the same answer on a busy machi
 :func:`calls` counts the function calls (Python and built-in) made while running a callable:
 a deterministic measure of work for a given input. Runaway work (an alias bomb expanded, a
 parse that backtracks) is caught by a budget that stops the run as soon as it is spent; a
-change of complexity class by comparing the work at n and at 2n (:func:`growth`).
+change of complexity class by a budget proportional to the input's size (quadratic work on
+a large input overruns it).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["OverBudget", "calls", "growth"]
+__all__ = ["OverBudget", "calls"]
 
 
 class OverBudget(BaseException):
@@ -40,8 +41,3 @@ def calls(fn: Callable[[], Any], budget: int | None = None) -> int:
     finally:
         sys.setprofile(previous)
     return count
-
-
-def growth(make: Callable[[int], Callable[[], Any]], n: int) -> float:
-    """How much more work at ``2n`` than at ``n``: about 2 for linear work, 4 for quadratic."""
-    return calls(make(2 * n)) / max(1, calls(make(n)))
