@@ -45,3 +45,18 @@ def test_no_wall_clock_budgets() -> None:
                   for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
                   if timed.search(line)]
     assert not found, "\n".join(found)
+
+
+def test_the_work_meter_stops_runaway_work_the_code_cannot_swallow() -> None:
+    from work import OverBudget, calls
+
+    def swallowing() -> None:
+        try:
+            for _ in range(10**9):
+                abs(1)
+        except Exception:  # noqa: BLE001  (the code under test may catch broadly)
+            pass
+
+    with pytest.raises(OverBudget):
+        calls(swallowing, budget=10_000)
+    assert calls(lambda: [abs(i) for i in range(100)]) >= 100
