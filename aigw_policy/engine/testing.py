@@ -294,6 +294,10 @@ class _Reader:
             self.policy = load_policy(spec, self.base)
         except PolicyError as error:
             first = error.diagnostics[0]
+            if first.code == "AIGW007":  # the file named cannot be read
+                self.diags.add("AIGW603", first.message, self.span(node),
+                               help=f"a path is relative to the test file's directory `{self.base}`")
+                return
             where = str(spec).strip() if isinstance(spec, str) and "\n" not in str(spec).strip() else "the policy"
             self.diags.add("AIGW603", f"the policy has errors: {first}", self.span(node),
                            help=f"run `aigw-policy lint {where}`")
@@ -354,7 +358,7 @@ class _Reader:
         spans: dict[Path_, Span] = {(): self.span(keys["expect"][0])}
         if not self._expect(expect_node, expect, spans, what):
             return None
-        if request is not None and "error" not in expect and isinstance(request, Mapping):
+        if request is not None and "error" not in expect:
             self._request_shape(request, keys, what)
         return _Step(request, expect, spans) if request is not None else None
 
@@ -376,13 +380,17 @@ class _Reader:
             self.diags.add("AIGW604", f"`{file}` is nested too deeply to read", self.span(node))
         return None
 
-    def _request_shape(self, request: Mapping[str, Any], keys: dict[str, tuple[Any, Any]], what: str) -> None:
+    def _request_shape(self, request: Any, keys: dict[str, tuple[Any, Any]], what: str) -> None:
         from .request import Request
 
+        key = "request" if "request" in keys else "request_file"
+        if not isinstance(request, Mapping):
+            self.diags.add("AIGW604", f"{what}: a request is a mapping (a REQUEST.json object), "
+                           f"not {_kind(keys[key][1]) if key == 'request' else 'that'}", self.span(keys[key][1]))
+            return
         try:
             Request.parse(request)
         except RequestError as error:
-            key = "request" if "request" in keys else "request_file"
             for path, message in error.problems:
                 node = _find(keys[key][1], path.split(".") if path else []) if key == "request" else None
                 span = self.span(node if node is not None else keys[key][0])
