@@ -92,8 +92,10 @@ def test_an_unknown_top_level_key(tmp_path: Path) -> None:
     (("  - name: x\n    request: {identty: {key: k1}, request: {method: GET, url: 'https://x/'}}\n"
       "    expect: {verdict: allow}\n"), "AIGW604"),
     ("  - name: x\n    request_file: nope.json\n    expect: {verdict: allow}\n", "AIGW604"),
+    ("  - name: x\n    request: 5\n    expect: {verdict: allow}\n", "AIGW604"),
 ], ids=["empty-expect", "null-expect", "no-expect", "empty-case", "empty-reason", "error-and-more",
-        "bad-verdict", "no-such-rule", "no-such-limit", "duplicate-key", "bad-request", "no-request-file"])
+        "bad-verdict", "no-such-rule", "no-such-limit", "duplicate-key", "bad-request", "no-request-file",
+        "request-not-a-mapping"])
 def test_expectations_that_check_nothing_or_the_wrong_thing(tmp_path: Path, cases: str, code: str) -> None:
     path = _file(tmp_path, cases)
     assert code in [c[0] for c in _codes(path)]
@@ -135,3 +137,10 @@ def test_a_correct_file_runs_and_passes(tmp_path: Path) -> None:
                            " reason_contains: reserved}\n")
     assert _codes(path) == []
     assert [c.passed for c in run_file(path).cases] == [True]
+
+
+def test_a_policy_path_that_does_not_exist(tmp_path: Path) -> None:
+    path = tmp_path / "gw.test.yaml"
+    path.write_text("policy: gatway.aigw\ncases:\n  - {request: {}, expect: {error: x}}\n")
+    [problem] = [d for d in check_text(path.read_text(), str(path), tmp_path) if d.code == "AIGW603"]
+    assert "gatway.aigw" in problem.message and (problem.span.line, problem.span.column) == (1, 9)
