@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import sys
 from enum import Enum
 from pathlib import Path
@@ -131,16 +132,21 @@ def lint(
         bool, typer.Option("--show-cost", help="List the worst-case cost of every CEL expression.")
     ] = False,
 ) -> None:
-    """Check policy files and report every problem with its code and location."""
+    """Check policy files and report every problem with its code and location.
+
+    A directory may hold what sits beside a policy: policy test files (`*.test.yaml`) are
+    checked as test files, keys files (a top-level `keys`) as keys files, and request files
+    (REQUEST.json) are skipped; the summary counts each kind."""
     from .loader import read
 
-    files = _expand(paths)
+    files, requests = _lint_targets(paths)
     if not files:
         where = ", ".join(f"`{p}`" for p in paths)
         raise _fail_usage(f"no policy files found in {where} (looked for {', '.join(POLICY_SUFFIXES)})")
     diagnostics: list[Diagnostic] = []
     sources: dict[str | None, Source] = {}
     unreadable = 0
+    kinds: dict[str, int] = {}
     for path in files:
         name = str(path)
         try:
@@ -149,6 +155,11 @@ def lint(
             unreadable += 1
             continue
         sources[name] = Source(text, name)
+        kind = _lint_kind(path, text)
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if kind != "policy":
+            diagnostics.extend(_lint_companion(kind, path, text))
+            continue
         options = LintOptions(max_cost=max_cost, runtime_lookups=runtime_lookups)
         policy, found = read(text, name=name, options=options)
         diagnostics.extend(found)
@@ -168,15 +179,88 @@ def lint(
             typer.echo("")
         counts = summary(diagnostics)
         checked = _plural(len(files) - unreadable, "file")
+        if set(kinds) - {"policy"}:
+            checked += " (" + ", ".join(_plural(n, k) for k, n in kinds.items()) + ")"
         found = (f"{_plural(counts['errors'], 'error')}, {_plural(counts['warnings'], 'warning')}"
                  if counts["total"] else "no problems")
         skipped = f"; {unreadable} could not be read" if unreadable else ""
+        if requests:
+            skipped += f"; {_plural(requests, 'request file')} skipped"
         typer.echo(f"{checked}: {found}{skipped}")
     counts = summary(diagnostics)
     if unreadable:
         raise typer.Exit(2)
     if counts["errors"] or (warnings_as_errors and counts["warnings"]):
         raise typer.Exit(1)
+
+
+_POLICY_TOP = ("on_http_request", "on_http_response", "on_tcp_connect")
+_TOP_KEY = re.compile(r"""^(["']?)([A-Za-z_][\w.-]*)\1[ \t]*:""", re.MULTILINE)
+
+
+def _lint_targets(paths: list[Path]) -> tuple[list[Path], int]:
+    """The files `lint` checks, and how many request files it skipped in directories."""
+    files: list[Path] = []
+    requests = 0
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        for p in sorted(path.rglob("*")):
+            if p.suffix.lower() not in POLICY_SUFFIXES or ".venv" in p.parts or "node_modules" in p.parts:
+                continue
+            if _is_request_file(p):
+                requests += 1
+            else:
+                files.append(p)
+    return files, requests
+
+
+def _lint_kind(path: Path, text: str) -> str:
+    """`policy`, `policy test file` (by name, as `aigw-policy test` finds them) or `keys file`
+    (a top-level `keys` and no policy phase, as `serve --keys` reads them)."""
+    from .engine.testing import is_test_file
+
+    if is_test_file(path):
+        return "policy test file"
+    if path.suffix.lower() == ".aigw":
+        return "policy"
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            return "policy"
+        top = set(data) if isinstance(data, dict) else set()
+    else:
+        top = {m.group(2) for m in _TOP_KEY.finditer(text)}
+    return "keys file" if "keys" in top and not top & set(_POLICY_TOP) else "policy"
+
+
+class _AnyEnv(dict):  # type: ignore[type-arg]
+    """Every environment variable is set, to a placeholder: lint checks a keys file's shape,
+    not this machine's secrets."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __missing__(self, name: str) -> str:
+        return "<set at serve time>"
+
+
+def _lint_companion(kind: str, path: Path, text: str) -> list[Diagnostic]:
+    """Diagnostics of a policy test file or a keys file (never their secrets: `${env.X}` in a
+    keys file is not read)."""
+    if kind == "policy test file":
+        from .engine.testing import check_text
+
+        return check_text(text, str(path), path.parent)
+    from .gateway.keys import KeysError, parse_keys
+
+    try:
+        parse_keys(text, name=str(path), env=_AnyEnv())
+    except KeysError as error:
+        return list(error.diagnostics)
+    return []
 
 
 @app.command()

@@ -2,7 +2,8 @@
 
 Ranges: ``AIGW0xx`` reading a document (syntax), ``AIGW1xx`` document structure,
 ``AIGW2xx`` CEL syntax, ``AIGW3xx`` CEL types and cost, ``AIGW4xx`` policy analysis,
-``AIGW5xx`` requests and evaluation, ``AIGW6xx`` gateway configuration (the keys file).
+``AIGW5xx`` requests and evaluation, ``AIGW6xx`` gateway configuration (the keys file),
+``AIGW7xx`` policy test files.
 """
 
 from __future__ import annotations
@@ -97,6 +98,13 @@ CODES: dict[str, Code] = _codes(
     ("AIGW603", E, "keys file value invalid or given twice"),
     ("AIGW604", E, "environment variable not set"),
     ("AIGW605", E, "upstream credential sent to a provider that does not read it"),
+    # policy test files (*.test.yaml)
+    ("AIGW700", E, "unknown key in a policy test file"),
+    ("AIGW701", E, "wrong shape in a policy test file"),
+    ("AIGW702", E, "test checks nothing"),
+    ("AIGW703", E, "test file's policy cannot be loaded"),
+    ("AIGW704", E, "invalid request in a policy test"),
+    ("AIGW705", E, "expected rule or limit not in the policy"),
 )
 
 del E, W, I

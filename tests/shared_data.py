@@ -18,11 +18,16 @@ NGROK = SHARED / "ngrok"
 NGROK_EXAMPLES = NGROK / "examples"
 
 
+def in_ci() -> bool:
+    """``CI=true`` (or 1, yes): missing data or services are failures, not skips."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
 def require(path: Path) -> Path:
     """Return ``path``; skip (or, under CI, fail) the calling test when it is missing."""
     if not path.exists():
         message = f"{path} is not present (set AIGW_SHARED to the shared data directory)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        if in_ci():
             pytest.fail(message)
         pytest.skip(message)
     return path

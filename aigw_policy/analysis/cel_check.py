@@ -79,10 +79,10 @@ def _field_texts(model: type[ActionConfig], values: dict[str, Any],
                     yield item, span_of(f"{name}.{i}"), False
         elif kind == "template" and isinstance(value, str):
             yield value, span_of(name), True
-        elif kind == "template_map" and isinstance(value, dict):
+        elif kind == "template_map" and isinstance(value, dict):  # header values; log metadata: any value
             for key, item in value.items():
-                if isinstance(item, str):
-                    yield item, span_of(f"{name}.{key}"), True
+                for text in _strings(item):
+                    yield text, span_of(f"{name}.{key}"), True
         elif model.TYPE == "set-vars" and isinstance(value, (list, tuple)):
             for i, entry in enumerate(value):
                 if not isinstance(entry, dict):

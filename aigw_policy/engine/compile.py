@@ -228,8 +228,8 @@ class _Compiler:
                 for i, (k, v) in enumerate(cfg.headers.items())
             }
         elif t == "log" and cfg.metadata:
-            templates["metadata"] = {
-                k: self.template(v, action.span_of(f"metadata.{k}"), f"{label}.m{i}")
+            templates["metadata"] = {  # any value; strings at any depth are templates
+                k: self._value(v, action.span_of(f"metadata.{k}"), f"{label}.m{i}")
                 for i, (k, v) in enumerate(cfg.metadata.items())
             }
         elif t == "set-model":
@@ -256,7 +256,7 @@ class _Compiler:
         return CompiledAction(t, position, action.span, cfg, cfg.TERMINATING, templates, limit, action)
 
     def _value(self, value: Any, span: Span | None, label: str) -> Any:
-        """A set-vars value: strings are templates, containers are walked."""
+        """A set-vars or log-metadata value: strings are templates, containers are walked."""
         if isinstance(value, str):
             return self.template(value, span, label)
         if isinstance(value, (list, tuple)):

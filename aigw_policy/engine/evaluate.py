@@ -472,7 +472,7 @@ def _render_value(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
 
 
 def _log(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, arec: Any) -> None:
-    metadata = {k: jsonable(_render(flow, rule, action, phase, t, f"metadata.{k}"))
+    metadata = {k: jsonable(_render_value(flow, rule, action, phase, t, f"metadata.{k}"))
                 for k, t in action.templates.get("metadata", {}).items()}
     flow.effects.setdefault("logs", []).append({"phase": phase, "rule": rule.label, "metadata": metadata})
     if arec is not None:

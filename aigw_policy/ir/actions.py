@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 __all__ = [
     "ACTIONS",
     "UNSUPPORTED_NGROK_ACTIONS",
+    "UNSUPPORTED_NGROK_KEYS",
     "ActionConfig",
     "Cel",
     "Duration",
@@ -235,16 +236,18 @@ class RemoveHeaders(ActionConfig):
 class SetVars(ActionConfig):
     TYPE = "set-vars"
     DOC = "Set `vars.*` for later rules; values may hold interpolations."
-    vars: Annotated[
-        tuple[Annotated[dict[StrictStr, Any], Field(min_length=1, max_length=1)], ...],
-        Field(min_length=1),
-    ]
+    vars: tuple[Annotated[dict[StrictStr, Any], Field(min_length=1, max_length=1)], ...]
+
+
+MetadataValue = Annotated[Any, TemplateMarker]
+"""Any value, as ngrok's `log` documents (`map[string]any`; its event-logging example logs
+`success: false`); strings in it, at any depth, may hold ``${expr}`` interpolations."""
 
 
 class Log(ActionConfig):
     TYPE = "log"
     DOC = "Record metadata in the decision's logs."
-    metadata: dict[StrictStr, Template] | None = None
+    metadata: dict[StrictStr, MetadataValue] | None = None
 
 
 class RestrictIps(ActionConfig):
@@ -296,6 +299,13 @@ UNSUPPORTED_NGROK_ACTIONS = frozenset(
         "webhook-validation",
     }
 )
+
+
+UNSUPPORTED_NGROK_KEYS: dict[tuple[str, str], str] = {
+    ("restrict-ips", "ip_policies"): "ngrok IP policies (`ipp_...`) live in ngrok's account; list the "
+    "addresses and CIDR blocks in `allow` and `deny` instead",
+}
+"""Config keys ngrok's schema has that this engine does not implement, with what to do instead."""
 
 
 def field_kind(config: type[ActionConfig], name: str) -> str:

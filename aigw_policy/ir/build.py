@@ -5,6 +5,7 @@ Shared by both surface forms, so a mistake gets the same code whichever form it 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -12,7 +13,14 @@ from pydantic import ValidationError
 
 from ..diagnostics import Diagnostics, did_you_mean
 from ..source import Span
-from .actions import ACTIONS, PERIODS, UNSUPPORTED_NGROK_ACTIONS, ActionConfig, field_kind
+from .actions import (
+    ACTIONS,
+    PERIODS,
+    UNSUPPORTED_NGROK_ACTIONS,
+    UNSUPPORTED_NGROK_KEYS,
+    ActionConfig,
+    field_kind,
+)
 from .nodes import Action
 from .raw import NOT_CONSTANT, RawList, RawMap, RawScalar, RawValue, kind_of
 
@@ -151,7 +159,9 @@ class _Builder:
             elif kind in _TYPE_ERRORS:
                 value = _lookup(data, loc)
                 want = _TYPE_WORDS.get(kind, "another type")
-                self.diags.add("AIGW122", f"{where} must be {want}, not {kind_of(value)}", span)
+                quote = (f"quote it: `\"{json.dumps(value)}\"`"
+                         if kind == "string_type" and isinstance(value, (bool, int, float)) else None)
+                self.diags.add("AIGW122", f"{where} must be {want}, not {kind_of(value)}", span, help=quote)
             elif kind in _RANGE_ERRORS:
                 self.diags.add("AIGW123", f"{where}: {err['msg'].lower()}", span,
                                help=_fraction_help(_lookup(data, loc), err.get("ctx", {})))
@@ -298,6 +308,11 @@ def build_action(
     before = len(diags)
     reported: set[str] = set()  # keys already explained: no "missing" for them
     for key, key_span, raw in config.items:
+        if (type_name, key) in UNSUPPORTED_NGROK_KEYS:
+            diags.add("AIGW111", f"unsupported key `{key}` in `{type_name}` config", key_span or raw.span,
+                      help=UNSUPPORTED_NGROK_KEYS[(type_name, key)])
+            reported.add(key)
+            continue
         if key not in model.model_fields:
             close = did_you_mean(key, model.model_fields)
             if close:

@@ -20,6 +20,10 @@ except ImportError:  # pragma: no cover - only the keys file tests need nothing 
 
 from .stub import StubUpstream
 
+WAIT = 30.0
+"""The longest wait for an asynchronous effect (a server up, a ledger row, a metric): generous,
+since a healthy run stops waiting as soon as the effect appears. Never a performance budget."""
+
 POLICY = '''policy "gateway-test" {
   default allow
 
@@ -97,7 +101,7 @@ class ServerThread:
 
     def __enter__(self) -> ServerThread:
         self.thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + WAIT
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("server did not start")
@@ -140,7 +144,7 @@ def gateway(stub: Any, gateway_files: dict[str, Path]) -> Any:
         yield server
 
 
-def ledger_records(path: Path, request_id: str | None = None, timeout: float = 3.0) -> list[dict[str, Any]]:
+def ledger_records(path: Path, request_id: str | None = None, timeout: float = WAIT) -> list[dict[str, Any]]:
     """The ledger's records (waiting up to ``timeout`` for ``request_id``'s final record)."""
     from aigw_policy.ledger import open_sink
 

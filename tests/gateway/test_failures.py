@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import record_of, team_used
+from .conftest import WAIT, record_of, team_used
 from .stub import GEMINI_USAGE
 
 BODY = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
@@ -55,17 +55,17 @@ def test_upstream_timeout_504(gateway: Any, gateway_files: Any) -> None:
     import openai
     before = team_used(gateway, "slow")
     c = openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-gw-slow", max_retries=0, timeout=10)
-    t = time.monotonic()
     with pytest.raises(openai.InternalServerError) as caught:
         c.chat.completions.create(model="slow-1", messages=[{"role": "user", "content": "hi"}])
-    assert time.monotonic() - t < 1.5  # the gateway's 1 s upstream time-out, not the stub's 1.6 s
+    # a 504 marked `timeout` is the gateway's 1 s upstream time-out firing: the stub answers 200
+    # after 1.6 s, so without the time-out there is no error at all (checked by outcome, not timed)
     r = caught.value.response
     assert r.status_code == 504 and r.headers["x-aigw-upstream-error"] == "timeout"
     assert caught.value.body["code"] == "upstream_timeout"
     rec = record_of(gateway_files["ledger"], r.headers["x-aigw-decision-id"])
     assert rec["http.response.status_code"] == 504
     assert team_used(gateway, "slow") == before
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + WAIT
     while 'aigw_upstream_errors_total{kind="timeout"}' not in httpx.get(gateway.url + "/metrics", timeout=5).text:
         assert time.monotonic() < deadline, "no upstream time-out in /metrics"
         time.sleep(0.02)
@@ -86,7 +86,7 @@ def test_client_disconnect_mid_stream_reconciles(gateway: Any, stub: Any, gatewa
                 break  # leave mid-stream: the context manager closes the connection
     rec = record_of(gateway_files["ledger"], rid, )
     assert rec["aigw.usage.source"] == "estimate"  # the stream never reached its usage chunk
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + WAIT
     while stub.app.cancelled == cancelled and time.monotonic() < deadline:
         time.sleep(0.02)
     assert stub.app.cancelled > cancelled  # the gateway stopped reading the upstream
@@ -102,7 +102,7 @@ def test_disconnect_before_answer_releases(gateway: Any, gateway_files: Any) -> 
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{gateway.url}/v1/chat/completions", json=body, headers={"authorization": "Bearer sk-gw-slow"},
                    timeout=httpx.Timeout(10, read=0.3))
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
         records = [r for r in (json.loads(x) for x in gateway_files["ledger"].read_text().splitlines() if x.strip())
                    if r.get("aigw.verdict") != "pending"]  # the final record, not the intent

@@ -11,7 +11,7 @@ import pytest
 import aigw_policy as ap
 from aigw_policy.asgi import PolicyMiddleware
 
-from .conftest import ServerThread
+from .conftest import WAIT, ServerThread
 from .stub import StubUpstream
 
 POLICY = '''policy "mw" {
@@ -51,7 +51,7 @@ def wrapped(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def next_event(server: Any, before: int) -> dict[str, Any]:
     """The event of the request made after ``before`` events (observers run after the last byte)."""
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + WAIT
     while len(server.events) <= before and time.monotonic() < deadline:
         time.sleep(0.01)
     return server.events[before]
@@ -95,7 +95,7 @@ def test_response_phase_replaces_upstream_error(wrapped: Any) -> None:
 def test_metrics_and_healthz(gateway: Any) -> None:
     httpx.post(gateway.url + "/v1/chat/completions", headers={"authorization": "Bearer sk-gw-research"},
                json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}, timeout=5)
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + WAIT
     while True:
         text = httpx.get(gateway.url + "/metrics", timeout=5).text
         if "gen_ai_client_token_usage_bucket" in text or time.monotonic() > deadline:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import ServerThread, ledger_records
+from .conftest import WAIT, ServerThread, ledger_records
 
 DENY = 'policy "v1" { on request { rule "no-gpt-x" { when ai.model == "gpt-x" deny 403 "v1 says no" } } }'
 ALLOW = 'policy "v2" { on request { rule "tag" { add-headers { headers: { "x-v": "2" } } } } }'
@@ -24,7 +24,7 @@ BROKEN = 'policy "v3" { on request { rule "bad" { when ai.modle == "gpt-x" deny 
 CHAT = {"model": "gpt-x", "messages": [{"role": "user", "content": "hi"}]}
 
 
-def _wait(pred: Any, timeout: float = 5.0) -> bool:
+def _wait(pred: Any, timeout: float = WAIT) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():
@@ -116,7 +116,7 @@ def test_serve_process_reloads_on_sighup(stub: Any, tmp_path: Path) -> None:
             except httpx.HTTPError:
                 return False
 
-        assert _wait(up, 15), proc.stderr.read1().decode() if proc.poll() is not None else "not up"  # type: ignore[union-attr]
+        assert _wait(up), proc.stderr.read1().decode() if proc.poll() is not None else "not up"  # type: ignore[union-attr]
         assert httpx.post(url + "/v1/chat/completions", json=CHAT, timeout=5).status_code == 403
         _write(policy, ALLOW)
         time.sleep(0.1)

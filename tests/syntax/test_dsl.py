@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from aigw_policy.ir.build import build_action
 from aigw_policy.ir.raw import RawList, RawMap, RawScalar
 from aigw_policy.source import Source
 from aigw_policy.syntax.dsl import read_dsl
+from work import OverBudget, calls
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data"
@@ -230,14 +230,15 @@ def test_missing_inner_brace_is_blamed_by_indentation():
         "policy { on request { rule { when " + "-" * 20_000 + "a deny } } }",
         "policy {" + " on request { rule { deny } }" * 2_000 + " }",
         "{" * 20_000,
-        "policy { on request {" + " rule { wen x }" * 3_000 + " } }",
+        pytest.param("policy { on request {" + " rule { wen x }" * 3_000 + " } }", marks=pytest.mark.xfail(
+            strict=True, raises=OverBudget,
+            reason="quadratic: syntax/dsl.py _error_count recounts every diagnostic for each rule")),
     ],
     ids=["parens", "negations", "many-rules", "braces", "many-errors"],
 )
 def test_huge_or_deep_input_is_fast(text):
-    started = time.perf_counter()
-    read(text)
-    assert time.perf_counter() - started < 10
+    read("policy { on request { rule { deny } } }")  # the parsers are built once, not for this input
+    calls(lambda: read(text), budget=300 * len(text))  # linear work: ~150 calls a character today
 
 
 def test_too_long_input_is_refused():
