@@ -66,10 +66,12 @@ class Diagnostic:
 class Diagnostics:
     """A collector of diagnostics for one stage run."""
 
-    __slots__ = ("items",)
+    __slots__ = ("_counted", "_errors", "items")
 
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
+        self._counted = 0  # items[:_counted] hold _errors errors: counting is linear overall
+        self._errors = 0
 
     def add(
         self, code: str, message: str, span: Span | None = None, help: str | None = None
@@ -82,8 +84,18 @@ class Diagnostics:
         self.items.extend(diagnostics)
 
     @property
+    def error_count(self) -> int:
+        """How many errors have been collected (each diagnostic is looked at once)."""
+        items = self.items
+        if len(items) < self._counted:  # the list was replaced or cut: count afresh
+            self._counted = self._errors = 0
+        self._errors += sum(1 for d in items[self._counted:] if d.is_error)
+        self._counted = len(items)
+        return self._errors
+
+    @property
     def has_errors(self) -> bool:
-        return any(d.is_error for d in self.items)
+        return self.error_count > 0
 
     def sorted(self) -> list[Diagnostic]:
         return sort_diagnostics(self.items)

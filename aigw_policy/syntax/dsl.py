@@ -227,7 +227,7 @@ class _Reader:
         seen: dict[str, Span] = {}
         wrote_action = False
         skip_line: int | None = None
-        errors_before = _error_count(self.diags)
+        errors_before = self.diags.error_count
         for child in tree.children:
             if isinstance(child, Token):
                 fields["name"] = self.string(child)
@@ -258,7 +258,7 @@ class _Reader:
                            help="add an action such as `deny` or `log { ... }`")
         fields = {k: v for k, v in fields.items() if v is not None}
         rule = Rule(span=span, expressions=tuple(expressions), actions=tuple(actions), **fields)
-        if _error_count(self.diags) > errors_before:
+        if self.diags.error_count > errors_before:
             # a rule that lost a condition or an action must not run; the CEL it kept is
             # still checked, so a misspelled action does not hide a type error beside it
             self.diags.extend(check_rule(rule, self.source))
@@ -405,10 +405,6 @@ class _Reader:
             spans[name] = key.span
             items.append((name, key.span, self.raw(entry.value)))
         return RawMap(tuple(items), node.span, key_spans=spans)
-
-
-def _error_count(diags: Diagnostics) -> int:
-    return sum(1 for d in diags if d.is_error)
 
 
 class _Meta:
