@@ -142,10 +142,12 @@ class Engine:
         self._check_ledger()
 
     def _unavailable(self, error: Exception) -> StoreUnavailableError:
-        name, secret = _describe(self.store)
+        from ..redact import scrub
+
+        name, url = _describe(self.store)
         reason = str(error) or type(error).__name__
-        if secret:
-            reason = reason.replace(secret, "***")
+        if url:
+            reason = scrub(reason, [url])
         return StoreUnavailableError(f"limit store {name} is unreachable: {reason}")
 
     def _check_ledger(self) -> None:
@@ -501,21 +503,14 @@ def _store(store: Any) -> LimitStore:
 
 
 def _describe(store: Any) -> tuple[str, str | None]:
-    """How an error names a store, and a secret to scrub from messages (a URL's password)."""
+    """How an error names a store (a URL's password masked), and the URL whose secrets are to
+    be scrubbed from messages."""
+    from ..redact import redact
+
     kind = type(store).__name__
     url = getattr(store, "url", None)
     if isinstance(url, str):
-        from urllib.parse import urlsplit
-
-        try:
-            parts = urlsplit(url)
-            secret = parts.password
-        except ValueError:
-            return f"{kind}(<unparsable url>)", url
-        shown = url
-        if secret:
-            shown = url.replace(":" + secret + "@", ":***@", 1)
-        return f"{kind}({shown})", secret
+        return f"{kind}({redact(url)})", url
     path = getattr(store, "path", None)
     return (f"{kind}({path})" if isinstance(path, str) else kind), None
 

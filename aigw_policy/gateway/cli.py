@@ -13,9 +13,10 @@ import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import unquote, urlsplit
 
 import typer
+
+from ..redact import redact, scrub
 
 
 def serve(
@@ -160,42 +161,3 @@ def _open_ledger(url: str, fail: Any) -> Any:
 
 def _why(error: BaseException) -> str:
     return str(error) or type(error).__name__
-
-
-_SECRET_PARAMS = ("password", "sslpassword", "pass", "pwd", "secret", "token", "access_token")
-
-
-def redact(url: str) -> str:
-    """``url`` without its password (``redis://user:***@host``, ``?password=***``), for
-    messages, logs and banners.
-
-    >>> redact("redis://:hunter2@cache:6379/0"), redact("sqlite:/var/lib/aigw/limits.db")
-    ('redis://:***@cache:6379/0', 'sqlite:/var/lib/aigw/limits.db')
-    """
-    for secret in _secrets(url):
-        url = url.replace(secret, "***")
-    return url
-
-
-def scrub(text: str, urls: list[str]) -> str:
-    """``text`` with every secret of ``urls`` replaced by ``***`` (as written and decoded)."""
-    for url in urls:
-        for secret in _secrets(url):
-            for form in {secret, unquote(secret)}:
-                text = text.replace(form, "***")
-    return text
-
-
-def _secrets(url: str) -> list[str]:
-    """The secrets written in a URL: its password and password-like query values."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return []
-    found = [password] if password else []
-    for pair in parts.query.split("&"):
-        name, _, value = pair.partition("=")
-        if value and unquote(name).lower() in _SECRET_PARAMS:
-            found.append(value)
-    return found

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ..redact import redact
 from .record import COLUMNS, UsageRecord
 from .sinks import TABLE, LedgerError, local_path
 
@@ -28,7 +29,7 @@ def read_ledger(url: str, since: str | None = None, until: str | None = None) ->
         return _postgres(url, since, until)
     local = local_path(url)
     if local is None:
-        raise LedgerError(f"bad ledger url `{url}` (use `sqlite:PATH`, `jsonl:PATH` or `postgresql://...`)")
+        raise LedgerError(f"bad ledger url `{redact(url)}` (use `sqlite:PATH`, `jsonl:PATH` or `postgresql://...`)")
     scheme, path = local
     if scheme == "sqlite":
         return _sqlite(path, since, until)

@@ -19,6 +19,7 @@ from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..limits.sqlite_open import open_sqlite
+from ..redact import redact
 from .record import COLUMNS, PENDING, UsageRecord
 
 _QCOLS = ", ".join(f'"{c}"' for c in COLUMNS)  # quoted: `user` is reserved in PostgreSQL
@@ -288,6 +289,6 @@ def open_sink(url: str = DEFAULT_LEDGER) -> Sink:
         return PostgresSink(url)
     local = local_path(url)
     if local is None:
-        raise LedgerError(f"bad ledger url `{url}` (use `sqlite:PATH`, `jsonl:PATH` or `postgresql://...`)")
+        raise LedgerError(f"bad ledger url `{redact(url)}` (use `sqlite:PATH`, `jsonl:PATH` or `postgresql://...`)")
     scheme, path = local
     return SqliteSink(path) if scheme == "sqlite" else JsonlSink(path)

@@ -316,8 +316,9 @@ class RedisStore(SettleRetry):
     # housekeeping -----------------------------------------------------------------------
 
     def _safe_url(self) -> str:
-        head, sep, tail = self.url.rpartition("@")
-        return ("redis://***@" + tail) if sep else self.url
+        from ..redact import redact
+
+        return redact(self.url)
 
     def clear(self) -> None:
         """Delete every key of this store's hash tag (tests; never on a shared prefix)."""

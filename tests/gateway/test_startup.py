@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aigw_policy.cli import app
-from aigw_policy.gateway.cli import redact, scrub
+from aigw_policy.redact import redact, scrub
 
 POLICY = 'policy "s" { default allow }'
 
@@ -122,4 +122,6 @@ def test_redact_and_scrub() -> None:
     assert redact("redis://h/0?password=pw&db=1") == "redis://h/0?password=***&db=1"
     assert redact("postgresql://h/db?sslmode=require&PassWord=x%20y") == "postgresql://h/db?sslmode=require&PassWord=***"
     assert redact("http://[::1") == "http://[::1"  # unparseable: as is (no password can be found in it)
+    assert redact("redis://:a@cache:6379/0") == "redis://:***@cache:6379/0"  # the password only, not every `a`
+    assert redact("redis://u:p@h/0?password=q&db=1") == "redis://u:***@h/0?password=***&db=1"
     assert scrub("cannot reach redis://:p%40ss@h (p@ss)", ["redis://:p%40ss@h"]) == "cannot reach redis://:***@h (***)"

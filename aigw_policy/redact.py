@@ -1,0 +1,70 @@
+"""Secrets out of messages: the one place that knows where a URL keeps its password.
+
+Every message, log line, banner and error that names a store or ledger URL goes through
+:func:`redact`; text that may quote a URL's secret (a driver's error) through :func:`scrub`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+__all__ = ["redact", "scrub"]
+
+# query parameters that carry a secret (libpq's `password`, redis-py's `password`, tokens)
+_SECRET_PARAMS = frozenset({"password", "sslpassword", "pass", "pwd", "secret", "token", "access_token"})
+
+
+def redact(url: str) -> str:
+    """``url`` with its password and password-like query values shown as ``***``.
+
+    >>> redact("redis://:hunter2@cache:6379/0"), redact("sqlite:/var/lib/aigw/limits.db")
+    ('redis://:***@cache:6379/0', 'sqlite:/var/lib/aigw/limits.db')
+    >>> redact("postgresql://h/db?sslmode=require&password=a")
+    'postgresql://h/db?sslmode=require&password=***'
+    """
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url  # unparsable: no password can be found in it, and none is shown as one
+    netloc, query = parts.netloc, parts.query
+    if password:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        netloc = f"{user}:***@{hostport}"
+    pairs = query.split("&") if query else []
+    hidden = [_hide(pair) for pair in pairs]
+    if netloc == parts.netloc and hidden == pairs:
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, "&".join(hidden), parts.fragment))
+
+
+def scrub(text: str, urls: Iterable[str]) -> str:
+    """``text`` with every secret of ``urls`` replaced by ``***``, as written and decoded."""
+    for url in urls:
+        for secret in _secrets(url):
+            for form in {secret, unquote(secret)}:
+                if form:
+                    text = text.replace(form, "***")
+    return text
+
+
+def _hide(pair: str) -> str:
+    name, eq, value = pair.partition("=")
+    return f"{name}=***" if eq and value and unquote(name).lower() in _SECRET_PARAMS else pair
+
+
+def _secrets(url: str) -> list[str]:
+    """The secrets written in a URL: its password and password-like query values."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return []
+    found = [password] if password else []
+    for pair in parts.query.split("&"):
+        name, _, value = pair.partition("=")
+        if value and unquote(name).lower() in _SECRET_PARAMS:
+            found.append(value)
+    return found
