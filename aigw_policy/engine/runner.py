@@ -154,8 +154,7 @@ class Engine:
         ledger = self.ledger
         if ledger is None:
             return
-        thread = getattr(ledger, "_thread", None)
-        if getattr(ledger, "_closed", False) or (thread is not None and not thread.is_alive()):
+        if getattr(ledger, "closed", False) is True:
             sink = type(getattr(ledger, "sink", ledger)).__name__
             raise StoreUnavailableError(f"ledger ({sink}) is closed: it can record nothing")
 

@@ -120,6 +120,12 @@ class Gateway:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.proxy.aclose()
+        aclose = getattr(self.store, "aclose", None)
+        if aclose is not None:  # its last try at queued settlements, then its connections
+            try:
+                await aclose()
+            except Exception:  # noqa: BLE001 - shutting down: say so, go on closing the ledger
+                self.logger.warning("the limit store did not close cleanly", exc_info=True)
         if self.ledger is not None:
             await asyncio.to_thread(self.ledger.close)
 

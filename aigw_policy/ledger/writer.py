@@ -40,6 +40,11 @@ class Ledger:
 
     # -- public ------------------------------------------------------------------------------
 
+    @property
+    def closed(self) -> bool:
+        """Whether the ledger can record nothing more (closed, or its writer thread ended)."""
+        return self._closed or not self._thread.is_alive()
+
     def submit(self, record: UsageRecord) -> Future[None]:
         """Queue ``record``; the future completes when it is durable (or fails)."""
         if self._closed:
