@@ -648,7 +648,8 @@ def _estimate_usage(flow: Flow) -> Usage:
     out = act.get("ai.max_output_tokens") or 0
     if not out:
         out = 0 if flow.ai.operation == "embeddings" else DEFAULT_MAX_OUTPUT_TOKENS
-    return Usage.of(act.get("ai.input_tokens", 0), out, source="estimate", model=flow.model)
+    # n / best_of / candidateCount outputs, each up to the cap and each billed
+    return Usage.of(act.get("ai.input_tokens", 0), out * flow.ai.choices, source="estimate", model=flow.model)
 
 
 def _cost_activation(flow: Flow, usage: Usage, usd: float | None) -> dict[str, Any]:

@@ -51,6 +51,9 @@ class AiRequest:
     prompt: str = ""
     api: Api = "unknown"
     include_usage: bool = False  # OpenAI: stream_options.include_usage was requested
+    #: how many outputs one call asks for (OpenAI ``n``/``best_of``, Gemini ``candidateCount``):
+    #: each may be up to ``max_output_tokens`` long, and each is billed
+    choices: int = 1
     notes: tuple[str, ...] = field(default=())
     #: ``(field, message)`` for each body field the policy reads whose value is not one the
     #: provider's API accepts (``max_tokens: "9"``, ``1e309``, ``-1``...): the engine refuses
@@ -304,6 +307,20 @@ def _max_output(api: Api, op: Operation, body: Mapping[str, Any], problems: list
     return next((n for n in found.values() if n is not None), None)
 
 
+def _choices(api: Api, body: Mapping[str, Any]) -> int:
+    """How many outputs the request asks for (already checked by :func:`_max_output`)."""
+    if api == "gemini":
+        cfg = body.get("generationConfig", body.get("generation_config"))
+        fields, obj = _GEMINI_COUNT_FIELDS, cfg if isinstance(cfg, Mapping) else {}
+    elif api == "ollama":
+        return 1
+    else:
+        fields, obj = _COUNT_FIELDS, body
+    counts = [v for v in (obj.get(k) for k in fields)
+              if isinstance(v, (int, float)) and not isinstance(v, bool) and 1 <= v < 2**53]
+    return int(max(counts, default=1))
+
+
 def _field_types(api: Api, body: Mapping[str, Any], problems: list[tuple[str, str]]) -> None:
     """Fields the policy reads whose type the API fixes: refused when wrong, never ignored."""
     model = body.get("model")
@@ -437,6 +454,7 @@ def classify(
         model=model,
         stream=stream,
         max_output_tokens=max_output,
+        choices=_choices(api, body),
         input_tokens=estimate,
         messages=count,
         tools=tools,
