@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import accounting
-from .base import DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL, DEFAULT_TIMEOUT, Overlay, TxnStore
+from .base import DEFAULT_POOL_TIMEOUT, DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL, Overlay, TxnStore
 from .model import StoreUnavailable
 
 __all__ = ["DEFAULT_MAX_RECORDS", "MemoryStore"]
@@ -34,12 +34,13 @@ class MemoryStore(TxnStore):
     ``reservation_ttl``: seconds an unsettled reservation holds capacity; ``record_ttl``:
     seconds a request id is remembered; ``max_records``: final request records kept (the
     oldest dropped first, see :data:`DEFAULT_MAX_RECORDS`); ``timeout``: seconds to wait for
-    the lock before :class:`StoreUnavailable`.
+    the lock before :class:`StoreUnavailable` (a call holds it for microseconds: only a burst of
+    thousands of threads waits long, and it waits its turn, as the other stores' calls do).
     """
 
     def __init__(self, *, reservation_ttl: float = DEFAULT_RESERVATION_TTL,
                  record_ttl: float = DEFAULT_RECORD_TTL, max_records: int = DEFAULT_MAX_RECORDS,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+                 timeout: float = DEFAULT_POOL_TIMEOUT) -> None:
         if type(max_records) is not int or max_records < 1:
             raise ValueError(f"max_records must be a positive int, not {max_records!r}")
         self.reservation_ttl = float(reservation_ttl)
