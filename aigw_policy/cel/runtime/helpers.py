@@ -264,13 +264,7 @@ def _entry(m):  # type: ignore[no-untyped-def]
 
 
 def _entry_map(pairs, f):  # type: ignore[no-untyped-def]
-    out: dict = {}
-    for k, v in pairs:
-        ek, ev = _entry(f(k, v))
-        if ops.map_lookup(out, ek)[0]:
-            raise CelError(f"insert failed: key {ek!r} already exists", "repeated_key")
-        out[ek] = ev
-    return ops.make_map(list(out.items()))
+    return ops.make_map((_entry(f(k, v)) for k, v in pairs), "insert failed: key {} already exists")
 
 
 def m_transform_map_entry(c, f):  # type: ignore[no-untyped-def]
