@@ -18,6 +18,7 @@ import urllib.parse
 import zlib
 from collections.abc import Mapping
 
+from .network import unmapped
 from .values import CelError, Duration, Timestamp, no_overload
 
 __all__ = ["FUNCTIONS", "ACTIVATION_FUNCTIONS", "lookup"]
@@ -383,7 +384,7 @@ def is_private_ip(s: object) -> bool:
     if type(s) is not str:
         raise no_overload("isPrivateIp", s)
     try:
-        a = ipaddress.ip_address(s)
+        a = unmapped(ipaddress.ip_address(s))
     except ValueError:
         return False
     if a.version == 4:
