@@ -556,7 +556,7 @@ def generate(
         f"    except RecursionError:\n"
         f"        raise _CelError('expression too deep to evaluate') from None\n"
         f"    except Exception as e:\n"
-        f"        raise _CelError(type(e).__name__ + ': ' + str(e)) from None\n"
+        f"        raise _as_cel_error(e) from None\n"
     )
     # the fast body is line 3; in the exact body a marker line `#@start:end` precedes the
     # first line of each call, index or selection

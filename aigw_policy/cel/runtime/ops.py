@@ -26,6 +26,7 @@ from .values import (
     Timestamp,
     TypeValue,
     UInt,
+    utf8,
 )
 
 _NUM = (int, UInt, float)
@@ -702,7 +703,7 @@ def to_bytes(v):  # type: ignore[no-untyped-def]
     if t is bytes:
         return v
     if t is str:
-        return v.encode("utf-8")
+        return utf8(v)
     raise no_overload("bytes", v)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from . import ops, timefmt
 from .network import NETWORK_FUNCTIONS, IPAddr, CIDR
 from .values import (
+    utf8,
     INT64_MAX,
     INT64_MIN,
     NONE,
@@ -112,7 +113,7 @@ def regex_matcher(pattern: str):  # type: ignore[no-untyped-def]
             match = raw.Match
 
             def m(s: str) -> bool:
-                b = s.encode("utf-8")
+                b = s.encode("utf-8")  # a lone surrogate raises: the exact path then says why
                 return match(anchor, b, 0, len(b))[0][0] >= 0
 
             m("")
@@ -126,7 +127,10 @@ def regex_matcher(pattern: str):  # type: ignore[no-untyped-def]
 @fn(".matches", "matches")
 def matches(s, p):  # type: ignore[no-untyped-def]
     _str_args("matches", s, p)
-    return regex(p).search(s) is not None
+    r = regex(p)
+    if RE_ENGINE == "re2":
+        utf8(s)  # RE2 matches UTF-8: text with a lone surrogate has none
+    return r.search(s) is not None
 
 
 @fn("size", ".size")

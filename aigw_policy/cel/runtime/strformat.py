@@ -12,7 +12,7 @@ import re
 from decimal import Decimal
 
 from .ops import type_name
-from .values import CelError, Duration, Optional, Timestamp, TypeValue, UInt
+from .values import CelError, Duration, Optional, Timestamp, TypeValue, UInt, utf8
 
 MAX_PRECISION = 9999
 
@@ -51,13 +51,6 @@ _INVALID_RUN = re.compile("[\udc80-\udcff]+")
 def _bytes_text(b: bytes) -> str:
     """``string(b)`` with each run of invalid UTF-8 replaced by one U+FFFD."""
     return _INVALID_RUN.sub("\ufffd", b.decode("utf-8", "surrogateescape"))
-
-
-def _utf8(s: str, verb: str) -> bytes:
-    try:
-        return s.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _fmt_error(f"%{verb} of a string holding a lone surrogate (not Unicode text)") from None
 
 
 def as_string(v: object) -> str:
@@ -176,7 +169,7 @@ def _clause(verb: str, precision: int | None, v: object) -> str:
     if t is int or t is UInt:
         s = format(int(v), "x")  # type: ignore[call-overload]
     elif t is str:
-        s = _utf8(v, verb).hex()  # type: ignore[arg-type]
+        s = utf8(v).hex()  # type: ignore[arg-type]
     elif t is bytes:
         s = v.hex()  # type: ignore[union-attr]
     else:

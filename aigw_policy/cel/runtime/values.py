@@ -24,6 +24,7 @@ from __future__ import annotations
 
 __all__ = [
     "CelError",
+    "utf8",
     "UInt",
     "Timestamp",
     "Duration",
@@ -58,6 +59,15 @@ class CelError(Exception):
 
     def __repr__(self) -> str:
         return f"CelError({self.message!r})"
+
+
+def utf8(s: str) -> bytes:
+    """``s`` in UTF-8. Text holding a lone surrogate has no UTF-8 form (such text can only come
+    from outside CEL, e.g. JSON's ``"\\ud800"``): a CEL error, not a UnicodeEncodeError."""
+    try:
+        return s.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CelError("the string holds a lone surrogate, which has no UTF-8 form", "invalid_argument") from None
 
 
 def no_overload(name: str, *args: object) -> CelError:
