@@ -107,6 +107,35 @@ def test_builtin_raises_only_cel_errors(name: str, data) -> None:  # type: ignor
         pass
 
 
+# every builtin on every awkward value, and on every pair of a smaller set (a random draw
+# rarely pairs a boundary timestamp with an odd time zone, or a format with its argument)
+PAIRS = [
+    "", "\ud800", "٣", "+24:00", "-99:99", "UTC", "Pacific/Kiritimati", "%s", "%.2f", "%x",
+    "::ffff:c0a8:1", "10.0.0.0/8", "1h", 0, -1, 64, INT64_MIN, UInt(UINT64_MAX), -0.0,
+    float("nan"), 1e300, b"\xff", Timestamp(TS_MIN), Timestamp(TS_MAX), Duration(DUR_MIN),
+    Duration(DUR_MAX), None, True, [], ["\ud800"], [float("nan")], ops.make_map([(True, 1), (1, 2)]),
+    Optional(1, True),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(PURE))
+def test_builtin_on_awkward_values_raises_only_cel_errors(name: str) -> None:
+    f = PURE[name]
+    lo, hi = _arity(f)
+    calls = [()] if lo == 0 else []
+    if lo <= 1 <= hi:
+        calls += [(a,) for a in AWKWARD + PAIRS]
+    if lo <= 2 <= hi:
+        calls += [(a, b) for a in PAIRS for b in PAIRS]
+    for args in calls:
+        try:
+            f(*args)
+        except CelError:
+            pass
+        except Exception as e:  # noqa: BLE001 - the point of the test
+            raise AssertionError(f"{name}{args!r:.200} raised {type(e).__name__}: {e}") from e
+
+
 @pytest.mark.parametrize("name", sorted(FIELD_OPERATORS))
 @settings(max_examples=N, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(value=VALUES, field=st.one_of(st.text(max_size=4), st.sampled_from(AWKWARD_TEXT)))
