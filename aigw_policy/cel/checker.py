@@ -71,6 +71,7 @@ def _occurs(name: str, t: Type, s: _Subst) -> bool:
     return any(_occurs(name, p, s) for p in t.params)
 
 
+_NUMBERS = frozenset({"int", "uint", "double"})
 _NULLABLE = frozenset({"opaque", "timestamp", "duration"})  # null is assignable to these (legacy)
 
 
@@ -235,7 +236,9 @@ class _Checker:
                 self.error(CODE_NO_OVERLOAD, f"found no matching overload for `_[_]` applied to `({ot}, {it})`", node)
             r = ot.params[0]
         elif ot.kind == "map":
-            if not unify(ot.params[0], it, self.subst) and it.kind not in ("int", "uint", "double"):
+            # numbers index numeric keys across types ({1: x}[1u]); a bool key is no number
+            numeric = it.kind in _NUMBERS and ot.params[0].kind in _NUMBERS
+            if not unify(ot.params[0], it, self.subst) and not numeric:
                 self.error(CODE_NO_OVERLOAD, f"found no matching overload for `_[_]` applied to `({ot}, {it})`", node)
             r = ot.params[1]
         elif ot.kind in ("dyn", "param", "error"):

@@ -13,7 +13,7 @@ from aigw_policy.cel.runtime.values import MixedKeyMap, Optional
 from aigw_policy.cel.types import parse_type
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "semantics.yaml").read_text())
-RUNS = [(c, mode) for c in CASES for mode in (("checked",) if "type" in c else ("checked", "dyn"))]
+RUNS = [(c, m) for c in CASES for m in (("checked",) if {"type", "check_error"} & c.keys() else ("checked", "dyn"))]
 
 
 def same(a: object, b: object) -> bool:
@@ -43,6 +43,11 @@ def test_case(case: dict, mode: str) -> None:
     expr = case["expr"]
     if "type" in case:
         assert cel.compile(expr, {}).type == parse_type(case["type"]), expr
+        return
+    if "check_error" in case:
+        with pytest.raises(cel.CelError) as info:
+            cel.compile(expr, {})
+        assert case["check_error"] in str(info.value), (expr, str(info.value))
         return
     if "error" in case:
         with pytest.raises(cel.CelError) as info:
