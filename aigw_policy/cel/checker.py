@@ -71,13 +71,20 @@ def _occurs(name: str, t: Type, s: _Subst) -> bool:
     return any(_occurs(name, p, s) for p in t.params)
 
 
+_NUMBERS = frozenset({"int", "uint", "double"})
+_NULLABLE = frozenset({"opaque", "timestamp", "duration"})  # null is assignable to these (legacy)
+
+
 def join(a: Type, b: Type) -> Type:
+    """The most specific type holding values of both ``a`` and ``b`` (without unifying)."""
     if a == b:
         return a
     if a.kind == "dyn" or b.kind == "dyn":
         return DYN
-    if a.kind == "null" and b.kind in ("opaque", "timestamp", "duration"):
+    if a.kind == "null" and b.kind in _NULLABLE:
         return b
+    if b.kind == "null" and a.kind in _NULLABLE:
+        return a
     if a.kind == b.kind and a.name == b.name and len(a.params) == len(b.params) and a.params:
         return Type(a.kind, tuple(join(x, y) for x, y in zip(a.params, b.params)), a.name)
     return DYN
@@ -229,7 +236,9 @@ class _Checker:
                 self.error(CODE_NO_OVERLOAD, f"found no matching overload for `_[_]` applied to `({ot}, {it})`", node)
             r = ot.params[0]
         elif ot.kind == "map":
-            if not unify(ot.params[0], it, self.subst) and it.kind not in ("int", "uint", "double"):
+            # numbers index numeric keys across types ({1: x}[1u]); a bool key is no number
+            numeric = it.kind in _NUMBERS and ot.params[0].kind in _NUMBERS
+            if not unify(ot.params[0], it, self.subst) and not numeric:
                 self.error(CODE_NO_OVERLOAD, f"found no matching overload for `_[_]` applied to `({ot}, {it})`", node)
             r = ot.params[1]
         elif ot.kind in ("dyn", "param", "error"):
@@ -244,7 +253,7 @@ class _Checker:
             t = self.subst.apply(self.check(e))
             if i in node.optional_indices:
                 t = t.params[0] if _is_opt(t) else DYN
-            elem = t if elem is None else join(elem, t)
+            elem = t if elem is None else self.join_elements(elem, t)
         return list_of(elem if elem is not None else self.fresh())
 
     def c_CreateMap(self, node: ast.CreateMap) -> Type:
@@ -257,9 +266,20 @@ class _Checker:
                 v = v.params[0] if _is_opt(v) else DYN
             if k.kind not in ("int", "uint", "bool", "string", "dyn", "param"):
                 self.error(CODE_TYPE, f"unsupported map key type `{k}`", e.key)
-            kt = k if kt is None else join(kt, k)
-            vt = v if vt is None else join(vt, v)
+            kt = k if kt is None else self.join_elements(kt, k)
+            vt = v if vt is None else self.join_elements(vt, v)
         return map_of(kt or self.fresh(), vt or self.fresh())
+
+    def join_elements(self, a: Type, b: Type) -> Type:
+        """The element type of a literal holding ``a`` and ``b``: unified when they can be
+        (``[[], [[]]]`` is ``list(list(list(dyn)))``, ``[optional.none(), optional.of(1)]``
+        is ``list(optional(int))``), a nullable type with ``null``, else ``dyn`` (as cel-go
+        and cel-cpp: ``[[1], ['a']]`` is ``list(dyn)``)."""
+        trial = self.subst.copy()
+        if unify(a, b, trial):
+            self.subst = trial
+            return join(trial.apply(a), trial.apply(b))
+        return join(a, b) if "null" in (a.kind, b.kind) else DYN
 
     def c_CreateStruct(self, node: ast.CreateStruct) -> Type:
         return self.error(CODE_TYPE, f"message type `{node.type_name}` is not supported", node)

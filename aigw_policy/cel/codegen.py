@@ -670,7 +670,7 @@ def generate(
         f"        raise _CelError('expression too deep to evaluate') from None\n"
         f"    except Exception as e:\n"
         f"{guard}"
-        f"        raise _CelError(type(e).__name__ + ': ' + str(e)) from None\n"
+        f"        raise _as_cel_error(e) from None\n"
     )
     # the fast body is the first `return`; in the exact body a marker line `#@start:end`
     # precedes the first line of each call, index or selection

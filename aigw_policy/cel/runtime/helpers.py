@@ -12,12 +12,18 @@ from . import ops, stdlib
 from .values import NONE, CelError, Optional, UInt
 
 
-def _as_error(e: BaseException) -> CelError:
+def as_cel_error(e: BaseException) -> CelError:
+    """The CEL error for an exception raised while evaluating. Builtins raise only CelErrors
+    (tests/cel/test_builtins_total.py); a TypeError is a call with the wrong number of
+    arguments, which only an unchecked expression can make."""
     if isinstance(e, CelError):
         return e
     if isinstance(e, RecursionError):
         return CelError("expression too deep to evaluate", "resource_exhausted")
-    return CelError(f"{type(e).__name__}: {e}", "internal")
+    if isinstance(e, TypeError):
+        return CelError("no matching overload: wrong number of arguments", "no_such_overload")
+    return CelError(f"internal error: {type(e).__name__}", "internal")
+
 
 
 def land(fa: Callable[[], object], fb: Callable[[], object]) -> object:
@@ -34,13 +40,13 @@ def _logic(fa: Callable[[], object], fb: Callable[[], object], absorbing: bool, 
     try:
         a = fa()
     except Exception as e:  # noqa: BLE001
-        a = _as_error(e)
+        a = as_cel_error(e)
     if a is absorbing:
         return absorbing
     try:
         b = fb()
     except Exception as e:  # noqa: BLE001
-        b = _as_error(e)
+        b = as_cel_error(e)
     if b is absorbing:
         return absorbing
     other = not absorbing
@@ -184,7 +190,7 @@ def _fold(results, absorbing: bool, op: str) -> bool:  # type: ignore[no-untyped
         try:
             r = thunk()
         except Exception as e:  # noqa: BLE001
-            err = err or _as_error(e)
+            err = err or as_cel_error(e)
             continue
         if r is absorbing:
             return absorbing
@@ -264,13 +270,7 @@ def _entry(m):  # type: ignore[no-untyped-def]
 
 
 def _entry_map(pairs, f):  # type: ignore[no-untyped-def]
-    out: dict = {}
-    for k, v in pairs:
-        ek, ev = _entry(f(k, v))
-        if ops.map_lookup(out, ek)[0]:
-            raise CelError(f"insert failed: key {ek!r} already exists", "repeated_key")
-        out[ek] = ev
-    return ops.make_map(list(out.items()))
+    return ops.make_map((_entry(f(k, v)) for k, v in pairs), "insert failed: key {} already exists")
 
 
 def m_transform_map_entry(c, f):  # type: ignore[no-untyped-def]
@@ -353,6 +353,7 @@ def _namespace() -> dict[str, object]:
                          "any": any, "isinstance": isinstance, "list": list, "dict": dict,
                          "tuple": tuple, "str": str, "int": int, "float": float},
         "_CelError": CelError,
+        "_as_cel_error": as_cel_error,
         "_UInt": UInt,
         "_land": land, "_lor": lor, "_cond": cond, "_B": strict_bool, "_S": strict_str, "_not": ops.not_,
         "_var": var, "_varp": var_path, "_present": present, "_unbound": unbound, "_sel": select, "_idx": index, "_has": has,

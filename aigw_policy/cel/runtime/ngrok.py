@@ -18,7 +18,8 @@ import urllib.parse
 import zlib
 from collections.abc import Mapping
 
-from .values import CelError, Duration, Timestamp, no_overload
+from .network import unmapped
+from .values import CelError, Duration, Timestamp, no_overload, utf8
 
 __all__ = ["FUNCTIONS", "ACTIVATION_FUNCTIONS", "lookup"]
 
@@ -234,7 +235,7 @@ def _hasher(name: str):  # type: ignore[no-untyped-def]
     def f(s: object, fmt: object = "hex") -> str:
         if type(s) is not str or type(fmt) is not str:
             raise no_overload(name, s, fmt)
-        d = digest(s.encode("utf-8"))
+        d = digest(utf8(s))
         if fmt == "hex":
             return d.hex()
         if fmt == "base64":
@@ -253,7 +254,13 @@ def _to_json(v: object) -> object:
     if isinstance(v, (list, tuple)):
         return [_to_json(x) for x in v]
     if isinstance(v, dict):
-        return {str(k) if not isinstance(k, str) else k: _to_json(x) for k, x in v.items()}
+        out: dict[str, object] = {}
+        for k, x in v.items():
+            name = _json_name(k)
+            if name in out:  # {1: a, '1': b}, {true: a, 'true': b}: one JSON name, two keys
+                raise CelError(f"cannot encode as JSON: two keys are named {name!r}", "invalid_argument")
+            out[name] = _to_json(x)
+        return out
     if isinstance(v, bytes):
         return base64.b64encode(v).decode("ascii")
     if isinstance(v, (Timestamp, Duration)):
@@ -261,6 +268,24 @@ def _to_json(v: object) -> object:
 
         return to_string(v)
     raise CelError(f"cannot encode a value of type {type(v).__name__} as JSON", "invalid_argument")
+
+
+def _json_name(k: object) -> str:
+    if type(k) is str:
+        return k  # type: ignore[return-value]
+    if type(k) is bool:
+        return "true" if k else "false"
+    return str(int(k))  # type: ignore[call-overload]
+
+
+def _json_int(text: str) -> int | float:
+    """A JSON integer: a CEL int when it fits in 64 bits, else the double JSON means."""
+    n = int(text)
+    return n if -(1 << 63) <= n < (1 << 63) else float(text)
+
+
+def _json_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
 
 
 def json_encode(v: object) -> str:
@@ -274,7 +299,7 @@ def json_decode(s: object) -> object:
     if type(s) is not str:
         raise no_overload("json.decode", s)
     try:
-        return json.loads(s)
+        return json.loads(s, parse_int=_json_int, parse_constant=_json_constant)
     except (ValueError, RecursionError) as e:
         raise CelError(f"invalid JSON: {e}", "invalid_argument") from None
 
@@ -283,7 +308,7 @@ def is_json(s: object) -> bool:
     if type(s) is not str:
         raise no_overload("isJson", s)
     try:
-        json.loads(s)
+        json.loads(s, parse_int=_json_int, parse_constant=_json_constant)
     except (ValueError, RecursionError):
         return False
     return True
@@ -292,13 +317,16 @@ def is_json(s: object) -> bool:
 def url_escape(s: object) -> str:
     if type(s) is not str:
         raise no_overload("url.escape", s)
-    return urllib.parse.quote(s, safe="")
+    return urllib.parse.quote(utf8(s), safe="")
 
 
 def url_unescape(s: object) -> str:
     if type(s) is not str:
         raise no_overload("url.unescape", s)
-    return urllib.parse.unquote(s, errors="strict")
+    try:
+        return urllib.parse.unquote(s, errors="strict")
+    except UnicodeDecodeError:
+        raise CelError("url.unescape: the escapes do not decode as UTF-8", "invalid_argument") from None
 
 
 def url_parse(s: object) -> dict:
@@ -341,9 +369,9 @@ def query_encode(m: object) -> str:
     if not isinstance(m, dict):
         raise no_overload("queryString.encode", m)
     pairs = []
-    for k, v in sorted(m.items(), key=lambda kv: str(kv[0])):
+    for k, v in sorted(((_json_name(k), v) for k, v in m.items()), key=lambda kv: kv[0]):
         for x in v if isinstance(v, (list, tuple)) else [v]:
-            pairs.append((str(k), x if type(x) is str else json_encode(x)))
+            pairs.append((utf8(k), utf8(x if type(x) is str else json_encode(x))))
     return urllib.parse.urlencode(pairs)
 
 
@@ -361,13 +389,13 @@ def is_query_string(s: object) -> bool:
 def basic_auth_encode(user: object, password: object) -> str:
     if type(user) is not str or type(password) is not str:
         raise no_overload("basic_auth.encode", user, password)
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return "Basic " + base64.b64encode(utf8(f"{user}:{password}")).decode("ascii")
 
 
 def encode_base64(s: object) -> str:
     if type(s) is not str:
         raise no_overload("encodeBase64", s)
-    return base64.b64encode(s.encode("utf-8")).decode("ascii")
+    return base64.b64encode(utf8(s)).decode("ascii")
 
 
 def decode_base64(s: object) -> str:
@@ -383,7 +411,7 @@ def is_private_ip(s: object) -> bool:
     if type(s) is not str:
         raise no_overload("isPrivateIp", s)
     try:
-        a = ipaddress.ip_address(s)
+        a = unmapped(ipaddress.ip_address(s))
     except ValueError:
         return False
     if a.version == 4:

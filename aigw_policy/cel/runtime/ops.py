@@ -8,9 +8,11 @@ could not prove a cheaper Python operation is exact.
 from __future__ import annotations
 
 import math
+import re
 
 from .values import (
     DUR_MAX,
+    DUR_MIN,
     INT64_MAX,
     INT64_MIN,
     NS,
@@ -19,10 +21,12 @@ from .values import (
     UINT64_MAX,
     CelError,
     Duration,
+    MixedKeyMap,
     Optional,
     Timestamp,
     TypeValue,
     UInt,
+    utf8,
 )
 
 _NUM = (int, UInt, float)
@@ -59,6 +63,7 @@ _TYPE_NAMES: dict[type, str] = {
     list: "list",
     tuple: "list",
     dict: "map",
+    MixedKeyMap: "map",
     Timestamp: "google.protobuf.Timestamp",
     Duration: "google.protobuf.Duration",
     TypeValue: "type",
@@ -125,7 +130,7 @@ def check_ts(ns: int) -> Timestamp:
 
 
 def check_dur(ns: int) -> Duration:
-    if -DUR_MAX <= ns <= DUR_MAX:
+    if DUR_MIN <= ns <= DUR_MAX:
         return Duration(ns)
     raise CelError("duration out of range", "range")
 
@@ -139,7 +144,7 @@ def eq(a: object, b: object) -> bool:
     if ta is tb:
         if ta is list or ta is tuple:
             return _list_eq(a, b)  # type: ignore[arg-type]
-        if ta is dict:
+        if ta is dict or ta is MixedKeyMap:
             return _map_eq(a, b)  # type: ignore[arg-type]
         return a == b
     if ta in _NUMERIC and tb in _NUMERIC:
@@ -398,27 +403,19 @@ def as_bool(a, name="_&&_"):  # type: ignore[no-untyped-def]
 
 
 def map_lookup(m: dict, k: object) -> tuple[bool, object]:
-    """Find ``k`` in ``m`` with CEL key equality (numeric keys across types; bool apart)."""
+    """Find ``k`` in ``m`` with CEL key equality: int, uint and double keys compare as
+    numbers (``{1: x}[1u]``, ``{1: x}[1.0]``), a bool key equals only a bool key."""
     tk = type(k)
     if tk is str:
         if k in m:
             return True, m[k]
         return False, None
-    if tk is bool:
-        for key, v in m.items():
-            if type(key) is bool and key == k:
-                return True, v
-        return False, None
-    if tk is int or tk is UInt:
-        if k in m:
-            v = m[k]
-            if (k == 0 or k == 1) and any(type(x) is bool for x in m):
-                for key, v in m.items():
-                    if type(key) is not bool and key == k:
-                        return True, v
-                return False, None
-            return True, v
-        return False, None
+    if tk is int or tk is UInt or tk is bool:
+        if k not in m:
+            return False, None
+        if type(m) is not MixedKeyMap and (k == 0 or k == 1) and _stored_key_is_bool(m, k) != (tk is bool):
+            return False, None  # Python's True == 1: the stored key is the other kind
+        return True, m[k]
     if tk is float:
         if k == k and not math.isinf(k) and k == int(k):
             return map_lookup(m, int(k))
@@ -426,6 +423,14 @@ def map_lookup(m: dict, k: object) -> tuple[bool, object]:
     if isinstance(k, int) and not isinstance(k, bool):
         return map_lookup(m, int(k))
     return False, None
+
+
+def _stored_key_is_bool(m: dict, k: object) -> bool:
+    """Whether the key of ``m`` equal to ``k`` (0, 1, False or True) is a bool."""
+    for key in m:
+        if key == k:
+            return type(key) is bool
+    return False
 
 
 def index(c, k):  # type: ignore[no-untyped-def]
@@ -462,6 +467,8 @@ _KEY_TYPES = frozenset({str, int, UInt, bool, float})
 def _show(k: object) -> str:
     if isinstance(k, str):
         return repr(k)
+    if type(k) is bool:
+        return "true" if k else "false"
     return str(k)
 
 
@@ -515,25 +522,21 @@ def size(x):  # type: ignore[no-untyped-def]
     raise no_overload("size", x)
 
 
-def make_map(pairs: list[tuple[object, object]]) -> dict:
+def make_map(pairs, repeated: str = "Failed with repeated key: {}") -> dict:  # type: ignore[no-untyped-def]
+    """A CEL map from (key, value) pairs: keys are string, int, uint or bool, each at most
+    once (int and uint keys of the same value are the same key; a bool key never equals a
+    number, so ``{true: a, 1: b}`` has two entries: a :class:`MixedKeyMap`)."""
     out: dict = {}
     seen_bool = False
     for k, v in pairs:
         tk = type(k)
         if tk not in _MAP_KEY_TYPES:
             raise CelError(f"unsupported key type: {type_name(k)}", "invalid_argument")
-        if tk is bool or seen_bool:
-            seen_bool = True
-            if map_lookup(out, k)[0]:
-                raise CelError(f"Failed with repeated key: {_show(k)}", "repeated_key")
-            if tk is not bool and k in out:
-                # a bool key collides with 0/1 in a Python dict: keep the first one's slot
-                raise CelError(
-                    "maps mixing bool keys with the int keys 0 or 1 are not supported",
-                    "unsupported",
-                )
-        elif k in out:
-            raise CelError(f"Failed with repeated key: {_show(k)}", "repeated_key")
+        seen_bool = seen_bool or tk is bool
+        if k in out:
+            if not seen_bool or type(out) is MixedKeyMap or _stored_key_is_bool(out, k) == (tk is bool):
+                raise CelError(repeated.format(_show(k)), "repeated_key")
+            out = MixedKeyMap.of(out.items())
         out[k] = v
     return out
 
@@ -570,28 +573,23 @@ def to_int(v):  # type: ignore[no-untyped-def]
         return r
     if t is Timestamp:
         return v.ns // NS
-    if t is bool:
-        raise no_overload("int", v)
-    if t is Duration:
-        return _dur_seconds(v)
-    raise no_overload("int", v)
+    raise no_overload("int", v)  # no int(bool), no int(duration): not CEL overloads
 
 
-def _dur_seconds(d: Duration) -> int:
-    q = abs(d.ns) // NS
-    return -q if d.ns < 0 else q
-
-
-def _trunc_div(a: int, b: int) -> int:
-    q = abs(a) // abs(b)
-    return -q if (a < 0) != (b < 0) else q
+_INT_TEXT = re.compile(r"[+-]?0*([0-9]{1,30})\Z")  # ASCII digits; 30: past any 64-bit value
+_UINT_TEXT = re.compile(r"\+?0*([0-9]{1,30})\Z")
 
 
 def _parse_int(s: str) -> int:
-    body = s[1:] if s[:1] in "+-" else s
-    if not body or not body.isascii() or not body.isdigit():
+    """Decimal text as CEL reads it: an optional sign and ASCII digits, nothing else (Python's
+    ``int()`` also takes other scripts' digits, ``_`` and surrounding whitespace)."""
+    m = _INT_TEXT.match(s)
+    if m is None:
+        if re.fullmatch(r"[+-]?[0-9]+", s, re.ASCII):
+            raise CelError("int range error", "range")
         raise ValueError(s)
-    return int(s)
+    r = int(m.group(1))
+    return -r if s[0] == "-" else r
 
 
 def to_uint(v):  # type: ignore[no-untyped-def]
@@ -607,10 +605,12 @@ def to_uint(v):  # type: ignore[no-untyped-def]
             raise CelError("uint range error", "range")
         return UInt(int(v))
     if t is str:
-        body = v[1:] if v[:1] == "+" else v
-        if not body or not body.isascii() or not body.isdigit():
+        m = _UINT_TEXT.match(v)
+        if m is None:
+            if re.fullmatch(r"\+?[0-9]+", v, re.ASCII):
+                raise CelError("uint range error", "range")
             raise CelError(f"type conversion error from 'string' to 'uint': {v!r}", "invalid_argument")
-        r = int(body)
+        r = int(m.group(1))
         if r > UINT64_MAX:
             raise CelError("uint range error", "range")
         return UInt(r)
@@ -624,17 +624,17 @@ def to_double(v):  # type: ignore[no-untyped-def]
     if t is int or t is UInt:
         return float(v)
     if t is str:
-        try:
-            s = v.strip()
-            if s != v or "_" in v:
-                raise ValueError(v)
-            low = v.lower().lstrip("+-")
-            if low in ("inf", "infinity", "nan"):
-                return float(v)
-            return float(v)
-        except ValueError:
-            raise CelError(f"type conversion error from 'string' to 'double': {v!r}", "invalid_argument") from None
+        if _DOUBLE_TEXT.match(v) is None:
+            raise CelError(f"type conversion error from 'string' to 'double': {v!r}", "invalid_argument")
+        return float(v)
     raise no_overload("double", v)
+
+
+# decimal floating point text in ASCII (Python's float() also takes other scripts' digits,
+# ``_`` and surrounding whitespace), or an infinity or NaN as Go's ParseFloat spells them
+_DOUBLE_TEXT = re.compile(
+    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])\Z"
+)
 
 
 def format_double(d: float) -> str:
@@ -703,7 +703,7 @@ def to_bytes(v):  # type: ignore[no-untyped-def]
     if t is bytes:
         return v
     if t is str:
-        return v.encode("utf-8")
+        return utf8(v)
     raise no_overload("bytes", v)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from . import ops, timefmt
 from .network import NETWORK_FUNCTIONS, IPAddr, CIDR
 from .values import (
+    utf8,
     INT64_MAX,
     INT64_MIN,
     NONE,
@@ -112,7 +113,7 @@ def regex_matcher(pattern: str):  # type: ignore[no-untyped-def]
             match = raw.Match
 
             def m(s: str) -> bool:
-                b = s.encode("utf-8")
+                b = s.encode("utf-8")  # a lone surrogate raises: the exact path then says why
                 return match(anchor, b, 0, len(b))[0][0] >= 0
 
             m("")
@@ -126,7 +127,10 @@ def regex_matcher(pattern: str):  # type: ignore[no-untyped-def]
 @fn(".matches", "matches")
 def matches(s, p):  # type: ignore[no-untyped-def]
     _str_args("matches", s, p)
-    return regex(p).search(s) is not None
+    r = regex(p)
+    if RE_ENGINE == "re2":
+        utf8(s)  # RE2 matches UTF-8: text with a lone surrogate has none
+    return r.search(s) is not None
 
 
 @fn("size", ".size")
@@ -149,24 +153,23 @@ def char_at(s, i):  # type: ignore[no-untyped-def]
 
 @fn(".indexOf")
 def index_of(s, sub, start=None):  # type: ignore[no-untyped-def]
+    """The first code point index of ``sub`` at or after ``start`` (0 ..= size), else -1."""
     if type(s) is not str or type(sub) is not str or (start is not None and type(start) is not int):
         raise no_overload("indexOf", s, sub, *(() if start is None else (start,)))
     start = 0 if start is None else start
     _check_index(start, len(s))
-    if start == len(s) and sub:
-        raise CelError(f"index out of range: {start}", "invalid_argument")
     return s.find(sub, start)
 
 
 @fn(".lastIndexOf")
 def last_index_of(s, sub, end=None):  # type: ignore[no-untyped-def]
+    """The last code point index of ``sub`` that starts at or before ``end`` (0 ..= size),
+    else -1."""
     if type(s) is not str or type(sub) is not str or (end is not None and type(end) is not int):
-        raise no_overload("lastIndexOf", s, sub)
+        raise no_overload("lastIndexOf", s, sub, *(() if end is None else (end,)))
     if end is None:
         return s.rfind(sub)
-    if end < 0 or end >= len(s) and not (end == len(s) == 0):
-        if not (0 <= end < len(s)):
-            raise CelError(f"index out of range: {end}", "invalid_argument")
+    _check_index(end, len(s))
     return s.rfind(sub, 0, end + len(sub))
 
 
@@ -330,9 +333,7 @@ def to_duration(v):  # type: ignore[no-untyped-def]
         return v
     if t is str:
         return timefmt.parse_duration(v)
-    if t is int:
-        return ops.check_dur(v * 1_000_000_000)
-    raise no_overload("duration", v)
+    raise no_overload("duration", v)  # duration(int) is not a CEL overload
 
 
 def _time_accessor(name: str, ts_fn, dur_fn=None):  # type: ignore[no-untyped-def]
@@ -522,26 +523,34 @@ def _double_fn(name: str, f):  # type: ignore[no-untyped-def]
     FUNCTIONS[name] = impl
 
 
-def _round_half_away(x: float) -> float:
-    if x != x or math.isinf(x):
-        return x
-    r = math.floor(abs(x) + 0.5)
-    return math.copysign(float(r), x)
+def _integral(f):  # type: ignore[no-untyped-def]
+    """A double -> double rounding function from an int-valued one: NaN and the infinities
+    pass through, and a zero result keeps the argument's sign (``ceil(-0.5)`` is ``-0.0``,
+    as in IEEE 754 and every reference runtime)."""
 
-
-def _safe(f):  # type: ignore[no-untyped-def]
     def g(x: float) -> float:
-        if x != x or math.isinf(x):
+        if x != x or x in (math.inf, -math.inf):
             return x
-        return float(f(x))
+        r = float(f(x))
+        return math.copysign(r, x) if r == 0 else r
 
     return g
 
 
-_double_fn("math.ceil", _safe(math.ceil))
-_double_fn("math.floor", _safe(math.floor))
-_double_fn("math.round", _round_half_away)
-_double_fn("math.trunc", _safe(math.trunc))
+def _half_away(x: float) -> int:
+    """Round half away from zero, exactly: ``x - trunc(x)`` is exact for any double (the
+    ``floor(|x| + 0.5)`` shortcut rounds 0.49999999999999994 up and odd doubles past 2^52
+    to the next even one)."""
+    t = math.trunc(x)
+    if abs(x - t) >= 0.5:
+        t += 1 if x > 0 else -1
+    return t
+
+
+_double_fn("math.ceil", _integral(math.ceil))
+_double_fn("math.floor", _integral(math.floor))
+_double_fn("math.round", _integral(_half_away))
+_double_fn("math.trunc", _integral(math.trunc))
 _double_fn("math.isNaN", lambda x: x != x)
 _double_fn("math.isInf", math.isinf)
 _double_fn("math.isFinite", math.isfinite)

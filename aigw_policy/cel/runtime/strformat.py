@@ -1,15 +1,28 @@
-"""``string.format(list)`` of the CEL strings extension (cel-go's clauses)."""
+"""``string.format(list)`` of the CEL strings extension (see cel-spec ``doc/strings.md``).
+
+Clauses are ``%[.precision]verb``; each verb takes the types its row of the extension's
+table lists, and ``%s`` formats a list or map element by element as ``%s`` would (strings
+unquoted, map entries sorted by their formatted keys).
+"""
 
 from __future__ import annotations
 
 import math
+import re
+from decimal import Decimal
 
-from .ops import format_double, type_name
-from .values import CelError, Duration, Timestamp, UInt
+from .ops import type_name
+from .values import CelError, Duration, Optional, Timestamp, TypeValue, UInt, utf8
+
+MAX_PRECISION = 9999
 
 
 def _fmt_error(msg: str) -> CelError:
     return CelError(f"error during formatting: {msg}", "invalid_argument")
+
+
+def _parse_error(msg: str) -> CelError:
+    return CelError(f"could not parse formatting clause: {msg}", "invalid_argument")
 
 
 def _special(x: float) -> str | None:
@@ -20,38 +33,59 @@ def _special(x: float) -> str | None:
     return None
 
 
-def to_display(v: object, nested: bool = False) -> str:
+def _plain_double(x: float) -> str:
+    """The shortest decimal that reads back as ``x``, without an exponent or insignificant
+    zeros (``1e21`` -> ``1000000000000000000000``, ``2.50`` -> ``2.5``, ``-0.0`` -> ``-0``)."""
+    s = _special(x)
+    if s is not None:
+        return s
+    text = format(Decimal(repr(x)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+_INVALID_RUN = re.compile("[\udc80-\udcff]+")
+
+
+def _bytes_text(b: bytes) -> str:
+    """``string(b)`` with each run of invalid UTF-8 replaced by one U+FFFD."""
+    return _INVALID_RUN.sub("\ufffd", b.decode("utf-8", "surrogateescape"))
+
+
+def as_string(v: object) -> str:
+    """What ``%s`` makes of ``v``."""
     t = type(v)
+    if t is str:
+        return v  # type: ignore[return-value]
     if v is None:
         return "null"
     if t is bool:
         return "true" if v else "false"
-    if t is str:
-        return f'"{v}"' if nested else v  # type: ignore[return-value]
-    if t is bytes:
-        s = v.decode("utf-8", errors="replace")  # type: ignore[union-attr]
-        return f'b"{s}"' if nested else s
-    if t is float:
-        return _special(v) or format_double(v)  # type: ignore[arg-type]
     if t is int or t is UInt:
         return str(int(v))  # type: ignore[call-overload]
+    if t is float:
+        return _plain_double(v)  # type: ignore[arg-type]
+    if t is bytes:
+        return _bytes_text(v)  # type: ignore[arg-type]
     if t is Timestamp or t is Duration:
         from .ops import to_string
 
         return to_string(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(to_display(x, True) for x in v) + "]"
-    if isinstance(v, dict):
-        items = sorted(((to_display(k, True), to_display(x, True)) for k, x in v.items()))
-        return "{" + ", ".join(f"{k}: {x}" for k, x in items) + "}"
-    from .ops import to_string, type_of
-
-    if t.__name__ == "TypeValue":
+    if t is TypeValue:
         return v.name  # type: ignore[attr-defined]
-    try:
-        return to_string(v)
-    except CelError:
-        return str(type_of(v))
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(as_string(x) for x in v) + "]"
+    if isinstance(v, dict):
+        entries = sorted(((as_string(k), as_string(x)) for k, x in v.items()), key=lambda e: e[0])
+        return "{" + ", ".join(f"{k}: {x}" for k, x in entries) + "}"
+    text = getattr(t, "cel_string", None)  # this environment's own types (net.IP, net.CIDR)
+    if text is not None and t is not Optional:
+        return text(v)  # type: ignore[no-any-return]
+    raise _fmt_error(
+        "string clause can only be used on strings, bools, bytes, ints, doubles, maps, lists, "
+        f"types, durations, and timestamps, was given {type_name(v)}"
+    )
 
 
 def format_string(fmt: str, args: list) -> str:
@@ -62,12 +96,14 @@ def format_string(fmt: str, args: list) -> str:
     while i < n:
         ch = fmt[i]
         if ch != "%":
-            out.append(ch)
-            i += 1
+            j = fmt.find("%", i)
+            j = n if j == -1 else j
+            out.append(fmt[i:j])
+            i = j
             continue
         i += 1
         if i >= n:
-            raise CelError("could not parse formatting clause: unexpected end of string", "invalid_argument")
+            raise _parse_error("unexpected end of string")
         if fmt[i] == "%":
             out.append("%")
             i += 1
@@ -75,23 +111,24 @@ def format_string(fmt: str, args: list) -> str:
         precision: int | None = None
         if fmt[i] == ".":
             j = i + 1
-            while j < n and fmt[j].isdigit():
+            while j < n and "0" <= fmt[j] <= "9":
                 j += 1
-            if j - i > 5:
-                raise CelError("formatting precision over 9999 is not supported", "invalid_argument")
-            precision = int(fmt[i + 1 : j] or "0")
+            if j >= n:
+                raise _parse_error("could not find end of precision specifier")
+            if j == i + 1:
+                raise _parse_error("a precision needs digits after the '.'")
+            if j - i - 1 > len(str(MAX_PRECISION)) or int(fmt[i + 1 : j]) > MAX_PRECISION:
+                raise _parse_error(f"precision exceeds the maximum of {MAX_PRECISION}")
+            precision = int(fmt[i + 1 : j])
             i = j
-            if i >= n:
-                raise CelError("could not parse formatting clause: unexpected end of string", "invalid_argument")
         verb = fmt[i]
         i += 1
         if verb not in "sdfeboxX":
-            raise CelError(f'could not parse formatting clause: unrecognized formatting clause "{verb}"', "invalid_argument")
+            raise _parse_error(f'unrecognized formatting clause "{verb}"')
         if argi >= len(args):
             raise CelError(f"index {argi} out of range", "invalid_argument")
-        arg = args[argi]
+        out.append(_clause(verb, precision, args[argi]))
         argi += 1
-        out.append(_clause(verb, precision, arg))
     return "".join(out)
 
 
@@ -99,14 +136,15 @@ def _clause(verb: str, precision: int | None, v: object) -> str:
     t = type(v)
     tn = type_name(v)
     if verb == "s":
-        return to_display(v)
+        return as_string(v)
     if verb == "d":
         if t is int or t is UInt:
             return str(int(v))  # type: ignore[call-overload]
-        if t is float and _special(v):  # type: ignore[arg-type]
-            return _special(v)  # type: ignore[arg-type,return-value]
+        if t is float:
+            return _plain_double(v)  # type: ignore[arg-type]
         raise _fmt_error(f"decimal clause can only be used on integers, was given {tn}")
     if verb in "fe":
+        # int, uint and double only: a string such as 'NaN' is not a number (cel-cpp accepts it)
         if t is int or t is UInt:
             v = float(v)  # type: ignore[arg-type]
         elif t is not float:
@@ -131,7 +169,7 @@ def _clause(verb: str, precision: int | None, v: object) -> str:
     if t is int or t is UInt:
         s = format(int(v), "x")  # type: ignore[call-overload]
     elif t is str:
-        s = v.encode("utf-8").hex()  # type: ignore[union-attr]
+        s = utf8(v).hex()  # type: ignore[arg-type]
     elif t is bytes:
         s = v.hex()  # type: ignore[union-attr]
     else:

@@ -10,9 +10,16 @@ from .values import NS, CelError, Duration, Timestamp
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
+# RFC 3339 (ASCII digits only: Python's \d also matches other scripts' digits); any number
+# of fraction digits, of which nanoseconds are kept (as Go's time.Parse)
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})\Z"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})\Z"
 )
+
+
+def _bad_timestamp(text: str) -> CelError:
+    return CelError(f"timestamp parse error: {text!r}", "invalid_argument")
 
 
 def parse_timestamp(text: str) -> Timestamp:
@@ -20,32 +27,32 @@ def parse_timestamp(text: str) -> Timestamp:
 
     m = _RFC3339.match(text)
     if m is None:
-        raise CelError(f"timestamp parse error: {text!r}", "invalid_argument")
+        raise _bad_timestamp(text)
     year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
     if year < 1:
         raise CelError("timestamp out of range", "range")
-    try:
-        dt = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=timezone.utc)
-    except ValueError:
-        raise CelError(f"timestamp parse error: {text!r}", "invalid_argument") from None
+    if not (1 <= month <= 12 and 1 <= day <= _month_days(year, month) and hour <= 23
+            and minute <= 59 and second <= 60):
+        raise _bad_timestamp(text)
     frac = m.group(7) or ""
-    nanos = int(frac.ljust(9, "0")) if frac else 0
+    nanos = int(frac[:9].ljust(9, "0")) if frac else 0
     tz = m.group(8)
     offset = 0
     if tz not in ("Z", "z"):
-        sign = 1 if tz[0] == "+" else -1
-        offset = sign * (int(tz[1:3]) * 3600 + int(tz[4:6]) * 60)
-    delta = dt - _EPOCH
-    secs = delta.days * 86400 + delta.seconds + (second - min(second, 59)) - offset
+        oh, om = int(tz[1:3]), int(tz[4:6])
+        if oh > 23 or om > 59:  # RFC 3339: time-numoffset hours 00-23, minutes 00-59
+            raise _bad_timestamp(text)
+        offset = (oh * 3600 + om * 60) * (1 if tz[0] == "+" else -1)
+    # a leap second (:60) is the first second of the next minute
+    secs = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
     return check_ts(secs * NS + nanos)
 
 
 def format_timestamp(ts: Timestamp) -> str:
     secs, nanos = divmod(ts.ns, NS)
-    dt = _EPOCH + timedelta(seconds=secs)
-    base = dt.strftime("%Y-%m-%dT%H:%M:%S")
-    if dt.year < 1000:
-        base = f"{dt.year:04d}" + base[base.index("-") :]
+    days, rem = divmod(secs, 86400)
+    y, mo, d = _civil_from_days(days)
+    base = f"{y:04d}-{mo:02d}-{d:02d}T{rem // 3600:02d}:{rem // 60 % 60:02d}:{rem % 60:02d}"
     if nanos:
         frac = f"{nanos:09d}".rstrip("0")
         return f"{base}.{frac}Z"
@@ -62,15 +69,17 @@ _DUR_UNITS = {
     "μs": 1_000,
     "ns": 1,
 }
-_DUR_PART = re.compile(r"(\d*)(?:\.(\d*))?(h|ms|m|s|us|µs|μs|ns)")
+_DUR_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?(h|ms|m|s|us|µs|μs|ns)")
+_MAX_DIGITS = 20  # more significant digits than this is out of range whatever the unit
 
 
 def parse_duration(text: str) -> Duration:
+    """Go's ``time.ParseDuration`` grammar: ``[-+]?([0-9]*(.[0-9]*)?unit)+`` or ``0``."""
     from .ops import check_dur
 
     s = text
     sign = 1
-    if s[:1] in "+-":
+    if s and s[0] in "+-":
         sign = -1 if s[0] == "-" else 1
         s = s[1:]
     if s == "0":
@@ -83,10 +92,12 @@ def parse_duration(text: str) -> Duration:
         m = _DUR_PART.match(s, pos)
         if m is None or (not m.group(1) and not m.group(2)):
             raise CelError(f"invalid duration: {text!r}", "invalid_argument")
-        whole = int(m.group(1) or "0")
+        whole = m.group(1).lstrip("0")
+        if len(whole) > _MAX_DIGITS:
+            raise CelError("duration out of range", "range")
         unit = _DUR_UNITS[m.group(3)]
-        total += whole * unit
-        frac = m.group(2)
+        total += int(whole or "0") * unit
+        frac = (m.group(2) or "")[:_MAX_DIGITS]
         if frac:
             total += int(frac) * unit // (10 ** len(frac))
         pos = m.end()
@@ -102,19 +113,54 @@ def format_duration(d: Duration) -> str:
     return f"{sign}{secs}s"
 
 
+# -- calendar arithmetic (proleptic Gregorian, any year: a time zone can move a valid
+#    timestamp into year 0 or 10000, where Python's datetime stops) -------------------------
+
+
+def _days_from_civil(y: int, m: int, d: int) -> int:
+    """Days since 1970-01-01 of a civil date (H. Hinnant's algorithm)."""
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    """(year, month 1-12, day 1-31) of a day count since 1970-01-01."""
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (m <= 2), m, d
+
+
+def _month_days(y: int, m: int) -> int:
+    if m == 2:
+        return 29 if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0) else 28
+    return 30 if m in (4, 6, 9, 11) else 31
+
+
 # -- time zones and accessors -----------------------------------------------------------------
 
-_FIXED = re.compile(r"([+-]?)(\d{2}):(\d{2})\Z")
+# a fixed offset as cel-go reads one: [+-]H:MM or [+-]HH:MM, hours and minutes added as they
+# are (``+01:60`` is two hours ahead); anything else is a zone name
+_FIXED = re.compile(r"([+-]?)([0-9]{1,2}):([0-9]{2})\Z")
 
 
 @lru_cache(maxsize=256)
-def zone(name: str) -> tzinfo:
+def zone(name: str) -> int | tzinfo:
+    """A time zone argument: a fixed offset in seconds, or an IANA zone. ``''`` is UTC."""
     m = _FIXED.match(name)
     if m:
         sign = -1 if m.group(1) == "-" else 1
-        return timezone(sign * timedelta(hours=int(m.group(2)), minutes=int(m.group(3))))
-    if name == "UTC":
-        return timezone.utc
+        return sign * (int(m.group(2)) * 3600 + int(m.group(3)) * 60)
+    if name in ("", "UTC"):
+        return 0
     try:
         from zoneinfo import ZoneInfo
 
@@ -123,48 +169,67 @@ def zone(name: str) -> tzinfo:
         raise CelError(f"unknown time zone: {name!r}", "invalid_argument") from None
 
 
-def _datetime(ts: Timestamp, tz: str | None) -> datetime:
+_DT_MIN = -62135596800 + 2 * 86400  # 0001-01-03: inside datetime's range whatever the zone
+_DT_MAX = 253402300799 - 2 * 86400
+
+
+def _local_seconds(ts: Timestamp, tz: str | None) -> int:
+    """Seconds since the epoch of the wall-clock time of ``ts`` in ``tz`` (UTC if None)."""
     secs = ts.ns // NS
-    dt = _EPOCH + timedelta(seconds=secs)
-    if tz is not None:
-        dt = dt.astimezone(zone(tz))
-    return dt
+    if tz is None:
+        return secs
+    z = zone(tz)
+    if type(z) is int:
+        return secs + z
+    # zones change no offsets in the first or last days of years 1 and 9999: look up the
+    # offset a little inward there, where datetime can represent the local time
+    at = _EPOCH + timedelta(seconds=min(max(secs, _DT_MIN), _DT_MAX))
+    off = at.astimezone(z).utcoffset()  # type: ignore[arg-type]
+    return secs + (int(off.total_seconds()) if off is not None else 0)
+
+
+def _date(ts: Timestamp, tz: str | None) -> tuple[int, int, int, int]:
+    """(year, month, day, days since the epoch) in ``tz``."""
+    days = _local_seconds(ts, tz) // 86400
+    y, m, d = _civil_from_days(days)
+    return y, m, d, days
 
 
 def ts_full_year(ts: Timestamp, tz: str | None = None) -> int:
-    return _datetime(ts, tz).year
+    return _date(ts, tz)[0]
 
 
 def ts_month(ts: Timestamp, tz: str | None = None) -> int:
-    return _datetime(ts, tz).month - 1
+    return _date(ts, tz)[1] - 1
 
 
 def ts_date(ts: Timestamp, tz: str | None = None) -> int:
-    return _datetime(ts, tz).day
+    return _date(ts, tz)[2]
 
 
 def ts_day_of_month(ts: Timestamp, tz: str | None = None) -> int:
-    return _datetime(ts, tz).day - 1
+    return _date(ts, tz)[2] - 1
 
 
 def ts_day_of_week(ts: Timestamp, tz: str | None = None) -> int:
-    return (_datetime(ts, tz).weekday() + 1) % 7
+    return (_local_seconds(ts, tz) // 86400 + 4) % 7  # 1970-01-01 was a Thursday; 0 is Sunday
 
 
 def ts_day_of_year(ts: Timestamp, tz: str | None = None) -> int:
-    return _datetime(ts, tz).timetuple().tm_yday - 1
+    y, _, _, days = _date(ts, tz)
+    return days - _days_from_civil(y, 1, 1)
 
 
 def ts_hours(ts: Timestamp, tz: str | None = None) -> int:
-    return _datetime(ts, tz).hour
+    return _local_seconds(ts, tz) % 86400 // 3600
 
 
 def ts_minutes(ts: Timestamp, tz: str | None = None) -> int:
-    return _datetime(ts, tz).minute
+    return _local_seconds(ts, tz) % 3600 // 60
 
 
 def ts_seconds(ts: Timestamp, tz: str | None = None) -> int:
-    return _datetime(ts, tz).second
+    return _local_seconds(ts, tz) % 60
 
 
 def ts_milliseconds(ts: Timestamp, tz: str | None = None) -> int:

@@ -11,7 +11,7 @@ double     ``float``
 string     ``str``
 bytes      ``bytes``
 list       ``list`` (``tuple`` accepted on input)
-map        ``dict``
+map        ``dict`` (:class:`MixedKeyMap` when bool keys sit beside int/uint keys 0 or 1)
 timestamp  :class:`Timestamp` (nanoseconds since the epoch, UTC)
 duration   :class:`Duration` (nanoseconds)
 type       :class:`CelType` values (``type(1) == int``)
@@ -24,11 +24,13 @@ from __future__ import annotations
 
 __all__ = [
     "CelError",
+    "utf8",
     "UInt",
     "Timestamp",
     "Duration",
     "Optional",
     "TypeValue",
+    "MixedKeyMap",
     "INT64_MIN",
     "INT64_MAX",
     "UINT64_MAX",
@@ -43,6 +45,7 @@ NS = 1_000_000_000
 TS_MIN = -62135596800 * NS
 TS_MAX = 253402300799 * NS + NS - 1
 # Durations: int64 nanoseconds (about +-292 years), as cel-go and the conformance suite
+DUR_MIN = -(1 << 63)
 DUR_MAX = (1 << 63) - 1
 
 
@@ -56,6 +59,15 @@ class CelError(Exception):
 
     def __repr__(self) -> str:
         return f"CelError({self.message!r})"
+
+
+def utf8(s: str) -> bytes:
+    """``s`` in UTF-8. Text holding a lone surrogate has no UTF-8 form (such text can only come
+    from outside CEL, e.g. JSON's ``"\\ud800"``): a CEL error, not a UnicodeEncodeError."""
+    try:
+        return s.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CelError("the string holds a lone surrogate, which has no UTF-8 form", "invalid_argument") from None
 
 
 def no_overload(name: str, *args: object) -> CelError:
@@ -193,3 +205,74 @@ class TypeValue:
 
     def __repr__(self) -> str:
         return self.name
+
+
+class _BoolKey:
+    """How :class:`MixedKeyMap` stores a bool key: equal only to the same bool key."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _BoolKey and other.value is self.value  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((_BoolKey, self.value))
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+_BOOL_KEYS = {True: _BoolKey(True), False: _BoolKey(False)}
+
+
+class MixedKeyMap(dict):  # type: ignore[type-arg]
+    """A CEL map holding a bool key beside an int or uint key of the same value.
+
+    CEL keeps ``true`` and ``1`` apart (bool is not a number), Python does not
+    (``True == 1``): a plain dict would merge them. This dict stores bool keys wrapped and
+    unwraps them on the way out, so lookups, ``in``, ``len``, iteration and ``items()``
+    behave as a CEL map. It is built only for maps that need it (the runtime's map
+    constructors decide); copying it into a plain ``dict`` merges the keys again.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, items: object) -> MixedKeyMap:
+        m = cls()
+        for k, v in items:  # type: ignore[attr-defined]
+            m[k] = v
+        return m
+
+    def __setitem__(self, k: object, v: object) -> None:
+        dict.__setitem__(self, _BOOL_KEYS[k] if type(k) is bool else k, v)  # type: ignore[index]
+
+    def __getitem__(self, k: object) -> object:
+        return dict.__getitem__(self, _BOOL_KEYS[k] if type(k) is bool else k)  # type: ignore[index]
+
+    def __contains__(self, k: object) -> bool:
+        return dict.__contains__(self, _BOOL_KEYS[k] if type(k) is bool else k)  # type: ignore[index]
+
+    def get(self, k: object, default: object = None) -> object:
+        return dict.get(self, _BOOL_KEYS[k] if type(k) is bool else k, default)  # type: ignore[index]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return (k.value if type(k) is _BoolKey else k for k in dict.__iter__(self))
+
+    def keys(self):  # type: ignore[no-untyped-def,override]
+        return list(self)
+
+    def items(self):  # type: ignore[no-untyped-def,override]
+        return [(k.value if type(k) is _BoolKey else k, v) for k, v in dict.items(self)]
+
+    def copy(self) -> MixedKeyMap:
+        return MixedKeyMap.of(self.items())
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (MixedKeyMap.of, (self.items(),))
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{k!r}: {v!r}" for k, v in self.items()) + "}"
