@@ -60,6 +60,11 @@ class App:
         self.seen: list[dict[str, Any]] = []
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
         while True:
             message = await receive()
             if not message.get("more_body", False):
@@ -174,7 +179,7 @@ def test_a_failing_hook_is_a_500_without_its_text(hooked: tuple[PolicyMiddleware
 def test_the_hook_sees_the_canonical_path(hooked: tuple[PolicyMiddleware, App]) -> None:
     mw, app = hooked
     seen_paths.clear()
-    r = call(mw, "POST", "//v1//chat/completions", headers={"authorization": "Bearer tok-alice"}, json=CHAT)
+    r = call(mw, "POST", "/v1//chat//completions", headers={"authorization": "Bearer tok-alice"}, json=CHAT)
     assert r.status_code == 200 and seen_paths == ["/v1/chat/completions"]
 
 
