@@ -151,6 +151,24 @@ def test_no_identity_is_401_in_the_provider_s_shape(hooked: tuple[PolicyMiddlewa
     assert app.seen == []
 
 
+@pytest.mark.parametrize("tok", ["tok-nobody", "tok-badtype", "tok-boom"])
+def test_the_hook_answers_before_the_body_is_read(hooked: tuple[PolicyMiddleware, App], tok: str) -> None:
+    mw, _ = hooked
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        raise AssertionError("the body was read")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
+             "query_string": b"", "headers": [(b"authorization", f"Bearer {tok}".encode()),
+                                              (b"content-length", b"1000")]}
+    asyncio.run(mw(scope, receive, send))
+    assert sent[0]["status"] in (401, 500) and len(sent) == 2
+
+
 @pytest.mark.parametrize(("tok", "names"), [("tok-badtype", "`team`"), ("tok-unknown-field", "`group`"),
                                             ("tok-badlabel", "`labels.plan`"), ("tok-string", "a str")])
 def test_a_bad_identity_is_a_coded_500(hooked: tuple[PolicyMiddleware, App], tok: str, names: str) -> None:
