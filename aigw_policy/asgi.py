@@ -8,8 +8,9 @@ from aigw_policy.gateway import load_keys
 app = PolicyMiddleware(my_llm_app, ap.Engine("policy.aigw"), keys=load_keys("keys.yaml"))
 ```
 
-For each HTTP request: make the path canonical (ambiguous paths -> 400), authenticate the
-key from the headers (when ``keys`` is given; unknown key -> 401) before reading the body,
+For each HTTP request: make the path canonical (ambiguous paths -> 400); pass a path the
+embedder excluded (``exclude``) straight to the app; authenticate the caller from the headers
+(``keys``, or the embedder's ``identity`` hook; no identity -> 401) before reading the body,
 read the body within ``max_body`` (413) and parse it strictly (400), decide the request
 phase (``engine.aevaluate``), answer a denial in the provider's own error shape, or call
 the app with the request rewritten by the decision's effects (``set-model``, ``max-tokens``
@@ -17,21 +18,23 @@ clamp, request headers, OpenAI ``include_usage`` for streams); stream the app's 
 through chunk by chunk while keeping its usage; then run the response phase and
 reconciliation (``engine.acomplete``), which also writes the ledger. Every answer carries
 ``x-aigw-decision-id``; allowed and limited answers carry ``RateLimit`` headers. The edge
-rules are in docs/gateway.md, "Hostile input".
+rules are in docs/gateway.md, "Hostile input"; the hooks in "Middleware hooks".
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import re
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, urlencode
 
 from .gateway.errors import denial, error_response, wire_api
@@ -40,7 +43,13 @@ from .gateway.keys import CREDENTIAL_HEADERS, KeyRing, key_from
 from .gateway.paths import PathError, canonical_path, encode_path, encode_segment, valid_host
 from .providers.classify import PROVIDER_HEADER
 
-__all__ = ["DECISION_HEADER", "PolicyMiddleware", "RequestContext"]
+__all__ = ["DECISION_HEADER", "IdentityHook", "PolicyMiddleware", "RequestContext"]
+
+IdentityHook: TypeAlias = Callable[[Mapping[str, Any], Mapping[str, str]],
+                                   Mapping[str, Any] | None | Awaitable[Mapping[str, Any] | None]]
+"""``identity(scope, headers)``: the caller's identity (``key``, ``user``, ``team``, ``org``,
+``tier``: strings; ``labels``: strings by string) or ``None`` (401); sync or async."""
+_log = logging.getLogger("aigw_policy.gateway")
 
 DECISION_HEADER = "x-aigw-decision-id"
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
@@ -55,7 +64,8 @@ _STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjso
 @dataclass
 class RequestContext:
     """What the middleware knows about one request; the wrapped app finds it in
-    ``scope["aigw"]`` (and reports ``upstream_error`` / ``disconnected`` back)."""
+    ``scope["aigw"]`` (and reports ``upstream_error`` / ``disconnected`` back). ``identity``
+    is the caller's, from ``keys`` or the ``identity`` hook (``{}`` without either)."""
 
     request_id: str
     identity: Mapping[str, Any] = field(default_factory=dict)
@@ -81,16 +91,51 @@ class PolicyMiddleware:
     so that a costly evaluation never stalls the event loop (0: always; None: never).
     ``body_timeout``: seconds to wait for the next piece of a request body before answering
     408 (a client trickling its body holds a connection and a buffer; None: no limit).
+
+    Hooks for an application that embeds the middleware (docs/gateway.md, "Middleware hooks"):
+
+    - ``identity``: an :data:`IdentityHook`, ``identity(scope, headers)`` -> the caller's
+      identity mapping, or ``None`` for a 401 in the provider's error shape; sync or async
+      (a sync hook runs on the event loop: make a hook that blocks async). It gets the scope
+      with the canonical path and the request headers (lower-case names, repeated headers
+      joined by ``", "``), before the body is read. A result that is not an identity (an
+      unknown field, a value that is not a string) is a 500 ``invalid_identity`` naming the
+      field; an exception in the hook is a 500 ``identity_hook_failed``, logged on
+      ``aigw_policy.gateway`` with the request id, its text never sent to the client.
+      ``keys`` and ``identity`` are one or the other (``ValueError``): a hook that also
+      accepts gateway keys calls ``keys.lookup(key_from(headers, scope["query_string"]))``.
+    - ``exclude``: paths outside the policy and authentication, handed to the app as they
+      came (with the canonical path): a collection of exact paths (``"/healthz"``) and
+      prefixes ending in ``/`` (``"/static/"``), or a predicate ``(path) -> bool``. Always
+      matched against the canonical path, so ``/static/../v1/chat`` is ``/v1/chat``; a path
+      that cannot be made canonical is a 400 whatever it starts with.
+    - ``strip_credentials``: whether the app receives the client's credential headers
+      (``authorization``, ``x-api-key``, ``x-goog-api-key``, ``api-key``) and ``?key=``.
+      ``None`` (the default): stripped when the middleware authenticates (``keys`` or
+      ``identity``: the credential was for it), passed when it does not (the client's own
+      provider key, for the app to forward). ``True`` / ``False``: always / never stripped.
+      The policy never sees a credential the middleware authenticated with.
     """
 
     def __init__(self, app: Any, engine: Any, *, keys: KeyRing | None = None, provider: str | None = None,
                  observer: Callable[[dict[str, Any]], None] | None = None, max_body: int = DEFAULT_MAX_BODY,
                  capture_limit: int = 32 * 1024 * 1024, inject_usage: bool = True,
                  offload_cost: int | None = DEFAULT_OFFLOAD_COST,
-                 body_timeout: float | None = DEFAULT_BODY_TIMEOUT) -> None:
+                 body_timeout: float | None = DEFAULT_BODY_TIMEOUT, identity: IdentityHook | None = None,
+                 exclude: Collection[str] | Callable[[str], bool] | None = None,
+                 strip_credentials: bool | None = None) -> None:
+        if keys is not None and identity is not None:
+            raise ValueError("give PolicyMiddleware `keys=` or `identity=`, not both: to accept gateway keys "
+                             "too, look them up in the hook: `keys.lookup(key_from(headers, scope['query_string']))`")
+        if identity is not None and not callable(identity):
+            raise TypeError(f"`identity=` is a callable (scope, headers) -> identity mapping or None, sync or "
+                            f"async, not {type(identity).__name__}")
         self.app = app
         self._engine = engine
         self.keys = keys
+        self.identity = identity
+        self._excluded = _exclusion(exclude)
+        self._strip = strip_credentials
         self.provider = provider
         self.observer = observer
         self.max_body = max_body
@@ -111,6 +156,16 @@ class PolicyMiddleware:
         return found
 
     @property
+    def authenticates(self) -> bool:
+        """Whether the middleware authenticates callers (``keys`` or ``identity``)."""
+        return self.keys is not None or self.identity is not None
+
+    @property
+    def strips_credentials(self) -> bool:
+        """Whether the app's request loses the client's credential headers and ``?key=``."""
+        return self.authenticates if self._strip is None else self._strip
+
+    @property
     def engine(self) -> Any:
         holder = self._engine
         return holder.current if hasattr(holder, "current") else holder
@@ -119,7 +174,11 @@ class PolicyMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        await _Exchange(self, self.engine, scope, receive, send).run()
+        exchange = _Exchange(self, self.engine, scope, receive, send)
+        if exchange.outside():
+            await self.app(exchange.scope, receive, send)
+            return
+        await exchange.run()
 
 
 class _Exchange:
@@ -146,8 +205,23 @@ class _Exchange:
         self.event: dict[str, Any] = {"request_id": self.ctx.request_id, "method": scope.get("method"),
                                       "path": scope["path"]}
         self.overhead = 0.0  # seconds spent deciding (request and response phase)
+        self.failed: tuple[str, str] | None = None  # an embedder's hook failed: (code, message), a 500
 
     # -- the whole exchange ------------------------------------------------------------------
+
+    def outside(self) -> bool:
+        """Whether the request's canonical path is excluded from the policy (``exclude``); a
+        request whose path is not canonical never is. A failing predicate is logged and the
+        exchange answers 500 (``failed``)."""
+        if self.mw._excluded is None or self.path_error is not None:
+            return False
+        try:
+            return bool(self.mw._excluded(self.scope["path"]))
+        except Exception:  # noqa: BLE001 - the embedder's code: logged, never shown to the client
+            _log.exception("the `exclude` predicate of PolicyMiddleware failed (request %s)", self.ctx.request_id)
+            self.failed = ("exclude_failed", "the gateway could not route this request (its `exclude` "
+                           "predicate failed; the operator's log has the error)")
+            return False
 
     async def run(self) -> None:
         try:
@@ -168,14 +242,13 @@ class _Exchange:
         if self.path_error is not None:
             await self._answer(400, self.path_error, None, code="invalid_path", close=self._unread_is_large())
             return
-        identity: Mapping[str, Any] = {}
+        if self.failed is not None:
+            await self._answer(500, self.failed[1], None, code=self.failed[0], close=self._unread_is_large())
+            return
         query = self.scope.get("query_string", b"")
-        if self.mw.keys is not None:
-            found = self.mw.keys.lookup(key_from(self.headers, query))
-            if found is None:
-                await self._answer(401, "unknown or missing API key", None, close=self._unread_is_large())
-                return
-            identity = found
+        identity = await self._identify(query)
+        if identity is None:
+            return
         self.ctx.identity = identity
         self.event["identity"] = identity
         encoding = self.headers.get("content-encoding", "identity").strip().lower()
@@ -222,6 +295,38 @@ class _Exchange:
             return
         await self._forward(decision, body, body_obj)
 
+    async def _identify(self, query: bytes) -> Mapping[str, Any] | None:
+        """The caller's identity (``keys``, the ``identity`` hook, or none asked: ``{}``), or
+        None once the refusal is answered (401; 500 when the hook fails)."""
+        mw = self.mw
+        close = self._unread_is_large()
+        if mw.keys is not None:
+            found = mw.keys.lookup(key_from(self.headers, query))
+            if found is None:
+                await self._answer(401, "unknown or missing API key", None, close=close)
+            return found
+        if mw.identity is None:
+            return {}
+        try:
+            given = mw.identity(self.scope, MappingProxyType(self.headers))
+            if inspect.isawaitable(given):
+                given = await given
+        except Exception:  # noqa: BLE001 - the embedder's code: logged, never shown to the client
+            _log.exception("the identity hook of PolicyMiddleware failed (request %s)", self.ctx.request_id)
+            await self._answer(500, "the gateway could not identify the caller (its identity hook failed; "
+                               "the operator's log has the error)", None, code="identity_hook_failed", close=close)
+            return None
+        if given is None:
+            await self._answer(401, "the request is not authenticated", None, code="unauthenticated", close=close)
+            return None
+        try:
+            return _valid_identity(given)
+        except ValueError as error:
+            _log.error("the identity hook of PolicyMiddleware returned a bad identity (request %s): %s",
+                       self.ctx.request_id, error)
+            await self._answer(500, str(error), None, code="invalid_identity", close=close)
+            return None
+
     async def _decide(self, request: dict[str, Any]) -> Any:
         """The request phase; in a worker thread when the policy may evaluate for long, so
         that one costly evaluation never stalls the event loop (other requests, /healthz)."""
@@ -261,7 +366,7 @@ class _Exchange:
 
     def _engine_request(self, identity: Mapping[str, Any], body: Any, query: bytes) -> dict[str, Any]:
         scope = self.scope
-        secret = self.mw.keys is not None
+        secret = self.mw.authenticates  # the credential was for the middleware: not the policy's to read
         # the client does not choose its own classification: the provider override is the
         # middleware's `provider` (a client's x-aigw-provider would pick prices and rules)
         headers = {k: v for k, v in self.headers.items()
@@ -309,9 +414,8 @@ class _Exchange:
             wire = encode_path(path).replace(encode_path(was), f"/models/{encode_segment(model['to'])}:")
             scope["path"] = path = path.replace(was, f"/models/{model['to']}:")
             scope["raw_path"] = wire.encode("ascii")
-        secret = self.mw.keys is not None
         drop = {"content-length", DECISION_HEADER} | hop_by_hop(self.scope["headers"])
-        if secret:
+        if self.mw.strips_credentials:
             drop.update(CREDENTIAL_HEADERS)
             scope["query_string"] = _strip_key(scope.get("query_string", b"")).encode("latin-1")
         rh = effects.get("request_headers") or {}
@@ -625,6 +729,54 @@ def _synthetic(acc: Any, api: str) -> Any:
                                         "total_tokens": u.total_tokens,
                                         "prompt_tokens_details": {"cached_tokens": u.cached_input_tokens},
                                         "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens}}}
+
+
+def _valid_identity(given: object) -> dict[str, Any]:
+    """An identity hook's result as the engine takes it (SPEC §5), or ValueError naming the
+    fields that are wrong (never their values: they may be anything)."""
+    from pydantic import ValidationError
+
+    from .engine.request import Identity
+
+    if not isinstance(given, Mapping):
+        raise ValueError(f"the identity hook returned a {type(given).__name__}, not an identity mapping "
+                         "(or None for 401)")
+    try:
+        identity = Identity.model_validate(dict(given))
+    except ValidationError as error:
+        problems = "; ".join(f"`{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in error.errors()[:5])
+        raise ValueError(f"the identity hook returned a bad identity ({problems}); an identity has `key`, "
+                         "`user`, `team`, `org`, `tier` (strings) and `labels` (strings by string)") from None
+    return identity.model_dump(exclude_none=True)
+
+
+def _exclusion(exclude: Collection[str] | Callable[[str], bool] | None) -> Callable[[str], bool] | None:
+    """``exclude=`` as a predicate on the canonical path; a path list that could never match
+    as written (not canonical, not a path) or would match everything is refused."""
+    if exclude is None or callable(exclude):
+        return exclude
+    if isinstance(exclude, (str, bytes)) or not isinstance(exclude, Collection):
+        raise TypeError("`exclude=` is a list of paths (`[\"/healthz\", \"/static/\"]`) or a predicate "
+                        f"(path) -> bool, not a {type(exclude).__name__}")
+    exact: set[str] = set()
+    prefixes: list[str] = []
+    for path in exclude:
+        if not isinstance(path, str):
+            raise TypeError(f"`exclude=` paths are strings, not {type(path).__name__}: {path!r}")
+        if not path.startswith("/"):
+            raise ValueError(f"excluded path `{path}` must start with `/`")
+        if path == "/":
+            raise ValueError("excluding `/` would exclude every path from the policy: leave the middleware out")
+        try:
+            canonical = canonical_path(encode_path(path))[0]
+        except PathError as error:
+            raise ValueError(f"excluded path `{path}` can never match a request: {error}") from None
+        if canonical != path:
+            raise ValueError(f"excluded path `{path}` is not canonical: requests are matched once their path "
+                             f"is made canonical, so write `{canonical}`")
+        (prefixes.append(path) if path.endswith("/") else exact.add(path))
+    starts = tuple(prefixes)
+    return lambda path: path in exact or path.startswith(starts)
 
 
 def _canonical_scope(scope: dict[str, Any]) -> dict[str, Any]:
