@@ -26,9 +26,9 @@ MAX_NODES = 10_000
 """Compile budget: the most AST nodes one expression may have (AIGW305). Compiling costs
 ~50-100 us a node (parse, check, generate, Python's compile), so this is ~1 s at worst; a
 long `||` chain of equalities is better written `x in [...]` (one node per element)."""
-MAX_POLICY_NODES = 50_000
+MAX_POLICY_NODES = 500_000
 """Compile budget: the most AST nodes all the CEL texts of one policy may have together
-(AIGW305). A 1,000-rule policy has ~10,000."""
+(AIGW305). A 10,000-rule policy keyed on identity and model (SPEC §9) has ~100,000."""
 
 
 @dataclass(frozen=True)

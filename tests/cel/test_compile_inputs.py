@@ -110,3 +110,14 @@ def test_any_program_name_compiles(name: str) -> None:
         assert prog({}) is True and prog.filename.isprintable()
     doc = ap.loads('policy { on request { rule "a\\u0000b" { when req.method == "GET" deny 403 } } }')
     assert ap.Engine(doc).evaluate(GET).rule == "a\x00b"
+
+
+def test_the_policy_budget_admits_ten_thousand_rules() -> None:
+    """SPEC §9: a policy of 10,000 rules keyed on identity and model loads; the per-policy
+    compile budget must not refuse it (the rule of benchmarks/engine_bench.py, counted)."""
+    from aigw_policy.cel.ast import count_nodes
+    from aigw_policy.cel.cost import MAX_POLICY_NODES
+    from aigw_policy.cel.parser import parse
+
+    rule = 'identity.team == "team9999" && ai.model in ["gemini-2.5-pro", "gpt-4o"]'
+    assert 10_000 * count_nodes(parse(rule), MAX_POLICY_NODES) <= MAX_POLICY_NODES // 2
