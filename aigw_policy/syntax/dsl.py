@@ -30,7 +30,7 @@ from .recovery import recover
 
 __all__ = ["MAX_INPUT_CHARS", "Comment", "Trivia", "read_dsl"]
 
-MAX_INPUT_CHARS = 1_000_000
+MAX_INPUT_CHARS = 4_000_000  # a 10,000-rule policy (SPEC §9) with room; reading stays linear
 """Longer documents are refused (AIGW008) before parsing."""
 
 PHASE_WORDS = {"request": "on_http_request", "response": "on_http_response"}

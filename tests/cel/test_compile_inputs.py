@@ -92,9 +92,12 @@ def test_an_expression_over_the_compile_budget_is_refused() -> None:
 
 
 def test_a_policy_over_the_compile_budget_is_refused() -> None:
-    per_rule = MAX_NODES // 6
-    rules = "".join(f'rule "r{j}" {{ when {_chain(per_rule)} || req.path == "{j}" deny 403 }} '
-                    for j in range(MAX_POLICY_NODES // (per_rule * 5) + 2))
+    from aigw_policy.cel.parser import MAX_LENGTH
+
+    per_rule = min(MAX_NODES, MAX_LENGTH // 2) - 50  # a node an element, two characters: dense enough to pass
+    items = ",".join("1" * per_rule)  # the policy budget inside the document size limit
+    rules = "".join(f'rule "r{j}" {{ when ai.messages in [{items}] || req.path == "{j}" deny 403 }} '
+                    for j in range(MAX_POLICY_NODES // per_rule + 2))
     text = f"policy {{ on request {{ {rules} }} }}"
     assert "AIGW305" in codes(text)
     policy, _ = ap.read(text, options=LintOptions(max_cost=10**12))

@@ -257,7 +257,9 @@ def test_recursive_alias_is_refused() -> None:
 
 
 def test_huge_input_is_refused() -> None:
-    policy, diags = read("name: " + "x" * 1_100_000 + "\n")
+    from aigw_policy.syntax.yaml_form import MAX_INPUT_CHARS
+
+    policy, diags = read("name: " + "x" * MAX_INPUT_CHARS + "\n")
     assert policy is None and [d.code for d in diags] == ["AIGW008"]
 
 
