@@ -56,7 +56,7 @@ OUTCOME_FIELDS = {f.name for f in dataclasses.fields(Outcome)}
 
 def test_store_scenarios() -> None:
     problems: list[str] = []
-    for scenario in _load(HERE / "limits" / "scenarios.yaml"):
+    for scenario in _load(HERE / "limits" / "data" / "scenarios.yaml"):
         name = scenario.get("name", "?")
         problems += _keys(scenario, {"name", "limits", "steps", "options"}, {"name", "limits", "steps"}, name)
         for i, step in enumerate(scenario.get("steps", [])):
@@ -77,7 +77,7 @@ SPEC_EXPECT = set(EXPECT_KEYS) | {"response_headers", "absent"}
 
 def test_engine_spec_cases() -> None:
     problems: list[str] = []
-    for path in sorted((HERE / "engine" / "spec_cases").glob("*.yaml")):
+    for path in sorted((HERE / "engine" / "data" / "spec").glob("*.yaml")):
         doc = _load(path)
         problems += _keys(doc, {"policy", "cases"}, {"cases"}, path.name)
         for i, case in enumerate(doc.get("cases", [])):
@@ -105,9 +105,9 @@ def test_engine_spec_cases() -> None:
 @pytest.mark.parametrize(("file", "keys"), [
     ("cel/data/syntax_errors.yaml", {"expr", "code", "at"}),
     ("syntax/data/dsl_errors.yaml", {"name", "text", "want"}),
-    ("fmt/format_cases.yaml", {"id", "input", "output"}),
-    ("fmt/printer_cases.yaml", {"id", "action", "dsl"}),
-    ("fmt/comment_cases.yaml", {"id", "input", "output"}),
+    ("fmt/data/format_cases.yaml", {"id", "input", "output"}),
+    ("fmt/data/printer_cases.yaml", {"id", "action", "dsl"}),
+    ("fmt/data/comment_cases.yaml", {"id", "input", "output"}),
 ])
 def test_flat_case_files(file: str, keys: set[str]) -> None:
     """Each case has exactly its harness's keys."""

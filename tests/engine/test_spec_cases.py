@@ -1,6 +1,6 @@
 """SPEC acceptance cases, written from /work/shared/SPEC.md only (§3-§8).
 
-Each ``spec_cases/*.yaml`` file holds one topic:
+Each ``data/spec/*.yaml`` file holds one topic:
 
 ```yaml
 policy: {...}                 # the YAML form, inline (written to a temp file)
@@ -36,7 +36,7 @@ from typer.testing import CliRunner
 
 from aigw_policy.cli import app
 
-HERE = Path(__file__).parent / "spec_cases"
+HERE = Path(__file__).parent / "data" / "spec"
 FILES = sorted(HERE.glob("*.yaml"))
 
 
