@@ -79,10 +79,6 @@ def _closing_brace(text: str, start: int) -> int:
     raise TemplateError("unterminated interpolation: `${` without a closing `}`", start - 2)
 
 
-def is_single_interpolation(parts: list[str | Interpolation]) -> bool:
-    return len(parts) == 1 and isinstance(parts[0], Interpolation)
-
-
 def double_text(value: float) -> str:
     """A double inside text (``${...}`` in a string, a header value): CEL's ``string()``
     of the value rounded to 15 significant digits, the most a double always holds exactly.

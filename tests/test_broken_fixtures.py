@@ -1,6 +1,6 @@
 """Broken documents and the diagnostics they must produce (code and line:column).
 
-Each file in ``fixtures/broken`` names what it expects in its leading comment lines
+Each file in ``data/broken`` names what it expects in its leading comment lines
 (``# expect: AIGW110 5:15``), or, for JSON, in a sidecar ``NAME.expect`` file. Every expected
 diagnostic must be reported; no load may raise. ``# absent: AIGW401`` names a code that must
 not be reported anywhere in the file (a derived diagnostic that would only repeat an error);
@@ -18,7 +18,7 @@ import aigw_policy as ap
 from aigw_policy.codes import CODES, Severity
 from aigw_policy.loader import read
 
-BROKEN = Path(__file__).parent / "fixtures" / "broken"
+BROKEN = Path(__file__).parent / "data" / "broken"
 EXPECT = re.compile(r"^(?:#|//)\s*expect:\s*(AIGW\d{3})\s+(\d+):(\d+)\s*$")
 ABSENT = re.compile(r"^(?:#|//)\s*absent:\s*(AIGW\d{3})\s*$")
 HELP = re.compile(r"^(?:#|//)\s*help:\s*(.+?)\s*$")

@@ -56,7 +56,7 @@ OUTCOME_FIELDS = {f.name for f in dataclasses.fields(Outcome)}
 
 def test_store_scenarios() -> None:
     problems: list[str] = []
-    for scenario in _load(HERE / "limits" / "scenarios.yaml"):
+    for scenario in _load(HERE / "limits" / "data" / "scenarios.yaml"):
         name = scenario.get("name", "?")
         problems += _keys(scenario, {"name", "limits", "steps", "options"}, {"name", "limits", "steps"}, name)
         for i, step in enumerate(scenario.get("steps", [])):
@@ -72,42 +72,36 @@ def test_store_scenarios() -> None:
     assert not problems, "\n".join(problems)
 
 
-SPEC_EXPECT = set(EXPECT_KEYS) | {"response_headers", "absent"}
-
-
 def test_engine_spec_cases() -> None:
+    """The SPEC cases are policy test files (each case maybe with its own `policy`), with the
+    expectation keys test files have; the malformed request files have theirs."""
     problems: list[str] = []
-    for path in sorted((HERE / "engine" / "spec_cases").glob("*.yaml")):
+    for path in sorted((HERE / "engine" / "data" / "spec").glob("*.yaml")):
         doc = _load(path)
         problems += _keys(doc, {"policy", "cases"}, {"cases"}, path.name)
         for i, case in enumerate(doc.get("cases", [])):
             where = f"{path.name}: {case.get('name', i + 1)}"
-            if "raw" in case:
-                problems += _keys(case, {"name", "raw", "replay", "exit_code", "output_contains", "policy"},
-                                  {"raw", "exit_code"}, where)
-                continue
             problems += _keys(case, {"name", "policy", "request", "expect", "steps"}, set(), where)
-            steps = case.get("steps", [case])
-            for n, step in enumerate(steps):
+            for n, step in enumerate(case.get("steps", [case])):
                 at = f"{where}, step {n + 1}"
-                if "steps" in case:
-                    problems += _keys(step, {"request", "expect"}, {"request", "expect"}, at)
-                elif not {"request", "expect"} <= set(step):
-                    problems.append(f"{at}: needs `request` and `expect`")
-                expect = step.get("expect")
-                if not expect:
-                    problems.append(f"{at}: an empty `expect` checks nothing")
-                    continue
-                problems += _keys(expect, SPEC_EXPECT, set(), f"{at}, expect")
+                problems += _keys(step, set(step) if step is case else {"request", "expect"}, {"request", "expect"}, at)
+                if step.get("expect"):
+                    problems += _keys(step["expect"], set(EXPECT_KEYS), set(), f"{at}, expect")
+    malformed = HERE / "engine" / "data" / "malformed_requests.yaml"
+    doc = _load(malformed)
+    problems += _keys(doc, {"policy", "cases"}, {"policy", "cases"}, malformed.name)
+    for i, case in enumerate(doc.get("cases", [])):
+        problems += _keys(case, {"name", "raw", "replay", "exit_code", "output_contains"}, {"raw", "exit_code"},
+                          f"{malformed.name}: {case.get('name', i + 1)}")
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize(("file", "keys"), [
     ("cel/data/syntax_errors.yaml", {"expr", "code", "at"}),
     ("syntax/data/dsl_errors.yaml", {"name", "text", "want"}),
-    ("fmt/format_cases.yaml", {"id", "input", "output"}),
-    ("fmt/printer_cases.yaml", {"id", "action", "dsl"}),
-    ("fmt/comment_cases.yaml", {"id", "input", "output"}),
+    ("fmt/data/format_cases.yaml", {"id", "input", "output"}),
+    ("fmt/data/printer_cases.yaml", {"id", "action", "dsl"}),
+    ("fmt/data/comment_cases.yaml", {"id", "input", "output"}),
 ])
 def test_flat_case_files(file: str, keys: set[str]) -> None:
     """Each case has exactly its harness's keys."""

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from aigw_policy.cli import app
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
-BROKEN = Path(__file__).parent / "fixtures" / "broken"
+BROKEN = Path(__file__).parent / "data" / "broken"
 runner = CliRunner()
 
 GOOD = 'policy "p" {\n  on request {\n    rule "r" {\n      deny 403\n    }\n  }\n}\n'

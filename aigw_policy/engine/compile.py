@@ -1,6 +1,19 @@
 """Policy IR -> :class:`CompiledPolicy`: every condition, bucket key, cost expression and
 ``${...}`` interpolation compiled once.
 
+Compiling is the named, ordered tuple :data:`STAGES`; each stage takes the
+:class:`Compilation` so far and returns the next one:
+
+``lower`` (walk the IR once: rules, actions, templates; every CEL text parsed, its free
+variables found) -> ``check_size`` (AIGW305 when the texts together are too large) ->
+``compile_cel`` (every text compiled in one batch, one cache file with ``cache_dir``) ->
+``report`` (raise the diagnostics, in document order) -> ``mark_eager`` (limits whose
+outcome a later text reads) -> ``index`` (the rule index) -> ``facts`` (which request
+variables any text reads, so the activation computes only those).
+
+Every question about what a text reads is answered from its parsed CEL
+(:mod:`aigw_policy.analysis.free_vars`), never by searching the text.
+
 A compiled policy is immutable and holds no per-request state, so one instance serves any
 number of threads and engines. Generated functions are named after their source
 (``<cel:acme.aigw:premium-models-for-research:0>``), so a traceback or a profile points at
@@ -9,13 +22,14 @@ the rule that produced them.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..cel import CelError, compile_condition
+from ..analysis.free_vars import EMPTY, FreeVars, free_vars, union
+from ..cel import CelError, ast as cel_ast
 from ..cel.budget import DEFAULT_BUDGET
 from ..cel.cost import MAX_POLICY_NODES
 from ..cel.runtime.ops import to_string
@@ -27,44 +41,55 @@ from ..limits.model import LimitSpec
 from ..source import Span
 from ..template import Interpolation, TemplateError, double_text, split_template
 
-__all__ = ["CompiledAction", "CompiledExpr", "CompiledPolicy", "CompiledRule", "LimitPlan", "Template", "compile_policy"]
+__all__ = [
+    "STAGES", "CompiledAction", "CompiledExpr", "CompiledPolicy", "CompiledRule", "Compilation", "LimitPlan",
+    "Template", "compile_policy",
+]
 
 Fn = Callable[[dict[str, Any]], Any]
 
 #: requested output tokens assumed when a request does not say (documented in docs/engine.md)
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
 
+_URL_VARIABLES = ("req.url", "req.host")
+"""Variables that need the request URL split (``req.url.path``, ``req.host``, ...)."""
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledExpr:
+    """One CEL text at one place of the policy. ``fn`` is set once, by the ``compile_cel``
+    stage; ``reads`` is what the text reads (its free variables)."""
+
     source: str
     span: Span | None
     fn: Fn
     node: Any = field(default=None, compare=False, repr=False)  # the parsed CEL, for the index
+    label: str = field(default="", compare=False, repr=False)
+    reads: FreeVars = field(default=EMPTY, compare=False, repr=False)
 
 
 class Template:
     """A compiled string config value: constant text, one ``${...}`` (keeps the CEL type),
     or text with interpolations rendered as strings (ngrok's rule)."""
 
-    __slots__ = ("text", "constant", "single", "parts", "sources")
+    __slots__ = ("text", "constant", "single", "parts")
 
-    def __init__(self, text: str, parts: list[str | tuple[str, Fn]]) -> None:
+    def __init__(self, text: str, parts: list[str | CompiledExpr]) -> None:
         self.text = text
-        self.constant = not any(isinstance(p, tuple) for p in parts)
-        self.single: Fn | None = parts[0][1] if len(parts) == 1 and isinstance(parts[0], tuple) else None
+        self.constant = not any(isinstance(p, CompiledExpr) for p in parts)
+        self.single: CompiledExpr | None = (
+            parts[0] if len(parts) == 1 and isinstance(parts[0], CompiledExpr) else None)
         self.parts = tuple(parts)
-        self.sources = tuple(p[0] for p in parts if isinstance(p, tuple))
 
     def render(self, act: dict[str, Any]) -> Any:
         """The value; a CEL error raises :class:`CelError`."""
         if self.constant:
             return self.text
         if self.single is not None:
-            return self.single(act)
+            return self.single.fn(act)
         out = []
         for p in self.parts:
-            out.append(p if isinstance(p, str) else text_of(p[1](act)))
+            out.append(p if isinstance(p, str) else text_of(p.fn(act)))
         return "".join(out)
 
 
@@ -104,6 +129,7 @@ class CompiledAction:
     limit: LimitPlan | None = None
     ir: Action | None = field(default=None, compare=False, repr=False)
     eager: bool = False  # a limit whose outcome a later request-phase rule reads: checked at once
+    reads: FreeVars = field(default=EMPTY, compare=False, repr=False)  # what its CEL texts read
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +160,11 @@ class CompiledPolicy:
     limits: dict[str, tuple[CompiledRule, CompiledAction]]
     request_index: Any = None  # index.RuleIndex | None
     response_index: Any = None
-    uses_content_length: bool = False
+    uses_content_length: bool = False  # some text reads req.content_length
     uses_url: bool = True  # some text reads req.url.* or req.host: split the URL per request
     uses_time: bool = True  # some text reads time.now
+    response_reads: FreeVars = field(default=EMPTY, compare=False, repr=False)
+    """What the response phase can read: response rules and the limits' ``cost``."""
 
     def rules(self, phase: Phase) -> tuple[CompiledRule, ...]:
         return self.request_rules if phase == "on_http_request" else self.response_rules
@@ -145,56 +173,83 @@ class CompiledPolicy:
         return self.request_rules + self.response_rules
 
 
+# -- the compilation, stage by stage ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Compilation:
+    """What compiling has made of a policy so far; each stage returns the next one."""
+
+    policy: Policy
+    prefix: str  # generated functions are named `<cel:PREFIX:rule:...>`
+    cache_dir: str | os.PathLike[str] | None = None
+    budget: int | None = DEFAULT_BUDGET
+    index: bool = True
+    index_min_rules: int = 8
+    request_rules: tuple[CompiledRule, ...] = ()
+    response_rules: tuple[CompiledRule, ...] = ()
+    exprs: tuple[CompiledExpr, ...] = ()  # every CEL text, at every place, in document order
+    issues: tuple[tuple[tuple[int, int], Diagnostic], ...] = ()  # (document order, diagnostic)
+    request_index: Any = None
+    response_index: Any = None
+    compiled: CompiledPolicy | None = None
+
+
+Stage = Callable[[Compilation], Compilation]
+
+
 def _setting(policy: Policy, name: str) -> str:
     value = getattr(policy, name, None)
     return value if value is not None else SETTINGS[name][0]
 
 
-class _Compiler:
-    def __init__(self, policy: Policy, prefix: str, parsed: dict[str, Any] | None = None,
-                 budget: int | None = DEFAULT_BUDGET) -> None:
-        self.budget = budget
+def _unlinked(act: dict[str, Any]) -> Any:
+    raise CelError("expression used before it was compiled", "compile_error")
+
+
+class _Lowering:
+    """One walk over the IR: the compiled rules, with every CEL text registered (its ``fn``
+    filled in later by ``compile_cel``)."""
+
+    def __init__(self, policy: Policy, prefix: str) -> None:
         self.policy = policy
         self.prefix = prefix
-        self.errors: list[Diagnostic] = []
-        self.parsed: dict[str, Any] = parsed if parsed is not None else {}
+        self.exprs: list[CompiledExpr] = []
+        self.issues: list[tuple[tuple[int, int], Diagnostic]] = []
+        self.parsed: dict[str, tuple[Any, FreeVars]] = {}
 
-    def parse(self, source: str) -> Any:
-        """The parsed CEL (None when it does not parse: compiling then reports why)."""
+    def parse(self, source: str) -> tuple[Any, FreeVars]:
+        """The parsed CEL and what it reads (None, nothing: it does not parse, and
+        ``compile_cel`` reports why)."""
         from ..cel.parser import CelSyntaxError, parse
 
-        if source not in self.parsed:
+        hit = self.parsed.get(source)
+        if hit is None:
             try:
-                self.parsed[source] = parse(source)
+                node = parse(source)
             except (CelSyntaxError, RecursionError):
-                self.parsed[source] = None
-        return self.parsed[source]
+                hit = (None, EMPTY)
+            else:
+                hit = (node, free_vars(node))
+            self.parsed[source] = hit
+        return hit
 
     def cel(self, source: str, span: Span | None, label: str) -> CompiledExpr:
-        node = self.parse(source)
-        try:
-            prog = compile_condition(source, name=label, node=node, budget=self.budget)
-        except CelError as error:
-            diags = getattr(error, "diagnostics", None)
-            code = "AIGW305" if error.code == "compile_budget" else "AIGW304"
-            self.errors.append(
-                Diagnostic.make(code, f"`{_short(source)}` could not be compiled: {error}", span)
-                if not diags
-                else Diagnostic.make(code, f"`{_short(source)}`: {diags[0].message}", span)
-            )
-            return CompiledExpr(source, span, _broken(str(error)))
-        return CompiledExpr(source, span, prog.function, node)
+        node, reads = self.parse(source)
+        expr = CompiledExpr(source, span, _unlinked, node, label, reads)
+        self.exprs.append(expr)
+        return expr
 
     def template(self, text: str, span: Span | None, label: str) -> Template:
         try:
             pieces = split_template(text)
         except TemplateError as error:
-            self.errors.append(Diagnostic.make("AIGW203", str(error), span))
+            self.issues.append(((len(self.exprs), 0), Diagnostic.make("AIGW203", str(error), span)))
             return Template(text, [text])
-        parts: list[str | tuple[str, Fn]] = []
+        parts: list[str | CompiledExpr] = []
         for i, piece in enumerate(pieces):
             if isinstance(piece, Interpolation):
-                parts.append((piece.source, self.cel(piece.source, span, f"{label}.{i}").fn))
+                parts.append(self.cel(piece.source, span, f"{label}.{i}"))
             else:
                 parts.append(piece)
         return Template(text, parts)
@@ -208,6 +263,7 @@ class _Compiler:
         return CompiledRule(phase, position, rule.name, label, rule.span, exprs, actions, on_error, rule)
 
     def action(self, action: Action, position: int, label: str) -> CompiledAction:
+        first = len(self.exprs)
         cfg = action.config
         t = action.type
         templates: dict[str, Any] = {}
@@ -253,7 +309,9 @@ class _Compiler:
             }
         elif cfg.LIMIT:
             limit = self.limit(action, label)
-        return CompiledAction(t, position, action.span, cfg, cfg.TERMINATING, templates, limit, action)
+        reads = union(e.reads for e in self.exprs[first:])
+        return CompiledAction(t, position, action.span, cfg, cfg.TERMINATING, templates, limit, action,
+                              reads=reads)
 
     def _value(self, value: Any, span: Span | None, label: str) -> Any:
         """A set-vars or log-metadata value: strings are templates, containers are walked."""
@@ -301,31 +359,152 @@ class _Compiler:
         return LimitPlan(spec, t, bucket, cost)
 
 
-def _mark_eager(rules: tuple[CompiledRule, ...]) -> tuple[CompiledRule, ...]:
-    """Flag each limit action that a later request-phase text reads (``limits``, ``actions``)."""
-    import dataclasses
+def lower(c: Compilation) -> Compilation:
+    """Walk the IR once: compiled rules whose CEL texts are parsed but not yet compiled."""
+    w = _Lowering(c.policy, c.prefix)
+    request = tuple(w.rule("on_http_request", i, r) for i, r in enumerate(c.policy.phase("on_http_request")))
+    response = tuple(w.rule("on_http_response", i, r) for i, r in enumerate(c.policy.phase("on_http_response")))
+    return dataclasses.replace(c, request_rules=request, response_rules=response, exprs=tuple(w.exprs),
+                               issues=tuple(w.issues))
 
-    texts: list[str] = []
-    for rule in rules:
-        texts.append(" ".join(e.source for e in rule.exprs))
-        for a in rule.actions:
-            texts.append(repr(a.config))
-    reads = [("limits" in t or "actions" in t) for t in texts]
+
+def check_size(c: Compilation) -> Compilation:
+    """AIGW305 (raised at once) where the policy's CEL texts together pass
+    :data:`MAX_POLICY_NODES` (each distinct text counted once: compiling it once serves every
+    use)."""
+    total = 0
+    seen: set[str] = set()
+    for e in c.exprs:
+        if e.source in seen:
+            continue
+        seen.add(e.source)
+        if e.node is not None:
+            total += cel_ast.count_nodes(e.node, MAX_POLICY_NODES)
+        if total > MAX_POLICY_NODES:
+            raise PolicyError([Diagnostic.make(
+                "AIGW305", f"the policy's CEL expressions are too large to compile together "
+                f"(over {MAX_POLICY_NODES:,} nodes, reached at `{_short(e.source)}`)", e.span,
+                help="split the policy, or write long `||` chains of equalities as `x in [...]`")])
+    return c
+
+
+def compile_cel(c: Compilation) -> Compilation:
+    """Compile every CEL text in one batch (one cache file with ``cache_dir``) and give each
+    :class:`CompiledExpr` its function; a text that does not compile is AIGW304 (AIGW305
+    past the compile budget)."""
+    from ..cel import compile_conditions
+
+    if not c.exprs:
+        return c
+    programs = compile_conditions(
+        [e.source for e in c.exprs], names=[e.label for e in c.exprs], nodes=[e.node for e in c.exprs],
+        cache_dir=c.cache_dir, budget=c.budget)
+    issues = list(c.issues)
+    for i, (expr, prog) in enumerate(zip(c.exprs, programs)):
+        if isinstance(prog, CelError):
+            diags = getattr(prog, "diagnostics", None)
+            code = "AIGW305" if prog.code == "compile_budget" else "AIGW304"
+            issues.append(((i, 1), Diagnostic.make(code, f"`{_short(expr.source)}` could not be compiled: {prog}",
+                                                   expr.span)
+                           if not diags
+                           else Diagnostic.make(code, f"`{_short(expr.source)}`: {diags[0].message}", expr.span)))
+            fn: Fn = _broken(str(prog))
+        else:
+            fn = prog.function
+        object.__setattr__(expr, "fn", fn)  # the one place a CompiledExpr changes: linking
+    return dataclasses.replace(c, issues=tuple(issues))
+
+
+def report(c: Compilation) -> Compilation:
+    """Raise :class:`PolicyError` with every diagnostic so far, in document order."""
+    if c.issues:
+        raise PolicyError([d for _, d in sorted(c.issues, key=lambda item: item[0])])
+    return c
+
+
+def _reads_outcomes(reads: FreeVars) -> bool:
+    return reads.reads("limits") or reads.reads("actions")
+
+
+def mark_eager(c: Compilation) -> Compilation:
+    """Flag each request-phase limit whose outcome a later request-phase text reads
+    (``limits``, ``actions``): it is checked at once rather than with the reserve."""
+    reads: list[bool] = []  # per place: a rule's conditions, then each of its actions
+    for rule in c.request_rules:
+        reads.append(any(_reads_outcomes(e.reads) for e in rule.exprs))
+        reads.extend(_reads_outcomes(a.reads) for a in rule.actions)
     later = [False] * (len(reads) + 1)
     for i in range(len(reads) - 1, -1, -1):
         later[i] = later[i + 1] or reads[i]
     out = []
     k = 0
-    for rule in rules:
-        k += 1  # the rule's expressions
+    for rule in c.request_rules:
+        k += 1  # the rule's conditions
         actions = []
         for a in rule.actions:
-            k += 1
+            k += 1  # later[k]: the places after this action
             if a.limit is not None and later[k]:
                 a = dataclasses.replace(a, eager=True)
             actions.append(a)
         out.append(dataclasses.replace(rule, actions=tuple(actions)))
-    return tuple(out)
+    return dataclasses.replace(c, request_rules=tuple(out))
+
+
+def index(c: Compilation) -> Compilation:
+    """The rule index of each phase (None: not asked for, or too few rules to gain)."""
+    if not c.index:
+        return c
+    from .index import build_index
+
+    return dataclasses.replace(
+        c, request_index=build_index(c.request_rules, min_rules=c.index_min_rules),
+        response_index=build_index(c.response_rules, min_rules=c.index_min_rules))
+
+
+def facts(c: Compilation) -> Compilation:
+    """The :class:`CompiledPolicy`, with what its texts read: the request variables the
+    activation computes only when some text needs them, and the response phase's reads."""
+    policy = c.policy
+    reads = union(e.reads for e in c.exprs)
+    costs = (a.limit.cost for r in c.request_rules for a in r.actions if a.limit is not None and a.limit.cost)
+    response = union([*(e.reads for r in c.response_rules for e in r.exprs),
+                      *(a.reads for r in c.response_rules for a in r.actions),
+                      *(e.reads for e in costs)])
+    limits: dict[str, tuple[CompiledRule, CompiledAction]] = {}
+    for rule in c.request_rules + c.response_rules:
+        for action in rule.actions:
+            if action.limit is not None:
+                limits.setdefault(action.limit.spec.name, (rule, action))
+    compiled = CompiledPolicy(
+        policy=policy,
+        name=policy.name,
+        default=_setting(policy, "default"),
+        on_error=_setting(policy, "on_error"),
+        store_failure=_setting(policy, "store_failure"),
+        upstream_error=_setting(policy, "upstream_error"),
+        request_rules=c.request_rules,
+        response_rules=c.response_rules,
+        limits=limits,
+        request_index=c.request_index,
+        response_index=c.response_index,
+        uses_content_length=reads.reads("req.content_length"),
+        uses_url=reads.reads_any(_URL_VARIABLES),
+        uses_time=reads.reads("time.now"),
+        response_reads=response,
+    )
+    return dataclasses.replace(c, compiled=compiled)
+
+
+STAGES: tuple[tuple[str, Stage], ...] = (
+    ("lower", lower),
+    ("check_size", check_size),
+    ("compile_cel", compile_cel),
+    ("report", report),
+    ("mark_eager", mark_eager),
+    ("index", index),
+    ("facts", facts),
+)
+"""The compiler: named stages, run in this order, each once."""
 
 
 def _short(text: str) -> str:
@@ -340,61 +519,6 @@ def _broken(message: str) -> Fn:
     return fn
 
 
-class _Collector(_Compiler):
-    """A dry run of the compiler that only gathers every CEL text with its label."""
-
-    def __init__(self, policy: Policy, prefix: str) -> None:
-        super().__init__(policy, prefix, None)
-        self.wanted: dict[tuple[str, str], Any] = {}
-        self.spans: dict[str, Span | None] = {}
-
-    def cel(self, source: str, span: Span | None, label: str) -> CompiledExpr:
-        self.wanted.setdefault((source, label), self.parse(source))
-        self.spans.setdefault(source, span)
-        return CompiledExpr(source, span, _broken("not compiled"))
-
-    def over_budget(self) -> Diagnostic | None:
-        """AIGW305 where the policy's CEL texts together pass :data:`MAX_POLICY_NODES`
-        (each distinct text counted once: compiling it once serves every use)."""
-        from ..cel.ast import count_nodes
-
-        total = 0
-        for source, span in self.spans.items():
-            node = self.parsed.get(source)
-            if node is not None:
-                total += count_nodes(node, MAX_POLICY_NODES)
-            if total > MAX_POLICY_NODES:
-                return Diagnostic.make(
-                    "AIGW305", f"the policy's CEL expressions are too large to compile together "
-                    f"(over {MAX_POLICY_NODES:,} nodes, reached at `{_short(source)}`)", span,
-                    help="split the policy, or write long `||` chains of equalities as `x in [...]`")
-        return None
-
-
-def _compile_all_at_once(policy: Policy, prefix: str, cache_dir: Any, budget: int | None) -> dict[str, Any]:
-    """Compile every CEL text of the policy in one batch (one cache file with
-    ``cache_dir``); the per-expression compile that follows then hits the CEL cache."""
-    from ..cel import compile_conditions
-
-    collector = _Collector(policy, prefix)
-    for phase in ("on_http_request", "on_http_response"):
-        for i, rule in enumerate(policy.phase(phase)):  # type: ignore[arg-type]
-            collector.rule(phase, i, rule)  # type: ignore[arg-type]
-    over = collector.over_budget()
-    if over is not None:
-        raise PolicyError([over])
-    if collector.wanted:
-        keys = list(collector.wanted)
-        compile_conditions(
-            [source for source, _ in keys],
-            names=[label for _, label in keys],
-            nodes=[collector.wanted[k] for k in keys],
-            cache_dir=cache_dir,
-            budget=budget,
-        )
-    return collector.parsed
-
-
 def compile_policy(
     policy: Policy,
     *,
@@ -403,7 +527,7 @@ def compile_policy(
     cache_dir: str | os.PathLike[str] | None = None,
     cel_budget: int | None = DEFAULT_BUDGET,
 ) -> CompiledPolicy:
-    """Compile a policy; :class:`PolicyError` if a CEL text does not compile.
+    """Compile a policy (the :data:`STAGES`); :class:`PolicyError` if a CEL text does not compile.
 
     With ``cache_dir``, compiled conditions are kept on disk (keyed by content hash and
     engine version), so reloading an unchanged policy in a new process skips compilation.
@@ -413,38 +537,9 @@ def compile_policy(
     first_span = next((r.span for _, r in policy.rules() if r.span is not None), None)
     file = first_span.file if first_span is not None and first_span.file else None
     prefix = (file.rsplit("/", 1)[-1] if file else None) or policy.name or "policy"
-    parsed = _compile_all_at_once(policy, prefix, cache_dir, cel_budget)
-    c = _Compiler(policy, prefix, parsed, cel_budget)
-    request_rules = tuple(c.rule("on_http_request", i, r) for i, r in enumerate(policy.phase("on_http_request")))
-    response_rules = tuple(c.rule("on_http_response", i, r) for i, r in enumerate(policy.phase("on_http_response")))
-    if c.errors:
-        raise PolicyError(c.errors)
-    request_rules = _mark_eager(request_rules)
-    limits: dict[str, tuple[CompiledRule, CompiledAction]] = {}
-    for rule in request_rules + response_rules:
-        for action in rule.actions:
-            if action.limit is not None:
-                limits.setdefault(action.limit.spec.name, (rule, action))
-    req_index = resp_index = None
-    if index:
-        from .index import build_index
-
-        req_index = build_index(request_rules, min_rules=index_min_rules)
-        resp_index = build_index(response_rules, min_rules=index_min_rules)
-    text = repr(policy)
-    return CompiledPolicy(
-        policy=policy,
-        name=policy.name,
-        default=_setting(policy, "default"),
-        on_error=_setting(policy, "on_error"),
-        store_failure=_setting(policy, "store_failure"),
-        upstream_error=_setting(policy, "upstream_error"),
-        request_rules=request_rules,
-        response_rules=response_rules,
-        limits=limits,
-        request_index=req_index,
-        response_index=resp_index,
-        uses_content_length="content_length" in text,
-        uses_url=any(w in text for w in ("req.url", "req.host", "QueryParam")),
-        uses_time="time" in text,
-    )
+    c = Compilation(policy, prefix, cache_dir=cache_dir, budget=cel_budget, index=index,
+                    index_min_rules=index_min_rules)
+    for _name, stage in STAGES:
+        c = stage(c)
+    assert c.compiled is not None
+    return c.compiled

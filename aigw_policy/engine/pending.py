@@ -5,8 +5,9 @@ three limits, against ~8 KB for the live evaluation state).
 Kept: the limit entries and charges (to reconcile), effects, errors and notes so far, the
 classified request without its prompt (its length is kept), the identity, and the
 activation keys that some response-phase text (a response rule, a limit's ``cost``) could
-read. The prompt, the request headers, URL parts and other request variables that no
-response-phase text names are dropped. A request evaluated with ``trace=True`` keeps its
+read, by the free variables of its parsed CEL (``CompiledPolicy.response_reads``). The
+prompt, the request headers, URL parts and other request variables that no response-phase
+text reads are dropped. A request evaluated with ``trace=True`` keeps its
 trace too.
 
 A parked request is never mutated: each ``complete()`` revives a fresh evaluation state from
@@ -20,13 +21,14 @@ import pickle
 from dataclasses import fields
 from typing import Any
 
+from ..analysis.free_vars import FreeVars
 from ..limits.model import Charge
 from ..providers import AiRequest, PriceBook
 from .compile import CompiledPolicy
 from .evaluate import Flow, Stop
 from .request import Identity
 
-__all__ = ["Parked", "park", "response_text"]
+__all__ = ["Parked", "park"]
 
 _AI_FIELDS = tuple(f.name for f in fields(AiRequest))
 _PROMPT = _AI_FIELDS.index("prompt")
@@ -81,33 +83,20 @@ def _charge(action: Any, key: str, cost: float) -> Charge:
     return Charge(action.limit.spec, key, cost)
 
 
-def response_text(cp: CompiledPolicy) -> str:
-    """Every text the response phase evaluates: response rules and limits' ``cost``."""
-    parts = [repr(rule) for rule in cp.policy.phase("on_http_response")]
-    for rule in cp.request_rules:
-        for action in rule.actions:
-            if action.limit is not None and action.limit.cost is not None:
-                parts.append(action.limit.cost.source)
-    return "\n".join(parts)
+def _read_later(key: str, reads: FreeVars) -> bool:
+    """Could a response-phase text read activation key ``key``? (Its free variables name the
+    key, a path below it or one above it.)"""
+    return key in _ALWAYS or reads.reads(key)
 
 
-def _read_later(key: str, text: str) -> bool:
-    """Could a response-phase text read activation key ``key``? (Any of its names after the
-    first appears in the text: ``req.url.path`` is kept when the text says ``url`` or
-    ``path``. Errs on keeping.)"""
-    if key in _ALWAYS:
-        return True
-    names = key.split(".")
-    return any(n in text for n in (names[1:] or names))
-
-
-def park(flow: Flow, explicit: bool, text: str) -> Parked:
+def park(flow: Flow, explicit: bool) -> Parked:
     """Pack ``flow`` (which is not changed) for a later ``complete()``."""
-    act = {k: v for k, v in flow.act.items() if _read_later(k, text)}
+    reads = flow.cp.response_reads
+    act = {k: v for k, v in flow.act.items() if _read_later(k, reads)}
     ai = flow.ai
     ai_values = tuple(getattr(ai, f) for f in _AI_FIELDS)
     prompt_chars = flow.prompt_chars
-    if "prompt" not in text:
+    if not reads.reads("ai.prompt"):
         prompt_chars = len(ai.prompt) if prompt_chars is None else prompt_chars
         ai_values = ai_values[:_PROMPT] + ("",) + ai_values[_PROMPT + 1:]
         act["ai"] = {**act["ai"], "prompt": ""}

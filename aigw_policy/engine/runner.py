@@ -37,7 +37,7 @@ from .evaluate import (
     request_steps,
     response_steps,
 )
-from .pending import Parked, park, response_text
+from .pending import Parked, park
 from .request import HttpResponse, Request, RequestError, _problems
 
 __all__ = ["MAX_DONE", "MAX_PENDING", "Engine"]
@@ -101,7 +101,6 @@ class Engine:
         if type(max_pending) is not int or max_pending < 1:
             raise ValueError(f"max_pending must be a positive int, not {max_pending!r}")
         self.max_pending = max_pending
-        self._response_text = response_text(self.compiled)
         self._lock = threading.Lock()
         self._pending: OrderedDict[str, Parked] = OrderedDict()
         # being completed: the future gets the decision, or None when the completion failed
@@ -350,7 +349,7 @@ class Engine:
         """Keep a forwarded request for complete(). Returns the ids dropped past
         ``max_pending`` (their reservations are for the caller to release), and whether the
         live ``flow`` itself was kept (its state could not be packed)."""
-        parked = park(flow, explicit, self._response_text)
+        parked = park(flow, explicit)
         evicted = []
         with self._lock:
             self._done.pop(flow.rid, None)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..providers.classify import AiRequest
 from ..providers.prices import Cost
-from ..providers.usage import Usage
+from ..providers.usage import TOKEN_FIELDS, Usage
 
 #: attribute -> record key (OpenTelemetry GenAI where a convention exists, else ``aigw.*``)
 FIELDS: dict[str, str] = {
@@ -179,12 +179,7 @@ def make_record(
         response_model=u.model if usage else None,
         max_output_tokens=ai.max_output_tokens if ai else None,
         stream=bool(ai and ai.stream),
-        input_tokens=u.input_tokens,
-        output_tokens=u.output_tokens,
-        cached_input_tokens=u.cached_input_tokens,
-        cache_creation_input_tokens=u.cache_creation_input_tokens,
-        reasoning_tokens=u.reasoning_tokens,
-        total_tokens=u.total_tokens,
+        **u.counts(),
         usage_source=u.source,
         cost_usd=cost.as_float() if cost else None,
         cost_source=cost.source if cost else "unknown",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ..providers.usage import TOKEN_FIELDS
 from .record import UsageRecord, format_time, parse_time
 
 GROUP_KEYS: dict[str, str] = {
@@ -26,18 +27,7 @@ GROUP_KEYS: dict[str, str] = {
     "month": "month",
 }
 VERDICTS = ("allow", "deny")
-METRICS: tuple[str, ...] = (
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "cache_creation_input_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-    "cost_usd",
-    "unpriced_requests",
-    "estimated_requests",
-)
+METRICS: tuple[str, ...] = ("requests", *TOKEN_FIELDS, "cost_usd", "unpriced_requests", "estimated_requests")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -94,24 +84,16 @@ def parse_since(text: str | None, now: datetime, option: str = "--since") -> str
 class Row:
     group: tuple[str, ...]
     requests: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    reasoning_tokens: int = 0
-    total_tokens: int = 0
+    tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKEN_FIELDS, 0))
     cost_usd: float = 0.0
     unpriced_requests: int = 0
     estimated_requests: int = 0
 
     def add(self, r: UsageRecord) -> None:
         self.requests += 1
-        self.input_tokens += r.input_tokens
-        self.output_tokens += r.output_tokens
-        self.cached_input_tokens += r.cached_input_tokens
-        self.cache_creation_input_tokens += r.cache_creation_input_tokens
-        self.reasoning_tokens += r.reasoning_tokens
-        self.total_tokens += r.total_tokens
+        tokens = self.tokens
+        for name in TOKEN_FIELDS:
+            tokens[name] += getattr(r, name)
         if r.cost_usd is None:
             self.unpriced_requests += 1
         else:
@@ -119,8 +101,12 @@ class Row:
         if r.usage_source == "estimate":
             self.estimated_requests += 1
 
+    def metric(self, name: str) -> Any:
+        """One of :data:`METRICS`, as counted (the cost not rounded)."""
+        return self.tokens[name] if name in self.tokens else getattr(self, name)
+
     def metrics(self) -> dict[str, Any]:
-        d = {m: getattr(self, m) for m in METRICS}
+        d = {m: self.metric(m) for m in METRICS}
         # no priced request at all: the cost is unknown, not $0
         d["cost_usd"] = None if self.requests and self.unpriced_requests == self.requests else round(self.cost_usd, 6)
         return d
@@ -179,7 +165,7 @@ def summarize(records: Iterable[UsageRecord], by: Sequence[str], since: str | No
             row = groups[g] = Row(g)
         row.add(r)
         report.total.add(r)
-    report.rows = sorted(groups.values(), key=lambda row: (-row.total_tokens, row.group))
+    report.rows = sorted(groups.values(), key=lambda row: (-row.tokens["total_tokens"], row.group))
     return report
 
 
@@ -201,7 +187,7 @@ _HEAD = {
 
 
 def _cell(row: Row, metric: str) -> str:
-    value = getattr(row, metric)
+    value = row.metric(metric)
     if metric == "cost_usd":
         if row.requests and row.unpriced_requests == row.requests:
             return "unknown"
@@ -210,7 +196,7 @@ def _cell(row: Row, metric: str) -> str:
 
 
 def render_table(report: Report) -> str:
-    head = [*report.by, *_HEAD.values()]
+    head = [*report.by, *(_HEAD[m] for m in METRICS)]
     body = [[*r.group, *(_cell(r, m) for m in METRICS)] for r in report.rows]
     total = [*(["TOTAL"] + [""] * (len(report.by) - 1) if report.by else []), *(
         _cell(report.total, m) for m in METRICS

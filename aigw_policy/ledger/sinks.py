@@ -19,6 +19,7 @@ from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..limits.sqlite_open import open_sqlite
+from ..providers.usage import TOKEN_FIELDS
 from ..redact import redact
 from .record import COLUMNS, PENDING, UsageRecord
 
@@ -124,8 +125,7 @@ _TYPES = {
     "status_code": "INTEGER",
     "max_output_tokens": "BIGINT",
 }
-_INTS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_creation_input_tokens",
-         "reasoning_tokens", "total_tokens")
+_INTS = TOKEN_FIELDS
 
 
 def _ddl(table: str) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 Source = Literal["provider", "estimate", "none"]  # none: never forwarded, nothing used
@@ -59,18 +59,21 @@ class Usage:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``ai.usage`` object of the CEL environment and of the decision."""
-        return {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cached_input_tokens": self.cached_input_tokens,
-            "cache_creation_input_tokens": self.cache_creation_input_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-            "total_tokens": self.total_tokens,
-            "source": self.source,
-        }
+        out: dict[str, Any] = {name: getattr(self, name) for name in TOKEN_FIELDS}
+        out["source"] = self.source
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """The token counts, by :data:`TOKEN_FIELDS` name."""
+        return {name: getattr(self, name) for name in TOKEN_FIELDS}
 
     def with_model(self, model: str | None) -> Usage:
         return self if model is None or self.model == model else replace(self, model=model)
+
+
+TOKEN_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Usage) if f.name.endswith("_tokens"))
+"""The token counts a :class:`Usage` declares, in order: the ledger's record and columns and
+the usage report take theirs from here."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Data-driven engine tests: every tests/engine/cases/*.test.yaml case must pass, in both the
+"""Data-driven engine tests: every tests/engine/data/*.test.yaml case must pass, in both the
 indexed and the unindexed (traced) evaluation, with identical decisions."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from aigw_policy.engine.testing import discover, run_file
 
-CASES = Path(__file__).parent / "cases"
+CASES = Path(__file__).parent / "data"
 FILES = discover(CASES)
 
 

@@ -111,7 +111,7 @@ def test_replay_jsonl_summary_and_against(tmp_path: Path) -> None:
 
 
 def test_policy_tests_pass_fail_and_coverage(tmp_path: Path) -> None:
-    good = run("test", str(ROOT / "tests" / "engine" / "cases"))
+    good = run("test", str(ROOT / "tests" / "engine" / "data"))
     assert good.exit_code == 0, good.output
     assert "rules no test exercises" in good.output
     bad = tmp_path / "x.test.yaml"

@@ -1,4 +1,4 @@
-"""``format_policy`` keeps every comment: where each goes (comment_cases.yaml), idempotence,
+"""``format_policy`` keeps every comment: where each goes (data/comment_cases.yaml), idempotence,
 the comment multiset, the AIGW009 refusal, and a property over generated policies with
 comments put on random lines.
 """
@@ -23,7 +23,7 @@ from aigw_policy.source import Source
 from aigw_policy.syntax.dsl import Trivia, read_dsl
 from strategies import policies
 
-CASES = yaml.safe_load((Path(__file__).parent / "comment_cases.yaml").read_text("utf-8"))
+CASES = yaml.safe_load((Path(__file__).parent / "data" / "comment_cases.yaml").read_text("utf-8"))
 
 
 def read(text: str) -> tuple[Policy, Trivia]:

@@ -13,7 +13,7 @@ from aigw_policy.diagnostics import PolicyError
 from aigw_policy.fmt import format_policy
 from aigw_policy.ir.nodes import Policy
 
-CASES = yaml.safe_load((Path(__file__).parent / "format_cases.yaml").read_text("utf-8"))
+CASES = yaml.safe_load((Path(__file__).parent / "data" / "format_cases.yaml").read_text("utf-8"))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])

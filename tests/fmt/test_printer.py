@@ -1,4 +1,4 @@
-"""The DSL printer: data-driven action cases (printer_cases.yaml) and whole-document layout.
+"""The DSL printer: data-driven action cases (data/printer_cases.yaml) and whole-document layout.
 
 Every printed text is also parsed back with the DSL reader and must give the same IR: the
 printer is only correct if the contract's lowering undoes it.
@@ -18,7 +18,7 @@ from aigw_policy.ir.actions import ACTIONS
 from aigw_policy.ir.nodes import Action, Expr, Policy, Rule
 from aigw_policy.source import Source
 
-CASES = yaml.safe_load((Path(__file__).parent / "printer_cases.yaml").read_text("utf-8"))
+CASES = yaml.safe_load((Path(__file__).parent / "data" / "printer_cases.yaml").read_text("utf-8"))
 
 
 def make_action(data: dict[str, Any]) -> Action:

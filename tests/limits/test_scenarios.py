@@ -1,4 +1,4 @@
-"""The data-driven store scenarios (scenarios.yaml), identical on every store."""
+"""The data-driven store scenarios (data/scenarios.yaml), identical on every store."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from aigw_policy.limits import Charge, LimitSpec
 from conftest import STORES, make_store
 
 T0 = 1_800_000_000.0
-SCENARIOS = yaml.safe_load((Path(__file__).parent / "scenarios.yaml").read_text())
+SCENARIOS = yaml.safe_load((Path(__file__).parent / "data" / "scenarios.yaml").read_text())
 
 
 def _at(v) -> float:

@@ -1,7 +1,7 @@
 """SPEC §8 acceptance: provider payloads run through ``aigw-policy explain --format json``.
 
-Every ``spec_payloads/<provider>/<name>.json`` is a REQUEST.json (request + response, written
-from the providers' documentation, independent of ``fixtures/``); its ``.expected.json`` holds
+Every ``data/spec/<provider>/<name>.json`` is a REQUEST.json (request + response, written
+from the providers' documentation, independent of ``data/recorded/``); its ``.expected.json`` holds
 the usage SPEC §5/§7 says (all seven fields, worked out by hand), the classified ``ai.*``
 fields and, for some, how to check ``cost_usd`` against genai-prices' own numbers.
 """
@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from aigw_policy.cli import app
 
-PAYLOADS = Path(__file__).parent / "spec_payloads"
+PAYLOADS = Path(__file__).parent / "data" / "spec"
 CASES = sorted(p for p in PAYLOADS.glob("*/*.json") if not p.name.endswith(".expected.json"))
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 
