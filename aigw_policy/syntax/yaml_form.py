@@ -58,7 +58,7 @@ MAX_INPUT_CHARS = 4_000_000  # a 10,000-rule policy (SPEC §9) with room; readin
 """Longer documents are refused (AIGW008) before parsing."""
 MAX_DEPTH = 64
 """Deeper nesting of lists and mappings is refused (AIGW008)."""
-MAX_NODES = 100_000
+MAX_NODES = 500_000  # a 10,000-rule policy has ~150,000
 """More nodes, counting every expansion of an alias, are refused (AIGW008)."""
 
 TOP_KEYS = ("name", *SETTINGS, "on_http_request", "on_http_response")
