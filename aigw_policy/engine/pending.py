@@ -23,7 +23,7 @@ from typing import Any
 from ..limits.model import Charge
 from ..providers import AiRequest, PriceBook
 from .compile import CompiledPolicy
-from .evaluate import Flow, Stop
+from .flow import Flow, Stop
 from .request import Identity
 
 __all__ = ["Parked", "park", "response_text"]

@@ -27,16 +27,8 @@ from .compile import CompiledPolicy, compile_policy
 from .context import activation, classify_request
 from .decision import Decision
 from .errors import StoreUnavailableError, UnknownRequestError
-from .evaluate import (
-    Check,
-    Flow,
-    Reconcile,
-    Release,
-    Reserve,
-    StoreFailed,
-    request_steps,
-    response_steps,
-)
+from .flow import Check, Flow, Reconcile, Release, Reserve, StoreFailed
+from .phases import request_steps, response_steps
 from .pending import Parked, park, response_text
 from .request import HttpResponse, Request, RequestError, _problems
 
