@@ -1,5 +1,5 @@
 """The plain actions (every action but the limits): each a handler ``(flow, rule, action,
-phase, trace record) -> Stop | None``."""
+phase) -> Stop | None`` that reports what it did to ``flow.rec``."""
 
 from __future__ import annotations
 
@@ -9,28 +9,20 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from ..cel import CelError
 from .compile import CompiledAction, CompiledRule, Template, text_of
 from .flow import REQ, Flow, Stop
-from .rule_error import ErrorStop, Skip, rule_error
+from .rule_error import HEADER_VALUE, TEMPLATE, ErrorStop, Failure, Skip, action_error, run
 from .trace import jsonable
 
-__all__ = ["HANDLERS"]
+__all__ = ["HANDLERS", "run_action"]
 
 
 def _render(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, tpl: Template, field: str) -> Any:
-    try:
-        return tpl.render(flow.act)
-    except (CelError, RecursionError) as exc:
-        msg = exc.message if isinstance(exc, CelError) else "expression too deep to evaluate"
-        source = tpl.text
+    value = run(tpl.render, flow.act, TEMPLATE)
+    if type(value) is Failure:
         span = action.ir.span_of(field) if action.ir is not None else action.span
-        stop = rule_error(flow, rule, phase, source, span, msg, field)
-        if stop is None:
-            raise Skip() from None
-        raise ErrorStop(stop) from None
-
-
+        raise action_error(flow, rule, phase, tpl.text, span, value, field)
+    return value
 
 
 # RFC 9110 §5.5: a field value is visible characters, spaces and tabs (and obs-text, bytes
@@ -50,43 +42,37 @@ def _header_value(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
     message = (f"the value of header `{name}` has the character U+{ord(bad.group()):04X}, "
                "which a header cannot carry (CR, LF, NUL and other controls are refused)")
     span = action.ir.span_of(field) if action.ir is not None else action.span
-    stop = rule_error(flow, rule, phase, tpl.text, span, message, field)
-    if stop is None:
-        raise Skip()
-    raise ErrorStop(stop)
+    raise action_error(flow, rule, phase, tpl.text, span, Failure(HEADER_VALUE, message), field)
 
 
 # ---------------------------------------------------------------------------------------------
 # plain actions
 
 
-def _deny(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, arec: Any) -> Stop:
+def _deny(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop:
     cfg = action.config
     status = cfg.status_code or 403
     tpl = action.templates.get("message")
     message = text_of(_render(flow, rule, action, phase, tpl, "message")) if tpl is not None else None
     reason = message or f"denied by rule `{rule.label}`"
-    if arec is not None:
-        arec["outcome"] = f"denied {status}"
+    flow.rec.outcome(f"denied {status}")
     return Stop("deny", status, reason, "deny", body=message)
 
 
-def _custom_response(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, arec: Any) -> Stop:
+def _custom_response(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop:
     cfg = action.config
     status = cfg.status_code or 200
     tpl = action.templates.get("body")
     body = text_of(_render(flow, rule, action, phase, tpl, "body")) if tpl is not None else ""
     headers = {k: _header_value(flow, rule, action, phase, t, f"headers.{k}")
                for k, t in action.templates.get("headers", {}).items()}
-    if arec is not None:
-        arec["outcome"] = f"responded {status}"
+    flow.rec.outcome(f"responded {status}")
     return Stop("deny", status, f"answered by the gateway with {status} (rule `{rule.label}`)",
                 "custom-response", headers=headers, body=body)
 
 
-def _allow(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, arec: Any) -> Stop:
-    if arec is not None:
-        arec["outcome"] = "allowed"
+def _allow(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop:
+    flow.rec.outcome("allowed")
     return Stop("allow", None, f"allowed by rule `{rule.label}`", "allow")
 
 
@@ -98,31 +84,28 @@ def _headers_target(flow: Flow, phase: str) -> dict[str, Any]:
     return target
 
 
-def _add_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, arec: Any) -> None:
+def _add_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
     target = _headers_target(flow, phase)
     for k, t in action.templates["headers"].items():
         target["add"][k.lower()] = _header_value(flow, rule, action, phase, t, f"headers.{k}")
-    if arec is not None:
-        arec["outcome"] = "added " + ", ".join(action.templates["headers"])
+    flow.rec.outcome("added " + ", ".join(action.templates["headers"]))
 
 
-def _remove_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, arec: Any) -> None:
+def _remove_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
     target = _headers_target(flow, phase)
     for name in action.config.headers:
         low = name.lower()
         if low not in target["remove"]:
             target["remove"].append(low)
         target["add"].pop(low, None)
-    if arec is not None:
-        arec["outcome"] = "removed " + ", ".join(action.config.headers)
+    flow.rec.outcome("removed " + ", ".join(action.config.headers))
 
 
-def _set_vars(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, arec: Any) -> None:
+def _set_vars(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
     vars_ = flow.act["vars"]
     for k, v in action.templates["vars"].items():
         vars_[k] = _render_value(flow, rule, action, phase, v, f"vars.{k}")
-    if arec is not None:
-        arec["outcome"] = "set " + ", ".join(action.templates["vars"])
+    flow.rec.outcome("set " + ", ".join(action.templates["vars"]))
 
 
 def _render_value(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, v: Any, field: str) -> Any:
@@ -135,18 +118,16 @@ def _render_value(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
     return v
 
 
-def _log(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, arec: Any) -> None:
+def _log(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
     metadata = {k: jsonable(_render_value(flow, rule, action, phase, t, f"metadata.{k}"))
                 for k, t in action.templates.get("metadata", {}).items()}
     flow.effects.setdefault("logs", []).append({"phase": phase, "rule": rule.label, "metadata": metadata})
-    if arec is not None:
-        arec["outcome"] = "logged"
+    flow.rec.outcome("logged")
 
 
-def _set_model(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, arec: Any) -> None:
+def _set_model(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
     if phase != REQ:
-        if arec is not None:
-            arec["outcome"] = "skipped: set-model runs in the request phase"
+        flow.rec.outcome("skipped: set-model runs in the request phase")
         return
     model = text_of(_render(flow, rule, action, phase, action.templates["model"], "model"))
     act = flow.act
@@ -160,11 +141,10 @@ def _set_model(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: st
         flow.provider = provider
         act["ai.provider"] = provider
     flow.effects["model"] = change
-    if arec is not None:
-        arec["outcome"] = f"model {before} -> {model}"
+    flow.rec.outcome(f"model {before} -> {model}")
 
 
-def _model_access(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, arec: Any) -> Stop | None:
+def _model_access(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:
     if phase != REQ:
         return None
     cfg = action.config
@@ -179,16 +159,14 @@ def _model_access(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
     ):
         reason = f"model `{full}` is not among the models rule `{rule.label}` allows"
     if reason is None:
-        if arec is not None:
-            arec["outcome"] = f"model {full} allowed"
+        flow.rec.outcome(f"model {full} allowed")
         return None
     status = cfg.status_code or 403
-    if arec is not None:
-        arec["outcome"] = f"denied {status}: {reason}"
+    flow.rec.outcome(f"denied {status}: {reason}")
     return Stop("deny", status, reason, "model-access", body=reason)
 
 
-def _max_tokens(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, arec: Any) -> Stop | None:
+def _max_tokens(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:
     if phase != REQ:
         return None
     cfg = action.config
@@ -197,8 +175,7 @@ def _max_tokens(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: s
     inp = act.get("ai.input_tokens", 0)
     if cfg.input is not None and inp > cfg.input:
         reason = f"the request has ~{inp:,} input tokens, more than the {cfg.input:,} rule `{rule.label}` allows"
-        if arec is not None:
-            arec["outcome"] = f"rejected 413: {reason}"
+        flow.rec.outcome(f"rejected 413: {reason}")
         return Stop("deny", 413, reason, "max-tokens", body=reason)
     if cfg.output is not None:
         out = act.get("ai.max_output_tokens") or 0
@@ -207,20 +184,17 @@ def _max_tokens(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: s
                 flow.effects["max_output_tokens"] = {"from": out or None, "to": cfg.output, "rule": rule.label}
                 act["ai.max_output_tokens"] = cfg.output
                 flow.lowered_output = cfg.output
-                if arec is not None:
-                    arec["outcome"] = f"clamped max output {out or 'unset'} -> {cfg.output}"
+                flow.rec.outcome(f"clamped max output {out or 'unset'} -> {cfg.output}")
                 return None
         elif out > cfg.output:
             reason = f"the request asks for {out:,} output tokens, more than the {cfg.output:,} rule `{rule.label}` allows"
-            if arec is not None:
-                arec["outcome"] = f"rejected 413: {reason}"
+            flow.rec.outcome(f"rejected 413: {reason}")
             return Stop("deny", 413, reason, "max-tokens", body=reason)
-    if arec is not None:
-        arec["outcome"] = "within bounds"
+    flow.rec.outcome("within bounds")
     return None
 
 
-def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, arec: Any) -> Stop | None:
+def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:
     cfg = action.config
     enforce = cfg.enforce if cfg.enforce is not None else True
     raw = flow.act.get("conn.client_ip")
@@ -247,11 +221,9 @@ def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
         result["action"] = "deny"
     flow.act["actions"].setdefault("ngrok", {})["restrict_ips"] = result
     if reason is None or not enforce:
-        if arec is not None:
-            arec["outcome"] = "allowed" if reason is None else f"would deny (enforce: false): {reason}"
+        flow.rec.outcome("allowed" if reason is None else f"would deny (enforce: false): {reason}")
         return None
-    if arec is not None:
-        arec["outcome"] = f"denied 403: {reason}"
+    flow.rec.outcome(f"denied 403: {reason}")
     return Stop("deny", 403, reason, "restrict-ips", body=reason)
 
 
@@ -284,20 +256,14 @@ HANDLERS = {
 }
 
 
-def _wrap(handler: Any) -> Any:
-    def run(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, arec: Any) -> Stop | None:
-        try:
-            return handler(flow, rule, action, phase, arec)
-        except ErrorStop as e:
-            if arec is not None:
-                arec["outcome"] = "error"
-            return e.stop
-        except Skip:
-            if arec is not None:
-                arec["outcome"] = "error: rule skipped (on_error: skip)"
-            raise
-
-    return run
-
-
-HANDLERS = {k: _wrap(v) for k, v in HANDLERS.items()}
+def run_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:
+    """Run a plain action; a CEL failure in it ends the phase (``on_error: deny``, the
+    returned stop) or skips the rest of the rule (``on_error: skip``, :class:`Skip` raised)."""
+    try:
+        return HANDLERS[action.type](flow, rule, action, phase)
+    except ErrorStop as e:
+        flow.rec.outcome("error")
+        return e.stop
+    except Skip:
+        flow.rec.outcome("error: rule skipped (on_error: skip)")
+        raise

@@ -7,15 +7,19 @@ import math
 from collections.abc import Generator
 from typing import Any
 
-from ..cel import CelError
 from ..limits.model import Charge, Outcome
 from ..providers import Usage
 from .compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledRule, text_of
-from .flow import REQ, RES, Check, Flow, Need, Reconcile, Release, Reserve, Steps, Stop, StoreFailed
-from .rule_error import Skip, rule_error
+from .flow import REQ, RES, Check, Flow, LimitEntry, Need, Reconcile, Release, Reserve, Steps, Stop, StoreFailed
+from .rule_error import COST_VALUE, EXPRESSION, Failure, Skip, rule_error, run
 from .trace import jsonable, span_dict
 
-__all__ = ["check_deferred", "limit", "reserve", "settle"]
+__all__ = ["STORE", "UNKNOWN_PRICE", "check_deferred", "limit", "reserve", "settle"]
+
+STORE = "AIGW506"
+"""The limit store could not answer (the decision's ``store``; ``store_failure`` applies)."""
+UNKNOWN_PRICE = "AIGW507"
+"""A limit in usd and no price for the model (the limit's entry; ``on_unknown_price`` applies)."""
 
 
 def _estimate_usage(flow: Flow) -> Usage:
@@ -38,24 +42,22 @@ def _cost_activation(flow: Flow, usage: Usage, usd: float | None) -> dict[str, A
     return act
 
 
-def limit(flow: Flow, rule: CompiledRule, action: CompiledAction, arec: Any) -> Generator[Need, Any, Stop | None]:
+def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[Need, Any, Stop | None]:
+    """Run a limit action: its bucket key and cost, then (an eager limit, whose outcome a later
+    rule reads) the store's check; otherwise its charge waits for the reserve."""
     plan = action.limit
     assert plan is not None
     spec = plan.spec
     act = flow.act
     # bucket key
+    rec = flow.rec
     parts = []
     for i, e in enumerate(plan.bucket):
-        try:
-            parts.append(text_of(e.fn(act)))
-        except (CelError, RecursionError) as exc:
-            msg = exc.message if isinstance(exc, CelError) else "expression too deep"
-            if arec is not None:
-                arec["outcome"] = f"error in bucket_key: {msg}"
-            stop = rule_error(flow, rule, REQ, e.source, e.span, msg, f"bucket_key.{i}")
-            if stop is None:
-                raise Skip() from None
-            return stop
+        value = run(e.fn, act, EXPRESSION)
+        if type(value) is Failure:
+            rec.outcome(f"error in bucket_key: {value.message}")
+            return _failed(flow, rule, e.source, e.span, value, f"bucket_key.{i}")
+        parts.append(text_of(value))
     key = "|".join(parts)
     # cost (the estimate, at request time)
     unit = spec.unit
@@ -72,34 +74,24 @@ def limit(flow: Flow, rule: CompiledRule, action: CompiledAction, arec: Any) -> 
                 reason = (f"usage-cap `{spec.name}` counts usd and the price of `{flow.model or '?'}` is unknown "
                           f"({price.reason}); on_unknown_price: {plan.on_unknown_price}")
                 entry = _entry(rule, plan, key, None, None)
-                entry["note"] = reason
+                entry.note = reason
+                entry.code = UNKNOWN_PRICE
                 flow.limit_entries[spec.name] = entry
                 if plan.on_unknown_price == "deny" and spec.enforce:
-                    if arec is not None:
-                        arec["outcome"] = "denied 403: unknown price"
-                    entry["outcome"] = "limited"
+                    rec.outcome("denied 403: unknown price")
+                    entry.outcome = "limited"
                     return Stop("deny", 403, reason, "unknown-price", body=reason)
                 flow.notes.append(reason)
-                if arec is not None:
-                    arec["outcome"] = "not charged: unknown price"
+                rec.outcome("not charged: unknown price")
                 return None
         if plan.cost is not None:
-            try:
-                value = plan.cost.fn(_cost_activation(flow, usage, usd))
-            except (CelError, RecursionError) as exc:
-                msg = exc.message if isinstance(exc, CelError) else "expression too deep"
-                if arec is not None:
-                    arec["outcome"] = f"error in cost: {msg}"
-                stop = rule_error(flow, rule, REQ, plan.cost.source, plan.cost.span, msg, "cost")
-                if stop is None:
-                    raise Skip() from None
-                return stop
+            value = run(plan.cost.fn, _cost_activation(flow, usage, usd), EXPRESSION)
+            if type(value) is Failure:
+                rec.outcome(f"error in cost: {value.message}")
+                return _failed(flow, rule, plan.cost.source, plan.cost.span, value, "cost")
             if type(value) is bool or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                msg = f"cost must be a non-negative number, not {jsonable(value)!r}"
-                stop = rule_error(flow, rule, REQ, plan.cost.source, plan.cost.span, msg, "cost")
-                if stop is None:
-                    raise Skip() from None
-                return stop
+                fail = Failure(COST_VALUE, f"cost must be a non-negative number, not {jsonable(value)!r}")
+                return _failed(flow, rule, plan.cost.source, plan.cost.span, fail, "cost")
             cost = float(value)
         elif unit == "usd":
             cost = usd or 0.0
@@ -112,36 +104,34 @@ def limit(flow: Flow, rule: CompiledRule, action: CompiledAction, arec: Any) -> 
     if not action.eager:
         # no later request-phase rule reads limits[...]: the outcome comes with the reserve
         entry = _entry(rule, plan, key, cost, None)
-        entry["outcome"] = "pending"
+        entry.outcome = "pending"
         if note:
-            entry["note"] = note
+            entry.note = note
         flow.limit_entries[spec.name] = entry
         flow.charges.append((rule, action, charge))
         flow.deferred = True
-        if arec is not None:
-            arec["outcome"] = f"charge ~{_fmt(cost)} {unit} to bucket `{key}` (checked with the reserve)"
+        if rec.on:
+            rec.outcome(f"charge ~{_fmt(cost)} {unit} to bucket `{key}` (checked with the reserve)")
         return None
     answer = yield Check([charge])
     if isinstance(answer, StoreFailed):
-        return _store_failed(flow, rule, plan, key, cost, answer, arec)
+        return _store_failed(flow, rule, plan, key, cost, answer)
     out: Outcome = answer[0]
     entry = _entry(rule, plan, key, cost, out)
     if note:
-        entry["note"] = note
+        entry.note = note
     flow.limit_entries[spec.name] = entry
     _publish(flow, plan, out)
     flow.charges.append((rule, action, charge))
     if out.outcome == "limited":
         reason = _limited_reason(out)
         if not spec.enforce:
-            if arec is not None:
-                arec["outcome"] = f"over the limit, not enforced: {reason}"
+            rec.outcome(f"over the limit, not enforced: {reason}")
             return None
-        if arec is not None:
-            arec["outcome"] = f"limited 429: {reason}"
+        rec.outcome(f"limited 429: {reason}")
         return _limit_stop(out, reason)
-    if arec is not None:
-        arec["outcome"] = f"{out.outcome}: {_fmt(out.used)} of {_fmt(out.limit)} {out.unit} with this request"
+    if rec.on:
+        rec.outcome(f"{out.outcome}: {_fmt(out.used)} of {_fmt(out.limit)} {out.unit} with this request")
     return None
 
 
@@ -167,27 +157,23 @@ def _fmt(x: float | None) -> str:
     return f"{int(x):,}"
 
 
-def _entry(rule: CompiledRule, plan: Any, key: str, cost: float | None, out: Outcome | None) -> dict[str, Any]:
+def _entry(rule: CompiledRule, plan: Any, key: str, cost: float | None, out: Outcome | None) -> LimitEntry:
     spec = plan.spec
-    e: dict[str, Any] = {"name": spec.name, "rule": rule.label, "type": plan.kind, "key": key, "unit": spec.unit,
-                         "cost": cost, "used": None, "limit": spec.capacity, "remaining": None,
-                         "reset_after": None, "outcome": "ok", "enforce": spec.enforce}
+    e = LimitEntry(spec.name, rule.label, plan.kind, key, spec.unit, cost, spec.capacity, spec.enforce)
     if out is not None:
-        _apply(e, out)
+        e.apply(out)
     return e
 
 
-def _apply(e: dict[str, Any], out: Outcome) -> None:
-    e["cost"] = out.cost
-    # a store's `used` includes this request's cost when it was (or would be) admitted
-    e["_incl"] = out.outcome != "limited"
-    e["used"] = out.used
-    e["limit"] = out.limit
-    e["remaining"] = out.remaining
-    e["reset_after"] = out.reset_after
-    e["outcome"] = out.outcome
-    if out.retry_after is not None:
-        e["retry_after"] = out.retry_after
+def _failed(flow: Flow, rule: CompiledRule, source: str, span: Any, fail: Failure, field: str) -> Stop | None:
+    stop = rule_error(flow, rule, REQ, source, span, fail, field)
+    if stop is None:
+        raise Skip()
+    return stop
+
+
+def _store_error(flow: Flow, message: str) -> None:
+    flow.store_error = {"code": STORE, "message": message, "mode": flow.cp.store_failure}
 
 
 def _publish(flow: Flow, plan: Any, out: Outcome) -> None:
@@ -204,20 +190,19 @@ def _publish(flow: Flow, plan: Any, out: Outcome) -> None:
         actions.setdefault("aigw", {})[plan.kind.replace("-", "_")] = result
 
 
-def _store_failed(flow: Flow, rule: CompiledRule, plan: Any, key: str, cost: float, failed: StoreFailed,
-                  arec: Any) -> Stop | None:
+def _store_failed(flow: Flow, rule: CompiledRule, plan: Any, key: str, cost: float,
+                  failed: StoreFailed) -> Stop | None:
     mode = flow.cp.store_failure
-    flow.store_error = {"message": failed.message, "mode": mode}
+    _store_error(flow, failed.message)
+    rec = flow.rec
     entry = _entry(rule, plan, key, cost, None)
-    entry["outcome"] = "unavailable"
+    entry.outcome = "unavailable"
     flow.limit_entries[plan.spec.name] = entry
     if mode == "fail_open":
-        if arec is not None:
-            arec["outcome"] = "store unavailable: not counted (store_failure: fail_open)"
+        rec.outcome("store unavailable: not counted (store_failure: fail_open)")
         return None
     reason = f"limit store unavailable: {failed.message} (store_failure: fail_closed)"
-    if arec is not None:
-        arec["outcome"] = "denied 503: store unavailable"
+    rec.outcome("denied 503: store unavailable")
     return Stop("deny", 503, reason, "store", body=reason)
 
 
@@ -231,7 +216,7 @@ def check_deferred(flow: Flow) -> Steps:
     for i, out in enumerate(answer):
         entry = flow.limit_entries.get(out.name)
         if entry is not None:
-            _apply(entry, out)
+            entry.apply(out)
     for i, out in enumerate(answer):
         rule, action, charge = flow.charges[i]
         if out.outcome == "limited" and charge.spec.enforce and not action.eager:
@@ -249,9 +234,9 @@ def reserve(flow: Flow) -> Steps:
     answer = yield Reserve(flow.rid, charges)
     if isinstance(answer, StoreFailed):
         mode = flow.cp.store_failure
-        flow.store_error = {"message": answer.message, "mode": mode}
+        _store_error(flow, answer.message)
         for _, action, _c in flow.charges:
-            flow.limit_entries[action.limit.spec.name]["outcome"] = "unavailable"  # type: ignore[union-attr]
+            flow.limit_entries[action.limit.spec.name].outcome = "unavailable"  # type: ignore[union-attr]
         if mode == "fail_closed":
             rule, action, _c = flow.charges[0]
             flow.stop = Stop("deny", 503, f"limit store unavailable: {answer.message} (store_failure: fail_closed)",
@@ -262,9 +247,9 @@ def reserve(flow: Flow) -> Steps:
     for i, out in enumerate(answer):
         entry = flow.limit_entries.get(out.name)
         if entry is not None:
-            _apply(entry, out)
+            entry.apply(out)
             if not admitted:
-                entry["_incl"] = False
+                entry.includes_cost = False
         plan = flow.charges[i][1].limit
         _publish(flow, plan, out)
         if out.outcome == "limited" and flow.charges[i][2].spec.enforce:
@@ -285,11 +270,11 @@ def settle(flow: Flow, resp: dict[str, Any], usage: Usage, cost: Any) -> Steps:
     if failed and flow.cp.upstream_error == "release":
         answer = yield Release(flow.rid)
         if isinstance(answer, StoreFailed):
-            flow.store_error = {"message": answer.message, "mode": flow.cp.store_failure}
+            _store_error(flow, answer.message)
             return
         flow.released = True
         for entry in flow.limit_entries.values():
-            entry["settled"] = "released (upstream error)"
+            entry.settled = "released (upstream error)"
         return
     actual: dict[str, float] = {}
     for rule, action, charge in flow.charges:
@@ -306,37 +291,36 @@ def settle(flow: Flow, resp: dict[str, Any], usage: Usage, cost: Any) -> Steps:
             else:
                 continue
         elif plan.cost is not None:  # type: ignore[union-attr]
-            try:
-                v = plan.cost.fn(flow.act)  # type: ignore[union-attr]
-                value = float(v) if type(v) is not bool and isinstance(v, (int, float)) and v >= 0 else None
-            except (CelError, RecursionError) as exc:
-                msg = exc.message if isinstance(exc, CelError) else "expression too deep"
-                flow.errors.append({"phase": RES, "rule": rule.label, "source": plan.cost.source,  # type: ignore[union-attr]
-                                    "span": span_dict(plan.cost.span), "message": msg, "field": "cost",  # type: ignore[union-attr]
-                                    "on_error": "keep the reservation"})
+            v = run(plan.cost.fn, flow.act, EXPRESSION)  # type: ignore[union-attr]
+            if type(v) is Failure:
+                flow.errors.append({"code": v.code, "phase": RES, "rule": rule.label,
+                                    "source": plan.cost.source, "span": span_dict(plan.cost.span),  # type: ignore[union-attr]
+                                    "message": v.message, "field": "cost", "on_error": "keep the reservation"})
                 value = None
+            else:
+                value = float(v) if type(v) is not bool and isinstance(v, (int, float)) and v >= 0 else None
         elif spec.unit == "tokens":
             value = float(usage.total_tokens)
         elif spec.unit == "usd":
             value = cost.as_float()
             if value is None:
-                flow.limit_entries[spec.name]["settled_note"] = "actual price unknown: the reservation stands"
+                flow.limit_entries[spec.name].settled_note = "actual price unknown: the reservation stands"
         else:
             continue
         if value is not None:
             actual[spec.name] = value
     answer = yield Reconcile(flow.rid, actual)
     if isinstance(answer, StoreFailed):
-        flow.store_error = {"message": answer.message, "mode": flow.cp.store_failure}
+        _store_error(flow, answer.message)
         return
     for out in answer:
         entry = flow.limit_entries.get(out.name)
         if entry is not None:
-            reserved = entry["cost"]
-            entry["reserved"] = reserved
-            _apply(entry, out)
-            entry["settled"] = "reconciled"
-            entry["note"] = f"reserved ~{_fmt(reserved)} at request time, reconciled to {_fmt(out.cost)}"
+            reserved = entry.cost
+            entry.reserved = reserved
+            entry.apply(out)
+            entry.settled = "reconciled"
+            entry.note = f"reserved ~{_fmt(reserved)} at request time, reconciled to {_fmt(out.cost)}"
         plan = flow.cp.limits.get(out.name)
         if plan is not None:
             _publish(flow, plan[1].limit, out)

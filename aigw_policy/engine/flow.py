@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ..limits.model import Charge
+from ..limits.model import Charge, Outcome
 from ..providers import AiRequest, PriceBook, Usage
 from .compile import CompiledAction, CompiledPolicy, CompiledRule
+from .trace import NO_TRACE, Recorder, TraceRecorder
 
 __all__ = [
-    "REQ", "RES", "Check", "Flow", "Need", "Release", "Reconcile", "Reserve", "Steps", "Stop", "StoreFailed",
+    "REQ", "RES", "Check", "Flow", "LimitEntry", "Need", "Release", "Reconcile", "Reserve", "Steps", "Stop", "StoreFailed",
 ]
 
 REQ = "on_http_request"
@@ -80,11 +81,68 @@ class Stop:
     span: Any = None  # where to point: the failing expression, else the action or rule
 
 
+@dataclass(slots=True)
+class LimitEntry:
+    """One limit the request touched, as the decision's ``limits[]`` reports it."""
+
+    name: str
+    rule: str
+    type: str  # rate-limit | token-limit | usage-cap
+    key: str
+    unit: str
+    cost: float | None
+    limit: float
+    enforce: bool
+    used: float | None = None
+    remaining: float | None = None
+    reset_after: float | None = None
+    outcome: str = "ok"  # ok | warn | limited | pending | unavailable
+    retry_after: float | None = None
+    note: str | None = None
+    reserved: float | None = None
+    settled: str | None = None
+    settled_note: str | None = None
+    code: str | None = None
+    """The code (aigw_policy.codes) of what went wrong with this limit, as AIGW507."""
+    includes_cost: bool = False
+    """The store's ``used`` counts this request's cost (it was, or would have been, admitted)."""
+
+    def apply(self, out: Outcome) -> None:
+        """Take the store's answer for this limit."""
+        self.cost = out.cost
+        self.includes_cost = out.outcome != "limited"
+        self.used = out.used
+        self.limit = out.limit
+        self.remaining = out.remaining
+        self.reset_after = out.reset_after
+        self.outcome = out.outcome
+        if out.retry_after is not None:
+            self.retry_after = out.retry_after
+
+    def to_dict(self, charged: bool) -> dict[str, Any]:
+        """The JSON form; ``used`` is the use before this request when nothing was charged."""
+        used, remaining = self.used, self.remaining
+        if not charged and self.includes_cost and used is not None and self.cost:
+            used = max(0.0, used - self.cost)
+            remaining = max(0.0, self.limit - used)
+        out: dict[str, Any] = {
+            "name": self.name, "rule": self.rule, "type": self.type, "key": self.key, "unit": self.unit,
+            "cost": self.cost, "used": used, "limit": self.limit, "remaining": remaining,
+            "reset_after": self.reset_after, "outcome": self.outcome, "enforce": self.enforce,
+        }
+        for name in ("retry_after", "note", "reserved", "settled", "settled_note", "code"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        out["charged"] = charged
+        return out
+
+
 class Flow:
     """Everything one request's evaluation reads and writes. Not shared between threads."""
 
     __slots__ = (
-        "cp", "rid", "now", "now_dt", "act", "ai", "identity", "trace", "prices",
+        "cp", "rid", "now", "now_dt", "act", "ai", "identity", "rec", "prices",
         "limit_entries", "charges", "effects", "errors", "stop", "response_stop", "notes",
         "usage", "cost", "reserved", "released", "store_error", "response", "upstream",
         "lowered_output", "model", "provider", "deferred", "prompt_chars",
@@ -99,9 +157,9 @@ class Flow:
         self.act = act
         self.ai = ai
         self.identity = identity
-        self.trace: list[dict[str, Any]] | None = [] if trace else None
+        self.rec: Recorder = TraceRecorder() if trace else NO_TRACE
         self.prices = prices
-        self.limit_entries: dict[str, dict[str, Any]] = {}
+        self.limit_entries: dict[str, LimitEntry] = {}
         self.charges: list[tuple[CompiledRule, CompiledAction, Charge]] = []
         self.effects: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
@@ -120,6 +178,11 @@ class Flow:
         self.provider = ai.provider
         self.deferred = False  # charges whose outcome is not known yet (checked at the end)
         self.prompt_chars: int | None = None  # set when a parked request dropped its prompt
+
+    @property
+    def trace(self) -> list[dict[str, Any]] | None:
+        """The trace records (None when not tracing)."""
+        return self.rec.records
 
     def time(self) -> datetime:
         if self.now_dt is None:

@@ -24,11 +24,12 @@ from typing import Any
 
 from ..cel import CelError
 from ..providers import extract_usage
-from .actions import HANDLERS
+from .actions import run_action
 from .charging import check_deferred, limit, reserve, settle
+from .compile import CompiledRule
 from .flow import REQ, RES, Flow, Steps, Stop
-from .rule_error import Skip, rule_error
-from .trace import expr_record
+from .rule_error import CONDITION, CONDITION_TYPE, Failure, Skip, failure, rule_error
+from .trace import Recorder
 
 __all__ = ["request_steps", "response_steps"]
 
@@ -102,80 +103,48 @@ def _lower_headers(headers: Any) -> dict[str, list[str]]:
 
 def _phase(flow: Flow, phase: str) -> Steps:
     cp = flow.cp
-    rules = cp.rules(phase)
+    rules = cp.rules(phase)  # type: ignore[arg-type]
     index = cp.request_index if phase == REQ else cp.response_index
     act = flow.act
-    trace = flow.trace
-    order = index.candidates(act, 0) if index is not None and trace is None else None
+    rec = flow.rec
+    order = index.candidates(act, 0) if index is not None else None
     seq: Any = order if order is not None else rules
     k = 0
     n = len(seq)
+    due = 0  # the next rule in document order: those before a candidate were skipped by the index
     while k < n:
         rule = seq[k]
         k += 1
         if order is not None:
             rule = rules[rule]
-        rec: dict[str, Any] | None = None
-        if trace is not None:
-            rec = {"phase": phase, "rule": rule.label, "line": rule.span.line if rule.span else None,
-                   "matched": False, "expressions": [], "actions": []}
-            trace.append(rec)
-        # --- conditions: all must be true; a false one wins over an error (CEL's && rule)
-        error: tuple[Any, str] | None = None
-        matched = True
-        for e in rule.exprs:
-            try:
-                value = e.fn(act)
-            except CelError as exc:
-                msg = exc.message
-                value = _ERR
-            except RecursionError:
-                msg = "expression too deep to evaluate"
-                value = _ERR
-            if value is True:
-                if rec is not None:
-                    rec["expressions"].append(expr_record(e.source, e.span, True))
-                continue
-            if value is False:
-                if rec is not None:
-                    rec["expressions"].append(expr_record(e.source, e.span, False))
-                matched = False
-                break
-            if value is not _ERR:
-                msg = f"condition is {_cel_type(value)}, not bool"
-            if rec is not None:
-                rec["expressions"].append(expr_record(e.source, e.span, error=msg))
-            if error is None:
-                error = (e, msg)
+            if rec.on and rule.position > due:
+                _skipped(rules[due:rule.position], phase, act, rec)
+            due = rule.position + 1
+        rec.rule(phase, rule)
+        matched, error = _conditions(rule, act, rec)
         if not matched:
             continue
         if error is not None:
-            expr, msg = error
-            if rec is not None:
-                rec["matched"] = "error"
-            stop = rule_error(flow, rule, phase, expr.source, expr.span, msg, None)
+            expr, fail = error
+            rec.matched("error")
+            stop = rule_error(flow, rule, phase, expr.source, expr.span, fail, None)
             if stop is not None and (phase == REQ or flow.upstream):
                 _finish(flow, phase, stop)
                 return
             continue
-        if rec is not None:
-            rec["matched"] = True
+        rec.matched(True)
         # --- actions, in order
         reindex = False
         for action in rule.actions:
-            arec: dict[str, Any] | None = None
-            if rec is not None:
-                arec = {"type": action.type, "outcome": "ran"}
-                rec["actions"].append(arec)
+            rec.action(action)
             try:
                 if action.limit is not None:
                     if phase != REQ:
-                        if arec is not None:
-                            arec["outcome"] = "skipped: limits run in the request phase"
+                        rec.outcome("skipped: limits run in the request phase")
                         continue
-                    stop = yield from limit(flow, rule, action, arec)
+                    stop = yield from limit(flow, rule, action)
                 else:
-                    stop = HANDLERS[action.type](flow, rule, action, phase, arec)
+                    stop = run_action(flow, rule, action, phase)
                     if action.type == "set-model":
                         reindex = True
             except Skip:
@@ -189,12 +158,41 @@ def _phase(flow: Flow, phase: str) -> Steps:
                 _finish(flow, phase, stop)
                 return
         if reindex and order is not None:
-            seq = index.candidates(act, rule.position + 1)
+            seq = index.candidates(act, rule.position + 1)  # type: ignore[union-attr]
             k = 0
             n = len(seq)
+    if rec.on and order is not None and due < len(rules):
+        _skipped(rules[due:], phase, act, rec)
 
 
-_ERR = object()
+def _conditions(rule: CompiledRule, act: dict[str, Any], rec: Recorder) -> tuple[bool, tuple[Any, Failure] | None]:
+    """(whether the rule matches, its first failing condition): all conditions must be true;
+    a false one wins over a failure (CEL's ``&&`` rule)."""
+    error: tuple[Any, Failure] | None = None
+    for e in rule.exprs:
+        try:
+            value = e.fn(act)
+        except (CelError, RecursionError) as exc:
+            value = failure(exc, CONDITION)
+        if value is True or value is False:
+            rec.expr(e, value)
+            if value:
+                continue
+            return False, None
+        if type(value) is not Failure:
+            value = Failure(CONDITION_TYPE, f"condition is {_cel_type(value)}, not bool")
+        rec.expr(e, None, value.message)
+        if error is None:
+            error = (e, value)
+    return True, error
+
+
+def _skipped(rules: Any, phase: str, act: dict[str, Any], rec: Recorder) -> None:
+    """Rules the index skipped (a condition of each is false): recorded with their conditions,
+    evaluated for the record only, as an evaluation without the index shows them."""
+    for rule in rules:
+        rec.rule(phase, rule)
+        _conditions(rule, act, rec)
 
 
 def _finish(flow: Flow, phase: str, stop: Stop) -> None:
