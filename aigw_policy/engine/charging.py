@@ -314,13 +314,13 @@ def settle(flow: Flow, resp: dict[str, Any], usage: Usage, cost: Any) -> Steps:
         _store_error(flow, answer.message)
         return
     for out in answer:
-        entry = flow.limit_entries.get(out.name)
-        if entry is not None:
-            reserved = entry.cost
-            entry.reserved = reserved
-            entry.apply(out)
-            entry.settled = "reconciled"
-            entry.note = f"reserved ~{_fmt(reserved)} at request time, reconciled to {_fmt(out.cost)}"
-        plan = flow.cp.limits.get(out.name)
-        if plan is not None:
-            _publish(flow, plan[1].limit, out)
+        settled = flow.limit_entries.get(out.name)
+        if settled is not None:
+            reserved = settled.cost
+            settled.reserved = reserved
+            settled.apply(out)
+            settled.settled = "reconciled"
+            settled.note = f"reserved ~{_fmt(reserved)} at request time, reconciled to {_fmt(out.cost)}"
+        hit = flow.cp.limits.get(out.name)
+        if hit is not None:
+            _publish(flow, hit[1].limit, out)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ..limits.model import Charge, Outcome
+from ..limits.model import AsyncLimitStore, Charge, LimitStore, Outcome
 from ..providers import AiRequest, PriceBook, Usage
 from .compile import CompiledAction, CompiledPolicy, CompiledRule
 from .trace import NO_TRACE, Recorder, TraceRecorder
@@ -26,12 +26,26 @@ RES = "on_http_response"
 
 
 class Need:
+    """Something the core asks of a limit store; it knows how to ask (sync and async)."""
+
     __slots__ = ()
+
+    def ask(self, store: LimitStore, now: float) -> list[Outcome]:
+        raise NotImplementedError
+
+    async def aask(self, store: AsyncLimitStore, now: float) -> list[Outcome]:
+        raise NotImplementedError
 
 
 @dataclass(slots=True)
 class Check(Need):
     charges: list[Charge]
+
+    def ask(self, store: LimitStore, now: float) -> list[Outcome]:
+        return store.check(self.charges, now)
+
+    async def aask(self, store: AsyncLimitStore, now: float) -> list[Outcome]:
+        return await store.acheck(self.charges, now)
 
 
 @dataclass(slots=True)
@@ -39,16 +53,36 @@ class Reserve(Need):
     request_id: str
     charges: list[Charge]
 
+    def ask(self, store: LimitStore, now: float) -> list[Outcome]:
+        return store.reserve(self.request_id, self.charges, now)
+
+    async def aask(self, store: AsyncLimitStore, now: float) -> list[Outcome]:
+        return await store.areserve(self.request_id, self.charges, now)
+
 
 @dataclass(slots=True)
 class Reconcile(Need):
     request_id: str
     actual: dict[str, float]
 
+    def ask(self, store: LimitStore, now: float) -> list[Outcome]:
+        return store.reconcile(self.request_id, self.actual, now)
+
+    async def aask(self, store: AsyncLimitStore, now: float) -> list[Outcome]:
+        return await store.areconcile(self.request_id, self.actual, now)
+
 
 @dataclass(slots=True)
 class Release(Need):
     request_id: str
+
+    def ask(self, store: LimitStore, now: float) -> list[Outcome]:
+        store.release(self.request_id, now)
+        return []
+
+    async def aask(self, store: AsyncLimitStore, now: float) -> list[Outcome]:
+        await store.arelease(self.request_id, now)
+        return []
 
 
 @dataclass(slots=True)
