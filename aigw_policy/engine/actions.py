@@ -9,20 +9,21 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from ..cel import CelError
 from .compile import CompiledAction, CompiledRule, Template, text_of
 from .flow import REQ, Flow, Stop
-from .rule_error import HEADER_VALUE, TEMPLATE, ErrorStop, Failure, Skip, action_error, run
+from .rule_error import HEADER_VALUE, TEMPLATE, ErrorStop, Failure, Skip, action_error, failure
 from .trace import jsonable
 
 __all__ = ["HANDLERS", "run_action"]
 
 
 def _render(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, tpl: Template, field: str) -> Any:
-    value = run(tpl.render, flow.act, TEMPLATE)
-    if type(value) is Failure:
+    try:
+        return tpl.render(flow.act)
+    except (CelError, RecursionError) as exc:
         span = action.ir.span_of(field) if action.ir is not None else action.span
-        raise action_error(flow, rule, phase, tpl.text, span, value, field)
-    return value
+        raise action_error(flow, rule, phase, tpl.text, span, failure(exc, TEMPLATE), field) from None
 
 
 # RFC 9110 §5.5: a field value is visible characters, spaces and tabs (and obs-text, bytes

@@ -121,11 +121,11 @@ def _phase(flow: Flow, phase: str) -> Steps:
                 _skipped(rules[due:rule.position], phase, act, rec)
             due = rule.position + 1
         rec.rule(phase, rule)
-        matched, error = _conditions(rule, act, rec)
-        if not matched:
+        matched = _conditions(rule, act, rec)
+        if matched is False:
             continue
-        if error is not None:
-            expr, fail = error
+        if matched is not True:
+            expr, fail = matched
             rec.matched("error")
             stop = rule_error(flow, rule, phase, expr.source, expr.span, fail, None)
             if stop is not None and (phase == REQ or flow.upstream):
@@ -165,9 +165,9 @@ def _phase(flow: Flow, phase: str) -> Steps:
         _skipped(rules[due:], phase, act, rec)
 
 
-def _conditions(rule: CompiledRule, act: dict[str, Any], rec: Recorder) -> tuple[bool, tuple[Any, Failure] | None]:
-    """(whether the rule matches, its first failing condition): all conditions must be true;
-    a false one wins over a failure (CEL's ``&&`` rule)."""
+def _conditions(rule: CompiledRule, act: dict[str, Any], rec: Recorder) -> bool | tuple[Any, Failure]:
+    """True when the rule matches, False when not, else its first failing condition and the
+    failure: all conditions must be true; a false one wins over a failure (CEL's ``&&``)."""
     error: tuple[Any, Failure] | None = None
     for e in rule.exprs:
         try:
@@ -178,13 +178,13 @@ def _conditions(rule: CompiledRule, act: dict[str, Any], rec: Recorder) -> tuple
             rec.expr(e, value)
             if value:
                 continue
-            return False, None
+            return False
         if type(value) is not Failure:
             value = Failure(CONDITION_TYPE, f"condition is {_cel_type(value)}, not bool")
         rec.expr(e, None, value.message)
         if error is None:
             error = (e, value)
-    return True, error
+    return True if error is None else error
 
 
 def _skipped(rules: Any, phase: str, act: dict[str, Any], rec: Recorder) -> None:
