@@ -107,6 +107,7 @@ def _phase(flow: Flow, phase: str) -> Steps:
     index = cp.request_index if phase == REQ else cp.response_index
     act = flow.act
     rec = flow.rec
+    on = rec.on  # production records nothing: it skips the calls
     order = index.candidates(act, 0) if index is not None else None
     seq: Any = order if order is not None else rules
     k = 0
@@ -117,26 +118,30 @@ def _phase(flow: Flow, phase: str) -> Steps:
         k += 1
         if order is not None:
             rule = rules[rule]
-            if rec.on and rule.position > due:
+            if on and rule.position > due:
                 _skipped(rules[due:rule.position], phase, act, rec)
             due = rule.position + 1
-        rec.rule(phase, rule)
-        matched = _conditions(rule, act, rec)
+        if on:
+            rec.rule(phase, rule)
+        matched = _conditions(rule, act, rec if on else None)
         if matched is False:
             continue
         if matched is not True:
             expr, fail = matched
-            rec.matched("error")
+            if on:
+                rec.matched("error")
             stop = rule_error(flow, rule, phase, expr.source, expr.span, fail, None)
             if stop is not None and (phase == REQ or flow.upstream):
                 _finish(flow, phase, stop)
                 return
             continue
-        rec.matched(True)
+        if on:
+            rec.matched(True)
         # --- actions, in order
         reindex = False
         for action in rule.actions:
-            rec.action(action)
+            if on:
+                rec.action(action)
             try:
                 if action.limit is not None:
                     if phase != REQ:
@@ -161,27 +166,32 @@ def _phase(flow: Flow, phase: str) -> Steps:
             seq = index.candidates(act, rule.position + 1)  # type: ignore[union-attr]
             k = 0
             n = len(seq)
-    if rec.on and order is not None and due < len(rules):
+    if on and order is not None and due < len(rules):
         _skipped(rules[due:], phase, act, rec)
 
 
-def _conditions(rule: CompiledRule, act: dict[str, Any], rec: Recorder) -> bool | tuple[Any, Failure]:
+def _conditions(rule: CompiledRule, act: dict[str, Any], rec: Recorder | None) -> bool | tuple[Any, Failure]:
     """True when the rule matches, False when not, else its first failing condition and the
-    failure: all conditions must be true; a false one wins over a failure (CEL's ``&&``)."""
+    failure: all conditions must be true; a false one wins over a failure (CEL's ``&&``).
+    Each value goes to ``rec`` when recording."""
     error: tuple[Any, Failure] | None = None
     for e in rule.exprs:
         try:
             value = e.fn(act)
         except (CelError, RecursionError) as exc:
             value = failure(exc, CONDITION)
-        if value is True or value is False:
-            rec.expr(e, value)
-            if value:
-                continue
+        if value is True:
+            if rec is not None:
+                rec.expr(e, True)
+            continue
+        if value is False:
+            if rec is not None:
+                rec.expr(e, False)
             return False
         if type(value) is not Failure:
             value = Failure(CONDITION_TYPE, f"condition is {_cel_type(value)}, not bool")
-        rec.expr(e, None, value.message)
+        if rec is not None:
+            rec.expr(e, None, value.message)
         if error is None:
             error = (e, value)
     return True if error is None else error

@@ -208,7 +208,8 @@ class Engine:
         except BaseException:
             self._drive(self._abandon(flow), flow.now)
             raise
-        self._drive(_releases(evicted), flow.now)
+        if evicted:
+            self._drive(_releases(evicted), flow.now)
         # durable before it is forwarded (a ledger of the embedder's own may have no intents)
         intent = getattr(self.ledger, "intent", None) if expect_response and not decision.complete else None
         if intent is not None:
@@ -269,7 +270,8 @@ class Engine:
         except BaseException:
             await self._adrive(self._abandon(flow), flow.now)
             raise
-        await self._adrive(_releases(evicted), flow.now)
+        if evicted:
+            await self._adrive(_releases(evicted), flow.now)
         # durable before it is forwarded (a ledger of the embedder's own may have no intents)
         aintent = getattr(self.ledger, "aintent", None) if expect_response and not decision.complete else None
         if aintent is not None:
