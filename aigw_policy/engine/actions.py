@@ -89,7 +89,8 @@ def _add_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
     target = _headers_target(flow, phase)
     for k, t in action.templates["headers"].items():
         target["add"][k.lower()] = _header_value(flow, rule, action, phase, t, f"headers.{k}")
-    flow.rec.outcome("added " + ", ".join(action.templates["headers"]))
+    if flow.rec.on:  # the text is built only for the record
+        flow.rec.outcome("added " + ", ".join(action.templates["headers"]))
 
 
 def _remove_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
@@ -99,14 +100,16 @@ def _remove_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phas
         if low not in target["remove"]:
             target["remove"].append(low)
         target["add"].pop(low, None)
-    flow.rec.outcome("removed " + ", ".join(action.config.headers))
+    if flow.rec.on:  # the text is built only for the record
+        flow.rec.outcome("removed " + ", ".join(action.config.headers))
 
 
 def _set_vars(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
     vars_ = flow.act["vars"]
     for k, v in action.templates["vars"].items():
         vars_[k] = _render_value(flow, rule, action, phase, v, f"vars.{k}")
-    flow.rec.outcome("set " + ", ".join(action.templates["vars"]))
+    if flow.rec.on:  # the text is built only for the record
+        flow.rec.outcome("set " + ", ".join(action.templates["vars"]))
 
 
 def _render_value(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, v: Any, field: str) -> Any:
@@ -142,7 +145,8 @@ def _set_model(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: st
         flow.provider = provider
         act["ai.provider"] = provider
     flow.effects["model"] = change
-    flow.rec.outcome(f"model {before} -> {model}")
+    if flow.rec.on:  # the text is built only for the record
+        flow.rec.outcome(f"model {before} -> {model}")
 
 
 def _model_access(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:
@@ -160,7 +164,8 @@ def _model_access(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
     ):
         reason = f"model `{full}` is not among the models rule `{rule.label}` allows"
     if reason is None:
-        flow.rec.outcome(f"model {full} allowed")
+        if flow.rec.on:  # the text is built only for the record
+            flow.rec.outcome(f"model {full} allowed")
         return None
     status = cfg.status_code or 403
     flow.rec.outcome(f"denied {status}: {reason}")
@@ -185,7 +190,8 @@ def _max_tokens(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: s
                 flow.effects["max_output_tokens"] = {"from": out or None, "to": cfg.output, "rule": rule.label}
                 act["ai.max_output_tokens"] = cfg.output
                 flow.lowered_output = cfg.output
-                flow.rec.outcome(f"clamped max output {out or 'unset'} -> {cfg.output}")
+                if flow.rec.on:  # the text is built only for the record
+                    flow.rec.outcome(f"clamped max output {out or 'unset'} -> {cfg.output}")
                 return None
         elif out > cfg.output:
             reason = f"the request asks for {out:,} output tokens, more than the {cfg.output:,} rule `{rule.label}` allows"
@@ -222,7 +228,8 @@ def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
         result["action"] = "deny"
     flow.act["actions"].setdefault("ngrok", {})["restrict_ips"] = result
     if reason is None or not enforce:
-        flow.rec.outcome("allowed" if reason is None else f"would deny (enforce: false): {reason}")
+        if flow.rec.on:  # the text is built only for the record
+            flow.rec.outcome("allowed" if reason is None else f"would deny (enforce: false): {reason}")
         return None
     flow.rec.outcome(f"denied 403: {reason}")
     return Stop("deny", 403, reason, "restrict-ips", body=reason)
