@@ -164,7 +164,7 @@ class LimitEntry:
             "cost": self.cost, "used": used, "limit": self.limit, "remaining": remaining,
             "reset_after": self.reset_after, "outcome": self.outcome, "enforce": self.enforce,
         }
-        for name in ("retry_after", "note", "reserved", "settled", "settled_note", "code"):
+        for name in ("reserved", "settled", "note", "retry_after", "settled_note", "code"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
