@@ -89,7 +89,16 @@ CODES: dict[str, Code] = _codes(
     ("AIGW402", W, "limit read before it runs, or no such limit"),
     ("AIGW403", W, "lookup can fail at run time"),
     ("AIGW404", W, "variable read where it may not be set, or never set"),
-    # requests and evaluation
+    # requests and evaluation (the decision's errors[], store and limits[] entries)
+    ("AIGW500", E, "CEL error in a rule's condition"),
+    ("AIGW501", E, "condition is not a bool"),
+    ("AIGW502", E, "CEL error in an action's expression (bucket_key, cost)"),
+    ("AIGW503", E, "CEL error in a template (${...})"),
+    ("AIGW504", E, "header value a header cannot carry"),
+    ("AIGW505", E, "limit cost is not a non-negative number"),
+    ("AIGW506", E, "limit store unavailable"),
+    ("AIGW507", E, "price unknown for a limit counted in usd"),
+    ("AIGW508", E, "expression too deep to evaluate"),
     ("AIGW520", E, "CEL evaluation over its cost budget"),
     # gateway configuration: the keys file of `serve`
     ("AIGW600", E, "keys file unreadable: not UTF-8, not YAML, empty"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from .context import format_now
-from .evaluate import REQ, Flow
+from .flow import REQ, Flow
 from .trace import span_dict
 
 __all__ = ["Decision", "Verdict"]
@@ -201,16 +201,7 @@ class Decision:
             response = {"status_code": self.status_code, "headers": dict(gw.headers or {}) if gw else {},
                         "body": gw.body if gw else self.reason}
         charged = flow.reserved and not flow.released
-        limits = []
-        for entry in flow.limit_entries.values():
-            entry = dict(entry)
-            incl = entry.pop("_incl", False)
-            entry["charged"] = charged
-            if not charged and incl and entry.get("used") is not None and entry.get("cost"):
-                # `used` is the use before this request when nothing was charged
-                entry["used"] = max(0.0, entry["used"] - entry["cost"])
-                entry["remaining"] = max(0.0, entry["limit"] - entry["used"])
-            limits.append(entry)
+        limits = [entry.to_dict(charged) for entry in flow.limit_entries.values()]
         effects = {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
                    for k, v in flow.effects.items()}
         if flow.act.get("vars"):

@@ -12,7 +12,8 @@ false condition wins over an error in another one (CEL's ``&&``, and the engine'
 several expressions). So a rule whose indexed conjunct is false never matches and never
 fails, and skipping it changes nothing. When the request has no string value for ``X`` (the
 variable is missing: the conjunct would be an error, not false), every rule indexed on
-``X`` is a candidate. The trace records every rule, so traced evaluations bypass the index.
+``X`` is a candidate. A traced evaluation uses the index too (its recorder shows a skipped
+rule with its conditions, evaluated for the record only).
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ from ..analysis.free_vars import FreeVars
 from ..limits.model import Charge
 from ..providers import AiRequest, PriceBook
 from .compile import CompiledPolicy
-from .evaluate import Flow, Stop
+from .flow import Flow, Stop
 from .request import Identity
+from .trace import TraceRecorder
 
 __all__ = ["Parked", "park"]
 
@@ -60,7 +61,7 @@ class Parked:
         flow = Flow(cp, rid, self.now, act, AiRequest(*ai_values), Identity.model_construct(**identity),
                     prices, False)
         if self.trace is not None:
-            flow.trace = list(self.trace)
+            flow.rec = TraceRecorder(list(self.trace))
         flow.limit_entries = entries
         rules = cp.request_rules
         flow.charges = [(rules[r], rules[r].actions[a], _charge(rules[r].actions[a], key, cost))

@@ -13,13 +13,13 @@ import threading
 import time as _time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from concurrent.futures import Future
 from typing import Any
 
 from ..cel.budget import DEFAULT_BUDGET
 from ..ir import Policy
-from ..limits.model import LimitSpec, LimitStore
+from ..limits.model import AsyncLimitStore, LimitSpec, LimitStore
 from ..providers import PriceBook
 from ..providers.prices import Cost
 from ..providers.usage import Usage
@@ -27,16 +27,8 @@ from .compile import CompiledPolicy, compile_policy
 from .context import activation, classify_request
 from .decision import Decision
 from .errors import StoreUnavailableError, UnknownRequestError
-from .evaluate import (
-    Check,
-    Flow,
-    Reconcile,
-    Release,
-    Reserve,
-    StoreFailed,
-    request_steps,
-    response_steps,
-)
+from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
+from .phases import request_steps, response_steps
 from .pending import Parked, park
 from .request import HttpResponse, Request, RequestError, _problems
 
@@ -50,6 +42,8 @@ MAX_DONE = 4096
 """Completed decisions remembered, so a repeated ``complete()`` gets the same answer."""
 
 _STORE_METHODS = ("check", "reserve", "reconcile", "release")  # and seed, for apply_state
+
+Steps = Generator[Need, Any, Any]
 
 
 class Engine:
@@ -86,6 +80,8 @@ class Engine:
         else:
             raise TypeError(f"Engine needs a Policy, not {type(policy).__name__}")
         self.store: LimitStore = _store(store)
+        # the store's async twin; a store without one is called in the event loop's thread
+        self._astore: AsyncLimitStore | None = self.store if isinstance(self.store, AsyncLimitStore) else None
         if ledger is not None and not (callable(getattr(ledger, "record", None))
                                        and callable(getattr(ledger, "arecord", None))):
             raise TypeError(f"ledger= takes an aigw_policy.ledger.Ledger, not {type(ledger).__name__} "
@@ -123,19 +119,16 @@ class Engine:
         open; raise :class:`StoreUnavailableError` naming which failed and why. Call it once
         at start-up."""
         try:
-            self.store.check([], _time.time())
+            Check([]).ask(self.store, _time.time())
         except Exception as error:  # noqa: BLE001 - any failure is reported by name
             raise self._unavailable(error) from None
         self._check_ledger()
 
     async def acheck(self) -> None:
         """The async twin of :meth:`check`."""
-        store: Any = self.store
         try:
-            if hasattr(store, "acheck"):
-                await store.acheck([], _time.time())
-            else:
-                store.check([], _time.time())
+            astore, now = self._astore, _time.time()
+            await Check([]).aask(astore, now) if astore is not None else Check([]).ask(self.store, now)
         except Exception as error:  # noqa: BLE001
             raise self._unavailable(error) from None
         self._check_ledger()
@@ -206,39 +199,24 @@ class Engine:
         A bad request raises :class:`RequestError` before the store is touched. If anything
         fails after the reservation (or the call is interrupted), the reservation is released.
         """
-        flow, req, explicit = self.start(request, trace=trace, now=now, request_id=request_id)
-        if apply_state and req.state is not None:
-            self.seed(req.state, flow.now)
+        flow, steps = self._evaluation(request, trace, now, request_id, apply_state, expect_response)
         try:
-            self._drive(request_steps(flow), flow.now)
-            stop = flow.stop
-            if stop is not None and stop.verdict == "deny":
-                self._drive(response_steps(flow, None), flow.now)
-                return self._final(flow)
-            if req.response is not None:
-                self._drive(response_steps(flow, req.response.model_dump()), flow.now)
-                return self._final(flow)
-            shared = False
-            if expect_response:
-                evicted, shared = self._park(flow, explicit)
-            else:
-                evicted = []
-                if flow.reserved:
-                    self._drive(_settle_at_estimate(flow), flow.now)
-            decision = Decision.from_flow(flow, complete=False, snapshot=shared)
+            decision, evicted = self._drive(steps, flow.now)
+            if decision.complete and self.ledger is not None:
+                self.ledger.record(self._record(flow, decision))
         except BaseException:
-            self._abandon(flow)
+            self._drive(self._abandon(flow), flow.now)
             raise
-        for rid in evicted:
-            self._drive(_release(rid), flow.now)
+        if evicted:
+            self._drive(_releases(evicted), flow.now)
         # durable before it is forwarded (a ledger of the embedder's own may have no intents)
-        intent = getattr(self.ledger, "intent", None) if expect_response else None
+        intent = getattr(self.ledger, "intent", None) if expect_response and not decision.complete else None
         if intent is not None:
             try:
                 intent(self._record(flow, decision), flow.ai)
             except BaseException:
                 self._forget(flow.rid)  # it will not be forwarded: release it
-                self._abandon(flow)
+                self._drive(self._abandon(flow), flow.now)
                 raise
         return decision
 
@@ -264,8 +242,9 @@ class Engine:
                 continue  # the first completion failed: claim it again
             try:
                 flow, t = self._revive(request_id, parked, now)
-                self._drive(response_steps(flow, resp), t)
-                decision = self._final(flow)
+                decision = self._drive(_completion(flow, resp), t)
+                if self.ledger is not None:
+                    self.ledger.record(self._record(flow, decision))
             except BaseException:
                 self._unclaim(request_id, parked, fut)
                 raise
@@ -282,39 +261,24 @@ class Engine:
         A bad request raises :class:`RequestError` before the store is touched. If the task
         is cancelled after the reservation was asked for, the reservation is released.
         """
-        flow, req, explicit = self.start(request, trace=trace, now=now, request_id=request_id)
-        if apply_state and req.state is not None:
-            self.seed(req.state, flow.now)
+        flow, steps = self._evaluation(request, trace, now, request_id, apply_state, expect_response)
         try:
-            await self._adrive(request_steps(flow), flow.now)
-            stop = flow.stop
-            if stop is not None and stop.verdict == "deny":
-                await self._adrive(response_steps(flow, None), flow.now)
-                return await self._afinal(flow)
-            if req.response is not None:
-                await self._adrive(response_steps(flow, req.response.model_dump()), flow.now)
-                return await self._afinal(flow)
-            shared = False
-            if expect_response:
-                evicted, shared = self._park(flow, explicit)
-            else:
-                evicted = []
-                if flow.reserved:
-                    await self._adrive(_settle_at_estimate(flow), flow.now)
-            decision = Decision.from_flow(flow, complete=False, snapshot=shared)
+            decision, evicted = await self._adrive(steps, flow.now)
+            if decision.complete and self.ledger is not None:
+                await self.ledger.arecord(self._record(flow, decision))
         except BaseException:
-            await self._aabandon(flow)
+            await self._adrive(self._abandon(flow), flow.now)
             raise
-        for rid in evicted:
-            await self._adrive(_release(rid), flow.now)
+        if evicted:
+            await self._adrive(_releases(evicted), flow.now)
         # durable before it is forwarded (a ledger of the embedder's own may have no intents)
-        aintent = getattr(self.ledger, "aintent", None) if expect_response else None
+        aintent = getattr(self.ledger, "aintent", None) if expect_response and not decision.complete else None
         if aintent is not None:
             try:
                 await aintent(self._record(flow, decision), flow.ai)
             except BaseException:
                 self._forget(flow.rid)  # it will not be forwarded: release it
-                await self._aabandon(flow)
+                await self._adrive(self._abandon(flow), flow.now)
                 raise
         return decision
 
@@ -336,8 +300,9 @@ class Engine:
                 continue  # the first completion failed: claim it again
             try:
                 flow, t = self._revive(request_id, parked, now)
-                await self._adrive(response_steps(flow, resp), t)
-                decision = await self._afinal(flow)
+                decision = await self._adrive(_completion(flow, resp), t)
+                if self.ledger is not None:
+                    await self.ledger.arecord(self._record(flow, decision))
             except BaseException:
                 self._unclaim(request_id, parked, fut)
                 raise
@@ -405,29 +370,39 @@ class Engine:
             now = flow.now if parked.explicit else max(flow.now, _time.time())
         return flow, now
 
-    def _abandon(self, flow: Flow) -> None:
+    def _abandon(self, flow: Flow) -> Steps:
         """evaluate() failed or was interrupted: release what it may have reserved (not a
         request of the same id that is already waiting)."""
         if flow.charges and flow.rid not in self._pending and flow.rid not in self._running:
-            self._drive(_release(flow.rid), flow.now)
-
-    async def _aabandon(self, flow: Flow) -> None:
-        if flow.charges and flow.rid not in self._pending and flow.rid not in self._running:
-            await self._adrive(_release(flow.rid), flow.now)
+            yield Release(flow.rid)
 
     # -- plumbing: finishing -----------------------------------------------------------------
 
-    def _final(self, flow: Flow) -> Decision:
-        decision = Decision.from_flow(flow, complete=True)
-        if self.ledger is not None:
-            self.ledger.record(self._record(flow, decision))
-        return decision
+    def _evaluation(self, request: Request | Mapping[str, Any], trace: bool | None, now: float | None,
+                    request_id: str | None, apply_state: bool, expect_response: bool) -> tuple[Flow, Steps]:
+        """The one evaluation both engines drive: the request is checked and the store seeded
+        (``apply_state``) now; the steps give ``(decision, evicted ids to release)``."""
+        flow, req, explicit = self.start(request, trace=trace, now=now, request_id=request_id)
+        if apply_state and req.state is not None:
+            self.seed(req.state, flow.now)
+        return flow, self._steps(flow, req, explicit, expect_response)
 
-    async def _afinal(self, flow: Flow) -> Decision:
-        decision = Decision.from_flow(flow, complete=True)
-        if self.ledger is not None:
-            await self.ledger.arecord(self._record(flow, decision))
-        return decision
+    def _steps(self, flow: Flow, req: Request, explicit: bool, expect_response: bool) -> Steps:
+        yield from request_steps(flow)
+        stop = flow.stop
+        if stop is not None and stop.verdict == "deny":
+            yield from response_steps(flow, None)
+            return Decision.from_flow(flow, complete=True), []
+        if req.response is not None:
+            yield from response_steps(flow, req.response.model_dump())
+            return Decision.from_flow(flow, complete=True), []
+        shared = False
+        evicted: list[str] = []
+        if expect_response:
+            evicted, shared = self._park(flow, explicit)
+        elif flow.reserved:
+            yield from _settle_at_estimate(flow)
+        return Decision.from_flow(flow, complete=False, snapshot=shared), evicted
 
     def _record(self, flow: Flow, decision: Decision) -> Any:
         from dataclasses import replace
@@ -443,41 +418,32 @@ class Engine:
                            identity=flow.identity.model_dump(exclude_none=True), verdict=decision.verdict, status_code=decision.status_code,
                            rule=decision.rule, limits=decision.limits)
 
-    def _drive(self, steps: Any, now: float) -> None:
-        store = self.store
-        try:
-            need = next(steps)
-            while True:
-                try:
-                    name, args = _store_call(need)
-                    answer = getattr(store, name)(*args, now)
-                    if name == "release":
-                        answer = []
-                except Exception as error:  # noqa: BLE001 - any store failure is the document's fail mode
-                    answer = StoreFailed(str(error) or type(error).__name__)
+    def _drive(self, steps: Steps, now: float) -> Any:
+        """Run ``steps`` against the store; their return value."""
+        answer: Any = None
+        while True:
+            try:
                 need = steps.send(answer)
-        except StopIteration:
-            pass
+            except StopIteration as done:
+                return done.value
+            try:
+                answer = need.ask(self.store, now)
+            except Exception as error:  # noqa: BLE001 - any store failure is the document's fail mode
+                answer = StoreFailed(str(error) or type(error).__name__)
 
-    async def _adrive(self, steps: Any, now: float) -> None:
-        store: Any = self.store
-        asynchronous = hasattr(store, "areserve")
-        try:
-            need = next(steps)
-            while True:
-                try:
-                    name, args = _store_call(need)
-                    if asynchronous:
-                        answer = await getattr(store, "a" + name)(*args, now)
-                    else:
-                        answer = getattr(store, name)(*args, now)
-                    if name == "release":
-                        answer = []
-                except Exception as error:  # noqa: BLE001
-                    answer = StoreFailed(str(error) or type(error).__name__)
+    async def _adrive(self, steps: Steps, now: float) -> Any:
+        """:meth:`_drive` with the store's async twin."""
+        astore = self._astore
+        answer: Any = None
+        while True:
+            try:
                 need = steps.send(answer)
-        except StopIteration:
-            pass
+            except StopIteration as done:
+                return done.value
+            try:
+                answer = await need.aask(astore, now) if astore is not None else need.ask(self.store, now)
+            except Exception as error:  # noqa: BLE001
+                answer = StoreFailed(str(error) or type(error).__name__)
 
 
 def _store(store: Any) -> LimitStore:
@@ -513,9 +479,16 @@ def _describe(store: Any) -> tuple[str, str | None]:
     return (f"{kind}({path})" if isinstance(path, str) else kind), None
 
 
-def _release(rid: str) -> Iterator[Any]:
-    """Give back what ``rid`` reserved (an abandoned or evicted request)."""
-    yield Release(rid)
+def _releases(rids: list[str]) -> Steps:
+    """Give back what each of ``rids`` reserved (evicted requests)."""
+    for rid in rids:
+        yield Release(rid)
+
+
+def _completion(flow: Flow, response: dict[str, Any]) -> Steps:
+    """The response phase of a forwarded request; the final decision."""
+    yield from response_steps(flow, response)
+    return Decision.from_flow(flow, complete=True)
 
 
 def _settle_at_estimate(flow: Flow) -> Any:
@@ -524,21 +497,6 @@ def _settle_at_estimate(flow: Flow) -> Any:
     answer = yield Reconcile(flow.rid, {})
     if isinstance(answer, StoreFailed):
         flow.notes.append(f"could not settle the reservation: {answer.message}")
-
-
-def _store_call(need: Any) -> tuple[str, tuple[Any, ...]]:
-    """The store method a need of the core asks for (``a`` + it for the async twin) and its
-    arguments before ``now``."""
-    t = type(need)
-    if t is Check:
-        return "check", (need.charges,)
-    if t is Reserve:
-        return "reserve", (need.request_id, need.charges)
-    if t is Reconcile:
-        return "reconcile", (need.request_id, need.actual)
-    if t is Release:
-        return "release", (need.request_id,)
-    raise TypeError(f"unknown need {need!r}")  # pragma: no cover - the core only asks these
 
 
 def _response(response: HttpResponse | Mapping[str, Any]) -> dict[str, Any]:

@@ -1,11 +1,15 @@
 """The trace of an evaluation: recorded only when asked, rendered elsewhere.
 
-A trace is a list of rule records in evaluation order::
+The core reports what it does to a recorder: :data:`NO_TRACE` records nothing (production),
+a :class:`TraceRecorder` keeps a list of rule records in evaluation order::
 
     {"phase": "on_http_request", "rule": "premium-models-for-research", "line": 8,
      "matched": true | false | "error",
      "expressions": [{"source": "...", "span": {...}, "value": true} | {..., "error": "..."}],
      "actions": [{"type": "deny", "outcome": "denied", ...}]}
+
+Both follow the same path (the rule index on): a rule the index skipped is recorded with its
+conditions evaluated for the record only, as an evaluation without the index would show it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 from ..source import Span
 
-__all__ = ["jsonable", "span_dict", "expr_record"]
+__all__ = ["NO_TRACE", "Recorder", "TraceRecorder", "expr_record", "jsonable", "span_dict"]
 
 
 def span_dict(span: Span | None) -> dict[str, Any] | None:
@@ -56,3 +60,69 @@ def expr_record(source: str, span: Span | None, value: Any = None, error: str | 
     else:
         rec["value"] = jsonable(value)
     return rec
+
+
+class Recorder:
+    """What the core reports as it goes; this one records nothing (production)."""
+
+    __slots__ = ()
+
+    on = False
+    """Whether anything is recorded (the core skips work done only for the record)."""
+
+    @property
+    def records(self) -> list[dict[str, Any]] | None:
+        return None
+
+    def rule(self, phase: str, rule: Any) -> None:
+        """A rule's conditions are about to be evaluated."""
+
+    def expr(self, expr: Any, value: Any, error: str | None = None) -> None:
+        """A condition's value (``error``: why it has none)."""
+
+    def matched(self, how: bool | str) -> None:
+        """The rule matched (True) or failed (``"error"``)."""
+
+    def action(self, action: Any) -> None:
+        """An action of the matched rule is about to run."""
+
+    def outcome(self, text: str) -> None:
+        """What the running action did."""
+
+
+NO_TRACE = Recorder()
+
+
+class TraceRecorder(Recorder):
+    """Keeps the trace (``records``)."""
+
+    __slots__ = ("_action", "_records", "_rule")
+
+    on = True
+
+    def __init__(self, records: list[dict[str, Any]] | None = None) -> None:
+        self._records: list[dict[str, Any]] = [] if records is None else records
+        self._rule: dict[str, Any] = {}
+        self._action: dict[str, Any] = {}
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return self._records
+
+    def rule(self, phase: str, rule: Any) -> None:
+        self._rule = {"phase": phase, "rule": rule.label, "line": rule.span.line if rule.span else None,
+                      "matched": False, "expressions": [], "actions": []}
+        self._records.append(self._rule)
+
+    def expr(self, expr: Any, value: Any, error: str | None = None) -> None:
+        self._rule["expressions"].append(expr_record(expr.source, expr.span, value, error))
+
+    def matched(self, how: bool | str) -> None:
+        self._rule["matched"] = how
+
+    def action(self, action: Any) -> None:
+        self._action = {"type": action.type, "outcome": "ran"}
+        self._rule["actions"].append(self._action)
+
+    def outcome(self, text: str) -> None:
+        self._action["outcome"] = text

@@ -7,9 +7,9 @@
 from typing import Any
 
 from .memory import MemoryStore
-from .model import Charge, LimitSpec, LimitStore, Outcome, StoreUnavailable
+from .model import AsyncLimitStore, Charge, LimitSpec, LimitStore, Outcome, StoreUnavailable
 
-__all__ = ["Charge", "LimitSpec", "LimitStore", "MemoryStore", "Outcome", "RedisStore",
+__all__ = ["AsyncLimitStore", "Charge", "LimitSpec", "LimitStore", "MemoryStore", "Outcome", "RedisStore",
            "SQLiteStore", "StoreUnavailable"]
 
 

@@ -3,7 +3,9 @@
 The engine evaluates rules without touching a store; it gathers the *charges* a request
 would make (one per limit action that ran: limit, bucket key, estimated cost) and then asks
 the store, in one call, to reserve them all or nothing. Stores (memory, SQLite, Redis)
-implement :class:`LimitStore`; all of them give the same outcomes for the same calls.
+implement :class:`LimitStore` and its async twin :class:`AsyncLimitStore`; all of them give
+the same outcomes for the same calls. A store of the embedder's own need only be a
+:class:`LimitStore`: the async engine then calls it in the event loop's thread.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 __all__ = [
     "Algorithm",
+    "AsyncLimitStore",
     "Charge",
     "LimitSpec",
     "LimitStore",
@@ -115,4 +118,30 @@ class LimitStore(Protocol):
 
     def seed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
         """Set a bucket's usage (``explain``'s ``state``, tests)."""
+        ...
+
+
+@runtime_checkable
+class AsyncLimitStore(Protocol):
+    """The async twin of :class:`LimitStore`: the same contract, each method awaited (the
+    built-in stores run their sync method in a worker thread, or talk to Redis with asyncio)."""
+
+    async def acheck(self, charges: Sequence[Charge], now: float) -> list[Outcome]:
+        """:meth:`LimitStore.check`."""
+        ...
+
+    async def areserve(self, request_id: str, charges: Sequence[Charge], now: float) -> list[Outcome]:
+        """:meth:`LimitStore.reserve`."""
+        ...
+
+    async def areconcile(self, request_id: str, actual: Mapping[str, float], now: float) -> list[Outcome]:
+        """:meth:`LimitStore.reconcile`."""
+        ...
+
+    async def arelease(self, request_id: str, now: float) -> None:
+        """:meth:`LimitStore.release`."""
+        ...
+
+    async def aseed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
+        """:meth:`LimitStore.seed`."""
         ...

@@ -1,0 +1,277 @@
+"""The plain actions (every action but the limits): each a handler ``(flow, rule, action,
+phase) -> Stop | None`` that reports what it did to ``flow.rec``."""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import re
+from functools import lru_cache
+from typing import Any
+
+from ..cel import CelError
+from .compile import CompiledAction, CompiledRule, Template, text_of
+from .flow import REQ, Flow, Stop
+from .rule_error import HEADER_VALUE, TEMPLATE, ErrorStop, Failure, Skip, action_error, failure
+from .trace import jsonable
+
+__all__ = ["HANDLERS", "run_action"]
+
+
+def _render(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, tpl: Template, field: str) -> Any:
+    try:
+        return tpl.render(flow.act)
+    except (CelError, RecursionError) as exc:
+        span = action.ir.span_of(field) if action.ir is not None else action.span
+        raise action_error(flow, rule, phase, tpl.text, span, failure(exc, TEMPLATE), field) from None
+
+
+# RFC 9110 §5.5: a field value is visible characters, spaces and tabs (and obs-text, bytes
+# 0x80-0xFF: Latin-1 here); CR, LF or NUL in one would split or end the header block
+_BAD_HEADER_CHAR = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+
+
+def _header_value(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, tpl: Template,
+                  field: str) -> str:
+    """A rendered header value, surrounding whitespace trimmed; one that no header can carry
+    is an error of the rule (``on_error``), never sent."""
+    value = text_of(_render(flow, rule, action, phase, tpl, field)).strip(" \t")
+    bad = _BAD_HEADER_CHAR.search(value)
+    if bad is None:
+        return value
+    name = field.split(".", 1)[1] if "." in field else field
+    message = (f"the value of header `{name}` has the character U+{ord(bad.group()):04X}, "
+               "which a header cannot carry (CR, LF, NUL and other controls are refused)")
+    span = action.ir.span_of(field) if action.ir is not None else action.span
+    raise action_error(flow, rule, phase, tpl.text, span, Failure(HEADER_VALUE, message), field)
+
+
+# ---------------------------------------------------------------------------------------------
+# plain actions
+
+
+def _deny(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop:
+    cfg = action.config
+    status = cfg.status_code or 403
+    tpl = action.templates.get("message")
+    message = text_of(_render(flow, rule, action, phase, tpl, "message")) if tpl is not None else None
+    reason = message or f"denied by rule `{rule.label}`"
+    flow.rec.outcome(f"denied {status}")
+    return Stop("deny", status, reason, "deny", body=message)
+
+
+def _custom_response(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop:
+    cfg = action.config
+    status = cfg.status_code or 200
+    tpl = action.templates.get("body")
+    body = text_of(_render(flow, rule, action, phase, tpl, "body")) if tpl is not None else ""
+    headers = {k: _header_value(flow, rule, action, phase, t, f"headers.{k}")
+               for k, t in action.templates.get("headers", {}).items()}
+    flow.rec.outcome(f"responded {status}")
+    return Stop("deny", status, f"answered by the gateway with {status} (rule `{rule.label}`)",
+                "custom-response", headers=headers, body=body)
+
+
+def _allow(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop:
+    flow.rec.outcome("allowed")
+    return Stop("allow", None, f"allowed by rule `{rule.label}`", "allow")
+
+
+def _headers_target(flow: Flow, phase: str) -> dict[str, Any]:
+    name = "request_headers" if phase == REQ else "response_headers"
+    target = flow.effects.get(name)
+    if target is None:
+        target = flow.effects[name] = {"add": {}, "remove": []}
+    return target
+
+
+def _add_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
+    target = _headers_target(flow, phase)
+    for k, t in action.templates["headers"].items():
+        target["add"][k.lower()] = _header_value(flow, rule, action, phase, t, f"headers.{k}")
+    if flow.rec.on:  # the text is built only for the record
+        flow.rec.outcome("added " + ", ".join(action.templates["headers"]))
+
+
+def _remove_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
+    target = _headers_target(flow, phase)
+    for name in action.config.headers:
+        low = name.lower()
+        if low not in target["remove"]:
+            target["remove"].append(low)
+        target["add"].pop(low, None)
+    if flow.rec.on:  # the text is built only for the record
+        flow.rec.outcome("removed " + ", ".join(action.config.headers))
+
+
+def _set_vars(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
+    vars_ = flow.act["vars"]
+    for k, v in action.templates["vars"].items():
+        vars_[k] = _render_value(flow, rule, action, phase, v, f"vars.{k}")
+    if flow.rec.on:  # the text is built only for the record
+        flow.rec.outcome("set " + ", ".join(action.templates["vars"]))
+
+
+def _render_value(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, v: Any, field: str) -> Any:
+    if isinstance(v, Template):
+        return _render(flow, rule, action, phase, v, field)
+    if isinstance(v, list):
+        return [_render_value(flow, rule, action, phase, x, field) for x in v]
+    if isinstance(v, dict):
+        return {k: _render_value(flow, rule, action, phase, x, field) for k, x in v.items()}
+    return v
+
+
+def _log(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
+    metadata = {k: jsonable(_render_value(flow, rule, action, phase, t, f"metadata.{k}"))
+                for k, t in action.templates.get("metadata", {}).items()}
+    flow.effects.setdefault("logs", []).append({"phase": phase, "rule": rule.label, "metadata": metadata})
+    flow.rec.outcome("logged")
+
+
+def _set_model(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
+    if phase != REQ:
+        flow.rec.outcome("skipped: set-model runs in the request phase")
+        return
+    model = text_of(_render(flow, rule, action, phase, action.templates["model"], "model"))
+    act = flow.act
+    before = flow.model
+    flow.model = model
+    act["ai.model"] = model
+    change: dict[str, Any] = {"from": before, "to": model, "rule": rule.label}
+    provider = action.config.provider
+    if provider:
+        change["provider"] = {"from": flow.provider, "to": provider}
+        flow.provider = provider
+        act["ai.provider"] = provider
+    flow.effects["model"] = change
+    if flow.rec.on:  # the text is built only for the record
+        flow.rec.outcome(f"model {before} -> {model}")
+
+
+def _model_access(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:
+    if phase != REQ:
+        return None
+    cfg = action.config
+    model = flow.model or ""
+    full = f"{flow.provider}/{model}"
+    denied_by = next((p for p in cfg.deny or () if fnmatch.fnmatchcase(full, p) or fnmatch.fnmatchcase(model, p)), None)
+    reason = None
+    if denied_by is not None:
+        reason = f"model `{full}` is denied by `{denied_by}` (rule `{rule.label}`)"
+    elif cfg.allow is not None and not any(
+        fnmatch.fnmatchcase(full, p) or fnmatch.fnmatchcase(model, p) for p in cfg.allow
+    ):
+        reason = f"model `{full}` is not among the models rule `{rule.label}` allows"
+    if reason is None:
+        if flow.rec.on:  # the text is built only for the record
+            flow.rec.outcome(f"model {full} allowed")
+        return None
+    status = cfg.status_code or 403
+    flow.rec.outcome(f"denied {status}: {reason}")
+    return Stop("deny", status, reason, "model-access", body=reason)
+
+
+def _max_tokens(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:
+    if phase != REQ:
+        return None
+    cfg = action.config
+    act = flow.act
+    mode = cfg.mode or "reject"
+    inp = act.get("ai.input_tokens", 0)
+    if cfg.input is not None and inp > cfg.input:
+        reason = f"the request has ~{inp:,} input tokens, more than the {cfg.input:,} rule `{rule.label}` allows"
+        flow.rec.outcome(f"rejected 413: {reason}")
+        return Stop("deny", 413, reason, "max-tokens", body=reason)
+    if cfg.output is not None:
+        out = act.get("ai.max_output_tokens") or 0
+        if mode == "clamp":
+            if out == 0 or out > cfg.output:
+                flow.effects["max_output_tokens"] = {"from": out or None, "to": cfg.output, "rule": rule.label}
+                act["ai.max_output_tokens"] = cfg.output
+                flow.lowered_output = cfg.output
+                if flow.rec.on:  # the text is built only for the record
+                    flow.rec.outcome(f"clamped max output {out or 'unset'} -> {cfg.output}")
+                return None
+        elif out > cfg.output:
+            reason = f"the request asks for {out:,} output tokens, more than the {cfg.output:,} rule `{rule.label}` allows"
+            flow.rec.outcome(f"rejected 413: {reason}")
+            return Stop("deny", 413, reason, "max-tokens", body=reason)
+    flow.rec.outcome("within bounds")
+    return None
+
+
+def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:
+    cfg = action.config
+    enforce = cfg.enforce if cfg.enforce is not None else True
+    raw = flow.act.get("conn.client_ip")
+    result: dict[str, Any] = {"action": "allow", "matched_cidr": ""}
+    reason = None
+    ip = _parse_ip(raw) if isinstance(raw, str) else None
+    if ip is None:
+        if cfg.allow is not None:
+            reason = f"client IP `{raw}` is not a valid address (rule `{rule.label}`)"
+    else:
+        version, n = ip
+        nets = _networks(action)
+        hit = next((r[3] for r in nets["deny"] if r[0] == version and r[1] <= n <= r[2]), None)
+        if hit is not None:
+            result["matched_cidr"] = hit
+            reason = f"client IP `{raw}` is denied by `{hit}` (rule `{rule.label}`)"
+        elif nets["allow"] is not None:
+            hit = next((r[3] for r in nets["allow"] if r[0] == version and r[1] <= n <= r[2]), None)
+            if hit is None:
+                reason = f"client IP `{raw}` is not in the allowed ranges of rule `{rule.label}`"
+            else:
+                result["matched_cidr"] = hit
+    if reason is not None:
+        result["action"] = "deny"
+    flow.act["actions"].setdefault("ngrok", {})["restrict_ips"] = result
+    if reason is None or not enforce:
+        if flow.rec.on:  # the text is built only for the record
+            flow.rec.outcome("allowed" if reason is None else f"would deny (enforce: false): {reason}")
+        return None
+    flow.rec.outcome(f"denied 403: {reason}")
+    return Stop("deny", 403, reason, "restrict-ips", body=reason)
+
+
+@lru_cache(maxsize=8192)
+def _parse_ip(text: str) -> tuple[int, int] | None:
+    """(version, integer) of an address; None if it is not one. Pure, so caching is safe."""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return ip.version, int(ip)
+
+
+def _networks(action: CompiledAction) -> dict[str, Any]:
+    return action.templates["networks"]  # parsed once, at compile time
+
+
+HANDLERS = {
+    "deny": _deny,
+    "custom-response": _custom_response,
+    "allow": _allow,
+    "add-headers": _add_headers,
+    "remove-headers": _remove_headers,
+    "set-vars": _set_vars,
+    "log": _log,
+    "set-model": _set_model,
+    "model-access": _model_access,
+    "max-tokens": _max_tokens,
+    "restrict-ips": _restrict_ips,
+}
+
+
+def run_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:
+    """Run a plain action; a CEL failure in it ends the phase (``on_error: deny``, the
+    returned stop) or skips the rest of the rule (``on_error: skip``, :class:`Skip` raised)."""
+    try:
+        return HANDLERS[action.type](flow, rule, action, phase)
+    except ErrorStop as e:
+        flow.rec.outcome("error")
+        return e.stop
+    except Skip:
+        flow.rec.outcome("error: rule skipped (on_error: skip)")
+        raise

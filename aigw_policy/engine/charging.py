@@ -1,0 +1,326 @@
+"""Limits: the charges a request makes, their check, the all-or-nothing reserve, and the
+settlement against the response (reconcile or release)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+from ..limits.model import Charge, Outcome
+from ..providers import Usage
+from .compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledRule, text_of
+from .flow import REQ, RES, Check, Flow, LimitEntry, Need, Reconcile, Release, Reserve, Steps, Stop, StoreFailed
+from .rule_error import COST_VALUE, EXPRESSION, Failure, Skip, rule_error, run
+from .trace import jsonable, span_dict
+
+__all__ = ["STORE", "UNKNOWN_PRICE", "check_deferred", "limit", "reserve", "settle"]
+
+STORE = "AIGW506"
+"""The limit store could not answer (the decision's ``store``; ``store_failure`` applies)."""
+UNKNOWN_PRICE = "AIGW507"
+"""A limit in usd and no price for the model (the limit's entry; ``on_unknown_price`` applies)."""
+
+
+def _estimate_usage(flow: Flow) -> Usage:
+    act = flow.act
+    out = act.get("ai.max_output_tokens") or 0
+    if not out:
+        out = 0 if flow.ai.operation == "embeddings" else DEFAULT_MAX_OUTPUT_TOKENS
+    # n / best_of / candidateCount outputs, each up to the cap and each billed
+    return Usage.of(act.get("ai.input_tokens", 0), out * flow.ai.choices, source="estimate", model=flow.model)
+
+
+def _cost_activation(flow: Flow, usage: Usage, usd: float | None) -> dict[str, Any]:
+    act = dict(flow.act)
+    u = usage.to_dict()
+    act["ai.usage"] = u
+    for k, v in u.items():
+        act["ai.usage." + k] = v
+    if usd is not None:
+        act["ai.cost_usd"] = usd
+    return act
+
+
+def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[Need, Any, Stop | None]:
+    """Run a limit action: its bucket key and cost, then (an eager limit, whose outcome a later
+    rule reads) the store's check; otherwise its charge waits for the reserve."""
+    plan = action.limit
+    assert plan is not None
+    spec = plan.spec
+    act = flow.act
+    # bucket key
+    rec = flow.rec
+    parts = []
+    for i, e in enumerate(plan.bucket):
+        value = run(e.fn, act, EXPRESSION)
+        if type(value) is Failure:
+            rec.outcome(f"error in bucket_key: {value.message}")
+            return _failed(flow, rule, e.source, e.span, value, f"bucket_key.{i}")
+        parts.append(text_of(value))
+    key = "|".join(parts)
+    # cost (the estimate, at request time)
+    unit = spec.unit
+    note = None
+    usd: float | None = None
+    if plan.kind == "rate-limit" or (unit == "requests" and plan.cost is None):
+        cost: float = 1.0
+    else:
+        usage = _estimate_usage(flow)
+        if unit == "usd":
+            price = flow.prices.cost(flow.provider, flow.model, usage, at=flow.time())
+            usd = price.as_float()
+            if usd is None:
+                reason = (f"usage-cap `{spec.name}` counts usd and the price of `{flow.model or '?'}` is unknown "
+                          f"({price.reason}); on_unknown_price: {plan.on_unknown_price}")
+                entry = _entry(rule, plan, key, None, None)
+                entry.note = reason
+                entry.code = UNKNOWN_PRICE
+                flow.limit_entries[spec.name] = entry
+                if plan.on_unknown_price == "deny" and spec.enforce:
+                    rec.outcome("denied 403: unknown price")
+                    entry.outcome = "limited"
+                    return Stop("deny", 403, reason, "unknown-price", body=reason)
+                flow.notes.append(reason)
+                rec.outcome("not charged: unknown price")
+                return None
+        if plan.cost is not None:
+            value = run(plan.cost.fn, _cost_activation(flow, usage, usd), EXPRESSION)
+            if type(value) is Failure:
+                rec.outcome(f"error in cost: {value.message}")
+                return _failed(flow, rule, plan.cost.source, plan.cost.span, value, "cost")
+            if type(value) is bool or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                fail = Failure(COST_VALUE, f"cost must be a non-negative number, not {jsonable(value)!r}")
+                return _failed(flow, rule, plan.cost.source, plan.cost.span, fail, "cost")
+            cost = float(value)
+        elif unit == "usd":
+            cost = usd or 0.0
+        else:
+            cost = float(usage.total_tokens)
+            note = "estimate: input + requested max output" + (
+                "" if act.get("ai.max_output_tokens") else f" (none requested: {DEFAULT_MAX_OUTPUT_TOKENS:,} assumed)"
+                if flow.ai.operation != "embeddings" else "")
+    charge = Charge(spec, key, cost)
+    if not action.eager:
+        # no later request-phase rule reads limits[...]: the outcome comes with the reserve
+        entry = _entry(rule, plan, key, cost, None)
+        entry.outcome = "pending"
+        if note:
+            entry.note = note
+        flow.limit_entries[spec.name] = entry
+        flow.charges.append((rule, action, charge))
+        flow.deferred = True
+        if rec.on:
+            rec.outcome(f"charge ~{_fmt(cost)} {unit} to bucket `{key}` (checked with the reserve)")
+        return None
+    answer = yield Check([charge])
+    if isinstance(answer, StoreFailed):
+        return _store_failed(flow, rule, plan, key, cost, answer)
+    out: Outcome = answer[0]
+    entry = _entry(rule, plan, key, cost, out)
+    if note:
+        entry.note = note
+    flow.limit_entries[spec.name] = entry
+    _publish(flow, plan, out)
+    flow.charges.append((rule, action, charge))
+    if out.outcome == "limited":
+        reason = _limited_reason(out)
+        if not spec.enforce:
+            rec.outcome(f"over the limit, not enforced: {reason}")
+            return None
+        rec.outcome(f"limited 429: {reason}")
+        return _limit_stop(out, reason)
+    if rec.on:
+        rec.outcome(f"{out.outcome}: {_fmt(out.used)} of {_fmt(out.limit)} {out.unit} with this request")
+    return None
+
+
+def _limit_stop(out: Outcome, reason: str) -> Stop:
+    retry = out.retry_after if out.retry_after is not None else out.reset_after
+    seconds = max(1, math.ceil(retry or 0))
+    return Stop("deny", 429, reason, "limit", headers={"retry-after": str(seconds)}, body=reason)
+
+
+def _limited_reason(out: Outcome) -> str:
+    reason = (f"limit {out.name}: {_fmt(out.used)} of {_fmt(out.limit)} {out.unit} used, "
+              f"this request needs ~{_fmt(out.cost)}")
+    if out.cost > out.limit:  # waiting never helps: say so rather than only "retry after"
+        reason += ", more than the whole limit: it can never fit; make it smaller"
+    return reason
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "?"
+    if isinstance(x, float) and not x.is_integer():
+        return f"{x:,.4f}".rstrip("0").rstrip(".") if abs(x) < 1000 else f"{x:,.2f}"
+    return f"{int(x):,}"
+
+
+def _entry(rule: CompiledRule, plan: Any, key: str, cost: float | None, out: Outcome | None) -> LimitEntry:
+    spec = plan.spec
+    e = LimitEntry(spec.name, rule.label, plan.kind, key, spec.unit, cost, spec.capacity, spec.enforce)
+    if out is not None:
+        e.apply(out)
+    return e
+
+
+def _failed(flow: Flow, rule: CompiledRule, source: str, span: Any, fail: Failure, field: str) -> Stop | None:
+    stop = rule_error(flow, rule, REQ, source, span, fail, field)
+    if stop is None:
+        raise Skip()
+    return stop
+
+
+def _store_error(flow: Flow, message: str) -> None:
+    flow.store_error = {"code": STORE, "message": message, "mode": flow.cp.store_failure}
+
+
+def _publish(flow: Flow, plan: Any, out: Outcome) -> None:
+    """``limits[name]`` and ``actions.ngrok.rate_limit`` for later rules."""
+    limited = out.outcome == "limited"
+    view = {"limited": limited, "used": out.used, "limit": out.limit, "remaining": out.remaining,
+            "reset_after": out.reset_after, "outcome": out.outcome, "key": out.key}
+    flow.act["limits"][out.name] = view
+    result = {"limited": limited, "bucket_key": out.key, "name": out.name}
+    actions = flow.act["actions"]
+    if plan.kind == "rate-limit":
+        actions.setdefault("ngrok", {})["rate_limit"] = result
+    else:
+        actions.setdefault("aigw", {})[plan.kind.replace("-", "_")] = result
+
+
+def _store_failed(flow: Flow, rule: CompiledRule, plan: Any, key: str, cost: float,
+                  failed: StoreFailed) -> Stop | None:
+    mode = flow.cp.store_failure
+    _store_error(flow, failed.message)
+    rec = flow.rec
+    entry = _entry(rule, plan, key, cost, None)
+    entry.outcome = "unavailable"
+    flow.limit_entries[plan.spec.name] = entry
+    if mode == "fail_open":
+        rec.outcome("store unavailable: not counted (store_failure: fail_open)")
+        return None
+    reason = f"limit store unavailable: {failed.message} (store_failure: fail_closed)"
+    rec.outcome("denied 503: store unavailable")
+    return Stop("deny", 503, reason, "store", body=reason)
+
+
+def check_deferred(flow: Flow) -> Steps:
+    """The request was denied: nothing is charged, but an earlier limit that is over decides
+    (it would have ended the request first)."""
+    charges = [c for _, _, c in flow.charges]
+    answer = yield Check(charges)
+    if isinstance(answer, StoreFailed):
+        return
+    for i, out in enumerate(answer):
+        entry = flow.limit_entries.get(out.name)
+        if entry is not None:
+            entry.apply(out)
+    for i, out in enumerate(answer):
+        rule, action, charge = flow.charges[i]
+        if out.outcome == "limited" and charge.spec.enforce and not action.eager:
+            stop = flow.stop
+            if stop is not None and stop.rule is not None and stop.rule.position < rule.position:
+                break
+            reason = _limited_reason(out)
+            flow.stop = Stop("deny", 429, reason, "limit", rule, action, REQ,
+                             headers=_limit_stop(out, "").headers, body=reason)
+            break
+
+
+def reserve(flow: Flow) -> Steps:
+    charges = [c for _, _, c in flow.charges]
+    answer = yield Reserve(flow.rid, charges)
+    if isinstance(answer, StoreFailed):
+        mode = flow.cp.store_failure
+        _store_error(flow, answer.message)
+        for _, action, _c in flow.charges:
+            flow.limit_entries[action.limit.spec.name].outcome = "unavailable"  # type: ignore[union-attr]
+        if mode == "fail_closed":
+            rule, action, _c = flow.charges[0]
+            flow.stop = Stop("deny", 503, f"limit store unavailable: {answer.message} (store_failure: fail_closed)",
+                             "store", rule, action, REQ)
+        return
+    first: tuple[Outcome, int] | None = None
+    admitted = not any(o.outcome == "limited" and flow.charges[i][2].spec.enforce for i, o in enumerate(answer))
+    for i, out in enumerate(answer):
+        entry = flow.limit_entries.get(out.name)
+        if entry is not None:
+            entry.apply(out)
+            if not admitted:
+                entry.includes_cost = False
+        plan = flow.charges[i][1].limit
+        _publish(flow, plan, out)
+        if out.outcome == "limited" and flow.charges[i][2].spec.enforce:
+            if first is None:
+                first = (out, i)
+    if first is not None:
+        out, i = first
+        rule, action, _c = flow.charges[i]
+        flow.stop = Stop("deny", 429, _limited_reason(out), "limit", rule, action, REQ,
+                         headers=_limit_stop(out, "").headers, body=_limited_reason(out))
+        return
+    flow.reserved = True
+
+
+def settle(flow: Flow, resp: dict[str, Any], usage: Usage, cost: Any) -> Steps:
+    status = resp.get("status_code") or 200
+    failed = status >= 400
+    if failed and flow.cp.upstream_error == "release":
+        answer = yield Release(flow.rid)
+        if isinstance(answer, StoreFailed):
+            _store_error(flow, answer.message)
+            return
+        flow.released = True
+        for entry in flow.limit_entries.values():
+            entry.settled = "released (upstream error)"
+        return
+    actual: dict[str, float] = {}
+    for rule, action, charge in flow.charges:
+        plan = action.limit
+        spec = plan.spec  # type: ignore[union-attr]
+        if plan.kind == "rate-limit":  # type: ignore[union-attr]
+            continue
+        value: float | None = None
+        if failed:  # charge_input: the input only
+            if spec.unit == "tokens":
+                value = float(usage.input_tokens)
+            elif spec.unit == "usd":
+                value = float(cost.input_usd) if cost.input_usd is not None else None
+            else:
+                continue
+        elif plan.cost is not None:  # type: ignore[union-attr]
+            v = run(plan.cost.fn, flow.act, EXPRESSION)  # type: ignore[union-attr]
+            if type(v) is Failure:
+                flow.errors.append({"code": v.code, "phase": RES, "rule": rule.label,
+                                    "source": plan.cost.source, "span": span_dict(plan.cost.span),  # type: ignore[union-attr]
+                                    "message": v.message, "field": "cost", "on_error": "keep the reservation"})
+                value = None
+            else:
+                value = float(v) if type(v) is not bool and isinstance(v, (int, float)) and v >= 0 else None
+        elif spec.unit == "tokens":
+            value = float(usage.total_tokens)
+        elif spec.unit == "usd":
+            value = cost.as_float()
+            if value is None:
+                flow.limit_entries[spec.name].settled_note = "actual price unknown: the reservation stands"
+        else:
+            continue
+        if value is not None:
+            actual[spec.name] = value
+    answer = yield Reconcile(flow.rid, actual)
+    if isinstance(answer, StoreFailed):
+        _store_error(flow, answer.message)
+        return
+    for out in answer:
+        settled = flow.limit_entries.get(out.name)
+        if settled is not None:
+            reserved = settled.cost
+            settled.reserved = reserved
+            settled.apply(out)
+            settled.settled = "reconciled"
+            settled.note = f"reserved ~{_fmt(reserved)} at request time, reconciled to {_fmt(out.cost)}"
+        hit = flow.cp.limits.get(out.name)
+        if hit is not None:
+            _publish(flow, hit[1].limit, out)
