@@ -47,7 +47,7 @@ class ConvertTarget(str, Enum):
 
 def _version(value: bool) -> None:
     if value:
-        from . import __version__
+        from ._version import __version__
 
         typer.echo(f"aigw-policy {__version__}")
         raise typer.Exit(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from . import __version__
+from ._version import __version__
 from .codes import CODES
 from .diagnostics import Diagnostic
 from .source import Source
