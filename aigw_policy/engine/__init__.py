@@ -2,7 +2,7 @@
 
 Stages, one module each: :mod:`.compile` (IR -> :class:`CompiledPolicy`), :mod:`.index`
 (rule dispatch), :mod:`.context` (request -> CEL activation), :mod:`.evaluate` (the sans-IO
-core), :mod:`.decision` and :mod:`.trace` (what it returns), :mod:`.render` (text), and
+core), :mod:`.decision` and :mod:`.trace` (what it returns), :mod:`.explain_text` (a decision as text), and
 :mod:`.runner` (the sync/async :class:`Engine` that drives the core against a store), :mod:`.pending`
 (what a forwarded request keeps until ``complete()``) and :mod:`.errors` (the named errors).
 """
