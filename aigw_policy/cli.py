@@ -18,7 +18,7 @@ import typer
 
 from .analysis import LintOptions
 from .diagnostics import Diagnostic, PolicyError
-from .render import render_json, render_sarif, render_text, summary
+from .diagnostic_formats import diagnostics_json, diagnostics_sarif, diagnostics_text, summary
 from .source import Source
 
 app = typer.Typer(
@@ -170,12 +170,12 @@ def lint(
                 where = f"{c.span}" if c.span else name
                 typer.echo(f"{where}: cost {c.cost:,}: {' '.join(c.source.split())}")
     if format is LintFormat.json:
-        typer.echo(render_json(diagnostics))
+        typer.echo(diagnostics_json(diagnostics))
     elif format is LintFormat.sarif:
-        typer.echo(render_sarif(diagnostics))
+        typer.echo(diagnostics_sarif(diagnostics))
     else:
         if diagnostics:
-            typer.echo(render_text(diagnostics, sources))
+            typer.echo(diagnostics_text(diagnostics, sources))
             typer.echo("")
         counts = summary(diagnostics)
         checked = _plural(len(files) - unreadable, "file")
@@ -291,7 +291,7 @@ def fmt(
         try:
             formatted = format_policy(text, name=name)
         except PolicyError as error:
-            typer.echo(render_text(error.diagnostics, {name: Source(text, name)}), err=True)
+            typer.echo(diagnostics_text(error.diagnostics, {name: Source(text, name)}), err=True)
             failed = True
             continue
         if str(path) == "-":
@@ -337,7 +337,7 @@ def convert(
     )
     errors = [d for d in diagnostics if d.is_error]
     if policy is None or errors:
-        typer.echo(render_text(errors or diagnostics, {name: Source(text, name)}), err=True)
+        typer.echo(diagnostics_text(errors or diagnostics, {name: Source(text, name)}), err=True)
         raise typer.Exit(1)
     if to is ConvertTarget.dsl:
         result = print_dsl(policy)
@@ -408,7 +408,7 @@ def _load_policy(path: Path):  # type: ignore[no-untyped-def]
     policy, diagnostics = read(text, name=name)
     errors = [d for d in diagnostics if d.is_error]
     if policy is None or errors:
-        typer.echo(render_text(errors or diagnostics, {name: Source(text, name)}), err=True)
+        typer.echo(diagnostics_text(errors or diagnostics, {name: Source(text, name)}), err=True)
         raise _fail_usage(f"`{path}` has errors; run `aigw-policy lint {path}`")
     return policy
 

@@ -99,12 +99,12 @@ def serve(
         if ledger_obj is not None:
             ledger_obj.close()
         if error.diagnostics:
-            from ..render import render_text
+            from ..diagnostic_formats import diagnostics_text
             from ..source import Source
 
             try:
                 text = policy.read_text(encoding="utf-8-sig")
-                typer.echo(render_text(error.diagnostics, {str(policy): Source(text, str(policy))}), err=True)
+                typer.echo(diagnostics_text(error.diagnostics, {str(policy): Source(text, str(policy))}), err=True)
             except OSError:
                 pass
         raise fail(str(error)) from None
