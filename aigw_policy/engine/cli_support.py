@@ -17,7 +17,7 @@ def explain_request(policy: Policy, data: object, *, json_output: bool, trace: b
                     fail: Callable[[str], Exception], prices: PriceBook | None = None) -> tuple[str, bool]:
     """One decision with a fresh in-memory store seeded from ``state``; (output, denied).
     ``prices``: overrides before the built-in prices (``--prices FILE``)."""
-    from ..stores import MemoryStore
+    from ..limits import MemoryStore
     from .runner import Engine
 
     engine = Engine(policy, store=MemoryStore(), trace=True, prices=prices)
@@ -93,7 +93,7 @@ def replay(policy: Policy, path: Any, *, against: Policy | None, fmt: str, write
     stores' own windows. Returns (summary text or None, exit code)."""
     from collections import Counter
 
-    from ..stores import MemoryStore
+    from ..limits import MemoryStore
     from .runner import Engine
 
     new = Engine(policy, store=MemoryStore(), prices=prices)

@@ -513,7 +513,7 @@ def _kind(node: Any) -> str:
 
 def _run_case(case: _Case, compiled: Any, plain: Any, exercised: set[tuple[str, str]],
               index: bool | None, source: Source) -> list[str]:
-    from ..stores import MemoryStore
+    from ..limits import MemoryStore
     from .runner import Engine
 
     # the traced engine (no index) gives coverage; the indexed engine must agree with it

@@ -45,7 +45,7 @@ class Gateway:
         from .. import Engine
         from ..asgi import PolicyMiddleware  # (lazy: asgi imports this package's errors and keys)
         from ..providers import PriceBook
-        from ..stores import from_url
+        from ..limits import from_url
 
         self.logger = logger or logging.getLogger("aigw_policy.gateway")
         self.store = from_url(store) if isinstance(store, str) else store

@@ -134,7 +134,7 @@ def serve(
 
 def _open_store(url: str, fail: Any) -> Any:
     """The limit store, checked to answer (one ``check`` of nothing: a round trip to Redis)."""
-    from ..stores import from_url
+    from ..limits import from_url
 
     try:
         store = from_url(url)
