@@ -1,9 +1,10 @@
 """The gateway: ``aigw-policy serve`` and its parts (SPEC §11).
 
-:mod:`.keys` (keys file -> identities), :mod:`.errors` (provider error shapes),
+:mod:`.middleware` (:class:`~.middleware.PolicyMiddleware`, the engine in front of any ASGI
+app), :mod:`.keys` (keys file -> identities), :mod:`.errors` (provider error shapes),
 :mod:`.proxy` (forward to the upstream, stream back), :mod:`.reload` (hot reload),
 :mod:`.metrics` (logs, Prometheus, OpenTelemetry), :mod:`.app` (the assembled ASGI app).
-The policy middleware itself is :class:`aigw_policy.asgi.PolicyMiddleware`.
+The ``aigw-policy serve`` command is :mod:`aigw_policy.cli.serve`.
 """
 
 from .app import Gateway

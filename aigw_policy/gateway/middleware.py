@@ -2,7 +2,7 @@
 
 ```python
 import aigw_policy as ap
-from aigw_policy.asgi import PolicyMiddleware
+from aigw_policy.gateway.middleware import PolicyMiddleware
 from aigw_policy.gateway import load_keys
 
 app = PolicyMiddleware(my_llm_app, ap.Engine("policy.aigw"), keys=load_keys("keys.yaml"))
@@ -37,11 +37,11 @@ from types import MappingProxyType
 from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, urlencode
 
-from .gateway.errors import denial, error_response, wire_api
-from .gateway.hops import hop_by_hop
-from .gateway.keys import CREDENTIAL_HEADERS, KeyRing, key_from
-from .gateway.paths import PathError, canonical_path, encode_path, encode_segment, valid_host
-from .providers.classify import PROVIDER_HEADER
+from ..providers.classify import PROVIDER_HEADER
+from .errors import denial, error_response, wire_api
+from .hops import hop_by_hop
+from .keys import CREDENTIAL_HEADERS, KeyRing, key_from
+from .paths import PathError, canonical_path, encode_path, encode_segment, valid_host
 
 __all__ = ["DECISION_HEADER", "IdentityHook", "PolicyMiddleware", "RequestContext"]
 
@@ -278,7 +278,7 @@ class _Exchange:
             await self._answer(error.status, error.message, None, code=error.code)
             return
         request = self._engine_request(identity, body_obj, query)
-        from .engine import RequestError
+        from ..engine import RequestError
 
         t = time.perf_counter()
         try:
@@ -631,8 +631,8 @@ def _get(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
 def _text(body: bytearray, headers: Mapping[str, str]) -> str:
     """An answer's text for usage and the response phase, its content coding undone (an app
     other than UpstreamProxy may send gzip, br, ... to a client that accepts it)."""
-    from .providers import ProviderError
-    from .providers.encoding import codings, decode_body
+    from ..providers import ProviderError
+    from ..providers.encoding import codings, decode_body
 
     data = bytes(body)
     if codings(headers.get("content-encoding")):
@@ -664,7 +664,7 @@ def _header_effects(decision: Any, name: str) -> list[tuple[bytes, bytes]]:
 
 
 def _wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
-    from .providers import PROVIDERS
+    from ..providers import PROVIDERS
 
     if PROVIDERS.get(ai.get("provider"), "openai") != "openai" or not ai.get("stream"):
         return False
@@ -675,7 +675,7 @@ def _wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
 
 
 def _set_max_tokens(body: dict[str, Any], provider: Any, operation: Any, path: str, value: int) -> None:
-    from .providers import PROVIDERS
+    from ..providers import PROVIDERS
 
     api = PROVIDERS.get(provider, "openai")
     if api == "anthropic":
@@ -701,7 +701,7 @@ def _set_max_tokens(body: dict[str, Any], provider: Any, operation: Any, path: s
 
 def _overflow(decision: Any, head: bytes) -> Any:
     """An incremental usage reader for a stream too long to keep whole."""
-    from .providers import PROVIDERS, StreamUsage
+    from ..providers import PROVIDERS, StreamUsage
 
     ai = decision.ai
     acc = StreamUsage(PROVIDERS.get(ai.get("provider"), "openai"), input_estimate=int(ai.get("input_tokens") or 0),
@@ -736,7 +736,7 @@ def _valid_identity(given: object) -> dict[str, Any]:
     fields that are wrong (never their values: they may be anything)."""
     from pydantic import ValidationError
 
-    from .engine.request import Identity
+    from ..engine.request import Identity
 
     if not isinstance(given, Mapping):
         raise ValueError(f"the identity hook returned a {type(given).__name__}, not an identity mapping "
@@ -854,7 +854,7 @@ def _parse_body(body: bytes, content_type: str) -> Any:
 
 def _max_cost(engine: Any) -> int:
     """The highest static cost of a CEL text of the engine's policy (0 when unknown)."""
-    from .analysis.cost import costs
+    from ..analysis.cost import costs
 
     try:
         return max((c.cost for c in costs(engine.policy)), default=0)
