@@ -304,18 +304,18 @@ def test_bodies_that_are_not_plain_json_are_400(gw: Any, echo: Any, body: bytes,
 
 
 def test_too_many_items_is_413_before_parsing(gw: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from aigw_policy.gateway import middleware
+    from aigw_policy.gateway import request_body
 
-    monkeypatch.setattr(middleware, "MAX_JSON_ITEMS", 1000)
+    monkeypatch.setattr(request_body, "MAX_JSON_ITEMS", 1000)
     r = httpx.post(gw.url + "/v1/chat/completions", headers={**AUTH, "content-type": "application/json"},
                    content=b'{"model": "gpt-4o", "messages": [], "x": [' + b"{}," * 2000 + b"{}]}", timeout=10)
     assert r.status_code == 413 and r.json()["error"]["code"] == "json_too_many_items"
 
 
 def test_large_bodies_parse_off_the_loop_with_the_same_answers(gw: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from aigw_policy.gateway import middleware
+    from aigw_policy.gateway import exchange
 
-    monkeypatch.setattr(middleware, "_PARSE_ON_LOOP", 0)
+    monkeypatch.setattr(exchange, "_PARSE_ON_LOOP", 0)
     assert httpx.post(gw.url + "/v1/chat/completions", headers=AUTH, json=CHAT, timeout=10).status_code == 200
     r = httpx.post(gw.url + "/v1/chat/completions", headers={**AUTH, "content-type": "application/json"},
                    content=b"[" * 20_000 + b"]" * 20_000, timeout=10)

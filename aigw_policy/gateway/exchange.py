@@ -1,0 +1,517 @@
+"""One request through :class:`~aigw_policy.gateway.middleware.PolicyMiddleware`: the edge
+checks in order (path, caller, declared size, body), the request phase, the denial or the
+forwarding with the decision's effects, the answer streamed through, the response phase."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from ..providers.classify import PROVIDER_HEADER
+from .captured import answer_text, header_value, overflow_usage, usage_body
+from .effects import header_effects, set_max_tokens, strip_key, wants_usage
+from .errors import denial, error_response, wire_api
+from .hops import hop_by_hop
+from .keys import CREDENTIAL_HEADERS, key_from
+from .paths import PathError, canonical_scope, encode_path, encode_segment, valid_host
+from .request_body import BadBody, parse_body
+
+if TYPE_CHECKING:
+    from .middleware import PolicyMiddleware
+
+__all__ = ["DECISION_HEADER", "Exchange", "RequestContext"]
+
+_log = logging.getLogger("aigw_policy.gateway")
+
+DECISION_HEADER = "x-aigw-decision-id"
+_STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
+_PARSE_ON_LOOP = 256 * 1024
+"""Bodies up to this size are parsed on the event loop (well under a millisecond)."""
+
+
+@dataclass
+class RequestContext:
+    """What the middleware knows about one request; the wrapped app finds it in
+    ``scope["aigw"]`` (and reports ``upstream_error`` / ``disconnected`` back). ``identity``
+    is the caller's, from ``keys`` or the ``identity`` hook (``{}`` without either)."""
+
+    request_id: str
+    identity: Mapping[str, Any] = field(default_factory=dict)
+    decision: Any = None
+    upstream_error: str | None = None  # timeout | unreachable | broken
+    disconnected: bool = False
+
+
+class Exchange:
+    """One request through the middleware (state kept off the middleware object)."""
+
+    def __init__(self, mw: PolicyMiddleware, engine: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.mw, self.engine, self.scope, self.receive, self.send = mw, engine, scope, receive, send
+        self.t0 = time.perf_counter()
+        self.t0_ns = time.time_ns()
+        self.ctx = RequestContext(f"req-{uuid.uuid4().hex[:20]}")
+        self.headers: dict[str, str] = {}
+        for k, v in scope["headers"]:
+            name = k.decode("latin-1").lower()
+            value = v.decode("latin-1")
+            self.headers[name] = f"{self.headers[name]}, {value}" if name in self.headers else value
+        self.path_error: str | None = None
+        try:
+            self.scope = scope = canonical_scope(scope)
+        except PathError as error:
+            self.path_error = f"invalid request path: {error}"
+        if "host" in self.headers and not valid_host(self.headers["host"]):
+            self.path_error = "invalid Host header: a host name or address, with an optional port"
+        self.api = wire_api(scope["path"], self.headers)
+        self.event: dict[str, Any] = {"request_id": self.ctx.request_id, "method": scope.get("method"),
+                                      "path": scope["path"]}
+        self.overhead = 0.0  # seconds spent deciding (request and response phase)
+        self.failed: tuple[str, str] | None = None  # an embedder's hook failed: (code, message), a 500
+
+    # -- the whole exchange ------------------------------------------------------------------
+
+    def outside(self) -> bool:
+        """Whether the request's canonical path is excluded from the policy (``exclude``); a
+        request whose path is not canonical never is. A failing predicate is logged and the
+        exchange answers 500 (``failed``)."""
+        if self.mw._excluded is None or self.path_error is not None:
+            return False
+        try:
+            return bool(self.mw._excluded(self.scope["path"]))
+        except Exception:  # noqa: BLE001 - the embedder's code: logged, never shown to the client
+            _log.exception("the `exclude` predicate of PolicyMiddleware failed (request %s)", self.ctx.request_id)
+            self.failed = ("exclude_failed", "the gateway could not route this request (its `exclude` "
+                           "predicate failed; the operator's log has the error)")
+            return False
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            ev = self.event
+            ev["latency_ms"] = round((time.perf_counter() - self.t0) * 1000, 3)
+            ev["overhead_ms"] = round(self.overhead * 1000, 3)
+            ev["start_ns"] = self.t0_ns
+            if self.mw.observer is not None:
+                try:
+                    self.mw.observer(ev)
+                except Exception:  # noqa: BLE001 - observability never breaks a request
+                    logging.getLogger("aigw_policy.gateway").exception("observer failed")
+
+    async def _run(self) -> None:
+        # the edge, in order: the path, the key, the declared size; the body only after them
+        if self.path_error is not None:
+            await self._answer(400, self.path_error, None, code="invalid_path", close=self._unread_is_large())
+            return
+        if self.failed is not None:
+            await self._answer(500, self.failed[1], None, code=self.failed[0], close=self._unread_is_large())
+            return
+        query = self.scope.get("query_string", b"")
+        identity = await self._identify(query)
+        if identity is None:
+            return
+        self.ctx.identity = identity
+        self.event["identity"] = identity
+        encoding = self.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            await self._answer(415, f"request bodies with Content-Encoding `{encoding[:40]}` are not accepted: "
+                               "the policy could not read them", None, code="unsupported_content_encoding",
+                               close=self._unread_is_large())
+            return
+        declared = self.headers.get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > self.mw.max_body:
+            await self._too_big()
+            return
+        try:
+            body = await self._read_body()
+        except TimeoutError:
+            await self._answer(408, f"the request body did not arrive within {self.mw.body_timeout:g}s", None,
+                               code="body_timeout", close=True)
+            return
+        if body is None:
+            await self._too_big()
+            return
+        ctype = self.headers.get("content-type", "")
+        try:  # a large body parses for a while: in a worker thread, not on the event loop
+            body_obj = (parse_body(body, ctype) if len(body) <= _PARSE_ON_LOOP
+                        else await asyncio.to_thread(parse_body, body, ctype))
+        except BadBody as error:
+            await self._answer(error.status, error.message, None, code=error.code)
+            return
+        request = self._engine_request(identity, body_obj, query)
+        from ..engine import RequestError
+
+        t = time.perf_counter()
+        try:
+            decision = await self._decide(request)
+        except RequestError as error:
+            self.overhead += time.perf_counter() - t
+            await self._answer(400, str(error), None, code="invalid_request")
+            return
+        self.overhead += time.perf_counter() - t
+        self.ctx.decision = decision
+        self._note(decision)
+        if decision.verdict != "allow":
+            await self._deny(decision)
+            return
+        await self._forward(decision, body, body_obj)
+
+    async def _identify(self, query: bytes) -> Mapping[str, Any] | None:
+        """The caller's identity (``keys``, the ``identity`` hook, or none asked: ``{}``), or
+        None once the refusal is answered (401; 500 when the hook fails)."""
+        mw = self.mw
+        close = self._unread_is_large()
+        if mw.keys is not None:
+            found = mw.keys.lookup(key_from(self.headers, query))
+            if found is None:
+                await self._answer(401, "unknown or missing API key", None, close=close)
+            return found
+        if mw.identity is None:
+            return {}
+        try:
+            given = mw.identity(self.scope, MappingProxyType(self.headers))
+            if inspect.isawaitable(given):
+                given = await given
+        except Exception:  # noqa: BLE001 - the embedder's code: logged, never shown to the client
+            _log.exception("the identity hook of PolicyMiddleware failed (request %s)", self.ctx.request_id)
+            await self._answer(500, "the gateway could not identify the caller (its identity hook failed; "
+                               "the operator's log has the error)", None, code="identity_hook_failed", close=close)
+            return None
+        if given is None:
+            await self._answer(401, "the request is not authenticated", None, code="unauthenticated", close=close)
+            return None
+        try:
+            return _valid_identity(given)
+        except ValueError as error:
+            _log.error("the identity hook of PolicyMiddleware returned a bad identity (request %s): %s",
+                       self.ctx.request_id, error)
+            await self._answer(500, str(error), None, code="invalid_identity", close=close)
+            return None
+
+    async def _decide(self, request: dict[str, Any]) -> Any:
+        """The request phase; in a worker thread when the policy may evaluate for long, so
+        that one costly evaluation never stalls the event loop (other requests, /healthz)."""
+        if await self.mw.costly(self.engine):
+            return await asyncio.to_thread(self.engine.evaluate, request)
+        return await self.engine.aevaluate(request)
+
+    def _unread_is_large(self) -> bool:
+        """Whether a refused request's body, left unread, may be longer than ``max_body``: then
+        the connection closes after the answer. Otherwise it stays open and the server
+        discards the rest of the body as it comes (memory stays flat either way), so the
+        client, once done sending, reads the answer instead of a reset connection."""
+        declared = self.headers.get("content-length", "").strip()
+        return not (declared.isdigit() and int(declared) <= self.mw.max_body)
+
+    async def _too_big(self) -> None:
+        await self._answer(413, f"the request body is larger than {self.mw.max_body} bytes", None,
+                           code="body_too_large", close=True)
+
+    # -- request side ------------------------------------------------------------------------
+
+    async def _read_body(self) -> bytes | None:
+        """The whole body, or None past ``max_body`` (counted as it arrives: chunked bodies
+        declare no length); TimeoutError when the client pauses longer than ``body_timeout``."""
+        buf = bytearray()
+        while True:
+            message = await asyncio.wait_for(self.receive(), self.mw.body_timeout)
+            if message["type"] == "http.disconnect":
+                self.ctx.disconnected = True
+                break
+            buf += message.get("body", b"")
+            if len(buf) > self.mw.max_body:
+                return None
+            if not message.get("more_body", False):
+                break
+        return bytes(buf)
+
+    def _engine_request(self, identity: Mapping[str, Any], body: Any, query: bytes) -> dict[str, Any]:
+        scope = self.scope
+        secret = self.mw.authenticates  # the credential was for the middleware: not the policy's to read
+        # the client does not choose its own classification: the provider override is the
+        # middleware's `provider` (a client's x-aigw-provider would pick prices and rules)
+        headers = {k: v for k, v in self.headers.items()
+                   if not (secret and k in CREDENTIAL_HEADERS) and k != PROVIDER_HEADER}
+        host = self.headers.get("host") or _server(scope)
+        qs = strip_key(query) if secret else query.decode("latin-1")
+        path = scope["raw_path"].decode("ascii")  # the canonical path, encoded as on the wire
+        url = f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{qs}" if qs else "")
+        req: dict[str, Any] = {"id": self.ctx.request_id, "identity": dict(identity),
+                               "request": {"method": scope.get("method", "POST"), "url": url, "headers": headers,
+                                           "body": body}}
+        client = scope.get("client")
+        if client:
+            req["conn"] = {"client_ip": client[0]}
+        if self.mw.provider:
+            req["ai"] = {"provider": self.mw.provider}
+        return req
+
+    def _rewrite(self, decision: Any, raw: bytes, body: Any) -> tuple[dict[str, Any], bytes]:
+        """The scope and body the app sees: the decision's effects applied."""
+        effects = decision.effects
+        ai = decision.ai
+        scope = dict(self.scope)
+        path = scope["path"]
+        changed = False
+        model = effects.get("model")
+        clamp = effects.get("max_output_tokens")
+        if isinstance(body, dict):
+            new = dict(body)
+            if model and model.get("to") and "model" in new:
+                new["model"] = model["to"]
+                changed = True
+            if clamp and clamp.get("to") is not None:
+                set_max_tokens(new, ai.get("provider"), ai.get("operation"), path, int(clamp["to"]))
+                changed = True
+            if self.mw.inject_usage and wants_usage(ai, new):
+                opts = dict(new["stream_options"]) if isinstance(new.get("stream_options"), dict) else {}
+                opts["include_usage"] = True
+                new["stream_options"] = opts
+                changed = True
+            if changed:
+                raw = json.dumps(new, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        was = f"/models/{model['from']}:" if model and model.get("to") and model.get("from") else None
+        if was is not None and was in path:  # Gemini: the model is in the path (one segment)
+            wire = encode_path(path).replace(encode_path(was), f"/models/{encode_segment(model['to'])}:")
+            scope["path"] = path = path.replace(was, f"/models/{model['to']}:")
+            scope["raw_path"] = wire.encode("ascii")
+        drop = {"content-length", DECISION_HEADER} | hop_by_hop(self.scope["headers"])
+        if self.mw.strips_credentials:
+            drop.update(CREDENTIAL_HEADERS)
+            scope["query_string"] = strip_key(scope.get("query_string", b"")).encode("latin-1")
+        rh = effects.get("request_headers") or {}
+        drop.update(rh.get("remove", []))
+        drop.update(rh.get("add", {}))
+        headers = [(k, v) for k, v in self.scope["headers"] if k.decode("latin-1").lower() not in drop]
+        headers += [(k.encode("latin-1"), str(v).encode("latin-1", "replace")) for k, v in rh.get("add", {}).items()]
+        headers.append((b"content-length", str(len(raw)).encode()))
+        headers.append((DECISION_HEADER.encode(), self.ctx.request_id.encode()))
+        scope["headers"] = headers
+        scope["aigw"] = self.ctx
+        return scope, raw
+
+    # -- answers -----------------------------------------------------------------------------
+
+    async def _answer(self, status: int, message: str, rule: str | None,
+                      extra: list[tuple[bytes, bytes]] | None = None, quota: bool = False, *,
+                      code: str | None = None, close: bool = False) -> None:
+        """A provider-shaped error; ``quota``: a budget exhausted for its period; ``close``: the
+        connection is not kept (a large body is unread: the client cannot go on streaming into it)."""
+        body, headers = error_response(self.api, status, message, rule=rule, decision_id=self.ctx.request_id,
+                                       quota=quota, code=code)
+        self.event.update(verdict="deny", status_code=status, reason=message, rule=rule)
+        if close:
+            headers = headers + [(b"connection", b"close")]
+        await self._send_whole(status, headers + (extra or []), body)
+
+    async def _send_whole(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        headers = headers + [(DECISION_HEADER.encode(), self.ctx.request_id.encode())]
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+        await self.send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _deny(self, decision: Any) -> None:
+        """The gateway's own answer: a provider-shaped error, or a custom response as written."""
+        resp = decision.response or {}
+        status = int(resp.get("status_code") or decision.status_code)
+        extra = self._limit_headers(decision)
+        given = {k.lower(): str(v) for k, v in (resp.get("headers") or {}).items()}
+        for k, v in given.items():
+            extra = [(a, b) for a, b in extra if a.decode().lower() != k]
+            extra.append((k.encode("latin-1"), v.encode("latin-1", "replace")))
+        extra += header_effects(decision, "response_headers")
+        if decision.kind == "custom-response":
+            body = resp.get("body")
+            data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
+            if "content-type" not in given:
+                extra.append((b"content-type", b"text/plain; charset=utf-8"))
+            extra.append((b"content-length", str(len(data)).encode()))
+            self.event.update(verdict="deny", status_code=status)
+            await self._send_whole(status, extra, data)
+            return
+        wire, message, quota = denial(self.api, decision, status)
+        await self._answer(wire, message, decision.rule, extra, quota)
+        self.event["reason"] = decision.reason  # the operator's log keeps the whole reason
+
+    def _limit_headers(self, decision: Any) -> list[tuple[bytes, bytes]]:
+        headers = decision.effects.get("rate_limit_headers") or {}
+        return [(k.lower().encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]
+
+    # -- forwarding --------------------------------------------------------------------------
+
+    async def _forward(self, decision: Any, raw: bytes, body: Any) -> None:
+        scope, data = self._rewrite(decision, raw, body)
+        ctx = self.ctx
+        delivered = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": data, "more_body": False}
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                ctx.disconnected = True
+            return message
+
+        status = 0
+        resp_headers: list[tuple[bytes, bytes]] = []
+        streaming = False
+        captured = bytearray()
+        overflow: Any = None  # a stream past capture_limit: its usage, read incrementally
+        passthrough = False  # a JSON answer past capture_limit: sent on as it comes, usage estimated
+        ended = False
+        sent_start = False
+        limit_headers = self._limit_headers(decision)
+
+        async def start_through() -> None:
+            nonlocal sent_start
+            out = [(k, v) for k, v in resp_headers if k.lower() != b"content-length"]
+            out += limit_headers + header_effects(decision, "response_headers")
+            out.append((DECISION_HEADER.encode(), ctx.request_id.encode()))
+            sent_start = True
+            await self.send({"type": "http.response.start", "status": status, "headers": out})
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status, resp_headers, streaming, overflow, passthrough, ended
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                hop = hop_by_hop(message.get("headers", []))
+                resp_headers = [(k, v) for k, v in message.get("headers", []) if k.decode("latin-1").lower() not in hop]
+                ctype = header_value(resp_headers, b"content-type").lower()
+                streaming = any(t in ctype for t in _STREAM_TYPES)
+                if streaming:
+                    await start_through()
+                return
+            if message["type"] != "http.response.body":
+                await self.send(message)
+                return
+            chunk = message.get("body", b"")
+            if chunk:
+                if not passthrough and overflow is None and len(captured) + len(chunk) <= self.mw.capture_limit:
+                    captured.extend(chunk)
+                elif streaming:
+                    if overflow is None:
+                        overflow = overflow_usage(decision, bytes(captured))
+                        captured.clear()
+                    overflow.feed(chunk)
+                elif not passthrough:
+                    # too large to parse: never hold back or drop bytes, estimate the usage
+                    passthrough = True
+                    await start_through()
+                    head = bytes(captured)
+                    captured.clear()
+                    await self.send({"type": "http.response.body", "body": head, "more_body": True})
+                if streaming or passthrough:
+                    await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if not message.get("more_body", False):
+                ended = True
+
+        t_up = time.perf_counter()
+        try:
+            await self.mw.app(scope, receive, send)
+        finally:
+            self.event["upstream_ms"] = round((time.perf_counter() - t_up) * 1000, 3)
+            final = await self._complete(decision, status, resp_headers, captured, overflow, streaming, ended,
+                                         passthrough)
+        if ctx.disconnected:
+            return
+        if streaming or passthrough:
+            await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        if not sent_start:
+            await self._finish_buffered(final, decision, status, resp_headers, bytes(captured), limit_headers)
+
+    async def _complete(self, decision: Any, status: int, headers: list[tuple[bytes, bytes]], captured: bytearray,
+                        overflow: Any, streaming: bool, ended: bool, passthrough: bool) -> Any:
+        """The response phase and reconciliation, whatever happened to the exchange."""
+        ctx = self.ctx
+        plain = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
+        if status == 0:
+            # nothing came back: the client left first, or the app failed before answering
+            status = 499 if ctx.disconnected else 502
+            response: dict[str, Any] = {"status_code": status, "headers": {}, "body": None}
+        elif overflow is not None:
+            response = {"status_code": status, "headers": plain, "body": usage_body(overflow, overflow.api)}
+        elif passthrough:
+            response = {"status_code": status, "headers": plain, "body": None}  # usage: estimated
+        elif streaming:
+            response = {"status_code": status, "headers": plain, "sse": answer_text(captured, plain)}
+        else:
+            text = answer_text(captured, plain)
+            try:
+                parsed: Any = json.loads(text) if text else None
+            except (ValueError, RecursionError):
+                parsed = text
+            response = {"status_code": status, "headers": plain, "body": parsed}
+        self.event.update(upstream_status=status, stream=streaming, disconnected=ctx.disconnected,
+                          upstream_error=ctx.upstream_error, truncated=(streaming or passthrough) and not ended)
+        t = time.perf_counter()
+        try:
+            if await self.mw.costly(self.engine):
+                final = await asyncio.to_thread(self.engine.complete, ctx.request_id, response)
+            else:
+                final = await self.engine.acomplete(ctx.request_id, response)
+        finally:
+            self.overhead += time.perf_counter() - t
+        self._note(final)
+        return final
+
+    async def _finish_buffered(self, final: Any, decision: Any, status: int, headers: list[tuple[bytes, bytes]],
+                               body: bytes, limit_headers: list[tuple[bytes, bytes]]) -> None:
+        if final.verdict != "allow" and final.phase == "on_http_response" and final.kind in ("deny", "custom-response", "error"):
+            await self._deny(final)  # a response-phase rule replaced the answer (or failed closed)
+            return
+        out = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+        effects = final.effects.get("response_headers") or {}
+        drop = set(effects.get("remove", [])) | set(effects.get("add", {}))
+        out = [(k, v) for k, v in out if k.decode("latin-1").lower() not in drop]
+        out += limit_headers + header_effects(final, "response_headers")
+        out.append((b"content-length", str(len(body)).encode()))
+        out.append((DECISION_HEADER.encode(), self.ctx.request_id.encode()))
+        self.event["status_code"] = status
+        await self.send({"type": "http.response.start", "status": status, "headers": out})
+        await self.send({"type": "http.response.body", "body": body, "more_body": False})
+
+    def _note(self, decision: Any) -> None:
+        ev = self.event
+        ev.update(verdict=decision.verdict, status_code=decision.status_code, rule=decision.rule,
+                  reason=decision.reason, phase=decision.phase, decided_by=decision.kind)
+        ev["decision"] = decision
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _server(scope: Mapping[str, Any]) -> str:
+    server = scope.get("server")
+    if not server:
+        return "localhost"
+    host, port = server[0], server[1]
+    return f"{host}:{port}" if port else str(host)
+
+
+def _valid_identity(given: object) -> dict[str, Any]:
+    """An identity hook's result as the engine takes it (SPEC §5), or ValueError naming the
+    fields that are wrong (never their values: they may be anything)."""
+    from pydantic import ValidationError
+
+    from ..engine.request import Identity
+
+    if not isinstance(given, Mapping):
+        raise ValueError(f"the identity hook returned a {type(given).__name__}, not an identity mapping "
+                         "(or None for 401)")
+    try:
+        identity = Identity.model_validate(dict(given))
+    except ValidationError as error:
+        problems = "; ".join(f"`{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in error.errors()[:5])
+        raise ValueError(f"the identity hook returned a bad identity ({problems}); an identity has `key`, "
+                         "`user`, `team`, `org`, `tier` (strings) and `labels` (strings by string)") from None
+    return identity.model_dump(exclude_none=True)
