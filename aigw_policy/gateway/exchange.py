@@ -82,10 +82,10 @@ class Exchange:
         """Whether the request's canonical path is excluded from the policy (``exclude``); a
         request whose path is not canonical never is. A failing predicate is logged and the
         exchange answers 500 (``failed``)."""
-        if self.mw._excluded is None or self.path_error is not None:
+        if self.path_error is not None:
             return False
         try:
-            return bool(self.mw._excluded(self.scope["path"]))
+            return self.mw.excludes(self.scope["path"])
         except Exception:  # noqa: BLE001 - the embedder's code: logged, never shown to the client
             _log.exception("the `exclude` predicate of PolicyMiddleware failed (request %s)", self.ctx.request_id)
             self.failed = ("exclude_failed", "the gateway could not route this request (its `exclude` "

@@ -139,6 +139,11 @@ class PolicyMiddleware:
         """Whether the app's request loses the client's credential headers and ``?key=``."""
         return self.authenticates if self._strip is None else self._strip
 
+    def excludes(self, path: str) -> bool:
+        """Whether the canonical ``path`` is outside the policy (``exclude``); the embedder's
+        predicate may raise."""
+        return self._excluded is not None and bool(self._excluded(path))
+
     @property
     def engine(self) -> Any:
         holder = self._engine
