@@ -8,10 +8,9 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .codes import Severity
 from .diagnostics import Diagnostic, PolicyError
 from .engine import (

@@ -1,54 +1,25 @@
-"""Limit stores, the public ``ap.stores`` namespace: one interface, the same semantics.
+"""Limit stores, the public ``ap.stores`` namespace (SPEC §10): one interface, the same semantics.
 
 >>> from aigw_policy import stores
 >>> store = stores.MemoryStore()
 
 ``MemoryStore()`` (one process, thread-safe), ``SQLiteStore(path)`` (one host, many
-processes, survives restarts) and ``RedisStore(url)`` (many hosts). Each has ``check``,
-``reserve``, ``reconcile``, ``release``, ``seed`` and the async twins ``acheck``,
-``areserve``, ``areconcile``, ``arelease``; see :class:`aigw_policy.limits.LimitStore`.
+processes, survives restarts) and ``RedisStore(url)`` (many hosts); ``from_url(url)`` opens
+one from ``memory:``, ``sqlite:PATH`` or ``redis://...``. Each has ``check``, ``reserve``,
+``reconcile``, ``release``, ``seed`` and the async twins ``acheck``, ``areserve``,
+``areconcile``, ``arelease``; see :class:`aigw_policy.limits.LimitStore`.
+
+This module is a public alias: the stores live in :mod:`aigw_policy.limits`, and the code of
+this package imports them from there.
 """
 
 from __future__ import annotations
-
-from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # SQLiteStore and RedisStore load on first use (redis-py is optional): the package's __getattr__
 from .limits import __getattr__  # noqa: F401
 from .limits.memory import MemoryStore
 from .limits.model import LimitStore, StoreUnavailable
+from .limits.store_url import from_url
 
 __all__ = ["LimitStore", "MemoryStore", "RedisStore", "SQLiteStore", "StoreUnavailable",  # noqa: F822
            "from_url"]
-
-
-def from_url(url: str, **options: Any) -> LimitStore:
-    """A store from ``memory:``, ``sqlite:PATH`` or ``redis://...`` (``serve --store``).
-
-    A Redis URL may end with ``?outbox=PATH``: the file that keeps reconciles and releases
-    Redis did not acknowledge until a retry lands, across restarts (see docs/limits.md).
-    """
-    if url in ("memory:", "memory", ""):
-        return MemoryStore(**options)
-    if url.startswith("sqlite:"):
-        from .limits.sqlite import SQLiteStore
-
-        return SQLiteStore(url[len("sqlite:"):].removeprefix("//"), **options)
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        from .limits.redis_store import RedisStore
-
-        url, outbox = _take_query(url, "outbox")
-        if outbox:
-            options.setdefault("outbox", outbox)
-        return RedisStore(url, **options)
-    raise ValueError(f"unknown store url {url!r} (memory:, sqlite:PATH or redis://...)")
-
-
-def _take_query(url: str, name: str) -> tuple[str, str | None]:
-    """``url`` without the query parameter ``name``, and that parameter's value."""
-    parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    value = next((v for k, v in pairs if k == name), None)
-    rest = urlencode([(k, v) for k, v in pairs if k != name])
-    return urlunsplit(parts._replace(query=rest)), value

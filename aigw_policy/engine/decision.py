@@ -262,9 +262,9 @@ class Decision:
 
     def text(self, *, trace: bool = False) -> str:
         """The same story for a person: the deciding rule first, with its source line."""
-        from .render import render_text
+        from .explain_text import decision_text
 
-        return render_text(self, trace=trace)
+        return decision_text(self, trace=trace)
 
     def __repr__(self) -> str:
         return f"<Decision {self.verdict} {self.status_code} rule={self.rule!r}>"

@@ -71,14 +71,14 @@ class TestFileError(Exception):
     __test__ = False
 
     def __init__(self, diagnostics: list[Diagnostic], source: Source | None = None) -> None:
-        from ..render import render_text
+        from ..diagnostic_formats import diagnostics_text
 
         self.diagnostics = diagnostics
         sources = {source.name: source} if source is not None else {}
         name = source.name if source is not None else diagnostics[0].span.file if diagnostics[0].span else None
         n = len(diagnostics)
         head = f"`{name}`: {n} error{'s' if n != 1 else ''}, the file does not run\n"
-        super().__init__(head + render_text(diagnostics, sources))
+        super().__init__(head + diagnostics_text(diagnostics, sources))
 
 
 @dataclass
@@ -513,7 +513,7 @@ def _kind(node: Any) -> str:
 
 def _run_case(case: _Case, compiled: Any, plain: Any, exercised: set[tuple[str, str]],
               index: bool | None, source: Source) -> list[str]:
-    from ..stores import MemoryStore
+    from ..limits import MemoryStore
     from .runner import Engine
 
     # the traced engine (no index) gives coverage; the indexed engine must agree with it

@@ -1,9 +1,14 @@
 """The gateway: ``aigw-policy serve`` and its parts (SPEC §11).
 
-:mod:`.keys` (keys file -> identities), :mod:`.errors` (provider error shapes),
+:mod:`.middleware` (:class:`~.middleware.PolicyMiddleware`, the engine in front of any ASGI
+app) and what it uses for one request: :mod:`.exchange` (the request's way through),
+:mod:`.paths` (canonical paths), :mod:`.request_body` (strict body parsing), :mod:`.effects`
+(the decision's edits), :mod:`.captured` (an answer's usage), :mod:`.hops` (hop-by-hop
+headers); :mod:`.keys` (keys file -> identities), :mod:`.errors` (provider error shapes),
 :mod:`.proxy` (forward to the upstream, stream back), :mod:`.reload` (hot reload),
-:mod:`.metrics` (logs, Prometheus, OpenTelemetry), :mod:`.app` (the assembled ASGI app).
-The policy middleware itself is :class:`aigw_policy.asgi.PolicyMiddleware`.
+:mod:`.metrics` (logs, Prometheus, OpenTelemetry), :mod:`.app` (the assembled ASGI app),
+:mod:`.server` (uvicorn's header timeout). The ``aigw-policy serve`` command is
+:mod:`aigw_policy.cli.serve`.
 """
 
 from .app import Gateway

@@ -18,8 +18,10 @@ import os
 import signal
 from typing import Any
 
+from ..engine import Engine
 from .keys import KeyRing
 from .metrics import Observer
+from .middleware import PolicyMiddleware
 from .proxy import UpstreamProxy
 from .reload import PolicyHolder
 
@@ -42,10 +44,8 @@ class Gateway:
                  logger: logging.Logger | None = None, decision_logger: logging.Logger | None = None,
                  sighup: bool = True, cache_dir: str | None = None, max_body: int | None = None,
                  body_timeout: float | None = None, metrics_token: str | None = None) -> None:
-        from .. import Engine
-        from ..asgi import PolicyMiddleware  # (lazy: asgi imports this package's errors and keys)
+        from ..limits import from_url
         from ..providers import PriceBook
-        from ..stores import from_url
 
         self.logger = logger or logging.getLogger("aigw_policy.gateway")
         self.store = from_url(store) if isinstance(store, str) else store

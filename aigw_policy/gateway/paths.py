@@ -25,9 +25,10 @@ path the policy sees.
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import quote
 
-__all__ = ["PathError", "canonical_path", "encode_path", "encode_segment", "valid_host"]
+__all__ = ["PathError", "canonical_path", "canonical_scope", "encode_path", "encode_segment", "valid_host"]
 
 _HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]{1,5})?")
 
@@ -97,3 +98,17 @@ def canonical_path(raw: str) -> tuple[str, str]:
 def valid_host(host: str) -> bool:
     """Whether a ``Host`` header is a host name or address with an optional port."""
     return _HOST.fullmatch(host) is not None
+
+
+def canonical_scope(scope: dict[str, Any]) -> dict[str, Any]:
+    """``scope`` with its path made canonical (:func:`canonical_path`): the policy
+    decides on ``path`` and the app forwards ``raw_path``, the same path encoded."""
+    raw = scope.get("raw_path")
+    try:
+        text = raw.decode("ascii") if raw is not None else encode_path(scope["path"])
+    except UnicodeDecodeError:
+        raise PathError("the path has a byte that is not ASCII") from None
+    decoded, encoded = canonical_path(text)
+    if decoded == scope["path"] and raw == encoded.encode("ascii"):
+        return scope
+    return {**scope, "path": decoded, "raw_path": encoded.encode("ascii")}

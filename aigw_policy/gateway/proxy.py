@@ -1,7 +1,7 @@
 """The upstream side of ``aigw-policy serve``: an ASGI app that forwards each request to one
 upstream base URL with httpx and streams the answer back as it arrives.
 
-It knows nothing of policies: :class:`~aigw_policy.asgi.PolicyMiddleware` in front of it
+It knows nothing of policies: :class:`~aigw_policy.gateway.middleware.PolicyMiddleware` in front of it
 decides, rewrites the request and reads the answer. This app only adds the upstream
 credentials, maps network failures to provider-shaped 502/504 answers and stops reading the
 upstream as soon as the client goes away.

@@ -4,7 +4,7 @@ timeout, which uvicorn itself does not have (its keep-alive timer stops at the f
 A connection gets ``header_timeout`` seconds, from its opening or the end of its previous
 answer, to send a complete request head; a client that sends nothing, or trickles its
 headers a byte at a time (slowloris), is disconnected then. The body and the answer are not
-covered: the body's pace is watched by :class:`~aigw_policy.asgi.PolicyMiddleware`
+covered: the body's pace is watched by :class:`~aigw_policy.gateway.middleware.PolicyMiddleware`
 (``body_timeout``), an answer takes as long as the upstream does.
 
 ```python

@@ -1,16 +1,18 @@
 """Rate limits and usage caps: algorithms, the store contract and the stores.
 
-``MemoryStore`` is imported here; ``SQLiteStore`` and ``RedisStore`` load on first use
-(``aigw_policy.stores`` is the public namespace for all three).
+``MemoryStore`` is imported here; ``SQLiteStore`` and ``RedisStore`` load on first use;
+``from_url`` opens any of the three from its URL. ``aigw_policy.stores`` (``ap.stores``) is the
+public alias of these names.
 """
 
 from typing import Any
 
 from .memory import MemoryStore
 from .model import AsyncLimitStore, Charge, LimitSpec, LimitStore, Outcome, StoreUnavailable
+from .store_url import from_url
 
 __all__ = ["AsyncLimitStore", "Charge", "LimitSpec", "LimitStore", "MemoryStore", "Outcome", "RedisStore",
-           "SQLiteStore", "StoreUnavailable"]
+           "SQLiteStore", "StoreUnavailable", "from_url"]
 
 
 def __getattr__(name: str) -> Any:

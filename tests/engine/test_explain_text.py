@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aigw_policy.cli import app
-from aigw_policy.engine.render import duration_text
+from aigw_policy.engine.explain_text import duration_text
 from aigw_policy.template import double_text
 
 runner = CliRunner()

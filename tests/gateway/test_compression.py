@@ -274,7 +274,7 @@ def test_middleware_reads_usage_of_an_app_that_compresses(tmp_path: Path, coding
     # PolicyMiddleware in front of any ASGI app: the app answers compressed to a client that
     # accepts it; the client gets those bytes, usage is read from the decoded text
     import aigw_policy as ap
-    from aigw_policy.asgi import PolicyMiddleware
+    from aigw_policy.gateway.middleware import PolicyMiddleware
     from aigw_policy.ledger import Ledger
 
     (tmp_path / "p.aigw").write_text(POLICY)

@@ -262,7 +262,7 @@ def test_chunked_body_over_the_cap_is_413(gw: Any, echo: Any) -> None:
 
 def test_json_answer_past_the_parse_cap_is_passed_through(tmp_path: Path) -> None:
     import aigw_policy as ap
-    from aigw_policy.asgi import PolicyMiddleware
+    from aigw_policy.gateway.middleware import PolicyMiddleware
     from aigw_policy.ledger import Ledger
 
     upstream = Echo()
@@ -304,18 +304,18 @@ def test_bodies_that_are_not_plain_json_are_400(gw: Any, echo: Any, body: bytes,
 
 
 def test_too_many_items_is_413_before_parsing(gw: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import aigw_policy.asgi as asgi
+    from aigw_policy.gateway import request_body
 
-    monkeypatch.setattr(asgi, "MAX_JSON_ITEMS", 1000)
+    monkeypatch.setattr(request_body, "MAX_JSON_ITEMS", 1000)
     r = httpx.post(gw.url + "/v1/chat/completions", headers={**AUTH, "content-type": "application/json"},
                    content=b'{"model": "gpt-4o", "messages": [], "x": [' + b"{}," * 2000 + b"{}]}", timeout=10)
     assert r.status_code == 413 and r.json()["error"]["code"] == "json_too_many_items"
 
 
 def test_large_bodies_parse_off_the_loop_with_the_same_answers(gw: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import aigw_policy.asgi as asgi
+    from aigw_policy.gateway import exchange
 
-    monkeypatch.setattr(asgi, "_PARSE_ON_LOOP", 0)
+    monkeypatch.setattr(exchange, "_PARSE_ON_LOOP", 0)
     assert httpx.post(gw.url + "/v1/chat/completions", headers=AUTH, json=CHAT, timeout=10).status_code == 200
     r = httpx.post(gw.url + "/v1/chat/completions", headers={**AUTH, "content-type": "application/json"},
                    content=b"[" * 20_000 + b"]" * 20_000, timeout=10)
@@ -635,7 +635,7 @@ def test_only_costly_policies_leave_the_event_loop(tmp_path: Path) -> None:
     import asyncio
 
     import aigw_policy as ap
-    from aigw_policy.asgi import PolicyMiddleware
+    from aigw_policy.gateway.middleware import PolicyMiddleware
 
     mw = PolicyMiddleware(Echo(), ap.Engine(ap.loads(POLICY)))
     assert asyncio.run(mw.costly(mw.engine)) is False

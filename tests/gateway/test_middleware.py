@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 import aigw_policy as ap
-from aigw_policy.asgi import PolicyMiddleware
+from aigw_policy.gateway.middleware import PolicyMiddleware
 
 from .conftest import WAIT, ServerThread
 from .stub import StubUpstream

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 import aigw_policy as ap
-from aigw_policy.asgi import PolicyMiddleware
+from aigw_policy.gateway.middleware import PolicyMiddleware
 from aigw_policy.gateway.keys import KeyRing
 
 from .conftest import ServerThread

@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from aigw_policy.ledger import Ledger, ReportError, make_record, parse_by, parse_since, summarize
-from aigw_policy.ledger.report_cli import usage
+from aigw_policy.cli.usage import usage
 from aigw_policy.providers import Usage
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=timezone.utc)

@@ -12,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from aigw_policy.ledger import Ledger, make_record, parse_since
-from aigw_policy.ledger.report_cli import usage
+from aigw_policy.cli.usage import usage
 from aigw_policy.providers import Usage
 
 runner = CliRunner()

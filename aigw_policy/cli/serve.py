@@ -1,4 +1,4 @@
-"""The ``aigw-policy serve`` command (registered by aigw_policy/cli.py).
+"""``aigw-policy serve``: run the gateway.
 
 Every option can also come from an environment variable (``--store`` from ``AIGW_STORE``,
 ...): URLs with passwords then stay out of ``ps``. Before it listens, ``serve`` checks that
@@ -53,9 +53,9 @@ def serve(
 ) -> None:
     """Run the gateway: a reverse proxy for OpenAI-, Anthropic- and Gemini-style APIs that
     enforces the policy, streams answers through and writes the usage ledger."""
+    from ..gateway.keys import KeysError, load_keys
+    from ..gateway.reload import ReloadError
     from ..providers import PROVIDERS
-    from .keys import KeysError, load_keys
-    from .reload import ReloadError
 
     urls = [u for u in (store, ledger, upstream) if u]
 
@@ -89,7 +89,7 @@ def serve(
     store_obj = _open_store(store, fail)
     ledger_obj = _open_ledger(ledger, fail) if ledger else None
 
-    from .app import Gateway
+    from ..gateway.app import Gateway
 
     try:
         app = Gateway(policy=policy, upstream=upstream, keys=ring, store=store_obj, ledger=ledger_obj,
@@ -99,12 +99,12 @@ def serve(
         if ledger_obj is not None:
             ledger_obj.close()
         if error.diagnostics:
-            from ..render import render_text
+            from ..diagnostic_formats import diagnostics_text
             from ..source import Source
 
             try:
                 text = policy.read_text(encoding="utf-8-sig")
-                typer.echo(render_text(error.diagnostics, {str(policy): Source(text, str(policy))}), err=True)
+                typer.echo(diagnostics_text(error.diagnostics, {str(policy): Source(text, str(policy))}), err=True)
             except OSError:
                 pass
         raise fail(str(error)) from None
@@ -126,7 +126,7 @@ def serve(
     who = f"{len(ring)} keys" if ring is not None else "no keys file: no authentication"
     typer.echo(f"aigw-policy serve: {policy} -> {redact(upstream)} on http://{host}:{port} ({who}, "
                f"store {redact(store)}, ledger {redact(ledger) if ledger else 'none'})", err=True)
-    from .server import header_timeout_protocol
+    from ..gateway.server import header_timeout_protocol
 
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
                 timeout_graceful_shutdown=10, http=header_timeout_protocol(header_timeout))
@@ -134,7 +134,7 @@ def serve(
 
 def _open_store(url: str, fail: Any) -> Any:
     """The limit store, checked to answer (one ``check`` of nothing: a round trip to Redis)."""
-    from ..stores import from_url
+    from ..limits import from_url
 
     try:
         store = from_url(url)

@@ -1,7 +1,7 @@
 import json
 
 from aigw_policy.diagnostics import Diagnostic, PolicyError, sort_diagnostics
-from aigw_policy.render import render_json, render_sarif, render_text
+from aigw_policy.diagnostic_formats import diagnostics_json, diagnostics_sarif, diagnostics_text
 from aigw_policy.source import Source
 
 TEXT = "policy {\n  on request {\n    rule { dney 403 }\n  }\n}\n"
@@ -20,7 +20,7 @@ def test_span_positions():
 
 def test_text_shows_line_underline_and_help():
     start = TEXT.index("dney")
-    out = render_text([diag(start=start, end=start + 4)], {"p.aigw": SOURCE})
+    out = diagnostics_text([diag(start=start, end=start + 4)], {"p.aigw": SOURCE})
     assert out.splitlines() == [
         "error[AIGW110]: unknown action type `dney`",
         "  --> p.aigw:3:12",
@@ -32,14 +32,14 @@ def test_text_shows_line_underline_and_help():
 
 
 def test_json_has_codes_spans_and_summary():
-    data = json.loads(render_json([diag(), diag("AIGW132", 0, 1, None)]))
+    data = json.loads(diagnostics_json([diag(), diag("AIGW132", 0, 1, None)]))
     assert [d["code"] for d in data["diagnostics"]] == ["AIGW110", "AIGW132"]
     assert data["diagnostics"][0]["span"]["line"] == 2
     assert data["summary"] == {"errors": 1, "warnings": 1, "total": 2}
 
 
 def test_sarif_is_2_1_0_with_rules_and_regions():
-    log = json.loads(render_sarif([diag()]))
+    log = json.loads(diagnostics_sarif([diag()]))
     assert log["version"] == "2.1.0"
     run = log["runs"][0]
     assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["AIGW110"]

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..template import double_text
 
-__all__ = ["duration_text", "render_text"]
+__all__ = ["duration_text", "decision_text"]
 
 _PHASE = {"on_http_request": "request phase", "on_http_response": "response phase"}
 
@@ -133,7 +133,7 @@ def _limit_line(e: Mapping[str, Any]) -> str:
     return out
 
 
-def render_text(decision: Any, *, trace: bool = False, sources: Mapping[str, str] | None = None) -> str:
+def decision_text(decision: Any, *, trace: bool = False, sources: Mapping[str, str] | None = None) -> str:
     d = decision.to_dict() if hasattr(decision, "to_dict") else decision
     out: list[str] = []
     verdict = d["verdict"].upper()

@@ -1,25 +1,6 @@
-"""``PolicyMiddleware``: put an aigw-policy engine in front of any ASGI app.
-
-```python
-import aigw_policy as ap
-from aigw_policy.asgi import PolicyMiddleware
-from aigw_policy.gateway import load_keys
-
-app = PolicyMiddleware(my_llm_app, ap.Engine("policy.aigw"), keys=load_keys("keys.yaml"))
-```
-
-For each HTTP request: make the path canonical (ambiguous paths -> 400); pass a path the
-embedder excluded (``exclude``) straight to the app; authenticate the caller from the headers
-(``keys``, or the embedder's ``identity`` hook; no identity -> 401) before reading the body,
-read the body within ``max_body`` (413) and parse it strictly (400), decide the request
-phase (``engine.aevaluate``), answer a denial in the provider's own error shape, or call
-the app with the request rewritten by the decision's effects (``set-model``, ``max-tokens``
-clamp, request headers, OpenAI ``include_usage`` for streams); stream the app's answer
-through chunk by chunk while keeping its usage; then run the response phase and
-reconciliation (``engine.acomplete``), which also writes the ledger. Every answer carries
-``x-aigw-decision-id``; allowed and limited answers carry ``RateLimit`` headers. The edge
-rules are in docs/gateway.md, "Hostile input"; the hooks in "Middleware hooks".
-"""
+"""One request through :class:`~aigw_policy.gateway.middleware.PolicyMiddleware`: the edge
+checks in order (path, caller, declared size, body), the request phase, the denial or the
+forwarding with the decision's effects, the answer streamed through, the response phase."""
 
 from __future__ import annotations
 
@@ -27,38 +8,33 @@ import asyncio
 import inspect
 import json
 import logging
-import re
 import time
 import uuid
-import weakref
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeAlias
-from urllib.parse import parse_qsl, urlencode
+from typing import TYPE_CHECKING, Any
 
-from .gateway.errors import denial, error_response, wire_api
-from .gateway.hops import hop_by_hop
-from .gateway.keys import CREDENTIAL_HEADERS, KeyRing, key_from
-from .gateway.paths import PathError, canonical_path, encode_path, encode_segment, valid_host
-from .providers.classify import PROVIDER_HEADER
+from ..providers.classify import PROVIDER_HEADER
+from .captured import answer_text, header_value, overflow_usage, usage_body
+from .effects import header_effects, set_max_tokens, strip_key, wants_usage
+from .errors import denial, error_response, wire_api
+from .hops import hop_by_hop
+from .keys import CREDENTIAL_HEADERS, key_from
+from .paths import PathError, canonical_scope, encode_path, encode_segment, valid_host
+from .request_body import BadBody, parse_body
 
-__all__ = ["DECISION_HEADER", "IdentityHook", "PolicyMiddleware", "RequestContext"]
+if TYPE_CHECKING:
+    from .middleware import PolicyMiddleware
 
-IdentityHook: TypeAlias = Callable[[Mapping[str, Any], Mapping[str, str]],
-                                   Mapping[str, Any] | None | Awaitable[Mapping[str, Any] | None]]
-"""``identity(scope, headers)``: the caller's identity (``key``, ``user``, ``team``, ``org``,
-``tier``: strings; ``labels``: strings by string) or ``None`` (401); sync or async."""
+__all__ = ["DECISION_HEADER", "Exchange", "RequestContext"]
+
 _log = logging.getLogger("aigw_policy.gateway")
 
 DECISION_HEADER = "x-aigw-decision-id"
-DEFAULT_MAX_BODY = 32 * 1024 * 1024
-"""Request bodies larger than this are refused with 413 (Anthropic's own limit is 32 MB)."""
-DEFAULT_BODY_TIMEOUT = 30.0
-"""Seconds the middleware waits for the next piece of a request body."""
-DEFAULT_OFFLOAD_COST = 100_000
-"""Policies with a CEL expression of at least this static cost are evaluated in a thread."""
 _STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
+_PARSE_ON_LOOP = 256 * 1024
+"""Bodies up to this size are parsed on the event loop (well under a millisecond)."""
 
 
 @dataclass
@@ -74,114 +50,7 @@ class RequestContext:
     disconnected: bool = False
 
 
-class PolicyMiddleware:
-    """Wrap ``app`` with policy enforcement.
-
-    ``engine``: an :class:`~aigw_policy.Engine`, or an object whose ``current`` attribute is
-    the engine to use (a :class:`~aigw_policy.gateway.reload.PolicyHolder`, for hot reload:
-    each request keeps the engine it started with). ``keys``: a
-    :class:`~aigw_policy.gateway.keys.KeyRing` (``None``: no authentication, credentials pass
-    through). ``provider``: force the provider label (``vllm``, ``ollama``). ``observer``:
-    called with one event dict per finished request (metrics, logs, spans). ``max_body``:
-    larger request bodies are refused with 413 (by their ``Content-Length`` before any byte
-    is read, or as a chunked body grows). ``capture_limit``: bytes of an answer kept for
-    usage extraction (a stream's usage is read incrementally beyond it; a larger JSON answer
-    is passed through and its usage estimated). ``offload_cost``: a policy holding a CEL
-    expression whose static worst-case cost reaches this is evaluated in a worker thread,
-    so that a costly evaluation never stalls the event loop (0: always; None: never).
-    ``body_timeout``: seconds to wait for the next piece of a request body before answering
-    408 (a client trickling its body holds a connection and a buffer; None: no limit).
-
-    Hooks for an application that embeds the middleware (docs/gateway.md, "Middleware hooks"):
-
-    - ``identity``: an :data:`IdentityHook`, ``identity(scope, headers)`` -> the caller's
-      identity mapping, or ``None`` for a 401 in the provider's error shape; sync or async
-      (a sync hook runs on the event loop: make a hook that blocks async). It gets the scope
-      with the canonical path and the request headers (lower-case names, repeated headers
-      joined by ``", "``), before the body is read. A result that is not an identity (an
-      unknown field, a value that is not a string) is a 500 ``invalid_identity`` naming the
-      field; an exception in the hook is a 500 ``identity_hook_failed``, logged on
-      ``aigw_policy.gateway`` with the request id, its text never sent to the client.
-      ``keys`` and ``identity`` are one or the other (``ValueError``): a hook that also
-      accepts gateway keys calls ``keys.lookup(key_from(headers, scope["query_string"]))``.
-    - ``exclude``: paths outside the policy and authentication, handed to the app as they
-      came (with the canonical path): a collection of exact paths (``"/healthz"``) and
-      prefixes ending in ``/`` (``"/static/"``), or a predicate ``(path) -> bool``. Always
-      matched against the canonical path, so ``/static/../v1/chat`` is ``/v1/chat``; a path
-      that cannot be made canonical is a 400 whatever it starts with.
-    - ``strip_credentials``: whether the app receives the client's credential headers
-      (``authorization``, ``x-api-key``, ``x-goog-api-key``, ``api-key``) and ``?key=``.
-      ``None`` (the default): stripped when the middleware authenticates (``keys`` or
-      ``identity``: the credential was for it), passed when it does not (the client's own
-      provider key, for the app to forward). ``True`` / ``False``: always / never stripped.
-      The policy never sees a credential the middleware authenticated with.
-    """
-
-    def __init__(self, app: Any, engine: Any, *, keys: KeyRing | None = None, provider: str | None = None,
-                 observer: Callable[[dict[str, Any]], None] | None = None, max_body: int = DEFAULT_MAX_BODY,
-                 capture_limit: int = 32 * 1024 * 1024, inject_usage: bool = True,
-                 offload_cost: int | None = DEFAULT_OFFLOAD_COST,
-                 body_timeout: float | None = DEFAULT_BODY_TIMEOUT, identity: IdentityHook | None = None,
-                 exclude: Collection[str] | Callable[[str], bool] | None = None,
-                 strip_credentials: bool | None = None) -> None:
-        if keys is not None and identity is not None:
-            raise ValueError("give PolicyMiddleware `keys=` or `identity=`, not both: to accept gateway keys "
-                             "too, look them up in the hook: `keys.lookup(key_from(headers, scope['query_string']))`")
-        if identity is not None and not callable(identity):
-            raise TypeError(f"`identity=` is a callable (scope, headers) -> identity mapping or None, sync or "
-                            f"async, not {type(identity).__name__}")
-        self.app = app
-        self._engine = engine
-        self.keys = keys
-        self.identity = identity
-        self._excluded = _exclusion(exclude)
-        self._strip = strip_credentials
-        self.provider = provider
-        self.observer = observer
-        self.max_body = max_body
-        self.capture_limit = capture_limit
-        self.inject_usage = inject_usage
-        self.offload_cost = offload_cost
-        self.body_timeout = body_timeout
-        self._costly: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
-
-    async def costly(self, engine: Any) -> bool:
-        """Whether ``engine``'s policy is evaluated off the event loop (decided once per
-        engine, in a thread: costing a large policy takes a while)."""
-        if self.offload_cost is None:
-            return False
-        found = self._costly.get(engine)
-        if found is None:
-            found = self._costly[engine] = await asyncio.to_thread(_max_cost, engine) >= self.offload_cost
-        return found
-
-    @property
-    def authenticates(self) -> bool:
-        """Whether the middleware authenticates callers (``keys`` or ``identity``)."""
-        return self.keys is not None or self.identity is not None
-
-    @property
-    def strips_credentials(self) -> bool:
-        """Whether the app's request loses the client's credential headers and ``?key=``."""
-        return self.authenticates if self._strip is None else self._strip
-
-    @property
-    def engine(self) -> Any:
-        holder = self._engine
-        return holder.current if hasattr(holder, "current") else holder
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        exchange = _Exchange(self, self.engine, scope, receive, send)
-        if exchange.outside():
-            await self.app(exchange.scope, receive, send)
-            return
-        await exchange.run()
-
-
-class _Exchange:
+class Exchange:
     """One request through the middleware (state kept off the middleware object)."""
 
     def __init__(self, mw: PolicyMiddleware, engine: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -196,7 +65,7 @@ class _Exchange:
             self.headers[name] = f"{self.headers[name]}, {value}" if name in self.headers else value
         self.path_error: str | None = None
         try:
-            self.scope = scope = _canonical_scope(scope)
+            self.scope = scope = canonical_scope(scope)
         except PathError as error:
             self.path_error = f"invalid request path: {error}"
         if "host" in self.headers and not valid_host(self.headers["host"]):
@@ -213,10 +82,10 @@ class _Exchange:
         """Whether the request's canonical path is excluded from the policy (``exclude``); a
         request whose path is not canonical never is. A failing predicate is logged and the
         exchange answers 500 (``failed``)."""
-        if self.mw._excluded is None or self.path_error is not None:
+        if self.path_error is not None:
             return False
         try:
-            return bool(self.mw._excluded(self.scope["path"]))
+            return self.mw.excludes(self.scope["path"])
         except Exception:  # noqa: BLE001 - the embedder's code: logged, never shown to the client
             _log.exception("the `exclude` predicate of PolicyMiddleware failed (request %s)", self.ctx.request_id)
             self.failed = ("exclude_failed", "the gateway could not route this request (its `exclude` "
@@ -272,13 +141,13 @@ class _Exchange:
             return
         ctype = self.headers.get("content-type", "")
         try:  # a large body parses for a while: in a worker thread, not on the event loop
-            body_obj = (_parse_body(body, ctype) if len(body) <= _PARSE_ON_LOOP
-                        else await asyncio.to_thread(_parse_body, body, ctype))
-        except _BadBody as error:
+            body_obj = (parse_body(body, ctype) if len(body) <= _PARSE_ON_LOOP
+                        else await asyncio.to_thread(parse_body, body, ctype))
+        except BadBody as error:
             await self._answer(error.status, error.message, None, code=error.code)
             return
         request = self._engine_request(identity, body_obj, query)
-        from .engine import RequestError
+        from ..engine import RequestError
 
         t = time.perf_counter()
         try:
@@ -372,7 +241,7 @@ class _Exchange:
         headers = {k: v for k, v in self.headers.items()
                    if not (secret and k in CREDENTIAL_HEADERS) and k != PROVIDER_HEADER}
         host = self.headers.get("host") or _server(scope)
-        qs = _strip_key(query) if secret else query.decode("latin-1")
+        qs = strip_key(query) if secret else query.decode("latin-1")
         path = scope["raw_path"].decode("ascii")  # the canonical path, encoded as on the wire
         url = f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{qs}" if qs else "")
         req: dict[str, Any] = {"id": self.ctx.request_id, "identity": dict(identity),
@@ -400,9 +269,9 @@ class _Exchange:
                 new["model"] = model["to"]
                 changed = True
             if clamp and clamp.get("to") is not None:
-                _set_max_tokens(new, ai.get("provider"), ai.get("operation"), path, int(clamp["to"]))
+                set_max_tokens(new, ai.get("provider"), ai.get("operation"), path, int(clamp["to"]))
                 changed = True
-            if self.mw.inject_usage and _wants_usage(ai, new):
+            if self.mw.inject_usage and wants_usage(ai, new):
                 opts = dict(new["stream_options"]) if isinstance(new.get("stream_options"), dict) else {}
                 opts["include_usage"] = True
                 new["stream_options"] = opts
@@ -417,7 +286,7 @@ class _Exchange:
         drop = {"content-length", DECISION_HEADER} | hop_by_hop(self.scope["headers"])
         if self.mw.strips_credentials:
             drop.update(CREDENTIAL_HEADERS)
-            scope["query_string"] = _strip_key(scope.get("query_string", b"")).encode("latin-1")
+            scope["query_string"] = strip_key(scope.get("query_string", b"")).encode("latin-1")
         rh = effects.get("request_headers") or {}
         drop.update(rh.get("remove", []))
         drop.update(rh.get("add", {}))
@@ -457,7 +326,7 @@ class _Exchange:
         for k, v in given.items():
             extra = [(a, b) for a, b in extra if a.decode().lower() != k]
             extra.append((k.encode("latin-1"), v.encode("latin-1", "replace")))
-        extra += _header_effects(decision, "response_headers")
+        extra += header_effects(decision, "response_headers")
         if decision.kind == "custom-response":
             body = resp.get("body")
             data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
@@ -505,7 +374,7 @@ class _Exchange:
         async def start_through() -> None:
             nonlocal sent_start
             out = [(k, v) for k, v in resp_headers if k.lower() != b"content-length"]
-            out += limit_headers + _header_effects(decision, "response_headers")
+            out += limit_headers + header_effects(decision, "response_headers")
             out.append((DECISION_HEADER.encode(), ctx.request_id.encode()))
             sent_start = True
             await self.send({"type": "http.response.start", "status": status, "headers": out})
@@ -516,7 +385,7 @@ class _Exchange:
                 status = message["status"]
                 hop = hop_by_hop(message.get("headers", []))
                 resp_headers = [(k, v) for k, v in message.get("headers", []) if k.decode("latin-1").lower() not in hop]
-                ctype = _get(resp_headers, b"content-type").lower()
+                ctype = header_value(resp_headers, b"content-type").lower()
                 streaming = any(t in ctype for t in _STREAM_TYPES)
                 if streaming:
                     await start_through()
@@ -530,7 +399,7 @@ class _Exchange:
                     captured.extend(chunk)
                 elif streaming:
                     if overflow is None:
-                        overflow = _overflow(decision, bytes(captured))
+                        overflow = overflow_usage(decision, bytes(captured))
                         captured.clear()
                     overflow.feed(chunk)
                 elif not passthrough:
@@ -570,13 +439,13 @@ class _Exchange:
             status = 499 if ctx.disconnected else 502
             response: dict[str, Any] = {"status_code": status, "headers": {}, "body": None}
         elif overflow is not None:
-            response = {"status_code": status, "headers": plain, "body": _synthetic(overflow, overflow.api)}
+            response = {"status_code": status, "headers": plain, "body": usage_body(overflow, overflow.api)}
         elif passthrough:
             response = {"status_code": status, "headers": plain, "body": None}  # usage: estimated
         elif streaming:
-            response = {"status_code": status, "headers": plain, "sse": _text(captured, plain)}
+            response = {"status_code": status, "headers": plain, "sse": answer_text(captured, plain)}
         else:
-            text = _text(captured, plain)
+            text = answer_text(captured, plain)
             try:
                 parsed: Any = json.loads(text) if text else None
             except (ValueError, RecursionError):
@@ -604,7 +473,7 @@ class _Exchange:
         effects = final.effects.get("response_headers") or {}
         drop = set(effects.get("remove", [])) | set(effects.get("add", {}))
         out = [(k, v) for k, v in out if k.decode("latin-1").lower() not in drop]
-        out += limit_headers + _header_effects(final, "response_headers")
+        out += limit_headers + header_effects(final, "response_headers")
         out.append((b"content-length", str(len(body)).encode()))
         out.append((DECISION_HEADER.encode(), self.ctx.request_id.encode()))
         self.event["status_code"] = status
@@ -621,28 +490,6 @@ class _Exchange:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _get(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
-    for k, v in headers:
-        if k.lower() == name:
-            return v.decode("latin-1")
-    return ""
-
-
-def _text(body: bytearray, headers: Mapping[str, str]) -> str:
-    """An answer's text for usage and the response phase, its content coding undone (an app
-    other than UpstreamProxy may send gzip, br, ... to a client that accepts it)."""
-    from .providers import ProviderError
-    from .providers.encoding import codings, decode_body
-
-    data = bytes(body)
-    if codings(headers.get("content-encoding")):
-        try:
-            data = decode_body(data, headers.get("content-encoding"))
-        except ProviderError:
-            pass  # left as is: usage is then estimated
-    return data.decode("utf-8", "replace")
-
-
 def _server(scope: Mapping[str, Any]) -> str:
     server = scope.get("server")
     if not server:
@@ -651,92 +498,12 @@ def _server(scope: Mapping[str, Any]) -> str:
     return f"{host}:{port}" if port else str(host)
 
 
-def _strip_key(query: bytes | str) -> str:
-    text = query.decode("latin-1") if isinstance(query, bytes) else query
-    if "key=" not in text:
-        return text
-    return urlencode([(k, v) for k, v in parse_qsl(text, keep_blank_values=True) if k != "key"])
-
-
-def _header_effects(decision: Any, name: str) -> list[tuple[bytes, bytes]]:
-    add = (decision.effects.get(name) or {}).get("add") or {}
-    return [(k.lower().encode("latin-1"), str(v).encode("latin-1", "replace")) for k, v in add.items()]
-
-
-def _wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
-    from .providers import PROVIDERS
-
-    if PROVIDERS.get(ai.get("provider"), "openai") != "openai" or not ai.get("stream"):
-        return False
-    if ai.get("operation") not in ("chat", "completion"):
-        return False
-    opts = body.get("stream_options")
-    return not (isinstance(opts, dict) and opts.get("include_usage"))
-
-
-def _set_max_tokens(body: dict[str, Any], provider: Any, operation: Any, path: str, value: int) -> None:
-    from .providers import PROVIDERS
-
-    api = PROVIDERS.get(provider, "openai")
-    if api == "anthropic":
-        body["max_tokens"] = value
-    elif api == "gemini":
-        config = dict(body["generationConfig"]) if isinstance(body.get("generationConfig"), dict) else {}
-        config["maxOutputTokens"] = value
-        body["generationConfig"] = config
-    elif api == "ollama" and path.startswith("/api/"):
-        options = dict(body["options"]) if isinstance(body.get("options"), dict) else {}
-        options["num_predict"] = value
-        body["options"] = options
-    elif operation == "responses":
-        body["max_output_tokens"] = value
-    elif operation == "chat":
-        if "max_tokens" in body and "max_completion_tokens" not in body:
-            body["max_tokens"] = value
-        else:
-            body["max_completion_tokens"] = value
-    else:
-        body["max_tokens"] = value
-
-
-def _overflow(decision: Any, head: bytes) -> Any:
-    """An incremental usage reader for a stream too long to keep whole."""
-    from .providers import PROVIDERS, StreamUsage
-
-    ai = decision.ai
-    acc = StreamUsage(PROVIDERS.get(ai.get("provider"), "openai"), input_estimate=int(ai.get("input_tokens") or 0),
-                      model=ai.get("model") or None)
-    acc.feed(head)
-    return acc
-
-
-def _synthetic(acc: Any, api: str) -> Any:
-    """A JSON body the engine reads back as the usage an overflowing stream reported."""
-    u = acc.finish()
-    if u.source != "provider":
-        return None  # the engine estimates from the request
-    if api == "anthropic":
-        fresh = u.input_tokens - u.cached_input_tokens - u.cache_creation_input_tokens
-        return {"model": u.model, "usage": {"input_tokens": fresh, "output_tokens": u.output_tokens,
-                                            "cache_read_input_tokens": u.cached_input_tokens,
-                                            "cache_creation_input_tokens": u.cache_creation_input_tokens}}
-    if api == "gemini":
-        return {"modelVersion": u.model, "usageMetadata": {
-            "promptTokenCount": u.input_tokens, "candidatesTokenCount": u.output_tokens - u.reasoning_tokens,
-            "thoughtsTokenCount": u.reasoning_tokens, "cachedContentTokenCount": u.cached_input_tokens,
-            "totalTokenCount": u.total_tokens}}
-    return {"model": u.model, "usage": {"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
-                                        "total_tokens": u.total_tokens,
-                                        "prompt_tokens_details": {"cached_tokens": u.cached_input_tokens},
-                                        "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens}}}
-
-
 def _valid_identity(given: object) -> dict[str, Any]:
     """An identity hook's result as the engine takes it (SPEC §5), or ValueError naming the
     fields that are wrong (never their values: they may be anything)."""
     from pydantic import ValidationError
 
-    from .engine.request import Identity
+    from ..engine.request import Identity
 
     if not isinstance(given, Mapping):
         raise ValueError(f"the identity hook returned a {type(given).__name__}, not an identity mapping "
@@ -748,115 +515,3 @@ def _valid_identity(given: object) -> dict[str, Any]:
         raise ValueError(f"the identity hook returned a bad identity ({problems}); an identity has `key`, "
                          "`user`, `team`, `org`, `tier` (strings) and `labels` (strings by string)") from None
     return identity.model_dump(exclude_none=True)
-
-
-def _exclusion(exclude: Collection[str] | Callable[[str], bool] | None) -> Callable[[str], bool] | None:
-    """``exclude=`` as a predicate on the canonical path; a path list that could never match
-    as written (not canonical, not a path) or would match everything is refused."""
-    if exclude is None or callable(exclude):
-        return exclude
-    if isinstance(exclude, (str, bytes)) or not isinstance(exclude, Collection):
-        raise TypeError("`exclude=` is a list of paths (`[\"/healthz\", \"/static/\"]`) or a predicate "
-                        f"(path) -> bool, not a {type(exclude).__name__}")
-    exact: set[str] = set()
-    prefixes: list[str] = []
-    for path in exclude:
-        if not isinstance(path, str):
-            raise TypeError(f"`exclude=` paths are strings, not {type(path).__name__}: {path!r}")
-        if not path.startswith("/"):
-            raise ValueError(f"excluded path `{path}` must start with `/`")
-        if path == "/":
-            raise ValueError("excluding `/` would exclude every path from the policy: leave the middleware out")
-        try:
-            canonical = canonical_path(encode_path(path))[0]
-        except PathError as error:
-            raise ValueError(f"excluded path `{path}` can never match a request: {error}") from None
-        if canonical != path:
-            raise ValueError(f"excluded path `{path}` is not canonical: requests are matched once their path "
-                             f"is made canonical, so write `{canonical}`")
-        (prefixes.append(path) if path.endswith("/") else exact.add(path))
-    starts = tuple(prefixes)
-    return lambda path: path in exact or path.startswith(starts)
-
-
-def _canonical_scope(scope: dict[str, Any]) -> dict[str, Any]:
-    """``scope`` with its path made canonical (:mod:`aigw_policy.gateway.paths`): the policy
-    decides on ``path`` and the app forwards ``raw_path``, the same path encoded."""
-    raw = scope.get("raw_path")
-    try:
-        text = raw.decode("ascii") if raw is not None else encode_path(scope["path"])
-    except UnicodeDecodeError:
-        raise PathError("the path has a byte that is not ASCII") from None
-    decoded, encoded = canonical_path(text)
-    if decoded == scope["path"] and raw == encoded.encode("ascii"):
-        return scope
-    return {**scope, "path": decoded, "raw_path": encoded.encode("ascii")}
-
-
-class _BadBody(Exception):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        self.code, self.message, self.status = code, message, status
-
-
-_PARSE_ON_LOOP = 256 * 1024
-"""Bodies up to this size are parsed on the event loop (well under a millisecond)."""
-MAX_JSON_ITEMS = 1_000_000
-"""A body with more comma-separated items is refused (413) before it is parsed: parsed, tiny
-items cost ~25x their bytes (`[{},{},...]`: 28 MiB of text is 700 MiB of objects). Commas
-inside strings count too; a million is ~4x the text of a 1M-token context."""
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _BadBody("duplicate_json_key", f"the request body has the key `{key[:80]}` twice: "
-                               "which one counts depends on the parser, so it is refused")
-            seen.add(key)
-    return out
-
-
-_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
-
-
-def _no_constant(name: str) -> Any:
-    raise _BadBody("invalid_json", f"the request body has `{name}`, which is not JSON")
-
-
-def _parse_body(body: bytes, content_type: str) -> Any:
-    """The request body as the policy sees it: JSON when it is JSON (duplicate keys, NaN and
-    nesting past :data:`~aigw_policy.engine.request.MAX_DEPTH` refused), else text. A body
-    that claims to be JSON (or says nothing of its type) and does not parse is refused: an
-    upstream with a more lenient parser would read fields the policy never saw."""
-    if not body:
-        return None
-    if len(body) > MAX_JSON_ITEMS and body.count(b",") >= MAX_JSON_ITEMS:
-        raise _BadBody("json_too_many_items", f"the request body has more than {MAX_JSON_ITEMS:,} items "
-                       "(commas), more than a request needs", 413)
-    try:
-        value = json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-        if _SURROGATE_ESCAPE.search(body):  # `\ud800` unpaired: not Unicode, parsers differ on it
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
-        return value
-    except UnicodeEncodeError:
-        raise _BadBody("invalid_json", "the request body has an unpaired surrogate escape (`\\ud800`)") from None
-    except RecursionError:
-        raise _BadBody("json_too_deep", "the request body is nested too deeply to read") from None
-    except ValueError as error:
-        media = content_type.split(";", 1)[0].strip().lower()
-        if not media or media == "text/plain" or media.endswith(("/json", "+json")):
-            where = f" ({error.msg} at line {error.lineno} column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
-            raise _BadBody("invalid_json", f"the request body is not valid JSON{where}") from None
-        return body.decode("utf-8", "replace")
-
-
-def _max_cost(engine: Any) -> int:
-    """The highest static cost of a CEL text of the engine's policy (0 when unknown)."""
-    from .analysis.cost import costs
-
-    try:
-        return max((c.cost for c in costs(engine.policy)), default=0)
-    except AttributeError:  # an engine-like object without a policy IR: evaluate on the loop
-        return 0

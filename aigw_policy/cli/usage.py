@@ -1,4 +1,4 @@
-"""The ``aigw-policy usage`` command (registered by aigw_policy/cli.py as ``usage``)."""
+"""``aigw-policy usage``: where the tokens went, from the usage ledger."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from .reader import read_ledger
-from .report import RENDERERS, ReportError, Where, now_utc, parse_by, parse_since, summarize
-from .sinks import DEFAULT_LEDGER, LedgerError, local_path
+from ..ledger.reader import read_ledger
+from ..ledger.report import RENDERERS, ReportError, Where, now_utc, parse_by, parse_since, summarize
+from ..ledger.sinks import DEFAULT_LEDGER, LedgerError, local_path
 
 
 class ReportFormat(str, Enum):

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from . import __version__
+from ._version import __version__
 from .codes import CODES
 from .diagnostics import Diagnostic
 from .source import Source
 
-__all__ = ["render_json", "render_sarif", "render_text"]
+__all__ = ["diagnostics_json", "diagnostics_sarif", "diagnostics_text", "summary"]
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
 
-def render_text(diagnostics: Sequence[Diagnostic], sources: Mapping[str | None, Source]) -> str:
+def diagnostics_text(diagnostics: Sequence[Diagnostic], sources: Mapping[str | None, Source]) -> str:
     """rustc-style: header, location, the source line with an underline, help."""
     blocks: list[str] = []
     for d in diagnostics:
@@ -49,7 +49,7 @@ def summary(diagnostics: Sequence[Diagnostic]) -> dict[str, int]:
     return {"errors": errors, "warnings": warnings, "total": len(diagnostics)}
 
 
-def render_json(diagnostics: Sequence[Diagnostic]) -> str:
+def diagnostics_json(diagnostics: Sequence[Diagnostic]) -> str:
     return json.dumps(
         {"diagnostics": [d.to_dict() for d in diagnostics], "summary": summary(diagnostics)},
         indent=2,
@@ -57,7 +57,7 @@ def render_json(diagnostics: Sequence[Diagnostic]) -> str:
     )
 
 
-def render_sarif(diagnostics: Sequence[Diagnostic]) -> str:
+def diagnostics_sarif(diagnostics: Sequence[Diagnostic]) -> str:
     """A SARIF 2.1.0 log with one run; rules are the codes that occur."""
     used = sorted({d.code for d in diagnostics})
     index = {code: i for i, code in enumerate(used)}

@@ -1,100 +1,63 @@
-"""What the ``explain``, ``replay`` and ``test`` commands do, apart from argument parsing."""
+"""``aigw-policy replay``: recorded traffic through a policy, or through two to compare them."""
 
 from __future__ import annotations
 
 import json
+import sys
+from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
-from ..ir import Policy
-from ..providers import PriceBook
-from .request import RequestError
+import typer
 
-__all__ = ["explain_request"]
+from .common import PRICES_HELP, fail_usage, load_policy, load_prices
 
-
-def explain_request(policy: Policy, data: object, *, json_output: bool, trace: bool,
-                    fail: Callable[[str], Exception], prices: PriceBook | None = None) -> tuple[str, bool]:
-    """One decision with a fresh in-memory store seeded from ``state``; (output, denied).
-    ``prices``: overrides before the built-in prices (``--prices FILE``)."""
-    from ..stores import MemoryStore
-    from .runner import Engine
-
-    engine = Engine(policy, store=MemoryStore(), trace=True, prices=prices)
-    try:
-        decision = engine.evaluate(data, apply_state=True, request_id="explain")  # type: ignore[arg-type]
-    except RequestError as error:
-        raise fail(str(error)) from None
-    if json_output:
-        return json.dumps(decision.to_dict(), indent=2, sort_keys=False, default=str), decision.verdict == "deny"
-    return decision.text(trace=trace), decision.verdict == "deny"
+if TYPE_CHECKING:
+    from ..ir import Policy
+    from ..providers import PriceBook
 
 
+class ReplayFormat(str, Enum):
+    jsonl = "jsonl"
+    summary = "summary"
 
 
-def run_tests(path: Any, *, verbose: bool, coverage: bool) -> tuple[str, int]:
-    """``aigw-policy test``: (report, exit code). 0 all pass, 1 a failure, 2 unreadable."""
-    from .testing import TestFileError, discover, run_file
-
-    files = discover(path)
-    if not files:
-        return f"no test files (*.test.yaml, *_test.yaml) under `{path}`", 2
-    lines: list[str] = []
-    passed = failed = 0
-    broken = False
-    uncovered: list[str] = []
-    for file in files:
-        try:
-            result = run_file(file)
-        except TestFileError as error:
-            lines.append(f"ERROR {error}")
-            broken = True
-            continue
-        shown = [c for c in result.cases if verbose or not c.passed]
-        if shown:
-            lines.append(f"{result.path}:")
-        for case in shown:
-            mark = "PASS" if case.passed else "FAIL"
-            lines.append(f"  {mark} {case.name} ({case.seconds * 1000:.1f}ms)")
-            for f in case.failures:
-                lines.append(f"      {f}")
-        passed += sum(c.passed for c in result.cases)
-        failed += sum(not c.passed for c in result.cases)
-        for phase, label, line, src in result.rules:
-            if (phase, label) not in result.exercised:
-                import os
-
-                if src and line and not src.endswith("<policy>"):
-                    where = f"{os.path.relpath(os.path.normpath(src))}:{line}"
-                else:
-                    where = f"{result.path} (policy line {line})"
-                uncovered.append(f"  {where}: rule `{label}` ({phase})")
-    total = passed + failed
-    if lines:
-        lines.append("-" * 60)
-    lines.append(f"PASS: {passed}/{total}")
-    if failed:
-        lines.append(f"FAIL: {failed}/{total}")
-    if coverage and uncovered:
-        lines.append(f"rules no test exercises ({len(uncovered)}):")
-        lines.extend(sorted(set(uncovered)))
-    return "\n".join(lines), 2 if broken else (1 if failed else 0)
+def replay(
+    traffic: Annotated[Path, typer.Argument(metavar="TRAFFIC", help="Requests, one REQUEST.json object per line (JSONL).")],
+    policy: Annotated[Path, typer.Option("--policy", "-p", metavar="FILE", help="The policy file.")],
+    against: Annotated[Optional[Path], typer.Option("--against", metavar="FILE", help="An older policy: print only the requests whose decision changes.")] = None,
+    format: Annotated[ReplayFormat, typer.Option("--format", "-f", help="One decision per line, or a summary.")] = ReplayFormat.jsonl,
+    prices: Annotated[Optional[Path], typer.Option("--prices", metavar="FILE", help=PRICES_HELP)] = None,
+) -> None:
+    """Replay recorded traffic through a policy, in order, with in-memory limits (never a real store)."""
+    book = load_prices(prices)
+    doc = load_policy(policy)
+    old = load_policy(against) if against is not None else None
+    if not traffic.is_file():
+        raise fail_usage(f"cannot read `{traffic}`")
+    write = typer.echo
+    summary_text, code = _replay(doc, traffic, against=old, fmt=format.value, write=write,
+                                 progress=sys.stderr.isatty(), prices=book)
+    if summary_text is not None:
+        typer.echo(summary_text)
+    raise typer.Exit(code)
 
 
 def _brief(d: Any) -> dict[str, Any]:
     return {"verdict": d.verdict, "status_code": d.status_code, "rule": d.rule, "reason": d.reason}
 
 
-def replay(policy: Policy, path: Any, *, against: Policy | None, fmt: str, write: Callable[[str], None],
-           progress: bool, prices: PriceBook | None = None) -> tuple[str | None, int]:
-    """``aigw-policy replay``: stream a JSONL file of requests through the policy (and the old
+def _replay(policy: Policy, path: Path, *, against: Policy | None, fmt: str, write: Callable[[str], None],
+            progress: bool, prices: PriceBook | None = None) -> tuple[str | None, int]:
+    """Stream a JSONL file of requests through the policy (and the old
     one) with in-memory stores, in order, time from each ``now``. Memory does not grow with
     the file: lines are read one at a time and nothing is kept per request beyond the
     stores' own windows. Returns (summary text or None, exit code)."""
-    from collections import Counter
-
-    from ..stores import MemoryStore
-    from .runner import Engine
+    from ..engine.request import RequestError
+    from ..engine.runner import Engine
+    from ..limits import MemoryStore
 
     new = Engine(policy, store=MemoryStore(), prices=prices)
     old = Engine(against, store=MemoryStore(), prices=prices) if against is not None else None
@@ -104,7 +67,7 @@ def replay(policy: Policy, path: Any, *, against: Policy | None, fmt: str, write
     changes: Counter[str] = Counter()
     bad = 0
     total = 0
-    size = path.stat().st_size if hasattr(path, "stat") else 0
+    size = path.stat().st_size
     bar = None
     if progress and size > 1_000_000:
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn

@@ -1,0 +1,110 @@
+"""What the commands share: reading the files they are given, and failing with exit 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from ..diagnostic_formats import diagnostics_text
+from ..source import Source
+
+if TYPE_CHECKING:
+    from ..ir import Policy
+    from ..providers import PriceBook
+
+POLICY_SUFFIXES = (".aigw", ".yaml", ".yml", ".json")
+
+PRICES_HELP = ("Price overrides, JSON or YAML: {models: {gpt-4o: {input: 2.5, output: 10}}} "
+               "(USD per million tokens), before the built-in prices.")
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def fail_usage(message: str) -> typer.Exit:
+    typer.echo(f"aigw-policy: {message}", err=True)
+    return typer.Exit(2)
+
+
+def expand(paths: list[Path]) -> list[Path]:
+    """Files as given; directories are searched for policy files."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in POLICY_SUFFIXES)
+            files.extend(p for p in found if not is_request_file(p))
+        else:
+            files.append(path)
+    return files
+
+
+def is_request_file(path: Path) -> bool:
+    """A REQUEST.json (or traffic) file found while searching a directory for policies:
+    an object with `request` and no policy phase. Named explicitly, a file is always read."""
+    if path.suffix.lower() != ".json":
+        return False
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(data, dict)
+        and "request" in data
+        and not any(k.startswith("on_") for k in data)
+    )
+
+
+def read_text(path: Path) -> str:
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise fail_usage(f"cannot read `{path}`: {error.strerror or error}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise fail_usage(f"`{path}` is not UTF-8 text") from None
+
+
+def read_json(path: Path) -> object:
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise fail_usage(f"`{path}` is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    except RecursionError:
+        raise fail_usage(f"`{path}` is nested too deeply to read") from None
+
+
+def load_prices(path: Path | None) -> PriceBook | None:
+    """The price book for explain/replay: built-in prices, or the file's overrides first."""
+    if path is None:
+        return None
+    from ..providers.errors import ProviderError
+    from ..providers.price_file import load_price_file
+
+    try:
+        return load_price_file(path)
+    except ProviderError as error:
+        named = str(path) in error.message
+        raise fail_usage(error.message if named else f"price file `{path}`: {error.message}") from None
+
+
+def load_policy(path: Path) -> Policy:
+    """A policy for explain/replay/test; unreadable or invalid: usage error (exit 2)."""
+    from ..loader import read
+
+    text = read_text(path)
+    name = str(path)
+    policy, diagnostics = read(text, name=name)
+    errors = [d for d in diagnostics if d.is_error]
+    if policy is None or errors:
+        typer.echo(diagnostics_text(errors or diagnostics, {name: Source(text, name)}), err=True)
+        raise fail_usage(f"`{path}` has errors; run `aigw-policy lint {path}`")
+    return policy

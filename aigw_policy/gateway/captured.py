@@ -1,0 +1,64 @@
+"""An answer as the middleware keeps it to read its usage: its text (content coding undone),
+or, for a stream too long to keep, an incremental usage reader and the JSON body it stands for."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["answer_text", "header_value", "overflow_usage", "usage_body"]
+
+
+def header_value(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
+    """The first ``name`` header (lower case) of an ASGI header list, or ``""``."""
+    for k, v in headers:
+        if k.lower() == name:
+            return v.decode("latin-1")
+    return ""
+
+
+def answer_text(body: bytearray, headers: Mapping[str, str]) -> str:
+    """An answer's text for usage and the response phase, its content coding undone (an app
+    other than UpstreamProxy may send gzip, br, ... to a client that accepts it)."""
+    from ..providers import ProviderError
+    from ..providers.encoding import codings, decode_body
+
+    data = bytes(body)
+    if codings(headers.get("content-encoding")):
+        try:
+            data = decode_body(data, headers.get("content-encoding"))
+        except ProviderError:
+            pass  # left as is: usage is then estimated
+    return data.decode("utf-8", "replace")
+
+
+def overflow_usage(decision: Any, head: bytes) -> Any:
+    """An incremental usage reader for a stream too long to keep whole."""
+    from ..providers import PROVIDERS, StreamUsage
+
+    ai = decision.ai
+    acc = StreamUsage(PROVIDERS.get(ai.get("provider"), "openai"), input_estimate=int(ai.get("input_tokens") or 0),
+                      model=ai.get("model") or None)
+    acc.feed(head)
+    return acc
+
+
+def usage_body(acc: Any, api: str) -> Any:
+    """A JSON body the engine reads back as the usage an overflowing stream reported."""
+    u = acc.finish()
+    if u.source != "provider":
+        return None  # the engine estimates from the request
+    if api == "anthropic":
+        fresh = u.input_tokens - u.cached_input_tokens - u.cache_creation_input_tokens
+        return {"model": u.model, "usage": {"input_tokens": fresh, "output_tokens": u.output_tokens,
+                                            "cache_read_input_tokens": u.cached_input_tokens,
+                                            "cache_creation_input_tokens": u.cache_creation_input_tokens}}
+    if api == "gemini":
+        return {"modelVersion": u.model, "usageMetadata": {
+            "promptTokenCount": u.input_tokens, "candidatesTokenCount": u.output_tokens - u.reasoning_tokens,
+            "thoughtsTokenCount": u.reasoning_tokens, "cachedContentTokenCount": u.cached_input_tokens,
+            "totalTokenCount": u.total_tokens}}
+    return {"model": u.model, "usage": {"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
+                                        "total_tokens": u.total_tokens,
+                                        "prompt_tokens_details": {"cached_tokens": u.cached_input_tokens},
+                                        "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens}}}

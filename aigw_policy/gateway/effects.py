@@ -1,0 +1,62 @@
+"""A decision's effects on the exchange: the forwarded request's ``max-tokens`` clamp and
+``include_usage``, the headers it adds, and the gateway key kept out of the query string."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+__all__ = ["header_effects", "set_max_tokens", "strip_key", "wants_usage"]
+
+
+def strip_key(query: bytes | str) -> str:
+    """The query string without ``key=`` (a gateway key the middleware authenticated with)."""
+    text = query.decode("latin-1") if isinstance(query, bytes) else query
+    if "key=" not in text:
+        return text
+    return urlencode([(k, v) for k, v in parse_qsl(text, keep_blank_values=True) if k != "key"])
+
+
+def header_effects(decision: Any, name: str) -> list[tuple[bytes, bytes]]:
+    """The headers the decision adds (``name``: ``request_headers`` or ``response_headers``)."""
+    add = (decision.effects.get(name) or {}).get("add") or {}
+    return [(k.lower().encode("latin-1"), str(v).encode("latin-1", "replace")) for k, v in add.items()]
+
+
+def wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
+    """Whether an OpenAI stream needs ``stream_options.include_usage`` to report its usage."""
+    from ..providers import PROVIDERS
+
+    if PROVIDERS.get(ai.get("provider"), "openai") != "openai" or not ai.get("stream"):
+        return False
+    if ai.get("operation") not in ("chat", "completion"):
+        return False
+    opts = body.get("stream_options")
+    return not (isinstance(opts, dict) and opts.get("include_usage"))
+
+
+def set_max_tokens(body: dict[str, Any], provider: Any, operation: Any, path: str, value: int) -> None:
+    """The ``max-tokens`` clamp, in the field the provider and operation read."""
+    from ..providers import PROVIDERS
+
+    api = PROVIDERS.get(provider, "openai")
+    if api == "anthropic":
+        body["max_tokens"] = value
+    elif api == "gemini":
+        config = dict(body["generationConfig"]) if isinstance(body.get("generationConfig"), dict) else {}
+        config["maxOutputTokens"] = value
+        body["generationConfig"] = config
+    elif api == "ollama" and path.startswith("/api/"):
+        options = dict(body["options"]) if isinstance(body.get("options"), dict) else {}
+        options["num_predict"] = value
+        body["options"] = options
+    elif operation == "responses":
+        body["max_output_tokens"] = value
+    elif operation == "chat":
+        if "max_tokens" in body and "max_completion_tokens" not in body:
+            body["max_tokens"] = value
+        else:
+            body["max_completion_tokens"] = value
+    else:
+        body["max_tokens"] = value

@@ -1,0 +1,69 @@
+"""A request body as the policy sees it: strict JSON (duplicate keys, NaN, unpaired surrogates,
+too deep or too many items refused) or text (docs/gateway.md, "Hostile input")."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = ["MAX_JSON_ITEMS", "BadBody", "parse_body"]
+
+
+class BadBody(Exception):
+    """A body refused: ``code`` (the error body's), ``message``, ``status`` (400 or 413)."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        self.code, self.message, self.status = code, message, status
+
+
+MAX_JSON_ITEMS = 1_000_000
+"""A body with more comma-separated items is refused (413) before it is parsed: parsed, tiny
+items cost ~25x their bytes (`[{},{},...]`: 28 MiB of text is 700 MiB of objects). Commas
+inside strings count too; a million is ~4x the text of a 1M-token context."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise BadBody("duplicate_json_key", f"the request body has the key `{key[:80]}` twice: "
+                               "which one counts depends on the parser, so it is refused")
+            seen.add(key)
+    return out
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+
+
+def _no_constant(name: str) -> Any:
+    raise BadBody("invalid_json", f"the request body has `{name}`, which is not JSON")
+
+
+def parse_body(body: bytes, content_type: str) -> Any:
+    """The request body as the policy sees it: JSON when it is JSON (duplicate keys, NaN and
+    nesting past :data:`~aigw_policy.engine.request.MAX_DEPTH` refused), else text. A body
+    that claims to be JSON (or says nothing of its type) and does not parse is refused: an
+    upstream with a more lenient parser would read fields the policy never saw."""
+    if not body:
+        return None
+    if len(body) > MAX_JSON_ITEMS and body.count(b",") >= MAX_JSON_ITEMS:
+        raise BadBody("json_too_many_items", f"the request body has more than {MAX_JSON_ITEMS:,} items "
+                       "(commas), more than a request needs", 413)
+    try:
+        value = json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        if _SURROGATE_ESCAPE.search(body):  # `\ud800` unpaired: not Unicode, parsers differ on it
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        raise BadBody("invalid_json", "the request body has an unpaired surrogate escape (`\\ud800`)") from None
+    except RecursionError:
+        raise BadBody("json_too_deep", "the request body is nested too deeply to read") from None
+    except ValueError as error:
+        media = content_type.split(";", 1)[0].strip().lower()
+        if not media or media == "text/plain" or media.endswith(("/json", "+json")):
+            where = f" ({error.msg} at line {error.lineno} column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
+            raise BadBody("invalid_json", f"the request body is not valid JSON{where}") from None
+        return body.decode("utf-8", "replace")
