@@ -448,7 +448,7 @@ class Engine:
 
 def _store(store: Any) -> LimitStore:
     """The engine's store from what the caller gave: checked here, not on the first request."""
-    from .. import stores
+    from .. import limits as stores
 
     if store is None:
         return stores.MemoryStore()

@@ -118,6 +118,10 @@ def test_no_import_cycle_through_the_edge_rooms() -> None:
     assert cycles == []
 
 
+# names kept for embedders (documented public aliases, nothing in the package imports them)
+PUBLIC_ALIASES = {"aigw_policy.asgi", "aigw_policy.stores"}
+
+
 def test_nothing_below_the_cli_and_the_gateway_imports_them() -> None:
     upward = sorted(
         (module, target)
@@ -125,7 +129,8 @@ def test_nothing_below_the_cli_and_the_gateway_imports_them() -> None:
         for target in targets
         if (target.startswith("aigw_policy.cli") and not module.startswith("aigw_policy.cli"))
         or (target.startswith("aigw_policy.gateway")
-            and not module.startswith(("aigw_policy.gateway", "aigw_policy.cli")))
+            and not module.startswith(("aigw_policy.gateway", "aigw_policy.cli"))
+            and module not in PUBLIC_ALIASES)
     )
     assert upward == []
 
@@ -144,3 +149,16 @@ def test_the_version_has_one_home() -> None:
                        for base, name in _imports(m)
                        if base == "aigw_policy" and name is not None and f"aigw_policy.{name}" not in MODULES)
     assert from_root == []
+
+
+def test_nothing_in_the_package_imports_a_public_alias() -> None:
+    users = sorted((module, target) for module, targets in _graph().items() for target in targets
+                   if target in PUBLIC_ALIASES and module != target)
+    assert users == []
+
+
+def test_the_aliases_name_the_same_objects() -> None:
+    from aigw_policy import asgi
+    from aigw_policy.gateway import middleware
+
+    assert asgi.PolicyMiddleware is middleware.PolicyMiddleware
