@@ -17,7 +17,7 @@ from .api import (
     compile_condition,
     compile_conditions,
 )
-from .env import flatten_activation
+from ..env.declarations import flatten_activation
 
 __all__ = [
     "compile",

@@ -85,8 +85,8 @@ def compile_ast(
     act_functions: frozenset[str] = frozenset()
     impls: dict[str, object] = {}
     if policy:
-        from .env import ACTIVATION_FUNCTIONS, policy_overloads
-        from .runtime.ngrok import FUNCTIONS as NGROK_FUNCTIONS
+        from ..env.declarations import ACTIVATION_FUNCTIONS, policy_overloads
+        from ..env.ngrok import FUNCTIONS as NGROK_FUNCTIONS
 
         decls = {**_policy_decls(), **decls}
         overloads = policy_overloads()
@@ -186,8 +186,8 @@ def _from_record(record: tuple, want_source: str, want_name: str | None, want_po
 
 @lru_cache(maxsize=1)
 def _policy_impls() -> dict[str, object]:
-    from .env import ACTIVATION_FUNCTIONS
-    from .runtime.ngrok import FUNCTIONS as NGROK_FUNCTIONS
+    from ..env.declarations import ACTIVATION_FUNCTIONS
+    from ..env.ngrok import FUNCTIONS as NGROK_FUNCTIONS
 
     return {**NGROK_FUNCTIONS, **ACTIVATION_FUNCTIONS}
 
@@ -315,7 +315,7 @@ def check_condition(
 ) -> list:
     """Type-check a parsed policy expression: a list of diagnostics (AIGW3xx), maybe empty."""
     from .checker import check as run_check
-    from .env import policy_overloads
+    from ..env.declarations import policy_overloads
 
     decls = {**_policy_decls(), **_decls(declarations)}
     return run_check(node, decls, functions=policy_overloads()).errors
@@ -328,7 +328,7 @@ def check_text(source: str) -> tuple[ast.Expr, list, int | None] | None:
     does not type-check). None when it does not parse. Lint passes share this."""
     from .checker import check as run_check
     from .cost import estimate
-    from .env import policy_overloads
+    from ..env.declarations import policy_overloads
     from .parser import CelSyntaxError, parse
 
     try:
@@ -343,7 +343,7 @@ def check_text(source: str) -> tuple[ast.Expr, list, int | None] | None:
 
 @lru_cache(maxsize=1)
 def _policy_decls() -> dict[str, Type]:
-    from .env import POLICY_VARIABLES
+    from ..env.declarations import POLICY_VARIABLES
 
     return _decls(POLICY_VARIABLES)
 

@@ -511,7 +511,7 @@ _MERGED: dict[int, tuple[object, dict[str, list[Overload]]]] = {}
 def _merged(functions: dict[str, list[Overload]] | None) -> dict[str, list[Overload]]:
     """The standard overloads plus ``functions``; memoized for the built-in tables (the
     checker never mutates the result; ``check`` copies it before adding ``function_decls``)."""
-    from .env import policy_overloads
+    from ..env.declarations import policy_overloads
 
     memo = functions is None or functions is policy_overloads()
     hit = _MERGED.get(id(functions)) if memo else None

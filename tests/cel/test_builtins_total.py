@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aigw_policy.cel.runtime import ngrok, ops, stdlib
+from aigw_policy.cel.runtime import ops, stdlib
+from aigw_policy.env import ngrok
 from aigw_policy.cel.runtime.network import parse_cidr, parse_ip
 from aigw_policy.cel.runtime.values import (
     DUR_MAX, DUR_MIN, INT64_MAX, INT64_MIN, TS_MAX, TS_MIN, UINT64_MAX, CelError, Duration,

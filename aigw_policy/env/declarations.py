@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import lru_cache
 
-from .decls import Overload, parse_overload
-from .runtime.ngrok import ACTIVATION_FUNCTIONS
+from ..cel.decls import Overload, parse_overload
+from .ngrok import ACTIVATION_FUNCTIONS
 
 __all__ = [
     "POLICY_VARIABLES", "POLICY_FUNCTIONS", "ACTIVATION_FUNCTIONS", "policy_overloads",
