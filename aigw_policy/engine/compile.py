@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..cel import CelError, compile_condition
+from ..cel import CelError
+from ..env import compile_condition
 from ..cel.budget import DEFAULT_BUDGET
 from ..cel.cost import MAX_POLICY_NODES
 from ..cel.runtime.ops import to_string
@@ -374,7 +375,7 @@ class _Collector(_Compiler):
 def _compile_all_at_once(policy: Policy, prefix: str, cache_dir: Any, budget: int | None) -> dict[str, Any]:
     """Compile every CEL text of the policy in one batch (one cache file with
     ``cache_dir``); the per-expression compile that follows then hits the CEL cache."""
-    from ..cel import compile_conditions
+    from ..env import compile_conditions
 
     collector = _Collector(policy, prefix)
     for phase in ("on_http_request", "on_http_response"):

@@ -22,6 +22,8 @@ error      :class:`CelError` (raised)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "CelError",
     "utf8",
@@ -52,10 +54,15 @@ DUR_MAX = (1 << 63) - 1
 class CelError(Exception):
     """A CEL evaluation error (CEL errors are values; in Python they are raised)."""
 
-    def __init__(self, message: str, code: str = "error") -> None:
+    def __init__(self, message: str, code: str = "error", *, diagnostics: Sequence[object] = (),
+                 span: tuple[int, int] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.diagnostics = tuple(diagnostics)
+        """The checker's diagnostics, for a ``check_error``."""
+        self.span = span
+        """Where in the CEL source an evaluation error happened (set by the program)."""
 
     def __repr__(self) -> str:
         return f"CelError({self.message!r})"
