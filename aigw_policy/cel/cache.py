@@ -36,7 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .codegen import Generated
-from . import parser
+from . import grammar
 from .runtime import stdlib
 from .runtime.ops import TYPES
 from .runtime.values import UInt
@@ -81,7 +81,7 @@ def engine_version() -> str:
     and of the grammar files."""
     h = hashlib.sha256(f"{ENGINE_VERSION}|{sys.version}|{_FORMAT}".encode())
     root = Path(__file__).resolve().parent
-    files = sorted(root.rglob("*.py")) + sorted(Path(parser.GRAMMAR_DIR).resolve().glob("*.lark"))
+    files = sorted(root.rglob("*.py")) + sorted(Path(grammar.GRAMMAR_DIR).resolve().glob("*.lark"))
     for path in files:
         try:
             h.update(path.name.encode() + b"\0" + path.read_bytes())

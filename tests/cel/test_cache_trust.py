@@ -163,14 +163,14 @@ def test_the_key_is_private_and_outside_the_cache_directory(tmp_path) -> None:  
 
 
 def test_the_engine_version_covers_the_grammar(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from aigw_policy.cel import parser
+    from aigw_policy.cel import grammar
 
     before = cache.engine_version()
     g = tmp_path / "grammar"
     g.mkdir()
-    for f in os.listdir(parser.GRAMMAR_DIR):
-        (g / f).write_text((parser.GRAMMAR_DIR / f).read_text() + "\n// changed\n")
-    monkeypatch.setattr(parser, "GRAMMAR_DIR", g)
+    for f in os.listdir(grammar.GRAMMAR_DIR):
+        (g / f).write_text((grammar.GRAMMAR_DIR / f).read_text() + "\n// changed\n")
+    monkeypatch.setattr(grammar, "GRAMMAR_DIR", g)
     cache.engine_version.cache_clear()
     try:
         assert cache.engine_version() != before
