@@ -35,10 +35,10 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from .codegen import Generated
 from . import grammar
+from .codegen import Generated
 from .runtime import stdlib
-from .runtime.ops import TYPES
+from .runtime.checks import TYPES
 from .runtime.values import UInt
 
 __all__ = ["ENGINE_VERSION", "default_dir", "engine_version", "has_batch", "key_file", "load", "load_batch",

@@ -19,7 +19,8 @@ import zlib
 from collections.abc import Mapping
 
 from ..cel.runtime.network import unmapped
-from ..cel.runtime.values import CelError, Duration, Timestamp, no_overload, utf8
+from ..cel.runtime.checks import no_overload
+from ..cel.runtime.values import CelError, Duration, Timestamp, utf8
 
 __all__ = ["FUNCTIONS", "ACTIVATION_FUNCTIONS", "lookup"]
 

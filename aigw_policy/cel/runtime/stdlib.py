@@ -26,7 +26,7 @@ from .values import (
     TypeValue,
     UInt,
 )
-from .ops import no_overload, type_name
+from .checks import no_overload, overflow, type_name
 
 FUNCTIONS: dict[str, Callable[..., object]] = {}
 
@@ -569,7 +569,7 @@ def sqrt(x):  # type: ignore[no-untyped-def]
 def abs_(x):  # type: ignore[no-untyped-def]
     _num("math.abs", x)
     if type(x) is int and x == INT64_MIN:
-        raise ops.overflow("math.abs")
+        raise overflow("math.abs")
     return type(x)(abs(x)) if type(x) is UInt else abs(x)
 
 
