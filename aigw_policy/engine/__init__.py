@@ -1,7 +1,7 @@
 """The engine: compile a policy, evaluate requests, explain every decision.
 
 Stages, one module each: :mod:`.compile` (IR -> :class:`CompiledPolicy`), :mod:`.index`
-(rule dispatch), :mod:`.context` (request -> CEL activation), :mod:`.evaluate` (the sans-IO
+(rule dispatch), :mod:`aigw_policy.env` (the request and its CEL activation), :mod:`.evaluate` (the sans-IO
 core), :mod:`.decision` and :mod:`.trace` (what it returns), :mod:`.render` (text), and
 :mod:`.runner` (the sync/async :class:`Engine` that drives the core against a store), :mod:`.pending`
 (what a forwarded request keeps until ``complete()``) and :mod:`.errors` (the named errors).
@@ -10,7 +10,7 @@ core), :mod:`.decision` and :mod:`.trace` (what it returns), :mod:`.render` (tex
 from .compile import CompiledPolicy, compile_policy
 from .decision import Decision, Verdict
 from .errors import StoreUnavailableError, UnknownRequestError
-from .request import HttpRequest, HttpResponse, Identity, Request, RequestError
+from ..env.request import HttpRequest, HttpResponse, Identity, Request, RequestError
 from .runner import Engine
 
 __all__ = [

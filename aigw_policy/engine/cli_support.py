@@ -8,7 +8,7 @@ from typing import Any
 
 from ..ir import Policy
 from ..providers import PriceBook
-from .request import RequestError
+from ..env.request import RequestError
 
 __all__ = ["explain_request"]
 

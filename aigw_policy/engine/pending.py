@@ -24,7 +24,7 @@ from ..limits.model import Charge
 from ..providers import AiRequest, PriceBook
 from .compile import CompiledPolicy
 from .evaluate import Flow, Stop
-from .request import Identity
+from ..env.request import Identity
 
 __all__ = ["Parked", "park", "response_text"]
 

@@ -24,7 +24,7 @@ from ..providers import PriceBook
 from ..providers.prices import Cost
 from ..providers.usage import Usage
 from .compile import CompiledPolicy, compile_policy
-from .context import activation, classify_request
+from ..env.context import activation, classify_request
 from .decision import Decision
 from .errors import StoreUnavailableError, UnknownRequestError
 from .evaluate import (
@@ -38,7 +38,7 @@ from .evaluate import (
     response_steps,
 )
 from .pending import Parked, park, response_text
-from .request import HttpResponse, Request, RequestError, _problems
+from ..env.request import HttpResponse, Request, RequestError, _problems
 
 __all__ = ["MAX_DONE", "MAX_PENDING", "Engine"]
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..env import POLICY_VARIABLES
+from .declarations import POLICY_VARIABLES
 from ..providers import AiRequest, ProviderError, classify
 from .request import Request, RequestError
 
