@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ..env.context import format_now
+from ..env.activation import format_now
 from .evaluate import REQ, Flow
 from .trace import span_dict
 

@@ -24,7 +24,7 @@ from ..providers import PriceBook
 from ..providers.prices import Cost
 from ..providers.usage import Usage
 from .compile import CompiledPolicy, compile_policy
-from ..env.context import activation, classify_request
+from ..env.activation import activation, classify_request
 from .decision import Decision
 from .errors import StoreUnavailableError, UnknownRequestError
 from .evaluate import (

@@ -1,12 +1,142 @@
-"""The activation: a request's values under the names policy expressions read."""
+"""The activation: a request's values under the names policy expressions read (SPEC §5;
+flat keys, see docs/cel.md): built from a validated request (:func:`activation`), or from
+nested mappings (:func:`flatten_activation`)."""
 
 from __future__ import annotations
 
+import json
+import time as _time
 from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+from ..providers import AiRequest, ProviderError, classify
 from .declarations import POLICY_VARIABLES
+from .request import Request, RequestError
 
-__all__ = ["flatten_activation"]
+__all__ = ["activation", "classify_request", "flatten_activation", "format_now"]
+
+_IDENTITY = ("key", "user", "team", "org", "tier")
+
+
+def format_now(now: float) -> str:
+    """RFC 3339 in UTC with a ``Z``, as ngrok's ``time.now``."""
+    whole = int(now)
+    frac = now - whole
+    text = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(whole))
+    if frac:
+        text += f"{frac:.6f}"[1:].rstrip("0")
+    return text + "Z"
+
+
+def classify_request(req: Request, counter: Any = None) -> AiRequest:
+    http = req.request
+    payload = {"method": http.method, "url": http.url, "headers": http.headers, "body": http.body}
+    override = req.ai
+    kwargs: dict[str, Any] = {}
+    if counter is not None:
+        kwargs["counter"] = counter
+    try:
+        ai = classify(payload, provider=override.provider if override else None,
+                      operation=override.operation if override else None, **kwargs)
+    except ProviderError as error:
+        field = "ai.provider" if "provider" in str(error) else "ai.operation"
+        raise RequestError([(field, str(error))]) from None
+    if ai.problems:  # a field the policy reads, of a value the API does not take: never "absent"
+        raise RequestError(list(ai.problems))
+    return ai
+
+
+def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_length: bool = False,
+               url_parts: bool = True, time_now: bool = True) -> dict[str, Any]:
+    """The request-phase activation: one flat key per declared variable that is supplied.
+
+    ``url_parts=False`` skips splitting the URL when no text of the policy reads it."""
+    http = req.request
+    url = http.url
+    act: dict[str, Any] = {}
+    parts = None
+    host, port = "", None
+    if url_parts:
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+            port = parts.port
+        except ValueError:
+            parts = None
+    headers: dict[str, list[str]] = {}
+    for k, v in http.headers.items():
+        headers.setdefault(k.lower(), []).extend(v if isinstance(v, list) else (v,))
+    act["req.method"] = http.method.upper()
+    act["req.url"] = url
+    act["req.headers"] = headers
+    act["req.id"] = rid
+    if parts is not None:
+        path = parts.path or "/"
+        act["req.url.path"] = path
+        act["req.url.raw_path"] = path
+        act["req.url.scheme"] = parts.scheme
+        act["req.url.host"] = host
+        act["req.url.authority"] = parts.netloc
+        act["req.url.query"] = parts.query
+        act["req.url.uri"] = path + ("?" + parts.query if parts.query else "")
+        act["req.url.raw"] = url
+        act["req.url.query_params"] = parse_qs(parts.query, keep_blank_values=True) if parts.query else {}
+        if port is not None:
+            act["req.url.port"] = port
+    hh = headers.get("host")
+    if hh or url_parts:
+        act["req.host"] = hh[0] if hh else host
+    ua = headers.get("user-agent")
+    if ua:
+        act["req.user_agent"] = ua[0]
+    ctype = headers.get("content-type")
+    if ctype:
+        act["req.content_type"] = ctype[0].split(";", 1)[0].strip()
+        act["req.content_type.raw"] = ctype[0]
+    cl = headers.get("content-length")
+    if cl and cl[0].strip().isdigit():
+        act["req.content_length"] = int(cl[0])
+    elif content_length:
+        body = http.body
+        if body is None:
+            act["req.content_length"] = 0
+        elif isinstance(body, str):
+            act["req.content_length"] = len(body.encode())
+        else:
+            act["req.content_length"] = len(json.dumps(body, separators=(",", ":")).encode())
+    _flatten("conn", req.conn, act)
+    if req.endpoint:
+        _flatten("endpoint", req.endpoint, act)
+    if req.req:
+        _flatten("req", req.req, act)
+    if time_now:
+        act["time.now"] = format_now(now)
+    ident = req.identity
+    for name in _IDENTITY:
+        value = getattr(ident, name)
+        if value is not None:
+            act["identity." + name] = value
+    act["identity.labels"] = dict(ident.labels) if ident.labels else {}
+    cel_ai = ai.to_cel()
+    act["ai"] = cel_ai
+    for k, v in cel_ai.items():
+        act["ai." + k] = v
+    act["vars"] = {}
+    act["limits"] = {}
+    act["actions"] = {"ngrok": {}}
+    return act
+
+
+def _flatten(prefix: str, value: Mapping[str, Any], act: dict[str, Any]) -> None:
+    """``{"geo": {"country": "FR"}}`` under ``conn`` -> ``conn.geo.country``; declared maps
+    (``req.cookies``) stay whole."""
+    for k, v in value.items():
+        name = f"{prefix}.{k}"
+        if isinstance(v, Mapping) and not str(POLICY_VARIABLES.get(name, "")).startswith("map"):
+            _flatten(name, v, act)
+        else:
+            act[name] = v
 
 
 def flatten_activation(nested: Mapping[str, object]) -> dict[str, object]:
