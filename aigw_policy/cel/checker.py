@@ -456,6 +456,7 @@ class OverloadSet(list):
     use and kept, since an environment's table is built once."""
 
     __slots__ = ("_shapes",)
+    _shapes: dict
 
     @property
     def shapes(self) -> dict:
