@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aigw_policy import cel  # noqa: E402
+from aigw_policy import cel, env  # noqa: E402
 
 ACT = {
     "req": {
@@ -106,9 +106,9 @@ def median_us(fn, number: int) -> float:  # type: ignore[no-untyped-def]
 
 
 def bench_ours(expr: str, number: int) -> tuple[float, object]:
-    prog = cel.compile_condition(expr, EXTRA)
+    prog = env.compile_condition(expr, EXTRA)
     f = prog.function
-    act = cel.flatten_activation(ACT)  # the gateway builds this once per request
+    act = env.flatten_activation(ACT)  # the gateway builds this once per request
     return median_us(lambda: f(act), number), prog(act)
 
 

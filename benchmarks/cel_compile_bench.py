@@ -7,8 +7,8 @@ cache, with the parser's share), warm in-process (the in-memory cache), and a ca
 in a fresh process (the on-disk cache: no parsing, no checking; import time is shown apart).
 Targets: cold < 1 s, cached reload < 50 ms.
 
-The policy is compiled as one batch (``cel.compile_conditions``: one cache file);
-``--per-expression`` uses ``cel.compile_condition`` per expression (one file each, which
+The policy is compiled as one batch (``env.compile_conditions``: one cache file);
+``--per-expression`` uses ``env.compile_condition`` per expression (one file each, which
 costs ~1 ms per file created on some file systems).
 """
 
@@ -40,15 +40,15 @@ def expressions(n: int) -> list[str]:
 RELOAD = """
 import sys, time
 t0 = time.perf_counter()
-from aigw_policy import cel
+from aigw_policy import cel, env
 from aigw_policy.cel import cache
 cache.engine_version()
 t1 = time.perf_counter()
 exprs = {exprs!r}
 if {per_expression!r}:
-    progs = [cel.compile_condition(e, cache_dir={cache_dir!r}) for e in exprs]
+    progs = [env.compile_condition(e, cache_dir={cache_dir!r}) for e in exprs]
 else:
-    progs = cel.compile_conditions(exprs, cache_dir={cache_dir!r})
+    progs = env.compile_conditions(exprs, cache_dir={cache_dir!r})
 t2 = time.perf_counter()
 assert all(p.python_source for p in progs)
 print(f"{{(t1 - t0) * 1000:.1f}} {{(t2 - t1) * 1000:.1f}}")
@@ -63,7 +63,7 @@ def main() -> int:
     n, per_expression = args.n, args.per_expression
     exprs = expressions(n)
 
-    from aigw_policy import cel
+    from aigw_policy import cel, env
     from aigw_policy.cel.parser import parse
 
     t = time.perf_counter()
@@ -74,18 +74,18 @@ def main() -> int:
         t = time.perf_counter()
         if per_expression:
             for e, node in zip(exprs, nodes):
-                cel.compile_condition(e, node=node, cache_dir=cache_dir)
+                env.compile_condition(e, node=node, cache_dir=cache_dir)
         else:
-            progs = cel.compile_conditions(exprs, nodes=nodes, cache_dir=cache_dir)
+            progs = env.compile_conditions(exprs, nodes=nodes, cache_dir=cache_dir)
             assert all(isinstance(p, cel.Program) for p in progs)
         t_rest = time.perf_counter() - t
 
         t = time.perf_counter()
         if per_expression:
             for e in exprs:
-                cel.compile_condition(e, cache_dir=cache_dir)
+                env.compile_condition(e, cache_dir=cache_dir)
         else:
-            cel.compile_conditions(exprs, cache_dir=cache_dir)
+            env.compile_conditions(exprs, cache_dir=cache_dir)
         t_warm = time.perf_counter() - t
 
         code = RELOAD.format(exprs=exprs, cache_dir=cache_dir, per_expression=per_expression)

@@ -123,7 +123,7 @@ def _exact(text: str, span: Span | None, source: Source | None) -> bool:
 
 
 def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnostic]:
-    from ..cel.api import check_text
+    from ..env import check_text
     from ..cel.parser import CelSyntaxError, parse
 
     known = check_text(text)  # memoized: most texts are fine, and then spans do not matter
@@ -146,7 +146,7 @@ def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnost
             Diagnostic(d.code, d.message, span or d.span, d.help, d.severity)
             for d in error.diagnostics
         ]
-    from ..cel.api import check_condition
+    from ..env import check_condition
 
     found = [_with_literal_help(d) for d in check_condition(node)]
     if exact:

@@ -31,7 +31,7 @@ class ExpressionCost:
 
 def costs(policy: Policy, source: Source | None = None) -> list[ExpressionCost]:
     """The cost of every CEL text that parses and type-checks, in document order."""
-    from ..cel.api import check_text
+    from ..env import check_text
 
     out: list[ExpressionCost] = []
     for text, span in cel_texts(policy):
@@ -57,7 +57,7 @@ def check(policy: Policy, source: Source | None, max_cost: int) -> list[Diagnost
 def _size(policy: Policy) -> list[Diagnostic]:
     """AIGW305 for an expression, or a policy's expressions together, too large to compile
     (the compile budget of :mod:`aigw_policy.cel.cost`)."""
-    from ..cel.api import check_text
+    from ..env import check_text
     from ..cel.ast import count_nodes
     from ..cel.cost import MAX_NODES, MAX_POLICY_NODES
 

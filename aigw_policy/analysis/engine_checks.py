@@ -76,7 +76,8 @@ def _constant_value(source: str, node: Any) -> Any:
     """The value of a condition without variables, or ``...`` when it has any (or errors)."""
     if any(isinstance(n, ast.Ident) for n in _walk(node)):
         return ...
-    from ..cel import CelError, compile_condition
+    from ..cel import CelError
+    from ..env import compile_condition
 
     try:
         return compile_condition(source)({})

@@ -15,7 +15,8 @@ A cache file holds code that is run, so it is trusted only if it is authentic:
 * the directory must be a real directory (opened with ``O_NOFOLLOW``), owned by this user
   and writable by no one else; files are opened through it with ``O_NOFOLLOW`` and must be
   regular files owned by this user;
-* the caller checks that a record is for the source it asked for (``api._from_record``).
+* the caller checks that a record is for the source it asked for
+  (``Environment._from_record``).
 
 Anything else (and every I/O error) is a cache miss: the program is compiled again, the
 file is never executed. Where the key cannot be kept (no writable home), a random key per
@@ -34,10 +35,17 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
+from . import grammar
 from .codegen import Generated
+from .runtime import stdlib
+from .runtime.checks import TYPES
+from .runtime.values import UInt
 
-__all__ = ["default_dir", "engine_version", "has_batch", "key_file", "load", "load_batch",
+__all__ = ["ENGINE_VERSION", "default_dir", "engine_version", "has_batch", "key_file", "load", "load_batch",
            "record", "save_batch", "save_record"]
+
+ENGINE_VERSION = "cel-py-1"
+"""Part of every cache key (and of :func:`engine_version`)."""
 
 _FORMAT = 2
 _MAGIC = b"AIGWCEL\x02"
@@ -71,12 +79,9 @@ def key_file() -> Path:
 def engine_version() -> str:
     """The engine version tag: package version, Python version, hash of this package's code
     and of the grammar files."""
-    from .api import ENGINE_VERSION
-    from .parser import GRAMMAR_DIR
-
     h = hashlib.sha256(f"{ENGINE_VERSION}|{sys.version}|{_FORMAT}".encode())
     root = Path(__file__).resolve().parent
-    files = sorted(root.rglob("*.py")) + sorted(Path(GRAMMAR_DIR).resolve().glob("*.lark"))
+    files = sorted(root.rglob("*.py")) + sorted(Path(grammar.GRAMMAR_DIR).resolve().glob("*.lark"))
     for path in files:
         try:
             h.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -279,10 +284,6 @@ def load_batch(directory: str | os.PathLike[str], key: str) -> dict[str, tuple] 
 
 
 def rebuild_constant(recipe: tuple) -> object:
-    from .runtime import stdlib
-    from .runtime.ops import TYPES
-    from .runtime.values import UInt
-
     kind, value = recipe
     if kind == "uint":
         return UInt(value)

@@ -8,6 +8,7 @@ bad expression.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from . import ast
 from .codegen import MACROS
@@ -447,24 +448,37 @@ class _Checker:
         return DYN
 
 
-_SHAPES: dict[int, tuple[list[Overload], dict]] = {}
 _LOOSE_KINDS = frozenset({"param", "dyn", "error", "type"})
+
+
+class OverloadSet(list):
+    """The overloads of one function name; indexed by shape (:func:`_by_shape`) on first
+    use and kept, since an environment's table is built once."""
+
+    __slots__ = ("_shapes",)
+    _shapes: dict
+
+    @property
+    def shapes(self) -> dict:
+        try:
+            return self._shapes
+        except AttributeError:
+            self._shapes = _index(self)
+            return self._shapes
 
 
 def _by_shape(overloads: list[Overload]) -> dict:
     """An overload list indexed by (has receiver, arity), each entry (overload, generic?,
-    receiver + params); memoized per list (the standard and policy tables are built once)."""
-    hit = _SHAPES.get(id(overloads))
-    if hit is not None and hit[0] is overloads:
-        return hit[1]
+    receiver + params)."""
+    return overloads.shapes if isinstance(overloads, OverloadSet) else _index(overloads)
+
+
+def _index(overloads: list[Overload]) -> dict:
     index: dict[tuple[bool, int], list] = {}
     for o in overloads:
         params = ([o.receiver] if o.receiver is not None else []) + list(o.params)
         generic = any(_has_param(t) for t in (*params, o.result))
         index.setdefault((o.receiver is not None, len(params)), []).append((o, generic, params))
-    if len(_SHAPES) > 4096:
-        _SHAPES.clear()
-    _SHAPES[id(overloads)] = (overloads, index)
     return index
 
 
@@ -490,11 +504,13 @@ def check(
     function_decls: dict | None = None,
     functions: dict[str, list[Overload]] | None = None,
 ) -> Checked:
-    fns = _merged(functions)
+    """Type-check ``node``. ``functions``: the whole overload table calls resolve against
+    (:func:`overload_table`); the standard one when None."""
+    fns = functions if functions is not None else _standard_table()
     if function_decls:
         fns = dict(fns)
         for name, overloads in function_decls.items():
-            fns[name] = fns.get(name, []) + [_from_proto(name, o) for o in overloads]
+            fns[name] = OverloadSet(fns.get(name, []) + [_from_proto(name, o) for o in overloads])
     c = _Checker(dict(declarations), container, fns)
     try:
         t = c.check(node)
@@ -505,27 +521,20 @@ def check(
     return Checked(c.subst.apply(t, True), types, c.errors)
 
 
-_MERGED: dict[int, tuple[object, dict[str, list[Overload]]]] = {}
-
-
-def _merged(functions: dict[str, list[Overload]] | None) -> dict[str, list[Overload]]:
-    """The standard overloads plus ``functions``; memoized for the built-in tables (the
-    checker never mutates the result; ``check`` copies it before adding ``function_decls``)."""
-    from .env import policy_overloads
-
-    memo = functions is None or functions is policy_overloads()
-    hit = _MERGED.get(id(functions)) if memo else None
-    if hit is not None and hit[0] is functions:
-        return hit[1]
-    fns = dict(standard())
+def overload_table(functions: dict[str, list[Overload]] | None = None) -> dict[str, list[Overload]]:
+    """The standard overloads plus ``functions`` (an environment computes this once; the
+    checker never mutates it, ``check`` copies it before adding ``function_decls``)."""
+    fns: dict[str, list[Overload]] = {k: list(v) for k, v in standard().items()}
     fns.setdefault("math.greatest", [])
     fns.setdefault("math.least", [])
-    if functions:
-        for k, v in functions.items():
-            fns[k] = fns.get(k, []) + list(v)
-    if memo:
-        _MERGED[id(functions)] = (functions, fns)
-    return fns
+    for k, v in (functions or {}).items():
+        fns[k] = fns.get(k, []) + list(v)
+    return {k: OverloadSet(v) for k, v in fns.items()}
+
+
+@lru_cache(maxsize=1)
+def _standard_table() -> dict[str, list[Overload]]:
+    return overload_table()
 
 
 def _proto_type(t: dict) -> Type:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from . import ast
 from .names import candidates, qualified_name, resolve
 from .runtime import stdlib
-from .runtime.ops import TYPES
+from .runtime.checks import TYPES
 from .runtime.values import UInt
 from .types import Type
 

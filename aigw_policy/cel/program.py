@@ -81,8 +81,8 @@ class Program:
         try:
             return self._fn(act)
         except CelError as e:
-            if getattr(e, "span", None) is None:
-                e.span = self.error_span(e)  # type: ignore[attr-defined]
+            if e.span is None:
+                e.span = self.error_span(e)
             raise
 
     def evaluate(self, activation: Mapping[str, Any]) -> Any:
@@ -164,5 +164,3 @@ def instantiate(code: Any, name: str, names: dict[str, object], source: str | No
         ns["_exact"] = _LazyExact(ns, source, filename or code.co_filename)
     return fn
 
-
-_ = CelError

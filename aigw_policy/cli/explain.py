@@ -44,7 +44,7 @@ def _explain(policy: Policy, data: object, *, json_output: bool, trace: bool,
              prices: PriceBook | None) -> tuple[str, bool]:
     """One decision with a fresh in-memory store seeded from ``state``; (output, denied).
     ``prices``: overrides before the built-in prices (``--prices FILE``)."""
-    from ..engine.request import RequestError
+    from ..env.request import RequestError
     from ..engine.runner import Engine
     from ..limits import MemoryStore
 

@@ -55,7 +55,7 @@ def _replay(policy: Policy, path: Path, *, against: Policy | None, fmt: str, wri
     one) with in-memory stores, in order, time from each ``now``. Memory does not grow with
     the file: lines are read one at a time and nothing is kept per request beyond the
     stores' own windows. Returns (summary text or None, exit code)."""
-    from ..engine.request import RequestError
+    from ..env.request import RequestError
     from ..engine.runner import Engine
     from ..limits import MemoryStore
 

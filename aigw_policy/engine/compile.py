@@ -392,7 +392,7 @@ def compile_cel(c: Compilation) -> Compilation:
     """Compile every CEL text in one batch (one cache file with ``cache_dir``) and give each
     :class:`CompiledExpr` its function; a text that does not compile is AIGW304 (AIGW305
     past the compile budget)."""
-    from ..cel import compile_conditions
+    from ..env import compile_conditions
 
     if not c.exprs:
         return c

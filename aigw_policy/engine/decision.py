@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from .context import format_now
+from ..env.activation import format_now
 from .flow import REQ, Flow
 from .trace import span_dict
 

@@ -25,8 +25,8 @@ from ..analysis.free_vars import FreeVars
 from ..limits.model import Charge
 from ..providers import AiRequest, PriceBook
 from .compile import CompiledPolicy
+from ..env.request import Identity
 from .flow import Flow, Stop
-from .request import Identity
 from .trace import TraceRecorder
 
 __all__ = ["Parked", "park"]

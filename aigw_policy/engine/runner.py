@@ -24,13 +24,13 @@ from ..providers import PriceBook
 from ..providers.prices import Cost
 from ..providers.usage import Usage
 from .compile import CompiledPolicy, compile_policy
-from .context import activation, classify_request
+from ..env.activation import activation, classify_request
 from .decision import Decision
 from .errors import StoreUnavailableError, UnknownRequestError
 from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
 from .phases import request_steps, response_steps
 from .pending import Parked, park
-from .request import HttpResponse, Request, RequestError, _problems
+from ..env.request import HttpResponse, Request, RequestError, _problems
 
 __all__ = ["MAX_DONE", "MAX_PENDING", "Engine"]
 

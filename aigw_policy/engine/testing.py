@@ -40,7 +40,7 @@ from typing import Any
 from ..diagnostics import Diagnostic, Diagnostics, did_you_mean, sort_diagnostics
 from ..ir import Policy
 from ..source import Source, Span
-from .request import RequestError
+from ..env.request import RequestError
 
 __all__ = [
     "CaseResult", "FileResult", "TestFileError", "check_text", "discover", "is_test_file", "match",
@@ -381,7 +381,7 @@ class _Reader:
         return None
 
     def _request_shape(self, request: Any, keys: dict[str, tuple[Any, Any]], what: str) -> None:
-        from .request import Request
+        from ..env.request import Request
 
         key = "request" if "request" in keys else "request_file"
         if not isinstance(request, Mapping):

@@ -503,7 +503,7 @@ def _valid_identity(given: object) -> dict[str, Any]:
     fields that are wrong (never their values: they may be anything)."""
     from pydantic import ValidationError
 
-    from ..engine.request import Identity
+    from ..env.request import Identity
 
     if not isinstance(given, Mapping):
         raise ValueError(f"the identity hook returned a {type(given).__name__}, not an identity mapping "

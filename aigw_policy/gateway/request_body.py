@@ -44,7 +44,7 @@ def _no_constant(name: str) -> Any:
 
 def parse_body(body: bytes, content_type: str) -> Any:
     """The request body as the policy sees it: JSON when it is JSON (duplicate keys, NaN and
-    nesting past :data:`~aigw_policy.engine.request.MAX_DEPTH` refused), else text. A body
+    nesting past :data:`~aigw_policy.env.request.MAX_DEPTH` refused), else text. A body
     that claims to be JSON (or says nothing of its type) and does not parse is refused: an
     upstream with a more lenient parser would read fields the policy never saw."""
     if not body:

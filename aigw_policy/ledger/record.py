@@ -15,7 +15,7 @@ from typing import Any
 
 from ..providers.classify import AiRequest
 from ..providers.prices import Cost
-from ..providers.usage import TOKEN_FIELDS, Usage
+from ..providers.usage import Usage
 
 #: attribute -> record key (OpenTelemetry GenAI where a convention exists, else ``aigw.*``)
 FIELDS: dict[str, str] = {

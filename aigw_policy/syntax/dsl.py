@@ -17,7 +17,9 @@ from lark import Lark, Token, Tree
 
 from ..analysis.cel_check import check_rule
 from ..cel import ast
-from ..cel.parser import SURROGATE, Lowering, grammar_text
+from ..cel.grammar import grammar_text
+from ..cel.lowering import Lowering
+from ..cel.parser import SURROGATE
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir import Action, Expr, Policy, Rule
 from ..ir.nodes import SETTINGS

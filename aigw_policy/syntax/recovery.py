@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from lark import Lark, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from ..cel.parser import describe_expected, syntax_diagnostic
+from ..cel.syntax_errors import describe_expected, syntax_diagnostic
 from ..diagnostics import Diagnostic, Diagnostics, did_you_mean
 from ..ir.actions import ACTIONS
 from ..source import Source

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import aigw_policy as ap
-from aigw_policy import cel
+from aigw_policy import cel, env
 from aigw_policy.cel.budget import DEFAULT_BUDGET, OverBudget
 
 NESTED = "ai.tools.exists(t, ai.tools.exists(u, ai.tools.exists(v, t + u + v == 'x')))"
@@ -31,7 +31,7 @@ def tools(n: int, counter: list[int]) -> Counting:
 @pytest.mark.parametrize("budget", [1_000, 50_000, DEFAULT_BUDGET])
 def test_nested_exists_over_300_tools_stops_within_the_budget(budget: int) -> None:
     counter = [0]
-    prog = cel.compile_condition(NESTED, budget=budget)
+    prog = env.compile_condition(NESTED, budget=budget)
     with pytest.raises(cel.CelError) as info:
         prog({"ai.tools": tools(300, counter)})
     assert isinstance(info.value, OverBudget) and info.value.code == "resource_exhausted"
@@ -41,10 +41,10 @@ def test_nested_exists_over_300_tools_stops_within_the_budget(budget: int) -> No
 
 def test_under_the_budget_nothing_changes() -> None:
     counter = [0]
-    prog = cel.compile_condition(NESTED, budget=30 * 30 * 30 + 30 * 30 + 30)
+    prog = env.compile_condition(NESTED, budget=30 * 30 * 30 + 30 * 30 + 30)
     assert prog({"ai.tools": tools(30, counter)}) is False
     assert counter[0] == 30 * 30 * 30 + 30 * 30 + 30
-    unlimited = cel.compile_condition(NESTED, budget=None)
+    unlimited = env.compile_condition(NESTED, budget=None)
     assert "_rng" not in unlimited.python_source and unlimited({"ai.tools": ["a", "b", "x"]}) is False
 
 
@@ -53,7 +53,7 @@ def test_a_budget_error_is_not_absorbed_by_logic_or_macros() -> None:
     for src in (NESTED + " || true", "true || " + NESTED, "false && " + NESTED,
                 NESTED + " && false", "[1, 2].exists(i, " + NESTED + " || i == 1)",
                 "[1, 2].all(i, i == 2 || " + NESTED + ")"):
-        prog = cel.compile_condition(src, budget=5_000)
+        prog = env.compile_condition(src, budget=5_000)
         if src.startswith(("true ||", "false &&")):
             assert prog({"ai.tools": many}) is (src[0] == "t"), src  # never evaluated: fine
             continue
@@ -90,7 +90,7 @@ def test_every_comprehension_is_charged(src: str) -> None:
 def test_the_budget_must_be_a_positive_int() -> None:
     for bad in (0, -1, True, 1.5, "10"):
         with pytest.raises(ValueError):
-            cel.compile_condition("true", budget=bad)  # type: ignore[arg-type]
+            env.compile_condition("true", budget=bad)  # type: ignore[arg-type]
 
 
 def test_the_engine_budget_ends_the_rule_with_a_coded_error() -> None:

@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aigw_policy.cel.runtime import ngrok, ops, stdlib
+from aigw_policy.cel.runtime import checks, ops, stdlib
+from aigw_policy.env import ngrok
 from aigw_policy.cel.runtime.network import parse_cidr, parse_ip
 from aigw_policy.cel.runtime.values import (
     DUR_MAX, DUR_MIN, INT64_MAX, INT64_MIN, TS_MAX, TS_MIN, UINT64_MAX, CelError, Duration,
@@ -59,7 +60,7 @@ AWKWARD = [
     *AWKWARD_TEXT, None, True, False, 0, 1, -1, 63, 64, INT64_MIN, INT64_MAX, UInt(0), UInt(1),
     UInt(UINT64_MAX), -0.0, 0.5, -0.5, 1e300, 5e-324, 2.0**63, float("nan"), float("-inf"),
     b"", b"\xff\xfe", Timestamp(TS_MIN), Timestamp(TS_MAX), Timestamp(0), Duration(DUR_MIN),
-    Duration(DUR_MAX), Duration(0), *ops.TYPES.values(), parse_ip("::ffff:a00:1"),
+    Duration(DUR_MAX), Duration(0), *checks.TYPES.values(), parse_ip("::ffff:a00:1"),
     parse_ip("::1"), parse_cidr("10.0.0.0/8"), parse_cidr("2001:db8::/32"),
 ]  # fmt: skip
 

@@ -7,18 +7,18 @@ import traceback
 
 import pytest
 
-from aigw_policy import cel
+from aigw_policy import cel, env
 from aigw_policy.cel import cache
 
 SRC = "ai.prompt.matches('(?i)secret') || 18446744073709551615u > 1u && type(1) == int && ai.model in ['a', 'b']"
 
 
 def test_a_program_reloads_from_disk(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    first = cel.compile_condition(SRC, cache_dir=tmp_path)
+    first = env.compile_condition(SRC, cache_dir=tmp_path)
     files = [f for f in os.listdir(tmp_path) if f.endswith(".celc")]
     assert len(files) == 1 and cache.engine_version() in files[0]
     cel.clear_cache()
-    again = cel.compile_condition(SRC, cache_dir=tmp_path)
+    again = env.compile_condition(SRC, cache_dir=tmp_path)
     assert again is not first and again.python_source == first.python_source
     assert str(again.type) == "bool" and again.line_spans == first.line_spans
     act = {"ai.prompt": "my SECRET", "ai.model": "z"}

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import aigw_policy as ap  # noqa: F401
-from aigw_policy import cel
+from aigw_policy import cel, env
 
 
 def test_spec_example() -> None:
@@ -50,21 +50,21 @@ def test_overflow_is_an_error() -> None:
 
 def test_type_errors_are_diagnostics_with_spans() -> None:
     with pytest.raises(cel.CelError) as info:
-        cel.compile_condition("identity.tem == 'x'")
+        env.compile_condition("identity.tem == 'x'")
     d = info.value.diagnostics[0]  # type: ignore[attr-defined]
     assert d.code == "AIGW300"
     assert d.help == "did you mean `identity.team`?"
     assert (d.span.start, d.span.end) == (0, 12)
     with pytest.raises(cel.CelError) as info:
-        cel.compile_condition("ai.max_output_tokens + 'x' > 1")
+        env.compile_condition("ai.max_output_tokens + 'x' > 1")
     assert info.value.diagnostics[0].code == "AIGW302"  # type: ignore[attr-defined]
     with pytest.raises(cel.CelError) as info:
-        cel.compile_condition("sizee(ai.tools) > 1")
+        env.compile_condition("sizee(ai.tools) > 1")
     assert info.value.diagnostics[0].code == "AIGW301"  # type: ignore[attr-defined]
 
 
 def test_policy_environment() -> None:
-    prog = cel.compile_condition(
+    prog = env.compile_condition(
         "req.method == 'POST' && ai.model in ['gpt-4.1'] && hasReqHeader('X-Team')"
         " && getReqHeader('x-team')[0] == 'research' && inCidrRange(conn.client_ip, '10.0.0.0/8')"
     )
@@ -77,7 +77,7 @@ def test_policy_environment() -> None:
     # a missing field is an error, absorbed by a false operand of `&&`
     assert prog({"req": {"method": "POST"}, "ai": {}}) is False
     with pytest.raises(cel.CelError, match="no such attribute"):
-        cel.compile_condition("ai.model == 'x'")({"ai": {}})
+        env.compile_condition("ai.model == 'x'")({"ai": {}})
 
 
 def test_generated_code_is_named_and_isolated() -> None:
@@ -88,8 +88,8 @@ def test_generated_code_is_named_and_isolated() -> None:
 
 
 def test_cost_is_static_and_bounded() -> None:
-    small = cel.compile_condition("ai.model == 'x'").cost
-    big = cel.compile_condition("ai.tools.exists(t, ai.tools.exists(u, u == t))").cost
+    small = env.compile_condition("ai.model == 'x'").cost
+    big = env.compile_condition("ai.tools.exists(t, ai.tools.exists(u, u == t))").cost
     assert small < 100 < big
 
 

@@ -11,9 +11,12 @@ import random
 
 import pytest
 
-from aigw_policy import cel
-from aigw_policy.cel import api, cache
-from aigw_policy.cel import parser as P
+from aigw_policy import cel, env
+from aigw_policy.cel import cache
+from aigw_policy.cel import fast_parser, parser as P
+from aigw_policy.cel.grammar import lark_parser
+from aigw_policy.cel.syntax_errors import syntax_diagnostic
+from lark.exceptions import UnexpectedInput
 from aigw_policy.source import Source
 
 from shared_data import CEL_SPEC as SPEC_DIR, require
@@ -22,9 +25,9 @@ from shared_data import CEL_SPEC as SPEC_DIR, require
 def _tree_path(text: str):  # type: ignore[no-untyped-def]
     src = Source(text)
     try:
-        tree = P._parser().parse(text)
-    except P.UnexpectedInput as e:
-        return ("diags", _dump([P.syntax_diagnostic(e, text, src, 0, "AIGW200")]))
+        tree = lark_parser().parse(text)
+    except UnexpectedInput as e:
+        return ("diags", _dump([syntax_diagnostic(e, text, src, 0, "AIGW200")]))
     low = P.Lowering(text, src, 0)
     node = low.lower(tree)
     return ("diags", _dump(low.diagnostics)) if low.diagnostics else ("ok", _dump(node))
@@ -92,45 +95,45 @@ SOURCES = ["ai.model == 'a' && ai.max_output_tokens < 10", "req.method in ['GET'
 
 
 def test_compile_conditions_returns_programs_and_errors() -> None:
-    out = cel.compile_conditions(SOURCES, names=["a", "b", "c", "d", "e"])
+    out = env.compile_conditions(SOURCES, names=["a", "b", "c", "d", "e"])
     assert [type(p).__name__ for p in out] == ["Program", "Program", "CelError", "CelError", "Program"]
     assert out[0].name == "a"  # type: ignore[union-attr]
     for source, prog in zip(SOURCES, out):
         if isinstance(prog, cel.Program):
-            assert cel.compile_condition(source, name=prog.name).python_source == prog.python_source
+            assert env.compile_condition(source, name=prog.name).python_source == prog.python_source
 
 
 def test_a_batch_is_one_cache_file_and_reloads_without_compiling(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     cel.clear_cache()
-    first = cel.compile_conditions(SOURCES, cache_dir=tmp_path)
+    first = env.compile_conditions(SOURCES, cache_dir=tmp_path)
     files = os.listdir(tmp_path)
     assert len(files) == 1 and files[0].endswith(".celb") and cache.engine_version() in files[0]
     cel.clear_cache()
-    compile_ast = api.compile_ast
+    compile_ast = env.POLICY.compile_ast
     compiled: list[str] = []
 
     def counting(node, *args, **kwargs):  # type: ignore[no-untyped-def]
         compiled.append(kwargs["source"])
         return compile_ast(node, *args, **kwargs)
 
-    monkeypatch.setattr(api, "compile_ast", counting)
-    again = cel.compile_conditions(SOURCES, cache_dir=tmp_path)
+    monkeypatch.setattr(env.POLICY, "compile_ast", counting)
+    again = env.compile_conditions(SOURCES, cache_dir=tmp_path)
     assert compiled == ["nope.x()"]  # only what failed (errors are not cached)
     assert os.listdir(tmp_path) == files  # nothing new to write
     assert [getattr(p, "python_source", None) for p in again] == [getattr(p, "python_source", None) for p in first]
     act = {"ai.model": "a", "ai.max_output_tokens": 3}
     assert again[0](act) is first[0](act) is True  # type: ignore[operator]
     cel.clear_cache()
-    cel.compile_conditions(SOURCES[:1] + ["1 == 1"], cache_dir=tmp_path)  # another batch
+    env.compile_conditions(SOURCES[:1] + ["1 == 1"], cache_dir=tmp_path)  # another batch
     assert compiled[1:] == [SOURCES[0], "1 == 1"] and len(os.listdir(tmp_path)) == 2
 
 
 def test_a_corrupt_batch_file_is_only_a_miss(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    cel.compile_conditions(SOURCES[:2], cache_dir=tmp_path)
+    env.compile_conditions(SOURCES[:2], cache_dir=tmp_path)
     for f in os.listdir(tmp_path):
         (tmp_path / f).write_bytes(b"garbage")
     cel.clear_cache()
-    out = cel.compile_conditions(SOURCES[:2], cache_dir=tmp_path)
+    out = env.compile_conditions(SOURCES[:2], cache_dir=tmp_path)
     assert out[1]({"req.method": "GET"}) is True  # type: ignore[operator]
 
 
@@ -154,4 +157,5 @@ def test_the_exact_body_is_compiled_on_first_use_with_its_line_numbers(tmp_path)
 
 def test_the_direct_parse_is_in_use() -> None:
     # it falls back to the tree path silently if lark's internals change: notice that here
-    assert P._fast_parser()
+    assert fast_parser.direct_parser() is not None, (
+        "lark's internals changed: cel/fast_parser.py no longer drives them; parse is on the slow tree path")

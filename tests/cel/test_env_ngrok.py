@@ -2,7 +2,7 @@
 
 Every CEL text of ../shared/ngrok/examples (rule expressions, ``bucket_key`` entries and
 ``${...}`` interpolations in action configs) is parsed and checked with
-``cel.check_condition``. The only type errors left are real mistakes in ngrok's docs.
+``env.check_condition``. The only type errors left are real mistakes in ngrok's docs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aigw_policy import cel
+from aigw_policy import cel, env
 from aigw_policy.cel.parser import parse
 from aigw_policy.template import Interpolation, split_template
 
@@ -76,7 +76,7 @@ def test_every_ngrok_example_type_checks_except_known_mistakes() -> None:
         docs = list(yaml.safe_load_all(path.read_text()))
         for text in cel_texts(docs):
             checked += 1
-            for d in cel.check_condition(parse(text)):
+            for d in env.check_condition(parse(text)):
                 found.add((path.name, d.code, text))
     assert checked >= 25
     assert found == KNOWN_BAD
@@ -106,7 +106,7 @@ def test_every_ngrok_example_type_checks_except_known_mistakes() -> None:
     ],
 )
 def test_ngrok_names_and_macros_type_check(source: str) -> None:
-    assert cel.check_condition(parse(source)) == []
+    assert env.check_condition(parse(source)) == []
 
 
 def test_overlapping_names_resolve_at_run_time() -> None:
@@ -131,11 +131,11 @@ def test_overlapping_names_resolve_at_run_time() -> None:
         "'hello'.xxhash64() == '26c7827d889f6da3' && 'hello'.md5('base64') == 'XUFAKrxLKna5cZ2REBfFkg=='": True,
     }
     for source, want in cases.items():
-        assert cel.compile_condition(source)(act) is want, source
+        assert env.compile_condition(source)(act) is want, source
 
 
 def test_nested_activation_still_works() -> None:
-    prog = cel.compile_condition("req.url.path == '/a' && identity.team == 't'")
+    prog = env.compile_condition("req.url.path == '/a' && identity.team == 't'")
     assert prog({"req": {"url": {"path": "/a"}}, "identity": {"team": "t"}}) is True
     with pytest.raises(cel.CelError):
         prog({"req": {}})

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aigw_policy import cel
+from aigw_policy import cel, env
 from aigw_policy.cel.parser import CelSyntaxError, parse
 from work import OverBudget, calls
 
@@ -42,14 +42,14 @@ def _stages(text: str) -> None:
         assert e.diagnostics, text
         node = None
     if node is not None:
-        diags = cel.check_condition(node)
+        diags = env.check_condition(node)
         assert isinstance(diags, list)
         for d in diags:
             assert d.code.startswith("AIGW3"), (text, d)
     for compile_ in (
         lambda: cel.compile(text),
         lambda: cel.compile(text, DECLS),
-        lambda: cel.compile_condition(text, {"a": "list(int)", "b": "map(string, string)"}),
+        lambda: env.compile_condition(text, {"a": "list(int)", "b": "map(string, string)"}),
     ):
         try:
             prog = compile_()

@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from aigw_policy.cel import CelError, compile_ast  # noqa: E402
 from aigw_policy.cel.parser import parse  # noqa: E402
-from aigw_policy.cel.runtime.ops import TYPES, eq  # noqa: E402
+from aigw_policy.cel.runtime.checks import TYPES  # noqa: E402
+from aigw_policy.cel.runtime.ops import eq  # noqa: E402
 from aigw_policy.cel.runtime.values import Optional, TypeValue, UInt  # noqa: E402
 from aigw_policy.cel.types import (  # noqa: E402
     BOOL, BYTES, DOUBLE, DURATION, DYN, INT, NULL, STRING, TIMESTAMP, UINT, Type,

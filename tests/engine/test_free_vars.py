@@ -16,10 +16,10 @@ import aigw_policy as ap
 from aigw_policy.analysis.free_vars import ACTIVATION_READS, free_vars, union
 from aigw_policy.cel import CelError, compile_condition
 from aigw_policy.cel.parser import parse
-from aigw_policy.cel.runtime.ngrok import ACTIVATION_FUNCTIONS
+from aigw_policy.env.ngrok import ACTIVATION_FUNCTIONS
 from aigw_policy.engine.compile import STAGES, Compilation, compile_policy
-from aigw_policy.engine.context import activation, classify_request
-from aigw_policy.engine.request import Request
+from aigw_policy.env.activation import activation, classify_request
+from aigw_policy.env.request import Request
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import ops, stdlib
+from . import checks, ops, stdlib
 from .values import NONE, CelError, Optional, UInt
 
 
@@ -57,13 +57,13 @@ def _logic(fa: Callable[[], object], fb: Callable[[], object], absorbing: bool, 
     if isinstance(b, CelError):
         raise b
     bad = a if a is not other else b
-    raise CelError(f"no matching overload for '{op}' applied to '({ops.type_name(bad)})'", "no_such_overload")
+    raise CelError(f"no matching overload for '{op}' applied to '({checks.type_name(bad)})'", "no_such_overload")
 
 
 def cond(c: object) -> bool:
     if c is True or c is False:
         return c
-    raise CelError(f"no matching overload for '_?_:_' applied to '({ops.type_name(c)})'", "no_such_overload")
+    raise CelError(f"no matching overload for '_?_:_' applied to '({checks.type_name(c)})'", "no_such_overload")
 
 
 def strict_bool(c: object) -> bool:
@@ -168,7 +168,7 @@ def iter_range(c):  # type: ignore[no-untyped-def]
         if len(c) > 100_000:
             _guard(c)
         return list(c)
-    raise CelError(f"expression of type '{ops.type_name(c)}' cannot be the range of a comprehension", "invalid_argument")
+    raise CelError(f"expression of type '{checks.type_name(c)}' cannot be the range of a comprehension", "invalid_argument")
 
 
 def iter_pairs(c):  # type: ignore[no-untyped-def]
@@ -178,7 +178,7 @@ def iter_pairs(c):  # type: ignore[no-untyped-def]
         return list(enumerate(c))
     if isinstance(c, dict):
         return list(c.items())
-    raise CelError(f"expression of type '{ops.type_name(c)}' cannot be the range of a comprehension", "invalid_argument")
+    raise CelError(f"expression of type '{checks.type_name(c)}' cannot be the range of a comprehension", "invalid_argument")
 
 
 def _fold(results, absorbing: bool, op: str) -> bool:  # type: ignore[no-untyped-def]
@@ -195,7 +195,7 @@ def _fold(results, absorbing: bool, op: str) -> bool:  # type: ignore[no-untyped
         if r is absorbing:
             return absorbing
         if r is not other:
-            err = err or CelError(f"no matching overload for '{op}' applied to '({ops.type_name(r)})'", "no_such_overload")
+            err = err or CelError(f"no matching overload for '{op}' applied to '({checks.type_name(r)})'", "no_such_overload")
     if err is not None:
         raise err
     return other
@@ -223,7 +223,7 @@ def _count_true(rs) -> int:  # type: ignore[no-untyped-def]
         if r is True:
             n += 1
         elif r is not False:
-            raise CelError(f"no matching overload for exists_one predicate: {ops.type_name(r)}", "no_such_overload")
+            raise CelError(f"no matching overload for exists_one predicate: {checks.type_name(r)}", "no_such_overload")
     return n
 
 
@@ -284,31 +284,31 @@ def m_transform_map_entry_filter(c, p, f):  # type: ignore[no-untyped-def]
 
 def m_sort_by(c, f):  # type: ignore[no-untyped-def]
     if not isinstance(c, (list, tuple)):
-        raise ops.no_overload("sortBy", c)
+        raise checks.no_overload("sortBy", c)
     return stdlib.sort_by(list(c), [f(x) for x in c])
 
 
 def opt_map(o, f):  # type: ignore[no-untyped-def]
     if type(o) is not Optional:
-        raise ops.no_overload("optMap", o)
+        raise checks.no_overload("optMap", o)
     return Optional(f(o.value), True) if o.present else NONE
 
 
 def opt_flat_map(o, f):  # type: ignore[no-untyped-def]
     if type(o) is not Optional:
-        raise ops.no_overload("optFlatMap", o)
+        raise checks.no_overload("optFlatMap", o)
     if not o.present:
         return NONE
     r = f(o.value)
     if type(r) is not Optional:
-        raise ops.no_overload("optFlatMap", r)
+        raise checks.no_overload("optFlatMap", r)
     return r
 
 
 def opt_elem(o):  # type: ignore[no-untyped-def]
     """``[?e]``: the element if present."""
     if type(o) is not Optional:
-        raise ops.no_overload("optional list element", o)
+        raise checks.no_overload("optional list element", o)
     return (o.value,) if o.present else ()
 
 
@@ -318,7 +318,7 @@ def make_map_opt(entries):  # type: ignore[no-untyped-def]
     for k, v, opt in entries:
         if opt:
             if type(v) is not Optional:
-                raise ops.no_overload("optional map entry", v)
+                raise checks.no_overload("optional map entry", v)
             if not v.present:
                 continue
             v = v.value
@@ -345,8 +345,6 @@ def namespace() -> dict[str, object]:
 
 
 def _namespace() -> dict[str, object]:
-    from . import timefmt, values
-
     ns: dict[str, object] = {
         "__builtins__": {"Exception": Exception, "RecursionError": RecursionError,
                          "TypeError": TypeError, "type": type, "len": len, "all": all,
@@ -362,7 +360,7 @@ def _namespace() -> dict[str, object]:
         "_ge": ops.ge, "_add": ops.add, "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div,
         "_mod": ops.mod, "_neg": ops.neg, "_in": ops.in_, "_size": ops.size,
         "_idiv": ops.idiv, "_imod": ops.imod, "_fdiv": ops.fdiv,
-        "_ci": ops.check_int, "_cu": ops.check_uint, "_type": ops.type_of,
+        "_ci": checks.check_int, "_cu": checks.check_uint, "_type": checks.type_of,
         "_mkmap": ops.make_map, "_mkmap_opt": make_map_opt, "_oe": opt_elem,
         "_all": m_all, "_exists": m_exists, "_exists_one": m_exists_one,
         "_all2": m_all2, "_exists2": m_exists2, "_exists_one2": m_exists_one2,
@@ -371,6 +369,6 @@ def _namespace() -> dict[str, object]:
         "_tmap": m_transform_map, "_tmap_f": m_transform_map_filter,
         "_tentry": m_transform_map_entry, "_tentry_f": m_transform_map_entry_filter,
         "_sortby": m_sort_by, "_optmap": opt_map, "_optflatmap": opt_flat_map,
-        "_it": iter_range, "_re": stdlib.regex, "_ts": timefmt, "_values": values,
+        "_it": iter_range, "_re": stdlib.regex,
     }  # fmt: skip
     return ns

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from .ops import no_overload
+from .checks import no_overload
 from .values import CelError
 
 __all__ = ["IPAddr", "CIDR", "NETWORK_FUNCTIONS", "parse_ip", "parse_cidr", "unmapped"]

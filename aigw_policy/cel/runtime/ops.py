@@ -10,187 +10,33 @@ from __future__ import annotations
 import math
 import re
 
+from .checks import check_dur, check_ts, check_uint, no_overload, overflow, type_name, type_of
 from .values import (
-    DUR_MAX,
-    DUR_MIN,
     INT64_MAX,
     INT64_MIN,
     NS,
-    TS_MAX,
-    TS_MIN,
     UINT64_MAX,
     CelError,
     Duration,
     MixedKeyMap,
-    Optional,
     Timestamp,
-    TypeValue,
     UInt,
+    eq,
+    format_duration,
+    format_timestamp,
+    map_lookup,
+    ne,
+    stored_key_is_bool,
     utf8,
 )
 
 _NUM = (int, UInt, float)
+_NUMERIC = frozenset({int, UInt, float})
+_LISTS = frozenset({list, tuple})
 MAX_GROWTH = 10_000_000  # see cost.MAX_STRING
 
 
-def type_name(v: object) -> str:
-    t = type(v)
-    name = _TYPE_NAMES.get(t)
-    if name is not None:
-        return name
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, (list, tuple)):
-        return "list"
-    if isinstance(v, dict):
-        return "map"
-    n = getattr(t, "cel_type_name", None)
-    if n:
-        return n
-    return t.__name__
-
-
-_TYPE_NAMES: dict[type, str] = {
-    type(None): "null_type",
-    bool: "bool",
-    int: "int",
-    UInt: "uint",
-    float: "double",
-    str: "string",
-    bytes: "bytes",
-    list: "list",
-    tuple: "list",
-    dict: "map",
-    MixedKeyMap: "map",
-    Timestamp: "google.protobuf.Timestamp",
-    Duration: "google.protobuf.Duration",
-    TypeValue: "type",
-    Optional: "optional_type",
-}
-
-TYPES = {
-    n: TypeValue(n)
-    for n in (
-        "null_type",
-        "bool",
-        "int",
-        "uint",
-        "double",
-        "string",
-        "bytes",
-        "list",
-        "map",
-        "type",
-        "google.protobuf.Timestamp",
-        "google.protobuf.Duration",
-        "optional_type",
-        "dyn",
-        "net.IP",
-        "net.CIDR",
-    )
-}
-
-
-def type_of(v: object) -> TypeValue:
-    name = type_name(v)
-    t = TYPES.get(name)
-    return t if t is not None else TypeValue(name)
-
-
-def no_overload(name: str, *args: object) -> CelError:
-    kinds = ", ".join(type_name(a) for a in args)
-    return CelError(f"no such overload: {name}({kinds})", "no_such_overload")
-
-
-def overflow(op: str = "") -> CelError:
-    return CelError(f"return error for overflow{': ' + op if op else ''}", "overflow")
-
-
-# -- checks ---------------------------------------------------------------------------------
-
-
-def check_int(r: int) -> int:
-    if INT64_MIN <= r <= INT64_MAX:
-        return r
-    raise overflow()
-
-
-def check_uint(r: int) -> UInt:
-    if 0 <= r <= UINT64_MAX:
-        return UInt(r)
-    raise overflow()
-
-
-def check_ts(ns: int) -> Timestamp:
-    if TS_MIN <= ns <= TS_MAX:
-        return Timestamp(ns)
-    raise CelError("timestamp out of range", "range")
-
-
-def check_dur(ns: int) -> Duration:
-    if DUR_MIN <= ns <= DUR_MAX:
-        return Duration(ns)
-    raise CelError("duration out of range", "range")
-
-
-# -- equality and ordering ---------------------------------------------------------------------
-
-
-def eq(a: object, b: object) -> bool:
-    ta = type(a)
-    tb = type(b)
-    if ta is tb:
-        if ta is list or ta is tuple:
-            return _list_eq(a, b)  # type: ignore[arg-type]
-        if ta is dict or ta is MixedKeyMap:
-            return _map_eq(a, b)  # type: ignore[arg-type]
-        return a == b
-    if ta in _NUMERIC and tb in _NUMERIC:
-        if ta is float:
-            return a == float(b)
-        if tb is float:
-            return float(a) == b
-        return a == b
-    if ta in _LISTS and tb in _LISTS:
-        return _list_eq(a, b)  # type: ignore[arg-type]
-    if ta is bool or tb is bool or ta is type(None) or tb is type(None):
-        return False
-    if isinstance(a, dict) and isinstance(b, dict):
-        return _map_eq(a, b)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return _list_eq(a, b)
-    if isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool):
-        return a == b
-    return False
-
-
-_NUMERIC = frozenset({int, UInt, float})
-_LISTS = frozenset({list, tuple})
-
-
-def ne(a: object, b: object) -> bool:
-    return not eq(a, b)
-
-
-def _list_eq(a: list, b: list) -> bool:
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b):
-        if not eq(x, y):
-            return False
-    return True
-
-
-def _map_eq(a: dict, b: dict) -> bool:
-    if len(a) != len(b):
-        return False
-    for k, v in a.items():
-        found, w = map_lookup(b, k)
-        if not found or not eq(v, w):
-            return False
-    return True
+# -- ordering (equality is in values) ---------------------------------------------------------------------
 
 
 _ORDERED = frozenset({str, bytes, bool, Timestamp, Duration})
@@ -391,46 +237,7 @@ def not_(a):  # type: ignore[no-untyped-def]
     raise CelError(f"no matching overload for '!_' applied to '({type_name(a)})'", "no_such_overload")
 
 
-def as_bool(a, name="_&&_"):  # type: ignore[no-untyped-def]
-    if a is True or a is False:
-        return a
-    raise CelError(
-        f"no matching overload for '{name}' applied to '({type_name(a)})'", "no_such_overload"
-    )
-
-
 # -- containers ------------------------------------------------------------------------------
-
-
-def map_lookup(m: dict, k: object) -> tuple[bool, object]:
-    """Find ``k`` in ``m`` with CEL key equality: int, uint and double keys compare as
-    numbers (``{1: x}[1u]``, ``{1: x}[1.0]``), a bool key equals only a bool key."""
-    tk = type(k)
-    if tk is str:
-        if k in m:
-            return True, m[k]
-        return False, None
-    if tk is int or tk is UInt or tk is bool:
-        if k not in m:
-            return False, None
-        if type(m) is not MixedKeyMap and (k == 0 or k == 1) and _stored_key_is_bool(m, k) != (tk is bool):
-            return False, None  # Python's True == 1: the stored key is the other kind
-        return True, m[k]
-    if tk is float:
-        if k == k and not math.isinf(k) and k == int(k):
-            return map_lookup(m, int(k))
-        return False, None
-    if isinstance(k, int) and not isinstance(k, bool):
-        return map_lookup(m, int(k))
-    return False, None
-
-
-def _stored_key_is_bool(m: dict, k: object) -> bool:
-    """Whether the key of ``m`` equal to ``k`` (0, 1, False or True) is a bool."""
-    for key in m:
-        if key == k:
-            return type(key) is bool
-    return False
 
 
 def index(c, k):  # type: ignore[no-untyped-def]
@@ -534,7 +341,7 @@ def make_map(pairs, repeated: str = "Failed with repeated key: {}") -> dict:  # 
             raise CelError(f"unsupported key type: {type_name(k)}", "invalid_argument")
         seen_bool = seen_bool or tk is bool
         if k in out:
-            if not seen_bool or type(out) is MixedKeyMap or _stored_key_is_bool(out, k) == (tk is bool):
+            if not seen_bool or type(out) is MixedKeyMap or stored_key_is_bool(out, k) == (tk is bool):
                 raise CelError(repeated.format(_show(k)), "repeated_key")
             out = MixedKeyMap.of(out.items())
         out[k] = v
@@ -542,10 +349,6 @@ def make_map(pairs, repeated: str = "Failed with repeated key: {}") -> dict:  # 
 
 
 _MAP_KEY_TYPES = frozenset({str, int, UInt, bool})
-
-
-def make_list(items: list) -> list:
-    return items
 
 
 # -- conversions -----------------------------------------------------------------------------
@@ -685,11 +488,9 @@ def to_string(v):  # type: ignore[no-untyped-def]
         except UnicodeDecodeError:
             raise CelError("invalid UTF-8 in bytes", "invalid_argument") from None
     if t is Timestamp:
-        from .timefmt import format_timestamp
 
         return format_timestamp(v)
     if t is Duration:
-        from .timefmt import format_duration
 
         return format_duration(v)
     s = getattr(type(v), "cel_string", None)

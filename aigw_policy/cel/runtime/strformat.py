@@ -11,7 +11,8 @@ import math
 import re
 from decimal import Decimal
 
-from .ops import type_name
+from .checks import type_name
+from .ops import to_string
 from .values import CelError, Duration, Optional, Timestamp, TypeValue, UInt, utf8
 
 MAX_PRECISION = 9999
@@ -69,8 +70,6 @@ def as_string(v: object) -> str:
     if t is bytes:
         return _bytes_text(v)  # type: ignore[arg-type]
     if t is Timestamp or t is Duration:
-        from .ops import to_string
-
         return to_string(v)
     if t is TypeValue:
         return v.name  # type: ignore[attr-defined]

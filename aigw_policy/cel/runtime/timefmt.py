@@ -6,6 +6,8 @@ import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 
+from .checks import check_dur, check_ts
+from .civil import civil_from_days, days_from_civil, month_days
 from .values import NS, CelError, Duration, Timestamp
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -23,15 +25,13 @@ def _bad_timestamp(text: str) -> CelError:
 
 
 def parse_timestamp(text: str) -> Timestamp:
-    from .ops import check_ts
-
     m = _RFC3339.match(text)
     if m is None:
         raise _bad_timestamp(text)
     year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
     if year < 1:
         raise CelError("timestamp out of range", "range")
-    if not (1 <= month <= 12 and 1 <= day <= _month_days(year, month) and hour <= 23
+    if not (1 <= month <= 12 and 1 <= day <= month_days(year, month) and hour <= 23
             and minute <= 59 and second <= 60):
         raise _bad_timestamp(text)
     frac = m.group(7) or ""
@@ -44,19 +44,8 @@ def parse_timestamp(text: str) -> Timestamp:
             raise _bad_timestamp(text)
         offset = (oh * 3600 + om * 60) * (1 if tz[0] == "+" else -1)
     # a leap second (:60) is the first second of the next minute
-    secs = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
+    secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
     return check_ts(secs * NS + nanos)
-
-
-def format_timestamp(ts: Timestamp) -> str:
-    secs, nanos = divmod(ts.ns, NS)
-    days, rem = divmod(secs, 86400)
-    y, mo, d = _civil_from_days(days)
-    base = f"{y:04d}-{mo:02d}-{d:02d}T{rem // 3600:02d}:{rem // 60 % 60:02d}:{rem % 60:02d}"
-    if nanos:
-        frac = f"{nanos:09d}".rstrip("0")
-        return f"{base}.{frac}Z"
-    return base + "Z"
 
 
 _DUR_UNITS = {
@@ -75,8 +64,6 @@ _MAX_DIGITS = 20  # more significant digits than this is out of range whatever t
 
 def parse_duration(text: str) -> Duration:
     """Go's ``time.ParseDuration`` grammar: ``[-+]?([0-9]*(.[0-9]*)?unit)+`` or ``0``."""
-    from .ops import check_dur
-
     s = text
     sign = 1
     if s and s[0] in "+-":
@@ -102,47 +89,6 @@ def parse_duration(text: str) -> Duration:
             total += int(frac) * unit // (10 ** len(frac))
         pos = m.end()
     return check_dur(sign * total)
-
-
-def format_duration(d: Duration) -> str:
-    ns = d.ns
-    sign = "-" if ns < 0 else ""
-    secs, nanos = divmod(abs(ns), NS)
-    if nanos:
-        return f"{sign}{secs}.{f'{nanos:09d}'.rstrip('0')}s"
-    return f"{sign}{secs}s"
-
-
-# -- calendar arithmetic (proleptic Gregorian, any year: a time zone can move a valid
-#    timestamp into year 0 or 10000, where Python's datetime stops) -------------------------
-
-
-def _days_from_civil(y: int, m: int, d: int) -> int:
-    """Days since 1970-01-01 of a civil date (H. Hinnant's algorithm)."""
-    y -= m <= 2
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-
-
-def _civil_from_days(days: int) -> tuple[int, int, int]:
-    """(year, month 1-12, day 1-31) of a day count since 1970-01-01."""
-    z = days + 719468
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    return yoe + era * 400 + (m <= 2), m, d
-
-
-def _month_days(y: int, m: int) -> int:
-    if m == 2:
-        return 29 if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0) else 28
-    return 30 if m in (4, 6, 9, 11) else 31
 
 
 # -- time zones and accessors -----------------------------------------------------------------
@@ -191,7 +137,7 @@ def _local_seconds(ts: Timestamp, tz: str | None) -> int:
 def _date(ts: Timestamp, tz: str | None) -> tuple[int, int, int, int]:
     """(year, month, day, days since the epoch) in ``tz``."""
     days = _local_seconds(ts, tz) // 86400
-    y, m, d = _civil_from_days(days)
+    y, m, d = civil_from_days(days)
     return y, m, d, days
 
 
@@ -217,7 +163,7 @@ def ts_day_of_week(ts: Timestamp, tz: str | None = None) -> int:
 
 def ts_day_of_year(ts: Timestamp, tz: str | None = None) -> int:
     y, _, _, days = _date(ts, tz)
-    return days - _days_from_civil(y, 1, 1)
+    return days - days_from_civil(y, 1, 1)
 
 
 def ts_hours(ts: Timestamp, tz: str | None = None) -> int:
@@ -262,13 +208,4 @@ def dur_milliseconds(d: Duration) -> int:
 
 
 def timestamp_from_seconds(secs: int) -> Timestamp:
-    from .ops import check_ts
-
     return check_ts(secs * NS)
-
-
-def from_datetime(dt: datetime) -> Timestamp:
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    delta = dt - _EPOCH
-    return Timestamp((delta.days * 86400 + delta.seconds) * NS + delta.microseconds * 1000)

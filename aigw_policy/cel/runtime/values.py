@@ -22,6 +22,11 @@ error      :class:`CelError` (raised)
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
+from .civil import civil_from_days
+
 __all__ = [
     "CelError",
     "utf8",
@@ -34,6 +39,12 @@ __all__ = [
     "INT64_MIN",
     "INT64_MAX",
     "UINT64_MAX",
+    "eq",
+    "ne",
+    "map_lookup",
+    "stored_key_is_bool",
+    "format_timestamp",
+    "format_duration",
 ]
 
 INT64_MIN = -(1 << 63)
@@ -52,10 +63,15 @@ DUR_MAX = (1 << 63) - 1
 class CelError(Exception):
     """A CEL evaluation error (CEL errors are values; in Python they are raised)."""
 
-    def __init__(self, message: str, code: str = "error") -> None:
+    def __init__(self, message: str, code: str = "error", *, diagnostics: Sequence[object] = (),
+                 span: tuple[int, int] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.diagnostics = tuple(diagnostics)
+        """The checker's diagnostics, for a ``check_error``."""
+        self.span = span
+        """Where in the CEL source an evaluation error happened (set by the program)."""
 
     def __repr__(self) -> str:
         return f"CelError({self.message!r})"
@@ -68,13 +84,6 @@ def utf8(s: str) -> bytes:
         return s.encode("utf-8")
     except UnicodeEncodeError:
         raise CelError("the string holds a lone surrogate, which has no UTF-8 form", "invalid_argument") from None
-
-
-def no_overload(name: str, *args: object) -> CelError:
-    from .ops import type_name
-
-    kinds = ", ".join(type_name(a) for a in args)
-    return CelError(f"no such overload: {name}({kinds})", "no_such_overload")
 
 
 class UInt(int):
@@ -118,8 +127,6 @@ class Timestamp:
         return hash(("ts", self.ns))
 
     def __repr__(self) -> str:
-        from .timefmt import format_timestamp
-
         return f"timestamp({format_timestamp(self)!r})"
 
 
@@ -153,8 +160,6 @@ class Duration:
         return hash(("dur", self.ns))
 
     def __repr__(self) -> str:
-        from .timefmt import format_duration
-
         return f"duration({format_duration(self)!r})"
 
 
@@ -172,8 +177,6 @@ class Optional:
             return False
         if not self.present or not other.present:  # type: ignore[attr-defined]
             return self.present == other.present  # type: ignore[attr-defined]
-        from .ops import eq
-
         return eq(self.value, other.value)  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
@@ -276,3 +279,118 @@ class MixedKeyMap(dict):  # type: ignore[type-arg]
 
     def __repr__(self) -> str:
         return "{" + ", ".join(f"{k!r}: {v!r}" for k, v in self.items()) + "}"
+
+
+# -- text of times -----------------------------------------------------------------------
+
+
+def format_timestamp(ts: Timestamp) -> str:
+    secs, nanos = divmod(ts.ns, NS)
+    days, rem = divmod(secs, 86400)
+    y, mo, d = civil_from_days(days)
+    base = f"{y:04d}-{mo:02d}-{d:02d}T{rem // 3600:02d}:{rem // 60 % 60:02d}:{rem % 60:02d}"
+    if nanos:
+        frac = f"{nanos:09d}".rstrip("0")
+        return f"{base}.{frac}Z"
+    return base + "Z"
+
+
+def format_duration(d: Duration) -> str:
+    ns = d.ns
+    sign = "-" if ns < 0 else ""
+    secs, nanos = divmod(abs(ns), NS)
+    if nanos:
+        return f"{sign}{secs}.{f'{nanos:09d}'.rstrip('0')}s"
+    return f"{sign}{secs}s"
+
+
+
+# -- CEL equality (heterogeneous numbers, deep lists and maps) -------------------------------
+
+
+def eq(a: object, b: object) -> bool:
+    ta = type(a)
+    tb = type(b)
+    if ta is tb:
+        if ta is list or ta is tuple:
+            return _list_eq(a, b)  # type: ignore[arg-type]
+        if ta is dict or ta is MixedKeyMap:
+            return _map_eq(a, b)  # type: ignore[arg-type]
+        return a == b
+    if ta in _NUMERIC and tb in _NUMERIC:
+        if ta is float:
+            return a == float(b)
+        if tb is float:
+            return float(a) == b
+        return a == b
+    if ta in _LISTS and tb in _LISTS:
+        return _list_eq(a, b)  # type: ignore[arg-type]
+    if ta is bool or tb is bool or ta is type(None) or tb is type(None):
+        return False
+    if isinstance(a, dict) and isinstance(b, dict):
+        return _map_eq(a, b)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return _list_eq(a, b)
+    if isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool):
+        return a == b
+    return False
+
+
+_NUMERIC = frozenset({int, UInt, float})
+_LISTS = frozenset({list, tuple})
+
+
+def ne(a: object, b: object) -> bool:
+    return not eq(a, b)
+
+
+def _list_eq(a: list, b: list) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if not eq(x, y):
+            return False
+    return True
+
+
+def _map_eq(a: dict, b: dict) -> bool:
+    if len(a) != len(b):
+        return False
+    for k, v in a.items():
+        found, w = map_lookup(b, k)
+        if not found or not eq(v, w):
+            return False
+    return True
+
+
+def map_lookup(m: dict, k: object) -> tuple[bool, object]:
+    """Find ``k`` in ``m`` with CEL key equality: int, uint and double keys compare as
+    numbers (``{1: x}[1u]``, ``{1: x}[1.0]``), a bool key equals only a bool key."""
+    tk = type(k)
+    if tk is str:
+        if k in m:
+            return True, m[k]
+        return False, None
+    if tk is int or tk is UInt or tk is bool:
+        if k not in m:
+            return False, None
+        if type(m) is not MixedKeyMap and (k == 0 or k == 1) and stored_key_is_bool(m, k) != (tk is bool):
+            return False, None  # Python's True == 1: the stored key is the other kind
+        return True, m[k]
+    if tk is float:
+        if k == k and not math.isinf(k) and k == int(k):
+            return map_lookup(m, int(k))
+        return False, None
+    if isinstance(k, int) and not isinstance(k, bool):
+        return map_lookup(m, int(k))
+    return False, None
+
+
+def stored_key_is_bool(m: dict, k: object) -> bool:
+    """Whether the key of ``m`` equal to ``k`` (0, 1, False or True) is a bool."""
+    for key in m:
+        if key == k:
+            return type(key) is bool
+    return False
+
+

@@ -18,8 +18,9 @@ import urllib.parse
 import zlib
 from collections.abc import Mapping
 
-from .network import unmapped
-from .values import CelError, Duration, Timestamp, no_overload, utf8
+from ..cel.runtime.network import unmapped
+from ..cel.runtime.checks import no_overload
+from ..cel.runtime.values import CelError, Duration, Timestamp, utf8
 
 __all__ = ["FUNCTIONS", "ACTIVATION_FUNCTIONS", "lookup"]
 
@@ -264,7 +265,7 @@ def _to_json(v: object) -> object:
     if isinstance(v, bytes):
         return base64.b64encode(v).decode("ascii")
     if isinstance(v, (Timestamp, Duration)):
-        from .ops import to_string
+        from ..cel.runtime.ops import to_string
 
         return to_string(v)
     raise CelError(f"cannot encode a value of type {type(v).__name__} as JSON", "invalid_argument")

@@ -1,4 +1,4 @@
-"""The policy CEL environment of SPEC §5, as data: variables, their types, ngrok macros.
+"""The declarations of the policy CEL environment (SPEC §5): variables, their types, ngrok macros.
 
 Every dotted name is declared on its own (``req.url.path: string``) with ngrok's type, so
 ``lint`` type-checks ngrok documents precisely. ngrok has names that are both a value and
@@ -10,16 +10,7 @@ mappings as a slower fallback (see docs/cel.md, "Activation").
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from functools import lru_cache
-
-from .decls import Overload, parse_overload
-from .runtime.ngrok import ACTIVATION_FUNCTIONS
-
-__all__ = [
-    "POLICY_VARIABLES", "POLICY_FUNCTIONS", "ACTIVATION_FUNCTIONS", "policy_overloads",
-    "flatten_activation",
-]
+__all__ = ["POLICY_VARIABLES", "POLICY_FUNCTIONS"]
 
 _HEADERS = "map(string, list(string))"
 _COOKIES = "map(string, list(map(string, dyn)))"
@@ -231,34 +222,3 @@ POLICY_FUNCTIONS = [
     *[f"{h} string.() -> string" for h in _HASHES],
     *[f"{h} string.(string) -> string" for h in _HASHES],
 ]
-
-
-@lru_cache(maxsize=1)
-def policy_overloads() -> dict[str, list[Overload]]:
-    out: dict[str, list[Overload]] = {}
-    for line in POLICY_FUNCTIONS:
-        o = parse_overload(line)
-        out.setdefault(o.name, []).append(o)
-    return out
-
-
-def flatten_activation(nested: Mapping[str, object]) -> dict[str, object]:
-    """The fast activation for policy conditions, from nested mappings.
-
-    ``{"req": {"url": {"path": "/a"}}}`` -> ``{"req": {...}, "req.url.path": "/a"}``: every
-    declared variable found along nested mappings becomes one flat key (top-level entries
-    are kept as they are). A gateway can also build the flat mapping directly; an overlapping
-    name such as ``req.url`` (a string) next to ``req.url.path`` can only be given flat.
-    """
-    out: dict[str, object] = dict(nested)
-    for name in POLICY_VARIABLES:
-        if "." not in name or name in out:
-            continue
-        cur: object = nested
-        for part in name.split("."):
-            if not isinstance(cur, Mapping) or part not in cur:
-                break
-            cur = cur[part]
-        else:
-            out[name] = cur
-    return out

@@ -1,4 +1,6 @@
-"""A validated request -> the CEL activation of SPEC §5 (flat keys, see docs/cel.md)."""
+"""The activation: a request's values under the names policy expressions read (SPEC §5;
+flat keys, see docs/cel.md): built from a validated request (:func:`activation`), or from
+nested mappings (:func:`flatten_activation`)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..cel.env import POLICY_VARIABLES
 from ..providers import AiRequest, ProviderError, classify
+from .declarations import POLICY_VARIABLES
 from .request import Request, RequestError
 
-__all__ = ["activation", "classify_request", "format_now"]
+__all__ = ["activation", "classify_request", "flatten_activation", "format_now"]
 
 _IDENTITY = ("key", "user", "team", "org", "tier")
 
@@ -135,3 +137,25 @@ def _flatten(prefix: str, value: Mapping[str, Any], act: dict[str, Any]) -> None
             _flatten(name, v, act)
         else:
             act[name] = v
+
+
+def flatten_activation(nested: Mapping[str, object]) -> dict[str, object]:
+    """The fast activation for policy conditions, from nested mappings.
+
+    ``{"req": {"url": {"path": "/a"}}}`` -> ``{"req": {...}, "req.url.path": "/a"}``: every
+    declared variable found along nested mappings becomes one flat key (top-level entries
+    are kept as they are). A gateway can also build the flat mapping directly; an overlapping
+    name such as ``req.url`` (a string) next to ``req.url.path`` can only be given flat.
+    """
+    out: dict[str, object] = dict(nested)
+    for name in POLICY_VARIABLES:
+        if "." not in name or name in out:
+            continue
+        cur: object = nested
+        for part in name.split("."):
+            if not isinstance(cur, Mapping) or part not in cur:
+                break
+            cur = cur[part]
+        else:
+            out[name] = cur
+    return out

@@ -1,0 +1,67 @@
+"""The policy CEL environment (SPEC §5) and the calls the compiler and lint make in it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+from ..cel import ast
+from ..cel.budget import DEFAULT_BUDGET
+from ..cel.environment import Environment
+from ..cel.program import Program
+from ..cel.runtime.values import CelError
+from ..cel.types import Type
+from .declarations import POLICY_FUNCTIONS, POLICY_VARIABLES
+from .ngrok import ACTIVATION_FUNCTIONS, FUNCTIONS
+
+__all__ = ["POLICY", "check_condition", "check_text", "compile_condition", "compile_conditions"]
+
+POLICY = Environment(
+    POLICY_VARIABLES, POLICY_FUNCTIONS, FUNCTIONS, activation_functions=ACTIVATION_FUNCTIONS,
+    dotted_variables=True, always_check=True, name="policy",
+)
+"""Every declared variable, ngrok's functions, one flat activation key per dotted name;
+expressions are always type-checked."""
+
+
+def compile_condition(
+    source: str,
+    declarations: Mapping[str, str | Type] | None = None,
+    *,
+    name: str | None = None,
+    node: ast.Expr | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    budget: int | None = DEFAULT_BUDGET,
+) -> Program:
+    """Compile a policy expression against the SPEC §5 environment (plus ``declarations``).
+
+    Type-checked; raises :class:`CelError` (with ``.diagnostics`` for type errors).
+    Compiled programs are cached by source, declarations, name, budget and engine version.
+    """
+    return POLICY.compile(source, declarations, name=name, node=node, cache_dir=cache_dir, budget=budget)
+
+
+def compile_conditions(
+    sources: Sequence[str],
+    declarations: Mapping[str, str | Type] | None = None,
+    *,
+    names: Sequence[str | None] | None = None,
+    nodes: Sequence[ast.Expr | None] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    budget: int | None = DEFAULT_BUDGET,
+) -> list[Program | CelError]:
+    """A policy's conditions compiled together (:meth:`Environment.compile_many`)."""
+    return POLICY.compile_many(sources, declarations, names=names, nodes=nodes, cache_dir=cache_dir,
+                               budget=budget)
+
+
+def check_condition(node: ast.Expr, declarations: Mapping[str, str | Type] | None = None) -> list:
+    """Type-check a parsed policy expression: a list of diagnostics (AIGW3xx), maybe empty."""
+    return POLICY.check(node, declarations)
+
+
+def check_text(source: str) -> tuple[ast.Expr, list, int | None] | None:
+    """A policy expression parsed and checked on its own, memoized by its text: the node,
+    the type errors (spans relative to ``source``) and the worst-case cost (None when it
+    does not type-check). None when it does not parse. Lint passes share this."""
+    return POLICY.check_text(source)
