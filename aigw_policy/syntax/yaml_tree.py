@@ -1,0 +1,382 @@
+"""YAML/JSON text -> a small tree with spans: the first stage of reading the YAML/JSON form.
+
+PyYAML's parser and composer (pure Python, so the depth can be capped) give nodes with marks;
+:class:`_Lower` turns them into :class:`Scalar` / :class:`Seq` / :class:`Map` values with spans,
+checking duplicate keys, tags, nesting depth and alias expansion. Scalars follow the YAML 1.2
+core schema (:mod:`.yaml_schema`). JSON documents are read by the standard library and given
+the same shape. :mod:`.yaml_form` reads the tree into the IR.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.composer import Composer
+from yaml.nodes import Node as YamlNode
+from yaml.nodes import ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import BaseResolver
+from yaml.scanner import Scanner
+
+from ..diagnostics import Diagnostics
+from ..ir.raw import kind_of
+from ..source import Source, Span
+from .yaml_schema import _BOOL, _CORE, _FLOAT, _INT, _MAP, _NULL, _SEQ, _STR
+
+__all__ = ["MAX_DEPTH", "MAX_INPUT_CHARS", "MAX_NODES", "Map", "Scalar", "Seq", "Tree", "compose", "tree_kind"]
+
+MAX_INPUT_CHARS = 4_000_000  # a 10,000-rule policy (SPEC §9) with room; reading stays linear
+"""Longer documents are refused (AIGW008) before parsing."""
+MAX_DEPTH = 64
+"""Deeper nesting of lists and mappings is refused (AIGW008)."""
+MAX_NODES = 500_000  # a 10,000-rule policy has ~150,000
+"""More nodes, counting every expansion of an alias, are refused (AIGW008)."""
+
+
+
+class _CoreResolver(BaseResolver):
+    """Resolves plain scalars by the YAML 1.2 core schema."""
+
+
+for _tag, _pattern, _first in _CORE:
+    _CoreResolver.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: Any) -> None:
+        super().__init__("too deep")
+        self.mark = mark
+
+
+class _Loader(Reader, Scanner, Parser, Composer, _CoreResolver):
+    """PyYAML's composer with a depth cap, so deep input never reaches RecursionError."""
+
+    def __init__(self, text: str) -> None:
+        Reader.__init__(self, text)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        _CoreResolver.__init__(self)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+# ---------------------------------------------------------------------------------------
+# stage 1: text -> tree with spans
+
+
+@dataclass(slots=True)
+class Scalar:
+    value: Any
+    text: str
+    span: Span
+    content: Span
+    """The span of the value's own text: inside the quotes of a one-line quoted scalar."""
+
+
+@dataclass(slots=True)
+class Seq:
+    items: list[Any]
+    span: Span
+
+
+@dataclass(slots=True)
+class Map:
+    items: list[tuple[str, Span, Any]]
+    span: Span
+
+    def get(self, key: str) -> Any:
+        for k, _, v in self.items:
+            if k == key:
+                return v
+        return None
+
+
+Tree = Scalar | Seq | Map
+
+
+class _TooBig(Exception):
+    def __init__(self, span: Span, why: str) -> None:
+        super().__init__(why)
+        self.span = span
+        self.why = why
+
+
+def tree_kind(node: Any) -> str:
+    if isinstance(node, Map):
+        return "a mapping"
+    if isinstance(node, Seq):
+        return "a list"
+    return kind_of(node.value)
+
+
+class _Lower:
+    """YAML nodes -> ``Tree``: spans, duplicate keys, tags, depth and alias budget."""
+
+    def __init__(self, source: Source, diags: Diagnostics, code: str, *, json_mode: bool) -> None:
+        self.source = source
+        self.diags = diags
+        self.code = code
+        self.json_mode = json_mode
+        self.budget = MAX_NODES
+
+    def span(self, node: YamlNode) -> Span:
+        return self.source.span(node.start_mark.index, node.end_mark.index)
+
+    def tree(self, node: YamlNode, depth: int = 0) -> Tree:
+        self.budget -= 1
+        if self.budget < 0:
+            raise _TooBig(self.span(node), f"more than {MAX_NODES} values (are aliases "
+                          "expanding?)")
+        if depth > MAX_DEPTH:
+            raise _TooBig(self.span(node), f"nested more than {MAX_DEPTH} levels deep")
+        span = self.span(node)
+        if isinstance(node, ScalarNode):
+            return self.scalar(node, span)
+        if isinstance(node, SequenceNode):
+            self.check_tag(node, _SEQ, span)
+            return Seq([self.tree(item, depth + 1) for item in node.value], span)
+        self.check_tag(node, _MAP, span)
+        items: list[tuple[str, Span, Tree]] = []
+        seen: dict[str, Span] = {}
+        for key_node, value_node in node.value:
+            key_span = self.span(key_node)
+            if not isinstance(key_node, ScalarNode):
+                self.diags.add("AIGW104", "a mapping key must be a string, not "
+                               f"{'a list' if isinstance(key_node, SequenceNode) else 'a mapping'}",
+                               key_span)
+                continue
+            self.check_tag(key_node, None, key_span)
+            key = key_node.value
+            if key in seen:
+                first = seen[key]
+                self.diags.add(
+                    "AIGW013", f"duplicate key `{key}`", key_span,
+                    help=f"`{key}` is first written at {first.line}:{first.column}; "
+                    "keep one of them",
+                )
+                continue
+            seen[key] = key_span
+            items.append((key, key_span, self.tree(value_node, depth + 1)))
+        return Map(items, span)
+
+    def check_tag(self, node: YamlNode, expected: str | None, span: Span) -> bool:
+        tag = node.tag
+        if tag == expected or (expected is None and tag in _SCALAR_TAGS):
+            return True
+        if tag in _SCALAR_TAGS or tag in (_SEQ, _MAP):
+            what = {_SEQ: "a list", _MAP: "a mapping"}.get(expected or "", "a scalar")
+            self.diags.add("AIGW014", f"tag `{_short_tag(tag)}` does not fit {what}", span)
+            return False
+        self.diags.add(
+            "AIGW014", f"unsupported YAML tag `{_short_tag(tag)}`", span,
+            help="policies are plain data: strings, numbers, booleans, null, lists and "
+            "mappings; remove the tag",
+        )
+        return False
+
+    def scalar(self, node: ScalarNode, span: Span) -> Scalar:
+        text = node.value
+        content = span
+        if node.style in ("'", '"') and node.start_mark.line == node.end_mark.line:
+            content = self.source.span(span.start + 1, max(span.start + 1, span.end - 1))
+        tag = node.tag
+        value: Any = text
+        if tag == _STR:
+            pass
+        elif self.json_mode and node.style is None and text in _JSON_CONSTANTS:
+            value = _JSON_CONSTANTS[text]
+        elif tag in _SCALAR_TAGS:
+            try:
+                value = _SCALAR_TAGS[tag](text)
+            except ValueError:
+                self.diags.add("AIGW014", f"`{text}` cannot be read as "
+                               f"`{_short_tag(tag)}`", span)
+        else:
+            self.check_tag(node, None, span)
+        return Scalar(value, text, span, content)
+
+
+def _to_int(text: str) -> int:
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text, 10)
+
+
+def _to_float(text: str) -> float:
+    lowered = text.lower()
+    if lowered in (".inf", "+.inf"):
+        return math.inf
+    if lowered == "-.inf":
+        return -math.inf
+    if lowered == ".nan":
+        return math.nan
+    return float(text)
+
+
+def _to_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered not in ("true", "false"):
+        raise ValueError(text)
+    return lowered == "true"
+
+
+def _to_null(text: str) -> None:
+    if text not in ("~", "null", "Null", "NULL", ""):
+        raise ValueError(text)
+    return None
+
+
+_SCALAR_TAGS = {_STR: str, _INT: _to_int, _FLOAT: _to_float, _BOOL: _to_bool, _NULL: _to_null}
+_JSON_CONSTANTS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+def _plain(tree: Tree) -> Any:
+    if isinstance(tree, Scalar):
+        return tree.value
+    if isinstance(tree, Seq):
+        return [_plain(item) for item in tree.items]
+    return {k: _plain(v) for k, _, v in tree.items}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality of plain data that tells 1 from 1.0 and True from 1, with NaN equal to NaN."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    return a == b
+
+
+def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | None:
+    text = source.text
+    code = "AIGW011" if json_mode else "AIGW010"
+    if len(text) > MAX_INPUT_CHARS:
+        diags.add("AIGW008", f"the document is longer than {MAX_INPUT_CHARS} characters",
+                  source.span(0))
+        return None
+    data: Any = None
+    if json_mode:
+        try:
+            data = json.loads(text, object_pairs_hook=_first_wins)
+        except json.JSONDecodeError as error:
+            diags.add(code, error.msg[:1].lower() + error.msg[1:], source.span(error.pos))
+            return None
+        except RecursionError:
+            diags.add("AIGW008", f"the document is nested more than {MAX_DEPTH} levels deep",
+                      source.span(0))
+            return None
+        # Tabs are JSON whitespace but not YAML indentation; in valid JSON they only occur
+        # between tokens (raw tabs in strings are invalid), and one-for-one keeps offsets.
+        text = text.replace("\t", " ")
+    before = len(diags)
+    loader: _Loader | None = None
+    try:
+        loader = _Loader(text)
+        node = loader.get_single_node()
+        tree = None if node is None else _Lower(source, diags, code, json_mode=json_mode).tree(node)
+    except _TooDeep as error:
+        diags.add("AIGW008", f"the document is nested more than {MAX_DEPTH} levels deep",
+                  source.span(error.mark.index))
+        return None
+    except _TooBig as error:
+        diags.add("AIGW008", f"the document is too large: {error.why}", error.span)
+        return None
+    except RecursionError:
+        diags.add("AIGW008", f"the document is nested more than {MAX_DEPTH} levels deep",
+                  source.span(0))
+        return None
+    except yaml.MarkedYAMLError as error:
+        if json_mode:
+            return _from_json(source, data)
+        mark = error.problem_mark or error.context_mark
+        if error.context_mark and (
+            (error.context or "").startswith(_CONTEXT_FIRST)
+            or "<stream end>" in (error.problem or "")
+            or "end of stream" in (error.problem or "")
+        ):
+            mark = error.context_mark  # point where the key, string or bracket started
+        diags.add(code, _yaml_message(error), source.span(mark.index if mark else 0))
+        return None
+    except yaml.reader.ReaderError as error:
+        if json_mode:
+            return _from_json(source, data)
+        char = error.character
+        what = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+        diags.add("AIGW007", f"unreadable character {what}: special characters are not allowed",
+                  source.span(max(0, error.position)),
+                  help="escape it in a double-quoted string, as in `\\u0007`")
+        return None
+    except Exception as error:  # noqa: BLE001 - PyYAML may raise anything on odd input
+        if json_mode:
+            return _from_json(source, data)
+        diags.add(code, f"cannot read the document: {error}", source.span(0))
+        return None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    if json_mode and (tree is None or not _same(_plain(tree), data)):
+        # PyYAML reads a few valid JSON documents differently (odd line separators in
+        # strings); trust the JSON parser then, at the cost of precise spans.
+        del diags.items[before:]
+        return _from_json(source, data)
+    if tree is None:
+        diags.add("AIGW012", "the document is empty", source.span(0),
+                  help="a policy is a mapping with `on_http_request` and/or `on_http_response`")
+    return tree
+
+
+def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        out.setdefault(key, value)
+    return out
+
+
+def _from_json(source: Source, data: Any) -> Tree:
+    """A tree from parsed JSON data, every span at the start of the document."""
+    span = source.span(0)
+
+    def tree(value: Any) -> Tree:
+        if isinstance(value, list):
+            return Seq([tree(v) for v in value], span)
+        if isinstance(value, dict):
+            return Map([(k, span, tree(v)) for k, v in value.items()], span)
+        return Scalar(value, json.dumps(value) if not isinstance(value, str) else value,
+                       span, span)
+
+    return tree(data)
+
+
+_CONTEXT_FIRST = ("while scanning a simple key", "while scanning a quoted scalar")
+
+
+def _yaml_message(error: yaml.MarkedYAMLError) -> str:
+    parts = [p for p in (error.context, error.problem) if p]
+    message = ": ".join(parts) if parts else "invalid YAML"
+    message = message.replace("\n", " ")
+    return message[:1].lower() + message[1:]
