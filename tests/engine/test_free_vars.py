@@ -14,7 +14,8 @@ import pytest
 
 import aigw_policy as ap
 from aigw_policy.analysis.free_vars import ACTIVATION_READS, free_vars, union
-from aigw_policy.cel import CelError, compile_condition
+from aigw_policy.cel import CelError
+from aigw_policy.env import compile_condition
 from aigw_policy.cel.parser import parse
 from aigw_policy.env.ngrok import ACTIVATION_FUNCTIONS
 from aigw_policy.engine.compile import STAGES, Compilation, compile_policy
