@@ -60,8 +60,10 @@ on_http_request:
   - name: burst
     actions:
       - type: rate-limit
-        config: {{name: {name}, algorithm: fixed_window, capacity: {capacity}, rate: 1m}}
+        config: {{name: {name}, algorithm: fixed_window, capacity: {capacity}, rate: 1h}}
 """
+# an hour's window: a burst of a few seconds that straddled a minute's boundary would rightly be
+# admitted twice the capacity (one window each), and read as an overshoot
 
 
 def _burst_request(i: int) -> dict:
