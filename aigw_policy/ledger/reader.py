@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..redact import redact
-from .record import COLUMNS, UsageRecord
+from .record import COLUMNS, UsageRecord, keep_final
 from .sinks import TABLE, LedgerError, local_path
 
 __all__ = ["read_ledger"]
@@ -104,21 +104,20 @@ def _record(row: tuple[object, ...], *, sqlite: bool = False) -> UsageRecord:
 
 
 def _jsonl(path: str, since: str | None, until: str | None) -> Iterator[UsageRecord]:
-    """Lines that do not parse (a writer killed mid-line) are skipped; the first record of a
-    request id wins, as the sink's own reader does."""
+    """Lines that do not parse (a writer killed mid-line) are skipped; a request's first final
+    record wins over its ``pending`` intent, as the sink's own reader does."""
     try:
         fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise LedgerError(f"cannot open ledger `jsonl:{path}`: {exc.strerror}") from None
-    seen: set[str] = set()
+    found: dict[str, UsageRecord] = {}
     with fh:
         for line in fh:
             try:
                 rec = UsageRecord.from_dict(json.loads(line))
             except (ValueError, TypeError):
                 continue
-            if rec.request_id in seen:
-                continue
-            seen.add(rec.request_id)
-            if (since is None or rec.time >= since) and (until is None or rec.time < until):
-                yield rec
+            keep_final(found, rec)
+    for rec in found.values():
+        if (since is None or rec.time >= since) and (until is None or rec.time < until):
+            yield rec

@@ -200,3 +200,11 @@ def as_pending(record: UsageRecord, ai: AiRequest | None = None) -> UsageRecord:
     out = ai.max_output_tokens or 0
     return replace(record, verdict=PENDING, input_tokens=ai.input_tokens, output_tokens=out,
                    total_tokens=ai.input_tokens + out, usage_source="estimate")
+
+
+def keep_final(found: dict[str, UsageRecord], rec: UsageRecord) -> None:
+    """Keep in ``found`` (by request id) the first final record of each request, else its
+    ``pending`` intent: how every reader of an append-only ledger (JSONL) picks a request's line."""
+    first = found.get(rec.request_id)
+    if first is None or (first.verdict == PENDING and rec.verdict != PENDING):
+        found[rec.request_id] = rec

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ..limits.sqlite_open import open_sqlite
 from ..providers.usage import TOKEN_FIELDS
 from ..redact import redact
-from .record import COLUMNS, PENDING, UsageRecord
+from .record import COLUMNS, PENDING, UsageRecord, keep_final
 
 _QCOLS = ", ".join(f'"{c}"' for c in COLUMNS)  # quoted: `user` is reserved in PostgreSQL
 
@@ -102,9 +102,7 @@ class JsonlSink:
                     continue  # a torn line from a killed writer
                 if since is not None and rec.time < since:
                     continue
-                first = found.get(rec.request_id)
-                if first is None or (first.verdict == PENDING and rec.verdict != PENDING):
-                    found[rec.request_id] = rec  # the first final record, else the intent
+                keep_final(found, rec)  # the first final record, else the intent
         yield from found.values()
 
     def close(self) -> None:

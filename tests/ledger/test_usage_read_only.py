@@ -122,3 +122,22 @@ def test_bad_filters_exit_2(tmp_path: Path) -> None:
 def test_until_is_relative_like_since() -> None:
     now = datetime(2026, 11, 26, 12, tzinfo=timezone.utc)
     assert parse_since("1d", now) == "2026-11-25T12:00:00.000000Z"
+
+
+def test_jsonl_reports_final_records_not_their_intents(tmp_path: Path) -> None:
+    """A forwarded request leaves its ``pending`` intent, then its final record: the report
+    counts the final one (as the sink's own reader does), the intent only when it is alone."""
+    from aigw_policy.ledger.record import as_pending
+
+    url = f"jsonl:{tmp_path / 'u.jsonl'}"
+    finals = _records()[:2]
+    with Ledger(url) as ledger:
+        for r in finals:
+            ledger.intent(r)
+        ledger.record_many(finals)
+        ledger.intent(_records()[2])  # a request whose process was killed: its intent only
+    out = run("--ledger", url, "--format", "json", "--by", "verdict")
+    assert out.exit_code == 0, out.output
+    rows = {row["verdict"]: row for row in json.loads(out.output)["rows"]}
+    assert rows["allow"]["requests"] == 2 and rows["pending"]["requests"] == 1
+    assert as_pending(finals[0]).verdict == "pending"
