@@ -28,7 +28,7 @@ from .ir import Action, Expr, Policy, Rule
 from .loader import load, loads, read
 
 if TYPE_CHECKING:  # loaded on first use at run time (see __getattr__), typed for checkers
-    from . import cel, stores
+    from . import cel, ledger, stores
 
 __all__ = [
     "Action",
@@ -49,6 +49,7 @@ __all__ = [
     "__version__",
     "cel",
     "compile_policy",
+    "ledger",
     "load",
     "loads",
     "read",
@@ -57,8 +58,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # `ap.stores` and `ap.cel` load on first use
-    if name in ("stores", "cel"):
+    # `ap.stores`, `ap.cel` and `ap.ledger` (`ap.ledger.Ledger(url)` for Engine(ledger=)) load on
+    # first use
+    if name in ("stores", "cel", "ledger"):
         import importlib
 
         module = importlib.import_module(f".{name}", __name__)

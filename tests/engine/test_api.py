@@ -70,3 +70,15 @@ def test_ledger_records_finished_requests(tmp_path) -> None:  # type: ignore[no-
     ledger.close()
     text = (tmp_path / "u.jsonl").read_text()
     assert '"r1"' in text and '"r2"' in text and "premium-models-for-research" in text
+
+
+def test_the_subpackages_an_embedder_names_load_on_first_use() -> None:
+    """`ap.stores`, `ap.cel` and `ap.ledger` (docs/gateway.md: `ap.ledger.Ledger(url)`) without
+    importing them by hand, in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = ("import aigw_policy as ap; print(ap.stores.MemoryStore.__name__, ap.ledger.Ledger.__name__, "
+            "ap.cel.CelError.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["MemoryStore", "Ledger", "CelError"]
