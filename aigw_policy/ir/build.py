@@ -120,6 +120,17 @@ class _Builder:
         return _Invalid
 
     # pydantic errors -> diagnostics ---------------------------------------------------
+    def _type_help(self, kind: str, loc: tuple[Any, ...], value: Any) -> str | None:
+        """A number where a string is wanted: a duration wants its unit, a header value or
+        metadata string its quotes."""
+        if kind != "string_type" or not isinstance(value, (bool, int, float)):
+            return None
+        model = ACTIONS.get(self.type_name)
+        name = str(loc[0]) if loc else ""
+        if model is not None and name in model.model_fields and field_kind(model, name) == "duration":
+            return f"write a duration with its unit, such as `{value}s` or `{value}m`"
+        return f"quote it: `\"{json.dumps(value)}\"`"
+
     def span_for(self, loc: tuple[Any, ...]) -> Span | None:
         parts = [str(p) for p in loc]
         if parts and parts[-1] == "[key]":
@@ -159,9 +170,8 @@ class _Builder:
             elif kind in _TYPE_ERRORS:
                 value = _lookup(data, loc)
                 want = _TYPE_WORDS.get(kind, "another type")
-                quote = (f"quote it: `\"{json.dumps(value)}\"`"
-                         if kind == "string_type" and isinstance(value, (bool, int, float)) else None)
-                self.diags.add("AIGW122", f"{where} must be {want}, not {kind_of(value)}", span, help=quote)
+                self.diags.add("AIGW122", f"{where} must be {want}, not {kind_of(value)}", span,
+                               help=self._type_help(kind, loc, value))
             elif kind in _RANGE_ERRORS:
                 self.diags.add("AIGW123", f"{where}: {err['msg'].lower()}", span,
                                help=_fraction_help(_lookup(data, loc), err.get("ctx", {})))
