@@ -503,10 +503,12 @@ def _response(response: HttpResponse | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(response, HttpResponse):
         return response.model_dump()
     if not isinstance(response, Mapping):
-        raise RequestError([("response", "a response is an object with `status_code`, `headers` and `body`")])
+        raise RequestError([("response", "a response is an object with `status_code`, `headers` and `body`")],
+                           what="response")
     from pydantic import ValidationError
 
     try:
         return HttpResponse.model_validate(response).model_dump()
     except ValidationError as error:
-        raise RequestError([(f"response.{f}" if f else "response", m) for f, m in _problems(error)]) from None
+        raise RequestError([(f"response.{f}" if f else "response", m) for f, m in _problems(error)],
+                           what="response") from None

@@ -18,14 +18,15 @@ __all__ = ["HttpRequest", "HttpResponse", "Identity", "Request", "RequestError",
 
 
 class RequestError(ValueError):
-    """A request file that does not have the shape of SPEC §8. ``problems`` lists
-    ``(field, message)`` pairs; ``str()`` names every field."""
+    """A request file (or a response given to ``complete()``) that does not have the shape of
+    SPEC §8. ``problems`` lists ``(field, message)`` pairs; ``str()`` names every field and
+    says which of the two (``what``) was wrong."""
 
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
+    def __init__(self, problems: list[tuple[str, str]], *, what: str = "request") -> None:
         self.problems = problems
         text = "; ".join(f"`{f}`: {m}" if f else m for f, m in problems[:10])
         more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        super().__init__(f"invalid request: {text}{more}")
+        super().__init__(f"invalid {what}: {text}{more}")
 
 
 class _Model(BaseModel):
