@@ -61,3 +61,19 @@ def test_a_keys_file_is_checked_as_a_keys_file_without_its_secrets(layout: Path,
     out = runner.invoke(app, ["lint", str(path)])
     assert out.exit_code == 1 and "AIGW601" in out.output and "squad" in out.output
     assert "keys.yaml:3:" in out.output
+
+
+def test_a_request_file_named_by_hand_is_not_linted_as_a_policy(tmp_path: Path) -> None:
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"id": "r1", "request": {"method": "POST", "url": "/v1/chat/completions"}}))
+    out = runner.invoke(app, ["lint", str(request)])
+    assert out.exit_code == 2 and "AIGW100" not in out.output and "explain" in out.output
+    policy = tmp_path / "p.aigw"
+    policy.write_text('policy { on request { rule "r" { deny 403 } } }\n')
+    out = runner.invoke(app, ["lint", str(policy), str(request)])
+    assert out.exit_code == 0 and "1 request file skipped" in out.output, out.output
+
+
+def test_nothing_read_is_not_called_no_problems(tmp_path: Path) -> None:
+    out = runner.invoke(app, ["lint", str(tmp_path / "missing.aigw")])
+    assert out.exit_code == 2 and "no problems" not in out.output and "nothing checked" in out.output

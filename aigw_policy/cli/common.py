@@ -44,8 +44,8 @@ def expand(paths: list[Path]) -> list[Path]:
 
 
 def is_request_file(path: Path) -> bool:
-    """A REQUEST.json (or traffic) file found while searching a directory for policies:
-    an object with `request` and no policy phase. Named explicitly, a file is always read."""
+    """A REQUEST.json (or traffic) file, which `lint` skips, in a directory or named: an object
+    with `request` and no policy phase."""
     if path.suffix.lower() != ".json":
         return False
     try:

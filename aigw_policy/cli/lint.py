@@ -51,6 +51,9 @@ def lint(
     files, requests = _lint_targets(paths)
     if not files:
         where = ", ".join(f"`{p}`" for p in paths)
+        if requests:
+            raise fail_usage(f"{where}: only request files, which lint does not check "
+                             "(`aigw-policy explain REQUEST.json --policy FILE` decides one)")
         raise fail_usage(f"no policy files found in {where} (looked for {', '.join(POLICY_SUFFIXES)})")
     diagnostics: list[Diagnostic] = []
     sources: dict[str | None, Source] = {}
@@ -91,10 +94,10 @@ def lint(
         if set(kinds) - {"policy"}:
             checked += " (" + ", ".join(plural(n, k) for k, n in kinds.items()) + ")"
         problems = (f"{plural(counts['errors'], 'error')}, {plural(counts['warnings'], 'warning')}"
-                    if counts["total"] else "no problems")
+                    if counts["total"] else "no problems" if len(files) > unreadable else "nothing checked")
         skipped = f"; {unreadable} could not be read" if unreadable else ""
         if requests:
-            skipped += f"; {plural(requests, 'request file')} skipped"
+            skipped += f"; {plural(requests, 'request file')} skipped (`aigw-policy explain` reads them)"
         typer.echo(f"{checked}: {problems}{skipped}")
     counts = summary(diagnostics)
     if unreadable:
@@ -108,12 +111,15 @@ _TOP_KEY = re.compile(r"""^(["']?)([A-Za-z_][\w.-]*)\1[ \t]*:""", re.MULTILINE)
 
 
 def _lint_targets(paths: list[Path]) -> tuple[list[Path], int]:
-    """The files `lint` checks, and how many request files it skipped in directories."""
+    """The files `lint` checks, and how many request files it skipped."""
     files: list[Path] = []
     requests = 0
     for path in paths:
         if not path.is_dir():
-            files.append(path)
+            if path.is_file() and path.suffix.lower() == ".json" and is_request_file(path):
+                requests += 1  # a REQUEST.json named by hand: `explain` takes it, not lint
+            else:
+                files.append(path)
             continue
         for p in sorted(path.rglob("*")):
             if p.suffix.lower() not in POLICY_SUFFIXES or ".venv" in p.parts or "node_modules" in p.parts:
