@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from ..diagnostics import did_you_mean
 from .errors import ProviderError
 from .usage import Usage
 
@@ -138,6 +139,11 @@ class PriceBook:
             raise ProviderError("bad-override", "prices must be an object of model -> price")
         if set(data) == {"models"} and isinstance(data["models"], Mapping):
             data = data["models"]
+        elif len(data) == 1 and str(next(iter(data))).lower() != "models" and did_you_mean(
+                str(next(iter(data))).lower(), ["models"]):
+            key = str(next(iter(data)))  # `{modles: {...}}`: a misspelled `models`, not a model
+            raise ProviderError("bad-override", f"`{key}` holds no price: write the models under "
+                                "`models:` (`{models: {gpt-4o: {input: 2.5, output: 10}}}`)")
         return cls({str(k): ModelPrice.from_mapping(str(k), v) for k, v in data.items()}, use_library=use_library)
 
     def _override(self, provider: str, model: str) -> tuple[str, ModelPrice] | None:

@@ -190,3 +190,11 @@ def test_sse_leading_bom_is_dropped_wherever_the_stream_is_split() -> None:
             acc.feed(data[i : i + size])
         usage = acc.finish()
         assert (usage.input_tokens, usage.output_tokens, usage.source) == (3, 4, "provider"), size
+
+
+def test_a_misspelled_models_key_is_not_read_as_a_model() -> None:
+    from aigw_policy.providers.errors import ProviderError
+    from aigw_policy.providers.prices import PriceBook
+
+    with pytest.raises(ProviderError, match="write the models under `models:`"):
+        PriceBook.from_mapping({"modles": {"gpt-4o": {"input": 2.5, "output": 10}}})
