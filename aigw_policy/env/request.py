@@ -228,5 +228,13 @@ def _hint(path: str) -> str:
         if m:
             return f"; did you mean `{m[0]}`?"
         return f"; a request has {', '.join(f'`{k}`' for k in _KNOWN)}"
-    return ""
+    parent = path.rsplit(".", 1)[0]
+    model = {"identity": Identity, "request": HttpRequest, "response": HttpResponse}.get(parent)
+    if model is None:
+        return ""
+    fields = list(model.model_fields)
+    m = get_close_matches(last, fields, n=1, cutoff=0.6)
+    if m:
+        return f"; did you mean `{parent}.{m[0]}`?"
+    return f"; `{parent}` has {', '.join(f'`{k}`' for k in fields)}"
 

@@ -82,3 +82,14 @@ def test_the_subpackages_an_embedder_names_load_on_first_use() -> None:
             "ap.cel.CelError.__name__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["MemoryStore", "Ledger", "CelError"]
+
+
+@pytest.mark.parametrize(("identity", "hint"), [
+    ({"tem": "x"}, "did you mean `identity.team`?"),
+    ({"zzz": "x"}, "`identity` has `key`, `user`, `team`"),
+])
+def test_an_unknown_identity_field_gets_a_hint(identity: dict, hint: str) -> None:
+    engine = ap.Engine(ap.loads("policy { default allow }"))
+    with pytest.raises(ap.RequestError, match="identity") as info:
+        engine.evaluate({"identity": identity, "request": {"url": "/v1/chat/completions"}})
+    assert hint in str(info.value)
