@@ -361,7 +361,8 @@ class _Checker:
         if not results:
             kinds = ", ".join(str(self.subst.apply(t, True)) for t in arg_types)
             return self.error(
-                CODE_NO_OVERLOAD, f"found no matching overload for `{name}` applied to `({kinds})`", node
+                CODE_NO_OVERLOAD, f"found no matching overload for `{name}` applied to `({kinds})`", node,
+                help=_operator_help(name, kinds),
             )
         if len(results) == 1 and chosen is not None:
             self.subst = chosen
@@ -564,3 +565,16 @@ def _from_proto(name: str, o: dict) -> Overload:
     if o.get("is_instance_function"):
         return Overload(name, params[0], tuple(params[1:]), result)
     return Overload(name, None, tuple(params), result)
+
+
+_OPERATORS = {"_<_": "<", "_<=_": "<=", "_>_": ">", "_>=_": ">=", "_==_": "==", "_!=_": "!=",
+              "_+_": "+", "_-_": "-", "_*_": "*", "_/_": "/", "_%_": "%", "@in": "in"}
+
+
+def _operator_help(name: str, kinds: str) -> str | None:
+    """The operator as written (`_>_` is `>`), and how to make the operands agree."""
+    op = _OPERATORS.get(name)
+    if op is None:
+        return None
+    return (f"`{op}` is not defined for ({kinds}): convert one side, e.g. `int(x)`, `double(x)` "
+            "or `string(x)`")
