@@ -22,7 +22,7 @@ from .actions import (
     field_kind,
 )
 from .nodes import Action
-from .raw import NOT_CONSTANT, RawList, RawMap, RawScalar, RawValue, kind_of
+from .raw import NOT_CONSTANT, REPORTED, RawList, RawMap, RawScalar, RawValue, kind_of
 
 __all__ = ["build_action", "choice_help", "duration_help"]
 
@@ -54,6 +54,8 @@ class _Builder:
     def data(self, raw: RawValue, path: str, *, template: bool) -> Any:
         self.spans[path] = raw.span
         if isinstance(raw, RawScalar):
+            if raw.value is REPORTED:
+                return _Invalid
             if raw.value is NOT_CONSTANT:
                 if template:
                     return "${" + (raw.cel or "") + "}"

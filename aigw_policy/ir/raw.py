@@ -12,7 +12,7 @@ from typing import Any
 
 from ..source import Span
 
-__all__ = ["RawList", "RawMap", "RawScalar", "RawValue", "NOT_CONSTANT", "kind_of"]
+__all__ = ["REPORTED", "RawList", "RawMap", "RawScalar", "RawValue", "NOT_CONSTANT", "kind_of"]
 
 
 class _NotConstant:
@@ -24,6 +24,19 @@ class _NotConstant:
 
 NOT_CONSTANT: Any = _NotConstant()
 """The ``value`` of a DSL value that is a CEL expression and not a constant."""
+
+
+class _Reported:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "REPORTED"
+
+
+REPORTED: Any = _Reported()
+"""The ``value`` of a DSL value the reader could not read and has already reported (a CEL
+literal out of range): the key was written, so the builder says nothing more about it (no
+"missing required key")."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from ..ir import Action, Expr, Policy, Rule
 from ..ir.nodes import SETTINGS
 from ..ir.actions import ACTIONS
 from ..ir.build import build_action
-from ..ir.raw import NOT_CONSTANT, RawList, RawMap, RawScalar, RawValue
+from ..ir.raw import NOT_CONSTANT, REPORTED, RawList, RawMap, RawScalar, RawValue
 from ..source import Source, Span
 from .hints import WORD_OPERATORS, word_operator_diagnostic
 from .recovery import recover
@@ -349,8 +349,10 @@ class _Reader:
             key_span = self.span(key_token)
             key = self.string(key_token) if key_token.type == "STRING" else str(key_token)
             value = self.value(value_tree)
-            if key is None or value is None:
+            if key is None:
                 continue
+            if value is None:  # reported by the reader: keep the key, say no more of it
+                value = RawScalar(REPORTED, self.span(value_tree))
             if key in seen:
                 self.diags.add("AIGW013", f"duplicate key `{key}`", key_span,
                                help=f"`{key}` is already set on line {seen[key].line}")
