@@ -77,3 +77,10 @@ def test_a_request_file_named_by_hand_is_not_linted_as_a_policy(tmp_path: Path) 
 def test_nothing_read_is_not_called_no_problems(tmp_path: Path) -> None:
     out = runner.invoke(app, ["lint", str(tmp_path / "missing.aigw")])
     assert out.exit_code == 2 and "no problems" not in out.output and "nothing checked" in out.output
+
+
+def test_the_getting_started_policy_is_canonical(tmp_path: Path) -> None:
+    """What a new user copies first passes `fmt --check` as it stands."""
+    (tmp_path / "gateway.aigw").write_text(_block_after("getting-started.md", "Save this as `gateway.aigw`"))
+    out = runner.invoke(app, ["fmt", "--check", str(tmp_path / "gateway.aigw")])
+    assert out.exit_code == 0, out.output
