@@ -91,7 +91,7 @@ def syntax_diagnostic(error: UnexpectedInput, text: str, src: Source, base: int,
         expected = describe_expected(set(error.allowed or ()), parser)
         shown = char if char.isprintable() else repr(char)[1:-1]
         return Diagnostic.make(code, f"unexpected character `{shown}`, expected {expected}",
-                               src.span(base + pos, base + pos + 1))
+                               src.span(base + pos, base + pos + 1), help=_CHARACTER_HELP.get(char))
     if isinstance(error, UnexpectedToken):
         token = error.token
         expected = describe_expected(set(error.expected or ()), parser)
@@ -108,3 +108,13 @@ def syntax_diagnostic(error: UnexpectedInput, text: str, src: Source, base: int,
                                src.span(base + start, base + end))
     pos = getattr(error, "pos_in_stream", None) or len(text)
     return Diagnostic.make(code, "syntax error", src.span(base + pos, base + pos))
+
+
+# characters other languages use that CEL spells differently
+_CHARACTER_HELP = {
+    "&": "CEL writes `&&` for and",
+    "|": "CEL writes `||` for or",
+    "~": "CEL has no bitwise operators",
+    "^": "CEL has no bitwise operators",
+    "$": "`${...}` is for interpolation in string values, not inside a condition",
+}
