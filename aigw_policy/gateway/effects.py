@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import unquote_plus
 
 __all__ = ["header_effects", "set_max_tokens", "strip_key", "wants_usage"]
 
@@ -13,9 +13,11 @@ __all__ = ["header_effects", "set_max_tokens", "strip_key", "wants_usage"]
 def strip_key(query: bytes | str) -> str:
     """The query string without ``key=`` (a gateway key the middleware authenticated with)."""
     text = query.decode("latin-1") if isinstance(query, bytes) else query
-    if "key=" not in text:
-        return text
-    return urlencode([(k, v) for k, v in parse_qsl(text, keep_blank_values=True) if k != "key"])
+    # by the decoded name (`k%65y=` is `key=` to the upstream too), keeping every other pair
+    # exactly as the client wrote it
+    pairs = text.split("&")
+    kept = [pair for pair in pairs if unquote_plus(pair.partition("=")[0]) != "key"]
+    return text if len(kept) == len(pairs) else "&".join(kept)
 
 
 def header_effects(decision: Any, name: str) -> list[tuple[bytes, bytes]]:

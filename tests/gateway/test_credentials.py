@@ -128,3 +128,17 @@ def test_the_old_flat_shape_with_several_providers_is_refused() -> None:
     assert d.code == "AIGW605" and str(d.span) == "keys.yaml:3:3"
     assert "every upstream would receive all of them" in d.message
     assert "openai: {authorization:" in (d.help or "")
+
+
+@pytest.mark.parametrize(("query", "kept"), [
+    ("k%65y=sk-gw-sales&alt=sse", "alt=sse"),      # the upstream decodes names: `key=` to it
+    ("%6Bey=sk-gw-sales", ""),
+    ("key=sk-gw-sales&x=1%202", "x=1%202"),        # the other pairs go as the client wrote them
+    ("alt=sse", "alt=sse"),
+])
+def test_the_authenticating_query_key_never_reaches_the_upstream(query: str, kept: str) -> None:
+    from aigw_policy.gateway.effects import strip_key
+    from aigw_policy.gateway.keys import key_from
+
+    assert key_from({}, query) in (None, "sk-gw-sales")
+    assert strip_key(query) == kept
