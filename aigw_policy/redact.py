@@ -29,6 +29,9 @@ def redact(url: str) -> str:
     except ValueError:
         return url  # unparsable: no password can be found in it, and none is shown as one
     netloc, query = parts.netloc, parts.query
+    if "@" in url and "@" not in netloc:  # `redis:/:pw@host`: userinfo the parser did not see
+        scheme, colon, rest = url.partition(":")
+        return f"{scheme}{colon}***@{rest.rpartition('@')[2]}" if colon else "***@" + url.rpartition("@")[2]
     if password:
         userinfo, _, hostport = netloc.rpartition("@")
         user = userinfo.partition(":")[0]

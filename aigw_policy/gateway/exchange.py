@@ -434,8 +434,9 @@ class Exchange:
         """The response phase and reconciliation, whatever happened to the exchange."""
         ctx = self.ctx
         plain = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
-        if status == 0:
-            # nothing came back: the client left first, or the app failed before answering
+        if not 100 <= status <= 599:
+            # nothing came back (the client left first, or the app failed before answering), or
+            # a status HTTP does not define (an app behind the middleware): no answer to read
             status = 499 if ctx.disconnected else 502
             response: dict[str, Any] = {"status_code": status, "headers": {}, "body": None}
         elif overflow is not None:

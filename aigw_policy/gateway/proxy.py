@@ -129,6 +129,11 @@ class UpstreamProxy:
                                  f"the upstream could not be reached ({type(error).__name__})")
                 return
             try:
+                if not 100 <= response.status_code <= 599:  # no HTTP status: a broken upstream
+                    await self._fail(send, ctx, scope, plain, 502, "status",
+                                     f"the upstream answered with status {response.status_code}, "
+                                     "which HTTP does not define")
+                    return
                 coded = codings(response.headers.get("content-encoding"))
                 decode = bool(coded) and decodable(response.headers.get("content-encoding"))
                 if coded and not decode and not _accepts(plain.get("accept-encoding", ""), coded):

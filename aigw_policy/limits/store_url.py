@@ -31,7 +31,9 @@ def from_url(url: str, **options: Any) -> LimitStore:
         if outbox:
             options.setdefault("outbox", outbox)
         return RedisStore(url, **options)
-    raise ValueError(f"unknown store url {url!r} (memory:, sqlite:PATH or redis://...)")
+    from ..redact import redact
+
+    raise ValueError(f"unknown store url {redact(url)!r} (memory:, sqlite:PATH or redis://...)")
 
 
 def _take_query(url: str, name: str) -> tuple[str, str | None]:

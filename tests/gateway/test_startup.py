@@ -123,5 +123,6 @@ def test_redact_and_scrub() -> None:
     assert redact("postgresql://h/db?sslmode=require&PassWord=x%20y") == "postgresql://h/db?sslmode=require&PassWord=***"
     assert redact("http://[::1") == "http://[::1"  # unparseable: as is (no password can be found in it)
     assert redact("redis://:a@cache:6379/0") == "redis://:***@cache:6379/0"  # the password only, not every `a`
+    assert redact("redis:/:hunter2@127.0.0.1:1") == "redis:***@127.0.0.1:1"  # malformed: still no password
     assert redact("redis://u:p@h/0?password=q&db=1") == "redis://u:***@h/0?password=***&db=1"
     assert scrub("cannot reach redis://:p%40ss@h (p@ss)", ["redis://:p%40ss@h"]) == "cannot reach redis://:***@h (***)"

@@ -1,0 +1,36 @@
+"""An answer whose status HTTP does not define (999) is a broken upstream: no traceback, and
+the request's reservation is settled, never left held."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+import aigw_policy as ap
+from aigw_policy.gateway.middleware import PolicyMiddleware
+
+POLICY = 'policy { on request { rule "tpm" { token-limit { name: "tpm", capacity: 100_000, rate: 1h } } } }'
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
+
+
+async def _status_999(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    while (await receive()).get("more_body"):
+        pass
+    body = b'{"usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}}'
+    await send({"type": "http.response.start", "status": 999, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def test_an_undefined_status_is_settled_without_a_traceback() -> None:
+    engine = ap.Engine(ap.loads(POLICY))
+    app = PolicyMiddleware(_status_999, engine)
+
+    async def run() -> int:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
+            r = await client.post("/v1/chat/completions", json=CHAT)
+            return r.status_code
+
+    asyncio.run(run())
+    assert len(engine._pending) == 0  # completed (as a 502: nothing to read), not left waiting
