@@ -45,8 +45,9 @@ def _no_constant(name: str) -> Any:
 def parse_body(body: bytes, content_type: str) -> Any:
     """The request body as the policy sees it: JSON when it is JSON (duplicate keys, NaN and
     nesting past :data:`~aigw_policy.env.request.MAX_DEPTH` refused), else text. A body
-    that claims to be JSON (or says nothing of its type) and does not parse is refused: an
-    upstream with a more lenient parser would read fields the policy never saw."""
+    that claims to be JSON (or says nothing of its type), or starts as JSON under any type, and
+    does not parse is refused: an upstream with a more lenient parser would read fields the
+    policy never saw."""
     if not body:
         return None
     if len(body) > MAX_JSON_ITEMS and body.count(b",") >= MAX_JSON_ITEMS:
@@ -63,7 +64,11 @@ def parse_body(body: bytes, content_type: str) -> Any:
         raise BadBody("json_too_deep", "the request body is nested too deeply to read") from None
     except ValueError as error:
         media = content_type.split(";", 1)[0].strip().lower()
-        if not media or media == "text/plain" or media.endswith(("/json", "+json")):
+        # a body that starts as JSON is judged as JSON whatever its declared type: an upstream
+        # that reads JSON regardless of `content-type` and ignores trailing bytes would serve
+        # fields (a model, a token cap) the policy never saw
+        looks_json = body.lstrip()[:1] in (b"{", b"[")
+        if looks_json or not media or media == "text/plain" or media.endswith(("/json", "+json")):
             where = f" ({error.msg} at line {error.lineno} column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
             raise BadBody("invalid_json", f"the request body is not valid JSON{where}") from None
         return body.decode("utf-8", "replace")

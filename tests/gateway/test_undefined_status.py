@@ -34,3 +34,19 @@ def test_an_undefined_status_is_settled_without_a_traceback() -> None:
 
     asyncio.run(run())
     assert len(engine._pending) == 0  # completed (as a 502: nothing to read), not left waiting
+
+
+def test_a_body_that_starts_as_json_is_judged_as_json_whatever_its_type() -> None:
+    """`{"model": "gpt-4o"}{}` sent as image/png: an upstream that reads JSON regardless of the
+    content type and ignores trailing bytes would serve gpt-4o past a model rule."""
+    import pytest
+
+    from aigw_policy.gateway.request_body import BadBody, parse_body
+
+    for media in ("image/png", "application/octet-stream", "text/html"):
+        with pytest.raises(BadBody):
+            parse_body(b'{"model": "gpt-4o", "max_tokens": 100000}{}', media)
+        with pytest.raises(BadBody):
+            parse_body(b'  [1, 2] x', media)
+    assert parse_body(b"GIF89a\x00\x01", "image/gif") == "GIF89a\x00\x01"  # not JSON: passes as text
+    assert parse_body(b'{"model": "gpt-4o"}', "image/png") == {"model": "gpt-4o"}
