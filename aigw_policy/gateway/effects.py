@@ -43,16 +43,16 @@ def set_max_tokens(body: dict[str, Any], provider: Any, operation: Any, path: st
     from ..providers import PROVIDERS
 
     api = PROVIDERS.get(provider, "openai")
-    if api == "anthropic":
+    if path.startswith(("/api/chat", "/api/generate")):  # Ollama's native API (its provider maps to openai)
+        options = dict(body["options"]) if isinstance(body.get("options"), dict) else {}
+        options["num_predict"] = value
+        body["options"] = options
+    elif api == "anthropic":
         body["max_tokens"] = value
     elif api == "gemini":
         config = dict(body["generationConfig"]) if isinstance(body.get("generationConfig"), dict) else {}
         config["maxOutputTokens"] = value
         body["generationConfig"] = config
-    elif api == "ollama" and path.startswith("/api/"):
-        options = dict(body["options"]) if isinstance(body.get("options"), dict) else {}
-        options["num_predict"] = value
-        body["options"] = options
     elif operation == "responses":
         body["max_output_tokens"] = value
     elif operation == "chat":

@@ -50,3 +50,12 @@ def test_a_body_that_starts_as_json_is_judged_as_json_whatever_its_type() -> Non
             parse_body(b'  [1, 2] x', media)
     assert parse_body(b"GIF89a\x00\x01", "image/gif") == "GIF89a\x00\x01"  # not JSON: passes as text
     assert parse_body(b'{"model": "gpt-4o"}', "image/png") == {"model": "gpt-4o"}
+
+
+def test_the_clamp_on_ollama_s_native_api_sets_num_predict() -> None:
+    from aigw_policy.gateway.effects import set_max_tokens
+
+    for path in ("/api/chat", "/api/generate"):
+        body = {"model": "llama3", "options": {"num_predict": 5_000_000, "temperature": 0}}
+        set_max_tokens(body, "ollama", "chat", path, 512)
+        assert body["options"] == {"num_predict": 512, "temperature": 0} and "max_tokens" not in body
