@@ -1,0 +1,189 @@
+"""The shapes routing is made of, shared by the catalog, the planner, the engine and the
+gateway. Plain frozen data; no behaviour beyond ``to_dict``.
+
+The flow of one routed request (SPEC §12):
+
+1. the request phase reaches an ``ai-gateway`` action; the planner turns the catalog, the
+   config and the strategies into a :class:`Plan` (candidates in order; every dropped one
+   says why) and the decision carries it (``decision.routing``);
+2. the caller asks the engine for the next step, ``engine.attempt(rid, outcome)``
+   (``aattempt`` in asyncio): the first call passes ``outcome=None``; the answer is
+   :class:`Next` (forward this :class:`Attempt`), :class:`Serve` (the last attempt's answer
+   is the answer: stream it, then ``complete(rid, response)``) or :class:`Finished` (the
+   gateway answers itself: all failed 503, total timeout 504, or what later rules decided
+   after ``on_error: continue``);
+3. each attempt reserves the limits that depend on the model or provider under its own
+   charge; a failed attempt releases them (or charges what the upstream reported); only the
+   serving attempt is reconciled by ``complete``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+__all__ = [
+    "ApiFormat",
+    "Attempt",
+    "AttemptOutcome",
+    "Candidate",
+    "Finished",
+    "KeyRef",
+    "ModelInfo",
+    "Next",
+    "Plan",
+    "ProviderInfo",
+    "Serve",
+    "StrategyResult",
+]
+
+ApiFormat = Literal["openai", "anthropic", "gemini"]
+"""The wire format of a request: OpenAI-compatible, Anthropic messages, Gemini."""
+
+AuthStyle = Literal["bearer", "x-api-key", "x-goog-api-key", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRef:
+    """One configured API key. ``value`` is the text as written (usually a
+    ``${secrets.get('vault', 'name')}`` template); only the gateway resolves it, and nothing
+    but the upstream request ever holds the secret. ``id``: ``api_keys[].id`` when given,
+    else a short hash of ``value``'s text (never of a resolved secret)."""
+
+    id: str
+    value: str
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    id: str
+    aliases: tuple[str, ...] = ()
+    base_url: str | None = None
+    formats: tuple[ApiFormat, ...] = ("openai",)
+    auth: AuthStyle = "bearer"
+    builtin: bool = False
+    configured: bool = False
+    disabled: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    keys: tuple[KeyRef, ...] = ()
+    #: per format: the top-level body keys the surface accepts (None: no allowlist)
+    supported_params: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: str
+    provider_id: str
+    aliases: tuple[str, ...] = ()
+    author_id: str | None = None
+    known: bool = True
+    custom: bool = False
+    disabled: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    input_per_mtok: Decimal | None = None
+    output_per_mtok: Decimal | None = None
+    max_context_window: int | None = None
+    max_output_tokens: int | None = None
+    unsupported_params: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyResult:
+    """One selection strategy as it ran: its CEL text, how many it returned, its error."""
+
+    source: str
+    candidates_returned: int
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "candidates_returned": self.candidates_returned, "error": self.error}
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A (provider, model, key) the plan may try, in order; ``skipped_because`` says why one
+    will not be tried (disabled, wrong API format, over limit `team-tpm`, ...)."""
+
+    provider: str
+    model: str
+    key_id: str | None = None
+    skipped_because: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"provider": self.provider, "model": self.model, "key_id": self.key_id,
+                "skipped_because": self.skipped_because}
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What the ``ai-gateway`` action decided before any attempt."""
+
+    format: ApiFormat
+    requested: tuple[str, ...]
+    """The model names the client asked for, in its order (``ngrok/auto`` included)."""
+    strategies: tuple[StrategyResult, ...]
+    candidates: tuple[Candidate, ...]
+    error: tuple[int, str, str] | None = None
+    """(status, code, message) when the plan is empty or refused before any attempt:
+    413 input too large, 403 provider_not_allowed / model_not_allowed, 422 empty selection."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One upstream request to make. The gateway builds it from the client's request:
+    ``url`` = ``base_url`` + the request's path and query; the body's model set to
+    ``model`` (Gemini: in the path); ``drop_params`` removed from the top level of the body;
+    ``body`` merged in; ``headers`` and ``query`` added; the credential of ``key`` sent in the
+    provider's ``auth`` style, and the client's own credential never."""
+
+    number: int  # 1-based, in the order tried
+    provider: ProviderInfo
+    model: str
+    key: KeyRef | None
+    format: ApiFormat
+    drop_params: frozenset[str] = frozenset()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    body: Mapping[str, Any] = field(default_factory=dict)
+    timeout_s: float = 30.0
+    """The per-attempt timeout, already cut to what remains of the total timeout."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    """What happened to an attempt, as the caller saw it."""
+
+    status_code: int | None = None
+    """The upstream's status; None when no answer came (see ``error``)."""
+    error: Literal["timeout", "connect"] | None = None
+    latency_ms: float | None = None
+    time_to_first_token_ms: float | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """The upstream's response headers (rate-limit headers feed ``k.quota``)."""
+    body: Any = None
+    """The upstream's answer body when it is an error (JSON, or text), for usage it reports."""
+    started: bool = False
+    """A byte of the answer already reached the client: no failover is possible."""
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    attempt: Attempt
+
+
+@dataclass(frozen=True, slots=True)
+class Serve:
+    """The last attempt's answer is the client's: stream it, then ``complete(rid, response)``."""
+
+    attempt: Attempt
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The gateway answers the client itself with ``decision.response`` (503 all failed, 504
+    total timeout, ...), or later rules decided after ``on_error: continue``."""
+
+    decision: Any  # aigw_policy.engine.Decision (typed loosely: engine imports routing)
