@@ -34,7 +34,9 @@ __all__ = [
     "ModelInfo",
     "Next",
     "Plan",
+    "MetricsSnapshot",
     "ProviderInfo",
+    "RouteMetrics",
     "Serve",
     "StrategyResult",
 ]
@@ -187,3 +189,27 @@ class Finished:
     total timeout, ...), or later rules decided after ``on_error: continue``."""
 
     decision: Any  # aigw_policy.engine.Decision (typed loosely: engine imports routing)
+
+
+MetricsSnapshot = Mapping[str, Any]
+"""Live metrics as selection strategies read them:
+``{"models": {(provider, model): {"request_count": int, "latency": {...}, "error_rate": {...}}},
+"keys": {(provider, key_id): {"quota": {...}, "error_rate": {...}}}}`` in ngrok's shapes
+(``m.metrics.global.*``, ``k.quota.*``, ``k.error_rate.*``); absent pairs read as no traffic."""
+
+
+class RouteMetrics:
+    """Where live metrics are kept (the limit store, so every gateway process shares them).
+    The engine records each attempt's outcome and reads a snapshot when it plans."""
+
+    def record(self, attempt: Attempt, outcome: AttemptOutcome, now: float) -> None:
+        raise NotImplementedError
+
+    async def arecord(self, attempt: Attempt, outcome: AttemptOutcome, now: float) -> None:
+        self.record(attempt, outcome, now)
+
+    def snapshot(self, now: float) -> MetricsSnapshot:
+        raise NotImplementedError
+
+    async def asnapshot(self, now: float) -> MetricsSnapshot:
+        return self.snapshot(now)

@@ -1,0 +1,105 @@
+"""The config of the ``ai-gateway`` action (SPEC §12), ngrok's schema field for field.
+
+ngrok documents it in ``ai-gateway-action/reference/configuration-schema``; the extensions
+are marked. ``None`` means "not written"; the engine applies ngrok's defaults
+(``on_error: halt``, ``per_request_timeout: 30s``, ``total_timeout: 5m``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from .fields import ActionConfig, Cel, Duration, HeaderName, Template, TemplateMarker
+
+__all__ = ["AiGateway", "ApiKeyConfig", "ModelConfig", "Param", "ProviderConfig", "Selection", "Surface"]
+
+MAX_TOKENS = 500_000
+Tokens = Annotated[int, Field(strict=True, ge=1, le=MAX_TOKENS)]
+Id = Annotated[StrictStr, Field(min_length=1, max_length=256)]
+Metadata = dict[StrictStr, Any]
+FailoverTrigger = StrictInt | Literal["4xx", "5xx", "timeout", "connect"]
+
+
+class Part(BaseModel):
+    """Base of the nested parts of the config."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Param(Part):
+    name: Id
+
+
+class ApiKeyConfig(Part):
+    value: Annotated[StrictStr, Field(min_length=1)]
+    """The key, usually ``${secrets.get('vault', 'name')}``; resolved by the gateway only."""
+    id: Id | None = None
+    """Extension: the key's name in decisions, the ledger and metrics (default: a short hash of
+    ``value``'s text)."""
+
+
+class Surface(Part):
+    format: Literal["openai", "anthropic", "gemini"]
+    surface: Id | None = None
+    supported_params: tuple[Param, ...] | None = None
+
+
+class ModelConfig(Part):
+    id: Id
+    id_aliases: tuple[Id, ...] | None = None
+    author_id: Id | None = None
+    display_name: StrictStr | None = None
+    description: StrictStr | None = None
+    disabled: StrictBool | None = None
+    metadata: Metadata | None = None
+    input_modalities: tuple[StrictStr, ...] | None = None
+    output_modalities: tuple[StrictStr, ...] | None = None
+    max_context_window: Annotated[int, Field(strict=True, ge=1)] | None = None
+    max_output_tokens: Annotated[int, Field(strict=True, ge=1)] | None = None
+    supported_features: tuple[StrictStr, ...] | None = None
+    unsupported_params: tuple[Param, ...] | None = None
+
+
+class ProviderConfig(Part):
+    id: Id
+    id_aliases: tuple[Id, ...] | None = None
+    base_url: StrictStr | None = None
+    display_name: StrictStr | None = None
+    description: StrictStr | None = None
+    website: StrictStr | None = None
+    disabled: StrictBool | None = None
+    metadata: Metadata | None = None
+    api_keys: tuple[ApiKeyConfig, ...] | None = None
+    models: tuple[ModelConfig, ...] | None = None
+    supported_api_surfaces: tuple[Surface, ...] | None = None
+
+
+class Selection(Part):
+    strategy: tuple[Cel, ...]
+    """CEL over ``ai.models`` (model selection) or ``ai.keys`` (key selection), in order: the
+    first that returns a non-empty list wins."""
+
+
+class AiGateway(ActionConfig):
+    TYPE = "ai-gateway"
+    TERMINATING = True
+    REQUEST_ONLY = True
+    DOC: ClassVar[str] = ("Route the request to a provider, model and key chosen by CEL strategies, "
+                          "with failover (ngrok's `ai-gateway`).")
+    max_input_tokens: Tokens | None = None
+    max_output_tokens: Tokens | None = None
+    headers: dict[HeaderName, Template] | None = None
+    query_params: dict[StrictStr, Template] | None = None
+    body: dict[StrictStr, Annotated[Any, TemplateMarker]] | None = None
+    on_error: Literal["halt", "continue"] | None = None
+    total_timeout: Duration | None = None
+    per_request_timeout: Duration | None = None
+    providers: tuple[ProviderConfig, ...] | None = None
+    only_allow_configured_providers: StrictBool | None = None
+    only_allow_configured_models: StrictBool | None = None
+    model_selection: Selection | None = None
+    api_key_selection: Selection | None = None
+    failover_on: tuple[FailoverTrigger, ...] | None = None
+    """Extension: what fails over (default ngrok's: connection errors, timeouts, 4xx and 5xx)."""

@@ -1,0 +1,108 @@
+"""The field types of action configs (CEL, templates, durations, statuses, ...) and their
+base model, shared by :mod:`aigw_policy.ir.actions` and :mod:`aigw_policy.ir.ai_gateway`."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+
+class CelMarker:
+    """Marks a field whose string value is CEL source text."""
+
+
+class TemplateMarker:
+    """Marks a field whose string value may hold ``${expr}`` interpolations."""
+
+
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION_SECONDS = 366 * 86400
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as ``90s`` or ``10m``; ``ValueError`` if invalid."""
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"`{text}` is not a duration; write a number and a unit: ms, s, m, h or d")
+    seconds = int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"duration `{text}` must be greater than zero")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"duration `{text}` is longer than 366 days")
+    return seconds
+
+
+def _check_duration(text: str) -> str:
+    parse_duration(text)
+    return text
+
+
+def _check_period(text: str) -> str:
+    if text in PERIODS:
+        return text
+    try:
+        parse_duration(text)
+    except ValueError:
+        raise ValueError(
+            f"`{text}` is not a period; use hour, day, week, month or a duration such as 30m"
+        ) from None
+    return text
+
+
+def _check_timezone(text: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"`{text}` is not a known IANA time zone") from None
+    return text
+
+
+def _check_network(text: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise ValueError(f"`{text}` is not an IP address or CIDR block") from None
+    return text
+
+
+def _check_header_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_!#$%&'*+.^`|~-]+", text):
+        raise ValueError(f"`{text}` is not a valid header name")
+    return text
+
+
+Cel = Annotated[StrictStr, CelMarker]
+Template = Annotated[StrictStr, TemplateMarker]
+Duration = Annotated[StrictStr, AfterValidator(_check_duration)]
+PERIODS = ("hour", "day", "week", "month")
+Period = Annotated[StrictStr, AfterValidator(_check_period)]
+Timezone = Annotated[StrictStr, AfterValidator(_check_timezone)]
+Network = Annotated[StrictStr, AfterValidator(_check_network)]
+HeaderName = Annotated[StrictStr, AfterValidator(_check_header_name)]
+Status = Annotated[int, Field(strict=True, ge=100, le=599)]
+ErrorStatus = Annotated[int, Field(strict=True, ge=400, le=599)]
+Capacity = Annotated[int, Field(strict=True, ge=1, le=2_000_000_000)]
+Algorithm = Literal["sliding_window", "fixed_window", "token_bucket"]
+BucketKey = Annotated[tuple[Cel, ...], Field(min_length=1, max_length=10)]
+
+
+class ActionConfig(BaseModel):
+    """Base of action configs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    TYPE: ClassVar[str] = ""
+    TERMINATING: ClassVar[bool] = False
+    LIMIT: ClassVar[bool] = False
+    REQUEST_ONLY: ClassVar[bool] = False
+    DOC: ClassVar[str] = ""
+
+    def written(self) -> dict[str, Any]:
+        """The keys the author wrote, in declaration order."""
+        return {k: v for k, v in self if v is not None}
