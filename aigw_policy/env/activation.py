@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time as _time
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -55,15 +56,12 @@ def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_len
     http = req.request
     url = http.url
     act: dict[str, Any] = {}
-    parts = None
-    host, port = "", None
+    host = ""
     if url_parts:
-        try:
-            parts = urlsplit(url)
-            host = parts.hostname or ""
-            port = parts.port
-        except ValueError:
-            parts = None
+        parts = _url_entries(url) if len(url) <= 2048 else _split_url(url)
+        if parts:
+            act.update(parts)
+            host = parts["req.url.host"]
     headers: dict[str, list[str]] = {}
     for k, v in http.headers.items():
         headers.setdefault(k.lower(), []).extend(v if isinstance(v, list) else (v,))
@@ -71,19 +69,6 @@ def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_len
     act["req.url"] = url
     act["req.headers"] = headers
     act["req.id"] = rid
-    if parts is not None:
-        path = parts.path or "/"
-        act["req.url.path"] = path
-        act["req.url.raw_path"] = path
-        act["req.url.scheme"] = parts.scheme
-        act["req.url.host"] = host
-        act["req.url.authority"] = parts.netloc
-        act["req.url.query"] = parts.query
-        act["req.url.uri"] = path + ("?" + parts.query if parts.query else "")
-        act["req.url.raw"] = url
-        act["req.url.query_params"] = parse_qs(parts.query, keep_blank_values=True) if parts.query else {}
-        if port is not None:
-            act["req.url.port"] = port
     hh = headers.get("host")
     if hh or url_parts:
         act["req.host"] = hh[0] if hh else host
@@ -126,6 +111,35 @@ def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_len
     act["limits"] = {}
     act["actions"] = {"ngrok": {}}
     return act
+
+
+def _split_url(url: str) -> dict[str, Any]:
+    """The ``req.url.*`` entries of a URL (empty when it does not parse)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return {}
+    path = parts.path or "/"
+    out: dict[str, Any] = {
+        "req.url.path": path,
+        "req.url.raw_path": path,
+        "req.url.scheme": parts.scheme,
+        "req.url.host": host,
+        "req.url.authority": parts.netloc,
+        "req.url.query": parts.query,
+        "req.url.uri": path + ("?" + parts.query if parts.query else ""),
+        "req.url.raw": url,
+        "req.url.query_params": parse_qs(parts.query, keep_blank_values=True) if parts.query else {},
+    }
+    if port is not None:
+        out["req.url.port"] = port
+    return out
+
+
+# the same few endpoint URLs arrive again and again (the entries are only read)
+_url_entries = lru_cache(maxsize=1024)(_split_url)
 
 
 def _flatten(prefix: str, value: Mapping[str, Any], act: dict[str, Any]) -> None:
