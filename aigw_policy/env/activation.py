@@ -5,6 +5,7 @@ nested mappings (:func:`flatten_activation`)."""
 from __future__ import annotations
 
 import json
+import math as _math
 import time as _time
 from collections.abc import Mapping
 from functools import lru_cache
@@ -20,11 +21,20 @@ __all__ = ["activation", "classify_request", "flatten_activation", "format_now"]
 _IDENTITY = ("key", "user", "team", "org", "tier")
 
 
+_last_second: tuple[int, str] = (0, "1970-01-01T00:00:00")
+
+
 def format_now(now: float) -> str:
     """RFC 3339 in UTC with a ``Z``, as ngrok's ``time.now``."""
-    whole = int(now)
+    global _last_second
+    whole = _math.floor(now)
     frac = now - whole
-    text = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(whole))
+    last = _last_second  # requests arrive in the same second: format it once
+    if last[0] == whole:
+        text = last[1]
+    else:
+        text = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(whole))
+        _last_second = (whole, text)
     if frac:
         text += f"{frac:.6f}"[1:].rstrip("0")
     return text + "Z"
