@@ -7,7 +7,9 @@ For each examples/*.aigw policy, one representative request (rotating keys and t
 that limits stay under their caps) is decided by:
 
 (a) the floor: a hand-written Python function with the same rules, the same classification
-    (``providers.classify``) and the same in-memory store calls (one all-or-nothing reserve);
+    (``providers.classify``) where the policy reads ``ai.*``, the same effects (headers, vars)
+    and the same in-memory store calls (one all-or-nothing reserve, settled at once at the
+    estimate as the engine's ``expect_response=False`` does);
 (b) ``Engine.evaluate`` without trace (in-memory limits);
 (c) ``Engine.evaluate`` with the full trace.
 
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import aigw_policy as ap
+from aigw_policy.env.activation import format_now
 from aigw_policy.limits import Charge, LimitSpec
 from aigw_policy.providers import PriceBook, classify
 from aigw_policy.stores import MemoryStore
@@ -70,11 +73,15 @@ class Floor:
         self.n = 0
 
     def reserve(self, charges: list[Charge], now: float) -> tuple[str, int]:
+        """Reserve all or nothing; an admitted request is settled at once at its estimate, as
+        ``evaluate(..., expect_response=False)`` does (the store work of the engine's run)."""
         self.n += 1
-        outs = self.store.reserve(f"f{self.n}", charges, now)
+        rid = f"f{self.n}"
+        outs = self.store.reserve(rid, charges, now)
         for o in outs:
             if o.outcome == "limited":
                 return "deny", 429
+        self.store.reconcile(rid, {}, now)
         return "allow", 200
 
 
@@ -150,7 +157,13 @@ def floor_ngrok_style(f: Floor, r: dict[str, Any], now: float) -> tuple[str, int
         return "deny", 403
     if r["request"]["url"].endswith("/healthz"):
         return "deny", 200
-    return f.reserve([Charge(PER_IP, r["conn"]["client_ip"], 1)], now)
+    verdict = f.reserve([Charge(PER_IP, r["conn"]["client_ip"], 1)], now)
+    if verdict[0] == "allow":  # tag-and-scrub: the headers and vars the policy sets
+        headers = {k.lower(): v for k, v in r["request"]["headers"].items() if k.lower() not in ("cookie", "x-debug")}
+        headers["x-client-ip"] = r["conn"]["client_ip"]
+        headers["x-request-id"] = r["id"]
+        _vars = {"route": r["request"]["url"].split("?", 1)[0], "started": format_now(now)}
+    return verdict
 
 
 _NETS = [__import__("ipaddress").ip_network(x) for x in ("203.0.113.0/24", "198.51.100.0/24", "2001:db8::/32")]

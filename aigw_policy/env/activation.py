@@ -5,8 +5,10 @@ nested mappings (:func:`flatten_activation`)."""
 from __future__ import annotations
 
 import json
+import math as _math
 import time as _time
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,11 +21,20 @@ __all__ = ["activation", "classify_request", "flatten_activation", "format_now"]
 _IDENTITY = ("key", "user", "team", "org", "tier")
 
 
+_last_second: tuple[int, str] = (0, "1970-01-01T00:00:00")
+
+
 def format_now(now: float) -> str:
     """RFC 3339 in UTC with a ``Z``, as ngrok's ``time.now``."""
-    whole = int(now)
+    global _last_second
+    whole = _math.floor(now)
     frac = now - whole
-    text = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(whole))
+    last = _last_second  # requests arrive in the same second: format it once
+    if last[0] == whole:
+        text = last[1]
+    else:
+        text = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(whole))
+        _last_second = (whole, text)
     if frac:
         text += f"{frac:.6f}"[1:].rstrip("0")
     return text + "Z"
@@ -55,15 +66,12 @@ def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_len
     http = req.request
     url = http.url
     act: dict[str, Any] = {}
-    parts = None
-    host, port = "", None
+    host = ""
     if url_parts:
-        try:
-            parts = urlsplit(url)
-            host = parts.hostname or ""
-            port = parts.port
-        except ValueError:
-            parts = None
+        parts = _url_entries(url) if len(url) <= 2048 else _split_url(url)
+        if parts:
+            act.update(parts)
+            host = parts["req.url.host"]
     headers: dict[str, list[str]] = {}
     for k, v in http.headers.items():
         headers.setdefault(k.lower(), []).extend(v if isinstance(v, list) else (v,))
@@ -71,19 +79,6 @@ def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_len
     act["req.url"] = url
     act["req.headers"] = headers
     act["req.id"] = rid
-    if parts is not None:
-        path = parts.path or "/"
-        act["req.url.path"] = path
-        act["req.url.raw_path"] = path
-        act["req.url.scheme"] = parts.scheme
-        act["req.url.host"] = host
-        act["req.url.authority"] = parts.netloc
-        act["req.url.query"] = parts.query
-        act["req.url.uri"] = path + ("?" + parts.query if parts.query else "")
-        act["req.url.raw"] = url
-        act["req.url.query_params"] = parse_qs(parts.query, keep_blank_values=True) if parts.query else {}
-        if port is not None:
-            act["req.url.port"] = port
     hh = headers.get("host")
     if hh or url_parts:
         act["req.host"] = hh[0] if hh else host
@@ -126,6 +121,35 @@ def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_len
     act["limits"] = {}
     act["actions"] = {"ngrok": {}}
     return act
+
+
+def _split_url(url: str) -> dict[str, Any]:
+    """The ``req.url.*`` entries of a URL (empty when it does not parse)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return {}
+    path = parts.path or "/"
+    out: dict[str, Any] = {
+        "req.url.path": path,
+        "req.url.raw_path": path,
+        "req.url.scheme": parts.scheme,
+        "req.url.host": host,
+        "req.url.authority": parts.netloc,
+        "req.url.query": parts.query,
+        "req.url.uri": path + ("?" + parts.query if parts.query else ""),
+        "req.url.raw": url,
+        "req.url.query_params": parse_qs(parts.query, keep_blank_values=True) if parts.query else {},
+    }
+    if port is not None:
+        out["req.url.port"] = port
+    return out
+
+
+# the same few endpoint URLs arrive again and again (the entries are only read)
+_url_entries = lru_cache(maxsize=1024)(_split_url)
 
 
 def _flatten(prefix: str, value: Mapping[str, Any], act: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -130,6 +131,12 @@ def parse_time(text: str) -> datetime:
 
 
 def url_problem(url: str) -> str | None:
+    """Why ``url`` is not a request URL (None when it is); see :func:`_url_problem`. The same
+    few URLs arrive again and again: short ones are checked once."""
+    return _checked_url(url) if len(url) <= 2048 else _url_problem(url)
+
+
+def _url_problem(url: str) -> str | None:
     """Why ``url`` is not a request URL (None when it is): an absolute ``http(s)`` URL with a
     host, or a path starting with ``/``; no spaces or control characters, which URL parsers
     drop or keep differently, a valid port."""
@@ -151,22 +158,44 @@ def url_problem(url: str) -> str | None:
     return None
 
 
+_checked_url = lru_cache(maxsize=1024)(_url_problem)
+
 MAX_DEPTH = 256
 """Deeper JSON in a request (its body, say) is refused: nothing real nests that deep."""
 
 
 def _too_deep(data: object, limit: int) -> bool:
-    """Whether lists/objects nest deeper than ``limit`` (iterative: no recursion)."""
-    stack: list[tuple[object, int]] = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
+    """Whether lists/objects nest deeper than ``limit`` (level by level: no recursion; plain
+    dicts and lists, what JSON gives, are recognised by their exact type, other mappings by
+    the slower ABC check)."""
+    level: list[object] = [data]
+    depth = 1
+    while level:
         if depth > limit:
             return True
-        if isinstance(value, Mapping):
-            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, (Mapping, list)))
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value if isinstance(v, (Mapping, list)))
+        below: list[object] = []
+        for value in level:
+            kind = type(value)
+            if kind is dict:
+                items: Any = value.values()  # type: ignore[attr-defined]
+            elif kind is list:
+                items = value
+            elif kind in _LEAVES:
+                continue
+            elif isinstance(value, Mapping):
+                items = value.values()
+            else:
+                continue
+            for v in items:
+                k = type(v)
+                if k is dict or k is list or (k not in _LEAVES and isinstance(v, Mapping)):
+                    below.append(v)
+        level = below
+        depth += 1
     return False
+
+
+_LEAVES = frozenset({str, int, float, bool, type(None), bytes})
 
 
 def _kind(value: object) -> str:

@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from functools import lru_cache
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from .errors import ProviderError
@@ -340,6 +342,40 @@ def _kind(value: object) -> str:
         type(value), f"a {type(value).__name__}")
 
 
+def _url_facts(url: str) -> tuple[tuple[str | None, Api, Operation, Mapping[str, Any]] | None, str | None, bool]:
+    """(what the path says, the provider the host names, unparseable) of a URL: the
+    same few endpoint URLs arrive again and again, so short ones are parsed once."""
+    return _cached_url_facts(url) if len(url) <= _CACHED_URL else _parse_url(url)
+
+
+_CACHED_URL = 2048
+
+
+def _parse_url(url: str) -> tuple[tuple[str | None, Api, Operation, Mapping[str, Any]] | None, str | None, bool]:
+    try:
+        parts = urlsplit(url)
+        path, host = parts.path or url, (parts.hostname or "")
+        port = parts.port
+    except ValueError:
+        path, host, port, unparseable = url, "", None, True
+    else:
+        unparseable = False
+    host_provider = None
+    for suffix, name in _HOSTS:
+        if host == suffix.lstrip(".") or host.endswith(suffix):
+            host_provider = name
+            break
+    if host_provider is None and port == 11434:
+        host_provider = "ollama"
+    found = _by_path(path)
+    if found is not None:
+        found = (found[0], found[1], found[2], MappingProxyType(found[3]))
+    return found, host_provider, unparseable
+
+
+_cached_url_facts = lru_cache(maxsize=1024)(_parse_url)
+
+
 # ---------------------------------------------------------------------------------------------
 # the stage
 
@@ -367,12 +403,8 @@ def classify(
         return AiRequest(provider=provider or "unknown", operation="other", notes=("request is not an object",))
     headers = request.get("headers")
     url = request.get("url") if isinstance(request.get("url"), str) else ""
-    try:
-        parts = urlsplit(url)
-        path, host = parts.path or url, (parts.hostname or "")
-        port = parts.port
-    except ValueError:
-        path, host, port = url, "", None
+    found, host_provider, unparseable = _url_facts(url)
+    if unparseable:
         notes.append("unparseable url")
 
     body: object = request.get("body")
@@ -393,8 +425,7 @@ def classify(
     if provider is None and header_provider in PROVIDERS:
         provider = header_provider
 
-    found = _by_path(path)
-    extras: dict[str, Any] = {}
+    extras: Mapping[str, Any] = {}
     if found is not None:
         path_provider, api, op, extras = found
     else:
@@ -402,14 +433,6 @@ def classify(
         api, op = _by_body(body) if body else ("unknown", "other")
     if _header(headers, "anthropic-version") and found is None and "messages" in body:
         api, op = "anthropic", "messages"
-
-    host_provider = None
-    for suffix, name in _HOSTS:
-        if host == suffix.lstrip(".") or host.endswith(suffix):
-            host_provider = name
-            break
-    if host_provider is None and port == 11434:
-        host_provider = "ollama"
 
     if provider is None:
         provider = path_provider or host_provider
