@@ -1,0 +1,173 @@
+"""Side by side on one machine: the latency each gateway adds and its throughput, in front of
+the same stub upstream that answers an OpenAI chat completion at once.
+
+    python benchmarks/gateway_compare.py [--n 400] [--rounds 3] [--concurrency 16]
+
+Processes on 127.0.0.1: the stub (tests/gateway/stub.py), and in front of it
+(1) the floor: a minimal forwarding proxy, no policy (benchmarks/minimal_proxy.py: uvicorn,
+    uvloop and httptools when installed, aiohttp as the client);
+(2) ``aigw-policy serve``: a 3-rule policy with a token and a request limit, memory store,
+    with the ledger off and on SQLite;
+(3) LiteLLM's proxy with a model list and no database, when ``litellm`` is installed
+    (``pip install 'litellm[proxy]'``).
+Rounds are interleaved (every target once per round) so the machine's noise falls on all.
+Printed: p50/p99 added over calling the stub directly, requests per second, at concurrency 1
+and ``--concurrency``; then the ratios the issue sets (serve / floor added p50, serve /
+LiteLLM throughput). No assertions: a benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gateway_bench import free_port, pct, wait_up  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Say hello in five words."}], "max_tokens": 64}
+POLICY = """\
+policy "compare" {
+  on request {
+    rule "premium" {
+      when ai.model == 'gpt-4.1' && identity.team != 'research'
+      deny 403 "reserved"
+    }
+    rule "team-rpm" {
+      rate-limit { name: "team-rpm", capacity: 1_000_000, rate: 60s, bucket_key: [identity.team] }
+    }
+    rule "team-tpm" {
+      token-limit { name: "team-tpm", capacity: 1_000_000_000, rate: 60s, bucket_key: [identity.team] }
+    }
+  }
+}
+"""
+
+
+async def measure(url: str, headers: dict[str, str], n: int, concurrency: int) -> tuple[list[float], float, int]:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        for _ in range(min(20, n)):
+            await client.post(url, json=CHAT, headers=headers)
+        counter = iter(range(n))
+
+        async def worker() -> None:
+            nonlocal errors
+            for _ in counter:
+                t = time.perf_counter()
+                status = (await client.post(url, json=CHAT, headers=headers)).status_code
+                latencies.append(time.perf_counter() - t)
+                errors += status != 200
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - t0
+    return latencies, elapsed, errors
+
+
+def start(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=400, help="requests per target per round (default 400)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    ap.add_argument("--concurrency", type=int, default=16, help="clients in the second series (default 16)")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="aigw-compare-"))
+    (tmp / "policy.aigw").write_text(POLICY)
+    (tmp / "keys.yaml").write_text("keys:\n  - key: sk-bench\n    identity: {key: k1, user: u, team: research, org: o}\n")
+    py = sys.executable
+    ports = {name: free_port() for name in ("stub", "floor", "serve", "serve+sqlite", "litellm")}
+    stub_code = ("import sys; sys.path.insert(0, sys.argv[1]); import uvicorn; from gateway.stub import StubUpstream; "
+                 "uvicorn.run(StubUpstream(), host='127.0.0.1', port=int(sys.argv[2]), log_level='warning', "
+                 "access_log=False)")
+    upstream = f"http://127.0.0.1:{ports['stub']}"
+    procs = {"stub": start([py, "-c", stub_code, str(ROOT / "tests"), str(ports["stub"])])}
+    procs["floor"] = start([py, str(ROOT / "benchmarks" / "minimal_proxy.py"), upstream, str(ports["floor"])])
+    serve = [py, "-m", "aigw_policy.cli", "serve", "--policy", str(tmp / "policy.aigw"), "--upstream", upstream,
+             "--keys", str(tmp / "keys.yaml"), "--no-decision-log", "--watch", "0"]
+    procs["serve"] = start([*serve, "--port", str(ports["serve"])])
+    procs["serve+sqlite"] = start([*serve, "--port", str(ports["serve+sqlite"]),
+                                   "--ledger", f"sqlite:{tmp / 'usage.db'}"])
+    targets = {"floor": f"http://127.0.0.1:{ports['floor']}/v1/chat/completions",
+               "serve": f"http://127.0.0.1:{ports['serve']}/v1/chat/completions",
+               "serve+sqlite": f"http://127.0.0.1:{ports['serve+sqlite']}/v1/chat/completions"}
+    auth = {"floor": {"authorization": "Bearer sk-test"}, "serve": {"authorization": "Bearer sk-bench"},
+            "serve+sqlite": {"authorization": "Bearer sk-bench"}, "litellm": {"authorization": "Bearer sk-litellm"}}
+    litellm = shutil.which("litellm")
+    if litellm:
+        (tmp / "litellm.yaml").write_text(
+            "model_list:\n  - model_name: gpt-4o\n    litellm_params:\n      model: openai/gpt-4o\n"
+            f"      api_base: {upstream}/v1\n      api_key: sk-test\n")
+        env = dict(os.environ, LITELLM_MASTER_KEY="sk-litellm", LITELLM_LOG="ERROR")
+        procs["litellm"] = start([litellm, "--config", str(tmp / "litellm.yaml"), "--port", str(ports["litellm"]),
+                                  "--num_workers", "1"], env)
+        targets["litellm"] = f"http://127.0.0.1:{ports['litellm']}/v1/chat/completions"
+    direct = f"{upstream}/v1/chat/completions"
+    try:
+        wait_up(f"{upstream}/", procs["stub"])
+        wait_up(f"http://127.0.0.1:{ports['floor']}/", procs["floor"])
+        wait_up(f"http://127.0.0.1:{ports['serve']}/healthz", procs["serve"])
+        wait_up(f"http://127.0.0.1:{ports['serve+sqlite']}/healthz", procs["serve+sqlite"])
+        if "litellm" in procs:
+            wait_up(f"http://127.0.0.1:{ports['litellm']}/health/liveliness", procs["litellm"], timeout=120)
+        print(f"gateway compare: {args.rounds} interleaved rounds of {args.n} requests, python "
+              f"{sys.version.split()[0]}, {os.cpu_count()} cpus"
+              + ("" if "litellm" in procs else "; LiteLLM not installed (pip install 'litellm[proxy]')"))
+        summary: dict[int, dict[str, tuple[float, float, float]]] = {}
+        for conc in (1, args.concurrency):
+            samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in ("direct", *targets)}
+            for _ in range(args.rounds):
+                for name, url in (("direct", direct), *targets.items()):
+                    lat, elapsed, errors = asyncio.run(measure(url, auth.get(name, {}), args.n, conc))
+                    if errors:
+                        print(f"  {name}: {errors} answers were not 200")
+                    samples[name].append((pct(lat, 50), pct(lat, 99), len(lat) / elapsed))
+            med = {name: tuple(statistics.median(s[i] for s in rows) for i in range(3)) for name, rows in samples.items()}
+            summary[conc] = med  # type: ignore[assignment]
+            d = med["direct"]
+            print(f"\nconcurrency {conc}: median of {args.rounds} rounds")
+            print(f"{'target':14} {'p50 ms':>8} {'p99 ms':>8} {'added p50':>10} {'added p99':>10} {'req/s':>8}")
+            for name, (p50, p99, rps) in med.items():
+                added = "" if name == "direct" else f"{p50 - d[0]:10.2f} {p99 - d[1]:10.2f}"
+                print(f"{name:14} {p50:8.2f} {p99:8.2f} {added:>21} {rps:8.0f}")
+        print("\nratios (goals of SPEC §9: serve added p50 <= 1.5x the floor's; serve throughput >= 5x LiteLLM's)")
+        for conc, med in summary.items():
+            d = med["direct"]
+            floor_added = med["floor"][0] - d[0]
+            if floor_added > 0.05:
+                line = f"  c={conc}: serve/floor added p50 {(med['serve'][0] - d[0]) / floor_added:.2f}x"
+                line += f", serve+sqlite/floor {(med['serve+sqlite'][0] - d[0]) / floor_added:.2f}x"
+            else:
+                line = f"  c={conc}: the floor adds nothing measurable here (queueing dominates)"
+            line += f", serve/floor throughput {med['serve'][2] / med['floor'][2]:.2f}x"
+            if "litellm" in med:
+                line += f", serve/LiteLLM throughput {med['serve'][2] / med['litellm'][2]:.2f}x"
+            print(line)
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
