@@ -50,7 +50,8 @@ def reconcile(
         try:
             buckets.extend(parse_usage_export(read_text(path), str(path)))
         except UsageExportError as exc:
-            raise fail_usage(str(exc)) from None
+            typer.echo(f"error[{exc.code}]: {exc.message}\n  --> {exc.location}", err=True)
+            raise typer.Exit(2) from None
     records = read_records(ledger)
     specs, limit_store = open_limits(store, policy)
     result = Reconciliation()

@@ -37,8 +37,19 @@ import yaml
 __all__ = ["ProviderBucket", "UsageExportError", "parse_usage_export"]
 
 
+EXPORT_CODE = "AIGW800"
+"""A provider usage export that cannot be read (:mod:`aigw_policy.codes`)."""
+
+
 class UsageExportError(ValueError):
-    """A usage export that cannot be read; the message names the file and line."""
+    """A usage export that cannot be read, at ``name:line``; ``str()`` is ``name:line: message``."""
+
+    code = EXPORT_CODE
+
+    def __init__(self, location: str, message: str) -> None:
+        super().__init__(f"{location}: {message}")
+        self.location = location
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +93,9 @@ def _json(text: str, name: str) -> list[ProviderBucket]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as error:
-        raise UsageExportError(f"{name}:{error.lineno}: not valid JSON: {error.msg} (column {error.colno})") from None
+        raise UsageExportError(f"{name}:{error.lineno}", f"not valid JSON: {error.msg} (column {error.colno})") from None
     except RecursionError:
-        raise UsageExportError(f"{name}:1: nested too deeply to read") from None
+        raise UsageExportError(f"{name}:1", "nested too deeply to read") from None
     pages = doc if isinstance(doc, list) else [doc]
     out: list[ProviderBucket] = []
     try:
@@ -102,7 +113,7 @@ def _json(text: str, name: str) -> list[ProviderBucket]:
                                        provider, start, end, 0))
     except _Bad as bad:
         line = _line_of(text, bad.path)
-        raise UsageExportError(f"{name}:{line}: {bad.message} (at {_show(bad.path)})") from None
+        raise UsageExportError(f"{name}:{line}", f"{bad.message} (at {_show(bad.path)})") from None
     return _with_lines(out, text, pages, isinstance(doc, list))
 
 
@@ -259,22 +270,22 @@ def _csv(text: str, name: str) -> list[ProviderBucket]:
     elif "starting_at" in head:
         provider, bounds = "anthropic", ("starting_at", "ending_at")
     else:
-        raise UsageExportError(f"{name}:1: neither JSON nor a CSV header with `start_time` (OpenAI) "
+        raise UsageExportError(f"{name}:1", f"neither JSON nor a CSV header with `start_time` (OpenAI) "
                                "or `starting_at` (Anthropic)")
     need = (*bounds, *(_OPENAI_INT if provider == "openai" else _ANTHROPIC_INT))
     missing = [c for c in need if c not in head]
     if missing:
-        raise UsageExportError(f"{name}:1: the header lacks {', '.join(f'`{c}`' for c in missing)}")
+        raise UsageExportError(f"{name}:1", f"the header lacks {', '.join(f'`{c}`' for c in missing)}")
     out = []
     for row in reader:
         line = reader.line_num
         if None in row or any(v is None for v in row.values()):
-            raise UsageExportError(f"{name}:{line}: {len(head)} columns expected")
+            raise UsageExportError(f"{name}:{line}", f"{len(head)} columns expected")
         try:
             conv = _unix if provider == "openai" else _rfc3339
             start = conv(row[bounds[0]], (bounds[0],))
             end = conv(row[bounds[1]], (bounds[1],))
             out.append(_result(dict(row), (), provider, start, end, line))
         except _Bad as bad:
-            raise UsageExportError(f"{name}:{line}: {bad.message}") from None
+            raise UsageExportError(f"{name}:{line}", bad.message) from None
     return out

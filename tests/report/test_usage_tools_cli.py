@@ -249,4 +249,6 @@ def test_a_malformed_export_is_exit_2_on_the_command_line(tmp_path: Path) -> Non
     export = tmp_path / "bad.csv"
     export.write_text("start_time,end_time,input_tokens,output_tokens\n1,2,x,4\n")
     result = run("reconcile", "--ledger", ledger, "--provider-usage", str(export))
-    assert result.exit_code == 2 and f"{export}:2: `input_tokens` must be a non-negative integer" in result.output
+    assert result.exit_code == 2, result.output
+    assert "error[AIGW800]: `input_tokens` must be a non-negative integer" in result.output
+    assert f"--> {export}:2" in result.output
