@@ -13,12 +13,12 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..ledger.record import PENDING, UsageRecord, format_time, parse_time
 from ..ledger.report import Report, summarize
-from ..limits.model import Charge, LimitSpec, LimitStore
+from ..limits.model import Charge, LimitSpec, LimitStore, Outcome
 
 __all__ = ["Facts", "Headroom", "gather"]
 
@@ -131,32 +131,28 @@ def gather(records: Sequence[UsageRecord], *, since: str | None, until: str | No
 def _headroom(latest: dict[tuple[str, str], tuple[str, dict[str, Any]]], now: datetime,
               store: LimitStore | None, limits: Sequence[LimitSpec]) -> list[Headroom]:
     specs = {s.name: s for s in limits}
-    live: dict[tuple[str, str], Any] = {}
+    live: dict[tuple[str, str], Outcome] = {}
     if store is not None:
         pairs = [p for p in sorted(latest) if p[0] in specs]
         if pairs:
-            for p, out in zip(pairs, store.check([Charge(specs[n], k, 0.0) for n, k in pairs], now.timestamp()),
-                              strict=True):
-                live[p] = out
+            answers = store.check([Charge(specs[n], k, 0.0) for n, k in pairs], now.timestamp())
+            live = dict(zip(pairs, answers, strict=True))
     rows = []
     stamp = format_time(now)
     for (name, key), (time, e) in sorted(latest.items()):
         out = live.get((name, key))
         if out is not None:
-            reset = format_time(now + timedelta(seconds=out.reset_after))
-            rows.append(Headroom(name, key, out.unit, out.used, out.limit, out.remaining, reset, out.outcome,
-                                 "store", stamp))
+            rows.append(Headroom(name, key, out.unit, out.used, out.limit, out.remaining,
+                                 format_time(now + timedelta(seconds=out.reset_after)), out.outcome, "store", stamp))
             continue
         limit = float(e.get("limit") or 0.0)
         used = float(e["used"])
         after = e.get("reset_after")
         reset = (format_time(parse_time(time) + timedelta(seconds=float(after)))
                  if isinstance(after, (int, float)) else None)
-        rows.append(Headroom(name, key, str(e.get("unit") or ""), used, limit,
-                             float(e.get("remaining") if e.get("remaining") is not None else max(0.0, limit - used)),
+        left = e.get("remaining")
+        remaining = float(left) if isinstance(left, (int, float)) else max(0.0, limit - used)
+        rows.append(Headroom(name, key, str(e.get("unit") or ""), used, limit, remaining,
                              reset, str(e.get("outcome") or ""), "ledger", time))
     return rows
 
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
