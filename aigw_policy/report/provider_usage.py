@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -64,7 +64,6 @@ class ProviderBucket:
     output_tokens: int
     requests: int | None  # OpenAI's num_model_requests; Anthropic does not report it
     api_key_id: str | None
-    line: int
 
 
 _OPENAI_INT = ("input_tokens", "output_tokens")
@@ -110,11 +109,11 @@ def _json(text: str, name: str) -> list[ProviderBucket]:
                     raise _Bad(bpath, "a bucket needs a `results` list")
                 for r, result in enumerate(results):
                     out.append(_result(result, (*bpath, "results" if "results" in bucket else "result", r),
-                                       provider, start, end, 0))
+                                       provider, start, end))
     except _Bad as bad:
         line = _line_of(text, bad.path)
         raise UsageExportError(f"{name}:{line}", f"{bad.message} (at {_show(bad.path)})") from None
-    return _with_lines(out, text, pages, isinstance(doc, list))
+    return out
 
 
 def _field(obj: Any, key: str, path: tuple[Any, ...], kind: type) -> Any:
@@ -176,7 +175,7 @@ def _opt_str(value: Any) -> str | None:
     return None if value in (None, "") else str(value)
 
 
-def _result(result: Any, path: tuple[Any, ...], provider: str, start: str, end: str, line: int) -> ProviderBucket:
+def _result(result: Any, path: tuple[Any, ...], provider: str, start: str, end: str) -> ProviderBucket:
     if not isinstance(result, dict):
         raise _Bad(path, "a result must be an object")
     if provider == "openai":
@@ -195,7 +194,7 @@ def _result(result: Any, path: tuple[Any, ...], provider: str, start: str, end: 
         out = _count(result, "output_tokens", path, True)
         requests = None
     return ProviderBucket(provider, start, end, _opt_str(result.get("model")), inp, out, requests,
-                          _opt_str(result.get("api_key_id")), line)
+                          _opt_str(result.get("api_key_id")))
 
 
 def _show(path: tuple[Any, ...]) -> str:
@@ -238,27 +237,6 @@ def _line_of(text: str, path: tuple[Any, ...]) -> int:
     return 1
 
 
-def _with_lines(out: list[ProviderBucket], text: str, pages: list[Any], listed: bool) -> list[ProviderBucket]:
-    """Each result with the line it starts on (one YAML compose of the whole file)."""
-    root = _compose(text)
-    located = []
-    lines = iter(_result_lines(root, pages, listed))
-    for b in out:
-        located.append(ProviderBucket(b.provider, b.start, b.end, b.model, b.input_tokens, b.output_tokens,
-                                      b.requests, b.api_key_id, next(lines, 1)))
-    return located
-
-
-def _result_lines(root: Any, pages: list[Any], listed: bool) -> Iterator[int]:
-    for p, page in enumerate(pages):
-        ppath: tuple[Any, ...] = (p,) if listed else ()
-        for b, bucket in enumerate(page["data"]):
-            key = "results" if "results" in bucket else "result"
-            for r in range(len(bucket[key])):
-                node = _node_at(root, (*ppath, "data", b, key, r)) if root is not None else None
-                yield int(node.start_mark.line) + 1 if node is not None else 1
-
-
 # -- CSV ----------------------------------------------------------------------------------------
 
 
@@ -285,7 +263,7 @@ def _csv(text: str, name: str) -> list[ProviderBucket]:
             conv = _unix if provider == "openai" else _rfc3339
             start = conv(row[bounds[0]], (bounds[0],))
             end = conv(row[bounds[1]], (bounds[1],))
-            out.append(_result(dict(row), (), provider, start, end, line))
+            out.append(_result(dict(row), (), provider, start, end))
         except _Bad as bad:
             raise UsageExportError(f"{name}:{line}", bad.message) from None
     return out

@@ -24,6 +24,7 @@ else is *unexplained*: the command exits 1.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -206,7 +207,9 @@ _PROVIDER_OF = {"openai": ("openai",), "anthropic": ("anthropic",)}
 def against_provider(records: Iterable[UsageRecord], buckets: Sequence[ProviderBucket]) -> list[Row]:
     """One row per bucket, model and measure of the export beside the ledger's forwarded
     requests to that provider in the same bucket."""
-    forwarded = [r for r in records if r.usage_source != "none" and r.provider is not None]
+    forwarded = sorted((r for r in records if r.usage_source != "none" and r.provider is not None),
+                       key=lambda r: r.time)
+    times = [r.time for r in forwarded]
     windows: dict[tuple[str, str, str], dict[str | None, dict[str, float | None]]] = defaultdict(dict)
     for b in buckets:
         models = windows[(b.provider, b.start, b.end)]
@@ -218,7 +221,8 @@ def against_provider(records: Iterable[UsageRecord], buckets: Sequence[ProviderB
     for (provider, start, end), models in sorted(windows.items()):
         lo = format_time(parse_time(start) - timedelta(seconds=EDGE_SECONDS))
         hi = format_time(parse_time(end) + timedelta(seconds=EDGE_SECONDS))
-        near = [r for r in forwarded if r.provider in _PROVIDER_OF.get(provider, (provider,)) and lo <= r.time < hi]
+        accepted = _PROVIDER_OF.get(provider, (provider,))
+        near = [r for r in forwarded[bisect_left(times, lo):bisect_left(times, hi)] if r.provider in accepted]
         mine = [r for r in near if start <= r.time < end]
         by_model = None in models
         names: list[str | None] = [None] if by_model else sorted(set(models) | {r.model for r in mine}, key=str)

@@ -216,13 +216,13 @@ ANTHROPIC = {"data": [{"starting_at": "2026-11-20T00:00:00Z", "ending_at": "2026
 
 def test_the_exports_read_the_same_from_json_and_csv() -> None:
     (a,) = parse_usage_export(json.dumps(ANTHROPIC, indent=2), "a.json")
-    assert (a.provider, a.input_tokens, a.output_tokens, a.requests, a.start, a.line) == (
-        "anthropic", 162, 30, None, "2026-11-20T00:00:00.000000Z", 7)  # the result opens on line 7
+    assert (a.provider, a.input_tokens, a.output_tokens, a.requests, a.start) == (
+        "anthropic", 162, 30, None, "2026-11-20T00:00:00.000000Z")
     csv_text = ("starting_at,ending_at,model,uncached_input_tokens,cache_read_input_tokens,"
                 "cache_creation_ephemeral_5m_input_tokens,cache_creation_ephemeral_1h_input_tokens,output_tokens\n"
                 "2026-11-20T00:00:00Z,2026-11-21T00:00:00Z,claude-sonnet-4-20250514,100,50,7,5,30\n")
     (c,) = parse_usage_export(csv_text, "a.csv")
-    assert (c.input_tokens, c.output_tokens, c.model, c.line) == (162, 30, "claude-sonnet-4-20250514", 2)
+    assert (c.input_tokens, c.output_tokens, c.model) == (162, 30, "claude-sonnet-4-20250514")
     o = parse_usage_export("start_time,end_time,model,input_tokens,output_tokens,num_model_requests\n"
                            "1795132800,1795219200,gpt-4o,10,20,3\n", "o.csv")
     assert [(b.provider, b.input_tokens, b.requests) for b in o] == [("openai", 10, 3)]
