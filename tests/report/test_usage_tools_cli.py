@@ -252,3 +252,25 @@ def test_a_malformed_export_is_exit_2_on_the_command_line(tmp_path: Path) -> Non
     assert result.exit_code == 2, result.output
     assert "error[AIGW800]: `input_tokens` must be a non-negative integer" in result.output
     assert f"--> {export}:2" in result.output
+
+
+def test_a_ledger_without_records_is_an_empty_report_and_stays_unwritten(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "usage.db"
+    sqlite3.connect(db).close()  # a file with no table yet: the gateway has written nothing
+    before = db.read_bytes()
+    out = tmp_path / "r.html"
+    result = run("report", "--ledger", f"sqlite:{db}", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert html.count("No requests in this period.") == 4 and "Nothing was denied." in html
+    assert db.read_bytes() == before and not list(tmp_path.glob("usage.db-*"))
+
+
+@pytest.mark.parametrize("args", [["--since", "yesterday"], ["--since", "2026-11-02", "--until", "2026-11-01"]])
+def test_report_bad_period_is_exit_2(tmp_path: Path, args: list[str]) -> None:
+    ledger = fixture_ledger.write(tmp_path / "usage.jsonl")
+    result = run("report", "--ledger", ledger, "-o", str(tmp_path / "r.html"), *args)
+    assert result.exit_code == 2 and "aigw-policy:" in result.output
+    assert not (tmp_path / "r.html").exists()
