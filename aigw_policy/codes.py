@@ -3,7 +3,7 @@
 Ranges: ``AIGW0xx`` reading a document (syntax), ``AIGW1xx`` document structure,
 ``AIGW2xx`` CEL syntax, ``AIGW3xx`` CEL types and cost, ``AIGW4xx`` policy analysis,
 ``AIGW5xx`` requests and evaluation, ``AIGW6xx`` gateway configuration (the keys file),
-``AIGW7xx`` policy test files.
+``AIGW7xx`` policy test files, ``AIGW8xx`` usage data (provider usage exports).
 """
 
 from __future__ import annotations
@@ -114,6 +114,8 @@ CODES: dict[str, Code] = _codes(
     ("AIGW703", E, "test file's policy cannot be loaded"),
     ("AIGW704", E, "invalid request in a policy test"),
     ("AIGW705", E, "expected rule or limit not in the policy"),
+    # usage data read by `reconcile`
+    ("AIGW800", E, "provider usage export malformed"),
 )
 
 del E, W, I

@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 from aigw_policy.cli import app
 
 runner = CliRunner()
-COMMANDS = ["lint", "fmt", "convert", "schema", "codes", "explain", "test", "replay", "usage", "serve"]
+COMMANDS = ["lint", "fmt", "convert", "schema", "codes", "explain", "test", "replay", "usage", "report", "reconcile",
+            "limits", "serve"]
 
 
 @pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)], ids=["main", *COMMANDS])
@@ -19,7 +20,7 @@ def test_help_shows_no_type_on_flags(command: list[str]) -> None:
     assert "--help" in out.output
 
 
-@pytest.mark.parametrize("command", ["explain", "replay", "convert", "usage"])
+@pytest.mark.parametrize("command", ["explain", "replay", "convert", "usage", "report", "reconcile", "limits"])
 def test_files_and_urls_are_named(command: str) -> None:
     out = runner.invoke(app, [command, "--help"], terminal_width=120)
     assert "<Path>" not in out.output and "<str>" not in out.output and "<list[str]>" not in out.output

@@ -1,0 +1,92 @@
+"""``aigw-policy limits``: what's left for a key or a team, read from the store, charging nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from .common import fail_usage
+from .ledger_inputs import open_store, policy_limits
+
+
+class LimitsFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def _identity(key: str | None, team: str | None, identity: str | None) -> dict[str, Any]:
+    given = [n for n, v in (("--key", key), ("--team", team), ("--identity", identity)) if v is not None]
+    if len(given) != 1:
+        raise fail_usage("give one of --key, --team or --identity")
+    if identity is None:
+        return {"key": key} if key is not None else {"team": team}
+    try:
+        value = json.loads(identity)
+    except json.JSONDecodeError as exc:
+        raise fail_usage(f"--identity is not valid JSON: {exc.msg} (column {exc.colno})") from None
+    from ..env.request import Identity
+
+    if not isinstance(value, dict):
+        raise fail_usage('--identity must be a JSON object, e.g. {"key": "k1", "team": "research"}')
+    try:
+        return Identity.model_validate(value).model_dump(exclude_none=True)
+    except ValueError as exc:
+        first = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}  # type: ignore[attr-defined]
+        where = ".".join(str(p) for p in first["loc"]) or "identity"
+        raise fail_usage(f"--identity: `{where}`: {first['msg']}") from None
+
+
+def _n(x: float | None) -> str:
+    if x is None:
+        return "?"
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.4f}".rstrip("0").rstrip(".")
+
+
+def limits(
+    policy: Annotated[Path, typer.Option("--policy", metavar="FILE", help="The policy whose limits to show")],
+    store: Annotated[str, typer.Option("--store", metavar="URL", help="The store that enforces: memory:, sqlite:PATH or redis://...")],
+    key: Annotated[Optional[str], typer.Option("--key", metavar="K", help="The identity's key id (identity.key)")] = None,
+    team: Annotated[Optional[str], typer.Option("--team", metavar="T", help="The identity's team (identity.team)")] = None,
+    identity: Annotated[Optional[str], typer.Option("--identity", metavar="JSON",
+                                                    help='The whole identity, e.g. {"key": "k1", "team": "research"}')] = None,
+    format: Annotated[LimitsFormat, typer.Option("--format", help="text for a person, json for scripts")] = LimitsFormat.text,  # noqa: A002
+) -> None:
+    """What's left for me? Every limit that applies to an identity: used, limit, remaining,
+    reset time and outcome, read from the store (nothing is charged)."""
+    from ..engine.limit_view import limits_for
+    from ..limits.model import StoreUnavailable
+
+    who = _identity(key, team, identity)
+    compiled, _ = policy_limits(policy)
+    limit_store = open_store(store)
+    now = time.time()
+    try:
+        views = limits_for(compiled, limit_store, who, now)  # type: ignore[arg-type]
+    except StoreUnavailable as exc:
+        raise fail_usage(f"the store did not answer: {exc}") from None
+    finally:
+        close = getattr(limit_store, "close", None)
+        if callable(close):
+            close()
+    if format is LimitsFormat.json:
+        typer.echo(json.dumps({"identity": who, "limits": [v.to_dict() for v in views]}, indent=2))
+        return
+    if not views:
+        typer.echo("no limit applies to this identity")
+        return
+    for v in views:
+        head = f"{v.name} ({v.type}, bucket {v.key!r})" if v.key is not None else f"{v.name} ({v.type})"
+        if v.used is None:
+            typer.echo(f"{head}: limit {_n(v.limit)} {v.unit}; {v.note or 'usage unknown'}")
+        else:
+            typer.echo(f"{head}: {_n(v.used)} of {_n(v.limit)} {v.unit} used, {_n(v.remaining)} left, "
+                       f"resets {v.reset_at}: {v.outcome}" + ("" if v.enforce else " (not enforced)"))
+        if v.when:
+            typer.echo(f"  applies when: {' && '.join(v.when)}")
+        if v.note and v.used is not None:
+            typer.echo(f"  note: {v.note}")
