@@ -167,7 +167,7 @@ def finish(flow: Flow, end: End) -> Steps:
     if run.route.on_error == "continue":
         flow.rec.outcome(f"route failed {end.status} {end.code} (on_error: continue): the rules after it run")
         kept, flow.stop = flow.charges, None
-        yield from continue_phase(flow, run.rule.position + 1)
+        yield from continue_phase(flow, run.rule, run.action.position)
         flow.charges = kept  # the gateway answers: what later rules would charge is not charged
         if flow.stop is not None and flow.stop.verdict == "deny":
             stop = flow.stop
