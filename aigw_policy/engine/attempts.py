@@ -137,6 +137,7 @@ def _serve(flow: Flow, run: RouteRun) -> None:
     run.served = {"provider": c.provider, "model": c.model, "key_id": c.key_id, "attempt": live.number}
     flow.model, flow.provider = c.model, c.provider
     flow.act.update(candidate_activation(flow.act, c.provider, c.model))
+    flow.act["actions"].setdefault("ngrok", {})["ai_gateway"] = ai_gateway_result(flow, run)
 
 
 def _settle_failed(flow: Flow, run: RouteRun, outcome: AttemptOutcome) -> Steps:
