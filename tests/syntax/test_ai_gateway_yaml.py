@@ -115,3 +115,26 @@ def test_json_form_loads_the_same():
     policy, _ = _load(DOC)
     again, diags = _load(json.dumps(yaml.safe_load(DOC)), "doc.json")
     assert diags == [] and again == policy
+
+
+def test_the_json_schema_describes_the_action_and_the_bare_form():
+    import jsonschema
+    import yaml
+
+    from aigw_policy.schema import policy_json_schema
+
+    schema = policy_json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    data = yaml.safe_load(DOC)
+    validator.validate(data)  # the bare form
+    policy, _ = _load(DOC)
+    from aigw_policy.syntax.yaml_form import dump_data
+
+    validator.validate(dump_data(policy))  # the rule it is written back as
+    provider = data["on_http_request"][0]["config"]["providers"][0]
+    provider["api_kyes"] = provider.pop("api_keys")
+    assert not validator.is_valid(data)
+    strategy = schema["$defs"]["Selection"]["properties"]["strategy"]
+    assert "CEL" in strategy["description"]
+    assert "secrets.get" in schema["$defs"]["ApiKeyConfig"]["properties"]["value"]["description"]
