@@ -267,6 +267,10 @@ def policy_json_schema() -> dict[str, Any]:
             "on_tcp_connect": {"type": "array", "deprecated": True,
                                "description": "ngrok's TCP phase: not supported, skipped with "
                                "a warning."},
+            "on_event_stream_message": {"type": "array", "deprecated": True,
+                                        "description": "ngrok's phase over each message of a "
+                                        "streamed response: not supported, skipped with a "
+                                        "warning."},
         },
         "additionalProperties": False,
         "$defs": defs,

@@ -1,5 +1,5 @@
 """Structural checks of ``ai-gateway`` configs (SPEC §12): what the config's model cannot say
-alone. Names that must be unique, a custom provider's ``base_url``, ngrok's
+alone. Ids that must be unique, a custom provider's ``base_url``, ngrok's
 ``supported_params``-needs-``surface`` rule, timeouts that cannot both hold, and API keys
 written into the policy.
 
@@ -68,15 +68,15 @@ def check_action(action: Action) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     span = action.span_of
     found += _unique(
-        ((f"providers.{i}", p.id, p.id_aliases) for i, p in enumerate(config.providers or ())),
-        span, "AIGW140", "provider id", "", "the gateway could not tell which provider a request "
-        "names; give each provider its own id and aliases (case does not matter)")
+        ((f"providers.{i}.id", p.id) for i, p in enumerate(config.providers or ())),
+        span, "AIGW140", "provider id", "", "give each provider its own id (case does not "
+        "matter); to let one provider also answer to another's name, use `id_aliases`")
     for i, provider in enumerate(config.providers or ()):
         at = f"providers.{i}"
         found += _unique(
-            ((f"{at}.models.{j}", m.id, m.id_aliases) for j, m in enumerate(provider.models or ())),
-            span, "AIGW141", "model id", f" in provider `{provider.id}`", "list each model once; "
-            "an alias may not repeat another model's id or alias")
+            ((f"{at}.models.{j}.id", m.id) for j, m in enumerate(provider.models or ())),
+            span, "AIGW141", "model id", f" in provider `{provider.id}`", "list each model once "
+            "(case does not matter)")
         found += _keys(provider, at, span)
         found += _surfaces(provider, at, span)
         found += _base_url(provider, at, span)
@@ -84,27 +84,24 @@ def check_action(action: Action) -> list[Diagnostic]:
     return found
 
 
-def _unique(entries: Iterable[tuple[str, str, tuple[str, ...] | None]],
-            span: Callable[[str], Span | None], code: str, what: str, where: str,
-            help: str) -> list[Diagnostic]:
-    """Ids and aliases, compared without case: the second use of each is reported."""
+def _unique(entries: Iterable[tuple[str, str]], span: Callable[[str], Span | None], code: str,
+            what: str, where: str, help: str) -> list[Diagnostic]:
+    """Ids compared without case (ngrok: names are not case-sensitive); the second use of
+    each is reported. Aliases may repeat another entry's id: ngrok's multi-provider example
+    gives `openai-eu` the alias `openai` so that both serve requests for `openai`."""
     seen: dict[str, str] = {}
     found = []
-    for path, id_, aliases in entries:
-        names = [(f"{path}.id", id_)] + [(f"{path}.id_aliases.{k}", a)
-                                         for k, a in enumerate(aliases or ())]
-        for name_path, name in names:
-            folded = name.casefold()
-            first = seen.get(folded)
-            if first is not None:
-                at = span(first)
-                line = f" (line {at.line})" if at is not None else ""
-                found.append(Diagnostic.make(
-                    code, f"duplicate {what} `{name}`{where}: `{_shown(first)}`{line} is the same "
-                    "name", 
-                    span(name_path), help=help))
-            else:
-                seen[folded] = name_path
+    for path, name in entries:
+        folded = name.casefold()
+        first = seen.get(folded)
+        if first is not None:
+            at = span(first)
+            line = f" (line {at.line})" if at is not None else ""
+            found.append(Diagnostic.make(
+                code, f"duplicate {what} `{name}`{where}: `{_shown(first)}`{line} is the same "
+                "name", span(path), help=help))
+        else:
+            seen[folded] = path
     return found
 
 

@@ -61,7 +61,9 @@ __all__ = [
 TOP_KEYS = ("name", *SETTINGS, "on_http_request", "on_http_response")
 RULE_KEYS = ("name", "expressions", "on_error", "actions")
 ACTION_KEYS = ("type", "config")
-UNSUPPORTED_PHASES = ("on_tcp_connect",)
+UNSUPPORTED_PHASES = ("on_tcp_connect", "on_event_stream_message")
+"""ngrok phases outside HTTP requests and responses: TCP connects, and the messages of a
+streamed response (ngrok's AI gateway docs redact them with `sse-find-replace`)."""
 
 # ---------------------------------------------------------------------------------------
 # stage 2: tree -> IR
@@ -96,11 +98,13 @@ class _Reader:
             elif key in PHASES:
                 fields[key] = tuple(self.phase(key, value))
             elif key in UNSUPPORTED_PHASES:
-                self.diags.add(
-                    "AIGW102", f"unsupported phase `{key}`: its rules are skipped", key_span,
-                    help="aigw-policy evaluates HTTP traffic: use `on_http_request` and "
-                    "`on_http_response`",
-                )
+                help = ("aigw-policy evaluates HTTP traffic: use `on_http_request` and "
+                        "`on_http_response`")
+                if key == "on_event_stream_message":
+                    help = ("rules over each message of a streamed response are not supported; "
+                            "`on_http_response` rules run once the stream has ended")
+                self.diags.add("AIGW102", f"unsupported phase `{key}`: its rules are skipped",
+                               key_span, help=help)
             elif wrapper is not None:
                 if wrapper[0] == key:
                     self.diags.add("AIGW100", wrapper[1], key_span, help=wrapper[2])

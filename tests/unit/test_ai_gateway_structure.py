@@ -71,6 +71,15 @@ def test_a_surface_with_its_surface_may_list_params():
     assert _codes(config) == []
 
 
+def test_an_alias_may_repeat_another_providers_id():
+    """ngrok's multi-provider example: `openai-eu` also answers to `openai`."""
+    config = _provider("        - id: openai\n        - id: openai-eu\n"
+                       "          base_url: https://eu.api.openai.com\n"
+                       "          id_aliases: [openai]\n")
+    assert _codes(config) == []
+    assert _codes(_provider("        - id: openai\n        - id: OpenAI\n")) == ["AIGW140"]
+
+
 def test_model_ids_repeat_freely_across_providers():
     config = _provider("        - {id: openai, models: [{id: m}]}\n"
                        "        - {id: anthropic, models: [{id: m}]}\n")
