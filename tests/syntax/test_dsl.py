@@ -155,7 +155,7 @@ BLOCK_CASES = [
     ("ai-gateway { providers: [ { id: \"openai\", api_keys: [ { value: "
      "\"${secrets.get('openai','k1')}\" } ] } ], model_selection: { strategy: "
      "[ ai.models.filter(m, m.provider_id == 'openai'), ai.models ] }, "
-     "per_request_timeout: 30s, on_error: \"continue\" }", "ai-gateway",
+     "per_request_timeout: 30s, on_error: continue }", "ai-gateway",
      {"on_error": "continue", "per_request_timeout": "30s",
       "providers": (ProviderConfig(id="openai", api_keys=(
           ApiKeyConfig(value="${secrets.get('openai','k1')}"),)),),
