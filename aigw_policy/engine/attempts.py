@@ -16,6 +16,7 @@ released, or charged the input the upstream reported under ``upstream_error: cha
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,7 +25,7 @@ from ..providers import Usage, extract_usage
 from ..routing.model import Attempt, AttemptOutcome, Next, Serve
 from .charging import _entry, settle, settle_charges
 from .decision import Decision
-from .flow import REQ, Flow, Reserve, Steps, Stop, StoreFailed
+from .flow import REQ, Flow, Need, Reserve, Steps, Stop, StoreFailed
 from .phases import continue_phase, response_steps
 from .route import RouteRun, candidate_activation
 from .route_errors import ALL_FAILED, CONNECT, TIMEOUT, ai_gateway_result, error_body
@@ -56,7 +57,7 @@ def _fails_over(triggers: Any, outcome: AttemptOutcome) -> bool:
     return status in triggers or f"{status // 100}xx" in triggers
 
 
-def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Steps:
+def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Generator[Need, Any, Next | Serve | End]:
     """The next step of ``flow``'s route; ``elapsed_s``: time since the first attempt."""
     run: RouteRun = flow.route
     route = run.route
@@ -155,7 +156,7 @@ def _settle_failed(flow: Flow, run: RouteRun, outcome: AttemptOutcome) -> Steps:
         yield from settle_charges(flow, run.store_id(flow.rid, live.number), t.charges, resp, usage, cost)  # type: ignore[union-attr]
 
 
-def finish(flow: Flow, end: End) -> Steps:
+def finish(flow: Flow, end: End) -> Generator[Need, Any, Decision]:
     """The gateway answers: the error (or what the rules after ``on_error: continue``
     decided), the request's own reservation settled as an upstream error, the response phase
     over the gateway's answer; the final decision."""
