@@ -27,11 +27,12 @@ from ..providers import extract_usage
 from .actions import run_action
 from .charging import check_deferred, limit, reserve, settle
 from .compile import CompiledRule
+from .route import route_action, settle_served
 from .flow import REQ, RES, Flow, Steps, Stop
 from .rule_error import CONDITION, CONDITION_TYPE, Failure, Skip, failure, rule_error
 from .trace import Recorder
 
-__all__ = ["request_steps", "response_steps"]
+__all__ = ["continue_phase", "request_steps", "response_steps"]
 
 
 def request_steps(flow: Flow) -> Steps:
@@ -82,6 +83,8 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
             flow.notes.append(f"cost unknown: {cost.reason}")
         if flow.reserved:
             yield from settle(flow, resp, usage, cost)
+        if flow.route is not None:
+            yield from settle_served(flow, resp, usage, cost)
     resp = flow.response
     act["res.status_code"] = resp.get("status_code", 200)
     headers = _lower_headers(resp.get("headers") or {})
@@ -101,18 +104,24 @@ def _lower_headers(headers: Any) -> dict[str, list[str]]:
     return out
 
 
-def _phase(flow: Flow, phase: str) -> Steps:
+def continue_phase(flow: Flow, start: int) -> Steps:
+    """The request phase from rule ``start`` on (after a route that failed under
+    ``on_error: continue``)."""
+    yield from _phase(flow, REQ, start)
+
+
+def _phase(flow: Flow, phase: str, start: int = 0) -> Steps:
     cp = flow.cp
     rules = cp.rules(phase)  # type: ignore[arg-type]
     index = cp.request_index if phase == REQ else cp.response_index
     act = flow.act
     rec = flow.rec
     on = rec.on  # production records nothing: it skips the calls
-    order = index.candidates(act, 0) if index is not None else None
-    seq: Any = order if order is not None else rules
+    order = index.candidates(act, start) if index is not None else None
+    seq: Any = order if order is not None else rules[start:]
     k = 0
     n = len(seq)
-    due = 0  # the next rule in document order: those before a candidate were skipped by the index
+    due = start  # the next rule in document order: those before a candidate were skipped by the index
     while k < n:
         rule = seq[k]
         k += 1
@@ -148,6 +157,8 @@ def _phase(flow: Flow, phase: str) -> Steps:
                         rec.outcome("skipped: limits run in the request phase")
                         continue
                     stop = yield from limit(flow, rule, action)
+                elif action.type == "ai-gateway":
+                    stop = route_action(flow, rule, action, phase)
                 else:
                     stop = run_action(flow, rule, action, phase)
                     if action.type == "set-model":
