@@ -72,7 +72,8 @@ class Gateway:
 
         def make_engine(doc: Any) -> Any:
             self.secrets.check(key_values(doc))  # a key whose secret is set nowhere: not this policy
-            return Engine(doc, store=self.store, ledger=self.ledger, prices=book, cache_dir=cache_dir)
+            return Engine(doc, store=self.store, ledger=self.ledger, prices=book, cache_dir=cache_dir,
+                          route_metrics=self.route_metrics)
 
         self.holder = PolicyHolder(policy, make_engine, logger=self.logger, on_reload=self.observer.reload)
         self.upstream = upstream

@@ -174,6 +174,35 @@ def stream_error_event(api: str, message: str) -> bytes:
     return b"data: " + json.dumps(data).encode() + b"\n\n"
 
 
+class Framer:
+    """Holds back the unfinished event at the end of a stream's chunk until it is whole, so
+    that the client only ever receives whole events (SSE: up to a blank line; NDJSON: up to
+    a newline), and a stream cut mid-event ends cleanly with the error event. An event
+    longer than :data:`MAX_EVENT` is passed on as it is."""
+
+    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
+        ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"").lower()
+        self.sse = b"event-stream" in ctype
+        self.pending = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self.pending + chunk
+        ends = (b"\n\n", b"\r\n\r\n") if self.sse else (b"\n",)
+        cut = max((i + len(end) for end in ends if (i := data.rfind(end)) >= 0), default=0)
+        if len(data) - cut > MAX_EVENT:
+            cut = len(data)
+        self.pending = data[cut:]
+        return data[:cut]
+
+    def flush(self) -> bytes:
+        out, self.pending = self.pending, b""
+        return out
+
+
+MAX_EVENT = 1024 * 1024
+"""Bytes of one stream event held back at most while it is incomplete."""
+
+
 def served_app(answer: Answer, api: str, ctx: Any) -> Any:
     """An ASGI app that gives the exchange ``answer`` (already opened upstream) as if it came
     from the upstream now, so that the exchange streams it through as any other."""
@@ -187,12 +216,19 @@ def served_app(answer: Answer, api: str, ctx: Any) -> Any:
             if answer.rest is None:
                 await send({"type": "http.response.body", "body": answer.prefix, "more_body": False})
                 return
-            if answer.prefix:
-                await send({"type": "http.response.body", "body": answer.prefix, "more_body": True})
+            frames = Framer(answer.headers) if answer.streaming else None
+
+            async def out(chunk: bytes) -> None:
+                whole = frames.feed(chunk) if frames is not None else chunk
+                if whole:
+                    await send({"type": "http.response.body", "body": whole, "more_body": True})
 
             async def copy() -> None:
+                await out(answer.prefix)
                 async for chunk in answer.rest:  # type: ignore[union-attr]
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    await out(chunk)
+                if frames is not None and frames.pending:  # the end: whatever is left is whole
+                    await send({"type": "http.response.body", "body": frames.flush(), "more_body": True})
 
             copier = asyncio.ensure_future(copy())
             done, _ = await asyncio.wait({copier, gone}, return_when=asyncio.FIRST_COMPLETED)

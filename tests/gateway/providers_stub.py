@@ -16,7 +16,7 @@ from typing import Any
 
 OPENAI_USAGE = {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
 ANTHROPIC_USAGE = {"input_tokens": 13, "output_tokens": 4}
-WORDS = ["routed", " by", " the", " gateway"]
+WORDS = [" routed", " by", " the", " gateway"]
 
 
 @dataclass
