@@ -296,8 +296,7 @@ async def route(exchange: Exchange, decision: Any, scope: dict[str, Any], data: 
 
 def ai_gateway_configs(policy: Any) -> list[Any]:
     """The ``ai-gateway`` action configs of a policy (IR), in document order."""
-    rules = (getattr(policy, "on_http_request", None) or ()) + (getattr(policy, "on_http_response", None) or ())
-    return [a.config for rule in rules for a in rule.actions if a.type == "ai-gateway"]
+    return [a.config for rule in policy.phase("on_http_request") for a in rule.actions if a.type == "ai-gateway"]
 
 
 def key_values(policy: Any) -> list[str]:

@@ -58,14 +58,16 @@ def env_name(vault: str, name: str) -> str:
 
 
 class Secrets:
-    """``{vault: {name: value}}`` from a file, then the environment (``env``)."""
+    """``{vault: {name: value}}`` from a file, then the ``AIGW_SECRET_*`` variables of
+    ``env`` (default ``os.environ``) as they are when it is made."""
 
     __slots__ = ("_env", "_vaults")
 
     def __init__(self, vaults: Mapping[str, Mapping[str, str]] | None = None,
                  env: Mapping[str, str] | None = None) -> None:
         self._vaults = {v: dict(names) for v, names in (vaults or {}).items()}
-        self._env = os.environ if env is None else env
+        # read once (a start-up's view); an empty variable is not a key
+        self._env = {k: v for k, v in (os.environ if env is None else env).items() if k.startswith(ENV_PREFIX) and v}
 
     def __repr__(self) -> str:  # names only, never a value
         names = sum(len(n) for n in self._vaults.values())

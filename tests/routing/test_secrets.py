@@ -46,6 +46,11 @@ def test_file_wins_over_env_and_literals_pass(tmp_path) -> None:
     assert SECRET not in repr(s) and "from-env" not in repr(s)
 
 
+def test_empty_and_foreign_variables_are_not_keys() -> None:
+    s = Secrets({}, env={"AIGW_SECRET_V_N": "", "OTHER": "x"})
+    assert s.get("v", "n") is None and "OTHER" not in repr(s)
+
+
 def test_missing_names_vault_and_variable_never_values() -> None:
     s = Secrets({"openai": {"other": SECRET}}, env={"AIGW_SECRET_X_Y": SECRET})
     with pytest.raises(SecretError) as caught:
