@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from .exchange import Exchange
 
 __all__ = ["Answer", "Router", "route", "stream_error_event"]
+
+_log = logging.getLogger("aigw_policy.gateway")
 
 _STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
 ERROR_BODY_LIMIT = 1024 * 1024
@@ -96,10 +99,14 @@ class Router:
         judge it. The outcome, and the answer when there is one to serve or replay."""
         import httpx
 
-        secret = self.secrets.resolve(attempt.key.value) if attempt.key is not None else None
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        req = upstream_request(scope.get("method", "POST"), scope["raw_path"].decode("latin-1"),
-                               scope.get("query_string", b""), headers, data, attempt, secret, parsed=parsed)
+        try:
+            secret = self.secrets.resolve(attempt.key.value) if attempt.key is not None else None
+            req = upstream_request(scope.get("method", "POST"), scope["raw_path"].decode("latin-1"),
+                                   scope.get("query_string", b""), headers, data, attempt, secret, parsed=parsed)
+        except ValueError as error:  # a secret set nowhere, a provider without base_url: not reachable
+            _log.error("attempt %d to provider `%s` cannot be sent: %s", attempt.number, attempt.provider.id, error)
+            return AttemptOutcome(error="connect", latency_ms=0.0), None
         limit = attempt.timeout_s
         timeout = httpx.Timeout(limit, connect=min(self.connect_timeout, limit))
         request = self.client().build_request(req.method, req.url, content=req.content, timeout=timeout,
