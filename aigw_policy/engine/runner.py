@@ -428,14 +428,19 @@ class Engine(RoutingMixin):
 
         from ..ledger import make_record
 
-        ai = flow.ai if flow.model == flow.ai.model else replace(flow.ai, model=flow.model)
+        ai = flow.ai
+        if flow.model != ai.model or flow.provider != ai.provider:
+            ai = replace(ai, model=flow.model, provider=flow.provider)  # the served model's
+        run = flow.route
         cost, usage = flow.cost, flow.usage
         if cost is None and usage is None and decision.verdict == "deny":
             # answered by the gateway: nothing reached the provider, nothing to price
             cost, usage = Cost.not_forwarded(), Usage.of(0, 0, source="none")
         return make_record(flow.rid, time=flow.time(), ai=ai, usage=usage, cost=cost,
                            identity=flow.identity.model_dump(exclude_none=True), verdict=decision.verdict, status_code=decision.status_code,
-                           rule=decision.rule, limits=decision.limits)
+                           rule=decision.rule, limits=decision.limits,
+                           attempts=len(run.attempts) if run is not None else None,
+                           route_key_id=run.served["key_id"] if run is not None and run.served else None)
 
     def _drive(self, steps: Steps, now: float) -> Any:
         """Run ``steps`` against the store; their return value."""
