@@ -8,13 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-try:  # the planner (aigw_policy.routing.compile); a stand-in until it is merged
-    import aigw_policy.routing.compile  # noqa: F401
-except ImportError:  # pragma: no cover - only before the planner lands
-    from tests.engine.routing_fake import install
-
-    install()
-
 SECRETS = {"alpha": {"one": "sk-alpha-ONE-secret", "two": "sk-alpha-TWO-secret"},
            "gamma": {"key": "sk-gamma-KEY-secret"}}
 ENV_SECRETS = {"AIGW_SECRET_BETA_ONLY": "sk-beta-ENV-secret"}
@@ -34,6 +27,7 @@ on_http_request:
         config:
           per_request_timeout: 800ms
           total_timeout: 1200ms
+          only_allow_configured_providers: true
           providers:
             - id: alpha
               base_url: ALPHA/v1
@@ -49,6 +43,7 @@ on_http_request:
       - type: ai-gateway
         config:
           per_request_timeout: 1s
+          only_allow_configured_providers: true
           providers:
             - id: gamma
               base_url: GAMMA
@@ -60,6 +55,7 @@ on_http_request:
       - type: ai-gateway
         config:
           per_request_timeout: 1s
+          only_allow_configured_providers: true
           providers:
             - id: alpha
               base_url: ALPHA/v1

@@ -113,10 +113,13 @@ def test_key_failover_on_429(routed: Any, stubs: Any) -> None:
 def test_model_failover_on_5xx_charges_only_the_served_model(routed: Any, stubs: Any) -> None:
     before = (model_used(routed, "gpt-4o"), model_used(routed, "gpt-4o-mini"))
     stubs["alpha"][0].push(Reply(500, model="gpt-4o", times=2))
-    raw = oai(routed).chat.completions.with_raw_response.create(model="gpt-4o", messages=MSG)
+    stubs["beta"][0].push(Reply(503))
+    raw = oai(routed).chat.completions.with_raw_response.create(model="gpt-4o", messages=MSG,
+                                                                 extra_body={"models": ["gpt-4o-mini"]})
     assert raw.parse().choices[0].message.content == "alpha:gpt-4o-mini"
     assert [m for m, _ in seen(stubs, "alpha")] == ["gpt-4o", "gpt-4o", "gpt-4o-mini"]
-    assert_served(record(routed, raw.headers["x-aigw-decision-id"]), "alpha", "gpt-4o-mini", 3, "a1")
+    assert "models" not in stubs["alpha"][0].seen[-1]["body"]  # the gateway's list, not the upstream's
+    assert_served(record(routed, raw.headers["x-aigw-decision-id"]), "alpha", "gpt-4o-mini", 4, "a1")
     assert model_used(routed, "gpt-4o") == before[0]
     assert model_used(routed, "gpt-4o-mini") == before[1] + OPENAI_USAGE["total_tokens"]
 
@@ -124,9 +127,11 @@ def test_model_failover_on_5xx_charges_only_the_served_model(routed: Any, stubs:
 def test_model_failover_on_timeout(routed: Any, stubs: Any) -> None:
     stubs["alpha"][0].push(Reply(delay=2.5, model="gpt-4o", times=2))
     raw = oai(routed).chat.completions.with_raw_response.create(model="gpt-4o", messages=MSG)
-    assert raw.parse().choices[0].message.content == "alpha:gpt-4o-mini"
+    assert raw.parse().choices[0].message.content == "beta:gpt-4o"
     rec = record(routed, raw.headers["x-aigw-decision-id"])
-    assert_served(rec, "alpha", "gpt-4o-mini", 3, "a1")
+    assert_served(rec, "beta", "gpt-4o", 3, "b1")
+    tried = json.loads(routed.log.getvalue().splitlines()[-1])["aigw.route.attempts"]
+    assert [a["error"] for a in tried] == ["timeout", "timeout", None]
 
 
 def test_a_stream_served_after_a_failed_attempt(routed: Any, stubs: Any) -> None:
@@ -144,17 +149,17 @@ def test_a_stream_served_after_a_failed_attempt(routed: Any, stubs: Any) -> None
 
 
 def test_all_failed_is_503_with_ngroks_code(routed: Any, stubs: Any) -> None:
-    stubs["alpha"][0].push(Reply(500, times=4))
+    stubs["alpha"][0].push(Reply(500, times=2))
     stubs["beta"][0].push(Reply(502))
     with pytest.raises(openai.InternalServerError) as caught:
         oai(routed).chat.completions.create(model="gpt-4o", messages=MSG)
     err = caught.value
     assert err.status_code == 503
     assert err.body["code"] == "ERR_NGROK_3807"
-    assert len(stubs["alpha"][0].seen) == 4 and seen(stubs, "beta") == [("gpt-4o", ENV_SECRETS["AIGW_SECRET_BETA_ONLY"])]
+    assert len(stubs["alpha"][0].seen) == 2 and seen(stubs, "beta") == [("gpt-4o", ENV_SECRETS["AIGW_SECRET_BETA_ONLY"])]
     rec = record(routed, err.response.headers["x-aigw-decision-id"])
     assert rec["aigw.verdict"] == "deny" and rec["http.response.status_code"] == 503
-    assert rec["aigw.attempts"] == 5
+    assert rec["aigw.attempts"] == 3
     assert grep_secrets(err.response.text) == []
 
 
@@ -183,7 +188,8 @@ def test_a_stream_cut_after_bytes_ends_with_an_error_event_and_no_failover(route
 
 def test_anthropic_sdk_model_failover_and_stream(routed: Any, stubs: Any) -> None:
     stubs["gamma"][0].push(Reply(529, model="claude-sonnet-4"))
-    raw = ant(routed).messages.with_raw_response.create(model="claude-sonnet-4", max_tokens=50, messages=MSG)
+    raw = ant(routed).messages.with_raw_response.create(model="claude-sonnet-4", max_tokens=50, messages=MSG,
+                                                        extra_body={"models": ["claude-haiku-4"]})
     msg = raw.parse()
     assert msg.content[0].text == "gamma:claude-haiku-4"
     last = stubs["gamma"][0].seen[-1]
@@ -193,7 +199,8 @@ def test_anthropic_sdk_model_failover_and_stream(routed: Any, stubs: Any) -> Non
     assert rec["gen_ai.usage.input_tokens"] == ANTHROPIC_USAGE["input_tokens"]
 
     stubs["gamma"][0].push(Reply(500))
-    with ant(routed).messages.stream(model="claude-sonnet-4", max_tokens=50, messages=MSG) as stream:
+    with ant(routed).messages.stream(model="claude-sonnet-4", max_tokens=50, messages=MSG,
+                                     extra_body={"models": ["claude-haiku-4"]}) as stream:
         text = "".join(stream.text_stream)
     assert text == "gamma:claude-haiku-4 routed by the gateway"
 
@@ -217,7 +224,7 @@ def test_metrics_count_attempts_and_failovers(routed: Any, stubs: Any) -> None:
 
 
 def test_no_secret_anywhere(routed: Any, stubs: Any) -> None:
-    stubs["alpha"][0].push(Reply(500, times=4))
+    stubs["alpha"][0].push(Reply(500, times=2))
     stubs["beta"][0].push(Reply(500))
     with pytest.raises(openai.InternalServerError) as caught:
         oai(routed).chat.completions.create(model="gpt-4o", messages=MSG)
