@@ -92,18 +92,21 @@ class Router:
             await self._client.aclose()
             self._client = None
 
-    async def send(self, attempt: Attempt, scope: dict[str, Any], data: bytes,
-                   parsed: Any) -> tuple[AttemptOutcome, Answer | None]:
+    async def send(self, attempt: Attempt, scope: dict[str, Any], data: bytes, parsed: Any, *,
+                   passthrough: bool = False) -> tuple[AttemptOutcome, Answer | None]:
         """Forward ``attempt`` (the client's request as the policy's effects left it: ``scope``
         and ``data``) and wait, within ``attempt.timeout_s``, for enough of the answer to
-        judge it. The outcome, and the answer when there is one to serve or replay."""
+        judge it. The outcome, and the answer when there is one to serve or replay.
+        ``passthrough``: an attempt without a key sends the client's own credential (the
+        middleware does not authenticate clients)."""
         import httpx
 
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         try:
             secret = self.secrets.resolve(attempt.key.value) if attempt.key is not None else None
             req = upstream_request(scope.get("method", "POST"), scope["raw_path"].decode("latin-1"),
-                                   scope.get("query_string", b""), headers, data, attempt, secret, parsed=parsed)
+                                   scope.get("query_string", b""), headers, data, attempt, secret, parsed=parsed,
+                                   passthrough=passthrough)
         except ValueError as error:  # a secret set nowhere, a provider without base_url: not reachable
             _log.error("attempt %d to provider `%s` cannot be sent: %s", attempt.number, attempt.provider.id, error)
             return AttemptOutcome(error="connect", latency_ms=0.0), None
@@ -282,7 +285,8 @@ async def route(exchange: Exchange, decision: Any, scope: dict[str, Any], data: 
             if answer is not None:  # a failed attempt's answer, read whole: let it go
                 await answer.aclose()
                 answer = None
-            outcome, answer = await router.send(step.attempt, scope, data, parsed)
+            outcome, answer = await router.send(step.attempt, scope, data, parsed,
+                                                passthrough=not exchange.mw.strips_credentials)
             tried.append({"provider": step.attempt.provider.id, "status": outcome.status_code,
                           "error": outcome.error})
             step = await engine.aattempt(rid, outcome)

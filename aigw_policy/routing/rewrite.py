@@ -13,7 +13,8 @@ out only in the auth header).
   ``attempt.body`` merged in (objects merged key by key, anything else replaced);
 - headers: the client's, less hop-by-hop ones, ``host``, ``content-length``,
   ``accept-encoding`` (the proxy offers its own) and every credential header
-  (``authorization``, ``x-api-key``, ``x-goog-api-key``, ``api-key``), then
+  (``authorization``, ``x-api-key``, ``x-goog-api-key``, ``api-key``; kept only in
+  passthrough mode for an attempt without a key), then
   ``attempt.headers``, then the key in the provider's auth style (``bearer``,
   ``x-api-key``, ``x-goog-api-key``; ``none``: no credential).
 
@@ -62,11 +63,16 @@ class UpstreamRequest:
 
 
 def upstream_request(method: str, path: str, query: bytes | str, headers: Mapping[str, str] | Iterable[tuple[str, str]],
-                     body: bytes, attempt: Attempt, secret: str | None, *, parsed: Any = None) -> UpstreamRequest:
+                     body: bytes, attempt: Attempt, secret: str | None, *, parsed: Any = None,
+                     passthrough: bool = False) -> UpstreamRequest:
     """The upstream request of ``attempt`` (see the module's docstring). ``path``: the
     request's path as on the wire (percent-encoded); ``body``: its bytes, replayable for
     every attempt; ``parsed``: ``body`` already parsed (else parsed here when it is JSON).
-    ``secret``: the attempt key's value (None: no key, no credential header)."""
+    ``secret``: the attempt key's value (None: no key, no credential header).
+    ``passthrough``: when there is no ``secret``, the client's own credential headers and
+    ``key=`` go upstream as they came (ngrok's passthrough mode: the gateway does not
+    authenticate clients, so their credential is their provider key)."""
+    keep = passthrough and secret is None
     base = attempt.provider.base_url
     if not base:
         raise ValueError(f"provider `{attempt.provider.id}` has no base_url")
@@ -75,11 +81,11 @@ def upstream_request(method: str, path: str, query: bytes | str, headers: Mappin
     url = join_url(base, path)
     pairs = [(k, v) for k, v in parse_qsl(query.decode("latin-1") if isinstance(query, bytes) else query,
                                           keep_blank_values=True)
-             if k != "key" and k not in attempt.query]
+             if (keep or k != "key") and k not in attempt.query]
     pairs += list(attempt.query.items())
     if pairs:
         url += "?" + urlencode(pairs)
-    return UpstreamRequest(method.upper(), url, _headers(headers, attempt, secret), _body(body, parsed, attempt))
+    return UpstreamRequest(method.upper(), url, _headers(headers, attempt, secret, keep), _body(body, parsed, attempt))
 
 
 def join_url(base: str, path: str) -> str:
@@ -102,10 +108,11 @@ def join_url(base: str, path: str) -> str:
 
 
 def _headers(given: Mapping[str, str] | Iterable[tuple[str, str]], attempt: Attempt,
-             secret: str | None) -> tuple[tuple[str, str], ...]:
+             secret: str | None, keep: bool) -> tuple[tuple[str, str], ...]:
     items = [(k.lower(), v) for k, v in (given.items() if isinstance(given, Mapping) else given)]
     extra = {k.lower(): str(v) for k, v in attempt.headers.items()}
-    drop = _DROP | extra.keys() | {t.strip() for k, v in items if k == "connection" for t in v.lower().split(",")}
+    drop = ((_DROP - CREDENTIAL_HEADERS) if keep else _DROP) | extra.keys()
+    drop |= {t.strip() for k, v in items if k == "connection" for t in v.lower().split(",")}
     out = [(k, v) for k, v in items if k not in drop]
     out += [(k, v) for k, v in extra.items() if k not in CREDENTIAL_HEADERS]
     auth = attempt.provider.auth

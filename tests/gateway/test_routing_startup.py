@@ -84,3 +84,32 @@ def test_unrouted_request_without_upstream_is_502(tmp_path: Path) -> None:
 
     r = asyncio.run(post())
     assert r.status_code == 502 and r.json()["error"]["code"] == "no_upstream"
+
+
+def test_passthrough_without_keys_file_and_without_provider_keys(tmp_path: Path) -> None:
+    import asyncio
+
+    import httpx
+
+    from aigw_policy.gateway import Gateway
+
+    from .conftest import ServerThread
+    from .providers_stub import StubProvider
+
+    stub = StubProvider("own")
+    with ServerThread(stub) as up:
+        policy = ("on_http_request:\n  - actions:\n      - type: ai-gateway\n        config:\n"
+                  "          only_allow_configured_providers: true\n"
+                  f"          providers: [{{id: own, base_url: '{up.url}/v1', models: [{{id: gpt-4o}}]}}]\n")
+        gw = Gateway(policy=write(tmp_path, "p.yaml", policy), watch=0)  # no keys: nobody authenticated
+
+        async def post(auth: str) -> Any:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gw), base_url="http://gw") as client:
+                r = await client.post("/v1/chat/completions", headers={"authorization": auth},
+                                      json={"model": "gpt-4o", "messages": []})
+            await gw.router.aclose()
+            return r
+
+        r = asyncio.run(post("Bearer sk-client-own-provider-key"))
+    assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "own:gpt-4o"
+    assert stub.seen[-1]["headers"]["authorization"] == "Bearer sk-client-own-provider-key"

@@ -107,3 +107,14 @@ def test_body_properties(body: dict, drop: frozenset) -> None:
     assert "models" not in sent
     assert {k: v for k, v in sent.items() if k != "model"} == {k: v for k, v in body.items()
                                                               if k not in drop and k not in ("model", "models")}
+
+
+def test_passthrough_keeps_the_clients_credential_only_without_a_key() -> None:
+    a = Attempt(1, OPENAI, "gpt-4o", None, "openai")
+    r = upstream_request("POST", "/v1/chat/completions", b"key=k&x=1", {"authorization": "Bearer sk-client-own"},
+                         b"{}", a, None, passthrough=True)
+    assert dict(r.headers)["authorization"] == "Bearer sk-client-own" and r.url.endswith("?key=k&x=1")
+    r = upstream_request("POST", "/v1/chat/completions", b"key=k", {"authorization": "Bearer sk-client-own"},
+                         b"{}", attempt(), "sk-upstream", passthrough=True)  # a configured key wins
+    assert dict(r.headers)["authorization"] == "Bearer sk-upstream" and "key=" not in r.url
+    assert [k for k, _ in r.headers].count("authorization") == 1
