@@ -70,6 +70,15 @@ CODES: dict[str, Code] = _codes(
     ("AIGW132", W, "unreachable action after a terminating action"),
     ("AIGW133", E, "rule without actions"),
     ("AIGW134", W, "action not available in this phase"),
+    # the ai-gateway action's config
+    ("AIGW140", E, "duplicate provider id or alias"),
+    ("AIGW141", E, "duplicate model id or alias in a provider"),
+    ("AIGW142", E, "duplicate API key in a provider"),
+    ("AIGW143", E, "supported_params without a surface"),
+    ("AIGW144", E, "custom provider without a base_url"),
+    ("AIGW145", E, "base_url is not an http(s) URL"),
+    ("AIGW146", W, "per-request timeout longer than the total timeout"),
+    ("AIGW147", W, "API key written in the policy"),
     # CEL syntax
     ("AIGW200", E, "CEL syntax error"),
     ("AIGW201", E, "invalid CEL literal"),

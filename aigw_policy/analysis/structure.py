@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..diagnostics import Diagnostic
-from ..ir import Policy
+from ..ir import Action, Policy
 from ..source import Source
 
 PHASE_WORDS = {"on_http_request": "request", "on_http_response": "response"}
@@ -50,9 +50,15 @@ def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
                     "AIGW134", f"`{action.type}` has no effect in the response phase",
                     action.span, help="move it to the request phase",
                 ))
-            if config.TERMINATING and terminated_by is None:
+            if config.TERMINATING and terminated_by is None and not _may_continue(action):
                 terminated_by = action.type
     return found
+
+
+def _may_continue(action: Action) -> bool:
+    """``ai-gateway`` with ``on_error: continue``: when every attempt failed, the rule's
+    next actions run (ngrok's error-handling guide answers with `custom-response` there)."""
+    return getattr(action.config, "on_error", None) == "continue" and action.type == "ai-gateway"
 
 
 def _line(span: object) -> int:

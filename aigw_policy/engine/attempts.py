@@ -137,6 +137,7 @@ def _serve(flow: Flow, run: RouteRun) -> None:
     run.served = {"provider": c.provider, "model": c.model, "key_id": c.key_id, "attempt": live.number}
     flow.model, flow.provider = c.model, c.provider
     flow.act.update(candidate_activation(flow.act, c.provider, c.model))
+    flow.act["actions"].setdefault("ngrok", {})["ai_gateway"] = ai_gateway_result(flow, run)
 
 
 def _settle_failed(flow: Flow, run: RouteRun, outcome: AttemptOutcome) -> Steps:
@@ -167,7 +168,7 @@ def finish(flow: Flow, end: End) -> Steps:
     if run.route.on_error == "continue":
         flow.rec.outcome(f"route failed {end.status} {end.code} (on_error: continue): the rules after it run")
         kept, flow.stop = flow.charges, None
-        yield from continue_phase(flow, run.rule.position + 1)
+        yield from continue_phase(flow, run.rule, run.action.position)
         flow.charges = kept  # the gateway answers: what later rules would charge is not charged
         if flow.stop is not None and flow.stop.verdict == "deny":
             stop = flow.stop

@@ -104,10 +104,12 @@ def _lower_headers(headers: Any) -> dict[str, list[str]]:
     return out
 
 
-def continue_phase(flow: Flow, start: int) -> Steps:
-    """The request phase from rule ``start`` on (after a route that failed under
-    ``on_error: continue``)."""
-    yield from _phase(flow, REQ, start)
+def continue_phase(flow: Flow, rule: CompiledRule, action: int) -> Steps:
+    """The request phase after action ``action`` of ``rule``: the rest of its actions, then
+    the later rules (a route that failed under ``on_error: continue``)."""
+    stopped, _ = yield from _actions(flow, rule, rule.actions[action + 1:], REQ)
+    if not stopped:
+        yield from _phase(flow, REQ, rule.position + 1)
 
 
 def _phase(flow: Flow, phase: str, start: int = 0) -> Steps:
@@ -147,38 +149,49 @@ def _phase(flow: Flow, phase: str, start: int = 0) -> Steps:
         if on:
             rec.matched(True)
         # --- actions, in order
-        reindex = False
-        for action in rule.actions:
-            if on:
-                rec.action(action)
-            try:
-                if action.limit is not None:
-                    if phase != REQ:
-                        rec.outcome("skipped: limits run in the request phase")
-                        continue
-                    stop = yield from limit(flow, rule, action)
-                elif action.type == "ai-gateway":
-                    stop = route_action(flow, rule, action, phase)
-                else:
-                    stop = run_action(flow, rule, action, phase)
-                    if action.type == "set-model":
-                        reindex = True
-            except Skip:
-                break
-            if stop is not None:
-                if stop.kind == "error" and phase == RES and not flow.upstream:
-                    break  # the gateway's own answer stands; the error is recorded
-                stop.rule = rule
-                stop.action = action
-                stop.phase = phase
-                _finish(flow, phase, stop)
-                return
+        stopped, reindex = yield from _actions(flow, rule, rule.actions, phase)
+        if stopped:
+            return
         if reindex and order is not None:
             seq = index.candidates(act, rule.position + 1)  # type: ignore[union-attr]
             k = 0
             n = len(seq)
     if on and order is not None and due < len(rules):
         _skipped(rules[due:], phase, act, rec)
+
+
+def _actions(flow: Flow, rule: CompiledRule, actions: Any, phase: str) -> Any:
+    """Run a matched rule's ``actions`` in order: (whether one ended the phase, whether the
+    model changed, so the rule index must look again)."""
+    rec = flow.rec
+    on = rec.on
+    reindex = False
+    for action in actions:
+        if on:
+            rec.action(action)
+        try:
+            if action.limit is not None:
+                if phase != REQ:
+                    rec.outcome("skipped: limits run in the request phase")
+                    continue
+                stop = yield from limit(flow, rule, action)
+            elif action.type == "ai-gateway":
+                stop = route_action(flow, rule, action, phase)
+            else:
+                stop = run_action(flow, rule, action, phase)
+                if action.type == "set-model":
+                    reindex = True
+        except Skip:
+            break
+        if stop is not None:
+            if stop.kind == "error" and phase == RES and not flow.upstream:
+                break  # the gateway's own answer stands; the error is recorded
+            stop.rule = rule
+            stop.action = action
+            stop.phase = phase
+            _finish(flow, phase, stop)
+            return True, reindex
+    return False, reindex
 
 
 def _conditions(rule: CompiledRule, act: dict[str, Any], rec: Recorder | None) -> bool | tuple[Any, Failure]:

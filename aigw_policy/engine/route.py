@@ -19,6 +19,7 @@ activation with the candidate's model and provider. Each attempt reserves its ow
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -91,7 +92,9 @@ def route_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
     ai = flow.ai
     if flow.model != ai.model or flow.provider != ai.provider:
         ai = replace(ai, model=flow.model, provider=flow.provider)
-    plan: Plan = route.plan(ai, flow.act, flow.metrics, None)
+    # seeded by the request id: explain, test and replay of one request draw the same
+    # `random()` choices; production ids differ, so requests are spread
+    plan: Plan = route.plan(ai, flow.act, flow.metrics, random.Random(flow.rid))
     rec = flow.rec
     tries = [Try(c, skip=c.skipped_because) for c in plan.candidates]
     run_ = RouteRun(rule, action, plan, tries)

@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..ir.actions import field_kind
+from ..ir.parts import kind_at
 from ..ir.nodes import PHASES, SETTINGS, Policy
 from ..source import Span
 
@@ -156,11 +156,10 @@ def _kept_cel_spans(policy: Policy) -> list[Span]:
         for action in rule.actions:
             config = type(action.config)
             for path, span in action.field_spans.items():
-                key, _, item = path.partition(".")
-                if span is None or ":" in path or key not in config.model_fields:
+                if span is None or ":" in path:
                     continue
-                kind = field_kind(config, key)
-                if kind == "cel" and not item or kind == "cel_list" and item.isdigit():
+                # CEL at any depth: `cost`, `bucket_key.0`, `model_selection.strategy.0`
+                if kind_at(config, path) in (("cel", False), ("cel_list", True)):
                     out.append(span)
     return out
 

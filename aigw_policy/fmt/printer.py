@@ -15,8 +15,11 @@ import math
 import re
 from typing import Any
 
-from ..ir.actions import ActionConfig, field_kind
+from pydantic import BaseModel
+
+from ..ir.actions import field_kind
 from ..ir.nodes import SETTINGS, Action, Policy, Rule
+from ..ir.parts import part_of
 from .comments import Comments, Key, Placed
 
 __all__ = ["print_dsl", "print_action", "print_string", "print_value", "WIDTH"]
@@ -147,11 +150,85 @@ def _action_lines(action: Action, *, depth: int, expand: bool = False) -> list[s
         return [shorthand]
     if not written:
         return [action.type]
-    pairs = [f"{key}: {_field_value(type(config), key, value)}" for key, value in written.items()]
+    model = type(config)
+    pairs = [f"{key}: {_flat(_field_node(model, key, value))}" for key, value in written.items()]
     one_line = f"{action.type} {{ {', '.join(pairs)} }}"
     if not expand and "\n" not in one_line and len(INDENT * depth) + len(one_line) <= WIDTH:
         return [one_line]
+    inner = INDENT * (depth + 1)
+    pairs = [f"{key}: {_render(_field_node(model, key, value), len(inner) + len(key) + 2, inner)}"
+             for key, value in written.items()]
     return [f"{action.type} {{", *_indent(pairs), "}"]
+
+
+# A value laid out: a text that does not break, or a group `(open, [(prefix, node)], close)`
+# printed on one line when it fits, else one item per line, each ending with a comma.
+_Node = Any
+
+
+def _flat(node: _Node) -> str:
+    if isinstance(node, str):
+        return node
+    open_, items, close = node
+    if not items:
+        return open_ + close
+    inside = ", ".join(prefix + _flat(child) for prefix, child in items)
+    return f"{open_} {inside} {close}" if open_ == "{" else f"{open_}{inside}{close}"
+
+
+def _render(node: _Node, column: int, indent: str) -> str:
+    """``node`` starting at ``column`` on a line indented by ``indent``: flat when it fits in
+    :data:`WIDTH`, else broken one item per line. CEL text is never re-indented."""
+    flat = _flat(node)
+    if isinstance(node, str) or ("\n" not in flat and column + len(flat) <= WIDTH):
+        return flat
+    open_, items, close = node
+    inner = indent + INDENT
+    lines = [open_]
+    for prefix, child in items:
+        lines.append(inner + prefix + _render(child, len(inner) + len(prefix), inner) + ",")
+    lines.append(indent + close)
+    return "\n".join(lines)
+
+
+def _field_node(model: type[BaseModel], key: str, value: Any) -> _Node:
+    """How field ``key`` of ``model`` is printed: parts (``providers: [{ id: ... }]``)
+    become groups that break when too wide, with bare keys and CEL written inline; other
+    fields print on one line, as they always have."""
+    nested = part_of(model, key)
+    if nested is None:
+        return _field_value(model, key, value)
+    part, is_list = nested
+    if is_list:
+        return ("[", [("", _part_node(part, item)) for item in value], "]")
+    return _part_node(part, value)
+
+
+def _part_node(part: type[BaseModel], value: BaseModel) -> _Node:
+    items = []
+    for key, item in value:
+        if item is None:
+            continue
+        nested = part_of(part, key)
+        kind = field_kind(part, key)
+        if nested is not None:
+            node = _field_node(part, key, item)
+        elif kind == "cel_list":
+            node = ("[", [("", text) for text in item], "]")
+        elif kind == "cel":
+            node = item
+        else:
+            node = _data_node(item)
+        items.append((f"{key}: ", node))
+    return ("{", items, "}")
+
+
+def _data_node(value: Any) -> _Node:
+    if isinstance(value, (list, tuple)):
+        return ("[", [("", _data_node(v)) for v in value], "]")
+    if isinstance(value, dict):
+        return ("{", [(f"{print_string(str(k))}: ", _data_node(v)) for k, v in value.items()], "}")
+    return print_value(value)
 
 
 def _shorthand(type_name: str, written: dict[str, Any]) -> str | None:
@@ -171,7 +248,7 @@ def _shorthand(type_name: str, written: dict[str, Any]) -> str | None:
     return None
 
 
-def _field_value(config: type[ActionConfig], key: str, value: Any) -> str:
+def _field_value(config: type[BaseModel], key: str, value: Any) -> str:
     kind = field_kind(config, key)
     if kind == "cel":
         return str(value)

@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..diagnostics import Diagnostics, did_you_mean
 from ..source import Span
@@ -22,6 +22,7 @@ from .actions import (
     field_kind,
 )
 from .nodes import Action
+from .parts import part_of
 from .raw import NOT_CONSTANT, REPORTED, RawList, RawMap, RawScalar, RawValue, kind_of
 
 __all__ = ["build_action", "choice_help", "duration_help"]
@@ -49,6 +50,9 @@ class _Builder:
         self.diags = diags
         self.anchor = anchor
         self.spans: dict[str, Span | None] = {}
+        self.explained: set[str] = set()
+        """Nested paths a diagnostic already explained (``providers.0.id`` after a
+        misspelled ``ids``): no "missing required key" for them."""
 
     # raw -> plain data, by field kind -------------------------------------------------
     def data(self, raw: RawValue, path: str, *, template: bool) -> Any:
@@ -98,24 +102,63 @@ class _Builder:
                        raw.span)
         return _Invalid
 
-    def field(self, name: str, raw: RawValue) -> Any:
-        kind = field_kind(self.config, name)
+    def field(self, name: str, raw: RawValue, model: type[BaseModel] | None = None,
+              path: str | None = None) -> Any:
+        """The plain value of field ``name`` of ``model`` (the action's config unless given)
+        written at ``path`` (``name`` unless nested), by the field's kind."""
+        model = model or self.config
+        path = path or name
+        nested = part_of(model, name)
+        if nested is not None:
+            return self.part_value(nested[0], nested[1], raw, path)
+        kind = field_kind(model, name)
         if kind == "cel":
-            return self.cel(raw, name)
+            return self.cel(raw, path)
         if kind == "cel_list":
-            self.spans[name] = raw.span
+            self.spans[path] = raw.span
             if not isinstance(raw, RawList):
                 if isinstance(raw, RawScalar) and isinstance(raw.value, str) and raw.cel is None:
-                    self.diags.add("AIGW122", f"`{name}` must be a list of CEL expressions",
+                    self.diags.add("AIGW122", f"`{path}` must be a list of CEL expressions",
                                    raw.span, help=f"write `[{raw.value}]`")
                     return _Invalid
-                return self._not_a_list(name, raw)
-            return [self.cel(item, f"{name}.{i}") for i, item in enumerate(raw.items)]
+                return self._not_a_list(path, raw)
+            return [self.cel(item, f"{path}.{i}") for i, item in enumerate(raw.items)]
         if kind in ("template", "template_map"):
-            return self.data(raw, name, template=True)
+            return self.data(raw, path, template=True)
         if self.config.TYPE == "set-vars":
-            return self.data(raw, name, template=True)
-        return self.data(raw, name, template=False)
+            return self.data(raw, path, template=True)
+        return self.data(raw, path, template=False)
+
+    def part_value(self, part: type[BaseModel], is_list: bool, raw: RawValue, path: str) -> Any:
+        """A part (``model_selection``) or a list of parts (``providers``): each written key
+        is checked against the part's fields, so a misspelled key at any depth is reported
+        where it was written. A value of the wrong shape is left to the model's validation."""
+        if is_list:
+            if not isinstance(raw, RawList):
+                return self.data(raw, path, template=False)
+            self.spans[path] = raw.span
+            return [self.part_map(part, item, f"{path}.{i}") for i, item in enumerate(raw.items)]
+        return self.part_map(part, raw, path)
+
+    def part_map(self, part: type[BaseModel], raw: RawValue, path: str) -> Any:
+        if not isinstance(raw, RawMap):
+            return self.data(raw, path, template=False)
+        self.spans[path] = raw.span
+        out: dict[str, Any] = {}
+        for key, key_span, value in raw.items:
+            at = f"{path}.{key}"
+            if key not in part.model_fields:
+                close = did_you_mean(key, part.model_fields)
+                if close:
+                    self.explained.add(f"{path}.{close.split('`')[1]}")
+                self.diags.add(
+                    "AIGW120", f"unknown key `{key}` in `{path}` of the `{self.type_name}` config",
+                    key_span or value.span, help=close or _known_keys(part),
+                )
+                continue
+            self.spans[at + ":key"] = key_span
+            out[key] = self.field(key, value, part, at)
+        return out
 
     def _not_a_list(self, name: str, raw: RawValue) -> Any:
         self.diags.add("AIGW122", f"`{name}` must be a list of CEL expressions", raw.span)
@@ -150,7 +193,9 @@ class _Builder:
     ) -> None:
         seen: set[tuple[str, ...]] = set()
         for err in error.errors(include_url=False):
-            if err["type"] == "missing" and str(err["loc"][0]) in skip_missing:
+            if err["type"] == "missing" and (
+                    str(err["loc"][0]) in skip_missing
+                    or ".".join(str(p) for p in err["loc"]) in self.explained):
                 continue
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "-" in p
                                                      and p.startswith(("constrained", "lax"))))
@@ -167,7 +212,7 @@ class _Builder:
             if kind == "missing":
                 self.diags.add(
                     "AIGW121", f"missing required key `{path}` in `{self.type_name}` config",
-                    self.anchor,
+                    self.span_for(loc[:-1]) if len(loc) > 1 else self.anchor,
                 )
             elif kind in _TYPE_ERRORS:
                 value = _lookup(data, loc)
@@ -365,6 +410,6 @@ def _unbuilt(model: type[ActionConfig], data: dict[str, Any], builder: _Builder,
 _ONE_OF = {"model-access": ("allow", "deny"), "max-tokens": ("input", "output")}
 
 
-def _known_keys(model: type[ActionConfig]) -> str:
+def _known_keys(model: type[BaseModel]) -> str:
     keys = ", ".join(f"`{k}`" for k in model.model_fields)
     return f"known keys: {keys}" if keys else "this action takes no config"

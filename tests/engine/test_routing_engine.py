@@ -13,9 +13,7 @@ import aigw_policy as ap
 from aigw_policy.limits.model import Charge
 from aigw_policy.routing.model import AttemptOutcome, Finished, Next, Serve
 
-from .routing_fake import install
 
-install()
 
 NOW = "2026-11-26T12:00:00Z"
 T = 1795694400.0  # NOW
@@ -54,7 +52,7 @@ def policy(route: str = "", rules: str = "", after: str = "") -> ap.Policy:
 
 def request(**extra: Any) -> dict[str, Any]:
     return {"id": "r1", "now": NOW, "request": {"url": "https://api.openai.com/v1/chat/completions", "body": {
-        "model": "gpt-4o", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}}, **extra}
+        "model": "gpt-4o", "models": ["gpt-4o", "gpt-4o-mini"], "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}}, **extra}
 
 
 def ok(model: str, tokens: tuple[int, int] = (5, 7)) -> dict[str, Any]:

@@ -14,10 +14,8 @@ from aigw_policy.ledger import Ledger, open_sink
 from aigw_policy.ledger.reader import read_ledger
 
 from ledger.conftest import ledger_url, pg_base, pg_url  # noqa: F401 - fixtures
-from .routing_fake import install
 from .test_routing_engine import ok, policy, request
 
-install()
 
 
 def test_the_record_names_the_serving_attempt(ledger_url: str) -> None:  # noqa: F811

@@ -12,10 +12,8 @@ from hypothesis import given, settings, strategies as st
 import aigw_policy as ap
 from aigw_policy.routing.model import AttemptOutcome, Finished, Next, Serve
 
-from .routing_fake import install
 from .test_routing_engine import policy, request, used
 
-install()
 
 MODELS = ("gpt-4o", "gpt-4o-mini")
 FAILURES = [AttemptOutcome(status_code=s) for s in (400, 401, 429, 500, 503)] + [

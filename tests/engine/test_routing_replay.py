@@ -11,9 +11,7 @@ from typer.testing import CliRunner
 
 from aigw_policy.cli import app
 
-from .routing_fake import install
 
-install()
 
 POLICY = """\
 on_http_request:
@@ -21,6 +19,7 @@ on_http_request:
     actions:
       - type: ai-gateway
         config:
+          only_allow_configured_models: true
           providers:
             - id: openai
               api_keys: [{value: "${secrets.get('v','a')}", id: ka}]
@@ -40,7 +39,8 @@ def test_replay_against_reports_served_model_and_cost_changes(tmp_path: Path) ->
     usage = {"usage": {"prompt_tokens": 1000, "completion_tokens": 1000}}
     lines = [{"id": f"r{i}", "now": "2026-11-26T12:00:00Z",
               "request": {"url": "https://api.openai.com/v1/chat/completions",
-                          "body": {"model": model, "max_tokens": 10, "messages": []}},
+                          "body": {"model": model, "models": [model, "gpt-4o-mini"], "max_tokens": 10,
+                                   "messages": []}},
               "response": {"status_code": 200, "body": usage}}
              for i, model in enumerate(["gpt-4o", "gpt-4o-mini", "gpt-4o"])]
     traffic = tmp_path / "t.jsonl"

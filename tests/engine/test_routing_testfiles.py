@@ -9,9 +9,7 @@ import pytest
 
 from aigw_policy.engine.testing import TestFileError, run_file
 
-from .routing_fake import install
 
-install()
 
 POLICY = """\
 policy:
@@ -27,7 +25,7 @@ policy:
 cases:
 """
 REQUEST = ('{now: "2026-11-26T12:00:00Z", request: {url: "https://api.openai.com/v1/chat/completions", '
-           'body: {model: gpt-4o, messages: [{role: user, content: hi}]}}, ATTEMPTS}')
+           'body: {model: gpt-4o, models: [gpt-4o, gpt-4o-mini], messages: [{role: user, content: hi}]}}, ATTEMPTS}')
 
 
 def write(tmp_path: Path, cases: str) -> Path:
