@@ -26,6 +26,7 @@ import asyncio
 import json
 import math
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -41,6 +42,9 @@ DEFAULT_WINDOW = 300.0
 """Seconds of history a snapshot covers (ngrok's metrics are recent, not all-time)."""
 DEFAULT_MAX_PAIRS = 2048
 BIN_RATIO = 1.25
+DEFAULT_CACHE_S = 1.0
+"""Seconds a process reuses a snapshot of a shared store (SQLite, Redis) before reading it
+again; its own records are seen at once. Other processes' records show within this time."""
 _ERRORS = ("total", "timeout", "rate_limit", "client", "server")
 _QUOTA_HEADERS = {
     "x-ratelimit-remaining-requests": "remaining_requests", "x-ratelimit-remaining-tokens": "remaining_tokens",
@@ -153,14 +157,29 @@ def _snapshot(rows: Iterable[tuple[Pair, Mapping[str, float]]], quotas: Mapping[
 
 
 class _Windowed(RouteMetrics):
-    def __init__(self, window: float, max_pairs: int) -> None:
+    def __init__(self, window: float, max_pairs: int, cache_s: float = 0.0) -> None:
         if window < SLOT_S or max_pairs < 1:
             raise ValueError(f"window is at least {SLOT_S:g}s and max_pairs at least 1")
         self.window = float(window)
         self.max_pairs = int(max_pairs)
+        self.cache_s = float(cache_s)
+        self._cache: tuple[int, float, MetricsSnapshot] | None = None
 
     def _first_slot(self, now: float) -> int:
         return int((now - self.window) // SLOT_S) + 1
+
+    def _cached(self, now: float) -> MetricsSnapshot | None:
+        """The last snapshot, when it is of the same slot and younger than ``cache_s``
+        (planning reads a snapshot per request: a shared store is read at most that often)."""
+        c = self._cache
+        if c is not None and c[0] == int(now // SLOT_S) and time.monotonic() - c[1] < self.cache_s:
+            return c[2]
+        return None
+
+    def _keep(self, now: float, snap: MetricsSnapshot) -> MetricsSnapshot:
+        if self.cache_s > 0:
+            self._cache = (int(now // SLOT_S), time.monotonic(), snap)
+        return snap
 
 
 class MemoryRouteMetrics(_Windowed):
@@ -234,10 +253,10 @@ class SQLiteRouteMetrics(_Windowed):
     transaction; old slots and the pairs past ``max_pairs`` are deleted as records come."""
 
     def __init__(self, path: str, *, window: float = DEFAULT_WINDOW, max_pairs: int = DEFAULT_MAX_PAIRS,
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, cache_s: float = DEFAULT_CACHE_S) -> None:
         from ..limits.sqlite_open import open_sqlite
 
-        super().__init__(window, max_pairs)
+        super().__init__(window, max_pairs, cache_s)
         self.path = path
         self._lock = threading.Lock()
         self._db = open_sqlite(path, schema=_SCHEMA, synchronous="NORMAL", busy_timeout=timeout,
@@ -247,6 +266,7 @@ class SQLiteRouteMetrics(_Windowed):
         add = fields_of(outcome)
         slot = int(now // SLOT_S)
         quota = quota_from_headers(outcome.headers)
+        self._cache = None  # this process sees its own records at once
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -286,6 +306,9 @@ class SQLiteRouteMetrics(_Windowed):
                                (kind, provider, name))
 
     def snapshot(self, now: float) -> MetricsSnapshot:
+        cached = self._cached(now)
+        if cached is not None:
+            return cached
         with self._lock:
             rows = self._db.execute("SELECT kind, provider, name, counts FROM aigw_route_metrics WHERE slot >= ?",
                                     (self._first_slot(now),)).fetchall()
@@ -296,13 +319,14 @@ class SQLiteRouteMetrics(_Windowed):
             pair = (kind, provider, name)
             summed[pair] = _sum([summed.get(pair, {}), json.loads(counts)])
         quotas = {(p, n): json.loads(q) for p, n, q in qrows}
-        return _snapshot(summed.items(), quotas, now - self.window, now)
+        return self._keep(now, _snapshot(summed.items(), quotas, now - self.window, now))
 
     async def arecord(self, attempt: Attempt, outcome: AttemptOutcome, now: float) -> None:
         await asyncio.to_thread(self.record, attempt, outcome, now)
 
     async def asnapshot(self, now: float) -> MetricsSnapshot:
-        return await asyncio.to_thread(self.snapshot, now)
+        cached = self._cached(now)
+        return cached if cached is not None else await asyncio.to_thread(self.snapshot, now)
 
     def close(self) -> None:
         with self._lock:
@@ -316,8 +340,8 @@ class RedisRouteMetrics(_Windowed):
     ``max_pairs``) and a hash per key for its quota (``{tag}:rm:q:<provider>:<key id>``)."""
 
     def __init__(self, url: str, *, prefix: str = "{aigw}:", window: float = DEFAULT_WINDOW,
-                 max_pairs: int = DEFAULT_MAX_PAIRS, timeout: float = 2.0) -> None:
-        super().__init__(window, max_pairs)
+                 max_pairs: int = DEFAULT_MAX_PAIRS, timeout: float = 2.0, cache_s: float = DEFAULT_CACHE_S) -> None:
+        super().__init__(window, max_pairs, cache_s)
         self.url = url
         self.prefix = prefix + "rm:"
         self.timeout = timeout
@@ -352,6 +376,7 @@ class RedisRouteMetrics(_Windowed):
         return f"{self.prefix}q:{self._member(('k', provider, key_id))}"
 
     def _write(self, pipe: Any, attempt: Attempt, outcome: AttemptOutcome, now: float) -> None:
+        self._cache = None  # this process sees its own records at once
         add = fields_of(outcome)
         slot = int(now // SLOT_S)
         ttl = int(self.window + 2 * SLOT_S)
@@ -407,11 +432,14 @@ class RedisRouteMetrics(_Windowed):
         pipe.execute()
 
     def snapshot(self, now: float) -> MetricsSnapshot:
+        cached = self._cached(now)
+        if cached is not None:
+            return cached
         client = self._sync()
         pairs = self._members(client.zrangebyscore(self.prefix + "pairs", now - self.window, "+inf"))
         pipe = client.pipeline(transaction=False)
         self._read(pipe, pairs, now)
-        return self._build(pairs, pipe.execute() if pairs else [], now)
+        return self._keep(now, self._build(pairs, pipe.execute() if pairs else [], now))
 
     async def arecord(self, attempt: Attempt, outcome: AttemptOutcome, now: float) -> None:
         pipe = self._async().pipeline(transaction=False)
@@ -419,11 +447,14 @@ class RedisRouteMetrics(_Windowed):
         await pipe.execute()
 
     async def asnapshot(self, now: float) -> MetricsSnapshot:
+        cached = self._cached(now)
+        if cached is not None:
+            return cached
         client = self._async()
         pairs = self._members(await client.zrangebyscore(self.prefix + "pairs", now - self.window, "+inf"))
         pipe = client.pipeline(transaction=False)
         self._read(pipe, pairs, now)
-        return self._build(pairs, await pipe.execute() if pairs else [], now)
+        return self._keep(now, self._build(pairs, await pipe.execute() if pairs else [], now))
 
     def clear(self) -> None:
         """Delete this prefix's keys (tests)."""
@@ -445,15 +476,17 @@ class RedisRouteMetrics(_Windowed):
         self.close()
 
 
-def route_metrics_for(store: Any, *, window: float = DEFAULT_WINDOW, max_pairs: int = DEFAULT_MAX_PAIRS) -> RouteMetrics:
+def route_metrics_for(store: Any, *, window: float = DEFAULT_WINDOW, max_pairs: int = DEFAULT_MAX_PAIRS,
+                      cache_s: float = DEFAULT_CACHE_S) -> RouteMetrics:
     """The live metrics that go with a limit store: in its SQLite file, in its Redis (same
     hash tag), else in memory (a memory store, or one this does not know)."""
     from ..limits.redis_store import RedisStore
     from ..limits.sqlite import SQLiteStore
 
     if isinstance(store, SQLiteStore) and store.path != ":memory:":
-        return SQLiteRouteMetrics(store.path, window=window, max_pairs=max_pairs, timeout=store.timeout)
+        return SQLiteRouteMetrics(store.path, window=window, max_pairs=max_pairs, timeout=store.timeout,
+                                  cache_s=cache_s)
     if isinstance(store, RedisStore):
         return RedisRouteMetrics(store.url, prefix=store.prefix, window=window, max_pairs=max_pairs,
-                                 timeout=store.timeout)
+                                 timeout=store.timeout, cache_s=cache_s)
     return MemoryRouteMetrics(window=window, max_pairs=max_pairs)

@@ -200,3 +200,27 @@ def test_memory_counts_match_a_recount(events: list[tuple[Any, Any, float]]) -> 
     assert got["error_rate"]["rate_limit"] == pytest.approx(codes.count(429) / n)
     true_p95 = sorted(ms for *_, ms in events)[-(-95 * n // 100) - 1]  # nearest rank
     assert true_p95 - 1e-6 <= got["latency"]["upstream_ms_p95"] <= max(true_p95 * BIN_RATIO, 1.0) + 1e-3
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_a_shared_store_is_read_at_most_once_per_cache_period(kind: str, tmp_path: Any) -> None:
+    if kind == "sqlite":
+        path = str(tmp_path / "cached.db")
+        a, b = SQLiteRouteMetrics(path, cache_s=3600), SQLiteRouteMetrics(path, cache_s=0)
+    else:
+        prefix = "{t-" + uuid.uuid4().hex[:10] + "}:"
+        a = RedisRouteMetrics(redis_url(), prefix=prefix, cache_s=3600)
+        b = RedisRouteMetrics(redis_url(), prefix=prefix, cache_s=0)
+    try:
+        pair = ("openai", "gpt-4o")
+        assert a.snapshot(T0)["models"] == {}
+        b.record(attempt(), AttemptOutcome(200, latency_ms=1.0), T0)
+        assert a.snapshot(T0)["models"] == {}  # another process's record: not before the period ends
+        assert a.snapshot(T0 + SLOT_S)["models"][pair]["request_count"] == 1  # a new slot reads again
+        a.record(attempt(), AttemptOutcome(200, latency_ms=1.0), T0 + SLOT_S)
+        assert a.snapshot(T0 + SLOT_S)["models"][pair]["request_count"] == 2  # its own: at once
+    finally:
+        if kind == "redis":
+            a.clear()
+        a.close()
+        b.close()
