@@ -116,6 +116,8 @@ CODES: dict[str, Code] = _codes(
     ("AIGW603", E, "keys file value invalid or given twice"),
     ("AIGW604", E, "environment variable not set"),
     ("AIGW605", E, "upstream credential sent to a provider that does not read it"),
+    ("AIGW606", E, "secrets file unreadable or of the wrong shape"),
+    ("AIGW607", E, "secret referenced by an api key is not set"),
     # policy test files (*.test.yaml)
     ("AIGW700", E, "unknown key in a policy test file"),
     ("AIGW701", E, "wrong shape in a policy test file"),

@@ -68,6 +68,10 @@ class Extra:
     supported_features: tuple[str, ...] = ()
 
 
+_AUTH = {"anthropic": "x-api-key", "gemini": "x-goog-api-key"}
+"""A configured provider's auth style by its first API format (a built-in one keeps its own)."""
+
+
 def _provider(cfg: ProviderConfig, base: ProviderInfo | None) -> ProviderInfo:
     keys = tuple(KeyRef(k.id or key_id_of(k.value), k.value, i) for i, k in enumerate(cfg.api_keys or ()))
     surfaces = cfg.supported_api_surfaces or ()
@@ -79,7 +83,8 @@ def _provider(cfg: ProviderConfig, base: ProviderInfo | None) -> ProviderInfo:
         id=base.id if base else cfg.id, aliases=aliases,
         base_url=cfg.base_url or (base.base_url if base else None),
         formats=formats or (base.formats if base else ("openai",)),
-        auth=base.auth if base else "bearer", builtin=base is not None, configured=True,
+        auth=base.auth if base else _AUTH.get((formats or ("openai",))[0], "bearer"),
+        builtin=base is not None, configured=True,
         disabled=bool(cfg.disabled), metadata=dict(cfg.metadata or {}), keys=keys, supported_params=params,
     )  # fmt: skip
 
