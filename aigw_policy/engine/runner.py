@@ -30,8 +30,8 @@ from .errors import StoreUnavailableError, UnknownRequestError
 from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
 from .phases import request_steps, response_steps
 from .pending import Parked, park
-from .route_metrics import LocalRouteMetrics
 from .routing_api import ReadMetrics, RoutingMixin, _simulated
+from ..routing.metrics import MemoryRouteMetrics
 from ..routing.model import RouteMetrics
 from ..env.request import HttpResponse, Request, RequestError, _problems
 
@@ -108,7 +108,7 @@ class Engine(RoutingMixin):
         # being completed: the future gets the decision, or None when the completion failed
         self._running: dict[str, tuple[Parked, Future[Decision | None]]] = {}
         self._done: OrderedDict[str, Decision] = OrderedDict()
-        self.route_metrics: RouteMetrics = route_metrics if route_metrics is not None else LocalRouteMetrics()
+        self.route_metrics: RouteMetrics = route_metrics if route_metrics is not None else MemoryRouteMetrics()
 
     @property
     def policy(self) -> Policy:

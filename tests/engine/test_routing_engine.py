@@ -190,7 +190,7 @@ def test_eviction_releases_the_attempt_in_flight() -> None:
 def test_outcomes_are_recorded_in_route_metrics() -> None:
     e = ap.Engine(policy())
     e.evaluate(request(attempts=[{"status_code": 429, "latency_ms": 10}, ok("gpt-4o")]))
-    snap = e.route_metrics.snapshot(0)
+    snap = e.route_metrics.snapshot(T)
     assert snap["keys"][("openai", "ka")]["error_rate"]["rate_limit"] == 1
     assert snap["models"][("openai", "gpt-4o")]["request_count"] == 2
 
