@@ -16,6 +16,7 @@ released, or charged the input the upstream reported under ``upstream_error: cha
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -41,6 +42,7 @@ class End:
     code: str
     message: str
     kind: str = "route-error"
+    headers: dict[str, str] | None = None
 
 
 def _failed(outcome: AttemptOutcome) -> bool:
@@ -80,6 +82,7 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
                 return End(504, TIMEOUT, f"the upstream timed out after {live.timeout_s:g}s")
             return End(502, CONNECT, "Could not reach the AI provider. The upstream request failed.")
     tried = {(a["provider"], a["model"], a["key_id"]) for a in run.attempts}
+    retry: float | None = None  # the soonest a skipped candidate's limit frees up
     while run.next < len(run.tries):
         remaining = route.total_timeout_s - run.elapsed_s
         if remaining <= 0:
@@ -103,11 +106,14 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
                 t.charges = []  # fail_open: tried without its own reservation
             else:
                 over = _over(t, answer)
-                if over is not None:
-                    t.skip = f"over limit `{over}`"
-                    continue
                 for (rule, action, ch), out in zip(t.charges, answer):
                     flow.limit_entries[ch.spec.name] = _entry(rule, action.limit, ch.key, ch.cost, out)
+                if over is not None:
+                    t.skip = f"over limit `{over.name}`"
+                    waits = [w for w in (over.retry_after, over.reset_after) if w is not None]
+                    run_wait = min(waits) if waits else 1.0
+                    retry = min(retry, run_wait) if retry is not None else run_wait
+                    continue
         provider = route.provider(c.provider)
         key = next((k for k in provider.keys if k.id == c.key_id), None)
         info = route.model(c.provider, c.model)
@@ -121,13 +127,14 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
         return Next(attempt)
     if not run.attempts and any(t.skip and t.skip.startswith("over limit") for t in run.tries):
         names = sorted({t.skip for t in run.tries if t.skip and t.skip.startswith("over limit")})
-        return End(429, "rate_limit_exceeded", "every candidate is " + ", ".join(names), "limit")
+        return End(429, "rate_limit_exceeded", "every candidate is " + ", ".join(names), "limit",
+                   {"retry-after": str(max(1, math.ceil(retry or 0)))})
     n = len(run.attempts)
     return End(503, ALL_FAILED, f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded")
 
 
-def _over(t: Any, answer: list[Outcome]) -> str | None:
-    return next((out.name for (_, _, ch), out in zip(t.charges, answer)
+def _over(t: Any, answer: list[Outcome]) -> Outcome | None:
+    return next((out for (_, _, ch), out in zip(t.charges, answer)
                  if out.outcome == "limited" and ch.spec.enforce), None)
 
 
@@ -163,7 +170,7 @@ def finish(flow: Flow, end: End) -> Generator[Need, Any, Decision]:
     run: RouteRun = flow.route
     run.error = (end.status, end.code, end.message)
     stop = Stop("deny", end.status, end.message, end.kind, run.rule, run.action, REQ,
-                headers={"content-type": "application/json"},
+                headers={"content-type": "application/json", **(end.headers or {})},
                 body=error_body(run.plan.format, end.status, end.code, end.message, flow.rid, run.rule.label))
     flow.act["actions"].setdefault("ngrok", {})["ai_gateway"] = ai_gateway_result(flow, run)
     if run.route.on_error == "continue":

@@ -95,6 +95,9 @@ def test_every_candidate_over_its_limit_is_a_429_with_nothing_charged() -> None:
     d = e.evaluate(request(state=state, attempts=[]), apply_state=True)
     assert (d.verdict, d.status_code, d.kind) == ("deny", 429, "limit")
     assert d.routing["attempts"] == [] and used(e, "team-rpm", "") == 0
+    assert d.response["headers"]["retry-after"] == "60"  # the minute window frees up then
+    entry = {x["name"]: x for x in d.limits}["model-tpm"]
+    assert (entry["outcome"], entry["charged"]) == ("limited", False)
 
 
 def test_all_failed_is_503_in_the_clients_shape_with_ngroks_code_and_releases_everything() -> None:
