@@ -143,6 +143,10 @@ def _serve(flow: Flow, run: RouteRun) -> None:
     live = run.live
     c = run.live_try.candidate  # type: ignore[union-attr]
     run.served = {"provider": c.provider, "model": c.model, "key_id": c.key_id, "attempt": live.number}
+    if flow.stop is not None:
+        key = f" (key {c.key_id})" if c.key_id else ""
+        flow.stop.reason = (f"served by {c.provider}:{c.model}{key} on attempt {live.number}, "
+                            f"routed by rule `{run.rule.label}`")
     flow.model, flow.provider = c.model, c.provider
     flow.act.update(candidate_activation(flow.act, c.provider, c.model))
     flow.act["actions"].setdefault("ngrok", {})["ai_gateway"] = ai_gateway_result(flow, run)

@@ -26,6 +26,7 @@ from typing import Any
 from ..cel import CelError
 from ..limits.model import Charge
 from ..routing.model import Candidate, Plan
+from .actions import BAD_HEADER_CHAR
 from .charging import measure, settle_charges
 from .compile import CompiledAction, CompiledRule, Template
 from .flow import Flow, Steps, Stop
@@ -154,6 +155,10 @@ def _prepare(flow: Flow, action: CompiledAction, t: Try) -> None:
         t.body = {k: _value(v, act) for k, v in templates.get("body", {}).items()}
     except (CelError, RecursionError) as error:  # a failing template skips the candidate
         t.skip = f"a header, query or body template failed: {failure(error, CONDITION).message}"
+        return
+    bad = next((k for k, v in t.headers.items() if BAD_HEADER_CHAR.search(v)), None)
+    if bad is not None:
+        t.skip = f"the value of header `{bad}` has a character a header cannot carry (CR, LF, NUL...)"
 
 
 def _matches(rule: CompiledRule, act: dict[str, Any]) -> bool:

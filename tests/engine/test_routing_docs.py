@@ -41,5 +41,5 @@ def test_the_explain_sample_is_what_explain_prints(tmp_path: Path) -> None:
     policy_file.write_text(PAIRS[1][0])
     decision = ap.Engine(ap.load(policy_file)).evaluate(json.loads(json.dumps(REQUEST)), apply_state=True)
     text = decision_text(decision).replace(str(policy_file), "budget.yaml")
-    sample = next(body for lang, body in BLOCKS if body.startswith("ALLOW 200: routed"))
+    sample = next(body for lang, body in BLOCKS if body.startswith("ALLOW 200: served"))
     assert text.strip() == sample.strip()

@@ -219,3 +219,16 @@ def test_misspelled_attempt_keys_fail_loudly() -> None:
         ap.Engine(policy()).evaluate(request(attempts=[{"status_cod": 500}]))
     with pytest.raises(ap.RequestError, match="no answer"):
         ap.Engine(policy()).evaluate(request(attempts=[{"error": "timeout", "status_code": 500}]))
+
+
+def test_a_header_template_that_renders_a_line_break_skips_the_candidate() -> None:
+    e = ap.Engine(policy(route='headers: {x-user: "${identity.user}"}'))
+    d = e.evaluate(request(identity={"user": "eve\r\nx-injected: 1"}, attempts=[]))
+    assert {c["skipped_because"] for c in d.routing["candidates"]} == {
+        "the value of header `x-user` has a character a header cannot carry (CR, LF, NUL...)"}
+    assert (d.status_code, d.routing["attempts"]) == (503, [])
+
+
+def test_the_reason_of_a_served_request_names_who_served() -> None:
+    d = ap.Engine(policy()).evaluate(request(attempts=[{"status_code": 500}, ok("gpt-4o")]))
+    assert d.reason == "served by openai:gpt-4o (key kb) on attempt 2, routed by rule `route`"
