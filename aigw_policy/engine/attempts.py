@@ -130,6 +130,8 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
         return End(429, "rate_limit_exceeded", "every candidate is " + ", ".join(names), "limit",
                    {"retry-after": str(max(1, math.ceil(retry or 0)))})
     n = len(run.attempts)
+    if n == 0:
+        return End(503, ALL_FAILED, "All providers failed: no candidate could be tried (routing.candidates says why)")
     return End(503, ALL_FAILED, f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded")
 
 
