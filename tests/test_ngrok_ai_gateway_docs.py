@@ -47,6 +47,7 @@ from aigw_policy.diagnostics import Diagnostic
 from aigw_policy.fmt import format_policy
 from aigw_policy.fmt.printer import print_dsl
 from aigw_policy.ir import Policy
+from aigw_policy.ir.parts import walk_cel
 from aigw_policy.loader import read
 from aigw_policy.source import Span
 
@@ -122,13 +123,15 @@ def document(snippet: Snippet, row: dict[str, Any]) -> str:
 
 
 def _in_strategy(d: Diagnostic, policy: Policy | None) -> bool:
+    """Whether ``d`` is about a strategy: CEL inside the action's parts (walk_cel, the hook
+    the selection stage uses too)."""
     if d.span is None or policy is None:
         return False
     for _, rule in policy.rules():
         for action in rule.actions:
-            for path, span in action.field_spans.items():
-                if re.fullmatch(r"(model|api_key)_selection\.strategy\.\d+", path) and _within(
-                        d.span, span):
+            config = action.config
+            for path, _ in walk_cel(type(config), config.written()):
+                if _within(d.span, action.field_spans.get(path)):
                     return True
     return False
 
@@ -245,3 +248,16 @@ def test_the_docs_are_here_under_ci():
     """Under CI the shared docs must be present: the snippet checks never skip there."""
     if in_ci():
         assert DOCS.exists(), f"{DOCS} is missing"
+
+
+def test_diagnostics_inside_a_strategy_are_set_apart():
+    """What the selection stage will report inside a strategy is counted apart from the rest."""
+    text = _HEAD + "      model_selection:\n        strategy: ['ai.models.sortBy(m, m.x)']\n"
+    policy, _ = read(text, name="s.yaml")
+    span = policy.on_http_request[0].actions[0].field_spans["model_selection.strategy.0"]
+    inner = Span(span.start + 2, span.start + 8, span.line, span.column + 2, span.line,
+                 span.column + 8, "s.yaml")
+    assert _in_strategy(Diagnostic.make("AIGW300", "x", inner), policy)
+    outside = policy.on_http_request[0].actions[0].field_spans["model_selection"]
+    assert not _in_strategy(Diagnostic.make("AIGW300", "x", Span(
+        outside.start - 5, outside.start - 1, 1, 1, 1, 4, "s.yaml")), policy)
