@@ -19,18 +19,23 @@ A snippet that is new, changed (its hash) or gone fails loudly, with its text, s
 is reviewed whenever ngrok's docs are. The table says what we expect of each snippet, not what
 the code happens to do today.
 
-Strategies are CEL over the selection environment, checked by the planner's lint stage (r2).
-Diagnostics inside a strategy are set apart: while :data:`STRATEGY_CHECKS` is false they are
-ignored; set it to true (or ``AIGW_STRATEGY_CHECKS=1``) and each row's ``strategies`` must
-hold: ``ok``, a list of codes, or ``decide`` (the table's author could not say: the test
-fails until someone does). ``how-it-works.mdx`` #1 uses ``ai.models.sortBy(m, m.pricing.input)``,
-the two-argument form, where the CEL reference documents ``sortBy('price')``: recorded as
-``decide``.
+Strategies are CEL over the selection environment, checked by the planner's lint stage (the
+pass named ``strategies``; r2). What that stage reports, in the strategies or beside them
+(``AIGW414``: `api_key_selection` with no key, on a fragment that leaves the providers out),
+is set apart from the rest: while :data:`STRATEGY_CHECKS` is false it is ignored; set
+``AIGW_STRATEGY_CHECKS=1`` (or flip the constant) and each row's ``strategies`` must hold:
+``ok``, the list of codes, or ``decide`` (nobody has said yet: the test fails until someone
+does). The column was filled from the stage as it stood on branch wt-r2 (6c82230) and
+reviewed: ngrok's documented forms pass (``sortBy('price')`` and, in ``how-it-works.mdx`` #1,
+the two-argument ``sortBy(m, m.pricing.input)``; ``inCountryCode``; ``m.metadata.tier``), and
+the CEL reference's ``ai.providers.only(...)`` / ``ai.authors...`` lines, wrapped as model
+strategies, do not return models (``AIGW410``).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 import os
 import re
 import textwrap
@@ -43,12 +48,14 @@ import pytest
 import yaml
 from shared_data import NGROK, in_ci, require
 
+from aigw_policy import analysis
+from aigw_policy.analysis import LintOptions
 from aigw_policy.diagnostics import Diagnostic
 from aigw_policy.fmt import format_policy
 from aigw_policy.fmt.printer import print_dsl
 from aigw_policy.ir import Policy
 from aigw_policy.loader import read
-from aigw_policy.source import Span
+from aigw_policy.source import Source
 
 DOCS = NGROK / "ai-gateway-action"
 TABLE = Path(__file__).parent / "data" / "ngrok_ai_gateway_snippets.yaml"
@@ -121,29 +128,25 @@ def document(snippet: Snippet, row: dict[str, Any]) -> str:
     return head + textwrap.indent(snippet.text, " " * indent)
 
 
-def _in_strategy(d: Diagnostic, policy: Policy | None) -> bool:
-    if d.span is None or policy is None:
-        return False
-    for _, rule in policy.rules():
-        for action in rule.actions:
-            for path, span in action.field_spans.items():
-                if re.fullmatch(r"(model|api_key)_selection\.strategy\.\d+", path) and _within(
-                        d.span, span):
-                    return True
-    return False
-
-
-def _within(inner: Span, outer: Span | None) -> bool:
-    return outer is not None and outer.start <= inner.start and inner.end <= outer.end
+def _stage_diagnostics(policy: Policy | None, text: str, name: str) -> list[Diagnostic]:
+    """What the strategies stage (the planner's lint pass, named ``strategies``) reports, if
+    lint has it: the strategies' own checks and the routing analysis beside them."""
+    stage = dict(analysis.PASSES).get("strategies")
+    if stage is None or policy is None:
+        return []
+    return stage(policy, Source(text, name), LintOptions())
 
 
 def outcome(snippet: Snippet, row: dict[str, Any]) -> tuple[list[str], list[str], Policy | None]:
-    """(codes outside strategies, codes inside strategies, the policy) of a snippet."""
+    """(codes from every other stage, codes from the strategies stage, the policy)."""
     text = document(snippet, row)
-    policy, diags = read(text, name=f"{snippet.file}#{snippet.index}.yaml")
-    inside = [d.code for d in diags if _in_strategy(d, policy)]
-    outside = [d.code for d in diags if not _in_strategy(d, policy)]
-    return sorted(outside), sorted(inside), policy
+    name = f"{snippet.file}#{snippet.index}.yaml"
+    policy, diags = read(text, name=name)
+    rest = Counter((d.code, d.span, d.message) for d in diags)
+    staged = _stage_diagnostics(policy, text, name)
+    rest.subtract((d.code, d.span, d.message) for d in staged)
+    outside = [code for (code, _, _), n in rest.items() for _ in range(max(n, 0))]
+    return sorted(outside), sorted(d.code for d in staged), policy
 
 
 def _require_docs() -> None:
@@ -245,3 +248,16 @@ def test_the_docs_are_here_under_ci():
     """Under CI the shared docs must be present: the snippet checks never skip there."""
     if in_ci():
         assert DOCS.exists(), f"{DOCS} is missing"
+
+
+def test_the_strategies_stage_is_set_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the strategies stage reports is counted apart from the rest (and not at all while
+    lint has no such stage)."""
+    def stage(policy: Policy, source: Source | None, options: LintOptions) -> list[Diagnostic]:
+        span = policy.on_http_request[0].actions[0].span_of("model_selection.strategy.0")
+        return [Diagnostic.make("AIGW300", "from the stage", span)]
+
+    monkeypatch.setattr(analysis, "PASSES", (*analysis.PASSES, ("strategies", stage)))
+    snippet = Snippet("x.mdx", 0, 1, "model_selection:\n  strategy: ['ai.models']\n")
+    outside, inside, _ = outcome(snippet, {"kind": "action-config"})
+    assert (outside, inside) == ([], ["AIGW300"])

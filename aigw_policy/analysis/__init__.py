@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from ..diagnostics import Diagnostic
 from ..ir import Policy
 from ..source import Source
-from . import ai_gateway, cel_check, cost, engine_checks, structure
+from . import cel_check, cost, engine_checks, structure
 
 __all__ = ["PASSES", "LintOptions", "Pass", "run_passes"]
 
@@ -48,10 +48,6 @@ def _always(check: Callable[[Policy, Source | None], list[Diagnostic]]) -> Pass:
 
 PASSES: tuple[tuple[str, Pass], ...] = (
     ("structure", _always(structure.check)),
-    ("ai-gateway", _always(ai_gateway.check)),
-    # r2 (routing): the strategies' own stage goes here, checking model_selection and
-    # api_key_selection against the selection environment (`ai.models`, `ai.keys`); the
-    # texts and their spans: aigw_policy.ir.parts.walk_cel and Action.span_of(path).
     ("cel", _always(cel_check.check)),
     ("cost", lambda policy, source, options: cost.check(policy, source, options.max_cost)),
     ("constant-conditions", _always(engine_checks.check_constant)),

@@ -16,23 +16,24 @@ from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from ..diagnostics import Diagnostic
-from ..ir import Action, Policy
+from ..ir import Action
 from ..ir.ai_gateway import AiGateway, ProviderConfig, secret_ref
 from ..ir.fields import parse_duration
-from ..source import Source, Span
+from ..source import Span
 
-__all__ = ["BUILTIN_PROVIDERS", "check", "is_builtin_provider"]
+__all__ = ["BUILTIN_PROVIDERS", "check_action", "is_builtin_provider"]
 
-# TODO(lead): ask the planner's catalog (aigw_policy/routing/catalog.py, r2) once merged,
-# instead of this list: ngrok's catalog (reference/model-catalog.mdx) with its aliases, and
-# SPEC §12's (mistral; ollama, which the providers room serves on its local port).
+# TODO(lead): once the planner's catalog is merged, read its built-in providers
+# (aigw_policy/routing/catalog_data.BUILTIN_PROVIDERS, ids and aliases) instead of this list,
+# which copies them: ngrok's catalog (reference/model-catalog.mdx) with its aliases, and
+# SPEC §12's (mistral; ollama, served on its local port).
 BUILTIN_PROVIDERS = frozenset({
     "openai", "openAI", "open-ai", "open-AI",
     "anthropic",
     "google", "gemini",
     "groq", "groqcloud",
     "deepseek", "deep-seek",
-    "mistral",
+    "mistral", "mistralai", "mistral-ai",
     "openrouter", "open-router",
     "ollama",
     "hyperbolic",
@@ -51,15 +52,6 @@ _LONG_TOKEN = re.compile(r"[A-Za-z0-9_\-]{32,}")
 def is_builtin_provider(provider_id: str) -> bool:
     """Whether ``provider_id`` names a built-in provider (case does not matter, as ngrok)."""
     return provider_id.casefold() in _BUILTIN_FOLDED
-
-
-def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
-    found: list[Diagnostic] = []
-    for _, rule in policy.rules():
-        for action in rule.actions:
-            if isinstance(action.config, AiGateway):
-                found.extend(check_action(action))
-    return found
 
 
 def check_action(action: Action) -> list[Diagnostic]:

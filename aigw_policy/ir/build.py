@@ -38,7 +38,7 @@ _RANGE_ERRORS = {
 _TYPE_WORDS = {
     "string_type": "a string", "int_type": "an integer", "float_type": "a number",
     "bool_type": "`true` or `false`", "tuple_type": "a list", "list_type": "a list",
-    "dict_type": "a mapping", "int_from_float": "an integer",
+    "dict_type": "a mapping", "int_from_float": "an integer", "model_type": "a mapping",
 }
 
 
@@ -167,7 +167,12 @@ class _Builder:
     # pydantic errors -> diagnostics ---------------------------------------------------
     def _type_help(self, kind: str, loc: tuple[Any, ...], value: Any) -> str | None:
         """A number where a string is wanted: a duration wants its unit, a header value or
-        metadata string its quotes."""
+        metadata string its quotes. A list of strategies where a selection is wanted: its
+        `strategy` key."""
+        if kind == "model_type" and isinstance(value, list) and len(loc) == 1:
+            nested = part_of(self.config, str(loc[0]))
+            if nested is not None and "strategy" in nested[0].model_fields:
+                return f"write the strategies under `strategy`: `{loc[0]}: {{strategy: [...]}}`"
         if kind != "string_type" or not isinstance(value, (bool, int, float)):
             return None
         model = ACTIONS.get(self.type_name)
@@ -192,6 +197,7 @@ class _Builder:
         self, error: ValidationError, data: dict[str, Any], skip_missing: set[str]
     ) -> None:
         seen: set[tuple[str, ...]] = set()
+        unions: dict[tuple[Any, ...], list[Any]] = {}
         for err in error.errors(include_url=False):
             if err["type"] == "missing" and (
                     str(err["loc"][0]) in skip_missing
@@ -200,8 +206,14 @@ class _Builder:
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "-" in p
                                                      and p.startswith(("constrained", "lax"))))
             loc = tuple(p for p in loc if p not in ("constrained-float", "constrained-int"))
-            key = tuple(str(p) for p in loc[:1]) if err["type"] in _TYPE_ERRORS else tuple(
-                str(p) for p in loc)
+            if err["type"] != "missing":
+                loc, tagged = _without_tags(data, loc)
+                if tagged:  # one member of a union (`failover_on: [429, 5xx]`): said once below
+                    unions.setdefault(loc, []).append(err)
+                    continue
+            nested = len(loc) > 1 and part_of(self.config, str(loc[0])) is not None
+            key = tuple(str(p) for p in loc[:1]) if err["type"] in _TYPE_ERRORS and not nested \
+                else tuple(str(p) for p in loc)
             if key in seen:
                 continue
             seen.add(key)
@@ -239,6 +251,27 @@ class _Builder:
                 self.diags.add(code, f"{where}: {message}", span, help=help)
             else:
                 self.diags.add("AIGW126", f"{where}: {err['msg'].lower()}", span)
+        for loc, errs in unions.items():
+            self._union(loc, errs, data)
+
+    def _union(self, loc: tuple[Any, ...], errs: list[Any], data: dict[str, Any]) -> None:
+        """A value none of a union's members accepts: one diagnostic naming them all."""
+        path = ".".join(str(p) for p in loc)
+        value = _lookup(data, loc)
+        wanted: list[str] = []
+        choices: list[str] = []
+        for err in errs:
+            if err["type"] == "literal_error":
+                expected = err.get("ctx", {}).get("expected", "")
+                choices += [c.strip(" '") for c in expected.replace(" or ", ",").split(",")]
+            else:
+                wanted.append(_TYPE_WORDS.get(err["type"], err["msg"].lower()))
+        if choices:
+            wanted.append("one of " + ", ".join(f"`{c}`" for c in choices))
+        shown = f"`{value}`" if isinstance(value, (str, int, float)) else kind_of(value)
+        self.diags.add("AIGW125" if choices else "AIGW122",
+                       f"`{path}` in `{self.type_name}` must be {' or '.join(wanted)}, not {shown}",
+                       self.span_for(loc), help=choice_help(value, choices) if choices else None)
 
 
 # did-you-mean beyond spelling: the words people write for a choice or a unit ---------------
@@ -318,6 +351,29 @@ def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
         except (KeyError, IndexError, TypeError):
             return None
     return data
+
+
+def _without_tags(data: Any, loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], bool]:
+    """``loc`` without the names pydantic gives the members of a union (``int``,
+    ``literal['4xx',...]``), which are not in the data; and whether there were any."""
+    out: list[Any] = []
+    tagged = False
+    current = data
+    for part in loc:
+        if part == "[key]":
+            out.append(part)
+        elif isinstance(current, dict) and part in current:
+            out.append(part)
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            out.append(part)
+            current = current[part]
+        elif isinstance(part, str) and not isinstance(current, dict):
+            tagged = True
+        else:
+            out.append(part)
+            current = None
+    return tuple(out), tagged
 
 
 def _contains_invalid(value: Any) -> bool:
