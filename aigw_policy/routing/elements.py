@@ -51,9 +51,10 @@ def metric_scope(data: Any) -> dict[str, Any]:
     }
 
 
-def _metrics(data: Any) -> dict[str, Any]:
+def _metrics(data: Any, per_key: Mapping[str, Any] | None = None) -> dict[str, Any]:
     scope = metric_scope(data)
-    return {"global": scope, "region": scope, "account": scope, "endpoint": scope}
+    keys = {k: metric_scope(v) for k, v in (per_key or {}).items()}
+    return {"global": scope, "region": scope, "account": scope, "endpoint": scope, "api_keys": keys}
 
 
 _NO_METRICS = _metrics(None)
@@ -152,11 +153,14 @@ class Elements:
         seen = (metrics or {}).get("models")
         if not seen:
             return items
+        per_key: dict[tuple[str, str], dict[str, Any]] = {}
+        for (pid, mid, kid), data in ((metrics or {}).get("model_keys") or {}).items():
+            per_key.setdefault((pid, mid), {})[kid] = data
         out = items
         for i, el in enumerate(items):
             data = seen.get(el["_ref"])
             if data is not None:
                 if out is items:
                     out = list(items)
-                out[i] = {**el, "metrics": _metrics(data)}
+                out[i] = {**el, "metrics": _metrics(data, per_key.get(el["_ref"]))}
         return out

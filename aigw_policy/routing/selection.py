@@ -18,7 +18,8 @@ Choices where ngrok is silent:
 - ``k.value`` is the key's text as written in the config (usually the
   ``${secrets.get(...)}`` template), never the secret: strategies never see a secret;
 - the metric scopes ``global``, ``region``, ``account`` and ``endpoint`` all read what this
-  gateway's store measured (there is no wider fleet to ask);
+  gateway's store measured (there is no wider fleet to ask); ``m.metrics.api_keys[id]`` is
+  the same per key of the model's provider, when the snapshot has it (``model_keys``);
 - ``random()`` and ``randomize()`` draw from the ``random.Random`` the planner is given
   (seeded in tests and ``explain``); ``random()`` of an empty list is an error.
 """
@@ -59,7 +60,8 @@ OBJECTS: dict[str, dict[str, str]] = {
     "aigw.Pricing": {**{p: "double" for p in _PRICES}, "text": "aigw.TextPricing"},
     "aigw.TextPricing": {p: "double" for p in _PRICES},
     "aigw.Datacenter": {"country_code": "string", "region": "string"},
-    "aigw.Metrics": {s: "aigw.MetricScope" for s in ("global", "region", "account", "endpoint")},
+    "aigw.Metrics": {**{s: "aigw.MetricScope" for s in ("global", "region", "account", "endpoint")},
+                     "api_keys": "map(string, aigw.MetricScope)"},
     "aigw.MetricScope": {"request_count": "int", "latency": "aigw.Latency", "error_rate": "aigw.ErrorRate",
                          "token": "aigw.TokenCounts"},
     "aigw.Latency": {f: "double" for f in _LAT},
