@@ -31,13 +31,16 @@ import random as _random
 from collections.abc import Mapping
 from typing import Any
 
+from ..cel import ast
 from ..cel.environment import Environment
+from ..cel.names import qualified_name
+from ..cel.parser import CelSyntaxError, parse
 from ..cel.runtime.values import CelError
 from ..env.declarations import POLICY_FUNCTIONS, POLICY_VARIABLES
 from ..env.ngrok import ACTIVATION_FUNCTIONS, FUNCTIONS
 from .catalog import PRICE_TYPES
 
-__all__ = ["KEYS", "MODELS", "MODEL_TYPES", "KEY_TYPES", "OBJECTS", "RNG", "get_metadata"]
+__all__ = ["KEYS", "MODELS", "MODEL_TYPES", "KEY_TYPES", "OBJECTS", "RNG", "dependencies", "get_metadata"]
 
 _LAT = ("upstream_ms_avg", "upstream_ms_p95", "gateway_ms_avg", "gateway_ms_p95",
         "time_to_first_token_ms_avg", "time_to_first_token_ms_p95")  # fmt: skip
@@ -213,11 +216,13 @@ def _get_model(provider: Mapping[str, Any], model_id: object) -> Any:
 
 def get_metadata(obj: Mapping[str, Any], path: object) -> Any:
     """``x.getMetadata('a.b')``: a dot path into the metadata; null where it ends."""
-    if not isinstance(path, str):
+    if type(path) is not str:
         raise CelError("getMetadata() takes a string", "invalid_argument")
     cur: Any = obj["metadata"]
+    if "." not in path:
+        return cur.get(path)
     for part in path.split("."):
-        if not isinstance(cur, Mapping) or part not in cur:
+        if type(cur) is not dict or part not in cur:
             return None
         cur = cur[part]
     return cur
@@ -248,3 +253,45 @@ MODELS = _environment("route-models", {
 """Where ``model_selection`` strategies are checked and compiled."""
 KEYS = _environment("route-keys", {"ai.keys": f"list({_K})", "ai.providers": f"list({_P})"})
 """Where ``api_key_selection`` strategies are checked and compiled."""
+
+
+_COLLECTIONS = frozenset({"models", "providers", "authors", "keys"})
+_IMPURE = frozenset({"random", "randomize"})
+_LIVE_FIELDS = frozenset({"metrics", "quota", "error_rate"})
+
+
+def dependencies(source: str) -> tuple[bool, bool]:
+    """``(pure, live)`` of a strategy: ``pure`` when its result depends on nothing but the
+    collections (no other variable, no random draw, no function of the request), ``live``
+    when it reads live metrics (``m.metrics``, ``k.quota``, ``k.error_rate``). The planner
+    memoizes a pure strategy's result per pool (and per metrics snapshot when live).
+    Conservative: a name it cannot place makes the strategy impure."""
+    try:
+        root = parse(source)
+    except (CelSyntaxError, RecursionError):
+        return False, True
+    pure, live = True, False
+    stack: list[ast.Expr] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Select):
+            name = qualified_name(node)
+            if name is not None and name.startswith("ai."):
+                if name.split(".")[1] not in _COLLECTIONS:
+                    pure = False
+                continue
+            if node.field in _LIVE_FIELDS:
+                live = True
+        elif isinstance(node, ast.Ident):
+            if node.name.lstrip(".") in _POLICY_ROOTS:
+                pure = False
+        elif isinstance(node, ast.Call):
+            f = node.function.lstrip(".")
+            if f in _IMPURE or f.startswith("rand.") or f in ACTIVATION_FUNCTIONS or f in _ACT_CALLS:
+                pure = False
+        stack.extend(ast.children(node))
+    return pure, live
+
+
+_POLICY_ROOTS = frozenset(n.split(".")[0] for n in POLICY_VARIABLES)
+_ACT_CALLS = frozenset(n.lstrip(".") for n in ACTIVATION_FUNCTIONS)
