@@ -3,9 +3,10 @@ fields of :data:`aigw_policy.routing.selection.OBJECTS`), built once per compile
 grouped by API format; live metrics are laid over a copy per plan, only for the pairs that
 have some.
 
-Two hidden keys CEL cannot name (the checker knows no such fields): ``_ref``, the
-``(provider, model)`` or ``(provider, key id)`` an element stands for, and ``_prices``,
-the model's known prices (``underCost`` and ``sortBy('price')`` tell unknown from zero).
+Hidden keys CEL cannot name (the checker knows no such fields): ``_ref``, the
+``(provider, model)`` or ``(provider, key id)`` an element stands for; ``_prices``, a
+model's known prices (``underCost`` and ``sortBy('price')`` tell unknown from zero);
+``_models``, a provider's enabled models (``getModel``).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def _provider_element(p: ProviderInfo) -> dict[str, Any]:
     return {
         "id": p.id, "id_aliases": list(p.aliases), "display_name": str(meta.get("display_name", p.id)),
         "description": "", "website": "", "base_url": p.base_url or "", "metadata": meta,
-        "known": p.builtin, "custom": p.configured and not p.builtin, "disabled": p.disabled,
+        "known": p.builtin, "custom": p.configured and not p.builtin, "disabled": p.disabled, "_models": [],
     }
 
 
@@ -103,8 +104,6 @@ class Elements:
         self.models: dict[str, list[dict[str, Any]]] = {}
         self.providers: dict[str, list[dict[str, Any]]] = {}
         self.authors: dict[str, list[dict[str, Any]]] = {}
-        #: format -> provider id -> its model elements (``provider.getModel``)
-        self.models_of: dict[str, dict[str, list[dict[str, Any]]]] = {}
         #: format -> the refs of ``models[format]``
         self.refs: dict[str, frozenset[tuple[str, str]]] = {}
         self.positions: dict[str, dict[tuple[str, str], int]] = {}
@@ -112,6 +111,9 @@ class Elements:
         self.keys = {pid: key_elements(p, None) for pid, p in route.providers.items()}
         self.key_ids = {pid: tuple(k.id for k in p.keys) for pid, p in route.providers.items()}
         provider_el = {pid: _provider_element(p) for pid, p in route.providers.items()}
+        for m in route.models:  # ``provider.getModel(id)`` reads the provider's enabled models
+            if not m.disabled:
+                provider_el[m.provider_id]["_models"].append(self.model[(m.provider_id, m.id)])
         for fmt in _FORMATS:
             speaks = {pid for pid, p in route.providers.items() if fmt in p.formats and not p.disabled}
             ms = [self.model[(m.provider_id, m.id)] for m in route.models
@@ -122,10 +124,6 @@ class Elements:
             self.providers[fmt] = [provider_el[pid] for pid in route.providers if pid in speaks]
             authors = dict.fromkeys(m["author_id"] for m in ms if m["author_id"])
             self.authors[fmt] = [{"id": a, "id_aliases": [], "display_name": a} for a in authors]
-            per: dict[str, list[dict[str, Any]]] = {}
-            for m in ms:
-                per.setdefault(m["provider_id"], []).append(m)
-            self.models_of[fmt] = per
 
     def element(self, m: ModelInfo) -> dict[str, Any]:
         """The element of a model (built now for an unknown pass-through model)."""

@@ -33,7 +33,7 @@ from ..cel.runtime.values import CelError
 from ..providers import AiRequest
 from .elements import Elements, key_elements
 from .model import ApiFormat, Candidate, MetricsSnapshot, ModelInfo, Plan, StrategyResult
-from .selection import MODELS_OF, RNG
+from .selection import RNG
 
 if TYPE_CHECKING:
     from .compile import CompiledRoute, CompiledStrategy
@@ -212,7 +212,6 @@ def _plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: 
     scope["ai.providers"] = els.providers[fmt]
     scope["ai.authors"] = els.authors[fmt]
     token = RNG.set(rng) if rng is not None else None
-    models_token = MODELS_OF.set(els.models_of[fmt])
     try:
         if auto:
             if not requested and not route.model_strategies:
@@ -246,7 +245,6 @@ def _plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: 
                 models = [m for m in models if (m.provider_id, m.id) in kept]
         candidates = _with_keys(route, models, scope, metrics, log, skipped)
     finally:
-        MODELS_OF.reset(models_token)
         if token is not None:
             RNG.reset(token)
     error = None

@@ -12,9 +12,10 @@ Choices where ngrok is silent:
 
 - an unknown price, context window or metric reads as ``0`` (ngrok's zero values); but
   ``underCost`` drops models of unknown price and ``sortBy('price')`` puts them last;
-- ``k.quota.*`` is ``null`` until a provider's rate-limit headers told it (ngrok's note):
-  comparing it (``k.quota.remaining_requests > 100``) is then an error, so that strategy
-  is recorded with its error and the next one runs (write ``ai.keys`` last as a fallback);
+- ``k.quota.*`` is ``null`` until a provider's rate-limit headers told it (ngrok's note;
+  typed ``dyn``): comparing it (``k.quota.remaining_requests > 100``) is then an error, so
+  that strategy is recorded with its error and the next one runs (write ``ai.keys`` last as
+  a fallback, or test ``k.quota.remaining_requests != null && ...``);
 - ``k.value`` is the key's text as written in the config (usually the
   ``${secrets.get(...)}`` template), never the secret: strategies never see a secret;
 - the metric scopes ``global``, ``region``, ``account`` and ``endpoint`` all read what this
@@ -78,7 +79,8 @@ OBJECTS: dict[str, dict[str, str]] = {
     "aigw.Author": {"id": "string", "id_aliases": _SL, "display_name": "string"},
     "aigw.Key": {"id": "string", "value": "string", "provider_id": "string", "quota": "aigw.Quota",
                  "error_rate": "aigw.ErrorRate"},
-    "aigw.Quota": {f: "int" for f in ("remaining_requests", "remaining_tokens", "limit_requests", "limit_tokens")},
+    # ``dyn``: an int, or null until a provider's rate-limit headers told it
+    "aigw.Quota": {f: "dyn" for f in ("remaining_requests", "remaining_tokens", "limit_requests", "limit_tokens")},
 }  # fmt: skip
 
 _M, _P, _A, _K = "aigw.Model", "aigw.Provider", "aigw.Author", "aigw.Key"
@@ -105,8 +107,6 @@ _FUNCTIONS = [
 RNG: contextvars.ContextVar[_random.Random] = contextvars.ContextVar("aigw_route_rng")
 """The random source of the strategy being evaluated (the planner sets it)."""
 _FALLBACK_RNG = _random.Random()  # noqa: S311 - load spreading, not security
-MODELS_OF: contextvars.ContextVar[Mapping[str, list[dict[str, Any]]]] = contextvars.ContextVar("aigw_route_models")
-"""Provider id -> its model elements, for ``provider.getModel(id)`` (the planner sets it)."""
 
 
 def _names(x: Mapping[str, Any]) -> list[str]:
@@ -208,7 +208,7 @@ def _get(items: list, a: object, b: object = None) -> Any:
 
 def _get_model(provider: Mapping[str, Any], model_id: object) -> Any:
     want = str(model_id).lower()
-    for m in MODELS_OF.get({}).get(provider["id"], ()):
+    for m in provider["_models"]:
         if want in _names(m):
             return m
     raise CelError(f"getModel(): provider `{provider['id']}` has no model `{model_id}`", "not_found")
