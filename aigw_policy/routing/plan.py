@@ -141,14 +141,17 @@ class _Pool:
 
 
 def _marker(metrics: MetricsSnapshot | None) -> Any:
-    """What identifies a metrics snapshot for the memo: its ``version`` when it has one (a
-    store that counts its changes), else the object itself."""
-    version = metrics.get("version") if metrics else None
-    return ("version", version) if type(version) is int else metrics
+    """What identifies a metrics snapshot for the memo: None without metrics, its
+    ``version`` (an int a store bumps when its numbers change) when it has one; else
+    :data:`_UNVERSIONED`: a strategy reading the metrics of such a snapshot is not memoized
+    (holding snapshots, or trusting ``id()``, would keep memory or serve stale results)."""
+    if not metrics:
+        return None
+    version = metrics.get("version")
+    return ("version", version) if type(version) is int else _UNVERSIONED
 
 
-def _same(marker: Any, metrics: MetricsSnapshot | None) -> bool:
-    return marker is metrics or (type(marker) is tuple and marker == _marker(metrics))
+_UNVERSIONED = object()
 
 
 def _run(route: CompiledRoute, strategies: tuple[CompiledStrategy, ...], scope: dict[str, Any], name: str,
@@ -163,10 +166,11 @@ def _run(route: CompiledRoute, strategies: tuple[CompiledStrategy, ...], scope: 
             log.append(StrategyResult(s.source, 0, s.error))
             first_error = first_error or ("ERR_NGROK_3803", s.error or "")
             continue
-        key = (what, i, pool.key) if s.pure else None
+        marker = _marker(pool.metrics) if s.live else None
+        key = (what, i, pool.key, marker) if s.pure and marker is not _UNVERSIONED else None
         hit = memo.get(key) if key is not None else None
-        if hit is not None and (not s.live or _same(hit[0], pool.metrics)):
-            _, refs, count, error = hit
+        if hit is not None:
+            refs, count, error = hit
         else:
             scope[name] = pool.elements(s.live)
             refs, count, error = (), 0, None
@@ -178,7 +182,7 @@ def _run(route: CompiledRoute, strategies: tuple[CompiledStrategy, ...], scope: 
             except _Refused as e:
                 error = (e.error[1], e.error[2])
             if key is not None:
-                route.remember(key, (_marker(pool.metrics) if s.live else None, refs, count, error))
+                route.remember(key, (refs, count, error))
         log.append(StrategyResult(s.source, count, error[1] if error else None))
         if error is not None:
             first_error = first_error or error
