@@ -54,7 +54,8 @@ class Catalog:
 def base_url_for(provider: ProviderInfo, fmt: ApiFormat) -> str | None:
     """Where ``provider`` serves requests of format ``fmt`` (Gemini's native API is not under
     Google's OpenAI-compatible base URL); a configured ``base_url`` always wins."""
-    if provider.configured and provider.base_url and not provider.builtin:
+    default = BUILTIN_PROVIDERS.get(provider.id, {}).get("base_url")
+    if provider.base_url != default:
         return provider.base_url
     return FORMAT_BASE_URLS.get((provider.id, fmt), provider.base_url)
 

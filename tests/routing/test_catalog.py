@@ -43,6 +43,15 @@ def test_gemini_native_base_url() -> None:
     google = {p.id: p for p in builtin().providers}["google"]
     assert base_url_for(google, "gemini") == "https://generativelanguage.googleapis.com/v1beta/"
     assert base_url_for(google, "openai") == google.base_url
+    route = compile_route(AiGateway.model_validate({"providers": [{"id": "google", "base_url": "https://proxy/"}]}))
+    assert base_url_for(route.provider("gemini"), "gemini") == "https://proxy/"
+
+
+def test_ollama_is_known_on_its_local_port() -> None:
+    route = compile_route(AiGateway.model_validate({"providers": [{"id": "ollama", "models": [{"id": "llama3"}]}]}))
+    assert route.provider("ollama").base_url == "http://localhost:11434/v1/"
+    llama = route.model("ollama", "llama3")
+    assert llama is not None and not llama.known and llama.custom
 
 
 @pytest.mark.parametrize(("model", "provider", "author"), [
@@ -58,7 +67,7 @@ def test_config_merges_into_the_catalog() -> None:
     route = compile_route(AiGateway.model_validate({"providers": [
         {"id": "OpenAI", "api_keys": [{"value": "${secrets.get('o', 'k')}"}, {"value": "x", "id": "named"}],
          "models": [{"id": "GPT-4o", "id_aliases": ["fast"], "metadata": {"tier": "gold"}}]},
-        {"id": "ollama", "base_url": "http://localhost:11434/v1", "models": [{"id": "llama3"}]},
+        {"id": "local", "base_url": "http://localhost:8000/v1", "models": [{"id": "llama3"}]},
     ]}))
     openai = route.provider("open-ai")
     assert openai.configured and openai.builtin and [k.id for k in openai.keys] == [
@@ -66,9 +75,9 @@ def test_config_merges_into_the_catalog() -> None:
     gpt = route.model("openai", "fast")
     assert gpt is not None and gpt.known and gpt.custom and gpt.metadata == {"tier": "gold"}
     assert gpt.input_per_mtok == Decimal("2.5")
-    llama = route.model("ollama", "llama3")
+    llama = route.model("local", "llama3")
     assert llama is not None and not llama.known and llama.custom
-    assert route.provider("ollama").formats == ("openai",) and not route.provider("ollama").builtin
+    assert route.provider("local").formats == ("openai",) and not route.provider("local").builtin
     assert route.model("openai", "gpt-4o-mini") is not None  # the rest of the catalog stays
     assert route.per_request_timeout_s == 30 and route.total_timeout_s == 300 and route.on_error == "halt"
 
