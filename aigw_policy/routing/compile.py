@@ -185,8 +185,8 @@ class CompiledRoute:
         # memos (bounded; a dict's get and set are atomic, so threads may share them)
         self.memo: dict[Any, tuple[Any, ...]] = {}
         """Pure strategies' results per pool (:func:`.plan._run`)."""
-        self.resolved: dict[str, list[ModelInfo]] = {}
-        """Requested model names already resolved to catalog or configured models."""
+        self.resolved: dict[str, Any] = {}
+        """Requested model names already resolved to catalog or configured models, or refused."""
         self.made_candidates: dict[tuple[Any, ...], tuple[Candidate, ...]] = {}
         """(provider, model, key ids) -> its candidates, for catalog and configured models
         (they are immutable: made once)."""
@@ -196,7 +196,7 @@ class CompiledRoute:
             self.memo.clear()
         self.memo[key] = value
 
-    def remember_name(self, name: str, models: list[ModelInfo]) -> None:
+    def remember_name(self, name: str, models: Any) -> None:
         if len(self.resolved) >= _MEMO:
             self.resolved.clear()
         self.resolved[name] = models

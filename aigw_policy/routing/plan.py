@@ -56,35 +56,41 @@ class _Refused(Exception):
 
 
 def _resolve(route: CompiledRoute, name: str) -> list[ModelInfo]:
-    """The models a requested name stands for (raises :class:`_Refused`)."""
+    """The models a requested name stands for (raises :class:`_Refused`): an id or alias;
+    ``provider:model``; else a model genai-prices matches (``claude-3-5-sonnet-20241022``)."""
     low = name.lower()
     head, sep, tail = name.partition(":")
     if sep and head.lower() in route.provider_names:
         pid = route.provider_names[head.lower()]
         if pid not in route.providers:
-            raise _Refused(403, "provider_not_allowed", f"provider `{pid}` is not allowed by this gateway "
-                           "(only_allow_configured_providers)")
+            raise _not_allowed("provider", pid)
         m = route.by_provider.get(pid, {}).get(tail.lower())
         if m is not None:
             return [m]
         if route.only_configured_models:
-            raise _Refused(403, "model_not_allowed", f"model `{name}` is not allowed by this gateway "
-                           "(only_allow_configured_models)")
-        return [ModelInfo(id=tail, provider_id=pid, known=False)]
+            raise _not_allowed("model", name)
+        return [route.catalog.match(tail, pid) or ModelInfo(id=tail, provider_id=pid, known=False)]
     found = route.by_name.get(low)
     if found:
         return list(found)
-    for pid, per in route.catalog_models.items():
-        if low in per:
-            if pid not in route.providers:
-                raise _Refused(403, "provider_not_allowed", f"provider `{pid}` of model `{name}` is not "
-                               "allowed by this gateway (only_allow_configured_providers)")
-            raise _Refused(403, "model_not_allowed", f"model `{name}` is not allowed by this gateway "
-                           "(only_allow_configured_models)")
+    known = next((m for per in route.catalog_models.values() if (m := per.get(low)) is not None), None)
+    known = known or route.catalog.match(name)
+    if known is not None:
+        if known.provider_id not in route.providers:
+            raise _not_allowed("provider", known.provider_id, name)
+        if route.only_configured_models:
+            raise _not_allowed("model", name)
+        return [known]
     if sep:
         raise _Refused(422, "ERR_NGROK_3804", f"No matching models found: unknown provider `{head}`")
     raise _Refused(422, "ERR_NGROK_3804", f"No matching models found: `{name}` is not in the catalog; "
                    f"prefix it with a provider (`openai:{name}`) to pass it through")
+
+
+def _not_allowed(what: str, name: str, model: str | None = None) -> _Refused:
+    of = f" of model `{model}`" if model else ""
+    flag = "only_allow_configured_providers" if what == "provider" else "only_allow_configured_models"
+    return _Refused(403, f"{what}_not_allowed", f"{what} `{name}`{of} is not allowed by this gateway ({flag})")
 
 
 def _why_not(route: CompiledRoute, m: ModelInfo, fmt: str, tokens: int) -> str | None:
@@ -278,9 +284,14 @@ def _named(route: CompiledRoute, requested: tuple[str, ...], fmt: str, tokens: i
         try:
             found = route.resolved.get(name)
             if found is None:
-                found = _resolve(route, name)
-                if found[0].known or found[0].custom:
-                    route.remember_name(name, found)
+                try:
+                    found = _resolve(route, name)
+                except _Refused as e:
+                    route.remember_name(name, e)
+                    raise
+                route.remember_name(name, found)
+            elif isinstance(found, _Refused):
+                raise found
         except _Refused as e:
             refusal = refusal or e
             skipped.append(Candidate("", name, None, e.error[2]))
