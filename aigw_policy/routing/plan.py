@@ -244,7 +244,7 @@ def _plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: 
             models = _named(route, requested, fmt, ai.input_tokens, skipped)
             if route.model_strategies:
                 static = [els.element(m) for m in models]
-                pool = _Pool(static, els.with_metrics, metrics, tuple(el["_ref"] for el in static))
+                pool = _Pool(static, els.with_metrics, metrics, (fmt, *(el["_ref"] for el in static)))
                 refs, error = _run(route, route.model_strategies, scope, "ai.models", pool, "AIModel", log)
                 if not refs:
                     raise _no_models(error)
