@@ -92,12 +92,24 @@ CODES: dict[str, Code] = _codes(
     ("AIGW304", E, "CEL expression could not be compiled"),
     ("AIGW305", E, "CEL expression over the compile budget"),
     ("AIGW310", E, "CEL expression cost over the configured maximum"),
+    # selection strategies of the ai-gateway action (checked against the selection environment)
+    ("AIGW320", E, "undeclared reference in a selection strategy"),
+    ("AIGW321", E, "undeclared function in a selection strategy"),
+    ("AIGW322", E, "no matching overload in a selection strategy"),
+    ("AIGW323", E, "type error in a selection strategy"),
+    ("AIGW324", E, "selection strategy could not be compiled"),
     # policy analysis
     ("AIGW400", W, "condition is always true or always false"),
     ("AIGW401", W, "rule never runs: an earlier rule always ends the phase"),
     ("AIGW402", W, "limit read before it runs, or no such limit"),
     ("AIGW403", W, "lookup can fail at run time"),
     ("AIGW404", W, "variable read where it may not be set, or never set"),
+    # routing (the ai-gateway action)
+    ("AIGW410", E, "model selection strategy does not return a model or a list of models"),
+    ("AIGW411", E, "key selection strategy does not return a key or a list of keys"),
+    ("AIGW412", E, "only_allow_configured_models with no model listed"),
+    ("AIGW413", W, "selection strategy never runs: an earlier one returns every model or key"),
+    ("AIGW414", W, "api_key_selection but no provider has api_keys"),
     # requests and evaluation (the decision's errors[], store and limits[] entries)
     ("AIGW500", E, "CEL error in a rule's condition"),
     ("AIGW501", E, "condition is not a bool"),

@@ -11,7 +11,7 @@ lower-cased id or alias.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -41,6 +41,19 @@ class Catalog:
     providers: tuple[ProviderInfo, ...]
     models: tuple[ModelInfo, ...]
     prices: Mapping[tuple[str, str], Mapping[str, float]]
+    matchers: tuple[tuple[ModelInfo, Any], ...] = ()
+    """Each genai-prices model with its match clause (prefixes, dated versions), in order."""
+
+    def match(self, name: str, provider_id: str | None = None) -> ModelInfo | None:
+        """The catalog model genai-prices matches ``name`` to (``claude-3-5-sonnet-20241022``
+        -> ``claude-3-5-sonnet``), of ``provider_id`` when given; None when none does. The
+        model is named ``name`` itself (the client's exact version goes upstream) and
+        priced and limited as the matched one."""
+        low = name.lower()
+        for m, clause in self.matchers:
+            if (provider_id is None or m.provider_id == provider_id) and clause.is_match(low):
+                return replace(m, id=name, aliases=())
+        return None
 
     def provider_ids(self) -> dict[str, str]:
         """Lower-cased id or alias -> provider id."""
@@ -54,7 +67,8 @@ class Catalog:
 def base_url_for(provider: ProviderInfo, fmt: ApiFormat) -> str | None:
     """Where ``provider`` serves requests of format ``fmt`` (Gemini's native API is not under
     Google's OpenAI-compatible base URL); a configured ``base_url`` always wins."""
-    if provider.configured and provider.base_url and not provider.builtin:
+    default = BUILTIN_PROVIDERS.get(provider.id, {}).get("base_url")
+    if provider.base_url != default:
         return provider.base_url
     return FORMAT_BASE_URLS.get((provider.id, fmt), provider.base_url)
 
@@ -124,6 +138,7 @@ def builtin() -> Catalog:
     providers: list[ProviderInfo] = []
     models: list[ModelInfo] = []
     prices: dict[tuple[str, str], dict[str, float]] = {}
+    matchers: list[tuple[ModelInfo, Any]] = []
     for pid, spec in BUILTIN_PROVIDERS.items():
         providers.append(ProviderInfo(
             id=pid, aliases=tuple(spec["aliases"]), base_url=spec["base_url"], formats=spec["formats"],
@@ -138,16 +153,18 @@ def builtin() -> Catalog:
             table = _price_table(_current(m.prices))
             names = [n for n in _equals(m.match) if n.lower() != m.id.lower()]
             names += aliases_of.pop((pid, m.id), [])
-            models.append(ModelInfo(
+            info = ModelInfo(
                 id=m.id, provider_id=pid, aliases=tuple(dict.fromkeys(names)),
                 author_id=author_of(m.id, pid), known=True, custom=False,
                 input_per_mtok=Decimal(str(table["input"])) if "input" in table else None,
                 output_per_mtok=Decimal(str(table["output"])) if "output" in table else None,
                 max_context_window=m.context_window,
-            ))  # fmt: skip
+            )  # fmt: skip
+            models.append(info)
+            matchers.append((info, m.match))
             if table:
                 prices[(pid, m.id)] = table
     # ngrok's aliases whose target genai-prices does not list: the target is a known model
     for (pid, mid), names in aliases_of.items():
         models.append(ModelInfo(id=mid, provider_id=pid, aliases=tuple(names), author_id=author_of(mid, pid)))
-    return Catalog(tuple(providers), tuple(models), prices)
+    return Catalog(tuple(providers), tuple(models), prices, tuple(matchers))

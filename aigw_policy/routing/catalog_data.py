@@ -33,6 +33,8 @@ BUILTIN_PROVIDERS: dict[str, dict[str, Any]] = {
                    "formats": ("openai",), "auth": "bearer", "prices": None},
     "inceptionlabs": {"aliases": ("inception-labs", "inception"), "base_url": "https://api.inceptionlabs.ai/v1/",
                       "formats": ("openai",), "auth": "bearer", "prices": None},
+    "ollama": {"aliases": (), "base_url": "http://localhost:11434/v1/",
+               "formats": ("openai",), "auth": "bearer", "prices": None},
     "inference-net": {"aliases": ("inference.net", "inference_net"), "base_url": "https://api.inference.net/v1/",
                       "formats": ("openai",), "auth": "bearer", "prices": None},
 }  # fmt: skip

@@ -23,12 +23,13 @@ from ..providers import AiRequest
 from ..source import Span
 from . import elements
 from .catalog import Catalog, author_of, builtin
-from .model import ApiFormat, KeyRef, MetricsSnapshot, ModelInfo, Plan, ProviderInfo
+from .model import ApiFormat, Candidate, KeyRef, MetricsSnapshot, ModelInfo, Plan, ProviderInfo
 from .plan import build_plan
-from .selection import KEYS, MODELS
+from .selection import KEYS, MODELS, dependencies
 
 __all__ = ["CompiledRoute", "CompiledStrategy", "compile_route", "key_id_of"]
 
+_MEMO = 4096
 FORMATS: tuple[ApiFormat, ...] = ("openai", "anthropic", "gemini")
 DEFAULT_FAILOVER_ON: tuple[int | str, ...] = ("connect", "timeout", "4xx", "5xx")
 
@@ -45,13 +46,18 @@ class CompiledStrategy:
     program: Program | None
     error: str | None = None
     """Why it could not be compiled (lint reports it first; at run time it is recorded)."""
+    pure: bool = False
+    """Its result depends on the collections only (:func:`.selection.dependencies`)."""
+    live: bool = True
+    """It reads live metrics."""
 
 
 def _compile_strategies(sources: tuple[str, ...], env: Any) -> tuple[CompiledStrategy, ...]:
     out = []
     for i, src in enumerate(sources):
+        pure, live = dependencies(src)
         try:
-            out.append(CompiledStrategy(src, env.compile(src, name=f"strategy_{i}")))
+            out.append(CompiledStrategy(src, env.compile(src, name=f"strategy_{i}"), None, pure, live))
         except CelError as e:
             out.append(CompiledStrategy(src, None, str(e)))
     return tuple(out)
@@ -73,7 +79,11 @@ _AUTH = {"anthropic": "x-api-key", "gemini": "x-goog-api-key"}
 
 
 def _provider(cfg: ProviderConfig, base: ProviderInfo | None) -> ProviderInfo:
-    keys = tuple(KeyRef(k.id or key_id_of(k.value), k.value, i) for i, k in enumerate(cfg.api_keys or ()))
+    refs: dict[str, KeyRef] = {}
+    for i, k in enumerate(cfg.api_keys or ()):
+        kid = k.id or key_id_of(k.value)
+        refs.setdefault(kid, KeyRef(kid, k.value, i))  # a repeated key (same id) is tried once
+    keys = tuple(refs.values())
     surfaces = cfg.supported_api_surfaces or ()
     formats = tuple(dict.fromkeys(s.format for s in surfaces)) if surfaces else None
     params = {s.format: frozenset(p.name for p in s.supported_params)
@@ -176,6 +186,30 @@ class CompiledRoute:
             tuple(config.model_selection.strategy) if config.model_selection else (), MODELS)
         self.key_strategies = _compile_strategies(
             tuple(config.api_key_selection.strategy) if config.api_key_selection else (), KEYS)
+
+        # memos (bounded; a dict's get and set are atomic, so threads may share them)
+        self.memo: dict[Any, tuple[Any, ...]] = {}
+        """Pure strategies' results per pool (:func:`.plan._run`)."""
+        self.resolved: dict[str, Any] = {}
+        """Requested model names already resolved to catalog or configured models, or refused."""
+        self.made_candidates: dict[tuple[Any, ...], tuple[Candidate, ...]] = {}
+        """(provider, model, key ids) -> its candidates, for catalog and configured models
+        (they are immutable: made once)."""
+
+    def remember(self, key: Any, value: tuple[Any, ...]) -> None:
+        if len(self.memo) >= _MEMO:
+            self.memo.clear()
+        self.memo[key] = value
+
+    def remember_name(self, name: str, models: Any) -> None:
+        if len(self.resolved) >= _MEMO:
+            self.resolved.clear()
+        self.resolved[name] = models
+
+    def remember_candidates(self, key: tuple[Any, ...], value: tuple[Candidate, ...]) -> None:
+        if len(self.made_candidates) >= 4 * _MEMO:
+            self.made_candidates.clear()
+        self.made_candidates[key] = value
 
     def __repr__(self) -> str:
         return f"<CompiledRoute {len(self.providers)} providers, {len(self.models)} models>"

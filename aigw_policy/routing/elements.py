@@ -3,9 +3,10 @@ fields of :data:`aigw_policy.routing.selection.OBJECTS`), built once per compile
 grouped by API format; live metrics are laid over a copy per plan, only for the pairs that
 have some.
 
-Two hidden keys CEL cannot name (the checker knows no such fields): ``_ref``, the
-``(provider, model)`` or ``(provider, key id)`` an element stands for, and ``_prices``,
-the model's known prices (``underCost`` and ``sortBy('price')`` tell unknown from zero).
+Hidden keys CEL cannot name (the checker knows no such fields): ``_ref``, the
+``(provider, model)`` or ``(provider, key id)`` an element stands for; ``_prices``, a
+model's known prices (``underCost`` and ``sortBy('price')`` tell unknown from zero);
+``_models``, a provider's enabled models (``getModel``).
 """
 
 from __future__ import annotations
@@ -29,20 +30,23 @@ _TOKENS = ("provider_input", "provider_output", "estimated_input", "estimated_ou
 _QUOTA = ("remaining_requests", "remaining_tokens", "limit_requests", "limit_tokens")
 
 
-def _floats(source: Any, names: Iterable[str]) -> dict[str, float]:
-    src = source if isinstance(source, Mapping) else {}
+def _floats(source: Any, names: tuple[str, ...]) -> dict[str, float]:
+    """``source``'s numbers under ``names`` as floats (absent or not a number: 0.0)."""
+    if type(source) is not dict:
+        return dict.fromkeys(names, 0.0)
     out = {}
     for n in names:
-        v = src.get(n)
-        out[n] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
+        v = source.get(n)
+        out[n] = float(v) if type(v) in (int, float) else 0.0
     return out
 
 
 def metric_scope(data: Any) -> dict[str, Any]:
     """One metrics scope in ngrok's shape from what the store measured (absent: zero)."""
-    src = data if isinstance(data, Mapping) else {}
+    src = data if type(data) is dict else {}
     count = src.get("request_count")
-    tokens = src.get("token") if isinstance(src.get("token"), Mapping) else {}
+    tokens = src.get("token")
+    tokens = tokens if type(tokens) is dict else {}
     return {
         "request_count": count if type(count) is int else 0,
         "latency": _floats(src.get("latency"), _LATENCY),
@@ -51,16 +55,17 @@ def metric_scope(data: Any) -> dict[str, Any]:
     }
 
 
-def _metrics(data: Any) -> dict[str, Any]:
+def _metrics(data: Any, per_key: Mapping[str, Any] | None = None) -> dict[str, Any]:
     scope = metric_scope(data)
-    return {"global": scope, "region": scope, "account": scope, "endpoint": scope}
+    keys = {k: metric_scope(v) for k, v in (per_key or {}).items()}
+    return {"global": scope, "region": scope, "account": scope, "endpoint": scope, "api_keys": keys}
 
 
 _NO_METRICS = _metrics(None)
 
 
 def _quota(data: Any) -> dict[str, int | None]:
-    src = data if isinstance(data, Mapping) else {}
+    src = data if type(data) is dict else {}
     return {n: v if type(v := src.get(n)) is int else None for n in _QUOTA}
 
 
@@ -80,7 +85,7 @@ def _provider_element(p: ProviderInfo) -> dict[str, Any]:
     return {
         "id": p.id, "id_aliases": list(p.aliases), "display_name": str(meta.get("display_name", p.id)),
         "description": "", "website": "", "base_url": p.base_url or "", "metadata": meta,
-        "known": p.builtin, "custom": p.configured and not p.builtin, "disabled": p.disabled,
+        "known": p.builtin, "custom": p.configured and not p.builtin, "disabled": p.disabled, "_models": [],
     }
 
 
@@ -99,21 +104,26 @@ class Elements:
         self.models: dict[str, list[dict[str, Any]]] = {}
         self.providers: dict[str, list[dict[str, Any]]] = {}
         self.authors: dict[str, list[dict[str, Any]]] = {}
-        #: format -> provider id -> its model elements (``provider.getModel``)
-        self.models_of: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        #: format -> the refs of ``models[format]``
+        self.refs: dict[str, frozenset[tuple[str, str]]] = {}
+        self.positions: dict[str, dict[tuple[str, str], int]] = {}
+        #: provider id -> ``ai.keys`` without live metrics, and its key ids in order
+        self.keys = {pid: key_elements(p, None) for pid, p in route.providers.items()}
+        self.key_ids = {pid: tuple(k.id for k in p.keys) for pid, p in route.providers.items()}
         provider_el = {pid: _provider_element(p) for pid, p in route.providers.items()}
+        for m in route.models:  # ``provider.getModel(id)`` reads the provider's enabled models
+            if not m.disabled:
+                provider_el[m.provider_id]["_models"].append(self.model[(m.provider_id, m.id)])
         for fmt in _FORMATS:
             speaks = {pid for pid, p in route.providers.items() if fmt in p.formats and not p.disabled}
             ms = [self.model[(m.provider_id, m.id)] for m in route.models
                   if m.provider_id in speaks and not m.disabled]  # fmt: skip
             self.models[fmt] = ms
+            self.refs[fmt] = frozenset(m["_ref"] for m in ms)
+            self.positions[fmt] = {m["_ref"]: i for i, m in enumerate(ms)}
             self.providers[fmt] = [provider_el[pid] for pid in route.providers if pid in speaks]
             authors = dict.fromkeys(m["author_id"] for m in ms if m["author_id"])
             self.authors[fmt] = [{"id": a, "id_aliases": [], "display_name": a} for a in authors]
-            per: dict[str, list[dict[str, Any]]] = {}
-            for m in ms:
-                per.setdefault(m["provider_id"], []).append(m)
-            self.models_of[fmt] = per
 
     def element(self, m: ModelInfo) -> dict[str, Any]:
         """The element of a model (built now for an unknown pass-through model)."""
@@ -147,16 +157,26 @@ class Elements:
         }  # fmt: skip
 
     @staticmethod
-    def with_metrics(items: list[dict[str, Any]], metrics: MetricsSnapshot | None) -> list[dict[str, Any]]:
-        """``items`` with the live metrics of the pairs the snapshot has (copies of those only)."""
+    def with_metrics(items: list[dict[str, Any]], metrics: MetricsSnapshot | None,
+                     positions: Mapping[tuple[str, str], int] | None = None) -> list[dict[str, Any]]:
+        """``items`` with the live metrics of the pairs the snapshot has (copies of those
+        only). ``positions``: ref -> index in ``items``, to visit the snapshot's pairs rather
+        than every item when there are fewer."""
         seen = (metrics or {}).get("models")
         if not seen:
             return items
-        out = items
+        per_key: dict[tuple[str, str], dict[str, Any]] = {}
+        for (pid, mid, kid), data in ((metrics or {}).get("model_keys") or {}).items():
+            per_key.setdefault((pid, mid), {})[kid] = data
+        out = list(items)
+        if positions is not None and len(seen) < len(items):
+            for ref, data in seen.items():
+                i = positions.get(ref)
+                if i is not None:
+                    out[i] = {**items[i], "metrics": _metrics(data, per_key.get(ref))}
+            return out
         for i, el in enumerate(items):
             data = seen.get(el["_ref"])
             if data is not None:
-                if out is items:
-                    out = list(items)
-                out[i] = {**el, "metrics": _metrics(data)}
+                out[i] = {**el, "metrics": _metrics(data, per_key.get(el["_ref"]))}
         return out

@@ -33,7 +33,7 @@ from ..cel.runtime.values import CelError
 from ..providers import AiRequest
 from .elements import Elements, key_elements
 from .model import ApiFormat, Candidate, MetricsSnapshot, ModelInfo, Plan, StrategyResult
-from .selection import MODELS_OF, RNG
+from .selection import RNG
 
 if TYPE_CHECKING:
     from .compile import CompiledRoute, CompiledStrategy
@@ -56,35 +56,41 @@ class _Refused(Exception):
 
 
 def _resolve(route: CompiledRoute, name: str) -> list[ModelInfo]:
-    """The models a requested name stands for (raises :class:`_Refused`)."""
+    """The models a requested name stands for (raises :class:`_Refused`): an id or alias;
+    ``provider:model``; else a model genai-prices matches (``claude-3-5-sonnet-20241022``)."""
     low = name.lower()
     head, sep, tail = name.partition(":")
     if sep and head.lower() in route.provider_names:
         pid = route.provider_names[head.lower()]
         if pid not in route.providers:
-            raise _Refused(403, "provider_not_allowed", f"provider `{pid}` is not allowed by this gateway "
-                           "(only_allow_configured_providers)")
+            raise _not_allowed("provider", pid)
         m = route.by_provider.get(pid, {}).get(tail.lower())
         if m is not None:
             return [m]
         if route.only_configured_models:
-            raise _Refused(403, "model_not_allowed", f"model `{name}` is not allowed by this gateway "
-                           "(only_allow_configured_models)")
-        return [ModelInfo(id=tail, provider_id=pid, known=False)]
+            raise _not_allowed("model", name)
+        return [route.catalog.match(tail, pid) or ModelInfo(id=tail, provider_id=pid, known=False)]
     found = route.by_name.get(low)
     if found:
         return list(found)
-    for pid, per in route.catalog_models.items():
-        if low in per:
-            if pid not in route.providers:
-                raise _Refused(403, "provider_not_allowed", f"provider `{pid}` of model `{name}` is not "
-                               "allowed by this gateway (only_allow_configured_providers)")
-            raise _Refused(403, "model_not_allowed", f"model `{name}` is not allowed by this gateway "
-                           "(only_allow_configured_models)")
+    known = next((m for per in route.catalog_models.values() if (m := per.get(low)) is not None), None)
+    known = known or route.catalog.match(name)
+    if known is not None:
+        if known.provider_id not in route.providers:
+            raise _not_allowed("provider", known.provider_id, name)
+        if route.only_configured_models:
+            raise _not_allowed("model", name)
+        return [known]
     if sep:
         raise _Refused(422, "ERR_NGROK_3804", f"No matching models found: unknown provider `{head}`")
     raise _Refused(422, "ERR_NGROK_3804", f"No matching models found: `{name}` is not in the catalog; "
                    f"prefix it with a provider (`openai:{name}`) to pass it through")
+
+
+def _not_allowed(what: str, name: str, model: str | None = None) -> _Refused:
+    of = f" of model `{model}`" if model else ""
+    flag = "only_allow_configured_providers" if what == "provider" else "only_allow_configured_models"
+    return _Refused(403, f"{what}_not_allowed", f"{what} `{name}`{of} is not allowed by this gateway ({flag})")
 
 
 def _why_not(route: CompiledRoute, m: ModelInfo, fmt: str, tokens: int) -> str | None:
@@ -110,30 +116,85 @@ def _as_list(value: Any, what: str, source: str) -> list[dict[str, Any]]:
     raise _Refused(422, "ERR_NGROK_3806", f"Expression '{source}' must return an {what} or []{what}, got {kind}")
 
 
-def _run(strategies: tuple[CompiledStrategy, ...], act: dict[str, Any], what: str,
-         keep: Any, log: list[StrategyResult]) -> tuple[list[Any], tuple[str, str] | None]:
-    """The first non-empty result of ``strategies`` (after ``keep``), and the first error."""
+class _Pool:
+    """What strategies range over: the static elements, the same with live metrics (made on
+    first need), the refs they may return, and the key their memoized results are filed under."""
+
+    __slots__ = ("static", "overlay", "metrics", "key", "_refs", "_live")
+
+    def __init__(self, static: list[dict[str, Any]], overlay: Any, metrics: MetricsSnapshot | None, key: Any,
+                 refs: frozenset[Any] | None = None) -> None:
+        self.static = static
+        self.overlay = overlay
+        self.metrics = metrics
+        self.key = key
+        self._refs = refs
+        self._live: list[dict[str, Any]] | None = None
+
+    def elements(self, live: bool) -> list[dict[str, Any]]:
+        if not live or not self.metrics:
+            return self.static
+        if self._live is None:
+            self._live = self.overlay(self.static, self.metrics)
+        return self._live
+
+    def keep(self, got: list[dict[str, Any]]) -> tuple[Any, ...]:
+        """The refs of ``got`` that are in the pool, each once, in ``got``'s order."""
+        if self._refs is None:
+            self._refs = frozenset(el["_ref"] for el in self.static)
+        refs = self._refs
+        return tuple(dict.fromkeys(r for el in got if (r := el["_ref"]) in refs))
+
+
+def _marker(metrics: MetricsSnapshot | None) -> Any:
+    """What identifies a metrics snapshot for the memo: None without metrics, its
+    ``version`` (an int a store bumps when its numbers change) when it has one; else
+    :data:`_UNVERSIONED`: a strategy reading the metrics of such a snapshot is not memoized
+    (holding snapshots, or trusting ``id()``, would keep memory or serve stale results)."""
+    if not metrics:
+        return None
+    version = metrics.get("version")
+    return ("version", version) if type(version) is int else _UNVERSIONED
+
+
+_UNVERSIONED = object()
+
+
+def _run(route: CompiledRoute, strategies: tuple[CompiledStrategy, ...], scope: dict[str, Any], name: str,
+         pool: _Pool, what: str, log: list[StrategyResult]) -> tuple[tuple[Any, ...], tuple[str, str] | None]:
+    """The refs of the first strategy with a non-empty result (within the pool), and the
+    first error met. A pure strategy's result is memoized on the route per pool (and per
+    metrics snapshot object when it reads live metrics)."""
     first_error: tuple[str, str] | None = None
-    for s in strategies:
+    memo = route.memo
+    for i, s in enumerate(strategies):
         if s.program is None:
             log.append(StrategyResult(s.source, 0, s.error))
             first_error = first_error or ("ERR_NGROK_3803", s.error or "")
             continue
-        try:
-            got = _as_list(s.program.function(act), what, s.source)
-        except CelError as e:
-            log.append(StrategyResult(s.source, 0, str(e)))
-            first_error = first_error or ("ERR_NGROK_3803", str(e))
-            continue
-        except _Refused as e:
-            log.append(StrategyResult(s.source, 0, e.error[2]))
-            first_error = first_error or (e.error[1], e.error[2])
-            continue
-        chosen = keep(got)
-        log.append(StrategyResult(s.source, len(got)))
-        if chosen:
-            return chosen, None
-    return [], first_error
+        marker = _marker(pool.metrics) if s.live else None
+        key = (what, i, pool.key, marker) if s.pure and marker is not _UNVERSIONED else None
+        hit = memo.get(key) if key is not None else None
+        if hit is not None:
+            refs, count, error = hit
+        else:
+            scope[name] = pool.elements(s.live)
+            refs, count, error = (), 0, None
+            try:
+                got = _as_list(s.program.function(scope), what, s.source)
+                refs, count = pool.keep(got), len(got)
+            except CelError as e:
+                error = ("ERR_NGROK_3803", str(e))
+            except _Refused as e:
+                error = (e.error[1], e.error[2])
+            if key is not None:
+                route.remember(key, (refs, count, error))
+        log.append(StrategyResult(s.source, count, error[1] if error else None))
+        if error is not None:
+            first_error = first_error or error
+        elif refs:
+            return refs, None
+    return (), first_error
 
 
 def build_plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: MetricsSnapshot | None,
@@ -161,43 +222,43 @@ def _plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: 
     scope["ai.providers"] = els.providers[fmt]
     scope["ai.authors"] = els.authors[fmt]
     token = RNG.set(rng) if rng is not None else None
-    models_token = MODELS_OF.set(els.models_of[fmt])
     try:
         if auto:
             if not requested and not route.model_strategies:
                 raise _Refused(422, "ERR_NGROK_3804", "No matching models found: the request names no model")
-            pool = els.with_metrics(els.models[fmt], metrics)
-            if not pool:
+            static = els.models[fmt]
+            if not static:
                 raise _Refused(422, "ERR_NGROK_3805", f"Model selection returned no results: no provider "
                                f"speaks the {fmt} API format")
             if route.model_strategies:
-                scope["ai.models"] = pool
-                chosen, error = _run(route.model_strategies, scope, "AIModel", _unique, log)
-                if not chosen:
+                positions = els.positions[fmt]
+                pool = _Pool(static, lambda items, snap: els.with_metrics(items, snap, positions), metrics,
+                             ("auto", fmt), els.refs[fmt])
+                refs, error = _run(route, route.model_strategies, scope, "ai.models", pool, "AIModel", log)
+                if not refs:
                     raise _no_models(error)
+                models = [els.info[r] for r in refs]
             else:
-                chosen = pool
-            models = [els.info[el["_ref"]] for el in chosen]
+                models = [els.info[el["_ref"]] for el in static]
         else:
             models = _named(route, requested, fmt, ai.input_tokens, skipped)
             if route.model_strategies:
-                pool = els.with_metrics([els.element(m) for m in models], metrics)
-                scope["ai.models"] = pool
-                chosen, error = _run(route.model_strategies, scope, "AIModel", _keeper(pool), log)
-                if not chosen:
+                static = [els.element(m) for m in models]
+                pool = _Pool(static, els.with_metrics, metrics, (fmt, *(el["_ref"] for el in static)))
+                refs, error = _run(route, route.model_strategies, scope, "ai.models", pool, "AIModel", log)
+                if not refs:
                     raise _no_models(error)
-                kept = {el["_ref"] for el in chosen}
+                kept = set(refs)
                 for m in models:
                     if (m.provider_id, m.id) not in kept:
                         skipped.append(Candidate(m.provider_id, m.id, None, "not chosen by model_selection"))
                 models = [m for m in models if (m.provider_id, m.id) in kept]
         candidates = _with_keys(route, models, scope, metrics, log, skipped)
     finally:
-        MODELS_OF.reset(models_token)
         if token is not None:
             RNG.reset(token)
     error = None
-    if not any(c.skipped_because is None for c in candidates):
+    if not candidates:
         error = (422, "ERR_NGROK_3808", "API key selection strategy failed: no key chosen for any candidate")
     return Plan(fmt, requested, tuple(log), tuple(candidates) + tuple(skipped), error)
 
@@ -212,21 +273,6 @@ def _no_models(error: tuple[str, str] | None) -> _Refused:
                     "no model (of those the client named, when it named some)")
 
 
-def _unique(got: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: set[Any] = set()
-    out = []
-    for el in got:
-        if el["_ref"] not in seen:
-            seen.add(el["_ref"])
-            out.append(el)
-    return out
-
-
-def _keeper(pool: list[dict[str, Any]]) -> Any:
-    refs = {el["_ref"] for el in pool}
-    return lambda got: [el for el in got if el["_ref"] in refs]
-
-
 def _named(route: CompiledRoute, requested: tuple[str, ...], fmt: str, tokens: int,
            skipped: list[Candidate]) -> list[ModelInfo]:
     """The requested models in the client's order (each name's providers in catalog order),
@@ -236,7 +282,16 @@ def _named(route: CompiledRoute, requested: tuple[str, ...], fmt: str, tokens: i
     refusal: _Refused | None = None
     for name in requested:
         try:
-            found = _resolve(route, name)
+            found = route.resolved.get(name)
+            if found is None:
+                try:
+                    found = _resolve(route, name)
+                except _Refused as e:
+                    route.remember_name(name, e)
+                    raise
+                route.remember_name(name, found)
+            elif isinstance(found, _Refused):
+                raise found
         except _Refused as e:
             refusal = refusal or e
             skipped.append(Candidate("", name, None, e.error[2]))
@@ -262,9 +317,11 @@ def _named(route: CompiledRoute, requested: tuple[str, ...], fmt: str, tokens: i
 def _with_keys(route: CompiledRoute, models: list[ModelInfo], scope: dict[str, Any],
                metrics: MetricsSnapshot | None, log: list[StrategyResult],
                skipped: list[Candidate]) -> list[Candidate]:
-    keys_of: dict[str, list[str | None] | str] = {}
+    """For each model in order, a candidate per key in key order. Models are distinct and a
+    provider's key ids are distinct, so no (provider, model, key) comes twice."""
+    keys_of: dict[str, tuple[str | None, ...] | str] = {}
     out: list[Candidate] = []
-    seen: set[tuple[str, str, str | None]] = set()
+    made = route.made_candidates
     for m in models:
         pid = m.provider_id
         keys = keys_of.get(pid)
@@ -273,25 +330,28 @@ def _with_keys(route: CompiledRoute, models: list[ModelInfo], scope: dict[str, A
         if isinstance(keys, str):
             skipped.append(Candidate(pid, m.id, None, keys))
             continue
-        for kid in keys:
-            triple = (pid, m.id, kid)
-            if triple not in seen:
-                seen.add(triple)
-                out.append(Candidate(pid, m.id, kid))
+        memo = (pid, m.id, keys)
+        cands = made.get(memo)
+        if cands is None:
+            cands = tuple(Candidate(pid, m.id, kid) for kid in keys)
+            if m.known or m.custom:
+                route.remember_candidates(memo, cands)
+        out.extend(cands)
     return out
 
 
 def _keys(route: CompiledRoute, pid: str, scope: dict[str, Any], metrics: MetricsSnapshot | None,
-          log: list[StrategyResult]) -> list[str | None] | str:
-    """The key ids of a provider in try order ([None]: no configured key), or why none."""
+          log: list[StrategyResult]) -> tuple[str | None, ...] | str:
+    """The key ids of a provider in try order ((None,): no configured key), or why none."""
     provider = route.providers[pid]
     if not provider.keys:
-        return [None]
+        return (None,)
     if not route.key_strategies:
-        return [k.id for k in provider.keys]
-    scope["ai.keys"] = key_elements(provider, metrics)
-    chosen, error = _run(route.key_strategies, scope, "AIKey", _unique, log)
-    if not chosen:
+        return route.elements.key_ids[pid]
+    static = route.elements.keys[pid]
+    pool = _Pool(static, lambda _s, snap: key_elements(provider, snap), metrics, ("keys", pid))
+    refs, error = _run(route, route.key_strategies, scope, "ai.keys", pool, "AIKey", log)
+    if not refs:
         detail = f": {error[1]}" if error else ""
         return f"api_key_selection chose no key of provider `{pid}`{detail}"
-    return [el["id"] for el in chosen]
+    return tuple(kid for _, kid in refs)

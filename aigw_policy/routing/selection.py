@@ -12,13 +12,15 @@ Choices where ngrok is silent:
 
 - an unknown price, context window or metric reads as ``0`` (ngrok's zero values); but
   ``underCost`` drops models of unknown price and ``sortBy('price')`` puts them last;
-- ``k.quota.*`` is ``null`` until a provider's rate-limit headers told it (ngrok's note):
-  comparing it (``k.quota.remaining_requests > 100``) is then an error, so that strategy
-  is recorded with its error and the next one runs (write ``ai.keys`` last as a fallback);
+- ``k.quota.*`` is ``null`` until a provider's rate-limit headers told it (ngrok's note;
+  typed ``dyn``): comparing it (``k.quota.remaining_requests > 100``) is then an error, so
+  that strategy is recorded with its error and the next one runs (write ``ai.keys`` last as
+  a fallback, or test ``k.quota.remaining_requests != null && ...``);
 - ``k.value`` is the key's text as written in the config (usually the
   ``${secrets.get(...)}`` template), never the secret: strategies never see a secret;
 - the metric scopes ``global``, ``region``, ``account`` and ``endpoint`` all read what this
-  gateway's store measured (there is no wider fleet to ask);
+  gateway's store measured (there is no wider fleet to ask); ``m.metrics.api_keys[id]`` is
+  the same per key of the model's provider, when the snapshot has it (``model_keys``);
 - ``random()`` and ``randomize()`` draw from the ``random.Random`` the planner is given
   (seeded in tests and ``explain``); ``random()`` of an empty list is an error.
 """
@@ -30,13 +32,16 @@ import random as _random
 from collections.abc import Mapping
 from typing import Any
 
+from ..cel import ast
 from ..cel.environment import Environment
+from ..cel.names import qualified_name
+from ..cel.parser import CelSyntaxError, parse
 from ..cel.runtime.values import CelError
 from ..env.declarations import POLICY_FUNCTIONS, POLICY_VARIABLES
 from ..env.ngrok import ACTIVATION_FUNCTIONS, FUNCTIONS
 from .catalog import PRICE_TYPES
 
-__all__ = ["KEYS", "MODELS", "MODEL_TYPES", "KEY_TYPES", "OBJECTS", "RNG", "get_metadata"]
+__all__ = ["KEYS", "MODELS", "MODEL_TYPES", "KEY_TYPES", "OBJECTS", "RNG", "dependencies", "get_metadata"]
 
 _LAT = ("upstream_ms_avg", "upstream_ms_p95", "gateway_ms_avg", "gateway_ms_p95",
         "time_to_first_token_ms_avg", "time_to_first_token_ms_p95")  # fmt: skip
@@ -59,7 +64,8 @@ OBJECTS: dict[str, dict[str, str]] = {
     "aigw.Pricing": {**{p: "double" for p in _PRICES}, "text": "aigw.TextPricing"},
     "aigw.TextPricing": {p: "double" for p in _PRICES},
     "aigw.Datacenter": {"country_code": "string", "region": "string"},
-    "aigw.Metrics": {s: "aigw.MetricScope" for s in ("global", "region", "account", "endpoint")},
+    "aigw.Metrics": {**{s: "aigw.MetricScope" for s in ("global", "region", "account", "endpoint")},
+                     "api_keys": "map(string, aigw.MetricScope)"},
     "aigw.MetricScope": {"request_count": "int", "latency": "aigw.Latency", "error_rate": "aigw.ErrorRate",
                          "token": "aigw.TokenCounts"},
     "aigw.Latency": {f: "double" for f in _LAT},
@@ -73,7 +79,8 @@ OBJECTS: dict[str, dict[str, str]] = {
     "aigw.Author": {"id": "string", "id_aliases": _SL, "display_name": "string"},
     "aigw.Key": {"id": "string", "value": "string", "provider_id": "string", "quota": "aigw.Quota",
                  "error_rate": "aigw.ErrorRate"},
-    "aigw.Quota": {f: "int" for f in ("remaining_requests", "remaining_tokens", "limit_requests", "limit_tokens")},
+    # ``dyn``: an int, or null until a provider's rate-limit headers told it
+    "aigw.Quota": {f: "dyn" for f in ("remaining_requests", "remaining_tokens", "limit_requests", "limit_tokens")},
 }  # fmt: skip
 
 _M, _P, _A, _K = "aigw.Model", "aigw.Provider", "aigw.Author", "aigw.Key"
@@ -100,8 +107,6 @@ _FUNCTIONS = [
 RNG: contextvars.ContextVar[_random.Random] = contextvars.ContextVar("aigw_route_rng")
 """The random source of the strategy being evaluated (the planner sets it)."""
 _FALLBACK_RNG = _random.Random()  # noqa: S311 - load spreading, not security
-MODELS_OF: contextvars.ContextVar[Mapping[str, list[dict[str, Any]]]] = contextvars.ContextVar("aigw_route_models")
-"""Provider id -> its model elements, for ``provider.getModel(id)`` (the planner sets it)."""
 
 
 def _names(x: Mapping[str, Any]) -> list[str]:
@@ -203,7 +208,7 @@ def _get(items: list, a: object, b: object = None) -> Any:
 
 def _get_model(provider: Mapping[str, Any], model_id: object) -> Any:
     want = str(model_id).lower()
-    for m in MODELS_OF.get({}).get(provider["id"], ()):
+    for m in provider["_models"]:
         if want in _names(m):
             return m
     raise CelError(f"getModel(): provider `{provider['id']}` has no model `{model_id}`", "not_found")
@@ -211,11 +216,13 @@ def _get_model(provider: Mapping[str, Any], model_id: object) -> Any:
 
 def get_metadata(obj: Mapping[str, Any], path: object) -> Any:
     """``x.getMetadata('a.b')``: a dot path into the metadata; null where it ends."""
-    if not isinstance(path, str):
+    if type(path) is not str:
         raise CelError("getMetadata() takes a string", "invalid_argument")
     cur: Any = obj["metadata"]
+    if "." not in path:
+        return cur.get(path)
     for part in path.split("."):
-        if not isinstance(cur, Mapping) or part not in cur:
+        if type(cur) is not dict or part not in cur:
             return None
         cur = cur[part]
     return cur
@@ -246,3 +253,45 @@ MODELS = _environment("route-models", {
 """Where ``model_selection`` strategies are checked and compiled."""
 KEYS = _environment("route-keys", {"ai.keys": f"list({_K})", "ai.providers": f"list({_P})"})
 """Where ``api_key_selection`` strategies are checked and compiled."""
+
+
+_COLLECTIONS = frozenset({"models", "providers", "authors", "keys"})
+_IMPURE = frozenset({"random", "randomize"})
+_LIVE_FIELDS = frozenset({"metrics", "quota", "error_rate"})
+
+
+def dependencies(source: str) -> tuple[bool, bool]:
+    """``(pure, live)`` of a strategy: ``pure`` when its result depends on nothing but the
+    collections (no other variable, no random draw, no function of the request), ``live``
+    when it reads live metrics (``m.metrics``, ``k.quota``, ``k.error_rate``). The planner
+    memoizes a pure strategy's result per pool (and per metrics snapshot when live).
+    Conservative: a name it cannot place makes the strategy impure."""
+    try:
+        root = parse(source)
+    except (CelSyntaxError, RecursionError):
+        return False, True
+    pure, live = True, False
+    stack: list[ast.Expr] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Select):
+            name = qualified_name(node)
+            if name is not None and name.startswith("ai."):
+                if name.split(".")[1] not in _COLLECTIONS:
+                    pure = False
+                continue
+            if node.field in _LIVE_FIELDS:
+                live = True
+        elif isinstance(node, ast.Ident):
+            if node.name.lstrip(".") in _POLICY_ROOTS:
+                pure = False
+        elif isinstance(node, ast.Call):
+            f = node.function.lstrip(".")
+            if f in _IMPURE or f.startswith("rand.") or f in ACTIVATION_FUNCTIONS or f in _ACT_CALLS:
+                pure = False
+        stack.extend(ast.children(node))
+    return pure, live
+
+
+_POLICY_ROOTS = frozenset(n.split(".")[0] for n in POLICY_VARIABLES)
+_ACT_CALLS = frozenset(n.lstrip(".") for n in ACTIVATION_FUNCTIONS)
