@@ -16,6 +16,8 @@ released, or charged the input the upstream reported under ``upstream_error: cha
 
 from __future__ import annotations
 
+import math
+from collections.abc import Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,7 +26,7 @@ from ..providers import Usage, extract_usage
 from ..routing.model import Attempt, AttemptOutcome, Next, Serve
 from .charging import _entry, settle, settle_charges
 from .decision import Decision
-from .flow import REQ, Flow, Reserve, Steps, Stop, StoreFailed
+from .flow import REQ, Flow, Need, Reserve, Steps, Stop, StoreFailed
 from .phases import continue_phase, response_steps
 from .route import RouteRun, candidate_activation
 from .route_errors import ALL_FAILED, CONNECT, TIMEOUT, ai_gateway_result, error_body
@@ -40,6 +42,7 @@ class End:
     code: str
     message: str
     kind: str = "route-error"
+    headers: dict[str, str] | None = None
 
 
 def _failed(outcome: AttemptOutcome) -> bool:
@@ -56,7 +59,7 @@ def _fails_over(triggers: Any, outcome: AttemptOutcome) -> bool:
     return status in triggers or f"{status // 100}xx" in triggers
 
 
-def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Steps:
+def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Generator[Need, Any, Next | Serve | End]:
     """The next step of ``flow``'s route; ``elapsed_s``: time since the first attempt."""
     run: RouteRun = flow.route
     route = run.route
@@ -79,6 +82,7 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Steps:
                 return End(504, TIMEOUT, f"the upstream timed out after {live.timeout_s:g}s")
             return End(502, CONNECT, "Could not reach the AI provider. The upstream request failed.")
     tried = {(a["provider"], a["model"], a["key_id"]) for a in run.attempts}
+    retry: float | None = None  # the soonest a skipped candidate's limit frees up
     while run.next < len(run.tries):
         remaining = route.total_timeout_s - run.elapsed_s
         if remaining <= 0:
@@ -102,11 +106,14 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Steps:
                 t.charges = []  # fail_open: tried without its own reservation
             else:
                 over = _over(t, answer)
-                if over is not None:
-                    t.skip = f"over limit `{over}`"
-                    continue
                 for (rule, action, ch), out in zip(t.charges, answer):
                     flow.limit_entries[ch.spec.name] = _entry(rule, action.limit, ch.key, ch.cost, out)
+                if over is not None:
+                    t.skip = f"over limit `{over.name}`"
+                    waits = [w for w in (over.retry_after, over.reset_after) if w is not None]
+                    run_wait = min(waits) if waits else 1.0
+                    retry = min(retry, run_wait) if retry is not None else run_wait
+                    continue
         provider = route.provider(c.provider)
         key = next((k for k in provider.keys if k.id == c.key_id), None)
         info = route.model(c.provider, c.model)
@@ -120,13 +127,14 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Steps:
         return Next(attempt)
     if not run.attempts and any(t.skip and t.skip.startswith("over limit") for t in run.tries):
         names = sorted({t.skip for t in run.tries if t.skip and t.skip.startswith("over limit")})
-        return End(429, "rate_limit_exceeded", "every candidate is " + ", ".join(names), "limit")
+        return End(429, "rate_limit_exceeded", "every candidate is " + ", ".join(names), "limit",
+                   {"retry-after": str(max(1, math.ceil(retry or 0)))})
     n = len(run.attempts)
     return End(503, ALL_FAILED, f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded")
 
 
-def _over(t: Any, answer: list[Outcome]) -> str | None:
-    return next((out.name for (_, _, ch), out in zip(t.charges, answer)
+def _over(t: Any, answer: list[Outcome]) -> Outcome | None:
+    return next((out for (_, _, ch), out in zip(t.charges, answer)
                  if out.outcome == "limited" and ch.spec.enforce), None)
 
 
@@ -155,14 +163,14 @@ def _settle_failed(flow: Flow, run: RouteRun, outcome: AttemptOutcome) -> Steps:
         yield from settle_charges(flow, run.store_id(flow.rid, live.number), t.charges, resp, usage, cost)  # type: ignore[union-attr]
 
 
-def finish(flow: Flow, end: End) -> Steps:
+def finish(flow: Flow, end: End) -> Generator[Need, Any, Decision]:
     """The gateway answers: the error (or what the rules after ``on_error: continue``
     decided), the request's own reservation settled as an upstream error, the response phase
     over the gateway's answer; the final decision."""
     run: RouteRun = flow.route
     run.error = (end.status, end.code, end.message)
     stop = Stop("deny", end.status, end.message, end.kind, run.rule, run.action, REQ,
-                headers={"content-type": "application/json"},
+                headers={"content-type": "application/json", **(end.headers or {})},
                 body=error_body(run.plan.format, end.status, end.code, end.message, flow.rid, run.rule.label))
     flow.act["actions"].setdefault("ngrok", {})["ai_gateway"] = ai_gateway_result(flow, run)
     if run.route.on_error == "continue":

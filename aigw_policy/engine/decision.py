@@ -294,7 +294,7 @@ def _attempt_charges(run: Any) -> dict[str, bool]:
     or served keeps its reservation; a failed one's was settled)."""
     if run is None:
         return {}
-    out = {}
+    out: dict[str, bool] = {}
     for t in run.tries:
         for _, _, ch in t.charges:
             out.setdefault(ch.spec.name, False)

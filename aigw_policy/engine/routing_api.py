@@ -17,7 +17,10 @@ The loop a caller runs (the gateway's, or a library user's)::
 
 from __future__ import annotations
 
+import threading
 import time as _time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +30,7 @@ from .attempts import End, finish, step
 from .decision import Decision
 from .errors import UnknownRequestError
 from .flow import Flow, Need
+from .pending import Parked
 
 __all__ = ["ReadMetrics", "RoutingMixin"]
 
@@ -66,7 +70,22 @@ def _answers(req: Any) -> tuple[list[Any], dict[str, Any]]:
 
 
 class RoutingMixin:
-    """:meth:`attempt` and :meth:`aattempt`, and evaluate()'s simulation of the attempts."""
+    """:meth:`attempt` and :meth:`aattempt`, and evaluate()'s simulation of the attempts.
+    The engine (:class:`~aigw_policy.engine.runner.Engine`) provides what is declared here."""
+
+    route_metrics: RouteMetrics
+    ledger: Any
+    _unknown: Callable[[str], UnknownRequestError]
+    _lock: threading.Lock
+    _pending: OrderedDict[str, Parked]
+    _drive: Callable[[Any, float], Any]
+    _adrive: Callable[[Any, float], Awaitable[Any]]
+    _record: Callable[[Flow, Decision], Any]
+    _finished: Callable[[str, Decision], Decision]
+    _forget: Callable[[str], None]
+    _abandon: Callable[[Flow], Any]
+    complete: Callable[..., Decision]
+    acomplete: Callable[..., Awaitable[Decision]]
 
     def attempt(self, request_id: str, outcome: AttemptOutcome | None = None, *,
                 now: float | None = None) -> Step:
@@ -78,13 +97,13 @@ class RoutingMixin:
         live = flow.route.live
         if outcome is not None and live is not None:
             self.route_metrics.record(live, outcome, t)
-        result = self._drive(step(flow, outcome, elapsed), t)
+        result: Step | End = self._drive(step(flow, outcome, elapsed), t)
         if not isinstance(result, End):
-            return result  # type: ignore[no-any-return]
+            return result
         decision = self._drive(finish(flow, result), t)
         if self.ledger is not None:
             self.ledger.record(self._record(flow, decision))
-        return Finished(self._ended(request_id, decision))
+        return Finished(self._finished(request_id, decision))
 
     async def aattempt(self, request_id: str, outcome: AttemptOutcome | None = None, *,
                        now: float | None = None) -> Step:
@@ -93,22 +112,22 @@ class RoutingMixin:
         live = flow.route.live
         if outcome is not None and live is not None:
             await self.route_metrics.arecord(live, outcome, t)
-        result = await self._adrive(step(flow, outcome, elapsed), t)
+        result: Step | End = await self._adrive(step(flow, outcome, elapsed), t)
         if not isinstance(result, End):
-            return result  # type: ignore[no-any-return]
+            return result
         decision = await self._adrive(finish(flow, result), t)
         if self.ledger is not None:
             await self.ledger.arecord(self._record(flow, decision))
-        return Finished(self._ended(request_id, decision))
+        return Finished(self._finished(request_id, decision))
 
     # -- plumbing ----------------------------------------------------------------------------
 
     def _routed(self, rid: str, now: float | None) -> tuple[Flow, float, float]:
         """The waiting routed request, the time, and the seconds since its first attempt."""
-        with self._lock:  # type: ignore[attr-defined]
-            parked = self._pending.get(rid)  # type: ignore[attr-defined]
+        with self._lock:
+            parked = self._pending.get(rid)
         if parked is None:
-            raise UnknownRequestError(rid, max_pending=self.max_pending, max_done=4096)  # type: ignore[attr-defined]
+            raise self._unknown(rid)
         flow = parked.flow
         if flow is None or flow.route is None:
             raise ValueError(f"request `{rid}` was not routed by an ai-gateway action: complete() it")
@@ -118,15 +137,6 @@ class RoutingMixin:
             run.started_at = clock
         t = now if now is not None else (flow.now if parked.explicit else max(flow.now, _time.time()))
         return flow, t, clock - run.started_at
-
-    def _ended(self, rid: str, decision: Decision) -> Decision:
-        decision.detach()
-        with self._lock:  # type: ignore[attr-defined]
-            self._pending.pop(rid, None)  # type: ignore[attr-defined]
-            self._done[rid] = decision  # type: ignore[attr-defined]
-            while len(self._done) > 4096:  # type: ignore[attr-defined]
-                self._done.popitem(last=False)  # type: ignore[attr-defined]
-        return decision
 
     def _simulate(self, flow: Flow, req: Any) -> Decision:
         """Drive the attempts over the request's simulated answers; the final decision."""
@@ -138,12 +148,13 @@ class RoutingMixin:
                 result = self.attempt(rid, _outcome(answers.pop(0)) if answers else AttemptOutcome(
                     status_code=final["status_code"], headers=final["headers"], body=final["body"]), now=flow.now)
             if isinstance(result, Serve):
-                return self.complete(rid, self._served(req, result, final), now=flow.now)  # type: ignore[attr-defined]
+                return self.complete(rid, self._served(req, result, final), now=flow.now)
         except BaseException:
-            self._forget(rid)  # type: ignore[attr-defined]
-            self._drive(self._abandon(flow), flow.now)  # type: ignore[attr-defined]
+            self._forget(rid)
+            self._drive(self._abandon(flow), flow.now)
             raise
-        return result.decision  # type: ignore[no-any-return]
+        decision: Decision = result.decision
+        return decision
 
     async def _asimulate(self, flow: Flow, req: Any) -> Decision:
         """The async twin of :meth:`_simulate`."""
@@ -155,12 +166,13 @@ class RoutingMixin:
                 result = await self.aattempt(rid, _outcome(answers.pop(0)) if answers else AttemptOutcome(
                     status_code=final["status_code"], headers=final["headers"], body=final["body"]), now=flow.now)
             if isinstance(result, Serve):
-                return await self.acomplete(rid, self._served(req, result, final), now=flow.now)  # type: ignore[attr-defined]
+                return await self.acomplete(rid, self._served(req, result, final), now=flow.now)
         except BaseException:
-            self._forget(rid)  # type: ignore[attr-defined]
-            await self._adrive(self._abandon(flow), flow.now)  # type: ignore[attr-defined]
+            self._forget(rid)
+            await self._adrive(self._abandon(flow), flow.now)
             raise
-        return result.decision  # type: ignore[no-any-return]
+        decision: Decision = result.decision
+        return decision
 
     def _served(self, req: Any, result: Serve, final: dict[str, Any]) -> dict[str, Any]:
         """The response of the served attempt: its simulated answer, else the final one."""

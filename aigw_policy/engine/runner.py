@@ -30,8 +30,8 @@ from .errors import StoreUnavailableError, UnknownRequestError
 from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
 from .phases import request_steps, response_steps
 from .pending import Parked, park
-from .route_metrics import LocalRouteMetrics
 from .routing_api import ReadMetrics, RoutingMixin, _simulated
+from ..routing.metrics import MemoryRouteMetrics
 from ..routing.model import RouteMetrics
 from ..env.request import HttpResponse, Request, RequestError, _problems
 
@@ -108,7 +108,7 @@ class Engine(RoutingMixin):
         # being completed: the future gets the decision, or None when the completion failed
         self._running: dict[str, tuple[Parked, Future[Decision | None]]] = {}
         self._done: OrderedDict[str, Decision] = OrderedDict()
-        self.route_metrics: RouteMetrics = route_metrics if route_metrics is not None else LocalRouteMetrics()
+        self.route_metrics: RouteMetrics = route_metrics if route_metrics is not None else MemoryRouteMetrics()
 
     @property
     def policy(self) -> Policy:
@@ -352,11 +352,24 @@ class Engine(RoutingMixin):
                 return None, (None, running[1])
             parked = self._pending.pop(rid, None)
             if parked is None:
-                raise UnknownRequestError(rid, max_pending=self.max_pending, max_done=MAX_DONE)
+                raise self._unknown(rid)
             fut: Future[Decision | None] = Future()
             fut.set_running_or_notify_cancel()  # a waiter's cancel never cancels the completion
             self._running[rid] = (parked, fut)
             return None, (parked, fut)
+
+    def _unknown(self, rid: str) -> UnknownRequestError:
+        return UnknownRequestError(rid, max_pending=self.max_pending, max_done=MAX_DONE)
+
+    def _finished(self, rid: str, decision: Decision) -> Decision:
+        """A waiting request ended without complete() (a route that did not serve)."""
+        decision.detach()
+        with self._lock:
+            self._pending.pop(rid, None)
+            self._done[rid] = decision
+            while len(self._done) > MAX_DONE:
+                self._done.popitem(last=False)
+        return decision
 
     def _unclaim(self, rid: str, parked: Parked, fut: Future[Decision | None]) -> None:
         """The completion failed: the request waits again; its waiters claim it again."""
@@ -508,7 +521,7 @@ def _store_ids(rid: str, parked: Parked | Flow) -> list[str]:
     flow = parked.flow if isinstance(parked, Parked) else parked
     run = flow.route if flow is not None else None
     live = run.live if run is not None else None
-    return [rid] if live is None else [rid, run.store_id(rid, live.number)]
+    return [rid] if run is None or live is None else [rid, run.store_id(rid, live.number)]
 
 
 def _releases(rids: list[str]) -> Steps:

@@ -95,6 +95,9 @@ def test_every_candidate_over_its_limit_is_a_429_with_nothing_charged() -> None:
     d = e.evaluate(request(state=state, attempts=[]), apply_state=True)
     assert (d.verdict, d.status_code, d.kind) == ("deny", 429, "limit")
     assert d.routing["attempts"] == [] and used(e, "team-rpm", "") == 0
+    assert d.response["headers"]["retry-after"] == "60"  # the minute window frees up then
+    entry = {x["name"]: x for x in d.limits}["model-tpm"]
+    assert (entry["outcome"], entry["charged"]) == ("limited", False)
 
 
 def test_all_failed_is_503_in_the_clients_shape_with_ngroks_code_and_releases_everything() -> None:
@@ -190,7 +193,7 @@ def test_eviction_releases_the_attempt_in_flight() -> None:
 def test_outcomes_are_recorded_in_route_metrics() -> None:
     e = ap.Engine(policy())
     e.evaluate(request(attempts=[{"status_code": 429, "latency_ms": 10}, ok("gpt-4o")]))
-    snap = e.route_metrics.snapshot(0)
+    snap = e.route_metrics.snapshot(T)
     assert snap["keys"][("openai", "ka")]["error_rate"]["rate_limit"] == 1
     assert snap["models"][("openai", "gpt-4o")]["request_count"] == 2
 
