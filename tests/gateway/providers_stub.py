@@ -10,6 +10,7 @@ bytes: the connection is dropped mid-stream, as a crashed upstream does).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 OPENAI_USAGE = {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
 ANTHROPIC_USAGE = {"input_tokens": 13, "output_tokens": 4}
 WORDS = [" routed", " by", " the", " gateway"]
+_ORDER = itertools.count()  # across every stub: the order requests arrived in
 
 
 @dataclass
@@ -72,7 +74,7 @@ class StubProvider:
         body = json.loads(raw) if raw else {}
         key = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
         model = body.get("model", "")
-        self.seen.append({"path": scope["path"], "query": scope.get("query_string", b"").decode(),
+        self.seen.append({"seq": next(_ORDER), "path": scope["path"], "query": scope.get("query_string", b"").decode(),
                           "headers": headers, "body": body, "key": key, "model": model})
         reply = self._take(model, key)
         if reply.delay:

@@ -5,8 +5,20 @@ resolved from a secrets file and the environment, and a JSONL ledger."""
 
 from __future__ import annotations
 
+import io
+import logging
+import os
+import time
 from pathlib import Path
 from typing import Any
+
+import openai
+import pytest
+
+from aigw_policy.limits.model import Charge
+
+from .conftest import ServerThread, record_of
+from .providers_stub import StubProvider
 
 SECRETS = {"alpha": {"one": "sk-alpha-ONE-secret", "two": "sk-alpha-TWO-secret"},
            "gamma": {"key": "sk-gamma-KEY-secret"}}
@@ -42,7 +54,7 @@ on_http_request:
     actions:
       - type: ai-gateway
         config:
-          per_request_timeout: 1s
+          per_request_timeout: 2s
           only_allow_configured_providers: true
           providers:
             - id: gamma
@@ -54,7 +66,7 @@ on_http_request:
     actions:
       - type: ai-gateway
         config:
-          per_request_timeout: 1s
+          per_request_timeout: 2s
           only_allow_configured_providers: true
           providers:
             - id: alpha
@@ -88,3 +100,61 @@ def grep_secrets(*texts: Any) -> list[str]:
     """The secrets (and the gateway key) found in any of ``texts``."""
     blob = "\n".join(t if isinstance(t, str) else repr(t) for t in texts)
     return [s for s in ALL_SECRETS if s in blob]
+
+
+@pytest.fixture(scope="module")
+def stubs() -> Any:
+    apps = {name: StubProvider(name) for name in ("alpha", "beta", "gamma")}
+    servers = {name: ServerThread(app) for name, app in apps.items()}
+    for s in servers.values():
+        s.__enter__()
+    yield {name: (apps[name], servers[name].url) for name in apps}
+    for s in servers.values():
+        s.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def routed(stubs: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from aigw_policy.gateway import Gateway, load_keys
+    from aigw_policy.routing.secrets import load_secrets
+
+    files = write_files(tmp_path_factory.mktemp("route"), {n: url for n, (_, url) in stubs.items()})
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    decisions = logging.getLogger("aigw_policy.gateway.decisions")
+    decisions.addHandler(handler)
+    decisions.setLevel(logging.INFO)
+    app = Gateway(policy=files["policy"], keys=load_keys(files["keys"]), store="memory:",
+                  ledger=f"jsonl:{files['ledger']}", watch=0,
+                  secrets=load_secrets(files["secrets"], env={**os.environ, **ENV_SECRETS}))
+    with ServerThread(app) as server:
+        server.app = app  # type: ignore[attr-defined]
+        server.files = files  # type: ignore[attr-defined]
+        server.log = log  # type: ignore[attr-defined]
+        yield server
+    decisions.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def fresh(stubs: Any) -> None:
+    for app, _ in stubs.values():
+        app.reset()
+
+
+def oai(gw: Any, **kw: Any) -> Any:
+    return openai.OpenAI(base_url=gw.url + "/v1", api_key=GATEWAY_KEY, max_retries=0, timeout=20, **kw)
+
+
+def record(gw: Any, rid: str) -> dict[str, Any]:
+    return record_of(gw.files["ledger"], rid)
+
+
+def model_used(gw: Any, model: str) -> float:
+    """What the `model-tpm` limit holds for ``model`` now."""
+    engine = gw.app.holder.current
+    spec = engine.compiled.limits["model-tpm"][1].limit.spec
+    return engine.store.check([Charge(spec, model, 0)], time.time())[0].used
+
+
+def seen(stubs: Any, name: str) -> list[tuple[str, str]]:
+    return [(s["model"], s["key"]) for s in stubs[name][0].seen]

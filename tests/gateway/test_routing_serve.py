@@ -5,10 +5,7 @@ usage is charged once; no secret reaches a log, the ledger, /metrics or an error
 
 from __future__ import annotations
 
-import io
 import json
-import logging
-import os
 import time
 from typing import Any
 
@@ -17,74 +14,16 @@ import httpx
 import openai
 import pytest
 
-from aigw_policy.limits.model import Charge
-
-from .conftest import ServerThread, ledger_records, record_of
-from .providers_stub import ANTHROPIC_USAGE, OPENAI_USAGE, Reply, StubProvider
-from .routing_env import ENV_SECRETS, GATEWAY_KEY, SECRETS, grep_secrets, write_files
+from .conftest import ledger_records, record_of
+from .providers_stub import ANTHROPIC_USAGE, OPENAI_USAGE, Reply
+from .routing_env import (ENV_SECRETS, GATEWAY_KEY, SECRETS, fresh, grep_secrets, model_used, oai,  # noqa: F401
+                          record, routed, seen, stubs)
 
 MSG = [{"role": "user", "content": "hi"}]
 
 
-@pytest.fixture(scope="module")
-def stubs() -> Any:
-    apps = {name: StubProvider(name) for name in ("alpha", "beta", "gamma")}
-    servers = {name: ServerThread(app) for name, app in apps.items()}
-    for s in servers.values():
-        s.__enter__()
-    yield {name: (apps[name], servers[name].url) for name in apps}
-    for s in servers.values():
-        s.__exit__(None, None, None)
-
-
-@pytest.fixture(scope="module")
-def routed(stubs: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from aigw_policy.gateway import Gateway, load_keys
-    from aigw_policy.routing.secrets import load_secrets
-
-    files = write_files(tmp_path_factory.mktemp("route"), {n: url for n, (_, url) in stubs.items()})
-    log = io.StringIO()
-    handler = logging.StreamHandler(log)
-    decisions = logging.getLogger("aigw_policy.gateway.decisions")
-    decisions.addHandler(handler)
-    decisions.setLevel(logging.INFO)
-    app = Gateway(policy=files["policy"], keys=load_keys(files["keys"]), store="memory:",
-                  ledger=f"jsonl:{files['ledger']}", watch=0,
-                  secrets=load_secrets(files["secrets"], env={**os.environ, **ENV_SECRETS}))
-    with ServerThread(app) as server:
-        server.app = app  # type: ignore[attr-defined]
-        server.files = files  # type: ignore[attr-defined]
-        server.log = log  # type: ignore[attr-defined]
-        yield server
-    decisions.removeHandler(handler)
-
-
-@pytest.fixture(autouse=True)
-def fresh(stubs: Any) -> None:
-    for app, _ in stubs.values():
-        app.reset()
-
-
-def oai(gw: Any, **kw: Any) -> Any:
-    return openai.OpenAI(base_url=gw.url + "/v1", api_key=GATEWAY_KEY, max_retries=0, timeout=20, **kw)
-
-
 def ant(gw: Any) -> Any:
     return anthropic.Anthropic(base_url=gw.url, api_key=GATEWAY_KEY, max_retries=0, timeout=20)
-
-
-def record(gw: Any, rid: str) -> dict[str, Any]:
-    return record_of(gw.files["ledger"], rid)
-
-
-def model_used(gw: Any, model: str) -> float:
-    engine = gw.app.holder.current
-    spec = engine.compiled.limits["model-tpm"][1].limit.spec
-    return engine.store.check([Charge(spec, model, 0)], time.time())[0].used
-
-
-def seen(stubs: Any, name: str) -> list[tuple[str, str]]:
-    return [(s["model"], s["key"]) for s in stubs[name][0].seen]
 
 
 def assert_served(rec: dict[str, Any], provider: str, model: str, attempts: int, key_id: str) -> None:
@@ -125,7 +64,7 @@ def test_model_failover_on_5xx_charges_only_the_served_model(routed: Any, stubs:
 
 
 def test_model_failover_on_timeout(routed: Any, stubs: Any) -> None:
-    stubs["alpha"][0].push(Reply(delay=2.5, model="gpt-4o", times=2))
+    stubs["alpha"][0].push(Reply(delay=3.5, model="gpt-4o", times=2))
     raw = oai(routed).chat.completions.with_raw_response.create(model="gpt-4o", messages=MSG)
     assert raw.parse().choices[0].message.content == "beta:gpt-4o"
     rec = record(routed, raw.headers["x-aigw-decision-id"])

@@ -113,3 +113,22 @@ def test_passthrough_without_keys_file_and_without_provider_keys(tmp_path: Path)
         r = asyncio.run(post("Bearer sk-client-own-provider-key"))
     assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "own:gpt-4o"
     assert stub.seen[-1]["headers"]["authorization"] == "Bearer sk-client-own-provider-key"
+
+
+def test_a_reload_that_needs_a_missing_secret_keeps_the_running_policy(tmp_path: Path, caplog: Any) -> None:
+    import logging
+
+    from aigw_policy.gateway import Gateway
+    from aigw_policy.routing.secrets import Secrets
+
+    path = write(tmp_path, "p.yaml", ROUTED)
+    secrets = Secrets({"alpha": {"one": "sk-1", "two": "sk-2"}, "gamma": {"key": "sk-3"}, "beta": {"only": "sk-4"}},
+                      env={})
+    gw = Gateway(policy=path, watch=0, secrets=secrets)
+    version = gw.holder.version
+    (tmp_path / "p.yaml").write_text(ROUTED.replace("'beta', 'only'", "'beta', 'gone'"))
+    with caplog.at_level(logging.ERROR, logger="aigw_policy.gateway"):
+        assert gw.holder.reload() is False
+    assert gw.holder.version == version
+    assert "secret `gone` of vault `beta` is not set" in caplog.text
+    assert not any(v in caplog.text for v in ("sk-1", "sk-2", "sk-3", "sk-4"))
