@@ -70,6 +70,15 @@ CODES: dict[str, Code] = _codes(
     ("AIGW132", W, "unreachable action after a terminating action"),
     ("AIGW133", E, "rule without actions"),
     ("AIGW134", W, "action not available in this phase"),
+    # the ai-gateway action's config
+    ("AIGW140", E, "duplicate provider id or alias"),
+    ("AIGW141", E, "duplicate model id or alias in a provider"),
+    ("AIGW142", E, "duplicate API key in a provider"),
+    ("AIGW143", E, "supported_params without a surface"),
+    ("AIGW144", E, "custom provider without a base_url"),
+    ("AIGW145", E, "base_url is not an http(s) URL"),
+    ("AIGW146", W, "per-request timeout longer than the total timeout"),
+    ("AIGW147", W, "API key written in the policy"),
     # CEL syntax
     ("AIGW200", E, "CEL syntax error"),
     ("AIGW201", E, "invalid CEL literal"),
@@ -83,12 +92,24 @@ CODES: dict[str, Code] = _codes(
     ("AIGW304", E, "CEL expression could not be compiled"),
     ("AIGW305", E, "CEL expression over the compile budget"),
     ("AIGW310", E, "CEL expression cost over the configured maximum"),
+    # selection strategies of the ai-gateway action (checked against the selection environment)
+    ("AIGW320", E, "undeclared reference in a selection strategy"),
+    ("AIGW321", E, "undeclared function in a selection strategy"),
+    ("AIGW322", E, "no matching overload in a selection strategy"),
+    ("AIGW323", E, "type error in a selection strategy"),
+    ("AIGW324", E, "selection strategy could not be compiled"),
     # policy analysis
     ("AIGW400", W, "condition is always true or always false"),
     ("AIGW401", W, "rule never runs: an earlier rule always ends the phase"),
     ("AIGW402", W, "limit read before it runs, or no such limit"),
     ("AIGW403", W, "lookup can fail at run time"),
     ("AIGW404", W, "variable read where it may not be set, or never set"),
+    # routing (the ai-gateway action)
+    ("AIGW410", E, "model selection strategy does not return a model or a list of models"),
+    ("AIGW411", E, "key selection strategy does not return a key or a list of keys"),
+    ("AIGW412", E, "only_allow_configured_models with no model listed"),
+    ("AIGW413", W, "selection strategy never runs: an earlier one returns every model or key"),
+    ("AIGW414", W, "api_key_selection but no provider has api_keys"),
     # requests and evaluation (the decision's errors[], store and limits[] entries)
     ("AIGW500", E, "CEL error in a rule's condition"),
     ("AIGW501", E, "condition is not a bool"),
@@ -107,6 +128,8 @@ CODES: dict[str, Code] = _codes(
     ("AIGW603", E, "keys file value invalid or given twice"),
     ("AIGW604", E, "environment variable not set"),
     ("AIGW605", E, "upstream credential sent to a provider that does not read it"),
+    ("AIGW606", E, "secrets file unreadable or of the wrong shape"),
+    ("AIGW607", E, "secret referenced by an api key is not set"),
     # policy test files (*.test.yaml)
     ("AIGW700", E, "unknown key in a policy test file"),
     ("AIGW701", E, "wrong shape in a policy test file"),

@@ -14,6 +14,8 @@ __all__ = ["diagnostics_json", "diagnostics_sarif", "diagnostics_text", "summary
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+_SECRET_SPANS = frozenset({"AIGW147"})
+"""Codes whose span is a secret (an API key written in a policy): the excerpt masks it."""
 
 
 def diagnostics_text(diagnostics: Sequence[Diagnostic], sources: Mapping[str | None, Source]) -> str:
@@ -34,6 +36,9 @@ def diagnostics_text(diagnostics: Sequence[Diagnostic], sources: Mapping[str | N
                     else max(1, len(text) - span.column + 1)
                 )
                 shown = text.replace("\t", " ")
+                if d.code in _SECRET_SPANS and span.end_line == span.line:
+                    start = span.column - 1
+                    shown = shown[:start] + "*" * width + shown[start + width:]
                 lines.append(f"{gutter} |")
                 lines.append(f"{span.line} | {shown}")
                 lines.append(f"{gutter} | {' ' * (span.column - 1)}{'^' * width}")

@@ -66,6 +66,56 @@ _OVERRIDES: dict[tuple[str, str], str] = {
     ("add-headers", "headers"): "Headers to add (names and values).",
     ("remove-headers", "headers"): "Names of the headers to remove.",
     ("set-model", "provider"): "The provider to route to (default: the request's).",
+    ("ai-gateway", "headers"): "Headers added to every upstream request (names and values).",
+    ("ai-gateway", "query_params"): "Query parameters added to every upstream request.",
+    ("ai-gateway", "body"): "Keys merged into the upstream request's JSON body; strings may "
+    "interpolate.",
+    ("ai-gateway", "max_input_tokens"): "Most input tokens (estimated) a request may carry; "
+    "over it: 413. At most 500,000.",
+    ("ai-gateway", "max_output_tokens"): "Most output tokens a request may ask for. At most "
+    "500,000.",
+    ("ai-gateway", "on_error"): "When every attempt failed: `halt` (answer the error, the "
+    "default) or `continue` with the rule's next actions.",
+    ("ai-gateway", "total_timeout"): "Time for every attempt together (default `5m`).",
+    ("ai-gateway", "per_request_timeout"): "Time for one attempt (default `30s`).",
+    ("ai-gateway", "providers"): "The providers, their keys and models; none: every built-in "
+    "provider.",
+    ("ai-gateway", "only_allow_configured_providers"): "Refuse providers not in `providers`.",
+    ("ai-gateway", "only_allow_configured_models"): "Refuse models not listed in a provider's "
+    "`models`.",
+    ("ai-gateway", "model_selection"): "CEL strategies over `ai.models`: the first that returns "
+    "a non-empty list gives the candidates, in order.",
+    ("ai-gateway", "api_key_selection"): "CEL strategies over `ai.keys`, ordering each "
+    "provider's keys.",
+    ("ai-gateway", "failover_on"): "What fails over to the next candidate: statuses such as "
+    "429, `4xx`, `5xx`, `timeout`, `connect` (extension; default all of them).",
+}
+
+_PART_DOCS: dict[tuple[str, str], str] = {
+    ("ProviderConfig", "id"): "A built-in provider (`openai`, `anthropic`, `google`, ...) or a "
+    "name of your own, which then needs `base_url`.",
+    ("ProviderConfig", "id_aliases"): "Other names clients may use for this provider.",
+    ("ProviderConfig", "base_url"): "The provider's API root (http or https); required for "
+    "a provider that is not built in.",
+    ("ProviderConfig", "disabled"): "Keep the provider configured but never route to it.",
+    ("ProviderConfig", "metadata"): "Anything; strategies read it with `getMetadata()`.",
+    ("ProviderConfig", "api_keys"): "Keys, tried in order (or in `api_key_selection`'s).",
+    ("ProviderConfig", "models"): "Models of this provider, added to the catalog's.",
+    ("ProviderConfig", "supported_api_surfaces"): "The API formats the provider speaks.",
+    ("ApiKeyConfig", "value"): "The key: `${secrets.get('vault', 'name')}`, resolved by the "
+    "gateway only (not a policy template).",
+    ("ApiKeyConfig", "id"): "The key's name in decisions, the ledger and metrics (extension; "
+    "default: a short hash of `value`'s text).",
+    ("ModelConfig", "id"): "The model's id at the provider.",
+    ("ModelConfig", "id_aliases"): "Other names clients may use for this model.",
+    ("ModelConfig", "metadata"): "Anything; strategies read it with `getMetadata()`.",
+    ("ModelConfig", "unsupported_params"): "Top-level body keys removed before forwarding.",
+    ("Surface", "format"): "The API format: `openai`, `anthropic` or `gemini` (extension).",
+    ("Surface", "surface"): "The endpoint, such as `chat-completions`, `responses` or "
+    "`messages`.",
+    ("Surface", "supported_params"): "Allowlist of top-level body keys; needs `surface`.",
+    ("Selection", "strategy"): "CEL expressions over the selection environment, in order: the "
+    "first that returns a non-empty list wins.",
 }
 
 
@@ -84,9 +134,13 @@ def _drop_null(prop: dict[str, Any]) -> dict[str, Any]:
     return prop
 
 
-def _config_schema(model: type[ActionConfig]) -> dict[str, Any]:
-    schema = copy.deepcopy(model.model_json_schema())
-    schema.pop("$defs", None)
+def _config_schema(model: type[ActionConfig], defs: dict[str, Any]) -> dict[str, Any]:
+    """The config's schema; the schemas of its parts (``ai-gateway``'s ``ProviderConfig``,
+    ...) go into ``defs``, where its ``$ref`` s point."""
+    schema = copy.deepcopy(model.model_json_schema(ref_template="#/$defs/{model}"))
+    for name, part in schema.pop("$defs", {}).items():
+        assert name not in defs or defs[name] == _part_schema(name, part), name
+        defs[name] = _part_schema(name, part)
     schema["title"] = f"{model.TYPE} config"
     schema["description"] = model.DOC
     props: dict[str, Any] = schema.get("properties", {})
@@ -110,6 +164,18 @@ def _config_schema(model: type[ActionConfig]) -> dict[str, Any]:
     return schema
 
 
+def _part_schema(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    schema = copy.deepcopy(schema)
+    for key, prop in list(schema.get("properties", {}).items()):
+        prop = _drop_null(prop)
+        prop.pop("title", None)
+        doc = _PART_DOCS.get((name, key))
+        if doc:
+            prop["description"] = doc
+        schema["properties"][key] = prop
+    return schema
+
+
 def _def_name(model: type[ActionConfig]) -> str:
     return model.__name__ + "Config"
 
@@ -119,7 +185,7 @@ def policy_json_schema() -> dict[str, Any]:
     defs: dict[str, Any] = {}
     branches: list[dict[str, Any]] = []
     for type_name, model in ACTIONS.items():
-        defs[_def_name(model)] = _config_schema(model)
+        defs[_def_name(model)] = _config_schema(model, defs)
         required = ["type"]
         if any(f.is_required() for f in model.model_fields.values()):
             required.append("config")
@@ -176,7 +242,9 @@ def policy_json_schema() -> dict[str, Any]:
         "required": ["actions"],
         "additionalProperties": False,
     }
-    phase = {"type": "array", "items": {"$ref": "#/$defs/Rule"}}
+    # an item is a rule, or an action written directly in the phase (ngrok's AI gateway docs)
+    phase = {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/Rule"},
+                                                  {"$ref": "#/$defs/Action"}]}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -199,6 +267,10 @@ def policy_json_schema() -> dict[str, Any]:
             "on_tcp_connect": {"type": "array", "deprecated": True,
                                "description": "ngrok's TCP phase: not supported, skipped with "
                                "a warning."},
+            "on_event_stream_message": {"type": "array", "deprecated": True,
+                                        "description": "ngrok's phase over each message of a "
+                                        "streamed response: not supported, skipped with a "
+                                        "warning."},
         },
         "additionalProperties": False,
         "$defs": defs,

@@ -230,9 +230,111 @@ def _config(draw: st.DrawFn, type_name: str, limit_name: str) -> dict[str, Any]:
         nets = st.lists(networks, max_size=3)
         d = {"allow": draw(_maybe(nets)), "deny": draw(_maybe(nets)),
              "enforce": draw(_maybe(st.booleans()))}
+    elif type_name == "ai-gateway":
+        d = _ai_gateway(draw)
     else:  # pragma: no cover - a new action type needs a strategy here
         raise AssertionError(f"no strategy for action `{type_name}`")
     return {k: v for k, v in d.items() if v is not None}
+
+
+# ai-gateway ----------------------------------------------------------------------------
+
+MODEL_STRATEGIES = (
+    "ai.models",
+    "ai.models.filter(m, m.provider_id == 'openai')",
+    'ai.models.filter(m, m.provider_id in ["openai", "anthropic"] && m.id.startsWith("gpt-4"))',
+    "ai.models.filter(m, m.metrics.global.error_rate.total < 0.05)",
+    "limits['team-monthly'].remaining < 50.0 ? ai.models.filter(m, m.id == 'gpt-4o-mini')\n"
+    "    : ai.models",
+    "ai.models.filter(m,\n  m.pricing.input < 0.000005)",
+    "[]",
+)
+KEY_STRATEGIES = (
+    "ai.keys",
+    "ai.keys.filter(k, k.quota.remaining_requests > 100)",
+    "ai.keys.filter(k, k.error_rate.rate_limit < 0.1)",
+)
+SECRETS = ("${secrets.get('openai', 'k1')}", "${secrets.get('anthropic','primary')}")
+ids = texts(min_size=1, max_size=12)
+_id_lists = st.lists(ids, min_size=0, max_size=2)
+
+
+def _part(draw: st.DrawFn, fields: dict[str, st.SearchStrategy[Any]]) -> dict[str, Any]:
+    """A part of a config: each optional field written or not."""
+    out = {}
+    for key, strategy in fields.items():
+        value = draw(_maybe(strategy))
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _params(draw: st.DrawFn) -> list[dict[str, Any]]:
+    return [{"name": n} for n in draw(st.lists(ids, max_size=2))]
+
+
+@st.composite
+def _models(draw: st.DrawFn) -> dict[str, Any]:
+    small = st.integers(1, 2_000_000)
+    return {"id": draw(ids), **_part(draw, {
+        "id_aliases": _id_lists, "author_id": ids, "display_name": texts(),
+        "description": texts(), "disabled": st.booleans(),
+        "metadata": st.dictionaries(texts(max_size=8), json_values(), max_size=2),
+        "input_modalities": st.lists(st.sampled_from(["text", "image", "audio"]), max_size=2),
+        "output_modalities": st.lists(st.sampled_from(["text", "image"]), max_size=2),
+        "max_context_window": small, "max_output_tokens": small,
+        "supported_features": st.lists(st.sampled_from(["tool-calling", "vision"]), max_size=2),
+        "unsupported_params": st.lists(ids.map(lambda n: {"name": n}), max_size=2),
+    })}
+
+
+@st.composite
+def _surfaces(draw: st.DrawFn) -> dict[str, Any]:
+    surface = {"format": draw(st.sampled_from(["openai", "anthropic", "gemini"]))}
+    if draw(st.booleans()):
+        surface["surface"] = draw(st.sampled_from(["chat-completions", "messages", "responses"]))
+        if draw(st.booleans()):
+            surface["supported_params"] = _params(draw)
+    return surface
+
+
+@st.composite
+def _providers(draw: st.DrawFn, index: int) -> dict[str, Any]:
+    key = st.builds(dict, value=st.sampled_from(SECRETS) | texts(min_size=1, max_size=12))
+    keyed = st.builds(lambda d, i: {**d, "id": i}, key, ids)
+    return {"id": f"{draw(ids)}#{index}", **_part(draw, {
+        "id_aliases": _id_lists,
+        "base_url": st.sampled_from(["https://llm.internal.example/v1", "http://127.0.0.1:11434"]),
+        "display_name": texts(), "description": texts(), "website": texts(),
+        "disabled": st.booleans(),
+        "metadata": st.dictionaries(texts(max_size=8), json_values(), max_size=2),
+        "api_keys": st.lists(key | keyed, max_size=2),
+        "models": st.lists(_models(), max_size=2),
+        "supported_api_surfaces": st.lists(_surfaces(), max_size=2),
+    })}
+
+
+def _ai_gateway(draw: st.DrawFn) -> dict[str, Any]:
+    n = draw(st.integers(0, 2))
+    tokens = st.integers(1, 500_000)
+    triggers = st.lists(st.sampled_from([429, 401, 403, 500, "4xx", "5xx", "timeout", "connect"]),
+                        min_size=1, max_size=3)
+    return _part(draw, {
+        "max_input_tokens": tokens, "max_output_tokens": tokens,
+        "headers": st.dictionaries(header_names, templates(), max_size=2),
+        "query_params": st.dictionaries(texts(max_size=8), templates(), max_size=2),
+        "body": st.dictionaries(texts(max_size=8), json_values(), max_size=2),
+        "on_error": st.sampled_from(["halt", "continue"]),
+        "total_timeout": durations, "per_request_timeout": durations,
+        "providers": st.just([draw(_providers(i)) for i in range(n)]),
+        "only_allow_configured_providers": st.booleans(),
+        "only_allow_configured_models": st.booleans(),
+        "model_selection": st.builds(dict, strategy=st.lists(st.sampled_from(MODEL_STRATEGIES),
+                                                             max_size=3)),
+        "api_key_selection": st.builds(dict, strategy=st.lists(st.sampled_from(KEY_STRATEGIES),
+                                                               min_size=1, max_size=2)),
+        "failover_on": triggers,
+    })
 
 
 RESPONSE_ACTIONS = tuple(t for t, m in ACTIONS.items() if not m.REQUEST_ONLY)

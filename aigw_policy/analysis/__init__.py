@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from ..diagnostics import Diagnostic
 from ..ir import Policy
 from ..source import Source
-from . import cel_check, cost, engine_checks, structure
+from . import cel_check, cost, engine_checks, strategies, structure
 
 __all__ = ["PASSES", "LintOptions", "Pass", "run_passes"]
 
@@ -49,6 +49,7 @@ def _always(check: Callable[[Policy, Source | None], list[Diagnostic]]) -> Pass:
 PASSES: tuple[tuple[str, Pass], ...] = (
     ("structure", _always(structure.check)),
     ("cel", _always(cel_check.check)),
+    ("strategies", _always(strategies.check)),
     ("cost", lambda policy, source, options: cost.check(policy, source, options.max_cost)),
     ("constant-conditions", _always(engine_checks.check_constant)),
     ("shadowed-rules", _always(engine_checks.check_shadowed)),

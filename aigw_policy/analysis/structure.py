@@ -1,9 +1,13 @@
-"""Structural checks that need no CEL types: names, reachability, phases."""
+"""Structural checks that need no CEL types: names, reachability, phases; and the
+``ai-gateway`` config's own (:mod:`.ai_gateway`). Its strategies are CEL over the selection
+environment: the strategies stage checks them, not this one nor the generic CEL pass."""
 
 from __future__ import annotations
 
 from ..diagnostics import Diagnostic
-from ..ir import Policy
+from ..ir import Action, Policy
+from ..ir.ai_gateway import AiGateway
+from . import ai_gateway
 from ..source import Source
 
 PHASE_WORDS = {"on_http_request": "request", "on_http_response": "response"}
@@ -50,9 +54,17 @@ def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
                     "AIGW134", f"`{action.type}` has no effect in the response phase",
                     action.span, help="move it to the request phase",
                 ))
-            if config.TERMINATING and terminated_by is None:
+            if isinstance(config, AiGateway):
+                found.extend(ai_gateway.check_action(action))
+            if config.TERMINATING and terminated_by is None and not _may_continue(action):
                 terminated_by = action.type
     return found
+
+
+def _may_continue(action: Action) -> bool:
+    """``ai-gateway`` with ``on_error: continue``: when every attempt failed, the rule's
+    next actions run (ngrok's error-handling guide answers with `custom-response` there)."""
+    return getattr(action.config, "on_error", None) == "continue" and action.type == "ai-gateway"
 
 
 def _line(span: object) -> int:

@@ -7,6 +7,7 @@ bad expression.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -119,8 +120,10 @@ def unify(p: Type, a: Type, s: _Subst) -> bool:
 
 
 class _Checker:
-    def __init__(self, decls: dict[str, Type], container: str, functions: dict[str, list[Overload]]) -> None:
+    def __init__(self, decls: dict[str, Type], container: str, functions: dict[str, list[Overload]],
+                 objects: Mapping[str, Mapping[str, Type]] | None = None) -> None:
         self.decls = decls
+        self.objects = objects or {}
         self.container = container
         self.functions = functions
         self.types: dict[int, Type] = {}
@@ -223,6 +226,13 @@ class _Checker:
             if t.params[0].kind not in ("string", "dyn", "param"):
                 return self.error(CODE_TYPE, f"type `{t}` does not support field selection", node)
             return t.params[1]
+        fields = self.objects.get(t.name) if t.kind == "opaque" else None
+        if fields is not None:
+            ft = fields.get(name)
+            if ft is None:
+                return self.error(CODE_TYPE, f"type `{t}` has no field `{name}`", node,
+                                  did_you_mean(name, list(fields)))
+            return ft
         return self.error(CODE_TYPE, f"type `{t}` does not support field selection", node)
 
     def c_Index(self, node: ast.Index) -> Type:
@@ -504,15 +514,17 @@ def check(
     container: str = "",
     function_decls: dict | None = None,
     functions: dict[str, list[Overload]] | None = None,
+    objects: Mapping[str, Mapping[str, Type]] | None = None,
 ) -> Checked:
     """Type-check ``node``. ``functions``: the whole overload table calls resolve against
-    (:func:`overload_table`); the standard one when None."""
+    (:func:`overload_table`); the standard one when None. ``objects``: the fields of opaque
+    object types (name -> field -> type), for field selection on them."""
     fns = functions if functions is not None else _standard_table()
     if function_decls:
         fns = dict(fns)
         for name, overloads in function_decls.items():
             fns[name] = OverloadSet(fns.get(name, []) + [_from_proto(name, o) for o in overloads])
-    c = _Checker(dict(declarations), container, fns)
+    c = _Checker(dict(declarations), container, fns, objects)
     try:
         t = c.check(node)
     except RecursionError:

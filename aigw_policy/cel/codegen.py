@@ -230,8 +230,8 @@ class _Gen:
         return self.select_code(operand, node.field, self.info.type(node.operand))
 
     def select_code(self, operand: str, name: str, t: Type | None) -> str:
-        # a dyn operand too: a dict answers as CEL does, anything else raises (fast body left)
-        if self.fast and t is not None and (t.kind == "dyn" or (t.kind == "map" and t.params[0].kind == "string")):
+        # dyn, string-keyed maps, object types: a dict answers as CEL does, anything else leaves the fast body
+        if self.fast and t is not None and (t.kind in ("dyn", "opaque") and t.name != "optional_type" or t.kind == "map" and t.params[0].kind == "string"):  # noqa: E501
             return f"{operand}[{name!r}]"
         return f"_sel({operand}, {name!r})"
 

@@ -92,7 +92,10 @@ class Environment:
     activation as their first argument. ``dotted_variables``: each declared dotted name is
     one key of the activation (``act["req.url.path"]``), nested mappings a slower
     fallback. ``always_check``: type-check even when a call gives no declarations (else
-    only declared compiles are checked, undeclared variables being ``dyn``). ``name`` tags
+    only declared compiles are checked, undeclared variables being ``dyn``). ``objects``:
+    object types (``{"aigw.Model": {"id": "string", ...}}``): ``m.id`` on a value of type
+    ``aigw.Model`` checks against those fields (at run time the value is a dict or has
+    ``cel_select``). ``name`` tags
     the programs of this environment in cache keys and records.
     """
 
@@ -108,11 +111,13 @@ class Environment:
         activation_functions: Mapping[str, object] | None = None,
         dotted_variables: bool = False,
         always_check: bool = False,
+        objects: Mapping[str, Mapping[str, str | Type]] | None = None,
         name: str = "expr",
         cache_size: int = 20_000,
     ) -> None:
         self.name = name
         self.variables: dict[str, Type] = parse_declarations(variables)
+        self.objects: dict[str, dict[str, Type]] = {k: parse_declarations(v) for k, v in (objects or {}).items()}
         lines = tuple(functions)
         overloads: dict[str, list[Overload]] = {}
         for line in lines:
@@ -127,6 +132,7 @@ class Environment:
         self.fingerprint = hashlib.sha256(repr((
             name, sorted((k, str(v)) for k, v in self.variables.items()), lines,
             sorted(self.implementations), sorted(self.activation_functions), dotted_variables,
+            sorted((k, sorted((f, str(t)) for f, t in v.items())) for k, v in self.objects.items()),
         )).encode()).hexdigest()[:16]  # fmt: skip
         self._table = overload_table(overloads)
         self._programs: dict[str, Program] = {}
@@ -143,7 +149,7 @@ class Environment:
     def check(self, node: ast.Expr, declarations: Mapping[str, str | Type] | None = None) -> list:
         """Type-check a parsed expression: a list of diagnostics (AIGW3xx), maybe empty."""
         decls = {**self.variables, **parse_declarations(declarations)}
-        return run_check(node, decls, functions=self._table).errors
+        return run_check(node, decls, functions=self._table, objects=self.objects).errors
 
     def _check_text(self, source: str) -> tuple[ast.Expr, list, int | None] | None:
         """An expression parsed and checked on its own, memoized (on this environment) by its
@@ -153,7 +159,7 @@ class Environment:
             node = parse(source)
         except (CelSyntaxError, RecursionError):
             return None
-        checked = run_check(node, self.variables, functions=self._table)
+        checked = run_check(node, self.variables, functions=self._table, objects=self.objects)
         if checked.errors:
             return node, list(checked.errors), None
         return node, [], estimate(node, checked.types)
@@ -191,7 +197,7 @@ class Environment:
         result_type: Type | None = None
         if check:
             checked = run_check(node, decls, container=container, function_decls=function_decls,
-                                functions=self._table)
+                                functions=self._table, objects=self.objects)
             if checked.errors:
                 raise CelError(checked.errors[0].message, "check_error", diagnostics=checked.errors)
             info = Info(checked.types)

@@ -116,6 +116,11 @@ _SIMPLE = {
 }  # fmt: skip
 
 
+_OBJECT_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[A-Z][A-Za-z0-9_]*$")
+"""An object type an environment declares (``aigw.Model``): opaque, its fields known to the
+checker through ``Environment(objects=...)``."""
+
+
 class TypeParseError(ValueError):
     pass
 
@@ -160,6 +165,8 @@ def parse_type(text: str) -> Type:
             return type_of(args[0])
         if not args and name in _SIMPLE:
             return _SIMPLE[name]
+        if not args and _OBJECT_NAME.match(name):
+            return opaque(name)
         raise TypeParseError(f"unknown type `{text}`")
 
     t = read()

@@ -27,7 +27,7 @@ class ReplayFormat(str, Enum):
 def replay(
     traffic: Annotated[Path, typer.Argument(metavar="TRAFFIC", help="Requests, one REQUEST.json object per line (JSONL).")],
     policy: Annotated[Path, typer.Option("--policy", "-p", metavar="FILE", help="The policy file.")],
-    against: Annotated[Optional[Path], typer.Option("--against", metavar="FILE", help="An older policy: print only the requests whose decision changes.")] = None,
+    against: Annotated[Optional[Path], typer.Option("--against", metavar="FILE", help="An older policy: print only the requests whose decision, served model or cost changes.")] = None,
     format: Annotated[ReplayFormat, typer.Option("--format", "-f", help="One decision per line, or a summary.")] = ReplayFormat.jsonl,
     prices: Annotated[Optional[Path], typer.Option("--prices", metavar="FILE", help=PRICES_HELP)] = None,
 ) -> None:
@@ -46,7 +46,26 @@ def replay(
 
 
 def _brief(d: Any) -> dict[str, Any]:
-    return {"verdict": d.verdict, "status_code": d.status_code, "rule": d.rule, "reason": d.reason}
+    return {"verdict": d.verdict, "status_code": d.status_code, "rule": d.rule, "reason": d.reason,
+            "served": _served(d), "cost_usd": d.cost_usd}
+
+
+def _served(d: Any) -> str | None:
+    """``provider:model`` that served a routed request (None: not routed, or none served)."""
+    served = (d.routing or {}).get("served")
+    return f"{served['provider']}:{served['model']}" if served else None
+
+
+def _change(o: Any, d: Any) -> str | None:
+    """How the new decision differs from the old one, or None: verdict, status or rule first,
+    then the served model, then the cost (more than a millionth of a dollar)."""
+    if (o.verdict, o.status_code, o.rule) != (d.verdict, d.status_code, d.rule):
+        return f"{o.verdict} -> {d.verdict}" if o.verdict != d.verdict else f"{d.verdict}, other status or rule"
+    if _served(o) != _served(d):
+        return "served by another model"
+    if (o.cost_usd is None) != (d.cost_usd is None) or abs((o.cost_usd or 0.0) - (d.cost_usd or 0.0)) > 1e-6:
+        return "other cost"
+    return None
 
 
 def _replay(policy: Policy, path: Path, *, against: Policy | None, fmt: str, write: Callable[[str], None],
@@ -65,6 +84,7 @@ def _replay(policy: Policy, path: Path, *, against: Policy | None, fmt: str, wri
     statuses: Counter[int] = Counter()
     rules: Counter[str] = Counter()
     changes: Counter[str] = Counter()
+    costs = [0.0, 0.0]  # old, new: the known costs, summed
     bad = 0
     total = 0
     size = path.stat().st_size
@@ -104,8 +124,10 @@ def _replay(policy: Policy, path: Path, *, against: Policy | None, fmt: str, wri
                 statuses[d.status_code] += 1
                 rules[d.rule or "(default)"] += 1
                 if o is not None:
-                    if (o.verdict, o.status_code, o.rule) != (d.verdict, d.status_code, d.rule):
-                        key = f"{o.verdict} -> {d.verdict}" if o.verdict != d.verdict else f"{d.verdict}, other status or rule"
+                    costs[0] += o.cost_usd or 0.0
+                    costs[1] += d.cost_usd or 0.0
+                    key = _change(o, d)
+                    if key is not None:
                         changes[key] += 1
                         if fmt == "jsonl":
                             write(json.dumps({"line": n, "id": d.id, "now": d.now, "old": _brief(o), "new": _brief(d)}))
@@ -135,4 +157,5 @@ def _replay(policy: Policy, path: Path, *, against: Policy | None, fmt: str, wri
         lines.append(f"changed against the old policy: {changed:,}")
         for k, c in changes.most_common():
             lines.append(f"  {c:>10,}  {k}")
+        lines.append(f"known cost: ${costs[0]:,.6f} under the old policy, ${costs[1]:,.6f} under this one")
     return "\n".join(lines), code

@@ -22,10 +22,15 @@ from ..redact import redact, scrub
 def serve(
     policy: Annotated[Path, typer.Option("--policy", "-p", envvar="AIGW_POLICY",
                                          help="The policy file (watched and hot-reloaded).")],
-    upstream: Annotated[str, typer.Option("--upstream", envvar="AIGW_UPSTREAM",
-                                          help="The provider's base URL, e.g. https://api.openai.com")],
+    upstream: Annotated[str | None, typer.Option(
+        "--upstream", envvar="AIGW_UPSTREAM",
+        help="The provider's base URL, e.g. https://api.openai.com (not needed when the policy routes "
+             "with an ai-gateway action).")] = None,
     keys: Annotated[Path | None, typer.Option("--keys", envvar="AIGW_KEYS",
                                               help="Keys file: gateway keys -> identities (SPEC §11).")] = None,
+    secrets: Annotated[Path | None, typer.Option(
+        "--secrets", envvar="AIGW_SECRETS",
+        help="Secrets of ai-gateway keys, YAML {vault: {name: value}}; else env AIGW_SECRET_<VAULT>_<NAME>.")] = None,
     store: Annotated[str, typer.Option("--store", envvar="AIGW_STORE",
                                        help="Limit store: memory:, sqlite:PATH or redis://...")] = "memory:",
     ledger: Annotated[str | None, typer.Option("--ledger", envvar="AIGW_LEDGER",
@@ -52,7 +57,9 @@ def serve(
                                                       help="Protect /metrics: it then wants `Authorization: Bearer TOKEN`.")] = None,
 ) -> None:
     """Run the gateway: a reverse proxy for OpenAI-, Anthropic- and Gemini-style APIs that
-    enforces the policy, streams answers through and writes the usage ledger."""
+    enforces the policy, streams answers through and writes the usage ledger. A policy with
+    an ai-gateway action routes requests to its providers itself (with failover): then
+    --upstream is only for the requests it does not route."""
     from ..gateway.keys import KeysError, load_keys
     from ..gateway.reload import ReloadError
     from ..providers import PROVIDERS
@@ -65,8 +72,14 @@ def serve(
 
     if provider is not None and provider not in PROVIDERS:
         raise fail(f"unknown provider `{provider}` (one of: {', '.join(sorted(PROVIDERS))})")
-    if not upstream.startswith(("http://", "https://")):
+    if upstream is not None and not upstream.startswith(("http://", "https://")):
         raise fail(f"--upstream must be an http:// or https:// URL, not `{redact(upstream)}`")
+    from ..routing.secrets import SecretError, load_secrets
+
+    try:
+        vault = load_secrets(secrets)
+    except SecretError as error:
+        raise fail(f"bad --secrets:\n{error}") from None
     ring = None
     if keys is not None:
         try:
@@ -90,11 +103,16 @@ def serve(
     ledger_obj = _open_ledger(ledger, fail) if ledger else None
 
     from ..gateway.app import Gateway
+    from ..gateway.routing import ai_gateway_configs
 
     try:
         app = Gateway(policy=policy, upstream=upstream, keys=ring, store=store_obj, ledger=ledger_obj,
                       prices=book, provider=provider, timeout=timeout, watch=watch, max_body=max_body,
-                      metrics_token=metrics_token)
+                      metrics_token=metrics_token, secrets=vault)
+    except SecretError as error:  # a key's secret is set nowhere: named, never a value
+        if ledger_obj is not None:
+            ledger_obj.close()
+        raise fail(f"cannot start: {len(error.diagnostics)} ai-gateway key secret(s) missing:\n{error}") from None
     except ReloadError as error:
         if ledger_obj is not None:
             ledger_obj.close()
@@ -110,6 +128,11 @@ def serve(
         raise fail(str(error)) from None
     except Exception as error:  # noqa: BLE001 - never a traceback at start-up
         raise fail(f"cannot start: {type(error).__name__}: {_why(error)}") from None
+    routes = len(ai_gateway_configs(app.holder.current.policy))
+    if upstream is None and not routes:
+        if ledger_obj is not None:
+            ledger_obj.close()
+        raise fail("--upstream is needed: the policy has no ai-gateway action to route requests with")
     try:
         import httpx  # noqa: F401 - the upstream client
         import uvicorn
@@ -124,7 +147,8 @@ def serve(
     decisions = logging.getLogger("aigw_policy.gateway.decisions")
     decisions.setLevel(logging.INFO if decision_log else logging.CRITICAL)
     who = f"{len(ring)} keys" if ring is not None else "no keys file: no authentication"
-    typer.echo(f"aigw-policy serve: {policy} -> {redact(upstream)} on http://{host}:{port} ({who}, "
+    where = redact(upstream) if upstream is not None else f"{routes} ai-gateway route{'s' if routes != 1 else ''}"
+    typer.echo(f"aigw-policy serve: {policy} -> {where} on http://{host}:{port} ({who}, "
                f"store {redact(store)}, ledger {redact(ledger) if ledger else 'none'})", err=True)
     from ..gateway.server import header_timeout_protocol
 

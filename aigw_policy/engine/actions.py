@@ -28,7 +28,7 @@ def _render(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, 
 
 # RFC 9110 §5.5: a field value is visible characters, spaces and tabs (and obs-text, bytes
 # 0x80-0xFF: Latin-1 here); CR, LF or NUL in one would split or end the header block
-_BAD_HEADER_CHAR = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+BAD_HEADER_CHAR = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 
 
 def _header_value(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, tpl: Template,
@@ -36,7 +36,7 @@ def _header_value(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
     """A rendered header value, surrounding whitespace trimmed; one that no header can carry
     is an error of the rule (``on_error``), never sent."""
     value = text_of(_render(flow, rule, action, phase, tpl, field)).strip(" \t")
-    bad = _BAD_HEADER_CHAR.search(value)
+    bad = BAD_HEADER_CHAR.search(value)
     if bad is None:
         return value
     name = field.split(".", 1)[1] if "." in field else field

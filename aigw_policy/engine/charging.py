@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any
 
 from ..limits.model import Charge, Outcome
@@ -14,7 +15,7 @@ from .flow import REQ, RES, Check, Flow, LimitEntry, Need, Reconcile, Release, R
 from .rule_error import COST_VALUE, EXPRESSION, Failure, Skip, rule_error, run
 from .trace import jsonable, span_dict
 
-__all__ = ["STORE", "UNKNOWN_PRICE", "check_deferred", "limit", "reserve", "settle"]
+__all__ = ["STORE", "UNKNOWN_PRICE", "Measure", "check_deferred", "limit", "measure", "reserve", "settle", "settle_charges"]
 
 STORE = "AIGW506"
 """The limit store could not answer (the decision's ``store``; ``store_failure`` applies)."""
@@ -22,17 +23,16 @@ UNKNOWN_PRICE = "AIGW507"
 """A limit in usd and no price for the model (the limit's entry; ``on_unknown_price`` applies)."""
 
 
-def _estimate_usage(flow: Flow) -> Usage:
-    act = flow.act
+def _estimate_usage(flow: Flow, act: dict[str, Any], model: str | None) -> Usage:
     out = act.get("ai.max_output_tokens") or 0
     if not out:
         out = 0 if flow.ai.operation == "embeddings" else DEFAULT_MAX_OUTPUT_TOKENS
     # n / best_of / candidateCount outputs, each up to the cap and each billed
-    return Usage.of(act.get("ai.input_tokens", 0), out * flow.ai.choices, source="estimate", model=flow.model)
+    return Usage.of(act.get("ai.input_tokens", 0), out * flow.ai.choices, source="estimate", model=model)
 
 
-def _cost_activation(flow: Flow, usage: Usage, usd: float | None) -> dict[str, Any]:
-    act = dict(flow.act)
+def _cost_activation(base: dict[str, Any], usage: Usage, usd: float | None) -> dict[str, Any]:
+    act = dict(base)
     u = usage.to_dict()
     act["ai.usage"] = u
     for k, v in u.items():
@@ -42,64 +42,92 @@ def _cost_activation(flow: Flow, usage: Usage, usd: float | None) -> dict[str, A
     return act
 
 
-def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[Need, Any, Stop | None]:
-    """Run a limit action: its bucket key and cost, then (an eager limit, whose outcome a later
-    rule reads) the store's check; otherwise its charge waits for the reserve."""
-    plan = action.limit
-    assert plan is not None
+@dataclass(slots=True)
+class Measure:
+    """A limit's bucket key and estimated cost for one request (and one candidate model), or
+    why there is none: ``failed`` (a CEL failure: its source, span and field) or
+    ``unknown_price`` (the reason; the entry is made)."""
+
+    key: str = ""
+    cost: float = 0.0
+    note: str | None = None
+    failed: tuple[str, Any, Failure, str] | None = None
+    unknown_price: str | None = None
+
+
+def measure(flow: Flow, plan: Any, act: dict[str, Any], provider: str, model: str | None) -> Measure:
+    """The bucket key and the request-time cost estimate of limit ``plan`` over ``act``,
+    priced for ``provider``/``model`` (the request's, or a routing candidate's)."""
     spec = plan.spec
-    act = flow.act
-    # bucket key
-    rec = flow.rec
     parts = []
     for i, e in enumerate(plan.bucket):
         value = run(e.fn, act, EXPRESSION)
         if type(value) is Failure:
-            rec.outcome(f"error in bucket_key: {value.message}")
-            return _failed(flow, rule, e.source, e.span, value, f"bucket_key.{i}")
+            return Measure(failed=(e.source, e.span, value, f"bucket_key.{i}"))
         parts.append(text_of(value))
     key = "|".join(parts)
-    # cost (the estimate, at request time)
     unit = spec.unit
     note = None
-    usd: float | None = None
     if plan.kind == "rate-limit" or (unit == "requests" and plan.cost is None):
-        cost: float = 1.0
+        return Measure(key, 1.0)
+    usd: float | None = None
+    usage = _estimate_usage(flow, act, model)
+    if unit == "usd":
+        price = flow.prices.cost(provider, model, usage, at=flow.time())
+        usd = price.as_float()
+        if usd is None:
+            return Measure(key, unknown_price=(
+                f"usage-cap `{spec.name}` counts usd and the price of `{model or '?'}` is unknown "
+                f"({price.reason}); on_unknown_price: {plan.on_unknown_price}"))
+    if plan.cost is not None:
+        value = run(plan.cost.fn, _cost_activation(act, usage, usd), EXPRESSION)
+        if type(value) is Failure:
+            return Measure(key, failed=(plan.cost.source, plan.cost.span, value, "cost"))
+        if type(value) is bool or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            fail = Failure(COST_VALUE, f"cost must be a non-negative number, not {jsonable(value)!r}")
+            return Measure(key, failed=(plan.cost.source, plan.cost.span, fail, "cost"))
+        cost = float(value)
+    elif unit == "usd":
+        cost = usd or 0.0
     else:
-        usage = _estimate_usage(flow)
-        if unit == "usd":
-            price = flow.prices.cost(flow.provider, flow.model, usage, at=flow.time())
-            usd = price.as_float()
-            if usd is None:
-                reason = (f"usage-cap `{spec.name}` counts usd and the price of `{flow.model or '?'}` is unknown "
-                          f"({price.reason}); on_unknown_price: {plan.on_unknown_price}")
-                entry = _entry(rule, plan, key, None, None)
-                entry.note = reason
-                entry.code = UNKNOWN_PRICE
-                flow.limit_entries[spec.name] = entry
-                if plan.on_unknown_price == "deny" and spec.enforce:
-                    rec.outcome("denied 403: unknown price")
-                    entry.outcome = "limited"
-                    return Stop("deny", 403, reason, "unknown-price", body=reason)
-                flow.notes.append(reason)
-                rec.outcome("not charged: unknown price")
-                return None
-        if plan.cost is not None:
-            value = run(plan.cost.fn, _cost_activation(flow, usage, usd), EXPRESSION)
-            if type(value) is Failure:
-                rec.outcome(f"error in cost: {value.message}")
-                return _failed(flow, rule, plan.cost.source, plan.cost.span, value, "cost")
-            if type(value) is bool or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                fail = Failure(COST_VALUE, f"cost must be a non-negative number, not {jsonable(value)!r}")
-                return _failed(flow, rule, plan.cost.source, plan.cost.span, fail, "cost")
-            cost = float(value)
-        elif unit == "usd":
-            cost = usd or 0.0
-        else:
-            cost = float(usage.total_tokens)
-            note = "estimate: input + requested max output" + (
-                "" if act.get("ai.max_output_tokens") else f" (none requested: {DEFAULT_MAX_OUTPUT_TOKENS:,} assumed)"
-                if flow.ai.operation != "embeddings" else "")
+        cost = float(usage.total_tokens)
+        note = "estimate: input + requested max output" + (
+            "" if act.get("ai.max_output_tokens") else f" (none requested: {DEFAULT_MAX_OUTPUT_TOKENS:,} assumed)"
+            if flow.ai.operation != "embeddings" else "")
+    return Measure(key, cost, note)
+
+
+def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[Need, Any, Stop | None]:
+    """Run a limit action: its bucket key and cost, then (an eager limit, whose outcome a later
+    rule reads) the store's check; otherwise its charge waits for the reserve. A limit that
+    depends on the model under an ``ai-gateway`` action is charged per attempt instead."""
+    plan = action.limit
+    assert plan is not None
+    spec = plan.spec
+    rec = flow.rec
+    if (rule.position, action.position) in flow.cp.per_attempt:
+        rec.outcome("depends on the model: charged with each routing attempt")
+        return None
+    m = measure(flow, plan, flow.act, flow.provider, flow.model)
+    if m.failed is not None:
+        source, span, value, field = m.failed
+        rec.outcome(f"error in {field.split('.')[0]}: {value.message}")
+        return _failed(flow, rule, source, span, value, field)
+    key, cost, note = m.key, m.cost, m.note
+    unit = spec.unit
+    if m.unknown_price is not None:
+        reason = m.unknown_price
+        entry = _entry(rule, plan, key, None, None)
+        entry.note = reason
+        entry.code = UNKNOWN_PRICE
+        flow.limit_entries[spec.name] = entry
+        if plan.on_unknown_price == "deny" and spec.enforce:
+            rec.outcome("denied 403: unknown price")
+            entry.outcome = "limited"
+            return Stop("deny", 403, reason, "unknown-price", body=reason)
+        flow.notes.append(reason)
+        rec.outcome("not charged: unknown price")
+        return None
     charge = Charge(spec, key, cost)
     if not action.eager:
         # no later request-phase rule reads limits[...]: the outcome comes with the reserve
@@ -265,19 +293,31 @@ def reserve(flow: Flow) -> Steps:
 
 
 def settle(flow: Flow, resp: dict[str, Any], usage: Usage, cost: Any) -> Steps:
+    """Settle the request's reservation against the response (release on an upstream error
+    under ``upstream_error: release``, else reconcile)."""
+    released = yield from settle_charges(flow, flow.rid, flow.charges, resp, usage, cost)
+    if released:
+        flow.released = True
+
+
+def settle_charges(flow: Flow, rid: str, charges: list[tuple[CompiledRule, CompiledAction, Charge]],
+                   resp: dict[str, Any], usage: Usage, cost: Any) -> Generator[Need, Any, bool]:
+    """Settle what ``rid`` reserved for ``charges`` (the request's, or one routing attempt's
+    under ``rid#n``); True when it was released."""
     status = resp.get("status_code") or 200
     failed = status >= 400
     if failed and flow.cp.upstream_error == "release":
-        answer = yield Release(flow.rid)
+        answer = yield Release(rid)
         if isinstance(answer, StoreFailed):
             _store_error(flow, answer.message)
-            return
-        flow.released = True
+            return False
+        names = None if rid == flow.rid else {c.spec.name for _, _, c in charges}
         for entry in flow.limit_entries.values():
-            entry.settled = "released (upstream error)"
-        return
+            if names is None or entry.name in names:
+                entry.settled = "released (upstream error)"
+        return True
     actual: dict[str, float] = {}
-    for rule, action, charge in flow.charges:
+    for rule, action, charge in charges:
         plan = action.limit
         spec = plan.spec  # type: ignore[union-attr]
         if plan.kind == "rate-limit":  # type: ignore[union-attr]
@@ -309,10 +349,10 @@ def settle(flow: Flow, resp: dict[str, Any], usage: Usage, cost: Any) -> Steps:
             continue
         if value is not None:
             actual[spec.name] = value
-    answer = yield Reconcile(flow.rid, actual)
+    answer = yield Reconcile(rid, actual)
     if isinstance(answer, StoreFailed):
         _store_error(flow, answer.message)
-        return
+        return False
     for out in answer:
         settled = flow.limit_entries.get(out.name)
         if settled is not None:
@@ -324,3 +364,4 @@ def settle(flow: Flow, resp: dict[str, Any], usage: Usage, cost: Any) -> Steps:
         hit = flow.cp.limits.get(out.name)
         if hit is not None:
             _publish(flow, hit[1].limit, out)
+    return False

@@ -165,6 +165,11 @@ class CompiledPolicy:
     uses_time: bool = True  # some text reads time.now
     response_reads: FreeVars = field(default=EMPTY, compare=False, repr=False)
     """What the response phase can read: response rules and the limits' ``cost``."""
+    routed: bool = False
+    """Some request rule has an ``ai-gateway`` action."""
+    per_attempt: frozenset[tuple[int, int]] = frozenset()
+    """(rule, action) positions of the request-phase limits charged per routing attempt: they
+    come before an ``ai-gateway`` action and depend on the model (SPEC §12, budget-correct)."""
 
     def rules(self, phase: Phase) -> tuple[CompiledRule, ...]:
         return self.request_rules if phase == "on_http_request" else self.response_rules
@@ -307,11 +312,28 @@ class _Lowering:
                 "allow": ranges(cfg.allow) if cfg.allow is not None else None,
                 "deny": ranges(cfg.deny or ()),
             }
+        elif t == "ai-gateway":
+            self.route(action, label, templates)
         elif cfg.LIMIT:
             limit = self.limit(action, label)
         reads = union(e.reads for e in self.exprs[first:])
         return CompiledAction(t, position, action.span, cfg, cfg.TERMINATING, templates, limit, action,
                               reads=reads)
+
+    def route(self, action: Action, label: str, templates: dict[str, Any]) -> None:
+        """An ``ai-gateway`` action: its route compiled once (the planner's), and its
+        ``headers``, ``query_params`` and ``body`` templates (rendered per attempt)."""
+        from ..routing.compile import compile_route
+
+        cfg = action.config
+        templates["route"] = compile_route(cfg, where=action.span)
+        for name, values in (("headers", cfg.headers), ("query_params", cfg.query_params)):
+            if values:
+                templates[name] = {k: self.template(v, action.span_of(f"{name}.{k}"), f"{label}.{name[0]}{i}")
+                                   for i, (k, v) in enumerate(values.items())}
+        if cfg.body:
+            templates["body"] = {k: self._value(v, action.span_of(f"body.{k}"), f"{label}.b{i}")
+                                 for i, (k, v) in enumerate(cfg.body.items())}
 
     def _value(self, value: Any, span: Span | None, label: str) -> Any:
         """A set-vars or log-metadata value: strings are templates, containers are walked."""
@@ -428,11 +450,12 @@ def _reads_outcomes(reads: FreeVars) -> bool:
 
 def mark_eager(c: Compilation) -> Compilation:
     """Flag each request-phase limit whose outcome a later request-phase text reads
-    (``limits``, ``actions``): it is checked at once rather than with the reserve."""
+    (``limits``, ``actions``; an ``ai-gateway`` action's strategies may read ``limits``): it
+    is checked at once rather than with the reserve."""
     reads: list[bool] = []  # per place: a rule's conditions, then each of its actions
     for rule in c.request_rules:
         reads.append(any(_reads_outcomes(e.reads) for e in rule.exprs))
-        reads.extend(_reads_outcomes(a.reads) for a in rule.actions)
+        reads.extend(a.type == "ai-gateway" or _reads_outcomes(a.reads) for a in rule.actions)
     later = [False] * (len(reads) + 1)
     for i in range(len(reads) - 1, -1, -1):
         later[i] = later[i + 1] or reads[i]
@@ -491,8 +514,33 @@ def facts(c: Compilation) -> Compilation:
         uses_url=reads.reads_any(_URL_VARIABLES),
         uses_time=reads.reads("time.now"),
         response_reads=response,
+        routed=any(a.type == "ai-gateway" for r in c.request_rules for a in r.actions),
+        per_attempt=_per_attempt(c.request_rules),
     )
     return dataclasses.replace(c, compiled=compiled)
+
+
+MODEL_VARIABLES = ("ai.model", "ai.provider", "ai.cost_usd")
+"""What a limit reads that a routing candidate changes."""
+
+
+def _per_attempt(rules: tuple[CompiledRule, ...]) -> frozenset[tuple[int, int]]:
+    """The limits before the last ``ai-gateway`` action whose rule condition, bucket key or
+    cost reads the model or provider, and the caps counted in usd (the price is the model's)."""
+    last = max(((r.position, a.position) for r in rules for a in r.actions if a.type == "ai-gateway"), default=None)
+    if last is None:
+        return frozenset()
+    out = set()
+    for rule in rules:
+        conditions = union(e.reads for e in rule.exprs)
+        for a in rule.actions:
+            plan = a.limit
+            if plan is None or (rule.position, a.position) > last:
+                continue
+            texts = [*plan.bucket, *([plan.cost] if plan.cost is not None else [])]
+            if plan.spec.unit == "usd" or (conditions | union(e.reads for e in texts)).reads_any(MODEL_VARIABLES):
+                out.add((rule.position, a.position))
+    return frozenset(out)
 
 
 STAGES: tuple[tuple[str, Stage], ...] = (

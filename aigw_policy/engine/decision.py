@@ -127,6 +127,18 @@ class Decision:
         return self._detail()["notes"]  # type: ignore[no-any-return]
 
     @property
+    def routing(self) -> dict[str, Any] | None:
+        """A routed request's story (SPEC §12): ``strategies``, ``candidates`` (with
+        ``skipped_because``), ``attempts`` (provider, model, key_id, status_code, error,
+        latency_ms, usage) and ``served``; None when no ``ai-gateway`` action routed it."""
+        return self._detail()["routing"]  # type: ignore[no-any-return]
+
+    @property
+    def route(self) -> Any:
+        """The :class:`~aigw_policy.routing.model.Plan` of a routed request, else None."""
+        return self._detail()["route"]
+
+    @property
     def trace(self) -> list[dict[str, Any]] | None:
         """Every rule, expression and action on the way (when tracing)."""
         return self._detail()["trace"]  # type: ignore[no-any-return]
@@ -201,7 +213,10 @@ class Decision:
             response = {"status_code": self.status_code, "headers": dict(gw.headers or {}) if gw else {},
                         "body": gw.body if gw else self.reason}
         charged = flow.reserved and not flow.released
-        limits = [entry.to_dict(charged) for entry in flow.limit_entries.values()]
+        run = flow.route
+        own = _attempt_charges(run)
+        limits = [entry.to_dict(own[entry.name] if entry.name in own else charged)
+                  for entry in flow.limit_entries.values()]
         effects = {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
                    for k, v in flow.effects.items()}
         if flow.act.get("vars"):
@@ -224,6 +239,8 @@ class Decision:
             "store": flow.store_error,
             "notes": list(flow.notes),
             "trace": list(flow.trace) if flow.trace is not None else None,
+            "routing": run.to_dict() if run is not None else None,
+            "route": run.plan if run is not None else None,
         }
         self._details = details
         return details
@@ -256,6 +273,8 @@ class Decision:
             out["store"] = self.store
         if self.notes:
             out["notes"] = self.notes
+        if self.routing is not None:
+            out["routing"] = self.routing
         if self.trace is not None:
             out["trace"] = self.trace
         return out
@@ -268,6 +287,26 @@ class Decision:
 
     def __repr__(self) -> str:
         return f"<Decision {self.verdict} {self.status_code} rule={self.rule!r}>"
+
+
+def _attempt_charges(run: Any) -> dict[str, bool]:
+    """Per-attempt limits by name: whether their entry stands charged (the attempt in flight
+    or served keeps its reservation; a failed one's was settled)."""
+    if run is None:
+        return {}
+    out: dict[str, bool] = {}
+    for t in run.tries:
+        for _, _, ch in t.charges:
+            out.setdefault(ch.spec.name, False)
+    if run.live_try is not None:
+        for _, _, ch in run.live_try.charges:
+            out[ch.spec.name] = True
+    elif run.served is not None:
+        served = next((t for t in run.tries if (t.candidate.provider, t.candidate.model, t.candidate.key_id)
+                       == (run.served["provider"], run.served["model"], run.served["key_id"])), None)
+        for _, _, ch in served.charges if served is not None else ():
+            out[ch.spec.name] = True
+    return out
 
 
 def _rate_limit_headers(cp: Any, limits: list[dict[str, Any]]) -> dict[str, str]:

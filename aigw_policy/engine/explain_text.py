@@ -10,7 +10,7 @@ from typing import Any
 
 from ..template import double_text
 
-__all__ = ["duration_text", "decision_text"]
+__all__ = ["duration_text", "decision_text", "routing_text"]
 
 _PHASE = {"on_http_request": "request phase", "on_http_response": "response phase"}
 
@@ -174,6 +174,8 @@ def decision_text(decision: Any, *, trace: bool = False, sources: Mapping[str, s
         cost = d.get("cost_usd")
         out.append(f"usage: {_num(u['input_tokens'])} in, {_num(u['output_tokens'])} out ({u['source']}); "
                    f"cost {'$' + format(cost, '.6f') if cost is not None else 'unknown'}")
+    if d.get("routing"):
+        out.extend(routing_text(d["routing"]))
     if d.get("limits"):
         out.append("limits:")
         for e in d["limits"]:
@@ -208,6 +210,44 @@ def decision_text(decision: Any, *, trace: bool = False, sources: Mapping[str, s
             for a in r["actions"]:
                 out.append(f"        {a['type']}: {a['outcome']}")
     return "\n".join(out)
+
+
+def _who(x: Mapping[str, Any]) -> str:
+    key = f" key {x['key_id']}" if x.get("key_id") else ""
+    return f"{x['provider']}:{x['model']}{key}"
+
+
+def routing_text(r: Mapping[str, Any]) -> list[str]:
+    """The failover story: the strategies, the candidates (and why some were dropped), each
+    attempt and what followed it, who served."""
+    out = ["routing:"]
+    for i, s in enumerate(r.get("strategies") or (), 1):
+        got = f"error: {s['error']}" if s.get("error") else f"{s['candidates_returned']} returned"
+        out.append(f"  strategy {i} `{s['source']}`: {got}")
+    cands = r.get("candidates") or ()
+    ready = [c for c in cands if not c.get("skipped_because")]
+    out.append(f"  candidates: {len(ready)} of {len(cands)} to try, in order")
+    for c in cands:
+        why = f"  skipped: {c['skipped_because']}" if c.get("skipped_because") else ""
+        out.append(f"    {_who(c)}{why}")
+    attempts = r.get("attempts") or ()
+    served = r.get("served")
+    for i, a in enumerate(attempts, 1):
+        got = a["error"] if a.get("error") else str(a.get("status_code") or "no answer yet")
+        took = f" in {_num(a['latency_ms'])} ms" if a.get("latency_ms") is not None else ""
+        line = f"  attempt {i} {_who(a)}: {got}{took}"
+        if served is not None and served.get("attempt") == i:
+            u = a.get("usage")
+            line += ": served" + (f" ({_num(u['input_tokens'])} in, {_num(u['output_tokens'])} out)" if u else "")
+        elif i < len(attempts):
+            nxt = attempts[i]
+            line += ": next key" if (nxt["provider"], nxt["model"]) == (a["provider"], a["model"]) else ": next model"
+        out.append(line)
+    if served is not None:
+        out.append(f"  served by {_who(served)} on attempt {served['attempt']} of {len(attempts)}")
+    elif attempts:
+        out.append(f"  no attempt served ({len(attempts)} made)")
+    return out
 
 
 def _effects(eff: Mapping[str, Any]) -> list[str]:

@@ -179,7 +179,7 @@ class Flow:
         "cp", "rid", "now", "now_dt", "act", "ai", "identity", "rec", "prices",
         "limit_entries", "charges", "effects", "errors", "stop", "response_stop", "notes",
         "usage", "cost", "reserved", "released", "store_error", "response", "upstream",
-        "lowered_output", "model", "provider", "deferred", "prompt_chars",
+        "lowered_output", "model", "provider", "deferred", "prompt_chars", "route", "metrics",
     )
 
     def __init__(self, cp: CompiledPolicy, rid: str, now: float, act: dict[str, Any], ai: AiRequest,
@@ -212,6 +212,8 @@ class Flow:
         self.provider = ai.provider
         self.deferred = False  # charges whose outcome is not known yet (checked at the end)
         self.prompt_chars: int | None = None  # set when a parked request dropped its prompt
+        self.route: Any = None  # route.RouteRun: the request was routed by an ai-gateway action
+        self.metrics: Any = None  # the live routing metrics snapshot the planner reads
 
     @property
     def trace(self) -> list[dict[str, Any]] | None:

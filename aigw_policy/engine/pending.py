@@ -91,7 +91,11 @@ def _read_later(key: str, reads: FreeVars) -> bool:
 
 
 def park(flow: Flow, explicit: bool) -> Parked:
-    """Pack ``flow`` (which is not changed) for a later ``complete()``."""
+    """Pack ``flow`` (which is not changed) for a later ``complete()``. A routed request
+    keeps its live state: its attempts change it, and after ``on_error: continue`` the rest
+    of the request phase reads all of it."""
+    if flow.route is not None:
+        return Parked(flow.now, explicit, None, flow.stop, None, flow)
     reads = flow.cp.response_reads
     act = {k: v for k, v in flow.act.items() if _read_later(k, reads)}
     ai = flow.ai

@@ -27,11 +27,12 @@ from ..providers import extract_usage
 from .actions import run_action
 from .charging import check_deferred, limit, reserve, settle
 from .compile import CompiledRule
+from .route import route_action, settle_served
 from .flow import REQ, RES, Flow, Steps, Stop
 from .rule_error import CONDITION, CONDITION_TYPE, Failure, Skip, failure, rule_error
 from .trace import Recorder
 
-__all__ = ["request_steps", "response_steps"]
+__all__ = ["continue_phase", "request_steps", "response_steps"]
 
 
 def request_steps(flow: Flow) -> Steps:
@@ -82,6 +83,8 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
             flow.notes.append(f"cost unknown: {cost.reason}")
         if flow.reserved:
             yield from settle(flow, resp, usage, cost)
+        if flow.route is not None:
+            yield from settle_served(flow, resp, usage, cost)
     resp = flow.response
     act["res.status_code"] = resp.get("status_code", 200)
     headers = _lower_headers(resp.get("headers") or {})
@@ -101,18 +104,26 @@ def _lower_headers(headers: Any) -> dict[str, list[str]]:
     return out
 
 
-def _phase(flow: Flow, phase: str) -> Steps:
+def continue_phase(flow: Flow, rule: CompiledRule, action: int) -> Steps:
+    """The request phase after action ``action`` of ``rule``: the rest of its actions, then
+    the later rules (a route that failed under ``on_error: continue``)."""
+    stopped, _ = yield from _actions(flow, rule, rule.actions[action + 1:], REQ)
+    if not stopped:
+        yield from _phase(flow, REQ, rule.position + 1)
+
+
+def _phase(flow: Flow, phase: str, start: int = 0) -> Steps:
     cp = flow.cp
     rules = cp.rules(phase)  # type: ignore[arg-type]
     index = cp.request_index if phase == REQ else cp.response_index
     act = flow.act
     rec = flow.rec
     on = rec.on  # production records nothing: it skips the calls
-    order = index.candidates(act, 0) if index is not None else None
-    seq: Any = order if order is not None else rules
+    order = index.candidates(act, start) if index is not None else None
+    seq: Any = order if order is not None else rules[start:]
     k = 0
     n = len(seq)
-    due = 0  # the next rule in document order: those before a candidate were skipped by the index
+    due = start  # the next rule in document order: those before a candidate were skipped by the index
     while k < n:
         rule = seq[k]
         k += 1
@@ -138,36 +149,49 @@ def _phase(flow: Flow, phase: str) -> Steps:
         if on:
             rec.matched(True)
         # --- actions, in order
-        reindex = False
-        for action in rule.actions:
-            if on:
-                rec.action(action)
-            try:
-                if action.limit is not None:
-                    if phase != REQ:
-                        rec.outcome("skipped: limits run in the request phase")
-                        continue
-                    stop = yield from limit(flow, rule, action)
-                else:
-                    stop = run_action(flow, rule, action, phase)
-                    if action.type == "set-model":
-                        reindex = True
-            except Skip:
-                break
-            if stop is not None:
-                if stop.kind == "error" and phase == RES and not flow.upstream:
-                    break  # the gateway's own answer stands; the error is recorded
-                stop.rule = rule
-                stop.action = action
-                stop.phase = phase
-                _finish(flow, phase, stop)
-                return
+        stopped, reindex = yield from _actions(flow, rule, rule.actions, phase)
+        if stopped:
+            return
         if reindex and order is not None:
             seq = index.candidates(act, rule.position + 1)  # type: ignore[union-attr]
             k = 0
             n = len(seq)
     if on and order is not None and due < len(rules):
         _skipped(rules[due:], phase, act, rec)
+
+
+def _actions(flow: Flow, rule: CompiledRule, actions: Any, phase: str) -> Any:
+    """Run a matched rule's ``actions`` in order: (whether one ended the phase, whether the
+    model changed, so the rule index must look again)."""
+    rec = flow.rec
+    on = rec.on
+    reindex = False
+    for action in actions:
+        if on:
+            rec.action(action)
+        try:
+            if action.limit is not None:
+                if phase != REQ:
+                    rec.outcome("skipped: limits run in the request phase")
+                    continue
+                stop = yield from limit(flow, rule, action)
+            elif action.type == "ai-gateway":
+                stop = route_action(flow, rule, action, phase)
+            else:
+                stop = run_action(flow, rule, action, phase)
+                if action.type == "set-model":
+                    reindex = True
+        except Skip:
+            break
+        if stop is not None:
+            if stop.kind == "error" and phase == RES and not flow.upstream:
+                break  # the gateway's own answer stands; the error is recorded
+            stop.rule = rule
+            stop.action = action
+            stop.phase = phase
+            _finish(flow, phase, stop)
+            return True, reindex
+    return False, reindex
 
 
 def _conditions(rule: CompiledRule, act: dict[str, Any], rec: Recorder | None) -> bool | tuple[Any, Failure]:

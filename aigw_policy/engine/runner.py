@@ -30,6 +30,9 @@ from .errors import StoreUnavailableError, UnknownRequestError
 from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
 from .phases import request_steps, response_steps
 from .pending import Parked, park
+from .routing_api import ReadMetrics, RoutingMixin, _simulated
+from ..routing.metrics import MemoryRouteMetrics
+from ..routing.model import RouteMetrics
 from ..env.request import HttpResponse, Request, RequestError, _problems
 
 __all__ = ["MAX_DONE", "MAX_PENDING", "Engine"]
@@ -46,7 +49,7 @@ _STORE_METHODS = ("check", "reserve", "reconcile", "release")  # and seed, for a
 Steps = Generator[Need, Any, Any]
 
 
-class Engine:
+class Engine(RoutingMixin):
     """Compile once, evaluate many. Thread-safe and asyncio-safe: the compiled policy is
     immutable, each request's state is its own, and the store is thread-safe by contract.
 
@@ -59,6 +62,8 @@ class Engine:
     ``cel_budget``: comprehension iterations one evaluation of one CEL text may perform
     (default 100,000; past it the rule fails with AIGW520, handled by its ``on_error``).
     ``max_pending``: forwarded requests kept for :meth:`complete` (see :data:`MAX_PENDING`).
+    ``route_metrics``: where routing attempts' outcomes are recorded and the planner reads
+    live metrics (default: this process's memory; docs/routing.md).
 
     Nothing is connected at construction: call :meth:`check` (or :meth:`acheck`) at start-up
     to fail there, rather than on the first request, when the store or ledger is unreachable.
@@ -68,7 +73,8 @@ class Engine:
                  store: LimitStore | str | None = None, *, ledger: Any = None,
                  prices: PriceBook | Mapping[str, Any] | None = None, counter: Any = None,
                  trace: bool = False, index: bool = True, cache_dir: str | os.PathLike[str] | None = None,
-                 max_pending: int = MAX_PENDING, cel_budget: int | None = DEFAULT_BUDGET) -> None:
+                 max_pending: int = MAX_PENDING, cel_budget: int | None = DEFAULT_BUDGET,
+                 route_metrics: RouteMetrics | None = None) -> None:
         if isinstance(policy, (str, os.PathLike)):
             from ..loader import load
 
@@ -102,6 +108,7 @@ class Engine:
         # being completed: the future gets the decision, or None when the completion failed
         self._running: dict[str, tuple[Parked, Future[Decision | None]]] = {}
         self._done: OrderedDict[str, Decision] = OrderedDict()
+        self.route_metrics: RouteMetrics = route_metrics if route_metrics is not None else MemoryRouteMetrics()
 
     @property
     def policy(self) -> Policy:
@@ -199,7 +206,7 @@ class Engine:
         A bad request raises :class:`RequestError` before the store is touched. If anything
         fails after the reservation (or the call is interrupted), the reservation is released.
         """
-        flow, steps = self._evaluation(request, trace, now, request_id, apply_state, expect_response)
+        flow, req, steps = self._evaluation(request, trace, now, request_id, apply_state, expect_response)
         try:
             decision, evicted = self._drive(steps, flow.now)
             if decision.complete and self.ledger is not None:
@@ -209,6 +216,8 @@ class Engine:
             raise
         if evicted:
             self._drive(_releases(evicted), flow.now)
+        if flow.route is not None and not decision.complete and _simulated(req, expect_response):
+            return self._simulate(flow, req)
         # durable before it is forwarded (a ledger of the embedder's own may have no intents)
         intent = getattr(self.ledger, "intent", None) if expect_response and not decision.complete else None
         if intent is not None:
@@ -261,7 +270,7 @@ class Engine:
         A bad request raises :class:`RequestError` before the store is touched. If the task
         is cancelled after the reservation was asked for, the reservation is released.
         """
-        flow, steps = self._evaluation(request, trace, now, request_id, apply_state, expect_response)
+        flow, req, steps = self._evaluation(request, trace, now, request_id, apply_state, expect_response)
         try:
             decision, evicted = await self._adrive(steps, flow.now)
             if decision.complete and self.ledger is not None:
@@ -271,6 +280,8 @@ class Engine:
             raise
         if evicted:
             await self._adrive(_releases(evicted), flow.now)
+        if flow.route is not None and not decision.complete and _simulated(req, expect_response):
+            return await self._asimulate(flow, req)
         # durable before it is forwarded (a ledger of the embedder's own may have no intents)
         aintent = getattr(self.ledger, "aintent", None) if expect_response and not decision.complete else None
         if aintent is not None:
@@ -321,7 +332,7 @@ class Engine:
             self._pending[flow.rid] = parked
             self._pending.move_to_end(flow.rid)
             while len(self._pending) + len(self._running) > self.max_pending and self._pending:
-                evicted.append(self._pending.popitem(last=False)[0])
+                evicted.extend(_store_ids(*self._pending.popitem(last=False)))
         return evicted, parked.flow is flow
 
     def _forget(self, rid: str) -> None:
@@ -341,11 +352,24 @@ class Engine:
                 return None, (None, running[1])
             parked = self._pending.pop(rid, None)
             if parked is None:
-                raise UnknownRequestError(rid, max_pending=self.max_pending, max_done=MAX_DONE)
+                raise self._unknown(rid)
             fut: Future[Decision | None] = Future()
             fut.set_running_or_notify_cancel()  # a waiter's cancel never cancels the completion
             self._running[rid] = (parked, fut)
             return None, (parked, fut)
+
+    def _unknown(self, rid: str) -> UnknownRequestError:
+        return UnknownRequestError(rid, max_pending=self.max_pending, max_done=MAX_DONE)
+
+    def _finished(self, rid: str, decision: Decision) -> Decision:
+        """A waiting request ended without complete() (a route that did not serve)."""
+        decision.detach()
+        with self._lock:
+            self._pending.pop(rid, None)
+            self._done[rid] = decision
+            while len(self._done) > MAX_DONE:
+                self._done.popitem(last=False)
+        return decision
 
     def _unclaim(self, rid: str, parked: Parked, fut: Future[Decision | None]) -> None:
         """The completion failed: the request waits again; its waiters claim it again."""
@@ -373,26 +397,34 @@ class Engine:
     def _abandon(self, flow: Flow) -> Steps:
         """evaluate() failed or was interrupted: release what it may have reserved (not a
         request of the same id that is already waiting)."""
-        if flow.charges and flow.rid not in self._pending and flow.rid not in self._running:
-            yield Release(flow.rid)
+        if flow.rid not in self._pending and flow.rid not in self._running:
+            for rid in _store_ids(flow.rid, flow) if flow.charges or flow.route is not None else ():
+                yield Release(rid)
 
     # -- plumbing: finishing -----------------------------------------------------------------
 
     def _evaluation(self, request: Request | Mapping[str, Any], trace: bool | None, now: float | None,
-                    request_id: str | None, apply_state: bool, expect_response: bool) -> tuple[Flow, Steps]:
+                    request_id: str | None, apply_state: bool,
+                    expect_response: bool) -> tuple[Flow, Request, Steps]:
         """The one evaluation both engines drive: the request is checked and the store seeded
         (``apply_state``) now; the steps give ``(decision, evicted ids to release)``."""
         flow, req, explicit = self.start(request, trace=trace, now=now, request_id=request_id)
         if apply_state and req.state is not None:
             self.seed(req.state, flow.now)
-        return flow, self._steps(flow, req, explicit, expect_response)
+        return flow, req, self._steps(flow, req, explicit, expect_response)
 
     def _steps(self, flow: Flow, req: Request, explicit: bool, expect_response: bool) -> Steps:
+        if self.compiled.routed:
+            metrics = yield ReadMetrics(self.route_metrics)
+            flow.metrics = None if isinstance(metrics, StoreFailed) else metrics
         yield from request_steps(flow)
         stop = flow.stop
         if stop is not None and stop.verdict == "deny":
             yield from response_steps(flow, None)
             return Decision.from_flow(flow, complete=True), []
+        if flow.route is not None:  # the attempts drive it on: attempt(), then complete()
+            evicted, _shared = self._park(flow, explicit)
+            return Decision.from_flow(flow, complete=False), evicted
         if req.response is not None:
             yield from response_steps(flow, req.response.model_dump())
             return Decision.from_flow(flow, complete=True), []
@@ -409,14 +441,19 @@ class Engine:
 
         from ..ledger import make_record
 
-        ai = flow.ai if flow.model == flow.ai.model else replace(flow.ai, model=flow.model)
+        ai = flow.ai
+        if flow.model != ai.model or flow.provider != ai.provider:
+            ai = replace(ai, model=flow.model, provider=flow.provider)  # the served model's
+        run = flow.route
         cost, usage = flow.cost, flow.usage
         if cost is None and usage is None and decision.verdict == "deny":
             # answered by the gateway: nothing reached the provider, nothing to price
             cost, usage = Cost.not_forwarded(), Usage.of(0, 0, source="none")
         return make_record(flow.rid, time=flow.time(), ai=ai, usage=usage, cost=cost,
                            identity=flow.identity.model_dump(exclude_none=True), verdict=decision.verdict, status_code=decision.status_code,
-                           rule=decision.rule, limits=decision.limits)
+                           rule=decision.rule, limits=decision.limits,
+                           attempts=len(run.attempts) if run is not None else None,
+                           route_key_id=run.served["key_id"] if run is not None and run.served else None)
 
     def _drive(self, steps: Steps, now: float) -> Any:
         """Run ``steps`` against the store; their return value."""
@@ -477,6 +514,14 @@ def _describe(store: Any) -> tuple[str, str | None]:
         return f"{kind}({redact(url)})", url
     path = getattr(store, "path", None)
     return (f"{kind}({path})" if isinstance(path, str) else kind), None
+
+
+def _store_ids(rid: str, parked: Parked | Flow) -> list[str]:
+    """Every limit store id a waiting request holds: its own, and its attempt in flight's."""
+    flow = parked.flow if isinstance(parked, Parked) else parked
+    run = flow.route if flow is not None else None
+    live = run.live if run is not None else None
+    return [rid] if run is None or live is None else [rid, run.store_id(rid, live.number)]
 
 
 def _releases(rids: list[str]) -> Steps:

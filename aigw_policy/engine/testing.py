@@ -54,8 +54,10 @@ CASE_KEYS = ("name", "request", "request_file", "expect", "steps")
 STEP_KEYS = ("request", "request_file", "expect")
 DECISION_KEYS = ("id", "now", "verdict", "status_code", "reason", "rule", "phase", "decided_by",
                  "at", "ai", "usage", "cost_usd", "cost", "limits", "effects", "errors", "complete",
-                 "response", "store", "notes")
-SHORTHANDS = ("reason_contains", "headers", "error")
+                 "response", "store", "notes", "routing")
+SHORTHANDS = ("reason_contains", "headers", "error", "served_model", "attempts")
+ROUTING_KEYS = {"routing": ("strategies", "candidates", "attempts", "served"),
+                "served": ("provider", "model", "key_id", "attempt")}
 EXPECT_KEYS = DECISION_KEYS + SHORTHANDS
 VERDICTS = ("allow", "deny")
 MAX_NODES = 100_000
@@ -423,6 +425,10 @@ class _Reader:
             self.diags.add("AIGW701", f"`verdict` is `allow` or `deny`, not `{verdict}`",
                            self.span(keys["verdict"][1]),
                            help=did_you_mean(str(verdict), VERDICTS) if isinstance(verdict, str) else None)
+        routing = keys.get("routing", (None, None))[1]
+        for name, sub in (("routing", routing), ("served", _child(routing, "served"))):
+            if sub is not None and not (name == "served" and getattr(sub, "value", "") in ("null", "~", "")):
+                self.mapping(sub, ROUTING_KEYS[name], f"`expect.{'routing.' if name == 'served' else ''}{name}`")
         if "errors" in keys and not isinstance(expect["errors"], (int, list)) or \
                 isinstance(expect.get("errors"), bool):
             self.diags.add("AIGW701", "`errors` is a count or a list", self.span(keys["errors"][1]))
@@ -445,6 +451,13 @@ class _Reader:
                                        help=did_you_mean(str(name), compiled.limits)
                                        or f"its limits are {', '.join(f'`{x}`' for x in compiled.limits) or 'none'}")
         return True
+
+
+def _child(node: Any, key: str) -> Any:
+    """The value node of ``key`` in a mapping node (None: not a mapping, or no such key)."""
+    from yaml.nodes import MappingNode
+
+    return next((v for k, v in node.value if k.value == key), None) if isinstance(node, MappingNode) else None
 
 
 def _key_spans(reader: _Reader, node: Any, path: Path_, spans: dict[Path_, Span]) -> None:
@@ -621,6 +634,14 @@ def _match(expect: Any, got: Mapping[str, Any]) -> Iterator[tuple[Path_, str]]:
         if key == "errors" and isinstance(want, int) and not isinstance(want, bool):
             if len(got.get("errors") or ()) != want:
                 yield (key,), f"errors: expected {want}, got {len(got.get('errors') or ())}: {got.get('errors')}"
+            continue
+        if key in ("served_model", "attempts"):  # a routed request's served model, attempts made
+            routing = got.get("routing") or {}
+            served = routing.get("served") or {}
+            have = (len(routing.get("attempts") or ()) if key == "attempts" else
+                    served.get("model") if ":" not in str(want) else f"{served.get('provider')}:{served.get('model')}")
+            if not routing or have != want:
+                yield (key,), f"{key}: expected {json.dumps(want)}, got {json.dumps(have if routing else 'not routed')}"
             continue
         if key == "headers":  # the gateway's answer headers
             yield from _sub(want, ((got.get("response") or {}).get("headers") or {}), (key,))

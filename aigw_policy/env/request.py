@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
+from pydantic import (BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError,
+                      model_validator)
 
-__all__ = ["HttpRequest", "HttpResponse", "Identity", "Request", "RequestError", "parse_time"]
+__all__ = ["HttpRequest", "HttpResponse", "Identity", "Request", "RequestError", "SimulatedAttempt", "parse_time"]
 
 
 class RequestError(ValueError):
@@ -62,6 +63,27 @@ class HttpResponse(_Model):
     sse: StrictStr | None = None
 
 
+class SimulatedAttempt(_Model):
+    """One upstream answer to a routing attempt (SPEC §12), in the order the attempts are
+    made: an HTTP answer (``status_code`` with ``body`` or ``sse``), or ``error: timeout |
+    connect`` (no answer)."""
+
+    status_code: Annotated[StrictInt, Field(ge=100, le=599)] | None = None
+    headers: Headers = Field(default_factory=dict)
+    body: Any = None
+    sse: StrictStr | None = None
+    error: Literal["timeout", "connect"] | None = None
+    latency_ms: Annotated[StrictInt | StrictFloat, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _answer_or_error(self) -> SimulatedAttempt:
+        if self.error is not None and (self.status_code is not None or self.body is not None or self.sse):
+            raise ValueError("an attempt with `error` got no answer: it has no `status_code`, `body` or `sse`")
+        if self.error is None and self.status_code is None:
+            raise ValueError("an attempt has a `status_code` (the upstream's answer) or an `error` (timeout, connect)")
+        return self
+
+
 class BucketState(_Model):
     used: Annotated[StrictInt | StrictFloat, Field(ge=0)]
 
@@ -93,6 +115,8 @@ class Request(_Model):
     conn: dict[StrictStr, Any] = Field(default_factory=dict)
     request: HttpRequest
     response: HttpResponse | None = None
+    attempts: list[SimulatedAttempt] | None = None
+    """Simulated upstream answers to a routed request's attempts, in order (SPEC §12)."""
     state: State | None = None
     ai: AiOverride | None = None
     endpoint: dict[StrictStr, Any] | None = None
@@ -245,7 +269,7 @@ def _is_type_tag(part: str) -> bool:
     return part in ("str", "int", "float", "list[str]", "bool") or part.startswith(("list[", "function-", "constrained-"))
 
 
-_KNOWN = ("id", "now", "identity", "conn", "request", "response", "state", "ai", "endpoint", "req")
+_KNOWN = ("id", "now", "identity", "conn", "request", "response", "attempts", "state", "ai", "endpoint", "req")
 
 
 def _hint(path: str) -> str:
@@ -259,6 +283,8 @@ def _hint(path: str) -> str:
         return f"; a request has {', '.join(f'`{k}`' for k in _KNOWN)}"
     parent = path.rsplit(".", 1)[0]
     model = {"identity": Identity, "request": HttpRequest, "response": HttpResponse}.get(parent)
+    if model is None and parent.startswith("attempts."):
+        model = SimulatedAttempt
     if model is None:
         return ""
     fields = list(model.model_fields)

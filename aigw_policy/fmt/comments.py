@@ -28,7 +28,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..ir.actions import field_kind
+from ..ir import Action
+from ..ir.parts import kind_at, part_of
 from ..ir.nodes import PHASES, SETTINGS, Policy
 from ..source import Span
 
@@ -66,7 +67,7 @@ class Comments:
 def attach(policy: Policy, trivia: Trivia, text: str) -> Comments:
     """Place every comment of ``trivia`` (read with ``policy`` from ``text``)."""
     anchors = sorted(_anchors(policy, trivia))
-    units = _action_anchors(policy)
+    units = _action_anchors(policy, text)
     kept = _kept_cel_spans(policy)
     out = Comments()
     for comment in trivia.comments:
@@ -129,8 +130,10 @@ def _anchors(policy: Policy, trivia: Trivia) -> list[tuple[int, Key]]:
     return out
 
 
-def _action_anchors(policy: Policy) -> list[tuple[Span, list[tuple[int, Key]]]]:
-    """Each action's span, and the anchors of its block's lines."""
+def _action_anchors(policy: Policy, text: str) -> list[tuple[Span, list[tuple[int, Key]]]]:
+    """Each action's span, and the anchors of its block's lines: the action's, its keys',
+    and, inside its parts (``providers: [...]``), every item or key that starts a line
+    (``("nested", phase, i, k, "providers.1")``), which the printer keeps on a line of its own."""
     out = []
     for phase in PHASES:
         for i, rule in enumerate(policy.phase(phase)):
@@ -143,8 +146,28 @@ def _action_anchors(policy: Policy) -> list[tuple[Span, list[tuple[int, Key]]]]:
                     key_span = action.field_spans.get(f"{key}:key")
                     if key_span is not None:
                         anchors.append((key_span.start, ("field", *at, key)))
+                anchors += [(start, ("nested", *at, path))
+                            for path, start in _nested_starts(action, text)]
                 anchors.append((action.span.end - 1, ("action-end", *at)))
                 out.append((action.span, sorted(anchors)))
+    return out
+
+
+def _nested_starts(action: Action, text: str) -> list[tuple[str, int]]:
+    """(path, offset) of the items and keys inside the action's parts that start a line."""
+    config = type(action.config)
+    out = []
+    for path, span in action.field_spans.items():
+        field, dot, rest = path.partition(".")
+        if span is None or not dot or part_of(config, field) is None:
+            continue
+        if path.endswith(":key"):
+            path = path[:-4]
+        elif not rest.rsplit(".", 1)[-1].isdigit():
+            continue  # a key's value: its key is the anchor
+        line_start = text.rfind("\n", 0, span.start) + 1
+        if not text[line_start:span.start].strip():
+            out.append((path, span.start))
     return out
 
 
@@ -156,11 +179,10 @@ def _kept_cel_spans(policy: Policy) -> list[Span]:
         for action in rule.actions:
             config = type(action.config)
             for path, span in action.field_spans.items():
-                key, _, item = path.partition(".")
-                if span is None or ":" in path or key not in config.model_fields:
+                if span is None or ":" in path:
                     continue
-                kind = field_kind(config, key)
-                if kind == "cel" and not item or kind == "cel_list" and item.isdigit():
+                # CEL at any depth: `cost`, `bucket_key.0`, `model_selection.strategy.0`
+                if kind_at(config, path) in (("cel", False), ("cel_list", True)):
                     out.append(span)
     return out
 

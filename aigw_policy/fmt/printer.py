@@ -15,8 +15,11 @@ import math
 import re
 from typing import Any
 
-from ..ir.actions import ActionConfig, field_kind
+from pydantic import BaseModel
+
+from ..ir.actions import field_kind
 from ..ir.nodes import SETTINGS, Action, Policy, Rule
+from ..ir.parts import part_of
 from .comments import Comments, Key, Placed
 
 __all__ = ["print_dsl", "print_action", "print_string", "print_value", "WIDTH"]
@@ -84,7 +87,8 @@ def _action(out: _Lines, action: Action, at: tuple[str, int, int]) -> None:
     for key in keys:
         inside += [*places.before(("field", *at, key)), places.after(("field", *at, key))]
     inside += places.before(("action-end", *at))
-    lines = _action_lines(action, depth=3, expand=any(inside))
+    notes = _Notes(places, at)
+    lines = _action_lines(action, depth=3, expand=any(inside) or bool(notes), notes=notes)
     end = ("action-end", *at)
     if len(lines) == 1 or lines[-1] != "}":
         moved = [Placed(c) if isinstance(c, str) else c for c in inside if c]
@@ -133,11 +137,33 @@ def _indent(lines: list[str]) -> list[str]:
 
 
 def print_action(action: Action, *, depth: int = 0) -> str:
-    """One action as DSL text, laid out as if it were indented ``depth`` levels."""
-    return "\n".join(_action_lines(action, depth=depth))
+    """One action as DSL text, laid out as if it were indented ``depth`` levels (its lines
+    are not: the text starts at column 0)."""
+    return "\n".join(_action_lines(action, depth=depth, indented=False))
 
 
-def _action_lines(action: Action, *, depth: int, expand: bool = False) -> list[str]:
+class _Notes:
+    """The comments placed inside an action's parts, by item path (``providers.1``)."""
+
+    def __init__(self, places: Comments, at: tuple[str, int, int]) -> None:
+        self.leading = {k[-1]: v for k, v in places.leading.items()
+                        if k[0] == "nested" and k[1:-1] == at}
+        self.trailing = {k[-1]: v for k, v in places.trailing.items()
+                         if k[0] == "nested" and k[1:-1] == at}
+
+    def __bool__(self) -> bool:
+        return bool(self.leading or self.trailing)
+
+    def inside(self, node: _Node) -> bool:
+        """Whether a comment goes with an item of ``node``, at any depth: it then breaks."""
+        if isinstance(node, str):
+            return False
+        return any(path in self.leading or path in self.trailing or self.inside(child)
+                   for _, child, path in node[1])
+
+
+def _action_lines(action: Action, *, depth: int, expand: bool = False,
+                  notes: _Notes | None = None, indented: bool = True) -> list[str]:
     # Logical lines, unindented; a CEL value written over several lines stays one logical
     # line, so its continuation lines are never re-indented (that would change its source).
     config = action.config
@@ -147,11 +173,100 @@ def _action_lines(action: Action, *, depth: int, expand: bool = False) -> list[s
         return [shorthand]
     if not written:
         return [action.type]
-    pairs = [f"{key}: {_field_value(type(config), key, value)}" for key, value in written.items()]
+    model = type(config)
+    pairs = [f"{key}: {_flat(_field_node(model, key, value))}" for key, value in written.items()]
     one_line = f"{action.type} {{ {', '.join(pairs)} }}"
     if not expand and "\n" not in one_line and len(INDENT * depth) + len(one_line) <= WIDTH:
         return [one_line]
+    # a part broken over lines carries its indentation: the lines' own (`indented`), or
+    # that of a text starting at column 0
+    column = len(INDENT * (depth + 1))
+    inner = INDENT * (depth + 1) if indented else INDENT
+    pairs = [f"{key}: {_render(_field_node(model, key, value), column + len(key) + 2, inner, notes)}"
+             for key, value in written.items()]
     return [f"{action.type} {{", *_indent(pairs), "}"]
+
+
+# A value laid out: a text that does not break, or a group `(open, [(prefix, node, path)],
+# close)` printed on one line when it fits, else one item per line, each ending with a comma;
+# `path` names the item (`providers.1`, `providers.1.models`) for the comments placed there.
+_Node = Any
+
+
+def _flat(node: _Node) -> str:
+    if isinstance(node, str):
+        return node
+    open_, items, close = node
+    if not items:
+        return open_ + close
+    inside = ", ".join(prefix + _flat(child) for prefix, child, _ in items)
+    return f"{open_} {inside} {close}" if open_ == "{" else f"{open_}{inside}{close}"
+
+
+def _render(node: _Node, column: int, indent: str, notes: _Notes | None = None) -> str:
+    """``node`` starting at ``column`` on a line indented by ``indent``: flat when it fits in
+    :data:`WIDTH` and holds no comment, else broken one item per line, each item's comments
+    before it or after its comma. CEL text is never re-indented."""
+    flat = _flat(node)
+    commented = notes is not None and notes.inside(node)
+    if isinstance(node, str) or ("\n" not in flat and column + len(flat) <= WIDTH
+                                 and not commented):
+        return flat
+    open_, items, close = node
+    inner = indent + INDENT
+    lines = [open_]
+    for prefix, child, path in items:
+        if notes is not None:
+            lines += [inner + c.text for c in notes.leading.get(path, ())]
+        line = inner + prefix + _render(child, len(inner) + len(prefix), inner, notes) + ","
+        trailing = notes.trailing.get(path) if notes is not None else None
+        lines.append(line + ("  " + trailing if trailing else ""))
+    lines.append(indent + close)
+    return "\n".join(lines)
+
+
+def _field_node(model: type[BaseModel], key: str, value: Any, path: str | None = None) -> _Node:
+    """How field ``key`` of ``model`` is printed: parts (``providers: [{ id: ... }]``)
+    become groups that break when too wide, with bare keys and CEL written inline; other
+    fields print on one line, as they always have."""
+    path = path or key
+    nested = part_of(model, key)
+    if nested is None:
+        return _field_value(model, key, value)
+    part, is_list = nested
+    if is_list:
+        return ("[", [("", _part_node(part, item, f"{path}.{i}"), f"{path}.{i}")
+                      for i, item in enumerate(value)], "]")
+    return _part_node(part, value, path)
+
+
+def _part_node(part: type[BaseModel], value: BaseModel, path: str) -> _Node:
+    items = []
+    for key, item in value:
+        if item is None:
+            continue
+        at = f"{path}.{key}"
+        kind = field_kind(part, key)
+        if part_of(part, key) is not None:
+            node = _field_node(part, key, item, at)
+        elif kind == "cel_list":
+            node = ("[", [("", text, f"{at}.{i}") for i, text in enumerate(item)], "]")
+        elif kind == "cel":
+            node = item
+        else:
+            node = _data_node(item, at)
+        items.append((f"{key}: ", node, at))
+    return ("{", items, "}")
+
+
+def _data_node(value: Any, path: str) -> _Node:
+    if isinstance(value, (list, tuple)):
+        return ("[", [("", _data_node(v, f"{path}.{i}"), f"{path}.{i}")
+                      for i, v in enumerate(value)], "]")
+    if isinstance(value, dict):
+        return ("{", [(f"{print_string(str(k))}: ", _data_node(v, f"{path}.{k}"), f"{path}.{k}")
+                      for k, v in value.items()], "}")
+    return print_value(value)
 
 
 def _shorthand(type_name: str, written: dict[str, Any]) -> str | None:
@@ -171,7 +286,7 @@ def _shorthand(type_name: str, written: dict[str, Any]) -> str | None:
     return None
 
 
-def _field_value(config: type[ActionConfig], key: str, value: Any) -> str:
+def _field_value(config: type[BaseModel], key: str, value: Any) -> str:
     kind = field_kind(config, key)
     if kind == "cel":
         return str(value)

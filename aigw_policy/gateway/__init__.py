@@ -5,7 +5,8 @@ app) and what it uses for one request: :mod:`.exchange` (the request's way throu
 :mod:`.paths` (canonical paths), :mod:`.request_body` (strict body parsing), :mod:`.effects`
 (the decision's edits), :mod:`.captured` (an answer's usage), :mod:`.hops` (hop-by-hop
 headers); :mod:`.keys` (keys file -> identities), :mod:`.errors` (provider error shapes),
-:mod:`.proxy` (forward to the upstream, stream back), :mod:`.reload` (hot reload),
+:mod:`.proxy` (forward to the upstream, stream back), :mod:`.routing` (the attempts of
+requests an ``ai-gateway`` action routes, with failover), :mod:`.reload` (hot reload),
 :mod:`.metrics` (logs, Prometheus, OpenTelemetry), :mod:`.app` (the assembled ASGI app),
 :mod:`.server` (uvicorn's header timeout). The ``aigw-policy serve`` command is
 :mod:`aigw_policy.cli.serve`.

@@ -19,11 +19,13 @@ import signal
 from typing import Any
 
 from ..engine import Engine
+from ..routing.secrets import Secrets
 from .keys import KeyRing
 from .metrics import Observer
 from .middleware import PolicyMiddleware
 from .proxy import UpstreamProxy
 from .reload import PolicyHolder
+from .routing import Router, key_values, no_upstream
 
 __all__ = ["Gateway"]
 
@@ -31,21 +33,27 @@ __all__ = ["Gateway"]
 class Gateway:
     """An ASGI app. ``policy``: the policy file (watched every ``watch`` seconds, 0: only on
     SIGHUP). ``upstream``: the provider's base URL. ``keys``: a :class:`KeyRing` or ``None``
-    (no authentication). ``store`` / ``ledger``: URLs or objects. Serves ``GET /metrics``
+    (no authentication). ``store`` / ``ledger``: URLs or objects. ``upstream`` may be None
+    when the policy routes with an ``ai-gateway`` action (a request it does not route is then
+    a 502 ``no_upstream``); ``secrets``: where the action's ``${secrets.get(...)}`` keys
+    resolve (default: ``AIGW_SECRET_*`` environment variables), checked at every (re)load.
+    Live routing metrics are kept beside the limits (:func:`~aigw_policy.routing.metrics.route_metrics_for`). Serves ``GET /metrics``
     (Prometheus) and ``GET /healthz``; everything else goes through the policy.
 
     Edge limits (docs/gateway.md, "Hostile input"): ``max_body`` (bytes, 413 past it),
     ``body_timeout`` (seconds between two pieces of a request body, 408), ``metrics_token``
     (``/metrics`` then wants ``Authorization: Bearer <token>``; None: open)."""
 
-    def __init__(self, *, policy: str | os.PathLike[str], upstream: str, keys: KeyRing | None = None,
+    def __init__(self, *, policy: str | os.PathLike[str], upstream: str | None = None, keys: KeyRing | None = None,
                  store: Any = "memory:", ledger: Any = None, prices: Any = None, provider: str | None = None,
                  timeout: float = 60.0, connect_timeout: float = 5.0, watch: float = 1.0,
                  logger: logging.Logger | None = None, decision_logger: logging.Logger | None = None,
                  sighup: bool = True, cache_dir: str | None = None, max_body: int | None = None,
-                 body_timeout: float | None = None, metrics_token: str | None = None) -> None:
+                 body_timeout: float | None = None, metrics_token: str | None = None,
+                 secrets: Secrets | None = None) -> None:
         from ..limits import from_url
         from ..providers import PriceBook
+        from ..routing.metrics import route_metrics_for
 
         self.logger = logger or logging.getLogger("aigw_policy.gateway")
         self.store = from_url(store) if isinstance(store, str) else store
@@ -58,18 +66,26 @@ class Gateway:
         self.observer = Observer(logger=decision_logger or logging.getLogger("aigw_policy.gateway.decisions"),
                                  prices=book)
 
+        self.secrets = secrets if secrets is not None else Secrets()
+        self.route_metrics = route_metrics_for(self.store)
+        self.router = Router(self.secrets, connect_timeout=connect_timeout)
+
         def make_engine(doc: Any) -> Any:
-            return Engine(doc, store=self.store, ledger=self.ledger, prices=book, cache_dir=cache_dir)
+            self.secrets.check(key_values(doc))  # a key whose secret is set nowhere: not this policy
+            return Engine(doc, store=self.store, ledger=self.ledger, prices=book, cache_dir=cache_dir,
+                          route_metrics=self.route_metrics)
 
         self.holder = PolicyHolder(policy, make_engine, logger=self.logger, on_reload=self.observer.reload)
-        self.proxy = UpstreamProxy(upstream, auth=keys.upstream_auth if keys is not None else None,
-                                   provider=provider, timeout=timeout, connect_timeout=connect_timeout)
+        self.upstream = upstream
+        self.proxy: Any = no_upstream if upstream is None else UpstreamProxy(
+            upstream, auth=keys.upstream_auth if keys is not None else None, provider=provider, timeout=timeout,
+            connect_timeout=connect_timeout)
         limits: dict[str, Any] = {"max_body": max_body} if max_body is not None else {}
         if body_timeout is not None:
             limits["body_timeout"] = body_timeout
         self._metrics_token = f"Bearer {metrics_token}".encode("latin-1") if metrics_token else None
         self.middleware = PolicyMiddleware(self.proxy, self.holder, keys=keys, provider=provider,
-                                           observer=self.observer, **limits)
+                                           observer=self.observer, router=self.router, **limits)
         self.watch = watch
         self.sighup = sighup
         self._tasks: list[asyncio.Task[Any]] = []
@@ -119,7 +135,14 @@ class Gateway:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        await self.proxy.aclose()
+        if self.upstream is not None:
+            await self.proxy.aclose()
+        await self.router.aclose()
+        aclose_metrics = getattr(self.route_metrics, "aclose", None)
+        if aclose_metrics is not None:
+            await aclose_metrics()
+        elif hasattr(self.route_metrics, "close"):
+            self.route_metrics.close()
         aclose = getattr(self.store, "aclose", None)
         if aclose is not None:  # its last try at queued settlements, then its connections
             try:

@@ -158,11 +158,17 @@ class Exchange:
             return
         self.overhead += time.perf_counter() - t
         self.ctx.decision = decision
-        self._note(decision)
+        self.note(decision)
         if decision.verdict != "allow":
-            await self._deny(decision)
+            await self.deny(decision)
             return
-        await self._forward(decision, body, body_obj)
+        scope, data = self._rewrite(decision, body, body_obj)
+        if getattr(decision, "route", None) is not None:  # an `ai-gateway` action chose where it goes
+            from .routing import route
+
+            await route(self, decision, scope, data, None)
+            return
+        await self.forward(decision, scope, data, self.mw.app)
 
     async def _identify(self, query: bytes) -> Mapping[str, Any] | None:
         """The caller's identity (``keys``, the ``identity`` hook, or none asked: ``{}``), or
@@ -317,7 +323,7 @@ class Exchange:
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         await self.send({"type": "http.response.body", "body": body, "more_body": False})
 
-    async def _deny(self, decision: Any) -> None:
+    async def deny(self, decision: Any) -> None:
         """The gateway's own answer: a provider-shaped error, or a custom response as written."""
         resp = decision.response or {}
         status = int(resp.get("status_code") or decision.status_code)
@@ -327,7 +333,7 @@ class Exchange:
             extra = [(a, b) for a, b in extra if a.decode().lower() != k]
             extra.append((k.encode("latin-1"), v.encode("latin-1", "replace")))
         extra += header_effects(decision, "response_headers")
-        if decision.kind == "custom-response":
+        if decision.kind in ("custom-response", "route-error"):  # a body as written, or in the API's shape
             body = resp.get("body")
             data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
             if "content-type" not in given:
@@ -346,8 +352,9 @@ class Exchange:
 
     # -- forwarding --------------------------------------------------------------------------
 
-    async def _forward(self, decision: Any, raw: bytes, body: Any) -> None:
-        scope, data = self._rewrite(decision, raw, body)
+    async def forward(self, decision: Any, scope: dict[str, Any], data: bytes, app: Any) -> None:
+        """Call ``app`` (the upstream side) with the request as the policy rewrote it
+        (``scope``, ``data``), stream its answer to the client, then run the response phase."""
         ctx = self.ctx
         delivered = False
 
@@ -416,7 +423,7 @@ class Exchange:
 
         t_up = time.perf_counter()
         try:
-            await self.mw.app(scope, receive, send)
+            await app(scope, receive, send)
         finally:
             self.event["upstream_ms"] = round((time.perf_counter() - t_up) * 1000, 3)
             final = await self._complete(decision, status, resp_headers, captured, overflow, streaming, ended,
@@ -462,13 +469,13 @@ class Exchange:
                 final = await self.engine.acomplete(ctx.request_id, response)
         finally:
             self.overhead += time.perf_counter() - t
-        self._note(final)
+        self.note(final)
         return final
 
     async def _finish_buffered(self, final: Any, decision: Any, status: int, headers: list[tuple[bytes, bytes]],
                                body: bytes, limit_headers: list[tuple[bytes, bytes]]) -> None:
         if final.verdict != "allow" and final.phase == "on_http_response" and final.kind in ("deny", "custom-response", "error"):
-            await self._deny(final)  # a response-phase rule replaced the answer (or failed closed)
+            await self.deny(final)  # a response-phase rule replaced the answer (or failed closed)
             return
         out = [(k, v) for k, v in headers if k.lower() != b"content-length"]
         effects = final.effects.get("response_headers") or {}
@@ -481,7 +488,7 @@ class Exchange:
         await self.send({"type": "http.response.start", "status": status, "headers": out})
         await self.send({"type": "http.response.body", "body": body, "more_body": False})
 
-    def _note(self, decision: Any) -> None:
+    def note(self, decision: Any) -> None:
         ev = self.event
         ev.update(verdict=decision.verdict, status_code=decision.status_code, rule=decision.rule,
                   reason=decision.reason, phase=decision.phase, decided_by=decision.kind)

@@ -22,7 +22,7 @@ import logging
 import time
 from typing import Any
 
-__all__ = ["Observer"]
+__all__ = ["Observer", "attempt_outcome"]
 
 _OTEL_PROVIDER = {"gemini": "gcp.gemini", "vertex_ai": "gcp.vertex_ai", "azure_openai": "azure.ai.openai"}
 _OTEL_OPERATION = {"chat": "chat", "messages": "chat", "responses": "chat", "completion": "text_completion",
@@ -50,6 +50,7 @@ class Observer:
         self.prices = prices
         self.max_models = max_models
         self._models: set[str] = set()
+        self._providers: set[str] = set()
         self.registry: Any = None
         self.reloads: Any = None
         if prometheus:
@@ -81,6 +82,10 @@ class Observer:
         self.upstream_errors = Counter("aigw_upstream_errors", "Upstream failures", ["kind"], registry=r)
         self.disconnects = Counter("aigw_client_disconnects", "Clients that left before the end", registry=r)
         self.reloads = Counter("aigw_policy_reloads", "Policy reloads", ["result"], registry=r)
+        self.attempts = Counter("aigw_route_attempts", "Upstream attempts of routed requests (ai-gateway)",
+                                ["provider", "outcome"], registry=r)
+        self.failovers = Counter("aigw_route_failovers", "Failed attempts another attempt followed, by the "
+                                 "provider that failed", ["provider"], registry=r)
 
     def _setup_otel(self) -> None:
         try:
@@ -156,6 +161,22 @@ class Observer:
             self.upstream_errors.labels(r["aigw.upstream.error"]).inc()
         if r.get("aigw.client.disconnected"):
             self.disconnects.inc()
+        tried = r.get("aigw.route.attempts") or ()
+        for i, a in enumerate(tried):
+            label = self.provider_label(a.get("provider"))
+            self.attempts.labels(label, attempt_outcome(a.get("status"), a.get("error"))).inc()
+            if i < len(tried) - 1:
+                self.failovers.labels(label).inc()
+
+    def provider_label(self, provider: str | None) -> str:
+        """A routed provider's label value: itself while fewer than ``max_models`` providers
+        are admitted, else ``other`` (provider ids come from the policy and the catalog)."""
+        if not provider:
+            return ""
+        if provider in self._providers or len(self._providers) < self.max_models:
+            self._providers.add(provider)
+            return provider
+        return OTHER
 
     def _otel(self, r: dict[str, Any], event: dict[str, Any], label: str) -> None:
         op = r.get("gen_ai.operation.name") or "other"
@@ -175,6 +196,20 @@ class Observer:
             n = r.get(f"gen_ai.usage.{kind}_tokens")
             if n is not None:
                 self._otel_tokens.record(n, {**common, "gen_ai.token.type": kind})
+
+
+def attempt_outcome(status: int | None, error: str | None) -> str:
+    """An attempt's result as a bounded label: ``ok``, ``429``, ``4xx``, ``5xx``, ``timeout``,
+    ``connect``.
+
+    >>> attempt_outcome(503, None), attempt_outcome(None, "timeout"), attempt_outcome(200, None)
+    ('5xx', 'timeout', 'ok')
+    """
+    if error is not None or status is None:
+        return error or "connect"
+    if status == 429:
+        return "429"
+    return "ok" if status < 400 else "4xx" if status < 500 else "5xx"
 
 
 def summarize(event: dict[str, Any]) -> dict[str, Any]:
@@ -201,6 +236,8 @@ def summarize(event: dict[str, Any]) -> dict[str, Any]:
         out["aigw.upstream.error"] = event["upstream_error"]
     if event.get("disconnected"):
         out["aigw.client.disconnected"] = True
+    if event.get("attempts"):  # a routed request: each attempt's provider and result (never a key)
+        out["aigw.route.attempts"] = [dict(a) for a in event["attempts"]]
     if d is None:
         return out
     ai = d.ai or {}

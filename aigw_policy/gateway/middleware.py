@@ -89,6 +89,11 @@ class PolicyMiddleware:
       ``identity``: the credential was for it), passed when it does not (the client's own
       provider key, for the app to forward). ``True`` / ``False``: always / never stripped.
       The policy never sees a credential the middleware authenticated with.
+
+    Routing (SPEC §12): a request an ``ai-gateway`` action routes is not handed to ``app``:
+    ``router`` (a :class:`~aigw_policy.gateway.routing.Router`, holding the secrets its keys
+    resolve from) sends each attempt to the chosen provider and fails over; the client's own
+    credential never goes upstream (only the configured key, in the provider's auth style).
     """
 
     def __init__(self, app: Any, engine: Any, *, keys: KeyRing | None = None, provider: str | None = None,
@@ -97,7 +102,7 @@ class PolicyMiddleware:
                  offload_cost: int | None = DEFAULT_OFFLOAD_COST,
                  body_timeout: float | None = DEFAULT_BODY_TIMEOUT, identity: IdentityHook | None = None,
                  exclude: Collection[str] | Callable[[str], bool] | None = None,
-                 strip_credentials: bool | None = None) -> None:
+                 strip_credentials: bool | None = None, router: Any = None) -> None:
         if keys is not None and identity is not None:
             raise ValueError("give PolicyMiddleware `keys=` or `identity=`, not both: to accept gateway keys "
                              "too, look them up in the hook: `keys.lookup(key_from(headers, scope['query_string']))`")
@@ -118,6 +123,18 @@ class PolicyMiddleware:
         self.offload_cost = offload_cost
         self.body_timeout = body_timeout
         self._costly: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+        self._router = router
+
+    @property
+    def router(self) -> Any:
+        """What forwards the attempts of requests an ``ai-gateway`` action routes (a
+        :class:`~aigw_policy.gateway.routing.Router`; made on first use when not given, with
+        secrets from the environment only)."""
+        if self._router is None:
+            from .routing import Router
+
+            self._router = Router(capture_limit=self.capture_limit)
+        return self._router
 
     async def costly(self, engine: Any) -> bool:
         """Whether ``engine``'s policy is evaluated off the event loop (decided once per

@@ -33,6 +33,7 @@ from .fields import (
     Template,
     TemplateMarker,
     Timezone,
+    field_kind,
     parse_duration,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "Cel",
     "Duration",
     "Template",
+    "field_kind",
     "parse_duration",
 ]
 
@@ -213,7 +215,10 @@ UNSUPPORTED_NGROK_ACTIONS = frozenset(
         "owasp-crs-request",
         "owasp-crs-response",
         "redirect",
+        "request-body-find-replace",
+        "response-body-find-replace",
         "saml",
+        "sse-find-replace",
         "terminate-tls",
         "url-rewrite",
         "verify-webhook",
@@ -227,16 +232,3 @@ UNSUPPORTED_NGROK_KEYS: dict[tuple[str, str], str] = {
     "addresses and CIDR blocks in `allow` and `deny` instead",
 }
 """Config keys ngrok's schema has that this engine does not implement, with what to do instead."""
-
-
-def field_kind(config: type[ActionConfig], name: str) -> str:
-    """``cel``, ``cel_list``, ``template``, ``template_map``, ``duration`` or ``data``."""
-    info = config.model_fields[name]
-    text = repr(info.annotation) + repr(info.metadata)
-    if "CelMarker" in text:
-        return "cel_list" if "tuple" in text else "cel"
-    if "TemplateMarker" in text:
-        return "template_map" if "dict" in text else "template"
-    if "_check_duration" in text or "_check_period" in text:
-        return "duration"
-    return "data"

@@ -7,19 +7,34 @@ are marked. ``None`` means "not written"; the engine applies ngrok's defaults
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from .fields import ActionConfig, Cel, Duration, HeaderName, Template, TemplateMarker
 
-__all__ = ["AiGateway", "ApiKeyConfig", "ModelConfig", "Param", "ProviderConfig", "Selection", "Surface"]
+__all__ = ["AiGateway", "ApiKeyConfig", "ModelConfig", "Param", "ProviderConfig", "Selection", "Surface",
+           "secret_ref"]
 
 MAX_TOKENS = 500_000
 Tokens = Annotated[int, Field(strict=True, ge=1, le=MAX_TOKENS)]
 Id = Annotated[StrictStr, Field(min_length=1, max_length=256)]
 Metadata = dict[StrictStr, Any]
 FailoverTrigger = StrictInt | Literal["4xx", "5xx", "timeout", "connect"]
+
+
+_SECRET_REF = re.compile(
+    r"""\$\{\s*secrets\.get\(\s*(['"])([^'"]*)\1\s*,\s*(['"])([^'"]*)\3\s*\)\s*\}""")
+
+
+def secret_ref(value: str) -> tuple[str, str] | None:
+    """``(vault, name)`` when an API key's ``value`` is exactly ngrok's
+    ``${secrets.get('vault', 'name')}`` (blanks inside, either quote); else ``None``: the
+    value is the key itself. It is not a policy template: ``secrets`` is resolved by the
+    gateway alone, never by CEL."""
+    found = _SECRET_REF.fullmatch(value.strip())
+    return (found.group(2), found.group(4)) if found else None
 
 
 class Part(BaseModel):

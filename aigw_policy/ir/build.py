@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..diagnostics import Diagnostics, did_you_mean
 from ..source import Span
@@ -22,6 +22,7 @@ from .actions import (
     field_kind,
 )
 from .nodes import Action
+from .parts import part_of
 from .raw import NOT_CONSTANT, REPORTED, RawList, RawMap, RawScalar, RawValue, kind_of
 
 __all__ = ["build_action", "choice_help", "duration_help"]
@@ -37,7 +38,7 @@ _RANGE_ERRORS = {
 _TYPE_WORDS = {
     "string_type": "a string", "int_type": "an integer", "float_type": "a number",
     "bool_type": "`true` or `false`", "tuple_type": "a list", "list_type": "a list",
-    "dict_type": "a mapping", "int_from_float": "an integer",
+    "dict_type": "a mapping", "int_from_float": "an integer", "model_type": "a mapping",
 }
 
 
@@ -49,6 +50,9 @@ class _Builder:
         self.diags = diags
         self.anchor = anchor
         self.spans: dict[str, Span | None] = {}
+        self.explained: set[str] = set()
+        """Nested paths a diagnostic already explained (``providers.0.id`` after a
+        misspelled ``ids``): no "missing required key" for them."""
 
     # raw -> plain data, by field kind -------------------------------------------------
     def data(self, raw: RawValue, path: str, *, template: bool) -> Any:
@@ -98,24 +102,63 @@ class _Builder:
                        raw.span)
         return _Invalid
 
-    def field(self, name: str, raw: RawValue) -> Any:
-        kind = field_kind(self.config, name)
+    def field(self, name: str, raw: RawValue, model: type[BaseModel] | None = None,
+              path: str | None = None) -> Any:
+        """The plain value of field ``name`` of ``model`` (the action's config unless given)
+        written at ``path`` (``name`` unless nested), by the field's kind."""
+        model = model or self.config
+        path = path or name
+        nested = part_of(model, name)
+        if nested is not None:
+            return self.part_value(nested[0], nested[1], raw, path)
+        kind = field_kind(model, name)
         if kind == "cel":
-            return self.cel(raw, name)
+            return self.cel(raw, path)
         if kind == "cel_list":
-            self.spans[name] = raw.span
+            self.spans[path] = raw.span
             if not isinstance(raw, RawList):
                 if isinstance(raw, RawScalar) and isinstance(raw.value, str) and raw.cel is None:
-                    self.diags.add("AIGW122", f"`{name}` must be a list of CEL expressions",
+                    self.diags.add("AIGW122", f"`{path}` must be a list of CEL expressions",
                                    raw.span, help=f"write `[{raw.value}]`")
                     return _Invalid
-                return self._not_a_list(name, raw)
-            return [self.cel(item, f"{name}.{i}") for i, item in enumerate(raw.items)]
+                return self._not_a_list(path, raw)
+            return [self.cel(item, f"{path}.{i}") for i, item in enumerate(raw.items)]
         if kind in ("template", "template_map"):
-            return self.data(raw, name, template=True)
+            return self.data(raw, path, template=True)
         if self.config.TYPE == "set-vars":
-            return self.data(raw, name, template=True)
-        return self.data(raw, name, template=False)
+            return self.data(raw, path, template=True)
+        return self.data(raw, path, template=False)
+
+    def part_value(self, part: type[BaseModel], is_list: bool, raw: RawValue, path: str) -> Any:
+        """A part (``model_selection``) or a list of parts (``providers``): each written key
+        is checked against the part's fields, so a misspelled key at any depth is reported
+        where it was written. A value of the wrong shape is left to the model's validation."""
+        if is_list:
+            if not isinstance(raw, RawList):
+                return self.data(raw, path, template=False)
+            self.spans[path] = raw.span
+            return [self.part_map(part, item, f"{path}.{i}") for i, item in enumerate(raw.items)]
+        return self.part_map(part, raw, path)
+
+    def part_map(self, part: type[BaseModel], raw: RawValue, path: str) -> Any:
+        if not isinstance(raw, RawMap):
+            return self.data(raw, path, template=False)
+        self.spans[path] = raw.span
+        out: dict[str, Any] = {}
+        for key, key_span, value in raw.items:
+            at = f"{path}.{key}"
+            if key not in part.model_fields:
+                close = did_you_mean(key, part.model_fields)
+                if close:
+                    self.explained.add(f"{path}.{close.split('`')[1]}")
+                self.diags.add(
+                    "AIGW120", f"unknown key `{key}` in `{path}` of the `{self.type_name}` config",
+                    key_span or value.span, help=close or _known_keys(part),
+                )
+                continue
+            self.spans[at + ":key"] = key_span
+            out[key] = self.field(key, value, part, at)
+        return out
 
     def _not_a_list(self, name: str, raw: RawValue) -> Any:
         self.diags.add("AIGW122", f"`{name}` must be a list of CEL expressions", raw.span)
@@ -124,7 +167,12 @@ class _Builder:
     # pydantic errors -> diagnostics ---------------------------------------------------
     def _type_help(self, kind: str, loc: tuple[Any, ...], value: Any) -> str | None:
         """A number where a string is wanted: a duration wants its unit, a header value or
-        metadata string its quotes."""
+        metadata string its quotes. A list of strategies where a selection is wanted: its
+        `strategy` key."""
+        if kind == "model_type" and isinstance(value, list) and len(loc) == 1:
+            nested = part_of(self.config, str(loc[0]))
+            if nested is not None and "strategy" in nested[0].model_fields:
+                return f"write the strategies under `strategy`: `{loc[0]}: {{strategy: [...]}}`"
         if kind != "string_type" or not isinstance(value, (bool, int, float)):
             return None
         model = ACTIONS.get(self.type_name)
@@ -149,14 +197,23 @@ class _Builder:
         self, error: ValidationError, data: dict[str, Any], skip_missing: set[str]
     ) -> None:
         seen: set[tuple[str, ...]] = set()
+        unions: dict[tuple[Any, ...], list[Any]] = {}
         for err in error.errors(include_url=False):
-            if err["type"] == "missing" and str(err["loc"][0]) in skip_missing:
+            if err["type"] == "missing" and (
+                    str(err["loc"][0]) in skip_missing
+                    or ".".join(str(p) for p in err["loc"]) in self.explained):
                 continue
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "-" in p
                                                      and p.startswith(("constrained", "lax"))))
             loc = tuple(p for p in loc if p not in ("constrained-float", "constrained-int"))
-            key = tuple(str(p) for p in loc[:1]) if err["type"] in _TYPE_ERRORS else tuple(
-                str(p) for p in loc)
+            if err["type"] != "missing":
+                loc, tagged = _without_tags(data, loc)
+                if tagged:  # one member of a union (`failover_on: [429, 5xx]`): said once below
+                    unions.setdefault(loc, []).append(err)
+                    continue
+            nested = len(loc) > 1 and part_of(self.config, str(loc[0])) is not None
+            key = tuple(str(p) for p in loc[:1]) if err["type"] in _TYPE_ERRORS and not nested \
+                else tuple(str(p) for p in loc)
             if key in seen:
                 continue
             seen.add(key)
@@ -167,7 +224,7 @@ class _Builder:
             if kind == "missing":
                 self.diags.add(
                     "AIGW121", f"missing required key `{path}` in `{self.type_name}` config",
-                    self.anchor,
+                    self.span_for(loc[:-1]) if len(loc) > 1 else self.anchor,
                 )
             elif kind in _TYPE_ERRORS:
                 value = _lookup(data, loc)
@@ -194,6 +251,27 @@ class _Builder:
                 self.diags.add(code, f"{where}: {message}", span, help=help)
             else:
                 self.diags.add("AIGW126", f"{where}: {err['msg'].lower()}", span)
+        for loc, errs in unions.items():
+            self._union(loc, errs, data)
+
+    def _union(self, loc: tuple[Any, ...], errs: list[Any], data: dict[str, Any]) -> None:
+        """A value none of a union's members accepts: one diagnostic naming them all."""
+        path = ".".join(str(p) for p in loc)
+        value = _lookup(data, loc)
+        wanted: list[str] = []
+        choices: list[str] = []
+        for err in errs:
+            if err["type"] == "literal_error":
+                expected = err.get("ctx", {}).get("expected", "")
+                choices += [c.strip(" '") for c in expected.replace(" or ", ",").split(",")]
+            else:
+                wanted.append(_TYPE_WORDS.get(err["type"], err["msg"].lower()))
+        if choices:
+            wanted.append("one of " + ", ".join(f"`{c}`" for c in choices))
+        shown = f"`{value}`" if isinstance(value, (str, int, float)) else kind_of(value)
+        self.diags.add("AIGW125" if choices else "AIGW122",
+                       f"`{path}` in `{self.type_name}` must be {' or '.join(wanted)}, not {shown}",
+                       self.span_for(loc), help=choice_help(value, choices) if choices else None)
 
 
 # did-you-mean beyond spelling: the words people write for a choice or a unit ---------------
@@ -273,6 +351,29 @@ def _lookup(data: Any, loc: tuple[Any, ...]) -> Any:
         except (KeyError, IndexError, TypeError):
             return None
     return data
+
+
+def _without_tags(data: Any, loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], bool]:
+    """``loc`` without the names pydantic gives the members of a union (``int``,
+    ``literal['4xx',...]``), which are not in the data; and whether there were any."""
+    out: list[Any] = []
+    tagged = False
+    current = data
+    for part in loc:
+        if part == "[key]":
+            out.append(part)
+        elif isinstance(current, dict) and part in current:
+            out.append(part)
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            out.append(part)
+            current = current[part]
+        elif isinstance(part, str) and not isinstance(current, dict):
+            tagged = True
+        else:
+            out.append(part)
+            current = None
+    return tuple(out), tagged
 
 
 def _contains_invalid(value: Any) -> bool:
@@ -365,6 +466,6 @@ def _unbuilt(model: type[ActionConfig], data: dict[str, Any], builder: _Builder,
 _ONE_OF = {"model-access": ("allow", "deny"), "max-tokens": ("input", "output")}
 
 
-def _known_keys(model: type[ActionConfig]) -> str:
+def _known_keys(model: type[BaseModel]) -> str:
     keys = ", ".join(f"`{k}`" for k in model.model_fields)
     return f"known keys: {keys}" if keys else "this action takes no config"

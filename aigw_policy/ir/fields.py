@@ -106,3 +106,16 @@ class ActionConfig(BaseModel):
     def written(self) -> dict[str, Any]:
         """The keys the author wrote, in declaration order."""
         return {k: v for k, v in self if v is not None}
+
+
+def field_kind(config: type[BaseModel], name: str) -> str:
+    """``cel``, ``cel_list``, ``template``, ``template_map``, ``duration`` or ``data``."""
+    info = config.model_fields[name]
+    text = repr(info.annotation) + repr(info.metadata)
+    if "CelMarker" in text:
+        return "cel_list" if "tuple" in text else "cel"
+    if "TemplateMarker" in text:
+        return "template_map" if "dict" in text else "template"
+    if "_check_duration" in text or "_check_period" in text:
+        return "duration"
+    return "data"

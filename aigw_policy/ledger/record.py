@@ -46,6 +46,8 @@ FIELDS: dict[str, str] = {
     "rule": "aigw.rule",
     "limits": "aigw.limits",
     "latency_ms": "aigw.latency_ms",
+    "attempts": "aigw.attempts",
+    "route_key_id": "aigw.route.key_id",
 }
 _BY_KEY = {v: k for k, v in FIELDS.items()}
 PENDING = "pending"
@@ -111,6 +113,10 @@ class UsageRecord:
     rule: str | None = None
     limits: str = "[]"  # JSON array, as in the decision's ``limits``
     latency_ms: float | None = None
+    attempts: int | None = None
+    """Upstream attempts of a routed request, the serving one included (None: not routed)."""
+    route_key_id: str | None = None
+    """The id of the API key that served a routed request (never the key itself)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -156,6 +162,8 @@ def make_record(
     rule: str | None = None,
     limits: Sequence[Mapping[str, Any]] = (),
     latency_ms: float | None = None,
+    attempts: int | None = None,
+    route_key_id: str | None = None,
 ) -> UsageRecord:
     """Build the record of one finished request from the pieces the engine holds."""
     ident = identity or {}
@@ -188,6 +196,8 @@ def make_record(
         rule=rule,
         limits=json.dumps(list(limits), sort_keys=True, separators=(",", ":"), default=str),
         latency_ms=latency_ms,
+        attempts=attempts,
+        route_key_id=route_key_id,
     )
 
 

@@ -122,7 +122,10 @@ _TYPES = {
     "latency_ms": "DOUBLE PRECISION",
     "status_code": "INTEGER",
     "max_output_tokens": "BIGINT",
+    "attempts": "INTEGER",
 }
+_ADDED = ("attempts", "route_key_id")
+"""Columns added after the first release: a table made before gets them (nullable)."""
 _INTS = TOKEN_FIELDS
 
 
@@ -134,6 +137,11 @@ def _ddl(table: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {table} (\n  {cols}\n)",
         f"CREATE INDEX IF NOT EXISTS {table}_time ON {table} (time)",
     ]
+
+
+def _missing(table_columns: set[str]) -> list[str]:
+    """``ALTER TABLE`` clauses for the added columns an older table lacks."""
+    return [f'ADD COLUMN "{c}" ' + _TYPES.get(c, "TEXT") for c in _ADDED if c not in table_columns]
 
 
 def _upsert(table: str) -> str:
@@ -164,6 +172,13 @@ class SqliteSink:
             self._db = open_sqlite(self.path, schema=_ddl(self.table),
                                    names=(self.table, f"{self.table}_time"), synchronous="FULL",
                                    busy_timeout=60.0)
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({self.table})")}
+            for clause in _missing(have):
+                try:
+                    self._db.execute(f"ALTER TABLE {self.table} {clause}")
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open ledger `{self.url}`: {exc}") from None
         cols = _QCOLS
@@ -234,6 +249,9 @@ class PostgresSink:
                 self._db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table,))
                 for stmt in _ddl(self.table):
                     self._db.execute(stmt)
+                for c in _ADDED:  # a table made before these columns existed
+                    self._db.execute(f'ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS "{c}" '
+                                     + _TYPES.get(c, "TEXT"))
         except psycopg.Error as exc:
             raise LedgerError(f"cannot open ledger `{self.url}`: {str(exc).strip()[:200]}") from None
         cols = _QCOLS

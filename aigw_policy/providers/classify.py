@@ -62,6 +62,8 @@ class AiRequest:
     #: such a request rather than treat the field as absent (an upstream that coerces it
     #: would otherwise serve what the policy never saw).
     problems: tuple[tuple[str, str], ...] = field(default=())
+    #: the body's ``models: [...]`` (fallback models, as ngrok's AI gateway takes them)
+    models: tuple[str, ...] = ()
 
     def to_cel(self) -> dict[str, Any]:
         """The ``ai`` object of the CEL environment (request phase)."""
@@ -264,6 +266,7 @@ _TOKEN_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 _COUNT_FIELDS = ("n", "best_of")  # choices / candidates: at least 1
 _GEMINI_TOKEN_FIELDS = ("maxOutputTokens", "max_output_tokens")
 _GEMINI_COUNT_FIELDS = ("candidateCount", "candidate_count")
+_MAX_MODELS = 32  # body `models` fallbacks kept
 _MAX_MODEL = 256
 
 
@@ -471,10 +474,14 @@ def classify(
         except (TypeError, ValueError, RecursionError):
             notes.append("tools not serializable")
 
+    models = body.get("models")
+    if not (isinstance(models, list) and all(isinstance(m, str) for m in models)):
+        models = ()
     return AiRequest(
         provider=provider,
         operation=op,
         model=model,
+        models=tuple(m[:_MAX_MODEL] for m in models[:_MAX_MODELS]),
         stream=stream,
         max_output_tokens=max_output,
         choices=_choices(api, body),

@@ -18,7 +18,7 @@ from lark import Lark, Token, Tree
 from ..analysis.cel_check import check_rule
 from ..cel import ast
 from ..cel.grammar import grammar_text
-from ..cel.lowering import Lowering
+from ..cel.lowering import RESERVED, Lowering
 from ..cel.parser import SURROGATE
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir import Action, Expr, Policy, Rule
@@ -370,6 +370,9 @@ class _Reader:
             return RawScalar(int(str(token).replace("_", "")), span)
         if tree.data == "percentage_value":
             return RawScalar(float(Decimal(str(token)[:-1]) / 100), span)
+        word = self.text[span.start:span.end]
+        if word in RESERVED:  # `on_error: continue`: a bare word is the string of its name,
+            return RawScalar(word, span, cel=word)  # CEL's reserved words too
         node = self.cel(token)
         return None if node is None else self.raw(node, self.span(token))
 

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from ..ir.nodes import PHASES, SETTINGS, Action, Policy, Rule
 from .yaml_schema import _CORE, _STR
@@ -19,6 +20,8 @@ __all__ = ["dump_data", "dump_json", "dump_yaml"]
 
 
 def _data(value: Any) -> Any:
+    if isinstance(value, BaseModel):  # a part of a config (ai-gateway's providers[])
+        return {k: _data(v) for k, v in value if v is not None}
     if isinstance(value, (list, tuple)):
         return [_data(v) for v in value]
     if isinstance(value, dict):

@@ -25,11 +25,14 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from pydantic import BaseModel
+
 from ..analysis.cel_check import check_rule
 from ..diagnostics import Diagnostics, did_you_mean
-from ..ir.actions import ACTIONS, ActionConfig, field_kind
+from ..ir.actions import ACTIONS, field_kind
 from ..ir.build import build_action, choice_help
 from ..ir.nodes import PHASES, SETTINGS, Action, Expr, Policy, Rule
+from ..ir.parts import part_of
 from ..ir.raw import RawList, RawMap, RawScalar, RawValue
 from ..source import Source, Span
 from .yaml_tree import (
@@ -58,7 +61,9 @@ __all__ = [
 TOP_KEYS = ("name", *SETTINGS, "on_http_request", "on_http_response")
 RULE_KEYS = ("name", "expressions", "on_error", "actions")
 ACTION_KEYS = ("type", "config")
-UNSUPPORTED_PHASES = ("on_tcp_connect",)
+UNSUPPORTED_PHASES = ("on_tcp_connect", "on_event_stream_message")
+"""ngrok phases outside HTTP requests and responses: TCP connects, and the messages of a
+streamed response (ngrok's AI gateway docs redact them with `sse-find-replace`)."""
 
 # ---------------------------------------------------------------------------------------
 # stage 2: tree -> IR
@@ -93,11 +98,13 @@ class _Reader:
             elif key in PHASES:
                 fields[key] = tuple(self.phase(key, value))
             elif key in UNSUPPORTED_PHASES:
-                self.diags.add(
-                    "AIGW102", f"unsupported phase `{key}`: its rules are skipped", key_span,
-                    help="aigw-policy evaluates HTTP traffic: use `on_http_request` and "
-                    "`on_http_response`",
-                )
+                help = ("aigw-policy evaluates HTTP traffic: use `on_http_request` and "
+                        "`on_http_response`")
+                if key == "on_event_stream_message":
+                    help = ("rules over each message of a streamed response are not supported; "
+                            "`on_http_response` rules run once the stream has ended")
+                self.diags.add("AIGW102", f"unsupported phase `{key}`: its rules are skipped",
+                               key_span, help=help)
             elif wrapper is not None:
                 if wrapper[0] == key:
                     self.diags.add("AIGW100", wrapper[1], key_span, help=wrapper[2])
@@ -178,6 +185,8 @@ class _Reader:
             self.diags.add("AIGW104", f"a rule must be a mapping, not {tree_kind(node)}", node.span,
                            help="a rule has `name`, `expressions` and `actions`")
             return None
+        if node.get("type") is not None and node.get("actions") is None:
+            return self.bare_action(node)
         fields: dict[str, Any] = {}
         actions_written = False
         before = len(self.diags)
@@ -212,6 +221,15 @@ class _Reader:
             self.diags.extend(check_rule(rule, self.source))
             return None
         return rule
+
+    def bare_action(self, node: Map) -> Rule | None:
+        """An action written directly in a phase list (``- type: ai-gateway``, as ngrok's AI
+        gateway docs do): a rule without a name or conditions holding that one action. The
+        IR does not remember the bare form: writing the document back gives the rule."""
+        action = self.action(node, bare=True)
+        if action is None:
+            return None
+        return Rule(span=node.span, actions=(action,))
 
     def expr(self, item: Scalar) -> Expr:
         """The expression as written, without surrounding whitespace (a `|` block scalar
@@ -269,7 +287,7 @@ class _Reader:
         built = [self.action(item) for item in items]
         return tuple(a for a in built if a is not None)
 
-    def action(self, node: Tree) -> Action | None:
+    def action(self, node: Tree, *, bare: bool = False) -> Action | None:
         if not isinstance(node, Map):
             self.diags.add("AIGW104", f"an action must be a mapping, not {tree_kind(node)}",
                            node.span, help="an action is `type:` and `config:`")
@@ -289,6 +307,10 @@ class _Reader:
             help = did_you_mean(key, ACTION_KEYS)
             if model is not None and key in model.model_fields:
                 help = f"`{key}` is a config key: move it under `config:`"
+            elif bare and key in RULE_KEYS:
+                help = ("an action written directly in a phase list is a rule of its own with "
+                        "no name or conditions: to give it some, write `- name: ...`, "
+                        "`expressions: [...]` and `actions: [{type: ..., config: ...}]`")
             self.diags.add("AIGW113", f"unknown action key `{key}`", key_span,
                            help=help or "an action has `type` and `config`")
         if not isinstance(type_name, str):
@@ -321,18 +343,24 @@ def _raw(tree: Tree, *, cel: bool = False) -> RawValue:
     )
 
 
-def _config(tree: Tree, model: type[ActionConfig] | None) -> RawValue:
+def _config(tree: Tree, model: type[BaseModel] | None) -> RawValue:
+    """A config as a raw tree; the CEL fields of ``model`` and of its parts, at any depth,
+    span their expression text (see :func:`_raw`)."""
     if not isinstance(tree, Map) or model is None:
         return _raw(tree)
-    return RawMap(
-        tuple(
-            (k, ks, _raw(v, cel=k in model.model_fields
-                         and field_kind(model, k) in ("cel", "cel_list")))
-            for k, ks, v in tree.items
-        ),
-        tree.span,
-        key_spans={k: ks for k, ks, _ in tree.items},
-    )
+    items: list[tuple[str, Span, RawValue]] = []
+    for k, ks, v in tree.items:
+        nested = part_of(model, k) if k in model.model_fields else None
+        if nested is not None:
+            part, is_list = nested
+            if is_list and isinstance(v, Seq):
+                items.append((k, ks, RawList(tuple(_config(i, part) for i in v.items), v.span)))
+            else:
+                items.append((k, ks, _config(v, part)))
+        else:
+            cel = k in model.model_fields and field_kind(model, k) in ("cel", "cel_list")
+            items.append((k, ks, _raw(v, cel=cel)))
+    return RawMap(tuple(items), tree.span, key_spans={k: ks for k, ks, _ in tree.items})
 
 
 def _read(source: Source, diags: Diagnostics, *, json_mode: bool) -> Policy | None:

@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from aigw_policy.diagnostics import Diagnostics
 from aigw_policy.ir import Expr, Policy, Rule
+from aigw_policy.ir.ai_gateway import ApiKeyConfig, ProviderConfig, Selection
 from aigw_policy.ir.actions import ACTIONS
 from aigw_policy.ir.build import build_action
 from aigw_policy.ir.raw import RawList, RawMap, RawScalar
@@ -151,6 +152,15 @@ BLOCK_CASES = [
      {"metadata": {"model": "${ai.model}", "n": "x"}}),
     ('restrict-ips { allow: ["10.0.0.0/8"], enforce: false }', "restrict-ips",
      {"allow": ("10.0.0.0/8",), "enforce": False}),
+    ("ai-gateway { providers: [ { id: \"openai\", api_keys: [ { value: "
+     "\"${secrets.get('openai','k1')}\" } ] } ], model_selection: { strategy: "
+     "[ ai.models.filter(m, m.provider_id == 'openai'), ai.models ] }, "
+     "per_request_timeout: 30s, on_error: continue }", "ai-gateway",
+     {"on_error": "continue", "per_request_timeout": "30s",
+      "providers": (ProviderConfig(id="openai", api_keys=(
+          ApiKeyConfig(value="${secrets.get('openai','k1')}"),)),),
+      "model_selection": Selection(strategy=("ai.models.filter(m, m.provider_id == 'openai')",
+                                             "ai.models"))}),
 ]
 
 SHORTHAND_CASES = [

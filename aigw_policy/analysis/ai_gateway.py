@@ -1,0 +1,188 @@
+"""Structural checks of ``ai-gateway`` configs (SPEC §12): what the config's model cannot say
+alone. Ids that must be unique, a custom provider's ``base_url``, ngrok's
+``supported_params``-needs-``surface`` rule, timeouts that cannot both hold, and API keys
+written into the policy.
+
+The strategies (``model_selection.strategy[]``, ``api_key_selection.strategy[]``) are CEL
+over the selection environment (``ai.models``, ``ai.keys``), not the policy's: the generic
+CEL pass (:mod:`.cel_check`) does not see them (they sit inside the config's parts, see
+:func:`aigw_policy.ir.parts.walk_cel`); the planner's own lint stage checks them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit
+
+from ..diagnostics import Diagnostic
+from ..ir import Action
+from ..ir.ai_gateway import AiGateway, ProviderConfig, secret_ref
+from ..ir.fields import parse_duration
+from ..source import Span
+
+__all__ = ["BUILTIN_PROVIDERS", "check_action", "is_builtin_provider"]
+
+# TODO(lead): once the planner's catalog is merged, read its built-in providers
+# (aigw_policy/routing/catalog_data.BUILTIN_PROVIDERS, ids and aliases) instead of this list,
+# which copies them: ngrok's catalog (reference/model-catalog.mdx) with its aliases, and
+# SPEC §12's (mistral; ollama, served on its local port).
+BUILTIN_PROVIDERS = frozenset({
+    "openai", "openAI", "open-ai", "open-AI",
+    "anthropic",
+    "google", "gemini",
+    "groq", "groqcloud",
+    "deepseek", "deep-seek",
+    "mistral", "mistralai", "mistral-ai",
+    "openrouter", "open-router",
+    "ollama",
+    "hyperbolic",
+    "inceptionlabs", "inception-labs", "inception",
+    "inference.net", "inference-net", "inference_net",
+})
+_BUILTIN_FOLDED = frozenset(p.casefold() for p in BUILTIN_PROVIDERS)
+DEFAULT_PER_REQUEST = "30s"
+DEFAULT_TOTAL = "5m"
+
+# What provider keys look like: a known prefix, or a long run of key characters.
+_KEY_PREFIXES = ("sk-", "sk_", "sk-ant-", "gsk_", "AIza", "xai-", "pk-", "key-", "Bearer ")
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9_\-]{32,}")
+
+
+def is_builtin_provider(provider_id: str) -> bool:
+    """Whether ``provider_id`` names a built-in provider (case does not matter, as ngrok)."""
+    return provider_id.casefold() in _BUILTIN_FOLDED
+
+
+def check_action(action: Action) -> list[Diagnostic]:
+    config = action.config
+    assert isinstance(config, AiGateway)
+    found: list[Diagnostic] = []
+    span = action.span_of
+    found += _unique(
+        ((f"providers.{i}.id", p.id) for i, p in enumerate(config.providers or ())),
+        span, "AIGW140", "provider id", "", "give each provider its own id (case does not "
+        "matter); to let one provider also answer to another's name, use `id_aliases`")
+    for i, provider in enumerate(config.providers or ()):
+        at = f"providers.{i}"
+        found += _unique(
+            ((f"{at}.models.{j}.id", m.id) for j, m in enumerate(provider.models or ())),
+            span, "AIGW141", "model id", f" in provider `{provider.id}`", "list each model once "
+            "(case does not matter)")
+        found += _keys(provider, at, span)
+        found += _surfaces(provider, at, span)
+        found += _base_url(provider, at, span)
+    found += _timeouts(config, span)
+    return found
+
+
+def _unique(entries: Iterable[tuple[str, str]], span: Callable[[str], Span | None], code: str,
+            what: str, where: str, help: str) -> list[Diagnostic]:
+    """Ids compared without case (ngrok: names are not case-sensitive); the second use of
+    each is reported. Aliases may repeat another entry's id: ngrok's multi-provider example
+    gives `openai-eu` the alias `openai` so that both serve requests for `openai`."""
+    seen: dict[str, str] = {}
+    found = []
+    for path, name in entries:
+        folded = name.casefold()
+        first = seen.get(folded)
+        if first is not None:
+            at = span(first)
+            line = f" (line {at.line})" if at is not None else ""
+            found.append(Diagnostic.make(
+                code, f"duplicate {what} `{name}`{where}: `{_shown(first)}`{line} is the same "
+                "name", span(path), help=help))
+        else:
+            seen[folded] = path
+    return found
+
+
+def _shown(path: str) -> str:
+    """``providers.0.id_aliases.1`` -> ``providers[0].id_aliases[1]``, for messages."""
+    return re.sub(r"\.(\d+)", r"[\1]", path)
+
+
+def _keys(provider: ProviderConfig, at: str, span: Callable[[str], Span | None]) -> list[Diagnostic]:
+    found = []
+    ids: dict[str, int] = {}
+    values: dict[str, int] = {}
+    for k, key in enumerate(provider.api_keys or ()):
+        path = f"{at}.api_keys.{k}"
+        if key.id is not None:
+            if key.id in ids:
+                found.append(Diagnostic.make(
+                    "AIGW142", f"duplicate API key id `{key.id}` in provider `{provider.id}`",
+                    span(f"{path}.id"), help=f"`api_keys[{ids[key.id]}]` has this id: key ids "
+                    "name the key in decisions, the ledger and metrics, so each needs its own"))
+            ids.setdefault(key.id, k)
+        if key.value in values and secret_ref(key.value) is not None:
+            found.append(Diagnostic.make(
+                "AIGW142", f"the same secret twice in provider `{provider.id}`: `{key.value}`",
+                span(f"{path}.value"), help=f"`api_keys[{values[key.value]}]` reads it too: "
+                "failing over to the same key cannot help; remove one"))
+        values.setdefault(key.value, k)
+        if secret_ref(key.value) is None and _looks_like_a_key(key.value):
+            found.append(Diagnostic.make(
+                "AIGW147", f"an API key is written in the policy (provider `{provider.id}`)",
+                span(f"{path}.value"),
+                help="anyone who reads the policy can use it: write "
+                f"`${{secrets.get('{provider.id}', 'key-name')}}` and give the key to `serve` "
+                "with `--secrets FILE` or an `AIGW_SECRET_...` environment variable"))
+    return found
+
+
+def _looks_like_a_key(value: str) -> bool:
+    text = value.strip()
+    if "${" in text:
+        return False  # some other template: the gateway takes it as written (a literal)
+    return text.startswith(_KEY_PREFIXES) or _LONG_TOKEN.search(text) is not None
+
+
+def _surfaces(provider: ProviderConfig, at: str,
+              span: Callable[[str], Span | None]) -> list[Diagnostic]:
+    found = []
+    for s, surface in enumerate(provider.supported_api_surfaces or ()):
+        if surface.supported_params is not None and surface.surface is None:
+            found.append(Diagnostic.make(
+                "AIGW143", "`supported_params` needs a `surface`",
+                span(f"{at}.supported_api_surfaces.{s}.supported_params"),
+                help="name the endpoint the allowlist is for, such as `surface: chat-completions`"
+                " or `surface: messages` (ngrok's rule)"))
+    return found
+
+
+def _base_url(provider: ProviderConfig, at: str,
+              span: Callable[[str], Span | None]) -> list[Diagnostic]:
+    url = provider.base_url
+    if url is None:
+        if is_builtin_provider(provider.id):
+            return []
+        return [Diagnostic.make(
+            "AIGW144", f"provider `{provider.id}` is not a built-in provider and has no "
+            "`base_url`", span(f"{at}.id"),
+            help="add `base_url: https://...` (the provider's API root), or use a built-in "
+            "provider's id, such as openai, anthropic, google, groq, deepseek, mistral or "
+            "openrouter")]
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if ok:
+        return []
+    return [Diagnostic.make(
+        "AIGW145", f"`base_url` of provider `{provider.id}` is not an http(s) URL: `{url}`",
+        span(f"{at}.base_url"), help="write the API root with its scheme and host, such as "
+        "`https://llm.internal.example/v1`")]
+
+
+def _timeouts(config: AiGateway, span: Callable[[str], Span | None]) -> list[Diagnostic]:
+    per = config.per_request_timeout or DEFAULT_PER_REQUEST
+    total = config.total_timeout or DEFAULT_TOTAL
+    if parse_duration(per) <= parse_duration(total):
+        return []
+    written = "per_request_timeout" if config.per_request_timeout else "total_timeout"
+    return [Diagnostic.make(
+        "AIGW146", f"`per_request_timeout` ({per}) is longer than `total_timeout` ({total})",
+        span(written), help="an attempt can never use its whole time: the total timeout ends it "
+        "first; lower `per_request_timeout` or raise `total_timeout`")]

@@ -1,0 +1,197 @@
+"""The ``ai-gateway`` action in the request phase (SPEC §12): the plan, and for each
+candidate what trying it will charge and send.
+
+When the action runs, the compiled route (the planner's, :mod:`aigw_policy.routing.compile`)
+builds the :class:`~aigw_policy.routing.model.Plan` over the request's activation (its
+strategies see ``identity``, ``limits``, ``vars``...). A plan error (413 input too large, 403
+provider or model not allowed, 422 empty selection) ends the phase with that status and
+ngrok's code, in the client's provider error shape; ``on_error: continue`` goes on to the next
+action instead, with ``actions.ngrok.ai_gateway`` set. Otherwise the phase stops with verdict
+allow, ``decided_by: route``, and the request carries a :class:`RouteRun`, which
+:mod:`.attempts` drives.
+
+Budget-correct failover: the limits of :attr:`CompiledPolicy.per_attempt` (those whose rule
+condition, bucket key or cost reads ``ai.model`` / ``ai.provider``, and caps counted in usd)
+were skipped by the phase; here each is measured again for each candidate, over the
+activation with the candidate's model and provider. Each attempt reserves its own under
+``rid#n``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..cel import CelError
+from ..limits.model import Charge
+from ..routing.model import Candidate, Plan
+from .actions import BAD_HEADER_CHAR
+from .charging import measure, settle_charges
+from .compile import CompiledAction, CompiledRule, Template
+from .flow import Flow, Steps, Stop
+from .route_errors import ai_gateway_result, error_body
+from .rule_error import CONDITION, failure, run
+
+__all__ = ["RouteRun", "Try", "candidate_activation", "route_action", "settle_served"]
+
+Charges = list[tuple[CompiledRule, CompiledAction, Charge]]
+
+
+@dataclass(slots=True)
+class Try:
+    """One candidate, ready to try: what it charges per attempt and the rendered extras it
+    sends; ``skip`` says why it will not be tried (set by the plan, or later: over a limit)."""
+
+    candidate: Candidate
+    charges: Charges = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] = field(default_factory=dict)
+    skip: str | None = None
+
+
+@dataclass(slots=True)
+class RouteRun:
+    """A routed request's failover state, from the plan to the served attempt (or the end)."""
+
+    rule: CompiledRule
+    action: CompiledAction
+    plan: Plan
+    tries: list[Try]
+    next: int = 0
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    """One record per attempt made: provider, model, key_id, status_code, error, latency_ms, usage."""
+    live: Any = None  # the Attempt in flight (its charges reserved under rid#n)
+    live_try: Try | None = None
+    elapsed_s: float = 0.0
+    served: dict[str, Any] | None = None
+    error: tuple[int, str, str] | None = None  # (status, ngrok code, message) when it ended failing
+    started_at: float | None = None  # monotonic clock of the first attempt
+
+    @property
+    def route(self) -> Any:
+        return self.action.templates["route"]
+
+    def store_id(self, rid: str, number: int) -> str:
+        """The limit store id of attempt ``number``'s own reservation."""
+        return f"{rid}#{number}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The decision's ``routing`` (SPEC §12)."""
+        return {
+            "strategies": [s.to_dict() for s in self.plan.strategies],
+            "candidates": [replace(t.candidate, skipped_because=t.skip).to_dict() for t in self.tries],
+            "attempts": [dict(a) for a in self.attempts],
+            "served": dict(self.served) if self.served is not None else None,
+        }
+
+
+def route_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:
+    """Run an ``ai-gateway`` action (request phase only: the IR refuses it elsewhere)."""
+    route = action.templates["route"]
+    ai = flow.ai
+    if flow.model != ai.model or flow.provider != ai.provider:
+        ai = replace(ai, model=flow.model, provider=flow.provider)
+    # seeded by the request id: explain, test and replay of one request draw the same
+    # `random()` choices; production ids differ, so requests are spread
+    plan: Plan = route.plan(ai, flow.act, flow.metrics, random.Random(flow.rid))
+    rec = flow.rec
+    tries = [Try(c, skip=c.skipped_because) for c in plan.candidates]
+    run_ = RouteRun(rule, action, plan, tries)
+    if plan.error is not None:
+        status, code, message = plan.error
+        run_.error = plan.error
+        flow.act["actions"].setdefault("ngrok", {})["ai_gateway"] = ai_gateway_result(flow, run_)
+        if route.on_error == "continue":
+            rec.outcome(f"error {status} {code}: {message} (on_error: continue)")
+            return None
+        rec.outcome(f"denied {status} {code}: {message}")
+        return Stop("deny", status, message, "route-error", headers={"content-type": "application/json"},
+                    body=error_body(plan.format, status, code, message, flow.rid, rule.label))
+    for t in tries:
+        if t.skip is None:
+            _prepare(flow, action, t)
+    flow.route = run_
+    ready = sum(1 for t in tries if t.skip is None)
+    rec.outcome(f"routed: {ready} of {len(tries)} candidates to try")
+    return Stop("allow", None, f"routed by rule `{rule.label}` ({ready} candidates)", "route")
+
+
+def candidate_activation(act: dict[str, Any], provider: str, model: str) -> dict[str, Any]:
+    """The activation as a candidate sees it: ``ai.model`` and ``ai.provider`` are its own."""
+    out = dict(act)
+    out["ai"] = {**act["ai"], "model": model, "provider": provider}
+    out["ai.model"] = model
+    out["ai.provider"] = provider
+    return out
+
+
+def _prepare(flow: Flow, action: CompiledAction, t: Try) -> None:
+    """Measure the per-attempt limits and render the extras for candidate ``t``."""
+    c = t.candidate
+    act = candidate_activation(flow.act, c.provider, c.model)
+    for rule in flow.cp.request_rules:
+        limits = [a for a in rule.actions if (rule.position, a.position) in flow.cp.per_attempt]
+        if not limits or not _matches(rule, act):
+            continue
+        for a in limits:
+            plan = a.limit
+            assert plan is not None
+            m = measure(flow, plan, act, c.provider, c.model)
+            if m.failed is not None:
+                t.skip = f"limit `{plan.spec.name}` failed: {m.failed[2].message}"
+                return
+            if m.unknown_price is not None:
+                if plan.on_unknown_price == "deny" and plan.spec.enforce:
+                    t.skip = f"price unknown for limit `{plan.spec.name}`"
+                    return
+                continue
+            t.charges.append((rule, a, Charge(plan.spec, m.key, m.cost)))
+    templates = action.templates
+    try:
+        t.headers = {k: _text(v, act).strip(" \t") for k, v in templates.get("headers", {}).items()}
+        t.query = {k: _text(v, act) for k, v in templates.get("query_params", {}).items()}
+        t.body = {k: _value(v, act) for k, v in templates.get("body", {}).items()}
+    except (CelError, RecursionError) as error:  # a failing template skips the candidate
+        t.skip = f"a header, query or body template failed: {failure(error, CONDITION).message}"
+        return
+    bad = next((k for k, v in t.headers.items() if BAD_HEADER_CHAR.search(v)), None)
+    if bad is not None:
+        t.skip = f"the value of header `{bad}` has a character a header cannot carry (CR, LF, NUL...)"
+
+
+def _matches(rule: CompiledRule, act: dict[str, Any]) -> bool:
+    """The rule's conditions over a candidate's activation (a failing one: no match)."""
+    return all(run(e.fn, act, CONDITION) is True for e in rule.exprs)
+
+
+def _text(tpl: Template, act: dict[str, Any]) -> str:
+    from .compile import text_of
+
+    return text_of(tpl.render(act))
+
+
+def _value(v: Any, act: dict[str, Any]) -> Any:
+    if isinstance(v, Template):
+        return v.render(act)
+    if isinstance(v, list):
+        return [_value(x, act) for x in v]
+    if isinstance(v, dict):
+        return {k: _value(x, act) for k, x in v.items()}
+    return v
+
+
+def settle_served(flow: Flow, resp: dict[str, Any], usage: Any, cost: Any) -> Steps:
+    """The serving attempt's own reservation (``rid#n``) settled against its answer, as the
+    request's is; its usage is the attempt's."""
+    run: RouteRun = flow.route
+    live, t = run.live, run.live_try
+    if live is None or t is None:
+        return
+    record = run.attempts[-1]
+    record["status_code"] = resp.get("status_code") or 200
+    record["usage"] = usage.to_dict()
+    run.live = run.live_try = None
+    if t.charges:
+        yield from settle_charges(flow, run.store_id(flow.rid, live.number), t.charges, resp, usage, cost)

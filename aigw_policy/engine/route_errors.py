@@ -1,0 +1,90 @@
+"""How a routed request's failures are told: the error body in the client's provider shape
+with ngrok's code (ERR_NGROK_38xx), and ``actions.ngrok.ai_gateway`` in ngrok's
+debugging-trace shape (``guides/debugging``) for the rules after ``on_error: continue``.
+
+Nothing secret is in either: keys are named by their id (``api_keys[].id`` or a short hash
+of the text as written), never by value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ALL_FAILED", "CONNECT", "TIMEOUT", "ai_gateway_result", "error_body"]
+
+CONNECT = "ERR_NGROK_3800"
+"""Could not reach the AI provider (a connection error that does not fail over)."""
+ALL_FAILED = "ERR_NGROK_3807"
+"""All providers failed (503)."""
+TIMEOUT = "ERR_NGROK_3810"
+"""The request timed out (504: ``total_timeout``)."""
+
+_TYPES = {400: "invalid_request_error", 403: "permission_error", 404: "not_found_error",
+          413: "request_too_large", 422: "invalid_request_error", 429: "rate_limit_error",
+          503: "overloaded_error", 504: "timeout_error"}
+_GOOGLE = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 413: "INVALID_ARGUMENT",
+           422: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 502: "UNAVAILABLE", 503: "UNAVAILABLE",
+           504: "DEADLINE_EXCEEDED"}
+
+
+def error_body(api: str, status: int, code: str, message: str, request_id: str | None,
+               rule: str | None) -> dict[str, Any]:
+    """The JSON error of API format ``api`` (openai, anthropic, gemini) carrying ngrok's
+    ``code``; ``aigw`` repeats the code, rule and decision id (SDKs ignore unknown keys)."""
+    extra = {"decision_id": request_id, "rule": rule, "reason": message, "code": code}
+    kind = _TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
+    if api == "anthropic":
+        return {"type": "error", "error": {"type": kind, "message": f"{code}: {message}"},
+                "request_id": request_id, "aigw": extra}
+    if api == "gemini":
+        return {"error": {"code": status, "message": f"{code}: {message}",
+                          "status": _GOOGLE.get(status, "FAILED_PRECONDITION" if status < 500 else "INTERNAL")},
+                "aigw": extra}
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}, "aigw": extra}
+
+
+def ai_gateway_result(flow: Any, run: Any) -> dict[str, Any]:
+    """``actions.ngrok.ai_gateway`` (ngrok's debugging trace) of a route so far."""
+    ai = flow.act.get("ai") or {}
+    plan = run.plan
+    out: dict[str, Any] = {
+        "status": "success" if run.served is not None else "error" if run.error is not None else "pending",
+        "client": {"method": flow.act.get("req.method", ""), "path": flow.act.get("req.url.path", ""),
+                   "model": ai.get("model", ""), "models": list(plan.requested),
+                   "rejected_models": [{"model": f"{t.candidate.provider}:{t.candidate.model}", "reason": t.skip}
+                                       for t in run.tries if t.skip is not None]},
+        "input_ngrok_tokens": ai.get("input_tokens", 0),
+        "model_selection": [{"strategy": s.source, "error": s.error, "candidates_returned": s.candidates_returned}
+                            for s in plan.strategies],
+        "models_tried": _models_tried(run),
+    }
+    if run.error is not None:
+        _status, code, message = run.error
+        out["error"] = {"code": code, "message": message}
+    if run.served is not None:
+        tried = out["models_tried"]
+        index = next(i for i, m in enumerate(tried)
+                     if (m["provider"], m["model"]) == (run.served["provider"], run.served["model"]))
+        out["success"] = {"model_index": index, "request_index": len(tried[index]["requests_made"]) - 1,
+                          "model": run.served["model"], "provider": run.served["provider"], "author": ""}
+    return out
+
+
+def _models_tried(run: Any) -> list[dict[str, Any]]:
+    tried: list[dict[str, Any]] = []
+    for a in run.attempts:
+        if not tried or (tried[-1]["provider"], tried[-1]["model"]) != (a["provider"], a["model"]):
+            tried.append({"model": a["model"], "provider": a["provider"], "author": "",
+                          "api_key_selection": [], "requests_made": []})
+        usage = a.get("usage") or {}
+        failed = a.get("error") is not None or (a.get("status_code") or 0) >= 400
+        tried[-1]["requests_made"].append({
+            "status": "error" if failed else "success",
+            "error": a.get("error") or (f"status {a['status_code']}" if failed else None),
+            "upstream_input_tokens": usage.get("input_tokens", 0),
+            "upstream_output_tokens": usage.get("output_tokens", 0),
+            "request": {"api_key": a.get("key_id")},
+            "response": {"status_code": a.get("status_code")},
+            "upstream_latency": {"total_ms": a.get("latency_ms")},
+        })
+    return tried

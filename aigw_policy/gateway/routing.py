@@ -1,0 +1,334 @@
+"""Routed requests (SPEC §12): the failover loop over ``engine.aattempt`` and the upstream
+side of each attempt.
+
+For a decision that routes (``decision.route``), :func:`route` asks the engine for the first
+step and loops: :class:`~aigw_policy.routing.model.Next` -> :meth:`Router.send` builds the
+upstream request (:func:`~aigw_policy.routing.rewrite.upstream_request`: the attempt's model,
+dropped params, merged body/headers/query, the key's secret in the provider's auth style; the
+client's body bytes are replayed for each attempt), waits at most ``attempt.timeout_s`` for
+the answer (a JSON answer whole, a stream up to its first chunk) and reports an
+:class:`~aigw_policy.routing.model.AttemptOutcome`; :class:`Serve` -> that answer is streamed
+to the client through the exchange (usage, response phase, ``acomplete``);
+:class:`Finished` -> the gateway answers ``decision.response``.
+
+Nothing has reached the client before the answer is served, so a failover never mixes two
+answers; once a byte is out there is no switching: a stream the upstream cuts after that
+ends with an error event in the provider's own stream format (OpenAI and Gemini
+``data: {"error": ...}``, Anthropic ``event: error``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..providers.encoding import SUPPORTED, decodable
+from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
+from ..routing.rewrite import upstream_request
+from ..routing.secrets import Secrets
+from .hops import hop_by_hop
+from .proxy import HOP_BY_HOP
+
+if TYPE_CHECKING:
+    from .exchange import Exchange
+
+__all__ = ["Answer", "Router", "route", "stream_error_event"]
+
+_log = logging.getLogger("aigw_policy.gateway")
+
+_STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
+ERROR_BODY_LIMIT = 1024 * 1024
+"""Bytes of a failed attempt's answer kept (for the usage it reports and the error it says)."""
+
+
+@dataclass
+class Answer:
+    """An upstream answer read up to where the outcome is known: ``prefix`` (the whole body,
+    or a stream's first chunk), ``rest`` (the remaining chunks, None when read whole)."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    prefix: bytes
+    rest: AsyncIterator[bytes] | None
+    response: Any  # httpx.Response, closed by `aclose`
+    streaming: bool
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
+
+
+class Router:
+    """Sends attempts upstream. ``secrets``: where ``${secrets.get(...)}`` keys resolve;
+    ``client``: an ``httpx.AsyncClient`` (else one is made on first use and closed by
+    :meth:`aclose`); ``connect_timeout``: seconds to connect, at most (never more than the
+    attempt's own timeout); ``capture_limit``: bytes of a JSON answer read before it is served
+    (the rest then follows as it comes)."""
+
+    def __init__(self, secrets: Secrets | None = None, *, client: Any = None, connect_timeout: float = 5.0,
+                 max_connections: int = 512, capture_limit: int = 32 * 1024 * 1024) -> None:
+        self.secrets = secrets if secrets is not None else Secrets()
+        self.connect_timeout = connect_timeout
+        self.max_connections = max_connections
+        self.capture_limit = capture_limit
+        self._client = client
+
+    def client(self) -> Any:
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=self.max_connections,
+                                    max_keepalive_connections=self.max_connections),
+                follow_redirects=False, trust_env=False)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def send(self, attempt: Attempt, scope: dict[str, Any], data: bytes, parsed: Any, *,
+                   passthrough: bool = False) -> tuple[AttemptOutcome, Answer | None]:
+        """Forward ``attempt`` (the client's request as the policy's effects left it: ``scope``
+        and ``data``) and wait, within ``attempt.timeout_s``, for enough of the answer to
+        judge it. The outcome, and the answer when there is one to serve or replay.
+        ``passthrough``: an attempt without a key sends the client's own credential (the
+        middleware does not authenticate clients)."""
+        import httpx
+
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        try:
+            secret = self.secrets.resolve(attempt.key.value) if attempt.key is not None else None
+            req = upstream_request(scope.get("method", "POST"), scope["raw_path"].decode("latin-1"),
+                                   scope.get("query_string", b""), headers, data, attempt, secret, parsed=parsed,
+                                   passthrough=passthrough)
+        except ValueError as error:  # a secret set nowhere, a provider without base_url: not reachable
+            _log.error("attempt %d to provider `%s` cannot be sent: %s", attempt.number, attempt.provider.id, error)
+            return AttemptOutcome(error="connect", latency_ms=0.0), None
+        limit = attempt.timeout_s
+        timeout = httpx.Timeout(limit, connect=min(self.connect_timeout, limit))
+        request = self.client().build_request(req.method, req.url, content=req.content, timeout=timeout,
+                                              headers=list(req.headers) + [("accept-encoding", ", ".join(SUPPORTED))])
+        t0 = time.perf_counter()
+        response = None
+        ttft = None
+        try:
+            async with asyncio.timeout(limit):
+                response = await self.client().send(request, stream=True)
+                ctype = response.headers.get("content-type", "").lower()
+                streaming = response.status_code < 400 and any(t in ctype for t in _STREAM_TYPES)
+                chunks = response.aiter_bytes()
+                if streaming:
+                    prefix = await anext(chunks, b"")
+                    ttft = _ms(t0)
+                    rest: AsyncIterator[bytes] | None = chunks
+                else:
+                    prefix, rest = await _read(chunks, ERROR_BODY_LIMIT if response.status_code >= 400
+                                               else self.capture_limit)
+        except (TimeoutError, httpx.TimeoutException):
+            await _close(response)
+            return AttemptOutcome(error="timeout", latency_ms=_ms(t0)), None
+        except httpx.HTTPError:
+            await _close(response)
+            return AttemptOutcome(error="connect", latency_ms=_ms(t0)), None
+        plain = {k.lower(): v for k, v in response.headers.items()}
+        outcome = AttemptOutcome(response.status_code, latency_ms=_ms(t0), time_to_first_token_ms=ttft,
+                                 headers=plain, body=_parsed(prefix) if response.status_code >= 400 else None)
+        drop = HOP_BY_HOP | hop_by_hop(response.headers.raw)
+        if decodable(response.headers.get("content-encoding")):
+            drop |= {"content-encoding"}
+        out = [(k, v) for k, v in response.headers.raw if k.lower().decode("latin-1") not in drop]
+        return outcome, Answer(response.status_code, out, prefix, rest, response, streaming)
+
+
+async def _read(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, AsyncIterator[bytes] | None]:
+    """The body up to ``limit`` bytes; the iterator of the rest when it is longer."""
+    buf = bytearray()
+    async for chunk in chunks:
+        buf += chunk
+        if len(buf) > limit:
+            return bytes(buf), chunks
+    return bytes(buf), None
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 3)
+
+
+def _parsed(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return body.decode("utf-8", "replace")[:4096]
+
+
+async def _close(response: Any) -> None:
+    if response is not None:
+        await response.aclose()
+
+
+def stream_error_event(api: str, message: str) -> bytes:
+    """The event that ends a stream cut after its first byte, in the stream's own format."""
+    if api == "anthropic":
+        data = {"type": "error", "error": {"type": "api_error", "message": message}}
+        return b"event: error\ndata: " + json.dumps(data).encode() + b"\n\n"
+    if api == "gemini":
+        data = {"error": {"code": 502, "message": message, "status": "UNAVAILABLE"}}
+    else:
+        data = {"error": {"message": message, "type": "server_error", "param": None, "code": "upstream_stream_cut"}}
+    return b"data: " + json.dumps(data).encode() + b"\n\n"
+
+
+class Framer:
+    """Holds back the unfinished event at the end of a stream's chunk until it is whole, so
+    that the client only ever receives whole events (SSE: up to a blank line; NDJSON: up to
+    a newline), and a stream cut mid-event ends cleanly with the error event. An event
+    longer than :data:`MAX_EVENT` is passed on as it is."""
+
+    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
+        ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"").lower()
+        self.sse = b"event-stream" in ctype
+        self.pending = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self.pending + chunk
+        ends = (b"\n\n", b"\r\n\r\n") if self.sse else (b"\n",)
+        cut = max((i + len(end) for end in ends if (i := data.rfind(end)) >= 0), default=0)
+        if len(data) - cut > MAX_EVENT:
+            cut = len(data)
+        self.pending = data[cut:]
+        return data[:cut]
+
+    def flush(self) -> bytes:
+        out, self.pending = self.pending, b""
+        return out
+
+
+MAX_EVENT = 1024 * 1024
+"""Bytes of one stream event held back at most while it is incomplete."""
+
+
+def served_app(answer: Answer, api: str, ctx: Any) -> Any:
+    """An ASGI app that gives the exchange ``answer`` (already opened upstream) as if it came
+    from the upstream now, so that the exchange streams it through as any other."""
+    import httpx
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()  # the request body, already sent upstream
+        gone = asyncio.ensure_future(_disconnect(receive))
+        try:
+            await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+            if answer.rest is None:
+                await send({"type": "http.response.body", "body": answer.prefix, "more_body": False})
+                return
+            frames = Framer(answer.headers) if answer.streaming else None
+
+            async def out(chunk: bytes) -> None:
+                whole = frames.feed(chunk) if frames is not None else chunk
+                if whole:
+                    await send({"type": "http.response.body", "body": whole, "more_body": True})
+
+            async def copy() -> None:
+                await out(answer.prefix)
+                async for chunk in answer.rest:  # type: ignore[union-attr]
+                    await out(chunk)
+                if frames is not None and frames.pending:  # the end: whatever is left is whole
+                    await send({"type": "http.response.body", "body": frames.flush(), "more_body": True})
+
+            copier = asyncio.ensure_future(copy())
+            done, _ = await asyncio.wait({copier, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if copier not in done:
+                copier.cancel()
+                await asyncio.gather(copier, return_exceptions=True)
+                ctx.disconnected = True
+                return
+            error = copier.exception()
+            if error is None:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            if not isinstance(error, httpx.HTTPError):
+                raise error
+            timeout = isinstance(error, httpx.TimeoutException)
+            ctx.upstream_error = "timeout" if timeout else "broken"
+            if answer.streaming:  # bytes are out: no failover, the client is told in its stream
+                why = "the upstream went quiet" if timeout else "the upstream cut the stream"
+                await send({"type": "http.response.body", "more_body": True,
+                            "body": stream_error_event(api, f"{why}; the answer is incomplete")})
+        finally:
+            gone.cancel()
+            await asyncio.gather(gone, return_exceptions=True)
+            await answer.aclose()
+
+    return app
+
+
+async def _disconnect(receive: Any) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def route(exchange: Exchange, decision: Any, scope: dict[str, Any], data: bytes, parsed: Any) -> None:
+    """Drive a routed request's attempts to its answer (see the module's docstring)."""
+    engine = exchange.engine
+    rid = exchange.ctx.request_id
+    router: Router = exchange.mw.router
+    tried: list[dict[str, Any]] = exchange.event.setdefault("attempts", [])
+    step = await engine.aattempt(rid, None)
+    answer: Answer | None = None
+    try:
+        while isinstance(step, Next):
+            if answer is not None:  # a failed attempt's answer, read whole: let it go
+                await answer.aclose()
+                answer = None
+            outcome, answer = await router.send(step.attempt, scope, data, parsed,
+                                                passthrough=not exchange.mw.strips_credentials)
+            tried.append({"provider": step.attempt.provider.id, "status": outcome.status_code,
+                          "error": outcome.error})
+            step = await engine.aattempt(rid, outcome)
+        if isinstance(step, Serve) and answer is not None:
+            served, answer = answer, None
+            await exchange.forward(decision, scope, data, served_app(served, exchange.api, exchange.ctx))
+            return
+        final = step.decision if isinstance(step, Finished) else None
+    finally:
+        if answer is not None:
+            await answer.aclose()
+    if final is None:  # Serve without an answer: the engine's contract broken
+        raise RuntimeError("the engine served an attempt that has no answer")
+    exchange.ctx.decision = final
+    exchange.note(final)
+    await exchange.deny(final)
+
+
+def ai_gateway_configs(policy: Any) -> list[Any]:
+    """The ``ai-gateway`` action configs of a policy (IR), in document order."""
+    return [a.config for rule in policy.phase("on_http_request") for a in rule.actions if a.type == "ai-gateway"]
+
+
+def key_values(policy: Any) -> list[str]:
+    """Every ``providers[].api_keys[].value`` of the policy's ``ai-gateway`` actions, as written."""
+    return [k.value for config in ai_gateway_configs(policy) for p in config.providers or ()
+            for k in p.api_keys or ()]
+
+
+async def no_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The upstream of a gateway with no ``--upstream``: a request no ``ai-gateway`` action
+    routed has nowhere to go (502 ``no_upstream``, in the client's provider shape)."""
+    from .errors import error_response, wire_api
+
+    if scope["type"] != "http":
+        return
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    ctx = scope.get("aigw")
+    if ctx is not None:
+        ctx.upstream_error = "no_upstream"
+    body, hdrs = error_response(wire_api(scope["path"], headers), 502,
+                                "no upstream for this request: no ai-gateway action routed it and the gateway "
+                                "has no --upstream", decision_id=ctx.request_id if ctx else None, code="no_upstream")
+    await send({"type": "http.response.start", "status": 502, "headers": hdrs})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

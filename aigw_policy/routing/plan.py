@@ -1,0 +1,357 @@
+"""Planning: a compiled route, a classified request and live metrics -> a :class:`Plan`.
+
+1. ``max_input_tokens``: a request over it is refused (413, ngrok's ERR_NGROK_3811).
+2. What the client asked for: ``model`` then the body's ``models: [...]`` fallbacks, each
+   ``gpt-4o`` (the catalog: every provider serving that id or alias, configured ones
+   first), ``provider:model`` (that provider; an unknown model passes through with
+   ``m.known == false``) or ``ngrok/auto`` (the strategies choose among every model).
+   ``only_allow_configured_providers`` / ``_models`` refuse the others (403
+   ``provider_not_allowed`` / ``model_not_allowed``); a name nothing knows is 422
+   (ERR_NGROK_3804).
+3. Requested models are dropped, each with its reason, when their provider or the model
+   is disabled, their provider does not speak the request's API format, or the input is
+   over the model's context window.
+4. ``model_selection.strategy``: the first strategy returning a non-empty list wins; an
+   erroring strategy is recorded and the next one runs. When the client named models,
+   ``ai.models`` is those models and the strategy only filters them (the client's order is
+   kept); with ``ngrok/auto`` it is every model and the strategy's order is the order.
+   Nothing left: 422 (ERR_NGROK_3803 after an error, 3806 for a result that is no model,
+   else 3805).
+5. Keys: a provider's configured keys in order, or as ``api_key_selection`` orders them
+   (per provider, once per plan); a provider without configured keys gives one candidate
+   with ``key_id`` None (no key of ours). Candidates: for each model in order, its keys in
+   order; a (provider, model, key) never twice.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..cel.runtime.values import CelError
+from ..providers import AiRequest
+from .elements import Elements, key_elements
+from .model import ApiFormat, Candidate, MetricsSnapshot, ModelInfo, Plan, StrategyResult
+from .selection import RNG
+
+if TYPE_CHECKING:
+    from .compile import CompiledRoute, CompiledStrategy
+
+__all__ = ["build_plan", "requested_models", "AUTO"]
+
+AUTO = "ngrok/auto"
+_FORMATS = ("openai", "anthropic", "gemini")
+
+
+def requested_models(ai: AiRequest) -> tuple[str, ...]:
+    """The model names the client asked for, in its order: ``model``, then ``models``."""
+    names = ([ai.model] if ai.model else []) + list(getattr(ai, "models", ()) or ())
+    return tuple(dict.fromkeys(names))
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.error = (status, code, message)
+
+
+def _resolve(route: CompiledRoute, name: str) -> list[ModelInfo]:
+    """The models a requested name stands for (raises :class:`_Refused`): an id or alias;
+    ``provider:model``; else a model genai-prices matches (``claude-3-5-sonnet-20241022``)."""
+    low = name.lower()
+    head, sep, tail = name.partition(":")
+    if sep and head.lower() in route.provider_names:
+        pid = route.provider_names[head.lower()]
+        if pid not in route.providers:
+            raise _not_allowed("provider", pid)
+        m = route.by_provider.get(pid, {}).get(tail.lower())
+        if m is not None:
+            return [m]
+        if route.only_configured_models:
+            raise _not_allowed("model", name)
+        return [route.catalog.match(tail, pid) or ModelInfo(id=tail, provider_id=pid, known=False)]
+    found = route.by_name.get(low)
+    if found:
+        return list(found)
+    known = next((m for per in route.catalog_models.values() if (m := per.get(low)) is not None), None)
+    known = known or route.catalog.match(name)
+    if known is not None:
+        if known.provider_id not in route.providers:
+            raise _not_allowed("provider", known.provider_id, name)
+        if route.only_configured_models:
+            raise _not_allowed("model", name)
+        return [known]
+    if sep:
+        raise _Refused(422, "ERR_NGROK_3804", f"No matching models found: unknown provider `{head}`")
+    raise _Refused(422, "ERR_NGROK_3804", f"No matching models found: `{name}` is not in the catalog; "
+                   f"prefix it with a provider (`openai:{name}`) to pass it through")
+
+
+def _not_allowed(what: str, name: str, model: str | None = None) -> _Refused:
+    of = f" of model `{model}`" if model else ""
+    flag = "only_allow_configured_providers" if what == "provider" else "only_allow_configured_models"
+    return _Refused(403, f"{what}_not_allowed", f"{what} `{name}`{of} is not allowed by this gateway ({flag})")
+
+
+def _why_not(route: CompiledRoute, m: ModelInfo, fmt: str, tokens: int) -> str | None:
+    p = route.providers[m.provider_id]
+    if p.disabled:
+        return f"provider `{p.id}` is disabled"
+    if m.disabled:
+        return "model is disabled"
+    if fmt not in p.formats:
+        return f"provider `{p.id}` does not speak the {fmt} API format ({', '.join(p.formats)} only)"
+    if m.max_context_window and tokens > m.max_context_window:
+        return f"input of {tokens} tokens is over the model's context window of {m.max_context_window}"
+    return None
+
+
+def _as_list(value: Any, what: str, source: str) -> list[dict[str, Any]]:
+    """A strategy's result as a list of elements; a :class:`_Refused` (3806) for another type."""
+    if isinstance(value, dict) and "_ref" in value:
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, dict) and "_ref" in v for v in value):
+        return value
+    kind = type(value).__name__
+    raise _Refused(422, "ERR_NGROK_3806", f"Expression '{source}' must return an {what} or []{what}, got {kind}")
+
+
+class _Pool:
+    """What strategies range over: the static elements, the same with live metrics (made on
+    first need), the refs they may return, and the key their memoized results are filed under."""
+
+    __slots__ = ("static", "overlay", "metrics", "key", "_refs", "_live")
+
+    def __init__(self, static: list[dict[str, Any]], overlay: Any, metrics: MetricsSnapshot | None, key: Any,
+                 refs: frozenset[Any] | None = None) -> None:
+        self.static = static
+        self.overlay = overlay
+        self.metrics = metrics
+        self.key = key
+        self._refs = refs
+        self._live: list[dict[str, Any]] | None = None
+
+    def elements(self, live: bool) -> list[dict[str, Any]]:
+        if not live or not self.metrics:
+            return self.static
+        if self._live is None:
+            self._live = self.overlay(self.static, self.metrics)
+        return self._live
+
+    def keep(self, got: list[dict[str, Any]]) -> tuple[Any, ...]:
+        """The refs of ``got`` that are in the pool, each once, in ``got``'s order."""
+        if self._refs is None:
+            self._refs = frozenset(el["_ref"] for el in self.static)
+        refs = self._refs
+        return tuple(dict.fromkeys(r for el in got if (r := el["_ref"]) in refs))
+
+
+def _marker(metrics: MetricsSnapshot | None) -> Any:
+    """What identifies a metrics snapshot for the memo: None without metrics, its
+    ``version`` (an int a store bumps when its numbers change) when it has one; else
+    :data:`_UNVERSIONED`: a strategy reading the metrics of such a snapshot is not memoized
+    (holding snapshots, or trusting ``id()``, would keep memory or serve stale results)."""
+    if not metrics:
+        return None
+    version = metrics.get("version")
+    return ("version", version) if type(version) is int else _UNVERSIONED
+
+
+_UNVERSIONED = object()
+
+
+def _run(route: CompiledRoute, strategies: tuple[CompiledStrategy, ...], scope: dict[str, Any], name: str,
+         pool: _Pool, what: str, log: list[StrategyResult]) -> tuple[tuple[Any, ...], tuple[str, str] | None]:
+    """The refs of the first strategy with a non-empty result (within the pool), and the
+    first error met. A pure strategy's result is memoized on the route per pool (and per
+    metrics snapshot object when it reads live metrics)."""
+    first_error: tuple[str, str] | None = None
+    memo = route.memo
+    for i, s in enumerate(strategies):
+        if s.program is None:
+            log.append(StrategyResult(s.source, 0, s.error))
+            first_error = first_error or ("ERR_NGROK_3803", s.error or "")
+            continue
+        marker = _marker(pool.metrics) if s.live else None
+        key = (what, i, pool.key, marker) if s.pure and marker is not _UNVERSIONED else None
+        hit = memo.get(key) if key is not None else None
+        if hit is not None:
+            refs, count, error = hit
+        else:
+            scope[name] = pool.elements(s.live)
+            refs, count, error = (), 0, None
+            try:
+                got = _as_list(s.program.function(scope), what, s.source)
+                refs, count = pool.keep(got), len(got)
+            except CelError as e:
+                error = ("ERR_NGROK_3803", str(e))
+            except _Refused as e:
+                error = (e.error[1], e.error[2])
+            if key is not None:
+                route.remember(key, (refs, count, error))
+        log.append(StrategyResult(s.source, count, error[1] if error else None))
+        if error is not None:
+            first_error = first_error or error
+        elif refs:
+            return refs, None
+    return (), first_error
+
+
+def build_plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: MetricsSnapshot | None,
+               rng: random.Random | None) -> Plan:
+    fmt: ApiFormat = ai.api if ai.api in _FORMATS else "openai"  # type: ignore[assignment]
+    requested = requested_models(ai)
+    skipped: list[Candidate] = []
+    log: list[StrategyResult] = []
+    try:
+        return _plan(route, ai, act, metrics, rng, fmt, requested, skipped, log)
+    except _Refused as e:
+        return Plan(fmt, requested, tuple(log), tuple(skipped), e.error)
+
+
+def _plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: MetricsSnapshot | None,
+          rng: random.Random | None, fmt: ApiFormat, requested: tuple[str, ...], skipped: list[Candidate],
+          log: list[StrategyResult]) -> Plan:
+    limit = route.config.max_input_tokens
+    if limit is not None and ai.input_tokens > limit:
+        raise _Refused(413, "ERR_NGROK_3811", f"Input too large: {ai.input_tokens} tokens (max {limit}). "
+                       "Shorten your prompt.")
+    els: Elements = route.elements
+    auto = not requested or any(n.lower() == AUTO for n in requested)
+    scope = dict(act)
+    scope["ai.providers"] = els.providers[fmt]
+    scope["ai.authors"] = els.authors[fmt]
+    token = RNG.set(rng) if rng is not None else None
+    try:
+        if auto:
+            if not requested and not route.model_strategies:
+                raise _Refused(422, "ERR_NGROK_3804", "No matching models found: the request names no model")
+            static = els.models[fmt]
+            if not static:
+                raise _Refused(422, "ERR_NGROK_3805", f"Model selection returned no results: no provider "
+                               f"speaks the {fmt} API format")
+            if route.model_strategies:
+                positions = els.positions[fmt]
+                pool = _Pool(static, lambda items, snap: els.with_metrics(items, snap, positions), metrics,
+                             ("auto", fmt), els.refs[fmt])
+                refs, error = _run(route, route.model_strategies, scope, "ai.models", pool, "AIModel", log)
+                if not refs:
+                    raise _no_models(error)
+                models = [els.info[r] for r in refs]
+            else:
+                models = [els.info[el["_ref"]] for el in static]
+        else:
+            models = _named(route, requested, fmt, ai.input_tokens, skipped)
+            if route.model_strategies:
+                static = [els.element(m) for m in models]
+                pool = _Pool(static, els.with_metrics, metrics, (fmt, *(el["_ref"] for el in static)))
+                refs, error = _run(route, route.model_strategies, scope, "ai.models", pool, "AIModel", log)
+                if not refs:
+                    raise _no_models(error)
+                kept = set(refs)
+                for m in models:
+                    if (m.provider_id, m.id) not in kept:
+                        skipped.append(Candidate(m.provider_id, m.id, None, "not chosen by model_selection"))
+                models = [m for m in models if (m.provider_id, m.id) in kept]
+        candidates = _with_keys(route, models, scope, metrics, log, skipped)
+    finally:
+        if token is not None:
+            RNG.reset(token)
+    error = None
+    if not candidates:
+        error = (422, "ERR_NGROK_3808", "API key selection strategy failed: no key chosen for any candidate")
+    return Plan(fmt, requested, tuple(log), tuple(candidates) + tuple(skipped), error)
+
+
+def _no_models(error: tuple[str, str] | None) -> _Refused:
+    if error is not None:
+        code, message = error
+        if code == "ERR_NGROK_3806":
+            return _Refused(422, code, message)
+        return _Refused(422, code, f"Model selection failed: {message}")
+    return _Refused(422, "ERR_NGROK_3805", "Model selection returned no results: every strategy returned "
+                    "no model (of those the client named, when it named some)")
+
+
+def _named(route: CompiledRoute, requested: tuple[str, ...], fmt: str, tokens: int,
+           skipped: list[Candidate]) -> list[ModelInfo]:
+    """The requested models in the client's order (each name's providers in catalog order),
+    the unusable ones moved to ``skipped`` with their reason."""
+    out: list[ModelInfo] = []
+    seen: set[tuple[str, str]] = set()
+    refusal: _Refused | None = None
+    for name in requested:
+        try:
+            found = route.resolved.get(name)
+            if found is None:
+                try:
+                    found = _resolve(route, name)
+                except _Refused as e:
+                    route.remember_name(name, e)
+                    raise
+                route.remember_name(name, found)
+            elif isinstance(found, _Refused):
+                raise found
+        except _Refused as e:
+            refusal = refusal or e
+            skipped.append(Candidate("", name, None, e.error[2]))
+            continue
+        for m in found:
+            ref = (m.provider_id, m.id)
+            if ref in seen:
+                continue
+            seen.add(ref)
+            why = _why_not(route, m, fmt, tokens)
+            if why is None:
+                out.append(m)
+            else:
+                skipped.append(Candidate(m.provider_id, m.id, None, why))
+    if not out:
+        if refusal is not None:
+            raise refusal
+        raise _Refused(422, "ERR_NGROK_3805", "Model selection returned no results: " + "; ".join(
+            f"{c.provider}:{c.model}: {c.skipped_because}" for c in skipped))
+    return out
+
+
+def _with_keys(route: CompiledRoute, models: list[ModelInfo], scope: dict[str, Any],
+               metrics: MetricsSnapshot | None, log: list[StrategyResult],
+               skipped: list[Candidate]) -> list[Candidate]:
+    """For each model in order, a candidate per key in key order. Models are distinct and a
+    provider's key ids are distinct, so no (provider, model, key) comes twice."""
+    keys_of: dict[str, tuple[str | None, ...] | str] = {}
+    out: list[Candidate] = []
+    made = route.made_candidates
+    for m in models:
+        pid = m.provider_id
+        keys = keys_of.get(pid)
+        if keys is None:
+            keys = keys_of[pid] = _keys(route, pid, scope, metrics, log)
+        if isinstance(keys, str):
+            skipped.append(Candidate(pid, m.id, None, keys))
+            continue
+        memo = (pid, m.id, keys)
+        cands = made.get(memo)
+        if cands is None:
+            cands = tuple(Candidate(pid, m.id, kid) for kid in keys)
+            if m.known or m.custom:
+                route.remember_candidates(memo, cands)
+        out.extend(cands)
+    return out
+
+
+def _keys(route: CompiledRoute, pid: str, scope: dict[str, Any], metrics: MetricsSnapshot | None,
+          log: list[StrategyResult]) -> tuple[str | None, ...] | str:
+    """The key ids of a provider in try order ((None,): no configured key), or why none."""
+    provider = route.providers[pid]
+    if not provider.keys:
+        return (None,)
+    if not route.key_strategies:
+        return route.elements.key_ids[pid]
+    static = route.elements.keys[pid]
+    pool = _Pool(static, lambda _s, snap: key_elements(provider, snap), metrics, ("keys", pid))
+    refs, error = _run(route, route.key_strategies, scope, "ai.keys", pool, "AIKey", log)
+    if not refs:
+        detail = f": {error[1]}" if error else ""
+        return f"api_key_selection chose no key of provider `{pid}`{detail}"
+    return tuple(kid for _, kid in refs)

@@ -1,0 +1,145 @@
+"""One :class:`~aigw_policy.routing.model.Attempt` as the upstream request to send: a pure
+function of the client's request (as the policy's effects left it), the attempt and the
+attempt's key (already resolved by the gateway: the secret comes in as an argument and goes
+out only in the auth header).
+
+- URL: the provider's ``base_url`` + the request's path, without saying a version twice
+  (``https://api.groq.com/openai/v1`` + ``/v1/chat/completions`` is
+  ``.../openai/v1/chat/completions``); the client's query without ``key=``, then
+  ``attempt.query`` (whose names replace the client's);
+- body (a JSON object): ``model`` set to the attempt's model (Gemini: the model is the path's
+  ``/models/{model}:`` segment), the client's ``models: [...]`` fallback list removed (the
+  gateway's, not the upstream's), ``attempt.drop_params`` removed from the top level, then
+  ``attempt.body`` merged in (objects merged key by key, anything else replaced);
+- headers: the client's, less hop-by-hop ones, ``host``, ``content-length``,
+  ``accept-encoding`` (the proxy offers its own) and every credential header
+  (``authorization``, ``x-api-key``, ``x-goog-api-key``, ``api-key``; kept only in
+  passthrough mode for an attempt without a key), then
+  ``attempt.headers``, then the key in the provider's auth style (``bearer``,
+  ``x-api-key``, ``x-goog-api-key``; ``none``: no credential).
+
+>>> from aigw_policy.routing.model import Attempt, KeyRef, ProviderInfo
+>>> p = ProviderInfo("groq", base_url="https://api.groq.com/openai/v1")
+>>> a = Attempt(1, p, "llama-3.3-70b", KeyRef("k1", "sk", 0), "openai")
+>>> r = upstream_request("POST", "/v1/chat/completions", b"", {"authorization": "Bearer sk-gw"},
+...                      b'{"model":"gpt-4o"}', a, "sk-groq")
+>>> r.url, r.content, dict(r.headers)["authorization"]
+('https://api.groq.com/openai/v1/chat/completions', b'{"model":"llama-3.3-70b"}', 'Bearer sk-groq')
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+from .model import Attempt
+
+__all__ = ["CREDENTIAL_HEADERS", "UpstreamRequest", "upstream_request"]
+
+#: Headers that carry a credential in some provider's API: the client's are never forwarded.
+CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
+_DROP = CREDENTIAL_HEADERS | {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
+    "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding", "x-aigw-provider"}
+_GEMINI_MODEL = re.compile(r"/models/[^/:]+:")
+_VERSION = re.compile(r"^v\d+[a-z0-9]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    """What to send upstream. ``headers``: lower-case names, in order."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    content: bytes
+
+    def __repr__(self) -> str:  # the auth header holds the secret: never shown
+        return f"UpstreamRequest({self.method} {self.url}, {len(self.content)} bytes)"
+
+
+def upstream_request(method: str, path: str, query: bytes | str, headers: Mapping[str, str] | Iterable[tuple[str, str]],
+                     body: bytes, attempt: Attempt, secret: str | None, *, parsed: Any = None,
+                     passthrough: bool = False) -> UpstreamRequest:
+    """The upstream request of ``attempt`` (see the module's docstring). ``path``: the
+    request's path as on the wire (percent-encoded); ``body``: its bytes, replayable for
+    every attempt; ``parsed``: ``body`` already parsed (else parsed here when it is JSON).
+    ``secret``: the attempt key's value (None: no key, no credential header).
+    ``passthrough``: when there is no ``secret``, the client's own credential headers and
+    ``key=`` go upstream as they came (ngrok's passthrough mode: the gateway does not
+    authenticate clients, so their credential is their provider key)."""
+    keep = passthrough and secret is None
+    base = attempt.provider.base_url
+    if not base:
+        raise ValueError(f"provider `{attempt.provider.id}` has no base_url")
+    if attempt.format == "gemini":
+        path = _GEMINI_MODEL.sub(lambda _: f"/models/{quote(attempt.model, safe='')}:", path, count=1)
+    url = join_url(base, path)
+    pairs = [(k, v) for k, v in parse_qsl(query.decode("latin-1") if isinstance(query, bytes) else query,
+                                          keep_blank_values=True)
+             if (keep or k != "key") and k not in attempt.query]
+    pairs += list(attempt.query.items())
+    if pairs:
+        url += "?" + urlencode(pairs)
+    return UpstreamRequest(method.upper(), url, _headers(headers, attempt, secret, keep), _body(body, parsed, attempt))
+
+
+def join_url(base: str, path: str) -> str:
+    """``base`` + ``path``, the version segment said once: when ``base`` ends with the
+    version ``path`` starts with (``/v1``, ``/v1beta``), ``path`` loses it.
+
+    >>> join_url("https://api.openai.com/v1/", "/v1/chat/completions")
+    'https://api.openai.com/v1/chat/completions'
+    >>> join_url("https://api.anthropic.com", "/v1/messages")
+    'https://api.anthropic.com/v1/messages'
+    """
+    base = base.rstrip("/")
+    if not path.startswith("/"):
+        path = "/" + path
+    last = urlsplit(base).path.rsplit("/", 1)[-1]
+    first, _, rest = path[1:].partition("/")
+    if last and last == first and _VERSION.match(first):
+        path = "/" + rest
+    return base + path
+
+
+def _headers(given: Mapping[str, str] | Iterable[tuple[str, str]], attempt: Attempt,
+             secret: str | None, keep: bool) -> tuple[tuple[str, str], ...]:
+    items = [(k.lower(), v) for k, v in (given.items() if isinstance(given, Mapping) else given)]
+    extra = {k.lower(): str(v) for k, v in attempt.headers.items()}
+    drop = ((_DROP - CREDENTIAL_HEADERS) if keep else _DROP) | extra.keys()
+    drop |= {t.strip() for k, v in items if k == "connection" for t in v.lower().split(",")}
+    out = [(k, v) for k, v in items if k not in drop]
+    out += [(k, v) for k, v in extra.items() if k not in CREDENTIAL_HEADERS]
+    auth = attempt.provider.auth
+    if secret is not None and auth != "none":
+        out.append(("authorization", f"Bearer {secret}") if auth == "bearer" else (auth, secret))
+    return tuple(out)
+
+
+def _body(raw: bytes, parsed: Any, attempt: Attempt) -> bytes:
+    if parsed is None and raw[:1] in (b"{", b" ", b"\n", b"\t", b"\r"):
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            return raw
+    if not isinstance(parsed, dict):
+        return raw
+    new = {k: v for k, v in parsed.items() if k not in attempt.drop_params and k != "models"}
+    if attempt.format != "gemini":  # Gemini's model is in the path
+        new["model"] = attempt.model
+    _merge(new, attempt.body)
+    return json.dumps(new, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _merge(into: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for k, v in extra.items():
+        if isinstance(v, Mapping) and isinstance(into.get(k), dict):
+            into[k] = dict(into[k])
+            _merge(into[k], v)
+        else:
+            into[k] = v

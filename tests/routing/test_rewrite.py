@@ -1,0 +1,120 @@
+"""Forwarding an Attempt: URL, model in the body (Gemini: in the path), dropped params, merged
+body/headers/query, auth style; the client's credential never goes upstream."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aigw_policy.routing.model import Attempt, KeyRef, ProviderInfo
+from aigw_policy.routing.rewrite import join_url, upstream_request
+
+OPENAI = ProviderInfo("openai", base_url="https://api.openai.com/v1", auth="bearer")
+ANTHROPIC = ProviderInfo("anthropic", base_url="https://api.anthropic.com", formats=("anthropic",), auth="x-api-key")
+GOOGLE = ProviderInfo("google", base_url="https://generativelanguage.googleapis.com", formats=("gemini",),
+                      auth="x-goog-api-key")
+LOCAL = ProviderInfo("local", base_url="http://127.0.0.1:9/", auth="none")
+CLIENT_HEADERS = {"authorization": "Bearer sk-gw-client", "x-api-key": "sk-gw-client", "api-key": "sk-gw-client",
+                  "x-goog-api-key": "sk-gw-client", "content-type": "application/json", "content-length": "99",
+                  "host": "gw.local", "anthropic-version": "2023-06-01", "connection": "keep-alive, x-hop",
+                  "x-hop": "1", "accept-encoding": "br", "x-trace": "t1"}
+
+
+def attempt(provider: ProviderInfo = OPENAI, model: str = "gpt-4o-mini", fmt: str = "openai", **kw) -> Attempt:
+    return Attempt(1, provider, model, KeyRef("k1", "${secrets.get('v', 'n')}", 0), fmt, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("base", "path", "url"), [
+    ("https://api.openai.com/v1", "/v1/chat/completions", "https://api.openai.com/v1/chat/completions"),
+    ("https://api.openai.com/v1/", "/v1/chat/completions", "https://api.openai.com/v1/chat/completions"),
+    ("https://api.openai.com", "/v1/chat/completions", "https://api.openai.com/v1/chat/completions"),
+    ("https://api.groq.com/openai/v1", "/v1/chat/completions", "https://api.groq.com/openai/v1/chat/completions"),
+    ("https://g.example/v1beta", "/v1beta/models/x:generateContent", "https://g.example/v1beta/models/x:generateContent"),
+    ("https://proxy.example/v1", "/v2/things", "https://proxy.example/v1/v2/things"),
+    ("https://api.example/api", "/api/x", "https://api.example/api/api/x"),  # only versions are said once
+])
+def test_url(base: str, path: str, url: str) -> None:
+    assert join_url(base, path) == url
+
+
+def test_openai_body_headers_auth() -> None:
+    body = {"model": "gpt-4o", "models": ["gpt-4o", "claude"], "messages": [], "logprobs": True,
+            "metadata": {"a": 1, "b": 2}}
+    a = attempt(drop_params=frozenset({"logprobs"}), headers={"x-extra": "e", "x-trace": "replaced"},
+                query={"api-version": "2024"}, body={"metadata": {"b": 3, "c": 4}, "user": "u"})
+    r = upstream_request("post", "/v1/chat/completions", b"key=sk-gw-client&x=1", CLIENT_HEADERS,
+                         json.dumps(body).encode(), a, "sk-upstream")
+    assert r.method == "POST"
+    assert r.url == "https://api.openai.com/v1/chat/completions?x=1&api-version=2024"
+    sent = json.loads(r.content)
+    assert sent == {"model": "gpt-4o-mini", "messages": [], "metadata": {"a": 1, "b": 3, "c": 4}, "user": "u"}
+    h = dict(r.headers)
+    assert h["authorization"] == "Bearer sk-upstream"
+    assert [k for k, _ in r.headers].count("authorization") == 1
+    for gone in ("x-api-key", "api-key", "x-goog-api-key", "content-length", "host", "connection", "x-hop",
+                 "accept-encoding"):
+        assert gone not in h
+    assert h["x-extra"] == "e" and h["x-trace"] == "replaced" and h["anthropic-version"] == "2023-06-01"
+    assert "sk-gw-client" not in repr(r.headers) + r.url + r.content.decode()
+    assert "sk-upstream" not in repr(r)
+
+
+def test_anthropic_auth_style() -> None:
+    a = attempt(ANTHROPIC, "claude-haiku-4", "anthropic")
+    r = upstream_request("POST", "/v1/messages", "", CLIENT_HEADERS, b'{"model":"claude-opus-4","stream":true}', a, "sk-ant")
+    h = dict(r.headers)
+    assert h["x-api-key"] == "sk-ant" and "authorization" not in h
+    assert r.url == "https://api.anthropic.com/v1/messages"
+    assert json.loads(r.content) == {"model": "claude-haiku-4", "stream": True}
+
+
+def test_gemini_model_in_path_and_key_query_stripped() -> None:
+    a = attempt(GOOGLE, "gemini-2.5-flash", "gemini")
+    r = upstream_request("POST", "/v1beta/models/gemini-2.5-pro:streamGenerateContent", b"alt=sse&key=sk-gw-client",
+                         {"x-goog-api-key": "sk-gw-client"}, b'{"contents":[]}', a, "g-secret")
+    assert r.url == ("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+                     "?alt=sse")
+    assert dict(r.headers) == {"x-goog-api-key": "g-secret"}
+    assert json.loads(r.content) == {"contents": []}
+
+
+def test_no_key_no_credential_and_attempt_headers_cannot_smuggle_one() -> None:
+    a = attempt(LOCAL, headers={"Authorization": "Bearer from-config"})
+    r = upstream_request("POST", "/v1/chat/completions", b"", CLIENT_HEADERS, b'{"model":"x"}', a, "unused")
+    h = dict(r.headers)
+    assert not {"authorization", "x-api-key", "api-key", "x-goog-api-key"} & h.keys()
+    assert r.url == "http://127.0.0.1:9/v1/chat/completions"
+    r = upstream_request("POST", "/v1/chat/completions", b"", CLIENT_HEADERS, b'{"model":"x"}', attempt(), None)
+    assert "authorization" not in dict(r.headers)
+
+
+@pytest.mark.parametrize("raw", [b"", b"not json", b"[1,2]", b"\xff\xfe"])
+def test_non_object_bodies_pass_as_they_are(raw: bytes) -> None:
+    r = upstream_request("POST", "/v1/chat/completions", b"", {}, raw, attempt(), "s")
+    assert r.content == raw
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=8), st.integers() | st.text(max_size=5), max_size=6),
+       st.frozensets(st.text(min_size=1, max_size=8), max_size=4))
+def test_body_properties(body: dict, drop: frozenset) -> None:
+    a = attempt(drop_params=drop)
+    sent = json.loads(upstream_request("POST", "/v1/chat/completions", b"", {}, json.dumps(body).encode(), a, "s").content)
+    assert sent["model"] == "gpt-4o-mini"
+    assert not (drop - {"model"}) & sent.keys()
+    assert "models" not in sent
+    assert {k: v for k, v in sent.items() if k != "model"} == {k: v for k, v in body.items()
+                                                              if k not in drop and k not in ("model", "models")}
+
+
+def test_passthrough_keeps_the_clients_credential_only_without_a_key() -> None:
+    a = Attempt(1, OPENAI, "gpt-4o", None, "openai")
+    r = upstream_request("POST", "/v1/chat/completions", b"key=k&x=1", {"authorization": "Bearer sk-client-own"},
+                         b"{}", a, None, passthrough=True)
+    assert dict(r.headers)["authorization"] == "Bearer sk-client-own" and r.url.endswith("?key=k&x=1")
+    r = upstream_request("POST", "/v1/chat/completions", b"key=k", {"authorization": "Bearer sk-client-own"},
+                         b"{}", attempt(), "sk-upstream", passthrough=True)  # a configured key wins
+    assert dict(r.headers)["authorization"] == "Bearer sk-upstream" and "key=" not in r.url
+    assert [k for k, _ in r.headers].count("authorization") == 1
