@@ -5,8 +5,8 @@ written into the policy.
 
 The strategies (``model_selection.strategy[]``, ``api_key_selection.strategy[]``) are CEL
 over the selection environment (``ai.models``, ``ai.keys``), not the policy's: the generic
-CEL pass (:mod:`.cel_check`) does not see them (they sit inside the config's parts, see
-:func:`aigw_policy.ir.parts.walk_cel`); the planner's own lint stage checks them.
+CEL pass (:mod:`.cel_check`) does not see them (it reads a config's top-level fields only;
+they sit inside its parts); the planner's own lint stage checks them.
 """
 
 from __future__ import annotations

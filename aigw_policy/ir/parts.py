@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -18,7 +17,7 @@ from pydantic import BaseModel
 
 from .fields import field_kind
 
-__all__ = ["kind_at", "part_of", "walk_cel"]
+__all__ = ["kind_at", "part_of"]
 
 
 @cache
@@ -73,42 +72,4 @@ def kind_at(model: type[BaseModel], path: str) -> tuple[str, bool] | None:
             i += 1
         if i == len(parts):
             return "data", False
-    return None
-
-
-def walk_cel(model: type[BaseModel], values: dict[str, Any], prefix: str = "", *,
-             nested_only: bool = True) -> Iterator[tuple[str, str]]:
-    """``(path, CEL text)`` of every CEL field inside the parts of a config's written
-    ``values`` (models or plain data); with ``nested_only`` false, top-level CEL fields too."""
-    for name, value in values.items():
-        if value is None or name not in model.model_fields:
-            continue
-        path = f"{prefix}{name}"
-        nested = part_of(model, name)
-        if nested is not None:
-            part, is_list = nested
-            items = list(enumerate(value)) if is_list and isinstance(value, (list, tuple)) \
-                else [(None, value)]
-            for index, item in items:
-                at = path if index is None else f"{path}.{index}"
-                data = _written(item)
-                if data is not None:
-                    yield from walk_cel(part, data, at + ".", nested_only=False)
-            continue
-        if nested_only:
-            continue
-        kind = field_kind(model, name)
-        if kind == "cel" and isinstance(value, str):
-            yield path, value
-        elif kind == "cel_list" and isinstance(value, (list, tuple)):
-            for index, item in enumerate(value):
-                if isinstance(item, str):
-                    yield f"{path}.{index}", item
-
-
-def _written(item: Any) -> dict[str, Any] | None:
-    if isinstance(item, BaseModel):
-        return {k: v for k, v in item if v is not None}
-    if isinstance(item, dict):
-        return item
     return None

@@ -101,6 +101,13 @@ def test_actions_after_an_ai_gateway_that_continues_on_error_run():
 def test_strategies_are_not_checked_against_the_policy_environment():
     """`ai.models` is not a policy variable: the generic CEL pass must not see strategies
     (the planner's stage checks them against the selection environment)."""
+    config = ("      model_selection:\n        strategy: ['ai.models.filter(m, m.provider_id == \"x\")']\n"
+              "      providers: [{id: openai, api_keys: [{value: '${secrets.get(\"a\", \"b\")}'}]}]\n"
+              "      api_key_selection:\n        strategy: ['ai.keys']\n")
+    assert _codes(config) == []  # `ai.models` and `ai.keys` are no policy variables
+
+
+def test_a_bad_strategy_is_reported_by_the_strategies_stage_only():
     config = ("      model_selection:\n        strategy: ['ai.models.filter(m, m.no_such.x)']\n"
               "      api_key_selection:\n        strategy: ['ai.keys']\n")
     # the planner's stage (AIGW320-324, AIGW410-414) does report the strategy: no other pass does

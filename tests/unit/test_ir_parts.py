@@ -1,5 +1,5 @@
 """Nested parts of action configs (ir/parts.py): how a path through ``ai-gateway``'s config
-resolves, and where its CEL is (the hook the strategy checks use)."""
+resolves."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from aigw_policy.ir.actions import ACTIONS
 from aigw_policy.ir.ai_gateway import AiGateway, ProviderConfig, Selection
-from aigw_policy.ir.parts import kind_at, part_of, walk_cel
+from aigw_policy.ir.parts import kind_at, part_of
 
 
 def test_part_of():
@@ -34,22 +34,3 @@ def test_part_of():
 ])
 def test_kind_at(model, path, kind):
     assert kind_at(model, path) == kind
-
-
-def test_walk_cel_finds_the_strategies_and_nothing_else():
-    config = AiGateway.model_validate({
-        "headers": {"x-a": "${req.id}"},
-        "providers": [{"id": "openai", "api_keys": [{"value": "${secrets.get('a', 'b')}"}]}],
-        "model_selection": {"strategy": ["ai.models", "[]"]},
-        "api_key_selection": {"strategy": ["ai.keys"]},
-    })
-    assert list(walk_cel(AiGateway, config.written())) == [
-        ("model_selection.strategy.0", "ai.models"),
-        ("model_selection.strategy.1", "[]"),
-        ("api_key_selection.strategy.0", "ai.keys"),
-    ]
-    token = ACTIONS["token-limit"].model_validate(
-        {"name": "t", "capacity": 1, "rate": "1m", "cost": "2", "bucket_key": ["identity.team"]})
-    assert list(walk_cel(type(token), token.written())) == []
-    assert list(walk_cel(type(token), token.written(), nested_only=False)) == [
-        ("bucket_key.0", "identity.team"), ("cost", "2")]
