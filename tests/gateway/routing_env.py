@@ -30,8 +30,8 @@ POLICY = """\
 on_http_request:
   - name: budgets
     actions:
-      - type: token-limit
-        config: {name: model-tpm, capacity: 1000000, rate: 1m, bucket_key: ["ai.model"]}
+      - type: usage-cap
+        config: {name: model-tokens, limit: 1000000000, unit: tokens, period: day, bucket_key: ["ai.model"]}
   - name: tight
     expressions: ["'x-tight' in req.headers"]
     actions:
@@ -150,10 +150,26 @@ def record(gw: Any, rid: str) -> dict[str, Any]:
 
 
 def model_used(gw: Any, model: str) -> float:
-    """What the `model-tpm` limit holds for ``model`` now."""
+    """What the `model-tokens` cap holds for ``model`` now (a calendar cap: it does not decay)."""
     engine = gw.app.holder.current
-    spec = engine.compiled.limits["model-tpm"][1].limit.spec
+    spec = engine.compiled.limits["model-tokens"][1].limit.spec
     return engine.store.check([Charge(spec, model, 0)], time.time())[0].used
+
+
+def log_line(gw: Any, rid: str) -> dict[str, Any]:
+    """The decision log line of request ``rid`` (written just after its answer: waited for)."""
+    import json
+
+    from .conftest import WAIT
+
+    deadline = time.monotonic() + WAIT
+    while True:
+        for line in gw.log.getvalue().splitlines():
+            found = json.loads(line)
+            if found.get("aigw.request.id") == rid:
+                return found
+        assert time.monotonic() < deadline, f"no decision log line for {rid}"
+        time.sleep(0.02)
 
 
 def seen(stubs: Any, name: str) -> list[tuple[str, str]]:

@@ -16,8 +16,8 @@ import pytest
 
 from .conftest import ledger_records, record_of
 from .providers_stub import ANTHROPIC_USAGE, OPENAI_USAGE, Reply
-from .routing_env import (ENV_SECRETS, GATEWAY_KEY, SECRETS, fresh, grep_secrets, model_used, oai,  # noqa: F401
-                          record, routed, seen, stubs)
+from .routing_env import (ENV_SECRETS, GATEWAY_KEY, SECRETS, fresh, grep_secrets, log_line,  # noqa: F401
+                          model_used, oai, record, routed, seen, stubs)
 
 MSG = [{"role": "user", "content": "hi"}]
 
@@ -69,7 +69,7 @@ def test_model_failover_on_timeout(routed: Any, stubs: Any) -> None:
     assert raw.parse().choices[0].message.content == "beta:gpt-4o"
     rec = record(routed, raw.headers["x-aigw-decision-id"])
     assert_served(rec, "beta", "gpt-4o", 3, "b1")
-    tried = json.loads(routed.log.getvalue().splitlines()[-1])["aigw.route.attempts"]
+    tried = log_line(routed, raw.headers["x-aigw-decision-id"])["aigw.route.attempts"]
     assert [a["error"] for a in tried] == ["timeout", "timeout", None]
 
 
@@ -169,6 +169,7 @@ def test_no_secret_anywhere(routed: Any, stubs: Any) -> None:
         oai(routed).chat.completions.create(model="gpt-4o", messages=MSG)
     rid = caught.value.response.headers["x-aigw-decision-id"]
     ledger_records(routed.files["ledger"], rid)
+    log_line(routed, rid)  # written just after the answer: wait for it before looking
     texts = [routed.files["ledger"].read_text(), routed.log.getvalue(), httpx.get(routed.url + "/metrics").text,
              caught.value.response.text, repr(routed.app.route_metrics.snapshot(time.time()))]
     assert grep_secrets(*texts) == []
