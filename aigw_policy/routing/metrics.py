@@ -23,6 +23,7 @@ This is the one module of ``routing/`` that does I/O (the store's own connection
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import threading
@@ -177,17 +178,26 @@ class _Windowed(RouteMetrics):
         return None
 
     def _keep(self, now: float, snap: MetricsSnapshot) -> MetricsSnapshot:
+        """Stamp a new snapshot with a ``version`` (the planner memoizes strategies that read
+        metrics per version) and keep it for ``cache_s``."""
+        snap = {**snap, "version": next(_VERSIONS)}
         if self.cache_s > 0:
             self._cache = (int(now // SLOT_S), time.monotonic(), snap)
         return snap
 
 
+_VERSIONS = itertools.count(1)
+
+
 class MemoryRouteMetrics(_Windowed):
     """Live metrics in this process (``memory:`` store, ``explain``, tests). Thread-safe."""
 
-    def __init__(self, *, window: float = DEFAULT_WINDOW, max_pairs: int = DEFAULT_MAX_PAIRS) -> None:
-        super().__init__(window, max_pairs)
+    def __init__(self, *, window: float = DEFAULT_WINDOW, max_pairs: int = DEFAULT_MAX_PAIRS,
+                 cache_s: float = 0.0) -> None:
+        super().__init__(window, max_pairs, cache_s)
         self._lock = threading.Lock()
+        self._changes = 0  # records so far: an unchanged store gives the same snapshot (and version)
+        self._last: tuple[int, int, float, MetricsSnapshot] | None = None
         self._slots: OrderedDict[Pair, dict[int, dict[str, float]]] = OrderedDict()
         self._quota: OrderedDict[tuple[str, str], tuple[float, dict[str, int]]] = OrderedDict()
 
@@ -200,6 +210,7 @@ class MemoryRouteMetrics(_Windowed):
         first = self._first_slot(now)
         quota = quota_from_headers(outcome.headers)
         with self._lock:
+            self._changes += 1
             for pair in _pairs(attempt):
                 slots = self._slots.pop(pair, None) or {}
                 self._slots[pair] = slots  # most recent last
@@ -216,11 +227,22 @@ class MemoryRouteMetrics(_Windowed):
                 _cap(self._quota, self.max_pairs)
 
     def snapshot(self, now: float) -> MetricsSnapshot:
+        cached = self._cached(now)
+        if cached is not None:
+            return cached
         first = self._first_slot(now)
         with self._lock:
+            last, changes = self._last, self._changes
+            if last is not None and last[0] == first and last[1] == changes and now < last[2]:
+                return last[3]
             rows = [(pair, _sum(c for s, c in slots.items() if s >= first)) for pair, slots in self._slots.items()]
-            quotas = {k: q for k, (at, q) in self._quota.items() if at > now - self.window}
-        return _snapshot([(p, c) for p, c in rows if c], quotas, now - self.window, now)
+            live = [(k, at, q) for k, (at, q) in self._quota.items() if at > now - self.window]
+        quotas = {k: q for k, _, q in live}
+        # the snapshot stands until a record, the next slot, or the oldest quota ageing out
+        until = min((at + self.window for _, at, _ in live), default=math.inf)
+        snap = self._keep(now, _snapshot([(p, c) for p, c in rows if c], quotas, now - self.window, now))
+        self._last = (first, changes, until, snap)
+        return snap
 
 
 def _cap(d: OrderedDict[Any, Any], most: int) -> None:
@@ -489,4 +511,4 @@ def route_metrics_for(store: Any, *, window: float = DEFAULT_WINDOW, max_pairs: 
     if isinstance(store, RedisStore):
         return RedisRouteMetrics(store.url, prefix=store.prefix, window=window, max_pairs=max_pairs,
                                  timeout=store.timeout, cache_s=cache_s)
-    return MemoryRouteMetrics(window=window, max_pairs=max_pairs)
+    return MemoryRouteMetrics(window=window, max_pairs=max_pairs)  # its own records: seen at once

@@ -195,7 +195,9 @@ MetricsSnapshot = Mapping[str, Any]
 """Live metrics as selection strategies read them:
 ``{"models": {(provider, model): {"request_count": int, "latency": {...}, "error_rate": {...}}},
 "keys": {(provider, key_id): {"quota": {...}, "error_rate": {...}}}}`` in ngrok's shapes
-(``m.metrics.global.*``, ``k.quota.*``, ``k.error_rate.*``); absent pairs read as no traffic."""
+(``m.metrics.global.*``, ``k.quota.*``, ``k.error_rate.*``); absent pairs read as no traffic.
+``"version"``: an int that changes whenever the numbers may have (the planner memoizes
+strategies that read metrics per version)."""
 
 
 class RouteMetrics:

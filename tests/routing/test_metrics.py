@@ -94,7 +94,22 @@ def test_window_slides_and_quota_ages_out(metrics: Any) -> None:
     assert later["models"][("openai", "gpt-4o")]["request_count"] == 1
     assert later["models"][("openai", "gpt-4o")]["error_rate"]["total"] == 0.0
     assert later["keys"][("openai", "k1")]["quota"]["remaining_tokens"] is None
-    assert metrics.snapshot(T0 + 600) == {"models": {}, "keys": {}}
+    empty = metrics.snapshot(T0 + 600)
+    assert {k: v for k, v in empty.items() if k != "version"} == {"models": {}, "keys": {}}
+    assert type(empty["version"]) is int
+
+
+def test_an_unchanged_memory_store_gives_the_same_version(metrics: Any) -> None:
+    """The planner memoizes metric-reading strategies per version: a snapshot keeps its
+    version until a record, a slot change or a quota ageing out changes what it says."""
+    metrics.record(attempt(), AttemptOutcome(200, latency_ms=1.0, headers={"x-ratelimit-remaining-requests": "5"}), T0)
+    first = metrics.snapshot(T0 + 1)
+    assert metrics.snapshot(T0 + 1)["version"] == first["version"]
+    metrics.record(attempt(), AttemptOutcome(200, latency_ms=1.0), T0 + 2)
+    second = metrics.snapshot(T0 + 2)
+    if getattr(metrics, "cache_s", 0) == 0:  # a shared store is read again only after cache_s
+        assert second["version"] != first["version"]
+        assert second["models"][("openai", "gpt-4o")]["request_count"] == 2
 
 
 def test_no_key_no_key_metrics(metrics: Any) -> None:
