@@ -6,6 +6,7 @@ ports in a temp dir, joined by ``redis-cli --cluster create ... --cluster-replic
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -27,15 +28,25 @@ def cluster_missing() -> str | None:
 
 
 def free_ports(n: int) -> list[int]:
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
+    """``n`` ports free here, each with its cluster bus port (+10000) free too."""
+    rng = random.Random()
+    ports: list[int] = []
+    while len(ports) < n:
+        port = rng.randrange(20000, 55000)
+        if port in ports or port + 10000 in ports or port - 10000 in ports:
+            continue
+        if _bindable(port) and _bindable(port + 10000):
+            ports.append(port)
     return ports
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass

@@ -27,7 +27,7 @@ def serve(
     keys: Annotated[Path | None, typer.Option("--keys", envvar="AIGW_KEYS",
                                               help="Keys file: gateway keys -> identities (SPEC §11).")] = None,
     store: Annotated[str, typer.Option("--store", envvar="AIGW_STORE",
-                                       help="Limit store: memory:, sqlite:PATH or redis://...")] = "memory:",
+                                       help="Limit store: memory:, sqlite:PATH, redis://... or redis+cluster://...")] = "memory:",
     ledger: Annotated[str | None, typer.Option("--ledger", envvar="AIGW_LEDGER",
                                                help="Usage ledger: sqlite:PATH, jsonl:PATH or postgresql://...")] = None,
     prices: Annotated[Path | None, typer.Option("--prices", envvar="AIGW_PRICES",

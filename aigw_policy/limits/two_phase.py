@@ -76,6 +76,19 @@ class _Shard(_Protocol):
             return reply[2] == "1", _meta_charges(reply[3]), reply
         raise StoreUnavailable("redis cluster store: server clock does not settle in a window")
 
+    def probe(self, charges: Sequence[Charge], now: float) -> Generator[
+            list[str], Any, tuple[bool, list[Charge], list[str]]]:
+        """A check whose outcomes are built by the caller: (fits, the charges, the reply)."""
+        arg, t = self._now(now)
+        for _ in range(_TRIES):
+            reply = yield ["check", self.prefix, arg, "", *_charge_args(charges, t)]
+            if reply[0] == "retry":
+                t = float(reply[1])
+                self._learn(t)
+                continue
+            return reply[2] == "1", list(charges), reply
+        raise StoreUnavailable("redis cluster store: server clock does not settle in a window")
+
     def second(self, op: str, rid: str, now: float, *extra: str) -> Generator[list[str], Any, list[str]]:
         """``commit`` (with the reservation ttl) or ``abort`` of a first-phase hold."""
         reply = yield [op, self.prefix, self._now(now)[0], rid, *extra]
@@ -148,10 +161,10 @@ class ClusterProtocol:
     def check(self, charges: Sequence[Charge], now: float) -> Batch:
         groups = self._groups(charges)
         results, errors = yield from _lockstep(
-            {t: self._shard(t).check([charges[i] for i in ix], now) for t, ix in groups.items()})
+            {t: self._shard(t).probe([charges[i] for i in ix], now) for t, ix in groups.items()})
         if errors:
             raise _first(errors)
-        return _in_order(len(charges), groups, results)
+        return _merge(len(charges), groups, results, all(r[0] for r in results.values()))
 
     def reserve(self, rid: str, charges: Sequence[Charge], now: float) -> Batch:
         groups = self._groups(charges)
@@ -226,8 +239,8 @@ def _in_order(n: int, groups: Mapping[str, list[int]], results: Mapping[str, lis
 
 def _merge(n: int, groups: Mapping[str, list[int]], results: Mapping[str, Any],
            admitted: bool) -> list[Outcome]:
-    """The outcomes of a two-phase reserve, each built as if by one call that admitted the
-    request or not as a whole (``used`` counts the cost only when every tag admitted)."""
+    """The outcomes of a check or two-phase reserve, each built as if by one call that admits
+    the request or not as a whole (``used`` counts the cost only when every tag admits)."""
     out: list[Any] = [None] * n
     for tag, ix in groups.items():
         _, recorded, reply = results[tag]
