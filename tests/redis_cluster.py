@@ -97,13 +97,16 @@ class Cluster:
                     if n["master"] == master and n["fail"] == "False")
 
     def wait_ok(self, timeout: float = 60.0) -> None:
-        """Until every live node reports cluster_state:ok and 3 primaries hold slots."""
+        """Until every live node reports cluster_state:ok, 3 primaries hold slots and every
+        live replica is in sync with its primary (it could not take over otherwise)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             live = [p for p in self.ports if self.procs[p].poll() is None]
             try:
                 if all("cluster_state:ok" in self.cli(p, "cluster", "info") for p in live) \
-                        and len(self.primaries()) == 3:
+                        and len(self.primaries()) == 3 and all(
+                            "role:master" in info or "master_link_status:up" in info
+                            for info in (self.cli(p, "info", "replication") for p in live)):
                     return
             except (RuntimeError, subprocess.TimeoutExpired):
                 pass
@@ -136,6 +139,7 @@ def _spawn(port: int, root: Path, node_timeout: int) -> subprocess.Popen:
     return subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
          "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", str(node_timeout),
+         "--cluster-replica-validity-factor", "0",  # a replica may always take over
          "--dir", str(d), "--save", "", "--appendonly", "no", "--protected-mode", "no",
          "--logfile", str(d / "log")],
         cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
