@@ -15,12 +15,14 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .nats_sink import connect, parse_nats_url
 from .record import UsageRecord
-from .sinks import Sink
 from .usage_codec import decode, format_of
+
+if TYPE_CHECKING:
+    from .sinks import Sink
 
 __all__ = ["ConsumeStats", "consume"]
 

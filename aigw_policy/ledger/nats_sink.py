@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from ..redact import redact
 from .record import PENDING, UsageRecord, keep_final
-from .sinks import LedgerError
+from .errors import LedgerError
 from .usage_codec import FORMATS, Format, content_type, decode, encode, format_of
 
 __all__ = ["NatsSink", "NatsTarget", "parse_nats_url"]

@@ -21,16 +21,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ..limits.sqlite_open import open_sqlite
 from ..providers.usage import TOKEN_FIELDS
 from ..redact import redact
+from .errors import LedgerError
 from .record import COLUMNS, PENDING, UsageRecord, keep_final
 
 _QCOLS = ", ".join(f'"{c}"' for c in COLUMNS)  # quoted: `user` is reserved in PostgreSQL
 
 DEFAULT_LEDGER = "sqlite:aigw-usage.db"
 TABLE = "aigw_usage"
-
-
-class LedgerError(Exception):
-    """The ledger could not be opened, written or read (message names the sink)."""
 
 
 class Sink(Protocol):
