@@ -13,7 +13,8 @@ them from a common start. Workloads:
   a two-phase reserve on the cluster (two round trips), one call on the single Redis.
 
 Rounds alternate the targets, so a burst of load on the shared machine does not land on one
-side only; the medians over rounds are printed, with the ratios cluster / single. With Python
+side only; the medians over rounds are printed, with the ratios cluster / single, then the
+median latency of one reserve from one client. With Python
 clients on a few cores the clients, not Redis, are usually the bottleneck: the ratio then
 measures the cluster client's cost, and the per-shard capacity is in scale_model.py.
 """
@@ -79,6 +80,19 @@ def _round(url: str, procs: int, n: int, cross: bool) -> tuple[float, float]:
     return total / elapsed, (trips - procs) / total  # less each client's connect check
 
 
+def _latency(url: str, cross: bool, n: int = 400) -> float:
+    """Median milliseconds of one reserve, one client, one call at a time."""
+    store = from_url(url, hash_tag=f"lat-{uuid.uuid4().hex[:8]}")
+    store.check([], time.time())
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        store.reserve(uuid.uuid4().hex, _charges(i, cross), time.time())
+        times.append(time.perf_counter() - t0)
+    store.close()
+    return 1000 * statistics.median(times)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--procs", type=int, default=4)
@@ -107,6 +121,10 @@ def main() -> None:
         print(f"{'workload':<12} {'target':<8} {'reserves/s':>11} {'round trips/reserve':>20}")
         for (work, name), values in rates.items():
             print(f"{work:<12} {name:<8} {statistics.median(values):>11,.0f} {trips[(work, name)]:>20.2f}")
+        print("latency of one reserve, one client at a time (median ms):")
+        for work in ("one-shard", "cross-shard"):
+            for name, url in targets.items():
+                print(f"  {work:<12} {name:<8} {_latency(url, work == 'cross-shard'):.3f}")
         for work in ("one-shard", "cross-shard"):
             ratio = statistics.median(rates[(work, "cluster")]) / statistics.median(rates[(work, "single")])
             print(f"ratio cluster / single, {work}: {ratio:.2f}")
