@@ -137,22 +137,32 @@ class RedisClusterStore(SettleRetry):
                 got = pipe.execute(raise_on_error=False)
             except redis.RedisError as e:
                 got = [e] * len(todo)
-            again = []
-            for i, r in zip(todo, got):
-                if isinstance(r, redis.exceptions.NoScriptError):
-                    self._sha = None
-                    again.append(i)
-                elif isinstance(r, Exception) and _passing(r) and time.monotonic() < deadline:
-                    again.append(i)
-                elif isinstance(r, Exception):
-                    replies[i] = self._unavailable(r)
-                else:
-                    replies[i] = r
+            again = self._sort(todo, got, replies, deadline)
             if not again:
                 return replies
             todo = again
             time.sleep(0.05)
             self._relearn()
+
+    def _sort(self, todo: list[int], got: list[Any], replies: list[Any], deadline: float) -> list[int]:
+        """Put each reply in its place (a :class:`StoreUnavailable` for a call that failed for
+        good); return the calls to send again: those that failed for a passing reason, or
+        found the script missing (a promoted replica), while ``failover_wait`` lasts."""
+        import redis
+
+        again = []
+        for i, r in zip(todo, got):
+            if not isinstance(r, Exception):
+                replies[i] = r
+                continue
+            if isinstance(r, redis.exceptions.NoScriptError):
+                self._sha = None
+            if (isinstance(r, redis.exceptions.NoScriptError) or _passing(r)) \
+                    and time.monotonic() < deadline:
+                again.append(i)
+            else:
+                replies[i] = self._unavailable(r)
+        return again
 
     def _relearn(self) -> None:
         try:
@@ -208,17 +218,7 @@ class RedisClusterStore(SettleRetry):
                 got = await pipe.execute(raise_on_error=False)
             except redis.RedisError as e:
                 got = [e] * len(todo)
-            again = []
-            for i, r in zip(todo, got):
-                if isinstance(r, redis.exceptions.NoScriptError):
-                    self._sha = None
-                    again.append(i)
-                elif isinstance(r, Exception) and _passing(r) and time.monotonic() < deadline:
-                    again.append(i)
-                elif isinstance(r, Exception):
-                    replies[i] = self._unavailable(r)
-                else:
-                    replies[i] = r
+            again = self._sort(todo, got, replies, deadline)
             if not again:
                 return replies
             todo = again
@@ -291,17 +291,18 @@ class RedisClusterStore(SettleRetry):
 
 
 def _passing(error: BaseException) -> bool:
-    """An error after which the call may be sent again: it did not run, or it ran and sending
-    it again changes nothing (every step is idempotent by request id)."""
+    """An error after which the call may be sent again: it did not run (the slot moved, the
+    cluster is failing over, the node is loading or became a replica), or it may have run and
+    sending it again changes nothing (a lost connection: every step is idempotent by request
+    id)."""
     import redis.exceptions as x
 
-    if isinstance(error, (x.ResponseError,)) and not isinstance(
-            error, (x.MovedError, x.AskError, x.TryAgainError, x.ClusterDownError)):
-        text = str(error)
-        return text.startswith(("MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN", "LOADING", "READONLY"))
-    return isinstance(error, (x.ConnectionError, x.TimeoutError, x.MovedError, x.AskError,
-                              x.TryAgainError, x.ClusterDownError, x.ClusterError,
-                              x.SlotNotCoveredError, x.BusyLoadingError))
+    if isinstance(error, (x.ConnectionError, x.TimeoutError, x.ClusterError, x.AskError,
+                          x.TryAgainError, x.SlotNotCoveredError, x.BusyLoadingError,
+                          x.ReadOnlyError)):
+        return True
+    return isinstance(error, x.ResponseError) and str(error).startswith(
+        ("MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN", "LOADING", "READONLY"))
 
 
 def _load_everywhere(client: Any) -> str:

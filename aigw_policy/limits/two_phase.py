@@ -28,6 +28,7 @@ round trip): the price of never over-admitting without a global lock.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
@@ -51,7 +52,9 @@ class _Shard(_Protocol):
 
     def __init__(self, prefix: str, owner: ClusterProtocol) -> None:
         self._owner = owner
+        learned = owner.offset
         super().__init__(prefix, owner.clock, owner.reservation_ttl, owner.record_ttl)
+        owner.offset = learned  # (the base class starts from no offset)
 
     @property  # type: ignore[override]
     def offset(self) -> float | None:
@@ -145,6 +148,7 @@ class ClusterProtocol:
         self.max_located = max_located
         # where each admitted, unsettled request's charges live: request id -> tag -> positions
         self.located: dict[str, dict[str, list[int]]] = {}
+        self._located_lock = threading.Lock()
         self.cross_shard = 0  # reserves that took two phases (benchmarks, tests)
 
     def _shard(self, tag: str) -> _Shard:
@@ -154,9 +158,14 @@ class ClusterProtocol:
         return group(charges, self.base, self.rule) or {self.base: []}
 
     def _remember(self, rid: str, groups: dict[str, list[int]]) -> None:
-        if len(self.located) >= self.max_located:  # the oldest first: dicts keep order
-            self.located.pop(next(iter(self.located)))
-        self.located[rid] = groups
+        with self._located_lock:
+            if len(self.located) >= self.max_located:  # the oldest first: dicts keep order
+                self.located.pop(next(iter(self.located)))
+            self.located[rid] = groups
+
+    def _forget(self, rid: str) -> None:
+        with self._located_lock:
+            self.located.pop(rid, None)
 
     def check(self, charges: Sequence[Charge], now: float) -> Batch:
         groups = self._groups(charges)
@@ -208,7 +217,7 @@ class ClusterProtocol:
             {t: self._shard(t).reconcile(rid, actual, now) for t in groups})
         if errors:
             raise _first(errors)
-        self.located.pop(rid, None)
+        self._forget(rid)
         return _in_order(sum(map(len, groups.values())), groups, results)
 
     def release(self, rid: str, now: float) -> Batch:
@@ -218,7 +227,7 @@ class ClusterProtocol:
         _, errors = yield from _lockstep({t: self._shard(t).release(rid, now) for t in groups})
         if errors:
             raise _first(errors)
-        self.located.pop(rid, None)
+        self._forget(rid)
         return None
 
     def seed(self, spec: LimitSpec, key: str, used: float, now: float) -> Batch:
