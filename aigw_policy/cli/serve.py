@@ -29,7 +29,7 @@ def serve(
     store: Annotated[str, typer.Option("--store", envvar="AIGW_STORE",
                                        help="Limit store: memory:, sqlite:PATH, redis://... or redis+cluster://...")] = "memory:",
     ledger: Annotated[str | None, typer.Option("--ledger", envvar="AIGW_LEDGER",
-                                               help="Usage ledger: sqlite:PATH, jsonl:PATH or postgresql://...")] = None,
+                                               help="Usage ledger: sqlite:PATH, jsonl:PATH, postgresql://... or nats://HOST:PORT/SUBJECT")] = None,
     prices: Annotated[Path | None, typer.Option("--prices", envvar="AIGW_PRICES",
                                                 help="Price overrides (JSON or YAML), over the bundled prices.")] = None,
     host: Annotated[str, typer.Option("--host", envvar="AIGW_HOST", help="Address to listen on.")] = "127.0.0.1",
