@@ -203,9 +203,11 @@ class ClusterProtocol:
             {t: self._shard(t).second("commit", rid, now, _f(self.reservation_ttl))
              for t in groups})
         if errors or any(r[0] != "ok" for r in done.values()):
+            # a commit failed or found its hold expired: undo them all, as if never admitted
             yield from _lockstep({t: self._shard(t).second("abort", rid, now) for t in groups})
-            raise errors and _first(errors) or StoreUnavailable(
-                "redis cluster store: a first-phase hold expired before its commit")
+            if errors:
+                raise _first(errors)
+            raise StoreUnavailable("redis cluster store: a first-phase hold expired before its commit")
         self._remember(rid, groups)
         return _merge(len(charges), groups, results, True)
 

@@ -149,6 +149,22 @@ def test_a_batch_published_twice_is_stored_once(subject_url, fmt):
         sink.close()
 
 
+def test_the_gateway_ledger_writes_to_jetstream(subject_url):
+    """``serve --ledger nats://...``: the ledger's writer thread publishes and ``record``
+    returns once JetStream has stored the record; ``usage`` reads the stream back."""
+    from aigw_policy.ledger import Ledger
+
+    records = _records(20, prefix="gw")
+    with Ledger(subject_url) as ledger:
+        ledger.record_many(records)
+    sink = open_sink(subject_url)
+    try:
+        assert sorted(sink.read(), key=lambda r: r.input_tokens) == records
+        assert _stream_count(sink) == 20
+    finally:
+        sink.close()
+
+
 def _stream_count(sink) -> int:
     async def count() -> int:
         info = await sink._nc.jetstream().stream_info(sink.target.stream)
