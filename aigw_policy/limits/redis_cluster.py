@@ -135,7 +135,7 @@ class RedisClusterStore(SettleRetry):
                     pipe.evalsha(sha, 1, calls[i][1] + "pending", *calls[i])
                 self.round_trips += 1
                 got = pipe.execute(raise_on_error=False)
-            except redis.RedisError as e:
+            except (redis.RedisError, redis.exceptions.RedisClusterException) as e:
                 got = [e] * len(todo)
             again = self._sort(todo, got, replies, deadline)
             if not again:
@@ -216,7 +216,7 @@ class RedisClusterStore(SettleRetry):
                     pipe.evalsha(sha, 1, calls[i][1] + "pending", *calls[i])
                 self.round_trips += 1
                 got = await pipe.execute(raise_on_error=False)
-            except redis.RedisError as e:
+            except (redis.RedisError, redis.exceptions.RedisClusterException) as e:
                 got = [e] * len(todo)
             again = self._sort(todo, got, replies, deadline)
             if not again:
@@ -298,6 +298,7 @@ def _passing(error: BaseException) -> bool:
     import redis.exceptions as x
 
     if isinstance(error, (x.ConnectionError, x.TimeoutError, x.ClusterError, x.AskError,
+                          x.RedisClusterException,
                           x.TryAgainError, x.SlotNotCoveredError, x.BusyLoadingError,
                           x.ReadOnlyError)):
         return True

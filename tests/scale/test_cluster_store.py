@@ -235,6 +235,25 @@ def test_many_tenants_spread_over_every_primary(cluster):
         store.close()
 
 
+def test_an_unreachable_cluster_is_store_unavailable_without_its_password():
+    from aigw_policy.limits.model import StoreUnavailable
+
+    store = from_url("redis+cluster://:s3cret@127.0.0.1:1", failover_wait=0.2, timeout=0.2)
+    with pytest.raises(StoreUnavailable) as sync_error:
+        store.reserve("r", [Charge(TENANT, "acme", 1)], time.time())
+
+    async def areserve():
+        try:
+            await store.areserve("r", [Charge(TENANT, "acme", 1)], time.time())
+        finally:
+            await store.aclose()
+
+    with pytest.raises(StoreUnavailable) as async_error:
+        asyncio.run(areserve())
+    for error in (sync_error, async_error):
+        assert "s3cret" not in str(error.value) and "127.0.0.1:1" in str(error.value)
+
+
 @pytest.mark.parametrize("url, error", [
     ("redis+cluster://127.0.0.1:1?shard=tenant", "shard must be one of first, key, one"),
     ("redis+cluster://127.0.0.1:1?prepare_ttl=0", "prepare_ttl must be a positive number"),
