@@ -66,8 +66,19 @@ async def consume(source: str, into: Sink, *, durable: str = "aigw-ledger", batc
             idle_since = time.monotonic()
             await _one_batch(msgs, into, stats)
     finally:
-        await nc.drain()
+        await close(nc)
     return stats
+
+
+async def close(nc: Any) -> None:
+    """Send what is buffered (the last acknowledgements), then close: a ``drain`` would also
+    wait for the pull subscription, which can outlast its timeout on a busy server. An
+    acknowledgement lost here only means a redelivery, written again to no effect."""
+    try:
+        await nc.flush(timeout=5)
+    except Exception:  # noqa: BLE001 - closing: the batch is committed either way
+        pass
+    await nc.close()
 
 
 async def _one_batch(msgs: list[Any], into: Sink, stats: ConsumeStats) -> None:

@@ -183,8 +183,8 @@ class NatsSink:
 
     def close(self) -> None:
         with self._lock:
-            try:
-                self._loop.run(self._nc.drain(), TIMEOUT)
+            try:  # every publish was acknowledged: nothing is buffered
+                self._loop.run(self._nc.close(), TIMEOUT)
             except Exception:  # noqa: BLE001 - closing: nothing left to report to
                 pass
             self._loop.stop()

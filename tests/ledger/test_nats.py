@@ -236,10 +236,10 @@ def test_a_consumer_killed_mid_run_loses_nothing_and_doubles_nothing(subject_url
         sink.write_batch(records[i:i + 500])
     sink.close()
     first = _consumer(subject_url, pg_url)
-    deadline = time.monotonic() + 120
+    give_up_at = time.monotonic() + 120
     while _pg_rows(pg_url)[0] < N // 4:
         assert first.poll() is None, first.stderr.read()
-        assert time.monotonic() < deadline, "the consumer wrote nothing"
+        assert time.monotonic() < give_up_at, "the consumer wrote nothing"
         time.sleep(0.02)
     first.send_signal(signal.SIGKILL)
     first.wait()
