@@ -42,7 +42,6 @@ async def consume(source: str, into: Sink, *, durable: str = "aigw-ledger", batc
                   stop: asyncio.Event | None = None) -> ConsumeStats:
     """Consume ``source`` (``nats://HOST:PORT/SUBJECT``) into ``into`` until ``stop`` is set,
     or until no message came for ``idle_exit`` seconds."""
-    from nats.errors import TimeoutError as NatsTimeout
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
     target = parse_nats_url(source)
@@ -59,7 +58,7 @@ async def consume(source: str, into: Sink, *, durable: str = "aigw-ledger", batc
         while stop is None or not stop.is_set():
             try:
                 msgs = await sub.fetch(batch, timeout=1.0)
-            except NatsTimeout:
+            except TimeoutError:  # nats-py's, or asyncio's when the wait ran out first
                 if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
                     break
                 continue

@@ -155,7 +155,6 @@ class NatsSink:
                 yield rec
 
     async def _read_all(self) -> dict[str, UsageRecord]:
-        from nats.errors import TimeoutError as NatsTimeout
         from nats.js.api import AckPolicy, ConsumerConfig
 
         js = self._nc.jetstream(timeout=TIMEOUT)
@@ -170,7 +169,7 @@ class NatsSink:
                     break
                 try:
                     msgs = await sub.fetch(min(1000, info.num_pending), timeout=2.0)
-                except NatsTimeout:
+                except TimeoutError:  # nats-py's, or asyncio's when the wait ran out first
                     continue
                 for m in msgs:
                     try:
