@@ -21,16 +21,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ..limits.sqlite_open import open_sqlite
 from ..providers.usage import TOKEN_FIELDS
 from ..redact import redact
+from .errors import LedgerError
 from .record import COLUMNS, PENDING, UsageRecord, keep_final
 
 _QCOLS = ", ".join(f'"{c}"' for c in COLUMNS)  # quoted: `user` is reserved in PostgreSQL
 
 DEFAULT_LEDGER = "sqlite:aigw-usage.db"
 TABLE = "aigw_usage"
-
-
-class LedgerError(Exception):
-    """The ledger could not be opened, written or read (message names the sink)."""
 
 
 class Sink(Protocol):
@@ -300,11 +297,16 @@ def local_path(url: str) -> tuple[str, str] | None:
 
 
 def open_sink(url: str = DEFAULT_LEDGER) -> Sink:
-    """``jsonl:PATH``, ``sqlite:PATH`` (also ``sqlite:///PATH``) or ``postgresql://...``."""
+    """``jsonl:PATH``, ``sqlite:PATH`` (also ``sqlite:///PATH``), ``postgresql://...`` or
+    ``nats://HOST:PORT/SUBJECT`` (usage events on JetStream, ``nats_sink.py``)."""
     if url.startswith(("postgresql://", "postgres://")):
         return PostgresSink(url)
+    if url.startswith(("nats://", "tls://")):
+        from .nats_sink import NatsSink  # noqa: PLC0415 - optional dependency
+
+        return NatsSink(url)
     local = local_path(url)
     if local is None:
-        raise LedgerError(f"bad ledger url `{redact(url)}` (use `sqlite:PATH`, `jsonl:PATH` or `postgresql://...`)")
+        raise LedgerError(f"bad ledger url `{redact(url)}` (use `sqlite:PATH`, `jsonl:PATH`, `postgresql://...` or `nats://HOST:PORT/SUBJECT`)")
     scheme, path = local
     return SqliteSink(path) if scheme == "sqlite" else JsonlSink(path)

@@ -1,10 +1,11 @@
 """The Redis store's server-side script: ``accounting.py`` and the stateful parts of
 ``algorithms.py`` (``used_before``, ``fits``, ``apply``, ``adjust``), line for line in Lua.
 
-One script, one call per step (``check``, ``reserve``, ``reconcile``, ``release``, ``seed``),
-atomic on the server. Every key lives under one hash tag (``{aigw}`` by default), so the
-script is valid on Redis Cluster: ``KEYS[1]`` (the pending-reservation index) routes the call,
-and cells and records share its slot.
+One script, one call per step (``check``, ``reserve``, ``reconcile``, ``release``, ``seed``,
+and ``commit`` / ``abort``, the second phase of a cross-shard reserve), atomic on the server.
+Every key of one call lives under one hash tag (``{aigw}`` by default), so the script is valid
+on Redis Cluster: ``KEYS[1]`` (the pending-reservation index) routes the call, and cells and
+records share its slot. ``redis_cluster.py`` calls it once per hash tag a request touches.
 
 Numbers cross the boundary as ``%.17g`` strings (exact for doubles), never as Lua numbers
 (which Redis would truncate to integers) nor through cjson (14 digits).
@@ -113,8 +114,12 @@ local function sweep()
       local deltas = {}
       for i, it in ipairs(rec.it) do deltas[i] = -N(it.cost) end
       settle(rec, deltas)
-      rec.st = 'expired'
-      putr(rid, rec)
+      if rec.tp == '1' and rec.cm ~= '1' then
+        redis.call('DEL', P .. 'r:' .. rid)  -- a prepare never committed: forgotten
+      else
+        rec.st = 'expired'
+        putr(rid, rec)
+      end
     end
     redis.call('ZREM', PENDING, rid)
   end
@@ -181,11 +186,13 @@ if op == 'check' then
 end
 
 if op == 'reserve' then
-  -- ARGV[4] = request id, ARGV[5] = count, charges, then ttl, keep, meta
+  -- ARGV[4] = request id, ARGV[5] = count, charges, then ttl, keep, meta, and '1' for the
+  -- first phase of a cross-shard reserve (two_phase.py: held for ttl unless committed)
   local rid = ARGV[4]
   local list = charges(5)
   local tail = 5 + #list * W
   local ttl, keep, meta = tonumber(ARGV[tail + 1]), tonumber(ARGV[tail + 2]), ARGV[tail + 3]
+  local tp = ARGV[tail + 4] == '1'
   sweep()
   local rec = getr(rid)
   if rec ~= nil then return reply_reserve(rec) end
@@ -204,7 +211,8 @@ if op == 'reserve' then
                 rc = F(reads[i][1]), rp = F(reads[i][2])}
   end
   rec = {st = allok and 'reserved' or 'denied', now = F(now), exp = F(now + ttl),
-         keep = F(now + keep), adm = allok and '1' or '0', meta = meta, it = items}
+         keep = F(now + keep), adm = allok and '1' or '0', meta = meta, it = items,
+         tp = tp and '1' or nil}
   if allok and #list > 0 then  -- a request that reserved nothing keeps no record
     putr(rid, rec)
     redis.call('ZADD', PENDING, F(now + ttl), rid)
@@ -288,6 +296,36 @@ if op == 'release' then
   rec.st = 'released'
   redis.call('ZREM', PENDING, rid)
   putr(rid, rec)
+  return {'ok', F(now)}
+end
+
+if op == 'commit' then
+  -- the second phase of a cross-shard reserve: hold the prepared reservation for ARGV[5]
+  -- seconds (the store's reservation ttl) instead of the short prepare ttl
+  local rid = ARGV[4]
+  sweep()
+  local rec = getr(rid)
+  if rec == nil or rec.st ~= 'reserved' then return {'gone', F(now)} end
+  if rec.cm ~= '1' then
+    rec.cm = '1'
+    rec.exp = F(now + tonumber(ARGV[5]))
+    redis.call('ZADD', PENDING, rec.exp, rid)
+    putr(rid, rec)
+  end
+  return {'ok', F(now)}
+end
+
+if op == 'abort' then
+  -- roll back a cross-shard reserve that another shard denied: give back and forget
+  local rid = ARGV[4]
+  sweep()
+  local rec = getr(rid)
+  if rec == nil or rec.st ~= 'reserved' or rec.tp ~= '1' then return {'none', F(now)} end
+  local deltas = {}
+  for i, it in ipairs(rec.it) do deltas[i] = -N(it.cost) end
+  settle(rec, deltas)
+  redis.call('DEL', P .. 'r:' .. rid)
+  redis.call('ZREM', PENDING, rid)
   return {'ok', F(now)}
 end
 

@@ -1,5 +1,5 @@
-"""A limit store from its URL: ``memory:``, ``sqlite:PATH`` or ``redis://...`` (``serve --store``,
-``Engine(store="...")``)."""
+"""A limit store from its URL: ``memory:``, ``sqlite:PATH``, ``redis://...`` or
+``redis+cluster://...`` (``serve --store``, ``Engine(store="...")``)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ __all__ = ["from_url"]
 
 
 def from_url(url: str, **options: Any) -> LimitStore:
-    """A store from ``memory:``, ``sqlite:PATH`` or ``redis://...`` (``serve --store``).
+    """A store from ``memory:``, ``sqlite:PATH``, ``redis://...`` or ``redis+cluster://...``
+    (``serve --store``).
 
     A Redis URL may end with ``?outbox=PATH``: the file that keeps reconciles and releases
     Redis did not acknowledge until a retry lands, across restarts (see docs/limits.md).
+    A cluster URL names one node and may end with ``?shard=first|key|one`` (the shard rule,
+    ``sharding.py``) and ``prepare_ttl=SECONDS``.
     """
     if url in ("memory:", "memory", ""):
         return MemoryStore(**options)
@@ -31,9 +34,34 @@ def from_url(url: str, **options: Any) -> LimitStore:
         if outbox:
             options.setdefault("outbox", outbox)
         return RedisStore(url, **options)
+    if url.startswith(("redis+cluster://", "rediss+cluster://")):
+        from .redis_cluster import RedisClusterStore
+
+        url, shard = _take_query(url, "shard")
+        url, prepare_ttl = _take_query(url, "prepare_ttl")
+        if urlsplit(url).query:
+            from ..redact import redact
+
+            raise ValueError(f"unknown option in store url {redact(url)!r} (shard, prepare_ttl)")
+        if shard is not None:
+            options.setdefault("shard", shard)
+        if prepare_ttl is not None:
+            options.setdefault("prepare_ttl", _seconds(prepare_ttl))
+        return RedisClusterStore(url, **options)
     from ..redact import redact
 
-    raise ValueError(f"unknown store url {redact(url)!r} (memory:, sqlite:PATH or redis://...)")
+    raise ValueError(f"unknown store url {redact(url)!r} "
+                     "(memory:, sqlite:PATH, redis://... or redis+cluster://...)")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"prepare_ttl must be a positive number of seconds, not {text!r}")
+    return value
 
 
 def _take_query(url: str, name: str) -> tuple[str, str | None]:

@@ -1,0 +1,50 @@
+"""A throwaway standalone ``redis-server`` on a free port (benchmarks compare it with a cluster
+of the same build and settings, tests/redis_cluster.py)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis_cluster import free_ports
+
+__all__ = ["Standalone", "start_redis"]
+
+
+@dataclass
+class Standalone:
+    port: int
+    root: Path
+    proc: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def flush(self) -> None:
+        subprocess.run(["redis-cli", "-p", str(self.port), "flushall"], capture_output=True, check=True)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_redis() -> Standalone:
+    root = Path(tempfile.mkdtemp(prefix="aigw-redis-"))
+    (port,) = free_ports(1)
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(root), "--logfile", str(root / "log")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        out = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True)
+        if "PONG" in out.stdout:
+            return Standalone(port, root, proc)
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("redis-server did not start")
