@@ -22,8 +22,8 @@ the code happens to do today.
 Strategies are CEL over the selection environment, checked by the planner's lint stage (the
 pass named ``strategies``; r2). What that stage reports, in the strategies or beside them
 (``AIGW414``: `api_key_selection` with no key, on a fragment that leaves the providers out),
-is set apart from the rest: while :data:`STRATEGY_CHECKS` is false it is ignored; set
-``AIGW_STRATEGY_CHECKS=1`` (or flip the constant) and each row's ``strategies`` must hold:
+is set apart from the rest and checked by default (``AIGW_STRATEGY_CHECKS=0`` sets it aside):
+each row's ``strategies`` must hold:
 ``ok``, the list of codes, or ``decide`` (nobody has said yet: the test fails until someone
 does). The column was filled from the stage as it stood on branch wt-r2 (6c82230) and
 reviewed: ngrok's documented forms pass (``sortBy('price')`` and, in ``how-it-works.mdx`` #1,
@@ -62,7 +62,7 @@ TABLE = Path(__file__).parent / "data" / "ngrok_ai_gateway_snippets.yaml"
 KINDS = ("document", "action-config", "fragment-of-config", "not-policy")
 PLACES = ("providers", "providers[]", "strategy")
 
-STRATEGY_CHECKS = os.environ.get("AIGW_STRATEGY_CHECKS", "") == "1"
+STRATEGY_CHECKS = os.environ.get("AIGW_STRATEGY_CHECKS", "1") == "1"
 """Turn on when the planner's strategy stage is in lint (see the module docstring)."""
 
 _FENCE = re.compile(r"^([ \t]*)```yaml\b[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.M | re.S)

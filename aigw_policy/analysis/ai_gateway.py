@@ -20,26 +20,13 @@ from ..ir import Action
 from ..ir.ai_gateway import AiGateway, ProviderConfig, secret_ref
 from ..ir.fields import parse_duration
 from ..source import Span
+from ..routing.catalog_data import BUILTIN_PROVIDERS as CATALOG_PROVIDERS
 
 __all__ = ["BUILTIN_PROVIDERS", "check_action", "is_builtin_provider"]
 
-# TODO(lead): once the planner's catalog is merged, read its built-in providers
-# (aigw_policy/routing/catalog_data.BUILTIN_PROVIDERS, ids and aliases) instead of this list,
-# which copies them: ngrok's catalog (reference/model-catalog.mdx) with its aliases, and
-# SPEC §12's (mistral; ollama, served on its local port).
-BUILTIN_PROVIDERS = frozenset({
-    "openai", "openAI", "open-ai", "open-AI",
-    "anthropic",
-    "google", "gemini",
-    "groq", "groqcloud",
-    "deepseek", "deep-seek",
-    "mistral", "mistralai", "mistral-ai",
-    "openrouter", "open-router",
-    "ollama",
-    "hyperbolic",
-    "inceptionlabs", "inception-labs", "inception",
-    "inference.net", "inference-net", "inference_net",
-})
+#: the catalog's built-in providers, ids and aliases (a provider of one's own needs a base_url)
+BUILTIN_PROVIDERS = frozenset(
+    name for pid, spec in CATALOG_PROVIDERS.items() for name in (pid, *spec["aliases"]))
 _BUILTIN_FOLDED = frozenset(p.casefold() for p in BUILTIN_PROVIDERS)
 DEFAULT_PER_REQUEST = "30s"
 DEFAULT_TOTAL = "5m"
