@@ -30,7 +30,7 @@ REQUEST = {
 
 
 def test_the_yaml_and_dsl_examples_are_the_same_policies() -> None:
-    assert len(PAIRS) == 2
+    assert len(PAIRS) == 3
     for yaml_text, dsl_text in PAIRS:
         assert print_dsl(ap.loads(yaml_text, format="yaml")) == dsl_text
         assert print_dsl(ap.loads(dsl_text, format="dsl")) == dsl_text
