@@ -2,7 +2,7 @@
 
 :mod:`.lint`, :mod:`.convert` (``fmt``, ``convert``), :mod:`.reference` (``schema``,
 ``codes``), :mod:`.explain`, :mod:`.policy_tests` (``test``), :mod:`.replay`, :mod:`.usage`,
-:mod:`.serve`; :mod:`.common` holds what they share. The commands are registered below, in the
+:mod:`.serve`, :mod:`.lsp`; :mod:`.common` holds what they share. The commands are registered below, in the
 order ``--help`` lists them.
 
 Exit codes: 0 success or clean, 1 the check failed (lint errors, ``fmt --check`` found
@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from . import convert, explain, lint, policy_tests, reference, replay, serve, usage
+from . import convert, explain, lint, lsp, policy_tests, reference, replay, serve, usage
 
 __all__ = ["app", "main"]
 
@@ -57,6 +57,7 @@ app.command("test")(policy_tests.test_policies)
 app.command()(replay.replay)
 app.command("usage", help="Where did the tokens go: usage and cost from the ledger.")(usage.usage)
 app.command("serve", help="Run the gateway: enforce the policy in front of an LLM API.")(serve.serve)
+app.command("lsp", help="Run the language server for editors (LSP over stdio).")(lsp.lsp)
 
 
 def main() -> None:
