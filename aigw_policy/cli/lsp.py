@@ -27,7 +27,7 @@ def lsp(
     """Speak the Language Server Protocol over stdio, for .aigw and policy YAML/JSON files
     (diagnostics as `lint` reports them, hover, completion, definitions, symbols, `fmt`)."""
     try:
-        from ..lsp import build_server
+        from ..lsp import serve_stdio
     except ImportError as error:  # pygls is the `lsp` extra
         raise fail_usage(f"the language server needs pygls ({error.name} is missing): "
                          "pip install 'aigw-policy[lsp]'") from None
@@ -39,4 +39,4 @@ def lsp(
         _, policy, found = lint_text(path, text, options, format)
         return policy, found
 
-    build_server(lint).start_io()
+    raise typer.Exit(serve_stdio(lint))

@@ -13,6 +13,6 @@ and `lint` share one code path, test and keys files included.
 from __future__ import annotations
 
 from .documents import Linter
-from .server import DEBOUNCE, build_server
+from .server import DEBOUNCE, build_server, serve_stdio
 
-__all__ = ["DEBOUNCE", "Linter", "build_server"]
+__all__ = ["DEBOUNCE", "Linter", "build_server", "serve_stdio"]

@@ -26,7 +26,7 @@ from .hover import hover_at
 from .navigation import definition_at, symbols
 from .positions import Lines
 
-__all__ = ["DEBOUNCE", "build_server"]
+__all__ = ["DEBOUNCE", "build_server", "serve_stdio"]
 
 DEBOUNCE = 0.15
 """Seconds of quiet after a change before it is linted."""
@@ -45,6 +45,7 @@ class _Documents:
         self.analyses: dict[str, Analysis] = {}
         self.pending: dict[str, asyncio.Task[None]] = {}
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aigw-lint")
+        self.shut_down = False
 
     def encoding(self) -> str:
         encoding = self.server.workspace.position_encoding
@@ -109,11 +110,28 @@ class _Documents:
         self.server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
+def serve_stdio(lint: Linter) -> int:
+    """Serve over stdin and stdout until `exit`: the exit status the protocol asks for (0
+    after a `shutdown` request, else 1)."""
+    server, docs = _build(lint)
+    server.start_io()
+    docs.worker.shutdown(wait=False, cancel_futures=True)
+    return 0 if docs.shut_down else 1
+
+
 def build_server(lint: Linter) -> LanguageServer:
     """A language server for policies whose diagnostics are ``lint``'s (the command line's
-    one code path). Start it with ``server.start_io()``."""
+    one code path), for any pygls transport."""
+    return _build(lint)[0]
+
+
+def _build(lint: Linter) -> tuple[LanguageServer, _Documents]:
     server = LanguageServer("aigw-policy", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
     docs = _Documents(server, lint)
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: LanguageServer, params: None) -> None:
+        docs.shut_down = True
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: LanguageServer, params: types.InitializedParams) -> None:
@@ -180,4 +198,4 @@ def build_server(lint: Linter) -> LanguageServer:
         text, _ = docs.text(params.text_document.uri)
         return format_edits(docs.form(params.text_document.uri), text, Lines(text, docs.encoding()))
 
-    return server
+    return server, docs
