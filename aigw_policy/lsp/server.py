@@ -9,6 +9,7 @@ waiting run, and a run that finishes after a newer change is dropped, never publ
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,7 +22,7 @@ from .completion import complete
 from .context import context_at
 from .diagnostics import to_lsp
 from .documents import Analysis, Document, Linter, analyse, document_of
-from .formatting import format_edits
+from .formatting import FormatRefused, format_edits
 from .hover import hover_at
 from .navigation import definition_at, symbols
 from .positions import Lines
@@ -110,10 +111,16 @@ class _Documents:
         self.server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
+def _not_a_refusal(record: logging.LogRecord) -> bool:
+    """pygls logs every error response with its traceback; a refused format is an answer."""
+    return not (record.exc_info and isinstance(record.exc_info[1], FormatRefused))
+
+
 def serve_stdio(lint: Linter) -> int:
     """Serve over stdin and stdout until `exit`: the exit status the protocol asks for (0
     after a `shutdown` request, else 1)."""
     server, docs = _build(lint)
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_not_a_refusal)
     server.start_io()
     docs.worker.shutdown(wait=False, cancel_futures=True)
     return 0 if docs.shut_down else 1

@@ -18,6 +18,9 @@ def server() -> Iterator[LspClient]:
     client.initialize(general={"positionEncodings": ["utf-16"]})
     yield client
     assert client.close() == 0, client.log()
+    assert "Traceback" not in client.log(), client.log()
+    shown = [m for m in list(client.notifications.queue) if m["method"] == "window/showMessage"]
+    assert shown == []  # pygls shows "Error in server: ..." when a handler raised
 
 
 def position(text: str, offset: int) -> dict[str, int]:
