@@ -5,7 +5,7 @@ action's config (and which action, and how deep). One reader per surface form.""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from ..ir.actions import ACTIONS
@@ -26,8 +26,6 @@ _BARE = re.compile(r"""^\s*(?:-\s+)?["']?[\w-]*$""")
 @dataclass(frozen=True, slots=True)
 class Context:
     slot: Slot
-    prefix: str
-    """The word typed before the cursor (a dotted CEL name, a key, an action name)."""
     action: str | None = None
     path: tuple[str, ...] = ()
     """Config keys from the action's config down to the object the cursor is in."""
@@ -57,15 +55,14 @@ def context_at(text: str, offset: int, dsl: bool) -> Context:
     line = text[line_start:offset]
     limit = _LIMIT_KEY.search(line)
     cel = _CEL_NAME.search(line)
-    extra = {
-        "limit_prefix": limit.group(2) if limit else None,
-        "cel_prefix": cel.group() if cel and not limit else None,
-    }
     context = _dsl(text, offset, line_start) if dsl else _yaml(text, offset, line_start)
-    return Context(**{**context, **extra})
+    return replace(context, limit_prefix=limit.group(2) if limit else None,
+                   cel_prefix=cel.group() if cel and not limit else None)
 
 
 # -- the DSL: braces ---------------------------------------------------------------------
+
+_DSL_SLOTS: dict[str, Slot] = {"policy": "top", "on": "phase", "rule": "rule"}
 
 def _frames(text: str, end: int) -> list[tuple[str, str, int]]:
     """The open brackets before ``end``: (bracket, the words before it, its offset), strings
@@ -99,7 +96,7 @@ def _frames(text: str, end: int) -> list[tuple[str, str, int]]:
     return stack
 
 
-def _dsl(text: str, offset: int, line_start: int) -> dict[str, object]:
+def _dsl(text: str, offset: int, line_start: int) -> Context:
     frames = _frames(text, offset)
     action: str | None = None
     path: list[str] = []
@@ -120,20 +117,19 @@ def _dsl(text: str, offset: int, line_start: int) -> dict[str, object]:
     inner = max((pos for _, _, pos in frames), default=-1)
     segment = text[max(line_start, inner + 1):offset]
     segment = segment.rsplit(",", 1)[-1]
-    bare = _BARE.match(segment)
-    prefix = re.search(r"[\w-]*$", segment).group()  # type: ignore[union-attr]
+    bare = _BARE.match(segment) is not None
     innermost = kinds[-1] if kinds else "other"
     if action is not None:
         kv = _KEY_VALUE.match(segment)
         if kv and innermost == "config":
-            return {"slot": "value", "prefix": kv.group(2), "action": action, "path": tuple(path), "key": kv.group(1)}
-        slot = "key" if bare and innermost == "config" else "other"
-        return {"slot": slot, "prefix": prefix, "action": action, "path": tuple(path)}
-    slot = {"policy": "top", "on": "phase", "rule": "rule"}.get(innermost, "other") if bare else "other"
+            return Context(slot="value", action=action, path=tuple(path), key=kv.group(1))
+        slot: Slot = "key" if bare and innermost == "config" else "other"
+        return Context(slot=slot, action=action, path=tuple(path))
+    slot = _DSL_SLOTS.get(innermost, "other") if bare else "other"
     shorthand = re.match(r"\s*([a-z][a-z0-9-]*)\s", segment)
     if innermost == "rule" and shorthand and shorthand.group(1) in ACTIONS:
-        return {"slot": "other", "prefix": prefix, "action": shorthand.group(1)}
-    return {"slot": slot, "prefix": prefix}
+        return Context(slot="other", action=shorthand.group(1))
+    return Context(slot=slot)
 
 
 # -- YAML: indentation -------------------------------------------------------------------
@@ -141,21 +137,31 @@ def _dsl(text: str, offset: int, line_start: int) -> dict[str, object]:
 _LINE = re.compile(r"^(\s*)(-\s+)?(?:[\"']?([\w.-]+)[\"']?\s*:(?:\s|$))?")
 
 
+def _shape(raw: str) -> tuple[int, int, str | None]:
+    """A YAML line's indent, the column of its key (past a `- `), and its key."""
+    m = _LINE.match(raw)
+    assert m is not None  # every part of the pattern is optional
+    lead = len(m.group(1))
+    return lead, lead + len(m.group(2) or ""), m.group(3)
+
+
+def _blank(raw: str) -> bool:
+    return not raw.strip() or raw.lstrip().startswith("#")
+
+
 def _parents(lines: list[str], indent: int) -> list[tuple[str | None, int, int]]:
-    """Walking up from the end of ``lines``: each line less indented than what came before
-    (key or None for a bare list item, its key's indent, its line index)."""
+    """Walking up from the end of ``lines``, innermost first: each line less indented than
+    what came before (its key, ``-`` for the list item it opens, or None; the key's column;
+    the line's index)."""
     out: list[tuple[str | None, int, int]] = []
     for index in range(len(lines) - 1, -1, -1):
-        raw = lines[index]
-        if not raw.strip() or raw.lstrip().startswith("#"):
+        if _blank(lines[index]):
             continue
-        m = _LINE.match(raw)
-        lead = len(m.group(1))  # type: ignore[union-attr]
-        key_indent = lead + len(m.group(2) or "")  # type: ignore[union-attr]
-        if key_indent < indent:
-            out.append((m.group(3), key_indent, index))  # type: ignore[union-attr]
-            indent = key_indent
-        if m.group(2) and lead < indent:  # type: ignore[union-attr]
+        lead, column, key = _shape(lines[index])
+        if column < indent:
+            out.append((key, column, index))
+            indent = column
+        if lead < indent:  # a `- ` item
             out.append(("-", lead, index))
             indent = lead
         if indent == 0:
@@ -163,82 +169,62 @@ def _parents(lines: list[str], indent: int) -> list[tuple[str | None, int, int]]
     return out
 
 
-def _item_type(lines: list[str], config_line: int, indent: int) -> str | None:
-    """The `type:` beside the `config:` of ``config_line`` (key column ``indent``): the
-    keys at that column of the same list item."""
-    def key_of(raw: str) -> tuple[int, bool, str | None]:
-        m = _LINE.match(raw)
-        lead = len(m.group(1))  # type: ignore[union-attr]
-        return lead + len(m.group(2) or ""), bool(m.group(2)), m.group(3)  # type: ignore[union-attr]
-
-    def type_of(raw: str) -> str | None:
-        m = re.search(r"type\s*:\s*[\"']?([\w-]+)", raw)
-        return m.group(1) if m else None
-
-    for index in range(config_line, -1, -1):  # up to the item's dash
-        if not lines[index].strip() or lines[index].lstrip().startswith("#"):
+def _item_type(lines: list[str], config_line: int, column: int) -> str | None:
+    """The `type:` beside the `config:` of ``config_line`` (key column ``column``): the keys
+    at that column of the same list item, above it up to the item's dash or below it."""
+    for index in range(config_line, -1, -1):
+        if _blank(lines[index]):
             continue
-        column, dash, key = key_of(lines[index])
-        if column < indent:
+        lead, at, key = _shape(lines[index])
+        if at == column and key == "type":
+            return _type_value(lines[index])
+        if at < column or lead < at:  # out of the item, or its first line (the dash)
             break
-        if column == indent and key == "type":
-            return type_of(lines[index])
-        if column == indent and dash:
-            break
-    for index in range(config_line + 1, len(lines)):  # down to the next item
-        if not lines[index].strip() or lines[index].lstrip().startswith("#"):
+    for index in range(config_line + 1, len(lines)):
+        if _blank(lines[index]):
             continue
-        column, dash, key = key_of(lines[index])
-        if column < indent or (column == indent and dash):
+        lead, at, key = _shape(lines[index])
+        if at < column or (at == column and lead < at):  # out of the item, or the next one
             break
-        if column == indent and key == "type":
-            return type_of(lines[index])
+        if at == column and key == "type":
+            return _type_value(lines[index])
     return None
 
 
-def _yaml(text: str, offset: int, line_start: int) -> dict[str, object]:
-    before = text[:line_start].splitlines()
+def _type_value(line: str) -> str | None:
+    m = re.search(r"type\s*:\s*[\"']?([\w-]+)", line)
+    return m.group(1) if m else None
+
+
+def _yaml(text: str, offset: int, line_start: int) -> Context:
     line = text[line_start:offset]
-    flow = line.rfind("{")
+    flow = line.rfind("{")  # a flow mapping on this line: `config: {name: x, ca|`
     head, segment = (line[:flow], line[flow + 1:].rsplit(",", 1)[-1]) if flow != -1 else (line, line)
-    m = _LINE.match(line)
-    indent = len(m.group(1)) + len(m.group(2) or "")  # type: ignore[union-attr]
-    parents = _parents(before, indent)
-    keys = [k for k, _, _ in reversed(parents)]
+    parents = _parents(text[:line_start].splitlines(), _shape(line)[1])
+    keys = [k for k, _, _ in reversed(parents)]  # outermost first
     if flow != -1:
-        inline = re.findall(r"""["']?([\w-]+)["']?\s*:\s*(?=\{|$)""", head.strip())
-        keys += inline[-1:] if inline else []
+        keys += re.findall(r"""["']?([\w-]+)["']?\s*:\s*$""", head.strip())[-1:]
     kv = _KEY_VALUE.match(segment)
-    bare = _BARE.match(segment)
-    prefix = re.search(r"[\w-]*$", segment).group()  # type: ignore[union-attr]
-    slot_key = bool(bare)
-    value_key = kv.group(1) if kv else None
+    bare = _BARE.match(segment) is not None
     if "config" in keys:
         at = len(keys) - 1 - keys[::-1].index("config")
-        config_line = next((i for k, _, i in reversed(parents) if k == "config"), None)
-        config_indent = next((ind for k, ind, _ in reversed(parents) if k == "config"), 0)
-        action = (_item_type(text.splitlines(), config_line, config_indent) if config_line is not None
-                  else _inline_type(line))
+        config = next(((column, index) for k, column, index in parents if k == "config"), None)
+        action = (_item_type(text.splitlines(), config[1], config[0]) if config is not None
+                  else _type_value(line))
         path = tuple(k for k in keys[at + 1:] if k not in (None, "-"))
-        if value_key is not None:
-            return {"slot": "value", "prefix": kv.group(2), "action": action, "path": path, "key": value_key}  # type: ignore[union-attr]
-        return {"slot": "key" if slot_key else "other", "prefix": prefix, "action": action, "path": path}
-    if value_key == "type" and keys[-1:] in (["-"], ["actions"]) or value_key == "type" and "actions" in keys:
-        return {"slot": "type", "prefix": kv.group(2)}  # type: ignore[union-attr]
-    if value_key is not None:
-        return {"slot": "other", "prefix": prefix}
+        if kv is not None:
+            return Context(slot="value", action=action, path=path, key=kv.group(1))
+        return Context(slot="key" if bare else "other", action=action, path=path)
+    if kv is not None:
+        if kv.group(1) == "type" and "actions" in keys:
+            return Context(slot="type", )
+        return Context(slot="other", )
     named = [k for k in keys if k not in (None, "-")]
+    slot: Slot = "other"
     if not named:
         slot = "top"
     elif named[-1] == "actions":
         slot = "action"
     elif named[-1] in ("on_http_request", "on_http_response"):
         slot = "rule"
-    else:
-        slot = "other"
-    return {"slot": slot if slot_key else "other", "prefix": prefix}
-
-
-def _inline_type(line: str) -> str | None:
-    m = re.search(r"type\s*:\s*[\"']?([\w-]+)", line)
-    return m.group(1) if m else None
+    return Context(slot=slot if bare else "other", )

@@ -25,8 +25,12 @@ def limits(policy: Policy | None) -> dict[str, Action]:
     for _, rule in policy.rules() if policy is not None else ():
         for action in rule.actions:
             if action.config.LIMIT:
-                out.setdefault(getattr(action.config, "name"), action)
+                out.setdefault(_limit_name(action), action)
     return out
+
+
+def _limit_name(action: Action) -> str:
+    return str(action.config.written()["name"])  # every limit's config has a name
 
 
 def limit_names(policy: Policy | None) -> list[str]:
@@ -82,7 +86,7 @@ def symbols(policy: Policy | None, lines: Lines) -> list[types.DocumentSymbol]:
             inner = []
             for action in rule.actions:
                 if action.config.LIMIT:
-                    inner.append(_symbol(getattr(action.config, "name"), action.type, types.SymbolKind.Variable,
+                    inner.append(_symbol(_limit_name(action), action.type, types.SymbolKind.Variable,
                                          action.span, action.span_of("name"), lines))
                 for i, entry in enumerate(getattr(action.config, "vars", None) or ()) if action.type == "set-vars" else ():
                     for name in entry:

@@ -23,7 +23,7 @@ _CODEC = {"utf-8": "utf-8", "utf-16": "utf-16-le", "utf-32": "utf-32-le"}
 class Lines:
     """One text's line starts, to convert offsets and positions in ``encoding``."""
 
-    __slots__ = ("text", "starts", "encoding")
+    __slots__ = ("encoding", "starts", "text")
 
     def __init__(self, text: str, encoding: str = "utf-16") -> None:
         self.text = text

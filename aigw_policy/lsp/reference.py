@@ -19,8 +19,9 @@ from ..env.docs import FUNCTION_DOCS, NAMESPACE_DOCS, variable_doc
 from ..ir.actions import ACTIONS, ActionConfig
 
 __all__ = [
-    "DURATIONS", "action_doc", "config_field", "config_model", "field_doc", "function_doc",
-    "functions", "members", "type_text", "variable_type",
+    "ACTIONS", "DURATIONS", "action_doc", "config_field", "config_model", "field_doc", "function_doc",
+    "functions", "is_namespace", "members", "signature", "type_text", "value_choices", "variable_doc",
+    "variable_type",
 ]
 
 DURATIONS = ("30s", "1m", "5m", "1h", "1d", "500ms")
@@ -156,7 +157,7 @@ def _schema_docs() -> dict[tuple[type[BaseModel], str], str]:
     from ..schema import policy_json_schema
 
     defs = policy_json_schema()["$defs"]
-    out = {}
+    out: dict[tuple[type[BaseModel], str], str] = {}
     for model in ACTIONS.values():
         props = defs.get(model.__name__ + "Config", {}).get("properties", {})
         out.update({(model, k): p["description"] for k, p in props.items() if p.get("description")})

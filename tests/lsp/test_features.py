@@ -55,11 +55,11 @@ HOVERS = [
     (mark(NGROK, "type: rate-li|mit"), "yaml", ["action `rate-limit`"]),
     (mark(NGROK, "bucket_k|ey: [conn"), "yaml", ["`bucket_key`: list of CEL expression"]),
     (mark(NGROK, "res.status_c|ode >= 500"), "yaml", ["`res.status_code`: int"]),
-    ('on_http_request:\n  - actions:\n      - type: token-limit\n        config: {name: tpm, capacity: 10, rate: 1m}\n'
-     '  - expressions: ["limits[\'t|pm\'].remaining < 5"]\n    actions: [{type: deny}]\n',
+    (('on_http_request:\n  - actions:\n      - type: token-limit\n        config: {name: tpm, capacity: 10, rate: 1m}\n'
+     '  - expressions: ["limits[\'t|pm\'].remaining < 5"]\n    actions: [{type: deny}]\n'),
      "yaml", ["limit `tpm`: `token-limit`", "capacity: 10"]),
-    ('on_http_request:\n  - actions:\n      - type: ai-gateway\n        config:\n          model_selection:\n'
-     '            stra|tegy: ["ai.models"]\n', "yaml", ["`strategy`: list of CEL expression"]),
+    (('on_http_request:\n  - actions:\n      - type: ai-gateway\n        config:\n          model_selection:\n'
+     '            stra|tegy: ["ai.models"]\n'), "yaml", ["`strategy`: list of CEL expression"]),
 ]
 
 

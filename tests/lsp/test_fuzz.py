@@ -7,7 +7,8 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aigw_policy.analysis import LintOptions
 from aigw_policy.cli.lint import lint_text
