@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from aigw_policy.cli import app
 
 runner = CliRunner()
-COMMANDS = ["lint", "fmt", "convert", "schema", "codes", "explain", "test", "replay", "usage", "serve"]
+COMMANDS = ["lint", "fmt", "convert", "schema", "codes", "explain", "test", "replay", "usage", "serve", "lsp"]
 
 
 @pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)], ids=["main", *COMMANDS])
