@@ -42,10 +42,17 @@ def variables(policy: Policy | None) -> dict[str, tuple[Action, str]]:
     out: dict[str, tuple[Action, str]] = {}
     for _, rule in policy.rules() if policy is not None else ():
         for action in rule.actions:
-            for i, entry in enumerate(getattr(action.config, "vars", None) or ()) if action.type == "set-vars" else ():
-                for name in entry:
-                    out.setdefault(name, (action, f"vars.{i}.{name}"))
+            for name, path in _sets(action):
+                out.setdefault(name, (action, path))
     return out
+
+
+def _sets(action: Action) -> list[tuple[str, str]]:
+    """The `vars` names a `set-vars` action sets, with their field paths (`vars.0.route`)."""
+    if action.type != "set-vars":
+        return []
+    entries = action.config.written().get("vars", ())
+    return [(name, f"vars.{i}.{name}") for i, entry in enumerate(entries) for name in entry]
 
 
 def name_at(text: str, offset: int) -> tuple[str, str] | None:
@@ -88,10 +95,9 @@ def symbols(policy: Policy | None, lines: Lines) -> list[types.DocumentSymbol]:
                 if action.config.LIMIT:
                     inner.append(_symbol(_limit_name(action), action.type, types.SymbolKind.Variable,
                                          action.span, action.span_of("name"), lines))
-                for i, entry in enumerate(getattr(action.config, "vars", None) or ()) if action.type == "set-vars" else ():
-                    for name in entry:
-                        inner.append(_symbol(f"vars.{name}", "set-vars", types.SymbolKind.Variable, action.span,
-                                             action.span_of(f"vars.{i}.{name}"), lines))
+                for name, path in _sets(action):
+                    inner.append(_symbol(f"vars.{name}", "set-vars", types.SymbolKind.Variable, action.span,
+                                         action.span_of(path), lines))
             children.append(_symbol(rule.name or f"rule #{n}", "rule", types.SymbolKind.Function, rule.span,
                                     rule.name_span or rule.span, lines, inner))
         whole = _cover([r.span for r in rules])

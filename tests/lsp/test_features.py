@@ -169,3 +169,19 @@ def test_formatting_refuses_what_fmt_refuses(server: LspClient, text: str, langu
         _format(server, f"file:///tmp/refused-{next(_n)}.{'aigw' if language == 'aigw' else 'yaml'}", text, language)
     assert error.value.code == -32803
     assert wanted in error.value.message
+
+
+def test_yaml_symbols_name_unnamed_rules_and_vars(server: LspClient) -> None:
+    uri = "file:///tmp/symbols.yaml"
+    server.open(uri, NGROK, "yaml")
+    server.diagnostics(uri, 1)
+    phases = server.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+    rules = phases[0]["children"]
+    assert [r["name"] for r in rules] == ["office-and-vpn-only", "rule #2", "per-ip-rate-limit", "tag-and-scrub"]
+    assert [c["name"] for c in rules[3]["children"]] == ["vars.route", "vars.started"]
+
+
+def test_hover_on_a_var_shows_what_sets_it(server: LspClient) -> None:
+    result = ask(server, "textDocument/hover", mark(NGROK, "vars.ro|ute :"), "yaml")
+    assert "`vars.route`: set by `set-vars`" in result["contents"]["value"]
+    assert "${req.url.path}" in result["contents"]["value"]
