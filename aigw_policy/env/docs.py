@@ -7,7 +7,7 @@ by its nearest documented ancestor (``conn.tls.client.subject.country`` by ``con
 
 from __future__ import annotations
 
-__all__ = ["FUNCTION_DOCS", "NAMESPACE_DOCS", "VARIABLE_DOCS", "variable_doc"]
+__all__ = ["FUNCTION_DOCS", "LIMIT_FIELDS", "NAMESPACE_DOCS", "VARIABLE_DOCS", "variable_doc"]
 
 NAMESPACE_DOCS: dict[str, str] = {
     "req": "The HTTP request (ngrok's names and types).",
@@ -77,6 +77,17 @@ VARIABLE_DOCS: dict[str, str] = {
     "actions": "Results of earlier actions, ngrok's names "
     "(`actions.ngrok.rate_limit.limited`).",
 }
+
+LIMIT_FIELDS: dict[str, str] = {
+    "limited": "bool: whether this request was over the limit.",
+    "used": "double: what the bucket holds, this request included when it was admitted.",
+    "limit": "double: the capacity of the window or the cap of the period.",
+    "remaining": "double: what is left before the limit.",
+    "reset_after": "double: seconds until the window or period frees capacity.",
+    "outcome": "string: `ok`, `warn` (past a usage cap's `warn_at`) or `limited`.",
+    "key": "string: the bucket key values, joined by `|`.",
+}
+"""The fields of ``limits['NAME']`` once a rule has checked the limit (SPEC §5)."""
 
 FUNCTION_DOCS: dict[str, str] = {
     # macros

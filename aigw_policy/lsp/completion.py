@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from lsprotocol import types
 
+from ..env.docs import LIMIT_FIELDS
 from ..ir import Policy
 from ..ir.actions import ACTIONS
 from ..ir.nodes import SETTINGS
 from . import reference
 from .context import Context
-from .navigation import limit_names
+from .navigation import limit_names, variables
 
 __all__ = ["complete"]
 
@@ -25,8 +26,13 @@ def complete(context: Context, policy: Policy | None, dsl: bool, edit: types.Ran
     (the items replace it)."""
     if context.limit_prefix is not None:
         return [_item(n, K.Value, "limit", edit) for n in limit_names(policy)]
+    if context.limit_field:
+        return [_item(f, K.Field, doc, edit) for f, doc in LIMIT_FIELDS.items()]
     if context.cel_prefix and "." in context.cel_prefix and context.slot not in ("key", "top", "action"):
-        return _cel_members(context.cel_prefix.rsplit(".", 1)[0], edit)
+        namespace = context.cel_prefix.rsplit(".", 1)[0]
+        if namespace == "vars":
+            return [_item(n, K.Variable, "set-vars", edit) for n in sorted(variables(policy))]
+        return _cel_members(namespace, edit)
     slot = context.slot
     if slot == "type" or (slot == "rule" and dsl):
         items = [_item(t, K.Class, ACTIONS[t].DOC, edit) for t in sorted(ACTIONS)]

@@ -19,6 +19,7 @@ Slot = Literal["top", "phase", "rule", "action", "key", "value", "type", "other"
 
 _CEL_NAME = re.compile(r"[A-Za-z_][\w.]*$")
 _LIMIT_KEY = re.compile(r"""limits\s*\[\s*(["'])([^"'\n]*)$""")
+_LIMIT_FIELD = re.compile(r"""limits\s*\[\s*(["'])[^"'\n]*\1\s*\]\s*\.\s*\w*$""")
 _KEY_VALUE = re.compile(r"""^\s*(?:-\s+)?["']?([\w-]+)["']?\s*:\s*(.*)$""")
 _BARE = re.compile(r"""^\s*(?:-\s+)?["']?[\w-]*$""")
 
@@ -35,6 +36,8 @@ class Context:
     """Inside ``limits["...``: what is typed of the name."""
     cel_prefix: str | None = None
     """A dotted name being typed (``ai.mo``), when the cursor may be in CEL."""
+    limit_field: bool = False
+    """After ``limits["NAME"].``: a field of a limit's state."""
 
 
 def word_at(text: str, offset: int, chars: str = r"[\w.-]") -> tuple[int, int]:
@@ -57,7 +60,8 @@ def context_at(text: str, offset: int, dsl: bool) -> Context:
     cel = _CEL_NAME.search(line)
     context = _dsl(text, offset, line_start) if dsl else _yaml(text, offset, line_start)
     return replace(context, limit_prefix=limit.group(2) if limit else None,
-                   cel_prefix=cel.group() if cel and not limit else None)
+                   cel_prefix=cel.group() if cel and not limit else None,
+                   limit_field=_LIMIT_FIELD.search(line) is not None)
 
 
 # -- the DSL: braces ---------------------------------------------------------------------

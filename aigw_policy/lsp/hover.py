@@ -4,8 +4,11 @@ the worst-case cost of the condition under the cursor."""
 
 from __future__ import annotations
 
+import re
+
 from ..analysis.cel_check import cel_texts
 from ..env import check_text
+from ..env.docs import LIMIT_FIELDS
 from ..ir import Policy
 from ..ir.nodes import Action
 from . import reference
@@ -13,6 +16,8 @@ from .context import context_at, word_at
 from .navigation import limits, name_at, variables
 
 __all__ = ["hover_at"]
+
+_LIMIT_READ = re.compile(r"""limits\s*\[\s*(["'])[^"'\n]*\1\s*\]\s*\.\s*\Z""")
 
 
 def hover_at(text: str, offset: int, dsl: bool, policy: Policy | None) -> tuple[str, tuple[int, int]] | None:
@@ -46,6 +51,8 @@ def _about(text: str, offset: int, dsl: bool, policy: Policy | None) -> tuple[st
         return reference.action_doc(word) or "", (start, end)
     if word in limits(policy) and text[start - 1:start] in "\"'":
         return _limit(word, policy) or "", (start, end)
+    if word in LIMIT_FIELDS and _LIMIT_READ.search(text, max(0, start - 1100), start):
+        return f"`{word}`: {LIMIT_FIELDS[word]}", (start, end)
     return _cel(text, offset)
 
 

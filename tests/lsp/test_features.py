@@ -38,6 +38,9 @@ def ask(server: LspClient, method: str, marked: str, language: str = "aigw", **e
         server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
 
 
+RULE = 'policy "p" {\n  on request {\n    rule "r" {\n      %s\n    }\n  }\n}\n'
+LIMITED = ('policy "p" {\n  on request {\n    rule "a" {\n      token-limit { name: "team-tpm", capacity: 10, rate: 1m }\n'
+           '    }\n    rule "b" {\n      when %s\n      deny\n    }\n  }\n}\n')
 HOVERS = [
     # (document with cursor, language, what the hover must contain)
     (mark(ACME, "ai.mo|del in"), "aigw", ["`ai.model`: string", "The model asked for", "worst-case cost"]),
@@ -53,6 +56,7 @@ HOVERS = [
     ('policy "p" {\n  on request {\n    rule "r" {\n      when getReq|Header("x")[0] == "y"\n      deny\n    }\n  }\n}\n',
      "aigw", ["getReqHeader(string) -> list(string)"]),
     (mark(NGROK, "type: rate-li|mit"), "yaml", ["action `rate-limit`"]),
+    (LIMITED % 'limits["team-tpm"].remai|ning < 5', "aigw", ["`remaining`: double"]),
     (mark(NGROK, "bucket_k|ey: [conn"), "yaml", ["`bucket_key`: list of CEL expression"]),
     (mark(NGROK, "res.status_c|ode >= 500"), "yaml", ["`res.status_code`: int"]),
     (('on_http_request:\n  - actions:\n      - type: token-limit\n        config: {name: tpm, capacity: 10, rate: 1m}\n'
@@ -76,9 +80,6 @@ def test_no_hover_on_nothing(server: LspClient) -> None:
     assert ask(server, "textDocument/hover", 'policy "p" {\n|\n}\n') is None
 
 
-RULE = 'policy "p" {\n  on request {\n    rule "r" {\n      %s\n    }\n  }\n}\n'
-LIMITED = ('policy "p" {\n  on request {\n    rule "a" {\n      token-limit { name: "team-tpm", capacity: 10, rate: 1m }\n'
-           '    }\n    rule "b" {\n      when %s\n      deny\n    }\n  }\n}\n')
 YAML_CONFIG = 'on_http_request:\n  - name: r\n    actions:\n      - type: %s\n        config:\n          %s\n'
 COMPLETIONS = [
     # (document with cursor, language, labels that must be offered, labels that must not)
@@ -87,6 +88,8 @@ COMPLETIONS = [
     (RULE % "when ai.usage.|", "aigw", ["output_tokens", "source"], []),
     (RULE % "when ai.model.|", "aigw", ["startsWith", "matches"], []),
     (LIMITED % 'limits["|', "aigw", ["team-tpm"], ["model"]),
+    (LIMITED % 'limits["team-tpm"].|', "aigw", ["remaining", "limited", "reset_after"], ["team-tpm", "model"]),
+    (RULE % 'set-vars { vars: [{ route: "x" }] }\n    }\n    rule "b" {\n      when vars.|', "aigw", ["route"], ["model"]),
     (RULE % "|", "aigw", sorted(ACTIONS) + ["when"], []),
     (RULE % "token-limit { |", "aigw", ["name", "capacity", "rate", "bucket_key"], ["status_code"]),
     (RULE % "token-limit { name: \"x\", rate: |", "aigw", ["1m", "30s"], []),

@@ -45,3 +45,13 @@ def test_the_console_script_serves() -> None:
     client.open("file:///tmp/console.aigw", 'policy "p" {\n  default maybe\n}\n')
     assert [d["code"] for d in client.diagnostics("file:///tmp/console.aigw")] != []
     assert client.close() == 0, client.log()
+
+
+def test_without_pygls_it_says_which_extra_to_install() -> None:
+    import subprocess
+
+    code = ("import sys; sys.modules['pygls'] = None; sys.argv = ['aigw-policy', 'lsp']; "
+            "from aigw_policy.cli import main; main()")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 2
+    assert "pip install 'aigw-policy[lsp]'" in out.stderr and "Traceback" not in out.stderr

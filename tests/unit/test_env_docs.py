@@ -26,3 +26,18 @@ def test_every_variable_of_the_spec_has_a_doc() -> None:
     spec = [v for v in POLICY_VARIABLES if v.split(".")[0] in ("ai", "identity", "vars", "limits")]
     assert sorted(v for v in spec if not variable_doc(v)) == []
     assert variable_doc("conn.tls.client.subject.country").startswith("Part of `conn.tls.client`")
+
+
+def test_the_limit_fields_are_what_later_rules_read() -> None:
+    import aigw_policy as ap
+    from aigw_policy.env.docs import LIMIT_FIELDS
+
+    present = " && ".join(f"has(limits['t'].{f})" for f in LIMIT_FIELDS)
+    policy = ap.loads('policy { on request {\n'
+                      '  rule "a" { token-limit { name: "t", capacity: 10_000_000, rate: 60s } }\n'
+                      f'  rule "b" {{ when {present} && size(limits["t"]) == {len(LIMIT_FIELDS)}\n'
+                      '    deny 418 "all there" }\n} }')
+    request = {"id": "r1", "request": {"method": "POST", "url": "https://api.openai.com/v1/chat/completions",
+                                       "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}}}
+    decision = ap.Engine(policy).evaluate(request)
+    assert (decision.status_code, decision.rule) == (418, "b")
