@@ -26,11 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from lsp.client import LspClient  # noqa: E402
+from lsp.client import LspClient
 
-from aigw_policy import cel  # noqa: E402
-from aigw_policy.analysis import LintOptions  # noqa: E402
-from aigw_policy.cli.lint import lint_text  # noqa: E402
+from aigw_policy import cel
+from aigw_policy.analysis import LintOptions
+from aigw_policy.cli.lint import lint_text
 
 
 def main() -> None:
