@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from lsprotocol import types
@@ -89,7 +90,11 @@ class _Documents:
         if delay:
             await asyncio.sleep(delay)
         text, version = self.text(uri)
-        analysis = await self._run(uri, text, version)
+        known = self.analyses.get(uri)  # a hover may have linted this text already
+        if known is not None and known.text == text:
+            analysis = replace(known, version=version)
+        else:
+            analysis = await self._run(uri, text, version)
         if uri not in self.forms or self.text(uri)[0] != text:
             return  # closed, or changed while it ran: the newer run publishes
         self.analyses[uri] = analysis
