@@ -15,7 +15,9 @@ from .conftest import ROOT, position
 
 FILES = sorted([*(ROOT / "examples").glob("*.aigw"), *(ROOT / "examples").glob("*.yaml"),
                 *(p for p in (ROOT / "tests" / "data" / "broken").iterdir()
-                  if p.suffix in (".aigw", ".yaml", ".yml", ".json"))])
+                  if p.suffix in (".aigw", ".yaml", ".yml", ".json")),
+                # policy test files: checked as test files, as `lint` checks them
+                *(ROOT / "tests" / "engine" / "data").glob("limits*.test.yaml")])
 LANGUAGE = {".aigw": "aigw", ".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 SEVERITY = {"error": 1, "warning": 2, "info": 3}
 
@@ -105,3 +107,15 @@ def test_a_language_id_names_the_form_of_an_untitled_document(server: LspClient)
     uri = "untitled:Untitled-1"
     server.open(uri, 'policy "p" {\n  default maybe\n}\n', "aigw")
     assert [d["code"] for d in server.diagnostics(uri, 1)] == ["AIGW125"]
+
+
+def test_a_keys_file_is_checked_as_lint_checks_it(server: LspClient, tmp_path: Path) -> None:
+    keys = tmp_path / "keys.yaml"
+    keys.write_text("keys:\n  - key: sk-1\n    identity: {key: k1, taem: research}\n")
+    out = subprocess.run([sys.executable, "-m", "aigw_policy.cli", "lint", "--format", "json", str(keys)],
+                         capture_output=True, text=True, cwd=ROOT, check=False)
+    want = [expected(d, keys.read_text()) for d in json.loads(out.stdout)["diagnostics"]]
+    assert want  # the misspelled key is reported
+    server.open(keys.as_uri(), keys.read_text(), "yaml")
+    got = server.diagnostics(keys.as_uri(), 1)
+    assert [{k: d[k] for k in ("code", "severity", "message", "range")} for d in got] == want
