@@ -32,12 +32,15 @@ class Diagnostic:
     span: Span | None = None
     help: str | None = None
     severity: Severity = field(default=Severity.ERROR)
+    related: tuple[tuple[str, Span], ...] = ()
+    """Other places that explain this one (the first of two duplicates), each with a note."""
 
     @classmethod
     def make(
-        cls, code: str, message: str, span: Span | None = None, help: str | None = None
+        cls, code: str, message: str, span: Span | None = None, help: str | None = None,
+        related: tuple[tuple[str, Span], ...] = (),
     ) -> Diagnostic:
-        return cls(code, message, span, help, CODES[code].severity)
+        return cls(code, message, span, help, CODES[code].severity, related)
 
     @property
     def is_error(self) -> bool:
@@ -74,9 +77,10 @@ class Diagnostics:
         self._errors = 0
 
     def add(
-        self, code: str, message: str, span: Span | None = None, help: str | None = None
+        self, code: str, message: str, span: Span | None = None, help: str | None = None,
+        related: tuple[tuple[str, Span], ...] = (),
     ) -> Diagnostic:
-        diagnostic = Diagnostic.make(code, message, span, help)
+        diagnostic = Diagnostic.make(code, message, span, help, related)
         self.items.append(diagnostic)
         return diagnostic
 

@@ -9,7 +9,7 @@ from aigw_policy.cli import app
 
 runner = CliRunner()
 COMMANDS = ["lint", "fmt", "convert", "schema", "codes", "explain", "test", "replay", "usage", "report", "reconcile",
-            "limits", "serve"]
+            "limits", "serve", "lsp"]
 
 
 @pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)], ids=["main", *COMMANDS])

@@ -8,27 +8,28 @@ from ..diagnostics import Diagnostic
 from ..ir import Action, Policy
 from ..ir.ai_gateway import AiGateway
 from . import ai_gateway
-from ..source import Source
+from ..source import Source, Span
 
 PHASE_WORDS = {"on_http_request": "request", "on_http_response": "response"}
 
 
 def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    rule_names: dict[str, int] = {}
-    limit_names: dict[str, int] = {}
+    rule_names: dict[str, Span | None] = {}
+    limit_names: dict[str, Span | None] = {}
     for phase, rule in policy.rules():
         if rule.name is not None:
-            first = rule_names.get(rule.name)
-            if first is not None:
+            if rule.name in rule_names:
+                first = rule_names[rule.name]
                 found.append(Diagnostic.make(
                     "AIGW130", f"duplicate rule name `{rule.name}`",
                     rule.name_span or rule.span,
-                    help=f"the first rule with this name is on line {first}; rule names "
+                    help=f"the first rule with this name is on line {_line(first)}; rule names "
                     "identify the deciding rule in decisions, so keep them unique",
+                    related=_first(first, "the first rule with this name"),
                 ))
             else:
-                rule_names[rule.name] = _line(rule.name_span or rule.span)
+                rule_names[rule.name] = rule.name_span or rule.span
         terminated_by: str | None = None
         for action in rule.actions:
             config = action.config
@@ -40,15 +41,16 @@ def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
                 ))
             if config.LIMIT:
                 name = getattr(config, "name")
-                first = limit_names.get(name)
-                if first is not None:
+                if name in limit_names:
+                    first = limit_names[name]
                     found.append(Diagnostic.make(
                         "AIGW131", f"duplicate limit name `{name}`", action.span_of("name"),
-                        help=f"another limit with this name is on line {first}; limits are "
-                        "read as `limits[name]`, so each needs its own name",
+                        help=f"another limit with this name is on line {_line(first)}; limits "
+                        "are read as `limits[name]`, so each needs its own name",
+                        related=_first(first, "the other limit with this name"),
                     ))
                 else:
-                    limit_names[name] = _line(action.span_of("name"))
+                    limit_names[name] = action.span_of("name")
             if config.REQUEST_ONLY and phase == "on_http_response":
                 found.append(Diagnostic.make(
                     "AIGW134", f"`{action.type}` has no effect in the response phase",
@@ -67,5 +69,9 @@ def _may_continue(action: Action) -> bool:
     return getattr(action.config, "on_error", None) == "continue" and action.type == "ai-gateway"
 
 
-def _line(span: object) -> int:
-    return getattr(span, "line", 0)
+def _line(span: Span | None) -> int:
+    return span.line if span is not None else 0
+
+
+def _first(span: Span | None, note: str) -> tuple[tuple[str, Span], ...]:
+    return ((note, span),) if span is not None else ()

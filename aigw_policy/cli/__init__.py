@@ -2,8 +2,8 @@
 
 :mod:`.lint`, :mod:`.convert` (``fmt``, ``convert``), :mod:`.reference` (``schema``,
 ``codes``), :mod:`.explain`, :mod:`.policy_tests` (``test``), :mod:`.replay`, :mod:`.usage`,
-:mod:`.report`, :mod:`.reconcile`, :mod:`.limits`, :mod:`.serve`, :mod:`.ledger` (``ledger consume``);
-:mod:`.common` and :mod:`.ledger_inputs` hold what they share. The commands are registered below, in the
+:mod:`.report`, :mod:`.reconcile`, :mod:`.limits`, :mod:`.serve`, :mod:`.ledger` (``ledger consume``),
+:mod:`.lsp`; :mod:`.common` and :mod:`.ledger_inputs` hold what they share. The commands are registered below, in the
 order ``--help`` lists them.
 
 Exit codes: 0 success or clean, 1 the check failed (lint errors, ``fmt --check`` found
@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from . import convert, explain, ledger, limits, lint, policy_tests, reconcile, reference, replay, report, serve, usage
+from . import convert, explain, ledger, limits, lint, lsp, policy_tests, reconcile, reference, replay, report, serve, usage
 
 __all__ = ["app", "main"]
 
@@ -62,6 +62,7 @@ app.command("reconcile", help="Ledger, limit counters and provider usage, side b
 app.command("limits", help="What's left for a key or team: every limit that applies, from the store.")(limits.limits)
 app.command("serve", help="Run the gateway: enforce the policy in front of an LLM API.")(serve.serve)
 app.add_typer(ledger.app)
+app.command("lsp", help="Run the language server for editors (LSP over stdio).")(lsp.lsp)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import json
 import re
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +15,10 @@ from ..diagnostic_formats import diagnostics_json, diagnostics_sarif, diagnostic
 from ..diagnostics import Diagnostic
 from ..source import Source
 from .common import POLICY_SUFFIXES, fail_usage, is_request_file, plural, read_text
+
+if TYPE_CHECKING:
+    from ..ir import Policy
+    from ..loader import Format
 
 
 class LintFormat(str, Enum):
@@ -46,9 +50,8 @@ def lint(
     A directory may hold what sits beside a policy: policy test files (`*.test.yaml`) are
     checked as test files, keys files (a top-level `keys`) as keys files, and request files
     (REQUEST.json) are skipped; the summary counts each kind."""
-    from ..loader import read
-
     files, requests = _lint_targets(paths)
+    options = LintOptions(max_cost=max_cost, runtime_lookups=runtime_lookups)
     if not files:
         where = ", ".join(f"`{p}`" for p in paths)
         if requests:
@@ -67,13 +70,8 @@ def lint(
             unreadable += 1
             continue
         sources[name] = Source(text, name)
-        kind = _lint_kind(path, text)
+        kind, policy, found = lint_text(path, text, options)
         kinds[kind] = kinds.get(kind, 0) + 1
-        if kind != "policy":
-            diagnostics.extend(_lint_companion(kind, path, text))
-            continue
-        options = LintOptions(max_cost=max_cost, runtime_lookups=runtime_lookups)
-        policy, found = read(text, name=name, options=options)
         diagnostics.extend(found)
         if show_cost and policy is not None:
             from ..analysis.cost import costs
@@ -104,6 +102,21 @@ def lint(
         raise typer.Exit(2)
     if counts["errors"] or (warnings_as_errors and counts["warnings"]):
         raise typer.Exit(1)
+
+
+def lint_text(
+    path: Path, text: str, options: LintOptions, format: Format | None = None
+) -> tuple[str, Policy | None, list[Diagnostic]]:
+    """Lint one file's text: its kind (as the summary counts it), the policy read from it
+    (None for a test or keys file, or when nothing could be read) and its diagnostics. The
+    one code path of `lint` and of the editors' `lsp`; ``format`` overrides the file name's."""
+    from ..loader import read
+
+    kind = "policy" if format is not None else _lint_kind(path, text)
+    if kind != "policy":
+        return kind, None, _lint_companion(kind, path, text)
+    policy, found = read(text, name=str(path), options=options, format=format)
+    return kind, policy, found
 
 
 _POLICY_TOP = ("on_http_request", "on_http_response", "on_tcp_connect")

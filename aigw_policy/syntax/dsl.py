@@ -203,7 +203,8 @@ class _Reader:
         span = self.span(stmt)
         if keyword in seen:
             self.diags.add("AIGW013", f"duplicate `{keyword}`", span,
-                           help=f"`{keyword}` is already set on line {seen[keyword].line}")
+                           help=f"`{keyword}` is already set on line {seen[keyword].line}",
+                           related=(("first set here", seen[keyword]),))
             return None
         seen[keyword] = span
         choices = CHOICES[keyword]
@@ -355,7 +356,8 @@ class _Reader:
                 value = RawScalar(REPORTED, self.span(value_tree))
             if key in seen:
                 self.diags.add("AIGW013", f"duplicate key `{key}`", key_span,
-                               help=f"`{key}` is already set on line {seen[key].line}")
+                               help=f"`{key}` is already set on line {seen[key].line}",
+                               related=(("first set here", seen[key]),))
                 continue
             seen[key] = key_span
             items.append((key, key_span, value))

@@ -167,7 +167,7 @@ class _Lower:
                 self.diags.add(
                     "AIGW013", f"duplicate key `{key}`", key_span,
                     help=f"`{key}` is first written at {first.line}:{first.column}; "
-                    "keep one of them",
+                    "keep one of them", related=(("first written here", first),),
                 )
                 continue
             seen[key] = key_span

@@ -1,0 +1,234 @@
+"""Where the cursor is, read from the text alone (a document being typed rarely parses):
+in a CEL name, in a `limits["` key, at a statement of a rule, or at a key or value of an
+action's config (and which action, and how deep). One reader per surface form."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from ..ir.actions import ACTIONS
+
+__all__ = ["Context", "context_at", "word_at"]
+
+Slot = Literal["top", "phase", "rule", "action", "key", "value", "type", "other"]
+"""``top``: a document setting or phase; ``phase``: a rule; ``rule``: a statement of a rule
+(an action, `when`) or a rule's key (YAML); ``action``: an action item's key (YAML);
+``key``/``value``: a key or value of an action's config; ``type``: the action type (YAML)."""
+
+_CEL_NAME = re.compile(r"[A-Za-z_][\w.]*$")
+_LIMIT_KEY = re.compile(r"""limits\s*\[\s*(["'])([^"'\n]*)$""")
+_LIMIT_FIELD = re.compile(r"""limits\s*\[\s*(["'])[^"'\n]*\1\s*\]\s*\.\s*\w*$""")
+_KEY_VALUE = re.compile(r"""^\s*(?:-\s+)?["']?([\w-]+)["']?\s*:\s*(.*)$""")
+_BARE = re.compile(r"""^\s*(?:-\s+)?["']?[\w-]*$""")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    slot: Slot
+    action: str | None = None
+    path: tuple[str, ...] = ()
+    """Config keys from the action's config down to the object the cursor is in."""
+    key: str | None = None
+    """For ``value``: the key whose value it is."""
+    limit_prefix: str | None = None
+    """Inside ``limits["...``: what is typed of the name."""
+    cel_prefix: str | None = None
+    """A dotted name being typed (``ai.mo``), when the cursor may be in CEL."""
+    limit_field: bool = False
+    """After ``limits["NAME"].``: a field of a limit's state."""
+
+
+def word_at(text: str, offset: int, chars: str = r"[\w.-]") -> tuple[int, int]:
+    """The span of the word (of ``chars``) around ``offset``."""
+    pattern = re.compile(chars)
+    start = offset
+    while start > 0 and pattern.match(text[start - 1]):
+        start -= 1
+    end = offset
+    while end < len(text) and pattern.match(text[end]):
+        end += 1
+    return start, end
+
+
+def context_at(text: str, offset: int, dsl: bool) -> Context:
+    offset = max(0, min(offset, len(text)))
+    line_start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
+    line = text[line_start:offset]
+    limit = _LIMIT_KEY.search(line)
+    cel = _CEL_NAME.search(line)
+    context = _dsl(text, offset, line_start) if dsl else _yaml(text, offset, line_start)
+    return replace(context, limit_prefix=limit.group(2) if limit else None,
+                   cel_prefix=cel.group() if cel and not limit else None,
+                   limit_field=_LIMIT_FIELD.search(line) is not None)
+
+
+# -- the DSL: braces ---------------------------------------------------------------------
+
+_DSL_SLOTS: dict[str, Slot] = {"policy": "top", "on": "phase", "rule": "rule"}
+
+def _frames(text: str, end: int) -> list[tuple[str, str, int]]:
+    """The open brackets before ``end``: (bracket, the words before it, its offset), strings
+    and comments skipped."""
+    stack: list[tuple[str, str, int]] = []
+    i, boundary = 0, 0
+    while i < end:
+        c = text[i]
+        if c in "\"'":
+            j = i + 1
+            while j < end and text[j] not in (c, "\n"):
+                j += 2 if text[j] == "\\" else 1
+            if j >= end:
+                break  # the cursor is inside this string
+            i = j + 1 if text[j] == c else j
+            continue
+        if c == "#" or text.startswith("//", i):
+            newline = text.find("\n", i)
+            i = end if newline == -1 else newline
+            continue
+        if c in "{[(":
+            stack.append((c, text[boundary:i].strip(), i))
+            boundary = i + 1
+        elif c in "}])":
+            if stack:
+                stack.pop()
+            boundary = i + 1
+        elif c in ",\n;":
+            boundary = i + 1
+        i += 1
+    return stack
+
+
+def _dsl(text: str, offset: int, line_start: int) -> Context:
+    frames = _frames(text, offset)
+    action: str | None = None
+    path: list[str] = []
+    kinds: list[str] = []  # one per frame
+    for bracket, head, _ in frames:
+        word = head.split()[0] if head.split() else ""
+        kind = "other"
+        if action is None and bracket == "{" and word in ("policy", "on", "rule"):
+            kind = word
+        elif action is None and bracket == "{" and kinds[-1:] == ["rule"] and re.fullmatch(r"[a-z][a-z0-9-]*", word):
+            action, kind = word, "config"
+        elif action is not None:
+            key = re.match(r"""^["']?([\w-]+)["']?\s*:""", head)
+            if key:
+                path.append(key.group(1))
+            kind = "config" if bracket == "{" else "other"
+        kinds.append(kind)
+    inner = max((pos for _, _, pos in frames), default=-1)
+    segment = text[max(line_start, inner + 1):offset]
+    segment = segment.rsplit(",", 1)[-1]
+    bare = _BARE.match(segment) is not None
+    innermost = kinds[-1] if kinds else "other"
+    if action is not None:
+        kv = _KEY_VALUE.match(segment)
+        if kv and innermost == "config":
+            return Context(slot="value", action=action, path=tuple(path), key=kv.group(1))
+        slot: Slot = "key" if bare and innermost == "config" else "other"
+        return Context(slot=slot, action=action, path=tuple(path))
+    slot = _DSL_SLOTS.get(innermost, "other") if bare else "other"
+    shorthand = re.match(r"\s*([a-z][a-z0-9-]*)\s", segment)
+    if innermost == "rule" and shorthand and shorthand.group(1) in ACTIONS:
+        return Context(slot="other", action=shorthand.group(1))
+    return Context(slot=slot)
+
+
+# -- YAML: indentation -------------------------------------------------------------------
+
+_LINE = re.compile(r"^(\s*)(-\s+)?(?:[\"']?([\w.-]+)[\"']?\s*:(?:\s|$))?")
+
+
+def _shape(raw: str) -> tuple[int, int, str | None]:
+    """A YAML line's indent, the column of its key (past a `- `), and its key."""
+    m = _LINE.match(raw)
+    assert m is not None  # every part of the pattern is optional
+    lead = len(m.group(1))
+    return lead, lead + len(m.group(2) or ""), m.group(3)
+
+
+def _blank(raw: str) -> bool:
+    return not raw.strip() or raw.lstrip().startswith("#")
+
+
+def _parents(lines: list[str], indent: int) -> list[tuple[str | None, int, int]]:
+    """Walking up from the end of ``lines``, innermost first: each line less indented than
+    what came before (its key, ``-`` for the list item it opens, or None; the key's column;
+    the line's index)."""
+    out: list[tuple[str | None, int, int]] = []
+    for index in range(len(lines) - 1, -1, -1):
+        if _blank(lines[index]):
+            continue
+        lead, column, key = _shape(lines[index])
+        if column < indent:
+            out.append((key, column, index))
+            indent = column
+        if lead < indent:  # a `- ` item
+            out.append(("-", lead, index))
+            indent = lead
+        if indent == 0:
+            break
+    return out
+
+
+def _item_type(lines: list[str], config_line: int, column: int) -> str | None:
+    """The `type:` beside the `config:` of ``config_line`` (key column ``column``): the keys
+    at that column of the same list item, above it up to the item's dash or below it."""
+    for index in range(config_line, -1, -1):
+        if _blank(lines[index]):
+            continue
+        lead, at, key = _shape(lines[index])
+        if at == column and key == "type":
+            return _type_value(lines[index])
+        if at < column or lead < at:  # out of the item, or its first line (the dash)
+            break
+    for index in range(config_line + 1, len(lines)):
+        if _blank(lines[index]):
+            continue
+        lead, at, key = _shape(lines[index])
+        if at < column or (at == column and lead < at):  # out of the item, or the next one
+            break
+        if at == column and key == "type":
+            return _type_value(lines[index])
+    return None
+
+
+def _type_value(line: str) -> str | None:
+    m = re.search(r"type\s*:\s*[\"']?([\w-]+)", line)
+    return m.group(1) if m else None
+
+
+def _yaml(text: str, offset: int, line_start: int) -> Context:
+    line = text[line_start:offset]
+    flow = line.rfind("{")  # a flow mapping on this line: `config: {name: x, ca|`
+    head, segment = (line[:flow], line[flow + 1:].rsplit(",", 1)[-1]) if flow != -1 else (line, line)
+    parents = _parents(text[:line_start].splitlines(), _shape(line)[1])
+    keys = [k for k, _, _ in reversed(parents)]  # outermost first
+    if flow != -1:
+        keys += re.findall(r"""["']?([\w-]+)["']?\s*:\s*$""", head.strip())[-1:]
+    kv = _KEY_VALUE.match(segment)
+    bare = _BARE.match(segment) is not None
+    if "config" in keys:
+        at = len(keys) - 1 - keys[::-1].index("config")
+        config = next(((column, index) for k, column, index in parents if k == "config"), None)
+        action = (_item_type(text.splitlines(), config[1], config[0]) if config is not None
+                  else _type_value(line))
+        path = tuple(k for k in keys[at + 1:] if k not in (None, "-"))
+        if kv is not None:
+            return Context(slot="value", action=action, path=path, key=kv.group(1))
+        return Context(slot="key" if bare else "other", action=action, path=path)
+    if kv is not None:
+        if kv.group(1) == "type" and "actions" in keys:
+            return Context(slot="type", )
+        return Context(slot="other", )
+    named = [k for k in keys if k not in (None, "-")]
+    slot: Slot = "other"
+    if not named:
+        slot = "top"
+    elif named[-1] == "actions":
+        slot = "action"
+    elif named[-1] in ("on_http_request", "on_http_response"):
+        slot = "rule"
+    return Context(slot=slot if bare else "other", )

@@ -1,0 +1,57 @@
+"""The server's life over stdio: initialize, what it offers, shutdown and exit."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .client import LspClient
+from .conftest import ROOT
+
+
+def test_initialize_offers_every_feature() -> None:
+    client = LspClient(cwd=ROOT)
+    try:
+        result = client.initialize()
+        caps = result["capabilities"]
+        assert result["serverInfo"]["name"] == "aigw-policy"
+        for provider in ("hoverProvider", "definitionProvider", "documentSymbolProvider",
+                         "documentFormattingProvider"):
+            assert caps.get(provider), provider
+        assert "." in caps["completionProvider"]["triggerCharacters"]
+        assert caps["textDocumentSync"]["change"] == 2  # incremental
+    finally:
+        assert client.close() == 0, client.log()
+
+
+def test_exit_without_shutdown_is_status_1() -> None:
+    client = LspClient(cwd=ROOT)
+    client.initialize()
+    client.notify("exit")
+    assert client.process.wait(timeout=60) == 1
+    client.close()
+
+
+def test_the_console_script_serves() -> None:
+    script = Path(sys.executable).with_name("aigw-policy")
+    command = str(script) if script.exists() else shutil.which("aigw-policy")
+    if command is None:
+        pytest.skip("the aigw-policy console script is not installed beside this Python")
+    client = LspClient([command, "lsp"], cwd=ROOT)
+    client.initialize()
+    client.open("file:///tmp/console.aigw", 'policy "p" {\n  default maybe\n}\n')
+    assert [d["code"] for d in client.diagnostics("file:///tmp/console.aigw")] != []
+    assert client.close() == 0, client.log()
+
+
+def test_without_pygls_it_says_which_extra_to_install() -> None:
+    code = ("import sys; sys.modules['pygls'] = None; sys.argv = ['aigw-policy', 'lsp']; "
+            "from aigw_policy.cli import main; main()")
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
+                         text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 2
+    assert "pip install 'aigw-policy[lsp]'" in out.stderr and "Traceback" not in out.stderr
