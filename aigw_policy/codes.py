@@ -89,6 +89,9 @@ CODES: dict[str, Code] = _codes(
     ("AIGW402", W, "limit read before it runs, or no such limit"),
     ("AIGW403", W, "lookup can fail at run time"),
     ("AIGW404", W, "variable read where it may not be set, or never set"),
+    ("AIGW420", W, "rule can never fire: the solver proved its conditions never all hold"),
+    ("AIGW421", W, "rule is shadowed: the solver proved earlier rules always end the phase first"),
+    ("AIGW422", E, "`prove --where` is not a CEL condition over the policy environment"),
     # requests and evaluation (the decision's errors[], store and limits[] entries)
     ("AIGW500", E, "CEL error in a rule's condition"),
     ("AIGW501", E, "condition is not a bool"),

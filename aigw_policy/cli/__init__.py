@@ -2,11 +2,11 @@
 
 :mod:`.lint`, :mod:`.convert` (``fmt``, ``convert``), :mod:`.reference` (``schema``,
 ``codes``), :mod:`.explain`, :mod:`.policy_tests` (``test``), :mod:`.replay`, :mod:`.usage`,
-:mod:`.serve`; :mod:`.common` holds what they share. The commands are registered below, in the
+:mod:`.serve`, :mod:`.prove` (``prove rules|query|equiv``); :mod:`.common` holds what they share. The commands are registered below, in the
 order ``--help`` lists them.
 
 Exit codes: 0 success or clean, 1 the check failed (lint errors, ``fmt --check`` found
-unformatted files), 2 bad usage or unreadable input.
+unformatted files), 2 bad usage or unreadable input; ``prove`` adds 3, unknown.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from . import convert, explain, lint, policy_tests, reference, replay, serve, usage
+from . import convert, explain, lint, policy_tests, prove, reference, replay, serve, usage
 
 __all__ = ["app", "main"]
 
@@ -55,6 +55,7 @@ app.command()(reference.codes)
 app.command()(explain.explain)
 app.command("test")(policy_tests.test_policies)
 app.command()(replay.replay)
+app.add_typer(prove.app, name="prove")
 app.command("usage", help="Where did the tokens go: usage and cost from the ledger.")(usage.usage)
 app.command("serve", help="Run the gateway: enforce the policy in front of an LLM API.")(serve.serve)
 
