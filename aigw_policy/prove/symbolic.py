@@ -138,8 +138,10 @@ class SymEnv:
         else:
             self.opaque_reads.add(name)
             got = self.fresh("opaque", name)
-        if name == "ai.operation":
+        if name == "ai.operation":  # classify: detected or overridden, always one of these
             self.facts.append(z3.Or(*[got.val == z3.StringVal(o) for o in OPERATIONS]))
+        if name == "ai.provider":  # an override must name a known provider; else detected or "unknown"
+            self.facts.append(z3.Or(*[got.val == z3.StringVal(p) for p in (*PROVIDERS, "unknown")]))
         self.vars[name] = got
         return got
 

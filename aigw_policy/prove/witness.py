@@ -128,10 +128,11 @@ class Replay:
 
 
 def replay(cp: CompiledPolicy, data: dict[str, Any]) -> Replay | None:
-    """Run ``data`` as ``explain`` does (fresh in-memory store, trace on); None if invalid."""
+    """Run ``data`` as ``explain`` does (fresh in-memory store, trace on); None if the engine
+    refuses it or cannot run it (an action it does not implement yet): not confirmed."""
     try:
         d = Engine(cp, store=MemoryStore(), trace=True).evaluate(data, apply_state=True, request_id="explain")
-    except ValueError:
+    except Exception:  # noqa: BLE001 - whatever went wrong, the witness is not confirmed
         return None
     matched = {t["rule"] for t in d.trace or () if t.get("phase") == "on_http_request" and t.get("matched") is True}
     return Replay(d.verdict, d.status_code, d.rule, matched)
