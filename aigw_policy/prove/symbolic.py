@@ -34,6 +34,7 @@ ALWAYS_PRESENT = frozenset({
 """Variables the activation always holds in the request phase (env/activation.py); any
 other may be absent, and reading it then is an error."""
 
+_SURROGATE = z3.Function("has-lone-surrogate", z3.StringSort(), z3.BoolSort())
 _SCALARS = {"string": z3.StringSort, "int": z3.IntSort, "bool": z3.BoolSort}
 
 
@@ -81,6 +82,7 @@ class SymEnv:
         self._fresh = 0
         self._memo: dict[tuple[Any, ...], Sym] = {}
         self.opaque_reads: set[str] = set()
+        self.surrogate_texts: list[Any] = []
 
     # -- fresh values --------------------------------------------------------------------
 
@@ -145,6 +147,13 @@ class SymEnv:
         self.vars[name] = got
         return got
 
+    def lone_surrogate(self, s: Any) -> Any:
+        """Whether text ``s`` holds a lone surrogate (RE2 then refuses to match it): left
+        free, one value per text (a regular-language encoding is exact but stalls the
+        string solver); a witness takes texts without one."""
+        self.surrogate_texts.append(s)
+        return _SURROGATE(s)
+
     def is_present(self, name: str) -> Any:
         self.variable(name)
         return self.present.get(name, z3.BoolVal(True))
@@ -163,7 +172,7 @@ class SymEnv:
         estimate is tied to it (the default counter: a byte count over four, one per message
         plus four); otherwise the estimate is pinned later from a first build.
         """
-        out: list[Any] = []
+        out: list[Any] = [z3.Not(_SURROGATE(s)) for s in self.surrogate_texts]
         v = self.vars
         printable = z3.Star(z3.Range(" ", "~"))
         no_space = z3.Star(z3.Range("!", "~"))

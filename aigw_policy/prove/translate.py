@@ -29,9 +29,6 @@ _BOOL_RESULT = frozenset({
     "_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_", "@in", "!_", "_&&_", "_||_", "has",
     "startsWith", "endsWith", "contains", "matches", "exists", "all", "exists_one",
 })
-_SURROGATE = z3.Concat(z3.Star(z3.AllChar(z3.ReSort(z3.StringSort()))),
-                       z3.Range(chr(0xD800), chr(0xDFFF)),
-                       z3.Star(z3.AllChar(z3.ReSort(z3.StringSort()))))
 
 
 def translate_source(env: SymEnv, source: str) -> Sym:
@@ -167,7 +164,7 @@ def _call(env: SymEnv, node: ast.Call) -> Sym:
         return _has(env, node, args[0])
     operands = ([node.target] if node.target is not None else []) + list(args)
     vals = [translate(env, a) for a in operands]
-    got = _operator(f, vals)
+    got = _operator(env, f, vals)
     if got is not None:
         return got
     return env.unknown(node, "bool" if f in _BOOL_RESULT else "opaque")
@@ -188,7 +185,7 @@ def _same(vals: list[Sym], *kinds: str) -> bool:
     return len(vals) == 2 and vals[0].kind == vals[1].kind and vals[0].kind in kinds
 
 
-def _operator(f: str, vals: list[Sym]) -> Sym | None:
+def _operator(env: SymEnv, f: str, vals: list[Sym]) -> Sym | None:
     """The encodable operators and functions; None for the rest."""
     err = _or(*[v.err for v in vals])
     if f in ("_==_", "_!=_") and _same(vals, "bool", "int", "string", "list"):
@@ -238,7 +235,7 @@ def _operator(f: str, vals: list[Sym]) -> Sym | None:
             return None
         s = vals[0].val
         if RE_ENGINE == "re2":  # RE2 matches UTF-8: a lone surrogate in the text is an error
-            err = _or(err, z3.InRe(s, _SURROGATE))
+            err = _or(err, env.lone_surrogate(s))
         return Sym("bool", z3.InRe(s, regex), err)
     return None
 
