@@ -33,6 +33,8 @@ class Budget:
         self.deadline = None if total is None else time.monotonic() + total
 
     def solver(self) -> z3.Solver | None:
+        """A fresh solver for one check (z3's incremental mode, push and pop, is slower on
+        these string formulas), or None once the time is up."""
         left = self.per_check
         if self.deadline is not None:
             left = min(left, self.deadline - time.monotonic())
@@ -52,6 +54,7 @@ class RuleAnswer:
     reason: str
     witness: dict[str, Any] | None = None
     by: list[str] = field(default_factory=list)  # shadowed: the earlier rules that answer first
+    decision: dict[str, Any] | None = None  # reachable: the witness's verdict, status and rule
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"rule": self.rule, "phase": self.phase, "result": self.result, "reason": self.reason}
@@ -59,6 +62,7 @@ class RuleAnswer:
             out["shadowed_by"] = self.by
         if self.witness is not None:
             out["witness"] = self.witness
+            out["decision"] = self.decision
         return out
 
 
@@ -101,7 +105,7 @@ def _witness(budget: Budget, env: SymEnv, outs: list[Outcome], goal: Any,
                 break
             pin = [env.vars["ai.input_tokens"].val == seen]
             for name in ("ai.prompt", "ai.tools", "ai.messages"):
-                if name in env.vars:
+                if name in env.vars and name not in env.implied:
                     pin.append(env.vars[name].val == model.eval(env.vars[name].val, model_completion=True))
             extra = pin
     return None
@@ -140,18 +144,25 @@ def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, rule: Any, 
     phase = "on_http_request"
     label = facts.label
     matched = facts.matched
-    state, model = _check(budget, env.facts, facts.fired)
-    if state == "sat" and model is not None:
-        if not witnesses:
-            return RuleAnswer(label, facts.position, phase, "reachable", "its conditions can hold when it is reached")
+    if witnesses:  # most rules can fire: look for a confirmed witness first
+        claims: list[dict[str, Any]] = []
 
         def accept(data: dict[str, Any], m: z3.ModelRef) -> bool:
             got = replay(cp, data)
-            return got is not None and label in got.matched and _same(got, _claimed(m, out))
+            claimed = _claimed(m, out)
+            if got is not None and label in got.matched and _same(got, claimed):
+                claims.append(claimed)
+                return True
+            return False
 
         w = _witness(budget, env, [out], facts.fired, accept)
         if w is not None:
-            return RuleAnswer(label, facts.position, phase, "reachable", "a request reaches it and matches", w)
+            return RuleAnswer(label, facts.position, phase, "reachable", "a request reaches it and matches", w,
+                              decision=claims[-1])
+    state, _ = _check(budget, env.facts, facts.fired)
+    if state == "sat":
+        if not witnesses:
+            return RuleAnswer(label, facts.position, phase, "reachable", "its conditions can hold when it is reached")
         return RuleAnswer(label, facts.position, phase, "unknown",
                           "the model says it can fire, but no request built from it was confirmed by the engine")
     if state == "unknown":

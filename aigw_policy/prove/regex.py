@@ -8,7 +8,7 @@ from typing import Any
 
 import z3
 
-__all__ = ["MAX_CHAR", "glob_regex", "search_regex"]
+__all__ = ["MAX_CHAR", "glob_after", "glob_regex", "search_regex"]
 
 MAX_CHAR = 0x2FFFF
 """The highest character z3's strings hold; a pattern that names a higher one is not encoded."""
@@ -284,3 +284,33 @@ def glob_regex(pattern: str) -> Any | None:
     if lit or not parts:
         parts.append(z3.Re(z3.StringVal(lit)))
     return parts[0] if len(parts) == 1 else z3.Concat(*parts)
+
+
+def glob_after(pattern: str, prefix: str) -> set[str]:
+    """The rest of ``pattern`` once it has matched the literal ``prefix``: every way to match
+    it, as patterns for what follows (``*`` may take some of the prefix and go on). A text
+    ``prefix + t`` matches ``pattern`` exactly when ``t`` matches one of them; ``[...]`` sets
+    are taken literally here, so callers only use it for patterns :func:`glob_regex` encodes."""
+    states = {pattern}
+    for c in prefix:
+        nxt: set[str] = set()
+        for p in states:
+            nxt |= _step(p, c)
+        states = nxt
+        if not states:
+            break
+    return states
+
+
+def _step(p: str, c: str) -> set[str]:
+    out: set[str] = set()
+    while p.startswith("**"):
+        p = p[1:]
+    if not p:
+        return out
+    if p[0] == "*":
+        out.add(p)  # the star takes c and stays
+        out |= _step(p[1:], c)  # the star takes nothing
+    elif p[0] == "?" or p[0] == c:
+        out.add(p[1:])
+    return out

@@ -20,7 +20,8 @@ from typing import Any
 import z3
 
 from ..engine.compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledPolicy, CompiledRule, Template
-from .regex import glob_regex
+from ..providers.classify import PROVIDERS
+from .regex import glob_after, glob_regex
 from .symbolic import Sym, SymEnv
 from .translate import as_bool, translate_source
 
@@ -69,6 +70,8 @@ class _Walk:
         self.pending: list[tuple[Any, int]] = []  # (non-eager limit hit, rule position)
         self.out_hits: list[tuple[Any, Any]] = []
         self.room: list[Any] = []
+        self.providers = sorted({*PROVIDERS, "unknown"} | {a.config.provider for r in cp.request_rules
+                                                            for a in r.actions if a.type == "set-model" and a.config.provider})
         names = [a.limit.spec.name for r in cp.request_rules for a in r.actions if a.limit is not None]
         self.repeated = {n for n in names if names.count(n) > 1}
 
@@ -177,7 +180,14 @@ class _Walk:
     def model_access(self, rule: CompiledRule, cfg: Any, alive: Any) -> Any:
         env = self.env
         model = env.variable("ai.model").val
-        full = z3.Concat(env.variable("ai.provider").val, z3.StringVal("/"), model)
+        provider = env.variable("ai.provider").val
+
+        def matches(p: str, regex: Any) -> Any:
+            # `provider/model`: one case per provider the request can have (the classifier's,
+            # or one a set-model names), the provider's part of the glob consumed here
+            full = [z3.And(provider == z3.StringVal(name), _any(model, glob_after(p, name + "/")))
+                    for name in self.providers]
+            return z3.Or(z3.InRe(model, regex), *full)
 
         def hit(patterns: tuple[str, ...]) -> Any:
             terms = []
@@ -186,7 +196,7 @@ class _Walk:
                 if regex is None:
                     terms.append(env.unknown(("glob", p, env.version), "bool").val)
                 else:
-                    terms.append(z3.Or(z3.InRe(full, regex), z3.InRe(model, regex)))
+                    terms.append(matches(p, regex))
             return z3.Or(z3.BoolVal(False), *terms)
 
         denied = hit(cfg.deny or ())
@@ -263,6 +273,11 @@ class _Walk:
                 self.done = z3.Or(self.done, when)
         if self.cp.default == "deny":
             self.stop(z3.BoolVal(True), False, 403, -1)
+
+
+def _any(model: Any, patterns: set[str]) -> Any:
+    terms = [z3.InRe(model, glob_regex(p)) for p in patterns]
+    return z3.Or(z3.BoolVal(False), *terms)
 
 
 def _templates(value: Any) -> list[Template]:

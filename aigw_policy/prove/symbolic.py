@@ -21,7 +21,7 @@ import z3
 from ..env.declarations import POLICY_VARIABLES
 from ..providers.classify import OPERATIONS, PROVIDERS
 
-__all__ = ["ALWAYS_PRESENT", "STRING_LIST", "Sym", "SymEnv", "SymMap"]
+__all__ = ["ALWAYS_PRESENT", "PROMPT_LENGTH", "STRING_LIST", "Sym", "SymEnv", "SymMap"]
 
 STRING_LIST = z3.SeqSort(z3.StringSort())
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
@@ -34,6 +34,8 @@ ALWAYS_PRESENT = frozenset({
 """Variables the activation always holds in the request phase (env/activation.py); any
 other may be absent, and reading it then is an error."""
 
+PROMPT_LENGTH = z3.Int("?prompt-length")
+"""The length of a prompt the policy does not read (the witness writes that many ``x``)."""
 _SURROGATE = z3.Function("has-lone-surrogate", z3.StringSort(), z3.BoolSort())
 _SCALARS = {"string": z3.StringSort, "int": z3.IntSort, "bool": z3.BoolSort}
 
@@ -83,6 +85,9 @@ class SymEnv:
         self._memo: dict[tuple[Any, ...], Sym] = {}
         self.opaque_reads: set[str] = set()
         self.surrogate_texts: list[Any] = []
+        self.implied: set[str] = set()
+        """Variables the policy does not read, made for a witness's sake (the prompt behind
+        the token estimate): a witness fills them in itself (``x`` repeated)."""
 
     # -- fresh values --------------------------------------------------------------------
 
@@ -116,6 +121,7 @@ class SymEnv:
 
     def variable(self, name: str) -> Sym:
         """The value of declared variable ``name`` (its presence in ``err``)."""
+        self.implied.discard(name)
         if name in self.state:
             return self.state[name]
         got = self.vars.get(name)
@@ -145,6 +151,11 @@ class SymEnv:
         if name == "ai.provider":  # an override must name a known provider; else detected or "unknown"
             self.facts.append(z3.Or(*[got.val == z3.StringVal(p) for p in (*PROVIDERS, "unknown")]))
         self.vars[name] = got
+        if name == "ai.input_tokens":  # the estimate comes from these: a witness must choose them
+            for implied in ("ai.prompt", "ai.messages"):
+                if implied not in self.vars:
+                    self.variable(implied)
+                    self.implied.add(implied)
         return got
 
     def lone_surrogate(self, s: Any) -> Any:
@@ -174,7 +185,6 @@ class SymEnv:
         """
         out: list[Any] = [z3.Not(_SURROGATE(s)) for s in self.surrogate_texts]
         v = self.vars
-        printable = z3.Star(z3.Range(" ", "~"))
         no_space = z3.Star(z3.Range("!", "~"))
 
         def s(name: str) -> Any:
@@ -183,17 +193,22 @@ class SymEnv:
         if s("ai.provider") is not None:
             out.append(z3.Or(*[s("ai.provider") == z3.StringVal(p) for p in PROVIDERS]))
         if s("ai.model") is not None:
-            out.append(z3.InRe(s("ai.model"), printable))
             out.append(z3.Length(s("ai.model")) <= 200)
         msgs = v["ai.messages"].val if "ai.messages" in v else None
         prompt = s("ai.prompt")
+        implied = "ai.prompt" in self.implied
+        # an implied prompt is only a length (an Int: a long string stalls the string solver)
+        length = PROMPT_LENGTH if implied else z3.Length(prompt) if prompt is not None else None
+        if implied:
+            out.append(z3.And(PROMPT_LENGTH >= 0, PROMPT_LENGTH <= 400_000))
         if msgs is not None:
             out.append(msgs <= 8)
-            if prompt is not None:
-                out.append(z3.Implies(msgs == 0, prompt == z3.StringVal("")))
-        if prompt is not None:
-            out.append(z3.InRe(prompt, no_space if strict_tokens else printable))
-            out.append(z3.Length(prompt) <= 2000)
+            if length is not None:
+                out.append(z3.Implies(msgs == 0, length == 0))
+        if prompt is not None and not implied:
+            if strict_tokens:
+                out.append(z3.InRe(prompt, no_space))
+            out.append(z3.Length(prompt) <= 50_000)
         tools = s("ai.tools")
         if tools is not None:
             out.append(z3.Length(tools) <= 4)
@@ -201,8 +216,8 @@ class SymEnv:
             if tools is not None:
                 out.append(z3.Length(tools) == 0)
             n = msgs if msgs is not None else z3.IntVal(1)
-            p = prompt if prompt is not None else z3.StringVal("")
-            tok = z3.If(z3.Length(p) == 0, 0, (z3.Length(p) + 3) / 4)
+            size = length if length is not None else z3.IntVal(0)
+            tok = z3.If(size == 0, 0, (size + 3) / 4)
             out.append(v["ai.input_tokens"].val == tok + 4 * n)
         if s("ai.max_output_tokens") is not None:
             out.append(s("ai.max_output_tokens") <= 1_000_000)
@@ -215,15 +230,9 @@ class SymEnv:
                                              z3.Re("-"), z3.Re("_"), z3.Re("."))))))
         if s("req.host") is not None:
             out.append(z3.InRe(s("req.host"), z3.Plus(z3.Union(z3.Range("a", "z"), z3.Range("0", "9")))))
-        for name, sym in v.items():
-            if sym.kind == "string" and name.startswith(("identity.", "conn.", "endpoint.")):
-                out.append(z3.InRe(sym.val, printable))
-                out.append(z3.Length(sym.val) <= 200)
         for m in self.maps.values():
             for key, (_, value) in m.entries.items():
-                if m.values == "string":
-                    out.append(z3.InRe(value, printable))
-                else:
+                if m.values != "string":
                     out.append(z3.And(z3.Length(value) >= 1, z3.Length(value) <= 3))
                     for i in range(3):
                         out.append(z3.Implies(z3.Length(value) > i, z3.And(
