@@ -22,7 +22,7 @@ from ..env.request import Request
 from ..limits import MemoryStore
 from .symbolic import PROMPT_LENGTH, SymEnv
 
-__all__ = ["Replay", "build", "input_tokens", "replay", "where_holds"]
+__all__ = ["Replay", "build", "input_tokens", "pad_to", "replay", "where_holds"]
 
 _NOW = "2026-01-01T00:00:00Z"
 _IDENTITY = ("key", "user", "team", "org", "tier")
@@ -114,6 +114,32 @@ def input_tokens(data: dict[str, Any]) -> int | None:
         return classify_request(Request.parse(data)).input_tokens
     except ValueError:
         return None
+
+
+def pad_to(data: dict[str, Any], target: int) -> dict[str, Any] | None:
+    """``data`` with its first message's text lengthened (`` xxxx...``) until the input token
+    estimate is ``target``; None if no padding reaches it. The prompt changes: the replay
+    decides whether the policy still answers as claimed."""
+    import copy
+
+    messages = data["request"]["body"].get("messages") or []
+    if not messages or not isinstance(messages[0].get("content"), str):
+        return None
+    base = messages[0]["content"]
+    have = input_tokens(data)
+    if have is None or have > target:
+        return None
+    chars = 4 * (target - have)
+    for _ in range(8):
+        out = copy.deepcopy(data)
+        out["request"]["body"]["messages"][0]["content"] = base + (" " + "x" * chars if chars else "")
+        got = input_tokens(out)
+        if got is None:
+            return None
+        if got == target:
+            return out
+        chars = max(0, chars + 4 * (target - got))
+    return None
 
 
 class Replay:
