@@ -183,11 +183,17 @@ def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, rule: Any, 
                           "its conditions can never all hold (or one always fails and on_error skips it)")
     if alone == "unknown":
         return RuleAnswer(label, facts.position, phase, "unknown", "the solver gave up within its time")
-    by = []
-    for other in out.rules[:facts.position]:
-        s, _ = _check(budget, env.facts, matched, other.fired, other.stops)
-        if s != "unsat":
-            by.append(other.label)
+    by = []  # the nearest earlier rules seen answering first (a few quick checks; naming them is a courtesy)
+    tries = 0
+    for other in reversed(out.rules[:facts.position]):
+        if len(by) == 3 or tries == 8:
+            break
+        if z3.is_false(z3.simplify(other.stops)):
+            continue
+        tries += 1
+        found, _ = _check(budget, env.facts, matched, other.fired, other.stops, share=0.2)
+        if found == "sat":
+            by.insert(0, other.label)
     names = ", ".join(f"`{b}`" for b in by) or "earlier rules"
     return RuleAnswer(label, facts.position, phase, "shadowed",
                       f"whenever its conditions hold, {names} already ended the phase", by=by)

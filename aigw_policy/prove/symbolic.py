@@ -230,8 +230,13 @@ class SymEnv:
                                              z3.Re("-"), z3.Re("_"), z3.Re("."))))))
         if s("req.host") is not None:
             out.append(z3.InRe(s("req.host"), z3.Plus(z3.Union(z3.Range("a", "z"), z3.Range("0", "9")))))
+        for name in ("req.url.path", "req.host"):  # a witness's URL always has them
+            if name in self.present:
+                out.append(self.present[name])
         for m in self.maps.values():
-            for key, (_, value) in m.entries.items():
+            for key, (present, value) in m.entries.items():
+                if m.name == "req.headers" and key != key.lower():  # the activation lower-cases names
+                    out.append(z3.Not(present))
                 if m.values != "string":
                     out.append(z3.And(z3.Length(value) >= 1, z3.Length(value) <= 3))
                     for i in range(3):
