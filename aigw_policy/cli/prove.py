@@ -42,7 +42,8 @@ class Verdict(str, Enum):
 
 FormatOpt = Annotated[ProveFormat, typer.Option("--format", "-f", help="Output format.")]
 LimitsOpt = Annotated[bool, typer.Option("--limits-ok", help="Assume every limit has room (by default a limit may be in any state).")]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds the solver may spend on one check.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, metavar="SECONDS",
+                                           help="Seconds the solver may spend on one check.")]
 
 
 def _compiled(path: Path) -> CompiledPolicy:

@@ -55,7 +55,7 @@ def _or(*xs: Any) -> Any:
     return xs[0] if len(xs) == 1 else z3.Or(*xs)
 
 
-def _int_ok(x: Any) -> Any:
+def _overflows(x: Any) -> Any:
     return z3.Or(x < INT_MIN, x > INT_MAX)
 
 
@@ -201,12 +201,12 @@ def _operator(env: SymEnv, f: str, vals: list[Sym]) -> Sym | None:
     if f in ("_+_", "_-_", "_*_") and _same(vals, "int"):
         a, b = vals[0].val, vals[1].val
         r = a + b if f == "_+_" else a - b if f == "_-_" else a * b
-        return Sym("int", r, _or(err, _int_ok(r)))
+        return Sym("int", r, _or(err, _overflows(r)))
     if f == "_+_" and _same(vals, "string"):
         return Sym("string", z3.Concat(vals[0].val, vals[1].val), err)
     if f == "-_" and len(vals) == 1 and vals[0].kind == "int":
         r = -vals[0].val
-        return Sym("int", r, _or(err, _int_ok(r)))
+        return Sym("int", r, _or(err, _overflows(r)))
     if f == "@in" and len(vals) == 2:
         x, coll = vals
         if coll.kind == "literal_list" and x.kind in ("bool", "int", "string") and all(
