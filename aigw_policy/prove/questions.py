@@ -186,7 +186,7 @@ def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, rule: Any, 
     by = []  # the nearest earlier rules seen answering first (a few quick checks; naming them is a courtesy)
     tries = 0
     for other in reversed(out.rules[:facts.position]):
-        if len(by) == 3 or tries == 8:
+        if len(by) == 3 or tries == 4:
             break
         if z3.is_false(z3.simplify(other.stops)):
             continue
