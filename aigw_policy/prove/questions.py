@@ -25,6 +25,14 @@ from .witness import Replay, build, input_tokens, pad_to, replay, where_holds
 __all__ = ["Answer", "Budget", "RuleAnswer", "equiv", "query", "rules"]
 
 
+def _fresh_context() -> None:
+    """Start a question in a new z3 context: z3 keeps caches (regex derivatives, rewrites) per
+    context, and a long-lived one made each further question slower (a 50-rule `equiv` went
+    from half a second to a time-out over four runs in one process). z3's Python API creates
+    its main context lazily; every term here is made after this call."""
+    z3.z3._main_ctx = None  # type: ignore[attr-defined]
+
+
 class Budget:
     """Solver time: ``per_check`` seconds for one check, ``total`` for the whole question."""
 
@@ -74,20 +82,33 @@ class Answer:
 
 
 def _check(budget: Budget, facts: list[Any], *goals: Any, share: float = 1.0) -> tuple[str, z3.ModelRef | None]:
-    s = budget.solver(share)
-    if s is None:
-        return "unknown", None
-    s.add(*facts, *goals)
-    r = s.check()
-    if r == z3.sat:
-        return "sat", s.model()
-    return ("unsat" if r == z3.unsat else "unknown"), None
+    """sat (with a model), unsat or unknown. z3's string search depends much on its random
+    seed: the time is split over two attempts with different seeds."""
+    state = "unknown"
+    for seed in (0, 7):
+        s = budget.solver(share / 2)
+        if s is None:
+            return "unknown", None
+        s.set("random_seed", seed)
+        s.add(*facts, *goals)
+        r = s.check()
+        if r == z3.sat:
+            return "sat", s.model()
+        if r == z3.unsat:
+            return "unsat", None
+    return state, None
 
 
 def _witness(budget: Budget, env: SymEnv, outs: list[Outcome], goal: Any,
-             accept: Callable[[dict[str, Any], z3.ModelRef], bool]) -> dict[str, Any] | None:
-    """A REQUEST.json meeting ``goal`` that ``accept`` confirms, or None. Tries the exact token
-    estimate first, then a free prompt with the estimate pinned from a first build."""
+             accept: Callable[[dict[str, Any], z3.ModelRef], bool],
+             first: z3.ModelRef | None = None) -> dict[str, Any] | None:
+    """A REQUEST.json meeting ``goal`` that ``accept`` confirms, or None. Tries the model
+    already found (``first``, free of cost), then the exact token estimate, then a free
+    prompt with the estimate pinned from a first build."""
+    if first is not None:
+        data = build(env, first)
+        if accept(data, first):
+            return data
     room = [c for o in outs for c in o.room]
     no_hits = [z3.Not(z3.And(charged, hit)) for o in outs for charged, hit in o.limit_hits]
     for strict in (True, False):
@@ -133,6 +154,7 @@ def rules(cp: CompiledPolicy, *, limits_ok: bool = False, budget: Budget | None 
           witnesses: bool = True) -> list[RuleAnswer]:
     """Each rule: ``reachable`` (with a witness), ``unreachable``, ``shadowed`` or ``unknown``."""
     budget = budget or Budget()
+    _fresh_context()
     env = SymEnv()
     out = encode(cp, env, limits_ok=limits_ok)
     answers = []
@@ -203,6 +225,7 @@ def query(cp: CompiledPolicy, where: str, verdict: str, *, limits_ok: bool = Fal
           budget: Budget | None = None) -> Answer:
     """Is there a request satisfying ``where`` that gets ``verdict``?"""
     budget = budget or Budget()
+    _fresh_context()
     env = SymEnv()
     w = translate_source(env, where)
     holds = z3.And(w.val, z3.Not(w.err)) if w.kind == "bool" else env.unknown(("where", where), "bool").val
@@ -219,7 +242,7 @@ def query(cp: CompiledPolicy, where: str, verdict: str, *, limits_ok: bool = Fal
                 return True
             return False
 
-        witness = _witness(budget, env, [out], goal, accept)
+        witness = _witness(budget, env, [out], goal, accept, model)
         if witness is not None:
             return Answer("possible", witness, details)
         return Answer("unknown", None, [{"reason": "the model has such a request, but none built from it was "
@@ -248,6 +271,7 @@ def equiv(old: CompiledPolicy, new: CompiledPolicy, *, limits_ok: bool = False,
           budget: Budget | None = None) -> Answer:
     """``equivalent``, or a request on which the verdict or status differs."""
     budget = budget or Budget()
+    _fresh_context()
     env = SymEnv()
     a = encode(old, env, limits_ok=limits_ok)
     env.state = {}
@@ -266,7 +290,7 @@ def equiv(old: CompiledPolicy, new: CompiledPolicy, *, limits_ok: bool = False,
                 return True
             return False
 
-        witness = _witness(budget, env, [a, b], differ, accept)
+        witness = _witness(budget, env, [a, b], differ, accept, model)
         if witness is not None:
             return Answer("counterexample", witness, details)
         return Answer("unknown", None, [{"reason": "the model has a request they decide differently, but none "

@@ -13,8 +13,11 @@ __all__ = ["MAX_CHAR", "glob_after", "glob_regex", "search_regex"]
 MAX_CHAR = 0x2FFFF
 """The highest character z3's strings hold; a pattern that names a higher one is not encoded."""
 
-_S = z3.StringSort()
-_ANY = z3.AllChar(z3.ReSort(_S))
+
+
+def _any_char() -> Any:
+    return z3.AllChar(z3.ReSort(z3.StringSort()))
+
 _DIGIT = [("0", "9")]
 _WORD = [("0", "9"), ("A", "Z"), ("a", "z"), ("_", "_")]
 _SPACE = [("\t", "\n"), ("\f", "\r"), (" ", " ")]
@@ -31,7 +34,7 @@ def _chars(pairs: list[tuple[str, str]]) -> Any:
 
 
 def _not(pairs: list[tuple[str, str]]) -> Any:
-    return z3.Intersect(_ANY, z3.Complement(_chars(pairs)))
+    return z3.Intersect(_any_char(), z3.Complement(_chars(pairs)))
 
 
 def _char_ok(c: str) -> str:
@@ -231,13 +234,13 @@ def search_regex(pattern: str, *, re2: bool) -> Any | None:
             raise _Unsupported
     except (_Unsupported, IndexError, z3.Z3Exception):
         return None
-    parts = [] if start else [z3.Star(_ANY)]
+    parts = [] if start else [z3.Star(_any_char())]
     parts.append(inner)
     if end:
         if not re2:
             parts.append(z3.Option(z3.Re(z3.StringVal("\n"))))
     else:
-        parts.append(z3.Star(_ANY))
+        parts.append(z3.Star(_any_char()))
     return z3.Concat(*parts) if len(parts) > 1 else parts[0]
 
 
@@ -276,7 +279,7 @@ def glob_regex(pattern: str) -> Any | None:
             if lit:
                 parts.append(z3.Re(z3.StringVal(lit)))
                 lit = ""
-            parts.append(z3.Star(_ANY) if c == "*" else _ANY)
+            parts.append(z3.Star(_any_char()) if c == "*" else _any_char())
         else:
             if ord(c) > MAX_CHAR:
                 return None

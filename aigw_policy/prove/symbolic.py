@@ -21,9 +21,14 @@ import z3
 from ..env.declarations import POLICY_VARIABLES
 from ..providers.classify import OPERATIONS, PROVIDERS
 
-__all__ = ["ALWAYS_PRESENT", "PROMPT_LENGTH", "STRING_LIST", "Sym", "SymEnv", "SymMap"]
+__all__ = ["ALWAYS_PRESENT", "Sym", "SymEnv", "SymMap", "prompt_length", "string_list"]
 
-STRING_LIST = z3.SeqSort(z3.StringSort())
+
+
+def string_list() -> Any:
+    """The sort of a list of strings (made per use: questions each run in a fresh context)."""
+    return z3.SeqSort(z3.StringSort())
+
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 ALWAYS_PRESENT = frozenset({
@@ -34,9 +39,16 @@ ALWAYS_PRESENT = frozenset({
 """Variables the activation always holds in the request phase (env/activation.py); any
 other may be absent, and reading it then is an error."""
 
-PROMPT_LENGTH = z3.Int("?prompt-length")
-"""The length of a prompt the policy does not read (the witness writes that many ``x``)."""
-_SURROGATE = z3.Function("has-lone-surrogate", z3.StringSort(), z3.BoolSort())
+
+
+def prompt_length() -> Any:
+    """The length of a prompt the policy does not read (the witness writes that many ``x``)."""
+    return z3.Int("?prompt-length")
+
+
+def _surrogate(s: Any) -> Any:
+    return z3.Function("has-lone-surrogate", z3.StringSort(), z3.BoolSort())(s)
+
 _SCALARS = {"string": z3.StringSort, "int": z3.IntSort, "bool": z3.BoolSort}
 
 
@@ -53,7 +65,7 @@ class SymMap:
         got = self.entries.get(key)
         if got is None:
             tag = f"{self.name}[{key!r}]"
-            sort = z3.StringSort() if self.values == "string" else STRING_LIST
+            sort = z3.StringSort() if self.values == "string" else string_list()
             got = (z3.Bool(f"has {tag}"), z3.Const(tag, sort))
             self.entries[key] = got
         return got
@@ -101,7 +113,7 @@ class SymEnv:
                 self.facts.append(z3.And(val >= INT_MIN, val <= INT_MAX))
             return Sym(kind, val, err)
         if kind == "list":
-            return Sym(kind, z3.Const(name, STRING_LIST), err)
+            return Sym(kind, z3.Const(name, string_list()), err)
         return Sym("opaque", None, err)
 
     def unknown(self, node: Any, kind: str) -> Sym:
@@ -138,7 +150,7 @@ class SymEnv:
                 lo = 0 if name.startswith("ai.") else INT_MIN
                 self.facts.append(z3.And(val >= lo, val <= INT_MAX))
         elif ctype == "list(string)":
-            got = Sym("list", z3.Const(name, STRING_LIST), err)
+            got = Sym("list", z3.Const(name, string_list()), err)
         elif ctype in ("map(string, string)", "map(string, list(string))"):
             m = SymMap(name, "string" if ctype == "map(string, string)" else "list")
             self.maps[name] = m
@@ -163,7 +175,7 @@ class SymEnv:
         free, one value per text (a regular-language encoding is exact but stalls the
         string solver); a witness takes texts without one."""
         self.surrogate_texts.append(s)
-        return _SURROGATE(s)
+        return _surrogate(s)
 
     def is_present(self, name: str) -> Any:
         self.variable(name)
@@ -183,7 +195,7 @@ class SymEnv:
         estimate is tied to it (the default counter: a byte count over four, one per message
         plus four); otherwise the estimate is pinned later from a first build.
         """
-        out: list[Any] = [z3.Not(_SURROGATE(s)) for s in self.surrogate_texts]
+        out: list[Any] = [z3.Not(_surrogate(s)) for s in self.surrogate_texts]
         v = self.vars
         no_space = z3.Star(z3.Range("!", "~"))
 
@@ -198,9 +210,9 @@ class SymEnv:
         prompt = s("ai.prompt")
         implied = "ai.prompt" in self.implied
         # an implied prompt is only a length (an Int: a long string stalls the string solver)
-        length = PROMPT_LENGTH if implied else z3.Length(prompt) if prompt is not None else None
+        length = prompt_length() if implied else z3.Length(prompt) if prompt is not None else None
         if implied:
-            out.append(z3.And(PROMPT_LENGTH >= 0, PROMPT_LENGTH <= 400_000))
+            out.append(z3.And(prompt_length() >= 0, prompt_length() <= 400_000))
         if msgs is not None:
             out.append(msgs <= 8)
             if length is not None:

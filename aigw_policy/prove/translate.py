@@ -23,8 +23,6 @@ from .symbolic import INT_MAX, INT_MIN, Sym, SymEnv
 
 __all__ = ["as_bool", "translate", "translate_source"]
 
-_TRUE = z3.BoolVal(True)
-_FALSE = z3.BoolVal(False)
 _BOOL_RESULT = frozenset({
     "_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_", "@in", "!_", "_&&_", "_||_", "has",
     "startsWith", "endsWith", "contains", "matches", "exists", "all", "exists_one",
@@ -51,7 +49,7 @@ def as_bool(env: SymEnv, node: Any, v: Sym) -> Sym:
 def _or(*xs: Any) -> Any:
     xs = tuple(x for x in xs if not z3.is_false(x))
     if not xs:
-        return _FALSE
+        return z3.BoolVal(False)
     return xs[0] if len(xs) == 1 else z3.Or(*xs)
 
 
@@ -112,11 +110,11 @@ def _map_kind(m: Any) -> str:
 def _literal(env: SymEnv, node: ast.Literal) -> Sym:
     v = node.value
     if node.kind == "bool":
-        return Sym("bool", z3.BoolVal(v), _FALSE)
+        return Sym("bool", z3.BoolVal(v), z3.BoolVal(False))
     if node.kind == "int":
-        return Sym("int", z3.IntVal(v), _FALSE)
+        return Sym("int", z3.IntVal(v), z3.BoolVal(False))
     if node.kind == "string" and all(ord(c) <= MAX_CHAR for c in v):  # type: ignore[union-attr]
-        return Sym("string", z3.StringVal(v), _FALSE)
+        return Sym("string", z3.StringVal(v), z3.BoolVal(False))
     return env.unknown(node, "opaque")  # uint, double, bytes, null: not modelled
 
 
@@ -173,7 +171,7 @@ def _call(env: SymEnv, node: ast.Call) -> Sym:
 def _has(env: SymEnv, node: ast.Call, sel: ast.Select) -> Sym:
     name = _declared(sel)
     if name is not None:
-        return Sym("bool", env.is_present(name), _FALSE)
+        return Sym("bool", env.is_present(name), z3.BoolVal(False))
     base = translate(env, sel.operand)
     if base.kind == "map":
         present, _ = base.val.entry(sel.field)

@@ -20,7 +20,7 @@ from ..env.activation import activation, classify_request
 from ..env.policy import compile_condition
 from ..env.request import Request
 from ..limits import MemoryStore
-from .symbolic import PROMPT_LENGTH, SymEnv
+from .symbolic import SymEnv, prompt_length
 
 __all__ = ["Replay", "build", "input_tokens", "pad_to", "replay", "where_holds"]
 
@@ -73,7 +73,7 @@ def build(env: SymEnv, model: z3.ModelRef) -> dict[str, Any]:
     messages = val("ai.messages", 1)
     prompt = val("ai.prompt", "hi")
     if "ai.prompt" in env.implied:  # only its length matters: printable, no spaces
-        prompt = "x" * (_value(model, PROMPT_LENGTH) or 0)
+        prompt = "x" * (_value(model, prompt_length()) or 0)
     body: dict[str, Any] = {"model": val("ai.model", "gpt-4o-mini"),
                             "messages": ([{"role": "user", "content": prompt}] if messages else [])
                             + [{"role": "user"} for _ in range(max(messages - 1, 0))]}
