@@ -154,13 +154,12 @@ def rules(cp: CompiledPolicy, *, limits_ok: bool = False, budget: Budget | None 
           witnesses: bool = True) -> list[RuleAnswer]:
     """Each rule: ``reachable`` (with a witness), ``unreachable``, ``shadowed`` or ``unknown``."""
     budget = budget or Budget()
-    _fresh_context()
-    env = SymEnv()
-    out = encode(cp, env, limits_ok=limits_ok)
     answers = []
-    for facts in out.rules:
-        rule = cp.request_rules[facts.position]
-        answers.append(_rule(cp, env, out, facts, rule, budget, witnesses))
+    for rule in cp.request_rules:  # each in a fresh context (encoding is cheap; z3's caches are not)
+        _fresh_context()
+        env = SymEnv()
+        out = encode(cp, env, limits_ok=limits_ok)
+        answers.append(_rule(cp, env, out, out.rules[rule.position], rule, budget, witnesses))
     for rule in cp.response_rules:
         answers.append(RuleAnswer(rule.label, rule.position, "on_http_response", "unknown",
                                   "the response phase is not modelled"))
