@@ -110,6 +110,9 @@ CODES: dict[str, Code] = _codes(
     ("AIGW412", E, "only_allow_configured_models with no model listed"),
     ("AIGW413", W, "selection strategy never runs: an earlier one returns every model or key"),
     ("AIGW414", W, "api_key_selection but no provider has api_keys"),
+    ("AIGW420", W, "rule can never fire: the solver proved its conditions never all hold"),
+    ("AIGW421", W, "rule is shadowed: the solver proved earlier rules always end the phase first"),
+    ("AIGW422", E, "`prove --where` is not a CEL condition over the policy environment"),
     # requests and evaluation (the decision's errors[], store and limits[] entries)
     ("AIGW500", E, "CEL error in a rule's condition"),
     ("AIGW501", E, "condition is not a bool"),

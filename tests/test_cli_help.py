@@ -12,7 +12,11 @@ COMMANDS = ["lint", "fmt", "convert", "schema", "codes", "explain", "test", "rep
             "limits", "serve", "lsp"]
 
 
-@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)], ids=["main", *COMMANDS])
+PROVE = [["prove"], ["prove", "rules"], ["prove", "query"], ["prove", "equiv"]]
+
+
+@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS), *PROVE],
+                         ids=["main", *COMMANDS, *(" ".join(c) for c in PROVE)])
 def test_help_shows_no_type_on_flags(command: list[str]) -> None:
     out = runner.invoke(app, [*command, "--help"], terminal_width=120)
     assert out.exit_code == 0, out.output

@@ -3,11 +3,12 @@
 :mod:`.lint`, :mod:`.convert` (``fmt``, ``convert``), :mod:`.reference` (``schema``,
 ``codes``), :mod:`.explain`, :mod:`.policy_tests` (``test``), :mod:`.replay`, :mod:`.usage`,
 :mod:`.report`, :mod:`.reconcile`, :mod:`.limits`, :mod:`.serve`, :mod:`.ledger` (``ledger consume``),
-:mod:`.lsp`; :mod:`.common` and :mod:`.ledger_inputs` hold what they share. The commands are registered below, in the
+:mod:`.prove` (``prove rules|query|equiv``), :mod:`.lsp`; :mod:`.common` and :mod:`.ledger_inputs` hold what they
+share. The commands are registered below, in the
 order ``--help`` lists them.
 
 Exit codes: 0 success or clean, 1 the check failed (lint errors, ``fmt --check`` found
-unformatted files), 2 bad usage or unreadable input.
+unformatted files), 2 bad usage or unreadable input; ``prove`` adds 3, unknown.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from . import convert, explain, ledger, limits, lint, lsp, policy_tests, reconcile, reference, replay, report, serve, usage
+from . import convert, explain, ledger, limits, lint, lsp, policy_tests, prove, reconcile, reference, replay, report, serve, usage
 
 __all__ = ["app", "main"]
 
@@ -56,6 +57,7 @@ app.command()(reference.codes)
 app.command()(explain.explain)
 app.command("test")(policy_tests.test_policies)
 app.command()(replay.replay)
+app.add_typer(prove.app, name="prove")
 app.command("usage", help="Where did the tokens go: usage and cost from the ledger.")(usage.usage)
 app.command("report", help="The usage report as one self-contained HTML page.")(report.report)
 app.command("reconcile", help="Ledger, limit counters and provider usage, side by side.")(reconcile.reconcile)

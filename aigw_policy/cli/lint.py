@@ -44,6 +44,10 @@ def lint(
     show_cost: Annotated[
         bool, typer.Option("--show-cost", help="List the worst-case cost of every CEL expression.")
     ] = False,
+    prove_seconds: Annotated[
+        float, typer.Option("--prove-seconds", min=0, help="Solver time per policy for the unreachable and "
+                            "shadowed rule checks (AIGW420, AIGW421; needs z3); 0 turns them off.")
+    ] = 2.0,
 ) -> None:
     """Check policy files and report every problem with its code and location.
 
@@ -72,6 +76,8 @@ def lint(
         sources[name] = Source(text, name)
         kind, policy, found = lint_text(path, text, options)
         kinds[kind] = kinds.get(kind, 0) + 1
+        if policy is not None and prove_seconds > 0 and not any(d.is_error for d in found):
+            found = _with_solver(policy, found, prove_seconds)
         diagnostics.extend(found)
         if show_cost and policy is not None:
             from ..analysis.cost import costs
@@ -117,6 +123,23 @@ def lint_text(
         return kind, None, _lint_companion(kind, path, text)
     policy, found = read(text, name=str(path), options=options, format=format)
     return kind, policy, found
+
+
+def _with_solver(policy: object, found: list[Diagnostic], seconds: float) -> list[Diagnostic]:
+    """The solver's warnings (when z3 is installed) in place of the syntactic "never runs"
+    warnings (AIGW400 always false, AIGW401) on the same rules."""
+    from ..prove import available
+
+    if not available():
+        return found
+    from ..prove.lint import solver_warnings
+
+    extra, spans = solver_warnings(policy, seconds)  # type: ignore[arg-type]
+    if not extra:
+        return found
+    kept = [d for d in found if not (d.code in ("AIGW400", "AIGW401") and d.span in spans
+                                     and (d.code == "AIGW401" or "always false" in d.message))]
+    return kept + extra
 
 
 _POLICY_TOP = ("on_http_request", "on_http_response", "on_tcp_connect")

@@ -1,0 +1,300 @@
+"""The three questions of SPEC §13, over every request: which rules can fire, can a request
+of some kind get some verdict, do two policies decide every request the same.
+
+Soundness first. The encoding over-approximates what it cannot model (see
+:mod:`.semantics`), so "no solution" is a proof; "a solution" is only an answer once a
+witness built from it, run through the engine, does what the model claimed. Otherwise, or
+when the solver gives up within its time, the answer is ``unknown``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import z3
+
+from ..engine.compile import CompiledPolicy
+from .semantics import Outcome, encode
+from .symbolic import SymEnv
+from .translate import translate_source
+from .witness import Replay, build, input_tokens, pad_to, replay, where_holds
+
+__all__ = ["Answer", "Budget", "RuleAnswer", "equiv", "query", "rules"]
+
+
+def _fresh_context() -> None:
+    """Start a question in a new z3 context: z3 keeps caches (regex derivatives, rewrites) per
+    context, and a long-lived one made each further question slower (a 50-rule `equiv` went
+    from half a second to a time-out over four runs in one process). z3's Python API creates
+    its main context lazily; every term here is made after this call."""
+    z3.z3._main_ctx = None  # type: ignore[attr-defined]
+
+
+class Budget:
+    """Solver time: ``per_check`` seconds for one check, ``total`` for the whole question."""
+
+    def __init__(self, per_check: float = 10.0, total: float | None = None) -> None:
+        self.per_check = per_check
+        self.deadline = None if total is None else time.monotonic() + total
+
+    def solver(self, share: float = 1.0) -> z3.Solver | None:
+        """A fresh solver for one check (z3's incremental mode, push and pop, is slower on
+        these string formulas), or None once the time is up."""
+        left = self.per_check * share
+        if self.deadline is not None:
+            left = min(left, self.deadline - time.monotonic())
+        if left <= 0:
+            return None
+        s = z3.Solver()
+        s.set("timeout", max(1, int(left * 1000)))
+        return s
+
+
+@dataclass
+class RuleAnswer:
+    rule: str
+    position: int
+    phase: str
+    result: str  # reachable | unreachable | shadowed | unknown
+    reason: str
+    witness: dict[str, Any] | None = None
+    by: list[str] = field(default_factory=list)  # shadowed: the earlier rules that answer first
+    decision: dict[str, Any] | None = None  # reachable: the witness's verdict, status and rule
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.rule, "phase": self.phase, "result": self.result, "reason": self.reason}
+        if self.by:
+            out["shadowed_by"] = self.by
+        if self.witness is not None:
+            out["witness"] = self.witness
+            out["decision"] = self.decision
+        return out
+
+
+@dataclass
+class Answer:
+    result: str
+    witness: dict[str, Any] | None
+    details: list[dict[str, Any]]
+
+
+def _check(budget: Budget, facts: list[Any], *goals: Any, share: float = 1.0) -> tuple[str, z3.ModelRef | None]:
+    """sat (with a model), unsat or unknown. z3's string search depends much on its random
+    seed: the time is split over two attempts with different seeds."""
+    state = "unknown"
+    for seed in (0, 7):
+        s = budget.solver(share / 2)
+        if s is None:
+            return "unknown", None
+        s.set("random_seed", seed)
+        s.add(*facts, *goals)
+        r = s.check()
+        if r == z3.sat:
+            return "sat", s.model()
+        if r == z3.unsat:
+            return "unsat", None
+    return state, None
+
+
+def _witness(budget: Budget, env: SymEnv, outs: list[Outcome], goal: Any,
+             accept: Callable[[dict[str, Any], z3.ModelRef], bool],
+             first: z3.ModelRef | None = None) -> dict[str, Any] | None:
+    """A REQUEST.json meeting ``goal`` that ``accept`` confirms, or None. Tries the model
+    already found (``first``, free of cost), then the exact token estimate, then a free
+    prompt with the estimate pinned from a first build."""
+    if first is not None:
+        data = build(env, first)
+        if accept(data, first):
+            return data
+    room = [c for o in outs for c in o.room]
+    no_hits = [z3.Not(z3.And(charged, hit)) for o in outs for charged, hit in o.limit_hits]
+    for strict in (True, False):
+        extra: list[Any] = []
+        for _ in range(2):
+            # the exact estimate can stall on long prompts: a quarter of the time, then the other way
+            state, model = _check(budget, env.facts, goal, *env.realizable(strict_tokens=strict), *room, *no_hits,
+                                  *extra, share=0.25 if strict else 1.0)
+            if model is None:
+                break
+            data = build(env, model)
+            if accept(data, model):
+                return data
+            seen = input_tokens(data)
+            if not strict and seen is not None and "ai.input_tokens" in env.vars:
+                want = model.eval(env.vars["ai.input_tokens"].val, model_completion=True).as_long()
+                padded = pad_to(data, want) if want > seen else None
+                if padded is not None and accept(padded, model):
+                    return padded
+            if strict or seen is None or "ai.input_tokens" not in env.vars or extra:
+                break
+            pin = [env.vars["ai.input_tokens"].val == seen]
+            for name in ("ai.prompt", "ai.tools", "ai.messages"):
+                if name in env.vars and name not in env.implied:
+                    pin.append(env.vars[name].val == model.eval(env.vars[name].val, model_completion=True))
+            extra = pin
+    return None
+
+
+def _claimed(model: z3.ModelRef, out: Outcome) -> dict[str, Any]:
+    allow = z3.is_true(model.eval(out.allow, model_completion=True))
+    status = model.eval(out.status, model_completion=True).as_long()
+    pos = model.eval(out.rule, model_completion=True).as_long()
+    rule = next((r.label for r in out.rules if r.position == pos), None)
+    return {"verdict": "allow" if allow else "deny", "status_code": status, "rule": rule}
+
+
+def _same(got: Replay | None, claimed: dict[str, Any]) -> bool:
+    return got is not None and got.claims() == claimed
+
+
+def rules(cp: CompiledPolicy, *, limits_ok: bool = False, budget: Budget | None = None,
+          witnesses: bool = True) -> list[RuleAnswer]:
+    """Each rule: ``reachable`` (with a witness), ``unreachable``, ``shadowed`` or ``unknown``."""
+    budget = budget or Budget()
+    answers = []
+    for rule in cp.request_rules:  # each in a fresh context (encoding is cheap; z3's caches are not)
+        _fresh_context()
+        env = SymEnv()
+        out = encode(cp, env, limits_ok=limits_ok)
+        answers.append(_rule(cp, env, out, out.rules[rule.position], rule, budget, witnesses))
+    for rule in cp.response_rules:
+        answers.append(RuleAnswer(rule.label, rule.position, "on_http_response", "unknown",
+                                  "the response phase is not modelled"))
+    return answers
+
+
+def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, rule: Any, budget: Budget,
+          witnesses: bool) -> RuleAnswer:
+    phase = "on_http_request"
+    label = facts.label
+    matched = facts.matched
+    if witnesses:  # most rules can fire: look for a confirmed witness first
+        claims: list[dict[str, Any]] = []
+
+        def accept(data: dict[str, Any], m: z3.ModelRef) -> bool:
+            got = replay(cp, data)
+            claimed = _claimed(m, out)
+            if got is not None and label in got.matched and _same(got, claimed):
+                claims.append(claimed)
+                return True
+            return False
+
+        w = _witness(budget, env, [out], facts.fired, accept)
+        if w is not None:
+            return RuleAnswer(label, facts.position, phase, "reachable", "a request reaches it and matches", w,
+                              decision=claims[-1])
+    state, _ = _check(budget, env.facts, facts.fired)
+    if state == "sat":
+        if not witnesses:
+            return RuleAnswer(label, facts.position, phase, "reachable", "its conditions can hold when it is reached")
+        return RuleAnswer(label, facts.position, phase, "unknown",
+                          "the model says it can fire, but no request built from it was confirmed by the engine")
+    if state == "unknown":
+        return RuleAnswer(label, facts.position, phase, "unknown", "the solver gave up within its time")
+    opaque, _ = _check(budget, env.facts, facts.opaque_before)
+    if opaque != "unsat":
+        return RuleAnswer(label, facts.position, phase, "unknown",
+                          "an earlier action is not modelled (e.g. ai-gateway), so it may change what reaches this rule")
+    alone, _ = _check(budget, env.facts, matched)
+    if alone == "unsat":
+        return RuleAnswer(label, facts.position, phase, "unreachable",
+                          "its conditions can never all hold (or one always fails and on_error skips it)")
+    if alone == "unknown":
+        return RuleAnswer(label, facts.position, phase, "unknown", "the solver gave up within its time")
+    by = []  # the nearest earlier rules seen answering first (a few quick checks; naming them is a courtesy)
+    tries = 0
+    for other in reversed(out.rules[:facts.position]):
+        if len(by) == 3 or tries == 4:
+            break
+        if z3.is_false(z3.simplify(other.stops)):
+            continue
+        tries += 1
+        found, _ = _check(budget, env.facts, matched, other.fired, other.stops, share=0.2)
+        if found == "sat":
+            by.insert(0, other.label)
+    names = ", ".join(f"`{b}`" for b in by) or "earlier rules"
+    return RuleAnswer(label, facts.position, phase, "shadowed",
+                      f"whenever its conditions hold, {names} already ended the phase", by=by)
+
+
+def query(cp: CompiledPolicy, where: str, verdict: str, *, limits_ok: bool = False,
+          budget: Budget | None = None) -> Answer:
+    """Is there a request satisfying ``where`` that gets ``verdict``?"""
+    budget = budget or Budget()
+    _fresh_context()
+    env = SymEnv()
+    w = translate_source(env, where)
+    holds = z3.And(w.val, z3.Not(w.err)) if w.kind == "bool" else env.unknown(("where", where), "bool").val
+    out = encode(cp, env, limits_ok=limits_ok)
+    goal = z3.And(holds, out.allow if verdict == "allow" else z3.Not(out.allow))
+    details: list[dict[str, Any]] = []
+    state, model = _check(budget, env.facts, goal)
+    if state == "sat":
+        def accept(data: dict[str, Any], m: z3.ModelRef) -> bool:
+            got = replay(cp, data)
+            claimed = _claimed(m, out)
+            if _same(got, claimed) and where_holds(where, data):
+                details.append(claimed)
+                return True
+            return False
+
+        witness = _witness(budget, env, [out], goal, accept, model)
+        if witness is not None:
+            return Answer("possible", witness, details)
+        return Answer("unknown", None, [{"reason": "the model has such a request, but none built from it was "
+                                                   "confirmed by the engine"}])
+    if state == "unknown":
+        return Answer("unknown", None, [{"reason": "the solver gave up within its time"}])
+    return _proof(budget, env, [out], holds, "impossible",
+                  f"no request with `{where}` gets {verdict}")
+
+
+def _proof(budget: Budget, env: SymEnv, outs: list[Outcome], premise: Any, result: str,
+           reason: str) -> Answer:
+    """``result`` when nothing unmodelled can change the answer; else unknown, saying why."""
+    if any(o.response_rules for o in outs):
+        return Answer("unknown", None, [{"reason": "response-phase rules can change the verdict, and the "
+                                                   "response phase is not modelled"}])
+    opaque = z3.Or(*[o.opaque for o in outs])
+    state, _ = _check(budget, env.facts, premise, opaque)
+    if state != "unsat":
+        return Answer("unknown", None, [{"reason": "an action that is not modelled (e.g. ai-gateway) may run "
+                                                   "and decide the request"}])
+    return Answer(result, None, [{"reason": reason}])
+
+
+def equiv(old: CompiledPolicy, new: CompiledPolicy, *, limits_ok: bool = False,
+          budget: Budget | None = None) -> Answer:
+    """``equivalent``, or a request on which the verdict or status differs."""
+    budget = budget or Budget()
+    _fresh_context()
+    env = SymEnv()
+    a = encode(old, env, limits_ok=limits_ok)
+    env.state = {}
+    env.bump()
+    b = encode(new, env, limits_ok=limits_ok)
+    differ = z3.Or(a.allow != b.allow, z3.And(z3.Not(a.allow), a.status != b.status))
+    state, model = _check(budget, env.facts, differ)
+    if state == "sat":
+        details: list[dict[str, Any]] = []
+
+        def accept(data: dict[str, Any], m: z3.ModelRef) -> bool:
+            ca, cb = _claimed(m, a), _claimed(m, b)
+            ra, rb = replay(old, data), replay(new, data)
+            if _same(ra, ca) and _same(rb, cb):
+                details.extend([{"policy": "old", **ca}, {"policy": "new", **cb}])
+                return True
+            return False
+
+        witness = _witness(budget, env, [a, b], differ, accept, model)
+        if witness is not None:
+            return Answer("counterexample", witness, details)
+        return Answer("unknown", None, [{"reason": "the model has a request they decide differently, but none "
+                                                   "built from it was confirmed by the engine"}])
+    if state == "unknown":
+        return Answer("unknown", None, [{"reason": "the solver gave up within its time"}])
+    return _proof(budget, env, [a, b], z3.BoolVal(True), "equivalent",
+                  "every request gets the same verdict and status from both")

@@ -1,0 +1,312 @@
+"""A compiled policy's request phase as formulas over the symbolic request (SPEC §4, §6).
+
+The walk mirrors ``engine/phases.py``: rules top to bottom; a rule matches when no condition
+is false and none errs (a false one wins over an error); an error follows the rule's
+``on_error`` (deny 500, or skip); actions run in order and a terminating one ends the phase;
+the limits' reserve comes after the phase; then the document's default. Each rule gets
+``reached`` and ``fired`` formulas; the outcome is a verdict, a status and the deciding rule.
+
+What is not modelled is over-approximated: a limit's state is an uninterpreted function of
+its bucket and cost (any state, the same for the same bucket and cost), a construct without
+an encoding is an unknown value, and an action type without an encoding (``ai-gateway``)
+sets ``opaque`` wherever it may run, so that no proof is claimed past it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import z3
+
+from ..engine.compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledPolicy, CompiledRule, Template
+from ..providers.classify import PROVIDERS
+from .regex import glob_after, glob_regex
+from .symbolic import Sym, SymEnv
+from .translate import as_bool, translate_source
+
+__all__ = ["Outcome", "RuleFacts", "encode"]
+
+_PLAIN = frozenset({"deny", "custom-response", "allow", "add-headers", "remove-headers", "set-vars",
+                    "log", "set-model", "model-access", "max-tokens", "restrict-ips"})
+_LIMITS = frozenset({"rate-limit", "token-limit", "usage-cap"})
+
+
+@dataclass
+class RuleFacts:
+    label: str
+    position: int
+    reached: Any
+    fired: Any
+    matched: Any  # its conditions hold, whether or not it is reached
+    stops: Any  # it ends the phase
+    opaque_before: Any
+
+
+@dataclass
+class Outcome:
+    """The request's fate under one policy, as formulas."""
+
+    allow: Any
+    status: Any
+    rule: Any  # the deciding rule's position, -1 for none (the default)
+    opaque: Any
+    rules: list[RuleFacts]
+    response_rules: int
+    limit_hits: list[tuple[Any, Any]] = field(default_factory=list)  # (charged, limited)
+    room: list[Any] = field(default_factory=list)  # what a witness needs to stay under the limits
+
+
+class _Walk:
+    def __init__(self, cp: CompiledPolicy, env: SymEnv, limits_ok: bool) -> None:
+        self.cp = cp
+        self.env = env
+        self.limits_ok = limits_ok
+        self.done: Any = z3.BoolVal(False)
+        self.allow: Any = z3.BoolVal(True)
+        self.status: Any = z3.IntVal(200)
+        self.rule: Any = z3.IntVal(-1)
+        self.opaque: Any = z3.BoolVal(False)
+        self.pending: list[tuple[Any, int]] = []  # (non-eager limit hit, rule position)
+        self.out_hits: list[tuple[Any, Any]] = []
+        self.room: list[Any] = []
+        self.providers = sorted({*PROVIDERS, "unknown"} | {a.config.provider for r in cp.request_rules
+                                                            for a in r.actions if a.type == "set-model" and a.config.provider})
+        names = [a.limit.spec.name for r in cp.request_rules for a in r.actions if a.limit is not None]
+        self.repeated = {n for n in names if names.count(n) > 1}
+
+    def stop(self, when: Any, allow: bool, status: int, rule: int) -> None:
+        when = z3.And(z3.Not(self.done), when)
+        self.allow = z3.If(when, z3.BoolVal(allow), self.allow)
+        self.status = z3.If(when, z3.IntVal(status), self.status)
+        self.rule = z3.If(when, z3.IntVal(rule), self.rule)
+        self.done = z3.Or(self.done, when)
+
+    def rule_facts(self, rule: CompiledRule) -> RuleFacts:
+        env = self.env
+        reached = z3.Not(self.done)
+        opaque_before = self.opaque
+        done_before = self.done
+        vals = [as_bool(env, ("condition", e.source), translate_source(env, e.source)) for e in rule.exprs]
+        false_any = z3.Or(z3.BoolVal(False), *[z3.And(z3.Not(v.err), z3.Not(v.val)) for v in vals])
+        err_any = z3.And(z3.Not(false_any), z3.Or(z3.BoolVal(False), *[v.err for v in vals]))
+        matched = z3.And(z3.Not(false_any), z3.Not(err_any))
+        if rule.on_error == "deny":
+            self.stop(z3.And(reached, err_any), False, 500, rule.position)
+        fired = z3.And(reached, matched)
+        alive = fired
+        for action in rule.actions:
+            alive = self.action(rule, action, alive)
+        stops = z3.And(z3.Not(done_before), self.done)
+        return RuleFacts(rule.label, rule.position, reached, fired, matched, stops, opaque_before)
+
+    def error(self, rule: CompiledRule, alive: Any, err: Any) -> Any:
+        """An action's CEL error: ``on_error: deny`` ends with 500, ``skip`` skips the rest."""
+        failed = z3.And(alive, err)
+        if rule.on_error == "deny":
+            self.stop(failed, False, 500, rule.position)
+        return z3.And(alive, z3.Not(err))
+
+    def template(self, tpl: Template | None, *, header: bool = False) -> Sym:
+        """A template's value (a string when it is modelled) and error."""
+        env = self.env
+        if tpl is None or tpl.constant:
+            text = "" if tpl is None else "".join(p for p in tpl.parts if isinstance(p, str))
+            return Sym("string", z3.StringVal(text), z3.BoolVal(False))
+        parts = [translate_source(env, p.source) if not isinstance(p, str) else None for p in tpl.parts]
+        err = z3.Or(*[p.err for p in parts if p is not None])
+        if header:  # a rendered header value may hold characters no header carries: unknown
+            err = z3.Or(err, env.unknown(("header", tpl.text), "bool").val)
+        single = parts[0] if len(parts) == 1 else None
+        if single is not None and single.kind == "string":
+            return Sym("string", single.val, err)
+        return Sym("opaque", env.unknown(("template", tpl.text), "string").val, err)
+
+    def action(self, rule: CompiledRule, action: CompiledAction, alive: Any) -> Any:
+        env = self.env
+        t = action.type
+        cfg = action.config
+        pos = rule.position
+        tpls = action.templates
+        if t in _LIMITS and action.limit is not None:
+            return self.limit(rule, action, alive)
+        if t not in _PLAIN:
+            self.opaque = z3.Or(self.opaque, z3.And(alive, z3.Not(self.done)))
+            return alive
+        if t == "deny":
+            alive = self.error(rule, alive, self.template(tpls.get("message")).err)
+            self.stop(alive, False, cfg.status_code or 403, pos)
+            return z3.BoolVal(False)
+        if t == "custom-response":
+            errs = [self.template(tpls.get("body")).err]
+            errs += [self.template(h, header=True).err for h in tpls.get("headers", {}).values()]
+            alive = self.error(rule, alive, z3.Or(*errs))
+            self.stop(alive, False, cfg.status_code or 200, pos)
+            return z3.BoolVal(False)
+        if t == "allow":
+            self.stop(alive, True, 200, pos)
+            return z3.BoolVal(False)
+        if t == "add-headers":
+            errs = [self.template(h, header=True).err for h in tpls["headers"].values()]
+            return self.error(rule, alive, z3.Or(*errs))
+        if t in ("set-vars", "log"):
+            errs = [self.template(v).err for v in _templates(tpls.get("vars" if t == "set-vars" else "metadata", {}))]
+            alive = self.error(rule, alive, z3.Or(z3.BoolVal(False), *errs))
+            if t == "set-vars":
+                env.bump()
+            return alive
+        if t == "set-model":
+            value = self.template(tpls["model"])
+            alive = self.error(rule, alive, value.err)
+            old = env.variable("ai.model")
+            model = value.val if value.kind == "string" else env.fresh("string", "model").val
+            env.set_state("ai.model", Sym("string", z3.If(alive, model, old.val), old.err))
+            if cfg.provider:
+                p = env.variable("ai.provider")
+                env.set_state("ai.provider", Sym("string", z3.If(alive, z3.StringVal(cfg.provider), p.val), p.err))
+            return alive
+        if t == "model-access":
+            return self.model_access(rule, cfg, alive)
+        if t == "max-tokens":
+            return self.max_tokens(rule, cfg, alive)
+        if t == "restrict-ips":  # addresses and networks are not modelled: it may deny
+            if cfg.enforce is not False:
+                self.stop(z3.And(alive, env.unknown(("restrict-ips", rule.position, action.position), "bool").val),
+                          False, 403, pos)
+            env.bump()
+            return z3.And(alive, z3.Not(self.done))
+        return alive  # remove-headers: nothing the decision depends on
+
+    def model_access(self, rule: CompiledRule, cfg: Any, alive: Any) -> Any:
+        env = self.env
+        model = env.variable("ai.model").val
+        provider = env.variable("ai.provider").val
+
+        def matches(p: str, regex: Any) -> Any:
+            # `provider/model`: one case per provider the request can have (the classifier's,
+            # or one a set-model names), the provider's part of the glob consumed here
+            full = [z3.And(provider == z3.StringVal(name), _any(model, glob_after(p, name + "/")))
+                    for name in self.providers]
+            return z3.Or(z3.InRe(model, regex), *full)
+
+        def hit(patterns: tuple[str, ...]) -> Any:
+            terms = []
+            for p in patterns:
+                regex = glob_regex(p)
+                if regex is None:
+                    terms.append(env.unknown(("glob", p, env.version), "bool").val)
+                else:
+                    terms.append(matches(p, regex))
+            return z3.Or(z3.BoolVal(False), *terms)
+
+        denied = hit(cfg.deny or ())
+        if cfg.allow is not None:
+            denied = z3.Or(denied, z3.Not(hit(cfg.allow)))
+        self.stop(z3.And(alive, denied), False, cfg.status_code or 403, rule.position)
+        return z3.And(alive, z3.Not(denied))
+
+    def max_tokens(self, rule: CompiledRule, cfg: Any, alive: Any) -> Any:
+        env = self.env
+        inp = env.variable("ai.input_tokens").val
+        if cfg.input is not None:
+            self.stop(z3.And(alive, inp > cfg.input), False, 413, rule.position)
+            alive = z3.And(alive, inp <= cfg.input)
+        if cfg.output is not None:
+            out = env.variable("ai.max_output_tokens")
+            if (cfg.mode or "reject") == "clamp":
+                clamp = z3.And(alive, z3.Or(out.val == 0, out.val > cfg.output))
+                env.set_state("ai.max_output_tokens", Sym("int", z3.If(clamp, z3.IntVal(cfg.output), out.val), out.err))
+            else:
+                self.stop(z3.And(alive, out.val > cfg.output), False, 413, rule.position)
+                alive = z3.And(alive, out.val <= cfg.output)
+        return alive
+
+    def limit(self, rule: CompiledRule, action: CompiledAction, alive: Any) -> Any:
+        env = self.env
+        plan = action.limit
+        assert plan is not None
+        spec = plan.spec
+        keys = [translate_source(env, e.source) for e in plan.bucket]
+        alive = self.error(rule, alive, z3.Or(z3.BoolVal(False), *[k.err for k in keys]))
+        where = (rule.position, action.position)
+        cost: Any = None
+        if plan.kind == "rate-limit" or (spec.unit == "requests" and plan.cost is None):
+            cost = z3.IntVal(1)
+        elif spec.unit == "tokens" and plan.cost is None:
+            out = env.variable("ai.max_output_tokens").val
+            op = env.variable("ai.operation").val
+            default = z3.If(op == z3.StringVal("embeddings"), 0, DEFAULT_MAX_OUTPUT_TOKENS)
+            cost = env.variable("ai.input_tokens").val + z3.If(out == 0, default, out)
+            self.room.append(z3.Implies(alive, cost <= int(spec.capacity)))
+        else:  # usd, or a cost expression: its value and errors are not modelled
+            if spec.unit == "usd" and plan.on_unknown_price == "deny" and spec.enforce:
+                unpriced = env.unknown(("unpriced",) + where, "bool").val
+                self.stop(z3.And(alive, unpriced), False, 403, rule.position)
+                alive = z3.And(alive, z3.Not(unpriced))
+            if plan.cost is not None:
+                alive = self.error(rule, alive, env.unknown(("cost",) + where, "bool").val)
+        if self.limits_ok or not spec.enforce:
+            return alive
+        bucket = _bucket(env, keys, where)
+        if cost is not None and spec.name not in self.repeated:
+            state = z3.Function(f"limit {spec.name} {spec.unit} {spec.capacity} {spec.window} {spec.algorithm}",
+                                z3.StringSort(), z3.IntSort(), z3.BoolSort())
+            limited = state(bucket, cost)
+        else:
+            limited = env.fresh("bool", f"limited {spec.name}").val
+        self.out_hits.append((alive, limited))
+        if action.eager:
+            self.stop(z3.And(alive, limited), False, 429, rule.position)
+            return z3.And(alive, z3.Not(limited))
+        self.pending.append((z3.And(alive, limited), rule.position))
+        return alive
+
+    def finish(self) -> None:
+        if self.pending:
+            free = z3.Or(z3.Not(self.done), self.allow)
+            for hit, pos in self.pending:
+                when = z3.And(free, hit)
+                self.allow = z3.If(when, z3.BoolVal(False), self.allow)
+                self.status = z3.If(when, z3.IntVal(429), self.status)
+                self.rule = z3.If(when, z3.IntVal(pos), self.rule)
+                free = z3.And(free, z3.Not(hit))
+                self.done = z3.Or(self.done, when)
+        if self.cp.default == "deny":
+            self.stop(z3.BoolVal(True), False, 403, -1)
+
+
+def _any(model: Any, patterns: set[str]) -> Any:
+    terms = [z3.InRe(model, glob_regex(p)) for p in patterns]
+    return z3.Or(z3.BoolVal(False), *terms)
+
+
+def _templates(value: Any) -> list[Template]:
+    if isinstance(value, Template):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _templates(v)]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _templates(v)]
+    return []
+
+
+def _bucket(env: SymEnv, keys: list[Sym], where: tuple[int, int]) -> Any:
+    if not keys:
+        return z3.StringVal("")
+    parts: list[Any] = []
+    for i, k in enumerate(keys):
+        if i:
+            parts.append(z3.StringVal("|"))
+        parts.append(k.val if k.kind == "string" else env.unknown(("bucket",) + where + (i,), "string").val)
+    return parts[0] if len(parts) == 1 else z3.Concat(*parts)
+
+
+def encode(cp: CompiledPolicy, env: SymEnv, *, limits_ok: bool = False) -> Outcome:
+    """The request phase of ``cp`` over ``env``."""
+    walk = _Walk(cp, env, limits_ok)
+    facts = [walk.rule_facts(rule) for rule in cp.request_rules]
+    walk.finish()
+    out = Outcome(walk.allow, walk.status, walk.rule, walk.opaque, facts, len(cp.response_rules))
+    out.limit_hits = walk.out_hits
+    out.room = walk.room
+    return out

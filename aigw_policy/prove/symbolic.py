@@ -1,0 +1,257 @@
+"""The SPEC §5 environment as typed symbolic variables, and the values expressions take.
+
+Every CEL value is a :class:`Sym`: a kind, a z3 term (or a Python list for a list literal, a
+:class:`SymMap` for a declared map) and an error flag (CEL's error value: a missing field,
+an index out of range, an overflow). What cannot be modelled exactly is ``opaque``: a fresh,
+unconstrained value and error, so any answer that depends on it is over-approximated (a
+proof stays sound; a witness is checked by running the engine).
+
+The variables range over everything a request can carry (no assumption the engine does not
+guarantee); what a witness can be built from is a separate set of constraints,
+:meth:`SymEnv.realizable`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import z3
+
+from ..env.declarations import POLICY_VARIABLES
+from ..providers.classify import OPERATIONS, PROVIDERS
+
+__all__ = ["ALWAYS_PRESENT", "Sym", "SymEnv", "SymMap", "prompt_length", "string_list"]
+
+
+
+def string_list() -> Any:
+    """The sort of a list of strings (made per use: questions each run in a fresh context)."""
+    return z3.SeqSort(z3.StringSort())
+
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+ALWAYS_PRESENT = frozenset({
+    "req.method", "req.url", "req.headers", "req.id", "time.now", "identity.labels",
+    "ai.provider", "ai.operation", "ai.model", "ai.stream", "ai.max_output_tokens",
+    "ai.input_tokens", "ai.messages", "ai.tools", "ai.prompt",
+})
+"""Variables the activation always holds in the request phase (env/activation.py); any
+other may be absent, and reading it then is an error."""
+
+
+
+def prompt_length() -> Any:
+    """The length of a prompt the policy does not read (the witness writes that many ``x``)."""
+    return z3.Int("?prompt-length")
+
+
+def _surrogate(s: Any) -> Any:
+    return z3.Function("has-lone-surrogate", z3.StringSort(), z3.BoolSort())(s)
+
+_SCALARS = {"string": z3.StringSort, "int": z3.IntSort, "bool": z3.BoolSort}
+
+
+@dataclass
+class SymMap:
+    """A declared map (``identity.labels``, ``req.headers``): one presence flag and value per
+    literal key the policy reads; ``values`` is ``string`` or ``list`` (list of strings)."""
+
+    name: str
+    values: str
+    entries: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+    def entry(self, key: str) -> tuple[Any, Any]:
+        got = self.entries.get(key)
+        if got is None:
+            tag = f"{self.name}[{key!r}]"
+            sort = z3.StringSort() if self.values == "string" else string_list()
+            got = (z3.Bool(f"has {tag}"), z3.Const(tag, sort))
+            self.entries[key] = got
+        return got
+
+
+@dataclass(frozen=True)
+class Sym:
+    """A symbolic CEL value: ``kind`` is bool, int, string, list (a z3 sequence of strings),
+    literal_list (``val`` a Python list of :class:`Sym`), map (``val`` a :class:`SymMap`) or
+    opaque."""
+
+    kind: str
+    val: Any
+    err: Any
+
+
+class SymEnv:
+    """The symbolic request: variables created on first read, the state actions change
+    (``ai.model`` after ``set-model``...), fresh values for what is not modelled."""
+
+    def __init__(self) -> None:
+        self.vars: dict[str, Sym] = {}
+        self.present: dict[str, Any] = {}
+        self.maps: dict[str, SymMap] = {}
+        self.state: dict[str, Sym] = {}
+        self.version = 0
+        self.facts: list[Any] = []
+        self._fresh = 0
+        self._memo: dict[tuple[Any, ...], Sym] = {}
+        self.opaque_reads: set[str] = set()
+        self.surrogate_texts: list[Any] = []
+        self.implied: set[str] = set()
+        """Variables the policy does not read, made for a witness's sake (the prompt behind
+        the token estimate): a witness fills them in itself (``x`` repeated)."""
+
+    # -- fresh values --------------------------------------------------------------------
+
+    def fresh(self, kind: str, hint: str = "v") -> Sym:
+        self._fresh += 1
+        name = f"?{hint}#{self._fresh}"
+        err = z3.Bool(f"{name}.err")
+        if kind in _SCALARS:
+            val = z3.Const(name, _SCALARS[kind]())
+            if kind == "int":
+                self.facts.append(z3.And(val >= INT_MIN, val <= INT_MAX))
+            return Sym(kind, val, err)
+        if kind == "list":
+            return Sym(kind, z3.Const(name, string_list()), err)
+        return Sym("opaque", None, err)
+
+    def unknown(self, node: Any, kind: str) -> Sym:
+        """A value not modelled: the same fresh value for the same expression while the state
+        it may read is unchanged (so ``x`` and ``!x`` stay consistent)."""
+        key = (node, kind, self.version)
+        got = self._memo.get(key)
+        if got is None:
+            got = self._memo[key] = self.fresh(kind, "u")
+        return got
+
+    def bump(self) -> None:
+        """The state changed (an action set the model, vars...): unknowns are read afresh."""
+        self.version += 1
+
+    # -- variables -----------------------------------------------------------------------
+
+    def variable(self, name: str) -> Sym:
+        """The value of declared variable ``name`` (its presence in ``err``)."""
+        self.implied.discard(name)
+        if name in self.state:
+            return self.state[name]
+        got = self.vars.get(name)
+        if got is not None:
+            return got
+        ctype = POLICY_VARIABLES[name]
+        present = z3.BoolVal(True) if name in ALWAYS_PRESENT else z3.Bool(f"has {name}")
+        self.present[name] = present
+        err = z3.Not(present)
+        if ctype in _SCALARS:
+            val = z3.Const(name, _SCALARS[ctype]())
+            got = Sym(ctype, val, err)
+            if ctype == "int":
+                lo = 0 if name.startswith("ai.") else INT_MIN
+                self.facts.append(z3.And(val >= lo, val <= INT_MAX))
+        elif ctype == "list(string)":
+            got = Sym("list", z3.Const(name, string_list()), err)
+        elif ctype in ("map(string, string)", "map(string, list(string))"):
+            m = SymMap(name, "string" if ctype == "map(string, string)" else "list")
+            self.maps[name] = m
+            got = Sym("map", m, err)
+        else:
+            self.opaque_reads.add(name)
+            got = self.fresh("opaque", name)
+        if name == "ai.operation":  # classify: detected or overridden, always one of these
+            self.facts.append(z3.Or(*[got.val == z3.StringVal(o) for o in OPERATIONS]))
+        if name == "ai.provider":  # an override must name a known provider; else detected or "unknown"
+            self.facts.append(z3.Or(*[got.val == z3.StringVal(p) for p in (*PROVIDERS, "unknown")]))
+        self.vars[name] = got
+        if name == "ai.input_tokens":  # the estimate comes from these: a witness must choose them
+            for implied in ("ai.prompt", "ai.messages"):
+                if implied not in self.vars:
+                    self.variable(implied)
+                    self.implied.add(implied)
+        return got
+
+    def lone_surrogate(self, s: Any) -> Any:
+        """Whether text ``s`` holds a lone surrogate (RE2 then refuses to match it): left
+        free, one value per text (a regular-language encoding is exact but stalls the
+        string solver); a witness takes texts without one."""
+        self.surrogate_texts.append(s)
+        return _surrogate(s)
+
+    def is_present(self, name: str) -> Any:
+        self.variable(name)
+        return self.present.get(name, z3.BoolVal(True))
+
+    def set_state(self, name: str, value: Sym) -> None:
+        self.state[name] = value
+        self.bump()
+
+    # -- witnesses -----------------------------------------------------------------------
+
+    def realizable(self, *, strict_tokens: bool) -> list[Any]:
+        """Constraints under which a REQUEST.json can be built for the model (witness.py
+        builds an OpenAI chat request, with the ``ai`` override for provider and operation).
+
+        ``strict_tokens``: the prompt is printable ASCII without spaces and the input token
+        estimate is tied to it (the default counter: a byte count over four, one per message
+        plus four); otherwise the estimate is pinned later from a first build.
+        """
+        out: list[Any] = [z3.Not(_surrogate(s)) for s in self.surrogate_texts]
+        v = self.vars
+        no_space = z3.Star(z3.Range("!", "~"))
+
+        def s(name: str) -> Any:
+            return v[name].val if name in v else None
+
+        if s("ai.provider") is not None:
+            out.append(z3.Or(*[s("ai.provider") == z3.StringVal(p) for p in PROVIDERS]))
+        if s("ai.model") is not None:
+            out.append(z3.Length(s("ai.model")) <= 200)
+        msgs = v["ai.messages"].val if "ai.messages" in v else None
+        prompt = s("ai.prompt")
+        implied = "ai.prompt" in self.implied
+        # an implied prompt is only a length (an Int: a long string stalls the string solver)
+        length = prompt_length() if implied else z3.Length(prompt) if prompt is not None else None
+        if implied:
+            out.append(z3.And(prompt_length() >= 0, prompt_length() <= 400_000))
+        if msgs is not None:
+            out.append(msgs <= 8)
+            if length is not None:
+                out.append(z3.Implies(msgs == 0, length == 0))
+        if prompt is not None and not implied:
+            if strict_tokens:
+                out.append(z3.InRe(prompt, no_space))
+            out.append(z3.Length(prompt) <= 50_000)
+        tools = s("ai.tools")
+        if tools is not None:
+            out.append(z3.Length(tools) <= 4)
+        if strict_tokens and "ai.input_tokens" in v:
+            if tools is not None:
+                out.append(z3.Length(tools) == 0)
+            n = msgs if msgs is not None else z3.IntVal(1)
+            size = length if length is not None else z3.IntVal(0)
+            tok = z3.If(size == 0, 0, (size + 3) / 4)
+            out.append(v["ai.input_tokens"].val == tok + 4 * n)
+        if s("ai.max_output_tokens") is not None:
+            out.append(s("ai.max_output_tokens") <= 1_000_000)
+        if s("req.method") is not None:
+            out.append(z3.Or(*[s("req.method") == z3.StringVal(m)
+                               for m in ("GET", "POST", "PUT", "PATCH", "DELETE")]))
+        if s("req.url.path") is not None:
+            out.append(z3.InRe(s("req.url.path"), z3.Concat(
+                z3.Re("/"), z3.Star(z3.Union(z3.Range("a", "z"), z3.Range("0", "9"), z3.Re("/"),
+                                             z3.Re("-"), z3.Re("_"), z3.Re("."))))))
+        if s("req.host") is not None:
+            out.append(z3.InRe(s("req.host"), z3.Plus(z3.Union(z3.Range("a", "z"), z3.Range("0", "9")))))
+        for name in ("req.url.path", "req.host"):  # a witness's URL always has them
+            if name in self.present:
+                out.append(self.present[name])
+        for m in self.maps.values():
+            for key, (present, value) in m.entries.items():
+                if m.name == "req.headers" and key != key.lower():  # the activation lower-cases names
+                    out.append(z3.Not(present))
+                if m.values != "string":
+                    out.append(z3.And(z3.Length(value) >= 1, z3.Length(value) <= 3))
+                    for i in range(3):
+                        out.append(z3.Implies(z3.Length(value) > i, z3.And(
+                            z3.InRe(value[i], z3.Star(z3.Range("!", "~"))), z3.Length(value[i]) <= 200)))
+        return out

@@ -1,0 +1,65 @@
+"""Regexes and globs as z3 regular expressions agree with the engine's own matching on
+concrete texts (a pattern outside the exact subset must be refused, not approximated)."""
+
+from __future__ import annotations
+
+import fnmatch
+
+import z3
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aigw_policy.cel.runtime.stdlib import RE_ENGINE, regex_matcher
+from aigw_policy.prove.regex import glob_after, glob_regex, search_regex
+
+ATOMS = ["a", "b", "-", ".", "[ab]", "[^a]", "[a-c0-9]", "\\.", "\\d", "\\w", "\\s", "(a|bc)", "(?:ab)"]
+TEXTS = st.text(alphabet="ab-c.0 \n", max_size=6)
+
+
+def holds(regex: object, text: str) -> bool:
+    got = z3.simplify(z3.InRe(z3.StringVal(text), regex))  # type: ignore[arg-type]
+    assert z3.is_true(got) or z3.is_false(got)
+    return z3.is_true(got)
+
+
+@st.composite
+def patterns(draw: st.DrawFn) -> str:
+    parts = draw(st.lists(st.tuples(st.sampled_from(ATOMS), st.sampled_from(["", "*", "+", "?", "{2}", "{1,2}"])),
+                          min_size=1, max_size=4))
+    body = "".join(a + q for a, q in parts)
+    if draw(st.booleans()):
+        body = body + "|" + draw(st.sampled_from(ATOMS))
+        return body  # no anchors around a top-level `|`
+    return ("^" if draw(st.booleans()) else "") + body + ("$" if draw(st.booleans()) else "")
+
+
+@settings(max_examples=200)
+@given(patterns(), st.lists(TEXTS, min_size=5, max_size=5))
+def test_regexes_agree_with_the_engine(pattern: str, texts: list[str]) -> None:
+    regex = search_regex(pattern, re2=RE_ENGINE == "re2")
+    if regex is None:
+        assert RE_ENGINE != "re2" and any(c in pattern for c in ("\\d", "\\w", "\\s"))
+        return
+    match = regex_matcher(pattern)
+    for text in texts:
+        assert holds(regex, text) == match(text), (pattern, text)
+
+
+def test_unsupported_regexes_are_refused() -> None:
+    for pattern in ("(?i)abc", "a\\bb", "(?=a)", "a^b", "[[:alpha:]]", "\\p{L}", "(a)\\1"):
+        assert search_regex(pattern, re2=True) is None, pattern
+
+
+GLOB_TEXTS = st.text(alphabet="ab/-*?x", max_size=8)
+
+
+@settings(max_examples=200)
+@given(st.text(alphabet="ab/*?-", max_size=6), st.text(alphabet="ab/-", max_size=3),
+       st.lists(st.text(alphabet="ab/-", max_size=6), min_size=5, max_size=5))
+def test_globs_agree_with_fnmatch(glob: str, prefix: str, texts: list[str]) -> None:
+    regex = glob_regex(glob)
+    assert regex is not None
+    for text in texts:
+        assert holds(regex, text) == fnmatch.fnmatchcase(text, glob)
+        rest = glob_after(glob, prefix)
+        assert any(fnmatch.fnmatchcase(text, r) for r in rest) == fnmatch.fnmatchcase(prefix + text, glob)
