@@ -155,19 +155,66 @@ def rules(cp: CompiledPolicy, *, limits_ok: bool = False, budget: Budget | None 
     """Each rule: ``reachable`` (with a witness), ``unreachable``, ``shadowed`` or ``unknown``."""
     budget = budget or Budget()
     answers = []
-    for rule in cp.request_rules:  # each in a fresh context (encoding is cheap; z3's caches are not)
-        _fresh_context()
-        env = SymEnv()
-        out = encode(cp, env, limits_ok=limits_ok)
-        answers.append(_rule(cp, env, out, out.rules[rule.position], rule, budget, witnesses))
+    _fresh_context()  # one context and one encoding for all the rules; a fresh solver per check
+    env = SymEnv()
+    out = encode(cp, env, limits_ok=limits_ok)
+    seen: list[tuple[dict[str, Any], Replay]] = []  # confirmed witnesses and what the engine did on them
+    for rule in cp.request_rules:
+        facts = out.rules[rule.position]
+        answer = _known(facts, seen, answers) or _by_ends(budget, env, out, facts, answers)
+        if answer is None:
+            answer = _rule(cp, env, out, facts, budget, witnesses, seen)
+        answers.append(answer)
     for rule in cp.response_rules:
         answers.append(RuleAnswer(rule.label, rule.position, "on_http_response", "unknown",
                                   "the response phase is not modelled"))
     return answers
 
 
-def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, rule: Any, budget: Budget,
-          witnesses: bool) -> RuleAnswer:
+def _known(facts: Any, seen: list[tuple[dict[str, Any], Replay]], answers: list[RuleAnswer]) -> RuleAnswer | None:
+    """Reachable without the solver: a witness already confirmed for an earlier rule, on which
+    the engine's trace shows this rule matching too."""
+    for data, got in seen:
+        if facts.label in got.matched:
+            return RuleAnswer(facts.label, facts.position, "on_http_request", "reachable",
+                              "a request reaches it and matches", data, decision=got.claims())
+    return None
+
+
+def _by_ends(budget: Budget, env: SymEnv, out: Outcome, facts: Any, answers: list[RuleAnswer]) -> RuleAnswer | None:
+    """Shadowed without a search over every earlier rule: an earlier rule that ends the phase
+    whenever it fires, whose conditions hold whenever this rule's do (nothing unmodelled
+    before it). Whenever this rule's conditions hold, that rule has fired and ended the phase,
+    or something before it has. The candidates are the rules whose condition texts are among
+    this rule's; the implication is proved by the solver unless the terms are the very same
+    (no action in between changed what they read). Whether this rule's conditions can hold at
+    all (else unreachable) is a check on them alone."""
+    if not z3.is_false(z3.simplify(facts.opaque_before)):
+        return None
+    for other, before in zip(out.rules[:facts.position], answers):
+        if not other.ends or not other.sources <= facts.sources:
+            continue
+        if not other.conds <= facts.conds:
+            implied, _ = _check(budget, env.facts, facts.matched, z3.Not(other.matched), share=0.2)
+            if implied != "unsat":
+                continue
+        if other.conds == facts.conds and before.result in ("reachable", "shadowed"):
+            alone = "sat"  # the same conditions held for it
+        else:
+            alone, _ = _check(budget, env.facts, facts.matched)
+        if alone == "unsat":
+            return RuleAnswer(facts.label, facts.position, "on_http_request", "unreachable",
+                              "its conditions can never all hold (or one always fails and on_error skips it)")
+        if alone == "unknown":
+            return None
+        return RuleAnswer(facts.label, facts.position, "on_http_request", "shadowed",
+                          f"whenever its conditions hold, `{other.label}` already ended the phase "
+                          "(its conditions hold too)", by=[other.label])
+    return None
+
+
+def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, budget: Budget,
+          witnesses: bool, seen: list[tuple[dict[str, Any], Replay]]) -> RuleAnswer:
     phase = "on_http_request"
     label = facts.label
     matched = facts.matched
@@ -179,6 +226,7 @@ def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, rule: Any, 
             claimed = _claimed(m, out)
             if got is not None and label in got.matched and _same(got, claimed):
                 claims.append(claimed)
+                seen.append((data, got))
                 return True
             return False
 
