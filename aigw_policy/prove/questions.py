@@ -218,7 +218,10 @@ def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, budget: Bud
     phase = "on_http_request"
     label = facts.label
     matched = facts.matched
-    if witnesses:  # most rules can fire: look for a confirmed witness first
+    # can it fire at all? Over the encoding alone (no witness constraints) a rule that cannot is
+    # usually proved so quickly; one that can gives a model to build the first witness from
+    state, first = _check(budget, env.facts, facts.fired)
+    if witnesses and state != "unsat":
         claims: list[dict[str, Any]] = []
 
         def accept(data: dict[str, Any], m: z3.ModelRef) -> bool:
@@ -230,11 +233,10 @@ def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, budget: Bud
                 return True
             return False
 
-        w = _witness(budget, env, [out], facts.fired, accept)
+        w = _witness(budget, env, [out], facts.fired, accept, first)
         if w is not None:
             return RuleAnswer(label, facts.position, phase, "reachable", "a request reaches it and matches", w,
                               decision=claims[-1])
-    state, _ = _check(budget, env.facts, facts.fired)
     if state == "sat":
         if not witnesses:
             return RuleAnswer(label, facts.position, phase, "reachable", "its conditions can hold when it is reached")
