@@ -109,6 +109,9 @@ def _witness(budget: Budget, env: SymEnv, outs: list[Outcome], goal: Any,
         data = build(env, first)
         if accept(data, first):
             return data
+        padded = _padded(env, first, data)  # the model's token estimate, the prompt lengthened to it
+        if padded is not None and accept(padded, first):
+            return padded
     room = [c for o in outs for c in o.room]
     no_hits = [z3.Not(z3.And(charged, hit)) for o in outs for charged, hit in o.limit_hits]
     for strict in (True, False):
@@ -123,9 +126,8 @@ def _witness(budget: Budget, env: SymEnv, outs: list[Outcome], goal: Any,
             if accept(data, model):
                 return data
             seen = input_tokens(data)
-            if not strict and seen is not None and "ai.input_tokens" in env.vars:
-                want = model.eval(env.vars["ai.input_tokens"].val, model_completion=True).as_long()
-                padded = pad_to(data, want) if want > seen else None
+            if not strict:
+                padded = _padded(env, model, data)
                 if padded is not None and accept(padded, model):
                     return padded
             if strict or seen is None or "ai.input_tokens" not in env.vars or extra:
@@ -136,6 +138,16 @@ def _witness(budget: Budget, env: SymEnv, outs: list[Outcome], goal: Any,
                     pin.append(env.vars[name].val == model.eval(env.vars[name].val, model_completion=True))
             extra = pin
     return None
+
+
+def _padded(env: SymEnv, model: z3.ModelRef, data: dict[str, Any]) -> dict[str, Any] | None:
+    """``data`` with its prompt lengthened until the input token estimate is the model's, or
+    None (no estimate in the model, or already at or above it)."""
+    seen = input_tokens(data)
+    if seen is None or "ai.input_tokens" not in env.vars:
+        return None
+    want = model.eval(env.vars["ai.input_tokens"].val, model_completion=True).as_long()
+    return pad_to(data, want) if want > seen else None
 
 
 def _claimed(model: z3.ModelRef, out: Outcome) -> dict[str, Any]:
