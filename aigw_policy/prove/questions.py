@@ -147,7 +147,12 @@ def _padded(env: SymEnv, model: z3.ModelRef, data: dict[str, Any]) -> dict[str, 
     if seen is None or "ai.input_tokens" not in env.vars:
         return None
     want = model.eval(env.vars["ai.input_tokens"].val, model_completion=True).as_long()
-    return pad_to(data, want) if want > seen else None
+    if want <= seen:
+        return None
+    body = data["request"]["body"]
+    if not body.get("messages") and "ai.messages" in env.implied:  # the policy does not read the count
+        data = {**data, "request": {**data["request"], "body": {**body, "messages": [{"role": "user", "content": "x"}]}}}
+    return pad_to(data, want)
 
 
 def _claimed(model: z3.ModelRef, out: Outcome) -> dict[str, Any]:
