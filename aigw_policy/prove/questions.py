@@ -171,7 +171,7 @@ def rules(cp: CompiledPolicy, *, limits_ok: bool = False, budget: Budget | None 
           witnesses: bool = True) -> list[RuleAnswer]:
     """Each rule: ``reachable`` (with a witness), ``unreachable``, ``shadowed`` or ``unknown``."""
     budget = budget or Budget()
-    answers = []
+    answers: list[RuleAnswer] = []
     _fresh_context()  # one context and one encoding for all the rules; a fresh solver per check
     env = SymEnv()
     out = encode(cp, env, limits_ok=limits_ok)
