@@ -271,7 +271,7 @@ def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, budget: Bud
                           "its conditions can never all hold (or one always fails and on_error skips it)")
     if alone == "unknown":
         return RuleAnswer(label, facts.position, phase, "unknown", "the solver gave up within its time")
-    by = []  # the nearest earlier rules seen answering first (a few quick checks; naming them is a courtesy)
+    by: list[str] = []  # the nearest earlier rules seen answering first (a few quick checks; naming them is a courtesy)
     tries = 0
     for other in reversed(out.rules[:facts.position]):
         if len(by) == 3 or tries == 4:
