@@ -109,6 +109,9 @@ def _witness(budget: Budget, env: SymEnv, outs: list[Outcome], goal: Any,
         data = build(env, first)
         if accept(data, first):
             return data
+        padded = _padded(env, first, data)  # the model's token estimate, the prompt lengthened to it
+        if padded is not None and accept(padded, first):
+            return padded
     room = [c for o in outs for c in o.room]
     no_hits = [z3.Not(z3.And(charged, hit)) for o in outs for charged, hit in o.limit_hits]
     for strict in (True, False):
@@ -123,9 +126,8 @@ def _witness(budget: Budget, env: SymEnv, outs: list[Outcome], goal: Any,
             if accept(data, model):
                 return data
             seen = input_tokens(data)
-            if not strict and seen is not None and "ai.input_tokens" in env.vars:
-                want = model.eval(env.vars["ai.input_tokens"].val, model_completion=True).as_long()
-                padded = pad_to(data, want) if want > seen else None
+            if not strict:
+                padded = _padded(env, model, data)
                 if padded is not None and accept(padded, model):
                     return padded
             if strict or seen is None or "ai.input_tokens" not in env.vars or extra:
@@ -136,6 +138,21 @@ def _witness(budget: Budget, env: SymEnv, outs: list[Outcome], goal: Any,
                     pin.append(env.vars[name].val == model.eval(env.vars[name].val, model_completion=True))
             extra = pin
     return None
+
+
+def _padded(env: SymEnv, model: z3.ModelRef, data: dict[str, Any]) -> dict[str, Any] | None:
+    """``data`` with its prompt lengthened until the input token estimate is the model's, or
+    None (no estimate in the model, or already at or above it)."""
+    seen = input_tokens(data)
+    if seen is None or "ai.input_tokens" not in env.vars:
+        return None
+    want = model.eval(env.vars["ai.input_tokens"].val, model_completion=True).as_long()
+    if want <= seen:
+        return None
+    body = data["request"]["body"]
+    if not body.get("messages") and "ai.messages" in env.implied:  # the policy does not read the count
+        data = {**data, "request": {**data["request"], "body": {**body, "messages": [{"role": "user", "content": "x"}]}}}
+    return pad_to(data, want)
 
 
 def _claimed(model: z3.ModelRef, out: Outcome) -> dict[str, Any]:
@@ -154,24 +171,74 @@ def rules(cp: CompiledPolicy, *, limits_ok: bool = False, budget: Budget | None 
           witnesses: bool = True) -> list[RuleAnswer]:
     """Each rule: ``reachable`` (with a witness), ``unreachable``, ``shadowed`` or ``unknown``."""
     budget = budget or Budget()
-    answers = []
-    for rule in cp.request_rules:  # each in a fresh context (encoding is cheap; z3's caches are not)
-        _fresh_context()
-        env = SymEnv()
-        out = encode(cp, env, limits_ok=limits_ok)
-        answers.append(_rule(cp, env, out, out.rules[rule.position], rule, budget, witnesses))
+    answers: list[RuleAnswer] = []
+    _fresh_context()  # one context and one encoding for all the rules; a fresh solver per check
+    env = SymEnv()
+    out = encode(cp, env, limits_ok=limits_ok)
+    seen: list[tuple[dict[str, Any], Replay]] = []  # confirmed witnesses and what the engine did on them
+    for rule in cp.request_rules:
+        facts = out.rules[rule.position]
+        answer = _known(facts, seen, answers) or _by_ends(budget, env, out, facts, answers)
+        if answer is None:
+            answer = _rule(cp, env, out, facts, budget, witnesses, seen)
+        answers.append(answer)
     for rule in cp.response_rules:
         answers.append(RuleAnswer(rule.label, rule.position, "on_http_response", "unknown",
                                   "the response phase is not modelled"))
     return answers
 
 
-def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, rule: Any, budget: Budget,
-          witnesses: bool) -> RuleAnswer:
+def _known(facts: Any, seen: list[tuple[dict[str, Any], Replay]], answers: list[RuleAnswer]) -> RuleAnswer | None:
+    """Reachable without the solver: a witness already confirmed for an earlier rule, on which
+    the engine's trace shows this rule matching too."""
+    for data, got in seen:
+        if facts.label in got.matched:
+            return RuleAnswer(facts.label, facts.position, "on_http_request", "reachable",
+                              "a request reaches it and matches", data, decision=got.claims())
+    return None
+
+
+def _by_ends(budget: Budget, env: SymEnv, out: Outcome, facts: Any, answers: list[RuleAnswer]) -> RuleAnswer | None:
+    """Shadowed without a search over every earlier rule: an earlier rule that ends the phase
+    whenever it fires, whose conditions hold whenever this rule's do (nothing unmodelled
+    before it). Whenever this rule's conditions hold, that rule has fired and ended the phase,
+    or something before it has. The candidates are the rules whose condition texts are among
+    this rule's; the implication is proved by the solver unless the terms are the very same
+    (no action in between changed what they read). Whether this rule's conditions can hold at
+    all (else unreachable) is a check on them alone."""
+    if not z3.is_false(z3.simplify(facts.opaque_before)):
+        return None
+    for other, before in zip(out.rules[:facts.position], answers):
+        if not other.ends or not other.sources <= facts.sources:
+            continue
+        if not other.conds <= facts.conds:
+            implied, _ = _check(budget, env.facts, facts.matched, z3.Not(other.matched), share=0.2)
+            if implied != "unsat":
+                continue
+        if other.conds == facts.conds and before.result in ("reachable", "shadowed"):
+            alone = "sat"  # the same conditions held for it
+        else:
+            alone, _ = _check(budget, env.facts, facts.matched)
+        if alone == "unsat":
+            return RuleAnswer(facts.label, facts.position, "on_http_request", "unreachable",
+                              "its conditions can never all hold (or one always fails and on_error skips it)")
+        if alone == "unknown":
+            return None
+        return RuleAnswer(facts.label, facts.position, "on_http_request", "shadowed",
+                          f"whenever its conditions hold, `{other.label}` already ended the phase "
+                          "(its conditions hold too)", by=[other.label])
+    return None
+
+
+def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, budget: Budget,
+          witnesses: bool, seen: list[tuple[dict[str, Any], Replay]]) -> RuleAnswer:
     phase = "on_http_request"
     label = facts.label
     matched = facts.matched
-    if witnesses:  # most rules can fire: look for a confirmed witness first
+    # can it fire at all? Over the encoding alone (no witness constraints) a rule that cannot is
+    # usually proved so quickly; one that can gives a model to build the first witness from
+    state, first = _check(budget, env.facts, facts.fired)
+    if witnesses and state != "unsat":
         claims: list[dict[str, Any]] = []
 
         def accept(data: dict[str, Any], m: z3.ModelRef) -> bool:
@@ -179,14 +246,14 @@ def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, rule: Any, 
             claimed = _claimed(m, out)
             if got is not None and label in got.matched and _same(got, claimed):
                 claims.append(claimed)
+                seen.append((data, got))
                 return True
             return False
 
-        w = _witness(budget, env, [out], facts.fired, accept)
+        w = _witness(budget, env, [out], facts.fired, accept, first)
         if w is not None:
             return RuleAnswer(label, facts.position, phase, "reachable", "a request reaches it and matches", w,
                               decision=claims[-1])
-    state, _ = _check(budget, env.facts, facts.fired)
     if state == "sat":
         if not witnesses:
             return RuleAnswer(label, facts.position, phase, "reachable", "its conditions can hold when it is reached")
@@ -204,7 +271,7 @@ def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, rule: Any, 
                           "its conditions can never all hold (or one always fails and on_error skips it)")
     if alone == "unknown":
         return RuleAnswer(label, facts.position, phase, "unknown", "the solver gave up within its time")
-    by = []  # the nearest earlier rules seen answering first (a few quick checks; naming them is a courtesy)
+    by: list[str] = []  # the nearest earlier rules seen answering first (a few quick checks; naming them is a courtesy)
     tries = 0
     for other in reversed(out.rules[:facts.position]):
         if len(by) == 3 or tries == 4:

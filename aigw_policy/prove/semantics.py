@@ -41,6 +41,9 @@ class RuleFacts:
     matched: Any  # its conditions hold, whether or not it is reached
     stops: Any  # it ends the phase
     opaque_before: Any
+    conds: frozenset[int] = frozenset()  # its conditions (value and no error), as z3 term ids
+    sources: frozenset[str] = frozenset()  # its conditions' CEL text
+    ends: bool = False  # whenever it fires, it ends the phase (its first action does, error or not)
 
 
 @dataclass
@@ -98,7 +101,9 @@ class _Walk:
         for action in rule.actions:
             alive = self.action(rule, action, alive)
         stops = z3.And(z3.Not(done_before), self.done)
-        return RuleFacts(rule.label, rule.position, reached, fired, matched, stops, opaque_before)
+        conds = frozenset(z3.And(v.val, z3.Not(v.err)).get_id() for v in vals)
+        return RuleFacts(rule.label, rule.position, reached, fired, matched, stops, opaque_before, conds,
+                         frozenset(e.source for e in rule.exprs), _ends(rule))
 
     def error(self, rule: CompiledRule, alive: Any, err: Any) -> Any:
         """An action's CEL error: ``on_error: deny`` ends with 500, ``skip`` skips the rest."""
@@ -273,6 +278,15 @@ class _Walk:
                 self.done = z3.Or(self.done, when)
         if self.cp.default == "deny":
             self.stop(z3.BoolVal(True), False, 403, -1)
+
+
+def _ends(rule: CompiledRule) -> bool:
+    """Whether the rule ends the phase whenever it fires, read from its actions alone: its first
+    action is deny, custom-response or allow, and a template error in it cannot let the rule go
+    on (``on_error: deny`` ends the phase with 500, or the templates are constant)."""
+    if not rule.actions or rule.actions[0].type not in ("deny", "custom-response", "allow"):
+        return False
+    return rule.on_error == "deny" or all(t.constant for t in _templates(rule.actions[0].templates))
 
 
 def _any(model: Any, patterns: set[str]) -> Any:

@@ -65,6 +65,16 @@ RULE_CASES = [
      + rule("b", ["ai.max_output_tokens == 0 || ai.max_output_tokens > 100"], LOG), {"a": "reachable", "b": "unreachable"}),
     ("set-model-then", HEAD + rule("a", None, "{type: set-model, config: {model: mini}}")
      + rule("b", ["ai.model != 'mini'"], LOG), {"a": "reachable", "b": "unreachable"}),
+    # an earlier rule that always ends the phase, with conditions among this one's (read after a set-model)
+    ("ends-first-same-conditions", HEAD + rule("a", ["identity.team == 'x'"], DENY)
+     + rule("m", ["ai.stream"], "{type: set-model, config: {model: mini}}")
+     + rule("b", ["identity.team == 'x'", "ai.max_output_tokens > 5"], LOG)
+     + rule("c", ["identity.team == 'x'", "ai.max_output_tokens < 0"], LOG),
+     {"a": "reachable", "m": "reachable", "b": "shadowed", "c": "unreachable"}),
+    # ... but a deny whose message may fail to render, under on_error skip, does not always end it
+    ("ends-not-with-skip", HEAD + rule("a", ["identity.team == 'x'"],
+                                       "{type: deny, config: {message: 'for ${identity.user}'}}", "skip")
+     + rule("b", ["identity.team == 'x'"], LOG), {"a": "reachable", "b": "reachable"}),
     ("response-rules-unknown", "on_http_response:\n" + rule("r", ["res.status_code >= 500"], LOG), {"r": "unknown"}),
     # an action the encoding does not know (ai-gateway) makes what follows unknown, never proved
     ("ai-gateway-opaque", HEAD + rule("a", None, "{type: ai-gateway, config: {}}")
