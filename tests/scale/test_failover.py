@@ -25,9 +25,10 @@ def _owner(store, tenant: str) -> int:
     return int(client.get_node_from_key("{" + store._proto.base + ":" + tenant + "}:pending").port)
 
 
-def _burst(store, each: int, midway) -> tuple[Counter[str], int]:
+def _burst(store, each: int, midway, admitted_at: list[tuple[float, str]] | None = None) -> tuple[Counter[str], int]:
     """WORKERS threads, ``each`` reserves apiece over TENANTS; ``midway()`` runs once a third
-    of them are done. Returns admissions per tenant and the calls that failed."""
+    of them are done. Returns admissions per tenant and the calls that failed; each admission's
+    (monotonic time, tenant) goes to ``admitted_at`` when given."""
     won: Counter[str] = Counter()
     failed = [0]
     done = [0]
@@ -47,6 +48,8 @@ def _burst(store, each: int, midway) -> tuple[Counter[str], int]:
                 done[0] += 1
                 if out[0].outcome == "ok":
                     won[tenant] += 1
+                    if admitted_at is not None:
+                        admitted_at.append((time.monotonic(), tenant))
                 go = done[0] >= WORKERS * each // 3 and not fired.is_set()
                 if go:
                     fired.set()
@@ -88,17 +91,34 @@ def test_a_graceful_failover_mid_burst_keeps_admission_exact(cluster):
         store.close()
 
 
-def test_sigkill_of_a_primary_overshoots_at_most_one_admission_per_caller(own_cluster):
+LAG_BOUND_S = 2.0
+"""What the replication link may hold back at the kill, at most (Redis replicates within a
+millisecond when idle; a loaded 2-core machine was measured lagging hundreds of ms)."""
+
+
+def test_sigkill_of_a_primary_overshoots_only_by_what_it_had_not_replicated(own_cluster):
     store = make_cluster_store(own_cluster.seed, failover_wait=30.0)
     try:
         primary = _owner(store, TENANTS[0])
         replica = own_cluster.replica_of(primary)
-        won, failed = _burst(store, each=80, midway=lambda: own_cluster.kill(primary))
+        admitted_at: list[tuple[float, str]] = []
+        killed_at: list[float] = []
+
+        def kill() -> None:
+            killed_at.append(time.monotonic())
+            own_cluster.kill(primary)
+
+        won, failed = _burst(store, each=80, midway=kill, admitted_at=admitted_at)
         _wait_role(own_cluster, replica, "master")
         overshoot = {t: won[t] - CAP for t in TENANTS}
         print(f"SIGKILL overshoot per tenant: {overshoot}, failed calls: {failed}")
         for t in TENANTS:
-            # the other primaries' tenants lose nothing; the dead one's at most WORKERS
-            assert 0 <= overshoot[t] <= (WORKERS if _owner(store, t) == replica else 0), overshoot
+            if _owner(store, t) != replica:
+                assert overshoot[t] == 0, overshoot  # the other primaries' tenants lose nothing
+                continue
+            # lost: only admissions the dead primary acknowledged within the replication lag
+            recent = sum(1 for at, tenant in admitted_at
+                         if tenant == t and killed_at[0] - LAG_BOUND_S <= at <= killed_at[0])
+            assert 0 <= overshoot[t] <= recent, (overshoot, recent)
     finally:
         store.close()
