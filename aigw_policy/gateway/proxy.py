@@ -1,5 +1,6 @@
 """The upstream side of ``aigw-policy serve``: an ASGI app that forwards each request to one
-upstream base URL with httpx and streams the answer back as it arrives.
+upstream base URL with aiohttp and streams the answer back as it arrives (aiohttp, not httpx:
+its per-request cost is a fraction of httpx's, see docs/decisions.md "The upstream client").
 
 It knows nothing of policies: :class:`~aigw_policy.gateway.middleware.PolicyMiddleware` in front of it
 decides, rewrites the request and reads the answer. This app only adds the upstream
@@ -20,7 +21,8 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from ..providers.encoding import SUPPORTED, codings, decodable
+from ..providers.encoding import SUPPORTED, StreamDecoder, codings, decodable
+from ..providers.errors import ProviderError
 from .errors import error_response, wire_api
 from .hops import hop_by_hop
 from .keys import CREDENTIAL_HEADERS
@@ -44,8 +46,8 @@ class UpstreamProxy:
     of neither kind (a router, a self-hosted server) gets, for each request, the credentials
     of the API that request speaks. ``timeout``: seconds to connect and between two reads
     from the upstream (a stream that goes quiet that long is cut). ``client``: an
-    ``httpx.AsyncClient`` to use (else one is made on first use and closed by :meth:`aclose`
-    or the ASGI lifespan shutdown).
+    ``aiohttp.ClientSession`` to use, made with ``auto_decompress=False`` (else one is made on
+    first use and closed by :meth:`aclose` or the ASGI lifespan shutdown).
     """
 
     def __init__(self, upstream: str, *, auth: Mapping[str, Mapping[str, str]] | None = None,
@@ -66,18 +68,18 @@ class UpstreamProxy:
 
     def client(self) -> Any:
         if self._client is None:
-            import httpx
+            import aiohttp
 
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
-                limits=httpx.Limits(max_connections=self.max_connections,
-                                    max_keepalive_connections=self.max_connections),
-                follow_redirects=False, trust_env=False)
+            self._client = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0),
+                timeout=aiohttp.ClientTimeout(total=None, connect=None, sock_connect=self.connect_timeout,
+                                              sock_read=self.timeout),
+                auto_decompress=False, trust_env=False, skip_auto_headers=("Accept",))
         return self._client
 
     async def aclose(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
             self._client = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -86,7 +88,8 @@ class UpstreamProxy:
             return
         if scope["type"] != "http":
             return
-        import httpx
+        import aiohttp
+        from yarl import URL
 
         ctx = scope.get("aigw")
         body = bytearray()
@@ -108,10 +111,11 @@ class UpstreamProxy:
         if qs:
             url += "?" + qs.decode("latin-1")
         client = self.client()
-        request = client.build_request(scope["method"], url, headers=headers, content=bytes(body))
+        sender = asyncio.ensure_future(client.request(
+            scope["method"], URL(url, encoded=True), headers=[(_text(k), _text(v)) for k, v in headers],
+            data=bytes(body), allow_redirects=False))
         gone = asyncio.ensure_future(_disconnect(receive))
         try:
-            sender = asyncio.ensure_future(client.send(request, stream=True))
             await asyncio.wait({sender, gone}, return_when=asyncio.FIRST_COMPLETED)
             if not sender.done():  # the client left while the upstream was thinking
                 sender.cancel()
@@ -121,47 +125,60 @@ class UpstreamProxy:
                 return
             try:
                 response = sender.result()
-            except httpx.TimeoutException:
+            except TimeoutError:  # aiohttp's time-outs are TimeoutErrors too
                 await self._fail(send, ctx, scope, plain, 504, "timeout", "the upstream did not answer in time")
                 return
-            except httpx.HTTPError as error:
+            except aiohttp.ClientError as error:
                 await self._fail(send, ctx, scope, plain, 502, "unreachable",
                                  f"the upstream could not be reached ({type(error).__name__})")
                 return
+            complete = False
             try:
-                if not 100 <= response.status_code <= 599:  # no HTTP status: a broken upstream
+                if not 100 <= response.status <= 599:  # no HTTP status: a broken upstream
                     await self._fail(send, ctx, scope, plain, 502, "status",
-                                     f"the upstream answered with status {response.status_code}, "
+                                     f"the upstream answered with status {response.status}, "
                                      "which HTTP does not define")
                     return
-                coded = codings(response.headers.get("content-encoding"))
-                decode = bool(coded) and decodable(response.headers.get("content-encoding"))
+                encoding = response.headers.get("content-encoding")
+                coded = codings(encoding)
+                decode = bool(coded) and decodable(encoding)
                 if coded and not decode and not _accepts(plain.get("accept-encoding", ""), coded):
                     await self._fail(send, ctx, scope, plain, 502, "encoding",
                                      f"the upstream answered in a content-encoding the gateway cannot decode "
                                      f"(`{', '.join(coded)}`)")
                     return
-                drop = HOP_BY_HOP | hop_by_hop(response.headers.raw)  # with the names Connection lists
+                drop = HOP_BY_HOP | hop_by_hop(response.raw_headers)  # with the names Connection lists
                 if decode:
                     drop |= {"content-encoding"}
-                out = [(k, v) for k, v in response.headers.raw if k.lower().decode("latin-1") not in drop]
-                await send({"type": "http.response.start", "status": response.status_code, "headers": out})
-                await self._pump(response.aiter_bytes() if decode else response.aiter_raw(), gone, send, ctx)
+                out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
+                await send({"type": "http.response.start", "status": response.status, "headers": out})
+                complete = await self._pump(response, StreamDecoder(encoding) if decode else None, gone, send, ctx)
             finally:
-                await response.aclose()
+                if complete:
+                    response.release()  # read to the end: the connection goes back to the pool
+                else:
+                    response.close()
         finally:
             gone.cancel()
             await asyncio.gather(gone, return_exceptions=True)
 
-    async def _pump(self, chunks: Any, gone: Any, send: Any, ctx: Any) -> None:
-        """Copy the upstream body (``chunks``: raw or decoded) to the client chunk by chunk,
+    async def _pump(self, response: Any, decoder: StreamDecoder | None, gone: Any, send: Any, ctx: Any) -> bool:
+        """Copy the upstream body (decoded by ``decoder`` if any) to the client chunk by chunk,
         until the end, a read error or the client's disconnect (``gone``), whichever comes
-        first."""
-        import httpx
+        first; whether the body was read to its end."""
+        import aiohttp
 
         async def copy() -> None:
-            async for chunk in chunks:
+            async for chunk in response.content.iter_any():
+                if decoder is not None:
+                    chunk = decoder.decode(chunk)
+                    if not chunk:
+                        continue
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if decoder is not None:
+                rest = decoder.flush()
+                if rest:
+                    await send({"type": "http.response.body", "body": rest, "more_body": True})
 
         copier = asyncio.ensure_future(copy())
         try:
@@ -174,12 +191,14 @@ class UpstreamProxy:
             error = copier.exception()
             if error is not None:
                 if ctx is not None:
-                    ctx.upstream_error = "timeout" if isinstance(error, httpx.TimeoutException) else "broken"
-                if not isinstance(error, httpx.HTTPError):
+                    ctx.upstream_error = "timeout" if isinstance(error, TimeoutError) else "broken"
+                if not isinstance(error, (aiohttp.ClientError, TimeoutError, ProviderError)):
                     raise error
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-        elif ctx is not None:
+            return error is None
+        if ctx is not None:
             ctx.disconnected = True
+        return False
 
     async def _fail(self, send: Any, ctx: Any, scope: dict[str, Any], headers: Mapping[str, str], status: int,
                     kind: str, message: str) -> None:
@@ -244,6 +263,15 @@ def _accepts(accept: str, coded: list[str]) -> bool:
         if name:
             weights[name.strip()] = q
     return all(weights.get(c, weights.get("*", 0.0)) > 0 for c in coded)
+
+
+def _text(raw: bytes) -> str:
+    """A header name or value as aiohttp takes it (it encodes them as UTF-8): UTF-8 bytes
+    round-trip exactly; other bytes (obs-text) are read as latin-1."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 async def _disconnect(receive: Any) -> None:

@@ -1,5 +1,7 @@
-"""The HTTP server side of ``aigw-policy serve``: uvicorn's h11 protocol with a header-read
-timeout, which uvicorn itself does not have (its keep-alive timer stops at the first byte).
+"""The HTTP server side of ``aigw-policy serve``: uvicorn's httptools protocol (h11 without
+httptools) with a header-read timeout, which uvicorn itself does not have (its keep-alive
+timer stops at the first byte). The event loop is uvloop's when installed (uvicorn's
+``loop="auto"``).
 
 A connection gets ``header_timeout`` seconds, from its opening or the end of its previous
 answer, to send a complete request head; a client that sends nothing, or trickles its
@@ -28,12 +30,66 @@ an API client sends its head at once)."""
 
 def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
     """A uvicorn HTTP/1.1 protocol class (for ``uvicorn.Config(http=...)``) that closes a
-    connection whose request head is not complete ``seconds`` after it was awaited."""
+    connection whose request head is not complete ``seconds`` after it was awaited: uvicorn's
+    httptools protocol (llhttp, in C) when httptools is installed, else its h11 one."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # httptools is not installed
+        return _h11_protocol(seconds)
+    return _httptools_protocol(HttpToolsProtocol, seconds)
+
+
+class _Timer:
+    """The header timer of one connection (a mixin of the protocol classes below)."""
+
+    header_timeout: float
+    loop: asyncio.AbstractEventLoop
+    transport: Any
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._header_timer = self.loop.call_later(self.header_timeout, self._expire)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _expire(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
+    class HeaderTimeoutHttpTools(_Timer, base):  # type: ignore[misc, valid-type]
+        header_timeout = seconds
+
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_headers_complete(self) -> None:  # a request head arrived whole
+            self._disarm()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            self._arm()  # before: a pipelined request parsed later disarms it
+            super().on_response_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return HeaderTimeoutHttpTools
+
+
+def _h11_protocol(seconds: float) -> type[asyncio.Protocol]:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class HeaderTimeoutH11(H11Protocol):
+    class HeaderTimeoutH11(_Timer, H11Protocol):  # type: ignore[misc]
         header_timeout = seconds
-        _header_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -52,19 +108,5 @@ def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             super().connection_lost(exc)
-
-        def _arm(self) -> None:
-            self._disarm()
-            self._header_timer = self.loop.call_later(self.header_timeout, self._expire)
-
-        def _disarm(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
-
-        def _expire(self) -> None:
-            self._header_timer = None
-            if not self.transport.is_closing():
-                self.transport.close()
 
     return HeaderTimeoutH11

@@ -1,5 +1,6 @@
 """HTTP content codings (RFC 9110 §8.4) of provider answers: which ones can be decoded here,
-and a bounded one-shot decoder for reading usage out of a compressed body.
+a bounded one-shot decoder for reading usage out of a compressed body, and a streaming
+decoder for passing an answer on as it arrives (:class:`StreamDecoder`).
 
 ``gzip`` and ``deflate`` need nothing; ``br`` needs ``brotli`` (or ``brotlicffi``) and
 ``zstd`` needs ``zstandard``, the libraries httpx decodes them with (``httpx[brotli,zstd]``).
@@ -15,10 +16,11 @@ from __future__ import annotations
 
 import importlib.util
 import zlib
+from typing import Any
 
 from .errors import ProviderError
 
-__all__ = ["MAX_DECODED_BYTES", "SUPPORTED", "codings", "decodable", "decode_body"]
+__all__ = ["MAX_DECODED_BYTES", "SUPPORTED", "StreamDecoder", "codings", "decodable", "decode_body"]
 
 MAX_DECODED_BYTES = 64 * 1024 * 1024  # a decoded body larger than this is refused (compression bombs)
 
@@ -116,3 +118,94 @@ def _zstd(data: bytes, most: int) -> bytes:
 
 
 _DECODERS = {"gzip": _gzip, "deflate": _deflate, "br": _br, "zstd": _zstd}
+
+
+class StreamDecoder:
+    """Undo a ``Content-Encoding`` chunk by chunk: ``decode(chunk)`` for each chunk as it
+    arrives, then ``flush()`` at the end (which also finds a truncated body). Corrupt data
+    raises :class:`ProviderError` (``bad-response``). Every coding must be in
+    :data:`SUPPORTED` (:func:`decodable`).
+
+    >>> import gzip
+    >>> d = StreamDecoder("gzip"); z = gzip.compress(b"hello")
+    >>> d.decode(z[:5]) + d.decode(z[5:]) + d.flush()
+    b'hello'
+    """
+
+    def __init__(self, header: str | None) -> None:
+        self._stages = [_Stage(name) for name in reversed(codings(header))]
+
+    def decode(self, chunk: bytes) -> bytes:
+        for stage in self._stages:
+            chunk = stage.decode(chunk)
+        return chunk
+
+    def flush(self) -> bytes:
+        out = b""
+        for stage in self._stages:
+            out = stage.decode(out) + stage.flush()
+        return out
+
+
+class _Stage:
+    """One coding's incremental decompressor."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.first = True
+        self.d: Any
+        if name == "gzip":
+            self.d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif name == "deflate":
+            self.d = zlib.decompressobj(zlib.MAX_WBITS)
+        elif name == "br":
+            try:
+                import brotli
+            except ImportError:  # pragma: no cover - SUPPORTED says which one is there
+                import brotlicffi as brotli
+            self.d = brotli.Decompressor()
+        elif name == "zstd":
+            import zstandard
+
+            self.d = zstandard.ZstdDecompressor().decompressobj()
+        else:
+            raise ProviderError("bad-response", f"content-encoding `{name}` cannot be decoded here")
+
+    def decode(self, data: bytes) -> bytes:
+        if not data:
+            return b""
+        first, self.first = self.first, False
+        try:
+            if self.name == "br":
+                return bytes(self.d.process(data) if hasattr(self.d, "process") else self.d.decompress(data))
+            if self.name == "zstd":
+                out = self.d.decompress(data)
+                while self.d.eof and self.d.unused_data:  # another frame follows
+                    import zstandard
+
+                    rest = self.d.unused_data
+                    self.d = zstandard.ZstdDecompressor().decompressobj()
+                    out += self.d.decompress(rest)
+                return bytes(out)
+            return self.d.decompress(data)
+        except zlib.error:
+            if self.name == "deflate" and first:  # raw deflate, as some servers send
+                self.d = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self.decode(data)
+            raise ProviderError("bad-response", f"corrupt `{self.name}` body") from None
+        except Exception as error:  # noqa: BLE001 - each library has its own error type
+            raise ProviderError("bad-response", f"corrupt `{self.name}` body ({type(error).__name__})") from None
+
+    def flush(self) -> bytes:
+        if self.first:
+            return b""  # no data: nothing to finish
+        if self.name in ("gzip", "deflate"):
+            out = self.d.flush()
+            if not self.d.eof:
+                raise ProviderError("bad-response", "truncated compressed body")
+            return out
+        if self.name == "br" and not self.d.is_finished():
+            raise ProviderError("bad-response", "truncated compressed body")
+        if self.name == "zstd" and not self.d.eof:
+            raise ProviderError("bad-response", "truncated compressed body")
+        return b""

@@ -289,3 +289,39 @@ def test_middleware_reads_usage_of_an_app_that_compresses(tmp_path: Path, coding
     engine.ledger.close()
     rec = record_of(tmp_path / "u.jsonl", got["x-aigw-decision-id"])
     assert (rec["aigw.usage.source"], rec["gen_ai.usage.output_tokens"]) == ("provider", out)
+
+
+# -- the streaming decoder the upstream client passes answers through -------------------------
+
+
+@pytest.mark.parametrize("coding", CODINGS)
+@pytest.mark.parametrize("cut", [1, 7, 64, 4096])
+def test_stream_decoder_decodes_any_split_of_the_body(coding: str, cut: int) -> None:
+    from aigw_policy.providers.encoding import StreamDecoder
+
+    chunk, finish = compressor(coding)
+    raw = b'data: {"usage": {"prompt_tokens": 3}}\n\n' * 80
+    coded = chunk(raw[:900]) + chunk(raw[900:]) + finish()
+    d = StreamDecoder(coding)
+    out = b"".join(d.decode(coded[i:i + cut]) for i in range(0, len(coded), cut)) + d.flush()
+    assert out == raw
+    truncated = StreamDecoder(coding)
+    with pytest.raises(ProviderError):  # a body cut short is found at the end, not passed as whole
+        truncated.decode(coded[: len(coded) // 2])
+        truncated.flush()
+
+
+def test_stream_decoder_takes_raw_deflate_and_chained_codings() -> None:
+    import gzip
+
+    from aigw_policy.providers.encoding import StreamDecoder
+
+    c = zlib.compressobj(wbits=-15)
+    raw_deflate = c.compress(b"hello") + c.flush()
+    d = StreamDecoder("deflate")
+    assert d.decode(raw_deflate) + d.flush() == b"hello"
+    chained = StreamDecoder("deflate, gzip")  # deflate applied first, gzip last
+    both = gzip.compress(zlib.compress(b"twice"))
+    assert chained.decode(both) + chained.flush() == b"twice"
+    with pytest.raises(ProviderError, match="corrupt `gzip` body"):
+        StreamDecoder("gzip").decode(b"not gzip at all")

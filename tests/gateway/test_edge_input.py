@@ -481,14 +481,17 @@ def _closed_within(sock: socket.socket, wait: float) -> bool:
         return True
 
 
-@pytest.fixture(scope="module")
-def slow_gw(echo: Any, files: dict[str, Path]) -> Any:
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def slow_gw(request: Any, echo: Any, files: dict[str, Path]) -> Any:
     from aigw_policy.gateway import Gateway, load_keys
-    from aigw_policy.gateway.server import header_timeout_protocol
+    from aigw_policy.gateway.server import _h11_protocol, header_timeout_protocol
 
     app = Gateway(policy=files["policy"], upstream=echo.url, keys=load_keys(files["keys"]), watch=0,
                   body_timeout=0.3)
-    with ServerThread(app, http=header_timeout_protocol(0.3)) as server:
+    protocol = header_timeout_protocol(0.3) if request.param == "httptools" else _h11_protocol(0.3)
+    if request.param == "httptools":
+        assert "HttpTools" in protocol.__name__  # the default, httptools being installed
+    with ServerThread(app, http=protocol) as server:
         yield server
 
 

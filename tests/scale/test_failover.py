@@ -1,7 +1,7 @@
 """Failover under load. A graceful ``CLUSTER FAILOVER`` (the replica catches up before it takes
 over) keeps admission exact; a primary killed with SIGKILL loses what it acknowledged and had not
 yet copied to its replica (asynchronous replication): the overshoot is measured and must stay
-under the bound docs/limits.md gives (one admission per concurrent caller)."""
+under the bound docs/limits.md gives (what it acknowledged within its replication lag)."""
 
 from __future__ import annotations
 
