@@ -70,6 +70,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW132", W, "unreachable action after a terminating action"),
     ("AIGW133", E, "rule without actions"),
     ("AIGW134", W, "action not available in this phase"),
+    ("AIGW135", W, "shadow rule with nothing that could deny"),
     # the ai-gateway action's config
     ("AIGW140", E, "duplicate provider id or alias"),
     ("AIGW141", E, "duplicate model id or alias in a provider"),
