@@ -106,3 +106,14 @@ def test_the_trace_says_shadow() -> None:
     p = policy(["deny-model"], {0})
     d = decide(p, request("gpt-4.1", "research", "192.0.2.7"), trace=True)
     assert "shadow: would deny 451: no gpt-4.1" in d.text(trace=True)
+
+
+def test_would_deny_outlives_the_wait_for_the_response() -> None:
+    engine = ap.Engine(policy(["deny-model", "header"], {0}), store=MemoryStore())
+    req = request("gpt-4.1", "research", "192.0.2.7")
+    req.pop("used")
+    first = engine.evaluate(req)
+    assert first.verdict == "allow" and first.would_deny is not None
+    done = engine.complete("r1", {"status_code": 200, "body": {"model": "gpt-4.1", "usage": {
+        "prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}}})
+    assert done.would_deny == first.would_deny == {"status": 451, "reason": "no gpt-4.1", "rule": "deny-model-0"}
