@@ -189,7 +189,8 @@ def _actions(flow: Flow, rule: CompiledRule, actions: Any, phase: str) -> Any:
         if stop is not None:
             if stop.kind == "error" and phase == RES and not flow.upstream:
                 break  # the gateway's own answer stands; the error is recorded
-            if rule.shadow and stop.verdict == "deny":  # decided as if enforced; the rule ends here
+            if stop.verdict == "deny" and (rule.shadow or getattr(action.config, "enforce", None) is False):
+                # shadow (`mode: shadow`, `enforce: false`): decided as if enforced; the rule ends here
                 flow.shadow_deny(stop.status or 403, stop.reason, rule)
                 break
             stop.rule = rule

@@ -32,12 +32,17 @@ RULES: dict[str, dict[str, Any]] = {
 }
 
 
+ENFORCE = ("deny", "custom-response", "rate-limit", "token-limit", "restrict-ips")
+
+
 def policy(kinds: list[str], shadow: set[int]) -> Any:
     rules = []
     for n, kind in enumerate(kinds):
         rule = json.loads(json.dumps(RULES[kind]).replace("{n}", str(n)))
         rule = {"name": f"{kind}-{n}", **rule}
-        if n in shadow:
+        if n in shadow and n % 2 and rule["actions"][0]["type"] in ENFORCE:  # the action's own switch
+            rule["actions"][0]["config"]["enforce"] = False
+        elif n in shadow:
             rule["mode"] = "shadow"
         rules.append(rule)
     return ap.loads(json.dumps({"on_http_request": rules}), "json")
@@ -117,3 +122,22 @@ def test_would_deny_outlives_the_wait_for_the_response() -> None:
     done = engine.complete("r1", {"status_code": 200, "body": {"model": "gpt-4.1", "usage": {
         "prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}}})
     assert done.would_deny == first.would_deny == {"status": 451, "reason": "no gpt-4.1", "rule": "deny-model-0"}
+
+
+def test_enforce_false_on_any_denying_action_is_shadow() -> None:
+    actions = [{"type": "deny", "config": {"status_code": 451, "message": "no", "enforce": False}},
+               {"type": "custom-response", "config": {"status_code": 402, "body": "pay", "enforce": False}},
+               {"type": "model-access", "config": {"deny": ["gpt-4.1"], "enforce": False}},
+               {"type": "max-tokens", "config": {"output": 5, "enforce": False}}]
+    want = [(451, "no"), (402, None), (403, None), (413, None)]
+    for action, (status, reason) in zip(actions, want):
+        p = ap.loads(json.dumps({"on_http_request": [{"name": "r", "actions": [action]}]}), "json")
+        d = decide(p, request("gpt-4.1", "research", "192.0.2.7"))
+        assert d.verdict == "allow", action
+        assert d.would_deny is not None and d.would_deny["status"] == status and d.would_deny["rule"] == "r"
+        if reason is not None:
+            assert d.would_deny["reason"] == reason
+        enforced = dict(action, config={k: v for k, v in action["config"].items() if k != "enforce"})
+        e = decide(ap.loads(json.dumps({"on_http_request": [{"name": "r", "actions": [enforced]}]}), "json"),
+                   request("gpt-4.1", "research", "192.0.2.7"))
+        assert (e.verdict, e.status_code, e.reason) == ("deny", status, d.would_deny["reason"])
