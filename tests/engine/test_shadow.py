@@ -40,7 +40,8 @@ def policy(kinds: list[str], shadow: set[int]) -> Any:
     for n, kind in enumerate(kinds):
         rule = json.loads(json.dumps(RULES[kind]).replace("{n}", str(n)))
         rule = {"name": f"{kind}-{n}", **rule}
-        if n in shadow and n % 2 and rule["actions"][0]["type"] in ENFORCE:  # the action's own switch
+        # the action's own switch (not for a failing condition: that is the rule's, only `mode` shadows it)
+        if n in shadow and n % 2 and rule["actions"][0]["type"] in ENFORCE and kind != "broken":
             rule["actions"][0]["config"]["enforce"] = False
         elif n in shadow:
             rule["mode"] = "shadow"
