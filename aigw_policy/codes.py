@@ -70,6 +70,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW132", W, "unreachable action after a terminating action"),
     ("AIGW133", E, "rule without actions"),
     ("AIGW134", W, "action not available in this phase"),
+    ("AIGW135", W, "shadow rule with nothing that could deny"),
     # the ai-gateway action's config
     ("AIGW140", E, "duplicate provider id or alias"),
     ("AIGW141", E, "duplicate model id or alias in a provider"),
@@ -133,6 +134,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW605", E, "upstream credential sent to a provider that does not read it"),
     ("AIGW606", E, "secrets file unreadable or of the wrong shape"),
     ("AIGW607", E, "secret referenced by an api key is not set"),
+    ("AIGW608", E, "admin_keys entry names no key of the keys file"),
     # policy test files (*.test.yaml)
     ("AIGW700", E, "unknown key in a policy test file"),
     ("AIGW701", E, "wrong shape in a policy test file"),

@@ -232,6 +232,9 @@ def policy_json_schema() -> dict[str, Any]:
             "on_error": {"enum": ["deny", "skip"],
                          "description": "When an expression fails at run time: `deny` (500, "
                          "the default) or `skip` the rule."},
+            "mode": {"enum": ["enforce", "shadow"],
+                     "description": "`shadow`: decide as if enforced, record `would_deny` in the "
+                     "decision, ledger and metrics, and let the request through (extension)."},
             "actions": {
                 "type": "array",
                 "description": "Actions to run, in order, when the rule matches.",

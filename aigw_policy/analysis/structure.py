@@ -30,6 +30,13 @@ def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
                 ))
             else:
                 rule_names[rule.name] = rule.name_span or rule.span
+        if rule.mode == "shadow" and not any(_can_deny(a) for a in rule.actions):
+            found.append(Diagnostic.make(
+                "AIGW135", f"shadow rule `{rule.name or '(unnamed)'}` has nothing that could deny: "
+                "it would never record `would_deny`", rule.span,
+                help="shadow mode is for a rule with `deny`, `custom-response`, a limit, `model-access`, "
+                "`max-tokens` or `restrict-ips`; drop `mode: shadow` or add what it should try out",
+            ))
         terminated_by: str | None = None
         for action in rule.actions:
             config = action.config
@@ -75,3 +82,16 @@ def _line(span: Span | None) -> int:
 
 def _first(span: Span | None, note: str) -> tuple[tuple[str, Span], ...]:
     return ((note, span),) if span is not None else ()
+
+
+_DENYING = ("deny", "custom-response", "model-access", "restrict-ips", "ai-gateway")
+
+
+def _can_deny(action: Action) -> bool:
+    """Whether ``action`` can answer the request itself (what a shadow rule tries out)."""
+    config = action.config
+    if config.LIMIT or action.type in _DENYING:
+        return True
+    if action.type == "max-tokens":
+        return getattr(config, "input", None) is not None or getattr(config, "mode", None) != "clamp"
+    return False

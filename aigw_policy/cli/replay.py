@@ -46,8 +46,11 @@ def replay(
 
 
 def _brief(d: Any) -> dict[str, Any]:
-    return {"verdict": d.verdict, "status_code": d.status_code, "rule": d.rule, "reason": d.reason,
-            "served": _served(d), "cost_usd": d.cost_usd}
+    out = {"verdict": d.verdict, "status_code": d.status_code, "rule": d.rule, "reason": d.reason,
+           "served": _served(d), "cost_usd": d.cost_usd}
+    if d.would_deny is not None:
+        out["would_deny"] = d.would_deny
+    return out
 
 
 def _served(d: Any) -> str | None:
@@ -61,6 +64,8 @@ def _change(o: Any, d: Any) -> str | None:
     then the served model, then the cost (more than a millionth of a dollar)."""
     if (o.verdict, o.status_code, o.rule) != (d.verdict, d.status_code, d.rule):
         return f"{o.verdict} -> {d.verdict}" if o.verdict != d.verdict else f"{d.verdict}, other status or rule"
+    if o.would_deny != d.would_deny:  # a shadow rule added, enforced or changed
+        return "a shadow rule would deny otherwise"
     if _served(o) != _served(d):
         return "served by another model"
     if (o.cost_usd is None) != (d.cost_usd is None) or abs((o.cost_usd or 0.0) - (d.cost_usd or 0.0)) > 1e-6:
@@ -84,6 +89,7 @@ def _replay(policy: Policy, path: Path, *, against: Policy | None, fmt: str, wri
     statuses: Counter[int] = Counter()
     rules: Counter[str] = Counter()
     changes: Counter[str] = Counter()
+    shadowed: Counter[tuple[str, int]] = Counter()  # (rule, status) a shadow rule would have answered
     costs = [0.0, 0.0]  # old, new: the known costs, summed
     bad = 0
     total = 0
@@ -123,6 +129,8 @@ def _replay(policy: Policy, path: Path, *, against: Policy | None, fmt: str, wri
                 verdicts[d.verdict] += 1
                 statuses[d.status_code] += 1
                 rules[d.rule or "(default)"] += 1
+                if d.would_deny is not None:
+                    shadowed[(d.would_deny["rule"], d.would_deny["status"])] += 1
                 if o is not None:
                     costs[0] += o.cost_usd or 0.0
                     costs[1] += d.cost_usd or 0.0
@@ -152,6 +160,10 @@ def _replay(policy: Policy, path: Path, *, against: Policy | None, fmt: str, wri
         lines.append("by deciding rule:")
         for r, c in rules.most_common(20):
             lines.append(f"  {c:>10,}  {r}")
+    if shadowed:
+        lines.append("shadow rules would have denied (let through):")
+        for (r, s), c in shadowed.most_common(20):
+            lines.append(f"  {c:>10,}  {r} ({s})")
     if old is not None:
         changed = sum(changes.values())
         lines.append(f"changed against the old policy: {changed:,}")

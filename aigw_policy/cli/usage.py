@@ -10,6 +10,7 @@ import typer
 
 from ..ledger.reader import read_ledger
 from ..ledger.report import RENDERERS, ReportError, Where, now_utc, parse_by, parse_since, summarize
+from ..ledger.shadow import render_shadow, shadow_rows
 from ..ledger.sinks import DEFAULT_LEDGER, LedgerError, local_path
 
 
@@ -37,6 +38,7 @@ def usage(
     key: Annotated[Optional[list[str]], typer.Option("--key", metavar="KEY", help="Only this key id (repeat for several)")] = None,
     verdict: Annotated[Optional[list[str]], typer.Option("--verdict", metavar="allow|deny", help="Only this verdict")] = None,
     format: Annotated[ReportFormat, typer.Option("--format", help="table for a person, json or csv for scripts")] = ReportFormat.table,  # noqa: A002
+    shadow: Annotated[bool, typer.Option("--shadow", help="List what shadow rules (mode: shadow, enforce: false) would have denied, by rule and status")] = False,
 ) -> None:
     """Where did my tokens go? Totals of tokens and cost from the usage ledger.
 
@@ -55,6 +57,10 @@ def usage(
         typer.echo(f"aigw-policy: ledger `{ledger}` does not exist", err=True)
         raise typer.Exit(2)
     try:
+        if shadow:
+            rows = shadow_rows(read_ledger(ledger, cutoff, end), cutoff, end, where)
+            typer.echo(render_shadow(rows, format.value), nl=False)
+            return
         report = summarize(read_ledger(ledger, cutoff, end), keys, cutoff, until=end, where=where)
     except (LedgerError, ReportError) as exc:
         typer.echo(f"aigw-policy: {exc}", err=True)

@@ -230,6 +230,8 @@ def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
     if reason is None or not enforce:
         if flow.rec.on:  # the text is built only for the record
             flow.rec.outcome("allowed" if reason is None else f"would deny (enforce: false): {reason}")
+        if reason is not None:
+            flow.shadow_deny(403, reason, rule)
         return None
     flow.rec.outcome(f"denied 403: {reason}")
     return Stop("deny", 403, reason, "restrict-ips", body=reason)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..limits.model import Charge, Outcome
@@ -155,6 +155,7 @@ def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[N
         reason = _limited_reason(out)
         if not spec.enforce:
             rec.outcome(f"over the limit, not enforced: {reason}")
+            flow.shadow_deny(429, reason, rule)
             return None
         rec.outcome(f"limited 429: {reason}")
         return _limit_stop(out, reason)
@@ -283,6 +284,10 @@ def reserve(flow: Flow) -> Steps:
         if out.outcome == "limited" and flow.charges[i][2].spec.enforce:
             if first is None:
                 first = (out, i)
+        elif out.outcome == "limited" and admitted and not flow.charges[i][1].eager:
+            # admitted: the unenforced charge was recorded; tell the use before it, as enforced would
+            before = replace(out, used=max(0.0, out.used - out.cost))
+            flow.shadow_deny(429, _limited_reason(before), flow.charges[i][0])
     if first is not None:
         out, i = first
         rule, action, _c = flow.charges[i]

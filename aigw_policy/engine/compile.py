@@ -143,6 +143,7 @@ class CompiledRule:
     actions: tuple[CompiledAction, ...]
     on_error: str  # deny | skip, the rule's or the document's
     ir: Rule | None = field(default=None, compare=False, repr=False)
+    shadow: bool = False  # `mode: shadow`: a denial is recorded as `would_deny`, the request goes on
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,11 +264,12 @@ class _Lowering:
         label = rule.name if rule.name is not None else f"#{position + 1}"
         base = f"{self.prefix}:{label}"
         exprs = tuple(self.cel(e.source, e.span, f"{base}:{i}") for i, e in enumerate(rule.expressions))
-        actions = tuple(self.action(a, i, f"{base}:{a.type}{i}") for i, a in enumerate(rule.actions))
+        shadow = rule.mode == "shadow"
+        actions = tuple(self.action(a, i, f"{base}:{a.type}{i}", shadow) for i, a in enumerate(rule.actions))
         on_error = rule.on_error or _setting(self.policy, "on_error")
-        return CompiledRule(phase, position, rule.name, label, rule.span, exprs, actions, on_error, rule)
+        return CompiledRule(phase, position, rule.name, label, rule.span, exprs, actions, on_error, rule, shadow)
 
-    def action(self, action: Action, position: int, label: str) -> CompiledAction:
+    def action(self, action: Action, position: int, label: str, shadow: bool = False) -> CompiledAction:
         first = len(self.exprs)
         cfg = action.config
         t = action.type
@@ -315,7 +317,7 @@ class _Lowering:
         elif t == "ai-gateway":
             self.route(action, label, templates)
         elif cfg.LIMIT:
-            limit = self.limit(action, label)
+            limit = self.limit(action, label, shadow)
         reads = union(e.reads for e in self.exprs[first:])
         return CompiledAction(t, position, action.span, cfg, cfg.TERMINATING, templates, limit, action,
                               reads=reads)
@@ -345,14 +347,15 @@ class _Lowering:
             return {k: self._value(v, span, f"{label}_{i}") for i, (k, v) in enumerate(value.items())}
         return value
 
-    def limit(self, action: Action, label: str) -> LimitPlan:
+    def limit(self, action: Action, label: str, shadow: bool = False) -> LimitPlan:
+        """A limit action's plan; in a shadow rule it is not enforced (it counts and reports)."""
         cfg = action.config
         t = action.type
         bucket = tuple(
             self.cel(src, action.span_of(f"bucket_key.{i}"), f"{label}.key{i}")
             for i, src in enumerate(cfg.bucket_key or ())
         )
-        enforce = cfg.enforce if cfg.enforce is not None else True
+        enforce = (cfg.enforce if cfg.enforce is not None else True) and not shadow
         cost = None
         if getattr(cfg, "cost", None) is not None:
             cost = self.cel(cfg.cost, action.span_of("cost"), f"{label}.cost")

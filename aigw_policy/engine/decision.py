@@ -139,6 +139,13 @@ class Decision:
         return self._detail()["route"]
 
     @property
+    def would_deny(self) -> dict[str, Any] | None:
+        """What a shadow rule (``mode: shadow``) or a limit with ``enforce: false`` would have
+        answered had it been enforced: ``status``, ``reason``, ``rule`` (the first such); None
+        when none would have denied."""
+        return self._detail()["would_deny"]  # type: ignore[no-any-return]
+
+    @property
     def trace(self) -> list[dict[str, Any]] | None:
         """Every rule, expression and action on the way (when tracing)."""
         return self._detail()["trace"]  # type: ignore[no-any-return]
@@ -241,6 +248,8 @@ class Decision:
             "trace": list(flow.trace) if flow.trace is not None else None,
             "routing": run.to_dict() if run is not None else None,
             "route": run.plan if run is not None else None,
+            "would_deny": ({k: v for k, v in flow.would_deny.items() if k != "_at"}
+                           if flow.would_deny is not None else None),
         }
         self._details = details
         return details
@@ -275,6 +284,8 @@ class Decision:
             out["notes"] = self.notes
         if self.routing is not None:
             out["routing"] = self.routing
+        if self.would_deny is not None:
+            out["would_deny"] = self.would_deny
         if self.trace is not None:
             out["trace"] = self.trace
         return out

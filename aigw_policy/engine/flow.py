@@ -179,7 +179,7 @@ class Flow:
         "cp", "rid", "now", "now_dt", "act", "ai", "identity", "rec", "prices",
         "limit_entries", "charges", "effects", "errors", "stop", "response_stop", "notes",
         "usage", "cost", "reserved", "released", "store_error", "response", "upstream",
-        "lowered_output", "model", "provider", "deferred", "prompt_chars", "route", "metrics",
+        "lowered_output", "model", "provider", "deferred", "prompt_chars", "route", "metrics", "would_deny",
     )
 
     def __init__(self, cp: CompiledPolicy, rid: str, now: float, act: dict[str, Any], ai: AiRequest,
@@ -213,7 +213,19 @@ class Flow:
         self.deferred = False  # charges whose outcome is not known yet (checked at the end)
         self.prompt_chars: int | None = None  # set when a parked request dropped its prompt
         self.route: Any = None  # route.RouteRun: the request was routed by an ai-gateway action
+        self.would_deny: dict[str, Any] | None = None  # the first denial a shadow rule or limit let through
         self.metrics: Any = None  # the live routing metrics snapshot the planner reads
+
+    def shadow_deny(self, status: int, reason: str, rule: CompiledRule) -> None:
+        """A denial that is not enforced (``mode: shadow``, ``enforce: false``): the first, in
+        the order an enforced policy would meet them, is kept as ``would_deny`` (a limit
+        checked with the reserve comes before a later rule's denial, as it would decide
+        first); the request goes on."""
+        at = (rule.phase != REQ, rule.position)
+        if self.would_deny is None or at < self.would_deny["_at"]:
+            self.would_deny = {"status": status, "reason": reason, "rule": rule.label, "_at": at}
+        if self.rec.on:
+            self.rec.outcome(f"shadow: would deny {status}: {reason}")
 
     @property
     def trace(self) -> list[dict[str, Any]] | None:

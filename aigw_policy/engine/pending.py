@@ -57,7 +57,7 @@ class Parked:
             assert self.flow is not None
             return self.flow
         (act, ai_values, identity, entries, charges, effects, errors, notes, store_error, reserved,
-         lowered, model, provider, deferred, prompt_chars) = pickle.loads(self.blob)
+         lowered, model, provider, deferred, prompt_chars, would_deny) = pickle.loads(self.blob)
         flow = Flow(cp, rid, self.now, act, AiRequest(*ai_values), Identity.model_construct(**identity),
                     prices, False)
         if self.trace is not None:
@@ -77,6 +77,7 @@ class Parked:
         flow.provider = provider
         flow.deferred = deferred
         flow.prompt_chars = prompt_chars
+        flow.would_deny = would_deny
         return flow
 
 
@@ -111,7 +112,7 @@ def park(flow: Flow, explicit: bool) -> Parked:
                for rule, action, charge in flow.charges]
     state = (act, ai_values, identity, flow.limit_entries, charges, flow.effects, flow.errors,
              flow.notes, flow.store_error, flow.reserved, flow.lowered_output, flow.model,
-             flow.provider, flow.deferred, prompt_chars)
+             flow.provider, flow.deferred, prompt_chars, flow.would_deny)
     trace = list(flow.trace) if flow.trace is not None else None
     try:
         blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)

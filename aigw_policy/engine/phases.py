@@ -142,6 +142,9 @@ def _phase(flow: Flow, phase: str, start: int = 0) -> Steps:
             if on:
                 rec.matched("error")
             stop = rule_error(flow, rule, phase, expr.source, expr.span, fail, None)
+            if stop is not None and rule.shadow and stop.verdict == "deny":
+                flow.shadow_deny(stop.status or 500, stop.reason, rule)
+                continue
             if stop is not None and (phase == REQ or flow.upstream):
                 _finish(flow, phase, stop)
                 return
@@ -186,6 +189,10 @@ def _actions(flow: Flow, rule: CompiledRule, actions: Any, phase: str) -> Any:
         if stop is not None:
             if stop.kind == "error" and phase == RES and not flow.upstream:
                 break  # the gateway's own answer stands; the error is recorded
+            if stop.verdict == "deny" and (rule.shadow or getattr(action.config, "enforce", None) is False):
+                # shadow (`mode: shadow`, `enforce: false`): decided as if enforced; the rule ends here
+                flow.shadow_deny(stop.status or 403, stop.reason, rule)
+                break
             stop.rule = rule
             stop.action = action
             stop.phase = phase

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ALL_FAILED", "CONNECT", "TIMEOUT", "ai_gateway_result", "error_body"]
+__all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "TIMEOUT", "ai_gateway_result", "error_body"]
 
+#: The keys of the ``aigw`` object every gateway answer carries (SPEC section 14), always all
+#: present (``None`` when they do not apply), so a client reads them without guessing.
+AIGW_FIELDS = ("code", "rule", "limit", "key", "reason", "retry_after", "resets_at", "decision_id", "hint")
 CONNECT = "ERR_NGROK_3800"
 """Could not reach the AI provider (a connection error that does not fail over)."""
 ALL_FAILED = "ERR_NGROK_3807"
 """All providers failed (503)."""
 TIMEOUT = "ERR_NGROK_3810"
 """The request timed out (504: ``total_timeout``)."""
+
+_HINTS = {CONNECT: "the provider could not be reached; retry later",
+          ALL_FAILED: "every candidate provider failed; retry later",
+          TIMEOUT: "the request took longer than the route's total_timeout; retry, or ask for less"}
 
 _TYPES = {400: "invalid_request_error", 403: "permission_error", 404: "not_found_error",
           413: "request_too_large", 422: "invalid_request_error", 429: "rate_limit_error",
@@ -31,7 +38,9 @@ def error_body(api: str, status: int, code: str, message: str, request_id: str |
                rule: str | None) -> dict[str, Any]:
     """The JSON error of API format ``api`` (openai, anthropic, gemini) carrying ngrok's
     ``code``; ``aigw`` repeats the code, rule and decision id (SDKs ignore unknown keys)."""
-    extra = {"decision_id": request_id, "rule": rule, "reason": message, "code": code}
+    extra: dict[str, Any] = dict.fromkeys(AIGW_FIELDS)
+    extra.update(decision_id=request_id, rule=rule, reason=message, code=code,
+                 hint=_HINTS.get(code, "the route refused this request; the reason says why"))
     kind = _TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
     if api == "anthropic":
         return {"type": "error", "error": {"type": kind, "message": f"{code}: {message}"},
@@ -40,7 +49,8 @@ def error_body(api: str, status: int, code: str, message: str, request_id: str |
         return {"error": {"code": status, "message": f"{code}: {message}",
                           "status": _GOOGLE.get(status, "FAILED_PRECONDITION" if status < 500 else "INTERNAL")},
                 "aigw": extra}
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}, "aigw": extra}
+    return {"error": {"message": message, "type": kind, "param": None, "code": code, "aigw": extra},
+            "aigw": extra}
 
 
 def ai_gateway_result(flow: Any, run: Any) -> dict[str, Any]:

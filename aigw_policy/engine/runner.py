@@ -453,7 +453,8 @@ class Engine(RoutingMixin):
                            identity=flow.identity.model_dump(exclude_none=True), verdict=decision.verdict, status_code=decision.status_code,
                            rule=decision.rule, limits=decision.limits,
                            attempts=len(run.attempts) if run is not None else None,
-                           route_key_id=run.served["key_id"] if run is not None and run.served else None)
+                           route_key_id=run.served["key_id"] if run is not None and run.served else None,
+                           would_deny=decision.would_deny)
 
     def _drive(self, steps: Steps, now: float) -> Any:
         """Run ``steps`` against the store; their return value."""

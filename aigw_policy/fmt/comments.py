@@ -15,7 +15,7 @@ place next to one printed line, named by a *key*:
   items) is not placed: it is printed with its CEL.
 
 Keys: ``("head",)`` ``("setting", key)`` ``("phase", phase)`` ``("rule", phase, i)``
-``("rule.on_error", phase, i)`` ``("when", phase, i, j)`` ``("action", phase, i, k)``
+``("rule.on_error", phase, i)`` ``("rule.mode", phase, i)`` ``("when", phase, i, j)`` ``("action", phase, i, k)``
 ``("action-end", phase, i, k)`` ``("field", phase, i, k, key)`` ``("rule-end", phase, i)``
 ``("phase-end", phase)`` ``("end",)``, and ``("eof",)`` for the
 comments after the policy's closing ``}``.
@@ -119,8 +119,8 @@ def _anchors(policy: Policy, trivia: Trivia) -> list[tuple[int, Key]]:
             if rule.span is None:
                 continue
             out += [(rule.span.start, ("rule", phase, i)), (rule.span.end - 1, ("rule-end", phase, i))]
-            out += [(span.start, ("rule.on_error", phase, i)) for name, span in statements
-                    if name == "rule.on_error" and _inside(span, rule.span)]
+            out += [(span.start, (name, phase, i)) for name, span in statements
+                    if name in ("rule.on_error", "rule.mode") and _inside(span, rule.span)]
             out += [(e.span.start, ("when", phase, i, j))
                     for j, e in enumerate(rule.expressions) if e.span is not None]
             for k, a in enumerate(rule.actions):

@@ -70,6 +70,8 @@ def _rule(out: _Lines, rule: Rule, at: tuple[str, int]) -> None:
     out.line(2, [head], ("rule", *at))
     if rule.on_error is not None:
         out.line(3, [f"on-error {rule.on_error}"], ("rule.on_error", *at))
+    if rule.mode is not None:
+        out.line(3, [f"mode {rule.mode}"], ("rule.mode", *at))
     for j, expr in enumerate(rule.expressions):
         out.line(3, [f"when {expr.source}"], ("when", *at, j))
     for k, action in enumerate(rule.actions):

@@ -18,11 +18,14 @@ in its own words: OpenAI 429 ``insufficient_quota``, Anthropic 402 ``billing_err
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["STORE_UNAVAILABLE", "denial", "error_body", "error_response", "wire_api"]
+from ..engine.route_errors import AIGW_FIELDS
+
+__all__ = ["AIGW_FIELDS", "STORE_UNAVAILABLE", "aigw_object", "denial", "error_body", "error_response", "wire_api"]
 
 #: What API clients are told when the limit store fails: never its address or its error text
 #: (those go to the operator's decision log and ledger).
@@ -59,15 +62,20 @@ def _type(status: int) -> str:
 
 
 def error_body(api: str, status: int, message: str, *, rule: str | None = None,
-               decision_id: str | None = None, quota: bool = False, code: str | None = None) -> dict[str, Any]:
+               decision_id: str | None = None, quota: bool = False, code: str | None = None,
+               aigw: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The JSON error object of ``api`` for a gateway answer; ``aigw`` carries the rule and
-    the decision id (every SDK ignores unknown top-level keys). ``quota``: a budget is
+    the decision id (every SDK ignores unknown keys; OpenAI's also inside ``error``, which its
+    SDK keeps as ``err.body``). ``quota``: a budget is
     exhausted for its period (``status`` as :func:`denial` gives it). ``code``: a stable
     machine-readable reason (``invalid_path``, ``body_too_large``, ...), in ``aigw.code``
-    and, for OpenAI, in ``error.code``."""
-    extra = {"decision_id": decision_id, "rule": rule, "reason": message}
-    if code is not None:
-        extra["code"] = code
+    and, for OpenAI, in ``error.code``. ``aigw``: the rest of the ``aigw`` object (limit, key,
+    retry_after, resets_at, hint; :func:`aigw_object`)."""
+    extra: dict[str, Any] = dict.fromkeys(AIGW_FIELDS)
+    extra.update(aigw or {})
+    extra.update(decision_id=decision_id, rule=rule, reason=message)
+    extra["code"] = code or extra["code"] or ("usage_cap_exhausted" if quota else _CODES.get(
+        status, "policy_denied" if status < 500 else "gateway_error"))
     if api == "anthropic":
         return {"type": "error", "error": {"type": _type(status), "message": message},
                 "request_id": decision_id, "aigw": extra}
@@ -83,16 +91,19 @@ def error_body(api: str, status: int, message: str, *, rule: str | None = None,
     else:
         kind = _type(status)
         wire_code = code or _CODES.get(status, "policy_denied" if status < 500 else "gateway_error")
-    return {"error": {"message": message, "type": kind, "param": None, "code": wire_code}, "aigw": extra}
+    # OpenAI's SDK keeps only ``error`` as ``err.body``: the object is inside it too
+    return {"error": {"message": message, "type": kind, "param": None, "code": wire_code, "aigw": extra},
+            "aigw": extra}
 
 
 def error_response(api: str, status: int, message: str, *, rule: str | None = None,
                    decision_id: str | None = None, quota: bool = False,
-                   code: str | None = None) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+                   code: str | None = None,
+                   aigw: Mapping[str, Any] | None = None) -> tuple[bytes, list[tuple[bytes, bytes]]]:
     """Body bytes and headers (content type, length) of a provider-shaped error. A quota
     answer also says ``x-should-retry: false``: the SDKs' quick retries cannot help."""
     body = json.dumps(error_body(api, status, message, rule=rule, decision_id=decision_id, quota=quota,
-                                 code=code),
+                                 code=code, aigw=aigw),
                       ensure_ascii=False).encode("utf-8")
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if quota:
@@ -116,3 +127,46 @@ def denial(api: str, decision: Any, status: int) -> tuple[int, str, bool]:
         if deciding is not None and deciding.get("type") == "usage-cap":
             return (402 if api == "anthropic" else 429), reason, True
     return status, reason, False
+
+
+_KIND_CODES = {"deny": "policy_denied", "default": "default_deny", "store": "store_unavailable",
+               "limit": "rate_limited", "error": "policy_error"}
+
+
+def aigw_object(decision: Any, quota: bool = False) -> dict[str, Any]:
+    """The ``aigw`` fields a denial adds to its error body: ``code`` (``rate_limited``,
+    ``usage_cap_exhausted``, ``policy_denied``, ``default_deny``, ``store_unavailable``, or the
+    action that denied: ``model-access``, ...), the deciding ``limit`` with its bucket ``key``,
+    ``retry_after`` (seconds), ``resets_at`` (RFC 3339) and a ``hint`` for a person."""
+    out: dict[str, Any] = {"code": "usage_cap_exhausted" if quota else _KIND_CODES.get(decision.kind, decision.kind)}
+    entry = next((e for e in decision.limits or () if e.get("rule") == decision.rule
+                  and e.get("outcome") == "limited" and e.get("enforce", True)), None) \
+        if decision.kind == "limit" else None
+    if entry is None:
+        out["hint"] = ("the limit store is down: retry later" if decision.kind == "store" else
+                       "the policy refused this request; the rule and reason say why (not retryable as is)")
+        return out
+    retry = entry.get("retry_after")
+    if retry is None:
+        retry = entry.get("reset_after")
+    out.update(limit=entry.get("name"), key=entry.get("key"),
+               retry_after=None if retry is None else max(0, math.ceil(retry)),
+               resets_at=_resets_at(decision.now, entry.get("reset_after")))
+    unit = entry.get("unit") or ""
+    out["hint"] = (f"the {unit} budget of limit `{entry.get('name')}` is spent until {out['resets_at']}; "
+                   f"GET /v1/aigw/limits shows what is left" if quota else
+                   f"retry after {out['retry_after']}s; GET /v1/aigw/limits shows what is left")
+    return out
+
+
+def _resets_at(now: str, after: float | None) -> str | None:
+    if after is None:
+        return None
+    from datetime import datetime, timedelta, timezone
+
+    try:
+        start = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    except ValueError:
+        start = datetime.now(timezone.utc)
+    at = (start + timedelta(seconds=math.ceil(after))).astimezone(timezone.utc).replace(microsecond=0)
+    return at.isoformat().replace("+00:00", "Z")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..providers.classify import PROVIDER_HEADER
 from .captured import answer_text, header_value, overflow_usage, usage_body
 from .effects import header_effects, set_max_tokens, strip_key, wants_usage
-from .errors import denial, error_response, wire_api
+from .errors import aigw_object, denial, error_response, wire_api
 from .hops import hop_by_hop
 from .keys import CREDENTIAL_HEADERS, key_from
 from .paths import PathError, canonical_scope, encode_path, encode_segment, valid_host
@@ -308,11 +308,11 @@ class Exchange:
 
     async def _answer(self, status: int, message: str, rule: str | None,
                       extra: list[tuple[bytes, bytes]] | None = None, quota: bool = False, *,
-                      code: str | None = None, close: bool = False) -> None:
+                      code: str | None = None, close: bool = False, aigw: dict[str, Any] | None = None) -> None:
         """A provider-shaped error; ``quota``: a budget exhausted for its period; ``close``: the
         connection is not kept (a large body is unread: the client cannot go on streaming into it)."""
         body, headers = error_response(self.api, status, message, rule=rule, decision_id=self.ctx.request_id,
-                                       quota=quota, code=code)
+                                       quota=quota, code=code, aigw=aigw)
         self.event.update(verdict="deny", status_code=status, reason=message, rule=rule)
         if close:
             headers = headers + [(b"connection", b"close")]
@@ -343,7 +343,7 @@ class Exchange:
             await self._send_whole(status, extra, data)
             return
         wire, message, quota = denial(self.api, decision, status)
-        await self._answer(wire, message, decision.rule, extra, quota)
+        await self._answer(wire, message, decision.rule, extra, quota, aigw=aigw_object(decision, quota))
         self.event["reason"] = decision.reason  # the operator's log keeps the whole reason
 
     def _limit_headers(self, decision: Any) -> list[tuple[bytes, bytes]]:

@@ -9,6 +9,7 @@ upstream_auth:                            # per provider: only the header its AP
   openai: {authorization: "Bearer ${env.OPENAI_API_KEY}"}
   anthropic: {x-api-key: "${env.ANTHROPIC_API_KEY}"}
   gemini: {x-goog-api-key: "${env.GEMINI_API_KEY}"}
+admin_keys: [k1]                          # identity.key values that may read GET /v1/aigw/usage
 ```
 
 Keys are held only as SHA-256 digests. A malformed file raises :class:`KeysError`, which
@@ -42,6 +43,7 @@ PROVIDER_CREDENTIALS: Mapping[str, tuple[str, ...]] = {
     "openai": ("authorization", "api-key"), "anthropic": ("x-api-key",), "gemini": ("x-goog-api-key",)}
 IDENTITY_FIELDS = ("key", "user", "team", "org", "tier")
 _ENV = re.compile(r"\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}")
+_TOP = ("keys", "upstream_auth", "admin_keys")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 _EXAMPLE = "upstream_auth: {openai: {authorization: \"Bearer ...\"}, anthropic: {x-api-key: ...}}"
 
@@ -69,6 +71,11 @@ class KeyRing:
 
     identities: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     upstream_auth: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    admin_keys: frozenset[str] = frozenset()
+    """``identity.key`` values that may read everyone's usage (``GET /v1/aigw/usage``)."""
+
+    def is_admin(self, identity: Mapping[str, Any]) -> bool:
+        return identity.get("key") in self.admin_keys
 
     def lookup(self, secret: str | None) -> Mapping[str, Any] | None:
         if not secret:
@@ -145,12 +152,13 @@ class _Reader:
                                              self.source.span(0))], self.name)
         identities: dict[str, dict[str, Any]] = {}
         upstream: dict[str, dict[str, str]] = {}
+        admins: frozenset[str] = frozenset()
         top = self.mapping(root, "the keys file")
         if top is not None:
             for k, (knode, _) in top.items():
-                if k not in ("keys", "upstream_auth"):
-                    self.problem(knode, "AIGW601", f"unknown field `{k}` (the keys file has `keys` and "
-                                 "`upstream_auth`)", did_you_mean(k, ("keys", "upstream_auth")))
+                if k not in _TOP:
+                    self.problem(knode, "AIGW601", f"unknown field `{k}` (the keys file has `keys`, "
+                                 "`upstream_auth` and `admin_keys`)", did_you_mean(k, _TOP))
             if "keys" not in top:
                 self.problem(root, "AIGW602", "`keys` is missing: a list of `{key | sha256, identity}`")
             elif not isinstance(top["keys"][1], yaml.SequenceNode):
@@ -160,9 +168,28 @@ class _Reader:
                     self.entry(i, item, identities)
             if "upstream_auth" in top:
                 upstream = self.upstream_auth(top["upstream_auth"][1])
+            if "admin_keys" in top:
+                admins = self.admin_keys(top["admin_keys"][1], identities)
         if self.problems:
             raise KeysError(self.problems, self.name)
-        return KeyRing(identities, upstream)
+        return KeyRing(identities, upstream, admins)
+
+    def admin_keys(self, node: yaml.Node, identities: dict[str, dict[str, Any]]) -> frozenset[str]:
+        """``admin_keys: [k1, ...]``: each an ``identity.key`` of some entry of ``keys``."""
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(node, "AIGW608", "`admin_keys` must be a list of `identity.key` values (`[k1, k2]`)")
+            return frozenset()
+        known = {str(i["key"]) for i in identities.values() if i.get("key") is not None}
+        out: set[str] = set()
+        for item in node.value:
+            name = self.string(item, "admin_keys[]")
+            if name is None:
+                continue
+            if name not in known:
+                self.problem(item, "AIGW608", f"admin key `{name}` is the `identity.key` of no entry in `keys`",
+                             did_you_mean(name, sorted(known)))
+            out.add(name)
+        return frozenset(out)
 
     # -- shapes ------------------------------------------------------------------------------
 

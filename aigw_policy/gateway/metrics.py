@@ -86,6 +86,8 @@ class Observer:
                                 ["provider", "outcome"], registry=r)
         self.failovers = Counter("aigw_route_failovers", "Failed attempts another attempt followed, by the "
                                  "provider that failed", ["provider"], registry=r)
+        self.would_deny = Counter("aigw_shadow_would_deny", "Requests a shadow rule (mode: shadow, enforce: false) "
+                                  "would have denied, let through", ["rule", "status_code"], registry=r)
 
     def _setup_otel(self) -> None:
         try:
@@ -161,6 +163,9 @@ class Observer:
             self.upstream_errors.labels(r["aigw.upstream.error"]).inc()
         if r.get("aigw.client.disconnected"):
             self.disconnects.inc()
+        would = r.get("aigw.would_deny")
+        if would:  # labels from the policy (its rule names) and status codes: bounded
+            self.would_deny.labels(would.get("rule") or "", str(would.get("status") or "")).inc()
         tried = r.get("aigw.route.attempts") or ()
         for i, a in enumerate(tried):
             label = self.provider_label(a.get("provider"))
@@ -270,4 +275,7 @@ def summarize(event: dict[str, Any]) -> dict[str, Any]:
         out["aigw.logs"] = effects["logs"]
     if d.errors:
         out["aigw.errors"] = len(d.errors)
+    would = getattr(d, "would_deny", None)
+    if would:
+        out["aigw.would_deny"] = dict(would)
     return out

@@ -29,6 +29,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, TypeAlias
 
+from . import usage_api
 from .exchange import DECISION_HEADER, Exchange, RequestContext
 from .keys import KeyRing
 from .paths import PathError, canonical_path, encode_path
@@ -173,6 +174,9 @@ class PolicyMiddleware:
         exchange = Exchange(self, self.engine, scope, receive, send)
         if exchange.outside():
             await self.app(exchange.scope, receive, send)
+            return
+        if usage_api.handles(exchange):  # GET /v1/aigw/limits, /v1/aigw/usage
+            await usage_api.answer(exchange)
             return
         await exchange.run()
 

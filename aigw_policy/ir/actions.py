@@ -56,6 +56,7 @@ class Deny(ActionConfig):
     DOC = "End the request with an error status (403 unless set)."
     status_code: ErrorStatus | None = None
     message: Template | None = None
+    enforce: StrictBool | None = None
 
 
 class CustomResponse(ActionConfig):
@@ -65,6 +66,7 @@ class CustomResponse(ActionConfig):
     status_code: Status | None = None
     body: Template | None = None
     headers: dict[HeaderName, Template] | None = None
+    enforce: StrictBool | None = None
 
 
 class Allow(ActionConfig):
@@ -124,6 +126,7 @@ class ModelAccess(ActionConfig):
     allow: tuple[StrictStr, ...] | None = None
     deny: tuple[StrictStr, ...] | None = None
     status_code: ErrorStatus | None = None
+    enforce: StrictBool | None = None
 
 
 class MaxTokens(ActionConfig):
@@ -133,6 +136,7 @@ class MaxTokens(ActionConfig):
     input: Annotated[int, Field(strict=True, ge=1)] | None = None
     output: Annotated[int, Field(strict=True, ge=1)] | None = None
     mode: Literal["reject", "clamp"] | None = None
+    enforce: StrictBool | None = None
 
 
 class SetModel(ActionConfig):

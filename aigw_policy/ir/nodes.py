@@ -88,6 +88,9 @@ class Rule(Node):
     expressions: tuple[Expr, ...] = ()
     actions: tuple[Action, ...] = ()
     on_error: Literal["deny", "skip"] | None = None
+    mode: Literal["enforce", "shadow"] | None = None
+    """``shadow``: the rule decides as if enforced, records ``would_deny`` and lets the request
+    through (SPEC section 14); None (not written) and ``enforce``: it is enforced."""
     name_span: Span | None = Field(default=None, exclude=True, repr=False)
 
 

@@ -48,8 +48,10 @@ FIELDS: dict[str, str] = {
     "latency_ms": "aigw.latency_ms",
     "attempts": "aigw.attempts",
     "route_key_id": "aigw.route.key_id",
+    "would_deny": "aigw.would_deny",
 }
 _BY_KEY = {v: k for k, v in FIELDS.items()}
+_JSON = ("limits", "would_deny")  # held as JSON text (a SQL column, a Protobuf string)
 PENDING = "pending"
 """The verdict of an intent record: the request was forwarded, its final record is not
 written yet (still in flight, or the gateway died first: then it stays, at the estimate)."""
@@ -117,12 +119,15 @@ class UsageRecord:
     """Upstream attempts of a routed request, the serving one included (None: not routed)."""
     route_key_id: str | None = None
     """The id of the API key that served a routed request (never the key itself)."""
+    would_deny: str | None = None
+    """What a shadow rule or an unenforced limit would have answered (SPEC section 14): a JSON
+    object ``{status, reason, rule}``, as in the decision; None when nothing would have denied."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[FIELDS[f.name]] = json.loads(value) if f.name == "limits" else value
+            out[FIELDS[f.name]] = json.loads(value) if f.name in _JSON and value is not None else value
         return out
 
     @classmethod
@@ -132,7 +137,7 @@ class UsageRecord:
             attr = _BY_KEY.get(key, key if key in FIELDS else None)
             if attr is None:
                 continue
-            if attr == "limits" and not isinstance(value, str):
+            if attr in _JSON and value is not None and not isinstance(value, str):
                 value = json.dumps(value, sort_keys=True, separators=(",", ":"))
             kwargs[attr] = value
         return cls(**kwargs)
@@ -164,6 +169,7 @@ def make_record(
     latency_ms: float | None = None,
     attempts: int | None = None,
     route_key_id: str | None = None,
+    would_deny: Mapping[str, Any] | None = None,
 ) -> UsageRecord:
     """Build the record of one finished request from the pieces the engine holds."""
     ident = identity or {}
@@ -198,6 +204,8 @@ def make_record(
         latency_ms=latency_ms,
         attempts=attempts,
         route_key_id=route_key_id,
+        would_deny=json.dumps(dict(would_deny), sort_keys=True, separators=(",", ":"), default=str)
+        if would_deny is not None else None,
     )
 
 

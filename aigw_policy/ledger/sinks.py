@@ -121,7 +121,7 @@ _TYPES = {
     "max_output_tokens": "BIGINT",
     "attempts": "INTEGER",
 }
-_ADDED = ("attempts", "route_key_id")
+_ADDED = ("attempts", "route_key_id", "would_deny")
 """Columns added after the first release: a table made before gets them (nullable)."""
 _INTS = TOKEN_FIELDS
 

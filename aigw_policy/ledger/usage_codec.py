@@ -29,6 +29,7 @@ PROTO_FIELDS: dict[str, str] = {
     **{json_name: attr for attr, json_name in FIELDS.items()},
     "aigw.attempts": "attempts",
     "aigw.route.key_id": "route_key_id",
+    "aigw.would_deny": "would_deny",
 }
 """JSON name (the ledger's) -> field of ``aigw.usage.v1.UsageRecord``."""
 
@@ -53,7 +54,7 @@ def encode(record: UsageRecord, fmt: Format = "protobuf") -> bytes:
         if value is None:
             continue
         field = PROTO_FIELDS[name]  # KeyError: the schema lacks a field of the record
-        if name == FIELDS["limits"]:
+        if name in (FIELDS["limits"], FIELDS["would_deny"]):
             value = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
         setattr(msg, field, value)
     return msg.SerializeToString()

@@ -36,8 +36,8 @@ MAX_INPUT_CHARS = 4_000_000  # a 10,000-rule policy (SPEC §9) with room; readin
 """Longer documents are refused (AIGW008) before parsing."""
 
 PHASE_WORDS = {"request": "on_http_request", "response": "on_http_response"}
-STATEMENT_WORDS = ("when", "on-error")
-CHOICES = {key.replace("_", "-"): choices for key, choices in SETTINGS.items()}
+STATEMENT_WORDS = ("when", "on-error", "mode")
+CHOICES = {key.replace("_", "-"): choices for key, choices in SETTINGS.items()} | {"mode": ("enforce", "shadow")}
 
 _PARSER: Lark | None = None
 
@@ -122,8 +122,8 @@ def _collect_trivia(source: Source, tree: Tree, trivia: Trivia) -> None:
             trivia.statements.append((name, _tree_span(source, child)))
             for rule in child.children[1:]:
                 trivia.statements.extend(
-                    ("rule.on_error", _tree_span(source, stmt)) for stmt in rule.children
-                    if isinstance(stmt, Tree) and stmt.data == "on_error_stmt")
+                    (f"rule.{_setting_key(stmt)}", _tree_span(source, stmt)) for stmt in rule.children
+                    if isinstance(stmt, Tree) and stmt.data in ("on_error_stmt", "mode_stmt"))
         else:
             trivia.statements.append((_setting_key(child), _tree_span(source, child)))
 
@@ -235,10 +235,10 @@ class _Reader:
             if isinstance(child, Token):
                 fields["name"] = self.string(child)
                 fields["name_span"] = self.span(child)
-            elif child.data == "on_error_stmt":
+            elif child.data in ("on_error_stmt", "mode_stmt"):
                 value = self.choice(child, seen)
                 if value is not None:
-                    fields["on_error"] = value
+                    fields[_setting_key(child)] = value
             elif child.data == "when_stmt":
                 expr = self.when(child)
                 if expr is not None:
@@ -442,6 +442,8 @@ def _setting_key(stmt: Tree) -> str:
         return "default"
     if stmt.data == "on_error_stmt":
         return "on_error"
+    if stmt.data == "mode_stmt":
+        return "mode"
     return str(stmt.children[0]).replace("-", "_")
 
 

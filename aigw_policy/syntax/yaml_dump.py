@@ -45,6 +45,8 @@ def _rule_data(rule: Rule) -> dict[str, Any]:
         out["expressions"] = [e.source for e in rule.expressions]
     if rule.on_error is not None:
         out["on_error"] = rule.on_error
+    if rule.mode is not None:
+        out["mode"] = rule.mode
     out["actions"] = [_action_data(a) for a in rule.actions]
     return out
 

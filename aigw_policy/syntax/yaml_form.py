@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 TOP_KEYS = ("name", *SETTINGS, "on_http_request", "on_http_response")
-RULE_KEYS = ("name", "expressions", "on_error", "actions")
+RULE_KEYS = ("name", "expressions", "on_error", "mode", "actions")
 ACTION_KEYS = ("type", "config")
 UNSUPPORTED_PHASES = ("on_tcp_connect", "on_event_stream_message")
 """ngrok phases outside HTTP requests and responses: TCP connects, and the messages of a
@@ -198,6 +198,8 @@ class _Reader:
                 fields["expressions"] = self.expressions(value)
             elif key == "on_error":
                 fields["on_error"] = self.choice(value, "on_error", ("deny", "skip"))
+            elif key == "mode":
+                fields["mode"] = self.choice(value, "mode", ("enforce", "shadow"))
             elif key == "actions":
                 actions_written = True
                 fields["actions"] = self.actions(value, key_span)
@@ -326,7 +328,7 @@ class _Reader:
 def _rule_key_help(key: str) -> str:
     if key == "type" or key == "config":
         return "put actions in a list under `actions:`"
-    return "a rule has `name`, `expressions`, `actions` and `on_error`"
+    return "a rule has `name`, `expressions`, `actions`, `on_error` and `mode`"
 
 
 def _raw(tree: Tree, *, cel: bool = False) -> RawValue:

@@ -81,6 +81,7 @@ KEYS = f'''keys:
 upstream_auth:
   openai: {{authorization: "Bearer ${{env.AIGW_TEST_UPSTREAM_KEY}}"}}
   anthropic: {{x-api-key: "${{env.AIGW_TEST_UPSTREAM_KEY}}"}}
+admin_keys: [k-ops]
 '''
 
 

@@ -60,6 +60,11 @@ def test_openai_budget_is_insufficient_quota_and_rate_stays_a_rate_limit(servers
         assert err.status_code == 429 and err.code == kind
         assert err.body["type"] == ("insufficient_quota" if case == "budget" else "rate_limit_error")
         assert (err.response.headers.get("x-should-retry") == "false") == (case == "budget")
+        aigw = err.body["aigw"]  # the SDK's own error body carries the machine-readable object
+        assert aigw["code"] == ("usage_cap_exhausted" if case == "budget" else "rate_limited")
+        assert aigw["limit"] and aigw["resets_at"].endswith("Z") and aigw["retry_after"] >= 1
+        assert aigw["decision_id"] == err.response.headers["x-aigw-decision-id"]
+        assert int(err.response.headers["retry-after"]) == aigw["retry_after"]
 
 
 def test_anthropic_budget_is_a_billing_error(servers: Any) -> None:
@@ -74,6 +79,8 @@ def test_anthropic_budget_is_a_billing_error(servers: Any) -> None:
     assert caught.value.status_code == 402 and not isinstance(caught.value, anthropic.RateLimitError)
     assert caught.value.body["error"]["type"] == "billing_error"
     assert "daily-budget" in caught.value.message
+    assert caught.value.body["aigw"]["code"] == "usage_cap_exhausted"
+    assert caught.value.body["aigw"]["limit"] and caught.value.body["aigw"]["resets_at"]
     with pytest.raises(anthropic.RateLimitError) as rated:
         twice(lambda: call("rate"))
     assert rated.value.body["error"]["type"] == "rate_limit_error"
@@ -88,6 +95,8 @@ def test_gemini_budget_carries_a_quota_failure(servers: Any) -> None:
         assert r.status_code == 429 and error["status"] == "RESOURCE_EXHAUSTED"
         details = [d["@type"] for d in error.get("details", [])]
         assert details == (["type.googleapis.com/google.rpc.QuotaFailure"] if case == "budget" else [])
+        assert r.json()["aigw"]["code"] == ("usage_cap_exhausted" if case == "budget" else "rate_limited")
+        assert r.headers["retry-after"] == str(r.json()["aigw"]["retry_after"])
 
 
 def test_a_failed_store_is_not_described_to_clients(servers: Any) -> None:
@@ -98,5 +107,6 @@ def test_a_failed_store_is_not_described_to_clients(servers: Any) -> None:
     assert err.status_code == 503
     text = err.response.text
     assert "limit store unavailable" in text
+    assert err.body["aigw"]["code"] == "store_unavailable" and err.body["aigw"]["limit"] is None
     for secret in ("127.0.0.1", ":1/", "s3cret", "redis", "Connection refused", "Error 111"):
         assert secret not in text, secret

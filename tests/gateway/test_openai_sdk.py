@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -49,8 +50,11 @@ def test_denied_403_is_permission_denied(gateway: Any, gateway_files: Any) -> No
     body = err.body
     assert body["type"] == "permission_error" and body["code"] == "policy_denied"
     rid = err.response.headers["x-aigw-decision-id"]
-    assert err.response.json()["aigw"] == {"decision_id": rid, "rule": "premium-for-research",
-                                           "reason": "model gpt-4.1 is reserved for research"}
+    aigw = {"code": "policy_denied", "rule": "premium-for-research", "limit": None, "key": None,
+            "reason": "model gpt-4.1 is reserved for research", "retry_after": None, "resets_at": None,
+            "decision_id": rid,
+            "hint": "the policy refused this request; the rule and reason say why (not retryable as is)"}
+    assert err.response.json()["aigw"] == aigw and body["aigw"] == aigw
     rec = record_of(gateway_files["ledger"], rid)
     assert rec["aigw.verdict"] == "deny" and rec["aigw.rule"] == "premium-for-research"
 
@@ -72,7 +76,13 @@ def test_rate_limited_429(gateway: Any) -> None:
     assert int(r.headers["retry-after"]) >= 1
     assert "tiny-rpm" in r.headers["ratelimit"]
     assert caught.value.body["type"] == "rate_limit_error"
-    assert r.json()["aigw"]["rule"] == "tiny-rpm"
+    aigw = caught.value.body["aigw"]
+    assert aigw == r.json()["aigw"]
+    assert aigw["rule"] == "tiny-rpm" and aigw["code"] == "rate_limited" and aigw["limit"]
+    assert aigw["decision_id"] == r.headers["x-aigw-decision-id"]
+    assert aigw["retry_after"] == int(r.headers["retry-after"])
+    assert aigw["key"] is not None and "GET /v1/aigw/limits" in aigw["hint"]
+    assert datetime.fromisoformat(aigw["resets_at"].replace("Z", "+00:00")) > datetime.now(timezone.utc)
 
 
 def test_downgraded(gateway: Any, stub: Any, gateway_files: Any) -> None:

@@ -1,0 +1,116 @@
+"""The gateway's own read-only endpoints (SPEC section 14): what's left for me, and where the tokens went.
+
+- ``GET /v1/aigw/limits``: every limit that applies to the calling key (name, rule, type, key,
+  unit, used, limit, remaining, reset_after, reset_at (RFC 3339), outcome, enforce, applies),
+  read with :func:`~aigw_policy.engine.limit_view.limits_for` from the store that enforces and
+  charging nothing, so it agrees with the next decision.
+- ``GET /v1/aigw/usage?by=team,key,model,day&since=7d``: totals from the ledger, for the keys the
+  keys file lists in ``admin_keys`` only (any other key: 403); at most :data:`MAX_ROWS` groups,
+  biggest first (``truncated`` says when more exist). Keys are named by ``identity.key``, never
+  by their secret.
+
+Both authenticate exactly as proxied requests do (the same code): an unknown key is a 401 in the
+provider's error shape, with the ``aigw`` object. Without authentication (no keys file, no
+identity hook) there is no calling key: 401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qsl
+
+from ..engine.limit_view import limits_for
+from ..env.activation import format_now
+from ..ledger.report import ReportError, parse_by, parse_since, summarize
+from ..limits.model import StoreUnavailable
+from .errors import STORE_UNAVAILABLE
+
+__all__ = ["LIMITS_PATH", "MAX_ROWS", "USAGE_BY", "USAGE_PATH", "answer", "handles"]
+
+LIMITS_PATH = "/v1/aigw/limits"
+USAGE_PATH = "/v1/aigw/usage"
+MAX_ROWS = 1000
+"""The most groups ``/v1/aigw/usage`` returns (biggest total_tokens first)."""
+USAGE_BY = ("team", "key", "model", "day")
+"""What ``by=`` may group on (comma-separated, in order)."""
+
+
+def handles(exchange: Any) -> bool:
+    """Whether ``exchange`` asks for one of these endpoints (its canonical path)."""
+    return exchange.path_error is None and exchange.failed is None \
+        and exchange.scope["path"] in (LIMITS_PATH, USAGE_PATH)
+
+
+async def answer(exchange: Any) -> None:
+    """Authenticate the caller as for a proxied request, then answer the endpoint."""
+    if exchange.scope.get("method") != "GET":
+        await exchange._answer(405, f"{exchange.scope['path']} answers GET only", None,
+                               [(b"allow", b"GET")], code="method_not_allowed")
+        return
+    query = exchange.scope.get("query_string", b"")
+    identity = await exchange._identify(query)
+    if identity is None:
+        return
+    if not exchange.mw.authenticates:
+        await exchange._answer(401, "the gateway does not authenticate callers, so there is no calling key "
+                               "(give `serve` a keys file)", None, code="unauthenticated")
+        return
+    params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+    if exchange.scope["path"] == LIMITS_PATH:
+        await _limits(exchange, identity)
+    else:
+        await _usage(exchange, identity, params)
+
+
+async def _limits(exchange: Any, identity: Any) -> None:
+    engine = exchange.engine
+    now = time.time()
+    try:
+        views = await asyncio.to_thread(limits_for, engine.compiled, engine.store, identity, now)
+    except StoreUnavailable:
+        await exchange._answer(503, STORE_UNAVAILABLE, None, code="store_unavailable")
+        return
+    await _json(exchange, {"key": identity.get("key"), "now": format_now(now),
+                           "limits": [v.to_dict() for v in views]})
+
+
+async def _usage(exchange: Any, identity: Any, params: dict[str, str]) -> None:
+    keys = exchange.mw.keys
+    if keys is None or not keys.is_admin(identity):
+        await exchange._answer(403, "usage across keys is for admin keys only (`admin_keys` in the keys file); "
+                               f"GET {LIMITS_PATH} shows your own limits", None, code="not_an_admin_key")
+        return
+    unknown = sorted(set(params) - {"by", "since"})
+    try:
+        if unknown:
+            raise ReportError(f"unknown query parameter `{unknown[0]}` (use `by` and `since`)")
+        by = parse_by(params.get("by") or "key")
+        wrong = [k for k in by if k not in USAGE_BY]
+        if wrong:
+            raise ReportError(f"unknown group `{wrong[0]}` (use {', '.join(USAGE_BY)})")
+        since = parse_since(params.get("since"), datetime.now(timezone.utc), "since")
+    except ReportError as error:
+        await exchange._answer(400, str(error), None, code="invalid_query")
+        return
+    ledger = exchange.engine.ledger
+    read = getattr(getattr(ledger, "sink", None), "read", None)
+    if read is None:
+        await exchange._answer(404, "this gateway keeps no ledger it can read (`serve --ledger` sqlite:, "
+                               "jsonl: or postgresql://)", None, code="no_ledger")
+        return
+    report = await asyncio.to_thread(lambda: summarize(read(since), by, since).to_dict())
+    rows = report["rows"]
+    report["truncated"] = len(rows) > MAX_ROWS
+    report["rows"] = rows[:MAX_ROWS]
+    await _json(exchange, report)
+
+
+async def _json(exchange: Any, body: dict[str, Any]) -> None:
+    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    exchange.event.update(verdict="allow", status_code=200)
+    await exchange._send_whole(200, [(b"content-type", b"application/json"), (b"cache-control", b"no-store"),
+                                     (b"content-length", str(len(data)).encode())], data)

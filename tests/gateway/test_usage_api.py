@@ -1,0 +1,116 @@
+"""GET /v1/aigw/limits and /v1/aigw/usage through a served gateway (SPEC section 14)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+import httpx
+import openai
+
+from aigw_policy.gateway.keys import KeysError, parse_keys
+
+from .conftest import record_of
+
+MSG = [{"role": "user", "content": "hi"}]
+FIELDS = {"name", "rule", "type", "key", "unit", "used", "limit", "remaining", "reset_after", "reset_at",
+          "outcome", "enforce", "applies"}
+
+
+def get(gateway: Any, path: str, key: str | None, **headers: str) -> httpx.Response:
+    if key is not None:
+        headers["authorization"] = f"Bearer {key}"
+    return httpx.get(gateway.url + path, headers=headers, timeout=10)
+
+
+def test_limits_are_the_callers_and_agree_with_the_next_decision(gateway: Any, gateway_files: Any) -> None:
+    research = get(gateway, "/v1/aigw/limits", "sk-gw-research").json()
+    assert research["key"] == "k-research"
+    assert [v["name"] for v in research["limits"]] == ["team-tpm"]  # tiny-rpm is for team tiny only
+    c = openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-gw-tiny", max_retries=0, timeout=10)
+    before = {v["name"]: v for v in get(gateway, "/v1/aigw/limits", "sk-gw-tiny").json()["limits"]}
+    assert set(before) == {"team-tpm", "tiny-rpm"}
+    for v in before.values():
+        assert set(v) >= FIELDS
+        datetime.fromisoformat(v["reset_at"].replace("Z", "+00:00"))
+    rpm = before["tiny-rpm"]
+    assert rpm["key"] is not None and rpm["unit"] == "requests" and rpm["limit"] == 1
+    if rpm["remaining"] >= 1:  # another test of the module may have spent it already
+        raw = c.chat.completions.with_raw_response.create(model="gpt-4o", messages=MSG)
+        record_of(gateway_files["ledger"], raw.headers["x-aigw-decision-id"])
+    after = {v["name"]: v for v in get(gateway, "/v1/aigw/limits", "sk-gw-tiny").json()["limits"]}
+    assert after["tiny-rpm"]["remaining"] == 0 and after["tiny-rpm"]["used"] == 1
+    assert after["tiny-rpm"]["outcome"] == "limited"
+    # the next decision agrees: limited, in the same bucket, and reading the view charged nothing
+    with pytest.raises(openai.RateLimitError) as caught:
+        c.chat.completions.create(model="gpt-4o", messages=MSG)
+    aigw = caught.value.body["aigw"]
+    assert aigw["limit"] == "tiny-rpm" and aigw["key"] == after["tiny-rpm"]["key"]
+    again = {v["name"]: v for v in get(gateway, "/v1/aigw/limits", "sk-gw-tiny").json()["limits"]}
+    assert again["tiny-rpm"]["used"] == 1
+
+
+@pytest.mark.parametrize("path", ["/v1/aigw/limits", "/v1/aigw/usage"])
+def test_an_unknown_key_is_a_401_in_the_provider_shape(gateway: Any, path: str) -> None:
+    for key in ("sk-nope", None):
+        r = get(gateway, path, key)
+        assert r.status_code == 401
+        body = r.json()
+        assert body["error"]["type"] == "authentication_error" and body["error"]["code"] == "invalid_api_key"
+        assert body["aigw"]["code"] == "invalid_api_key"
+        assert body["aigw"]["decision_id"] == r.headers["x-aigw-decision-id"]
+    r = httpx.get(gateway.url + path, headers={"x-api-key": "sk-nope", "anthropic-version": "2023-06-01"})
+    assert r.status_code == 401 and r.json()["type"] == "error"
+    assert r.json()["error"]["type"] == "authentication_error"
+
+
+def test_usage_is_for_admin_keys(gateway: Any, gateway_files: Any) -> None:
+    c = openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-gw-research", max_retries=0, timeout=10)
+    raw = c.chat.completions.with_raw_response.create(model="gpt-4o", messages=MSG)
+    record_of(gateway_files["ledger"], raw.headers["x-aigw-decision-id"])
+    denied = get(gateway, "/v1/aigw/usage", "sk-gw-research")
+    assert denied.status_code == 403 and denied.json()["aigw"]["code"] == "not_an_admin_key"
+    r = get(gateway, "/v1/aigw/usage?by=team,model&since=1d", "sk-gw-ops")
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["by"] == ["team", "model"] and report["truncated"] is False
+    row = next(x for x in report["rows"] if x["team"] == "research" and x["model"] == "gpt-4o")
+    assert row["requests"] >= 1 and row["total_tokens"] > 0
+    assert report["total"]["requests"] >= sum(x["requests"] for x in report["rows"])
+    keys = get(gateway, "/v1/aigw/usage?by=key", "sk-gw-ops")
+    assert "k-research" in {x["key"] for x in keys.json()["rows"]}
+    assert "sk-gw" not in keys.text and "upstream-secret" not in keys.text  # ids, never secrets
+    days = get(gateway, "/v1/aigw/usage?by=day", "sk-gw-ops").json()
+    assert datetime.now(timezone.utc).strftime("%Y-%m-%d") in {x["day"] for x in days["rows"]}
+
+
+@pytest.mark.parametrize("query, words", [("by=org", "unknown group `org`"), ("by=tema", "unknown group"),
+                                          ("since=yesterday", "bad since"), ("sort=key", "unknown query")])
+def test_bad_usage_queries_are_400(gateway: Any, query: str, words: str) -> None:
+    r = get(gateway, f"/v1/aigw/usage?{query}", "sk-gw-ops")
+    assert r.status_code == 400 and words in r.json()["error"]["message"]
+    assert r.json()["aigw"]["code"] == "invalid_query"
+
+
+def test_only_get(gateway: Any) -> None:
+    r = httpx.post(gateway.url + "/v1/aigw/limits", headers={"authorization": "Bearer sk-gw-ops"}, json={})
+    assert r.status_code == 405 and r.headers["allow"] == "GET"
+
+
+def test_admin_keys_name_known_keys() -> None:
+    text = "keys:\n  - key: sk-a\n    identity: {key: k-ops}\nadmin_keys: [k-opps]\n"
+    with pytest.raises(KeysError) as caught:
+        parse_keys(text, env={})
+    d = caught.value.diagnostics
+    assert [x.code for x in d] == ["AIGW608"] and "k-opps" in d[0].message and "k-ops" in (d[0].help or "")
+    assert d[0].span is not None and d[0].span.line == 4
+    with pytest.raises(KeysError) as shape:
+        parse_keys("keys:\n  - key: sk-a\n    identity: {key: k-ops}\nadmin_keys: k-ops\n", env={})
+    assert [x.code for x in shape.value.diagnostics] == ["AIGW608"]
+    with pytest.raises(KeysError) as typo:
+        parse_keys("keys:\n  - key: sk-a\n    identity: {key: k-ops}\nadmin_key: [k-ops]\n", env={})
+    assert typo.value.diagnostics[0].code == "AIGW601" and "admin_keys" in (typo.value.diagnostics[0].help or "")
+    ring = parse_keys(text.replace("k-opps", "k-ops"), env={})
+    assert ring.is_admin({"key": "k-ops"}) and not ring.is_admin({"key": "k-other"})
