@@ -108,14 +108,16 @@ def gather(records: Sequence[UsageRecord], *, since: str | None, until: str | No
             u[1] += r.total_tokens
             u[2] += r.verdict == PENDING
         entries = _entries(r)
+        would = _would_deny(r)
         for e in entries:
             name, key = e.get("name"), e.get("key")
             if isinstance(name, str) and isinstance(key, str) and isinstance(e.get("used"), (int, float)):
                 if (name, key) not in latest or latest[(name, key)][0] <= r.time:
                     latest[(name, key)] = (r.time, e)
-            if e.get("enforce") is False and e.get("outcome") == "limited" and isinstance(name, str):
+            if (e.get("enforce") is False and e.get("outcome") == "limited" and isinstance(name, str)
+                    and not would):  # a record that says what it would have denied counts once, below
                 shadow[(str(e.get("rule") or name), f"limit {name} over (enforce: false)")] += 1
-        for w in _would_deny(r):
+        for w in would:
             what = str(w.get("reason") or f"status {w.get('status', w.get('status_code', '?'))}")
             shadow[(str(w.get("rule") or "(unnamed rule)"), what)] += 1
         if r.verdict == "deny":
