@@ -180,6 +180,7 @@ class Flow:
         "limit_entries", "charges", "effects", "errors", "stop", "response_stop", "notes",
         "usage", "cost", "reserved", "released", "store_error", "response", "upstream",
         "lowered_output", "model", "provider", "deferred", "prompt_chars", "route", "metrics",
+        "shard",
     )
 
     def __init__(self, cp: CompiledPolicy, rid: str, now: float, act: dict[str, Any], ai: AiRequest,
@@ -214,6 +215,7 @@ class Flow:
         self.prompt_chars: int | None = None  # set when a parked request dropped its prompt
         self.route: Any = None  # route.RouteRun: the request was routed by an ai-gateway action
         self.metrics: Any = None  # the live routing metrics snapshot the planner reads
+        self.shard: tuple[str | None] | None = None  # the shard_key's value, once evaluated
 
     @property
     def trace(self) -> list[dict[str, Any]] | None:

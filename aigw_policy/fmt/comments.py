@@ -108,7 +108,7 @@ def _anchors(policy: Policy, trivia: Trivia) -> list[tuple[int, Key]]:
         out += [(policy.span.start, ("head",)), (policy.span.end - 1, ("end",))]
     statements = trivia.statements
     for name, span in statements:
-        if name in SETTINGS and getattr(policy, name) is not None:
+        if (name in SETTINGS or name == "shard_key") and getattr(policy, name) is not None:
             out.append((span.start, ("setting", name)))
     for phase in PHASES:
         rules = policy.phase(phase)
