@@ -263,6 +263,10 @@ def policy_json_schema() -> dict[str, Any]:
                         "(ngrok's behaviour, the default) or `deny` (extension)."},
             "on_error": {"enum": ["deny", "skip"],
                          "description": "Default `on_error` of every rule (extension)."},
+            "shard_key": {"type": "string",
+                          "description": "A string CEL expression over the request naming its "
+                          "tenant, such as `identity.org`: with the Redis Cluster store every "
+                          "limit the request charges lives on that tenant's shard (extension)."},
             "on_http_request": {**phase, "description": "Rules run when a request arrives, "
                                 "before it goes upstream."},
             "on_http_response": {**phase, "description": "Rules run when the upstream "

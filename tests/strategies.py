@@ -68,6 +68,8 @@ BUCKET_KEYS = (
     "identity.labels['project']",
     'identity.org + "/" + identity.team',
 )
+SHARD_KEYS = BUCKET_KEYS + ('has(identity.org) ? identity.org : identity.team',)
+"""String CEL texts over the request: the document's ``shard_key``."""
 COSTS = (
     "ai.usage.total_tokens",
     "ai.input_tokens + ai.max_output_tokens",
@@ -375,6 +377,7 @@ def policies(draw: st.DrawFn, *, max_rules: int = 4) -> Policy:
         on_error=draw(_maybe(st.sampled_from(["deny", "skip"]))),
         store_failure=draw(_maybe(st.sampled_from(["fail_closed", "fail_open"]))),
         upstream_error=draw(_maybe(st.sampled_from(["release", "charge_input"]))),
+        shard_key=draw(_maybe(st.sampled_from(SHARD_KEYS).map(lambda s: Expr(source=s)))),
         # a phase is absent (None), written empty (()) or has rules
         on_http_request=draw(st.none()) if n_req == 0 and draw(st.booleans())
         else tuple(draw(rules(index=i)) for i in range(n_req)),

@@ -15,9 +15,28 @@ from ..template import Interpolation, TemplateError, split_template
 
 def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
     found: list[Diagnostic] = []
+    if policy.shard_key is not None:
+        found.extend(check_shard_key(policy.shard_key.source, policy.shard_key.span, source))
     for _, rule in policy.rules():
         found.extend(check_rule(rule, source))
     return found
+
+
+def check_shard_key(text: str, span: Span | None, source: Source | None = None) -> list[Diagnostic]:
+    """The document's ``shard_key``: a CEL text like a condition, whose value is a string
+    (AIGW306 when its type is known and is another; ``dyn`` is checked at run time)."""
+    found = _parse(text, span, source)
+    if found:
+        return found
+    from ..env import POLICY, check_text
+
+    known = check_text(text)
+    kind = POLICY.result_type(known[0]) if known is not None else None
+    if kind is not None and kind.kind not in ("string", "dyn", "param"):
+        return [Diagnostic.make("AIGW306", f"`shard_key` must give a string, not {kind}", span,
+                                help="name the tenant: `shard_key: identity.org`, or "
+                                "`string(...)` of another value")]
+    return []
 
 
 def check_rule(rule: Rule, source: Source | None = None) -> list[Diagnostic]:

@@ -151,6 +151,11 @@ class Environment:
         decls = {**self.variables, **parse_declarations(declarations)}
         return run_check(node, decls, functions=self._table, objects=self.objects).errors
 
+    def result_type(self, node: ast.Expr) -> Type | None:
+        """The type of a parsed expression's value (None when it does not type-check)."""
+        checked = run_check(node, self.variables, functions=self._table, objects=self.objects)
+        return None if checked.errors else checked.type
+
     def _check_text(self, source: str) -> tuple[ast.Expr, list, int | None] | None:
         """An expression parsed and checked on its own, memoized (on this environment) by its
         text: the node, the type errors (spans relative to ``source``) and the worst-case

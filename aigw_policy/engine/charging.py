@@ -15,7 +15,8 @@ from .flow import REQ, RES, Check, Flow, LimitEntry, Need, Reconcile, Release, R
 from .rule_error import COST_VALUE, EXPRESSION, Failure, Skip, rule_error, run
 from .trace import jsonable, span_dict
 
-__all__ = ["STORE", "UNKNOWN_PRICE", "Measure", "check_deferred", "limit", "measure", "reserve", "settle", "settle_charges"]
+__all__ = ["STORE", "UNKNOWN_PRICE", "Measure", "check_deferred", "limit", "measure", "reserve", "settle",
+           "settle_charges", "shard_of"]
 
 STORE = "AIGW506"
 """The limit store could not answer (the decision's ``store``; ``store_failure`` applies)."""
@@ -40,6 +41,23 @@ def _cost_activation(base: dict[str, Any], usage: Usage, usd: float | None) -> d
     if usd is not None:
         act["ai.cost_usd"] = usd
     return act
+
+
+def shard_of(flow: Flow) -> str | None:
+    """The request's tenant for the cluster store: the document's ``shard_key`` over the
+    request, evaluated once per request. None (the store's own rule) when there is none, or
+    when it fails or gives no string (a note says so) or the empty string: the request is then
+    placed as without a shard key."""
+    got = flow.shard
+    if got is None:
+        expr = flow.cp.shard_key
+        value = run(expr.fn, flow.act, EXPRESSION) if expr is not None else None
+        if type(value) is Failure or (value is not None and not isinstance(value, str)):
+            what = value.message if type(value) is Failure else f"gave {type(value).__name__}, not a string"
+            flow.notes.append(f"shard_key failed ({what}): limits placed by their bucket keys")
+            value = None
+        got = flow.shard = (value or None,)  # "" names no tenant
+    return got[0]
 
 
 @dataclass(slots=True)
@@ -128,7 +146,7 @@ def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[N
         flow.notes.append(reason)
         rec.outcome("not charged: unknown price")
         return None
-    charge = Charge(spec, key, cost)
+    charge = Charge(spec, key, cost, shard_of(flow))
     if not action.eager:
         # no later request-phase rule reads limits[...]: the outcome comes with the reserve
         entry = _entry(rule, plan, key, cost, None)

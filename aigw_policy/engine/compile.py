@@ -171,6 +171,8 @@ class CompiledPolicy:
     per_attempt: frozenset[tuple[int, int]] = frozenset()
     """(rule, action) positions of the request-phase limits charged per routing attempt: they
     come before an ``ai-gateway`` action and depend on the model (SPEC §12, budget-correct)."""
+    shard_key: CompiledExpr | None = None
+    """The document's ``shard_key``, evaluated once per request that charges a limit."""
 
     def rules(self, phase: Phase) -> tuple[CompiledRule, ...]:
         return self.request_rules if phase == "on_http_request" else self.response_rules
@@ -198,6 +200,7 @@ class Compilation:
     issues: tuple[tuple[tuple[int, int], Diagnostic], ...] = ()  # (document order, diagnostic)
     request_index: Any = None
     response_index: Any = None
+    shard_key: CompiledExpr | None = None
     compiled: CompiledPolicy | None = None
 
 
@@ -387,10 +390,12 @@ class _Lowering:
 def lower(c: Compilation) -> Compilation:
     """Walk the IR once: compiled rules whose CEL texts are parsed but not yet compiled."""
     w = _Lowering(c.policy, c.prefix)
+    key = c.policy.shard_key
+    shard = w.cel(key.source, key.span, f"{c.prefix}:shard_key") if key is not None else None
     request = tuple(w.rule("on_http_request", i, r) for i, r in enumerate(c.policy.phase("on_http_request")))
     response = tuple(w.rule("on_http_response", i, r) for i, r in enumerate(c.policy.phase("on_http_response")))
     return dataclasses.replace(c, request_rules=request, response_rules=response, exprs=tuple(w.exprs),
-                               issues=tuple(w.issues))
+                               issues=tuple(w.issues), shard_key=shard)
 
 
 def check_size(c: Compilation) -> Compilation:
@@ -519,6 +524,7 @@ def facts(c: Compilation) -> Compilation:
         response_reads=response,
         routed=any(a.type == "ai-gateway" for r in c.request_rules for a in r.actions),
         per_attempt=_per_attempt(c.request_rules),
+        shard_key=c.shard_key,
     )
     return dataclasses.replace(c, compiled=compiled)
 

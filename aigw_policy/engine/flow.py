@@ -180,6 +180,7 @@ class Flow:
         "limit_entries", "charges", "effects", "errors", "stop", "response_stop", "notes",
         "usage", "cost", "reserved", "released", "store_error", "response", "upstream",
         "lowered_output", "model", "provider", "deferred", "prompt_chars", "route", "metrics", "would_deny",
+        "shard",
     )
 
     def __init__(self, cp: CompiledPolicy, rid: str, now: float, act: dict[str, Any], ai: AiRequest,
@@ -215,6 +216,7 @@ class Flow:
         self.route: Any = None  # route.RouteRun: the request was routed by an ai-gateway action
         self.would_deny: dict[str, Any] | None = None  # the first denial a shadow rule or limit let through
         self.metrics: Any = None  # the live routing metrics snapshot the planner reads
+        self.shard: tuple[str | None] | None = None  # the shard_key's value, once evaluated
 
     def shadow_deny(self, status: int, reason: str, rule: CompiledRule) -> None:
         """A denial that is not enforced (``mode: shadow``, ``enforce: false``): the first, in

@@ -64,8 +64,8 @@ class Parked:
             flow.rec = TraceRecorder(list(self.trace))
         flow.limit_entries = entries
         rules = cp.request_rules
-        flow.charges = [(rules[r], rules[r].actions[a], _charge(rules[r].actions[a], key, cost))
-                        for r, a, key, cost in charges]
+        flow.charges = [(rules[r], rules[r].actions[a], _charge(rules[r].actions[a], key, cost, shard))
+                        for r, a, key, cost, shard in charges]
         flow.effects = effects
         flow.errors = errors
         flow.notes = notes
@@ -81,8 +81,8 @@ class Parked:
         return flow
 
 
-def _charge(action: Any, key: str, cost: float) -> Charge:
-    return Charge(action.limit.spec, key, cost)
+def _charge(action: Any, key: str, cost: float, shard: str | None) -> Charge:
+    return Charge(action.limit.spec, key, cost, shard)
 
 
 def _read_later(key: str, reads: FreeVars) -> bool:
@@ -108,7 +108,7 @@ def park(flow: Flow, explicit: bool) -> Parked:
         act["ai"] = {**act["ai"], "prompt": ""}
         act.pop("ai.prompt", None)
     identity = flow.identity.model_dump(exclude_none=True)
-    charges = [(rule.position, _index(rule.actions, action), charge.key, charge.cost)
+    charges = [(rule.position, _index(rule.actions, action), charge.key, charge.cost, charge.shard)
                for rule, action, charge in flow.charges]
     state = (act, ai_values, identity, flow.limit_entries, charges, flow.effects, flow.errors,
              flow.notes, flow.store_error, flow.reserved, flow.lowered_output, flow.model,

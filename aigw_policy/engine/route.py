@@ -27,7 +27,7 @@ from ..cel import CelError
 from ..limits.model import Charge
 from ..routing.model import Candidate, Plan
 from .actions import BAD_HEADER_CHAR
-from .charging import measure, settle_charges
+from .charging import measure, settle_charges, shard_of
 from .compile import CompiledAction, CompiledRule, Template
 from .flow import Flow, Steps, Stop
 from .route_errors import ai_gateway_result, error_body
@@ -147,7 +147,7 @@ def _prepare(flow: Flow, action: CompiledAction, t: Try) -> None:
                     t.skip = f"price unknown for limit `{plan.spec.name}`"
                     return
                 continue
-            t.charges.append((rule, a, Charge(plan.spec, m.key, m.cost)))
+            t.charges.append((rule, a, Charge(plan.spec, m.key, m.cost, shard_of(flow))))
     templates = action.templates
     try:
         t.headers = {k: _text(v, act).strip(" \t") for k, v in templates.get("headers", {}).items()}

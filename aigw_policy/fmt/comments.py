@@ -108,7 +108,7 @@ def _anchors(policy: Policy, trivia: Trivia) -> list[tuple[int, Key]]:
         out += [(policy.span.start, ("head",)), (policy.span.end - 1, ("end",))]
     statements = trivia.statements
     for name, span in statements:
-        if name in SETTINGS and getattr(policy, name) is not None:
+        if (name in SETTINGS or name == "shard_key") and getattr(policy, name) is not None:
             out.append((span.start, ("setting", name)))
     for phase in PHASES:
         rules = policy.phase(phase)
@@ -174,6 +174,8 @@ def _nested_starts(action: Action, text: str) -> list[tuple[str, int]]:
 def _kept_cel_spans(policy: Policy) -> list[Span]:
     """Spans of CEL text the IR keeps as written, comments included."""
     out: list[Span] = []
+    if policy.shard_key is not None and policy.shard_key.span is not None:
+        out.append(policy.shard_key.span)
     for _, rule in policy.rules():
         out += [e.span for e in rule.expressions if e.span is not None]
         for action in rule.actions:

@@ -47,6 +47,9 @@ def print_dsl(policy: Policy, comments: Comments | None = None) -> str:
         if value is not None:
             out.line(1, [f"{key.replace('_', '-')} {value}"], ("setting", key))
             sections = 1
+    if policy.shard_key is not None:
+        out.line(1, [f"shard-key {policy.shard_key.source}"], ("setting", "shard_key"))
+        sections = 1
     for phase, keyword in _PHASE_KEYWORDS:
         rules = getattr(policy, phase)
         if rules is None:  # not written; `()` is written empty: `on response {}`

@@ -107,6 +107,10 @@ class Policy(Node):
     on_error: Literal["deny", "skip"] | None = None
     store_failure: Literal["fail_closed", "fail_open"] | None = None
     upstream_error: Literal["release", "charge_input"] | None = None
+    shard_key: Expr | None = None
+    """Which tenant a request belongs to, for the cluster store: a string CEL expression over
+    the request phase (``identity.org``); every limit the request charges lives on the shard
+    of its value (docs/limits.md, "cluster")."""
     on_http_request: tuple[Rule, ...] | None = None
     on_http_response: tuple[Rule, ...] | None = None
 

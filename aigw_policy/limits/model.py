@@ -11,7 +11,7 @@ the same outcomes for the same calls. A store of the embedder's own need only be
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 __all__ = [
@@ -54,11 +54,14 @@ class Charge:
     """What one request asks of one limit: ``cost`` in the limit's unit, in bucket ``key``.
 
     ``key`` is the bucket key values joined by ``|`` (``""`` when the limit has no key).
+    ``shard`` is the request's tenant (the document's ``shard_key``): the cluster store puts
+    the bucket on that tenant's shard; other stores ignore it. It takes no part in equality.
     """
 
     spec: LimitSpec
     key: str
     cost: float
+    shard: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,12 +17,19 @@ The shard rule (``shard=`` of the store URL):
 - ``one``: one tag for everything (the single-shard store on a cluster: never cross-shard,
   but the whole limit traffic on one primary).
 
+A charge that carries a ``shard`` (the document's ``shard_key``, evaluated once per request)
+is placed by it under ``first`` and ``key``, whatever its bucket key: every limit of one
+tenant on one shard, even limits keyed on the team or the API key. A limit without a bucket
+key (one bucket for everyone) keeps the rule: its bucket must not split by tenant.
+
 >>> from aigw_policy.limits.model import Charge, LimitSpec
 >>> spec = LimitSpec("per-user", "requests", "fixed_window", 10, 60)
 >>> tag_of(Charge(spec, "acme|alice", 1), "aigw", "first")
 'aigw:acme'
 >>> tag_of(Charge(spec, "a{b}", 1), "aigw", "key")
 'aigw:a%7Bb%7D'
+>>> tag_of(Charge(spec, "team-7", 1, shard="acme"), "aigw", "first")
+'aigw:acme'
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ def tag_of(charge: Charge, base: str, rule: ShardRule) -> str:
     """The hash tag of the keys of ``charge``'s bucket: ``base``, then ``:`` and its shard key."""
     if rule == "one":
         return base
+    if charge.shard is not None and charge.key:
+        return f"{base}:{_escape(charge.shard)}"
     shard = charge.key if rule == "key" else charge.key.split("|", 1)[0]
     return f"{base}:{_escape(shard)}"
 

@@ -187,6 +187,10 @@ class _Reader:
                 value = self.choice(child, seen)
                 if value is not None:
                     fields[key] = value
+            elif child.data == "shard_key_stmt":
+                expr = self.shard_key(child, seen)
+                if expr is not None:
+                    fields["shard_key"] = expr
             elif child.data == "phase":
                 phase = self.phase_name(child.children[0])
                 rules = [self.rule(r) for r in child.children[1:]]
@@ -214,6 +218,17 @@ class _Reader:
                            self.span(token), help=did_you_mean(str(token), choices))
             return None
         return str(token)
+
+    def shard_key(self, stmt: Tree, seen: dict[str, Span]) -> Expr | None:
+        """`shard-key EXPR`: the document's shard key, once."""
+        span = self.span(stmt)
+        if "shard-key" in seen:
+            self.diags.add("AIGW013", "duplicate `shard-key`", span,
+                           help=f"`shard-key` is already set on line {seen['shard-key'].line}",
+                           related=(("first set here", seen["shard-key"]),))
+            return None
+        seen["shard-key"] = span
+        return self.when(stmt)
 
     def phase_name(self, token: Token) -> str | None:
         phase = PHASE_WORDS.get(str(token))
@@ -284,7 +299,7 @@ class _Reader:
         return True
 
     def when(self, stmt: Tree) -> Expr | None:
-        expr_tree = stmt.children[0]
+        expr_tree = stmt.children[-1]
         node = self.cel(expr_tree)
         if node is None:
             return None
@@ -444,6 +459,8 @@ def _setting_key(stmt: Tree) -> str:
         return "on_error"
     if stmt.data == "mode_stmt":
         return "mode"
+    if stmt.data == "shard_key_stmt":
+        return "shard_key"
     return str(stmt.children[0]).replace("-", "_")
 
 

@@ -59,6 +59,8 @@ def dump_data(policy: Policy) -> dict[str, Any]:
     for setting in SETTINGS:
         if getattr(policy, setting) is not None:
             out[setting] = getattr(policy, setting)
+    if policy.shard_key is not None:
+        out["shard_key"] = policy.shard_key.source
     for phase in PHASES:
         rules = getattr(policy, phase)
         if rules is not None:

@@ -58,7 +58,7 @@ __all__ = [
     "read_yaml",
 ]
 
-TOP_KEYS = ("name", *SETTINGS, "on_http_request", "on_http_response")
+TOP_KEYS = ("name", *SETTINGS, "shard_key", "on_http_request", "on_http_response")
 RULE_KEYS = ("name", "expressions", "on_error", "mode", "actions")
 ACTION_KEYS = ("type", "config")
 UNSUPPORTED_PHASES = ("on_tcp_connect", "on_event_stream_message")
@@ -95,6 +95,8 @@ class _Reader:
                 fields["name"] = self.string(value, "name")
             elif key in SETTINGS:
                 fields[key] = self.choice(value, key, SETTINGS[key])
+            elif key == "shard_key":
+                fields[key] = self.shard_key(value)
             elif key in PHASES:
                 fields[key] = tuple(self.phase(key, value))
             elif key in UNSUPPORTED_PHASES:
@@ -245,6 +247,14 @@ class _Reader:
             span = replace(span, start=start, end=end, column=span.column + lead,
                            end_column=span.column + lead + len(stripped))
         return Expr(source=stripped, span=span)
+
+    def shard_key(self, node: Tree) -> Any:
+        """The document's ``shard_key``: one CEL expression, written as a string."""
+        if isinstance(node, Scalar) and node.value is not None and not isinstance(node.value, bool):
+            return self.expr(node)
+        self.diags.add("AIGW122", f"`shard_key` must be a CEL expression (a string), not "
+                       f"{tree_kind(node)}", node.span, help="write `shard_key: identity.org`")
+        return _BAD
 
     def expressions(self, node: Tree) -> Any:
         if isinstance(node, Scalar) and node.value is None:
