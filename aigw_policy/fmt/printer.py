@@ -102,7 +102,15 @@ def _action(out: _Lines, action: Action, at: tuple[str, int, int]) -> None:
         return
     out.line(3, lines[:1], ("action", *at))
     for key, pair in zip(keys, lines[1:-1]):
-        out.line(4, [pair[len(INDENT):]], ("field", *at, key))
+        text, field = pair[len(INDENT):], ("field", *at, key)
+        trailing = places.after(field)
+        if trailing is not None and "\n" in text and part_of(type(action.config), key) is not None:
+            # a part broken over lines: the key's comment stays on the key's line (after its
+            # opening bracket), where reading it back finds it again
+            first, rest = text.split("\n", 1)
+            out.line(4, [f"{first}  {trailing}\n{rest}"], field, trailing=False)
+        else:
+            out.line(4, [text], field)
     out.close(3, end)
 
 
@@ -117,15 +125,15 @@ class _Lines:
         self.lines.append("")
 
     def line(self, depth: int, lines: list[str], key: Key, *, comment_depth: int = -1,
-             leading: bool = True) -> None:
+             leading: bool = True, trailing: bool = True) -> None:
         # Continuation lines of multi-line CEL are kept exactly as written, so only the
         # first physical line of each logical line is indented.
         if leading:
             self.comments(depth if comment_depth < 0 else comment_depth, self.places.before(key))
         self.lines.extend(INDENT * depth + line for line in lines)
-        trailing = self.places.after(key)
-        if trailing is not None:
-            self.lines[-1] += "  " + trailing
+        after = self.places.after(key) if trailing else None
+        if after is not None:
+            self.lines[-1] += "  " + after
 
     def close(self, depth: int, key: Key) -> None:
         self.line(depth, ["}"], key, comment_depth=depth + 1)
@@ -225,7 +233,12 @@ def _render(node: _Node, column: int, indent: str, notes: _Notes | None = None) 
             lines += [inner + c.text for c in notes.leading.get(path, ())]
         line = inner + prefix + _render(child, len(inner) + len(prefix), inner, notes) + ","
         trailing = notes.trailing.get(path) if notes is not None else None
-        lines.append(line + ("  " + trailing if trailing else ""))
+        if trailing and not isinstance(child, str) and "\n" in line:
+            # an item broken over lines: its comment stays after its opening bracket
+            first, rest = line.split("\n", 1)
+            lines.append(f"{first}  {trailing}\n{rest}")
+        else:
+            lines.append(line + ("  " + trailing if trailing else ""))
     lines.append(indent + close)
     return "\n".join(lines)
 

@@ -126,3 +126,18 @@ def test_format_keeps_every_comment_and_the_ir(case: tuple[str, list[str]]) -> N
     assert comment_texts(out_trivia.comments) == comment_texts(trivia.comments)
     assert len(trivia.comments) == len(inserted)
     assert format_policy(out) == out
+
+
+@pytest.mark.parametrize("part", [
+    "providers: [  # after the bracket\n          { id: \"a\", models: [] },\n          { id: \"b\", description: \"00000000000000000000\", models: [] },\n        ]",
+    "providers: [\n          {  # after the brace\n            id: \"a\",\n            description: \"a description long enough that the item cannot fit on one line\",\n            website: \"\",\n            metadata: {},\n            api_keys: [],\n          },\n        ]",
+])
+def test_a_comment_after_an_opening_bracket_stays_there(part: str) -> None:
+    """Found by the property above: a comment after a broken part's opening bracket was
+    printed after its closing one, and the second `fmt` moved it again."""
+    text = ("policy {\n  on request {\n    rule {\n      ai-gateway {\n        per_request_timeout: 1ms\n"
+            f"        {part}\n      }}\n    }}\n  }}\n}}\n")
+    out = format_policy(text)
+    assert format_policy(out) == out
+    line = next(ln for ln in out.splitlines() if "# after" in ln)
+    assert line.rstrip().split("  #")[0].endswith(("[", "{"))
