@@ -21,13 +21,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .base import DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL
-from .model import Charge, LimitSpec, Outcome, StoreUnavailable
-from .outbox import SettleRetry
+from .model import StoreUnavailable
+from .protocol_store import ProtocolStore
 from .redis_lua import SCRIPT
 from .sharding import RULES, ShardRule
 from .two_phase import DEFAULT_PREPARE_TTL, Batch, ClusterProtocol
@@ -50,7 +49,7 @@ def _node_url(url: str) -> str:
     return urlunsplit(parts._replace(scheme=parts.scheme.split("+")[0], query=""))
 
 
-class RedisClusterStore(SettleRetry):
+class RedisClusterStore(ProtocolStore):
     """Limits in a Redis Cluster, shared by every gateway that points at any of its nodes.
 
     ``url``: ``redis+cluster://host:port`` (or ``rediss+cluster://``), one node of the
@@ -179,22 +178,6 @@ class RedisClusterStore(SettleRetry):
         except StopIteration as done:
             return done.value
 
-    def check(self, charges: Sequence[Charge], now: float) -> list[Outcome]:
-        return self._run(self._proto.check(charges, now))
-
-    def reserve(self, request_id: str, charges: Sequence[Charge], now: float) -> list[Outcome]:
-        return self._run(self._proto.reserve(request_id, charges, now))
-
-    def _reconcile_now(self, request_id: str, actual: Mapping[str, float],
-                       now: float) -> list[Outcome]:
-        return self._run(self._proto.reconcile(request_id, actual, now))
-
-    def _release_now(self, request_id: str, now: float) -> None:
-        self._run(self._proto.release(request_id, now))
-
-    def seed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
-        self._run(self._proto.seed(spec, key, used, now))
-
     # async ----------------------------------------------------------------------------
 
     async def _asend(self, calls: list[list[str]]) -> list[Any]:
@@ -235,23 +218,6 @@ class RedisClusterStore(SettleRetry):
                 calls = step.send(await self._asend(calls))
         except StopIteration as done:
             return done.value
-
-    async def acheck(self, charges: Sequence[Charge], now: float) -> list[Outcome]:
-        return await self._arun(self._proto.check(charges, now))
-
-    async def areserve(self, request_id: str, charges: Sequence[Charge],
-                       now: float) -> list[Outcome]:
-        return await self._arun(self._proto.reserve(request_id, charges, now))
-
-    async def _areconcile_now(self, request_id: str, actual: Mapping[str, float],
-                              now: float) -> list[Outcome]:
-        return await self._arun(self._proto.reconcile(request_id, actual, now))
-
-    async def _arelease_now(self, request_id: str, now: float) -> None:
-        await self._arun(self._proto.release(request_id, now))
-
-    async def aseed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
-        await self._arun(self._proto.seed(spec, key, used, now))
 
     # housekeeping -----------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from .accounting import spec_to_dict
 from .algorithms import Slot, build_outcome, locate, outcome_after
 from .base import DEFAULT_POOL_TIMEOUT, DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL
 from .model import Charge, LimitSpec, Outcome, StoreUnavailable
-from .outbox import SettleRetry
+from .protocol_store import ProtocolStore
 from .redis_lua import SCRIPT
 
 __all__ = ["RedisStore"]
@@ -176,7 +176,7 @@ class _Protocol:
         raise StoreUnavailable("redis store: server clock does not settle in a window")
 
 
-class RedisStore(SettleRetry):
+class RedisStore(ProtocolStore):
     """Limits in Redis, shared by every gateway that points at it.
 
     ``url``: ``redis://host:port/db`` (or ``rediss://``, ``unix://``). ``timeout``: seconds
@@ -254,22 +254,6 @@ class RedisStore(SettleRetry):
         except StopIteration as done:
             return done.value
 
-    def check(self, charges: Sequence[Charge], now: float) -> list[Outcome]:
-        return self._run(self._proto.check(charges, now))
-
-    def reserve(self, request_id: str, charges: Sequence[Charge], now: float) -> list[Outcome]:
-        return self._run(self._proto.reserve(request_id, charges, now))
-
-    def _reconcile_now(self, request_id: str, actual: Mapping[str, float],
-                       now: float) -> list[Outcome]:
-        return self._run(self._proto.reconcile(request_id, actual, now))
-
-    def _release_now(self, request_id: str, now: float) -> None:
-        self._run(self._proto.release(request_id, now))
-
-    def seed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
-        self._run(self._proto.seed(spec, key, used, now))
-
     # async ----------------------------------------------------------------------------
 
     async def _arun(self, step: Step) -> Any:
@@ -295,23 +279,6 @@ class RedisStore(SettleRetry):
                 args = step.send(reply)
         except StopIteration as done:
             return done.value
-
-    async def acheck(self, charges: Sequence[Charge], now: float) -> list[Outcome]:
-        return await self._arun(self._proto.check(charges, now))
-
-    async def areserve(self, request_id: str, charges: Sequence[Charge],
-                       now: float) -> list[Outcome]:
-        return await self._arun(self._proto.reserve(request_id, charges, now))
-
-    async def _areconcile_now(self, request_id: str, actual: Mapping[str, float],
-                              now: float) -> list[Outcome]:
-        return await self._arun(self._proto.reconcile(request_id, actual, now))
-
-    async def _arelease_now(self, request_id: str, now: float) -> None:
-        await self._arun(self._proto.release(request_id, now))
-
-    async def aseed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
-        await self._arun(self._proto.seed(spec, key, used, now))
 
     # housekeeping -----------------------------------------------------------------------
 
