@@ -456,14 +456,25 @@ def _reads_outcomes(reads: FreeVars) -> bool:
     return reads.reads("limits") or reads.reads("actions")
 
 
+def _route_reads_outcomes(a: CompiledAction) -> bool:
+    """Whether an ``ai-gateway`` action's strategies may read ``limits``: a pure strategy reads
+    nothing but the collections (:func:`aigw_policy.routing.selection.dependencies`)."""
+    if a.type != "ai-gateway":
+        return False
+    route = a.templates.get("route")
+    if route is None:
+        return True
+    return any(not s.pure for s in (*route.model_strategies, *route.key_strategies))
+
+
 def mark_eager(c: Compilation) -> Compilation:
     """Flag each request-phase limit whose outcome a later request-phase text reads
-    (``limits``, ``actions``; an ``ai-gateway`` action's strategies may read ``limits``): it
+    (``limits``, ``actions``; an ``ai-gateway`` action's strategies unless all are pure): it
     is checked at once rather than with the reserve."""
     reads: list[bool] = []  # per place: a rule's conditions, then each of its actions
     for rule in c.request_rules:
         reads.append(any(_reads_outcomes(e.reads) for e in rule.exprs))
-        reads.extend(a.type == "ai-gateway" or _reads_outcomes(a.reads) for a in rule.actions)
+        reads.extend(_route_reads_outcomes(a) or _reads_outcomes(a.reads) for a in rule.actions)
     later = [False] * (len(reads) + 1)
     for i in range(len(reads) - 1, -1, -1):
         later[i] = later[i + 1] or reads[i]

@@ -232,3 +232,31 @@ def test_a_header_template_that_renders_a_line_break_skips_the_candidate() -> No
 def test_the_reason_of_a_served_request_names_who_served() -> None:
     d = ap.Engine(policy()).evaluate(request(attempts=[{"status_code": 500}, ok("gpt-4o")]))
     assert d.reason == "served by openai:gpt-4o (key kb) on attempt 2, routed by rule `route`"
+
+
+def test_a_strategy_steers_by_a_limit_checked_before_it() -> None:
+    """A strategy reading `limits[...]` sees the state of the limits before the action (they
+    are checked when they run): near its budget the team is moved to the cheaper model."""
+    route = """\
+        model_selection:
+          strategy:
+            - "limits['team-rpm'].remaining > 50.0 ? ai.models.only(['gpt-4o']) : ai.models.only(['gpt-4o-mini'])"
+    """
+    compiled = ap.Engine(policy(route)).compiled
+    assert any(a.eager for r in compiled.request_rules for a in r.actions if a.limit is not None)
+    for seeded, model in ((0, "gpt-4o"), (60, "gpt-4o-mini")):
+        e = ap.Engine(compiled)
+        d = e.evaluate(request(state={"limits": {"team-rpm": {"": {"used": seeded}}}},
+                               attempts=[ok(model)]), apply_state=True)
+        assert d.routing["served"]["model"] == model, d.routing
+
+
+def test_pure_strategies_need_no_limit_checked_before_the_reserve() -> None:
+    """Strategies reading only the collections cannot see `limits`: the limits before the
+    action are checked with the reserve, not in a round trip of their own."""
+    route = """\
+        model_selection:
+          strategy: ["ai.models.onlyProviders(['openai'])"]
+    """
+    compiled = ap.Engine(policy(route)).compiled
+    assert not any(a.eager for r in compiled.request_rules for a in r.actions)
