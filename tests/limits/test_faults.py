@@ -86,12 +86,12 @@ def test_a_reserve_that_lands_while_the_client_gave_up_is_not_counted_twice(prox
     import redis
 
     admin = redis.Redis.from_url(direct.url)
-    admin.execute_command("CLIENT", "PAUSE", 400, "WRITE")  # Redis queues the script
+    admin.execute_command("CLIENT", "PAUSE", 2500, "WRITE")  # Redis queues the script
     try:
         with pytest.raises(StoreUnavailable):
             store.reserve("c", _charges(), NOW)  # client gives up; Redis runs it later
     finally:
-        time.sleep(0.45)
+        time.sleep(2.55)  # past the pause: the queued script has run
         admin.execute_command("CLIENT", "UNPAUSE")
         admin.close()
     assert store.reserve("c", _charges(), NOW)[0].used == 2.0  # the late one, found again
