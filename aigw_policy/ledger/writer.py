@@ -7,8 +7,11 @@ leaves the intent: the request is in the ledger at its estimate, never missing.
 
 ``Ledger.record(rec)`` returns only after the batch holding ``rec`` is durable in the sink
 (committed / fsynced), so a completion never reports success for a record that a crash could
-lose. Concurrent callers share one write: a single writer thread drains the queue into
-batches of up to ``max_batch`` records, waiting at most ``max_delay`` seconds to fill one.
+lose. Concurrent callers share one write: a single writer thread takes whatever is queued
+(up to ``max_batch`` records) and writes it in one transaction; records that arrive while a
+write is under way form the next batch. It never waits for company when nothing else is
+queued (a lone record is written at once), unless ``max_delay`` asks it to linger that many
+seconds for more.
 A failed write fails every caller of that batch with :class:`LedgerError`; nothing is retried
 silently (the caller decides; sinks are idempotent by request id, so a retry is safe).
 """
@@ -29,7 +32,7 @@ _STOP = object()
 
 
 class Ledger:
-    def __init__(self, sink: Sink | str, *, max_batch: int = 256, max_delay: float = 0.002) -> None:
+    def __init__(self, sink: Sink | str, *, max_batch: int = 256, max_delay: float = 0.0) -> None:
         self.sink = open_sink(sink) if isinstance(sink, str) else sink
         self.max_batch = max_batch
         self.max_delay = max_delay
@@ -101,8 +104,8 @@ class Ledger:
                 break
             batch = [item]
             while len(batch) < self.max_batch:
-                try:
-                    nxt = self._queue.get(timeout=self.max_delay)
+                try:  # what is already queued; a wait only when asked to linger
+                    nxt = self._queue.get_nowait() if self.max_delay <= 0 else self._queue.get(timeout=self.max_delay)
                 except queue.Empty:
                     break
                 if nxt is _STOP:
