@@ -9,9 +9,10 @@ a deterministic answer when a model's price changed over time.
 from __future__ import annotations
 
 import fnmatch
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -117,7 +118,7 @@ class Cost:
 
 class PriceBook:
     """Overrides (exact ``provider/model``, exact ``model``, then glob patterns, in order),
-    then genai-prices. Thread-safe after construction (read-only)."""
+    then genai-prices (remembered per book: :class:`LibraryPrices`). Thread-safe."""
 
     def __init__(self, overrides: Mapping[str, ModelPrice] | None = None, *, use_library: bool = True) -> None:
         self._exact: dict[str, ModelPrice] = {}
@@ -128,6 +129,7 @@ class PriceBook:
             else:
                 self._exact[key] = price
         self.use_library = use_library
+        self._library = LibraryPrices()
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, *, use_library: bool = True) -> PriceBook:
@@ -168,28 +170,79 @@ class PriceBook:
         lib_provider = LIBRARY_PROVIDERS.get(provider, provider)
         if lib_provider is None:
             return Cost(None, "unknown", reason=f"`{provider}` is self-hosted: set a price override for `{model}`")
-        return _library_cost(lib_provider, model, usage, at)
+        return self._library.cost(lib_provider, model, usage, at)
 
 
-def _library_cost(provider_id: str, model: str, usage: Usage, at: datetime | None) -> Cost:
+class LibraryPrices:
+    """genai-prices, remembered: the model a ``(provider, model)`` names is looked up once, and
+    the cost of a usage once per price in force and token counts (bounded: ``max_models``
+    models, ``max_costs`` costs; the oldest entry goes first). The answer is the library's
+    own, computed by it on a miss (~250 us; a hit ~2 us): the price in force is chosen for
+    each request's time as the library chooses it, so a price that changes over time or by the
+    hour is never answered from a stale entry."""
+
+    def __init__(self, *, max_models: int = 1024, max_costs: int = 4096) -> None:
+        self.max_models = max_models
+        self.max_costs = max_costs
+        self._models: dict[tuple[str, str], tuple[Any, Any] | str] = {}
+        self._costs: dict[tuple[int, int, int, int, int], tuple[Any, Cost]] = {}
+        self._lock = threading.Lock()
+
+    def cost(self, provider_id: str, model: str, usage: Usage, at: datetime | None) -> Cost:
+        try:
+            from genai_prices import data_snapshot  # noqa: PLC0415 - optional dependency, loaded on first use
+        except ImportError:
+            return Cost(None, "unknown", reason="genai-prices is not installed and no override matches")
+        found = self._models.get((provider_id, model))
+        if found is None:
+            try:
+                found = data_snapshot.get_snapshot().find_provider_model(model, None, provider_id, None)
+            except LookupError:
+                found = f"no known price for `{model}` at `{provider_id}`"
+            except Exception as exc:  # noqa: BLE001 - a library failure is an unknown price, not a crash
+                return Cost(None, "unknown", reason=f"price lookup failed: {type(exc).__name__}")
+            self._keep(self._models, (provider_id, model), found, self.max_models)
+        if isinstance(found, str):
+            return Cost(None, "unknown", reason=found)
+        lib_provider, info = found
+        at = at or datetime.now(tz=UTC)
+        try:
+            price = info.get_prices(at)
+        except Exception as exc:  # noqa: BLE001
+            return Cost(None, "unknown", reason=f"price lookup failed: {type(exc).__name__}")
+        key = (id(price), usage.input_tokens, usage.output_tokens, usage.cached_input_tokens,
+               usage.cache_creation_input_tokens)
+        hit = self._costs.get(key)
+        if hit is not None and hit[0] is price:  # the same price object: `id` was not reused
+            return hit[1]
+        cost = _library_cost(lib_provider, info, model, usage, at)
+        if cost.known:
+            self._keep(self._costs, key, (price, cost), self.max_costs)
+        return cost
+
+    def _keep(self, cache: dict[Any, Any], key: Any, value: Any, bound: int) -> None:
+        with self._lock:
+            while len(cache) >= bound:
+                del cache[next(iter(cache))]
+            cache[key] = value
+
+
+def _library_cost(provider: Any, info: Any, model: str, usage: Usage, at: datetime) -> Cost:
+    import genai_prices  # noqa: PLC0415 - optional dependency, loaded on first use
+
     try:
-        import genai_prices  # noqa: PLC0415 - optional dependency, loaded on first use
-    except ImportError:
-        return Cost(None, "unknown", reason="genai-prices is not installed and no override matches")
-    try:
-        calc = genai_prices.calc_price(
+        calc = info.calc_price(
             genai_prices.Usage(
                 input_tokens=usage.input_tokens,
                 output_tokens=usage.output_tokens,
                 cache_read_tokens=usage.cached_input_tokens or None,
                 cache_write_tokens=usage.cache_creation_input_tokens or None,
             ),
-            model,
-            provider_id=provider_id,
+            provider,
             genai_request_timestamp=at,
         )
     except LookupError:
-        return Cost(None, "unknown", reason=f"no known price for `{model}` at `{provider_id}`")
+        return Cost(None, "unknown", reason=f"no known price for `{model}` at `{provider.id}`")
     except Exception as exc:  # noqa: BLE001 - a library failure is an unknown price, not a crash
         return Cost(None, "unknown", reason=f"price lookup failed: {type(exc).__name__}")
     return Cost(
