@@ -184,16 +184,20 @@ class Observer:
         return OTHER
 
     def _otel(self, r: dict[str, Any], event: dict[str, Any], label: str) -> None:
+        from opentelemetry import trace
+
         op = r.get("gen_ai.operation.name") or "other"
         model = r.get("gen_ai.request.model")
-        attrs = {k: v for k, v in r.items() if isinstance(v, (str, int, float, bool)) and not k.startswith("aigw.limit")}
-        span = self._tracer.start_span(f"{op} {model}" if model else op, start_time=event.get("start_ns"),
-                                       attributes=attrs)
-        if (r.get("http.response.status_code") or 0) >= 500:
-            from opentelemetry.trace import Status, StatusCode
+        if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):  # no SDK yet: spans go nowhere
+            attrs = {k: v for k, v in r.items()
+                     if isinstance(v, (str, int, float, bool)) and not k.startswith("aigw.limit")}
+            span = self._tracer.start_span(f"{op} {model}" if model else op, start_time=event.get("start_ns"),
+                                           attributes=attrs)
+            if (r.get("http.response.status_code") or 0) >= 500:
+                from opentelemetry.trace import Status, StatusCode
 
-            span.set_status(Status(StatusCode.ERROR, r.get("aigw.reason") or ""))
-        span.end()
+                span.set_status(Status(StatusCode.ERROR, r.get("aigw.reason") or ""))
+            span.end()
         common = {"gen_ai.operation.name": op, "gen_ai.provider.name": r.get("gen_ai.provider.name") or "",
                   "gen_ai.request.model": label}  # metric attributes: bounded, as Prometheus labels
         self._otel_duration.record(r["aigw.latency_ms"] / 1000, common)
