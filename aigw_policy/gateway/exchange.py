@@ -228,7 +228,8 @@ class Exchange:
         declare no length); TimeoutError when the client pauses longer than ``body_timeout``."""
         buf = bytearray()
         while True:
-            message = await asyncio.wait_for(self.receive(), self.mw.body_timeout)
+            async with asyncio.timeout(self.mw.body_timeout):  # a timer, not a task per piece
+                message = await self.receive()
             if message["type"] == "http.disconnect":
                 self.ctx.disconnected = True
                 break

@@ -34,6 +34,7 @@ HOP_BY_HOP = frozenset({
     "transfer-encoding", "upgrade", "host", "content-length",
 })
 _OFFER = [(b"accept-encoding", ", ".join(SUPPORTED).encode())]
+_DROP = frozenset(h.encode() for h in HOP_BY_HOP) | {b"accept-encoding"}  # of the client's request headers
 
 
 class UpstreamProxy:
@@ -88,7 +89,6 @@ class UpstreamProxy:
             return
         if scope["type"] != "http":
             return
-        import aiohttp
         from yarl import URL
 
         ctx = scope.get("aigw")
@@ -100,75 +100,76 @@ class UpstreamProxy:
             body += message.get("body", b"")
             if not message.get("more_body", False):
                 break
-        plain = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         headers = [(k, v) for k, v in scope["headers"]
-                   if k.decode("latin-1").lower() not in HOP_BY_HOP and k.lower() != b"accept-encoding"
-                   and k.lower() not in self._auth_names]
+                   if (name := k.lower()) not in _DROP and name not in self._auth_names]
         # by the path alone: a client header (`anthropic-version`) must not pick whose key goes
         headers += self.auth.get(self.provider_api or wire_api(scope["path"], {}), []) + _OFFER
         qs = scope.get("query_string", b"")
         url = self.upstream + (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if qs:
             url += "?" + qs.decode("latin-1")
-        client = self.client()
-        sender = asyncio.ensure_future(client.request(
-            scope["method"], URL(url, encoded=True), headers=[(_text(k), _text(v)) for k, v in headers],
-            data=bytes(body), allow_redirects=False))
-        gone = asyncio.ensure_future(_disconnect(receive))
+        watch = _ClientWatch(receive)
         try:
-            await asyncio.wait({sender, gone}, return_when=asyncio.FIRST_COMPLETED)
-            if not sender.done():  # the client left while the upstream was thinking
-                sender.cancel()
-                await asyncio.gather(sender, return_exceptions=True)
-                if ctx is not None:
-                    ctx.disconnected = True
-                return
-            try:
-                response = sender.result()
-            except TimeoutError:  # aiohttp's time-outs are TimeoutErrors too
-                await self._fail(send, ctx, scope, plain, 504, "timeout", "the upstream did not answer in time")
-                return
-            except aiohttp.ClientError as error:
-                await self._fail(send, ctx, scope, plain, 502, "unreachable",
-                                 f"the upstream could not be reached ({type(error).__name__})")
-                return
-            complete = False
-            try:
-                if not 100 <= response.status <= 599:  # no HTTP status: a broken upstream
-                    await self._fail(send, ctx, scope, plain, 502, "status",
-                                     f"the upstream answered with status {response.status}, "
-                                     "which HTTP does not define")
-                    return
-                encoding = response.headers.get("content-encoding")
-                coded = codings(encoding)
-                decode = bool(coded) and decodable(encoding)
-                if coded and not decode and not _accepts(plain.get("accept-encoding", ""), coded):
-                    await self._fail(send, ctx, scope, plain, 502, "encoding",
-                                     f"the upstream answered in a content-encoding the gateway cannot decode "
-                                     f"(`{', '.join(coded)}`)")
-                    return
-                drop = HOP_BY_HOP | hop_by_hop(response.raw_headers)  # with the names Connection lists
-                if decode:
-                    drop |= {"content-encoding"}
-                out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
-                await send({"type": "http.response.start", "status": response.status, "headers": out})
-                complete = await self._pump(response, StreamDecoder(encoding) if decode else None, gone, send, ctx)
-            finally:
-                if complete:
-                    response.release()  # read to the end: the connection goes back to the pool
-                else:
-                    response.close()
+            await self._exchange(scope, URL(url, encoded=True), headers, bytes(body), send, ctx)
+        except asyncio.CancelledError:
+            if not watch.left:
+                raise
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            if ctx is not None:
+                ctx.disconnected = True
         finally:
-            gone.cancel()
-            await asyncio.gather(gone, return_exceptions=True)
+            watch.stop()
 
-    async def _pump(self, response: Any, decoder: StreamDecoder | None, gone: Any, send: Any, ctx: Any) -> bool:
-        """Copy the upstream body (decoded by ``decoder`` if any) to the client chunk by chunk,
-        until the end, a read error or the client's disconnect (``gone``), whichever comes
-        first; whether the body was read to its end."""
+    async def _exchange(self, scope: dict[str, Any], url: Any, headers: list[tuple[bytes, bytes]], body: bytes,
+                        send: Any, ctx: Any) -> None:
+        """Send the request upstream and stream its answer to the client, in the request's own
+        task (a client that goes away cancels it: :class:`_ClientWatch`)."""
         import aiohttp
 
-        async def copy() -> None:
+        try:
+            response = await self.client().request(
+                scope["method"], url, headers=[(_text(k), _text(v)) for k, v in headers], data=body,
+                allow_redirects=False)
+        except TimeoutError:  # aiohttp's time-outs are TimeoutErrors too
+            await self._fail(send, ctx, scope, 504, "timeout", "the upstream did not answer in time")
+            return
+        except aiohttp.ClientError as error:
+            await self._fail(send, ctx, scope, 502, "unreachable",
+                             f"the upstream could not be reached ({type(error).__name__})")
+            return
+        complete = False
+        try:
+            if not 100 <= response.status <= 599:  # no HTTP status: a broken upstream
+                await self._fail(send, ctx, scope, 502, "status",
+                                 f"the upstream answered with status {response.status}, which HTTP does not define")
+                return
+            encoding = response.headers.get("content-encoding")
+            coded = codings(encoding)
+            decode = bool(coded) and decodable(encoding)
+            if coded and not decode and not _accepts(_header(scope, b"accept-encoding"), coded):
+                await self._fail(send, ctx, scope, 502, "encoding",
+                                 f"the upstream answered in a content-encoding the gateway cannot decode "
+                                 f"(`{', '.join(coded)}`)")
+                return
+            drop = HOP_BY_HOP | hop_by_hop(response.raw_headers)  # with the names Connection lists
+            if decode:
+                drop |= {"content-encoding"}
+            out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
+            await send({"type": "http.response.start", "status": response.status, "headers": out})
+            complete = await self._pump(response, StreamDecoder(encoding) if decode else None, send, ctx)
+        finally:
+            if complete:
+                response.release()  # read to the end: the connection goes back to the pool
+            else:
+                response.close()
+
+    async def _pump(self, response: Any, decoder: StreamDecoder | None, send: Any, ctx: Any) -> bool:
+        """Copy the upstream body (decoded by ``decoder`` if any) to the client chunk by chunk,
+        until the end or a read error; whether the body was read to its end. (The client's
+        disconnect cancels it, see :class:`_ClientWatch`.)"""
+        import aiohttp
+
+        try:
             async for chunk in response.content.iter_any():
                 if decoder is not None:
                     chunk = decoder.decode(chunk)
@@ -179,33 +180,20 @@ class UpstreamProxy:
                 rest = decoder.flush()
                 if rest:
                     await send({"type": "http.response.body", "body": rest, "more_body": True})
-
-        copier = asyncio.ensure_future(copy())
-        try:
-            done, _ = await asyncio.wait({copier, gone}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not copier.done():
-                copier.cancel()
-            await asyncio.gather(copier, return_exceptions=True)
-        if copier in done:
-            error = copier.exception()
-            if error is not None:
-                if ctx is not None:
-                    ctx.upstream_error = "timeout" if isinstance(error, TimeoutError) else "broken"
-                if not isinstance(error, (aiohttp.ClientError, TimeoutError, ProviderError)):
-                    raise error
+        except (aiohttp.ClientError, TimeoutError, ProviderError) as error:
+            if ctx is not None:
+                ctx.upstream_error = "timeout" if isinstance(error, TimeoutError) else "broken"
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return error is None
-        if ctx is not None:
-            ctx.disconnected = True
-        return False
+            return False
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return True
 
-    async def _fail(self, send: Any, ctx: Any, scope: dict[str, Any], headers: Mapping[str, str], status: int,
-                    kind: str, message: str) -> None:
+    async def _fail(self, send: Any, ctx: Any, scope: dict[str, Any], status: int, kind: str, message: str) -> None:
         if ctx is not None:
             ctx.upstream_error = kind
         rid = ctx.request_id if ctx is not None else None
-        body, hdrs = error_response(wire_api(scope["path"], headers), status, message, decision_id=rid)
+        plain = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        body, hdrs = error_response(wire_api(scope["path"], plain), status, message, decision_id=rid)
         await send({"type": "http.response.start", "status": status, "headers": hdrs + [(b"x-aigw-upstream-error", kind.encode())]})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
@@ -272,6 +260,36 @@ def _text(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    """A request header's values (joined by ``, ``), ``""`` when absent."""
+    return ", ".join(v.decode("latin-1") for k, v in scope["headers"] if k.lower() == name)
+
+
+class _ClientWatch:
+    """Cancels the task that made it when the client goes away (``left``), until ``stop``:
+    one watching task per exchange, and the upstream request and the copy of its answer run
+    in the request's own task. A cancel the watch asked for lands on an await of that task
+    before ``stop`` (callbacks run only while the task waits); one asked for after ``stop``
+    is never made."""
+
+    def __init__(self, receive: Any) -> None:
+        self.task = asyncio.current_task()
+        self.left = False
+        self._active = True
+        self._watcher = asyncio.ensure_future(_disconnect(receive))
+        self._watcher.add_done_callback(self._done)
+
+    def _done(self, watcher: asyncio.Future[None]) -> None:
+        if self._active and not watcher.cancelled() and watcher.exception() is None:
+            self.left = True
+            assert self.task is not None
+            self.task.cancel()
+
+    def stop(self) -> None:
+        self._active = False
+        self._watcher.cancel()
 
 
 async def _disconnect(receive: Any) -> None:
