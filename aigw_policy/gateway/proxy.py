@@ -27,7 +27,7 @@ from .errors import error_response, wire_api
 from .hops import hop_by_hop
 from .keys import CREDENTIAL_HEADERS
 
-__all__ = ["HOP_BY_HOP", "UpstreamProxy", "upstream_api"]
+__all__ = ["HOP_BY_HOP", "UpstreamProxy", "upstream_api", "wire_text"]
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -128,7 +128,7 @@ class UpstreamProxy:
 
         try:
             response = await self.client().request(
-                scope["method"], url, headers=[(_text(k), _text(v)) for k, v in headers], data=body,
+                scope["method"], url, headers=[(wire_text(k), wire_text(v)) for k, v in headers], data=body,
                 allow_redirects=False)
         except TimeoutError:  # aiohttp's time-outs are TimeoutErrors too
             await self._fail(send, ctx, scope, 504, "timeout", "the upstream did not answer in time")
@@ -253,7 +253,7 @@ def _accepts(accept: str, coded: list[str]) -> bool:
     return all(weights.get(c, weights.get("*", 0.0)) > 0 for c in coded)
 
 
-def _text(raw: bytes) -> str:
+def wire_text(raw: bytes) -> str:
     """A header name or value as aiohttp takes it (it encodes them as UTF-8): UTF-8 bytes
     round-trip exactly; other bytes (obs-text) are read as latin-1."""
     try:

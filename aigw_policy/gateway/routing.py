@@ -27,12 +27,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..providers.encoding import SUPPORTED, decodable
+from ..providers.encoding import SUPPORTED, StreamDecoder, decodable
+from ..providers.errors import ProviderError
 from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
 from ..routing.rewrite import upstream_request
 from ..routing.secrets import Secrets
 from .hops import hop_by_hop
-from .proxy import HOP_BY_HOP
+from .proxy import HOP_BY_HOP, wire_text
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -55,19 +56,22 @@ class Answer:
     headers: list[tuple[bytes, bytes]]
     prefix: bytes
     rest: AsyncIterator[bytes] | None
-    response: Any  # httpx.Response, closed by `aclose`
+    response: Any  # aiohttp.ClientResponse, let go by `aclose`
     streaming: bool
 
     async def aclose(self) -> None:
-        await self.response.aclose()
+        _close(self.response)
 
 
 class Router:
-    """Sends attempts upstream. ``secrets``: where ``${secrets.get(...)}`` keys resolve;
-    ``client``: an ``httpx.AsyncClient`` (else one is made on first use and closed by
-    :meth:`aclose`); ``connect_timeout``: seconds to connect, at most (never more than the
-    attempt's own timeout); ``capture_limit``: bytes of a JSON answer read before it is served
-    (the rest then follows as it comes)."""
+    """Sends attempts upstream with aiohttp (the client of the single-upstream proxy too,
+    :class:`~aigw_policy.gateway.proxy.UpstreamProxy`). ``secrets``: where
+    ``${secrets.get(...)}`` keys resolve; ``client``: an ``aiohttp.ClientSession`` made with
+    ``auto_decompress=False`` (else one is made on first use and closed by :meth:`aclose`);
+    ``connect_timeout``: seconds to connect, at most (never more than the attempt's own
+    timeout); ``capture_limit``: bytes of a JSON answer read before it is served (the rest
+    then follows as it comes). An answer is decoded here (every coding the upstream was
+    offered, :data:`~aigw_policy.providers.encoding.SUPPORTED`), as the proxy decodes."""
 
     def __init__(self, secrets: Secrets | None = None, *, client: Any = None, connect_timeout: float = 5.0,
                  max_connections: int = 512, capture_limit: int = 32 * 1024 * 1024) -> None:
@@ -79,17 +83,16 @@ class Router:
 
     def client(self) -> Any:
         if self._client is None:
-            import httpx
+            import aiohttp
 
-            self._client = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=self.max_connections,
-                                    max_keepalive_connections=self.max_connections),
-                follow_redirects=False, trust_env=False)
+            self._client = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0),
+                auto_decompress=False, trust_env=False, skip_auto_headers=("Accept",))
         return self._client
 
     async def aclose(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
             self._client = None
 
     async def send(self, attempt: Attempt, scope: dict[str, Any], data: bytes, parsed: Any, *,
@@ -99,7 +102,8 @@ class Router:
         judge it. The outcome, and the answer when there is one to serve or replay.
         ``passthrough``: an attempt without a key sends the client's own credential (the
         middleware does not authenticate clients)."""
-        import httpx
+        import aiohttp
+        from yarl import URL
 
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         try:
@@ -111,39 +115,58 @@ class Router:
             _log.error("attempt %d to provider `%s` cannot be sent: %s", attempt.number, attempt.provider.id, error)
             return AttemptOutcome(error="connect", latency_ms=0.0), None
         limit = attempt.timeout_s
-        timeout = httpx.Timeout(limit, connect=min(self.connect_timeout, limit))
-        request = self.client().build_request(req.method, req.url, content=req.content, timeout=timeout,
-                                              headers=list(req.headers) + [("accept-encoding", ", ".join(SUPPORTED))])
+        timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=min(self.connect_timeout, limit),
+                                        sock_read=limit)
         t0 = time.perf_counter()
         response = None
         ttft = None
         try:
             async with asyncio.timeout(limit):
-                response = await self.client().send(request, stream=True)
+                response = await self.client().request(
+                    req.method, URL(req.url, encoded=True), data=req.content, timeout=timeout,
+                    headers=[(k, _wire(v)) for k, v in req.headers] + [("accept-encoding", ", ".join(SUPPORTED))],
+                    allow_redirects=False)
+                encoding = response.headers.get("content-encoding")
                 ctype = response.headers.get("content-type", "").lower()
-                streaming = response.status_code < 400 and any(t in ctype for t in _STREAM_TYPES)
-                chunks = response.aiter_bytes()
+                streaming = response.status < 400 and any(t in ctype for t in _STREAM_TYPES)
+                chunks = _chunks(response, StreamDecoder(encoding) if decodable(encoding) else None)
                 if streaming:
                     prefix = await anext(chunks, b"")
                     ttft = _ms(t0)
                     rest: AsyncIterator[bytes] | None = chunks
                 else:
-                    prefix, rest = await _read(chunks, ERROR_BODY_LIMIT if response.status_code >= 400
+                    prefix, rest = await _read(chunks, ERROR_BODY_LIMIT if response.status >= 400
                                                else self.capture_limit)
-        except (TimeoutError, httpx.TimeoutException):
-            await _close(response)
+        except TimeoutError:  # aiohttp's time-outs are TimeoutErrors too
+            _close(response)
             return AttemptOutcome(error="timeout", latency_ms=_ms(t0)), None
-        except httpx.HTTPError:
-            await _close(response)
+        except (aiohttp.ClientError, ProviderError):  # unreachable, cut, or a body that does not decode
+            _close(response)
             return AttemptOutcome(error="connect", latency_ms=_ms(t0)), None
-        plain = {k.lower(): v for k, v in response.headers.items()}
-        outcome = AttemptOutcome(response.status_code, latency_ms=_ms(t0), time_to_first_token_ms=ttft,
-                                 headers=plain, body=_parsed(prefix) if response.status_code >= 400 else None)
-        drop = HOP_BY_HOP | hop_by_hop(response.headers.raw)
-        if decodable(response.headers.get("content-encoding")):
+        plain: dict[str, str] = {}
+        for k, v in response.raw_headers:
+            name, value = k.decode("latin-1").lower(), v.decode("latin-1")
+            plain[name] = f"{plain[name]}, {value}" if name in plain else value
+        outcome = AttemptOutcome(response.status, latency_ms=_ms(t0), time_to_first_token_ms=ttft,
+                                 headers=plain, body=_parsed(prefix) if response.status >= 400 else None)
+        drop = HOP_BY_HOP | hop_by_hop(response.raw_headers)
+        if decodable(encoding):
             drop |= {"content-encoding"}
-        out = [(k, v) for k, v in response.headers.raw if k.lower().decode("latin-1") not in drop]
-        return outcome, Answer(response.status_code, out, prefix, rest, response, streaming)
+        out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
+        return outcome, Answer(response.status, out, prefix, rest, response, streaming)
+
+
+async def _chunks(response: Any, decoder: StreamDecoder | None) -> AsyncIterator[bytes]:
+    """The answer's body as it arrives, decoded by ``decoder`` if any (empty pieces skipped)."""
+    async for chunk in response.content.iter_any():
+        if decoder is not None:
+            chunk = decoder.decode(chunk)
+        if chunk:
+            yield chunk
+    if decoder is not None:
+        rest = decoder.flush()
+        if rest:
+            yield rest
 
 
 async def _read(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, AsyncIterator[bytes] | None]:
@@ -154,6 +177,16 @@ async def _read(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, AsyncI
         if len(buf) > limit:
             return bytes(buf), chunks
     return bytes(buf), None
+
+
+def _wire(value: str) -> str:
+    """A header value as aiohttp sends it (UTF-8): the client's bytes (read as latin-1 on the
+    way in) go out as they came, as the proxy sends them; a value of the policy's own that
+    latin-1 cannot hold goes out as UTF-8."""
+    try:
+        return wire_text(value.encode("latin-1"))
+    except UnicodeEncodeError:
+        return value
 
 
 def _ms(t0: float) -> float:
@@ -167,9 +200,13 @@ def _parsed(body: bytes) -> Any:
         return body.decode("utf-8", "replace")[:4096]
 
 
-async def _close(response: Any) -> None:
+def _close(response: Any) -> None:
+    """Let an answer go: its connection back to the pool when it was read to the end, else closed."""
     if response is not None:
-        await response.aclose()
+        if response.content.at_eof():
+            response.release()
+        else:
+            response.close()
 
 
 def stream_error_event(api: str, message: str) -> bytes:
@@ -216,7 +253,7 @@ MAX_EVENT = 1024 * 1024
 def served_app(answer: Answer, api: str, ctx: Any) -> Any:
     """An ASGI app that gives the exchange ``answer`` (already opened upstream) as if it came
     from the upstream now, so that the exchange streams it through as any other."""
-    import httpx
+    import aiohttp
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await receive()  # the request body, already sent upstream
@@ -251,9 +288,9 @@ def served_app(answer: Answer, api: str, ctx: Any) -> Any:
             if error is None:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
-            if not isinstance(error, httpx.HTTPError):
+            if not isinstance(error, (aiohttp.ClientError, TimeoutError, ProviderError)):
                 raise error
-            timeout = isinstance(error, httpx.TimeoutException)
+            timeout = isinstance(error, TimeoutError)
             ctx.upstream_error = "timeout" if timeout else "broken"
             if answer.streaming:  # bytes are out: no failover, the client is told in its stream
                 why = "the upstream went quiet" if timeout else "the upstream cut the stream"

@@ -30,6 +30,7 @@ class Reply:
     model: str | None = None
     key: str | None = None
     times: int = 1
+    gzip: bool = False  # a JSON answer compressed (`content-encoding: gzip`)
 
 
 class StubProvider:
@@ -89,7 +90,7 @@ class StubProvider:
         text = f"{self.name}:{model}"
         if not body.get("stream"):
             answer = (_anthropic_message(model, text) if anthropic else _openai_completion(model, text))
-            await _json(send, 200, answer, extra)
+            await _json(send, 200, answer, extra, gzip=reply.gzip)
             return
         events = _anthropic_events(model, text) if anthropic else _openai_events(model, text, body)
         data = b"".join(events)
@@ -149,8 +150,13 @@ def _anthropic_events(model: str, text: str) -> list[bytes]:
     return out
 
 
-async def _json(send: Any, status: int, obj: Any, extra: list[tuple[bytes, bytes]]) -> None:
+async def _json(send: Any, status: int, obj: Any, extra: list[tuple[bytes, bytes]], gzip: bool = False) -> None:
     data = json.dumps(obj).encode()
+    if gzip:
+        import gzip as gz
+
+        data = gz.compress(data)
+        extra = [*extra, (b"content-encoding", b"gzip")]
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(data)).encode())] + extra})

@@ -49,6 +49,17 @@ def test_key_failover_on_429(routed: Any, stubs: Any) -> None:
     assert quota["remaining_requests"] == 0 and quota["limit_requests"] == 60
 
 
+def test_a_compressed_answer_is_decoded_for_the_client_and_its_usage(routed: Any, stubs: Any) -> None:
+    stubs["alpha"][0].push(Reply(gzip=True))
+    raw = oai(routed).chat.completions.with_raw_response.create(model="gpt-4o", messages=MSG)
+    assert raw.parse().choices[0].message.content == "alpha:gpt-4o"
+    assert "content-encoding" not in raw.headers  # sent on decoded: identity
+    assert stubs["alpha"][0].seen[-1]["headers"]["accept-encoding"].startswith("gzip, deflate")
+    rec = record(routed, raw.headers["x-aigw-decision-id"])
+    assert rec["gen_ai.usage.input_tokens"] == OPENAI_USAGE["prompt_tokens"]
+    assert rec["aigw.usage.source"] != "estimate"
+
+
 def test_model_failover_on_5xx_charges_only_the_served_model(routed: Any, stubs: Any) -> None:
     before = (model_used(routed, "gpt-4o"), model_used(routed, "gpt-4o-mini"))
     stubs["alpha"][0].push(Reply(500, model="gpt-4o", times=2))
