@@ -35,6 +35,9 @@ _HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]{1,5})?")
 # pchar (RFC 3986 §3.3) without `;` (a parameter separator to some servers) and `%`
 _SAFE = "/:@!$&'()*+,=-._~"
 _HEX = frozenset(b"0123456789abcdefABCDEF")
+_PLAIN = re.compile(r"(?:/(?!\.\.?(?:/|$))[A-Za-z0-9:@!$&'()*+,=._~-]+)+/?")
+"""A path that is canonical as it stands: segments of unreserved characters (nothing encoded,
+no `.` or `..` segment, no empty one), an optional trailing `/`."""
 _ENCODED = {ord("/"): "/", ord("\\"): "\\", ord("."): ".", ord("%"): "%", ord("?"): "?", ord("#"): "#",
             ord(";"): ";"}
 
@@ -56,6 +59,8 @@ def encode_segment(text: str) -> str:
 def canonical_path(raw: str) -> tuple[str, str]:
     """``(decoded, encoded)`` canonical forms of a raw (still percent-encoded) path, or
     :class:`PathError` saying what makes it ambiguous."""
+    if _PLAIN.fullmatch(raw):  # the usual API path: nothing to decode or resolve
+        return raw, raw
     if not raw.startswith("/"):
         raise PathError("the request target must be a path starting with `/`")
     out = bytearray()
