@@ -162,11 +162,11 @@ class Exchange:
         if decision.verdict != "allow":
             await self.deny(decision)
             return
-        scope, data = self._rewrite(decision, body, body_obj)
+        scope, data, parsed = self._rewrite(decision, body, body_obj)
         if getattr(decision, "route", None) is not None:  # an `ai-gateway` action chose where it goes
             from .routing import route
 
-            await route(self, decision, scope, data, None)
+            await route(self, decision, scope, data, parsed)
             return
         await self.forward(decision, scope, data, self.mw.app)
 
@@ -261,8 +261,9 @@ class Exchange:
             req["ai"] = {"provider": self.mw.provider}
         return req
 
-    def _rewrite(self, decision: Any, raw: bytes, body: Any) -> tuple[dict[str, Any], bytes]:
-        """The scope and body the app sees: the decision's effects applied."""
+    def _rewrite(self, decision: Any, raw: bytes, body: Any) -> tuple[dict[str, Any], bytes, Any]:
+        """The scope and body the app sees, the decision's effects applied, and that body
+        parsed (what ``raw`` or its rewrite holds: routing builds each attempt from it)."""
         effects = decision.effects
         ai = decision.ai
         scope = dict(self.scope)
@@ -285,6 +286,7 @@ class Exchange:
                 changed = True
             if changed:
                 raw = json.dumps(new, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+                body = new
         was = f"/models/{model['from']}:" if model and model.get("to") and model.get("from") else None
         if was is not None and was in path:  # Gemini: the model is in the path (one segment)
             wire = encode_path(path).replace(encode_path(was), f"/models/{encode_segment(model['to'])}:")
@@ -303,7 +305,7 @@ class Exchange:
         headers.append((DECISION_HEADER.encode(), self.ctx.request_id.encode()))
         scope["headers"] = headers
         scope["aigw"] = self.ctx
-        return scope, raw
+        return scope, raw, body
 
     # -- answers -----------------------------------------------------------------------------
 
