@@ -53,6 +53,7 @@ class Observer:
         self._providers: set[str] = set()
         self.registry: Any = None
         self.reloads: Any = None
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         if prometheus:
             self._setup_prometheus()
         self._tracer: Any = None
@@ -147,31 +148,40 @@ class Observer:
 
     def _prometheus(self, r: dict[str, Any], model: str) -> None:
         provider = r.get("gen_ai.provider.name") or ""
-        self.requests.labels(r.get("aigw.verdict") or "", str(r.get("http.response.status_code") or ""),
-                             r.get("aigw.rule") or "", provider, model).inc()
-        self.latency.labels(provider, str(bool(r.get("aigw.request.stream"))).lower()).observe(r["aigw.latency_ms"] / 1000)
+        self._child(self.requests, r.get("aigw.verdict") or "", str(r.get("http.response.status_code") or ""),
+                    r.get("aigw.rule") or "", provider, model).inc()
+        self._child(self.latency, provider, str(bool(r.get("aigw.request.stream"))).lower()).observe(
+            r["aigw.latency_ms"] / 1000)
         self.overhead.observe(r["aigw.overhead_ms"] / 1000)
         for kind in ("input", "output"):
             n = r.get(f"gen_ai.usage.{kind}_tokens")
             if n is not None:
-                self.tokens.labels(kind, provider, model).observe(n)
+                self._child(self.tokens, kind, provider, model).observe(n)
         if r.get("aigw.cost_usd"):
-            self.cost.labels(provider, model).inc(r["aigw.cost_usd"])
+            self._child(self.cost, provider, model).inc(r["aigw.cost_usd"])
         for lim in r.get("aigw.limits") or ():
-            self.limit_outcomes.labels(lim["name"], lim["outcome"]).inc()
+            self._child(self.limit_outcomes, lim["name"], lim["outcome"]).inc()
         if r.get("aigw.upstream.error"):
-            self.upstream_errors.labels(r["aigw.upstream.error"]).inc()
+            self._child(self.upstream_errors, r["aigw.upstream.error"]).inc()
         if r.get("aigw.client.disconnected"):
             self.disconnects.inc()
         would = r.get("aigw.would_deny")
         if would:  # labels from the policy (its rule names) and status codes: bounded
-            self.would_deny.labels(would.get("rule") or "", str(would.get("status") or "")).inc()
+            self._child(self.would_deny, would.get("rule") or "", str(would.get("status") or "")).inc()
         tried = r.get("aigw.route.attempts") or ()
         for i, a in enumerate(tried):
             label = self.provider_label(a.get("provider"))
-            self.attempts.labels(label, attempt_outcome(a.get("status"), a.get("error"))).inc()
+            self._child(self.attempts, label, attempt_outcome(a.get("status"), a.get("error"))).inc()
             if i < len(tried) - 1:
-                self.failovers.labels(label).inc()
+                self._child(self.failovers, label).inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, remembered (label values are bounded sets, see above)."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def provider_label(self, provider: str | None) -> str:
         """A routed provider's label value: itself while fewer than ``max_models`` providers
