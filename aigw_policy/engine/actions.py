@@ -56,7 +56,8 @@ def _deny(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) ->
     tpl = action.templates.get("message")
     message = text_of(_render(flow, rule, action, phase, tpl, "message")) if tpl is not None else None
     reason = message or f"denied by rule `{rule.label}`"
-    flow.rec.outcome(f"denied {status}")
+    if flow.rec.on:  # the text is built only for the record
+        flow.rec.outcome(f"denied {status}")
     return Stop("deny", status, reason, "deny", body=message)
 
 
@@ -67,7 +68,8 @@ def _custom_response(flow: Flow, rule: CompiledRule, action: CompiledAction, pha
     body = text_of(_render(flow, rule, action, phase, tpl, "body")) if tpl is not None else ""
     headers = {k: _header_value(flow, rule, action, phase, t, f"headers.{k}")
                for k, t in action.templates.get("headers", {}).items()}
-    flow.rec.outcome(f"responded {status}")
+    if flow.rec.on:  # the text is built only for the record
+        flow.rec.outcome(f"responded {status}")
     return Stop("deny", status, f"answered by the gateway with {status} (rule `{rule.label}`)",
                 "custom-response", headers=headers, body=body)
 
@@ -168,7 +170,8 @@ def _model_access(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
             flow.rec.outcome(f"model {full} allowed")
         return None
     status = cfg.status_code or 403
-    flow.rec.outcome(f"denied {status}: {reason}")
+    if flow.rec.on:  # the text is built only for the record
+        flow.rec.outcome(f"denied {status}: {reason}")
     return Stop("deny", status, reason, "model-access", body=reason)
 
 
