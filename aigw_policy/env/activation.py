@@ -123,8 +123,7 @@ def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_len
     act["identity.labels"] = dict(labels) if labels else {}
     cel_ai = ai.to_cel()
     act["ai"] = cel_ai
-    for k, v in zip(_AI_KEYS, cel_ai.values()):
-        act[k] = v
+    act.update(zip(_AI_KEYS, cel_ai.values()))
     act["vars"] = {}
     act["limits"] = {}
     act["actions"] = {"ngrok": {}}

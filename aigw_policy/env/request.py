@@ -237,7 +237,11 @@ def _deep_json(req: Request) -> bool:
     request object, as :func:`_too_deep` counts): only its fields of any JSON can; the typed
     ones are a few levels deep by their models."""
     body = req.request.body
-    if type(body) in _CONTAINERS and _nests(body, MAX_DEPTH - 2):  # request, body
+    kind = type(body)
+    if kind in _CONTAINERS:
+        if _nests(body, MAX_DEPTH - 2):  # request, body
+            return True
+    elif kind not in _LEAVES and _too_deep(body, MAX_DEPTH - 2):  # another mapping
         return True
     for value in req.conn.values():
         if type(value) not in _LEAVES and _too_deep(value, MAX_DEPTH - 2):
