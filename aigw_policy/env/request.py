@@ -246,12 +246,13 @@ def _deep_json(req: Request) -> bool:
     for value in req.conn.values():
         if type(value) not in _LEAVES and _too_deep(value, MAX_DEPTH - 2):
             return True
-    for extra in (req.endpoint, req.req):
-        if extra is not None and _too_deep(extra, MAX_DEPTH - 1):
-            return True
+    if req.endpoint is not None and _too_deep(req.endpoint, MAX_DEPTH - 1):
+        return True
+    if req.req is not None and _too_deep(req.req, MAX_DEPTH - 1):
+        return True
     if req.response is not None and _too_deep(req.response.body, MAX_DEPTH - 2):
         return True
-    return any(_too_deep(a.body, MAX_DEPTH - 3) for a in req.attempts or ())  # attempts, attempt, body
+    return bool(req.attempts) and any(_too_deep(a.body, MAX_DEPTH - 3) for a in req.attempts)  # attempts, attempt, body
 
 
 _CONTAINERS = (dict, list)
