@@ -27,7 +27,7 @@ from ..limits.model import Charge
 from ..providers import AiRequest, PriceBook
 from .compile import CompiledPolicy
 from ..env.request import Identity
-from .flow import Flow, Stop
+from .flow import Flow, LimitEntry, Stop
 from .trace import TraceRecorder
 
 __all__ = ["MAX_KEPT", "Parked", "park"]
@@ -36,6 +36,9 @@ _AI_FIELDS = tuple(f.name for f in fields(AiRequest))
 _PROMPT = _AI_FIELDS.index("prompt")
 _ALWAYS = frozenset(("ai", "vars", "limits", "actions"))
 _ai_values = attrgetter(*_AI_FIELDS)  # the AiRequest's fields, in order: AiRequest(*values) again
+# a limit entry packed as its fields' values (pickling the slotted dataclass itself is ~10x slower)
+_entry_values = attrgetter(*(f.name for f in fields(LimitEntry)))
+_identity = Identity.model_validate  # the dump of a valid identity: the same Identity again
 
 
 class Parked:
@@ -60,11 +63,10 @@ class Parked:
             return self.flow
         (act, ai_values, identity, entries, charges, effects, errors, notes, store_error, reserved,
          lowered, model, provider, deferred, prompt_chars, would_deny) = pickle.loads(self.blob)
-        flow = Flow(cp, rid, self.now, act, AiRequest(*ai_values), Identity.model_construct(**identity),
-                    prices, False)
+        flow = Flow(cp, rid, self.now, act, AiRequest(*ai_values), _identity(identity), prices, False)
         if self.trace is not None:
             flow.rec = TraceRecorder(list(self.trace))
-        flow.limit_entries = entries
+        flow.limit_entries = {name: LimitEntry(*values) for name, values in entries}
         rules = cp.request_rules
         flow.charges = [(rules[r], rules[r].actions[a], _charge(rules[r].actions[a], key, cost, shard))
                         for r, a, key, cost, shard in charges]
@@ -130,7 +132,8 @@ def park(flow: Flow, explicit: bool, kept: dict[str, bool] | None = None) -> Par
     identity = flow.identity.model_dump(exclude_none=True)
     charges = [(rule.position, _index(rule.actions, action), charge.key, charge.cost, charge.shard)
                for rule, action, charge in flow.charges]
-    state = (act, ai_values, identity, flow.limit_entries, charges, flow.effects, flow.errors,
+    entries = [(name, _entry_values(e)) for name, e in flow.limit_entries.items()]
+    state = (act, ai_values, identity, entries, charges, flow.effects, flow.errors,
              flow.notes, flow.store_error, flow.reserved, flow.lowered_output, flow.model,
              flow.provider, flow.deferred, prompt_chars, flow.would_deny)
     trace = list(flow.trace) if flow.trace is not None else None
