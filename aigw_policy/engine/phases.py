@@ -88,9 +88,9 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
     resp = flow.response
     act["res.status_code"] = resp.get("status_code", 200)
     given = resp.get("headers")
-    headers = _lower_headers(given) if given else {}
-    act["res.headers"] = headers
-    ctype = headers.get("content-type")
+    lowered = _lower_headers(given) if given else {}
+    act["res.headers"] = lowered
+    ctype = lowered.get("content-type")
     if ctype:
         act["res.content_type"] = ctype[0].split(";", 1)[0].strip()
         act["res.content_type.raw"] = ctype[0]

@@ -78,9 +78,9 @@ def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_len
         low = k.lower()
         have = headers.get(low)
         if have is None:
-            headers[low] = list(v) if type(v) is list else [v]
+            headers[low] = list(v) if isinstance(v, list) else [v]
         else:
-            have.extend(v if type(v) is list else (v,))
+            have.extend(v if isinstance(v, list) else (v,))
     act["req.method"] = http.method.upper()
     act["req.url"] = url
     act["req.headers"] = headers

@@ -135,7 +135,7 @@ class Request(_Model):
             if not isinstance(data, Mapping):
                 raise RequestError([("", f"a request is a JSON object, not {_kind(data)}")])
         try:
-            req = _validate(data)
+            req = cls.__pydantic_validator__.validate_python(data)  # model_validate, one call less
         except ValidationError as error:
             if _too_deep(data, MAX_DEPTH):
                 raise RequestError([("", f"the request is nested more than {MAX_DEPTH} levels deep")]) from None
@@ -151,9 +151,6 @@ class Request(_Model):
 
     def unix_now(self) -> float | None:
         return self.now.timestamp() if self.now is not None else None
-
-
-_validate = Request.__pydantic_validator__.validate_python
 
 
 def parse_time(text: str) -> datetime:
@@ -252,7 +249,8 @@ def _deep_json(req: Request) -> bool:
         return True
     if req.response is not None and _too_deep(req.response.body, MAX_DEPTH - 2):
         return True
-    return bool(req.attempts) and any(_too_deep(a.body, MAX_DEPTH - 3) for a in req.attempts)  # attempts, attempt, body
+    attempts = req.attempts
+    return attempts is not None and any(_too_deep(a.body, MAX_DEPTH - 3) for a in attempts)  # attempts, attempt, body
 
 
 _CONTAINERS = (dict, list)
