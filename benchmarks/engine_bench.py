@@ -13,10 +13,13 @@ that limits stay under their caps) is decided by:
 (b) ``Engine.evaluate`` without trace (in-memory limits);
 (c) ``Engine.evaluate`` with the full trace.
 
-Prints the median microseconds per decision, decisions per second and (b)/(a). Then the
-scaling line: the median decision of a policy of N rules keyed on ``identity.team`` and
-``ai.model`` (the matching rule is near the end) against the same policy of 10 rules.
-No assertions: a benchmark, not a test.
+The three are interleaved: ``--rounds`` rounds, each timing (a), (b) and (c) in turn for
+``--seconds / --rounds``, so a change of the machine's load hits all three alike. Prints the
+median microseconds per decision (the median over all rounds' samples), decisions per
+second, (b)/(a) as the median of the rounds' ratios with their range, and the load average
+before and after. Then the scaling line: the median decision of a policy of N rules keyed
+on ``identity.team`` and ``ai.model`` (the matching rule is near the end) against the same
+policy of 10 rules. No assertions: a benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import argparse
 import fnmatch
 import gc
 import itertools
+import os
 import statistics
 import sys
 import time
@@ -199,34 +203,69 @@ FLOORS: dict[str, Callable[[Floor, dict[str, Any], float], tuple[str, int]]] = {
 # ---------------------------------------------------------------------------------------------
 
 
-def median_us(fn: Callable[[Any, float], Any], inputs: list[Any], seconds: float) -> float:
+def samples_ns(fn: Callable[[Any, float], Any], inputs: list[Any], seconds: float, start: int, now: float) -> tuple[
+        list[int], int, float]:
+    """Time ``fn`` on each input in turn (from ``start``) for ``seconds``: the samples (ns),
+    where the next round starts, and the clock it reached."""
     gc.collect()
     samples: list[int] = []
     clock = time.perf_counter_ns
     deadline = time.perf_counter() + seconds
-    now = T0
-    for r in itertools.cycle(inputs):
+    n = len(inputs)
+    i = start
+    while True:
+        r = inputs[i % n]
+        i += 1
         now += 0.001
         t = clock()
         fn(r, now)
         samples.append(clock() - t)
         if len(samples) % 256 == 0 and time.perf_counter() > deadline:
-            break
-    return statistics.median(samples) / 1000
+            return samples, i, now
 
 
-def examples(seconds: float) -> None:
-    print(f"{'policy':<20} {'floor us':>9} {'engine us':>10} {'ratio':>6} {'decisions/s':>12} {'traced us':>10}")
+def median_us(fn: Callable[[Any, float], Any], inputs: list[Any], seconds: float) -> float:
+    return statistics.median(samples_ns(fn, inputs, seconds, 0, T0)[0]) / 1000
+
+
+def examples(seconds: float, rounds: int) -> None:
+    print(f"load average {_load()}")
+    print(f"{'policy':<20} {'floor us':>9} {'engine us':>10} {'ratio':>6} {'(range)':>12} {'decisions/s':>12} "
+          f"{'traced us':>10}")
     for name, floor in FLOORS.items():
         policy = ap.load(EXAMPLES / f"{name}.aigw")
         reqs = requests_for(name)
         f = Floor()
-        a = median_us(lambda r, now: floor(f, r, now), reqs, seconds)
         engine = ap.Engine(policy, store=MemoryStore())
-        b = median_us(lambda r, now: engine.evaluate(r, now=now, expect_response=False), reqs, seconds)
         traced = ap.Engine(policy, store=MemoryStore(), trace=True)
-        c = median_us(lambda r, now: traced.evaluate(r, now=now, expect_response=False), reqs, seconds)
-        print(f"{name:<20} {a:>9.1f} {b:>10.1f} {b / a:>6.2f} {1e6 / b:>12,.0f} {c:>10.1f}")
+        runs: list[Callable[[Any, float], Any]] = [
+            lambda r, now: floor(f, r, now),
+            lambda r, now: engine.evaluate(r, now=now, expect_response=False),
+            lambda r, now: traced.evaluate(r, now=now, expect_response=False),
+        ]
+        every: list[list[int]] = [[], [], []]
+        ratios = []
+        at = [0, 0, 0]  # each keeps its own requests and clock: its limits see one steady stream
+        clocks = [T0, T0, T0]
+        for _ in range(rounds):
+            medians = []
+            for k, fn in enumerate(runs):
+                got, at[k], clocks[k] = samples_ns(fn, reqs, seconds / rounds, at[k], clocks[k])
+                every[k].extend(got)
+                medians.append(statistics.median(got))
+            ratios.append(medians[1] / medians[0])
+        a, b, c = (statistics.median(x) / 1000 for x in every)
+        spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
+        print(f"{name:<20} {a:>9.1f} {b:>10.1f} {statistics.median(ratios):>6.2f} {spread:>12} {1e6 / b:>12,.0f} "
+              f"{c:>10.1f}")
+    print(f"load average {_load()}")
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def indexed_policy(n: int) -> str:
@@ -255,10 +294,11 @@ def scaling(n: int, seconds: float) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rules", type=int, default=10_000)
-    p.add_argument("--seconds", type=float, default=1.0)
+    p.add_argument("--seconds", type=float, default=1.0, help="time per policy for each of floor, engine, traced")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds the time is split into")
     args = p.parse_args(argv)
     print(f"python {sys.version.split()[0]}")
-    examples(args.seconds)
+    examples(args.seconds, max(1, args.rounds))
     print()
     scaling(args.rules, args.seconds)
 

@@ -56,7 +56,8 @@ def _deny(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) ->
     tpl = action.templates.get("message")
     message = text_of(_render(flow, rule, action, phase, tpl, "message")) if tpl is not None else None
     reason = message or f"denied by rule `{rule.label}`"
-    flow.rec.outcome(f"denied {status}")
+    if flow.rec.on:  # the text is built only for the record
+        flow.rec.outcome(f"denied {status}")
     return Stop("deny", status, reason, "deny", body=message)
 
 
@@ -67,7 +68,8 @@ def _custom_response(flow: Flow, rule: CompiledRule, action: CompiledAction, pha
     body = text_of(_render(flow, rule, action, phase, tpl, "body")) if tpl is not None else ""
     headers = {k: _header_value(flow, rule, action, phase, t, f"headers.{k}")
                for k, t in action.templates.get("headers", {}).items()}
-    flow.rec.outcome(f"responded {status}")
+    if flow.rec.on:  # the text is built only for the record
+        flow.rec.outcome(f"responded {status}")
     return Stop("deny", status, f"answered by the gateway with {status} (rule `{rule.label}`)",
                 "custom-response", headers=headers, body=body)
 
@@ -155,21 +157,36 @@ def _model_access(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
     cfg = action.config
     model = flow.model or ""
     full = f"{flow.provider}/{model}"
-    denied_by = next((p for p in cfg.deny or () if fnmatch.fnmatchcase(full, p) or fnmatch.fnmatchcase(model, p)), None)
     reason = None
-    if denied_by is not None:
+    if cfg.deny and _any_match(tuple(cfg.deny), full, model):
+        denied_by = next(p for p in cfg.deny if fnmatch.fnmatchcase(full, p) or fnmatch.fnmatchcase(model, p))
         reason = f"model `{full}` is denied by `{denied_by}` (rule `{rule.label}`)"
-    elif cfg.allow is not None and not any(
-        fnmatch.fnmatchcase(full, p) or fnmatch.fnmatchcase(model, p) for p in cfg.allow
-    ):
+    elif cfg.allow is not None and not _any_match(tuple(cfg.allow), full, model):
         reason = f"model `{full}` is not among the models rule `{rule.label}` allows"
     if reason is None:
         if flow.rec.on:  # the text is built only for the record
             flow.rec.outcome(f"model {full} allowed")
         return None
     status = cfg.status_code or 403
-    flow.rec.outcome(f"denied {status}: {reason}")
+    if flow.rec.on:  # the text is built only for the record
+        flow.rec.outcome(f"denied {status}: {reason}")
     return Stop("deny", status, reason, "model-access", body=reason)
+
+
+def _any_match(patterns: tuple[str, ...], full: str, model: str) -> bool:
+    """Whether ``provider/model`` or ``model`` matches one of the glob ``patterns``
+    (``fnmatch.fnmatchcase`` of each, in one regex)."""
+    if not patterns:
+        return False
+    match = _matcher(patterns)
+    return match(full) is not None or match(model) is not None
+
+
+@lru_cache(maxsize=1024)
+def _matcher(patterns: tuple[str, ...]) -> Any:
+    """One compiled regex for a pattern list (pure, so caching is safe; the lists are the
+    policy's, a few per document)."""
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)).match
 
 
 def _max_tokens(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:

@@ -30,8 +30,8 @@ class Decision:
         "_flow",
         "_now",
         "_policy",
+        "_span",
         "_stop",
-        "at",
         "complete",
         "id",
         "kind",
@@ -55,8 +55,6 @@ class Decision:
     kind: str
     """What decided: ``deny``, ``custom-response``, ``allow``, ``limit``, ``error``,
     ``store``, ``default``, ... (``decided_by`` in the JSON form)."""
-    at: dict[str, Any] | None
-    """The source location of the deciding rule or action."""
     complete: bool
     """True once the response phase ran (the request is finished)."""
     _now: str | float
@@ -64,6 +62,12 @@ class Decision:
     _stop: Any
     _details: dict[str, Any] | None
     _policy: Any
+    _span: Any
+
+    @property
+    def at(self) -> dict[str, Any] | None:
+        """The source location of the deciding rule or action."""
+        return span_dict(self._span)
 
     @property
     def now(self) -> str:
@@ -184,7 +188,7 @@ class Decision:
         self.rule = rule_label
         self.phase = phase
         self.kind = kind
-        self.at = None
+        self._span = None
         self.complete = complete
         self._flow = flow
         self._stop = stop
@@ -192,10 +196,9 @@ class Decision:
         self._policy = cp
         if stop is not None:
             rule = stop.rule
-            span = (stop.span if stop.span is not None
-                    else stop.action.span if stop.action is not None and stop.action.span is not None
-                    else rule.span if rule is not None else None)
-            self.at = span_dict(span)
+            self._span = (stop.span if stop.span is not None
+                          else stop.action.span if stop.action is not None and stop.action.span is not None
+                          else rule.span if rule is not None else None)
         if not complete and snapshot:
             self.detach()  # the flow goes on in complete(): take the snapshot now
         return self

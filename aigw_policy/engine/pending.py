@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 from ..analysis.free_vars import FreeVars
@@ -26,14 +27,18 @@ from ..limits.model import Charge
 from ..providers import AiRequest, PriceBook
 from .compile import CompiledPolicy
 from ..env.request import Identity
-from .flow import Flow, Stop
+from .flow import Flow, LimitEntry, Stop
 from .trace import TraceRecorder
 
-__all__ = ["Parked", "park"]
+__all__ = ["MAX_KEPT", "Parked", "park"]
 
 _AI_FIELDS = tuple(f.name for f in fields(AiRequest))
 _PROMPT = _AI_FIELDS.index("prompt")
 _ALWAYS = frozenset(("ai", "vars", "limits", "actions"))
+_ai_values = attrgetter(*_AI_FIELDS)  # the AiRequest's fields, in order: AiRequest(*values) again
+# a limit entry packed as its fields' values (pickling the slotted dataclass itself is ~10x slower)
+_entry_values = attrgetter(*(f.name for f in fields(LimitEntry)))
+_identity = Identity.model_validate  # the dump of a valid identity: the same Identity again
 
 
 class Parked:
@@ -58,11 +63,10 @@ class Parked:
             return self.flow
         (act, ai_values, identity, entries, charges, effects, errors, notes, store_error, reserved,
          lowered, model, provider, deferred, prompt_chars, would_deny) = pickle.loads(self.blob)
-        flow = Flow(cp, rid, self.now, act, AiRequest(*ai_values), Identity.model_construct(**identity),
-                    prices, False)
+        flow = Flow(cp, rid, self.now, act, AiRequest(*ai_values), _identity(identity), prices, False)
         if self.trace is not None:
             flow.rec = TraceRecorder(list(self.trace))
-        flow.limit_entries = entries
+        flow.limit_entries = {name: LimitEntry(*values) for name, values in entries}
         rules = cp.request_rules
         flow.charges = [(rules[r], rules[r].actions[a], _charge(rules[r].actions[a], key, cost, shard))
                         for r, a, key, cost, shard in charges]
@@ -91,16 +95,34 @@ def _read_later(key: str, reads: FreeVars) -> bool:
     return key in _ALWAYS or reads.reads(key)
 
 
-def park(flow: Flow, explicit: bool) -> Parked:
+MAX_KEPT = 4096
+"""Activation keys whose answer :func:`park` remembers (``kept``); past it, it asks again."""
+
+
+def park(flow: Flow, explicit: bool, kept: dict[str, bool] | None = None) -> Parked:
     """Pack ``flow`` (which is not changed) for a later ``complete()``. A routed request
     keeps its live state: its attempts change it, and after ``on_error: continue`` the rest
-    of the request phase reads all of it."""
+    of the request phase reads all of it.
+
+    ``kept``: whether a response-phase text can read each activation key, remembered
+    across the requests of one compiled policy (the caller keeps one per policy): the same
+    keys come with every request, and each answer is a walk over the policy's reads."""
     if flow.route is not None:
         return Parked(flow.now, explicit, None, flow.stop, None, flow)
     reads = flow.cp.response_reads
-    act = {k: v for k, v in flow.act.items() if _read_later(k, reads)}
+    if kept is None:
+        kept = {}
+    act = {}
+    for k, v in flow.act.items():
+        keep = kept.get(k)
+        if keep is None:
+            keep = _read_later(k, reads)
+            if len(kept) < MAX_KEPT:
+                kept[k] = keep
+        if keep:
+            act[k] = v
     ai = flow.ai
-    ai_values = tuple(getattr(ai, f) for f in _AI_FIELDS)
+    ai_values = _ai_values(ai)
     prompt_chars = flow.prompt_chars
     if not reads.reads("ai.prompt"):
         prompt_chars = len(ai.prompt) if prompt_chars is None else prompt_chars
@@ -110,7 +132,8 @@ def park(flow: Flow, explicit: bool) -> Parked:
     identity = flow.identity.model_dump(exclude_none=True)
     charges = [(rule.position, _index(rule.actions, action), charge.key, charge.cost, charge.shard)
                for rule, action, charge in flow.charges]
-    state = (act, ai_values, identity, flow.limit_entries, charges, flow.effects, flow.errors,
+    entries = [(name, _entry_values(e)) for name, e in flow.limit_entries.items()]
+    state = (act, ai_values, identity, entries, charges, flow.effects, flow.errors,
              flow.notes, flow.store_error, flow.reserved, flow.lowered_output, flow.model,
              flow.provider, flow.deferred, prompt_chars, flow.would_deny)
     trace = list(flow.trace) if flow.trace is not None else None

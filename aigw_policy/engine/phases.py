@@ -58,7 +58,7 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
     stop = flow.stop
     if stop is not None and stop.verdict == "deny":
         status = stop.status or 403
-        headers = dict(stop.headers or {})
+        headers = dict(stop.headers) if stop.headers else {}
         flow.response = {"status_code": status, "headers": headers, "body": stop.body}
     else:
         flow.upstream = True
@@ -87,9 +87,10 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
             yield from settle_served(flow, resp, usage, cost)
     resp = flow.response
     act["res.status_code"] = resp.get("status_code", 200)
-    headers = _lower_headers(resp.get("headers") or {})
-    act["res.headers"] = headers
-    ctype = headers.get("content-type")
+    given = resp.get("headers")
+    lowered = _lower_headers(given) if given else {}
+    act["res.headers"] = lowered
+    ctype = lowered.get("content-type")
     if ctype:
         act["res.content_type"] = ctype[0].split(";", 1)[0].strip()
         act["res.content_type.raw"] = ctype[0]
@@ -114,13 +115,15 @@ def continue_phase(flow: Flow, rule: CompiledRule, action: int) -> Steps:
 
 def _phase(flow: Flow, phase: str, start: int = 0) -> Steps:
     cp = flow.cp
-    rules = cp.rules(phase)  # type: ignore[arg-type]
-    index = cp.request_index if phase == REQ else cp.response_index
+    if phase == REQ:
+        rules, index = cp.request_rules, cp.request_index
+    else:
+        rules, index = cp.response_rules, cp.response_index
     act = flow.act
     rec = flow.rec
     on = rec.on  # production records nothing: it skips the calls
     order = index.candidates(act, start) if index is not None else None
-    seq: Any = order if order is not None else rules[start:]
+    seq: Any = order if order is not None else rules[start:] if start else rules
     k = 0
     n = len(seq)
     due = start  # the next rule in document order: those before a candidate were skipped by the index

@@ -108,6 +108,7 @@ class Engine(RoutingMixin):
         # being completed: the future gets the decision, or None when the completion failed
         self._running: dict[str, tuple[Parked, Future[Decision | None]]] = {}
         self._done: OrderedDict[str, Decision] = OrderedDict()
+        self._kept: dict[str, bool] = {}  # activation key -> a response-phase text can read it (park)
         self.route_metrics: RouteMetrics = route_metrics if route_metrics is not None else MemoryRouteMetrics()
 
     @property
@@ -325,7 +326,7 @@ class Engine(RoutingMixin):
         """Keep a forwarded request for complete(). Returns the ids dropped past
         ``max_pending`` (their reservations are for the caller to release), and whether the
         live ``flow`` itself was kept (its state could not be packed)."""
-        parked = park(flow, explicit)
+        parked = park(flow, explicit, self._kept)
         evicted = []
         with self._lock:
             self._done.pop(flow.rid, None)

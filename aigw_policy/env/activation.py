@@ -41,15 +41,15 @@ def format_now(now: float) -> str:
 
 
 def classify_request(req: Request, counter: Any = None) -> AiRequest:
-    http = req.request
-    payload = {"method": http.method, "url": http.url, "headers": http.headers, "body": http.body}
+    payload = req.request.__dict__  # method, url, headers, body: what classify reads (it only reads)
     override = req.ai
-    kwargs: dict[str, Any] = {}
-    if counter is not None:
-        kwargs["counter"] = counter
     try:
-        ai = classify(payload, provider=override.provider if override else None,
-                      operation=override.operation if override else None, **kwargs)
+        if override is None and counter is None:
+            ai = classify(payload)
+        else:
+            kwargs: dict[str, Any] = {} if counter is None else {"counter": counter}
+            ai = classify(payload, provider=override.provider if override else None,
+                          operation=override.operation if override else None, **kwargs)
     except ProviderError as error:
         field = "ai.provider" if "provider" in str(error) else "ai.operation"
         raise RequestError([(field, str(error))]) from None
@@ -65,16 +65,22 @@ def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_len
     ``url_parts=False`` skips splitting the URL when no text of the policy reads it."""
     http = req.request
     url = http.url
-    act: dict[str, Any] = {}
     host = ""
     if url_parts:
         parts = _url_entries(url) if len(url) <= 2048 else _split_url(url)
+        act: dict[str, Any] = dict(parts)
         if parts:
-            act.update(parts)
             host = parts["req.url.host"]
+    else:
+        act = {}
     headers: dict[str, list[str]] = {}
     for k, v in http.headers.items():
-        headers.setdefault(k.lower(), []).extend(v if isinstance(v, list) else (v,))
+        low = k.lower()
+        have = headers.get(low)
+        if have is None:
+            headers[low] = list(v) if isinstance(v, list) else [v]
+        else:
+            have.extend(v if isinstance(v, list) else (v,))
     act["req.method"] = http.method.upper()
     act["req.url"] = url
     act["req.headers"] = headers
@@ -100,27 +106,33 @@ def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_len
             act["req.content_length"] = len(body.encode())
         else:
             act["req.content_length"] = len(json.dumps(body, separators=(",", ":")).encode())
-    _flatten("conn", req.conn, act)
+    if req.conn:
+        _flatten("conn", req.conn, act)
     if req.endpoint:
         _flatten("endpoint", req.endpoint, act)
     if req.req:
         _flatten("req", req.req, act)
     if time_now:
         act["time.now"] = format_now(now)
-    ident = req.identity
-    for name in _IDENTITY:
-        value = getattr(ident, name)
+    ident = req.identity.__dict__  # the validated fields, by name
+    for name, key in _IDENTITY_KEYS:
+        value = ident[name]
         if value is not None:
-            act["identity." + name] = value
-    act["identity.labels"] = dict(ident.labels) if ident.labels else {}
+            act[key] = value
+    labels = ident["labels"]
+    act["identity.labels"] = dict(labels) if labels else {}
     cel_ai = ai.to_cel()
     act["ai"] = cel_ai
-    for k, v in cel_ai.items():
-        act["ai." + k] = v
+    act.update(zip(_AI_KEYS, cel_ai.values()))
     act["vars"] = {}
     act["limits"] = {}
     act["actions"] = {"ngrok": {}}
     return act
+
+
+_IDENTITY_KEYS = tuple((name, "identity." + name) for name in _IDENTITY)
+_AI_KEYS = tuple("ai." + k for k in AiRequest("", "other").to_cel())
+"""The flat names of :meth:`AiRequest.to_cel`'s entries, in its order."""
 
 
 def _split_url(url: str) -> dict[str, Any]:
@@ -157,10 +169,13 @@ def _flatten(prefix: str, value: Mapping[str, Any], act: dict[str, Any]) -> None
     (``req.cookies``) stay whole."""
     for k, v in value.items():
         name = f"{prefix}.{k}"
-        if isinstance(v, Mapping) and not str(POLICY_VARIABLES.get(name, "")).startswith("map"):
+        if type(v) not in _SCALARS and isinstance(v, Mapping) and not str(POLICY_VARIABLES.get(name, "")).startswith("map"):
             _flatten(name, v, act)
         else:
             act[name] = v
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def flatten_activation(nested: Mapping[str, object]) -> dict[str, object]:

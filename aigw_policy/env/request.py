@@ -124,17 +124,24 @@ class Request(_Model):
 
     @classmethod
     def parse(cls, data: object) -> Request:
-        """Validate a REQUEST.json object; :class:`RequestError` names each bad field."""
-        if isinstance(data, Request):
-            return data
-        if not isinstance(data, Mapping):
-            raise RequestError([("", f"a request is a JSON object, not {_kind(data)}")])
-        if _too_deep(data, MAX_DEPTH):
-            raise RequestError([("", f"the request is nested more than {MAX_DEPTH} levels deep")])
+        """Validate a REQUEST.json object; :class:`RequestError` names each bad field.
+
+        Only the fields of any JSON (``request.body``, ``conn``, ...) can nest deeply in a
+        request that validates: their depth is checked after the validation. A request that
+        does not validate is checked whole first, so a too deep one is refused as such."""
+        if type(data) is not dict:
+            if isinstance(data, Request):
+                return data
+            if not isinstance(data, Mapping):
+                raise RequestError([("", f"a request is a JSON object, not {_kind(data)}")])
         try:
-            req = cls.model_validate(data)
+            req = cls.__pydantic_validator__.validate_python(data)  # model_validate, one call less
         except ValidationError as error:
+            if _too_deep(data, MAX_DEPTH):
+                raise RequestError([("", f"the request is nested more than {MAX_DEPTH} levels deep")]) from None
             raise RequestError(_problems(error)) from None
+        if _deep_json(req):
+            raise RequestError([("", f"the request is nested more than {MAX_DEPTH} levels deep")])
         if req.now is not None and req.now.tzinfo is None:
             raise RequestError([("now", "a time needs a zone: write `Z` or an offset such as `+02:00`")])
         problem = url_problem(req.request.url)
@@ -220,6 +227,49 @@ def _too_deep(data: object, limit: int) -> bool:
 
 
 _LEAVES = frozenset({str, int, float, bool, type(None), bytes})
+
+
+def _deep_json(req: Request) -> bool:
+    """Whether a validated request nests deeper than :data:`MAX_DEPTH` (counted from the
+    request object, as :func:`_too_deep` counts): only its fields of any JSON can; the typed
+    ones are a few levels deep by their models."""
+    body = req.request.body
+    kind = type(body)
+    if kind in _CONTAINERS:
+        if _nests(body, MAX_DEPTH - 2):  # request, body
+            return True
+    elif kind not in _LEAVES and _too_deep(body, MAX_DEPTH - 2):  # another mapping
+        return True
+    for value in req.conn.values():
+        if type(value) not in _LEAVES and _too_deep(value, MAX_DEPTH - 2):
+            return True
+    if req.endpoint is not None and _too_deep(req.endpoint, MAX_DEPTH - 1):
+        return True
+    if req.req is not None and _too_deep(req.req, MAX_DEPTH - 1):
+        return True
+    if req.response is not None and _too_deep(req.response.body, MAX_DEPTH - 2):
+        return True
+    attempts = req.attempts
+    return attempts is not None and any(_too_deep(a.body, MAX_DEPTH - 3) for a in attempts)  # attempts, attempt, body
+
+
+_CONTAINERS = (dict, list)
+_SHALLOW = 6
+
+
+def _nests(value: dict[Any, Any] | list[Any], limit: int, depth: int = 1) -> bool:
+    """:func:`_too_deep` of a dict or list, by recursion for the few levels a body usually
+    has (faster), by :func:`_too_deep` below them (no deep recursion)."""
+    if depth == _SHALLOW:
+        return _too_deep(value, limit - depth + 1)
+    for v in value.values() if type(value) is dict else value:
+        k = type(v)
+        if k is dict or k is list:
+            if depth == limit or _nests(v, limit, depth + 1):
+                return True
+        elif k not in _LEAVES and isinstance(v, Mapping) and _too_deep(v, limit - depth):
+            return True
+    return False
 
 
 def _kind(value: object) -> str:
