@@ -3,7 +3,8 @@
 The sinks open a ledger to write: they create its table (and SQLite's WAL files). A report
 only reads: it connects read-only, and a ledger whose table does not exist yet holds no usage
 (an empty report), so running ``aigw-policy usage`` against a production database changes
-nothing in it.
+nothing in it. A table written before a column was added (``would_deny``, ``reason``, ...) is
+read as it is: the columns it lacks read as their defaults, and nothing is altered.
 """
 
 from __future__ import annotations
@@ -16,24 +17,24 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..redact import redact
 from .record import COLUMNS, UsageRecord, keep_final
-from .sinks import TABLE, LedgerError, local_path
+from .sinks import TABLE, LedgerError, local_path, select
 
 __all__ = ["read_ledger"]
 
-_QCOLS = ", ".join(f'"{c}"' for c in COLUMNS)
 
-
-def read_ledger(url: str, since: str | None = None, until: str | None = None) -> Iterator[UsageRecord]:
-    """The records with ``since <= time < until`` (either bound optional), read-only."""
+def read_ledger(url: str, since: str | None = None, until: str | None = None,
+                limit: int | None = None) -> Iterator[UsageRecord]:
+    """The records with ``since <= time < until`` (either bound optional), in time order, at
+    most ``limit``, read-only."""
     if url.startswith(("postgresql://", "postgres://")):
-        return _postgres(url, since, until)
+        return _postgres(url, since, until, limit)
     local = local_path(url)
     if local is None:
         raise LedgerError(f"bad ledger url `{redact(url)}` (use `sqlite:PATH`, `jsonl:PATH` or `postgresql://...`)")
     scheme, path = local
     if scheme == "sqlite":
-        return _sqlite(path, since, until)
-    return _jsonl(path, since, until)
+        return _sqlite(path, since, until, limit)
+    return _jsonl(path, since, until, limit)
 
 
 def _table(name: str) -> str:
@@ -42,19 +43,7 @@ def _table(name: str) -> str:
     return name
 
 
-def _where(since: str | None, until: str | None, mark: str) -> tuple[str, tuple[str, ...]]:
-    parts, args = [], []
-    if since is not None:
-        parts.append(f"time >= {mark}")
-        args.append(since)
-    if until is not None:
-        parts.append(f"time < {mark}")
-        args.append(until)
-    where = f" WHERE {' AND '.join(parts)}" if parts else ""
-    return where + " ORDER BY time, request_id", tuple(args)
-
-
-def _sqlite(path: str, since: str | None, until: str | None) -> Iterator[UsageRecord]:
+def _sqlite(path: str, since: str | None, until: str | None, limit: int | None) -> Iterator[UsageRecord]:
     shown = f"sqlite:{path}"
     try:
         db = sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True)
@@ -64,16 +53,16 @@ def _sqlite(path: str, since: str | None, until: str | None) -> Iterator[UsageRe
         if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                       (TABLE,)).fetchone() is None:
             return iter(())
-        where, args = _where(since, until, "?")
-        rows = db.execute(f"SELECT {_QCOLS} FROM {TABLE}{where}", args).fetchall()
+        have = [c for c in COLUMNS if c in {row[1] for row in db.execute(f"PRAGMA table_info({TABLE})")}]
+        rows = db.execute(*select(TABLE, have, since, until, limit, "?")).fetchall()
     except sqlite3.Error as exc:
         raise LedgerError(f"cannot read ledger `{shown}`: {exc}") from None
     finally:
         db.close()
-    return iter([_record(row, sqlite=True) for row in rows])
+    return iter([_record(have, row, sqlite=True) for row in rows])
 
 
-def _postgres(url: str, since: str | None, until: str | None) -> Iterator[UsageRecord]:
+def _postgres(url: str, since: str | None, until: str | None, limit: int | None) -> Iterator[UsageRecord]:
     try:
         import psycopg  # noqa: PLC0415 - optional dependency
     except ImportError:
@@ -89,21 +78,24 @@ def _postgres(url: str, since: str | None, until: str | None) -> Iterator[UsageR
             found = db.execute("SELECT to_regclass(%s)", (table,)).fetchone()
             if found is None or found[0] is None:
                 return iter(())
-            where, args = _where(since, until, "%s")
-            rows = db.execute(f"SELECT {_QCOLS} FROM {table}{where}", args).fetchall()
+            names = {row[0] for row in db.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+                "AND NOT attisdropped", (table,))}
+            have = [c for c in COLUMNS if c in names]
+            rows = db.execute(*select(table, have, since, until, limit, "%s")).fetchall()
     except psycopg.Error as exc:
         raise LedgerError(f"cannot read ledger `{shown}`: {str(exc).strip()[:200]}") from None
-    return iter([_record(row) for row in rows])
+    return iter([_record(have, row) for row in rows])
 
 
-def _record(row: tuple[object, ...], *, sqlite: bool = False) -> UsageRecord:
-    d = dict(zip(COLUMNS, row, strict=True))
+def _record(columns: list[str], row: tuple[object, ...], *, sqlite: bool = False) -> UsageRecord:
+    d = dict(zip(columns, row, strict=True))
     if sqlite:
         d["stream"] = bool(d["stream"])
     return UsageRecord(**d)  # type: ignore[arg-type]
 
 
-def _jsonl(path: str, since: str | None, until: str | None) -> Iterator[UsageRecord]:
+def _jsonl(path: str, since: str | None, until: str | None, limit: int | None) -> Iterator[UsageRecord]:
     """Lines that do not parse (a writer killed mid-line) are skipped; a request's first final
     record wins over its ``pending`` intent, as the sink's own reader does."""
     try:
@@ -118,6 +110,6 @@ def _jsonl(path: str, since: str | None, until: str | None) -> Iterator[UsageRec
             except (ValueError, TypeError):
                 continue
             keep_final(found, rec)
-    for rec in found.values():
-        if (since is None or rec.time >= since) and (until is None or rec.time < until):
-            yield rec
+    kept = sorted((r for r in found.values() if (since is None or r.time >= since)
+                   and (until is None or r.time < until)), key=lambda r: (r.time, r.request_id))
+    yield from kept if limit is None else kept[:limit]
