@@ -97,6 +97,10 @@ def route_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
     # `random()` choices; production ids differ, so requests are spread
     plan: Plan = route.plan(ai, flow.act, flow.metrics, random.Random(flow.rid))
     rec = flow.rec
+    unfiltered = action.templates.get("unfiltered_route")
+    shadow = ""
+    if plan.error is not None and unfiltered is not None and route.on_error == "halt":
+        plan, shadow = _unfiltered(flow, rule, unfiltered, ai, plan)
     tries = [Try(c, skip=c.skipped_because) for c in plan.candidates]
     run_ = RouteRun(rule, action, plan, tries)
     if plan.error is not None:
@@ -114,8 +118,21 @@ def route_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
             _prepare(flow, action, t)
     flow.route = run_
     ready = sum(1 for t in tries if t.skip is None)
-    rec.outcome(f"routed: {ready} of {len(tries)} candidates to try")
+    rec.outcome(f"{shadow}routed: {ready} of {len(tries)} candidates to try")
     return Stop("allow", None, f"routed by rule `{rule.label}` ({ready} candidates)", "route")
+
+
+def _unfiltered(flow: Flow, rule: CompiledRule, route: Any, ai: Any, refused: Plan) -> tuple[Plan, str]:
+    """A route not enforced (``mode: shadow``, ``enforce: false``) that refuses: the refusal
+    is recorded as ``would_deny`` and the plan of the route without its filters is the one
+    tried (with what the trace says of it). When even that finds no candidate, the refusal
+    stands (and, not enforced, ends the rule: the request goes on as without it)."""
+    plan: Plan = route.plan(ai, flow.act, flow.metrics, random.Random(flow.rid))
+    if plan.error is not None:
+        return refused, ""
+    status, code, message = refused.error  # type: ignore[misc]
+    flow.shadow_deny(status, message, rule)
+    return plan, f"shadow: would deny {status} {code}: {message}; without the route's filters, "
 
 
 def candidate_activation(act: dict[str, Any], provider: str, model: str) -> dict[str, Any]:

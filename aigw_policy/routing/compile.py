@@ -229,6 +229,12 @@ class CompiledRoute:
         return build_plan(self, ai, act, metrics, rng)
 
 
+UNFILTERED = ("max_input_tokens", "only_allow_configured_providers", "only_allow_configured_models",
+              "model_selection", "api_key_selection")
+"""The settings by which a route refuses a request (413, 403, 422); without them it serves
+every model the client names, or every model it knows, with the configured keys in order."""
+
+
 def compile_route(config: AiGateway, *, where: Span | None = None) -> CompiledRoute:
     """Compile an ``ai-gateway`` config (raises nothing for a config that loaded: a strategy
     that does not compile is recorded, lint reports it before)."""
