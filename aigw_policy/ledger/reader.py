@@ -19,7 +19,7 @@ from ..redact import redact
 from .record import COLUMNS, UsageRecord, keep_final
 from .sinks import TABLE, LedgerError, local_path, select
 
-__all__ = ["read_ledger"]
+__all__ = ["Window", "read_ledger"]
 
 
 def read_ledger(url: str, since: str | None = None, until: str | None = None,
@@ -52,14 +52,27 @@ def _sqlite(path: str, since: str | None, until: str | None, limit: int | None) 
     try:
         if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                       (TABLE,)).fetchone() is None:
+            db.close()
             return iter(())
         have = [c for c in COLUMNS if c in {row[1] for row in db.execute(f"PRAGMA table_info({TABLE})")}]
-        rows = db.execute(*select(TABLE, have, since, until, limit, "?")).fetchall()
+        cursor = db.execute(*select(TABLE, have, since, until, limit, "?"))
+    except sqlite3.Error as exc:
+        db.close()
+        raise LedgerError(f"cannot read ledger `{shown}`: {exc}") from None
+    return _stream(db, cursor, have, shown)
+
+
+def _stream(db: sqlite3.Connection, cursor: sqlite3.Cursor, have: list[str], shown: str) -> Iterator[UsageRecord]:
+    """The rows as records, fetched as they are consumed (memory: a page, not the window);
+    WAL mode lets the gateway write meanwhile."""
+    try:
+        while rows := cursor.fetchmany(1000):
+            for row in rows:
+                yield _record(have, row, sqlite=True)
     except sqlite3.Error as exc:
         raise LedgerError(f"cannot read ledger `{shown}`: {exc}") from None
     finally:
         db.close()
-    return iter([_record(have, row, sqlite=True) for row in rows])
 
 
 def _postgres(url: str, since: str | None, until: str | None, limit: int | None) -> Iterator[UsageRecord]:
@@ -113,3 +126,32 @@ def _jsonl(path: str, since: str | None, until: str | None, limit: int | None) -
     kept = sorted((r for r in found.values() if (since is None or r.time >= since)
                    and (until is None or r.time < until)), key=lambda r: (r.time, r.request_id))
     yield from kept if limit is None else kept[:limit]
+
+
+class Window:
+    """At most ``limit`` records of a time-ordered read, cut between two times so that what is
+    counted is exactly the records with ``since <= time < until``: ``until`` is None when the
+    read ended by itself, else the time of the first record not counted. ``read`` counts the
+    records taken from the source (at most ``limit + 1``: ask the source for that many)."""
+
+    def __init__(self, records: Iterator[UsageRecord], limit: int) -> None:
+        self._records = records
+        self.limit = limit
+        self.until: str | None = None
+        self.read = 0
+
+    def __iter__(self) -> Iterator[UsageRecord]:
+        held: list[UsageRecord] = []  # the records of the latest time: counted once a later time comes
+        for r in self._records:
+            self.read += 1
+            if held and r.time != held[0].time:
+                yield from held
+                held = []
+            if self.read > self.limit:
+                self.until = r.time  # the held records share its time: not counted
+                close = getattr(self._records, "close", None)
+                if close is not None:
+                    close()  # a database read ends here, its connection closed
+                return
+            held.append(r)
+        yield from held

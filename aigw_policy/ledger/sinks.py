@@ -288,15 +288,19 @@ class PostgresSink:
 
     def read(self, since: str | None = None, until: str | None = None,
              limit: int | None = None) -> Iterator[UsageRecord]:
+        """A connection of its own, read-only, with a server-side cursor: the rows come a page
+        at a time as they are consumed, and writes never wait for a read."""
         sql, args = select(self.table, COLUMNS, since, until, limit, "%s")
-        with self._lock:
-            try:
-                with self._db.transaction(), self._db.cursor() as cur:
-                    rows = cur.execute(sql, args).fetchall()
-            except self._psycopg.Error as exc:
-                raise LedgerError(f"cannot read ledger `{self.url}`: {str(exc).strip()[:200]}") from None
-        for row in rows:
-            yield UsageRecord(**dict(zip(COLUMNS, row, strict=True)))
+        try:
+            with self._psycopg.connect(self._conninfo, connect_timeout=10) as db:
+                db.read_only = True
+                with db.transaction(), db.cursor(name="aigw_usage_read") as cur:
+                    cur.itersize = 1000
+                    cur.execute(sql, args)
+                    for row in cur:
+                        yield UsageRecord(**dict(zip(COLUMNS, row, strict=True)))
+        except self._psycopg.Error as exc:
+            raise LedgerError(f"cannot read ledger `{self.url}`: {str(exc).strip()[:200]}") from None
 
     def close(self) -> None:
         with self._lock:
