@@ -110,14 +110,16 @@ def gather(records: Sequence[UsageRecord], *, since: str | None, until: str | No
             u[1] += r.total_tokens
             u[2] += r.verdict == PENDING
         entries = _entries(r)
-        would = _would_deny(r)
+        # what shadow rules would have blocked: of the requests let through (one denied anyway
+        # is counted with the denials)
+        would = _would_deny(r) if r.verdict != "deny" else []
         for e in entries:
             name, key = e.get("name"), e.get("key")
             if isinstance(name, str) and isinstance(key, str) and isinstance(e.get("used"), (int, float)):
                 if (name, key) not in latest or latest[(name, key)][0] <= r.time:
                     latest[(name, key)] = (r.time, e)
             if (e.get("enforce") is False and e.get("outcome") == "limited" and isinstance(name, str)
-                    and not would):  # a record that says what it would have denied counts once, below
+                    and not would and r.verdict != "deny"):  # a record that says what it would have denied counts once, below
                 shadow[(str(e.get("rule") or name), f"limit {name} over (enforce: false)")] += 1
         for w in would:
             what = str(w.get("reason") or f"status {w.get('status', w.get('status_code', '?'))}")
