@@ -98,10 +98,11 @@ async def _usage(exchange: Any, identity: Any, params: dict[str, str]) -> None:
     try:
         if unknown:
             raise ReportError(f"unknown query parameter `{unknown[0]}` (use `by` and `since`)")
-        by = parse_by(params.get("by") or "key")
-        wrong = [k for k in by if k not in USAGE_BY]
-        if wrong:
+        asked = [k.strip() for k in (params.get("by") or "key").split(",") if k.strip()]
+        wrong = [k for k in asked if k not in USAGE_BY]
+        if wrong:  # before parse_by, whose message would offer the command line's groups
             raise ReportError(f"unknown group `{wrong[0]}` (use {', '.join(USAGE_BY)})")
+        by = parse_by(",".join(asked))
         now = datetime.now(timezone.utc)
         since = parse_since(params.get("since"), now, "since") or month_start(now)
     except ReportError as error:

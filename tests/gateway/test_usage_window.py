@@ -123,3 +123,11 @@ def test_a_record_at_the_cut_is_never_counted_twice() -> None:
         assert w.read <= limit + 1
         want = [r for r in recs if w.until is None or r.time < w.until]
         assert got == want and len(got) <= limit
+
+
+def test_a_bad_group_is_told_the_groups_this_endpoint_takes(gateway: Any) -> None:
+    for query in ("by=tema", "by=org"):
+        r = httpx.get(gateway.url + f"/v1/aigw/usage?{query}", headers={"authorization": "Bearer sk-gw-ops"},
+                      timeout=10)
+        assert r.status_code == 400
+        assert r.json()["error"]["message"].endswith("(use team, key, model, day)"), r.text
