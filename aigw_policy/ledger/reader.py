@@ -110,19 +110,29 @@ def _record(columns: list[str], row: tuple[object, ...], *, sqlite: bool = False
 
 def _jsonl(path: str, since: str | None, until: str | None, limit: int | None) -> Iterator[UsageRecord]:
     """Lines that do not parse (a writer killed mid-line) are skipped; a request's first final
-    record wins over its ``pending`` intent, as the sink's own reader does."""
+    record wins over its ``pending`` intent, as the sink's own reader does. A file with lines
+    and not one record among them is no usage ledger (another file named by mistake): an error
+    naming its first line, rather than an empty report."""
     try:
         fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise LedgerError(f"cannot open ledger `jsonl:{path}`: {exc.strerror}") from None
     found: dict[str, UsageRecord] = {}
+    first_bad: tuple[int, str] | None = None
+    records = 0
     with fh:
-        for line in fh:
+        for number, line in enumerate(fh, 1):
             try:
                 rec = UsageRecord.from_dict(json.loads(line))
-            except (ValueError, TypeError):
+            except (ValueError, TypeError) as exc:
+                if first_bad is None and line.strip():
+                    first_bad = (number, str(exc)[:120])
                 continue
+            records += 1
             keep_final(found, rec)
+    if records == 0 and first_bad is not None:
+        raise LedgerError(f"`jsonl:{path}` is not a usage ledger: line {first_bad[0]} is no usage record "
+                          f"({first_bad[1]})")
     kept = sorted((r for r in found.values() if (since is None or r.time >= since)
                    and (until is None or r.time < until)), key=lambda r: (r.time, r.request_id))
     yield from kept if limit is None else kept[:limit]

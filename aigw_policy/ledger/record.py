@@ -158,6 +158,10 @@ class UsageRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsageRecord:
+        """A record from its JSON form; ``TypeError`` when ``data`` is none (not an object, no
+        request id or time, a field of the wrong type: a count that is text, ...)."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"a usage record is a JSON object, not {type(data).__name__}")
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             attr = _BY_KEY.get(key, key if key in FIELDS else None)
@@ -165,6 +169,8 @@ class UsageRecord:
                 continue
             if attr in _JSON and value is not None and not isinstance(value, str):
                 value = json.dumps(value, sort_keys=True, separators=(",", ":"))
+            if not _TYPES[attr](value):
+                raise TypeError(f"`{FIELDS[attr]}` is {type(value).__name__}: not a usage record's")
             kwargs[attr] = value
         return cls(**kwargs)
 
@@ -178,6 +184,37 @@ class UsageRecord:
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(UsageRecord))
+
+
+def _is_int(v: Any) -> bool:
+    return type(v) is int
+
+
+def _is_number(v: Any) -> bool:
+    return v is None or (type(v) in (int, float))
+
+
+def _is_text(v: Any) -> bool:
+    return v is None or isinstance(v, str)
+
+
+_COUNTS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_creation_input_tokens",
+           "reasoning_tokens", "total_tokens")
+_TYPES = {name: _is_text for name in COLUMNS} | dict.fromkeys(_COUNTS, _is_int) | {
+    "request_id": lambda v: isinstance(v, str) and bool(v),
+    "time": lambda v: isinstance(v, str) and bool(v),
+    "stream": lambda v: type(v) is bool,
+    "max_output_tokens": lambda v: v is None or _is_int(v),
+    "status_code": lambda v: v is None or _is_int(v),
+    "attempts": lambda v: v is None or _is_int(v),
+    "cost_usd": _is_number,
+    "latency_ms": _is_number,
+    "usage_source": lambda v: isinstance(v, str),
+    "cost_source": lambda v: isinstance(v, str),
+    "verdict": lambda v: isinstance(v, str),
+    "limits": lambda v: isinstance(v, str),
+}
+"""What :meth:`UsageRecord.from_dict` accepts for each field (JSON's types)."""
 
 
 def make_record(
