@@ -22,6 +22,7 @@ from aigw_policy.ledger.sinks import COLUMNS, select
 from aigw_policy.providers import Usage
 
 from ledger.conftest import pg_base, pg_url  # noqa: F401 - fixtures
+from ledger.test_nats import nats_base, subject_url  # noqa: F401 - fixtures
 
 
 def records(start: datetime, n: int, per_time: int = 1, prefix: str = "r") -> list[Any]:
@@ -131,3 +132,19 @@ def test_a_bad_group_is_told_the_groups_this_endpoint_takes(gateway: Any) -> Non
                       timeout=10)
         assert r.status_code == 400
         assert r.json()["error"]["message"].endswith("(use team, key, model, day)"), r.text
+
+
+def test_a_nats_ledger_is_a_stream_not_a_ledger_to_query(subject_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """It was read whole (every message of the stream, up to ten minutes) on each question."""
+    from aigw_policy.gateway import Gateway, load_keys
+
+    from .conftest import POLICY, ServerThread
+
+    (tmp_path / "policy.aigw").write_text(POLICY)
+    (tmp_path / "keys.yaml").write_text("keys:\n  - key: sk-gw-ops\n    identity: {key: k-ops, team: ops}\n"
+                                        "admin_keys: [k-ops]\n")
+    app = Gateway(policy=tmp_path / "policy.aigw", upstream="http://127.0.0.1:9", keys=load_keys(tmp_path / "keys.yaml"),
+                  store="memory:", ledger=subject_url, watch=0)
+    with ServerThread(app) as gw:
+        r = httpx.get(gw.url + "/v1/aigw/usage", headers={"authorization": "Bearer sk-gw-ops"}, timeout=10)
+    assert r.status_code == 404 and r.json()["aigw"]["code"] == "no_ledger"
