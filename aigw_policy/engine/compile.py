@@ -318,25 +318,20 @@ class _Lowering:
                 "deny": ranges(cfg.deny or ()),
             }
         elif t == "ai-gateway":
-            self.route(action, label, templates, shadow)
+            self.route(action, label, templates)
         elif cfg.LIMIT:
             limit = self.limit(action, label, shadow)
         reads = union(e.reads for e in self.exprs[first:])
         return CompiledAction(t, position, action.span, cfg, cfg.TERMINATING, templates, limit, action,
                               reads=reads)
 
-    def route(self, action: Action, label: str, templates: dict[str, Any], shadow: bool) -> None:
+    def route(self, action: Action, label: str, templates: dict[str, Any]) -> None:
         """An ``ai-gateway`` action: its route compiled once (the planner's), and its
-        ``headers``, ``query_params`` and ``body`` templates (rendered per attempt). Not
-        enforced (``mode: shadow``, ``enforce: false``): also the route without its filters,
-        which serves what the route would refuse (:func:`.route.route_action`)."""
-        from ..routing.compile import UNFILTERED, compile_route
+        ``headers``, ``query_params`` and ``body`` templates (rendered per attempt)."""
+        from ..routing.compile import compile_route
 
         cfg = action.config
         templates["route"] = compile_route(cfg, where=action.span)
-        if shadow or cfg.enforce is False:
-            templates["unfiltered_route"] = compile_route(cfg.model_copy(update=dict.fromkeys(UNFILTERED)),
-                                                          where=action.span)
         for name, values in (("headers", cfg.headers), ("query_params", cfg.query_params)):
             if values:
                 templates[name] = {k: self.template(v, action.span_of(f"{name}.{k}"), f"{label}.{name[0]}{i}")

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..cel import CelError
 from ..limits.model import Charge
+from ..routing.compile import REFUSED_BY
 from ..routing.model import Candidate, Plan
 from .actions import BAD_HEADER_CHAR
 from .charging import measure, settle_charges, shard_of
@@ -97,10 +98,9 @@ def route_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
     # `random()` choices; production ids differ, so requests are spread
     plan: Plan = route.plan(ai, flow.act, flow.metrics, random.Random(flow.rid))
     rec = flow.rec
-    unfiltered = action.templates.get("unfiltered_route")
     shadow = ""
-    if plan.error is not None and unfiltered is not None and route.on_error == "halt":
-        plan, shadow = _unfiltered(flow, rule, unfiltered, ai, plan)
+    if plan.error is not None and route.on_error == "halt" and (rule.shadow or action.config.enforce is False):
+        plan, shadow = _without_refusal(flow, rule, route, ai, plan)
     tries = [Try(c, skip=c.skipped_because) for c in plan.candidates]
     run_ = RouteRun(rule, action, plan, tries)
     if plan.error is not None:
@@ -122,17 +122,24 @@ def route_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
     return Stop("allow", None, f"routed by rule `{rule.label}` ({ready} candidates)", "route")
 
 
-def _unfiltered(flow: Flow, rule: CompiledRule, route: Any, ai: Any, refused: Plan) -> tuple[Plan, str]:
-    """A route not enforced (``mode: shadow``, ``enforce: false``) that refuses: the refusal
-    is recorded as ``would_deny`` and the plan of the route without its filters is the one
-    tried (with what the trace says of it). When even that finds no candidate, the refusal
-    stands (and, not enforced, ends the rule: the request goes on as without it)."""
-    plan: Plan = route.plan(ai, flow.act, flow.metrics, random.Random(flow.rid))
-    if plan.error is not None:
-        return refused, ""
+def _without_refusal(flow: Flow, rule: CompiledRule, route: Any, ai: Any, refused: Plan) -> tuple[Plan, str]:
+    """A route not enforced (``mode: shadow``, ``enforce: false``) that refuses: the refusal is
+    recorded as ``would_deny`` and the request is planned again without the setting that
+    refused (``max_input_tokens``, ``only_allow_configured_*``, a selection), then without the
+    next one that refuses, if any; every other setting stays (the providers and keys it allows).
+    When a refusal is no setting's (a model nobody serves), the refusal stands, and, not
+    enforced, ends the rule: the request goes on as without it. Returns the plan to try and
+    what the trace says of it."""
+    plan, unset = refused, frozenset[str]()
+    while plan.error is not None:
+        setting = REFUSED_BY.get(plan.error[1])
+        if setting is None or setting in unset or not getattr(route.config, setting):
+            return refused, ""
+        unset |= {setting}
+        plan = route.without(unset).plan(ai, flow.act, flow.metrics, random.Random(flow.rid))
     status, code, message = refused.error  # type: ignore[misc]
     flow.shadow_deny(status, message, rule)
-    return plan, f"shadow: would deny {status} {code}: {message}; without the route's filters, "
+    return plan, f"shadow: would deny {status} {code}: {message}; without {', '.join(sorted(unset))}, "
 
 
 def candidate_activation(act: dict[str, Any], provider: str, model: str) -> dict[str, Any]:

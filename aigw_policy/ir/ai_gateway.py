@@ -121,4 +121,4 @@ class AiGateway(ActionConfig):
     enforce: StrictBool | None = None
     """Extension: ``false`` (as ``mode: shadow`` on its rule) records the route's own refusal
     (413 input too large, 403 provider or model not allowed, 422 nothing selected) as
-    ``would_deny`` and routes the request as if the route had no such filter."""
+    ``would_deny`` and routes the request without the setting that refused."""

@@ -95,3 +95,26 @@ def test_the_ledger_and_trace_say_it(tmp_path) -> None:
     (rec,) = read_ledger(url)
     assert rec.verdict == "allow" and rec.to_dict()["aigw.would_deny"] == d.would_deny
     assert rec.attempts == 1 and rec.route_key_id == "ka"
+
+
+def test_only_the_setting_that_refused_is_unset() -> None:
+    """Too large for `max_input_tokens`, routed without it: the `model_selection` that did not
+    refuse still chooses (gpt-4o-mini of the two the client named)."""
+    flt = "max_input_tokens: 1\nmodel_selection: {strategy: [\"ai.models.filter(m, m.id == 'gpt-4o-mini')\"]}"
+    req = request("gpt-4o", attempts=[ok("gpt-4o-mini")])
+    req["request"]["body"]["models"] = ["gpt-4o-mini"]
+    d = ap.Engine(policy(flt, "enforce")).evaluate(req, trace=True)
+    assert d.would_deny is not None and d.would_deny["status"] == 413
+    assert d.routing["served"]["model"] == "gpt-4o-mini"
+    skipped = {c["model"]: c["skipped_because"] for c in d.routing["candidates"]}
+    assert skipped["gpt-4o"] == "not chosen by model_selection"
+    assert "without max_input_tokens, routed" in d.text(trace=True)
+
+
+def test_each_refusing_setting_in_turn() -> None:
+    """Too large, and then a model not allowed: both unset; the first refusal is the one recorded."""
+    flt = "max_input_tokens: 1\nonly_allow_configured_models: true"
+    d = ap.Engine(policy(flt, "enforce")).evaluate(request("gpt-4.1", attempts=[ok("gpt-4.1")]), trace=True)
+    assert d.would_deny is not None and d.would_deny["status"] == 413
+    assert d.routing["served"]["model"] == "gpt-4.1"
+    assert "without max_input_tokens, only_allow_configured_models, routed" in d.text(trace=True)
