@@ -118,3 +118,24 @@ def test_each_refusing_setting_in_turn() -> None:
     assert d.would_deny is not None and d.would_deny["status"] == 413
     assert d.routing["served"]["model"] == "gpt-4.1"
     assert "without max_input_tokens, only_allow_configured_models, routed" in d.text(trace=True)
+
+
+def test_the_attempts_use_the_route_that_planned() -> None:
+    """Without `only_allow_configured_providers`, a built-in provider the route did not list
+    serves: the attempt is made with that route's provider (it was a KeyError)."""
+    p = ap.loads("""
+on_http_request:
+  - name: route
+    actions:
+      - type: ai-gateway
+        config:
+          enforce: false
+          only_allow_configured_providers: true
+          providers:
+            - id: alpha
+              base_url: http://127.0.0.1:9/v1
+              models: [{id: gpt-4o}]
+""", format="yaml")
+    d = ap.Engine(p).evaluate(request("gpt-4.1", attempts=[ok("gpt-4.1")]))
+    assert d.would_deny is not None and d.would_deny["status"] == 403
+    assert d.routing["served"] == {"provider": "openai", "model": "gpt-4.1", "key_id": None, "attempt": 1}
