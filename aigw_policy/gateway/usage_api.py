@@ -32,7 +32,7 @@ from ..env.activation import format_now
 from ..ledger.reader import Window, read_ledger
 from ..ledger.record import format_time
 from ..ledger.report import ReportError, parse_by, parse_since, summarize
-from ..ledger.sinks import READABLE, LedgerError, PostgresSink
+from ..ledger.sinks import READABLE, JsonlSink, LedgerError, SqliteSink
 from ..limits.model import StoreUnavailable
 from .errors import STORE_UNAVAILABLE
 
@@ -130,8 +130,11 @@ def month_start(now: datetime) -> str:
 
 def _usage_report(sink: Any, by: tuple[str, ...], since: str) -> dict[str, Any]:
     """The totals of at most :data:`MAX_RECORDS` records from ``since`` on (see the module)."""
-    source = (sink.read(since, None, MAX_RECORDS + 1) if isinstance(sink, PostgresSink)
-              else read_ledger(sink.url, since, None, MAX_RECORDS + 1))  # SQLite: read-only, beside the writer
+    # a file is read on a read-only connection of its own, beside the writer; PostgreSQL (and
+    # an in-memory SQLite) by the sink, which reads on a connection of its own too
+    on_file = isinstance(sink, JsonlSink) or (isinstance(sink, SqliteSink) and sink.path != ":memory:")
+    source = (read_ledger(sink.url, since, None, MAX_RECORDS + 1) if on_file
+              else sink.read(since, None, MAX_RECORDS + 1))
     window = Window(source, MAX_RECORDS)
     report = summarize(window, by, since).to_dict()
     report["until"] = window.until
