@@ -19,10 +19,14 @@ class LimitsFormat(str, Enum):
     json = "json"
 
 
-def _identity(key: str | None, team: str | None, identity: str | None) -> dict[str, Any]:
+def _identity(key: str | None, team: str | None, identity: str | None, keys: Path | None) -> dict[str, Any]:
     given = [n for n, v in (("--key", key), ("--team", team), ("--identity", identity)) if v is not None]
     if len(given) != 1:
         raise fail_usage("give one of --key, --team or --identity")
+    if keys is not None and key is None:
+        raise fail_usage("--keys reads the identity of a --key")
+    if keys is not None:
+        return _from_keys(keys, key)  # type: ignore[arg-type]
     if identity is None:
         return {"key": key} if key is not None else {"team": team}
     try:
@@ -41,6 +45,20 @@ def _identity(key: str | None, team: str | None, identity: str | None) -> dict[s
         raise fail_usage(f"--identity: `{where}`: {first['msg']}") from None
 
 
+def _from_keys(path: Path, key: str) -> dict[str, Any]:
+    """The whole identity (team, user, ...) the keys file gives the key whose id is ``key``."""
+    from ..gateway.keys import KeysError, load_keys
+
+    try:
+        ring = load_keys(path)
+    except KeysError as exc:
+        raise fail_usage(str(exc)) from None
+    found = [dict(i) for i in ring.identities.values() if i.get("key") == key]
+    if not found:
+        raise fail_usage(f"no key of `{path}` has the id `{key}` (identity.key)")
+    return found[0]
+
+
 def _n(x: float | None) -> str:
     if x is None:
         return "?"
@@ -54,6 +72,9 @@ def limits(
     team: Annotated[Optional[str], typer.Option("--team", metavar="T", help="The identity's team (identity.team)")] = None,
     identity: Annotated[Optional[str], typer.Option("--identity", metavar="JSON",
                                                     help='The whole identity, e.g. {"key": "k1", "team": "research"}')] = None,
+    keys: Annotated[Optional[Path], typer.Option("--keys", metavar="FILE",
+                                                 help="The gateway's keys file: --key K is then the whole "
+                                                 "identity it gives the key with id K (team, ...)")] = None,
     format: Annotated[LimitsFormat, typer.Option("--format", help="text for a person, json for scripts")] = LimitsFormat.text,  # noqa: A002
 ) -> None:
     """What's left for me? Every limit that applies to an identity: used, limit, remaining,
@@ -61,7 +82,7 @@ def limits(
     from ..engine.limit_view import limits_for
     from ..limits.model import StoreUnavailable
 
-    who = _identity(key, team, identity)
+    who = _identity(key, team, identity, keys)
     compiled, _ = policy_limits(policy)
     limit_store = open_store(store)
     now = time.time()

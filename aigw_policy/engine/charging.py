@@ -387,4 +387,15 @@ def settle_charges(flow: Flow, rid: str, charges: list[tuple[CompiledRule, Compi
         hit = flow.cp.limits.get(out.name)
         if hit is not None:
             _publish(flow, hit[1].limit, out)
+            _over_at_settle(flow, hit[0], hit[1], out)
     return False
+
+
+def _over_at_settle(flow: Flow, rule: CompiledRule, action: CompiledAction, out: Outcome) -> None:
+    """An unenforced limit found over only when its reservation is settled (the answer used
+    more than the estimate): recorded as ``would_deny``, after whatever the request phase
+    recorded (it met that first)."""
+    if out.outcome != "limited" or action.limit.spec.enforce or flow.would_deny is not None:  # type: ignore[union-attr]
+        return
+    flow.shadow_deny(429, f"limit {out.name}: {_fmt(out.used)} of {_fmt(out.limit)} {out.unit} used once this "
+                     f"request's answer was counted ({_fmt(out.cost)}): over, not enforced", rule)

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..cel import CelError
 from ..limits.model import Charge
+from ..routing.compile import REFUSED_BY
 from ..routing.model import Candidate, Plan
 from .actions import BAD_HEADER_CHAR
 from .charging import measure, settle_charges, shard_of
@@ -68,10 +69,13 @@ class RouteRun:
     served: dict[str, Any] | None = None
     error: tuple[int, str, str] | None = None  # (status, ngrok code, message) when it ended failing
     started_at: float | None = None  # monotonic clock of the first attempt
+    planner: Any = None
+    """The route that made ``plan`` when it is not the action's: the action's without the
+    settings that refused (not enforced); its providers, models and keys are the candidates'."""
 
     @property
     def route(self) -> Any:
-        return self.action.templates["route"]
+        return self.planner if self.planner is not None else self.action.templates["route"]
 
     def store_id(self, rid: str, number: int) -> str:
         """The limit store id of attempt ``number``'s own reservation."""
@@ -97,8 +101,11 @@ def route_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
     # `random()` choices; production ids differ, so requests are spread
     plan: Plan = route.plan(ai, flow.act, flow.metrics, random.Random(flow.rid))
     rec = flow.rec
+    shadow, planner = "", None
+    if plan.error is not None and route.on_error == "halt" and (rule.shadow or action.config.enforce is False):
+        plan, planner, shadow = _without_refusal(flow, rule, route, ai, plan)
     tries = [Try(c, skip=c.skipped_because) for c in plan.candidates]
-    run_ = RouteRun(rule, action, plan, tries)
+    run_ = RouteRun(rule, action, plan, tries, planner=planner)
     if plan.error is not None:
         status, code, message = plan.error
         run_.error = plan.error
@@ -114,8 +121,30 @@ def route_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
             _prepare(flow, action, t)
     flow.route = run_
     ready = sum(1 for t in tries if t.skip is None)
-    rec.outcome(f"routed: {ready} of {len(tries)} candidates to try")
+    rec.outcome(f"{shadow}routed: {ready} of {len(tries)} candidates to try")
     return Stop("allow", None, f"routed by rule `{rule.label}` ({ready} candidates)", "route")
+
+
+def _without_refusal(flow: Flow, rule: CompiledRule, route: Any, ai: Any,
+                     refused: Plan) -> tuple[Plan, Any, str]:
+    """A route not enforced (``mode: shadow``, ``enforce: false``) that refuses: the refusal is
+    recorded as ``would_deny`` and the request is planned again without the setting that
+    refused (``max_input_tokens``, ``only_allow_configured_*``, a selection), then without the
+    next one that refuses, if any; every other setting stays (the providers and keys it allows).
+    When a refusal is no setting's (a model nobody serves), the refusal stands, and, not
+    enforced, ends the rule: the request goes on as without it. Returns the plan to try, the
+    route that made it (None: the action's) and what the trace says of it."""
+    plan, unset, planner = refused, frozenset[str](), None
+    while plan.error is not None:
+        setting = REFUSED_BY.get(plan.error[1])
+        if setting is None or setting in unset or not getattr(route.config, setting):
+            return refused, None, ""
+        unset |= {setting}
+        planner = route.without(unset)
+        plan = planner.plan(ai, flow.act, flow.metrics, random.Random(flow.rid))
+    status, code, message = refused.error  # type: ignore[misc]
+    flow.shadow_deny(status, message, rule)
+    return plan, planner, f"shadow: would deny {status} {code}: {message}; without {', '.join(sorted(unset))}, "
 
 
 def candidate_activation(act: dict[str, Any], provider: str, model: str) -> dict[str, Any]:

@@ -455,7 +455,7 @@ class Engine(RoutingMixin):
                            rule=decision.rule, limits=decision.limits,
                            attempts=len(run.attempts) if run is not None else None,
                            route_key_id=run.served["key_id"] if run is not None and run.served else None,
-                           would_deny=decision.would_deny)
+                           would_deny=decision.would_deny, reason=decision.reason)
 
     def _drive(self, steps: Steps, now: float) -> Any:
         """Run ``steps`` against the store; their return value."""

@@ -7,7 +7,10 @@
 - ``GET /v1/aigw/usage?by=team,key,model,day&since=7d``: totals from the ledger, for the keys the
   keys file lists in ``admin_keys`` only (any other key: 403); at most :data:`MAX_ROWS` groups,
   biggest first (``truncated`` says when more exist). Keys are named by ``identity.key``, never
-  by their secret.
+  by their secret. Bounded work: without ``since`` the window is the current month (UTC); at
+  most :data:`MAX_RECORDS` records are read, in time order from ``since`` (an SQL ledger reads
+  them through its time index, a page at a time); when the window holds more, the totals are
+  those of ``since <= time < until`` and ``records_truncated`` says so.
 
 Both authenticate exactly as proxied requests do (the same code): an unknown key is a 401 in the
 provider's error shape, with the ``aigw`` object. Without authentication (no keys file, no
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -25,16 +29,22 @@ from urllib.parse import parse_qsl
 
 from ..engine.limit_view import limits_for
 from ..env.activation import format_now
+from ..ledger.reader import Window, read_ledger
+from ..ledger.record import format_time
 from ..ledger.report import ReportError, parse_by, parse_since, summarize
+from ..ledger.sinks import READABLE, JsonlSink, LedgerError, SqliteSink
 from ..limits.model import StoreUnavailable
 from .errors import STORE_UNAVAILABLE
 
-__all__ = ["LIMITS_PATH", "MAX_ROWS", "USAGE_BY", "USAGE_PATH", "answer", "handles"]
+__all__ = ["LIMITS_PATH", "MAX_RECORDS", "MAX_ROWS", "USAGE_BY", "USAGE_PATH", "answer", "handles", "month_start"]
 
+_log = logging.getLogger(__name__)
 LIMITS_PATH = "/v1/aigw/limits"
 USAGE_PATH = "/v1/aigw/usage"
 MAX_ROWS = 1000
 """The most groups ``/v1/aigw/usage`` returns (biggest total_tokens first)."""
+MAX_RECORDS = 200_000
+"""The most ledger records one ``/v1/aigw/usage`` answer reads (a narrower ``since`` reads fewer)."""
 USAGE_BY = ("team", "key", "model", "day")
 """What ``by=`` may group on (comma-separated, in order)."""
 
@@ -88,25 +98,52 @@ async def _usage(exchange: Any, identity: Any, params: dict[str, str]) -> None:
     try:
         if unknown:
             raise ReportError(f"unknown query parameter `{unknown[0]}` (use `by` and `since`)")
-        by = parse_by(params.get("by") or "key")
-        wrong = [k for k in by if k not in USAGE_BY]
-        if wrong:
+        asked = [k.strip() for k in (params.get("by") or "key").split(",") if k.strip()]
+        wrong = [k for k in asked if k not in USAGE_BY]
+        if wrong:  # before parse_by, whose message would offer the command line's groups
             raise ReportError(f"unknown group `{wrong[0]}` (use {', '.join(USAGE_BY)})")
-        since = parse_since(params.get("since"), datetime.now(timezone.utc), "since")
+        by = parse_by(",".join(asked))
+        now = datetime.now(timezone.utc)
+        since = parse_since(params.get("since"), now, "since") or month_start(now)
     except ReportError as error:
         await exchange._answer(400, str(error), None, code="invalid_query")
         return
-    ledger = exchange.engine.ledger
-    read = getattr(getattr(ledger, "sink", None), "read", None)
-    if read is None:
+    sink = getattr(exchange.engine.ledger, "sink", None)
+    if not isinstance(sink, READABLE):
         await exchange._answer(404, "this gateway keeps no ledger it can read (`serve --ledger` sqlite:, "
                                "jsonl: or postgresql://)", None, code="no_ledger")
         return
-    report = await asyncio.to_thread(lambda: summarize(read(since), by, since).to_dict())
+    try:
+        report = await asyncio.to_thread(_usage_report, sink, by, since)
+    except LedgerError as error:  # its text may name a host: the client learns only that it failed
+        _log.warning("%s: %s", USAGE_PATH, error)
+        await exchange._answer(503, "the ledger could not be read; try again later", None,
+                               code="ledger_unavailable")
+        return
+    await _json(exchange, report)
+
+
+def month_start(now: datetime) -> str:
+    """The first instant of ``now``'s month, UTC: ``/v1/aigw/usage``'s window without ``since``."""
+    return format_time(now.astimezone(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0))
+
+
+def _usage_report(sink: Any, by: tuple[str, ...], since: str) -> dict[str, Any]:
+    """The totals of at most :data:`MAX_RECORDS` records from ``since`` on (see the module)."""
+    # a file is read on a read-only connection of its own, beside the writer; PostgreSQL (and
+    # an in-memory SQLite) by the sink, which reads on a connection of its own too
+    on_file = isinstance(sink, JsonlSink) or (isinstance(sink, SqliteSink) and sink.path != ":memory:")
+    source = (read_ledger(sink.url, since, None, MAX_RECORDS + 1) if on_file
+              else sink.read(since, None, MAX_RECORDS + 1))
+    window = Window(source, MAX_RECORDS)
+    report = summarize(window, by, since).to_dict()
+    report["until"] = window.until
+    report["records"] = report["total"]["requests"]
+    report["records_truncated"] = window.until is not None
     rows = report["rows"]
     report["truncated"] = len(rows) > MAX_ROWS
     report["rows"] = rows[:MAX_ROWS]
-    await _json(exchange, report)
+    return report
 
 
 async def _json(exchange: Any, body: dict[str, Any]) -> None:

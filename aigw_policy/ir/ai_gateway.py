@@ -118,3 +118,7 @@ class AiGateway(ActionConfig):
     api_key_selection: Selection | None = None
     failover_on: tuple[FailoverTrigger, ...] | None = None
     """Extension: what fails over (default ngrok's: connection errors, timeouts, 4xx and 5xx)."""
+    enforce: StrictBool | None = None
+    """Extension: ``false`` (as ``mode: shadow`` on its rule) records the route's own refusal
+    (413 input too large, 403 provider or model not allowed, 422 nothing selected) as
+    ``would_deny`` and routes the request without the setting that refused."""

@@ -3,7 +3,8 @@
 The sinks open a ledger to write: they create its table (and SQLite's WAL files). A report
 only reads: it connects read-only, and a ledger whose table does not exist yet holds no usage
 (an empty report), so running ``aigw-policy usage`` against a production database changes
-nothing in it.
+nothing in it. A table written before a column was added (``would_deny``, ``reason``, ...) is
+read as it is: the columns it lacks read as their defaults, and nothing is altered.
 """
 
 from __future__ import annotations
@@ -16,24 +17,24 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..redact import redact
 from .record import COLUMNS, UsageRecord, keep_final
-from .sinks import TABLE, LedgerError, local_path
+from .sinks import TABLE, LedgerError, local_path, select
 
-__all__ = ["read_ledger"]
-
-_QCOLS = ", ".join(f'"{c}"' for c in COLUMNS)
+__all__ = ["Window", "read_ledger"]
 
 
-def read_ledger(url: str, since: str | None = None, until: str | None = None) -> Iterator[UsageRecord]:
-    """The records with ``since <= time < until`` (either bound optional), read-only."""
+def read_ledger(url: str, since: str | None = None, until: str | None = None,
+                limit: int | None = None) -> Iterator[UsageRecord]:
+    """The records with ``since <= time < until`` (either bound optional), in time order, at
+    most ``limit``, read-only."""
     if url.startswith(("postgresql://", "postgres://")):
-        return _postgres(url, since, until)
+        return _postgres(url, since, until, limit)
     local = local_path(url)
     if local is None:
         raise LedgerError(f"bad ledger url `{redact(url)}` (use `sqlite:PATH`, `jsonl:PATH` or `postgresql://...`)")
     scheme, path = local
     if scheme == "sqlite":
-        return _sqlite(path, since, until)
-    return _jsonl(path, since, until)
+        return _sqlite(path, since, until, limit)
+    return _jsonl(path, since, until, limit)
 
 
 def _table(name: str) -> str:
@@ -42,19 +43,7 @@ def _table(name: str) -> str:
     return name
 
 
-def _where(since: str | None, until: str | None, mark: str) -> tuple[str, tuple[str, ...]]:
-    parts, args = [], []
-    if since is not None:
-        parts.append(f"time >= {mark}")
-        args.append(since)
-    if until is not None:
-        parts.append(f"time < {mark}")
-        args.append(until)
-    where = f" WHERE {' AND '.join(parts)}" if parts else ""
-    return where + " ORDER BY time, request_id", tuple(args)
-
-
-def _sqlite(path: str, since: str | None, until: str | None) -> Iterator[UsageRecord]:
+def _sqlite(path: str, since: str | None, until: str | None, limit: int | None) -> Iterator[UsageRecord]:
     shown = f"sqlite:{path}"
     try:
         db = sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True)
@@ -63,17 +52,30 @@ def _sqlite(path: str, since: str | None, until: str | None) -> Iterator[UsageRe
     try:
         if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                       (TABLE,)).fetchone() is None:
+            db.close()
             return iter(())
-        where, args = _where(since, until, "?")
-        rows = db.execute(f"SELECT {_QCOLS} FROM {TABLE}{where}", args).fetchall()
+        have = [c for c in COLUMNS if c in {row[1] for row in db.execute(f"PRAGMA table_info({TABLE})")}]
+        cursor = db.execute(*select(TABLE, have, since, until, limit, "?"))
+    except sqlite3.Error as exc:
+        db.close()
+        raise LedgerError(f"cannot read ledger `{shown}`: {exc}") from None
+    return _stream(db, cursor, have, shown)
+
+
+def _stream(db: sqlite3.Connection, cursor: sqlite3.Cursor, have: list[str], shown: str) -> Iterator[UsageRecord]:
+    """The rows as records, fetched as they are consumed (memory: a page, not the window);
+    WAL mode lets the gateway write meanwhile."""
+    try:
+        while rows := cursor.fetchmany(1000):
+            for row in rows:
+                yield _record(have, row, sqlite=True)
     except sqlite3.Error as exc:
         raise LedgerError(f"cannot read ledger `{shown}`: {exc}") from None
     finally:
         db.close()
-    return iter([_record(row, sqlite=True) for row in rows])
 
 
-def _postgres(url: str, since: str | None, until: str | None) -> Iterator[UsageRecord]:
+def _postgres(url: str, since: str | None, until: str | None, limit: int | None) -> Iterator[UsageRecord]:
     try:
         import psycopg  # noqa: PLC0415 - optional dependency
     except ImportError:
@@ -89,35 +91,77 @@ def _postgres(url: str, since: str | None, until: str | None) -> Iterator[UsageR
             found = db.execute("SELECT to_regclass(%s)", (table,)).fetchone()
             if found is None or found[0] is None:
                 return iter(())
-            where, args = _where(since, until, "%s")
-            rows = db.execute(f"SELECT {_QCOLS} FROM {table}{where}", args).fetchall()
+            names = {row[0] for row in db.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+                "AND NOT attisdropped", (table,))}
+            have = [c for c in COLUMNS if c in names]
+            rows = db.execute(*select(table, have, since, until, limit, "%s")).fetchall()
     except psycopg.Error as exc:
         raise LedgerError(f"cannot read ledger `{shown}`: {str(exc).strip()[:200]}") from None
-    return iter([_record(row) for row in rows])
+    return iter([_record(have, row) for row in rows])
 
 
-def _record(row: tuple[object, ...], *, sqlite: bool = False) -> UsageRecord:
-    d = dict(zip(COLUMNS, row, strict=True))
+def _record(columns: list[str], row: tuple[object, ...], *, sqlite: bool = False) -> UsageRecord:
+    d = dict(zip(columns, row, strict=True))
     if sqlite:
         d["stream"] = bool(d["stream"])
     return UsageRecord(**d)  # type: ignore[arg-type]
 
 
-def _jsonl(path: str, since: str | None, until: str | None) -> Iterator[UsageRecord]:
+def _jsonl(path: str, since: str | None, until: str | None, limit: int | None) -> Iterator[UsageRecord]:
     """Lines that do not parse (a writer killed mid-line) are skipped; a request's first final
-    record wins over its ``pending`` intent, as the sink's own reader does."""
+    record wins over its ``pending`` intent, as the sink's own reader does. A file with lines
+    and not one record among them is no usage ledger (another file named by mistake): an error
+    naming its first line, rather than an empty report."""
     try:
         fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise LedgerError(f"cannot open ledger `jsonl:{path}`: {exc.strerror}") from None
     found: dict[str, UsageRecord] = {}
+    first_bad: tuple[int, str] | None = None
+    records = 0
     with fh:
-        for line in fh:
+        for number, line in enumerate(fh, 1):
             try:
                 rec = UsageRecord.from_dict(json.loads(line))
-            except (ValueError, TypeError):
+            except (ValueError, TypeError) as exc:
+                if first_bad is None and line.strip():
+                    first_bad = (number, str(exc)[:120])
                 continue
+            records += 1
             keep_final(found, rec)
-    for rec in found.values():
-        if (since is None or rec.time >= since) and (until is None or rec.time < until):
-            yield rec
+    if records == 0 and first_bad is not None:
+        raise LedgerError(f"`jsonl:{path}` is not a usage ledger: line {first_bad[0]} is no usage record "
+                          f"({first_bad[1]})")
+    kept = sorted((r for r in found.values() if (since is None or r.time >= since)
+                   and (until is None or r.time < until)), key=lambda r: (r.time, r.request_id))
+    yield from kept if limit is None else kept[:limit]
+
+
+class Window:
+    """At most ``limit`` records of a time-ordered read, cut between two times so that what is
+    counted is exactly the records with ``since <= time < until``: ``until`` is None when the
+    read ended by itself, else the time of the first record not counted. ``read`` counts the
+    records taken from the source (at most ``limit + 1``: ask the source for that many)."""
+
+    def __init__(self, records: Iterator[UsageRecord], limit: int) -> None:
+        self._records = records
+        self.limit = limit
+        self.until: str | None = None
+        self.read = 0
+
+    def __iter__(self) -> Iterator[UsageRecord]:
+        held: list[UsageRecord] = []  # the records of the latest time: counted once a later time comes
+        for r in self._records:
+            self.read += 1
+            if held and r.time != held[0].time:
+                yield from held
+                held = []
+            if self.read > self.limit:
+                self.until = r.time  # the held records share its time: not counted
+                close = getattr(self._records, "close", None)
+                if close is not None:
+                    close()  # a database read ends here, its connection closed
+                return
+            held.append(r)
+        yield from held

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
@@ -49,6 +50,7 @@ FIELDS: dict[str, str] = {
     "attempts": "aigw.attempts",
     "route_key_id": "aigw.route.key_id",
     "would_deny": "aigw.would_deny",
+    "reason": "aigw.reason",
 }
 _BY_KEY = {v: k for k, v in FIELDS.items()}
 _JSON = ("limits", "would_deny")  # held as JSON text (a SQL column, a Protobuf string)
@@ -72,6 +74,27 @@ OTEL_PROVIDER = {
     "gemini": "gcp.gemini",
     "vertex_ai": "gcp.vertex_ai",
 }
+
+
+REASON_CHARS = 240
+"""The most characters of a reason a record keeps (the decision's own is not cut)."""
+_CREDENTIAL = re.compile(
+    r"(?i)\b(?:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"  # an Authorization value
+    r"|\b(?:sk-|sk_|xai-|ghp_|gho_|glpat-|hf_|AIza)[A-Za-z0-9_-]{16,}"  # provider and forge keys
+    r"|\b[A-Za-z0-9_-]{40,}\b")  # any long opaque token
+
+
+def short_reason(text: str | None) -> str | None:
+    """A decision's reason as a record keeps it: one line, credential-like tokens shown as
+    ``***`` (a deny message may quote a request header), at most :data:`REASON_CHARS`.
+
+    >>> short_reason("key sk-proj-abcdefghijklmnopqrstuvwxyz0123 is  blocked")
+    'key *** is blocked'
+    """
+    if text is None:
+        return None
+    flat = " ".join(_CREDENTIAL.sub("***", text).split())
+    return flat if len(flat) <= REASON_CHARS else flat[:REASON_CHARS - 1] + "\u2026"
 
 
 def format_time(t: datetime) -> str:
@@ -122,6 +145,9 @@ class UsageRecord:
     would_deny: str | None = None
     """What a shadow rule or an unenforced limit would have answered (SPEC section 14): a JSON
     object ``{status, reason, rule}``, as in the decision; None when nothing would have denied."""
+    reason: str | None = None
+    """Why the gateway denied the request (the decision's reason, see :func:`short_reason`);
+    None for a request it let through (its deciding rule is ``rule``)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -132,6 +158,10 @@ class UsageRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsageRecord:
+        """A record from its JSON form; ``TypeError`` when ``data`` is none (not an object, no
+        request id or time, a field of the wrong type: a count that is text, ...)."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"a usage record is a JSON object, not {type(data).__name__}")
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             attr = _BY_KEY.get(key, key if key in FIELDS else None)
@@ -139,6 +169,8 @@ class UsageRecord:
                 continue
             if attr in _JSON and value is not None and not isinstance(value, str):
                 value = json.dumps(value, sort_keys=True, separators=(",", ":"))
+            if not _TYPES[attr](value):
+                raise TypeError(f"`{FIELDS[attr]}` is {type(value).__name__}: not a usage record's")
             kwargs[attr] = value
         return cls(**kwargs)
 
@@ -152,6 +184,37 @@ class UsageRecord:
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(UsageRecord))
+
+
+def _is_int(v: Any) -> bool:
+    return type(v) is int
+
+
+def _is_number(v: Any) -> bool:
+    return v is None or (type(v) in (int, float))
+
+
+def _is_text(v: Any) -> bool:
+    return v is None or isinstance(v, str)
+
+
+_COUNTS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_creation_input_tokens",
+           "reasoning_tokens", "total_tokens")
+_TYPES = {name: _is_text for name in COLUMNS} | dict.fromkeys(_COUNTS, _is_int) | {
+    "request_id": lambda v: isinstance(v, str) and bool(v),
+    "time": lambda v: isinstance(v, str) and bool(v),
+    "stream": lambda v: type(v) is bool,
+    "max_output_tokens": lambda v: v is None or _is_int(v),
+    "status_code": lambda v: v is None or _is_int(v),
+    "attempts": lambda v: v is None or _is_int(v),
+    "cost_usd": _is_number,
+    "latency_ms": _is_number,
+    "usage_source": lambda v: isinstance(v, str),
+    "cost_source": lambda v: isinstance(v, str),
+    "verdict": lambda v: isinstance(v, str),
+    "limits": lambda v: isinstance(v, str),
+}
+"""What :meth:`UsageRecord.from_dict` accepts for each field (JSON's types)."""
 
 
 def make_record(
@@ -170,9 +233,13 @@ def make_record(
     attempts: int | None = None,
     route_key_id: str | None = None,
     would_deny: Mapping[str, Any] | None = None,
+    reason: str | None = None,
 ) -> UsageRecord:
-    """Build the record of one finished request from the pieces the engine holds."""
+    """Build the record of one finished request from the pieces the engine holds: ``reason``
+    is kept for a denied request only, short (:func:`short_reason`), as is ``would_deny``'s."""
     ident = identity or {}
+    if would_deny is not None and isinstance(would_deny.get("reason"), str):
+        would_deny = {**would_deny, "reason": short_reason(would_deny["reason"])}
 
     def s(name: str) -> str | None:
         value = ident.get(name)
@@ -206,6 +273,7 @@ def make_record(
         route_key_id=route_key_id,
         would_deny=json.dumps(dict(would_deny), sort_keys=True, separators=(",", ":"), default=str)
         if would_deny is not None else None,
+        reason=short_reason(reason) if verdict == "deny" else None,
     )
 
 

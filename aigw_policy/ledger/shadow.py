@@ -1,7 +1,8 @@
 """What shadow rules would have blocked (``aigw-policy usage --shadow``), from the ledger.
 
-A record whose ``would_deny`` is set was let through although a rule in ``mode: shadow`` (or a
-limit with ``enforce: false``) would have answered it: grouped by that rule and status, with
+A record whose ``would_deny`` is set and whose request was let through (not denied by an
+enforced rule after all) is one a rule in ``mode: shadow`` (or a limit with ``enforce: false``)
+would have answered: grouped by that rule and status, with
 the requests, tokens and cost it would have stopped, one reason as an example, the first and
 last time, and up to :data:`EXAMPLES` request ids to look up.
 """
@@ -47,8 +48,9 @@ def shadow_rows(records: Iterable[UsageRecord], since: str | None = None, until:
     where = where or Where()
     rows: dict[tuple[str, int], ShadowRow] = {}
     for r in records:
-        if r.would_deny is None or (since is not None and r.time < since) or (until is not None and r.time >= until):
-            continue
+        if (r.would_deny is None or r.verdict == "deny" or (since is not None and r.time < since)
+                or (until is not None and r.time >= until)):
+            continue  # no shadow denial, or the request was denied anyway: not let through
         if not where.matches(r):
             continue
         try:

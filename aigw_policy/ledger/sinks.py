@@ -85,7 +85,11 @@ class JsonlSink:
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
-    def read(self, since: str | None = None) -> Iterator[UsageRecord]:
+    def read(self, since: str | None = None, until: str | None = None,
+             limit: int | None = None) -> Iterator[UsageRecord]:
+        """The records with ``since <= time < until``, time order, at most ``limit``. The file
+        is read whole (a request's final record may follow its intent anywhere): a ledger
+        too big for that belongs in SQLite or PostgreSQL, whose reads use the time index."""
         found: dict[str, UsageRecord] = {}
         try:
             fh = open(self.path, encoding="utf-8", errors="replace")
@@ -97,10 +101,11 @@ class JsonlSink:
                     rec = UsageRecord.from_dict(json.loads(line))
                 except (ValueError, TypeError):
                     continue  # a torn line from a killed writer
-                if since is not None and rec.time < since:
+                if (since is not None and rec.time < since) or (until is not None and rec.time >= until):
                     continue
                 keep_final(found, rec)  # the first final record, else the intent
-        yield from found.values()
+        ordered = sorted(found.values(), key=lambda r: (r.time, r.request_id))
+        yield from ordered if limit is None else ordered[:limit]
 
     def close(self) -> None:
         with self._lock:
@@ -121,7 +126,7 @@ _TYPES = {
     "max_output_tokens": "BIGINT",
     "attempts": "INTEGER",
 }
-_ADDED = ("attempts", "route_key_id", "would_deny")
+_ADDED = ("attempts", "route_key_id", "would_deny", "reason")
 """Columns added after the first release: a table made before gets them (nullable)."""
 _INTS = TOKEN_FIELDS
 
@@ -152,6 +157,26 @@ def _check_table(name: str) -> str:
     if not name.replace("_", "").isalnum() or name[0].isdigit():
         raise LedgerError(f"bad ledger table name `{name}`")
     return name
+
+
+def select(table: str, columns: Sequence[str], since: str | None, until: str | None, limit: int | None,
+           mark: str) -> tuple[str, tuple[str | int, ...]]:
+    """The one read of a SQL ledger: ``since <= time < until`` in time order (the ``time``
+    index serves both the range and the order), at most ``limit`` rows."""
+    parts, args = [], []
+    if since is not None:
+        parts.append(f"time >= {mark}")
+        args.append(since)
+    if until is not None:
+        parts.append(f"time < {mark}")
+        args.append(until)
+    where = f" WHERE {' AND '.join(parts)}" if parts else ""
+    quoted = ", ".join(f'"{c}"' for c in columns)  # quoted: `user` is reserved in PostgreSQL
+    sql = f"SELECT {quoted} FROM {table}{where} ORDER BY time, request_id"
+    if limit is not None:
+        sql += f" LIMIT {mark}"
+        args.append(limit)  # type: ignore[arg-type]
+    return sql, tuple(args)
 
 
 class SqliteSink:
@@ -197,13 +222,9 @@ class SqliteSink:
             except sqlite3.Error as exc:
                 raise LedgerError(f"cannot write ledger `{self.url}`: {exc}") from None
 
-    def read(self, since: str | None = None) -> Iterator[UsageRecord]:
-        sql = f"SELECT {_QCOLS} FROM {self.table}"
-        args: tuple[str, ...] = ()
-        if since is not None:
-            sql += " WHERE time >= ?"
-            args = (since,)
-        sql += " ORDER BY time, request_id"
+    def read(self, since: str | None = None, until: str | None = None,
+             limit: int | None = None) -> Iterator[UsageRecord]:
+        sql, args = select(self.table, COLUMNS, since, until, limit, "?")
         with self._lock:
             try:
                 rows = self._db.execute(sql, args).fetchall()
@@ -265,25 +286,30 @@ class PostgresSink:
             except self._psycopg.Error as exc:
                 raise LedgerError(f"cannot write ledger `{self.url}`: {str(exc).strip()[:200]}") from None
 
-    def read(self, since: str | None = None) -> Iterator[UsageRecord]:
-        sql = f"SELECT {_QCOLS} FROM {self.table}"
-        args: tuple[str, ...] = ()
-        if since is not None:
-            sql += " WHERE time >= %s"
-            args = (since,)
-        sql += " ORDER BY time, request_id"
-        with self._lock:
-            try:
-                with self._db.transaction(), self._db.cursor() as cur:
-                    rows = cur.execute(sql, args).fetchall()
-            except self._psycopg.Error as exc:
-                raise LedgerError(f"cannot read ledger `{self.url}`: {str(exc).strip()[:200]}") from None
-        for row in rows:
-            yield UsageRecord(**dict(zip(COLUMNS, row, strict=True)))
+    def read(self, since: str | None = None, until: str | None = None,
+             limit: int | None = None) -> Iterator[UsageRecord]:
+        """A connection of its own, read-only, with a server-side cursor: the rows come a page
+        at a time as they are consumed, and writes never wait for a read."""
+        sql, args = select(self.table, COLUMNS, since, until, limit, "%s")
+        try:
+            with self._psycopg.connect(self._conninfo, connect_timeout=10) as db:
+                db.read_only = True
+                with db.transaction(), db.cursor(name="aigw_usage_read") as cur:
+                    cur.itersize = 1000
+                    cur.execute(sql, args)
+                    for row in cur:
+                        yield UsageRecord(**dict(zip(COLUMNS, row, strict=True)))
+        except self._psycopg.Error as exc:
+            raise LedgerError(f"cannot read ledger `{self.url}`: {str(exc).strip()[:200]}") from None
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+READABLE = (JsonlSink, SqliteSink, PostgresSink)
+"""The sinks a gateway can read its usage back from, a window at a time (``read(since, until,
+limit)``); NATS is a stream to consume (``ledger consume``), not a ledger to query."""
 
 
 def local_path(url: str) -> tuple[str, str] | None:

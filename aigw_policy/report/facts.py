@@ -2,9 +2,10 @@
 
 Totals by day, team, key and model come from :func:`aigw_policy.ledger.report.summarize`, the
 ``usage`` command's own aggregation. The rest is read from each record's ``limits`` entries:
-each limit's latest state (headroom and reset time) per bucket, the denials by rule and reason,
-and what shadow rules would have blocked: a limit over with ``enforce: false``, and the
-``would_deny`` a record carries when the engine records shadow decisions (absent: none).
+each limit's latest state (headroom and reset time) per bucket, the denials by rule and reason
+(the record's ``reason``; inferred for a ledger written before records kept one), and what shadow
+rules would have blocked: the ``would_deny`` a record carries, else a limit over with
+``enforce: false``.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def _entries(rec: UsageRecord) -> list[dict[str, Any]]:
 
 def _would_deny(rec: UsageRecord) -> list[dict[str, Any]]:
     """The record's ``would_deny`` (an object, a list of them, or their JSON text), if any."""
-    value = getattr(rec, "would_deny", None)
+    value: Any = rec.would_deny
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -77,9 +78,10 @@ def _would_deny(rec: UsageRecord) -> list[dict[str, Any]]:
 
 
 def _reason(rec: UsageRecord, entries: list[dict[str, Any]]) -> str:
-    reason = getattr(rec, "reason", None)
-    if isinstance(reason, str) and reason:
-        return reason
+    """The record's own reason; a record written before records kept one: inferred from its
+    limits' entries and status."""
+    if rec.reason:
+        return rec.reason
     over = [e["name"] for e in entries if e.get("outcome") == "limited" and e.get("enforce", True)
             and isinstance(e.get("name"), str)]
     if over:
@@ -108,14 +110,16 @@ def gather(records: Sequence[UsageRecord], *, since: str | None, until: str | No
             u[1] += r.total_tokens
             u[2] += r.verdict == PENDING
         entries = _entries(r)
-        would = _would_deny(r)
+        # what shadow rules would have blocked: of the requests let through (one denied anyway
+        # is counted with the denials)
+        would = _would_deny(r) if r.verdict != "deny" else []
         for e in entries:
             name, key = e.get("name"), e.get("key")
             if isinstance(name, str) and isinstance(key, str) and isinstance(e.get("used"), (int, float)):
                 if (name, key) not in latest or latest[(name, key)][0] <= r.time:
                     latest[(name, key)] = (r.time, e)
             if (e.get("enforce") is False and e.get("outcome") == "limited" and isinstance(name, str)
-                    and not would):  # a record that says what it would have denied counts once, below
+                    and not would and r.verdict != "deny"):  # a record that says what it would have denied counts once, below
                 shadow[(str(e.get("rule") or name), f"limit {name} over (enforce: false)")] += 1
         for w in would:
             what = str(w.get("reason") or f"status {w.get('status', w.get('status_code', '?'))}")

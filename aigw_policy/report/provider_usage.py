@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -95,6 +96,10 @@ def _json(text: str, name: str) -> list[ProviderBucket]:
         raise UsageExportError(f"{name}:{error.lineno}", f"not valid JSON: {error.msg} (column {error.colno})") from None
     except RecursionError:
         raise UsageExportError(f"{name}:1", "nested too deeply to read") from None
+    except ValueError:  # a number of more than 4,300 digits, which Python will not convert
+        long = re.search(r"\d{4301}", text)
+        line = text.count("\n", 0, long.start()) + 1 if long else 1
+        raise UsageExportError(f"{name}:{line}", "a number too long to read") from None
     pages = doc if isinstance(doc, list) else [doc]
     out: list[ProviderBucket] = []
     try:
@@ -129,45 +134,68 @@ def _bounds(bucket: Any, path: tuple[Any, ...]) -> tuple[str, str, str]:
     if not isinstance(bucket, dict):
         raise _Bad(path, "a bucket must be an object")
     if "start_time" in bucket:
-        return (_unix(bucket.get("start_time"), (*path, "start_time")),
-                _unix(bucket.get("end_time"), (*path, "end_time")), "openai")
-    if "starting_at" in bucket:
-        return (_rfc3339(bucket.get("starting_at"), (*path, "starting_at")),
-                _rfc3339(bucket.get("ending_at"), (*path, "ending_at")), "anthropic")
-    raise _Bad(path, "a bucket needs `start_time` (OpenAI) or `starting_at` (Anthropic)")
+        names, conv, provider = ("start_time", "end_time"), _unix, "openai"
+    elif "starting_at" in bucket:
+        names, conv, provider = ("starting_at", "ending_at"), _rfc3339, "anthropic"
+    else:
+        raise _Bad(path, "a bucket needs `start_time` (OpenAI) or `starting_at` (Anthropic)")
+    start, end = (conv(bucket.get(n), (*path, n)) for n in names)
+    _ordered(start, end, path, names)
+    return start, end, provider
+
+
+def _digits(value: Any) -> Any:
+    """A string of ASCII digits as its int (``"²".isdigit()`` is true, and no number), up to 30
+    of them (Python refuses to convert past 4,300); else as is."""
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit() and len(text) <= 30:
+        return int(text)
+    return value
+
+
+def _shown(value: Any) -> str:
+    """A value as a message quotes it: its repr, at most 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:36] + "...'"
 
 
 def _unix(value: Any, path: tuple[Any, ...]) -> str:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
+    value = _digits(value)
     if type(value) is not int or value < 0:
-        raise _Bad(path, f"`{path[-1]}` must be Unix seconds, not {value!r}")
-    return _fmt(datetime.fromtimestamp(value, timezone.utc))
+        raise _Bad(path, f"`{path[-1]}` must be Unix seconds, not {_shown(value)}")
+    try:
+        return _fmt(datetime.fromtimestamp(value, timezone.utc))
+    except (OverflowError, OSError, ValueError):
+        raise _Bad(path, f"`{path[-1]}` is no time: {value} seconds is past the year 9999") from None
 
 
 def _rfc3339(value: Any, path: tuple[Any, ...]) -> str:
     if not isinstance(value, str):
-        raise _Bad(path, f"`{path[-1]}` must be an RFC 3339 time, not {value!r}")
+        raise _Bad(path, f"`{path[-1]}` must be an RFC 3339 time, not {_shown(value)}")
     try:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise _Bad(path, f"`{path[-1]}` must be an RFC 3339 time, not {value!r}") from None
-    return _fmt(t if t.tzinfo else t.replace(tzinfo=timezone.utc))
+        return _fmt(t if t.tzinfo else t.replace(tzinfo=timezone.utc))
+    except (OverflowError, ValueError):  # not a time, or one that leaves the years 1-9999 in UTC
+        raise _Bad(path, f"`{path[-1]}` must be an RFC 3339 time, not {_shown(value)}") from None
 
 
 def _fmt(t: datetime) -> str:
     return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _ordered(start: str, end: str, path: tuple[Any, ...], names: tuple[str, str]) -> None:
+    if end <= start:
+        raise _Bad(path, f"a bucket must end after it starts (`{names[1]}` {end} is not after `{names[0]}` {start})")
+
+
 def _count(result: Mapping[str, Any], key: str, path: tuple[Any, ...], required: bool) -> int:
     value = result.get(key)
     if value in (None, "") and not required:
         return 0
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
+    value = _digits(value)
     if type(value) is not int or value < 0:
         raise _Bad((*path, key) if key in result else path,
-                   f"`{key}` must be a non-negative integer, not {value!r}")
+                   f"`{key}` must be a non-negative integer, not {_shown(value)}")
     return value
 
 
@@ -263,6 +291,7 @@ def _csv(text: str, name: str) -> list[ProviderBucket]:
             conv = _unix if provider == "openai" else _rfc3339
             start = conv(row[bounds[0]], (bounds[0],))
             end = conv(row[bounds[1]], (bounds[1],))
+            _ordered(start, end, (), bounds)
             out.append(_result(dict(row), (), provider, start, end))
         except _Bad as bad:
             raise UsageExportError(f"{name}:{line}", bad.message) from None

@@ -192,9 +192,21 @@ class CompiledRoute:
         """Pure strategies' results per pool (:func:`.plan._run`)."""
         self.resolved: dict[str, Any] = {}
         """Requested model names already resolved to catalog or configured models, or refused."""
+        self.relaxed: dict[frozenset[str], CompiledRoute] = {}
+        """:meth:`without`'s routes."""
         self.made_candidates: dict[tuple[Any, ...], tuple[Candidate, ...]] = {}
         """(provider, model, key ids) -> its candidates, for catalog and configured models
         (they are immutable: made once)."""
+
+    def without(self, settings: frozenset[str]) -> CompiledRoute:
+        """This route with the refusing ``settings`` (values of :data:`REFUSED_BY`) unset: what
+        a route that is not enforced tries when it would refuse. Compiled once per set (at most
+        32), on first need."""
+        found = self.relaxed.get(settings)
+        if found is None:
+            found = self.relaxed[settings] = CompiledRoute(
+                self.config.model_copy(update=dict.fromkeys(settings)), self.where, self.catalog)
+        return found
 
     def remember(self, key: Any, value: tuple[Any, ...]) -> None:
         if len(self.memo) >= _MEMO:
@@ -227,6 +239,14 @@ class CompiledRoute:
              rng: random.Random | None = None) -> Plan:
         """The candidates for this request, in try order, and why every other one was dropped."""
         return build_plan(self, ai, act, metrics, rng)
+
+
+REFUSED_BY = {"ERR_NGROK_3811": "max_input_tokens", "provider_not_allowed": "only_allow_configured_providers",
+              "model_not_allowed": "only_allow_configured_models", "ERR_NGROK_3803": "model_selection",
+              "ERR_NGROK_3805": "model_selection", "ERR_NGROK_3806": "model_selection",
+              "ERR_NGROK_3808": "api_key_selection"}
+"""A plan error's code -> the setting of the route that refused (when the route sets it: a
+3805 without ``model_selection`` is that no provider can serve the request, a fact)."""
 
 
 def compile_route(config: AiGateway, *, where: Span | None = None) -> CompiledRoute:

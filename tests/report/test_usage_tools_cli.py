@@ -131,6 +131,26 @@ def test_limits_bad_identity_is_exit_2(tmp_path: Path, args: list[str], message:
     assert result.exit_code == 2 and message in result.output, result.output
 
 
+def test_limits_reads_a_keys_identity_from_the_keys_file(tmp_path: Path) -> None:
+    """``--key K`` alone knows only identity.key: a team's limits cannot be placed. With the
+    gateway's keys file, the key's whole identity is used, as ``serve`` would."""
+    policy, store, _ = _traffic(tmp_path)
+    keys = tmp_path / "keys.yaml"
+    keys.write_text("keys:\n  - key: sk-gw-1\n    identity: {key: k1, team: research}\n")
+    base = ["limits", "--policy", str(policy), "--store", store, "--format", "json"]
+    alone = {v["name"]: v for v in json.loads(run(*base, "--key", "k1").output)["limits"]}
+    full = json.loads(run(*base, "--key", "k1", "--keys", str(keys)).output)
+    assert full["identity"] == {"key": "k1", "team": "research"}
+    got = {v["name"]: v for v in full["limits"]}
+    assert got["team-daily"]["key"] == "research" and got["team-daily"]["used"] > 0
+    assert alone["team-daily"]["key"] is None  # without the keys file: the team is unknown
+    for args, message in ((["--key", "k9", "--keys", str(keys)], "no key of"),
+                          (["--team", "research", "--keys", str(keys)], "--keys reads the identity of a --key"),
+                          (["--key", "k1", "--keys", str(tmp_path / "none.yaml")], "AIGW600")):
+        result = run("limits", "--policy", str(policy), "--store", store, *args)
+        assert result.exit_code == 2 and message in result.output, result.output
+
+
 # -- report with a store -------------------------------------------------------------------------
 
 

@@ -1,0 +1,56 @@
+"""A JSONL ledger's lines that are JSON but no usage record (a number, a record whose time or
+counts have the wrong type) are skipped like a torn line, never a crash; a file in which no
+line is a record (another file named by mistake) is an error naming its first line, not an
+empty report."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from aigw_policy.cli import app
+from aigw_policy.ledger import LedgerError, UsageRecord, make_record
+from aigw_policy.ledger.reader import read_ledger
+from aigw_policy.ledger.report import summarize
+
+NOW = datetime(2026, 11, 26, 12, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("data", [5, [1], "x", None,
+                                  {"aigw.request.id": "a", "time": 5},
+                                  {"aigw.request.id": 7, "time": "2026-11-26T12:00:00.000000Z"},
+                                  {"aigw.request.id": "a", "time": "2026-11-26T12:00:00.000000Z",
+                                   "gen_ai.usage.input_tokens": "7"},
+                                  {"aigw.request.id": "a", "time": "2026-11-26T12:00:00.000000Z",
+                                   "aigw.request.stream": "yes"},
+                                  {"aigw.request.id": "a", "time": "2026-11-26T12:00:00.000000Z", "aigw.cost_usd": "1"}])
+def test_a_value_that_is_no_record_is_a_type_error(data: object) -> None:
+    with pytest.raises(TypeError):
+        UsageRecord.from_dict(data)  # type: ignore[arg-type]
+
+
+def test_odd_lines_are_skipped_and_the_rest_read(tmp_path: Path) -> None:
+    good = [make_record(f"r{i}", time=NOW, identity={"key": "k"}) for i in range(3)]
+    lines = [json.dumps(good[0].to_dict()), "5", '{"aigw.request.id": "x", "time": 5}', '{"torn": ',
+             json.dumps(good[1].to_dict()), json.dumps({**good[2].to_dict(), "gen_ai.usage.input_tokens": "9"})]
+    path = tmp_path / "u.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    got = list(read_ledger(f"jsonl:{path}"))
+    assert [r.request_id for r in got] == ["r0", "r1"]
+    assert summarize(got, ("key",)).total.requests == 2
+
+
+def test_a_file_without_one_record_is_no_ledger(tmp_path: Path) -> None:
+    other = tmp_path / "policy.aigw"
+    other.write_text('policy "p" {\n}\n')
+    with pytest.raises(LedgerError, match="is not a usage ledger: line 1 is no usage record"):
+        list(read_ledger(f"jsonl:{other}"))
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert list(read_ledger(f"jsonl:{empty}")) == []  # a ledger nothing was written to yet
+    result = CliRunner().invoke(app, ["usage", "--ledger", f"jsonl:{other}"])
+    assert result.exit_code == 2 and "is not a usage ledger" in result.output, result.output
