@@ -19,7 +19,8 @@ from ..analysis.cel_check import check_rule
 from ..cel import ast
 from ..cel.grammar import grammar_text
 from ..cel.lowering import RESERVED, Lowering
-from ..cel.parser import SURROGATE
+from ..cel.parser import SURROGATE, CelSyntaxError, parse
+from ..cel.fast_parser import MAX_PARENS
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir import Action, Expr, Policy, Rule
 from ..ir.nodes import SETTINGS
@@ -300,14 +301,30 @@ class _Reader:
 
     def when(self, stmt: Tree) -> Expr | None:
         expr_tree = stmt.children[-1]
-        node = self.cel(expr_tree)
-        if node is None:
-            return None
-        span = self.span(expr_tree)  # includes outer parentheses, unlike node.span
+        span = self.span(expr_tree)  # includes outer parentheses, unlike the node's span
         comment = _TRAILING_CEL_COMMENT.match(self.text, span.end)
         if comment:  # `when x // why`: the comment belongs to the expression's text
             span = self.source.span(span.start, comment.end())
-        return Expr(source=self.slice(span), span=span)
+        text = self.slice(span)
+        if not self.parses(text) and self.cel(expr_tree) is None:
+            return None
+        return Expr(source=text, span=span)
+
+    @staticmethod
+    def parses(text: str) -> bool:
+        """Whether a condition's text parses on its own. Its node is then the one the lint
+        passes and the compiler get for this text (:func:`~aigw_policy.cel.parser.parse`
+        remembers it, spans relative to the text), so the text is parsed once, not lowered
+        from the document's tree and parsed again. A text that does not parse is lowered
+        from the tree, whose diagnostics point into the document; so is a deeply nested one
+        (the direct parse path leaves those to a tree of its own)."""
+        if text.count("(") > MAX_PARENS:
+            return False
+        try:
+            parse(text)
+        except (CelSyntaxError, RecursionError):
+            return False
+        return True
 
     # actions ------------------------------------------------------------------------
     def action(self, tree: Tree) -> Action | None:

@@ -1,0 +1,177 @@
+"""How loading and compiling a policy scales: each stage at 1,000 and 10,000 rules (SPEC §9:
+a 10,000-rule policy loaded and compiled in under 10 s, from the compile cache under 1 s).
+
+    python benchmarks/load_bench.py [--sizes 1000,10000] [--repeat 3] [--forms dsl,yaml] [--lint]
+
+The policy is the one ``benchmarks/engine_bench.py --rules N`` builds (rules keyed on
+``identity.team`` and ``ai.model``), read as DSL and as YAML (the same policy dumped). Each
+stage is timed on its own, every size in every round (rounds interleave the sizes), with the
+process's memos cleared first, so every round is a cold load. Printed: the median CPU time of
+each stage (this process's CPU, so other work on a shared machine disturbs it less; the wall
+time of the whole load is printed too) and the ratio of the largest size to the smallest,
+which is the size ratio for a linear stage (10x for 10k/1k): more points at a quadratic pass.
+
+Stages: ``parse`` (lark for the DSL, the YAML composer), ``ir`` (the tree to the IR),
+``analysis`` (every lint pass: parse and type-check of every CEL text), then the compiler's
+stages: ``lower`` (the compiled rules; every CEL text parsed, its free variables),
+``compile_cel`` (type-check and Python code generation of every text), ``index``, ``other``
+(``check_size``, ``report``, ``mark_eager``, ``facts``); ``cache write`` (writing the batch
+file of a cold compile with a cache directory) and ``cache load`` (``compile_cel`` in a fresh
+state from that file). ``--lint`` also runs ``aigw-policy lint`` on the largest DSL file once.
+No assertions: read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from engine_bench import indexed_policy  # noqa: E402
+
+import aigw_policy as ap  # noqa: E402
+from aigw_policy.analysis import run_passes  # noqa: E402
+from aigw_policy.cel import cache as cel_cache  # noqa: E402
+from aigw_policy.cel.api import clear_cache as clear_programs  # noqa: E402
+from aigw_policy.cel.parser import clear_memo  # noqa: E402
+from aigw_policy.diagnostics import Diagnostics  # noqa: E402
+from aigw_policy.engine import compile as stages  # noqa: E402
+from aigw_policy.source import Source  # noqa: E402
+from aigw_policy.syntax import dsl, yaml_form, yaml_tree  # noqa: E402
+from aigw_policy.syntax.recovery import recover  # noqa: E402
+
+STAGES = ("parse", "ir", "analysis", "lower", "compile_cel", "index", "other", "cache write", "cache load")
+
+
+def clear_cache() -> None:
+    """Forget what earlier loads left in memory: compiled programs, checks, parsed texts."""
+    clear_programs()
+    clear_memo()
+
+
+class Clock:
+    """CPU seconds per stage name for one load."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[str, float] = {}
+
+    def time(self, name: str, fn: Callable[[], Any]) -> Any:
+        start = time.process_time()
+        try:
+            return fn()
+        finally:
+            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - start
+
+
+def read_stages(clock: Clock, form: str, text: str) -> ap.Policy:
+    source = Source(text, None)
+    diags = Diagnostics()
+    if form == "dsl":
+        tree = clock.time("parse", lambda: recover(source, diags, dsl.dsl_parser()))
+        policy = clock.time("ir", lambda: dsl._Reader(source, diags).document(tree))  # noqa: SLF001
+    else:
+        tree = clock.time("parse", lambda: yaml_tree.compose(source, diags, json_mode=False))
+        policy = clock.time("ir", lambda: yaml_form._Reader(diags, source).policy(tree))  # noqa: SLF001
+    found = clock.time("analysis", lambda: run_passes(policy, source))
+    assert not diags.has_errors and not [d for d in found if d.is_error], (list(diags), found)
+    return policy
+
+
+def compile_stages(clock: Clock, policy: ap.Policy, cache_dir: str | None = None) -> stages.Compilation:
+    c = stages.Compilation(policy, "bench", cache_dir=cache_dir)
+    for name, stage in stages.STAGES:
+        label = name if name in ("lower", "compile_cel", "index") else "other"
+        c = clock.time(label, lambda stage=stage, c=c: stage(c))
+    return c
+
+
+def one_load(form: str, text: str, cache_root: str) -> tuple[Clock, float, float]:
+    """A cold load and compile (stages timed), a cold compile writing a cache file, then the
+    compile reading it in a fresh state. Returns the clock, the wall seconds of the whole
+    cold load + compile, and the wall seconds of load + compile from the cache."""
+    clock = Clock()
+    clear_cache()
+    wall = time.perf_counter()
+    policy = read_stages(clock, form, text)
+    compile_stages(clock, policy)
+    wall = time.perf_counter() - wall
+    directory = tempfile.mkdtemp(dir=cache_root)
+    clear_cache()
+    saved = cel_cache.save_batch
+
+    def timed_save(*args: Any) -> bool:
+        return clock.time("cache write", lambda: saved(*args))
+
+    cel_cache.save_batch = timed_save
+    try:
+        compile_stages(Clock(), policy, directory)
+    finally:
+        cel_cache.save_batch = saved
+    clear_cache()
+    cached = time.perf_counter()
+    policy = ap.loads(text, format=form)  # type: ignore[arg-type]
+    c = stages.Compilation(policy, "bench", cache_dir=directory)
+    c = stages.lower(c)
+    clock.time("cache load", lambda: stages.compile_cel(c))
+    cached = time.perf_counter() - cached
+    return clock, wall, cached
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="1000,10000")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--forms", default="dsl,yaml")
+    p.add_argument("--lint", action="store_true", help="also time `aigw-policy lint` on the largest DSL file")
+    args = p.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    forms = args.forms.split(",")
+    print(f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f} at the start")
+    texts: dict[tuple[str, int], str] = {}
+    for n in sizes:
+        texts["dsl", n] = indexed_policy(n)
+        if "yaml" in forms:
+            texts["yaml", n] = yaml_form.dump_yaml(ap.loads(texts["dsl", n]))
+    clocks: dict[tuple[str, int], list[Clock]] = {k: [] for k in texts if k[0] in forms}
+    walls: dict[tuple[str, int], list[tuple[float, float]]] = {k: [] for k in clocks}
+    with tempfile.TemporaryDirectory() as root:
+        for _ in range(args.repeat):
+            for key in clocks:
+                clock, wall, cached = one_load(key[0], texts[key], root)
+                clocks[key].append(clock)
+                walls[key].append((wall, cached))
+    lo, hi = sizes[0], sizes[-1]
+    for form in forms:
+        print(f"\n{form}: median CPU seconds per stage ({args.repeat} rounds)")
+        print(f"{'stage':<14}" + "".join(f"{n:>10,}" for n in sizes) + f"{f'{hi // lo}x rules':>12}")
+        for stage in STAGES:
+            med = [statistics.median(c.cpu.get(stage, 0.0) for c in clocks[form, n]) for n in sizes]
+            ratio = f"{med[-1] / med[0]:>11.1f}x" if med[0] > 0 else f"{'-':>12}"
+            print(f"{stage:<14}" + "".join(f"{m:>10.3f}" for m in med) + ratio)
+        for i, what in enumerate(("load+compile wall", "  from cache wall")):
+            med = [statistics.median(w[i] for w in walls[form, n]) for n in sizes]
+            print(f"{what:<14}" + "".join(f"{m:>10.3f}" for m in med) + f"{med[-1] / med[0]:>11.1f}x")
+    if args.lint:
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "big.aigw"
+            path.write_text(texts["dsl", hi])
+            cli = Path(sys.executable).with_name("aigw-policy")
+            start = time.perf_counter()
+            done = subprocess.run([str(cli), "lint", str(path)], capture_output=True, text=True)
+            took = time.perf_counter() - start
+            print(f"\naigw-policy lint ({hi:,} rules, DSL): {took:.2f} s wall, exit {done.returncode}")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
