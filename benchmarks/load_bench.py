@@ -45,6 +45,7 @@ from aigw_policy.cel.api import clear_cache as clear_programs  # noqa: E402
 from aigw_policy.cel.parser import clear_memo  # noqa: E402
 from aigw_policy.diagnostics import Diagnostics  # noqa: E402
 from aigw_policy.engine import compile as stages  # noqa: E402
+from aigw_policy.gc_pause import gc_paused  # noqa: E402
 from aigw_policy.source import Source  # noqa: E402
 from aigw_policy.syntax import dsl, yaml_form, yaml_tree  # noqa: E402
 from aigw_policy.syntax.recovery import recover  # noqa: E402
@@ -101,8 +102,9 @@ def one_load(form: str, text: str, cache_root: str) -> tuple[Clock, float, float
     clock = Clock()
     clear_cache()
     wall = time.perf_counter()
-    policy = read_stages(clock, form, text)
-    compile_stages(clock, policy)
+    with gc_paused():  # as loader.read and compile_policy do
+        policy = read_stages(clock, form, text)
+        compile_stages(clock, policy)
     wall = time.perf_counter() - wall
     directory = tempfile.mkdtemp(dir=cache_root)
     clear_cache()
@@ -113,15 +115,16 @@ def one_load(form: str, text: str, cache_root: str) -> tuple[Clock, float, float
 
     cel_cache.save_batch = timed_save
     try:
-        compile_stages(Clock(), policy, directory)
+        with gc_paused():
+            compile_stages(Clock(), policy, directory)
     finally:
         cel_cache.save_batch = saved
     clear_cache()
     cached = time.perf_counter()
     policy = ap.loads(text, format=form)  # type: ignore[arg-type]
-    c = stages.Compilation(policy, "bench", cache_dir=directory)
-    c = stages.lower(c)
-    clock.time("cache load", lambda: stages.compile_cel(c))
+    with gc_paused():
+        c = stages.lower(stages.Compilation(policy, "bench", cache_dir=directory))
+        clock.time("cache load", lambda: stages.compile_cel(c))
     cached = time.perf_counter() - cached
     return clock, wall, cached
 
