@@ -29,6 +29,7 @@ from ..ir.build import build_action
 from ..ir.raw import NOT_CONSTANT, REPORTED, RawList, RawMap, RawScalar, RawValue
 from ..source import Source, Span
 from .hints import WORD_OPERATORS, word_operator_diagnostic
+from .positions import propagate_offsets
 from .recovery import recover
 
 __all__ = ["MAX_INPUT_CHARS", "Comment", "Trivia", "read_dsl"]
@@ -44,12 +45,17 @@ _PARSER: Lark | None = None
 
 
 def dsl_parser() -> Lark:
-    """The DSL parser: policy.lark with cel.lark appended, built once."""
+    """The DSL parser: policy.lark with cel.lark appended, built once; its trees carry start
+    and end offsets (:mod:`.positions`)."""
     global _PARSER
     if _PARSER is None:
         text = grammar_text("policy.lark") + "\n" + grammar_text("cel.lark")
-        _PARSER = Lark(text, start="document", parser="lalr", lexer="contextual",
-                       propagate_positions=True, maybe_placeholders=False)
+        parser = Lark(text, start="document", parser="lalr", lexer="contextual",
+                      propagate_positions=False, maybe_placeholders=False)
+        if not propagate_offsets(parser):
+            parser = Lark(text, start="document", parser="lalr", lexer="contextual",
+                          propagate_positions=True, maybe_placeholders=False)
+        _PARSER = parser
     return _PARSER
 
 
