@@ -176,8 +176,16 @@ class _Reader:
         self.diags.extend(lowering.diagnostics)
         return None if lowering.diagnostics else node
 
+    def literal(self, rule: str, token: Token) -> ast.Expr | None:
+        """A one-token literal (`string_lit`, `int_lit`) lowered by its ``Lowering`` method
+        called directly (as the tree would be lowered, without lark's transformer walk)."""
+        lowering = Lowering(self.text, self.source, 0)
+        node = _LITERALS[rule](lowering, _meta_of(token), [token])
+        self.diags.extend(lowering.diagnostics)
+        return None if lowering.diagnostics else node
+
     def string(self, token: Token) -> str | None:
-        node = self.cel(Tree("string_lit", [token], meta=_meta_of(token)))
+        node = self.literal("string_lit", token)
         return node.value if isinstance(node, ast.Literal) else None  # type: ignore[return-value]
 
     # document structure -------------------------------------------------------------
@@ -373,8 +381,7 @@ class _Reader:
         return RawMap(tuple(items), span=span)
 
     def token_value(self, token: Token) -> RawScalar | None:
-        rule = "int_lit" if token.type == "INT" else "string_lit"
-        node = self.cel(Tree(rule, [token], meta=_meta_of(token)))
+        node = self.literal("int_lit" if token.type == "INT" else "string_lit", token)
         if node is None:
             return None
         return self.raw(node)  # type: ignore[return-value]
@@ -465,6 +472,11 @@ class _Meta:
         self.column = token.column
         self.end_line = token.end_line
         self.end_column = token.end_column
+
+
+_LITERALS = {rule: getattr(Lowering.__dict__[rule], "base_func", Lowering.__dict__[rule])
+             for rule in ("string_lit", "int_lit")}
+"""The lowering of a one-token literal: (lowering, meta, children) -> node."""
 
 
 def _meta_of(token: Token) -> Any:
