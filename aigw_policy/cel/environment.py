@@ -67,10 +67,11 @@ def _filename(label: str) -> str:
     return f"<cel:{text}>"
 
 
-def _check_size(node: ast.Expr) -> None:
+def _check_size(node: ast.Expr, parsed: bool = False) -> None:
     """Refuse a tree that is not well-formed (built by hand: every name and literal of it
-    reaches generated code) or over the compile budget."""
-    bad = ast.invalid(node)
+    reaches generated code; ``parsed``: the parser built it, so it is) or over the compile
+    budget."""
+    bad = None if parsed else ast.invalid(node)
     if bad is not None:
         raise CelError(f"invalid expression tree: {bad[0]}", "invalid_ast")
     if ast.count_nodes(node, MAX_NODES) > MAX_NODES:
@@ -213,9 +214,9 @@ class Environment:
         comprehension iterations one evaluation may perform (:mod:`.budget`); None for no
         limit. ``function_decls``: extra overloads (conformance-test protos), unimplemented.
         ``prechecked``: the check of ``node`` in this environment without declarations and
-        its cost, already made (:meth:`_prechecked`)."""
+        its cost, already made (:meth:`_prechecked`: ``node`` is then the parser's)."""
         _check_budget(budget)
-        _check_size(node)
+        _check_size(node, parsed=prechecked is not None)
         decls = {**self.variables, **parse_declarations(declarations)}
         info = Info()
         result_type: Type | None = None
