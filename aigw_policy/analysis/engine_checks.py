@@ -68,7 +68,7 @@ def _reads_a_name(node: Any) -> bool:
     stack = [node]
     while stack:
         n = stack.pop()
-        if type(n) is ast.Ident:
+        if isinstance(n, ast.Ident):
             return True
         stack.extend(ast.children(n))
     return False

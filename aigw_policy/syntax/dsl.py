@@ -17,10 +17,10 @@ from lark import Lark, Token, Tree
 
 from ..analysis.cel_check import check_rule
 from ..cel import ast
+from ..cel.fast_parser import MAX_PARENS
 from ..cel.grammar import grammar_text
 from ..cel.lowering import RESERVED, Lowering
 from ..cel.parser import SURROGATE, CelSyntaxError, parse
-from ..cel.fast_parser import MAX_PARENS
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir import Action, Expr, Policy, Rule
 from ..ir.nodes import SETTINGS

@@ -41,10 +41,10 @@ def _offsets(build: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
         res = build(children)
         if type(res) is not Tree:
             return res
-        meta = res.meta
+        meta: Any = res.meta  # lark's Meta: attributes set as they are known
         for c in children:
             if type(c) is Tree:
-                m = c._meta  # noqa: SLF001 - None until asked for: no position
+                m: Any = c._meta  # noqa: SLF001 - None until asked for: no position
                 if m is None or m.empty:
                     continue
                 start = m.container_start_pos
