@@ -12,6 +12,7 @@ from typing import Literal
 
 from .analysis import LintOptions, run_passes
 from .diagnostics import Diagnostic, Diagnostics, PolicyError, sort_diagnostics
+from .gc_pause import gc_paused
 from .ir import Policy
 from .source import Source
 
@@ -68,6 +69,13 @@ def read(
                   source.span(0))
         return None, diags.sorted()
     fmt = format or detect_format(name, text)
+    with gc_paused():
+        return _read(source, fmt, diags, options)
+
+
+def _read(source: Source, fmt: str, diags: Diagnostics,
+          options: LintOptions | None) -> tuple[Policy | None, list[Diagnostic]]:
+    """Read with the surface form's reader, then run the lint passes."""
     if fmt == "dsl":
         from .syntax.dsl import read_dsl
 

@@ -63,6 +63,17 @@ def _walk(node: Any) -> Iterator[Any]:
                 stack.append(v)
 
 
+def _reads_a_name(node: Any) -> bool:
+    """Whether an identifier occurs in ``node`` (a variable, or a macro's own variable)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Ident):
+            return True
+        stack.extend(ast.children(n))
+    return False
+
+
 def _path(node: Any) -> str | None:
     if isinstance(node, ast.Ident):
         return node.name
@@ -74,7 +85,7 @@ def _path(node: Any) -> str | None:
 
 def _constant_value(source: str, node: Any) -> Any:
     """The value of a condition without variables, or ``...`` when it has any (or errors)."""
-    if any(isinstance(n, ast.Ident) for n in _walk(node)):
+    if _reads_a_name(node):
         return ...
     from ..cel import CelError
     from ..env import compile_condition

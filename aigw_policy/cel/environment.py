@@ -22,7 +22,7 @@ from typing import ClassVar
 
 from . import ast, cache
 from .budget import DEFAULT_BUDGET
-from .checker import check as run_check, overload_table
+from .checker import Checked, check as run_check, overload_table
 from .codegen import CompileError, Info, generate
 from .cost import MAX_NODES, estimate
 from .decls import Overload, parse_overload
@@ -34,6 +34,12 @@ from .runtime.values import CelError
 from .types import Type, TypeParseError, parse_type
 
 __all__ = ["Environment", "parse_declarations"]
+
+TEXT_MEMO_SIZE = 32_768
+"""Texts whose check :meth:`Environment.check_text` remembers: every CEL text of a 10,000-rule
+policy with three texts a rule (SPEC §9), so that the lint passes and the compiler, which each
+go through a policy's texts in order, find them all (a smaller LRU memo misses every one)."""
+
 
 def parse_declarations(declarations: Mapping[str, str | Type] | None) -> dict[str, Type]:
     """``{"a": "int"}`` -> ``{"a": INT}``; a bad type is a :class:`CelError`."""
@@ -61,10 +67,11 @@ def _filename(label: str) -> str:
     return f"<cel:{text}>"
 
 
-def _check_size(node: ast.Expr) -> None:
+def _check_size(node: ast.Expr, parsed: bool = False) -> None:
     """Refuse a tree that is not well-formed (built by hand: every name and literal of it
-    reaches generated code) or over the compile budget."""
-    bad = ast.invalid(node)
+    reaches generated code; ``parsed``: the parser built it, so it is) or over the compile
+    budget."""
+    bad = None if parsed else ast.invalid(node)
     if bad is not None:
         raise CelError(f"invalid expression tree: {bad[0]}", "invalid_ast")
     if ast.count_nodes(node, MAX_NODES) > MAX_NODES:
@@ -139,7 +146,7 @@ class Environment:
         self._records: dict[str, tuple] = {}
         """Cache key -> the disk-cache record of a program compiled here (what
         :meth:`compile_many` writes for a batch); bounded with the programs."""
-        self.check_text = lru_cache(maxsize=8192)(self._check_text)
+        self.check_text = lru_cache(maxsize=TEXT_MEMO_SIZE)(self._check_text)
         Environment.live.add(self)
 
     def __repr__(self) -> str:
@@ -156,18 +163,28 @@ class Environment:
         checked = run_check(node, self.variables, functions=self._table, objects=self.objects)
         return None if checked.errors else checked.type
 
-    def _check_text(self, source: str) -> tuple[ast.Expr, list, int | None] | None:
+    def _check_text(self, source: str) -> tuple[ast.Expr, list, int | None, Checked] | None:
         """An expression parsed and checked on its own, memoized (on this environment) by its
-        text: the node, the type errors (spans relative to ``source``) and the worst-case
-        cost (None when it does not type-check). None when it does not parse."""
+        text: the node, the type errors (spans relative to ``source``), the worst-case cost
+        (None when it does not type-check) and the whole check (the compiler reuses its
+        types). None when it does not parse."""
         try:
             node = parse(source)
         except (CelSyntaxError, RecursionError):
             return None
         checked = run_check(node, self.variables, functions=self._table, objects=self.objects)
         if checked.errors:
-            return node, list(checked.errors), None
-        return node, [], estimate(node, checked.types)
+            return node, list(checked.errors), None, checked
+        return node, [], estimate(node, checked.types), checked
+
+    def _prechecked(self, source: str, node: ast.Expr | None) -> tuple[ast.Expr, Checked, int] | None:
+        """The memoized check of ``source`` (:meth:`check_text`) when it holds for a compile
+        of ``node`` in this environment without declarations: the same node (the parser
+        memoizes nodes by text, types are keyed by node) and no type errors."""
+        known = self.check_text(source)
+        if known is None or known[1] or (node is not None and node is not known[0]) or known[2] is None:
+            return None
+        return known[0], known[3], known[2]
 
     # -- compiling -----------------------------------------------------------------------
     def key(self, source: str, declarations: Mapping[str, str | Type] | None = None, name: str | None = None,
@@ -191,18 +208,22 @@ class Environment:
         cache_dir: str | os.PathLike[str] | None = None,
         cache_key: str | None = None,
         budget: int | None = DEFAULT_BUDGET,
+        prechecked: tuple[Checked, int] | None = None,
     ) -> Program:
         """Compile a parsed (or hand-built) expression, uncached. ``budget``: the
         comprehension iterations one evaluation may perform (:mod:`.budget`); None for no
-        limit. ``function_decls``: extra overloads (conformance-test protos), unimplemented."""
+        limit. ``function_decls``: extra overloads (conformance-test protos), unimplemented.
+        ``prechecked``: the check of ``node`` in this environment without declarations and
+        its cost, already made (:meth:`_prechecked`: ``node`` is then the parser's)."""
         _check_budget(budget)
-        _check_size(node)
+        _check_size(node, parsed=prechecked is not None)
         decls = {**self.variables, **parse_declarations(declarations)}
         info = Info()
         result_type: Type | None = None
         if check:
-            checked = run_check(node, decls, container=container, function_decls=function_decls,
-                                functions=self._table, objects=self.objects)
+            checked = prechecked[0] if prechecked is not None else run_check(
+                node, decls, container=container, function_decls=function_decls, functions=self._table,
+                objects=self.objects)
             if checked.errors:
                 raise CelError(checked.errors[0].message, "check_error", diagnostics=checked.errors)
             info = Info(checked.types)
@@ -224,7 +245,7 @@ class Environment:
             raise CelError(e.message, "compile_error") from None
         except (RecursionError, SyntaxError, MemoryError) as e:
             raise CelError(f"expression too complex to compile: {type(e).__name__}", "compile_error") from None
-        cost = estimate(node, info.types)
+        cost = prechecked[1] if prechecked is not None else estimate(node, info.types)
         prog = Program(source, label, gen.source, fn, result_type, cost, gen.line_spans)
         if cache_key is not None and not function_decls:
             extra = (source, label, str(result_type) if result_type is not None else None, cost, self.name)
@@ -302,10 +323,14 @@ class Environment:
             if prog is None:
                 try:
                     node = nodes[i] if nodes is not None else None
-                    if node is None:
+                    known = self._prechecked(source, node) if check and declarations is None else None
+                    if known is not None:
+                        node = known[0]
+                    elif node is None:
                         node = parse_source(source)
                     prog = self.compile_ast(node, declarations, source=source, name=names[i], check=check,
-                                            cache_key=key, budget=budget)
+                                            cache_key=key, budget=budget,
+                                            prechecked=known[1:] if known is not None else None)
                 except CelError as e:
                     out.append(e)
                     continue

@@ -95,10 +95,12 @@ def direct_parser() -> Any:
         table = frontend.parser._parse_table  # noqa: SLF001 - lark internals, see the module doc
         start = table.start_states["expr"]
         end_state = table.end_states["expr"]
-        callbacks = {rule: _callback(rule) for rule in lark.rules}
+        callbacks = {rule: None if _is_unit(rule) else _callback(rule) for rule in lark.rules}
+        # symbol names as plain str: lark's are partly Tokens, whose Python-level __eq__ a
+        # dict lookup would call at every step
         states = {
-            state: {sym: (True, arg) if action is Shift
-                    else (False, (len(arg.expansion), arg.origin.name, callbacks[arg]))
+            state: {str(sym): (True, arg) if action is Shift
+                    else (False, (len(arg.expansion), str(arg.origin.name), callbacks[arg]))
                     for sym, (action, arg) in actions.items()}
             for state, actions in table.states.items()
         }
@@ -137,6 +139,12 @@ def _feed(token: Token, is_end: bool, driver: _Driver, stack: list, values: list
             values.append(token)
             return None
         size, origin, callback = arg
+        if callback is None:  # a unit rule (`?a: b`): the value stays, only the state moves
+            del stack[-1]
+            stack.append(states[stack[-1]][origin][1])
+            if is_end and stack[-1] == end_state:
+                return values[-1]
+            continue
         if size:
             children = values[-size:]
             del stack[-size:]
@@ -167,6 +175,18 @@ def lower_directly(text: str, lowering: Lowering) -> ast.Expr | None:
     finally:
         current.lowering = outer
     return lowering.finish_direct(node)
+
+
+def _is_unit(rule: Any) -> bool:
+    """Whether reducing ``rule`` returns its one child unchanged: an inlined (``?``) rule
+    of one kept symbol. Most reductions of a CEL expression are these chain rules
+    (``expr -> or_expr -> and_expr -> ...``)."""
+    if len(rule.expansion) != 1 or not rule.options.expand1 or rule.alias:
+        return False
+    sym = rule.expansion[0]
+    name = rule.options.template_source or rule.origin.name
+    kept = rule.options.keep_all_tokens or not (sym.is_term and sym.filter_out)
+    return kept and not name.startswith("_") and not (not sym.is_term and sym.name.startswith("_"))
 
 
 def _callback(rule: Any) -> Any:

@@ -34,6 +34,7 @@ from ..cel.budget import DEFAULT_BUDGET
 from ..cel.cost import MAX_POLICY_NODES
 from ..cel.runtime.ops import to_string
 from ..diagnostics import Diagnostic, PolicyError
+from ..gc_pause import gc_paused
 from ..ir import Action, Policy, Rule
 from ..ir.actions import PERIODS, parse_duration
 from ..ir.nodes import SETTINGS, Phase
@@ -607,7 +608,8 @@ def compile_policy(
     prefix = (file.rsplit("/", 1)[-1] if file else None) or policy.name or "policy"
     c = Compilation(policy, prefix, cache_dir=cache_dir, budget=cel_budget, index=index,
                     index_min_rules=index_min_rules)
-    for _name, stage in STAGES:
-        c = stage(c)
+    with gc_paused():
+        for _name, stage in STAGES:
+            c = stage(c)
     assert c.compiled is not None
     return c.compiled

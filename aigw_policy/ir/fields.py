@@ -4,6 +4,7 @@ base model, shared by :mod:`aigw_policy.ir.actions` and :mod:`aigw_policy.ir.ai_
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
@@ -108,8 +109,10 @@ class ActionConfig(BaseModel):
         return {k: v for k, v in self if v is not None}
 
 
+@cache
 def field_kind(config: type[BaseModel], name: str) -> str:
-    """``cel``, ``cel_list``, ``template``, ``template_map``, ``duration`` or ``data``."""
+    """``cel``, ``cel_list``, ``template``, ``template_map``, ``duration`` or ``data``
+    (remembered: a class's fields do not change, and the lint passes ask for every action)."""
     info = config.model_fields[name]
     text = repr(info.annotation) + repr(info.metadata)
     if "CelMarker" in text:

@@ -17,9 +17,10 @@ from lark import Lark, Token, Tree
 
 from ..analysis.cel_check import check_rule
 from ..cel import ast
+from ..cel.fast_parser import MAX_PARENS
 from ..cel.grammar import grammar_text
 from ..cel.lowering import RESERVED, Lowering
-from ..cel.parser import SURROGATE
+from ..cel.parser import SURROGATE, CelSyntaxError, parse
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir import Action, Expr, Policy, Rule
 from ..ir.nodes import SETTINGS
@@ -28,6 +29,7 @@ from ..ir.build import build_action
 from ..ir.raw import NOT_CONSTANT, REPORTED, RawList, RawMap, RawScalar, RawValue
 from ..source import Source, Span
 from .hints import WORD_OPERATORS, word_operator_diagnostic
+from .positions import propagate_offsets
 from .recovery import recover
 
 __all__ = ["MAX_INPUT_CHARS", "Comment", "Trivia", "read_dsl"]
@@ -43,12 +45,17 @@ _PARSER: Lark | None = None
 
 
 def dsl_parser() -> Lark:
-    """The DSL parser: policy.lark with cel.lark appended, built once."""
+    """The DSL parser: policy.lark with cel.lark appended, built once; its trees carry start
+    and end offsets (:mod:`.positions`)."""
     global _PARSER
     if _PARSER is None:
         text = grammar_text("policy.lark") + "\n" + grammar_text("cel.lark")
-        _PARSER = Lark(text, start="document", parser="lalr", lexer="contextual",
-                       propagate_positions=True, maybe_placeholders=False)
+        parser = Lark(text, start="document", parser="lalr", lexer="contextual",
+                      propagate_positions=False, maybe_placeholders=False)
+        if not propagate_offsets(parser):
+            parser = Lark(text, start="document", parser="lalr", lexer="contextual",
+                          propagate_positions=True, maybe_placeholders=False)
+        _PARSER = parser
     return _PARSER
 
 
@@ -169,8 +176,16 @@ class _Reader:
         self.diags.extend(lowering.diagnostics)
         return None if lowering.diagnostics else node
 
+    def literal(self, rule: str, token: Token) -> ast.Expr | None:
+        """A one-token literal (`string_lit`, `int_lit`) lowered by its ``Lowering`` method
+        called directly (as the tree would be lowered, without lark's transformer walk)."""
+        lowering = Lowering(self.text, self.source, 0)
+        node = _LITERALS[rule](lowering, _meta_of(token), [token])
+        self.diags.extend(lowering.diagnostics)
+        return None if lowering.diagnostics else node
+
     def string(self, token: Token) -> str | None:
-        node = self.cel(Tree("string_lit", [token], meta=_meta_of(token)))
+        node = self.literal("string_lit", token)
         return node.value if isinstance(node, ast.Literal) else None  # type: ignore[return-value]
 
     # document structure -------------------------------------------------------------
@@ -300,14 +315,30 @@ class _Reader:
 
     def when(self, stmt: Tree) -> Expr | None:
         expr_tree = stmt.children[-1]
-        node = self.cel(expr_tree)
-        if node is None:
-            return None
-        span = self.span(expr_tree)  # includes outer parentheses, unlike node.span
+        span = self.span(expr_tree)  # includes outer parentheses, unlike the node's span
         comment = _TRAILING_CEL_COMMENT.match(self.text, span.end)
         if comment:  # `when x // why`: the comment belongs to the expression's text
             span = self.source.span(span.start, comment.end())
-        return Expr(source=self.slice(span), span=span)
+        text = self.slice(span)
+        if not self.parses(text) and self.cel(expr_tree) is None:
+            return None
+        return Expr(source=text, span=span)
+
+    @staticmethod
+    def parses(text: str) -> bool:
+        """Whether a condition's text parses on its own. Its node is then the one the lint
+        passes and the compiler get for this text (:func:`~aigw_policy.cel.parser.parse`
+        remembers it, spans relative to the text), so the text is parsed once, not lowered
+        from the document's tree and parsed again. A text that does not parse is lowered
+        from the tree, whose diagnostics point into the document; so is a deeply nested one
+        (the direct parse path leaves those to a tree of its own)."""
+        if text.count("(") > MAX_PARENS:
+            return False
+        try:
+            parse(text)
+        except (CelSyntaxError, RecursionError):
+            return False
+        return True
 
     # actions ------------------------------------------------------------------------
     def action(self, tree: Tree) -> Action | None:
@@ -350,8 +381,7 @@ class _Reader:
         return RawMap(tuple(items), span=span)
 
     def token_value(self, token: Token) -> RawScalar | None:
-        rule = "int_lit" if token.type == "INT" else "string_lit"
-        node = self.cel(Tree(rule, [token], meta=_meta_of(token)))
+        node = self.literal("int_lit" if token.type == "INT" else "string_lit", token)
         if node is None:
             return None
         return self.raw(node)  # type: ignore[return-value]
@@ -442,6 +472,11 @@ class _Meta:
         self.column = token.column
         self.end_line = token.end_line
         self.end_column = token.end_column
+
+
+_LITERALS = {rule: getattr(Lowering.__dict__[rule], "base_func", Lowering.__dict__[rule])
+             for rule in ("string_lit", "int_lit")}
+"""The lowering of a one-token literal: (lowering, meta, children) -> node."""
 
 
 def _meta_of(token: Token) -> Any:
