@@ -187,6 +187,23 @@ class SymEnv:
 
     # -- witnesses -----------------------------------------------------------------------
 
+    def buildable(self) -> list[Any]:
+        """What every witness needs and the solver settles at once (equalities and flags): a
+        provider the ``ai`` override can name (not ``unknown``), the URL's path and host, no
+        header name with a capital (the activation lower-cases names). A rule's first model is
+        asked with these, so that it can be built as it is."""
+        out: list[Any] = []
+        if "ai.provider" in self.vars:
+            out.append(z3.Or(*[self.vars["ai.provider"].val == z3.StringVal(p) for p in PROVIDERS]))
+        for name in ("req.url.path", "req.host"):  # a witness's URL always has them
+            if name in self.present:
+                out.append(self.present[name])
+        headers = self.maps.get("req.headers")
+        for key, (present, _) in (headers.entries.items() if headers is not None else ()):
+            if key != key.lower():
+                out.append(z3.Not(present))
+        return out
+
     def realizable(self, *, strict_tokens: bool) -> list[Any]:
         """Constraints under which a REQUEST.json can be built for the model (witness.py
         builds an OpenAI chat request, with the ``ai`` override for provider and operation).
@@ -195,15 +212,13 @@ class SymEnv:
         estimate is tied to it (the default counter: a byte count over four, one per message
         plus four); otherwise the estimate is pinned later from a first build.
         """
-        out: list[Any] = [z3.Not(_surrogate(s)) for s in self.surrogate_texts]
+        out: list[Any] = [z3.Not(_surrogate(s)) for s in self.surrogate_texts] + self.buildable()
         v = self.vars
         no_space = z3.Star(z3.Range("!", "~"))
 
         def s(name: str) -> Any:
             return v[name].val if name in v else None
 
-        if s("ai.provider") is not None:
-            out.append(z3.Or(*[s("ai.provider") == z3.StringVal(p) for p in PROVIDERS]))
         if s("ai.model") is not None:
             out.append(z3.Length(s("ai.model")) <= 200)
         msgs = v["ai.messages"].val if "ai.messages" in v else None
@@ -242,13 +257,8 @@ class SymEnv:
                                              z3.Re("-"), z3.Re("_"), z3.Re("."))))))
         if s("req.host") is not None:
             out.append(z3.InRe(s("req.host"), z3.Plus(z3.Union(z3.Range("a", "z"), z3.Range("0", "9")))))
-        for name in ("req.url.path", "req.host"):  # a witness's URL always has them
-            if name in self.present:
-                out.append(self.present[name])
         for m in self.maps.values():
             for key, (present, value) in m.entries.items():
-                if m.name == "req.headers" and key != key.lower():  # the activation lower-cases names
-                    out.append(z3.Not(present))
                 if m.values != "string":
                     out.append(z3.And(z3.Length(value) >= 1, z3.Length(value) <= 3))
                     for i in range(3):
