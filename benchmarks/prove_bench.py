@@ -6,7 +6,7 @@ copy with one status changed, a counterexample).
 
 Prints the median seconds of each over N runs (default 3), with the load average before and
 after. ``--breakdown`` adds, for the last `rules` run, each rule's answer and every solver
-check it made (the question, its answer, seconds and attempts), and the totals per question.
+check it made (the question, its answer, seconds, attempts and the solver configuration that answered), and the totals per question.
 The policy mixes what real ones hold: team and tier gates, model allow-lists and globs,
 prefix and regex model checks, token caps, limits, set-model downgrades, header and label
 lookups.
@@ -88,7 +88,7 @@ def breakdown(answers: list, budget: Budget) -> None:
     for x in answers:
         asked = per.get(x.rule, [])
         spent = sum(a.seconds for a in asked)
-        checks = ", ".join(f"{a.question} {a.result} {a.seconds:.2f}s/{a.attempts}" for a in asked)
+        checks = ", ".join(f"{a.question} {a.result} {a.seconds:.2f}s/{a.attempts} {a.by}" for a in asked)
         print(f"  {x.rule:4} {x.result:11} {spent:6.2f} s  {checks}")
     totals: dict[tuple[str, str], list[float]] = {}
     for a in budget.asked:

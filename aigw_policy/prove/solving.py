@@ -19,7 +19,7 @@ import z3
 
 __all__ = ["Asked", "Budget", "check"]
 
-FIRST_ATTEMPT = 0.05
+FIRST_ATTEMPT = 0.2
 """Seconds for the first attempt; each further one gets twice the time of the one before."""
 
 ATTEMPTS = (("light", 0), ("plain", 7), ("full", 0), ("light", 7), ("full", 7), ("plain", 0))
@@ -47,6 +47,7 @@ class Asked:
     result: str
     seconds: float
     attempts: int
+    by: str = ""  # the configuration and seed that answered
 
 
 @dataclass
@@ -79,7 +80,7 @@ def check(budget: Budget, facts: list[Any], *goals: Any, share: float = 1.0,
     within ``share`` of the budget's time for one check."""
     start = time.monotonic()
     limit = budget.seconds(share)
-    result, model, attempts = "unknown", None, 0
+    result, model, attempts, by = "unknown", None, 0, ""
     span = FIRST_ATTEMPT
     while True:
         left = limit - (time.monotonic() - start)
@@ -93,11 +94,11 @@ def check(budget: Budget, facts: list[Any], *goals: Any, share: float = 1.0,
         s.add(*facts, *goals)
         r = s.check()
         if r == z3.sat:
-            result, model = "sat", s.model()
+            result, model, by = "sat", s.model(), f"{kind}/{seed}"
             break
         if r == z3.unsat:
-            result = "unsat"
+            result, by = "unsat", f"{kind}/{seed}"
             break
         span *= 2
-    budget.asked.append(Asked(budget.topic, question, result, time.monotonic() - start, attempts))
+    budget.asked.append(Asked(budget.topic, question, result, time.monotonic() - start, attempts, by))
     return result, model
