@@ -163,3 +163,17 @@ def test_checks_are_recorded_and_bounded() -> None:
     assert check(spent, [x > 3], question="q") == ("unknown", None)  # no time left: no attempt
     assert [(a.topic, a.result) for a in budget.asked] == [("t", "sat"), ("t", "unsat")]
     assert spent.asked[0].attempts == 0
+
+
+@pytest.mark.parametrize("condition, result", [
+    ("ai.model.matches('^g')", "unknown"),  # a model with a lone surrogate: RE2's error, deny 500 (no witness has one)
+    ("'abc'.matches('^a')", "equivalent"),  # a plain literal has none
+    ("(ai.stream ? 'abc' : 'xyz').matches('^[a-z]')", "equivalent"),  # nor either choice of a `? :`
+])
+def test_lone_surrogates_are_re2_errors(condition: str, result: str) -> None:
+    from aigw_policy.cel.runtime.stdlib import RE_ENGINE
+
+    if RE_ENGINE != "re2":
+        pytest.skip("Python's re matches any text")
+    with_rule = compiled(HEAD + rule("a", [condition], LOG))
+    assert equiv(with_rule, compiled(HEAD + rule("b", None, LOG))).result == result
