@@ -5,7 +5,9 @@ copy with one status changed, a counterexample).
     .venv/bin/python benchmarks/prove_bench.py [--repeat N] [--breakdown]
 
 Prints the median seconds of each over N runs (default 3), with the load average before and
-after. ``--breakdown`` adds, for the last `rules` run, each rule's answer and every solver
+after. `rules` runs interleaved with a baseline in the same process, every check one run of
+z3's default solver with all of the check's time (as before the series of short attempts,
+aigw_policy/prove/solving.py), and prints the ratio. ``--breakdown`` adds, for the last `rules` run, each rule's answer and every solver
 check it made (the question, its answer, seconds, attempts and the solver configuration that answered), and the totals per question.
 The policy mixes what real ones hold: team and tier gates, model allow-lists and globs,
 prefix and regex model checks, token caps, limits, set-model downgrades, header and label
@@ -19,12 +21,16 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aigw_policy.engine.compile import compile_policy  # noqa: E402
 from aigw_policy.loader import loads  # noqa: E402
+from aigw_policy.prove import solving  # noqa: E402
 from aigw_policy.prove.questions import Budget, equiv, rules  # noqa: E402
 
 TEAMS = ["support", "research", "sales", "eng", "ops"]
@@ -71,11 +77,11 @@ def policy(n: int = 50, status: int = 403) -> str:
     return "\n".join(out) + "\n"
 
 
-def timed(fn: object, repeat: int) -> tuple[float, object]:
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     times, result = [], None
     for _ in range(repeat):
         t = time.perf_counter()
-        result = fn()  # type: ignore[operator]
+        result = fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times), result
 
@@ -97,6 +103,25 @@ def breakdown(answers: list, budget: Budget) -> None:
         print(f"  {question:12} {result:8} {len(secs):3} checks {sum(secs):6.2f} s")
 
 
+@contextmanager
+def one_solver() -> Iterator[None]:
+    """The baseline: each check one run of z3's default solver with all of the check's time
+    (how every check was made before the series of short attempts)."""
+    saved = solving.ATTEMPTS, solving.FIRST_ATTEMPT
+    solving.ATTEMPTS, solving.FIRST_ATTEMPT = (("full", 0),), float("inf")
+    try:
+        yield
+    finally:
+        solving.ATTEMPTS, solving.FIRST_ATTEMPT = saved
+
+
+def summary(answers: list) -> str:
+    counts: dict[str, int] = {}
+    for x in answers:
+        counts[x.result] = counts.get(x.result, 0) + 1
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
@@ -105,25 +130,27 @@ def main() -> None:
     print("load average before: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     a = compile_policy(loads(policy(), "yaml"))
     b = compile_policy(loads(policy(status=429), "yaml"))
-    budgets: list[Budget] = []
-
-    def run_rules() -> object:
-        budgets.append(Budget())
-        return rules(a, budget=budgets[-1])
-
-    t, answers = timed(run_rules, args.repeat)
-    counts: dict[str, int] = {}
-    for x in answers:  # type: ignore[union-attr]
-        counts[x.result] = counts.get(x.result, 0) + 1
-    checks = statistics.median(len(b.asked) for b in budgets)
-    print(f"prove rules, 50 rules:             {t:7.2f} s  ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))}; "
-          f"{checks:.0f} solver checks)")
+    runs: dict[str, list[tuple[float, list, Budget]]] = {"baseline": [], "attempts": []}
+    for _ in range(args.repeat):  # interleaved: the baseline, then the same question as shipped
+        for name in runs:
+            budget = Budget()
+            with one_solver() if name == "baseline" else nullcontext():
+                t = time.perf_counter()
+                answers = rules(a, budget=budget)
+                runs[name].append((time.perf_counter() - t, answers, budget))
+    medians = {name: statistics.median(r[0] for r in got) for name, got in runs.items()}
+    for name, label in (("baseline", "one default solver a check"), ("attempts", "short attempts (shipped)")):
+        got = runs[name]
+        checks = statistics.median(len(r[2].asked) for r in got)
+        print(f"prove rules, 50 rules, {label:27} {medians[name]:7.2f} s  ({summary(got[-1][1])}; "
+              f"{checks:.0f} solver checks)")
+    print(f"prove rules, baseline / shipped:                     {medians['baseline'] / medians['attempts']:7.1f}x")
     if args.breakdown:
-        breakdown(answers, budgets[-1])  # type: ignore[arg-type]
+        breakdown(runs["attempts"][-1][1], runs["attempts"][-1][2])
     t, same = timed(lambda: equiv(a, a), args.repeat)
-    print(f"prove equiv, 50 rules, same:       {t:7.2f} s  ({same.result})")  # type: ignore[union-attr]
+    print(f"prove equiv, 50 rules, same:       {t:7.2f} s  ({same.result})")
     t, diff = timed(lambda: equiv(a, b), args.repeat)
-    print(f"prove equiv, 50 rules, one status: {t:7.2f} s  ({diff.result})")  # type: ignore[union-attr]
+    print(f"prove equiv, 50 rules, one status: {t:7.2f} s  ({diff.result})")
     print("load average after:  " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 

@@ -22,7 +22,7 @@ __all__ = ["Asked", "Budget", "check"]
 FIRST_ATTEMPT = 0.2
 """Seconds for the first attempt; each further one gets twice the time of the one before."""
 
-ATTEMPTS = (("light", 0), ("plain", 7), ("full", 0), ("light", 7), ("full", 7), ("plain", 0))
+ATTEMPTS: tuple[tuple[str, int], ...] = (("light", 0), ("plain", 7), ("full", 0), ("light", 7), ("full", 7), ("plain", 0))
 """The configurations tried in turn, with their random seeds: ``light`` propagates values and
 solves equations (cheap, and most questions here are a few equalities away from an answer)
 before z3's SMT core; ``plain`` is the core alone; ``full`` z3's default preprocessing, slower
