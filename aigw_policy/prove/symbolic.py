@@ -46,7 +46,6 @@ def prompt_length() -> Any:
     return z3.Int("?prompt-length")
 
 
-
 _SCALARS = {"string": z3.StringSort, "int": z3.IntSort, "bool": z3.BoolSort}
 
 
