@@ -2,7 +2,8 @@
 encoding of the policy (z3). :mod:`.symbolic` is the §5 environment as solver variables,
 :mod:`.translate` CEL as formulas, :mod:`.regex` patterns and globs, :mod:`.semantics` the
 request phase, :mod:`.witness` requests built from models and replayed through the engine,
-:mod:`.questions` the three questions, :mod:`.lint` the warnings lint shows.
+:mod:`.solving` one check under a time budget, :mod:`.questions` the three questions,
+:mod:`.lint` the warnings lint shows.
 
 z3 is an optional dependency (``pip install 'aigw-policy[prove]'``): :func:`available` says
 whether it is installed; nothing here imports it until a question is asked.

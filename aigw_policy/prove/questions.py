@@ -9,7 +9,6 @@ when the solver gives up within its time, the answer is ``unknown``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ import z3
 
 from ..engine.compile import CompiledPolicy
 from .semantics import Outcome, encode
+from .solving import Budget, check
 from .symbolic import SymEnv
 from .translate import translate_source
 from .witness import Replay, build, input_tokens, pad_to, replay, where_holds
@@ -31,26 +31,6 @@ def _fresh_context() -> None:
     from half a second to a time-out over four runs in one process). z3's Python API creates
     its main context lazily; every term here is made after this call."""
     z3.z3._main_ctx = None  # type: ignore[attr-defined]
-
-
-class Budget:
-    """Solver time: ``per_check`` seconds for one check, ``total`` for the whole question."""
-
-    def __init__(self, per_check: float = 10.0, total: float | None = None) -> None:
-        self.per_check = per_check
-        self.deadline = None if total is None else time.monotonic() + total
-
-    def solver(self, share: float = 1.0) -> z3.Solver | None:
-        """A fresh solver for one check (z3's incremental mode, push and pop, is slower on
-        these string formulas), or None once the time is up."""
-        left = self.per_check * share
-        if self.deadline is not None:
-            left = min(left, self.deadline - time.monotonic())
-        if left <= 0:
-            return None
-        s = z3.Solver()
-        s.set("timeout", max(1, int(left * 1000)))
-        return s
 
 
 @dataclass
@@ -81,24 +61,6 @@ class Answer:
     details: list[dict[str, Any]]
 
 
-def _check(budget: Budget, facts: list[Any], *goals: Any, share: float = 1.0) -> tuple[str, z3.ModelRef | None]:
-    """sat (with a model), unsat or unknown. z3's string search depends much on its random
-    seed: the time is split over two attempts with different seeds."""
-    state = "unknown"
-    for seed in (0, 7):
-        s = budget.solver(share / 2)
-        if s is None:
-            return "unknown", None
-        s.set("random_seed", seed)
-        s.add(*facts, *goals)
-        r = s.check()
-        if r == z3.sat:
-            return "sat", s.model()
-        if r == z3.unsat:
-            return "unsat", None
-    return state, None
-
-
 def _witness(budget: Budget, env: SymEnv, outs: list[Outcome], goal: Any,
              accept: Callable[[dict[str, Any], z3.ModelRef], bool],
              first: z3.ModelRef | None = None) -> dict[str, Any] | None:
@@ -118,8 +80,8 @@ def _witness(budget: Budget, env: SymEnv, outs: list[Outcome], goal: Any,
         extra: list[Any] = []
         for _ in range(2):
             # the exact estimate can stall on long prompts: a quarter of the time, then the other way
-            state, model = _check(budget, env.facts, goal, *env.realizable(strict_tokens=strict), *room, *no_hits,
-                                  *extra, share=0.25 if strict else 1.0)
+            state, model = check(budget, env.facts, goal, *env.realizable(strict_tokens=strict), *room, *no_hits,
+                                 *extra, share=0.25 if strict else 1.0, question="witness")
             if model is None:
                 break
             data = build(env, model)
@@ -178,6 +140,7 @@ def rules(cp: CompiledPolicy, *, limits_ok: bool = False, budget: Budget | None 
     seen: list[tuple[dict[str, Any], Replay]] = []  # confirmed witnesses and what the engine did on them
     for rule in cp.request_rules:
         facts = out.rules[rule.position]
+        budget.topic = rule.label
         answer = _known(facts, seen, answers) or _by_ends(budget, env, out, facts, answers)
         if answer is None:
             answer = _rule(cp, env, out, facts, budget, witnesses, seen)
@@ -212,13 +175,14 @@ def _by_ends(budget: Budget, env: SymEnv, out: Outcome, facts: Any, answers: lis
         if not other.ends or not other.sources <= facts.sources:
             continue
         if not other.conds <= facts.conds:
-            implied, _ = _check(budget, env.facts, facts.matched, z3.Not(other.matched), share=0.2)
+            implied, _ = check(budget, env.facts, facts.matched, z3.Not(other.matched), share=0.2,
+                               question=f"implies {other.label}")
             if implied != "unsat":
                 continue
         if other.conds == facts.conds and before.result in ("reachable", "shadowed"):
             alone = "sat"  # the same conditions held for it
         else:
-            alone, _ = _check(budget, env.facts, facts.matched)
+            alone, _ = check(budget, env.facts, facts.matched, question="conditions")
         if alone == "unsat":
             return RuleAnswer(facts.label, facts.position, "on_http_request", "unreachable",
                               "its conditions can never all hold (or one always fails and on_error skips it)")
@@ -235,9 +199,12 @@ def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, budget: Bud
     phase = "on_http_request"
     label = facts.label
     matched = facts.matched
-    # can it fire at all? Over the encoding alone (no witness constraints) a rule that cannot is
-    # usually proved so quickly; one that can gives a model to build the first witness from
-    state, first = _check(budget, env.facts, facts.fired)
+    # can it fire? Over the encoding and what every witness needs (cheap): one that can gives a
+    # model to build the first witness from; one that cannot is asked again over the encoding
+    # alone, the proof
+    state, first = check(budget, env.facts, facts.fired, *env.buildable(), question="fires")
+    if state == "unsat" and env.buildable():  # perhaps only for requests no witness can be: ask exactly
+        state, first = check(budget, env.facts, facts.fired, question="fires at all")
     if witnesses and state != "unsat":
         claims: list[dict[str, Any]] = []
 
@@ -261,30 +228,22 @@ def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, budget: Bud
                           "the model says it can fire, but no request built from it was confirmed by the engine")
     if state == "unknown":
         return RuleAnswer(label, facts.position, phase, "unknown", "the solver gave up within its time")
-    opaque, _ = _check(budget, env.facts, facts.opaque_before)
+    opaque = "unsat" if z3.is_false(z3.simplify(facts.opaque_before)) else \
+        check(budget, env.facts, facts.opaque_before, question="opaque before")[0]
     if opaque != "unsat":
         return RuleAnswer(label, facts.position, phase, "unknown",
                           "an earlier action is not modelled (e.g. ai-gateway), so it may change what reaches this rule")
-    alone, _ = _check(budget, env.facts, matched)
+    alone, model = check(budget, env.facts, matched, question="conditions")
     if alone == "unsat":
         return RuleAnswer(label, facts.position, phase, "unreachable",
                           "its conditions can never all hold (or one always fails and on_error skips it)")
-    if alone == "unknown":
+    if model is None:
         return RuleAnswer(label, facts.position, phase, "unknown", "the solver gave up within its time")
-    by: list[str] = []  # the nearest earlier rules seen answering first (a few quick checks; naming them is a courtesy)
-    tries = 0
-    for other in reversed(out.rules[:facts.position]):
-        if len(by) == 3 or tries == 4:
-            break
-        if z3.is_false(z3.simplify(other.stops)):
-            continue
-        tries += 1
-        found, _ = _check(budget, env.facts, matched, other.fired, other.stops, share=0.2)
-        if found == "sat":
-            by.insert(0, other.label)
-    names = ", ".join(f"`{b}`" for b in by) or "earlier rules"
+    # the request the model has, with its conditions holding: the earlier rule that ended the phase on it
+    by = [o.label for o in out.rules[:facts.position] if z3.is_true(model.eval(o.stops, model_completion=True))]
+    names = f" (`{by[0]}`, for one)" if by else ""
     return RuleAnswer(label, facts.position, phase, "shadowed",
-                      f"whenever its conditions hold, {names} already ended the phase", by=by)
+                      f"whenever its conditions hold, an earlier rule has already ended the phase{names}", by=by)
 
 
 def query(cp: CompiledPolicy, where: str, verdict: str, *, limits_ok: bool = False,
@@ -298,7 +257,7 @@ def query(cp: CompiledPolicy, where: str, verdict: str, *, limits_ok: bool = Fal
     out = encode(cp, env, limits_ok=limits_ok)
     goal = z3.And(holds, out.allow if verdict == "allow" else z3.Not(out.allow))
     details: list[dict[str, Any]] = []
-    state, model = _check(budget, env.facts, goal)
+    state, model = check(budget, env.facts, goal, question="possible")
     if state == "sat":
         def accept(data: dict[str, Any], m: z3.ModelRef) -> bool:
             got = replay(cp, data)
@@ -326,7 +285,7 @@ def _proof(budget: Budget, env: SymEnv, outs: list[Outcome], premise: Any, resul
         return Answer("unknown", None, [{"reason": "response-phase rules can change the verdict, and the "
                                                    "response phase is not modelled"}])
     opaque = z3.Or(*[o.opaque for o in outs])
-    state, _ = _check(budget, env.facts, premise, opaque)
+    state, _ = check(budget, env.facts, premise, opaque, question="opaque")
     if state != "unsat":
         return Answer("unknown", None, [{"reason": "an action that is not modelled (e.g. ai-gateway) may run "
                                                    "and decide the request"}])
@@ -344,7 +303,7 @@ def equiv(old: CompiledPolicy, new: CompiledPolicy, *, limits_ok: bool = False,
     env.bump()
     b = encode(new, env, limits_ok=limits_ok)
     differ = z3.Or(a.allow != b.allow, z3.And(z3.Not(a.allow), a.status != b.status))
-    state, model = _check(budget, env.facts, differ)
+    state, model = check(budget, env.facts, differ, question="differ")
     if state == "sat":
         details: list[dict[str, Any]] = []
 

@@ -1,18 +1,28 @@
-"""Patterns as z3 regular expressions: the RE2 subset that translates exactly (for
-``matches``) and ``model-access`` globs (``fnmatch``). Anything else is ``None``: the caller
-then treats the match as unknown, never as a guess."""
+"""Patterns as z3 formulas: the RE2 subset that translates exactly (for ``matches``) and
+``model-access`` globs (``fnmatch``). Anything else is ``None``: the caller then treats the
+match as unknown, never as a guess.
+
+A pattern is read into a small tree first. When its language is a few words (``^gpt-4o$``,
+``^claude-(opus|sonnet)-[0-9]$``) or a glob is a prefix, suffix or infix test (``gpt-*``,
+``*mini*``), the match is written with equalities, ``PrefixOf``, ``SuffixOf`` and
+``Contains``, which z3 decides at once; only the rest is a regular-expression membership,
+where z3's string search can wander (a model-access glob as a regex made simple questions
+take seconds)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import z3
 
-__all__ = ["MAX_CHAR", "glob_after", "glob_regex", "search_regex"]
+__all__ = ["MAX_CHAR", "glob_after", "glob_holds", "glob_regex", "search_holds", "search_regex"]
 
 MAX_CHAR = 0x2FFFF
 """The highest character z3's strings hold; a pattern that names a higher one is not encoded."""
 
+MAX_WORDS = 64
+"""A pattern whose language has at most this many words is written as literal tests."""
 
 
 def _any_char() -> Any:
@@ -21,11 +31,6 @@ def _any_char() -> Any:
 _DIGIT = [("0", "9")]
 _WORD = [("0", "9"), ("A", "Z"), ("a", "z"), ("_", "_")]
 _SPACE = [("\t", "\n"), ("\f", "\r"), (" ", " ")]
-_META = set("\\.^$|?*+()[]{}")
-
-
-class _Unsupported(Exception):
-    pass
 
 
 def _chars(pairs: list[tuple[str, str]]) -> Any:
@@ -37,6 +42,108 @@ def _not(pairs: list[tuple[str, str]]) -> Any:
     return z3.Intersect(_any_char(), z3.Complement(_chars(pairs)))
 
 
+@dataclass(frozen=True)
+class _Lit:
+    text: str
+
+
+@dataclass(frozen=True)
+class _Set:
+    pairs: tuple[tuple[str, str], ...]
+    negated: bool
+
+
+@dataclass(frozen=True)
+class _Cat:
+    items: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Alt:
+    items: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Rep:
+    item: Any
+    lo: int
+    hi: int | None
+
+
+_EMPTY = _Lit("")
+
+
+def _regex(node: Any) -> Any:
+    """The z3 regular expression of a pattern tree."""
+    t = type(node)
+    if t is _Lit:
+        return z3.Re(z3.StringVal(node.text))
+    if t is _Set:
+        return _not(list(node.pairs)) if node.negated else _chars(list(node.pairs))
+    if t is _Cat:
+        return z3.Concat(*[_regex(i) for i in node.items])
+    if t is _Alt:
+        return z3.Union(*[_regex(i) for i in node.items])
+    x, n, m = _regex(node.item), node.lo, node.hi
+    if m is None:
+        if n == 0:
+            return z3.Star(x)
+        return z3.Plus(x) if n == 1 else z3.Concat(z3.Loop(x, n, n), z3.Star(x))
+    if m == 0:
+        return z3.Re(z3.StringVal(""))
+    return z3.Option(x) if (n, m) == (0, 1) else z3.Loop(x, n, m)
+
+
+def _words(node: Any) -> frozenset[str] | None:
+    """The words of a pattern tree, when they are at most :data:`MAX_WORDS`; else None."""
+    t = type(node)
+    if t is _Lit:
+        return frozenset({node.text})
+    if t is _Set:
+        if node.negated or sum(ord(b) - ord(a) + 1 for a, b in node.pairs) > MAX_WORDS:
+            return None
+        return frozenset(chr(c) for a, b in node.pairs for c in range(ord(a), ord(b) + 1))
+    if t is _Alt:
+        out: set[str] = set()
+        for i in node.items:
+            got = _words(i)
+            if got is None or len(out | got) > MAX_WORDS:
+                return None
+            out |= got
+        return frozenset(out)
+    if t is _Cat:
+        acc: frozenset[str] | None = frozenset({""})
+        for i in node.items:
+            acc = _product(acc, _words(i))
+        return acc
+    if node.hi is None or node.hi > MAX_WORDS:
+        return None
+    item = _words(node.item)
+    power: frozenset[str] | None = frozenset({""})
+    seen: set[str] = set()
+    for k in range(node.hi + 1):
+        if k >= node.lo:
+            assert power is not None
+            seen |= power
+            if len(seen) > MAX_WORDS:
+                return None
+        if k < node.hi:
+            power = _product(power, item)
+            if power is None:
+                return None
+    return frozenset(seen)
+
+
+def _product(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+    if a is None or b is None or len(a) * len(b) > MAX_WORDS:
+        return None
+    return frozenset(x + y for x in a for y in b)
+
+
+class _Unsupported(Exception):
+    pass
+
+
 def _char_ok(c: str) -> str:
     if ord(c) > MAX_CHAR or 0xD800 <= ord(c) <= 0xDFFF:
         raise _Unsupported
@@ -44,10 +151,10 @@ def _char_ok(c: str) -> str:
 
 
 class _Parser:
-    """A recursive-descent reader of the pattern's exact subset: literals, ``.``, classes
-    (``[a-z]``, ``[^...]``, ``\\d \\w \\s`` and their negations), groups (capturing or ``(?:``),
-    ``|``, and the quantifiers ``* + ? {n} {n,} {n,m}`` (lazy forms too: they do not change
-    whether a match exists)."""
+    """A recursive-descent reader of the pattern's exact subset into a tree: literals, ``.``,
+    classes (``[a-z]``, ``[^...]``, ``\\d \\w \\s`` and their negations), groups (capturing
+    or ``(?:``), ``|``, and the quantifiers ``* + ? {n} {n,} {n,m}`` (lazy forms too: they do
+    not change whether a match exists)."""
 
     def __init__(self, text: str, re2: bool) -> None:
         self.t = text
@@ -67,15 +174,15 @@ class _Parser:
         while self.peek() == "|":
             self.take()
             branches.append(self.sequence())
-        return branches[0] if len(branches) == 1 else z3.Union(*branches)
+        return branches[0] if len(branches) == 1 else _Alt(tuple(branches))
 
     def sequence(self) -> Any:
         items: list[Any] = []
         while self.peek() not in (None, "|", ")"):
             items.append(self.quantified())
         if not items:
-            return z3.Re(z3.StringVal(""))
-        return items[0] if len(items) == 1 else z3.Concat(*items)
+            return _EMPTY
+        return items[0] if len(items) == 1 else _Cat(tuple(items))
 
     def quantified(self) -> Any:
         atom = self.atom()
@@ -83,13 +190,13 @@ class _Parser:
             c = self.peek()
             if c == "*":
                 self.take()
-                atom = z3.Star(atom)
+                atom = _Rep(atom, 0, None)
             elif c == "+":
                 self.take()
-                atom = z3.Plus(atom)
+                atom = _Rep(atom, 1, None)
             elif c == "?":
                 self.take()
-                atom = z3.Option(atom)
+                atom = _Rep(atom, 0, 1)
             elif c == "{":
                 atom = self.counted(atom)
             else:
@@ -112,11 +219,7 @@ class _Parser:
         if n > 1000 or (m is not None and (m > 1000 or m < n)):
             raise _Unsupported
         self.i = end + 1
-        if not sep:
-            return z3.Loop(atom, n, n) if n else z3.Re(z3.StringVal(""))
-        if m is None:
-            return z3.Concat(z3.Loop(atom, n, n), z3.Star(atom)) if n else z3.Star(atom)
-        return z3.Loop(atom, n, m) if m else z3.Re(z3.StringVal(""))
+        return _Rep(atom, n, m if sep else n)
 
     def atom(self) -> Any:
         c = self.take()
@@ -131,14 +234,14 @@ class _Parser:
             self.take()
             return inner
         if c == ".":
-            return _not([("\n", "\n")])
+            return _Set((("\n", "\n"),), True)
         if c == "[":
             return self.klass()
         if c == "\\":
             return self.escape(in_class=False)
         if c in "^$)*+?{}|":
             raise _Unsupported  # an anchor inside the pattern, or a stray operator
-        return z3.Re(z3.StringVal(_char_ok(c)))
+        return _Lit(_char_ok(c))
 
     def escape(self, *, in_class: bool) -> Any:
         if self.peek() is None:
@@ -148,10 +251,10 @@ class _Parser:
         if c in "dwsDWS" and not self.re2:
             raise _Unsupported  # Python's re: \d, \w and \s are Unicode classes
         if c in classes:
-            return ("class", classes[c], False) if in_class else _chars(classes[c])
+            return ("class", classes[c], False) if in_class else _Set(tuple(classes[c]), False)
         if c in ("D", "W", "S"):
             pairs = classes[c.lower()]
-            return ("class", pairs, True) if in_class else _not(pairs)
+            return ("class", pairs, True) if in_class else _Set(tuple(pairs), True)
         simple = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v"}
         if c in simple:
             ch = simple[c]
@@ -159,7 +262,7 @@ class _Parser:
             ch = c  # an escaped punctuation character stands for itself
         else:
             raise _Unsupported  # \b, \x, \p{..}, back-references, ...
-        return ("char", ch) if in_class else z3.Re(z3.StringVal(ch))
+        return ("char", ch) if in_class else _Lit(ch)
 
     def klass(self) -> Any:
         negated = self.peek() == "^"
@@ -207,24 +310,19 @@ class _Parser:
         if subtract:
             if negated or len(subtract) > 1 or pairs:
                 raise _Unsupported
-            return _not(subtract[0])
+            return _Set(tuple(subtract[0]), True)
         if not pairs:
             raise _Unsupported
-        return _not(pairs) if negated else _chars(pairs)
+        return _Set(tuple(pairs), negated)
 
 
-def search_regex(pattern: str, *, re2: bool) -> Any | None:
-    """A z3 regex for the strings in which ``pattern`` finds a match (CEL ``matches`` is a
-    search), or ``None`` when the pattern is outside the exact subset.
-
-    ``^`` and ``$`` are understood only at the very start and end of the pattern, outside
-    any top-level ``|``. ``re2``: the engine matches with RE2; otherwise with Python's ``re``,
-    whose ``$`` also matches before a final newline and whose ``\\d \\w \\s`` are Unicode
-    classes (not encoded)."""
-    text = pattern
-    start = text.startswith("^")
-    end = text.endswith("$") and not text.endswith("\\$")
-    body = text[1 if start else 0:len(text) - 1 if end else len(text)]
+def _parse(pattern: str, re2: bool) -> tuple[bool, bool, Any] | None:
+    """(anchored at the start, anchored at the end, the tree between), or None outside the
+    exact subset. ``^`` and ``$`` are understood only at the very start and end of the
+    pattern, outside any top-level ``|``."""
+    start = pattern.startswith("^")
+    end = pattern.endswith("$") and not pattern.endswith("\\$")
+    body = pattern[1 if start else 0:len(pattern) - 1 if end else len(pattern)]
     try:
         p = _Parser(body, re2)
         inner = p.alternation()
@@ -232,16 +330,58 @@ def search_regex(pattern: str, *, re2: bool) -> Any | None:
             raise _Unsupported
         if (start or end) and _top_level_bar(body):
             raise _Unsupported
+        _regex(inner)  # z3 refuses some ranges: refused here too
     except (_Unsupported, IndexError, z3.Z3Exception):
         return None
+    return start, end, inner
+
+
+def search_regex(pattern: str, *, re2: bool) -> Any | None:
+    """A z3 regex for the strings in which ``pattern`` finds a match (CEL ``matches`` is a
+    search), or ``None`` when the pattern is outside the exact subset.
+
+    ``re2``: the engine matches with RE2; otherwise with Python's ``re``, whose ``$`` also
+    matches before a final newline and whose ``\\d \\w \\s`` are Unicode classes (not
+    encoded)."""
+    parsed = _parse(pattern, re2)
+    if parsed is None:
+        return None
+    start, end, inner = parsed
     parts = [] if start else [z3.Star(_any_char())]
-    parts.append(inner)
+    parts.append(_regex(inner))
     if end:
         if not re2:
             parts.append(z3.Option(z3.Re(z3.StringVal("\n"))))
     else:
         parts.append(z3.Star(_any_char()))
     return z3.Concat(*parts) if len(parts) > 1 else parts[0]
+
+
+def search_holds(s: Any, pattern: str, *, re2: bool) -> Any | None:
+    """Whether ``pattern`` finds a match in the z3 string ``s``, or ``None`` outside the exact
+    subset. A pattern of at most :data:`MAX_WORDS` words is written as literal tests (equal,
+    prefix, suffix or infix, by its anchors); any other as a regex membership."""
+    parsed = _parse(pattern, re2)
+    if parsed is None:
+        return None
+    start, end, inner = parsed
+    words = _words(inner)
+    if words is None:
+        return z3.InRe(s, search_regex(pattern, re2=re2))
+    ends = ("", "\n") if end and not re2 else ("",)  # Python's `$` also matches before a final newline
+    terms = []
+    for w in sorted(words):
+        for tail in ends:
+            lit = z3.StringVal(w + tail)
+            if start and end:
+                terms.append(s == lit)
+            elif start:
+                terms.append(z3.PrefixOf(lit, s))
+            elif end:
+                terms.append(z3.SuffixOf(lit, s))
+            else:
+                terms.append(z3.Contains(s, lit))
+    return terms[0] if len(terms) == 1 else z3.Or(*terms)
 
 
 def _top_level_bar(body: str) -> bool:
@@ -287,6 +427,33 @@ def glob_regex(pattern: str) -> Any | None:
     if lit or not parts:
         parts.append(z3.Re(z3.StringVal(lit)))
     return parts[0] if len(parts) == 1 else z3.Concat(*parts)
+
+
+def glob_holds(s: Any, pattern: str) -> Any | None:
+    """Whether the z3 string ``s`` matches glob ``pattern`` (``fnmatch.fnmatchcase``), or
+    None when :func:`glob_regex` does not encode it. Without ``?``, a glob with one ``*`` is a
+    prefix and suffix test, ``*text*`` an infix test, and one without ``*`` an equality; any
+    other is a regex membership."""
+    regex = glob_regex(pattern)
+    if regex is None:
+        return None
+    parts = pattern.split("*")
+    if "?" in pattern or (len(parts) > 2 and (parts[0] or parts[-1] or sum(1 for p in parts if p) > 1)):
+        return z3.InRe(s, regex)
+    if len(parts) == 1:
+        return s == z3.StringVal(pattern)
+    if len(parts) > 2:  # `*text*` (stars doubled or not)
+        middle = "".join(parts)
+        return z3.Contains(s, z3.StringVal(middle)) if middle else z3.BoolVal(True)
+    first, last = parts
+    terms = []
+    if first:
+        terms.append(z3.PrefixOf(z3.StringVal(first), s))
+    if last:
+        terms.append(z3.SuffixOf(z3.StringVal(last), s))
+    if first and last:
+        terms.append(z3.Length(s) >= len(first) + len(last))
+    return z3.And(*terms) if len(terms) > 1 else terms[0] if terms else z3.BoolVal(True)
 
 
 def glob_after(pattern: str, prefix: str) -> set[str]:

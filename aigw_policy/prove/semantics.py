@@ -21,7 +21,7 @@ import z3
 
 from ..engine.compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledPolicy, CompiledRule, Template
 from ..providers.classify import PROVIDERS
-from .regex import glob_after, glob_regex
+from .regex import glob_after, glob_holds
 from .symbolic import Sym, SymEnv
 from .translate import as_bool, translate_source
 
@@ -187,21 +187,18 @@ class _Walk:
         model = env.variable("ai.model").val
         provider = env.variable("ai.provider").val
 
-        def matches(p: str, regex: Any) -> Any:
-            # `provider/model`: one case per provider the request can have (the classifier's,
-            # or one a set-model names), the provider's part of the glob consumed here
-            full = [z3.And(provider == z3.StringVal(name), _any(model, glob_after(p, name + "/")))
-                    for name in self.providers]
-            return z3.Or(z3.InRe(model, regex), *full)
-
         def hit(patterns: tuple[str, ...]) -> Any:
             terms = []
             for p in patterns:
-                regex = glob_regex(p)
-                if regex is None:
+                holds = glob_holds(model, p)
+                if holds is None:
                     terms.append(env.unknown(("glob", p, env.version), "bool").val)
-                else:
-                    terms.append(matches(p, regex))
+                    continue
+                # or `provider/model`: one case per provider the request can have (the
+                # classifier's, or one a set-model names), the provider's part consumed here
+                full = [z3.And(provider == z3.StringVal(name), _any(model, glob_after(p, name + "/")))
+                        for name in self.providers]
+                terms.append(z3.Or(holds, *full))
             return z3.Or(z3.BoolVal(False), *terms)
 
         denied = hit(cfg.deny or ())
@@ -290,8 +287,8 @@ def _ends(rule: CompiledRule) -> bool:
 
 
 def _any(model: Any, patterns: set[str]) -> Any:
-    terms = [z3.InRe(model, glob_regex(p)) for p in patterns]
-    return z3.Or(z3.BoolVal(False), *terms)
+    """Whether ``model`` matches one of ``patterns`` (globs :func:`glob_holds` encodes)."""
+    return z3.Or(z3.BoolVal(False), *[glob_holds(model, p) for p in patterns])
 
 
 def _templates(value: Any) -> list[Template]:

@@ -46,9 +46,6 @@ def prompt_length() -> Any:
     return z3.Int("?prompt-length")
 
 
-def _surrogate(s: Any) -> Any:
-    return z3.Function("has-lone-surrogate", z3.StringSort(), z3.BoolSort())(s)
-
 _SCALARS = {"string": z3.StringSort, "int": z3.IntSort, "bool": z3.BoolSort}
 
 
@@ -96,7 +93,7 @@ class SymEnv:
         self._fresh = 0
         self._memo: dict[tuple[Any, ...], Sym] = {}
         self.opaque_reads: set[str] = set()
-        self.surrogate_texts: list[Any] = []
+        self.surrogate_texts: dict[int, tuple[Any, Any]] = {}  # term id: (text, its flag)
         self.implied: set[str] = set()
         """Variables the policy does not read, made for a witness's sake (the prompt behind
         the token estimate): a witness fills them in itself (``x`` repeated)."""
@@ -171,11 +168,19 @@ class SymEnv:
         return got
 
     def lone_surrogate(self, s: Any) -> Any:
-        """Whether text ``s`` holds a lone surrogate (RE2 then refuses to match it): left
-        free, one value per text (a regular-language encoding is exact but stalls the
-        string solver); a witness takes texts without one."""
-        self.surrogate_texts.append(s)
-        return _surrogate(s)
+        """Whether text ``s`` holds a lone surrogate (RE2 then refuses to match it): false for
+        a plain literal, taken through ``? :`` (a set-model's choice of text), and otherwise a
+        free flag, one per text term (a regular-language encoding is exact but stalls the
+        string solver, and so did one uninterpreted function of the text); a witness takes
+        texts without one."""
+        if z3.is_string_value(s) and "\\" not in s.as_string():  # z3 escapes what is not plain
+            return z3.BoolVal(False)
+        if z3.is_app_of(s, z3.Z3_OP_ITE):
+            return z3.If(s.arg(0), self.lone_surrogate(s.arg(1)), self.lone_surrogate(s.arg(2)))
+        got = self.surrogate_texts.get(s.get_id())
+        if got is None:
+            got = self.surrogate_texts[s.get_id()] = (s, z3.Bool(f"?lone-surrogate#{len(self.surrogate_texts)}"))
+        return got[1]
 
     def is_present(self, name: str) -> Any:
         self.variable(name)
@@ -187,6 +192,23 @@ class SymEnv:
 
     # -- witnesses -----------------------------------------------------------------------
 
+    def buildable(self) -> list[Any]:
+        """What every witness needs and the solver settles at once (equalities and flags): a
+        provider the ``ai`` override can name (not ``unknown``), the URL's path and host, no
+        header name with a capital (the activation lower-cases names), texts without a lone
+        surrogate. A rule's first model is asked with these, so that it can be built as it is."""
+        out: list[Any] = [z3.Not(flag) for _, flag in self.surrogate_texts.values()]
+        if "ai.provider" in self.vars:
+            out.append(z3.Or(*[self.vars["ai.provider"].val == z3.StringVal(p) for p in PROVIDERS]))
+        for name in ("req.url.path", "req.host"):  # a witness's URL always has them
+            if name in self.present:
+                out.append(self.present[name])
+        headers = self.maps.get("req.headers")
+        for key, (present, _) in (headers.entries.items() if headers is not None else ()):
+            if key != key.lower():
+                out.append(z3.Not(present))
+        return out
+
     def realizable(self, *, strict_tokens: bool) -> list[Any]:
         """Constraints under which a REQUEST.json can be built for the model (witness.py
         builds an OpenAI chat request, with the ``ai`` override for provider and operation).
@@ -195,15 +217,13 @@ class SymEnv:
         estimate is tied to it (the default counter: a byte count over four, one per message
         plus four); otherwise the estimate is pinned later from a first build.
         """
-        out: list[Any] = [z3.Not(_surrogate(s)) for s in self.surrogate_texts]
+        out: list[Any] = self.buildable()
         v = self.vars
         no_space = z3.Star(z3.Range("!", "~"))
 
         def s(name: str) -> Any:
             return v[name].val if name in v else None
 
-        if s("ai.provider") is not None:
-            out.append(z3.Or(*[s("ai.provider") == z3.StringVal(p) for p in PROVIDERS]))
         if s("ai.model") is not None:
             out.append(z3.Length(s("ai.model")) <= 200)
         msgs = v["ai.messages"].val if "ai.messages" in v else None
@@ -242,13 +262,8 @@ class SymEnv:
                                              z3.Re("-"), z3.Re("_"), z3.Re("."))))))
         if s("req.host") is not None:
             out.append(z3.InRe(s("req.host"), z3.Plus(z3.Union(z3.Range("a", "z"), z3.Range("0", "9")))))
-        for name in ("req.url.path", "req.host"):  # a witness's URL always has them
-            if name in self.present:
-                out.append(self.present[name])
         for m in self.maps.values():
             for key, (present, value) in m.entries.items():
-                if m.name == "req.headers" and key != key.lower():  # the activation lower-cases names
-                    out.append(z3.Not(present))
                 if m.values != "string":
                     out.append(z3.And(z3.Length(value) >= 1, z3.Length(value) <= 3))
                     for i in range(3):

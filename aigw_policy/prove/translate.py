@@ -18,7 +18,7 @@ from ..cel import ast
 from ..cel.parser import parse
 from ..cel.runtime.stdlib import RE_ENGINE
 from ..env.declarations import POLICY_VARIABLES
-from .regex import MAX_CHAR, search_regex
+from .regex import MAX_CHAR, search_holds
 from .symbolic import INT_MAX, INT_MIN, Sym, SymEnv
 
 __all__ = ["as_bool", "translate", "translate_source"]
@@ -228,13 +228,13 @@ def _operator(env: SymEnv, f: str, vals: list[Sym]) -> Sym | None:
         rel = z3.PrefixOf(p, s) if f == "startsWith" else z3.SuffixOf(p, s) if f == "endsWith" else z3.Contains(s, p)
         return Sym("bool", rel, err)
     if f == "matches" and _same(vals, "string") and z3.is_string_value(vals[1].val):
-        regex = search_regex(vals[1].val.as_string(), re2=RE_ENGINE == "re2")
-        if regex is None:
-            return None
         s = vals[0].val
+        holds = search_holds(s, vals[1].val.as_string(), re2=RE_ENGINE == "re2")
+        if holds is None:
+            return None
         if RE_ENGINE == "re2":  # RE2 matches UTF-8: a lone surrogate in the text is an error
             err = _or(err, env.lone_surrogate(s))
-        return Sym("bool", z3.InRe(s, regex), err)
+        return Sym("bool", holds, err)
     return None
 
 

@@ -1,23 +1,30 @@
-"""Regexes and globs as z3 regular expressions agree with the engine's own matching on
-concrete texts (a pattern outside the exact subset must be refused, not approximated)."""
+"""Regexes and globs as z3 formulas agree with the engine's own matching on concrete texts,
+both as regular expressions and as the literal tests (equal, prefix, suffix, infix) that
+replace them when exact (a pattern outside the exact subset must be refused, not
+approximated)."""
 
 from __future__ import annotations
 
 import fnmatch
 
+import pytest
 import z3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aigw_policy.cel.runtime.stdlib import RE_ENGINE, regex_matcher
-from aigw_policy.prove.regex import glob_after, glob_regex, search_regex
+from aigw_policy.prove.regex import glob_after, glob_holds, glob_regex, search_holds, search_regex
 
 ATOMS = ["a", "b", "-", ".", "[ab]", "[^a]", "[a-c0-9]", "\\.", "\\d", "\\w", "\\s", "(a|bc)", "(?:ab)"]
 TEXTS = st.text(alphabet="ab-c.0 \n", max_size=6)
 
 
 def holds(regex: object, text: str) -> bool:
-    got = z3.simplify(z3.InRe(z3.StringVal(text), regex))  # type: ignore[arg-type]
+    return true(z3.InRe(z3.StringVal(text), regex))  # type: ignore[arg-type]
+
+
+def true(formula: object) -> bool:
+    got = z3.simplify(formula)  # type: ignore[arg-type]
     assert z3.is_true(got) or z3.is_false(got)
     return z3.is_true(got)
 
@@ -43,6 +50,26 @@ def test_regexes_agree_with_the_engine(pattern: str, texts: list[str]) -> None:
     match = regex_matcher(pattern)
     for text in texts:
         assert holds(regex, text) == match(text), (pattern, text)
+        assert true(search_holds(z3.StringVal(text), pattern, re2=RE_ENGINE == "re2")) == match(text), (pattern, text)
+
+
+@pytest.mark.parametrize("pattern, literal", [
+    ("^gpt-4o$", True), ("^claude-(opus|sonnet)-[0-9]$", True), ("opus", True), ("^gpt-4(o|[.]1)?", True),
+    ("-mini$", True), ("^a{2,3}b?$", True), ("^claude-.*$", False), ("^[a-z]+$", False), ("^[^a]$", False),
+])
+def test_few_word_patterns_are_literal_tests(pattern: str, literal: bool) -> None:
+    got = search_holds(z3.String("s"), pattern, re2=True)
+    assert got is not None
+    regexes = []
+
+    def walk(e: z3.ExprRef) -> None:
+        if z3.is_app_of(e, z3.Z3_OP_SEQ_IN_RE):
+            regexes.append(e)
+        for c in e.children():
+            walk(c)
+
+    walk(got)
+    assert (not regexes) == literal, got
 
 
 def test_unsupported_regexes_are_refused() -> None:
@@ -61,5 +88,27 @@ def test_globs_agree_with_fnmatch(glob: str, prefix: str, texts: list[str]) -> N
     assert regex is not None
     for text in texts:
         assert holds(regex, text) == fnmatch.fnmatchcase(text, glob)
+        assert true(glob_holds(z3.StringVal(text), glob)) == fnmatch.fnmatchcase(text, glob), (glob, text)
         rest = glob_after(glob, prefix)
         assert any(fnmatch.fnmatchcase(text, r) for r in rest) == fnmatch.fnmatchcase(prefix + text, glob)
+
+
+EDGE_TEXTS = ["", "a", "aa", "ab", "ba", "aba", "abba", "ababa", "xab", "abx", "ab\n", "ab\n\n", "a-1", "b-2\n", "c"]
+
+
+@pytest.mark.parametrize("pattern", ["^ab$", "^ab", "ab$", "ab", "^a(b|c)?$", "a{2}", "^(a|b)-[0-9]$", "b?a$",
+                                     "^$", "^(ab|)$", "(?:a|ab)\\n$"])
+def test_literal_tests_agree_at_the_edges(pattern: str) -> None:
+    import re
+
+    for text in EDGE_TEXTS:
+        s = z3.StringVal(text)
+        assert true(search_holds(s, pattern, re2=False)) == bool(re.search(pattern, text)), (pattern, text)
+        if RE_ENGINE == "re2":
+            assert true(search_holds(s, pattern, re2=True)) == regex_matcher(pattern)(text), (pattern, text)
+
+
+@pytest.mark.parametrize("glob", ["a*a", "ab*ba", "*a*", "a*", "*a", "a", "**a**", "*", "a*b*a", "?a*", "*ab*", ""])
+def test_glob_tests_agree_at_the_edges(glob: str) -> None:
+    for text in EDGE_TEXTS:
+        assert true(glob_holds(z3.StringVal(text), glob)) == fnmatch.fnmatchcase(text, glob), (glob, text)

@@ -91,6 +91,8 @@ def test_rules(text: str, expected: dict[str, str]) -> None:
     for a in answers.values():
         if a.result == "reachable":  # the witness does what it says, checked by the engine itself
             assert a.witness is not None and a.rule in explain(cp, a.witness)[3]
+        if a.result == "shadowed":  # names an earlier rule that ends the phase
+            assert a.by and all(answers[b].position < a.position for b in a.by), a
 
 
 SUPPORT = HEAD + rule("no-opus", ["identity.team == 'support'", "ai.model.matches('^claude-opus')"],
@@ -146,3 +148,32 @@ def test_equiv(old: str, new: str, result: str) -> None:
     if answer.witness is not None:
         ga, gb = explain(a, answer.witness), explain(b, answer.witness)
         assert ga[:2] != gb[:2]
+
+
+def test_checks_are_recorded_and_bounded() -> None:
+    import z3
+
+    from aigw_policy.prove.solving import Budget, check
+
+    x = z3.Int("x")
+    budget = Budget(per_check=5.0, topic="t")
+    assert check(budget, [x > 3], x < 5, question="q")[0] == "sat"
+    assert check(budget, [x > 3], x < 4, question="q")[0] == "unsat"
+    spent = Budget(per_check=5.0, total=0.0)
+    assert check(spent, [x > 3], question="q") == ("unknown", None)  # no time left: no attempt
+    assert [(a.topic, a.result) for a in budget.asked] == [("t", "sat"), ("t", "unsat")]
+    assert spent.asked[0].attempts == 0
+
+
+@pytest.mark.parametrize("condition, result", [
+    ("ai.model.matches('^g')", "unknown"),  # a model with a lone surrogate: RE2's error, deny 500 (no witness has one)
+    ("'abc'.matches('^a')", "equivalent"),  # a plain literal has none
+    ("(ai.stream ? 'abc' : 'xyz').matches('^[a-z]')", "equivalent"),  # nor either choice of a `? :`
+])
+def test_lone_surrogates_are_re2_errors(condition: str, result: str) -> None:
+    from aigw_policy.cel.runtime.stdlib import RE_ENGINE
+
+    if RE_ENGINE != "re2":
+        pytest.skip("Python's re matches any text")
+    with_rule = compiled(HEAD + rule("a", [condition], LOG))
+    assert equiv(with_rule, compiled(HEAD + rule("b", None, LOG))).result == result
