@@ -5,6 +5,11 @@ get 429, none 503.
 The store queues a process's callers (Redis: a blocking connection pool; SQLite: its lock),
 for a bounded wait, instead of failing the 65th concurrent one (or any that waited 0.25 s
 for its turn); ``fail_open`` then cannot quietly admit past the limit either.
+
+Redis's reply time-out is raised to 10 s here (the pool's options stay the defaults): 400
+coroutines on one event loop on a busy shared machine can leave a healthy reply unread for
+over the default 1 s, and ``fail_open`` then admits that caller, as it should (it admitted
+194 of 150 once under load 8). What this file checks is the queueing, not the time-out.
 """
 
 from __future__ import annotations
@@ -49,8 +54,8 @@ def burst_store(request, tmp_path):
         store.close()
         return
     url = require_redis()
-    # the defaults of ``serve --store redis://...``: only the hash tag isolates this test
-    store = ap.stores.from_url(url, hash_tag=f"burst-{uuid.uuid4().hex[:10]}")
+    # the pool defaults of ``serve --store redis://...``; the hash tag isolates this test
+    store = ap.stores.from_url(url, hash_tag=f"burst-{uuid.uuid4().hex[:10]}", timeout=10.0)
     yield store
     store.clear()
     store.close()
