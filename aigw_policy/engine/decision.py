@@ -10,6 +10,8 @@ import math
 from typing import Any, Literal
 
 from ..env.activation import format_now
+from ..limits.headers import _num, rate_limit_headers
+from ..limits.model import Outcome
 from .flow import REQ, Flow
 from .trace import span_dict
 
@@ -332,8 +334,6 @@ def _rate_limit_headers(cp: Any, limits: list[dict[str, Any]]) -> dict[str, str]
     decision and its final one), so the part that depends on the limit alone (its policy item
     and quoted name) is formatted once per limit and remembered; a decision with a limited
     entry (``Retry-After``) takes the general path."""
-    from ..limits.headers import _num
-
     policy: list[str] = []
     state: list[str] = []
     for e in limits:
@@ -365,9 +365,6 @@ def _limit_item(name: str, unit: str, limit: float, spec: Any) -> tuple[str, str
     key = (name, unit, limit, spec)
     got = _ITEMS.get(key)
     if got is None:
-        from ..limits.headers import rate_limit_headers
-        from ..limits.model import Outcome
-
         one = rate_limit_headers([Outcome(name, "", unit, 0.0, 0.0, limit, 0.0, 0.0, "ok", None)], {name: spec})
         got = (one["RateLimit-Policy"], one["RateLimit"].rsplit(";r=", 1)[0])
         if len(_ITEMS) >= _MAX_ITEMS:
@@ -379,9 +376,6 @@ def _limit_item(name: str, unit: str, limit: float, spec: Any) -> tuple[str, str
 def _rate_limit_headers_of(cp: Any, limits: list[dict[str, Any]]) -> dict[str, str]:
     """The headers by :func:`~aigw_policy.limits.headers.rate_limit_headers` from the entries'
     outcomes (the general path)."""
-    from ..limits.headers import rate_limit_headers
-    from ..limits.model import Outcome
-
     specs = {}
     outcomes = []
     for e in limits:
