@@ -6,9 +6,12 @@ form (the trace is present only when it was recorded).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from ..env.activation import format_now
+from ..limits.headers import _num, rate_limit_headers
+from ..limits.model import Outcome
 from .flow import REQ, Flow
 from .trace import span_dict
 
@@ -325,10 +328,54 @@ def _attempt_charges(run: Any) -> dict[str, bool]:
 
 def _rate_limit_headers(cp: Any, limits: list[dict[str, Any]]) -> dict[str, str]:
     """``RateLimit-Policy``, ``RateLimit`` (IETF httpapi draft) and ``Retry-After`` for the
-    limits this request touched; the gateway sends them with its answer."""
-    from ..limits.headers import rate_limit_headers
-    from ..limits.model import Outcome
+    limits this request touched; the gateway sends them with its answer.
 
+    Every decision a gateway reads builds them (a forwarded request's twice: its request
+    decision and its final one), so the part that depends on the limit alone (its policy item
+    and quoted name) is formatted once per limit and remembered; a decision with a limited
+    entry (``Retry-After``) takes the general path."""
+    policy: list[str] = []
+    state: list[str] = []
+    for e in limits:
+        hit = cp.limits.get(e["name"])
+        if hit is None or e.get("used") is None:
+            continue
+        if e["outcome"] == "limited":
+            return _rate_limit_headers_of(cp, limits)
+        spec = hit[1].limit.spec
+        unit = e["unit"]
+        item, quoted = _limit_item(e["name"], unit, e["limit"], spec)
+        policy.append(item)
+        remaining = max(0.0, e.get("remaining") or 0.0)
+        if unit == "requests":
+            remaining = math.floor(remaining)
+        state.append(f"{quoted};r={_num(remaining)};t={max(0, math.ceil(e.get('reset_after') or 0.0))}")
+    if not policy:
+        return {}
+    return {"RateLimit-Policy": ", ".join(policy), "RateLimit": ", ".join(state)}
+
+
+_ITEMS: dict[tuple[Any, ...], tuple[str, str]] = {}
+_MAX_ITEMS = 4096
+
+
+def _limit_item(name: str, unit: str, limit: float, spec: Any) -> tuple[str, str]:
+    """A limit's ``RateLimit-Policy`` item and its quoted name, as ``rate_limit_headers``
+    writes them (remembered by everything they are made of)."""
+    key = (name, unit, limit, spec)
+    got = _ITEMS.get(key)
+    if got is None:
+        one = rate_limit_headers([Outcome(name, "", unit, 0.0, 0.0, limit, 0.0, 0.0, "ok", None)], {name: spec})
+        got = (one["RateLimit-Policy"], one["RateLimit"].rsplit(";r=", 1)[0])
+        if len(_ITEMS) >= _MAX_ITEMS:
+            _ITEMS.clear()
+        _ITEMS[key] = got
+    return got
+
+
+def _rate_limit_headers_of(cp: Any, limits: list[dict[str, Any]]) -> dict[str, str]:
+    """The headers by :func:`~aigw_policy.limits.headers.rate_limit_headers` from the entries'
+    outcomes (the general path)."""
     specs = {}
     outcomes = []
     for e in limits:

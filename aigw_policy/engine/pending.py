@@ -3,9 +3,10 @@ phase and the final decision read, packed into one ``bytes`` (about 1 KB for a r
 three limits, against ~8 KB for the live evaluation state).
 
 Kept: the limit entries and charges (to reconcile), effects, errors and notes so far, the
-classified request without its prompt (its length is kept), the identity, and the
-activation keys that some response-phase text (a response rule, a limit's ``cost``) could
-read, by the free variables of its parsed CEL (``CompiledPolicy.response_reads``). The
+classified request without its prompt (its length is kept), the identity (the validated
+object itself, beside the bytes: it is immutable), and the activation keys that some
+response-phase text (a response rule, a limit's ``cost``) could read, by the free variables
+of its parsed CEL (``CompiledPolicy.response_reads``). The
 prompt, the request headers, URL parts and other request variables that no response-phase
 text reads are dropped. A request evaluated with ``trace=True`` keeps its
 trace too.
@@ -38,32 +39,33 @@ _ALWAYS = frozenset(("ai", "vars", "limits", "actions"))
 _ai_values = attrgetter(*_AI_FIELDS)  # the AiRequest's fields, in order: AiRequest(*values) again
 # a limit entry packed as its fields' values (pickling the slotted dataclass itself is ~10x slower)
 _entry_values = attrgetter(*(f.name for f in fields(LimitEntry)))
-_identity = Identity.model_validate  # the dump of a valid identity: the same Identity again
 
 
 class Parked:
     """One waiting request. ``flow`` is set only when its state could not be packed (a value
     pickle refuses): the live state is then kept as it was."""
 
-    __slots__ = ("blob", "explicit", "flow", "now", "stop", "trace")
+    __slots__ = ("blob", "explicit", "flow", "identity", "now", "stop", "trace")
 
     def __init__(self, now: float, explicit: bool, blob: bytes | None, stop: Stop | None,
-                 trace: list[dict[str, Any]] | None, flow: Flow | None) -> None:
+                 trace: list[dict[str, Any]] | None, flow: Flow | None, identity: Identity | None = None) -> None:
         self.now = now
         self.explicit = explicit
         self.blob = blob
         self.stop = stop
         self.trace = trace
         self.flow = flow
+        self.identity = identity  # immutable (a frozen model): kept as it is, not packed
 
     def revive(self, rid: str, cp: CompiledPolicy, prices: PriceBook) -> Flow:
         """A fresh evaluation state, ready for the response phase."""
         if self.blob is None:
             assert self.flow is not None
             return self.flow
-        (act, ai_values, identity, entries, charges, effects, errors, notes, store_error, reserved,
+        (act, ai_values, entries, charges, effects, errors, notes, store_error, reserved,
          lowered, model, provider, deferred, prompt_chars, would_deny) = pickle.loads(self.blob)
-        flow = Flow(cp, rid, self.now, act, AiRequest(*ai_values), _identity(identity), prices, False)
+        assert self.identity is not None
+        flow = Flow(cp, rid, self.now, act, AiRequest(*ai_values), self.identity, prices, False)
         if self.trace is not None:
             flow.rec = TraceRecorder(list(self.trace))
         flow.limit_entries = {name: LimitEntry(*values) for name, values in entries}
@@ -124,16 +126,18 @@ def park(flow: Flow, explicit: bool, kept: dict[str, bool] | None = None) -> Par
     ai = flow.ai
     ai_values = _ai_values(ai)
     prompt_chars = flow.prompt_chars
-    if not reads.reads("ai.prompt"):
+    keep_prompt = kept.get("ai.prompt")  # asked above when the activation has the key
+    if keep_prompt is None:
+        keep_prompt = _read_later("ai.prompt", reads)
+    if not keep_prompt:
         prompt_chars = len(ai.prompt) if prompt_chars is None else prompt_chars
         ai_values = ai_values[:_PROMPT] + ("",) + ai_values[_PROMPT + 1:]
         act["ai"] = {**act["ai"], "prompt": ""}
         act.pop("ai.prompt", None)
-    identity = flow.identity.model_dump(exclude_none=True)
     charges = [(rule.position, _index(rule.actions, action), charge.key, charge.cost, charge.shard)
                for rule, action, charge in flow.charges]
     entries = [(name, _entry_values(e)) for name, e in flow.limit_entries.items()]
-    state = (act, ai_values, identity, entries, charges, flow.effects, flow.errors,
+    state = (act, ai_values, entries, charges, flow.effects, flow.errors,
              flow.notes, flow.store_error, flow.reserved, flow.lowered_output, flow.model,
              flow.provider, flow.deferred, prompt_chars, flow.would_deny)
     trace = list(flow.trace) if flow.trace is not None else None
@@ -141,7 +145,7 @@ def park(flow: Flow, explicit: bool, kept: dict[str, bool] | None = None) -> Par
         blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError):
         return Parked(flow.now, explicit, None, flow.stop, trace, flow)
-    return Parked(flow.now, explicit, blob, flow.stop, trace, None)
+    return Parked(flow.now, explicit, blob, flow.stop, trace, None, flow.identity)
 
 
 def _index(actions: tuple[Any, ...], action: Any) -> int:

@@ -17,6 +17,8 @@ from collections.abc import Generator, Mapping
 from concurrent.futures import Future
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..cel.budget import DEFAULT_BUDGET
 from ..ir import Policy
 from ..limits.model import AsyncLimitStore, LimitSpec, LimitStore
@@ -552,8 +554,6 @@ def _response(response: HttpResponse | Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(response, Mapping):
         raise RequestError([("response", "a response is an object with `status_code`, `headers` and `body`")],
                            what="response")
-    from pydantic import ValidationError
-
     try:
         return HttpResponse.model_validate(response).model_dump()
     except ValidationError as error:
