@@ -10,8 +10,8 @@ when the solver gives up within its time, the answer is ``unknown``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import combinations, islice
 from dataclasses import dataclass, field
+from itertools import combinations, islice
 from typing import Any
 
 import z3
