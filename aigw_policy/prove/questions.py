@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import combinations, islice
 from typing import Any
 
 import z3
 
 from ..engine.compile import CompiledPolicy
-from .semantics import Outcome, encode
+from .semantics import Encoding, Outcome, RuleFacts, encode
 from .solving import Budget, check
 from .symbolic import SymEnv
 from .translate import translate_source
@@ -131,27 +132,39 @@ def _same(got: Replay | None, claimed: dict[str, Any]) -> bool:
 
 def rules(cp: CompiledPolicy, *, limits_ok: bool = False, budget: Budget | None = None,
           witnesses: bool = True) -> list[RuleAnswer]:
-    """Each rule: ``reachable`` (with a witness), ``unreachable``, ``shadowed`` or ``unknown``."""
+    """Each rule: ``reachable`` (with a witness), ``unreachable``, ``shadowed`` or ``unknown``.
+    The budget's total time bounds the encoding too: it is checked between rules, and the
+    rules left when it is spent are ``unknown``, unasked (and not encoded)."""
     budget = budget or Budget()
     answers: list[RuleAnswer] = []
     _fresh_context()  # one context and one encoding for all the rules; a fresh solver per check
     env = SymEnv()
-    out = encode(cp, env, limits_ok=limits_ok)
+    encoding = Encoding(cp, env, limits_ok=limits_ok)
+    # a witness's claim reads the whole phase's outcome; without witnesses, a rule is encoded
+    # when it is asked about (its facts depend on the rules before it only)
+    out = encoding.outcome(lambda: not budget.spent()) if witnesses else None
+    ends = _Ends()
     seen: list[tuple[dict[str, Any], Replay]] = []  # confirmed witnesses and what the engine did on them
     for rule in cp.request_rules:
-        facts = out.rules[rule.position]
+        if budget.spent():
+            answers.append(RuleAnswer(rule.label, rule.position, "on_http_request", "unknown",
+                                      "not asked: the solver's time ran out"))
+            continue
+        facts = encoding.upto(rule.position)
         budget.topic = rule.label
-        answer = _known(facts, seen, answers) or _by_ends(budget, env, out, facts, answers)
+        answer = _known(facts, seen) or _by_ends(budget, env, ends, facts)
         if answer is None:
-            answer = _rule(cp, env, out, facts, budget, witnesses, seen)
+            answer = _rule(cp, env, out, encoding.rules, facts, budget, seen)
         answers.append(answer)
+        ends.add(facts, answer)
+    budget.encoded += len(encoding.rules)
     for rule in cp.response_rules:
         answers.append(RuleAnswer(rule.label, rule.position, "on_http_response", "unknown",
                                   "the response phase is not modelled"))
     return answers
 
 
-def _known(facts: Any, seen: list[tuple[dict[str, Any], Replay]], answers: list[RuleAnswer]) -> RuleAnswer | None:
+def _known(facts: Any, seen: list[tuple[dict[str, Any], Replay]]) -> RuleAnswer | None:
     """Reachable without the solver: a witness already confirmed for an earlier rule, on which
     the engine's trace shows this rule matching too."""
     for data, got in seen:
@@ -161,19 +174,53 @@ def _known(facts: Any, seen: list[tuple[dict[str, Any], Replay]], answers: list[
     return None
 
 
-def _by_ends(budget: Budget, env: SymEnv, out: Outcome, facts: Any, answers: list[RuleAnswer]) -> RuleAnswer | None:
+SHORTCUT_TEXTS = 6
+"""The most condition texts a rule may have for :func:`_by_ends` to look for the earlier rules
+whose texts are among its own (one look-up per subset); a rule with more is left to the
+solver's general question."""
+
+SHORTCUT_TERMS = 4
+"""The earlier ending rules :class:`_Ends` keeps per set of condition texts (the first of each
+set of terms): the same texts read after different actions (a ``set-model`` between) are
+different terms."""
+
+
+class _Ends:
+    """The earlier rules that end the phase whenever they fire, indexed once by their condition
+    texts, so that a rule looks up its candidates rather than scanning every earlier rule."""
+
+    def __init__(self) -> None:
+        self.by_texts: dict[frozenset[str], dict[frozenset[int], tuple[RuleFacts, RuleAnswer]]] = {}
+
+    def add(self, facts: RuleFacts, answer: RuleAnswer) -> None:
+        if not facts.ends:
+            return
+        terms = self.by_texts.setdefault(facts.sources, {})
+        if facts.conds not in terms and len(terms) < SHORTCUT_TERMS:
+            terms[facts.conds] = (facts, answer)  # a later one with the same terms never answers first
+
+    def candidates(self, facts: RuleFacts) -> list[tuple[RuleFacts, RuleAnswer]]:
+        """The indexed rules whose condition texts are among ``facts``', first to last."""
+        texts = sorted(facts.sources)
+        if len(texts) > SHORTCUT_TEXTS:
+            return []
+        found = [hit for k in range(len(texts) + 1) for sub in combinations(texts, k)
+                 for hit in self.by_texts.get(frozenset(sub), {}).values()]
+        return sorted(found, key=lambda hit: hit[0].position)
+
+
+def _by_ends(budget: Budget, env: SymEnv, ends: _Ends, facts: RuleFacts) -> RuleAnswer | None:
     """Shadowed without a search over every earlier rule: an earlier rule that ends the phase
     whenever it fires, whose conditions hold whenever this rule's do (nothing unmodelled
     before it). Whenever this rule's conditions hold, that rule has fired and ended the phase,
     or something before it has. The candidates are the rules whose condition texts are among
-    this rule's; the implication is proved by the solver unless the terms are the very same
-    (no action in between changed what they read). Whether this rule's conditions can hold at
-    all (else unreachable) is a check on them alone."""
+    this rule's (looked up in ``ends``); the implication is proved by the solver unless the
+    terms are the very same (no action in between changed what they read). Whether this rule's
+    conditions can hold at all (else unreachable) is a check on them alone."""
     if not z3.is_false(z3.simplify(facts.opaque_before)):
         return None
-    for other, before in zip(out.rules[:facts.position], answers):
-        if not other.ends or not other.sources <= facts.sources:
-            continue
+    for other, before in ends.candidates(facts):
+        budget.scanned += 1
         if not other.conds <= facts.conds:
             implied, _ = check(budget, env.facts, facts.matched, z3.Not(other.matched), share=0.2,
                                question=f"implies {other.label}")
@@ -194,8 +241,10 @@ def _by_ends(budget: Budget, env: SymEnv, out: Outcome, facts: Any, answers: lis
     return None
 
 
-def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, budget: Budget,
-          witnesses: bool, seen: list[tuple[dict[str, Any], Replay]]) -> RuleAnswer:
+def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome | None, earlier: list[RuleFacts], facts: RuleFacts,
+          budget: Budget, seen: list[tuple[dict[str, Any], Replay]]) -> RuleAnswer:
+    """The rule's answer from the solver: ``out`` the whole phase's outcome when witnesses are
+    wanted (None: none), ``earlier`` the rules before it."""
     phase = "on_http_request"
     label = facts.label
     matched = facts.matched
@@ -205,7 +254,7 @@ def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, budget: Bud
     state, first = check(budget, env.facts, facts.fired, *env.buildable(), question="fires")
     if state == "unsat" and env.buildable():  # perhaps only for requests no witness can be: ask exactly
         state, first = check(budget, env.facts, facts.fired, question="fires at all")
-    if witnesses and state != "unsat":
+    if out is not None and state != "unsat":
         claims: list[dict[str, Any]] = []
 
         def accept(data: dict[str, Any], m: z3.ModelRef) -> bool:
@@ -222,7 +271,7 @@ def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, budget: Bud
             return RuleAnswer(label, facts.position, phase, "reachable", "a request reaches it and matches", w,
                               decision=claims[-1])
     if state == "sat":
-        if not witnesses:
+        if out is None:
             return RuleAnswer(label, facts.position, phase, "reachable", "its conditions can hold when it is reached")
         return RuleAnswer(label, facts.position, phase, "unknown",
                           "the model says it can fire, but no request built from it was confirmed by the engine")
@@ -240,10 +289,23 @@ def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome, facts: Any, budget: Bud
     if model is None:
         return RuleAnswer(label, facts.position, phase, "unknown", "the solver gave up within its time")
     # the request the model has, with its conditions holding: the earlier rule that ended the phase on it
-    by = [o.label for o in out.rules[:facts.position] if z3.is_true(model.eval(o.stops, model_completion=True))]
+    by = _enders(budget, model, earlier, facts.position)
     names = f" (`{by[0]}`, for one)" if by else ""
     return RuleAnswer(label, facts.position, phase, "shadowed",
                       f"whenever its conditions hold, an earlier rule has already ended the phase{names}", by=by)
+
+
+def _enders(budget: Budget, model: z3.ModelRef, rules: list[RuleFacts], position: int) -> list[str]:
+    """The rules before ``position`` that end the phase on ``model``'s request (as many as the
+    budget's time lets it look at)."""
+    found = []
+    for o in islice(rules, position):
+        if budget.spent():
+            break
+        budget.scanned += 1
+        if z3.is_true(model.eval(o.stops, model_completion=True)):
+            found.append(o.label)
+    return found
 
 
 def query(cp: CompiledPolicy, where: str, verdict: str, *, limits_ok: bool = False,

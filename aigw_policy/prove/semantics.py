@@ -14,6 +14,7 @@ sets ``opaque`` wherever it may run, so that no proof is claimed past it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from .regex import glob_after, glob_holds
 from .symbolic import Sym, SymEnv
 from .translate import as_bool, translate_source
 
-__all__ = ["Outcome", "RuleFacts", "encode"]
+__all__ = ["Encoding", "Outcome", "RuleFacts", "encode"]
 
 _PLAIN = frozenset({"deny", "custom-response", "allow", "add-headers", "remove-headers", "set-vars",
                     "log", "set-model", "model-access", "max-tokens", "restrict-ips"})
@@ -312,12 +313,38 @@ def _bucket(env: SymEnv, keys: list[Sym], where: tuple[int, int]) -> Any:
     return parts[0] if len(parts) == 1 else z3.Concat(*parts)
 
 
+class Encoding:
+    """The request phase of ``cp`` over ``env``, encoded a rule at a time: :meth:`upto` for one
+    rule's facts (each rule's depend on the rules before it only), :meth:`outcome` for the
+    whole phase. ``rules`` holds the facts encoded so far."""
+
+    def __init__(self, cp: CompiledPolicy, env: SymEnv, *, limits_ok: bool = False) -> None:
+        self.cp = cp
+        self.rules: list[RuleFacts] = []
+        self._walk = _Walk(cp, env, limits_ok)
+
+    def upto(self, position: int) -> RuleFacts:
+        """The facts of request rule ``position``, encoding the rules up to it not yet encoded."""
+        while len(self.rules) <= position:
+            self.rules.append(self._walk.rule_facts(self.cp.request_rules[len(self.rules)]))
+        return self.rules[position]
+
+    def outcome(self, go_on: Callable[[], bool] = lambda: True) -> Outcome | None:
+        """The whole phase, or None when ``go_on`` (asked before each rule) says to stop."""
+        for rule in self.cp.request_rules[len(self.rules):]:
+            if not go_on():
+                return None
+            self.upto(rule.position)
+        walk = self._walk
+        walk.finish()
+        out = Outcome(walk.allow, walk.status, walk.rule, walk.opaque, self.rules, len(self.cp.response_rules))
+        out.limit_hits = walk.out_hits
+        out.room = walk.room
+        return out
+
+
 def encode(cp: CompiledPolicy, env: SymEnv, *, limits_ok: bool = False) -> Outcome:
     """The request phase of ``cp`` over ``env``."""
-    walk = _Walk(cp, env, limits_ok)
-    facts = [walk.rule_facts(rule) for rule in cp.request_rules]
-    walk.finish()
-    out = Outcome(walk.allow, walk.status, walk.rule, walk.opaque, facts, len(cp.response_rules))
-    out.limit_hits = walk.out_hits
-    out.room = walk.room
+    out = Encoding(cp, env, limits_ok=limits_ok).outcome()
+    assert out is not None
     return out

@@ -53,18 +53,26 @@ class Asked:
 @dataclass
 class Budget:
     """Solver time: ``per_check`` seconds for one check, ``total`` for the whole question
-    (None: no bound). ``asked`` records every check; ``topic`` names what the checks being
-    made are about (a rule's name in ``prove rules``)."""
+    (None: no bound), encoding included: a question checks :meth:`spent` between rules and
+    leaves the rest unasked. ``asked`` records every check; ``topic`` names what the checks
+    being made are about (a rule's name in ``prove rules``); ``encoded`` counts the rules
+    encoded, ``scanned`` the earlier rules looked at for one rule's answer."""
 
     per_check: float = 10.0
     total: float | None = None
     topic: str = ""
     asked: list[Asked] = field(default_factory=list)
+    encoded: int = 0
+    scanned: int = 0
     deadline: float | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.total is not None:
             self.deadline = time.monotonic() + self.total
+
+    def spent(self) -> bool:
+        """Whether the whole question's time is up."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     def seconds(self, share: float) -> float:
         """The time a check with ``share`` of ``per_check`` may take now (0: none left)."""
