@@ -40,23 +40,7 @@ from aigw_policy.providers import PriceBook, classify
 from aigw_policy.providers.usage import openai_usage
 from aigw_policy.stores import MemoryStore
 
-POLICY = """\
-policy "compare" {
-  on request {
-    rule "premium" {
-      when ai.model == 'gpt-4.1' && identity.team != 'research'
-      deny 403 "reserved"
-    }
-    rule "team-rpm" {
-      rate-limit { name: "team-rpm", capacity: 1_000_000, rate: 60s, bucket_key: [identity.team] }
-    }
-    rule "team-tpm" {
-      token-limit { name: "team-tpm", capacity: 1_000_000_000, rate: 60s, bucket_key: [identity.team] }
-    }
-  }
-}
-"""
-CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Say hello in five words."}], "max_tokens": 64}
+from gateway_compare import CHAT, POLICY  # noqa: E402  what serve gets and enforces in gateway_compare.py
 IDENTITY = {"key": "k1", "user": "u", "team": "research", "org": "o"}  # as keys.yaml gives it
 HEADERS = {"host": "127.0.0.1:8080", "accept": "*/*", "accept-encoding": "gzip, deflate", "connection": "keep-alive",
            "user-agent": "python-httpx/0.28.1", "content-length": "95", "content-type": "application/json"}
