@@ -1,0 +1,108 @@
+"""The whole-policy cache: what reading a policy text gave (its IR and every diagnostic),
+on disk, so that reading the same text again (a restart of ``serve``, a reload that changed
+nothing, ``lint`` run twice) skips the parse, the IR build and the lint passes.
+
+One file per read, ``<dir>/<key>.aigwp``; the key is a SHA-256 of everything the result
+depends on (:func:`key`): the text's exact code points, the format it is read as, the name its
+spans carry, the lint options, and the engine tag (:func:`engine_tag`: this package's code and
+grammar files, the Python version, the lark and PyYAML versions). Nothing else is read by
+``syntax/`` or ``analysis/``: no environment variable, no prices file; the SPEC §5
+declarations are code, so in the tag.
+
+The record is a pickle, so it is trusted only as the compile cache trusts its files
+(:mod:`aigw_policy.cel.cache`: the same private key, private directory, ``O_NOFOLLOW``): the
+HMAC is checked before ``pickle.loads`` sees a byte, and the record must name the key it was
+asked for. Anything else is a miss, and the text is read again. The directory is kept under
+:data:`MAX_BYTES` (the least recently written records go first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import lark
+import yaml
+
+from .cel import cache as cel_cache
+from .cel import grammar
+from .diagnostics import Diagnostic
+from .ir import Policy
+
+__all__ = ["MAX_BYTES", "MIN_CHARS", "SUFFIX", "default_dir", "engine_tag", "key", "load", "save"]
+
+SUFFIX = ".aigwp"
+MAX_BYTES = 256 * 1024 * 1024
+"""The most the directory's records may hold (a 10,000-rule policy's record is ~4.5 MB)."""
+MIN_CHARS = 64 * 1024
+"""Texts shorter than this are read, not cached: reading them is about as fast as a record."""
+_FORMAT = 1
+
+
+def default_dir() -> Path | None:
+    """``$AIGW_POLICY_CACHE_DIR/policy``, else ``$XDG_CACHE_HOME/aigw-policy/policy``
+    (``~/.cache``); None when ``AIGW_POLICY_CACHE`` is ``off``."""
+    if os.environ.get("AIGW_POLICY_CACHE", "").lower() == "off":
+        return None
+    explicit = os.environ.get("AIGW_POLICY_CACHE_DIR")
+    return Path(explicit) / "policy" if explicit else cel_cache.default_dir().parent / "policy"
+
+
+@lru_cache(maxsize=1)
+def engine_tag() -> str:
+    """A hash of what reads a policy: this package's code and grammars, Python, lark, PyYAML."""
+    h = hashlib.sha256(f"{_FORMAT}|{sys.version}|{lark.__version__}|{yaml.__version__}".encode())
+    root = Path(__file__).resolve().parent
+    files = sorted(root.rglob("*.py")) + sorted(Path(grammar.GRAMMAR_DIR).resolve().glob("*.lark"))
+    for path in files:
+        try:
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
+        except OSError:
+            pass
+    return h.hexdigest()
+
+
+def key(text: str, fmt: str, name: str | None, options: object) -> str:
+    """The key of reading ``text`` as ``fmt`` under ``name`` with lint ``options`` (a
+    dataclass whose repr names every field)."""
+    h = hashlib.sha256(repr((engine_tag(), fmt, name, repr(options))).encode())
+    h.update(b"\0" + text.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def _file(k: str) -> str:
+    return k[:48] + SUFFIX
+
+
+def load(directory: str | os.PathLike[str], k: str) -> tuple[Policy | None, list[Diagnostic]] | None:
+    """The cached result of the read keyed ``k``; None on any miss."""
+    data = cel_cache.load_bytes(directory, _file(k))
+    if data is None:
+        return None  # absent, or not authentic: never unpickled
+    try:
+        value = pickle.loads(data)
+    except Exception:  # an authentic record of an incompatible build: a miss  # noqa: BLE001
+        return None
+    if not (isinstance(value, tuple) and len(value) == 4 and value[0] == _FORMAT and value[1] == k):
+        return None
+    policy, diagnostics = value[2], value[3]
+    if not (policy is None or isinstance(policy, Policy)) or not isinstance(diagnostics, list):
+        return None
+    return policy, diagnostics
+
+
+def save(directory: str | os.PathLike[str], k: str, policy: Policy | None, diagnostics: list[Diagnostic]) -> bool:
+    """Write the result of a read under ``k``, then bound the directory; False if it could
+    not be written (the cache is then simply not used)."""
+    try:
+        data = pickle.dumps((_FORMAT, k, policy, diagnostics), protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        return False
+    done = cel_cache.save_bytes(directory, _file(k), data)
+    if done:
+        cel_cache.prune(directory, SUFFIX, MAX_BYTES)
+    return done
