@@ -2,7 +2,10 @@
 on disk, so that reading the same text again (a restart of ``serve``, a reload that changed
 nothing, ``lint`` run twice) skips the parse, the IR build and the lint passes.
 
-One file per read, ``<dir>/<key>.aigwp``; the key is a SHA-256 of everything the result
+One file per read, ``<dir>/<key>.aigwp``, holding the policy, its diagnostics and the parsed
+CEL of each of its expressions (given back to the parser's memo on a hit: the compiler asks
+for every one of them, and parsing them again was most of a compile from the program cache).
+Its key is a SHA-256 of everything the result
 depends on (:func:`key`): the text's exact code points, the format it is read as, the name its
 spans carry, the lint options, and the engine tag (:func:`engine_tag`: this package's code and
 grammar files, the Python version, the lark and PyYAML versions). Nothing else is read by
@@ -28,10 +31,12 @@ from pathlib import Path
 import lark
 import yaml
 
+from pydantic import BaseModel
+
+from .cel import ast, grammar, parser
 from .cel import cache as cel_cache
-from .cel import grammar
 from .diagnostics import Diagnostic
-from .ir import Policy
+from .ir import Expr, Policy
 
 __all__ = ["MAX_BYTES", "MIN_CHARS", "SUFFIX", "default_dir", "engine_tag", "key", "load", "save"]
 
@@ -87,11 +92,13 @@ def load(directory: str | os.PathLike[str], k: str) -> tuple[Policy | None, list
         value = pickle.loads(data)
     except Exception:  # an authentic record of an incompatible build: a miss  # noqa: BLE001
         return None
-    if not (isinstance(value, tuple) and len(value) == 4 and value[0] == _FORMAT and value[1] == k):
+    if not (isinstance(value, tuple) and len(value) == 5 and value[0] == _FORMAT and value[1] == k):
         return None
-    policy, diagnostics = value[2], value[3]
-    if not (policy is None or isinstance(policy, Policy)) or not isinstance(diagnostics, list):
+    policy, diagnostics, nodes = value[2:]
+    if not (policy is None or isinstance(policy, Policy)) or not isinstance(diagnostics, list) \
+            or not isinstance(nodes, dict):
         return None
+    parser.remember(nodes)
     return policy, diagnostics
 
 
@@ -99,10 +106,41 @@ def save(directory: str | os.PathLike[str], k: str, policy: Policy | None, diagn
     """Write the result of a read under ``k``, then bound the directory; False if it could
     not be written (the cache is then simply not used)."""
     try:
-        data = pickle.dumps((_FORMAT, k, policy, diagnostics), protocol=pickle.HIGHEST_PROTOCOL)
+        nodes = _parsed(policy) if policy is not None else {}
+        data = pickle.dumps((_FORMAT, k, policy, diagnostics, nodes), protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return False
     done = cel_cache.save_bytes(directory, _file(k), data)
     if done:
         cel_cache.prune(directory, SUFFIX, MAX_BYTES)
     return done
+
+
+def _parsed(policy: Policy) -> dict[str, ast.Expr]:
+    """The parsed CEL of every expression of ``policy`` that parses (from the parser's memo:
+    reading the policy parsed each of them)."""
+    nodes: dict[str, ast.Expr] = {}
+    for text in _texts(policy):
+        if text not in nodes:
+            try:
+                nodes[text] = parser.parse(text)
+            except (parser.CelSyntaxError, RecursionError):
+                pass
+    return nodes
+
+
+def _texts(value: object) -> list[str]:
+    """The source of every :class:`Expr` in an IR value, in document order."""
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Expr):
+            found.append(item.source)
+        elif isinstance(item, BaseModel):
+            stack.extend(reversed([getattr(item, name) for name in type(item).model_fields]))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+    return found

@@ -227,3 +227,22 @@ def test_the_default_directory_and_switching_it_off(monkeypatch: pytest.MonkeyPa
     assert policy_cache.default_dir() == tmp_path / "xdg" / "aigw-policy" / "policy"
     monkeypatch.setenv("AIGW_POLICY_CACHE", "off")
     assert policy_cache.default_dir() is None
+
+
+def test_a_hit_gives_the_parser_each_expression_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiler asks the parser for every expression again: on a hit the record's nodes
+    answer, equal to a fresh parse, and nothing is parsed."""
+    from aigw_policy.cel import parser
+
+    loader.read(POLICY, cache_dir=tmp_path)
+    parser.clear_memo()
+    loader.read(POLICY, cache_dir=tmp_path)
+
+    def no_parse(*args):  # type: ignore[no-untyped-def]
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(parser, "_parse", no_parse)
+    node = parser.parse('ai.model == "gpt-4o"')
+    monkeypatch.undo()
+    parser.clear_memo()
+    assert node == parser.parse('ai.model == "gpt-4o"')
