@@ -21,7 +21,9 @@ asked for. Anything else is a miss, and the text is read again. The directory is
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import io
 import os
 import pickle
 import sys
@@ -37,6 +39,7 @@ from .cel import ast, grammar, parser
 from .cel import cache as cel_cache
 from .diagnostics import Diagnostic
 from .ir import Expr, Policy
+from .source import Span
 
 __all__ = ["MAX_BYTES", "MIN_CHARS", "SUFFIX", "default_dir", "engine_tag", "key", "load", "save"]
 
@@ -107,13 +110,45 @@ def save(directory: str | os.PathLike[str], k: str, policy: Policy | None, diagn
     not be written (the cache is then simply not used)."""
     try:
         nodes = _parsed(policy) if policy is not None else {}
-        data = pickle.dumps((_FORMAT, k, policy, diagnostics, nodes), protocol=pickle.HIGHEST_PROTOCOL)
+        out = io.BytesIO()
+        _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump((_FORMAT, k, policy, diagnostics, nodes))
+        data = out.getvalue()
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return False
     done = cel_cache.save_bytes(directory, _file(k), data)
     if done:
         cel_cache.prune(directory, SUFFIX, MAX_BYTES)
     return done
+
+
+_AST_FIELDS: dict[type, tuple[str, ...]] = {
+    cls: tuple(f.name for f in dataclasses.fields(cls) if f.name != "span")
+    for cls in vars(ast).values()
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ == ast.__name__
+}
+
+_SPANNED = {cls for cls in _AST_FIELDS if "span" in {f.name for f in dataclasses.fields(cls)}}
+
+
+class _Pickler(pickle.Pickler):
+    """Spans and CEL nodes (frozen dataclasses with slots, most of a record) pickled as calls
+    of their constructors: unpickling them through ``__setstate__`` took most of a load."""
+
+    def reducer_override(self, obj: object) -> object:
+        cls = type(obj)
+        if cls is Span:
+            s: Span = obj  # type: ignore[assignment]
+            return Span, (s.start, s.end, s.line, s.column, s.end_line, s.end_column, s.file)
+        names = _AST_FIELDS.get(cls)
+        if names is None:
+            return NotImplemented
+        if cls in _SPANNED:
+            return _node, (cls, tuple(getattr(obj, name) for name in names), obj.span)  # type: ignore[attr-defined]
+        return cls, tuple(getattr(obj, name) for name in names)
+
+
+def _node(cls: type, args: tuple, span: Span | None) -> object:
+    return cls(*args, span=span)
 
 
 def _parsed(policy: Policy) -> dict[str, ast.Expr]:
