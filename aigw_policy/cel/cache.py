@@ -18,6 +18,9 @@ A cache file holds code that is run, so it is trusted only if it is authentic:
 * the caller checks that a record is for the source it asked for
   (``Environment._from_record``).
 
+:func:`save_bytes` and :func:`load_bytes` give these checks to other files (the whole-policy
+cache, :mod:`aigw_policy.policy_cache`); :func:`prune` bounds a directory's size.
+
 Anything else (and every I/O error) is a cache miss: the program is compiled again, the
 file is never executed. Where the key cannot be kept (no writable home), a random key per
 process is used: the cache then works within the process only.
