@@ -71,23 +71,22 @@ def read(
     whole-policy cache is kept (None: not used)."""
     if not isinstance(text, str):
         raise TypeError(f"a policy text is a str, not {type(text).__name__}")
-    diags = Diagnostics()
-    source = Source(text, name)
     if len(text) > MAX_POLICY_BYTES:
+        diags = Diagnostics()
         diags.add("AIGW008", f"policy is larger than {MAX_POLICY_BYTES // (1024 * 1024)} MiB",
-                  source.span(0))
+                  Source(text, name).span(0))
         return None, diags.sorted()
     fmt = format or detect_format(name, text)
     directory = policy_cache.default_dir() if cache_dir is DEFAULT_CACHE else cache_dir
     if directory is None or len(text) < policy_cache.MIN_CHARS or fmt not in ("dsl", "yaml", "json"):
         with gc_paused():
-            return _read(source, fmt, diags, options)
+            return _read(Source(text, name), fmt, Diagnostics(), options)
     key = policy_cache.key(text, fmt, name, options or LintOptions())
     with gc_paused():
         hit = policy_cache.load(directory, key)
         if hit is not None:
             return hit
-        policy, found = _read(source, fmt, diags, options)
+        policy, found = _read(Source(text, name), fmt, Diagnostics(), options)
         policy_cache.save(directory, key, policy, found)
     return policy, found
 
