@@ -2,6 +2,10 @@
 
 ``read`` never raises: it returns what it could build and every diagnostic. ``load`` and
 ``loads`` raise :class:`PolicyError` once, at the API edge, when there is an error.
+
+A text of :data:`policy_cache.MIN_CHARS` or more is read once: the result is kept in the
+whole-policy cache (:mod:`.policy_cache`, ``cache_dir``; by default its :func:`default_dir`)
+and a later read of the same text, format, name and options comes from there.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
+from . import policy_cache
 from .analysis import LintOptions, run_passes
 from .diagnostics import Diagnostic, Diagnostics, PolicyError, sort_diagnostics
 from .gc_pause import gc_paused
@@ -20,6 +25,8 @@ __all__ = ["Format", "detect_format", "load", "loads", "read", "read_file"]
 
 Format = Literal["dsl", "yaml", "json"]
 MAX_POLICY_BYTES = 16 * 1024 * 1024
+DEFAULT_CACHE: object = object()
+"""``cache_dir`` of :func:`read`: the whole-policy cache's :func:`policy_cache.default_dir`."""
 
 _EXTENSIONS: dict[str, Format] = {
     ".aigw": "dsl",
@@ -57,20 +64,31 @@ def read(
     format: Format | None = None,
     name: str | None = None,
     options: LintOptions | None = None,
+    cache_dir: str | os.PathLike[str] | object | None = DEFAULT_CACHE,
 ) -> tuple[Policy | None, list[Diagnostic]]:
     """Parse and check a policy text; never raises for bad policy text (only ``TypeError``
-    when ``text`` is not a str). Diagnostics come sorted."""
+    when ``text`` is not a str). Diagnostics come sorted. ``cache_dir``: where the
+    whole-policy cache is kept (None: not used)."""
     if not isinstance(text, str):
         raise TypeError(f"a policy text is a str, not {type(text).__name__}")
-    diags = Diagnostics()
-    source = Source(text, name)
     if len(text) > MAX_POLICY_BYTES:
+        diags = Diagnostics()
         diags.add("AIGW008", f"policy is larger than {MAX_POLICY_BYTES // (1024 * 1024)} MiB",
-                  source.span(0))
+                  Source(text, name).span(0))
         return None, diags.sorted()
     fmt = format or detect_format(name, text)
+    directory = policy_cache.default_dir() if cache_dir is DEFAULT_CACHE else cache_dir
+    if directory is None or len(text) < policy_cache.MIN_CHARS or fmt not in ("dsl", "yaml", "json"):
+        with gc_paused():
+            return _read(Source(text, name), fmt, Diagnostics(), options)
+    key = policy_cache.key(text, fmt, name, options or LintOptions())
     with gc_paused():
-        return _read(source, fmt, diags, options)
+        hit = policy_cache.load(directory, key)
+        if hit is not None:
+            return hit
+        policy, found = _read(Source(text, name), fmt, Diagnostics(), options)
+        policy_cache.save(directory, key, policy, found)
+    return policy, found
 
 
 def _read(source: Source, fmt: str, diags: Diagnostics,
@@ -97,7 +115,8 @@ def _read(source: Source, fmt: str, diags: Diagnostics,
     return policy, sort_diagnostics(diags)
 
 
-def read_file(path: str | os.PathLike[str]) -> tuple[Policy | None, list[Diagnostic]]:
+def read_file(path: str | os.PathLike[str],
+              cache_dir: str | os.PathLike[str] | object | None = DEFAULT_CACHE) -> tuple[Policy | None, list[Diagnostic]]:
     """Read a policy file; a file that cannot be read is an AIGW007 diagnostic."""
     name = os.fspath(path)
     try:
@@ -114,7 +133,7 @@ def read_file(path: str | os.PathLike[str]) -> tuple[Policy | None, list[Diagnos
         d = Diagnostic.make("AIGW007", f"the file is not UTF-8 text (byte {error.start})",
                             source.span(0))
         return None, [d]
-    return read(text, name=name)
+    return read(text, name=name, cache_dir=cache_dir)
 
 
 def loads(text: str, format: Format | None = None, *, name: str | None = None) -> Policy:

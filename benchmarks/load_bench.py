@@ -17,9 +17,13 @@ of every CEL text, and for YAML its parse), then the compiler's stages: ``lower`
 rules, every text's node and free variables), ``compile_cel`` (Python code generation of every
 text, reusing lint's check), ``index``, ``other`` (``check_size``, ``report``, ``mark_eager``,
 ``facts``); ``cache write`` (writing the batch file of a cold compile with a cache directory)
-and ``cache load`` (``compile_cel`` reading it in a fresh state, after a load). Totals:
-``load+compile`` (the first seven stages) and ``compile, cached`` (every compiler stage when
-the programs come from the cache file: SPEC's "from the cache"). ``--lint`` also times
+and ``cache load`` (``compile_cel`` reading it in a fresh state, after a load), ``policy write``
+(writing the whole-policy cache's record, ``aigw_policy/policy_cache.py``) and ``policy
+load`` (a read answered by that record in a fresh state). Totals: ``load+compile`` (the first
+seven stages), ``compile, cached`` (every compiler stage when the programs come from the
+cache file) and ``whole cache`` (a load from the record and a compile from the cache file, in
+a fresh state: SPEC's "from the cache", a restart or reload of an unchanged policy). Wall
+times of the three, and the ratio of the last to the cold one, round by round. ``--lint`` also times
 ``aigw-policy lint`` on the largest DSL file, with and without the solver's warnings.
 No assertions: read the ratios.
 """
@@ -33,7 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine_bench import indexed_policy  # noqa: E402
 
 import aigw_policy as ap  # noqa: E402
+from aigw_policy import loader, policy_cache  # noqa: E402
 from aigw_policy.analysis import run_passes  # noqa: E402
 from aigw_policy.cel import cache as cel_cache  # noqa: E402
 from aigw_policy.cel.api import clear_cache as clear_programs  # noqa: E402
@@ -53,10 +59,12 @@ from aigw_policy.source import Source  # noqa: E402
 from aigw_policy.syntax import dsl, yaml_form, yaml_tree  # noqa: E402
 from aigw_policy.syntax.recovery import recover  # noqa: E402
 
-STAGES = ("parse", "ir", "analysis", "lower", "compile_cel", "index", "other", "cache write", "cache load")
-TOTALS = ("load+compile", "compile, cached")
-"""The CPU of a cold load and compile (the first seven stages), and of a compile reading the
-cache file after a load (every compiler stage, ``compile_cel`` from the file)."""
+STAGES = ("parse", "ir", "analysis", "lower", "compile_cel", "index", "other", "cache write", "cache load",
+          "policy write", "policy load")
+TOTALS = ("load+compile", "compile, cached", "whole cache")
+"""The CPU of a cold load and compile (the first seven stages), of a compile reading the
+cache file after a load (every compiler stage, ``compile_cel`` from the file), and of a load
+from the whole-policy cache and a compile from the cache file, in a fresh state."""
 
 
 def clear_cache() -> None:
@@ -101,10 +109,11 @@ def compile_stages(clock: Clock, policy: ap.Policy, cache_dir: str | None = None
     return c
 
 
-def one_load(form: str, text: str, cache_root: str) -> tuple[Clock, float, float]:
-    """A cold load and compile (stages timed), a cold compile writing a cache file, then a
-    load and a compile reading that file in a fresh state. Returns the clock, the wall seconds
-    of the cold load + compile, and of the load + compile from the cache file."""
+def one_load(form: str, text: str, cache_root: str) -> tuple[Clock, tuple[float, float, float]]:
+    """A cold load and compile (stages timed); a cold compile writing a cache file; a load
+    (writing the whole-policy cache's record) and a compile reading that file in a fresh
+    state; then, in a fresh state again, a load from the record and a compile from the file.
+    Returns the clock and the wall seconds of the three loads + compiles."""
     clock = Clock()
     clear_cache()
     wall = time.perf_counter()
@@ -113,29 +122,44 @@ def one_load(form: str, text: str, cache_root: str) -> tuple[Clock, float, float
         compile_stages(clock, policy)
     wall = time.perf_counter() - wall
     directory = tempfile.mkdtemp(dir=cache_root)
+    policies = tempfile.mkdtemp(dir=cache_root)
     clear_cache()  # a cold compile writes the cache file
-    saved = cel_cache.save_batch
-
-    def timed_save(*args: Any) -> bool:
-        return clock.time("cache write", lambda: saved(*args))
-
-    cel_cache.save_batch = timed_save
-    try:
+    with timing(clock, cel_cache, "save_batch", "cache write"):
         with gc_paused():
             compile_stages(Clock(), policy, directory)
-    finally:
-        cel_cache.save_batch = saved
-    clear_cache()  # a new process: read, then compile from the file
+    clear_cache()  # a new process: read (writing the record), then compile from the file
     cached = time.perf_counter()
-    policy = ap.loads(text, format=form)  # type: ignore[arg-type]
+    with timing(clock, policy_cache, "save", "policy write"):
+        policy, _ = loader.read(text, format=form, cache_dir=policies)  # type: ignore[arg-type]
     from_cache = Clock()
     with gc_paused():
         compile_stages(from_cache, policy, directory)
     cached = time.perf_counter() - cached
+    clear_cache()  # a new process again: everything from the two caches
+    whole = time.perf_counter()
+    from_both = Clock()
+    policy, _ = from_both.time("policy load", lambda: loader.read(text, format=form,  # type: ignore[arg-type]
+                                                                  cache_dir=policies))
+    with gc_paused():
+        compile_stages(from_both, policy, directory)
+    whole = time.perf_counter() - whole
     clock.cpu["cache load"] = from_cache.cpu["compile_cel"]
     clock.cpu["compile, cached"] = sum(from_cache.cpu.values())
+    clock.cpu["policy load"] = from_both.cpu["policy load"]
+    clock.cpu["whole cache"] = sum(from_both.cpu.values())
     clock.cpu["load+compile"] = sum(clock.cpu[s] for s in STAGES[:7])
-    return clock, wall, cached
+    return clock, (wall, cached, whole)
+
+
+@contextmanager
+def timing(clock: Clock, module: Any, function: str, stage: str) -> Iterator[None]:
+    """Time every call of ``module.function`` as ``stage`` while inside."""
+    real = getattr(module, function)
+    setattr(module, function, lambda *args: clock.time(stage, lambda: real(*args)))
+    try:
+        yield
+    finally:
+        setattr(module, function, real)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,16 +175,17 @@ def main(argv: list[str] | None = None) -> int:
     texts: dict[tuple[str, int], str] = {}
     for n in sizes:
         texts["dsl", n] = indexed_policy(n)
+        assert len(texts["dsl", n]) >= policy_cache.MIN_CHARS, "too small for the whole-policy cache"
         if "yaml" in forms:
             texts["yaml", n] = yaml_form.dump_yaml(ap.loads(texts["dsl", n]))
     clocks: dict[tuple[str, int], list[Clock]] = {k: [] for k in texts if k[0] in forms}
-    walls: dict[tuple[str, int], list[tuple[float, float]]] = {k: [] for k in clocks}
+    walls: dict[tuple[str, int], list[tuple[float, float, float]]] = {k: [] for k in clocks}
     with tempfile.TemporaryDirectory() as root:
         for _ in range(args.repeat):
             for key in clocks:
-                clock, wall, cached = one_load(key[0], texts[key], root)
+                clock, times = one_load(key[0], texts[key], root)
                 clocks[key].append(clock)
-                walls[key].append((wall, cached))
+                walls[key].append(times)
     lo, hi = sizes[0], sizes[-1]
     for form in forms:
         print(f"\n{form}: median CPU seconds per stage ({args.repeat} rounds)")
@@ -169,9 +194,11 @@ def main(argv: list[str] | None = None) -> int:
             med = [statistics.median(c.cpu.get(stage, 0.0) for c in clocks[form, n]) for n in sizes]
             ratio = f"{med[-1] / med[0]:>11.1f}x" if med[0] > 0 else f"{'-':>12}"
             print(f"{stage:<16}" + "".join(f"{m:>10.3f}" for m in med) + ratio)
-        for i, what in enumerate(("wall, cold", "wall, cached")):
+        for i, what in enumerate(("wall, cold", "wall, cached", "wall, whole")):
             med = [statistics.median(w[i] for w in walls[form, n]) for n in sizes]
             print(f"{what:<16}" + "".join(f"{m:>10.3f}" for m in med) + f"{med[-1] / med[0]:>11.1f}x")
+        ratios = [statistics.median(w[2] / w[0] for w in walls[form, n]) for n in sizes]
+        print(f"{'whole/cold':<16}" + "".join(f"{r:>10.3f}" for r in ratios) + "   (wall, median of rounds)")
     if args.lint:
         print()
         with tempfile.TemporaryDirectory() as d:

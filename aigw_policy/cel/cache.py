@@ -18,6 +18,9 @@ A cache file holds code that is run, so it is trusted only if it is authentic:
 * the caller checks that a record is for the source it asked for
   (``Environment._from_record``).
 
+:func:`save_bytes` and :func:`load_bytes` give these checks to other files (the whole-policy
+cache, :mod:`aigw_policy.policy_cache`); :func:`prune` bounds a directory's size.
+
 Anything else (and every I/O error) is a cache miss: the program is compiled again, the
 file is never executed. Where the key cannot be kept (no writable home), a random key per
 process is used: the cache then works within the process only.
@@ -42,7 +45,7 @@ from .runtime.checks import TYPES
 from .runtime.values import UInt
 
 __all__ = ["ENGINE_VERSION", "default_dir", "engine_version", "has_batch", "key_file", "load", "load_batch",
-           "record", "save_batch", "save_record"]
+           "load_bytes", "prune", "record", "save_batch", "save_bytes", "save_record"]
 
 ENGINE_VERSION = "cel-py-1"
 """Part of every cache key (and of :func:`engine_version`)."""
@@ -195,8 +198,17 @@ def record(gen: Generated, code: object, extra: tuple) -> tuple | None:
 def _write(directory: str | os.PathLike[str], name: str, payload: tuple) -> bool:
     try:
         data = marshal.dumps((_FORMAT, engine_version(), *payload))
+    except ValueError:
+        return False
+    return save_bytes(directory, name, data)
+
+
+def save_bytes(directory: str | os.PathLike[str], name: str, data: bytes) -> bool:
+    """Write ``data`` as file ``name`` of ``directory`` with its MAC (atomically: a temporary
+    file renamed); False (silently) if it cannot be written."""
+    try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
-    except (OSError, ValueError):
+    except OSError:
         return False
     dfd = _open_dir(directory)
     if dfd is None:
@@ -221,7 +233,9 @@ def _write(directory: str | os.PathLike[str], name: str, payload: tuple) -> bool
     return True
 
 
-def _read(directory: str | os.PathLike[str], name: str, size: int) -> tuple | None:
+def load_bytes(directory: str | os.PathLike[str], name: str) -> bytes | None:
+    """The data of file ``name`` of ``directory`` written by :func:`save_bytes`, if it is
+    authentic (its MAC checked before anything looks at the data); None otherwise."""
     dfd = _open_dir(directory)
     if dfd is None:
         return None
@@ -241,7 +255,44 @@ def _read(directory: str | os.PathLike[str], name: str, size: int) -> tuple | No
         os.close(dfd)
     head, mac, data = blob[: len(_MAGIC)], blob[len(_MAGIC): len(_MAGIC) + _MAC_SIZE], blob[len(_MAGIC) + _MAC_SIZE:]
     if head != _MAGIC or not hmac.compare_digest(mac, _mac(name, data)):
-        return None  # not ours, or changed since we wrote it: never unmarshalled
+        return None  # not ours, or changed since we wrote it
+    return data
+
+
+def prune(directory: str | os.PathLike[str], suffix: str, max_bytes: int) -> None:
+    """Remove the least recently written files named ``*suffix`` of ``directory`` until
+    they hold at most ``max_bytes``; I/O errors are ignored (another process may prune)."""
+    dfd = _open_dir(directory)
+    if dfd is None:
+        return
+    try:
+        found = []
+        for name in os.listdir(dfd):
+            if name.endswith(suffix):
+                try:
+                    st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+                except OSError:
+                    continue
+                found.append((st.st_mtime_ns, name, st.st_size))
+        total = sum(size for _, _, size in found)
+        for _, name, size in sorted(found):
+            if total <= max_bytes:
+                break
+            try:
+                os.unlink(name, dir_fd=dfd)
+            except OSError:
+                pass
+            total -= size
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+def _read(directory: str | os.PathLike[str], name: str, size: int) -> tuple | None:
+    data = load_bytes(directory, name)
+    if data is None:
+        return None  # never unmarshalled
     try:
         value = marshal.loads(data)
     except (ValueError, EOFError, TypeError):

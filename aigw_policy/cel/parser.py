@@ -22,7 +22,7 @@ from .lowering import KEYWORDS, MAX_DEPTH, RESERVED, Lowering
 from .syntax_errors import CelSyntaxError, syntax_diagnostic
 
 __all__ = ["CelSyntaxError", "MAX_DEPTH", "MAX_LENGTH", "RESERVED", "KEYWORDS", "SURROGATE", "Lowering", "clear_memo",
-           "parse"]
+           "parse", "remember"]
 
 MAX_LENGTH = 100_000
 """Longest expression accepted, in characters (cel-go's default limit too)."""
@@ -50,14 +50,27 @@ texts a rule (SPEC §9). The lint passes and the compiler each go through a poli
 order, and an LRU memo smaller than that set would miss every one of them."""
 
 
+_given: dict[str, ast.Expr] = {}
+"""Nodes handed to :func:`remember`, each taken (once) instead of parsing its text again."""
+
+
 @lru_cache(maxsize=MEMO_SIZE)
 def _parse_alone(text: str) -> ast.Expr:
-    return _parse(text, None, 0)
+    node = _given.pop(text, None)
+    return node if node is not None else _parse(text, None, 0)
+
+
+def remember(nodes: dict[str, ast.Expr]) -> None:
+    """Let :func:`parse` answer these texts with these nodes, parsed earlier from them without
+    ``source`` (the whole-policy cache keeps a policy's); replaces the nodes given before."""
+    global _given
+    _given = dict(nodes)
 
 
 def clear_memo() -> None:
     """Forget the nodes :func:`parse` remembers (benchmarks measure cold parses)."""
     _parse_alone.cache_clear()
+    _given.clear()
 
 
 def _parse(text: str, source: Source | None, offset: int) -> ast.Expr:
