@@ -41,7 +41,7 @@ from .diagnostics import Diagnostic
 from .ir import Expr, Policy
 from .source import Span
 
-__all__ = ["MAX_BYTES", "MIN_CHARS", "SUFFIX", "default_dir", "engine_tag", "key", "load", "save"]
+__all__ = ["MAX_BYTES", "MIN_CHARS", "SUFFIX", "compiled_dir", "default_dir", "engine_tag", "key", "load", "save"]
 
 SUFFIX = ".aigwp"
 MAX_BYTES = 256 * 1024 * 1024
@@ -58,6 +58,15 @@ def default_dir() -> Path | None:
         return None
     explicit = os.environ.get("AIGW_POLICY_CACHE_DIR")
     return Path(explicit) / "policy" if explicit else cel_cache.default_dir().parent / "policy"
+
+
+def compiled_dir() -> Path | None:
+    """Where ``serve`` keeps the compiled programs of the policies it loads (the compile
+    cache's default directory), so that a restart compiles from the cache too; None when
+    ``AIGW_POLICY_CACHE`` is ``off``."""
+    if os.environ.get("AIGW_POLICY_CACHE", "").lower() == "off":
+        return None
+    return cel_cache.default_dir()
 
 
 @lru_cache(maxsize=1)

@@ -108,7 +108,7 @@ def serve(
     try:
         app = Gateway(policy=policy, upstream=upstream, keys=ring, store=store_obj, ledger=ledger_obj,
                       prices=book, provider=provider, timeout=timeout, watch=watch, max_body=max_body,
-                      metrics_token=metrics_token, secrets=vault)
+                      metrics_token=metrics_token, secrets=vault, cache_dir=_compiled_dir())
     except SecretError as error:  # a key's secret is set nowhere: named, never a value
         if ledger_obj is not None:
             ledger_obj.close()
@@ -185,3 +185,10 @@ def _open_ledger(url: str, fail: Any) -> Any:
 
 def _why(error: BaseException) -> str:
     return str(error) or type(error).__name__
+
+
+def _compiled_dir() -> str | None:
+    from ..policy_cache import compiled_dir
+
+    found = compiled_dir()
+    return None if found is None else str(found)

@@ -229,6 +229,19 @@ def test_the_default_directory_and_switching_it_off(monkeypatch: pytest.MonkeyPa
     assert policy_cache.default_dir() is None
 
 
+def test_serve_compiles_through_the_compile_cache_unless_switched_off(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    """``serve`` gives its engines the compile cache's default directory, so a restart compiles
+    from it; ``AIGW_POLICY_CACHE=off`` switches both caches off."""
+    from aigw_policy.cli import serve
+
+    monkeypatch.delenv("AIGW_POLICY_CACHE", raising=False)
+    monkeypatch.setenv("AIGW_POLICY_CACHE_DIR", str(tmp_path))
+    assert serve._compiled_dir() == str(tmp_path)  # noqa: SLF001
+    monkeypatch.setenv("AIGW_POLICY_CACHE", "off")
+    assert serve._compiled_dir() is None  # noqa: SLF001
+
+
 def test_a_hit_gives_the_parser_each_expression_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The compiler asks the parser for every expression again: on a hit the record's nodes
     answer, equal to a fresh parse, and nothing is parsed."""
