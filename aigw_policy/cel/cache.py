@@ -313,10 +313,19 @@ def load(directory: str | os.PathLike[str], key: str) -> tuple | None:
     return data[0] if data is not None and isinstance(data[0], tuple) else None
 
 
+MAX_BATCH_BYTES = 256 * 1024 * 1024
+"""The most a directory's batch files may hold; the least recently written go first."""
+
+
 def save_batch(directory: str | os.PathLike[str], key: str, records: dict[str, tuple]) -> bool:
     """Write many programs (expression key -> :func:`record`) as one file: creating files is
-    what costs most on many file systems (~1 ms each), reading one is cheap."""
-    return _write(directory, _name(key, "celb"), (tuple(records.items()),))
+    what costs most on many file systems (~1 ms each), reading one is cheap. The directory's
+    batches are kept under :data:`MAX_BATCH_BYTES` (a long-running ``serve`` writes one per
+    policy version it loads)."""
+    written = _write(directory, _name(key, "celb"), (tuple(records.items()),))
+    if written:
+        prune(directory, ".celb", MAX_BATCH_BYTES)
+    return written
 
 
 def has_batch(directory: str | os.PathLike[str], key: str) -> bool:
