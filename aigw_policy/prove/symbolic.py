@@ -94,6 +94,10 @@ class SymEnv:
         self._memo: dict[tuple[Any, ...], Sym] = {}
         self.opaque_reads: set[str] = set()
         self.surrogate_texts: dict[int, tuple[Any, Any]] = {}  # term id: (text, its flag)
+        self.hints: list[Any] = []
+        """Choices a witness makes where the encoding is an over-approximation but one case of
+        it is exact (a text without capitals for ``lowerAscii``, a client address whose
+        ``restrict-ips`` outcome is computed): constraints on witnesses only, never on proofs."""
         self.implied: set[str] = set()
         """Variables the policy does not read, made for a witness's sake (the prompt behind
         the token estimate): a witness fills them in itself (``x`` repeated)."""
@@ -196,8 +200,9 @@ class SymEnv:
         """What every witness needs and the solver settles at once (equalities and flags): a
         provider the ``ai`` override can name (not ``unknown``), the URL's path and host, no
         header name with a capital (the activation lower-cases names), texts without a lone
-        surrogate. A rule's first model is asked with these, so that it can be built as it is."""
+        surrogate, and the :attr:`hints`. A rule's first model is asked with these, so that it can be built as it is."""
         out: list[Any] = [z3.Not(flag) for _, flag in self.surrogate_texts.values()]
+        out.extend(self.hints)
         if "ai.provider" in self.vars:
             out.append(z3.Or(*[self.vars["ai.provider"].val == z3.StringVal(p) for p in PROVIDERS]))
         for name in ("req.url.path", "req.host"):  # a witness's URL always has them
