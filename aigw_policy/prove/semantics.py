@@ -14,6 +14,7 @@ sets ``opaque`` wherever it may run, so that no proof is claimed past it.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,13 +175,28 @@ class _Walk:
             return self.model_access(rule, cfg, alive)
         if t == "max-tokens":
             return self.max_tokens(rule, cfg, alive)
-        if t == "restrict-ips":  # addresses and networks are not modelled: it may deny
+        if t == "restrict-ips":
             if cfg.enforce is not False:
-                self.stop(z3.And(alive, env.unknown(("restrict-ips", rule.position, action.position), "bool").val),
-                          False, 403, pos)
+                self.stop(z3.And(alive, self.ip_denied(rule, action)), False, 403, pos)
             env.bump()
             return z3.And(alive, z3.Not(self.done))
         return alive  # remove-headers: nothing the decision depends on
+
+    def ip_denied(self, rule: CompiledRule, action: CompiledAction) -> Any:
+        """Whether ``restrict-ips`` denies: exact without a client address (denied when it
+        has an allow list) and for one address per network it names (the outcome computed
+        here as the engine does); for any other address the solver's choice, which a witness
+        avoids (:attr:`SymEnv.hints`)."""
+        env = self.env
+        ip = env.variable("conn.client_ip")
+        nets = action.templates["networks"]
+        denied: Any = env.unknown(("restrict-ips", rule.position, action.position), "bool").val
+        known = []
+        for address in _addresses(nets):
+            known.append(ip.val == z3.StringVal(address))
+            denied = z3.If(known[-1], z3.BoolVal(_ip_denied(nets, address)), denied)
+        env.hints.append(z3.Implies(z3.Not(ip.err), z3.Or(z3.BoolVal(False), *known)))
+        return z3.If(ip.err, z3.BoolVal(nets["allow"] is not None), denied)
 
     def model_access(self, rule: CompiledRule, cfg: Any, alive: Any) -> Any:
         env = self.env
@@ -284,6 +300,27 @@ def _ends(rule: CompiledRule) -> bool:
     if not rule.actions or rule.actions[0].type not in ("deny", "custom-response", "allow"):
         return False
     return rule.on_error == "deny" or all(t.constant for t in _templates(rule.actions[0].templates))
+
+
+def _addresses(nets: dict[str, Any]) -> list[str]:
+    """One address per network of a ``restrict-ips`` (its first and its last), as text."""
+    out: list[str] = []
+    for version, first, last, _ in [*(nets["allow"] or ()), *nets["deny"]]:
+        for n in (first, last):
+            text = str(ipaddress.ip_address(n) if version == 4 else ipaddress.IPv6Address(n))
+            if text not in out:
+                out.append(text)
+    return out
+
+
+def _ip_denied(nets: dict[str, Any], address: str) -> bool:
+    """The engine's ``restrict-ips`` outcome for a valid ``address`` (engine/actions.py)."""
+    ip = ipaddress.ip_address(address)
+    version, n = ip.version, int(ip)
+    if any(r[0] == version and r[1] <= n <= r[2] for r in nets["deny"]):
+        return True
+    allow = nets["allow"]
+    return allow is not None and not any(r[0] == version and r[1] <= n <= r[2] for r in allow)
 
 
 def _any(model: Any, patterns: set[str]) -> Any:
