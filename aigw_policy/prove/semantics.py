@@ -14,8 +14,10 @@ sets ``opaque`` wherever it may run, so that no proof is claimed past it.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import z3
@@ -23,7 +25,7 @@ import z3
 from ..engine.compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledPolicy, CompiledRule, Template
 from ..providers.classify import PROVIDERS
 from .regex import glob_after, glob_holds
-from .symbolic import Sym, SymEnv
+from .symbolic import WITNESS_NOW, Sym, SymEnv
 from .translate import as_bool, translate_source
 
 __all__ = ["Outcome", "RuleFacts", "encode"]
@@ -182,6 +184,17 @@ class _Walk:
             return z3.And(alive, z3.Not(self.done))
         return alive  # remove-headers: nothing the decision depends on
 
+    def priced(self) -> Any:
+        """Whether the request's provider and model are one of the pairs :func:`_priced` knows
+        a price for: a witness takes the model without a price (a usd cap's
+        ``on_unknown_price``) exactly when it is not one of them."""
+        env = self.env
+        provider, model = env.variable("ai.provider").val, env.variable("ai.model").val
+        targets = tuple(sorted({a.config.model for r in self.cp.request_rules for a in r.actions
+                                if a.type == "set-model" and isinstance(a.config.model, str)}))
+        return z3.Or(z3.BoolVal(False), *[z3.And(provider == z3.StringVal(p), model == z3.StringVal(m))
+                                          for p, m in _priced(targets)])
+
     def ip_denied(self, rule: CompiledRule, action: CompiledAction) -> Any:
         """Whether ``restrict-ips`` denies: exact without a client address (denied when it
         has an allow list) and for one address per network it names (the outcome computed
@@ -259,6 +272,7 @@ class _Walk:
         else:  # usd, or a cost expression: its value and errors are not modelled
             if spec.unit == "usd" and plan.on_unknown_price == "deny" and spec.enforce:
                 unpriced = env.unknown(("unpriced",) + where, "bool").val
+                env.hints.append(unpriced == z3.Not(self.priced()))
                 self.stop(z3.And(alive, unpriced), False, 403, rule.position)
                 alive = z3.And(alive, z3.Not(unpriced))
             if plan.cost is not None:
@@ -300,6 +314,23 @@ def _ends(rule: CompiledRule) -> bool:
     if not rule.actions or rule.actions[0].type not in ("deny", "custom-response", "allow"):
         return False
     return rule.on_error == "deny" or all(t.constant for t in _templates(rule.actions[0].templates))
+
+
+_COMMON_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o3", "claude-sonnet-4-5", "gemini-2.5-flash")
+
+
+@functools.lru_cache(maxsize=64)
+def _priced(targets: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The (provider, model) pairs, of a few common models and ``targets``, that the default
+    price book prices at a witness's time."""
+    from ..providers.prices import PriceBook
+    from ..providers.usage import Usage
+
+    book = PriceBook()
+    at = datetime.fromisoformat(WITNESS_NOW)
+    usage = Usage.of(1000, 1000, source="estimate", model=None)
+    return tuple((p, m) for m in dict.fromkeys((*_COMMON_MODELS, *targets)) for p in PROVIDERS
+                 if book.cost(p, m, usage, at=at).as_float() is not None)
 
 
 def _addresses(nets: dict[str, Any]) -> list[str]:

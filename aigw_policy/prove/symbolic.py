@@ -21,7 +21,7 @@ import z3
 from ..env.declarations import POLICY_VARIABLES
 from ..providers.classify import OPERATIONS, PROVIDERS
 
-__all__ = ["ALWAYS_PRESENT", "Sym", "SymEnv", "SymMap", "prompt_length", "string_list"]
+__all__ = ["ALWAYS_PRESENT", "WITNESS_NOW", "Sym", "SymEnv", "SymMap", "prompt_length", "string_list"]
 
 
 
@@ -30,6 +30,9 @@ def string_list() -> Any:
     return z3.SeqSort(z3.StringSort())
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+WITNESS_NOW = "2026-01-01T00:00:00Z"
+"""The time every witness is at (its ``now``)."""
 
 ALWAYS_PRESENT = frozenset({
     "req.method", "req.url", "req.headers", "req.id", "time.now", "identity.labels",

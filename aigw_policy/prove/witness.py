@@ -20,11 +20,10 @@ from ..env.activation import activation, classify_request
 from ..env.policy import compile_condition
 from ..env.request import Request
 from ..limits import MemoryStore
-from .symbolic import SymEnv, prompt_length
+from .symbolic import WITNESS_NOW, SymEnv, prompt_length
 
 __all__ = ["Replay", "build", "input_tokens", "pad_to", "replay", "where_holds"]
 
-_NOW = "2026-01-01T00:00:00Z"
 _IDENTITY = ("key", "user", "team", "org", "tier")
 _NATIVE_REQ = frozenset({"req.method", "req.url.path", "req.host", "req.headers", "req.id"})
 
@@ -89,7 +88,7 @@ def build(env: SymEnv, model: z3.ModelRef) -> dict[str, Any]:
     path = val("req.url.path", "/v1/chat/completions")
     data: dict[str, Any] = {
         "id": val("req.id", "prove-witness") or "prove-witness",
-        "now": _NOW,
+        "now": WITNESS_NOW,
         "identity": identity,
         "request": {"method": val("req.method", "POST"), "url": f"https://{host}{path}",
                     "headers": headers, "body": body},
