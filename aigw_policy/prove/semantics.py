@@ -277,9 +277,10 @@ class _Walk:
                 alive = z3.And(alive, z3.Not(unpriced))
             if plan.cost is not None:
                 alive = self.error(rule, alive, env.unknown(("cost",) + where, "bool").val)
+        bucket = _bucket(env, keys, where)
+        env.limit_buckets.setdefault(spec.name, (spec.capacity, spec.unit, bucket))
         if self.limits_ok or not spec.enforce:
             return alive
-        bucket = _bucket(env, keys, where)
         if cost is not None and spec.name not in self.repeated:
             state = z3.Function(f"limit {spec.name} {spec.unit} {spec.capacity} {spec.window} {spec.algorithm}",
                                 z3.StringSort(), z3.IntSort(), z3.BoolSort())

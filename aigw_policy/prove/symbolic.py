@@ -101,6 +101,10 @@ class SymEnv:
         """Choices a witness makes where the encoding is an over-approximation but one case of
         it is exact (a text without capitals for ``lowerAscii``, a client address whose
         ``restrict-ips`` outcome is computed): constraints on witnesses only, never on proofs."""
+        self.limit_reads: set[str] = set()
+        """The limits whose state (``limits[name]``) an expression reads."""
+        self.limit_buckets: dict[str, tuple[float, str, Any]] = {}
+        """Each limit's capacity, unit and bucket (a string term): a witness's ``state``."""
         self.implied: set[str] = set()
         """Variables the policy does not read, made for a witness's sake (the prompt behind
         the token estimate): a witness fills them in itself (``x`` repeated)."""
