@@ -123,7 +123,7 @@ def _index(env: SymEnv, node: ast.Index) -> Sym:
         return env.unknown(node, "opaque")
     base = translate(env, node.operand)
     idx = node.index
-    if _path(node.operand) == "limits" and isinstance(idx, ast.Literal) and idx.kind == "string":
+    if _path(node.operand) == "limits" and isinstance(idx, ast.Literal) and isinstance(idx.value, str):
         env.limit_reads.add(idx.value)  # its state is not modelled: a witness tries some
     if base.kind == "map" and isinstance(idx, ast.Literal) and idx.kind == "string":
         present, value = base.val.entry(idx.value)
