@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -190,10 +191,11 @@ class _Walk:
         ``on_unknown_price``) exactly when it is not one of them."""
         env = self.env
         provider, model = env.variable("ai.provider").val, env.variable("ai.model").val
-        targets = tuple(sorted({a.config.model for r in self.cp.request_rules for a in r.actions
-                                if a.type == "set-model" and isinstance(a.config.model, str)}))
+        names = {a.config.model for r in self.cp.request_rules for a in r.actions
+                 if a.type == "set-model" and isinstance(a.config.model, str)}
+        names.update(w for r in self.cp.request_rules for e in r.exprs for w in _QUOTED.findall(e.source))
         return z3.Or(z3.BoolVal(False), *[z3.And(provider == z3.StringVal(p), model == z3.StringVal(m))
-                                          for p, m in _priced(targets)])
+                                          for p, m in _priced(tuple(sorted(names)))])
 
     def ip_denied(self, rule: CompiledRule, action: CompiledAction) -> Any:
         """Whether ``restrict-ips`` denies: exact without a client address (denied when it
@@ -317,13 +319,17 @@ def _ends(rule: CompiledRule) -> bool:
     return rule.on_error == "deny" or all(t.constant for t in _templates(rule.actions[0].templates))
 
 
+_QUOTED = re.compile(r"""["']([A-Za-z0-9][\w.:/-]{0,80})["']""")
+"""A quoted word in a condition's text: perhaps a model name (a literal the policy compares)."""
+
 _COMMON_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o3", "claude-sonnet-4-5", "gemini-2.5-flash")
 
 
 @functools.lru_cache(maxsize=64)
 def _priced(targets: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """The (provider, model) pairs, of a few common models and ``targets``, that the default
-    price book prices at a witness's time."""
+    """The (provider, model) pairs, of a few common models and ``targets`` (set-model's models
+    and the words the conditions quote), that the default price book prices at a witness's
+    time."""
     from ..providers.prices import PriceBook
     from ..providers.usage import Usage
 

@@ -98,3 +98,23 @@ def test_restrict_ips(allow: list[str] | None, deny: list[str], ip: str | None) 
     assert _sat(*env.facts, *fixed, out.allow == allowed), (config, ip)
     if _sat(*env.facts, *env.hints, *fixed):
         assert not _sat(*env.facts, *env.hints, *fixed, out.allow != allowed), (config, ip)
+
+
+def test_usd_cap_witness_takes_a_model_priced_or_not_as_claimed() -> None:
+    """A usd cap denies an unpriced model (403): a witness past it takes a model the price book
+    prices, the one a later condition names among them."""
+    from aigw_policy.prove.questions import rules
+
+    cp = compiled("""
+on_http_request:
+  - name: cap
+    actions:
+      - type: usage-cap
+        config: {name: c, limit: 100, unit: usd, period: month, bucket_key: ["identity.team"]}
+  - name: opus
+    expressions: ["ai.model == 'claude-opus-4-1' && identity.team == 'x'"]
+    actions: [{type: deny, config: {status_code: 451}}]
+""")
+    answers = {a.rule: a for a in rules(cp)}
+    assert answers["opus"].result == "reachable"
+    assert explain(cp, answers["opus"].witness)[:3] == ("deny", 451, "opus")  # type: ignore[arg-type]
