@@ -21,7 +21,7 @@ from .semantics import Encoding, Outcome, RuleFacts, encode
 from .solving import Budget, check
 from .symbolic import SymEnv
 from .translate import translate_source
-from .witness import Replay, build, input_tokens, pad_to, replay, where_holds
+from .witness import Replay, input_tokens, pad_to, replay, variants, where_holds
 
 __all__ = ["Answer", "Budget", "RuleAnswer", "equiv", "query", "rules"]
 
@@ -69,9 +69,9 @@ def _witness(budget: Budget, env: SymEnv, outs: list[Outcome], goal: Any,
     already found (``first``, free of cost), then the exact token estimate, then a free
     prompt with the estimate pinned from a first build."""
     if first is not None:
-        data = build(env, first)
-        if accept(data, first):
-            return data
+        for data in variants(env, first):
+            if accept(data, first):
+                return data
         padded = _padded(env, first, data)  # the model's token estimate, the prompt lengthened to it
         if padded is not None and accept(padded, first):
             return padded
@@ -85,9 +85,9 @@ def _witness(budget: Budget, env: SymEnv, outs: list[Outcome], goal: Any,
                                  *extra, share=0.25 if strict else 1.0, question="witness")
             if model is None:
                 break
-            data = build(env, model)
-            if accept(data, model):
-                return data
+            for data in variants(env, model):
+                if accept(data, model):
+                    return data
             seen = input_tokens(data)
             if not strict:
                 padded = _padded(env, model, data)

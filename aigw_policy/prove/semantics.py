@@ -14,8 +14,12 @@ sets ``opaque`` wherever it may run, so that no proof is claimed past it.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import z3
@@ -23,7 +27,7 @@ import z3
 from ..engine.compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledPolicy, CompiledRule, Template
 from ..providers.classify import PROVIDERS
 from .regex import glob_after, glob_holds
-from .symbolic import Sym, SymEnv
+from .symbolic import WITNESS_NOW, Sym, SymEnv
 from .translate import as_bool, translate_source
 
 __all__ = ["Encoding", "Outcome", "RuleFacts", "encode"]
@@ -175,13 +179,40 @@ class _Walk:
             return self.model_access(rule, cfg, alive)
         if t == "max-tokens":
             return self.max_tokens(rule, cfg, alive)
-        if t == "restrict-ips":  # addresses and networks are not modelled: it may deny
+        if t == "restrict-ips":
             if cfg.enforce is not False:
-                self.stop(z3.And(alive, env.unknown(("restrict-ips", rule.position, action.position), "bool").val),
-                          False, 403, pos)
+                self.stop(z3.And(alive, self.ip_denied(rule, action)), False, 403, pos)
             env.bump()
             return z3.And(alive, z3.Not(self.done))
         return alive  # remove-headers: nothing the decision depends on
+
+    def priced(self) -> Any:
+        """Whether the request's provider and model are one of the pairs :func:`_priced` knows
+        a price for: a witness takes the model without a price (a usd cap's
+        ``on_unknown_price``) exactly when it is not one of them."""
+        env = self.env
+        provider, model = env.variable("ai.provider").val, env.variable("ai.model").val
+        names = {a.config.model for r in self.cp.request_rules for a in r.actions
+                 if a.type == "set-model" and isinstance(a.config.model, str)}
+        names.update(w for r in self.cp.request_rules for e in r.exprs for w in _QUOTED.findall(e.source))
+        return z3.Or(z3.BoolVal(False), *[z3.And(provider == z3.StringVal(p), model == z3.StringVal(m))
+                                          for p, m in _priced(tuple(sorted(names)))])
+
+    def ip_denied(self, rule: CompiledRule, action: CompiledAction) -> Any:
+        """Whether ``restrict-ips`` denies: exact without a client address (denied when it
+        has an allow list) and for one address per network it names (the outcome computed
+        here as the engine does); for any other address the solver's choice, which a witness
+        avoids (:attr:`SymEnv.hints`)."""
+        env = self.env
+        ip = env.variable("conn.client_ip")
+        nets = action.templates["networks"]
+        denied: Any = env.unknown(("restrict-ips", rule.position, action.position), "bool").val
+        known = []
+        for address in _addresses(nets):
+            known.append(ip.val == z3.StringVal(address))
+            denied = z3.If(known[-1], z3.BoolVal(_ip_denied(nets, address)), denied)
+        env.hints.append(z3.Implies(z3.Not(ip.err), z3.Or(z3.BoolVal(False), *known)))
+        return z3.If(ip.err, z3.BoolVal(nets["allow"] is not None), denied)
 
     def model_access(self, rule: CompiledRule, cfg: Any, alive: Any) -> Any:
         env = self.env
@@ -244,13 +275,15 @@ class _Walk:
         else:  # usd, or a cost expression: its value and errors are not modelled
             if spec.unit == "usd" and plan.on_unknown_price == "deny" and spec.enforce:
                 unpriced = env.unknown(("unpriced",) + where, "bool").val
+                env.hints.append(unpriced == z3.Not(self.priced()))
                 self.stop(z3.And(alive, unpriced), False, 403, rule.position)
                 alive = z3.And(alive, z3.Not(unpriced))
             if plan.cost is not None:
                 alive = self.error(rule, alive, env.unknown(("cost",) + where, "bool").val)
+        bucket = _bucket(env, keys, where)
+        env.limit_buckets.setdefault(spec.name, (spec.capacity, spec.unit, bucket))
         if self.limits_ok or not spec.enforce:
             return alive
-        bucket = _bucket(env, keys, where)
         if cost is not None and spec.name not in self.repeated:
             state = z3.Function(f"limit {spec.name} {spec.unit} {spec.capacity} {spec.window} {spec.algorithm}",
                                 z3.StringSort(), z3.IntSort(), z3.BoolSort())
@@ -285,6 +318,48 @@ def _ends(rule: CompiledRule) -> bool:
     if not rule.actions or rule.actions[0].type not in ("deny", "custom-response", "allow"):
         return False
     return rule.on_error == "deny" or all(t.constant for t in _templates(rule.actions[0].templates))
+
+
+_QUOTED = re.compile(r"""["']([A-Za-z0-9][\w.:/-]{0,80})["']""")
+"""A quoted word in a condition's text: perhaps a model name (a literal the policy compares)."""
+
+_COMMON_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o3", "claude-sonnet-4-5", "gemini-2.5-flash")
+
+
+@functools.lru_cache(maxsize=64)
+def _priced(targets: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The (provider, model) pairs, of a few common models and ``targets`` (set-model's models
+    and the words the conditions quote), that the default price book prices at a witness's
+    time."""
+    from ..providers.prices import PriceBook
+    from ..providers.usage import Usage
+
+    book = PriceBook()
+    at = datetime.fromisoformat(WITNESS_NOW)
+    usage = Usage.of(1000, 1000, source="estimate", model=None)
+    return tuple((p, m) for m in dict.fromkeys((*_COMMON_MODELS, *targets)) for p in PROVIDERS
+                 if book.cost(p, m, usage, at=at).as_float() is not None)
+
+
+def _addresses(nets: dict[str, Any]) -> list[str]:
+    """One address per network of a ``restrict-ips`` (its first and its last), as text."""
+    out: list[str] = []
+    for version, first, last, _ in [*(nets["allow"] or ()), *nets["deny"]]:
+        for n in (first, last):
+            text = str(ipaddress.ip_address(n) if version == 4 else ipaddress.IPv6Address(n))
+            if text not in out:
+                out.append(text)
+    return out
+
+
+def _ip_denied(nets: dict[str, Any], address: str) -> bool:
+    """The engine's ``restrict-ips`` outcome for a valid ``address`` (engine/actions.py)."""
+    ip = ipaddress.ip_address(address)
+    version, n = ip.version, int(ip)
+    if any(r[0] == version and r[1] <= n <= r[2] for r in nets["deny"]):
+        return True
+    allow = nets["allow"]
+    return allow is not None and not any(r[0] == version and r[1] <= n <= r[2] for r in allow)
 
 
 def _any(model: Any, patterns: set[str]) -> Any:

@@ -21,7 +21,7 @@ import z3
 from ..env.declarations import POLICY_VARIABLES
 from ..providers.classify import OPERATIONS, PROVIDERS
 
-__all__ = ["ALWAYS_PRESENT", "Sym", "SymEnv", "SymMap", "prompt_length", "string_list"]
+__all__ = ["ALWAYS_PRESENT", "WITNESS_NOW", "Sym", "SymEnv", "SymMap", "prompt_length", "string_list"]
 
 
 
@@ -30,6 +30,9 @@ def string_list() -> Any:
     return z3.SeqSort(z3.StringSort())
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+WITNESS_NOW = "2026-01-01T00:00:00Z"
+"""The time every witness is at (its ``now``)."""
 
 ALWAYS_PRESENT = frozenset({
     "req.method", "req.url", "req.headers", "req.id", "time.now", "identity.labels",
@@ -94,6 +97,14 @@ class SymEnv:
         self._memo: dict[tuple[Any, ...], Sym] = {}
         self.opaque_reads: set[str] = set()
         self.surrogate_texts: dict[int, tuple[Any, Any]] = {}  # term id: (text, its flag)
+        self.hints: list[Any] = []
+        """Choices a witness makes where the encoding is an over-approximation but one case of
+        it is exact (a text without capitals for ``lowerAscii``, a client address whose
+        ``restrict-ips`` outcome is computed): constraints on witnesses only, never on proofs."""
+        self.limit_reads: set[str] = set()
+        """The limits whose state (``limits[name]``) an expression reads."""
+        self.limit_buckets: dict[str, tuple[float, str, Any]] = {}
+        """Each limit's capacity, unit and bucket (a string term): a witness's ``state``."""
         self.implied: set[str] = set()
         """Variables the policy does not read, made for a witness's sake (the prompt behind
         the token estimate): a witness fills them in itself (``x`` repeated)."""
@@ -196,8 +207,9 @@ class SymEnv:
         """What every witness needs and the solver settles at once (equalities and flags): a
         provider the ``ai`` override can name (not ``unknown``), the URL's path and host, no
         header name with a capital (the activation lower-cases names), texts without a lone
-        surrogate. A rule's first model is asked with these, so that it can be built as it is."""
+        surrogate, and the :attr:`hints`. A rule's first model is asked with these, so that it can be built as it is."""
         out: list[Any] = [z3.Not(flag) for _, flag in self.surrogate_texts.values()]
+        out.extend(self.hints)
         if "ai.provider" in self.vars:
             out.append(z3.Or(*[self.vars["ai.provider"].val == z3.StringVal(p) for p in PROVIDERS]))
         for name in ("req.url.path", "req.host"):  # a witness's URL always has them

@@ -123,6 +123,8 @@ def _index(env: SymEnv, node: ast.Index) -> Sym:
         return env.unknown(node, "opaque")
     base = translate(env, node.operand)
     idx = node.index
+    if _path(node.operand) == "limits" and isinstance(idx, ast.Literal) and isinstance(idx.value, str):
+        env.limit_reads.add(idx.value)  # its state is not modelled: a witness tries some
     if base.kind == "map" and isinstance(idx, ast.Literal) and idx.kind == "string":
         present, value = base.val.entry(idx.value)
         return Sym(_map_kind(base.val), value, _or(base.err, z3.Not(present)))
@@ -183,6 +185,35 @@ def _same(vals: list[Sym], *kinds: str) -> bool:
     return len(vals) == 2 and vals[0].kind == vals[1].kind and vals[0].kind in kinds
 
 
+def _lower_ascii(env: SymEnv, s: Any) -> Any:
+    """``s.lowerAscii()``: exact for a text without an ASCII capital (it is the text itself),
+    otherwise a text of the same length the solver chooses; a witness takes the exact case."""
+    if z3.is_string_value(s):
+        return z3.StringVal(s.as_string().translate(_LOWER))
+    lower = env.unknown(("lowerAscii", s.get_id()), "string").val
+    plain = z3.InRe(s, z3.Star(z3.Union(z3.Range(chr(0), "@"), z3.Range("[", chr(MAX_CHAR)))))
+    env.facts.extend([z3.Length(lower) == z3.Length(s), z3.Implies(plain, lower == s)])
+    env.hints.append(plain)
+    return lower
+
+
+_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _folded(env: SymEnv, s: Any, pattern: str) -> Any | None:
+    """``s.matches("(?i)...")``: case folding (Unicode's, in RE2) is not encoded, but a text the
+    pattern matches case-sensitively it matches case-insensitively too. So the value is the
+    solver's choice, true whenever the case-sensitive search holds; a witness takes it equal to
+    that search (the engine then agrees whenever it holds)."""
+    exact = search_holds(s, pattern[len("(?i)"):], re2=RE_ENGINE == "re2")
+    if exact is None:
+        return None
+    holds = env.unknown(("matches", s.get_id(), pattern), "bool").val
+    env.facts.append(z3.Implies(exact, holds))
+    env.hints.append(holds == exact)
+    return holds
+
+
 def _operator(env: SymEnv, f: str, vals: list[Sym]) -> Sym | None:
     """The encodable operators and functions; None for the rest."""
     err = _or(*[v.err for v in vals])
@@ -227,9 +258,14 @@ def _operator(env: SymEnv, f: str, vals: list[Sym]) -> Sym | None:
         s, p = vals[0].val, vals[1].val
         rel = z3.PrefixOf(p, s) if f == "startsWith" else z3.SuffixOf(p, s) if f == "endsWith" else z3.Contains(s, p)
         return Sym("bool", rel, err)
+    if f == "lowerAscii" and len(vals) == 1 and vals[0].kind == "string":
+        return Sym("string", _lower_ascii(env, vals[0].val), err)
     if f == "matches" and _same(vals, "string") and z3.is_string_value(vals[1].val):
         s = vals[0].val
-        holds = search_holds(s, vals[1].val.as_string(), re2=RE_ENGINE == "re2")
+        pattern = vals[1].val.as_string()
+        holds = search_holds(s, pattern, re2=RE_ENGINE == "re2")
+        if holds is None and pattern.startswith("(?i)"):
+            holds = _folded(env, s, pattern)
         if holds is None:
             return None
         if RE_ENGINE == "re2":  # RE2 matches UTF-8: a lone surrogate in the text is an error

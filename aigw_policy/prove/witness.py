@@ -20,11 +20,10 @@ from ..env.activation import activation, classify_request
 from ..env.policy import compile_condition
 from ..env.request import Request
 from ..limits import MemoryStore
-from .symbolic import SymEnv, prompt_length
+from .symbolic import WITNESS_NOW, SymEnv, prompt_length
 
-__all__ = ["Replay", "build", "input_tokens", "pad_to", "replay", "where_holds"]
+__all__ = ["STATE_FRACTIONS", "Replay", "build", "input_tokens", "pad_to", "replay", "variants", "where_holds"]
 
-_NOW = "2026-01-01T00:00:00Z"
 _IDENTITY = ("key", "user", "team", "org", "tier")
 _NATIVE_REQ = frozenset({"req.method", "req.url.path", "req.host", "req.headers", "req.id"})
 
@@ -89,7 +88,7 @@ def build(env: SymEnv, model: z3.ModelRef) -> dict[str, Any]:
     path = val("req.url.path", "/v1/chat/completions")
     data: dict[str, Any] = {
         "id": val("req.id", "prove-witness") or "prove-witness",
-        "now": _NOW,
+        "now": WITNESS_NOW,
         "identity": identity,
         "request": {"method": val("req.method", "POST"), "url": f"https://{host}{path}",
                     "headers": headers, "body": body},
@@ -106,6 +105,32 @@ def build(env: SymEnv, model: z3.ModelRef) -> dict[str, Any]:
         if values:
             data[top] = values
     return data
+
+
+STATE_FRACTIONS = (0.95, 1.0)
+"""How full a limit whose state the policy reads is in a witness's further tries (its
+``state``, SPEC §8): nearly full, then full. The first try has every limit as it starts, empty."""
+
+
+def variants(env: SymEnv, model: z3.ModelRef) -> list[dict[str, Any]]:
+    """The REQUEST.json of ``model`` (:func:`build`) and, when the policy reads limits' state
+    (``limits[name]``, not modelled), the same request with those limits' buckets filled to
+    each of :data:`STATE_FRACTIONS`: the engine's replay decides which, if any, is a witness."""
+    data = build(env, model)
+    out = [data]
+    limits: dict[str, dict[str, Any]] = {}
+    for name in sorted(env.limit_reads & env.limit_buckets.keys()):
+        capacity, unit, bucket = env.limit_buckets[name]
+        key = _value(model, bucket)
+        if isinstance(key, str):
+            limits[name] = {"key": key, "capacity": capacity, "unit": unit}
+    for fraction in STATE_FRACTIONS if limits else ():
+        state = {}
+        for name, got in limits.items():
+            used = got["capacity"] * fraction
+            state[name] = {got["key"]: {"used": used if got["unit"] == "usd" else int(used)}}
+        out.append({**data, "state": {"limits": state}})
+    return out
 
 
 def input_tokens(data: dict[str, Any]) -> int | None:
