@@ -77,6 +77,11 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
             _serve(flow, run)
             return Serve(live)
         yield from _settle_failed(flow, run, outcome)
+        if outcome.error == "timeout" and live.timeout_s < route.per_request_timeout_s:
+            # its time was cut to what the total left: the total ran out, whatever the clocks
+            # measured (a busy machine's timer may fire a hair early)
+            run.elapsed_s = max(run.elapsed_s, route.total_timeout_s)
+            return End(504, TIMEOUT, f"Request timed out after {route.total_timeout_s:g}s (total_timeout)")
         if not _fails_over(route.failover_on, outcome):
             if outcome.error == "timeout":
                 return End(504, TIMEOUT, f"the upstream timed out after {live.timeout_s:g}s")

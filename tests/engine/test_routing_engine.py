@@ -122,6 +122,21 @@ def test_total_timeout_is_504_and_each_attempt_gets_what_remains() -> None:
     assert d.complete is False
 
 
+def test_an_attempt_cut_by_the_total_that_times_out_ends_in_504_even_when_its_timer_fired_early() -> None:
+    """The second attempt got only what the total left (20 s); it timed out a hair before the
+    clocks add up to the total (19.99 s measured): the total ran out all the same, so 504 and no
+    third attempt (it was 503 "all failed" after a third attempt of 10 ms, on a busy machine)."""
+    e = ap.Engine(policy(route="total_timeout: 50s\nper_request_timeout: 30s"))
+    e.evaluate(request(id="t"), expect_response=True)
+    e.attempt("t", None)
+    second = e.attempt("t", AttemptOutcome(error="timeout", latency_ms=30_000))
+    assert isinstance(second, Next) and second.attempt.timeout_s == 20
+    end = e.attempt("t", AttemptOutcome(error="timeout", latency_ms=19_990))
+    assert isinstance(end, Finished) and end.decision.status_code == 504
+    assert end.decision.response["body"]["error"]["code"] == "ERR_NGROK_3810"
+    assert len(end.decision.routing["attempts"]) == 2
+
+
 def test_failover_on_narrows_the_triggers() -> None:
     e = ap.Engine(policy(route="failover_on: [429, timeout]"))
     d = e.evaluate(request(attempts=[{"status_code": 429}, {"status_code": 500, "body": {"error": "x"}}]))
