@@ -35,7 +35,7 @@ import yaml
 
 from pydantic import BaseModel
 
-from .cel import ast, grammar, parser
+from .cel import ast, parser
 from .cel import cache as cel_cache
 from .diagnostics import Diagnostic
 from .ir import Expr, Policy
@@ -72,15 +72,8 @@ def compiled_dir() -> Path | None:
 @lru_cache(maxsize=1)
 def engine_tag() -> str:
     """A hash of what reads a policy: this package's code and grammars, Python, lark, PyYAML."""
-    h = hashlib.sha256(f"{_FORMAT}|{sys.version}|{lark.__version__}|{yaml.__version__}".encode())
-    root = Path(__file__).resolve().parent
-    files = sorted(root.rglob("*.py")) + sorted(Path(grammar.GRAMMAR_DIR).resolve().glob("*.lark"))
-    for path in files:
-        try:
-            h.update(path.name.encode() + b"\0" + path.read_bytes())
-        except OSError:
-            pass
-    return h.hexdigest()
+    return cel_cache.code_hash(Path(__file__).resolve().parent,
+                               f"{_FORMAT}|{sys.version}|{lark.__version__}|{yaml.__version__}")
 
 
 def key(text: str, fmt: str, name: str | None, options: object) -> str:

@@ -44,8 +44,8 @@ from .runtime import stdlib
 from .runtime.checks import TYPES
 from .runtime.values import UInt
 
-__all__ = ["ENGINE_VERSION", "default_dir", "engine_version", "has_batch", "key_file", "load", "load_batch",
-           "load_bytes", "prune", "record", "save_batch", "save_bytes", "save_record"]
+__all__ = ["ENGINE_VERSION", "code_hash", "default_dir", "engine_version", "has_batch", "key_file", "load",
+           "load_batch", "load_bytes", "prune", "record", "save_batch", "save_bytes", "save_record"]
 
 ENGINE_VERSION = "cel-py-1"
 """Part of every cache key (and of :func:`engine_version`)."""
@@ -82,15 +82,20 @@ def key_file() -> Path:
 def engine_version() -> str:
     """The engine version tag: package version, Python version, hash of this package's code
     and of the grammar files."""
-    h = hashlib.sha256(f"{ENGINE_VERSION}|{sys.version}|{_FORMAT}".encode())
-    root = Path(__file__).resolve().parent
+    return code_hash(Path(__file__).resolve().parent, f"{ENGINE_VERSION}|{sys.version}|{_FORMAT}")[:16]
+
+
+def code_hash(root: Path, seed: str) -> str:
+    """SHA-256 of ``seed``, every ``*.py`` file under ``root`` and the grammar files: what
+    changes when the code that made a cached thing changes."""
+    h = hashlib.sha256(seed.encode())
     files = sorted(root.rglob("*.py")) + sorted(Path(grammar.GRAMMAR_DIR).resolve().glob("*.lark"))
     for path in files:
         try:
             h.update(path.name.encode() + b"\0" + path.read_bytes())
         except OSError:
             pass
-    return h.hexdigest()[:16]
+    return h.hexdigest()
 
 
 # -- the key ---------------------------------------------------------------------------------
