@@ -152,8 +152,12 @@ def serve(
                f"store {redact(store)}, ledger {redact(ledger) if ledger else 'none'})", err=True)
     from ..gateway.server import header_timeout_protocol
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
-                timeout_graceful_shutdown=10, http=header_timeout_protocol(header_timeout))
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
+                    timeout_graceful_shutdown=10, http=header_timeout_protocol(header_timeout))
+    finally:  # the stream may not outlive this call (an embedding caller's, a test runner's)
+        root.removeHandler(handler)
+        root.propagate = True
 
 
 def _open_store(url: str, fail: Any) -> Any:

@@ -126,3 +126,16 @@ def test_redact_and_scrub() -> None:
     assert redact("redis:/:hunter2@127.0.0.1:1") == "redis:***@127.0.0.1:1"  # malformed: still no password
     assert redact("redis://u:p@h/0?password=q&db=1") == "redis://u:***@h/0?password=***&db=1"
     assert scrub("cannot reach redis://:p%40ss@h (p@ss)", ["redis://:p%40ss@h"]) == "cannot reach redis://:***@h (***)"
+
+
+def test_serve_leaves_no_log_handler_behind(policy: Path, served: dict[str, Any]) -> None:
+    """The stderr handler serve adds goes when it returns: a stream an embedding caller or a
+    test runner closes afterwards is never written to ("I/O operation on closed file")."""
+    import logging
+
+    gateway = logging.getLogger("aigw_policy.gateway")
+    before = list(gateway.handlers)
+    result = serve(["-p", str(policy), "--upstream", "http://127.0.0.1:9"])
+    assert result.exit_code == 0, result.output
+    assert "app" in served
+    assert gateway.handlers == before and gateway.propagate
