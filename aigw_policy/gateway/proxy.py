@@ -37,6 +37,18 @@ _OFFER = [(b"accept-encoding", ", ".join(SUPPORTED).encode())]
 _DROP = frozenset(h.encode() for h in HOP_BY_HOP) | {b"accept-encoding"}  # of the client's request headers
 
 
+def upstream_session(max_connections: int, timeout: Any = None) -> Any:
+    """The gateway's client to upstreams (the proxy's and the router's): answers left encoded
+    (the gateway decodes them itself, providers/encoding.py), no proxy settings from the
+    environment, no ``Accept`` added, at most ``max_connections`` open, any number per host."""
+    import aiohttp
+
+    extra = {} if timeout is None else {"timeout": timeout}
+    connector = aiohttp.TCPConnector(limit=max_connections, limit_per_host=0)
+    return aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=False,
+                                 skip_auto_headers=("Accept",), **extra)
+
+
 class UpstreamProxy:
     """``UpstreamProxy("https://api.openai.com", auth={"openai": {"authorization": "Bearer ..."}})``.
 
@@ -71,11 +83,8 @@ class UpstreamProxy:
         if self._client is None:
             import aiohttp
 
-            self._client = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0),
-                timeout=aiohttp.ClientTimeout(total=None, connect=None, sock_connect=self.connect_timeout,
-                                              sock_read=self.timeout),
-                auto_decompress=False, trust_env=False, skip_auto_headers=("Accept",))
+            self._client = upstream_session(self.max_connections, aiohttp.ClientTimeout(
+                total=None, connect=None, sock_connect=self.connect_timeout, sock_read=self.timeout))
         return self._client
 
     async def aclose(self) -> None:

@@ -33,7 +33,7 @@ from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
 from ..routing.rewrite import upstream_request
 from ..routing.secrets import Secrets
 from .hops import hop_by_hop
-from .proxy import HOP_BY_HOP, wire_text
+from .proxy import HOP_BY_HOP, upstream_session, wire_text
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -83,11 +83,7 @@ class Router:
 
     def client(self) -> Any:
         if self._client is None:
-            import aiohttp
-
-            self._client = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0),
-                auto_decompress=False, trust_env=False, skip_auto_headers=("Accept",))
+            self._client = upstream_session(self.max_connections)
         return self._client
 
     async def aclose(self) -> None:

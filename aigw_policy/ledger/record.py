@@ -182,6 +182,15 @@ class UsageRecord:
         """The served model, else the requested one."""
         return self.response_model or self.request_model
 
+    def limit_entries(self) -> list[dict[str, Any]]:
+        """The decision's limit entries kept in ``limits``; none when the text is not a JSON
+        array (a hand-edited or torn record), and only the entries that are objects."""
+        try:
+            found = json.loads(self.limits or "[]")
+        except ValueError:
+            return []
+        return [e for e in found if isinstance(e, dict)] if isinstance(found, list) else []
+
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(UsageRecord))
 

@@ -56,14 +56,6 @@ class Facts:
     unpriced: list[tuple[str, int, int, int]] = field(default_factory=list)  # model, requests, tokens, pending
 
 
-def _entries(rec: UsageRecord) -> list[dict[str, Any]]:
-    try:
-        found = json.loads(rec.limits or "[]")
-    except ValueError:
-        return []
-    return [e for e in found if isinstance(e, dict)] if isinstance(found, list) else []
-
-
 def _would_deny(rec: UsageRecord) -> list[dict[str, Any]]:
     """The record's ``would_deny`` (an object, a list of them, or their JSON text), if any."""
     value: Any = rec.would_deny
@@ -109,7 +101,7 @@ def gather(records: Sequence[UsageRecord], *, since: str | None, until: str | No
             u[0] += 1
             u[1] += r.total_tokens
             u[2] += r.verdict == PENDING
-        entries = _entries(r)
+        entries = r.limit_entries()
         # what shadow rules would have blocked: of the requests let through (one denied anyway
         # is counted with the denials)
         would = _would_deny(r) if r.verdict != "deny" else []

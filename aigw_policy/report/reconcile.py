@@ -23,7 +23,6 @@ else is *unexplained*: the command exits 1.
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -104,14 +103,6 @@ def _num(x: float) -> float | int:
     return int(r) if float(r).is_integer() else r
 
 
-def _entries(rec: UsageRecord) -> list[dict[str, Any]]:
-    try:
-        found = json.loads(rec.limits or "[]")
-    except ValueError:
-        return []
-    return [e for e in found if isinstance(e, dict)] if isinstance(found, list) else []
-
-
 def _judge(row: Row, explainers: list[Explainer]) -> None:
     diff = row.difference
     if diff is None:
@@ -138,7 +129,7 @@ def against_counters(records: Iterable[UsageRecord], limits: Sequence[LimitSpec]
     seen: dict[tuple[str, str], list[tuple[float, dict[str, Any], UsageRecord]]] = defaultdict(list)
     for rec in records:
         t = parse_time(rec.time).timestamp()
-        for e in _entries(rec):
+        for e in rec.limit_entries():
             name, key = e.get("name"), e.get("key")
             if name in by_name and isinstance(key, str):
                 seen[(name, key)].append((t, e, rec))
