@@ -5,7 +5,9 @@ timer stops at the first byte). The event loop is uvloop's when installed (uvico
 
 A connection gets ``header_timeout`` seconds, from its opening or the end of its previous
 answer, to send a complete request head; a client that sends nothing, or trickles its
-headers a byte at a time (slowloris), is disconnected then. The body and the answer are not
+headers a byte at a time (slowloris), is disconnected then. A request head is at most
+:data:`MAX_HEAD_BYTES`: past it the connection gets a 431 and is closed (llhttp, unlike h11,
+has no bound of its own, so a head of 40 MB was read into memory whole). The body and the answer are not
 covered: the body's pace is watched by :class:`~aigw_policy.gateway.middleware.PolicyMiddleware`
 (``body_timeout``), an answer takes as long as the upstream does.
 
@@ -21,11 +23,22 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-__all__ = ["DEFAULT_HEADER_TIMEOUT", "header_timeout_protocol"]
+__all__ = ["DEFAULT_HEADER_TIMEOUT", "MAX_HEAD_BYTES", "header_timeout_protocol"]
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 """Seconds a client has to send a request's head (nginx's ``client_header_timeout`` is 60 s;
 an API client sends its head at once)."""
+
+MAX_HEAD_BYTES = 64 * 1024
+"""The most bytes of one request head (request line and headers) a connection may send
+(nginx reads heads of up to 4 x 8 KiB by default, h11 16 KiB); one read past it may be held."""
+
+_TOO_LARGE_BODY = (f'{{"error": {{"message": "the request head is larger than {MAX_HEAD_BYTES} bytes", '
+                   '"type": "invalid_request_error", "param": null, '
+                   '"code": "request_header_fields_too_large"}}').encode()
+_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+              b"connection: close\r\ncontent-length: " + str(len(_TOO_LARGE_BODY)).encode() + b"\r\n\r\n"
+              + _TOO_LARGE_BODY)
 
 
 def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
@@ -69,6 +82,20 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._arm()
+
+        def _arm(self) -> None:
+            super()._arm()
+            self._head_bytes = 0
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._header_timer is None or self.transport.is_closing():
+                return  # no head awaited (or the head ended in this read): not head bytes
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._disarm()
+                self.transport.write(_TOO_LARGE)
+                self.transport.close()
 
         def on_headers_complete(self) -> None:  # a request head arrived whole
             self._disarm()

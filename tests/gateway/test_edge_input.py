@@ -518,6 +518,39 @@ def test_a_slowloris_is_cut_before_its_head_is_complete(slow_gw: Any) -> None:
     assert sent < len(head)  # a byte every ~20 ms would take 80 s: the server hung up first
 
 
+def test_a_request_head_past_the_bound_is_refused_not_read(slow_gw: Any) -> None:
+    """llhttp has no bound of its own on a head: 40 MB of headers were read into memory. Past
+    MAX_HEAD_BYTES the connection gets 431 (h11's own bound, 16 KiB, answers 400) and closes,
+    having read at most one socket read more; a head under both bounds is served."""
+    from aigw_policy.gateway.server import MAX_HEAD_BYTES
+
+    line = b"x-pad: " + b"a" * 8000 + b"\r\n"
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\n" + line * (64 * MAX_HEAD_BYTES // len(line))  # more than socket buffers hold
+    answer = b""
+    with socket.create_connection(("127.0.0.1", slow_gw.port)) as s:
+        s.settimeout(10)
+        sent = 0
+        try:
+            while sent < len(head):
+                sent += s.send(head[sent:sent + 8192])
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        try:
+            while chunk := s.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+    assert sent < len(head)  # it stopped reading (and hung up) before the head was over
+    assert status_of(answer) in (431, 400)
+    if "HttpTools" in slow_gw.server.config.http.__name__:
+        assert status_of(answer) == 431 and body_of(answer)["error"]["code"] == "request_header_fields_too_large"
+    padded = raw_request(slow_gw.port, b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\n"
+                         b"authorization: Bearer sk-edge\r\ncontent-type: application/json\r\n"
+                         + b"x-pad: " + b"a" * 12000 + b"\r\n"
+                         + f"content-length: {len(json.dumps(CHAT))}\r\n\r\n".encode(), json.dumps(CHAT).encode())
+    assert status_of(padded) == 200
+
+
 def test_keep_alive_requests_and_fast_clients_are_unaffected(slow_gw: Any) -> None:
     with httpx.Client(base_url=slow_gw.url, headers=AUTH, timeout=10) as client:
         for _ in range(3):  # one connection, several requests
