@@ -102,15 +102,33 @@ _HOSTS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _header(headers: object, name: str) -> str | None:
-    if not isinstance(headers, Mapping):
-        return None
-    for key, value in headers.items():
-        if isinstance(key, str) and key.lower() == name:
-            if isinstance(value, list):
-                value = value[0] if value else None
-            return value if isinstance(value, str) else None
-    return None
+def _headers2(headers: object, first: str, second: str) -> tuple[str | None, str | None]:
+    """The values of two (lower-case) header names in one pass: each is the first key that
+    lower-cases to it (a list: its first item), None when absent or not a string."""
+    if type(headers) is not dict and not isinstance(headers, Mapping):
+        return None, None
+    a: object = _ABSENT
+    b: object = _ABSENT
+    for key, value in headers.items():  # type: ignore[attr-defined]
+        if isinstance(key, str):
+            low = key.lower()
+            if low == first:
+                if a is _ABSENT:
+                    a = value
+            elif low == second and b is _ABSENT:
+                b = value
+    return _header_value(a), _header_value(b)
+
+
+_ABSENT = object()
+
+
+def _header_value(value: object) -> str | None:
+    if type(value) is list:
+        value = value[0] if value else None
+    elif isinstance(value, list):
+        value = value[0] if value else None
+    return value if isinstance(value, str) else None
 
 
 def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | None:
@@ -379,6 +397,70 @@ def _parse_url(url: str) -> tuple[tuple[str | None, Api, Operation, Mapping[str,
 _cached_url_facts = lru_cache(maxsize=1024)(_parse_url)
 
 
+_API_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini", "ollama": "ollama"}
+
+
+def _openai_fast(op: Operation, body: dict[str, Any]) -> tuple[int | None, int, str, int] | None:
+    """``(max_output, choices, prompt, messages)`` of an OpenAI-shaped body of the common
+    shape (counts absent or whole numbers in range, messages/input/prompt a string or a list
+    of objects whose ``content`` and ``output`` are strings or absent), as the general
+    functions (:func:`_max_output`, :func:`_choices`, :func:`_prompt_and_count`) give them;
+    None for any other shape, which they then handle (their checks and problems)."""
+    get = body.get
+    mct, mt, mot, n, best_of = (get("max_completion_tokens"), get("max_tokens"), get("max_output_tokens"),
+                                get("n"), get("best_of"))
+    for v in (mct, mt, mot):
+        if v is not None and not (type(v) is int and 0 <= v < _LIMIT):
+            return None
+    for v in (n, best_of):
+        if v is not None and not (type(v) is int and 1 <= v < _LIMIT):
+            return None
+    if op == "responses":
+        max_output = mot
+    else:
+        max_output = mct if mct is not None else mt if mt is not None else mot
+    if n is None:
+        choices = 1 if best_of is None else best_of
+    else:
+        choices = n if best_of is None or n >= best_of else best_of
+    texts: list[str] = []
+    count = 0
+    if op == "responses":
+        instructions = get("instructions")
+        if instructions is not None:
+            if type(instructions) is not str:
+                return None
+            texts.append(instructions)
+    for key in ("messages", "input", "prompt"):
+        value = get(key)
+        if value is None:
+            continue
+        if type(value) is str:
+            count += 1
+            texts.append(value)
+            continue
+        if type(value) is not list:
+            return None
+        count += len(value)
+        for item in value:
+            if type(item) is not dict:
+                return None
+            content = item.get("content")
+            if content is not None:
+                if type(content) is not str:
+                    return None
+                texts.append(content)
+            output = item.get("output")
+            if output is not None:
+                if type(output) is not str:
+                    return None
+                texts.append(output)
+    return max_output, choices, "\n".join(texts), count
+
+
+_LIMIT = 2**53
+
+
 # ---------------------------------------------------------------------------------------------
 # the stage
 
@@ -402,7 +484,7 @@ def classify(
     if operation is not None and operation not in OPERATIONS:
         raise ProviderError("bad-override", f"unknown operation `{operation}`")
     notes: list[str] = []
-    if not isinstance(request, Mapping):
+    if type(request) is not dict and not isinstance(request, Mapping):
         return AiRequest(provider=provider or "unknown", operation="other", notes=("request is not an object",))
     headers = request.get("headers")
     url = request.get("url") if isinstance(request.get("url"), str) else ""
@@ -420,11 +502,11 @@ def classify(
                 notes.append(f"request body: {err}")
     if body is None:
         body = {}
-    if not isinstance(body, Mapping):
+    if type(body) is not dict and not isinstance(body, Mapping):
         notes.append("request body is not a json object")
         body = {}
 
-    header_provider = _header(headers, PROVIDER_HEADER)
+    header_provider, anthropic_version = _headers2(headers, PROVIDER_HEADER, "anthropic-version")
     if provider is None and header_provider in PROVIDERS:
         provider = header_provider
 
@@ -434,38 +516,46 @@ def classify(
     else:
         path_provider = None
         api, op = _by_body(body) if body else ("unknown", "other")
-    if _header(headers, "anthropic-version") and found is None and "messages" in body:
+    if anthropic_version and found is None and "messages" in body:
         api, op = "anthropic", "messages"
 
     if provider is None:
         provider = path_provider or host_provider
     if provider is None:
-        provider = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini", "ollama": "ollama"}.get(
-            api, "unknown"
-        )
+        provider = _API_PROVIDER.get(api, "unknown")
     if api == "unknown" and provider in PROVIDERS:
         api = PROVIDERS[provider]
     if operation is not None:
         op = operation  # type: ignore[assignment]
 
-    model = extras.get("model")
-    if model is None and isinstance(body.get("model"), str):
-        model = body["model"]
-        if api == "gemini" and model.startswith("models/"):
-            model = model[len("models/") :]
-    if model is not None:
+    model = extras.get("model") if extras else None
+    if model is None:
+        model = body.get("model")
+        if isinstance(model, str):
+            if api == "gemini" and model.startswith("models/"):
+                model = model[len("models/") :]
+            model = model[:_MAX_MODEL]
+        else:
+            model = None
+    else:
         model = model[:_MAX_MODEL]
 
     if api == "ollama":
         stream = body.get("stream", op != "embeddings") is not False
     else:
         stream = bool(extras.get("stream")) or body.get("stream") is True
-    include_usage = bool(isinstance(body.get("stream_options"), Mapping) and body["stream_options"].get("include_usage"))
+    opts = body.get("stream_options")
+    include_usage = bool(opts is not None and isinstance(opts, Mapping) and opts.get("include_usage"))
 
     problems: list[tuple[str, str]] = []
     _field_types(api, body, problems)
-    max_output = _max_output(api, op, body, problems)
-    prompt, count = _prompt_and_count(api, op, body)
+    fast = _openai_fast(op, body) if api == "openai" and type(body) is dict else None
+    if fast is not None:
+        max_output, choices, prompt, count = fast
+    else:
+        max_output = _max_output(api, op, body, problems)
+        choices = _choices(api, body)
+        prompt, count = _prompt_and_count(api, op, body)
     tools = _tools(api, body)
     estimate = counter.count(prompt, model) + PER_MESSAGE_OVERHEAD * count if prompt or count else 0
     if tools and isinstance(body.get("tools"), list):
@@ -475,7 +565,7 @@ def classify(
             notes.append("tools not serializable")
 
     models = body.get("models")
-    if not (isinstance(models, list) and all(isinstance(m, str) for m in models)):
+    if models is None or not (isinstance(models, list) and all(isinstance(m, str) for m in models)):
         models = ()
     return AiRequest(
         provider=provider,
@@ -484,7 +574,7 @@ def classify(
         models=tuple(m[:_MAX_MODEL] for m in models[:_MAX_MODELS]),
         stream=stream,
         max_output_tokens=max_output,
-        choices=_choices(api, body),
+        choices=choices,
         input_tokens=estimate,
         messages=count,
         tools=tools,

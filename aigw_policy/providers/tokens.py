@@ -40,7 +40,8 @@ class HeuristicCounter:
     def count(self, text: str, model: str | None = None) -> int:
         if not text:
             return 0
-        by_bytes = int(len(text.encode("utf-8", "replace")) / self.bytes_per_token + 0.999)
+        size = len(text) if text.isascii() else len(text.encode("utf-8", "replace"))  # ASCII: a byte a character
+        by_bytes = int(size / self.bytes_per_token + 0.999)
         by_words = len(text.split())
         return max(by_bytes, by_words, 1)
 
