@@ -128,3 +128,18 @@ def test_the_heuristic_counts_bytes_as_the_encoding_does(text: str, per_token: f
                                   {"max_tokens": 5.0}, {"n": 0}])
 def test_other_shapes_go_to_the_general_code(body: dict[str, Any]) -> None:
     assert classify_module._openai_fast("chat", body) is None
+
+
+def test_of_builds_what_the_constructor_builds() -> None:
+    from dataclasses import fields
+
+    from aigw_policy.providers import AiRequest
+
+    values = ("openai", "chat", "gpt-4o", True, 300, 12, 2, ("f",), "hi", "openai", True, 3, ("n",),
+              (("request.body.n", "bad"),), ("a",))
+    assert len(values) == len(fields(AiRequest))
+    built, want = AiRequest._of(*values), AiRequest(*values)
+    assert built == want and hash(built) == hash(want) and repr(built) == repr(want)
+    assert [getattr(built, f.name) for f in fields(AiRequest)] == list(values)
+    with pytest.raises(ValueError):
+        AiRequest._of(*values[:-1])
