@@ -130,7 +130,7 @@ def _headers2(headers: object, first: str, second: str) -> tuple[str | None, str
                     a = value
             elif low == second and b is _ABSENT:
                 b = value
-    return _header_value(a), _header_value(b)
+    return None if a is _ABSENT else _header_value(a), None if b is _ABSENT else _header_value(b)
 
 
 _ABSENT = object()
@@ -271,9 +271,9 @@ def _prompt_and_count(api: Api, op: Operation, body: Mapping[str, Any]) -> tuple
 
 def _tools(api: Api, body: Mapping[str, Any]) -> tuple[str, ...]:
     tools = body.get("tools")
-    names: list[str] = []
-    if not isinstance(tools, list):
+    if tools is None or not isinstance(tools, list):
         return ()
+    names: list[str] = []
     for t in tools:
         if not isinstance(t, Mapping):
             continue
@@ -360,12 +360,14 @@ def _choices(api: Api, body: Mapping[str, Any]) -> int:
 def _field_types(api: Api, body: Mapping[str, Any], problems: list[tuple[str, str]]) -> None:
     """Fields the policy reads whose type the API fixes: refused when wrong, never ignored."""
     model = body.get("model")
-    if model is not None and not isinstance(model, str):
+    if model is None:
+        pass
+    elif not isinstance(model, str):
         problems.append(("request.body.model", f"must be a string, not {_kind(model)}"))
-    elif isinstance(model, str) and len(model) > _MAX_MODEL:
+    elif len(model) > _MAX_MODEL:
         problems.append(("request.body.model", f"must be at most {_MAX_MODEL} characters, not {len(model):,}"))
     stream = body.get("stream")
-    if stream is not None and not isinstance(stream, bool):
+    if stream is not None and stream is not True and stream is not False:
         problems.append(("request.body.stream", f"must be true or false, not {_kind(stream)}"))
 
 
