@@ -233,27 +233,27 @@ def _deep_json(req: Request) -> bool:
     """Whether a validated request nests deeper than :data:`MAX_DEPTH` (counted from the
     request object, as :func:`_too_deep` counts): only its fields of any JSON can; the typed
     ones are a few levels deep by their models."""
-    body = req.request.body
+    fields = req.__dict__  # the validated fields, by name (no attribute lookups)
+    body = fields["request"].__dict__["body"]
     kind = type(body)
-    if kind in _CONTAINERS:
+    if kind is dict or kind is list:
         if _nests(body, MAX_DEPTH - 2):  # request, body
             return True
     elif kind not in _LEAVES and _too_deep(body, MAX_DEPTH - 2):  # another mapping
         return True
-    for value in req.conn.values():
+    for value in fields["conn"].values():
         if type(value) not in _LEAVES and _too_deep(value, MAX_DEPTH - 2):
             return True
-    if req.endpoint is not None and _too_deep(req.endpoint, MAX_DEPTH - 1):
+    endpoint, more, response, attempts = fields["endpoint"], fields["req"], fields["response"], fields["attempts"]
+    if endpoint is not None and _too_deep(endpoint, MAX_DEPTH - 1):
         return True
-    if req.req is not None and _too_deep(req.req, MAX_DEPTH - 1):
+    if more is not None and _too_deep(more, MAX_DEPTH - 1):
         return True
-    if req.response is not None and _too_deep(req.response.body, MAX_DEPTH - 2):
+    if response is not None and _too_deep(response.body, MAX_DEPTH - 2):
         return True
-    attempts = req.attempts
     return attempts is not None and any(_too_deep(a.body, MAX_DEPTH - 3) for a in attempts)  # attempts, attempt, body
 
 
-_CONTAINERS = (dict, list)
 _SHALLOW = 6
 
 
@@ -264,6 +264,8 @@ def _nests(value: dict[Any, Any] | list[Any], limit: int, depth: int = 1) -> boo
         return _too_deep(value, limit - depth + 1)
     for v in value.values() if type(value) is dict else value:
         k = type(v)
+        if k is str:  # the usual leaf, first
+            continue
         if k is dict or k is list:
             if depth == limit or _nests(v, limit, depth + 1):
                 return True
