@@ -137,9 +137,7 @@ _ABSENT = object()
 
 
 def _header_value(value: object) -> str | None:
-    if type(value) is list:
-        value = value[0] if value else None
-    elif isinstance(value, list):
+    if isinstance(value, list):
         value = value[0] if value else None
     return value if isinstance(value, str) else None
 
@@ -360,12 +358,11 @@ def _choices(api: Api, body: Mapping[str, Any]) -> int:
 def _field_types(api: Api, body: Mapping[str, Any], problems: list[tuple[str, str]]) -> None:
     """Fields the policy reads whose type the API fixes: refused when wrong, never ignored."""
     model = body.get("model")
-    if model is None:
-        pass
-    elif not isinstance(model, str):
-        problems.append(("request.body.model", f"must be a string, not {_kind(model)}"))
-    elif len(model) > _MAX_MODEL:
-        problems.append(("request.body.model", f"must be at most {_MAX_MODEL} characters, not {len(model):,}"))
+    if model is not None:
+        if not isinstance(model, str):
+            problems.append(("request.body.model", f"must be a string, not {_kind(model)}"))
+        elif len(model) > _MAX_MODEL:
+            problems.append(("request.body.model", f"must be at most {_MAX_MODEL} characters, not {len(model):,}"))
     stream = body.get("stream")
     if stream is not None and stream is not True and stream is not False:
         problems.append(("request.body.stream", f"must be true or false, not {_kind(stream)}"))
@@ -584,7 +581,7 @@ def classify(
         models = ()
     return AiRequest._of(  # the fields in order
         provider, op, model, stream, max_output, estimate, count, tools, prompt, api, include_usage, choices,
-        tuple(notes), tuple(problems), tuple(m[:_MAX_MODEL] for m in models[:_MAX_MODELS]))
+        tuple(notes), tuple(problems), tuple(m[:_MAX_MODEL] for m in models[:_MAX_MODELS]) if models else ())
 
 
 def inject_include_usage(ai: AiRequest, body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
