@@ -4,15 +4,19 @@ The memory and SQLite stores run these functions inside their own transaction (a
 ``BEGIN IMMEDIATE``); the Redis store runs the same steps in a Lua script. A step never does
 I/O itself: it reads and writes :class:`Cells`.
 
-A reservation record (one per request id) is a JSON-able dict::
+A reservation record (one per request id) is a dict::
 
     {"state": "reserved" | "denied" | "reconciled" | "released" | "expired",
      "now": <time of the reserve>, "expires_at": <when an unsettled reservation is released>,
      "admitted": bool,
-     "items": [{"spec": {...LimitSpec fields}, "key": str, "cost": float,
+     "items": [{"spec": LimitSpec, "key": str, "cost": float,
                 "cur": float | None, "prev": float | None,     # values read before the reserve
                 "final": float | None}],                      # the reconciled cost
      "settled_at": <time of the reconcile>, "after": [[cur, prev], ...]}
+
+The steps keep the item's ``LimitSpec`` itself (the memory store holds records as they are);
+a store that writes records as JSON (SQLite) turns them to and from JSON-able dicts with
+:func:`record_to_json` and :func:`record_from_json` (the spec as a dict of its fields).
 
 States move ``reserved -> reconciled | released | expired`` and ``expired -> reconciled``
 (usage that arrives after the reservation expired is still charged, in the window of the
@@ -36,6 +40,8 @@ __all__ = [
     "check",
     "live_until",
     "reconcile",
+    "record_from_json",
+    "record_to_json",
     "release",
     "reserve",
     "seed",
@@ -74,6 +80,18 @@ def spec_to_dict(spec: LimitSpec) -> dict[str, Any]:
 
 def spec_from_dict(d: Mapping[str, Any]) -> LimitSpec:
     return LimitSpec(**d)
+
+
+def record_to_json(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as a JSON-able dict: each item's spec as a dict of its fields."""
+    return {**rec, "items": [{**it, "spec": spec_to_dict(it["spec"])} for it in rec["items"]]}
+
+
+def record_from_json(d: dict[str, Any]) -> dict[str, Any]:
+    """The record :func:`record_to_json` wrote (its items' specs rebuilt; ``d`` is reused)."""
+    for it in d["items"]:
+        it["spec"] = spec_from_dict(it["spec"])
+    return d
 
 
 def _read(cells: Cells, slot: Slot) -> tuple[float | None, float | None]:
@@ -116,7 +134,7 @@ def _settle(cells: Cells, rec: dict[str, Any], deltas: Mapping[int, float], now:
         delta = deltas.get(i, 0.0)
         if delta == 0:
             continue
-        slot = locate(spec_from_dict(it["spec"]), it["key"], t0)
+        slot = locate(it["spec"], it["key"], t0)
         new = adjust(slot, cells.get(slot.cur), delta, now)
         if new is not None:
             cells.put(slot.cur, new, live_until(slot, new))
@@ -144,21 +162,23 @@ def reserve(cells: Cells, rid: str, charges: Sequence[Charge], now: float, ttl: 
             cur = cells.get(s.cur)
             new = apply(s, cur, c.cost, now)
             cells.put(s.cur, new, live_until(s, new))
-    rec = {
-        "state": "reserved" if admitted else "denied",
-        "now": now,
-        "expires_at": now + ttl,
-        "keep_until": now + keep,
-        "admitted": admitted,
-        "items": [
-            {"spec": spec_to_dict(c.spec), "key": c.key, "cost": c.cost, "cur": cur, "prev": prev,
-             "final": None}
-            for c, (cur, prev) in zip(charges, reads)
-        ],
-    }
     if admitted and charges:  # a request that reserved nothing needs no record
-        cells.put_record(rid, rec, now + keep, rec["expires_at"])
-    return reserve_outcomes(rec)
+        rec = {
+            "state": "reserved",
+            "now": now,
+            "expires_at": now + ttl,
+            "keep_until": now + keep,
+            "admitted": True,
+            "items": [
+                {"spec": c.spec, "key": c.key, "cost": c.cost, "cur": cur, "prev": prev,
+                 "final": None}
+                for c, (cur, prev) in zip(charges, reads)
+            ],
+        }
+        cells.put_record(rid, rec, now + keep, now + ttl)
+    # what reserve_outcomes(rec) gives on a replay, from the slots already located
+    return [build_outcome(c, s, cur, prev, now, admitted)
+            for c, s, (cur, prev) in zip(charges, slots, reads)]
 
 
 def reserve_outcomes(rec: Mapping[str, Any]) -> list[Outcome]:
@@ -166,22 +186,22 @@ def reserve_outcomes(rec: Mapping[str, Any]) -> list[Outcome]:
     now = rec["now"]
     out = []
     for it in rec["items"]:
-        spec = spec_from_dict(it["spec"])
+        spec = it["spec"]
         charge = Charge(spec, it["key"], it["cost"])
         out.append(build_outcome(charge, locate(spec, it["key"], now), it["cur"], it["prev"],
                                  now, rec["admitted"]))
     return out
 
 
-def settle_outcomes(rec: Mapping[str, Any]) -> list[Outcome]:
-    """The outcomes of a reconcile, rebuilt from its record."""
+def settle_outcomes(rec: Mapping[str, Any], slots: Sequence[Slot] | None = None) -> list[Outcome]:
+    """The outcomes of a reconcile, rebuilt from its record (``slots``: the items' slots at
+    ``settled_at``, when the caller has them)."""
     now = rec["settled_at"]
-    out = []
-    for it, (cur, prev) in zip(rec["items"], rec["after"]):
-        spec = spec_from_dict(it["spec"])
-        out.append(outcome_after(spec, it["key"], it["final"], locate(spec, it["key"], now),
-                                 cur, prev, now))
-    return out
+    items = rec["items"]
+    if slots is None:
+        slots = [locate(it["spec"], it["key"], now) for it in items]
+    return [outcome_after(it["spec"], it["key"], it["final"], slot, cur, prev, now)
+            for it, slot, (cur, prev) in zip(items, slots, rec["after"])]
 
 
 def final_costs(rec: Mapping[str, Any], actual: Mapping[str, float]) -> list[float]:
@@ -190,7 +210,7 @@ def final_costs(rec: Mapping[str, Any], actual: Mapping[str, float]) -> list[flo
     seen: set[str] = set()
     finals = []
     for it in rec["items"]:
-        name = it["spec"]["name"]
+        name = it["spec"].name
         if name in actual:
             finals.append(0.0 if name in seen else float(actual[name]))
             seen.add(name)
@@ -212,16 +232,18 @@ def reconcile(cells: Cells, rid: str, actual: Mapping[str, float], now: float) -
               for i, (it, f) in enumerate(zip(rec["items"], finals))}
     _settle(cells, rec, deltas, now)
     after = []
+    slots = []
     for it, f in zip(rec["items"], finals):
         it["final"] = f
-        slot = locate(spec_from_dict(it["spec"]), it["key"], now)
+        slot = locate(it["spec"], it["key"], now)
+        slots.append(slot)
         cur, prev = _read(cells, slot)
         after.append([cur, prev])
     rec["state"] = "reconciled"
     rec["settled_at"] = now
     rec["after"] = after
     cells.put_record(rid, rec, rec["keep_until"], None)
-    return settle_outcomes(rec)
+    return settle_outcomes(rec, slots)
 
 
 def release(cells: Cells, rid: str, now: float) -> None:

@@ -60,7 +60,7 @@ class _Cells:
     def get_record(self, rid: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT data FROM aigw_limit_records WHERE id = ?",
                               (rid,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return accounting.record_from_json(json.loads(row[0])) if row else None
 
     def due(self, now: float) -> list[str]:
         return [r[0] for r in self.db.execute(
@@ -158,7 +158,7 @@ class SQLiteStore(TxnStore):
                 "INSERT INTO aigw_limit_records (id, data, keep_until, pending_until)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET data = excluded.data,"
                 " keep_until = excluded.keep_until, pending_until = excluded.pending_until",
-                [(k, json.dumps(rec), keep, pending)
+                [(k, json.dumps(accounting.record_to_json(rec)), keep, pending)
                  for k, (rec, keep, pending) in overlay.records.items()])
         db.execute("DELETE FROM aigw_limit_cells WHERE id IN (SELECT id FROM aigw_limit_cells"
                    " WHERE live_until <= ? ORDER BY live_until LIMIT ?)", (now, PURGE_BATCH))
