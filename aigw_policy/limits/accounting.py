@@ -62,6 +62,9 @@ class Cells(Protocol):
     def put_record(self, rid: str, record: dict[str, Any], keep_until: float,
                    pending_until: float | None) -> None: ...
     def due(self, now: float) -> Iterable[str]: ...
+    def locate(self, spec: LimitSpec, key: str, now: float) -> Slot:
+        """:func:`~.algorithms.locate` (a store gives its :class:`~.algorithms.Locator`)."""
+        ...
 
 
 def live_until(slot: Slot, value: float) -> float:
@@ -100,9 +103,11 @@ def _read(cells: Cells, slot: Slot) -> tuple[float | None, float | None]:
 
 def _stage(cells: Cells, charges: Sequence[Charge], now: float):
     """Read every charge's cell, with earlier charges of the same request on the same cell
-    already added (a request may charge one bucket twice). Returns (slots, reads, fits)."""
+    already added (a request may charge one bucket twice). Returns (slots, reads, fits,
+    news): ``news[i]`` is the cell's value once charges ``0..i`` are applied."""
     staged: dict[str, float | None] = {}
-    slots, reads, ok = [], [], []
+    slots, reads, ok, news = [], [], [], []
+    locate = cells.locate
     for c in charges:
         slot = locate(c.spec, c.key, now)
         cur = staged[slot.cur] if slot.cur in staged else cells.get(slot.cur)
@@ -110,11 +115,12 @@ def _stage(cells: Cells, charges: Sequence[Charge], now: float):
         if slot.prev:
             prev = staged[slot.prev] if slot.prev in staged else cells.get(slot.prev)
         f = fits(used_before(slot, cur, prev, now), c.cost, c.spec.capacity)
-        staged[slot.cur] = apply(slot, cur, c.cost, now)
+        new = staged[slot.cur] = apply(slot, cur, c.cost, now)
         slots.append(slot)
         reads.append((cur, prev))
         ok.append(f)
-    return slots, reads, ok
+        news.append(new)
+    return slots, reads, ok, news
 
 
 def sweep(cells: Cells, now: float) -> None:
@@ -134,7 +140,7 @@ def _settle(cells: Cells, rec: dict[str, Any], deltas: Mapping[int, float], now:
         delta = deltas.get(i, 0.0)
         if delta == 0:
             continue
-        slot = locate(it["spec"], it["key"], t0)
+        slot = cells.locate(it["spec"], it["key"], t0)
         new = adjust(slot, cells.get(slot.cur), delta, now)
         if new is not None:
             cells.put(slot.cur, new, live_until(slot, new))
@@ -142,7 +148,7 @@ def _settle(cells: Cells, rec: dict[str, Any], deltas: Mapping[int, float], now:
 
 def check(cells: Cells, charges: Sequence[Charge], now: float) -> list[Outcome]:
     sweep(cells, now)
-    slots, reads, ok = _stage(cells, charges, now)
+    slots, reads, ok, _ = _stage(cells, charges, now)
     admitted = all(f or not c.spec.enforce for c, f in zip(charges, ok))
     return [build_outcome(c, s, cur, prev, now, admitted)
             for c, s, (cur, prev) in zip(charges, slots, reads)]
@@ -155,12 +161,10 @@ def reserve(cells: Cells, rid: str, charges: Sequence[Charge], now: float, ttl: 
     rec = cells.get_record(rid)
     if rec is not None:
         return reserve_outcomes(rec)
-    slots, reads, ok = _stage(cells, charges, now)
+    slots, reads, ok, news = _stage(cells, charges, now)
     admitted = all(f or not c.spec.enforce for c, f in zip(charges, ok))
     if admitted:
-        for c, s in zip(charges, slots):
-            cur = cells.get(s.cur)
-            new = apply(s, cur, c.cost, now)
+        for s, new in zip(slots, news):  # in order: a cell charged twice ends at its last value
             cells.put(s.cur, new, live_until(s, new))
     if admitted and charges:  # a request that reserved nothing needs no record
         rec = {
@@ -235,7 +239,7 @@ def reconcile(cells: Cells, rid: str, actual: Mapping[str, float], now: float) -
     slots = []
     for it, f in zip(rec["items"], finals):
         it["final"] = f
-        slot = locate(it["spec"], it["key"], now)
+        slot = cells.locate(it["spec"], it["key"], now)
         slots.append(slot)
         cur, prev = _read(cells, slot)
         after.append([cur, prev])
@@ -258,7 +262,7 @@ def release(cells: Cells, rid: str, now: float) -> None:
 
 def seed(cells: Cells, spec: LimitSpec, key: str, used: float, now: float) -> None:
     """Make the bucket hold ``used`` at ``now`` (the previous sliding window empty)."""
-    slot = locate(spec, key, now)
+    slot = cells.locate(spec, key, now)
     if slot.kind == "gcra":
         value = now + used * slot.interval
     else:

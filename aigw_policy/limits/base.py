@@ -29,10 +29,11 @@ the pool, the SQLite store's lock): a burst queues for this long before it fails
 class Overlay:
     """Buffered writes over a store's cells: a step either commits all its writes or none."""
 
-    __slots__ = ("base", "cells", "records")
+    __slots__ = ("base", "cells", "locate", "records")
 
     def __init__(self, base: Any) -> None:
         self.base = base
+        self.locate = base.locate
         self.cells: dict[str, tuple[float, float]] = {}
         self.records: dict[str, tuple[dict[str, Any], float, float | None]] = {}
 

@@ -13,6 +13,7 @@ import pickle
 import threading
 from typing import Any
 
+from .algorithms import Locator
 from .base import DEFAULT_POOL_TIMEOUT, DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL, Overlay, TxnStore
 from .model import LimitSpec, StoreUnavailable
 
@@ -57,6 +58,7 @@ class MemoryStore(TxnStore):
         self._pending: list[tuple[float, str]] = []  # heap of (expires_at, request id)
         self._pending_at: dict[str, float] = {}
         self._writes = 0
+        self.locate = Locator()
 
     def __len__(self) -> int:
         """Request records held (unsettled and final)."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import accounting
+from .algorithms import Locator
 from .base import (DEFAULT_POOL_TIMEOUT, DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL,
                    DEFAULT_TIMEOUT, Overlay, TxnStore)
 from .model import StoreUnavailable
@@ -48,10 +49,11 @@ DEFAULT_MAX_RECORDS = 1_000_000
 
 
 class _Cells:
-    __slots__ = ("db",)
+    __slots__ = ("db", "locate")
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, locate: Locator) -> None:
         self.db = db
+        self.locate = locate
 
     def get(self, cid: str) -> float | None:
         row = self.db.execute("SELECT value FROM aigw_limit_cells WHERE id = ?", (cid,)).fetchone()
@@ -99,6 +101,7 @@ class SQLiteStore(TxnStore):
         self.pool_timeout = max(float(pool_timeout), self.timeout)
         self.max_records = int(max_records)
         self._writes = 0
+        self._locate = Locator()
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._pid = 0
@@ -131,7 +134,7 @@ class SQLiteStore(TxnStore):
             except sqlite3.Error as e:
                 raise StoreUnavailable(f"sqlite store {self.path}: {e}") from e
             try:
-                overlay = Overlay(_Cells(db))
+                overlay = Overlay(_Cells(db, self._locate))
                 yield overlay
                 self._write(db, overlay, now)
                 db.execute("COMMIT")
