@@ -1,6 +1,6 @@
 """The in-memory store: one process, thread-safe (one lock; a step is a few dict operations).
 
-Memory: a request's record is live (a dict, ~1.8 KB with three limits) while its reservation
+Memory: a request's record is live (a dict, ~1.5 KB with three limits) while its reservation
 is unsettled, then packed (one flat tuple of numbers, strings and spec numbers, pickled: ~0.4 KB
 with three limits) once it is final; at most ``max_records`` final records are kept
 (:data:`DEFAULT_MAX_RECORDS`), the oldest dropped first. See docs/embedding.md.
@@ -24,7 +24,7 @@ _HEAD = 6  # a packed record: state, now, expires_at, keep_until, admitted, sett
 _ITEM = 8  # per item: spec number, key, cost, cur, prev, final, and the two values read after
 
 DEFAULT_MAX_RECORDS = 100_000
-"""Final request records a memory store keeps (about 65 MB). Past it the oldest is dropped:
+"""Final request records a memory store keeps (about 45 MB). Past it the oldest is dropped:
 a retry of that request id is then a new request (charged again) and its late usage is not
 counted. Unsettled reservations are never dropped; they expire after ``reservation_ttl``."""
 

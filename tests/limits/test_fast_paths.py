@@ -224,3 +224,14 @@ def test_a_bucket_charged_twice_in_one_reserve_gets_each_charge_once(charges):
     for i in {i for i, _ in charges}:
         want = sum(c for j, c in charges if j == i)
         assert store.check([Charge(big[i], "k", 0.0)], T0)[0].used == pytest.approx(want, abs=0.01)
+
+
+def test_a_settled_record_packs_small():
+    """The memory bound of settled records: three limits pack into under 200 bytes (sizes, not
+    time; the record as a dict of dicts pickled took ~330)."""
+    specs = [STORE_SPECS[1], STORE_SPECS[2], STORE_SPECS[4]]
+    store = MemoryStore()
+    store.reserve("request-00000001", [Charge(s, "team-1", 1.5) for s in specs], T0)
+    store.reconcile("request-00000001", {"sw": 1.0, "day": 0.25}, T0 + 1)
+    packed, _keep = store._final["request-00000001"]
+    assert len(packed) < 200, len(packed)
