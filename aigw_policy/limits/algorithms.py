@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from .model import Charge, LimitSpec, Outcome, Verdict
@@ -44,6 +44,8 @@ __all__ = [
 Kind = Literal["counter", "sliding", "gcra"]
 CALENDAR_PERIODS = ("hour", "day", "week", "month")
 FOREVER = float("inf")
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +190,8 @@ class Locator:
             wall = (period, spec.timezone, _wall_mark(period, local))
             bounds = self._bounds.get(wall)
             if bounds is None:
-                bounds = _remember(self._bounds, wall, _wall_bounds(period, local), self.max_entries)
+                bounds = _remember(self._bounds, wall, _wall_bounds(period, local),
+                                   self.max_entries)
             mark = _checked_bounds(period, now, *bounds)
         else:
             mark = math.floor(now / float(spec.window))
@@ -207,7 +210,7 @@ class Locator:
         return slot
 
 
-def _remember(d: dict, k: object, v: object, most: int):  # type: ignore[type-arg]
+def _remember(d: dict[_K, _V], k: _K, v: _V, most: int) -> _V:
     if k not in d and len(d) >= most:
         del d[next(iter(d))]
     d[k] = v

@@ -84,15 +84,18 @@ class TxnStore(SettleRetry):
             return step(cells, *args)
 
     def check(self, charges: Sequence[Charge], now: float) -> list[Outcome]:
-        return self._step(now, accounting.check, charges, now)  # type: ignore[no-any-return]
+        out: list[Outcome] = self._step(now, accounting.check, charges, now)
+        return out
 
     def reserve(self, request_id: str, charges: Sequence[Charge], now: float) -> list[Outcome]:
-        return self._step(now, accounting.reserve, request_id, charges, now,  # type: ignore[no-any-return]
-                          self.reservation_ttl, self.record_ttl)
+        out: list[Outcome] = self._step(now, accounting.reserve, request_id, charges, now,
+                                        self.reservation_ttl, self.record_ttl)
+        return out
 
     def _reconcile_now(self, request_id: str, actual: Mapping[str, float],
                        now: float) -> list[Outcome]:
-        return self._step(now, accounting.reconcile, request_id, actual, now)  # type: ignore[no-any-return]
+        out: list[Outcome] = self._step(now, accounting.reconcile, request_id, actual, now)
+        return out
 
     def _release_now(self, request_id: str, now: float) -> None:
         self._step(now, accounting.release, request_id, now)

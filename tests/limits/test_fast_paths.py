@@ -142,8 +142,10 @@ op_st = st.one_of(
                               st.integers(0, 40).map(lambda c: c / 4), max_size=3)),
     st.tuples(st.just("release"), st.sampled_from(RIDS), st.none()),
     st.tuples(st.just("lifecycle"), st.sampled_from(RIDS),  # reserve, wait, reconcile, replay
-              st.tuples(st.lists(st.tuples(st.integers(0, len(STORE_SPECS) - 1), st.sampled_from(["x", "y"]),
-                                           st.integers(0, 12).map(lambda c: c / 4)), min_size=1, max_size=3),
+              st.tuples(st.lists(st.tuples(st.integers(0, len(STORE_SPECS) - 1),
+                                           st.sampled_from(["x", "y"]),
+                                           st.integers(0, 12).map(lambda c: c / 4)),
+                                 min_size=1, max_size=3),
                         st.sampled_from([0.5, 50.0, 61.0, 3600.0]),
                         st.dictionaries(st.sampled_from([s.name for s in STORE_SPECS]),
                                         st.integers(0, 40).map(lambda c: c / 4), max_size=2))),
@@ -213,7 +215,8 @@ def test_fast_and_plain_stores_agree_and_replays_repeat(ops):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-@given(charges=st.lists(st.tuples(st.sampled_from([0, 1, 2, 3, 4]), st.integers(0, 8).map(lambda c: c / 8)),
+@given(charges=st.lists(st.tuples(st.sampled_from([0, 1, 2, 3, 4]),
+                                  st.integers(0, 8).map(lambda c: c / 8)),
                         min_size=1, max_size=6))
 def test_a_bucket_charged_twice_in_one_reserve_gets_each_charge_once(charges):
     big = [LimitSpec(s.name, s.unit, s.algorithm, 10**6, s.window or 60, s.period, s.timezone)
