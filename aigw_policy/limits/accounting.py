@@ -4,15 +4,19 @@ The memory and SQLite stores run these functions inside their own transaction (a
 ``BEGIN IMMEDIATE``); the Redis store runs the same steps in a Lua script. A step never does
 I/O itself: it reads and writes :class:`Cells`.
 
-A reservation record (one per request id) is a JSON-able dict::
+A reservation record (one per request id) is a dict::
 
     {"state": "reserved" | "denied" | "reconciled" | "released" | "expired",
      "now": <time of the reserve>, "expires_at": <when an unsettled reservation is released>,
      "admitted": bool,
-     "items": [{"spec": {...LimitSpec fields}, "key": str, "cost": float,
+     "items": [{"spec": LimitSpec, "key": str, "cost": float,
                 "cur": float | None, "prev": float | None,     # values read before the reserve
                 "final": float | None}],                      # the reconciled cost
      "settled_at": <time of the reconcile>, "after": [[cur, prev], ...]}
+
+The steps keep the item's ``LimitSpec`` itself (the memory store holds records as they are);
+a store that writes records as JSON (SQLite) turns them to and from JSON-able dicts with
+:func:`record_to_json` and :func:`record_from_json` (the spec as a dict of its fields).
 
 States move ``reserved -> reconciled | released | expired`` and ``expired -> reconciled``
 (usage that arrives after the reservation expired is still charged, in the window of the
@@ -36,6 +40,8 @@ __all__ = [
     "check",
     "live_until",
     "reconcile",
+    "record_from_json",
+    "record_to_json",
     "release",
     "reserve",
     "seed",
@@ -56,6 +62,9 @@ class Cells(Protocol):
     def put_record(self, rid: str, record: dict[str, Any], keep_until: float,
                    pending_until: float | None) -> None: ...
     def due(self, now: float) -> Iterable[str]: ...
+    def locate(self, spec: LimitSpec, key: str, now: float) -> Slot:
+        """:func:`~.algorithms.locate` (a store gives its :class:`~.algorithms.Locator`)."""
+        ...
 
 
 def live_until(slot: Slot, value: float) -> float:
@@ -76,15 +85,29 @@ def spec_from_dict(d: Mapping[str, Any]) -> LimitSpec:
     return LimitSpec(**d)
 
 
+def record_to_json(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as a JSON-able dict: each item's spec as a dict of its fields."""
+    return {**rec, "items": [{**it, "spec": spec_to_dict(it["spec"])} for it in rec["items"]]}
+
+
+def record_from_json(d: dict[str, Any]) -> dict[str, Any]:
+    """The record :func:`record_to_json` wrote (its items' specs rebuilt; ``d`` is reused)."""
+    for it in d["items"]:
+        it["spec"] = spec_from_dict(it["spec"])
+    return d
+
+
 def _read(cells: Cells, slot: Slot) -> tuple[float | None, float | None]:
     return cells.get(slot.cur), (cells.get(slot.prev) if slot.prev else None)
 
 
 def _stage(cells: Cells, charges: Sequence[Charge], now: float):
     """Read every charge's cell, with earlier charges of the same request on the same cell
-    already added (a request may charge one bucket twice). Returns (slots, reads, fits)."""
+    already added (a request may charge one bucket twice). Returns (slots, reads, fits,
+    news): ``news[i]`` is the cell's value once charges ``0..i`` are applied."""
     staged: dict[str, float | None] = {}
-    slots, reads, ok = [], [], []
+    slots, reads, ok, news = [], [], [], []
+    locate = cells.locate
     for c in charges:
         slot = locate(c.spec, c.key, now)
         cur = staged[slot.cur] if slot.cur in staged else cells.get(slot.cur)
@@ -92,11 +115,12 @@ def _stage(cells: Cells, charges: Sequence[Charge], now: float):
         if slot.prev:
             prev = staged[slot.prev] if slot.prev in staged else cells.get(slot.prev)
         f = fits(used_before(slot, cur, prev, now), c.cost, c.spec.capacity)
-        staged[slot.cur] = apply(slot, cur, c.cost, now)
+        new = staged[slot.cur] = apply(slot, cur, c.cost, now)
         slots.append(slot)
         reads.append((cur, prev))
         ok.append(f)
-    return slots, reads, ok
+        news.append(new)
+    return slots, reads, ok, news
 
 
 def sweep(cells: Cells, now: float) -> None:
@@ -116,7 +140,7 @@ def _settle(cells: Cells, rec: dict[str, Any], deltas: Mapping[int, float], now:
         delta = deltas.get(i, 0.0)
         if delta == 0:
             continue
-        slot = locate(spec_from_dict(it["spec"]), it["key"], t0)
+        slot = cells.locate(it["spec"], it["key"], t0)
         new = adjust(slot, cells.get(slot.cur), delta, now)
         if new is not None:
             cells.put(slot.cur, new, live_until(slot, new))
@@ -124,7 +148,7 @@ def _settle(cells: Cells, rec: dict[str, Any], deltas: Mapping[int, float], now:
 
 def check(cells: Cells, charges: Sequence[Charge], now: float) -> list[Outcome]:
     sweep(cells, now)
-    slots, reads, ok = _stage(cells, charges, now)
+    slots, reads, ok, _ = _stage(cells, charges, now)
     admitted = all(f or not c.spec.enforce for c, f in zip(charges, ok))
     return [build_outcome(c, s, cur, prev, now, admitted)
             for c, s, (cur, prev) in zip(charges, slots, reads)]
@@ -137,28 +161,28 @@ def reserve(cells: Cells, rid: str, charges: Sequence[Charge], now: float, ttl: 
     rec = cells.get_record(rid)
     if rec is not None:
         return reserve_outcomes(rec)
-    slots, reads, ok = _stage(cells, charges, now)
+    slots, reads, ok, news = _stage(cells, charges, now)
     admitted = all(f or not c.spec.enforce for c, f in zip(charges, ok))
     if admitted:
-        for c, s in zip(charges, slots):
-            cur = cells.get(s.cur)
-            new = apply(s, cur, c.cost, now)
+        for s, new in zip(slots, news):  # in order: a cell charged twice ends at its last value
             cells.put(s.cur, new, live_until(s, new))
-    rec = {
-        "state": "reserved" if admitted else "denied",
-        "now": now,
-        "expires_at": now + ttl,
-        "keep_until": now + keep,
-        "admitted": admitted,
-        "items": [
-            {"spec": spec_to_dict(c.spec), "key": c.key, "cost": c.cost, "cur": cur, "prev": prev,
-             "final": None}
-            for c, (cur, prev) in zip(charges, reads)
-        ],
-    }
     if admitted and charges:  # a request that reserved nothing needs no record
-        cells.put_record(rid, rec, now + keep, rec["expires_at"])
-    return reserve_outcomes(rec)
+        rec = {
+            "state": "reserved",
+            "now": now,
+            "expires_at": now + ttl,
+            "keep_until": now + keep,
+            "admitted": True,
+            "items": [
+                {"spec": c.spec, "key": c.key, "cost": c.cost, "cur": cur, "prev": prev,
+                 "final": None}
+                for c, (cur, prev) in zip(charges, reads)
+            ],
+        }
+        cells.put_record(rid, rec, now + keep, now + ttl)
+    # what reserve_outcomes(rec) gives on a replay, from the slots already located
+    return [build_outcome(c, s, cur, prev, now, admitted)
+            for c, s, (cur, prev) in zip(charges, slots, reads)]
 
 
 def reserve_outcomes(rec: Mapping[str, Any]) -> list[Outcome]:
@@ -166,22 +190,22 @@ def reserve_outcomes(rec: Mapping[str, Any]) -> list[Outcome]:
     now = rec["now"]
     out = []
     for it in rec["items"]:
-        spec = spec_from_dict(it["spec"])
+        spec = it["spec"]
         charge = Charge(spec, it["key"], it["cost"])
         out.append(build_outcome(charge, locate(spec, it["key"], now), it["cur"], it["prev"],
                                  now, rec["admitted"]))
     return out
 
 
-def settle_outcomes(rec: Mapping[str, Any]) -> list[Outcome]:
-    """The outcomes of a reconcile, rebuilt from its record."""
+def settle_outcomes(rec: Mapping[str, Any], slots: Sequence[Slot] | None = None) -> list[Outcome]:
+    """The outcomes of a reconcile, rebuilt from its record (``slots``: the items' slots at
+    ``settled_at``, when the caller has them)."""
     now = rec["settled_at"]
-    out = []
-    for it, (cur, prev) in zip(rec["items"], rec["after"]):
-        spec = spec_from_dict(it["spec"])
-        out.append(outcome_after(spec, it["key"], it["final"], locate(spec, it["key"], now),
-                                 cur, prev, now))
-    return out
+    items = rec["items"]
+    if slots is None:
+        slots = [locate(it["spec"], it["key"], now) for it in items]
+    return [outcome_after(it["spec"], it["key"], it["final"], slot, cur, prev, now)
+            for it, slot, (cur, prev) in zip(items, slots, rec["after"])]
 
 
 def final_costs(rec: Mapping[str, Any], actual: Mapping[str, float]) -> list[float]:
@@ -190,7 +214,7 @@ def final_costs(rec: Mapping[str, Any], actual: Mapping[str, float]) -> list[flo
     seen: set[str] = set()
     finals = []
     for it in rec["items"]:
-        name = it["spec"]["name"]
+        name = it["spec"].name
         if name in actual:
             finals.append(0.0 if name in seen else float(actual[name]))
             seen.add(name)
@@ -212,16 +236,18 @@ def reconcile(cells: Cells, rid: str, actual: Mapping[str, float], now: float) -
               for i, (it, f) in enumerate(zip(rec["items"], finals))}
     _settle(cells, rec, deltas, now)
     after = []
+    slots = []
     for it, f in zip(rec["items"], finals):
         it["final"] = f
-        slot = locate(spec_from_dict(it["spec"]), it["key"], now)
+        slot = cells.locate(it["spec"], it["key"], now)
+        slots.append(slot)
         cur, prev = _read(cells, slot)
         after.append([cur, prev])
     rec["state"] = "reconciled"
     rec["settled_at"] = now
     rec["after"] = after
     cells.put_record(rid, rec, rec["keep_until"], None)
-    return settle_outcomes(rec)
+    return settle_outcomes(rec, slots)
 
 
 def release(cells: Cells, rid: str, now: float) -> None:
@@ -236,7 +262,7 @@ def release(cells: Cells, rid: str, now: float) -> None:
 
 def seed(cells: Cells, spec: LimitSpec, key: str, used: float, now: float) -> None:
     """Make the bucket hold ``used`` at ``now`` (the previous sliding window empty)."""
-    slot = locate(spec, key, now)
+    slot = cells.locate(spec, key, now)
     if slot.kind == "gcra":
         value = now + used * slot.interval
     else:

@@ -20,13 +20,14 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from .model import Charge, LimitSpec, Outcome, Verdict
 
 __all__ = [
     "CALENDAR_PERIODS",
+    "Locator",
     "Slot",
     "adjust",
     "apply",
@@ -43,6 +44,8 @@ __all__ = [
 Kind = Literal["counter", "sliding", "gcra"]
 CALENDAR_PERIODS = ("hour", "day", "week", "month")
 FOREVER = float("inf")
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +82,13 @@ def period_bounds(period: str, timezone: str, now: float) -> tuple[float, float]
     """The calendar period (hour, day, ISO week from Monday, month) containing ``now``, in
     ``timezone``, as Unix times ``[start, end)``. Wall-clock boundaries: a day in a DST
     change is 23 or 25 hours long."""
-    tz = _zone(timezone)
-    local = datetime.fromtimestamp(now, tz)
+    s, e = _wall_bounds(period, datetime.fromtimestamp(now, _zone(timezone)))
+    return _checked_bounds(period, now, s, e)
+
+
+def _wall_bounds(period: str, local: datetime) -> tuple[float, float]:
+    """The period of the wall-clock time ``local``: a function of its fields only (the date;
+    for an hour, the hour and ``fold`` too), which is what lets :class:`Locator` keep it."""
     if period == "hour":
         start = local.replace(minute=0, second=0, microsecond=0)
         nxt = start + timedelta(hours=1)
@@ -98,8 +106,10 @@ def period_bounds(period: str, timezone: str, now: float) -> tuple[float, float]
         )
     else:
         raise ValueError(f"unknown calendar period {period!r}")
-    s = start.timestamp()
-    e = nxt.replace(fold=0).timestamp()
+    return start.timestamp(), nxt.replace(fold=0).timestamp()
+
+
+def _checked_bounds(period: str, now: float, s: float, e: float) -> tuple[float, float]:
     if period == "hour" and not s <= now < e:  # wall-clock hour folded by a DST change
         s = math.floor(now / 3600.0) * 3600.0
         e = s + 3600.0
@@ -108,17 +118,38 @@ def period_bounds(period: str, timezone: str, now: float) -> tuple[float, float]
     return s, e
 
 
+def _wall_mark(period: str, local: datetime) -> tuple[int, ...]:
+    """The fields of ``local`` that :func:`_wall_bounds` reads for ``period``."""
+    if period == "hour":
+        return (local.year, local.month, local.day, local.hour, local.fold)
+    if period == "month":
+        return (local.year, local.month)
+    return (local.year, local.month, local.day)
+
+
 def locate(spec: LimitSpec, key: str, now: float) -> Slot:
     """The slot a charge on ``spec``/``key`` lands in at ``now``."""
     base = bucket_id(spec.name, key)
     w = float(spec.window)
     if spec.algorithm == "token_bucket":
-        interval = w / spec.capacity if spec.capacity > 0 else w  # capacity 0: nothing fits
-        return Slot("gcra", f"t|{base}", None, 0.0, FOREVER, w, interval, FOREVER)
+        return _gcra_slot(spec, base)
     if spec.algorithm == "calendar" and spec.period in CALENDAR_PERIODS:
         start, end = period_bounds(spec.period, spec.timezone, now)
-        return Slot("counter", f"p|{base}|{int(start)}", None, start, end, end - start, 0.0, end)
-    idx = math.floor(now / w)
+        return _period_slot(base, start, end)
+    return _window_slot(spec, base, math.floor(now / w), w)
+
+
+def _gcra_slot(spec: LimitSpec, base: str) -> Slot:
+    w = float(spec.window)
+    interval = w / spec.capacity if spec.capacity > 0 else w  # capacity 0: nothing fits
+    return Slot("gcra", f"t|{base}", None, 0.0, FOREVER, w, interval, FOREVER)
+
+
+def _period_slot(base: str, start: float, end: float) -> Slot:
+    return Slot("counter", f"p|{base}|{int(start)}", None, start, end, end - start, 0.0, end)
+
+
+def _window_slot(spec: LimitSpec, base: str, idx: int, w: float) -> Slot:
     start = idx * w
     end = start + w
     if spec.algorithm == "sliding_window":
@@ -126,6 +157,64 @@ def locate(spec: LimitSpec, key: str, now: float) -> Slot:
                     end + w)
     # fixed_window, and calendar caps whose period is a duration
     return Slot("counter", f"f|{base}|{idx}", None, start, end, w, 0.0, end)
+
+
+class Locator:
+    """:func:`locate`, remembering for each (limit, bucket key) the slot it gave last, and for
+    each calendar period the bounds of the wall-clock dates it met: a store locates each
+    charge a few times per request, and a bucket stays in one window for many requests.
+
+    Always the slot :func:`locate` gives: a slot is a function of the spec, the key and what
+    it reads of ``now`` (nothing for GCRA; the window number ``floor(now / window)``; a
+    calendar period's bounds, themselves a function of the local date's fields and of
+    ``now`` only through the check in :func:`_checked_bounds`), and a remembered one is
+    given only when that input is the same. At most ``max_entries`` of each are kept (the
+    oldest dropped first). Not thread-safe on its own: stores call it inside their lock.
+    """
+
+    __slots__ = ("_bounds", "_slots", "max_entries")
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._slots: dict[tuple[str, str], tuple[LimitSpec, object, Slot]] = {}
+        self._bounds: dict[tuple[object, ...], tuple[float, float]] = {}
+
+    def __call__(self, spec: LimitSpec, key: str, now: float) -> Slot:
+        alg = spec.algorithm
+        mark: object
+        if alg == "token_bucket":
+            mark = None
+        elif alg == "calendar" and spec.period in CALENDAR_PERIODS:
+            period = spec.period
+            local = datetime.fromtimestamp(now, _zone(spec.timezone))
+            wall = (period, spec.timezone, _wall_mark(period, local))
+            bounds = self._bounds.get(wall)
+            if bounds is None:
+                bounds = _remember(self._bounds, wall, _wall_bounds(period, local),
+                                   self.max_entries)
+            mark = _checked_bounds(period, now, *bounds)
+        else:
+            mark = math.floor(now / float(spec.window))
+        k = (spec.name, key)
+        hit = self._slots.get(k)
+        if hit is not None and hit[1] == mark and (hit[0] is spec or hit[0] == spec):
+            return hit[2]
+        base = bucket_id(spec.name, key)
+        if mark is None:
+            slot = _gcra_slot(spec, base)
+        elif type(mark) is tuple:
+            slot = _period_slot(base, *mark)
+        else:
+            slot = _window_slot(spec, base, mark, float(spec.window))  # type: ignore[arg-type]
+        _remember(self._slots, k, (spec, mark, slot), self.max_entries)
+        return slot
+
+
+def _remember(d: dict[_K, _V], k: _K, v: _V, most: int) -> _V:
+    if k not in d and len(d) >= most:
+        del d[next(iter(d))]
+    d[k] = v
+    return v
 
 
 def used_before(slot: Slot, cur: float | None, prev: float | None, now: float) -> float:

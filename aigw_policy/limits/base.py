@@ -29,10 +29,11 @@ the pool, the SQLite store's lock): a burst queues for this long before it fails
 class Overlay:
     """Buffered writes over a store's cells: a step either commits all its writes or none."""
 
-    __slots__ = ("base", "cells", "records")
+    __slots__ = ("base", "cells", "locate", "records")
 
     def __init__(self, base: Any) -> None:
         self.base = base
+        self.locate = base.locate
         self.cells: dict[str, tuple[float, float]] = {}
         self.records: dict[str, tuple[dict[str, Any], float, float | None]] = {}
 
@@ -63,8 +64,10 @@ class Overlay:
 
 class TxnStore(SettleRetry):
     """A store whose subclass provides ``_txn()``: a context manager yielding :class:`Cells`
-    that commits on a clean exit and raises ``StoreUnavailable`` when it cannot start in time.
-    A reconcile or release that fails is queued and retried (:class:`SettleRetry`).
+    that commits on a clean exit and raises ``StoreUnavailable`` when it cannot start in time
+    (or overrides ``_step``, which runs one step in one such transaction, as the memory store
+    does to spare a generator per call). A reconcile or release that fails is queued and
+    retried (:class:`SettleRetry`).
     """
 
     reservation_ttl: float
@@ -75,27 +78,30 @@ class TxnStore(SettleRetry):
 
     # sync -----------------------------------------------------------------------------
 
-    def check(self, charges: Sequence[Charge], now: float) -> list[Outcome]:
+    def _step(self, now: float, step: Any, *args: Any) -> Any:
+        """Run ``step(cells, *args)`` (an :mod:`accounting` step) in one transaction."""
         with self._txn(now) as cells:
-            return accounting.check(cells, charges, now)
+            return step(cells, *args)
+
+    def check(self, charges: Sequence[Charge], now: float) -> list[Outcome]:
+        out: list[Outcome] = self._step(now, accounting.check, charges, now)
+        return out
 
     def reserve(self, request_id: str, charges: Sequence[Charge], now: float) -> list[Outcome]:
-        with self._txn(now) as cells:
-            return accounting.reserve(cells, request_id, charges, now, self.reservation_ttl,
-                                      self.record_ttl)
+        out: list[Outcome] = self._step(now, accounting.reserve, request_id, charges, now,
+                                        self.reservation_ttl, self.record_ttl)
+        return out
 
     def _reconcile_now(self, request_id: str, actual: Mapping[str, float],
                        now: float) -> list[Outcome]:
-        with self._txn(now) as cells:
-            return accounting.reconcile(cells, request_id, actual, now)
+        out: list[Outcome] = self._step(now, accounting.reconcile, request_id, actual, now)
+        return out
 
     def _release_now(self, request_id: str, now: float) -> None:
-        with self._txn(now) as cells:
-            accounting.release(cells, request_id, now)
+        self._step(now, accounting.release, request_id, now)
 
     def seed(self, spec: LimitSpec, key: str, used: float, now: float) -> None:
-        with self._txn(now) as cells:
-            accounting.seed(cells, spec, key, used, now)
+        self._step(now, accounting.seed, spec, key, used, now)
 
     # async ----------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """The in-memory store: one process, thread-safe (one lock; a step is a few dict operations).
 
-Memory: a request's record is live (a dict, ~1.8 KB with three limits) while its reservation
-is unsettled, then packed (~0.6 KB) once it is final; at most ``max_records`` final records
-are kept (:data:`DEFAULT_MAX_RECORDS`), the oldest dropped first. See docs/embedding.md.
+Memory: a request's record is live (a dict, ~1.5 KB with three limits) while its reservation
+is unsettled, then packed (one flat tuple of numbers, strings and spec numbers, pickled: ~0.4 KB
+with three limits) once it is final; at most ``max_records`` final records are kept
+(:data:`DEFAULT_MAX_RECORDS`), the oldest dropped first. See docs/embedding.md.
 """
 
 from __future__ import annotations
@@ -10,20 +11,20 @@ from __future__ import annotations
 import heapq
 import pickle
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from . import accounting
+from .algorithms import Locator
 from .base import DEFAULT_POOL_TIMEOUT, DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL, Overlay, TxnStore
-from .model import StoreUnavailable
+from .model import LimitSpec, StoreUnavailable
 
 __all__ = ["DEFAULT_MAX_RECORDS", "MemoryStore"]
 
 _GC_EVERY = 4096
+_HEAD = 6  # a packed record: state, now, expires_at, keep_until, admitted, settled_at, then
+_ITEM = 8  # per item: spec number, key, cost, cur, prev, final, and the two values read after
 
 DEFAULT_MAX_RECORDS = 100_000
-"""Final request records a memory store keeps (about 65 MB). Past it the oldest is dropped:
+"""Final request records a memory store keeps (about 45 MB). Past it the oldest is dropped:
 a retry of that request id is then a new request (charged again) and its late usage is not
 counted. Unsettled reservations are never dropped; they expire after ``reservation_ttl``."""
 
@@ -51,11 +52,13 @@ class MemoryStore(TxnStore):
         self._cells: dict[str, tuple[float, float]] = {}
         self._live: dict[str, tuple[dict[str, Any], float]] = {}  # unsettled: as dicts
         self._final: dict[str, tuple[bytes, float]] = {}  # settled, oldest first: packed
-        self._specs: list[dict[str, Any]] = []  # the limit specs records name, by number
-        self._spec_ids: dict[tuple[tuple[str, Any], ...], int] = {}
+        self._specs: list[LimitSpec] = []  # the limit specs packed records name, by number
+        self._spec_ids: dict[LimitSpec, int] = {}
+        self._spec_by_id: dict[int, int] = {}  # id() of a spec held in _specs: its number
         self._pending: list[tuple[float, str]] = []  # heap of (expires_at, request id)
         self._pending_at: dict[str, float] = {}
         self._writes = 0
+        self.locate = Locator()
 
     def __len__(self) -> int:
         """Request records held (unsettled and final)."""
@@ -74,22 +77,44 @@ class MemoryStore(TxnStore):
         packed = self._final.get(rid)
         return self._unpack(packed[0]) if packed is not None else None
 
-    def _pack(self, rec: dict[str, Any]) -> bytes:
-        items = []
-        for it in rec["items"]:
-            spec = it["spec"]
-            key = tuple(spec.items())
-            n = self._spec_ids.get(key)
+    def _spec_number(self, spec: LimitSpec) -> int:
+        # by identity first (a spec in _specs lives as long as the store: its id is never
+        # reused), else by value: a spec equal to a known one, rebuilt by its caller, adds nothing
+        n = self._spec_by_id.get(id(spec))
+        if n is None:
+            n = self._spec_ids.get(spec)
             if n is None:
-                n = self._spec_ids[key] = len(self._specs)
+                n = self._spec_ids[spec] = len(self._specs)
                 self._specs.append(spec)
-            items.append({**it, "spec": n})
-        return pickle.dumps({**rec, "items": items}, protocol=pickle.HIGHEST_PROTOCOL)
+                self._spec_by_id[id(spec)] = n
+        return n
+
+    def _pack(self, rec: dict[str, Any]) -> bytes:
+        """A final record as one flat tuple, pickled (``after`` is there iff ``settled_at``)."""
+        flat: list[Any] = [rec["state"], rec["now"], rec["expires_at"], rec["keep_until"],
+                           rec["admitted"], rec.get("settled_at")]
+        after = rec.get("after")
+        for i, it in enumerate(rec["items"]):
+            a_cur, a_prev = after[i] if after is not None else (None, None)
+            flat += (self._spec_number(it["spec"]), it["key"], it["cost"], it["cur"], it["prev"],
+                     it["final"], a_cur, a_prev)
+        return pickle.dumps(tuple(flat), protocol=pickle.HIGHEST_PROTOCOL)
 
     def _unpack(self, blob: bytes) -> dict[str, Any]:
-        rec: dict[str, Any] = pickle.loads(blob)
-        for it in rec["items"]:
-            it["spec"] = self._specs[it["spec"]]
+        flat = pickle.loads(blob)
+        specs = self._specs
+        items, after = [], []
+        for i in range(_HEAD, len(flat), _ITEM):
+            n, key, cost, cur, prev, final, a_cur, a_prev = flat[i:i + _ITEM]
+            items.append({"spec": specs[n], "key": key, "cost": cost, "cur": cur, "prev": prev,
+                          "final": final})
+            after.append([a_cur, a_prev])
+        state, now, expires_at, keep_until, admitted, settled_at = flat[:_HEAD]
+        rec = {"state": state, "now": now, "expires_at": expires_at, "keep_until": keep_until,
+               "admitted": admitted, "items": items}
+        if settled_at is not None:
+            rec["settled_at"] = settled_at
+            rec["after"] = after
         return rec
 
     def due(self, now: float) -> list[str]:
@@ -104,14 +129,14 @@ class MemoryStore(TxnStore):
 
     # transactions -------------------------------------------------------------------
 
-    @contextmanager
-    def _txn(self, now: float) -> Iterator[accounting.Cells]:
+    def _step(self, now: float, step: Any, *args: Any) -> Any:
         if not self._lock.acquire(timeout=self.timeout):
             raise StoreUnavailable(f"memory store lock not acquired in {self.timeout}s")
         try:
             overlay = Overlay(self)
-            yield overlay
+            out = step(overlay, *args)
             self._commit(overlay, now)
+            return out
         finally:
             self._lock.release()
 

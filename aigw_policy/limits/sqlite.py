@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import accounting
+from .algorithms import Locator
 from .base import (DEFAULT_POOL_TIMEOUT, DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL,
                    DEFAULT_TIMEOUT, Overlay, TxnStore)
 from .model import StoreUnavailable
@@ -48,10 +49,11 @@ DEFAULT_MAX_RECORDS = 1_000_000
 
 
 class _Cells:
-    __slots__ = ("db",)
+    __slots__ = ("db", "locate")
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, locate: Locator) -> None:
         self.db = db
+        self.locate = locate
 
     def get(self, cid: str) -> float | None:
         row = self.db.execute("SELECT value FROM aigw_limit_cells WHERE id = ?", (cid,)).fetchone()
@@ -60,7 +62,7 @@ class _Cells:
     def get_record(self, rid: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT data FROM aigw_limit_records WHERE id = ?",
                               (rid,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return accounting.record_from_json(json.loads(row[0])) if row else None
 
     def due(self, now: float) -> list[str]:
         return [r[0] for r in self.db.execute(
@@ -99,6 +101,7 @@ class SQLiteStore(TxnStore):
         self.pool_timeout = max(float(pool_timeout), self.timeout)
         self.max_records = int(max_records)
         self._writes = 0
+        self._locate = Locator()
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._pid = 0
@@ -131,7 +134,7 @@ class SQLiteStore(TxnStore):
             except sqlite3.Error as e:
                 raise StoreUnavailable(f"sqlite store {self.path}: {e}") from e
             try:
-                overlay = Overlay(_Cells(db))
+                overlay = Overlay(_Cells(db, self._locate))
                 yield overlay
                 self._write(db, overlay, now)
                 db.execute("COMMIT")
@@ -158,7 +161,7 @@ class SQLiteStore(TxnStore):
                 "INSERT INTO aigw_limit_records (id, data, keep_until, pending_until)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET data = excluded.data,"
                 " keep_until = excluded.keep_until, pending_until = excluded.pending_until",
-                [(k, json.dumps(rec), keep, pending)
+                [(k, json.dumps(accounting.record_to_json(rec)), keep, pending)
                  for k, (rec, keep, pending) in overlay.records.items()])
         db.execute("DELETE FROM aigw_limit_cells WHERE id IN (SELECT id FROM aigw_limit_cells"
                    " WHERE live_until <= ? ORDER BY live_until LIMIT ?)", (now, PURGE_BATCH))
