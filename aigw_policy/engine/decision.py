@@ -58,7 +58,7 @@ class Decision:
     complete: bool
     """True once the response phase ran (the request is finished)."""
     _now: str | float
-    _flow: Flow | None
+    _flow: Flow | _Finished | None
     _stop: Any
     _details: dict[str, Any] | None
     _policy: Any
@@ -204,9 +204,15 @@ class Decision:
         return self
 
     def detach(self) -> None:
-        """Build the details now and let go of the evaluation state (a decision kept for
-        long holds only what it reports)."""
-        if self._flow is None:
+        """Let go of the evaluation state: a decision kept for long holds only what it
+        reports. A finished request's details stay lazy, built from what they are made of
+        (:class:`_Finished`: no response body, no activation); a request whose evaluation
+        goes on (routed, or kept live) has them built now."""
+        flow = self._flow
+        if flow is None or type(flow) is _Finished:
+            return
+        if self.complete and flow.route is None:
+            self._flow = _Finished(flow)
             return
         for name in _PARTS:
             self._part(name)
@@ -226,7 +232,7 @@ class Decision:
 
     def _pairs(self) -> list[tuple[LimitEntry, bool]]:
         """The limit entries, each with whether it stands charged."""
-        flow = self._flow
+        flow: Any = self._flow
         assert flow is not None
         charged = flow.reserved and not flow.released
         run = flow.route
@@ -299,6 +305,32 @@ def _attempt_charges(run: Any) -> dict[str, bool]:
         for _, _, ch in served.charges if served is not None else ():
             out[ch.spec.name] = True
     return out
+
+
+class _Finished:
+    """What a finished request's details are built from, under the names :class:`Flow` gives
+    them; nothing changes them any more."""
+
+    __slots__ = ("act", "cost", "cp", "effects", "errors", "limit_entries", "notes", "prompt_chars", "released",
+                 "reserved", "route", "store_error", "trace", "usage", "would_deny")
+
+    def __init__(self, flow: Flow) -> None:
+        act = flow.act
+        self.act = {"ai": act["ai"], "vars": act.get("vars")}
+        self.cost = flow.cost
+        self.cp = flow.cp
+        self.effects = flow.effects
+        self.errors = flow.errors
+        self.limit_entries = flow.limit_entries
+        self.notes = flow.notes
+        self.prompt_chars = flow.prompt_chars
+        self.released = flow.released
+        self.reserved = flow.reserved
+        self.route = None
+        self.store_error = flow.store_error
+        self.trace = flow.trace
+        self.usage = flow.usage
+        self.would_deny = flow.would_deny
 
 
 def _response(d: Decision, flow: Flow) -> dict[str, Any] | None:
