@@ -123,3 +123,78 @@ def test_a_finished_decision_keeps_no_response_body_nor_activation() -> None:
     kept = final._flow
     assert type(kept).__name__ == "_Finished" and set(kept.act) == {"ai", "vars"}
     assert not any(isinstance(getattr(kept, s), dict) and "body" in getattr(kept, s) for s in kept.__slots__)
+
+
+READS_LIMITS = """
+policy "reads" {
+  on request {
+    rule "v" { set-vars { vars: [{ "at": "${time.now}" }, { "who": "${identity.team}" }] } }
+    rule "tpm" { token-limit { name: "tpm", capacity: 5000, rate: 60s, bucket_key: [identity.team] } }
+  }
+  on response {
+    rule "l" { when limits['tpm'].used > 100.0 && actions.aigw.token_limit.bucket_key == identity.team
+               add-headers { headers: { "x-used": "${string(limits['tpm'].used)} ${vars.who}" } } }
+  }
+}
+"""
+
+
+class _NoMarshal:
+    """marshal as a state marshal refuses meets it: every state is pickled (the plain path)."""
+
+    @staticmethod
+    def dumps(value: Any) -> bytes:
+        raise ValueError("unmarshallable object")
+
+    loads = staticmethod(__import__("marshal").loads)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([POLICY, READS_LIMITS]),
+       st.lists(st.tuples(st.sampled_from(["research", "ops"]), st.integers(1, 900), st.sampled_from([200, 500]),
+                          st.integers(0, 900)), min_size=1, max_size=5))
+def test_a_marshal_parked_request_completes_as_a_pickled_one(text: str, draws: list[tuple[Any, ...]]) -> None:
+    policy = ap.loads(text)
+    steps = [(_request(i, team, "gpt-4o", mt), _response(status, tokens))
+             for i, (team, mt, status, tokens) in enumerate(draws)]
+
+    def run(forced_pickle: bool) -> list[Any]:
+        with pytest.MonkeyPatch.context() as m:
+            if forced_pickle:
+                m.setattr(pending, "marshal", _NoMarshal)
+            engine = ap.Engine(policy)
+            out = []
+            for req, resp in steps:
+                first = engine.evaluate(req)
+                parked = engine._pending.get(first.id)
+                out.append((first.to_dict(), parked is not None and parked.blob[:1] == b"M"))
+                if not first.complete:
+                    out.append(engine.complete(first.id, resp).to_dict())
+            return out
+
+    marshalled, pickled = run(False), run(True)
+    assert not any(x[1] for x in pickled if isinstance(x, tuple))
+    strip = lambda xs: [x[0] if isinstance(x, tuple) else x for x in xs]  # noqa: E731
+    assert strip(marshalled) == strip(pickled)
+
+
+@pytest.mark.parametrize("value", ["timestamp(time.now)", "duration('90s')", "1u"])
+def test_a_state_marshal_refuses_is_pickled_and_completes(value: str) -> None:
+    # a `${...}` var keeps its CEL type (a timestamp, a duration, a uint): marshal refuses them
+    text = READS_LIMITS.replace('"${time.now}"', '"${%s}"' % value)
+    engine = ap.Engine(ap.loads(text))
+    first = engine.evaluate(_request(1, "research", "gpt-4o", 50))
+    assert engine._pending[first.id].blob[:1] == b"\x80"  # a pickle
+    final = engine.complete(first.id, _response(200, 300))
+    assert final.effects["response_headers"]["add"]["x-used"].endswith("research")
+    assert final.to_dict() == ap.Engine(ap.loads(text)).evaluate(
+        {**_request(1, "research", "gpt-4o", 50), "response": _response(200, 300)}).to_dict()
+
+
+def test_published_limits_are_dropped_when_no_response_text_reads_them() -> None:
+    engine = ap.Engine(ap.loads(POLICY))
+    first = engine.evaluate(_request(1, "research", "gpt-4o", 50))
+    parked = engine._pending[first.id]
+    assert parked.blob[:1] == b"M"
+    act = parked.state()[0]
+    assert "limits" not in act and "actions" not in act and set(act) >= {"ai", "vars"}
