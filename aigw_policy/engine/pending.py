@@ -33,12 +33,12 @@ from typing import Any
 from ..analysis.free_vars import FreeVars
 from ..limits.model import Charge
 from ..providers import AiRequest, PriceBook
-from .compile import CompiledPolicy
+from .compile import CompiledAction, CompiledPolicy, CompiledRule
 from ..env.request import Identity
 from .flow import Flow, LimitEntry, Stop
 from .trace import TraceRecorder
 
-__all__ = ["MAX_KEPT", "Parked", "park"]
+__all__ = ["MAX_KEPT", "Kept", "Parked", "park"]
 
 _AI_FIELDS = tuple(f.name for f in fields(AiRequest))
 _PROMPT = _AI_FIELDS.index("prompt")
@@ -46,7 +46,7 @@ _ALWAYS = frozenset(("ai", "vars"))  # the final decision reads them
 _ai_values = attrgetter(*_AI_FIELDS)  # the AiRequest's fields, in order: AiRequest(*values) again
 # a limit entry packed as its fields' values (pickling the slotted dataclass itself is ~10x slower)
 _entry_values = attrgetter(*(f.name for f in fields(LimitEntry)))
-_MARSHAL = 0x4D  # b"M": the first byte of a marshal'd state (a pickle's is 0x80)
+_PICKLE = 0x80  # the first byte of a pickle (protocol 2+); a marshal'd tuple's is ( ) or those | 0x80 (0xA8, 0xA9)
 
 
 class Parked:
@@ -57,7 +57,7 @@ class Parked:
 
     def __init__(self, now: float, explicit: bool, blob: bytes | None, stop: Stop | None,
                  trace: list[dict[str, Any]] | None, flow: Flow | None, identity: Identity | None = None,
-                 charges: tuple[tuple[int, int, Charge], ...] = ()) -> None:
+                 charges: tuple[tuple[CompiledRule, CompiledAction, Charge], ...] = ()) -> None:
         self.now = now
         self.explicit = explicit
         self.blob = blob
@@ -65,13 +65,13 @@ class Parked:
         self.trace = trace
         self.flow = flow
         self.identity = identity  # immutable (a frozen model): kept as it is, not packed
-        self.charges = charges  # (rule position, action index, the charge): immutable too
+        self.charges = charges  # (rule, action, charge) of the compiled policy: immutable too
 
     def state(self) -> tuple[Any, ...]:
         """The packed state, unpacked (fresh values each time)."""
         blob = self.blob
         assert blob is not None
-        return marshal.loads(memoryview(blob)[1:]) if blob[0] == _MARSHAL else pickle.loads(blob)  # type: ignore[no-any-return]
+        return pickle.loads(blob) if blob[0] == _PICKLE else marshal.loads(blob)  # type: ignore[no-any-return]
 
     def revive(self, rid: str, cp: CompiledPolicy, prices: PriceBook) -> Flow:
         """A fresh evaluation state, ready for the response phase."""
@@ -89,8 +89,7 @@ class Parked:
         if self.trace is not None:
             flow.rec = TraceRecorder(list(self.trace))
         flow.limit_entries = {values[0]: LimitEntry(*values) for values in entries}
-        rules = cp.request_rules
-        flow.charges = [(rules[r], rules[r].actions[a], charge) for r, a, charge in self.charges]
+        flow.charges = list(self.charges)
         flow.effects = effects
         flow.errors = errors
         flow.notes = notes
@@ -113,30 +112,43 @@ def _read_later(key: str, reads: FreeVars) -> bool:
 
 
 MAX_KEPT = 4096
-"""Activation keys whose answer :func:`park` remembers (``kept``); past it, it asks again."""
+"""Activation keys whose answer :func:`park` remembers (``Kept.answers``); past it, it asks again."""
 
 
-def park(flow: Flow, explicit: bool, kept: dict[str, bool] | None = None) -> Parked:
+class Kept:
+    """What :func:`park` remembers across the requests of one compiled policy (the caller
+    keeps one per policy): whether a response-phase text can read each activation key (the
+    same keys come with every request, and each answer is a walk over the policy's reads),
+    and the last activation's keys with those of them kept."""
+
+    __slots__ = ("answers", "last")
+
+    def __init__(self) -> None:
+        self.answers: dict[str, bool] = {}
+        self.last: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())  # replaced whole: threads read it safely
+
+
+def park(flow: Flow, explicit: bool, kept: Kept | None = None) -> Parked:
     """Pack ``flow`` (which is not changed) for a later ``complete()``. A routed request
     keeps its live state: its attempts change it, and after ``on_error: continue`` the rest
-    of the request phase reads all of it.
-
-    ``kept``: whether a response-phase text can read each activation key, remembered
-    across the requests of one compiled policy (the caller keeps one per policy): the same
-    keys come with every request, and each answer is a walk over the policy's reads."""
+    of the request phase reads all of it."""
     if flow.route is not None:
         return Parked(flow.now, explicit, None, flow.stop, None, flow)
     reads = flow.cp.response_reads
     if kept is None:
-        kept = {}
-    try:  # every key answered before: the usual case
-        act = {k: v for k, v in flow.act.items() if kept[k]}
-    except KeyError:
-        act = _kept_keys(flow.act, reads, kept)
+        kept = Kept()
+    live = flow.act
+    keys = tuple(live)
+    last = kept.last
+    if keys == last[0]:  # the same keys as the last request: the usual case
+        act = {k: live[k] for k in last[1]}
+    else:
+        act = _kept_keys(live, reads, kept.answers)
+        kept.last = (keys, tuple(act))
     ai = flow.ai
     ai_values = _ai_values(ai)
     prompt_chars = flow.prompt_chars
-    keep_prompt = kept.get("ai.prompt")  # asked above when the activation has the key
+    keep_prompt = kept.answers.get("ai.prompt")  # asked above when the activation has the key
     if keep_prompt is None:
         keep_prompt = _read_later("ai.prompt", reads)
     if not keep_prompt:
@@ -144,14 +156,14 @@ def park(flow: Flow, explicit: bool, kept: dict[str, bool] | None = None) -> Par
         ai_values = ai_values[:_PROMPT] + ("",) + ai_values[_PROMPT + 1:]
         act["ai"] = {**act["ai"], "prompt": ""}
         act.pop("ai.prompt", None)
-    charges = tuple((rule.position, _index(rule.actions, action), charge) for rule, action, charge in flow.charges)
+    charges = tuple(flow.charges)
     entries = [_entry_values(e) for e in flow.limit_entries.values()]
     state = (act, ai_values, entries, flow.effects, flow.errors,
              flow.notes, flow.store_error, flow.reserved, flow.lowered_output, flow.model,
              flow.provider, flow.deferred, prompt_chars, flow.would_deny)
     trace = list(flow.trace) if flow.trace is not None else None
     try:
-        blob = b"M" + marshal.dumps(state)
+        blob = marshal.dumps(state)
     except ValueError:  # a value marshal cannot write
         try:
             blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
@@ -173,7 +185,3 @@ def _kept_keys(act: dict[str, Any], reads: FreeVars, kept: dict[str, bool]) -> d
         if keep:
             out[k] = v
     return out
-
-
-def _index(actions: tuple[Any, ...], action: Any) -> int:
-    return next(i for i, a in enumerate(actions) if a is action)

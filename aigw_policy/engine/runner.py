@@ -31,7 +31,7 @@ from .decision import Decision
 from .errors import StoreUnavailableError, UnknownRequestError
 from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
 from .phases import request_steps, response_steps
-from .pending import Parked, park
+from .pending import Kept, Parked, park
 from .routing_api import ReadMetrics, RoutingMixin, _simulated
 from ..routing.metrics import MemoryRouteMetrics
 from ..routing.model import RouteMetrics
@@ -110,7 +110,7 @@ class Engine(RoutingMixin):
         # being completed: the future gets the decision, or None when the completion failed
         self._running: dict[str, tuple[Parked, Future[Decision | None]]] = {}
         self._done: OrderedDict[str, Decision] = OrderedDict()
-        self._kept: dict[str, bool] = {}  # activation key -> a response-phase text can read it (park)
+        self._kept = Kept()  # which activation keys a response-phase text can read (park)
         self.route_metrics: RouteMetrics = route_metrics if route_metrics is not None else MemoryRouteMetrics()
 
     @property
