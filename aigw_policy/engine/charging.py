@@ -376,6 +376,10 @@ def settle_charges(flow: Flow, rid: str, charges: list[tuple[CompiledRule, Compi
     if isinstance(answer, StoreFailed):
         _store_error(flow, answer.message)
         return False
+    cp = flow.cp
+    # ``limits[...]`` for the texts that run after: response rules, or the rest of a routed
+    # request phase (an attempt settled under ``on_error: continue``)
+    publish = bool(cp.response_rules) or flow.route is not None
     for out in answer:
         settled = flow.limit_entries.get(out.name)
         if settled is not None:
@@ -384,9 +388,10 @@ def settle_charges(flow: Flow, rid: str, charges: list[tuple[CompiledRule, Compi
             settled.apply(out)
             settled.settled = "reconciled"
             settled.note = f"reserved ~{_fmt(reserved)} at request time, reconciled to {_fmt(out.cost)}"
-        hit = flow.cp.limits.get(out.name)
+        hit = cp.limits.get(out.name)
         if hit is not None:
-            _publish(flow, hit[1].limit, out)
+            if publish:
+                _publish(flow, hit[1].limit, out)
             _over_at_settle(flow, hit[0], hit[1], out)
     return False
 

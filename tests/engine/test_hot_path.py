@@ -29,7 +29,7 @@ policy "hot" {
     rule "v" { set-vars { vars: [{ "who": "${identity.team}" }] } }
     rule "rpm" { rate-limit { name: "rpm", capacity: 3, rate: 60s, bucket_key: [identity.team] } }
     rule "tpm" { token-limit { name: "tpm", capacity: 2000, rate: 60s, bucket_key: [identity.team] } }
-    rule "usd" { usage-cap { name: "usd", limit: 0.5, unit: "usd", period: "month", bucket_key: [identity.team],
+    rule "usd" { when ai.model == 'gpt-4o' usage-cap { name: "usd", limit: 0.5, unit: "usd", period: "month", bucket_key: [identity.team],
                              enforce: false } }
     rule "h" { add-headers { headers: { "x-team": "${identity.team}" } } }
   }
@@ -50,9 +50,9 @@ def _request(i: int, team: str, model: str, max_tokens: int) -> dict[str, Any]:
                                  "messages": [{"role": "user", "content": "summarise the notes " * (i % 4 + 1)}]}}}
 
 
-def _response(status: int, tokens: int) -> dict[str, Any]:
+def _response(status: int, tokens: int, model: str = "gpt-4o") -> dict[str, Any]:
     return {"status_code": status, "headers": {"content-type": "application/json", "x-up": "1"},
-            "body": {"model": "gpt-4o", "usage": {"prompt_tokens": tokens, "completion_tokens": 7,
+            "body": {"model": model, "usage": {"prompt_tokens": tokens, "completion_tokens": 7,
                                                    "total_tokens": tokens + 7}}}
 
 
@@ -100,7 +100,7 @@ orders = st.lists(st.sampled_from(PARTS), max_size=5)
                 min_size=1, max_size=6), orders)
 def test_lazy_details_equal_the_eager_ones(draws: list[tuple[Any, ...]], order: list[str]) -> None:
     policy = ap.loads(POLICY)
-    steps = [(_request(i, team, model, mt), _response(status, tokens))
+    steps = [(_request(i, team, model, mt), _response(status, tokens, model))
              for i, (team, model, mt, status, tokens) in enumerate(draws)]
     with pytest.MonkeyPatch.context() as mp:
         assert _run(policy, steps, order, mp, False) == _run(policy, steps, None, mp, True)
@@ -198,3 +198,45 @@ def test_published_limits_are_dropped_when_no_response_text_reads_them() -> None
     assert parked.blob[:1] != b"\x80"
     act = parked.state()[0]
     assert "limits" not in act and "actions" not in act and set(act) >= {"ai", "vars"}
+
+
+REQUEST_ONLY = POLICY[:POLICY.index("  on response {")] + "}\n"
+READS_ALL = REQUEST_ONLY[:-2] + """  on response {
+    rule "never" { when res.status_code < 0 && ai.usage.total_tokens < 0 && limits['tpm'].used < 0.0
+                   && ai.cost_usd < 0.0 && res.content_type == '' deny 500 }
+  }
+}
+"""
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["research", "ops"]), st.sampled_from(["gpt-4o", "nope-9"]),
+                          st.integers(1, 900), st.sampled_from([200, 500]), st.integers(0, 900)),
+                min_size=1, max_size=5))
+def test_a_response_phase_nothing_reads_decides_as_one_that_reads_all(draws: list[tuple[Any, ...]]) -> None:
+    # without response-phase reads the response's variables and the settled limits are not
+    # set in the activation: a rule that reads them all and never matches changes nothing
+    steps = [(_request(i, team, model, mt), _response(status, tokens, model))
+             for i, (team, model, mt, status, tokens) in enumerate(draws)]
+
+    def run(text: str) -> list[Any]:
+        engine = ap.Engine(ap.loads(text))
+        out = []
+        for req, resp in steps:
+            first = engine.evaluate(req)
+            out.append(first.to_dict())
+            if not first.complete:
+                out.append(engine.complete(first.id, resp).to_dict())
+        return out
+
+    assert not ap.Engine(ap.loads(REQUEST_ONLY)).compiled.response_reads.names
+    assert run(REQUEST_ONLY) == run(READS_ALL)
+
+
+def test_the_response_phase_sees_the_settled_limits() -> None:
+    engine = ap.Engine(ap.loads(READS_LIMITS.replace('"${time.now}"', '"x"')))
+    first = engine.evaluate(_request(1, "research", "gpt-4o", 900))
+    final = engine.complete(first.id, _response(200, 300))
+    used = final.limits[0]["used"]
+    assert final.limits[0]["settled"] == "reconciled" and used == 307.0
+    assert final.effects["response_headers"]["add"]["x-used"] == "307 research"
