@@ -47,7 +47,8 @@ def entry_headers(cp: Any, pairs: Sequence[tuple[Any, bool]]) -> dict[str, str]:
     items = cp.header_items
     for e, charged in pairs:
         name = e.name
-        if e.used is None or name not in known:
+        used = e.used
+        if used is None or name not in known:
             continue
         if e.outcome == "limited":
             return rate_limit_headers_of(cp, [e.to_dict(c) for e, c in pairs])
@@ -58,8 +59,11 @@ def entry_headers(cp: Any, pairs: Sequence[tuple[Any, bool]]) -> dict[str, str]:
         else:
             item, quoted = limit_item(name, unit, limit, known[name][1].limit.spec)
         policy.append(item)
-        remaining = e.reported(charged)[1]
-        remaining = max(0.0, remaining or 0.0)
+        cost = e.cost
+        if not charged and e.includes_cost and cost:  # as LimitEntry.reported: the use before this request
+            remaining = max(0.0, limit - max(0.0, used - cost))
+        else:
+            remaining = max(0.0, e.remaining or 0.0)
         if unit == "requests":
             remaining = math.floor(remaining)
         state.append(f"{quoted};r={_num(remaining)};t={max(0, math.ceil(e.reset_after or 0.0))}")
