@@ -209,7 +209,7 @@ class Decision:
         (:class:`_Finished`: no response body, no activation); a request whose evaluation
         goes on (routed, or kept live) has them built now."""
         flow = self._flow
-        if flow is None or type(flow) is _Finished:
+        if flow is None or isinstance(flow, _Finished):
             return
         if self.complete and flow.route is None:
             self._flow = _Finished(flow)

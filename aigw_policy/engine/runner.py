@@ -353,11 +353,11 @@ class Engine(RoutingMixin):
                 return done, None
             running = self._running.get(rid)
             if running is not None:
-                parked, fut = running
+                claimed, fut = running
                 if fut is None:
                     fut = Future()
                     fut.set_running_or_notify_cancel()  # a waiter's cancel never cancels the completion
-                    self._running[rid] = (parked, fut)
+                    self._running[rid] = (claimed, fut)
                 return None, (None, fut)
             parked = self._pending.pop(rid, None)
             if parked is None:
