@@ -237,6 +237,13 @@ def _publish(flow: Flow, plan: Any, out: Outcome) -> None:
         actions.setdefault("aigw", {})[plan.kind.replace("-", "_")] = result
 
 
+def _read_after(flow: Flow) -> bool:
+    """Whether a text can still read ``limits[...]`` once the request's charges are reserved
+    or settled: a response rule, or the rest of a routed request phase (after an attempt
+    fails under ``on_error: continue``). Else nothing reads what :func:`_publish` writes."""
+    return bool(flow.cp.response_rules) or flow.route is not None
+
+
 def _store_failed(flow: Flow, rule: CompiledRule, plan: Any, key: str, cost: float,
                   failed: StoreFailed) -> Stop | None:
     mode = flow.cp.store_failure
@@ -291,14 +298,15 @@ def reserve(flow: Flow) -> Steps:
         return
     first: tuple[Outcome, int] | None = None
     admitted = not any(o.outcome == "limited" and flow.charges[i][2].spec.enforce for i, o in enumerate(answer))
+    publish = _read_after(flow)
     for i, out in enumerate(answer):
         entry = flow.limit_entries.get(out.name)
         if entry is not None:
             entry.apply(out)
             if not admitted:
                 entry.includes_cost = False
-        plan = flow.charges[i][1].limit
-        _publish(flow, plan, out)
+        if publish:
+            _publish(flow, flow.charges[i][1].limit, out)
         if out.outcome == "limited" and flow.charges[i][2].spec.enforce:
             if first is None:
                 first = (out, i)
@@ -376,6 +384,8 @@ def settle_charges(flow: Flow, rid: str, charges: list[tuple[CompiledRule, Compi
     if isinstance(answer, StoreFailed):
         _store_error(flow, answer.message)
         return False
+    cp = flow.cp
+    publish = _read_after(flow)
     for out in answer:
         settled = flow.limit_entries.get(out.name)
         if settled is not None:
@@ -384,9 +394,10 @@ def settle_charges(flow: Flow, rid: str, charges: list[tuple[CompiledRule, Compi
             settled.apply(out)
             settled.settled = "reconciled"
             settled.note = f"reserved ~{_fmt(reserved)} at request time, reconciled to {_fmt(out.cost)}"
-        hit = flow.cp.limits.get(out.name)
+        hit = cp.limits.get(out.name)
         if hit is not None:
-            _publish(flow, hit[1].limit, out)
+            if publish:
+                _publish(flow, hit[1].limit, out)
             _over_at_settle(flow, hit[0], hit[1], out)
     return False
 

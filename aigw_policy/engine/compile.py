@@ -39,6 +39,7 @@ from ..ir import Action, Policy, Rule
 from ..ir.actions import PERIODS, parse_duration
 from ..ir.nodes import SETTINGS, Phase
 from ..limits.model import LimitSpec
+from .rate_headers import limit_items
 from ..source import Span
 from ..template import Interpolation, TemplateError, double_text, split_template
 
@@ -174,6 +175,9 @@ class CompiledPolicy:
     come before an ``ai-gateway`` action and depend on the model (SPEC §12, budget-correct)."""
     shard_key: CompiledExpr | None = None
     """The document's ``shard_key``, evaluated once per request that charges a limit."""
+    header_items: dict[str, tuple[str, float, str, str]] = field(default_factory=dict, compare=False, repr=False)
+    """Each limit's unit, capacity, ``RateLimit-Policy`` item and quoted name
+    (:func:`~aigw_policy.engine.rate_headers.limit_items`): formatted once, not per decision."""
 
     def rules(self, phase: Phase) -> tuple[CompiledRule, ...]:
         return self.request_rules if phase == "on_http_request" else self.response_rules
@@ -537,6 +541,7 @@ def facts(c: Compilation) -> Compilation:
         routed=any(a.type == "ai-gateway" for r in c.request_rules for a in r.actions),
         per_attempt=_per_attempt(c.request_rules),
         shard_key=c.shard_key,
+        header_items=limit_items(limits),
     )
     return dataclasses.replace(c, compiled=compiled)
 

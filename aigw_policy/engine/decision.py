@@ -6,13 +6,11 @@ form (the trace is present only when it was recorded).
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 from ..env.activation import format_now
-from ..limits.headers import _num, rate_limit_headers
-from ..limits.model import Outcome
-from .flow import REQ, Flow
+from .flow import REQ, Flow, LimitEntry
+from .rate_headers import entry_headers
 from .trace import span_dict
 
 __all__ = ["Decision", "Verdict"]
@@ -24,9 +22,8 @@ class Decision:
     """The outcome of evaluating one request: verdict, status, reason, the deciding rule,
     and what mattered (limits, effects, errors; the trace when asked).
 
-    The verdict fields are set at once; the details (limits, effects, ...) are built from
-    the evaluation state on first access, so a gateway that reads only the verdict pays
-    nothing for them."""
+    The verdict fields are set at once; each detail (limits, effects, ...) is built from
+    the evaluation state on its first access, so a gateway pays only for what it reads."""
 
     __slots__ = (
         "_details",
@@ -61,7 +58,7 @@ class Decision:
     complete: bool
     """True once the response phase ran (the request is finished)."""
     _now: str | float
-    _flow: Flow | None
+    _flow: Flow | _Finished | None
     _stop: Any
     _details: dict[str, Any] | None
     _policy: Any
@@ -87,75 +84,75 @@ class Decision:
     @property
     def ai(self) -> dict[str, Any]:
         """The classified request (``ai.*``; the prompt as ``prompt_chars``)."""
-        return self._detail()["ai"]  # type: ignore[no-any-return]
+        return self._part("ai")  # type: ignore[no-any-return]
 
     @property
     def usage(self) -> dict[str, Any] | None:
         """Token usage from the response (None before the response phase)."""
-        return self._detail()["usage"]  # type: ignore[no-any-return]
+        return self._part("usage")  # type: ignore[no-any-return]
 
     @property
     def cost_usd(self) -> float | None:
-        return self._detail()["cost_usd"]  # type: ignore[no-any-return]
+        return self._part("cost_usd")  # type: ignore[no-any-return]
 
     @property
     def cost(self) -> dict[str, Any] | None:
         """The priced usage, itemised (None when unknown or before the response)."""
-        return self._detail()["cost"]  # type: ignore[no-any-return]
+        return self._part("cost")  # type: ignore[no-any-return]
 
     @property
     def limits(self) -> list[dict[str, Any]]:
         """One entry per limit the request touched: name, key, unit, cost, used, limit,
         remaining, reset_after, outcome, charged, ..."""
-        return self._detail()["limits"]  # type: ignore[no-any-return]
+        return self._part("limits")  # type: ignore[no-any-return]
 
     @property
     def effects(self) -> dict[str, Any]:
         """What the gateway applies: header changes, logs, vars, rate-limit headers, ..."""
-        return self._detail()["effects"]  # type: ignore[no-any-return]
+        return self._part("effects")  # type: ignore[no-any-return]
 
     @property
     def errors(self) -> list[dict[str, Any]]:
         """CEL errors met on the way (each names its rule, source and span)."""
-        return self._detail()["errors"]  # type: ignore[no-any-return]
+        return self._part("errors")  # type: ignore[no-any-return]
 
     @property
     def response(self) -> dict[str, Any] | None:
         """The gateway's own answer when denied: ``status_code``, ``headers``, ``body``."""
-        return self._detail()["response"]  # type: ignore[no-any-return]
+        return self._part("response")  # type: ignore[no-any-return]
 
     @property
     def store(self) -> dict[str, Any] | None:
         """Set when the limit store failed: its message and the fail mode applied."""
-        return self._detail()["store"]  # type: ignore[no-any-return]
+        return self._part("store")  # type: ignore[no-any-return]
 
     @property
     def notes(self) -> list[str]:
-        return self._detail()["notes"]  # type: ignore[no-any-return]
+        return self._part("notes")  # type: ignore[no-any-return]
 
     @property
     def routing(self) -> dict[str, Any] | None:
         """A routed request's story (SPEC §12): ``strategies``, ``candidates`` (with
         ``skipped_because``), ``attempts`` (provider, model, key_id, status_code, error,
         latency_ms, usage) and ``served``; None when no ``ai-gateway`` action routed it."""
-        return self._detail()["routing"]  # type: ignore[no-any-return]
+        return self._part("routing")  # type: ignore[no-any-return]
 
     @property
     def route(self) -> Any:
         """The :class:`~aigw_policy.routing.model.Plan` of a routed request, else None."""
-        return self._detail()["route"]
+        return self._part("route")
 
     @property
     def would_deny(self) -> dict[str, Any] | None:
         """What a shadow rule (``mode: shadow``) or a limit with ``enforce: false`` would have
         answered had it been enforced: ``status``, ``reason``, ``rule`` (the first such); None
         when none would have denied."""
-        return self._detail()["would_deny"]  # type: ignore[no-any-return]
+        return self._part("would_deny")  # type: ignore[no-any-return]
 
     @property
     def trace(self) -> list[dict[str, Any]] | None:
         """Every rule, expression and action on the way (when tracing)."""
-        return self._detail()["trace"]  # type: ignore[no-any-return]
+        return self._part("trace")  # type: ignore[no-any-return]
 
     @classmethod
     def from_flow(cls, flow: Flow, *, complete: bool, snapshot: bool = True) -> Decision:
@@ -207,58 +204,42 @@ class Decision:
         return self
 
     def detach(self) -> None:
-        """Build the details now and let go of the evaluation state (a decision kept for
-        long holds only what it reports)."""
-        self._detail()
+        """Let go of the evaluation state: a decision kept for long holds only what it
+        reports. A finished request's details stay lazy, built from what they are made of
+        (:class:`_Finished`: no response body, no activation); a request whose evaluation
+        goes on (routed, or kept live) has them built now."""
+        flow = self._flow
+        if flow is None or isinstance(flow, _Finished):
+            return
+        if self.complete and flow.route is None:
+            self._flow = _Finished(flow)
+            return
+        for name in _PARTS:
+            self._part(name)
         self._flow = None
         self._stop = None
 
-    def _detail(self) -> dict[str, Any]:
+    def _part(self, name: str) -> Any:
+        """One detail, built from the evaluation state on first access (a gateway reading the
+        effects builds neither the classified request's copy nor the usage and cost dicts)."""
         details = self._details
-        if details is not None:
-            return details
-        flow = self._flow
+        if details is None:
+            details = self._details = {}
+        elif name in details:
+            return details[name]
+        value = details[name] = _PARTS[name](self, self._flow)
+        return value
+
+    def _pairs(self) -> list[tuple[LimitEntry, bool]]:
+        """The limit entries, each with whether it stands charged."""
+        flow: Any = self._flow
         assert flow is not None
-        stop = self._stop
-        response = None
-        if self.verdict == "deny":
-            gw = stop if stop is not None and stop.verdict == "deny" else None
-            response = {"status_code": self.status_code, "headers": dict(gw.headers or {}) if gw else {},
-                        "body": gw.body if gw else self.reason}
         charged = flow.reserved and not flow.released
         run = flow.route
+        if run is None:
+            return [(entry, charged) for entry in flow.limit_entries.values()]
         own = _attempt_charges(run)
-        limits = [entry.to_dict(own[entry.name] if entry.name in own else charged)
-                  for entry in flow.limit_entries.values()]
-        effects = {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
-                   for k, v in flow.effects.items()}
-        if flow.act.get("vars"):
-            effects["vars"] = dict(flow.act["vars"])
-        limit_headers = _rate_limit_headers(flow.cp, limits)
-        if limit_headers:
-            effects["rate_limit_headers"] = limit_headers
-        ai = dict(flow.act["ai"])
-        prompt = ai.pop("prompt", "")
-        ai["prompt_chars"] = len(prompt) if flow.prompt_chars is None else flow.prompt_chars
-        details = {
-            "ai": ai,
-            "usage": flow.usage.to_dict() if flow.usage is not None else None,
-            "cost_usd": flow.cost.as_float() if flow.cost is not None else None,
-            "cost": flow.cost.to_dict() if flow.cost is not None else None,
-            "limits": limits,
-            "effects": effects,
-            "errors": list(flow.errors),
-            "response": response,
-            "store": flow.store_error,
-            "notes": list(flow.notes),
-            "trace": list(flow.trace) if flow.trace is not None else None,
-            "routing": run.to_dict() if run is not None else None,
-            "route": run.plan if run is not None else None,
-            "would_deny": ({k: v for k, v in flow.would_deny.items() if k != "_at"}
-                           if flow.would_deny is not None else None),
-        }
-        self._details = details
-        return details
+        return [(entry, own[entry.name] if entry.name in own else charged) for entry in flow.limit_entries.values()]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of SPEC §8."""
@@ -326,64 +307,76 @@ def _attempt_charges(run: Any) -> dict[str, bool]:
     return out
 
 
-def _rate_limit_headers(cp: Any, limits: list[dict[str, Any]]) -> dict[str, str]:
-    """``RateLimit-Policy``, ``RateLimit`` (IETF httpapi draft) and ``Retry-After`` for the
-    limits this request touched; the gateway sends them with its answer.
+class _Finished:
+    """What a finished request's details are built from, under the names :class:`Flow` gives
+    them; nothing changes them any more."""
 
-    Every decision a gateway reads builds them (a forwarded request's twice: its request
-    decision and its final one), so the part that depends on the limit alone (its policy item
-    and quoted name) is formatted once per limit and remembered; a decision with a limited
-    entry (``Retry-After``) takes the general path."""
-    policy: list[str] = []
-    state: list[str] = []
-    for e in limits:
-        hit = cp.limits.get(e["name"])
-        if hit is None or e.get("used") is None:
-            continue
-        if e["outcome"] == "limited":
-            return _rate_limit_headers_of(cp, limits)
-        spec = hit[1].limit.spec
-        unit = e["unit"]
-        item, quoted = _limit_item(e["name"], unit, e["limit"], spec)
-        policy.append(item)
-        remaining = max(0.0, e.get("remaining") or 0.0)
-        if unit == "requests":
-            remaining = math.floor(remaining)
-        state.append(f"{quoted};r={_num(remaining)};t={max(0, math.ceil(e.get('reset_after') or 0.0))}")
-    if not policy:
-        return {}
-    return {"RateLimit-Policy": ", ".join(policy), "RateLimit": ", ".join(state)}
+    __slots__ = ("act", "cost", "cp", "effects", "errors", "limit_entries", "notes", "prompt_chars", "released",
+                 "reserved", "route", "store_error", "trace", "usage", "would_deny")
+
+    def __init__(self, flow: Flow) -> None:
+        act = flow.act
+        self.act = {"ai": act["ai"], "vars": act.get("vars")}
+        self.cost = flow.cost
+        self.cp = flow.cp
+        self.effects = flow.effects
+        self.errors = flow.errors
+        self.limit_entries = flow.limit_entries
+        self.notes = flow.notes
+        self.prompt_chars = flow.prompt_chars
+        self.released = flow.released
+        self.reserved = flow.reserved
+        self.route = None
+        self.store_error = flow.store_error
+        self.trace = flow.trace
+        self.usage = flow.usage
+        self.would_deny = flow.would_deny
 
 
-_ITEMS: dict[tuple[Any, ...], tuple[str, str]] = {}
-_MAX_ITEMS = 4096
+def _response(d: Decision, flow: Flow) -> dict[str, Any] | None:
+    if d.verdict != "deny":
+        return None
+    stop = d._stop
+    gw = stop if stop is not None and stop.verdict == "deny" else None
+    return {"status_code": d.status_code, "headers": dict(gw.headers or {}) if gw else {},
+            "body": gw.body if gw else d.reason}
 
 
-def _limit_item(name: str, unit: str, limit: float, spec: Any) -> tuple[str, str]:
-    """A limit's ``RateLimit-Policy`` item and its quoted name, as ``rate_limit_headers``
-    writes them (remembered by everything they are made of)."""
-    key = (name, unit, limit, spec)
-    got = _ITEMS.get(key)
-    if got is None:
-        one = rate_limit_headers([Outcome(name, "", unit, 0.0, 0.0, limit, 0.0, 0.0, "ok", None)], {name: spec})
-        got = (one["RateLimit-Policy"], one["RateLimit"].rsplit(";r=", 1)[0])
-        if len(_ITEMS) >= _MAX_ITEMS:
-            _ITEMS.clear()
-        _ITEMS[key] = got
-    return got
+def _effects(d: Decision, flow: Flow) -> dict[str, Any]:
+    effects = {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
+               for k, v in flow.effects.items()} if flow.effects else {}
+    vars_ = flow.act.get("vars")
+    if vars_:
+        effects["vars"] = dict(vars_)
+    if flow.limit_entries:
+        headers = entry_headers(flow.cp, d._pairs())
+        if headers:
+            effects["rate_limit_headers"] = headers
+    return effects
 
 
-def _rate_limit_headers_of(cp: Any, limits: list[dict[str, Any]]) -> dict[str, str]:
-    """The headers by :func:`~aigw_policy.limits.headers.rate_limit_headers` from the entries'
-    outcomes (the general path)."""
-    specs = {}
-    outcomes = []
-    for e in limits:
-        hit = cp.limits.get(e["name"])
-        if hit is None or e.get("used") is None:
-            continue
-        specs[e["name"]] = hit[1].limit.spec
-        outcomes.append(Outcome(e["name"], e["key"], e["unit"], e.get("cost") or 0.0, e["used"],
-                                e["limit"], e.get("remaining") or 0.0, e.get("reset_after") or 0.0,
-                                e["outcome"], e.get("retry_after")))
-    return rate_limit_headers(outcomes, specs) if outcomes else {}
+def _ai(d: Decision, flow: Flow) -> dict[str, Any]:
+    ai = dict(flow.act["ai"])
+    prompt = ai.pop("prompt", "")
+    ai["prompt_chars"] = len(prompt) if flow.prompt_chars is None else flow.prompt_chars
+    return ai
+
+
+_PARTS: dict[str, Any] = {
+    "ai": _ai,
+    "usage": lambda d, flow: flow.usage.to_dict() if flow.usage is not None else None,
+    "cost_usd": lambda d, flow: flow.cost.as_float() if flow.cost is not None else None,
+    "cost": lambda d, flow: flow.cost.to_dict() if flow.cost is not None else None,
+    "limits": lambda d, flow: [entry.to_dict(charged) for entry, charged in d._pairs()],
+    "effects": _effects,
+    "errors": lambda d, flow: list(flow.errors),
+    "response": _response,
+    "store": lambda d, flow: flow.store_error,
+    "notes": lambda d, flow: list(flow.notes),
+    "trace": lambda d, flow: list(flow.trace) if flow.trace is not None else None,
+    "routing": lambda d, flow: flow.route.to_dict() if flow.route is not None else None,
+    "route": lambda d, flow: flow.route.plan if flow.route is not None else None,
+    "would_deny": lambda d, flow: ({k: v for k, v in flow.would_deny.items() if k != "_at"}
+                                   if flow.would_deny is not None else None),
+}
+"""How each detail is built from the evaluation state, by name."""

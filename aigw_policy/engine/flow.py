@@ -153,21 +153,35 @@ class LimitEntry:
         if out.retry_after is not None:
             self.retry_after = out.retry_after
 
-    def to_dict(self, charged: bool) -> dict[str, Any]:
-        """The JSON form; ``used`` is the use before this request when nothing was charged."""
-        used, remaining = self.used, self.remaining
+    def reported(self, charged: bool) -> tuple[float | None, float | None]:
+        """``used`` and ``remaining`` as reported: the use before this request when nothing
+        was charged."""
+        used = self.used
         if not charged and self.includes_cost and used is not None and self.cost:
             used = max(0.0, used - self.cost)
-            remaining = max(0.0, self.limit - used)
+            return used, max(0.0, self.limit - used)
+        return used, self.remaining
+
+    def to_dict(self, charged: bool) -> dict[str, Any]:
+        """The JSON form; ``used`` is the use before this request when nothing was charged."""
+        used, remaining = self.reported(charged)
         out: dict[str, Any] = {
             "name": self.name, "rule": self.rule, "type": self.type, "key": self.key, "unit": self.unit,
             "cost": self.cost, "used": used, "limit": self.limit, "remaining": remaining,
             "reset_after": self.reset_after, "outcome": self.outcome, "enforce": self.enforce,
         }
-        for name in ("reserved", "settled", "note", "retry_after", "settled_note", "code"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
+        if self.reserved is not None:
+            out["reserved"] = self.reserved
+        if self.settled is not None:
+            out["settled"] = self.settled
+        if self.note is not None:
+            out["note"] = self.note
+        if self.retry_after is not None:
+            out["retry_after"] = self.retry_after
+        if self.settled_note is not None:
+            out["settled_note"] = self.settled_note
+        if self.code is not None:
+            out["code"] = self.code
         out["charged"] = charged
         return out
 

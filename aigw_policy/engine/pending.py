@@ -2,11 +2,17 @@
 phase and the final decision read, packed into one ``bytes`` (about 1 KB for a request with
 three limits, against ~8 KB for the live evaluation state).
 
-Kept: the limit entries and charges (to reconcile), effects, errors and notes so far, the
-classified request without its prompt (its length is kept), the identity (the validated
-object itself, beside the bytes: it is immutable), and the activation keys that some
-response-phase text (a response rule, a limit's ``cost``) could read, by the free variables
-of its parsed CEL (``CompiledPolicy.response_reads``). The
+The state is plain values (dicts, lists, tuples, strings, numbers), so it is packed with
+:mod:`marshal`, which reads back about twice as fast as pickle; a state holding anything
+else (a value marshal refuses) is pickled, and one pickle refuses too is kept live.
+
+Kept: the limit entries and charges (to reconcile; the charges, immutable, beside the bytes),
+effects, errors and notes so far, the classified request without its prompt (its length is
+kept), the identity (the validated object itself, beside the bytes: it is immutable), and
+the activation keys that some response-phase text (a response rule, a limit's ``cost``) could
+read, by the free variables of its parsed CEL (``CompiledPolicy.response_reads``); ``limits``
+and ``actions`` (what the request phase published) start empty again when no such text
+reads them. The
 prompt, the request headers, URL parts and other request variables that no response-phase
 text reads are dropped. A request evaluated with ``trace=True`` keeps its
 trace too.
@@ -18,6 +24,7 @@ completable.
 
 from __future__ import annotations
 
+import marshal
 import pickle
 from dataclasses import fields
 from operator import attrgetter
@@ -26,29 +33,31 @@ from typing import Any
 from ..analysis.free_vars import FreeVars
 from ..limits.model import Charge
 from ..providers import AiRequest, PriceBook
-from .compile import CompiledPolicy
+from .compile import CompiledAction, CompiledPolicy, CompiledRule
 from ..env.request import Identity
 from .flow import Flow, LimitEntry, Stop
 from .trace import TraceRecorder
 
-__all__ = ["MAX_KEPT", "Parked", "park"]
+__all__ = ["MAX_KEPT", "Kept", "Parked", "park"]
 
 _AI_FIELDS = tuple(f.name for f in fields(AiRequest))
 _PROMPT = _AI_FIELDS.index("prompt")
-_ALWAYS = frozenset(("ai", "vars", "limits", "actions"))
+_ALWAYS = frozenset(("ai", "vars"))  # the final decision reads them
 _ai_values = attrgetter(*_AI_FIELDS)  # the AiRequest's fields, in order: AiRequest(*values) again
 # a limit entry packed as its fields' values (pickling the slotted dataclass itself is ~10x slower)
 _entry_values = attrgetter(*(f.name for f in fields(LimitEntry)))
+_PICKLE = 0x80  # the first byte of a pickle (protocol 2+); a marshal'd tuple's is ( ) or those | 0x80 (0xA8, 0xA9)
 
 
 class Parked:
     """One waiting request. ``flow`` is set only when its state could not be packed (a value
     pickle refuses): the live state is then kept as it was."""
 
-    __slots__ = ("blob", "explicit", "flow", "identity", "now", "stop", "trace")
+    __slots__ = ("blob", "charges", "explicit", "flow", "identity", "now", "stop", "trace")
 
     def __init__(self, now: float, explicit: bool, blob: bytes | None, stop: Stop | None,
-                 trace: list[dict[str, Any]] | None, flow: Flow | None, identity: Identity | None = None) -> None:
+                 trace: list[dict[str, Any]] | None, flow: Flow | None, identity: Identity | None = None,
+                 charges: tuple[tuple[CompiledRule, CompiledAction, Charge], ...] = ()) -> None:
         self.now = now
         self.explicit = explicit
         self.blob = blob
@@ -56,22 +65,31 @@ class Parked:
         self.trace = trace
         self.flow = flow
         self.identity = identity  # immutable (a frozen model): kept as it is, not packed
+        self.charges = charges  # (rule, action, charge) of the compiled policy: immutable too
+
+    def state(self) -> tuple[Any, ...]:
+        """The packed state, unpacked (fresh values each time)."""
+        blob = self.blob
+        assert blob is not None
+        return pickle.loads(blob) if blob[0] == _PICKLE else marshal.loads(blob)  # type: ignore[no-any-return]
 
     def revive(self, rid: str, cp: CompiledPolicy, prices: PriceBook) -> Flow:
         """A fresh evaluation state, ready for the response phase."""
         if self.blob is None:
             assert self.flow is not None
             return self.flow
-        (act, ai_values, entries, charges, effects, errors, notes, store_error, reserved,
-         lowered, model, provider, deferred, prompt_chars, would_deny) = pickle.loads(self.blob)
+        (act, ai_values, entries, effects, errors, notes, store_error, reserved,
+         lowered, model, provider, deferred, prompt_chars, would_deny) = self.state()
+        if "limits" not in act:
+            act["limits"] = {}
+        if "actions" not in act:
+            act["actions"] = {"ngrok": {}}
         assert self.identity is not None
         flow = Flow(cp, rid, self.now, act, AiRequest(*ai_values), self.identity, prices, False)
         if self.trace is not None:
             flow.rec = TraceRecorder(list(self.trace))
-        flow.limit_entries = {name: LimitEntry(*values) for name, values in entries}
-        rules = cp.request_rules
-        flow.charges = [(rules[r], rules[r].actions[a], _charge(rules[r].actions[a], key, cost, shard))
-                        for r, a, key, cost, shard in charges]
+        flow.limit_entries = {values[0]: LimitEntry(*values) for values in entries}
+        flow.charges = list(self.charges)
         flow.effects = effects
         flow.errors = errors
         flow.notes = notes
@@ -87,10 +105,6 @@ class Parked:
         return flow
 
 
-def _charge(action: Any, key: str, cost: float, shard: str | None) -> Charge:
-    return Charge(action.limit.spec, key, cost, shard)
-
-
 def _read_later(key: str, reads: FreeVars) -> bool:
     """Could a response-phase text read activation key ``key``? (Its free variables name the
     key, a path below it or one above it.)"""
@@ -98,35 +112,43 @@ def _read_later(key: str, reads: FreeVars) -> bool:
 
 
 MAX_KEPT = 4096
-"""Activation keys whose answer :func:`park` remembers (``kept``); past it, it asks again."""
+"""Activation keys whose answer :func:`park` remembers (``Kept.answers``); past it, it asks again."""
 
 
-def park(flow: Flow, explicit: bool, kept: dict[str, bool] | None = None) -> Parked:
+class Kept:
+    """What :func:`park` remembers across the requests of one compiled policy (the caller
+    keeps one per policy): whether a response-phase text can read each activation key (the
+    same keys come with every request, and each answer is a walk over the policy's reads),
+    and the last activation's keys with those of them kept."""
+
+    __slots__ = ("answers", "last")
+
+    def __init__(self) -> None:
+        self.answers: dict[str, bool] = {}
+        self.last: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())  # replaced whole: threads read it safely
+
+
+def park(flow: Flow, explicit: bool, kept: Kept | None = None) -> Parked:
     """Pack ``flow`` (which is not changed) for a later ``complete()``. A routed request
     keeps its live state: its attempts change it, and after ``on_error: continue`` the rest
-    of the request phase reads all of it.
-
-    ``kept``: whether a response-phase text can read each activation key, remembered
-    across the requests of one compiled policy (the caller keeps one per policy): the same
-    keys come with every request, and each answer is a walk over the policy's reads."""
+    of the request phase reads all of it."""
     if flow.route is not None:
         return Parked(flow.now, explicit, None, flow.stop, None, flow)
     reads = flow.cp.response_reads
     if kept is None:
-        kept = {}
-    act = {}
-    for k, v in flow.act.items():
-        keep = kept.get(k)
-        if keep is None:
-            keep = _read_later(k, reads)
-            if len(kept) < MAX_KEPT:
-                kept[k] = keep
-        if keep:
-            act[k] = v
+        kept = Kept()
+    live = flow.act
+    keys = tuple(live)
+    last = kept.last
+    if keys == last[0]:  # the same keys as the last request: the usual case
+        act = {k: live[k] for k in last[1]}
+    else:
+        act = _kept_keys(live, reads, kept.answers)
+        kept.last = (keys, tuple(act))
     ai = flow.ai
     ai_values = _ai_values(ai)
     prompt_chars = flow.prompt_chars
-    keep_prompt = kept.get("ai.prompt")  # asked above when the activation has the key
+    keep_prompt = kept.answers.get("ai.prompt")  # asked above when the activation has the key
     if keep_prompt is None:
         keep_prompt = _read_later("ai.prompt", reads)
     if not keep_prompt:
@@ -134,19 +156,32 @@ def park(flow: Flow, explicit: bool, kept: dict[str, bool] | None = None) -> Par
         ai_values = ai_values[:_PROMPT] + ("",) + ai_values[_PROMPT + 1:]
         act["ai"] = {**act["ai"], "prompt": ""}
         act.pop("ai.prompt", None)
-    charges = [(rule.position, _index(rule.actions, action), charge.key, charge.cost, charge.shard)
-               for rule, action, charge in flow.charges]
-    entries = [(name, _entry_values(e)) for name, e in flow.limit_entries.items()]
-    state = (act, ai_values, entries, charges, flow.effects, flow.errors,
+    charges = tuple(flow.charges)
+    entries = [_entry_values(e) for e in flow.limit_entries.values()]
+    state = (act, ai_values, entries, flow.effects, flow.errors,
              flow.notes, flow.store_error, flow.reserved, flow.lowered_output, flow.model,
              flow.provider, flow.deferred, prompt_chars, flow.would_deny)
     trace = list(flow.trace) if flow.trace is not None else None
     try:
-        blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-    except (pickle.PicklingError, TypeError, AttributeError):
-        return Parked(flow.now, explicit, None, flow.stop, trace, flow)
-    return Parked(flow.now, explicit, blob, flow.stop, trace, None, flow.identity)
+        blob = marshal.dumps(state)
+    except ValueError:  # a value marshal cannot write
+        try:
+            blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            return Parked(flow.now, explicit, None, flow.stop, trace, flow)
+    return Parked(flow.now, explicit, blob, flow.stop, trace, None, flow.identity, charges)
 
 
-def _index(actions: tuple[Any, ...], action: Any) -> int:
-    return next(i for i, a in enumerate(actions) if a is action)
+def _kept_keys(act: dict[str, Any], reads: FreeVars, kept: dict[str, bool]) -> dict[str, Any]:
+    """The activation keys a response-phase text could read, asking (and remembering, up to
+    :data:`MAX_KEPT`) for the keys not answered yet."""
+    out = {}
+    for k, v in act.items():
+        keep = kept.get(k)
+        if keep is None:
+            keep = _read_later(k, reads)
+            if len(kept) < MAX_KEPT:
+                kept[k] = keep
+        if keep:
+            out[k] = v
+    return out

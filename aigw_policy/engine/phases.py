@@ -56,6 +56,9 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
     """
     act = flow.act
     stop = flow.stop
+    cp = flow.cp
+    reads = cp.response_reads
+    read = bool(reads.names or reads.functions)  # some response-phase text reads the activation
     if stop is not None and stop.verdict == "deny":
         status = stop.status or 403
         headers = dict(stop.headers) if stop.headers else {}
@@ -73,28 +76,30 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
         flow.usage = usage
         cost = flow.prices.cost(flow.provider, usage.model or flow.model, usage, at=flow.time())
         flow.cost = cost
-        udict = usage.to_dict()
-        act["ai.usage"] = udict
-        for k, v in udict.items():
-            act["ai.usage." + k] = v
-        if cost.usd is not None:
-            act["ai.cost_usd"] = float(cost.usd)
-        elif cost.reason:
+        if read:
+            udict = usage.to_dict()
+            act["ai.usage"] = udict
+            for k, v in udict.items():
+                act["ai.usage." + k] = v
+            if cost.usd is not None:
+                act["ai.cost_usd"] = float(cost.usd)
+        if cost.usd is None and cost.reason:
             flow.notes.append(f"cost unknown: {cost.reason}")
         if flow.reserved:
             yield from settle(flow, resp, usage, cost)
         if flow.route is not None:
             yield from settle_served(flow, resp, usage, cost)
-    resp = flow.response
-    act["res.status_code"] = resp.get("status_code", 200)
-    given = resp.get("headers")
-    lowered = _lower_headers(given) if given else {}
-    act["res.headers"] = lowered
-    ctype = lowered.get("content-type")
-    if ctype:
-        act["res.content_type"] = ctype[0].split(";", 1)[0].strip()
-        act["res.content_type.raw"] = ctype[0]
-    if flow.cp.response_rules:
+    if read:  # else no response-phase text reads the response's variables: none are set
+        resp = flow.response
+        act["res.status_code"] = resp.get("status_code", 200)
+        given = resp.get("headers")
+        lowered = _lower_headers(given) if given else {}
+        act["res.headers"] = lowered
+        ctype = lowered.get("content-type")
+        if ctype:
+            act["res.content_type"] = ctype[0].split(";", 1)[0].strip()
+            act["res.content_type.raw"] = ctype[0]
+    if cp.response_rules:
         yield from _phase(flow, RES)
 
 

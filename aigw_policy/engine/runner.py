@@ -31,7 +31,7 @@ from .decision import Decision
 from .errors import StoreUnavailableError, UnknownRequestError
 from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
 from .phases import request_steps, response_steps
-from .pending import Parked, park
+from .pending import Kept, Parked, park
 from .routing_api import ReadMetrics, RoutingMixin, _simulated
 from ..routing.metrics import MemoryRouteMetrics
 from ..routing.model import RouteMetrics
@@ -108,9 +108,9 @@ class Engine(RoutingMixin):
         self._lock = threading.Lock()
         self._pending: OrderedDict[str, Parked] = OrderedDict()
         # being completed: the future gets the decision, or None when the completion failed
-        self._running: dict[str, tuple[Parked, Future[Decision | None]]] = {}
+        self._running: dict[str, tuple[Parked, Future[Decision | None] | None]] = {}
         self._done: OrderedDict[str, Decision] = OrderedDict()
-        self._kept: dict[str, bool] = {}  # activation key -> a response-phase text can read it (park)
+        self._kept = Kept()  # which activation keys a response-phase text can read (park)
         self.route_metrics: RouteMetrics = route_metrics if route_metrics is not None else MemoryRouteMetrics()
 
     @property
@@ -258,9 +258,9 @@ class Engine(RoutingMixin):
                 if self.ledger is not None:
                     self.ledger.record(self._record(flow, decision))
             except BaseException:
-                self._unclaim(request_id, parked, fut)
+                self._unclaim(request_id, parked)
                 raise
-            return self._settled(request_id, decision, fut)
+            return self._settled(request_id, decision)
 
     # -- async -------------------------------------------------------------------------------
 
@@ -318,9 +318,9 @@ class Engine(RoutingMixin):
                 if self.ledger is not None:
                     await self.ledger.arecord(self._record(flow, decision))
             except BaseException:
-                self._unclaim(request_id, parked, fut)
+                self._unclaim(request_id, parked)
                 raise
-            return self._settled(request_id, decision, fut)
+            return self._settled(request_id, decision)
 
     # -- plumbing: pending requests ----------------------------------------------------------
 
@@ -344,22 +344,26 @@ class Engine(RoutingMixin):
             self._pending.pop(rid, None)
 
     def _claim(self, rid: str) -> tuple[Decision | None, Any]:
-        """(the remembered decision, None) | (None, (parked, future)) to complete it here |
-        (None, (None, future)) when another caller is completing it."""
+        """(the remembered decision, None) | (None, (parked, None)) to complete it here |
+        (None, (None, future)) when another caller is completing it. The future is made only
+        when a second caller comes (most completions have none to tell)."""
         with self._lock:
             done = self._done.get(rid)
             if done is not None:
                 return done, None
             running = self._running.get(rid)
             if running is not None:
-                return None, (None, running[1])
+                claimed, fut = running
+                if fut is None:
+                    fut = Future()
+                    fut.set_running_or_notify_cancel()  # a waiter's cancel never cancels the completion
+                    self._running[rid] = (claimed, fut)
+                return None, (None, fut)
             parked = self._pending.pop(rid, None)
             if parked is None:
                 raise self._unknown(rid)
-            fut: Future[Decision | None] = Future()
-            fut.set_running_or_notify_cancel()  # a waiter's cancel never cancels the completion
-            self._running[rid] = (parked, fut)
-            return None, (parked, fut)
+            self._running[rid] = (parked, None)
+            return None, (parked, None)
 
     def _unknown(self, rid: str) -> UnknownRequestError:
         return UnknownRequestError(rid, max_pending=self.max_pending, max_done=MAX_DONE)
@@ -374,21 +378,23 @@ class Engine(RoutingMixin):
                 self._done.popitem(last=False)
         return decision
 
-    def _unclaim(self, rid: str, parked: Parked, fut: Future[Decision | None]) -> None:
+    def _unclaim(self, rid: str, parked: Parked) -> None:
         """The completion failed: the request waits again; its waiters claim it again."""
         with self._lock:
-            del self._running[rid]
+            _, fut = self._running.pop(rid)
             self._pending[rid] = parked
-        fut.set_result(None)
+        if fut is not None:
+            fut.set_result(None)
 
-    def _settled(self, rid: str, decision: Decision, fut: Future[Decision | None]) -> Decision:
+    def _settled(self, rid: str, decision: Decision) -> Decision:
         decision.detach()
         with self._lock:
-            del self._running[rid]
+            _, fut = self._running.pop(rid)
             self._done[rid] = decision
             while len(self._done) > MAX_DONE:
                 self._done.popitem(last=False)
-        fut.set_result(decision)
+        if fut is not None:
+            fut.set_result(decision)
         return decision
 
     def _revive(self, rid: str, parked: Parked, now: float | None) -> tuple[Flow, float]:

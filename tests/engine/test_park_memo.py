@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import aigw_policy as ap
-from aigw_policy.engine.pending import MAX_KEPT, park
+from aigw_policy.engine.pending import MAX_KEPT, Kept, park
 
 POLICY = """policy {
   on request {
@@ -43,17 +43,20 @@ def _flow(engine: ap.Engine, conn: dict[str, Any], n: int) -> Any:
 @given(st.lists(st.dictionaries(conn_keys, conn_values, max_size=4), min_size=1, max_size=6), tls_values)
 def test_remembered_answers_pack_the_same(conns: list[dict[str, Any]], tls: dict[str, str]) -> None:
     engine = ap.Engine(ap.loads(POLICY))
-    kept: dict[str, bool] = {}
+    kept = Kept()
     drawn = [{**c, "tls": tls} if "tls" in c else c for c in conns]
     for n, conn in enumerate([*drawn, {"tls": {"sni": "a.example"}}]):
         flow = _flow(engine, conn, n)
-        assert park(flow, True, kept).blob == park(flow, True).blob
-    assert kept.get("conn.tls.sni") is True and kept.get("req.method") is False
+        plain = park(flow, True).blob
+        assert park(flow, True, kept).blob == plain
+        assert park(flow, True, kept).blob == plain  # the same keys again: the last answer reused
+    assert kept.answers.get("conn.tls.sni") is True and kept.answers.get("req.method") is False
 
 
 def test_the_memory_is_bounded() -> None:
     engine = ap.Engine(ap.loads(POLICY))
-    kept = {f"conn.k{i}": False for i in range(MAX_KEPT)}
+    kept = Kept()
+    kept.answers.update({f"conn.k{i}": False for i in range(MAX_KEPT)})
     flow = _flow(engine, {"tls": {"sni": "a.example"}, "fresh": "x"}, 0)
     assert park(flow, True, kept).blob == park(flow, True).blob
-    assert len(kept) == MAX_KEPT and "conn.fresh" not in kept
+    assert len(kept.answers) == MAX_KEPT and "conn.fresh" not in kept.answers

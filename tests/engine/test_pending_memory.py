@@ -131,8 +131,6 @@ def test_the_packed_state_completes_like_the_live_one() -> None:
 def test_a_waiting_request_keeps_what_the_response_phase_reads_not_what_it_mentions() -> None:
     """Names inside string literals and plain header text are not reads (free variables of
     the parsed CEL, not a search of the text): the prompt, headers and URL parts are dropped."""
-    import pickle
-
     policy = ap.loads("""
     policy "p" {
       on request { rule "a" { set-vars { vars: [{ "m": "${ai.model}" }] } } }
@@ -145,7 +143,7 @@ def test_a_waiting_request_keeps_what_the_response_phase_reads_not_what_it_menti
     e.evaluate(req(1))
     parked = e._pending["r1"]
     assert parked.blob is not None
-    act = pickle.loads(parked.blob)[0]
+    act = parked.state()[0]
     assert "identity.team" in act and "req.url.path" not in act and "req.headers" not in act
     assert act["ai"]["prompt"] == ""
     final = e.complete("r1", RESP).to_dict()

@@ -1,5 +1,6 @@
-"""A decision's rate-limit headers, built with each limit's policy item remembered, are the
-ones ``limits.headers.rate_limit_headers`` writes from the entries' outcomes (issue #15)."""
+"""A decision's rate-limit headers, written straight from its limit entries with each limit's
+policy item formatted once per compiled policy, are the ones ``limits.headers.rate_limit_headers``
+writes from the entries as the decision reports them (issue #15)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import aigw_policy as ap
-from aigw_policy.engine.decision import _rate_limit_headers, _rate_limit_headers_of
+from aigw_policy.engine.flow import LimitEntry
+from aigw_policy.engine.rate_headers import entry_headers, rate_limit_headers_of
 
 POLICY = """\
 policy "h" {
@@ -22,6 +24,7 @@ policy "h" {
 """
 CP = ap.Engine(ap.loads(POLICY)).compiled
 UNITS = {"rpm": "requests", "tpm": "tokens", "spend": "usd"}
+CAPACITY = {"rpm": 100.0, "tpm": 5000.0, "spend": 12.5}
 
 amount = st.one_of(st.none(), st.integers(-5, 10**12).map(float),
                    st.floats(-10, 1e9, allow_nan=False, allow_infinity=False))
@@ -29,30 +32,36 @@ positive = st.floats(0, 1e12, allow_nan=False, allow_infinity=False)
 
 
 @st.composite
-def entries(draw: Any) -> list[dict[str, Any]]:
+def pairs(draw: Any) -> list[tuple[LimitEntry, bool]]:
     out = []
     for name in draw(st.lists(st.sampled_from([*UNITS, "gone"]), max_size=4)):
-        entry: dict[str, Any] = {
-            "name": name, "key": "t", "unit": draw(st.sampled_from([UNITS.get(name, "requests"), "tokens"])),
-            "cost": draw(amount), "used": draw(st.one_of(st.none(), positive)), "limit": draw(positive),
-            "remaining": draw(amount), "reset_after": draw(amount),
-            "outcome": draw(st.sampled_from(["ok", "ok", "warn", "limited"])),
-        }
+        limit = draw(st.one_of(st.just(CAPACITY.get(name, 1.0)), positive))  # the capacity, mostly
+        entry = LimitEntry(name, "r", "token-limit", "t", draw(st.sampled_from([UNITS.get(name, "requests"), "tokens"])),
+                           draw(amount), limit, True, used=draw(st.one_of(st.none(), positive)),
+                           remaining=draw(amount), reset_after=draw(amount),
+                           outcome=draw(st.sampled_from(["ok", "ok", "warn", "limited"])),
+                           includes_cost=draw(st.booleans()))
         if draw(st.booleans()):
-            entry["retry_after"] = draw(positive)
-        out.append(entry)
+            entry.retry_after = draw(positive)
+        out.append((entry, draw(st.booleans())))
     return out
 
 
-@settings(max_examples=300, deadline=None)
-@given(entries())
-def test_the_remembered_items_give_the_general_headers(limits: list[dict[str, Any]]) -> None:
-    assert _rate_limit_headers(CP, limits) == _rate_limit_headers_of(CP, limits)
-    assert _rate_limit_headers(CP, limits) == _rate_limit_headers_of(CP, limits)  # remembered now
+@settings(max_examples=400, deadline=None)
+@given(pairs())
+def test_the_entries_give_the_general_headers(got: list[tuple[LimitEntry, bool]]) -> None:
+    assert entry_headers(CP, got) == rate_limit_headers_of(CP, [e.to_dict(c) for e, c in got])
 
 
 def test_an_admitted_request_gets_both_headers() -> None:
-    limits = [{"name": "tpm", "key": "t", "unit": "tokens", "cost": 10.0, "used": 10.0, "limit": 5000.0,
-               "remaining": 4990.5, "reset_after": 1.2, "outcome": "ok"}]
-    assert _rate_limit_headers(CP, limits) == {"RateLimit-Policy": '"tpm";q=5000;w=90;qu="tokens"',
-                                               "RateLimit": '"tpm";r=4990.5;t=2'}
+    entry = LimitEntry("tpm", "b", "token-limit", "t", "tokens", 10.0, 5000.0, True, used=10.0, remaining=4990.5,
+                       reset_after=1.2, includes_cost=True)
+    assert entry_headers(CP, [(entry, True)]) == {"RateLimit-Policy": '"tpm";q=5000;w=90;qu="tokens"',
+                                                 "RateLimit": '"tpm";r=4990.5;t=2'}
+    # nothing charged: the use before this request
+    assert entry_headers(CP, [(entry, False)])["RateLimit"] == '"tpm";r=5000;t=2'
+
+
+def test_the_policy_items_are_formatted_once_per_policy() -> None:
+    assert CP.header_items["tpm"] == ("tokens", 5000.0, '"tpm";q=5000;w=90;qu="tokens"', '"tpm"')
+    assert set(CP.header_items) == set(UNITS)
