@@ -1,7 +1,7 @@
 """Side by side on one machine: the latency each gateway adds and its throughput, in front of
 the same stub upstream that answers an OpenAI chat completion at once.
 
-    python benchmarks/gateway_compare.py [--n 400] [--rounds 3] [--concurrency 16]
+    python benchmarks/gateway_compare.py [--n 400] [--rounds 3] [--concurrency 16] [--serve-from NAME=DIR]
 
 Processes on 127.0.0.1: the stub (tests/gateway/stub.py), and in front of it
 (1) the floor: a minimal forwarding proxy, no policy (benchmarks/minimal_proxy.py: uvicorn,
@@ -10,6 +10,9 @@ Processes on 127.0.0.1: the stub (tests/gateway/stub.py), and in front of it
     with the ledger off and on SQLite;
 (3) LiteLLM's proxy with a model list and no database, when ``litellm`` is installed
     (``pip install 'litellm[proxy]'``).
+(4) ``--serve-from NAME=DIR`` (repeatable): ``serve`` as (2) without a ledger, with the
+    ``aigw_policy`` package of another checkout ``DIR`` (``git archive HEAD | tar -x -C DIR``):
+    before and after a change, measured in the same rounds.
 Rounds are interleaved (every target once per round) so the machine's noise falls on all.
 Printed: p50/p99 added over calling the stub directly, requests per second, at concurrency 1
 and ``--concurrency``; then the ratios the issue sets (serve / floor added p50, serve /
@@ -86,13 +89,16 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=400, help="requests per target per round (default 400)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--concurrency", type=int, default=16, help="clients in the second series (default 16)")
+    ap.add_argument("--serve-from", action="append", default=[], metavar="NAME=DIR",
+                    help="also serve from the aigw_policy package of checkout DIR, as target NAME")
     args = ap.parse_args()
+    others = dict(item.split("=", 1) for item in args.serve_from)
 
     tmp = Path(tempfile.mkdtemp(prefix="aigw-compare-"))
     (tmp / "policy.aigw").write_text(POLICY)
     (tmp / "keys.yaml").write_text("keys:\n  - key: sk-bench\n    identity: {key: k1, user: u, team: research, org: o}\n")
     py = sys.executable
-    ports = {name: free_port() for name in ("stub", "floor", "serve", "serve+sqlite", "litellm")}
+    ports = {name: free_port() for name in ("stub", "floor", "serve", "serve+sqlite", "litellm", *others)}
     stub_code = ("import sys; sys.path.insert(0, sys.argv[1]); import uvicorn; from gateway.stub import StubUpstream; "
                  "uvicorn.run(StubUpstream(), host='127.0.0.1', port=int(sys.argv[2]), log_level='warning', "
                  "access_log=False)")
@@ -104,11 +110,16 @@ def main() -> None:
     procs["serve"] = start([*serve, "--port", str(ports["serve"])])
     procs["serve+sqlite"] = start([*serve, "--port", str(ports["serve+sqlite"]),
                                    "--ledger", f"sqlite:{tmp / 'usage.db'}"])
+    for name, src in others.items():
+        env = dict(os.environ, PYTHONPATH=str(Path(src).resolve()))
+        procs[name] = start([*serve, "--port", str(ports[name])], env)
     targets = {"floor": f"http://127.0.0.1:{ports['floor']}/v1/chat/completions",
                "serve": f"http://127.0.0.1:{ports['serve']}/v1/chat/completions",
                "serve+sqlite": f"http://127.0.0.1:{ports['serve+sqlite']}/v1/chat/completions"}
+    targets.update((name, f"http://127.0.0.1:{ports[name]}/v1/chat/completions") for name in others)
     auth = {"floor": {"authorization": "Bearer sk-test"}, "serve": {"authorization": "Bearer sk-bench"},
             "serve+sqlite": {"authorization": "Bearer sk-bench"}, "litellm": {"authorization": "Bearer sk-litellm"}}
+    auth.update((name, {"authorization": "Bearer sk-bench"}) for name in others)
     litellm = shutil.which("litellm")
     if litellm:
         (tmp / "litellm.yaml").write_text(
@@ -124,6 +135,8 @@ def main() -> None:
         wait_up(f"http://127.0.0.1:{ports['floor']}/", procs["floor"])
         wait_up(f"http://127.0.0.1:{ports['serve']}/healthz", procs["serve"])
         wait_up(f"http://127.0.0.1:{ports['serve+sqlite']}/healthz", procs["serve+sqlite"])
+        for name in others:
+            wait_up(f"http://127.0.0.1:{ports[name]}/healthz", procs[name])
         if "litellm" in procs:
             wait_up(f"http://127.0.0.1:{ports['litellm']}/health/liveliness", procs["litellm"], timeout=120)
         print(f"gateway compare: {args.rounds} interleaved rounds of {args.n} requests, python "
@@ -153,11 +166,13 @@ def main() -> None:
             if floor_added > 0.05:
                 line = f"  c={conc}: serve/floor added p50 {(med['serve'][0] - d[0]) / floor_added:.2f}x"
                 line += f", serve+sqlite/floor {(med['serve+sqlite'][0] - d[0]) / floor_added:.2f}x"
+                line += "".join(f", {name}/floor {(med[name][0] - d[0]) / floor_added:.2f}x" for name in others)
             else:
                 line = f"  c={conc}: the floor adds nothing measurable here (queueing dominates)"
             line += f", serve/floor throughput {med['serve'][2] / med['floor'][2]:.2f}x"
             if "litellm" in med:
                 line += f", serve/LiteLLM throughput {med['serve'][2] / med['litellm'][2]:.2f}x"
+                line += "".join(f", {name}/LiteLLM {med[name][2] / med['litellm'][2]:.2f}x" for name in others)
             print(line)
     finally:
         for proc in procs.values():
