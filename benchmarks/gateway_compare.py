@@ -14,6 +14,10 @@ Processes on 127.0.0.1: the stub (tests/gateway/stub.py), and in front of it
     ``aigw_policy`` package of another checkout ``DIR`` (``git archive HEAD | tar -x -C DIR``):
     before and after a change, measured in the same rounds.
 Rounds are interleaved (every target once per round) so the machine's noise falls on all.
+``--paired N`` measures otherwise: N requests to every target in turn, one at a time, so that
+each request to a target has neighbours to every other within a few milliseconds; printed:
+each target's p50, the median of the paired differences between targets (what a busy
+machine's noise cancels out of best) and each gateway's CPU seconds per request.
 Printed: p50/p99 added over calling the stub directly, requests per second, at concurrency 1
 and ``--concurrency``; then the ratios the issue sets (serve / floor added p50, serve /
 LiteLLM throughput). No assertions: a benchmark, not a test.
@@ -80,6 +84,48 @@ async def measure(url: str, headers: dict[str, str], n: int, concurrency: int) -
     return latencies, elapsed, errors
 
 
+def paired(urls: dict[str, str], auth: dict[str, dict[str, str]], n: int,
+           procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    """``--paired``: every target in turn, one request at a time."""
+    async def run() -> dict[str, list[float]]:
+        lat: dict[str, list[float]] = {name: [] for name in urls}
+        clients = {name: httpx.AsyncClient(timeout=30) for name in urls}
+        for i in range(n + 20):
+            for name, url in urls.items():
+                t = time.perf_counter()
+                status = (await clients[name].post(url, json=CHAT, headers=auth.get(name, {}))).status_code
+                if i >= 20 and status == 200:
+                    lat[name].append((time.perf_counter() - t) * 1000)
+        for client in clients.values():
+            await client.aclose()
+        return lat
+
+    cpu0 = {name: _cpu(proc.pid) for name, proc in procs.items()}
+    lat = asyncio.run(run())
+    cpu1 = {name: _cpu(proc.pid) for name, proc in procs.items()}
+    d = statistics.median(lat["direct"])
+    print(f"\npaired: {n} requests to each target in turn, concurrency 1, load average {os.getloadavg()[0]:.2f}")
+    print(f"{'target':14} {'p50 ms':>8} {'added p50':>10} {'CPU ms/request':>15}")
+    for name, xs in lat.items():
+        cpu = f"{(cpu1[name] - cpu0[name]) / (n + 20) * 1000:15.3f}" if name in cpu0 and cpu0[name] is not None else ""
+        added = "" if name == "direct" else f"{statistics.median(xs) - d:10.3f}"
+        print(f"{name:14} {statistics.median(xs):8.3f} {added:>10} {cpu}")
+    names = [name for name in lat if name != "direct"]
+    print("paired differences (median of request-by-request differences, ms):")
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            print(f"  {a} - {b}: {statistics.median(x - y for x, y in zip(lat[a], lat[b])):+.3f}")
+
+
+def _cpu(pid: int) -> float | None:
+    """A process's CPU seconds so far (Linux), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
 
@@ -89,6 +135,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=400, help="requests per target per round (default 400)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--concurrency", type=int, default=16, help="clients in the second series (default 16)")
+    ap.add_argument("--paired", type=int, default=0, metavar="N",
+                    help="instead of rounds: N requests to every target in turn, one at a time")
     ap.add_argument("--serve-from", action="append", default=[], metavar="NAME=DIR",
                     help="also serve from the aigw_policy package of checkout DIR, as target NAME")
     args = ap.parse_args()
@@ -142,6 +190,9 @@ def main() -> None:
         print(f"gateway compare: {args.rounds} interleaved rounds of {args.n} requests, python "
               f"{sys.version.split()[0]}, {os.cpu_count()} cpus"
               + ("" if "litellm" in procs else "; LiteLLM not installed (pip install 'litellm[proxy]')"))
+        if args.paired:
+            paired({"direct": direct, **targets}, auth, args.paired, procs)
+            return
         summary: dict[int, dict[str, tuple[float, float, float]]] = {}
         for conc in (1, args.concurrency):
             samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in ("direct", *targets)}
