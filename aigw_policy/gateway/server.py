@@ -121,7 +121,8 @@ class HeadWithBody:
     current step, whichever comes first, so that an answer sent whole goes out in one write
     (one segment, one wake-up of the client) instead of two. The bytes and their order are
     unchanged, and a streamed answer's head still leaves at once (the step ends when the
-    exchange waits for the upstream)."""
+    exchange waits for the upstream). It has what uvicorn's request cycle calls on its
+    transport: ``write``, ``close``, ``is_closing``."""
 
     __slots__ = ("_transport", "_loop", "_held", "_first")
 
@@ -156,8 +157,8 @@ class HeadWithBody:
         self.flush()
         self._transport.close()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
+    def is_closing(self) -> bool:
+        return bool(self._transport.is_closing())
 
 
 def _h11_protocol(seconds: float) -> type[asyncio.Protocol]:
