@@ -1,7 +1,7 @@
 """Side by side on one machine: the latency each gateway adds and its throughput, in front of
 the same stub upstream that answers an OpenAI chat completion at once.
 
-    python benchmarks/gateway_compare.py [--n 400] [--rounds 3] [--concurrency 16]
+    python benchmarks/gateway_compare.py [--n 400] [--rounds 3] [--concurrency 16] [--serve-from NAME=DIR]
 
 Processes on 127.0.0.1: the stub (tests/gateway/stub.py), and in front of it
 (1) the floor: a minimal forwarding proxy, no policy (benchmarks/minimal_proxy.py: uvicorn,
@@ -10,7 +10,14 @@ Processes on 127.0.0.1: the stub (tests/gateway/stub.py), and in front of it
     with the ledger off and on SQLite;
 (3) LiteLLM's proxy with a model list and no database, when ``litellm`` is installed
     (``pip install 'litellm[proxy]'``).
+(4) ``--serve-from NAME=DIR`` (repeatable): ``serve`` as (2) without a ledger, with the
+    ``aigw_policy`` package of another checkout ``DIR`` (``git archive HEAD | tar -x -C DIR``):
+    before and after a change, measured in the same rounds.
 Rounds are interleaved (every target once per round) so the machine's noise falls on all.
+``--paired N`` measures otherwise: N requests to every target in turn, one at a time, so that
+each request to a target has neighbours to every other within a few milliseconds; printed:
+each target's p50, the median of the paired differences between targets (what a busy
+machine's noise cancels out of best) and each gateway's CPU seconds per request.
 Printed: p50/p99 added over calling the stub directly, requests per second, at concurrency 1
 and ``--concurrency``; then the ratios the issue sets (serve / floor added p50, serve /
 LiteLLM throughput). No assertions: a benchmark, not a test.
@@ -77,6 +84,48 @@ async def measure(url: str, headers: dict[str, str], n: int, concurrency: int) -
     return latencies, elapsed, errors
 
 
+def paired(urls: dict[str, str], auth: dict[str, dict[str, str]], n: int,
+           procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    """``--paired``: every target in turn, one request at a time."""
+    async def run() -> dict[str, list[float]]:
+        lat: dict[str, list[float]] = {name: [] for name in urls}
+        clients = {name: httpx.AsyncClient(timeout=30) for name in urls}
+        for i in range(n + 20):
+            for name, url in urls.items():
+                t = time.perf_counter()
+                status = (await clients[name].post(url, json=CHAT, headers=auth.get(name, {}))).status_code
+                if i >= 20 and status == 200:
+                    lat[name].append((time.perf_counter() - t) * 1000)
+        for client in clients.values():
+            await client.aclose()
+        return lat
+
+    cpu0 = {name: _cpu(proc.pid) for name, proc in procs.items()}
+    lat = asyncio.run(run())
+    cpu1 = {name: _cpu(proc.pid) for name, proc in procs.items()}
+    d = statistics.median(lat["direct"])
+    print(f"\npaired: {n} requests to each target in turn, concurrency 1, load average {os.getloadavg()[0]:.2f}")
+    print(f"{'target':14} {'p50 ms':>8} {'added p50':>10} {'CPU ms/request':>15}")
+    for name, xs in lat.items():
+        cpu = f"{(cpu1[name] - cpu0[name]) / (n + 20) * 1000:15.3f}" if name in cpu0 and cpu0[name] is not None else ""
+        added = "" if name == "direct" else f"{statistics.median(xs) - d:10.3f}"
+        print(f"{name:14} {statistics.median(xs):8.3f} {added:>10} {cpu}")
+    names = [name for name in lat if name != "direct"]
+    print("paired differences (median of request-by-request differences, ms):")
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            print(f"  {a} - {b}: {statistics.median(x - y for x, y in zip(lat[a], lat[b])):+.3f}")
+
+
+def _cpu(pid: int) -> float | None:
+    """A process's CPU seconds so far (Linux), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
 
@@ -86,13 +135,18 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=400, help="requests per target per round (default 400)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--concurrency", type=int, default=16, help="clients in the second series (default 16)")
+    ap.add_argument("--paired", type=int, default=0, metavar="N",
+                    help="instead of rounds: N requests to every target in turn, one at a time")
+    ap.add_argument("--serve-from", action="append", default=[], metavar="NAME=DIR",
+                    help="also serve from the aigw_policy package of checkout DIR, as target NAME")
     args = ap.parse_args()
+    others = dict(item.split("=", 1) for item in args.serve_from)
 
     tmp = Path(tempfile.mkdtemp(prefix="aigw-compare-"))
     (tmp / "policy.aigw").write_text(POLICY)
     (tmp / "keys.yaml").write_text("keys:\n  - key: sk-bench\n    identity: {key: k1, user: u, team: research, org: o}\n")
     py = sys.executable
-    ports = {name: free_port() for name in ("stub", "floor", "serve", "serve+sqlite", "litellm")}
+    ports = {name: free_port() for name in ("stub", "floor", "serve", "serve+sqlite", "litellm", *others)}
     stub_code = ("import sys; sys.path.insert(0, sys.argv[1]); import uvicorn; from gateway.stub import StubUpstream; "
                  "uvicorn.run(StubUpstream(), host='127.0.0.1', port=int(sys.argv[2]), log_level='warning', "
                  "access_log=False)")
@@ -104,11 +158,16 @@ def main() -> None:
     procs["serve"] = start([*serve, "--port", str(ports["serve"])])
     procs["serve+sqlite"] = start([*serve, "--port", str(ports["serve+sqlite"]),
                                    "--ledger", f"sqlite:{tmp / 'usage.db'}"])
+    for name, src in others.items():
+        env = dict(os.environ, PYTHONPATH=str(Path(src).resolve()))
+        procs[name] = start([*serve, "--port", str(ports[name])], env)
     targets = {"floor": f"http://127.0.0.1:{ports['floor']}/v1/chat/completions",
                "serve": f"http://127.0.0.1:{ports['serve']}/v1/chat/completions",
                "serve+sqlite": f"http://127.0.0.1:{ports['serve+sqlite']}/v1/chat/completions"}
+    targets.update((name, f"http://127.0.0.1:{ports[name]}/v1/chat/completions") for name in others)
     auth = {"floor": {"authorization": "Bearer sk-test"}, "serve": {"authorization": "Bearer sk-bench"},
             "serve+sqlite": {"authorization": "Bearer sk-bench"}, "litellm": {"authorization": "Bearer sk-litellm"}}
+    auth.update((name, {"authorization": "Bearer sk-bench"}) for name in others)
     litellm = shutil.which("litellm")
     if litellm:
         (tmp / "litellm.yaml").write_text(
@@ -124,11 +183,16 @@ def main() -> None:
         wait_up(f"http://127.0.0.1:{ports['floor']}/", procs["floor"])
         wait_up(f"http://127.0.0.1:{ports['serve']}/healthz", procs["serve"])
         wait_up(f"http://127.0.0.1:{ports['serve+sqlite']}/healthz", procs["serve+sqlite"])
+        for name in others:
+            wait_up(f"http://127.0.0.1:{ports[name]}/healthz", procs[name])
         if "litellm" in procs:
             wait_up(f"http://127.0.0.1:{ports['litellm']}/health/liveliness", procs["litellm"], timeout=120)
         print(f"gateway compare: {args.rounds} interleaved rounds of {args.n} requests, python "
               f"{sys.version.split()[0]}, {os.cpu_count()} cpus"
               + ("" if "litellm" in procs else "; LiteLLM not installed (pip install 'litellm[proxy]')"))
+        if args.paired:
+            paired({"direct": direct, **targets}, auth, args.paired, procs)
+            return
         summary: dict[int, dict[str, tuple[float, float, float]]] = {}
         for conc in (1, args.concurrency):
             samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in ("direct", *targets)}
@@ -153,11 +217,13 @@ def main() -> None:
             if floor_added > 0.05:
                 line = f"  c={conc}: serve/floor added p50 {(med['serve'][0] - d[0]) / floor_added:.2f}x"
                 line += f", serve+sqlite/floor {(med['serve+sqlite'][0] - d[0]) / floor_added:.2f}x"
+                line += "".join(f", {name}/floor {(med[name][0] - d[0]) / floor_added:.2f}x" for name in others)
             else:
                 line = f"  c={conc}: the floor adds nothing measurable here (queueing dominates)"
             line += f", serve/floor throughput {med['serve'][2] / med['floor'][2]:.2f}x"
             if "litellm" in med:
                 line += f", serve/LiteLLM throughput {med['serve'][2] / med['litellm'][2]:.2f}x"
+                line += "".join(f", {name}/LiteLLM {med[name][2] / med['litellm'][2]:.2f}x" for name in others)
             print(line)
     finally:
         for proc in procs.values():

@@ -8,6 +8,7 @@ passwords are never printed.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import time
@@ -152,10 +153,16 @@ def serve(
                f"store {redact(store)}, ledger {redact(ledger) if ledger else 'none'})", err=True)
     from ..gateway.server import header_timeout_protocol
 
+    # what start-up built (the compiled policy, the grammar, the price catalog: ~80,000
+    # objects) is left out of every garbage collection from now on: a collection of the
+    # requests' young objects no longer walks them (~130 -> ~40 us of collecting per request)
+    gc.collect()
+    gc.freeze()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
                     timeout_graceful_shutdown=10, http=header_timeout_protocol(header_timeout))
     finally:  # the stream may not outlive this call (an embedding caller's, a test runner's)
+        gc.unfreeze()
         root.removeHandler(handler)
         root.propagate = True
 

@@ -427,10 +427,17 @@ class Exchange:
         t_up = time.perf_counter()
         try:
             await app(scope, receive, send)
-        finally:
+        except BaseException:
             self.event["upstream_ms"] = round((time.perf_counter() - t_up) * 1000, 3)
-            final = await self._complete(decision, status, resp_headers, captured, overflow, streaming, ended,
-                                         passthrough)
+            await self._complete(decision, status, resp_headers, captured, overflow, streaming, ended, passthrough)
+            raise
+        self.event["upstream_ms"] = round((time.perf_counter() - t_up) * 1000, 3)
+        if not ctx.disconnected and self.mw.settles_late(self.engine):
+            await self._answer_then_settle(decision, status, resp_headers, captured, overflow, streaming, ended,
+                                           passthrough, sent_start, limit_headers)
+            return
+        final = await self._complete(decision, status, resp_headers, captured, overflow, streaming, ended,
+                                     passthrough)
         if ctx.disconnected:
             return
         if streaming or passthrough:
@@ -439,9 +446,48 @@ class Exchange:
         if not sent_start:
             await self._finish_buffered(final, decision, status, resp_headers, bytes(captured), limit_headers)
 
+    async def _answer_then_settle(self, decision: Any, status: int, headers: list[tuple[bytes, bytes]],
+                                  captured: bytearray, overflow: Any, streaming: bool, ended: bool, passthrough: bool,
+                                  sent_start: bool, limit_headers: list[tuple[bytes, bytes]]) -> None:
+        """The last byte first, then the response phase at once, with no await in between
+        (:meth:`PolicyMiddleware.settles_late`: no response rule can change the answer and the
+        engine settles synchronously): every request the event loop runs after the last byte
+        was written, the client's next one included, sees the counters settled."""
+        body = bytes(captured)
+        try:
+            if streaming or passthrough:
+                await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+            elif not sent_start:
+                await self._send_buffered(decision, status, headers, body, limit_headers)
+        finally:
+            response = self._response(status, headers, captured, overflow, streaming, ended, passthrough)
+            t = time.perf_counter()
+            try:
+                final = self.engine.complete(self.ctx.request_id, response)
+            finally:
+                self.overhead += time.perf_counter() - t
+            self.note(final)
+            if not (streaming or passthrough or sent_start):
+                self.event["status_code"] = status
+
     async def _complete(self, decision: Any, status: int, headers: list[tuple[bytes, bytes]], captured: bytearray,
                         overflow: Any, streaming: bool, ended: bool, passthrough: bool) -> Any:
         """The response phase and reconciliation, whatever happened to the exchange."""
+        response = self._response(status, headers, captured, overflow, streaming, ended, passthrough)
+        t = time.perf_counter()
+        try:
+            if await self.mw.costly(self.engine):
+                final = await asyncio.to_thread(self.engine.complete, self.ctx.request_id, response)
+            else:
+                final = await self.engine.acomplete(self.ctx.request_id, response)
+        finally:
+            self.overhead += time.perf_counter() - t
+        self.note(final)
+        return final
+
+    def _response(self, status: int, headers: list[tuple[bytes, bytes]], captured: bytearray, overflow: Any,
+                  streaming: bool, ended: bool, passthrough: bool) -> dict[str, Any]:
+        """The answer as the response phase reads it (and the event's account of the exchange)."""
         ctx = self.ctx
         plain = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
         if not 100 <= status <= 599:
@@ -464,30 +510,26 @@ class Exchange:
             response = {"status_code": status, "headers": plain, "body": parsed}
         self.event.update(upstream_status=status, stream=streaming, disconnected=ctx.disconnected,
                           upstream_error=ctx.upstream_error, truncated=(streaming or passthrough) and not ended)
-        t = time.perf_counter()
-        try:
-            if await self.mw.costly(self.engine):
-                final = await asyncio.to_thread(self.engine.complete, ctx.request_id, response)
-            else:
-                final = await self.engine.acomplete(ctx.request_id, response)
-        finally:
-            self.overhead += time.perf_counter() - t
-        self.note(final)
-        return final
+        return response
 
     async def _finish_buffered(self, final: Any, decision: Any, status: int, headers: list[tuple[bytes, bytes]],
                                body: bytes, limit_headers: list[tuple[bytes, bytes]]) -> None:
         if final.verdict != "allow" and final.phase == "on_http_response" and final.kind in ("deny", "custom-response", "error"):
             await self.deny(final)  # a response-phase rule replaced the answer (or failed closed)
             return
-        out = [(k, v) for k, v in headers if k.lower() != b"content-length"]
-        effects = final.effects.get("response_headers") or {}
-        drop = set(effects.get("remove", [])) | set(effects.get("add", {}))
-        out = [(k, v) for k, v in out if k.decode("latin-1").lower() not in drop]
-        out += limit_headers + header_effects(final, "response_headers")
+        self.event["status_code"] = status
+        await self._send_buffered(final, status, headers, body, limit_headers)
+
+    async def _send_buffered(self, decision: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes,
+                             limit_headers: list[tuple[bytes, bytes]]) -> None:
+        """A whole answer with ``decision``'s response headers."""
+        effects = decision.effects.get("response_headers") or {}
+        drop = set(effects.get("remove", ())) | set(effects.get("add", ()))
+        drop.add("content-length")
+        out = [(k, v) for k, v in headers if k.decode("latin-1").lower() not in drop]
+        out += limit_headers + header_effects(decision, "response_headers")
         out.append((b"content-length", str(len(body)).encode()))
         out.append((DECISION_HEADER.encode(), self.ctx.request_id.encode()))
-        self.event["status_code"] = status
         await self.send({"type": "http.response.start", "status": status, "headers": out})
         await self.send({"type": "http.response.body", "body": body, "more_body": False})
 

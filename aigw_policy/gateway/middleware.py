@@ -66,6 +66,9 @@ class PolicyMiddleware:
     so that a costly evaluation never stalls the event loop (0: always; None: never).
     ``body_timeout``: seconds to wait for the next piece of a request body before answering
     408 (a client trickling its body holds a connection and a buffer; None: no limit).
+    ``settle_after_answer``: let the response phase run just after the last byte when nothing
+    in it can change the answer (:meth:`settles_late`); it relies on the server writing the
+    last byte within ``send`` (uvicorn does), else say False.
 
     Hooks for an application that embeds the middleware (docs/gateway.md, "Middleware hooks"):
 
@@ -103,7 +106,7 @@ class PolicyMiddleware:
                  offload_cost: int | None = DEFAULT_OFFLOAD_COST,
                  body_timeout: float | None = DEFAULT_BODY_TIMEOUT, identity: IdentityHook | None = None,
                  exclude: Collection[str] | Callable[[str], bool] | None = None,
-                 strip_credentials: bool | None = None, router: Any = None) -> None:
+                 strip_credentials: bool | None = None, router: Any = None, settle_after_answer: bool = True) -> None:
         if keys is not None and identity is not None:
             raise ValueError("give PolicyMiddleware `keys=` or `identity=`, not both: to accept gateway keys "
                              "too, look them up in the hook: `keys.lookup(key_from(headers, scope['query_string']))`")
@@ -124,6 +127,8 @@ class PolicyMiddleware:
         self.offload_cost = offload_cost
         self.body_timeout = body_timeout
         self._costly: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+        self._late: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+        self.settle_after_answer = settle_after_answer
         self._router = router
 
     @property
@@ -145,6 +150,25 @@ class PolicyMiddleware:
         found = self._costly.get(engine)
         if found is None:
             found = self._costly[engine] = await asyncio.to_thread(_max_cost, engine) >= self.offload_cost
+        return found
+
+    def settles_late(self, engine: Any) -> bool:
+        """Whether a forwarded request's response phase runs right after its last byte is
+        sent rather than before (``settle_after_answer``): only when it can change nothing the
+        client receives (the policy has no ``on response`` rule) and the engine completes
+        without I/O (an in-memory limit store, no ledger), so that it runs in the same event
+        loop step as the last byte's write and every later request sees it settled
+        (docs/gateway.md, "What happens to a request")."""
+        if not self.settle_after_answer:
+            return False
+        found = self._late.get(engine)
+        if found is None:
+            from ..limits import MemoryStore
+
+            compiled = getattr(engine, "compiled", None)
+            found = self._late[engine] = (
+                compiled is not None and not getattr(compiled, "response_rules", True)
+                and type(getattr(engine, "store", None)) is MemoryStore and getattr(engine, "ledger", True) is None)
         return found
 
     @property

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-__all__ = ["DEFAULT_HEADER_TIMEOUT", "MAX_HEAD_BYTES", "header_timeout_protocol"]
+__all__ = ["DEFAULT_HEADER_TIMEOUT", "MAX_HEAD_BYTES", "HeadWithBody", "header_timeout_protocol"]
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 """Seconds a client has to send a request's head (nginx's ``client_header_timeout`` is 60 s;
@@ -100,6 +100,9 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
         def on_headers_complete(self) -> None:  # a request head arrived whole
             self._disarm()
             super().on_headers_complete()
+            cycle = self.cycle
+            if cycle is not None and cycle.transport is self.transport:
+                cycle.transport = HeadWithBody(self.transport, self.loop)
 
         def on_response_complete(self) -> None:
             self._arm()  # before: a pipelined request parsed later disarms it
@@ -110,6 +113,52 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
             super().connection_lost(exc)
 
     return HeaderTimeoutHttpTools
+
+
+class HeadWithBody:
+    """The transport one request's answer is written to: its first write (the answer's head)
+    is held until the next one (the first piece of the body) or the end of the event loop's
+    current step, whichever comes first, so that an answer sent whole goes out in one write
+    (one segment, one wake-up of the client) instead of two. The bytes and their order are
+    unchanged, and a streamed answer's head still leaves at once (the step ends when the
+    exchange waits for the upstream). It has what uvicorn's request cycle calls on its
+    transport: ``write``, ``close``, ``is_closing``."""
+
+    __slots__ = ("_transport", "_loop", "_held", "_first")
+
+    def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._first = True
+
+    def write(self, data: bytes) -> None:
+        if self._first:
+            self._first = False
+            self._held = data
+            self._loop.call_soon(self.flush)
+            return
+        held = self._held
+        if held is None:
+            self._transport.write(data)
+        else:
+            self._held = None
+            self._transport.writelines((held, data))
+
+    def flush(self) -> None:
+        """Write the held head, if any (on a transport still open)."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return bool(self._transport.is_closing())
 
 
 def _h11_protocol(seconds: float) -> type[asyncio.Protocol]:

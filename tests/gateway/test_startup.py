@@ -139,3 +139,20 @@ def test_serve_leaves_no_log_handler_behind(policy: Path, served: dict[str, Any]
     assert result.exit_code == 0, result.output
     assert "app" in served
     assert gateway.handlers == before and gateway.propagate
+
+
+def test_serve_freezes_what_start_up_built_while_it_serves(policy: Path, served: dict[str, Any],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The start-up objects are out of the collector's way while uvicorn runs (gc.freeze), and
+    back in it when serve returns (a caller's process is left as it was)."""
+    import gc
+
+    import uvicorn
+
+    during: list[int] = []
+    monkeypatch.setattr(uvicorn, "run", lambda asgi, **kw: during.append(gc.get_freeze_count()))
+    assert gc.get_freeze_count() == 0
+    result = serve(["-p", str(policy), "--upstream", "http://127.0.0.1:9"])
+    assert result.exit_code == 0, result.output
+    assert during and during[0] > 10_000
+    assert gc.get_freeze_count() == 0
