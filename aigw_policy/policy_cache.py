@@ -28,8 +28,8 @@ import os
 import pickle
 import sys
 from functools import lru_cache
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import lark
 import yaml
