@@ -493,7 +493,8 @@ def mark_eager(c: Compilation) -> Compilation:
             if a.limit is not None and later[k]:
                 a = dataclasses.replace(a, eager=True)
             actions.append(a)
-        out.append(dataclasses.replace(rule, actions=tuple(actions)))
+        changed = any(a is not b for a, b in zip(actions, rule.actions))
+        out.append(dataclasses.replace(rule, actions=tuple(actions)) if changed else rule)
     return dataclasses.replace(c, request_rules=tuple(out))
 
 

@@ -259,3 +259,45 @@ def test_a_hit_gives_the_parser_each_expression_parsed(tmp_path: Path, monkeypat
     monkeypatch.undo()
     parser.clear_memo()
     assert node == parser.parse('ai.model == "gpt-4o"')
+
+
+def deep(value: object) -> object:
+    """A value with every field, spans (out of equality) and their file names included."""
+    import dataclasses
+
+    if isinstance(value, Span):
+        return span_fields(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__name__, tuple((f.name, deep(getattr(value, f.name))) for f in dataclasses.fields(value)))
+    if isinstance(value, (list, tuple)):
+        return tuple(deep(v) for v in value)
+    return value
+
+
+@pytest.mark.parametrize("path", [p for p in DOCUMENTS if p.parent.name == "examples"], ids=lambda p: p.name)
+def test_the_nodes_of_a_hit_are_a_fresh_parse_spans_included(path: Path, tmp_path: Path) -> None:
+    """The record shares each distinct CEL span among the nodes that carry it: every node the
+    parser is given back is the fresh parse of its text, field for field, spans included."""
+    from aigw_policy.cel import parser
+
+    text = path.read_text()
+    loader.read(text, name=str(path), cache_dir=tmp_path)
+    parser.clear_memo()
+    policy, _ = loader.read(text, name=str(path), cache_dir=tmp_path)
+    texts = policy_cache._texts(policy)  # noqa: SLF001
+    assert parser._given  # noqa: SLF001 - the record's nodes, handed to the parser
+    assert texts
+    given = [parser.parse(t) for t in dict.fromkeys(texts) if _parses(t)]
+    parser.clear_memo()
+    fresh = [parser.parse(t) for t in dict.fromkeys(texts) if _parses(t)]
+    assert [deep(n) for n in given] == [deep(n) for n in fresh]
+
+
+def _parses(text: str) -> bool:
+    from aigw_policy.cel import parser
+
+    try:
+        parser.parse(text)
+    except (parser.CelSyntaxError, RecursionError):
+        return False
+    return True
