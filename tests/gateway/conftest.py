@@ -40,7 +40,7 @@ POLICY = '''policy "gateway-test" {
       max-tokens { output: 512, mode: "clamp" }
     }
     rule "team-tpm" {
-      token-limit { name: "team-tpm", capacity: 1_000_000, rate: 1m, bucket_key: [identity.team] }
+      token-limit { name: "team-tpm", capacity: 1_000_000, rate: 24h, algorithm: "fixed_window", bucket_key: [identity.team] }
     }
     rule "tiny-rpm" {
       when identity.team == "tiny"
@@ -163,7 +163,9 @@ def ledger_records(path: Path, request_id: str | None = None, timeout: float = W
 
 
 def team_used(gateway: Any, team: str, limit: str = "team-tpm") -> float:
-    """What the store holds for a team now (0 when nothing is charged)."""
+    """What the store holds for a team now (0 when nothing is charged). ``team-tpm`` is a
+    fixed window of a day, so that what a test reads does not decay between two reads (a
+    sliding window of a minute weighs down what was charged before a minute's boundary)."""
     from aigw_policy.limits.model import Charge
 
     app = gateway.app
