@@ -44,7 +44,7 @@ POLICY = '''policy "gateway-test" {
     }
     rule "tiny-rpm" {
       when identity.team == "tiny"
-      rate-limit { name: "tiny-rpm", capacity: 1, rate: 1m, bucket_key: [identity.key] }
+      rate-limit { name: "tiny-rpm", capacity: 1, rate: 24h, algorithm: "fixed_window", bucket_key: [identity.key] }
     }
     rule "tag-request" {
       add-headers { headers: { "x-team": "${identity.team}" } }
@@ -163,8 +163,8 @@ def ledger_records(path: Path, request_id: str | None = None, timeout: float = W
 
 
 def team_used(gateway: Any, team: str, limit: str = "team-tpm") -> float:
-    """What the store holds for a team now (0 when nothing is charged). ``team-tpm`` is a
-    fixed window of a day, so that what a test reads does not decay between two reads (a
+    """What the store holds for a team now (0 when nothing is charged). ``team-tpm`` (and
+    ``tiny-rpm``, read through ``/v1/aigw/limits``) is a fixed window of a day, so that what a test reads does not decay between two reads (a
     sliding window of a minute weighs down what was charged before a minute's boundary)."""
     from aigw_policy.limits.model import Charge
 
