@@ -176,7 +176,7 @@ class Engine(RoutingMixin):
         ai = classify_request(req, self.counter)
         cp = self.compiled
         act = activation(req, ai, rid, now, content_length=cp.uses_content_length, url_parts=cp.uses_url,
-                         time_now=cp.uses_time)
+                         time_now=cp.uses_time, headers=cp.uses_headers, conn=cp.uses_conn)
         flow = Flow(self.compiled, rid, now, act, ai, req.identity, self.prices, self.trace if trace is None else trace)
         return flow, req, explicit
 
