@@ -55,6 +55,8 @@ DEFAULT_MAX_OUTPUT_TOKENS = 4096
 
 _URL_VARIABLES = ("req.url", "req.host")
 """Variables that need the request URL split (``req.url.path``, ``req.host``, ...)."""
+_HEADER_VARIABLES = ("req.headers", "req.host", "req.user_agent", "req.content_type", "req.content_length")
+"""Variables whose values come from the request's headers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +83,7 @@ class Template:
         self.constant = not any(isinstance(p, CompiledExpr) for p in parts)
         self.single: CompiledExpr | None = (
             parts[0] if len(parts) == 1 and isinstance(parts[0], CompiledExpr) else None)
-        self.parts = tuple(parts)
+        self.parts = tuple(str(p) if isinstance(p, str) else p for p in parts)
 
     def render(self, act: dict[str, Any]) -> Any:
         """The value; a CEL error raises :class:`CelError`."""
@@ -91,13 +93,19 @@ class Template:
             return self.single.fn(act)
         out = []
         for p in self.parts:
-            out.append(p if isinstance(p, str) else text_of(p.fn(act)))
+            if type(p) is str:
+                out.append(p)
+            else:
+                v = p.fn(act)
+                out.append(v if type(v) is str else text_of(v))
         return "".join(out)
 
 
 def text_of(value: Any) -> str:
     """A CEL value inside a string template: CEL's ``string()`` (doubles to 15 digits,
     :func:`~aigw_policy.template.double_text`); lists and maps as JSON."""
+    if type(value) is str:  # the usual value, as it is
+        return value
     if isinstance(value, (list, tuple, dict)) or value is None:
         import json
 
@@ -166,6 +174,8 @@ class CompiledPolicy:
     uses_content_length: bool = False  # some text reads req.content_length
     uses_url: bool = True  # some text reads req.url.* or req.host: split the URL per request
     uses_time: bool = True  # some text reads time.now
+    uses_headers: bool = True  # some text reads req.headers (or what comes of it): lower them per request
+    uses_conn: bool = True  # some text (or a restrict-ips action) reads conn.*
     response_reads: FreeVars = field(default=EMPTY, compare=False, repr=False)
     """What the response phase can read: response rules and the limits' ``cost``."""
     routed: bool = False
@@ -518,8 +528,10 @@ def facts(c: Compilation) -> Compilation:
     response = union([*(e.reads for r in c.response_rules for e in r.exprs),
                       *(a.reads for r in c.response_rules for a in r.actions),
                       *(e.reads for e in costs)])
+    rules = c.request_rules + c.response_rules
+    routed = any(a.type == "ai-gateway" for r in c.request_rules for a in r.actions)  # routes read the request
     limits: dict[str, tuple[CompiledRule, CompiledAction]] = {}
-    for rule in c.request_rules + c.response_rules:
+    for rule in rules:
         for action in rule.actions:
             if action.limit is not None:
                 limits.setdefault(action.limit.spec.name, (rule, action))
@@ -538,8 +550,10 @@ def facts(c: Compilation) -> Compilation:
         uses_content_length=reads.reads("req.content_length"),
         uses_url=reads.reads_any(_URL_VARIABLES),
         uses_time=reads.reads("time.now"),
+        uses_headers=routed or reads.reads_any(_HEADER_VARIABLES),
+        uses_conn=routed or reads.reads("conn") or any(a.type == "restrict-ips" for r in rules for a in r.actions),
         response_reads=response,
-        routed=any(a.type == "ai-gateway" for r in c.request_rules for a in r.actions),
+        routed=routed,
         per_attempt=_per_attempt(c.request_rules),
         shard_key=c.shard_key,
         header_items=limit_items(limits),

@@ -32,7 +32,7 @@ from .flow import REQ, RES, Flow, Steps, Stop
 from .rule_error import CONDITION, CONDITION_TYPE, Failure, Skip, failure, rule_error
 from .trace import Recorder
 
-__all__ = ["continue_phase", "request_steps", "response_steps"]
+__all__ = ["continue_phase", "gateway_answer", "request_steps", "response_steps"]
 
 
 def request_steps(flow: Flow) -> Steps:
@@ -52,7 +52,7 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
 
     ``response`` is the upstream's ``{status_code, headers, body | sse}``; ``None`` when the
     gateway answered itself (the request was denied): the response phase then sees the
-    gateway's own answer.
+    gateway's own answer (:func:`gateway_answer`, all there is to do without response rules).
     """
     act = flow.act
     stop = flow.stop
@@ -60,9 +60,7 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
     reads = cp.response_reads
     read = bool(reads.names or reads.functions)  # some response-phase text reads the activation
     if stop is not None and stop.verdict == "deny":
-        status = stop.status or 403
-        headers = dict(stop.headers) if stop.headers else {}
-        flow.response = {"status_code": status, "headers": headers, "body": stop.body}
+        gateway_answer(flow, stop)
     else:
         flow.upstream = True
         resp = response or {"status_code": 200, "headers": {}, "body": None}
@@ -90,17 +88,29 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
         if flow.route is not None:
             yield from settle_served(flow, resp, usage, cost)
     if read:  # else no response-phase text reads the response's variables: none are set
-        resp = flow.response
-        act["res.status_code"] = resp.get("status_code", 200)
-        given = resp.get("headers")
-        lowered = _lower_headers(given) if given else {}
-        act["res.headers"] = lowered
-        ctype = lowered.get("content-type")
-        if ctype:
-            act["res.content_type"] = ctype[0].split(";", 1)[0].strip()
-            act["res.content_type.raw"] = ctype[0]
+        _response_entries(flow.response, act)
     if cp.response_rules:
         yield from _phase(flow, RES)
+
+
+def gateway_answer(flow: Flow, stop: Stop) -> None:
+    """The response of a request the gateway answered itself (``stop`` denied it). All the
+    response phase of a policy without response rules: nothing reads the entries."""
+    status = stop.status or 403
+    headers = dict(stop.headers) if stop.headers else {}
+    flow.response = {"status_code": status, "headers": headers, "body": stop.body}
+
+
+def _response_entries(resp: dict[str, Any], act: dict[str, Any]) -> None:
+    """The ``res.*`` entries of the activation."""
+    act["res.status_code"] = resp.get("status_code", 200)
+    given = resp.get("headers")
+    lowered = _lower_headers(given) if given else {}
+    act["res.headers"] = lowered
+    ctype = lowered.get("content-type")
+    if ctype:
+        act["res.content_type"] = ctype[0].split(";", 1)[0].strip()
+        act["res.content_type.raw"] = ctype[0]
 
 
 def _lower_headers(headers: Any) -> dict[str, list[str]]:

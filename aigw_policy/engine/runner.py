@@ -30,7 +30,7 @@ from ..env.activation import activation, classify_request
 from .decision import Decision
 from .errors import StoreUnavailableError, UnknownRequestError
 from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
-from .phases import request_steps, response_steps
+from .phases import gateway_answer, request_steps, response_steps
 from .pending import Kept, Parked, park
 from .routing_api import ReadMetrics, RoutingMixin, _simulated
 from ..routing.metrics import MemoryRouteMetrics
@@ -176,7 +176,7 @@ class Engine(RoutingMixin):
         ai = classify_request(req, self.counter)
         cp = self.compiled
         act = activation(req, ai, rid, now, content_length=cp.uses_content_length, url_parts=cp.uses_url,
-                         time_now=cp.uses_time)
+                         time_now=cp.uses_time, headers=cp.uses_headers, conn=cp.uses_conn)
         flow = Flow(self.compiled, rid, now, act, ai, req.identity, self.prices, self.trace if trace is None else trace)
         return flow, req, explicit
 
@@ -429,7 +429,10 @@ class Engine(RoutingMixin):
         yield from request_steps(flow)
         stop = flow.stop
         if stop is not None and stop.verdict == "deny":
-            yield from response_steps(flow, None)
+            if self.compiled.response_rules:
+                yield from response_steps(flow, None)
+            else:  # the response phase has nothing to run: only the gateway's answer
+                gateway_answer(flow, stop)
             return Decision.from_flow(flow, complete=True), []
         if flow.route is not None:  # the attempts drive it on: attempt(), then complete()
             evicted, _shared = self._park(flow, explicit)

@@ -59,10 +59,14 @@ def classify_request(req: Request, counter: Any = None) -> AiRequest:
 
 
 def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_length: bool = False,
-               url_parts: bool = True, time_now: bool = True) -> dict[str, Any]:
+               url_parts: bool = True, time_now: bool = True, headers: bool = True,
+               conn: bool = True) -> dict[str, Any]:
     """The request-phase activation: one flat key per declared variable that is supplied.
 
-    ``url_parts=False`` skips splitting the URL when no text of the policy reads it."""
+    What no text of the policy (nor the engine) reads need not be computed per request:
+    ``url_parts=False`` skips splitting the URL, ``headers=False`` the header entries
+    (``req.headers``, ``req.host``, ``req.user_agent``, ``req.content_type``,
+    ``req.content_length``), ``conn=False`` the ``conn.*`` entries."""
     http = req.request
     url = http.url
     host = ""
@@ -73,32 +77,15 @@ def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_len
             host = parts["req.url.host"]
     else:
         act = {}
-    headers: dict[str, list[str]] = {}
-    for k, v in http.headers.items():
-        low = k.lower()
-        have = headers.get(low)
-        if have is None:
-            headers[low] = list(v) if isinstance(v, list) else [v]
-        else:
-            have.extend(v if isinstance(v, list) else (v,))
     act["req.method"] = http.method.upper()
     act["req.url"] = url
-    act["req.headers"] = headers
+    lowered = _lowered(http.headers) if headers else None
+    if lowered is not None:
+        act["req.headers"] = lowered
     act["req.id"] = rid
-    hh = headers.get("host")
-    if hh or url_parts:
-        act["req.host"] = hh[0] if hh else host
-    ua = headers.get("user-agent")
-    if ua:
-        act["req.user_agent"] = ua[0]
-    ctype = headers.get("content-type")
-    if ctype:
-        act["req.content_type"] = ctype[0].split(";", 1)[0].strip()
-        act["req.content_type.raw"] = ctype[0]
-    cl = headers.get("content-length")
-    if cl and cl[0].strip().isdigit():
-        act["req.content_length"] = int(cl[0])
-    elif content_length:
+    if lowered is not None:
+        _header_entries(lowered, act, host, url_parts)
+    if content_length and "req.content_length" not in act:
         body = http.body
         if body is None:
             act["req.content_length"] = 0
@@ -106,7 +93,7 @@ def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_len
             act["req.content_length"] = len(body.encode())
         else:
             act["req.content_length"] = len(json.dumps(body, separators=(",", ":")).encode())
-    if req.conn:
+    if conn and req.conn:
         _flatten("conn", req.conn, act)
     if req.endpoint:
         _flatten("endpoint", req.endpoint, act)
@@ -128,6 +115,36 @@ def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_len
     act["limits"] = {}
     act["actions"] = {"ngrok": {}}
     return act
+
+
+def _lowered(given: Mapping[str, Any]) -> dict[str, list[str]]:
+    """``req.headers``: names lowered, values as lists."""
+    headers: dict[str, list[str]] = {}
+    for k, v in given.items():
+        low = k.lower()
+        have = headers.get(low)
+        if have is None:
+            headers[low] = list(v) if isinstance(v, list) else [v]
+        else:
+            have.extend(v if isinstance(v, list) else (v,))
+    return headers
+
+
+def _header_entries(headers: dict[str, list[str]], act: dict[str, Any], host: str, url_parts: bool) -> None:
+    """The entries read from the headers besides ``req.headers``."""
+    hh = headers.get("host")
+    if hh or url_parts:
+        act["req.host"] = hh[0] if hh else host
+    ua = headers.get("user-agent")
+    if ua:
+        act["req.user_agent"] = ua[0]
+    ctype = headers.get("content-type")
+    if ctype:
+        act["req.content_type"] = ctype[0].split(";", 1)[0].strip()
+        act["req.content_type.raw"] = ctype[0]
+    cl = headers.get("content-length")
+    if cl and cl[0].strip().isdigit():
+        act["req.content_length"] = int(cl[0])
 
 
 _IDENTITY_KEYS = tuple((name, "identity." + name) for name in _IDENTITY)

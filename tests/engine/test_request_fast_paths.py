@@ -137,8 +137,10 @@ def _with(place: tuple[Any, ...], value: Any) -> dict[str, Any]:
 
 
 def plain_activation(req: Request, ai: Any, rid: str, now: float, *, content_length: bool = False,
-                     url_parts: bool = True, time_now: bool = True) -> dict[str, Any]:
-    """The activation as it was built before issue #15 (the reference)."""
+                     url_parts: bool = True, time_now: bool = True, headers_read: bool = True,
+                     conn: bool = True) -> dict[str, Any]:
+    """The activation as it was built before issue #15 (the reference); ``headers_read=False``
+    drops the entries of the headers, ``conn=False`` those of ``conn``."""
     http = req.request
     url = http.url
     act: dict[str, Any] = {}
@@ -153,10 +155,13 @@ def plain_activation(req: Request, ai: Any, rid: str, now: float, *, content_len
         headers.setdefault(k.lower(), []).extend(v if isinstance(v, list) else (v,))
     act["req.method"] = http.method.upper()
     act["req.url"] = url
-    act["req.headers"] = headers
+    if headers_read:
+        act["req.headers"] = headers
+    else:
+        headers = {}
     act["req.id"] = rid
     hh = headers.get("host")
-    if hh or url_parts:
+    if headers_read and (hh or url_parts):
         act["req.host"] = hh[0] if hh else host
     ua = headers.get("user-agent")
     if ua:
@@ -176,7 +181,8 @@ def plain_activation(req: Request, ai: Any, rid: str, now: float, *, content_len
             act["req.content_length"] = len(body.encode())
         else:
             act["req.content_length"] = len(json.dumps(body, separators=(",", ":")).encode())
-    _flatten("conn", req.conn, act)
+    if conn:
+        _flatten("conn", req.conn, act)
     if req.endpoint:
         _flatten("endpoint", req.endpoint, act)
     if req.req:
@@ -228,14 +234,14 @@ def activation_requests(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @settings(max_examples=300)
-@given(activation_requests(), st.booleans(), st.booleans(), st.booleans(),
+@given(activation_requests(), st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans(),
        st.floats(1.7e9, 1.8e9, allow_nan=False))
 def test_activation_agrees_with_the_plain_one(data: dict[str, Any], content_length: bool, url_parts: bool,
-                                              time_now: bool, now: float) -> None:
+                                              time_now: bool, headers: bool, conn: bool, now: float) -> None:
     req = Request.parse(data)
     ai = classify_request(req)
-    flags = {"content_length": content_length, "url_parts": url_parts, "time_now": time_now}
-    got = activation(req, ai, "r1", now, **flags)
-    want = plain_activation(req, ai, "r1", now, **flags)
+    flags = {"content_length": content_length, "url_parts": url_parts, "time_now": time_now, "conn": conn}
+    got = activation(req, ai, "r1", now, headers=headers, **flags)
+    want = plain_activation(req, ai, "r1", now, headers_read=headers, **flags)
     assert got == want
     assert list(got) == list(want)  # the same entries in the same order
