@@ -13,6 +13,8 @@ that limits stay under their caps) is decided by:
 (b) ``Engine.evaluate`` without trace (in-memory limits);
 (c) ``Engine.evaluate`` with the full trace.
 
+Every call gets a request id of its own (the limit store answers a known id with its first
+outcome and charges nothing: reused ids made the engine's store work differ from the floor's).
 The three are interleaved: ``--rounds`` rounds, each timing (a), (b) and (c) in turn for
 ``--seconds / --rounds``, so a change of the machine's load hits all three alike. Prints the
 median microseconds per decision (the median over all rounds' samples), decisions per
@@ -214,7 +216,7 @@ def samples_ns(fn: Callable[[Any, float], Any], inputs: list[Any], seconds: floa
     n = len(inputs)
     i = start
     while True:
-        r = inputs[i % n]
+        r = {**inputs[i % n], "id": f"r{i}"}  # a new id each time: the store replays a known id's outcome
         i += 1
         now += 0.001
         t = clock()
