@@ -93,9 +93,9 @@ def paired(urls: dict[str, str], auth: dict[str, dict[str, str]], n: int,
         clients = {name: httpx.AsyncClient(timeout=30) for name in urls}
         names = list(urls)
         for i in range(n + 20):
-            # the order turns each time: a target never always follows the same one (one
-            # that leaves work behind after its answer, serve+sqlite's ledger writes, slowed
-            # whichever came next by 0.1-0.2 ms)
+            # the order turns each time, so that no target always follows the same one (one
+            # that leaves work behind after its answer, serve+sqlite's ledger writes, would
+            # weigh on the next target only)
             for name in names[i % len(names):] + names[:i % len(names)]:
                 url = urls[name]
                 t = time.perf_counter()
