@@ -15,7 +15,8 @@ Processes on 127.0.0.1: the stub (tests/gateway/stub.py), and in front of it
     before and after a change, measured in the same rounds.
 Rounds are interleaved (every target once per round) so the machine's noise falls on all.
 ``--paired N`` measures otherwise: N requests to every target in turn, one at a time, so that
-each request to a target has neighbours to every other within a few milliseconds; printed:
+each request to a target has neighbours to every other within a few milliseconds (the order
+turning from one request to the next, so that none always follows the same one); printed:
 each target's p50, the median of the paired differences between targets (what a busy
 machine's noise cancels out of best) and each gateway's CPU seconds per request.
 Printed: p50/p99 added over calling the stub directly, requests per second, at concurrency 1
@@ -90,8 +91,13 @@ def paired(urls: dict[str, str], auth: dict[str, dict[str, str]], n: int,
     async def run() -> dict[str, list[float]]:
         lat: dict[str, list[float]] = {name: [] for name in urls}
         clients = {name: httpx.AsyncClient(timeout=30) for name in urls}
+        names = list(urls)
         for i in range(n + 20):
-            for name, url in urls.items():
+            # the order turns each time, so that no target always follows the same one (one
+            # that leaves work behind after its answer, serve+sqlite's ledger writes, would
+            # weigh on the next target only)
+            for name in names[i % len(names):] + names[:i % len(names)]:
+                url = urls[name]
                 t = time.perf_counter()
                 status = (await clients[name].post(url, json=CHAT, headers=auth.get(name, {}))).status_code
                 if i >= 20 and status == 200:

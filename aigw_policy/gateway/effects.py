@@ -13,6 +13,8 @@ __all__ = ["header_effects", "set_max_tokens", "strip_key", "wants_usage"]
 def strip_key(query: bytes | str) -> str:
     """The query string without ``key=`` (a gateway key the middleware authenticated with)."""
     text = query.decode("latin-1") if isinstance(query, bytes) else query
+    if not text:  # most requests: no query string
+        return text
     # by the decoded name (`k%65y=` is `key=` to the upstream too), keeping every other pair
     # exactly as the client wrote it
     pairs = text.split("&")

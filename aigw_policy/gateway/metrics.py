@@ -231,11 +231,22 @@ def attempt_outcome(status: int | None, error: str | None) -> str:
     return "ok" if status < 400 else "4xx" if status < 500 else "5xx"
 
 
+_SECOND: list[Any] = [None, ""]  # the second last formatted and its text
+
+
+def _utc_second() -> str:
+    """The current UTC second, RFC 3339 (``2026-12-05T12:55:39Z``), formatted once per second."""
+    now = int(time.time())
+    if _SECOND[0] != now:
+        _SECOND[:] = [now, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))]
+    return _SECOND[1]  # type: ignore[no-any-return]
+
+
 def summarize(event: dict[str, Any]) -> dict[str, Any]:
     """The decision log record of one request (OTel GenAI names where they exist)."""
     d = event.get("decision")
     out: dict[str, Any] = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "time": _utc_second(),
         "aigw.request.id": event.get("request_id"),
         "http.request.method": event.get("method"),
         "url.path": event.get("path"),
