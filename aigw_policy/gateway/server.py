@@ -31,7 +31,9 @@ an API client sends its head at once)."""
 
 MAX_HEAD_BYTES = 64 * 1024
 """The most bytes of one request head (request line and headers) a connection may send
-(nginx reads heads of up to 4 x 8 KiB by default, h11 16 KiB); one read past it may be held."""
+(nginx reads heads of up to 4 x 8 KiB by default, h11 16 KiB). Measured in each read before
+the parser sees it, so a larger head is refused however it arrives (in one read or many); a
+head that follows another in the same read (pipelining) is bounded by that read."""
 
 _TOO_LARGE_BODY = (f'{{"error": {{"message": "the request head is larger than {MAX_HEAD_BYTES} bytes", '
                    '"type": "invalid_request_error", "param": null, '
@@ -39,6 +41,15 @@ _TOO_LARGE_BODY = (f'{{"error": {{"message": "the request head is larger than {M
 _TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
               b"connection: close\r\ncontent-length: " + str(len(_TOO_LARGE_BODY)).encode() + b"\r\n\r\n"
               + _TOO_LARGE_BODY)
+
+
+def _head_end(tail: bytes, data: bytes) -> int:
+    """How many bytes of ``data`` belong to the head being read: up to the blank line that ends
+    it (CRLF CRLF, or LF LF as llhttp also takes), ``tail`` being the last bytes of the head's
+    previous reads; all of ``data`` when it does not end there."""
+    joined = tail + data
+    ends = [i + n for i, n in ((joined.find(b"\r\n\r\n"), 4), (joined.find(b"\n\n"), 2)) if i >= 0]
+    return min(ends) - len(tail) if ends else len(data)
 
 
 def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
@@ -86,16 +97,19 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
         def _arm(self) -> None:
             super()._arm()
             self._head_bytes = 0
+            self._head_tail = b""
 
         def data_received(self, data: bytes) -> None:
+            if self._header_timer is not None and not self.transport.is_closing():
+                # a head is awaited: measure it in this read before the parser holds it
+                if self._head_bytes + _head_end(self._head_tail, data) > MAX_HEAD_BYTES:
+                    self._disarm()
+                    self.transport.write(_TOO_LARGE)
+                    self.transport.close()
+                    return
+                self._head_bytes += len(data)
+                self._head_tail = (self._head_tail + data)[-3:]
             super().data_received(data)
-            if self._header_timer is None or self.transport.is_closing():
-                return  # no head awaited (or the head ended in this read): not head bytes
-            self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEAD_BYTES:
-                self._disarm()
-                self.transport.write(_TOO_LARGE)
-                self.transport.close()
 
         def on_headers_complete(self) -> None:  # a request head arrived whole
             self._disarm()
