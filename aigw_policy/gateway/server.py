@@ -71,9 +71,28 @@ class _Timer:
     transport: Any
     _header_timer: asyncio.TimerHandle | None = None
 
+    _head_bytes = 0  # of the head awaited, read so far
+    _head_tail = b""  # its last bytes (a blank line may span two reads)
+
     def _arm(self) -> None:
         self._disarm()
+        self._head_bytes = 0
+        self._head_tail = b""
         self._header_timer = self.loop.call_later(self.header_timeout, self._expire)
+
+    def _over_bound(self, data: bytes) -> bool:
+        """Whether this read takes the awaited head past MAX_HEAD_BYTES (then it is answered
+        431 and closed): measured before the parser sees it, up to the head's end."""
+        if self._header_timer is None or self.transport.is_closing():
+            return False  # no head awaited: body bytes, or the head ended in an earlier read
+        if self._head_bytes + _head_end(self._head_tail, data) > MAX_HEAD_BYTES:
+            self._disarm()
+            self.transport.write(_TOO_LARGE)
+            self.transport.close()
+            return True
+        self._head_bytes += len(data)
+        self._head_tail = (self._head_tail + data)[-3:]
+        return False
 
     def _disarm(self) -> None:
         if self._header_timer is not None:
@@ -94,22 +113,9 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
             super().connection_made(transport)
             self._arm()
 
-        def _arm(self) -> None:
-            super()._arm()
-            self._head_bytes = 0
-            self._head_tail = b""
-
         def data_received(self, data: bytes) -> None:
-            if self._header_timer is not None and not self.transport.is_closing():
-                # a head is awaited: measure it in this read before the parser holds it
-                if self._head_bytes + _head_end(self._head_tail, data) > MAX_HEAD_BYTES:
-                    self._disarm()
-                    self.transport.write(_TOO_LARGE)
-                    self.transport.close()
-                    return
-                self._head_bytes += len(data)
-                self._head_tail = (self._head_tail + data)[-3:]
-            super().data_received(data)
+            if not self._over_bound(data):
+                super().data_received(data)
 
         def on_headers_complete(self) -> None:  # a request head arrived whole
             self._disarm()
@@ -184,6 +190,10 @@ def _h11_protocol(seconds: float) -> type[asyncio.Protocol]:
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            if not self._over_bound(data):  # h11's own bound sees only heads still incomplete
+                super().data_received(data)
 
         def handle_events(self) -> None:
             cycle = self.cycle

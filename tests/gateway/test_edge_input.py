@@ -556,7 +556,8 @@ def test_the_head_bound_is_exact_however_the_head_arrives(slow_gw: Any) -> None:
     """A head one byte past MAX_HEAD_BYTES is refused whether it comes in one read or a few
     (the bound was counted only after a read the parser had not finished a head in, so a
     70 KB head sent at once was served); a head of exactly MAX_HEAD_BYTES is read. Without
-    httptools, h11's own bound (16 KiB) refuses both with 400."""
+    httptools the same bound holds, besides h11's own (400 for a head still incomplete past
+    16 KiB)."""
     from aigw_policy.gateway.server import MAX_HEAD_BYTES, _head_end
 
     llhttp = "HttpTools" in slow_gw.server.config.http.__name__  # h11 bounds a head itself at 16 KiB: 400
@@ -577,14 +578,20 @@ def test_the_head_bound_is_exact_however_the_head_arrives(slow_gw: Any) -> None:
                 for k in range(0, len(head), step):
                     s.sendall(head[k:k + step])
                     time.sleep(0.05 if pieces > 1 else 0)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # refused before the head was over: its answer is waiting
+            try:
                 while chunk := s.recv(65536):
                     answer += chunk
                     if b"\r\n\r\n" in answer:
                         break
-            except (BrokenPipeError, ConnectionResetError):
+            except ConnectionResetError:
                 pass
-        expected = (431 if size > MAX_HEAD_BYTES else 401) if llhttp else 400
-        assert status_of(answer) == expected, (size, pieces, answer[:80])
+        if llhttp:
+            expected = {431} if size > MAX_HEAD_BYTES else {401}
+        else:  # h11 refuses a head still incomplete past 16 KiB itself (400)
+            expected = {431, 400} if size > MAX_HEAD_BYTES else {400, 401}
+        assert status_of(answer) in expected, (size, pieces, answer[:80])
     # where a head ends, over reads and both line endings
     assert _head_end(b"", b"GET / HTTP/1.1\r\n\r\nbody") == 18
     assert _head_end(b"\r\n\r", b"\nbody") == 1 and _head_end(b"a\r\n", b"\r\nx") == 2
