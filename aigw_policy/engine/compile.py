@@ -34,6 +34,7 @@ from ..cel.budget import DEFAULT_BUDGET
 from ..cel.cost import MAX_POLICY_NODES
 from ..cel.runtime.ops import to_string
 from ..diagnostics import Diagnostic, PolicyError
+from ..env.activation import FULL, IDENTITY_NAMES, AI_NAMES, ActivationPlan
 from ..gc_pause import gc_paused
 from ..ir import Action, Policy, Rule
 from ..ir.actions import PERIODS, parse_duration
@@ -178,6 +179,9 @@ class CompiledPolicy:
     uses_conn: bool = True  # some text (or a restrict-ips action) reads conn.*
     response_reads: FreeVars = field(default=EMPTY, compare=False, repr=False)
     """What the response phase can read: response rules and the limits' ``cost``."""
+    activation: ActivationPlan = field(default=FULL, compare=False, repr=False)
+    """The entries of the request-phase activation that some text (or the engine) can read;
+    ``activation.build`` builds them per request (:func:`activation_plan`)."""
     routed: bool = False
     """Some request rule has an ``ai-gateway`` action."""
     per_attempt: frozenset[tuple[int, int]] = frozenset()
@@ -553,12 +557,49 @@ def facts(c: Compilation) -> Compilation:
         uses_headers=routed or reads.reads_any(_HEADER_VARIABLES),
         uses_conn=routed or reads.reads("conn") or any(a.type == "restrict-ips" for r in rules for a in r.actions),
         response_reads=response,
+        activation=activation_plan(reads, rules, routed),
         routed=routed,
         per_attempt=_per_attempt(c.request_rules),
         shard_key=c.shard_key,
         header_items=limit_items(limits),
     )
     return dataclasses.replace(c, compiled=compiled)
+
+
+_ENGINE_AI = ("input_tokens", "max_output_tokens")
+"""The ``ai.*`` entries the engine itself reads: a limit's estimate, ``max-tokens``."""
+
+
+def activation_plan(reads: FreeVars, rules: tuple[CompiledRule, ...], routed: bool) -> ActivationPlan:
+    """The activation entries some text can read (``reads``: every CEL text of the policy:
+    conditions, templates, bucket keys, costs, the shard key, both phases), and those the
+    engine reads itself: ``ai.input_tokens``/``ai.max_output_tokens`` (a limit's estimate,
+    ``max-tokens``), ``conn.client_ip`` (``restrict-ips``), and the ``vars``/``limits``/
+    ``actions`` maps its actions write. A routed policy gets every entry (:data:`FULL`): its
+    strategies and per-attempt texts see the whole activation."""
+    if routed:
+        return FULL
+    types = {a.type for r in rules for a in r.actions}
+    limited = any(a.limit is not None for r in rules for a in r.actions)
+    engine_ai = limited or "max-tokens" in types
+    return ActivationPlan(
+        url_parts=reads.reads_any(_URL_VARIABLES),
+        headers=reads.reads_any(_HEADER_VARIABLES),
+        content_length=reads.reads("req.content_length"),
+        conn=reads.reads("conn") or "restrict-ips" in types,
+        time_now=reads.reads("time.now"),
+        method=reads.reads("req.method"),
+        url=reads.reads("req.url"),
+        request_id=reads.reads("req.id"),
+        endpoint=reads.reads("endpoint"),
+        extras=reads.reads("req"),
+        identity=tuple(n for n in IDENTITY_NAMES if reads.reads("identity." + n)),
+        labels=reads.reads("identity.labels"),
+        ai=tuple(n for n in AI_NAMES if reads.reads("ai." + n) or (engine_ai and n in _ENGINE_AI)),
+        vars="set-vars" in types or reads.reads("vars"),
+        limits=limited or reads.reads("limits"),
+        actions=limited or "restrict-ips" in types or reads.reads("actions"),
+    )
 
 
 MODEL_VARIABLES = ("ai.model", "ai.provider", "ai.cost_usd")

@@ -26,7 +26,7 @@ from ..providers import PriceBook
 from ..providers.prices import Cost
 from ..providers.usage import Usage
 from .compile import CompiledPolicy, compile_policy
-from ..env.activation import activation, classify_request
+from ..env.activation import classify_request
 from .decision import Decision
 from .errors import StoreUnavailableError, UnknownRequestError
 from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
@@ -175,9 +175,8 @@ class Engine(RoutingMixin):
         rid = req.id or request_id or f"req-{uuid.uuid4().hex[:16]}"
         ai = classify_request(req, self.counter)
         cp = self.compiled
-        act = activation(req, ai, rid, now, content_length=cp.uses_content_length, url_parts=cp.uses_url,
-                         time_now=cp.uses_time, headers=cp.uses_headers, conn=cp.uses_conn)
-        flow = Flow(self.compiled, rid, now, act, ai, req.identity, self.prices, self.trace if trace is None else trace)
+        act = cp.activation.build(req, ai, rid, now)  # the entries some text (or the engine) reads
+        flow = Flow(cp, rid, now, act, ai, req.identity, self.prices, self.trace if trace is None else trace)
         return flow, req, explicit
 
     def seed(self, state: Any, now: float) -> None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import math as _math
 import time as _time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,9 +17,9 @@ from ..providers import AiRequest, ProviderError, classify
 from .declarations import POLICY_VARIABLES
 from .request import Request, RequestError
 
-__all__ = ["activation", "classify_request", "flatten_activation", "format_now"]
+__all__ = ["AI_NAMES", "FULL", "IDENTITY_NAMES", "ActivationPlan", "activation", "classify_request", "flatten_activation", "format_now"]
 
-_IDENTITY = ("key", "user", "team", "org", "tier")
+IDENTITY_NAMES = ("key", "user", "team", "org", "tier")
 
 
 _last_second: tuple[int, str] = (0, "1970-01-01T00:00:00")
@@ -44,18 +45,52 @@ def classify_request(req: Request, counter: Any = None) -> AiRequest:
     payload = req.request.__dict__  # method, url, headers, body: what classify reads (it only reads)
     override = req.ai
     try:
-        if override is None and counter is None:
+        if override is not None:
+            if counter is None:
+                ai = classify(payload, provider=override.provider, operation=override.operation)
+            else:
+                ai = classify(payload, provider=override.provider, operation=override.operation, counter=counter)
+        elif counter is None:
             ai = classify(payload)
         else:
-            kwargs: dict[str, Any] = {} if counter is None else {"counter": counter}
-            ai = classify(payload, provider=override.provider if override else None,
-                          operation=override.operation if override else None, **kwargs)
+            ai = classify(payload, counter=counter)
     except ProviderError as error:
         field = "ai.provider" if "provider" in str(error) else "ai.operation"
         raise RequestError([(field, str(error))]) from None
     if ai.problems:  # a field the policy reads, of a value the API does not take: never "absent"
         raise RequestError(list(ai.problems))
     return ai
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationPlan:
+    """Which entries the request-phase activation holds: those some text of a policy (or the
+    engine itself) can read. Made once per compiled policy (``CompiledPolicy.activation``);
+    :attr:`build` is a function ``(req, ai, rid, now) -> act`` made once per plan that
+    builds exactly these entries, in the order :data:`FULL` builds them, with no per-request
+    branch on the plan. The default is :data:`FULL`: every entry."""
+
+    url_parts: bool = True  # req.url.* (the URL split); req.host from the URL
+    headers: bool = True  # req.headers, req.host, req.user_agent, req.content_type(.raw), req.content_length
+    content_length: bool = True  # req.content_length from the body when no header gives it
+    conn: bool = True  # conn.*
+    time_now: bool = True  # time.now
+    method: bool = True  # req.method
+    url: bool = True  # req.url
+    request_id: bool = True  # req.id
+    endpoint: bool = True  # endpoint.*
+    extras: bool = True  # the request's own `req` object, flattened under req.*
+    identity: tuple[str, ...] = ("key", "user", "team", "org", "tier")  # identity.<name>, in this order
+    labels: bool = True  # identity.labels
+    ai: tuple[str, ...] | None = None  # the flat ai.<name> keys (of AiRequest.to_cel, in its order); None: all
+    vars: bool = True  # vars: {} (set-vars writes it, the decision reads it)
+    limits: bool = True  # limits: {} (each limit's outcome is published there)
+    actions: bool = True  # actions: {"ngrok": {}} (limits, restrict-ips and ai-gateway publish there)
+    build: Callable[[Request, AiRequest, str, float], dict[str, Any]] = field(
+        init=False, compare=False, repr=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "build", _builder(self))
 
 
 def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_length: bool = False,
@@ -66,55 +101,108 @@ def activation(req: Request, ai: AiRequest, rid: str, now: float, *, content_len
     What no text of the policy (nor the engine) reads need not be computed per request:
     ``url_parts=False`` skips splitting the URL, ``headers=False`` the header entries
     (``req.headers``, ``req.host``, ``req.user_agent``, ``req.content_type``,
-    ``req.content_length``), ``conn=False`` the ``conn.*`` entries."""
-    http = req.request
-    url = http.url
-    host = ""
-    if url_parts:
-        parts = _url_entries(url) if len(url) <= 2048 else _split_url(url)
-        act: dict[str, Any] = dict(parts)
-        if parts:
-            host = parts["req.url.host"]
+    ``req.content_length``), ``conn=False`` the ``conn.*`` entries. (The engine builds it
+    by its policy's :class:`ActivationPlan`, which can leave out more.)"""
+    return _flag_plan(content_length, url_parts, time_now, headers, conn).build(req, ai, rid, now)
+
+
+@lru_cache(maxsize=64)
+def _flag_plan(content_length: bool, url_parts: bool, time_now: bool, headers: bool, conn: bool) -> ActivationPlan:
+    return ActivationPlan(content_length=content_length, url_parts=url_parts, time_now=time_now,
+                          headers=headers, conn=conn)
+
+
+def _builder(plan: ActivationPlan) -> Callable[[Request, AiRequest, str, float], dict[str, Any]]:
+    """The function that builds ``plan``'s activation: straight-line code, generated once per
+    plan (the steps of :data:`FULL`, those of ``plan`` only)."""
+    ai_keys = AI_NAMES if plan.ai is None else plan.ai
+    unknown = set(ai_keys) - set(AI_NAMES)
+    if unknown or set(plan.identity) - set(IDENTITY_NAMES):
+        raise ValueError(f"not activation entries: {sorted(unknown | (set(plan.identity) - set(IDENTITY_NAMES)))}")
+    lines = ["def build(req, ai, rid, now):"]
+    add = lines.append
+    need_http = plan.url_parts or plan.method or plan.url or plan.headers or plan.content_length
+    if need_http:
+        add("    http = req.request")
+    if plan.url_parts:
+        add("    url = http.url")
+        add("    parts = _url_entries(url) if len(url) <= 2048 else _split_url(url)")
+        add("    act = dict(parts)")
+        if plan.headers:
+            add("    host = parts['req.url.host'] if parts else ''")
     else:
-        act = {}
-    act["req.method"] = http.method.upper()
-    act["req.url"] = url
-    lowered = _lowered(http.headers) if headers else None
-    if lowered is not None:
-        act["req.headers"] = lowered
-    act["req.id"] = rid
-    if lowered is not None:
-        _header_entries(lowered, act, host, url_parts)
-    if content_length and "req.content_length" not in act:
-        body = http.body
-        if body is None:
-            act["req.content_length"] = 0
-        elif isinstance(body, str):
-            act["req.content_length"] = len(body.encode())
-        else:
-            act["req.content_length"] = len(json.dumps(body, separators=(",", ":")).encode())
-    if conn and req.conn:
-        _flatten("conn", req.conn, act)
-    if req.endpoint:
-        _flatten("endpoint", req.endpoint, act)
-    if req.req:
-        _flatten("req", req.req, act)
-    if time_now:
-        act["time.now"] = format_now(now)
-    ident = req.identity.__dict__  # the validated fields, by name
-    for name, key in _IDENTITY_KEYS:
-        value = ident[name]
-        if value is not None:
-            act[key] = value
-    labels = ident["labels"]
-    act["identity.labels"] = dict(labels) if labels else {}
-    cel_ai = ai.to_cel()
-    act["ai"] = cel_ai
-    act.update(zip(_AI_KEYS, cel_ai.values()))
-    act["vars"] = {}
-    act["limits"] = {}
-    act["actions"] = {"ngrok": {}}
-    return act
+        add("    act = {}")
+        if plan.headers:
+            add("    host = ''")
+    if plan.method:
+        add("    act['req.method'] = http.method.upper()")
+    if plan.url:
+        add("    act['req.url'] = http.url")
+    if plan.headers:
+        add("    lowered = _lowered(http.headers)")
+        add("    act['req.headers'] = lowered")
+    if plan.request_id:
+        add("    act['req.id'] = rid")
+    if plan.headers:
+        add(f"    _header_entries(lowered, act, host, {plan.url_parts!r})")
+    if plan.content_length:
+        add("    if 'req.content_length' not in act:")
+        add("        act['req.content_length'] = _body_length(http.body)")
+    if plan.conn:
+        add("    if req.conn:")
+        add("        _flatten('conn', req.conn, act)")
+    if plan.endpoint:
+        add("    if req.endpoint:")
+        add("        _flatten('endpoint', req.endpoint, act)")
+    if plan.extras:
+        add("    if req.req:")
+        add("        _flatten('req', req.req, act)")
+    if plan.time_now:
+        add("    act['time.now'] = _format_now(now)")
+    if plan.identity or plan.labels:
+        add("    ident = req.identity.__dict__  # the validated fields, by name")
+    for name in IDENTITY_NAMES:  # in FULL's order
+        if name in plan.identity:
+            add(f"    v = ident[{name!r}]")
+            add("    if v is not None:")
+            add(f"        act[{'identity.' + name!r}] = v")
+    if plan.labels:
+        add("    labels = ident['labels']")
+        add("    act['identity.labels'] = dict(labels) if labels else {}")
+    add("    cel_ai = ai.to_cel()")
+    add("    act['ai'] = cel_ai")
+    if ai_keys == AI_NAMES:
+        add("    act.update(zip(_AI_KEYS, cel_ai.values()))")
+    else:
+        for name in AI_NAMES:  # in to_cel's order
+            if name in ai_keys:
+                add(f"    act[{'ai.' + name!r}] = cel_ai[{name!r}]")
+    if plan.vars:
+        add("    act['vars'] = {}")
+    if plan.limits:
+        add("    act['limits'] = {}")
+    if plan.actions:
+        add("    act['actions'] = {'ngrok': {}}")
+    add("    return act")
+    scope: dict[str, Any] = {
+        "_url_entries": _url_entries, "_split_url": _split_url, "_lowered": _lowered,
+        "_header_entries": _header_entries, "_body_length": _body_length, "_flatten": _flatten,
+        "_format_now": format_now, "_AI_KEYS": _AI_KEYS,
+    }
+    exec(compile("\n".join(lines) + "\n", "<activation plan>", "exec"), scope)  # noqa: S102 (our own text)
+    build = scope["build"]
+    build.__qualname__ = build.__name__ = "build_activation"
+    build.source = "\n".join(lines)  # type: ignore[attr-defined]  # what it does, for tests and docs
+    return build  # type: ignore[no-any-return]
+
+
+def _body_length(body: Any) -> int:
+    """``req.content_length`` from the body, when no header gives it."""
+    if body is None:
+        return 0
+    if isinstance(body, str):
+        return len(body.encode())
+    return len(json.dumps(body, separators=(",", ":")).encode())
 
 
 def _lowered(given: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -147,9 +235,10 @@ def _header_entries(headers: dict[str, list[str]], act: dict[str, Any], host: st
         act["req.content_length"] = int(cl[0])
 
 
-_IDENTITY_KEYS = tuple((name, "identity." + name) for name in _IDENTITY)
-_AI_KEYS = tuple("ai." + k for k in AiRequest("", "other").to_cel())
-"""The flat names of :meth:`AiRequest.to_cel`'s entries, in its order."""
+AI_NAMES = tuple(AiRequest("", "other").to_cel())
+"""The names of :meth:`AiRequest.to_cel`'s entries, in its order."""
+_AI_KEYS = tuple("ai." + k for k in AI_NAMES)
+"""Their flat names (``ai.model``)."""
 
 
 def _split_url(url: str) -> dict[str, Any]:
@@ -215,3 +304,7 @@ def flatten_activation(nested: Mapping[str, object]) -> dict[str, object]:
         else:
             out[name] = cur
     return out
+
+
+FULL = ActivationPlan()
+"""Every entry: what a policy that reads everything gets (and the plain path of the tests)."""

@@ -50,7 +50,7 @@ def test_remembered_answers_pack_the_same(conns: list[dict[str, Any]], tls: dict
         plain = park(flow, True).blob
         assert park(flow, True, kept).blob == plain
         assert park(flow, True, kept).blob == plain  # the same keys again: the last answer reused
-    assert kept.answers.get("conn.tls.sni") is True and kept.answers.get("req.method") is False
+    assert kept.answers.get("conn.tls.sni") is True and kept.answers.get("identity.key") is False
 
 
 def test_the_memory_is_bounded() -> None:
