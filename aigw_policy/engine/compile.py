@@ -582,6 +582,7 @@ def activation_plan(reads: FreeVars, rules: tuple[CompiledRule, ...], routed: bo
     types = {a.type for r in rules for a in r.actions}
     limited = any(a.limit is not None for r in rules for a in r.actions)
     engine_ai = limited or "max-tokens" in types
+    ai = tuple(n for n in AI_NAMES if reads.reads("ai." + n) or (engine_ai and n in _ENGINE_AI))
     return ActivationPlan(
         url_parts=reads.reads_any(_URL_VARIABLES),
         headers=reads.reads_any(_HEADER_VARIABLES),
@@ -595,7 +596,7 @@ def activation_plan(reads: FreeVars, rules: tuple[CompiledRule, ...], routed: bo
         extras=reads.reads("req"),
         identity=tuple(n for n in IDENTITY_NAMES if reads.reads("identity." + n)),
         labels=reads.reads("identity.labels"),
-        ai=tuple(n for n in AI_NAMES if reads.reads("ai." + n) or (engine_ai and n in _ENGINE_AI)),
+        ai=None if ai == AI_NAMES else ai,
         vars="set-vars" in types or reads.reads("vars"),
         limits=limited or reads.reads("limits"),
         actions=limited or "restrict-ips" in types or reads.reads("actions"),
