@@ -34,7 +34,7 @@ from ..cel.budget import DEFAULT_BUDGET
 from ..cel.cost import MAX_POLICY_NODES
 from ..cel.runtime.ops import to_string
 from ..diagnostics import Diagnostic, PolicyError
-from ..env.activation import FULL, IDENTITY_NAMES, AI_NAMES, ActivationPlan
+from ..env.activation import AI_NAMES, FULL, IDENTITY_NAMES, ActivationPlan
 from ..gc_pause import gc_paused
 from ..ir import Action, Policy, Rule
 from ..ir.actions import PERIODS, parse_duration

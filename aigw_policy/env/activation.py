@@ -17,9 +17,13 @@ from ..providers import AiRequest, ProviderError, classify
 from .declarations import POLICY_VARIABLES
 from .request import Request, RequestError
 
-__all__ = ["AI_NAMES", "FULL", "IDENTITY_NAMES", "ActivationPlan", "activation", "classify_request", "flatten_activation", "format_now"]
+__all__ = [
+    "AI_NAMES", "FULL", "IDENTITY_NAMES", "ActivationPlan", "activation", "classify_request",
+    "flatten_activation", "format_now",
+]
 
 IDENTITY_NAMES = ("key", "user", "team", "org", "tier")
+"""The ``identity.*`` entries other than ``labels``, in the activation's order."""
 
 
 _last_second: tuple[int, str] = (0, "1970-01-01T00:00:00")
