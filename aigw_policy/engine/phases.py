@@ -170,9 +170,10 @@ _DONE, _ENDED, _NEED = 0, 1, 2  # a rule's actions ran out | one ended the phase
 class Cursor:
     """Where a phase is: the rules to go (``seq[k:]``, rule positions when the index chose
     them), the next rule in document order (``due``), and the matched rule whose actions are
-    under way (``rule``, from action ``at``; ``reindex`` when one of them changed the model)."""
+    under way (``rule``, from action ``at``; ``reindex`` when one of them changed the model;
+    ``need`` when action ``at`` is a limit, recorded and waiting for the store)."""
 
-    __slots__ = ("at", "due", "index", "k", "n", "order", "over", "phase", "reindex", "rule", "rules", "seq")
+    __slots__ = ("at", "due", "index", "k", "n", "need", "order", "over", "phase", "reindex", "rule", "rules", "seq")
 
     rule: CompiledRule | None
 
@@ -192,6 +193,7 @@ def _open(flow: Flow, phase: str, start: int = 0, later: bool = False) -> Cursor
     cur.rule = None
     cur.at = 0
     cur.over = False
+    cur.need = False
     cur.due = start  # the next rule in document order: those before a candidate were skipped by the index
     cur.k = 0
     if index is not None:
@@ -208,7 +210,8 @@ def _open(flow: Flow, phase: str, start: int = 0, later: bool = False) -> Cursor
 
 def _drive(flow: Flow, cur: Cursor) -> Steps:
     """Run a phase to its end, asking the store for the limit actions that need it."""
-    while not (cur.over or _run(flow, cur)):
+    while cur.need or not (cur.over or _run(flow, cur)):
+        cur.need = False
         rule = cur.rule
         assert rule is not None
         action = rule.actions[cur.at]
@@ -337,6 +340,7 @@ def _actions(flow: Flow, rule: CompiledRule, cur: Cursor) -> int:
                     rec.outcome("skipped: limits run in the request phase")
                     continue
                 cur.at = i - 1
+                cur.need = True
                 return _NEED
             elif action.type == "ai-gateway":
                 stop = route_action(flow, rule, action, phase)
