@@ -175,7 +175,19 @@ class Cursor:
 
     __slots__ = ("at", "due", "index", "k", "n", "need", "order", "over", "phase", "reindex", "rule", "rules", "seq")
 
+    phase: str
+    rules: tuple[CompiledRule, ...]
+    index: Any  # index.RuleIndex | None
+    order: list[int] | None  # the index's candidates (None without an index)
+    seq: Any  # rule positions (with the index) or rules
+    k: int
+    n: int
+    due: int
     rule: CompiledRule | None
+    at: int
+    reindex: bool
+    need: bool
+    over: bool
 
 
 def _open(flow: Flow, phase: str, start: int = 0, later: bool = False) -> Cursor:

@@ -216,7 +216,7 @@ class Engine(RoutingMixin):
         flow, req, explicit = self._evaluation(request, trace, now, request_id, apply_state)
         try:
             steps = self._plain(flow, req, explicit, expect_response)
-            decision, evicted = steps if type(steps) is tuple else self._drive(steps, flow.now)
+            decision, evicted = steps if isinstance(steps, tuple) else self._drive(steps, flow.now)
             if decision.complete and self.ledger is not None:
                 self.ledger.record(self._record(flow, decision))
         except BaseException:
@@ -281,7 +281,7 @@ class Engine(RoutingMixin):
         flow, req, explicit = self._evaluation(request, trace, now, request_id, apply_state)
         try:
             steps = self._plain(flow, req, explicit, expect_response)
-            decision, evicted = steps if type(steps) is tuple else await self._adrive(steps, flow.now)
+            decision, evicted = steps if isinstance(steps, tuple) else await self._adrive(steps, flow.now)
             if decision.complete and self.ledger is not None:
                 await self.ledger.arecord(self._record(flow, decision))
         except BaseException:
