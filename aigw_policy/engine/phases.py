@@ -32,12 +32,16 @@ from .flow import REQ, RES, Flow, Steps, Stop
 from .rule_error import CONDITION, CONDITION_TYPE, Failure, Skip, failure, rule_error
 from .trace import Recorder
 
-__all__ = ["continue_phase", "gateway_answer", "request_steps", "response_steps"]
+__all__ = ["Cursor", "continue_phase", "gateway_answer", "request_plain", "request_steps", "response_plain",
+           "response_steps"]
 
 
-def request_steps(flow: Flow) -> Steps:
-    """Run the request phase and reserve the gathered charges (all or nothing)."""
-    yield from _phase(flow, REQ)
+def request_steps(flow: Flow, cur: Cursor | None = None) -> Steps:
+    """Run the request phase and reserve the gathered charges (all or nothing). ``cur``: the
+    phase as :func:`request_plain` left it (at a limit action), to go on from."""
+    if cur is None:
+        cur = _open(flow, REQ)
+    yield from _drive(flow, cur)
     stop = flow.stop
     if not flow.charges:
         return
@@ -47,6 +51,14 @@ def request_steps(flow: Flow) -> Steps:
         yield from check_deferred(flow)
 
 
+def request_plain(flow: Flow) -> Cursor | None:
+    """The request phase with plain calls (no generator), as far as it goes without the store:
+    None when it ended (no limit action ran, so there is nothing to reserve), else where it
+    stopped, at a limit action, for :func:`request_steps` to go on from."""
+    cur = _open(flow, REQ)
+    return None if _run(flow, cur) else cur
+
+
 def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
     """Settle the limits against the response, then run the response phase.
 
@@ -54,43 +66,63 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
     gateway answered itself (the request was denied): the response phase then sees the
     gateway's own answer (:func:`gateway_answer`, all there is to do without response rules).
     """
+    read = _response_start(flow, response)
+    if flow.upstream:
+        if flow.reserved:
+            yield from settle(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
+        if flow.route is not None:
+            yield from settle_served(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
+    _response_end(flow, read)
+
+
+def response_plain(flow: Flow, response: dict[str, Any] | None) -> None:
+    """:func:`response_steps` for a request with nothing to settle (nothing reserved, not
+    routed): the response phase never asks the store (limits run in the request phase)."""
+    assert not flow.reserved and flow.route is None
+    _response_end(flow, _response_start(flow, response))
+
+
+def _response_start(flow: Flow, response: dict[str, Any] | None) -> bool:
+    """The response the phase sees (the gateway's answer, or the upstream's with its usage
+    and cost); whether some response-phase text reads the activation."""
     act = flow.act
     stop = flow.stop
-    cp = flow.cp
-    reads = cp.response_reads
+    reads = flow.cp.response_reads
     read = bool(reads.names or reads.functions)  # some response-phase text reads the activation
     if stop is not None and stop.verdict == "deny":
         gateway_answer(flow, stop)
-    else:
-        flow.upstream = True
-        resp = response or {"status_code": 200, "headers": {}, "body": None}
-        flow.response = resp
-        ai = flow.ai
-        if flow.model != ai.model and flow.model is not None:
-            from dataclasses import replace
+        return read
+    flow.upstream = True
+    resp = response or {"status_code": 200, "headers": {}, "body": None}
+    flow.response = resp
+    ai = flow.ai
+    if flow.model != ai.model and flow.model is not None:
+        from dataclasses import replace
 
-            ai = replace(ai, model=flow.model)
-        usage = extract_usage(ai, resp)
-        flow.usage = usage
-        cost = flow.prices.cost(flow.provider, usage.model or flow.model, usage, at=flow.time())
-        flow.cost = cost
-        if read:
-            udict = usage.to_dict()
-            act["ai.usage"] = udict
-            for k, v in udict.items():
-                act["ai.usage." + k] = v
-            if cost.usd is not None:
-                act["ai.cost_usd"] = float(cost.usd)
-        if cost.usd is None and cost.reason:
-            flow.notes.append(f"cost unknown: {cost.reason}")
-        if flow.reserved:
-            yield from settle(flow, resp, usage, cost)
-        if flow.route is not None:
-            yield from settle_served(flow, resp, usage, cost)
+        ai = replace(ai, model=flow.model)
+    usage = extract_usage(ai, resp)
+    flow.usage = usage
+    cost = flow.prices.cost(flow.provider, usage.model or flow.model, usage, at=flow.time())
+    flow.cost = cost
+    if read:
+        udict = usage.to_dict()
+        act["ai.usage"] = udict
+        for k, v in udict.items():
+            act["ai.usage." + k] = v
+        if cost.usd is not None:
+            act["ai.cost_usd"] = float(cost.usd)
+    if cost.usd is None and cost.reason:
+        flow.notes.append(f"cost unknown: {cost.reason}")
+    return read
+
+
+def _response_end(flow: Flow, read: bool) -> None:
+    """The ``res.*`` entries, then the response-phase rules (plain calls: a limit action
+    there is skipped, so nothing in it asks the store)."""
     if read:  # else no response-phase text reads the response's variables: none are set
-        _response_entries(flow.response, act)
-    if cp.response_rules:
-        yield from _phase(flow, RES)
+        _response_entries(flow.response, flow.act)  # type: ignore[arg-type]
+    if flow.cp.response_rules:
+        _run(flow, _open(flow, RES))
 
 
 def gateway_answer(flow: Flow, stop: Stop) -> None:
@@ -123,25 +155,118 @@ def _lower_headers(headers: Any) -> dict[str, list[str]]:
 def continue_phase(flow: Flow, rule: CompiledRule, action: int) -> Steps:
     """The request phase after action ``action`` of ``rule``: the rest of its actions, then
     the later rules (a route that failed under ``on_error: continue``)."""
-    stopped, _ = yield from _actions(flow, rule, rule.actions[action + 1:], REQ)
-    if not stopped:
-        yield from _phase(flow, REQ, rule.position + 1)
+    cur = _open(flow, REQ, rule.position + 1, later=True)
+    cur.rule = rule
+    cur.at = action + 1
+    yield from _drive(flow, cur)
 
 
-def _phase(flow: Flow, phase: str, start: int = 0) -> Steps:
+# ---------------------------------------------------------------------------------------------
+# a phase: plain calls (_run) until a limit action needs the store, which _drive asks for
+
+_DONE, _ENDED, _NEED = 0, 1, 2  # a rule's actions ran out | one ended the phase | a limit needs the store
+
+
+class Cursor:
+    """Where a phase is: the rules to go (``seq[k:]``, rule positions when the index chose
+    them), the next rule in document order (``due``), and the matched rule whose actions are
+    under way (``rule``, from action ``at``; ``reindex`` when one of them changed the model;
+    ``need`` when action ``at`` is a limit, recorded and waiting for the store)."""
+
+    __slots__ = ("at", "due", "index", "k", "n", "need", "order", "over", "phase", "reindex", "rule", "rules", "seq")
+
+    phase: str
+    rules: tuple[CompiledRule, ...]
+    index: Any  # index.RuleIndex | None
+    order: list[int] | None  # the index's candidates (None without an index)
+    seq: Any  # rule positions (with the index) or rules
+    k: int
+    n: int
+    due: int
+    rule: CompiledRule | None
+    at: int
+    reindex: bool
+    need: bool
+    over: bool
+
+
+def _open(flow: Flow, phase: str, start: int = 0, later: bool = False) -> Cursor:
+    """A phase from rule ``start``; ``later``: the candidates are chosen when the rule under
+    way (set by the caller) has run its actions."""
     cp = flow.cp
     if phase == REQ:
         rules, index = cp.request_rules, cp.request_index
     else:
         rules, index = cp.response_rules, cp.response_index
+    cur = Cursor()
+    cur.phase = phase
+    cur.rules = rules
+    cur.index = index
+    cur.rule = None
+    cur.at = 0
+    cur.over = False
+    cur.need = False
+    cur.due = start  # the next rule in document order: those before a candidate were skipped by the index
+    cur.k = 0
+    if index is not None:
+        order = [] if later else index.candidates(flow.act, start)
+        cur.order = cur.seq = order
+        cur.reindex = later
+    else:
+        cur.order = None
+        cur.seq = rules[start:] if start else rules
+        cur.reindex = False
+    cur.n = len(cur.seq)
+    return cur
+
+
+def _drive(flow: Flow, cur: Cursor) -> Steps:
+    """Run a phase to its end, asking the store for the limit actions that need it."""
+    while cur.need or not (cur.over or _run(flow, cur)):
+        cur.need = False
+        rule = cur.rule
+        assert rule is not None
+        action = rule.actions[cur.at]
+        try:
+            stop = yield from limit(flow, rule, action)
+        except Skip:
+            cur.at = len(rule.actions)  # the rest of the rule is skipped
+            continue
+        if stop is not None:
+            if _stopped(flow, rule, action, cur.phase, stop):
+                cur.over = True
+                return
+            cur.at = len(rule.actions)
+        else:
+            cur.at += 1
+
+
+def _run(flow: Flow, cur: Cursor) -> bool:
+    """Run the phase from ``cur`` with plain calls: True when it is over, False when the
+    action ``cur.at`` of ``cur.rule`` is a limit, which needs the store (:func:`_drive`)."""
     act = flow.act
     rec = flow.rec
     on = rec.on  # production records nothing: it skips the calls
-    order = index.candidates(act, start) if index is not None else None
-    seq: Any = order if order is not None else rules[start:] if start else rules
-    k = 0
-    n = len(seq)
-    due = start  # the next rule in document order: those before a candidate were skipped by the index
+    phase = cur.phase
+    rules = cur.rules
+    order = cur.order
+    rule = cur.rule
+    if rule is not None:  # a matched rule's actions are under way
+        got = _actions(flow, rule, cur)
+        if got == _NEED:
+            return False
+        cur.rule = None
+        if got == _ENDED:
+            cur.over = True
+            return True
+        if cur.reindex and order is not None:
+            cur.seq = cur.index.candidates(act, rule.position + 1)
+            cur.k = 0
+            cur.n = len(cur.seq)
+    seq = cur.seq
+    k = cur.k
+    n = cur.n
+    due = cur.due
     while k < n:
         rule = seq[k]
         k += 1
@@ -152,7 +277,19 @@ def _phase(flow: Flow, phase: str, start: int = 0) -> Steps:
             due = rule.position + 1
         if on:
             rec.rule(phase, rule)
-        matched = _conditions(rule, act, rec if on else None)
+            matched = _conditions(rule, act, rec)
+        else:  # the usual case inline: every condition true, or a false one (no failure before it)
+            matched = True
+            for e in rule.exprs:
+                try:
+                    value = e.fn(act)
+                except (CelError, RecursionError):
+                    value = None
+                if value is True:
+                    continue
+                # false, or a failure: _conditions tells which wins (the texts are pure)
+                matched = False if value is False else _conditions(rule, act, None)
+                break
         if matched is False:
             continue
         if matched is not True:
@@ -165,29 +302,48 @@ def _phase(flow: Flow, phase: str, start: int = 0) -> Steps:
                 continue
             if stop is not None and (phase == REQ or flow.upstream):
                 _finish(flow, phase, stop)
-                return
+                cur.over = True
+                return True
             continue
         if on:
             rec.matched(True)
         # --- actions, in order
-        stopped, reindex = yield from _actions(flow, rule, rule.actions, phase)
-        if stopped:
-            return
-        if reindex and order is not None:
-            seq = index.candidates(act, rule.position + 1)  # type: ignore[union-attr]
+        cur.at = 0
+        cur.reindex = False
+        got = _actions(flow, rule, cur)
+        if got == _NEED:
+            cur.rule = rule
+            cur.seq = seq
+            cur.k = k
+            cur.n = n
+            cur.due = due
+            return False
+        if got == _ENDED:
+            cur.over = True
+            return True
+        if cur.reindex and order is not None:
+            seq = cur.index.candidates(act, rule.position + 1)
             k = 0
             n = len(seq)
     if on and order is not None and due < len(rules):
         _skipped(rules[due:], phase, act, rec)
+    cur.over = True
+    return True
 
 
-def _actions(flow: Flow, rule: CompiledRule, actions: Any, phase: str) -> Any:
-    """Run a matched rule's ``actions`` in order: (whether one ended the phase, whether the
-    model changed, so the rule index must look again)."""
+def _actions(flow: Flow, rule: CompiledRule, cur: Cursor) -> int:
+    """Run a matched rule's actions in order from ``cur.at``: ``_ENDED`` when one ended the
+    phase, ``_NEED`` at a request-phase limit (``cur.at`` is its index), else ``_DONE``. A
+    model change sets ``cur.reindex`` (the rule index must look again)."""
     rec = flow.rec
     on = rec.on
-    reindex = False
-    for action in actions:
+    phase = cur.phase
+    actions = rule.actions
+    i = cur.at
+    n = len(actions)
+    while i < n:
+        action = actions[i]
+        i += 1
         if on:
             rec.action(action)
         try:
@@ -195,28 +351,35 @@ def _actions(flow: Flow, rule: CompiledRule, actions: Any, phase: str) -> Any:
                 if phase != REQ:
                     rec.outcome("skipped: limits run in the request phase")
                     continue
-                stop = yield from limit(flow, rule, action)
+                cur.at = i - 1
+                cur.need = True
+                return _NEED
             elif action.type == "ai-gateway":
                 stop = route_action(flow, rule, action, phase)
             else:
                 stop = run_action(flow, rule, action, phase)
                 if action.type == "set-model":
-                    reindex = True
+                    cur.reindex = True
         except Skip:
             break
         if stop is not None:
-            if stop.kind == "error" and phase == RES and not flow.upstream:
-                break  # the gateway's own answer stands; the error is recorded
-            if stop.verdict == "deny" and (rule.shadow or getattr(action.config, "enforce", None) is False):
-                # shadow (`mode: shadow`, `enforce: false`): decided as if enforced; the rule ends here
-                flow.shadow_deny(stop.status or 403, stop.reason, rule)
-                break
-            stop.rule = rule
-            stop.action = action
-            stop.phase = phase
-            _finish(flow, phase, stop)
-            return True, reindex
-    return False, reindex
+            return _ENDED if _stopped(flow, rule, action, phase, stop) else _DONE
+    return _DONE
+
+
+def _stopped(flow: Flow, rule: CompiledRule, action: Any, phase: str, stop: Stop) -> bool:
+    """An action returned ``stop``: whether it ended the phase (else the rule ends here)."""
+    if stop.kind == "error" and phase == RES and not flow.upstream:
+        return False  # the gateway's own answer stands; the error is recorded
+    if stop.verdict == "deny" and (rule.shadow or getattr(action.config, "enforce", None) is False):
+        # shadow (`mode: shadow`, `enforce: false`): decided as if enforced; the rule ends here
+        flow.shadow_deny(stop.status or 403, stop.reason, rule)
+        return False
+    stop.rule = rule
+    stop.action = action
+    stop.phase = phase
+    _finish(flow, phase, stop)
+    return True
 
 
 def _conditions(rule: CompiledRule, act: dict[str, Any], rec: Recorder | None) -> bool | tuple[Any, Failure]:

@@ -30,7 +30,7 @@ from ..env.activation import classify_request
 from .decision import Decision
 from .errors import StoreUnavailableError, UnknownRequestError
 from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
-from .phases import gateway_answer, request_steps, response_steps
+from .phases import Cursor, gateway_answer, request_plain, request_steps, response_plain, response_steps
 from .pending import Kept, Parked, park
 from .routing_api import ReadMetrics, RoutingMixin, _simulated
 from ..routing.metrics import MemoryRouteMetrics
@@ -45,6 +45,10 @@ is dropped and its reservation released; a later ``complete()`` of it raises
 :class:`UnknownRequestError`."""
 MAX_DONE = 4096
 """Completed decisions remembered, so a repeated ``complete()`` gets the same answer."""
+
+PLAIN = True
+"""Run evaluations with plain calls until the store is needed (:meth:`Engine._plain`); False
+takes the generator steps for every request (the tests compare the two)."""
 
 _STORE_METHODS = ("check", "reserve", "reconcile", "release")  # and seed, for apply_state
 
@@ -208,9 +212,10 @@ class Engine(RoutingMixin):
         A bad request raises :class:`RequestError` before the store is touched. If anything
         fails after the reservation (or the call is interrupted), the reservation is released.
         """
-        flow, req, steps = self._evaluation(request, trace, now, request_id, apply_state, expect_response)
+        flow, req, explicit = self._evaluation(request, trace, now, request_id, apply_state)
         try:
-            decision, evicted = self._drive(steps, flow.now)
+            steps = self._plain(flow, req, explicit, expect_response)
+            decision, evicted = steps if isinstance(steps, tuple) else self._drive(steps, flow.now)
             if decision.complete and self.ledger is not None:
                 self.ledger.record(self._record(flow, decision))
         except BaseException:
@@ -272,9 +277,10 @@ class Engine(RoutingMixin):
         A bad request raises :class:`RequestError` before the store is touched. If the task
         is cancelled after the reservation was asked for, the reservation is released.
         """
-        flow, req, steps = self._evaluation(request, trace, now, request_id, apply_state, expect_response)
+        flow, req, explicit = self._evaluation(request, trace, now, request_id, apply_state)
         try:
-            decision, evicted = await self._adrive(steps, flow.now)
+            steps = self._plain(flow, req, explicit, expect_response)
+            decision, evicted = steps if isinstance(steps, tuple) else await self._adrive(steps, flow.now)
             if decision.complete and self.ledger is not None:
                 await self.ledger.arecord(self._record(flow, decision))
         except BaseException:
@@ -412,20 +418,52 @@ class Engine(RoutingMixin):
     # -- plumbing: finishing -----------------------------------------------------------------
 
     def _evaluation(self, request: Request | Mapping[str, Any], trace: bool | None, now: float | None,
-                    request_id: str | None, apply_state: bool,
-                    expect_response: bool) -> tuple[Flow, Request, Steps]:
+                    request_id: str | None, apply_state: bool) -> tuple[Flow, Request, bool]:
         """The one evaluation both engines drive: the request is checked and the store seeded
-        (``apply_state``) now; the steps give ``(decision, evicted ids to release)``."""
+        (``apply_state``) now; :meth:`_plain` then runs it."""
         flow, req, explicit = self.start(request, trace=trace, now=now, request_id=request_id)
         if apply_state and req.state is not None:
             self.seed(req.state, flow.now)
-        return flow, req, self._steps(flow, req, explicit, expect_response)
+        return flow, req, explicit
 
-    def _steps(self, flow: Flow, req: Request, explicit: bool, expect_response: bool) -> Steps:
-        if self.compiled.routed:
+    def _plain(self, flow: Flow, req: Request, explicit: bool,
+               expect_response: bool) -> tuple[Decision, list[str]] | Steps:
+        """Run the evaluation with plain calls as far as it goes without the store: ``(decision,
+        evicted ids to release)`` when it got to the end, else the steps that go on from where
+        it stopped (a limit action, or a routed policy: all of it), for a driver to run.
+
+        The steps are the same evaluation (:meth:`_steps`); this path only spares the
+        generators of a request whose rules never reach a limit (:data:`PLAIN` false takes
+        the steps for everything)."""
+        if self.compiled.routed or not PLAIN:
+            return self._steps(flow, req, explicit, expect_response)
+        cur = request_plain(flow)
+        if cur is not None:  # at a limit action: the store is needed from here on
+            return self._steps(flow, req, explicit, expect_response, cur)
+        # no limit ran: nothing to reserve or settle, nothing routed; the rest asks no store
+        stop = flow.stop
+        if stop is not None and stop.verdict == "deny":
+            if self.compiled.response_rules:
+                response_plain(flow, None)
+            else:  # the response phase has nothing to run: only the gateway's answer
+                gateway_answer(flow, stop)
+            return Decision.from_flow(flow, complete=True), []
+        if req.response is not None:
+            response_plain(flow, req.response.model_dump())
+            return Decision.from_flow(flow, complete=True), []
+        shared = False
+        evicted: list[str] = []
+        if expect_response:
+            evicted, shared = self._park(flow, explicit)
+        return Decision.from_flow(flow, complete=False, snapshot=shared), evicted
+
+    def _steps(self, flow: Flow, req: Request, explicit: bool, expect_response: bool,
+               cur: Cursor | None = None) -> Steps:
+        """The evaluation as steps; ``cur``: the request phase as :meth:`_plain` left it."""
+        if cur is None and self.compiled.routed:
             metrics = yield ReadMetrics(self.route_metrics)
             flow.metrics = None if isinstance(metrics, StoreFailed) else metrics
-        yield from request_steps(flow)
+        yield from request_steps(flow, cur)
         stop = flow.stop
         if stop is not None and stop.verdict == "deny":
             if self.compiled.response_rules:

@@ -1,0 +1,170 @@
+"""The plain path (``Engine._plain``: a phase run with plain calls until a limit action needs
+the store) decides exactly as the generator steps it stands in for (``runner.PLAIN = False``):
+the same decision (``to_dict()``, the trace when tracing), the same store calls, sync and
+async, for generated policies (limits eager and deferred, shadow rules, failing conditions
+under each ``on_error``, set-model with and without the index, response rules) and requests
+(with and without a response, kept for ``complete()`` or not)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import aigw_policy as ap
+from aigw_policy.engine import compile_policy, runner
+from aigw_policy.stores import MemoryStore
+
+TEAMS = ["research", "growth"]
+MODELS = ["gpt-4.1", "gpt-4o", "o3"]
+
+CONDITIONS = st.sampled_from([
+    "identity.team == '{t}'", "identity.team != '{t}'", "ai.model in ['{m}', 'gpt-4o']",
+    "identity.labels['env'] == 'prod'",  # fails when the request has no labels
+    "size(ai.prompt) > 3", "ai.model == '{m}' || identity.team == '{t}'",
+    "limits['rl0'].remaining < 2.0",  # makes limit rl0 eager (checked at once)
+    "1 / size(identity.team) > 0",  # an error for an empty team
+    "identity.labels['tier'] == 'x'",  # no such key: an error, always
+])
+ACTIONS = st.sampled_from([
+    'deny 403 "no ${ai.model} for ${identity.team}"', "allow", 'set-model "gpt-4o"', "deny 451",
+    'add-headers { headers: { "x-seen": "${identity.team}" } }',
+    'rate-limit { name: "rl{n}", capacity: 2, rate: 1m, bucket_key: [identity.key] }',
+    'token-limit { name: "tl{n}", capacity: 3000, rate: 1m, bucket_key: [identity.key] }',
+    'rate-limit { name: "ru{n}", capacity: 1, rate: 1m, bucket_key: [identity.key], enforce: false }',
+    "log { metadata: { m: ai.model } }",
+    'custom-response { status_code: 200, body: "hi ${ai.model}" }',
+    'set-vars { vars: [{ "seen": "${identity.key}" }] }',
+    'max-tokens { output: 100, mode: "clamp" }',
+    'deny 403 "${1 / size(identity.team)}"',  # an error in the action for an empty team
+])
+RESPONSE_RULES = st.sampled_from([
+    "",
+    'on response { rule "tag" { when res.status_code >= 400\n log { metadata: { "s": "${res.status_code}" } } } }',
+    'on response { rule "hide" { when res.status_code == 200 && ai.model == "gpt-4o"\n deny 502 "hidden" } }',
+    'on response { rule "h" { add-headers { headers: { "x-cost": "${string(res.status_code)}" } } } }',
+])
+
+
+@st.composite
+def policies(draw: Any) -> str:
+    n = draw(st.integers(1, 10))
+    rules = []
+    for i in range(n):
+        t, m = draw(st.sampled_from(TEAMS)), draw(st.sampled_from(MODELS))
+        when = "".join(f"\n      when {c.format(t=t, m=m)}" for c in draw(st.lists(CONDITIONS, max_size=2)))
+        actions = "\n      ".join(a.replace("{n}", f"{i}{'b' * j}")
+                                    for j, a in enumerate(draw(st.lists(ACTIONS, min_size=1, max_size=2))))
+        extra = draw(st.sampled_from(["", "\n      on-error skip", "\n      on-error deny", "\n      mode shadow"]))
+        rules.append(f'    rule "r{i}" {{{extra}{when}\n      {actions}\n    }}')
+    default = draw(st.sampled_from(["allow", "deny"]))
+    on_error = draw(st.sampled_from(["", "  on-error skip\n"]))
+    return (f"policy {{\n  default {default}\n{on_error}  on request {{\n" + "\n".join(rules) + "\n  }\n  "
+            + draw(RESPONSE_RULES) + "\n}\n")
+
+
+@st.composite
+def requests(draw: Any) -> dict[str, Any]:
+    identity: dict[str, Any] = {"key": draw(st.sampled_from(["k1", "k2"]))}
+    if draw(st.booleans()):
+        identity["team"] = draw(st.sampled_from(TEAMS + [""]))
+    if draw(st.booleans()):
+        identity["labels"] = {"env": draw(st.sampled_from(["prod", "dev"]))}
+    body = {"model": draw(st.sampled_from(MODELS)), "max_tokens": 300,
+            "messages": [{"role": "user", "content": "hello"}]}
+    r: dict[str, Any] = {"now": "2026-11-26T12:00:00Z", "identity": identity,
+                         "request": {"method": "POST", "url": "https://api.openai.com/v1/chat/completions",
+                                     "body": body}}
+    if draw(st.booleans()):
+        r["response"] = {"status_code": draw(st.sampled_from([200, 500])),
+                         "body": {"usage": {"prompt_tokens": 5, "completion_tokens": 7}}}
+    return r
+
+
+class _Logged(MemoryStore):
+    """A memory store that logs its calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def check(self, *args: Any) -> Any:
+        self.calls.append("check")
+        return super().check(*args)
+
+    def reserve(self, *args: Any) -> Any:
+        self.calls.append("reserve")
+        return super().reserve(*args)
+
+    def reconcile(self, *args: Any) -> Any:
+        self.calls.append("reconcile")
+        return super().reconcile(*args)
+
+    def release(self, *args: Any) -> Any:
+        self.calls.append("release")
+        return super().release(*args)
+
+
+def _run(compiled: Any, reqs: list[dict[str, Any]], trace: bool, expect: bool, plain: bool,
+         use_async: bool) -> tuple[list[Any], list[str]]:
+    old = runner.PLAIN
+    runner.PLAIN = plain
+    try:
+        store = _Logged()
+        engine = ap.Engine(compiled, store=store, trace=trace)
+        out = []
+        for i, r in enumerate(reqs):
+            kw = {"request_id": f"r{i}", "expect_response": expect}
+            d = asyncio.run(engine.aevaluate(r, **kw)) if use_async else engine.evaluate(r, **kw)
+            out.append(d.to_dict())
+            if not d.complete and expect and d.verdict == "allow":
+                done = engine.complete(f"r{i}", {"status_code": 200, "body": {"usage": {"prompt_tokens": 9,
+                                                                                        "completion_tokens": 4}}})
+                out.append(done.to_dict())
+        return out, store.calls
+    finally:
+        runner.PLAIN = old
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policies(), st.lists(requests(), min_size=1, max_size=4), st.booleans(), st.booleans(), st.booleans(),
+       st.booleans())
+def test_the_plain_path_decides_as_the_steps(text: str, reqs: list[dict[str, Any]], trace: bool, expect: bool,
+                                             indexed: bool, use_async: bool) -> None:
+    policy = ap.loads(text)
+    compiled = compile_policy(policy, index=indexed, index_min_rules=0) if indexed else compile_policy(policy)
+    fast = _run(compiled, reqs, trace, expect, True, use_async)
+    steps = _run(compiled, reqs, trace, expect, False, use_async)
+    assert fast == steps
+
+
+def test_the_plain_path_is_taken_and_spares_the_generators(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request whose rules reach no limit is decided without the steps; one that reaches a
+    limit goes on from there in the steps (the rules before it are not run twice)."""
+    policy = ap.loads('''policy { on request {
+      rule "d" { when identity.team == "x"
+        deny 403 "no ${ai.model}" }
+      rule "t" { token-limit { name: "t", capacity: 9000, rate: 1m, bucket_key: [identity.key] } }
+    }
+    on response { rule "r" { when res.status_code >= 500
+      log { metadata: { "s": "${res.status_code}" } } } } }''')
+    engine = ap.Engine(policy)
+    made = []
+    steps = engine._steps
+
+    def counted(*args: Any) -> Any:
+        cur = args[-1] if len(args) == 5 else None
+        made.append((cur.rule.label, cur.at, cur.need) if cur is not None and cur.rule is not None else cur)
+        return steps(*args)
+
+    monkeypatch.setattr(engine, "_steps", counted)
+    chat = {"method": "POST", "url": "https://api.openai.com/v1/chat/completions",
+            "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}}
+    d = engine.evaluate({"identity": {"key": "k", "team": "x"}, "request": chat}, expect_response=False)
+    assert (d.verdict, d.status_code, d.reason, made) == ("deny", 403, "no gpt-4o", [])
+    d = engine.evaluate({"identity": {"key": "k", "team": "y"}, "request": chat}, expect_response=False)
+    assert d.verdict == "allow" and len(made) == 1
+    assert made == [("t", 0, True)]  # at the limit of rule `t`, recorded, waiting for the store
