@@ -10,9 +10,10 @@ log off), its upstream an ASGI app answering an OpenAI chat completion at once. 
 runs every checkout in its own process (``--from NAME=DIR``: the ``aigw_policy`` package of
 another checkout, e.g. ``git archive HEAD | tar -x -C DIR``), in turn, after a warm-up and
 ``gc.freeze()`` as ``serve`` does; printed: each one's process CPU microseconds per request
-per round and their median. The caches stay warm here: a real server, sharing the CPU with
-its clients and upstream, spends about twice as long (compare with
-``gateway_compare.py --paired``). No assertions: a benchmark, not a test.
+per round and their median. The caches stay warm here, and the upstream side (``UpstreamProxy``,
+aiohttp) is left out; compare with a live ``serve`` (``gateway_compare.py --paired``) only in
+the same minutes: on a shared machine one request's CPU swings 4x with what else runs
+(docs/gateway.md, "Sixth pass"). No assertions: a benchmark, not a test.
 """
 
 from __future__ import annotations

@@ -123,3 +123,202 @@ def test_request_id_reaches_the_answer_and_the_event() -> None:
     rid = dict(sent[0]["headers"])[DECISION_HEADER.encode()].decode()
     assert re.fullmatch(r"req-[0-9a-f]{20}", rid)
     assert seen == [rid] and events[0]["request_id"] == rid and events[0]["decision"].id == rid
+
+
+# -- sixth pass: timers and the tracer lookup ---------------------------------------------------
+
+from aigw_policy.gateway.exchange import receive_within  # noqa: E402
+from aigw_policy.gateway.metrics import Observer  # noqa: E402
+from aigw_policy.gateway.server import _Timer  # noqa: E402
+
+
+async def _plain_within(receive: Any, seconds: float | None) -> Any:
+    async with asyncio.timeout(seconds):
+        return await receive()
+
+
+def _outcome(within: Any, steps: int | None, seconds: float | None, cancel_at: int | None,
+             swallow: bool) -> tuple[str, int]:
+    """What ``within(receive, seconds)`` gives when ``receive`` answers after ``steps`` steps of
+    the loop (None: never), the task being cancelled from outside at step ``cancel_at`` (None:
+    never); ``swallow``: the receive catches one CancelledError and answers anyway. Returns
+    the result or the exception's name, and the task's pending cancel requests after it."""
+    async def receive() -> str:
+        n = 0
+        while steps is None or n < steps:
+            try:
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                if not swallow:
+                    raise
+                return "swallowed"
+            n += 1
+        return "message"
+
+    async def run() -> tuple[str, int]:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        if cancel_at is not None:
+            def cancel(k: int) -> None:
+                if k == 0:
+                    task.cancel()
+                else:
+                    loop.call_soon(cancel, k - 1)
+            loop.call_soon(cancel, cancel_at)
+        try:
+            result = await within(receive, seconds)
+        except (TimeoutError, asyncio.CancelledError) as error:
+            result = type(error).__name__
+        return result, task.cancelling()
+
+    return asyncio.run(run())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.none(), st.integers(0, 4)), st.sampled_from([None, 0.0, -1.0, 1000.0]),
+       st.one_of(st.none(), st.integers(0, 5)), st.booleans())
+@example(None, 0.0, None, False)  # the body never comes: 408
+@example(None, 0.0, 0, False)  # a cancel from outside and the deadline together
+@example(2, 0.0, None, True)  # the receive swallows the timer's cancel
+def test_receive_within_is_asyncio_timeout(steps: int | None, seconds: float | None, cancel_at: int | None,
+                                           swallow: bool) -> None:
+    if steps is None and cancel_at is None and (seconds is None or seconds > 0):
+        steps = 1  # would wait for ever (or for 1000 s) either way
+    assert _outcome(receive_within, steps, seconds, cancel_at, swallow) == \
+        _outcome(_plain_within, steps, seconds, cancel_at, swallow)
+
+
+class _Loop:
+    """A loop whose time is set by the test: ``call_at`` handles fire as time passes them."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.handles: list[Any] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Any) -> Any:
+        handle = SimpleNamespace(when=when, callback=callback, cancelled=False)
+        handle.cancel = lambda: setattr(handle, "cancelled", True)
+        self.handles.append(handle)
+        return handle
+
+    def call_later(self, delay: float, callback: Any) -> Any:
+        return self.call_at(self.now + delay, callback)
+
+    def advance(self, to: float) -> None:
+        while True:
+            due = [h for h in self.handles if not h.cancelled and h.when <= to]
+            if not due:
+                break
+            first = min(due, key=lambda h: h.when)
+            self.handles.remove(first)
+            self.now = max(self.now, first.when)
+            first.callback()
+        self.now = to
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.closed_at: float | None = None
+        self.loop: _Loop | None = None
+
+    def is_closing(self) -> bool:
+        return self.closed_at is not None
+
+    def close(self) -> None:
+        assert self.loop is not None
+        if self.closed_at is None:
+            self.closed_at = self.loop.now
+
+    def write(self, data: bytes) -> None:
+        pass
+
+
+class _PlainTimer:
+    """The header timer as it was: a fresh timer per arming, cancelled at the head's end."""
+
+    header_timeout = 10.0
+
+    def __init__(self, loop: _Loop, transport: _Transport) -> None:
+        self.loop, self.transport, self.timer = loop, transport, None
+
+    def _arm(self) -> None:
+        self._disarm()
+        self.timer = self.loop.call_later(self.header_timeout, self._expire)
+
+    def _disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    _stop = _disarm
+
+    def _expire(self) -> None:
+        self.timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+class _OurTimer(_Timer):
+    header_timeout = 10.0
+
+    def __init__(self, loop: _Loop, transport: _Transport) -> None:
+        self.loop, self.transport = loop, transport  # type: ignore[assignment]
+
+
+_EVENTS = st.lists(st.tuples(st.sampled_from(["arm", "disarm", "stop"]), st.floats(0, 25)), max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_EVENTS)
+@example([("arm", 0.0), ("disarm", 3.0), ("arm", 9.0), ("disarm", 12.0), ("arm", 15.0)])  # re-armed after the first deadline's run-up
+@example([("disarm", 1.0), ("arm", 2.0)])
+def test_header_timer_closes_when_the_plain_timer_does(events: list[tuple[str, float]]) -> None:
+    """One lazy timer per connection closes it at the same moment as a fresh timer per
+    arming would, whatever the arms (a request awaited), disarms (its head came) and stops
+    (the connection went) and the times between them."""
+    closed = []
+    for kind in (_PlainTimer, _OurTimer):
+        loop, transport = _Loop(), _Transport()
+        transport.loop = loop
+        timer = kind(loop, transport)
+        timer._arm()  # connection_made
+        for action, pause in events:
+            loop.advance(loop.now + pause)
+            if transport.is_closing():
+                break
+            getattr(timer, f"_{action}")()
+        loop.advance(loop.now + 100)
+        closed.append(transport.closed_at)
+    assert closed[0] == closed[1]
+
+
+def test_header_timer_is_one_handle_per_connection_on_keep_alive() -> None:
+    loop, transport = _Loop(), _Transport()
+    transport.loop = loop
+    timer = _OurTimer(loop, transport)
+    timer._arm()
+    for _ in range(1000):  # a thousand requests within a second
+        loop.advance(loop.now + 0.001)
+        timer._disarm()
+        timer._arm()
+    assert len(loop.handles) == 1
+
+
+def test_spans_wanted_is_the_plain_lookup_once_a_second() -> None:
+    trace = __import__("pytest").importorskip("opentelemetry.trace")
+    obs = Observer(prometheus=False, otel=True)
+    plain = trace.get_tracer_provider
+    clock = [100.2]
+    with mock.patch("aigw_policy.gateway.metrics.time.monotonic", lambda: clock[0]):
+        for provider, expect in ((trace.ProxyTracerProvider(), False), (trace.NoOpTracerProvider(), True),
+                                 (trace.ProxyTracerProvider(), False)):
+            with mock.patch.object(trace, "get_tracer_provider", lambda p=provider: p):
+                clock[0] += 1.0  # the next second: looked up again
+                assert obs.spans_wanted(trace) is expect
+                assert obs.spans_wanted(trace) is (not isinstance(trace.get_tracer_provider(),
+                                                                  trace.ProxyTracerProvider))
+    assert trace.get_tracer_provider is plain
