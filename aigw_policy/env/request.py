@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from functools import lru_cache
-from operator import itemgetter
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -130,20 +129,6 @@ class Request(_Model):
         Only the fields of any JSON (``request.body``, ``conn``, ...) can nest deeply in a
         request that validates: their depth is checked after the validation. A request that
         does not validate is checked whole first, so a too deep one is refused as such."""
-        req = _fast_request(data) if type(data) is dict else None
-        if req is None:
-            return cls._parse_plain(data)
-        if _deep_json(req):
-            raise RequestError([("", f"the request is nested more than {MAX_DEPTH} levels deep")])
-        problem = url_problem(req.request.url)
-        if problem is not None:
-            raise RequestError([("request.url", problem)])
-        return req
-
-    @classmethod
-    def _parse_plain(cls, data: object) -> Request:
-        """:meth:`parse` without its fast path: every input through pydantic (the reference
-        the fast path is tested against)."""
         if type(data) is not dict:
             if isinstance(data, Request):
                 return data
@@ -166,102 +151,6 @@ class Request(_Model):
 
     def unix_now(self) -> float | None:
         return self.now.timestamp() if self.now is not None else None
-
-
-# -- the fast path of Request.parse ----------------------------------------------------------
-# The usual request (a plain dict of str, dicts of str and a body) is checked by hand and built
-# the way pydantic builds it: the same field values (the dicts pydantic copies are copied, the
-# fields of any JSON's values are kept), the same fields set, no extra, no private. Anything the
-# checks below do not accept as is (another key, another type, a str or dict subclass, a null
-# where a model goes) returns None and goes through pydantic, which names the problem.
-
-_D = BaseModel.__dict__
-_set_dict = _D["__dict__"].__set__
-_set_fs = _D["__pydantic_fields_set__"].__set__
-_set_extra = _D["__pydantic_extra__"].__set__
-_set_private = _D["__pydantic_private__"].__set__
-_new = object.__new__
-_STR = frozenset({str})
-_STR_OR_NULL = frozenset({str, type(None)})
-_RK = frozenset({"id", "identity", "conn", "request", "endpoint", "req"})
-_HK = frozenset(HttpRequest.model_fields)
-_IK = frozenset(Identity.model_fields)
-_IF = dict.fromkeys(Identity.model_fields)
-_NAMES = itemgetter("key", "user", "team", "org", "tier")
-
-
-def _fast_request(data: dict[Any, Any]) -> Request | None:
-    """The validated :class:`Request` of ``data`` when it has the usual shape (see above), or
-    None for pydantic to validate it. The depth and the URL are checked by the caller."""
-    if not data.keys() <= _RK:
-        return None
-    http = data.get("request")
-    if type(http) is not dict or not http.keys() <= _HK:
-        return None
-    url = http.get("url")
-    method = http.get("method", "POST")
-    if type(url) is not str or not url or type(method) is not str or not method:
-        return None
-    headers = http.get("headers", _STR)
-    if headers is _STR:
-        headers = {}
-    elif type(headers) is not dict or not _STR.issuperset(map(type, headers)) or not _STR.issuperset(map(type, headers.values())):
-        return None
-    else:
-        headers = headers.copy()
-    rid = data.get("id")
-    if rid is not None and type(rid) is not str:
-        return None
-    ident = data.get("identity", _STR)
-    identity = _new(Identity)
-    if ident is _STR:
-        _set_dict(identity, _IF.copy())
-        _set_fs(identity, set())
-    else:
-        if type(ident) is not dict or not ident.keys() <= _IK:
-            return None
-        idf = _IF.copy()
-        idf.update(ident)
-        if not _STR_OR_NULL.issuperset(map(type, _NAMES(idf))):
-            return None
-        labels = idf["labels"]
-        if labels is not None:
-            if type(labels) is not dict or not _STR.issuperset(map(type, labels)) or not _STR.issuperset(map(type, labels.values())):
-                return None
-            idf["labels"] = labels.copy()
-        _set_dict(identity, idf)
-        _set_fs(identity, ident.keys() & _IK)
-    _set_extra(identity, None)
-    _set_private(identity, None)
-    conn = data.get("conn", _STR)
-    if conn is _STR:
-        conn = {}
-    elif type(conn) is not dict or not _STR.issuperset(map(type, conn)):
-        return None
-    else:
-        conn = conn.copy()
-    endpoint = data.get("endpoint")
-    if endpoint is not None:
-        if type(endpoint) is not dict or not _STR.issuperset(map(type, endpoint)):
-            return None
-        endpoint = endpoint.copy()
-    more = data.get("req")
-    if more is not None:
-        if type(more) is not dict or not _STR.issuperset(map(type, more)):
-            return None
-        more = more.copy()
-    hr = _new(HttpRequest)
-    _set_dict(hr, {"method": method, "url": url, "headers": headers, "body": http.get("body")})
-    _set_fs(hr, http.keys() & _HK)
-    _set_extra(hr, None)
-    _set_private(hr, None)
-    req = _new(Request)
-    _set_dict(req, {"id": rid, "now": None, "identity": identity, "conn": conn, "request": hr, "response": None,
-                    "attempts": None, "state": None, "ai": None, "endpoint": endpoint, "req": more})
-    _set_fs(req, data.keys() & _RK)
-    _set_extra(req, None)
-    _set_private(req, None)
-    return req
 
 
 def parse_time(text: str) -> datetime:

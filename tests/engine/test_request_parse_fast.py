@@ -1,5 +1,11 @@
 """``Request.parse`` of a plain dict gives what pydantic's validation gives (issue #15).
 
+The contract any fast path of ``Request.parse`` must keep. A hand-written one (commit e41a8e2
+on wt-parse: plain dicts checked by exact types, the models built with ``object.__new__`` and
+their slots set) met it, and the deliberate breaks (headers not copied, a str subclass taken
+as the URL, the fields set from the input's own keys, labels not copied) each failed here; it
+was slower than pydantic (docs/engine.md, "Speed"), so ``parse`` validates with pydantic.
+
 The oracle, :func:`plain_parse`, validates every input with pydantic, then checks the depth,
 the time zone and the URL, as ``parse`` does. For valid and near-valid requests (one field of
 a wrong type, an unknown key, a str or dict subclass, a bad URL, JSON nested too deep, a field
@@ -223,13 +229,13 @@ def near_valid(draw: st.DrawFn) -> Any:
 # -- properties ----------------------------------------------------------------------------
 
 
-@settings(max_examples=600)
+@settings(max_examples=300)
 @given(near_valid())
 def test_parse_agrees_with_pydantic(data: Any) -> None:
     assert outcome(Request.parse, data) == outcome(plain_parse, data)
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(valid())
 def test_valid_requests_are_parsed_like_pydantic(data: dict[str, Any]) -> None:
     got, want = outcome(Request.parse, data), outcome(plain_parse, data)
@@ -279,44 +285,3 @@ def test_what_pydantic_copies_and_keeps() -> None:
         assert req.model_fields_set == {"id", "identity", "conn", "request", "endpoint", "req"}
         assert req.request.model_fields_set == {"url", "headers", "body"} and req.request.method == "POST"
 
-
-def test_the_usual_requests_take_the_fast_path(monkeypatch: Any) -> None:
-    """Counted: the common shapes are built by hand, the near-valid ones go to pydantic."""
-    import aigw_policy.env.request as module
-
-    taken: list[bool] = []
-    fast = module._fast_request
-
-    def counting(data: dict[str, Any]) -> Any:
-        req = fast(data)
-        taken.append(req is not None)
-        return req
-
-    monkeypatch.setattr(module, "_fast_request", counting)
-    chat = {"method": "POST", "url": URLS[0], "headers": {"content-type": "application/json"},
-            "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 300}}
-    usual = [
-        {"id": "r1", "identity": {"key": "k1", "team": "a", "org": "acme", "tier": "pro", "labels": {"env": "prod"}},
-         "conn": {"client_ip": "203.0.113.7"}, "request": chat},
-        {"request": {"url": "/v1/messages"}},
-        {"identity": {"key": None, "labels": None}, "request": dict(chat, headers={}), "endpoint": None,
-         "req": {"geo": {"country": "FR"}}},
-    ]
-    for data in usual:
-        Request.parse(data)
-    assert taken == [True] * len(usual)
-    taken.clear()
-    odd = [{"request": {"url": S("/x")}}, {"request": {"url": "/x"}, "now": "2026-11-26T12:00:00Z"},
-           {"request": {"url": "/x"}, "conn": D()}, {"request": {"url": "/x", "headers": {"a": ("1",)}}},
-           {"request": {"url": "/x"}, "identity": None}, {"request": {"url": "/x"}, "extra": 1},
-           {"request": {"url": "/x", "method": ""}}]
-    for data in odd:
-        outcome(Request.parse, data)
-    assert taken == [False] * len(odd)
-
-
-def test_the_base_request_takes_the_fast_path() -> None:
-    """So that the odd values above are tried against the fast path, not only pydantic."""
-    import aigw_policy.env.request as module
-
-    assert module._fast_request(copy.deepcopy(BASE)) is not None
