@@ -172,11 +172,6 @@ class CompiledPolicy:
     limits: dict[str, tuple[CompiledRule, CompiledAction]]
     request_index: Any = None  # index.RuleIndex | None
     response_index: Any = None
-    uses_content_length: bool = False  # some text reads req.content_length
-    uses_url: bool = True  # some text reads req.url.* or req.host: split the URL per request
-    uses_time: bool = True  # some text reads time.now
-    uses_headers: bool = True  # some text reads req.headers (or what comes of it): lower them per request
-    uses_conn: bool = True  # some text (or a restrict-ips action) reads conn.*
     response_reads: FreeVars = field(default=EMPTY, compare=False, repr=False)
     """What the response phase can read: response rules and the limits' ``cost``."""
     activation: ActivationPlan = field(default=FULL, compare=False, repr=False)
@@ -551,11 +546,6 @@ def facts(c: Compilation) -> Compilation:
         limits=limits,
         request_index=c.request_index,
         response_index=c.response_index,
-        uses_content_length=reads.reads("req.content_length"),
-        uses_url=reads.reads_any(_URL_VARIABLES),
-        uses_time=reads.reads("time.now"),
-        uses_headers=routed or reads.reads_any(_HEADER_VARIABLES),
-        uses_conn=routed or reads.reads("conn") or any(a.type == "restrict-ips" for r in rules for a in r.actions),
         response_reads=response,
         activation=activation_plan(reads, rules, routed),
         routed=routed,

@@ -22,7 +22,6 @@ from aigw_policy.engine.compile import CompiledPolicy, compile_policy
 from aigw_policy.env.activation import AI_NAMES, FULL, ActivationPlan
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-ALL = {"uses_url": True, "uses_time": True, "uses_content_length": True, "uses_headers": True, "uses_conn": True}
 
 READERS = {
     "headers": "when 'x-team' in req.headers && req.headers['x-team'][0] == 'a' deny 403 \"h\"",
@@ -51,7 +50,7 @@ def _policy(body: str) -> str:
 
 def _engines(policy: Any) -> tuple[ap.Engine, ap.Engine]:
     planned = compile_policy(policy)
-    plain = dataclasses.replace(planned, **ALL, activation=FULL)
+    plain = dataclasses.replace(planned, activation=FULL)
     return ap.Engine(planned, trace=True), ap.Engine(plain, trace=True)
 
 
@@ -94,7 +93,7 @@ def test_the_examples_decide_as_with_the_whole_activation(path: Path) -> None:
 
 
 def test_the_plan_skips_what_no_text_reads() -> None:
-    facts = {name: (cp.uses_headers, cp.uses_conn) for name in READERS
+    facts = {name: (cp.activation.headers, cp.activation.conn) for name in READERS
              for cp in [compile_policy(ap.loads(_policy(READERS[name])))]}
     assert facts["none"] == (False, False)
     assert facts["conn"] == facts["restrict-ips"] == (False, True)

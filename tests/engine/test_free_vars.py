@@ -124,7 +124,7 @@ POLICY = """policy {
 def test_text_outside_cel_is_not_read() -> None:
     """`time.now`, `req.url`, `limits` in a header's plain text or a string literal are not reads."""
     cp = compile_policy(ap.loads(POLICY))
-    assert (cp.uses_time, cp.uses_url, cp.uses_content_length) == (False, False, False)
+    assert (cp.activation.time_now, cp.activation.url_parts, cp.activation.content_length) == (False, False, False)
     (rl,) = [a for a in cp.request_rules[0].actions if a.limit is not None]
     assert not rl.eager
 
@@ -134,7 +134,7 @@ def test_reads_decide_the_compile_facts() -> None:
         '"req.host limits ${identity.key}"', '"${limits.rl.remaining}"').replace(
         'identity.team == "time.now"', "req.url.path == '/' || req.content_length > 1")
     cp = compile_policy(ap.loads(text))
-    assert (cp.uses_time, cp.uses_url, cp.uses_content_length) == (True, True, True)
+    assert (cp.activation.time_now, cp.activation.url_parts, cp.activation.content_length) == (True, True, True)
     (rl,) = [a for a in cp.request_rules[0].actions if a.limit is not None]
     assert rl.eager  # rule "b" reads its outcome
 
