@@ -1,7 +1,7 @@
 """Whole decisions per second for each example policy, against a hand-written Python floor,
 and how a policy of 10,000 indexed rules compares with one of 10.
 
-    python benchmarks/engine_bench.py [--rules 10000] [--seconds 1.0]
+    python benchmarks/engine_bench.py [--rules 10000] [--seconds 1.0] [--cold MB]
 
 For each examples/*.aigw policy, one representative request (rotating keys and teams, so
 that limits stay under their caps) is decided by:
@@ -21,7 +21,11 @@ median microseconds per decision (the median over all rounds' samples), decision
 second, (b)/(a) as the median of the rounds' ratios with their range, and the load average
 before and after. Then the scaling line: the median decision of a policy of N rules keyed
 on ``identity.team`` and ``ai.model`` (the matching rule is near the end) against the same
-policy of 10 rules. No assertions: a benchmark, not a test.
+policy of 10 rules. ``--cold MB`` copies that many megabytes before each sample (not timed),
+so each decision starts with caches that hold something else, as in a live gateway where the
+client, the upstream and other processes run between two requests (docs/engine.md, "Speed":
+hot-loop timings understate what a live process pays, the engine's more than the floor's).
+No assertions: a benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -205,6 +209,16 @@ FLOORS: dict[str, Callable[[Floor, dict[str, Any], float], tuple[str, int]]] = {
 # ---------------------------------------------------------------------------------------------
 
 
+COLD: list[bytearray] = []
+"""With ``--cold MB``: a buffer of that size and its copy, written over before each sample."""
+
+
+def _evict() -> None:
+    """Copy ``--cold`` megabytes: the caches then hold that copy, not the last decision's code and data."""
+    if COLD:
+        COLD[1][:] = COLD[0]
+
+
 def samples_ns(fn: Callable[[Any, float], Any], inputs: list[Any], seconds: float, start: int, now: float) -> tuple[
         list[int], int, float]:
     """Time ``fn`` on each input in turn (from ``start``) for ``seconds``: the samples (ns),
@@ -219,6 +233,7 @@ def samples_ns(fn: Callable[[Any, float], Any], inputs: list[Any], seconds: floa
         r = {**inputs[i % n], "id": f"r{i}"}  # a new id each time: the store replays a known id's outcome
         i += 1
         now += 0.001
+        _evict()
         t = clock()
         fn(r, now)
         samples.append(clock() - t)
@@ -298,8 +313,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rules", type=int, default=10_000)
     p.add_argument("--seconds", type=float, default=1.0, help="time per policy for each of floor, engine, traced")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds the time is split into")
+    p.add_argument("--cold", type=int, default=0, metavar="MB",
+                   help="copy MB megabytes before each sample, so that each decision starts with cold caches, "
+                        "as in a live gateway where other processes run between two requests (try 8)")
     args = p.parse_args(argv)
-    print(f"python {sys.version.split()[0]}")
+    print(f"python {sys.version.split()[0]}" + (f"; cold: {args.cold} MB copied before each sample" if args.cold else ""))
+    if args.cold:
+        COLD[:] = [bytearray(args.cold << 20), bytearray(args.cold << 20)]
     examples(args.seconds, max(1, args.rounds))
     print()
     scaling(args.rules, args.seconds)
