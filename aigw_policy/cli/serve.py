@@ -153,6 +153,10 @@ def serve(
                f"store {redact(store)}, ledger {redact(ledger) if ledger else 'none'})", err=True)
     from ..gateway.server import header_timeout_protocol
 
+    # the price catalog now, not at the first priced request (genai-prices' imports and
+    # catalog, ~150 ms and ~50,000 objects: the first request cost that much more, and what
+    # it built was left out of the freeze below)
+    app.holder.current.prices.warm()
     # what start-up built (the compiled policy, the grammar, the price catalog: ~80,000
     # objects) is left out of every garbage collection from now on: a collection of the
     # requests' young objects no longer walks them (~130 -> ~40 us of collecting per request)
