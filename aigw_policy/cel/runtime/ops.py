@@ -191,6 +191,8 @@ def mod(a, b):  # type: ignore[no-untyped-def]
         if ta is int or ta is UInt:
             if b == 0:
                 raise CelError("modulus by zero", "divide_by_zero")
+            if b == -1 and a == INT64_MIN and ta is int:
+                raise overflow("_%_")  # as its quotient overflows (cel-go and cel-cpp agree)
             r = abs(a) % abs(b)
             r = -r if a < 0 else r
             return UInt(r) if ta is UInt else r
@@ -212,6 +214,8 @@ def idiv(a: int, b: int) -> int:
 def imod(a: int, b: int) -> int:
     if b == 0:
         raise CelError("modulus by zero", "divide_by_zero")
+    if b == -1 and a == INT64_MIN:
+        raise overflow("_%_")
     r = abs(a) % abs(b)
     return -r if a < 0 else r
 
