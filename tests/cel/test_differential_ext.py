@@ -115,3 +115,16 @@ def test_extensions_agree_with_cel_cpp(text: str) -> None:
     assert got[0] == want[0], (text, got, want)
     if got[0] == "value":
         assert same(got[1], want[1]), (text, got, want)
+
+
+@pytest.mark.parametrize("text", [
+    r"strings.quote('a\x00b')", r"strings.quote('\x7f\x1b')", r"strings.quote('no\u00a0break')",
+    r"strings.quote('line\u2028sep')", r"strings.quote('zero\u200bwidth')", r"strings.quote('\a\b\f\n\r\t\v')",
+    r"strings.quote('q\"\\')", r"strings.quote('é😀')", r"strings.quote('')",
+])  # fmt: skip
+def test_quote_agrees_with_cel_cpp(text: str) -> None:
+    """Only the extension's escapes are written as escapes; every other character, control or
+    not, as it is (cel-go writes them raw too)."""
+    want = theirs(text)
+    assert want is not None, text
+    assert ours(text) == want, text

@@ -258,16 +258,18 @@ def join(lst, sep=""):  # type: ignore[no-untyped-def]
 @fn("strings.quote")
 def quote(s):  # type: ignore[no-untyped-def]
     _str_args("strings.quote", s)
+    # the escapes of the strings extension; every other character as it is (cel-go and
+    # cel-cpp write controls and other unprintables raw too), a lone surrogate, which is not
+    # text, as U+FFFD (the extension's replacement for invalid UTF-8)
     out = ['"']
     for ch in s:
         esc = _QUOTE_ESC.get(ch)
         if esc is not None:
             out.append(esc)
-        elif ch.isprintable() or ch == " ":
-            out.append(ch)
+        elif "\ud800" <= ch <= "\udfff":
+            out.append("\ufffd")
         else:
-            o = ord(ch)
-            out.append(f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}")
+            out.append(ch)
     out.append('"')
     return "".join(out)
 
