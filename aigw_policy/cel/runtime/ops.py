@@ -408,8 +408,8 @@ def to_uint(v):  # type: ignore[no-untyped-def]
             raise CelError("uint range error", "range")
         return UInt(v)
     if t is float:
-        if v != v or not (-1.0 < v < 1.8446744073709552e19):
-            raise CelError("uint range error", "range")
+        if v != v or not (0.0 <= v < 1.8446744073709552e19):  # a negative double is out of range, even past
+            raise CelError("uint range error", "range")  # truncation (cel-go and cel-cpp); -0.0 is 0
         return UInt(int(v))
     if t is str:
         m = _UINT_TEXT.match(v)
