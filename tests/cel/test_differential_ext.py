@@ -128,3 +128,18 @@ def test_quote_agrees_with_cel_cpp(text: str) -> None:
     want = theirs(text)
     assert want is not None, text
     assert ours(text) == want, text
+
+
+@pytest.mark.parametrize("text", [
+    "'abc'.indexOf('b', null)", "'abc'.lastIndexOf('b', null)", "'abc'.replace('a', 'b', null)",
+    "'a,b'.split(',', null)", "'abc'.substring(1, null)", "timestamp('2024-01-01T00:00:00Z').getHours(null)",
+    "timestamp('2024-01-01T00:00:00Z').getFullYear(null)", "duration('1h').getMinutes(null)",
+    "'abc'.indexOf('b', dyn(null))", "timestamp('2024-01-01T00:00:00Z').getDayOfWeek(dyn(null))",
+])  # fmt: skip
+def test_null_is_never_an_optional_argument_left_out(text: str) -> None:
+    """A function with an optional argument given `null` has no overload, as in cel-cpp: the
+    null is not read as the argument's absence (we answered as if it were)."""
+    got = ours(text)
+    assert got[0] == "error" and "no such overload" in str(got[1]), (text, got)
+    want = theirs(text)
+    assert want is None or want[0] == "error", (text, want)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Callable
+from typing import Any
 
 from . import ops, timefmt
 from .checks import no_overload, type_name
@@ -76,6 +77,16 @@ def _str_args(name: str, *args: object) -> None:
     for a in args:
         if type(a) is not str:
             raise no_overload(name, *args)
+
+
+_ABSENT: Any = object()
+"""An optional argument not given: CEL's ``null`` is ``None``, which a function given it must
+refuse (``'abc'.indexOf('b', null)`` has no overload), never read as the argument's absence."""
+
+
+def _given(*args: object) -> tuple[object, ...]:
+    """The arguments a call was given (for its error message)."""
+    return tuple(a for a in args if a is not _ABSENT)
 
 
 @fn(".contains")
@@ -145,22 +156,22 @@ def char_at(s, i):  # type: ignore[no-untyped-def]
 
 
 @fn(".indexOf")
-def index_of(s, sub, start=None):  # type: ignore[no-untyped-def]
+def index_of(s, sub, start=_ABSENT):  # type: ignore[no-untyped-def]
     """The first code point index of ``sub`` at or after ``start`` (0 ..= size), else -1."""
-    if type(s) is not str or type(sub) is not str or (start is not None and type(start) is not int):
-        raise no_overload("indexOf", s, sub, *(() if start is None else (start,)))
-    start = 0 if start is None else start
+    if type(s) is not str or type(sub) is not str or (start is not _ABSENT and type(start) is not int):
+        raise no_overload("indexOf", s, sub, *(() if start is _ABSENT else (start,)))
+    start = 0 if start is _ABSENT else start
     _check_index(start, len(s))
     return s.find(sub, start)
 
 
 @fn(".lastIndexOf")
-def last_index_of(s, sub, end=None):  # type: ignore[no-untyped-def]
+def last_index_of(s, sub, end=_ABSENT):  # type: ignore[no-untyped-def]
     """The last code point index of ``sub`` that starts at or before ``end`` (0 ..= size),
     else -1."""
-    if type(s) is not str or type(sub) is not str or (end is not None and type(end) is not int):
-        raise no_overload("lastIndexOf", s, sub, *(() if end is None else (end,)))
-    if end is None:
+    if type(s) is not str or type(sub) is not str or (end is not _ABSENT and type(end) is not int):
+        raise no_overload("lastIndexOf", s, sub, *(() if end is _ABSENT else (end,)))
+    if end is _ABSENT:
         return s.rfind(sub)
     _check_index(end, len(s))
     return s.rfind(sub, 0, end + len(sub))
@@ -184,48 +195,48 @@ def upper_ascii(s):  # type: ignore[no-untyped-def]
 
 
 @fn(".replace")
-def replace(s, old, new, n=None):  # type: ignore[no-untyped-def]
+def replace(s, old, new, n=_ABSENT):  # type: ignore[no-untyped-def]
     if (
         type(s) is not str
         or type(old) is not str
         or type(new) is not str
-        or (n is not None and type(n) is not int)
+        or (n is not _ABSENT and type(n) is not int)
     ):
-        raise no_overload("replace", s, old, new)
+        raise no_overload("replace", *_given(s, old, new, n))
     if len(new) > len(old):
         count = s.count(old) if old else len(s) + 1
-        if n is not None and n >= 0:
+        if n is not _ABSENT and n >= 0:
             count = min(count, n)
         if len(s) + count * (len(new) - len(old)) > ops.MAX_GROWTH:
             raise CelError(f"replace would build a string over {ops.MAX_GROWTH} characters", "resource_exhausted")
-    if n is None or n < 0:
+    if n is _ABSENT or n < 0:
         return s.replace(old, new)
     return s.replace(old, new, n)
 
 
 @fn(".split")
-def split(s, sep, n=None):  # type: ignore[no-untyped-def]
-    if type(s) is not str or type(sep) is not str or (n is not None and type(n) is not int):
-        raise no_overload("split", s, sep)
+def split(s, sep, n=_ABSENT):  # type: ignore[no-untyped-def]
+    if type(s) is not str or type(sep) is not str or (n is not _ABSENT and type(n) is not int):
+        raise no_overload("split", *_given(s, sep, n))
     if n == 0:
         return []
     if sep == "":
         chars = list(s)
-        if n is not None and n > 0 and len(chars) > n:
+        if n is not _ABSENT and n > 0 and len(chars) > n:
             return chars[: n - 1] + ["".join(chars[n - 1 :])]
         return chars
-    if n is None or n < 0:
+    if n is _ABSENT or n < 0:
         return s.split(sep)
     return s.split(sep, n - 1)
 
 
 @fn(".substring")
-def substring(s, start, end=None):  # type: ignore[no-untyped-def]
-    if type(s) is not str or type(start) is not int or (end is not None and type(end) is not int):
-        raise no_overload("substring", s, start)
+def substring(s, start, end=_ABSENT):  # type: ignore[no-untyped-def]
+    if type(s) is not str or type(start) is not int or (end is not _ABSENT and type(end) is not int):
+        raise no_overload("substring", *_given(s, start, end))
     n = len(s)
     _check_index(start, n)
-    if end is None:
+    if end is _ABSENT:
         return s[start:]
     _check_index(end, n)
     if end < start:
@@ -333,13 +344,13 @@ def to_duration(v):  # type: ignore[no-untyped-def]
 
 
 def _time_accessor(name: str, ts_fn, dur_fn=None):  # type: ignore[no-untyped-def]
-    def accessor(x, tz=None):  # type: ignore[no-untyped-def]
+    def accessor(x, tz=_ABSENT):  # type: ignore[no-untyped-def]
         t = type(x)
-        if t is Timestamp and (tz is None or type(tz) is str):
-            return ts_fn(x, tz)
-        if t is Duration and tz is None and dur_fn is not None:
+        if t is Timestamp and (tz is _ABSENT or type(tz) is str):
+            return ts_fn(x, None if tz is _ABSENT else tz)
+        if t is Duration and tz is _ABSENT and dur_fn is not None:
             return dur_fn(x)
-        raise no_overload(name, x)
+        raise no_overload(name, *_given(x, tz))
 
     FUNCTIONS["." + name] = accessor
     return accessor
