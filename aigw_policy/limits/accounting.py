@@ -32,7 +32,8 @@ from dataclasses import fields
 from functools import lru_cache
 from typing import Any, Protocol
 
-from .algorithms import Slot, adjust, apply, build_outcome, fits, locate, outcome_after, used_before
+from .algorithms import (Slot, adjust, apply, build_outcome, fits, locate, outcome_after, staged_outcome,
+                         used_before)
 from .model import Charge, LimitSpec, Outcome
 
 __all__ = [
@@ -101,26 +102,40 @@ def _read(cells: Cells, slot: Slot) -> tuple[float | None, float | None]:
     return cells.get(slot.cur), (cells.get(slot.prev) if slot.prev else None)
 
 
-def _stage(cells: Cells, charges: Sequence[Charge], now: float):
+Staged = tuple[Slot, float | None, float | None, float, bool, float]
+"""One staged charge: its slot, the values read (``cur``, ``prev``), the use before it, whether
+it fits, and the cell's value with it applied."""
+
+
+def _stage(cells: Cells, charges: Sequence[Charge], now: float) -> tuple[list[Staged], bool]:
     """Read every charge's cell, with earlier charges of the same request on the same cell
-    already added (a request may charge one bucket twice). Returns (slots, reads, fits,
-    news): ``news[i]`` is the cell's value once charges ``0..i`` are applied."""
+    already added (a request may charge one bucket twice). Returns each charge's
+    :data:`Staged` and whether the request is admitted (every enforced charge fits)."""
     staged: dict[str, float | None] = {}
-    slots, reads, ok, news = [], [], [], []
+    rows: list[Staged] = []
+    admitted = True
     locate = cells.locate
     for c in charges:
-        slot = locate(c.spec, c.key, now)
+        spec = c.spec
+        slot = locate(spec, c.key, now)
         cur = staged[slot.cur] if slot.cur in staged else cells.get(slot.cur)
         prev = None
         if slot.prev:
             prev = staged[slot.prev] if slot.prev in staged else cells.get(slot.prev)
-        f = fits(used_before(slot, cur, prev, now), c.cost, c.spec.capacity)
+        before = used_before(slot, cur, prev, now)
+        f = fits(before, c.cost, spec.capacity)
+        if not f and spec.enforce:
+            admitted = False
         new = staged[slot.cur] = apply(slot, cur, c.cost, now)
-        slots.append(slot)
-        reads.append((cur, prev))
-        ok.append(f)
-        news.append(new)
-    return slots, reads, ok, news
+        rows.append((slot, cur, prev, before, f, new))
+    return rows, admitted
+
+
+def _outcomes(charges: Sequence[Charge], rows: list[Staged], now: float,
+              admitted: bool) -> list[Outcome]:
+    """Each staged charge's outcome: what :func:`~.algorithms.build_outcome` gives for it."""
+    return [staged_outcome(c, s, cur, prev, now, admitted, before, new if admitted else cur)
+            for c, (s, cur, prev, before, _f, new) in zip(charges, rows)]
 
 
 def sweep(cells: Cells, now: float) -> None:
@@ -148,10 +163,8 @@ def _settle(cells: Cells, rec: dict[str, Any], deltas: Mapping[int, float], now:
 
 def check(cells: Cells, charges: Sequence[Charge], now: float) -> list[Outcome]:
     sweep(cells, now)
-    slots, reads, ok, _ = _stage(cells, charges, now)
-    admitted = all(f or not c.spec.enforce for c, f in zip(charges, ok))
-    return [build_outcome(c, s, cur, prev, now, admitted)
-            for c, s, (cur, prev) in zip(charges, slots, reads)]
+    rows, admitted = _stage(cells, charges, now)
+    return _outcomes(charges, rows, now, admitted)
 
 
 def reserve(cells: Cells, rid: str, charges: Sequence[Charge], now: float, ttl: float,
@@ -161,10 +174,9 @@ def reserve(cells: Cells, rid: str, charges: Sequence[Charge], now: float, ttl: 
     rec = cells.get_record(rid)
     if rec is not None:
         return reserve_outcomes(rec)
-    slots, reads, ok, news = _stage(cells, charges, now)
-    admitted = all(f or not c.spec.enforce for c, f in zip(charges, ok))
+    rows, admitted = _stage(cells, charges, now)
     if admitted:
-        for s, new in zip(slots, news):  # in order: a cell charged twice ends at its last value
+        for s, _cur, _prev, _before, _f, new in rows:  # in order: a cell charged twice ends at its last value
             cells.put(s.cur, new, live_until(s, new))
     if admitted and charges:  # a request that reserved nothing needs no record
         rec = {
@@ -176,13 +188,12 @@ def reserve(cells: Cells, rid: str, charges: Sequence[Charge], now: float, ttl: 
             "items": [
                 {"spec": c.spec, "key": c.key, "cost": c.cost, "cur": cur, "prev": prev,
                  "final": None}
-                for c, (cur, prev) in zip(charges, reads)
+                for c, (_s, cur, prev, _b, _f, _n) in zip(charges, rows)
             ],
         }
         cells.put_record(rid, rec, now + keep, now + ttl)
-    # what reserve_outcomes(rec) gives on a replay, from the slots already located
-    return [build_outcome(c, s, cur, prev, now, admitted)
-            for c, s, (cur, prev) in zip(charges, slots, reads)]
+    # what reserve_outcomes(rec) gives on a replay, from the values already staged
+    return _outcomes(charges, rows, now, admitted)
 
 
 def reserve_outcomes(rec: Mapping[str, Any]) -> list[Outcome]:
