@@ -220,18 +220,20 @@ def settle_outcomes(rec: Mapping[str, Any], slots: Sequence[Slot] | None = None)
 
 
 def final_costs(rec: Mapping[str, Any], actual: Mapping[str, float]) -> list[float]:
-    """Each item's final cost: the actual amount for its limit name (given once per name: a
-    second charge on the same name settles at 0), else its reservation."""
+    """Each item's final cost (:func:`final_cost`)."""
     seen: set[str] = set()
-    finals = []
-    for it in rec["items"]:
-        name = it["spec"].name
-        if name in actual:
-            finals.append(0.0 if name in seen else float(actual[name]))
-            seen.add(name)
-        else:
-            finals.append(it["cost"])
-    return finals
+    return [final_cost(it["spec"].name, it["cost"], actual, seen) for it in rec["items"]]
+
+
+def final_cost(name: str, reserved: float, actual: Mapping[str, float], seen: set[str]) -> float:
+    """An item's final cost: the actual amount for its limit name (given once per name: a
+    second charge on the same name settles at 0; ``seen`` holds the names met so far in the
+    record's items), else its reservation."""
+    if name in actual:
+        final = 0.0 if name in seen else float(actual[name])
+        seen.add(name)
+        return final
+    return reserved
 
 
 def reconcile(cells: Cells, rid: str, actual: Mapping[str, float], now: float) -> list[Outcome]:

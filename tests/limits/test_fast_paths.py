@@ -3,9 +3,11 @@
 - a store's :class:`Locator` gives the slot :func:`locate` gives, for every algorithm, across
   DST changes, with buckets that change windows, specs rebuilt equal, and a small cache;
 - a memory store's packed final record unpacks to the record it packed;
-- a reserve's outcomes (built from the slots it located) and a reconcile's are those a replay
-  rebuilds from the record, and a store whose cells use the plain ``locate`` agrees on every
-  outcome and counter;
+- a reserve's outcomes (built from the slots it located and the values it staged) and a
+  reconcile's are those a replay rebuilds from the record, and a store whose cells use the
+  plain ``locate`` and whose every step runs the accounting steps over an overlay (the memory
+  store's straight reserve and reconcile turned off) agrees on every outcome, counter and
+  record;
 - a reserve that charges one bucket twice adds each charge exactly once.
 
 Bounded by counts (hypothesis examples), never by a clock.
@@ -168,16 +170,20 @@ class _Recording(MemoryStore):
         super()._commit(overlay, now)
 
 
-def _plain_store(**kw) -> MemoryStore:
-    store = MemoryStore(**kw)
+def _plain_store(**kw) -> _Recording:
+    store = _Recording(**kw)
     store.locate = locate  # cells locate afresh every time
+    store._fast = False  # every step through accounting, over an overlay
     return store
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(ops=st.lists(op_st, max_size=30))
 def test_fast_and_plain_stores_agree_and_replays_repeat(ops):
-    fast, plain = _Recording(reservation_ttl=120.0), _plain_store(reservation_ttl=120.0)
+    _run_side_by_side(ops, MemoryStore(reservation_ttl=120.0), _plain_store(reservation_ttl=120.0))
+
+
+def _run_side_by_side(ops, fast: MemoryStore, plain: _Recording) -> None:
     now = T0
     first: dict[tuple[str, str], list] = {}
     for op, rid, arg in ops:
@@ -210,8 +216,11 @@ def test_fast_and_plain_stores_agree_and_replays_repeat(ops):
                 assert got[0] == first[(op, rid)]
             elif op == "reserve" or rec["state"] == "reconciled":
                 first[(op, rid)] = got[0]
-        for r in fast._final:
-            assert fast.get_record(r) == fast.plain[r], r  # packed, then unpacked: the same
+        assert len(fast) == len(plain)
+        for r in RIDS:  # the same records, unsettled and final
+            assert fast.get_record(r) == plain.get_record(r), r
+        for r in plain._final:
+            assert plain.get_record(r) == plain.plain[r], r  # packed, then unpacked: the same
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
