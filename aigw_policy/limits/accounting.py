@@ -32,12 +32,14 @@ from dataclasses import fields
 from functools import lru_cache
 from typing import Any, Protocol
 
-from .algorithms import (Slot, adjust, apply, build_outcome, fits, locate, outcome_after, staged_outcome,
-                         used_before)
+from .algorithms import (Slot, adjust, apply, build_outcome, fits, locate, outcome_after,
+                         staged_outcome, used_before)
 from .model import Charge, LimitSpec, Outcome
 
 __all__ = [
     "Cells",
+    "Reads",
+    "Staged",
     "check",
     "live_until",
     "reconcile",
@@ -47,11 +49,20 @@ __all__ = [
     "reserve",
     "seed",
     "spec_from_dict",
+    "stage",
+    "stage_outcomes",
     "spec_to_dict",
     "sweep",
     "reserve_outcomes",
     "settle_outcomes",
 ]
+
+
+class Reads(Protocol):
+    """What staging a reserve reads: the cells and where a charge lands."""
+
+    def get(self, cid: str) -> float | None: ...
+    def locate(self, spec: LimitSpec, key: str, now: float) -> Slot: ...
 
 
 class Cells(Protocol):
@@ -107,7 +118,7 @@ Staged = tuple[Slot, float | None, float | None, float, bool, float]
 it fits, and the cell's value with it applied."""
 
 
-def _stage(cells: Cells, charges: Sequence[Charge], now: float) -> tuple[list[Staged], bool]:
+def stage(cells: Reads, charges: Sequence[Charge], now: float) -> tuple[list[Staged], bool]:
     """Read every charge's cell, with earlier charges of the same request on the same cell
     already added (a request may charge one bucket twice). Returns each charge's
     :data:`Staged` and whether the request is admitted (every enforced charge fits)."""
@@ -131,11 +142,11 @@ def _stage(cells: Cells, charges: Sequence[Charge], now: float) -> tuple[list[St
     return rows, admitted
 
 
-def _outcomes(charges: Sequence[Charge], rows: list[Staged], now: float,
+def stage_outcomes(charges: Sequence[Charge], rows: list[Staged], now: float,
               admitted: bool) -> list[Outcome]:
     """Each staged charge's outcome: what :func:`~.algorithms.build_outcome` gives for it."""
-    return [staged_outcome(c, s, cur, prev, now, admitted, before, new if admitted else cur)
-            for c, (s, cur, prev, before, _f, new) in zip(charges, rows)]
+    return [staged_outcome(c, s, cur, prev, now, admitted, before, ok, new if admitted else cur)
+            for c, (s, cur, prev, before, ok, new) in zip(charges, rows)]
 
 
 def sweep(cells: Cells, now: float) -> None:
@@ -163,8 +174,8 @@ def _settle(cells: Cells, rec: dict[str, Any], deltas: Mapping[int, float], now:
 
 def check(cells: Cells, charges: Sequence[Charge], now: float) -> list[Outcome]:
     sweep(cells, now)
-    rows, admitted = _stage(cells, charges, now)
-    return _outcomes(charges, rows, now, admitted)
+    rows, admitted = stage(cells, charges, now)
+    return stage_outcomes(charges, rows, now, admitted)
 
 
 def reserve(cells: Cells, rid: str, charges: Sequence[Charge], now: float, ttl: float,
@@ -174,9 +185,10 @@ def reserve(cells: Cells, rid: str, charges: Sequence[Charge], now: float, ttl: 
     rec = cells.get_record(rid)
     if rec is not None:
         return reserve_outcomes(rec)
-    rows, admitted = _stage(cells, charges, now)
+    rows, admitted = stage(cells, charges, now)
     if admitted:
-        for s, _cur, _prev, _before, _f, new in rows:  # in order: a cell charged twice ends at its last value
+        for s, _cur, _prev, _before, _f, new in rows:
+            # in order: a cell charged twice ends at its last value
             cells.put(s.cur, new, live_until(s, new))
     if admitted and charges:  # a request that reserved nothing needs no record
         rec = {
@@ -193,7 +205,7 @@ def reserve(cells: Cells, rid: str, charges: Sequence[Charge], now: float, ttl: 
         }
         cells.put_record(rid, rec, now + keep, now + ttl)
     # what reserve_outcomes(rec) gives on a replay, from the values already staged
-    return _outcomes(charges, rows, now, admitted)
+    return stage_outcomes(charges, rows, now, admitted)
 
 
 def reserve_outcomes(rec: Mapping[str, Any]) -> list[Outcome]:

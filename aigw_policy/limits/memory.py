@@ -24,7 +24,8 @@ from typing import Any
 from . import accounting
 from .accounting import final_cost, live_until
 from .algorithms import Locator, adjust, outcome_after
-from .base import DEFAULT_POOL_TIMEOUT, DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL, Overlay, TxnStore
+from .base import (DEFAULT_POOL_TIMEOUT, DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL, Overlay,
+                   TxnStore)
 from .model import Charge, LimitSpec, Outcome, StoreUnavailable
 
 __all__ = ["DEFAULT_MAX_RECORDS", "MemoryStore"]
@@ -175,8 +176,9 @@ class MemoryStore(TxnStore):
             if (self._fast and charges and (not heap or heap[0][0] > now)
                     and request_id not in self._live and request_id not in self._final):
                 return self._reserve(request_id, charges, now)
-            return self._in_overlay(now, accounting.reserve, request_id, charges, now,  # type: ignore[no-any-return]
-                                    self.reservation_ttl, self.record_ttl)
+            out: list[Outcome] = self._in_overlay(now, accounting.reserve, request_id, charges,
+                                                  now, self.reservation_ttl, self.record_ttl)
+            return out
         finally:
             self._lock.release()
 
@@ -184,8 +186,8 @@ class MemoryStore(TxnStore):
         """:func:`.accounting.reserve` of a new request id when nothing is due to expire
         (its sweep would do nothing): the cells are read from the store itself, and the
         record is written flat."""
-        rows, admitted = accounting._stage(self, charges, now)
-        out = accounting._outcomes(charges, rows, now, admitted)
+        rows, admitted = accounting.stage(self, charges, now)
+        out = accounting.stage_outcomes(charges, rows, now, admitted)
         if admitted:
             cells = self._cells
             flat: list[Any] = ["reserved", now, now + self.reservation_ttl, now + self.record_ttl,
@@ -208,7 +210,9 @@ class MemoryStore(TxnStore):
             heap = self._pending
             if self._fast and request_id in self._live and (not heap or heap[0][0] > now):
                 return self._reconcile(request_id, actual, now)
-            return self._in_overlay(now, accounting.reconcile, request_id, actual, now)  # type: ignore[no-any-return]
+            out: list[Outcome] = self._in_overlay(now, accounting.reconcile, request_id, actual,
+                                                  now)
+            return out
         finally:
             self._lock.release()
 
@@ -253,10 +257,10 @@ class MemoryStore(TxnStore):
         cells.update(staged)
         del self._live[rid]
         self._pending_at.pop(rid, None)
-        final = self._final
-        final[rid] = (blob, flat[3])
-        while len(final) > self.max_records:
-            del final[next(iter(final))]
+        settled = self._final
+        settled[rid] = (blob, flat[3])
+        while len(settled) > self.max_records:
+            del settled[next(iter(settled))]
         self._wrote(now)
         return out
 

@@ -86,8 +86,9 @@ class Outcome:
 
 
 _OUTCOME_SETTERS = tuple(Outcome.__dict__[f.name].__set__ for f in fields(Outcome))
-(_set_name, _set_key, _set_unit, _set_cost, _set_used, _set_limit, _set_remaining, _set_reset_after,
- _set_outcome, _set_retry_after) = _OUTCOME_SETTERS  # a field added to Outcome fails here, at import
+# a field added to Outcome fails here, at import
+(_set_name, _set_key, _set_unit, _set_cost, _set_used, _set_limit, _set_remaining,
+ _set_reset_after, _set_outcome, _set_retry_after) = _OUTCOME_SETTERS
 
 
 def new_outcome(name: str, key: str, unit: Unit, cost: float, used: float, limit: float,

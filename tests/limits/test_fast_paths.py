@@ -25,8 +25,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aigw_policy.limits import Charge, LimitSpec
-from aigw_policy.limits.algorithms import Locator, locate
+from aigw_policy.limits import Charge, LimitSpec, Outcome, accounting
+from aigw_policy.limits.algorithms import Locator, build_outcome, locate
+from aigw_policy.limits.model import new_outcome
 from aigw_policy.stores import MemoryStore
 
 ZONES = ["UTC", "Europe/Paris", "America/Sao_Paulo", "America/Havana", "Australia/Lord_Howe",
@@ -247,3 +248,35 @@ def test_a_settled_record_packs_small():
     store.reconcile("request-00000001", {"sw": 1.0, "day": 0.25}, T0 + 1)
     packed, _keep = store._final["request-00000001"]
     assert len(packed) < 200, len(packed)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(seeded=st.lists(st.tuples(st.integers(0, len(STORE_SPECS) - 1), st.sampled_from(["x", "y"]),
+                                 st.integers(0, 40).map(lambda c: c / 4)), max_size=4),
+       charges=st.lists(st.tuples(st.integers(0, len(STORE_SPECS) - 1), st.sampled_from(["x", "y"]),
+                                  st.integers(0, 40).map(lambda c: c / 4)), min_size=1, max_size=4),
+       later=st.sampled_from([0.0, 0.5, 30.0, 59.5, 61.0, 3600.0]))
+def test_staged_outcomes_are_those_build_outcome_gives(seeded, charges, later):
+    """A reserve's outcomes come from the values it staged (no second read or arithmetic):
+    for admitted and denied requests alike, what build_outcome gives from the values read."""
+    store = MemoryStore()
+    for i, key, used in seeded:
+        store.seed(STORE_SPECS[i], key, used, T0)
+    now = T0 + later
+    charges = [Charge(STORE_SPECS[i], k, c) for i, k, c in charges]
+    rows, admitted = accounting.stage(store, charges, now)
+    want = [build_outcome(c, slot, cur, prev, now, admitted)
+            for c, (slot, cur, prev, _before, _ok, _new) in zip(charges, rows)]
+    assert accounting.stage_outcomes(charges, rows, now, admitted) == want
+    assert store.reserve("r", charges, now) == want  # the memory store's straight reserve
+
+
+@given(values=st.tuples(st.text(max_size=3), st.text(max_size=3),
+                        st.sampled_from(["requests", "tokens", "usd"]),
+                        *[st.floats(allow_nan=False)] * 5, st.sampled_from(["ok", "warn", "limited"]),
+                        st.none() | st.floats(allow_nan=False)))
+def test_new_outcome_is_the_outcome_its_init_builds(values):
+    got, want = new_outcome(*values), Outcome(*values)
+    assert type(got) is Outcome and got == want and hash(got) == hash(want) and repr(got) == repr(want)
+    with pytest.raises(AttributeError):  # frozen all the same
+        got.used = 0.0  # type: ignore[misc]
