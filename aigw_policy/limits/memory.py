@@ -189,13 +189,14 @@ class MemoryStore(TxnStore):
         rows, admitted = accounting.stage(self, charges, now)
         out = accounting.stage_outcomes(charges, rows, now, admitted)
         if admitted:
-            cells = self._cells
             flat: list[Any] = ["reserved", now, now + self.reservation_ttl, now + self.record_ttl,
                                True, None]
             number = self._spec_number
-            for c, (s, cur, prev, _before, _fits, new) in zip(charges, rows):
-                cells[s.cur] = (new, live_until(s, new))
+            for c, (_s, cur, prev, _before, _fits, _new) in zip(charges, rows):
                 flat += (number(c.spec), c.key, c.cost, cur, prev, None, None, None)
+            cells = self._cells  # written once everything is computed: all or nothing
+            for s, _cur, _prev, _before, _fits, new in rows:
+                cells[s.cur] = (new, live_until(s, new))
             expires_at = flat[2]
             self._live[rid] = (tuple(flat), flat[3])
             self._pending_at[rid] = expires_at
