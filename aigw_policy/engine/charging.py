@@ -8,7 +8,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..limits.model import Charge, Outcome
+from ..limits.model import Charge, Outcome, new_charge
 from ..providers import Usage
 from .compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledRule, text_of
 from .flow import REQ, RES, Check, Flow, LimitEntry, Need, Reconcile, Release, Reserve, Steps, Stop, StoreFailed
@@ -123,7 +123,8 @@ def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[N
     assert plan is not None
     spec = plan.spec
     rec = flow.rec
-    if (rule.position, action.position) in flow.cp.per_attempt:
+    per_attempt = flow.cp.per_attempt
+    if per_attempt and (rule.position, action.position) in per_attempt:
         rec.outcome("depends on the model: charged with each routing attempt")
         return None
     m = measure(flow, plan, flow.act, flow.provider, flow.model)
@@ -146,7 +147,7 @@ def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[N
         flow.notes.append(reason)
         rec.outcome("not charged: unknown price")
         return None
-    charge = Charge(spec, key, cost, shard_of(flow))
+    charge = new_charge(spec, key, cost, shard_of(flow))
     if not action.eager:
         # no later request-phase rule reads limits[...]: the outcome comes with the reserve
         entry = _entry(rule, plan, key, cost, None)

@@ -22,6 +22,7 @@ __all__ = [
     "LimitStore",
     "Outcome",
     "StoreUnavailable",
+    "new_charge",
     "new_outcome",
     "Unit",
 ]
@@ -112,6 +113,19 @@ def new_outcome(name: str, key: str, unit: Unit, cost: float, used: float, limit
 
 
 _new = object.__new__
+_set_spec, _set_charge_key, _set_charge_cost, _set_shard = (
+    Charge.__dict__[f.name].__set__ for f in fields(Charge))
+
+
+def new_charge(spec: LimitSpec, key: str, cost: float, shard: str | None) -> Charge:
+    """``Charge(spec, key, cost, shard)`` built through its slots, as :func:`new_outcome`
+    (the engine makes one per limit action of every request)."""
+    c = _new(Charge)
+    _set_spec(c, spec)
+    _set_charge_key(c, key)
+    _set_charge_cost(c, cost)
+    _set_shard(c, shard)
+    return c
 
 
 class StoreUnavailable(Exception):

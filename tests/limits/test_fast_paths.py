@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from aigw_policy.limits import Charge, LimitSpec, Outcome, accounting
 from aigw_policy.limits.algorithms import Locator, build_outcome, locate
-from aigw_policy.limits.model import new_outcome
+from aigw_policy.limits.model import new_charge, new_outcome
 from aigw_policy.stores import MemoryStore
 
 ZONES = ["UTC", "Europe/Paris", "America/Sao_Paulo", "America/Havana", "Australia/Lord_Howe",
@@ -280,3 +280,13 @@ def test_new_outcome_is_the_outcome_its_init_builds(values):
     assert type(got) is Outcome and got == want and hash(got) == hash(want) and repr(got) == repr(want)
     with pytest.raises(AttributeError):  # frozen all the same
         got.used = 0.0  # type: ignore[misc]
+
+
+@given(key=st.text(max_size=3), cost=st.floats(allow_nan=False), shard=st.none() | st.text(max_size=3))
+def test_new_charge_is_the_charge_its_init_builds(key, cost, shard):
+    spec = STORE_SPECS[0]
+    got, want = new_charge(spec, key, cost, shard), Charge(spec, key, cost, shard)
+    assert type(got) is Charge and got == want and hash(got) == hash(want) and repr(got) == repr(want)
+    assert got.shard == shard
+    with pytest.raises(AttributeError):  # frozen all the same
+        got.cost = 0.0  # type: ignore[misc]
