@@ -5,10 +5,10 @@ key, cost and the values read): as it is while its reservation is unsettled (~0.
 three limits), pickled once it is final (~0.2 KB); at most ``max_records`` final records are
 kept (:data:`DEFAULT_MAX_RECORDS`), the oldest dropped first. See docs/embedding.md.
 
-The usual reserve (a new request id, no reservation due to expire) and the usual reconcile
-(of an unsettled reservation) run straight on the store's dicts: the values are computed
-first, then written, so a step still writes all or nothing; everything else (replays,
-expiry sweeps, releases, checks, seeds) runs the :mod:`.accounting` steps over an
+The usual check and reserve (a new request id) and the usual reconcile (of an unsettled
+reservation), when no reservation is due to expire, run straight on the store's dicts: the
+values are computed first, then written, so a step still writes all or nothing; everything
+else (replays, expiry sweeps, releases, seeds) runs the :mod:`.accounting` steps over an
 :class:`Overlay`, as the SQLite store does. Both give the same outcomes, cells and records
 (``tests/limits/test_fast_paths.py`` runs them side by side).
 """
@@ -168,6 +168,20 @@ class MemoryStore(TxnStore):
         out = step(overlay, *args)
         self._commit(overlay, now)
         return out
+
+    def check(self, charges: Sequence[Charge], now: float) -> list[Outcome]:
+        self._acquire()
+        try:
+            heap = self._pending
+            if self._fast and (not heap or heap[0][0] > now):  # its sweep would do nothing
+                rows, admitted = accounting.stage(self, charges, now)
+                out = accounting.stage_outcomes(charges, rows, now, admitted)
+                self._wrote(now)
+                return out
+            checked: list[Outcome] = self._in_overlay(now, accounting.check, charges, now)
+            return checked
+        finally:
+            self._lock.release()
 
     def reserve(self, request_id: str, charges: Sequence[Charge], now: float) -> list[Outcome]:
         self._acquire()

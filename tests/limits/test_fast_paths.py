@@ -144,6 +144,9 @@ op_st = st.one_of(
               st.dictionaries(st.sampled_from([s.name for s in STORE_SPECS]),
                               st.integers(0, 40).map(lambda c: c / 4), max_size=3)),
     st.tuples(st.just("release"), st.sampled_from(RIDS), st.none()),
+    st.tuples(st.just("check"), st.none(),
+              st.lists(st.tuples(st.integers(0, len(STORE_SPECS) - 1), st.sampled_from(["x", "y"]),
+                                 st.integers(0, 30).map(lambda c: c / 4)), max_size=4)),
     st.tuples(st.just("lifecycle"), st.sampled_from(RIDS),  # reserve, wait, reconcile, replay
               st.tuples(st.lists(st.tuples(st.integers(0, len(STORE_SPECS) - 1),
                                            st.sampled_from(["x", "y"]),
@@ -200,6 +203,12 @@ def _run_side_by_side(ops, fast: MemoryStore, plain: _Recording) -> None:
             got = [s.reconcile(rid, actual, now) for s in (fast, plain)]
             assert got[0] == got[1] and fast.reconcile(rid, actual, now) == got[0]
             assert fast.snapshot() == plain.snapshot()
+            continue
+        if op == "check":
+            charges = [Charge(STORE_SPECS[i], k, c) for i, k, c in arg]
+            got = [s.check(charges, now) for s in (fast, plain)]
+            assert got[0] == got[1], (op, arg)
+            assert fast.snapshot() == plain.snapshot() and len(fast) == len(plain)
             continue
         if op == "reserve":
             charges = [Charge(STORE_SPECS[i], k, c) for i, k, c in arg]
