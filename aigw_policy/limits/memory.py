@@ -242,32 +242,33 @@ class MemoryStore(TxnStore):
         locate = self.locate
         staged: dict[str, tuple[float, float]] = {}
         seen: set[str] = set()
+        packed = list(flat)  # the final record: the same, with the finals and values read after
+        packed[0] = "reconciled"
+        packed[5] = now
         items = []
-        for i in range(_HEAD, len(flat), _ITEM):  # every final cost first, then settle in order
-            n, key, cost, cur, prev = flat[i:i + 5]
-            spec = specs[n]
-            items.append((n, spec, key, cost, cur, prev, final_cost(spec.name, cost, actual, seen)))
-        for _n, spec, key, cost, _cur, _prev, final in items:
+        for i in range(_HEAD, len(flat), _ITEM):  # each item settled in order, as _settle does
+            spec = specs[flat[i]]
+            key = flat[i + 1]
+            cost = flat[i + 2]
+            final = packed[i + 5] = final_cost(spec.name, cost, actual, seen)
+            items.append((i, spec, key, final))
             delta = final - cost
-            if delta == 0:
-                continue
-            slot = locate(spec, key, t0)
-            hit = staged.get(slot.cur) or cells.get(slot.cur)
-            new = adjust(slot, hit[0] if hit is not None else None, delta, now)
-            if new is not None:
-                staged[slot.cur] = (new, live_until(slot, new))
+            if delta != 0:
+                slot = locate(spec, key, t0)
+                hit = staged.get(slot.cur) or cells.get(slot.cur)
+                new = adjust(slot, hit[0] if hit is not None else None, delta, now)
+                if new is not None:
+                    staged[slot.cur] = (new, live_until(slot, new))
         out = []
-        packed: list[Any] = ["reconciled", t0, flat[2], flat[3], flat[4], now]
-        for n, spec, key, cost, cur, prev, final in items:
+        for i, spec, key, final in items:
             slot = locate(spec, key, now)
             hit = staged.get(slot.cur) or cells.get(slot.cur)
-            a_cur = hit[0] if hit is not None else None
+            a_cur = packed[i + 6] = hit[0] if hit is not None else None
             a_prev = None
             if slot.prev:
                 hit = staged.get(slot.prev) or cells.get(slot.prev)
-                a_prev = hit[0] if hit is not None else None
+                a_prev = packed[i + 7] = hit[0] if hit is not None else None
             out.append(outcome_after(spec, key, final, slot, a_cur, a_prev, now))
-            packed += (n, key, cost, cur, prev, final, a_cur, a_prev)
         blob = pickle.dumps(tuple(packed), protocol=pickle.HIGHEST_PROTOCOL)
         cells.update(staged)
         del self._live[rid]
