@@ -41,6 +41,7 @@ __all__ = [
     "Reads",
     "Staged",
     "check",
+    "final_cost",
     "live_until",
     "reconcile",
     "record_from_json",
@@ -49,9 +50,9 @@ __all__ = [
     "reserve",
     "seed",
     "spec_from_dict",
+    "spec_to_dict",
     "stage",
     "stage_outcomes",
-    "spec_to_dict",
     "sweep",
     "reserve_outcomes",
     "settle_outcomes",
@@ -143,7 +144,7 @@ def stage(cells: Reads, charges: Sequence[Charge], now: float) -> tuple[list[Sta
 
 
 def stage_outcomes(charges: Sequence[Charge], rows: list[Staged], now: float,
-              admitted: bool) -> list[Outcome]:
+                   admitted: bool) -> list[Outcome]:
     """Each staged charge's outcome: what :func:`~.algorithms.build_outcome` gives for it."""
     return [staged_outcome(c, s, cur, prev, now, admitted, before, ok, new if admitted else cur)
             for c, (s, cur, prev, before, ok, new) in zip(charges, rows)]
