@@ -8,7 +8,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..limits.model import Charge, Outcome
+from ..limits.model import Charge, Outcome, new_charge
 from ..providers import Usage
 from .compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledRule, text_of
 from .flow import REQ, RES, Check, Flow, LimitEntry, Need, Reconcile, Release, Reserve, Steps, Stop, StoreFailed
@@ -123,7 +123,8 @@ def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[N
     assert plan is not None
     spec = plan.spec
     rec = flow.rec
-    if (rule.position, action.position) in flow.cp.per_attempt:
+    per_attempt = flow.cp.per_attempt
+    if per_attempt and (rule.position, action.position) in per_attempt:
         rec.outcome("depends on the model: charged with each routing attempt")
         return None
     m = measure(flow, plan, flow.act, flow.provider, flow.model)
@@ -146,7 +147,7 @@ def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[N
         flow.notes.append(reason)
         rec.outcome("not charged: unknown price")
         return None
-    charge = Charge(spec, key, cost, shard_of(flow))
+    charge = new_charge(spec, key, cost, shard_of(flow))
     if not action.eager:
         # no later request-phase rule reads limits[...]: the outcome comes with the reserve
         entry = _entry(rule, plan, key, cost, None)
@@ -234,7 +235,11 @@ def _publish(flow: Flow, plan: Any, out: Outcome) -> None:
     if plan.kind == "rate-limit":
         actions.setdefault("ngrok", {})["rate_limit"] = result
     else:
-        actions.setdefault("aigw", {})[plan.kind.replace("-", "_")] = result
+        actions.setdefault("aigw", {})[_ACTION_KEY.get(plan.kind) or plan.kind.replace("-", "_")] = result
+
+
+_ACTION_KEY = {"token-limit": "token_limit", "usage-cap": "usage_cap"}
+"""``actions.aigw``'s key for a limit kind (its name with ``_``), spelled once."""
 
 
 def _read_after(flow: Flow) -> bool:
@@ -296,9 +301,22 @@ def reserve(flow: Flow) -> Steps:
             flow.stop = Stop("deny", 503, f"limit store unavailable: {answer.message} (store_failure: fail_closed)",
                              "store", rule, action, REQ)
         return
+    publish = _read_after(flow)
+    for o in answer:
+        if o.outcome == "limited":
+            break
+    else:  # the usual case, every charge fits: only the entries to update (and publish)
+        entries = flow.limit_entries
+        for (_rule, action, _charge), out in zip(flow.charges, answer):
+            entry = entries.get(out.name)
+            if entry is not None:
+                entry.apply(out)
+            if publish:
+                _publish(flow, action.limit, out)
+        flow.reserved = True
+        return
     first: tuple[Outcome, int] | None = None
     admitted = not any(o.outcome == "limited" and flow.charges[i][2].spec.enforce for i, o in enumerate(answer))
-    publish = _read_after(flow)
     for i, out in enumerate(answer):
         entry = flow.limit_entries.get(out.name)
         if entry is not None:
@@ -398,7 +416,8 @@ def settle_charges(flow: Flow, rid: str, charges: list[tuple[CompiledRule, Compi
         if hit is not None:
             if publish:
                 _publish(flow, hit[1].limit, out)
-            _over_at_settle(flow, hit[0], hit[1], out)
+            if out.outcome == "limited":
+                _over_at_settle(flow, hit[0], hit[1], out)
     return False
 
 

@@ -63,10 +63,16 @@ def entry_headers(cp: Any, pairs: Sequence[tuple[Any, bool]]) -> dict[str, str]:
         if not charged and e.includes_cost and cost:  # as LimitEntry.reported: the use before this request
             remaining = max(0.0, limit - max(0.0, used - cost))
         else:
-            remaining = max(0.0, e.remaining or 0.0)
+            remaining = e.remaining or 0.0
+            if not remaining > 0.0:  # max(0.0, remaining), without the call
+                remaining = 0.0
         if unit == "requests":
-            remaining = math.floor(remaining)
-        state.append(f"{quoted};r={_num(remaining)};t={max(0, math.ceil(e.reset_after or 0.0))}")
+            whole = math.floor(remaining)  # an int >= 0: what _num writes for it, below 1e15
+            r = str(whole) if whole < 1e15 else _num(whole)
+        else:
+            r = _num(remaining)
+        t = math.ceil(e.reset_after or 0.0)
+        state.append(f"{quoted};r={r};t={t if t > 0 else 0}")
     if not policy:
         return {}
     return {"RateLimit-Policy": ", ".join(policy), "RateLimit": ", ".join(state)}

@@ -32,12 +32,16 @@ from dataclasses import fields
 from functools import lru_cache
 from typing import Any, Protocol
 
-from .algorithms import Slot, adjust, apply, build_outcome, fits, locate, outcome_after, used_before
+from .algorithms import (Slot, adjust, apply, build_outcome, fits, locate, outcome_after,
+                         staged_outcome, used_before)
 from .model import Charge, LimitSpec, Outcome
 
 __all__ = [
     "Cells",
+    "Reads",
+    "Staged",
     "check",
+    "final_cost",
     "live_until",
     "reconcile",
     "record_from_json",
@@ -47,10 +51,19 @@ __all__ = [
     "seed",
     "spec_from_dict",
     "spec_to_dict",
+    "stage",
+    "stage_outcomes",
     "sweep",
     "reserve_outcomes",
     "settle_outcomes",
 ]
+
+
+class Reads(Protocol):
+    """What staging a reserve reads: the cells and where a charge lands."""
+
+    def get(self, cid: str) -> float | None: ...
+    def locate(self, spec: LimitSpec, key: str, now: float) -> Slot: ...
 
 
 class Cells(Protocol):
@@ -101,26 +114,40 @@ def _read(cells: Cells, slot: Slot) -> tuple[float | None, float | None]:
     return cells.get(slot.cur), (cells.get(slot.prev) if slot.prev else None)
 
 
-def _stage(cells: Cells, charges: Sequence[Charge], now: float):
+Staged = tuple[Slot, float | None, float | None, float, bool, float]
+"""One staged charge: its slot, the values read (``cur``, ``prev``), the use before it, whether
+it fits, and the cell's value with it applied."""
+
+
+def stage(cells: Reads, charges: Sequence[Charge], now: float) -> tuple[list[Staged], bool]:
     """Read every charge's cell, with earlier charges of the same request on the same cell
-    already added (a request may charge one bucket twice). Returns (slots, reads, fits,
-    news): ``news[i]`` is the cell's value once charges ``0..i`` are applied."""
+    already added (a request may charge one bucket twice). Returns each charge's
+    :data:`Staged` and whether the request is admitted (every enforced charge fits)."""
     staged: dict[str, float | None] = {}
-    slots, reads, ok, news = [], [], [], []
+    rows: list[Staged] = []
+    admitted = True
     locate = cells.locate
     for c in charges:
-        slot = locate(c.spec, c.key, now)
+        spec = c.spec
+        slot = locate(spec, c.key, now)
         cur = staged[slot.cur] if slot.cur in staged else cells.get(slot.cur)
         prev = None
         if slot.prev:
             prev = staged[slot.prev] if slot.prev in staged else cells.get(slot.prev)
-        f = fits(used_before(slot, cur, prev, now), c.cost, c.spec.capacity)
+        before = used_before(slot, cur, prev, now)
+        f = fits(before, c.cost, spec.capacity)
+        if not f and spec.enforce:
+            admitted = False
         new = staged[slot.cur] = apply(slot, cur, c.cost, now)
-        slots.append(slot)
-        reads.append((cur, prev))
-        ok.append(f)
-        news.append(new)
-    return slots, reads, ok, news
+        rows.append((slot, cur, prev, before, f, new))
+    return rows, admitted
+
+
+def stage_outcomes(charges: Sequence[Charge], rows: list[Staged], now: float,
+                   admitted: bool) -> list[Outcome]:
+    """Each staged charge's outcome: what :func:`~.algorithms.build_outcome` gives for it."""
+    return [staged_outcome(c, s, cur, prev, now, admitted, before, ok, new if admitted else cur)
+            for c, (s, cur, prev, before, ok, new) in zip(charges, rows)]
 
 
 def sweep(cells: Cells, now: float) -> None:
@@ -148,10 +175,8 @@ def _settle(cells: Cells, rec: dict[str, Any], deltas: Mapping[int, float], now:
 
 def check(cells: Cells, charges: Sequence[Charge], now: float) -> list[Outcome]:
     sweep(cells, now)
-    slots, reads, ok, _ = _stage(cells, charges, now)
-    admitted = all(f or not c.spec.enforce for c, f in zip(charges, ok))
-    return [build_outcome(c, s, cur, prev, now, admitted)
-            for c, s, (cur, prev) in zip(charges, slots, reads)]
+    rows, admitted = stage(cells, charges, now)
+    return stage_outcomes(charges, rows, now, admitted)
 
 
 def reserve(cells: Cells, rid: str, charges: Sequence[Charge], now: float, ttl: float,
@@ -161,10 +186,10 @@ def reserve(cells: Cells, rid: str, charges: Sequence[Charge], now: float, ttl: 
     rec = cells.get_record(rid)
     if rec is not None:
         return reserve_outcomes(rec)
-    slots, reads, ok, news = _stage(cells, charges, now)
-    admitted = all(f or not c.spec.enforce for c, f in zip(charges, ok))
+    rows, admitted = stage(cells, charges, now)
     if admitted:
-        for s, new in zip(slots, news):  # in order: a cell charged twice ends at its last value
+        for s, _cur, _prev, _before, _f, new in rows:
+            # in order: a cell charged twice ends at its last value
             cells.put(s.cur, new, live_until(s, new))
     if admitted and charges:  # a request that reserved nothing needs no record
         rec = {
@@ -176,13 +201,12 @@ def reserve(cells: Cells, rid: str, charges: Sequence[Charge], now: float, ttl: 
             "items": [
                 {"spec": c.spec, "key": c.key, "cost": c.cost, "cur": cur, "prev": prev,
                  "final": None}
-                for c, (cur, prev) in zip(charges, reads)
+                for c, (_s, cur, prev, _b, _f, _n) in zip(charges, rows)
             ],
         }
         cells.put_record(rid, rec, now + keep, now + ttl)
-    # what reserve_outcomes(rec) gives on a replay, from the slots already located
-    return [build_outcome(c, s, cur, prev, now, admitted)
-            for c, s, (cur, prev) in zip(charges, slots, reads)]
+    # what reserve_outcomes(rec) gives on a replay, from the values already staged
+    return stage_outcomes(charges, rows, now, admitted)
 
 
 def reserve_outcomes(rec: Mapping[str, Any]) -> list[Outcome]:
@@ -209,18 +233,20 @@ def settle_outcomes(rec: Mapping[str, Any], slots: Sequence[Slot] | None = None)
 
 
 def final_costs(rec: Mapping[str, Any], actual: Mapping[str, float]) -> list[float]:
-    """Each item's final cost: the actual amount for its limit name (given once per name: a
-    second charge on the same name settles at 0), else its reservation."""
+    """Each item's final cost (:func:`final_cost`)."""
     seen: set[str] = set()
-    finals = []
-    for it in rec["items"]:
-        name = it["spec"].name
-        if name in actual:
-            finals.append(0.0 if name in seen else float(actual[name]))
-            seen.add(name)
-        else:
-            finals.append(it["cost"])
-    return finals
+    return [final_cost(it["spec"].name, it["cost"], actual, seen) for it in rec["items"]]
+
+
+def final_cost(name: str, reserved: float, actual: Mapping[str, float], seen: set[str]) -> float:
+    """An item's final cost: the actual amount for its limit name (given once per name: a
+    second charge on the same name settles at 0; ``seen`` holds the names met so far in the
+    record's items), else its reservation."""
+    if name in actual:
+        final = 0.0 if name in seen else float(actual[name])
+        seen.add(name)
+        return final
+    return reserved
 
 
 def reconcile(cells: Cells, rid: str, actual: Mapping[str, float], now: float) -> list[Outcome]:

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from .model import Charge, LimitSpec, Outcome, Verdict
+from .model import Charge, LimitSpec, Outcome, Verdict, new_outcome
 
 __all__ = [
     "CALENDAR_PERIODS",
@@ -38,6 +38,7 @@ __all__ = [
     "outcome_after",
     "period_bounds",
     "retry_after",
+    "staged_outcome",
     "used_before",
 ]
 
@@ -262,9 +263,8 @@ def adjust(slot: Slot, cur: float | None, delta: float, now: float) -> float | N
 
 def reset_after(slot: Slot, used_after: float, now: float) -> float:
     """Seconds until the window (period) ends; for GCRA, until the bucket is full again."""
-    if slot.kind == "gcra":
-        return max(0.0, used_after * slot.interval)
-    return max(0.0, slot.end - now)
+    left = used_after * slot.interval if slot.kind == "gcra" else slot.end - now
+    return left if left > 0.0 else 0.0  # max(0.0, left), without the call
 
 
 def retry_after(slot: Slot, capacity: float, cost: float, cur: float | None,
@@ -311,24 +311,34 @@ def build_outcome(charge: Charge, slot: Slot, cur: float | None, prev: float | N
     this charge. A charge that does not fit is ``limited`` (even with ``enforce=False``,
     where it is recorded nonetheless) and carries ``retry_after``.
     """
-    spec = charge.spec
     before = used_before(slot, cur, prev, now)
-    ok = fits(before, charge.cost, spec.capacity)
-    used = before + charge.cost if admitted else before
-    after_cur = apply(slot, cur, charge.cost, now) if admitted else cur
-    used_now = used_before(slot, after_cur, prev, now)
-    retry = None if ok else retry_after(slot, spec.capacity, charge.cost, cur, prev, now)
-    return Outcome(
-        name=spec.name,
-        key=charge.key,
-        unit=spec.unit,
-        cost=charge.cost,
-        used=used,
-        limit=spec.capacity,
-        remaining=max(0.0, spec.capacity - used),
-        reset_after=reset_after(slot, used_now, now),
-        outcome=_verdict(spec, used if admitted else before + charge.cost, not ok),
-        retry_after=retry,
+    ok = fits(before, charge.cost, charge.spec.capacity)
+    after = apply(slot, cur, charge.cost, now) if admitted else cur
+    return staged_outcome(charge, slot, cur, prev, now, admitted, before, ok, after)
+
+
+def staged_outcome(charge: Charge, slot: Slot, cur: float | None, prev: float | None, now: float,
+                   admitted: bool, before: float, ok: bool, after: float | None) -> Outcome:
+    """:func:`build_outcome`, given what a reserve has computed already while it staged the
+    charge: ``before`` is ``used_before(slot, cur, prev, now)``, ``ok`` is ``fits(before, cost,
+    capacity)``, ``after`` the stored value once the charge is applied (``apply(slot, cur,
+    cost, now)``) if ``admitted``, else ``cur``."""
+    spec = charge.spec
+    cost = charge.cost
+    capacity = spec.capacity
+    used = before + cost if admitted else before
+    if slot.kind == "gcra":
+        reset = reset_after(slot, used_before(slot, after, prev, now), now)
+    else:  # a window's end does not depend on its use
+        reset = slot.end - now
+        if not reset > 0.0:
+            reset = 0.0
+    remaining = capacity - used
+    return new_outcome(
+        spec.name, charge.key, spec.unit, cost, used, capacity,
+        remaining if remaining > 0.0 else 0.0, reset,
+        _verdict(spec, before + cost, not ok),  # what this charge makes (or would make) of it
+        None if ok else retry_after(slot, capacity, cost, cur, prev, now),
     )
 
 
@@ -337,16 +347,11 @@ def outcome_after(spec: LimitSpec, key: str, cost: float, slot: Slot, cur: float
     """The state of a limit after a request was settled (reconcile): ``used`` is what the
     bucket holds now, this request's final cost included; over the capacity is ``limited``."""
     used = used_before(slot, cur, prev, now)
-    over = used > spec.capacity
-    return Outcome(
-        name=spec.name,
-        key=key,
-        unit=spec.unit,
-        cost=cost,
-        used=used,
-        limit=spec.capacity,
-        remaining=max(0.0, spec.capacity - used),
-        reset_after=reset_after(slot, used, now),
-        outcome=_verdict(spec, used, over),
-        retry_after=retry_after(slot, spec.capacity, 0.0, cur, prev, now) if over else None,
+    capacity = spec.capacity
+    over = used > capacity
+    remaining = capacity - used
+    return new_outcome(
+        spec.name, key, spec.unit, cost, used, capacity, remaining if remaining > 0.0 else 0.0,
+        reset_after(slot, used, now), _verdict(spec, used, over),
+        retry_after(slot, capacity, 0.0, cur, prev, now) if over else None,
     )

@@ -11,7 +11,7 @@ the same outcomes for the same calls. A store of the embedder's own need only be
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal, Protocol, runtime_checkable
 
 __all__ = [
@@ -22,6 +22,8 @@ __all__ = [
     "LimitStore",
     "Outcome",
     "StoreUnavailable",
+    "new_charge",
+    "new_outcome",
     "Unit",
 ]
 
@@ -82,6 +84,48 @@ class Outcome:
     reset_after: float
     outcome: Verdict
     retry_after: float | None = None
+
+
+_OUTCOME_SETTERS = tuple(Outcome.__dict__[f.name].__set__ for f in fields(Outcome))
+# a field added to Outcome fails here, at import
+(_set_name, _set_key, _set_unit, _set_cost, _set_used, _set_limit, _set_remaining,
+ _set_reset_after, _set_outcome, _set_retry_after) = _OUTCOME_SETTERS
+
+
+def new_outcome(name: str, key: str, unit: Unit, cost: float, used: float, limit: float,
+                remaining: float, reset_after: float, outcome: Verdict,
+                retry_after: float | None) -> Outcome:
+    """``Outcome(...)`` with every field given, built through its slots: the frozen
+    dataclass's ``__init__`` sets each field with ``object.__setattr__``, twice the time, and a
+    store builds one per charge of every reserve and reconcile. The same object either way."""
+    o = _new(Outcome)
+    _set_name(o, name)
+    _set_key(o, key)
+    _set_unit(o, unit)
+    _set_cost(o, cost)
+    _set_used(o, used)
+    _set_limit(o, limit)
+    _set_remaining(o, remaining)
+    _set_reset_after(o, reset_after)
+    _set_outcome(o, outcome)
+    _set_retry_after(o, retry_after)
+    return o
+
+
+_new = object.__new__
+_set_spec, _set_charge_key, _set_charge_cost, _set_shard = (
+    Charge.__dict__[f.name].__set__ for f in fields(Charge))
+
+
+def new_charge(spec: LimitSpec, key: str, cost: float, shard: str | None) -> Charge:
+    """``Charge(spec, key, cost, shard)`` built through its slots, as :func:`new_outcome`
+    (the engine makes one per limit action of every request)."""
+    c = _new(Charge)
+    _set_spec(c, spec)
+    _set_charge_key(c, key)
+    _set_charge_cost(c, cost)
+    _set_shard(c, shard)
+    return c
 
 
 class StoreUnavailable(Exception):

@@ -3,9 +3,11 @@
 - a store's :class:`Locator` gives the slot :func:`locate` gives, for every algorithm, across
   DST changes, with buckets that change windows, specs rebuilt equal, and a small cache;
 - a memory store's packed final record unpacks to the record it packed;
-- a reserve's outcomes (built from the slots it located) and a reconcile's are those a replay
-  rebuilds from the record, and a store whose cells use the plain ``locate`` agrees on every
-  outcome and counter;
+- a reserve's outcomes (built from the slots it located and the values it staged) and a
+  reconcile's are those a replay rebuilds from the record, and a store whose cells use the
+  plain ``locate`` and whose every step runs the accounting steps over an overlay (the memory
+  store's straight reserve and reconcile turned off) agrees on every outcome, counter and
+  record;
 - a reserve that charges one bucket twice adds each charge exactly once.
 
 Bounded by counts (hypothesis examples), never by a clock.
@@ -23,8 +25,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aigw_policy.limits import Charge, LimitSpec
-from aigw_policy.limits.algorithms import Locator, locate
+from aigw_policy.limits import Charge, LimitSpec, Outcome, accounting
+from aigw_policy.limits.algorithms import Locator, build_outcome, locate
+from aigw_policy.limits.model import new_charge, new_outcome
 from aigw_policy.stores import MemoryStore
 
 ZONES = ["UTC", "Europe/Paris", "America/Sao_Paulo", "America/Havana", "Australia/Lord_Howe",
@@ -141,6 +144,9 @@ op_st = st.one_of(
               st.dictionaries(st.sampled_from([s.name for s in STORE_SPECS]),
                               st.integers(0, 40).map(lambda c: c / 4), max_size=3)),
     st.tuples(st.just("release"), st.sampled_from(RIDS), st.none()),
+    st.tuples(st.just("check"), st.none(),
+              st.lists(st.tuples(st.integers(0, len(STORE_SPECS) - 1), st.sampled_from(["x", "y"]),
+                                 st.integers(0, 30).map(lambda c: c / 4)), max_size=4)),
     st.tuples(st.just("lifecycle"), st.sampled_from(RIDS),  # reserve, wait, reconcile, replay
               st.tuples(st.lists(st.tuples(st.integers(0, len(STORE_SPECS) - 1),
                                            st.sampled_from(["x", "y"]),
@@ -168,16 +174,20 @@ class _Recording(MemoryStore):
         super()._commit(overlay, now)
 
 
-def _plain_store(**kw) -> MemoryStore:
-    store = MemoryStore(**kw)
+def _plain_store(**kw) -> _Recording:
+    store = _Recording(**kw)
     store.locate = locate  # cells locate afresh every time
+    store._fast = False  # every step through accounting, over an overlay
     return store
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(ops=st.lists(op_st, max_size=30))
 def test_fast_and_plain_stores_agree_and_replays_repeat(ops):
-    fast, plain = _Recording(reservation_ttl=120.0), _plain_store(reservation_ttl=120.0)
+    _run_side_by_side(ops, MemoryStore(reservation_ttl=120.0), _plain_store(reservation_ttl=120.0))
+
+
+def _run_side_by_side(ops, fast: MemoryStore, plain: _Recording) -> None:
     now = T0
     first: dict[tuple[str, str], list] = {}
     for op, rid, arg in ops:
@@ -193,6 +203,12 @@ def test_fast_and_plain_stores_agree_and_replays_repeat(ops):
             got = [s.reconcile(rid, actual, now) for s in (fast, plain)]
             assert got[0] == got[1] and fast.reconcile(rid, actual, now) == got[0]
             assert fast.snapshot() == plain.snapshot()
+            continue
+        if op == "check":
+            charges = [Charge(STORE_SPECS[i], k, c) for i, k, c in arg]
+            got = [s.check(charges, now) for s in (fast, plain)]
+            assert got[0] == got[1], (op, arg)
+            assert fast.snapshot() == plain.snapshot() and len(fast) == len(plain)
             continue
         if op == "reserve":
             charges = [Charge(STORE_SPECS[i], k, c) for i, k, c in arg]
@@ -210,8 +226,11 @@ def test_fast_and_plain_stores_agree_and_replays_repeat(ops):
                 assert got[0] == first[(op, rid)]
             elif op == "reserve" or rec["state"] == "reconciled":
                 first[(op, rid)] = got[0]
-        for r in fast._final:
-            assert fast.get_record(r) == fast.plain[r], r  # packed, then unpacked: the same
+        assert len(fast) == len(plain)
+        for r in RIDS:  # the same records, unsettled and final
+            assert fast.get_record(r) == plain.get_record(r), r
+        for r in plain._final:
+            assert plain.get_record(r) == plain.plain[r], r  # packed, then unpacked: the same
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
@@ -238,3 +257,45 @@ def test_a_settled_record_packs_small():
     store.reconcile("request-00000001", {"sw": 1.0, "day": 0.25}, T0 + 1)
     packed, _keep = store._final["request-00000001"]
     assert len(packed) < 200, len(packed)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(seeded=st.lists(st.tuples(st.integers(0, len(STORE_SPECS) - 1), st.sampled_from(["x", "y"]),
+                                 st.integers(0, 40).map(lambda c: c / 4)), max_size=4),
+       charges=st.lists(st.tuples(st.integers(0, len(STORE_SPECS) - 1), st.sampled_from(["x", "y"]),
+                                  st.integers(0, 40).map(lambda c: c / 4)), min_size=1, max_size=4),
+       later=st.sampled_from([0.0, 0.5, 30.0, 59.5, 61.0, 3600.0]))
+def test_staged_outcomes_are_those_build_outcome_gives(seeded, charges, later):
+    """A reserve's outcomes come from the values it staged (no second read or arithmetic):
+    for admitted and denied requests alike, what build_outcome gives from the values read."""
+    store = MemoryStore()
+    for i, key, used in seeded:
+        store.seed(STORE_SPECS[i], key, used, T0)
+    now = T0 + later
+    charges = [Charge(STORE_SPECS[i], k, c) for i, k, c in charges]
+    rows, admitted = accounting.stage(store, charges, now)
+    want = [build_outcome(c, slot, cur, prev, now, admitted)
+            for c, (slot, cur, prev, _before, _ok, _new) in zip(charges, rows)]
+    assert accounting.stage_outcomes(charges, rows, now, admitted) == want
+    assert store.reserve("r", charges, now) == want  # the memory store's straight reserve
+
+
+@given(values=st.tuples(st.text(max_size=3), st.text(max_size=3),
+                        st.sampled_from(["requests", "tokens", "usd"]),
+                        *[st.floats(allow_nan=False)] * 5, st.sampled_from(["ok", "warn", "limited"]),
+                        st.none() | st.floats(allow_nan=False)))
+def test_new_outcome_is_the_outcome_its_init_builds(values):
+    got, want = new_outcome(*values), Outcome(*values)
+    assert type(got) is Outcome and got == want and hash(got) == hash(want) and repr(got) == repr(want)
+    with pytest.raises(AttributeError):  # frozen all the same
+        got.used = 0.0  # type: ignore[misc]
+
+
+@given(key=st.text(max_size=3), cost=st.floats(allow_nan=False), shard=st.none() | st.text(max_size=3))
+def test_new_charge_is_the_charge_its_init_builds(key, cost, shard):
+    spec = STORE_SPECS[0]
+    got, want = new_charge(spec, key, cost, shard), Charge(spec, key, cost, shard)
+    assert type(got) is Charge and got == want and hash(got) == hash(want) and repr(got) == repr(want)
+    assert got.shard == shard
+    with pytest.raises(AttributeError):  # frozen all the same
+        got.cost = 0.0  # type: ignore[misc]
