@@ -173,12 +173,16 @@ class Locator:
     oldest dropped first). Not thread-safe on its own: stores call it inside their lock.
     """
 
-    __slots__ = ("_bounds", "_slots", "max_entries")
+    __slots__ = ("_bounds", "_last", "_slots", "max_entries")
 
     def __init__(self, max_entries: int = 4096) -> None:
         self.max_entries = max_entries
         self._slots: dict[tuple[str, str], tuple[LimitSpec, object, Slot]] = {}
         self._bounds: dict[tuple[object, ...], tuple[float, float]] = {}
+        # per (period, zone): the last ``now`` and its period's bounds. A request's store
+        # calls (check, reserve, settle) locate its charges at one ``now``, several times:
+        # the local time is worked out once for them (``datetime.fromtimestamp`` in a zone)
+        self._last: dict[tuple[str, str], tuple[float, tuple[float, float]]] = {}
 
     def __call__(self, spec: LimitSpec, key: str, now: float) -> Slot:
         alg = spec.algorithm
@@ -186,14 +190,13 @@ class Locator:
         if alg == "token_bucket":
             mark = None
         elif alg == "calendar" and spec.period in CALENDAR_PERIODS:
-            period = spec.period
-            local = datetime.fromtimestamp(now, _zone(spec.timezone))
-            wall = (period, spec.timezone, _wall_mark(period, local))
-            bounds = self._bounds.get(wall)
-            if bounds is None:
-                bounds = _remember(self._bounds, wall, _wall_bounds(period, local),
-                                   self.max_entries)
-            mark = _checked_bounds(period, now, *bounds)
+            zone_key = (spec.period, spec.timezone)
+            last = self._last.get(zone_key)
+            if last is not None and last[0] == now:
+                mark = last[1]
+            else:
+                mark = self._calendar(spec.period, spec.timezone, now)
+                _remember(self._last, zone_key, (now, mark), self.max_entries)
         else:
             mark = math.floor(now / float(spec.window))
         k = (spec.name, key)
@@ -209,6 +212,15 @@ class Locator:
             slot = _window_slot(spec, base, mark, float(spec.window))  # type: ignore[arg-type]
         _remember(self._slots, k, (spec, mark, slot), self.max_entries)
         return slot
+
+    def _calendar(self, period: str, timezone: str, now: float) -> tuple[float, float]:
+        """:func:`period_bounds`, the bounds kept per wall-clock date."""
+        local = datetime.fromtimestamp(now, _zone(timezone))
+        wall = (period, timezone, _wall_mark(period, local))
+        bounds = self._bounds.get(wall)
+        if bounds is None:
+            bounds = _remember(self._bounds, wall, _wall_bounds(period, local), self.max_entries)
+        return _checked_bounds(period, now, *bounds)
 
 
 def _remember(d: dict[_K, _V], k: _K, v: _V, most: int) -> _V:
