@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 Source = Literal["provider", "estimate", "none"]  # none: never forwarded, nothing used
@@ -45,17 +45,13 @@ class Usage:
         model: str | None = None,
         notes: tuple[str, ...] = (),
     ) -> Usage:
-        return cls(
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cached_input_tokens=cached_input_tokens,
-            cache_creation_input_tokens=cache_creation_input_tokens,
-            reasoning_tokens=reasoning_tokens,
-            total_tokens=input_tokens + output_tokens,
-            source=source,
-            model=model,
-            notes=notes,
-        )
+        # built through the slots, in field order: the frozen __init__'s object.__setattr__
+        # per field cost more than the rest of a limit's estimate (a Usage per limit action)
+        u = _new(cls)
+        for put, value in zip(_PUTS, (input_tokens, output_tokens, cached_input_tokens, cache_creation_input_tokens,
+                                      reasoning_tokens, input_tokens + output_tokens, source, model, notes)):
+            put(u, value)
+        return u
 
     def to_dict(self) -> dict[str, Any]:
         """The ``ai.usage`` object of the CEL environment and of the decision."""
@@ -68,8 +64,19 @@ class Usage:
         return {name: getattr(self, name) for name in TOKEN_FIELDS}
 
     def with_model(self, model: str | None) -> Usage:
-        return self if model is None or self.model == model else replace(self, model=model)
+        if model is None or self.model == model:
+            return self
+        u = _new(type(self))
+        for put, get in zip(_PUTS, _GETS):
+            put(u, get(self))
+        _PUT_MODEL(u, model)
+        return u
 
+
+_new = object.__new__
+_PUTS = tuple(Usage.__dict__[f.name].__set__ for f in fields(Usage))  # the slots' setters, in field order
+_GETS = tuple(Usage.__dict__[f.name].__get__ for f in fields(Usage))
+_PUT_MODEL = Usage.__dict__["model"].__set__
 
 TOKEN_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Usage) if f.name.endswith("_tokens"))
 """The token counts a :class:`Usage` declares, in order: the ledger's record and columns and
