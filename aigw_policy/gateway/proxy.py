@@ -26,6 +26,7 @@ from ..providers.errors import ProviderError
 from .errors import error_response, wire_api
 from .hops import hop_by_hop
 from .keys import CREDENTIAL_HEADERS
+from .server import CLIENT_GONE
 
 __all__ = ["HOP_BY_HOP", "UpstreamProxy", "upstream_api", "wire_text"]
 
@@ -117,7 +118,8 @@ class UpstreamProxy:
         url = self.upstream + (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if qs:
             url += "?" + qs.decode("latin-1")
-        watch = _ClientWatch(receive)
+        gone = (scope.get("extensions") or _NONE).get(CLIENT_GONE)  # the server says when the client leaves
+        watch = _ClientWatch(receive) if gone is None else _GoneWatch(gone)
         try:
             await self._exchange(scope, URL(url, encoded=True), headers, bytes(body), send, ctx)
         except asyncio.CancelledError:
@@ -299,6 +301,32 @@ class _ClientWatch:
     def stop(self) -> None:
         self._active = False
         self._watcher.cancel()
+
+
+class _GoneWatch:
+    """:class:`_ClientWatch` with no task: the server protocol's :class:`~aigw_policy.gateway.server.ClientGone`
+    calls back when the client goes away (when ``receive`` would say ``http.disconnect``),
+    and the request's task is cancelled then, until ``stop``. Same ``left`` and ``stop``;
+    checked against the task watch in tests/gateway/test_fast_paths.py."""
+
+    __slots__ = ("task", "left", "_gone")
+
+    def __init__(self, gone: Any) -> None:
+        self.task = asyncio.current_task()
+        self.left = False
+        self._gone = gone
+        gone.watch(self._leave)
+
+    def _leave(self) -> None:
+        self.left = True
+        assert self.task is not None
+        self.task.cancel()
+
+    def stop(self) -> None:
+        self._gone.watch(None)
+
+
+_NONE: Mapping[str, Any] = {}
 
 
 async def _disconnect(receive: Any) -> None:
