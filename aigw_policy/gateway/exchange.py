@@ -5,6 +5,7 @@ forwarding with the decision's effects, the answer streamed through, the respons
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 import logging
@@ -74,11 +75,16 @@ class Exchange:
             self.path_error = f"invalid request path: {error}"
         if "host" in self.headers and not valid_host(self.headers["host"]):
             self.path_error = "invalid Host header: a host name or address, with an optional port"
-        self.api = wire_api(scope["path"], self.headers)
         self.event: dict[str, Any] = {"request_id": self.ctx.request_id, "method": scope.get("method"),
                                       "path": scope["path"]}
         self.overhead = 0.0  # seconds spent deciding (request and response phase)
         self.failed: tuple[str, str] | None = None  # an embedder's hook failed: (code, message), a 500
+
+    @functools.cached_property
+    def api(self) -> str:
+        """The error dialect the client speaks (:func:`~aigw_policy.gateway.errors.wire_api`):
+        read only when the gateway answers itself or routes, so worked out then."""
+        return wire_api(self.scope["path"], self.headers)
 
     # -- the whole exchange ------------------------------------------------------------------
 
