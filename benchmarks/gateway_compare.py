@@ -7,7 +7,8 @@ Processes on 127.0.0.1: the stub (tests/gateway/stub.py), and in front of it
 (1) the floor: a minimal forwarding proxy, no policy (benchmarks/minimal_proxy.py: uvicorn,
     uvloop and httptools when installed, aiohttp as the client);
 (2) ``aigw-policy serve``: a 3-rule policy with a token and a request limit, memory store,
-    with the ledger off and on SQLite;
+    with the ledger off and on SQLite; the code of the checkout this script is in (whatever
+    the working directory: each ``serve`` starts in a temporary one, see ``from_checkout``);
 (3) LiteLLM's proxy with a model list and no database, when ``litellm`` is installed
     (``pip install 'litellm[proxy]'``).
 (4) ``--serve-from NAME=DIR`` (repeatable): ``serve`` as (2) without a ledger, with the
@@ -132,8 +133,16 @@ def _cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+def start(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
+
+
+def from_checkout(src: Path | str) -> dict[str, str]:
+    """The environment that makes ``python -m aigw_policy.cli`` import the ``aigw_policy`` of
+    checkout ``src``: its PYTHONPATH. The process must also start outside any checkout (the
+    caller passes ``cwd``): ``-m`` puts the working directory ahead of PYTHONPATH, so a
+    benchmark run from a checkout served that checkout's code under every name."""
+    return dict(os.environ, PYTHONPATH=str(Path(src).resolve()))
 
 
 def main() -> None:
@@ -161,12 +170,11 @@ def main() -> None:
     procs["floor"] = start([py, str(ROOT / "benchmarks" / "minimal_proxy.py"), upstream, str(ports["floor"])])
     serve = [py, "-m", "aigw_policy.cli", "serve", "--policy", str(tmp / "policy.aigw"), "--upstream", upstream,
              "--keys", str(tmp / "keys.yaml"), "--no-decision-log", "--watch", "0"]
-    procs["serve"] = start([*serve, "--port", str(ports["serve"])])
+    procs["serve"] = start([*serve, "--port", str(ports["serve"])], from_checkout(ROOT), tmp)
     procs["serve+sqlite"] = start([*serve, "--port", str(ports["serve+sqlite"]),
-                                   "--ledger", f"sqlite:{tmp / 'usage.db'}"])
+                                   "--ledger", f"sqlite:{tmp / 'usage.db'}"], from_checkout(ROOT), tmp)
     for name, src in others.items():
-        env = dict(os.environ, PYTHONPATH=str(Path(src).resolve()))
-        procs[name] = start([*serve, "--port", str(ports[name])], env)
+        procs[name] = start([*serve, "--port", str(ports[name])], from_checkout(src), tmp)
     targets = {"floor": f"http://127.0.0.1:{ports['floor']}/v1/chat/completions",
                "serve": f"http://127.0.0.1:{ports['serve']}/v1/chat/completions",
                "serve+sqlite": f"http://127.0.0.1:{ports['serve+sqlite']}/v1/chat/completions"}

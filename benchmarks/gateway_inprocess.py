@@ -107,8 +107,9 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, src in targets.items():
             env = dict(os.environ, PYTHONPATH=str(Path(src).resolve()))
+            # started outside any checkout: `-c` puts the working directory ahead of PYTHONPATH
             out = subprocess.run([sys.executable, "-c", _CHILD, str(tmp / "policy.aigw"), str(tmp / "keys.yaml"),
-                                  str(args.n)], env=env, check=True, capture_output=True, text=True).stdout
+                                  str(args.n)], env=env, cwd=tmp, check=True, capture_output=True, text=True).stdout
             runs[name].append(float(out.split()[-1]))
     print(f"in-process CPU per request (us), {args.rounds} rounds of {args.n}, load average {os.getloadavg()[0]:.2f}")
     for name, xs in runs.items():

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_plus
 
+from ..providers import PROVIDERS
+
 __all__ = ["header_effects", "set_max_tokens", "strip_key", "wants_usage"]
 
 
@@ -30,8 +32,6 @@ def header_effects(decision: Any, name: str) -> list[tuple[bytes, bytes]]:
 
 def wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
     """Whether an OpenAI stream needs ``stream_options.include_usage`` to report its usage."""
-    from ..providers import PROVIDERS
-
     if PROVIDERS.get(ai.get("provider"), "openai") != "openai" or not ai.get("stream"):
         return False
     if ai.get("operation") not in ("chat", "completion"):
@@ -42,8 +42,6 @@ def wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
 
 def set_max_tokens(body: dict[str, Any], provider: Any, operation: Any, path: str, value: int) -> None:
     """The ``max-tokens`` clamp, in the field the provider and operation read."""
-    from ..providers import PROVIDERS
-
     api = PROVIDERS.get(provider, "openai")
     if path.startswith(("/api/chat", "/api/generate")):  # Ollama's native API (its provider maps to openai)
         options = dict(body["options"]) if isinstance(body.get("options"), dict) else {}

@@ -26,8 +26,9 @@ from ..providers.errors import ProviderError
 from .errors import error_response, wire_api
 from .hops import hop_by_hop
 from .keys import CREDENTIAL_HEADERS
+from .server import CLIENT_GONE
 
-__all__ = ["HOP_BY_HOP", "UpstreamProxy", "upstream_api", "wire_text"]
+__all__ = ["HOP_BY_HOP", "UpstreamProxy", "upstream_api", "wire_headers", "wire_text"]
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -117,7 +118,8 @@ class UpstreamProxy:
         url = self.upstream + (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if qs:
             url += "?" + qs.decode("latin-1")
-        watch = _ClientWatch(receive)
+        gone = (scope.get("extensions") or _NONE).get(CLIENT_GONE)  # the server says when the client leaves
+        watch = _ClientWatch(receive) if gone is None else _GoneWatch(gone)
         try:
             await self._exchange(scope, URL(url, encoded=True), headers, bytes(body), send, ctx)
         except asyncio.CancelledError:
@@ -136,9 +138,8 @@ class UpstreamProxy:
         import aiohttp
 
         try:
-            response = await self.client().request(
-                scope["method"], url, headers=[(wire_text(k), wire_text(v)) for k, v in headers], data=body,
-                allow_redirects=False)
+            response = await self.client().request(scope["method"], url, headers=wire_headers(headers), data=body,
+                                                   allow_redirects=False)
         except TimeoutError:  # aiohttp's time-outs are TimeoutErrors too
             await self._fail(send, ctx, scope, 504, "timeout", "the upstream did not answer in time")
             return
@@ -271,6 +272,17 @@ def wire_text(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
+def wire_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """An ASGI header list as aiohttp takes it, each name and value by :func:`wire_text`:
+    decoded as UTF-8 in one pass (headers are ASCII but for rare obs-text), one by one only
+    when some byte is not UTF-8: no function call per name and value on the usual request
+    (checked against the plain way in tests/gateway/test_fast_paths.py)."""
+    try:
+        return [(k.decode("utf-8"), v.decode("utf-8")) for k, v in headers]
+    except UnicodeDecodeError:
+        return [(wire_text(k), wire_text(v)) for k, v in headers]
+
+
 def _header(scope: dict[str, Any], name: bytes) -> str:
     """A request header's values (joined by ``, ``), ``""`` when absent."""
     return ", ".join(v.decode("latin-1") for k, v in scope["headers"] if k.lower() == name)
@@ -299,6 +311,32 @@ class _ClientWatch:
     def stop(self) -> None:
         self._active = False
         self._watcher.cancel()
+
+
+class _GoneWatch:
+    """:class:`_ClientWatch` with no task: the server protocol's :class:`~aigw_policy.gateway.server.ClientGone`
+    calls back when the client goes away (when ``receive`` would say ``http.disconnect``),
+    and the request's task is cancelled then, until ``stop``. Same ``left`` and ``stop``;
+    checked against the task watch in tests/gateway/test_fast_paths.py."""
+
+    __slots__ = ("task", "left", "_gone")
+
+    def __init__(self, gone: Any) -> None:
+        self.task = asyncio.current_task()
+        self.left = False
+        self._gone = gone
+        gone.watch(self._leave)
+
+    def _leave(self) -> None:
+        self.left = True
+        assert self.task is not None
+        self.task.cancel()
+
+    def stop(self) -> None:
+        self._gone.watch(None)
+
+
+_NONE: Mapping[str, Any] = {}
 
 
 async def _disconnect(receive: Any) -> None:

@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-__all__ = ["DEFAULT_HEADER_TIMEOUT", "MAX_HEAD_BYTES", "HeadWithBody", "header_timeout_protocol"]
+__all__ = ["CLIENT_GONE", "DEFAULT_HEADER_TIMEOUT", "MAX_HEAD_BYTES", "ClientGone", "HeadWithBody",
+           "header_timeout_protocol"]
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 """Seconds a client has to send a request's head (nginx's ``client_header_timeout`` is 60 s;
@@ -41,6 +42,40 @@ _TOO_LARGE_BODY = (f'{{"error": {{"message": "the request head is larger than {M
 _TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
               b"connection: close\r\ncontent-length: " + str(len(_TOO_LARGE_BODY)).encode() + b"\r\n\r\n"
               + _TOO_LARGE_BODY)
+
+
+CLIENT_GONE = "aigw.client_gone"
+"""The scope extension (``scope["extensions"][CLIENT_GONE]``) through which these protocols
+tell a request's app that its client went away: a :class:`ClientGone`."""
+
+
+class ClientGone:
+    """One request's word that its client went away, from the server protocol itself: what
+    its ``receive`` would say with an ``http.disconnect`` (the connection lost before the
+    answer was complete), without a task waiting on ``receive`` to hear it.
+    :class:`~aigw_policy.gateway.proxy.UpstreamProxy` watches the client this way when the
+    server offers it (one callback, no task and no wake-ups per request; docs/gateway.md,
+    "Seventh pass"), else with a task on ``receive``."""
+
+    __slots__ = ("_callback", "gone")
+
+    def __init__(self) -> None:
+        self._callback: Any = None
+        self.gone = False
+
+    def watch(self, callback: Any) -> None:
+        """Call ``callback()`` once the client is gone: at once if it already is; ``None``
+        stops watching."""
+        self._callback = callback
+        if callback is not None and self.gone:
+            self.fire()
+
+    def fire(self) -> None:
+        """The client is gone (the protocol calls this): tell the watcher, once."""
+        self.gone = True
+        callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
 
 
 def _head_end(tail: bytes, data: bytes) -> int:
@@ -128,8 +163,31 @@ class _Timer:
             self.transport.close()
 
 
+class _Departures:
+    """Each request's :class:`ClientGone` (a mixin of the protocol classes below): given to the
+    app in its scope, fired when the connection is lost while that request's answer is not
+    complete, exactly when uvicorn's ``receive`` of the request would turn to
+    ``http.disconnect`` (it marks only the newest request of the connection, and so does
+    this)."""
+
+    cycle: Any
+    _gone: ClientGone | None = None  # the newest request's
+
+    def _offer(self, cycle: Any) -> None:
+        """Give ``cycle``'s request (its task not started yet) a ClientGone in its scope."""
+        self._gone = gone = ClientGone()
+        scope = cycle.scope
+        scope["extensions"] = {**(scope.get("extensions") or {}), CLIENT_GONE: gone}
+
+    def _lost(self, cycle: Any) -> None:
+        """After uvicorn's ``connection_lost``: fire the newest request's ClientGone if uvicorn
+        marked it disconnected."""
+        if cycle is not None and cycle.disconnected and self._gone is not None:
+            self._gone.fire()
+
+
 def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
-    class HeaderTimeoutHttpTools(_Timer, base):  # type: ignore[misc, valid-type]
+    class HeaderTimeoutHttpTools(_Timer, _Departures, base):  # type: ignore[misc, valid-type]
         header_timeout = seconds
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
@@ -144,8 +202,9 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
             self._disarm()
             super().on_headers_complete()
             cycle = self.cycle
-            if cycle is not None and cycle.transport is self.transport:
+            if cycle is not None and cycle.transport is self.transport:  # a new request
                 cycle.transport = HeadWithBody(self.transport, self.loop)
+                self._offer(cycle)
 
         def on_response_complete(self) -> None:
             self._arm()  # before: a pipelined request parsed later disarms it
@@ -153,7 +212,9 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop()
+            cycle = self.cycle
             super().connection_lost(exc)
+            self._lost(cycle)
 
     return HeaderTimeoutHttpTools
 
@@ -207,7 +268,7 @@ class HeadWithBody:
 def _h11_protocol(seconds: float) -> type[asyncio.Protocol]:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class HeaderTimeoutH11(_Timer, H11Protocol):  # type: ignore[misc]
+    class HeaderTimeoutH11(_Timer, _Departures, H11Protocol):  # type: ignore[misc]
         header_timeout = seconds
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
@@ -223,6 +284,8 @@ def _h11_protocol(seconds: float) -> type[asyncio.Protocol]:
             super().handle_events()
             if self.cycle is not cycle:  # a request head arrived whole
                 self._disarm()
+                if self.cycle is not None:
+                    self._offer(self.cycle)
 
         def on_response_complete(self) -> None:
             self._arm()  # before: a pipelined request is parsed inside and disarms it
@@ -230,6 +293,8 @@ def _h11_protocol(seconds: float) -> type[asyncio.Protocol]:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop()
+            cycle = self.cycle
             super().connection_lost(exc)
+            self._lost(cycle)
 
     return HeaderTimeoutH11

@@ -322,3 +322,108 @@ def test_spans_wanted_is_the_plain_lookup_once_a_second() -> None:
                 assert obs.spans_wanted(trace) is (not isinstance(trace.get_tracer_provider(),
                                                                   trace.ProxyTracerProvider))
     assert trace.get_tracer_provider is plain
+
+
+def test_request_ids_from_the_pool_are_distinct_across_refills_threads_and_forks() -> None:
+    """``request_id`` reads the OS's random bytes 4,000 at a time: ids stay distinct past a
+    refill, between threads, and between a process and its fork (which reads its own)."""
+    import os
+    import threading
+
+    from aigw_policy.gateway.exchange import request_id
+
+    ids = [request_id() for _ in range(1000)]  # 2.5 pools
+    assert all(re.fullmatch(r"req-[0-9a-f]{20}", i) for i in ids)
+    assert len(set(ids)) == len(ids)
+    for pos in range(4, 24):  # random, not a counter: every digit takes many values
+        assert len({i[pos] for i in ids}) >= 8, pos
+    other: list[str] = []
+    worker = threading.Thread(target=lambda: other.extend(request_id() for _ in range(500)))
+    worker.start()
+    mine = [request_id() for _ in range(500)]
+    worker.join()
+    assert len(set(other) | set(mine) | set(ids)) == 2000
+    read, write = os.pipe()
+    request_id()  # this process's pool is filled: the child inherits it
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.write(write, " ".join(request_id() for _ in range(20)).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 65536).decode().split()
+    os.close(read)
+    os.close(write)
+    assert len(child) == 20
+    assert not set(child) & {request_id() for _ in range(20)}  # not the parent's next bytes
+
+
+_RAW_PATHS = st.one_of(
+    st.sampled_from([b"/v1/chat/completions", b"/v1/x/../chat//completions", b"/v1/models/caf%C3%A9:generateContent",
+                     b"/v1/%2e%2e/admin", b"/v1/a%2Fb", b"/", b"//", b"/v1/./messages/", b"/%ff", b"/v1;x",
+                     b"/v1/chat/completions/"]),
+    st.binary(max_size=12).map(lambda b: b"/" + b),
+    st.text(alphabet="/.%2eEfF0aA;:", max_size=12).map(lambda t: ("/" + t).encode()))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_RAW_PATHS, min_size=1, max_size=6))
+def test_canonical_scope_remembers_what_the_plain_way_computes(raws: list[bytes]) -> None:
+    """``canonical_scope`` keeps each raw path's canonical form: asked again (the same path,
+    any scope ``path``), the same scope or error as working it out anew."""
+    from aigw_policy.gateway import paths
+
+    def plain(scope: dict[str, Any]) -> Any:
+        try:
+            decoded, encoded = paths.canonical_path(scope["raw_path"].decode("ascii"))
+        except UnicodeDecodeError:
+            return "PathError: the path has a byte that is not ASCII"
+        except paths.PathError as error:
+            return f"PathError: {error}"
+        if decoded == scope["path"] and scope["raw_path"] == encoded.encode("ascii"):
+            return scope
+        return {**scope, "path": decoded, "raw_path": encoded.encode("ascii")}
+
+    def fast(scope: dict[str, Any]) -> Any:
+        try:
+            return paths.canonical_scope(scope)
+        except paths.PathError as error:
+            return f"PathError: {error}"
+
+    for raw in raws + raws:  # each twice: the second from what was kept
+        for given_path in (raw.decode("latin-1"), "/v1/chat/completions"):
+            scope = {"type": "http", "path": given_path, "raw_path": raw}
+            expected, got = plain(dict(scope)), fast(scope)
+            assert got == expected
+            assert (got is scope) == (expected == scope and not isinstance(expected, str))
+
+
+def test_canonical_scope_keeps_few_and_short_paths() -> None:
+    from aigw_policy.gateway import paths
+
+    for i in range(paths._KNOWN_MAX * 3):
+        paths.canonical_scope({"type": "http", "path": f"/p{i}", "raw_path": f"/p{i}".encode()})
+    long = b"/" + b"a" * paths._KNOWN_LEN
+    paths.canonical_scope({"type": "http", "path": long.decode(), "raw_path": long})
+    assert len(paths._KNOWN) <= paths._KNOWN_MAX
+    assert long not in paths._KNOWN
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_NAMES, _VALUES), max_size=12))
+def test_hop_by_hop_is_the_plain_set(headers: list[tuple[bytes, bytes]]) -> None:
+    from aigw_policy.gateway.hops import HOP_BY_HOP
+
+    names = set(HOP_BY_HOP)
+    for k, v in headers:
+        if k.lower() == b"connection":
+            names.update(t.strip().lower() for t in v.decode("latin-1").split(",") if t.strip())
+    assert hop_by_hop(headers) == names
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.one_of(_NAMES, st.binary(max_size=6), st.just("x-café".encode())),
+                          st.one_of(_VALUES, st.binary(max_size=6), st.just("naïve".encode()))), max_size=8))
+def test_wire_headers_is_wire_text_of_each(headers: list[tuple[bytes, bytes]]) -> None:
+    from aigw_policy.gateway.proxy import wire_headers, wire_text
+
+    assert wire_headers(headers) == [(wire_text(k), wire_text(v)) for k, v in headers]
