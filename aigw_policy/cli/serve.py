@@ -170,8 +170,11 @@ def serve(
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     try:
+        # no `server: uvicorn` on every answer: what runs the gateway is nobody's business
+        # (and an upstream's own `server` is not passed on either: proxy.ANSWER_OWN)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
-                    timeout_graceful_shutdown=10, http=header_timeout_protocol(header_timeout))
+                    timeout_graceful_shutdown=10, http=header_timeout_protocol(header_timeout),
+                    server_header=False)
     finally:  # the stream may not outlive this call (an embedding caller's, a test runner's)
         gc.unfreeze()
         (logging._srcfile, logging.logThreads,

@@ -28,12 +28,16 @@ from .hops import hop_by_hop
 from .keys import CREDENTIAL_HEADERS
 from .server import CLIENT_GONE
 
-__all__ = ["HOP_BY_HOP", "UpstreamProxy", "upstream_api", "wire_headers", "wire_text"]
+__all__ = ["ANSWER_OWN", "HOP_BY_HOP", "UpstreamProxy", "upstream_api", "wire_headers", "wire_text"]
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
     "transfer-encoding", "upgrade", "host", "content-length",
 })
+ANSWER_OWN = frozenset({"date", "server"})
+"""Fields of an upstream's answer the gateway's server writes itself: the upstream's are not
+passed on (one ``Date``, RFC 9110 §6.6.1, and no second ``Server``; nginx hides the same
+two by default)."""
 _OFFER = [(b"accept-encoding", ", ".join(SUPPORTED).encode())]
 _DROP = frozenset(h.encode() for h in HOP_BY_HOP) | {b"accept-encoding"}  # of the client's request headers
 
@@ -41,13 +45,16 @@ _DROP = frozenset(h.encode() for h in HOP_BY_HOP) | {b"accept-encoding"}  # of t
 def upstream_session(max_connections: int, timeout: Any = None) -> Any:
     """The gateway's client to upstreams (the proxy's and the router's): answers left encoded
     (the gateway decodes them itself, providers/encoding.py), no proxy settings from the
-    environment, no ``Accept`` added, at most ``max_connections`` open, any number per host."""
+    environment, no ``Accept`` added, at most ``max_connections`` open, any number per host,
+    and no cookie jar: a cookie one upstream answer sets is passed on to the client who asked,
+    never kept and sent with another client's request (aiohttp's default jar is shared by the
+    whole session)."""
     import aiohttp
 
     extra = {} if timeout is None else {"timeout": timeout}
     connector = aiohttp.TCPConnector(limit=max_connections, limit_per_host=0)
     return aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=False,
-                                 skip_auto_headers=("Accept",), **extra)
+                                 skip_auto_headers=("Accept",), cookie_jar=aiohttp.DummyCookieJar(), **extra)
 
 
 class UpstreamProxy:
@@ -161,7 +168,7 @@ class UpstreamProxy:
                                  f"the upstream answered in a content-encoding the gateway cannot decode "
                                  f"(`{', '.join(coded)}`)")
                 return
-            drop = HOP_BY_HOP | hop_by_hop(response.raw_headers)  # with the names Connection lists
+            drop = HOP_BY_HOP | ANSWER_OWN | hop_by_hop(response.raw_headers)  # with the names Connection lists
             if decode:
                 drop |= {"content-encoding"}
             out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]

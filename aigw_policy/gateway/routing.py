@@ -33,7 +33,7 @@ from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
 from ..routing.rewrite import upstream_request
 from ..routing.secrets import Secrets
 from .hops import hop_by_hop
-from .proxy import HOP_BY_HOP, upstream_session, wire_text
+from .proxy import ANSWER_OWN, HOP_BY_HOP, upstream_session, wire_text
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -145,7 +145,7 @@ class Router:
             plain[name] = f"{plain[name]}, {value}" if name in plain else value
         outcome = AttemptOutcome(response.status, latency_ms=_ms(t0), time_to_first_token_ms=ttft,
                                  headers=plain, body=_parsed(prefix) if response.status >= 400 else None)
-        drop = HOP_BY_HOP | hop_by_hop(response.raw_headers)
+        drop = HOP_BY_HOP | ANSWER_OWN | hop_by_hop(response.raw_headers)
         if decodable(encoding):
             drop |= {"content-encoding"}
         out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]

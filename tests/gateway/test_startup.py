@@ -184,3 +184,11 @@ def test_a_price_book_without_the_library_warms_nothing(monkeypatch: pytest.Monk
     assert called == []
     PriceBook().warm()
     assert called == [True]
+
+
+def test_serve_does_not_name_its_server(policy: Path, served: dict[str, Any]) -> None:
+    """No `server: uvicorn` on every answer (the upstream's `server` is not passed on either:
+    tests/gateway/test_upstream_state.py)."""
+    result = serve(["-p", str(policy), "--upstream", "http://127.0.0.1:9"])
+    assert result.exit_code == 0, result.output
+    assert served["server_header"] is False
