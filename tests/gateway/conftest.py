@@ -85,6 +85,16 @@ admin_keys: [k-ops]
 '''
 
 
+async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> bool:
+    """Answer an ASGI ``lifespan`` scope for a test app (True: it was one, the app returns)."""
+    if scope["type"] != "lifespan":
+        return False
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    await send({"type": "lifespan.shutdown.complete"})
+    return True
+
+
 class ServerThread:
     """uvicorn serving ``app`` on 127.0.0.1:<free port> in a daemon thread (``options``: more
     ``uvicorn.Config`` settings)."""

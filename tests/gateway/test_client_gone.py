@@ -18,7 +18,7 @@ import pytest
 from aigw_policy.gateway import proxy as proxy_module
 from aigw_policy.gateway.server import CLIENT_GONE, ClientGone, header_timeout_protocol
 
-from .conftest import WAIT, ServerThread, ledger_records, team_used
+from .conftest import WAIT, ServerThread, ledger_records, lifespan, team_used
 
 
 class Watcher:
@@ -30,10 +30,7 @@ class Watcher:
         self.seen: list[tuple[str, bool, bool]] = []
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        if await lifespan(scope, receive, send):
             return
         while (await receive()).get("more_body"):
             pass

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import ServerThread, record_of
+from .conftest import ServerThread, lifespan, record_of
 
 POLICY = '''policy "edge" {
   default allow
@@ -61,10 +61,7 @@ class Echo:
         self.big = 0
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        if await lifespan(scope, receive, send):
             return
         raw = bytearray()
         while True:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ServerThread
+from .conftest import ServerThread, lifespan
 
 pytest.importorskip("httptools")
 
@@ -21,10 +21,7 @@ class App:
     """Answers by path: /whole, /stream (three pieces, a pause between), /empty, /fail."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        if await lifespan(scope, receive, send):
             return
         body = b""
         while True:

@@ -22,7 +22,7 @@ import aigw_policy as ap
 from aigw_policy.gateway.middleware import PolicyMiddleware
 from aigw_policy.gateway.keys import KeyRing
 
-from .conftest import ServerThread
+from .conftest import ServerThread, lifespan
 
 POLICY = '''policy "hooks" {
   on request {
@@ -60,10 +60,7 @@ class App:
         self.seen: list[dict[str, Any]] = []
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        if await lifespan(scope, receive, send):
             return
         while True:
             message = await receive()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import WAIT, ServerThread
+from .conftest import WAIT, ServerThread, lifespan
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("aiohttp")
@@ -26,10 +26,7 @@ class CookieUpstream:
         self.cookies: list[str | None] = []
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        if await lifespan(scope, receive, send):
             return
         while (await receive()).get("more_body"):
             pass
