@@ -222,9 +222,7 @@ class _Checker:
         t = self.subst.apply(t)
         if t.kind == "dyn" or t.kind == "param" or t.kind == "error":
             return DYN
-        if t.kind == "map":
-            if t.params[0].kind not in ("string", "dyn", "param"):
-                return self.error(CODE_TYPE, f"type `{t}` does not support field selection", node)
+        if t.kind == "map":  # whatever its key type (cel-go, cel-cpp): a key that is no string is never found
             return t.params[1]
         fields = self.objects.get(t.name) if t.kind == "opaque" else None
         if fields is not None:
