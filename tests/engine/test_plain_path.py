@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 import aigw_policy as ap
 from aigw_policy.engine import compile_policy, runner
-from aigw_policy.stores import MemoryStore
+
+from .logged_store import LoggedStore
 
 TEAMS = ["research", "growth"]
 MODELS = ["gpt-4.1", "gpt-4o", "o3"]
@@ -84,36 +85,12 @@ def requests(draw: Any) -> dict[str, Any]:
     return r
 
 
-class _Logged(MemoryStore):
-    """A memory store that logs its calls."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[str] = []
-
-    def check(self, *args: Any) -> Any:
-        self.calls.append("check")
-        return super().check(*args)
-
-    def reserve(self, *args: Any) -> Any:
-        self.calls.append("reserve")
-        return super().reserve(*args)
-
-    def reconcile(self, *args: Any) -> Any:
-        self.calls.append("reconcile")
-        return super().reconcile(*args)
-
-    def release(self, *args: Any) -> Any:
-        self.calls.append("release")
-        return super().release(*args)
-
-
 def _run(compiled: Any, reqs: list[dict[str, Any]], trace: bool, expect: bool, plain: bool,
          use_async: bool) -> tuple[list[Any], list[str]]:
     old = runner.PLAIN
     runner.PLAIN = plain
     try:
-        store = _Logged()
+        store = LoggedStore()
         engine = ap.Engine(compiled, store=store, trace=trace)
         out = []
         for i, r in enumerate(reqs):

@@ -13,6 +13,8 @@ import aigw_policy as ap
 from aigw_policy.limits import AsyncLimitStore, LimitStore
 from aigw_policy.stores import MemoryStore
 
+from .logged_store import LoggedStore
+
 POLICY = ap.loads('''policy { on request {
   rule "tpm" { token-limit { name: "t", capacity: 2000, rate: 60s, bucket_key: [identity.key] } }
   rule "deny-x" { when identity.key == "x"
@@ -32,51 +34,11 @@ def _request(key: str, i: int, response: bool) -> dict[str, Any]:
 REQUESTS = [_request(k, i, i % 2 == 0) for i, k in enumerate(["a", "a", "x", "a", "b", "a", "a"])]
 
 
-class _Logged(MemoryStore):
-    """A store that logs every call, sync or async."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[str] = []
-
-    def check(self, *args: Any) -> Any:
-        self.calls.append("check")
-        return super().check(*args)
-
-    def reserve(self, *args: Any) -> Any:
-        self.calls.append("reserve")
-        return super().reserve(*args)
-
-    def reconcile(self, *args: Any) -> Any:
-        self.calls.append("reconcile")
-        return super().reconcile(*args)
-
-    def release(self, *args: Any) -> Any:
-        self.calls.append("release")
-        return super().release(*args)
-
-    async def acheck(self, *args: Any) -> Any:
-        self.calls.append("acheck")
-        return await super().acheck(*args)
-
-    async def areserve(self, *args: Any) -> Any:
-        self.calls.append("areserve")
-        return await super().areserve(*args)
-
-    async def areconcile(self, *args: Any) -> Any:
-        self.calls.append("areconcile")
-        return await super().areconcile(*args)
-
-    async def arelease(self, *args: Any) -> Any:
-        self.calls.append("arelease")
-        return await super().arelease(*args)
-
-
 class _SyncOnly:
     """A store of the embedder's own: the sync contract only (calls delegated)."""
 
     def __init__(self) -> None:
-        self.inner = _Logged()
+        self.inner = LoggedStore()
         self.calls = self.inner.calls
 
     def __getattr__(self, name: str) -> Any:
@@ -100,14 +62,14 @@ def test_the_built_in_stores_are_both_contracts() -> None:
     assert not isinstance(_SyncOnly(), AsyncLimitStore)
 
 
-@pytest.mark.parametrize("make", [_Logged, _SyncOnly], ids=["async-store", "sync-only-store"])
+@pytest.mark.parametrize("make", [LoggedStore, _SyncOnly], ids=["async-store", "sync-only-store"])
 def test_sync_and_async_give_the_same_decisions_and_store_calls(make: Any) -> None:
     sync_store, async_store = make(), make()
     sync = _decisions(ap.Engine(POLICY, store=sync_store), run_async=False)
     asyn = _decisions(ap.Engine(POLICY, store=async_store), run_async=True)
     assert sync == asyn
     asked = [c[1:] for c in async_store.calls if c.startswith("a")]
-    assert asked == (sync_store.calls if make is _Logged else [])  # the async twin when there is one
+    assert asked == (sync_store.calls if make is LoggedStore else [])  # the async twin when there is one
     if make is _SyncOnly:
         assert async_store.calls == sync_store.calls
     assert "reserve" in sync_store.calls
