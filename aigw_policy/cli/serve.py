@@ -135,10 +135,10 @@ def serve(
             ledger_obj.close()
         raise fail("--upstream is needed: the policy has no ai-gateway action to route requests with")
     try:
-        import aiohttp  # noqa: F401 - the upstream client
+        import httptools  # noqa: F401 - the upstream client's parser
         import uvicorn
     except ImportError:
-        raise fail("`serve` needs uvicorn and aiohttp: pip install uvicorn aiohttp") from None
+        raise fail("`serve` needs uvicorn and httptools: pip install uvicorn httptools") from None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("aigw_policy.gateway")

@@ -1,6 +1,7 @@
 """The upstream side of ``aigw-policy serve``: an ASGI app that forwards each request to one
-upstream base URL with aiohttp and streams the answer back as it arrives (aiohttp, not httpx:
-its per-request cost is a fraction of httpx's, see docs/decisions.md "The upstream client").
+upstream base URL with the gateway's own HTTP/1.1 client
+(:class:`~aigw_policy.gateway.http_client.HttpClient`) and streams the answer back as it
+arrives (see docs/decisions.md "The upstream client").
 
 It knows nothing of policies: :class:`~aigw_policy.gateway.middleware.PolicyMiddleware` in front of it
 decides, rewrites the request and reads the answer. This app only adds the upstream
@@ -18,6 +19,7 @@ a coding that cannot be decoded is passed through as is only to a client that ac
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,10 +27,11 @@ from ..providers.encoding import SUPPORTED, StreamDecoder, codings, decodable
 from ..providers.errors import ProviderError
 from .errors import error_response, wire_api
 from .hops import hop_by_hop
+from .http_client import HttpClient, Response, UpstreamError
 from .keys import CREDENTIAL_HEADERS
 from .server import CLIENT_GONE
 
-__all__ = ["ANSWER_OWN", "HOP_BY_HOP", "UpstreamProxy", "upstream_api", "wire_headers", "wire_text"]
+__all__ = ["ANSWER_OWN", "HOP_BY_HOP", "UpstreamProxy", "upstream_api"]
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -38,23 +41,9 @@ ANSWER_OWN = frozenset({"date", "server"})
 """Fields of an upstream's answer the gateway's server writes itself: the upstream's are not
 passed on (one ``Date``, RFC 9110 §6.6.1, and no second ``Server``; nginx hides the same
 two by default)."""
+_log = logging.getLogger("aigw_policy.gateway")
 _OFFER = [(b"accept-encoding", ", ".join(SUPPORTED).encode())]
 _DROP = frozenset(h.encode() for h in HOP_BY_HOP) | {b"accept-encoding"}  # of the client's request headers
-
-
-def upstream_session(max_connections: int, timeout: Any = None) -> Any:
-    """The gateway's client to upstreams (the proxy's and the router's): answers left encoded
-    (the gateway decodes them itself, providers/encoding.py), no proxy settings from the
-    environment, no ``Accept`` added, at most ``max_connections`` open, any number per host,
-    and no cookie jar: a cookie one upstream answer sets is passed on to the client who asked,
-    never kept and sent with another client's request (aiohttp's default jar is shared by the
-    whole session)."""
-    import aiohttp
-
-    extra = {} if timeout is None else {"timeout": timeout}
-    connector = aiohttp.TCPConnector(limit=max_connections, limit_per_host=0)
-    return aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=False,
-                                 skip_auto_headers=("Accept",), cookie_jar=aiohttp.DummyCookieJar(), **extra)
 
 
 class UpstreamProxy:
@@ -67,13 +56,14 @@ class UpstreamProxy:
     of neither kind (a router, a self-hosted server) gets, for each request, the credentials
     of the API that request speaks. ``timeout``: seconds to connect and between two reads
     from the upstream (a stream that goes quiet that long is cut). ``client``: an
-    ``aiohttp.ClientSession`` to use, made with ``auto_decompress=False`` (else one is made on
-    first use and closed by :meth:`aclose` or the ASGI lifespan shutdown).
+    :class:`~aigw_policy.gateway.http_client.HttpClient` to use (else one is made on first use
+    and closed by :meth:`aclose` or the ASGI lifespan shutdown). The client keeps no cookies:
+    one an answer sets goes to the client who asked, never with another client's request.
     """
 
     def __init__(self, upstream: str, *, auth: Mapping[str, Mapping[str, str]] | None = None,
                  provider: str | None = None, timeout: float = 60.0, connect_timeout: float = 5.0,
-                 client: Any = None, max_connections: int = 512) -> None:
+                 client: HttpClient | None = None, max_connections: int = 512) -> None:
         self.upstream = upstream.rstrip("/")
         self.auth = {api: [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
                      for api, headers in (auth or {}).items()}
@@ -87,12 +77,9 @@ class UpstreamProxy:
         self.max_connections = max_connections
         self._client = client
 
-    def client(self) -> Any:
+    def client(self) -> HttpClient:
         if self._client is None:
-            import aiohttp
-
-            self._client = upstream_session(self.max_connections, aiohttp.ClientTimeout(
-                total=None, connect=None, sock_connect=self.connect_timeout, sock_read=self.timeout))
+            self._client = HttpClient(max_connections=self.max_connections)
         return self._client
 
     async def aclose(self) -> None:
@@ -106,8 +93,6 @@ class UpstreamProxy:
             return
         if scope["type"] != "http":
             return
-        from yarl import URL
-
         ctx = scope.get("aigw")
         body = bytearray()
         while True:
@@ -128,7 +113,7 @@ class UpstreamProxy:
         gone = (scope.get("extensions") or _NONE).get(CLIENT_GONE)  # the server says when the client leaves
         watch = _ClientWatch(receive) if gone is None else _GoneWatch(gone)
         try:
-            await self._exchange(scope, URL(url, encoded=True), headers, bytes(body), send, ctx)
+            await self._exchange(scope, url, headers, bytes(body), send, ctx)
         except asyncio.CancelledError:
             if not watch.left:
                 raise
@@ -138,21 +123,19 @@ class UpstreamProxy:
         finally:
             watch.stop()
 
-    async def _exchange(self, scope: dict[str, Any], url: Any, headers: list[tuple[bytes, bytes]], body: bytes,
+    async def _exchange(self, scope: dict[str, Any], url: str, headers: list[tuple[bytes, bytes]], body: bytes,
                         send: Any, ctx: Any) -> None:
         """Send the request upstream and stream its answer to the client, in the request's own
         task (a client that goes away cancels it: :class:`_ClientWatch`)."""
-        import aiohttp
-
         try:
-            response = await self.client().request(scope["method"], url, headers=wire_headers(headers), data=body,
-                                                   allow_redirects=False)
-        except TimeoutError:  # aiohttp's time-outs are TimeoutErrors too
+            response = await self.client().request(scope["method"], url, headers, body,
+                                                   connect_timeout=self.connect_timeout, read_timeout=self.timeout)
+        except TimeoutError:
             await self._fail(send, ctx, scope, 504, "timeout", "the upstream did not answer in time")
             return
-        except aiohttp.ClientError as error:
-            await self._fail(send, ctx, scope, 502, "unreachable",
-                             f"the upstream could not be reached ({type(error).__name__})")
+        except UpstreamError as error:
+            _log.warning("the upstream could not be reached: %s", error)
+            await self._fail(send, ctx, scope, 502, "unreachable", "the upstream could not be reached")
             return
         complete = False
         try:
@@ -160,7 +143,7 @@ class UpstreamProxy:
                 await self._fail(send, ctx, scope, 502, "status",
                                  f"the upstream answered with status {response.status}, which HTTP does not define")
                 return
-            encoding = response.headers.get("content-encoding")
+            encoding = response.header("content-encoding")
             coded = codings(encoding)
             decode = bool(coded) and decodable(encoding)
             if coded and not decode and not _accepts(_header(scope, b"accept-encoding"), coded):
@@ -180,14 +163,12 @@ class UpstreamProxy:
             else:
                 response.close()
 
-    async def _pump(self, response: Any, decoder: StreamDecoder | None, send: Any, ctx: Any) -> bool:
+    async def _pump(self, response: Response, decoder: StreamDecoder | None, send: Any, ctx: Any) -> bool:
         """Copy the upstream body (decoded by ``decoder`` if any) to the client chunk by chunk,
         until the end or a read error; whether the body was read to its end. (The client's
         disconnect cancels it, see :class:`_ClientWatch`.)"""
-        import aiohttp
-
         try:
-            async for chunk in response.content.iter_any():
+            while chunk := await response.chunk():
                 if decoder is not None:
                     chunk = decoder.decode(chunk)
                     if not chunk:
@@ -197,7 +178,7 @@ class UpstreamProxy:
                 rest = decoder.flush()
                 if rest:
                     await send({"type": "http.response.body", "body": rest, "more_body": True})
-        except (aiohttp.ClientError, TimeoutError, ProviderError) as error:
+        except (UpstreamError, TimeoutError, ProviderError) as error:
             if ctx is not None:
                 ctx.upstream_error = "timeout" if isinstance(error, TimeoutError) else "broken"
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -268,26 +249,6 @@ def _accepts(accept: str, coded: list[str]) -> bool:
         if name:
             weights[name.strip()] = q
     return all(weights.get(c, weights.get("*", 0.0)) > 0 for c in coded)
-
-
-def wire_text(raw: bytes) -> str:
-    """A header name or value as aiohttp takes it (it encodes them as UTF-8): UTF-8 bytes
-    round-trip exactly; other bytes (obs-text) are read as latin-1."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def wire_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    """An ASGI header list as aiohttp takes it, each name and value by :func:`wire_text`:
-    decoded as UTF-8 in one pass (headers are ASCII but for rare obs-text), one by one only
-    when some byte is not UTF-8: no function call per name and value on the usual request
-    (checked against the plain way in tests/gateway/test_fast_paths.py)."""
-    try:
-        return [(k.decode("utf-8"), v.decode("utf-8")) for k, v in headers]
-    except UnicodeDecodeError:
-        return [(wire_text(k), wire_text(v)) for k, v in headers]
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str:

@@ -33,7 +33,8 @@ from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
 from ..routing.rewrite import upstream_request
 from ..routing.secrets import Secrets
 from .hops import hop_by_hop
-from .proxy import ANSWER_OWN, HOP_BY_HOP, upstream_session, wire_text
+from .http_client import HttpClient, Response, UpstreamError
+from .proxy import ANSWER_OWN, HOP_BY_HOP
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["Answer", "Router", "route", "stream_error_event"]
 
 _log = logging.getLogger("aigw_policy.gateway")
+_OFFER = [(b"accept-encoding", ", ".join(SUPPORTED).encode())]
 
 _STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
 ERROR_BODY_LIMIT = 1024 * 1024
@@ -56,7 +58,7 @@ class Answer:
     headers: list[tuple[bytes, bytes]]
     prefix: bytes
     rest: AsyncIterator[bytes] | None
-    response: Any  # aiohttp.ClientResponse, let go by `aclose`
+    response: Response  # let go by `aclose`
     streaming: bool
 
     async def aclose(self) -> None:
@@ -64,16 +66,17 @@ class Answer:
 
 
 class Router:
-    """Sends attempts upstream with aiohttp (the client of the single-upstream proxy too,
-    :class:`~aigw_policy.gateway.proxy.UpstreamProxy`). ``secrets``: where
-    ``${secrets.get(...)}`` keys resolve; ``client``: an ``aiohttp.ClientSession`` made with
-    ``auto_decompress=False`` (else one is made on first use and closed by :meth:`aclose`);
+    """Sends attempts upstream with the gateway's HTTP/1.1 client (the client of the
+    single-upstream proxy too, :class:`~aigw_policy.gateway.proxy.UpstreamProxy`). ``secrets``:
+    where ``${secrets.get(...)}`` keys resolve; ``client``: an
+    :class:`~aigw_policy.gateway.http_client.HttpClient` (else one is made on first use and
+    closed by :meth:`aclose`);
     ``connect_timeout``: seconds to connect, at most (never more than the attempt's own
     timeout); ``capture_limit``: bytes of a JSON answer read before it is served (the rest
     then follows as it comes). An answer is decoded here (every coding the upstream was
     offered, :data:`~aigw_policy.providers.encoding.SUPPORTED`), as the proxy decodes."""
 
-    def __init__(self, secrets: Secrets | None = None, *, client: Any = None, connect_timeout: float = 5.0,
+    def __init__(self, secrets: Secrets | None = None, *, client: HttpClient | None = None, connect_timeout: float = 5.0,
                  max_connections: int = 512, capture_limit: int = 32 * 1024 * 1024) -> None:
         self.secrets = secrets if secrets is not None else Secrets()
         self.connect_timeout = connect_timeout
@@ -81,9 +84,9 @@ class Router:
         self.capture_limit = capture_limit
         self._client = client
 
-    def client(self) -> Any:
+    def client(self) -> HttpClient:
         if self._client is None:
-            self._client = upstream_session(self.max_connections)
+            self._client = HttpClient(max_connections=self.max_connections)
         return self._client
 
     async def aclose(self) -> None:
@@ -98,9 +101,6 @@ class Router:
         judge it. The outcome, and the answer when there is one to serve or replay.
         ``passthrough``: an attempt without a key sends the client's own credential (the
         middleware does not authenticate clients)."""
-        import aiohttp
-        from yarl import URL
-
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         try:
             secret = self.secrets.resolve(attempt.key.value) if attempt.key is not None else None
@@ -111,19 +111,22 @@ class Router:
             _log.error("attempt %d to provider `%s` cannot be sent: %s", attempt.number, attempt.provider.id, error)
             return AttemptOutcome(error="connect", latency_ms=0.0), None
         limit = attempt.timeout_s
-        timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=min(self.connect_timeout, limit),
-                                        sock_read=limit)
+        try:
+            wire = [(k.encode("latin-1"), _wire(v)) for k, v in req.headers] + _OFFER
+        except UnicodeEncodeError:  # a header name no HTTP field can have: the attempt cannot be sent
+            _log.error("attempt %d to provider `%s` has a header name that is not latin-1", attempt.number,
+                       attempt.provider.id)
+            return AttemptOutcome(error="connect", latency_ms=0.0), None
         t0 = time.perf_counter()
         response = None
         ttft = None
         try:
             async with asyncio.timeout(limit):
-                response = await self.client().request(
-                    req.method, URL(req.url, encoded=True), data=req.content, timeout=timeout,
-                    headers=[(k, _wire(v)) for k, v in req.headers] + [("accept-encoding", ", ".join(SUPPORTED))],
-                    allow_redirects=False)
-                encoding = response.headers.get("content-encoding")
-                ctype = response.headers.get("content-type", "").lower()
+                response = await self.client().request(req.method, req.url, wire, req.content,
+                                                       connect_timeout=min(self.connect_timeout, limit),
+                                                       read_timeout=limit)
+                encoding = response.header("content-encoding")
+                ctype = (response.header("content-type") or "").lower()
                 streaming = response.status < 400 and any(t in ctype for t in _STREAM_TYPES)
                 chunks = _chunks(response, StreamDecoder(encoding) if decodable(encoding) else None)
                 if streaming:
@@ -133,10 +136,11 @@ class Router:
                 else:
                     prefix, rest = await _read(chunks, ERROR_BODY_LIMIT if response.status >= 400
                                                else self.capture_limit)
-        except TimeoutError:  # aiohttp's time-outs are TimeoutErrors too
+        except TimeoutError:
             _close(response)
             return AttemptOutcome(error="timeout", latency_ms=_ms(t0)), None
-        except (aiohttp.ClientError, ProviderError):  # unreachable, cut, or a body that does not decode
+        except (UpstreamError, ProviderError) as error:  # unreachable, cut, or a body that does not decode
+            _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id, error)
             _close(response)
             return AttemptOutcome(error="connect", latency_ms=_ms(t0)), None
         plain: dict[str, str] = {}
@@ -152,9 +156,9 @@ class Router:
         return outcome, Answer(response.status, out, prefix, rest, response, streaming)
 
 
-async def _chunks(response: Any, decoder: StreamDecoder | None) -> AsyncIterator[bytes]:
+async def _chunks(response: Response, decoder: StreamDecoder | None) -> AsyncIterator[bytes]:
     """The answer's body as it arrives, decoded by ``decoder`` if any (empty pieces skipped)."""
-    async for chunk in response.content.iter_any():
+    while chunk := await response.chunk():
         if decoder is not None:
             chunk = decoder.decode(chunk)
         if chunk:
@@ -175,14 +179,14 @@ async def _read(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, AsyncI
     return bytes(buf), None
 
 
-def _wire(value: str) -> str:
-    """A header value as aiohttp sends it (UTF-8): the client's bytes (read as latin-1 on the
-    way in) go out as they came, as the proxy sends them; a value of the policy's own that
-    latin-1 cannot hold goes out as UTF-8."""
+def _wire(value: str) -> bytes:
+    """A header value's bytes: the client's bytes (read as latin-1 on the way in) go out as
+    they came, as the proxy sends them; a value of the policy's own that latin-1 cannot hold
+    goes out as UTF-8."""
     try:
-        return wire_text(value.encode("latin-1"))
+        return value.encode("latin-1")
     except UnicodeEncodeError:
-        return value
+        return value.encode("utf-8")
 
 
 def _ms(t0: float) -> float:
@@ -196,13 +200,10 @@ def _parsed(body: bytes) -> Any:
         return body.decode("utf-8", "replace")[:4096]
 
 
-def _close(response: Any) -> None:
+def _close(response: Response | None) -> None:
     """Let an answer go: its connection back to the pool when it was read to the end, else closed."""
     if response is not None:
-        if response.content.at_eof():
-            response.release()
-        else:
-            response.close()
+        response.release()
 
 
 def stream_error_event(api: str, message: str) -> bytes:
@@ -249,8 +250,6 @@ MAX_EVENT = 1024 * 1024
 def served_app(answer: Answer, api: str, ctx: Any) -> Any:
     """An ASGI app that gives the exchange ``answer`` (already opened upstream) as if it came
     from the upstream now, so that the exchange streams it through as any other."""
-    import aiohttp
-
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await receive()  # the request body, already sent upstream
         gone = asyncio.ensure_future(_disconnect(receive))
@@ -284,7 +283,7 @@ def served_app(answer: Answer, api: str, ctx: Any) -> Any:
             if error is None:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
-            if not isinstance(error, (aiohttp.ClientError, TimeoutError, ProviderError)):
+            if not isinstance(error, (UpstreamError, TimeoutError, ProviderError)):
                 raise error
             timeout = isinstance(error, TimeoutError)
             ctx.upstream_error = "timeout" if timeout else "broken"

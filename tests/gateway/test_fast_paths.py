@@ -418,12 +418,3 @@ def test_hop_by_hop_is_the_plain_set(headers: list[tuple[bytes, bytes]]) -> None
         if k.lower() == b"connection":
             names.update(t.strip().lower() for t in v.decode("latin-1").split(",") if t.strip())
     assert hop_by_hop(headers) == names
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.one_of(_NAMES, st.binary(max_size=6), st.just("x-café".encode())),
-                          st.one_of(_VALUES, st.binary(max_size=6), st.just("naïve".encode()))), max_size=8))
-def test_wire_headers_is_wire_text_of_each(headers: list[tuple[bytes, bytes]]) -> None:
-    from aigw_policy.gateway.proxy import wire_headers, wire_text
-
-    assert wire_headers(headers) == [(wire_text(k), wire_text(v)) for k, v in headers]
