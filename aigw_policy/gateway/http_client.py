@@ -199,8 +199,10 @@ class Response:
         if self._head_bytes > MAX_HEAD:
             raise UpstreamError(f"the answer's head is longer than {MAX_HEAD} bytes")
         self.raw_headers.append((name, value))
-        if len(name) in (14, 17) and name.lower() in (b"content-length", b"transfer-encoding"):
-            self._framed = True
+        if len(name) in (14, 17):
+            lower = name.lower()
+            if lower == b"content-length" or (lower == b"transfer-encoding" and value.lower().endswith(b"chunked")):
+                self._framed = True
 
     def on_headers_complete(self, conn: _Connection) -> None:
         if self._done:
@@ -372,9 +374,7 @@ class HttpClient:
             raise UpstreamError("the client is closed")
         origin, target = self._split(url)
         head = _head(method, target, origin, headers, body)
-        conn = self._reuse(origin.key)
-        if conn is None:
-            conn = await self._connect(origin, connect_timeout)
+        conn = await self._acquire(origin, connect_timeout)
         response = Response(conn, read_timeout, method == "HEAD")
         conn.response = response
         try:
@@ -426,7 +426,10 @@ class HttpClient:
             if len(self._origins) >= _MAX_ORIGINS:
                 self._origins.clear()
             self._origins[scheme + "://" + authority] = origin
-        raw = target.encode("latin-1") if target.isascii() else target.encode("utf-8")
+        try:  # a raw path read as latin-1 goes out as it came
+            raw = target.encode("latin-1")
+        except UnicodeEncodeError:
+            raw = target.encode("utf-8")
         if _TARGET_BAD.search(raw):
             raise ValueError("the request target has a space or a control character")
         return origin, raw
@@ -446,8 +449,15 @@ class HttpClient:
                 return conn
         return None
 
-    async def _connect(self, origin: _Origin, timeout: float | None) -> _Connection:
-        while len(self._open) >= self.max_connections:
+    async def _acquire(self, origin: _Origin, timeout: float | None) -> _Connection:
+        """An idle connection to ``origin``, else a new one once fewer than
+        ``max_connections`` are open (an idle one to another origin is closed to make room)."""
+        while True:
+            conn = self._reuse(origin.key)
+            if conn is not None:
+                return conn
+            if len(self._open) < self.max_connections:
+                return await self._connect(origin, timeout)
             oldest = min((q[0] for q in self._idle_by.values() if q), key=lambda c: c.since, default=None)
             if oldest is not None:
                 oldest.close()
@@ -461,6 +471,8 @@ class HttpClient:
                     self._waiters.remove(waiter)
             if self._closed:
                 raise UpstreamError("the client is closed")
+
+    async def _connect(self, origin: _Origin, timeout: float | None) -> _Connection:
         loop = asyncio.get_running_loop()
         conn = _Connection(self, origin.key)
         self._open.add(conn)
@@ -528,7 +540,7 @@ def _default_context() -> _ssl.SSLContext:
 def _head(method: str, target: bytes, origin: _Origin, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
     """The request's line and header block, every name and value checked."""
     names = b"\n".join([k for k, _ in headers])
-    if headers and not _NAMES.fullmatch(names):
+    if headers and (not _NAMES.fullmatch(names) or names.count(b"\n") != len(headers) - 1):
         raise ValueError("a request header's name is not an HTTP token")
     values = b"\n".join([v for _, v in headers])
     if _VALUE_BAD.search(values) or values.count(b"\n") != max(len(headers) - 1, 0):
