@@ -16,6 +16,9 @@ What it does, and what it guards against:
   an idle connection the upstream closed is noticed when it closes and never handed out; one
   idle longer than ``idle_timeout`` is closed; at most ``max_connections`` are open at once
   (an idle one is closed to make room, else the request waits for one);
+- a host's addresses are tried as RFC 8305 says (``aiohappyeyeballs``: the next address
+  250 ms after the last, IPv6 and IPv4 interleaved), so one unreachable address family does
+  not cost the whole connect time-out;
 - ``https`` origins are verified against the system's trust store (``ssl`` to pass another
   context), with SNI and ALPN ``http/1.1``;
 - a header name that is not a token, or a name or value with CR, LF or NUL, is refused before
@@ -33,12 +36,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+import socket
 import ssl as _ssl
 import time
 from collections import deque
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import aiohappyeyeballs
 import httptools
 
 from .._version import __version__
@@ -481,8 +486,14 @@ class HttpClient:
             ctx = self._ssl if self._ssl is not None else _default_context()
         try:
             async with asyncio.timeout(timeout):
-                await loop.create_connection(lambda: conn, origin.host, origin.port, ssl=ctx,
-                                             server_hostname=origin.host if ctx is not None else None)
+                infos = await loop.getaddrinfo(origin.host, origin.port, type=socket.SOCK_STREAM)
+                sock = await aiohappyeyeballs.start_connection(infos, happy_eyeballs_delay=0.25, interleave=1)
+                try:
+                    await loop.create_connection(lambda: conn, sock=sock, ssl=ctx,
+                                                 server_hostname=origin.host if ctx is not None else None)
+                except BaseException:
+                    sock.close()
+                    raise
         except TimeoutError:
             self._forget(conn)
             conn.closed = True
