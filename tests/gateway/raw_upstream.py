@@ -15,6 +15,7 @@ to go away (:meth:`Peer.wait_eof`), not for a number of seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl as ssl_module
 import threading
@@ -184,6 +185,8 @@ class RawUpstream:
         finally:
             self._tasks.discard(task)  # type: ignore[arg-type]
             writer.close()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await writer.wait_closed()  # the socket is closed (its FIN sent) before `closed` is set
             self.open_now -= 1
             peer.closed.set()
 

@@ -82,6 +82,8 @@ DOCUMENTED: dict[str, dict[str, Any]] = {
     "max_header_fields": {"aiohttp": 128, "lean": None},
     # longest header line (aiohttp: `max_field_size=8190`); `None`: only the head's size
     "max_header_line": {"aiohttp": 8190, "lean": None},
+    # most bytes in an answer's head (http_client.MAX_HEAD); `None`: only per line and count
+    "max_head": {"aiohttp": None, "lean": 256 << 10},
     # the connection is reused after an answer to HEAD with `content-length` and no body
     "reuses_after_head": {"aiohttp": True, "lean": False},
 }
@@ -235,6 +237,8 @@ CASES = [
     Case("no-reason-phrase", b"HTTP/1.1 201 \r\nContent-Length: 1\r\n\r\n!", b"!"),
     Case("http/1.0-length", b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello", b"hello", reuse=False),
     Case("http/1.0-to-close", b"HTTP/1.0 200 OK\r\n\r\nold style", b"old style", reuse=False, closes=True),
+    Case("http/1.0-keep-alive", b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\nhello",
+         b"hello"),
     Case("connection-close", b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello", b"hello",
          reuse=False),
     Case("spaces-around-values",
@@ -765,24 +769,29 @@ def many_fields(n: int, size: int) -> bytes:
     return b"".join(b"X-F%06d: %s\r\n" % (i, b"a" * size) for i in range(n))
 
 
+HUGE = 1 << 20
+"""A head this large is refused by both clients, whatever their limits."""
 HEADS = {
-    "1MB-of-fields": many_fields(10_000, 90),
-    "1MB-line": b"X-Big: " + b"a" * (1 << 20) + b"\r\n",
+    "1MB-of-fields": many_fields(10_200, 90),
+    "1MB-line": b"X-Big: " + b"a" * HUGE + b"\r\n",
     "200-small-fields": many_fields(200, 10),
     "16KB-line": b"X-Long: " + b"b" * (16 << 10) + b"\r\n",
+    "300KB-in-100-fields": many_fields(100, 3000),
 }
 
 
 @pytest.mark.parametrize("name", list(HEADS))
 def test_large_heads(kind: str, name: str) -> None:
-    """1 MB of head is UpstreamError for both; below that, aiohttp also counts fields and
-    bounds each line (:data:`DOCUMENTED`), the lean client only bounds the whole head."""
+    """1 MB of head is UpstreamError for both; below that, aiohttp counts fields and bounds
+    each line, the lean client bounds the whole head (:data:`DOCUMENTED`)."""
     fields = HEADS[name]
     reply = b"HTTP/1.1 200 OK\r\n" + fields + b"Content-Length: 2\r\n\r\nok"
     count, longest = fields.count(b"\r\n"), max(len(line) for line in fields.split(b"\r\n"))
     max_fields, max_line = DOCUMENTED["max_header_fields"][kind], DOCUMENTED["max_header_line"][kind]
-    refused = (len(fields) >= 1 << 20 or (max_fields is not None and count + 1 > max_fields)
-               or (max_line is not None and longest > max_line))
+    max_head = DOCUMENTED["max_head"][kind]
+    refused = ((max_fields is not None and count + 1 > max_fields) or (max_line is not None and longest > max_line)
+               or (max_head is not None and len(reply) > max_head))
+    assert refused or len(fields) < HUGE  # the documented limits refuse a huge head
 
     async def go() -> Got:
         async with upstream_and_client(kind, cut_after(reply)) as (up, client):
@@ -834,17 +843,47 @@ def test_slow_reader_is_not_sent_the_whole_body(kind: str) -> None:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (``openssl req``), with its key."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("no `openssl` to make a test certificate with (and no `cryptography` in the venv)")
+    """A self-signed certificate for 127.0.0.1, with its key (made with ``cryptography`` when
+    installed, else ``openssl req``)."""
     d = tmp_path_factory.mktemp("tls")
     cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
-                    "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    try:
+        make_certificate(cert, key)
+    except ImportError:
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            pytest.skip("neither `cryptography` nor `openssl` to make a test certificate with")
+        subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+                        "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+                       check=True, capture_output=True)
     return cert, key
+
+
+def make_certificate(cert: Path, key: Path) -> None:
+    """A self-signed EC certificate for 127.0.0.1 and ``localhost``, valid a day (ImportError
+    without ``cryptography``)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(private.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                               x509.DNSName("localhost")]), critical=False)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(private, hashes.SHA256()))
+    key.write_bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 
 def test_tls_with_a_trusted_context(kind: str, certificate: tuple[Path, Path]) -> None:
