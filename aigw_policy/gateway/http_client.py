@@ -28,6 +28,9 @@ What it does, and what it guards against:
   :data:`HIGH_WATER` bytes wait for a slow reader, so a fast upstream cannot fill memory;
 - time-outs are :class:`TimeoutError` (to connect; to the answer's head and between two reads
   of its body); everything else that goes wrong on the wire is :class:`UpstreamError`;
+- a request with an idempotent method (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) whose
+  connection closes before any byte of an answer is sent once more on a new connection
+  (RFC 9112 §9.3.1; aiohttp does the same); a POST never is;
 - a request whose task is cancelled closes its connection (it is never reused half read).
 """
 
@@ -62,6 +65,9 @@ _NAMES = re.compile(_TOKEN + rb"(?:\n" + _TOKEN + rb")*")
 _METHOD = re.compile(_TOKEN)
 _VALUE_BAD = re.compile(rb"[\x00\r]")
 _TARGET_BAD = re.compile(rb"[\x00-\x20\x7f]")
+_OWS = (b" ", b"\t")
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_VERSIONS = frozenset({"1.1", "1.0"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _MAX_ORIGINS = 1024
 
@@ -203,6 +209,10 @@ class Response:
         self._head_bytes += len(name) + len(value) + 4
         if self._head_bytes > MAX_HEAD:
             raise UpstreamError(f"the answer's head is longer than {MAX_HEAD} bytes")
+        if self._head:  # a chunked body's trailer: not a header of the answer (aiohttp drops them too)
+            return
+        if value[-1:] in _OWS:  # llhttp strips the leading whitespace only (RFC 9110 §5.5: both)
+            value = value.rstrip(b" \t")
         self.raw_headers.append((name, value))
         if len(name) in (14, 17):
             lower = name.lower()
@@ -215,6 +225,8 @@ class Response:
         status = conn.parser.get_status_code()
         if status == 101:
             raise UpstreamError("the upstream switched protocols")
+        if conn.parser.get_http_version() not in _VERSIONS:  # llhttp takes any major version
+            raise UpstreamError(f"the upstream answered in HTTP/{conn.parser.get_http_version()}")
         if 100 <= status < 200 and status != 101:  # interim: the answer proper follows
             self.raw_headers = []
             self._framed = False
@@ -273,6 +285,7 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.response: Response | None = None
         self.closed = False
+        self.received = False  # any byte of the answer to the request it carries
         self.since = 0.0
         self._paused = False
 
@@ -286,6 +299,7 @@ class _Connection(asyncio.Protocol):
         if response is None or response._done:  # bytes nobody asked for: the connection is not sane
             self.close()
             return
+        self.received = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as error:  # a callback's own error is its context
@@ -379,24 +393,33 @@ class HttpClient:
             raise UpstreamError("the client is closed")
         origin, target = self._split(url)
         head = _head(method, target, origin, headers, body)
-        conn = await self._acquire(origin, connect_timeout)
-        response = Response(conn, read_timeout, method == "HEAD")
-        conn.response = response
-        try:
-            if len(body) > 65536:
-                conn.transport.writelines((head, body))
-            else:
-                conn.transport.write(head + body)
-            if conn.closed:  # gone since it was taken: as if it closed before answering
-                response.on_lost(None)
-            while not response._head:
-                if response._error is not None:
-                    raise response._error
-                await response._wait()
-        except BaseException:
-            response.close()
-            raise
-        return response
+        retry = method in _IDEMPOTENT
+        while True:
+            conn = await self._acquire(origin, connect_timeout)
+            response = Response(conn, read_timeout, method == "HEAD")
+            conn.response = response
+            conn.received = False
+            try:
+                if len(body) > 65536:
+                    conn.transport.writelines((head, body))
+                else:
+                    conn.transport.write(head + body)
+                if conn.closed:  # gone since it was taken: as if it closed before answering
+                    response.on_lost(None)
+                while not response._head:
+                    if response._error is not None:
+                        raise response._error
+                    await response._wait()
+            except UpstreamError:
+                response.close()
+                if retry and not conn.received:  # closed unanswered: once more (RFC 9112 §9.3.1, as aiohttp)
+                    retry = False
+                    continue
+                raise
+            except BaseException:
+                response.close()
+                raise
+            return response
 
     async def close(self) -> None:
         """Close every connection; the client can no longer be used."""

@@ -15,7 +15,6 @@ import ssl as ssl_module
 import aiohttp
 from yarl import URL
 
-from aigw_policy.gateway.proxy import wire_headers
 
 __all__ = ["AiohttpClient", "AiohttpResponse", "UpstreamError"]
 
@@ -83,3 +82,16 @@ class AiohttpClient:
 
     async def close(self) -> None:
         await self.session.close()
+
+
+def _text(raw: bytes) -> str:
+    """A header name or value as the aiohttp proxy passed it (aiohttp encodes text as UTF-8):
+    UTF-8 bytes round-trip exactly, other bytes (obs-text) are read as latin-1."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def wire_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    return [(_text(k), _text(v)) for k, v in headers]
