@@ -386,7 +386,9 @@ class HttpClient:
         """Send ``method url`` with ``headers`` (names as given) and ``body``; the answer once
         its head arrived (interim 1xx answers skipped). ``url``'s path and query are sent byte
         for byte. Adds ``host``, ``content-length`` when there is a body (or the method is
-        POST, PUT or PATCH) and ``user-agent`` when none is given. :class:`ValueError` for a
+        POST, PUT or PATCH) and ``user-agent`` when none is given (``headers`` with a ``host``,
+        ``content-length`` or ``transfer-encoding`` of their own are refused: two framings of
+        one request are how requests are smuggled). :class:`ValueError` for a
         header that cannot be sent, :class:`TimeoutError` (to connect, ``connect_timeout``; to
         the answer's head, ``read_timeout``) and :class:`UpstreamError` for the rest."""
         if self._closed:
@@ -583,6 +585,8 @@ def _head(method: str, target: bytes, origin: _Origin, headers: list[tuple[bytes
         raise ValueError(f"not an HTTP method: `{method[:40]}`")
     lines = [b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (method.encode(), target, origin.host_header)]
     lower = b"\n" + names.lower() + b"\n"
+    if b"\nhost\n" in lower or b"\ncontent-length\n" in lower or b"\ntransfer-encoding\n" in lower:
+        raise ValueError("`host`, `content-length` and `transfer-encoding` are the client's to write")
     lines += [k + b": " + v + b"\r\n" for k, v in headers]
     if b"\nuser-agent\n" not in lower:
         lines.append(b"user-agent: " + _USER_AGENT + b"\r\n")

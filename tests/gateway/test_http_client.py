@@ -993,3 +993,21 @@ def test_any_headers_and_body_arrive_exactly(kind: str) -> None:
 
         check()
         assert not up.errors, up.errors
+
+
+@pytest.mark.parametrize("name", [b"host", b"Content-Length", b"transfer-encoding"])
+def test_framing_headers_are_the_clients(name: bytes) -> None:
+    """The lean client writes ``host`` and ``content-length`` itself: a caller's own (or a
+    ``transfer-encoding``) would give the request two framings, so it is refused before
+    anything is sent."""
+    if lean_import_error() is not None:
+        pytest.skip(f"the lean client cannot be imported yet: {lean_import_error()}")
+
+    async def go() -> None:
+        async with upstream_and_client("lean", serve(OK)) as (up, client):
+            got = await fetch("lean", client, up.url + "/", "POST", [(name, b"5")], b"body")
+            assert got == Got(error="ValueError")
+            assert await fetch("lean", client, up.url + "/", "POST", [], b"next") == OK_GOT
+            assert b"".join(up.received()).count(b" HTTP/1.1\r\n") == 1
+
+    run(go())
