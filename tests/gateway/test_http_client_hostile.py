@@ -1,0 +1,194 @@
+"""The gateway's upstream client (``aigw_policy.gateway.http_client``) against a hostile or broken
+upstream, and its pool under cancellation and ``close()``: what a proxy must survive without
+leaking a connection, a pool slot, memory or a credential.
+
+Framing attacks run against both clients (the differential oracle of test_http_client.py);
+the pool's own guarantees run against the lean client only. No test measures time: a short
+``read_timeout`` or ``idle_timeout`` only makes something happen, every wait for an effect is
+bounded generously (raw_upstream.WAIT).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import pytest
+
+from aigw_policy.gateway import http_client
+from aigw_policy.gateway.http_client import HIGH_WATER, MAX_HEAD, HttpClient, UpstreamError
+
+from .raw_upstream import Peer, RawUpstream, per_connection, serve, wait_until_async
+from .test_http_client import OK, OK_GOT, fetch, kind, never_answers, run, upstream_and_client  # noqa: F401
+
+# -- framing a hostile upstream chooses ---------------------------------------------------------
+
+FRAMING = [
+    # (name, answer, what both clients must make of it: an error class, or the body)
+    ("chunk-size-overflow", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFF\r\nx", "UpstreamError"),
+    ("chunk-size-2^64-1", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFF\r\nx", "cut"),
+    ("chunk-size-negative", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
+     "UpstreamError"),
+    ("content-length-negative", b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nx", "UpstreamError"),
+    ("content-length-twice-differing", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nokk",
+     "UpstreamError"),
+    ("content-length-list", b"HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nokk", "UpstreamError"),
+    ("content-length-and-chunked", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"2\r\nok\r\n0\r\n\r\n", "UpstreamError"),
+]
+
+
+@pytest.mark.parametrize(("name", "reply", "expect"), FRAMING, ids=[f[0] for f in FRAMING])
+def test_hostile_framing(kind: str, name: str, reply: bytes, expect: str) -> None:  # noqa: F811
+    """An answer whose body cannot be framed safely is an error (``cut``: the head is taken and
+    the body breaks), never a body the next request on the connection would read from."""
+    async def go() -> None:
+        async with upstream_and_client(kind, per_connection(_then_close(reply), serve(OK))) as (up, client):
+            got = await fetch(kind, client, up.url + "/", "POST", body=b"1", read_timeout=5.0)
+            if expect == "cut":
+                assert got.status == 200 and got.error == "UpstreamError", got
+            else:
+                assert got.error == expect, got
+            assert await fetch(kind, client, up.url + "/", "POST", body=b"2") == OK_GOT
+
+    run(go())
+
+
+def _then_close(reply: bytes) -> Any:
+    async def script(peer: Peer) -> None:
+        if await peer.read_request() is not None:
+            await peer.send(reply)
+
+    return script
+
+
+def test_body_longer_than_its_content_length_is_not_the_next_answer(kind: str) -> None:  # noqa: F811
+    """The upstream sends a whole second answer right after the first one's announced body: it
+    is never read as the answer to the next request (the connection is closed, the next
+    request goes on a new one and gets its own answer)."""
+    smuggled = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nsmuggle"
+
+    async def extra(peer: Peer) -> None:
+        await peer.read_request()
+        await peer.send(OK + smuggled)
+        await peer.wait_eof()
+
+    async def go() -> None:
+        async with upstream_and_client(kind, per_connection(extra, serve(OK))) as (up, client):
+            first = await fetch(kind, client, up.url + "/", "POST", body=b"1")
+            assert first.body == b"ok"
+            second = await fetch(kind, client, up.url + "/", "POST", body=b"2")
+            assert second == OK_GOT
+            assert await wait_until_async(up.peers[0].eof.is_set)
+
+    run(go())
+
+
+# -- interim answers ----------------------------------------------------------------------------
+
+
+
+# -- memory --------------------------------------------------------------------------------------
+
+
+
+# -- the pool under cancellation and close --------------------------------------------------------
+
+
+
+@pytest.fixture
+def held_connect(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """``aiohappyeyeballs.start_connection`` made to wait for ``state["go"]`` (an Event made in the
+    loop) once it is called (``state["called"]`` set): a test acts while a connect is under way."""
+    state: dict[str, Any] = {}
+    real = http_client.aiohappyeyeballs.start_connection
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        state["called"].set()
+        await state["go"].wait()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(http_client.aiohappyeyeballs, "start_connection", held)
+    return state
+
+
+
+
+def test_cancelled_while_connecting_leaves_no_connection(held_connect: dict[str, Any]) -> None:
+    async def go() -> None:
+        held_connect["called"], held_connect["go"] = asyncio.Event(), asyncio.Event()
+        async with upstream_and_client("lean", serve(OK)) as (up, client):
+            request = asyncio.ensure_future(client.request("POST", up.url + "/", [], b"x", read_timeout=10.0))
+            await held_connect["called"].wait()
+            request.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await request
+            assert not client._open
+            held_connect["go"].set()
+            assert await fetch("lean", client, up.url + "/", "POST", body=b"y") == OK_GOT
+            assert up.opened == 1
+
+    run(go())
+
+
+
+
+@pytest.mark.parametrize("point", ["pool", "head", "body"])
+def test_cancelled_at_each_await_leaves_nothing_open(point: str) -> None:
+    """A request cancelled while it waits for the pool, for the head or for the body: nothing
+    stays in the pool's open set but the connections in use, and the pool serves on."""
+    async def stalls(peer: Peer) -> None:
+        await peer.read_request()
+        if point == "body":
+            await peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nst")
+        await peer.wait_eof()
+
+    async def go() -> None:
+        script = serve(OK) if point == "pool" else per_connection(stalls, serve(OK))
+        async with upstream_and_client("lean", script, max_connections=1) as (up, client):
+            holder = None
+            if point == "pool":
+                holder = await client.request("POST", up.url + "/", [], b"0", read_timeout=10.0)
+
+            async def one() -> None:
+                response = await client.request("POST", up.url + "/", [], b"1", read_timeout=10.0)
+                try:
+                    while await response.chunk():
+                        pass
+                finally:
+                    response.close()
+
+            task = asyncio.ensure_future(one())
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert len(client._open) == (1 if holder is not None else 0)
+            assert not client._waiters
+            if holder is not None:
+                assert await holder.chunk() == b"ok"
+                holder.release()
+            assert await fetch("lean", client, up.url + "/", "POST", body=b"2") == OK_GOT
+
+    run(go())
+
+
+
+
+# -- credentials in URLs ---------------------------------------------------------------------------
+
+
+
+def test_ipv6_literal_upstream() -> None:
+    async def go() -> None:
+        with RawUpstream(serve(OK), host="::1") as up:
+            client = HttpClient()
+            try:
+                got = await fetch("lean", client, up.url + "/v1/x", "POST", body=b"1")
+                assert got == OK_GOT
+                assert b"host: [::1]:%d\r\n" % up.port in up.peers[0].requests[0]
+            finally:
+                await client.close()
+
+    run(go())
