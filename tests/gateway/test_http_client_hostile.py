@@ -97,6 +97,30 @@ def test_body_longer_than_its_content_length_is_not_the_next_answer(kind: str) -
 
 
 
+def test_a_woken_waiter_cancelled_passes_its_turn_on() -> None:
+    """``max_connections=1``: one request holds the connection, two wait for it. The first
+    waiter is woken when the connection comes back and cancelled before it runs (its client
+    went away): the second still gets the connection."""
+    async def go() -> None:
+        async with upstream_and_client("lean", serve(OK), max_connections=1) as (up, client):
+            holder = await client.request("POST", up.url + "/", [], b"0", read_timeout=10.0)
+            assert await holder.chunk() == b"ok"
+            first = asyncio.ensure_future(fetch("lean", client, up.url + "/", "POST", body=b"1"))
+            second = asyncio.ensure_future(fetch("lean", client, up.url + "/", "POST", body=b"2"))
+            await asyncio.sleep(0.01)
+            assert len(client._waiters) == 2
+            assert await holder.chunk() == b""
+            holder.release()  # wakes `first` ...
+            first.cancel()  # ... which is cancelled before it runs
+            done, _ = await asyncio.wait({second}, timeout=10.0)
+            assert second in done, "the second waiter was never woken"
+            assert second.result() == OK_GOT
+            with pytest.raises(asyncio.CancelledError):
+                await first
+
+    run(go())
+
+
 @pytest.fixture
 def held_connect(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """``aiohappyeyeballs.start_connection`` made to wait for ``state["go"]`` (an Event made in the
