@@ -535,8 +535,9 @@ class HttpClient:
                 conn.transport.close()
             conn.closed = True
             raise
-        if conn.closed:
-            raise UpstreamError("the upstream closed the connection at once")
+        if conn.closed:  # by the upstream at once, or by close() while it was being made
+            conn.transport.close()
+            raise UpstreamError("the client is closed" if self._closed else "the upstream closed the connection at once")
         return conn
 
     def _idle(self, conn: _Connection) -> None:

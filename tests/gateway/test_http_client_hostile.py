@@ -139,6 +139,24 @@ def held_connect(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 
 
+def test_close_while_connecting_leaves_no_connection(held_connect: dict[str, Any]) -> None:
+    """``close()`` while a request's connection is being made: the request fails, and the
+    connection made after the close is closed (the upstream sees it closed)."""
+    async def go() -> None:
+        held_connect["called"], held_connect["go"] = asyncio.Event(), asyncio.Event()
+        async with upstream_and_client("lean", serve(OK)) as (up, client):
+            request = asyncio.ensure_future(client.request("POST", up.url + "/", [], b"x", read_timeout=10.0))
+            await held_connect["called"].wait()
+            await client.close()
+            held_connect["go"].set()
+            with pytest.raises(UpstreamError):
+                await request
+            assert await wait_until_async(lambda: up.opened == 1)
+            assert await wait_until_async(up.peers[0].eof.is_set), "the connection made after close() is open"
+
+    run(go())
+
+
 def test_cancelled_while_connecting_leaves_no_connection(held_connect: dict[str, Any]) -> None:
     async def go() -> None:
         held_connect["called"], held_connect["go"] = asyncio.Event(), asyncio.Event()
