@@ -480,6 +480,8 @@ class HttpClient:
     async def _acquire(self, origin: _Origin, timeout: float | None) -> _Connection:
         """An idle connection to ``origin``, else a new one once fewer than
         ``max_connections`` are open (an idle one to another origin is closed to make room)."""
+        if self._closed:  # a retry after close(): not sent again
+            raise UpstreamError("the client is closed")
         while True:
             conn = self._reuse(origin.key)
             if conn is not None:

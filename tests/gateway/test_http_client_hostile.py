@@ -176,6 +176,22 @@ def test_cancelled_while_connecting_leaves_no_connection(held_connect: dict[str,
 
 
 
+def test_close_with_a_get_in_flight_does_not_send_it_again() -> None:
+    """``close()`` while a GET waits for its head: it fails; it is not sent once more on a new
+    connection (the retry of idempotent requests is for a connection the upstream closed)."""
+    async def go() -> None:
+        async with upstream_and_client("lean", never_answers) as (up, client):
+            request = asyncio.ensure_future(client.request("GET", up.url + "/", [], b"", read_timeout=5.0))
+            assert await wait_until_async(lambda: up.peers and up.peers[0].requests)
+            await client.close()
+            with pytest.raises(UpstreamError):
+                await request
+            assert up.opened == 1
+            assert not client._open
+
+    run(go())
+
+
 @pytest.mark.parametrize("point", ["pool", "head", "body"])
 def test_cancelled_at_each_await_leaves_nothing_open(point: str) -> None:
     """A request cancelled while it waits for the pool, for the head or for the body: nothing
