@@ -83,9 +83,13 @@ class _Origin:
     __slots__ = ("key", "host", "port", "tls", "host_header", "auth")
 
     def __init__(self, scheme: str, authority: str) -> None:
-        parts = urlsplit(f"{scheme}://{authority}")
+        shown = f"{scheme}://{authority.rpartition('@')[2]}"  # never the userinfo's password in an error
+        try:
+            parts = urlsplit(f"{scheme}://{authority}")
+        except ValueError as error:  # `[::1` (urllib's message holds no userinfo)
+            raise UpstreamError(f"not an http(s) URL: `{shown}` ({error})") from None
         if scheme not in ("http", "https") or not parts.hostname:
-            raise UpstreamError(f"not an http(s) URL: `{scheme}://{authority}`")
+            raise UpstreamError(f"not an http(s) URL: `{shown}`")
         try:
             port = parts.port
         except ValueError as error:
@@ -436,7 +440,8 @@ class HttpClient:
     def _split(self, url: str) -> tuple[_Origin, bytes]:
         scheme, sep, rest = url.partition("://")
         if not sep:
-            raise UpstreamError(f"not an absolute URL: `{url[:200]}`")
+            first, slash, rest = url[:200].partition("/")
+            raise UpstreamError(f"not an absolute URL: `{first.rpartition('@')[2]}{slash}{rest}`")
         cut = len(rest)
         for mark in "/?#":
             i = rest.find(mark)

@@ -238,6 +238,28 @@ def test_cancelled_at_each_await_leaves_nothing_open(point: str) -> None:
 
 
 
+@pytest.mark.parametrize("url", [
+    "ftp://user:s3cret@127.0.0.1/x",
+    "http://user:s3cret@/x",
+    "http://user:s3cret@127.0.0.1:notaport/x",
+    "http://user:s3cret@[::1/x",
+    "user:s3cret@127.0.0.1/x",
+])
+def test_credentials_never_in_an_error(url: str) -> None:
+    """An upstream URL with userinfo that cannot be used: the error says why without its
+    password (the proxy logs these messages)."""
+    async def go() -> None:
+        client = HttpClient()
+        try:
+            with pytest.raises(UpstreamError) as caught:
+                await client.request("GET", url, [], b"")
+            assert "s3cret" not in str(caught.value)
+        finally:
+            await client.close()
+
+    run(go())
+
+
 def test_ipv6_literal_upstream() -> None:
     async def go() -> None:
         with RawUpstream(serve(OK), host="::1") as up:
