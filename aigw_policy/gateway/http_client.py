@@ -232,6 +232,9 @@ class Response:
         if conn.parser.get_http_version() not in _VERSIONS:  # llhttp takes any major version
             raise UpstreamError(f"the upstream answered in HTTP/{conn.parser.get_http_version()}")
         if 100 <= status < 200 and status != 101:  # interim: the answer proper follows
+            self._head_bytes += 17  # its status line and blank line, at least: endless 1xx heads are bounded too
+            if self._head_bytes > MAX_HEAD:
+                raise UpstreamError(f"the answer's head is longer than {MAX_HEAD} bytes (with its interim answers)")
             self.raw_headers = []
             self._framed = False
             self._interim = True

@@ -89,6 +89,27 @@ def test_body_longer_than_its_content_length_is_not_the_next_answer(kind: str) -
 
 
 
+def test_endless_interim_answers_are_bounded() -> None:
+    """1xx answers without fields, forever: the bytes of interim heads count against the head's
+    bound (:data:`MAX_HEAD`), so a request does not wait on them forever. (aiohttp reads them
+    without a bound.)"""
+    interim = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+    async def flood(peer: Peer) -> None:
+        await peer.read_request()
+        for _ in range(2 * MAX_HEAD // len(interim) + 1):
+            await peer.send(interim)
+        await peer.send(OK)
+        await peer.wait_eof()
+
+    async def go() -> None:
+        async with upstream_and_client("lean", flood) as (up, client):
+            with pytest.raises(UpstreamError):
+                await client.request("POST", up.url + "/", [], b"x", read_timeout=10.0)
+
+    run(go())
+
+
 # -- memory --------------------------------------------------------------------------------------
 
 
