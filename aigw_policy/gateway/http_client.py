@@ -70,6 +70,7 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _VERSIONS = frozenset({"1.1", "1.0"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _MAX_ORIGINS = 1024
+_SMALL = 1024  # body pieces this short are gathered while they wait for the reader
 
 
 class UpstreamError(Exception):
@@ -163,6 +164,8 @@ class Response:
         pieces = self._pieces
         data = pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
         pieces.clear()
+        if type(data) is bytearray:  # small pieces gathered by on_body
+            data = bytes(data)
         if self._buffered > HIGH_WATER and self._conn is not None:
             self._conn.resume()
         self._buffered = 0
@@ -249,7 +252,15 @@ class Response:
     def on_body(self, body: bytes) -> None:
         if self._done:  # a body after a HEAD answer's head
             raise UpstreamError("the upstream sent more than its answer")
-        self._pieces.append(body)
+        pieces = self._pieces
+        if len(body) <= _SMALL and pieces and len(last := pieces[-1]) <= _SMALL * 4:
+            # tiny chunks waiting for a reader are gathered: a bytes object each would hold ~40x their size
+            if type(last) is bytearray:
+                last += body
+            else:
+                pieces[-1] = bytearray(last) + body
+        else:
+            pieces.append(body)
         self._buffered += len(body)
         if self._buffered > HIGH_WATER and self._conn is not None:
             self._conn.pause()

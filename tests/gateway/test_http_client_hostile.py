@@ -114,6 +114,38 @@ def test_endless_interim_answers_are_bounded() -> None:
 
 
 
+def test_tiny_chunks_do_not_multiply_the_buffer() -> None:
+    """A chunked body of one-byte chunks for a reader that does not read: what the answer holds
+    (the pieces' objects, not only their bytes) stays within a few times :data:`HIGH_WATER`."""
+    chunk = b"1\r\nx\r\n"
+
+    async def tiny(peer: Peer) -> None:
+        await peer.read_request()
+        await peer.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(64):
+            await peer.send(chunk * (HIGH_WATER // 8))
+        await peer.send(b"0\r\n\r\n")
+        await peer.wait_eof()
+
+    async def go() -> None:
+        async with upstream_and_client("lean", tiny) as (up, client):
+            response = await client.request("GET", up.url + "/", [], b"", read_timeout=10.0)
+            # the upstream goes on sending until the client stops reading and the socket buffers fill
+            last = -1
+            while up.peers[0].sent != last:
+                last = up.peers[0].sent
+                await asyncio.sleep(0.2)
+            held = sum(sys.getsizeof(p) for p in response._pieces) + sys.getsizeof(response._pieces)
+            assert held <= 4 * HIGH_WATER, (held, len(response._pieces))
+            body = bytearray()
+            while piece := await response.chunk():
+                body += piece
+            assert body == b"x" * (64 * (HIGH_WATER // 8))
+            response.release()
+
+    run(go())
+
+
 # -- the pool under cancellation and close --------------------------------------------------------
 
 
