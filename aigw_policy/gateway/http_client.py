@@ -14,8 +14,9 @@ What it does, and what it guards against:
 - connections are kept per origin (scheme, host, port) and reused while the upstream keeps
   them (``Connection: close``, HTTP/1.0 and a body read to the connection's close are not);
   an idle connection the upstream closed is noticed when it closes and never handed out; one
-  idle longer than ``idle_timeout`` is closed; at most ``max_connections`` are open at once
-  (an idle one is closed to make room, else the request waits for one);
+  idle longer than ``idle_timeout`` is closed (by a timer: no request needs to come); at most
+  ``max_connections`` are open at once (an idle one is closed to make room, else the request
+  waits for one);
 - a host's addresses are tried as RFC 8305 says (``aiohappyeyeballs``: the next address
   250 ms after the last, IPv6 and IPv4 interleaved), so one unreachable address family does
   not cost the whole connect time-out;
@@ -398,6 +399,7 @@ class HttpClient:
         self._open: set[_Connection] = set()
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
+        self._sweep_at: asyncio.TimerHandle | None = None
 
     async def request(self, method: str, url: str, headers: list[tuple[bytes, bytes]], body: bytes, *,
                       connect_timeout: float | None = None, read_timeout: float | None = None) -> Response:
@@ -442,6 +444,9 @@ class HttpClient:
     async def close(self) -> None:
         """Close every connection; the client can no longer be used."""
         self._closed = True
+        if self._sweep_at is not None:
+            self._sweep_at.cancel()
+            self._sweep_at = None
         for conn in list(self._open):
             conn.close()
         for waiter in self._waiters:
@@ -566,7 +571,26 @@ class HttpClient:
             conn.close()
             return
         self._idle_by.setdefault(conn.key, deque()).append(conn)
+        if self._sweep_at is None:
+            self._sweep_at = asyncio.get_running_loop().call_later(self.idle_timeout, self._sweep)
         self._wake_one()
+
+    def _sweep(self) -> None:
+        """Close the connections idle longer than ``idle_timeout`` (oldest first in each
+        origin's queue); again when the next one would be."""
+        self._sweep_at = None
+        now = time.monotonic()
+        expired = now - self.idle_timeout
+        oldest = None
+        for key, idle in list(self._idle_by.items()):
+            while idle and idle[0].since <= expired:
+                idle.popleft().close()
+            if idle:
+                oldest = idle[0].since if oldest is None else min(oldest, idle[0].since)
+            else:
+                del self._idle_by[key]
+        if oldest is not None and not self._closed:
+            self._sweep_at = asyncio.get_running_loop().call_later(oldest - expired, self._sweep)
 
     def _forget(self, conn: _Connection) -> None:
         if conn in self._open:

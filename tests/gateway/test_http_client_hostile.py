@@ -287,6 +287,18 @@ def test_cancelled_at_each_await_leaves_nothing_open(point: str) -> None:
 
 
 
+def test_idle_connection_closed_after_idle_timeout_without_another_request() -> None:
+    """A kept connection nobody uses is closed once ``idle_timeout`` passed, whether or not a
+    request comes (aiohttp's ``keepalive_timeout`` closes it by a timer too)."""
+    async def go() -> None:
+        async with upstream_and_client("lean", serve(OK), idle_timeout=0.05) as (up, client):
+            assert await fetch("lean", client, up.url + "/") == OK_GOT
+            assert await wait_until_async(up.peers[0].eof.is_set), "the idle connection is kept open"
+            assert not client._open
+
+    run(go())
+
+
 # -- credentials in URLs ---------------------------------------------------------------------------
 
 
