@@ -400,6 +400,7 @@ class HttpClient:
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
         self._sweep_at: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop of its connections
 
     async def request(self, method: str, url: str, headers: list[tuple[bytes, bytes]], body: bytes, *,
                       connect_timeout: float | None = None, read_timeout: float | None = None) -> Response:
@@ -411,6 +412,14 @@ class HttpClient:
         the answer's head, ``read_timeout``) and :class:`UpstreamError` for the rest."""
         if self._closed:
             raise UpstreamError("the client is closed")
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._loop is not None and self._open:
+                raise RuntimeError("the client's connections belong to another event loop")
+            self._loop = loop
+            if self._sweep_at is not None:  # a timer of the old loop
+                self._sweep_at.cancel()
+                self._sweep_at = None
         origin, target = self._split(url)
         head = _head(method, target, origin, headers, body)
         retry = method in _IDEMPOTENT

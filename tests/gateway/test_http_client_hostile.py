@@ -90,9 +90,9 @@ def test_body_longer_than_its_content_length_is_not_the_next_answer(kind: str) -
 
 
 def test_endless_interim_answers_are_bounded() -> None:
-    """1xx answers without fields, forever: the bytes of interim heads count against the head's
-    bound (:data:`MAX_HEAD`), so a request does not wait on them forever. (aiohttp reads them
-    without a bound.)"""
+    """1xx answers without fields, in a flood: the bytes of interim heads count against the
+    head's bound (:data:`MAX_HEAD`), not only their fields' (the head as a whole is bounded in
+    time by ``read_timeout``; aiohttp reads them without a bound)."""
     interim = b"HTTP/1.1 100 Continue\r\n\r\n"
 
     async def flood(peer: Peer) -> None:
@@ -337,3 +337,91 @@ def test_ipv6_literal_upstream() -> None:
                 await client.close()
 
     run(go())
+
+
+# -- time ------------------------------------------------------------------------------------------
+
+def test_a_trickled_head_is_bounded_by_read_timeout() -> None:
+    """A head sent one byte at a time, each byte well within ``read_timeout`` of the last: the
+    whole head must arrive within ``read_timeout`` (``request``'s contract: "to the answer's
+    head, read_timeout"); aiohttp's ``sock_read`` is per read, and waits on it for as long as
+    the head's bytes last."""
+    head = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 400 + b"\r\nContent-Length: 2\r\n\r\nok"
+
+    async def trickle(peer: Peer) -> None:
+        await peer.read_request()
+        for i in range(len(head)):
+            await peer.send(head[i:i + 1])
+            await asyncio.sleep(0.01)
+        await peer.wait_eof()
+
+    async def go() -> None:
+        async with upstream_and_client("lean", trickle) as (up, client):
+            with pytest.raises(TimeoutError):
+                await client.request("POST", up.url + "/", [], b"x", read_timeout=0.5)
+            assert await wait_until_async(up.peers[0].eof.is_set)
+
+    run(go())
+
+
+# -- a request body the upstream does not want -------------------------------------------------------
+
+BIG = b"b" * (8 << 20)
+
+
+@pytest.mark.parametrize("linger", [True, False], ids=["reads-the-rest", "closes-at-once"])
+def test_early_answer_while_the_body_is_sent(kind: str, linger: bool) -> None:  # noqa: F811
+    """The upstream answers 413 (``Connection: close``) after the head, before reading an 8 MiB
+    body. Reading the rest before closing (nginx's lingering close), the client gets the 413;
+    closing at once (a reset), an answer or an UpstreamError, never a hang or another error."""
+    reply = b"HTTP/1.1 413 Too Large\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbig"
+
+    async def early(peer: Peer) -> None:
+        await peer._read(peer._reader.readuntil(b"\r\n\r\n"))
+        await peer.send(reply)
+        if linger:
+            await peer.wait_eof()
+
+    async def go() -> None:
+        async with upstream_and_client(kind, per_connection(early, serve(OK))) as (up, client):
+            got = await fetch(kind, client, up.url + "/", "POST", body=BIG)
+            if linger:
+                assert (got.status, got.body, got.error) == (413, b"big", None), got
+            else:
+                assert got.error == "UpstreamError" or (got.status, got.body) == (413, b"big"), got
+            assert await fetch(kind, client, up.url + "/", "POST", body=b"2") == OK_GOT
+
+    run(go())
+
+
+def test_closed_while_a_big_body_is_written(kind: str) -> None:  # noqa: F811
+    """The upstream reads part of an 8 MiB body and resets: an UpstreamError (a POST is not sent
+    again), and the pool serves on."""
+    async def cut(peer: Peer) -> None:
+        await peer._read(peer._reader.readexactly(1 << 20))
+        peer.abort()
+
+    async def go() -> None:
+        async with upstream_and_client(kind, per_connection(cut, serve(OK))) as (up, client):
+            got = await fetch(kind, client, up.url + "/", "POST", body=BIG)
+            assert got.error == "UpstreamError", got
+            assert up.opened == 1
+            assert await fetch(kind, client, up.url + "/", "POST", body=b"2") == OK_GOT
+
+    run(go())
+
+
+def test_used_from_a_second_event_loop() -> None:
+    """A client whose idle connection belongs to a loop that has ended, used from another loop
+    (aiohttp's session is bound to its loop too): a RuntimeError at once, not a wait on a
+    connection no loop reads (it waited for ``read_timeout``, forever without one)."""
+    with RawUpstream(serve(OK)) as up:
+        client = HttpClient()
+
+        async def once() -> Any:
+            return await asyncio.wait_for(fetch("lean", client, up.url + "/", "POST", body=b"1", read_timeout=None),
+                                          10.0)
+
+        assert run(once()) == OK_GOT
+        with pytest.raises(RuntimeError, match="another event loop"):
+            run(once())
