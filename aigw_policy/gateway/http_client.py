@@ -457,6 +457,8 @@ class HttpClient:
             self._sweep_at.cancel()
             self._sweep_at = None
         for conn in list(self._open):
+            if conn.response is not None:  # its reader is told: a body read to the close would seem whole
+                conn.response._fail(UpstreamError("the client is closed"))
             conn.close()
         for waiter in self._waiters:
             if not waiter.done():

@@ -425,3 +425,26 @@ def test_used_from_a_second_event_loop() -> None:
         assert run(once()) == OK_GOT
         with pytest.raises(RuntimeError, match="another event loop"):
             run(once())
+
+
+def test_close_while_a_body_read_to_the_close_is_read() -> None:
+    """``close()`` while an answer framed by the connection's close (no length, not chunked) is
+    being read: its reader is told it broke, not that it ended (the close is the client's own,
+    not the upstream's end of the body)."""
+    async def to_close(peer: Peer) -> None:
+        await peer.read_request()
+        await peer.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: 1\n\n")
+        await peer.wait_eof()
+
+    async def go() -> None:
+        async with upstream_and_client("lean", to_close) as (up, client):
+            response = await client.request("POST", up.url + "/", [], b"x", read_timeout=10.0)
+            assert await response.chunk() == b"data: 1\n\n"
+            reader = asyncio.ensure_future(response.chunk())
+            await asyncio.sleep(0.01)
+            await client.close()
+            with pytest.raises(UpstreamError):
+                await reader
+            assert not response.at_eof
+
+    run(go())
