@@ -254,14 +254,14 @@ class Response:
         if self._done:  # a body after a HEAD answer's head
             raise UpstreamError("the upstream sent more than its answer")
         pieces = self._pieces
-        if len(body) <= _SMALL and pieces and len(last := pieces[-1]) <= _SMALL * 4:
-            # tiny chunks waiting for a reader are gathered: a bytes object each would hold ~40x their size
-            if type(last) is bytearray:
+        if len(pieces) < 64 or len(body) > _SMALL:
+            pieces.append(body)
+        else:  # many small pieces wait for a reader: gathered, a bytes object each would hold ~40x their size
+            last = pieces[-1]
+            if type(last) is bytearray and len(last) < _SMALL * 4:
                 last += body
             else:
-                pieces[-1] = bytearray(last) + body
-        else:
-            pieces.append(body)
+                pieces.append(bytearray(body))
         self._buffered += len(body)
         if self._buffered > HIGH_WATER and self._conn is not None:
             self._conn.pause()
