@@ -122,7 +122,7 @@ class Response:
         self.status = 0
         self.raw_headers: list[tuple[bytes, bytes]] = []
         self._conn: _Connection | None = conn
-        self._pieces: deque[bytes] = deque()
+        self._pieces: deque[bytes | bytearray] = deque()  # bytearray: small pieces gathered
         self._buffered = 0
         self._done = False
         self._error: BaseException | None = None
@@ -163,10 +163,9 @@ class Response:
                     raise self._error
                 return b""
         pieces = self._pieces
-        data = pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
+        piece = pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
         pieces.clear()
-        if type(data) is bytearray:  # small pieces gathered by on_body
-            data = bytes(data)
+        data = piece if type(piece) is bytes else bytes(piece)  # a bytearray: small pieces gathered by on_body
         if self._buffered > HIGH_WATER and self._conn is not None:
             self._conn.resume()
         self._buffered = 0

@@ -96,7 +96,6 @@ def test_body_longer_than_its_content_length_is_not_the_next_answer(kind: str) -
 # -- interim answers ----------------------------------------------------------------------------
 
 
-
 def test_endless_interim_answers_are_bounded() -> None:
     """1xx answers without fields, in a flood: the bytes of interim heads count against the
     head's bound (:data:`MAX_HEAD`), not only their fields' (the head as a whole is bounded in
@@ -119,7 +118,6 @@ def test_endless_interim_answers_are_bounded() -> None:
 
 
 # -- memory --------------------------------------------------------------------------------------
-
 
 
 def test_tiny_chunks_do_not_multiply_the_buffer() -> None:
@@ -155,7 +153,6 @@ def test_tiny_chunks_do_not_multiply_the_buffer() -> None:
 
 
 # -- the pool under cancellation and close --------------------------------------------------------
-
 
 
 def test_a_woken_waiter_cancelled_passes_its_turn_on() -> None:
@@ -198,8 +195,6 @@ def held_connect(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     return state
 
 
-
-
 def test_close_while_connecting_leaves_no_connection(held_connect: dict[str, Any]) -> None:
     """``close()`` while a request's connection is being made: the request fails, and the
     connection made after the close is closed (the upstream sees it closed)."""
@@ -233,8 +228,6 @@ def test_cancelled_while_connecting_leaves_no_connection(held_connect: dict[str,
             assert up.opened == 1
 
     run(go())
-
-
 
 
 def test_close_with_a_get_in_flight_does_not_send_it_again() -> None:
@@ -293,8 +286,6 @@ def test_cancelled_at_each_await_leaves_nothing_open(point: str) -> None:
     run(go())
 
 
-
-
 def test_idle_connection_closed_after_idle_timeout_without_another_request() -> None:
     """A kept connection nobody uses is closed once ``idle_timeout`` passed, whether or not a
     request comes (aiohttp's ``keepalive_timeout`` closes it by a timer too)."""
@@ -308,7 +299,6 @@ def test_idle_connection_closed_after_idle_timeout_without_another_request() -> 
 
 
 # -- credentials in URLs ---------------------------------------------------------------------------
-
 
 
 @pytest.mark.parametrize("url", [
