@@ -14,8 +14,9 @@ What it does, and what it guards against:
 - connections are kept per origin (scheme, host, port) and reused while the upstream keeps
   them (``Connection: close``, HTTP/1.0 and a body read to the connection's close are not);
   an idle connection the upstream closed is noticed when it closes and never handed out; one
-  idle longer than ``idle_timeout`` is closed; at most ``max_connections`` are open at once
-  (an idle one is closed to make room, else the request waits for one);
+  idle longer than ``idle_timeout`` is closed (by a timer: no request needs to come); at most
+  ``max_connections`` are open at once (an idle one is closed to make room, else the request
+  waits for one);
 - a host's addresses are tried as RFC 8305 says (``aiohappyeyeballs``: the next address
   250 ms after the last, IPv6 and IPv4 interleaved), so one unreachable address family does
   not cost the whole connect time-out;
@@ -70,6 +71,7 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _VERSIONS = frozenset({"1.1", "1.0"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _MAX_ORIGINS = 1024
+_SMALL = 1024  # body pieces this short are gathered while they wait for the reader
 
 
 class UpstreamError(Exception):
@@ -83,9 +85,13 @@ class _Origin:
     __slots__ = ("key", "host", "port", "tls", "host_header", "auth")
 
     def __init__(self, scheme: str, authority: str) -> None:
-        parts = urlsplit(f"{scheme}://{authority}")
+        shown = f"{scheme}://{authority.rpartition('@')[2]}"  # never the userinfo's password in an error
+        try:
+            parts = urlsplit(f"{scheme}://{authority}")
+        except ValueError as error:  # `[::1` (urllib's message holds no userinfo)
+            raise UpstreamError(f"not an http(s) URL: `{shown}` ({error})") from None
         if scheme not in ("http", "https") or not parts.hostname:
-            raise UpstreamError(f"not an http(s) URL: `{scheme}://{authority}`")
+            raise UpstreamError(f"not an http(s) URL: `{shown}`")
         try:
             port = parts.port
         except ValueError as error:
@@ -116,7 +122,7 @@ class Response:
         self.status = 0
         self.raw_headers: list[tuple[bytes, bytes]] = []
         self._conn: _Connection | None = conn
-        self._pieces: deque[bytes] = deque()
+        self._pieces: deque[bytes | bytearray] = deque()  # bytearray: small pieces gathered
         self._buffered = 0
         self._done = False
         self._error: BaseException | None = None
@@ -157,8 +163,9 @@ class Response:
                     raise self._error
                 return b""
         pieces = self._pieces
-        data = pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
+        piece = pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
         pieces.clear()
+        data = piece if type(piece) is bytes else bytes(piece)  # a bytearray: small pieces gathered by on_body
         if self._buffered > HIGH_WATER and self._conn is not None:
             self._conn.resume()
         self._buffered = 0
@@ -228,6 +235,9 @@ class Response:
         if conn.parser.get_http_version() not in _VERSIONS:  # llhttp takes any major version
             raise UpstreamError(f"the upstream answered in HTTP/{conn.parser.get_http_version()}")
         if 100 <= status < 200 and status != 101:  # interim: the answer proper follows
+            self._head_bytes += 17  # its status line and blank line, at least: endless 1xx heads are bounded too
+            if self._head_bytes > MAX_HEAD:
+                raise UpstreamError(f"the answer's head is longer than {MAX_HEAD} bytes (with its interim answers)")
             self.raw_headers = []
             self._framed = False
             self._interim = True
@@ -242,7 +252,15 @@ class Response:
     def on_body(self, body: bytes) -> None:
         if self._done:  # a body after a HEAD answer's head
             raise UpstreamError("the upstream sent more than its answer")
-        self._pieces.append(body)
+        pieces = self._pieces
+        if len(pieces) < 64 or len(body) > _SMALL:
+            pieces.append(body)
+        else:  # many small pieces wait for a reader: gathered, a bytes object each would hold ~40x their size
+            last = pieces[-1]
+            if type(last) is bytearray and len(last) < _SMALL * 4:
+                last += body
+            else:
+                pieces.append(bytearray(body))
         self._buffered += len(body)
         if self._buffered > HIGH_WATER and self._conn is not None:
             self._conn.pause()
@@ -380,6 +398,8 @@ class HttpClient:
         self._open: set[_Connection] = set()
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
+        self._sweep_at: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop of its connections
 
     async def request(self, method: str, url: str, headers: list[tuple[bytes, bytes]], body: bytes, *,
                       connect_timeout: float | None = None, read_timeout: float | None = None) -> Response:
@@ -393,6 +413,14 @@ class HttpClient:
         the answer's head, ``read_timeout``) and :class:`UpstreamError` for the rest."""
         if self._closed:
             raise UpstreamError("the client is closed")
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._loop is not None and self._open:
+                raise RuntimeError("the client's connections belong to another event loop")
+            self._loop = loop
+            if self._sweep_at is not None:  # a timer of the old loop
+                self._sweep_at.cancel()
+                self._sweep_at = None
         origin, target = self._split(url)
         head = _head(method, target, origin, headers, body)
         retry = method in _IDEMPOTENT
@@ -426,7 +454,12 @@ class HttpClient:
     async def close(self) -> None:
         """Close every connection; the client can no longer be used."""
         self._closed = True
+        if self._sweep_at is not None:
+            self._sweep_at.cancel()
+            self._sweep_at = None
         for conn in list(self._open):
+            if conn.response is not None:  # its reader is told: a body read to the close would seem whole
+                conn.response._fail(UpstreamError("the client is closed"))
             conn.close()
         for waiter in self._waiters:
             if not waiter.done():
@@ -438,7 +471,8 @@ class HttpClient:
     def _split(self, url: str) -> tuple[_Origin, bytes]:
         scheme, sep, rest = url.partition("://")
         if not sep:
-            raise UpstreamError(f"not an absolute URL: `{url[:200]}`")
+            first, slash, rest = url[:200].partition("/")
+            raise UpstreamError(f"not an absolute URL: `{first.rpartition('@')[2]}{slash}{rest}`")
         cut = len(rest)
         for mark in "/?#":
             i = rest.find(mark)
@@ -482,6 +516,8 @@ class HttpClient:
     async def _acquire(self, origin: _Origin, timeout: float | None) -> _Connection:
         """An idle connection to ``origin``, else a new one once fewer than
         ``max_connections`` are open (an idle one to another origin is closed to make room)."""
+        if self._closed:  # a retry after close(): not sent again
+            raise UpstreamError("the client is closed")
         while True:
             conn = self._reuse(origin.key)
             if conn is not None:
@@ -496,6 +532,10 @@ class HttpClient:
             self._waiters.append(waiter)
             try:
                 await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():  # woken, then cancelled before it ran: the turn goes on
+                    self._wake_one()
+                raise
             finally:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
@@ -533,8 +573,9 @@ class HttpClient:
                 conn.transport.close()
             conn.closed = True
             raise
-        if conn.closed:
-            raise UpstreamError("the upstream closed the connection at once")
+        if conn.closed:  # by the upstream at once, or by close() while it was being made
+            conn.transport.close()
+            raise UpstreamError("the client is closed" if self._closed else "the upstream closed the connection at once")
         return conn
 
     def _idle(self, conn: _Connection) -> None:
@@ -542,7 +583,26 @@ class HttpClient:
             conn.close()
             return
         self._idle_by.setdefault(conn.key, deque()).append(conn)
+        if self._sweep_at is None:
+            self._sweep_at = asyncio.get_running_loop().call_later(self.idle_timeout, self._sweep)
         self._wake_one()
+
+    def _sweep(self) -> None:
+        """Close the connections idle longer than ``idle_timeout`` (oldest first in each
+        origin's queue); again when the next one would be."""
+        self._sweep_at = None
+        now = time.monotonic()
+        expired = now - self.idle_timeout
+        oldest = None
+        for key, idle in list(self._idle_by.items()):
+            while idle and idle[0].since <= expired:
+                idle.popleft().close()
+            if idle:
+                oldest = idle[0].since if oldest is None else min(oldest, idle[0].since)
+            else:
+                del self._idle_by[key]
+        if oldest is not None and not self._closed:
+            self._sweep_at = asyncio.get_running_loop().call_later(oldest - expired, self._sweep)
 
     def _forget(self, conn: _Connection) -> None:
         if conn in self._open:

@@ -121,13 +121,13 @@ class Peer:
 
 class RawUpstream:
     """``with RawUpstream(script) as up:`` a server on 127.0.0.1 (or ``host``:``port``) running
-    ``script(peer)`` for each accepted connection; ``ssl``: an ``SSLContext`` to serve TLS with."""
+    ``script(peer)`` for each accepted connection (``host`` may be an IPv6 literal, ``"::1"``); ``ssl``: an ``SSLContext`` to serve TLS with."""
 
     def __init__(self, script: Script, *, ssl: ssl_module.SSLContext | None = None, host: str = "127.0.0.1",
                  port: int = 0) -> None:
         self.script = script
         self.ssl = ssl
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
         self.sock.listen(128)
@@ -135,8 +135,9 @@ class RawUpstream:
         self.port = self.sock.getsockname()[1]
         scheme = "https" if ssl is not None else "http"
         default = 443 if ssl is not None else 80
-        self.url = f"{scheme}://{host}" + ("" if self.port == default else f":{self.port}")
-        self.authority = host if self.port == default else f"{host}:{self.port}"
+        name = f"[{host}]" if ":" in host else host  # an IPv6 literal in brackets
+        self.url = f"{scheme}://{name}" + ("" if self.port == default else f":{self.port}")
+        self.authority = name if self.port == default else f"{name}:{self.port}"
         self.peers: list[Peer] = []
         self.open_now = 0
         self.max_open = 0
