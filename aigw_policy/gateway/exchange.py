@@ -440,23 +440,27 @@ class Exchange:
             await self._complete(decision, status, resp_headers, captured, overflow, streaming, ended, passthrough)
             raise
         self.event["upstream_ms"] = round((time.perf_counter() - t_up) * 1000, 3)
+        # the upstream broke or went quiet before its answer's end: never an end the client would
+        # take for a whole answer (a stream is left unfinished, the server closes the connection)
+        cut = not ended and status != 0 and ctx.upstream_error is not None
         if not ctx.disconnected and self.mw.settles_late(self.engine):
             await self._answer_then_settle(decision, status, resp_headers, captured, overflow, streaming, ended,
-                                           passthrough, sent_start, limit_headers)
+                                           passthrough, sent_start, limit_headers, cut)
             return
         final = await self._complete(decision, status, resp_headers, captured, overflow, streaming, ended,
                                      passthrough)
         if ctx.disconnected:
             return
         if streaming or passthrough:
-            await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+            if not cut:
+                await self.send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         if not sent_start:
-            await self._finish_buffered(final, decision, status, resp_headers, bytes(captured), limit_headers)
+            await self._finish_buffered(final, decision, status, resp_headers, bytes(captured), limit_headers, cut)
 
     async def _answer_then_settle(self, decision: Any, status: int, headers: list[tuple[bytes, bytes]],
                                   captured: bytearray, overflow: Any, streaming: bool, ended: bool, passthrough: bool,
-                                  sent_start: bool, limit_headers: list[tuple[bytes, bytes]]) -> None:
+                                  sent_start: bool, limit_headers: list[tuple[bytes, bytes]], cut: bool) -> None:
         """The last byte first, then the response phase at once, with no await in between
         (:meth:`PolicyMiddleware.settles_late`: no response rule can change the answer and the
         engine settles synchronously): every request the event loop runs after the last byte
@@ -464,7 +468,10 @@ class Exchange:
         body = bytes(captured)
         try:
             if streaming or passthrough:
-                await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+                if not cut:
+                    await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+            elif cut:
+                await self._send_cut()
             elif not sent_start:
                 await self._send_buffered(decision, status, headers, body, limit_headers)
         finally:
@@ -475,7 +482,7 @@ class Exchange:
             finally:
                 self.overhead += time.perf_counter() - t
             self.note(final)
-            if not (streaming or passthrough or sent_start):
+            if not (streaming or passthrough or sent_start or cut):
                 self.event["status_code"] = status
 
     async def _complete(self, decision: Any, status: int, headers: list[tuple[bytes, bytes]], captured: bytearray,
@@ -517,16 +524,29 @@ class Exchange:
                 parsed = text
             response = {"status_code": status, "headers": plain, "body": parsed}
         self.event.update(upstream_status=status, stream=streaming, disconnected=ctx.disconnected,
-                          upstream_error=ctx.upstream_error, truncated=(streaming or passthrough) and not ended)
+                          upstream_error=ctx.upstream_error, truncated=status != 0 and not ended)
         return response
 
     async def _finish_buffered(self, final: Any, decision: Any, status: int, headers: list[tuple[bytes, bytes]],
-                               body: bytes, limit_headers: list[tuple[bytes, bytes]]) -> None:
+                               body: bytes, limit_headers: list[tuple[bytes, bytes]], cut: bool) -> None:
         if final.verdict != "allow" and final.phase == "on_http_response" and final.kind in ("deny", "custom-response", "error"):
             await self.deny(final)  # a response-phase rule replaced the answer (or failed closed)
             return
+        if cut:
+            await self._send_cut()
+            return
         self.event["status_code"] = status
         await self._send_buffered(final, status, headers, body, limit_headers)
+
+    async def _send_cut(self) -> None:
+        """In place of a whole answer the upstream cut (or let go quiet) before its end: a
+        provider-shaped 502 (504), never the part that came, which would look whole."""
+        kind = self.ctx.upstream_error or "broken"
+        status, message = ((504, "the upstream went quiet before the end of its answer") if kind == "timeout"
+                           else (502, "the upstream cut its answer before its end"))
+        body, headers = error_response(self.api, status, message, decision_id=self.ctx.request_id)
+        self.event["status_code"] = status
+        await self._send_whole(status, headers + [(b"x-aigw-upstream-error", kind.encode())], body)
 
     async def _send_buffered(self, decision: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes,
                              limit_headers: list[tuple[bytes, bytes]]) -> None:

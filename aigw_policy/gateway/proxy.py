@@ -165,7 +165,8 @@ class UpstreamProxy:
 
     async def _pump(self, response: Response, decoder: StreamDecoder | None, send: Any, ctx: Any) -> bool:
         """Copy the upstream body (decoded by ``decoder`` if any) to the client chunk by chunk,
-        until the end or a read error; whether the body was read to its end. (The client's
+        until the end or a read error (the client's answer then left unfinished); whether the
+        body was read to its end. (The client's
         disconnect cancels it, see :class:`_ClientWatch`.)"""
         try:
             while chunk := await response.chunk():
@@ -179,9 +180,12 @@ class UpstreamProxy:
                 if rest:
                     await send({"type": "http.response.body", "body": rest, "more_body": True})
         except (UpstreamError, TimeoutError, ProviderError) as error:
+            # the answer is left unfinished: the server closes the client's connection without
+            # the body's end, so the client sees it cut (as nginx does), never a short answer
+            # that looks whole; the routed path does the same (routing.served_app)
             if ctx is not None:
                 ctx.upstream_error = "timeout" if isinstance(error, TimeoutError) else "broken"
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            _log.warning("the upstream's answer was cut: %s", error)
             return False
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return True

@@ -143,6 +143,9 @@ class Router:
             _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id, error)
             _close(response)
             return AttemptOutcome(error="connect", latency_ms=_ms(t0)), None
+        except BaseException:  # cancelled (the client left, shutdown): the connection is not kept half read
+            _close(response)
+            raise
         plain: dict[str, str] = {}
         for k, v in response.raw_headers:
             name, value = k.decode("latin-1").lower(), v.decode("latin-1")

@@ -484,7 +484,9 @@ EVENT = b'data: {"choices": [{"delta": {"content": "x"}}]}\n\n'
 
 def test_serve_stream_that_stalls_is_cut_and_its_connection_closed(tmp_path: Path) -> None:
     """An SSE answer whose upstream goes quiet mid-stream: the client gets the events sent so
-    far and the stream ends (no hang), and the upstream's connection is closed, not pooled."""
+    far and then the cut (its connection closed without the stream's last chunk: no hang, and
+    no clean end that would pass for a whole answer), and the upstream's connection is closed,
+    not pooled."""
     async def stalls(peer: Peer) -> None:
         await peer.read_request()
         await peer.send(SSE_HEAD + chunked([EVENT, EVENT])[:-5])  # two events, no last chunk
@@ -492,7 +494,7 @@ def test_serve_stream_that_stalls_is_cut_and_its_connection_closed(tmp_path: Pat
 
     with gateway_over(per_connection(stalls, serve(OK)), tmp_path, timeout=0.5) as (up, gw):
         got = bytearray()
-        with contextlib.suppress(httpx.RemoteProtocolError), \
+        with pytest.raises(httpx.RemoteProtocolError), \
                 httpx.stream("POST", gw.url + "/v1/chat/completions", content=CHAT_BODY, timeout=WAIT,
                              headers={"content-type": "application/json"}) as r:
             assert r.status_code == 200
@@ -504,14 +506,12 @@ def test_serve_stream_that_stalls_is_cut_and_its_connection_closed(tmp_path: Pat
         assert up.opened == 2
 
 
-@pytest.mark.xfail(strict=True, reason="proxy._pump ends the client's answer cleanly (more_body False) when the "
-                   "upstream cuts or stalls mid-body: a truncated answer looks whole to the client")
 @pytest.mark.parametrize("how", ["reset", "stall"])
 def test_serve_answer_cut_mid_body_is_cut_for_the_client(tmp_path: Path, how: str) -> None:
     """The upstream announces 100 bytes of JSON and sends 10, then resets or goes quiet: the
-    gateway's own answer must not end as if whole (a 200 with a clean end and 10 bytes of JSON);
-    the client must see it cut (here: no last chunk, httpx's RemoteProtocolError), as nginx
-    closes the client's connection when its upstream breaks mid-body."""
+    gateway's own answer must not end as if whole (a 200 with a clean end and 10 bytes of JSON).
+    A JSON answer is held until its end, so the client gets a provider-shaped 502 (a reset) or
+    504 (quiet) saying so instead of the part that came."""
     async def cut(peer: Peer) -> None:
         await peer.read_request()
         await peer.send(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"id": "x"')
@@ -521,8 +521,11 @@ def test_serve_answer_cut_mid_body_is_cut_for_the_client(tmp_path: Path, how: st
             await peer.wait_eof()
 
     with gateway_over(per_connection(cut, serve(OK)), tmp_path, timeout=0.5) as (up, gw):
-        with pytest.raises(httpx.RemoteProtocolError):
-            post(gw)
+        got = post(gw)
+        assert got.status_code == (502 if how == "reset" else 504)
+        assert got.headers["x-aigw-upstream-error"] == ("broken" if how == "reset" else "timeout")
+        assert b'"id": "x"' not in got.content and "error" in got.json()
+        assert post(gw).status_code == 200  # the gateway goes on
 
 
 def test_serve_client_leaving_mid_stream_closes_the_upstream_connection(tmp_path: Path) -> None:
@@ -642,3 +645,37 @@ def test_serve_failover_when_the_first_provider_breaks(tmp_path: Path, how: str,
         assert first.opened == 1 and len(first.peers[0].requests) == 1
         assert b"authorization: Bearer sk-second-SECRET" in second.peers[0].requests[0]
     assert "SECRET" not in caplog.text
+
+
+@pytest.mark.parametrize("ctype", [b"application/json", b"text/event-stream"])
+def test_router_attempt_cancelled_after_the_head_closes_its_connection(ctype: bytes) -> None:
+    """An attempt cancelled while its answer's body is awaited (the client left, a shutdown):
+    the router closes that connection (never kept half read), and nothing stays open."""
+    from aigw_policy.gateway.routing import Router
+    from aigw_policy.routing.model import Attempt, ProviderInfo
+
+    async def head_then_quiet(peer: Peer) -> None:
+        await peer.read_request()
+        await peer.send(b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype + b"\r\nContent-Length: 100\r\n\r\n")
+        await peer.wait_eof()
+
+    async def go() -> None:
+        with RawUpstream(head_then_quiet) as up:
+            client = HttpClient()
+            router = Router(client=client)
+            provider = ProviderInfo("local", base_url=up.url + "/v1", auth="bearer")
+            attempt = Attempt(1, provider, "m", None, "openai")
+            scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions",
+                     "raw_path": b"/v1/chat/completions", "query_string": b"",
+                     "headers": [(b"content-type", b"application/json")]}
+            task = asyncio.ensure_future(router.send(attempt, scope, CHAT_BODY, None, passthrough=True))
+            assert await wait_until_async(lambda: bool(up.peers) and bool(up.peers[0].requests))
+            await asyncio.sleep(0.05)  # the head is in; the body is awaited
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert not client._open
+            assert await wait_until_async(up.peers[0].eof.is_set)
+            await client.close()
+
+    run(go())
