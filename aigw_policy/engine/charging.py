@@ -15,7 +15,7 @@ from .flow import REQ, RES, Check, Flow, LimitEntry, Need, Reconcile, Release, R
 from .rule_error import COST_VALUE, EXPRESSION, Failure, Skip, rule_error, run
 from .trace import jsonable, span_dict
 
-__all__ = ["STORE", "UNKNOWN_PRICE", "Measure", "check_deferred", "limit", "measure", "reserve", "settle",
+__all__ = ["STORE", "UNKNOWN_PRICE", "Measure", "charge_later", "check_deferred", "limit", "measure", "reserve", "settle",
            "settle_charges", "shard_of"]
 
 STORE = "AIGW506"
@@ -119,6 +119,8 @@ def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[N
     """Run a limit action: its bucket key and cost, then (an eager limit, whose outcome a later
     rule reads) the store's check; otherwise its charge waits for the reserve. A limit that
     depends on the model under an ``ai-gateway`` action is charged per attempt instead."""
+    if not action.eager:
+        return charge_later(flow, rule, action)
     plan = action.limit
     assert plan is not None
     spec = plan.spec
@@ -128,38 +130,10 @@ def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[N
         rec.outcome("depends on the model: charged with each routing attempt")
         return None
     m = measure(flow, plan, flow.act, flow.provider, flow.model)
-    if m.failed is not None:
-        source, span, value, field = m.failed
-        rec.outcome(f"error in {field.split('.')[0]}: {value.message}")
-        return _failed(flow, rule, source, span, value, field)
+    if m.failed is not None or m.unknown_price is not None:
+        return _unmeasured(flow, rule, plan, m)
     key, cost, note = m.key, m.cost, m.note
-    unit = spec.unit
-    if m.unknown_price is not None:
-        reason = m.unknown_price
-        entry = _entry(rule, plan, key, None, None)
-        entry.note = reason
-        entry.code = UNKNOWN_PRICE
-        flow.limit_entries[spec.name] = entry
-        if plan.on_unknown_price == "deny" and spec.enforce:
-            rec.outcome("denied 403: unknown price")
-            entry.outcome = "limited"
-            return Stop("deny", 403, reason, "unknown-price", body=reason)
-        flow.notes.append(reason)
-        rec.outcome("not charged: unknown price")
-        return None
     charge = new_charge(spec, key, cost, shard_of(flow))
-    if not action.eager:
-        # no later request-phase rule reads limits[...]: the outcome comes with the reserve
-        entry = _entry(rule, plan, key, cost, None)
-        entry.outcome = "pending"
-        if note:
-            entry.note = note
-        flow.limit_entries[spec.name] = entry
-        flow.charges.append((rule, action, charge))
-        flow.deferred = True
-        if rec.on:
-            rec.outcome(f"charge ~{_fmt(cost)} {unit} to bucket `{key}` (checked with the reserve)")
-        return None
     answer = yield Check([charge])
     if isinstance(answer, StoreFailed):
         return _store_failed(flow, rule, plan, key, cost, answer)
@@ -180,6 +154,59 @@ def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[N
         return _limit_stop(out, reason)
     if rec.on:
         rec.outcome(f"{out.outcome}: {_fmt(out.used)} of {_fmt(out.limit)} {out.unit} with this request")
+    return None
+
+
+def charge_later(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Stop | None:
+    """:func:`limit` of a limit that is not eager: it asks no store (its charge waits for the
+    reserve), so a phase's plain calls run it (``phases._actions``) rather than the steps."""
+    plan = action.limit
+    assert plan is not None
+    spec = plan.spec
+    rec = flow.rec
+    per_attempt = flow.cp.per_attempt
+    if per_attempt and (rule.position, action.position) in per_attempt:
+        rec.outcome("depends on the model: charged with each routing attempt")
+        return None
+    m = measure(flow, plan, flow.act, flow.provider, flow.model)
+    if m.failed is not None or m.unknown_price is not None:
+        return _unmeasured(flow, rule, plan, m)
+    key, cost, note = m.key, m.cost, m.note
+    charge = new_charge(spec, key, cost, shard_of(flow))
+    # no later request-phase rule reads limits[...]: the outcome comes with the reserve
+    entry = _entry(rule, plan, key, cost, None)
+    entry.outcome = "pending"
+    if note:
+        entry.note = note
+    flow.limit_entries[spec.name] = entry
+    flow.charges.append((rule, action, charge))
+    flow.deferred = True
+    if rec.on:
+        rec.outcome(f"charge ~{_fmt(cost)} {spec.unit} to bucket `{key}` (checked with the reserve)")
+    return None
+
+
+def _unmeasured(flow: Flow, rule: CompiledRule, plan: Any, m: Measure) -> Stop | None:
+    """A limit whose bucket key or cost failed (``on_error`` applies), or whose price is
+    unknown (``on_unknown_price`` applies): nothing is charged."""
+    rec = flow.rec
+    if m.failed is not None:
+        source, span, value, field = m.failed
+        rec.outcome(f"error in {field.split('.')[0]}: {value.message}")
+        return _failed(flow, rule, source, span, value, field)
+    spec = plan.spec
+    reason = m.unknown_price
+    assert reason is not None
+    entry = _entry(rule, plan, m.key, None, None)
+    entry.note = reason
+    entry.code = UNKNOWN_PRICE
+    flow.limit_entries[spec.name] = entry
+    if plan.on_unknown_price == "deny" and spec.enforce:
+        rec.outcome("denied 403: unknown price")
+        entry.outcome = "limited"
+        return Stop("deny", 403, reason, "unknown-price", body=reason)
+    flow.notes.append(reason)
+    rec.outcome("not charged: unknown price")
     return None
 
 

@@ -438,7 +438,7 @@ class Engine(RoutingMixin):
         if self.compiled.routed or not PLAIN:
             return self._steps(flow, req, explicit, expect_response)
         cur = request_plain(flow)
-        if cur is not None:  # at a limit action: the store is needed from here on
+        if cur is not None:  # at an eager limit, or charges to reserve: the store is needed from here on
             return self._steps(flow, req, explicit, expect_response, cur)
         # no limit ran: nothing to reserve or settle, nothing routed; the rest asks no store
         stop = flow.stop
