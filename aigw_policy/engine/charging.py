@@ -11,6 +11,7 @@ from typing import Any
 from ..cel import CelError
 from ..limits.model import Charge, Outcome, new_charge
 from ..providers import Usage
+from ..providers.usage import TOKEN_FIELDS
 from .compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledRule, text_of
 from .flow import REQ, RES, Check, Flow, LimitEntry, Need, Reconcile, Release, Reserve, Steps, Stop, StoreFailed
 from .rule_error import COST_VALUE, EXPRESSION, Failure, Skip, failure, rule_error, run
@@ -29,19 +30,42 @@ def _estimate_usage(flow: Flow, act: dict[str, Any], model: str | None) -> Usage
     out = act.get("ai.max_output_tokens") or 0
     if not out:
         out = 0 if flow.ai.operation == "embeddings" else DEFAULT_MAX_OUTPUT_TOKENS
+    inp = act.get("ai.input_tokens", 0)
     # n / best_of / candidateCount outputs, each up to the cap and each billed
-    return Usage.of(act.get("ai.input_tokens", 0), out * flow.ai.choices, source="estimate", model=model)
+    out *= flow.ai.choices
+    memo = flow.estimate
+    if (memo is not None and memo[0] == inp and memo[1] == out and memo[2] == model
+            and type(memo[0]) is type(inp) and type(memo[1]) is type(out) and MEMO_ESTIMATE):
+        return memo[3]  # type: ignore[no-any-return]
+    usage = Usage.of(inp, out, source="estimate", model=model)
+    flow.estimate = (inp, out, model, usage, None)
+    return usage
 
 
-def _cost_activation(base: dict[str, Any], usage: Usage, usd: float | None) -> dict[str, Any]:
+_USAGE_KEYS = {k: "ai.usage." + k for k in (*TOKEN_FIELDS, "source")}
+
+
+def _cost_activation(flow: Flow, base: dict[str, Any], usage: Usage, usd: float | None) -> dict[str, Any]:
     act = dict(base)
-    u = usage.to_dict()
-    act["ai.usage"] = u
-    for k, v in u.items():
-        act["ai.usage." + k] = v
+    memo = flow.estimate
+    if memo is not None and memo[3] is usage and memo[4] is not None and MEMO_ESTIMATE:
+        act.update(memo[4])  # the usage's entries, made for this request's first limit with a cost
+    else:
+        u = usage.to_dict()
+        extra = {"ai.usage": u}
+        for k, v in u.items():
+            extra[_USAGE_KEYS[k]] = v
+        if memo is not None and memo[3] is usage:
+            flow.estimate = (*memo[:4], extra)
+        act.update(extra)
     if usd is not None:
         act["ai.cost_usd"] = usd
     return act
+
+
+MEMO_ESTIMATE = True
+"""A request's limits share one estimated ``Usage`` and its activation entries while the
+counts and the model they are made of stay the same (False: each limit makes its own)."""
 
 
 def shard_of(flow: Flow) -> str | None:
@@ -113,7 +137,7 @@ def measure(flow: Flow, plan: Any, act: dict[str, Any], provider: str, model: st
                 f"usage-cap `{spec.name}` counts usd and the price of `{model or '?'}` is unknown "
                 f"({price.reason}); on_unknown_price: {plan.on_unknown_price}"))
     if plan.cost is not None:
-        value = run(plan.cost.fn, _cost_activation(act, usage, usd), EXPRESSION)
+        value = run(plan.cost.fn, _cost_activation(flow, act, usage, usd), EXPRESSION)
         if type(value) is Failure:
             return Measure(key, failed=(plan.cost.source, plan.cost.span, value, "cost"))
         if type(value) is bool or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
@@ -274,15 +298,24 @@ def _store_error(flow: Flow, message: str) -> None:
 def _publish(flow: Flow, plan: Any, out: Outcome) -> None:
     """``limits[name]`` and ``actions.ngrok.rate_limit`` for later rules."""
     limited = out.outcome == "limited"
-    view = {"limited": limited, "used": out.used, "limit": out.limit, "remaining": out.remaining,
-            "reset_after": out.reset_after, "outcome": out.outcome, "key": out.key}
-    flow.act["limits"][out.name] = view
-    result = {"limited": limited, "bucket_key": out.key, "name": out.name}
-    actions = flow.act["actions"]
-    if plan.kind == "rate-limit":
-        actions.setdefault("ngrok", {})["rate_limit"] = result
+    name = out.name
+    key = out.key
+    act = flow.act
+    act["limits"][name] = {"limited": limited, "used": out.used, "limit": out.limit, "remaining": out.remaining,
+                           "reset_after": out.reset_after, "outcome": out.outcome, "key": key}
+    result = {"limited": limited, "bucket_key": key, "name": name}
+    actions = act["actions"]
+    kind = plan.kind
+    if kind == "rate-limit":
+        group = actions.get("ngrok")
+        if group is None:
+            group = actions["ngrok"] = {}
+        group["rate_limit"] = result
     else:
-        actions.setdefault("aigw", {})[_ACTION_KEY.get(plan.kind) or plan.kind.replace("-", "_")] = result
+        group = actions.get("aigw")
+        if group is None:
+            group = actions["aigw"] = {}
+        group[_ACTION_KEY.get(kind) or kind.replace("-", "_")] = result
 
 
 _ACTION_KEY = {"token-limit": "token_limit", "usage-cap": "usage_cap"}

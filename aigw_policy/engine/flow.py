@@ -194,7 +194,7 @@ class Flow:
         "limit_entries", "charges", "effects", "errors", "stop", "response_stop", "notes",
         "usage", "cost", "reserved", "released", "store_error", "response", "upstream",
         "lowered_output", "model", "provider", "deferred", "prompt_chars", "route", "metrics", "would_deny",
-        "shard",
+        "shard", "estimate",
     )
 
     def __init__(self, cp: CompiledPolicy, rid: str, now: float, act: dict[str, Any], ai: AiRequest,
@@ -231,6 +231,7 @@ class Flow:
         self.would_deny: dict[str, Any] | None = None  # the first denial a shadow rule or limit let through
         self.metrics: Any = None  # the live routing metrics snapshot the planner reads
         self.shard: tuple[str | None] | None = None  # the shard_key's value, once evaluated
+        self.estimate: tuple[Any, ...] | None = None  # charging's estimated Usage, for the next limit
 
     def shadow_deny(self, status: int, reason: str, rule: CompiledRule) -> None:
         """A denial that is not enforced (``mode: shadow``, ``enforce: false``): the first, in

@@ -41,7 +41,8 @@ def request_steps(flow: Flow, cur: Cursor | None = None) -> Steps:
     phase as :func:`request_plain` left it (at a limit action), to go on from."""
     if cur is None:
         cur = _open(flow, REQ)
-    yield from _drive(flow, cur)
+    if not cur.over:  # else request_plain ran it to its end: only the reserve is left
+        yield from _drive(flow, cur)
     stop = flow.stop
     if not flow.charges:
         return

@@ -6,7 +6,9 @@ after a ``max-tokens`` clamp) and requests (chat with and without a cap on the o
 several choices, embeddings, unknown models):
 
 - ``charging.FAST_ESTIMATE``: a token limit without ``cost`` adds up its estimate without
-  building the ``Usage``.
+  building the ``Usage``;
+- ``charging.MEMO_ESTIMATE``: a request's limits share one estimated ``Usage`` (and its
+  activation entries for a ``cost``) while its counts and model stay the same.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from aigw_policy.engine import charging
 
 from .logged_store import LoggedStore
 
-FAST = [(charging, "FAST_ESTIMATE")]
+FAST = [(charging, "FAST_ESTIMATE"), (charging, "MEMO_ESTIMATE")]
 """Each fast path's switch: True takes it, False the plain way."""
 
 LIMITS = st.sampled_from([
