@@ -255,9 +255,13 @@ def _unmeasured(flow: Flow, rule: CompiledRule, plan: Any, m: Measure) -> Stop |
 
 
 def _limit_stop(out: Outcome, reason: str) -> Stop:
+    return Stop("deny", 429, reason, "limit", headers=_retry_headers(out), body=reason)
+
+
+def _retry_headers(out: Outcome) -> dict[str, str]:
     retry = out.retry_after if out.retry_after is not None else out.reset_after
     seconds = max(1, math.ceil(retry or 0))
-    return Stop("deny", 429, reason, "limit", headers={"retry-after": str(seconds)}, body=reason)
+    return {"retry-after": str(seconds)}
 
 
 def _limited_reason(out: Outcome) -> str:
@@ -363,8 +367,7 @@ def check_deferred(flow: Flow) -> Steps:
             if stop is not None and stop.rule is not None and stop.rule.position < rule.position:
                 break
             reason = _limited_reason(out)
-            flow.stop = Stop("deny", 429, reason, "limit", rule, action, REQ,
-                             headers=_limit_stop(out, "").headers, body=reason)
+            flow.stop = Stop("deny", 429, reason, "limit", rule, action, REQ, headers=_retry_headers(out), body=reason)
             break
 
 
@@ -386,6 +389,8 @@ def reserve(flow: Flow) -> Steps:
         if o.outcome == "limited":
             break
     else:  # the usual case, every charge fits: only the entries to update (and publish)
+        if flow.no_response:
+            publish = False  # admitted, and no response phase follows: nothing reads them
         entries = flow.limit_entries
         for (_rule, action, _charge), out in zip(flow.charges, answer):
             entry = entries.get(out.name)
@@ -415,8 +420,8 @@ def reserve(flow: Flow) -> Steps:
     if first is not None:
         out, i = first
         rule, action, _c = flow.charges[i]
-        flow.stop = Stop("deny", 429, _limited_reason(out), "limit", rule, action, REQ,
-                         headers=_limit_stop(out, "").headers, body=_limited_reason(out))
+        reason = _limited_reason(out)
+        flow.stop = Stop("deny", 429, reason, "limit", rule, action, REQ, headers=_retry_headers(out), body=reason)
         return
     flow.reserved = True
 

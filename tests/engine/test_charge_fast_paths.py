@@ -8,7 +8,9 @@ several choices, embeddings, unknown models):
 - ``charging.FAST_ESTIMATE``: a token limit without ``cost`` adds up its estimate without
   building the ``Usage``;
 - ``charging.MEMO_ESTIMATE``: a request's limits share one estimated ``Usage`` (and its
-  activation entries for a ``cost``) while its counts and model stay the same.
+  activation entries for a ``cost``) while its counts and model stay the same;
+- ``runner.QUIET_RESERVE``: an admitted request no response phase follows does not publish
+  its reserve's ``limits[...]``.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import aigw_policy as ap
-from aigw_policy.engine import charging
+from aigw_policy.engine import charging, runner
 
 from .logged_store import LoggedStore
 
-FAST = [(charging, "FAST_ESTIMATE"), (charging, "MEMO_ESTIMATE")]
+FAST = [(charging, "FAST_ESTIMATE"), (charging, "MEMO_ESTIMATE"), (runner, "QUIET_RESERVE")]
 """Each fast path's switch: True takes it, False the plain way."""
 
 LIMITS = st.sampled_from([
@@ -63,7 +65,9 @@ def policies(draw: Any) -> str:
         when = draw(st.sampled_from(["", "\n      when identity.key != 'k9'"]))
         rules.append(f'    rule "r{i}" {{{when}\n      {actions}\n    }}')
     rules.insert(draw(st.integers(0, len(rules))), "    " + draw(READERS))
-    return ("policy {\n  on request {\n" + "\n".join(rules) + "\n  }\n  " + draw(RESPONSE) + "\n}\n")
+    upstream = draw(st.sampled_from(["", "  upstream-error release\n"]))  # a release publishes nothing
+    return ("policy {\n" + upstream + "  on request {\n" + "\n".join(rules) + "\n  }\n  " + draw(RESPONSE)
+            + "\n}\n")
 
 
 @st.composite
@@ -102,8 +106,8 @@ def _run(text: str, reqs: list[dict[str, Any]], trace: bool, expect: bool, fast:
             d = asyncio.run(engine.aevaluate(r, **kw)) if use_async else engine.evaluate(r, **kw)
             out.append(d.to_dict())
             if not d.complete and expect and d.verdict == "allow":
-                done = engine.complete(f"r{i}", {"status_code": 200, "body": {"usage": {"prompt_tokens": 9,
-                                                                                        "completion_tokens": 4}}})
+                done = engine.complete(f"r{i}", {"status_code": 500 if i % 2 else 200,
+                                                 "body": {"usage": {"prompt_tokens": 9, "completion_tokens": 4}}})
                 out.append(done.to_dict())
         return out, store.calls
     finally:
