@@ -282,10 +282,12 @@ def _fmt(x: float | None) -> str:
 
 def _entry(rule: CompiledRule, plan: Any, key: str, cost: float | None, out: Outcome | None) -> LimitEntry:
     spec = plan.spec
-    e = LimitEntry(spec.name, rule.label, plan.kind, key, spec.unit, cost, spec.capacity, spec.enforce)
-    if out is not None:
-        e.apply(out)
-    return e
+    if out is None:
+        return LimitEntry(spec.name, rule.label, plan.kind, key, spec.unit, cost, spec.capacity, spec.enforce)
+    # LimitEntry(...).apply(out) in one call
+    return LimitEntry(spec.name, rule.label, plan.kind, key, spec.unit, out.cost, out.limit, spec.enforce,
+                      out.used, out.remaining, out.reset_after, out.outcome, out.retry_after,
+                      includes_cost=out.outcome != "limited")
 
 
 def _failed(flow: Flow, rule: CompiledRule, source: str, span: Any, fail: Failure, field: str) -> Stop | None:
