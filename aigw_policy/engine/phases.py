@@ -25,7 +25,7 @@ from typing import Any
 from ..cel import CelError
 from ..providers import extract_usage
 from .actions import run_action
-from .charging import charge_later, check_deferred, limit, reserve, settle
+from .charging import charge_later, check_deferred, limit, reserve, settle, usage_entries
 from .compile import CompiledRule
 from .route import route_action, settle_served
 from .flow import REQ, RES, Flow, Steps, Stop
@@ -107,10 +107,7 @@ def _response_start(flow: Flow, response: dict[str, Any] | None) -> bool:
     cost = flow.prices.cost(flow.provider, usage.model or flow.model, usage, at=flow.time())
     flow.cost = cost
     if read:
-        udict = usage.to_dict()
-        act["ai.usage"] = udict
-        for k, v in udict.items():
-            act["ai.usage." + k] = v
+        act.update(usage_entries(usage.to_dict()))
         if cost.usd is not None:
             act["ai.cost_usd"] = float(cost.usd)
     if cost.usd is None and cost.reason:

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 import aigw_policy as ap
 from aigw_policy.engine import charging, runner
+from aigw_policy.providers import Usage
 
 from .logged_store import LoggedStore
 
@@ -120,3 +121,14 @@ def _run(text: str, reqs: list[dict[str, Any]], trace: bool, expect: bool, fast:
 def test_the_fast_paths_decide_as_the_plain_ways(text: str, reqs: list[dict[str, Any]], trace: bool, expect: bool,
                                                  use_async: bool) -> None:
     assert _run(text, reqs, trace, expect, True, use_async) == _run(text, reqs, trace, expect, False, use_async)
+
+
+@given(st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10**6), st.sampled_from(["provider", "estimate"]))
+def test_usage_entries_are_the_names_joined(inp: int, out: int, cached: int, source: str) -> None:
+    """``charging.usage_entries`` (written out) gives what joining ``ai.usage.`` to each key of
+    ``Usage.to_dict`` gives, in the same order."""
+    u = Usage.of(inp, out, cached_input_tokens=cached, source=source).to_dict()  # type: ignore[arg-type]
+    plain: dict[str, Any] = {"ai.usage": u}
+    for k, v in u.items():
+        plain["ai.usage." + k] = v
+    assert list(charging.usage_entries(u).items()) == list(plain.items())
