@@ -8,15 +8,16 @@ from collections.abc import Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..cel import CelError
 from ..limits.model import Charge, Outcome, new_charge
 from ..providers import Usage
 from .compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledRule, text_of
 from .flow import REQ, RES, Check, Flow, LimitEntry, Need, Reconcile, Release, Reserve, Steps, Stop, StoreFailed
-from .rule_error import COST_VALUE, EXPRESSION, Failure, Skip, rule_error, run
+from .rule_error import COST_VALUE, EXPRESSION, Failure, Skip, failure, rule_error, run
 from .trace import jsonable, span_dict
 
-__all__ = ["STORE", "UNKNOWN_PRICE", "Measure", "check_deferred", "limit", "measure", "reserve", "settle",
-           "settle_charges", "shard_of"]
+__all__ = ["STORE", "UNKNOWN_PRICE", "Measure", "charge_later", "check_deferred", "limit", "measure", "reserve", "settle",
+           "settle_charges", "shard_of", "usage_entries"]
 
 STORE = "AIGW506"
 """The limit store could not answer (the decision's ``store``; ``store_failure`` applies)."""
@@ -28,19 +29,47 @@ def _estimate_usage(flow: Flow, act: dict[str, Any], model: str | None) -> Usage
     out = act.get("ai.max_output_tokens") or 0
     if not out:
         out = 0 if flow.ai.operation == "embeddings" else DEFAULT_MAX_OUTPUT_TOKENS
+    inp = act.get("ai.input_tokens", 0)
     # n / best_of / candidateCount outputs, each up to the cap and each billed
-    return Usage.of(act.get("ai.input_tokens", 0), out * flow.ai.choices, source="estimate", model=model)
+    out *= flow.ai.choices
+    memo = flow.estimate
+    if (memo is not None and memo[0] == inp and memo[1] == out and memo[2] == model
+            and type(memo[0]) is type(inp) and type(memo[1]) is type(out) and MEMO_ESTIMATE):
+        return memo[3]  # type: ignore[no-any-return]
+    usage = Usage.of(inp, out, source="estimate", model=model)
+    flow.estimate = (inp, out, model, usage, None)
+    return usage
 
 
-def _cost_activation(base: dict[str, Any], usage: Usage, usd: float | None) -> dict[str, Any]:
+def _cost_activation(flow: Flow, base: dict[str, Any], usage: Usage, usd: float | None) -> dict[str, Any]:
     act = dict(base)
-    u = usage.to_dict()
-    act["ai.usage"] = u
-    for k, v in u.items():
-        act["ai.usage." + k] = v
+    memo = flow.estimate
+    if memo is not None and memo[3] is usage and memo[4] is not None and MEMO_ESTIMATE:
+        act.update(memo[4])  # the usage's entries, made for this request's first limit with a cost
+    else:
+        extra = usage_entries(usage.to_dict())
+        if memo is not None and memo[3] is usage:
+            flow.estimate = (*memo[:4], extra)
+        act.update(extra)
     if usd is not None:
         act["ai.cost_usd"] = usd
     return act
+
+
+def usage_entries(u: dict[str, Any]) -> dict[str, Any]:
+    """The activation's ``ai.usage`` and ``ai.usage.<field>`` entries of ``u``
+    (:meth:`~aigw_policy.providers.Usage.to_dict`), in its order; written out (a loop joining
+    the names took twice as long), tests/engine/test_charge_fast_paths.py holds it to the loop."""
+    return {"ai.usage": u, "ai.usage.input_tokens": u["input_tokens"], "ai.usage.output_tokens": u["output_tokens"],
+            "ai.usage.cached_input_tokens": u["cached_input_tokens"],
+            "ai.usage.cache_creation_input_tokens": u["cache_creation_input_tokens"],
+            "ai.usage.reasoning_tokens": u["reasoning_tokens"], "ai.usage.total_tokens": u["total_tokens"],
+            "ai.usage.source": u["source"]}
+
+
+MEMO_ESTIMATE = True
+"""A request's limits share one estimated ``Usage`` and its activation entries while the
+counts and the model they are made of stay the same (False: each limit makes its own)."""
 
 
 def shard_of(flow: Flow) -> str | None:
@@ -79,15 +108,29 @@ def measure(flow: Flow, plan: Any, act: dict[str, Any], provider: str, model: st
     spec = plan.spec
     parts = []
     for i, e in enumerate(plan.bucket):
-        value = run(e.fn, act, EXPRESSION)
-        if type(value) is Failure:
-            return Measure(failed=(e.source, e.span, value, f"bucket_key.{i}"))
-        parts.append(text_of(value))
-    key = "|".join(parts)
+        try:  # rule_error.run inline: one call less per part
+            value = e.fn(act)
+        except (CelError, RecursionError) as exc:
+            value = failure(exc, EXPRESSION)
+        if type(value) is not str:
+            if type(value) is Failure:
+                return Measure(failed=(e.source, e.span, value, f"bucket_key.{i}"))
+            value = text_of(value)
+        parts.append(value)
+    key = parts[0] if len(parts) == 1 else "|".join(parts)
     unit = spec.unit
     note = None
     if plan.kind == "rate-limit" or (unit == "requests" and plan.cost is None):
         return Measure(key, 1.0)
+    if unit == "tokens" and plan.cost is None and FAST_ESTIMATE:
+        # the estimate's total, as _estimate_usage's Usage counts it, without building it
+        out = act.get("ai.max_output_tokens") or 0
+        if not out:
+            out = 0 if flow.ai.operation == "embeddings" else DEFAULT_MAX_OUTPUT_TOKENS
+        cost = float(act.get("ai.input_tokens", 0) + out * flow.ai.choices)
+        return Measure(key, cost, "estimate: input + requested max output" + (
+            "" if act.get("ai.max_output_tokens") else f" (none requested: {DEFAULT_MAX_OUTPUT_TOKENS:,} assumed)"
+            if flow.ai.operation != "embeddings" else ""))
     usd: float | None = None
     usage = _estimate_usage(flow, act, model)
     if unit == "usd":
@@ -98,7 +141,7 @@ def measure(flow: Flow, plan: Any, act: dict[str, Any], provider: str, model: st
                 f"usage-cap `{spec.name}` counts usd and the price of `{model or '?'}` is unknown "
                 f"({price.reason}); on_unknown_price: {plan.on_unknown_price}"))
     if plan.cost is not None:
-        value = run(plan.cost.fn, _cost_activation(act, usage, usd), EXPRESSION)
+        value = run(plan.cost.fn, _cost_activation(flow, act, usage, usd), EXPRESSION)
         if type(value) is Failure:
             return Measure(key, failed=(plan.cost.source, plan.cost.span, value, "cost"))
         if type(value) is bool or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
@@ -115,10 +158,17 @@ def measure(flow: Flow, plan: Any, act: dict[str, Any], provider: str, model: st
     return Measure(key, cost, note)
 
 
+FAST_ESTIMATE = True
+"""A token limit without a ``cost`` adds up its estimate without building the
+:class:`~aigw_policy.providers.Usage` (False: through the ``Usage``; the tests compare them)."""
+
+
 def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[Need, Any, Stop | None]:
     """Run a limit action: its bucket key and cost, then (an eager limit, whose outcome a later
     rule reads) the store's check; otherwise its charge waits for the reserve. A limit that
     depends on the model under an ``ai-gateway`` action is charged per attempt instead."""
+    if not action.eager:
+        return charge_later(flow, rule, action)
     plan = action.limit
     assert plan is not None
     spec = plan.spec
@@ -128,38 +178,10 @@ def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[N
         rec.outcome("depends on the model: charged with each routing attempt")
         return None
     m = measure(flow, plan, flow.act, flow.provider, flow.model)
-    if m.failed is not None:
-        source, span, value, field = m.failed
-        rec.outcome(f"error in {field.split('.')[0]}: {value.message}")
-        return _failed(flow, rule, source, span, value, field)
+    if m.failed is not None or m.unknown_price is not None:
+        return _unmeasured(flow, rule, plan, m)
     key, cost, note = m.key, m.cost, m.note
-    unit = spec.unit
-    if m.unknown_price is not None:
-        reason = m.unknown_price
-        entry = _entry(rule, plan, key, None, None)
-        entry.note = reason
-        entry.code = UNKNOWN_PRICE
-        flow.limit_entries[spec.name] = entry
-        if plan.on_unknown_price == "deny" and spec.enforce:
-            rec.outcome("denied 403: unknown price")
-            entry.outcome = "limited"
-            return Stop("deny", 403, reason, "unknown-price", body=reason)
-        flow.notes.append(reason)
-        rec.outcome("not charged: unknown price")
-        return None
     charge = new_charge(spec, key, cost, shard_of(flow))
-    if not action.eager:
-        # no later request-phase rule reads limits[...]: the outcome comes with the reserve
-        entry = _entry(rule, plan, key, cost, None)
-        entry.outcome = "pending"
-        if note:
-            entry.note = note
-        flow.limit_entries[spec.name] = entry
-        flow.charges.append((rule, action, charge))
-        flow.deferred = True
-        if rec.on:
-            rec.outcome(f"charge ~{_fmt(cost)} {unit} to bucket `{key}` (checked with the reserve)")
-        return None
     answer = yield Check([charge])
     if isinstance(answer, StoreFailed):
         return _store_failed(flow, rule, plan, key, cost, answer)
@@ -183,10 +205,67 @@ def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[N
     return None
 
 
+def charge_later(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Stop | None:
+    """:func:`limit` of a limit that is not eager: it asks no store (its charge waits for the
+    reserve), so a phase's plain calls run it (``phases._actions``) rather than the steps."""
+    plan = action.limit
+    assert plan is not None
+    spec = plan.spec
+    rec = flow.rec
+    per_attempt = flow.cp.per_attempt
+    if per_attempt and (rule.position, action.position) in per_attempt:
+        rec.outcome("depends on the model: charged with each routing attempt")
+        return None
+    m = measure(flow, plan, flow.act, flow.provider, flow.model)
+    if m.failed is not None or m.unknown_price is not None:
+        return _unmeasured(flow, rule, plan, m)
+    key, cost, note = m.key, m.cost, m.note
+    charge = new_charge(spec, key, cost, shard_of(flow))
+    # no later request-phase rule reads limits[...]: the outcome comes with the reserve
+    entry = _entry(rule, plan, key, cost, None)
+    entry.outcome = "pending"
+    if note:
+        entry.note = note
+    flow.limit_entries[spec.name] = entry
+    flow.charges.append((rule, action, charge))
+    flow.deferred = True
+    if rec.on:
+        rec.outcome(f"charge ~{_fmt(cost)} {spec.unit} to bucket `{key}` (checked with the reserve)")
+    return None
+
+
+def _unmeasured(flow: Flow, rule: CompiledRule, plan: Any, m: Measure) -> Stop | None:
+    """A limit whose bucket key or cost failed (``on_error`` applies), or whose price is
+    unknown (``on_unknown_price`` applies): nothing is charged."""
+    rec = flow.rec
+    if m.failed is not None:
+        source, span, value, field = m.failed
+        rec.outcome(f"error in {field.split('.')[0]}: {value.message}")
+        return _failed(flow, rule, source, span, value, field)
+    spec = plan.spec
+    reason = m.unknown_price
+    assert reason is not None
+    entry = _entry(rule, plan, m.key, None, None)
+    entry.note = reason
+    entry.code = UNKNOWN_PRICE
+    flow.limit_entries[spec.name] = entry
+    if plan.on_unknown_price == "deny" and spec.enforce:
+        rec.outcome("denied 403: unknown price")
+        entry.outcome = "limited"
+        return Stop("deny", 403, reason, "unknown-price", body=reason)
+    flow.notes.append(reason)
+    rec.outcome("not charged: unknown price")
+    return None
+
+
 def _limit_stop(out: Outcome, reason: str) -> Stop:
+    return Stop("deny", 429, reason, "limit", headers=_retry_headers(out), body=reason)
+
+
+def _retry_headers(out: Outcome) -> dict[str, str]:
     retry = out.retry_after if out.retry_after is not None else out.reset_after
     seconds = max(1, math.ceil(retry or 0))
-    return Stop("deny", 429, reason, "limit", headers={"retry-after": str(seconds)}, body=reason)
+    return {"retry-after": str(seconds)}
 
 
 def _limited_reason(out: Outcome) -> str:
@@ -207,10 +286,12 @@ def _fmt(x: float | None) -> str:
 
 def _entry(rule: CompiledRule, plan: Any, key: str, cost: float | None, out: Outcome | None) -> LimitEntry:
     spec = plan.spec
-    e = LimitEntry(spec.name, rule.label, plan.kind, key, spec.unit, cost, spec.capacity, spec.enforce)
-    if out is not None:
-        e.apply(out)
-    return e
+    if out is None:
+        return LimitEntry(spec.name, rule.label, plan.kind, key, spec.unit, cost, spec.capacity, spec.enforce)
+    # LimitEntry(...).apply(out) in one call
+    return LimitEntry(spec.name, rule.label, plan.kind, key, spec.unit, out.cost, out.limit, spec.enforce,
+                      out.used, out.remaining, out.reset_after, out.outcome, out.retry_after,
+                      includes_cost=out.outcome != "limited")
 
 
 def _failed(flow: Flow, rule: CompiledRule, source: str, span: Any, fail: Failure, field: str) -> Stop | None:
@@ -227,15 +308,24 @@ def _store_error(flow: Flow, message: str) -> None:
 def _publish(flow: Flow, plan: Any, out: Outcome) -> None:
     """``limits[name]`` and ``actions.ngrok.rate_limit`` for later rules."""
     limited = out.outcome == "limited"
-    view = {"limited": limited, "used": out.used, "limit": out.limit, "remaining": out.remaining,
-            "reset_after": out.reset_after, "outcome": out.outcome, "key": out.key}
-    flow.act["limits"][out.name] = view
-    result = {"limited": limited, "bucket_key": out.key, "name": out.name}
-    actions = flow.act["actions"]
-    if plan.kind == "rate-limit":
-        actions.setdefault("ngrok", {})["rate_limit"] = result
+    name = out.name
+    key = out.key
+    act = flow.act
+    act["limits"][name] = {"limited": limited, "used": out.used, "limit": out.limit, "remaining": out.remaining,
+                           "reset_after": out.reset_after, "outcome": out.outcome, "key": key}
+    result = {"limited": limited, "bucket_key": key, "name": name}
+    actions = act["actions"]
+    kind = plan.kind
+    if kind == "rate-limit":
+        group = actions.get("ngrok")
+        if group is None:
+            group = actions["ngrok"] = {}
+        group["rate_limit"] = result
     else:
-        actions.setdefault("aigw", {})[_ACTION_KEY.get(plan.kind) or plan.kind.replace("-", "_")] = result
+        group = actions.get("aigw")
+        if group is None:
+            group = actions["aigw"] = {}
+        group[_ACTION_KEY.get(kind) or kind.replace("-", "_")] = result
 
 
 _ACTION_KEY = {"token-limit": "token_limit", "usage-cap": "usage_cap"}
@@ -283,8 +373,7 @@ def check_deferred(flow: Flow) -> Steps:
             if stop is not None and stop.rule is not None and stop.rule.position < rule.position:
                 break
             reason = _limited_reason(out)
-            flow.stop = Stop("deny", 429, reason, "limit", rule, action, REQ,
-                             headers=_limit_stop(out, "").headers, body=reason)
+            flow.stop = Stop("deny", 429, reason, "limit", rule, action, REQ, headers=_retry_headers(out), body=reason)
             break
 
 
@@ -306,6 +395,8 @@ def reserve(flow: Flow) -> Steps:
         if o.outcome == "limited":
             break
     else:  # the usual case, every charge fits: only the entries to update (and publish)
+        if flow.no_response:
+            publish = False  # admitted, and no response phase follows: nothing reads them
         entries = flow.limit_entries
         for (_rule, action, _charge), out in zip(flow.charges, answer):
             entry = entries.get(out.name)
@@ -335,8 +426,8 @@ def reserve(flow: Flow) -> Steps:
     if first is not None:
         out, i = first
         rule, action, _c = flow.charges[i]
-        flow.stop = Stop("deny", 429, _limited_reason(out), "limit", rule, action, REQ,
-                         headers=_limit_stop(out, "").headers, body=_limited_reason(out))
+        reason = _limited_reason(out)
+        flow.stop = Stop("deny", 429, reason, "limit", rule, action, REQ, headers=_retry_headers(out), body=reason)
         return
     flow.reserved = True
 

@@ -25,7 +25,7 @@ from typing import Any
 from ..cel import CelError
 from ..providers import extract_usage
 from .actions import run_action
-from .charging import check_deferred, limit, reserve, settle
+from .charging import charge_later, check_deferred, limit, reserve, settle, usage_entries
 from .compile import CompiledRule
 from .route import route_action, settle_served
 from .flow import REQ, RES, Flow, Steps, Stop
@@ -41,7 +41,8 @@ def request_steps(flow: Flow, cur: Cursor | None = None) -> Steps:
     phase as :func:`request_plain` left it (at a limit action), to go on from."""
     if cur is None:
         cur = _open(flow, REQ)
-    yield from _drive(flow, cur)
+    if not cur.over:  # else request_plain ran it to its end: only the reserve is left
+        yield from _drive(flow, cur)
     stop = flow.stop
     if not flow.charges:
         return
@@ -53,10 +54,11 @@ def request_steps(flow: Flow, cur: Cursor | None = None) -> Steps:
 
 def request_plain(flow: Flow) -> Cursor | None:
     """The request phase with plain calls (no generator), as far as it goes without the store:
-    None when it ended (no limit action ran, so there is nothing to reserve), else where it
-    stopped, at a limit action, for :func:`request_steps` to go on from."""
+    None when it ended with nothing to reserve (no limit ran), else where it stopped (at an
+    eager limit action, or at its end with charges waiting for the reserve) for
+    :func:`request_steps` to go on from."""
     cur = _open(flow, REQ)
-    return None if _run(flow, cur) else cur
+    return None if _run(flow, cur) and not flow.charges else cur
 
 
 def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
@@ -105,10 +107,7 @@ def _response_start(flow: Flow, response: dict[str, Any] | None) -> bool:
     cost = flow.prices.cost(flow.provider, usage.model or flow.model, usage, at=flow.time())
     flow.cost = cost
     if read:
-        udict = usage.to_dict()
-        act["ai.usage"] = udict
-        for k, v in udict.items():
-            act["ai.usage." + k] = v
+        act.update(usage_entries(usage.to_dict()))
         if cost.usd is not None:
             act["ai.cost_usd"] = float(cost.usd)
     if cost.usd is None and cost.reason:
@@ -165,6 +164,11 @@ def continue_phase(flow: Flow, rule: CompiledRule, action: int) -> Steps:
 # a phase: plain calls (_run) until a limit action needs the store, which _drive asks for
 
 _DONE, _ENDED, _NEED = 0, 1, 2  # a rule's actions ran out | one ended the phase | a limit needs the store
+
+INLINE_LIMITS = True
+"""Run a limit that is not eager (its charge waits for the reserve: no store is asked) with
+the phase's plain calls; False: through the generator steps as an eager one (the tests
+compare the two, with ``runner.PLAIN``)."""
 
 
 class Cursor:
@@ -351,9 +355,11 @@ def _actions(flow: Flow, rule: CompiledRule, cur: Cursor) -> int:
                 if phase != REQ:
                     rec.outcome("skipped: limits run in the request phase")
                     continue
-                cur.at = i - 1
-                cur.need = True
-                return _NEED
+                if action.eager or not INLINE_LIMITS:
+                    cur.at = i - 1
+                    cur.need = True
+                    return _NEED
+                stop = charge_later(flow, rule, action)  # its charge waits for the reserve
             elif action.type == "ai-gateway":
                 stop = route_action(flow, rule, action, phase)
             else:

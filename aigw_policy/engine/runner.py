@@ -46,6 +46,11 @@ is dropped and its reservation released; a later ``complete()`` of it raises
 MAX_DONE = 4096
 """Completed decisions remembered, so a repeated ``complete()`` gets the same answer."""
 
+QUIET_RESERVE = True
+"""An admitted request that no response phase follows (``expect_response=False``, no
+``response``, not routed) does not publish its reserve's ``limits[...]``: no text runs after it
+(False: published as for any request; the tests compare the two)."""
+
 PLAIN = True
 """Run evaluations with plain calls until the store is needed (:meth:`Engine._plain`); False
 takes the generator steps for every request (the tests compare the two)."""
@@ -438,7 +443,7 @@ class Engine(RoutingMixin):
         if self.compiled.routed or not PLAIN:
             return self._steps(flow, req, explicit, expect_response)
         cur = request_plain(flow)
-        if cur is not None:  # at a limit action: the store is needed from here on
+        if cur is not None:  # at an eager limit, or charges to reserve: the store is needed from here on
             return self._steps(flow, req, explicit, expect_response, cur)
         # no limit ran: nothing to reserve or settle, nothing routed; the rest asks no store
         stop = flow.stop
@@ -463,6 +468,8 @@ class Engine(RoutingMixin):
         if cur is None and self.compiled.routed:
             metrics = yield ReadMetrics(self.route_metrics)
             flow.metrics = None if isinstance(metrics, StoreFailed) else metrics
+        elif not expect_response and req.response is None and QUIET_RESERVE:
+            flow.no_response = True  # settled at the estimate: no text reads what the reserve publishes
         yield from request_steps(flow, cur)
         stop = flow.stop
         if stop is not None and stop.verdict == "deny":

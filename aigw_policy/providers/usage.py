@@ -55,9 +55,13 @@ class Usage:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``ai.usage`` object of the CEL environment and of the decision."""
-        out: dict[str, Any] = {name: getattr(self, name) for name in TOKEN_FIELDS}
-        out["source"] = self.source
-        return out
+        # written out (a comprehension of getattr took twice as long); in TOKEN_FIELDS' order,
+        # which tests/providers/test_usage_dict.py holds it to
+        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+                "cached_input_tokens": self.cached_input_tokens,
+                "cache_creation_input_tokens": self.cache_creation_input_tokens,
+                "reasoning_tokens": self.reasoning_tokens, "total_tokens": self.total_tokens,
+                "source": self.source}
 
     def counts(self) -> dict[str, int]:
         """The token counts, by :data:`TOKEN_FIELDS` name."""

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import aigw_policy as ap
-from aigw_policy.engine import compile_policy, runner
+from aigw_policy.engine import compile_policy, phases, runner
 
 from .logged_store import LoggedStore
 
 TEAMS = ["research", "growth"]
-MODELS = ["gpt-4.1", "gpt-4o", "o3"]
+MODELS = ["gpt-4.1", "gpt-4o", "o3", "no-such-model-1"]
 
 CONDITIONS = st.sampled_from([
     "identity.team == '{t}'", "identity.team != '{t}'", "ai.model in ['{m}', 'gpt-4o']",
@@ -41,6 +41,9 @@ ACTIONS = st.sampled_from([
     'set-vars { vars: [{ "seen": "${identity.key}" }] }',
     'max-tokens { output: 100, mode: "clamp" }',
     'deny 403 "${1 / size(identity.team)}"',  # an error in the action for an empty team
+    # a bucket key that fails without labels; a usd cap with an unknown price for one model
+    "rate-limit { name: \"rf{n}\", capacity: 2, rate: 1m, bucket_key: [identity.labels['env']] }",
+    'usage-cap { name: "uc{n}", limit: 1, unit: "usd", period: "day", bucket_key: [identity.key] }',
 ])
 RESPONSE_RULES = st.sampled_from([
     "",
@@ -87,8 +90,8 @@ def requests(draw: Any) -> dict[str, Any]:
 
 def _run(compiled: Any, reqs: list[dict[str, Any]], trace: bool, expect: bool, plain: bool,
          use_async: bool) -> tuple[list[Any], list[str]]:
-    old = runner.PLAIN
-    runner.PLAIN = plain
+    old = runner.PLAIN, phases.INLINE_LIMITS
+    runner.PLAIN = phases.INLINE_LIMITS = plain
     try:
         store = LoggedStore()
         engine = ap.Engine(compiled, store=store, trace=trace)
@@ -103,7 +106,7 @@ def _run(compiled: Any, reqs: list[dict[str, Any]], trace: bool, expect: bool, p
                 out.append(done.to_dict())
         return out, store.calls
     finally:
-        runner.PLAIN = old
+        runner.PLAIN, phases.INLINE_LIMITS = old
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -119,29 +122,37 @@ def test_the_plain_path_decides_as_the_steps(text: str, reqs: list[dict[str, Any
 
 
 def test_the_plain_path_is_taken_and_spares_the_generators(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A request whose rules reach no limit is decided without the steps; one that reaches a
-    limit goes on from there in the steps (the rules before it are not run twice)."""
-    policy = ap.loads('''policy { on request {
+    """A request whose rules reach no limit is decided without the steps; a limit that is not
+    eager is charged by the plain calls too (the steps start at the reserve, with the phase
+    over); an eager one goes on from there in the steps (the rules before it are not run
+    twice)."""
+    text = '''policy { on request {
       rule "d" { when identity.team == "x"
         deny 403 "no ${ai.model}" }
       rule "t" { token-limit { name: "t", capacity: 9000, rate: 1m, bucket_key: [identity.key] } }
+      EAGER
     }
     on response { rule "r" { when res.status_code >= 500
-      log { metadata: { "s": "${res.status_code}" } } } } }''')
-    engine = ap.Engine(policy)
-    made = []
-    steps = engine._steps
-
-    def counted(*args: Any) -> Any:
-        cur = args[-1] if len(args) == 5 else None
-        made.append((cur.rule.label, cur.at, cur.need) if cur is not None and cur.rule is not None else cur)
-        return steps(*args)
-
-    monkeypatch.setattr(engine, "_steps", counted)
+      log { metadata: { "s": "${res.status_code}" } } } } }'''
     chat = {"method": "POST", "url": "https://api.openai.com/v1/chat/completions",
             "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}}
-    d = engine.evaluate({"identity": {"key": "k", "team": "x"}, "request": chat}, expect_response=False)
-    assert (d.verdict, d.status_code, d.reason, made) == ("deny", 403, "no gpt-4o", [])
-    d = engine.evaluate({"identity": {"key": "k", "team": "y"}, "request": chat}, expect_response=False)
-    assert d.verdict == "allow" and len(made) == 1
-    assert made == [("t", 0, True)]  # at the limit of rule `t`, recorded, waiting for the store
+    for eager, want in (("", [("over", True, 1)]), ('rule "e" { when limits["t"].remaining > 0.0\n allow }',
+                                                   [("t", 0, True)])):
+        engine = ap.Engine(ap.loads(text.replace("EAGER", eager)))
+        made: list[Any] = []
+        steps = engine._steps
+
+        def counted(*args: Any) -> Any:
+            cur = args[-1] if len(args) == 5 else None
+            flow = args[0]
+            made.append((cur.rule.label, cur.at, cur.need) if cur is not None and cur.rule is not None
+                        else ("over", cur.over, len(flow.charges)) if cur is not None else cur)
+            return steps(*args)
+
+        monkeypatch.setattr(engine, "_steps", counted)
+        d = engine.evaluate({"identity": {"key": "k", "team": "x"}, "request": chat}, expect_response=False)
+        assert (d.verdict, d.status_code, d.reason, made) == ("deny", 403, "no gpt-4o", [])
+        d = engine.evaluate({"identity": {"key": "k", "team": "y"}, "request": chat}, expect_response=False)
+        assert d.verdict == "allow" and d.limits[0]["outcome"] == "ok"
+        # not eager: charged by the plain calls, the steps start at the reserve; eager: at the limit
+        assert made == want
