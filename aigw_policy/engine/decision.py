@@ -316,14 +316,19 @@ class _Finished:
 
     def __init__(self, flow: Flow) -> None:
         act = flow.act
-        self.act = {"ai": act["ai"], "vars": act.get("vars")}
+        ai = act["ai"]
+        prompt_chars = flow.prompt_chars
+        if prompt_chars is None and ai.get("prompt"):  # a live state's: kept as its length only
+            prompt_chars = len(ai["prompt"])
+            ai = {**ai, "prompt": ""}
+        self.act = {"ai": ai, "vars": act.get("vars")}
         self.cost = flow.cost
         self.cp = flow.cp
         self.effects = flow.effects
         self.errors = flow.errors
         self.limit_entries = flow.limit_entries
         self.notes = flow.notes
-        self.prompt_chars = flow.prompt_chars
+        self.prompt_chars = prompt_chars
         self.released = flow.released
         self.reserved = flow.reserved
         self.route = None

@@ -31,6 +31,7 @@ from .decision import Decision
 from .errors import StoreUnavailableError, UnknownRequestError
 from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
 from .phases import Cursor, gateway_answer, request_plain, request_steps, response_plain, response_steps
+from . import pending
 from .pending import Kept, Parked, park
 from .routing_api import ReadMetrics, RoutingMixin, _simulated
 from ..routing.metrics import MemoryRouteMetrics
@@ -338,7 +339,9 @@ class Engine(RoutingMixin):
         """Keep a forwarded request for complete(). Returns the ids dropped past
         ``max_pending`` (their reservations are for the caller to release), and whether the
         live ``flow`` itself was kept (its state could not be packed)."""
-        parked = park(flow, explicit, self._kept)
+        # few waiting (a gateway at low concurrency): kept live, forked at complete() (pending.fork)
+        live = len(self._pending) + len(self._running) < pending.LIVE_PENDING
+        parked = park(flow, explicit, self._kept, live)
         evicted = []
         with self._lock:
             self._done.pop(flow.rid, None)
