@@ -1,0 +1,163 @@
+"""The completion's fast paths (issue #15: ``complete()`` runs after the answer's last byte, on
+the event loop the client's next request waits for) complete exactly as the plain ways they
+stand in for: the same decisions (``to_dict()``, the evaluation's decision read again after
+the completion too), the same ledger records and the same store calls, sync and async, for the
+generated policies and requests of test_charge_fast_paths.py:
+
+- ``pending.LIVE_PENDING``: while few requests wait, a request whose response phase runs no
+  rule is kept live and forked at ``complete()`` rather than packed and unpacked;
+- ``response.FAST_USAGE``: the usage of the usual OpenAI body read with plain dict lookups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import aigw_policy as ap
+from aigw_policy.engine import pending
+from aigw_policy.providers import response as response_mod
+
+from .logged_store import LoggedStore
+from .test_charge_fast_paths import policies, requests
+
+FAST = [(pending, "LIVE_PENDING", 64, 0), (response_mod, "FAST_USAGE", True, False)]
+"""Each fast path's switch, its fast value and its plain one."""
+
+ANSWERS = [
+    {"status_code": 200, "headers": {"content-type": "application/json"},
+     "body": {"model": "gpt-4o-2024-08-06", "usage": {"prompt_tokens": 9, "completion_tokens": 4}}},
+    {"status_code": 500, "body": {"usage": {"prompt_tokens": 9, "completion_tokens": 4}}},
+    {"status_code": 200, "body": {"model": "gpt-4o", "choices": [{"message": {"content": "no usage here"}}]}},
+]
+
+
+class Ledger:
+    """Keeps each record's JSON form; ``fail``: the first write raises (a retried completion)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.fail = fail
+
+    def record(self, rec: Any) -> None:
+        if self.fail:
+            self.fail = False
+            raise RuntimeError("ledger down")
+        self.records.append(rec.to_dict())
+
+    async def arecord(self, rec: Any) -> None:
+        self.record(rec)
+
+
+def _switch(fast: bool) -> list[Any]:
+    old = [getattr(m, name) for m, name, _, _ in FAST]
+    for m, name, on, off in FAST:
+        setattr(m, name, on if fast else off)
+    return old
+
+
+def _run(text: str, reqs: list[dict[str, Any]], trace: bool, fast: bool, use_async: bool,
+         fail: bool) -> tuple[list[Any], list[str], list[dict[str, Any]]]:
+    old = _switch(fast)
+    try:
+        store = LoggedStore()
+        ledger = Ledger()
+        engine = ap.Engine(ap.loads(text), store=store, trace=trace, ledger=ledger)
+        out: list[Any] = []
+        waiting = []
+        for i, r in enumerate(reqs):
+            kw = {"request_id": f"r{i}"}
+            d = asyncio.run(engine.aevaluate(r, **kw)) if use_async else engine.evaluate(r, **kw)
+            if d.complete:
+                out.append(d.to_dict())
+            else:  # read only once its completion ran: the completion must not change it
+                waiting.append((i, d))
+        ledger.fail = fail  # the first completion's record fails: it is retried
+        for i, d in waiting:  # all waiting at once first, then completed
+            answer = ANSWERS[i % len(ANSWERS)]
+            try:
+                done = (asyncio.run(engine.acomplete(f"r{i}", answer)) if use_async
+                        else engine.complete(f"r{i}", answer))
+            except RuntimeError:
+                out.append("failed")
+                done = engine.complete(f"r{i}", answer)
+            out.append(done.to_dict())
+            out.append(d.to_dict())  # the evaluation's decision, read after the completion
+        return out, store.calls, ledger.records
+    finally:
+        for (m, name, _, _), was in zip(FAST, old):
+            setattr(m, name, was)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policies(), st.lists(requests(), min_size=1, max_size=5), st.booleans(), st.booleans(), st.booleans())
+def test_the_fast_paths_complete_as_the_plain_ways(text: str, reqs: list[dict[str, Any]], trace: bool,
+                                                   use_async: bool, fail: bool) -> None:
+    assert _run(text, reqs, trace, True, use_async, fail) == _run(text, reqs, trace, False, use_async, fail)
+
+
+TEXT = """
+policy "p" {
+  on request {
+    rule "tpm" { token-limit { name: "tpm", capacity: 100_000, rate: 60s, bucket_key: [identity.team] } }
+    rule "rpm" { rate-limit { name: "rpm", capacity: 100_000, rate: 60s, bucket_key: [identity.team] } }
+  }
+}
+"""
+POLICY = ap.loads(TEXT)
+PROMPT = "Say hello in five words, please. " * 4
+
+
+def _req(i: int) -> dict[str, Any]:
+    return {"id": f"r{i}", "now": "2026-11-26T12:00:00Z", "identity": {"key": "k", "team": "t"},
+            "request": {"method": "POST", "url": "https://api.openai.com/v1/chat/completions",
+                        "body": {"model": "gpt-4o", "max_tokens": 50, "messages": [{"role": "user", "content": PROMPT}]}}}
+
+
+def test_few_waiting_are_kept_live_and_the_live_ones_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pending, "LIVE_PENDING", 3)
+    e = ap.Engine(POLICY)
+    for i in range(10):
+        e.evaluate(_req(i))
+    kept = [p.live is not None for p in e._pending.values()]
+    assert kept == [True] * 3 + [False] * 7  # past 3 waiting, packed
+    for i in range(10):
+        e.complete(f"r{i}", ANSWERS[0])
+    e.evaluate(_req(10))  # none waiting again: live
+    assert e._pending["r10"].live is not None and e._pending["r10"].blob is None
+
+
+def test_a_response_rule_or_a_trace_is_packed() -> None:
+    rule = 'on response { rule "h" { add-headers { headers: { "x": "y" } } } }'
+    e = ap.Engine(ap.loads(TEXT.rstrip()[:-1] + rule + "\n}\n"))
+    e.evaluate(_req(1))
+    assert e._pending["r1"].live is None and e._pending["r1"].blob is not None
+    t = ap.Engine(POLICY, trace=True)
+    t.evaluate(_req(2))
+    assert t._pending["r2"].live is None and t._pending["r2"].blob is not None
+
+
+def test_a_finished_decision_keeps_the_prompt_length_not_the_prompt() -> None:
+    e = ap.Engine(POLICY)
+    e.evaluate(_req(1))
+    assert e._pending["r1"].live is not None
+    final = e.complete("r1", ANSWERS[0])
+    assert final._flow.act["ai"]["prompt"] == ""  # type: ignore[union-attr]
+    assert final.ai["prompt_chars"] == len(PROMPT) and "prompt" not in final.ai
+
+
+def test_a_fork_copies_every_slot_of_the_flow() -> None:
+    e = ap.Engine(POLICY)
+    e.evaluate(_req(1))
+    live = e._pending["r1"].live
+    assert live is not None
+    new = pending.fork(live)
+    for name in live.__slots__:
+        assert getattr(new, name) == getattr(live, name), name
+    for name in ("act", "limit_entries", "errors", "notes", "charges"):
+        assert getattr(new, name) is not getattr(live, name), name
+    assert all(a is not b for a, b in zip(new.limit_entries.values(), live.limit_entries.values()))
