@@ -6,7 +6,9 @@ generated policies and requests of test_charge_fast_paths.py:
 
 - ``pending.LIVE_PENDING``: while few requests wait, a request whose response phase runs no
   rule is kept live and forked at ``complete()`` rather than packed and unpacked;
-- ``response.FAST_USAGE``: the usage of the usual OpenAI body read with plain dict lookups.
+- ``response.FAST_USAGE``: the usage of the usual OpenAI body read with plain dict lookups;
+- ``runner.FAST_RESPONSE``: a response dict of the usual shape checked by hand, not by the
+  ``HttpResponse`` model (also against the model over generated good and bad responses).
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import aigw_policy as ap
-from aigw_policy.engine import pending
+from aigw_policy.engine import pending, runner
+from aigw_policy.env.request import Identity
 from aigw_policy.providers import response as response_mod
 
 from .logged_store import LoggedStore
 from .test_charge_fast_paths import policies, requests
 
-FAST = [(pending, "LIVE_PENDING", 64, 0), (response_mod, "FAST_USAGE", True, False)]
+FAST = [(pending, "LIVE_PENDING", 64, 0), (response_mod, "FAST_USAGE", True, False),
+        (runner, "FAST_RESPONSE", True, False)]
 """Each fast path's switch, its fast value and its plain one."""
 
 ANSWERS = [
@@ -161,3 +165,62 @@ def test_a_fork_copies_every_slot_of_the_flow() -> None:
     for name in ("act", "limit_entries", "errors", "notes", "charges"):
         assert getattr(new, name) is not getattr(live, name), name
     assert all(a is not b for a, b in zip(new.limit_entries.values(), live.limit_entries.values()))
+
+
+# -- runner.FAST_RESPONSE: the response checked by hand ------------------------------------------
+
+JSONISH = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5)),
+                       lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                               st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+                       max_leaves=8)
+ODD = st.sampled_from([(1, 2), b"bytes", {1, 2}, Identity(key="k"), {"nested": (1, "x")}, 1.5, float("nan")])
+
+
+@st.composite
+def raw_responses(draw: Any) -> dict[str, Any]:
+    r: dict[str, Any] = {}
+    if draw(st.booleans()):
+        r["status_code"] = draw(st.one_of(st.sampled_from([200, 204, 429, 500, 99, 600, True, None, "200", 200.0]),
+                                          st.integers(-5, 700)))
+    if draw(st.booleans()):
+        value = st.one_of(st.text(max_size=4), st.lists(st.text(max_size=3), max_size=2),
+                          st.sampled_from([1, None, ["a", 2], ("a",)]))
+        r["headers"] = draw(st.one_of(st.dictionaries(st.one_of(st.text(max_size=6), st.sampled_from([1, b"k"])),
+                                                      value, max_size=3),
+                                      st.sampled_from([None, [], "h"])))
+    if draw(st.booleans()):
+        r["body"] = draw(st.one_of(JSONISH, ODD))
+    if draw(st.integers(0, 4)) == 0:
+        r["sse"] = draw(st.sampled_from(["data: {}\n\n", "", None, 3, b"x"]))
+    if draw(st.integers(0, 9)) == 0:
+        r["extra"] = 1
+    return r
+
+
+def _checked(r: dict[str, Any], fast: bool) -> Any:
+    was = runner.FAST_RESPONSE
+    runner.FAST_RESPONSE = fast
+    try:
+        out = runner._response(r)
+        return ("ok", out, [type(v) for v in out["headers"].values()])
+    except ap.RequestError as error:
+        return ("error", str(error))
+    finally:
+        runner.FAST_RESPONSE = was
+
+
+@settings(max_examples=500, deadline=None)
+@given(raw_responses())
+def test_the_response_checked_by_hand_is_the_models(r: dict[str, Any]) -> None:
+    fast, plain = _checked(r, True), _checked(r, False)
+    assert repr(fast) == repr(plain)  # repr: nan, and 1 vs True vs 1.0, compare as written
+
+
+def test_the_usual_response_is_checked_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*a: Any, **kw: Any) -> Any:
+        raise AssertionError("the model was used")
+
+    monkeypatch.setattr(runner.HttpResponse, "model_validate", refuse)
+    out = runner._response(ANSWERS[0])
+    assert out["body"] == ANSWERS[0]["body"] and out["body"] is not ANSWERS[0]["body"]
+    assert out["headers"] == ANSWERS[0]["headers"] and out["headers"] is not ANSWERS[0]["headers"]
