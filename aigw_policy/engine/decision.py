@@ -111,6 +111,25 @@ class Decision:
         """What the gateway applies: header changes, logs, vars, rate-limit headers, ..."""
         return self._part("effects")  # type: ignore[no-any-return]
 
+    def effect(self, name: str) -> Any:
+        """``effects.get(name)`` without building the other effects: a reader of one or two
+        (a decision log reads ``model`` and ``logs`` of a completed request) spares the
+        rate-limit headers, which only the request's own decision sends."""
+        details = self._details
+        if details is not None and "effects" in details:
+            return details["effects"].get(name)
+        flow: Any = self._flow
+        if name == "vars":
+            vars_ = flow.act.get("vars")
+            if vars_:
+                return dict(vars_)
+        elif name == "rate_limit_headers" and flow.limit_entries:
+            headers = entry_headers(flow.cp, self._pairs())
+            if headers:
+                return headers
+        v = flow.effects.get(name)
+        return dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v
+
     @property
     def errors(self) -> list[dict[str, Any]]:
         """CEL errors met on the way (each names its rule, source and span)."""

@@ -57,6 +57,30 @@ class Ledger:
         self.record(rec)
 
 
+EFFECTS = ("request_headers", "response_headers", "model", "max_output_tokens", "logs", "vars", "rate_limit_headers",
+           "nothing")
+
+
+def _read(d: ap.Decision) -> dict[str, Any]:
+    """The decision's JSON form; each effect read alone first (``Decision.effect``) is the
+    same as read from the whole ``effects``."""
+    alone = {name: d.effect(name) for name in EFFECTS}
+    for v in alone.values():  # each a copy: a change to it is not seen by the decision
+        if isinstance(v, dict):
+            v["probe"] = 1
+        elif isinstance(v, list):
+            v.append("probe")
+    whole = {name: d.effects.get(name) for name in EFFECTS}
+    assert "probe" not in repr(whole)
+    for v in alone.values():
+        if isinstance(v, dict):
+            del v["probe"]
+        elif isinstance(v, list):
+            v.pop()
+    assert alone == whole
+    return d.to_dict()
+
+
 def _switch(fast: bool) -> list[Any]:
     old = [getattr(m, name) for m, name, _, _ in FAST]
     for m, name, on, off in FAST:
@@ -77,7 +101,7 @@ def _run(text: str, reqs: list[dict[str, Any]], trace: bool, fast: bool, use_asy
             kw = {"request_id": f"r{i}"}
             d = asyncio.run(engine.aevaluate(r, **kw)) if use_async else engine.evaluate(r, **kw)
             if d.complete:
-                out.append(d.to_dict())
+                out.append(_read(d))
             else:  # read only once its completion ran: the completion must not change it
                 waiting.append((i, d))
         ledger.fail = fail  # the first completion's record fails: it is retried
@@ -89,8 +113,8 @@ def _run(text: str, reqs: list[dict[str, Any]], trace: bool, fast: bool, use_asy
             except RuntimeError:
                 out.append("failed")
                 done = engine.complete(f"r{i}", answer)
-            out.append(done.to_dict())
-            out.append(d.to_dict())  # the evaluation's decision, read after the completion
+            out.append(_read(done))
+            out.append(_read(d))  # the evaluation's decision, read after the completion
         return out, store.calls, ledger.records
     finally:
         for (m, name, _, _), was in zip(FAST, old):
