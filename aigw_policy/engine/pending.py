@@ -147,14 +147,14 @@ class Kept:
         self.last: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())  # replaced whole: threads read it safely
 
 
-def park(flow: Flow, explicit: bool, kept: Kept | None = None, live: bool = False) -> Parked:
+def park(flow: Flow, explicit: bool, kept: Kept | None = None, keep_live: bool = False) -> Parked:
     """Pack ``flow`` (which is not changed) for a later ``complete()``. A routed request
     keeps its live state: its attempts change it, and after ``on_error: continue`` the rest
-    of the request phase reads all of it. ``live``: few requests wait, keep ``flow`` unpacked
+    of the request phase reads all of it. ``keep_live``: few requests wait, keep ``flow`` unpacked
     when its response phase only settles (no response rule, no trace; see :func:`fork`)."""
     if flow.route is not None:
         return Parked(flow.now, explicit, None, flow.stop, None, flow)
-    if live and not flow.cp.response_rules and not flow.rec.on:
+    if keep_live and not flow.cp.response_rules and not flow.rec.on:
         return Parked(flow.now, explicit, None, flow.stop, None, None, flow.identity, (), flow)
     reads = flow.cp.response_reads
     if kept is None:
