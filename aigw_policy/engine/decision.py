@@ -111,6 +111,25 @@ class Decision:
         """What the gateway applies: header changes, logs, vars, rate-limit headers, ..."""
         return self._part("effects")  # type: ignore[no-any-return]
 
+    def effect(self, name: str) -> Any:
+        """``effects.get(name)`` without building the other effects: a reader of one or two
+        (a decision log reads ``model`` and ``logs`` of a completed request) spares the
+        rate-limit headers, which only the request's own decision sends."""
+        details = self._details
+        if details is not None and "effects" in details:
+            return details["effects"].get(name)
+        flow: Any = self._flow
+        if name == "vars":
+            vars_ = flow.act.get("vars")
+            if vars_:
+                return dict(vars_)
+        elif name == "rate_limit_headers" and flow.limit_entries:
+            headers = entry_headers(flow.cp, self._pairs())
+            if headers:
+                return headers
+        v = flow.effects.get(name)
+        return dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v
+
     @property
     def errors(self) -> list[dict[str, Any]]:
         """CEL errors met on the way (each names its rule, source and span)."""
@@ -316,14 +335,19 @@ class _Finished:
 
     def __init__(self, flow: Flow) -> None:
         act = flow.act
-        self.act = {"ai": act["ai"], "vars": act.get("vars")}
+        ai = act["ai"]
+        prompt_chars = flow.prompt_chars
+        if prompt_chars is None and ai.get("prompt"):  # a live state's: kept as its length only
+            prompt_chars = len(ai["prompt"])
+            ai = {**ai, "prompt": ""}
+        self.act = {"ai": ai, "vars": act.get("vars")}
         self.cost = flow.cost
         self.cp = flow.cp
         self.effects = flow.effects
         self.errors = flow.errors
         self.limit_entries = flow.limit_entries
         self.notes = flow.notes
-        self.prompt_chars = flow.prompt_chars
+        self.prompt_chars = prompt_chars
         self.released = flow.released
         self.reserved = flow.reserved
         self.route = None

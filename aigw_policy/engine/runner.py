@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import SchemaSerializer, core_schema
 
 from ..cel.budget import DEFAULT_BUDGET
 from ..ir import Policy
@@ -31,6 +32,7 @@ from .decision import Decision
 from .errors import StoreUnavailableError, UnknownRequestError
 from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
 from .phases import Cursor, gateway_answer, request_plain, request_steps, response_plain, response_steps
+from . import pending
 from .pending import Kept, Parked, park
 from .routing_api import ReadMetrics, RoutingMixin, _simulated
 from ..routing.metrics import MemoryRouteMetrics
@@ -338,7 +340,9 @@ class Engine(RoutingMixin):
         """Keep a forwarded request for complete(). Returns the ids dropped past
         ``max_pending`` (their reservations are for the caller to release), and whether the
         live ``flow`` itself was kept (its state could not be packed)."""
-        parked = park(flow, explicit, self._kept)
+        # few waiting (a gateway at low concurrency): kept live, forked at complete() (pending.fork)
+        live = len(self._pending) + len(self._running) < pending.LIVE_PENDING
+        parked = park(flow, explicit, self._kept, live)
         evicted = []
         with self._lock:
             self._done.pop(flow.rid, None)
@@ -601,7 +605,48 @@ def _settle_at_estimate(flow: Flow) -> Any:
         flow.notes.append(f"could not settle the reservation: {answer.message}")
 
 
+FAST_RESPONSE = True
+"""Check a response dict of the usual shape by hand (:func:`_plain_response`) rather than
+through the ``HttpResponse`` model; False: always the model (the tests compare the two)."""
+
+_RESPONSE_KEYS = frozenset(("status_code", "headers", "body", "sse"))
+_any_to_python = SchemaSerializer(core_schema.any_schema()).to_python  # what model_dump does to `body`
+
+
+def _plain_response(response: dict[str, Any]) -> dict[str, Any] | None:
+    """``HttpResponse.model_validate(response).model_dump()`` of a dict whose every value is
+    of its field's exact type (an int status in range, a dict of str headers, str or no
+    ``sse``); None for anything else, which the model checks (and names what is wrong)."""
+    status = response.get("status_code", 200)
+    headers = response.get("headers")
+    sse = response.get("sse")
+    if (type(status) is not int or not 100 <= status <= 599 or not _RESPONSE_KEYS.issuperset(response)
+            or (sse is not None and type(sse) is not str)):
+        return None
+    if headers is None:
+        if "headers" in response:
+            return None
+        copied: dict[str, Any] = {}
+    elif type(headers) is dict:
+        copied = {}
+        for k, v in headers.items():
+            if type(k) is not str:
+                return None
+            if type(v) is not str:
+                if type(v) is not list or any(type(x) is not str for x in v):
+                    return None
+                v = list(v)
+            copied[k] = v
+    else:
+        return None
+    return {"status_code": status, "headers": copied, "body": _any_to_python(response.get("body")), "sse": sse}
+
+
 def _response(response: HttpResponse | Mapping[str, Any]) -> dict[str, Any]:
+    if type(response) is dict and FAST_RESPONSE:
+        plain = _plain_response(response)
+        if plain is not None:
+            return plain
     if isinstance(response, HttpResponse):
         return response.model_dump()
     if not isinstance(response, Mapping):

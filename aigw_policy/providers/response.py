@@ -10,7 +10,14 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .usage import Usage, loads, output_text, usage_from_body
+from .usage import _MAX_TOKENS, Usage, _n, loads, output_text, usage_from_body
+
+FAST_USAGE = True
+"""Read the usage of a parsed OpenAI-shaped JSON body with plain dict lookups when it has the
+usual shape (:func:`_openai_fast`), else the general way (False: always the general way;
+tests/providers/test_usage_fast_path.py compares the two)."""
+
+_SPECIAL = frozenset(("anthropic", "gemini", "ollama"))  # APIs whose bodies usage_from_body reads its own way
 
 
 def stream_usage(ai: AiRequest, *, counter: TokenCounter = DEFAULT_COUNTER) -> StreamUsage:
@@ -42,6 +49,14 @@ def extract_usage(
     usage is 0 output tokens and the input estimate, marked as an estimate. A ``bytes`` body
     (or ``sse``) is decoded first by its ``Content-Encoding`` (gzip, deflate, br, zstd).
     """
+    if type(response) is dict and FAST_USAGE:
+        body = response.get("body")
+        # a parsed body and no stream: the headers (type, coding) change nothing, nor the status
+        # once the body has usage
+        if type(body) is dict and response.get("sse") is None and ai.api not in _SPECIAL:
+            found = _openai_fast(body)
+            if found is not None:
+                return found
     if not isinstance(response, Mapping):
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=("response is not an object",))
     api = _api(ai)
@@ -82,6 +97,24 @@ def extract_usage(
     notes.append("no usage in response")
     out = counter.count(output_text(api, body), ai.model) if body else 0
     return Usage.of(ai.input_tokens, out, source="estimate", model=ai.model, notes=tuple(notes))
+
+
+def _openai_fast(body: dict[str, Any]) -> Usage | None:
+    """``usage_from_body`` of an OpenAI chat completion (or completion, embedding) body with
+    integer ``prompt_tokens`` and ``completion_tokens`` and a ``model`` string, the usual
+    shape; None for anything else (the general way reads it)."""
+    u = body.get("usage")
+    if type(u) is not dict or "input_tokens" in u or "output_tokens" in u:
+        return None
+    inp = u.get("prompt_tokens")
+    out = u.get("completion_tokens", 0)
+    model = body.get("model")
+    if (type(inp) is not int or type(out) is not int or not 0 <= inp < _MAX_TOKENS or not 0 <= out < _MAX_TOKENS
+            or type(model) is not str or not model):
+        return None
+    cached = _n(u, "prompt_tokens_details", "cached_tokens") if "prompt_tokens_details" in u else 0
+    reasoning = _n(u, "completion_tokens_details", "reasoning_tokens") if "completion_tokens_details" in u else 0
+    return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning, model=model[:256])
 
 
 def _decoded(value: Any, coding: str) -> Any:
