@@ -295,9 +295,9 @@ def summarize(event: dict[str, Any]) -> dict[str, Any]:
     out["gen_ai.request.model"] = ai.get("model") or None
     if ai.get("max_output_tokens"):
         out["gen_ai.request.max_tokens"] = ai["max_output_tokens"]
-    effects = d.effects or {}
-    if effects.get("model"):
-        out["aigw.model.rewrite"] = f"{effects['model'].get('from')} -> {effects['model'].get('to')}"
+    model = d.effect("model")  # two effects read: the others (rate-limit headers) never built
+    if model:
+        out["aigw.model.rewrite"] = f"{model.get('from')} -> {model.get('to')}"
     usage = d.usage
     if usage:
         if usage.get("model"):
@@ -310,8 +310,9 @@ def summarize(event: dict[str, Any]) -> dict[str, Any]:
     if d.limits:
         out["aigw.limits"] = [{"name": e["name"], "key": e.get("key"), "outcome": e.get("outcome"),
                                "remaining": e.get("remaining")} for e in d.limits]
-    if effects.get("logs"):
-        out["aigw.logs"] = effects["logs"]
+    logs = d.effect("logs")
+    if logs:
+        out["aigw.logs"] = logs
     if d.errors:
         out["aigw.errors"] = len(d.errors)
     would = getattr(d, "would_deny", None)
