@@ -134,7 +134,7 @@ class UpstreamProxy:
             await self._fail(send, ctx, scope, 504, "timeout", "the upstream did not answer in time")
             return
         except UpstreamError as error:
-            _log.warning("the upstream could not be reached: %s", error)
+            _log.warning("%s", error)  # the error says what could not be reached and why (never a URL's userinfo)
             await self._fail(send, ctx, scope, 502, "unreachable", "the upstream could not be reached")
             return
         complete = False
