@@ -98,10 +98,11 @@ class _Origin:
             raise UpstreamError(f"not an http(s) URL: {error}") from None
         self.tls = scheme == "https"
         self.host = parts.hostname
-        self.port = port if port is not None else (443 if self.tls else 80)
+        default = 443 if self.tls else 80
+        self.port = port if port is not None else default
         self.key = (scheme, self.host, self.port)
         host = f"[{self.host}]" if ":" in self.host else self.host
-        if port is not None and port != (443 if self.tls else 80):
+        if port is not None and port != default:
             host = f"{host}:{port}"
         self.host_header = host.encode("idna") if not host.isascii() else host.encode()
         self.auth = None
@@ -234,7 +235,7 @@ class Response:
             raise UpstreamError("the upstream switched protocols")
         if conn.parser.get_http_version() not in _VERSIONS:  # llhttp takes any major version
             raise UpstreamError(f"the upstream answered in HTTP/{conn.parser.get_http_version()}")
-        if 100 <= status < 200 and status != 101:  # interim: the answer proper follows
+        if 100 <= status < 200:  # interim (101 refused above): the answer proper follows
             self._head_bytes += 17  # its status line and blank line, at least: endless 1xx heads are bounded too
             if self._head_bytes > MAX_HEAD:
                 raise UpstreamError(f"the answer's head is longer than {MAX_HEAD} bytes (with its interim answers)")
@@ -505,9 +506,7 @@ class HttpClient:
         expired = time.monotonic() - self.idle_timeout
         while idle:
             conn = idle.pop()  # the most recently used: the likeliest to be alive
-            if conn.closed or conn.transport.is_closing():
-                conn.close()
-            elif conn.since < expired:
+            if conn.closed or conn.transport.is_closing() or conn.since < expired:
                 conn.close()
             else:
                 return conn

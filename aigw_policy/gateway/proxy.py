@@ -31,7 +31,7 @@ from .http_client import HttpClient, Response, UpstreamError
 from .keys import CREDENTIAL_HEADERS
 from .server import CLIENT_GONE
 
-__all__ = ["ANSWER_OWN", "HOP_BY_HOP", "UpstreamProxy", "upstream_api"]
+__all__ = ["ANSWER_OWN", "HOP_BY_HOP", "OFFER", "UpstreamProxy", "upstream_api"]
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -42,7 +42,8 @@ ANSWER_OWN = frozenset({"date", "server"})
 passed on (one ``Date``, RFC 9110 §6.6.1, and no second ``Server``; nginx hides the same
 two by default)."""
 _log = logging.getLogger("aigw_policy.gateway")
-_OFFER = [(b"accept-encoding", ", ".join(SUPPORTED).encode())]
+OFFER = [(b"accept-encoding", ", ".join(SUPPORTED).encode())]
+"""What the upstream is offered (the proxy's and the router's): every coding this process decodes."""
 _DROP = frozenset(h.encode() for h in HOP_BY_HOP) | {b"accept-encoding"}  # of the client's request headers
 
 
@@ -105,7 +106,7 @@ class UpstreamProxy:
         headers = [(k, v) for k, v in scope["headers"]
                    if (name := k.lower()) not in _DROP and name not in self._auth_names]
         # by the path alone: a client header (`anthropic-version`) must not pick whose key goes
-        headers += self.auth.get(self.provider_api or wire_api(scope["path"], {}), []) + _OFFER
+        headers += self.auth.get(self.provider_api or wire_api(scope["path"], {}), []) + OFFER
         qs = scope.get("query_string", b"")
         url = self.upstream + (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if qs:

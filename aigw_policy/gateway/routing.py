@@ -27,14 +27,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..providers.encoding import SUPPORTED, StreamDecoder, decodable
+from ..providers.encoding import StreamDecoder, decodable
 from ..providers.errors import ProviderError
 from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
 from ..routing.rewrite import upstream_request
 from ..routing.secrets import Secrets
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
-from .proxy import ANSWER_OWN, HOP_BY_HOP
+from .proxy import ANSWER_OWN, HOP_BY_HOP, OFFER
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 __all__ = ["Answer", "Router", "route", "stream_error_event"]
 
 _log = logging.getLogger("aigw_policy.gateway")
-_OFFER = [(b"accept-encoding", ", ".join(SUPPORTED).encode())]
 
 _STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
 ERROR_BODY_LIMIT = 1024 * 1024
@@ -112,7 +111,7 @@ class Router:
             return AttemptOutcome(error="connect", latency_ms=0.0), None
         limit = attempt.timeout_s
         try:
-            wire = [(k.encode("latin-1"), _wire(v)) for k, v in req.headers] + _OFFER
+            wire = [(k.encode("latin-1"), _wire(v)) for k, v in req.headers] + OFFER
         except UnicodeEncodeError:  # a header name no HTTP field can have: the attempt cannot be sent
             _log.error("attempt %d to provider `%s` has a header name that is not latin-1", attempt.number,
                        attempt.provider.id)
