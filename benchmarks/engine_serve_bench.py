@@ -14,6 +14,8 @@ keyed on ``identity.team``), the store the in-memory one, no ledger (``serve`` w
 - complete: ``await Engine.acomplete`` with the response dict as ``Exchange._complete``
   builds it from the stub's OpenAI chat completion (status, headers, parsed body with usage):
   reviving the parked request, usage and cost, the reconcile, the final decision and its effects.
+  The stub reports the same usage every time, so the engine's cost cache always hits;
+  ``--vary-usage`` gives each answer new token counts, as real traffic does.
 
 The floor does the same work by hand: ``providers.classify``, the deny rule, one
 all-or-nothing reserve of the two charges, then the usage read off the answer and one
@@ -63,9 +65,17 @@ def engine_request(i: int) -> dict[str, Any]:
             "conn": {"client_ip": "127.0.0.1"}}
 
 
-def engine_response() -> dict[str, Any]:
-    """What ``Exchange._complete`` hands ``acomplete`` for the stub's answer."""
-    return {"status_code": 200, "headers": dict(ANSWER_HEADERS), "body": {**ANSWER, "usage": dict(ANSWER["usage"])}}
+VARY = False
+"""``--vary-usage``: each answer reports token counts no earlier answer had, as real traffic does."""
+
+
+def engine_response(i: int = 0) -> dict[str, Any]:
+    """What ``Exchange._complete`` hands ``acomplete`` for the stub's answer (the ``i``-th)."""
+    usage = dict(ANSWER["usage"])
+    if VARY:
+        usage = {"prompt_tokens": 21 + i % 100_003, "completion_tokens": 5 + i % 997}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    return {"status_code": 200, "headers": dict(ANSWER_HEADERS), "body": {**ANSWER, "usage": usage}}
 
 
 class Floor:
@@ -102,7 +112,7 @@ async def engine_round(engine: ap.Engine, start: int, n: int) -> tuple[list[floa
         decision = await engine.aevaluate(request)
         _ = decision.effects, decision.route  # what the exchange reads before forwarding
         t1 = clock()
-        final = await engine.acomplete(request["id"], engine_response())
+        final = await engine.acomplete(request["id"], engine_response(i))
         _ = final.effects  # and after
         t2 = clock()
         assert decision.verdict == "allow" and final.verdict == "allow", (decision.reason, final.reason)
@@ -120,7 +130,7 @@ def floor_round(floor: Floor, start: int, n: int) -> tuple[list[float], list[flo
         t0 = clock()
         verdict, _ = floor.request(request, time.time())
         t1 = clock()
-        floor.complete(request["id"], engine_response(), time.time())
+        floor.complete(request["id"], engine_response(i), time.time())
         t2 = clock()
         assert verdict == "allow"
         req_t.append(t1 - t0)
@@ -155,7 +165,11 @@ def main() -> None:
     ap_.add_argument("--rounds", type=int, default=9, help="interleaved rounds (default 9)")
     ap_.add_argument("--n", type=int, default=400, help="requests per side per round (default 400)")
     ap_.add_argument("--profile", action="store_true", help="cProfile the engine path instead")
+    ap_.add_argument("--vary-usage", action="store_true",
+                     help="new token counts in every answer (real traffic: the engine's price cache misses)")
     args = ap_.parse_args()
+    global VARY
+    VARY = args.vary_usage
     if args.profile:
         profile(args.n * args.rounds)
         return
