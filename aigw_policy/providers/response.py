@@ -10,7 +10,7 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .usage import _MAX_TOKENS, Usage, _n, loads, output_text, usage_from_body
+from .usage import _MAX_TOKENS, Usage, _n, loads, ollama_output_only, output_text, usage_from_body
 
 FAST_USAGE = True
 """Read the usage of a parsed OpenAI-shaped JSON body with plain dict lookups when it has the
@@ -86,10 +86,23 @@ def extract_usage(
 
     notes: list[str] = []
     if isinstance(body, (str, bytes, bytearray)):
+        text = body
         body, err = loads(body) if body else ({}, None)
+        if err and api == "gemini" and _opens_array(text):
+            # a streamGenerateContent JSON array cut off (or with garbage after it): read the
+            # chunks that arrived, as a stream
+            acc = StreamUsage(api, input_estimate=ai.input_tokens, counter=counter, model=ai.model,
+                              framing="json-array")
+            acc.feed(bytes(text) if not isinstance(text, str) else text)
+            usage = acc.finish()
+            if failed and usage.source == "estimate":
+                return Usage.of(ai.input_tokens, 0, source="estimate", model=usage.model, notes=("upstream error",))
+            return usage
         if err:
             notes.append(f"response body: {err}")
     found = usage_from_body(api, body) if not notes else None
+    if found is None and api == "ollama" and not notes:
+        found = ollama_output_only(body, ai.input_tokens)
     if found is not None:
         return found if found.model else found.with_model(ai.model)
     if failed:
@@ -114,12 +127,19 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
         return None
     cached = _n(u, "prompt_tokens_details", "cached_tokens") if "prompt_tokens_details" in u else 0
     reasoning = _n(u, "completion_tokens_details", "reasoning_tokens") if "completion_tokens_details" in u else 0
+    if cached > inp or reasoning > out:
+        return None  # clamped, with a note, the general way
     return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning, model=model[:256])
 
 
 def _decoded(value: Any, coding: str) -> Any:
     """Bytes undone from their content coding; text and parsed bodies were decoded already."""
     return decode_body(bytes(value), coding) if isinstance(value, (bytes, bytearray)) else value
+
+
+def _opens_array(body: str | bytes | bytearray) -> bool:
+    head = body[:64].lstrip()
+    return head[:1] in ("[", b"[")
 
 
 def _looks_like_json(body: str | bytes, api: str) -> bool:

@@ -10,8 +10,8 @@ Framing: Server-Sent Events (OpenAI, Anthropic, Gemini ``alt=sse``) or newline-d
 - OpenAI chat/completions: usage only in a final chunk, when ``stream_options.include_usage``
   was set; the Responses API: ``response.completed`` (or ``.incomplete``/``.failed``).
 - Anthropic: ``message_start`` then ``message_delta`` usage counts are cumulative: each field
-  takes its latest value, never a sum.
-- Gemini: ``usageMetadata`` on chunks, cumulative: the latest wins.
+  keeps its largest value (a later placeholder 0 does not wipe it), never a sum.
+- Gemini: ``usageMetadata`` on chunks, cumulative: each field keeps its largest value.
 
 A stream that ends without usage, or whose usage is partial, is estimated from the streamed
 text and the request's input estimate, with ``source == "estimate"`` and a note saying why.
@@ -19,6 +19,7 @@ text and the request's input estimate, with ``source == "estimate"`` and a note 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -28,8 +29,11 @@ from .usage import (
     Usage,
     anthropic_fields,
     anthropic_usage_from_fields,
-    gemini_usage,
+    gemini_fields,
+    gemini_usage_from_fields,
     loads,
+    merge_counts,
+    ollama_output_only,
     ollama_usage,
     openai_usage,
     served_model,
@@ -190,6 +194,83 @@ class NDJSONParser:
         return out
 
 
+class JSONArrayParser:
+    """Incremental framing of a streamed JSON array of objects: Gemini's
+    ``streamGenerateContent`` without ``alt=sse`` sends ``[{...},\r\n{...}]`` as it goes.
+    Each complete top-level object is an event, so a cut-off array still gives the chunks
+    that arrived. The scan jumps between structural characters (a regex, not a byte loop)."""
+
+    __slots__ = ("_buf", "_pos", "_depth", "_start", "_in_str", "dropped")
+
+    _OUTSIDE = re.compile(rb'[{}"]')
+    _INSIDE = re.compile(rb'["\\]')
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._pos = 0  # where the scan resumes
+        self._depth = 0  # object nesting (arrays inside objects need no tracking)
+        self._start = 0  # where the current top-level object began
+        self._in_str = False
+        self.dropped = 0
+
+    def feed(self, chunk: bytes) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        buf = self._buf
+        buf += chunk
+        pos = self._pos
+        while True:
+            if self._in_str:
+                m = self._INSIDE.search(buf, pos)
+                if m is None:
+                    pos = len(buf)
+                    break
+                if m.group() == b"\\":
+                    if m.end() >= len(buf):  # the escaped byte has not arrived yet
+                        pos = m.start()
+                        break
+                    pos = m.end() + 1
+                    continue
+                self._in_str = False
+                pos = m.end()
+                continue
+            m = self._OUTSIDE.search(buf, pos)
+            if m is None:
+                pos = len(buf)
+                break
+            c = m.group()
+            pos = m.end()
+            if c == b'"':
+                self._in_str = True
+            elif c == b"{":
+                if self._depth == 0:
+                    self._start = m.start()
+                self._depth += 1
+            elif self._depth > 0:
+                self._depth -= 1
+                if self._depth == 0:
+                    out.append(("message", buf[self._start:pos].decode("utf-8", "replace")))
+        if self._depth == 0:  # nothing pending: drop what was read
+            del buf[:pos]
+            pos = 0
+        else:  # keep the pending object only
+            del buf[: self._start]
+            pos -= self._start
+            self._start = 0
+            if pos > MAX_EVENT_BYTES:  # an endless object: drop it, rescan after it
+                self.dropped += 1
+                buf.clear()
+                pos = self._depth = 0
+                self._in_str = False
+        self._pos = pos
+        return out
+
+    def finish(self) -> list[tuple[str, str]]:
+        self._buf.clear()
+        self._pos = self._depth = 0
+        self._in_str = False
+        return []
+
+
 def _texts_openai(obj: Mapping[str, Any], out: list[str]) -> None:
     choices = obj.get("choices")
     if isinstance(choices, list):
@@ -235,9 +316,11 @@ class StreamUsage:
         self.counter = counter
         self.model = model
         framing = framing or ("ndjson" if api == "ollama" else "sse")
-        self._parser: SSEParser | NDJSONParser = NDJSONParser() if framing == "ndjson" else SSEParser()
+        self._parser: SSEParser | NDJSONParser | JSONArrayParser = (
+            NDJSONParser() if framing == "ndjson" else JSONArrayParser() if framing == "json-array" else SSEParser())
         self._usage: Usage | None = None
         self._anthropic: dict[str, int] = {}
+        self._gemini: dict[str, int] = {}
         self._anthropic_final = False  # a message_delta reported output_tokens
         self._text: list[str] = []
         self._text_chars = 0
@@ -344,10 +427,10 @@ class StreamUsage:
             msg = obj.get("message")
             if isinstance(msg, Mapping):
                 self._note_model(msg.get("model"))
-                self._anthropic.update(anthropic_fields(msg.get("usage")))
+                merge_counts(self._anthropic, anthropic_fields(msg.get("usage")))
         elif typ == "message_delta":
             fields = anthropic_fields(obj.get("usage"))
-            self._anthropic.update(fields)  # cumulative: latest wins, never a sum
+            merge_counts(self._anthropic, fields)  # cumulative: never a sum
             if "output_tokens" in fields:
                 self._anthropic_final = True
         elif typ == "content_block_delta":
@@ -363,9 +446,13 @@ class StreamUsage:
 
     def _gemini_event(self, obj: Mapping[str, Any]) -> None:
         self._note_model(obj.get("modelVersion"), gemini=True)
-        usage = gemini_usage(obj.get("usageMetadata"))
-        if usage is not None:
-            self._usage = usage
+        counts = gemini_fields(obj.get("usageMetadata"))
+        if counts:
+            merge_counts(self._gemini, counts)
+            self._usage = gemini_usage_from_fields(self._gemini) or self._usage
+        feedback = obj.get("promptFeedback")
+        if isinstance(feedback, Mapping) and feedback.get("blockReason"):
+            self._done = True  # the prompt was blocked: this chunk is the whole answer
         cands = obj.get("candidates")
         parts: list[str] = []
         if isinstance(cands, list):
@@ -391,7 +478,7 @@ class StreamUsage:
         self._add_text(parts)
         if obj.get("done") is True:
             self._done = True
-            self._usage = ollama_usage(obj) or self._usage
+            self._usage = ollama_usage(obj) or ollama_output_only(obj, self.input_estimate) or self._usage
         if "error" in obj:
             self._errors.append("error event")
 
@@ -437,5 +524,5 @@ class StreamUsage:
 
 def _with(usage: Usage, model: str | None, notes: list[str]) -> Usage:
     if model is not None and usage.model != model or notes:
-        return replace(usage, model=model or usage.model, notes=tuple(notes))
+        return replace(usage, model=model or usage.model, notes=(*usage.notes, *notes))
     return usage
