@@ -127,8 +127,9 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
         return None
     cached = _n(u, "prompt_tokens_details", "cached_tokens") if "prompt_tokens_details" in u else 0
     reasoning = _n(u, "completion_tokens_details", "reasoning_tokens") if "completion_tokens_details" in u else 0
-    if cached > inp or reasoning > out:
-        return None  # clamped, with a note, the general way
+    total = u.get("total_tokens") if "total_tokens" in u else None
+    if cached > inp or reasoning > out or total is not None and not (type(total) is int and total <= inp + out):
+        return None  # clamped or made up to the total, with a note, the general way
     return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning, model=model[:256])
 
 

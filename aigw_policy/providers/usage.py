@@ -116,6 +116,17 @@ def _opt(u: Mapping[str, Any], key: str) -> int | None:
     return 0 if value is None else tok(value)
 
 
+def _with_gap(inp: int, out: int, total: int | None, notes: list[str]) -> int:
+    """The output, made up to the provider's own total when that is larger than input plus
+    output: a count the usage object names apart from both (Gemini's thoughts behind an
+    OpenAI-compatible endpoint: ``completion_tokens`` without them, ``total_tokens`` with them)
+    is still billed, and output is where reasoning belongs."""
+    if total is not None and total > inp + out:
+        notes.append(f"total above input + output: {total - inp - out} more output tokens")
+        return total - inp
+    return out
+
+
 def _within(part: int, whole: int, name: str, notes: list[str]) -> int:
     """``part`` of a count reported as a detail of ``whole`` (cached of input, reasoning of
     output), at most ``whole``: more would make the uncached input negative."""
@@ -171,6 +182,7 @@ def openai_usage(u: object) -> Usage | None:
     if inp is None or out is None:
         return None
     notes: list[str] = []
+    out = _with_gap(inp, out, tok(u.get("total_tokens")), notes)
     cached = _within(cached, inp, "cached_tokens", notes)
     reasoning = _within(reasoning, out, "reasoning_tokens", notes)
     return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning, notes=tuple(notes))
@@ -230,6 +242,7 @@ _GEMINI_FIELDS = (
     "cachedContentTokenCount",
     "thoughtsTokenCount",
     "toolUsePromptTokenCount",
+    "totalTokenCount",
 )
 
 
@@ -245,8 +258,9 @@ def gemini_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
     thoughts = f.get("thoughtsTokenCount", 0)
     inp = f.get("promptTokenCount", 0) + f.get("toolUsePromptTokenCount", 0)
     notes: list[str] = []
+    out = _with_gap(inp, f.get("candidatesTokenCount", 0) + thoughts, f.get("totalTokenCount"), notes)
     cached = _within(f.get("cachedContentTokenCount", 0), inp, "cachedContentTokenCount", notes)
-    return Usage.of(inp, f.get("candidatesTokenCount", 0) + thoughts, cached_input_tokens=cached,
+    return Usage.of(inp, out, cached_input_tokens=cached,
                     reasoning_tokens=thoughts, notes=tuple(notes))
 
 
