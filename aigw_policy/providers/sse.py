@@ -369,8 +369,18 @@ class StreamUsage:
             self._done = True
             return
         obj, err = loads(data)
+        if err is not None and "\n" in data:
+            # events run together without their blank line (a broken server or proxy): the
+            # joined data lines are no JSON, so each line is read as the event it was meant as
+            for line in data.split("\n"):
+                if line.strip():
+                    self._on_event(event, line)
+            return
         if err is not None or not isinstance(obj, Mapping):
-            self._bad += 1
+            if data.strip() == "[DONE]":
+                self._done = True
+            else:
+                self._bad += 1
             return
         api = self.api
         if api == "anthropic":

@@ -294,7 +294,7 @@ def ollama_usage(obj: object) -> Usage | None:
 
 def ollama_output_only(obj: object, input_estimate: int) -> Usage | None:
     """A finished Ollama answer with ``eval_count`` but no ``prompt_eval_count``: Ollama
-    (before 0.2) left it out when the whole prompt came from its cache. The output is the
+    (versions before mid-2024) left it out when the whole prompt came from its cache. The output is the
     server's count; the input is the request's estimate, so the usage is an estimate."""
     if not isinstance(obj, Mapping) or obj.get("prompt_eval_count") is not None:
         return None

@@ -351,3 +351,20 @@ def test_claude_on_vertex_is_read_as_anthropic(action: str, stream: bool, op: st
     gemini = classify({"url": url.replace("anthropic/models/claude-sonnet-4-5@20250929:" + action,
                                           "google/models/gemini-2.5-pro:generateContent"), "body": {}})
     assert (gemini.provider, gemini.api, gemini.model) == ("vertex_ai", "gemini", "gemini-2.5-pro")
+
+
+# --- SSE framing tolerance ------------------------------------------------------------------
+
+
+def test_events_run_together_without_blank_lines_are_each_read() -> None:
+    """A server or proxy that ends each ``data:`` line with one newline only: WHATWG joins the
+    lines into one event whose data is no JSON; each line is then read as its own event."""
+    ai = classify({"url": "https://api.openai.com/v1/chat/completions",
+                   "body": {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}})
+    chunks = [{"choices": [{"delta": {"content": "Hello"}}], "model": "gpt-4o"},
+              {"choices": [], "model": "gpt-4o", "usage": {"prompt_tokens": 8, "completion_tokens": 2}}]
+    sse = "".join(f"data: {json.dumps(c)}\n" for c in chunks) + "data:  [DONE] \n\n"
+    u = extract_usage(ai, {"status_code": 200, "sse": sse})
+    assert (u.input_tokens, u.output_tokens, u.source, u.notes) == (8, 2, "provider", ())
+    multi = 'data: {"choices": [],\ndata:  "usage": {"prompt_tokens": 3, "completion_tokens": 1}}\n\n'
+    assert extract_usage(ai, {"status_code": 200, "sse": multi}).input_tokens == 3  # a JSON split over lines
