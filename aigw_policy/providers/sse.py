@@ -315,6 +315,8 @@ class StreamUsage:
         self.input_estimate = input_estimate
         self.counter = counter
         self.model = model
+        # Gemini streams SSE with alt=sse, else a JSON array: told apart by the first byte
+        self._sniff: bytearray | None = bytearray() if framing is None and api == "gemini" else None
         framing = framing or ("ndjson" if api == "ollama" else "sse")
         self._parser: SSEParser | NDJSONParser | JSONArrayParser = (
             NDJSONParser() if framing == "ndjson" else JSONArrayParser() if framing == "json-array" else SSEParser())
@@ -337,8 +339,22 @@ class StreamUsage:
             return
         if isinstance(chunk, str):
             chunk = chunk.encode("utf-8")
+        if self._sniff is not None:
+            chunk = self._sniffed(self._sniff, chunk)
         for event, data in self._parser.feed(chunk):
             self._on_event(event, data)
+
+    def _sniffed(self, held: bytearray, chunk: bytes) -> bytes:
+        """The bytes held back until the first one that is no space nor BOM decides the
+        framing (``[``: a JSON array; anything else: SSE), whatever the chunks' split."""
+        held += chunk
+        head = bytes(held).lstrip(b" \t\r\n")
+        if not head or len(head) < len(_BOM) and _BOM.startswith(head):
+            return b""
+        if head.startswith(b"[") or head.startswith(_BOM + b"["):
+            self._parser = JSONArrayParser()
+        self._sniff = None
+        return bytes(held)
 
     def _input_kept_output_estimated(self, usage: Usage, notes: list[str]) -> Usage:
         """The provider's input counts as reported; the output estimated from the text seen
@@ -357,6 +373,10 @@ class StreamUsage:
     def finish(self) -> Usage:
         """The usage of the whole stream; idempotent."""
         if self._finished is None:
+            if self._sniff is not None:  # ended before a byte that decides: nothing but spaces
+                held, self._sniff = bytes(self._sniff), None
+                for event, data in self._parser.feed(held):
+                    self._on_event(event, data)
             for event, data in self._parser.finish():
                 self._on_event(event, data)
             self._finished = self._result()

@@ -368,3 +368,21 @@ def test_events_run_together_without_blank_lines_are_each_read() -> None:
     assert (u.input_tokens, u.output_tokens, u.source, u.notes) == (8, 2, "provider", ())
     multi = 'data: {"choices": [],\ndata:  "usage": {"prompt_tokens": 3, "completion_tokens": 1}}\n\n'
     assert extract_usage(ai, {"status_code": 200, "sse": multi}).input_tokens == 3  # a JSON split over lines
+
+
+@SETTINGS
+@given(lead=st.sampled_from(["", "\r\n", "  \n", "\ufeff"]), cuts=st.lists(st.integers(0, 3000), max_size=12))
+def test_a_gemini_stream_is_sse_or_a_json_array_by_its_first_byte(lead: str, cuts: list[int]) -> None:
+    """Fed as a stream (``sse`` or a gateway's bytes), a JSON array is read as one too."""
+    ai = classify(GEMINI)
+    chunks = [{"candidates": [{"content": {"parts": [{"text": "a"}]}}], "usageMetadata": {"promptTokenCount": 4}},
+              {"candidates": [{"content": {"parts": [{"text": "b"}]}, "finishReason": "STOP"}],
+               "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 2, "totalTokenCount": 6}}]
+    for text in (lead + "[" + ",\r\n".join(json.dumps(c) for c in chunks) + "]",
+                 lead + "".join(f"data: {json.dumps(c)}\r\n\r\n" for c in chunks)):
+        acc = stream_usage(ai)
+        for chunk in _split(text.encode(), cuts):
+            acc.feed(chunk)
+        u = acc.finish()
+        assert (u.input_tokens, u.output_tokens, u.source) == (4, 2, "provider"), text[:20]
+        assert extract_usage(ai, {"status_code": 200, "sse": text}) == u
