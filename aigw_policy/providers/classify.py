@@ -116,6 +116,7 @@ _GEMINI_ACTIONS: dict[str, tuple[Operation, bool]] = {
 _HOSTS: tuple[tuple[str, str], ...] = (
     ("api.openai.com", "openai"),
     (".openai.azure.com", "azure_openai"),
+    (".cognitiveservices.azure.com", "azure_openai"),  # the endpoint of newer Azure OpenAI resources
     ("api.anthropic.com", "anthropic"),
     ("generativelanguage.googleapis.com", "gemini"),
     ("aiplatform.googleapis.com", "vertex_ai"),

@@ -30,6 +30,7 @@ from .usage import (
     anthropic_fields,
     anthropic_usage_from_fields,
     gemini_fields,
+    gemini_part_texts,
     gemini_usage_from_fields,
     loads,
     merge_counts,
@@ -488,9 +489,8 @@ class StreamUsage:
         if isinstance(cands, list):
             for c in cands:
                 content = c.get("content") if isinstance(c, Mapping) else None
-                ps = content.get("parts") if isinstance(content, Mapping) else None
-                if isinstance(ps, list):
-                    parts.extend(p["text"] for p in ps if isinstance(p, Mapping) and isinstance(p.get("text"), str))
+                if isinstance(content, Mapping):
+                    parts.extend(gemini_part_texts(content.get("parts")))
                 if isinstance(c, Mapping) and c.get("finishReason"):
                     self._done = True
         self._add_text(parts)

@@ -348,9 +348,7 @@ def output_text(provider: str, body: object) -> str:
         items = body if isinstance(body, list) else [body]
         for item in items:
             for cand in _list(_get(item, "candidates")):
-                for part in _list(_get(cand, "content", "parts")):
-                    if isinstance(_get(part, "text"), str):
-                        parts.append(part["text"])
+                parts.extend(gemini_part_texts(_get(cand, "content", "parts")))
     else:
         for choice in _list(_get(body, "choices")):
             for path in (("message", "content"), ("text",), ("message", "reasoning_content")):
@@ -364,11 +362,25 @@ def output_text(provider: str, body: object) -> str:
             for content in _list(_get(item, "content")):
                 if isinstance(_get(content, "text"), str):
                     parts.append(content["text"])
+            if isinstance(_get(item, "arguments"), str):  # function_call items
+                parts.append(item["arguments"])
         for path in (("message", "content"), ("response",)):  # ollama native
             value = _get(body, *path)
             if isinstance(value, str):
                 parts.append(value)
     return "".join(parts)
+
+
+def gemini_part_texts(value: object) -> list[str]:
+    """The generated text of Gemini ``parts``: text (thoughts included) and function calls'
+    arguments, which are output tokens too."""
+    out: list[str] = []
+    for part in _list(value):
+        if isinstance(_get(part, "text"), str):
+            out.append(part["text"])
+        elif isinstance(_get(part, "functionCall"), Mapping):
+            out.append(_dumps(part["functionCall"].get("args")))
+    return out
 
 
 def _list(value: object) -> list[Any]:

@@ -386,3 +386,19 @@ def test_a_gemini_stream_is_sse_or_a_json_array_by_its_first_byte(lead: str, cut
         u = acc.finish()
         assert (u.input_tokens, u.output_tokens, u.source) == (4, 2, "provider"), text[:20]
         assert extract_usage(ai, {"status_code": 200, "sse": text}) == u
+
+
+def test_tool_call_arguments_count_in_output_estimates() -> None:
+    args = {"city": "Paris", "days": 3, "notes": "a fairly long note " * 20}
+    cut = f"data: {json.dumps({'candidates': [{'content': {'parts': [{'functionCall': {'name': 'f', 'args': args}}]}}], 'usageMetadata': {'promptTokenCount': 9}})}\n\n"
+    u = extract_usage(classify(GEMINI), {"status_code": 200, "sse": cut})
+    assert (u.input_tokens, u.source) == (9, "estimate") and u.output_tokens > 50
+    ai = classify(_REQUESTS["responses"])
+    body = {"output": [{"type": "function_call", "name": "f", "arguments": json.dumps(args)}]}
+    assert extract_usage(ai, {"status_code": 200, "body": body}).output_tokens > 50
+
+
+def test_newer_azure_openai_endpoints_are_azure() -> None:
+    url = "https://acme-res.cognitiveservices.azure.com/openai/deployments/o4-mini/chat/completions?api-version=2025-01-01-preview"
+    ai = classify({"url": url, "body": {"messages": [{"role": "user", "content": "hi"}]}})
+    assert (ai.provider, ai.model) == ("azure_openai", "o4-mini")
