@@ -339,7 +339,7 @@ class StreamUsage:
         if self._finished is not None:
             return
         if isinstance(chunk, str):
-            chunk = chunk.encode("utf-8")
+            chunk = chunk.encode("utf-8", "replace")  # a lone surrogate (JSON may escape one) is no UTF-8
         if self._sniff is not None:
             chunk = self._sniffed(self._sniff, chunk)
         for event, data in self._parser.feed(chunk):

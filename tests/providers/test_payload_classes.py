@@ -402,3 +402,23 @@ def test_newer_azure_openai_endpoints_are_azure() -> None:
     url = "https://acme-res.cognitiveservices.azure.com/openai/deployments/o4-mini/chat/completions?api-version=2025-01-01-preview"
     ai = classify({"url": url, "body": {"messages": [{"role": "user", "content": "hi"}]}})
     assert (ai.provider, ai.model) == ("azure_openai", "o4-mini")
+
+
+surrogate_text = st.lists(st.sampled_from(["\udcff", "\ud83d", "\ude00", "a", "{", "\n", "data: ", '"', "é"]),
+                          max_size=30).map("".join)
+
+
+@pytest.mark.parametrize("api", ["openai", "anthropic", "gemini", "ollama"])
+@SETTINGS
+@given(pieces=st.lists(surrogate_text, max_size=8))
+def test_text_chunks_with_lone_surrogates_never_raise(api: str, pieces: list[str]) -> None:
+    """JSON may escape a lone surrogate (``"\\udcff"``): a stream given as such text is read,
+    as the same usage whatever its split, and a response's ``sse`` text too."""
+    whole = StreamUsage(api, input_estimate=3)
+    whole.feed("".join(pieces))
+    split = StreamUsage(api, input_estimate=3)
+    for p in pieces:
+        split.feed(p)
+    assert split.finish() == whole.finish()
+    ai = classify({"url": "/v1/chat/completions", "body": {"model": "m", "stream": True, "messages": []}})
+    assert extract_usage(ai, {"status_code": 200, "sse": "".join(pieces)}).source == "estimate"
