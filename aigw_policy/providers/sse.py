@@ -8,7 +8,7 @@ Framing: Server-Sent Events (OpenAI, Anthropic, Gemini ``alt=sse``) or newline-d
 (Ollama's native API). Provider rules:
 
 - OpenAI chat/completions: usage only in a final chunk, when ``stream_options.include_usage``
-  was set; the Responses API: ``response.completed`` (or ``.incomplete``/``.failed``).
+  was set (several usage chunks: each count keeps its largest value); the Responses API: ``response.completed`` (or ``.incomplete``/``.failed``).
 - Anthropic: ``message_start`` then ``message_delta`` usage counts are cumulative: each field
   keeps its largest value (a later placeholder 0 does not wipe it), never a sum.
 - Gemini: ``usageMetadata`` on chunks, cumulative: each field keeps its largest value.
@@ -447,7 +447,9 @@ class StreamUsage:
         self._note_model(obj.get("model"))
         usage = obj.get("usage")
         if usage is not None:
-            self._usage = openai_usage(usage) or self._usage
+            found = openai_usage(usage)
+            if found is not None:
+                self._usage = found if self._usage is None else _largest(self._usage, found)
         parts = []
         _texts_openai(obj, parts)
         self._add_text(parts)
@@ -550,6 +552,17 @@ class StreamUsage:
         return Usage.of(
             self.input_estimate, self._output_estimate(), source="estimate", model=self.model, notes=tuple(notes)
         )
+
+
+def _largest(old: Usage, new: Usage) -> Usage:
+    """Two usage chunks of one stream (``continuous_usage_stats``, a proxy repeating or zeroing
+    the last one): cumulative, so each count keeps its largest value, never a sum."""
+    if new.input_tokens >= old.input_tokens and new.output_tokens >= old.output_tokens and \
+            new.cached_input_tokens >= old.cached_input_tokens and new.reasoning_tokens >= old.reasoning_tokens:
+        return new
+    return Usage.of(max(old.input_tokens, new.input_tokens), max(old.output_tokens, new.output_tokens),
+                    cached_input_tokens=max(old.cached_input_tokens, new.cached_input_tokens),
+                    reasoning_tokens=max(old.reasoning_tokens, new.reasoning_tokens), notes=old.notes or new.notes)
 
 
 def _with(usage: Usage, model: str | None, notes: list[str]) -> Usage:

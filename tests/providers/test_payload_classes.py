@@ -422,3 +422,14 @@ def test_text_chunks_with_lone_surrogates_never_raise(api: str, pieces: list[str
     assert split.finish() == whole.finish()
     ai = classify({"url": "/v1/chat/completions", "body": {"model": "m", "stream": True, "messages": []}})
     assert extract_usage(ai, {"status_code": 200, "sse": "".join(pieces)}).source == "estimate"
+
+
+def test_a_zeroed_usage_chunk_after_the_real_one_does_not_wipe_it() -> None:
+    ai = classify({"url": "https://api.openai.com/v1/chat/completions",
+                   "body": {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}})
+    real = {"choices": [], "model": "gpt-4o", "usage": {"prompt_tokens": 50, "completion_tokens": 9,
+                                                         "prompt_tokens_details": {"cached_tokens": 32}}}
+    zero = {"choices": [], "model": "gpt-4o", "usage": {"prompt_tokens": 0, "completion_tokens": 0}}
+    sse = "".join(f"data: {json.dumps(c)}\n\n" for c in (real, zero)) + "data: [DONE]\n\n"
+    u = extract_usage(ai, {"status_code": 200, "sse": sse})
+    assert (u.input_tokens, u.output_tokens, u.cached_input_tokens, u.source) == (50, 9, 32, "provider")
