@@ -107,6 +107,8 @@ def extract_usage(
         return found if found.model else found.with_model(ai.model)
     if failed:
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=(*notes, "upstream error"))
+    if ai.operation == "other" and _token_count(api, body):
+        return Usage.of(0, 0, model=ai.model, notes=("token counting is not billed",))
     notes.append("no usage in response")
     out = counter.count(output_text(api, body), ai.model) if body else 0
     return Usage.of(ai.input_tokens, out, source="estimate", model=ai.model, notes=tuple(notes))
@@ -131,6 +133,17 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
     if cached > inp or reasoning > out or total is not None and not (type(total) is int and total <= inp + out):
         return None  # clamped or made up to the total, with a note, the general way
     return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning, model=model[:256])
+
+
+def _token_count(api: str, body: object) -> bool:
+    """Whether ``body`` answers a token-counting call (Anthropic ``/v1/messages/count_tokens``:
+    ``{"input_tokens": n}``; Gemini and Vertex ``:countTokens``: ``{"totalTokens": n}``): the
+    providers do not bill them, so they use no tokens."""
+    if not isinstance(body, Mapping) or "usage" in body or "usageMetadata" in body:
+        return False
+    if api == "anthropic":
+        return set(body) == {"input_tokens"} or set(body) == {"input_tokens", "context_management"}
+    return api == "gemini" and "totalTokens" in body and "candidates" not in body
 
 
 def _decoded(value: Any, coding: str) -> Any:

@@ -433,3 +433,19 @@ def test_a_zeroed_usage_chunk_after_the_real_one_does_not_wipe_it() -> None:
     sse = "".join(f"data: {json.dumps(c)}\n\n" for c in (real, zero)) + "data: [DONE]\n\n"
     u = extract_usage(ai, {"status_code": 200, "sse": sse})
     assert (u.input_tokens, u.output_tokens, u.cached_input_tokens, u.source) == (50, 9, 32, "provider")
+
+
+@pytest.mark.parametrize(("url", "body", "answer"), [
+    ("https://api.anthropic.com/v1/messages/count_tokens",
+     {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "a long prompt " * 50}]}, {"input_tokens": 412}),
+    ("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:countTokens",
+     {"contents": [{"parts": [{"text": "a long prompt " * 50}]}]},
+     {"totalTokens": 402, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 402}]}),
+])
+def test_token_counting_calls_use_no_tokens(url: str, body: dict[str, Any], answer: dict[str, Any]) -> None:
+    ai = classify({"url": url, "body": body})
+    assert ai.operation == "other" and ai.input_tokens > 100
+    u = extract_usage(ai, {"status_code": 200, "body": answer})
+    assert (u.input_tokens, u.output_tokens, u.source) == (0, 0, "provider") and u.notes
+    other = extract_usage(ai, {"status_code": 200, "body": {"something": "else"}})
+    assert other.source == "estimate" and other.input_tokens == ai.input_tokens
