@@ -158,7 +158,7 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         return "vertex_ai", "anthropic", op, {"model": m.group("model"),
                                               "stream": m.group("action") == "streamRawPredict"}
     m = _GEMINI_PATH.search(path)
-    if m:
+    if m and ("/publishers/" not in path or "/publishers/google/" in path):  # Mistral on Vertex: not Gemini
         op, stream = _GEMINI_ACTIONS.get(m.group("action"), ("other", False))
         provider = "vertex_ai" if "/publishers/google/" in path else "gemini"
         return provider, "gemini", op, {"model": m.group("model"), "stream": stream}

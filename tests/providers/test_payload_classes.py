@@ -449,3 +449,13 @@ def test_token_counting_calls_use_no_tokens(url: str, body: dict[str, Any], answ
     assert (u.input_tokens, u.output_tokens, u.source) == (0, 0, "provider") and u.notes
     other = extract_usage(ai, {"status_code": 200, "body": {"something": "else"}})
     assert other.source == "estimate" and other.input_tokens == ai.input_tokens
+
+
+def test_other_publishers_on_vertex_are_not_gemini() -> None:
+    url = ("https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1/publishers/mistralai/"
+           "models/mistral-large-2411:rawPredict")
+    ai = classify({"url": url, "body": {"model": "mistral-large-2411", "messages": [{"role": "user", "content": "hi"}]}})
+    assert (ai.provider, ai.api, ai.operation, ai.model) == ("vertex_ai", "openai", "chat", "mistral-large-2411")
+    u = extract_usage(ai, {"status_code": 200, "body": {"model": "mistral-large-2411", "usage": {
+        "prompt_tokens": 12, "completion_tokens": 30, "total_tokens": 42}}})
+    assert (u.input_tokens, u.output_tokens, u.source) == (12, 30, "provider")
