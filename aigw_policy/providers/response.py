@@ -77,12 +77,7 @@ def extract_usage(
     ):
         stream = body
     if isinstance(stream, (str, bytes, bytearray)):
-        acc = StreamUsage(api, input_estimate=ai.input_tokens, counter=counter, model=ai.model)
-        acc.feed(bytes(stream) if not isinstance(stream, str) else stream)
-        usage = acc.finish()
-        if failed and usage.source == "estimate":
-            return Usage.of(ai.input_tokens, 0, source="estimate", model=usage.model, notes=("upstream error",))
-        return usage
+        return _from_stream(ai, api, stream, None, status if failed else None, counter)
 
     notes: list[str] = []
     if isinstance(body, (str, bytes, bytearray)):
@@ -91,13 +86,7 @@ def extract_usage(
         if err and api == "gemini" and _opens_array(text):
             # a streamGenerateContent JSON array cut off (or with garbage after it): read the
             # chunks that arrived, as a stream
-            acc = StreamUsage(api, input_estimate=ai.input_tokens, counter=counter, model=ai.model,
-                              framing="json-array")
-            acc.feed(bytes(text) if not isinstance(text, str) else text)
-            usage = acc.finish()
-            if failed and usage.source == "estimate":
-                return Usage.of(ai.input_tokens, 0, source="estimate", model=usage.model, notes=("upstream error",))
-            return usage
+            return _from_stream(ai, api, text, "json-array", status if failed else None, counter)
         if err:
             notes.append(f"response body: {err}")
     found = usage_from_body(api, body) if not notes else None
@@ -106,7 +95,8 @@ def extract_usage(
     if found is not None:
         return found if found.model else found.with_model(ai.model)
     if failed:
-        return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=(*notes, "upstream error"))
+        return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model,
+                        notes=(*notes, _error_note(status, body)))
     if ai.operation == "other" and _token_count(api, body):
         return Usage.of(0, 0, model=ai.model, notes=("token counting is not billed",))
     notes.append("no usage in response")
@@ -133,6 +123,32 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
     if cached > inp or reasoning > out or total is not None and not (type(total) is int and total <= inp + out):
         return None  # clamped or made up to the total, with a note, the general way
     return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning, model=model[:256])
+
+
+def _from_stream(ai: AiRequest, api: str, text: str | bytes | bytearray, framing: str | None,
+                 failed_status: int | None, counter: TokenCounter) -> Usage:
+    """The usage of a streamed answer; an error status without usage: the input estimate."""
+    acc = StreamUsage(api, input_estimate=ai.input_tokens, counter=counter, model=ai.model, framing=framing)
+    acc.feed(bytes(text) if not isinstance(text, str) else text)
+    usage = acc.finish()
+    if failed_status is not None and usage.source == "estimate":
+        return Usage.of(ai.input_tokens, 0, source="estimate", model=usage.model,
+                        notes=(f"upstream error {failed_status}",))
+    return usage
+
+
+def _error_note(status: int, body: object) -> str:
+    """``upstream error 429: rate_limit_exceeded``: the status and the error's kind as the
+    provider names it (OpenAI ``error.code``/``type``, Anthropic ``error.type``, Gemini
+    ``error.status``, also inside Gemini's stream array); never its message, which may quote
+    the request."""
+    if isinstance(body, list) and body:
+        body = body[0]
+    error = body.get("error") if isinstance(body, Mapping) else None
+    kind = None
+    if isinstance(error, Mapping):
+        kind = next((v for k in ("status", "code", "type") if isinstance(v := error.get(k), str) and v), None)
+    return f"upstream error {status}: {kind[:64]}" if kind else f"upstream error {status}"
 
 
 def _token_count(api: str, body: object) -> bool:

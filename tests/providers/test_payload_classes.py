@@ -459,3 +459,23 @@ def test_other_publishers_on_vertex_are_not_gemini() -> None:
     u = extract_usage(ai, {"status_code": 200, "body": {"model": "mistral-large-2411", "usage": {
         "prompt_tokens": 12, "completion_tokens": 30, "total_tokens": 42}}})
     assert (u.input_tokens, u.output_tokens, u.source) == (12, 30, "provider")
+
+
+@pytest.mark.parametrize(("url", "status", "body", "note"), [
+    ("https://api.openai.com/v1/chat/completions", 429,
+     {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}},
+     "upstream error 429: rate_limit_exceeded"),
+    ("https://api.anthropic.com/v1/messages", 529,
+     {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, "upstream error 529: overloaded_error"),
+    ("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent", 429,
+     [{"error": {"code": 429, "message": "Resource exhausted", "status": "RESOURCE_EXHAUSTED"}}],
+     "upstream error 429: RESOURCE_EXHAUSTED"),
+    ("http://localhost:11434/api/chat", 404, {"error": "model 'llama9' not found"}, "upstream error 404"),
+    ("https://api.openai.com/v1/chat/completions", 502, "<html>Bad gateway</html>", "upstream error 502"),
+])
+def test_an_upstream_error_names_its_status_and_kind(url: str, status: int, body: object, note: str) -> None:
+    ai = classify({"url": url, "body": {"model": "m", "messages": [{"role": "user", "content": "hi"}],
+                                        "contents": [{"parts": [{"text": "hi"}]}], "stream": False}})
+    u = extract_usage(ai, {"status_code": status, "body": body})
+    assert (u.input_tokens, u.output_tokens, u.source) == (ai.input_tokens, 0, "estimate")
+    assert u.notes[-1] == note
