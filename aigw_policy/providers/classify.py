@@ -154,7 +154,7 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
     """(provider or None, api, operation, extras) from the URL path, or None."""
     m = _VERTEX_ANTHROPIC_PATH.search(path)
     if m:
-        op = "other" if m.group("model") == "count-tokens" else "messages"
+        op: Operation = "other" if m.group("model") == "count-tokens" else "messages"
         return "vertex_ai", "anthropic", op, {"model": m.group("model"),
                                               "stream": m.group("action") == "streamRawPredict"}
     m = _GEMINI_PATH.search(path)

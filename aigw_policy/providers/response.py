@@ -137,7 +137,7 @@ def _from_stream(ai: AiRequest, api: str, text: str | bytes | bytearray, framing
     return usage
 
 
-def _error_note(status: int, body: object) -> str:
+def _error_note(status: object, body: object) -> str:
     """``upstream error 429: rate_limit_exceeded``: the status and the error's kind as the
     provider names it (OpenAI ``error.code``/``type``, Anthropic ``error.type``, Gemini
     ``error.status``, also inside Gemini's stream array); never its message, which may quote
