@@ -15,7 +15,8 @@ Processes on 127.0.0.1: the stub (tests/gateway/stub.py), and in front of it
     ``aigw_policy`` package of another checkout ``DIR`` (``git archive HEAD | tar -x -C DIR``):
     before and after a change, measured in the same rounds.
 Rounds are interleaved (every target once per round) so the machine's noise falls on all.
-``--prompt-kb K`` sends a conversation of about K KiB instead of one short message (the
+``--stream`` asks for a streamed answer (the stub's SSE events and its usage chunk, read
+whole by the client). ``--prompt-kb K`` sends a conversation of about K KiB instead of one short message (the
 gateway parses and classifies the body; the floor forwards its bytes). ``--paired N`` measures otherwise: N requests to every target in turn, one at a time, so that
 each request to a target has neighbours to every other within a few milliseconds (the order
 turning from one request to the next, so that none always follows the same one); printed:
@@ -171,7 +172,11 @@ def main() -> None:
     ap.add_argument("--prompt-kb", type=int, default=0, metavar="K",
                     help="a conversation of about K KiB of prose instead of the one short message (real "
                          "chat and agent traffic resends its history: 10-100 KiB is usual)")
+    ap.add_argument("--stream", action="store_true",
+                    help="ask for a streamed answer (SSE, with its usage chunk) instead of a JSON one")
     args = ap.parse_args()
+    if args.stream:
+        CHAT.update(stream=True, stream_options={"include_usage": True})
     if args.prompt_kb:
         CHAT["messages"] = conversation(args.prompt_kb)
     others = dict(item.split("=", 1) for item in args.serve_from)
