@@ -113,6 +113,7 @@ def floor_acme(f: Floor, r: dict[str, Any], now: float) -> tuple[str, int]:
     ai = classify(r["request"])
     team = r["identity"]["team"]
     if ai.model in ("gpt-4.1", "claude-opus-4") and team != "research":
+        _message = f"model {ai.model} is reserved for research"  # the deny's message, as the policy says
         return "deny", 403
     return f.reserve([Charge(TPM, team, _estimate(ai))], now)
 

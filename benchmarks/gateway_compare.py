@@ -15,7 +15,9 @@ Processes on 127.0.0.1: the stub (tests/gateway/stub.py), and in front of it
     ``aigw_policy`` package of another checkout ``DIR`` (``git archive HEAD | tar -x -C DIR``):
     before and after a change, measured in the same rounds.
 Rounds are interleaved (every target once per round) so the machine's noise falls on all.
-``--paired N`` measures otherwise: N requests to every target in turn, one at a time, so that
+``--stream`` asks for a streamed answer (the stub's SSE events and its usage chunk, read
+whole by the client). ``--prompt-kb K`` sends a conversation of about K KiB instead of one short message (the
+gateway parses and classifies the body; the floor forwards its bytes). ``--paired N`` measures otherwise: N requests to every target in turn, one at a time, so that
 each request to a target has neighbours to every other within a few milliseconds (the order
 turning from one request to the next, so that none always follows the same one); printed:
 each target's p50, the median of the paired differences between targets (what a busy
@@ -137,6 +139,19 @@ def start(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = 
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
 
 
+def conversation(kib: int) -> list[dict[str, str]]:
+    """About ``kib`` KiB of prose in turns of ~2.5 KiB, the same every run."""
+    words = ("the team reviewed the quarterly numbers and agreed to move the launch by two weeks "
+             "while the platform group finishes the migration of the billing service").split()
+    turns, size, k = [], 0, 0
+    while size < kib * 1024:
+        text = " ".join(words[(k + i) % len(words)] for i in range(400))
+        turns.append({"role": "user" if k % 2 == 0 else "assistant", "content": text})
+        size += len(text)
+        k += 1
+    return turns
+
+
 def from_checkout(src: Path | str) -> dict[str, str]:
     """The environment that makes ``python -m aigw_policy.cli`` import the ``aigw_policy`` of
     checkout ``src``: its PYTHONPATH. The process must also start outside any checkout (the
@@ -154,7 +169,16 @@ def main() -> None:
                     help="instead of rounds: N requests to every target in turn, one at a time")
     ap.add_argument("--serve-from", action="append", default=[], metavar="NAME=DIR",
                     help="also serve from the aigw_policy package of checkout DIR, as target NAME")
+    ap.add_argument("--prompt-kb", type=int, default=0, metavar="K",
+                    help="a conversation of about K KiB of prose instead of the one short message (real "
+                         "chat and agent traffic resends its history: 10-100 KiB is usual)")
+    ap.add_argument("--stream", action="store_true",
+                    help="ask for a streamed answer (SSE, with its usage chunk) instead of a JSON one")
     args = ap.parse_args()
+    if args.stream:
+        CHAT.update(stream=True, stream_options={"include_usage": True})
+    if args.prompt_kb:
+        CHAT["messages"] = conversation(args.prompt_kb)
     others = dict(item.split("=", 1) for item in args.serve_from)
 
     tmp = Path(tempfile.mkdtemp(prefix="aigw-compare-"))

@@ -29,7 +29,7 @@ from .errors import error_response, wire_api
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
 from .keys import CREDENTIAL_HEADERS
-from .server import CLIENT_GONE
+from .server import CLIENT_GONE, leave_unfinished
 
 __all__ = ["ANSWER_OWN", "HOP_BY_HOP", "OFFER", "UpstreamProxy", "upstream_api"]
 
@@ -187,6 +187,7 @@ class UpstreamProxy:
             if ctx is not None:
                 ctx.upstream_error = "timeout" if isinstance(error, TimeoutError) else "broken"
             _log.warning("the upstream's answer was cut: %s", error)
+            leave_unfinished()
             return False
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return True

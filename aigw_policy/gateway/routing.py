@@ -35,6 +35,7 @@ from ..routing.secrets import Secrets
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
 from .proxy import ANSWER_OWN, HOP_BY_HOP, OFFER
+from .server import leave_unfinished
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -293,6 +294,7 @@ def served_app(answer: Answer, api: str, ctx: Any) -> Any:
                 why = "the upstream went quiet" if timeout else "the upstream cut the stream"
                 await send({"type": "http.response.body", "more_body": True,
                             "body": stream_error_event(api, f"{why}; the answer is incomplete")})
+                leave_unfinished()
         finally:
             gone.cancel()
             await asyncio.gather(gone, return_exceptions=True)

@@ -21,10 +21,12 @@ uvicorn.run(app, http=header_timeout_protocol(10.0))
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
 from typing import Any
 
 __all__ = ["CLIENT_GONE", "DEFAULT_HEADER_TIMEOUT", "MAX_HEAD_BYTES", "ClientGone", "HeadWithBody",
-           "header_timeout_protocol"]
+           "header_timeout_protocol", "leave_unfinished"]
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 """Seconds a client has to send a request's head (nginx's ``client_header_timeout`` is 60 s;
@@ -85,6 +87,45 @@ def _head_end(tail: bytes, data: bytes) -> int:
     joined = tail + data
     ends = [i + n for i, n in ((joined.find(b"\r\n\r\n"), 4), (joined.find(b"\n\n"), 2)) if i >= 0]
     return min(ends) - len(tail) if ends else len(data)
+
+
+_UNFINISHED: contextvars.ContextVar[bool] = contextvars.ContextVar("aigw_unfinished", default=False)
+_UVICORN_UNFINISHED = "ASGI callable returned without completing response."
+
+
+def leave_unfinished() -> None:
+    """Say that the running request's answer is left unfinished on purpose: its upstream cut
+    it, and the client must see the cut (the connection closed without the body's end), never
+    an end that would pass for a whole answer. uvicorn then logs an error of its own ("ASGI
+    callable returned without completing response."); the protocols of this module drop that
+    one line for such a request, whose own warning already says what happened. Called in the
+    request's task (uvicorn logs in it, after the app returns: the mark is in its context)."""
+    _UNFINISHED.set(True)
+
+
+class _QuietCut(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """uvicorn's request-cycle logger, without its complaint about an answer left unfinished
+    on purpose (:func:`leave_unfinished`); every other record as it was."""
+
+    @property
+    def level(self) -> int:  # uvicorn reads it (is TRACE on?)
+        return int(self.logger.level)
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if msg == _UVICORN_UNFINISHED and _UNFINISHED.get():
+            return
+        self.logger.log(level, msg, *args, **kwargs)
+
+
+class _Unfinished:
+    """The protocol's logger, which uvicorn hands each request cycle, as :class:`_QuietCut`
+    (a mixin of the protocol classes below)."""
+
+    logger: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.logger = _QuietCut(self.logger, {})
 
 
 def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
@@ -187,7 +228,7 @@ class _Departures:
 
 
 def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
-    class HeaderTimeoutHttpTools(_Timer, _Departures, base):  # type: ignore[misc, valid-type]
+    class HeaderTimeoutHttpTools(_Unfinished, _Timer, _Departures, base):  # type: ignore[misc, valid-type]
         header_timeout = seconds
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
@@ -268,7 +309,7 @@ class HeadWithBody:
 def _h11_protocol(seconds: float) -> type[asyncio.Protocol]:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class HeaderTimeoutH11(_Timer, _Departures, H11Protocol):  # type: ignore[misc]
+    class HeaderTimeoutH11(_Unfinished, _Timer, _Departures, H11Protocol):  # type: ignore[misc]
         header_timeout = seconds
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]

@@ -41,6 +41,10 @@ from .usage import (
 )
 
 MAX_EVENT_BYTES = 8 * 1024 * 1024  # an event larger than this is dropped (hostile or broken)
+FAST_FRAMING = True
+"""A chunk with no CR and nothing held back before it (a whole stream captured by ``serve``)
+is split into lines at once (:meth:`SSEParser._lines`); False: line by line, the general way
+(tests/providers/test_sse_framing.py compares the two)."""
 MAX_TEXT_CHARS = 4 * 1024 * 1024  # streamed text kept for the estimate; the rest is counted
 _BOM = b"\xef\xbb\xbf"
 
@@ -64,6 +68,11 @@ class SSEParser:
     def feed(self, chunk: bytes) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         if not chunk:
+            return out
+        if (FAST_FRAMING and not self._buf and not self._cr and not self._skip and chunk[:1] != b"\xef"
+                and b"\r" not in chunk):
+            self._bom = False  # the chunk does not start with one (or it is not the stream's start)
+            self._lines(chunk, out)
             return out
         if self._bom:
             head = bytes(self._buf) + chunk
@@ -106,6 +115,30 @@ class SSEParser:
             self._skip = True
             self._poison = True
         return out
+
+    def _lines(self, chunk: bytes, out: list[tuple[str, str]]) -> None:
+        """:meth:`feed` of a chunk with no CR, nothing held back before it: its lines split at
+        once (the loop of ``feed`` finds them one by one), and the usual ``data: `` line read
+        here as :meth:`_line` reads it (the text after the space; the event's size counted)."""
+        lines = chunk.split(b"\n")
+        rest = lines.pop()  # after the last LF: a line not yet whole
+        line = self._line
+        data = self._data
+        for raw in lines:
+            if raw[:6] == b"data: ":  # (a poisoned event's data is dropped with it at dispatch)
+                size = self._size + len(raw)
+                if size <= MAX_EVENT_BYTES:
+                    self._size = size
+                    data.append(raw[6:].decode("utf-8", "replace"))
+                    continue
+            line(raw, out)
+            data = self._data  # a dispatch starts a new list
+        if rest:
+            self._buf += rest
+            if len(self._buf) > MAX_EVENT_BYTES:  # as feed: poison the event, skip to the line's end
+                self._buf.clear()
+                self._skip = True
+                self._poison = True
 
     def _dispatch(self, out: list[tuple[str, str]]) -> None:
         if self._poison:

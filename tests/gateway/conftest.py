@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +190,21 @@ def record_of(path: Path, request_id: str) -> dict[str, Any]:
     found = [r for r in ledger_records(path, request_id) if r["aigw.request.id"] == request_id]
     assert found, f"no ledger record for {request_id}"
     return found[0]
+
+
+@contextlib.contextmanager
+def uvicorn_errors() -> Iterator[list[str]]:
+    """The records uvicorn's server logger gets (at ERROR and above) while inside."""
+    got: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            got.append(record.getMessage())
+
+    handler = Keep(logging.ERROR)
+    logger = logging.getLogger("uvicorn.error")
+    logger.addHandler(handler)
+    try:
+        yield got
+    finally:
+        logger.removeHandler(handler)

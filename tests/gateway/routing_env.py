@@ -127,7 +127,9 @@ def routed(stubs: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     app = Gateway(policy=files["policy"], keys=load_keys(files["keys"]), store="memory:",
                   ledger=f"jsonl:{files['ledger']}", watch=0,
                   secrets=load_secrets(files["secrets"], env={**os.environ, **ENV_SECRETS}))
-    with ServerThread(app) as server:
+    from aigw_policy.gateway.server import header_timeout_protocol
+
+    with ServerThread(app, http=header_timeout_protocol(10.0)) as server:  # serve's own protocol
         server.app = app  # type: ignore[attr-defined]
         server.files = files  # type: ignore[attr-defined]
         server.log = log  # type: ignore[attr-defined]

@@ -492,7 +492,10 @@ def test_serve_stream_that_stalls_is_cut_and_its_connection_closed(tmp_path: Pat
         await peer.send(SSE_HEAD + chunked([EVENT, EVENT])[:-5])  # two events, no last chunk
         await peer.wait_eof()
 
-    with gateway_over(per_connection(stalls, serve(OK)), tmp_path, timeout=0.5) as (up, gw):
+    from .conftest import uvicorn_errors
+
+    with gateway_over(per_connection(stalls, serve(OK)), tmp_path, timeout=0.5) as (up, gw), \
+            uvicorn_errors() as errors:
         got = bytearray()
         with pytest.raises(httpx.RemoteProtocolError), \
                 httpx.stream("POST", gw.url + "/v1/chat/completions", content=CHAT_BODY, timeout=WAIT,
@@ -504,6 +507,31 @@ def test_serve_stream_that_stalls_is_cut_and_its_connection_closed(tmp_path: Pat
         assert wait_until(up.peers[0].eof.is_set)
         assert post(gw).status_code == 200
         assert up.opened == 2
+    # the cut is the gateway's own warning, not uvicorn's error for an answer it left unfinished
+    assert errors == []
+
+
+def test_uvicorn_logs_an_answer_left_unfinished_by_mistake() -> None:
+    """Only a request marked by ``leave_unfinished`` loses uvicorn's line: an app that returns
+    mid-answer by mistake is still reported."""
+    from aigw_policy.gateway.server import header_timeout_protocol, leave_unfinished
+
+    from .conftest import ServerThread, uvicorn_errors
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})
+        if scope["path"] == "/on-purpose":
+            leave_unfinished()
+
+    with ServerThread(app, http=header_timeout_protocol(10.0)) as gw, uvicorn_errors() as errors:
+        for path in ("/on-purpose", "/by-mistake"):
+            with pytest.raises(httpx.RemoteProtocolError):
+                httpx.get(gw.url + path, timeout=WAIT)
+        assert wait_until(lambda: len(errors) == 1)
+    assert errors == ["ASGI callable returned without completing response."]
 
 
 @pytest.mark.parametrize("how", ["reset", "stall"])

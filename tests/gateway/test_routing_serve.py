@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from .conftest import ledger_records, record_of
+from .conftest import ledger_records, record_of, uvicorn_errors
 from .providers_stub import ANTHROPIC_USAGE, OPENAI_USAGE, Reply
 from .routing_env import (ENV_SECRETS, GATEWAY_KEY, SECRETS, fresh, grep_secrets, log_line,  # noqa: F401
                           model_used, oai, record, routed, seen, stubs)
@@ -153,6 +153,24 @@ def test_anthropic_sdk_model_failover_and_stream(routed: Any, stubs: Any) -> Non
                                      extra_body={"models": ["claude-haiku-4"]}) as stream:
         text = "".join(stream.text_stream)
     assert text == "gamma:claude-haiku-4 routed by the gateway"
+
+
+def test_a_cut_stream_left_unfinished_is_no_error_of_the_server(routed: Any, stubs: Any) -> None:
+    """A client that reads on after the error event sees the connection closed without the
+    stream's end; uvicorn's "returned without completing response" error is not logged for it
+    (the gateway's own warning says what happened; the stub's uvicorn, in this process, logs
+    the cut it makes itself)."""
+    stubs["alpha"][0].push(Reply(cut_after=400))
+    body = {"model": "gpt-4o", "messages": MSG, "stream": True}
+    events = bytearray()
+    with uvicorn_errors() as errors:
+        with pytest.raises(httpx.RemoteProtocolError), httpx.stream(
+                "POST", routed.url + "/v1/chat/completions", json=body, timeout=20,
+                headers={"authorization": f"Bearer {GATEWAY_KEY}"}) as r:
+            for piece in r.iter_bytes():
+                events += piece
+    assert b"upstream_stream_cut" in events
+    assert not [e for e in errors if "without completing" in e], errors
 
 
 def test_anthropic_stream_cut_is_an_error_event(routed: Any, stubs: Any) -> None:

@@ -3,12 +3,14 @@
 * ``_openai_fast``: an OpenAI-shaped body of the common shape; any other shape goes to the
   general functions. Compared with classify run with the fast path switched off.
 * ``_headers2``: two header names in one pass, as two lookups of :func:`plain_header`.
-* ``HeuristicCounter.count``: an ASCII text's byte size without encoding it.
+* ``HeuristicCounter.count``: an ASCII text's byte size, and the words counted only when
+  their bound (the whitespace bytes) could outnumber the bytes' tokens.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,12 +117,29 @@ def test_two_headers_in_one_pass_are_two_lookups(headers: Any) -> None:
     assert _headers2(headers, "x-aigw-provider", "anthropic-version") == want
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text(max_size=40), st.sampled_from([4.0, 3.5, 1.0]))
-def test_the_heuristic_counts_bytes_as_the_encoding_does(text: str, per_token: float) -> None:
+SPACES = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+"""Every character ``str.split`` splits on."""
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=40) | st.text(st.sampled_from(["a", "b", "\u00e9", "\u4e2d"] + SPACES), max_size=60)
+       | st.lists(st.sampled_from(["word", "a", " ", "\n", "\u3000", "\u00a0", "\ud800", "\x1f"]), max_size=80).map("".join),
+       st.sampled_from([4.0, 3.5, 1.0, 8.0]))
+def test_the_heuristic_counts_bytes_and_words_as_the_plain_way(text: str, per_token: float) -> None:
+    """The byte size without encoding ASCII, and the words counted only when they could
+    outnumber the bytes' tokens: the same count as encoding and splitting every time."""
     counter = HeuristicCounter(per_token)
     want = max(int(len(text.encode("utf-8", "replace")) / per_token + 0.999), len(text.split()), 1) if text else 0
     assert counter.count(text) == want
+
+
+def test_every_whitespace_character_has_a_counted_byte() -> None:
+    """The word bound counts one byte of each character ``str.split`` splits on."""
+    from aigw_policy.providers.tokens import _SPACE
+
+    for c in SPACES:
+        data = c.encode("utf-8")
+        assert sum(1 for b in data if b in _SPACE) == 1, repr(c)
 
 
 @pytest.mark.parametrize("body", [{"messages": [{"content": Text("a")}]}, {"prompt": [1, 2]},
