@@ -100,6 +100,13 @@ _GEMINI_PATH = re.compile(
     r"/(?:v\d+\w*/)?(?:projects/[^/]+/locations/[^/]+/publishers/google/)?"
     r"(?P<kind>models|tunedModels)/(?P<model>[^/:]+):(?P<action>[A-Za-z]+)$"
 )
+# Claude on Vertex AI: the Anthropic Messages wire format, the model in the path
+_VERTEX_ANTHROPIC_PATH = re.compile(
+    r"/(?:v\d+\w*/)?projects/[^/]+/locations/[^/]+/publishers/anthropic/models/(?P<model>[^/:]+)"
+    r":(?P<action>rawPredict|streamRawPredict)$"
+)
+# Azure OpenAI's deployment routes: the body usually names no model, the deployment stands for it
+_AZURE_DEPLOYMENT = re.compile(r"/openai/deployments/(?P<deployment>[^/]+)/")
 _GEMINI_ACTIONS: dict[str, tuple[Operation, bool]] = {
     "generateContent": ("chat", False),
     "streamGenerateContent": ("chat", True),
@@ -109,6 +116,7 @@ _GEMINI_ACTIONS: dict[str, tuple[Operation, bool]] = {
 _HOSTS: tuple[tuple[str, str], ...] = (
     ("api.openai.com", "openai"),
     (".openai.azure.com", "azure_openai"),
+    (".cognitiveservices.azure.com", "azure_openai"),  # the endpoint of newer Azure OpenAI resources
     ("api.anthropic.com", "anthropic"),
     ("generativelanguage.googleapis.com", "gemini"),
     ("aiplatform.googleapis.com", "vertex_ai"),
@@ -144,20 +152,27 @@ def _header_value(value: object) -> str | None:
 
 def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | None:
     """(provider or None, api, operation, extras) from the URL path, or None."""
-    m = _GEMINI_PATH.search(path)
+    m = _VERTEX_ANTHROPIC_PATH.search(path)
     if m:
+        op: Operation = "other" if m.group("model") == "count-tokens" else "messages"
+        return "vertex_ai", "anthropic", op, {"model": m.group("model"),
+                                              "stream": m.group("action") == "streamRawPredict"}
+    m = _GEMINI_PATH.search(path)
+    if m and ("/publishers/" not in path or "/publishers/google/" in path):  # Mistral on Vertex: not Gemini
         op, stream = _GEMINI_ACTIONS.get(m.group("action"), ("other", False))
         provider = "vertex_ai" if "/publishers/google/" in path else "gemini"
         return provider, "gemini", op, {"model": m.group("model"), "stream": stream}
     p = path.rstrip("/")
+    m = _AZURE_DEPLOYMENT.search(p)
+    extras = {"deployment": m.group("deployment")} if m else {}
     if p.endswith("/chat/completions"):
-        return None, "openai", "chat", {}
+        return None, "openai", "chat", extras
     if p.endswith("/completions"):
-        return None, "openai", "completion", {}
+        return None, "openai", "completion", extras
     if p.endswith("/embeddings") and not p.endswith("/api/embeddings"):
-        return None, "openai", "embeddings", {}
+        return None, "openai", "embeddings", extras
     if p.endswith("/responses"):
-        return None, "openai", "responses", {}
+        return None, "openai", "responses", extras
     if p.endswith("/messages/count_tokens"):
         return "anthropic", "anthropic", "other", {}
     if p.endswith("/v1/messages") or p == "/messages":
@@ -543,6 +558,8 @@ def classify(
     model = extras.get("model") if extras else None
     if model is None:
         model = body.get("model")
+        if model is None and extras:
+            model = extras.get("deployment")
         if isinstance(model, str):
             if api == "gemini" and model.startswith("models/"):
                 model = model[len("models/") :]

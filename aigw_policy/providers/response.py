@@ -10,7 +10,7 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .usage import _MAX_TOKENS, Usage, _n, loads, output_text, usage_from_body
+from .usage import _MAX_TOKENS, Usage, _n, loads, ollama_output_only, output_text, usage_from_body
 
 FAST_USAGE = True
 """Read the usage of a parsed OpenAI-shaped JSON body with plain dict lookups when it has the
@@ -77,23 +77,28 @@ def extract_usage(
     ):
         stream = body
     if isinstance(stream, (str, bytes, bytearray)):
-        acc = StreamUsage(api, input_estimate=ai.input_tokens, counter=counter, model=ai.model)
-        acc.feed(bytes(stream) if not isinstance(stream, str) else stream)
-        usage = acc.finish()
-        if failed and usage.source == "estimate":
-            return Usage.of(ai.input_tokens, 0, source="estimate", model=usage.model, notes=("upstream error",))
-        return usage
+        return _from_stream(ai, api, stream, None, status if failed else None, counter)
 
     notes: list[str] = []
     if isinstance(body, (str, bytes, bytearray)):
+        text = body
         body, err = loads(body) if body else ({}, None)
+        if err and api == "gemini" and _opens_array(text):
+            # a streamGenerateContent JSON array cut off (or with garbage after it): read the
+            # chunks that arrived, as a stream
+            return _from_stream(ai, api, text, "json-array", status if failed else None, counter)
         if err:
             notes.append(f"response body: {err}")
     found = usage_from_body(api, body) if not notes else None
+    if found is None and api == "ollama" and not notes:
+        found = ollama_output_only(body, ai.input_tokens)
     if found is not None:
         return found if found.model else found.with_model(ai.model)
     if failed:
-        return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=(*notes, "upstream error"))
+        return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model,
+                        notes=(*notes, _error_note(status, body)))
+    if ai.operation == "other" and _token_count(api, body):
+        return Usage.of(0, 0, model=ai.model, notes=("token counting is not billed",))
     notes.append("no usage in response")
     out = counter.count(output_text(api, body), ai.model) if body else 0
     return Usage.of(ai.input_tokens, out, source="estimate", model=ai.model, notes=tuple(notes))
@@ -114,12 +119,57 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
         return None
     cached = _n(u, "prompt_tokens_details", "cached_tokens") if "prompt_tokens_details" in u else 0
     reasoning = _n(u, "completion_tokens_details", "reasoning_tokens") if "completion_tokens_details" in u else 0
+    total = u.get("total_tokens") if "total_tokens" in u else None
+    if cached > inp or reasoning > out or total is not None and not (type(total) is int and total <= inp + out):
+        return None  # clamped or made up to the total, with a note, the general way
     return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning, model=model[:256])
+
+
+def _from_stream(ai: AiRequest, api: str, text: str | bytes | bytearray, framing: str | None,
+                 failed_status: int | None, counter: TokenCounter) -> Usage:
+    """The usage of a streamed answer; an error status without usage: the input estimate."""
+    acc = StreamUsage(api, input_estimate=ai.input_tokens, counter=counter, model=ai.model, framing=framing)
+    acc.feed(bytes(text) if not isinstance(text, str) else text)
+    usage = acc.finish()
+    if failed_status is not None and usage.source == "estimate":
+        return Usage.of(ai.input_tokens, 0, source="estimate", model=usage.model,
+                        notes=(f"upstream error {failed_status}",))
+    return usage
+
+
+def _error_note(status: object, body: object) -> str:
+    """``upstream error 429: rate_limit_exceeded``: the status and the error's kind as the
+    provider names it (OpenAI ``error.code``/``type``, Anthropic ``error.type``, Gemini
+    ``error.status``, also inside Gemini's stream array); never its message, which may quote
+    the request."""
+    if isinstance(body, list) and body:
+        body = body[0]
+    error = body.get("error") if isinstance(body, Mapping) else None
+    kind = None
+    if isinstance(error, Mapping):
+        kind = next((v for k in ("status", "code", "type") if isinstance(v := error.get(k), str) and v), None)
+    return f"upstream error {status}: {kind[:64]}" if kind else f"upstream error {status}"
+
+
+def _token_count(api: str, body: object) -> bool:
+    """Whether ``body`` answers a token-counting call (Anthropic ``/v1/messages/count_tokens``:
+    ``{"input_tokens": n}``; Gemini and Vertex ``:countTokens``: ``{"totalTokens": n}``): the
+    providers do not bill them, so they use no tokens."""
+    if not isinstance(body, Mapping) or "usage" in body or "usageMetadata" in body:
+        return False
+    if api == "anthropic":
+        return set(body) == {"input_tokens"} or set(body) == {"input_tokens", "context_management"}
+    return api == "gemini" and "totalTokens" in body and "candidates" not in body
 
 
 def _decoded(value: Any, coding: str) -> Any:
     """Bytes undone from their content coding; text and parsed bodies were decoded already."""
     return decode_body(bytes(value), coding) if isinstance(value, (bytes, bytearray)) else value
+
+
+def _opens_array(body: str | bytes | bytearray) -> bool:
+    head = body[:64].lstrip()
+    return head[:1] in ("[", b"[")
 
 
 def _looks_like_json(body: str | bytes, api: str) -> bool:

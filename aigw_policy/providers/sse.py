@@ -8,10 +8,10 @@ Framing: Server-Sent Events (OpenAI, Anthropic, Gemini ``alt=sse``) or newline-d
 (Ollama's native API). Provider rules:
 
 - OpenAI chat/completions: usage only in a final chunk, when ``stream_options.include_usage``
-  was set; the Responses API: ``response.completed`` (or ``.incomplete``/``.failed``).
+  was set (several usage chunks: each count keeps its largest value); the Responses API: ``response.completed`` (or ``.incomplete``/``.failed``).
 - Anthropic: ``message_start`` then ``message_delta`` usage counts are cumulative: each field
-  takes its latest value, never a sum.
-- Gemini: ``usageMetadata`` on chunks, cumulative: the latest wins.
+  keeps its largest value (a later placeholder 0 does not wipe it), never a sum.
+- Gemini: ``usageMetadata`` on chunks, cumulative: each field keeps its largest value.
 
 A stream that ends without usage, or whose usage is partial, is estimated from the streamed
 text and the request's input estimate, with ``source == "estimate"`` and a note saying why.
@@ -19,6 +19,7 @@ text and the request's input estimate, with ``source == "estimate"`` and a note 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -28,8 +29,12 @@ from .usage import (
     Usage,
     anthropic_fields,
     anthropic_usage_from_fields,
-    gemini_usage,
+    gemini_fields,
+    gemini_part_texts,
+    gemini_usage_from_fields,
     loads,
+    merge_counts,
+    ollama_output_only,
     ollama_usage,
     openai_usage,
     served_model,
@@ -223,6 +228,83 @@ class NDJSONParser:
         return out
 
 
+class JSONArrayParser:
+    """Incremental framing of a streamed JSON array of objects: Gemini's
+    ``streamGenerateContent`` without ``alt=sse`` sends ``[{...},\r\n{...}]`` as it goes.
+    Each complete top-level object is an event, so a cut-off array still gives the chunks
+    that arrived. The scan jumps between structural characters (a regex, not a byte loop)."""
+
+    __slots__ = ("_buf", "_pos", "_depth", "_start", "_in_str", "dropped")
+
+    _OUTSIDE = re.compile(rb'[{}"]')
+    _INSIDE = re.compile(rb'["\\]')
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._pos = 0  # where the scan resumes
+        self._depth = 0  # object nesting (arrays inside objects need no tracking)
+        self._start = 0  # where the current top-level object began
+        self._in_str = False
+        self.dropped = 0
+
+    def feed(self, chunk: bytes) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        buf = self._buf
+        buf += chunk
+        pos = self._pos
+        while True:
+            if self._in_str:
+                m = self._INSIDE.search(buf, pos)
+                if m is None:
+                    pos = len(buf)
+                    break
+                if m.group() == b"\\":
+                    if m.end() >= len(buf):  # the escaped byte has not arrived yet
+                        pos = m.start()
+                        break
+                    pos = m.end() + 1
+                    continue
+                self._in_str = False
+                pos = m.end()
+                continue
+            m = self._OUTSIDE.search(buf, pos)
+            if m is None:
+                pos = len(buf)
+                break
+            c = m.group()
+            pos = m.end()
+            if c == b'"':
+                self._in_str = True
+            elif c == b"{":
+                if self._depth == 0:
+                    self._start = m.start()
+                self._depth += 1
+            elif self._depth > 0:
+                self._depth -= 1
+                if self._depth == 0:
+                    out.append(("message", buf[self._start:pos].decode("utf-8", "replace")))
+        if self._depth == 0:  # nothing pending: drop what was read
+            del buf[:pos]
+            pos = 0
+        else:  # keep the pending object only
+            del buf[: self._start]
+            pos -= self._start
+            self._start = 0
+            if pos > MAX_EVENT_BYTES:  # an endless object: drop it, rescan after it
+                self.dropped += 1
+                buf.clear()
+                pos = self._depth = 0
+                self._in_str = False
+        self._pos = pos
+        return out
+
+    def finish(self) -> list[tuple[str, str]]:
+        self._buf.clear()
+        self._pos = self._depth = 0
+        self._in_str = False
+        return []
+
+
 def _texts_openai(obj: Mapping[str, Any], out: list[str]) -> None:
     choices = obj.get("choices")
     if isinstance(choices, list):
@@ -267,10 +349,14 @@ class StreamUsage:
         self.input_estimate = input_estimate
         self.counter = counter
         self.model = model
+        # Gemini streams SSE with alt=sse, else a JSON array: told apart by the first byte
+        self._sniff: bytearray | None = bytearray() if framing is None and api == "gemini" else None
         framing = framing or ("ndjson" if api == "ollama" else "sse")
-        self._parser: SSEParser | NDJSONParser = NDJSONParser() if framing == "ndjson" else SSEParser()
+        self._parser: SSEParser | NDJSONParser | JSONArrayParser = (
+            NDJSONParser() if framing == "ndjson" else JSONArrayParser() if framing == "json-array" else SSEParser())
         self._usage: Usage | None = None
         self._anthropic: dict[str, int] = {}
+        self._gemini: dict[str, int] = {}
         self._anthropic_final = False  # a message_delta reported output_tokens
         self._text: list[str] = []
         self._text_chars = 0
@@ -286,9 +372,23 @@ class StreamUsage:
         if self._finished is not None:
             return
         if isinstance(chunk, str):
-            chunk = chunk.encode("utf-8")
+            chunk = chunk.encode("utf-8", "replace")  # a lone surrogate (JSON may escape one) is no UTF-8
+        if self._sniff is not None:
+            chunk = self._sniffed(self._sniff, chunk)
         for event, data in self._parser.feed(chunk):
             self._on_event(event, data)
+
+    def _sniffed(self, held: bytearray, chunk: bytes) -> bytes:
+        """The bytes held back until the first one that is no space nor BOM decides the
+        framing (``[``: a JSON array; anything else: SSE), whatever the chunks' split."""
+        held += chunk
+        head = bytes(held).lstrip(b" \t\r\n")
+        if not head or len(head) < len(_BOM) and _BOM.startswith(head):
+            return b""
+        if head.startswith(b"[") or head.startswith(_BOM + b"["):
+            self._parser = JSONArrayParser()
+        self._sniff = None
+        return bytes(held)
 
     def _input_kept_output_estimated(self, usage: Usage, notes: list[str]) -> Usage:
         """The provider's input counts as reported; the output estimated from the text seen
@@ -307,6 +407,10 @@ class StreamUsage:
     def finish(self) -> Usage:
         """The usage of the whole stream; idempotent."""
         if self._finished is None:
+            if self._sniff is not None:  # ended before a byte that decides: nothing but spaces
+                held, self._sniff = bytes(self._sniff), None
+                for event, data in self._parser.feed(held):
+                    self._on_event(event, data)
             for event, data in self._parser.finish():
                 self._on_event(event, data)
             self._finished = self._result()
@@ -319,8 +423,18 @@ class StreamUsage:
             self._done = True
             return
         obj, err = loads(data)
+        if err is not None and "\n" in data:
+            # events run together without their blank line (a broken server or proxy): the
+            # joined data lines are no JSON, so each line is read as the event it was meant as
+            for line in data.split("\n"):
+                if line.strip():
+                    self._on_event(event, line)
+            return
         if err is not None or not isinstance(obj, Mapping):
-            self._bad += 1
+            if data.strip() == "[DONE]":
+                self._done = True
+            else:
+                self._bad += 1
             return
         api = self.api
         if api == "anthropic":
@@ -366,7 +480,9 @@ class StreamUsage:
         self._note_model(obj.get("model"))
         usage = obj.get("usage")
         if usage is not None:
-            self._usage = openai_usage(usage) or self._usage
+            found = openai_usage(usage)
+            if found is not None:
+                self._usage = found if self._usage is None else _largest(self._usage, found)
         parts = []
         _texts_openai(obj, parts)
         self._add_text(parts)
@@ -377,10 +493,10 @@ class StreamUsage:
             msg = obj.get("message")
             if isinstance(msg, Mapping):
                 self._note_model(msg.get("model"))
-                self._anthropic.update(anthropic_fields(msg.get("usage")))
+                merge_counts(self._anthropic, anthropic_fields(msg.get("usage")))
         elif typ == "message_delta":
             fields = anthropic_fields(obj.get("usage"))
-            self._anthropic.update(fields)  # cumulative: latest wins, never a sum
+            merge_counts(self._anthropic, fields)  # cumulative: never a sum
             if "output_tokens" in fields:
                 self._anthropic_final = True
         elif typ == "content_block_delta":
@@ -396,17 +512,20 @@ class StreamUsage:
 
     def _gemini_event(self, obj: Mapping[str, Any]) -> None:
         self._note_model(obj.get("modelVersion"), gemini=True)
-        usage = gemini_usage(obj.get("usageMetadata"))
-        if usage is not None:
-            self._usage = usage
+        counts = gemini_fields(obj.get("usageMetadata"))
+        if counts:
+            merge_counts(self._gemini, counts)
+            self._usage = gemini_usage_from_fields(self._gemini) or self._usage
+        feedback = obj.get("promptFeedback")
+        if isinstance(feedback, Mapping) and feedback.get("blockReason"):
+            self._done = True  # the prompt was blocked: this chunk is the whole answer
         cands = obj.get("candidates")
         parts: list[str] = []
         if isinstance(cands, list):
             for c in cands:
                 content = c.get("content") if isinstance(c, Mapping) else None
-                ps = content.get("parts") if isinstance(content, Mapping) else None
-                if isinstance(ps, list):
-                    parts.extend(p["text"] for p in ps if isinstance(p, Mapping) and isinstance(p.get("text"), str))
+                if isinstance(content, Mapping):
+                    parts.extend(gemini_part_texts(content.get("parts")))
                 if isinstance(c, Mapping) and c.get("finishReason"):
                     self._done = True
         self._add_text(parts)
@@ -424,7 +543,7 @@ class StreamUsage:
         self._add_text(parts)
         if obj.get("done") is True:
             self._done = True
-            self._usage = ollama_usage(obj) or self._usage
+            self._usage = ollama_usage(obj) or ollama_output_only(obj, self.input_estimate) or self._usage
         if "error" in obj:
             self._errors.append("error event")
 
@@ -468,7 +587,18 @@ class StreamUsage:
         )
 
 
+def _largest(old: Usage, new: Usage) -> Usage:
+    """Two usage chunks of one stream (``continuous_usage_stats``, a proxy repeating or zeroing
+    the last one): cumulative, so each count keeps its largest value, never a sum."""
+    if new.input_tokens >= old.input_tokens and new.output_tokens >= old.output_tokens and \
+            new.cached_input_tokens >= old.cached_input_tokens and new.reasoning_tokens >= old.reasoning_tokens:
+        return new
+    return Usage.of(max(old.input_tokens, new.input_tokens), max(old.output_tokens, new.output_tokens),
+                    cached_input_tokens=max(old.cached_input_tokens, new.cached_input_tokens),
+                    reasoning_tokens=max(old.reasoning_tokens, new.reasoning_tokens), notes=old.notes or new.notes)
+
+
 def _with(usage: Usage, model: str | None, notes: list[str]) -> Usage:
     if model is not None and usage.model != model or notes:
-        return replace(usage, model=model or usage.model, notes=tuple(notes))
+        return replace(usage, model=model or usage.model, notes=(*usage.notes, *notes))
     return usage

@@ -92,14 +92,48 @@ the usage report take theirs from here."""
 
 
 def tok(value: object) -> int | None:
-    """A token count, or None when ``value`` is not a sane non-negative integer."""
+    """A token count, or None when ``value`` is not a sane non-negative integer.
+
+    A whole float (``12.0``) and a string of decimal digits (``"12"``, how proto3 JSON may
+    write an integer, and how some OpenAI-compatible servers do) are the number they spell;
+    a sign, a fraction, a bool or a count past 2^53 is not a count."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value if 0 <= value < _MAX_TOKENS else None
     if isinstance(value, float) and value.is_integer() and 0 <= value < _MAX_TOKENS:
         return int(value)
+    if isinstance(value, str) and 0 < len(value) <= 16 and value.isascii() and value.isdigit():
+        n = int(value)
+        return n if n < _MAX_TOKENS else None
     return None
+
+
+def _opt(u: Mapping[str, Any], key: str) -> int | None:
+    """A count that may be absent: absent or null is 0 (embeddings have no completion
+    count; some servers write ``null``), anything else must be a count."""
+    value = u.get(key)
+    return 0 if value is None else tok(value)
+
+
+def _with_gap(inp: int, out: int, total: int | None, notes: list[str]) -> int:
+    """The output, made up to the provider's own total when that is larger than input plus
+    output: a count the usage object names apart from both (Gemini's thoughts behind an
+    OpenAI-compatible endpoint: ``completion_tokens`` without them, ``total_tokens`` with them)
+    is still billed, and output is where reasoning belongs."""
+    if total is not None and total > inp + out:
+        notes.append(f"total above input + output: {total - inp - out} more output tokens")
+        return total - inp
+    return out
+
+
+def _within(part: int, whole: int, name: str, notes: list[str]) -> int:
+    """``part`` of a count reported as a detail of ``whole`` (cached of input, reasoning of
+    output), at most ``whole``: more would make the uncached input negative."""
+    if part > whole:
+        notes.append(f"{name} above its total: clamped")
+        return whole
+    return part
 
 
 def _get(obj: object, *path: str) -> object:
@@ -138,16 +172,20 @@ def openai_usage(u: object) -> Usage | None:
     if not isinstance(u, Mapping):
         return None
     if "input_tokens" in u or "output_tokens" in u:  # responses API
-        inp, out = tok(u.get("input_tokens")), tok(u.get("output_tokens", 0))
+        inp, out = tok(u.get("input_tokens")), _opt(u, "output_tokens")
         cached = _n(u, "input_tokens_details", "cached_tokens")
         reasoning = _n(u, "output_tokens_details", "reasoning_tokens")
     else:
-        inp, out = tok(u.get("prompt_tokens")), tok(u.get("completion_tokens", 0))
+        inp, out = tok(u.get("prompt_tokens")), _opt(u, "completion_tokens")
         cached = _n(u, "prompt_tokens_details", "cached_tokens")
         reasoning = _n(u, "completion_tokens_details", "reasoning_tokens")
     if inp is None or out is None:
         return None
-    return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning)
+    notes: list[str] = []
+    out = _with_gap(inp, out, tok(u.get("total_tokens")), notes)
+    cached = _within(cached, inp, "cached_tokens", notes)
+    reasoning = _within(reasoning, out, "reasoning_tokens", notes)
+    return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning, notes=tuple(notes))
 
 
 _ANTHROPIC_FIELDS = (
@@ -158,16 +196,27 @@ _ANTHROPIC_FIELDS = (
 )
 
 
-def anthropic_fields(u: object) -> dict[str, int]:
-    """The valid Anthropic counts present in ``u`` (for cumulative stream merging)."""
-    if not isinstance(u, Mapping):
+def counts_of(m: object, names: tuple[str, ...]) -> dict[str, int]:
+    """The counts ``names`` present in a usage object ``m`` (absent or null: left out); empty
+    when ``m`` is not an object or any present count is not a count (``-1``, ``"x"``): such an
+    object is not trusted at all, rather than read as if that count were 0."""
+    if not isinstance(m, Mapping):
         return {}
     found: dict[str, int] = {}
-    for name in _ANTHROPIC_FIELDS:
-        value = tok(u.get(name))
-        if value is not None:
-            found[name] = value
+    for name in names:
+        raw = m.get(name)
+        if raw is None:
+            continue
+        value = tok(raw)
+        if value is None:
+            return {}
+        found[name] = value
     return found
+
+
+def anthropic_fields(u: object) -> dict[str, int]:
+    """The Anthropic counts of a ``usage`` object (for cumulative stream merging)."""
+    return counts_of(u, _ANTHROPIC_FIELDS)
 
 
 def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
@@ -187,34 +236,73 @@ def anthropic_usage(u: object) -> Usage | None:
     return anthropic_usage_from_fields(anthropic_fields(u))
 
 
+_GEMINI_FIELDS = (
+    "promptTokenCount",
+    "candidatesTokenCount",
+    "cachedContentTokenCount",
+    "thoughtsTokenCount",
+    "toolUsePromptTokenCount",
+    "totalTokenCount",
+)
+
+
+def gemini_fields(m: object) -> dict[str, int]:
+    """The counts of a ``usageMetadata`` object (for cumulative stream merging)."""
+    return counts_of(m, _GEMINI_FIELDS)
+
+
+def gemini_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
+    """Prompt (cached included) + tool-use prompt; candidates + thoughts."""
+    if "promptTokenCount" not in f and "candidatesTokenCount" not in f:
+        return None
+    thoughts = f.get("thoughtsTokenCount", 0)
+    inp = f.get("promptTokenCount", 0) + f.get("toolUsePromptTokenCount", 0)
+    notes: list[str] = []
+    out = _with_gap(inp, f.get("candidatesTokenCount", 0) + thoughts, f.get("totalTokenCount"), notes)
+    cached = _within(f.get("cachedContentTokenCount", 0), inp, "cachedContentTokenCount", notes)
+    return Usage.of(inp, out, cached_input_tokens=cached,
+                    reasoning_tokens=thoughts, notes=tuple(notes))
+
+
 def gemini_usage(m: object) -> Usage | None:
-    """``usageMetadata``: prompt (cached included) + tool-use prompt; candidates + thoughts."""
-    if not isinstance(m, Mapping):
-        return None
-    prompt = tok(m.get("promptTokenCount", 0))
-    candidates = tok(m.get("candidatesTokenCount", 0))
-    if prompt is None or candidates is None:
-        return None
-    if "promptTokenCount" not in m and "candidatesTokenCount" not in m:
-        return None
-    thoughts = _n(m, "thoughtsTokenCount")
-    tool_prompt = _n(m, "toolUsePromptTokenCount")
-    return Usage.of(
-        prompt + tool_prompt,
-        candidates + thoughts,
-        cached_input_tokens=_n(m, "cachedContentTokenCount"),
-        reasoning_tokens=thoughts,
-    )
+    return gemini_usage_from_fields(gemini_fields(m))
+
+
+def merge_counts(into: dict[str, int], counts: Mapping[str, int]) -> None:
+    """Fold a stream event's cumulative counts into ``into``: each field keeps its largest
+    value. Cumulative counts never shrink, so a later, larger value is the newer one, and a
+    placeholder ``0`` (a ``message_delta`` of some Anthropic-compatible servers, a Gemini chunk
+    before the answer) never wipes a count already reported; nothing is ever added twice."""
+    for name, value in counts.items():
+        if value > into.get(name, -1):
+            into[name] = value
 
 
 def ollama_usage(obj: object) -> Usage | None:
-    """Ollama's native API (``/api/chat``, ``/api/generate``, ``/api/embed``)."""
+    """Ollama's native API (``/api/chat``, ``/api/generate``, ``/api/embed``).
+    ``prompt_eval_count`` includes the prompt tokens read from Ollama's KV cache, which newer
+    versions report as ``prompt_eval_cached_count``."""
     if not isinstance(obj, Mapping):
         return None
     prompt = tok(obj.get("prompt_eval_count"))
     if prompt is None:
         return None
-    return Usage.of(prompt, _n(obj, "eval_count"))
+    notes: list[str] = []
+    cached = _within(_n(obj, "prompt_eval_cached_count"), prompt, "prompt_eval_cached_count", notes)
+    return Usage.of(prompt, _n(obj, "eval_count"), cached_input_tokens=cached, notes=tuple(notes))
+
+
+def ollama_output_only(obj: object, input_estimate: int) -> Usage | None:
+    """A finished Ollama answer with ``eval_count`` but no ``prompt_eval_count``: Ollama
+    (versions before mid-2024) left it out when the whole prompt came from its cache. The output is the
+    server's count; the input is the request's estimate, so the usage is an estimate."""
+    if not isinstance(obj, Mapping) or obj.get("prompt_eval_count") is not None:
+        return None
+    out = tok(obj.get("eval_count"))
+    if out is None:
+        return None
+    return Usage.of(input_estimate, out, source="estimate",
+                    notes=("no prompt_eval_count (prompt cached?): input estimated",))
 
 
 def usage_from_body(provider: str, body: object) -> Usage | None:
@@ -223,11 +311,12 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
         usage = anthropic_usage(_get(body, "usage"))
     elif provider == "gemini":
         if isinstance(body, list):  # streamGenerateContent without alt=sse: a JSON array
-            usage = None
+            counts: dict[str, int] = {}
             model = None
             for item in body:
-                usage = gemini_usage(_get(item, "usageMetadata")) or usage
+                merge_counts(counts, gemini_fields(_get(item, "usageMetadata")))
                 model = _model(item) or model
+            usage = gemini_usage_from_fields(counts)
             return usage.with_model(model) if usage else None
         usage = gemini_usage(_get(body, "usageMetadata"))
     elif provider == "ollama" and isinstance(body, Mapping) and "usage" not in body:
@@ -259,9 +348,7 @@ def output_text(provider: str, body: object) -> str:
         items = body if isinstance(body, list) else [body]
         for item in items:
             for cand in _list(_get(item, "candidates")):
-                for part in _list(_get(cand, "content", "parts")):
-                    if isinstance(_get(part, "text"), str):
-                        parts.append(part["text"])
+                parts.extend(gemini_part_texts(_get(cand, "content", "parts")))
     else:
         for choice in _list(_get(body, "choices")):
             for path in (("message", "content"), ("text",), ("message", "reasoning_content")):
@@ -275,11 +362,25 @@ def output_text(provider: str, body: object) -> str:
             for content in _list(_get(item, "content")):
                 if isinstance(_get(content, "text"), str):
                     parts.append(content["text"])
+            if isinstance(_get(item, "arguments"), str):  # function_call items
+                parts.append(item["arguments"])
         for path in (("message", "content"), ("response",)):  # ollama native
             value = _get(body, *path)
             if isinstance(value, str):
                 parts.append(value)
     return "".join(parts)
+
+
+def gemini_part_texts(value: object) -> list[str]:
+    """The generated text of Gemini ``parts``: text (thoughts included) and function calls'
+    arguments, which are output tokens too."""
+    out: list[str] = []
+    for part in _list(value):
+        if isinstance(_get(part, "text"), str):
+            out.append(part["text"])
+        elif isinstance(_get(part, "functionCall"), Mapping):
+            out.append(_dumps(part["functionCall"].get("args")))
+    return out
 
 
 def _list(value: object) -> list[Any]:

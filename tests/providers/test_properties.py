@@ -125,7 +125,7 @@ def test_oversized_event_is_dropped_and_noted() -> None:
 
 def test_bad_usage_numbers_are_not_trusted() -> None:
     ai = classify({"url": "/v1/chat/completions", "body": {"model": "m", "messages": [{"role": "user", "content": "hi"}]}})
-    for bad in (-5, "12", True, 1.5, 10**30, None):
+    for bad in (-5, "-12", "1.5", " 12", "12abc", "", "9" * 17, True, 1.5, 10**30, None):
         usage = extract_usage(ai, {"status_code": 200, "body": {"usage": {"prompt_tokens": bad, "completion_tokens": 1}}})
         assert usage.source == "estimate", bad
 
