@@ -306,24 +306,27 @@ class JSONArrayParser:
 
 
 def _texts_openai(obj: Mapping[str, Any], out: list[str]) -> None:
+    # `type(x) is dict` first: what JSON gives, without the ABC check (a third of the time)
     choices = obj.get("choices")
     if isinstance(choices, list):
         for ch in choices:
-            if not isinstance(ch, Mapping):
+            if type(ch) is not dict and not isinstance(ch, Mapping):
                 continue
             delta = ch.get("delta")
-            if isinstance(delta, Mapping):
+            if type(delta) is dict or isinstance(delta, Mapping):
                 for key in ("content", "reasoning_content", "reasoning", "refusal"):
-                    if isinstance(delta.get(key), str):
-                        out.append(delta[key])
+                    value = delta.get(key)
+                    if isinstance(value, str):
+                        out.append(value)
                 calls = delta.get("tool_calls")
                 if isinstance(calls, list):
                     for c in calls:
-                        fn = c.get("function") if isinstance(c, Mapping) else None
-                        if isinstance(fn, Mapping) and isinstance(fn.get("arguments"), str):
+                        fn = c.get("function") if type(c) is dict or isinstance(c, Mapping) else None
+                        if (type(fn) is dict or isinstance(fn, Mapping)) and isinstance(fn.get("arguments"), str):
                             out.append(fn["arguments"])
-            if isinstance(ch.get("text"), str):  # completions
-                out.append(ch["text"])
+            text = ch.get("text")
+            if isinstance(text, str):  # completions
+                out.append(text)
     typ = obj.get("type")
     if isinstance(typ, str) and typ.endswith(".delta") and isinstance(obj.get("delta"), str):
         out.append(obj["delta"])  # responses API: output_text / arguments / reasoning deltas
@@ -430,7 +433,7 @@ class StreamUsage:
                 if line.strip():
                     self._on_event(event, line)
             return
-        if err is not None or not isinstance(obj, Mapping):
+        if err is not None or type(obj) is not dict and not isinstance(obj, Mapping):
             if data.strip() == "[DONE]":
                 self._done = True
             else:
