@@ -32,13 +32,19 @@ def answer_text(body: bytearray, headers: Mapping[str, str]) -> str:
     return data.decode("utf-8", "replace")
 
 
-def overflow_usage(decision: Any, head: bytes) -> Any:
-    """An incremental usage reader for a stream too long to keep whole."""
-    from ..providers import PROVIDERS, StreamUsage
+def overflow_usage(decision: Any, head: bytes, request: Mapping[str, Any]) -> Any:
+    """An incremental usage reader for a stream too long to keep whole, in the answer's wire
+    format as the engine reads it (``AiRequest.api`` of the engine ``request``: a provider
+    label is not enough, Claude on Vertex speaks Anthropic's events, Ollama's native API
+    NDJSON, Gemini's OpenAI endpoint OpenAI's)."""
+    from ..providers import PROVIDERS, ProviderError, StreamUsage, classify
 
     ai = decision.ai
-    acc = StreamUsage(PROVIDERS.get(ai.get("provider"), "openai"), input_estimate=int(ai.get("input_tokens") or 0),
-                      model=ai.get("model") or None)
+    try:
+        api = classify(request["request"], provider=(request.get("ai") or {}).get("provider")).api
+    except ProviderError:  # an override the engine refused would not have got this far
+        api = PROVIDERS.get(ai.get("provider"), "openai")
+    acc = StreamUsage(api, input_estimate=int(ai.get("input_tokens") or 0), model=ai.get("model") or None)
     acc.feed(head)
     return acc
 

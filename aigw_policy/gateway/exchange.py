@@ -78,6 +78,7 @@ class Exchange:
         self.event: dict[str, Any] = {"request_id": self.ctx.request_id, "method": scope.get("method"),
                                       "path": scope["path"]}
         self.overhead = 0.0  # seconds spent deciding (request and response phase)
+        self.request: dict[str, Any] = {}  # what the engine decided on (an overflowing stream is read in its format)
         self.failed: tuple[str, str] | None = None  # an embedder's hook failed: (code, message), a 500
 
     @functools.cached_property
@@ -156,7 +157,7 @@ class Exchange:
         except BadBody as error:
             await self._answer(error.status, error.message, None, code=error.code)
             return
-        request = self._engine_request(identity, body_obj, query)
+        self.request = request = self._engine_request(identity, body_obj, query)
         t = time.perf_counter()
         try:
             decision = await self._decide(request)
@@ -417,7 +418,7 @@ class Exchange:
                     captured.extend(chunk)
                 elif streaming:
                     if overflow is None:
-                        overflow = overflow_usage(decision, bytes(captured))
+                        overflow = overflow_usage(decision, bytes(captured), self.request)
                         captured.clear()
                     overflow.feed(chunk)
                 elif not passthrough:

@@ -280,6 +280,62 @@ def test_json_answer_past_the_parse_cap_is_passed_through(tmp_path: Path) -> Non
     ledger.close()
 
 
+def _anthropic_stream() -> list[bytes]:
+    def event(name: str, data: dict[str, Any]) -> bytes:
+        return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+    out = [event("message_start", {"type": "message_start", "message": {
+        "model": "claude-sonnet-4", "usage": {"input_tokens": 1234, "output_tokens": 1}}})]
+    out += [event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                          "delta": {"type": "text_delta", "text": "lorem ipsum " * 4}})] * 200
+    out += [event("message_delta", {"type": "message_delta", "usage": {"output_tokens": 777}}),
+            event("message_stop", {"type": "message_stop"})]
+    return out
+
+
+def _ollama_stream() -> list[bytes]:
+    line = {"model": "llama3", "message": {"role": "assistant", "content": "lorem ipsum " * 4}, "done": False}
+    end = {"model": "llama3", "done": True, "prompt_eval_count": 1234, "eval_count": 777}
+    return [json.dumps(line).encode() + b"\n"] * 200 + [json.dumps(end).encode() + b"\n"]
+
+
+@pytest.mark.parametrize("path, body, ctype, events", [
+    ("/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude-sonnet-4:streamRawPredict",
+     {"anthropic_version": "vertex-2023-10-16", "max_tokens": 1000, "stream": True,
+      "messages": [{"role": "user", "content": "hi"}]}, "text/event-stream", _anthropic_stream()),
+    ("/api/chat", {"model": "llama3", "messages": [{"role": "user", "content": "hi"}]},
+     "application/x-ndjson", _ollama_stream()),
+], ids=["claude-on-vertex", "ollama-native"])
+def test_a_stream_past_the_capture_cap_is_read_in_its_own_format(
+        tmp_path: Path, path: str, body: dict[str, Any], ctype: str, events: list[bytes]) -> None:
+    """A stream too long to keep whole is read as it passes, in the wire format the engine
+    reads the request's answers in (not the one its provider label suggests: Claude on
+    Vertex sends Anthropic's events, Ollama's native API NDJSON): its usage is the provider's."""
+    import aigw_policy as ap
+    from aigw_policy.gateway.middleware import PolicyMiddleware
+    from aigw_policy.ledger import Ledger
+
+    async def upstream(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if await lifespan(scope, receive, send):
+            return
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", ctype.encode())]})
+        for e in events:
+            await send({"type": "http.response.body", "body": e, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    (tmp_path / "p.aigw").write_text(POLICY)
+    ledger = Ledger(f"jsonl:{tmp_path / 'usage.jsonl'}")
+    app = PolicyMiddleware(upstream, ap.Engine(ap.load(tmp_path / "p.aigw"), ledger=ledger), capture_limit=4096)
+    with ServerThread(app) as server:
+        r = httpx.post(server.url + path, json=body, timeout=10)
+        assert r.status_code == 200 and len(r.content) > 4096
+        rec = record_of(tmp_path / "usage.jsonl", r.headers["x-aigw-decision-id"])
+    ledger.close()
+    assert rec["aigw.usage.source"] == "provider", rec
+    assert (rec["gen_ai.usage.input_tokens"], rec["gen_ai.usage.output_tokens"]) == (1234, 777)
+
+
 # -- 4. bodies that are not plain JSON ----------------------------------------------------------
 
 
