@@ -238,6 +238,59 @@ def _text_of(content: object, out: list[str]) -> None:
             _text_of(content["parts"], out)
 
 
+def _calls_of(item: object, out: list[str]) -> None:
+    """The arguments of the tool calls in a message or content value of any provider (the
+    model's earlier calls and Gemini's function results, sent back as the history): they are
+    input tokens like the text, but not the prompt's text (``ai.prompt``). A value that is
+    not a string is counted as its JSON."""
+    if isinstance(item, list):
+        for part in item:
+            _calls_of(part, out)
+        return
+    if not isinstance(item, Mapping):
+        return
+    calls = item.get("tool_calls")  # OpenAI chat: an assistant message's calls
+    if isinstance(calls, list):
+        for call in calls:
+            fn = call.get("function") if isinstance(call, Mapping) else None
+            if isinstance(fn, Mapping):
+                _argument(fn.get("arguments"), out)
+    legacy = item.get("function_call")  # OpenAI chat's older single call
+    if isinstance(legacy, Mapping):
+        _argument(legacy.get("arguments"), out)
+    kind = item.get("type")
+    if kind == "function_call":  # the Responses API's input item
+        _argument(item.get("arguments"), out)
+    elif kind == "tool_use":  # an Anthropic content block
+        _argument(item.get("input"), out)
+    for key in ("functionCall", "function_call", "functionResponse", "function_response"):  # Gemini parts
+        part = item.get(key) if kind is None else None
+        if isinstance(part, Mapping):
+            _argument(part.get("args", part.get("response")), out)
+    for key in ("content", "parts"):
+        inner = item.get(key)
+        if isinstance(inner, (list, Mapping)):
+            _calls_of(inner, out)
+
+
+def _argument(value: object, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(value)
+    elif value is not None:
+        try:
+            out.append(json.dumps(value, ensure_ascii=False))
+        except (TypeError, ValueError, RecursionError):
+            pass
+
+
+def _call_texts(api: Api, body: Mapping[str, Any]) -> str:
+    """The tool-call arguments of a request's history, joined (see :func:`_calls_of`)."""
+    out: list[str] = []
+    for key in ("contents",) if api == "gemini" else ("messages", "input"):
+        _calls_of(body.get(key), out)
+    return "\n".join(out)
+
+
 def _prompt_and_count(api: Api, op: Operation, body: Mapping[str, Any]) -> tuple[str, int]:
     texts: list[str] = []
     count = 0
@@ -472,6 +525,8 @@ def _openai_fast(op: Operation, body: dict[str, Any]) -> tuple[int | None, int, 
         for item in value:
             if type(item) is not dict:
                 return None
+            if "tool_calls" in item or "function_call" in item or item.get("type") == "function_call":
+                return None  # a call's arguments count too: the general code collects them
             content = item.get("content")
             if content is not None:
                 if type(content) is not str:
@@ -581,12 +636,20 @@ def classify(
     fast = _openai_fast(op, body) if api == "openai" and type(body) is dict else None
     if fast is not None:
         max_output, choices, prompt, count = fast
+        calls = ""  # the fast path's bodies have no calls
     else:
         max_output = _max_output(api, op, body, problems)
         choices = _choices(api, body)
-        prompt, count = _prompt_and_count(api, op, body)
+        try:
+            prompt, count = _prompt_and_count(api, op, body)
+            calls = _call_texts(api, body) if count else ""
+        except RecursionError:  # a body built in Python (JSON arrives depth-checked)
+            prompt, count, calls = "", 0, ""
+            notes.append("the request's messages are nested too deeply to read")
     tools = _tools(api, body)
     estimate = counter.count(prompt, model) + PER_MESSAGE_OVERHEAD * count if prompt or count else 0
+    if calls:
+        estimate += counter.count(calls, model)
     if tools and isinstance(body.get("tools"), list):
         try:
             estimate += counter.count(json.dumps(body["tools"], ensure_ascii=False), model)
