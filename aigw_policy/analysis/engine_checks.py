@@ -26,6 +26,7 @@ from ..cel import ast
 from ..diagnostics import Diagnostic, did_you_mean
 from ..ir import Policy, Rule
 from ..source import Source, Span
+from .free_vars import ACTIVATION_READS
 
 __all__ = ["check_constant", "check_limits_order", "check_lookups", "check_shadowed",
            "check_vars_order"]
@@ -64,11 +65,15 @@ def _walk(node: Any) -> Iterator[Any]:
 
 
 def _reads_a_name(node: Any) -> bool:
-    """Whether an identifier occurs in ``node`` (a variable, or a macro's own variable)."""
+    """Whether an identifier occurs in ``node`` (a variable, or a macro's own variable), or a
+    call of one of ngrok's functions that read the request without naming it
+    (``hasReqHeader('x')``): such a condition is not constant."""
     stack = [node]
     while stack:
         n = stack.pop()
         if isinstance(n, ast.Ident):
+            return True
+        if isinstance(n, ast.Call) and n.function in ACTIVATION_READS:
             return True
         stack.extend(ast.children(n))
     return False

@@ -39,6 +39,7 @@ from .fields import (
 
 __all__ = [
     "ACTIONS",
+    "NGROK_ACTION_ALIASES",
     "UNSUPPORTED_NGROK_ACTIONS",
     "UNSUPPORTED_NGROK_KEYS",
     "ActionConfig",
@@ -229,6 +230,11 @@ UNSUPPORTED_NGROK_ACTIONS = frozenset(
         "webhook-validation",
     }
 )
+
+
+NGROK_ACTION_ALIASES: dict[str, str] = {"oidc": "openid-connect"}
+"""Other names ngrok's own guides give an out-of-scope action (its Salesforce SSO and
+modules-migration guides write `type: oidc`), with the action's name."""
 
 
 UNSUPPORTED_NGROK_KEYS: dict[tuple[str, str], str] = {

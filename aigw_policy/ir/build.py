@@ -15,6 +15,7 @@ from ..diagnostics import Diagnostics, did_you_mean
 from ..source import Span
 from .actions import (
     ACTIONS,
+    NGROK_ACTION_ALIASES,
     PERIODS,
     UNSUPPORTED_NGROK_ACTIONS,
     UNSUPPORTED_NGROK_KEYS,
@@ -25,7 +26,7 @@ from .nodes import Action
 from .parts import part_of
 from .raw import NOT_CONSTANT, REPORTED, RawList, RawMap, RawScalar, RawValue, kind_of
 
-__all__ = ["build_action", "choice_help", "duration_help"]
+__all__ = ["build_action", "check_action_type", "choice_help", "duration_help"]
 
 _TYPE_ERRORS = {
     "string_type", "int_type", "float_type", "bool_type", "tuple_type", "list_type",
@@ -386,6 +387,33 @@ def _contains_invalid(value: Any) -> bool:
     return False
 
 
+def check_action_type(type_name: str, diags: Diagnostics, anchor: Span | None) -> bool:
+    """Whether ``type_name`` is an action this engine runs; if not, AIGW111 for an ngrok
+    action out of scope (named, so a real ngrok document still lints) or AIGW110."""
+    if type_name in ACTIONS:
+        return True
+    if type_name in UNSUPPORTED_NGROK_ACTIONS:
+        diags.add(
+            "AIGW111", f"unsupported action `{type_name}`", anchor,
+            help="aigw-policy does not implement this ngrok action; remove it or "
+            "handle it in front of the gateway",
+        )
+    elif type_name in NGROK_ACTION_ALIASES:
+        diags.add(
+            "AIGW110", f"unknown action type `{type_name}`", anchor,
+            help=f"ngrok's name for this action is `{NGROK_ACTION_ALIASES[type_name]}`, an "
+            "ngrok action aigw-policy does not implement",
+        )
+    else:
+        diags.add(
+            "AIGW110", f"unknown action type `{type_name}`", anchor,
+            help=did_you_mean(type_name, ACTIONS) or did_you_mean(
+                type_name, UNSUPPORTED_NGROK_ACTIONS) or "see `aigw-policy schema` for the "
+            "list of actions",
+        )
+    return False
+
+
 def build_action(
     type_name: str,
     config: RawValue | None,
@@ -398,18 +426,7 @@ def build_action(
     anchor = type_span or span
     model = ACTIONS.get(type_name)
     if model is None:
-        if type_name in UNSUPPORTED_NGROK_ACTIONS:
-            diags.add(
-                "AIGW111", f"unsupported action `{type_name}`", anchor,
-                help="aigw-policy does not implement this ngrok action; remove it or "
-                "handle it in front of the gateway",
-            )
-        else:
-            diags.add(
-                "AIGW110", f"unknown action type `{type_name}`", anchor,
-                help=did_you_mean(type_name, ACTIONS) or "see `aigw-policy schema` for the "
-                "list of actions",
-            )
+        check_action_type(type_name, diags, anchor)
         return None
     if config is None:
         config = RawMap(())
