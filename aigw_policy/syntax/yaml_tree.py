@@ -68,14 +68,14 @@ class _Loader(Reader, Scanner, Parser, Composer, _CoreResolver):
 
     def first_document(self) -> tuple[Any, Any]:
         """The stream's first document, and where a second one that holds anything starts
-        (None when there is none): ``...`` or ``---`` with nothing after it is no document,
-        so an editor's or a generator's trailing marker is fine."""
+        (None when there is none): ``...`` or ``---`` with nothing (or a null) after it is
+        no document, so an editor's or a generator's trailing marker is fine."""
         self.get_event()  # stream start
         document = None if self.check_event(StreamEndEvent) else self.compose_document()
         while not self.check_event(StreamEndEvent):
             start = self.peek_event().start_mark
             extra = self.compose_document()
-            if not (isinstance(extra, ScalarNode) and extra.tag == _NULL and extra.value == ""):
+            if not (isinstance(extra, ScalarNode) and extra.tag == _NULL):
                 return document, start
         self.get_event()  # stream end
         return document, None
