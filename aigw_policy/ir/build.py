@@ -16,6 +16,7 @@ from ..source import Span
 from .actions import (
     ACTIONS,
     NGROK_ACTION_ALIASES,
+    NGROK_RENAMED_KEYS,
     PERIODS,
     UNSUPPORTED_NGROK_ACTIONS,
     UNSUPPORTED_NGROK_KEYS,
@@ -445,7 +446,11 @@ def build_action(
             continue
         if key not in model.model_fields:
             close = did_you_mean(key, model.model_fields)
-            if close:
+            renamed = NGROK_RENAMED_KEYS.get((type_name, key))
+            if renamed:
+                close = f"`{key}` is ngrok's former name for `{renamed}`: rename it"
+                reported.add(renamed)
+            elif close:
                 reported.add(close.split("`")[1])
             diags.add(
                 "AIGW120", f"unknown key `{key}` in `{type_name}` config", key_span or raw.span,
