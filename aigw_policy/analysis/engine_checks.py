@@ -158,7 +158,7 @@ def _header_key(n: Any) -> tuple[str | None, str]:
     else:
         return None, ""
     where = _path(base)
-    if where not in _HEADER_MAPS or not (isinstance(key, ast.Literal) and key.kind == "string"):
+    if where not in _HEADER_MAPS or not (isinstance(key, ast.Literal) and isinstance(key.value, str)):
         return None, ""
     return key.value, where
 
