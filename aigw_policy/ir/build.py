@@ -175,6 +175,10 @@ class _Builder:
             nested = part_of(self.config, str(loc[0]))
             if nested is not None and "strategy" in nested[0].model_fields:
                 return f"write the strategies under `strategy`: `{loc[0]}: {{strategy: [...]}}`"
+        if self.type_name == "set-vars" and loc == ("vars",) and isinstance(value, dict):
+            # three of ngrok's own gateway examples write `vars:` as a mapping
+            first = next(iter(value), "name")
+            return f"each variable is a list item of its own: `vars: [{{{first}: ...}}, ...]`"
         if kind != "string_type" or not isinstance(value, (bool, int, float)):
             return None
         model = ACTIONS.get(self.type_name)
