@@ -52,6 +52,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("strategies", _always(strategies.check)),
     ("cost", lambda policy, source, options: cost.check(policy, source, options.max_cost)),
     ("constant-conditions", _always(engine_checks.check_constant)),
+    ("header-case", _always(engine_checks.check_header_case)),
     ("shadowed-rules", _always(engine_checks.check_shadowed)),
     ("limits-order", lambda policy, source, options: engine_checks.check_limits_order(
         policy, source, complete=options.complete)),

@@ -3,7 +3,9 @@
 
 Codes (policy analysis, ``AIGW4xx``):
 
-- ``AIGW400`` warning: a condition with no variables is always true or always false;
+- ``AIGW400`` warning: a condition with no variables is always true or always false; a
+  header name with upper-case letters tested or read in a header map (its keys are
+  lower-case);
 - ``AIGW401`` warning: a rule after an unconditional terminating rule never runs;
 - ``AIGW402`` warning: ``limits['x']`` read before limit ``x`` runs, or where it may not
   have run (its rule has a condition; in the response phase, an earlier request rule can end
@@ -26,9 +28,10 @@ from ..cel import ast
 from ..diagnostics import Diagnostic, did_you_mean
 from ..ir import Policy, Rule
 from ..source import Source, Span
+from .free_vars import ACTIVATION_READS
 
-__all__ = ["check_constant", "check_limits_order", "check_lookups", "check_shadowed",
-           "check_vars_order"]
+__all__ = ["check_constant", "check_header_case", "check_limits_order", "check_lookups",
+           "check_shadowed", "check_vars_order"]
 
 _TERMINATING = frozenset({"deny", "custom-response", "allow"})
 _IDENTITY_FIELDS = frozenset({"identity.key", "identity.user", "identity.team", "identity.org", "identity.tier"})
@@ -64,11 +67,15 @@ def _walk(node: Any) -> Iterator[Any]:
 
 
 def _reads_a_name(node: Any) -> bool:
-    """Whether an identifier occurs in ``node`` (a variable, or a macro's own variable)."""
+    """Whether an identifier occurs in ``node`` (a variable, or a macro's own variable), or a
+    call of one of ngrok's functions that read the request without naming it
+    (``hasReqHeader('x')``): such a condition is not constant."""
     stack = [node]
     while stack:
         n = stack.pop()
         if isinstance(n, ast.Ident):
+            return True
+        if isinstance(n, ast.Call) and n.function in ACTIVATION_READS:
             return True
         stack.extend(ast.children(n))
     return False
@@ -111,6 +118,49 @@ def check_constant(policy: Policy, source: Source | None = None) -> list[Diagnos
                 found.append(_diag("AIGW400", f"`{expr.source}` is always false: rule `{rule.name or '?'}` never runs",
                                    expr.span, "remove the rule, or fix the condition"))
     return found
+
+
+_HEADER_MAPS = frozenset({"req.headers", "res.headers", "req.trailers", "res.trailers"})
+
+
+def check_header_case(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
+    """AIGW400 for a header name with upper-case letters tested or read in a header map:
+    ngrok's maps (and ours) have lower-cased keys, so ``'Authorization' in req.headers`` is
+    always false and ``req.headers['X-Api-Key']`` is never set (ngrok's own rate-limit
+    examples write both). ``getReqHeader('X-Api-Key')`` ignores case and is fine."""
+    from .cel_check import rule_cel_texts
+
+    found = []
+    for _, rule in policy.rules():
+        for text, span, _ in rule_cel_texts(rule):
+            node = _parse(text)
+            if node is None:
+                continue
+            for n in _walk(node):
+                name, where = _header_key(n)
+                if name is None or name == name.lower():
+                    continue
+                message = (f"`'{name}' in {where}` is always false: `{where}` has lower-case keys"
+                           if isinstance(n, ast.Call) else
+                           f"`{where}['{name}']` is never set: `{where}` has lower-case keys")
+                found.append(_diag("AIGW400", message, span, f"write `'{name.lower()}'`, or "
+                                   f"`{'getReqHeader' if where.startswith('req') else 'getResHeader'}"
+                                   f"('{name}')`, which ignores case"))
+    return found
+
+
+def _header_key(n: Any) -> tuple[str | None, str]:
+    """The literal header name an ``in`` test or an index looks up in a header map."""
+    if isinstance(n, ast.Call) and n.function == ast.IN and len(n.args) == 2:
+        key, base = n.args
+    elif isinstance(n, ast.Index):
+        key, base = n.index, n.operand
+    else:
+        return None, ""
+    where = _path(base)
+    if where not in _HEADER_MAPS or not (isinstance(key, ast.Literal) and isinstance(key.value, str)):
+        return None, ""
+    return key.value, where
 
 
 def _always_terminates(rule: Rule) -> bool:

@@ -43,6 +43,8 @@ def _ip_intel(prefix: str) -> dict[str, str]:
     """ngrok's IP intelligence (``conn.client_ip.*``, ``conn.server_ip.*``)."""
     out = {
         f"{prefix}.categories": _LIST,
+        f"{prefix}.is_on_blocklist": "bool",
+        f"{prefix}.is_tor_node": "bool",
         f"{prefix}.as.number": "int",
         f"{prefix}.as.organization": "string",
     }
@@ -121,6 +123,13 @@ POLICY_VARIABLES: dict[str, str] = {
         "city", "country", "country_code", "latitude", "longitude", "radius", "subdivision")},
     **_ip_intel("conn.client_ip"),
     **_ip_intel("conn.server_ip"),
+    # the originating pod, on endpoints with a `kubernetes` binding
+    "conn.k8s.pod.id": "string",
+    "conn.k8s.pod.metadata.name": "string",
+    "conn.k8s.pod.metadata.namespace": "string",
+    "conn.k8s.pod.metadata.annotations": "map(string, string)",
+    "conn.k8s.pod.metadata.error_code": "string",
+    "conn.k8s.pod.metadata.error_message": "string",
     "conn.tls.cipher_suite": "string",
     "conn.tls.ja4_fingerprint": "string",
     "conn.tls.negotiated_alpn": "string",

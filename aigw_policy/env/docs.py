@@ -21,6 +21,7 @@ NAMESPACE_DOCS: dict[str, str] = {
     "conn.geo": "Where the client address is (ngrok's IP intelligence).",
     "conn.client_ip": "The client's IP address, and ngrok's intelligence about it.",
     "conn.server_ip": "The server's IP address, and ngrok's intelligence about it.",
+    "conn.k8s.pod": "The originating Kubernetes pod (endpoints with a `kubernetes` binding).",
     "conn.tls": "The TLS session, when the connection is TLS.",
     "conn.tls.client": "The client's TLS certificate (mutual TLS).",
     "conn.tls.server": "The server's TLS certificate.",

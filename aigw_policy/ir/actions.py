@@ -39,6 +39,8 @@ from .fields import (
 
 __all__ = [
     "ACTIONS",
+    "NGROK_ACTION_ALIASES",
+    "NGROK_RENAMED_KEYS",
     "UNSUPPORTED_NGROK_ACTIONS",
     "UNSUPPORTED_NGROK_KEYS",
     "ActionConfig",
@@ -229,6 +231,16 @@ UNSUPPORTED_NGROK_ACTIONS = frozenset(
         "webhook-validation",
     }
 )
+
+
+NGROK_ACTION_ALIASES: dict[str, str] = {"oidc": "openid-connect"}
+"""Other names ngrok's own guides give an out-of-scope action (its Salesforce SSO and
+modules-migration guides write `type: oidc`), with the action's name."""
+
+
+NGROK_RENAMED_KEYS: dict[tuple[str, str], str] = {("custom-response", "content"): "body"}
+"""Config keys under the names of ngrok's first Traffic Policy releases, still in its blog
+posts (`custom-response` answered with `content`), with today's name."""
 
 
 UNSUPPORTED_NGROK_KEYS: dict[tuple[str, str], str] = {

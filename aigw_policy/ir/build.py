@@ -15,6 +15,8 @@ from ..diagnostics import Diagnostics, did_you_mean
 from ..source import Span
 from .actions import (
     ACTIONS,
+    NGROK_ACTION_ALIASES,
+    NGROK_RENAMED_KEYS,
     PERIODS,
     UNSUPPORTED_NGROK_ACTIONS,
     UNSUPPORTED_NGROK_KEYS,
@@ -25,7 +27,7 @@ from .nodes import Action
 from .parts import part_of
 from .raw import NOT_CONSTANT, REPORTED, RawList, RawMap, RawScalar, RawValue, kind_of
 
-__all__ = ["build_action", "choice_help", "duration_help"]
+__all__ = ["build_action", "check_action_type", "choice_help", "duration_help"]
 
 _TYPE_ERRORS = {
     "string_type", "int_type", "float_type", "bool_type", "tuple_type", "list_type",
@@ -173,6 +175,10 @@ class _Builder:
             nested = part_of(self.config, str(loc[0]))
             if nested is not None and "strategy" in nested[0].model_fields:
                 return f"write the strategies under `strategy`: `{loc[0]}: {{strategy: [...]}}`"
+        if self.type_name == "set-vars" and loc == ("vars",) and isinstance(value, dict):
+            # three of ngrok's own gateway examples write `vars:` as a mapping
+            first = next(iter(value), "name")
+            return f"each variable is a list item of its own: `vars: [{{{first}: ...}}, ...]`"
         if kind != "string_type" or not isinstance(value, (bool, int, float)):
             return None
         model = ACTIONS.get(self.type_name)
@@ -386,6 +392,33 @@ def _contains_invalid(value: Any) -> bool:
     return False
 
 
+def check_action_type(type_name: str, diags: Diagnostics, anchor: Span | None) -> bool:
+    """Whether ``type_name`` is an action this engine runs; if not, AIGW111 for an ngrok
+    action out of scope (named, so a real ngrok document still lints) or AIGW110."""
+    if type_name in ACTIONS:
+        return True
+    if type_name in UNSUPPORTED_NGROK_ACTIONS:
+        diags.add(
+            "AIGW111", f"unsupported action `{type_name}`", anchor,
+            help="aigw-policy does not implement this ngrok action; remove it or "
+            "handle it in front of the gateway",
+        )
+    elif type_name in NGROK_ACTION_ALIASES:
+        diags.add(
+            "AIGW110", f"unknown action type `{type_name}`", anchor,
+            help=f"ngrok's name for this action is `{NGROK_ACTION_ALIASES[type_name]}`, an "
+            "ngrok action aigw-policy does not implement",
+        )
+    else:
+        diags.add(
+            "AIGW110", f"unknown action type `{type_name}`", anchor,
+            help=did_you_mean(type_name, ACTIONS) or did_you_mean(
+                type_name, UNSUPPORTED_NGROK_ACTIONS) or "see `aigw-policy schema` for the "
+            "list of actions",
+        )
+    return False
+
+
 def build_action(
     type_name: str,
     config: RawValue | None,
@@ -398,18 +431,7 @@ def build_action(
     anchor = type_span or span
     model = ACTIONS.get(type_name)
     if model is None:
-        if type_name in UNSUPPORTED_NGROK_ACTIONS:
-            diags.add(
-                "AIGW111", f"unsupported action `{type_name}`", anchor,
-                help="aigw-policy does not implement this ngrok action; remove it or "
-                "handle it in front of the gateway",
-            )
-        else:
-            diags.add(
-                "AIGW110", f"unknown action type `{type_name}`", anchor,
-                help=did_you_mean(type_name, ACTIONS) or "see `aigw-policy schema` for the "
-                "list of actions",
-            )
+        check_action_type(type_name, diags, anchor)
         return None
     if config is None:
         config = RawMap(())
@@ -428,7 +450,11 @@ def build_action(
             continue
         if key not in model.model_fields:
             close = did_you_mean(key, model.model_fields)
-            if close:
+            renamed = NGROK_RENAMED_KEYS.get((type_name, key))
+            if renamed:
+                close = f"`{key}` is ngrok's former name for `{renamed}`: rename it"
+                reported.add(renamed)
+            elif close:
                 reported.add(close.split("`")[1])
             diags.add(
                 "AIGW120", f"unknown key `{key}` in `{type_name}` config", key_span or raw.span,

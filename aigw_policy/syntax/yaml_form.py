@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from ..analysis.cel_check import check_rule
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir.actions import ACTIONS, field_kind
-from ..ir.build import build_action, choice_help
+from ..ir.build import build_action, check_action_type, choice_help
 from ..ir.nodes import PHASES, SETTINGS, Action, Expr, Policy, Rule
 from ..ir.parts import part_of
 from ..ir.raw import RawList, RawMap, RawScalar, RawValue
@@ -64,6 +64,10 @@ ACTION_KEYS = ("type", "config")
 UNSUPPORTED_PHASES = ("on_tcp_connect", "on_event_stream_message")
 """ngrok phases outside HTTP requests and responses: TCP connects, and the messages of a
 streamed response (ngrok's AI gateway docs redact them with `sse-find-replace`)."""
+
+DEPRECATED_PHASES = {"inbound": "on_http_request", "outbound": "on_http_response"}
+"""ngrok's names for the phases before it introduced phases (2024), still in older docs, SDK
+examples and blog posts."""
 
 # ---------------------------------------------------------------------------------------
 # stage 2: tree -> IR
@@ -107,9 +111,16 @@ class _Reader:
                             "`on_http_response` rules run once the stream has ended")
                 self.diags.add("AIGW102", f"unsupported phase `{key}`: its rules are skipped",
                                key_span, help=help)
+                self.skipped_phase(value)
             elif wrapper is not None:
                 if wrapper[0] == key:
                     self.diags.add("AIGW100", wrapper[1], key_span, help=wrapper[2])
+            elif key in DEPRECATED_PHASES:
+                self.diags.add(
+                    "AIGW100", f"unknown top-level key `{key}`", key_span,
+                    help=f"`{key}` is ngrok's deprecated name for `{DEPRECATED_PHASES[key]}` "
+                    "(its rules are the same): rename it",
+                )
             else:
                 self.diags.add(
                     "AIGW100", f"unknown top-level key `{key}`", key_span,
@@ -181,6 +192,23 @@ class _Reader:
         if isinstance(node, Map) and any(k in RULE_KEYS for k, _, _ in node.items):
             self.rule(node)  # for its diagnostics
         return []
+
+    def skipped_phase(self, node: Tree) -> None:
+        """The action types of a phase whose rules are skipped: one out of scope
+        (`terminate-tls` on connect, `sse-find-replace` on stream messages) is AIGW111, a
+        misspelled one AIGW110, so that what the document asks for is never dropped
+        unsaid; the phase's warning covers the actions this engine knows."""
+        rules = node.items if isinstance(node, Seq) else [node]
+        for rule in rules:
+            if not isinstance(rule, Map):
+                continue
+            actions = rule.get("actions")
+            items = [rule] if actions is None else (
+                actions.items if isinstance(actions, Seq) else [actions])
+            for action in items:
+                kind = action.get("type") if isinstance(action, Map) else None
+                if isinstance(kind, Scalar) and isinstance(kind.value, str):
+                    check_action_type(kind.value, self.diags, kind.content)
 
     def rule(self, node: Tree) -> Rule | None:
         if not isinstance(node, Map):

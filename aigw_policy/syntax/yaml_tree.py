@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from yaml.composer import Composer
+from yaml.events import StreamEndEvent
 from yaml.nodes import Node as YamlNode
 from yaml.nodes import ScalarNode, SequenceNode
 from yaml.parser import Parser
@@ -64,6 +65,20 @@ class _Loader(Reader, Scanner, Parser, Composer, _CoreResolver):
         Composer.__init__(self)
         _CoreResolver.__init__(self)
         self._depth = 0
+
+    def first_document(self) -> tuple[Any, Any]:
+        """The stream's first document, and where a second one that holds anything starts
+        (None when there is none): ``...`` or ``---`` with nothing (or a null) after it is
+        no document, so an editor's or a generator's trailing marker is fine."""
+        self.get_event()  # stream start
+        document = None if self.check_event(StreamEndEvent) else self.compose_document()
+        while not self.check_event(StreamEndEvent):
+            start = self.peek_event().start_mark
+            extra = self.compose_document()
+            if not (isinstance(extra, ScalarNode) and extra.tag == _NULL):
+                return document, start
+        self.get_event()  # stream end
+        return document, None
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         self._depth += 1
@@ -182,11 +197,12 @@ class _Lower:
             what = {_SEQ: "a list", _MAP: "a mapping"}.get(expected or "", "a scalar")
             self.diags.add("AIGW014", f"tag `{_short_tag(tag)}` does not fit {what}", span)
             return False
-        self.diags.add(
-            "AIGW014", f"unsupported YAML tag `{_short_tag(tag)}`", span,
-            help="policies are plain data: strings, numbers, booleans, null, lists and "
-            "mappings; remove the tag",
-        )
+        help = ("policies are plain data: strings, numbers, booleans, null, lists and "
+                "mappings; remove the tag")
+        if _unquoted_negation(node):
+            help = (f"{_TAG_HELP}, as in "
+                    f"`- {_quoted(f'{tag} {node.value}'.rstrip())}`")
+        self.diags.add("AIGW014", f"unsupported YAML tag `{_short_tag(tag)}`", span, help=help)
         return False
 
     def scalar(self, node: ScalarNode, span: Span) -> Scalar:
@@ -208,6 +224,9 @@ class _Lower:
                                f"`{_short_tag(tag)}`", span)
         else:
             self.check_tag(node, None, span)
+            if _unquoted_negation(node):
+                # read on as the expression meant, so it draws no CEL error of its own
+                value = text = f"{tag} {text}".rstrip()
         return Scalar(value, text, span, content)
 
 
@@ -245,6 +264,28 @@ def _to_null(text: str) -> None:
 
 _SCALAR_TAGS = {_STR: str, _INT: _to_int, _FLOAT: _to_float, _BOOL: _to_bool, _NULL: _to_null}
 _JSON_CONSTANTS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _unquoted_negation(node: YamlNode) -> bool:
+    """``- !(a in b)``, ``- !hasReqHeader('x')``: a CEL negation written unquoted, which
+    YAML reads as a local tag on the rest of the text."""
+    tag = node.tag
+    return (isinstance(node, ScalarNode) and node.style is None and tag.startswith("!")
+            and not tag.startswith("!!")
+            and ("(" in tag or "." in tag or node.value.startswith(_CEL_AFTER_NEGATION)))
+
+
+_CEL_AFTER_NEGATION = ("&&", "||", "==", "!=", "in ", "<", ">", "[")
+
+
+_TAG_HELP = "a value that starts with `!` is read as a YAML tag: quote the expression"
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a one-line YAML string: single quotes unless it holds one."""
+    if "'" not in text:
+        return f"'{text}'"
+    return json.dumps(text)
 
 
 def _short_tag(tag: str) -> str:
@@ -297,7 +338,12 @@ def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | No
     loader: _Loader | None = None
     try:
         loader = _Loader(text)
-        node = loader.get_single_node()
+        node, another = loader.first_document()
+        if another is not None:
+            diags.add(code, "a policy is one YAML document, and another one starts here",
+                      source.span(another.index),
+                      help="split the file: lint each document on its own (a Kubernetes "
+                      "manifest's policy is in its resource's `spec`)")
         tree = None if node is None else _Lower(source, diags, code, json_mode=json_mode).tree(node)
     except _TooDeep as error:
         diags.add("AIGW008", f"the document is nested more than {MAX_DEPTH} levels deep",
@@ -320,7 +366,8 @@ def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | No
             or "end of stream" in (error.problem or "")
         ):
             mark = error.context_mark  # point where the key, string or bracket started
-        diags.add(code, _yaml_message(error), source.span(mark.index if mark else 0))
+        help = _TAG_HELP if (error.context or "").startswith("while scanning a tag") else None
+        diags.add(code, _yaml_message(error), source.span(mark.index if mark else 0), help=help)
         return None
     except yaml.reader.ReaderError as error:
         if json_mode:

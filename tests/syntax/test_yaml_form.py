@@ -47,7 +47,7 @@ BROKEN = [
      [("AIGW010", 4, 4)]),
     ("yaml", "name: 'unterminated\ndefault: allow\n", [("AIGW010", 1, 7)]),
     ("yaml", "on_http_request:\n  - actions: [{type: deny}]\n  bad\n", [("AIGW010", 3, 3)]),
-    ("yaml", "a: b\n---\nc: d\n", [("AIGW010", 2, 1)]),
+    ("yaml", "on_http_request: []\n---\nc: d\n", [("AIGW010", 2, 1)]),
     ("yaml", "a: &x [1]\nb: *y\n", [("AIGW010", 2, 4)]),
     ("yaml", "name: a\nname: b\n", [("AIGW013", 2, 1)]),
     ("yaml", "on_http_request:\n  - name: r\n    actions:\n      - type: deny\n"
@@ -132,6 +132,12 @@ def test_did_you_mean_and_wrapper_help() -> None:
     assert "spec.trafficPolicy.policy" in (d.help or "")
     _, diags = read("on_http_request:\n  - actions:\n      - type: deny\n        status_code: 401\n")
     assert "under `config:`" in (diags.items[0].help or "")
+
+
+def test_empty_trailing_documents_are_no_second_document() -> None:
+    for tail in ("---\n", "...\n", "...\n---\n# end\n", "---\n~\n"):
+        _, diags = read("on_http_request: []\n" + tail)
+        assert not diags.items, (tail, [str(d) for d in diags])
 
 
 def test_unsupported_phase_is_a_warning_and_skipped() -> None:

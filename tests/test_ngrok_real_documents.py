@@ -1,0 +1,119 @@
+"""What real ngrok Traffic Policy documents showed, each defect class as a minimal document of
+our own (``data/ngrok_real``), and how the documents behave once loaded.
+
+A fixture names its expectations in leading comment lines, as ``data/broken`` does
+(``# expect: AIGW111 10:15``, ``# absent: AIGW400``, ``# help: text``); a JSON document
+has them in a sidecar ``NAME.expect``. Every fixture is read and linted by the CLI without a
+traceback, and every diagnostic has a code and a line:column.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import aigw_policy as ap
+from aigw_policy.analysis import LintOptions
+from aigw_policy.cli import app
+from aigw_policy.codes import CODES
+
+DATA = Path(__file__).parent / "data" / "ngrok_real"
+CASES = sorted(p for p in DATA.iterdir() if p.suffix in (".yaml", ".json"))
+EXPECT = re.compile(r"^#\s*expect:\s*(AIGW\d{3})\s+(\d+):(\d+)\s*$")
+ABSENT = re.compile(r"^#\s*absent:\s*(AIGW\d{3})\s*$")
+HELP = re.compile(r"^#\s*help:\s*(.+?)\s*$")
+
+
+def _header(path: Path) -> list[str]:
+    sidecar = path.with_name(path.name + ".expect")
+    return (sidecar if sidecar.exists() else path).read_text().splitlines()
+
+
+def _all(pattern: re.Pattern[str], path: Path) -> list[re.Match[str]]:
+    return [m for line in _header(path) if (m := pattern.match(line))]
+
+
+def test_there_are_cases() -> None:
+    assert len(CASES) >= 10 and {p.suffix for p in CASES} == {".yaml", ".json"}
+    for path in CASES:
+        assert _all(EXPECT, path) or _all(ABSENT, path), f"{path.name} checks nothing"
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
+def test_document_gives_what_it_names(path: Path) -> None:
+    _, found = ap.read(path.read_text(), name=path.name, cache_dir=None)
+    shown = "\n".join(str(d) for d in found)
+    for d in found:
+        assert d.code in CODES and d.span is not None and d.span.line >= 1 and d.span.column >= 1, shown
+    got = {(d.code, d.span.line, d.span.column) for d in found if d.span}
+    for m in _all(EXPECT, path):
+        assert (m[1], int(m[2]), int(m[3])) in got, f"missing {m[1]} {m[2]}:{m[3]}; got:\n{shown}"
+    for m in _all(ABSENT, path):
+        assert m[1] not in {d.code for d in found}, f"unexpected {m[1]}; got:\n{shown}"
+    helps = [d.help or "" for d in found]
+    for m in _all(HELP, path):
+        assert any(m[1] in h for h in helps), f"no help says {m[1]!r}; got:\n{helps}"
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
+def test_cli_lint_never_crashes(path: Path) -> None:
+    result = CliRunner().invoke(app, ["lint", "--format", "json", str(path)])
+    assert result.exit_code in (0, 1), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    json.loads(result.output)
+
+
+def _request(headers: dict[str, str] | None = None, conn: dict[str, object] | None = None,
+             url: str = "https://api.example.com/v1/items") -> dict[str, object]:
+    return {"id": "r1", "now": "2026-11-26T12:00:00Z",
+            "conn": {"client_ip": "203.0.113.7", **(conn or {})},
+            "request": {"method": "GET", "url": url, "headers": headers or {}}}
+
+
+def test_a_header_function_condition_decides_at_run_time() -> None:
+    engine = ap.Engine(ap.load(DATA / "header-function-condition.yaml"))
+    denied = engine.evaluate(_request())
+    assert (denied.verdict, denied.status_code) == ("deny", 404)
+    welcomed = engine.evaluate(_request({"X-Team-Key": "k1"}, url="https://a.example/?preview=1"))
+    assert welcomed.status_code == 200 and welcomed.rule == "#3"
+
+
+def test_pod_and_ip_flags_are_filled_from_the_request() -> None:
+    engine = ap.Engine(ap.load(DATA / "pod-identity-and-ip-flags.yaml"))
+    tor = engine.evaluate(_request(conn={"client_ip.is_tor_node": True,
+                                         "client_ip.is_on_blocklist": False}))
+    assert tor.verdict == "deny"
+    pod = {"k8s": {"pod": {"id": "uid-1", "metadata": {
+        "name": "worker-a", "namespace": "shop", "error_code": "",
+        "annotations": {"k8s.ngrok.com/tier": "free"}}}},
+        "client_ip.is_tor_node": False, "client_ip.is_on_blocklist": False}
+    blocked = engine.evaluate(_request(conn=pod))
+    assert blocked.status_code == 403 and blocked.rule == "#2"
+
+
+def test_one_regex_comprehension_is_within_the_default_maximum_and_nesting_is_not() -> None:
+    _, found = ap.read((DATA / "regex-per-header-value.yaml").read_text(), cache_dir=None)
+    assert "AIGW310" not in {d.code for d in found}
+    nested = ('on_http_request:\n  - expressions:\n      - "getReqHeader(\'a\').exists(x, '
+              'getReqHeader(\'b\').exists(y, x.matches(y)))"\n    actions: [{type: deny}]\n')
+    _, found = ap.read(nested, cache_dir=None)
+    assert "AIGW310" in {d.code for d in found}
+    _, found = ap.read((DATA / "regex-per-header-value.yaml").read_text(), cache_dir=None,
+                       options=LintOptions(max_cost=100_000_000))
+    assert "AIGW310" in {d.code for d in found}  # the maximum stays configurable
+
+
+def test_a_skipped_phase_with_only_known_actions_still_loads() -> None:
+    policy = ap.loads("on_tcp_connect:\n  - actions: [{type: restrict-ips, config: {allow: "
+                      "[10.0.0.0/8]}}]\non_http_request:\n  - actions: [{type: deny}]\n")
+    assert len(policy.on_http_request) == 1
+
+
+def test_unsupported_actions_in_a_skipped_phase_refuse_the_load() -> None:
+    with pytest.raises(ap.PolicyError) as info:
+        ap.load(DATA / "stream-phase-action.yaml")
+    assert any("sse-find-replace" in d.message for d in info.value.diagnostics)
