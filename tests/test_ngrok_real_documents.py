@@ -105,6 +105,12 @@ def test_one_regex_comprehension_is_within_the_default_maximum_and_nesting_is_no
     _, found = ap.read((DATA / "regex-per-header-value.yaml").read_text(), cache_dir=None,
                        options=LintOptions(max_cost=100_000_000))
     assert "AIGW310" in {d.code for d in found}  # the maximum stays configurable
+    # the command line and the language server use the same default, and the option still works
+    linted = CliRunner().invoke(app, ["lint", "--format", "json", str(DATA / "regex-per-header-value.yaml")])
+    assert "AIGW310" not in linted.output, linted.output
+    capped = CliRunner().invoke(app, ["lint", "--format", "json", "--max-cost", "100000000",
+                                      str(DATA / "regex-per-header-value.yaml")])
+    assert "AIGW310" in capped.output, capped.output
 
 
 def test_a_skipped_phase_with_only_known_actions_still_loads() -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..analysis import LintOptions
+from ..analysis.cost import DEFAULT_MAX_COST
 from ..diagnostic_formats import diagnostics_json, diagnostics_sarif, diagnostics_text, summary
 from ..diagnostics import Diagnostic
 from ..source import Source
@@ -40,7 +41,7 @@ def lint(
     ] = False,
     max_cost: Annotated[
         int, typer.Option("--max-cost", min=1, help="Refuse (AIGW310) CEL expressions whose worst-case cost is higher.")
-    ] = 100_000_000,
+    ] = DEFAULT_MAX_COST,
     show_cost: Annotated[
         bool, typer.Option("--show-cost", help="List the worst-case cost of every CEL expression.")
     ] = False,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..analysis import LintOptions
+from ..analysis.cost import DEFAULT_MAX_COST
 from .common import fail_usage
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ def lsp(
     ] = False,
     max_cost: Annotated[
         int, typer.Option("--max-cost", min=1, help="Refuse (AIGW310) CEL expressions whose worst-case cost is higher, as `lint --max-cost`.")
-    ] = 100_000_000,
+    ] = DEFAULT_MAX_COST,
 ) -> None:
     """Speak the Language Server Protocol over stdio, for .aigw and policy YAML/JSON files
     (diagnostics as `lint` reports them, hover, completion, definitions, symbols, `fmt`)."""
