@@ -15,6 +15,11 @@ Nothing has reached the client before the answer is served, so a failover never 
 answers; once a byte is out there is no switching: a stream the upstream cuts after that
 ends with an error event in the provider's own stream format (OpenAI and Gemini
 ``data: {"error": ...}``, Anthropic ``event: error``).
+
+The attempt's key never reaches the client through the upstream: an upstream that quotes the
+key it was sent (an error body saying which key it refused, a redirect's ``Location`` with
+``?key=``, an echoing test server) has it replaced by ``***`` in the headers and the body served
+(:class:`Scrubber`, across chunk boundaries), and in the log lines about the attempt.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from .server import leave_unfinished
 if TYPE_CHECKING:
     from .exchange import Exchange
 
-__all__ = ["Answer", "Router", "route", "stream_error_event"]
+__all__ = ["Answer", "Router", "Scrubber", "route", "stream_error_event"]
 
 _log = logging.getLogger("aigw_policy.gateway")
 
@@ -60,6 +65,8 @@ class Answer:
     rest: AsyncIterator[bytes] | None
     response: Response  # let go by `aclose`
     streaming: bool
+    scrub: Scrubber | None = None
+    """The attempt key's scrubber, when the answer could quote a key (see :class:`Scrubber`)."""
 
     async def aclose(self) -> None:
         _close(self.response)
@@ -140,7 +147,8 @@ class Router:
             _close(response)
             return AttemptOutcome(error="timeout", latency_ms=_ms(t0)), None
         except (UpstreamError, ProviderError) as error:  # unreachable, cut, or a body that does not decode
-            _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id, error)
+            _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id,
+                         _hidden(str(error), secret))
             _close(response)
             return AttemptOutcome(error="connect", latency_ms=_ms(t0)), None
         except BaseException:  # cancelled (the client left, shutdown): the connection is not kept half read
@@ -156,7 +164,10 @@ class Router:
         if decodable(encoding):
             drop |= {"content-encoding"}
         out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
-        return outcome, Answer(response.status, out, prefix, rest, response, streaming)
+        scrub = Scrubber.of(secret)
+        if scrub is not None:
+            out = [(k, scrub.whole(v)) for k, v in out]
+        return outcome, Answer(response.status, out, prefix, rest, response, streaming, scrub)
 
 
 async def _chunks(response: Response, decoder: StreamDecoder | None) -> AsyncIterator[bytes]:
@@ -190,6 +201,50 @@ def _wire(value: str) -> bytes:
         return value.encode("latin-1")
     except UnicodeEncodeError:
         return value.encode("utf-8")
+
+
+class Scrubber:
+    """Replaces a secret by ``***`` in a byte stream: the longest tail of a chunk that could
+    begin the secret is held back until the next chunk shows whether it does (or the end), so
+    a secret split across chunks is caught too; nothing else is ever held. A secret shorter
+    than :data:`MIN_SECRET` bytes is no real key: scrubbing it would mangle answers."""
+
+    __slots__ = ("pending", "secret")
+
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+        self.pending = b""
+
+    @classmethod
+    def of(cls, secret: str | None) -> Scrubber | None:
+        if secret is None or len(secret) < MIN_SECRET:
+            return None
+        return cls(_wire(secret))
+
+    def whole(self, data: bytes) -> bytes:
+        """``data`` scrubbed, as a whole (a header value, a body read to its end)."""
+        return data.replace(self.secret, MASK)
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = (self.pending + chunk).replace(self.secret, MASK)
+        keep = next((n for n in range(min(len(self.secret) - 1, len(data)), 0, -1)
+                     if data.endswith(self.secret[:n])), 0)
+        self.pending = data[len(data) - keep:] if keep else b""
+        return data[:len(data) - keep]
+
+    def flush(self) -> bytes:
+        out, self.pending = self.pending, b""
+        return out
+
+
+MIN_SECRET = 8
+"""Bytes of a key below which it is not scrubbed from answers (see :class:`Scrubber`)."""
+MASK = b"***"
+
+
+def _hidden(text: str, secret: str | None) -> str:
+    """``text`` (an error's message) without the attempt's key."""
+    return text.replace(secret, "***") if secret else text
 
 
 def _ms(t0: float) -> float:
@@ -258,12 +313,16 @@ def served_app(answer: Answer, api: str, ctx: Any) -> Any:
         gone = asyncio.ensure_future(_disconnect(receive))
         try:
             await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+            scrub = answer.scrub
             if answer.rest is None:
-                await send({"type": "http.response.body", "body": answer.prefix, "more_body": False})
+                body = scrub.whole(answer.prefix) if scrub is not None else answer.prefix
+                await send({"type": "http.response.body", "body": body, "more_body": False})
                 return
             frames = Framer(answer.headers) if answer.streaming else None
 
-            async def out(chunk: bytes) -> None:
+            async def out(chunk: bytes, *, held: bool = False) -> None:
+                if scrub is not None and not held:
+                    chunk = scrub.feed(chunk)
                 whole = frames.feed(chunk) if frames is not None else chunk
                 if whole:
                     await send({"type": "http.response.body", "body": whole, "more_body": True})
@@ -272,6 +331,8 @@ def served_app(answer: Answer, api: str, ctx: Any) -> Any:
                 await out(answer.prefix)
                 async for chunk in answer.rest:  # type: ignore[union-attr]
                     await out(chunk)
+                if scrub is not None and scrub.pending:  # the end: what was held is no key
+                    await out(scrub.flush(), held=True)
                 if frames is not None and frames.pending:  # the end: whatever is left is whole
                     await send({"type": "http.response.body", "body": frames.flush(), "more_body": True})
 
