@@ -40,12 +40,13 @@ from ..routing.secrets import Secrets
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
 from .proxy import ANSWER_OWN, HOP_BY_HOP, OFFER
+from .scrub import Scrubber
 from .server import leave_unfinished
 
 if TYPE_CHECKING:
     from .exchange import Exchange
 
-__all__ = ["Answer", "Router", "Scrubber", "route", "stream_error_event"]
+__all__ = ["Answer", "Router", "route", "stream_error_event"]
 
 _log = logging.getLogger("aigw_policy.gateway")
 
@@ -201,45 +202,6 @@ def _wire(value: str) -> bytes:
         return value.encode("latin-1")
     except UnicodeEncodeError:
         return value.encode("utf-8")
-
-
-class Scrubber:
-    """Replaces a secret by ``***`` in a byte stream: the longest tail of a chunk that could
-    begin the secret is held back until the next chunk shows whether it does (or the end), so
-    a secret split across chunks is caught too; nothing else is ever held. A secret shorter
-    than :data:`MIN_SECRET` bytes is no real key: scrubbing it would mangle answers."""
-
-    __slots__ = ("pending", "secret")
-
-    def __init__(self, secret: bytes) -> None:
-        self.secret = secret
-        self.pending = b""
-
-    @classmethod
-    def of(cls, secret: str | None) -> Scrubber | None:
-        if secret is None or len(secret) < MIN_SECRET:
-            return None
-        return cls(_wire(secret))
-
-    def whole(self, data: bytes) -> bytes:
-        """``data`` scrubbed, as a whole (a header value, a body read to its end)."""
-        return data.replace(self.secret, MASK)
-
-    def feed(self, chunk: bytes) -> bytes:
-        data = (self.pending + chunk).replace(self.secret, MASK)
-        keep = next((n for n in range(min(len(self.secret) - 1, len(data)), 0, -1)
-                     if data.endswith(self.secret[:n])), 0)
-        self.pending = data[len(data) - keep:] if keep else b""
-        return data[:len(data) - keep]
-
-    def flush(self) -> bytes:
-        out, self.pending = self.pending, b""
-        return out
-
-
-MIN_SECRET = 8
-"""Bytes of a key below which it is not scrubbed from answers (see :class:`Scrubber`)."""
-MASK = b"***"
 
 
 def _hidden(text: str, secret: str | None) -> str:

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from aigw_policy.gateway.routing import MASK, MIN_SECRET, Scrubber
+from aigw_policy.gateway.scrub import MASK, MIN_SECRET, Scrubber
 
 from .conftest import ServerThread, ledger_records
 
@@ -156,3 +156,40 @@ def test_a_short_key_is_not_scrubbed_from_answers() -> None:
     assert Scrubber.of("x" * (MIN_SECRET - 1)) is None
     assert Scrubber.of(None) is None
     assert Scrubber.of("x" * MIN_SECRET) is not None
+
+
+PROXY_KEY = "sk-UPSTREAM-AUTH-proxy-5"
+
+
+@pytest.fixture(scope="module")
+def proxied(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``serve --upstream`` (no routing) whose keys file sends the upstream a key of its own."""
+    from aigw_policy.gateway import Gateway, load_keys
+    from aigw_policy.gateway.server import header_timeout_protocol
+
+    d: Path = tmp_path_factory.mktemp("redteam-proxy")
+    with ServerThread(Echo()) as upstream:
+        (d / "policy.yaml").write_text("on_http_request: []\n")
+        (d / "keys.yaml").write_text(f"keys:\n  - key: {CLIENT_KEY}\n    identity: {{key: k-red, team: red}}\n"
+                                     f"upstream_auth:\n  openai: {{authorization: 'Bearer {PROXY_KEY}'}}\n")
+        apps = {kind: Gateway(policy=d / "policy.yaml", keys=load_keys(d / "keys.yaml"), upstream=f"{upstream.url}/{kind}",
+                              provider="openai", store="memory:", watch=0) for kind in ("echo", "redirect", "refuse", "sse")}
+        servers = {kind: ServerThread(app, http=header_timeout_protocol(10.0)) for kind, app in apps.items()}
+        for s in servers.values():
+            s.__enter__()
+        try:
+            yield {kind: s.url for kind, s in servers.items()}
+        finally:
+            for s in servers.values():
+                s.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize(("kind", "status"), [("echo", 200), ("redirect", 302), ("refuse", 401), ("sse", 200)])
+def test_the_proxys_upstream_credential_never_comes_back(proxied: Any, kind: str, status: int) -> None:
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": kind == "sse"}
+    r = httpx.post(f"{proxied[kind]}/v1/chat/completions", json=body, timeout=30,
+                   headers={"authorization": f"Bearer {CLIENT_KEY}"})
+    assert r.status_code == status
+    headers = "\n".join(f"{k}: {v}" for k, v in r.headers.multi_items())
+    assert PROXY_KEY not in r.text and PROXY_KEY not in headers
+    assert MASK.decode() in r.text + headers
