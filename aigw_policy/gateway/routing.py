@@ -133,6 +133,9 @@ class Router:
                 response = await self.client().request(req.method, req.url, wire, req.content,
                                                        connect_timeout=min(self.connect_timeout, limit),
                                                        read_timeout=limit)
+                if not 100 <= response.status <= 599:  # no HTTP status: a broken upstream, as the proxy says
+                    raise UpstreamError(f"the upstream answered with status {response.status}, which HTTP "
+                                        "does not define")
                 encoding = response.header("content-encoding")
                 ctype = (response.header("content-type") or "").lower()
                 streaming = response.status < 400 and any(t in ctype for t in _STREAM_TYPES)

@@ -193,3 +193,50 @@ def test_the_proxys_upstream_credential_never_comes_back(proxied: Any, kind: str
     headers = "\n".join(f"{k}: {v}" for k, v in r.headers.multi_items())
     assert PROXY_KEY not in r.text and PROXY_KEY not in headers
     assert MASK.decode() in r.text + headers
+
+
+@pytest.mark.parametrize("status", [600, 999])
+def test_a_status_http_does_not_define_is_a_failed_attempt_not_a_dropped_connection(status: int) -> None:
+    """The upstream says `HTTP/1.1 999`: the attempt failed (the next candidate serves), the
+    client is never left with a connection closed without an answer."""
+    from .raw_upstream import RawUpstream, serve
+
+    ok = json.dumps({"id": "c", "object": "chat.completion", "model": "gpt-4o", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+    odd = b"HTTP/1.1 %d Odd\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}" % status
+    good = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(ok), ok)
+    with RawUpstream(serve(odd)) as first, RawUpstream(serve(good)) as second:
+        policy = f"""\
+on_http_request:
+  - name: route
+    actions:
+      - type: ai-gateway
+        config:
+          only_allow_configured_providers: true
+          providers:
+            - {{id: odd, base_url: "{first.url}/v1", api_keys: [{{value: sk-odd-status-key}}], models: [{{id: gpt-4o}}]}}
+            - {{id: good, base_url: "{second.url}/v1", api_keys: [{{value: sk-good-status-key}}], models: [{{id: gpt-4o}}]}}
+"""
+        _serve_one(policy, _assert_served_by_second)
+
+
+def _assert_served_by_second(url: str) -> None:
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    r = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=30, headers={"authorization": f"Bearer {CLIENT_KEY}"})
+    assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "ok"
+
+
+def _serve_one(policy: str, check: Any) -> None:
+    import tempfile
+
+    from aigw_policy.gateway import Gateway, load_keys
+    from aigw_policy.gateway.server import header_timeout_protocol
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "policy.yaml").write_text(policy)
+        (d / "keys.yaml").write_text(f"keys:\n  - key: {CLIENT_KEY}\n    identity: {{key: k-red, team: red}}\n")
+        app = Gateway(policy=d / "policy.yaml", keys=load_keys(d / "keys.yaml"), store="memory:", watch=0)
+        with ServerThread(app, http=header_timeout_protocol(10.0)) as server:
+            check(server.url)
