@@ -19,7 +19,8 @@ ends with an error event in the provider's own stream format (OpenAI and Gemini
 The attempt's key never reaches the client through the upstream: an upstream that quotes the
 key it was sent (an error body saying which key it refused, a redirect's ``Location`` with
 ``?key=``, an echoing test server) has it replaced by ``***`` in the headers and the body served
-(:class:`Scrubber`, across chunk boundaries), and in the log lines about the attempt.
+(:class:`~aigw_policy.gateway.scrub.Scrubber`, across chunk boundaries), and in the log lines
+about the attempt.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class Answer:
     response: Response  # let go by `aclose`
     streaming: bool
     scrub: Scrubber | None = None
-    """The attempt key's scrubber, when the answer could quote a key (see :class:`Scrubber`)."""
+    """The attempt key's scrubber (None: no key worth one; see :mod:`.scrub`)."""
 
     async def aclose(self) -> None:
         _close(self.response)
