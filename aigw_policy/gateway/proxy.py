@@ -6,7 +6,9 @@ arrives (see docs/decisions.md "The upstream client").
 It knows nothing of policies: :class:`~aigw_policy.gateway.middleware.PolicyMiddleware` in front of it
 decides, rewrites the request and reads the answer. This app only adds the upstream
 credentials, maps network failures to provider-shaped 502/504 answers and stops reading the
-upstream as soon as the client goes away.
+upstream as soon as the client goes away. The credentials it adds never come back to the
+client: an upstream that quotes them (an error naming the key, a redirect's ``Location``)
+has them replaced by ``***`` in the answer's headers and body (:mod:`.scrub`).
 
 Content codings: the upstream is offered every coding this process can decode
 (:data:`~aigw_policy.providers.encoding.SUPPORTED`), whatever the client accepts, and its
@@ -29,6 +31,7 @@ from .errors import error_response, wire_api
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
 from .keys import CREDENTIAL_HEADERS
+from .scrub import Scrubber
 from .server import CLIENT_GONE, leave_unfinished
 
 __all__ = ["ANSWER_OWN", "HOP_BY_HOP", "OFFER", "UpstreamProxy", "upstream_api"]
@@ -72,6 +75,8 @@ class UpstreamProxy:
         if auth is not None:
             names.update(h.encode() for h in CREDENTIAL_HEADERS)
         self._auth_names = frozenset(names)
+        # the secret of each credential (`Bearer sk-...`: the token), what an answer must not quote
+        self._secrets = {api: [v.rpartition(b" ")[2] for _, v in headers] for api, headers in self.auth.items()}
         self.provider_api = upstream_api(upstream, provider)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -106,7 +111,9 @@ class UpstreamProxy:
         headers = [(k, v) for k, v in scope["headers"]
                    if (name := k.lower()) not in _DROP and name not in self._auth_names]
         # by the path alone: a client header (`anthropic-version`) must not pick whose key goes
-        headers += self.auth.get(self.provider_api or wire_api(scope["path"], {}), []) + OFFER
+        api = self.provider_api or wire_api(scope["path"], {})
+        headers += self.auth.get(api, []) + OFFER
+        scrubs = [scrub for secret in self._secrets.get(api, ()) if (scrub := Scrubber.of(secret)) is not None]
         qs = scope.get("query_string", b"")
         url = self.upstream + (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if qs:
@@ -114,7 +121,7 @@ class UpstreamProxy:
         gone = (scope.get("extensions") or _NONE).get(CLIENT_GONE)  # the server says when the client leaves
         watch = _ClientWatch(receive) if gone is None else _GoneWatch(gone)
         try:
-            await self._exchange(scope, url, headers, bytes(body), send, ctx)
+            await self._exchange(scope, url, headers, bytes(body), send, ctx, scrubs)
         except asyncio.CancelledError:
             if not watch.left:
                 raise
@@ -125,9 +132,10 @@ class UpstreamProxy:
             watch.stop()
 
     async def _exchange(self, scope: dict[str, Any], url: str, headers: list[tuple[bytes, bytes]], body: bytes,
-                        send: Any, ctx: Any) -> None:
+                        send: Any, ctx: Any, scrubs: list[Scrubber]) -> None:
         """Send the request upstream and stream its answer to the client, in the request's own
-        task (a client that goes away cancels it: :class:`_ClientWatch`)."""
+        task (a client that goes away cancels it: :class:`_ClientWatch`); ``scrubs``: the
+        credentials sent, taken out of the answer."""
         try:
             response = await self.client().request(scope["method"], url, headers, body,
                                                    connect_timeout=self.connect_timeout, read_timeout=self.timeout)
@@ -156,15 +164,18 @@ class UpstreamProxy:
             if decode:
                 drop |= {"content-encoding"}
             out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
+            for scrub in scrubs:
+                out = [(k, scrub.whole(v)) for k, v in out]
             await send({"type": "http.response.start", "status": response.status, "headers": out})
-            complete = await self._pump(response, StreamDecoder(encoding) if decode else None, send, ctx)
+            complete = await self._pump(response, StreamDecoder(encoding) if decode else None, send, ctx, scrubs)
         finally:
             if complete:
                 response.release()  # read to the end: the connection goes back to the pool
             else:
                 response.close()
 
-    async def _pump(self, response: Response, decoder: StreamDecoder | None, send: Any, ctx: Any) -> bool:
+    async def _pump(self, response: Response, decoder: StreamDecoder | None, send: Any, ctx: Any,
+                    scrubs: list[Scrubber]) -> bool:
         """Copy the upstream body (decoded by ``decoder`` if any) to the client chunk by chunk,
         until the end or a read error (the client's answer then left unfinished); whether the
         body was read to its end. (The client's
@@ -173,13 +184,15 @@ class UpstreamProxy:
             while chunk := await response.chunk():
                 if decoder is not None:
                     chunk = decoder.decode(chunk)
-                    if not chunk:
-                        continue
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            if decoder is not None:
-                rest = decoder.flush()
-                if rest:
-                    await send({"type": "http.response.body", "body": rest, "more_body": True})
+                for scrub in scrubs:
+                    chunk = scrub.feed(chunk)
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            rest = decoder.flush() if decoder is not None else b""
+            for scrub in scrubs:  # what each held back was no credential: through the next ones
+                rest = scrub.feed(rest) + scrub.flush()
+            if rest:
+                await send({"type": "http.response.body", "body": rest, "more_body": True})
         except (UpstreamError, TimeoutError, ProviderError) as error:
             # the answer is left unfinished: the server closes the client's connection without
             # the body's end, so the client sees it cut (as nginx does), never a short answer

@@ -15,6 +15,12 @@ Nothing has reached the client before the answer is served, so a failover never 
 answers; once a byte is out there is no switching: a stream the upstream cuts after that
 ends with an error event in the provider's own stream format (OpenAI and Gemini
 ``data: {"error": ...}``, Anthropic ``event: error``).
+
+The attempt's key never reaches the client through the upstream: an upstream that quotes the
+key it was sent (an error body saying which key it refused, a redirect's ``Location`` with
+``?key=``, an echoing test server) has it replaced by ``***`` in the headers and the body served
+(:class:`~aigw_policy.gateway.scrub.Scrubber`, across chunk boundaries), and in the log lines
+about the attempt.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from ..routing.secrets import Secrets
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
 from .proxy import ANSWER_OWN, HOP_BY_HOP, OFFER
+from .scrub import Scrubber
 from .server import leave_unfinished
 
 if TYPE_CHECKING:
@@ -60,6 +67,8 @@ class Answer:
     rest: AsyncIterator[bytes] | None
     response: Response  # let go by `aclose`
     streaming: bool
+    scrub: Scrubber | None = None
+    """The attempt key's scrubber (None: no key worth one; see :mod:`.scrub`)."""
 
     async def aclose(self) -> None:
         _close(self.response)
@@ -125,6 +134,9 @@ class Router:
                 response = await self.client().request(req.method, req.url, wire, req.content,
                                                        connect_timeout=min(self.connect_timeout, limit),
                                                        read_timeout=limit)
+                if not 100 <= response.status <= 599:  # no HTTP status: a broken upstream, as the proxy says
+                    raise UpstreamError(f"the upstream answered with status {response.status}, which HTTP "
+                                        "does not define")
                 encoding = response.header("content-encoding")
                 ctype = (response.header("content-type") or "").lower()
                 streaming = response.status < 400 and any(t in ctype for t in _STREAM_TYPES)
@@ -140,7 +152,8 @@ class Router:
             _close(response)
             return AttemptOutcome(error="timeout", latency_ms=_ms(t0)), None
         except (UpstreamError, ProviderError) as error:  # unreachable, cut, or a body that does not decode
-            _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id, error)
+            _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id,
+                         _hidden(str(error), secret))
             _close(response)
             return AttemptOutcome(error="connect", latency_ms=_ms(t0)), None
         except BaseException:  # cancelled (the client left, shutdown): the connection is not kept half read
@@ -156,7 +169,10 @@ class Router:
         if decodable(encoding):
             drop |= {"content-encoding"}
         out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
-        return outcome, Answer(response.status, out, prefix, rest, response, streaming)
+        scrub = Scrubber.of(secret)
+        if scrub is not None:
+            out = [(k, scrub.whole(v)) for k, v in out]
+        return outcome, Answer(response.status, out, prefix, rest, response, streaming, scrub)
 
 
 async def _chunks(response: Response, decoder: StreamDecoder | None) -> AsyncIterator[bytes]:
@@ -190,6 +206,11 @@ def _wire(value: str) -> bytes:
         return value.encode("latin-1")
     except UnicodeEncodeError:
         return value.encode("utf-8")
+
+
+def _hidden(text: str, secret: str | None) -> str:
+    """``text`` (an error's message) without the attempt's key."""
+    return text.replace(secret, "***") if secret else text
 
 
 def _ms(t0: float) -> float:
@@ -258,12 +279,16 @@ def served_app(answer: Answer, api: str, ctx: Any) -> Any:
         gone = asyncio.ensure_future(_disconnect(receive))
         try:
             await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+            scrub = answer.scrub
             if answer.rest is None:
-                await send({"type": "http.response.body", "body": answer.prefix, "more_body": False})
+                body = scrub.whole(answer.prefix) if scrub is not None else answer.prefix
+                await send({"type": "http.response.body", "body": body, "more_body": False})
                 return
             frames = Framer(answer.headers) if answer.streaming else None
 
-            async def out(chunk: bytes) -> None:
+            async def out(chunk: bytes, *, held: bool = False) -> None:
+                if scrub is not None and not held:
+                    chunk = scrub.feed(chunk)
                 whole = frames.feed(chunk) if frames is not None else chunk
                 if whole:
                     await send({"type": "http.response.body", "body": whole, "more_body": True})
@@ -272,6 +297,8 @@ def served_app(answer: Answer, api: str, ctx: Any) -> Any:
                 await out(answer.prefix)
                 async for chunk in answer.rest:  # type: ignore[union-attr]
                     await out(chunk)
+                if scrub is not None and scrub.pending:  # the end: what was held is no key
+                    await out(scrub.flush(), held=True)
                 if frames is not None and frames.pending:  # the end: whatever is left is whole
                     await send({"type": "http.response.body", "body": frames.flush(), "more_body": True})
 

@@ -102,9 +102,11 @@ async def _usage(exchange: Any, identity: Any, params: dict[str, str]) -> None:
         wrong = [k for k in asked if k not in USAGE_BY]
         if wrong:  # before parse_by, whose message would offer the command line's groups
             raise ReportError(f"unknown group `{wrong[0]}` (use {', '.join(USAGE_BY)})")
+        if len(set(asked)) < len(asked):  # each group once: `by=team,team,...` would widen every row's key
+            raise ReportError(f"`by` names a group twice (use each of {', '.join(USAGE_BY)} at most once)")
         by = parse_by(",".join(asked))
         now = datetime.now(timezone.utc)
-        since = parse_since(params.get("since"), now, "since") or month_start(now)
+        since = _since(params.get("since"), now) or month_start(now)
     except ReportError as error:
         await exchange._answer(400, str(error), None, code="invalid_query")
         return
@@ -121,6 +123,19 @@ async def _usage(exchange: Any, identity: Any, params: dict[str, str]) -> None:
                                code="ledger_unavailable")
         return
     await _json(exchange, report)
+
+
+def _since(text: str | None, now: datetime) -> str | None:
+    """``since`` as :func:`~aigw_policy.ledger.report.parse_since` reads it; a count of days
+    no date can be that far back (``99999999999d``, thousands of digits) is a bad ``since``
+    too, not an error of the gateway's."""
+    try:
+        return parse_since(text, now, "since")
+    except ReportError:
+        raise
+    except (OverflowError, ValueError):
+        shown = text if text is None or len(text) <= 40 else text[:40] + "..."
+        raise ReportError(f"bad since `{shown}`: too far back (use e.g. `7d`, `24h`, `2026-11-01`)") from None
 
 
 def month_start(now: datetime) -> str:

@@ -18,6 +18,12 @@ recently used go first) and ``window / SLOT_S`` slots per pair. Only key *ids* a
 stored, never a key's value.
 
 This is the one module of ``routing/`` that does I/O (the store's own connections).
+
+The metrics are advice to the planner, never a gate: a shared store that fails or stalls
+(Redis down or paused, SQLite locked) loses the records made meanwhile (one warning says so)
+and, for :data:`REST_S` seconds after, is not asked again (records dropped, snapshots fail
+at once and the planner sees no metrics), so an attempt's answer never fails for a metric and
+waits for the store's time-out at most once per rest, not once per attempt.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import math
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -43,6 +51,8 @@ DEFAULT_WINDOW = 300.0
 """Seconds of history a snapshot covers (ngrok's metrics are recent, not all-time)."""
 DEFAULT_MAX_PAIRS = 2048
 BIN_RATIO = 1.25
+REST_S = 5.0
+"""Seconds a shared store that failed is left alone (see the module's docstring)."""
 DEFAULT_CACHE_S = 1.0
 """Seconds a process reuses a snapshot of a shared store (SQLite, Redis) before reading it
 again; its own records are seen at once. Other processes' records show within this time."""
@@ -55,6 +65,11 @@ _QUOTA_HEADERS = {
     "anthropic-ratelimit-requests-limit": "limit_requests", "anthropic-ratelimit-tokens-limit": "limit_tokens",
 }
 Pair = tuple[str, str, str]  # (kind "m" | "k", provider, model or key id)
+_log = logging.getLogger("aigw_policy.routing")
+
+
+class MetricsUnavailable(RuntimeError):
+    """The shared store of the metrics failed a moment ago and is resting (:data:`REST_S`)."""
 
 
 def quota_from_headers(headers: Mapping[str, str]) -> dict[str, int]:
@@ -165,6 +180,23 @@ class _Windowed(RouteMetrics):
         self.max_pairs = int(max_pairs)
         self.cache_s = float(cache_s)
         self._cache: tuple[int, float, MetricsSnapshot] | None = None
+        self._rest_until = 0.0
+
+    def _resting(self) -> bool:
+        return time.monotonic() < self._rest_until
+
+    def _failed(self, error: BaseException) -> None:
+        """The store failed: rest it, and say so once (never the store's URL: only the error's kind)."""
+        if not self._resting():
+            _log.warning("routing metrics: the store failed (%s); records are dropped and snapshots skipped "
+                         "for %gs", type(error).__name__, REST_S)
+        self._rest_until = time.monotonic() + REST_S
+
+    def _rested(self, now: float) -> MetricsSnapshot | None:
+        """The cached snapshot; :class:`MetricsUnavailable` while the store rests."""
+        if self._resting():
+            raise MetricsUnavailable("the routing metrics' store is resting after a failure")
+        return self._cached(now)
 
     def _first_slot(self, now: float) -> int:
         return int((now - self.window) // SLOT_S) + 1
@@ -285,6 +317,14 @@ class SQLiteRouteMetrics(_Windowed):
                                names=("aigw_route_metrics", "aigw_route_pairs", "aigw_route_pairs_seen"))
 
     def record(self, attempt: Attempt, outcome: AttemptOutcome, now: float) -> None:
+        if self._resting():
+            return
+        try:
+            self._record(attempt, outcome, now)
+        except sqlite3.Error as error:
+            self._failed(error)
+
+    def _record(self, attempt: Attempt, outcome: AttemptOutcome, now: float) -> None:
         add = fields_of(outcome)
         slot = int(now // SLOT_S)
         quota = quota_from_headers(outcome.headers)
@@ -311,7 +351,8 @@ class SQLiteRouteMetrics(_Windowed):
                 self._trim(db, now)
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
 
     def _trim(self, db: Any, now: float) -> None:
@@ -328,9 +369,16 @@ class SQLiteRouteMetrics(_Windowed):
                                (kind, provider, name))
 
     def snapshot(self, now: float) -> MetricsSnapshot:
-        cached = self._cached(now)
+        cached = self._rested(now)
         if cached is not None:
             return cached
+        try:
+            return self._snapshot(now)
+        except sqlite3.Error as error:
+            self._failed(error)
+            raise
+
+    def _snapshot(self, now: float) -> MetricsSnapshot:
         with self._lock:
             rows = self._db.execute("SELECT kind, provider, name, counts FROM aigw_route_metrics WHERE slot >= ?",
                                     (self._first_slot(now),)).fetchall()
@@ -449,34 +497,54 @@ class RedisRouteMetrics(_Windowed):
         return _snapshot(rows, quotas, now - self.window, now)
 
     def record(self, attempt: Attempt, outcome: AttemptOutcome, now: float) -> None:
+        if self._resting():
+            return
         pipe = self._sync().pipeline(transaction=False)
         self._write(pipe, attempt, outcome, now)
-        pipe.execute()
+        try:
+            pipe.execute()
+        except _redis_errors() as error:
+            self._failed(error)
 
     def snapshot(self, now: float) -> MetricsSnapshot:
-        cached = self._cached(now)
+        cached = self._rested(now)
         if cached is not None:
             return cached
         client = self._sync()
-        pairs = self._members(client.zrangebyscore(self.prefix + "pairs", now - self.window, "+inf"))
-        pipe = client.pipeline(transaction=False)
-        self._read(pipe, pairs, now)
-        return self._keep(now, self._build(pairs, pipe.execute() if pairs else [], now))
+        try:
+            pairs = self._members(client.zrangebyscore(self.prefix + "pairs", now - self.window, "+inf"))
+            pipe = client.pipeline(transaction=False)
+            self._read(pipe, pairs, now)
+            replies = pipe.execute() if pairs else []
+        except _redis_errors() as error:
+            self._failed(error)
+            raise
+        return self._keep(now, self._build(pairs, replies, now))
 
     async def arecord(self, attempt: Attempt, outcome: AttemptOutcome, now: float) -> None:
+        if self._resting():
+            return
         pipe = self._async().pipeline(transaction=False)
         self._write(pipe, attempt, outcome, now)
-        await pipe.execute()
+        try:
+            await pipe.execute()
+        except _redis_errors() as error:
+            self._failed(error)
 
     async def asnapshot(self, now: float) -> MetricsSnapshot:
-        cached = self._cached(now)
+        cached = self._rested(now)
         if cached is not None:
             return cached
         client = self._async()
-        pairs = self._members(await client.zrangebyscore(self.prefix + "pairs", now - self.window, "+inf"))
-        pipe = client.pipeline(transaction=False)
-        self._read(pipe, pairs, now)
-        return self._keep(now, self._build(pairs, await pipe.execute() if pairs else [], now))
+        try:
+            pairs = self._members(await client.zrangebyscore(self.prefix + "pairs", now - self.window, "+inf"))
+            pipe = client.pipeline(transaction=False)
+            self._read(pipe, pairs, now)
+            replies = await pipe.execute() if pairs else []
+        except _redis_errors() as error:
+            self._failed(error)
+            raise
+        return self._keep(now, self._build(pairs, replies, now))
 
     def clear(self) -> None:
         """Delete this prefix's keys (tests)."""
@@ -496,6 +564,13 @@ class RedisRouteMetrics(_Windowed):
             client, self._aclient = self._aclient, None
             await client.aclose()
         self.close()
+
+
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    """What a failing or stalled Redis raises (redis-py is imported only with a Redis store)."""
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError, asyncio.TimeoutError)
 
 
 def route_metrics_for(store: Any, *, window: float = DEFAULT_WINDOW, max_pairs: int = DEFAULT_MAX_PAIRS,

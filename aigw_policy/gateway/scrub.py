@@ -1,0 +1,60 @@
+"""The gateway's own credential out of what an upstream answers (SPEC §12: a provider key is
+never shown to a client). An upstream may quote the key it was sent: an error body naming the
+refused key, a redirect's ``Location`` with ``?key=``, a test server that echoes its request.
+The gateway knows that key (it added it), so it replaces it by ``***`` in the answer's header
+values and body, as the answer streams through.
+
+>>> s = Scrubber(b"sk-secret-1")
+>>> s.feed(b"your key sk-sec") + s.feed(b"ret-1 was refused") + s.flush()
+b'your key *** was refused'
+"""
+
+from __future__ import annotations
+
+__all__ = ["MASK", "MIN_SECRET", "Scrubber"]
+
+
+class Scrubber:
+    """Replaces a secret by ``***`` in a byte stream: the longest tail of a chunk that could
+    begin the secret is held back until the next chunk shows whether it does (or the end), so
+    a secret split across chunks is caught too; nothing else is ever held. A secret shorter
+    than :data:`MIN_SECRET` bytes is no real key: scrubbing it would mangle answers."""
+
+    __slots__ = ("pending", "secret")
+
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+        self.pending = b""
+
+    @classmethod
+    def of(cls, secret: str | bytes | None) -> Scrubber | None:
+        """The scrubber of ``secret`` (text: as UTF-8), None when there is none worth one."""
+        if secret is None or len(secret) < MIN_SECRET:
+            return None
+        return cls(secret.encode("utf-8") if isinstance(secret, str) else secret)
+
+    def whole(self, data: bytes) -> bytes:
+        """``data`` scrubbed, as a whole (a header value, a body read to its end)."""
+        return data.replace(self.secret, MASK)
+
+    def feed(self, chunk: bytes) -> bytes:
+        secret = self.secret
+        data = (self.pending + chunk).replace(secret, MASK)
+        # the leftmost place in the last len(secret) - 1 bytes from which the rest begins the secret
+        i = data.find(secret[:1], max(0, len(data) - len(secret) + 1))
+        while i >= 0 and not secret.startswith(data[i:]):
+            i = data.find(secret[:1], i + 1)
+        if i < 0:
+            self.pending = b""
+            return data
+        self.pending = data[i:]
+        return data[:i]
+
+    def flush(self) -> bytes:
+        out, self.pending = self.pending, b""
+        return out
+
+
+MIN_SECRET = 8
+"""Bytes of a key below which it is not scrubbed from answers (see :class:`Scrubber`)."""
+MASK = b"***"
