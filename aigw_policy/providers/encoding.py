@@ -123,7 +123,10 @@ _DECODERS = {"gzip": _gzip, "deflate": _deflate, "br": _br, "zstd": _zstd}
 class StreamDecoder:
     """Undo a ``Content-Encoding`` chunk by chunk: ``decode(chunk)`` for each chunk as it
     arrives, then ``flush()`` at the end (which also finds a truncated body). Corrupt data
-    raises :class:`ProviderError` (``bad-response``). Every coding must be in
+    raises :class:`ProviderError` (``bad-response``), and so does an answer that decodes to
+    more than ``limit`` bytes at any stage: decoding stops there, so a compression bomb (a
+    few hundred bytes of ``gzip, gzip`` that decode to gigabytes) costs at most about
+    ``limit`` bytes of memory, never what it claims. Every coding must be in
     :data:`SUPPORTED` (:func:`decodable`).
 
     >>> import gzip
@@ -132,8 +135,8 @@ class StreamDecoder:
     b'hello'
     """
 
-    def __init__(self, header: str | None) -> None:
-        self._stages = [_Stage(name) for name in reversed(codings(header))]
+    def __init__(self, header: str | None, *, limit: int = MAX_DECODED_BYTES) -> None:
+        self._stages = [_Stage(name, limit) for name in reversed(codings(header))]
 
     def decode(self, chunk: bytes) -> bytes:
         for stage in self._stages:
@@ -147,11 +150,19 @@ class StreamDecoder:
         return out
 
 
-class _Stage:
-    """One coding's incremental decompressor."""
+_ZSTD_SLICE = 256
+"""zstd's incremental decompressor has no output bound: it is fed this many bytes at a time
+(at ~32,000:1, the most one slice can decode to is ~8 MB past the limit)."""
 
-    def __init__(self, name: str) -> None:
+
+class _Stage:
+    """One coding's incremental decompressor, which refuses to produce more than ``limit``
+    bytes in all (zlib and brotli are asked for at most what is left; zstd is fed in slices)."""
+
+    def __init__(self, name: str, limit: int) -> None:
         self.name = name
+        self.limit = limit
+        self.left = limit
         self.first = True
         self.d: Any
         if name == "gzip":
@@ -171,36 +182,55 @@ class _Stage:
         else:
             raise ProviderError("bad-response", f"content-encoding `{name}` cannot be decoded here")
 
+    def _took(self, out: bytes) -> bytes:
+        self.left -= len(out)
+        if self.left < 0:
+            raise ProviderError("bad-response", f"the decoded answer is larger than {self.limit} bytes "
+                                f"(`{self.name}`: a compression bomb?)")
+        return out
+
     def decode(self, data: bytes) -> bytes:
         if not data:
             return b""
         first, self.first = self.first, False
         try:
             if self.name == "br":
-                return bytes(self.d.process(data) if hasattr(self.d, "process") else self.d.decompress(data))
+                if hasattr(self.d, "process"):
+                    return self._took(bytes(self.d.process(data, output_buffer_limit=self.left + 1)))
+                return self._took(bytes(self.d.decompress(data)))  # pragma: no cover - brotlicffi
             if self.name == "zstd":
-                out = self.d.decompress(data)
-                while self.d.eof and self.d.unused_data:  # another frame follows
-                    import zstandard
-
-                    rest = self.d.unused_data
-                    self.d = zstandard.ZstdDecompressor().decompressobj()
-                    out += self.d.decompress(rest)
-                return bytes(out)
-            return self.d.decompress(data)
+                out = bytearray()
+                for at in range(0, len(data), _ZSTD_SLICE):
+                    out += self._zstd(data[at:at + _ZSTD_SLICE])
+                    if len(out) > self.left:
+                        break
+                return self._took(bytes(out))
+            return self._took(self.d.decompress(data, self.left + 1))
         except zlib.error:
             if self.name == "deflate" and first:  # raw deflate, as some servers send
                 self.d = zlib.decompressobj(-zlib.MAX_WBITS)
                 return self.decode(data)
             raise ProviderError("bad-response", f"corrupt `{self.name}` body") from None
+        except ProviderError:
+            raise
         except Exception as error:  # noqa: BLE001 - each library has its own error type
             raise ProviderError("bad-response", f"corrupt `{self.name}` body ({type(error).__name__})") from None
+
+    def _zstd(self, data: bytes) -> bytes:
+        out = self.d.decompress(data)
+        while self.d.eof and self.d.unused_data:  # another frame follows
+            import zstandard
+
+            rest = self.d.unused_data
+            self.d = zstandard.ZstdDecompressor().decompressobj()
+            out += self.d.decompress(rest)
+        return bytes(out)
 
     def flush(self) -> bytes:
         if self.first:
             return b""  # no data: nothing to finish
         if self.name in ("gzip", "deflate"):
-            out = self.d.flush()
+            out = self._took(self.d.flush())
             if not self.d.eof:
                 raise ProviderError("bad-response", "truncated compressed body")
             return out
