@@ -40,10 +40,12 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
     "transfer-encoding", "upgrade", "host", "content-length",
 })
-ANSWER_OWN = frozenset({"date", "server"})
+ANSWER_OWN = frozenset({"date", "server", "x-aigw-decision-id", "x-aigw-upstream-error"})
 """Fields of an upstream's answer the gateway's server writes itself: the upstream's are not
 passed on (one ``Date``, RFC 9110 §6.6.1, and no second ``Server``; nginx hides the same
-two by default)."""
+two by default), nor an upstream's own ``x-aigw-decision-id`` or ``x-aigw-upstream-error``,
+which a client would take for the gateway's (another gateway behind this one has its own
+decision in its own log)."""
 _log = logging.getLogger("aigw_policy.gateway")
 OFFER = [(b"accept-encoding", ", ".join(SUPPORTED).encode())]
 """What the upstream is offered (the proxy's and the router's): every coding this process decodes."""

@@ -57,7 +57,8 @@ class Echo:
         if status == 401:
             body = {"error": {"message": f"Incorrect API key provided: {key.decode()}", "code": "invalid_api_key"}}
         headers = [(b"content-type", b"application/json"), (b"x-echo", key),
-                   (b"www-authenticate", b"Bearer error=\"invalid_token\", key=" + key)]
+                   (b"www-authenticate", b"Bearer error=\"invalid_token\", key=" + key),
+                   (b"x-aigw-decision-id", b"spoofed"), (b"x-aigw-upstream-error", b"spoofed")]
         if status == 302:
             headers.append((b"location", b"https://elsewhere.example/v1/chat?key=" + key))
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -127,6 +128,8 @@ def test_a_key_the_upstream_quotes_never_reaches_the_client(hostile: Any, provid
     headers = "\n".join(f"{k}: {v}" for k, v in r.headers.multi_items())
     assert _leaks(r.text, headers) == []
     assert MASK.decode() in r.text or MASK.decode() in headers  # the quote is there, its key is not
+    assert "spoofed" not in headers  # the gateway's own fields are the gateway's alone
+    assert len(r.headers.get_list("x-aigw-decision-id")) == 1
     rid = r.headers["x-aigw-decision-id"]
     records = ledger_records(hostile.ledger, rid)
     assert _leaks(json.dumps(records), hostile.log.getvalue(), httpx.get(f"{hostile.url}/metrics").text) == []
@@ -193,6 +196,7 @@ def test_the_proxys_upstream_credential_never_comes_back(proxied: Any, kind: str
     headers = "\n".join(f"{k}: {v}" for k, v in r.headers.multi_items())
     assert PROXY_KEY not in r.text and PROXY_KEY not in headers
     assert MASK.decode() in r.text + headers
+    assert "spoofed" not in headers and len(r.headers.get_list("x-aigw-decision-id")) == 1
 
 
 @pytest.mark.parametrize("status", [600, 999])
