@@ -91,8 +91,10 @@ class _Gen:
         nested: bool = False,
         act_functions: frozenset[str] = frozenset(),
         budget: int | None = None,
+        host_types: dict[str, str] | None = None,
     ) -> None:
         self.budget = budget
+        self.host_types = host_types or {}
         self.budgeted = False  # some comprehension charges the budget
         self.absorbs = False  # the fast body calls a helper that absorbs errors (all/exists)
         self.nested = nested
@@ -152,14 +154,14 @@ class _Gen:
         return candidates(self.container, name)
 
     def var_ref(self, name: str) -> str:
-        if self.nested and "." in name:
-            # one flat key (fast); the exact body also reads nested mappings
-            if self.fast:
-                return f"act[{name!r}]"
-            return f"_varp(act, {name!r})"
         if self.fast:
-            return f"act[{name!r}]"
-        return f"_var(act, {name!r})"
+            code = f"act[{name!r}]"
+        elif self.nested and "." in name:
+            code = f"_varp(act, {name!r})"  # the flat key, else nested mappings
+        else:
+            code = f"_var(act, {name!r})"
+        declared = self.host_types.get(name)
+        return code if declared is None else f"_host({code}, {declared!r})"
 
     # -- expressions ---------------------------------------------------------------------
     def expr(self, node: ast.Expr) -> str:
@@ -624,11 +626,14 @@ def generate(
     nested: bool = False,
     act_functions: frozenset[str] = frozenset(),
     budget: int | None = None,
+    host_types: dict[str, str] | None = None,
 ) -> Generated:
     """Python source for ``node``. With ``budget``, every comprehension charges its range
-    size to a counter local to the evaluation (see :mod:`.budget`)."""
+    size to a counter local to the evaluation (see :mod:`.budget`). ``host_types``: the
+    variables read through ``_host`` (:mod:`.runtime.host`), with their declared types."""
     info = info or Info()
-    gen = _Gen(set(variables), container, info, functions or {}, lenient, nested, act_functions, budget)
+    gen = _Gen(set(variables), container, info, functions or {}, lenient, nested, act_functions, budget,
+               host_types)
     gen.fast = True
     fast = gen.expr(node)
     fast_absorbs = gen.absorbs
