@@ -13,6 +13,7 @@ side effects, so re-evaluation is safe, and errors (rare in the request path) pa
 
 from __future__ import annotations
 
+import ast as pyast
 from dataclasses import dataclass, field
 
 from . import ast
@@ -586,6 +587,16 @@ def _fast_binary(f: str, ta: Type, tb: Type, ca: str, cb: str, gen: _Gen) -> str
     return None
 
 
+def _py_literal(code: str) -> bool:
+    """Whether ``code`` is a Python literal other than True, False and None: ``is`` with one
+    is a SyntaxWarning (`dyn(1) == true`), an error where warnings are errors."""
+    try:
+        value = pyast.literal_eval(code.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    return value is not None and type(value) is not bool
+
+
 def _fast_dyn(f: str, ka: str, kb: str, ca: str, cb: str, gen: _Gen) -> str | None:
     """Plain Python for an operator with a dyn operand, guarded where Python and CEL differ.
 
@@ -598,7 +609,7 @@ def _fast_dyn(f: str, ka: str, kb: str, ca: str, cb: str, gen: _Gen) -> str | No
     if f in ("_==_", "_!=_"):
         if other in ("string", "bytes", "null"):
             return f"({ca} {_PY_OP[f]} {cb})"
-        if other == "bool":
+        if other == "bool" and not (_py_literal(ca) or _py_literal(cb)):
             return f"({ca} {'is' if f == '_==_' else 'is not'} {cb})"
     if f in _PY_OP and other in ("string", "bytes") and f not in ("_==_", "_!=_"):
         return f"({ca} {_PY_OP[f]} {cb})"
