@@ -96,7 +96,7 @@ TS_GETTERS = ["getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDa
               "getMinutes", "getSeconds", "getMilliseconds"]  # fmt: skip
 PATTERNS = ["'^a'", "'.'", "'^.$'", "'(?i)É'", "'\\\\w'", "'\\\\d'", "'[[:alpha:]]'", "'\\\\pL'", "'a|'", "'(?s).'"]
 FORMATS = ["%s", "%d", "%f", "%.2f", "%e", "%x", "%X", "%o", "%b", "%.3e", "%s-%s"]
-MAP_KEYS = ["'a'", "'b'", "1", "2u", "true", "-1", "false", "0", "0u"]
+MAP_KEYS = ["'a'", "'b'", "1", "2u", "true", "-1", "false", "0", "3u"]  # no {0: x, 0u: y}: documented
 INDEX_KEYS = ["1", "1u", "1.0", "'k'", "true", "dyn(1.0)", "dyn(1u)", "-1", "dyn(-1.0)"]
 LIST_PREDICATES = ["v > 0", "10 / v > 1", "dyn(v) == 1u"]
 KEY_PREDICATES = ['k == "a"', "1 / 0 == 1", "true"]
@@ -109,6 +109,7 @@ class _Draw:
 
     def __init__(self, data: st.DataObject) -> None:
         self.data = data
+        self.top = 0  # the depth of the whole expression
 
     def pick(self, xs: list[str]) -> str:
         return self.data.draw(st.sampled_from(xs))
@@ -169,15 +170,19 @@ def expr(r: _Draw, t: str, depth: int) -> str:  # noqa: C901, PLR0911, PLR0912 -
             lambda: f"math.{r.pick(['ceil', 'floor', 'round', 'trunc', 'abs', 'sign', 'sqrt'])}({e(r.pick(['double', 'int', 'uint']))})",
         ][r.int(0, 3)]()  # fmt: skip
     if t == "string":
+        # the text of doubles, timestamps and durations differs in documented ways (see
+        # known_divergence), compared as a whole result, not fed to other string functions
+        text_kinds = ["double", "ts", "dur"] if depth == r.top else []
+        args = [k for k in KINDS if k not in ("double", "ts", "dur")] + text_kinds
         return [
             lambda: f"({e('string')} + {e('string')})",
-            lambda: f"string({e(r.pick(['int', 'uint', 'double', 'bytes', 'bool', 'ts', 'dur', 'string']))})",
+            lambda: f"string({e(r.pick(['int', 'uint', 'bytes', 'bool', 'string', *text_kinds]))})",
             lambda: f"({e('string')}).{r.pick(['lowerAscii()', 'upperAscii()', 'trim()', 'reverse()'])}",
             lambda: f"({e('string')}).replace({e('string')}, {e('string')}{r.pick(['', ', ' + e('int')])})",
             lambda: f"({e('string')}).substring({e('int')}{r.pick(['', ', ' + e('int')])})",
             lambda: f"({e('string')}).charAt({e('int')})",
             lambda: f"[{e('string')}, {e('string')}].join({r.pick(['', e('string')])})",
-            lambda: f"'{r.pick(FORMATS)}'.format([{any_kind()}{r.pick(['', ', ' + any_kind()])}])",
+            lambda: f"'{r.pick(FORMATS)}'.format([{e(r.pick(args))}{r.pick(['', ', ' + e(r.pick(args))])}])",
             lambda: f"strings.quote({e('string')})",
             lambda: f"base64.encode({e('bytes')})",
         ][r.int(0, 9)]()  # fmt: skip
@@ -327,7 +332,12 @@ def known_divergence(text: str, got: tuple[str, object], want: tuple[str, object
     * ``'%f'.format(['NaN'])``: ``%f %e`` take numbers only (the strings doc), cel-cpp also
       takes the strings ``NaN`` and ``Infinity``;
     * ``'%s'.format([b'\\xff'])``: bytes that are not UTF-8 become U+FFFD (a CEL string is
-      Unicode), cel-cpp's string keeps the raw byte.
+      Unicode), cel-cpp's string keeps the raw byte;
+    * ``bool('T')``, ``bool('F')``: Go's ``strconv.ParseBool`` (cel-go) takes them, cel-cpp not.
+
+    And a cel-cpp bug: ``cel.bind`` after a comprehension in one expression may read the
+    comprehension's stale slot (``[2].exists(v, v > 1) ? cel.bind(b, du, b) : du`` is an
+    int to it), which then has no overload.
     """
     if got[0] == "value" and want[0] == "error" and "@in" in str(want[1]):
         return True
@@ -337,6 +347,14 @@ def known_divergence(text: str, got: tuple[str, object], want: tuple[str, object
         return True
     if got[0] == "value" and want[0] == "error" and "-_(duration)" in str(want[1]):
         return True
+    if "cel.bind(" in text and re.search(r"\.(exists|all|exists_one|map|filter)\(", text):
+        return got[0] == "value"  # the cel-cpp bug below
+    if got[0] == "value" and want[0] == "error" and "from 'string' to 'bool'" in str(want[1]):
+        return "bool(" in text
+    if got[0] == "error" and "type conversion error from 'string'" in str(got[1]) and want[0] == "value":
+        return True  # number text: cel-cpp also takes white space around it and hex
+    if got[0] == "value" and want[0] == "error" and "greater than <string>.size()" in str(want[1]):
+        return ".substring(" in text  # an end equal to the size (the strings doc), see test_differential_ext
     if got[0] == "error" and "can only be used on" in str(got[1]) and want[0] == "value":
         return ".format(" in text
     if got[0] == want[0] == "value" and got[1] == [] and want[1] == [""]:
@@ -354,6 +372,8 @@ def _loose(v: object) -> object:
     if isinstance(v, str):
         text = _FRACTION_ZEROS.sub(r"\1", v).replace(".s", "s").replace(".Z", "Z")
         return _NUMBER.sub("N", text)
+    if isinstance(v, (bytes, bytearray)):
+        return _loose(bytes(v).decode("utf-8", "replace")).encode()
     if isinstance(v, list):
         return [_loose(x) for x in v]
     if isinstance(v, dict):
@@ -383,7 +403,8 @@ N = int(os.environ.get("CEL_DIFF_EXAMPLES", "400"))
 def test_every_kind_agrees_with_cel_cpp(data: st.DataObject) -> None:
     r = _Draw(data)
     kind = r.pick([*KINDS, "bool", "bool", "bool"])
-    agree(expr(r, kind, r.int(1, 4)))
+    r.top = r.int(1, 4)
+    agree(expr(r, kind, r.top))
 
 
 @pytest.mark.parametrize("text", [
