@@ -442,3 +442,12 @@ def test_hex_literals_are_lower_case_0x_as_cel_cpp() -> None:
     assert theirs("0X1f") is None  # cel-cpp's parser refuses it
     assert ours("0X1f")[0] == "compile_error"  # type: ignore[index]
     assert ours("0x1f") == ("value", 31) == theirs("0x1f")
+
+
+def test_opt_flat_map_unchecked_returns_its_expression() -> None:
+    """``optFlatMap`` is a macro in cel-go and cel-cpp: unchecked, a non-optional result is
+    simply the result (we raised `no such overload`)."""
+    text = "optional.of(1).optFlatMap(x, x + 1)"
+    assert cel.compile(text)({}) == 2
+    want = _env().compile(text, disable_check=True).eval(data={})
+    assert want.plain_value() == 2

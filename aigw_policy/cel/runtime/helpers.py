@@ -296,14 +296,12 @@ def opt_map(o, f):  # type: ignore[no-untyped-def]
 
 
 def opt_flat_map(o, f):  # type: ignore[no-untyped-def]
+    """``o.optFlatMap(x, e)``: ``e`` of the value, whatever it is (the macro is
+    ``o.hasValue() ? cel.bind(x, o.value(), e) : optional.none()`` in cel-go and cel-cpp;
+    the checker already asks an optional of ``e``)."""
     if type(o) is not Optional:
         raise checks.no_overload("optFlatMap", o)
-    if not o.present:
-        return NONE
-    r = f(o.value)
-    if type(r) is not Optional:
-        raise checks.no_overload("optFlatMap", r)
-    return r
+    return f(o.value) if o.present else NONE
 
 
 def opt_elem(o):  # type: ignore[no-untyped-def]
