@@ -162,7 +162,12 @@ class _Gen:
         else:
             code = f"_var(act, {name!r})"
         declared = self.host_types.get(name)
-        return code if declared is None else f"_host({code}, {declared!r})"
+        if declared is None:
+            return code
+        if declared == "double" and self.guardable():  # the common case without a call
+            w = self.temp()
+            return f"({w} if ({w} := {code}).__class__ is float else _host({w}, 'double'))"
+        return f"_host({code}, {declared!r})"
 
     # -- expressions ---------------------------------------------------------------------
     def expr(self, node: ast.Expr) -> str:

@@ -7,9 +7,9 @@ null, heterogeneous lists and maps with int/uint/bool/string keys) through conve
 string literals with escapes and raw/triple quotes, the math, strings, encoders and bindings
 extensions, ``string.format``, ``has()`` on maps, ``matches``, comprehensions, ternaries and
 ``&&``/``||`` with failing operands, and literal lists/maps indexed by ints, uints and
-doubles. The variables are declared (``uint``, ``timestamp``, ``duration``, ``list(uint)``,
-``map(uint, int)``...) and hold plain Python values (``int``, ``datetime``, ``timedelta``),
-as a caller fills an activation. Both runtimes must agree on the value or both fail.
+doubles. The variables are declared (``uint``, ``double``, ``timestamp``, ``duration``,
+``list(uint)``, ``map(uint, int)``...) and hold plain Python values (``int``, ``datetime``,
+``timedelta``), as a caller fills an activation. Both runtimes must agree on the value or both fail.
 
     CEL_DIFF_EXAMPLES=20000 .venv/bin/python -m pytest tests/cel/test_differential_more.py
 """
@@ -38,6 +38,7 @@ VARIABLES = {  # name: (our declaration, cel-cpp's type, value)
     "i": ("int", _T.INT, -3),
     "u": ("uint", _T.UINT, 5),
     "d": ("double", _T.DOUBLE, 2.5),
+    "di": ("double", _T.DOUBLE, 2),  # a whole number, as a caller may pass it
     "s": ("string", _T.STRING, "héllo"),
     "b": ("bytes", _T.BYTES, b"\xffa"),
     "t": ("timestamp", _T.TIMESTAMP, dt.datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)),
@@ -71,7 +72,7 @@ LEAVES = {
     "uint": ["0u", "1u", "7u", "18446744073709551615u", "9223372036854775808u", "4294967296u", "u", "lu[0]", "mu[1u]"],
     "double": ["0.0", "-0.0", "1.5", "-2.5", "0.1", "1e308", "5e-324", "1e21", "1e-7", "123456789.0",
                "9007199254740993.0", "double('NaN')", "double('inf')", "double('-inf')", "9.223372036854775807e18",
-               "1.8446744073709552e19", "0.5", "-0.5", "d"],
+               "1.8446744073709552e19", "0.5", "-0.5", "d", "di"],
     "string": ["''", "'a'", "'abc'", "'é'", "'😀'", "'a😀b'", "'\\u00e9'", "'\\U0001F600'", "'\\x41'", "'\\101'",
                "r'\\n'", "'''x'y'''", '"""q"""', "'A B'", "'1'", "'-1'", "'1.5'", "'true'", "'1e3'", "'NaN'",
                "'\\t'", "'2024-01-01T00:00:00Z'", "'1h'", "'-1.5s'", "'9223372036854775807'", "'\\uffff'", "'ß'",
@@ -409,7 +410,7 @@ def test_every_kind_agrees_with_cel_cpp(data: st.DataObject) -> None:
 
 @pytest.mark.parametrize("text", [
     # declared uint/timestamp/duration variables hold int, datetime and timedelta
-    "u + 1u", "type(u) == uint", "lu[0] + 1u", "lu.map(x, x + 1u)", "mu[1u] + 1", "u - 10u",
+    "u + 1u", "type(u) == uint", "di / 4.0", "type(di) == double", "[di].map(x, x / 4.0)", "lu[0] + 1u", "lu.map(x, x + 1u)", "mu[1u] + 1", "u - 10u",
     "t + duration('1s')", "t.getHours('+05:30')", "string(t)", "int(t)", "t - timestamp(0)", "type(t)",
     "du + du", "string(du)", "du.getSeconds()", "du < duration('91s')", "type(du)",
     # base64 padding and white space

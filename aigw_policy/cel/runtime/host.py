@@ -1,11 +1,12 @@
 """Host values of declared variables: Python's ``int``, ``datetime`` and ``timedelta`` read
-as CEL ``uint``, ``timestamp`` and ``duration``.
+as CEL ``uint`` (or ``double``), ``timestamp`` and ``duration``.
 
 The runtime gives these kinds classes of their own (:class:`UInt`, :class:`Timestamp`,
 :class:`Duration`), which a caller filling an activation does not naturally use: a
 ``uint`` variable given ``5`` was an ``int`` (``u + 1u`` had no overload, ``type(u)`` was
-``int``) and a ``timestamp`` given a ``datetime`` had no overload at all, where cel-cpp
-converts the host value by the declaration. Generated code reads a variable whose declared
+``int``), a ``double`` given ``2`` was an ``int`` (``d / 4.0`` had no overload) and a
+``timestamp`` given a ``datetime`` had no overload at all, where cel-cpp converts the host
+value by the declaration. Generated code reads a variable whose declared
 type mentions one of these kinds through :func:`host_value` (others are read as they are, at
 no cost). Only what the declaration says is converted: a ``dyn`` is taken as it is.
 """
@@ -21,7 +22,7 @@ from .values import UINT64_MAX, Duration, Timestamp, UInt
 
 __all__ = ["HOST_KINDS", "host_value", "needs_host"]
 
-HOST_KINDS = frozenset({"uint", "timestamp", "duration"})
+HOST_KINDS = frozenset({"uint", "double", "timestamp", "duration"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _Conv = Callable[[object], object]
@@ -45,6 +46,8 @@ def _converter(declared: str) -> _Conv:
 def _build(t: Type) -> _Conv:
     if t.kind == "uint":
         return _uint
+    if t.kind == "double":
+        return _double
     if t.kind == "timestamp":
         return _timestamp
     if t.kind == "duration":
@@ -66,6 +69,12 @@ def _uint(v: object) -> object:
     # exactly int: a bool is not a uint, a UInt is already one
     if type(v) is int and 0 <= v <= UINT64_MAX:
         return UInt(v)
+    return v
+
+
+def _double(v: object) -> object:
+    if type(v) is int or type(v) is UInt:  # a bool is not a number
+        return float(v)
     return v
 
 
