@@ -114,6 +114,8 @@ def unify(p: Type, a: Type, s: _Subst) -> bool:
         return True
     if p.kind == a.kind == "type":
         return True
+    if (p.kind == "null" and a.kind in _NULLABLE) or (a.kind == "null" and p.kind in _NULLABLE):
+        return True  # as `join`: `timestamp(0) == null`, `t in [null]` check (cel-go, cel-cpp)
     if p.kind != a.kind or p.name != a.name or len(p.params) != len(a.params):
         return False
     return all(unify(x, y, s) for x, y in zip(p.params, a.params))

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import ast
+from .fastops import fast_binary, fast_dyn
 from .names import candidates, qualified_name, resolve
 from .runtime import stdlib
 from .runtime.checks import TYPES
@@ -91,8 +92,10 @@ class _Gen:
         nested: bool = False,
         act_functions: frozenset[str] = frozenset(),
         budget: int | None = None,
+        host_types: dict[str, str] | None = None,
     ) -> None:
         self.budget = budget
+        self.host_types = host_types or {}
         self.budgeted = False  # some comprehension charges the budget
         self.absorbs = False  # the fast body calls a helper that absorbs errors (all/exists)
         self.nested = nested
@@ -152,14 +155,19 @@ class _Gen:
         return candidates(self.container, name)
 
     def var_ref(self, name: str) -> str:
-        if self.nested and "." in name:
-            # one flat key (fast); the exact body also reads nested mappings
-            if self.fast:
-                return f"act[{name!r}]"
-            return f"_varp(act, {name!r})"
         if self.fast:
-            return f"act[{name!r}]"
-        return f"_var(act, {name!r})"
+            code = f"act[{name!r}]"
+        elif self.nested and "." in name:
+            code = f"_varp(act, {name!r})"  # the flat key, else nested mappings
+        else:
+            code = f"_var(act, {name!r})"
+        declared = self.host_types.get(name)
+        if declared is None:
+            return code
+        if declared == "double" and self.guardable():  # the common case without a call
+            w = self.temp()
+            return f"({w} if ({w} := {code}).__class__ is float else _host({w}, 'double'))"
+        return f"_host({code}, {declared!r})"
 
     # -- expressions ---------------------------------------------------------------------
     def expr(self, node: ast.Expr) -> str:
@@ -435,9 +443,9 @@ class _Gen:
         ca, cb = self.expr(a), self.expr(b)
         ta, tb = self.info.type(a), self.info.type(b)
         if self.fast and ta is not None and tb is not None:
-            fast = _fast_binary(f, ta, tb, ca, cb, self)
+            fast = fast_binary(f, ta, tb, ca, cb, self)
             if fast is None and "dyn" in (ta.kind, tb.kind):
-                fast = _fast_dyn(f, ta.kind, tb.kind, ca, cb, self)
+                fast = fast_dyn(f, ta.kind, tb.kind, ca, cb, self)
             if fast is not None:
                 return fast
         return f"{helper}({ca}, {cb})"
@@ -544,74 +552,6 @@ _BINARY = {
     "_+_": "_add", "_-_": "_sub", "_*_": "_mul", "_/_": "_div", "_%_": "_mod", "@in": "_in",
 }  # fmt: skip
 
-_PY_OP = {"_==_": "==", "_!=_": "!=", "_<_": "<", "_<=_": "<=", "_>_": ">", "_>=_": ">="}
-_SCALAR_EQ = frozenset({"int", "uint", "double", "string", "bytes", "bool", "null"})
-_NUMERIC = frozenset({"int", "uint", "double"})
-_INTS = frozenset({"int", "uint"})
-_ORDERED_FAST = frozenset({"double", "string", "bytes", "bool", "timestamp", "duration"})
-
-
-def _fast_binary(f: str, ta: Type, tb: Type, ca: str, cb: str, gen: _Gen) -> str | None:
-    ka, kb = ta.kind, tb.kind
-    if f in ("_==_", "_!=_"):
-        same = ka == kb and ka in _SCALAR_EQ
-        nums = ka in _INTS and kb in _INTS
-        if same or nums:
-            return f"({ca} {_PY_OP[f]} {cb})"
-        return None
-    if f in _PY_OP:
-        if (ka in _INTS and kb in _INTS) or (ka == kb and ka in _ORDERED_FAST):
-            return f"({ca} {_PY_OP[f]} {cb})"
-        return None
-    if f == "_+_" and ka == kb:
-        if ka == "double":
-            return f"({ca} + {cb})"
-        if ka in ("string", "bytes"):
-            return f"_add({ca}, {cb})"
-        if ka == "int":
-            return f"_ci({ca} + {cb})"
-    if f == "_-_" and ka == kb == "int":
-        return f"_ci({ca} - {cb})"
-    if f == "_*_" and ka == kb == "int":
-        return f"_ci({ca} * {cb})"
-    if f in ("_-_", "_*_") and ka == kb == "double":
-        return f"({ca} {'-' if f == '_-_' else '*'} {cb})"
-    if f == "@in" and ka == "string":
-        if kb == "map" and tb.params[0].kind == "string":
-            return f"({ca} in {cb})"
-        if kb == "list" and tb.params[0].kind == "string":
-            return f"({ca} in {cb})"
-    return None
-
-
-def _fast_dyn(f: str, ka: str, kb: str, ca: str, cb: str, gen: _Gen) -> str | None:
-    """Plain Python for an operator with a dyn operand, guarded where Python and CEL differ.
-
-    Python's ``==`` with a str, bytes or None is CEL's (another type is simply unequal); a
-    bool is compared by identity (``1 == True`` in Python only); an int or a double is
-    compared once the dyn value is known to be of the same class (Python compares an int
-    with a float exactly, CEL through a double; a bool is an int to Python). ``in`` needs a
-    dict or a list (``'a' in 'abc'`` is Python only)."""
-    other = kb if ka == "dyn" else ka
-    if f in ("_==_", "_!=_"):
-        if other in ("string", "bytes", "null"):
-            return f"({ca} {_PY_OP[f]} {cb})"
-        if other == "bool":
-            return f"({ca} {'is' if f == '_==_' else 'is not'} {cb})"
-    if f in _PY_OP and other in ("string", "bytes") and f not in ("_==_", "_!=_"):
-        return f"({ca} {_PY_OP[f]} {cb})"
-    if f in _PY_OP and other in ("int", "double") and gen.guardable():
-        w = gen.temp()
-        dyn = ca if ka == "dyn" else cb
-        left, right = (w, cb) if ka == "dyn" else (ca, w)
-        cls = "int" if other == "int" else "float"
-        return f"({left} {_PY_OP[f]} {right} if ({w} := {dyn}).__class__ is {cls} else _leave())"
-    if f == "@in" and ka == "string" and kb == "dyn" and gen.guardable():
-        w = gen.temp()
-        return f"({ca} in {w} if ({w} := {cb}).__class__ is dict or {w}.__class__ is list else _leave())"
-    return None
-
-
 def generate(
     node: ast.Expr,
     *,
@@ -624,11 +564,14 @@ def generate(
     nested: bool = False,
     act_functions: frozenset[str] = frozenset(),
     budget: int | None = None,
+    host_types: dict[str, str] | None = None,
 ) -> Generated:
     """Python source for ``node``. With ``budget``, every comprehension charges its range
-    size to a counter local to the evaluation (see :mod:`.budget`)."""
+    size to a counter local to the evaluation (see :mod:`.budget`). ``host_types``: the
+    variables read through ``_host`` (:mod:`.runtime.host`), with their declared types."""
     info = info or Info()
-    gen = _Gen(set(variables), container, info, functions or {}, lenient, nested, act_functions, budget)
+    gen = _Gen(set(variables), container, info, functions or {}, lenient, nested, act_functions, budget,
+               host_types)
     gen.fast = True
     fast = gen.expr(node)
     fast_absorbs = gen.absorbs

@@ -37,7 +37,9 @@ def _shown(text: str) -> str:
 def _digits_value(digits: str) -> int | None:
     """The value of decimal or ``0x`` hex digits, or None when far past 64 bits (Python
     refuses to convert very long digit strings, and there is no point in trying)."""
-    hex_ = digits[:2] in ("0x", "0X")
+    if digits[:2] == "0X":
+        raise LiteralError("a hex literal starts with a lower-case `0x`", 0, 2)
+    hex_ = digits[:2] == "0x"
     body = (digits[2:] if hex_ else digits).lstrip("0")
     if len(body) > (17 if hex_ else 21):
         return None

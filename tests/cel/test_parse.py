@@ -144,7 +144,7 @@ def test_long_logical_chains_are_balanced():
 @pytest.mark.parametrize(
     "text, value, kind",
     [
-        ("0", 0, "int"), ("0x1F", 31, "int"), ("0X1f", 31, "int"),
+        ("0", 0, "int"), ("0x1F", 31, "int"), ("0x1f", 31, "int"),
         ("9223372036854775807", 2**63 - 1, "int"), ("-9223372036854775808", -(2**63), "int"),
         ("-0x8000000000000000", -(2**63), "int"),
         ("1u", 1, "uint"), ("0xFFU", 255, "uint"), ("18446744073709551615u", 2**64 - 1, "uint"),

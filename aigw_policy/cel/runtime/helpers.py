@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import checks, ops, stdlib
+from .host import host_value
 from .values import NONE, CelError, Optional, UInt
 
 
@@ -295,14 +296,12 @@ def opt_map(o, f):  # type: ignore[no-untyped-def]
 
 
 def opt_flat_map(o, f):  # type: ignore[no-untyped-def]
+    """``o.optFlatMap(x, e)``: ``e`` of the value, whatever it is (the macro is
+    ``o.hasValue() ? cel.bind(x, o.value(), e) : optional.none()`` in cel-go and cel-cpp;
+    the checker already asks an optional of ``e``)."""
     if type(o) is not Optional:
         raise checks.no_overload("optFlatMap", o)
-    if not o.present:
-        return NONE
-    r = f(o.value)
-    if type(r) is not Optional:
-        raise checks.no_overload("optFlatMap", r)
-    return r
+    return f(o.value) if o.present else NONE
 
 
 def opt_elem(o):  # type: ignore[no-untyped-def]
@@ -354,7 +353,7 @@ def _namespace() -> dict[str, object]:
         "_as_cel_error": as_cel_error,
         "_UInt": UInt,
         "_land": land, "_lor": lor, "_cond": cond, "_B": strict_bool, "_S": strict_str, "_not": ops.not_,
-        "_var": var, "_varp": var_path, "_present": present, "_unbound": unbound, "_sel": select, "_idx": index, "_has": has,
+        "_var": var, "_varp": var_path, "_host": host_value, "_present": present, "_unbound": unbound, "_sel": select, "_idx": index, "_has": has,
         "_optsel": stdlib.opt_select, "_optidx": stdlib.opt_index,
         "_eq": ops.eq, "_ne": ops.ne, "_lt": ops.lt, "_le": ops.le, "_gt": ops.gt,
         "_ge": ops.ge, "_add": ops.add, "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div,

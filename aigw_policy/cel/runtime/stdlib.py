@@ -499,15 +499,25 @@ def b64encode(b):  # type: ignore[no-untyped-def]
     return base64.b64encode(b).decode("ascii")
 
 
+_B64_SPACE = dict.fromkeys(map(ord, " \t\n\v\f\r"))
+
+
 @fn("base64.decode")
 def b64decode(s):  # type: ignore[no-untyped-def]
+    """Padded base64, else the same without padding (cel-go: Go's ``StdEncoding``, then
+    ``RawStdEncoding``). ASCII white space is skipped anywhere, as cel-cpp does (Go skips
+    only CR and LF). A partial padding (``'YQ='``) is neither form: an error, as in both."""
     if type(s) is not str:
         raise no_overload("base64.decode", s)
+    text = s.translate(_B64_SPACE)
     try:
-        padded = s + "=" * (-len(s) % 4)
-        return base64.b64decode(padded, validate=True)
+        if len(text) % 4 == 0:
+            return base64.b64decode(text, validate=True)
+        if "=" not in text and len(text) % 4 != 1:
+            return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except Exception:  # noqa: BLE001
-        raise CelError("base64 decode error", "invalid_argument") from None
+        pass
+    raise CelError("base64 decode error", "invalid_argument") from None
 
 
 # -- lists and sets --------------------------------------------------------------------------

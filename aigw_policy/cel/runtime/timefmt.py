@@ -43,7 +43,10 @@ def parse_timestamp(text: str) -> Timestamp:
         if oh > 23 or om > 59:  # RFC 3339: time-numoffset hours 00-23, minutes 00-59
             raise _bad_timestamp(text)
         offset = (oh * 3600 + om * 60) * (1 if tz[0] == "+" else -1)
-    # a leap second (:60) is the first second of the next minute
+    # a leap second (:60) is the first second of the next minute, its fraction dropped
+    # (cel-cpp: `:59:60.5Z` is `:00:00Z`, not a half second past it)
+    if second == 60:
+        nanos = 0
     secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
     return check_ts(secs * NS + nanos)
 
