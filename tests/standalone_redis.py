@@ -3,6 +3,7 @@ of the same build and settings, tests/redis_cluster.py)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from redis_cluster import free_ports
 
-__all__ = ["Standalone", "start_redis"]
+__all__ = ["Standalone", "own_redis", "start_redis"]
 
 
 @dataclass
@@ -48,3 +49,17 @@ def start_redis() -> Standalone:
         time.sleep(0.05)
     proc.kill()
     raise RuntimeError("redis-server did not start")
+
+
+def own_redis() -> Standalone:
+    """A redis-server of the test's own, for a test that pauses or breaks the whole server
+    (``CLIENT PAUSE``) and must not do it to every other run's Redis on this machine. Without
+    ``redis-server`` on PATH the test skips, saying why; under CI (``CI=true``) it fails."""
+    import pytest
+
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        reason = "redis-server and redis-cli are not on PATH: this test pauses a Redis of its own"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(reason + " (CI=true: it must run)")
+        pytest.skip(reason)
+    return start_redis()
