@@ -306,7 +306,7 @@ class JSONArrayParser:
 
 
 def _texts_openai(obj: Mapping[str, Any], out: list[str]) -> None:
-    # `type(x) is dict` first: what JSON gives, without the ABC check (a third of the time)
+    # `type(x) is dict` first: what JSON gives, without the Mapping ABC check (~7% of a stream's usage)
     choices = obj.get("choices")
     if isinstance(choices, list):
         for ch in choices:
