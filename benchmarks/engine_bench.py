@@ -34,7 +34,9 @@ import argparse
 import fnmatch
 import gc
 import itertools
+import math
 import os
+import re
 import statistics
 import sys
 import time
@@ -76,23 +78,41 @@ def requests_for(name: str, n: int = 4096) -> list[dict[str, Any]]:
 # the floor: the example policies written by hand (same classification, same store calls)
 
 
+ALLOW = "no rule denied the request (default: allow)"
+"""The reason of a request no rule decided (every example is ``default allow``)."""
+
+Result = tuple[str, int, str, dict[str, Any] | None]
+"""What a floor decides, as the engine's decision says it: verdict, status, reason, and the
+request's effects (headers, vars) where the policy sets some."""
+
+
 class Floor:
     def __init__(self) -> None:
         self.store = MemoryStore()
         self.prices = PriceBook()
         self.n = 0
 
-    def reserve(self, charges: list[Charge], now: float) -> tuple[str, int]:
+    def reserve(self, charges: list[Charge], now: float) -> Result:
         """Reserve all or nothing; an admitted request is settled at once at its estimate, as
-        ``evaluate(..., expect_response=False)`` does (the store work of the engine's run)."""
+        ``evaluate(..., expect_response=False)`` does (the store work of the engine's run). A
+        refused one gets the engine's reason (and its ``Retry-After``, as the decision's answer
+        has it)."""
         self.n += 1
         rid = f"f{self.n}"
         outs = self.store.reserve(rid, charges, now)
         for o in outs:
             if o.outcome == "limited":
-                return "deny", 429
+                retry = o.retry_after if o.retry_after is not None else o.reset_after
+                answer = {"retry-after": str(max(1, math.ceil(retry or 0)))}
+                return "deny", 429, f"limit {o.name}: {_num(o.used)} of {_num(o.limit)} {o.unit} used, " \
+                                    f"this request needs ~{_num(o.cost)}", {"answer_headers": answer}
         self.store.reconcile(rid, {}, now)
-        return "allow", 200
+        return "allow", 200, ALLOW, None
+
+
+def _num(x: float) -> str:
+    """A count as the engine's reasons write it (the limits here count whole requests and tokens)."""
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:,.4f}".rstrip("0").rstrip(".")
 
 
 TPM = LimitSpec("team-tpm", "tokens", "sliding_window", 200_000, 60)
@@ -103,48 +123,46 @@ MONTH = LimitSpec("team-monthly", "usd", "calendar", 500, 0, period="month", tim
 DAILY = LimitSpec("org-daily-tokens", "tokens", "calendar", 50_000_000, 0, period="day", warn_at=0.9)
 PER_IP = LimitSpec("per-ip", "requests", "sliding_window", 30, 60)
 JAIL = "ignore all previous instructions"
+CREDENTIAL = re.compile(r"(?i)(api[_-]?key|password|secret)\s*[:=]")
 
 
 def _estimate(ai: Any) -> int:
     return ai.input_tokens + (ai.max_output_tokens or 4096)
 
 
-def floor_acme(f: Floor, r: dict[str, Any], now: float) -> tuple[str, int]:
+def floor_acme(f: Floor, r: dict[str, Any], now: float) -> Result:
     ai = classify(r["request"])
     team = r["identity"]["team"]
     if ai.model in ("gpt-4.1", "claude-opus-4") and team != "research":
-        _message = f"model {ai.model} is reserved for research"  # the deny's message, as the policy says
-        return "deny", 403
+        return "deny", 403, f"model {ai.model} is reserved for research", None
     return f.reserve([Charge(TPM, team, _estimate(ai))], now)
 
 
-def floor_content_guard(f: Floor, r: dict[str, Any], now: float) -> tuple[str, int]:
-    import re
-
+def floor_content_guard(f: Floor, r: dict[str, Any], now: float) -> Result:
     ai = classify(r["request"])
-    if re.search(r"(?i)(api[_-]?key|password|secret)\s*[:=]", ai.prompt):
-        return "deny", 400
+    if CREDENTIAL.search(ai.prompt):
+        return "deny", 400, "the prompt seems to contain a credential; remove it and try again", None
     if JAIL in ai.prompt.lower():
-        return "deny", 400
+        return "deny", 400, "custom response 400", None
     if r["identity"]["tier"] == "trial" and ai.tools:
-        return "deny", 403
+        return "deny", 403, "tool calls are not available on trial keys", None
     if not ai.max_output_tokens or ai.max_output_tokens > 2048:
-        pass  # clamp
-    return "allow", 200
+        return "allow", 200, ALLOW, {"max_tokens": 2048}  # clamped
+    return "allow", 200, ALLOW, None
 
 
-def floor_key_limits(f: Floor, r: dict[str, Any], now: float) -> tuple[str, int]:
+def floor_key_limits(f: Floor, r: dict[str, Any], now: float) -> Result:
     ai = classify(r["request"])
     key = r["identity"]["key"]
     charges = [Charge(RPM, key, 1), Charge(KTPM, key, _estimate(ai))]
     if r["identity"]["tier"] == "batch":
         charges.append(Charge(BATCH, f"{key}|{ai.model}", ai.input_tokens + (ai.max_output_tokens or 0)))
     if ai.input_tokens > 32_000 or (ai.max_output_tokens or 0) > 4096:
-        return "deny", 413
+        return "deny", 413, "too many tokens", None
     return f.reserve(charges, now)
 
 
-def floor_monthly_budget(f: Floor, r: dict[str, Any], now: float) -> tuple[str, int]:
+def floor_monthly_budget(f: Floor, r: dict[str, Any], now: float) -> Result:
     from aigw_policy.providers import Usage
 
     ai = classify(r["request"])
@@ -152,52 +170,70 @@ def floor_monthly_budget(f: Floor, r: dict[str, Any], now: float) -> tuple[str, 
     usage = Usage.of(ai.input_tokens, ai.max_output_tokens or 4096, source="estimate")
     usd = f.prices.cost(ai.provider, ai.model, usage).as_float()
     if usd is None:
-        return "deny", 403
+        return "deny", 403, "unknown price", None
     outs = f.store.check([Charge(MONTH, ident["team"], usd)], now)
     remaining = outs[0].remaining
-    if ai.model == "gpt-4.1" and remaining < 50.0:
-        pass  # set-model
-    return f.reserve([Charge(MONTH, ident["team"], usd), Charge(DAILY, ident["org"], usage.total_tokens)], now)
+    effects = None
+    if remaining < 50.0:
+        model = "gpt-4.1-mini" if ai.model == "gpt-4.1" else ai.model  # set-model: the later rules see it
+        effects = {"vars": {"budget_state": "low", "requested_model": model}}
+        if model != ai.model:
+            effects["model"] = model
+    verdict, status, reason, answer = f.reserve(
+        [Charge(MONTH, ident["team"], usd), Charge(DAILY, ident["org"], usage.total_tokens)], now)
+    if answer is not None:
+        effects = {**effects, **answer} if effects else answer
+    return verdict, status, reason, effects
 
 
-def floor_ngrok_style(f: Floor, r: dict[str, Any], now: float) -> tuple[str, int]:
+def floor_ngrok_style(f: Floor, r: dict[str, Any], now: float) -> Result:
     import ipaddress
 
-    ip = ipaddress.ip_address(r["conn"]["client_ip"])
-    if ip == ipaddress.ip_address("203.0.113.66") or not any(ip in n for n in _NETS if n.version == ip.version):
-        return "deny", 403
-    if r["request"]["url"].endswith("/healthz"):
-        return "deny", 200
-    verdict = f.reserve([Charge(PER_IP, r["conn"]["client_ip"], 1)], now)
-    if verdict[0] == "allow":  # tag-and-scrub: the headers and vars the policy sets
-        headers = {k.lower(): v for k, v in r["request"]["headers"].items() if k.lower() not in ("cookie", "x-debug")}
-        headers["x-client-ip"] = r["conn"]["client_ip"]
-        headers["x-request-id"] = r["id"]
-        _vars = {"route": r["request"]["url"].split("?", 1)[0], "started": format_now(now)}
-    return verdict
+    client = r["conn"]["client_ip"]
+    ip = ipaddress.ip_address(client)
+    if ip == _BAD:  # a refusal's answer goes through the response phase: its `server` header is removed
+        return "deny", 403, f"client IP `{client}` is denied by `203.0.113.66/32` (rule `office-and-vpn-only`)", \
+            {"response_remove": ["server"]}
+    if not any(ip in n for n in _NETS if n.version == ip.version):
+        return "deny", 403, f"client IP `{client}` is not allowed (rule `office-and-vpn-only`)", \
+            {"response_remove": ["server"]}
+    url = r["request"]["url"]
+    path = "/" + url.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0] if "://" in url else url.split("?", 1)[0]
+    if path == "/healthz":
+        return "deny", 200, "custom response 200", None
+    # the limit is checked with the reserve, at the phase's end: tag-and-scrub runs first
+    headers = {k.lower(): v for k, v in r["request"]["headers"].items() if k.lower() not in ("cookie", "x-debug")}
+    headers["x-client-ip"] = client
+    headers["x-request-id"] = r["id"]
+    effects = {"headers": headers, "vars": {"route": path, "started": format_now(now)}}
+    verdict, status, reason, answer = f.reserve([Charge(PER_IP, client, 1)], now)
+    if answer is not None:
+        effects.update(answer, response_remove=["server"])
+    return verdict, status, reason, effects
 
 
+_BAD = __import__("ipaddress").ip_address("203.0.113.66")
 _NETS = [__import__("ipaddress").ip_network(x) for x in ("203.0.113.0/24", "198.51.100.0/24", "2001:db8::/32")]
 
 
-def floor_team_model_access(f: Floor, r: dict[str, Any], now: float) -> tuple[str, int]:
+def floor_team_model_access(f: Floor, r: dict[str, Any], now: float) -> Result:
     ai = classify(r["request"])
     ident = r["identity"]
     if ai.operation == "embeddings":
-        return "allow", 200
+        return "allow", 200, "allowed", None
     if ai.model in ("gpt-4.1", "o3", "claude-opus-4") and ident["team"] != "research":
-        return "deny", 403
+        return "deny", 403, f"model {ai.model} is reserved for the research team (your team: {ident['team']})", None
     full = f"{ai.provider}/{ai.model}"
     if ident["tier"] == "trial" and not any(fnmatch.fnmatchcase(full, p) for p in ("openai/gpt-4.1-mini",)):
-        return "deny", 403
+        return "deny", 403, f"model {full} is not allowed", None
     if ident["labels"].get("env") == "prod" and any(fnmatch.fnmatchcase(ai.model, p) for p in ("*-preview", "*-exp*")):
-        return "deny", 403
-    if ai.provider == "google" and ident["team"] != "platform":
-        return "deny", 403
-    return "allow", 200
+        return "deny", 403, f"model {full} is not allowed", None
+    if ai.provider in ("gemini", "vertex_ai") and ident["team"] != "platform":
+        return "deny", 403, f"{ai.provider} models are not enabled for team {ident['team']} yet", None
+    return "allow", 200, ALLOW, None
 
 
-FLOORS: dict[str, Callable[[Floor, dict[str, Any], float], tuple[str, int]]] = {
+FLOORS: dict[str, Callable[[Floor, dict[str, Any], float], Result]] = {
     "acme-gateway": floor_acme,
     "content-guard": floor_content_guard,
     "key-limits": floor_key_limits,
