@@ -35,6 +35,7 @@ from ..cel.cost import MAX_POLICY_NODES
 from ..cel.runtime.ops import to_string
 from ..diagnostics import Diagnostic, PolicyError
 from ..env.activation import AI_NAMES, FULL, IDENTITY_NAMES, ActivationPlan
+from ..env.user_agent import FIELDS as USER_AGENT_FIELDS, warm as warm_user_agents
 from ..gc_pause import gc_paused
 from ..ir import Action, Policy, Rule
 from ..ir.actions import PERIODS, parse_duration
@@ -560,6 +561,11 @@ _ENGINE_AI = ("input_tokens", "max_output_tokens")
 """The ``ai.*`` entries the engine itself reads: a limit's estimate, ``max-tokens``."""
 
 
+_USER_AGENT_PARTS = tuple("req.user_agent." + f for f in USER_AGENT_FIELDS)
+_ROUTED = ActivationPlan(user_agent_parts=False)
+"""A routed policy's activation when no text reads ``req.user_agent.*``: every other entry."""
+
+
 def activation_plan(reads: FreeVars, rules: tuple[CompiledRule, ...], routed: bool) -> ActivationPlan:
     """The activation entries some text can read (``reads``: every CEL text of the policy:
     conditions, templates, bucket keys, costs, the shard key, both phases), and those the
@@ -567,8 +573,11 @@ def activation_plan(reads: FreeVars, rules: tuple[CompiledRule, ...], routed: bo
     ``max-tokens``), ``conn.client_ip`` (``restrict-ips``), and the ``vars``/``limits``/
     ``actions`` maps its actions write. A routed policy gets every entry (:data:`FULL`): its
     strategies and per-attempt texts see the whole activation."""
+    user_agent = reads.reads_any(_USER_AGENT_PARTS)  # the parts, or the header (a path above them)
+    if user_agent:
+        warm_user_agents()  # the catalog loads with the policy, not at its first request
     if routed:
-        return FULL
+        return FULL if user_agent else _ROUTED
     types = {a.type for r in rules for a in r.actions}
     limited = any(a.limit is not None for r in rules for a in r.actions)
     engine_ai = limited or "max-tokens" in types
@@ -576,6 +585,7 @@ def activation_plan(reads: FreeVars, rules: tuple[CompiledRule, ...], routed: bo
     return ActivationPlan(
         url_parts=reads.reads_any(_URL_VARIABLES),
         headers=reads.reads_any(_HEADER_VARIABLES),
+        user_agent_parts=user_agent,
         content_length=reads.reads("req.content_length"),
         conn=reads.reads("conn") or "restrict-ips" in types,
         time_now=reads.reads("time.now"),

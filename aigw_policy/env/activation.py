@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 from ..providers import AiRequest, ProviderError, classify
 from .declarations import POLICY_VARIABLES
 from .request import Request, RequestError
+from .user_agent import user_agent_entries
 
 __all__ = [
     "AI_NAMES", "FULL", "IDENTITY_NAMES", "ActivationPlan", "activation", "classify_request",
@@ -76,6 +77,7 @@ class ActivationPlan:
 
     url_parts: bool = True  # req.url.* (the URL split); req.host from the URL
     headers: bool = True  # req.headers, req.host, req.user_agent, req.content_type(.raw), req.content_length
+    user_agent_parts: bool = True  # req.user_agent.* (the header parsed: env/user_agent.py); needs headers
     content_length: bool = True  # req.content_length from the body when no header gives it
     conn: bool = True  # conn.*
     time_now: bool = True  # time.now
@@ -149,6 +151,9 @@ def _builder(plan: ActivationPlan) -> Callable[[Request, AiRequest, str, float],
         add("    act['req.id'] = rid")
     if plan.headers:
         add(f"    _header_entries(lowered, act, host, {plan.url_parts!r})")
+    if plan.headers and plan.user_agent_parts:
+        add("    ua = lowered.get('user-agent')")
+        add("    act.update(_user_agent_entries(ua[0] if ua else None))")
     if plan.content_length:
         add("    if 'req.content_length' not in act:")
         add("        act['req.content_length'] = _body_length(http.body)")
@@ -191,7 +196,7 @@ def _builder(plan: ActivationPlan) -> Callable[[Request, AiRequest, str, float],
     scope: dict[str, Any] = {
         "_url_entries": _url_entries, "_split_url": _split_url, "_lowered": _lowered,
         "_header_entries": _header_entries, "_body_length": _body_length, "_flatten": _flatten,
-        "_format_now": format_now, "_AI_KEYS": _AI_KEYS,
+        "_format_now": format_now, "_AI_KEYS": _AI_KEYS, "_user_agent_entries": user_agent_entries,
     }
     exec(compile("\n".join(lines) + "\n", "<activation plan>", "exec"), scope)  # noqa: S102 (our own text)
     build = scope["build"]

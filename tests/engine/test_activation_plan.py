@@ -26,6 +26,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 READERS = {
     "headers": "when 'x-team' in req.headers && req.headers['x-team'][0] == 'a' deny 403 \"h\"",
     "user-agent": "when req.user_agent.startsWith('curl') deny 403 \"ua ${req.user_agent}\"",
+    "user-agent-parts": "when req.user_agent.is_bot || req.user_agent.name == 'curl' deny 403 \"ua ${req.user_agent.os}\"",
     "content-type": "when req.content_type == 'text/plain' deny 415 \"ct\"",
     "content-length": "when req.content_length > 40 deny 413 \"cl ${string(req.content_length)}\"",
     "host": "when req.host == 'gw.example' deny 421 \"host\"",
@@ -63,7 +64,8 @@ def _same(policy: Any, requests: list[dict[str, Any]]) -> None:
 
 
 header_names = st.sampled_from(["x-team", "User-Agent", "Content-Type", "content-length", "Host", "cookie"])
-header_values = st.sampled_from(["a", "curl/8", "text/plain", "12", " 99 ", "gw.example", ""])
+header_values = st.sampled_from(["a", "curl/8", "text/plain", "12", " 99 ", "gw.example", "",
+                                 "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"])
 
 
 @st.composite
@@ -97,7 +99,10 @@ def test_the_plan_skips_what_no_text_reads() -> None:
              for cp in [compile_policy(ap.loads(_policy(READERS[name])))]}
     assert facts["none"] == (False, False)
     assert facts["conn"] == facts["restrict-ips"] == (False, True)
-    assert all(facts[n] == (True, False) for n in ("headers", "user-agent", "content-type", "content-length", "host"))
+    assert all(facts[n] == (True, False) for n in ("headers", "user-agent", "user-agent-parts", "content-type",
+                                                    "content-length", "host"))
+    parsed = {name for name in READERS if compile_policy(ap.loads(_policy(READERS[name]))).activation.user_agent_parts}
+    assert parsed == {"user-agent", "user-agent-parts"}  # the header parsed only for a text that can read its parts
 
 
 # -- generated policies: any mix of texts reading any entries, and the engine's own readers --
@@ -266,7 +271,7 @@ def test_the_example_plans_build_half_the_entries_or_less() -> None:
 def test_a_policy_that_reads_everything_gets_everything() -> None:
     names = [*(f"identity.{n}" for n in ("key", "user", "team", "org", "tier", "labels")),
              *(f"ai.{n}" for n in AI_NAMES), "req.method", "req.url", "req.url.path", "req.id", "req.headers",
-             "req.host", "req.content_length", "conn.client_ip", "endpoint.id", "req.version", "time.now", "vars",
+             "req.host", "req.content_length", "req.user_agent.name", "conn.client_ip", "endpoint.id", "req.version", "time.now", "vars",
              "limits", "actions"]
     text = ("policy { on request { rule \"r\" { when " + " && ".join(f"dyn({n}) != null" for n in names)
             + ' deny 403 "all" } } }')
@@ -289,6 +294,9 @@ on_http_request:
               models: [{id: gpt-4o}]
 """
     cp = compile_policy(ap.loads(text, format="yaml"))
-    assert cp.routed and cp.activation == FULL
+    assert cp.routed and cp.activation == dataclasses.replace(FULL, user_agent_parts=False)  # nothing reads it
+    reads_ua = text.replace("on_http_request:\n", "on_http_request:\n  - name: bots\n    expressions: [req.user_agent.is_bot]\n"
+                                                 "    actions: [{type: deny}]\n")
+    assert compile_policy(ap.loads(reads_ua, format="yaml")).activation == FULL
     unrouted = compile_policy(ap.loads(text.replace("ai-gateway", "log").split("        config:")[0], format="yaml"))
     assert unrouted.activation != FULL

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from aigw_policy.env.activation import _flatten, _split_url, activation, classify_request, format_now
 from aigw_policy.env.request import MAX_DEPTH, Request, RequestError, _kind, _problems, _too_deep, url_problem
+from aigw_policy.env.user_agent import user_agent_entries
 
 # -- Request.parse -------------------------------------------------------------------------
 
@@ -171,9 +172,12 @@ def plain_activation(req: Request, ai: Any, rid: str, now: float, *, content_len
         act["req.content_type"] = ctype[0].split(";", 1)[0].strip()
         act["req.content_type.raw"] = ctype[0]
     cl = headers.get("content-length")
-    if cl and cl[0].strip().isdigit():
+    given = bool(cl and cl[0].strip().isdigit())
+    if given:
         act["req.content_length"] = int(cl[0])
-    elif content_length:
+    if headers_read:  # the header parsed (req.user_agent.*), read or not
+        act.update(user_agent_entries(ua[0] if ua else None))
+    if not given and content_length:
         body = http.body
         if body is None:
             act["req.content_length"] = 0
