@@ -91,6 +91,7 @@ class Floor:
         self.store = MemoryStore()
         self.prices = PriceBook()
         self.n = 0
+        self.ai: Any = None  # the last request's classification (the engine's decision reports it)
 
     def reserve(self, charges: list[Charge], now: float) -> Result:
         """Reserve all or nothing; an admitted request is settled at once at its estimate, as
@@ -131,7 +132,7 @@ def _estimate(ai: Any) -> int:
 
 
 def floor_acme(f: Floor, r: dict[str, Any], now: float) -> Result:
-    ai = classify(r["request"])
+    ai = f.ai = classify(r["request"])  # the decision reports it
     team = r["identity"]["team"]
     if ai.model in ("gpt-4.1", "claude-opus-4") and team != "research":
         return "deny", 403, f"model {ai.model} is reserved for research", None
@@ -139,7 +140,7 @@ def floor_acme(f: Floor, r: dict[str, Any], now: float) -> Result:
 
 
 def floor_content_guard(f: Floor, r: dict[str, Any], now: float) -> Result:
-    ai = classify(r["request"])
+    ai = f.ai = classify(r["request"])  # the decision reports it
     if CREDENTIAL.search(ai.prompt):
         return "deny", 400, "the prompt seems to contain a credential; remove it and try again", None
     if JAIL in ai.prompt.lower():
@@ -152,7 +153,7 @@ def floor_content_guard(f: Floor, r: dict[str, Any], now: float) -> Result:
 
 
 def floor_key_limits(f: Floor, r: dict[str, Any], now: float) -> Result:
-    ai = classify(r["request"])
+    ai = f.ai = classify(r["request"])  # the decision reports it
     key = r["identity"]["key"]
     charges = [Charge(RPM, key, 1), Charge(KTPM, key, _estimate(ai))]
     if r["identity"]["tier"] == "batch":
@@ -165,7 +166,7 @@ def floor_key_limits(f: Floor, r: dict[str, Any], now: float) -> Result:
 def floor_monthly_budget(f: Floor, r: dict[str, Any], now: float) -> Result:
     from aigw_policy.providers import Usage
 
-    ai = classify(r["request"])
+    ai = f.ai = classify(r["request"])  # the decision reports it
     ident = r["identity"]
     usage = Usage.of(ai.input_tokens, ai.max_output_tokens or 4096, source="estimate")
     usd = f.prices.cost(ai.provider, ai.model, usage).as_float()
@@ -189,6 +190,7 @@ def floor_monthly_budget(f: Floor, r: dict[str, Any], now: float) -> Result:
 def floor_ngrok_style(f: Floor, r: dict[str, Any], now: float) -> Result:
     import ipaddress
 
+    f.ai = classify(r["request"])  # no rule reads it, but the decision reports it
     client = r["conn"]["client_ip"]
     ip = ipaddress.ip_address(client)
     if ip == _BAD:  # a refusal's answer goes through the response phase: its `server` header is removed
@@ -217,7 +219,7 @@ _NETS = [__import__("ipaddress").ip_network(x) for x in ("203.0.113.0/24", "198.
 
 
 def floor_team_model_access(f: Floor, r: dict[str, Any], now: float) -> Result:
-    ai = classify(r["request"])
+    ai = f.ai = classify(r["request"])  # the decision reports it
     ident = r["identity"]
     if ai.operation == "embeddings":
         return "allow", 200, "allowed", None

@@ -3,8 +3,9 @@
 The benchmark compares ``Engine.evaluate`` with hand-written functions "doing the same" (SPEC
 §9). A floor that did less than the engine (no reason for a refusal, no effects on a request
 that a limit then refuses) would flatter nobody but make the ratio mean something else: here
-each floor's verdict, status, reason and effects are held to the engine's decision on the
-benchmark's own request stream, long enough for the limits to refuse some.
+each floor's verdict, status, reason, effects and classification (the decision reports it:
+"same classification", SPEC §9) are held to the engine's decision on the benchmark's own
+request stream, long enough for the limits to refuse some.
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ def _effects(d: ap.Decision, request: dict[str, Any]) -> dict[str, Any] | None:
     return out or None
 
 
+def _classified(ai: Any) -> tuple[Any, ...]:
+    """What a classification says of a request: the floor's ``AiRequest`` or the decision's ``ai``."""
+    if not isinstance(ai, dict):
+        ai = {**ai.to_cel(), "max_output_tokens": ai.max_output_tokens}
+    return tuple(ai[k] for k in ("provider", "operation", "model", "max_output_tokens", "input_tokens", "messages"))
+
+
 def _decide_both(name: str, n: int, seed: Any = None) -> tuple[list[Any], list[Any]]:
     policy = ap.load(eb.EXAMPLES / f"{name}.aigw")
     floor = eb.Floor()
@@ -75,9 +83,9 @@ def _decide_both(name: str, n: int, seed: Any = None) -> tuple[list[Any], list[A
     for i in range(n):
         r = {**reqs[i % len(reqs)], "id": f"r{i}"}
         now += 0.001
-        got.append(eb.FLOORS[name](floor, r, now))
+        got.append((*eb.FLOORS[name](floor, r, now), _classified(floor.ai)))
         d = engine.evaluate(r, now=now, expect_response=False)
-        want.append((d.verdict, d.status_code, d.reason, _effects(d, r["request"])))
+        want.append((d.verdict, d.status_code, d.reason, _effects(d, r["request"]), _classified(d.ai)))
     return got, want
 
 
