@@ -10,8 +10,10 @@ Rules: candidates in the plan's order (for each model its keys: next key, then n
 a (provider, model, key) is never tried twice; each attempt's timeout is the per-request one
 cut to what remains of the total (none left: 504); ngrok's triggers (connection errors,
 timeouts, 4xx, 5xx) narrowed by ``failover_on``; an outcome with ``started`` (a byte reached
-the client) is served whatever it is. A failed attempt's own reservation (``rid#n``) is
-released, or charged the input the upstream reported under ``upstream_error: charge_input``.
+the client) is served whatever it is; so is the attempt in flight when the client closes the
+request (``error: client_closed``: the caller then completes it with its status, 499). A failed
+attempt's own reservation (``rid#n``) is released, or charged the input the upstream reported
+under ``upstream_error: charge_input``.
 """
 
 from __future__ import annotations
@@ -72,6 +74,11 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
         run.elapsed_s = max(run.elapsed_s + spent, elapsed_s)
         record = run.attempts[-1]
         record.update(status_code=outcome.status_code, error=outcome.error, latency_ms=outcome.latency_ms)
+        if outcome.error == "client_closed":  # nobody to answer, so nothing to fail over for
+            _serve(flow, run)
+            if flow.stop is not None:
+                flow.stop.reason = f"the client closed the request during attempt {live.number}"
+            return Serve(live)  # complete() it with the client's status (499): the attempt settles as served
         if outcome.started or not _failed(outcome) or (
                 not _fails_over(route.failover_on, outcome) and outcome.status_code is not None):
             _serve(flow, run)

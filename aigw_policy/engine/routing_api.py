@@ -95,7 +95,7 @@ class RoutingMixin:
         (the request is finished: its ledger record is written)."""
         flow, t, elapsed = self._routed(request_id, now)
         live = flow.route.live
-        if outcome is not None and live is not None:
+        if outcome is not None and live is not None and outcome.error != "client_closed":  # not the provider's doing
             self.route_metrics.record(live, outcome, t)
         result: Step | End = self._drive(step(flow, outcome, elapsed), t)
         if not isinstance(result, End):
@@ -110,7 +110,7 @@ class RoutingMixin:
         """The async twin of :meth:`attempt`."""
         flow, t, elapsed = self._routed(request_id, now)
         live = flow.route.live
-        if outcome is not None and live is not None:
+        if outcome is not None and live is not None and outcome.error != "client_closed":  # not the provider's doing
             await self.route_metrics.arecord(live, outcome, t)
         result: Step | End = await self._adrive(step(flow, outcome, elapsed), t)
         if not isinstance(result, End):

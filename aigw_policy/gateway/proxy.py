@@ -120,8 +120,7 @@ class UpstreamProxy:
         url = self.upstream + (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if qs:
             url += "?" + qs.decode("latin-1")
-        gone = (scope.get("extensions") or _NONE).get(CLIENT_GONE)  # the server says when the client leaves
-        watch = _ClientWatch(receive) if gone is None else _GoneWatch(gone)
+        watch = client_watch(scope, receive)
         try:
             await self._exchange(scope, url, headers, bytes(body), send, ctx, scrubs)
         except asyncio.CancelledError:
@@ -275,6 +274,14 @@ def _accepts(accept: str, coded: list[str]) -> bool:
 def _header(scope: dict[str, Any], name: bytes) -> str:
     """A request header's values (joined by ``, ``), ``""`` when absent."""
     return ", ".join(v.decode("latin-1") for k, v in scope["headers"] if k.lower() == name)
+
+
+def client_watch(scope: dict[str, Any], receive: Any) -> _ClientWatch | _GoneWatch:
+    """Cancel the current task when the client goes away (``left``), until ``stop``: by the
+    server's word when it gives one (``scope["extensions"]["aigw.client_gone"]``), else by a
+    task on ``receive``."""
+    gone = (scope.get("extensions") or _NONE).get(CLIENT_GONE)
+    return _ClientWatch(receive) if gone is None else _GoneWatch(gone)
 
 
 class _ClientWatch:

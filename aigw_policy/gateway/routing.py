@@ -40,7 +40,7 @@ from ..routing.rewrite import upstream_request
 from ..routing.secrets import Secrets
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
-from .proxy import ANSWER_OWN, HOP_BY_HOP, OFFER
+from .proxy import ANSWER_OWN, HOP_BY_HOP, OFFER, client_watch
 from .scrub import Scrubber
 from .server import leave_unfinished
 
@@ -348,12 +348,21 @@ async def route(exchange: Exchange, decision: Any, scope: dict[str, Any], data: 
             if answer is not None:  # a failed attempt's answer, read whole: let it go
                 await answer.aclose()
                 answer = None
-            outcome, answer = await router.send(step.attempt, scope, data, parsed,
-                                                passthrough=not exchange.mw.strips_credentials)
+            sent = await _watched(router.send(step.attempt, scope, data, parsed,
+                                              passthrough=not exchange.mw.strips_credentials), exchange)
+            if sent is None:  # the client closed the request: no more attempts, nobody to answer
+                tried.append({"provider": step.attempt.provider.id, "status": None, "error": "client_closed"})
+                exchange.ctx.disconnected = True
+                step = await engine.aattempt(rid, AttemptOutcome(error="client_closed"))
+                break
+            outcome, answer = sent
             tried.append({"provider": step.attempt.provider.id, "status": outcome.status_code,
                           "error": outcome.error})
             step = await engine.aattempt(rid, outcome)
-        if isinstance(step, Serve) and answer is not None:
+        if isinstance(step, Serve):
+            if answer is None:  # the client left: the request completes as one it closed (499)
+                await exchange.forward(decision, scope, data, _closed)
+                return
             served, answer = answer, None
             await exchange.forward(decision, scope, data, served_app(served, exchange.api, exchange.ctx))
             return
@@ -366,6 +375,25 @@ async def route(exchange: Exchange, decision: Any, scope: dict[str, Any], data: 
     exchange.ctx.decision = final
     exchange.note(final)
     await exchange.deny(final)
+
+
+async def _watched(sending: Any, exchange: Exchange) -> tuple[AttemptOutcome, Answer | None] | None:
+    """An attempt, given up (None) if the client goes away before it is judged: the upstream
+    call is cancelled and its connection closed (``Router.send``)."""
+    watch = client_watch(exchange.scope, exchange.receive)
+    try:
+        return await sending  # type: ignore[no-any-return]
+    except asyncio.CancelledError:
+        if not watch.left:
+            raise
+        asyncio.current_task().uncancel()  # type: ignore[union-attr]
+        return None
+    finally:
+        watch.stop()
+
+
+async def _closed(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The upstream side of a request whose client left during an attempt: no answer."""
 
 
 def ai_gateway_configs(policy: Any) -> list[Any]:

@@ -160,7 +160,9 @@ class AttemptOutcome:
 
     status_code: int | None = None
     """The upstream's status; None when no answer came (see ``error``)."""
-    error: Literal["timeout", "connect"] | None = None
+    error: Literal["timeout", "connect", "client_closed"] | None = None
+    """No answer: the attempt timed out, could not connect, or was given up because the client
+    closed the request (``client_closed``: no failover, nothing counted against the provider)."""
     latency_ms: float | None = None
     time_to_first_token_ms: float | None = None
     headers: Mapping[str, str] = field(default_factory=dict)

@@ -275,3 +275,22 @@ def test_pure_strategies_need_no_limit_checked_before_the_reserve() -> None:
     """
     compiled = ap.Engine(policy(route)).compiled
     assert not any(a.eager for r in compiled.request_rules for a in r.actions)
+
+
+def test_a_client_that_closes_the_request_ends_the_route_and_blames_no_provider() -> None:
+    """``error: client_closed``: no more attempts; the attempt in flight is served and completed
+    as the client left it (499): its reservations go back, the provider's metrics see nothing."""
+    e = ap.Engine(policy())
+    e.evaluate(request(id="c"), expect_response=True)
+    first = e.attempt("c", None)
+    assert isinstance(first, Next)
+    step = e.attempt("c", AttemptOutcome(error="timeout"))
+    assert isinstance(step, Next) and step.attempt.number == 2
+    served = e.attempt("c", AttemptOutcome(error="client_closed", latency_ms=5.0))
+    assert isinstance(served, Serve) and served.attempt.number == 2
+    final = e.complete("c", {"status_code": 499, "headers": {}, "body": None})
+    assert final.status_code == 499 and "closed" in final.reason
+    assert [(a["key_id"], a["error"]) for a in final.routing["attempts"]] == [("ka", "timeout"), ("kb", "client_closed")]
+    assert used(e, "model-tpm", "gpt-4o") == 0  # released, as any upstream error under upstream_error: release
+    recorded = e.route_metrics.snapshot(T)
+    assert ("openai", "kb") not in recorded["keys"] and ("openai", "ka") in recorded["keys"]
