@@ -49,7 +49,12 @@ class HeuristicCounter:
         # ~300 us (a string a word); counting those bytes costs a third of it.
         if len(data.translate(None, _NOT_SPACE)) < by_bytes:
             return max(by_bytes, 1)
-        return max(by_bytes, len(text.split()), 1)
+        if len(data) == len(text):  # ASCII: a word starts where a non-space byte follows a space one
+            marks = data.translate(_WORD_MARKS)
+            words = marks.count(b" x") + (marks[:1] == b"x")
+        else:
+            words = len(text.split())
+        return max(by_bytes, words, 1)
 
 
 _SPACE = bytes([9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 0xC2, 0xE1, 0xE2, 0xE3])
@@ -58,6 +63,10 @@ ASCII whitespace (``\\x1c``-``\\x1f`` included) and the lead bytes of the others
 U+00A0: C2; U+1680: E1; U+2000-U+200A, U+2028, U+2029, U+202F, U+205F: E2; U+3000: E3).
 tests/providers/test_classify_fast.py checks the list against ``str.isspace`` over all of Unicode."""
 _NOT_SPACE = bytes(b for b in range(256) if b not in _SPACE)
+_WORD_MARKS = bytes(32 if b < 128 and chr(b).isspace() else 120 for b in range(256))
+"""ASCII bytes as ``b" "`` (what ``str.split`` splits on) or ``b"x"``: counting ``b" x"`` in an
+ASCII text so marked counts its words but the first, without a string per word (a 60 KB
+prompt of code: ~40 us instead of ~270)."""
 
 DEFAULT_COUNTER: TokenCounter = HeuristicCounter()
 
