@@ -14,9 +14,8 @@ from functools import lru_cache
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
-from pydantic_core import PydanticSerializationError, to_json
-
 from .errors import ProviderError
+from .history import call_texts, json_text, prompt_and_count
 from .tokens import DEFAULT_COUNTER, TokenCounter
 from .usage import loads
 
@@ -222,150 +221,6 @@ def _has_blocks(body: Mapping[str, Any]) -> bool:
 # fields
 
 
-def _text_of(content: object, out: list[str]) -> None:
-    """Collect text from a content value of any provider (string, parts, blocks)."""
-    kind = type(content)  # what JSON gives first, by exact type: the Mapping ABC check costs ~0.2 us a value
-    if kind is str:
-        out.append(content)  # type: ignore[arg-type]
-    elif kind is list:
-        for part in content:  # type: ignore[attr-defined]
-            _text_of(part, out)
-    elif kind is dict or (kind not in _LEAVES and isinstance(content, Mapping)):
-        _block_text(content, out)  # type: ignore[arg-type]
-    elif kind not in _LEAVES and isinstance(content, str):  # a str subclass
-        out.append(content)
-    elif kind not in _LEAVES and isinstance(content, list):
-        for part in content:
-            _text_of(part, out)
-
-
-def _block_text(block: Mapping[str, Any], out: list[str]) -> None:
-    for key in ("text", "input_text", "thinking"):
-        value = block.get(key)
-        if isinstance(value, str):
-            out.append(value)
-    if "content" in block and block.get("type") in ("tool_result", "message", None):
-        _text_of(block["content"], out)
-    if "parts" in block:
-        _text_of(block["parts"], out)
-
-
-_LEAVES = frozenset({str, int, float, bool, type(None)})
-"""JSON's leaves: no text or call below them (their subclasses go the general way)."""
-
-
-def _calls_of(item: object, out: list[str]) -> None:
-    """The arguments of the tool calls in a message or content value of any provider (the
-    model's earlier calls and Gemini's function results, sent back as the history): they are
-    input tokens like the text, but not the prompt's text (``ai.prompt``). A value that is
-    not a string is counted as its JSON."""
-    kind = type(item)  # exact types first, as in _text_of
-    if kind is list or (kind is not dict and kind not in _LEAVES and isinstance(item, list)):
-        for part in item:  # type: ignore[attr-defined]
-            if type(part) is not str:  # a string holds no call
-                _calls_of(part, out)
-        return
-    if kind is not dict and (kind in _LEAVES or not isinstance(item, Mapping)):
-        return
-    calls = item.get("tool_calls")  # type: ignore[attr-defined]  # OpenAI chat: an assistant message's calls
-    if calls is not None and isinstance(calls, list):
-        for call in calls:
-            fn = call.get("function") if isinstance(call, Mapping) else None
-            if isinstance(fn, Mapping):
-                _argument(fn.get("arguments"), out)
-    legacy = item.get("function_call")  # type: ignore[attr-defined]  # OpenAI chat's older single call
-    if legacy is not None and isinstance(legacy, Mapping):
-        _argument(legacy.get("arguments"), out)
-    kind_field = item.get("type")  # type: ignore[attr-defined]
-    if kind_field == "function_call":  # the Responses API's input item
-        _argument(item.get("arguments"), out)  # type: ignore[attr-defined]
-    elif kind_field == "tool_use":  # an Anthropic content block
-        _argument(item.get("input"), out)  # type: ignore[attr-defined]
-    elif kind_field is None:
-        for key in ("functionCall", "function_call", "functionResponse", "function_response"):  # Gemini parts
-            part = item.get(key)  # type: ignore[attr-defined]
-            if part is not None and isinstance(part, Mapping):
-                _argument(part.get("args", part.get("response")), out)
-    for key in ("content", "parts"):
-        inner = item.get(key)  # type: ignore[attr-defined]
-        if inner is not None and type(inner) is not str and isinstance(inner, (list, Mapping)):
-            _calls_of(inner, out)
-
-
-def _argument(value: object, out: list[str]) -> None:
-    """A call's arguments: a string as it is, any other value as its compact JSON, written as
-    the tool definitions are (:func:`_json_text`: ~0.3 us a small object, ``json.dumps`` ~3)."""
-    if isinstance(value, str):
-        out.append(value)
-    elif value is not None:
-        text = _json_text(value)
-        if text is not None:
-            out.append(text)
-
-
-def _call_texts(api: Api, body: Mapping[str, Any]) -> str:
-    """The tool-call arguments of a request's history, joined (see :func:`_calls_of`)."""
-    out: list[str] = []
-    for key in ("contents",) if api == "gemini" else ("messages", "input"):
-        _calls_of(body.get(key), out)
-    return "\n".join(out)
-
-
-def _prompt_and_count(api: Api, op: Operation, body: Mapping[str, Any]) -> tuple[str, int]:
-    texts: list[str] = []
-    count = 0
-    if api == "gemini":
-        _text_of(body.get("systemInstruction", body.get("system_instruction")), texts)
-        contents = body.get("contents", body.get("requests"))
-        if isinstance(contents, Mapping):  # embedContent: a single content
-            contents = [contents]
-        if isinstance(contents, list):
-            count = len(contents)
-            for c in contents:
-                _text_of(c.get("content", c) if isinstance(c, Mapping) else c, texts)
-        elif isinstance(body.get("content"), Mapping):
-            count = 1
-            _text_of(body["content"], texts)
-        return "\n".join(texts), count
-    if api == "anthropic":
-        _text_of(body.get("system"), texts)
-    if op == "responses":
-        _text_of(body.get("instructions"), texts)
-    for key in ("messages", "input", "prompt"):
-        value = body.get(key)
-        if value is None:
-            continue
-        if isinstance(value, list):
-            count += len(value)
-            if value and all(isinstance(v, int) for v in value):  # token ids
-                texts.append(" ".join("x" for _ in value))
-                continue
-            for item in value:
-                if isinstance(item, Mapping):
-                    _text_of(item.get("content"), texts)
-                    if isinstance(item.get("output"), str):  # function_call_output
-                        texts.append(item["output"])
-                else:
-                    _text_of(item, texts)
-        else:
-            count += 1
-            _text_of(value, texts)
-    if api == "ollama" and isinstance(body.get("system"), str):
-        texts.insert(0, body["system"])
-    return "\n".join(texts), count
-
-
-def _json_text(value: object) -> str | None:
-    """A value as compact JSON, what its share of the estimate is counted on (None when it is
-    not JSON): the tool definitions, a call's arguments. pydantic-core's serializer writes it:
-    an agent's 40 tools (~18 KB) take ~50 us there and ~160 us in ``json.dumps``, on every
-    request."""
-    try:
-        return to_json(value, serialize_unknown=False).decode()
-    except (PydanticSerializationError, ValueError, RecursionError):
-        return None
-
-
 def _tools(api: Api, body: Mapping[str, Any]) -> tuple[str, ...]:
     tools = body.get("tools")
     if tools is None or not isinstance(tools, list):
@@ -515,7 +370,7 @@ def _openai_fast(op: Operation, body: dict[str, Any]) -> tuple[int | None, int, 
     """``(max_output, choices, prompt, messages)`` of an OpenAI-shaped body of the common
     shape (counts absent or whole numbers in range, messages/input/prompt a string or a list
     of objects whose ``content`` and ``output`` are strings or absent), as the general
-    functions (:func:`_max_output`, :func:`_choices`, :func:`_prompt_and_count`) give them;
+    functions (:func:`_max_output`, :func:`_choices`, :func:`~.history.prompt_and_count`) give them;
     None for any other shape, which they then handle (their checks and problems)."""
     get = body.get
     mct, mt, mot, n, best_of = (get("max_completion_tokens"), get("max_tokens"), get("max_output_tokens"),
@@ -672,8 +527,8 @@ def classify(
         max_output = _max_output(api, op, body, problems)
         choices = _choices(api, body)
         try:
-            prompt, count = _prompt_and_count(api, op, body)
-            calls = _call_texts(api, body) if count else ""
+            prompt, count = prompt_and_count(api, op, body)
+            calls = call_texts(api, body) if count else ""
         except RecursionError:  # a body built in Python (JSON arrives depth-checked)
             prompt, count, calls = "", 0, ""
             notes.append("the request's messages are nested too deeply to read")
@@ -682,7 +537,7 @@ def classify(
     if calls:
         estimate += counter.count(calls, model)
     if tools and isinstance(body.get("tools"), list):
-        text = _json_text(body["tools"])
+        text = json_text(body["tools"])
         if text is None:
             notes.append("tools not serializable")
         else:

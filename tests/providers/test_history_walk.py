@@ -1,5 +1,5 @@
-"""The walk over a request's history (providers/classify.py: ``_text_of`` for the prompt,
-``_calls_of`` for the tool calls sent back) takes JSON's own types by exact type before the
+"""The walk over a request's history (providers/history.py: ``text_of`` for the prompt,
+``calls_of`` for the tool calls sent back) takes JSON's own types by exact type before the
 Mapping ABC check, which cost ~0.2 us a value: an 83 KB Anthropic agent history (180
 messages, 60 tool calls) is classified in about half the time. Held here to the general way
 (the walk as it was, below) over any history, with mappings, strings and lists of other
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aigw_policy.providers import classify
-from aigw_policy.providers.classify import _calls_of, _text_of
+from aigw_policy.providers.history import calls_of as _calls_of, text_of as _text_of
 
 
 def plain_text_of(content: object, out: list[str]) -> None:
