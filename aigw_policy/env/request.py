@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError,
                       model_validator)
-from pydantic_core import SchemaValidator
 
 __all__ = ["HttpRequest", "HttpResponse", "Identity", "Request", "RequestError", "SimulatedAttempt", "parse_time"]
 
@@ -135,16 +134,14 @@ class Request(_Model):
                 return data
             if not isinstance(data, Mapping):
                 raise RequestError([("", f"a request is a JSON object, not {_kind(data)}")])
-        req = _fast_request(data) if FAST_PARSE else None
-        if req is None:
-            try:
-                req = cls.__pydantic_validator__.validate_python(data)  # model_validate, one call less
-            except ValidationError as error:
-                if _too_deep(data, MAX_DEPTH):
-                    raise RequestError([("", f"the request is nested more than {MAX_DEPTH} levels deep")]) from None
-                raise RequestError(_problems(error)) from None
-            if _deep_json(req):
-                raise RequestError([("", f"the request is nested more than {MAX_DEPTH} levels deep")])
+        try:
+            req = cls.__pydantic_validator__.validate_python(data)  # model_validate, one call less
+        except ValidationError as error:
+            if _too_deep(data, MAX_DEPTH):
+                raise RequestError([("", f"the request is nested more than {MAX_DEPTH} levels deep")]) from None
+            raise RequestError(_problems(error)) from None
+        if _deep_json(req):
+            raise RequestError([("", f"the request is nested more than {MAX_DEPTH} levels deep")])
         if req.now is not None and req.now.tzinfo is None:
             raise RequestError([("now", "a time needs a zone: write `Z` or an offset such as `+02:00`")])
         problem = url_problem(req.request.url)
@@ -275,168 +272,6 @@ def _nests(value: dict[Any, Any] | list[Any], limit: int, depth: int = 1) -> boo
         elif k not in _LEAVES and isinstance(v, Mapping) and _too_deep(v, limit - depth):
             return True
     return False
-
-
-FAST_PARSE = True
-"""Build a request of the usual shape (plain JSON, the usual fields: :func:`_fast_request`)
-without pydantic's validator, exactly as the validator builds it; False: the validator for
-every request (tests/engine/test_request_parse_fast.py compares the two)."""
-
-_new = object.__new__
-_set_dict = BaseModel.__dict__["__dict__"].__set__  # an instance's state, set by its slots as pydantic does
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-
-_M = TypeVar("_M", bound=BaseModel)
-
-
-def _built(cls: type[_M], values: dict[str, Any], given: set[str]) -> _M:
-    """An instance of ``cls`` as its validator leaves it (``model_construct`` without its loop
-    over the fields): ``values`` in the fields' order, the names given, no extra, no private."""
-    m = _new(cls)
-    _set_dict(m, values)
-    _set_fields_set(m, given)
-    _set_extra(m, None)
-    _set_private(m, None)
-    return m
-
-
-_TOP = frozenset({"id", "now", "identity", "conn", "request", "ai"})
-_IDENTITY = dict.fromkeys(Identity.model_fields)  # every field None, its default
-_AI = dict.fromkeys(AiOverride.model_fields)
-_HTTP = frozenset(HttpRequest.model_fields)
-_ABSENT: Any = object()
-_now_schema = Request.__pydantic_core_schema__
-_now = SchemaValidator(_now_schema["schema"]["fields"]["now"]["schema"]["schema"], _now_schema["config"]).validate_python
-"""The validator of the field ``now`` (``datetime | None``) alone, from the model's schema."""
-
-
-def _fast_request(data: dict[Any, Any]) -> Request | None:
-    """``data`` as the validator would build it, when it has the usual shape of JSON (exact
-    ``str``, ``dict`` and ``list``; ``id``, ``now``, ``identity``, ``conn``, ``request``,
-    ``ai``), nests no deeper than :data:`MAX_DEPTH` and has a valid ``now`` if any; None for
-    anything else, which the validator then decides (and names what is wrong)."""
-    for key in data:
-        if type(key) is not str or key not in _TOP:
-            return None
-    rid = data.get("id")
-    if rid is not None and type(rid) is not str:
-        return None
-    now = data.get("now")
-    if now is not None:
-        if type(now) is not str:
-            return None
-        try:
-            now = _now(now)
-        except ValidationError:
-            return None
-    identity = data.get("identity", _ABSENT)
-    identity = _built(Identity, _IDENTITY.copy(), set()) if identity is _ABSENT else _fast_identity(identity)
-    conn = data.get("conn", _ABSENT)
-    conn = {} if conn is _ABSENT else _fast_conn(conn)
-    http = _fast_http(data.get("request"))
-    ai = data.get("ai")
-    if ai is not None:
-        ai = _fast_ai(ai)
-        if ai is None:
-            return None
-    if identity is None or conn is None or http is None:
-        return None
-    return _built(Request, {"id": rid, "now": now, "identity": identity, "conn": conn, "request": http,
-                            "response": None, "attempts": None, "state": None, "ai": ai, "endpoint": None,
-                            "req": None}, set(data))
-
-
-def _fast_identity(data: object) -> Identity | None:
-    if type(data) is not dict:
-        return None
-    values = _IDENTITY | data
-    if len(values) != len(_IDENTITY):
-        return None
-    for key, value in data.items():
-        if type(key) is not str or (type(value) is not str and value is not None and key != "labels"):
-            return None
-    labels = values["labels"]
-    if labels is not None:
-        if type(labels) is not dict:
-            return None
-        for key, value in labels.items():
-            if type(key) is not str or type(value) is not str:
-                return None
-        values["labels"] = labels.copy()
-    return _built(Identity, values, set(data))
-
-
-def _fast_ai(data: object) -> AiOverride | None:
-    if type(data) is not dict:
-        return None
-    values = _AI | data
-    if len(values) != len(_AI):
-        return None
-    for key, value in data.items():
-        if type(key) is not str or (type(value) is not str and value is not None):
-            return None
-    return _built(AiOverride, values, set(data))
-
-
-def _fast_conn(data: object) -> dict[str, Any] | None:
-    """A copy of ``conn`` (the validator's), when its keys are strings and its values nest
-    no deeper than :data:`MAX_DEPTH` (as :func:`_deep_json` counts)."""
-    if type(data) is not dict:
-        return None
-    for key, value in data.items():
-        if type(key) is not str:
-            return None
-        kind = type(value)
-        if kind is not str and kind not in _LEAVES and _too_deep(value, MAX_DEPTH - 2):
-            return None
-    return data.copy()
-
-
-def _fast_http(data: object) -> HttpRequest | None:
-    if type(data) is not dict:
-        return None
-    for key in data:
-        if type(key) is not str or key not in _HTTP:
-            return None
-    method = data.get("method", "POST")
-    url = data.get("url")
-    # non-empty (min_length); ASCII, so no lone surrogate, which a constrained string refuses
-    if type(method) is not str or type(url) is not str or not (method and url and method.isascii() and url.isascii()):
-        return None
-    headers = data.get("headers", _ABSENT)
-    headers = {} if headers is _ABSENT else _fast_headers(headers)
-    if headers is None:
-        return None
-    body = data.get("body")
-    kind = type(body)
-    if kind is dict or kind is list:
-        if _nests(body, MAX_DEPTH - 2):  # request, body
-            return None
-    elif kind not in _LEAVES and _too_deep(body, MAX_DEPTH - 2):
-        return None
-    return _built(HttpRequest, {"method": method, "url": url, "headers": headers, "body": body}, set(data))
-
-
-def _fast_headers(data: object) -> dict[str, str | list[str]] | None:
-    """A copy of ``headers`` (its lists copied too, as the validator's), when it maps strings
-    to strings or lists of strings."""
-    if type(data) is not dict:
-        return None
-    out: dict[str, str | list[str]] = {}
-    for key, value in data.items():
-        if type(key) is not str:
-            return None
-        if type(value) is not str:
-            if type(value) is not list:
-                return None
-            for item in value:
-                if type(item) is not str:
-                    return None
-            value = value.copy()
-        out[key] = value
-    return out
 
 
 def _kind(value: object) -> str:
