@@ -295,12 +295,13 @@ _CONTAINERS = frozenset({dict, list})
 
 def _levels_too_deep(value: dict[Any, Any] | list[Any], limit: int) -> bool:
     """:func:`_too_deep` of a dict or list, a level at a time, each level in a few calls: the
-    garbage collector lists a level's items (``gc.get_referents``: a dict's values, a list's
-    items), and its tracking keeps the containers that can hold more: CPython tracks every
-    list, and every dict that holds a list or dict (the collector could not see their cycles
-    otherwise), so an untracked dict holds no container and ends its branch. An item of any
-    other kind than JSON's (a tuple, a mapping that is not a dict): :func:`_too_deep`; so is
-    a level down to one short container (a narrow branch: item by item costs less there)."""
+    garbage collector lists a level's items (``gc.get_referents``: a list's items, a dict's
+    values, and its keys unless all are strings), and its tracking (``gc.is_tracked``) keeps
+    the containers that can hold more: CPython tracks every list, and every dict that holds
+    a list or dict (the collector could not see their cycles otherwise), so an untracked
+    dict holds no container and ends its branch. An item of any other kind than JSON's (a
+    tuple, a mapping that is not a dict): :func:`_too_deep`; so is a level down to one short
+    container (a narrow branch: item by item costs less there)."""
     if not FAST_DEPTH:
         return _too_deep(value, limit)
     level: list[Any] = [value]
