@@ -7,6 +7,7 @@ required``). Nothing here touches a store or the network.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -259,19 +260,64 @@ _SHALLOW = 6
 
 def _nests(value: dict[Any, Any] | list[Any], limit: int, depth: int = 1) -> bool:
     """:func:`_too_deep` of a dict or list, by recursion for the few levels a body usually
-    has (faster), by :func:`_too_deep` below them (no deep recursion)."""
+    has (faster), by :func:`_too_deep` below them (no deep recursion), by
+    :func:`_levels_too_deep` under a long list (a conversation's messages)."""
     if depth == _SHALLOW:
         return _too_deep(value, limit - depth + 1)
     for v in value.values() if type(value) is dict else value:
         k = type(v)
         if k is str:  # the usual leaf, first
             continue
-        if k is dict or k is list:
+        if k is dict:
             if depth == limit or _nests(v, limit, depth + 1):
+                return True
+        elif k is list:
+            if depth == limit or (_levels_too_deep(v, limit - depth) if len(v) > _WIDE else _nests(v, limit, depth + 1)):
                 return True
         elif k not in _LEAVES and isinstance(v, Mapping) and _too_deep(v, limit - depth):
             return True
     return False
+
+
+_WIDE = 4
+"""A longer list is checked a level at a time (:func:`_levels_too_deep`): per level, a few
+calls cost less than a Python step for each of its items."""
+
+FAST_DEPTH = True
+"""Check plain JSON a level at a time with the garbage collector's view of each level
+(:func:`_levels_too_deep`); False: :func:`_too_deep`, item by item (the tests compare the two)."""
+
+_referents = gc.get_referents
+_tracked = gc.is_tracked
+_JSON_KINDS = _LEAVES | {dict, list}
+_CONTAINERS = frozenset({dict, list})
+
+
+def _levels_too_deep(value: dict[Any, Any] | list[Any], limit: int) -> bool:
+    """:func:`_too_deep` of a dict or list, a level at a time, each level in a few calls: the
+    garbage collector lists a level's items (``gc.get_referents``: a list's items, a dict's
+    values, and its keys unless all are strings), and its tracking (``gc.is_tracked``) keeps
+    the containers that can hold more: CPython tracks every list, and every dict that holds
+    a list or dict (the collector could not see their cycles otherwise), so an untracked
+    dict holds no container and ends its branch. An item of any other kind than JSON's (a
+    tuple, a mapping that is not a dict): :func:`_too_deep`; so is a level down to one short
+    container (a narrow branch: item by item costs less there)."""
+    if not FAST_DEPTH:
+        return _too_deep(value, limit)
+    level: list[Any] = [value]
+    depth = 1  # the deepest level seen to hold a list or dict
+    while depth <= limit:
+        if len(level) == 1 and len(level[0]) <= _WIDE:
+            return _too_deep(level[0], limit - depth + 1)
+        items = _referents(*level)
+        kinds = {*map(type, items)}
+        if not kinds <= _JSON_KINDS:
+            return _too_deep(value, limit)
+        if kinds.isdisjoint(_CONTAINERS):
+            return False
+        depth += 1
+        level = [*filter(_tracked, items)]
+    return True
 
 
 def _kind(value: object) -> str:
