@@ -2,7 +2,7 @@
 
 Every ``data/spec/<provider>/<name>.json`` is a REQUEST.json (request + response, written
 from the providers' documentation, independent of ``data/recorded/``); its ``.expected.json`` holds
-the usage SPEC §5/§7 says (all seven fields, worked out by hand), the classified ``ai.*``
+the usage SPEC §5/§7 says (all eight fields, worked out by hand), the classified ``ai.*``
 fields and, for some, how to check ``cost_usd`` against genai-prices' own numbers.
 """
 
@@ -83,6 +83,7 @@ def _library_cost(spec: dict[str, Any]) -> Decimal:
         output_tokens=lp["output_tokens"],
         cache_read_tokens=lp.get("cache_read_tokens"),
         cache_write_tokens=lp.get("cache_write_tokens"),
+        cache_write_1h_tokens=lp.get("cache_write_1h_tokens"),
     )
     return genai_prices.calc_price(usage, lp["model"], provider_id=lp["provider_id"], genai_request_timestamp=NOW).total_price
 
