@@ -115,3 +115,11 @@ def test_anthropic_cache_cost_by_hand(policy: Path) -> None:
     """Sonnet 4.5: $3 input, $0.30 cache read, $3.75 cache write (5 min), $15 output per MTok."""
     got = explain(PAYLOADS / "anthropic" / "messages_cache.json", policy)
     assert got["cost_usd"] == pytest.approx((1200 * 3 + 20000 * 0.3 + 3000 * 3.75 + 450 * 15) / 1e6, rel=1e-9)
+
+
+def test_anthropic_one_hour_cache_cost_by_hand(policy: Path) -> None:
+    """Sonnet 4.5 as above, 1-hour cache writes at $6 per MTok (2x input): 4,000 of the 5,000
+    writes; before they were read, all 5,000 cost $3.75."""
+    got = explain(PAYLOADS / "anthropic" / "messages_cache_1h.json", policy)
+    assert got["cost_usd"] == pytest.approx((1200 * 3 + 20000 * 0.3 + 1000 * 3.75 + 4000 * 6 + 450 * 15) / 1e6,
+                                            rel=1e-9)
