@@ -129,3 +129,20 @@ def test_an_override_prices_one_hour_writes_at_its_own_price_else_the_write_pric
 def test_a_bad_one_hour_override_is_a_clear_error(bad: object) -> None:
     with pytest.raises(ProviderError, match="cache_creation_1h"):
         ModelPrice.from_mapping("claude-x", {"input": 3, "output": 15, "cache_creation_1h": bad})
+
+
+def test_a_policy_reads_the_one_hour_writes() -> None:
+    """``ai.usage.cache_creation_1h_input_tokens`` is declared and, in the response phase, the
+    answer's count (the engine's ``usage_entries`` joins each ``Usage.to_dict`` key)."""
+    import aigw_policy as ap
+
+    policy = ap.loads('policy { on response {\n'
+                      '  rule "one-hour" { when ai.usage.cache_creation_1h_input_tokens == 2500\n'
+                      '    deny 418 "seen" } } }')
+    body = {"model": MODEL, "usage": TRUSTED[2]["usage"]}
+    request = {"id": "r1", "request": {"method": "POST", "url": URLS["anthropic"],
+                                       "body": {"model": MODEL, "max_tokens": 64,
+                                                "messages": [{"role": "user", "content": "hi"}]}},
+               "response": {"status_code": 200, "headers": {"content-type": "application/json"}, "body": body}}
+    decision = ap.Engine(policy).evaluate(request)
+    assert (decision.status_code, decision.rule, decision.to_dict()["errors"]) == (418, "one-hour", [])
