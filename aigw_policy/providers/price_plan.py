@@ -18,9 +18,9 @@ functions: the resolved units, their checks, the inferred values, the order of t
 Whatever a plan does not cover is answered by the library itself, with its answer or its
 error: a price its registry refuses, an inferred value it refuses for the shape, a leaf that
 would be negative (a cached count above the input count, 1-hour cache writes above all the
-writes), a count that is not a plain
-non-negative int, groq's whisper models (billed by seconds), and any genai-prices whose
-internals are not the ones this module was written against (:data:`AVAILABLE` is then False).
+writes), a count that is not a plain non-negative int, groq's whisper models (billed by
+seconds), and any genai-prices whose internals are not the ones this module was written
+against (:data:`AVAILABLE` is then False).
 """
 
 from __future__ import annotations
