@@ -233,16 +233,19 @@ def anthropic_fields(u: object) -> dict[str, int]:
     breakdown that is not an object, or a 1-hour count that is not a count, is a bad count: the
     object is not trusted at all (:func:`counts_of`)."""
     found = counts_of(u, _ANTHROPIC_FIELDS)
-    breakdown = _get(u, "cache_creation")
-    if not found or breakdown is None:
+    if not found:
         return found
-    one_hour = _get(breakdown, "ephemeral_1h_input_tokens")
-    if one_hour is None:
-        return found if isinstance(breakdown, Mapping) else {}
-    value = tok(one_hour)
-    if value is None:
+    breakdown = u.get("cache_creation")  # type: ignore[union-attr] # counts found: a Mapping
+    if breakdown is None:
+        return found
+    if not isinstance(breakdown, Mapping):
         return {}
-    found[_ANTHROPIC_1H] = value
+    one_hour = breakdown.get("ephemeral_1h_input_tokens")
+    if one_hour is not None:
+        value = tok(one_hour)
+        if value is None:
+            return {}
+        found[_ANTHROPIC_1H] = value
     return found
 
 
@@ -251,8 +254,10 @@ def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
         return None
     cached = f.get("cache_read_input_tokens", 0)
     created = f.get("cache_creation_input_tokens", 0)
+    one_hour = f.get(_ANTHROPIC_1H, 0)
     notes: list[str] = []
-    one_hour = _within(f.get(_ANTHROPIC_1H, 0), created, "ephemeral_1h_input_tokens", notes)
+    if one_hour:
+        one_hour = _within(one_hour, created, "ephemeral_1h_input_tokens", notes)
     return Usage.of(
         f.get("input_tokens", 0) + cached + created,
         f.get("output_tokens", 0),
