@@ -3,8 +3,9 @@
 ``input_tokens`` counts all input, cached and cache-creation tokens included (Anthropic reports
 them apart: they are added); ``cache_creation_1h_input_tokens`` is the part of
 ``cache_creation_input_tokens`` written to Anthropic's 1-hour cache (priced above the 5-minute
-writes, the rest), never counted again in the input; ``output_tokens`` includes reasoning tokens (Gemini reports
-thoughts apart: they are added); ``total_tokens`` is always ``input + output``.
+writes, the rest), never counted again in the input; ``output_tokens`` includes reasoning
+tokens (Gemini reports thoughts apart: they are added); ``total_tokens`` is always
+``input + output``.
 
 Everything here is pure: payloads in, values out, no I/O. Bad payloads never raise out of
 :func:`extract_usage`; they give an estimate whose ``notes`` say why.
@@ -224,7 +225,7 @@ def counts_of(m: object, names: tuple[str, ...]) -> dict[str, int]:
 _ANTHROPIC_1H = "cache_creation.ephemeral_1h_input_tokens"
 """The name, among :func:`anthropic_fields`' counts, of the 1-hour cache writes that the usage's
 ``cache_creation`` breakdown reports (since 2025, with ``ephemeral_5m_input_tokens``, the rest of
-``cache_creation_input_tokens``): its path, which no top-level count can be named."""
+``cache_creation_input_tokens``), named by its path: no top-level count has a dot."""
 
 
 def anthropic_fields(u: object) -> dict[str, int]:
@@ -233,9 +234,9 @@ def anthropic_fields(u: object) -> dict[str, int]:
     breakdown that is not an object, or a 1-hour count that is not a count, is a bad count: the
     object is not trusted at all (:func:`counts_of`)."""
     found = counts_of(u, _ANTHROPIC_FIELDS)
-    if not found:
+    if not found or not isinstance(u, Mapping):
         return found
-    breakdown = u.get("cache_creation")  # type: ignore[union-attr] # counts found: a Mapping
+    breakdown = u.get("cache_creation")
     if breakdown is None:
         return found
     if not isinstance(breakdown, Mapping):
