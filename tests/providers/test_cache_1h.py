@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aigw_policy.providers import PriceBook, ProviderError, Usage, classify, extract_usage, stream_usage
 from aigw_policy.providers.prices import ModelPrice
@@ -103,6 +105,31 @@ def test_one_hour_writes_cost_their_price_difference_more(case: dict[str, Any]) 
     cost, before = book.cost("anthropic", MODEL, got), book.cost("anthropic", MODEL, five)
     assert cost.usd - before.usd == got.cache_creation_1h_input_tokens * STEP  # type: ignore[operator]
     assert cost.input_usd - before.input_usd == cost.usd - before.usd  # type: ignore[operator]
+
+
+COUNT = st.integers(0, 10**7)
+
+
+@settings(max_examples=150, deadline=None)
+@given(COUNT, COUNT, COUNT, COUNT, st.one_of(st.none(), COUNT), st.integers(1, 400), st.booleans())
+def test_any_usage_streamed_or_not_keeps_the_one_hour_writes_within_the_writes(
+        inp: int, read: int, writes: int, out: int, one_hour: int | None, cut: int, repeated: bool) -> None:
+    usage: dict[str, Any] = {"input_tokens": inp, "cache_read_input_tokens": read, "cache_creation_input_tokens": writes,
+                             "output_tokens": out}
+    if one_hour is not None:
+        usage["cache_creation"] = {"ephemeral_5m_input_tokens": max(writes - one_hour, 0),
+                                   "ephemeral_1h_input_tokens": one_hour}
+    answer = extract_usage(_ai("anthropic"), {"status_code": 200, "body": {"model": MODEL, "usage": usage}})
+    acc = stream_usage(_ai("anthropic", stream=True))
+    sse = _sse(usage, repeated=repeated).encode()
+    for i in range(0, len(sse), cut):
+        acc.feed(sse[i:i + cut])
+    streamed = acc.finish()
+    for got in (answer, streamed):
+        assert got.cache_creation_1h_input_tokens == min(one_hour or 0, writes)
+        assert got.input_tokens == inp + read + writes  # the 1-hour writes are not input again
+        assert bool(got.notes) == ((one_hour or 0) > writes)
+    assert _counts(streamed) == _counts(answer)
 
 
 USAGE = Usage.of(10_000, 1000, cached_input_tokens=2000, cache_creation_input_tokens=3000,
