@@ -167,6 +167,7 @@ POLICY_VARIABLES: dict[str, str] = {
     "ai.usage.output_tokens": "int",
     "ai.usage.cached_input_tokens": "int",
     "ai.usage.cache_creation_input_tokens": "int",
+    "ai.usage.cache_creation_1h_input_tokens": "int",
     "ai.usage.reasoning_tokens": "int",
     "ai.usage.total_tokens": "int",
     "ai.usage.source": "string",

@@ -37,6 +37,7 @@ FIELDS: dict[str, str] = {
     "output_tokens": "gen_ai.usage.output_tokens",
     "cached_input_tokens": "gen_ai.usage.cache_read.input_tokens",
     "cache_creation_input_tokens": "gen_ai.usage.cache_creation.input_tokens",
+    "cache_creation_1h_input_tokens": "aigw.usage.cache_creation_1h.input_tokens",
     "reasoning_tokens": "gen_ai.usage.reasoning.output_tokens",
     "total_tokens": "aigw.usage.total_tokens",
     "usage_source": "aigw.usage.source",
@@ -128,6 +129,9 @@ class UsageRecord:
     output_tokens: int = 0
     cached_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
+    cache_creation_1h_input_tokens: int = 0
+    """The 1-hour cache writes among ``cache_creation_input_tokens`` (Anthropic's); 0 in a
+    record written before the ledger had them."""
     reasoning_tokens: int = 0
     total_tokens: int = 0
     usage_source: str = "estimate"
@@ -208,7 +212,7 @@ def _is_text(v: Any) -> bool:
 
 
 _COUNTS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_creation_input_tokens",
-           "reasoning_tokens", "total_tokens")
+           "cache_creation_1h_input_tokens", "reasoning_tokens", "total_tokens")
 _TYPES = {name: _is_text for name in COLUMNS} | dict.fromkeys(_COUNTS, _is_int) | {
     "request_id": lambda v: isinstance(v, str) and bool(v),
     "time": lambda v: isinstance(v, str) and bool(v),

@@ -178,6 +178,7 @@ _HEAD = {
     "output_tokens": "output",
     "cached_input_tokens": "cached",
     "cache_creation_input_tokens": "cache-write",
+    "cache_creation_1h_input_tokens": "cache-write-1h",
     "reasoning_tokens": "reasoning",
     "total_tokens": "total",
     "cost_usd": "cost (usd)",

@@ -126,15 +126,24 @@ _TYPES = {
     "max_output_tokens": "BIGINT",
     "attempts": "INTEGER",
 }
-_ADDED = ("attempts", "route_key_id", "would_deny", "reason")
-"""Columns added after the first release: a table made before gets them (nullable)."""
+_ADDED = ("attempts", "route_key_id", "would_deny", "reason", "cache_creation_1h_input_tokens")
+"""Columns added after the first release: a table made before gets them (:func:`_type`)."""
 _INTS = TOKEN_FIELDS
 
 
+def _type(column: str) -> str:
+    """A column's SQL type, the same in a new table and in an older one that gets it. An added
+    token count is 0 by default: the rows written before it read as their records did, and a
+    writer that does not know it (an older gateway beside a newer one) writes 0, never null."""
+    if column in _TYPES:
+        return _TYPES[column]
+    if column in _INTS:
+        return "BIGINT NOT NULL DEFAULT 0" if column in _ADDED else "BIGINT NOT NULL"
+    return "TEXT"
+
+
 def _ddl(table: str) -> list[str]:
-    cols = ",\n  ".join(
-        f'"{c}" ' + _TYPES.get(c, "BIGINT NOT NULL" if c in _INTS else "TEXT") for c in COLUMNS
-    )
+    cols = ",\n  ".join(f'"{c}" ' + _type(c) for c in COLUMNS)
     return [
         f"CREATE TABLE IF NOT EXISTS {table} (\n  {cols}\n)",
         f"CREATE INDEX IF NOT EXISTS {table}_time ON {table} (time)",
@@ -143,7 +152,7 @@ def _ddl(table: str) -> list[str]:
 
 def _missing(table_columns: set[str]) -> list[str]:
     """``ALTER TABLE`` clauses for the added columns an older table lacks."""
-    return [f'ADD COLUMN "{c}" ' + _TYPES.get(c, "TEXT") for c in _ADDED if c not in table_columns]
+    return [f'ADD COLUMN "{c}" ' + _type(c) for c in _ADDED if c not in table_columns]
 
 
 def _upsert(table: str) -> str:
@@ -269,7 +278,7 @@ class PostgresSink:
                     self._db.execute(stmt)
                 for c in _ADDED:  # a table made before these columns existed
                     self._db.execute(f'ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS "{c}" '
-                                     + _TYPES.get(c, "TEXT"))
+                                     + _type(c))
         except psycopg.Error as exc:
             raise LedgerError(f"cannot open ledger `{self.url}`: {str(exc).strip()[:200]}") from None
         cols = _QCOLS

@@ -17,9 +17,10 @@ functions: the resolved units, their checks, the inferred values, the order of t
 
 Whatever a plan does not cover is answered by the library itself, with its answer or its
 error: a price its registry refuses, an inferred value it refuses for the shape, a leaf that
-would be negative (a cached count above the input count), a count that is not a plain
-non-negative int, groq's whisper models (billed by seconds), and any genai-prices whose
-internals are not the ones this module was written against (:data:`AVAILABLE` is then False).
+would be negative (a cached count above the input count, 1-hour cache writes above all the
+writes), a count that is not a plain non-negative int, groq's whisper models (billed by
+seconds), and any genai-prices whose internals are not the ones this module was written
+against (:data:`AVAILABLE` is then False).
 """
 
 from __future__ import annotations
@@ -49,27 +50,30 @@ else:
     AVAILABLE = True
 
 _ZERO = Decimal(0)
-_REPORTED = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+_REPORTED = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens")
 """The library's usage keys we report, in the order of :func:`counts`."""
+Counts = tuple[int, int, int, int, int]
 _WHISPER = ("whisper-large-v3", "whisper-large-v3-turbo")
 _INFERRED = -1
 """A leaf's source when the library infers its unit's value (0 for the shapes a plan covers)."""
 
 
-def counts(usage: Usage) -> tuple[int, int, int, int] | None:
-    """The counts genai-prices is given for ``usage`` (input, output, cache read, cache write),
-    or None when one is not a plain non-negative int (the library's call decides those)."""
-    values = (usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.cache_creation_input_tokens)
+def counts(usage: Usage) -> Counts | None:
+    """The counts genai-prices is given for ``usage`` (input, output, cache read, cache write,
+    the 1-hour part of the cache write), or None when one is not a plain non-negative int (the
+    library's call decides those)."""
+    values = (usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.cache_creation_input_tokens,
+              usage.cache_creation_1h_input_tokens)
     for v in values:
         if type(v) is not int or v < 0:
             return None
     return values  # type: ignore[return-value]
 
 
-def shape(values: tuple[int, int, int, int]) -> int:
-    """Which counts are above zero, as four bits: all the library's inference depends on."""
-    i, o, r, w = values
-    return (i > 0) | (o > 0) << 1 | (r > 0) << 2 | (w > 0) << 3
+def shape(values: Counts) -> int:
+    """Which counts are above zero, as five bits: all the library's inference depends on."""
+    i, o, r, w, h = values
+    return (i > 0) | (o > 0) << 1 | (r > 0) << 2 | (w > 0) << 3 | (h > 0) << 4
 
 
 class Plan:
@@ -88,7 +92,7 @@ class Plan:
         self.terms = terms
         self.tiered = tiered
 
-    def cost(self, values: tuple[int, int, int, int]) -> tuple[Decimal, Decimal, Decimal] | None:
+    def cost(self, values: Counts) -> tuple[Decimal, Decimal, Decimal] | None:
         """``(total, input, output)`` in USD, or None when a leaf would be negative (the
         library refuses the usage: its call gives the error)."""
         leaf: dict[str, int] = {}
@@ -116,7 +120,7 @@ _lock = threading.Lock()
 MAX_PLANS = 4096
 
 
-def plan_for(provider: Any, info: Any, price: Any, values: tuple[int, int, int, int]) -> Plan | None:
+def plan_for(provider: Any, info: Any, price: Any, values: Counts) -> Plan | None:
     """The plan of ``price`` (a ``ModelPrice`` of ``info``) for usages of ``values``' shape,
     made on first use (None: the library's call answers). Remembered while ``price`` lives."""
     if not AVAILABLE or not PLANS:
@@ -135,7 +139,7 @@ def plan_for(provider: Any, info: Any, price: Any, values: tuple[int, int, int, 
     return plan
 
 
-def _make(price: Any, values: tuple[int, int, int, int]) -> Plan | None:
+def _make(price: Any, values: Counts) -> Plan | None:
     """The library's ``ModelPrice.calc_price`` without the counts: None when any of it raises
     or warns for this price and shape (its call then gives the same answer)."""
     import warnings
@@ -147,9 +151,9 @@ def _make(price: Any, values: tuple[int, int, int, int]) -> Plan | None:
             resolved = _resolved_units(price, registry)
         _check_units(tuple(unit for unit, _ in resolved), registry)
         # a usage of this shape, as the library stores it: every count above zero is 1
-        i, o, r, w = (1 if v > 0 else 0 for v in values)
+        i, o, r, w, h = (1 if v > 0 else 0 for v in values)
         probe = _LibraryUsage(input_tokens=i, output_tokens=o, cache_read_tokens=r or None,
-                              cache_write_tokens=w or None)
+                              cache_write_tokens=w or None, cache_write_1h_tokens=h or None)
         units = {unit.usage_key: unit for unit, _ in resolved if unit.usage_key != "requests"}
         ordered = sorted(units.values(), key=lambda unit: (-len(unit.dimensions), unit.usage_key))
         steps = []

@@ -37,16 +37,19 @@ LIBRARY_PROVIDERS: dict[str, str | None] = {
 
 @dataclass(frozen=True, slots=True)
 class ModelPrice:
-    """USD per million tokens. Cached and cache-creation prices default to the input price."""
+    """USD per million tokens. Cached and cache-creation prices default to the input price; the
+    price of 1-hour cache writes (Anthropic's, ``cache_creation_1h``) to the cache-creation price,
+    as genai-prices prices them for a model without one: what every write cost before."""
 
     input_per_mtok: Decimal
     output_per_mtok: Decimal
     cached_input_per_mtok: Decimal | None = None
     cache_creation_per_mtok: Decimal | None = None
+    cache_creation_1h_per_mtok: Decimal | None = None
 
     @classmethod
     def from_mapping(cls, name: str, data: Mapping[str, Any]) -> ModelPrice:
-        allowed = {"input", "output", "cached_input", "cache_creation"}
+        allowed = {"input", "output", "cached_input", "cache_creation", "cache_creation_1h"}
         if not isinstance(data, Mapping):
             raise ProviderError("bad-override", f"price for `{name}` must be an object")
         unknown = set(data) - allowed
@@ -72,15 +75,19 @@ class ModelPrice:
                 raise ProviderError("bad-override", f"price `{key}` for `{name}` must be a non-negative number")
             return d
 
-        return cls(dec("input"), dec("output"), dec("cached_input"), dec("cache_creation"))  # type: ignore[arg-type]
+        return cls(dec("input"), dec("output"), dec("cached_input"), dec("cache_creation"),  # type: ignore[arg-type]
+                   dec("cache_creation_1h"))
 
     def cost(self, usage: Usage) -> tuple[Decimal, Decimal]:
         cached = usage.cached_input_tokens
         created = usage.cache_creation_input_tokens
+        one_hour = min(usage.cache_creation_1h_input_tokens, created)  # a part of the writes
         plain = max(usage.input_tokens - cached - created, 0)
         cached_p = self.cached_input_per_mtok if self.cached_input_per_mtok is not None else self.input_per_mtok
         created_p = self.cache_creation_per_mtok if self.cache_creation_per_mtok is not None else self.input_per_mtok
-        inp = (plain * self.input_per_mtok + cached * cached_p + created * created_p) / _MTOK
+        one_hour_p = self.cache_creation_1h_per_mtok if self.cache_creation_1h_per_mtok is not None else created_p
+        inp = (plain * self.input_per_mtok + cached * cached_p + (created - one_hour) * created_p
+               + one_hour * one_hour_p) / _MTOK
         out = usage.output_tokens * self.output_per_mtok / _MTOK
         return inp, out
 
@@ -194,7 +201,7 @@ class LibraryPrices:
         self.max_models = max_models
         self.max_costs = max_costs
         self._models: dict[tuple[str, str], tuple[Any, Any] | str] = {}
-        self._costs: dict[tuple[int, int, int, int, int], tuple[Any, Cost]] = {}
+        self._costs: dict[tuple[int, int, int, int, int, int], tuple[Any, Cost]] = {}
         self._lock = threading.Lock()
 
     def warm(self) -> None:
@@ -228,7 +235,7 @@ class LibraryPrices:
         except Exception as exc:  # noqa: BLE001
             return Cost(None, "unknown", reason=f"price lookup failed: {type(exc).__name__}")
         key = (id(price), usage.input_tokens, usage.output_tokens, usage.cached_input_tokens,
-               usage.cache_creation_input_tokens)
+               usage.cache_creation_input_tokens, usage.cache_creation_1h_input_tokens)
         hit = self._costs.get(key)
         if hit is not None and hit[0] is price:  # the same price object: `id` was not reused
             return hit[1]
@@ -266,6 +273,7 @@ def _library_cost(provider: Any, info: Any, model: str, usage: Usage, at: dateti
                 output_tokens=usage.output_tokens,
                 cache_read_tokens=usage.cached_input_tokens or None,
                 cache_write_tokens=usage.cache_creation_input_tokens or None,
+                cache_write_1h_tokens=usage.cache_creation_1h_input_tokens or None,
             ),
             provider,
             genai_request_timestamp=at,

@@ -401,6 +401,7 @@ class StreamUsage:
             max(self._output_estimate(), usage.output_tokens),
             cached_input_tokens=usage.cached_input_tokens,
             cache_creation_input_tokens=usage.cache_creation_input_tokens,
+            cache_creation_1h_input_tokens=usage.cache_creation_1h_input_tokens,
             reasoning_tokens=usage.reasoning_tokens,
             source="estimate",
             model=self.model,

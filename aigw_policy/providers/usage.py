@@ -1,8 +1,11 @@
 """Usage from provider responses, normalized as SPEC section 5 says.
 
 ``input_tokens`` counts all input, cached and cache-creation tokens included (Anthropic reports
-them apart: they are added); ``output_tokens`` includes reasoning tokens (Gemini reports
-thoughts apart: they are added); ``total_tokens`` is always ``input + output``.
+them apart: they are added); ``cache_creation_1h_input_tokens`` is the part of
+``cache_creation_input_tokens`` written to Anthropic's 1-hour cache (priced above the 5-minute
+writes, the rest), never counted again in the input; ``output_tokens`` includes reasoning
+tokens (Gemini reports thoughts apart: they are added); ``total_tokens`` is always
+``input + output``.
 
 Everything here is pure: payloads in, values out, no I/O. Bad payloads never raise out of
 :func:`extract_usage`; they give an estimate whose ``notes`` say why.
@@ -26,6 +29,7 @@ class Usage:
     output_tokens: int = 0
     cached_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
+    cache_creation_1h_input_tokens: int = 0  # of cache_creation_input_tokens
     reasoning_tokens: int = 0
     total_tokens: int = 0
     source: Source = "provider"
@@ -40,6 +44,7 @@ class Usage:
         *,
         cached_input_tokens: int = 0,
         cache_creation_input_tokens: int = 0,
+        cache_creation_1h_input_tokens: int = 0,
         reasoning_tokens: int = 0,
         source: Source = "provider",
         model: str | None = None,
@@ -49,7 +54,8 @@ class Usage:
         # per field cost more than the rest of a limit's estimate (a Usage per limit action)
         u = _new(cls)
         for put, value in zip(_PUTS, (input_tokens, output_tokens, cached_input_tokens, cache_creation_input_tokens,
-                                      reasoning_tokens, input_tokens + output_tokens, source, model, notes)):
+                                      cache_creation_1h_input_tokens, reasoning_tokens, input_tokens + output_tokens,
+                                      source, model, notes)):
             put(u, value)
         return u
 
@@ -60,6 +66,7 @@ class Usage:
         return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
                 "cached_input_tokens": self.cached_input_tokens,
                 "cache_creation_input_tokens": self.cache_creation_input_tokens,
+                "cache_creation_1h_input_tokens": self.cache_creation_1h_input_tokens,
                 "reasoning_tokens": self.reasoning_tokens, "total_tokens": self.total_tokens,
                 "source": self.source}
 
@@ -129,7 +136,8 @@ def _with_gap(inp: int, out: int, total: int | None, notes: list[str]) -> int:
 
 def _within(part: int, whole: int, name: str, notes: list[str]) -> int:
     """``part`` of a count reported as a detail of ``whole`` (cached of input, reasoning of
-    output), at most ``whole``: more would make the uncached input negative."""
+    output, 1-hour cache writes of all writes), at most ``whole``: more would make the rest of
+    ``whole`` (the uncached input, the 5-minute writes) negative."""
     if part > whole:
         notes.append(f"{name} above its total: clamped")
         return whole
@@ -214,9 +222,32 @@ def counts_of(m: object, names: tuple[str, ...]) -> dict[str, int]:
     return found
 
 
+_ANTHROPIC_1H = "cache_creation.ephemeral_1h_input_tokens"
+"""The name, among :func:`anthropic_fields`' counts, of the 1-hour cache writes that the usage's
+``cache_creation`` breakdown reports (since 2025, with ``ephemeral_5m_input_tokens``, the rest of
+``cache_creation_input_tokens``), named by its path: no top-level count has a dot."""
+
+
 def anthropic_fields(u: object) -> dict[str, int]:
-    """The Anthropic counts of a ``usage`` object (for cumulative stream merging)."""
-    return counts_of(u, _ANTHROPIC_FIELDS)
+    """The Anthropic counts of a ``usage`` object (for cumulative stream merging), the 1-hour
+    cache writes of its ``cache_creation`` breakdown among them (:data:`_ANTHROPIC_1H`). A
+    breakdown that is not an object, or a 1-hour count that is not a count, is a bad count: the
+    object is not trusted at all (:func:`counts_of`)."""
+    found = counts_of(u, _ANTHROPIC_FIELDS)
+    if not found or not isinstance(u, Mapping):
+        return found
+    breakdown = u.get("cache_creation")
+    if breakdown is None:
+        return found
+    if not isinstance(breakdown, Mapping):
+        return {}
+    one_hour = breakdown.get("ephemeral_1h_input_tokens")
+    if one_hour is not None:
+        value = tok(one_hour)
+        if value is None:
+            return {}
+        found[_ANTHROPIC_1H] = value
+    return found
 
 
 def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
@@ -224,11 +255,17 @@ def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
         return None
     cached = f.get("cache_read_input_tokens", 0)
     created = f.get("cache_creation_input_tokens", 0)
+    one_hour = f.get(_ANTHROPIC_1H, 0)
+    notes: list[str] = []
+    if one_hour:
+        one_hour = _within(one_hour, created, "ephemeral_1h_input_tokens", notes)
     return Usage.of(
         f.get("input_tokens", 0) + cached + created,
         f.get("output_tokens", 0),
         cached_input_tokens=cached,
         cache_creation_input_tokens=created,
+        cache_creation_1h_input_tokens=one_hour,
+        notes=tuple(notes),
     )
 
 

@@ -41,7 +41,7 @@ def test_group_by_team_and_model() -> None:
     rep = summarize(_records(), parse_by("team,model")).to_dict()
     assert rep["rows"][0] == {"team": "research", "model": "gpt-4o", "requests": 2, "input_tokens": 1100,
                               "output_tokens": 550, "cached_input_tokens": 0, "cache_creation_input_tokens": 0,
-                              "reasoning_tokens": 0, "total_tokens": 1650, "cost_usd": 0.11,
+                              "cache_creation_1h_input_tokens": 0, "reasoning_tokens": 0, "total_tokens": 1650, "cost_usd": 0.11,
                               "unpriced_requests": 0, "estimated_requests": 0}
     assert rep["total"]["requests"] == 4 and rep["total"]["unpriced_requests"] == 1
     assert rep["total"]["estimated_requests"] == 1

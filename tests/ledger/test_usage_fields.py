@@ -12,7 +12,8 @@ from aigw_policy.providers.usage import TOKEN_FIELDS, Usage
 
 def test_the_token_counts_are_usages() -> None:
     assert TOKEN_FIELDS == ("input_tokens", "output_tokens", "cached_input_tokens",
-                            "cache_creation_input_tokens", "reasoning_tokens", "total_tokens")
+                            "cache_creation_input_tokens", "cache_creation_1h_input_tokens", "reasoning_tokens",
+                            "total_tokens")
     assert list(Usage.of(3, 4).to_dict()) == [*TOKEN_FIELDS, "source"]
 
 

@@ -19,7 +19,8 @@ def library(provider: str, model: str, usage: Usage, at: datetime) -> Decimal:
     return genai_prices.calc_price(
         genai_prices.Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
                            cache_read_tokens=usage.cached_input_tokens or None,
-                           cache_write_tokens=usage.cache_creation_input_tokens or None),
+                           cache_write_tokens=usage.cache_creation_input_tokens or None,
+                           cache_write_1h_tokens=usage.cache_creation_1h_input_tokens or None),
         model, provider_id=provider, genai_request_timestamp=at).total_price
 
 

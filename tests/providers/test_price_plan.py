@@ -28,11 +28,14 @@ def _model_prices(model: Any) -> list[Any]:
     return [c.prices for c in model.prices] if isinstance(model.prices, list) else [model.prices]
 
 
-def _library(price: Any, values: tuple[int, int, int, int]) -> tuple[str, str, str] | None:
+Counts = tuple[int, int, int, int, int]
+
+
+def _library(price: Any, values: Counts) -> tuple[str, str, str] | None:
     """The library's own ``ModelPrice.calc_price``, as exact strings; None when it refuses."""
-    i, o, r, w = values
+    i, o, r, w, h = values
     usage = genai_prices.Usage(input_tokens=i, output_tokens=o, cache_read_tokens=r or None,
-                               cache_write_tokens=w or None)
+                               cache_write_tokens=w or None, cache_write_1h_tokens=h or None)
     try:
         got = price.calc_price(usage)
     except Exception:  # noqa: BLE001 - the library refuses this usage for this price
@@ -40,7 +43,7 @@ def _library(price: Any, values: tuple[int, int, int, int]) -> tuple[str, str, s
     return str(got["total_price"]), str(got["input_price"]), str(got["output_price"])
 
 
-def _planned(provider: Any, model: Any, price: Any, values: tuple[int, int, int, int]) -> tuple[str, str, str] | None:
+def _planned(provider: Any, model: Any, price: Any, values: Counts) -> tuple[str, str, str] | None:
     plan = price_plan.plan_for(provider, model, price, values)
     got = plan.cost(values) if plan is not None else None
     return None if got is None else (str(got[0]), str(got[1]), str(got[2]))
@@ -51,8 +54,11 @@ def _tier_edges(price: Any) -> list[int]:
     return sorted({s + d for s in starts for d in (-1, 0, 1) if s + d >= 0})
 
 
-SHAPES = list(itertools.product((0, 1234), (0, 567), (0, 100), (0, 50)))
-"""Every shape (which counts are above zero), cached counts within the input, and not (input 0)."""
+SHAPES = list(itertools.product((0, 1234), (0, 567), (0, 100), (0, 50), (0, 20))) + [
+    (1234, 567, r, 50, h) for r in (0, 100) for h in (50, 51)]
+"""Every shape (which counts are above zero), cached counts within the input, and not (input 0);
+1-hour cache writes within the writes, all of them (Anthropic's ``ttl: 1h`` alone), above them
+and without them (the library refuses those two)."""
 
 
 def test_available_with_the_installed_library() -> None:
@@ -67,8 +73,9 @@ def test_every_price_in_the_catalog_costs_what_the_library_says() -> None:
     for provider, model in MODELS:
         whisper = provider.id == "groq" and model.id in price_plan._WHISPER
         for price in _model_prices(model):
-            usages = SHAPES + [(n, 321, 0, 0) for n in _tier_edges(price)] + [(5000, 10, 4000, 1000),
-                                                                              (5000, 10, 4000, 1001)]
+            usages = SHAPES + [(n, 321, 0, 0, 0) for n in _tier_edges(price)] + [
+                (n, 321, 0, 300, 200) for n in _tier_edges(price)] + [
+                (5000, 10, 4000, 1000, 0), (5000, 10, 4000, 1001, 0), (5000, 10, 4000, 1000, 1000)]
             for values in usages:
                 planned = _planned(provider, model, price, values)
                 if planned is None:
@@ -76,7 +83,7 @@ def test_every_price_in_the_catalog_costs_what_the_library_says() -> None:
                     continue
                 covered += 1
                 assert planned == _library(price, values), (provider.id, model.id, values)
-    assert covered > 40_000  # the catalog's ~2,600 prices, most shapes each
+    assert covered > 80_000  # the catalog's ~2,600 prices, most shapes each
 
 
 @pytest.mark.parametrize(("provider", "model"), [("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4-6"),
@@ -90,6 +97,29 @@ def test_the_usual_models_are_priced_by_their_plan(provider: str, model: str, mo
     for n in range(50):  # 50 new token counts: 50 misses of the cost cache
         cost = book.cost(provider, model, Usage.of(100 + n, 20 + n, cached_input_tokens=n), at)
         assert cost.known and cost.source == "genai-prices"
+    assert calls == []
+
+
+@pytest.mark.parametrize("model", ["claude-sonnet-4-6", "claude-opus-4-1", "claude-3-5-haiku-latest"])
+def test_one_hour_cache_writes_are_priced_by_their_plan_at_their_price(model: str, monkeypatch: Any) -> None:
+    """Anthropic's models price 1-hour writes apart (2x input against 1.25x): a plan covers
+    usages with them, and each costs what the library says, ``(1h price - 5m price) x 1h writes``
+    more than the same writes all at five minutes."""
+    calls: list[str] = []
+    real = prices._library_cost
+    monkeypatch.setattr(prices, "_library_cost", lambda *a: (calls.append(a[2]), real(*a))[1])
+    at = datetime(2026, 11, 18, tzinfo=UTC)
+    price = next(m for p, m in MODELS if p.id == "anthropic" and m.id == model).get_prices(at)
+    step = (price.cache_write_1h_mtok - price.cache_write_mtok) / 1_000_000
+    assert step > 0
+    book = LibraryPrices()
+    for n in range(1, 30):
+        five = Usage.of(1000 + n, 20, cached_input_tokens=n, cache_creation_input_tokens=3 * n)
+        both = Usage.of(1000 + n, 20, cached_input_tokens=n, cache_creation_input_tokens=3 * n,
+                        cache_creation_1h_input_tokens=n)
+        got = book.cost("anthropic", model, both, at)
+        assert got.usd == book.cost("anthropic", model, five, at).usd + n * step
+        assert (str(got.usd), str(got.input_usd)) == _library(price, (1000 + n, 20, n, 3 * n, n))[:2]  # type: ignore[index]
     assert calls == []
 
 
@@ -111,11 +141,11 @@ COUNT = st.one_of(st.just(0), st.integers(1, 300), st.integers(0, 3_000_000))
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(MODELS), WHEN, COUNT, COUNT, COUNT, COUNT)
+@given(st.sampled_from(MODELS), WHEN, COUNT, COUNT, COUNT, COUNT, COUNT)
 def test_any_model_any_time_any_usage_costs_the_same_with_and_without_plans(
-        found: tuple[Any, Any], at: datetime, i: int, o: int, r: int, w: int) -> None:
+        found: tuple[Any, Any], at: datetime, i: int, o: int, r: int, w: int, h: int) -> None:
     provider, model = found
-    usage = Usage.of(i, o, cached_input_tokens=r, cache_creation_input_tokens=w)
+    usage = Usage.of(i, o, cached_input_tokens=r, cache_creation_input_tokens=w, cache_creation_1h_input_tokens=h)
     with_plans = LibraryPrices().cost(provider.id, model.id, usage, at)
     price_plan.PLANS = False
     try:
@@ -133,8 +163,8 @@ def test_the_plans_are_bounded_and_answer_for_their_own_price() -> None:
     price_plan._plans.clear()
     for n in range(price_plan.MAX_PLANS):  # full of other prices' plans (fakes, of ids no object has)
         price_plan._plans[(-n - 1, 0)] = (object(), None)
-    plan = price_plan.plan_for(provider, model, price, (10, 5, 0, 0))
+    plan = price_plan.plan_for(provider, model, price, (10, 5, 0, 0, 0))
     assert plan is not None and len(price_plan._plans) == price_plan.MAX_PLANS
     assert (-1, 0) not in price_plan._plans  # the oldest went
-    assert plan.cost((10, 5, 0, 0)) == tuple(Decimal(x) for x in _library(price, (10, 5, 0, 0)))  # type: ignore[union-attr]
+    assert plan.cost((10, 5, 0, 0, 0)) == tuple(Decimal(x) for x in _library(price, (10, 5, 0, 0, 0)))  # type: ignore[union-attr]
     price_plan._plans.clear()

@@ -2,7 +2,7 @@
 
 Every ``data/spec/<provider>/<name>.json`` is a REQUEST.json (request + response, written
 from the providers' documentation, independent of ``data/recorded/``); its ``.expected.json`` holds
-the usage SPEC §5/§7 says (all seven fields, worked out by hand), the classified ``ai.*``
+the usage SPEC §5/§7 says (all eight fields, worked out by hand), the classified ``ai.*``
 fields and, for some, how to check ``cost_usd`` against genai-prices' own numbers.
 """
 
@@ -83,6 +83,7 @@ def _library_cost(spec: dict[str, Any]) -> Decimal:
         output_tokens=lp["output_tokens"],
         cache_read_tokens=lp.get("cache_read_tokens"),
         cache_write_tokens=lp.get("cache_write_tokens"),
+        cache_write_1h_tokens=lp.get("cache_write_1h_tokens"),
     )
     return genai_prices.calc_price(usage, lp["model"], provider_id=lp["provider_id"], genai_request_timestamp=NOW).total_price
 
@@ -114,3 +115,11 @@ def test_anthropic_cache_cost_by_hand(policy: Path) -> None:
     """Sonnet 4.5: $3 input, $0.30 cache read, $3.75 cache write (5 min), $15 output per MTok."""
     got = explain(PAYLOADS / "anthropic" / "messages_cache.json", policy)
     assert got["cost_usd"] == pytest.approx((1200 * 3 + 20000 * 0.3 + 3000 * 3.75 + 450 * 15) / 1e6, rel=1e-9)
+
+
+def test_anthropic_one_hour_cache_cost_by_hand(policy: Path) -> None:
+    """Sonnet 4.5 as above, 1-hour cache writes at $6 per MTok (2x input): 4,000 of the 5,000
+    writes; before they were read, all 5,000 cost $3.75."""
+    got = explain(PAYLOADS / "anthropic" / "messages_cache_1h.json", policy)
+    assert got["cost_usd"] == pytest.approx((1200 * 3 + 20000 * 0.3 + 1000 * 3.75 + 4000 * 6 + 450 * 15) / 1e6,
+                                            rel=1e-9)

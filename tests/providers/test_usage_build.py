@@ -15,15 +15,16 @@ models = st.none() | st.text(max_size=8)
 notes = st.lists(st.text(max_size=5), max_size=3).map(tuple)
 
 
-@given(inp=counts, out=counts, cached=counts, created=counts, reasoning=counts,
+@given(inp=counts, out=counts, cached=counts, created=counts, one_hour=counts, reasoning=counts,
        source=st.sampled_from(["provider", "estimate", "none"]), model=models, note=notes, other=models)
-def test_built_through_the_slots_as_by_the_constructor(inp, out, cached, created, reasoning, source, model, note,
-                                                       other) -> None:
+def test_built_through_the_slots_as_by_the_constructor(inp, out, cached, created, one_hour, reasoning, source, model,
+                                                       note, other) -> None:
     fast = Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=created,
-                    reasoning_tokens=reasoning, source=source, model=model, notes=note)
+                    cache_creation_1h_input_tokens=one_hour, reasoning_tokens=reasoning, source=source, model=model,
+                    notes=note)
     plain = Usage(input_tokens=inp, output_tokens=out, cached_input_tokens=cached,
-                  cache_creation_input_tokens=created, reasoning_tokens=reasoning, total_tokens=inp + out,
-                  source=source, model=model, notes=note)
+                  cache_creation_input_tokens=created, cache_creation_1h_input_tokens=one_hour,
+                  reasoning_tokens=reasoning, total_tokens=inp + out, source=source, model=model, notes=note)
     assert fast == plain and hash(fast) == hash(plain) and repr(fast) == repr(plain)
     assert dataclasses.asdict(fast) == dataclasses.asdict(plain)
     moved = fast.with_model(other)

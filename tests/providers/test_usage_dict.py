@@ -11,11 +11,12 @@ from aigw_policy.providers.usage import TOKEN_FIELDS, Usage
 COUNTS = st.integers(0, 10**9)
 
 
-@given(COUNTS, COUNTS, COUNTS, COUNTS, COUNTS, st.sampled_from(["provider", "estimate", "none"]))
-def test_to_dict_is_the_token_fields_then_the_source(inp: int, out: int, cached: int, created: int, reasoning: int,
-                                                     source: str) -> None:
+@given(COUNTS, COUNTS, COUNTS, COUNTS, COUNTS, COUNTS, st.sampled_from(["provider", "estimate", "none"]))
+def test_to_dict_is_the_token_fields_then_the_source(inp: int, out: int, cached: int, created: int, one_hour: int,
+                                                     reasoning: int, source: str) -> None:
     u = Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=created,
-                 reasoning_tokens=reasoning, source=source)  # type: ignore[arg-type]
+                 cache_creation_1h_input_tokens=one_hour, reasoning_tokens=reasoning,
+                 source=source)  # type: ignore[arg-type]
     plain = {name: getattr(u, name) for name in TOKEN_FIELDS}
     plain["source"] = u.source
     got = u.to_dict()
