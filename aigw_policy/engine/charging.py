@@ -63,6 +63,7 @@ def usage_entries(u: dict[str, Any]) -> dict[str, Any]:
     return {"ai.usage": u, "ai.usage.input_tokens": u["input_tokens"], "ai.usage.output_tokens": u["output_tokens"],
             "ai.usage.cached_input_tokens": u["cached_input_tokens"],
             "ai.usage.cache_creation_input_tokens": u["cache_creation_input_tokens"],
+            "ai.usage.cache_creation_1h_input_tokens": u["cache_creation_1h_input_tokens"],
             "ai.usage.reasoning_tokens": u["reasoning_tokens"], "ai.usage.total_tokens": u["total_tokens"],
             "ai.usage.source": u["source"]}
 

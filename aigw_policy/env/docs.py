@@ -68,6 +68,7 @@ VARIABLE_DOCS: dict[str, str] = {
     "ai.usage.output_tokens": "Every output token, reasoning ones included.",
     "ai.usage.cached_input_tokens": "Input tokens read from the provider's cache.",
     "ai.usage.cache_creation_input_tokens": "Input tokens written to the provider's cache.",
+    "ai.usage.cache_creation_1h_input_tokens": "Of the cache writes, those kept an hour (Anthropic), priced apart.",
     "ai.usage.reasoning_tokens": "Output tokens spent reasoning.",
     "ai.usage.total_tokens": "Input and output tokens together.",
     "ai.usage.source": "Where the usage comes from: `provider` or `estimate`.",

@@ -58,7 +58,9 @@ def usage_body(acc: Any, api: str) -> Any:
         fresh = u.input_tokens - u.cached_input_tokens - u.cache_creation_input_tokens
         return {"model": u.model, "usage": {"input_tokens": fresh, "output_tokens": u.output_tokens,
                                             "cache_read_input_tokens": u.cached_input_tokens,
-                                            "cache_creation_input_tokens": u.cache_creation_input_tokens}}
+                                            "cache_creation_input_tokens": u.cache_creation_input_tokens,
+                                            "cache_creation": {
+                                                "ephemeral_1h_input_tokens": u.cache_creation_1h_input_tokens}}}
     if api == "gemini":
         return {"modelVersion": u.model, "usageMetadata": {
             "promptTokenCount": u.input_tokens, "candidatesTokenCount": u.output_tokens - u.reasoning_tokens,

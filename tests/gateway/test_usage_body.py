@@ -1,0 +1,44 @@
+"""A stream past the capture limit has its usage read as it passes (``captured.py``) and
+handed to the engine as a JSON body in the provider's own shape (``usage_body``): every count
+the stream reported comes back the same, the 1-hour cache writes included."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from aigw_policy.gateway.captured import usage_body
+from aigw_policy.providers import AiRequest, StreamUsage, extract_usage
+
+
+def _sse(*events: dict[str, Any]) -> bytes:
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+
+
+ANTHROPIC = _sse(
+    {"type": "message_start", "message": {"model": "claude-sonnet-4-5", "usage": {
+        "input_tokens": 10, "cache_read_input_tokens": 300, "cache_creation_input_tokens": 5000,
+        "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 4000}, "output_tokens": 1}}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hello"}},
+    {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 42}},
+)
+OPENAI = (b'data: {"model":"gpt-4o","choices":[{"delta":{"content":"hi"}}]}\n\n'
+          b'data: {"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":20,"completion_tokens":7,"total_tokens":27,'
+          b'"prompt_tokens_details":{"cached_tokens":8},"completion_tokens_details":{"reasoning_tokens":3}}}\n\n'
+          b"data: [DONE]\n\n")
+
+
+@pytest.mark.parametrize(("api", "provider", "stream"), [("anthropic", "anthropic", ANTHROPIC),
+                                                          ("openai", "openai", OPENAI)])
+def test_the_counts_come_back_the_same(api: str, provider: str, stream: bytes) -> None:
+    acc = StreamUsage(api)
+    acc.feed(stream)
+    reported = acc.finish()
+    assert reported.source == "provider"
+    ai = AiRequest(provider, "chat", api=api)  # type: ignore[arg-type]
+    back = extract_usage(ai, {"status_code": 200, "headers": {}, "body": usage_body(acc, api)})
+    assert back.counts() == reported.counts()
+    if api == "anthropic":
+        assert back.cache_creation_1h_input_tokens == 4000
