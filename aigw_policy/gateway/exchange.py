@@ -10,6 +10,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ _log = logging.getLogger("aigw_policy.gateway")
 
 DECISION_HEADER = "x-aigw-decision-id"
 _STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
+_STREAM_TYPE = re.compile("|".join(re.escape(t) for t in _STREAM_TYPES))  # one of them, anywhere in a Content-Type
 _PARSE_ON_LOOP = 256 * 1024
 """Bodies up to this size are parsed on the event loop (well under a millisecond)."""
 _DECISION = DECISION_HEADER.encode()
@@ -251,7 +253,11 @@ class Exchange:
             if message["type"] == "http.disconnect":
                 self.ctx.disconnected = True
                 break
-            buf += message.get("body", b"")
+            piece = message.get("body", b"")
+            if not buf and not message.get("more_body", False) and type(piece) is bytes:
+                # the whole body in one message (most requests): as it came, not copied twice
+                return piece if len(piece) <= self.mw.max_body else None
+            buf += piece
             if len(buf) > self.mw.max_body:
                 return None
             if not message.get("more_body", False):
@@ -435,7 +441,7 @@ class Exchange:
                 hop = hop_by_hop(message.get("headers", []))
                 resp_headers = [(k, v) for k, v in message.get("headers", []) if k.decode("latin-1").lower() not in hop]
                 ctype = header_value(resp_headers, b"content-type").lower()
-                streaming = any(t in ctype for t in _STREAM_TYPES)
+                streaming = _STREAM_TYPE.search(ctype) is not None
                 if streaming:
                     await start_through()
                 return
@@ -612,14 +618,24 @@ def request_id() -> str:
     """``req-`` and 20 hex digits: 80 bits from the OS's CSPRNG (``os.urandom``), read
     4,000 bytes at a time rather than 10 (one ``getrandom`` call per 400 requests instead
     of one each: ~12 us a request in the live process on the reference machine). Each
-    thread has its own pool, and a forked process reads its own (never its parent's bytes)."""
+    thread has its own pool, and a forked process reads its own (never its parent's bytes:
+    the fork forgets the pool, :func:`os.register_at_fork`, rather than each id asking
+    ``getpid``, a system call)."""
     ids = _ids
     at = getattr(ids, "at", _ID_POOL)
-    pid = os.getpid()
-    if at >= _ID_POOL or ids.pid != pid:
-        ids.pool, ids.pid, at = os.urandom(_ID_POOL), pid, 0
+    if at >= _ID_POOL:
+        ids.pool, at = os.urandom(_ID_POOL), 0
     ids.at = at + _ID_BYTES
     return f"req-{ids.pool[at:at + _ID_BYTES].hex()}"
+
+
+def _forget_ids() -> None:
+    """In a forked child: the pool the parent was reading is the parent's (the forking
+    thread's is the only one the child has)."""
+    _ids.at = _ID_POOL
+
+
+os.register_at_fork(after_in_child=_forget_ids)
 
 
 
@@ -635,7 +651,7 @@ async def receive_within(receive: Any, seconds: float | None) -> Any:
     task = asyncio.current_task()
     if task is None:
         raise RuntimeError("receive_within runs inside a task")
-    loop = asyncio.get_running_loop()
+    loop = task.get_loop()  # not get_running_loop(): each asks getpid, a system call
     cancelling = task.cancelling()
     fired = False
 

@@ -106,11 +106,16 @@ class UpstreamProxy:
             return
         ctx = scope.get("aigw")
         body = bytearray()
+        whole: bytes | None = None  # the body in one message (as the middleware hands it): not copied
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            body += message.get("body", b"")
+            piece = message.get("body", b"")
+            if not body and not message.get("more_body", False) and type(piece) is bytes:
+                whole = piece
+                break
+            body += piece
             if not message.get("more_body", False):
                 break
         headers = [(k, v) for k, v in scope["headers"]
@@ -126,7 +131,7 @@ class UpstreamProxy:
         gone = (scope.get("extensions") or _NONE).get(CLIENT_GONE)  # the server says when the client leaves
         watch = _ClientWatch(receive) if gone is None else _GoneWatch(gone)
         try:
-            await self._exchange(scope, url, headers, bytes(body), send, ctx, scrubs)
+            await self._exchange(scope, url, headers, bytes(body) if whole is None else whole, send, ctx, scrubs)
         except asyncio.CancelledError:
             if not watch.left:
                 raise

@@ -237,3 +237,57 @@ def test_one_effect_is_the_effects_entry() -> None:
         assert one == decision.effects.get(name), name
     assert effect(SimpleNamespace(effects={"model": {"to": "m"}}), "model") == {"to": "m"}
     assert effect(SimpleNamespace(effects={}), "model") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abcdeijlmnostvx-/;+= ", max_size=40).map(
+    lambda t: t.replace("x", "text/event-stream", 1) if "x" in t[:3] else t))
+@example("application/x-ndjson; charset=utf-8")
+@example("application/jsonl")
+def test_stream_type_is_any_of_the_plain_ones(ctype: str) -> None:
+    from aigw_policy.gateway.exchange import _STREAM_TYPE, _STREAM_TYPES
+
+    assert (_STREAM_TYPE.search(ctype) is not None) == any(t in ctype for t in _STREAM_TYPES)
+
+
+@pytest.mark.parametrize("pieces", [1, 3])
+@pytest.mark.parametrize("size", [0, 9, 10, 11])
+def test_a_body_in_one_message_is_read_as_in_pieces(pieces: int, size: int) -> None:
+    """A body that comes whole in one message is taken as it came (not copied twice), with the
+    same bound: what the app (and the upstream, through UpstreamProxy's own read) receives
+    is the body, the same as when it comes in pieces; past ``max_body`` it is a 413 either way."""
+    body = (b'"' + b"x" * (size - 2) + b'"') if size >= 2 else b"1" * size
+    got: list[bytes] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        message = await receive()
+        got.append(message["body"])
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": ANSWER})
+
+    mw = PolicyMiddleware(app, ap.Engine(ap.loads(POLICY)), max_body=10)
+    sent: list[dict[str, Any]] = []
+
+    async def go() -> None:
+        cut = [body[i * len(body) // pieces:(i + 1) * len(body) // pieces] for i in range(pieces)]
+        messages = [{"type": "http.request", "body": c, "more_body": i < pieces - 1} for i, c in enumerate(cut)]
+
+        async def receive() -> dict[str, Any]:
+            if messages:
+                return messages.pop(0)
+            await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "scheme": "http", "path": "/v1/chat/completions",
+                 "raw_path": b"/v1/chat/completions", "query_string": b"", "headers": [(b"content-type", b"text/plain")],
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8080)}
+        await mw(scope, receive, send)
+
+    asyncio.run(go())
+    if size > 10:
+        assert sent[0]["status"] == 413 and not got
+    else:
+        assert sent[0]["status"] == 200 and got == [body]
