@@ -148,8 +148,7 @@ class Exchange:
         if declared.isdigit() and int(declared) > self.mw.max_body:
             await self._too_big()
             return
-        # what needs no body is worked out while it is on its way: httpx (and the SDKs built on
-        # it) writes a request's head and body apart, so the loop would wait for it idle
+        # what needs no body, worked out while it comes (httpx writes a request's head and body apart)
         request = self._engine_request(identity, None, query)
         self._upstream_headers = self._kept_headers()
         try:
@@ -286,9 +285,8 @@ class Exchange:
         return req
 
     def _kept_headers(self) -> list[tuple[bytes, bytes]]:
-        """The request's headers the app may receive whatever the decision: without the
-        hop-by-hop ones, the framing and decision id the gateway writes itself, and the
-        credentials when they are stripped (``strips_credentials``); in their order."""
+        """The request's headers the app may get whatever the decision, in order: not the hop-by-hop
+        ones, the length and decision id (the gateway's), the credentials it strips."""
         drop = hop_by_hop(self.scope["headers"]) | (_OWN_CREDENTIALS if self.mw.strips_credentials else _OWN_REQUEST)
         # the names as __init__ lower-cased them (canonical_scope keeps the header list)
         return [kv for kv, name in zip(self.scope["headers"], self._names, strict=True) if name not in drop]
@@ -417,13 +415,13 @@ class Exchange:
         sent_start = False
         limits: list[list[tuple[bytes, bytes]]] = []
 
-        def limit_headers() -> list[tuple[bytes, bytes]]:
-            """The decision's RateLimit headers, made once: while the upstream answers (the
-            exchange's first wait), not before the request leaves (~5-10 us a request)."""
+        def limit_headers() -> list[tuple[bytes, bytes]]:  # made once, in the upstream's wait (below)
             if not limits:
                 limits.append(self._limit_headers(decision))
             return limits[0]
 
+        # the exchange's first wait is the upstream's answer: the headers are made then, not
+        # before the request leaves (~5-10 us a request); an app that never waits, on demand
         early = asyncio.get_running_loop().call_soon(limit_headers)
 
         async def start_through() -> None:
@@ -629,9 +627,7 @@ def request_id() -> str:
     return f"req-{ids.pool[at:at + _ID_BYTES].hex()}"
 
 
-def _forget_ids() -> None:
-    """In a forked child: the pool the parent was reading is the parent's (the forking
-    thread's is the only one the child has)."""
+def _forget_ids() -> None:  # in a forked child (whose only thread forked): the pool is the parent's
     _ids.at = _ID_POOL
 
 

@@ -110,7 +110,8 @@ def _outcome(parse: Any, body: bytes, content_type: str) -> Any:
 
 
 _JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=6),
-                        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+                        lambda inner: (st.lists(inner, max_size=3)
+                                       | st.dictionaries(st.text(max_size=3), inner, max_size=3)),
                         max_leaves=8)
 
 
