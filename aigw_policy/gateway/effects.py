@@ -9,7 +9,7 @@ from urllib.parse import unquote_plus
 
 from ..providers import PROVIDERS
 
-__all__ = ["header_effects", "set_max_tokens", "strip_key", "wants_usage"]
+__all__ = ["effect", "header_effects", "set_max_tokens", "strip_key", "wants_usage"]
 
 
 def strip_key(query: bytes | str) -> str:
@@ -24,9 +24,17 @@ def strip_key(query: bytes | str) -> str:
     return text if len(kept) == len(pairs) else "&".join(kept)
 
 
+def effect(decision: Any, name: str) -> Any:
+    """``decision.effects.get(name)``, read alone where the decision can
+    (:meth:`~aigw_policy.engine.decision.Decision.effect`): the whole ``effects`` builds the
+    rate-limit headers and copies every other effect, ~3-5 us, on the way to the upstream."""
+    one = getattr(decision, "effect", None)
+    return one(name) if one is not None else decision.effects.get(name)
+
+
 def header_effects(decision: Any, name: str) -> list[tuple[bytes, bytes]]:
     """The headers the decision adds (``name``: ``request_headers`` or ``response_headers``)."""
-    add = (decision.effects.get(name) or {}).get("add") or {}
+    add = (effect(decision, name) or {}).get("add") or {}
     return [(k.lower().encode("latin-1"), str(v).encode("latin-1", "replace")) for k, v in add.items()]
 
 

@@ -10,6 +10,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine import RequestError
 from ..providers.classify import PROVIDER_HEADER
 from .captured import answer_text, header_value, overflow_usage, usage_body
-from .effects import header_effects, set_max_tokens, strip_key, wants_usage
+from .effects import effect, header_effects, set_max_tokens, strip_key, wants_usage
 from .errors import aigw_object, denial, error_response, wire_api
 from .hops import hop_by_hop
 from .keys import CREDENTIAL_HEADERS, key_from
@@ -36,8 +37,13 @@ _log = logging.getLogger("aigw_policy.gateway")
 
 DECISION_HEADER = "x-aigw-decision-id"
 _STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
+_STREAM_TYPE = re.compile("|".join(re.escape(t) for t in _STREAM_TYPES))  # one of them, anywhere in a Content-Type
 _PARSE_ON_LOOP = 256 * 1024
 """Bodies up to this size are parsed on the event loop (well under a millisecond)."""
+_DECISION = DECISION_HEADER.encode()
+_OWN_REQUEST = frozenset({"content-length", DECISION_HEADER})  # the gateway writes these itself upstream
+_OWN_CREDENTIALS = _OWN_REQUEST.union(CREDENTIAL_HEADERS)
+_LENGTH = frozenset({"content-length"})
 
 
 @dataclass
@@ -79,6 +85,7 @@ class Exchange:
                                       "path": scope["path"]}
         self.overhead = 0.0  # seconds spent deciding (request and response phase)
         self.request: dict[str, Any] = {}  # what the engine decided on (an overflowing stream is read in its format)
+        self._upstream_headers: list[tuple[bytes, bytes]] | None = None  # _kept_headers(), once the caller is known
         self.failed: tuple[str, str] | None = None  # an embedder's hook failed: (code, message), a 500
 
     @functools.cached_property
@@ -141,6 +148,9 @@ class Exchange:
         if declared.isdigit() and int(declared) > self.mw.max_body:
             await self._too_big()
             return
+        # what needs no body, worked out while it comes (httpx writes a request's head and body apart)
+        request = self._engine_request(identity, None, query)
+        self._upstream_headers = self._kept_headers()
         try:
             body = await self._read_body()
         except TimeoutError:
@@ -157,7 +167,8 @@ class Exchange:
         except BadBody as error:
             await self._answer(error.status, error.message, None, code=error.code)
             return
-        self.request = request = self._engine_request(identity, body_obj, query)
+        request["request"]["body"] = body_obj
+        self.request = request
         t = time.perf_counter()
         try:
             decision = await self._decide(request)
@@ -241,7 +252,11 @@ class Exchange:
             if message["type"] == "http.disconnect":
                 self.ctx.disconnected = True
                 break
-            buf += message.get("body", b"")
+            piece = message.get("body", b"")
+            if not buf and not message.get("more_body", False) and type(piece) is bytes:
+                # the whole body in one message (most requests): as it came, not copied twice
+                return piece if len(piece) <= self.mw.max_body else None
+            buf += piece
             if len(buf) > self.mw.max_body:
                 return None
             if not message.get("more_body", False):
@@ -269,16 +284,23 @@ class Exchange:
             req["ai"] = {"provider": self.mw.provider}
         return req
 
+    def _kept_headers(self) -> list[tuple[bytes, bytes]]:
+        """The request's headers the app may get whatever the decision, in order: not the hop-by-hop
+        ones, the length and decision id (the gateway's), the credentials it strips."""
+        drop = hop_by_hop(self.scope["headers"]) | (_OWN_CREDENTIALS if self.mw.strips_credentials else _OWN_REQUEST)
+        # the names as __init__ lower-cased them (canonical_scope keeps the header list)
+        return [kv for kv, name in zip(self.scope["headers"], self._names, strict=True) if name not in drop]
+
     def _rewrite(self, decision: Any, raw: bytes, body: Any) -> tuple[dict[str, Any], bytes, Any]:
         """The scope and body the app sees, the decision's effects applied, and that body
-        parsed (what ``raw`` or its rewrite holds: routing builds each attempt from it)."""
-        effects = decision.effects
+        parsed (what ``raw`` or its rewrite holds: routing builds each attempt from it).
+        Each effect is read alone (:func:`~.effects.effect`)."""
         ai = decision.ai
         scope = dict(self.scope)
         path = scope["path"]
         changed = False
-        model = effects.get("model")
-        clamp = effects.get("max_output_tokens")
+        model = effect(decision, "model")
+        clamp = effect(decision, "max_output_tokens")
         if isinstance(body, dict):
             new = dict(body)
             if model and model.get("to") and "model" in new:
@@ -300,18 +322,21 @@ class Exchange:
             wire = encode_path(path).replace(encode_path(was), f"/models/{encode_segment(model['to'])}:")
             scope["path"] = path = path.replace(was, f"/models/{model['to']}:")
             scope["raw_path"] = wire.encode("ascii")
-        drop = {"content-length", DECISION_HEADER} | hop_by_hop(self.scope["headers"])
         if self.mw.strips_credentials:
-            drop.update(CREDENTIAL_HEADERS)
             scope["query_string"] = strip_key(scope.get("query_string", b"")).encode("latin-1")
-        rh = effects.get("request_headers") or {}
-        drop.update(rh.get("remove", []))
-        drop.update(rh.get("add", {}))
-        # the names as __init__ lower-cased them (canonical_scope keeps the header list)
-        headers = [kv for kv, name in zip(self.scope["headers"], self._names, strict=True) if name not in drop]
-        headers += [(k.encode("latin-1"), str(v).encode("latin-1", "replace")) for k, v in rh.get("add", {}).items()]
+        rh = effect(decision, "request_headers") or {}
+        headers = self._upstream_headers if self._upstream_headers is not None else self._kept_headers()
+        if rh:
+            drop = set(rh.get("remove", ()))
+            drop.update(rh.get("add", {}))
+            if drop:
+                headers = [(k, v) for k, v in headers if k.decode("latin-1").lower() not in drop]
+            headers = headers + [(k.encode("latin-1"), str(v).encode("latin-1", "replace"))
+                                 for k, v in rh.get("add", {}).items()]
+        else:
+            headers = list(headers)
         headers.append((b"content-length", str(len(raw)).encode()))
-        headers.append((DECISION_HEADER.encode(), self.ctx.request_id.encode()))
+        headers.append((_DECISION, self.ctx.request_id.encode()))
         scope["headers"] = headers
         scope["aigw"] = self.ctx
         return scope, raw, body
@@ -331,7 +356,7 @@ class Exchange:
         await self._send_whole(status, headers + (extra or []), body)
 
     async def _send_whole(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        headers = headers + [(DECISION_HEADER.encode(), self.ctx.request_id.encode())]
+        headers = headers + [(_DECISION, self.ctx.request_id.encode())]
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         await self.send({"type": "http.response.body", "body": body, "more_body": False})
 
@@ -359,7 +384,7 @@ class Exchange:
         self.event["reason"] = decision.reason  # the operator's log keeps the whole reason
 
     def _limit_headers(self, decision: Any) -> list[tuple[bytes, bytes]]:
-        headers = decision.effects.get("rate_limit_headers") or {}
+        headers = effect(decision, "rate_limit_headers") or {}
         return [(k.lower().encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]
 
     # -- forwarding --------------------------------------------------------------------------
@@ -388,13 +413,22 @@ class Exchange:
         passthrough = False  # a JSON answer past capture_limit: sent on as it comes, usage estimated
         ended = False
         sent_start = False
-        limit_headers = self._limit_headers(decision)
+        limits: list[list[tuple[bytes, bytes]]] = []
+
+        def limit_headers() -> list[tuple[bytes, bytes]]:  # made once, in the upstream's wait (below)
+            if not limits:
+                limits.append(self._limit_headers(decision))
+            return limits[0]
+
+        # the exchange's first wait is the upstream's answer: the headers are made then, not
+        # before the request leaves (~5-10 us a request); an app that never waits, on demand
+        early = asyncio.get_running_loop().call_soon(limit_headers)
 
         async def start_through() -> None:
             nonlocal sent_start
             out = [(k, v) for k, v in resp_headers if k.lower() != b"content-length"]
-            out += limit_headers + header_effects(decision, "response_headers")
-            out.append((DECISION_HEADER.encode(), ctx.request_id.encode()))
+            out += limit_headers() + header_effects(decision, "response_headers")
+            out.append((_DECISION, ctx.request_id.encode()))
             sent_start = True
             await self.send({"type": "http.response.start", "status": status, "headers": out})
 
@@ -405,7 +439,7 @@ class Exchange:
                 hop = hop_by_hop(message.get("headers", []))
                 resp_headers = [(k, v) for k, v in message.get("headers", []) if k.decode("latin-1").lower() not in hop]
                 ctype = header_value(resp_headers, b"content-type").lower()
-                streaming = any(t in ctype for t in _STREAM_TYPES)
+                streaming = _STREAM_TYPE.search(ctype) is not None
                 if streaming:
                     await start_through()
                 return
@@ -437,16 +471,19 @@ class Exchange:
         try:
             await app(scope, receive, send)
         except BaseException:
+            early.cancel()
             self.event["upstream_ms"] = round((time.perf_counter() - t_up) * 1000, 3)
             await self._complete(decision, status, resp_headers, captured, overflow, streaming, ended, passthrough)
             raise
+        early.cancel()
         self.event["upstream_ms"] = round((time.perf_counter() - t_up) * 1000, 3)
+        made = limit_headers()  # before the response phase, whatever the app did (an app that never waits)
         # the upstream broke or went quiet before its answer's end: never an end the client would
         # take for a whole answer (a stream is left unfinished, the server closes the connection)
         cut = not ended and status != 0 and ctx.upstream_error is not None
         if not ctx.disconnected and self.mw.settles_late(self.engine):
             await self._answer_then_settle(decision, status, resp_headers, captured, overflow, streaming, ended,
-                                           passthrough, sent_start, limit_headers, cut)
+                                           passthrough, sent_start, made, cut)
             return
         final = await self._complete(decision, status, resp_headers, captured, overflow, streaming, ended,
                                      passthrough)
@@ -457,7 +494,7 @@ class Exchange:
                 await self.send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         if not sent_start:
-            await self._finish_buffered(final, decision, status, resp_headers, bytes(captured), limit_headers, cut)
+            await self._finish_buffered(final, decision, status, resp_headers, bytes(captured), made, cut)
 
     async def _answer_then_settle(self, decision: Any, status: int, headers: list[tuple[bytes, bytes]],
                                   captured: bytearray, overflow: Any, streaming: bool, ended: bool, passthrough: bool,
@@ -552,13 +589,12 @@ class Exchange:
     async def _send_buffered(self, decision: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes,
                              limit_headers: list[tuple[bytes, bytes]]) -> None:
         """A whole answer with ``decision``'s response headers."""
-        effects = decision.effects.get("response_headers") or {}
-        drop = set(effects.get("remove", ())) | set(effects.get("add", ()))
-        drop.add("content-length")
+        effects = effect(decision, "response_headers") or {}
+        drop = _LENGTH.union(effects.get("remove", ()), effects.get("add", ())) if effects else _LENGTH
         out = [(k, v) for k, v in headers if k.decode("latin-1").lower() not in drop]
         out += limit_headers + header_effects(decision, "response_headers")
         out.append((b"content-length", str(len(body)).encode()))
-        out.append((DECISION_HEADER.encode(), self.ctx.request_id.encode()))
+        out.append((_DECISION, self.ctx.request_id.encode()))
         await self.send({"type": "http.response.start", "status": status, "headers": out})
         await self.send({"type": "http.response.body", "body": body, "more_body": False})
 
@@ -580,14 +616,22 @@ def request_id() -> str:
     """``req-`` and 20 hex digits: 80 bits from the OS's CSPRNG (``os.urandom``), read
     4,000 bytes at a time rather than 10 (one ``getrandom`` call per 400 requests instead
     of one each: ~12 us a request in the live process on the reference machine). Each
-    thread has its own pool, and a forked process reads its own (never its parent's bytes)."""
+    thread has its own pool, and a forked process reads its own (never its parent's bytes:
+    the fork forgets the pool, :func:`os.register_at_fork`, rather than each id asking
+    ``getpid``, a system call)."""
     ids = _ids
     at = getattr(ids, "at", _ID_POOL)
-    pid = os.getpid()
-    if at >= _ID_POOL or ids.pid != pid:
-        ids.pool, ids.pid, at = os.urandom(_ID_POOL), pid, 0
+    if at >= _ID_POOL:
+        ids.pool, at = os.urandom(_ID_POOL), 0
     ids.at = at + _ID_BYTES
     return f"req-{ids.pool[at:at + _ID_BYTES].hex()}"
+
+
+def _forget_ids() -> None:  # in a forked child (whose only thread forked): the pool is the parent's
+    _ids.at = _ID_POOL
+
+
+os.register_at_fork(after_in_child=_forget_ids)
 
 
 
@@ -603,7 +647,7 @@ async def receive_within(receive: Any, seconds: float | None) -> Any:
     task = asyncio.current_task()
     if task is None:
         raise RuntimeError("receive_within runs inside a task")
-    loop = asyncio.get_running_loop()
+    loop = task.get_loop()  # not get_running_loop(): each asks getpid, a system call
     cancelling = task.cancelling()
     fired = False
 

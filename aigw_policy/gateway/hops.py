@@ -18,12 +18,29 @@ HOP_BY_HOP = frozenset({"connection", "proxy-connection", "keep-alive", "proxy-a
 
 def hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[str]:
     """The lower-cased names not to forward from ``headers`` (an ASGI header list):
-    :data:`HOP_BY_HOP` itself, no copy, when no ``Connection`` header names more (most
-    requests and answers; three calls per exchange)."""
-    names: set[str] | None = None
+    :data:`HOP_BY_HOP` itself, no copy, when no ``Connection`` header names more; the set of
+    a lone short ``Connection`` value remembered (``keep-alive``, which httpx and the SDKs
+    built on it send with every request, or ``close``: one set made per value, not per call,
+    three calls per exchange)."""
+    values: tuple[bytes, ...] | None = None
     for k, v in headers:
         if k.lower() == b"connection":
-            if names is None:
-                names = set(HOP_BY_HOP)
+            values = (v,) if values is None else (*values, v)
+    if values is None:
+        return HOP_BY_HOP
+    found = _NAMED.get(values)
+    if found is None:
+        names = set(HOP_BY_HOP)
+        for v in values:
             names.update(t.strip().lower() for t in v.decode("latin-1").split(",") if t.strip())
-    return HOP_BY_HOP if names is None else frozenset(names)
+        found = frozenset(names)
+        if len(values) == 1 and len(values[0]) <= _NAMED_LEN:
+            if len(_NAMED) >= _NAMED_MAX:
+                _NAMED.clear()
+            _NAMED[values] = found
+    return found
+
+
+_NAMED: dict[tuple[bytes, ...], frozenset[str]] = {}
+_NAMED_LEN = 64  # bytes of a Connection value remembered at most
+_NAMED_MAX = 64  # values remembered at most (then forgotten all at once: a client sending many is odd)

@@ -117,10 +117,12 @@ class Response:
     connection goes back to the pool) or :meth:`close` it."""
 
     __slots__ = ("status", "raw_headers", "_conn", "_pieces", "_buffered", "_done", "_error", "_waiter",
-                 "_read_timeout", "_head", "_head_bytes", "_framed", "_no_body", "_reusable", "_interim")
+                 "_read_timeout", "_head", "_head_bytes", "_framed", "_no_body", "_reusable", "_interim", "_loop")
 
-    def __init__(self, conn: _Connection, read_timeout: float | None, no_body: bool) -> None:
+    def __init__(self, conn: _Connection, read_timeout: float | None, no_body: bool,
+                 loop: asyncio.AbstractEventLoop) -> None:
         self.status = 0
+        self._loop = loop  # its waits' (asked once per request: get_running_loop() is a getpid system call)
         self.raw_headers: list[tuple[bytes, bytes]] = []
         self._conn: _Connection | None = conn
         self._pieces: deque[bytes | bytearray] = deque()  # bytearray: small pieces gathered
@@ -189,7 +191,7 @@ class Response:
             conn.close()
 
     async def _wait(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         waiter = self._waiter = loop.create_future()
         timer = None if self._read_timeout is None else loop.call_later(self._read_timeout, _expire, waiter)
         try:
@@ -427,7 +429,7 @@ class HttpClient:
         retry = method in _IDEMPOTENT
         while True:
             conn = await self._acquire(origin, connect_timeout)
-            response = Response(conn, read_timeout, method == "HEAD")
+            response = Response(conn, read_timeout, method == "HEAD", loop)
             conn.response = response
             conn.received = False
             try:
@@ -581,7 +583,10 @@ class HttpClient:
         if self._closed:
             conn.close()
             return
-        self._idle_by.setdefault(conn.key, deque()).append(conn)
+        idle = self._idle_by.get(conn.key)
+        if idle is None:
+            idle = self._idle_by[conn.key] = deque()
+        idle.append(conn)
         if self._sweep_at is None:
             self._sweep_at = asyncio.get_running_loop().call_later(self.idle_timeout, self._sweep)
         self._wake_one()

@@ -28,6 +28,7 @@ from typing import Any
 from ..providers.encoding import SUPPORTED, StreamDecoder, codings, decodable
 from ..providers.errors import ProviderError
 from .errors import error_response, wire_api
+from .hops import HOP_BY_HOP as FIXED_HOPS
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
 from .keys import CREDENTIAL_HEADERS
@@ -46,6 +47,8 @@ passed on (one ``Date``, RFC 9110 §6.6.1, and no second ``Server``; nginx hides
 two by default), nor an upstream's own ``x-aigw-decision-id`` or ``x-aigw-upstream-error``,
 which a client would take for the gateway's (another gateway behind this one has its own
 decision in its own log)."""
+_ANSWER_DROP = HOP_BY_HOP | ANSWER_OWN | FIXED_HOPS
+"""An answer's fields never passed on, when its ``Connection`` names no others (most answers)."""
 _log = logging.getLogger("aigw_policy.gateway")
 OFFER = [(b"accept-encoding", ", ".join(SUPPORTED).encode())]
 """What the upstream is offered (the proxy's and the router's): every coding this process decodes."""
@@ -103,11 +106,16 @@ class UpstreamProxy:
             return
         ctx = scope.get("aigw")
         body = bytearray()
+        whole: bytes | None = None  # the body in one message (as the middleware hands it): not copied
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            body += message.get("body", b"")
+            piece = message.get("body", b"")
+            if not body and not message.get("more_body", False) and type(piece) is bytes:
+                whole = piece
+                break
+            body += piece
             if not message.get("more_body", False):
                 break
         headers = [(k, v) for k, v in scope["headers"]
@@ -122,7 +130,7 @@ class UpstreamProxy:
             url += "?" + qs.decode("latin-1")
         watch = client_watch(scope, receive)
         try:
-            await self._exchange(scope, url, headers, bytes(body), send, ctx, scrubs)
+            await self._exchange(scope, url, headers, bytes(body) if whole is None else whole, send, ctx, scrubs)
         except asyncio.CancelledError:
             if not watch.left:
                 raise
@@ -161,7 +169,8 @@ class UpstreamProxy:
                                  f"the upstream answered in a content-encoding the gateway cannot decode "
                                  f"(`{', '.join(coded)}`)")
                 return
-            drop = HOP_BY_HOP | ANSWER_OWN | hop_by_hop(response.raw_headers)  # with the names Connection lists
+            named = hop_by_hop(response.raw_headers)  # with the names Connection lists
+            drop = _ANSWER_DROP if named is FIXED_HOPS else _ANSWER_DROP | named
             if decode:
                 drop |= {"content-encoding"}
             out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
