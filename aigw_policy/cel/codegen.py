@@ -23,7 +23,7 @@ from .runtime.checks import TYPES
 from .runtime.values import UInt
 from .types import Type
 
-__all__ = ["Generated", "generate", "CompileError", "MACROS", "TYPE_IDENTS"]
+__all__ = ["ACCUMULATOR", "Generated", "generate", "CompileError", "MACROS", "TYPE_IDENTS"]
 
 
 class CompileError(Exception):
@@ -42,6 +42,10 @@ TYPE_IDENTS = {
     "google.protobuf.Duration": "google.protobuf.Duration",
     "net.IP": "net.IP", "net.CIDR": "net.CIDR", "optional_type": "optional_type",
 }  # fmt: skip
+
+ACCUMULATOR = "__result__"
+"""The accumulator of the comprehension a macro expands to (cel-go, cel-cpp): no iteration
+variable may take its name."""
 
 # (receiver?, name, arity of the variable part) -> helper
 MACROS = {
@@ -475,9 +479,19 @@ class _Gen:
         return out
 
     def bind(self, node: ast.Call) -> str:
+        """``cel.bind(x, init, e)``: ``init`` runs when ``e`` first reads ``x`` (an error in a
+        binding never read is no error, as in cel-go and cel-cpp): ``x`` is a call of a
+        memoizing thunk (:class:`.runtime.helpers.Lazy`)."""
         (name,) = self.var_names(node.args[:1], node)
         init = self.expr(node.args[1])
-        return f"{self.lambda_([name], node.args[2])}({init})"
+        self._n += 1
+        thunk = f"v{self._n}_bind"
+        self.scopes.append({name: f"{thunk}()"})
+        try:
+            body = self.expr(node.args[2])
+        finally:
+            self.scopes.pop()
+        return f"(lambda {thunk}: {body})(_lazy(lambda: {init}))"
 
     def macro(self, node: ast.Call) -> str | None:
         f = node.function
@@ -496,6 +510,10 @@ class _Gen:
         names = self.var_names(args[:nvars], node)
         if len(set(names)) != len(names):
             raise CompileError(f"duplicate variable name `{names[0]}` in `{f}`", node.span)
+        if ACCUMULATOR in names and f not in ("optMap", "optFlatMap", "sortBy"):
+            # cel-go and cel-cpp expand these macros to a fold whose accumulator has that name
+            at = args[names.index(ACCUMULATOR)].span
+            raise CompileError(f"iteration variable `{ACCUMULATOR}` overwrites the accumulator variable of `{f}`", at)
         self.in_iterable += 1
         try:
             t = self.expr(node.target)  # type: ignore[arg-type]
