@@ -20,7 +20,7 @@ from .fastops import fast_binary, fast_dyn
 from .names import candidates, qualified_name, resolve
 from .runtime import stdlib
 from .runtime.checks import TYPES
-from .runtime.values import UInt
+from .runtime.values import CelError, UInt
 from .types import Type
 
 __all__ = ["ACCUMULATOR", "Generated", "generate", "CompileError", "MACROS", "TYPE_IDENTS"]
@@ -385,6 +385,7 @@ class _Gen:
                     fname = self.function(g)
                     lead = ["act"] if g in self.act_functions else []
                     return f"{fname}({', '.join(lead + [self.expr(a) for a in args])})"
+        matcher = None
         if (
             f == "matches"
             and self.fast
@@ -394,11 +395,12 @@ class _Gen:
         ):
             try:
                 matcher = stdlib.regex_matcher(args[0].value)  # type: ignore[arg-type]
-            except Exception as e:  # noqa: BLE001
-                raise CompileError(str(e), args[0].span) from None
+            except CelError:
+                pass  # an error when evaluated, which `||` may absorb (cel-go's default, cel-cpp)
+        if matcher is not None:
             tt = self.info.type(target)
             code = self.expr(target)
-            m = self.const(matcher, ("re", args[0].value))
+            m = self.const(matcher, ("re", args[0].value))  # type: ignore[union-attr]
             if tt is not None and tt.kind == "string":
                 return f"{m}({code})"
             if self.guardable():

@@ -16,6 +16,13 @@ Classes:
   name: a parse error in cel-go (``parser/macro.go``, ``ext/comprehensions.go``: "iteration
   variable overwrites accumulator variable") and cel-cpp ("variable name cannot be
   __result__"). We compiled it.
+* ``regex-const``: a constant pattern that does not compile is an error of the evaluation,
+  which ``||`` and ``&&`` absorb like any other (langdef "Logical operators"; cel-go builds
+  its regex at run time unless asked to optimize, cel-cpp too). We refused to compile
+  ``'a'.matches('(') || true``.
+* ``zero-optional``: ``optional.ofNonZeroValue`` of an optional, even an empty one, has a
+  value: an optional is no zero value (cel-go's ``Optional`` is no ``traits.Zeroer``;
+  cel-cpp's opaque ``IsZeroValue()`` is false). We answered ``optional.none()``.
 """
 
 from __future__ import annotations
@@ -53,6 +60,19 @@ CASES: list[tuple[str, str, tuple[str, str]]] = [
     ("accu-name", "{'a': 1}.transformMap(__result__, v, v)", ("error", "accumulator")),
     ("accu-name", "cel.bind(__result__, 1, __result__)", ("value", "1")),  # not a comprehension macro
     ("accu-name", "[1].map(result, result)", ("value", "[1]")),
+    ("regex-const", "'a'.matches('(') || true", ("value", "true")),
+    ("regex-const", "true || 'a'.matches('[')", ("value", "true")),
+    ("regex-const", "'a'.matches('(') && false", ("value", "false")),
+    ("regex-const", "[1].exists(x, 'a'.matches('a{2,1}')) || 1 == 1", ("value", "true")),
+    ("regex-const", "'a'.matches('(') ? 1 : 2", ("error", "invalid regex")),
+    ("regex-const", "'a'.matches('(')", ("error", "invalid regex")),
+    ("regex-const", "'ab'.matches('^a') && 'ab'.matches('b$')", ("value", "true")),
+    ("zero-optional", "optional.ofNonZeroValue(optional.none()).hasValue()", ("value", "true")),
+    ("zero-optional", "optional.ofNonZeroValue(optional.of(0)).hasValue()", ("value", "true")),
+    ("zero-optional", "optional.ofNonZeroValue(0).hasValue()", ("value", "false")),
+    ("zero-optional", "optional.ofNonZeroValue(null).hasValue()", ("value", "false")),
+    ("zero-optional", "optional.ofNonZeroValue(timestamp(0)).hasValue()", ("value", "false")),
+    ("zero-optional", "optional.ofNonZeroValue(int).hasValue()", ("value", "true")),
 ]
 IDS = [f"{c[0]}:{c[1]}" for c in CASES]
 
@@ -95,11 +115,11 @@ def test_case(klass: str, expr: str, want: tuple[str, str], checked: bool) -> No
 def test_table_agrees_with_cel_cpp(klass: str, expr: str, want: tuple[str, str]) -> None:
     """The table is cel-cpp's answer too (value, or an error at compile or run time)."""
     c = pytest.importorskip("cel_expr_python.cel")
-    from cel_expr_python.ext import ext_bindings, ext_strings
+    from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
 
     from test_differential_more import norm
 
-    env = c.NewEnv(variables={}, extensions=[ext_bindings.ExtBindings(), ext_strings.ExtStrings()])
+    env = c.NewEnv(variables={}, extensions=[ext_bindings.ExtBindings(), ext_optional.ExtOptional(), ext_strings.ExtStrings()])
     try:
         r = env.compile(expr).eval(data={})
     except Exception:  # noqa: BLE001 - refused by the parser or the checker: an error
