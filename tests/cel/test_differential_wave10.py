@@ -23,6 +23,11 @@ Classes:
 * ``zero-optional``: ``optional.ofNonZeroValue`` of an optional, even an empty one, has a
   value: an optional is no zero value (cel-go's ``Optional`` is no ``traits.Zeroer``;
   cel-cpp's opaque ``IsZeroValue()`` is false). We answered ``optional.none()``.
+* ``ts-overflow``: ``timestamp - timestamp`` overflows as cel-go (``subtractTimeChecked``
+  in ``common/types/overflow.go``) and cel-cpp compute it: the floored whole seconds first,
+  whose nanoseconds must fit int64, then the fractions; ``timestamp - duration`` negates the
+  duration first (``subtractTimeDurationChecked``), so the int64 minimum overflows. We
+  checked only the exact result, which fits within a second of the minimum.
 """
 
 from __future__ import annotations
@@ -73,6 +78,16 @@ CASES: list[tuple[str, str, tuple[str, str]]] = [
     ("zero-optional", "optional.ofNonZeroValue(null).hasValue()", ("value", "false")),
     ("zero-optional", "optional.ofNonZeroValue(timestamp(0)).hasValue()", ("value", "false")),
     ("zero-optional", "optional.ofNonZeroValue(int).hasValue()", ("value", "true")),
+    ("ts-overflow", "timestamp('1677-09-21T00:12:43.145224192Z') - timestamp('1970-01-01T00:00:00Z')", ("error", "overflow")),
+    ("ts-overflow", "timestamp('1677-09-21T00:12:43.9Z') - timestamp('1970-01-01T00:00:00Z')", ("error", "overflow")),
+    ("ts-overflow", "timestamp('1970-01-01T00:00:00.5Z') - timestamp('2262-04-11T23:47:17.354775808Z')", ("error", "overflow")),
+    ("ts-overflow", "timestamp(0) - duration('-9223372036.854775808s')", ("error", "overflow")),
+    ("ts-overflow", "timestamp('1677-09-21T00:12:44.1Z') - timestamp('1970-01-01T00:00:00Z')", ("value", "duration('-9223372035.9s')")),
+    ("ts-overflow", "timestamp(0) - timestamp('2262-04-11T23:47:16.854775808Z')", ("value", "duration('-9223372036.854775808s')")),
+    ("ts-overflow", "timestamp('2262-04-11T23:47:16.854775807Z') - timestamp(0)", ("value", "duration('9223372036.854775807s')")),
+    ("ts-overflow", "timestamp(0) - duration('-9223372036.854775807s')", ("value", "timestamp('2262-04-11T23:47:16.854775807Z')")),
+    ("ts-overflow", "timestamp(0) + duration('-9223372036.854775808s')", ("value", "timestamp('1677-09-21T00:12:43.145224192Z')")),
+    ("ts-overflow", "timestamp('1969-12-31T23:59:59.5Z') - timestamp('1970-01-01T00:00:00.25Z')", ("value", "duration('-0.75s')")),
 ]
 IDS = [f"{c[0]}:{c[1]}" for c in CASES]
 
