@@ -28,6 +28,10 @@ Classes:
   whose nanoseconds must fit int64, then the fractions; ``timestamp - duration`` negates the
   duration first (``subtractTimeDurationChecked``), so the int64 minimum overflows. We
   checked only the exact result, which fits within a second of the minimum.
+* ``math-order``: ``math.greatest`` and ``math.least`` order int and uint against double as
+  ``<`` does (as doubles, langdef "Numbers"), the first of equal arguments kept, as cel-cpp.
+  We compared exactly (Python), so ``math.greatest(9223372036854775806, 9.223372036854775807e18)``
+  was the double although ``<`` calls the two equal.
 """
 
 from __future__ import annotations
@@ -87,6 +91,16 @@ CASES: list[tuple[str, str, tuple[str, str]]] = [
     ("ts-overflow", "timestamp('2262-04-11T23:47:16.854775807Z') - timestamp(0)", ("value", "duration('9223372036.854775807s')")),
     ("ts-overflow", "timestamp(0) - duration('-9223372036.854775807s')", ("value", "timestamp('2262-04-11T23:47:16.854775807Z')")),
     ("ts-overflow", "timestamp(0) + duration('-9223372036.854775808s')", ("value", "timestamp('1677-09-21T00:12:43.145224192Z')")),
+    ("math-order", "math.greatest(9223372036854775806, 9.223372036854775807e18)", ("value", "9223372036854775806")),
+    ("math-order", "math.greatest(9007199254740992.0, 9007199254740993)", ("value", "9007199254740992.0")),
+    ("math-order", "math.least([9007199254740993, 9007199254740992.0])", ("value", "9007199254740993")),
+    ("math-order", "math.greatest(18446744073709551615u, 1.8446744073709552e19)", ("value", "18446744073709551615u")),
+    ("math-order", "math.least(1.8446744073709552e19, 18446744073709551615u)", ("value", "1.8446744073709552e19")),
+    ("math-order", "math.least(9007199254740993u, 9007199254740992.0)", ("value", "9007199254740993u")),
+    ("math-order", "math.greatest(1, 1.5, 2u)", ("value", "2u")),
+    ("math-order", "math.least(-1, 0u, -1.5)", ("value", "-1.5")),
+    ("math-order", "math.greatest(1, double('NaN'))", ("value", "1")),
+    ("math-order", "math.greatest([1, 'a'])", ("error", "no such overload")),
     ("ts-overflow", "timestamp('1969-12-31T23:59:59.5Z') - timestamp('1970-01-01T00:00:00.25Z')", ("value", "duration('-0.75s')")),
 ]
 IDS = [f"{c[0]}:{c[1]}" for c in CASES]
@@ -130,11 +144,12 @@ def test_case(klass: str, expr: str, want: tuple[str, str], checked: bool) -> No
 def test_table_agrees_with_cel_cpp(klass: str, expr: str, want: tuple[str, str]) -> None:
     """The table is cel-cpp's answer too (value, or an error at compile or run time)."""
     c = pytest.importorskip("cel_expr_python.cel")
-    from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
+    from cel_expr_python.ext import ext_bindings, ext_math, ext_optional, ext_strings
 
     from test_differential_more import norm
 
-    env = c.NewEnv(variables={}, extensions=[ext_bindings.ExtBindings(), ext_optional.ExtOptional(), ext_strings.ExtStrings()])
+    env = c.NewEnv(variables={}, extensions=[ext_bindings.ExtBindings(), ext_math.ExtMath(), ext_optional.ExtOptional(),
+                                                ext_strings.ExtStrings()])
     try:
         r = env.compile(expr).eval(data={})
     except Exception:  # noqa: BLE001 - refused by the parser or the checker: an error
