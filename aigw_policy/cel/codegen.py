@@ -483,9 +483,13 @@ class _Gen:
     def bind(self, node: ast.Call) -> str:
         """``cel.bind(x, init, e)``: ``init`` runs when ``e`` first reads ``x`` (an error in a
         binding never read is no error, as in cel-go and cel-cpp): ``x`` is a call of a
-        memoizing thunk (:class:`.runtime.helpers.Lazy`)."""
+        memoizing thunk (:class:`.runtime.helpers.Lazy`). The fast body binds the value
+        first, unless ``init`` iterates (charging the budget): if ``init`` fails, the exact
+        body decides."""
         (name,) = self.var_names(node.args[:1], node)
         init = self.expr(node.args[1])
+        if self.fast and not _iterates(node.args[1]):
+            return f"{self.lambda_([name], node.args[2])}({init})"
         self._n += 1
         thunk = f"v{self._n}_bind"
         self.scopes.append({name: f"{thunk}()"})
@@ -563,6 +567,13 @@ class _Gen:
 
 
 _MARKED = (ast.Call, ast.Index, ast.Select)
+
+
+def _iterates(node: ast.Expr) -> bool:
+    """Whether ``node`` holds a macro call (a comprehension, which charges the budget)."""
+    if isinstance(node, ast.Call) and node.target is not None and (node.function, True, len(node.args)) in MACROS:
+        return True
+    return any(_iterates(c) for c in ast.children(node))
 
 _LAZY = {"or": "_optor", "orValue": "_optorvalue"}
 """Receiver-style optional functions whose argument is evaluated only when needed."""

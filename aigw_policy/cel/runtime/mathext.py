@@ -31,11 +31,15 @@ def _extreme(name: str, args: tuple, pick_greater: bool):  # type: ignore[no-unt
             raise CelError(f"{name}(list) argument must not be empty", "invalid_argument")
     _num(name, *args)
     # ordered as `<` orders them (int/uint against double as doubles), the first of equals
-    # kept: cel-cpp's answer (Python's exact comparison picked 2.0**63 over 2**63 - 2)
+    # kept: cel-cpp's answer (Python's exact comparison picked 2.0**63 over 2**63 - 2);
+    # two of one kind Python orders as CEL does
     better = gt if pick_greater else lt
     best = args[0]
     for x in args[1:]:
-        if better(x, best):
+        if type(x) is not type(best):
+            if better(x, best):
+                best = x
+        elif (x > best) if pick_greater else (x < best):
             best = x
     return best
 

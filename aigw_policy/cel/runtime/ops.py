@@ -12,6 +12,7 @@ import re
 
 from .checks import check_dur, check_ts, check_uint, no_overload, overflow, type_name, type_of
 from .values import (
+    DUR_MAX,
     DUR_MIN,
     INT64_MAX,
     INT64_MIN,
@@ -147,6 +148,9 @@ def _ts_diff(a: Timestamp, b: Timestamp) -> Duration:
     """``a - b`` as cel-go and cel-cpp compute it: the whole seconds first (floored), whose
     nanoseconds must fit int64, then the fractions; so a difference within a second of the
     int64 minimum is an overflow, though its exact value would fit."""
+    diff = a.ns - b.ns
+    if DUR_MIN + NS <= diff <= DUR_MAX - NS:  # the whole seconds are within a second of it
+        return Duration(diff)
     sa, fa = divmod(a.ns, NS)
     sb, fb = divmod(b.ns, NS)
     whole = (sa - sb) * NS
