@@ -160,3 +160,17 @@ def test_table_agrees_with_cel_cpp(klass: str, expr: str, want: tuple[str, str])
     else:
         assert want[0] == "value", (expr, r.plain_value())
         assert norm(r.plain_value()) == norm(cel.compile(want[1])({})), (expr, r.plain_value())
+
+
+@pytest.mark.parametrize(("expr", "want"), [
+    ("cel.bind(x, [1, 2, 3].map(y, y), true)", True),  # never read: never iterated
+    ("cel.bind(x, [1, 2, 3].map(y, y), x.size())", "AIGW520"),
+    ("cel.bind(x, [1, 2].map(y, y), x.size() + x.size())", 4),  # read twice, iterated once
+])
+def test_bind_charges_the_budget_only_when_read(expr: str, want: object) -> None:
+    prog = cel.compile(expr, budget=2)
+    if want == "AIGW520":
+        with pytest.raises(cel.CelError, match="AIGW520"):
+            prog({})
+    else:
+        assert prog({}) == want
