@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from . import ast
-from .codegen import MACROS
+from .codegen import ACCUMULATOR, MACROS
 from .decls import Overload, standard
 from ..diagnostics import Diagnostic, did_you_mean
 from .names import candidates, qualified_name, resolve
@@ -414,6 +414,9 @@ class _Checker:
         two = f in ("transformList", "transformMap", "transformMapEntry") or (
             f in ("all", "exists", "exists_one", "existsOne") and len(args) == 3
         )
+        for a in args[: 2 if two else 1]:
+            if a.name == ACCUMULATOR and f not in ("optMap", "optFlatMap", "sortBy"):  # type: ignore[union-attr]
+                return self.error(CODE_TYPE, f"iteration variable `{ACCUMULATOR}` overwrites the accumulator variable of `{f}`", a)
         if f in ("optMap", "optFlatMap"):
             inner = rt.params[0] if _is_opt(rt) else DYN
             self.scopes.append({args[0].name: inner})  # type: ignore[union-attr]

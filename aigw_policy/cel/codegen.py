@@ -20,10 +20,10 @@ from .fastops import fast_binary, fast_dyn
 from .names import candidates, qualified_name, resolve
 from .runtime import stdlib
 from .runtime.checks import TYPES
-from .runtime.values import UInt
+from .runtime.values import CelError, UInt
 from .types import Type
 
-__all__ = ["Generated", "generate", "CompileError", "MACROS", "TYPE_IDENTS"]
+__all__ = ["ACCUMULATOR", "Generated", "generate", "CompileError", "MACROS", "TYPE_IDENTS"]
 
 
 class CompileError(Exception):
@@ -42,6 +42,10 @@ TYPE_IDENTS = {
     "google.protobuf.Duration": "google.protobuf.Duration",
     "net.IP": "net.IP", "net.CIDR": "net.CIDR", "optional_type": "optional_type",
 }  # fmt: skip
+
+ACCUMULATOR = "__result__"
+"""The accumulator of the comprehension a macro expands to (cel-go, cel-cpp): no iteration
+variable may take its name."""
 
 # (receiver?, name, arity of the variable part) -> helper
 MACROS = {
@@ -381,6 +385,7 @@ class _Gen:
                     fname = self.function(g)
                     lead = ["act"] if g in self.act_functions else []
                     return f"{fname}({', '.join(lead + [self.expr(a) for a in args])})"
+        matcher = None
         if (
             f == "matches"
             and self.fast
@@ -390,11 +395,12 @@ class _Gen:
         ):
             try:
                 matcher = stdlib.regex_matcher(args[0].value)  # type: ignore[arg-type]
-            except Exception as e:  # noqa: BLE001
-                raise CompileError(str(e), args[0].span) from None
+            except CelError:
+                pass  # an error when evaluated, which `||` may absorb (cel-go's default, cel-cpp)
+        if matcher is not None:
             tt = self.info.type(target)
             code = self.expr(target)
-            m = self.const(matcher, ("re", args[0].value))
+            m = self.const(matcher, ("re", args[0].value))  # type: ignore[union-attr]
             if tt is not None and tt.kind == "string":
                 return f"{m}({code})"
             if self.guardable():
@@ -475,9 +481,23 @@ class _Gen:
         return out
 
     def bind(self, node: ast.Call) -> str:
+        """``cel.bind(x, init, e)``: ``init`` runs when ``e`` first reads ``x`` (an error in a
+        binding never read is no error, as in cel-go and cel-cpp): ``x`` is a call of a
+        memoizing thunk (:class:`.runtime.helpers.Lazy`). The fast body binds the value
+        first, unless ``init`` iterates (charging the budget): if ``init`` fails, the exact
+        body decides."""
         (name,) = self.var_names(node.args[:1], node)
         init = self.expr(node.args[1])
-        return f"{self.lambda_([name], node.args[2])}({init})"
+        if self.fast and not _iterates(node.args[1]):
+            return f"{self.lambda_([name], node.args[2])}({init})"
+        self._n += 1
+        thunk = f"v{self._n}_bind"
+        self.scopes.append({name: f"{thunk}()"})
+        try:
+            body = self.expr(node.args[2])
+        finally:
+            self.scopes.pop()
+        return f"(lambda {thunk}: {body})(_lazy(lambda: {init}))"
 
     def macro(self, node: ast.Call) -> str | None:
         f = node.function
@@ -496,6 +516,10 @@ class _Gen:
         names = self.var_names(args[:nvars], node)
         if len(set(names)) != len(names):
             raise CompileError(f"duplicate variable name `{names[0]}` in `{f}`", node.span)
+        if ACCUMULATOR in names and f not in ("optMap", "optFlatMap", "sortBy"):
+            # cel-go and cel-cpp expand these macros to a fold whose accumulator has that name
+            at = args[names.index(ACCUMULATOR)].span
+            raise CompileError(f"iteration variable `{ACCUMULATOR}` overwrites the accumulator variable of `{f}`", at)
         self.in_iterable += 1
         try:
             t = self.expr(node.target)  # type: ignore[arg-type]
@@ -543,6 +567,13 @@ class _Gen:
 
 
 _MARKED = (ast.Call, ast.Index, ast.Select)
+
+
+def _iterates(node: ast.Expr) -> bool:
+    """Whether ``node`` holds a macro call (a comprehension, which charges the budget)."""
+    if isinstance(node, ast.Call) and node.target is not None and (node.function, True, len(node.args)) in MACROS:
+        return True
+    return any(_iterates(c) for c in ast.children(node))
 
 _LAZY = {"or": "_optor", "orValue": "_optorvalue"}
 """Receiver-style optional functions whose argument is evaluated only when needed."""

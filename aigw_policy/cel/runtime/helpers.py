@@ -289,6 +289,29 @@ def m_sort_by(c, f):  # type: ignore[no-untyped-def]
     return stdlib.sort_by(list(c), [f(x) for x in c])
 
 
+class Lazy:
+    """The value of a ``cel.bind`` variable, given as a thunk: computed on first read, then
+    kept (an error too, so a failing initializer runs once)."""
+
+    __slots__ = ("_init", "_value", "_error")
+
+    def __init__(self, init: Callable[[], object]) -> None:
+        self._init: Callable[[], object] | None = init
+        self._value: object = None
+        self._error: BaseException | None = None
+
+    def __call__(self) -> object:
+        if self._init is not None:
+            init, self._init = self._init, None
+            try:
+                self._value = init()
+            except Exception as e:  # noqa: BLE001 - kept and raised again at every read
+                self._error = e
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def opt_map(o, f):  # type: ignore[no-untyped-def]
     if type(o) is not Optional:
         raise checks.no_overload("optMap", o)
@@ -368,6 +391,6 @@ def _namespace() -> dict[str, object]:
         "_tmap": m_transform_map, "_tmap_f": m_transform_map_filter,
         "_tentry": m_transform_map_entry, "_tentry_f": m_transform_map_entry_filter,
         "_sortby": m_sort_by, "_optmap": opt_map, "_optflatmap": opt_flat_map,
-        "_it": iter_range, "_re": stdlib.regex,
+        "_it": iter_range, "_re": stdlib.regex, "_lazy": Lazy,
     }  # fmt: skip
     return ns

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 
 from .checks import no_overload, overflow
+from .ops import gt, lt
 from .registry import registrar
 from .values import INT64_MIN, CelError, UInt
 
@@ -29,9 +30,16 @@ def _extreme(name: str, args: tuple, pick_greater: bool):  # type: ignore[no-unt
         if not args:
             raise CelError(f"{name}(list) argument must not be empty", "invalid_argument")
     _num(name, *args)
+    # ordered as `<` orders them (int/uint against double as doubles), the first of equals
+    # kept: cel-cpp's answer (Python's exact comparison picked 2.0**63 over 2**63 - 2);
+    # two of one kind Python orders as CEL does
+    better = gt if pick_greater else lt
     best = args[0]
     for x in args[1:]:
-        if (x > best) if pick_greater else (x < best):
+        if type(x) is not type(best):
+            if better(x, best):
+                best = x
+        elif (x > best) if pick_greater else (x < best):
             best = x
     return best
 

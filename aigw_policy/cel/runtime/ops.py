@@ -12,6 +12,8 @@ import re
 
 from .checks import check_dur, check_ts, check_uint, no_overload, overflow, type_name, type_of
 from .values import (
+    DUR_MAX,
+    DUR_MIN,
     INT64_MAX,
     INT64_MIN,
     NS,
@@ -134,10 +136,27 @@ def sub(a, b):  # type: ignore[no-untyped-def]
         if ta is Duration:
             return check_dur(a.ns - b.ns)
         if ta is Timestamp:
-            return check_dur(a.ns - b.ns)
+            return _ts_diff(a, b)
     if ta is Timestamp and tb is Duration:
+        if b.ns == DUR_MIN:  # negated first, as in cel-go and cel-cpp
+            raise overflow("_-_")
         return check_ts(a.ns - b.ns)
     raise no_overload("_-_", a, b)
+
+
+def _ts_diff(a: Timestamp, b: Timestamp) -> Duration:
+    """``a - b`` as cel-go and cel-cpp compute it: the whole seconds first (floored), whose
+    nanoseconds must fit int64, then the fractions; so a difference within a second of the
+    int64 minimum is an overflow, though its exact value would fit."""
+    diff = a.ns - b.ns
+    if DUR_MIN + NS <= diff <= DUR_MAX - NS:  # the whole seconds are within a second of it
+        return Duration(diff)
+    sa, fa = divmod(a.ns, NS)
+    sb, fb = divmod(b.ns, NS)
+    whole = (sa - sb) * NS
+    if not INT64_MIN <= whole <= INT64_MAX:
+        raise overflow("_-_")
+    return check_dur(whole + fa - fb)
 
 
 def mul(a, b):  # type: ignore[no-untyped-def]

@@ -391,9 +391,7 @@ def is_zero(v: object) -> bool:
         return not v
     if t is Timestamp or t is Duration:
         return v.ns == 0  # type: ignore[union-attr]
-    if t is Optional:
-        return not v.present  # type: ignore[union-attr]
-    return False
+    return False  # an optional, even empty, is not a zero value (cel-go, cel-cpp)
 
 
 @fn("optional.ofNonZeroValue")
