@@ -144,23 +144,26 @@ class Lowering(Transformer):
     addop = mulop = relop
 
     def not_chain(self, meta, children):
-        *bangs, operand = children
-        for bang in reversed(bangs):
-            span = self.src.span(self.base + bang.start_pos, self._outer(operand).end)
-            operand = self._node(ast.Call(ast.LOGICAL_NOT, (operand,), span=span), operand)
-        return operand
+        return self._unary_run(ast.LOGICAL_NOT, children)
 
     def neg_chain(self, meta, children):
         *minuses, operand = children
-        if (isinstance(operand, ast.Literal) and operand.kind in ("int", "double")
+        if (len(minuses) == 1 and isinstance(operand, ast.Literal) and operand.kind in ("int", "double")
                 and id(operand) not in self._parens
-                and not self.text[minuses[-1].end_pos:operand.span.start - self.base].strip()):
-            minus = minuses.pop()
-            operand = self._negative_literal(operand, minus)
-        for minus in reversed(minuses):
-            span = self.src.span(self.base + minus.start_pos, self._outer(operand).end)
-            operand = self._node(ast.Call(ast.NEGATE, (operand,), span=span), operand)
-        return operand
+                and not self.text[minuses[0].end_pos:operand.span.start - self.base].strip()):
+            return self._negative_literal(operand, minuses[0])
+        return self._unary_run(ast.NEGATE, children)
+
+    def _unary_run(self, function: str, children: list) -> ast.Expr:
+        """A run of ``!`` or ``-`` written without parentheses, as CEL.g4's parsers read it
+        (cel-go's ``VisitLogicalNot``/``VisitNegate``, cel-cpp): an even run is its operand
+        (``!!1`` is ``1``, ``--x`` is ``x``), an odd run one operator. A literal after two or
+        more minuses keeps no sign (``--9223372036854775808`` is out of range)."""
+        *ops, operand = children
+        if len(ops) % 2 == 0:
+            return operand
+        span = self.src.span(self.base + ops[0].start_pos, self._outer(operand).end)
+        return self._node(ast.Call(function, (operand,), span=span), operand)
 
     def _negative_literal(self, literal: ast.Literal, minus: Token) -> ast.Literal:
         span = self.src.span(self.base + minus.start_pos, literal.span.end)

@@ -32,6 +32,11 @@ Classes:
   ``<`` does (as doubles, langdef "Numbers"), the first of equal arguments kept, as cel-cpp.
   We compared exactly (Python), so ``math.greatest(9223372036854775806, 9.223372036854775807e18)``
   was the double although ``<`` calls the two equal.
+* ``unary-run``: a run of ``!`` or ``-`` written without parentheses is read as CEL.g4's
+  parsers read it (cel-go's ``VisitLogicalNot``/``VisitNegate``, cel-cpp): an even run is
+  its operand, an odd run one operator, and after two or more minuses a literal keeps no
+  sign. We applied each operator, so ``!!1`` had no overload and ``--(-9223372036854775808)``
+  overflowed; ``!(!1)`` (parenthesized) still has none.
 """
 
 from __future__ import annotations
@@ -101,6 +106,24 @@ CASES: list[tuple[str, str, tuple[str, str]]] = [
     ("math-order", "math.least(-1, 0u, -1.5)", ("value", "-1.5")),
     ("math-order", "math.greatest(1, double('NaN'))", ("value", "1")),
     ("math-order", "math.greatest([1, 'a'])", ("error", "no such overload")),
+    ("unary-run", "!!1", ("value", "1")),
+    ("unary-run", "! !'a'", ("value", "'a'")),
+    ("unary-run", "!!dyn(null)", ("value", "null")),
+    ("unary-run", "[!!1, --'s'] == [1, 's']", ("value", "true")),
+    ("unary-run", "!!1 + 1", ("value", "2")),
+    ("unary-run", "--1u", ("value", "1u")),
+    ("unary-run", "--[1]", ("value", "[1]")),
+    ("unary-run", "--(-9223372036854775808)", ("value", "-9223372036854775808")),
+    ("unary-run", "!!!true", ("value", "false")),
+    ("unary-run", "---1", ("value", "-1")),
+    ("unary-run", "- - 1", ("value", "1")),
+    ("unary-run", "!!!1", ("error", "overload")),
+    ("unary-run", "!(!1)", ("error", "overload")),
+    ("unary-run", "-(-1u)", ("error", "overload")),
+    ("unary-run", "-(-(-9223372036854775808))", ("error", "overflow")),
+    ("unary-run", "--9223372036854775808", ("error", "64 bits")),
+    ("unary-run", "---9223372036854775808", ("error", "64 bits")),
+    ("unary-run", "-9223372036854775808", ("value", "-9223372036854775807 - 1")),
     ("ts-overflow", "timestamp('1969-12-31T23:59:59.5Z') - timestamp('1970-01-01T00:00:00.25Z')", ("value", "duration('-0.75s')")),
 ]
 IDS = [f"{c[0]}:{c[1]}" for c in CASES]
