@@ -147,7 +147,7 @@ def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnost
 
     known = check_text(text)  # memoized: most texts are fine, and then spans do not matter
     if known is not None and not known[1]:
-        return []
+        return _patterns(known[0], text, span)
     exact = _exact(text, span, source)
     try:
         if exact:
@@ -171,6 +171,16 @@ def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnost
     if exact:
         return found
     return [Diagnostic(d.code, d.message, span or d.span, d.help, d.severity) for d in found]
+
+
+def _patterns(node: Any, text: str, span: Span | None) -> list[Diagnostic]:
+    """AIGW304 for each constant ``matches`` pattern that does not compile (the engine refuses
+    the policy for it: :func:`~aigw_policy.env.policy.bad_patterns`), at the text."""
+    from ..env.policy import bad_patterns
+
+    return [Diagnostic.make("AIGW304", f"`{text if len(text) <= 80 else text[:77] + '...'}`: {why}", span,
+                            help="RE2 syntax (https://github.com/google/re2/wiki/Syntax)")
+            for why in bad_patterns(node)]
 
 
 def _with_literal_help(d: Diagnostic) -> Diagnostic:

@@ -14,7 +14,7 @@ from ..cel.types import Type
 from .declarations import POLICY_FUNCTIONS, POLICY_VARIABLES
 from .ngrok import ACTIVATION_FUNCTIONS, FUNCTIONS
 
-__all__ = ["POLICY", "check_condition", "check_text", "compile_condition", "compile_conditions"]
+__all__ = ["POLICY", "bad_patterns", "check_condition", "check_text", "compile_condition", "compile_conditions"]
 
 POLICY = Environment(
     POLICY_VARIABLES, POLICY_FUNCTIONS, FUNCTIONS, activation_functions=ACTIVATION_FUNCTIONS,
@@ -65,3 +65,26 @@ def check_text(source: str) -> tuple[ast.Expr, list, int | None] | None:
     the type errors (spans relative to ``source``) and the worst-case cost (None when it
     does not type-check). None when it does not parse. Lint passes share this."""
     return POLICY.check_text(source)
+
+
+def bad_patterns(node: ast.Expr) -> list[str]:
+    """Why each constant pattern of ``matches`` in ``node`` does not compile (none: empty).
+
+    CEL evaluates such a call to an error (cel-go's default: ``'a'.matches('(') || true`` is
+    true), so a CEL text with one compiles; a policy with one is refused when it loads
+    (AIGW304), as a rule that fails on every request it reaches is no policy anyone meant."""
+    from ..cel.runtime.stdlib import regex
+
+    found: list[str] = []
+    todo = [node]
+    while todo:  # no recursion: a text may nest deeply
+        n = todo.pop()
+        if type(n) is ast.Call and n.function == "matches":
+            pattern = n.args[-1] if n.args else None
+            if type(pattern) is ast.Literal and type(pattern.value) is str:
+                try:
+                    regex(pattern.value)
+                except CelError as error:
+                    found.append(str(error))
+        todo.extend(reversed(ast.children(n)))  # popped in source order
+    return found

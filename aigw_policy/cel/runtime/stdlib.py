@@ -39,11 +39,15 @@ fn = registrar(FUNCTIONS)
 try:  # pragma: no cover - exercised when google-re2 is installed
     import re2 as _re2
 
+    _QUIET = _re2.Options()
+    _QUIET.log_errors = False  # a bad pattern is the CelError below, not a line on stderr
+
     def _compile_re(pattern: str):  # type: ignore[no-untyped-def]
         try:
-            return _re2.compile(pattern)
+            return _re2.compile(pattern, _QUIET)
         except Exception as e:  # noqa: BLE001
-            raise CelError(f"invalid regex {pattern!r}: {e}", "invalid_argument") from None
+            why = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+            raise CelError(f"invalid regex {pattern!r}: {why}", "invalid_argument") from None
 
     RE_ENGINE = "re2"
 except ImportError:  # pragma: no cover
