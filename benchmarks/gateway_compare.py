@@ -19,7 +19,7 @@ Rounds are interleaved (every target once per round) so the machine's noise fall
 whole by the client). ``--prompt-kb K`` sends a conversation of about K KiB instead of one short message (the
 gateway parses and classifies the body; the floor forwards its bytes). ``--paired N`` measures otherwise: N requests to every target in turn, one at a time, so that
 each request to a target has neighbours to every other within a few milliseconds (the order
-turning from one request to the next, so that none always follows the same one); printed:
+drawn at random for each request, so that every target follows every other as often); printed:
 each target's p50, the median of the paired differences between targets (what a busy
 machine's noise cancels out of best) and each gateway's CPU seconds per request.
 Printed: p50/p99 added over calling the stub directly, requests per second, at concurrency 1
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -95,11 +96,15 @@ def paired(urls: dict[str, str], auth: dict[str, dict[str, str]], n: int,
         lat: dict[str, list[float]] = {name: [] for name in urls}
         clients = {name: httpx.AsyncClient(timeout=30) for name in urls}
         names = list(urls)
+        rng = random.Random(0)
         for i in range(n + 20):
-            # the order turns each time, so that no target always follows the same one (one
-            # that leaves work behind after its answer, serve+sqlite's ledger writes, would
-            # weigh on the next target only)
-            for name in names[i % len(names):] + names[:i % len(names)]:
+            # a new order each time, drawn at random: every target follows every other as
+            # often (one that leaves work behind after its answer, serve's response phase and
+            # ledger, weighs on whichever comes next; turning one order, as this did, kept the
+            # same neighbours: the target after serve paid for it every time)
+            order = names[:]
+            rng.shuffle(order)
+            for name in order:
                 url = urls[name]
                 t = time.perf_counter()
                 status = (await clients[name].post(url, json=CHAT, headers=auth.get(name, {}))).status_code
