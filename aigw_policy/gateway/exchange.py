@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine import RequestError
 from ..providers.classify import PROVIDER_HEADER
 from .captured import answer_text, header_value, overflow_usage, usage_body
+from .conn import conn_of, server_name
 from .effects import effect, header_effects, set_max_tokens, strip_key, wants_usage
 from .errors import aigw_object, denial, error_response, wire_api
 from .hops import hop_by_hop
@@ -270,7 +271,7 @@ class Exchange:
         # middleware's `provider` (a client's x-aigw-provider would pick prices and rules)
         headers = {k: v for k, v in self.headers.items()
                    if not (secret and k in CREDENTIAL_HEADERS) and k != PROVIDER_HEADER}
-        host = self.headers.get("host") or _server(scope)
+        host = self.headers.get("host") or server_name(scope)
         qs = strip_key(query) if secret else query.decode("latin-1")
         path = scope["raw_path"].decode("ascii")  # the canonical path, encoded as on the wire
         url = f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{qs}" if qs else "")
@@ -279,7 +280,7 @@ class Exchange:
                                            "body": body}}
         client = scope.get("client")
         if client:
-            req["conn"] = {"client_ip": client[0]}
+            req["conn"] = conn_of(client, scope.get("server"))
         if self.mw.provider:
             req["ai"] = {"provider": self.mw.provider}
         return req
@@ -669,14 +670,6 @@ async def receive_within(receive: Any, seconds: float | None) -> Any:
     if fired:
         task.uncancel()
     return message
-
-
-def _server(scope: Mapping[str, Any]) -> str:
-    server = scope.get("server")
-    if not server:
-        return "localhost"
-    host, port = server[0], server[1]
-    return f"{host}:{port}" if port else str(host)
 
 
 def _valid_identity(given: object) -> dict[str, Any]:

@@ -1,0 +1,30 @@
+"""What the connection tells of a request: ngrok's ``conn.*`` and the host it reached."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["conn_of", "server_name"]
+
+
+def conn_of(client: Any, server: Any) -> dict[str, Any]:
+    """``conn.*`` from the ASGI ``client`` and ``server``: the client's address and port, and
+    the address and port it reached (ngrok's names; a socket without ports gives the client's
+    address alone). ``conn.geo.*``, IP categories and TLS are the embedder's to supply."""
+    conn: dict[str, Any] = {"client_ip": client[0]}
+    if type(client[1]) is int:
+        conn["client_port"] = client[1]
+    if server and type(server[1]) is int:
+        conn["server_ip"] = server[0]
+        conn["server_port"] = server[1]
+    return conn
+
+
+def server_name(scope: Mapping[str, Any]) -> str:
+    """The host the request reached, when it names none: the server's address and port."""
+    server = scope.get("server")
+    if not server:
+        return "localhost"
+    host, port = server[0], server[1]
+    return f"{host}:{port}" if port else str(host)
