@@ -245,8 +245,10 @@ class Environment:
             fn = build(gen, filename, code)
         except CompileError as e:
             raise CelError(e.message, "compile_error") from None
-        except (RecursionError, SyntaxError, MemoryError) as e:
-            raise CelError(f"expression too complex to compile: {type(e).__name__}", "compile_error") from None
+        except (RecursionError, SyntaxError, MemoryError) as e:  # Python's own limits on the generated code
+            why = "it is too large" if isinstance(e, MemoryError) else "its calls or parentheses nest too deeply"
+            raise CelError(f"expression too complex to compile: {why}; split it into smaller expressions",
+                           "compile_error") from None
         cost = prechecked[1] if prechecked is not None else estimate(node, info.types)
         prog = Program(source, label, gen.source, fn, result_type, cost, gen.line_spans)
         if cache_key is not None and not function_decls:
