@@ -5,7 +5,10 @@
 For JSON and SSE responses, small and ~1 MB: the median time of
 (a) ``json.loads`` of the response payload (for SSE: of every event's data), the baseline;
 (b) ``classify`` of the request plus ``extract_usage`` of the response (the full adapter path).
-Prints medians and the ratio (b)/(a). Bounded to a few seconds; no assertions.
+Prints medians and the ratio (b)/(a). Then ``classify`` of three real requests agents send,
+next to ``json.loads`` of their bodies: an Anthropic agent history (~83 KB: 180 messages, 60
+``tool_use`` blocks), an OpenAI request with 40 tool definitions, a 44 KB prompt of code.
+Bounded to a few seconds; no assertions.
 """
 
 from __future__ import annotations
@@ -92,6 +95,43 @@ def main() -> None:
         print(f"{kind:<6} {size:>6} {n:>9,} {b * 1e6:>10.1f}us {o * 1e6:>13.1f}us {o / b:>6.2f}x")
     ai_only = bench(lambda: classify(REQUEST), 0.5)
     print(f"\nclassify alone (chat request, 2 messages): {ai_only * 1e6:.1f}us")
+    print(f"\n{'request (classify)':<34} {'body bytes':>10} {'json.loads':>12} {'classify':>11}")
+    for name, request in real_requests():
+        raw = json.dumps(request["body"]).encode()
+        b = bench(lambda raw=raw: json.loads(raw), 0.5)  # type: ignore[misc]
+        o = bench(lambda request=request: classify(request), 0.5)  # type: ignore[misc]
+        print(f"{name:<34} {len(raw):>10,} {b * 1e6:>10.1f}us {o * 1e6:>9.1f}us")
+
+
+def real_requests() -> list[tuple[str, dict[str, object]]]:
+    """Requests as agents send them (docs/providers.md, "Token estimates before the request")."""
+    history: list[dict[str, object]] = []
+    for i in range(60):
+        history.append({"role": "user", "content": [{"type": "text", "text": "please look at the file and fix the bug "
+                                                                             "in the parser " * 8}]})
+        history.append({"role": "assistant", "content": [
+            {"type": "text", "text": "I will read the file first."},
+            {"type": "tool_use", "id": f"t{i}", "name": "read_file", "input": {"path": f"src/mod{i}.py", "lines": [1, 200]}}]})
+        history.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"t{i}",
+                                                     "content": "def f(x):\n    return x + 1\n" * 20}]})
+    anthropic = {"method": "POST", "url": "https://api.anthropic.com/v1/messages", "headers": {},
+                 "body": {"model": "claude-sonnet-4-5", "max_tokens": 4096, "system": "You are a coding agent." * 20,
+                          "messages": history}}
+    tool = {"type": "function", "function": {
+        "name": "search", "description": "Search the knowledge base for documents matching a query and return the top "
+                                         "results with their titles and URLs.",
+        "parameters": {"type": "object", "properties": {
+            "query": {"type": "string", "description": "the query"}, "limit": {"type": "integer", "minimum": 1},
+            "filters": {"type": "object", "properties": {"lang": {"type": "string", "enum": ["en", "fr", "de"]}}}},
+            "required": ["query"]}}}
+    tools = {"method": "POST", "url": "https://api.openai.com/v1/chat/completions", "headers": {},
+             "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}],
+                      "tools": [{**tool, "function": {**tool["function"], "name": f"search_{i}"}} for i in range(40)]}}
+    code = ("def f(x):\n    return x + 1\n" * 20 + "please look at the file " * 8) * 60
+    prompt = {"method": "POST", "url": "https://api.openai.com/v1/chat/completions", "headers": {},
+              "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": code}]}}
+    return [("anthropic agent history (83 KB)", anthropic), ("openai, 40 tools", tools),
+            ("openai, 44 KB prompt of code", prompt)]
 
 
 if __name__ == "__main__":
