@@ -359,10 +359,10 @@ async def route(exchange: Exchange, decision: Any, scope: dict[str, Any], data: 
             tried.append({"provider": step.attempt.provider.id, "status": outcome.status_code,
                           "error": outcome.error})
             step = await engine.aattempt(rid, outcome)
-        if isinstance(step, Serve):
-            if answer is None:  # the client left: the request completes as one it closed (499)
-                await exchange.forward(decision, scope, data, _closed)
-                return
+        if isinstance(step, Serve) and answer is None and exchange.ctx.disconnected:
+            await exchange.forward(decision, scope, data, _closed)  # completed as one the client closed (499)
+            return
+        if isinstance(step, Serve) and answer is not None:
             served, answer = answer, None
             await exchange.forward(decision, scope, data, served_app(served, exchange.api, exchange.ctx))
             return
