@@ -13,12 +13,9 @@ other mappings included.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic_core import PydanticSerializationError, to_json
-
-if TYPE_CHECKING:
-    from .classify import Api, Operation
 
 __all__ = ["call_texts", "calls_of", "json_text", "prompt_and_count", "text_of"]
 
@@ -104,7 +101,7 @@ def _argument(value: object, out: list[str]) -> None:
             out.append(text)
 
 
-def call_texts(api: Api, body: Mapping[str, Any]) -> str:
+def call_texts(api: str, body: Mapping[str, Any]) -> str:
     """The tool-call arguments of a request's history, joined (see :func:`calls_of`)."""
     out: list[str] = []
     for key in ("contents",) if api == "gemini" else ("messages", "input"):
@@ -112,7 +109,7 @@ def call_texts(api: Api, body: Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
-def prompt_and_count(api: Api, op: Operation, body: Mapping[str, Any]) -> tuple[str, int]:
+def prompt_and_count(api: str, op: str, body: Mapping[str, Any]) -> tuple[str, int]:
     texts: list[str] = []
     count = 0
     if api == "gemini":
