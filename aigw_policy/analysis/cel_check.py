@@ -147,7 +147,7 @@ def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnost
 
     known = check_text(text)  # memoized: most texts are fine, and then spans do not matter
     if known is not None and not known[1]:
-        return _patterns(known[0], text, span)
+        return pattern_diagnostics(known[0], text, span)
     exact = _exact(text, span, source)
     try:
         if exact:
@@ -173,12 +173,15 @@ def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnost
     return [Diagnostic(d.code, d.message, span or d.span, d.help, d.severity) for d in found]
 
 
-def _patterns(node: Any, text: str, span: Span | None) -> list[Diagnostic]:
-    """AIGW304 for each constant ``matches`` pattern that does not compile (the engine refuses
-    the policy for it: :func:`~aigw_policy.env.policy.bad_patterns`), at the text."""
+def pattern_diagnostics(node: Any, text: str, span: Span | None) -> list[Diagnostic]:
+    """AIGW304 for each constant ``matches`` pattern of ``text`` that does not compile, at the
+    text (:func:`~aigw_policy.env.policy.bad_patterns`): lint reports them, the engine refuses
+    the policy for them."""
     from ..env.policy import bad_patterns
 
-    return [Diagnostic.make("AIGW304", f"`{text if len(text) <= 80 else text[:77] + '...'}`: {why}", span,
+    short = " ".join(text.split())
+    short = short if len(short) <= 80 else short[:77] + "..."
+    return [Diagnostic.make("AIGW304", f"`{short}`: {why}", span,
                             help="RE2 syntax (https://github.com/google/re2/wiki/Syntax)")
             for why in bad_patterns(node)]
 

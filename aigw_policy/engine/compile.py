@@ -438,7 +438,7 @@ def compile_cel(c: Compilation) -> Compilation:
     :class:`CompiledExpr` its function; a text that does not compile is AIGW304 (AIGW305
     past the compile budget)."""
     from ..env import compile_conditions
-    from ..env.policy import bad_patterns
+    from ..analysis.cel_check import pattern_diagnostics
 
     if not c.exprs:
         return c
@@ -457,10 +457,8 @@ def compile_cel(c: Compilation) -> Compilation:
             fn: Fn = _broken(str(prog))
         else:
             fn = prog.function
-            for why in bad_patterns(expr.node) if expr.node is not None else ():
-                issues.append(((i, 1), Diagnostic.make(
-                    "AIGW304", f"`{_short(expr.source)}`: {why}",
-                    expr.span, help="RE2 syntax (https://github.com/google/re2/wiki/Syntax)")))
+            if expr.node is not None:
+                issues.extend(((i, 1), d) for d in pattern_diagnostics(expr.node, expr.source, expr.span))
         object.__setattr__(expr, "fn", fn)  # the one place a CompiledExpr changes: linking
     return dataclasses.replace(c, issues=tuple(issues))
 
