@@ -87,10 +87,20 @@ def _headers_target(flow: Flow, phase: str) -> dict[str, Any]:
     return target
 
 
+def _publish(flow: Flow, name: str, result: dict[str, Any]) -> None:
+    """``actions.ngrok.<name>`` for later rules, as ngrok's action variables (when some text
+    reads ``actions``: else the activation has no such map)."""
+    actions = flow.act.get("actions")
+    if actions is not None:
+        actions.setdefault("ngrok", {})[name] = result
+
+
 def _add_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
     target = _headers_target(flow, phase)
+    added = {}
     for k, t in action.templates["headers"].items():
-        target["add"][k.lower()] = _header_value(flow, rule, action, phase, t, f"headers.{k}")
+        added[k] = target["add"][k.lower()] = _header_value(flow, rule, action, phase, t, f"headers.{k}")
+    _publish(flow, "add_headers", {"headers_added": added})
     if flow.rec.on:  # the text is built only for the record
         flow.rec.outcome("added " + ", ".join(action.templates["headers"]))
 
@@ -128,6 +138,7 @@ def _log(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> 
     metadata = {k: jsonable(_render_value(flow, rule, action, phase, t, f"metadata.{k}"))
                 for k, t in action.templates.get("metadata", {}).items()}
     flow.effects.setdefault("logs", []).append({"phase": phase, "rule": rule.label, "metadata": metadata})
+    _publish(flow, "log", {"metadata": metadata})
     flow.rec.outcome("logged")
 
 
@@ -243,7 +254,7 @@ def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
                 result["matched_cidr"] = hit
     if reason is not None:
         result["action"] = "deny"
-    flow.act["actions"].setdefault("ngrok", {})["restrict_ips"] = result
+    _publish(flow, "restrict_ips", result)
     if reason is None or not enforce:
         if flow.rec.on:  # the text is built only for the record
             flow.rec.outcome("allowed" if reason is None else f"would deny (enforce: false): {reason}")
