@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..cel import CelError
+from .charging import NO_ERROR
 from .compile import CompiledAction, CompiledRule, Template, text_of
 from .flow import REQ, Flow, Stop
 from .rule_error import HEADER_VALUE, TEMPLATE, ErrorStop, Failure, Skip, action_error, failure
@@ -112,6 +113,7 @@ def _remove_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phas
         if low not in target["remove"]:
             target["remove"].append(low)
         target["add"].pop(low, None)
+    _publish(flow, "remove_headers", {"headers_removed": list(action.config.headers)})
     if flow.rec.on:  # the text is built only for the record
         flow.rec.outcome("removed " + ", ".join(action.config.headers))
 
@@ -233,7 +235,7 @@ def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
     cfg = action.config
     enforce = cfg.enforce if cfg.enforce is not None else True
     raw = flow.act.get("conn.client_ip")
-    result: dict[str, Any] = {"action": "allow", "matched_cidr": ""}
+    result: dict[str, Any] = {"action": "allow", "matched_cidr": "", "error": NO_ERROR}
     reason = None
     ip = _parse_ip(raw) if isinstance(raw, str) else None
     if ip is None:
