@@ -52,6 +52,7 @@ CODES: dict[str, Code] = _codes(
     # document structure
     ("AIGW100", E, "unknown top-level key"),
     ("AIGW102", W, "unsupported phase"),
+    ("AIGW105", W, "policy read from inside a Kubernetes resource or agent configuration"),
     ("AIGW103", E, "unknown rule key"),
     ("AIGW104", E, "wrong shape"),
     ("AIGW110", E, "unknown action type"),

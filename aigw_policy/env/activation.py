@@ -149,6 +149,8 @@ def _builder(plan: ActivationPlan) -> Callable[[Request, AiRequest, str, float],
         add("    act['req.url'] = http.url")
     if plan.headers:
         add("    lowered = _lowered(http.headers)")
+        add("    if 'host' not in lowered:")
+        add("        _default_host(http.url, lowered)")
         add("    act['req.headers'] = lowered")
     if plan.request_id:
         add("    act['req.id'] = rid")
@@ -202,7 +204,7 @@ def _builder(plan: ActivationPlan) -> Callable[[Request, AiRequest, str, float],
         "_url_entries": _url_entries, "_split_url": _split_url, "_lowered": _lowered,
         "_header_entries": _header_entries, "_body_length": _body_length, "_flatten": _flatten,
         "_format_now": format_now, "_AI_KEYS": _AI_KEYS, "_user_agent_entries": user_agent_entries,
-        "_header_parts": header_parts,
+        "_header_parts": header_parts, "_default_host": _default_host,
     }
     exec(compile("\n".join(lines) + "\n", "<activation plan>", "exec"), scope)  # noqa: S102 (our own text)
     build = scope["build"]
@@ -231,6 +233,15 @@ def _lowered(given: Mapping[str, Any]) -> dict[str, list[str]]:
         else:
             have.extend(v if isinstance(v, list) else (v,))
     return headers
+
+
+def _default_host(url: str, headers: dict[str, list[str]]) -> None:
+    """``host`` in ``req.headers`` when the request names none: the URL's authority, as every
+    HTTP/1.1 request carries it (ngrok's ``req.headers['host']``; its docs rate-limit by it)."""
+    parts = _url_entries(url) if len(url) <= 2048 else _split_url(url)
+    authority = parts.get("req.url.authority")
+    if authority:
+        headers["host"] = [authority]
 
 
 def _header_entries(headers: dict[str, list[str]], act: dict[str, Any], host: str, url_parts: bool) -> None:

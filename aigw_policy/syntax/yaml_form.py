@@ -92,6 +92,12 @@ class _Reader:
                            root.span,
                            help="write `on_http_request:` and `on_http_response:` at the top level")
             return None
+        inner = self.inner_policy(root)
+        if inner is not None:
+            node, path, what = inner
+            self.diags.add("AIGW105", f"this is {what}: its traffic policy under `{path}` is read",
+                           root.items[0][1], help="the rest of the document is not checked here")
+            root = node
         fields: dict[str, Any] = {}
         wrapper = self.wrapper(root)
         for key, key_span, value in root.items:
@@ -130,6 +136,30 @@ class _Reader:
         fields = {k: v for k, v in fields.items() if v is not _BAD}
         return Policy(span=root.span, **fields)
 
+    def inner_policy(self, root: Map) -> tuple[Map, str, str] | None:
+        """The one policy a Kubernetes resource (``spec.trafficPolicy.policy`` or ``.inline``
+        of a CloudEndpoint or AgentEndpoint, ``spec.policy`` of an NgrokTrafficPolicy) or an
+        ngrok agent configuration (``endpoints[i].traffic_policy``, one endpoint having
+        one) holds, as ngrok's operator and agent read it: (its node, its path, what holds it)."""
+        keys = {k for k, _, _ in root.items}
+        if {"apiVersion", "kind"} <= keys and isinstance(spec := root.get("spec"), Map):
+            kind = root.get("kind")
+            what = "a Kubernetes " + (f"`{kind.value}` " if isinstance(kind, Scalar) and isinstance(
+                kind.value, str) else "") + "resource"
+            found = [(node, f"spec.trafficPolicy.{inner}") for inner in ("policy", "inline")
+                     if isinstance(holder := spec.get("trafficPolicy"), Map)
+                     and isinstance(node := holder.get(inner), Map)]
+            if isinstance(node := spec.get("policy"), Map):
+                found.append((node, "spec.policy"))
+            return (found[0][0], found[0][1], what) if len(found) == 1 else None
+        endpoints = root.get("endpoints")
+        if isinstance(endpoints, Seq) and not keys & {*TOP_KEYS, *UNSUPPORTED_PHASES}:
+            found = [(node, f"endpoints.{i}.traffic_policy") for i, ep in enumerate(endpoints.items)
+                     if isinstance(ep, Map) and isinstance(node := ep.get("traffic_policy"), Map)]
+            if len(found) == 1:
+                return (found[0][0], found[0][1], "an ngrok agent configuration")
+        return None
+
     def wrapper(self, root: Map) -> tuple[str, str, str] | None:
         """A document that holds a policy somewhere inside: (first key, message, help)."""
         keys = [k for k, _, _ in root.items]
@@ -137,20 +167,19 @@ class _Reader:
             kind = root.get("kind")
             name = f"`{kind.value}` " if isinstance(kind, Scalar) and isinstance(
                 kind.value, str) else ""
-            path = "spec.trafficPolicy.inline"
             spec = root.get("spec")
             holder = spec.get("trafficPolicy") if isinstance(spec, Map) else None
-            if isinstance(holder, Map):
-                for inner in ("inline", "policy"):
-                    if holder.get(inner) is not None:
-                        path = f"spec.trafficPolicy.{inner}"
-                        break
+            held = [f"`spec.trafficPolicy.{inner}`" for inner in ("policy", "inline")
+                    if isinstance(holder, Map) and holder.get(inner) is not None]
+            help = (f"it holds {' and '.join(held)}: keep one" if len(held) > 1 else
+                    "write the policy under `spec.trafficPolicy.policy` (or `.inline`), or "
+                    "lint the policy it names as a document of its own")
             first = next(k for k in keys if k not in TOP_KEYS and k not in UNSUPPORTED_PHASES)
-            return (first, f"this is a Kubernetes {name}resource, not a traffic policy",
-                    f"lint the policy under `{path}` as a document of its own")
+            return (first, f"this is a Kubernetes {name}resource, not a traffic policy", help)
         if "endpoints" in keys:
             return ("endpoints", "this is an ngrok agent configuration, not a traffic policy",
-                    "lint the policy under `endpoints[].traffic_policy` as a document of its own")
+                    "it holds no `endpoints[].traffic_policy`, or several: lint each as a "
+                    "document of its own")
         for key in ("traffic_policy", "trafficPolicy", "policy", "inline"):
             if isinstance(root.get(key), Map):
                 return (key, f"the policy is nested under `{key}`",

@@ -159,6 +159,9 @@ def plain_activation(req: Request, ai: Any, rid: str, now: float, *, content_len
     act["req.method"] = http.method.upper()
     act["req.url"] = url
     if headers_read:
+        authority = _split_url(url).get("req.url.authority")
+        if "host" not in headers and authority:  # every HTTP/1.1 request names its host
+            headers["host"] = [authority]
         act["req.headers"] = headers
     else:
         headers = {}
