@@ -100,7 +100,7 @@ def _add_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
     target = _headers_target(flow, phase)
     added = {}
     for k, t in action.templates["headers"].items():
-        added[k] = target["add"][k.lower()] = _header_value(flow, rule, action, phase, t, f"headers.{k}")
+        added[k.lower()] = target["add"][k.lower()] = _header_value(flow, rule, action, phase, t, f"headers.{k}")
     _publish(flow, "add_headers", {"headers_added": added})
     if flow.rec.on:  # the text is built only for the record
         flow.rec.outcome("added " + ", ".join(action.templates["headers"]))
