@@ -1,7 +1,8 @@
 """Real ngrok documents through ``serve``, in front of the stub upstream: what they ask for is
 done on the wire. The document is put together from ngrok's own: the operator's fallback
 (custom-response with its former ``content`` key), the A/B cookie test of ngrok's examples
-gallery, headers added and removed (request and response phases), ``req.version``.
+gallery, headers added and removed (request and response phases), ``req.version``, and a
+custom response whose content type is inferred from its body.
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ on_http_request:
           status_code: 404
           content: No route was found for this ngrok Endpoint
           headers: {content-type: text/plain}
+  - name: no-content-type
+    expressions: ["req.url.path.startsWith('/sniff/')"]
+    actions:
+      - type: custom-response
+        config:
+          status_code: 503
+          body: >-
+            ${req.url.path == '/sniff/html' ? '<html><body><h1>Service Unavailable</h1></body></html>'
+            : req.url.path == '/sniff/json' ? '{"error": "down"}' : 'Denied.'}
   - name: ab-test
     expressions: ["hasReqCookie('ab_test') && req.cookies['ab_test'][0].value == 'b'"]
     actions:
@@ -72,3 +82,14 @@ def test_the_cookie_and_the_version_reach_the_upstream(servers: Any, cookie: str
     assert seen.get("x-variant") == variant
     assert seen["x-http-version"] == "HTTP/1.1" and "referrer" not in seen
     assert r.headers["x-served-by"] == "ngrok-document"
+
+
+@pytest.mark.parametrize(("path", "ctype"), [
+    ("/sniff/html", "text/html; charset=utf-8"), ("/sniff/json", "application/json"),
+    ("/sniff/text", "text/plain; charset=utf-8")])
+def test_a_custom_response_without_a_content_type_gets_one_from_its_body(servers: Any, path: str, ctype: str) -> None:
+    """ngrok's custom-response: "if content-type is not included in headers, this action will
+    attempt to infer the correct content-type" (its maintenance page and JSON examples)."""
+    gw, _ = servers
+    r = httpx.post(gw.url + path, json=CHAT, timeout=10)
+    assert (r.status_code, r.headers["content-type"]) == (503, ctype), r.text
