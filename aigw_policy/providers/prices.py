@@ -234,6 +234,8 @@ class LibraryPrices:
             price = info.get_prices(at)
         except Exception as exc:  # noqa: BLE001
             return Cost(None, "unknown", reason=f"price lookup failed: {type(exc).__name__}")
+        if usage.units or usage.service_tier:  # priced apart, or at a tier's prices: the library's own call
+            return _library_cost(lib_provider, info, model, usage, at)
         key = (id(price), usage.input_tokens, usage.output_tokens, usage.cached_input_tokens,
                usage.cache_creation_input_tokens, usage.cache_creation_1h_input_tokens)
         hit = self._costs.get(key)
@@ -274,9 +276,11 @@ def _library_cost(provider: Any, info: Any, model: str, usage: Usage, at: dateti
                 cache_read_tokens=usage.cached_input_tokens or None,
                 cache_write_tokens=usage.cache_creation_input_tokens or None,
                 cache_write_1h_tokens=usage.cache_creation_1h_input_tokens or None,
+                **dict(usage.units),
             ),
             provider,
             genai_request_timestamp=at,
+            price_context={"service_tier": usage.service_tier} if usage.service_tier else None,
         )
     except LookupError:
         return Cost(None, "unknown", reason=f"no known price for `{model}` at `{provider.id}`")

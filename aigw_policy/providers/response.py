@@ -10,7 +10,7 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .usage import _MAX_TOKENS, Usage, _n, loads, ollama_output_only, output_text, usage_from_body
+from .usage import _MAX_TOKENS, Usage, _n, loads, ollama_output_only, output_text, service_tier, usage_from_body
 
 FAST_USAGE = True
 """Read the usage of a parsed OpenAI-shaped JSON body with plain dict lookups when it has the
@@ -122,6 +122,9 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
     total = u.get("total_tokens") if "total_tokens" in u else None
     if cached > inp or reasoning > out or total is not None and not (type(total) is int and total <= inp + out):
         return None  # clamped or made up to the total, with a note, the general way
+    if (_n(u, "prompt_tokens_details", "audio_tokens") or _n(u, "prompt_tokens_details", "cache_write_tokens")
+            or _n(u, "completion_tokens_details", "audio_tokens") or service_tier(body.get("service_tier"))):
+        return None  # audio, cache writes, a tier: read the general way
     return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning, model=model[:256])
 
 

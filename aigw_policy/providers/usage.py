@@ -14,8 +14,8 @@ Everything here is pure: payloads in, values out, no I/O. Bad payloads never rai
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 Source = Literal["provider", "estimate", "none"]  # none: never forwarded, nothing used
@@ -35,6 +35,14 @@ class Usage:
     source: Source = "provider"
     model: str | None = None  # the served model, when the response names it
     notes: tuple[str, ...] = field(default=(), compare=True)
+    #: counts a provider bills at their own price, in genai-prices' unit names
+    #: (:data:`PRICED_UNITS`), each a part of the input or output above (or, ``web_searches``,
+    #: a count of calls): priced by :mod:`.prices`, not part of ``ai.usage`` or the ledger's
+    #: columns, whose cost already holds them
+    units: tuple[tuple[str, int], ...] = ()
+    #: the service tier the provider says it served the request at (OpenAI ``flex``,
+    #: ``priority``...), when it is not the default one: its prices differ
+    service_tier: str | None = None
 
     @classmethod
     def of(
@@ -49,13 +57,15 @@ class Usage:
         source: Source = "provider",
         model: str | None = None,
         notes: tuple[str, ...] = (),
+        units: tuple[tuple[str, int], ...] = (),
+        service_tier: str | None = None,
     ) -> Usage:
         # built through the slots, in field order: the frozen __init__'s object.__setattr__
         # per field cost more than the rest of a limit's estimate (a Usage per limit action)
         u = _new(cls)
         for put, value in zip(_PUTS, (input_tokens, output_tokens, cached_input_tokens, cache_creation_input_tokens,
                                       cache_creation_1h_input_tokens, reasoning_tokens, input_tokens + output_tokens,
-                                      source, model, notes)):
+                                      source, model, notes, units, service_tier)):
             put(u, value)
         return u
 
@@ -73,6 +83,10 @@ class Usage:
     def counts(self) -> dict[str, int]:
         """The token counts, by :data:`TOKEN_FIELDS` name."""
         return {name: getattr(self, name) for name in TOKEN_FIELDS}
+
+    def unit(self, name: str) -> int:
+        """The count of one of :attr:`units` (0 when not reported)."""
+        return next((n for k, n in self.units if k == name), 0)
 
     def with_model(self, model: str | None) -> Usage:
         if model is None or self.model == model:
@@ -176,24 +190,61 @@ def _model(obj: object) -> str | None:
 
 def openai_usage(u: object) -> Usage | None:
     """Chat completions, completions, embeddings (``prompt_tokens``) and responses
-    (``input_tokens``) usage objects; also what vLLM and Ollama's OpenAI API send."""
+    (``input_tokens``) usage objects; also what vLLM and Ollama's OpenAI API send.
+
+    Their details are parts of the totals: ``cached_tokens`` and ``cache_write_tokens`` (the
+    cache reads and writes of models that bill writes) of the input, ``reasoning_tokens`` of
+    the output, and the ``audio_tokens`` of either, billed at the audio price."""
     if not isinstance(u, Mapping):
         return None
     if "input_tokens" in u or "output_tokens" in u:  # responses API
         inp, out = tok(u.get("input_tokens")), _opt(u, "output_tokens")
-        cached = _n(u, "input_tokens_details", "cached_tokens")
-        reasoning = _n(u, "output_tokens_details", "reasoning_tokens")
+        ins, outs = "input_tokens_details", "output_tokens_details"
     else:
         inp, out = tok(u.get("prompt_tokens")), _opt(u, "completion_tokens")
-        cached = _n(u, "prompt_tokens_details", "cached_tokens")
-        reasoning = _n(u, "completion_tokens_details", "reasoning_tokens")
+        ins, outs = "prompt_tokens_details", "completion_tokens_details"
     if inp is None or out is None:
         return None
     notes: list[str] = []
     out = _with_gap(inp, out, tok(u.get("total_tokens")), notes)
-    cached = _within(cached, inp, "cached_tokens", notes)
-    reasoning = _within(reasoning, out, "reasoning_tokens", notes)
-    return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning, notes=tuple(notes))
+    cached = _within(_n(u, ins, "cached_tokens"), inp, "cached_tokens", notes)
+    written = _within(_n(u, ins, "cache_write_tokens"), inp - cached, "cache_write_tokens", notes)
+    reasoning = _within(_n(u, outs, "reasoning_tokens"), out, "reasoning_tokens", notes)
+    units = _units((("input_audio_tokens", _within(_n(u, ins, "audio_tokens"), inp, "audio_tokens", notes)),
+                    ("output_audio_tokens", _within(_n(u, outs, "audio_tokens"), out, "audio_tokens", notes))))
+    return Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=written,
+                    reasoning_tokens=reasoning, notes=tuple(notes), units=units)
+
+
+PRICED_UNITS: tuple[str, ...] = (
+    "input_audio_tokens", "input_image_tokens", "input_video_tokens",
+    "cache_audio_read_tokens", "cache_image_read_tokens", "cache_video_read_tokens",
+    "output_audio_tokens", "output_image_tokens", "output_video_tokens",
+    "web_searches",
+)
+"""The counts :attr:`Usage.units` may hold, in this order: genai-prices' names of the audio,
+image and video parts of the input, of its cache reads and of the output (a model without
+their own price bills them as text), and of the web searches a server-side tool made
+(Anthropic's ``server_tool_use.web_search_requests``; $10 per 1,000)."""
+
+
+def _units(pairs: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    """The non-zero counts of ``pairs``, in :data:`PRICED_UNITS`' order."""
+    found = dict(pairs)
+    return tuple((name, found[name]) for name in PRICED_UNITS if found.get(name))
+
+
+def service_tier(value: object) -> str | None:
+    """The service tier a response names (``service_tier``: OpenAI ``flex``, ``priority``...),
+    or None for the default one (``default``, ``auto``, Anthropic's ``standard``) or no tier."""
+    if not isinstance(value, str) or not value or value in ("default", "auto", "standard"):
+        return None
+    return value[:32]
+
+
+def with_tier(usage: Usage, tier: str | None) -> Usage:
+    """``usage`` served at ``tier`` (None: as it is)."""
+    return usage if tier is None or usage.service_tier == tier else replace(usage, service_tier=tier)
 
 
 _ANTHROPIC_FIELDS = (
@@ -228,25 +279,33 @@ _ANTHROPIC_1H = "cache_creation.ephemeral_1h_input_tokens"
 ``cache_creation_input_tokens``), named by its path: no top-level count has a dot."""
 
 
+_ANTHROPIC_SEARCHES = "server_tool_use.web_search_requests"
+"""Likewise, the web searches of Anthropic's server-side web search tool (``server_tool_use:
+{web_search_requests: n}``, cumulative in a stream's ``message_delta``), billed per search."""
+
+
 def anthropic_fields(u: object) -> dict[str, int]:
     """The Anthropic counts of a ``usage`` object (for cumulative stream merging), the 1-hour
-    cache writes of its ``cache_creation`` breakdown among them (:data:`_ANTHROPIC_1H`). A
-    breakdown that is not an object, or a 1-hour count that is not a count, is a bad count: the
-    object is not trusted at all (:func:`counts_of`)."""
+    cache writes of its ``cache_creation`` breakdown (:data:`_ANTHROPIC_1H`) and the web
+    searches of its ``server_tool_use`` (:data:`_ANTHROPIC_SEARCHES`) among them. A breakdown
+    that is not an object, or a count in it that is not a count, is a bad count: the object is
+    not trusted at all (:func:`counts_of`)."""
     found = counts_of(u, _ANTHROPIC_FIELDS)
     if not found or not isinstance(u, Mapping):
         return found
-    breakdown = u.get("cache_creation")
-    if breakdown is None:
-        return found
-    if not isinstance(breakdown, Mapping):
-        return {}
-    one_hour = breakdown.get("ephemeral_1h_input_tokens")
-    if one_hour is not None:
-        value = tok(one_hour)
-        if value is None:
+    for outer, inner, name in (("cache_creation", "ephemeral_1h_input_tokens", _ANTHROPIC_1H),
+                               ("server_tool_use", "web_search_requests", _ANTHROPIC_SEARCHES)):
+        breakdown = u.get(outer)
+        if breakdown is None:
+            continue
+        if not isinstance(breakdown, Mapping):
             return {}
-        found[_ANTHROPIC_1H] = value
+        raw = breakdown.get(inner)
+        if raw is not None:
+            value = tok(raw)
+            if value is None:
+                return {}
+            found[name] = value
     return found
 
 
@@ -259,6 +318,7 @@ def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
     notes: list[str] = []
     if one_hour:
         one_hour = _within(one_hour, created, "ephemeral_1h_input_tokens", notes)
+    searches = f.get(_ANTHROPIC_SEARCHES, 0)
     return Usage.of(
         f.get("input_tokens", 0) + cached + created,
         f.get("output_tokens", 0),
@@ -266,6 +326,7 @@ def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
         cache_creation_input_tokens=created,
         cache_creation_1h_input_tokens=one_hour,
         notes=tuple(notes),
+        units=(("web_searches", searches),) if searches else (),
     )
 
 
@@ -283,9 +344,38 @@ _GEMINI_FIELDS = (
 )
 
 
+_GEMINI_DETAILS = (
+    ("promptTokensDetails", "input"),
+    ("toolUsePromptTokensDetails", "input"),
+    ("cacheTokensDetails", "cache"),
+    ("candidatesTokensDetails", "output"),
+)
+"""The per-modality breakdowns of ``usageMetadata`` (lists of ``{modality, tokenCount}``) and
+the part of the usage each breaks down: the prompt (with the tool-use prompt), its cached part,
+the candidates."""
+_GEMINI_MODALITIES = {"AUDIO": "audio", "IMAGE": "image", "DOCUMENT": "image", "VIDEO": "video"}
+"""The modalities billed apart from text, by the name of their genai-prices unit (a document's
+pages are read as images, as genai-prices reads them)."""
+
+
 def gemini_fields(m: object) -> dict[str, int]:
-    """The counts of a ``usageMetadata`` object (for cumulative stream merging)."""
-    return counts_of(m, _GEMINI_FIELDS)
+    """The counts of a ``usageMetadata`` object (for cumulative stream merging), the audio,
+    image and video parts of its breakdowns among them, by their :data:`PRICED_UNITS` names
+    (a breakdown entry that is not a modality and a count is left out: text is the rest)."""
+    found = counts_of(m, _GEMINI_FIELDS)
+    if not found or not isinstance(m, Mapping):
+        return found
+    for key, part in _GEMINI_DETAILS:
+        details = m.get(key)
+        if type(details) is not list:
+            continue
+        for entry in details:
+            kind = _GEMINI_MODALITIES.get(entry.get("modality")) if isinstance(entry, Mapping) else None
+            count = tok(entry.get("tokenCount")) if kind else None
+            if count:
+                name = f"cache_{kind}_read_tokens" if part == "cache" else f"{part}_{kind}_tokens"
+                found[name] = found.get(name, 0) + count
+    return found
 
 
 def gemini_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
@@ -297,8 +387,22 @@ def gemini_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
     notes: list[str] = []
     out = _with_gap(inp, f.get("candidatesTokenCount", 0) + thoughts, f.get("totalTokenCount"), notes)
     cached = _within(f.get("cachedContentTokenCount", 0), inp, "cachedContentTokenCount", notes)
+    units: tuple[tuple[str, int], ...] = ()
+    if any(name not in _GEMINI_FIELDS for name in f):
+        units = _units(_parts_within(f, "input_", inp, notes) + _parts_within(f, "cache_", cached, notes)
+                       + _parts_within(f, "output_", f.get("candidatesTokenCount", 0), notes))
     return Usage.of(inp, out, cached_input_tokens=cached,
-                    reasoning_tokens=thoughts, notes=tuple(notes))
+                    reasoning_tokens=thoughts, notes=tuple(notes), units=units)
+
+
+def _parts_within(f: Mapping[str, int], prefix: str, whole: int, notes: list[str]) -> list[tuple[str, int]]:
+    """The modality counts of ``f`` whose unit names start with ``prefix``, left out (with a
+    note) when together they exceed the count they break down: text would be negative."""
+    parts = [(name, n) for name, n in f.items() if name.startswith(prefix)]
+    if sum(n for _, n in parts) > whole:
+        notes.append(f"{prefix}modality details above their total: priced as text")
+        return []
+    return parts
 
 
 def gemini_usage(m: object) -> Usage | None:
@@ -360,8 +464,12 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
         usage = ollama_usage(body)
     else:
         usage = openai_usage(_get(body, "usage"))
-        if usage is None and isinstance(_get(body, "response"), Mapping):
+        if usage is not None:
+            usage = with_tier(usage, service_tier(_get(body, "service_tier")))
+        elif isinstance(_get(body, "response"), Mapping):
             usage = openai_usage(_get(body, "response", "usage"))
+            if usage is not None:
+                usage = with_tier(usage, service_tier(_get(body, "response", "service_tier")))
     if usage is None:
         return None
     return usage.with_model(_model(body) if isinstance(body, Mapping) else None)
