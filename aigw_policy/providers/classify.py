@@ -238,6 +238,8 @@ def _tools(api: Api, body: Mapping[str, Any]) -> tuple[str, ...]:
         name = t.get("name")
         if not isinstance(name, str) and isinstance(t.get("function"), Mapping):
             name = t["function"].get("name")
+        if not isinstance(name, str) and isinstance(kind := t.get("type"), str) and isinstance(t.get(kind), Mapping):
+            name = t[kind].get("name")  # Chat Completions' custom tools: {type: custom, custom: {name}}
         if not isinstance(name, str):
             name = t.get("type")
         if isinstance(name, str):

@@ -40,6 +40,8 @@ from .usage import (
     openai_usage,
     served_model,
     service_tier,
+    tool_calls,
+    with_units,
 )
 
 MAX_EVENT_BYTES = 8 * 1024 * 1024  # an event larger than this is dropped (hostile or broken)
@@ -475,7 +477,9 @@ class StreamUsage:
             if isinstance(resp, Mapping):
                 self._note_model(resp.get("model"))
                 if typ in ("response.completed", "response.incomplete", "response.failed"):
-                    self._usage = openai_usage(resp.get("usage")) or self._usage
+                    found = openai_usage(resp.get("usage"))
+                    if found is not None:
+                        self._usage = with_units(found, tool_calls(resp.get("output")))
                     self._tier = service_tier(resp.get("service_tier")) or self._tier
                     self._done = True
                     if typ == "response.failed":
@@ -549,10 +553,12 @@ class StreamUsage:
         self._note_model(obj.get("model"))
         msg = obj.get("message")
         parts = []
-        if isinstance(msg, Mapping) and isinstance(msg.get("content"), str):
-            parts.append(msg["content"])
-        if isinstance(obj.get("response"), str):
-            parts.append(obj["response"])
+        for value in ((msg.get("thinking"), msg.get("content")) if isinstance(msg, Mapping) else ()):
+            if isinstance(value, str):  # the thinking (think: true) is output too
+                parts.append(value)
+        for key in ("thinking", "response"):  # /api/generate
+            if isinstance(obj.get(key), str):
+                parts.append(obj[key])
         self._add_text(parts)
         if obj.get("done") is True:
             self._done = True

@@ -220,18 +220,45 @@ PRICED_UNITS: tuple[str, ...] = (
     "input_audio_tokens", "input_image_tokens", "input_video_tokens",
     "cache_audio_read_tokens", "cache_image_read_tokens", "cache_video_read_tokens",
     "output_audio_tokens", "output_image_tokens", "output_video_tokens",
-    "web_searches",
+    "web_searches", "storage_searches",
 )
 """The counts :attr:`Usage.units` may hold, in this order: genai-prices' names of the audio,
 image and video parts of the input, of its cache reads and of the output (a model without
-their own price bills them as text), and of the web searches a server-side tool made
-(Anthropic's ``server_tool_use.web_search_requests``; $10 per 1,000)."""
+their own price bills them as text), and of the searches a server-side tool made, billed per
+call: web searches (Anthropic's ``server_tool_use.web_search_requests``, the Responses API's
+``web_search_call`` items that search) and file searches (its ``file_search_call`` items)."""
 
 
 def _units(pairs: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
     """The non-zero counts of ``pairs``, in :data:`PRICED_UNITS`' order."""
     found = dict(pairs)
     return tuple((name, found[name]) for name in PRICED_UNITS if found.get(name))
+
+
+def tool_calls(output: object) -> tuple[tuple[str, int], ...]:
+    """The searches billed per call among a Responses API answer's ``output`` items: each
+    ``web_search_call`` whose action is a search (``open_page`` and ``find_in_page`` are not
+    billed; an item without an action is one, as older answers wrote them), each
+    ``file_search_call``."""
+    web = files = 0
+    for item in _list(output):
+        kind = _get(item, "type")
+        if kind == "web_search_call":
+            action = _get(item, "action", "type")
+            web += action is None or action == "search"
+        elif kind == "file_search_call":
+            files += 1
+    return _units((("web_searches", web), ("storage_searches", files)))
+
+
+def with_units(usage: Usage, units: tuple[tuple[str, int], ...]) -> Usage:
+    """``usage`` with the counts ``units`` added to its own (none: as it is)."""
+    if not units:
+        return usage
+    found = dict(usage.units)
+    for name, n in units:
+        found[name] = found.get(name, 0) + n
+    return replace(usage, units=_units(found.items()))
 
 
 def service_tier(value: object) -> str | None:
@@ -464,12 +491,12 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
         usage = ollama_usage(body)
     else:
         usage = openai_usage(_get(body, "usage"))
-        if usage is not None:
+        if usage is None and isinstance(_get(body, "response"), Mapping):
+            body = _get(body, "response")
+            usage = openai_usage(_get(body, "usage"))
+        if usage is not None:  # the tier it was served at, the searches the Responses API billed
             usage = with_tier(usage, service_tier(_get(body, "service_tier")))
-        elif isinstance(_get(body, "response"), Mapping):
-            usage = openai_usage(_get(body, "response", "usage"))
-            if usage is not None:
-                usage = with_tier(usage, service_tier(_get(body, "response", "service_tier")))
+            usage = with_units(usage, tool_calls(_get(body, "output")))
     if usage is None:
         return None
     return usage.with_model(_model(body) if isinstance(body, Mapping) else None)
@@ -509,7 +536,7 @@ def output_text(provider: str, body: object) -> str:
                     parts.append(content["text"])
             if isinstance(_get(item, "arguments"), str):  # function_call items
                 parts.append(item["arguments"])
-        for path in (("message", "content"), ("response",)):  # ollama native
+        for path in (("message", "thinking"), ("message", "content"), ("thinking",), ("response",)):  # ollama native
             value = _get(body, *path)
             if isinstance(value, str):
                 parts.append(value)
