@@ -220,7 +220,8 @@ class LibraryPrices:
         found = self._models.get((provider_id, model))
         if found is None:
             try:
-                found = data_snapshot.get_snapshot().find_provider_model(model, None, provider_id, None)
+                found = data_snapshot.get_snapshot().find_provider_model(_library_name(provider_id, model), None,
+                                                                         provider_id, None)
             except LookupError:
                 found = f"no known price for `{model}` at `{provider_id}`"
             except Exception as exc:  # noqa: BLE001 - a library failure is an unknown price, not a crash
@@ -251,6 +252,12 @@ class LibraryPrices:
             while len(cache) >= bound:
                 del cache[next(iter(cache))]
             cache[key] = value
+
+
+def _library_name(provider_id: str, model: str) -> str:
+    """The name genai-prices knows a model by: Vertex AI's OpenAI-compatible endpoint names
+    Google's models with their publisher (``google/gemini-2.5-flash``), genai-prices without."""
+    return model.removeprefix("google/") if provider_id == "google" else model
 
 
 def _planned_cost(provider: Any, info: Any, price: Any, usage: Usage) -> Cost | None:
