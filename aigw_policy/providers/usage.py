@@ -416,8 +416,12 @@ def gemini_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
     cached = _within(f.get("cachedContentTokenCount", 0), inp, "cachedContentTokenCount", notes)
     units: tuple[tuple[str, int], ...] = ()
     if any(name not in _GEMINI_FIELDS for name in f):
-        units = _units(_parts_within(f, "input_", inp, notes) + _parts_within(f, "cache_", cached, notes)
-                       + _parts_within(f, "output_", f.get("candidatesTokenCount", 0), notes))
+        prompt = _parts_within(f, "input_", inp, notes)
+        cache = _parts_within(f, "cache_", cached, notes)
+        if any(n > dict(prompt).get(f"input_{name.split('_')[1]}_tokens", 0) for name, n in cache):
+            notes.append("cache_ modality details above the prompt's: priced as text")
+            cache = []  # a cached audio token is an audio token of the prompt
+        units = _units(prompt + cache + _parts_within(f, "output_", f.get("candidatesTokenCount", 0), notes))
     return Usage.of(inp, out, cached_input_tokens=cached,
                     reasoning_tokens=thoughts, notes=tuple(notes), units=units)
 

@@ -83,3 +83,42 @@ def test_an_override_prices_them_as_text() -> None:
     usage = Usage.of(1000, 100, units=(("input_audio_tokens", 800), ("web_searches", 2)), service_tier="flex")
     cost = PriceBook.from_mapping({"m": {"input": 1, "output": 2}}).cost("openai", "m", usage)
     assert cost.usd == Decimal(1000 * 1 + 100 * 2) / 10**6
+
+
+GEMINI = {"url": "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent",
+          "body": {"contents": [{"parts": [{"text": "hi"}]}]}}
+
+
+@pytest.mark.parametrize(("metadata", "units"), [
+    # a cached audio token is one of the prompt's audio tokens: more of them than the prompt's
+    # (or a prompt without its breakdown) is left out, the rest priced as text, never unknown
+    ({"promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 100}],
+      "cacheTokensDetails": [{"modality": "AUDIO", "tokenCount": 500}]}, {"input_audio_tokens": 100}),
+    ({"cacheTokensDetails": [{"modality": "AUDIO", "tokenCount": 500}]}, {}),
+    ({"promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 700}, {"modality": "VIDEO", "tokenCount": 400}]}, {}),
+    ({"promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 600}, {"modality": "bogus", "tokenCount": 9},
+                              {"modality": "IMAGE", "tokenCount": "x"}, "AUDIO"],
+      "cacheTokensDetails": [{"modality": "AUDIO", "tokenCount": 500}]},
+     {"input_audio_tokens": 600, "cache_audio_read_tokens": 500}),
+])
+def test_gemini_breakdowns_that_do_not_add_up(metadata: dict[str, Any], units: dict[str, int]) -> None:
+    body = {"usageMetadata": {"promptTokenCount": 1000, "candidatesTokenCount": 10, "cachedContentTokenCount": 800,
+                              **metadata}}
+    usage = extract_usage(classify(GEMINI), {"status_code": 200, "body": body})
+    assert (usage.input_tokens, usage.cached_input_tokens, usage.source) == (1000, 800, "provider")
+    assert dict(usage.units) == units
+    assert PriceBook().cost("gemini", "gemini-2.5-flash", usage, at=NOW).known
+
+
+def test_parts_the_library_cannot_reconcile_are_priced_as_text() -> None:
+    """Half the prompt cached and 60% of it audio, with no breakdown of the cached part: for a
+    model that prices cached audio apart (gpt-realtime) genai-prices refuses the usage; its
+    totals are still priced, at the text prices, and the cost says so (never unknown)."""
+    ai = classify({"url": "https://api.openai.com/v1/chat/completions", "body": {"model": "gpt-realtime", "messages": []}})
+    usage = extract_usage(ai, {"status_code": 200, "body": {"model": "gpt-realtime", "usage": {
+        "prompt_tokens": 1000, "completion_tokens": 100,
+        "prompt_tokens_details": {"cached_tokens": 500, "audio_tokens": 600},
+        "completion_tokens_details": {"audio_tokens": 50}}}})
+    cost = PriceBook().cost("openai", "gpt-realtime", usage, at=NOW)
+    text = PriceBook().cost("openai", "gpt-realtime", Usage.of(1000, 100, cached_input_tokens=500), at=NOW)
+    assert (cost.usd, cost.reason) == (text.usd, "the parts billed apart do not add up: priced as text")
