@@ -160,6 +160,8 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
     m = _GEMINI_PATH.search(path)
     if m and ("/publishers/" not in path or "/publishers/google/" in path):  # Mistral on Vertex: not Gemini
         op, stream = _GEMINI_ACTIONS.get(m.group("action"), ("other", False))
+        if m.group("action") == "predict" and "embedding" in m.group("model"):
+            op = "embeddings"  # Vertex AI's text embeddings (gemini-embedding-001:predict); Imagen's predict: other
         provider = "vertex_ai" if "/publishers/google/" in path else "gemini"
         return provider, "gemini", op, {"model": m.group("model"), "stream": stream}
     p = path.rstrip("/")

@@ -436,6 +436,16 @@ def _parts_within(f: Mapping[str, int], prefix: str, whole: int, notes: list[str
     return parts
 
 
+def predict_usage(predictions: list[Any]) -> Usage | None:
+    """Vertex AI's text embeddings (``:predict``): each prediction's
+    ``embeddings.statistics.token_count``, summed, is the input; None unless every prediction
+    has one (their ``metadata.billableCharacterCount`` prices older models, by character)."""
+    counts = [tok(_get(p, "embeddings", "statistics", "token_count")) for p in predictions]
+    if not counts or None in counts:
+        return None
+    return Usage.of(sum(counts), 0)  # type: ignore[arg-type]
+
+
 def gemini_usage(m: object) -> Usage | None:
     return gemini_usage_from_fields(gemini_fields(m))
 
@@ -491,6 +501,8 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
             usage = gemini_usage_from_fields(counts)
             return usage.with_model(model) if usage else None
         usage = gemini_usage(_get(body, "usageMetadata"))
+        if usage is None and isinstance(_get(body, "predictions"), list):
+            usage = predict_usage(body["predictions"])
     elif provider == "ollama" and isinstance(body, Mapping) and "usage" not in body:
         usage = ollama_usage(body)
     else:
