@@ -560,14 +560,16 @@ def output_text(provider: str, body: object) -> str:
 
 
 def gemini_part_texts(value: object) -> list[str]:
-    """The generated text of Gemini ``parts``: text (thoughts included) and function calls'
-    arguments, which are output tokens too."""
+    """The generated text of Gemini ``parts``: text (thoughts included), function calls'
+    arguments and the code the code-execution tool runs, which are output tokens too."""
     out: list[str] = []
     for part in _list(value):
         if isinstance(_get(part, "text"), str):
             out.append(part["text"])
         elif isinstance(_get(part, "functionCall"), Mapping):
             out.append(_dumps(part["functionCall"].get("args")))
+        elif isinstance(_get(part, "executableCode", "code"), str):
+            out.append(part["executableCode"]["code"])
     return out
 
 
