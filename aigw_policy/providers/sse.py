@@ -490,7 +490,7 @@ class StreamUsage:
             _texts_openai(obj, parts)
             self._add_text(parts)
             return
-        if typ == "error" or "error" in obj and "choices" not in obj:
+        if typ == "error" or "error" in obj and "choices" not in obj or obj.get("object") == "error":  # (vLLM's older)
             self._errors.append(_error_kind(obj.get("error")) or _error_kind(obj))
             return
         self._note_model(obj.get("model"))
