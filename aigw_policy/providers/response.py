@@ -158,6 +158,8 @@ def _error_note(status: object, body: object) -> str:
     if isinstance(body, list) and body:
         body = body[0]
     error = body.get("error") if isinstance(body, Mapping) else None
+    if error is None and isinstance(body, Mapping) and body.get("object") == "error":
+        error = body  # vLLM's (older) ErrorResponse: its kind at the top level
     kind = None
     if isinstance(error, Mapping):
         kind = next((v for k in ("status", "code", "type") if isinstance(v := error.get(k), str) and v), None)
