@@ -397,7 +397,8 @@ def gemini_fields(m: object) -> dict[str, int]:
         if type(details) is not list:
             continue
         for entry in details:
-            kind = _GEMINI_MODALITIES.get(entry.get("modality")) if isinstance(entry, Mapping) else None
+            modality = entry.get("modality") if isinstance(entry, Mapping) else None
+            kind = _GEMINI_MODALITIES.get(modality) if isinstance(modality, str) else None
             count = tok(entry.get("tokenCount")) if kind else None
             if count:
                 name = f"cache_{kind}_read_tokens" if part == "cache" else f"{part}_{kind}_tokens"
@@ -501,8 +502,9 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
             usage = gemini_usage_from_fields(counts)
             return usage.with_model(model) if usage else None
         usage = gemini_usage(_get(body, "usageMetadata"))
-        if usage is None and isinstance(_get(body, "predictions"), list):
-            usage = predict_usage(body["predictions"])
+        predictions = _get(body, "predictions")
+        if usage is None and isinstance(predictions, list):
+            usage = predict_usage(predictions)
     elif provider == "ollama" and isinstance(body, Mapping) and "usage" not in body:
         usage = ollama_usage(body)
     else:

@@ -100,6 +100,9 @@ GEMINI = {"url": "https://generativelanguage.googleapis.com/v1beta/models/gemini
                               {"modality": "IMAGE", "tokenCount": "x"}, "AUDIO"],
       "cacheTokensDetails": [{"modality": "AUDIO", "tokenCount": 500}]},
      {"input_audio_tokens": 600, "cache_audio_read_tokens": 500}),
+    # hostile entries (a modality that is no string, not even hashable) are left out, never raise
+    ({"promptTokensDetails": [{"modality": ["AUDIO"], "tokenCount": 3}, {"modality": {"a": 1}}, None, 7],
+      "cacheTokensDetails": {"modality": "AUDIO"}}, {}),
 ])
 def test_gemini_breakdowns_that_do_not_add_up(metadata: dict[str, Any], units: dict[str, int]) -> None:
     body = {"usageMetadata": {"promptTokenCount": 1000, "candidatesTokenCount": 10, "cachedContentTokenCount": 800,
