@@ -176,7 +176,7 @@ def usage_objects(draw: Any) -> tuple[str, dict[str, Any]]:
     if api == "gemini":
         for key in ("promptTokensDetails", "cacheTokensDetails", "candidatesTokensDetails"):
             if draw(st.booleans()):
-                u[key] = [{"modality": draw(st.sampled_from(["TEXT", "AUDIO", "IMAGE", "VIDEO", "DOCUMENT", None])),
+                u[key] = [{"modality": draw(st.sampled_from(["TEXT", "AUDIO", "IMAGE", "VIDEO", "DOCUMENT", None, ["AUDIO"]])),
                            "tokenCount": draw(COUNT)} for _ in range(draw(st.integers(0, 3)))]
     if api == "anthropic" and draw(st.booleans()):
         u["server_tool_use"] = {"web_search_requests": draw(COUNT)}
