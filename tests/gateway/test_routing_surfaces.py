@@ -122,3 +122,32 @@ def test_a_stream_cut_before_its_first_byte_fails_over(gw: Any, stubs: Any) -> N
         text = "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices)
     assert text.startswith("beta:gpt-4o")
     assert served(gw, rid)[:4] == ("beta", "gpt-4o", 2, "b1")
+
+
+def test_a_responses_stream_cut_after_bytes_is_an_error_in_the_sdk(gw: Any, stubs: Any) -> None:
+    """Bytes reached the client: no failover; the stream ends with an error event the SDK raises."""
+    import openai
+
+    stubs["alpha"][0].push(Reply(cut_after=700))
+    deltas = []
+    with pytest.raises(openai.APIError, match="incomplete"):
+        for event in oai(gw).responses.create(model="gpt-4o", input="hi", stream=True):
+            if event.type == "response.output_text.delta":
+                deltas.append(event.delta)
+    assert "".join(deltas).startswith("alpha:gpt-4o")
+    assert stubs["beta"][0].seen == []
+
+
+def test_a_gemini_stream_cut_after_bytes_ends_with_its_error_event(gw: Any, stubs: Any) -> None:
+    stubs["alpha"][0].push(Reply(cut_after=300))
+    events = []
+    with httpx.stream("POST", f"{gw.url}/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+                      json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+                      headers={"x-goog-api-key": GATEWAY_KEY}, timeout=20) as r:
+        with pytest.raises(httpx.RemoteProtocolError):  # and never an end that looks whole
+            for line in r.iter_lines():
+                if line.startswith("data:"):
+                    events.append(json.loads(line[5:]))
+    assert events[0]["candidates"][0]["content"]["parts"][0]["text"].startswith("alpha:")
+    assert events[-1]["error"]["status"] == "UNAVAILABLE" and "incomplete" in events[-1]["error"]["message"]
+    assert stubs["beta"][0].seen == []
