@@ -56,6 +56,14 @@ def serve(
                                                   help="Seconds a client has to send a request's headers.")] = 10.0,
     metrics_token: Annotated[str | None, typer.Option("--metrics-token", envvar="AIGW_METRICS_TOKEN",
                                                       help="Protect /metrics: it then wants `Authorization: Bearer TOKEN`.")] = None,
+    geoip: Annotated[list[Path] | None, typer.Option(
+        "--geoip", envvar="AIGW_GEOIP",
+        help="A MaxMind DB file (GeoLite2/GeoIP2 City or Country; ASN), repeatable: supplies conn.geo.*, "
+             "conn.client_ip.geo.* and conn.client_ip.as.* for the client's address.")] = None,
+    forwarded_allow_ips: Annotated[str | None, typer.Option(
+        "--forwarded-allow-ips", envvar="AIGW_FORWARDED_ALLOW_IPS",
+        help="Proxies (comma-separated addresses or networks, or *) whose X-Forwarded-For and "
+             "X-Forwarded-Proto are believed: the client address then comes from them. Default: none.")] = None,
 ) -> None:
     """Run the gateway: a reverse proxy for OpenAI-, Anthropic- and Gemini-style APIs that
     enforces the policy, streams answers through and writes the usage ledger. A policy with
@@ -100,6 +108,14 @@ def serve(
             book = load_price_file(prices)
         except ProviderError as error:
             raise fail(f"bad --prices: {error.message}") from None
+    geo = None
+    if geoip:
+        from ..gateway.geoip import GeoIP, GeoIPError
+
+        try:
+            geo = GeoIP(geoip)
+        except GeoIPError as error:
+            raise fail(f"bad --geoip: {error}") from None
     store_obj = _open_store(store, fail)
     ledger_obj = _open_ledger(ledger, fail) if ledger else None
 
@@ -109,7 +125,7 @@ def serve(
     try:
         app = Gateway(policy=policy, upstream=upstream, keys=ring, store=store_obj, ledger=ledger_obj,
                       prices=book, provider=provider, timeout=timeout, watch=watch, max_body=max_body,
-                      metrics_token=metrics_token, secrets=vault, cache_dir=_compiled_dir())
+                      metrics_token=metrics_token, secrets=vault, cache_dir=_compiled_dir(), geoip=geo)
     except SecretError as error:  # a key's secret is set nowhere: named, never a value
         if ledger_obj is not None:
             ledger_obj.close()
@@ -174,13 +190,22 @@ def serve(
         # (and an upstream's own `server` is not passed on either: proxy.ANSWER_OWN)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
                     timeout_graceful_shutdown=10, http=header_timeout_protocol(header_timeout),
-                    server_header=False)
+                    server_header=False, **forwarded(forwarded_allow_ips))
     finally:  # the stream may not outlive this call (an embedding caller's, a test runner's)
         gc.unfreeze()
         (logging._srcfile, logging.logThreads,
          logging.logProcesses, logging.logMultiprocessing) = switches
         root.removeHandler(handler)
         root.propagate = True
+
+
+def forwarded(allow: str | None) -> dict[str, Any]:
+    """uvicorn's settings for who may say the client's address: nobody by default (uvicorn
+    alone believes ``X-Forwarded-For`` from 127.0.0.1, so a local client could pass for any
+    address and slip past per-IP limits and ``restrict-ips``), else the proxies named."""
+    if allow is None or not allow.strip():
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": allow}
 
 
 def _open_store(url: str, fail: Any) -> Any:

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..engine import Engine
 from ..routing.secrets import Secrets
+from .geoip import geo_readers
 from .keys import KeyRing
 from .metrics import Observer
 from .middleware import PolicyMiddleware
@@ -37,6 +38,8 @@ class Gateway:
     when the policy routes with an ``ai-gateway`` action (a request it does not route is then
     a 502 ``no_upstream``); ``secrets``: where the action's ``${secrets.get(...)}`` keys
     resolve (default: ``AIGW_SECRET_*`` environment variables), checked at every (re)load.
+    ``geoip``: ``conn`` entries for a client address (a :class:`~.geoip.GeoIP`); without it a
+    (re)loaded policy whose rules read ngrok's geo or AS variables is warned of in the log.
     Live routing metrics are kept beside the limits (:func:`~aigw_policy.routing.metrics.route_metrics_for`). Serves ``GET /metrics``
     (Prometheus) and ``GET /healthz``; everything else goes through the policy.
 
@@ -50,7 +53,7 @@ class Gateway:
                  logger: logging.Logger | None = None, decision_logger: logging.Logger | None = None,
                  sighup: bool = True, cache_dir: str | None = None, max_body: int | None = None,
                  body_timeout: float | None = None, metrics_token: str | None = None,
-                 secrets: Secrets | None = None) -> None:
+                 secrets: Secrets | None = None, geoip: Any = None) -> None:
         from ..limits import from_url
         from ..providers import PriceBook
         from ..routing.metrics import route_metrics_for
@@ -72,8 +75,15 @@ class Gateway:
 
         def make_engine(doc: Any) -> Any:
             self.secrets.check(key_values(doc))  # a key whose secret is set nowhere: not this policy
-            return Engine(doc, store=self.store, ledger=self.ledger, prices=book, cache_dir=cache_dir,
-                          route_metrics=self.route_metrics)
+            engine = Engine(doc, store=self.store, ledger=self.ledger, prices=book, cache_dir=cache_dir,
+                            route_metrics=self.route_metrics)
+            readers = geo_readers(engine.compiled) if geoip is None else []
+            if readers:
+                self.logger.warning(
+                    "rule(s) %s read conn.geo.* / conn.client_ip.geo.* / conn.client_ip.as.*, which serve supplies "
+                    "only with --geoip FILE (a MaxMind DB): without it each such rule fails, and its on_error "
+                    "decides", ", ".join(f"`{r}`" for r in readers))
+            return engine
 
         self.holder = PolicyHolder(policy, make_engine, logger=self.logger, on_reload=self.observer.reload)
         self.upstream = upstream
@@ -85,7 +95,7 @@ class Gateway:
             limits["body_timeout"] = body_timeout
         self._metrics_token = f"Bearer {metrics_token}".encode("latin-1") if metrics_token else None
         self.middleware = PolicyMiddleware(self.proxy, self.holder, keys=keys, provider=provider,
-                                           observer=self.observer, router=self.router, **limits)
+                                           observer=self.observer, router=self.router, geoip=geoip, **limits)
         self.watch = watch
         self.sighup = sighup
         self._tasks: list[asyncio.Task[Any]] = []

@@ -50,7 +50,8 @@ def overflow_usage(decision: Any, head: bytes, request: Mapping[str, Any]) -> An
 
 
 def usage_body(acc: Any, api: str) -> Any:
-    """A JSON body the engine reads back as the usage an overflowing stream reported."""
+    """A JSON body the engine reads back as the usage an overflowing stream reported, the
+    counts priced apart (``Usage.units``) and the service tier included."""
     u = acc.finish()
     if u.source != "provider":
         return None  # the engine estimates from the request
@@ -60,13 +61,31 @@ def usage_body(acc: Any, api: str) -> Any:
                                             "cache_read_input_tokens": u.cached_input_tokens,
                                             "cache_creation_input_tokens": u.cache_creation_input_tokens,
                                             "cache_creation": {
-                                                "ephemeral_1h_input_tokens": u.cache_creation_1h_input_tokens}}}
+                                                "ephemeral_1h_input_tokens": u.cache_creation_1h_input_tokens},
+                                            "server_tool_use": {"web_search_requests": u.unit("web_searches")}}}
     if api == "gemini":
         return {"modelVersion": u.model, "usageMetadata": {
             "promptTokenCount": u.input_tokens, "candidatesTokenCount": u.output_tokens - u.reasoning_tokens,
             "thoughtsTokenCount": u.reasoning_tokens, "cachedContentTokenCount": u.cached_input_tokens,
-            "totalTokenCount": u.total_tokens}}
-    return {"model": u.model, "usage": {"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
-                                        "total_tokens": u.total_tokens,
-                                        "prompt_tokens_details": {"cached_tokens": u.cached_input_tokens},
-                                        "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens}}}
+            "totalTokenCount": u.total_tokens, **_modalities(u.units)}}
+    return {"model": u.model, "service_tier": u.service_tier,
+            "usage": {"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
+                      "total_tokens": u.total_tokens,
+                      "prompt_tokens_details": {"cached_tokens": u.cached_input_tokens,
+                                                "cache_write_tokens": u.cache_creation_input_tokens,
+                                                "audio_tokens": u.unit("input_audio_tokens")},
+                      "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens,
+                                                    "audio_tokens": u.unit("output_audio_tokens")}}}
+
+
+_GEMINI_DETAILS = {"input": "promptTokensDetails", "cache": "cacheTokensDetails", "output": "candidatesTokensDetails"}
+
+
+def _modalities(units: tuple[tuple[str, int], ...]) -> dict[str, list[dict[str, Any]]]:
+    """Gemini's per-modality breakdowns of the audio, image and video counts of ``units``."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, count in units:
+        part, kind = name.split("_")[:2]
+        if part in _GEMINI_DETAILS:
+            out.setdefault(_GEMINI_DETAILS[part], []).append({"modality": kind.upper(), "tokenCount": count})
+    return out

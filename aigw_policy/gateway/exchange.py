@@ -283,7 +283,9 @@ class Exchange:
             req["req"] = {"version": version}
         client = scope.get("client")
         if client:
-            req["conn"] = conn_of(client, scope.get("server"))
+            req["conn"] = conn = conn_of(client, scope.get("server"))
+            if self.mw.geoip is not None:
+                conn.update(self.mw.geoip(client[0]))
         if self.mw.provider:
             req["ai"] = {"provider": self.mw.provider}
         return req

@@ -93,6 +93,10 @@ class PolicyMiddleware:
       ``identity``: the credential was for it), passed when it does not (the client's own
       provider key, for the app to forward). ``True`` / ``False``: always / never stripped.
       The policy never sees a credential the middleware authenticated with.
+    - ``geoip``: ``geoip(client_ip)`` -> more ``conn`` entries (ngrok's names, dotted:
+      ``geo.country_code``, ``client_ip.as.number``), added to what the socket tells; a
+      :class:`~aigw_policy.gateway.geoip.GeoIP` over MaxMind DB files, or the embedder's own
+      IP intelligence. Called on the event loop: keep it fast (cache it).
 
     Routing (SPEC §12): a request an ``ai-gateway`` action routes is not handed to ``app``:
     ``router`` (a :class:`~aigw_policy.gateway.routing.Router`, holding the secrets its keys
@@ -106,7 +110,8 @@ class PolicyMiddleware:
                  offload_cost: int | None = DEFAULT_OFFLOAD_COST,
                  body_timeout: float | None = DEFAULT_BODY_TIMEOUT, identity: IdentityHook | None = None,
                  exclude: Collection[str] | Callable[[str], bool] | None = None,
-                 strip_credentials: bool | None = None, router: Any = None, settle_after_answer: bool = True) -> None:
+                 strip_credentials: bool | None = None, router: Any = None, settle_after_answer: bool = True,
+                 geoip: Callable[[str], Mapping[str, Any]] | None = None) -> None:
         if keys is not None and identity is not None:
             raise ValueError("give PolicyMiddleware `keys=` or `identity=`, not both: to accept gateway keys "
                              "too, look them up in the hook: `keys.lookup(key_from(headers, scope['query_string']))`")
@@ -120,6 +125,7 @@ class PolicyMiddleware:
         self._excluded = _exclusion(exclude)
         self._strip = strip_credentials
         self.provider = provider
+        self.geoip = geoip
         self.observer = observer
         self.max_body = max_body
         self.capture_limit = capture_limit

@@ -160,6 +160,8 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
     m = _GEMINI_PATH.search(path)
     if m and ("/publishers/" not in path or "/publishers/google/" in path):  # Mistral on Vertex: not Gemini
         op, stream = _GEMINI_ACTIONS.get(m.group("action"), ("other", False))
+        if m.group("action") == "predict" and "embedding" in m.group("model"):
+            op = "embeddings"  # Vertex AI's text embeddings (gemini-embedding-001:predict); Imagen's predict: other
         provider = "vertex_ai" if "/publishers/google/" in path else "gemini"
         return provider, "gemini", op, {"model": m.group("model"), "stream": stream}
     p = path.rstrip("/")
@@ -238,6 +240,8 @@ def _tools(api: Api, body: Mapping[str, Any]) -> tuple[str, ...]:
         name = t.get("name")
         if not isinstance(name, str) and isinstance(t.get("function"), Mapping):
             name = t["function"].get("name")
+        if not isinstance(name, str) and isinstance(kind := t.get("type"), str) and isinstance(t.get(kind), Mapping):
+            name = t[kind].get("name")  # Chat Completions' custom tools: {type: custom, custom: {name}}
         if not isinstance(name, str):
             name = t.get("type")
         if isinstance(name, str):

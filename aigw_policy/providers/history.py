@@ -114,7 +114,7 @@ def prompt_and_count(api: str, op: str, body: Mapping[str, Any]) -> tuple[str, i
     count = 0
     if api == "gemini":
         text_of(body.get("systemInstruction", body.get("system_instruction")), texts)
-        contents = body.get("contents", body.get("requests"))
+        contents = body.get("contents", body.get("requests", body.get("instances")))  # instances: Vertex :predict
         if isinstance(contents, Mapping):  # embedContent: a single content
             contents = [contents]
         if isinstance(contents, list):
@@ -134,15 +134,18 @@ def prompt_and_count(api: str, op: str, body: Mapping[str, Any]) -> tuple[str, i
         if value is None:
             continue
         if isinstance(value, list):
-            count += len(value)
-            if value and all(isinstance(v, int) for v in value):  # token ids
+            if value and all(isinstance(v, int) for v in value):  # one input of token ids, not one per id
+                count += 1
                 texts.append(" ".join("x" for _ in value))
                 continue
+            count += len(value)
             for item in value:
                 if isinstance(item, Mapping):
                     text_of(item.get("content"), texts)
                     if isinstance(item.get("output"), str):  # function_call_output
                         texts.append(item["output"])
+                elif type(item) is list and item and all(isinstance(v, int) for v in item):
+                    texts.append(" ".join("x" for _ in item))  # a batch of token-id arrays
                 else:
                     text_of(item, texts)
         else:

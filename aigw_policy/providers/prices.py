@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -220,7 +220,8 @@ class LibraryPrices:
         found = self._models.get((provider_id, model))
         if found is None:
             try:
-                found = data_snapshot.get_snapshot().find_provider_model(model, None, provider_id, None)
+                found = data_snapshot.get_snapshot().find_provider_model(_library_name(provider_id, model), None,
+                                                                         provider_id, None)
             except LookupError:
                 found = f"no known price for `{model}` at `{provider_id}`"
             except Exception as exc:  # noqa: BLE001 - a library failure is an unknown price, not a crash
@@ -234,6 +235,13 @@ class LibraryPrices:
             price = info.get_prices(at)
         except Exception as exc:  # noqa: BLE001
             return Cost(None, "unknown", reason=f"price lookup failed: {type(exc).__name__}")
+        if usage.units or usage.service_tier:  # priced apart, or at a tier's prices: the library's own call
+            cost = _library_cost(lib_provider, info, model, usage, at)
+            if cost.known or not usage.units:
+                return cost
+            # parts the library cannot reconcile with the totals: the totals, at the text prices
+            cost = self.cost(provider_id, model, replace(usage, units=()), at)
+            return replace(cost, reason="the parts billed apart do not add up: priced as text") if cost.known else cost
         key = (id(price), usage.input_tokens, usage.output_tokens, usage.cached_input_tokens,
                usage.cache_creation_input_tokens, usage.cache_creation_1h_input_tokens)
         hit = self._costs.get(key)
@@ -249,6 +257,25 @@ class LibraryPrices:
             while len(cache) >= bound:
                 del cache[next(iter(cache))]
             cache[key] = value
+
+
+def _units(usage: Usage) -> dict[str, int]:
+    """``usage.units`` as genai-prices takes them. Cache reads and an audio (image, video) part
+    of the input overlap in the cached audio: the library wants that count told, and a usage
+    that does not break its cache reads down by modality has read none of it from the cache
+    (its cached tokens are priced as text reads, its audio at the audio price)."""
+    units = dict(usage.units)
+    if usage.cached_input_tokens:
+        for name in list(units):
+            if name.startswith("input_"):
+                units.setdefault(f"cache_{name.split('_')[1]}_read_tokens", 0)
+    return units
+
+
+def _library_name(provider_id: str, model: str) -> str:
+    """The name genai-prices knows a model by: Vertex AI's OpenAI-compatible endpoint names
+    Google's models with their publisher (``google/gemini-2.5-flash``), genai-prices without."""
+    return model.removeprefix("google/") if provider_id == "google" else model
 
 
 def _planned_cost(provider: Any, info: Any, price: Any, usage: Usage) -> Cost | None:
@@ -274,9 +301,11 @@ def _library_cost(provider: Any, info: Any, model: str, usage: Usage, at: dateti
                 cache_read_tokens=usage.cached_input_tokens or None,
                 cache_write_tokens=usage.cache_creation_input_tokens or None,
                 cache_write_1h_tokens=usage.cache_creation_1h_input_tokens or None,
+                **_units(usage),
             ),
             provider,
             genai_request_timestamp=at,
+            price_context={"service_tier": usage.service_tier} if usage.service_tier else None,
         )
     except LookupError:
         return Cost(None, "unknown", reason=f"no known price for `{model}` at `{provider.id}`")

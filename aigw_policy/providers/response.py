@@ -10,7 +10,7 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .usage import _MAX_TOKENS, Usage, _n, loads, ollama_output_only, output_text, usage_from_body
+from .usage import _MAX_TOKENS, Usage, loads, ollama_output_only, output_text, usage_from_body
 
 FAST_USAGE = True
 """Read the usage of a parsed OpenAI-shaped JSON body with plain dict lookups when it has the
@@ -117,11 +117,24 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
     if (type(inp) is not int or type(out) is not int or not 0 <= inp < _MAX_TOKENS or not 0 <= out < _MAX_TOKENS
             or type(model) is not str or not model):
         return None
-    cached = _n(u, "prompt_tokens_details", "cached_tokens") if "prompt_tokens_details" in u else 0
-    reasoning = _n(u, "completion_tokens_details", "reasoning_tokens") if "completion_tokens_details" in u else 0
+    cached = reasoning = 0
+    details = u.get("prompt_tokens_details")
+    if details is not None:
+        if type(details) is not dict or details.get("audio_tokens") or details.get("cache_write_tokens"):
+            return None  # audio and cache writes are priced apart: the general way
+        cached = details.get("cached_tokens", 0)
+    details = u.get("completion_tokens_details")
+    if details is not None:
+        if type(details) is not dict or details.get("audio_tokens"):
+            return None
+        reasoning = details.get("reasoning_tokens", 0)
     total = u.get("total_tokens") if "total_tokens" in u else None
-    if cached > inp or reasoning > out or total is not None and not (type(total) is int and total <= inp + out):
+    if (type(cached) is not int or type(reasoning) is not int or not 0 <= cached <= inp or not 0 <= reasoning <= out
+            or total is not None and not (type(total) is int and total <= inp + out)):
         return None  # clamped or made up to the total, with a note, the general way
+    tier = body.get("service_tier")
+    if tier is not None and tier not in ("default", "auto"):
+        return None  # a tier with its own prices: the general way
     return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning, model=model[:256])
 
 
@@ -145,6 +158,8 @@ def _error_note(status: object, body: object) -> str:
     if isinstance(body, list) and body:
         body = body[0]
     error = body.get("error") if isinstance(body, Mapping) else None
+    if error is None and isinstance(body, Mapping) and body.get("object") == "error":
+        error = body  # vLLM's (older) ErrorResponse: its kind at the top level
     kind = None
     if isinstance(error, Mapping):
         kind = next((v for k in ("status", "code", "type") if isinstance(v := error.get(k), str) and v), None)

@@ -36,8 +36,12 @@ from .usage import (
     merge_counts,
     ollama_output_only,
     ollama_usage,
+    _units,
     openai_usage,
     served_model,
+    service_tier,
+    tool_calls,
+    with_units,
 )
 
 MAX_EVENT_BYTES = 8 * 1024 * 1024  # an event larger than this is dropped (hostile or broken)
@@ -361,6 +365,7 @@ class StreamUsage:
         self._anthropic: dict[str, int] = {}
         self._gemini: dict[str, int] = {}
         self._anthropic_final = False  # a message_delta reported output_tokens
+        self._tier: str | None = None  # the service tier an OpenAI stream names
         self._text: list[str] = []
         self._text_chars = 0
         self._overflow_tokens = 0
@@ -406,6 +411,8 @@ class StreamUsage:
             source="estimate",
             model=self.model,
             notes=tuple(notes),
+            units=usage.units,
+            service_tier=usage.service_tier,
         )
 
     def finish(self) -> Usage:
@@ -470,18 +477,24 @@ class StreamUsage:
             if isinstance(resp, Mapping):
                 self._note_model(resp.get("model"))
                 if typ in ("response.completed", "response.incomplete", "response.failed"):
-                    self._usage = openai_usage(resp.get("usage")) or self._usage
+                    found = openai_usage(resp.get("usage"))
+                    if found is not None:
+                        self._usage = with_units(found, tool_calls(resp.get("output")))
+                    self._tier = service_tier(resp.get("service_tier")) or self._tier
                     self._done = True
+                    if typ == "response.failed":
+                        self._errors.append(_error_kind(resp.get("error")) or "response.failed")
             elif typ == "error":
                 self._errors.append("error event")
             parts: list[str] = []
             _texts_openai(obj, parts)
             self._add_text(parts)
             return
-        if typ == "error" or "error" in obj and "choices" not in obj:
-            self._errors.append("error event")
+        if typ == "error" or "error" in obj and "choices" not in obj or obj.get("object") == "error":  # (vLLM's older)
+            self._errors.append(_error_kind(obj.get("error")) or _error_kind(obj))
             return
         self._note_model(obj.get("model"))
+        self._tier = service_tier(obj.get("service_tier")) or self._tier
         usage = obj.get("usage")
         if usage is not None:
             found = openai_usage(usage)
@@ -512,7 +525,7 @@ class StreamUsage:
         elif typ == "message_stop":
             self._done = True
         elif typ == "error":
-            self._errors.append("error event")
+            self._errors.append(_error_kind(obj.get("error")))
 
     def _gemini_event(self, obj: Mapping[str, Any]) -> None:
         self._note_model(obj.get("modelVersion"), gemini=True)
@@ -534,22 +547,24 @@ class StreamUsage:
                     self._done = True
         self._add_text(parts)
         if "error" in obj:
-            self._errors.append("error event")
+            self._errors.append(_error_kind(obj.get("error")))
 
     def _ollama_event(self, obj: Mapping[str, Any]) -> None:
         self._note_model(obj.get("model"))
         msg = obj.get("message")
         parts = []
-        if isinstance(msg, Mapping) and isinstance(msg.get("content"), str):
-            parts.append(msg["content"])
-        if isinstance(obj.get("response"), str):
-            parts.append(obj["response"])
+        for value in ((msg.get("thinking"), msg.get("content")) if isinstance(msg, Mapping) else ()):
+            if isinstance(value, str):  # the thinking (think: true) is output too
+                parts.append(value)
+        for key in ("thinking", "response"):  # /api/generate
+            if isinstance(obj.get(key), str):
+                parts.append(obj[key])
         self._add_text(parts)
         if obj.get("done") is True:
             self._done = True
             self._usage = ollama_usage(obj) or ollama_output_only(obj, self.input_estimate) or self._usage
         if "error" in obj:
-            self._errors.append("error event")
+            self._errors.append("")
 
     # -- result ----------------------------------------------------------------------------
 
@@ -563,7 +578,8 @@ class StreamUsage:
         if self._parser.dropped:
             notes.append(f"{self._parser.dropped} oversized event(s) dropped")
         if self._errors:
-            notes.append("stream reported an error")
+            kind = next((k for k in self._errors if k), None)
+            notes.append(f"stream reported an error: {kind}" if kind else "stream reported an error")
         if self.api == "anthropic":
             usage = anthropic_usage_from_fields(self._anthropic)
             if usage is not None and self._anthropic_final:
@@ -579,8 +595,8 @@ class StreamUsage:
             notes.append("stream ended before its final chunk; output estimated")
             return self._input_kept_output_estimated(self._usage, notes)
         elif self._usage is not None:
-            return _with(self._usage, self.model, notes)
-        if self.api == "openai" and self._done:
+            return _with(self._usage, self.model, notes, self._tier)
+        if self.api == "openai" and self._done and not self._errors:
             notes.append("no usage in stream (stream_options.include_usage not set?)")
         elif not self._done:
             notes.append("stream ended without usage (cut off?)")
@@ -591,18 +607,37 @@ class StreamUsage:
         )
 
 
+def _error_kind(error: object) -> str:
+    """The kind of a stream's error event as the provider names it (OpenAI ``code`` or
+    ``type``, Anthropic ``error.type``, Gemini ``error.status``), or ``""``; never its message,
+    which may quote the request (as ``response._error_note`` for an error body)."""
+    if not isinstance(error, Mapping):
+        return ""
+    kind = next((v for k in ("status", "code", "type") if isinstance(v := error.get(k), str) and v and v != "error"),
+                "")
+    return kind[:64]
+
+
 def _largest(old: Usage, new: Usage) -> Usage:
     """Two usage chunks of one stream (``continuous_usage_stats``, a proxy repeating or zeroing
     the last one): cumulative, so each count keeps its largest value, never a sum."""
     if new.input_tokens >= old.input_tokens and new.output_tokens >= old.output_tokens and \
-            new.cached_input_tokens >= old.cached_input_tokens and new.reasoning_tokens >= old.reasoning_tokens:
+            new.cached_input_tokens >= old.cached_input_tokens and new.reasoning_tokens >= old.reasoning_tokens and \
+            new.cache_creation_input_tokens >= old.cache_creation_input_tokens and \
+            all(new.unit(name) >= n for name, n in old.units):
         return new
+    units = dict(old.units)
+    for name, n in new.units:
+        units[name] = max(n, units.get(name, 0))
     return Usage.of(max(old.input_tokens, new.input_tokens), max(old.output_tokens, new.output_tokens),
                     cached_input_tokens=max(old.cached_input_tokens, new.cached_input_tokens),
-                    reasoning_tokens=max(old.reasoning_tokens, new.reasoning_tokens), notes=old.notes or new.notes)
+                    cache_creation_input_tokens=max(old.cache_creation_input_tokens, new.cache_creation_input_tokens),
+                    reasoning_tokens=max(old.reasoning_tokens, new.reasoning_tokens), notes=old.notes or new.notes,
+                    units=_units(units.items()))
 
 
-def _with(usage: Usage, model: str | None, notes: list[str]) -> Usage:
-    if model is not None and usage.model != model or notes:
-        return replace(usage, model=model or usage.model, notes=(*usage.notes, *notes))
+def _with(usage: Usage, model: str | None, notes: list[str], tier: str | None = None) -> Usage:
+    if model is not None and usage.model != model or notes or tier is not None and usage.service_tier != tier:
+        return replace(usage, model=model or usage.model, notes=(*usage.notes, *notes),
+                       service_tier=tier or usage.service_tier)
     return usage

@@ -14,8 +14,8 @@ Everything here is pure: payloads in, values out, no I/O. Bad payloads never rai
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 Source = Literal["provider", "estimate", "none"]  # none: never forwarded, nothing used
@@ -35,6 +35,14 @@ class Usage:
     source: Source = "provider"
     model: str | None = None  # the served model, when the response names it
     notes: tuple[str, ...] = field(default=(), compare=True)
+    #: counts a provider bills at their own price, in genai-prices' unit names
+    #: (:data:`PRICED_UNITS`), each a part of the input or output above (or, ``web_searches``,
+    #: a count of calls): priced by :mod:`.prices`, not part of ``ai.usage`` or the ledger's
+    #: columns, whose cost already holds them
+    units: tuple[tuple[str, int], ...] = ()
+    #: the service tier the provider says it served the request at (OpenAI ``flex``,
+    #: ``priority``...), when it is not the default one: its prices differ
+    service_tier: str | None = None
 
     @classmethod
     def of(
@@ -49,13 +57,15 @@ class Usage:
         source: Source = "provider",
         model: str | None = None,
         notes: tuple[str, ...] = (),
+        units: tuple[tuple[str, int], ...] = (),
+        service_tier: str | None = None,
     ) -> Usage:
         # built through the slots, in field order: the frozen __init__'s object.__setattr__
         # per field cost more than the rest of a limit's estimate (a Usage per limit action)
         u = _new(cls)
         for put, value in zip(_PUTS, (input_tokens, output_tokens, cached_input_tokens, cache_creation_input_tokens,
                                       cache_creation_1h_input_tokens, reasoning_tokens, input_tokens + output_tokens,
-                                      source, model, notes)):
+                                      source, model, notes, units, service_tier)):
             put(u, value)
         return u
 
@@ -73,6 +83,10 @@ class Usage:
     def counts(self) -> dict[str, int]:
         """The token counts, by :data:`TOKEN_FIELDS` name."""
         return {name: getattr(self, name) for name in TOKEN_FIELDS}
+
+    def unit(self, name: str) -> int:
+        """The count of one of :attr:`units` (0 when not reported)."""
+        return next((n for k, n in self.units if k == name), 0)
 
     def with_model(self, model: str | None) -> Usage:
         if model is None or self.model == model:
@@ -176,24 +190,88 @@ def _model(obj: object) -> str | None:
 
 def openai_usage(u: object) -> Usage | None:
     """Chat completions, completions, embeddings (``prompt_tokens``) and responses
-    (``input_tokens``) usage objects; also what vLLM and Ollama's OpenAI API send."""
+    (``input_tokens``) usage objects; also what vLLM and Ollama's OpenAI API send.
+
+    Their details are parts of the totals: ``cached_tokens`` and ``cache_write_tokens`` (the
+    cache reads and writes of models that bill writes) of the input, ``reasoning_tokens`` of
+    the output, and the ``audio_tokens`` of either, billed at the audio price."""
     if not isinstance(u, Mapping):
         return None
     if "input_tokens" in u or "output_tokens" in u:  # responses API
         inp, out = tok(u.get("input_tokens")), _opt(u, "output_tokens")
-        cached = _n(u, "input_tokens_details", "cached_tokens")
-        reasoning = _n(u, "output_tokens_details", "reasoning_tokens")
+        ins, outs = "input_tokens_details", "output_tokens_details"
     else:
         inp, out = tok(u.get("prompt_tokens")), _opt(u, "completion_tokens")
-        cached = _n(u, "prompt_tokens_details", "cached_tokens")
-        reasoning = _n(u, "completion_tokens_details", "reasoning_tokens")
+        ins, outs = "prompt_tokens_details", "completion_tokens_details"
     if inp is None or out is None:
         return None
     notes: list[str] = []
     out = _with_gap(inp, out, tok(u.get("total_tokens")), notes)
-    cached = _within(cached, inp, "cached_tokens", notes)
-    reasoning = _within(reasoning, out, "reasoning_tokens", notes)
-    return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning, notes=tuple(notes))
+    cached = _within(_n(u, ins, "cached_tokens"), inp, "cached_tokens", notes)
+    written = _within(_n(u, ins, "cache_write_tokens"), inp - cached, "cache_write_tokens", notes)
+    reasoning = _within(_n(u, outs, "reasoning_tokens"), out, "reasoning_tokens", notes)
+    units = _units((("input_audio_tokens", _within(_n(u, ins, "audio_tokens"), inp, "audio_tokens", notes)),
+                    ("output_audio_tokens", _within(_n(u, outs, "audio_tokens"), out, "audio_tokens", notes))))
+    return Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=written,
+                    reasoning_tokens=reasoning, notes=tuple(notes), units=units)
+
+
+PRICED_UNITS: tuple[str, ...] = (
+    "input_audio_tokens", "input_image_tokens", "input_video_tokens",
+    "cache_audio_read_tokens", "cache_image_read_tokens", "cache_video_read_tokens",
+    "output_audio_tokens", "output_image_tokens", "output_video_tokens",
+    "web_searches", "storage_searches",
+)
+"""The counts :attr:`Usage.units` may hold, in this order: genai-prices' names of the audio,
+image and video parts of the input, of its cache reads and of the output (a model without
+their own price bills them as text), and of the searches a server-side tool made, billed per
+call: web searches (Anthropic's ``server_tool_use.web_search_requests``, the Responses API's
+``web_search_call`` items that search) and file searches (its ``file_search_call`` items)."""
+
+
+def _units(pairs: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    """The non-zero counts of ``pairs``, in :data:`PRICED_UNITS`' order."""
+    found = dict(pairs)
+    return tuple((name, found[name]) for name in PRICED_UNITS if found.get(name))
+
+
+def tool_calls(output: object) -> tuple[tuple[str, int], ...]:
+    """The searches billed per call among a Responses API answer's ``output`` items: each
+    ``web_search_call`` whose action is a search (``open_page`` and ``find_in_page`` are not
+    billed; an item without an action is one, as older answers wrote them), each
+    ``file_search_call``."""
+    web = files = 0
+    for item in _list(output):
+        kind = _get(item, "type")
+        if kind == "web_search_call":
+            action = _get(item, "action", "type")
+            web += action is None or action == "search"
+        elif kind == "file_search_call":
+            files += 1
+    return _units((("web_searches", web), ("storage_searches", files)))
+
+
+def with_units(usage: Usage, units: tuple[tuple[str, int], ...]) -> Usage:
+    """``usage`` with the counts ``units`` added to its own (none: as it is)."""
+    if not units:
+        return usage
+    found = dict(usage.units)
+    for name, n in units:
+        found[name] = found.get(name, 0) + n
+    return replace(usage, units=_units(found.items()))
+
+
+def service_tier(value: object) -> str | None:
+    """The service tier a response names (``service_tier``: OpenAI ``flex``, ``priority``...),
+    or None for the default one (``default``, ``auto``, Anthropic's ``standard``) or no tier."""
+    if not isinstance(value, str) or not value or value in ("default", "auto", "standard"):
+        return None
+    return value[:32]
+
+
+def with_tier(usage: Usage, tier: str | None) -> Usage:
+    """``usage`` served at ``tier`` (None: as it is)."""
+    return usage if tier is None or usage.service_tier == tier else replace(usage, service_tier=tier)
 
 
 _ANTHROPIC_FIELDS = (
@@ -228,25 +306,33 @@ _ANTHROPIC_1H = "cache_creation.ephemeral_1h_input_tokens"
 ``cache_creation_input_tokens``), named by its path: no top-level count has a dot."""
 
 
+_ANTHROPIC_SEARCHES = "server_tool_use.web_search_requests"
+"""Likewise, the web searches of Anthropic's server-side web search tool (``server_tool_use:
+{web_search_requests: n}``, cumulative in a stream's ``message_delta``), billed per search."""
+
+
 def anthropic_fields(u: object) -> dict[str, int]:
     """The Anthropic counts of a ``usage`` object (for cumulative stream merging), the 1-hour
-    cache writes of its ``cache_creation`` breakdown among them (:data:`_ANTHROPIC_1H`). A
-    breakdown that is not an object, or a 1-hour count that is not a count, is a bad count: the
-    object is not trusted at all (:func:`counts_of`)."""
+    cache writes of its ``cache_creation`` breakdown (:data:`_ANTHROPIC_1H`) and the web
+    searches of its ``server_tool_use`` (:data:`_ANTHROPIC_SEARCHES`) among them. A breakdown
+    that is not an object, or a count in it that is not a count, is a bad count: the object is
+    not trusted at all (:func:`counts_of`)."""
     found = counts_of(u, _ANTHROPIC_FIELDS)
     if not found or not isinstance(u, Mapping):
         return found
-    breakdown = u.get("cache_creation")
-    if breakdown is None:
-        return found
-    if not isinstance(breakdown, Mapping):
-        return {}
-    one_hour = breakdown.get("ephemeral_1h_input_tokens")
-    if one_hour is not None:
-        value = tok(one_hour)
-        if value is None:
+    for outer, inner, name in (("cache_creation", "ephemeral_1h_input_tokens", _ANTHROPIC_1H),
+                               ("server_tool_use", "web_search_requests", _ANTHROPIC_SEARCHES)):
+        breakdown = u.get(outer)
+        if breakdown is None:
+            continue
+        if not isinstance(breakdown, Mapping):
             return {}
-        found[_ANTHROPIC_1H] = value
+        raw = breakdown.get(inner)
+        if raw is not None:
+            value = tok(raw)
+            if value is None:
+                return {}
+            found[name] = value
     return found
 
 
@@ -259,6 +345,7 @@ def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
     notes: list[str] = []
     if one_hour:
         one_hour = _within(one_hour, created, "ephemeral_1h_input_tokens", notes)
+    searches = f.get(_ANTHROPIC_SEARCHES, 0)
     return Usage.of(
         f.get("input_tokens", 0) + cached + created,
         f.get("output_tokens", 0),
@@ -266,6 +353,7 @@ def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
         cache_creation_input_tokens=created,
         cache_creation_1h_input_tokens=one_hour,
         notes=tuple(notes),
+        units=(("web_searches", searches),) if searches else (),
     )
 
 
@@ -283,9 +371,39 @@ _GEMINI_FIELDS = (
 )
 
 
+_GEMINI_DETAILS = (
+    ("promptTokensDetails", "input"),
+    ("toolUsePromptTokensDetails", "input"),
+    ("cacheTokensDetails", "cache"),
+    ("candidatesTokensDetails", "output"),
+)
+"""The per-modality breakdowns of ``usageMetadata`` (lists of ``{modality, tokenCount}``) and
+the part of the usage each breaks down: the prompt (with the tool-use prompt), its cached part,
+the candidates."""
+_GEMINI_MODALITIES = {"AUDIO": "audio", "IMAGE": "image", "DOCUMENT": "image", "VIDEO": "video"}
+"""The modalities billed apart from text, by the name of their genai-prices unit (a document's
+pages are read as images, as genai-prices reads them)."""
+
+
 def gemini_fields(m: object) -> dict[str, int]:
-    """The counts of a ``usageMetadata`` object (for cumulative stream merging)."""
-    return counts_of(m, _GEMINI_FIELDS)
+    """The counts of a ``usageMetadata`` object (for cumulative stream merging), the audio,
+    image and video parts of its breakdowns among them, by their :data:`PRICED_UNITS` names
+    (a breakdown entry that is not a modality and a count is left out: text is the rest)."""
+    found = counts_of(m, _GEMINI_FIELDS)
+    if not found or not isinstance(m, Mapping):
+        return found
+    for key, part in _GEMINI_DETAILS:
+        details = m.get(key)
+        if type(details) is not list:
+            continue
+        for entry in details:
+            modality = entry.get("modality") if isinstance(entry, Mapping) else None
+            kind = _GEMINI_MODALITIES.get(modality) if isinstance(modality, str) else None
+            count = tok(entry.get("tokenCount")) if kind else None
+            if count:
+                name = f"cache_{kind}_read_tokens" if part == "cache" else f"{part}_{kind}_tokens"
+                found[name] = found.get(name, 0) + count
+    return found
 
 
 def gemini_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
@@ -297,8 +415,36 @@ def gemini_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
     notes: list[str] = []
     out = _with_gap(inp, f.get("candidatesTokenCount", 0) + thoughts, f.get("totalTokenCount"), notes)
     cached = _within(f.get("cachedContentTokenCount", 0), inp, "cachedContentTokenCount", notes)
+    units: tuple[tuple[str, int], ...] = ()
+    if any(name not in _GEMINI_FIELDS for name in f):
+        prompt = _parts_within(f, "input_", inp, notes)
+        cache = _parts_within(f, "cache_", cached, notes)
+        if any(n > dict(prompt).get(f"input_{name.split('_')[1]}_tokens", 0) for name, n in cache):
+            notes.append("cache_ modality details above the prompt's: priced as text")
+            cache = []  # a cached audio token is an audio token of the prompt
+        units = _units(prompt + cache + _parts_within(f, "output_", f.get("candidatesTokenCount", 0), notes))
     return Usage.of(inp, out, cached_input_tokens=cached,
-                    reasoning_tokens=thoughts, notes=tuple(notes))
+                    reasoning_tokens=thoughts, notes=tuple(notes), units=units)
+
+
+def _parts_within(f: Mapping[str, int], prefix: str, whole: int, notes: list[str]) -> list[tuple[str, int]]:
+    """The modality counts of ``f`` whose unit names start with ``prefix``, left out (with a
+    note) when together they exceed the count they break down: text would be negative."""
+    parts = [(name, n) for name, n in f.items() if name.startswith(prefix)]
+    if sum(n for _, n in parts) > whole:
+        notes.append(f"{prefix}modality details above their total: priced as text")
+        return []
+    return parts
+
+
+def predict_usage(predictions: list[Any]) -> Usage | None:
+    """Vertex AI's text embeddings (``:predict``): each prediction's
+    ``embeddings.statistics.token_count``, summed, is the input; None unless every prediction
+    has one (their ``metadata.billableCharacterCount`` prices older models, by character)."""
+    counts = [tok(_get(p, "embeddings", "statistics", "token_count")) for p in predictions]
+    if not counts or None in counts:
+        return None
+    return Usage.of(sum(counts), 0)  # type: ignore[arg-type]
 
 
 def gemini_usage(m: object) -> Usage | None:
@@ -356,12 +502,19 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
             usage = gemini_usage_from_fields(counts)
             return usage.with_model(model) if usage else None
         usage = gemini_usage(_get(body, "usageMetadata"))
+        predictions = _get(body, "predictions")
+        if usage is None and isinstance(predictions, list):
+            usage = predict_usage(predictions)
     elif provider == "ollama" and isinstance(body, Mapping) and "usage" not in body:
         usage = ollama_usage(body)
     else:
         usage = openai_usage(_get(body, "usage"))
         if usage is None and isinstance(_get(body, "response"), Mapping):
-            usage = openai_usage(_get(body, "response", "usage"))
+            body = _get(body, "response")
+            usage = openai_usage(_get(body, "usage"))
+        if usage is not None:  # the tier it was served at, the searches the Responses API billed
+            usage = with_tier(usage, service_tier(_get(body, "service_tier")))
+            usage = with_units(usage, tool_calls(_get(body, "output")))
     if usage is None:
         return None
     return usage.with_model(_model(body) if isinstance(body, Mapping) else None)
@@ -401,7 +554,7 @@ def output_text(provider: str, body: object) -> str:
                     parts.append(content["text"])
             if isinstance(_get(item, "arguments"), str):  # function_call items
                 parts.append(item["arguments"])
-        for path in (("message", "content"), ("response",)):  # ollama native
+        for path in (("message", "thinking"), ("message", "content"), ("thinking",), ("response",)):  # ollama native
             value = _get(body, *path)
             if isinstance(value, str):
                 parts.append(value)
@@ -409,14 +562,16 @@ def output_text(provider: str, body: object) -> str:
 
 
 def gemini_part_texts(value: object) -> list[str]:
-    """The generated text of Gemini ``parts``: text (thoughts included) and function calls'
-    arguments, which are output tokens too."""
+    """The generated text of Gemini ``parts``: text (thoughts included), function calls'
+    arguments and the code the code-execution tool runs, which are output tokens too."""
     out: list[str] = []
     for part in _list(value):
         if isinstance(_get(part, "text"), str):
             out.append(part["text"])
         elif isinstance(_get(part, "functionCall"), Mapping):
             out.append(_dumps(part["functionCall"].get("args")))
+        elif isinstance(_get(part, "executableCode", "code"), str):
+            out.append(part["executableCode"]["code"])
     return out
 
 

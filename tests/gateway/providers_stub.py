@@ -1,5 +1,6 @@
 """Scriptable stub providers for the routing tests: plain ASGI apps on loopback that speak
-OpenAI chat completions and Anthropic messages, JSON and SSE, with fixed usage numbers.
+OpenAI chat completions, OpenAI responses, Anthropic messages and Gemini generateContent,
+JSON and SSE, with fixed usage numbers.
 
 Each request takes the first scripted :class:`Reply` whose ``model`` / ``key`` match (a
 scripted reply is used ``times`` times), else answers 200. A reply says the status, a delay
@@ -12,11 +13,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 OPENAI_USAGE = {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
 ANTHROPIC_USAGE = {"input_tokens": 13, "output_tokens": 4}
+RESPONSES_USAGE = {"input_tokens": 17, "output_tokens": 5, "total_tokens": 22,
+                   "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
+GEMINI_USAGE = {"promptTokenCount": 19, "candidatesTokenCount": 6, "totalTokenCount": 25}
 WORDS = [" routed", " by", " the", " gateway"]
 _ORDER = itertools.count()  # across every stub: the order requests arrived in
 
@@ -73,26 +78,32 @@ class StubProvider:
                 break
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         body = json.loads(raw) if raw else {}
-        key = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
-        model = body.get("model", "")
+        key = (headers.get("x-api-key") or headers.get("x-goog-api-key")
+               or headers.get("authorization", "").removeprefix("Bearer "))
+        gemini = _GEMINI_PATH.search(scope["path"])
+        model = gemini.group(1) if gemini else body.get("model", "")
         self.seen.append({"seq": next(_ORDER), "path": scope["path"], "query": scope.get("query_string", b"").decode(),
                           "headers": headers, "body": body, "key": key, "model": model})
         reply = self._take(model, key)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         extra = [(k.encode(), v.encode()) for k, v in reply.headers.items()]
-        anthropic = scope["path"].endswith("/messages")
+        shape = ("anthropic" if scope["path"].endswith("/messages") else "gemini" if gemini
+                 else "responses" if scope["path"].endswith("/responses") else "chat")
         if reply.status != 200:
-            error = ({"type": "error", "error": {"type": "api_error", "message": f"{self.name} says {reply.status}"}}
-                     if anthropic else {"error": {"message": f"{self.name} says {reply.status}", "type": "server_error"}})
+            message = f"{self.name} says {reply.status}"
+            error = ({"type": "error", "error": {"type": "api_error", "message": message}} if shape == "anthropic"
+                     else {"error": {"code": reply.status, "message": message, "status": "UNAVAILABLE"}}
+                     if shape == "gemini" else {"error": {"message": message, "type": "server_error"}})
             await _json(send, reply.status, error, extra)
             return
         text = f"{self.name}:{model}"
-        if not body.get("stream"):
-            answer = (_anthropic_message(model, text) if anthropic else _openai_completion(model, text))
-            await _json(send, 200, answer, extra, gzip=reply.gzip)
+        stream = gemini.group(2) == "streamGenerateContent" if gemini else body.get("stream")
+        if not stream:
+            await _json(send, 200, _ANSWERS[shape](model, text), extra, gzip=reply.gzip)
             return
-        events = _anthropic_events(model, text) if anthropic else _openai_events(model, text, body)
+        events = (_anthropic_events(model, text) if shape == "anthropic" else _openai_events(model, text, body)
+                  if shape == "chat" else _EVENTS[shape](model, text))
         data = b"".join(events)
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"text/event-stream")] + extra})
@@ -115,6 +126,24 @@ def _anthropic_message(model: str, text: str) -> dict[str, Any]:
     return {"id": "msg_stub", "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
             "usage": ANTHROPIC_USAGE}
+
+
+def _responses_answer(model: str, text: str) -> dict[str, Any]:
+    return {"id": "resp_stub", "object": "response", "status": "completed", "model": model,
+            "output": [{"type": "message", "id": "msg_stub", "role": "assistant", "status": "completed",
+                        "content": [{"type": "output_text", "text": text, "annotations": []}]}],
+            "usage": RESPONSES_USAGE}
+
+
+def _gemini_answer(model: str, text: str) -> dict[str, Any]:
+    return {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP",
+                            "index": 0}],
+            "usageMetadata": GEMINI_USAGE, "modelVersion": model}
+
+
+_ANSWERS = {"chat": _openai_completion, "anthropic": _anthropic_message, "responses": _responses_answer,
+            "gemini": _gemini_answer}
+_GEMINI_PATH = re.compile(r"/models/([^/:]+):(generateContent|streamGenerateContent)$")
 
 
 def _sse(name: str | None, data: Any) -> bytes:
@@ -148,6 +177,30 @@ def _anthropic_events(model: str, text: str) -> list[bytes]:
                                       "usage": {"output_tokens": ANTHROPIC_USAGE["output_tokens"]}}))
     out.append(_sse("message_stop", {"type": "message_stop"}))
     return out
+
+
+def _responses_events(model: str, text: str) -> list[bytes]:
+    created = {"id": "resp_stub", "object": "response", "status": "in_progress", "model": model, "output": []}
+    out = [_sse("response.created", {"type": "response.created", "sequence_number": 0, "response": created})]
+    out += [_sse("response.output_text.delta", {"type": "response.output_text.delta", "item_id": "msg_stub",
+                                                "output_index": 0, "content_index": 0, "delta": w,
+                                                "sequence_number": i + 1})
+            for i, w in enumerate([text] + WORDS)]
+    done = _responses_answer(model, text + "".join(WORDS))
+    out.append(_sse("response.completed", {"type": "response.completed", "sequence_number": len(WORDS) + 2,
+                                           "response": done}))
+    return out
+
+
+def _gemini_events(model: str, text: str) -> list[bytes]:
+    chunks = [{"candidates": [{"content": {"parts": [{"text": w}], "role": "model"}, "index": 0}],
+               "modelVersion": model} for w in [text] + WORDS]
+    chunks[-1]["candidates"][0]["finishReason"] = "STOP"
+    chunks[-1]["usageMetadata"] = GEMINI_USAGE
+    return [_sse(None, c) for c in chunks]
+
+
+_EVENTS = {"responses": _responses_events, "gemini": _gemini_events}
 
 
 async def _json(send: Any, status: int, obj: Any, extra: list[tuple[bytes, bytes]], gzip: bool = False) -> None:

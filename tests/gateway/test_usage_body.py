@@ -1,6 +1,7 @@
 """A stream past the capture limit has its usage read as it passes (``captured.py``) and
 handed to the engine as a JSON body in the provider's own shape (``usage_body``): every count
-the stream reported comes back the same, the 1-hour cache writes included."""
+the stream reported comes back the same, the 1-hour cache writes included, and the counts
+priced apart (web searches, audio, image) and the service tier."""
 
 from __future__ import annotations
 
@@ -22,16 +23,23 @@ ANTHROPIC = _sse(
         "input_tokens": 10, "cache_read_input_tokens": 300, "cache_creation_input_tokens": 5000,
         "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 4000}, "output_tokens": 1}}},
     {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hello"}},
-    {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 42}},
+    {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+     "usage": {"output_tokens": 42, "server_tool_use": {"web_search_requests": 3}}},
 )
 OPENAI = (b'data: {"model":"gpt-4o","choices":[{"delta":{"content":"hi"}}]}\n\n'
-          b'data: {"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":20,"completion_tokens":7,"total_tokens":27,'
-          b'"prompt_tokens_details":{"cached_tokens":8},"completion_tokens_details":{"reasoning_tokens":3}}}\n\n'
+          b'data: {"model":"gpt-4o","service_tier":"flex","choices":[],"usage":{"prompt_tokens":20,'
+          b'"completion_tokens":7,"total_tokens":27,"prompt_tokens_details":{"cached_tokens":8,"cache_write_tokens":4,'
+          b'"audio_tokens":5},"completion_tokens_details":{"reasoning_tokens":3,"audio_tokens":2}}}\n\n'
           b"data: [DONE]\n\n")
+GEMINI = (b'data: {"modelVersion":"gemini-2.5-flash-image","candidates":[{"content":{"parts":[{"text":"a"}]},'
+          b'"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":300,"candidatesTokenCount":1290,'
+          b'"cachedContentTokenCount":100,"promptTokensDetails":[{"modality":"TEXT","tokenCount":40},'
+          b'{"modality":"AUDIO","tokenCount":260}],"cacheTokensDetails":[{"modality":"AUDIO","tokenCount":100}],'
+          b'"candidatesTokensDetails":[{"modality":"IMAGE","tokenCount":1290}]}}\n\n')
 
 
 @pytest.mark.parametrize(("api", "provider", "stream"), [("anthropic", "anthropic", ANTHROPIC),
-                                                          ("openai", "openai", OPENAI)])
+                                                          ("openai", "openai", OPENAI), ("gemini", "gemini", GEMINI)])
 def test_the_counts_come_back_the_same(api: str, provider: str, stream: bytes) -> None:
     acc = StreamUsage(api)
     acc.feed(stream)
@@ -40,5 +48,6 @@ def test_the_counts_come_back_the_same(api: str, provider: str, stream: bytes) -
     ai = AiRequest(provider, "chat", api=api)  # type: ignore[arg-type]
     back = extract_usage(ai, {"status_code": 200, "headers": {}, "body": usage_body(acc, api)})
     assert back.counts() == reported.counts()
+    assert (back.units, back.service_tier) == (reported.units, reported.service_tier) and reported.units
     if api == "anthropic":
         assert back.cache_creation_1h_input_tokens == 4000

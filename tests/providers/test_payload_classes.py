@@ -7,6 +7,7 @@ JSON-array streams split anywhere or cut off, and the routes that name the model
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aigw_policy.providers import classify, extract_usage, stream_usage
+from aigw_policy.providers import PriceBook, classify, extract_usage, stream_usage
 from aigw_policy.providers.sse import JSONArrayParser, StreamUsage
 from aigw_policy.providers.usage import tok
 
@@ -166,11 +167,19 @@ def usage_objects(draw: Any) -> tuple[str, dict[str, Any]]:
     }[api]
     u = {n: draw(COUNT) for n in names if draw(st.booleans())}
     if api == "openai":
-        u["prompt_tokens_details"] = {"cached_tokens": draw(COUNT)}
-        u["completion_tokens_details"] = {"reasoning_tokens": draw(COUNT)}
+        u["prompt_tokens_details"] = {"cached_tokens": draw(COUNT), "cache_write_tokens": draw(COUNT),
+                                      "audio_tokens": draw(COUNT)}
+        u["completion_tokens_details"] = {"reasoning_tokens": draw(COUNT), "audio_tokens": draw(COUNT)}
     if api == "responses":
-        u["input_tokens_details"] = {"cached_tokens": draw(COUNT)}
+        u["input_tokens_details"] = {"cached_tokens": draw(COUNT), "cache_write_tokens": draw(COUNT)}
         u["output_tokens_details"] = {"reasoning_tokens": draw(COUNT)}
+    if api == "gemini":
+        for key in ("promptTokensDetails", "cacheTokensDetails", "candidatesTokensDetails"):
+            if draw(st.booleans()):
+                u[key] = [{"modality": draw(st.sampled_from(["TEXT", "AUDIO", "IMAGE", "VIDEO", "DOCUMENT", None, ["AUDIO"]])),
+                           "tokenCount": draw(COUNT)} for _ in range(draw(st.integers(0, 3)))]
+    if api == "anthropic" and draw(st.booleans()):
+        u["server_tool_use"] = {"web_search_requests": draw(COUNT)}
     return api, u
 
 
@@ -192,6 +201,11 @@ def _body(api: str, u: dict[str, Any]) -> dict[str, Any]:
     return {"usage": u}
 
 
+_BOOK = PriceBook()
+_AT = datetime(2026, 11, 26, 12, tzinfo=UTC)
+_PROVIDERS = {"openai": "openai", "responses": "openai", "anthropic": "anthropic", "gemini": "gemini"}
+
+
 @settings(max_examples=300, deadline=None)
 @given(usage_objects())
 def test_usage_is_never_negative_and_details_stay_within_their_totals(obj: tuple[str, dict[str, Any]]) -> None:
@@ -202,6 +216,18 @@ def test_usage_is_never_negative_and_details_stay_within_their_totals(obj: tuple
     assert usage.cached_input_tokens + usage.cache_creation_input_tokens <= usage.input_tokens
     assert usage.reasoning_tokens <= usage.output_tokens
     assert usage.total_tokens == usage.input_tokens + usage.output_tokens
+    # what is billed apart is a part of its total (genai-prices refuses a usage otherwise)
+    units = dict(usage.units)
+    assert all(type(n) is int and n > 0 for n in units.values())
+    assert sum(n for k, n in units.items() if k.startswith("input_")) <= usage.input_tokens
+    assert sum(n for k, n in units.items() if k.startswith("cache_")) <= usage.cached_input_tokens
+    assert sum(n for k, n in units.items() if k.startswith("output_")) <= usage.output_tokens
+    if usage.source == "provider":  # and genai-prices prices it, the parts billed apart included
+        model = {"openai": "gpt-realtime", "responses": "gpt-5.6-sol", "anthropic": "claude-sonnet-4-5",
+                 "gemini": "gemini-2.5-flash", "ollama": None}[api]
+        if model:
+            cost = _BOOK.cost(_PROVIDERS[api], model, usage, at=_AT)
+            assert cost.known, cost.reason
 
 
 def test_null_completion_and_string_counts_are_read() -> None:

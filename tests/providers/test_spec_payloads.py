@@ -72,10 +72,13 @@ def test_explain_usage(case: Path, policy: Path) -> None:
 def _library_cost(spec: dict[str, Any]) -> Decimal:
     import genai_prices
 
+    if "usd" in spec:  # worked out by hand from the provider's price list (``by_hand``)
+        return Decimal(spec["usd"])
     if "genai_prices_extract" in spec:  # genai-prices reads the raw provider body itself
         ex = spec["genai_prices_extract"]
-        return genai_prices.extract_usage(ex["body"], provider_id=ex["provider_id"]).calc_price(
-            genai_request_timestamp=NOW
+        flavor = {"api_flavor": ex["api_flavor"]} if "api_flavor" in ex else {}
+        return genai_prices.extract_usage(ex["body"], provider_id=ex["provider_id"], **flavor).calc_price(
+            genai_request_timestamp=NOW, price_context=ex.get("price_context")
         ).total_price
     lp = spec["genai_prices"]
     usage = genai_prices.Usage(
@@ -103,6 +106,9 @@ def test_explain_cost(case: Path, policy: Path) -> None:
     want = _library_cost(spec)
     assert want > 0
     assert got["cost_usd"] == pytest.approx(float(want), rel=1e-9, abs=1e-12)
+    if "by_hand" in spec:  # the provider's price list, written out: USD per MTok (/ 1e6), per call
+        assert set(spec["by_hand"]) <= set("0123456789.*/+-() e")
+        assert got["cost_usd"] == pytest.approx(eval(spec["by_hand"]), rel=1e-9)  # noqa: S307 - digits and operators
 
 
 def test_gpt4o_cost_by_hand(policy: Path) -> None:

@@ -39,6 +39,10 @@ def usages(draw: Any) -> Any:
                          ("input_tokens_details", "cached_tokens")):
         if draw(st.integers(0, 2)) == 0:
             u[outer] = draw(st.one_of(st.builds(lambda v: {inner: v}, COUNT), st.sampled_from([None, {}, 4])))
+            if type(u[outer]) is dict:  # the parts billed apart, or the zeros every answer carries
+                for extra in ("audio_tokens", "cache_write_tokens"):
+                    if draw(st.booleans()):
+                        u[outer][extra] = draw(st.one_of(st.just(0), COUNT))
     return u
 
 
@@ -52,6 +56,8 @@ def responses(draw: Any) -> dict[str, Any]:
         body["response"] = {"usage": {"prompt_tokens": 3, "completion_tokens": 4}}
     if draw(st.integers(0, 5)) == 0:
         body["modelVersion"] = "models/gemini-2.5-flash"
+    if draw(st.booleans()):
+        body["service_tier"] = draw(st.sampled_from(["default", "auto", "flex", "priority", None, "", 3]))
     resp: dict[str, Any] = {"status_code": draw(st.sampled_from([200, 400, 500])),
                             "headers": draw(st.sampled_from([{}, {"content-type": "application/json"},
                                                              {"Content-Encoding": "gzip"}, {"content-encoding": "br"}]))}
@@ -101,3 +107,23 @@ def test_the_usual_answer_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -
     fast, plain = _both(ai, resp)
     assert calls == ["general"]  # the plain call only
     assert fast == plain and fast.cached_input_tokens == 4 and fast.model == "gpt-4o-2024-08-06"
+
+
+@pytest.mark.parametrize(("usage", "tier", "units", "written"), [
+    ({"prompt_tokens_details": {"cached_tokens": 4, "audio_tokens": 6}}, None, {"input_audio_tokens": 6}, 0),
+    ({"completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 5}}, None, {"output_audio_tokens": 5}, 0),
+    ({"prompt_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 8}}, None, {}, 8),
+    ({"prompt_tokens_details": {"cached_tokens": 4, "audio_tokens": 0}}, "flex", {}, 0),
+    ({"prompt_tokens_details": {"cached_tokens": 4, "audio_tokens": 0}}, "default", {}, 0),
+])
+def test_what_is_priced_apart_is_read_on_the_fast_path_too(usage: dict[str, Any], tier: str | None,
+                                                           units: dict[str, int], written: int) -> None:
+    """An answer with audio tokens, cache writes or a tier of its own prices reads the same
+    with the fast path on (it leaves them to the general way) as off."""
+    ai = classify({"method": "POST", "url": URLS[0], "body": {"model": "gpt-4o", "messages": []}})
+    body = {"model": "gpt-4o-audio-preview", "service_tier": tier,
+            "usage": {"prompt_tokens": 14, "completion_tokens": 7, **usage}}
+    fast, plain = _both(ai, {"status_code": 200, "headers": {}, "body": body})
+    assert fast == plain
+    assert (dict(fast.units), fast.cache_creation_input_tokens) == (units, written)
+    assert fast.service_tier == (None if tier == "default" else tier)
