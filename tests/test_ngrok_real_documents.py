@@ -132,6 +132,8 @@ DECISIONS = [
     ("k8s-ngrok-traffic-policy.yaml", _request(), 200, None),
     ("agent-config-v3.yaml", _request(), 200, "#1"),
     ("k8s-manifest-policy-and-endpoint.yaml", _request(), 200, "example-rule"),
+    ("deprecated-phase-names.yaml", {**_request(), "request": {"method": "DELETE", "url": "https://a.example/"}},
+     403, "#1"),
     ("custom-response-content.yaml", _request(), 503, "#1"),
     ("duplicate-rule-names.json", _request(url="https://a.example/test-service-1/x"), 404, "Fallback-404"),
 ]

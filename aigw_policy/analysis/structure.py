@@ -18,7 +18,7 @@ def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
     rule_names: dict[str, Span | None] = {}
     limit_names: dict[str, Span | None] = {}
     for phase, rule in policy.rules():
-        if rule.name is not None:
+        if rule.name:  # `name: ""`, as generated documents write it, names nothing
             if rule.name in rule_names:
                 first = rule_names[rule.name]
                 found.append(Diagnostic.make(

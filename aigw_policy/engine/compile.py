@@ -282,7 +282,7 @@ class _Lowering:
         return Template(text, parts)
 
     def rule(self, phase: Phase, position: int, rule: Rule) -> CompiledRule:
-        label = rule.name if rule.name is not None else f"#{position + 1}"
+        label = rule.name or f"#{position + 1}"  # `name: ""` (generated documents write it) is no name
         base = f"{self.prefix}:{label}"
         exprs = tuple(self.cel(e.source, e.span, f"{base}:{i}") for i, e in enumerate(rule.expressions))
         shadow = rule.mode == "shadow"

@@ -67,7 +67,8 @@ streamed response (ngrok's AI gateway docs redact them with `sse-find-replace`).
 
 DEPRECATED_PHASES = {"inbound": "on_http_request", "outbound": "on_http_response"}
 """ngrok's names for the phases before it introduced phases (2024), still in older docs, SDK
-examples and blog posts."""
+examples and blog posts, and still accepted by ngrok (its Python SDK's tests send them):
+read as the phase they name, with a warning (AIGW106)."""
 
 # ---------------------------------------------------------------------------------------
 # stage 2: tree -> IR
@@ -107,8 +108,12 @@ class _Reader:
                 fields[key] = self.choice(value, key, SETTINGS[key])
             elif key == "shard_key":
                 fields[key] = self.shard_key(value)
-            elif key in PHASES:
-                fields[key] = tuple(self.phase(key, value))
+            elif key in PHASES or (key in DEPRECATED_PHASES and root.get(DEPRECATED_PHASES[key]) is None):
+                phase = DEPRECATED_PHASES.get(key, key)
+                if phase != key:
+                    self.diags.add("AIGW106", f"`{key}` is ngrok's former name for `{phase}`", key_span,
+                                   help=f"read as `{phase}` (ngrok still accepts it); rename it")
+                fields[phase] = tuple(self.phase(phase, value))
             elif key in UNSUPPORTED_PHASES:
                 help = ("aigw-policy evaluates HTTP traffic: use `on_http_request` and "
                         "`on_http_response`")
@@ -123,9 +128,9 @@ class _Reader:
                     self.diags.add("AIGW100", wrapper[1], key_span, help=wrapper[2])
             elif key in DEPRECATED_PHASES:
                 self.diags.add(
-                    "AIGW100", f"unknown top-level key `{key}`", key_span,
-                    help=f"`{key}` is ngrok's deprecated name for `{DEPRECATED_PHASES[key]}` "
-                    "(its rules are the same): rename it",
+                    "AIGW100", f"`{key}` and `{DEPRECATED_PHASES[key]}` are two names for one phase",
+                    key_span, help=f"`{key}` is ngrok's former name for `{DEPRECATED_PHASES[key]}`: "
+                    "keep one list of rules",
                 )
             else:
                 self.diags.add(
