@@ -52,6 +52,8 @@ CODES: dict[str, Code] = _codes(
     # document structure
     ("AIGW100", E, "unknown top-level key"),
     ("AIGW102", W, "unsupported phase"),
+    ("AIGW105", W, "policy read from inside a Kubernetes resource or agent configuration"),
+    ("AIGW106", W, "ngrok's former name for a phase"),
     ("AIGW103", E, "unknown rule key"),
     ("AIGW104", E, "wrong shape"),
     ("AIGW110", E, "unknown action type"),
@@ -65,7 +67,8 @@ CODES: dict[str, Code] = _codes(
     ("AIGW124", E, "invalid duration"),
     ("AIGW125", E, "invalid choice"),
     ("AIGW126", E, "invalid value"),
-    ("AIGW130", E, "duplicate rule name"),
+    ("AIGW127", W, "ngrok's former name for a config key"),
+    ("AIGW130", W, "duplicate rule name"),
     ("AIGW131", E, "duplicate limit name"),
     ("AIGW132", W, "unreachable action after a terminating action"),
     ("AIGW133", E, "rule without actions"),

@@ -141,6 +141,15 @@ class PolicyError(Exception):
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """A help line naming the closest candidate, if one is close enough."""
-    matches = get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    """A help line naming the closest candidate, if one is close enough. A candidate that
+    differs only in case and underscores comes first (ngrok's first releases wrote
+    `req.URL` and `conn.Geo.CountryCode` for today's `req.url` and `conn.geo.country_code`)."""
+    pool = list(candidates)
+    folded = _fold(word)
+    same = [c for c in pool if _fold(c) == folded]
+    matches = same[:1] or get_close_matches(word, pool, n=1, cutoff=0.6)
     return f"did you mean `{matches[0]}`?" if matches else None
+
+
+def _fold(name: str) -> str:
+    return name.replace("_", "").lower()

@@ -123,3 +123,31 @@ def test_unsupported_actions_in_a_skipped_phase_refuse_the_load() -> None:
     with pytest.raises(ap.PolicyError) as info:
         ap.load(DATA / "stream-phase-action.yaml")
     assert any("sse-find-replace" in d.message for d in info.value.diagnostics)
+
+
+# real documents that load, and what one request gets from each (file, request, status, rule)
+DECISIONS = [
+    ("k8s-cloud-endpoint.yaml", _request(), 503, "#1"),
+    ("k8s-agent-endpoint-inline.yaml", _request(), 200, None),
+    ("k8s-ngrok-traffic-policy.yaml", _request(), 200, None),
+    ("agent-config-v3.yaml", _request(), 200, "#1"),
+    ("k8s-manifest-policy-and-endpoint.yaml", _request(), 200, "example-rule"),
+    ("deprecated-phase-names.yaml", {**_request(), "request": {"method": "DELETE", "url": "https://a.example/"}},
+     403, "#1"),
+    ("custom-response-content.yaml", _request(), 503, "#1"),
+    ("duplicate-rule-names.json", _request(url="https://a.example/test-service-1/x"), 404, "Fallback-404"),
+]
+
+
+@pytest.mark.parametrize(("name", "request_", "status", "rule"), DECISIONS, ids=[d[0] for d in DECISIONS])
+def test_a_real_document_decides(name: str, request_: dict[str, object], status: int, rule: str | None) -> None:
+    decision = ap.Engine(ap.load(DATA / name)).evaluate(request_)
+    assert (decision.status_code, decision.rule) == (status, rule)
+    explained = CliRunner().invoke(app, ["explain", "--format", "json", "--policy", str(DATA / name), "-"],
+                                   input=json.dumps(request_))
+    assert json.loads(explained.output)["status_code"] == status, explained.output
+
+
+def test_the_former_body_key_answers_with_its_text() -> None:
+    decision = ap.Engine(ap.load(DATA / "custom-response-content.yaml")).evaluate(_request())
+    assert decision.to_dict()["effects"] == {} and "Back soon" in str(decision.to_dict())

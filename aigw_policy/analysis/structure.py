@@ -18,14 +18,14 @@ def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
     rule_names: dict[str, Span | None] = {}
     limit_names: dict[str, Span | None] = {}
     for phase, rule in policy.rules():
-        if rule.name is not None:
+        if rule.name:  # `name: ""`, as generated documents write it, names nothing
             if rule.name in rule_names:
                 first = rule_names[rule.name]
                 found.append(Diagnostic.make(
                     "AIGW130", f"duplicate rule name `{rule.name}`",
                     rule.name_span or rule.span,
-                    help=f"the first rule with this name is on line {_line(first)}; rule names "
-                    "identify the deciding rule in decisions, so keep them unique",
+                    help=f"the first rule with this name is on line {_line(first)}; ngrok accepts "
+                    "this, but decisions name the deciding rule, so a unique name says which",
                     related=_first(first, "the first rule with this name"),
                 ))
             else:

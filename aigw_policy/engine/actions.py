@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..cel import CelError
+from .charging import NO_ERROR
 from .compile import CompiledAction, CompiledRule, Template, text_of
 from .flow import REQ, Flow, Stop
 from .rule_error import HEADER_VALUE, TEMPLATE, ErrorStop, Failure, Skip, action_error, failure
@@ -87,10 +88,20 @@ def _headers_target(flow: Flow, phase: str) -> dict[str, Any]:
     return target
 
 
+def _publish(flow: Flow, name: str, result: dict[str, Any]) -> None:
+    """``actions.ngrok.<name>`` for later rules, as ngrok's action variables (when some text
+    reads ``actions``: else the activation has no such map)."""
+    actions = flow.act.get("actions")
+    if actions is not None:
+        actions.setdefault("ngrok", {})[name] = result
+
+
 def _add_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
     target = _headers_target(flow, phase)
+    added = {}
     for k, t in action.templates["headers"].items():
-        target["add"][k.lower()] = _header_value(flow, rule, action, phase, t, f"headers.{k}")
+        added[k.lower()] = target["add"][k.lower()] = _header_value(flow, rule, action, phase, t, f"headers.{k}")
+    _publish(flow, "add_headers", {"headers_added": added})
     if flow.rec.on:  # the text is built only for the record
         flow.rec.outcome("added " + ", ".join(action.templates["headers"]))
 
@@ -102,6 +113,7 @@ def _remove_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phas
         if low not in target["remove"]:
             target["remove"].append(low)
         target["add"].pop(low, None)
+    _publish(flow, "remove_headers", {"headers_removed": list(action.config.headers)})
     if flow.rec.on:  # the text is built only for the record
         flow.rec.outcome("removed " + ", ".join(action.config.headers))
 
@@ -128,6 +140,7 @@ def _log(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> 
     metadata = {k: jsonable(_render_value(flow, rule, action, phase, t, f"metadata.{k}"))
                 for k, t in action.templates.get("metadata", {}).items()}
     flow.effects.setdefault("logs", []).append({"phase": phase, "rule": rule.label, "metadata": metadata})
+    _publish(flow, "log", {"metadata": metadata})
     flow.rec.outcome("logged")
 
 
@@ -222,7 +235,7 @@ def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
     cfg = action.config
     enforce = cfg.enforce if cfg.enforce is not None else True
     raw = flow.act.get("conn.client_ip")
-    result: dict[str, Any] = {"action": "allow", "matched_cidr": ""}
+    result: dict[str, Any] = {"action": "allow", "matched_cidr": "", "error": NO_ERROR}
     reason = None
     ip = _parse_ip(raw) if isinstance(raw, str) else None
     if ip is None:
@@ -243,7 +256,7 @@ def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
                 result["matched_cidr"] = hit
     if reason is not None:
         result["action"] = "deny"
-    flow.act["actions"].setdefault("ngrok", {})["restrict_ips"] = result
+    _publish(flow, "restrict_ips", result)
     if reason is None or not enforce:
         if flow.rec.on:  # the text is built only for the record
             flow.rec.outcome("allowed" if reason is None else f"would deny (enforce: false): {reason}")

@@ -306,6 +306,11 @@ def _store_error(flow: Flow, message: str) -> None:
     flow.store_error = {"code": STORE, "message": message, "mode": flow.cp.store_failure}
 
 
+NO_ERROR = {"code": "", "message": ""}
+"""ngrok's ``actions.ngrok.<action>.error`` of an action that ran without one (its docs
+interpolate ``${actions.ngrok.restrict_ips.error.code}`` after every run); never mutated."""
+
+
 def _publish(flow: Flow, plan: Any, out: Outcome) -> None:
     """``limits[name]`` and ``actions.ngrok.rate_limit`` for later rules."""
     limited = out.outcome == "limited"
@@ -314,7 +319,7 @@ def _publish(flow: Flow, plan: Any, out: Outcome) -> None:
     act = flow.act
     act["limits"][name] = {"limited": limited, "used": out.used, "limit": out.limit, "remaining": out.remaining,
                            "reset_after": out.reset_after, "outcome": out.outcome, "key": key}
-    result = {"limited": limited, "bucket_key": key, "name": name}
+    result = {"limited": limited, "bucket_key": key, "name": name, "error": NO_ERROR}
     actions = act["actions"]
     kind = plan.kind
     if kind == "rate-limit":

@@ -57,7 +57,10 @@ DEFAULT_MAX_OUTPUT_TOKENS = 4096
 
 _URL_VARIABLES = ("req.url", "req.host")
 """Variables that need the request URL split (``req.url.path``, ``req.host``, ...)."""
-_HEADER_VARIABLES = ("req.headers", "req.host", "req.user_agent", "req.content_type", "req.content_length")
+_HEADER_PARTS = ("req.cookies", "req.content_type.parameters", "req.content_encoding", "req.location")
+"""Variables that are a request header read apart (env/header_parts.py)."""
+_HEADER_VARIABLES = ("req.headers", "req.host", "req.user_agent", "req.content_type", "req.content_length",
+                     *_HEADER_PARTS)
 """Variables whose values come from the request's headers."""
 
 
@@ -279,7 +282,7 @@ class _Lowering:
         return Template(text, parts)
 
     def rule(self, phase: Phase, position: int, rule: Rule) -> CompiledRule:
-        label = rule.name if rule.name is not None else f"#{position + 1}"
+        label = rule.name or f"#{position + 1}"  # `name: ""` (generated documents write it) is no name
         base = f"{self.prefix}:{label}"
         exprs = tuple(self.cel(e.source, e.span, f"{base}:{i}") for i, e in enumerate(rule.expressions))
         shadow = rule.mode == "shadow"
@@ -589,6 +592,7 @@ def activation_plan(reads: FreeVars, rules: tuple[CompiledRule, ...], routed: bo
         url_parts=reads.reads_any(_URL_VARIABLES),
         headers=reads.reads_any(_HEADER_VARIABLES),
         user_agent_parts=user_agent,
+        header_parts=reads.reads_any(_HEADER_PARTS),
         content_length=reads.reads("req.content_length"),
         conn=reads.reads("conn") or "restrict-ips" in types,
         time_now=reads.reads("time.now"),

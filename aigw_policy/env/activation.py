@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math as _math
+import re
 import time as _time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..providers import AiRequest, ProviderError, classify
 from .declarations import POLICY_VARIABLES
+from .header_parts import header_parts
 from .request import Request, RequestError
 from .user_agent import user_agent_entries
 
@@ -78,6 +80,7 @@ class ActivationPlan:
     url_parts: bool = True  # req.url.* (the URL split); req.host from the URL
     headers: bool = True  # req.headers, req.host, req.user_agent, req.content_type(.raw), req.content_length
     user_agent_parts: bool = True  # req.user_agent.* (the header parsed: env/user_agent.py); needs headers
+    header_parts: bool = True  # req.cookies, req.content_type.parameters, req.content_encoding, req.location; needs headers
     content_length: bool = True  # req.content_length from the body when no header gives it
     conn: bool = True  # conn.*
     time_now: bool = True  # time.now
@@ -146,6 +149,8 @@ def _builder(plan: ActivationPlan) -> Callable[[Request, AiRequest, str, float],
         add("    act['req.url'] = http.url")
     if plan.headers:
         add("    lowered = _lowered(http.headers)")
+        add("    if 'host' not in lowered:")
+        add("        _default_host(http.url, lowered)")
         add("    act['req.headers'] = lowered")
     if plan.request_id:
         add("    act['req.id'] = rid")
@@ -154,6 +159,8 @@ def _builder(plan: ActivationPlan) -> Callable[[Request, AiRequest, str, float],
     if plan.headers and plan.user_agent_parts:
         add("    ua = lowered.get('user-agent')")
         add("    act.update(_user_agent_entries(ua[0] if ua else None))")
+    if plan.headers and plan.header_parts:
+        add("    _header_parts('req', lowered, act)")
     if plan.content_length:
         add("    if 'req.content_length' not in act:")
         add("        act['req.content_length'] = _body_length(http.body)")
@@ -197,6 +204,7 @@ def _builder(plan: ActivationPlan) -> Callable[[Request, AiRequest, str, float],
         "_url_entries": _url_entries, "_split_url": _split_url, "_lowered": _lowered,
         "_header_entries": _header_entries, "_body_length": _body_length, "_flatten": _flatten,
         "_format_now": format_now, "_AI_KEYS": _AI_KEYS, "_user_agent_entries": user_agent_entries,
+        "_header_parts": header_parts, "_default_host": _default_host,
     }
     exec(compile("\n".join(lines) + "\n", "<activation plan>", "exec"), scope)  # noqa: S102 (our own text)
     build = scope["build"]
@@ -227,6 +235,15 @@ def _lowered(given: Mapping[str, Any]) -> dict[str, list[str]]:
     return headers
 
 
+def _default_host(url: str, headers: dict[str, list[str]]) -> None:
+    """``host`` in ``req.headers`` when the request names none: the URL's authority, as every
+    HTTP/1.1 request carries it (ngrok's ``req.headers['host']``; its docs rate-limit by it)."""
+    parts = _url_entries(url) if len(url) <= 2048 else _split_url(url)
+    authority = parts.get("req.url.authority")
+    if authority:
+        headers["host"] = [authority]
+
+
 def _header_entries(headers: dict[str, list[str]], act: dict[str, Any], host: str, url_parts: bool) -> None:
     """The entries read from the headers besides ``req.headers``."""
     hh = headers.get("host")
@@ -240,7 +257,7 @@ def _header_entries(headers: dict[str, list[str]], act: dict[str, Any], host: st
         act["req.content_type"] = ctype[0].split(";", 1)[0].strip()
         act["req.content_type.raw"] = ctype[0]
     cl = headers.get("content-length")
-    if cl and cl[0].strip().isdigit():
+    if cl and _DIGITS.fullmatch(cl[0].strip()):  # ASCII digits only: `int` takes `²` and `１`
         act["req.content_length"] = int(cl[0])
 
 
@@ -291,6 +308,7 @@ def _flatten(prefix: str, value: Mapping[str, Any], act: dict[str, Any]) -> None
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 def flatten_activation(nested: Mapping[str, object]) -> dict[str, object]:

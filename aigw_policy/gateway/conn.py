@@ -1,11 +1,12 @@
-"""What the connection tells of a request: ngrok's ``conn.*`` and the host it reached."""
+"""What the connection tells of a request: ngrok's ``conn.*``, ``req.version`` and the host
+it reached."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["conn_of", "server_name"]
+__all__ = ["conn_of", "http_version", "server_name"]
 
 
 def conn_of(client: Any, server: Any) -> dict[str, Any]:
@@ -19,6 +20,14 @@ def conn_of(client: Any, server: Any) -> dict[str, Any]:
         conn["server_ip"] = server[0]
         conn["server_port"] = server[1]
     return conn
+
+
+def http_version(scope: Mapping[str, Any]) -> str | None:
+    """ngrok's ``req.version`` (``HTTP/1.1``, ``HTTP/2.0``) from the ASGI ``http_version``."""
+    version = scope.get("http_version")
+    if not isinstance(version, str) or not version:
+        return None
+    return "HTTP/" + (version if "." in version else version + ".0")
 
 
 def server_name(scope: Mapping[str, Any]) -> str:

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_plus
 
 from ..providers import PROVIDERS
 
-__all__ = ["effect", "header_effects", "set_max_tokens", "strip_key", "wants_usage"]
+__all__ = ["effect", "header_effects", "set_max_tokens", "sniff_content_type", "strip_key", "wants_usage"]
 
 
 def strip_key(query: bytes | str) -> str:
@@ -70,3 +72,23 @@ def set_max_tokens(body: dict[str, Any], provider: Any, operation: Any, path: st
             body["max_completion_tokens"] = value
     else:
         body["max_tokens"] = value
+
+
+
+_HTML = re.compile(rb"\s*<(?:!doctype html|html|head|body|title|h1|p|div|table|br)[\s/>]", re.IGNORECASE)
+
+
+def sniff_content_type(body: bytes) -> bytes:
+    """The ``content-type`` of a ``custom-response`` that names none, inferred from its body as
+    ngrok's is: HTML (an opening tag browsers sniff as HTML), JSON (an object or an array),
+    else plain text."""
+    if _HTML.match(body[:128]):
+        return b"text/html; charset=utf-8"
+    if body.lstrip()[:1] in (b"{", b"["):
+        try:
+            json.loads(body)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            return b"application/json"
+    return b"text/plain; charset=utf-8"

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from ..engine import RequestError
 from ..providers.classify import PROVIDER_HEADER
 from .captured import answer_text, header_value, overflow_usage, usage_body
-from .conn import conn_of, server_name
-from .effects import effect, header_effects, set_max_tokens, strip_key, wants_usage
+from .conn import conn_of, http_version, server_name
+from .effects import effect, header_effects, set_max_tokens, sniff_content_type, strip_key, wants_usage
 from .errors import aigw_object, denial, error_response, wire_api
 from .hops import hop_by_hop
 from .keys import CREDENTIAL_HEADERS, key_from
@@ -278,6 +278,9 @@ class Exchange:
         req: dict[str, Any] = {"id": self.ctx.request_id, "identity": dict(identity),
                                "request": {"method": scope.get("method", "POST"), "url": url, "headers": headers,
                                            "body": body}}
+        version = http_version(scope)
+        if version:
+            req["req"] = {"version": version}
         client = scope.get("client")
         if client:
             req["conn"] = conn = conn_of(client, scope.get("server"))
@@ -377,7 +380,7 @@ class Exchange:
             body = resp.get("body")
             data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
             if "content-type" not in given:
-                extra.append((b"content-type", b"text/plain; charset=utf-8"))
+                extra.append((b"content-type", sniff_content_type(data)))
             extra.append((b"content-length", str(len(data)).encode()))
             self.event.update(verdict="deny", status_code=status)
             await self._send_whole(status, extra, data)

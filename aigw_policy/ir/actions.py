@@ -239,8 +239,10 @@ modules-migration guides write `type: oidc`), with the action's name."""
 
 
 NGROK_RENAMED_KEYS: dict[tuple[str, str], str] = {("custom-response", "content"): "body"}
-"""Config keys under the names of ngrok's first Traffic Policy releases, still in its blog
-posts (`custom-response` answered with `content`), with today's name."""
+"""Config keys under the names of ngrok's first Traffic Policy releases, with today's name.
+ngrok still accepts them and its Kubernetes operator still writes `custom-response`'s
+`content` (pkg/managerdriver/translator.go), so they are read under the new name with a
+warning (AIGW127); a config that writes both names is AIGW120."""
 
 
 UNSUPPORTED_NGROK_KEYS: dict[tuple[str, str], str] = {

@@ -440,7 +440,7 @@ def build_action(
         return None
     builder = _Builder(type_name, model, diags, anchor)
     data: dict[str, Any] = {}
-    before = len(diags)
+    before = diags.error_count
     reported: set[str] = set()  # keys already explained: no "missing" for them
     for key, key_span, raw in config.items:
         if (type_name, key) in UNSUPPORTED_NGROK_KEYS:
@@ -448,11 +448,15 @@ def build_action(
                       help=UNSUPPORTED_NGROK_KEYS[(type_name, key)])
             reported.add(key)
             continue
+        renamed = NGROK_RENAMED_KEYS.get((type_name, key))
+        if renamed and not any(k == renamed for k, _, _ in config.items):
+            diags.add("AIGW127", f"`{key}` is ngrok's former name for `{renamed}` in `{type_name}` config",
+                      key_span or raw.span, help=f"read as `{renamed}`; rename it")
+            key = renamed
         if key not in model.model_fields:
             close = did_you_mean(key, model.model_fields)
-            renamed = NGROK_RENAMED_KEYS.get((type_name, key))
             if renamed:
-                close = f"`{key}` is ngrok's former name for `{renamed}`: rename it"
+                close = f"`{key}` is ngrok's former name for `{renamed}`, which is also written: keep one"
                 reported.add(renamed)
             elif close:
                 reported.add(close.split("`")[1])
@@ -475,7 +479,7 @@ def build_action(
         keys = " or ".join(f"`{k}`" for k in one_of)
         diags.add("AIGW121", f"`{type_name}` needs {keys}", anchor)
         return None
-    if len(diags) > before:
+    if diags.error_count > before:
         return _unbuilt(model, data, builder, diags)
     return Action(type=type_name, config=built, span=span, field_spans=builder.spans)
 

@@ -67,7 +67,8 @@ streamed response (ngrok's AI gateway docs redact them with `sse-find-replace`).
 
 DEPRECATED_PHASES = {"inbound": "on_http_request", "outbound": "on_http_response"}
 """ngrok's names for the phases before it introduced phases (2024), still in older docs, SDK
-examples and blog posts."""
+examples and blog posts, and still accepted by ngrok (its Python SDK's tests send them):
+read as the phase they name, with a warning (AIGW106)."""
 
 # ---------------------------------------------------------------------------------------
 # stage 2: tree -> IR
@@ -92,6 +93,12 @@ class _Reader:
                            root.span,
                            help="write `on_http_request:` and `on_http_response:` at the top level")
             return None
+        inner = self.inner_policy(root)
+        if inner is not None:
+            node, path, what = inner
+            self.diags.add("AIGW105", f"this is {what}: its traffic policy under `{path}` is read",
+                           root.items[0][1], help="the rest of the document is not checked here")
+            root = node
         fields: dict[str, Any] = {}
         wrapper = self.wrapper(root)
         for key, key_span, value in root.items:
@@ -101,8 +108,12 @@ class _Reader:
                 fields[key] = self.choice(value, key, SETTINGS[key])
             elif key == "shard_key":
                 fields[key] = self.shard_key(value)
-            elif key in PHASES:
-                fields[key] = tuple(self.phase(key, value))
+            elif key in PHASES or (key in DEPRECATED_PHASES and root.get(DEPRECATED_PHASES[key]) is None):
+                phase = DEPRECATED_PHASES.get(key, key)
+                if phase != key:
+                    self.diags.add("AIGW106", f"`{key}` is ngrok's former name for `{phase}`", key_span,
+                                   help=f"read as `{phase}` (ngrok still accepts it); rename it")
+                fields[phase] = tuple(self.phase(phase, value))
             elif key in UNSUPPORTED_PHASES:
                 help = ("aigw-policy evaluates HTTP traffic: use `on_http_request` and "
                         "`on_http_response`")
@@ -117,9 +128,9 @@ class _Reader:
                     self.diags.add("AIGW100", wrapper[1], key_span, help=wrapper[2])
             elif key in DEPRECATED_PHASES:
                 self.diags.add(
-                    "AIGW100", f"unknown top-level key `{key}`", key_span,
-                    help=f"`{key}` is ngrok's deprecated name for `{DEPRECATED_PHASES[key]}` "
-                    "(its rules are the same): rename it",
+                    "AIGW100", f"`{key}` and `{DEPRECATED_PHASES[key]}` are two names for one phase",
+                    key_span, help=f"`{key}` is ngrok's former name for `{DEPRECATED_PHASES[key]}`: "
+                    "keep one list of rules",
                 )
             else:
                 self.diags.add(
@@ -130,6 +141,30 @@ class _Reader:
         fields = {k: v for k, v in fields.items() if v is not _BAD}
         return Policy(span=root.span, **fields)
 
+    def inner_policy(self, root: Map) -> tuple[Map, str, str] | None:
+        """The one policy a Kubernetes resource (``spec.trafficPolicy.policy`` or ``.inline``
+        of a CloudEndpoint or AgentEndpoint, ``spec.policy`` of an NgrokTrafficPolicy) or an
+        ngrok agent configuration (``endpoints[i].traffic_policy``, one endpoint having
+        one) holds, as ngrok's operator and agent read it: (its node, its path, what holds it)."""
+        keys = {k for k, _, _ in root.items}
+        if {"apiVersion", "kind"} <= keys and isinstance(spec := root.get("spec"), Map):
+            kind = root.get("kind")
+            what = "a Kubernetes " + (f"`{kind.value}` " if isinstance(kind, Scalar) and isinstance(
+                kind.value, str) else "") + "resource"
+            found = [(node, f"spec.trafficPolicy.{inner}") for inner in ("policy", "inline")
+                     if isinstance(holder := spec.get("trafficPolicy"), Map)
+                     and isinstance(node := holder.get(inner), Map)]
+            if isinstance(node := spec.get("policy"), Map):
+                found.append((node, "spec.policy"))
+            return (found[0][0], found[0][1], what) if len(found) == 1 else None
+        endpoints = root.get("endpoints")
+        if isinstance(endpoints, Seq) and not keys & {*TOP_KEYS, *UNSUPPORTED_PHASES}:
+            found = [(node, f"endpoints.{i}.traffic_policy") for i, ep in enumerate(endpoints.items)
+                     if isinstance(ep, Map) and isinstance(node := ep.get("traffic_policy"), Map)]
+            if len(found) == 1:
+                return (found[0][0], found[0][1], "an ngrok agent configuration")
+        return None
+
     def wrapper(self, root: Map) -> tuple[str, str, str] | None:
         """A document that holds a policy somewhere inside: (first key, message, help)."""
         keys = [k for k, _, _ in root.items]
@@ -137,20 +172,19 @@ class _Reader:
             kind = root.get("kind")
             name = f"`{kind.value}` " if isinstance(kind, Scalar) and isinstance(
                 kind.value, str) else ""
-            path = "spec.trafficPolicy.inline"
             spec = root.get("spec")
             holder = spec.get("trafficPolicy") if isinstance(spec, Map) else None
-            if isinstance(holder, Map):
-                for inner in ("inline", "policy"):
-                    if holder.get(inner) is not None:
-                        path = f"spec.trafficPolicy.{inner}"
-                        break
+            held = [f"`spec.trafficPolicy.{inner}`" for inner in ("policy", "inline")
+                    if isinstance(holder, Map) and holder.get(inner) is not None]
+            help = (f"it holds {' and '.join(held)}: keep one" if len(held) > 1 else
+                    "write the policy under `spec.trafficPolicy.policy` (or `.inline`), or "
+                    "lint the policy it names as a document of its own")
             first = next(k for k in keys if k not in TOP_KEYS and k not in UNSUPPORTED_PHASES)
-            return (first, f"this is a Kubernetes {name}resource, not a traffic policy",
-                    f"lint the policy under `{path}` as a document of its own")
+            return (first, f"this is a Kubernetes {name}resource, not a traffic policy", help)
         if "endpoints" in keys:
             return ("endpoints", "this is an ngrok agent configuration, not a traffic policy",
-                    "lint the policy under `endpoints[].traffic_policy` as a document of its own")
+                    "it holds no `endpoints[].traffic_policy`, or several: lint each as a "
+                    "document of its own")
         for key in ("traffic_policy", "trafficPolicy", "policy", "inline"):
             if isinstance(root.get(key), Map):
                 return (key, f"the policy is nested under `{key}`",

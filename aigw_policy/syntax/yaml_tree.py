@@ -66,19 +66,19 @@ class _Loader(Reader, Scanner, Parser, Composer, _CoreResolver):
         _CoreResolver.__init__(self)
         self._depth = 0
 
-    def first_document(self) -> tuple[Any, Any]:
-        """The stream's first document, and where a second one that holds anything starts
-        (None when there is none): ``...`` or ``---`` with nothing (or a null) after it is
-        no document, so an editor's or a generator's trailing marker is fine."""
+    def documents(self) -> list[tuple[Any, Any]]:
+        """The stream's documents with where each starts: the first, then each later one
+        that holds anything (``...`` or ``---`` with nothing, or a null, after it is no
+        document, so an editor's or a generator's trailing marker is fine)."""
         self.get_event()  # stream start
-        document = None if self.check_event(StreamEndEvent) else self.compose_document()
+        found: list[tuple[Any, Any]] = []
         while not self.check_event(StreamEndEvent):
             start = self.peek_event().start_mark
-            extra = self.compose_document()
-            if not (isinstance(extra, ScalarNode) and extra.tag == _NULL):
-                return document, start
+            node = self.compose_document()
+            if not found or not (isinstance(node, ScalarNode) and node.tag == _NULL):
+                found.append((node, start))
         self.get_event()  # stream end
-        return document, None
+        return found
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         self._depth += 1
@@ -313,6 +313,51 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+POLICY_KINDS = ("CloudEndpoint", "AgentEndpoint", "NgrokTrafficPolicy")
+"""The Kubernetes resources of ngrok's operator that can hold a traffic policy."""
+
+
+def _kind(node: Any) -> str | None:
+    """A Kubernetes resource's ``kind`` (a mapping with ``apiVersion`` and ``kind``), else None."""
+    kind = _get(node, "kind")
+    if _get(node, "apiVersion") is None or not isinstance(kind, ScalarNode):
+        return None
+    return str(kind.value)
+
+
+def _get(node: Any, key: str) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, ScalarNode) and k.value == key:
+                return v
+    return None
+
+
+def _inline_policy(node: Any) -> bool:
+    """Whether a resource holds a policy itself (``spec.policy``, ``spec.trafficPolicy.policy``
+    or ``.inline``), not a reference to one (``trafficPolicy.targetRef``)."""
+    spec = _get(node, "spec")
+    holder = _get(spec, "trafficPolicy")
+    return any(isinstance(n, yaml.MappingNode)
+               for n in (_get(spec, "policy"), _get(holder, "policy"), _get(holder, "inline")))
+
+
+def _one_policy_resource(documents: list[tuple[Any, Any]], source: Source, diags: Diagnostics) -> Any:
+    """In a Kubernetes manifest of several resources (every document one), the one resource
+    of ngrok's operator that holds a traffic policy itself, with a warning naming it
+    (AIGW105); None when the file is not such a manifest, or has no such resource, or several."""
+    kinds = [_kind(node) for node, _ in documents]
+    holders = [i for i, kind in enumerate(kinds) if kind in POLICY_KINDS and _inline_policy(documents[i][0])]
+    if None in kinds or len(holders) != 1:
+        return None
+    node = documents[holders[0]][0]
+    others = ", ".join(f"`{k}`" for i, k in enumerate(kinds) if i != holders[0])
+    diags.add("AIGW105", f"this Kubernetes manifest holds {len(documents)} resources: the "
+              f"`{kinds[holders[0]]}` is read, not {others}", source.span(node.start_mark.index),
+              help="the other resources are not checked here")
+    return node
+
+
 def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | None:
     text = source.text
     code = "AIGW011" if json_mode else "AIGW010"
@@ -338,12 +383,16 @@ def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | No
     loader: _Loader | None = None
     try:
         loader = _Loader(text)
-        node, another = loader.first_document()
-        if another is not None:
-            diags.add(code, "a policy is one YAML document, and another one starts here",
-                      source.span(another.index),
-                      help="split the file: lint each document on its own (a Kubernetes "
-                      "manifest's policy is in its resource's `spec`)")
+        documents = loader.documents()
+        node = documents[0][0] if documents else None
+        if len(documents) > 1:
+            node = _one_policy_resource(documents, source, diags)
+            if node is None:
+                diags.add(code, "a policy is one YAML document, and another one starts here",
+                          source.span(documents[1][1].index),
+                          help="split the file: lint each document on its own (a Kubernetes "
+                          "manifest's policy is in its resource's `spec`)")
+                node = documents[0][0]
         tree = None if node is None else _Lower(source, diags, code, json_mode=json_mode).tree(node)
     except _TooDeep as error:
         diags.add("AIGW008", f"the document is nested more than {MAX_DEPTH} levels deep",

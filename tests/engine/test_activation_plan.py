@@ -244,7 +244,7 @@ FULL_REQUEST = {"id": "r1", "now": "2026-11-26T12:00:00Z",
                 "identity": {"key": "k", "user": "u", "team": "t", "org": "o", "tier": "pro", "labels": {"a": "b"}},
                 "conn": {"client_ip": "203.0.113.9"}, "endpoint": {"id": "ep1"}, "req": {"version": "HTTP/1.1"},
                 "request": {"method": "POST", "url": "https://gw.example/v1/chat/completions",
-                            "headers": {"user-agent": "curl/8", "content-type": "application/json"},
+                            "headers": {"user-agent": "curl/8", "content-type": "application/json; charset=utf-8", "cookie": "s=x"},
                             "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}}}
 
 
@@ -271,7 +271,7 @@ def test_the_example_plans_build_half_the_entries_or_less() -> None:
 def test_a_policy_that_reads_everything_gets_everything() -> None:
     names = [*(f"identity.{n}" for n in ("key", "user", "team", "org", "tier", "labels")),
              *(f"ai.{n}" for n in AI_NAMES), "req.method", "req.url", "req.url.path", "req.id", "req.headers",
-             "req.host", "req.content_length", "req.user_agent.name", "conn.client_ip", "endpoint.id", "req.version", "time.now", "vars",
+             "req.host", "req.content_length", "req.cookies", "req.user_agent.name", "conn.client_ip", "endpoint.id", "req.version", "time.now", "vars",
              "limits", "actions"]
     text = ("policy { on request { rule \"r\" { when " + " && ".join(f"dyn({n}) != null" for n in names)
             + ' deny 403 "all" } } }')

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import UserDict
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 
 from aigw_policy.env.activation import _flatten, _split_url, activation, classify_request, format_now
 from aigw_policy.env.request import MAX_DEPTH, Request, RequestError, _kind, _problems, _too_deep, url_problem
+from aigw_policy.env.header_parts import header_parts
 from aigw_policy.env.user_agent import user_agent_entries
 
 # -- Request.parse -------------------------------------------------------------------------
@@ -157,6 +159,9 @@ def plain_activation(req: Request, ai: Any, rid: str, now: float, *, content_len
     act["req.method"] = http.method.upper()
     act["req.url"] = url
     if headers_read:
+        authority = _split_url(url).get("req.url.authority")
+        if "host" not in headers and authority:  # every HTTP/1.1 request names its host
+            headers["host"] = [authority]
         act["req.headers"] = headers
     else:
         headers = {}
@@ -172,11 +177,12 @@ def plain_activation(req: Request, ai: Any, rid: str, now: float, *, content_len
         act["req.content_type"] = ctype[0].split(";", 1)[0].strip()
         act["req.content_type.raw"] = ctype[0]
     cl = headers.get("content-length")
-    given = bool(cl and cl[0].strip().isdigit())
+    given = bool(cl and re.fullmatch(r"[0-9]{1,18}", cl[0].strip()))  # ASCII digits (`int` takes `²`)
     if given:
         act["req.content_length"] = int(cl[0])
-    if headers_read:  # the header parsed (req.user_agent.*), read or not
+    if headers_read:  # the headers parsed (req.user_agent.*, req.cookies, ...), read or not
         act.update(user_agent_entries(ua[0] if ua else None))
+        header_parts("req", headers, act)
     if not given and content_length:
         body = http.body
         if body is None:

@@ -1,0 +1,115 @@
+"""ngrok's variables that are a header read apart (https://ngrok.com/docs/traffic-policy/variables/):
+``req.cookies`` (the ``Cookie`` header), ``res.cookies`` (each ``Set-Cookie``),
+``{req,res}.content_type.parameters``, ``{req,res}.content_encoding`` and
+``{req,res}.location``. Each is set only when its header is there, as ngrok does; a value
+the request gives itself (REQUEST.json's ``req``/``res`` objects) is applied after these.
+"""
+
+from __future__ import annotations
+
+import re
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from ..cel.runtime.values import Duration, Timestamp
+
+__all__ = ["header_parts", "parse_cookie", "parse_set_cookie"]
+
+_NS = 1_000_000_000
+_SECONDS = re.compile(r"-?[0-9]{1,12}")
+
+
+def header_parts(prefix: str, headers: dict[str, list[str]], act: dict[str, Any]) -> None:
+    """The entries of ``prefix`` (``req`` or ``res``) read from lower-cased ``headers``."""
+    ctype = headers.get("content-type")
+    if ctype:
+        act[prefix + ".content_type.parameters"] = _parameters(ctype[0])
+    encoding = headers.get("content-encoding")
+    if encoding:
+        act[prefix + ".content_encoding"] = [e.strip() for v in encoding for e in v.split(",") if e.strip()]
+    location = headers.get("location")
+    if location:
+        act[prefix + ".location"] = location[0]
+    if prefix == "req":
+        cookie = headers.get("cookie")
+        if cookie:
+            act["req.cookies"] = parse_cookie(cookie)
+    else:
+        set_cookie = headers.get("set-cookie")
+        if set_cookie:
+            act["res.cookies"] = parse_set_cookie(set_cookie)
+
+
+def _parameters(value: str) -> dict[str, str]:
+    """``text/html; charset=UTF-8`` -> ``{"charset": "UTF-8"}`` (names lower-cased, quotes off)."""
+    out: dict[str, str] = {}
+    for part in value.split(";")[1:]:
+        name, eq, val = part.partition("=")
+        name = name.strip().lower()
+        if name and eq:
+            out[name] = _unquote(val.strip())
+    return out
+
+
+def _unquote(value: str) -> str:
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+
+
+def parse_cookie(values: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The ``Cookie`` header(s): name -> its cookies (``{name, value}``) in header order; a
+    pair without ``=`` or a name is skipped, as Go's ``net/http`` does."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for header in values:
+        for pair in header.split(";"):
+            name, eq, value = pair.strip().partition("=")
+            name = name.strip()
+            if name and eq:
+                out.setdefault(name, []).append({"name": name, "value": _unquote(value.strip())})
+    return out
+
+
+def parse_set_cookie(values: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each ``Set-Cookie`` header: name -> its cookies, with ngrok's fields (``path``,
+    ``domain``, ``expires`` a timestamp, ``max_age`` a duration, ``secure``, ``http_only``,
+    ``same_site``, and ``unparsed_attributes`` for the rest)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for header in values:
+        first, *attributes = header.split(";")
+        name, eq, value = first.strip().partition("=")
+        name = name.strip()
+        if not name or not eq:
+            continue
+        cookie: dict[str, Any] = {"name": name, "value": _unquote(value.strip()), "path": "", "domain": "",
+                                  "secure": False, "http_only": False, "same_site": "",
+                                  "unparsed_attributes": {}}
+        for attribute in attributes:
+            key, _, val = attribute.strip().partition("=")
+            _attribute(cookie, key.strip(), val.strip())
+        out.setdefault(name, []).append(cookie)
+    return out
+
+
+def _attribute(cookie: dict[str, Any], key: str, value: str) -> None:
+    low = key.lower()
+    if low in ("path", "domain"):
+        cookie[low] = value
+    elif low in ("secure", "httponly"):
+        cookie["secure" if low == "secure" else "http_only"] = True
+    elif low == "samesite":
+        cookie["same_site"] = value
+    elif low == "max-age" and _SECONDS.fullmatch(value):
+        cookie["max_age"] = Duration(int(value) * _NS)
+    elif low == "expires" and (when := _http_date(value)) is not None:
+        cookie["expires"] = when
+    elif key:
+        cookie["unparsed_attributes"][key] = value
+
+
+def _http_date(value: str) -> Timestamp | None:
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return Timestamp(int(when.timestamp()) * _NS)
