@@ -13,6 +13,8 @@ side effects, so re-evaluation is safe, and errors (rare in the request path) pa
 
 from __future__ import annotations
 
+import ast as pyast
+import re
 from dataclasses import dataclass, field
 
 from . import ast
@@ -243,7 +245,7 @@ class _Gen:
 
     def select_code(self, operand: str, name: str, t: Type | None) -> str:
         # dyn, string-keyed maps, object types: a dict answers as CEL does, anything else leaves the fast body
-        if self.fast and t is not None and (t.kind in ("dyn", "opaque") and t.name != "optional_type" or t.kind == "map" and t.params[0].kind == "string"):  # noqa: E501
+        if self.fast and t is not None and (t.kind in ("dyn", "opaque") and t.name != "optional_type" or t.kind == "map" and t.params[0].kind == "string") and not _constant(operand):  # noqa: E501
             return f"{operand}[{name!r}]"
         return f"_sel({operand}, {name!r})"
 
@@ -269,6 +271,7 @@ class _Gen:
             and (t.kind == "dyn" or (t.kind == "map" and t.params[0].kind == "string"))
             and kt is not None
             and kt.kind == "string"
+            and not _constant(o)
         ):
             return f"{o}[{k}]"  # a str indexes only a dict (a list or str raises TypeError)
         if (
@@ -564,6 +567,23 @@ class _Gen:
         if f == "sortBy":
             return f"_sortby({t}, {self.lambda_(names, rest[0])})"
         return None
+
+
+_CONSTANT_START = re.compile(r"[-+~( ]*(?:\.?\d|[rRbBuU]*['\"]|None\b|True\b|False\b)")
+_FOLDED = (pyast.Expression, pyast.Constant, pyast.UnaryOp, pyast.BinOp, pyast.unaryop, pyast.operator)
+
+
+def _constant(code: str) -> bool:
+    """Whether Python code is a constant (``1``, ``-1.5``, ``None``, ``'s'``) once folded:
+    subscripting one (``1['a']``, from ``dyn(1).a``) is a ``SyntaxWarning`` at every
+    compile, and no program where warnings are errors; such an operand takes the helper."""
+    if not _CONSTANT_START.match(code):
+        return False
+    try:
+        tree = pyast.parse(code, mode="eval")
+    except SyntaxError:
+        return False
+    return all(isinstance(n, _FOLDED) for n in pyast.walk(tree))
 
 
 _MARKED = (ast.Call, ast.Index, ast.Select)

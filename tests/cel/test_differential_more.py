@@ -241,7 +241,8 @@ def expr(r: _Draw, t: str, depth: int) -> str:  # noqa: C901, PLR0911, PLR0912 -
 
 # -- comparing -----------------------------------------------------------------------------
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-_TYPE_NAMES = {"null_type": "NULL", "google.protobuf.Timestamp": "TIMESTAMP", "google.protobuf.Duration": "DURATION"}
+_TYPE_NAMES = {"null_type": "NULL", "google.protobuf.Timestamp": "TIMESTAMP", "google.protobuf.Duration": "DURATION",
+               "optional_type": "optional_type"}
 
 
 def norm(v: object) -> object:
