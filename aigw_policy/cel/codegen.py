@@ -22,7 +22,7 @@ from .fastops import fast_binary, fast_dyn
 from .names import candidates, qualified_name, resolve
 from .runtime import stdlib
 from .runtime.checks import TYPES
-from .runtime.values import CelError, UInt
+from .runtime.values import INT64_MAX, INT64_MIN, CelError, UInt
 from .types import Type
 
 __all__ = ["ACCUMULATOR", "Generated", "generate", "CompileError", "MACROS", "TYPE_IDENTS"]
@@ -170,9 +170,17 @@ class _Gen:
         declared = self.host_types.get(name)
         if declared is None:
             return code
-        if declared == "double" and self.guardable():  # the common case without a call
+        return self.host_code(code, declared)
+
+    def host_code(self, code: str, declared: str) -> str:
+        """A variable's value read as a CEL value (:mod:`.runtime.host`), the common cases
+        inline: a float for a double, an int in range for an int, a scalar for a dyn."""
+        if self.guardable() and declared in ("double", "int", "dyn"):
             w = self.temp()
-            return f"({w} if ({w} := {code}).__class__ is float else _host({w}, 'double'))"
+            ok = {"double": f"({w} := {code}).__class__ is float",
+                  "int": f"({w} := {code}).__class__ is not int or {INT64_MIN} <= {w} <= {INT64_MAX}",
+                  "dyn": f"({w} := {code}).__class__ in _PLAIN"}[declared]
+            return f"({w} if {ok} else _host({w}, {declared!r}))"
         return f"_host({code}, {declared!r})"
 
     # -- expressions ---------------------------------------------------------------------
@@ -213,8 +221,8 @@ class _Gen:
         bare = name.lstrip(".")
         if bare in TYPE_IDENTS:
             return self.const(TYPES[TYPE_IDENTS[bare]])
-        if self.lenient:
-            return f"_var(act, {bare!r})"
+        if self.lenient:  # an undeclared variable is a dyn
+            return self.host_code(f"_var(act, {bare!r})", "dyn")
         raise CompileError(f"undeclared reference to `{bare}`", node.span)
 
     def e_Select(self, node: ast.Select) -> str:
