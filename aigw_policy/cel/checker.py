@@ -407,6 +407,13 @@ class _Checker:
         return Overload(o.name, ren(o.receiver) if o.receiver else None, tuple(ren(p) for p in o.params), ren(o.result))
 
     def extreme(self, node: ast.Call, name: str, ts: list[Type]) -> Type:
+        # cel-go's and cel-cpp's macros: a literal argument is a number, a lone list literal
+        # a non-empty one of such (`math.least([1, 'a'])`, `math.least([])` are refused)
+        args = node.args
+        lone = args[0] if len(args) == 1 and isinstance(args[0], ast.CreateList) else None
+        if any(not _numeric_arg(a) for a in (lone.elements if lone is not None else args)) or (
+                lone is not None and not lone.elements):
+            return self.error(CODE_NO_OVERLOAD, f"{name}() simple literal arguments must be numeric", node)
         if len(ts) == 1 and ts[0].kind == "list":
             ts = [ts[0].params[0]]
         if not ts:
@@ -461,8 +468,8 @@ class _Checker:
                 self.error(CODE_TYPE, f"`{f}` predicate must be bool, not `{pred}`", args[nv])
         if f in ("all", "exists", "exists_one", "existsOne"):
             return BOOL
-        if f == "filter":
-            return rt if rt.kind != "map" else list_of(rt.params[0])
+        if f == "filter":  # a list whatever the range (cel-go's accumulator: list(dyn) for a dyn)
+            return rt if rt.kind == "list" else list_of(k)
         if f == "sortBy":
             return rt
         last = bodies[-1]
@@ -518,6 +525,13 @@ def _kinds_clash(p: Type, a: Type) -> bool:
     type parameters; ``a`` has had the substitution applied)."""
     return (p.kind != a.kind and p.kind not in _LOOSE_KINDS and a.kind not in _LOOSE_KINDS
             and not (a.kind == "null" and p.kind in _NULLABLE))
+
+
+def _numeric_arg(e: ast.Expr) -> bool:
+    """An argument cel-go's `math.greatest`/`math.least` macros take: no literal but a number."""
+    if isinstance(e, ast.Literal):
+        return e.kind in ("int", "uint", "double")
+    return not isinstance(e, (ast.CreateList, ast.CreateMap, ast.CreateStruct))
 
 
 def _is_opt(t: Type) -> bool:

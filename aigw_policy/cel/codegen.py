@@ -577,21 +577,23 @@ class _Gen:
         return None
 
 
-_CONSTANT_START = re.compile(r"[-+~( ]*(?:\.?\d|[rRbBuU]*['\"]|None\b|True\b|False\b)")
-_FOLDED = (pyast.Expression, pyast.Constant, pyast.UnaryOp, pyast.BinOp, pyast.unaryop, pyast.operator)
+_DISPLAY_START = re.compile(r"[-+~( ]*(?:\.?\d|[rRbBuU]*['\"]|None\b|True\b|False\b|\[|\{|lambda\b)")
+_NO_STR_INDEX = (pyast.Constant, pyast.UnaryOp, pyast.BinOp, pyast.List, pyast.ListComp, pyast.Tuple,
+                 pyast.Set, pyast.SetComp, pyast.GeneratorExp, pyast.Lambda)
 
 
 def _constant(code: str) -> bool:
-    """Whether Python code is a constant (``1``, ``-1.5``, ``None``, ``'s'``) once folded:
-    subscripting one (``1['a']``, from ``dyn(1).a``) is a ``SyntaxWarning`` at every
-    compile, and no program where warnings are errors; such an operand takes the helper."""
-    if not _CONSTANT_START.match(code):
+    """Whether Python code is a constant or a display that no string indexes (``1``,
+    ``None``, ``'s'``, ``[]``): subscripting one with a string (``1['a']``, ``[]['a']``,
+    from ``dyn(1).a``) is a ``SyntaxWarning`` at every compile, and no program where
+    warnings are errors; such an operand takes the helper."""
+    if not _DISPLAY_START.match(code):
         return False
     try:
-        tree = pyast.parse(code, mode="eval")
+        node = pyast.parse(code.strip(), mode="eval").body
     except SyntaxError:
         return False
-    return all(isinstance(n, _FOLDED) for n in pyast.walk(tree))
+    return isinstance(node, _NO_STR_INDEX)
 
 
 _MARKED = (ast.Call, ast.Index, ast.Select)
