@@ -172,14 +172,29 @@ class _Gen:
             return code
         return self.host_code(code, declared)
 
+    def dyn(self, node: ast.Expr) -> bool:
+        """Whether ``node``'s value is a ``dyn`` (or unchecked): maybe a host value."""
+        t = self.info.type(node)
+        return t is None or t.kind == "dyn"
+
+    def dyn_code(self, code: str) -> str:
+        """A value taken out of a host list or map (or the range of a comprehension) as CEL
+        reads it: an int past 64 bits is a double (:func:`.runtime.host.dyn_value`)."""
+        if self.guardable():
+            w = self.temp()
+            return (f"({w} if ({w} := {code}).__class__ is not int or {INT64_MIN} <= {w} <= {INT64_MAX} "
+                    f"else _dv({w}))")
+        return f"_dv({code})"
+
     def host_code(self, code: str, declared: str) -> str:
         """A variable's value read as a CEL value (:mod:`.runtime.host`), the common cases
-        inline: a float for a double, an int in range for an int, a scalar for a dyn."""
-        if self.guardable() and declared in ("double", "int", "dyn"):
+        inline: a float for a double, an int in range for an int or a dyn."""
+        if declared == "dyn":
+            return self.dyn_code(code)
+        if self.guardable() and declared in ("double", "int"):
             w = self.temp()
             ok = {"double": f"({w} := {code}).__class__ is float",
-                  "int": f"({w} := {code}).__class__ is not int or {INT64_MIN} <= {w} <= {INT64_MAX}",
-                  "dyn": f"({w} := {code}).__class__ in _PLAIN"}[declared]
+                  "int": f"({w} := {code}).__class__ is not int or {INT64_MIN} <= {w} <= {INT64_MAX}"}[declared]
             return f"({w} if {ok} else _host({w}, {declared!r}))"
         return f"_host({code}, {declared!r})"
 
@@ -187,6 +202,8 @@ class _Gen:
     def expr(self, node: ast.Expr) -> str:
         method = getattr(self, "e_" + type(node).__name__)
         code = method(node)
+        if isinstance(node, _TAKEN) and not node.optional and self.dyn(node):
+            code = self.dyn_code(code)
         if not self.fast and type(node) in _MARKED:
             span = getattr(node, "span", None)
             if span is not None:
@@ -536,6 +553,9 @@ class _Gen:
             t = self.expr(node.target)  # type: ignore[arg-type]
         finally:
             self.in_iterable -= 1
+        rt = self.info.type(node.target)  # type: ignore[arg-type]
+        if rt is None or rt.kind == "dyn" or (rt.kind == "list" and rt.params[0].kind == "dyn"):
+            t = f"_dvs({t})"  # a host list's elements, as dyn values
         charged = self.budget is not None and f not in ("optMap", "optFlatMap")
         if charged:
             self.budgeted = True
@@ -597,6 +617,7 @@ def _constant(code: str) -> bool:
 
 
 _MARKED = (ast.Call, ast.Index, ast.Select)
+_TAKEN = (ast.Index, ast.Select)  # what takes a value out of a list or map
 
 
 def _iterates(node: ast.Expr) -> bool:

@@ -12,15 +12,19 @@ no cost). Only what the declaration says is converted.
 
 Integers outside CEL's 64 bits (a JSON number such as ``1e30`` written ``10**30`` reaches
 Python as an ``int``) never act as Python's unbounded ``int``: where the declaration says
-``int`` or ``uint`` (alone or in a list or map) reading one is an evaluation error, as
-cel-cpp refuses such a host value; where it says ``dyn`` (a JSON value: ``map(string,
-dyn)``, an undeclared variable) the number is the ``double`` a JSON number is in CEL
-(langdef, "JSON Data Conversion"). A map key out of range is an error either way (a double
-is no map key). Containers are walked when read and copied only when something changes.
+``int`` or ``uint`` (alone or in a list or map, walked when read and copied only when
+something changes) reading one is an evaluation error, as cel-cpp refuses such a host value;
+where the value is a ``dyn`` (a variable so declared or undeclared, or what a select, an
+index or a comprehension takes out of a ``dyn`` list or map: JSON data) the number is the
+``double`` a JSON number is in CEL (langdef, "JSON Data Conversion"; past the largest double
+an infinity, as a JSON parser reads ``1e400``), converted where it is taken, so that reading
+a large ``dyn`` costs nothing until its parts are used. A ``dyn``-keyed map's key out of
+range is an error (a double is no map key).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -28,27 +32,29 @@ from functools import lru_cache
 from ..types import Type, parse_type
 from .values import UINT64_MAX, CelError, Duration, Timestamp, UInt
 
-__all__ = ["HOST_KINDS", "PLAIN", "host_value", "needs_host"]
+__all__ = ["HOST_KINDS", "dyn_items", "dyn_value", "host_value", "needs_host"]
 
 HOST_KINDS = frozenset({"int", "uint", "double", "timestamp", "duration", "dyn"})
+_CONVERTED = HOST_KINDS - {"dyn"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _Conv = Callable[[object], object]
-PLAIN = frozenset({str, float, bool, type(None), bytes})
-"""The classes a ``dyn`` value is read as it is without a look (generated code's inline test)."""
 
 
 def needs_host(t: Type) -> bool:
-    """Whether a value of declared type ``t`` may hold a host value to convert."""
-    return t.kind in HOST_KINDS or (t.kind in ("list", "map") and any(needs_host(p) for p in t.params))
+    """Whether a value of declared type ``t`` may be (or hold) a host value to convert (a
+    ``dyn`` inside a list or map is converted where it is selected, indexed or iterated:
+    :func:`dyn_value`, :func:`dyn_items`)."""
+    return t.kind in HOST_KINDS or _holds_host(t)
+
+
+def _holds_host(t: Type) -> bool:
+    return t.kind in ("list", "map") and any(p.kind in _CONVERTED or _holds_host(p) for p in t.params)
 
 
 def host_value(value: object, declared: str) -> object:
     """``value`` (a variable of the declared type ``declared``) as the runtime's value."""
-    try:
-        return _converter(declared)(value)
-    except RecursionError:
-        raise CelError("a variable's value is nested too deeply to read") from None
+    return _converter(declared)(value)
 
 
 @lru_cache(maxsize=256)
@@ -69,10 +75,10 @@ def _build(t: Type) -> _Conv:
         return _timestamp
     if t.kind == "duration":
         return _duration
-    if t.kind == "list" and needs_host(t):
+    if t.kind == "list" and _holds_host(t):
         item = _build(t.params[0])
         return lambda v: _list(v, item) if type(v) is list else v
-    if t.kind == "map" and needs_host(t):
+    if t.kind == "map" and _holds_host(t):
         key = _build(t.params[0]) if t.params[0].kind != "dyn" else _key
         val = _build(t.params[1])
         return lambda v: _map(v, key, val) if type(v) is dict else v
@@ -84,12 +90,8 @@ def _same(v: object) -> object:
 
 
 def _list(v: list, item: _Conv) -> list:
-    if item is _int or item is _dyn:
-        try:  # all numbers (C speed): in range at both ends, no int past 64 bits (a NaN fails the test)
-            if not v or (_INT64_MIN <= min(v) and max(v) <= _INT64_MAX):
-                return v
-        except TypeError:  # not all numbers: element by element
-            pass
+    if item is _int and (not v or _numbers_in_range(v)):
+        return v
     out = None
     for i, x in enumerate(v):
         y = item(x)
@@ -98,6 +100,17 @@ def _list(v: list, item: _Conv) -> list:
                 out = list(v)
             out[i] = y
     return v if out is None else out
+
+
+def _numbers_in_range(v: list) -> bool:
+    """Whether ``v`` is all numbers, each int within 64 bits: its ends by ``min``/``max`` at C
+    speed (ints compare with doubles exactly; a NaN makes the test fail, never pass)."""
+    if type(v[0]) is not int and type(v[0]) is not float:
+        return False
+    try:
+        return _INT64_MIN <= min(v) and max(v) <= _INT64_MAX
+    except TypeError:  # not all numbers
+        return False
 
 
 def _map(v: dict, key: _Conv, val: _Conv) -> dict:
@@ -142,10 +155,11 @@ def _double(v: object) -> object:
 
 
 def _float(v: int) -> float:
+    """The double of an integer, an infinity past the largest (as a JSON parser reads `1e400`)."""
     try:
         return float(v)
     except OverflowError:
-        raise CelError(f"number out of range: {v} is past the largest double", "out_of_range") from None
+        return math.inf if v > 0 else -math.inf
 
 
 def _key(v: object) -> object:
@@ -153,16 +167,23 @@ def _key(v: object) -> object:
     return _int(v)
 
 
-def _dyn(v: object) -> object:
-    """A value of type ``dyn``: an int past 64 bits is the double of a JSON number."""
-    kind = type(v)
-    if kind is int:
-        return v if _INT64_MIN <= v <= _INT64_MAX else _float(v)
-    if kind is list:
-        return _list(v, _dyn)  # type: ignore[arg-type]
-    if kind is dict:
-        return _map(v, _key, _dyn)  # type: ignore[arg-type]
+def dyn_value(v: object) -> object:
+    """A ``dyn`` value from the host (a variable, or what a select, an index or an iteration
+    takes out of a host list or map): an int past 64 bits is the double of a JSON number."""
+    if type(v) is int and not _INT64_MIN <= v <= _INT64_MAX:
+        return _float(v)
     return v
+
+
+def dyn_items(v: object) -> object:
+    """The range of a comprehension over a ``dyn``: a list's elements as :func:`dyn_value`
+    (copied only when one changes; a list of numbers is tested by ``min``/``max``)."""
+    if type(v) is list and v and not _numbers_in_range(v) and any(type(x) is int for x in v):
+        return [dyn_value(x) for x in v]
+    return v
+
+
+_dyn = dyn_value
 
 
 def _timestamp(v: object) -> object:
