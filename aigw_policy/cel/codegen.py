@@ -13,12 +13,10 @@ side effects, so re-evaluation is safe, and errors (rare in the request path) pa
 
 from __future__ import annotations
 
-import ast as pyast
-import re
 from dataclasses import dataclass, field
 
 from . import ast
-from .fastops import fast_binary, fast_dyn
+from .fastops import fast_binary, fast_dyn, no_str_index
 from .names import candidates, qualified_name, resolve
 from .runtime import stdlib
 from .runtime.checks import TYPES
@@ -173,37 +171,26 @@ class _Gen:
         return self.host_code(code, declared)
 
     def dyn(self, node: ast.Expr) -> bool:
-        """Whether ``node``'s value is a ``dyn`` (or unchecked): maybe a host value."""
-        t = self.info.type(node)
+        t = self.info.type(node)  # a dyn (or unchecked): maybe a host value
         return t is None or t.kind == "dyn"
 
-    def dyn_code(self, code: str) -> str:
-        """A value taken out of a host list or map (or the range of a comprehension) as CEL
-        reads it: an int past 64 bits is a double (:func:`.runtime.host.dyn_value`)."""
-        if self.guardable():
-            w = self.temp()
-            return (f"({w} if ({w} := {code}).__class__ is not int or {INT64_MIN} <= {w} <= {INT64_MAX} "
-                    f"else _dv({w}))")
-        return f"_dv({code})"
-
     def host_code(self, code: str, declared: str) -> str:
-        """A variable's value read as a CEL value (:mod:`.runtime.host`), the common cases
-        inline: a float for a double, an int in range for an int or a dyn."""
-        if declared == "dyn":
-            return self.dyn_code(code)
-        if self.guardable() and declared in ("double", "int"):
-            w = self.temp()
-            ok = {"double": f"({w} := {code}).__class__ is float",
-                  "int": f"({w} := {code}).__class__ is not int or {INT64_MIN} <= {w} <= {INT64_MAX}"}[declared]
-            return f"({w} if {ok} else _host({w}, {declared!r}))"
-        return f"_host({code}, {declared!r})"
+        """A host value as CEL reads it (:mod:`.runtime.host`): a variable of a declared type,
+        or (``dyn``) what is taken out of a host list or map; the common cases inline."""
+        slow = f"_dv({{}})" if declared == "dyn" else f"_host({{}}, {declared!r})"
+        if not self.guardable() or declared not in ("double", "int", "dyn"):
+            return slow.format(code)
+        w = self.temp()
+        ok = (f"({w} := {code}).__class__ is float" if declared == "double" else
+              f"({w} := {code}).__class__ is not int or {INT64_MIN} <= {w} <= {INT64_MAX}")
+        return f"({w} if {ok} else {slow.format(w)})"
 
     # -- expressions ---------------------------------------------------------------------
     def expr(self, node: ast.Expr) -> str:
         method = getattr(self, "e_" + type(node).__name__)
         code = method(node)
         if isinstance(node, _TAKEN) and not node.optional and self.dyn(node):
-            code = self.dyn_code(code)
+            code = self.host_code(code, "dyn")
         if not self.fast and type(node) in _MARKED:
             span = getattr(node, "span", None)
             if span is not None:
@@ -270,7 +257,7 @@ class _Gen:
 
     def select_code(self, operand: str, name: str, t: Type | None) -> str:
         # dyn, string-keyed maps, object types: a dict answers as CEL does, anything else leaves the fast body
-        if self.fast and t is not None and (t.kind in ("dyn", "opaque") and t.name != "optional_type" or t.kind == "map" and t.params[0].kind == "string") and not _constant(operand):  # noqa: E501
+        if self.fast and t is not None and (t.kind in ("dyn", "opaque") and t.name != "optional_type" or t.kind == "map" and t.params[0].kind == "string") and not no_str_index(operand):  # noqa: E501
             return f"{operand}[{name!r}]"
         return f"_sel({operand}, {name!r})"
 
@@ -296,7 +283,7 @@ class _Gen:
             and (t.kind == "dyn" or (t.kind == "map" and t.params[0].kind == "string"))
             and kt is not None
             and kt.kind == "string"
-            and not _constant(o)
+            and not no_str_index(o)
         ):
             return f"{o}[{k}]"  # a str indexes only a dict (a list or str raises TypeError)
         if (
@@ -595,25 +582,6 @@ class _Gen:
         if f == "sortBy":
             return f"_sortby({t}, {self.lambda_(names, rest[0])})"
         return None
-
-
-_DISPLAY_START = re.compile(r"[-+~( ]*(?:\.?\d|[rRbBuU]*['\"]|None\b|True\b|False\b|\[|\{|lambda\b)")
-_NO_STR_INDEX = (pyast.Constant, pyast.UnaryOp, pyast.BinOp, pyast.List, pyast.ListComp, pyast.Tuple,
-                 pyast.Set, pyast.SetComp, pyast.GeneratorExp, pyast.Lambda)
-
-
-def _constant(code: str) -> bool:
-    """Whether Python code is a constant or a display that no string indexes (``1``,
-    ``None``, ``'s'``, ``[]``): subscripting one with a string (``1['a']``, ``[]['a']``,
-    from ``dyn(1).a``) is a ``SyntaxWarning`` at every compile, and no program where
-    warnings are errors; such an operand takes the helper."""
-    if not _DISPLAY_START.match(code):
-        return False
-    try:
-        node = pyast.parse(code.strip(), mode="eval").body
-    except SyntaxError:
-        return False
-    return isinstance(node, _NO_STR_INDEX)
 
 
 _MARKED = (ast.Call, ast.Index, ast.Select)
