@@ -73,7 +73,6 @@ def _occurs(name: str, t: Type, s: _Subst) -> bool:
     return any(_occurs(name, p, s) for p in t.params)
 
 
-_NUMBERS = frozenset({"int", "uint", "double"})
 _NULLABLE = frozenset({"opaque", "timestamp", "duration"})  # null is assignable to these (legacy)
 
 
@@ -239,23 +238,25 @@ class _Checker:
         ot = self.subst.apply(self.check(node.operand))
         it = self.subst.apply(self.check(node.index))
         opt = node.optional
+        op = "_[?_]" if opt else "_[_]"
         if _is_opt(ot):
             ot = ot.params[0]
             opt = True
+        # the langdef's signatures `list(A)[int]` and `map(A, B)[A]`, as cel-go and cel-cpp
+        # check them: `[1][0u]` and `{1: x}[1u]` have no overload; a `dyn` index goes to the
+        # runtime, where numbers find numeric keys across types (`{1: x}[dyn(1u)]`)
         if ot.kind == "list":
-            if it.kind not in ("int", "uint", "dyn", "param"):
-                self.error(CODE_NO_OVERLOAD, f"found no matching overload for `_[_]` applied to `({ot}, {it})`", node)
+            if not unify(INT, it, self.subst):
+                self.error(CODE_NO_OVERLOAD, f"found no matching overload for `{op}` applied to `({ot}, {it})`", node)
             r = ot.params[0]
         elif ot.kind == "map":
-            # numbers index numeric keys across types ({1: x}[1u]); a bool key is no number
-            numeric = it.kind in _NUMBERS and ot.params[0].kind in _NUMBERS
-            if not unify(ot.params[0], it, self.subst) and not numeric:
-                self.error(CODE_NO_OVERLOAD, f"found no matching overload for `_[_]` applied to `({ot}, {it})`", node)
+            if not unify(ot.params[0], it, self.subst):
+                self.error(CODE_NO_OVERLOAD, f"found no matching overload for `{op}` applied to `({ot}, {it})`", node)
             r = ot.params[1]
         elif ot.kind in ("dyn", "param", "error"):
             r = DYN
         else:
-            r = self.error(CODE_NO_OVERLOAD, f"found no matching overload for `_[_]` applied to `({ot}, {it})`", node)
+            r = self.error(CODE_NO_OVERLOAD, f"found no matching overload for `{op}` applied to `({ot}, {it})`", node)
         return optional_of(r) if opt else r
 
     def c_CreateList(self, node: ast.CreateList) -> Type:
@@ -263,23 +264,32 @@ class _Checker:
         for i, e in enumerate(node.elements):
             t = self.subst.apply(self.check(e))
             if i in node.optional_indices:
-                t = t.params[0] if _is_opt(t) else DYN
+                t = self.optional_value(t, e)
             elem = t if elem is None else self.join_elements(elem, t)
         return list_of(elem if elem is not None else self.fresh())
 
     def c_CreateMap(self, node: ast.CreateMap) -> Type:
+        """Any key type checks, as in cel-go and cel-cpp: a key of a kind no map key has
+        (`{1.0: x}`) is an evaluation error, which `&&` and `||` may absorb."""
         kt: Type | None = None
         vt: Type | None = None
         for e in node.entries:
             k = self.subst.apply(self.check(e.key))
             v = self.subst.apply(self.check(e.value))
             if e.optional:
-                v = v.params[0] if _is_opt(v) else DYN
-            if k.kind not in ("int", "uint", "bool", "string", "dyn", "param"):
-                self.error(CODE_TYPE, f"unsupported map key type `{k}`", e.key)
+                v = self.optional_value(v, e.value)
             kt = k if kt is None else self.join_elements(kt, k)
             vt = v if vt is None else self.join_elements(vt, v)
         return map_of(kt or self.fresh(), vt or self.fresh())
+
+    def optional_value(self, t: Type, node: ast.Expr) -> Type:
+        """The value type of an optional entry (`[?e]`, `{?k: e}`): `e` must be an optional
+        or `dyn` (cel-go's and cel-cpp's type mismatch)."""
+        if _is_opt(t):
+            return t.params[0]
+        if t.kind not in ("dyn", "param", "error"):  # `dyn`: cel-go; cel-cpp refuses it too
+            self.error(CODE_TYPE, f"expected type `optional({t})` but found `{t}`", node)
+        return DYN
 
     def join_elements(self, a: Type, b: Type) -> Type:
         """The element type of a literal holding ``a`` and ``b``: unified when they can be
@@ -397,6 +407,13 @@ class _Checker:
         return Overload(o.name, ren(o.receiver) if o.receiver else None, tuple(ren(p) for p in o.params), ren(o.result))
 
     def extreme(self, node: ast.Call, name: str, ts: list[Type]) -> Type:
+        # cel-go's and cel-cpp's macros: a literal argument is a number, a lone list literal
+        # a non-empty one of such (`math.least([1, 'a'])`, `math.least([])` are refused)
+        args = node.args
+        lone = args[0] if len(args) == 1 and isinstance(args[0], ast.CreateList) else None
+        if any(not _numeric_arg(a) for a in (lone.elements if lone is not None else args)) or (
+                lone is not None and not lone.elements):
+            return self.error(CODE_NO_OVERLOAD, f"{name}() simple literal arguments must be numeric", node)
         if len(ts) == 1 and ts[0].kind == "list":
             ts = [ts[0].params[0]]
         if not ts:
@@ -418,6 +435,9 @@ class _Checker:
             if a.name == ACCUMULATOR and f not in ("optMap", "optFlatMap", "sortBy"):  # type: ignore[union-attr]
                 return self.error(CODE_TYPE, f"iteration variable `{ACCUMULATOR}` overwrites the accumulator variable of `{f}`", a)
         if f in ("optMap", "optFlatMap"):
+            # the macro is `t.hasValue() ? ... : optional.none()` in cel-go and cel-cpp
+            if not _is_opt(rt) and rt.kind not in ("dyn", "param", "error", "null"):  # null: as `null.hasValue()`
+                return self.error(CODE_NO_OVERLOAD, f"found no matching overload for `{f}` applied to `({rt})`", node)
             inner = rt.params[0] if _is_opt(rt) else DYN
             self.scopes.append({args[0].name: inner})  # type: ignore[union-attr]
             try:
@@ -448,8 +468,8 @@ class _Checker:
                 self.error(CODE_TYPE, f"`{f}` predicate must be bool, not `{pred}`", args[nv])
         if f in ("all", "exists", "exists_one", "existsOne"):
             return BOOL
-        if f == "filter":
-            return rt if rt.kind != "map" else list_of(rt.params[0])
+        if f == "filter":  # a list whatever the range (cel-go's accumulator: list(dyn) for a dyn)
+            return rt if rt.kind == "list" else list_of(k)
         if f == "sortBy":
             return rt
         last = bodies[-1]
@@ -503,7 +523,15 @@ def _has_param(t: Type) -> bool:
 def _kinds_clash(p: Type, a: Type) -> bool:
     """True when ``unify(p, a)`` fails at the top level whatever the substitution (p has no
     type parameters; ``a`` has had the substitution applied)."""
-    return (p.kind != a.kind and p.kind not in _LOOSE_KINDS and a.kind not in _LOOSE_KINDS)
+    return (p.kind != a.kind and p.kind not in _LOOSE_KINDS and a.kind not in _LOOSE_KINDS
+            and not (a.kind == "null" and p.kind in _NULLABLE))
+
+
+def _numeric_arg(e: ast.Expr) -> bool:
+    """An argument cel-go's `math.greatest`/`math.least` macros take: no literal but a number."""
+    if isinstance(e, ast.Literal):
+        return e.kind in ("int", "uint", "double")
+    return not isinstance(e, (ast.CreateList, ast.CreateMap, ast.CreateStruct))
 
 
 def _is_opt(t: Type) -> bool:

@@ -16,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import ast
-from .fastops import fast_binary, fast_dyn
+from .fastops import fast_binary, fast_dyn, no_str_index
 from .names import candidates, qualified_name, resolve
 from .runtime import stdlib
 from .runtime.checks import TYPES
-from .runtime.values import CelError, UInt
+from .runtime.values import INT64_MAX, INT64_MIN, CelError, UInt
 from .types import Type
 
 __all__ = ["ACCUMULATOR", "Generated", "generate", "CompileError", "MACROS", "TYPE_IDENTS"]
@@ -168,15 +168,29 @@ class _Gen:
         declared = self.host_types.get(name)
         if declared is None:
             return code
-        if declared == "double" and self.guardable():  # the common case without a call
-            w = self.temp()
-            return f"({w} if ({w} := {code}).__class__ is float else _host({w}, 'double'))"
-        return f"_host({code}, {declared!r})"
+        return self.host_code(code, declared)
+
+    def dyn(self, node: ast.Expr) -> bool:
+        t = self.info.type(node)  # a dyn (or unchecked): maybe a host value
+        return t is None or t.kind == "dyn"
+
+    def host_code(self, code: str, declared: str) -> str:
+        """A host value as CEL reads it (:mod:`.runtime.host`): a variable of a declared type,
+        or (``dyn``) what is taken out of a host list or map; the common cases inline."""
+        slow = f"_dv({{}})" if declared == "dyn" else f"_host({{}}, {declared!r})"
+        if not self.guardable() or declared not in ("double", "int", "dyn"):
+            return slow.format(code)
+        w = self.temp()
+        ok = (f"({w} := {code}).__class__ is float" if declared == "double" else
+              f"({w} := {code}).__class__ is not int or {INT64_MIN} <= {w} <= {INT64_MAX}")
+        return f"({w} if {ok} else {slow.format(w)})"
 
     # -- expressions ---------------------------------------------------------------------
     def expr(self, node: ast.Expr) -> str:
         method = getattr(self, "e_" + type(node).__name__)
         code = method(node)
+        if isinstance(node, _TAKEN) and not node.optional and self.dyn(node):
+            code = self.host_code(code, "dyn")
         if not self.fast and type(node) in _MARKED:
             span = getattr(node, "span", None)
             if span is not None:
@@ -211,8 +225,8 @@ class _Gen:
         bare = name.lstrip(".")
         if bare in TYPE_IDENTS:
             return self.const(TYPES[TYPE_IDENTS[bare]])
-        if self.lenient:
-            return f"_var(act, {bare!r})"
+        if self.lenient:  # an undeclared variable is a dyn
+            return self.host_code(f"_var(act, {bare!r})", "dyn")
         raise CompileError(f"undeclared reference to `{bare}`", node.span)
 
     def e_Select(self, node: ast.Select) -> str:
@@ -243,7 +257,7 @@ class _Gen:
 
     def select_code(self, operand: str, name: str, t: Type | None) -> str:
         # dyn, string-keyed maps, object types: a dict answers as CEL does, anything else leaves the fast body
-        if self.fast and t is not None and (t.kind in ("dyn", "opaque") and t.name != "optional_type" or t.kind == "map" and t.params[0].kind == "string"):  # noqa: E501
+        if self.fast and t is not None and (t.kind in ("dyn", "opaque") and t.name != "optional_type" or t.kind == "map" and t.params[0].kind == "string") and not no_str_index(operand):  # noqa: E501
             return f"{operand}[{name!r}]"
         return f"_sel({operand}, {name!r})"
 
@@ -269,6 +283,7 @@ class _Gen:
             and (t.kind == "dyn" or (t.kind == "map" and t.params[0].kind == "string"))
             and kt is not None
             and kt.kind == "string"
+            and not no_str_index(o)
         ):
             return f"{o}[{k}]"  # a str indexes only a dict (a list or str raises TypeError)
         if (
@@ -525,6 +540,9 @@ class _Gen:
             t = self.expr(node.target)  # type: ignore[arg-type]
         finally:
             self.in_iterable -= 1
+        rt = self.info.type(node.target)  # type: ignore[arg-type]
+        if rt is None or rt.kind == "dyn" or (rt.kind == "list" and rt.params[0].kind == "dyn"):
+            t = f"_dvs({t})"  # a host list's elements, as dyn values
         charged = self.budget is not None and f not in ("optMap", "optFlatMap")
         if charged:
             self.budgeted = True
@@ -567,6 +585,7 @@ class _Gen:
 
 
 _MARKED = (ast.Call, ast.Index, ast.Select)
+_TAKEN = (ast.Index, ast.Select)  # what takes a value out of a list or map
 
 
 def _iterates(node: ast.Expr) -> bool:

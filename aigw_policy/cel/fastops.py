@@ -5,11 +5,12 @@ body's comparisons (:mod:`.codegen` falls back to the runtime helpers when these
 from __future__ import annotations
 
 import ast as pyast
+import re
 from typing import Protocol
 
 from .types import Type
 
-__all__ = ["fast_binary", "fast_dyn"]
+__all__ = ["fast_binary", "fast_dyn", "no_str_index"]
 
 
 class _Guards(Protocol):
@@ -95,3 +96,22 @@ def fast_dyn(f: str, ka: str, kb: str, ca: str, cb: str, gen: _Guards) -> str | 
         w = gen.temp()
         return f"({ca} in {w} if ({w} := {cb}).__class__ is dict or {w}.__class__ is list else _leave())"
     return None
+
+
+_DISPLAY_START = re.compile(r"[-+~( ]*(?:\.?\d|[rRbBuU]*['\"]|None\b|True\b|False\b|\[|\{|lambda\b)")
+_NO_STR_INDEX = (pyast.Constant, pyast.UnaryOp, pyast.BinOp, pyast.List, pyast.ListComp, pyast.Tuple,
+                 pyast.Set, pyast.SetComp, pyast.GeneratorExp, pyast.Lambda)
+
+
+def no_str_index(code: str) -> bool:
+    """Whether Python code is a constant or a display that no string indexes (``1``,
+    ``None``, ``'s'``, ``[]``): subscripting one with a string (``1['a']``, ``[]['a']``,
+    from ``dyn(1).a``) is a ``SyntaxWarning`` at every compile, and no program where
+    warnings are errors; such an operand takes the helper."""
+    if not _DISPLAY_START.match(code):
+        return False
+    try:
+        node = pyast.parse(code.strip(), mode="eval").body
+    except SyntaxError:
+        return False
+    return isinstance(node, _NO_STR_INDEX)

@@ -241,7 +241,8 @@ def expr(r: _Draw, t: str, depth: int) -> str:  # noqa: C901, PLR0911, PLR0912 -
 
 # -- comparing -----------------------------------------------------------------------------
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-_TYPE_NAMES = {"null_type": "NULL", "google.protobuf.Timestamp": "TIMESTAMP", "google.protobuf.Duration": "DURATION"}
+_TYPE_NAMES = {"null_type": "NULL", "google.protobuf.Timestamp": "TIMESTAMP", "google.protobuf.Duration": "DURATION",
+               "optional_type": "optional_type"}
 
 
 def norm(v: object) -> object:
@@ -334,7 +335,9 @@ def known_divergence(text: str, got: tuple[str, object], want: tuple[str, object
       takes the strings ``NaN`` and ``Infinity``;
     * ``'%s'.format([b'\\xff'])``: bytes that are not UTF-8 become U+FFFD (a CEL string is
       Unicode), cel-cpp's string keeps the raw byte;
-    * ``bool('T')``, ``bool('F')``: Go's ``strconv.ParseBool`` (cel-go) takes them, cel-cpp not.
+    * ``bool('T')``, ``bool('F')``: Go's ``strconv.ParseBool`` (cel-go) takes them, cel-cpp not;
+    * ``{?1.5: optional.none()}``: an absent optional entry adds no key, whatever its kind (cel-go
+      inserts present entries only), cel-cpp refuses the key first.
 
     And a cel-cpp bug: ``cel.bind`` after a comprehension in one expression may read the
     comprehension's stale slot (``[2].exists(v, v > 1) ? cel.bind(b, du, b) : du`` is an
@@ -342,6 +345,8 @@ def known_divergence(text: str, got: tuple[str, object], want: tuple[str, object
     """
     if got[0] == "value" and want[0] == "error" and "@in" in str(want[1]):
         return True
+    if got[0] == "value" and want[0] == "error" and "Invalid map key type" in str(want[1]):
+        return "{?" in text
     if got[0] == "error" and "repeated key" in str(got[1]) and want[0] == "value":
         return True
     if got[0] == "error" and "duration out of range" in str(got[1]) and want[0] == "value":
