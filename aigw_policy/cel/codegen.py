@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from . import ast
 from .fastops import fast_binary, fast_dyn, no_str_index
+from .iteration import elements_unread
 from .names import candidates, qualified_name, resolve
 from .runtime import stdlib
 from .runtime.checks import TYPES
@@ -541,8 +542,9 @@ class _Gen:
         finally:
             self.in_iterable -= 1
         rt = self.info.type(node.target)  # type: ignore[arg-type]
-        if rt is None or rt.kind == "dyn" or (rt.kind == "list" and rt.params[0].kind == "dyn"):
-            t = f"_dvs({t})"  # a host list's elements, as dyn values
+        if ((rt is None or rt.kind == "dyn" or (rt.kind == "list" and rt.params[0].kind == "dyn"))
+                and not elements_unread(f, names[-1], args[nvars:])):
+            t = f"_dvs({t})"  # a host list's elements, as dyn values (unless only selected from)
         charged = self.budget is not None and f not in ("optMap", "optFlatMap")
         if charged:
             self.budgeted = True
