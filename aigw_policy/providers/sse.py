@@ -46,9 +46,10 @@ from .usage import (
 
 MAX_EVENT_BYTES = 8 * 1024 * 1024  # an event larger than this is dropped (hostile or broken)
 FAST_FRAMING = True
-"""A chunk with no CR and nothing held back before it (a whole stream captured by ``serve``)
-is split into lines at once (:meth:`SSEParser._lines`); False: line by line, the general way
-(tests/providers/test_sse_framing.py compares the two)."""
+"""A chunk with no CR, after a chunk that did not end with one (a whole stream captured by
+``serve``, or the 4 KiB reads of one too long to keep), is split into lines at once with the
+start of a line held back before it (:meth:`SSEParser._lines`); False: line by line, the
+general way (tests/providers/test_sse_framing.py compares the two)."""
 MAX_TEXT_CHARS = 4 * 1024 * 1024  # streamed text kept for the estimate; the rest is counted
 _BOM = b"\xef\xbb\xbf"
 
@@ -73,8 +74,11 @@ class SSEParser:
         out: list[tuple[str, str]] = []
         if not chunk:
             return out
-        if (FAST_FRAMING and not self._buf and not self._cr and not self._skip and chunk[:1] != b"\xef"
-                and b"\r" not in chunk):
+        if (FAST_FRAMING and not self._cr and not self._skip and b"\r" not in chunk
+                and (not self._bom or not self._buf and chunk[:1] != b"\xef")):
+            if self._buf:  # a line's start held back from the chunk before (never a CR in it)
+                chunk = bytes(self._buf) + chunk
+                self._buf.clear()
             self._bom = False  # the chunk does not start with one (or it is not the stream's start)
             self._lines(chunk, out)
             return out
@@ -121,8 +125,8 @@ class SSEParser:
         return out
 
     def _lines(self, chunk: bytes, out: list[tuple[str, str]]) -> None:
-        """:meth:`feed` of a chunk with no CR, nothing held back before it: its lines split at
-        once (the loop of ``feed`` finds them one by one), and the usual ``data: `` line read
+        """:meth:`feed` of a chunk with no CR (the held-back start of a line put before it):
+        its lines split at once (the loop of ``feed`` finds them one by one), and the usual ``data: `` line read
         here as :meth:`_line` reads it (the text after the space; the event's size counted)."""
         lines = chunk.split(b"\n")
         rest = lines.pop()  # after the last LF: a line not yet whole

@@ -57,6 +57,19 @@ def test_a_whole_clean_stream_takes_the_fast_framing(monkeypatch: Any) -> None:
     assert events == [("message", '{"a": 1}'), ("x", "2")] and calls == [1]
 
 
+def test_a_stream_read_in_pieces_takes_the_fast_framing(monkeypatch: Any) -> None:
+    """A stream too long to keep, fed as read (pieces cut inside lines): each piece is framed
+    without the line loop, the line it cut carried into the next."""
+    calls: list[int] = []
+    real = SSEParser._lines
+    monkeypatch.setattr(SSEParser, "_lines", lambda self, chunk, out: (calls.append(1), real(self, chunk, out))[1])
+    data = b"".join(b'data: {"n": %d}\n\n' % i for i in range(40))
+    parser = SSEParser()
+    events = [e for i in range(0, len(data), 7) for e in parser.feed(data[i : i + 7])] + parser.finish()
+    assert events == [("message", '{"n": %d}' % i) for i in range(40)]
+    assert len(calls) == -(-len(data) // 7)
+
+
 @pytest.mark.parametrize("fast", [True, False])
 def test_an_endless_line_is_not_kept(fast: bool, monkeypatch: Any) -> None:
     """A line that never ends is dropped past the bound, not held in memory, either way."""
