@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from .shapes import Shape, cut, learn
 from .tokens import DEFAULT_COUNTER, TokenCounter
 from .usage import (
     Usage,
@@ -50,6 +51,12 @@ FAST_FRAMING = True
 ``serve``, or the 4 KiB reads of one too long to keep), is split into lines at once with the
 start of a line held back before it (:meth:`SSEParser._lines`); False: line by line, the
 general way (tests/providers/test_sse_framing.py compares the two)."""
+FAST_EVENTS = True
+"""An event of a shape learnt from an earlier one of the stream (shapes.py: a content delta,
+say) is read without ``json.loads``: its model and text taken from the shape; False: every
+event through ``json.loads`` (tests/providers/test_stream_shapes.py compares the two)."""
+MAX_SHAPES = 4  # the shapes a stream keeps, the latest learnt first
+_LEARNING = 32  # a stream's budget for learning shapes: 1 a shape learnt, 8 an event refused
 MAX_TEXT_CHARS = 4 * 1024 * 1024  # streamed text kept for the estimate; the rest is counted
 _BOM = b"\xef\xbb\xbf"
 
@@ -377,6 +384,8 @@ class StreamUsage:
         self._bad = 0
         self._errors: list[str] = []
         self._finished: Usage | None = None
+        self._shapes: list[Shape] = []
+        self._learning = _LEARNING if FAST_EVENTS else 0
 
     # -- input -----------------------------------------------------------------------------
 
@@ -437,6 +446,14 @@ class StreamUsage:
         if data == "[DONE]":
             self._done = True
             return
+        for shape in self._shapes:
+            values = shape.read(data)
+            if values is not None:  # what reading it as JSON would do: name the model, add text
+                if shape.model is not None:
+                    self.model = shape.model
+                if shape.texts:
+                    self._add_text([values[i] for i in shape.texts])
+                return
         obj, err = loads(data)
         if err is not None and "\n" in data:
             # events run together without their blank line (a broken server or proxy): the
@@ -451,6 +468,35 @@ class StreamUsage:
             else:
                 self._bad += 1
             return
+        self._read(obj)
+        if self._learning > 0 and type(obj) is dict:
+            self._learn(data)
+
+    def _learn(self, data: str) -> None:
+        holes = cut(data)
+        if holes is None:  # nothing changes in it: nothing to learn
+            return
+        shape = learn(holes, self._effect)
+        if shape is None:  # usage, an error: read as JSON each time (a few such events, Gemini's all)
+            self._learning -= 8
+            return
+        self._learning -= 1
+        self._shapes.insert(0, shape)
+        del self._shapes[MAX_SHAPES:]
+
+    def _effect(self, obj: dict[str, object]) -> tuple[str | None, list[str]] | None:
+        """What reading ``obj`` does: the model it names and the text it adds; None when it
+        does anything else (usage, an error, the end of the stream): read on a fresh reader
+        whose state must be left as it was but for those two."""
+        probe = _Probe(self.api, counter=self.counter)
+        fresh = vars(StreamUsage(self.api, counter=self.counter))
+        probe._read(obj)
+        same = ("model", "_text", "_parser", "_sniff")
+        if any(v != fresh[k] for k, v in vars(probe).items() if k not in same):
+            return None
+        return probe.model, probe._text
+
+    def _read(self, obj: Mapping[str, Any]) -> None:
         api = self.api
         if api == "anthropic":
             self._anthropic_event(obj)
@@ -609,6 +655,14 @@ class StreamUsage:
         return Usage.of(
             self.input_estimate, self._output_estimate(), source="estimate", model=self.model, notes=tuple(notes)
         )
+
+
+class _Probe(StreamUsage):
+    """A reader that keeps all the text it is given, past :data:`MAX_TEXT_CHARS` too (what
+    :meth:`StreamUsage._effect` asks of an event)."""
+
+    def _add_text(self, parts: list[str]) -> None:
+        self._text += parts
 
 
 def _error_kind(error: object) -> str:
