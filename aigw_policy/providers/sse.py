@@ -57,6 +57,7 @@ say) is read without ``json.loads``: its model and text taken from the shape; Fa
 event through ``json.loads`` (tests/providers/test_stream_shapes.py compares the two)."""
 MAX_SHAPES = 4  # the shapes a stream keeps, the latest learnt first
 _LEARNING = 32  # a stream's budget for learning shapes: 1 a shape learnt, 8 an event refused
+LEARN_AFTER = 4  # objects read as JSON before a stream learns: a stream this short never pays for it
 MAX_TEXT_CHARS = 4 * 1024 * 1024  # streamed text kept for the estimate; the rest is counted
 _BOM = b"\xef\xbb\xbf"
 
@@ -133,8 +134,9 @@ class SSEParser:
 
     def _lines(self, chunk: bytes, out: list[tuple[str, str]]) -> None:
         """:meth:`feed` of a chunk with no CR (the held-back start of a line put before it):
-        its lines split at once (the loop of ``feed`` finds them one by one), and the usual ``data: `` line read
-        here as :meth:`_line` reads it (the text after the space; the event's size counted)."""
+        its lines split at once (the loop of ``feed`` finds them one by one), and the usual
+        lines read here as :meth:`_line` reads them: ``data: `` (the text after the space, the
+        event's size counted), the blank line that ends an event, ``event: ``."""
         lines = chunk.split(b"\n")
         rest = lines.pop()  # after the last LF: a line not yet whole
         line = self._line
@@ -146,6 +148,13 @@ class SSEParser:
                     self._size = size
                     data.append(raw[6:].decode("utf-8", "replace"))
                     continue
+            elif not raw:
+                self._dispatch(out)
+                data = self._data
+                continue
+            elif raw[:7] == b"event: " and len(raw) <= MAX_EVENT_BYTES:
+                self._event = raw[7:].decode("utf-8", "replace")
+                continue
             line(raw, out)
             data = self._data  # a dispatch starts a new list
         if rest:
@@ -386,6 +395,7 @@ class StreamUsage:
         self._finished: Usage | None = None
         self._shapes: list[Shape] = []
         self._learning = _LEARNING if FAST_EVENTS else 0
+        self._read_as_json = 0
 
     # -- input -----------------------------------------------------------------------------
 
@@ -473,6 +483,9 @@ class StreamUsage:
             self._learn(data)
 
     def _learn(self, data: str) -> None:
+        if self._read_as_json < LEARN_AFTER:
+            self._read_as_json += 1
+            return
         holes = cut(data)
         if holes is None:  # nothing changes in it: nothing to learn
             return
