@@ -23,9 +23,9 @@ tests/providers/test_stream_shapes.py compares the two ways on generated hostile
 from __future__ import annotations
 
 import json
+import json.decoder
 import re
 from collections.abc import Callable
-from json.decoder import scanstring
 from typing import NamedTuple
 
 __all__ = ["HOLE_KEYS", "Cut", "Shape", "cut", "learn"]
@@ -37,6 +37,9 @@ HOLE_KEYS = (
     # values no reader looks at, that change from one event to the next
     "obfuscation", "sequence_number", "created", "created_at", "index", "output_index", "content_index",
 )
+scanstring: Callable[[str, int, bool], tuple[str, int]] = getattr(json.decoder, "scanstring")
+"""The string reader of ``json.loads`` (C), which typeshed does not declare: ``scanstring(s,
+i, strict)`` is the string whose opening quote is at ``i - 1``, and the index after its end."""
 _KEY = re.compile('"(?:' + "|".join(HOLE_KEYS) + ')"[ \t\n\r]*:[ \t\n\r]*')
 _INT = re.compile("-?(?:0|[1-9][0-9]{0,14})")  # no fraction, no exponent, no 4,300-digit int
 _AFTER_INT = frozenset(",}] \t\n\r")
