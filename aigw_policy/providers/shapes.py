@@ -14,8 +14,8 @@ so each hole starts where a value starts; a string ends at its closing quote wha
 holds, and an integer hole is followed by a delimiter, checked when the shape is cut.
 
 What a shape means for the usage is found once, by the stream's own reader (``effect``, in
-sse.py) run on the event with a marker in each string hole: the model it names, and which
-holes it takes as text, in its order. That this holds for every match rests on the readers
+sse.py) run on the event with a marker in each string hole: what it names (the served model,
+a service tier), and which holes it takes as text, in its order. That this holds for every match rests on the readers
 taking the values of :data:`HOLE_KEYS` whole as text or not at all, never comparing them;
 tests/providers/test_stream_shapes.py compares the two ways on generated hostile streams.
 """
@@ -47,9 +47,10 @@ _MARK = "\x00aigw%d"  # a string hole's marker: learn() skips an event with a NU
 MAX_HOLES = 8
 MAX_LEARN_CHARS = 64 * 1024  # a larger event is read by json.loads, never cut
 
-Effect = Callable[[dict[str, object]], "tuple[str | None, list[str]] | None"]
-"""The model an event names and the text it adds, or None when it does more (usage, an error,
-the stream's end): what the stream's reader does with the event."""
+Named = tuple[tuple[str, str], ...]
+Effect = Callable[[dict[str, object]], "tuple[Named, list[str]] | None"]
+"""What the stream's reader does with an event: what it names ((attribute, value) pairs: the
+model, ...) and the text it adds; None when it does more (usage, an error, the stream's end)."""
 
 
 class Cut(NamedTuple):
@@ -62,16 +63,16 @@ class Cut(NamedTuple):
 
 class Shape:
     """A learnt event shape: ``parts`` are (segment, the hole after it is a string) pairs, then
-    ``tail``; ``texts`` the string holes read as text, in order; ``model`` the model named."""
+    ``tail``; ``texts`` the string holes read as text, in order; ``named`` what it names."""
 
-    __slots__ = ("parts", "tail", "texts", "model")
+    __slots__ = ("parts", "tail", "texts", "named")
 
     def __init__(self, parts: tuple[tuple[str, bool], ...], tail: str, texts: tuple[int, ...],
-                 model: str | None) -> None:
+                 named: Named) -> None:
         self.parts = parts
         self.tail = tail
         self.texts = texts
-        self.model = model
+        self.named = named
 
     def read(self, data: str) -> list[str] | None:
         """The values of the string holes of ``data``, in order, or None when it has another
@@ -99,8 +100,8 @@ class Shape:
 
 
 def learn(cut: Cut, effect: Effect) -> Shape | None:
-    """The shape of an event :func:`cut`, or None when it means more to the reader than a
-    model and text."""
+    """The shape of an event :func:`cut`, or None when it means more to the reader than names
+    and text."""
     parts, tail = cut
     marked: list[str] = []
     n = 0
@@ -121,12 +122,12 @@ def learn(cut: Cut, effect: Effect) -> Shape | None:
     found = effect(obj)
     if found is None:
         return None
-    model, texts = found
+    named, texts = found
     holes = {_MARK % i: i for i in range(n)}
     plan = [holes.get(text, -1) for text in texts]
-    if -1 in plan or model is not None and "\x00" in model:  # text or model from no hole
+    if -1 in plan or any("\x00" in value for _, value in named):  # text from no hole, a name from one
         return None
-    return Shape(parts, tail, tuple(plan), model)
+    return Shape(parts, tail, tuple(plan), named)
 
 
 def cut(data: str) -> Cut | None:

@@ -57,6 +57,10 @@ say) is read without ``json.loads``: its model and text taken from the shape; Fa
 event through ``json.loads`` (tests/providers/test_stream_shapes.py compares the two)."""
 MAX_SHAPES = 4  # the shapes a stream keeps, the latest learnt first
 _LEARNING = 32  # a stream's budget for learning shapes: 1 a shape learnt, 8 an event refused
+_NAMED = ("model", "_tier")
+"""What a reader sets to the value an event names, when it names one (else leaves as it was):
+all a shape may do besides adding text. Both start as None on a fresh reader."""
+_OWN = ("_text", "_parser", "_sniff")  # the probe's text; objects of its own
 LEARN_AFTER = 4  # objects read as JSON before a stream learns: a stream this short never pays for it
 MAX_TEXT_CHARS = 4 * 1024 * 1024  # streamed text kept for the estimate; the rest is counted
 _BOM = b"\xef\xbb\xbf"
@@ -459,8 +463,8 @@ class StreamUsage:
         for shape in self._shapes:
             values = shape.read(data)
             if values is not None:  # what reading it as JSON would do: name the model, add text
-                if shape.model is not None:
-                    self.model = shape.model
+                for name, value in shape.named:
+                    setattr(self, name, value)
                 if shape.texts:
                     self._add_text([values[i] for i in shape.texts])
                 return
@@ -497,17 +501,16 @@ class StreamUsage:
         self._shapes.insert(0, shape)
         del self._shapes[MAX_SHAPES:]
 
-    def _effect(self, obj: dict[str, object]) -> tuple[str | None, list[str]] | None:
-        """What reading ``obj`` does: the model it names and the text it adds; None when it
-        does anything else (usage, an error, the end of the stream): read on a fresh reader
-        whose state must be left as it was but for those two."""
+    def _effect(self, obj: dict[str, object]) -> tuple[tuple[tuple[str, str], ...], list[str]] | None:
+        """What reading ``obj`` does: what it names (:data:`_NAMED`) and the text it adds; None
+        when it does anything else (usage, an error, the end of the stream): read on a fresh
+        reader whose state must be left as it was but for those."""
         probe = _Probe(self.api, counter=self.counter)
         fresh = vars(StreamUsage(self.api, counter=self.counter))
         probe._read(obj)
-        same = ("model", "_text", "_parser", "_sniff")
-        if any(v != fresh[k] for k, v in vars(probe).items() if k not in same):
+        if any(v != fresh[k] for k, v in vars(probe).items() if k not in _NAMED and k not in _OWN):
             return None
-        return probe.model, probe._text
+        return tuple((k, v) for k in _NAMED if (v := getattr(probe, k)) is not None), probe._text
 
     def _read(self, obj: Mapping[str, Any]) -> None:
         api = self.api

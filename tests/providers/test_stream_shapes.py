@@ -27,6 +27,7 @@ PIECES = ["a", "b c", " ", '"', "\\", "/", "\n", "\t", "é", "中", "😀", "\ud
 text = st.lists(st.sampled_from(PIECES[:14]) | st.sampled_from(PIECES), max_size=6).map("".join)
 """Text: JSON escapes of all kinds, usage keys and JSON in it, a NUL now and then."""
 models = st.sampled_from(["gpt-4o", "m2", "", "models/gemini-x"])
+tiers = st.sampled_from([None, "default", "flex", "priority", ""])
 num = st.sampled_from([0, 1, 2, 7, 1712000000] * 4 + [-1, 10**15, 10**16])  # past 15 digits: no hole
 
 
@@ -34,9 +35,9 @@ class Texts:
     """Builds one provider's events: content deltas most of the time, the rest at random."""
 
     @staticmethod
-    def openai(d: Any, model: str) -> dict[str, Any]:
+    def openai(d: Any, model: str, tier: str | None) -> dict[str, Any]:
         base: dict[str, Any] = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": d(num),
-                                "model": model}
+                                "model": model, **({} if tier is None else {"service_tier": tier})}
         kind = d(st.sampled_from(["content"] * 20 + ["reasoning", "tool", "role", "stop", "usage", "error",
                                                          "completion", "usage_null"]))
         delta: dict[str, Any] = {"content": d(text)}
@@ -64,7 +65,7 @@ class Texts:
         return out
 
     @staticmethod
-    def responses(d: Any, model: str) -> dict[str, Any]:
+    def responses(d: Any, model: str, tier: str | None) -> dict[str, Any]:
         kind = d(st.sampled_from(["delta"] * 20 + ["args", "created", "completed", "incomplete", "failed", "error"]))
         seq = d(num)
         if kind in ("delta", "args"):
@@ -75,10 +76,11 @@ class Texts:
             return {"type": "error", "sequence_number": seq, "message": d(text)}
         usage = None if kind == "created" else {"input_tokens": d(num), "output_tokens": d(num)}
         return {"type": f"response.{kind}", "sequence_number": seq,
-                "response": {"id": "resp_1", "model": model, "usage": usage, "text": {"format": {"type": "text"}}}}
+                "response": {"id": "resp_1", "model": model, "usage": usage, "service_tier": tier,
+                             "text": {"format": {"type": "text"}}}}
 
     @staticmethod
-    def anthropic(d: Any, model: str) -> dict[str, Any]:
+    def anthropic(d: Any, model: str, tier: str | None) -> dict[str, Any]:
         kind = d(st.sampled_from(["text"] * 20 + ["thinking", "json", "start", "block", "ping", "stop",
                                                       "delta", "end", "error"]))
         index = d(num)
@@ -97,7 +99,7 @@ class Texts:
                 "index": index}
 
     @staticmethod
-    def gemini(d: Any, model: str) -> dict[str, Any]:
+    def gemini(d: Any, model: str, tier: str | None) -> dict[str, Any]:
         cand: dict[str, Any] = {"content": {"parts": [{"text": d(text)}], "role": "model"}, "index": 0}
         if d(st.integers(0, 5)) == 0:
             cand["finishReason"] = "STOP"
@@ -107,14 +109,15 @@ class Texts:
         return out
 
     @staticmethod
-    def ollama(d: Any, model: str) -> dict[str, Any]:
+    def ollama(d: Any, model: str, tier: str | None) -> dict[str, Any]:
         kind = d(st.sampled_from(["chat"] * 12 + ["generate", "done"]))
         base = {"model": model, "created_at": d(text)}
         if kind == "done":
             return {**base, "done": True, "prompt_eval_count": d(num), "eval_count": d(num)}
         if kind == "generate":
             return {**base, "response": d(text), "done": False}
-        return {**base, "message": {"role": "assistant", "content": d(text)}, "done": False}
+        thinking = {"thinking": d(text)} if d(st.integers(0, 3)) == 0 else {}
+        return {**base, "message": {"role": "assistant", "content": d(text), **thinking}, "done": False}
 
 
 MUTATIONS = ['"', "\\", ".5", "e5", "0", "1", "-", "}", ",", " ", '"content": "q", ', '"index": 1, ',
@@ -125,7 +128,8 @@ MUTATIONS = ['"', "\\", ".5", "e5", "0", "1", "-", "}", ",", " ", '"content": "q
 def event_text(draw: Any, api: str, style: dict[str, Any]) -> str:
     """One event's JSON text as a provider writes it, now and then made hostile."""
     build = getattr(Texts, api)
-    obj = build(draw, style["other"] if draw(st.integers(0, style["switch"])) == 0 else style["model"])
+    other = draw(st.integers(0, style["switch"])) == 0  # another model, another service tier
+    obj = build(draw, style["other"] if other else style["model"], draw(tiers) if other else style["tier"])
     raw = json.dumps(obj, ensure_ascii=style["ascii"], separators=style["seps"])
     how = draw(st.integers(0, style["calm"]))
     if how == 0:  # a piece put anywhere: a bad escape, a number that goes on, a second key, ...
@@ -145,7 +149,7 @@ def streams(draw: Any) -> tuple[str, str | None, bytes]:
     """(api, framing, the stream's bytes)."""
     api = draw(st.sampled_from(["openai", "responses", "anthropic", "gemini", "gemini-array", "ollama"]))
     style = {"ascii": draw(st.booleans()), "seps": draw(st.sampled_from([None, (",", ":"), (", ", ": ")])),
-             "model": draw(models), "other": draw(models), "calm": draw(st.sampled_from([15, 200])),
+             "model": draw(models), "other": draw(models), "tier": draw(tiers), "calm": draw(st.sampled_from([15, 200])),
              "switch": draw(st.sampled_from([1, 100]))}  # how often the other model is named
     kind = {"responses": "openai", "gemini-array": "gemini"}.get(api, api)
     n = draw(st.integers(0, 30))
@@ -274,7 +278,8 @@ def test_recorded_streams_give_the_same_usage(case: Case, monkeypatch: pytest.Mo
 
 
 STREAMS = {  # (api, events): most read by a shape, the few that carry usage as JSON
-    "openai": ("openai", ['{"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":'
+    "openai": ("openai", ['{"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o",'
+                          '"service_tier":"priority","choices":'
                           '[{"index":0,"delta":{"content":"w%d"},"finish_reason":null}],"usage":null,'
                           '"obfuscation":"x%d"}' % (i, i) for i in range(50)]
                + ['{"id":"c","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":50}}']),
@@ -327,7 +332,7 @@ def test_a_shape_reads_only_its_own_json() -> None:
     """A match is the learnt event with other hole values; anything else is no match."""
     holes = cut('{"index":0,"delta":{"text":"a"}}')
     assert holes is not None
-    shape = learn(holes, lambda obj: (None, [obj["delta"]["text"]]))  # type: ignore[index]
+    shape = learn(holes, lambda obj: ((), [obj["delta"]["text"]]))  # type: ignore[index]
     assert shape is not None and shape.texts == (0,)
     assert shape.read('{"index":12,"delta":{"text":"b\\"c\\u00e9"}}') == ['b"cé']
     for other in ['{"index":1.5,"delta":{"text":"b"}}', '{"index":01,"delta":{"text":"b"}}',
