@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aigw_policy.providers import classify, sse, stream_usage
+from aigw_policy.providers import framing as sse_framing
 from aigw_policy.providers.shapes import cut, learn
 from aigw_policy.providers.sse import StreamUsage
 from aigw_policy.providers.usage import Usage
@@ -217,7 +218,7 @@ def test_shapes_give_the_usage_json_loads_gives(stream: tuple[str, str | None, b
     chunks = _chunks(data, cuts)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(sse, "MAX_TEXT_CHARS", text_chars)  # small: the text past it counted as it comes
-        mp.setattr(sse, "MAX_EVENT_BYTES", event_bytes)  # small: oversized events dropped
+        mp.setattr(sse_framing, "MAX_EVENT_BYTES", event_bytes)  # small: oversized events dropped
         assert _usage(kind, framing, chunks, True, mp) == _usage(kind, framing, chunks, False, mp)
 
 
