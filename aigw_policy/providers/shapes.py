@@ -15,9 +15,10 @@ holds, and an integer hole is followed by a delimiter, checked when the shape is
 
 What a shape means for the usage is found once, by the stream's own reader (``effect``, in
 sse.py) run on the event with a marker in each string hole: what it names (the served model,
-a service tier), and which holes it takes as text, in its order. That this holds for every match rests on the readers
-taking the values of :data:`HOLE_KEYS` whole as text or not at all, never comparing them;
-tests/providers/test_stream_shapes.py compares the two ways on generated hostile streams.
+a service tier), and which holes it takes as text, in its order. That this holds for every
+match rests on the readers taking the values of :data:`HOLE_KEYS` whole as text or not at all,
+never comparing them; tests/providers/test_stream_shapes.py compares the two ways on
+generated hostile streams.
 """
 
 from __future__ import annotations
@@ -31,11 +32,15 @@ from typing import NamedTuple
 __all__ = ["HOLE_KEYS", "Cut", "Shape", "cut", "learn"]
 
 HOLE_KEYS = (
+    # The rule: a key is here only if no reader compares its value (``type``, ``model``,
+    # ``finishReason``, ``done``, an error's ``code``, the usage counts never are), whatever
+    # object holds it: the readers take it whole as text, or look only at its type, or not at all.
     # text the readers take whole (OpenAI chat, completions, responses; Anthropic; Gemini; Ollama)
-    "content", "reasoning_content", "reasoning", "refusal", "arguments", "text", "delta", "thinking",
-    "partial_json", "response",
+    "content", "reasoning_content", "reasoning", "refusal", "arguments", "text", "delta",
+    "thinking", "partial_json", "response",
     # values no reader looks at, that change from one event to the next
-    "obfuscation", "sequence_number", "created", "created_at", "index", "output_index", "content_index",
+    "obfuscation", "sequence_number", "created", "created_at", "index", "output_index",
+    "content_index",
 )
 scanstring: Callable[[str, int, bool], tuple[str, int]] = getattr(json.decoder, "scanstring")
 """The string reader of ``json.loads`` (C), which typeshed does not declare: ``scanstring(s,
@@ -125,8 +130,8 @@ def learn(cut: Cut, effect: Effect) -> Shape | None:
     named, texts = found
     holes = {_MARK % i: i for i in range(n)}
     plan = [holes.get(text, -1) for text in texts]
-    if -1 in plan or any("\x00" in value for _, value in named):  # text from no hole, a name from one
-        return None
+    if -1 in plan or any("\x00" in value for _, value in named):
+        return None  # text from no hole (a fixed value), or a name from one
     return Shape(parts, tail, tuple(plan), named)
 
 
