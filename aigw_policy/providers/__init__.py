@@ -5,9 +5,10 @@ All pure (no I/O): see SPEC sections 5 and 7, and docs/providers.md.
 
 from .classify import OPERATIONS, PROVIDERS, AiRequest, classify, inject_include_usage
 from .errors import ProviderError
+from .framing import SSEParser
 from .prices import Cost, ModelPrice, PriceBook
 from .response import extract_usage, stream_usage
-from .sse import SSEParser, StreamUsage
+from .sse import StreamUsage
 from .tokens import DEFAULT_COUNTER, HeuristicCounter, TokenCounter, best_counter, tiktoken_counter
 from .usage import Usage, usage_from_body
 

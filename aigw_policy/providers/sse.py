@@ -4,8 +4,9 @@ Feed the bytes as they arrive, in chunks of any size (a chunk may end inside a l
 ``\\r\\n`` pair or inside a UTF-8 character); call :meth:`StreamUsage.finish` at the end of the
 stream (or when it is cut off). The result does not depend on where the chunks were split.
 
-Framing: Server-Sent Events (OpenAI, Anthropic, Gemini ``alt=sse``) or newline-delimited JSON
-(Ollama's native API). Provider rules:
+Framing (framing.py): Server-Sent Events (OpenAI, Anthropic, Gemini ``alt=sse``),
+newline-delimited JSON (Ollama's native API), a JSON array (Gemini without ``alt=sse``).
+Provider rules:
 
 - OpenAI chat/completions: usage only in a final chunk, when ``stream_options.include_usage``
   was set (several usage chunks: each count keeps its largest value); the Responses API: ``response.completed`` (or ``.incomplete``/``.failed``).
@@ -19,11 +20,12 @@ text and the request's input estimate, with ``source == "estimate"`` and a note 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from .framing import BOM, JSONArrayParser, NDJSONParser, SSEParser
+from .shapes import Shape, cut, learn
 from .tokens import DEFAULT_COUNTER, TokenCounter
 from .usage import (
     Usage,
@@ -44,269 +46,18 @@ from .usage import (
     with_units,
 )
 
-MAX_EVENT_BYTES = 8 * 1024 * 1024  # an event larger than this is dropped (hostile or broken)
-FAST_FRAMING = True
-"""A chunk with no CR and nothing held back before it (a whole stream captured by ``serve``)
-is split into lines at once (:meth:`SSEParser._lines`); False: line by line, the general way
-(tests/providers/test_sse_framing.py compares the two)."""
+FAST_EVENTS = True
+"""An event of a shape learnt from an earlier one of the stream (shapes.py: a content delta,
+say) is read without ``json.loads``: its model and text taken from the shape; False: every
+event through ``json.loads`` (tests/providers/test_stream_shapes.py compares the two)."""
+MAX_SHAPES = 4  # the shapes a stream keeps, the latest learnt first
+_LEARNING = 32  # a stream's budget for learning shapes: 1 a shape learnt, 8 an event refused
+_NAMED = ("model", "_tier")
+"""What a reader sets to the value an event names, when it names one (else leaves as it was):
+all a shape may do besides adding text. Both start as None on a fresh reader."""
+_OWN = ("_text", "_parser", "_sniff")  # the probe's text; objects of its own
+LEARN_AFTER = 4  # objects read as JSON before a stream learns: a stream this short never pays for it
 MAX_TEXT_CHARS = 4 * 1024 * 1024  # streamed text kept for the estimate; the rest is counted
-_BOM = b"\xef\xbb\xbf"
-
-
-class SSEParser:
-    """Byte-level incremental Server-Sent Events parser: ``feed`` -> list of (event, data)."""
-
-    __slots__ = ("_buf", "_cr", "_event", "_data", "_size", "_poison", "_skip", "_bom", "dropped")
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._cr = False  # the previous chunk ended with \r: a following \n belongs to it
-        self._event = ""
-        self._data: list[str] = []
-        self._size = 0
-        self._poison = False  # the current event had an oversized line: drop it at dispatch
-        self._skip = False  # inside an oversized line: discard bytes until its end
-        self._bom = True  # at the start of the stream: one UTF-8 BOM is dropped (WHATWG)
-        self.dropped = 0
-
-    def feed(self, chunk: bytes) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        if not chunk:
-            return out
-        if (FAST_FRAMING and not self._buf and not self._cr and not self._skip and chunk[:1] != b"\xef"
-                and b"\r" not in chunk):
-            self._bom = False  # the chunk does not start with one (or it is not the stream's start)
-            self._lines(chunk, out)
-            return out
-        if self._bom:
-            head = bytes(self._buf) + chunk
-            if len(head) < len(_BOM) and _BOM.startswith(head):
-                self._buf[:] = head  # not enough bytes yet to tell
-                return out
-            self._bom = False
-            self._buf.clear()
-            chunk = head.removeprefix(_BOM)
-            if not chunk:
-                return out
-        if self._cr and chunk[:1] == b"\n":
-            chunk = chunk[1:]
-        self._cr = False
-        buf = self._buf
-        buf += chunk
-        start = 0
-        n = len(buf)
-        while start < n:
-            i_n = buf.find(b"\n", start)
-            i_r = buf.find(b"\r", start, i_n if i_n >= 0 else n)
-            if i_r >= 0:
-                end, nxt = i_r, i_r + 1
-                if nxt < n and buf[nxt] == 0x0A:
-                    nxt += 1
-                elif nxt == n:
-                    self._cr = True
-            elif i_n >= 0:
-                end, nxt = i_n, i_n + 1
-            else:
-                break
-            if self._skip:
-                self._skip = False
-            else:
-                self._line(bytes(buf[start:end]), out)
-            start = nxt
-        del buf[:start]
-        if len(buf) > MAX_EVENT_BYTES:  # an endless line: poison the event, skip to line end
-            buf.clear()
-            self._skip = True
-            self._poison = True
-        return out
-
-    def _lines(self, chunk: bytes, out: list[tuple[str, str]]) -> None:
-        """:meth:`feed` of a chunk with no CR, nothing held back before it: its lines split at
-        once (the loop of ``feed`` finds them one by one), and the usual ``data: `` line read
-        here as :meth:`_line` reads it (the text after the space; the event's size counted)."""
-        lines = chunk.split(b"\n")
-        rest = lines.pop()  # after the last LF: a line not yet whole
-        line = self._line
-        data = self._data
-        for raw in lines:
-            if raw[:6] == b"data: ":  # (a poisoned event's data is dropped with it at dispatch)
-                size = self._size + len(raw)
-                if size <= MAX_EVENT_BYTES:
-                    self._size = size
-                    data.append(raw[6:].decode("utf-8", "replace"))
-                    continue
-            line(raw, out)
-            data = self._data  # a dispatch starts a new list
-        if rest:
-            self._buf += rest
-            if len(self._buf) > MAX_EVENT_BYTES:  # as feed: poison the event, skip to the line's end
-                self._buf.clear()
-                self._skip = True
-                self._poison = True
-
-    def _dispatch(self, out: list[tuple[str, str]]) -> None:
-        if self._poison:
-            self.dropped += 1
-        elif self._data:
-            out.append((self._event or "message", "\n".join(self._data)))
-        self._data = []
-        self._size = 0
-        self._event = ""
-        self._poison = False
-
-    def _line(self, raw: bytes, out: list[tuple[str, str]]) -> None:
-        if not raw:
-            self._dispatch(out)
-            return
-        if len(raw) > MAX_EVENT_BYTES:
-            self._poison = True
-            return
-        if raw[:1] == b":":
-            return
-        line = raw.decode("utf-8", "replace")
-        name, sep, value = line.partition(":")
-        if sep and value[:1] == " ":
-            value = value[1:]
-        if name == "data":
-            self._size += len(raw)
-            if self._size > MAX_EVENT_BYTES:
-                self._poison = True
-            if not self._poison:
-                self._data.append(value)
-        elif name == "event":
-            self._event = value
-
-    def finish(self) -> list[tuple[str, str]]:
-        """Flush a final event that lacks its blank line (servers that close right away)."""
-        out: list[tuple[str, str]] = []
-        if self._buf and not self._skip:
-            self._line(bytes(self._buf), out)
-        self._buf.clear()
-        self._skip = False
-        if self._data or self._poison:
-            self._dispatch(out)
-        return out
-
-
-class NDJSONParser:
-    """Incremental newline-delimited JSON framing (Ollama's native streams)."""
-
-    __slots__ = ("_buf", "_skip", "dropped")
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._skip = False
-        self.dropped = 0
-
-    def _line(self, raw: bytes, out: list[tuple[str, str]]) -> None:
-        if self._skip:
-            self._skip = False
-            return
-        if len(raw) > MAX_EVENT_BYTES:
-            self.dropped += 1
-            return
-        line = raw.strip()
-        if line:
-            out.append(("message", line.decode("utf-8", "replace")))
-
-    def feed(self, chunk: bytes) -> list[tuple[str, str]]:
-        self._buf += chunk
-        out: list[tuple[str, str]] = []
-        start = 0
-        while (i := self._buf.find(b"\n", start)) >= 0:
-            self._line(bytes(self._buf[start:i]), out)
-            start = i + 1
-        del self._buf[:start]
-        if len(self._buf) > MAX_EVENT_BYTES:
-            self._buf.clear()
-            if not self._skip:
-                self.dropped += 1
-            self._skip = True
-        return out
-
-    def finish(self) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        self._line(bytes(self._buf), out)
-        self._buf.clear()
-        self._skip = False
-        return out
-
-
-class JSONArrayParser:
-    """Incremental framing of a streamed JSON array of objects: Gemini's
-    ``streamGenerateContent`` without ``alt=sse`` sends ``[{...},\r\n{...}]`` as it goes.
-    Each complete top-level object is an event, so a cut-off array still gives the chunks
-    that arrived. The scan jumps between structural characters (a regex, not a byte loop)."""
-
-    __slots__ = ("_buf", "_pos", "_depth", "_start", "_in_str", "dropped")
-
-    _OUTSIDE = re.compile(rb'[{}"]')
-    _INSIDE = re.compile(rb'["\\]')
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._pos = 0  # where the scan resumes
-        self._depth = 0  # object nesting (arrays inside objects need no tracking)
-        self._start = 0  # where the current top-level object began
-        self._in_str = False
-        self.dropped = 0
-
-    def feed(self, chunk: bytes) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
-        buf = self._buf
-        buf += chunk
-        pos = self._pos
-        while True:
-            if self._in_str:
-                m = self._INSIDE.search(buf, pos)
-                if m is None:
-                    pos = len(buf)
-                    break
-                if m.group() == b"\\":
-                    if m.end() >= len(buf):  # the escaped byte has not arrived yet
-                        pos = m.start()
-                        break
-                    pos = m.end() + 1
-                    continue
-                self._in_str = False
-                pos = m.end()
-                continue
-            m = self._OUTSIDE.search(buf, pos)
-            if m is None:
-                pos = len(buf)
-                break
-            c = m.group()
-            pos = m.end()
-            if c == b'"':
-                self._in_str = True
-            elif c == b"{":
-                if self._depth == 0:
-                    self._start = m.start()
-                self._depth += 1
-            elif self._depth > 0:
-                self._depth -= 1
-                if self._depth == 0:
-                    out.append(("message", buf[self._start:pos].decode("utf-8", "replace")))
-        if self._depth == 0:  # nothing pending: drop what was read
-            del buf[:pos]
-            pos = 0
-        else:  # keep the pending object only
-            del buf[: self._start]
-            pos -= self._start
-            self._start = 0
-            if pos > MAX_EVENT_BYTES:  # an endless object: drop it, rescan after it
-                self.dropped += 1
-                buf.clear()
-                pos = self._depth = 0
-                self._in_str = False
-        self._pos = pos
-        return out
-
-    def finish(self) -> list[tuple[str, str]]:
-        self._buf.clear()
-        self._pos = self._depth = 0
-        self._in_str = False
-        return []
 
 
 def _texts_openai(obj: Mapping[str, Any], out: list[str]) -> None:
@@ -373,6 +124,9 @@ class StreamUsage:
         self._bad = 0
         self._errors: list[str] = []
         self._finished: Usage | None = None
+        self._shapes: list[Shape] = []
+        self._learning = _LEARNING if FAST_EVENTS else 0
+        self._read_as_json = 0
 
     # -- input -----------------------------------------------------------------------------
 
@@ -391,9 +145,9 @@ class StreamUsage:
         framing (``[``: a JSON array; anything else: SSE), whatever the chunks' split."""
         held += chunk
         head = bytes(held).lstrip(b" \t\r\n")
-        if not head or len(head) < len(_BOM) and _BOM.startswith(head):
+        if not head or len(head) < len(BOM) and BOM.startswith(head):
             return b""
-        if head.startswith(b"[") or head.startswith(_BOM + b"["):
+        if head.startswith(b"[") or head.startswith(BOM + b"["):
             self._parser = JSONArrayParser()
         self._sniff = None
         return bytes(held)
@@ -433,6 +187,14 @@ class StreamUsage:
         if data == "[DONE]":
             self._done = True
             return
+        for shape in self._shapes:
+            values = shape.read(data)
+            if values is not None:  # what reading it as JSON would do: name the model, add text
+                for name, value in shape.named:
+                    setattr(self, name, value)
+                if shape.texts:
+                    self._add_text([values[i] for i in shape.texts])
+                return
         obj, err = loads(data)
         if err is not None and "\n" in data:
             # events run together without their blank line (a broken server or proxy): the
@@ -447,6 +209,37 @@ class StreamUsage:
             else:
                 self._bad += 1
             return
+        self._read(obj)
+        if self._learning > 0 and type(obj) is dict:
+            self._learn(data)
+
+    def _learn(self, data: str) -> None:
+        if self._read_as_json < LEARN_AFTER:
+            self._read_as_json += 1
+            return
+        holes = cut(data)
+        if holes is None:  # nothing changes in it: nothing to learn
+            return
+        shape = learn(holes, self._effect)
+        if shape is None:  # usage, an error: read as JSON each time (a few such events, Gemini's all)
+            self._learning -= 8
+            return
+        self._learning -= 1
+        self._shapes.insert(0, shape)
+        del self._shapes[MAX_SHAPES:]
+
+    def _effect(self, obj: dict[str, object]) -> tuple[tuple[tuple[str, str], ...], list[str]] | None:
+        """What reading ``obj`` does: what it names (:data:`_NAMED`) and the text it adds; None
+        when it does anything else (usage, an error, the end of the stream): read on a fresh
+        reader whose state must be left as it was but for those."""
+        probe = _Probe(self.api, counter=self.counter)
+        fresh = vars(StreamUsage(self.api, counter=self.counter))
+        probe._read(obj)
+        if any(v != fresh[k] for k, v in vars(probe).items() if k not in _NAMED and k not in _OWN):
+            return None
+        return tuple((k, v) for k in _NAMED if (v := getattr(probe, k)) is not None), probe._text
+
+    def _read(self, obj: Mapping[str, Any]) -> None:
         api = self.api
         if api == "anthropic":
             self._anthropic_event(obj)
@@ -605,6 +398,14 @@ class StreamUsage:
         return Usage.of(
             self.input_estimate, self._output_estimate(), source="estimate", model=self.model, notes=tuple(notes)
         )
+
+
+class _Probe(StreamUsage):
+    """A reader that keeps all the text it is given, past :data:`MAX_TEXT_CHARS` too (what
+    :meth:`StreamUsage._effect` asks of an event)."""
+
+    def _add_text(self, parts: list[str]) -> None:
+        self._text += parts
 
 
 def _error_kind(error: object) -> str:

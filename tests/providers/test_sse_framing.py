@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aigw_policy.providers import sse
-from aigw_policy.providers.sse import SSEParser
+from aigw_policy.providers import framing
+from aigw_policy.providers.framing import SSEParser
 
 FIELDS = [b"data: ", b"data:", b"data", b"event: ", b"event:", b": ", b":", b"id: ", b"retry: ", b"", b"\xef\xbb\xbf"]
 VALUES = [b"", b"[DONE]", b'{"a": 1}', b"message_delta", b"x" * 70, b"y" * 12, "é中".encode(), b"\xff\xfe", b" "]
@@ -29,7 +29,7 @@ any ends."""
 
 
 def _run(data: bytes, cuts: list[int], fast: bool, monkeypatch: Any) -> tuple[list[tuple[str, str]], int]:
-    monkeypatch.setattr(sse, "FAST_FRAMING", fast)
+    monkeypatch.setattr(framing, "FAST_FRAMING", fast)
     parser = SSEParser()
     points = sorted({c % (len(data) + 1) for c in cuts})
     out, prev = [], 0
@@ -43,7 +43,7 @@ def _run(data: bytes, cuts: list[int], fast: bool, monkeypatch: Any) -> tuple[li
 @given(streams, st.lists(st.integers(0, 400), max_size=6), st.sampled_from([16, 64, 8 * 1024 * 1024]))
 def test_fast_framing_gives_the_general_ways_events(data: bytes, cuts: list[int], bound: int) -> None:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sse, "MAX_EVENT_BYTES", bound)  # small: the oversized lines and events too
+        mp.setattr(framing, "MAX_EVENT_BYTES", bound)  # small: the oversized lines and events too
         assert _run(data, cuts, True, mp) == _run(data, cuts, False, mp)
 
 
@@ -57,11 +57,24 @@ def test_a_whole_clean_stream_takes_the_fast_framing(monkeypatch: Any) -> None:
     assert events == [("message", '{"a": 1}'), ("x", "2")] and calls == [1]
 
 
+def test_a_stream_read_in_pieces_takes_the_fast_framing(monkeypatch: Any) -> None:
+    """A stream too long to keep, fed as read (pieces cut inside lines): each piece is framed
+    without the line loop, the line it cut carried into the next."""
+    calls: list[int] = []
+    real = SSEParser._lines
+    monkeypatch.setattr(SSEParser, "_lines", lambda self, chunk, out: (calls.append(1), real(self, chunk, out))[1])
+    data = b"".join(b'data: {"n": %d}\n\n' % i for i in range(40))
+    parser = SSEParser()
+    events = [e for i in range(0, len(data), 7) for e in parser.feed(data[i : i + 7])] + parser.finish()
+    assert events == [("message", '{"n": %d}' % i) for i in range(40)]
+    assert len(calls) == -(-len(data) // 7)
+
+
 @pytest.mark.parametrize("fast", [True, False])
 def test_an_endless_line_is_not_kept(fast: bool, monkeypatch: Any) -> None:
     """A line that never ends is dropped past the bound, not held in memory, either way."""
-    monkeypatch.setattr(sse, "FAST_FRAMING", fast)
-    monkeypatch.setattr(sse, "MAX_EVENT_BYTES", 64)
+    monkeypatch.setattr(framing, "FAST_FRAMING", fast)
+    monkeypatch.setattr(framing, "MAX_EVENT_BYTES", 64)
     parser = SSEParser()
     parser.feed(b'data: {"a": 1}\n\ndata: ' + b"x" * 100)
     assert len(parser._buf) <= 64
