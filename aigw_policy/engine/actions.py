@@ -89,8 +89,8 @@ def _headers_target(flow: Flow, phase: str) -> dict[str, Any]:
 
 
 def _publish(flow: Flow, name: str, result: dict[str, Any]) -> None:
-    """``actions.ngrok.<name>`` for later rules, as ngrok's action variables (when some text
-    reads ``actions``: else the activation has no such map)."""
+    """``actions.ngrok.<name>`` for later rules, as ngrok's action variables (the callers
+    build ``result`` only when some text reads ``actions``: ``cp.reads_actions``)."""
     actions = flow.act.get("actions")
     if actions is not None:
         actions.setdefault("ngrok", {})[name] = result
@@ -98,10 +98,12 @@ def _publish(flow: Flow, name: str, result: dict[str, Any]) -> None:
 
 def _add_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
     target = _headers_target(flow, phase)
-    added = {}
-    for k, t in action.templates["headers"].items():
-        added[k.lower()] = target["add"][k.lower()] = _header_value(flow, rule, action, phase, t, f"headers.{k}")
-    _publish(flow, "add_headers", {"headers_added": added})
+    add = target["add"]
+    templates = action.templates["headers"]
+    for k, t in templates.items():
+        add[k.lower()] = _header_value(flow, rule, action, phase, t, f"headers.{k}")
+    if flow.cp.reads_actions:
+        _publish(flow, "add_headers", {"headers_added": {k.lower(): add[k.lower()] for k in templates}})
     if flow.rec.on:  # the text is built only for the record
         flow.rec.outcome("added " + ", ".join(action.templates["headers"]))
 
@@ -113,7 +115,8 @@ def _remove_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phas
         if low not in target["remove"]:
             target["remove"].append(low)
         target["add"].pop(low, None)
-    _publish(flow, "remove_headers", {"headers_removed": list(action.config.headers)})
+    if flow.cp.reads_actions:
+        _publish(flow, "remove_headers", {"headers_removed": list(action.config.headers)})
     if flow.rec.on:  # the text is built only for the record
         flow.rec.outcome("removed " + ", ".join(action.config.headers))
 
@@ -140,7 +143,8 @@ def _log(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> 
     metadata = {k: jsonable(_render_value(flow, rule, action, phase, t, f"metadata.{k}"))
                 for k, t in action.templates.get("metadata", {}).items()}
     flow.effects.setdefault("logs", []).append({"phase": phase, "rule": rule.label, "metadata": metadata})
-    _publish(flow, "log", {"metadata": metadata})
+    if flow.cp.reads_actions:
+        _publish(flow, "log", {"metadata": metadata})
     flow.rec.outcome("logged")
 
 
@@ -256,7 +260,7 @@ def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
                 result["matched_cidr"] = hit
     if reason is not None:
         result["action"] = "deny"
-    _publish(flow, "restrict_ips", result)
+    flow.act["actions"].setdefault("ngrok", {})["restrict_ips"] = result
     if reason is None or not enforce:
         if flow.rec.on:  # the text is built only for the record
             flow.rec.outcome("allowed" if reason is None else f"would deny (enforce: false): {reason}")

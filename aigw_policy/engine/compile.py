@@ -183,6 +183,9 @@ class CompiledPolicy:
     ``activation.build`` builds them per request (:func:`activation_plan`)."""
     routed: bool = False
     """Some request rule has an ``ai-gateway`` action."""
+    reads_actions: bool = True
+    """Some text reads ``actions``: the plain actions then publish what they did there
+    (``actions.ngrok.add_headers``, ...), else nobody would read it."""
     per_attempt: frozenset[tuple[int, int]] = frozenset()
     """(rule, action) positions of the request-phase limits charged per routing attempt: they
     come before an ``ai-gateway`` action and depend on the model (SPEC §12, budget-correct)."""
@@ -554,6 +557,7 @@ def facts(c: Compilation) -> Compilation:
         request_index=c.request_index,
         response_index=c.response_index,
         response_reads=response,
+        reads_actions=(reads | response).reads("actions"),
         activation=activation_plan(reads, rules, routed),
         routed=routed,
         per_attempt=_per_attempt(c.request_rules),

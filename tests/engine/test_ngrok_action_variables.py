@@ -75,3 +75,26 @@ on_http_request:
     [log] = decision.effects["logs"]
     assert log["metadata"] == {"message": "Restrict IPs action would be deny for 203.0.113.7.",
                                "matched_cidr": "203.0.113.0/24", "error_code": "", "error_message": ""}
+
+
+def test_the_plain_actions_publish_only_for_a_policy_that_reads_them() -> None:
+    """What add-headers, remove-headers and log did is published only when some text reads
+    `actions` (building it for nobody cost every request of ngrok-style ~1 us)."""
+    import aigw_policy as ap
+
+    body = {"conn": {"client_ip": "192.0.2.1"},
+            "request": {"url": "https://api.openai.com/v1/chat/completions", "body": {"model": "gpt-4o"}}}
+    steps = ("      - type: add-headers\n        config: {headers: {x-a: '1'}}\n"
+             "      - type: remove-headers\n        config: {headers: [x-b]}\n")
+    reader = ap.Engine(ap.loads("on_http_request:\n  - actions:\n" + steps +
+                                "  - expressions: [\"actions.ngrok.add_headers.headers_added['x-a'] == '1'\"]\n"
+                                "    actions: [{type: deny, config: {status_code: 418}}]\n", format="yaml"))
+    plain = ap.Engine(ap.loads("on_http_request:\n  - actions:\n" + steps + "      - type: restrict-ips\n"
+                               "        config: {allow: [0.0.0.0/0]}\n", format="yaml"))  # it has an actions map
+    assert (reader.compiled.reads_actions, plain.compiled.reads_actions) == (True, False)
+    assert reader.evaluate(body).status_code == 418
+    flow, _, _ = plain.start(body)
+    from aigw_policy.engine.phases import request_plain
+
+    request_plain(flow)
+    assert set(flow.act["actions"]["ngrok"]) == {"restrict_ips"}
