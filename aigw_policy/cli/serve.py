@@ -57,11 +57,11 @@ def serve(
     metrics_token: Annotated[str | None, typer.Option("--metrics-token", envvar="AIGW_METRICS_TOKEN",
                                                       help="Protect /metrics: it then wants `Authorization: Bearer TOKEN`.")] = None,
     geoip: Annotated[list[Path] | None, typer.Option(
-        "--geoip", envvar="AIGW_GEOIP",
+        "--geoip", envvar="AIGW_GEOIP", metavar="FILE",
         help="A MaxMind DB file (GeoLite2/GeoIP2 City or Country; ASN), repeatable: supplies conn.geo.*, "
              "conn.client_ip.geo.* and conn.client_ip.as.* for the client's address.")] = None,
     forwarded_allow_ips: Annotated[str | None, typer.Option(
-        "--forwarded-allow-ips", envvar="AIGW_FORWARDED_ALLOW_IPS",
+        "--forwarded-allow-ips", envvar="AIGW_FORWARDED_ALLOW_IPS", metavar="IPS",
         help="Proxies (comma-separated addresses or networks, or *) whose X-Forwarded-For and "
              "X-Forwarded-Proto are believed: the client address then comes from them. Default: none.")] = None,
 ) -> None:
