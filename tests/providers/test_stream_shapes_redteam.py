@@ -20,6 +20,8 @@ from aigw_policy.providers.usage import Usage
 class ModelCounter:
     """An estimate that depends on the model each text is counted for."""
 
+    name = "model-counter"
+
     def count(self, text: str, model: str | None = None) -> int:
         return len(text) + sum(map(ord, model or ""))
 
@@ -154,7 +156,12 @@ def _usage(api: str, framing: str | None, data: bytes, fast: bool, mp: pytest.Mo
     mp.setattr(sse, "LEARN_AFTER", 0)
     calls: list[str] = []
     real = sse.loads
-    mp.setattr(sse, "loads", lambda d: (calls.append(d), real(d))[1])
+
+    def loads(data: str) -> tuple[object, str | None]:
+        calls.append(data)
+        return real(data)
+
+    mp.setattr(sse, "loads", loads)
     acc = StreamUsage(api, input_estimate=11, counter=ModelCounter(), model="asked", framing=framing)
     acc.feed(data)
     return acc.finish(), len(calls)
