@@ -96,7 +96,8 @@ CASES: dict[str, tuple[str, str | None, list[str], list[str]]] = {
         '{"type":"response.output_text.delta","delta":{"text":"e"},"delta":{"x":1}}']),
     "a duplicate non-hole key (model, type) after the holes": ("openai", None, [_chat("a", extra=',"model":"m"')], [
         _chat("b", extra=',"model":"n"'), _chat("c", extra=',"type":"response.x.delta","delta":"q"')]),
-    "a duplicate type in an Anthropic delta": ("anthropic", None, [_claude("a", extra=',"type":"content_block_delta"')], [
+    "a duplicate type in an Anthropic delta": ("anthropic", None, [
+        _claude("a", extra=',"type":"content_block_delta"')], [
         _claude("b", extra=',"type":"message_stop"'), _claude("c", extra=',"type":"content_block_delta"')]),
     "escaped and lookalike keys": ("openai", None, [_chat("a")], [
         _chat("b").replace('"content"', '"\\u0063ontent"'), _chat("c").replace('"content"', '"\\"content"'),
