@@ -51,7 +51,7 @@ FAST_EVENTS = True
 say) is read without ``json.loads``: its model and text taken from the shape; False: every
 event through ``json.loads`` (tests/providers/test_stream_shapes.py compares the two)."""
 MAX_SHAPES = 4  # the shapes a stream keeps, the latest learnt first
-_LEARNING = 32  # a stream's budget for learning shapes: 1 a shape learnt, 8 an event refused
+_LEARNING = 32  # a stream's budget for learning shapes: 1 a shape learnt or an event without holes, 8 one refused
 _NAMED = ("model", "_tier")
 """What a reader sets to the value an event names, when it names one (else leaves as it was):
 all a shape may do besides adding text. Both start as None on a fresh reader."""
@@ -218,7 +218,8 @@ class StreamUsage:
             self._read_as_json += 1
             return
         holes = cut(data)
-        if holes is None:  # nothing changes in it: nothing to learn
+        if holes is None:  # no hole (or too many, or too long): nothing to learn, and looking cost
+            self._learning -= 1  # a search of the whole event: a stream of such events stops looking
             return
         shape = learn(holes, self._effect)
         if shape is None:  # usage, an error: read as JSON each time (a few such events, Gemini's all)
