@@ -20,7 +20,6 @@ Order of events for one request:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ..cel import CelError
@@ -32,7 +31,7 @@ from .route import route_action, settle_served
 from .flow import REQ, RES, Flow, Steps, Stop
 from .rule_error import CONDITION, CONDITION_TYPE, Failure, Skip, failure, rule_error
 from .trace import Recorder
-from ..env.header_parts import header_parts
+from ..env.header_parts import content_entries, header_parts
 
 __all__ = ["Cursor", "continue_phase", "gateway_answer", "request_plain", "request_steps", "response_plain",
            "response_steps"]
@@ -140,17 +139,8 @@ def _response_entries(resp: dict[str, Any], act: dict[str, Any]) -> None:
     given = resp.get("headers")
     lowered = _lower_headers(given) if given else {}
     act["res.headers"] = lowered
-    ctype = lowered.get("content-type")
-    if ctype:
-        act["res.content_type"] = ctype[0].split(";", 1)[0].strip()
-        act["res.content_type.raw"] = ctype[0]
-    length = lowered.get("content-length")
-    if length and _DIGITS.fullmatch(length[0].strip()):
-        act["res.content_length"] = int(length[0])
+    content_entries("res", lowered, act)
     header_parts("res", lowered, act)
-
-
-_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 def _lower_headers(headers: Any) -> dict[str, list[str]]:

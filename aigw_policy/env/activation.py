@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math as _math
-import re
 import time as _time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..providers import AiRequest, ProviderError, classify
 from .declarations import POLICY_VARIABLES
-from .header_parts import header_parts
+from .header_parts import content_entries, header_parts
 from .request import Request, RequestError
 from .user_agent import user_agent_entries
 
@@ -252,13 +251,7 @@ def _header_entries(headers: dict[str, list[str]], act: dict[str, Any], host: st
     ua = headers.get("user-agent")
     if ua:
         act["req.user_agent"] = ua[0]
-    ctype = headers.get("content-type")
-    if ctype:
-        act["req.content_type"] = ctype[0].split(";", 1)[0].strip()
-        act["req.content_type.raw"] = ctype[0]
-    cl = headers.get("content-length")
-    if cl and _DIGITS.fullmatch(cl[0].strip()):  # ASCII digits only: `int` takes `²` and `１`
-        act["req.content_length"] = int(cl[0])
+    content_entries("req", headers, act)
 
 
 AI_NAMES = tuple(AiRequest("", "other").to_cel())
@@ -308,7 +301,6 @@ def _flatten(prefix: str, value: Mapping[str, Any], act: dict[str, Any]) -> None
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 def flatten_activation(nested: Mapping[str, object]) -> dict[str, object]:

@@ -13,10 +13,24 @@ from typing import Any
 
 from ..cel.runtime.values import Duration, Timestamp
 
-__all__ = ["header_parts", "parse_cookie", "parse_set_cookie"]
+__all__ = ["content_entries", "header_parts", "parse_cookie", "parse_set_cookie"]
 
 _NS = 1_000_000_000
 _SECONDS = re.compile(r"-?[0-9]{1,12}")
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
+def content_entries(prefix: str, headers: dict[str, list[str]], act: dict[str, Any]) -> None:
+    """``{prefix}.content_type`` (and ``.raw``) and ``{prefix}.content_length`` from lower-cased
+    ``headers``, each when its header is there (a length of ASCII digits only: ``int`` takes
+    ``²`` and ``１``)."""
+    ctype = headers.get("content-type")
+    if ctype:
+        act[prefix + ".content_type"] = ctype[0].split(";", 1)[0].strip()
+        act[prefix + ".content_type.raw"] = ctype[0]
+    length = headers.get("content-length")
+    if length and _DIGITS.fullmatch(length[0].strip()):
+        act[prefix + ".content_length"] = int(length[0])
 
 
 def header_parts(prefix: str, headers: dict[str, list[str]], act: dict[str, Any]) -> None:
