@@ -30,14 +30,13 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
 from ..types import Type, parse_type
-from .values import UINT64_MAX, CelError, Duration, Timestamp, UInt
+from .values import INT64_MAX, INT64_MIN, UINT64_MAX, CelError, Duration, Timestamp, UInt
 
 __all__ = ["HOST_KINDS", "dyn_items", "dyn_value", "host_value", "needs_host"]
 
 HOST_KINDS = frozenset({"int", "uint", "double", "timestamp", "duration", "dyn"})
 _CONVERTED = HOST_KINDS - {"dyn"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _Conv = Callable[[object], object]
 
 
@@ -108,7 +107,7 @@ def _numbers_in_range(v: list) -> bool:
     if type(v[0]) is not int and type(v[0]) is not float:
         return False
     try:
-        return _INT64_MIN <= min(v) and max(v) <= _INT64_MAX
+        return INT64_MIN <= min(v) and max(v) <= INT64_MAX
     except TypeError:  # not all numbers
         return False
 
@@ -134,7 +133,7 @@ def _out_of_range(v: int, kind: str) -> CelError:
 
 
 def _int(v: object) -> object:
-    if type(v) is int and not _INT64_MIN <= v <= _INT64_MAX:
+    if type(v) is int and not INT64_MIN <= v <= INT64_MAX:
         raise _out_of_range(v, "int")
     return v
 
@@ -170,7 +169,7 @@ def _key(v: object) -> object:
 def dyn_value(v: object) -> object:
     """A ``dyn`` value from the host (a variable, or what a select, an index or an iteration
     takes out of a host list or map): an int past 64 bits is the double of a JSON number."""
-    if type(v) is int and not _INT64_MIN <= v <= _INT64_MAX:
+    if type(v) is int and not INT64_MIN <= v <= INT64_MAX:
         return _float(v)
     return v
 
@@ -196,7 +195,7 @@ def _timestamp(v: object) -> object:
 def _duration(v: object) -> object:
     if isinstance(v, timedelta):
         ns = _nanos(v)
-        if _INT64_MIN <= ns <= _INT64_MAX:
+        if INT64_MIN <= ns <= INT64_MAX:
             return Duration(ns)
     return v
 
