@@ -8,7 +8,7 @@ else (a value marshal refuses) is pickled, and one pickle refuses too is kept li
 
 Kept: the limit entries and charges (to reconcile; the charges, immutable, beside the bytes),
 effects, errors and notes so far, the classified request without its prompt (its length is
-kept), the identity (the validated object itself, beside the bytes: it is immutable), and
+kept), the identity (the validated object itself, beside the bytes: never changed), and
 the activation keys that some response-phase text (a response rule, a limit's ``cost``) could
 read, by the free variables of its parsed CEL (``CompiledPolicy.response_reads``); ``limits``
 and ``actions`` (what the request phase published) start empty again when no such text
@@ -42,7 +42,6 @@ from ..analysis.free_vars import FreeVars
 from ..limits.model import Charge
 from ..providers import AiRequest, PriceBook
 from .compile import CompiledAction, CompiledPolicy, CompiledRule
-from ..env.request import Identity
 from .flow import Flow, LimitEntry, Stop
 from .trace import TraceRecorder
 
@@ -70,7 +69,7 @@ class Parked:
     __slots__ = ("blob", "charges", "explicit", "flow", "identity", "live", "now", "stop", "trace")
 
     def __init__(self, now: float, explicit: bool, blob: bytes | None, stop: Stop | None,
-                 trace: list[dict[str, Any]] | None, flow: Flow | None, identity: Identity | None = None,
+                 trace: list[dict[str, Any]] | None, flow: Flow | None, identity: Any = None,
                  charges: tuple[tuple[CompiledRule, CompiledAction, Charge], ...] = (),
                  live: Flow | None = None) -> None:
         self.now = now
@@ -79,7 +78,7 @@ class Parked:
         self.stop = stop
         self.trace = trace
         self.flow = flow
-        self.identity = identity  # immutable (a frozen model): kept as it is, not packed
+        self.identity = identity  # never changed (a frozen model, or checked fields): kept as it is, not packed
         self.charges = charges  # (rule, action, charge) of the compiled policy: immutable too
         self.live = live  # the unpacked state, never changed: each revive forks it
 

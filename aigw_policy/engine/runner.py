@@ -37,6 +37,8 @@ from .pending import Kept, Parked, park
 from .routing_api import ReadMetrics, RoutingMixin, _simulated
 from ..routing.metrics import MemoryRouteMetrics
 from ..routing.model import RouteMetrics
+from ..env import plain_request as plain
+from ..env.plain_request import PlainRequest, plain_request
 from ..env.request import HttpResponse, Request, RequestError, _problems
 
 __all__ = ["MAX_DONE", "MAX_PENDING", "Engine"]
@@ -174,9 +176,13 @@ class Engine(RoutingMixin):
     # -- building a flow ---------------------------------------------------------------------
 
     def start(self, request: Request | Mapping[str, Any], *, trace: bool | None = None, now: float | None = None,
-              request_id: str | None = None) -> tuple[Flow, Request, bool]:
-        """Validate a request and build its evaluation state (no store involved)."""
-        req = Request.parse(request)
+              request_id: str | None = None) -> tuple[Flow, Request | PlainRequest, bool]:
+        """Validate a request and build its evaluation state (no store involved). A dict of
+        the common shape is checked without building the models (env/plain_request.py)."""
+        req: Request | PlainRequest | None = (plain_request(request) if type(request) is dict and plain.FAST_REQUEST
+                                               else None)
+        if req is None:
+            req = Request.parse(request)
         explicit = True
         if now is None:
             now = req.unix_now()
@@ -427,7 +433,7 @@ class Engine(RoutingMixin):
     # -- plumbing: finishing -----------------------------------------------------------------
 
     def _evaluation(self, request: Request | Mapping[str, Any], trace: bool | None, now: float | None,
-                    request_id: str | None, apply_state: bool) -> tuple[Flow, Request, bool]:
+                    request_id: str | None, apply_state: bool) -> tuple[Flow, Request | PlainRequest, bool]:
         """The one evaluation both engines drive: the request is checked and the store seeded
         (``apply_state``) now; :meth:`_plain` then runs it."""
         flow, req, explicit = self.start(request, trace=trace, now=now, request_id=request_id)
@@ -435,7 +441,7 @@ class Engine(RoutingMixin):
             self.seed(req.state, flow.now)
         return flow, req, explicit
 
-    def _plain(self, flow: Flow, req: Request, explicit: bool,
+    def _plain(self, flow: Flow, req: Request | PlainRequest, explicit: bool,
                expect_response: bool) -> tuple[Decision, list[str]] | Steps:
         """Run the evaluation with plain calls as far as it goes without the store: ``(decision,
         evicted ids to release)`` when it got to the end, else the steps that go on from where
@@ -466,7 +472,7 @@ class Engine(RoutingMixin):
             evicted, shared = self._park(flow, explicit)
         return Decision.from_flow(flow, complete=False, snapshot=shared), evicted
 
-    def _steps(self, flow: Flow, req: Request, explicit: bool, expect_response: bool,
+    def _steps(self, flow: Flow, req: Request | PlainRequest, explicit: bool, expect_response: bool,
                cur: Cursor | None = None) -> Steps:
         """The evaluation as steps; ``cur``: the request phase as :meth:`_plain` left it."""
         if cur is None and self.compiled.routed:
@@ -510,7 +516,7 @@ class Engine(RoutingMixin):
             # answered by the gateway: nothing reached the provider, nothing to price
             cost, usage = Cost.not_forwarded(), Usage.of(0, 0, source="none")
         return make_record(flow.rid, time=flow.time(), ai=ai, usage=usage, cost=cost,
-                           identity=flow.identity.model_dump(exclude_none=True), verdict=decision.verdict, status_code=decision.status_code,
+                           identity=_given(flow.identity), verdict=decision.verdict, status_code=decision.status_code,
                            rule=decision.rule, limits=decision.limits,
                            attempts=len(run.attempts) if run is not None else None,
                            route_key_id=run.served["key_id"] if run is not None and run.served else None,
@@ -611,6 +617,13 @@ through the ``HttpResponse`` model; False: always the model (the tests compare t
 
 _RESPONSE_KEYS = frozenset(("status_code", "headers", "body", "sse"))
 _any_to_python = SchemaSerializer(core_schema.any_schema()).to_python  # what model_dump does to `body`
+
+
+def _given(identity: Any) -> dict[str, Any]:
+    """The fields of a request's identity (an ``Identity``, or the checked fields of
+    :mod:`~aigw_policy.env.plain_request`) that were given, as the ledger records them:
+    ``Identity.model_dump(exclude_none=True)``."""
+    return {k: dict(v) if k == "labels" else v for k, v in identity.__dict__.items() if v is not None}
 
 
 def _plain_response(response: dict[str, Any]) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 from ..providers import AiRequest, ProviderError, classify
 from .declarations import POLICY_VARIABLES
 from .header_parts import content_entries, header_parts
+from .plain_request import PlainRequest
 from .request import Request, RequestError
 from .user_agent import user_agent_entries
 
@@ -47,7 +48,7 @@ def format_now(now: float) -> str:
     return text + "Z"
 
 
-def classify_request(req: Request, counter: Any = None) -> AiRequest:
+def classify_request(req: Request | PlainRequest, counter: Any = None) -> AiRequest:
     payload = req.request.__dict__  # method, url, headers, body: what classify reads (it only reads)
     override = req.ai
     try:
@@ -94,7 +95,7 @@ class ActivationPlan:
     vars: bool = True  # vars: {} (set-vars writes it, the decision reads it)
     limits: bool = True  # limits: {} (each limit's outcome is published there)
     actions: bool = True  # actions: {"ngrok": {}} (limits, restrict-ips and ai-gateway publish there)
-    build: Callable[[Request, AiRequest, str, float], dict[str, Any]] = field(
+    build: Callable[[Request | PlainRequest, AiRequest, str, float], dict[str, Any]] = field(
         init=False, compare=False, repr=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -120,7 +121,7 @@ def _flag_plan(content_length: bool, url_parts: bool, time_now: bool, headers: b
                           headers=headers, conn=conn)
 
 
-def _builder(plan: ActivationPlan) -> Callable[[Request, AiRequest, str, float], dict[str, Any]]:
+def _builder(plan: ActivationPlan) -> Callable[[Request | PlainRequest, AiRequest, str, float], dict[str, Any]]:
     """The function that builds ``plan``'s activation: straight-line code, generated once per
     plan (the steps of :data:`FULL`, those of ``plan`` only)."""
     ai_keys = AI_NAMES if plan.ai is None else plan.ai

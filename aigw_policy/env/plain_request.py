@@ -1,0 +1,205 @@
+"""The engine's request of the common shape, checked without building the models.
+
+``Request.parse`` validates a request with pydantic and builds three frozen models (the
+request, its identity, its HTTP request). Building them costs more than checking the plain
+JSON a gateway or an embedder passes (docs/engine.md, "Speed"). :func:`plain_request` checks
+such a dict field by field and, when every value is of its field's exact type, gives the
+engine a :class:`PlainRequest` that reads as the model does (``req.request.url``,
+``req.identity.__dict__``) with the very values ``Request.parse`` would give. Anything else
+(a missing or unknown field, a value of another type, a ``str`` subclass, a field it does
+not take: ``now``, ``response``, ``attempts``, ``state``) gives None and goes to
+``Request.parse``, which validates it and names what is wrong. The public type stays
+:class:`~aigw_policy.env.request.Request`; this one never leaves the engine.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .request import _LEAVES, MAX_DEPTH, _nests, _too_deep, url_problem
+
+__all__ = ["FAST_REQUEST", "Fields", "PlainRequest", "plain_request"]
+
+FAST_REQUEST = True
+"""Check a dict request of the common shape here (:func:`plain_request`); False: every
+request goes through ``Request.parse`` (the tests compare the two)."""
+
+
+class Fields:
+    """Validated fields read as attributes, the way the engine reads a model's: its
+    ``__dict__`` is the field dict (all the model's fields, defaults included)."""
+
+    def __repr__(self) -> str:
+        return f"Fields({self.__dict__!r})"
+
+    if TYPE_CHECKING:
+        def __getattr__(self, name: str) -> Any: ...  # the fields, whatever their names
+
+
+class PlainRequest:
+    """A request :func:`plain_request` checked. The fields it never takes read as absent."""
+
+    __slots__ = ("ai", "conn", "endpoint", "id", "identity", "req", "request")
+
+    now = None
+    response = None
+    attempts = None
+    state = None
+
+    id: str | None
+    identity: Fields  # key, user, team, org, tier, labels
+    conn: dict[str, Any]
+    request: Fields  # method, url, headers, body
+    ai: Fields | None  # provider, operation
+    endpoint: dict[str, Any] | None
+    req: dict[str, Any] | None
+
+    def unix_now(self) -> None:
+        return None
+
+
+_TOP = frozenset({"id", "identity", "conn", "request", "ai", "endpoint", "req"})
+_IDENTITY = frozenset({"key", "user", "team", "org", "tier"})
+_HTTP = frozenset({"method", "url", "headers", "body"})
+_AI = frozenset({"provider", "operation"})
+_new = object.__new__
+_str = str
+_dict = dict
+_list = list
+
+
+def _fields(values: dict[str, Any]) -> Fields:
+    out = _new(Fields)
+    out.__dict__ = values
+    return out
+
+
+def plain_request(data: dict[str, Any]) -> PlainRequest | None:
+    """``data`` (a plain ``dict``) checked as ``Request.parse`` checks it, when it has the
+    common shape; None when it does not (``Request.parse`` then decides)."""
+    if not _TOP.issuperset(data):
+        return None
+    rid = data.get("id")
+    if rid is not None and type(rid) is not _str:
+        return None
+    out = _new(PlainRequest)
+    out.id = rid
+    given = data.get("identity", _NONE)
+    if given is _NONE:
+        identity: dict[str, Any] = _IDENTITY_DEFAULTS.copy()
+    elif type(given) is not _dict:
+        return None
+    else:
+        identity = _IDENTITY_DEFAULTS.copy()
+        for k, v in given.items():
+            if k in _IDENTITY:
+                if v is not None and type(v) is not _str:
+                    return None
+            elif k == "labels":
+                if v is not None:
+                    if type(v) is not _dict:
+                        return None
+                    for lk, lv in v.items():
+                        if type(lk) is not _str or type(lv) is not _str:
+                            return None
+                    v = _dict(v)
+            else:
+                return None
+            identity[k] = v
+    out.identity = _fields(identity)
+    conn = data.get("conn", _NONE)
+    if conn is _NONE:
+        out.conn = {}
+    else:
+        conn = _json_fields(conn, MAX_DEPTH - 2)  # request, conn: each value counted from the request
+        if conn is None:
+            return None
+        out.conn = conn
+    http = data.get("request")
+    if type(http) is not _dict or not _HTTP.issuperset(http):
+        return None
+    method = http.get("method", "POST")
+    url = http.get("url")
+    if (type(method) is not _str or not method or type(url) is not _str or not url
+            or not method.isascii() or not url.isascii()):
+        return None  # (pydantic counts the characters of these two: it refuses a lone surrogate)
+    headers = http.get("headers", _NONE)
+    if headers is _NONE:
+        headers = {}
+    else:
+        headers = _headers(headers)
+        if headers is None:
+            return None
+    body: Any = http.get("body")
+    kind = type(body)
+    if kind is _dict or kind is _list:
+        if _nests(body, MAX_DEPTH - 2):  # request, body
+            return None
+    elif kind not in _LEAVES:
+        return None  # a mapping of another kind, an object: pydantic's `Any` keeps it; the model path checks it
+    if url_problem(url) is not None:
+        return None
+    out.request = _fields({"method": method, "url": url, "headers": headers, "body": body})
+    ai = data.get("ai")
+    if ai is None:
+        out.ai = None
+    else:
+        if type(ai) is not _dict or not _AI.issuperset(ai):
+            return None
+        provider, operation = ai.get("provider"), ai.get("operation")
+        if (provider is not None and type(provider) is not _str) or (operation is not None and type(operation) is not _str):
+            return None
+        out.ai = _fields({"provider": provider, "operation": operation})
+    endpoint, more = data.get("endpoint"), data.get("req")
+    if endpoint is not None:
+        endpoint = _json_fields(endpoint, MAX_DEPTH - 2)  # request, endpoint: as conn
+        if endpoint is None:
+            return None
+    if more is not None:
+        more = _json_fields(more, MAX_DEPTH - 2)
+        if more is None:
+            return None
+    out.endpoint = endpoint
+    out.req = more
+    return out
+
+
+_NONE: Any = object()  # a field not given (None is a value some fields refuse)
+
+
+_IDENTITY_DEFAULTS: dict[str, Any] = {"key": None, "user": None, "team": None, "org": None, "tier": None,
+                                      "labels": None}
+"""``Identity``'s fields, in its order, each at its default."""
+
+
+def _json_fields(value: Any, limit: int) -> dict[str, Any] | None:
+    """A copy of a ``dict[StrictStr, Any]`` field of plain JSON within the depth limit, else None."""
+    if type(value) is not _dict:
+        return None
+    for k, v in value.items():
+        if type(k) is not _str:
+            return None
+        kind = type(v)
+        if kind not in _LEAVES:
+            if (kind is not _dict and kind is not _list) or _too_deep(v, limit):
+                return None
+    return _dict(value)
+
+
+def _headers(given: Any) -> dict[str, str | list[str]] | None:
+    """A copy of a headers dict (``str`` to ``str`` or a list of ``str``), else None."""
+    if type(given) is not _dict:
+        return None
+    out: dict[str, Any] = {}
+    for k, v in given.items():
+        if type(k) is not _str:
+            return None
+        if type(v) is not _str:
+            if type(v) is not _list:
+                return None
+            for x in v:
+                if type(x) is not _str:
+                    return None
+            v = _list(v)
+        out[k] = v
+    return out
