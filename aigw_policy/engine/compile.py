@@ -35,6 +35,7 @@ from ..cel.cost import MAX_POLICY_NODES
 from ..cel.runtime.ops import to_string
 from ..diagnostics import Diagnostic, PolicyError
 from ..env.activation import AI_NAMES, FULL, IDENTITY_NAMES, ActivationPlan
+from ..env.declarations import POLICY_VARIABLES
 from ..env.user_agent import FIELDS as USER_AGENT_FIELDS, warm as warm_user_agents
 from ..gc_pause import gc_paused
 from ..ir import Action, Policy, Rule
@@ -184,6 +185,9 @@ class CompiledPolicy:
     routed: bool = False
     """Some request rule has an ``ai-gateway`` action."""
     reads_actions: bool = True
+    response_headers: bool = True
+    """Some response-phase text reads a ``res.*`` variable besides ``res.status_code`` (all
+    of them come from the response's headers): else only the status is set."""
     """Some text reads ``actions``: the plain actions then publish what they did there
     (``actions.ngrok.add_headers``, ...), else nobody would read it."""
     per_attempt: frozenset[tuple[int, int]] = frozenset()
@@ -558,6 +562,7 @@ def facts(c: Compilation) -> Compilation:
         response_index=c.response_index,
         response_reads=response,
         reads_actions=(reads | response).reads("actions"),
+        response_headers=response.reads_any(n for n in POLICY_VARIABLES if n.startswith("res.") and n != "res.status_code"),
         activation=activation_plan(reads, rules, routed),
         routed=routed,
         per_attempt=_per_attempt(c.request_rules),

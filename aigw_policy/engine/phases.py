@@ -120,7 +120,7 @@ def _response_end(flow: Flow, read: bool) -> None:
     """The ``res.*`` entries, then the response-phase rules (plain calls: a limit action
     there is skipped, so nothing in it asks the store)."""
     if read:  # else no response-phase text reads the response's variables: none are set
-        _response_entries(flow.response, flow.act)  # type: ignore[arg-type]
+        _response_entries(flow.response, flow.act, flow.cp.response_headers)  # type: ignore[arg-type]
     if flow.cp.response_rules:
         _run(flow, _open(flow, RES))
 
@@ -133,9 +133,12 @@ def gateway_answer(flow: Flow, stop: Stop) -> None:
     flow.response = {"status_code": status, "headers": headers, "body": stop.body}
 
 
-def _response_entries(resp: dict[str, Any], act: dict[str, Any]) -> None:
-    """The ``res.*`` entries of the activation."""
+def _response_entries(resp: dict[str, Any], act: dict[str, Any], headers: bool = True) -> None:
+    """The ``res.*`` entries of the activation; ``headers``: those read from the response's
+    headers too (else no text reads them: ``CompiledPolicy.response_headers``)."""
     act["res.status_code"] = resp.get("status_code", 200)
+    if not headers:
+        return
     given = resp.get("headers")
     lowered = _lower_headers(given) if given else {}
     act["res.headers"] = lowered
