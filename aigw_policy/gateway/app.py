@@ -20,7 +20,7 @@ from typing import Any
 
 from ..engine import Engine
 from ..routing.secrets import Secrets
-from .geoip import geo_readers
+from .supplied import unsupplied_readers, warning
 from .keys import KeyRing
 from .metrics import Observer
 from .middleware import PolicyMiddleware
@@ -77,12 +77,9 @@ class Gateway:
             self.secrets.check(key_values(doc))  # a key whose secret is set nowhere: not this policy
             engine = Engine(doc, store=self.store, ledger=self.ledger, prices=book, cache_dir=cache_dir,
                             route_metrics=self.route_metrics)
-            readers = geo_readers(engine.compiled) if geoip is None else []
+            readers = unsupplied_readers(engine.compiled, geoip is not None)
             if readers:
-                self.logger.warning(
-                    "rule(s) %s read conn.geo.* / conn.client_ip.geo.* / conn.client_ip.as.*, which serve supplies "
-                    "only with --geoip FILE (a MaxMind DB): without it each such rule fails, and its on_error "
-                    "decides", ", ".join(f"`{r}`" for r in readers))
+                self.logger.warning("%s", warning(readers, geoip is not None))
             return engine
 
         self.holder = PolicyHolder(policy, make_engine, logger=self.logger, on_reload=self.observer.reload)

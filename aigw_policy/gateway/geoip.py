@@ -8,7 +8,7 @@ one, say) gets that database's entries empty (``""``, ``false``, ``0``), as for 
 whose place is unknown: a rule compares them as it would any other value. Lookups are cached
 per address (the same clients come back).
 
-Without ``--geoip`` these variables are not supplied; :func:`geo_readers` names the rules
+Without ``--geoip`` these variables are not supplied; ``supplied.unsupplied_readers`` names the rules
 that read them, for ``serve`` to warn at start (a rule that reads one fails, and its
 ``on_error`` decides).
 """
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["GEO_PREFIXES", "GeoIP", "GeoIPError", "geo_readers"]
+__all__ = ["GEO_PREFIXES", "GeoIP", "GeoIPError"]
 
 GEO_PREFIXES: tuple[tuple[str, ...], ...] = (
     ("conn", "geo"), ("conn", "client_ip", "geo"), ("conn", "client_ip", "as"))
@@ -146,14 +146,3 @@ def _places(rec: Mapping[str, Any]) -> dict[str, Any]:
                 "geo.latitude": exact["latitude"], "geo.longitude": exact["longitude"], "geo.radius": exact["radius"],
                 "geo.subdivision": here["subdivision"]})
     return out
-
-
-def geo_readers(compiled: Any) -> list[str]:
-    """The rules (by label) of a compiled policy whose texts read a variable only a GeoIP
-    database supplies."""
-    found = []
-    for rule in (*compiled.request_rules, *compiled.response_rules):
-        texts = [*rule.exprs, *rule.actions]
-        if any(p[:len(g)] == g for t in texts for p in t.reads.names for g in GEO_PREFIXES):
-            found.append(rule.label)
-    return found

@@ -15,7 +15,8 @@ pytest.importorskip("maxminddb", reason="maxminddb is not installed (pip install
 mmdb_writer = pytest.importorskip("mmdb_writer", reason="mmdb-writer is not installed (a test dependency)")
 from netaddr import IPSet  # noqa: E402  (mmdb-writer's own dependency)
 
-from aigw_policy.gateway.geoip import GeoIP, GeoIPError, geo_readers  # noqa: E402
+from aigw_policy.gateway.geoip import GeoIP, GeoIPError  # noqa: E402
+from aigw_policy.gateway.supplied import unsupplied_readers  # noqa: E402
 
 from .conftest import ServerThread  # noqa: E402
 
@@ -175,8 +176,9 @@ def test_without_geoip_the_rules_that_read_geo_are_named_at_start(tmp_path: Path
     logger = logging.getLogger("test.geoip")
     with caplog.at_level(logging.WARNING, logger="test.geoip"):
         app = _gateway(tmp_path, "http://127.0.0.1:9", None, logger)
-    assert geo_readers(app.holder.current.compiled) == ["embargo", "tag"]
-    assert "`embargo`, `tag`" in caplog.text and "--geoip" in caplog.text
+    assert [label for label, _ in unsupplied_readers(app.holder.current.compiled, False)] == ["embargo", "tag"]
+    assert "`embargo` reads `conn.geo.country`, `conn.geo.country_code`; `tag` reads" in caplog.text
+    assert "--geoip" in caplog.text
 
 
 def test_with_geoip_or_without_geo_rules_nothing_is_said(dbs: tuple[Path, Path], tmp_path: Path, caplog: Any) -> None:
@@ -188,4 +190,4 @@ def test_with_geoip_or_without_geo_rules_nothing_is_said(dbs: tuple[Path, Path],
 
     plain = ap.Engine(ap.loads('on_http_request:\n  - expressions: ["conn.client_ip == \'1.2.3.4\'"]\n'
                                '    actions: [{type: deny}]\n', format="yaml"))
-    assert geo_readers(plain.compiled) == []  # conn.client_ip itself is the socket's
+    assert unsupplied_readers(plain.compiled, False) == []  # conn.client_ip itself is the socket's
