@@ -9,7 +9,8 @@ newline-delimited JSON (Ollama's native API), a JSON array (Gemini without ``alt
 Provider rules:
 
 - OpenAI chat/completions: usage only in a final chunk, when ``stream_options.include_usage``
-  was set (several usage chunks: each count keeps its largest value); the Responses API: ``response.completed`` (or ``.incomplete``/``.failed``).
+  was set (several usage chunks: each count keeps its largest value); Groq's last chunk
+  carries it under ``x_groq.usage`` whether asked for or not; the Responses API: ``response.completed`` (or ``.incomplete``/``.failed``).
 - Anthropic: ``message_start`` then ``message_delta`` usage counts are cumulative: each field
   keeps its largest value (a later placeholder 0 does not wipe it), never a sum.
 - Gemini: ``usageMetadata`` on chunks, cumulative: each field keeps its largest value.
@@ -290,6 +291,10 @@ class StreamUsage:
         self._note_model(obj.get("model"))
         self._tier = service_tier(obj.get("service_tier")) or self._tier
         usage = obj.get("usage")
+        if usage is None:  # Groq's streams: the counts of the last chunk under `x_groq`
+            extra = obj.get("x_groq")
+            if type(extra) is dict:
+                usage = extra.get("usage")
         if usage is not None:
             found = openai_usage(usage)
             if found is not None:
