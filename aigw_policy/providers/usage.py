@@ -193,7 +193,8 @@ def openai_usage(u: object) -> Usage | None:
     (``input_tokens``) usage objects; also what vLLM and Ollama's OpenAI API send.
 
     Their details are parts of the totals: ``cached_tokens`` and ``cache_write_tokens`` (the
-    cache reads and writes of models that bill writes) of the input, ``reasoning_tokens`` of
+    cache reads and writes of models that bill writes) of the input (DeepSeek's
+    ``prompt_cache_hit_tokens`` when no ``cached_tokens`` is given), ``reasoning_tokens`` of
     the output, and the ``audio_tokens`` of either, billed at the audio price."""
     if not isinstance(u, Mapping):
         return None
@@ -207,7 +208,7 @@ def openai_usage(u: object) -> Usage | None:
         return None
     notes: list[str] = []
     out = _with_gap(inp, out, tok(u.get("total_tokens")), notes)
-    cached = _within(_n(u, ins, "cached_tokens"), inp, "cached_tokens", notes)
+    cached = _within(_n(u, ins, "cached_tokens") or _n(u, "prompt_cache_hit_tokens"), inp, "cached_tokens", notes)
     written = _within(_n(u, ins, "cache_write_tokens"), inp - cached, "cache_write_tokens", notes)
     reasoning = _within(_n(u, outs, "reasoning_tokens"), out, "reasoning_tokens", notes)
     units = _units((("input_audio_tokens", _within(_n(u, ins, "audio_tokens"), inp, "audio_tokens", notes)),

@@ -35,6 +35,8 @@ def usages(draw: Any) -> Any:
         _put(u, name, draw(st.one_of(st.just(MISSING), COUNT)))
     if draw(st.booleans()):
         u["total_tokens"] = draw(COUNT)
+    if draw(st.integers(0, 3)) == 0:  # DeepSeek's cache hits
+        u["prompt_cache_hit_tokens"] = draw(COUNT)
     for outer, inner in (("prompt_tokens_details", "cached_tokens"), ("completion_tokens_details", "reasoning_tokens"),
                          ("input_tokens_details", "cached_tokens")):
         if draw(st.integers(0, 2)) == 0:
@@ -127,3 +129,15 @@ def test_what_is_priced_apart_is_read_on_the_fast_path_too(usage: dict[str, Any]
     assert fast == plain
     assert (dict(fast.units), fast.cache_creation_input_tokens) == (units, written)
     assert fast.service_tier == (None if tier == "default" else tier)
+
+
+def test_deepseek_cache_hits_are_read_either_way() -> None:
+    """DeepSeek names its cache reads ``prompt_cache_hit_tokens`` (no ``prompt_tokens_details``):
+    the fast path leaves such a body to the general way, which reads them."""
+    ai = classify({"method": "POST", "url": "https://api.deepseek.com/chat/completions",
+                   "body": {"model": "deepseek-chat", "messages": [{"role": "user", "content": "hello"}]}},
+                  provider="openai_compatible")
+    body = {"model": "deepseek-chat", "usage": {"prompt_tokens": 1215, "completion_tokens": 10, "total_tokens": 1225,
+                                                "prompt_cache_hit_tokens": 1152, "prompt_cache_miss_tokens": 63}}
+    fast, plain = _both(ai, {"status_code": 200, "headers": {"content-type": "application/json"}, "body": body})
+    assert fast == plain and fast.cached_input_tokens == 1152
