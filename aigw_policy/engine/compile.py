@@ -185,11 +185,11 @@ class CompiledPolicy:
     routed: bool = False
     """Some request rule has an ``ai-gateway`` action."""
     reads_actions: bool = True
+    """Some text reads ``actions``: the plain actions then publish what they did there
+    (``actions.ngrok.add_headers``, ...), else nobody would read it."""
     response_headers: bool = True
     """Some response-phase text reads a ``res.*`` variable besides ``res.status_code`` (all
     of them come from the response's headers): else only the status is set."""
-    """Some text reads ``actions``: the plain actions then publish what they did there
-    (``actions.ngrok.add_headers``, ...), else nobody would read it."""
     per_attempt: frozenset[tuple[int, int]] = frozenset()
     """(rule, action) positions of the request-phase limits charged per routing attempt: they
     come before an ``ai-gateway`` action and depend on the model (SPEC §12, budget-correct)."""
