@@ -132,15 +132,17 @@ class _Rewriter:
                            args=(args[0], self.walk(args[1], scope), self.walk(args[2], inner)))
         if (f, True, len(args)) in MACROS:
             k = _variables(f, len(args))
-            names = [self.variable(v, scope, binding=True) if self.is_variable(v, scope) else self.walk(v, scope)
-                     for v in args[:k]]
+            names = [self.macro_variable(v, scope) for v in args[:k]]
             bound = {v.name for v in names if isinstance(v, ast.Ident)}
             inner = replace(scope, bound=scope.bound | bound)
             return replace(node, target=out_target, args=(*names, *(self.walk(a, inner) for a in args[k:])))
         return replace(node, target=out_target, args=tuple(self.walk(a, scope) for a in args))
 
-    def is_variable(self, node: ast.Expr, scope: _Scope) -> bool:
-        return _is_form(node) and node.function in _PREFIX and "cel" not in scope.bound  # type: ignore[union-attr]
+    def macro_variable(self, node: ast.Expr, scope: _Scope) -> ast.Expr:
+        """A variable argument of a macro: ``cel.iterVar``/``cel.accuVar`` names one."""
+        if isinstance(node, ast.Call) and _is_form(node) and node.function in _PREFIX and "cel" not in scope.bound:
+            return self.variable(node, scope, binding=True)
+        return self.walk(node, scope)
 
     def block(self, node: ast.Call, scope: _Scope) -> ast.Expr:
         """``cel.block([e0, ..., en], result)`` -> nested ``cel.bind`` of ``@index0`` ... ."""
@@ -174,7 +176,8 @@ class _Rewriter:
         elif scope.visible is None:
             self.error(f"cel.index({i}) is outside any cel.block", node)
         elif i >= scope.size:
-            self.error(f"cel.index({i}) is out of range: the block has {scope.size} entries", node)
+            entries = "1 entry" if scope.size == 1 else f"{scope.size} entries"
+            self.error(f"cel.index({i}) is out of range: the block has {entries}", node)
         elif i >= scope.visible:
             self.error(f"cel.index({i}) is read by entry {scope.visible} of its cel.block: an entry reads "
                        "only the entries before it", node)

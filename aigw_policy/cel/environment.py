@@ -175,9 +175,9 @@ class Environment:
 
     def _check_text(self, source: str) -> tuple[ast.Expr, list, int | None, Checked] | None:
         """An expression parsed and checked on its own, memoized (on this environment) by its
-        text: the node, the type errors (spans relative to ``source``), the worst-case cost
-        (None when it does not type-check) and the whole check (the compiler reuses its
-        types). None when it does not parse."""
+        text: the node (its ``cel.block`` forms expanded), the type errors (spans relative to
+        ``source``), the worst-case cost (None when it does not type-check) and the whole
+        check (the compiler reuses its types). None when it does not parse."""
         try:
             node = parse(source)
         except (CelSyntaxError, RecursionError):

@@ -13,8 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aigw_policy import cel
+from aigw_policy.cel import ast
 from aigw_policy.cel.blocks import expand_blocks
 from aigw_policy.cel.parser import parse
+from aigw_policy.source import Source
 
 from test_semantics_cases import same
 
@@ -79,6 +81,16 @@ def test_a_variable_named_cel_is_not_the_extension() -> None:
     with pytest.raises(cel.CelError) as info:
         cel.compile("[1].map(cel, cel.index(0))", {})
     assert [d.code for d in info.value.diagnostics] == ["AIGW301"]
+
+
+def test_a_hand_built_tree_too_deep_to_expand_is_a_diagnostic() -> None:
+    span = Source("x").span(0, 1)
+    node: ast.Expr = ast.Call("index", (ast.Literal(0, "int", span=span),), ast.Ident("cel", span=span), span=span)
+    for _ in range(3000):
+        node = ast.Call("-_", (node,), span=span)
+    with pytest.raises(cel.CelError) as info:
+        cel.compile_ast(node, check=False)
+    assert [d.code for d in info.value.diagnostics] == ["AIGW008"]
 
 
 def test_lint_reports_a_bad_block_with_its_code() -> None:
