@@ -227,9 +227,10 @@ class Environment:
         its cost, already made (:meth:`_prechecked`: ``node`` is then the parser's)."""
         _check_budget(budget)
         _check_size(node, parsed=prechecked is not None)
-        node, blocked = expand_blocks(node)
-        if blocked:
-            raise CelError(blocked[0].message, "check_error", diagnostics=blocked)
+        if prechecked is None:  # else ``node`` is the memoized check's, already expanded
+            node, blocked = expand_blocks(node)
+            if blocked:
+                raise CelError(blocked[0].message, "check_error", diagnostics=blocked)
         decls = {**self.variables, **parse_declarations(declarations)}
         info = Info()
         result_type: Type | None = None

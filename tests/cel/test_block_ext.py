@@ -93,6 +93,15 @@ def test_a_hand_built_tree_too_deep_to_expand_is_a_diagnostic() -> None:
     assert [d.code for d in info.value.diagnostics] == ["AIGW008"]
 
 
+def test_a_policy_batch_compiles_blocks_through_the_memoized_check() -> None:
+    from aigw_policy.env import compile_conditions
+
+    good, bad = compile_conditions(["cel.block([req.method, cel.index(0) == 'POST'], cel.index(1) && size(cel.index(0)) == 4)",
+                                    "cel.block([1], cel.index(1)) == 1"])
+    assert isinstance(good, cel.Program) and good({"req.method": "POST"}) is True and good({"req.method": "GET"}) is False
+    assert isinstance(bad, cel.CelError) and [d.code for d in bad.diagnostics] == ["AIGW307"]
+
+
 def test_lint_reports_a_bad_block_with_its_code() -> None:
     from aigw_policy.env import check_text
 
