@@ -96,9 +96,12 @@ def test_a_hand_built_tree_too_deep_to_expand_is_a_diagnostic() -> None:
 def test_a_policy_batch_compiles_blocks_through_the_memoized_check() -> None:
     from aigw_policy.env import compile_conditions
 
-    good, bad = compile_conditions(["cel.block([req.method, cel.index(0) == 'POST'], cel.index(1) && size(cel.index(0)) == 4)",
-                                    "cel.block([1], cel.index(1)) == 1"])
-    assert isinstance(good, cel.Program) and good({"req.method": "POST"}) is True and good({"req.method": "GET"}) is False
+    good, bad = compile_conditions([
+        "cel.block([req.method, cel.index(0) == 'POST'], cel.index(1) && size(cel.index(0)) == 4)",
+        "cel.block([1], cel.index(1)) == 1",
+    ])
+    assert isinstance(good, cel.Program)
+    assert good({"req.method": "POST"}) is True and good({"req.method": "GET"}) is False
     assert isinstance(bad, cel.CelError) and [d.code for d in bad.diagnostics] == ["AIGW307"]
 
 
@@ -154,7 +157,8 @@ def _cel_cpp_refuses(case: dict, kind: str, got: object) -> bool:
     """Where cel-cpp refuses what we (and cel-go, whose names are plain identifiers) accept:
     a generated name as a variable of a two-variable comprehension ("out of scope reference
     to CSE generated comprehension variable")."""
-    return kind == "refused" and "out of scope reference to CSE" in str(got) and "all(cel.iterVar(0, 0), cel.iterVar(0, 1)" in case["expr"]
+    return (kind == "refused" and "out of scope reference to CSE" in str(got)
+            and "all(cel.iterVar(0, 0), cel.iterVar(0, 1)" in case["expr"])
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["expr"][:60] for c in CASES])
