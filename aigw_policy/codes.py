@@ -96,6 +96,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW304", E, "CEL expression could not be compiled"),
     ("AIGW305", E, "CEL expression over the compile budget"),
     ("AIGW306", E, "shard_key is not a string expression"),
+    ("AIGW307", E, "invalid cel.block, cel.index, cel.iterVar or cel.accuVar"),
     ("AIGW310", E, "CEL expression cost over the configured maximum"),
     # selection strategies of the ai-gateway action (checked against the selection environment)
     ("AIGW320", E, "undeclared reference in a selection strategy"),

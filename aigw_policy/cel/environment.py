@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import ClassVar
 
 from . import ast, cache
+from .blocks import expand_blocks
 from .budget import DEFAULT_BUDGET
 from .checker import Checked, check as run_check, overload_table
 from .codegen import CompileError, Info, generate
@@ -157,23 +158,31 @@ class Environment:
     def check(self, node: ast.Expr, declarations: Mapping[str, str | Type] | None = None) -> list:
         """Type-check a parsed expression: a list of diagnostics (AIGW3xx), maybe empty."""
         decls = {**self.variables, **parse_declarations(declarations)}
-        return run_check(node, decls, functions=self._table, objects=self.objects).errors
+        return self._run_check(node, decls)[1].errors
 
     def result_type(self, node: ast.Expr) -> Type | None:
         """The type of a parsed expression's value (None when it does not type-check)."""
-        checked = run_check(node, self.variables, functions=self._table, objects=self.objects)
+        checked = self._run_check(node, self.variables)[1]
         return None if checked.errors else checked.type
+
+    def _run_check(self, node: ast.Expr, decls: dict[str, Type]) -> tuple[ast.Expr, Checked]:
+        """``node`` with its ``cel.block`` forms expanded (:mod:`.blocks`), and its check; a bad
+        block is the diagnostics of the expansion."""
+        node, blocked = expand_blocks(node)
+        if blocked:
+            return node, Checked(None, errors=blocked)
+        return node, run_check(node, decls, functions=self._table, objects=self.objects)
 
     def _check_text(self, source: str) -> tuple[ast.Expr, list, int | None, Checked] | None:
         """An expression parsed and checked on its own, memoized (on this environment) by its
-        text: the node, the type errors (spans relative to ``source``), the worst-case cost
-        (None when it does not type-check) and the whole check (the compiler reuses its
-        types). None when it does not parse."""
+        text: the node (its ``cel.block`` forms expanded), the type errors (spans relative to
+        ``source``), the worst-case cost (None when it does not type-check) and the whole
+        check (the compiler reuses its types). None when it does not parse."""
         try:
             node = parse(source)
         except (CelSyntaxError, RecursionError):
             return None
-        checked = run_check(node, self.variables, functions=self._table, objects=self.objects)
+        node, checked = self._run_check(node, self.variables)
         if checked.errors:
             return node, list(checked.errors), None, checked
         return node, [], estimate(node, checked.types), checked
@@ -218,6 +227,10 @@ class Environment:
         its cost, already made (:meth:`_prechecked`: ``node`` is then the parser's)."""
         _check_budget(budget)
         _check_size(node, parsed=prechecked is not None)
+        if prechecked is None:  # else ``node`` is the memoized check's, already expanded
+            node, blocked = expand_blocks(node)
+            if blocked:
+                raise CelError(blocked[0].message, "check_error", diagnostics=blocked)
         decls = {**self.variables, **parse_declarations(declarations)}
         info = Info()
         result_type: Type | None = None
