@@ -387,10 +387,9 @@ class _Checker:
         if len(results) == 1 and chosen is not None:
             self.subst = chosen
             return results[0]
-        r = results[0]
-        for x in results[1:]:
-            r = join(r, x)
-        return r
+        # several overloads fit: their result if they agree, else dyn (cel-go's and cel-cpp's
+        # checkers), so `[dyn(1)].sort()` is a `dyn`, not a `list(dyn)`
+        return results[0] if all(x == results[0] for x in results[1:]) else DYN
 
     def instantiate(self, o: Overload) -> Overload:
         names: dict[str, Type] = {}
