@@ -469,19 +469,26 @@ class _Checker:
             return BOOL
         if f == "filter":  # a list whatever the range (cel-go's accumulator: list(dyn) for a dyn)
             return rt if rt.kind == "list" else list_of(k)
-        if f == "sortBy":
+        if f == "sortBy":  # cel-go's `@sortByAssociatedKeys(list(T), list(K))`, K comparable
+            if rt.kind not in ("list", "dyn", "param", "error") or bodies[0].kind not in _SORT_KEYS:
+                return self.error(CODE_NO_OVERLOAD, f"found no matching overload for `sortBy` applied to "
+                                  f"`({rt}, list({bodies[0]}))`", node)
             return rt
         last = bodies[-1]
         if f in ("map", "transformList"):
             return list_of(last)
         if f == "transformMap":
             return map_of(k, last)
-        if f == "transformMapEntry":
+        if f == "transformMapEntry":  # the body is inserted by `cel.@mapInsert(map(K, V), map(K, V))`
+            if last.kind not in ("map", "dyn", "param", "error"):
+                return self.error(CODE_NO_OVERLOAD, f"`transformMapEntry` needs a map, not `{last}`", args[-1])
             return last if last.kind == "map" else map_of(DYN, DYN)
         return DYN
 
 
 _LOOSE_KINDS = frozenset({"param", "dyn", "error", "type"})
+_SORT_KEYS = frozenset({"int", "uint", "double", "string", "bytes", "bool", "timestamp", "duration", "null",
+                        "param", "dyn", "error"})  # cel-go's comparableTypes (null: as a timestamp)
 
 
 class OverloadSet(list):

@@ -532,6 +532,10 @@ class _Gen:
         names = self.var_names(args[:nvars], node)
         if len(set(names)) != len(names):
             raise CompileError(f"duplicate variable name `{names[0]}` in `{f}`", node.span)
+        if f == "sortBy" and isinstance(node.target, (ast.Literal, ast.CreateMap, ast.CreateStruct)):
+            # cel-go's and cel-cpp's macro: the target is a list, name, selection, call or macro
+            raise CompileError("sortBy can only be applied to a list, identifier, comprehension, call or "
+                               "select expression", node.target.span)
         if ACCUMULATOR in names and f not in ("optMap", "optFlatMap", "sortBy"):
             # cel-go and cel-cpp expand these macros to a fold whose accumulator has that name
             at = args[names.index(ACCUMULATOR)].span
