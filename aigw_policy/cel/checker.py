@@ -14,6 +14,7 @@ from functools import lru_cache
 from . import ast
 from .codegen import ACCUMULATOR, MACROS
 from .decls import Overload, standard
+from .macro_args import macro_arg_error
 from ..diagnostics import Diagnostic, did_you_mean
 from .names import candidates, qualified_name, resolve
 from .types import (
@@ -322,6 +323,9 @@ class _Checker:
                 return BOOL
             return self.call(node, f.lstrip("."), None, list(args))
         target = node.target
+        refused = macro_arg_error(node)  # `math.least([1, 'a'])`, `{}.sortBy(x, x)`: refused as syntax
+        if refused is not None:
+            return self.error(CODE_NO_OVERLOAD, refused[0], node)
         if f == "bind" and len(args) == 3 and qualified_name(target) == "cel" and self.local("cel") is None:
             if not isinstance(args[0], ast.Ident):
                 return self.error(CODE_TYPE, "cel.bind needs a simple name", node)
@@ -406,13 +410,6 @@ class _Checker:
         return Overload(o.name, ren(o.receiver) if o.receiver else None, tuple(ren(p) for p in o.params), ren(o.result))
 
     def extreme(self, node: ast.Call, name: str, ts: list[Type]) -> Type:
-        # cel-go's and cel-cpp's macros: a literal argument is a number, a lone list literal
-        # a non-empty one of such (`math.least([1, 'a'])`, `math.least([])` are refused)
-        args = node.args
-        lone = args[0] if len(args) == 1 and isinstance(args[0], ast.CreateList) else None
-        if any(not _numeric_arg(a) for a in (lone.elements if lone is not None else args)) or (
-                lone is not None and not lone.elements):
-            return self.error(CODE_NO_OVERLOAD, f"{name}() simple literal arguments must be numeric", node)
         if len(ts) == 1 and ts[0].kind == "list":
             ts = [ts[0].params[0]]
         if not ts:
@@ -531,13 +528,6 @@ def _kinds_clash(p: Type, a: Type) -> bool:
     type parameters; ``a`` has had the substitution applied)."""
     return (p.kind != a.kind and p.kind not in _LOOSE_KINDS and a.kind not in _LOOSE_KINDS
             and not (a.kind == "null" and p.kind in _NULLABLE))
-
-
-def _numeric_arg(e: ast.Expr) -> bool:
-    """An argument cel-go's `math.greatest`/`math.least` macros take: no literal but a number."""
-    if isinstance(e, ast.Literal):
-        return e.kind in ("int", "uint", "double")
-    return not isinstance(e, (ast.CreateList, ast.CreateMap, ast.CreateStruct))
 
 
 def _is_opt(t: Type) -> bool:

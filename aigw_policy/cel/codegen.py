@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from . import ast
 from .fastops import fast_binary, fast_dyn, no_str_index
 from .iteration import elements_unread
+from .macro_args import macro_arg_error
 from .names import candidates, qualified_name, resolve
 from .runtime import stdlib
 from .runtime.checks import TYPES
@@ -389,6 +390,9 @@ class _Gen:
         target = node.target
         if f == "bind" and len(args) == 3 and qualified_name(target) == "cel" and self.local("cel") is None:
             return self.bind(node)
+        refused = macro_arg_error(node)
+        if refused is not None:
+            raise CompileError(*refused)
         macro = self.macro(node)
         if macro is not None:
             return macro
@@ -532,10 +536,6 @@ class _Gen:
         names = self.var_names(args[:nvars], node)
         if len(set(names)) != len(names):
             raise CompileError(f"duplicate variable name `{names[0]}` in `{f}`", node.span)
-        if f == "sortBy" and isinstance(node.target, (ast.Literal, ast.CreateMap, ast.CreateStruct)):
-            # cel-go's and cel-cpp's macro: the target is a list, name, selection, call or macro
-            raise CompileError("sortBy can only be applied to a list, identifier, comprehension, call or "
-                               "select expression", node.target.span)
         if ACCUMULATOR in names and f not in ("optMap", "optFlatMap", "sortBy"):
             # cel-go and cel-cpp expand these macros to a fold whose accumulator has that name
             at = args[names.index(ACCUMULATOR)].span
