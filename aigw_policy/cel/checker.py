@@ -410,7 +410,9 @@ class _Checker:
         return Overload(o.name, ren(o.receiver) if o.receiver else None, tuple(ren(p) for p in o.params), ren(o.result))
 
     def extreme(self, node: ast.Call, name: str, ts: list[Type]) -> Type:
-        if len(ts) == 1 and ts[0].kind == "list":
+        if len(ts) >= 3:  # the macro passes a list literal: of one element type, or of dyn
+            ts = [ts[0] if all(t == ts[0] for t in ts) else DYN]
+        elif len(ts) == 1 and ts[0].kind == "list":
             ts = [ts[0].params[0]]
         if not ts:
             return self.error(CODE_NO_OVERLOAD, f"found no matching overload for `{name}` applied to `()`", node)
