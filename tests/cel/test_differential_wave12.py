@@ -95,7 +95,7 @@ CASES: list[tuple[str, str, tuple[str, str]]] = [
     ("math-list", "math.greatest(1, 2, 'a'.upperAscii())", ("error", "")),
     ("math-list", "math.least(1, 2u, [1].map(x, x)) == 1 || true", ("value", "true")),
     ("math-list", "math.greatest(1, 2u, 3.0) == 3.0", ("value", "true")),
-    ("math-list", "math.greatest('a'.upperAscii(), 'b'.upperAscii(), 'c'.upperAscii())", ("check_error", "applied to `(string)`")),
+    ("math-list", "math.greatest('a'.upperAscii(), 'b'.trim(), 'c'.trim())", ("check_error", "`(string)`")),
     ("math-list", "math.greatest([1].map(x, x), [2].map(x, x), [3].map(x, x))", ("check_error", "`(list(int))`")),
     ("math-list", "math.greatest(1, 'a'.upperAscii())", ("check_error", "applied to `(int, string)`")),
     ("map-entry-type", "[1].transformMapEntry(i, v, [v])", ("check_error", "`transformMapEntry` needs a map")),
