@@ -14,6 +14,7 @@ from functools import lru_cache
 from . import ast
 from .codegen import ACCUMULATOR, MACROS
 from .decls import Overload, standard
+from .macro_args import macro_arg_error
 from ..diagnostics import Diagnostic, did_you_mean
 from .names import candidates, qualified_name, resolve
 from .types import (
@@ -322,6 +323,9 @@ class _Checker:
                 return BOOL
             return self.call(node, f.lstrip("."), None, list(args))
         target = node.target
+        refused = macro_arg_error(node)  # `math.least([1, 'a'])`, `{}.sortBy(x, x)`: refused as syntax
+        if refused is not None:
+            return self.error(CODE_NO_OVERLOAD, refused[0], node)
         if f == "bind" and len(args) == 3 and qualified_name(target) == "cel" and self.local("cel") is None:
             if not isinstance(args[0], ast.Ident):
                 return self.error(CODE_TYPE, "cel.bind needs a simple name", node)
@@ -387,10 +391,9 @@ class _Checker:
         if len(results) == 1 and chosen is not None:
             self.subst = chosen
             return results[0]
-        r = results[0]
-        for x in results[1:]:
-            r = join(r, x)
-        return r
+        # several overloads fit: their result if they agree, else dyn (cel-go's and cel-cpp's
+        # checkers), so `[dyn(1)].sort()` is a `dyn`, not a `list(dyn)`
+        return results[0] if all(x == results[0] for x in results[1:]) else DYN
 
     def instantiate(self, o: Overload) -> Overload:
         names: dict[str, Type] = {}
@@ -407,14 +410,9 @@ class _Checker:
         return Overload(o.name, ren(o.receiver) if o.receiver else None, tuple(ren(p) for p in o.params), ren(o.result))
 
     def extreme(self, node: ast.Call, name: str, ts: list[Type]) -> Type:
-        # cel-go's and cel-cpp's macros: a literal argument is a number, a lone list literal
-        # a non-empty one of such (`math.least([1, 'a'])`, `math.least([])` are refused)
-        args = node.args
-        lone = args[0] if len(args) == 1 and isinstance(args[0], ast.CreateList) else None
-        if any(not _numeric_arg(a) for a in (lone.elements if lone is not None else args)) or (
-                lone is not None and not lone.elements):
-            return self.error(CODE_NO_OVERLOAD, f"{name}() simple literal arguments must be numeric", node)
-        if len(ts) == 1 and ts[0].kind == "list":
+        if len(ts) >= 3:  # the macro passes a list literal: of one element type, or of dyn
+            ts = [ts[0] if all(t == ts[0] for t in ts) else DYN]
+        elif len(ts) == 1 and ts[0].kind == "list":
             ts = [ts[0].params[0]]
         if not ts:
             return self.error(CODE_NO_OVERLOAD, f"found no matching overload for `{name}` applied to `()`", node)
@@ -470,19 +468,26 @@ class _Checker:
             return BOOL
         if f == "filter":  # a list whatever the range (cel-go's accumulator: list(dyn) for a dyn)
             return rt if rt.kind == "list" else list_of(k)
-        if f == "sortBy":
+        if f == "sortBy":  # cel-go's `@sortByAssociatedKeys(list(T), list(K))`, K comparable
+            if rt.kind not in ("list", "dyn", "param", "error") or bodies[0].kind not in _SORT_KEYS:
+                return self.error(CODE_NO_OVERLOAD, f"found no matching overload for `sortBy` applied to "
+                                  f"`({rt}, list({bodies[0]}))`", node)
             return rt
         last = bodies[-1]
         if f in ("map", "transformList"):
             return list_of(last)
         if f == "transformMap":
             return map_of(k, last)
-        if f == "transformMapEntry":
+        if f == "transformMapEntry":  # the body is inserted by `cel.@mapInsert(map(K, V), map(K, V))`
+            if last.kind not in ("map", "dyn", "param", "error"):
+                return self.error(CODE_NO_OVERLOAD, f"`transformMapEntry` needs a map, not `{last}`", args[-1])
             return last if last.kind == "map" else map_of(DYN, DYN)
         return DYN
 
 
 _LOOSE_KINDS = frozenset({"param", "dyn", "error", "type"})
+_SORT_KEYS = frozenset({"int", "uint", "double", "string", "bytes", "bool", "timestamp", "duration", "null",
+                        "param", "dyn", "error"})  # cel-go's comparableTypes (null: as a timestamp)
 
 
 class OverloadSet(list):
@@ -525,13 +530,6 @@ def _kinds_clash(p: Type, a: Type) -> bool:
     type parameters; ``a`` has had the substitution applied)."""
     return (p.kind != a.kind and p.kind not in _LOOSE_KINDS and a.kind not in _LOOSE_KINDS
             and not (a.kind == "null" and p.kind in _NULLABLE))
-
-
-def _numeric_arg(e: ast.Expr) -> bool:
-    """An argument cel-go's `math.greatest`/`math.least` macros take: no literal but a number."""
-    if isinstance(e, ast.Literal):
-        return e.kind in ("int", "uint", "double")
-    return not isinstance(e, (ast.CreateList, ast.CreateMap, ast.CreateStruct))
 
 
 def _is_opt(t: Type) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from . import ast
 from .fastops import fast_binary, fast_dyn, no_str_index
 from .iteration import elements_unread
+from .macro_args import macro_arg_error
 from .names import candidates, qualified_name, resolve
 from .runtime import stdlib
 from .runtime.checks import TYPES
@@ -389,6 +390,9 @@ class _Gen:
         target = node.target
         if f == "bind" and len(args) == 3 and qualified_name(target) == "cel" and self.local("cel") is None:
             return self.bind(node)
+        refused = macro_arg_error(node)
+        if refused is not None:
+            raise CompileError(*refused)
         macro = self.macro(node)
         if macro is not None:
             return macro

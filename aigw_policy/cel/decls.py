@@ -114,7 +114,6 @@ def _std() -> list[str]:
         "lists.range (int) -> list(int)",
         "reverse list(A).() -> list(A)",
         "slice list(A).(int, int) -> list(A)",
-        "sort list(A).() -> list(A)",
         "last list(A).() -> optional(A)",
         "first list(A).() -> optional(A)",
         "sets.contains (list(A), list(A)) -> bool",
@@ -141,6 +140,7 @@ def _std() -> list[str]:
     ]
     for f in ("isUnspecified", "isLoopback", "isGlobalUnicast", "isLinkLocalMulticast", "isLinkLocalUnicast"):
         lines.append(f"{f} net.IP.() -> bool")
+    lines += [f"sort list({t}).() -> list({t})" for t in _ORD]  # cel-go's comparableTypes
     for t in ("int", "uint", "double"):
         lines += [f"math.abs ({t}) -> {t}", f"math.sign ({t}) -> {t}", f"math.sqrt ({t}) -> double"]
     for t in ("int", "uint"):

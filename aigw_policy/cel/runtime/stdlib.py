@@ -589,6 +589,8 @@ _SORTABLE = (int, UInt, float, str, bytes, bool, Timestamp, Duration)
 
 
 def sort_key_check(name: str, xs) -> None:  # type: ignore[no-untyped-def]
+    """The keys of ``sort``/``sortBy``: one comparable type, numbers not mixed (``[1, 1.0]``
+    is an error, as cel-go's ``sortListByAssociatedKeys`` and cel-cpp)."""
     if not xs:
         return
     t0 = type(xs[0])
@@ -596,7 +598,7 @@ def sort_key_check(name: str, xs) -> None:  # type: ignore[no-untyped-def]
         t = type(x)
         if t not in _SORTABLE:
             raise no_overload(name, x)
-        if t is not t0 and not (t in (int, UInt, float) and t0 in (int, UInt, float)):
+        if t is not t0:
             raise CelError(f"list elements must have the same type: {type_name(x)}", "invalid_argument")
 
 

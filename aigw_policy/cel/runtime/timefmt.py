@@ -96,9 +96,10 @@ def parse_duration(text: str) -> Duration:
 
 # -- time zones and accessors -----------------------------------------------------------------
 
-# a fixed offset as cel-go reads one: [+-]H:MM or [+-]HH:MM, hours and minutes added as they
-# are (``+01:60`` is two hours ahead); anything else is a zone name
-_FIXED = re.compile(r"([+-]?)([0-9]{1,2}):([0-9]{2})\Z")
+# a fixed offset as cel-go (strconv.Atoi of each side) and cel-cpp read one: one or two digits
+# of hours and of minutes, added as they are (``+01:60`` is two hours ahead, ``+1:2`` one
+# hour and two minutes); anything else is a zone name
+_FIXED = re.compile(r"([+-]?)([0-9]{1,2}):([0-9]{1,2})\Z")
 
 
 @lru_cache(maxsize=256)
