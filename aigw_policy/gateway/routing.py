@@ -11,6 +11,9 @@ the answer (a JSON answer whole, a stream up to its first chunk) and reports an
 to the client through the exchange (usage, response phase, ``acomplete``);
 :class:`Finished` -> the gateway answers ``decision.response``.
 
+An upstream's redirect (a 3xx but ``304``) is a failed attempt, as a connection error is: the
+gateway follows none, and none reaches the client (whose SDK would follow it, prompt and all).
+
 Nothing has reached the client before the answer is served, so a failover never mixes two
 answers; once a byte is out there is no switching: a stream the upstream cuts after that
 ends with an error event in the provider's own stream format (OpenAI and Gemini
@@ -40,7 +43,7 @@ from ..routing.rewrite import upstream_request
 from ..routing.secrets import Secrets
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
-from .proxy import ANSWER_OWN, HOP_BY_HOP, OFFER, client_watch
+from .proxy import ANSWER_OWN, HOP_BY_HOP, OFFER, client_watch, is_redirect
 from .scrub import Scrubber
 from .server import leave_unfinished
 
@@ -137,6 +140,9 @@ class Router:
                 if not 100 <= response.status <= 599:  # no HTTP status: a broken upstream, as the proxy says
                     raise UpstreamError(f"the upstream answered with status {response.status}, which HTTP "
                                         "does not define")
+                if is_redirect(response.status):  # the SDKs follow one: never to the client (see proxy)
+                    raise UpstreamError(f"the upstream answered with a redirect ({response.status}), which the "
+                                        "gateway does not follow nor pass on")
                 encoding = response.header("content-encoding")
                 ctype = (response.header("content-type") or "").lower()
                 streaming = response.status < 400 and any(t in ctype for t in _STREAM_TYPES)
