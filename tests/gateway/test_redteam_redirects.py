@@ -8,17 +8,15 @@ routed attempt that redirects has failed (the next candidate serves), the proxy 
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import anthropic
 import openai
 import pytest
 
-from .conftest import ServerThread, record_of
+from .conftest import policy_gateway, record_of
 from .raw_upstream import Peer, RawUpstream, serve
 
 CLIENT_KEY = "sk-gw-redirects"
@@ -56,22 +54,6 @@ def _elsewhere() -> Iterator[tuple[RawUpstream, list[bytes]]]:
 
     with RawUpstream(script) as server:
         yield server, heard
-
-
-@contextmanager
-def _gateway(policy: str, **kw: Any) -> Iterator[Any]:
-    from aigw_policy.gateway import Gateway, load_keys
-    from aigw_policy.gateway.server import header_timeout_protocol
-
-    with tempfile.TemporaryDirectory() as tmp:
-        d = Path(tmp)
-        (d / "policy.yaml").write_text(policy)
-        (d / "keys.yaml").write_text(f"keys:\n  - key: {CLIENT_KEY}\n    identity: {{key: k-red, team: red}}\n")
-        app = Gateway(policy=d / "policy.yaml", keys=load_keys(d / "keys.yaml"), store="memory:", watch=0,
-                      ledger=f"jsonl:{d / 'usage.jsonl'}", **kw)
-        with ServerThread(app, http=header_timeout_protocol(10.0)) as server:
-            server.ledger = d / "usage.jsonl"  # type: ignore[attr-defined]
-            yield server
 
 
 def _routed(api: str, urls: list[str]) -> str:
@@ -115,7 +97,8 @@ def _ask(api: str, url: str) -> tuple[int, str, Any]:
 @pytest.mark.parametrize("status", STATUSES)
 def test_a_routed_attempt_that_redirects_has_failed(api: str, status: int) -> None:
     with _elsewhere() as (elsewhere, heard), RawUpstream(serve(_redirect(status, elsewhere.url, api))) as first, \
-            RawUpstream(serve(_ok(api))) as second, _gateway(_routed(api, [first.url, second.url])) as gw:
+            RawUpstream(serve(_ok(api))) as second, \
+            policy_gateway(_routed(api, [first.url, second.url]), CLIENT_KEY) as gw:
         code, text, headers = _ask(api, gw.url)
         assert heard == []  # nobody followed the redirect
         assert (code, text) == (200, "served")
@@ -125,7 +108,7 @@ def test_a_routed_attempt_that_redirects_has_failed(api: str, status: int) -> No
 
 def test_a_routed_redirect_everywhere_is_all_failed() -> None:
     with _elsewhere() as (elsewhere, heard), RawUpstream(serve(_redirect(307, elsewhere.url, "openai"))) as first, \
-            _gateway(_routed("openai", [first.url])) as gw:
+            policy_gateway(_routed("openai", [first.url]), CLIENT_KEY) as gw:
         code, text, headers = _ask("openai", gw.url)
         assert heard == []
         assert code == 503 and "location" not in headers and "ERR_NGROK_3807" in text
@@ -135,7 +118,7 @@ def test_a_routed_redirect_everywhere_is_all_failed() -> None:
 @pytest.mark.parametrize("status", STATUSES)
 def test_the_proxy_passes_no_redirect_on(api: str, status: int) -> None:
     with _elsewhere() as (elsewhere, heard), RawUpstream(serve(_redirect(status, elsewhere.url, api))) as upstream, \
-            _gateway("on_http_request: []\n", upstream=upstream.url) as gw:
+            policy_gateway("on_http_request: []\n", CLIENT_KEY, upstream=upstream.url) as gw:
         code, text, headers = _ask(api, gw.url)
         assert heard == []
         assert code == 502 and headers["x-aigw-upstream-error"] == "redirect" and "location" not in headers
