@@ -31,7 +31,7 @@ from .decision import Decision
 from .flow import REQ, Flow, Need, Reserve, Steps, Stop, StoreFailed
 from .phases import continue_phase, response_steps
 from .route import RouteRun, candidate_activation
-from .route_errors import ALL_FAILED, CONNECT, TIMEOUT, ai_gateway_result, error_body
+from .route_errors import ALL_FAILED, CONNECT, TIMEOUT, ai_gateway_result, error_body, upstream_wait
 
 __all__ = ["End", "finish", "step"]
 
@@ -84,6 +84,7 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
             _serve(flow, run)
             return Serve(live)
         yield from _settle_failed(flow, run, outcome)
+        run.waits.append(upstream_wait(outcome.headers, flow.time()) if outcome.headers else None)
         if outcome.error == "timeout" and live.timeout_s < route.per_request_timeout_s:
             # its time was cut to what the total left: the total ran out, whatever the clocks
             # measured (a busy machine's timer may fire a hair early)
@@ -144,7 +145,12 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
     n = len(run.attempts)
     if n == 0:
         return End(503, ALL_FAILED, "All providers failed: no candidate could be tried (routing.candidates says why)")
-    return End(503, ALL_FAILED, f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded")
+    # every attempt said when to come back (each a 429 or 503 with Retry-After): the soonest
+    # is the client's, so that its SDK waits that long instead of retrying at once
+    waits = [w for w in run.waits if w is not None]
+    wait = {"retry-after": str(max(1, math.ceil(min(waits))))} if waits and len(waits) == n else None
+    return End(503, ALL_FAILED, f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded",
+               headers=wait)
 
 
 def _over(t: Any, answer: list[Outcome]) -> Outcome | None:
@@ -190,6 +196,8 @@ def finish(flow: Flow, end: End) -> Generator[Need, Any, Decision]:
     stop = Stop("deny", end.status, end.message, end.kind, run.rule, run.action, REQ,
                 headers={"content-type": "application/json", **(end.headers or {})},
                 body=error_body(run.plan.format, end.status, end.code, end.message, flow.rid, run.rule.label))
+    if end.headers and "retry-after" in end.headers:
+        stop.body["aigw"]["retry_after"] = int(end.headers["retry-after"])  # type: ignore[index]
     flow.act["actions"].setdefault("ngrok", {})["ai_gateway"] = ai_gateway_result(flow, run)
     if run.route.on_error == "continue":
         flow.rec.outcome(f"route failed {end.status} {end.code} (on_error: continue): the rules after it run")
