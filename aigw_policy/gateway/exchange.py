@@ -25,6 +25,7 @@ from .conn import conn_of, http_version, server_name
 from .effects import effect, header_effects, set_max_tokens, sniff_content_type, strip_key, wants_usage
 from .errors import aigw_object, denial, error_response, wire_api
 from .hops import hop_by_hop
+from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from
 from .paths import PathError, canonical_scope, encode_path, encode_segment, valid_host
 from .request_body import BadBody, parse_body
@@ -320,6 +321,7 @@ class Exchange:
                 opts["include_usage"] = True
                 new["stream_options"] = opts
                 changed = True
+                self.send = HideInjectedUsage(self.send)  # the client did not ask for the usage chunk
             if changed:
                 raw = json.dumps(new, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
                 body = new
