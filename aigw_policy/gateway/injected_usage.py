@@ -26,7 +26,7 @@ MAX_HELD = 1024 * 1024
 """Bytes of an unfinished event held back at most."""
 
 _SPLIT = re.compile(rb"(\r?\n\r?\n)")
-_HINTS = (b'"choices":[]', b'"choices": []')  # how the usage chunk is written (OpenAI, vLLM, Azure, ...)
+_HINT, _HINT_SPACED = b'"choices":[]', b'"choices": []'  # how the usage chunk is written (OpenAI, vLLM, ...)
 
 
 class HideInjectedUsage:
@@ -45,8 +45,13 @@ class HideInjectedUsage:
             ctype = next((v for k, v in message.get("headers", ()) if k.lower() == b"content-type"), b"")
             self.on = b"event-stream" in ctype.lower()
         elif kind == "http.response.body" and self.on:
-            data = self.held + message.get("body", b"")
+            data = message.get("body", b"")
             more = message.get("more_body", False)
+            if self.held:
+                data = self.held + data
+            elif _HINT not in data and _HINT_SPACED not in data and (data.endswith(b"\n\n") or not more):
+                await self.send(message)  # whole events, none the usage chunk (nearly every chunk): as it is
+                return
             cut = _whole(data) if more else len(data)
             if len(data) - cut > MAX_HELD:
                 cut = len(data)
@@ -66,7 +71,7 @@ def _whole(data: bytes) -> int:
 
 def _without_usage(data: bytes) -> bytes:
     """Whole events (and, at the stream's end, what is left) without the usage-only ones."""
-    if not any(hint in data for hint in _HINTS):
+    if _HINT not in data and _HINT_SPACED not in data:
         return data
     parts = _SPLIT.split(data)  # event, separator, event, separator, ..., the rest
     kept = [part for event, sep in zip(parts[::2], parts[1::2]) if not _usage_only(event) for part in (event, sep)]
@@ -74,7 +79,7 @@ def _without_usage(data: bytes) -> bytes:
 
 
 def _usage_only(event: bytes) -> bool:
-    if not any(hint in event for hint in _HINTS):
+    if _HINT not in event and _HINT_SPACED not in event:
         return False
     lines = event.replace(b"\r\n", b"\n").split(b"\n")
     data = b"\n".join(line[5:].removeprefix(b" ") for line in lines if line.startswith(b"data:"))
