@@ -37,7 +37,8 @@ class HideInjectedUsage:
     def __init__(self, send: Any) -> None:
         self.send = send
         self.on = False
-        self.held = b""
+        self.held = bytearray()
+        """The unfinished event at the end of what came (each byte looked at once for its end)."""
 
     async def __call__(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -47,25 +48,26 @@ class HideInjectedUsage:
         elif kind == "http.response.body" and self.on:
             data = message.get("body", b"")
             more = message.get("more_body", False)
-            if self.held:
-                data = self.held + data
-            elif _HINT not in data and _HINT_SPACED not in data and (data.endswith(b"\n\n") or not more):
+            held = self.held
+            if not held and _HINT not in data and _HINT_SPACED not in data and (data.endswith(b"\n\n") or not more):
                 await self.send(message)  # whole events, none the usage chunk (nearly every chunk): as it is
                 return
-            cut = _whole(data) if more else len(data)
-            if len(data) - cut > MAX_HELD:
-                cut = len(data)
-            self.held = data[cut:]
-            body = _without_usage(data[:cut])
-            if not body and more:
+            start = max(len(held) - 3, 0)  # an event's end may begin in what was held
+            held += data
+            cut = _whole(held, start) if more else len(held)
+            if len(held) - cut > MAX_HELD:
+                cut = len(held)
+            if not cut and more:
                 return
+            body = _without_usage(bytes(held[:cut]))
+            del held[:cut]
             message = {**message, "body": body}
         await self.send(message)
 
 
-def _whole(data: bytes) -> int:
-    """Where the whole events of ``data`` end (0: none is whole)."""
-    lf, crlf = data.rfind(b"\n\n"), data.rfind(b"\r\n\r\n")
+def _whole(data: bytearray, start: int) -> int:
+    """Where the whole events of ``data`` end (0: none is whole); none ends before ``start``."""
+    lf, crlf = data.rfind(b"\n\n", start), data.rfind(b"\r\n\r\n", start)
     return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
 
 

@@ -103,3 +103,26 @@ def test_the_stream_is_the_same_but_its_usage_only_chunks(events: list[bytes], c
 def test_an_answer_that_is_no_event_stream_is_left_alone(ctype: bytes) -> None:
     body = json.dumps(USAGE_ONLY).encode()
     assert _through([body[:10], body[10:]], ctype) == body
+
+
+def test_an_endless_event_is_held_at_most_max_held_and_passed_on_whole() -> None:
+    from aigw_policy.gateway.injected_usage import MAX_HELD
+
+    data = b"data: " + b"x" * (2 * MAX_HELD) + b"\n\n" + _event(USAGE_ONLY)
+    chunks = [data[i:i + 4096] for i in range(0, len(data), 4096)]
+    sent: list[bytes] = []
+    held: list[int] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message.get("body", b""))
+
+    async def run() -> None:
+        hide = HideInjectedUsage(send)
+        await hide({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        for i, chunk in enumerate(chunks):
+            await hide({"type": "http.response.body", "body": chunk, "more_body": i < len(chunks) - 1})
+            held.append(len(hide.held))
+
+    asyncio.run(run())
+    assert max(held) <= MAX_HELD
+    assert b"".join(sent) == data[:-len(_event(USAGE_ONLY))]
