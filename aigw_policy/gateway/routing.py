@@ -7,7 +7,8 @@ upstream request (:func:`~aigw_policy.routing.rewrite.upstream_request`: the att
 dropped params, merged body/headers/query, the key's secret in the provider's auth style; the
 client's body bytes are replayed for each attempt), waits at most ``attempt.timeout_s`` for
 the answer (a JSON answer whole, a stream up to its first event: keep-alives before it are
-read on) and reports an
+read on, and a first event that is an error is the attempt's failure,
+:mod:`.first_event`) and reports an
 :class:`~aigw_policy.routing.model.AttemptOutcome`; :class:`Serve` -> that answer is streamed
 to the client through the exchange (usage, response phase, ``acomplete``);
 :class:`Finished` -> the gateway answers ``decision.response``.
@@ -42,6 +43,7 @@ from ..providers.errors import ProviderError
 from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
 from ..routing.rewrite import upstream_request
 from ..routing.secrets import Secrets
+from .first_event import opening, stream_error
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
 from .proxy import ANSWER_OWN, HOP_BY_HOP, OFFER, client_watch, is_redirect
@@ -149,7 +151,7 @@ class Router:
                 streaming = response.status < 400 and any(t in ctype for t in _STREAM_TYPES)
                 chunks = _chunks(response, StreamDecoder(encoding) if decodable(encoding) else None)
                 if streaming:
-                    prefix = await _opening(chunks, "event-stream" in ctype)
+                    prefix = await opening(chunks, "event-stream" in ctype)
                     ttft = _ms(t0)
                     rest: AsyncIterator[bytes] | None = chunks
                 else:
@@ -170,8 +172,10 @@ class Router:
         for k, v in response.raw_headers:
             name, value = k.decode("latin-1").lower(), v.decode("latin-1")
             plain[name] = f"{plain[name]}, {value}" if name in plain else value
-        outcome = AttemptOutcome(response.status, latency_ms=_ms(t0), time_to_first_token_ms=ttft,
-                                 headers=plain, body=_parsed(prefix) if response.status >= 400 else None)
+        status, said = response.status, _parsed(prefix) if response.status >= 400 else None
+        if streaming and (failed := stream_error(prefix)) is not None:  # a 200 whose first event is an error
+            status, said = failed
+        outcome = AttemptOutcome(status, latency_ms=_ms(t0), time_to_first_token_ms=ttft, headers=plain, body=said)
         drop = HOP_BY_HOP | ANSWER_OWN | hop_by_hop(response.raw_headers)
         if decodable(encoding):
             drop |= {"content-encoding"}
@@ -193,36 +197,6 @@ async def _chunks(response: Response, decoder: StreamDecoder | None) -> AsyncIte
         rest = decoder.flush()
         if rest:
             yield rest
-
-
-async def _opening(chunks: AsyncIterator[bytes], sse: bool) -> bytes:
-    """A stream read up to the chunk where it says something: keep-alives before its first
-    event (SSE comments, ``: keep-alive``, and blank lines; NDJSON blank lines) are read on,
-    within the attempt's time, so that a stream that only kept alive and then dies or goes
-    quiet has failed (nothing of it reached the client) instead of being served. Past
-    :data:`MAX_OPENING` bytes of keep-alives the stream is served as it is."""
-    buf = bytearray()
-    line = 0  # where the unfinished line starts: every line before it is a keep-alive
-    looked = 0  # bytes already searched for that line's end
-    async for chunk in chunks:
-        buf += chunk
-        while (end := buf.find(b"\n", looked)) >= 0:
-            if not _idle(buf[line:end], sse):
-                return bytes(buf)
-            line = looked = end + 1
-        looked = len(buf)
-        if not _idle(buf[line:line + 2], sse) or len(buf) > MAX_OPENING:
-            return bytes(buf)
-    return bytes(buf)
-
-
-def _idle(line: bytearray, sse: bool) -> bool:
-    """Whether a line (or the start of an unfinished one) is a keep-alive."""
-    return line in (b"", b"\r") or (sse and line[:1] == b":")
-
-
-MAX_OPENING = 64 * 1024
-"""Bytes of keep-alives a stream may open with before it is judged started all the same."""
 
 
 async def _read(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, AsyncIterator[bytes] | None]:

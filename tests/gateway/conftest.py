@@ -228,4 +228,5 @@ def policy_gateway(policy: str, client_key: str, **kw: Any) -> Iterator[Any]:
                       ledger=f"jsonl:{d / 'usage.jsonl'}", **kw)
         with ServerThread(app, http=header_timeout_protocol(10.0)) as server:
             server.ledger = d / "usage.jsonl"  # type: ignore[attr-defined]
+            server.app = app  # type: ignore[attr-defined]
             yield server
