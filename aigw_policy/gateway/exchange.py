@@ -10,7 +10,6 @@ import inspect
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Mapping
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine import RequestError
 from ..providers.classify import PROVIDER_HEADER
-from .captured import answer_text, header_value, overflow_usage, usage_body
+from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name
 from .effects import effect, header_effects, set_max_tokens, sniff_content_type, strip_key, wants_usage
 from .errors import aigw_object, denial, error_response, wire_api
@@ -38,8 +37,6 @@ __all__ = ["DECISION_HEADER", "Exchange", "RequestContext"]
 _log = logging.getLogger("aigw_policy.gateway")
 
 DECISION_HEADER = "x-aigw-decision-id"
-_STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
-_STREAM_TYPE = re.compile("|".join(re.escape(t) for t in _STREAM_TYPES))  # one of them, anywhere in a Content-Type
 _PARSE_ON_LOOP = 256 * 1024
 """Bodies up to this size are parsed on the event loop (well under a millisecond)."""
 _DECISION = DECISION_HEADER.encode()
@@ -447,7 +444,7 @@ class Exchange:
                 hop = hop_by_hop(message.get("headers", []))
                 resp_headers = [(k, v) for k, v in message.get("headers", []) if k.decode("latin-1").lower() not in hop]
                 ctype = header_value(resp_headers, b"content-type").lower()
-                streaming = _STREAM_TYPE.search(ctype) is not None
+                streaming = streamed(ctype, status, self.scope["path"])
                 if streaming:
                     await start_through()
                 return

@@ -3,12 +3,13 @@ first byte.
 
 :func:`opening` reads a stream up to the end of its first event, within the attempt's time:
 keep-alives before it (SSE comments, ``: keep-alive`` or OpenRouter's ``: OPENROUTER
-PROCESSING``, and blank lines; NDJSON blank lines) are read on. So a stream that only kept
-alive and then dies or goes quiet has failed (nothing of it reached the client), and the next
-candidate serves. :func:`stream_error` reads that first event: a provider that answers 200 and
-then says it failed (Anthropic's ``event: error`` with ``overloaded_error``, which its docs
-warn of; OpenAI's and Gemini's ``data: {"error": ...}``) has failed with the status its error
-type means, so the failover rules judge it as they judge that status.
+PROCESSING``, and blank lines; in NDJSON or a JSON array, blank lines) are read on. So a
+stream that only kept alive and then dies or goes quiet has failed (nothing of it reached the
+client), and the next candidate serves. :func:`stream_error` reads that first event: a
+provider that answers 200 and then says it failed (Anthropic's ``event: error`` with
+``overloaded_error``, which its docs warn of; OpenAI's and Gemini's ``data: {"error": ...}``)
+has failed with the status its error type means, so the failover rules judge it as they
+judge that status.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ _STATUS = {"invalid_request_error": 400, "authentication_error": 401, "permissio
 
 
 async def opening(chunks: AsyncIterator[bytes], sse: bool) -> bytes:
-    """``chunks`` read up to the one that ends the stream's first event (an SSE event up to
-    its blank line, an NDJSON line), or to the stream's end, or past :data:`MAX_OPENING` bytes."""
+    """``chunks`` read up to the one that ends the stream's first event (``sse``: an SSE event
+    up to its blank line; else the first byte that is no blank line), or to the stream's end,
+    or past :data:`MAX_OPENING` bytes."""
     buf = bytearray()
     line = 0  # where the unfinished line starts: every line before it is a keep-alive
     looked = 0  # bytes already searched (for that line's end, then for the first event's end)
@@ -59,10 +61,10 @@ def _idle(line: bytearray, sse: bool) -> bool:
 
 
 def _ended(buf: bytearray, start: int, sse: bool) -> bool:
-    """Whether an event ends in ``buf`` from ``start`` (SSE: a blank line; NDJSON: a newline)."""
-    if not sse:
-        return buf.find(b"\n", start) >= 0
-    return buf.find(b"\n\n", start) >= 0 or buf.find(b"\r\n\r\n", start) >= 0
+    """Whether the first event is whole in ``buf`` (its end from ``start``): an SSE event at
+    its blank line; any other stream (NDJSON, a JSON array) at its first byte of content,
+    since the end of its objects need not be a line's."""
+    return not sse or buf.find(b"\n\n", start) >= 0 or buf.find(b"\r\n\r\n", start) >= 0
 
 
 def stream_error(prefix: bytes) -> tuple[int, Any] | None:

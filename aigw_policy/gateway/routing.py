@@ -43,6 +43,7 @@ from ..providers.errors import ProviderError
 from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
 from ..routing.rewrite import upstream_request
 from ..routing.secrets import Secrets
+from .captured import streamed
 from .first_event import opening, stream_error
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
@@ -57,7 +58,6 @@ __all__ = ["Answer", "Router", "route", "stream_error_event"]
 
 _log = logging.getLogger("aigw_policy.gateway")
 
-_STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
 ERROR_BODY_LIMIT = 1024 * 1024
 """Bytes of a failed attempt's answer kept (for the usage it reports and the error it says)."""
 
@@ -148,7 +148,7 @@ class Router:
                                         "gateway does not follow nor pass on")
                 encoding = response.header("content-encoding")
                 ctype = (response.header("content-type") or "").lower()
-                streaming = response.status < 400 and any(t in ctype for t in _STREAM_TYPES)
+                streaming = response.status < 400 and streamed(ctype, response.status, req.url)
                 chunks = _chunks(response, StreamDecoder(encoding) if decodable(encoding) else None)
                 if streaming:
                     prefix = await opening(chunks, "event-stream" in ctype)
