@@ -18,7 +18,6 @@ under ``upstream_error: charge_input``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Generator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 from ..limits.model import Outcome
 from ..providers import Usage, extract_usage
 from ..routing.model import Attempt, AttemptOutcome, Next, Serve
-from .charging import _entry, settle, settle_charges
+from .charging import _entry, retry_headers, settle, settle_charges
 from .decision import Decision
 from .flow import REQ, Flow, Need, Reserve, Steps, Stop, StoreFailed
 from .phases import continue_phase, response_steps
@@ -141,14 +140,14 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
     if not run.attempts and any(t.skip and t.skip.startswith("over limit") for t in run.tries):
         names = sorted({t.skip for t in run.tries if t.skip and t.skip.startswith("over limit")})
         return End(429, "rate_limit_exceeded", "every candidate is " + ", ".join(names), "limit",
-                   {"retry-after": str(max(1, math.ceil(retry or 0)))})
+                   retry_headers(retry or 0))
     n = len(run.attempts)
     if n == 0:
         return End(503, ALL_FAILED, "All providers failed: no candidate could be tried (routing.candidates says why)")
     # every attempt said when to come back (each a 429 or 503 with Retry-After): the soonest
     # is the client's, so that its SDK waits that long instead of retrying at once
     waits = [w for w in run.waits if w is not None]
-    wait = {"retry-after": str(max(1, math.ceil(min(waits))))} if waits and len(waits) == n else None
+    wait = retry_headers(min(waits)) if waits and len(waits) == n else None
     return End(503, ALL_FAILED, f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded",
                headers=wait)
 

@@ -265,7 +265,26 @@ def _limit_stop(out: Outcome, reason: str) -> Stop:
 
 def _retry_headers(out: Outcome) -> dict[str, str]:
     retry = out.retry_after if out.retry_after is not None else out.reset_after
-    seconds = max(1, math.ceil(retry or 0))
+    return retry_headers(retry or 0, never=out.cost > out.limit)
+
+
+SDK_RETRY_AFTER_MAX = 60
+"""The longest ``Retry-After`` the OpenAI and Anthropic SDKs wait for; past it they retry
+after their own short backoff."""
+
+
+def retry_headers(wait: float, *, never: bool = False) -> dict[str, str]:
+    """``Retry-After`` (whole seconds, at least 1) for a wait of ``wait`` seconds, and
+    ``x-should-retry: false`` (which the SDKs obey) when the SDKs would not wait that long,
+    so that their own retries (``max_retries``, at once) do not come back to the same answer;
+    ``never``: no wait helps (a request larger than the limit).
+
+    >>> retry_headers(2.5), retry_headers(3600)
+    ({'retry-after': '3'}, {'retry-after': '3600', 'x-should-retry': 'false'})
+    """
+    seconds = max(1, math.ceil(wait))
+    if never or seconds > SDK_RETRY_AFTER_MAX:
+        return {"retry-after": str(seconds), "x-should-retry": "false"}
     return {"retry-after": str(seconds)}
 
 
