@@ -22,7 +22,7 @@ from ..providers.classify import PROVIDER_HEADER
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name
 from .effects import effect, header_effects, set_max_tokens, sniff_content_type, strip_key, wants_usage
-from .errors import aigw_object, denial, error_response, wire_api
+from .errors import aigw_object, denial, error_response, wire_api, with_extra
 from .hops import hop_by_hop
 from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from
@@ -358,7 +358,7 @@ class Exchange:
         self.event.update(verdict="deny", status_code=status, reason=message, rule=rule)
         if close:
             headers = headers + [(b"connection", b"close")]
-        await self._send_whole(status, headers + (extra or []), body)
+        await self._send_whole(status, with_extra(headers, extra), body)
 
     async def _send_whole(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         headers = headers + [(_DECISION, self.ctx.request_id.encode())]

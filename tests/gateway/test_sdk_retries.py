@@ -1,10 +1,9 @@
 """The SDKs' own retries (``max_retries``) against the gateway's 429s. The Anthropic SDK
-sleeps for whatever ``Retry-After`` says before it retries: a daily cap's 429 (``Retry-After``
-of hours) left the call asleep for hours instead of raising. Other SDK versions retry after
-their own backoff into the same limit (more denials in the ledger for one call). A 429 whose
-wait is longer than a minute, or that no wait can help, therefore says
-``x-should-retry: false``, which the SDKs obey: one request, and the error at once. A short
-wait is left to them."""
+sleeps for whatever ``Retry-After`` says before it retries: a daily rate limit's 429
+(``Retry-After`` of hours) left the call asleep for hours instead of raising. A 429 whose wait
+is longer than two minutes (the longest the OpenAI SDK waits for), or that no wait can help,
+therefore says ``x-should-retry: false``, which the SDKs obey: one request, and the error at
+once. A short wait is left to them."""
 
 from __future__ import annotations
 
@@ -69,7 +68,7 @@ def test_a_429_no_sdk_should_wait_for_is_not_retried(gw: Any, sdk: str, monkeypa
     real = time.sleep
 
     def short_only(seconds: float) -> None:  # the SDK's wait before a retry, refused when long
-        if seconds > 60:
+        if seconds > 120:
             raise AssertionError(f"the SDK would sleep {seconds:.0f} s before it retries")
         real(seconds)
 
@@ -78,7 +77,7 @@ def test_a_429_no_sdk_should_wait_for_is_not_retried(gw: Any, sdk: str, monkeypa
         call()
     assert len(sent) == 2  # the one allowed, and the 429 once: no retry
     headers = caught.value.response.headers
-    assert int(headers["retry-after"]) > 60 and headers["x-should-retry"] == "false"
+    assert int(headers["retry-after"]) > 120 and headers["x-should-retry"] == "false"
 
 
 def test_a_short_wait_is_left_to_the_sdk(gw: Any) -> None:
@@ -88,3 +87,14 @@ def test_a_short_wait_is_left_to_the_sdk(gw: Any) -> None:
         client.chat.completions.create(model="gpt-4o", messages=MSG)
     headers = caught.value.response.headers
     assert int(headers["retry-after"]) <= 30 and "x-should-retry" not in headers
+
+
+def test_a_quota_answer_says_it_once() -> None:
+    """An exhausted daily ``usage-cap`` is a quota answer (``x-should-retry: false`` already)
+    whose wait is long (the limit's own): the header is said once, not ``false, false``."""
+    from aigw_policy.gateway.errors import with_extra
+
+    own = [(b"content-type", b"application/json"), (b"x-should-retry", b"false")]
+    extra = [(b"retry-after", b"3600"), (b"x-should-retry", b"false")]
+    assert [k for k, _ in with_extra(own, extra)].count(b"x-should-retry") == 1
+    assert with_extra(own, None) == own
