@@ -18,7 +18,6 @@ under ``upstream_error: charge_input``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Generator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,12 +25,12 @@ from typing import Any
 from ..limits.model import Outcome
 from ..providers import Usage, extract_usage
 from ..routing.model import Attempt, AttemptOutcome, Next, Serve
-from .charging import _entry, settle, settle_charges
+from .charging import _entry, retry_headers, settle, settle_charges
 from .decision import Decision
 from .flow import REQ, Flow, Need, Reserve, Steps, Stop, StoreFailed
 from .phases import continue_phase, response_steps
 from .route import RouteRun, candidate_activation
-from .route_errors import ALL_FAILED, CONNECT, TIMEOUT, ai_gateway_result, error_body
+from .route_errors import ALL_FAILED, CONNECT, TIMEOUT, ai_gateway_result, error_body, upstream_wait
 
 __all__ = ["End", "finish", "step"]
 
@@ -84,6 +83,7 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
             _serve(flow, run)
             return Serve(live)
         yield from _settle_failed(flow, run, outcome)
+        run.waits.append(upstream_wait(outcome.headers, flow.time()) if outcome.headers else None)
         if outcome.error == "timeout" and live.timeout_s < route.per_request_timeout_s:
             # its time was cut to what the total left: the total ran out, whatever the clocks
             # measured (a busy machine's timer may fire a hair early)
@@ -140,11 +140,16 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
     if not run.attempts and any(t.skip and t.skip.startswith("over limit") for t in run.tries):
         names = sorted({t.skip for t in run.tries if t.skip and t.skip.startswith("over limit")})
         return End(429, "rate_limit_exceeded", "every candidate is " + ", ".join(names), "limit",
-                   {"retry-after": str(max(1, math.ceil(retry or 0)))})
+                   retry_headers(retry or 0))
     n = len(run.attempts)
     if n == 0:
         return End(503, ALL_FAILED, "All providers failed: no candidate could be tried (routing.candidates says why)")
-    return End(503, ALL_FAILED, f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded")
+    # every attempt said when to come back (each a 429 or 503 with Retry-After): the soonest
+    # is the client's, so that its SDK waits that long instead of retrying at once
+    waits = [w for w in run.waits if w is not None]
+    wait = retry_headers(min(waits)) if waits and len(waits) == n else None
+    return End(503, ALL_FAILED, f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded",
+               headers=wait)
 
 
 def _over(t: Any, answer: list[Outcome]) -> Outcome | None:
@@ -190,6 +195,8 @@ def finish(flow: Flow, end: End) -> Generator[Need, Any, Decision]:
     stop = Stop("deny", end.status, end.message, end.kind, run.rule, run.action, REQ,
                 headers={"content-type": "application/json", **(end.headers or {})},
                 body=error_body(run.plan.format, end.status, end.code, end.message, flow.rid, run.rule.label))
+    if end.headers and "retry-after" in end.headers:
+        stop.body["aigw"]["retry_after"] = int(end.headers["retry-after"])  # type: ignore[index]
     flow.act["actions"].setdefault("ngrok", {})["ai_gateway"] = ai_gateway_result(flow, run)
     if run.route.on_error == "continue":
         flow.rec.outcome(f"route failed {end.status} {end.code} (on_error: continue): the rules after it run")

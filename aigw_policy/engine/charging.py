@@ -265,7 +265,26 @@ def _limit_stop(out: Outcome, reason: str) -> Stop:
 
 def _retry_headers(out: Outcome) -> dict[str, str]:
     retry = out.retry_after if out.retry_after is not None else out.reset_after
-    seconds = max(1, math.ceil(retry or 0))
+    return retry_headers(retry or 0, never=out.cost > out.limit)
+
+
+SDK_RETRY_AFTER_MAX = 120
+"""The longest ``Retry-After`` the OpenAI SDK waits for before a retry (past it, it does not
+retry); the Anthropic SDK waits for any, hours included."""
+
+
+def retry_headers(wait: float, *, never: bool = False) -> dict[str, str]:
+    """``Retry-After`` (whole seconds, at least 1) for a wait of ``wait`` seconds, and
+    ``x-should-retry: false`` (which the SDKs obey) past :data:`SDK_RETRY_AFTER_MAX`, so that
+    an SDK's own retry (``max_retries``) neither sleeps that long nor comes back early to the
+    same answer; ``never``: no wait helps (a request larger than the limit).
+
+    >>> retry_headers(2.5), retry_headers(3600)
+    ({'retry-after': '3'}, {'retry-after': '3600', 'x-should-retry': 'false'})
+    """
+    seconds = max(1, math.ceil(wait))
+    if never or seconds > SDK_RETRY_AFTER_MAX:
+        return {"retry-after": str(seconds), "x-should-retry": "false"}
     return {"retry-after": str(seconds)}
 
 

@@ -63,6 +63,8 @@ class RouteRun:
     next: int = 0
     attempts: list[dict[str, Any]] = field(default_factory=list)
     """One record per attempt made: provider, model, key_id, status_code, error, latency_ms, usage."""
+    waits: list[float | None] = field(default_factory=list)
+    """Per failed attempt, the seconds its answer asked to wait before a retry (``Retry-After``)."""
     live: Any = None  # the Attempt in flight (its charges reserved under rid#n)
     live_try: Try | None = None
     elapsed_s: float = 0.0

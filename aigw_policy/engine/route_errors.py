@@ -8,9 +8,12 @@ of the text as written), never by value.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
-__all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "TIMEOUT", "ai_gateway_result", "error_body"]
+__all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "TIMEOUT", "ai_gateway_result", "error_body", "upstream_wait"]
 
 #: The keys of the ``aigw`` object every gateway answer carries (SPEC section 14), always all
 #: present (``None`` when they do not apply), so a client reads them without guessing.
@@ -51,6 +54,46 @@ def error_body(api: str, status: int, code: str, message: str, request_id: str |
                 "aigw": extra}
     return {"error": {"message": message, "type": kind, "param": None, "code": code, "aigw": extra},
             "aigw": extra}
+
+
+def upstream_wait(headers: Mapping[str, str], now: datetime) -> float | None:
+    """Seconds a failed attempt's answer asked to wait before a retry: OpenAI's
+    ``retry-after-ms``, else ``retry-after`` (seconds, or an HTTP date after ``now``); None
+    when it says nothing readable.
+
+    >>> from datetime import timezone
+    >>> now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> upstream_wait({"retry-after": "7"}, now), upstream_wait({"retry-after-ms": "1500"}, now)
+    (7.0, 1.5)
+    >>> upstream_wait({"retry-after": "Thu, 01 Jan 2026 00:00:30 GMT"}, now), upstream_wait({}, now)
+    (30.0, None)
+    """
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        seconds = _number(ms)
+        if seconds is not None:
+            return seconds / 1000
+    text = headers.get("retry-after")
+    if text is None:
+        return None
+    seconds = _number(text)
+    if seconds is not None:
+        return seconds
+    try:
+        at = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if at.tzinfo is None:
+        return None
+    return max(0.0, (at - now).total_seconds())
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    return value if 0 <= value < 1e9 else None  # not nan, inf, negative nor absurd
 
 
 def ai_gateway_result(flow: Any, run: Any) -> dict[str, Any]:

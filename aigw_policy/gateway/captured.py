@@ -3,10 +3,25 @@ or, for a stream too long to keep, an incremental usage reader and the JSON body
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["answer_text", "header_value", "overflow_usage", "usage_body"]
+__all__ = ["STREAM_TYPES", "answer_text", "header_value", "overflow_usage", "streamed", "usage_body"]
+
+STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
+_STREAM_TYPE = re.compile("|".join(re.escape(t) for t in STREAM_TYPES))  # one of them, anywhere in a Content-Type
+
+
+def streamed(ctype: str, status: int, path: str) -> bool:
+    """Whether an answer is a stream, passed on as it comes: an event-stream or NDJSON
+    ``ctype`` (lower-case), or Gemini's ``:streamGenerateContent`` answering ``status`` < 400
+    (without ``alt=sse`` it streams a JSON array as ``application/json``).
+
+    >>> streamed("application/json", 200, "/v1beta/models/g:streamGenerateContent"), streamed("application/json", 200, "/")
+    (True, False)
+    """
+    return _STREAM_TYPE.search(ctype) is not None or (status < 400 and ":streamGenerateContent" in path)
 
 
 def header_value(headers: list[tuple[bytes, bytes]], name: bytes) -> str:

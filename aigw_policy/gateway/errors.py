@@ -25,7 +25,7 @@ from typing import Any
 
 from ..engine.route_errors import AIGW_FIELDS
 
-__all__ = ["AIGW_FIELDS", "STORE_UNAVAILABLE", "aigw_object", "denial", "error_body", "error_response", "wire_api"]
+__all__ = ["AIGW_FIELDS", "STORE_UNAVAILABLE", "aigw_object", "denial", "error_body", "error_response", "wire_api", "with_extra"]
 
 #: What API clients are told when the limit store fails: never its address or its error text
 #: (those go to the operator's decision log and ledger).
@@ -109,6 +109,15 @@ def error_response(api: str, status: int, message: str, *, rule: str | None = No
     if quota:
         headers.append((b"x-should-retry", b"false"))
     return body, headers
+
+
+def with_extra(headers: list[tuple[bytes, bytes]],
+               extra: list[tuple[bytes, bytes]] | None) -> list[tuple[bytes, bytes]]:
+    """An error's own ``headers`` then ``extra`` (the decision's), ``x-should-retry`` said once
+    when both say it (a quota answer whose wait is long)."""
+    if extra and any(k == b"x-should-retry" for k, _ in extra):
+        headers = [h for h in headers if h[0] != b"x-should-retry"]
+    return headers + (extra or [])
 
 
 def denial(api: str, decision: Any, status: int) -> tuple[int, str, bool]:

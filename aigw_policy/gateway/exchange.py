@@ -10,7 +10,6 @@ import inspect
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Mapping
@@ -20,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine import RequestError
 from ..providers.classify import PROVIDER_HEADER
-from .captured import answer_text, header_value, overflow_usage, usage_body
+from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name
 from .effects import effect, header_effects, set_max_tokens, sniff_content_type, strip_key, wants_usage
-from .errors import aigw_object, denial, error_response, wire_api
+from .errors import aigw_object, denial, error_response, wire_api, with_extra
 from .hops import hop_by_hop
+from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from
 from .paths import PathError, canonical_scope, encode_path, encode_segment, valid_host
 from .request_body import BadBody, parse_body
@@ -37,8 +37,6 @@ __all__ = ["DECISION_HEADER", "Exchange", "RequestContext"]
 _log = logging.getLogger("aigw_policy.gateway")
 
 DECISION_HEADER = "x-aigw-decision-id"
-_STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
-_STREAM_TYPE = re.compile("|".join(re.escape(t) for t in _STREAM_TYPES))  # one of them, anywhere in a Content-Type
 _PARSE_ON_LOOP = 256 * 1024
 """Bodies up to this size are parsed on the event loop (well under a millisecond)."""
 _DECISION = DECISION_HEADER.encode()
@@ -320,6 +318,7 @@ class Exchange:
                 opts["include_usage"] = True
                 new["stream_options"] = opts
                 changed = True
+                self.send = HideInjectedUsage(self.send)  # the client did not ask for the usage chunk
             if changed:
                 raw = json.dumps(new, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
                 body = new
@@ -359,7 +358,7 @@ class Exchange:
         self.event.update(verdict="deny", status_code=status, reason=message, rule=rule)
         if close:
             headers = headers + [(b"connection", b"close")]
-        await self._send_whole(status, headers + (extra or []), body)
+        await self._send_whole(status, with_extra(headers, extra), body)
 
     async def _send_whole(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         headers = headers + [(_DECISION, self.ctx.request_id.encode())]
@@ -445,7 +444,7 @@ class Exchange:
                 hop = hop_by_hop(message.get("headers", []))
                 resp_headers = [(k, v) for k, v in message.get("headers", []) if k.decode("latin-1").lower() not in hop]
                 ctype = header_value(resp_headers, b"content-type").lower()
-                streaming = _STREAM_TYPE.search(ctype) is not None
+                streaming = streamed(ctype, status, self.scope["path"])
                 if streaming:
                     await start_through()
                 return

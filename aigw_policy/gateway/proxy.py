@@ -16,6 +16,10 @@ answer is decoded on the way through: the client always receives ``identity`` (w
 client accepts) and whoever reads the answer for usage reads plain JSON or SSE. An answer in
 a coding that cannot be decoded is passed through as is only to a client that accepts it
 (else 502, ``x-aigw-upstream-error: encoding``).
+
+Redirects: an upstream's redirect (any 3xx but ``304``) is never passed on (502,
+``x-aigw-upstream-error: redirect``): the SDKs follow redirects, so a ``307`` to another host
+would have the client send its prompt there, outside the gateway and its accounting.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from .keys import CREDENTIAL_HEADERS
 from .scrub import Scrubber
 from .server import CLIENT_GONE, leave_unfinished
 
-__all__ = ["ANSWER_OWN", "HOP_BY_HOP", "OFFER", "UpstreamProxy", "upstream_api"]
+__all__ = ["ANSWER_OWN", "HOP_BY_HOP", "OFFER", "UpstreamProxy", "is_redirect", "upstream_api"]
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -161,6 +165,13 @@ class UpstreamProxy:
                 await self._fail(send, ctx, scope, 502, "status",
                                  f"the upstream answered with status {response.status}, which HTTP does not define")
                 return
+            if is_redirect(response.status):
+                _log.warning("the upstream answered with a redirect (%d), which the gateway does not pass on",
+                             response.status)
+                await self._fail(send, ctx, scope, 502, "redirect",
+                                 f"the upstream answered with a redirect ({response.status}), which the gateway "
+                                 "does not follow nor pass on")
+                return
             encoding = response.header("content-encoding")
             coded = codings(encoding)
             decode = bool(coded) and decodable(encoding)
@@ -239,6 +250,16 @@ class UpstreamProxy:
 _HOSTS = {"api.openai.com": "openai", "api.anthropic.com": "anthropic",
           "generativelanguage.googleapis.com": "gemini"}
 _HOST_SUFFIXES = {".openai.azure.com": "openai"}
+
+
+def is_redirect(status: int) -> bool:
+    """Whether an answer's ``status`` sends the client elsewhere (every 3xx but ``304 Not
+    Modified``, which sends it nowhere): never passed on by the proxy nor the router.
+
+    >>> is_redirect(307), is_redirect(304), is_redirect(200)
+    (True, False, False)
+    """
+    return 300 <= status < 400 and status != 304
 
 
 def upstream_api(upstream: str, provider: str | None = None) -> str | None:

@@ -6,10 +6,15 @@ step and loops: :class:`~aigw_policy.routing.model.Next` -> :meth:`Router.send` 
 upstream request (:func:`~aigw_policy.routing.rewrite.upstream_request`: the attempt's model,
 dropped params, merged body/headers/query, the key's secret in the provider's auth style; the
 client's body bytes are replayed for each attempt), waits at most ``attempt.timeout_s`` for
-the answer (a JSON answer whole, a stream up to its first chunk) and reports an
+the answer (a JSON answer whole, a stream up to its first event: keep-alives before it are
+read on, and a first event that is an error is the attempt's failure,
+:mod:`.first_event`) and reports an
 :class:`~aigw_policy.routing.model.AttemptOutcome`; :class:`Serve` -> that answer is streamed
 to the client through the exchange (usage, response phase, ``acomplete``);
 :class:`Finished` -> the gateway answers ``decision.response``.
+
+An upstream's redirect (a 3xx but ``304``) is a failed attempt, as a connection error is: the
+gateway follows none, and none reaches the client (whose SDK would follow it, prompt and all).
 
 Nothing has reached the client before the answer is served, so a failover never mixes two
 answers; once a byte is out there is no switching: a stream the upstream cuts after that
@@ -38,9 +43,11 @@ from ..providers.errors import ProviderError
 from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
 from ..routing.rewrite import upstream_request
 from ..routing.secrets import Secrets
+from .captured import streamed
+from .first_event import opening, stream_error
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
-from .proxy import ANSWER_OWN, HOP_BY_HOP, OFFER, client_watch
+from .proxy import ANSWER_OWN, HOP_BY_HOP, OFFER, client_watch, is_redirect
 from .scrub import Scrubber
 from .server import leave_unfinished
 
@@ -51,7 +58,6 @@ __all__ = ["Answer", "Router", "route", "stream_error_event"]
 
 _log = logging.getLogger("aigw_policy.gateway")
 
-_STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
 ERROR_BODY_LIMIT = 1024 * 1024
 """Bytes of a failed attempt's answer kept (for the usage it reports and the error it says)."""
 
@@ -137,12 +143,15 @@ class Router:
                 if not 100 <= response.status <= 599:  # no HTTP status: a broken upstream, as the proxy says
                     raise UpstreamError(f"the upstream answered with status {response.status}, which HTTP "
                                         "does not define")
+                if is_redirect(response.status):  # the SDKs follow one: never to the client (see proxy)
+                    raise UpstreamError(f"the upstream answered with a redirect ({response.status}), which the "
+                                        "gateway does not follow nor pass on")
                 encoding = response.header("content-encoding")
                 ctype = (response.header("content-type") or "").lower()
-                streaming = response.status < 400 and any(t in ctype for t in _STREAM_TYPES)
+                streaming = response.status < 400 and streamed(ctype, response.status, req.url)
                 chunks = _chunks(response, StreamDecoder(encoding) if decodable(encoding) else None)
                 if streaming:
-                    prefix = await anext(chunks, b"")
+                    prefix = await opening(chunks, "event-stream" in ctype)
                     ttft = _ms(t0)
                     rest: AsyncIterator[bytes] | None = chunks
                 else:
@@ -163,8 +172,10 @@ class Router:
         for k, v in response.raw_headers:
             name, value = k.decode("latin-1").lower(), v.decode("latin-1")
             plain[name] = f"{plain[name]}, {value}" if name in plain else value
-        outcome = AttemptOutcome(response.status, latency_ms=_ms(t0), time_to_first_token_ms=ttft,
-                                 headers=plain, body=_parsed(prefix) if response.status >= 400 else None)
+        status, said = response.status, _parsed(prefix) if response.status >= 400 else None
+        if streaming and (failed := stream_error(prefix)) is not None:  # a 200 whose first event is an error
+            status, said = failed
+        outcome = AttemptOutcome(status, latency_ms=_ms(t0), time_to_first_token_ms=ttft, headers=plain, body=said)
         drop = HOP_BY_HOP | ANSWER_OWN | hop_by_hop(response.raw_headers)
         if decodable(encoding):
             drop |= {"content-encoding"}

@@ -208,3 +208,25 @@ def uvicorn_errors() -> Iterator[list[str]]:
         yield got
     finally:
         logger.removeHandler(handler)
+
+
+@contextlib.contextmanager
+def policy_gateway(policy: str, client_key: str, **kw: Any) -> Iterator[Any]:
+    """``serve`` (its own server protocol) of ``policy`` for one client key (team ``red``),
+    with a JSONL ledger (``server.ledger``); ``kw``: more :class:`Gateway` arguments
+    (``upstream=``)."""
+    import tempfile
+
+    from aigw_policy.gateway import Gateway, load_keys
+    from aigw_policy.gateway.server import header_timeout_protocol
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        (d / "policy.yaml").write_text(policy)
+        (d / "keys.yaml").write_text(f"keys:\n  - key: {client_key}\n    identity: {{key: k-red, team: red}}\n")
+        app = Gateway(policy=d / "policy.yaml", keys=load_keys(d / "keys.yaml"), store="memory:", watch=0,
+                      ledger=f"jsonl:{d / 'usage.jsonl'}", **kw)
+        with ServerThread(app, http=header_timeout_protocol(10.0)) as server:
+            server.ledger = d / "usage.jsonl"  # type: ignore[attr-defined]
+            server.app = app  # type: ignore[attr-defined]
+            yield server

@@ -246,9 +246,9 @@ def test_one_effect_is_the_effects_entry() -> None:
 @example("application/x-ndjson; charset=utf-8")
 @example("application/jsonl")
 def test_stream_type_is_any_of_the_plain_ones(ctype: str) -> None:
-    from aigw_policy.gateway.exchange import _STREAM_TYPE, _STREAM_TYPES
+    from aigw_policy.gateway.captured import _STREAM_TYPE, STREAM_TYPES
 
-    assert (_STREAM_TYPE.search(ctype) is not None) == any(t in ctype for t in _STREAM_TYPES)
+    assert (_STREAM_TYPE.search(ctype) is not None) == any(t in ctype for t in STREAM_TYPES)
 
 
 @pytest.mark.parametrize("pieces", [1, 3])

@@ -1,0 +1,99 @@
+"""How a routed stream is judged before it is served (SPEC §12): on its first event, not its
+first byte.
+
+:func:`opening` reads a stream up to the end of its first event, within the attempt's time:
+keep-alives before it (SSE comments, ``: keep-alive`` or OpenRouter's ``: OPENROUTER
+PROCESSING``, and blank lines; in NDJSON or a JSON array, blank lines) are read on. So a
+stream that only kept alive and then dies or goes quiet has failed (nothing of it reached the
+client), and the next candidate serves. :func:`stream_error` reads that first event: a
+provider that answers 200 and then says it failed (Anthropic's ``event: error`` with
+``overloaded_error``, which its docs warn of; OpenAI's and Gemini's ``data: {"error": ...}``)
+has failed with the status its error type means, so the failover rules judge it as they
+judge that status.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..providers.framing import SSEParser
+
+__all__ = ["MAX_OPENING", "opening", "stream_error"]
+
+MAX_OPENING = 64 * 1024
+"""Bytes a stream may take to finish its first event (keep-alives included) before it is
+judged started all the same."""
+
+# the providers' error types (Anthropic's, OpenAI's) as the HTTP status they answer them with
+_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
+           "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429, "rate_limit_exceeded": 429,
+           "insufficient_quota": 429, "overloaded_error": 529, "api_error": 500, "server_error": 500}
+
+
+async def opening(chunks: AsyncIterator[bytes], sse: bool) -> bytes:
+    """``chunks`` read up to the one that ends the stream's first event (``sse``: an SSE event
+    up to its blank line; else the first byte that is no blank line), or to the stream's end,
+    or past :data:`MAX_OPENING` bytes."""
+    buf = bytearray()
+    line = 0  # where the unfinished line starts: every line before it is a keep-alive
+    looked = 0  # bytes already searched (for that line's end, then for the first event's end)
+    first = -1  # where the first event starts, once seen
+    async for chunk in chunks:
+        buf += chunk
+        while first < 0 and (end := buf.find(b"\n", looked)) >= 0:
+            if _idle(buf[line:end], sse):
+                line = looked = end + 1
+            else:
+                first = line
+        if first < 0 and not _idle(buf[line:line + 2], sse):
+            first = looked = line
+        if first >= 0 and _ended(buf, max(first, looked - 3), sse) or len(buf) > MAX_OPENING:
+            return bytes(buf)
+        looked = len(buf)
+    return bytes(buf)
+
+
+def _idle(line: bytearray, sse: bool) -> bool:
+    """Whether a line (or the start of an unfinished one) is a keep-alive."""
+    return line in (b"", b"\r") or (sse and line[:1] == b":")
+
+
+def _ended(buf: bytearray, start: int, sse: bool) -> bool:
+    """Whether the first event is whole in ``buf`` (its end from ``start``): an SSE event at
+    its blank line; any other stream (NDJSON, a JSON array) at its first byte of content,
+    since the end of its objects need not be a line's."""
+    return not sse or buf.find(b"\n\n", start) >= 0 or buf.find(b"\r\n\r\n", start) >= 0
+
+
+def stream_error(prefix: bytes) -> tuple[int, Any] | None:
+    """The status a stream's first event says it failed with, and that event's data; None
+    when it is no error (or not a whole SSE event of JSON).
+
+    >>> stream_error(b'event: error\\ndata: {"type":"error","error":{"type":"overloaded_error"}}\\n\\n')[0]
+    529
+    >>> stream_error(b'data: {"error":{"code":503,"status":"UNAVAILABLE"}}\\n\\n')[0]
+    503
+    >>> stream_error(b'data: {"choices":[{"delta":{"content":"hi"}}]}\\n\\n') is None
+    True
+    """
+    events = SSEParser().feed(prefix)
+    if not events:
+        return None
+    name, data = events[0]
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    error = obj.get("error")
+    if name != "error" and obj.get("type") != "error" and not isinstance(error, dict):
+        return None
+    error = error if isinstance(error, dict) else obj
+    code = error.get("code")
+    if type(code) is int and 400 <= code <= 599:
+        return code, obj
+    kind = error.get("type")
+    return _STATUS.get(kind, 500) if isinstance(kind, str) else 500, obj
