@@ -230,3 +230,24 @@ def policy_gateway(policy: str, client_key: str, **kw: Any) -> Iterator[Any]:
             server.ledger = d / "usage.jsonl"  # type: ignore[attr-defined]
             server.app = app  # type: ignore[attr-defined]
             yield server
+
+
+def routed_policy(urls: list[str], *, api: str = "openai", key: str = "sk-routed", config: str = "") -> str:
+    """A policy whose one rule routes with an ``ai-gateway`` action to a provider per URL
+    (``p0``, ``p1``, ...; one key each, ``{key}-0`` with id ``k0``, ...) speaking ``api``
+    (``openai``: model ``gpt-4o`` under ``/v1``; ``anthropic``: ``claude-x``); ``config``: more
+    lines of the action's config, indented by ten spaces."""
+    surface = "supported_api_surfaces: [{format: anthropic}], " if api == "anthropic" else ""
+    model, base = ("claude-x", "") if api == "anthropic" else ("gpt-4o", "/v1")
+    providers = "".join(f"""
+            - {{id: p{i}, base_url: "{url}{base}", {surface}api_keys: [{{value: {key}-{i}, id: k{i}}}],
+               models: [{{id: {model}}}]}}""" for i, url in enumerate(urls))
+    return f"""\
+on_http_request:
+  - name: route
+    actions:
+      - type: ai-gateway
+        config:
+          only_allow_configured_providers: true
+{config}          providers:{providers}
+"""

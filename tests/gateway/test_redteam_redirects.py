@@ -16,7 +16,7 @@ import anthropic
 import openai
 import pytest
 
-from .conftest import policy_gateway, record_of
+from .conftest import policy_gateway, record_of, routed_policy
 from .raw_upstream import Peer, RawUpstream, serve
 
 CLIENT_KEY = "sk-gw-redirects"
@@ -56,24 +56,6 @@ def _elsewhere() -> Iterator[tuple[RawUpstream, list[bytes]]]:
         yield server, heard
 
 
-def _routed(api: str, urls: list[str]) -> str:
-    surface = "supported_api_surfaces: [{format: anthropic}], " if api == "anthropic" else ""
-    model = "claude-x" if api == "anthropic" else "gpt-4o"
-    base = "" if api == "anthropic" else "/v1"
-    providers = "".join(f"""
-            - {{id: p{i}, base_url: "{url}{base}", {surface}api_keys: [{{value: sk-redirected-key-{i}, id: k{i}}}],
-               models: [{{id: {model}}}]}}""" for i, url in enumerate(urls))
-    return f"""\
-on_http_request:
-  - name: route
-    actions:
-      - type: ai-gateway
-        config:
-          only_allow_configured_providers: true
-          providers:{providers}
-"""
-
-
 def _ask(api: str, url: str) -> tuple[int, str, Any]:
     """The SDK's request (redirects followed, as the SDK does): status, text, headers."""
     if api == "anthropic":
@@ -98,7 +80,7 @@ def _ask(api: str, url: str) -> tuple[int, str, Any]:
 def test_a_routed_attempt_that_redirects_has_failed(api: str, status: int) -> None:
     with _elsewhere() as (elsewhere, heard), RawUpstream(serve(_redirect(status, elsewhere.url, api))) as first, \
             RawUpstream(serve(_ok(api))) as second, \
-            policy_gateway(_routed(api, [first.url, second.url]), CLIENT_KEY) as gw:
+            policy_gateway(routed_policy([first.url, second.url], api=api, key="sk-redirected-key"), CLIENT_KEY) as gw:
         code, text, headers = _ask(api, gw.url)
         assert heard == []  # nobody followed the redirect
         assert (code, text) == (200, "served")
@@ -108,7 +90,7 @@ def test_a_routed_attempt_that_redirects_has_failed(api: str, status: int) -> No
 
 def test_a_routed_redirect_everywhere_is_all_failed() -> None:
     with _elsewhere() as (elsewhere, heard), RawUpstream(serve(_redirect(307, elsewhere.url, "openai"))) as first, \
-            policy_gateway(_routed("openai", [first.url]), CLIENT_KEY) as gw:
+            policy_gateway(routed_policy([first.url], key="sk-redirected-key"), CLIENT_KEY) as gw:
         code, text, headers = _ask("openai", gw.url)
         assert heard == []
         assert code == 503 and "location" not in headers and "ERR_NGROK_3807" in text

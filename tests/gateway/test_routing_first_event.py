@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from .conftest import policy_gateway, record_of
+from .conftest import policy_gateway, record_of, routed_policy
 from .raw_upstream import Peer, RawUpstream, chunked, serve
 
 CLIENT_KEY = "sk-gw-keepalive"
@@ -71,22 +71,6 @@ async def _events_then_end(peer: Peer) -> None:
     await peer.send(chunked(_events("first")))
 
 
-def _policy(urls: list[str]) -> str:
-    providers = "".join(f"""
-            - {{id: p{i}, base_url: "{url}/v1", api_keys: [{{value: sk-keepalive-key-{i}, id: k{i}}}],
-               models: [{{id: gpt-4o}}]}}""" for i, url in enumerate(urls))
-    return f"""\
-on_http_request:
-  - name: route
-    actions:
-      - type: ai-gateway
-        config:
-          per_request_timeout: 1s
-          only_allow_configured_providers: true
-          providers:{providers}
-"""
-
-
 def _stream(url: str) -> tuple[str, Any]:
     client = openai.OpenAI(base_url=url + "/v1", api_key=CLIENT_KEY, max_retries=0, timeout=20)
     raw = client.chat.completions.with_raw_response.create(model="gpt-4o", stream=True,
@@ -95,12 +79,16 @@ def _stream(url: str) -> tuple[str, Any]:
     return text, raw.headers
 
 
+def _keepalive_policy(urls: list[str]) -> str:
+    return routed_policy(urls, key="sk-keepalive-key", config="          per_request_timeout: 1s\n")
+
+
 @pytest.mark.parametrize("opening", sorted(OPENINGS))
 @pytest.mark.parametrize(("end", "error"), [(_reset, "connect"), (_quiet, "timeout")], ids=["reset", "quiet"])
 def test_a_stream_that_only_kept_alive_fails_over(opening: str, end: Any, error: str) -> None:
     second = b"".join([HEAD, chunked(_events("second"))])
     with RawUpstream(_then(OPENINGS[opening], end)) as first, RawUpstream(serve(second)) as other, \
-            policy_gateway(_policy([first.url, other.url]), CLIENT_KEY) as gw:
+            policy_gateway(_keepalive_policy([first.url, other.url]), CLIENT_KEY) as gw:
         text, headers = _stream(gw.url)
         assert text == "second"
         rec = record_of(gw.ledger, headers["x-aigw-decision-id"])
@@ -111,7 +99,7 @@ def test_a_stream_that_only_kept_alive_fails_over(opening: str, end: Any, error:
 @pytest.mark.parametrize("opening", sorted(OPENINGS))
 def test_a_stream_whose_events_follow_its_keep_alives_is_served_whole(opening: str) -> None:
     with RawUpstream(_then(OPENINGS[opening], _events_then_end)) as first, RawUpstream(serve(b"")) as other, \
-            policy_gateway(_policy([first.url, other.url]), CLIENT_KEY) as gw:
+            policy_gateway(_keepalive_policy([first.url, other.url]), CLIENT_KEY) as gw:
         text, headers = _stream(gw.url)
         assert text == "first"
         rec = record_of(gw.ledger, headers["x-aigw-decision-id"])
@@ -169,23 +157,6 @@ def _failing_first(api: str, kind: str) -> Any:
     return script
 
 
-def _policy_for(api: str, urls: list[str], failover_on: str = "") -> str:
-    surface = "supported_api_surfaces: [{format: anthropic}], " if api == "anthropic" else ""
-    model, base = ("claude-x", "") if api == "anthropic" else ("gpt-4o", "/v1")
-    providers = "".join(f"""
-            - {{id: p{i}, base_url: "{url}{base}", {surface}api_keys: [{{value: sk-first-event-{i}, id: k{i}}}],
-               models: [{{id: {model}}}]}}""" for i, url in enumerate(urls))
-    return f"""\
-on_http_request:
-  - name: route
-    actions:
-      - type: ai-gateway
-        config:
-          only_allow_configured_providers: true
-{failover_on}          providers:{providers}
-"""
-
-
 def _anthropic_stream(url: str) -> tuple[str, Any]:
     import anthropic
 
@@ -205,7 +176,7 @@ FIRST_ERRORS = [("anthropic", "overloaded_error", 529), ("anthropic", "rate_limi
 def test_a_stream_whose_first_event_is_an_error_fails_over(api: str, kind: str, status: int) -> None:
     good = HEAD + chunked(MESSAGE_EVENTS if api == "anthropic" else _events("second"))
     with RawUpstream(_failing_first(api, kind)) as first, RawUpstream(serve(good)) as other, \
-            policy_gateway(_policy_for(api, [first.url, other.url]), CLIENT_KEY) as gw:
+            policy_gateway(routed_policy([first.url, other.url], api=api, key="sk-first-event"), CLIENT_KEY) as gw:
         text, headers = _anthropic_stream(gw.url) if api == "anthropic" else _stream(gw.url)
         assert text == "second"
         rec = record_of(gw.ledger, headers["x-aigw-decision-id"])
@@ -218,7 +189,8 @@ def test_an_error_event_that_is_no_failover_trigger_is_served_as_it_came() -> No
     import anthropic
 
     with RawUpstream(_failing_first("anthropic", "invalid_request_error")) as first, RawUpstream(serve(b"")) as other, \
-            policy_gateway(_policy_for("anthropic", [first.url, other.url], "          failover_on: [429, 5xx]\n"),
+            policy_gateway(routed_policy([first.url, other.url], api="anthropic", key="sk-first-event",
+                                          config="          failover_on: [429, 5xx]\n"),
                            CLIENT_KEY) as gw:
         with pytest.raises(anthropic.APIStatusError) as caught:
             _anthropic_stream(gw.url)
@@ -228,7 +200,7 @@ def test_an_error_event_that_is_no_failover_trigger_is_served_as_it_came() -> No
 
 def test_every_stream_failing_with_an_error_event_is_the_gateways_503() -> None:
     with RawUpstream(_failing_first("openai", "server_error")) as first, \
-            policy_gateway(_policy_for("openai", [first.url]), CLIENT_KEY) as gw:
+            policy_gateway(routed_policy([first.url], key="sk-first-event"), CLIENT_KEY) as gw:
         with pytest.raises(openai.APIStatusError) as caught:
             _stream(gw.url)
         assert caught.value.status_code == 503 and caught.value.body["code"] == "ERR_NGROK_3807"
