@@ -620,10 +620,11 @@ _any_to_python = SchemaSerializer(core_schema.any_schema()).to_python  # what mo
 
 
 def _given(identity: Any) -> dict[str, Any]:
-    """The fields of a request's identity (an ``Identity``, or the checked fields of
-    :mod:`~aigw_policy.env.plain_request`) that were given, as the ledger records them:
-    ``Identity.model_dump(exclude_none=True)``."""
-    return {k: dict(v) if k == "labels" else v for k, v in identity.__dict__.items() if v is not None}
+    """The fields of a request's identity (an ``Identity``, or the field dict of a
+    :class:`~aigw_policy.env.plain_request.PlainRequest`) that were given, as the ledger
+    records them: ``Identity.model_dump(exclude_none=True)``."""
+    fields = identity if type(identity) is dict else identity.__dict__
+    return {k: dict(v) if k == "labels" else v for k, v in fields.items() if v is not None}
 
 
 def _plain_response(response: dict[str, Any]) -> dict[str, Any] | None:

@@ -49,14 +49,19 @@ def format_now(now: float) -> str:
 
 
 def classify_request(req: Request | PlainRequest, counter: Any = None) -> AiRequest:
-    payload = req.request.__dict__  # method, url, headers, body: what classify reads (it only reads)
+    payload = req.request  # method, url, headers, body: what classify reads (it only reads)
+    if type(payload) is not dict:  # the model's (a PlainRequest holds the field dicts themselves)
+        payload = payload.__dict__
     override = req.ai
     try:
         if override is not None:
+            if type(override) is not dict:
+                override = override.__dict__
+            provider, operation = override["provider"], override["operation"]
             if counter is None:
-                ai = classify(payload, provider=override.provider, operation=override.operation)
+                ai = classify(payload, provider=provider, operation=operation)
             else:
-                ai = classify(payload, provider=override.provider, operation=override.operation, counter=counter)
+                ai = classify(payload, provider=provider, operation=operation, counter=counter)
         elif counter is None:
             ai = classify(payload)
         else:
@@ -133,8 +138,10 @@ def _builder(plan: ActivationPlan) -> Callable[[Request | PlainRequest, AiReques
     need_http = plan.url_parts or plan.method or plan.url or plan.headers or plan.content_length
     if need_http:
         add("    http = req.request")
+        add("    if type(http) is not dict:  # the model's fields (a PlainRequest holds them as a dict)")
+        add("        http = http.__dict__")
     if plan.url_parts:
-        add("    url = http.url")
+        add("    url = http['url']")
         add("    parts = _url_entries(url) if len(url) <= 2048 else _split_url(url)")
         add("    act = dict(parts)")
         if plan.headers:
@@ -144,13 +151,13 @@ def _builder(plan: ActivationPlan) -> Callable[[Request | PlainRequest, AiReques
         if plan.headers:
             add("    host = ''")
     if plan.method:
-        add("    act['req.method'] = http.method.upper()")
+        add("    act['req.method'] = http['method'].upper()")
     if plan.url:
-        add("    act['req.url'] = http.url")
+        add("    act['req.url'] = http['url']")
     if plan.headers:
-        add("    lowered = _lowered(http.headers)")
+        add("    lowered = _lowered(http['headers'])")
         add("    if 'host' not in lowered:")
-        add("        _default_host(http.url, lowered)")
+        add("        _default_host(http['url'], lowered)")
         add("    act['req.headers'] = lowered")
     if plan.request_id:
         add("    act['req.id'] = rid")
@@ -163,7 +170,7 @@ def _builder(plan: ActivationPlan) -> Callable[[Request | PlainRequest, AiReques
         add("    _header_parts('req', lowered, act)")
     if plan.content_length:
         add("    if 'req.content_length' not in act:")
-        add("        act['req.content_length'] = _body_length(http.body)")
+        add("        act['req.content_length'] = _body_length(http['body'])")
     if plan.conn:
         add("    if req.conn:")
         add("        _flatten('conn', req.conn, act)")
@@ -176,7 +183,9 @@ def _builder(plan: ActivationPlan) -> Callable[[Request | PlainRequest, AiReques
     if plan.time_now:
         add("    act['time.now'] = _format_now(now)")
     if plan.identity or plan.labels:
-        add("    ident = req.identity.__dict__  # the validated fields, by name")
+        add("    ident = req.identity  # the validated fields, by name")
+        add("    if type(ident) is not dict:")
+        add("        ident = ident.__dict__")
     for name in IDENTITY_NAMES:  # in FULL's order
         if name in plan.identity:
             add(f"    v = ident[{name!r}]")

@@ -4,8 +4,9 @@
 request, its identity, its HTTP request). Building them costs more than checking the plain
 JSON a gateway or an embedder passes (docs/engine.md, "Speed"). :func:`plain_request` checks
 such a dict field by field and, when every value is of its field's exact type, gives the
-engine a :class:`PlainRequest` that reads as the model does (``req.request.url``,
-``req.identity.__dict__``) with the very values ``Request.parse`` would give. Anything else
+engine a :class:`PlainRequest` whose ``request``, ``identity`` and ``ai`` are what the nested
+models' ``__dict__`` would be (``req.request["url"]`` for the model's ``req.request.url``),
+with the very values ``Request.parse`` would give. Anything else
 (a missing or unknown field, a value of another type, a ``str`` subclass, a field it does
 not take: ``now``, ``response``, ``attempts``, ``state``) gives None and goes to
 ``Request.parse``, which validates it and names what is wrong. The public type stays
@@ -14,30 +15,20 @@ not take: ``now``, ``response``, ``attempts``, ``state``) gives None and goes to
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .request import _LEAVES, MAX_DEPTH, _nests, _too_deep, url_problem
 
-__all__ = ["FAST_REQUEST", "Fields", "PlainRequest", "plain_request"]
+__all__ = ["FAST_REQUEST", "PlainRequest", "plain_request"]
 
 FAST_REQUEST = True
 """Check a dict request of the common shape here (:func:`plain_request`); False: every
 request goes through ``Request.parse`` (the tests compare the two)."""
 
 
-class Fields:
-    """Validated fields read as attributes, the way the engine reads a model's: its
-    ``__dict__`` is the field dict (all the model's fields, defaults included)."""
-
-    def __repr__(self) -> str:
-        return f"Fields({self.__dict__!r})"
-
-    if TYPE_CHECKING:
-        def __getattr__(self, name: str) -> Any: ...  # the fields, whatever their names
-
-
 class PlainRequest:
-    """A request :func:`plain_request` checked. The fields it never takes read as absent."""
+    """A request :func:`plain_request` checked: the model's fields, a nested model's as its
+    field dict. The fields it never takes read as absent."""
 
     __slots__ = ("ai", "conn", "endpoint", "id", "identity", "req", "request")
 
@@ -47,10 +38,10 @@ class PlainRequest:
     state = None
 
     id: str | None
-    identity: Fields  # key, user, team, org, tier, labels
+    identity: dict[str, Any]  # key, user, team, org, tier, labels
     conn: dict[str, Any]
-    request: Fields  # method, url, headers, body
-    ai: Fields | None  # provider, operation
+    request: dict[str, Any]  # method, url, headers, body
+    ai: dict[str, Any] | None  # provider, operation
     endpoint: dict[str, Any] | None
     req: dict[str, Any] | None
 
@@ -66,12 +57,6 @@ _new = object.__new__
 _str = str
 _dict = dict
 _list = list
-
-
-def _fields(values: dict[str, Any]) -> Fields:
-    out = _new(Fields)
-    out.__dict__ = values
-    return out
 
 
 def plain_request(data: dict[str, Any]) -> PlainRequest | None:
@@ -106,7 +91,7 @@ def plain_request(data: dict[str, Any]) -> PlainRequest | None:
             else:
                 return None
             identity[k] = v
-    out.identity = _fields(identity)
+    out.identity = identity
     conn = data.get("conn", _NONE)
     if conn is _NONE:
         out.conn = {}
@@ -139,7 +124,7 @@ def plain_request(data: dict[str, Any]) -> PlainRequest | None:
         return None  # a mapping of another kind, an object: pydantic's `Any` keeps it; the model path checks it
     if url_problem(url) is not None:
         return None
-    out.request = _fields({"method": method, "url": url, "headers": headers, "body": body})
+    out.request = {"method": method, "url": url, "headers": headers, "body": body}
     ai = data.get("ai")
     if ai is None:
         out.ai = None
@@ -149,7 +134,7 @@ def plain_request(data: dict[str, Any]) -> PlainRequest | None:
         provider, operation = ai.get("provider"), ai.get("operation")
         if (provider is not None and type(provider) is not _str) or (operation is not None and type(operation) is not _str):
             return None
-        out.ai = _fields({"provider": provider, "operation": operation})
+        out.ai = {"provider": provider, "operation": operation}
     endpoint, more = data.get("endpoint"), data.get("req")
     if endpoint is not None:
         endpoint = _json_fields(endpoint, MAX_DEPTH - 2)  # request, endpoint: as conn
