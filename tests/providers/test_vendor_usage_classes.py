@@ -1,0 +1,28 @@
+"""Vendor usage classes around the fixtures in ``data/spec/`` (run through ``explain`` by
+test_spec_payloads.py): Anthropic's compaction ``iterations``, Moonshot's usage in a stream's
+choice, the counts Perplexity and Moonshot put at the top level of ``usage``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from aigw_policy.providers import classify, extract_usage
+
+ANTHROPIC = {"method": "POST", "url": "https://api.anthropic.com/v1/messages",
+             "body": {"model": "claude-sonnet-4-6", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}}
+COMPAT = {"method": "POST", "url": "https://api.example.com/v1/chat/completions",
+          "body": {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hello there"}]}}
+ITERATIONS = [{"type": "compaction", "input_tokens": 180000, "output_tokens": 3500, "cache_read_input_tokens": 2000,
+               "cache_creation_input_tokens": 0},
+              {"type": "message", "input_tokens": 23000, "output_tokens": 1000}]
+
+
+@pytest.mark.parametrize("beside", [{"citation_tokens": "many"}, {"reasoning_tokens": -3}, {"citation_tokens": 1.5}])
+def test_a_bad_count_beside_the_totals_makes_the_usage_untrusted(beside: dict[str, Any]) -> None:
+    ai = classify(dict(COMPAT, body={**COMPAT["body"], "stream": False}), provider="openai_compatible")
+    u = extract_usage(ai, {"status_code": 200, "headers": {}, "body": {"model": "sonar", "usage": {
+        "prompt_tokens": 19, "completion_tokens": 7, "total_tokens": 26, **beside}}})
+    assert u.source == "estimate"
