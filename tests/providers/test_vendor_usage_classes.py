@@ -20,6 +20,19 @@ ITERATIONS = [{"type": "compaction", "input_tokens": 180000, "output_tokens": 35
               {"type": "message", "input_tokens": 23000, "output_tokens": 1000}]
 
 
+def test_usage_in_a_choice_and_again_at_the_top_level_is_charged_once() -> None:
+    """Moonshot puts the usage in the finishing chunk's choice, and (asked for it) again at the
+    top level of a trailing ``choices: []`` chunk: the same counts, once."""
+    usage = {"prompt_tokens": 83, "completion_tokens": 11, "total_tokens": 94}
+    chunks = [{"model": "kimi-k2", "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]},
+              {"model": "kimi-k2", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "usage": usage}]},
+              {"model": "kimi-k2", "choices": [], "usage": usage}]
+    sse = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    ai = classify(COMPAT, provider="openai_compatible")
+    u = extract_usage(ai, {"status_code": 200, "headers": {"content-type": "text/event-stream"}, "sse": sse})
+    assert (u.input_tokens, u.output_tokens, u.source, u.model) == (83, 11, "provider", "kimi-k2")
+
+
 @pytest.mark.parametrize("beside", [{"citation_tokens": "many"}, {"reasoning_tokens": -3}, {"citation_tokens": 1.5}])
 def test_a_bad_count_beside_the_totals_makes_the_usage_untrusted(beside: dict[str, Any]) -> None:
     ai = classify(dict(COMPAT, body={**COMPAT["body"], "stream": False}), provider="openai_compatible")
