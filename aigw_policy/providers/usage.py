@@ -337,7 +337,34 @@ def anthropic_fields(u: object) -> dict[str, int]:
     cache writes of its ``cache_creation`` breakdown (:data:`_ANTHROPIC_1H`) and the web
     searches of its ``server_tool_use`` (:data:`_ANTHROPIC_SEARCHES`) among them. A breakdown
     that is not an object, or a count in it that is not a count, is a bad count: the object is
-    not trusted at all (:func:`counts_of`)."""
+    not trusted at all (:func:`counts_of`).
+
+    The ``compaction`` entries of ``iterations`` (server-side compaction, beta
+    ``compact-2026-01-12``) are added: the top-level counts are those of the other iterations
+    only, and the request is billed for all of them."""
+    found = _anthropic_counts(u)
+    if not found or not isinstance(u, Mapping):
+        return found
+    iterations = u.get("iterations")
+    if iterations is None:
+        return found
+    if type(iterations) is not list:
+        return {}
+    for entry in iterations:
+        if not isinstance(entry, Mapping):
+            return {}
+        if entry.get("type") != "compaction":
+            continue  # counted at the top level already
+        counts = _anthropic_counts(entry)
+        if not counts and any(entry.get(name) is not None for name in _ANTHROPIC_FIELDS):
+            return {}
+        for name, value in counts.items():
+            found[name] = found.get(name, 0) + value
+    return found
+
+
+def _anthropic_counts(u: object) -> dict[str, int]:
+    """:func:`anthropic_fields` of one usage object, its ``iterations`` aside."""
     found = counts_of(u, _ANTHROPIC_FIELDS)
     if not found or not isinstance(u, Mapping):
         return found

@@ -20,6 +20,50 @@ ITERATIONS = [{"type": "compaction", "input_tokens": 180000, "output_tokens": 35
               {"type": "message", "input_tokens": 23000, "output_tokens": 1000}]
 
 
+def _sse(*events: dict[str, Any]) -> str:
+    return "".join(f"event: {e.get('type', 'x')}\ndata: {json.dumps(e)}\n\n" for e in events)
+
+
+def test_compaction_iterations_are_added_once_in_a_stream() -> None:
+    """``message_start`` gives the top-level input, each ``message_delta`` the cumulative counts
+    with the compaction iteration: it is added to the top-level counts once, however often the
+    delta repeats."""
+    ai = classify(ANTHROPIC)
+    start = {"type": "message_start", "message": {"model": "claude-sonnet-4-6",
+                                                  "usage": {"input_tokens": 23000, "output_tokens": 1}}}
+    delta = {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+             "usage": {"input_tokens": 23000, "output_tokens": 1000, "iterations": ITERATIONS}}
+    for deltas in ([delta], [delta, delta]):
+        sse = _sse(start, *deltas, {"type": "message_stop"})
+        u = extract_usage(ai, {"status_code": 200, "headers": {"content-type": "text/event-stream"}, "sse": sse})
+        assert (u.input_tokens, u.output_tokens, u.cached_input_tokens, u.source) == (205000, 4500, 2000, "provider")
+
+
+def test_on_demand_compaction_counts_only_its_iteration() -> None:
+    """On-demand compaction answers with zero top-level counts: the compaction is the bill."""
+    u = extract_usage(classify(ANTHROPIC), {"status_code": 200, "headers": {}, "body": {"usage": {
+        "input_tokens": 0, "output_tokens": 0, "iterations": ITERATIONS[:1]}}})
+    assert (u.input_tokens, u.output_tokens, u.source) == (182000, 3500, "provider")
+
+
+@pytest.mark.parametrize("iterations", [
+    {"type": "compaction"}, "many", [3], [{"type": "compaction", "input_tokens": -1, "output_tokens": 5}],
+    [{"type": "compaction", "input_tokens": 5, "output_tokens": 5, "cache_creation": 7}],
+])
+def test_bad_iterations_make_the_usage_untrusted(iterations: object) -> None:
+    """A bad ``iterations`` is a bad count: an estimate, never the top-level counts alone."""
+    u = extract_usage(classify(ANTHROPIC), {"status_code": 200, "headers": {}, "body": {"usage": {
+        "input_tokens": 23000, "output_tokens": 1000, "iterations": iterations}}})
+    assert u.source == "estimate"
+
+
+def test_other_iterations_are_counted_at_the_top_level_already() -> None:
+    """Only ``compaction`` entries are added: the top level is the sum of the others."""
+    u = extract_usage(classify(ANTHROPIC), {"status_code": 200, "headers": {}, "body": {"usage": {
+        "input_tokens": 23000, "output_tokens": 1000, "iterations": ITERATIONS[1:] + [{"type": "message"}]}}})
+    assert (u.input_tokens, u.output_tokens) == (23000, 1000)
+
+
 def test_usage_in_a_choice_and_again_at_the_top_level_is_charged_once() -> None:
     """Moonshot puts the usage in the finishing chunk's choice, and (asked for it) again at the
     top level of a trailing ``choices: []`` chunk: the same counts, once."""
