@@ -197,7 +197,8 @@ def openai_usage(u: object) -> Usage | None:
     them: DeepSeek's ``prompt_cache_hit_tokens``, Moonshot's top-level ``cached_tokens``),
     ``reasoning_tokens`` of the output, and the ``audio_tokens`` of either, billed at the audio
     price. Perplexity counts two parts beside the totals, at the top level (:data:`BESIDE`):
-    ``citation_tokens`` are input, a top-level ``reasoning_tokens`` is output (and reasoning)."""
+    ``citation_tokens`` are input, its top-level ``reasoning_tokens`` output (and reasoning);
+    SGLang's top-level ``reasoning_tokens`` are the reasoning detail of ``completion_tokens``."""
     if not isinstance(u, Mapping):
         return None
     if "input_tokens" in u or "output_tokens" in u:  # responses API
@@ -209,19 +210,21 @@ def openai_usage(u: object) -> Usage | None:
     if inp is None or out is None:
         return None
     notes: list[str] = []
-    apart = 0
-    if "citation_tokens" in u or "reasoning_tokens" in u:  # Perplexity's, apart from the totals
-        citations, thought = _opt(u, "citation_tokens"), _opt(u, "reasoning_tokens")
-        if citations is None or thought is None:
+    apart = thought = 0
+    if "citation_tokens" in u or "reasoning_tokens" in u:
+        citations, top = _opt(u, "citation_tokens"), _opt(u, "reasoning_tokens")
+        if citations is None or top is None:
             return None
-        # beside a detail, a copy of it, which completion_tokens already counts
-        apart = thought if _get(u, outs, "reasoning_tokens") is None else 0
+        if _get(u, outs, "reasoning_tokens") is None:  # else a copy of the detail
+            thought = top
+            if "citation_tokens" in u or "num_search_queries" in u:  # Perplexity's: apart from the totals
+                apart = top
         inp, out = inp + citations, out + apart
     out = _with_gap(inp, out, tok(u.get("total_tokens")), notes)
     cached = _within(_n(u, ins, "cached_tokens") or _n(u, "prompt_cache_hit_tokens") or _n(u, "cached_tokens"),
                      inp, "cached_tokens", notes)
     written = _within(_n(u, ins, "cache_write_tokens"), inp - cached, "cache_write_tokens", notes)
-    reasoning = _within(_n(u, outs, "reasoning_tokens") + apart, out, "reasoning_tokens", notes)
+    reasoning = _within(_n(u, outs, "reasoning_tokens") + thought, out, "reasoning_tokens", notes)
     units = _units((("input_audio_tokens", _within(_n(u, ins, "audio_tokens"), inp, "audio_tokens", notes)),
                     ("output_audio_tokens", _within(_n(u, outs, "audio_tokens"), out, "audio_tokens", notes))))
     return Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=written,
@@ -234,7 +237,8 @@ DeepSeek's ``prompt_cache_hit_tokens`` and Moonshot's ``cached_tokens`` (cache r
 the prompt), Perplexity's ``citation_tokens`` (the search results it read: input, billed at
 the input price, left out of ``prompt_tokens`` and ``total_tokens``) and its top-level
 ``reasoning_tokens`` (Deep Research's reasoning step, billed apart, left out of
-``completion_tokens`` and ``total_tokens``: added to the output)."""
+``completion_tokens`` and ``total_tokens``: added to the output; told from SGLang's, a part of
+``completion_tokens``, by the ``citation_tokens`` or ``num_search_queries`` beside them)."""
 
 
 PRICED_UNITS: tuple[str, ...] = (

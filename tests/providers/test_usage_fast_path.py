@@ -147,7 +147,8 @@ def test_deepseek_cache_hits_are_read_either_way() -> None:
 @pytest.mark.parametrize(("beside", "want"), [
     ({"cached_tokens": 1152}, (1215, 10, 1152, 0)),  # Moonshot's cache reads
     ({"citation_tokens": 300}, (1515, 10, 0, 0)),  # Perplexity's search results read: input
-    ({"reasoning_tokens": 40}, (1215, 50, 0, 40)),  # Perplexity's reasoning step: output
+    ({"reasoning_tokens": 40, "num_search_queries": 3}, (1215, 50, 0, 40)),  # Perplexity's reasoning step: output
+    ({"reasoning_tokens": 6}, (1215, 10, 0, 6)),  # SGLang's: of completion_tokens
     ({"reasoning_tokens": 4, "completion_tokens_details": {"reasoning_tokens": 4}}, (1215, 10, 0, 4)),  # a copy
 ])
 def test_counts_beside_the_totals_are_read_either_way(beside: dict[str, Any], want: tuple[int, ...]) -> None:
