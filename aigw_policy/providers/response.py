@@ -10,7 +10,7 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .usage import _MAX_TOKENS, Usage, loads, ollama_output_only, output_text, usage_from_body
+from .usage import _MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, output_text, usage_from_body
 
 FAST_USAGE = True
 """Read the usage of a parsed OpenAI-shaped JSON body with plain dict lookups when it has the
@@ -109,7 +109,7 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
     integer ``prompt_tokens`` and ``completion_tokens`` and a ``model`` string, the usual
     shape; None for anything else (the general way reads it)."""
     u = body.get("usage")
-    if type(u) is not dict or "input_tokens" in u or "output_tokens" in u or "prompt_cache_hit_tokens" in u:
+    if type(u) is not dict or "input_tokens" in u or "output_tokens" in u or not BESIDE.isdisjoint(u):
         return None
     inp = u.get("prompt_tokens")
     out = u.get("completion_tokens", 0)

@@ -10,7 +10,8 @@ Provider rules:
 
 - OpenAI chat/completions: usage only in a final chunk, when ``stream_options.include_usage``
   was set (several usage chunks: each count keeps its largest value); Groq's last chunk
-  carries it under ``x_groq.usage`` whether asked for or not; the Responses API: ``response.completed`` (or ``.incomplete``/``.failed``).
+  carries it under ``x_groq.usage`` whether asked for or not, Moonshot's in its choice
+  (``choices[0].usage``); the Responses API: ``response.completed`` (or ``.incomplete``/``.failed``).
 - Anthropic: ``message_start`` then ``message_delta`` usage counts are cumulative: each field
   keeps its largest value (a later placeholder 0 does not wipe it), never a sum.
 - Gemini: ``usageMetadata`` on chunks, cumulative: each field keeps its largest value.
@@ -295,6 +296,8 @@ class StreamUsage:
             extra = obj.get("x_groq")
             if type(extra) is dict:
                 usage = extra.get("usage")
+        if usage is None:  # Moonshot's: in the last chunk's choice (choices[0].usage)
+            usage = _choice_usage(obj.get("choices"))
         if usage is not None:
             found = openai_usage(usage)
             if found is not None:
@@ -412,6 +415,14 @@ class _Probe(StreamUsage):
 
     def _add_text(self, parts: list[str]) -> None:
         self._text += parts
+
+
+def _choice_usage(choices: object) -> object:
+    """The usage a chunk's first choice carries (Moonshot's streams put the counts of the whole
+    answer in ``choices[0].usage`` of the chunk with the ``finish_reason``), or None."""
+    if type(choices) is list and choices and type(first := choices[0]) is dict:
+        return first.get("usage")
+    return None
 
 
 def _error_kind(error: object) -> str:

@@ -193,9 +193,12 @@ def openai_usage(u: object) -> Usage | None:
     (``input_tokens``) usage objects; also what vLLM and Ollama's OpenAI API send.
 
     Their details are parts of the totals: ``cached_tokens`` and ``cache_write_tokens`` (the
-    cache reads and writes of models that bill writes) of the input (DeepSeek's
-    ``prompt_cache_hit_tokens`` when no ``cached_tokens`` is given), ``reasoning_tokens`` of
-    the output, and the ``audio_tokens`` of either, billed at the audio price."""
+    cache reads and writes of models that bill writes) of the input (when no detail names
+    them: DeepSeek's ``prompt_cache_hit_tokens``, Moonshot's top-level ``cached_tokens``),
+    ``reasoning_tokens`` of the output, and the ``audio_tokens`` of either, billed at the audio
+    price. Perplexity counts two parts beside the totals, at the top level (:data:`BESIDE`):
+    ``citation_tokens`` are input, its top-level ``reasoning_tokens`` output (and reasoning);
+    SGLang's top-level ``reasoning_tokens`` are the reasoning detail of ``completion_tokens``."""
     if not isinstance(u, Mapping):
         return None
     if "input_tokens" in u or "output_tokens" in u:  # responses API
@@ -207,14 +210,35 @@ def openai_usage(u: object) -> Usage | None:
     if inp is None or out is None:
         return None
     notes: list[str] = []
+    apart = thought = 0
+    if "citation_tokens" in u or "reasoning_tokens" in u:
+        citations, top = _opt(u, "citation_tokens"), _opt(u, "reasoning_tokens")
+        if citations is None or top is None:
+            return None
+        if _get(u, outs, "reasoning_tokens") is None:  # else a copy of the detail
+            thought = top
+            if "citation_tokens" in u or "num_search_queries" in u:  # Perplexity's: apart from the totals
+                apart = top
+        inp, out = inp + citations, out + apart
     out = _with_gap(inp, out, tok(u.get("total_tokens")), notes)
-    cached = _within(_n(u, ins, "cached_tokens") or _n(u, "prompt_cache_hit_tokens"), inp, "cached_tokens", notes)
+    cached = _within(_n(u, ins, "cached_tokens") or _n(u, "prompt_cache_hit_tokens") or _n(u, "cached_tokens"),
+                     inp, "cached_tokens", notes)
     written = _within(_n(u, ins, "cache_write_tokens"), inp - cached, "cache_write_tokens", notes)
-    reasoning = _within(_n(u, outs, "reasoning_tokens"), out, "reasoning_tokens", notes)
+    reasoning = _within(_n(u, outs, "reasoning_tokens") + thought, out, "reasoning_tokens", notes)
     units = _units((("input_audio_tokens", _within(_n(u, ins, "audio_tokens"), inp, "audio_tokens", notes)),
                     ("output_audio_tokens", _within(_n(u, outs, "audio_tokens"), out, "audio_tokens", notes))))
     return Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=written,
                     reasoning_tokens=reasoning, notes=tuple(notes), units=units)
+
+
+BESIDE = frozenset(("prompt_cache_hit_tokens", "cached_tokens", "citation_tokens", "reasoning_tokens"))
+"""The counts an OpenAI-shaped usage object may carry at its top level, beside the OpenAI ones:
+DeepSeek's ``prompt_cache_hit_tokens`` and Moonshot's ``cached_tokens`` (cache reads, a part of
+the prompt), Perplexity's ``citation_tokens`` (the search results it read: input, billed at
+the input price, left out of ``prompt_tokens`` and ``total_tokens``) and its top-level
+``reasoning_tokens`` (Deep Research's reasoning step, billed apart, left out of
+``completion_tokens`` and ``total_tokens``: added to the output; told from SGLang's, a part of
+``completion_tokens``, by the ``citation_tokens`` or ``num_search_queries`` beside them)."""
 
 
 PRICED_UNITS: tuple[str, ...] = (
@@ -317,7 +341,34 @@ def anthropic_fields(u: object) -> dict[str, int]:
     cache writes of its ``cache_creation`` breakdown (:data:`_ANTHROPIC_1H`) and the web
     searches of its ``server_tool_use`` (:data:`_ANTHROPIC_SEARCHES`) among them. A breakdown
     that is not an object, or a count in it that is not a count, is a bad count: the object is
-    not trusted at all (:func:`counts_of`)."""
+    not trusted at all (:func:`counts_of`).
+
+    The ``compaction`` entries of ``iterations`` (server-side compaction, beta
+    ``compact-2026-01-12``) are added: the top-level counts are those of the other iterations
+    only, and the request is billed for all of them."""
+    found = _anthropic_counts(u)
+    if not found or not isinstance(u, Mapping):
+        return found
+    iterations = u.get("iterations")
+    if iterations is None:
+        return found
+    if type(iterations) is not list:
+        return {}
+    for entry in iterations:
+        if not isinstance(entry, Mapping):
+            return {}
+        if entry.get("type") != "compaction":
+            continue  # counted at the top level already
+        counts = _anthropic_counts(entry)
+        if not counts and any(entry.get(name) is not None for name in _ANTHROPIC_FIELDS):
+            return {}
+        for name, value in counts.items():
+            found[name] = found.get(name, 0) + value
+    return found
+
+
+def _anthropic_counts(u: object) -> dict[str, int]:
+    """:func:`anthropic_fields` of one usage object, its ``iterations`` aside."""
     found = counts_of(u, _ANTHROPIC_FIELDS)
     if not found or not isinstance(u, Mapping):
         return found

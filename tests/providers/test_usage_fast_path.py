@@ -35,8 +35,9 @@ def usages(draw: Any) -> Any:
         _put(u, name, draw(st.one_of(st.just(MISSING), COUNT)))
     if draw(st.booleans()):
         u["total_tokens"] = draw(COUNT)
-    if draw(st.integers(0, 3)) == 0:  # DeepSeek's cache hits
-        u["prompt_cache_hit_tokens"] = draw(COUNT)
+    for beside in ("prompt_cache_hit_tokens", "cached_tokens", "citation_tokens", "reasoning_tokens"):
+        if draw(st.integers(0, 5)) == 0:  # DeepSeek's, Moonshot's cache hits; Perplexity's parts apart
+            u[beside] = draw(COUNT)
     for outer, inner in (("prompt_tokens_details", "cached_tokens"), ("completion_tokens_details", "reasoning_tokens"),
                          ("input_tokens_details", "cached_tokens")):
         if draw(st.integers(0, 2)) == 0:
@@ -141,3 +142,22 @@ def test_deepseek_cache_hits_are_read_either_way() -> None:
                                                 "prompt_cache_hit_tokens": 1152, "prompt_cache_miss_tokens": 63}}
     fast, plain = _both(ai, {"status_code": 200, "headers": {"content-type": "application/json"}, "body": body})
     assert fast == plain and fast.cached_input_tokens == 1152
+
+
+@pytest.mark.parametrize(("beside", "want"), [
+    ({"cached_tokens": 1152}, (1215, 10, 1152, 0)),  # Moonshot's cache reads
+    ({"citation_tokens": 300}, (1515, 10, 0, 0)),  # Perplexity's search results read: input
+    ({"reasoning_tokens": 40, "num_search_queries": 3}, (1215, 50, 0, 40)),  # Perplexity's reasoning step: output
+    ({"reasoning_tokens": 6}, (1215, 10, 0, 6)),  # SGLang's: of completion_tokens
+    ({"reasoning_tokens": 4, "completion_tokens_details": {"reasoning_tokens": 4}}, (1215, 10, 0, 4)),  # a copy
+])
+def test_counts_beside_the_totals_are_read_either_way(beside: dict[str, Any], want: tuple[int, ...]) -> None:
+    """Counts some OpenAI-compatible providers put at the top level of ``usage`` (``BESIDE``):
+    the fast path leaves such a body to the general way, which reads them."""
+    ai = classify({"method": "POST", "url": "https://api.example.com/v1/chat/completions",
+                   "body": {"model": "m", "messages": [{"role": "user", "content": "hello"}]}},
+                  provider="openai_compatible")
+    body = {"model": "m", "usage": {"prompt_tokens": 1215, "completion_tokens": 10, "total_tokens": 1225, **beside}}
+    fast, plain = _both(ai, {"status_code": 200, "headers": {"content-type": "application/json"}, "body": body})
+    assert fast == plain
+    assert (fast.input_tokens, fast.output_tokens, fast.cached_input_tokens, fast.reasoning_tokens) == want
