@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .request import _LEAVES, MAX_DEPTH, _nests, _too_deep, url_problem
+from .request import _LEAVES, _SHALLOW, _WIDE, MAX_DEPTH, _nests, _too_deep, url_problem
 
 __all__ = ["FAST_REQUEST", "PlainRequest", "plain_request"]
 
@@ -50,7 +50,6 @@ class PlainRequest:
 
 
 _TOP = frozenset({"id", "identity", "conn", "request", "ai", "endpoint", "req"})
-_IDENTITY = frozenset({"key", "user", "team", "org", "tier"})
 _HTTP = frozenset({"method", "url", "headers", "body"})
 _AI = frozenset({"provider", "operation"})
 _new = object.__new__
@@ -76,30 +75,36 @@ def plain_request(data: dict[str, Any]) -> PlainRequest | None:
         return None
     else:
         identity = _IDENTITY_DEFAULTS.copy()
-        for k, v in given.items():
-            if k in _IDENTITY:
-                if v is not None and type(v) is not _str:
-                    return None
-            elif k == "labels":
-                if v is not None:
-                    if type(v) is not _dict:
-                        return None
-                    for lk, lv in v.items():
-                        if type(lk) is not _str or type(lv) is not _str:
-                            return None
-                    v = _dict(v)
-            else:
+        identity.update(given)
+        if len(identity) != _IDENTITY_FIELDS:
+            return None  # a field Identity does not have
+        labels = identity["labels"]
+        identity["labels"] = None
+        for v in identity.values():
+            if v is not None and type(v) is not _str:
                 return None
-            identity[k] = v
+        if labels is not None:
+            if type(labels) is not _dict:
+                return None
+            for k, v in labels.items():
+                if type(k) is not _str or type(v) is not _str:
+                    return None
+            identity["labels"] = _dict(labels)
     out.identity = identity
     conn = data.get("conn", _NONE)
     if conn is _NONE:
         out.conn = {}
     else:
-        conn = _json_fields(conn, MAX_DEPTH - 2)  # request, conn: each value counted from the request
-        if conn is None:
+        if type(conn) is not _dict:
             return None
-        out.conn = conn
+        for k, v in conn.items():
+            if type(k) is not _str:
+                return None
+            kind = type(v)
+            if kind is not _str and kind not in _LEAVES:
+                if (kind is not _dict and kind is not _list) or _too_deep(v, MAX_DEPTH - 2):
+                    return None  # (request, conn: each value counted from the request)
+        out.conn = _dict(conn)
     http = data.get("request")
     if type(http) is not _dict or not _HTTP.issuperset(http):
         return None
@@ -108,17 +113,28 @@ def plain_request(data: dict[str, Any]) -> PlainRequest | None:
     if (type(method) is not _str or not method or type(url) is not _str or not url
             or not method.isascii() or not url.isascii()):
         return None  # (pydantic counts the characters of these two: it refuses a lone surrogate)
-    headers = http.get("headers", _NONE)
-    if headers is _NONE:
+    given = http.get("headers", _NONE)
+    if given is _NONE:
+        headers: dict[str, Any] = {}
+    elif type(given) is not _dict:
+        return None
+    else:  # a copy: str to str, or to a list of str (a repeated header)
         headers = {}
-    else:
-        headers = _headers(headers)
-        if headers is None:
-            return None
+        for k, v in given.items():
+            if type(k) is not _str:
+                return None
+            if type(v) is not _str:
+                if type(v) is not _list:
+                    return None
+                for x in v:
+                    if type(x) is not _str:
+                        return None
+                v = _list(v)
+            headers[k] = v
     body: Any = http.get("body")
     kind = type(body)
     if kind is _dict or kind is _list:
-        if _nests(body, MAX_DEPTH - 2):  # request, body
+        if _body_nests(body):
             return None
     elif kind not in _LEAVES:
         return None  # a mapping of another kind, an object: pydantic's `Any` keeps it; the model path checks it
@@ -155,6 +171,7 @@ _NONE: Any = object()  # a field not given (None is a value some fields refuse)
 _IDENTITY_DEFAULTS: dict[str, Any] = {"key": None, "user": None, "team": None, "org": None, "tier": None,
                                       "labels": None}
 """``Identity``'s fields, in its order, each at its default."""
+_IDENTITY_FIELDS = len(_IDENTITY_DEFAULTS)
 
 
 def _json_fields(value: Any, limit: int) -> dict[str, Any] | None:
@@ -171,20 +188,29 @@ def _json_fields(value: Any, limit: int) -> dict[str, Any] | None:
     return _dict(value)
 
 
-def _headers(given: Any) -> dict[str, str | list[str]] | None:
-    """A copy of a headers dict (``str`` to ``str`` or a list of ``str``), else None."""
-    if type(given) is not _dict:
-        return None
-    out: dict[str, Any] = {}
-    for k, v in given.items():
-        if type(k) is not _str:
-            return None
-        if type(v) is not _str:
-            if type(v) is not _list:
-                return None
-            for x in v:
-                if type(x) is not _str:
-                    return None
-            v = _list(v)
-        out[k] = v
-    return out
+def _body_nests(body: dict[str, Any] | list[Any]) -> bool:
+    """``_nests(body, MAX_DEPTH - 2)`` (request, body), its first levels inline: the usual body
+    is strings and numbers, with a short list of messages of strings. Anything else under
+    them is left to ``_nests`` from the level that holds it (the same answer: both are pure)."""
+    for v in body.values() if type(body) is _dict else body:
+        kind = type(v)
+        if kind is _str or kind in _LEAVES:
+            continue
+        if kind is not _list or len(v) > _WIDE:
+            return _nests(body, _LIMIT)
+        for x in v:  # a short list: its items at level 3
+            kind = type(x)
+            if kind is _dict:
+                for y in x.values():
+                    kind = type(y)
+                    if kind is not _str and kind not in _LEAVES:
+                        if _nests(x, _LIMIT, 3):
+                            return True
+                        break  # (_nests walked the rest of x)
+            elif kind is not _str and kind not in _LEAVES:
+                return _nests(body, _LIMIT)
+    return False
+
+
+_LIMIT = MAX_DEPTH - 2
+assert _LIMIT > 3 and _SHALLOW > 3  # the levels _body_nests walks inline are never the limit
