@@ -11,7 +11,8 @@ from typing import Any
 
 from ..cel import CelError
 from .charging import NO_ERROR
-from .compile import CompiledAction, CompiledRule, Template, text_of
+from .compile import CompiledAction, CompiledRule
+from .templates import Template, text_of
 from .flow import REQ, Flow, Stop
 from .rule_error import HEADER_VALUE, TEMPLATE, ErrorStop, Failure, Skip, action_error, failure
 from .trace import jsonable
@@ -55,7 +56,9 @@ def _deny(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) ->
     cfg = action.config
     status = cfg.status_code or 403
     tpl = action.templates.get("message")
-    message = text_of(_render(flow, rule, action, phase, tpl, "message")) if tpl is not None else None
+    message = _render(flow, rule, action, phase, tpl, "message") if tpl is not None else None
+    if type(message) is not str and message is not None:
+        message = text_of(message)
     reason = message or f"denied by rule `{rule.label}`"
     if flow.rec.on:  # the text is built only for the record
         flow.rec.outcome(f"denied {status}")

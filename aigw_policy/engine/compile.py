@@ -32,7 +32,6 @@ from ..analysis.free_vars import EMPTY, FreeVars, free_vars, union
 from ..cel import CelError, ast as cel_ast
 from ..cel.budget import DEFAULT_BUDGET
 from ..cel.cost import MAX_POLICY_NODES
-from ..cel.runtime.ops import to_string
 from ..diagnostics import Diagnostic, PolicyError
 from ..env.activation import AI_NAMES, FULL, IDENTITY_NAMES, ActivationPlan
 from ..env.declarations import POLICY_VARIABLES
@@ -44,7 +43,8 @@ from ..ir.nodes import SETTINGS, Phase
 from ..limits.model import LimitSpec
 from .rate_headers import limit_items
 from ..source import Span
-from ..template import Interpolation, TemplateError, double_text, split_template
+from ..template import Interpolation, TemplateError, split_template
+from .templates import Template, text_of
 
 __all__ = [
     "STAGES", "CompiledAction", "CompiledExpr", "CompiledPolicy", "CompiledRule", "Compilation", "LimitPlan",
@@ -76,51 +76,6 @@ class CompiledExpr:
     node: Any = field(default=None, compare=False, repr=False)  # the parsed CEL, for the index
     label: str = field(default="", compare=False, repr=False)
     reads: FreeVars = field(default=EMPTY, compare=False, repr=False)
-
-
-class Template:
-    """A compiled string config value: constant text, one ``${...}`` (keeps the CEL type),
-    or text with interpolations rendered as strings (ngrok's rule)."""
-
-    __slots__ = ("text", "constant", "single", "parts")
-
-    def __init__(self, text: str, parts: list[str | CompiledExpr]) -> None:
-        self.text = text
-        self.constant = not any(isinstance(p, CompiledExpr) for p in parts)
-        self.single: CompiledExpr | None = (
-            parts[0] if len(parts) == 1 and isinstance(parts[0], CompiledExpr) else None)
-        self.parts = tuple(str(p) if isinstance(p, str) else p for p in parts)
-
-    def render(self, act: dict[str, Any]) -> Any:
-        """The value; a CEL error raises :class:`CelError`."""
-        if self.constant:
-            return self.text
-        if self.single is not None:
-            return self.single.fn(act)
-        out = []
-        for p in self.parts:
-            if type(p) is str:
-                out.append(p)
-            else:
-                v = p.fn(act)
-                out.append(v if type(v) is str else text_of(v))
-        return "".join(out)
-
-
-def text_of(value: Any) -> str:
-    """A CEL value inside a string template: CEL's ``string()`` (doubles to 15 digits,
-    :func:`~aigw_policy.template.double_text`); lists and maps as JSON."""
-    if type(value) is str:  # the usual value, as it is
-        return value
-    if isinstance(value, (list, tuple, dict)) or value is None:
-        import json
-
-        from .trace import jsonable
-
-        return json.dumps(jsonable(value), separators=(",", ":"), sort_keys=False)
-    if type(value) is float:
-        return double_text(value)
-    return to_string(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +150,9 @@ class CompiledPolicy:
     come before an ``ai-gateway`` action and depend on the model (SPEC §12, budget-correct)."""
     shard_key: CompiledExpr | None = None
     """The document's ``shard_key``, evaluated once per request that charges a limit."""
+    runners: list[Any] = field(default_factory=lambda: [None, None], compare=False, repr=False)
+    """Each phase's rules as one function (request, response), made by the first engine
+    (engine/phase_code.py ``install``); None: the general runner."""
     header_items: dict[str, tuple[str, float, str, str]] = field(default_factory=dict, compare=False, repr=False)
     """Each limit's unit, capacity, ``RateLimit-Policy`` item and quoted name
     (:func:`~aigw_policy.engine.rate_headers.limit_items`): formatted once, not per decision."""
@@ -480,8 +438,14 @@ def report(c: Compilation) -> Compilation:
     return c
 
 
-def _reads_outcomes(reads: FreeVars) -> bool:
-    return reads.reads("limits") or reads.reads("actions")
+def _reads_outcome(reads: FreeVars, name: str) -> bool:
+    """Whether ``reads`` can read limit ``name``'s outcome: ``limits[name]`` (or below it, or
+    all of ``limits``), or ``actions`` (where the limits publish theirs too). The path is
+    compared whole: a name may hold dots."""
+    if reads.reads("actions"):
+        return True
+    path = ("limits", name)
+    return any(p[:2] == path if len(p) >= 2 else path[:len(p)] == p for p in reads.names)
 
 
 def _route_reads_outcomes(a: CompiledAction) -> bool:
@@ -495,17 +459,20 @@ def _route_reads_outcomes(a: CompiledAction) -> bool:
     return any(not s.pure for s in (*route.model_strategies, *route.key_strategies))
 
 
+_ALL_OUTCOMES = FreeVars(frozenset({("limits",)}))
+
+
 def mark_eager(c: Compilation) -> Compilation:
     """Flag each request-phase limit whose outcome a later request-phase text reads
-    (``limits``, ``actions``; an ``ai-gateway`` action's strategies unless all are pure): it
-    is checked at once rather than with the reserve."""
-    reads: list[bool] = []  # per place: a rule's conditions, then each of its actions
+    (``limits[name]``, all of ``limits``, ``actions``; an ``ai-gateway`` action's strategies
+    unless all are pure): it is checked at once rather than with the reserve."""
+    reads: list[FreeVars] = []  # per place: a rule's conditions, then each of its actions
     for rule in c.request_rules:
-        reads.append(any(_reads_outcomes(e.reads) for e in rule.exprs))
-        reads.extend(_route_reads_outcomes(a) or _reads_outcomes(a.reads) for a in rule.actions)
-    later = [False] * (len(reads) + 1)
+        reads.append(union(e.reads for e in rule.exprs))
+        reads.extend(_ALL_OUTCOMES if _route_reads_outcomes(a) else a.reads for a in rule.actions)
+    later = [EMPTY] * (len(reads) + 1)
     for i in range(len(reads) - 1, -1, -1):
-        later[i] = later[i + 1] or reads[i]
+        later[i] = later[i + 1] | reads[i]
     out = []
     k = 0
     for rule in c.request_rules:
@@ -513,7 +480,7 @@ def mark_eager(c: Compilation) -> Compilation:
         actions = []
         for a in rule.actions:
             k += 1  # later[k]: the places after this action
-            if a.limit is not None and later[k]:
+            if a.limit is not None and _reads_outcome(later[k], a.limit.spec.name):
                 a = dataclasses.replace(a, eager=True)
             actions.append(a)
         changed = any(a is not b for a, b in zip(actions, rule.actions))

@@ -33,7 +33,7 @@ from .rule_error import CONDITION, CONDITION_TYPE, Failure, Skip, failure, rule_
 from .trace import Recorder
 from ..env.header_parts import content_entries, header_parts
 
-__all__ = ["Cursor", "continue_phase", "gateway_answer", "request_plain", "request_steps", "response_plain",
+__all__ = ["Cursor", "answered_plain", "continue_phase", "gateway_answer", "request_plain", "request_steps", "response_plain",
            "response_steps"]
 
 
@@ -58,7 +58,20 @@ def request_plain(flow: Flow) -> Cursor | None:
     None when it ended with nothing to reserve (no limit ran), else where it stopped (at an
     eager limit action, or at its end with charges waiting for the reserve) for
     :func:`request_steps` to go on from."""
-    cur = _open(flow, REQ)
+    run = flow.cp.runners[0]
+    if run is None or flow.rec.on or not STRAIGHT or not INLINE_LIMITS:
+        cur = _open(flow, REQ)
+    else:  # the phase as one function of the policy, as far as it goes (engine/phase_code.py)
+        at = run(flow, flow.act)
+        if at is None:
+            if not flow.charges:
+                return None
+            cur = _open(flow, REQ)
+            cur.over = True  # over, with charges to reserve
+            return cur
+        cur = _resume(flow, REQ, at)
+        if cur.need:
+            return cur
     return None if _run(flow, cur) and not flow.charges else cur
 
 
@@ -116,13 +129,32 @@ def _response_start(flow: Flow, response: dict[str, Any] | None) -> bool:
     return read
 
 
+def answered_plain(flow: Flow, stop: Stop) -> None:
+    """:func:`response_plain` of a request the gateway answered itself (``stop`` denied it)."""
+    gateway_answer(flow, stop)
+    reads = flow.cp.response_reads
+    _response_end(flow, bool(reads.names or reads.functions))
+
+
 def _response_end(flow: Flow, read: bool) -> None:
     """The ``res.*`` entries, then the response-phase rules (plain calls: a limit action
     there is skipped, so nothing in it asks the store)."""
-    if read:  # else no response-phase text reads the response's variables: none are set
-        _response_entries(flow.response, flow.act, flow.cp.response_headers)  # type: ignore[arg-type]
-    if flow.cp.response_rules:
+    cp = flow.cp
+    if not read:  # no response-phase text reads the response's variables: none are set
+        pass
+    elif cp.response_headers:
+        _response_entries(flow.response, flow.act)  # type: ignore[arg-type]
+    else:  # only the status: the rest are read from the headers
+        flow.act["res.status_code"] = flow.response.get("status_code", 200)  # type: ignore[union-attr]
+    if not cp.response_rules:
+        return
+    run = cp.runners[1]
+    if run is None or flow.rec.on or not STRAIGHT:
         _run(flow, _open(flow, RES))
+    else:
+        at = run(flow, flow.act)
+        if at is not None:
+            _run(flow, _resume(flow, RES, at))
 
 
 def gateway_answer(flow: Flow, stop: Stop) -> None:
@@ -133,12 +165,11 @@ def gateway_answer(flow: Flow, stop: Stop) -> None:
     flow.response = {"status_code": status, "headers": headers, "body": stop.body}
 
 
-def _response_entries(resp: dict[str, Any], act: dict[str, Any], headers: bool = True) -> None:
-    """The ``res.*`` entries of the activation; ``headers``: those read from the response's
-    headers too (else no text reads them: ``CompiledPolicy.response_headers``)."""
+def _response_entries(resp: dict[str, Any], act: dict[str, Any]) -> None:
+    """The ``res.*`` entries of the activation: the status, and those read from the
+    response's headers (:func:`_response_end` sets the status alone when no text reads
+    these: ``CompiledPolicy.response_headers``)."""
     act["res.status_code"] = resp.get("status_code", 200)
-    if not headers:
-        return
     given = resp.get("headers")
     lowered = _lower_headers(given) if given else {}
     act["res.headers"] = lowered
@@ -166,6 +197,10 @@ def continue_phase(flow: Flow, rule: CompiledRule, action: int) -> Steps:
 # a phase: plain calls (_run) until a limit action needs the store, which _drive asks for
 
 _DONE, _ENDED, _NEED = 0, 1, 2  # a rule's actions ran out | one ended the phase | a limit needs the store
+
+STRAIGHT = True
+"""Run a phase without an index, untraced, by its runner (engine/phase_code.py); False: by
+the general runner (the tests compare the two)."""
 
 INLINE_LIMITS = True
 """Run a limit that is not eager (its charge waits for the reserve: no store is asked) with
@@ -223,6 +258,19 @@ def _open(flow: Flow, phase: str, start: int = 0, later: bool = False) -> Cursor
         cur.seq = rules[start:] if start else rules
         cur.reindex = False
     cur.n = len(cur.seq)
+    return cur
+
+
+def _resume(flow: Flow, phase: str, at: tuple[int, int | None, bool]) -> Cursor:
+    """The cursor where a phase runner (engine/phase_code.py) handed the phase back: at rule
+    ``k``'s conditions, or at its action ``i`` (``need``: a limit the store must check)."""
+    k, i, need = at
+    if i is None:
+        return _open(flow, phase, k)
+    cur = _open(flow, phase, k + 1)
+    cur.rule = cur.rules[k]
+    cur.at = i
+    cur.need = need
     return cur
 
 

@@ -27,11 +27,12 @@ from ..providers import PriceBook
 from ..providers.prices import Cost
 from ..providers.usage import Usage
 from .compile import CompiledPolicy, compile_policy
+from .phase_code import install as install_runners
 from ..env.activation import classify_request
 from .decision import Decision
 from .errors import StoreUnavailableError, UnknownRequestError
 from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
-from .phases import Cursor, gateway_answer, request_plain, request_steps, response_plain, response_steps
+from .phases import Cursor, answered_plain, gateway_answer, request_plain, request_steps, response_plain, response_steps
 from . import pending
 from .pending import Kept, Parked, park
 from .routing_api import ReadMetrics, RoutingMixin, _simulated
@@ -100,6 +101,7 @@ class Engine(RoutingMixin):
             self.compiled = compile_policy(policy, index=index, cache_dir=cache_dir, cel_budget=cel_budget)
         else:
             raise TypeError(f"Engine needs a Policy, not {type(policy).__name__}")
+        install_runners(self.compiled)
         self.store: LimitStore = _store(store)
         # the store's async twin; a store without one is called in the event loop's thread
         self._astore: AsyncLimitStore | None = self.store if isinstance(self.store, AsyncLimitStore) else None
@@ -177,24 +179,8 @@ class Engine(RoutingMixin):
 
     def start(self, request: Request | Mapping[str, Any], *, trace: bool | None = None, now: float | None = None,
               request_id: str | None = None) -> tuple[Flow, Request | PlainRequest, bool]:
-        """Validate a request and build its evaluation state (no store involved). A dict of
-        the common shape is checked without building the models (env/plain_request.py)."""
-        req: Request | PlainRequest | None = (plain_request(request) if type(request) is dict and plain.FAST_REQUEST
-                                               else None)
-        if req is None:
-            req = Request.parse(request)
-        explicit = True
-        if now is None:
-            now = req.unix_now()
-            if now is None:
-                now = _time.time()
-                explicit = False
-        rid = req.id or request_id or f"req-{uuid.uuid4().hex[:16]}"
-        ai = classify_request(req, self.counter)
-        cp = self.compiled
-        act = cp.activation.build(req, ai, rid, now)  # the entries some text (or the engine) reads
-        flow = Flow(cp, rid, now, act, ai, req.identity, self.prices, self.trace if trace is None else trace)
-        return flow, req, explicit
+        """Validate a request and build its evaluation state (no store involved)."""
+        return self._evaluation(request, trace, now, request_id, False)
 
     def seed(self, state: Any, now: float) -> None:
         """Set counters from a request's ``state`` (``explain``, ``replay`` and tests). Every
@@ -434,9 +420,24 @@ class Engine(RoutingMixin):
 
     def _evaluation(self, request: Request | Mapping[str, Any], trace: bool | None, now: float | None,
                     request_id: str | None, apply_state: bool) -> tuple[Flow, Request | PlainRequest, bool]:
-        """The one evaluation both engines drive: the request is checked and the store seeded
-        (``apply_state``) now; :meth:`_plain` then runs it."""
-        flow, req, explicit = self.start(request, trace=trace, now=now, request_id=request_id)
+        """The one evaluation both engines drive: the request checked (a dict of the common
+        shape without building the models: env/plain_request.py), its state built and the
+        store seeded (``apply_state``); :meth:`_plain` then runs it."""
+        req: Request | PlainRequest | None = (plain_request(request) if type(request) is dict and plain.FAST_REQUEST
+                                               else None)
+        if req is None:
+            req = Request.parse(request)
+        explicit = True
+        if now is None:
+            now = req.unix_now()
+            if now is None:
+                now = _time.time()
+                explicit = False
+        rid = req.id or request_id or f"req-{uuid.uuid4().hex[:16]}"
+        ai = classify_request(req, self.counter)
+        cp = self.compiled
+        act = cp.activation.build(req, ai, rid, now)  # the entries some text (or the engine) reads
+        flow = Flow(cp, rid, now, act, ai, req.identity, self.prices, self.trace if trace is None else trace)
         if apply_state and req.state is not None:
             self.seed(req.state, flow.now)
         return flow, req, explicit
@@ -459,7 +460,7 @@ class Engine(RoutingMixin):
         stop = flow.stop
         if stop is not None and stop.verdict == "deny":
             if self.compiled.response_rules:
-                response_plain(flow, None)
+                answered_plain(flow, stop)
             else:  # the response phase has nothing to run: only the gateway's answer
                 gateway_answer(flow, stop)
             return Decision.from_flow(flow, complete=True), []

@@ -139,6 +139,31 @@ def test_reads_decide_the_compile_facts() -> None:
     assert rl.eager  # rule "b" reads its outcome
 
 
+@pytest.mark.parametrize(("later", "eager"), [
+    ('limits["a.b"].remaining > 0.0', {"a.b"}),  # a name with a dot: the path is compared whole
+    ('limits.c.remaining > 0.0', {"c"}),
+    ('has(limits.c)', {"c"}),
+    ('limits[identity.key].remaining > 0.0', {"a.b", "c"}),  # which limit is not known: all
+    ('"c" in limits', {"a.b", "c"}),
+    ('size(actions) > 0', {"a.b", "c"}),  # the limits publish there too
+    ('limits["a"].remaining > 0.0', set()),  # not `a.b`
+    ('identity.team == "limits"', set()),
+])
+def test_a_limit_is_eager_when_a_later_text_reads_its_own_outcome(later: str, eager: set[str]) -> None:
+    """Only a limit whose outcome a later request text can read is checked at once; the
+    others wait for the reserve (one store call for all of them)."""
+    text = f"""policy {{ on request {{
+  rule "l" {{
+    rate-limit {{ name: "a.b", capacity: 2, rate: 1m, bucket_key: [identity.key] }}
+    token-limit {{ name: "c", capacity: 900, rate: 1m, bucket_key: [identity.key] }}
+  }}
+  rule "r" {{ when {later}
+    deny 403 }}
+}} }}"""
+    cp = compile_policy(ap.loads(text))
+    assert {a.limit.spec.name for a in cp.request_rules[0].actions if a.eager} == eager
+
+
 def test_response_reads_cover_response_rules_and_costs() -> None:
     text = """policy {
   on request {

@@ -1,5 +1,7 @@
 """The plain path (``Engine._plain``: a phase run with plain calls until a limit action needs
-the store) decides exactly as the generator steps it stands in for (``runner.PLAIN = False``):
+the store, each phase without an index by its straight-line runner, engine/phase_code.py)
+decides exactly as the generator steps and the general runner it stands in for
+(``runner.PLAIN = phases.STRAIGHT = False``):
 the same decision (``to_dict()``, the trace when tracing), the same store calls, sync and
 async, for generated policies (limits eager and deferred, shadow rules, failing conditions
 under each ``on_error``, set-model with and without the index, response rules) and requests
@@ -90,8 +92,8 @@ def requests(draw: Any) -> dict[str, Any]:
 
 def _run(compiled: Any, reqs: list[dict[str, Any]], trace: bool, expect: bool, plain: bool,
          use_async: bool) -> tuple[list[Any], list[str]]:
-    old = runner.PLAIN, phases.INLINE_LIMITS
-    runner.PLAIN = phases.INLINE_LIMITS = plain
+    old = runner.PLAIN, phases.INLINE_LIMITS, phases.STRAIGHT
+    runner.PLAIN = phases.INLINE_LIMITS = phases.STRAIGHT = plain
     try:
         store = LoggedStore()
         engine = ap.Engine(compiled, store=store, trace=trace)
@@ -106,7 +108,7 @@ def _run(compiled: Any, reqs: list[dict[str, Any]], trace: bool, expect: bool, p
                 out.append(done.to_dict())
         return out, store.calls
     finally:
-        runner.PLAIN, phases.INLINE_LIMITS = old
+        runner.PLAIN, phases.INLINE_LIMITS, phases.STRAIGHT = old
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -156,3 +158,57 @@ def test_the_plain_path_is_taken_and_spares_the_generators(monkeypatch: pytest.M
         assert d.verdict == "allow" and d.limits[0]["outcome"] == "ok"
         # not eager: charged by the plain calls, the steps start at the reserve; eager: at the limit
         assert made == want
+
+
+HAND_BACK = '''policy {
+  on request {
+    rule "shadow" { mode shadow
+      deny 451 "would"
+      add-headers { headers: { "x-after-shadow": "ran" } } }
+    rule "seen" { add-headers { headers: { "x-seen": "${identity.key}" } } }
+    rule "fails" { on-error ON_ERROR
+      when identity.labels["env"] == "prod"
+      deny 403 "prod" }
+    rule "act-fails" { on-error ON_ERROR
+      add-headers { headers: { "x-bad": "${string(1 / size(identity.team))}" } }
+      add-headers { headers: { "x-after-bad": "ran" } } }
+    rule "model" { when identity.team == "swap"
+      set-model "gpt-4o" }
+    rule "t" { token-limit { name: "t", capacity: 9000, rate: 1m, bucket_key: [identity.key] } }
+    EAGER
+    rule "last" { when identity.team == "deny"
+      deny 403 "no ${ai.model}" }
+  }
+  on response {
+    rule "limit-here" { rate-limit { name: "r", capacity: 5, rate: 1m, bucket_key: [identity.key] } }
+    rule "tag" { when res.status_code >= 400
+      add-headers { headers: { "x-status": "${string(res.status_code)}" } } }
+  }
+}'''
+
+
+@pytest.mark.parametrize("on_error", ["deny", "skip"])
+@pytest.mark.parametrize("eager", ["", 'rule "e" { when limits["t"].remaining > 0.0\n allow }'])
+@pytest.mark.parametrize("team", ["swap", "deny", "", None])
+@pytest.mark.parametrize("labels", [None, {"env": "prod"}, {"env": "dev"}])
+def test_the_straight_runner_hands_back_where_the_general_runner_goes_on(on_error: str, eager: str, team: Any,
+                                                                         labels: Any) -> None:
+    """Each point where a phase runner hands the phase back (a failing condition under each
+    ``on_error``, a failing action, an eager limit) and each thing it does itself (a shadow
+    denial ends its rule, a limit in the response phase is skipped), as the general runner."""
+    compiled = compile_policy(ap.loads(HAND_BACK.replace("ON_ERROR", on_error).replace("EAGER", eager)), index=False)
+    identity: dict[str, Any] = {"key": "k"}
+    if team is not None:
+        identity["team"] = team
+    if labels is not None:
+        identity["labels"] = labels
+    chat = {"method": "POST", "url": "https://api.openai.com/v1/chat/completions",
+            "body": {"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}]}}
+    now = "2026-11-26T12:00:00Z"
+    reqs = [{"now": now, "identity": identity, "request": chat},
+            {"now": now, "identity": identity, "request": chat, "response": {"status_code": 500, "body": {}}}]
+    straight = _run(compiled, reqs, False, True, True, False)
+    general = _run(compiled, reqs, False, True, False, False)
+    assert compiled.runners[0] is not None and compiled.runners[1] is not None  # (the first engine made them)
+    assert straight == general
+    assert "x-after-shadow" not in str(straight[0])  # a shadow denial ends its rule

@@ -1,0 +1,102 @@
+"""A phase's rules as straight-line Python, generated once per compiled policy.
+
+The general runner (``phases._run``) walks any phase from any point: a cursor, a loop over
+the rules, a loop over each matched rule's actions, a table of handlers. For a phase without
+a rule index, evaluated without a trace, :func:`phase_runner` writes the same walk out as one
+function of the policy: each rule's conditions called in turn, each action's handler called
+by name. It does only what is common: conditions that are true or false, and plain actions.
+Anything else is handed back to the general runner at the point reached, which then goes on
+exactly as it would have from there:
+
+* a condition that fails, or is not a bool (which error wins, a shadow rule's denial):
+  the general runner takes the rule again from its conditions (they are pure);
+* a limit the store must check at once (``eager``), and an ``ai-gateway`` action: it takes
+  the rule at that action.
+
+``run(flow, act)`` returns None when the phase is over (at its end, or ended by an action:
+``flow.stop`` / ``flow.response_stop`` say which), else ``(rule index, action index or None,
+whether the store is needed)``: where the general runner goes on (``phases._resume``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..cel import CelError
+from .actions import HANDLERS
+from .charging import charge_later
+from .compile import CompiledPolicy, CompiledRule
+from .flow import REQ, RES, Flow
+from .rule_error import ErrorStop, Skip
+
+__all__ = ["PhaseRunner", "install", "phase_runner"]
+
+PhaseRunner = Callable[[Flow, dict[str, Any]], "tuple[int, int | None, bool] | None"]
+
+
+def phase_runner(rules: tuple[CompiledRule, ...], phase: str, stopped: Callable[..., bool]) -> PhaseRunner | None:
+    """The function that runs ``rules`` (a phase without an index) from its first rule, or
+    None when there are no rules. ``stopped`` is ``phases._stopped`` (what a stop does)."""
+    if not rules:
+        return None
+    scope: dict[str, Any] = {"_ERRORS": (CelError, RecursionError), "_ErrorStop": ErrorStop, "_Skip": Skip,
+                             "_stopped": stopped, "_charge_later": charge_later, "_P": phase}
+    lines = ["def run(flow, act):"]
+    add = lines.append
+    for k, rule in enumerate(rules):
+        scope[f"r{k}"] = rule
+        add(f"    while True:  # rule {rule.label!r}")
+        for j, expr in enumerate(rule.exprs):
+            scope[f"e{k}_{j}"] = expr
+            add("        try:")
+            add(f"            v = e{k}_{j}.fn(act)")
+            add("        except _ERRORS:")
+            add(f"            return ({k}, None, False)")
+            add("        if v is not True:")
+            add("            if v is False:")
+            add("                break")
+            add(f"            return ({k}, None, False)")
+        for i, action in enumerate(rule.actions):
+            a = f"a{k}_{i}"
+            scope[a] = action
+            if action.limit is not None:
+                if phase != REQ:
+                    continue  # limits run in the request phase: skipped here
+                if action.eager:
+                    add(f"        return ({k}, {i}, True)")  # the store is asked at once
+                    break
+                add("        try:")
+                add(f"            stop = _charge_later(flow, r{k}, {a})")
+            elif action.type in HANDLERS:
+                scope[f"h{k}_{i}"] = HANDLERS[action.type]
+                add("        try:")
+                add(f"            stop = h{k}_{i}(flow, r{k}, {a}, _P)")
+                add("        except _ErrorStop as e:")
+                add("            stop = e.stop")
+            else:  # ai-gateway (routing), or a type the general runner knows better
+                add(f"        return ({k}, {i}, False)")
+                break
+            add("        except _Skip:")
+            add("            break")
+            add("        if stop is not None:")
+            add(f"            if _stopped(flow, r{k}, {a}, _P, stop):")
+            add("                return None")
+            add("            break")
+        add("        break")
+    add("    return None")
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, f"<phase {phase}>", "exec"), scope)  # noqa: S102 (our own text)
+    run = scope["run"]
+    run.source = source  # what it does, for tests and docs
+    return run  # type: ignore[no-any-return]
+
+
+def install(cp: CompiledPolicy) -> None:
+    """Give ``cp`` its phases' runners (once; a phase with an index keeps the general runner)."""
+    if cp.runners[0] is not None or cp.runners[1] is not None:
+        return
+    from .phases import _stopped  # (phases runs what this module writes: it does not import it)
+
+    cp.runners[:] = [phase_runner(cp.request_rules, REQ, _stopped) if cp.request_index is None else None,
+                     phase_runner(cp.response_rules, RES, _stopped) if cp.response_index is None else None]
