@@ -580,6 +580,7 @@ def activation_plan(reads: FreeVars, rules: tuple[CompiledRule, ...], routed: bo
         identity=tuple(n for n in IDENTITY_NAMES if reads.reads("identity." + n)),
         labels=reads.reads("identity.labels"),
         ai=None if ai == AI_NAMES else ai,
+        ai_map=False,  # no text reads `ai` whole (it is not declared): the decision asks flow.ai
         vars="set-vars" in types or reads.reads("vars"),
         limits=limited or reads.reads("limits"),
         actions=limited or "restrict-ips" in types or reads.reads("actions"),

@@ -335,7 +335,9 @@ class _Finished:
 
     def __init__(self, flow: Flow) -> None:
         act = flow.act
-        ai = act["ai"]
+        ai = act.get("ai")
+        if ai is None:  # the plan built no `ai` map (only routing reads it): the classification's
+            ai = flow.ai.to_cel()
         prompt_chars = flow.prompt_chars
         if prompt_chars is None and ai.get("prompt"):  # a live state's: kept as its length only
             prompt_chars = len(ai["prompt"])
@@ -380,7 +382,8 @@ def _effects(d: Decision, flow: Flow) -> dict[str, Any]:
 
 
 def _ai(d: Decision, flow: Flow) -> dict[str, Any]:
-    ai = dict(flow.act["ai"])
+    ai = flow.act.get("ai")
+    ai = dict(ai) if ai is not None else flow.ai.to_cel()
     prompt = ai.pop("prompt", "")
     ai["prompt_chars"] = len(prompt) if flow.prompt_chars is None else flow.prompt_chars
     return ai

@@ -175,7 +175,8 @@ def park(flow: Flow, explicit: bool, kept: Kept | None = None, keep_live: bool =
     if not keep_prompt:
         prompt_chars = len(ai.prompt) if prompt_chars is None else prompt_chars
         ai_values = ai_values[:_PROMPT] + ("",) + ai_values[_PROMPT + 1:]
-        act["ai"] = {**act["ai"], "prompt": ""}
+        if "ai" in act:  # (a routed request's; the others' comes from the kept ai values)
+            act["ai"] = {**act["ai"], "prompt": ""}
         act.pop("ai.prompt", None)
     charges = tuple(flow.charges)
     entries = [_entry_values(e) for e in flow.limit_entries.values()]

@@ -97,6 +97,7 @@ class ActivationPlan:
     identity: tuple[str, ...] = ("key", "user", "team", "org", "tier")  # identity.<name>, in this order
     labels: bool = True  # identity.labels
     ai: tuple[str, ...] | None = None  # the flat ai.<name> keys (of AiRequest.to_cel, in its order); None: all
+    ai_map: bool = True  # act['ai']: the whole of AiRequest.to_cel (no text reads it: routing does)
     vars: bool = True  # vars: {} (set-vars writes it, the decision reads it)
     limits: bool = True  # limits: {} (each limit's outcome is published there)
     actions: bool = True  # actions: {"ngrok": {}} (limits, restrict-ips and ai-gateway publish there)
@@ -194,14 +195,19 @@ def _builder(plan: ActivationPlan) -> Callable[[Request | PlainRequest, AiReques
     if plan.labels:
         add("    labels = ident['labels']")
         add("    act['identity.labels'] = dict(labels) if labels else {}")
-    add("    cel_ai = ai.to_cel()")
-    add("    act['ai'] = cel_ai")
-    if ai_keys == AI_NAMES:
-        add("    act.update(zip(_AI_KEYS, cel_ai.values()))")
-    else:
-        for name in AI_NAMES:  # in to_cel's order
+    if plan.ai_map:
+        add("    cel_ai = ai.to_cel()")
+        add("    act['ai'] = cel_ai")
+        if ai_keys == AI_NAMES:
+            add("    act.update(zip(_AI_KEYS, cel_ai.values()))")
+        else:
+            for name in AI_NAMES:  # in to_cel's order
+                if name in ai_keys:
+                    add(f"    act[{'ai.' + name!r}] = cel_ai[{name!r}]")
+    else:  # each entry as to_cel gives it, from the field itself
+        for name in AI_NAMES:
             if name in ai_keys:
-                add(f"    act[{'ai.' + name!r}] = cel_ai[{name!r}]")
+                add(f"    act[{'ai.' + name!r}] = {_AI_VALUE.get(name, 'ai.' + name)}")
     if plan.vars:
         add("    act['vars'] = {}")
     if plan.limits:
@@ -220,6 +226,10 @@ def _builder(plan: ActivationPlan) -> Callable[[Request | PlainRequest, AiReques
     build.__qualname__ = build.__name__ = "build_activation"
     build.source = "\n".join(lines)  # type: ignore[attr-defined]  # what it does, for tests and docs
     return build  # type: ignore[no-any-return]
+
+
+_AI_VALUE = {"model": "ai.model or ''", "max_output_tokens": "ai.max_output_tokens or 0", "tools": "list(ai.tools)"}
+"""The ``ai.*`` entries that ``AiRequest.to_cel`` gives other than as the field holds them."""
 
 
 def _body_length(body: Any) -> int:

@@ -216,7 +216,7 @@ def _outcome(d: Any) -> tuple[Any, ...]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.integers(0, len(REQUEST_RULES) - 1), min_size=1, max_size=5),
+@given(st.lists(st.integers(0, len(REQUEST_RULES) - 1), min_size=1, max_size=5, unique=True),  # (a limit once)
        st.lists(st.integers(0, len(RESPONSE_RULES) - 1), max_size=2), st.booleans(),
        st.lists(rich_requests(), min_size=1, max_size=4))
 def test_generated_policies_decide_and_read_as_with_every_entry(req_rules: list[int], res_rules: list[int],
@@ -230,7 +230,7 @@ def test_generated_policies_decide_and_read_as_with_every_entry(req_rules: list[
         for key, value in got.act.items():  # nothing the plan builds differs
             assert key in want.act and want.act[key] == value, key
         for key, value in want.act.items():  # what any text reads is there, the same
-            if reads.reads(key):
+            if reads.reads(key) and key != "ai":  # (no text reads `ai` whole: test_no_text_reads_the_ai_map)
                 assert key in got.act and got.act[key] == value, key
         assert _outcome(planned.evaluate(r, expect_response=False)) == _outcome(plain.evaluate(r, expect_response=False))
 
@@ -251,14 +251,14 @@ FULL_REQUEST = {"id": "r1", "now": "2026-11-26T12:00:00Z",
 def test_the_plan_leaves_out_what_nothing_reads() -> None:
     got, every = _entries('policy { on request { rule "r" { when identity.team == "x" deny 403 "no" } } }',
                           FULL_REQUEST)
-    assert got == {"identity.team", "ai"}  # the decision reports `ai`; nothing else is read
+    assert got == {"identity.team"}  # nothing else is read (the decision's `ai` is the classification's)
     assert len(every) >= 30  # the URL split, headers, conn, endpoint, req, time, identity, ai.*, maps
     got, _ = _entries('policy { on request { rule "r" { token-limit { name: "t", capacity: 10, rate: 60s, '
                       'bucket_key: [identity.key] } } } }', FULL_REQUEST)
-    assert got == {"identity.key", "ai", "ai.max_output_tokens", "ai.input_tokens", "limits", "actions"}
+    assert got == {"identity.key", "ai.max_output_tokens", "ai.input_tokens", "limits", "actions"}
     got, _ = _entries('policy { on request { rule "r" { set-vars { vars: [{ "m": "${ai.model}" }] } } } }',
                       FULL_REQUEST)
-    assert got == {"ai", "ai.model", "vars"}
+    assert got == {"ai.model", "vars"}
 
 
 def test_the_example_plans_build_half_the_entries_or_less() -> None:
@@ -275,9 +275,9 @@ def test_a_policy_that_reads_everything_gets_everything() -> None:
              "limits", "actions"]
     text = ("policy { on request { rule \"r\" { when " + " && ".join(f"dyn({n}) != null" for n in names)
             + ' deny 403 "all" } } }')
-    assert compile_policy(ap.loads(text)).activation == FULL
+    assert compile_policy(ap.loads(text)).activation == dataclasses.replace(FULL, ai_map=False)  # routing reads it
     got, every = _entries(text, FULL_REQUEST)
-    assert got == every
+    assert got == every - {"ai"}
 
 
 def test_a_routed_policy_gets_every_entry() -> None:
@@ -300,3 +300,14 @@ on_http_request:
     assert compile_policy(ap.loads(reads_ua, format="yaml")).activation == FULL
     unrouted = compile_policy(ap.loads(text.replace("ai-gateway", "log").split("        config:")[0], format="yaml"))
     assert unrouted.activation != FULL
+
+
+@pytest.mark.parametrize("text", ["size(ai) > 0", "ai['model'] == 'x'", "'model' in ai", "ai == {}"])
+def test_no_text_reads_the_ai_map(text: str) -> None:
+    """``ai`` whole is not a variable (its entries are: ``ai.model``), so a plan without routing
+    leaves the map out (``ai_map=False``) and the decision builds its ``ai`` from the
+    classification; what it reports is the same (the generated policies above)."""
+    with pytest.raises(ap.PolicyError, match="AIGW300"):
+        ap.loads(f'policy {{ on request {{ rule "r" {{ when {text}\n deny 403 }} }} }}')
+    cp = compile_policy(ap.loads('policy { on request { rule "r" { when ai.model == "x"\n deny 403 } } }'))
+    assert not cp.activation.ai_map
