@@ -80,9 +80,16 @@ def phase_runner(rules: tuple[CompiledRule, ...], phase: str, stopped: Callable[
             add("        except _Skip:")
             add("            break")
             add("        if stop is not None:")
-            add(f"            if _stopped(flow, r{k}, {a}, _P, stop):")
-            add("                return None")
-            add("            break")
+            if rule.shadow or getattr(action.config, "enforce", None) is False or phase != REQ:
+                add(f"            if _stopped(flow, r{k}, {a}, _P, stop):")
+                add("                return None")
+                add("            break")
+            else:  # phases._stopped of an enforced request-phase action: its stop ends the phase
+                add(f"            stop.rule = r{k}")
+                add(f"            stop.action = {a}")
+                add("            stop.phase = _P")
+                add("            flow.stop = stop")
+                add("            return None")
         add("        break")
     add("    return None")
     source = "\n".join(lines) + "\n"
