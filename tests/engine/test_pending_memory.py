@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import aigw_policy as ap
+from aigw_policy.providers import AiRequest
 from aigw_policy.limits import Charge
 
 POLICY = ap.loads("""
@@ -145,7 +146,7 @@ def test_a_waiting_request_keeps_what_the_response_phase_reads_not_what_it_menti
     assert parked.blob is not None
     act = parked.state()[0]
     assert "identity.team" in act and "req.url.path" not in act and "req.headers" not in act
-    assert act["ai"]["prompt"] == ""
+    assert "ai.prompt" not in act and AiRequest(*parked.state()[1]).prompt == ""  # kept as its length
     final = e.complete("r1", RESP).to_dict()
     assert final["effects"]["response_headers"]["add"]["x-h"] == "req.headers prompt research"
     assert final["ai"]["prompt_chars"] == len(PROMPT)
