@@ -78,6 +78,16 @@ def usage_body(acc: Any, api: str) -> Any:
                                             "cache_creation": {
                                                 "ephemeral_1h_input_tokens": u.cache_creation_1h_input_tokens},
                                             "server_tool_use": {"web_search_requests": u.unit("web_searches")}}}
+    if api == "cohere":
+        return {"model": u.model, "usage": {"billed_units": {"input_tokens": u.input_tokens,
+                                                             "output_tokens": u.output_tokens}}}
+    if api == "bedrock":
+        fresh = u.input_tokens - u.cached_input_tokens - u.cache_creation_input_tokens
+        return {"model": u.model, "usage": {
+            "inputTokens": fresh, "outputTokens": u.output_tokens,
+            "totalTokens": u.total_tokens, "cacheReadInputTokens": u.cached_input_tokens,
+            "cacheWriteInputTokens": u.cache_creation_input_tokens,
+            "cacheDetails": [{"ttl": "1h", "inputTokens": u.cache_creation_1h_input_tokens}]}}
     if api == "gemini":
         return {"modelVersion": u.model, "usageMetadata": {
             "promptTokenCount": u.input_tokens, "candidatesTokenCount": u.output_tokens - u.reasoning_tokens,

@@ -59,6 +59,10 @@ def set_max_tokens(body: dict[str, Any], provider: Any, operation: Any, path: st
         body["options"] = options
     elif api == "anthropic":
         body["max_tokens"] = value
+    elif api == "bedrock" and path.rstrip("/").endswith(("/converse", "/converse-stream")):
+        config = dict(body["inferenceConfig"]) if isinstance(body.get("inferenceConfig"), dict) else {}
+        config["maxTokens"] = value  # Bedrock Converse (InvokeModel: the model's own body, below)
+        body["inferenceConfig"] = config
     elif api == "gemini":
         config = dict(body["generationConfig"]) if isinstance(body.get("generationConfig"), dict) else {}
         config["maxOutputTokens"] = value

@@ -17,7 +17,7 @@ FAST_USAGE = True
 usual shape (:func:`_openai_fast`), else the general way (False: always the general way;
 tests/providers/test_usage_fast_path.py compares the two)."""
 
-_SPECIAL = frozenset(("anthropic", "gemini", "ollama"))  # APIs whose bodies usage_from_body reads its own way
+_SPECIAL = frozenset(("anthropic", "gemini", "ollama", "cohere", "bedrock"))  # APIs whose bodies usage_from_body reads its own way
 
 
 def stream_usage(ai: AiRequest, *, counter: TokenCounter = DEFAULT_COUNTER) -> StreamUsage:

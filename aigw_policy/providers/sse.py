@@ -29,6 +29,7 @@ from typing import Any
 from .framing import BOM, JSONArrayParser, NDJSONParser, SSEParser
 from .shapes import Shape, cut, learn
 from .tokens import DEFAULT_COUNTER, TokenCounter
+from .vendor_usage import bedrock_usage, cohere_delta_text, cohere_usage
 from .usage import (
     Usage,
     anthropic_fields,
@@ -250,6 +251,10 @@ class StreamUsage:
             self._gemini_event(obj)
         elif api == "ollama":
             self._ollama_event(obj)
+        elif api == "cohere":
+            self._cohere_event(obj)
+        elif api == "bedrock":
+            self._bedrock_event(obj)
         else:
             self._openai_event(obj)
 
@@ -367,6 +372,35 @@ class StreamUsage:
             self._usage = ollama_usage(obj) or ollama_output_only(obj, self.input_estimate) or self._usage
         if "error" in obj:
             self._errors.append("")
+
+    def _cohere_event(self, obj: Mapping[str, Any]) -> None:
+        """Cohere's v2 stream: text in ``content-delta`` / ``tool-call-delta`` events, the
+        usage in ``message-end``'s ``delta`` (the end of the stream)."""
+        typ = obj.get("type")
+        if typ == "message-end":
+            delta = obj.get("delta")
+            self._usage = cohere_usage(delta) or self._usage
+            self._done = True
+            if isinstance(delta, Mapping) and isinstance(delta.get("error"), str):
+                self._errors.append("")
+            return
+        self._add_text(cohere_delta_text(obj))
+
+    def _bedrock_event(self, obj: Mapping[str, Any]) -> None:
+        """Bedrock's ConverseStream events, by their payload: ``contentBlockDelta`` (text,
+        reasoning, tool input), ``messageStop`` (``stopReason``), ``metadata`` (``usage``)."""
+        if "usage" in obj:
+            self._usage = bedrock_usage(obj.get("usage")) or self._usage
+            self._done = True  # metadata comes after messageStop, last
+            return
+        delta = obj.get("delta")
+        if isinstance(delta, Mapping):
+            parts = [delta["text"]] if isinstance(delta.get("text"), str) else []
+            for path in (("reasoningContent", "text"), ("toolUse", "input")):
+                value = delta.get(path[0])
+                if isinstance(value, Mapping) and isinstance(value.get(path[1]), str):
+                    parts.append(value[path[1]])
+            self._add_text(parts)
 
     # -- result ----------------------------------------------------------------------------
 

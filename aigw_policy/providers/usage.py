@@ -559,6 +559,10 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
             usage = predict_usage(predictions)
     elif provider == "ollama" and isinstance(body, Mapping) and "usage" not in body:
         usage = ollama_usage(body)
+    elif provider in ("cohere", "bedrock"):
+        from .vendor_usage import bedrock_usage, cohere_usage  # noqa: PLC0415 - it imports this module
+
+        usage = cohere_usage(body) if provider == "cohere" else bedrock_usage(_get(body, "usage"))
     else:
         usage = openai_usage(_get(body, "usage"))
         if usage is None and isinstance(_get(body, "response"), Mapping):
@@ -586,6 +590,11 @@ def output_text(provider: str, body: object) -> str:
                     parts.append(block[key])
             if isinstance(_get(block, "input"), Mapping):
                 parts.append(_dumps(block["input"]))
+    elif provider in ("cohere", "bedrock"):
+        from .vendor_usage import cohere_delta_text, converse_text  # noqa: PLC0415 - it imports this module
+
+        if isinstance(body, Mapping):
+            parts.extend(cohere_delta_text(body) if provider == "cohere" else converse_text(body))
     elif provider == "gemini":
         items = body if isinstance(body, list) else [body]
         for item in items:
