@@ -9,7 +9,8 @@ from typing import Any
 
 __all__ = ["STREAM_TYPES", "answer_text", "header_value", "overflow_usage", "streamed", "usage_body"]
 
-STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
+STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl",
+                EVENT_STREAM := "application/vnd.amazon.eventstream")  # Bedrock's binary stream
 _STREAM_TYPE = re.compile("|".join(re.escape(t) for t in STREAM_TYPES))  # one of them, anywhere in a Content-Type
 
 
@@ -44,6 +45,8 @@ def answer_text(body: bytearray, headers: Mapping[str, str]) -> str:
             data = decode_body(data, headers.get("content-encoding"))
         except ProviderError:
             pass  # left as is: usage is then estimated
+    if EVENT_STREAM in (headers.get("content-type") or "").lower():
+        return data.decode("latin-1")  # binary frames: a character a byte, as the usage reader takes them
     return data.decode("utf-8", "replace")
 
 

@@ -152,7 +152,8 @@ _HOSTS: tuple[tuple[str, str], ...] = (
     ("api.moonshot.cn", "moonshot"),
     ("api.cohere.com", "cohere"),
     ("api.cohere.ai", "cohere"),
-    (".amazonaws.com", "bedrock"),  # bedrock-runtime[-fips].{region}.amazonaws.com only: _host_provider
+    (".amazonaws.com", "bedrock"),  # bedrock-runtime[-fips].{region}.amazonaws.com only (_host_provider);
+    # its `/model/{id}/converse|invoke...` routes name it too (_BEDROCK_PATH), behind any host
 )
 """Hosts that name who serves (and bills) a request: its provider label wins over what the path
 says of the wire format (an Anthropic-compatible `/v1/messages` at DeepSeek is DeepSeek's)."""
@@ -428,8 +429,8 @@ def _host_provider(host: str, path: str) -> str | None:
     """The provider label a host names (:data:`_HOSTS`), or None."""
     for suffix, name in _HOSTS:
         if host == suffix.lstrip(".") or host.endswith(suffix):
-            if name == "bedrock" and not host.startswith("bedrock-runtime"):
-                return None  # another AWS service
+            if name == "bedrock" and "bedrock-runtime" not in host:
+                return None  # another AWS service (a VPC endpoint's name holds `bedrock-runtime` too)
             if name == "azure_ai" and path.startswith("/openai/"):
                 return "azure_openai"  # Azure OpenAI through a Foundry resource
             return name

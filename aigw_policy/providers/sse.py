@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from .eventstream import EventStreamParser
 from .framing import BOM, JSONArrayParser, NDJSONParser, SSEParser
 from .shapes import Shape, cut, learn
 from .tokens import DEFAULT_COUNTER, TokenCounter
@@ -110,11 +111,13 @@ class StreamUsage:
         self.input_estimate = input_estimate
         self.counter = counter
         self.model = model
-        # Gemini streams SSE with alt=sse, else a JSON array: told apart by the first byte
-        self._sniff: bytearray | None = bytearray() if framing is None and api == "gemini" else None
+        # Gemini streams SSE with alt=sse, else a JSON array; Bedrock (Converse, and Claude's
+        # Anthropic events) AWS's binary event-stream: told apart by the first byte
+        self._sniff: bytearray | None = bytearray() if framing is None and api in _SNIFFED else None
         framing = framing or ("ndjson" if api == "ollama" else "sse")
-        self._parser: SSEParser | NDJSONParser | JSONArrayParser = (
-            NDJSONParser() if framing == "ndjson" else JSONArrayParser() if framing == "json-array" else SSEParser())
+        self._parser: SSEParser | NDJSONParser | JSONArrayParser | EventStreamParser = (
+            NDJSONParser() if framing == "ndjson" else JSONArrayParser() if framing == "json-array"
+            else EventStreamParser() if framing == "eventstream" else SSEParser())
         self._usage: Usage | None = None
         self._anthropic: dict[str, int] = {}
         self._gemini: dict[str, int] = {}
@@ -137,7 +140,10 @@ class StreamUsage:
         if self._finished is not None:
             return
         if isinstance(chunk, str):
-            chunk = chunk.encode("utf-8", "replace")  # a lone surrogate (JSON may escape one) is no UTF-8
+            if type(self._parser) is EventStreamParser or self._sniff is not None and _binary(chunk):
+                chunk = chunk.encode("latin-1", "replace")  # bytes given as text one for one (answer_text)
+            else:
+                chunk = chunk.encode("utf-8", "replace")  # a lone surrogate (JSON may escape one) is no UTF-8
         if self._sniff is not None:
             chunk = self._sniffed(self._sniff, chunk)
         for event, data in self._parser.feed(chunk):
@@ -145,15 +151,22 @@ class StreamUsage:
 
     def _sniffed(self, held: bytearray, chunk: bytes) -> bytes:
         """The bytes held back until the first one that is no space nor BOM decides the
-        framing (``[``: a JSON array; anything else: SSE), whatever the chunks' split."""
-        held += chunk
-        head = bytes(held).lstrip(b" \t\r\n")
-        if not head or len(head) < len(BOM) and BOM.startswith(head):
-            return b""
-        if head.startswith(b"[") or head.startswith(BOM + b"["):
+        framing (a NUL, the high byte of a length: AWS's event-stream; ``[`` of a Gemini
+        stream: a JSON array; anything else: SSE), whatever the chunks' split."""
+        if not held and chunk and chunk[0] not in _SPACE_OR_BOM:  # decided by its first byte: no copy
+            head = chunk
+        else:
+            held += chunk
+            chunk = bytes(held)
+            head = chunk.lstrip(b" \t\r\n")
+            if not head or len(head) < len(BOM) and BOM.startswith(head):
+                return b""
+        if head[:1] == b"\x00":
+            self._parser = EventStreamParser()
+        elif self.api == "gemini" and (head.startswith(b"[") or head.startswith(BOM + b"[")):
             self._parser = JSONArrayParser()
         self._sniff = None
-        return bytes(held)
+        return chunk
 
     def _input_kept_output_estimated(self, usage: Usage, notes: list[str]) -> Usage:
         """The provider's input counts as reported; the output estimated from the text seen
@@ -393,6 +406,9 @@ class StreamUsage:
             self._usage = bedrock_usage(obj.get("usage")) or self._usage
             self._done = True  # metadata comes after messageStop, last
             return
+        if obj.get("type") == "error":  # an exception message (eventstream.py)
+            self._errors.append(_error_kind(obj.get("error")))
+            return
         delta = obj.get("delta")
         if isinstance(delta, Mapping):
             parts = [delta["text"]] if isinstance(delta.get("text"), str) else []
@@ -449,6 +465,18 @@ class _Probe(StreamUsage):
 
     def _add_text(self, parts: list[str]) -> None:
         self._text += parts
+
+
+_SNIFFED = frozenset(("gemini", "anthropic", "bedrock"))
+"""The wire formats whose streams come in more than one framing: Gemini's (SSE, a JSON array),
+Anthropic's and Bedrock Converse's (SSE; AWS's event-stream from Bedrock)."""
+_SPACE_OR_BOM = frozenset(b" \t\r\n\xef")
+
+
+def _binary(text: str) -> bool:
+    """Whether a stream given as text starts as an event-stream does (a NUL): its bytes were
+    given one character each (latin-1), as ``serve`` keeps such an answer."""
+    return text.lstrip(" \t\r\n")[:1] == "\x00"
 
 
 def _choice_usage(choices: object) -> object:
