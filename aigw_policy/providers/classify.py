@@ -15,6 +15,7 @@ from types import MappingProxyType
 from urllib.parse import unquote, urlsplit
 
 from .errors import ProviderError
+from .forms import form_fields
 from .history import call_texts, json_text, prompt_and_count
 from .tokens import DEFAULT_COUNTER, TokenCounter
 from .usage import loads
@@ -180,6 +181,11 @@ def _headers2(headers: object, first: str, second: str) -> tuple[str | None, str
 _ABSENT = object()
 
 
+def _header(headers: object, name: str) -> str:
+    """The value of one (lower-case) header name, or ``""``."""
+    return _headers2(headers, name, "\x00")[0] or ""
+
+
 def _header_value(value: object) -> str | None:
     if isinstance(value, list):
         value = value[0] if value else None
@@ -212,6 +218,8 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
     extras = {"deployment": m.group("deployment")} if m else {}
     if p.endswith("/chat/completions"):
         return None, "openai", "chat", extras
+    if p.endswith(_MEDIA_PATHS):  # their `prompt` is no completion's: no stream_options, no max_tokens
+        return None, "openai", "other", extras
     if p.endswith("/completions"):
         return None, "openai", "completion", extras
     if p.endswith("/embeddings") and not p.endswith("/api/embeddings"):
@@ -229,6 +237,13 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
     if p.endswith("/api/embed") or p.endswith("/api/embeddings"):
         return "ollama", "ollama", "embeddings", {}
     return None
+
+
+_MEDIA_PATHS = ("/images/generations", "/images/edits", "/images/variations", "/audio/transcriptions",
+                "/audio/translations", "/audio/speech", "/moderations")
+"""OpenAI's (and Azure's) image, audio and moderation endpoints: usage in OpenAI's shape
+(gpt-image-1's and gpt-4o-transcribe's ``input_tokens``, their image and audio parts), but
+no completion whatever the body looks like."""
 
 
 def _bedrock(model: str, action: str) -> tuple[str, Api, Operation, dict[str, Any]]:
@@ -539,9 +554,14 @@ def classify(
         if len(body) == 0:
             body = {}
         else:
-            body, err = loads(body)
+            text = body
+            body, err = loads(text)
             if err:
-                notes.append(f"request body: {err}")
+                form = form_fields(text, _header(headers, "content-type"))
+                if form is None:
+                    notes.append(f"request body: {err}")
+                else:  # multipart/form-data (audio transcriptions, image edits): its small text fields
+                    body = form
     if body is None:
         body = {}
     if type(body) is not dict and not isinstance(body, Mapping):

@@ -120,12 +120,13 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
     cached = reasoning = 0
     details = u.get("prompt_tokens_details")
     if details is not None:
-        if type(details) is not dict or details.get("audio_tokens") or details.get("cache_write_tokens"):
-            return None  # audio and cache writes are priced apart: the general way
+        if type(details) is not dict or details.get("audio_tokens") or details.get("cache_write_tokens") \
+                or details.get("image_tokens"):
+            return None  # audio, images and cache writes are priced apart: the general way
         cached = details.get("cached_tokens", 0)
     details = u.get("completion_tokens_details")
     if details is not None:
-        if type(details) is not dict or details.get("audio_tokens"):
+        if type(details) is not dict or details.get("audio_tokens") or details.get("image_tokens"):
             return None
         reasoning = details.get("reasoning_tokens", 0)
     total = u.get("total_tokens") if "total_tokens" in u else None

@@ -201,9 +201,12 @@ def openai_usage(u: object) -> Usage | None:
     SGLang's top-level ``reasoning_tokens`` are the reasoning detail of ``completion_tokens``."""
     if not isinstance(u, Mapping):
         return None
-    if "input_tokens" in u or "output_tokens" in u:  # responses API
+    if "input_tokens" in u or "output_tokens" in u:  # responses API (and images, audio)
         inp, out = tok(u.get("input_tokens")), _opt(u, "output_tokens")
-        ins, outs = "input_tokens_details", "output_tokens_details"
+        # the audio transcriptions' usage spells it `input_token_details`
+        ins = "input_token_details" if "input_token_details" in u and "input_tokens_details" not in u \
+            else "input_tokens_details"
+        outs = "output_tokens_details"
     else:
         inp, out = tok(u.get("prompt_tokens")), _opt(u, "completion_tokens")
         ins, outs = "prompt_tokens_details", "completion_tokens_details"
@@ -225,10 +228,22 @@ def openai_usage(u: object) -> Usage | None:
                      inp, "cached_tokens", notes)
     written = _within(_n(u, ins, "cache_write_tokens"), inp - cached, "cache_write_tokens", notes)
     reasoning = _within(_n(u, outs, "reasoning_tokens") + thought, out, "reasoning_tokens", notes)
-    units = _units((("input_audio_tokens", _within(_n(u, ins, "audio_tokens"), inp, "audio_tokens", notes)),
-                    ("output_audio_tokens", _within(_n(u, outs, "audio_tokens"), out, "audio_tokens", notes))))
+    units = _units((*_modal(u, ins, "input", inp, notes), *_modal(u, outs, "output", out, notes)))
     return Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=written,
                     reasoning_tokens=reasoning, notes=tuple(notes), units=units)
+
+
+def _modal(u: Mapping[str, Any], details: str, part: str, whole: int, notes: list[str]) -> list[tuple[str, int]]:
+    """The audio and image tokens of an OpenAI-shaped breakdown (``audio_tokens``, and
+    ``image_tokens``: gpt-image-1's image input, $10 per MTok against $5 for text), by their
+    :data:`PRICED_UNITS` names; left out, with a note, when together above their total."""
+    audio, image = _n(u, details, "audio_tokens"), _n(u, details, "image_tokens")
+    if audio + image > whole:
+        if not image:
+            return [(f"{part}_audio_tokens", _within(audio, whole, "audio_tokens", notes))]
+        notes.append(f"{details} above their total: priced as text")
+        return []
+    return [(f"{part}_audio_tokens", audio), (f"{part}_image_tokens", image)]
 
 
 BESIDE = frozenset(("prompt_cache_hit_tokens", "cached_tokens", "citation_tokens", "reasoning_tokens"))
