@@ -46,6 +46,7 @@ PROVIDERS: dict[str, Api] = {
     "perplexity": "openai",
     "cerebras": "openai",
     "moonshot": "openai",
+    "voyage": "openai",  # embeddings (its usage names only `total_tokens`: response.py)
     "cohere": "cohere",  # its native v2 API; its OpenAI-compatible one (`/compatibility/v1/...`) is api openai
     "bedrock": "bedrock",  # Converse; InvokeModel of a Claude model is api anthropic
 }
@@ -151,6 +152,7 @@ _HOSTS: tuple[tuple[str, str], ...] = (
     ("api.cerebras.ai", "cerebras"),
     ("api.moonshot.ai", "moonshot"),
     ("api.moonshot.cn", "moonshot"),
+    ("api.voyageai.com", "voyage"),
     ("api.cohere.com", "cohere"),
     ("api.cohere.ai", "cohere"),
     (".amazonaws.com", "bedrock"),  # bedrock-runtime[-fips].{region}.amazonaws.com only (_host_provider);

@@ -44,6 +44,7 @@ LIBRARY_PROVIDERS: dict[str, str | None] = {
     "perplexity": "perplexity",
     "cerebras": "cerebras",
     "moonshot": "moonshotai",
+    "voyage": "voyageai",
     "cohere": "cohere",
     "bedrock": "aws",
 }

@@ -10,7 +10,8 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .usage import _MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, output_text, usage_from_body
+from .usage import (_MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, output_text, served_model, tok,
+                    usage_from_body)
 
 FAST_USAGE = True
 """Read the usage of a parsed OpenAI-shaped JSON body with plain dict lookups when it has the
@@ -90,6 +91,8 @@ def extract_usage(
         if err:
             notes.append(f"response body: {err}")
     found = usage_from_body(api, body) if not notes else None
+    if found is None and ai.operation == "embeddings" and not notes:
+        found = _total_only(body)
     if found is None and api == "ollama" and not notes:
         found = ollama_output_only(body, ai.input_tokens)
     if found is not None:
@@ -102,6 +105,18 @@ def extract_usage(
     notes.append("no usage in response")
     out = counter.count(output_text(api, body), ai.model) if body else 0
     return Usage.of(ai.input_tokens, out, source="estimate", model=ai.model, notes=tuple(notes))
+
+
+def _total_only(body: object) -> Usage | None:
+    """The usage of an embeddings answer that names only its total (Voyage AI's ``usage:
+    {total_tokens}``): an embedding has no output, so the total is the input."""
+    u = body.get("usage") if isinstance(body, Mapping) else None
+    if not isinstance(u, Mapping) or "prompt_tokens" in u or "input_tokens" in u:
+        return None
+    total = tok(u.get("total_tokens"))
+    if total is None:
+        return None
+    return Usage.of(total, 0, model=served_model(body.get("model")))  # type: ignore[union-attr]
 
 
 def _openai_fast(body: dict[str, Any]) -> Usage | None:

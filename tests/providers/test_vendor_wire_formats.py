@@ -278,3 +278,28 @@ def test_invoke_stream_chunks_are_the_model_s_own_events() -> None:
         u = extract_usage(ai, {"status_code": 200, "headers": {"content-type": "application/vnd.amazon.eventstream"},
                                "sse": given_as})
         assert (u.input_tokens, u.output_tokens, u.source) == (12, 30, "provider")
+
+
+# --- embeddings whose usage names only a total ------------------------------------------------
+
+
+@pytest.mark.parametrize(("url", "usage", "want"), [
+    ("https://api.voyageai.com/v1/embeddings", {"total_tokens": 10}, (10, "provider")),
+    ("https://api.voyageai.com/v1/embeddings", {"total_tokens": "7"}, (7, "provider")),
+    ("http://tei.internal/v1/embeddings", {"total_tokens": 3}, (3, "provider")),  # any OpenAI-shaped server
+    ("https://api.voyageai.com/v1/embeddings", {"total_tokens": -1}, (None, "estimate")),
+    ("https://api.voyageai.com/v1/embeddings", {"prompt_tokens": "x", "total_tokens": 5}, (None, "estimate")),
+])
+def test_an_embedding_s_total_is_its_input(url: str, usage: dict[str, object], want: tuple[int | None, str]) -> None:
+    ai = classify({"url": url, "body": {"model": "voyage-3.5", "input": ["a b c", "d e"]}})
+    u = extract_usage(ai, {"status_code": 200, "body": {"model": "voyage-3.5", "usage": usage}})
+    assert (u.source, u.output_tokens) == (want[1], 0)
+    if want[0] is not None:
+        assert u.input_tokens == want[0]
+
+
+def test_a_chat_answer_s_total_alone_is_not_read_as_input() -> None:
+    ai = classify({"url": "https://api.voyageai.com/v1/chat/completions", "body": {"model": "m", **CHAT}})
+    u = extract_usage(ai, {"status_code": 200, "body": {"choices": [{"message": {"content": "hello there"}}],
+                                                        "usage": {"total_tokens": 99}}})
+    assert u.source == "estimate"
