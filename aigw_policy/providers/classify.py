@@ -448,8 +448,8 @@ def _host_provider(host: str, path: str) -> str | None:
         if host == suffix.lstrip(".") or host.endswith(suffix):
             if name == "bedrock" and "bedrock-runtime" not in host:
                 return None  # another AWS service (a VPC endpoint's name holds `bedrock-runtime` too)
-            if name == "azure_ai" and path.startswith("/openai/"):
-                return "azure_openai"  # Azure OpenAI through a Foundry resource
+            if name == "azure_ai" and "/openai/" in path:
+                return "azure_openai"  # Azure OpenAI through a Foundry resource (or a project's `/api/projects/{p}/openai/`)
             return name
     return None
 

@@ -67,7 +67,8 @@ def test_the_host_wins_over_the_wire_format_the_path_speaks(url: str, label: str
 
 
 def test_azure_openai_through_a_foundry_resource_is_azure_openai() -> None:
-    for path in ("/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21", "/openai/v1/responses"):
+    for path in ("/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21", "/openai/v1/responses",
+                 "/api/projects/proj1/openai/v1/responses"):
         ai = classify({"url": "https://contoso.services.ai.azure.com" + path, "body": CHAT})
         assert ai.provider == "azure_openai"
 
