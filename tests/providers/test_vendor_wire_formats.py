@@ -304,3 +304,16 @@ def test_a_chat_answer_s_total_alone_is_not_read_as_input() -> None:
     u = extract_usage(ai, {"status_code": 200, "body": {"choices": [{"message": {"content": "hello there"}}],
                                                         "usage": {"total_tokens": 99}}})
     assert u.source == "estimate"
+
+
+@pytest.mark.parametrize(("label", "otel"), [("bedrock", "aws.bedrock"), ("xai", "x_ai"), ("mistral", "mistral_ai"),
+                                             ("azure_ai", "azure.ai.inference"), ("cohere", "cohere"),
+                                             ("deepseek", "deepseek"), ("groq", "groq"), ("perplexity", "perplexity")])
+def test_the_ledger_and_metrics_name_a_vendor_as_opentelemetry_does(label: str, otel: str) -> None:
+    """``gen_ai.provider.name``'s well-known values (OpenTelemetry GenAI semantic conventions)."""
+    from aigw_policy.gateway.metrics import _OTEL_PROVIDER
+    from aigw_policy.ledger.record import OTEL_PROVIDER
+    from aigw_policy.providers import PROVIDERS
+
+    assert label in PROVIDERS
+    assert OTEL_PROVIDER.get(label, label) == _OTEL_PROVIDER.get(label, label) == otel
