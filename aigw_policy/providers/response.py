@@ -74,7 +74,8 @@ def extract_usage(
             return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model,
                             notes=(f"response body: {error.message}",))
     if stream is None and isinstance(body, (str, bytes)) and (
-        "text/event-stream" in ctype or "ndjson" in ctype or (ai.stream and not _looks_like_json(body, api))
+        "text/event-stream" in ctype or "ndjson" in ctype or "vnd.amazon.eventstream" in ctype
+        or (ai.stream and not _looks_like_json(body, api))
     ):
         stream = body
     if isinstance(stream, (str, bytes, bytearray)):

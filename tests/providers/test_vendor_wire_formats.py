@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import struct
+from dataclasses import replace
 import zlib
 from datetime import UTC, datetime
 from typing import Any
@@ -276,9 +277,10 @@ def test_invoke_stream_chunks_are_the_model_s_own_events() -> None:
     ai = classify({"url": "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-x/"
                           "invoke-with-response-stream", "body": {"max_tokens": 9, **CHAT}})
     for given_as in (data, data.decode("latin-1")):  # bytes, or text a character a byte (serve)
-        u = extract_usage(ai, {"status_code": 200, "headers": {"content-type": "application/vnd.amazon.eventstream"},
-                               "sse": given_as})
-        assert (u.input_tokens, u.output_tokens, u.source) == (12, 30, "provider")
+        for key in ("sse", "body"):  # a body of that type is a stream, whatever the request said
+            u = extract_usage(replace(ai, stream=False) if key == "body" else ai, {
+                "status_code": 200, "headers": {"content-type": "application/vnd.amazon.eventstream"}, key: given_as})
+            assert (u.input_tokens, u.output_tokens, u.source) == (12, 30, "provider")
 
 
 # --- embeddings whose usage names only a total ------------------------------------------------
