@@ -10,8 +10,8 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .usage import (_MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, output_text, served_model, tok,
-                    usage_from_body)
+from .body_usage import output_text, usage_from_body
+from .usage import _MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, served_model, tok
 
 FAST_USAGE = True
 """Read the usage of a parsed OpenAI-shaped JSON body with plain dict lookups when it has the
