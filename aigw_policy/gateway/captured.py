@@ -9,7 +9,8 @@ from typing import Any
 
 __all__ = ["STREAM_TYPES", "answer_text", "header_value", "overflow_usage", "streamed", "usage_body"]
 
-STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl")
+STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl",
+                EVENT_STREAM := "application/vnd.amazon.eventstream")  # Bedrock's binary stream
 _STREAM_TYPE = re.compile("|".join(re.escape(t) for t in STREAM_TYPES))  # one of them, anywhere in a Content-Type
 
 
@@ -44,6 +45,8 @@ def answer_text(body: bytearray, headers: Mapping[str, str]) -> str:
             data = decode_body(data, headers.get("content-encoding"))
         except ProviderError:
             pass  # left as is: usage is then estimated
+    if EVENT_STREAM in (headers.get("content-type") or "").lower():
+        return data.decode("latin-1")  # binary frames: a character a byte, as the usage reader takes them
     return data.decode("utf-8", "replace")
 
 
@@ -78,6 +81,16 @@ def usage_body(acc: Any, api: str) -> Any:
                                             "cache_creation": {
                                                 "ephemeral_1h_input_tokens": u.cache_creation_1h_input_tokens},
                                             "server_tool_use": {"web_search_requests": u.unit("web_searches")}}}
+    if api == "cohere":
+        return {"model": u.model, "usage": {"billed_units": {"input_tokens": u.input_tokens,
+                                                             "output_tokens": u.output_tokens}}}
+    if api == "bedrock":
+        fresh = u.input_tokens - u.cached_input_tokens - u.cache_creation_input_tokens
+        return {"model": u.model, "usage": {
+            "inputTokens": fresh, "outputTokens": u.output_tokens,
+            "totalTokens": u.total_tokens, "cacheReadInputTokens": u.cached_input_tokens,
+            "cacheWriteInputTokens": u.cache_creation_input_tokens,
+            "cacheDetails": [{"ttl": "1h", "inputTokens": u.cache_creation_1h_input_tokens}]}}
     if api == "gemini":
         return {"modelVersion": u.model, "usageMetadata": {
             "promptTokenCount": u.input_tokens, "candidatesTokenCount": u.output_tokens - u.reasoning_tokens,

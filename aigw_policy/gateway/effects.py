@@ -53,12 +53,18 @@ def wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
 def set_max_tokens(body: dict[str, Any], provider: Any, operation: Any, path: str, value: int) -> None:
     """The ``max-tokens`` clamp, in the field the provider and operation read."""
     api = PROVIDERS.get(provider, "openai")
+    if operation == "other":
+        return  # images, audio, moderations, token counting: no output cap to write (an unknown field is refused)
     if path.startswith(("/api/chat", "/api/generate")):  # Ollama's native API (its provider maps to openai)
         options = dict(body["options"]) if isinstance(body.get("options"), dict) else {}
         options["num_predict"] = value
         body["options"] = options
-    elif api == "anthropic":
+    elif api in ("anthropic", "cohere"):  # Cohere's native API names it as Anthropic's does
         body["max_tokens"] = value
+    elif api == "bedrock" and path.rstrip("/").endswith(("/converse", "/converse-stream")):
+        config = dict(body["inferenceConfig"]) if isinstance(body.get("inferenceConfig"), dict) else {}
+        config["maxTokens"] = value  # Bedrock Converse (InvokeModel: the model's own body, below)
+        body["inferenceConfig"] = config
     elif api == "gemini":
         config = dict(body["generationConfig"]) if isinstance(body.get("generationConfig"), dict) else {}
         config["maxOutputTokens"] = value

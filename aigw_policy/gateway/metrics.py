@@ -24,7 +24,8 @@ from typing import Any
 
 __all__ = ["Observer", "attempt_outcome"]
 
-_OTEL_PROVIDER = {"gemini": "gcp.gemini", "vertex_ai": "gcp.vertex_ai", "azure_openai": "azure.ai.openai"}
+_OTEL_PROVIDER = {"gemini": "gcp.gemini", "vertex_ai": "gcp.vertex_ai", "azure_openai": "azure.ai.openai",
+                  "azure_ai": "azure.ai.inference", "bedrock": "aws.bedrock", "mistral": "mistral_ai", "xai": "x_ai"}
 _OTEL_OPERATION = {"chat": "chat", "messages": "chat", "responses": "chat", "completion": "text_completion",
                    "embeddings": "embeddings"}
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)

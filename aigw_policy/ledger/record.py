@@ -74,6 +74,14 @@ OTEL_PROVIDER = {
     "anthropic": "anthropic",
     "gemini": "gcp.gemini",
     "vertex_ai": "gcp.vertex_ai",
+    "azure_ai": "azure.ai.inference",
+    "bedrock": "aws.bedrock",
+    "cohere": "cohere",
+    "deepseek": "deepseek",
+    "groq": "groq",
+    "mistral": "mistral_ai",
+    "perplexity": "perplexity",
+    "xai": "x_ai",
 }
 
 

@@ -3,6 +3,7 @@
 All pure (no I/O): see SPEC sections 5 and 7, and docs/providers.md.
 """
 
+from .body_usage import usage_from_body
 from .classify import OPERATIONS, PROVIDERS, AiRequest, classify, inject_include_usage
 from .errors import ProviderError
 from .framing import SSEParser
@@ -10,7 +11,7 @@ from .prices import Cost, ModelPrice, PriceBook
 from .response import extract_usage, stream_usage
 from .sse import StreamUsage
 from .tokens import DEFAULT_COUNTER, HeuristicCounter, TokenCounter, best_counter, tiktoken_counter
-from .usage import Usage, usage_from_body
+from .usage import Usage
 
 __all__ = [
     "DEFAULT_COUNTER",

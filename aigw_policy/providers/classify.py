@@ -12,15 +12,16 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 from functools import lru_cache
 from types import MappingProxyType
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .errors import ProviderError
+from .forms import form_fields
 from .history import call_texts, json_text, prompt_and_count
 from .tokens import DEFAULT_COUNTER, TokenCounter
 from .usage import loads
 
 Operation = Literal["chat", "completion", "responses", "messages", "embeddings", "other"]
-Api = Literal["openai", "anthropic", "gemini", "ollama", "unknown"]
+Api = Literal["openai", "anthropic", "gemini", "ollama", "cohere", "bedrock", "unknown"]
 
 OPERATIONS: tuple[str, ...] = ("chat", "completion", "responses", "messages", "embeddings", "other")
 #: provider label -> wire format (how its requests and responses are shaped)
@@ -33,6 +34,21 @@ PROVIDERS: dict[str, Api] = {
     "anthropic": "anthropic",
     "gemini": "gemini",
     "vertex_ai": "gemini",
+    # the hosted APIs of other vendors: OpenAI's wire format, their own prices (their hosts: _HOSTS)
+    "azure_ai": "openai",  # Azure AI Foundry's model inference (`*.services.ai.azure.com/models/...`)
+    "xai": "openai",
+    "mistral": "openai",
+    "deepseek": "openai",
+    "groq": "openai",
+    "together": "openai",
+    "fireworks": "openai",
+    "openrouter": "openai",
+    "perplexity": "openai",
+    "cerebras": "openai",
+    "moonshot": "openai",
+    "voyage": "openai",  # embeddings (its usage names only `total_tokens`: response.py)
+    "cohere": "cohere",  # its native v2 API; its OpenAI-compatible one (`/compatibility/v1/...`) is api openai
+    "bedrock": "bedrock",  # Converse; InvokeModel of a Claude model is api anthropic
 }
 PROVIDER_HEADER = "x-aigw-provider"
 PER_MESSAGE_OVERHEAD = 4  # tokens of role/formatting per message, OpenAI's rule of thumb
@@ -105,6 +121,8 @@ _VERTEX_ANTHROPIC_PATH = re.compile(
     r"/(?:v\d+\w*/)?projects/[^/]+/locations/[^/]+/publishers/anthropic/models/(?P<model>[^/:]+)"
     r":(?P<action>rawPredict|streamRawPredict)$"
 )
+# Amazon Bedrock's runtime: the model (an id, an inference profile or an ARN, %-encoded) in the path
+_BEDROCK_PATH = re.compile(r"/model/(?P<model>[^/]+)/(?P<action>converse|converse-stream|invoke|invoke-with-response-stream)$")
 # Azure OpenAI's deployment routes: the body usually names no model, the deployment stands for it
 _AZURE_DEPLOYMENT = re.compile(r"/openai/deployments/(?P<deployment>[^/]+)/")
 _GEMINI_ACTIONS: dict[str, tuple[Operation, bool]] = {
@@ -117,10 +135,31 @@ _HOSTS: tuple[tuple[str, str], ...] = (
     ("api.openai.com", "openai"),
     (".openai.azure.com", "azure_openai"),
     (".cognitiveservices.azure.com", "azure_openai"),  # the endpoint of newer Azure OpenAI resources
+    (".services.ai.azure.com", "azure_ai"),  # Azure AI Foundry: azure_openai under /openai/ (_azure_ai)
+    (".models.ai.azure.com", "azure_ai"),  # Foundry's serverless (pay-as-you-go) endpoints
     ("api.anthropic.com", "anthropic"),
     ("generativelanguage.googleapis.com", "gemini"),
     ("aiplatform.googleapis.com", "vertex_ai"),
+    ("api.x.ai", "xai"),
+    ("api.mistral.ai", "mistral"),
+    ("api.deepseek.com", "deepseek"),
+    ("api.groq.com", "groq"),
+    ("api.together.xyz", "together"),
+    ("api.together.ai", "together"),
+    ("api.fireworks.ai", "fireworks"),
+    ("openrouter.ai", "openrouter"),
+    ("api.perplexity.ai", "perplexity"),
+    ("api.cerebras.ai", "cerebras"),
+    ("api.moonshot.ai", "moonshot"),
+    ("api.moonshot.cn", "moonshot"),
+    ("api.voyageai.com", "voyage"),
+    ("api.cohere.com", "cohere"),
+    ("api.cohere.ai", "cohere"),
+    (".amazonaws.com", "bedrock"),  # bedrock-runtime[-fips].{region}.amazonaws.com only (_host_provider);
+    # its `/model/{id}/converse|invoke...` routes name it too (_BEDROCK_PATH), behind any host
 )
+"""Hosts that name who serves (and bills) a request: its provider label wins over what the path
+says of the wire format (an Anthropic-compatible `/v1/messages` at DeepSeek is DeepSeek's)."""
 
 
 def _headers2(headers: object, first: str, second: str) -> tuple[str | None, str | None]:
@@ -144,6 +183,11 @@ def _headers2(headers: object, first: str, second: str) -> tuple[str | None, str
 _ABSENT = object()
 
 
+def _header(headers: object, name: str) -> str:
+    """The value of one (lower-case) header name, or ``""``."""
+    return _headers2(headers, name, "\x00")[0] or ""
+
+
 def _header_value(value: object) -> str | None:
     if isinstance(value, list):
         value = value[0] if value else None
@@ -165,10 +209,19 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         provider = "vertex_ai" if "/publishers/google/" in path else "gemini"
         return provider, "gemini", op, {"model": m.group("model"), "stream": stream}
     p = path.rstrip("/")
+    m = _BEDROCK_PATH.search(p)
+    if m:
+        return _bedrock(m.group("model"), m.group("action"))
+    if p in ("/v2/chat", "/v1/chat"):  # Cohere's native chat (v1: `message` and `chat_history`)
+        return "cohere", "cohere", "chat", {}
+    if p in ("/v2/embed", "/v1/embed"):
+        return "cohere", "cohere", "embeddings", {}
     m = _AZURE_DEPLOYMENT.search(p)
     extras = {"deployment": m.group("deployment")} if m else {}
     if p.endswith("/chat/completions"):
         return None, "openai", "chat", extras
+    if p.endswith(_MEDIA_PATHS):  # their `prompt` is no completion's: no stream_options, no max_tokens
+        return None, "openai", "other", extras
     if p.endswith("/completions"):
         return None, "openai", "completion", extras
     if p.endswith("/embeddings") and not p.endswith("/api/embeddings"):
@@ -186,6 +239,27 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
     if p.endswith("/api/embed") or p.endswith("/api/embeddings"):
         return "ollama", "ollama", "embeddings", {}
     return None
+
+
+_MEDIA_PATHS = ("/images/generations", "/images/edits", "/images/variations", "/audio/transcriptions",
+                "/audio/translations", "/audio/speech", "/moderations")
+"""OpenAI's (and Azure's) image, audio and moderation endpoints: usage in OpenAI's shape
+(gpt-image-1's and gpt-4o-transcribe's ``input_tokens``, their image and audio parts), but
+no completion whatever the body looks like."""
+
+
+def _bedrock(model: str, action: str) -> tuple[str, Api, Operation, dict[str, Any]]:
+    """Bedrock's runtime routes: Converse (its own wire format, every model) or InvokeModel
+    (the model's own: Anthropic's Messages for Claude; other models' bodies are read as
+    OpenAI's, whose usage they do not carry: estimated)."""
+    model = unquote(model)
+    if model.startswith("arn:"):  # an inference profile's or a provisioned model's ARN
+        model = model.rsplit("/", 1)[-1]
+    stream = action in ("converse-stream", "invoke-with-response-stream")
+    if action.startswith("converse"):
+        return "bedrock", "bedrock", "chat", {"model": model, "stream": stream}
+    api: Api = "anthropic" if ".anthropic." in f".{model}" else "openai"
+    return "bedrock", api, "messages" if api == "anthropic" else "chat", {"model": model, "stream": stream}
 
 
 def _by_body(body: Mapping[str, Any]) -> tuple[Api, Operation]:
@@ -285,6 +359,11 @@ def _max_output(api: Api, op: Operation, body: Mapping[str, Any], problems: list
         for k in _GEMINI_COUNT_FIELDS:
             _count(cfg, k, f"{base}.{key}.{k}", problems, least=1)
         return next((n for n in found if n is not None), None)
+    if api == "bedrock":  # Converse: inferenceConfig.maxTokens
+        cfg = body.get("inferenceConfig")
+        if not isinstance(cfg, Mapping):
+            return None
+        return _count(cfg, "maxTokens", f"{base}.inferenceConfig.maxTokens", problems)
     if api == "ollama":
         opts = body.get("options")
         if not isinstance(opts, Mapping) or opts.get("num_predict") is None:
@@ -351,11 +430,7 @@ def _parse_url(url: str) -> tuple[tuple[str | None, Api, Operation, Mapping[str,
         path, host, port, unparseable = url, "", None, True
     else:
         unparseable = False
-    host_provider = None
-    for suffix, name in _HOSTS:
-        if host == suffix.lstrip(".") or host.endswith(suffix):
-            host_provider = name
-            break
+    host_provider = _host_provider(host.lower().rstrip("."), path)
     if host_provider is None and port == 11434:
         host_provider = "ollama"
     found = _by_path(path)
@@ -365,6 +440,18 @@ def _parse_url(url: str) -> tuple[tuple[str | None, Api, Operation, Mapping[str,
 
 
 _cached_url_facts = lru_cache(maxsize=1024)(_parse_url)
+
+
+def _host_provider(host: str, path: str) -> str | None:
+    """The provider label a host names (:data:`_HOSTS`), or None."""
+    for suffix, name in _HOSTS:
+        if host == suffix.lstrip(".") or host.endswith(suffix):
+            if name == "bedrock" and "bedrock-runtime" not in host:
+                return None  # another AWS service (a VPC endpoint's name holds `bedrock-runtime` too)
+            if name == "azure_ai" and "/openai/" in path:
+                return "azure_openai"  # Azure OpenAI through a Foundry resource (or a project's `/api/projects/{p}/openai/`)
+            return name
+    return None
 
 
 _API_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini", "ollama": "ollama"}
@@ -469,9 +556,14 @@ def classify(
         if len(body) == 0:
             body = {}
         else:
-            body, err = loads(body)
+            text = body
+            body, err = loads(text)
             if err:
-                notes.append(f"request body: {err}")
+                form = form_fields(text, _header(headers, "content-type"))
+                if form is None:
+                    notes.append(f"request body: {err}")
+                else:  # multipart/form-data (audio transcriptions, image edits): its small text fields
+                    body = form
     if body is None:
         body = {}
     if type(body) is not dict and not isinstance(body, Mapping):
@@ -492,7 +584,7 @@ def classify(
         api, op = "anthropic", "messages"
 
     if provider is None:
-        provider = path_provider or host_provider
+        provider = host_provider or path_provider  # the host names who serves it, the path its wire format
     if provider is None:
         provider = _API_PROVIDER.get(api, "unknown")
     if api == "unknown" and provider in PROVIDERS:

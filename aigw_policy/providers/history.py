@@ -125,11 +125,11 @@ def prompt_and_count(api: str, op: str, body: Mapping[str, Any]) -> tuple[str, i
             count = 1
             text_of(body["content"], texts)
         return "\n".join(texts), count
-    if api == "anthropic":
+    if api in ("anthropic", "bedrock"):  # Bedrock Converse: `system: [{text}]`
         text_of(body.get("system"), texts)
     if op == "responses":
         text_of(body.get("instructions"), texts)
-    for key in ("messages", "input", "prompt"):
+    for key in ("messages", "input", "prompt", "texts") if api == "cohere" else ("messages", "input", "prompt"):
         value = body.get(key)
         if value is None:
             continue

@@ -32,6 +32,21 @@ LIBRARY_PROVIDERS: dict[str, str | None] = {
     "openai_compatible": None,
     "vllm": None,
     "ollama": None,
+    # the vendors known by their hosts (classify._HOSTS): what each bills, as genai-prices names it
+    "azure_ai": "azure",
+    "xai": "x-ai",
+    "mistral": "mistral",
+    "deepseek": "deepseek",
+    "groq": "groq",
+    "together": "together",
+    "fireworks": "fireworks",
+    "openrouter": "openrouter",
+    "perplexity": "perplexity",
+    "cerebras": "cerebras",
+    "moonshot": "moonshotai",
+    "voyage": "voyageai",
+    "cohere": "cohere",
+    "bedrock": "aws",
 }
 
 

@@ -10,14 +10,15 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .usage import _MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, output_text, usage_from_body
+from .body_usage import output_text, usage_from_body
+from .usage import _MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, served_model, tok
 
 FAST_USAGE = True
 """Read the usage of a parsed OpenAI-shaped JSON body with plain dict lookups when it has the
 usual shape (:func:`_openai_fast`), else the general way (False: always the general way;
 tests/providers/test_usage_fast_path.py compares the two)."""
 
-_SPECIAL = frozenset(("anthropic", "gemini", "ollama"))  # APIs whose bodies usage_from_body reads its own way
+_SPECIAL = frozenset(("anthropic", "gemini", "ollama", "cohere", "bedrock"))  # APIs whose bodies usage_from_body reads its own way
 
 
 def stream_usage(ai: AiRequest, *, counter: TokenCounter = DEFAULT_COUNTER) -> StreamUsage:
@@ -73,7 +74,8 @@ def extract_usage(
             return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model,
                             notes=(f"response body: {error.message}",))
     if stream is None and isinstance(body, (str, bytes)) and (
-        "text/event-stream" in ctype or "ndjson" in ctype or (ai.stream and not _looks_like_json(body, api))
+        "text/event-stream" in ctype or "ndjson" in ctype or "vnd.amazon.eventstream" in ctype
+        or (ai.stream and not _looks_like_json(body, api))
     ):
         stream = body
     if isinstance(stream, (str, bytes, bytearray)):
@@ -90,6 +92,8 @@ def extract_usage(
         if err:
             notes.append(f"response body: {err}")
     found = usage_from_body(api, body) if not notes else None
+    if found is None and ai.operation == "embeddings" and not notes:
+        found = _total_only(body)
     if found is None and api == "ollama" and not notes:
         found = ollama_output_only(body, ai.input_tokens)
     if found is not None:
@@ -102,6 +106,18 @@ def extract_usage(
     notes.append("no usage in response")
     out = counter.count(output_text(api, body), ai.model) if body else 0
     return Usage.of(ai.input_tokens, out, source="estimate", model=ai.model, notes=tuple(notes))
+
+
+def _total_only(body: object) -> Usage | None:
+    """The usage of an embeddings answer that names only its total (Voyage AI's ``usage:
+    {total_tokens}``): an embedding has no output, so the total is the input."""
+    u = body.get("usage") if isinstance(body, Mapping) else None
+    if not isinstance(u, Mapping) or "prompt_tokens" in u or "input_tokens" in u:
+        return None
+    total = tok(u.get("total_tokens"))
+    if total is None:
+        return None
+    return Usage.of(total, 0, model=served_model(body.get("model")))  # type: ignore[union-attr]
 
 
 def _openai_fast(body: dict[str, Any]) -> Usage | None:
@@ -120,12 +136,13 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
     cached = reasoning = 0
     details = u.get("prompt_tokens_details")
     if details is not None:
-        if type(details) is not dict or details.get("audio_tokens") or details.get("cache_write_tokens"):
-            return None  # audio and cache writes are priced apart: the general way
+        if type(details) is not dict or details.get("audio_tokens") or details.get("cache_write_tokens") \
+                or details.get("image_tokens"):
+            return None  # audio, images and cache writes are priced apart: the general way
         cached = details.get("cached_tokens", 0)
     details = u.get("completion_tokens_details")
     if details is not None:
-        if type(details) is not dict or details.get("audio_tokens"):
+        if type(details) is not dict or details.get("audio_tokens") or details.get("image_tokens"):
             return None
         reasoning = details.get("reasoning_tokens", 0)
     total = u.get("total_tokens") if "total_tokens" in u else None

@@ -26,9 +26,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from .eventstream import EventStreamParser
 from .framing import BOM, JSONArrayParser, NDJSONParser, SSEParser
 from .shapes import Shape, cut, learn
 from .tokens import DEFAULT_COUNTER, TokenCounter
+from .vendor_usage import bedrock_usage, cohere_delta_text, cohere_usage
 from .usage import (
     Usage,
     anthropic_fields,
@@ -109,11 +111,13 @@ class StreamUsage:
         self.input_estimate = input_estimate
         self.counter = counter
         self.model = model
-        # Gemini streams SSE with alt=sse, else a JSON array: told apart by the first byte
-        self._sniff: bytearray | None = bytearray() if framing is None and api == "gemini" else None
+        # Gemini streams SSE with alt=sse, else a JSON array; Bedrock (Converse, and Claude's
+        # Anthropic events) AWS's binary event-stream: told apart by the first byte
+        self._sniff: bytearray | None = bytearray() if framing is None and api in _SNIFFED else None
         framing = framing or ("ndjson" if api == "ollama" else "sse")
-        self._parser: SSEParser | NDJSONParser | JSONArrayParser = (
-            NDJSONParser() if framing == "ndjson" else JSONArrayParser() if framing == "json-array" else SSEParser())
+        self._parser: SSEParser | NDJSONParser | JSONArrayParser | EventStreamParser = (
+            NDJSONParser() if framing == "ndjson" else JSONArrayParser() if framing == "json-array"
+            else EventStreamParser() if framing == "eventstream" else SSEParser())
         self._usage: Usage | None = None
         self._anthropic: dict[str, int] = {}
         self._gemini: dict[str, int] = {}
@@ -136,7 +140,10 @@ class StreamUsage:
         if self._finished is not None:
             return
         if isinstance(chunk, str):
-            chunk = chunk.encode("utf-8", "replace")  # a lone surrogate (JSON may escape one) is no UTF-8
+            if type(self._parser) is EventStreamParser or self._sniff is not None and _binary(chunk):
+                chunk = chunk.encode("latin-1", "replace")  # bytes given as text one for one (answer_text)
+            else:
+                chunk = chunk.encode("utf-8", "replace")  # a lone surrogate (JSON may escape one) is no UTF-8
         if self._sniff is not None:
             chunk = self._sniffed(self._sniff, chunk)
         for event, data in self._parser.feed(chunk):
@@ -144,15 +151,22 @@ class StreamUsage:
 
     def _sniffed(self, held: bytearray, chunk: bytes) -> bytes:
         """The bytes held back until the first one that is no space nor BOM decides the
-        framing (``[``: a JSON array; anything else: SSE), whatever the chunks' split."""
-        held += chunk
-        head = bytes(held).lstrip(b" \t\r\n")
-        if not head or len(head) < len(BOM) and BOM.startswith(head):
-            return b""
-        if head.startswith(b"[") or head.startswith(BOM + b"["):
+        framing (a NUL, the high byte of a length: AWS's event-stream; ``[`` of a Gemini
+        stream: a JSON array; anything else: SSE), whatever the chunks' split."""
+        if not held and chunk and chunk[0] not in _SPACE_OR_BOM:  # decided by its first byte: no copy
+            head = chunk
+        else:
+            held += chunk
+            chunk = bytes(held)
+            head = chunk.lstrip(b" \t\r\n")
+            if not head or len(head) < len(BOM) and BOM.startswith(head):
+                return b""
+        if head[:1] == b"\x00":
+            self._parser = EventStreamParser()
+        elif self.api == "gemini" and (head.startswith(b"[") or head.startswith(BOM + b"[")):
             self._parser = JSONArrayParser()
         self._sniff = None
-        return bytes(held)
+        return chunk
 
     def _input_kept_output_estimated(self, usage: Usage, notes: list[str]) -> Usage:
         """The provider's input counts as reported; the output estimated from the text seen
@@ -250,6 +264,10 @@ class StreamUsage:
             self._gemini_event(obj)
         elif api == "ollama":
             self._ollama_event(obj)
+        elif api == "cohere":
+            self._cohere_event(obj)
+        elif api == "bedrock":
+            self._bedrock_event(obj)
         else:
             self._openai_event(obj)
 
@@ -368,6 +386,38 @@ class StreamUsage:
         if "error" in obj:
             self._errors.append("")
 
+    def _cohere_event(self, obj: Mapping[str, Any]) -> None:
+        """Cohere's v2 stream: text in ``content-delta`` / ``tool-call-delta`` events, the
+        usage in ``message-end``'s ``delta`` (the end of the stream)."""
+        typ = obj.get("type")
+        if typ == "message-end":
+            delta = obj.get("delta")
+            self._usage = cohere_usage(delta) or self._usage
+            self._done = True
+            if isinstance(delta, Mapping) and isinstance(delta.get("error"), str):
+                self._errors.append("")
+            return
+        self._add_text(cohere_delta_text(obj))
+
+    def _bedrock_event(self, obj: Mapping[str, Any]) -> None:
+        """Bedrock's ConverseStream events, by their payload: ``contentBlockDelta`` (text,
+        reasoning, tool input), ``messageStop`` (``stopReason``), ``metadata`` (``usage``)."""
+        if "usage" in obj:
+            self._usage = bedrock_usage(obj.get("usage")) or self._usage
+            self._done = True  # metadata comes after messageStop, last
+            return
+        if obj.get("type") == "error":  # an exception message (eventstream.py)
+            self._errors.append(_error_kind(obj.get("error")))
+            return
+        delta = obj.get("delta")
+        if isinstance(delta, Mapping):
+            parts = [delta["text"]] if isinstance(delta.get("text"), str) else []
+            for path in (("reasoningContent", "text"), ("toolUse", "input")):
+                value = delta.get(path[0])
+                if isinstance(value, Mapping) and isinstance(value.get(path[1]), str):
+                    parts.append(value[path[1]])
+            self._add_text(parts)
+
     # -- result ----------------------------------------------------------------------------
 
     def _output_estimate(self) -> int:
@@ -415,6 +465,18 @@ class _Probe(StreamUsage):
 
     def _add_text(self, parts: list[str]) -> None:
         self._text += parts
+
+
+_SNIFFED = frozenset(("gemini", "anthropic", "bedrock"))
+"""The wire formats whose streams come in more than one framing: Gemini's (SSE, a JSON array),
+Anthropic's and Bedrock Converse's (SSE; AWS's event-stream from Bedrock)."""
+_SPACE_OR_BOM = frozenset(b" \t\r\n\xef")
+
+
+def _binary(text: str) -> bool:
+    """Whether a stream given as text starts as an event-stream does (a NUL): its bytes were
+    given one character each (latin-1), as ``serve`` keeps such an answer."""
+    return text.lstrip(" \t\r\n")[:1] == "\x00"
 
 
 def _choice_usage(choices: object) -> object:

@@ -201,9 +201,12 @@ def openai_usage(u: object) -> Usage | None:
     SGLang's top-level ``reasoning_tokens`` are the reasoning detail of ``completion_tokens``."""
     if not isinstance(u, Mapping):
         return None
-    if "input_tokens" in u or "output_tokens" in u:  # responses API
+    if "input_tokens" in u or "output_tokens" in u:  # responses API (and images, audio)
         inp, out = tok(u.get("input_tokens")), _opt(u, "output_tokens")
-        ins, outs = "input_tokens_details", "output_tokens_details"
+        # the audio transcriptions' usage spells it `input_token_details`
+        ins = "input_token_details" if "input_token_details" in u and "input_tokens_details" not in u \
+            else "input_tokens_details"
+        outs = "output_tokens_details"
     else:
         inp, out = tok(u.get("prompt_tokens")), _opt(u, "completion_tokens")
         ins, outs = "prompt_tokens_details", "completion_tokens_details"
@@ -225,10 +228,22 @@ def openai_usage(u: object) -> Usage | None:
                      inp, "cached_tokens", notes)
     written = _within(_n(u, ins, "cache_write_tokens"), inp - cached, "cache_write_tokens", notes)
     reasoning = _within(_n(u, outs, "reasoning_tokens") + thought, out, "reasoning_tokens", notes)
-    units = _units((("input_audio_tokens", _within(_n(u, ins, "audio_tokens"), inp, "audio_tokens", notes)),
-                    ("output_audio_tokens", _within(_n(u, outs, "audio_tokens"), out, "audio_tokens", notes))))
+    units = _units((*_modal(u, ins, "input", inp, notes), *_modal(u, outs, "output", out, notes)))
     return Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=written,
                     reasoning_tokens=reasoning, notes=tuple(notes), units=units)
+
+
+def _modal(u: Mapping[str, Any], details: str, part: str, whole: int, notes: list[str]) -> list[tuple[str, int]]:
+    """The audio and image tokens of an OpenAI-shaped breakdown (``audio_tokens``, and
+    ``image_tokens``: gpt-image-1's image input, $10 per MTok against $5 for text), by their
+    :data:`PRICED_UNITS` names; left out, with a note, when together above their total."""
+    audio, image = _n(u, details, "audio_tokens"), _n(u, details, "image_tokens")
+    if audio + image > whole:
+        if not image:
+            return [(f"{part}_audio_tokens", _within(audio, whole, "audio_tokens", notes))]
+        notes.append(f"{details} above their total: priced as text")
+        return []
+    return [(f"{part}_audio_tokens", audio), (f"{part}_image_tokens", image)]
 
 
 BESIDE = frozenset(("prompt_cache_hit_tokens", "cached_tokens", "citation_tokens", "reasoning_tokens"))
@@ -540,77 +555,8 @@ def ollama_output_only(obj: object, input_estimate: int) -> Usage | None:
                     notes=("no prompt_eval_count (prompt cached?): input estimated",))
 
 
-def usage_from_body(provider: str, body: object) -> Usage | None:
-    """Usage from a complete (non-streamed) JSON response body, or None."""
-    if provider == "anthropic":
-        usage = anthropic_usage(_get(body, "usage"))
-    elif provider == "gemini":
-        if isinstance(body, list):  # streamGenerateContent without alt=sse: a JSON array
-            counts: dict[str, int] = {}
-            model = None
-            for item in body:
-                merge_counts(counts, gemini_fields(_get(item, "usageMetadata")))
-                model = _model(item) or model
-            usage = gemini_usage_from_fields(counts)
-            return usage.with_model(model) if usage else None
-        usage = gemini_usage(_get(body, "usageMetadata"))
-        predictions = _get(body, "predictions")
-        if usage is None and isinstance(predictions, list):
-            usage = predict_usage(predictions)
-    elif provider == "ollama" and isinstance(body, Mapping) and "usage" not in body:
-        usage = ollama_usage(body)
-    else:
-        usage = openai_usage(_get(body, "usage"))
-        if usage is None and isinstance(_get(body, "response"), Mapping):
-            body = _get(body, "response")
-            usage = openai_usage(_get(body, "usage"))
-        if usage is not None:  # the tier it was served at, the searches the Responses API billed
-            usage = with_tier(usage, service_tier(_get(body, "service_tier")))
-            usage = with_units(usage, tool_calls(_get(body, "output")))
-    if usage is None:
-        return None
-    return usage.with_model(_model(body) if isinstance(body, Mapping) else None)
-
-
 # ---------------------------------------------------------------------------------------------
 # output text, for estimates when a response carries no usage
-
-
-def output_text(provider: str, body: object) -> str:
-    """The generated text of a JSON response (best effort, for estimates)."""
-    parts: list[str] = []
-    if provider == "anthropic":
-        for block in _list(_get(body, "content")):
-            for key in ("text", "thinking"):
-                if isinstance(_get(block, key), str):
-                    parts.append(block[key])
-            if isinstance(_get(block, "input"), Mapping):
-                parts.append(_dumps(block["input"]))
-    elif provider == "gemini":
-        items = body if isinstance(body, list) else [body]
-        for item in items:
-            for cand in _list(_get(item, "candidates")):
-                parts.extend(gemini_part_texts(_get(cand, "content", "parts")))
-    else:
-        for choice in _list(_get(body, "choices")):
-            for path in (("message", "content"), ("text",), ("message", "reasoning_content")):
-                value = _get(choice, *path)
-                if isinstance(value, str):
-                    parts.append(value)
-            for call in _list(_get(choice, "message", "tool_calls")):
-                if isinstance(_get(call, "function", "arguments"), str):
-                    parts.append(call["function"]["arguments"])
-        for item in _list(_get(body, "output")):  # responses API
-            for content in _list(_get(item, "content")):
-                if isinstance(_get(content, "text"), str):
-                    parts.append(content["text"])
-            if isinstance(_get(item, "arguments"), str):  # function_call items
-                parts.append(item["arguments"])
-        for path in (("message", "thinking"), ("message", "content"), ("thinking",), ("response",)):  # ollama native
-            value = _get(body, *path)
-            if isinstance(value, str):
-                parts.append(value)
-    return "".join(parts)
 
 
 def gemini_part_texts(value: object) -> list[str]:

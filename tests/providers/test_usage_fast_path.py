@@ -43,7 +43,7 @@ def usages(draw: Any) -> Any:
         if draw(st.integers(0, 2)) == 0:
             u[outer] = draw(st.one_of(st.builds(lambda v: {inner: v}, COUNT), st.sampled_from([None, {}, 4])))
             if type(u[outer]) is dict:  # the parts billed apart, or the zeros every answer carries
-                for extra in ("audio_tokens", "cache_write_tokens"):
+                for extra in ("audio_tokens", "cache_write_tokens", "image_tokens"):
                     if draw(st.booleans()):
                         u[outer][extra] = draw(st.one_of(st.just(0), COUNT))
     return u
@@ -118,10 +118,12 @@ def test_the_usual_answer_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -
     ({"prompt_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 8}}, None, {}, 8),
     ({"prompt_tokens_details": {"cached_tokens": 4, "audio_tokens": 0}}, "flex", {}, 0),
     ({"prompt_tokens_details": {"cached_tokens": 4, "audio_tokens": 0}}, "default", {}, 0),
+    ({"prompt_tokens_details": {"cached_tokens": 0, "image_tokens": 9}}, None, {"input_image_tokens": 9}, 0),
+    ({"completion_tokens_details": {"image_tokens": 7}}, None, {"output_image_tokens": 7}, 0),
 ])
 def test_what_is_priced_apart_is_read_on_the_fast_path_too(usage: dict[str, Any], tier: str | None,
                                                            units: dict[str, int], written: int) -> None:
-    """An answer with audio tokens, cache writes or a tier of its own prices reads the same
+    """An answer with audio or image tokens, cache writes or a tier of its own prices reads the same
     with the fast path on (it leaves them to the general way) as off."""
     ai = classify({"method": "POST", "url": URLS[0], "body": {"model": "gpt-4o", "messages": []}})
     body = {"model": "gpt-4o-audio-preview", "service_tier": tier,

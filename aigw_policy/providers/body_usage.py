@@ -1,0 +1,107 @@
+"""A complete (non-streamed) response body -> usage, and its generated text for estimates: the
+one dispatch over every wire format (:mod:`.usage`'s readers, :mod:`.vendor_usage`'s for
+Cohere and Bedrock). Pure, as they are."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .usage import (
+    Usage,
+    _dumps,
+    _get,
+    _list,
+    _model,
+    anthropic_usage,
+    gemini_fields,
+    gemini_part_texts,
+    gemini_usage,
+    gemini_usage_from_fields,
+    merge_counts,
+    ollama_usage,
+    openai_usage,
+    predict_usage,
+    service_tier,
+    tool_calls,
+    with_tier,
+    with_units,
+)
+from .vendor_usage import bedrock_usage, cohere_delta_text, cohere_usage, converse_text
+
+__all__ = ["output_text", "usage_from_body"]
+
+
+def usage_from_body(provider: str, body: object) -> Usage | None:
+    """Usage from a complete (non-streamed) JSON response body, or None."""
+    if provider == "anthropic":
+        usage = anthropic_usage(_get(body, "usage"))
+    elif provider == "gemini":
+        if isinstance(body, list):  # streamGenerateContent without alt=sse: a JSON array
+            counts: dict[str, int] = {}
+            model = None
+            for item in body:
+                merge_counts(counts, gemini_fields(_get(item, "usageMetadata")))
+                model = _model(item) or model
+            usage = gemini_usage_from_fields(counts)
+            return usage.with_model(model) if usage else None
+        usage = gemini_usage(_get(body, "usageMetadata"))
+        predictions = _get(body, "predictions")
+        if usage is None and isinstance(predictions, list):
+            usage = predict_usage(predictions)
+    elif provider == "ollama" and isinstance(body, Mapping) and "usage" not in body:
+        usage = ollama_usage(body)
+    elif provider == "cohere":
+        usage = cohere_usage(body)
+    elif provider == "bedrock":
+        usage = bedrock_usage(_get(body, "usage"))
+    else:
+        usage = openai_usage(_get(body, "usage"))
+        if usage is None and isinstance(_get(body, "response"), Mapping):
+            body = _get(body, "response")
+            usage = openai_usage(_get(body, "usage"))
+        if usage is not None:  # the tier it was served at, the searches the Responses API billed
+            usage = with_tier(usage, service_tier(_get(body, "service_tier")))
+            usage = with_units(usage, tool_calls(_get(body, "output")))
+    if usage is None:
+        return None
+    return usage.with_model(_model(body) if isinstance(body, Mapping) else None)
+
+
+def output_text(provider: str, body: object) -> str:
+    """The generated text of a JSON response (best effort, for estimates)."""
+    parts: list[str] = []
+    if provider == "anthropic":
+        for block in _list(_get(body, "content")):
+            for key in ("text", "thinking"):
+                if isinstance(_get(block, key), str):
+                    parts.append(block[key])
+            if isinstance(_get(block, "input"), Mapping):
+                parts.append(_dumps(block["input"]))
+    elif provider in ("cohere", "bedrock"):
+        if isinstance(body, Mapping):
+            parts.extend(cohere_delta_text(body) if provider == "cohere" else converse_text(body))
+    elif provider == "gemini":
+        items = body if isinstance(body, list) else [body]
+        for item in items:
+            for cand in _list(_get(item, "candidates")):
+                parts.extend(gemini_part_texts(_get(cand, "content", "parts")))
+    else:
+        for choice in _list(_get(body, "choices")):
+            for path in (("message", "content"), ("text",), ("message", "reasoning_content")):
+                value = _get(choice, *path)
+                if isinstance(value, str):
+                    parts.append(value)
+            for call in _list(_get(choice, "message", "tool_calls")):
+                if isinstance(_get(call, "function", "arguments"), str):
+                    parts.append(call["function"]["arguments"])
+        for item in _list(_get(body, "output")):  # responses API
+            for content in _list(_get(item, "content")):
+                if isinstance(_get(content, "text"), str):
+                    parts.append(content["text"])
+            if isinstance(_get(item, "arguments"), str):  # function_call items
+                parts.append(item["arguments"])
+        for path in (("message", "thinking"), ("message", "content"), ("thinking",), ("response",)):  # ollama native
+            value = _get(body, *path)
+            if isinstance(value, str):
+                parts.append(value)
+    return "".join(parts)

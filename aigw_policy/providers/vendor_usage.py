@@ -1,0 +1,116 @@
+"""Usage of the wire formats that are neither OpenAI's, Anthropic's, Gemini's nor Ollama's:
+Cohere's native API and Amazon Bedrock's Converse. Pure, as :mod:`.usage`.
+
+- **Cohere** (v2 ``/v2/chat``, ``/v2/embed``; v1 ``/v1/chat``, ``/v1/embed``): ``usage`` (v2
+  chat, and a v2 stream's ``message-end`` event under ``delta``) or ``meta`` (v1, embed) holds
+  ``billed_units`` (what Cohere bills) and ``tokens`` (everything the model read and wrote,
+  its own prompt template included, which is not billed). The billed units are the usage;
+  ``tokens`` only when no billed units are given.
+- **Bedrock Converse** (``/model/{id}/converse``, the ``metadata`` event of
+  ``converse-stream``): ``usage.inputTokens`` leaves out the cache reads and writes
+  (``cacheReadInputTokens``, ``cacheWriteInputTokens``), which ``totalTokens`` counts: they
+  are added to the input, as Anthropic's are. A ``totalTokens`` equal to input plus output
+  with the cache counts inside ``inputTokens`` says they are a part of it: not added.
+  ``cacheDetails: [{ttl: "1h", inputTokens}]`` names the writes to the 1-hour cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .usage import Usage, _get, _with_gap, _within, counts_of, tok
+
+__all__ = ["bedrock_usage", "cohere_usage", "converse_text", "cohere_delta_text"]
+
+_COHERE_COUNTS = ("input_tokens", "output_tokens")
+
+
+def cohere_usage(body: object) -> Usage | None:
+    """The usage of a Cohere answer (a v2 chat body, a v2 stream's ``message-end`` delta, a
+    v1 or embed body's ``meta``), or None."""
+    if not isinstance(body, Mapping):
+        return None
+    for key in ("usage", "meta"):
+        u = body.get(key)
+        if not isinstance(u, Mapping):
+            continue
+        for part in ("billed_units", "tokens"):
+            if u.get(part) is None:
+                continue
+            counts = counts_of(u[part], _COHERE_COUNTS)
+            if "input_tokens" not in counts:
+                return None  # a bad count, or none: not trusted at all (never `tokens` instead)
+            return Usage.of(counts["input_tokens"], counts.get("output_tokens", 0))
+    return None
+
+
+def bedrock_usage(u: object) -> Usage | None:
+    """Bedrock Converse's ``usage`` (``TokenUsage``), or None."""
+    counts = counts_of(u, ("inputTokens", "outputTokens", "totalTokens", "cacheReadInputTokens",
+                           "cacheWriteInputTokens"))
+    if "inputTokens" not in counts or not isinstance(u, Mapping):
+        return None
+    inp, out = counts["inputTokens"], counts.get("outputTokens", 0)
+    read, write = counts.get("cacheReadInputTokens", 0), counts.get("cacheWriteInputTokens", 0)
+    total = counts.get("totalTokens")
+    notes: list[str] = []
+    if not (read or write) or not (total is not None and total == inp + out and read + write <= inp):
+        inp += read + write  # reported apart from inputTokens: the input is all three
+    one_hour = 0
+    details = u.get("cacheDetails")
+    if isinstance(details, list):
+        for entry in details:
+            if isinstance(entry, Mapping) and entry.get("ttl") == "1h":
+                n = tok(entry.get("inputTokens"))
+                if n is None:
+                    return None
+                one_hour += n
+    read = _within(read, inp, "cacheReadInputTokens", notes)
+    write = _within(write, inp - read, "cacheWriteInputTokens", notes)
+    one_hour = _within(one_hour, write, "cacheDetails 1h", notes)
+    out = _with_gap(inp, out, total, notes)
+    return Usage.of(inp, out, cached_input_tokens=read, cache_creation_input_tokens=write,
+                    cache_creation_1h_input_tokens=one_hour, notes=tuple(notes))
+
+
+def converse_text(body: object) -> list[str]:
+    """The generated text of a Converse answer (for estimates): text, reasoning and tool
+    calls' input."""
+    import json  # noqa: PLC0415 - estimates only
+
+    out: list[str] = []
+    content = _get(body, "output", "message", "content")
+    for block in content if isinstance(content, list) else ():
+        if isinstance(_get(block, "text"), str):
+            out.append(block["text"])
+        text = _get(block, "reasoningContent", "reasoningText", "text")
+        if isinstance(text, str):
+            out.append(text)
+        if isinstance(_get(block, "toolUse", "input"), Mapping):
+            try:
+                out.append(json.dumps(block["toolUse"]["input"], ensure_ascii=False))
+            except (TypeError, ValueError, RecursionError):
+                pass
+    return out
+
+
+def cohere_delta_text(obj: Mapping[str, Any]) -> list[str]:
+    """The text of a Cohere v2 stream event (``content-delta``: text or thinking,
+    ``tool-call-delta``: arguments), or of a whole v2 chat answer's ``message``."""
+    message = _get(obj, "delta", "message") if "delta" in obj else obj.get("message")
+    if not isinstance(message, Mapping):
+        return []
+    out: list[str] = []
+    content = message.get("content")
+    for block in content if isinstance(content, list) else (content,):
+        for key in ("text", "thinking"):
+            if isinstance(_get(block, key), str):
+                out.append(block[key])
+    calls = message.get("tool_calls")
+    for call in calls if isinstance(calls, list) else (calls,):
+        if isinstance(_get(call, "function", "arguments"), str):
+            out.append(call["function"]["arguments"])
+    if isinstance(message.get("tool_plan"), str):
+        out.append(message["tool_plan"])
+    return out
