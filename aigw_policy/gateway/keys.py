@@ -33,7 +33,7 @@ from ..diagnostics import Diagnostic, did_you_mean
 from ..source import Source
 
 __all__ = ["CREDENTIAL_HEADERS", "PROVIDER_CREDENTIALS", "KeyRing", "KeysError", "key_from", "load_keys",
-           "parse_keys"]
+           "parse_keys", "valid_identity"]
 
 #: Headers that carry a credential in some provider's API; never forwarded upstream when
 #: the gateway authenticates clients (``api-key`` is Azure OpenAI's).
@@ -316,3 +316,22 @@ class _Reader:
 
 
 _OWNER = {header: provider for provider, headers in PROVIDER_CREDENTIALS.items() for header in headers}
+
+
+def valid_identity(given: object) -> dict[str, Any]:
+    """An identity hook's result as the engine takes it (SPEC §5), or ValueError naming the
+    fields that are wrong (never their values: they may be anything)."""
+    from pydantic import ValidationError
+
+    from ..env.request import Identity
+
+    if not isinstance(given, Mapping):
+        raise ValueError(f"the identity hook returned a {type(given).__name__}, not an identity mapping "
+                         "(or None for 401)")
+    try:
+        identity = Identity.model_validate(dict(given))
+    except ValidationError as error:
+        problems = "; ".join(f"`{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in error.errors()[:5])
+        raise ValueError(f"the identity hook returned a bad identity ({problems}); an identity has `key`, "
+                         "`user`, `team`, `org`, `tier` (strings) and `labels` (strings by string)") from None
+    return identity.model_dump(exclude_none=True)

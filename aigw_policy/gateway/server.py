@@ -38,12 +38,39 @@ MAX_HEAD_BYTES = 64 * 1024
 the parser sees it, so a larger head is refused however it arrives (in one read or many); a
 head that follows another in the same read (pipelining) is bounded by that read."""
 
-_TOO_LARGE_BODY = (f'{{"error": {{"message": "the request head is larger than {MAX_HEAD_BYTES} bytes", '
-                   '"type": "invalid_request_error", "param": null, '
-                   '"code": "request_header_fields_too_large"}}').encode()
-_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
-              b"connection: close\r\ncontent-length: " + str(len(_TOO_LARGE_BODY)).encode() + b"\r\n\r\n"
-              + _TOO_LARGE_BODY)
+_log = logging.getLogger("aigw_policy.gateway")
+
+
+def refusal(status: int, message: str, code: str, target: bytes = b"") -> bytes:
+    """The whole answer (head and body) to a request the server protocol refuses before any
+    app sees it (a head too large, bytes that are not HTTP/1.1): in the provider's error
+    shape of the request target when it was read (else OpenAI's), with a request id of its own
+    in ``x-aigw-decision-id``, ``x-request-id`` and ``request-id`` (also in the operator's log
+    line), and ``connection: close``."""
+    from .errors import error_response, wire_api
+    from .request_ids import DECISION_HEADER, id_headers, request_id
+
+    rid = request_id()
+    path = target.split(b"?", 1)[0].decode("latin-1")
+    body, headers = error_response(wire_api(path, {}), status, message, decision_id=rid, code=code)
+    from email.utils import formatdate
+
+    headers += id_headers(rid) + [(DECISION_HEADER.encode(), rid.encode()), (b"connection", b"close"),
+                                  (b"date", formatdate(usegmt=True).encode())]
+    phrase = {400: b"Bad Request", 431: b"Request Header Fields Too Large"}.get(status, b"Error")
+    head = b"HTTP/1.1 %d %s\r\n" % (status, phrase) + b"".join(k + b": " + v + b"\r\n" for k, v in headers)
+    _log.warning("refused a request before reading it (%s, request %s): %s", code, rid, message)
+    return head + b"\r\n" + body
+
+
+def _parse_error() -> str:
+    """What the parser said of the request it refused (called inside the ``except`` that
+    caught it: uvicorn's ``send_400_response``), a short fixed text of llhttp or h11."""
+    import sys
+
+    error = sys.exc_info()[1]
+    text = str(error) if error is not None else ""
+    return text[:80] if text.isprintable() else "malformed request"
 
 
 CLIENT_GONE = "aigw.client_gone"
@@ -91,6 +118,12 @@ def _head_end(tail: bytes, data: bytes) -> int:
 
 _UNFINISHED: contextvars.ContextVar[bool] = contextvars.ContextVar("aigw_unfinished", default=False)
 _UVICORN_UNFINISHED = "ASGI callable returned without completing response."
+_UVICORN_REPLACED = frozenset({
+    "Invalid HTTP request received.",  # :func:`refusal` logs it, with its request id and the parser's reason
+    "Unsupported upgrade request.",  # an `Upgrade` (h2c, websocket) is ignored: hop-by-hop, never an error
+    "No supported WebSocket library detected. Please use \"pip install 'uvicorn[standard]'\", or install "
+    "'websockets' or 'wsproto' manually.",  # advice that would open websockets, which serve refuses
+})
 
 
 def leave_unfinished() -> None:
@@ -114,18 +147,27 @@ class _QuietCut(logging.LoggerAdapter):  # type: ignore[type-arg]
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
         if msg == _UVICORN_UNFINISHED and _UNFINISHED.get():
             return
+        if msg in _UVICORN_REPLACED:
+            return
         self.logger.log(level, msg, *args, **kwargs)
 
 
 class _Unfinished:
     """The protocol's logger, which uvicorn hands each request cycle, as :class:`_QuietCut`
-    (a mixin of the protocol classes below)."""
+    (a mixin of the protocol classes below), and its refusal of a request that is not HTTP/1.1
+    as :func:`refusal` words it (uvicorn's own is a plain-text 400 with no request id)."""
 
     logger: Any
+    transport: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.logger = _QuietCut(self.logger, {})
+
+    def send_400_response(self, msg: str) -> None:
+        self.transport.write(refusal(400, f"the request is not valid HTTP/1.1: {_parse_error()}", "invalid_http",
+                                     getattr(self, "url", b"") or b""))
+        self.transport.close()
 
 
 def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
@@ -173,7 +215,10 @@ class _Timer:
             return False  # no head awaited: body bytes, or the head ended in an earlier read
         if self._head_bytes + _head_end(self._head_tail, data) > MAX_HEAD_BYTES:
             self._stop()
-            self.transport.write(_TOO_LARGE)
+            first = (self._head_tail + data).split(b" ", 2)  # the target, when this read has the request line
+            target = first[1] if self._head_bytes == 0 and len(first) > 2 else b""
+            self.transport.write(refusal(431, f"the request head is larger than {MAX_HEAD_BYTES} bytes",
+                                         "request_header_fields_too_large", target))
             self.transport.close()
             return True
         self._head_bytes += len(data)
