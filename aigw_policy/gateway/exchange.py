@@ -631,7 +631,11 @@ class Exchange:
         drop = _LENGTH.union(effects.get("remove", ()), effects.get("add", ())) if effects else _LENGTH
         out = [(k, v) for k, v in headers if k.decode("latin-1").lower() not in drop]
         out += limit_headers + header_effects(decision, "response_headers")
-        out.append((b"content-length", str(len(body)).encode()))
+        length = str(len(body))
+        if not body and self.scope["method"] == "HEAD":  # the length a GET's body would have (RFC 9110 §9.3.2)
+            said = header_value(headers, b"content-length").strip()
+            length = said if said.isdigit() else length
+        out.append((b"content-length", length.encode("latin-1")))
         out.append((_DECISION, self.ctx.request_id.encode()))
         await self.send({"type": "http.response.start", "status": status, "headers": out})
         await self.send({"type": "http.response.body", "body": body, "more_body": False})

@@ -186,6 +186,8 @@ class UpstreamProxy:
             if decode:
                 drop |= {"content-encoding"}
             out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
+            if scope["method"] == "HEAD" and not decode:  # the length a GET would have: the only one it says
+                out += [(k, v) for k, v in response.raw_headers if k.lower() == b"content-length"][:1]
             for scrub in scrubs:
                 out = [(k, scrub.whole(v)) for k, v in out]
             await send({"type": "http.response.start", "status": response.status, "headers": out})

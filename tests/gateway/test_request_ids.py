@@ -4,7 +4,8 @@
 decision (401, 400, 413, 415, the server's own 400 and 431 for bytes that are not HTTP/1.1),
 denials (403, 429), routed failures (502), an unreachable upstream, ``/healthz`` and
 ``/metrics``, and an error of the gateway's own. A client's own ``x-request-id`` is never taken
-for the gateway's (the id keys the ledger); a forwarded answer keeps the provider's id."""
+for the gateway's (the id keys the ledger); a forwarded answer keeps the provider's id. Last, an
+answer to ``HEAD`` through ``serve`` (its length, its upstream connection kept)."""
 
 from __future__ import annotations
 
@@ -255,3 +256,25 @@ def test_an_error_of_the_app_or_the_gateway_is_a_provider_shaped_answer_with_the
     rid = _ids(r.headers)
     assert "secret-detail" not in r.text
     assert events[-1]["request_id"] == rid and events[-1]["verdict"] == "error"
+
+
+def test_head_through_serve_keeps_the_upstream_connection_and_the_announced_length(files: dict[str, Path]) -> None:
+    """``HEAD`` through ``serve``: the answer says the length the upstream announced (it said
+    ``content-length: 0``), and the upstream connection is kept for the next request (it was
+    closed after every answer to HEAD)."""
+    from .raw_upstream import Peer, RawUpstream
+
+    async def script(peer: Peer) -> None:
+        while (request := await peer.read_request()) is not None:
+            body = b'{"object": "list", "data": []}'
+            head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body)
+            await peer.send(head if request.startswith(b"HEAD ") else head + body)
+
+    with RawUpstream(script) as up, _serve(up.url, files) as gw, httpx.Client(timeout=10) as client:
+        first = client.head(gw.url + "/v1/models", headers=AUTH)
+        second = client.get(gw.url + "/v1/models", headers=AUTH)
+        third = client.head(gw.url + "/v1/models", headers=AUTH)
+        assert first.status_code == second.status_code == third.status_code == 200
+        assert first.headers["content-length"] == third.headers["content-length"] == "30" and first.content == b""
+        assert second.json() == {"object": "list", "data": []}
+        assert up.opened == 1
