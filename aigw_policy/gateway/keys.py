@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl
 import yaml
 
 from ..diagnostics import Diagnostic, did_you_mean
+from ..routing.secrets import header_safe
 from ..source import Source
 
 __all__ = ["CREDENTIAL_HEADERS", "PROVIDER_CREDENTIALS", "KeyRing", "KeysError", "key_from", "load_keys",
@@ -310,11 +311,24 @@ class _Reader:
             missing = [m for m in _ENV.findall(value) if m not in self.env]
             for m in missing:
                 self.problem(vnode, "AIGW604", f"environment variable `{m}` is not set ({where}.{k})")
-            if not missing:
-                out[header] = _ENV.sub(lambda m: self.env[m.group(1)], value)
+            if missing:
+                continue
+            # a header value has no surrounding whitespace (a Secret made from a file keeps its
+            # newline); one that cannot be sent at all would fail every request: refused now
+            sent = _ENV.sub(lambda m: self.env[m.group(1)].strip(" \t\r\n"), value).strip(" \t\r\n")
+            if not _TOKEN.fullmatch(header):
+                self.problem(knode, "AIGW609", f"`{k}` is no HTTP header name ({where})")
+            elif not header_safe(sent):
+                names = ", ".join(f"`${{env.{m}}}`" for m in _ENV.findall(value))
+                self.problem(vnode, "AIGW609", f"the value of {where}.{k} has a character no HTTP header can carry "
+                             "(a line break, another control character, or one beyond Latin-1)"
+                             + (f"; it comes from {names}" if names else ""))
+            else:
+                out[header] = sent
         return out
 
 
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _OWNER = {header: provider for provider, headers in PROVIDER_CREDENTIALS.items() for header in headers}
 
 
