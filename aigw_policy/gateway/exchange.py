@@ -405,6 +405,10 @@ class Exchange:
             await self._send_whole(status, extra, data)
             return
         wire, message, quota = denial(self.api, decision, status)
+        if decision.kind == "error" and wire >= 500 and not quota:
+            # a rule that failed closed fails the same way for the same request: the SDKs'
+            # retries of a 5xx (two each, with back-off) would only repeat it
+            extra.append((b"x-should-retry", b"false"))
         await self._answer(wire, message, decision.rule, extra, quota, aigw=aigw_object(decision, quota))
         self.event["reason"] = decision.reason  # the operator's log keeps the whole reason
 

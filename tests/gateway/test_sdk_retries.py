@@ -98,3 +98,32 @@ def test_a_quota_answer_says_it_once() -> None:
     extra = [(b"retry-after", b"3600"), (b"x-should-retry", b"false")]
     assert [k for k, _ in with_extra(own, extra)].count(b"x-should-retry") == 1
     assert with_extra(own, None) == own
+
+
+FAILING = """\
+on_http_request:
+  - name: broken
+    expressions: ["conn.tls.version == 'x'"]
+    actions:
+      - type: deny
+"""
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+def test_a_rule_that_failed_closed_is_not_retried(sdk: str) -> None:
+    """A rule that fails (here: it reads a variable ``serve`` does not supply, ``on_error: deny``)
+    fails the same way for the same request: its 500 says ``x-should-retry: false``, or each SDK
+    sent it three times, sleeping between (and each was evaluated and logged)."""
+    http, sent = _counting(sdk)
+    with ServerThread(StubUpstream()) as stub, policy_gateway(FAILING, KEY, upstream=stub.url) as gw:
+        if sdk == "openai":
+            client: Any = openai.OpenAI(base_url=gw.url + "/v1", api_key=KEY, max_retries=2, http_client=http)
+            with pytest.raises(openai.InternalServerError) as caught:
+                client.chat.completions.create(model="gpt-4o", messages=MSG)
+        else:
+            client = anthropic.Anthropic(base_url=gw.url, api_key=KEY, max_retries=2, http_client=http)
+            with pytest.raises(anthropic.InternalServerError) as caught:
+                client.messages.create(model="claude-sonnet-4", max_tokens=5, messages=MSG)
+    assert len(sent) == 1
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert "broken" in str(caught.value)
