@@ -287,6 +287,11 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
         def on_headers_complete(self) -> None:  # a request head arrived whole
             self._disarm()
             super().on_headers_complete()
+            # a chunked body's trailer fields come through on_header too, and uvicorn appends
+            # them to the list that is the scope's headers: in one read with the head, a
+            # client's trailer became a header the policy, X-Forwarded-For and the upstream saw
+            # (past a proxy in front that filters the head's). They go to a list nobody reads.
+            self.headers = []
             cycle = self.cycle
             if cycle is not None and cycle.transport is self.transport:  # a new request
                 cycle.transport = HeadWithBody(self.transport, self.loop)
