@@ -41,6 +41,10 @@ _DECISION = DECISION_HEADER.encode()
 _OWN_REQUEST = frozenset({"content-length", DECISION_HEADER})  # the gateway writes these itself upstream
 _OWN_CREDENTIALS = _OWN_REQUEST.union(CREDENTIAL_HEADERS)
 _LENGTH = frozenset({"content-length"})
+_TARGET = "aigw.target_authority"  # server.TARGET_AUTHORITY: the host of an absolute-form target
+_NOT_FORWARDED = frozenset({"TRACE", "CONNECT"})
+"""Methods never forwarded: TRACE has the upstream reflect the request it received (the
+credentials and headers the gateway added, RFC 9110 §9.3.8), CONNECT asks for a tunnel."""
 
 
 @dataclass
@@ -72,12 +76,18 @@ class Exchange:
             value = v.decode("latin-1")
             self.headers[name] = f"{self.headers[name]}, {value}" if name in self.headers else value
         self.path_error: str | None = None
+        self.edge = (400, "invalid_path")  # the status and code of a path_error
         try:
             self.scope = scope = canonical_scope(scope)
         except PathError as error:
             self.path_error = f"invalid request path: {error}"
         if "host" in self.headers and not valid_host(self.headers["host"]):
             self.path_error = "invalid Host header: a host name or address, with an optional port"
+        if _TARGET in scope and scope[_TARGET].lower() != self.headers.get("host", "").lower():
+            self.path_error = "the request target's host is not its Host header's (an absolute-form target)"
+        if scope.get("method") in _NOT_FORWARDED:
+            self.path_error = f"{scope['method']} is not served: the gateway forwards API requests only"
+            self.edge = (405, "method_not_allowed")
         self.event: dict[str, Any] = {"request_id": self.ctx.request_id, "method": scope.get("method"),
                                       "path": scope["path"]}
         self.overhead = 0.0  # seconds spent deciding (request and response phase)
@@ -127,7 +137,7 @@ class Exchange:
     async def _run(self) -> None:
         # the edge, in order: the path, the key, the declared size; the body only after them
         if self.path_error is not None:
-            await self._answer(400, self.path_error, None, code="invalid_path", close=self._unread_is_large())
+            await self._answer(self.edge[0], self.path_error, None, code=self.edge[1], close=self._unread_is_large())
             return
         if self.failed is not None:
             await self._answer(500, self.failed[1], None, code=self.failed[0], close=self._unread_is_large())

@@ -25,7 +25,7 @@ import contextvars
 import logging
 from typing import Any
 
-__all__ = ["CLIENT_GONE", "DEFAULT_HEADER_TIMEOUT", "MAX_HEAD_BYTES", "ClientGone", "HeadWithBody",
+__all__ = ["CLIENT_GONE", "DEFAULT_HEADER_TIMEOUT", "MAX_HEAD_BYTES", "TARGET_AUTHORITY", "ClientGone", "HeadWithBody",
            "header_timeout_protocol", "leave_unfinished"]
 
 DEFAULT_HEADER_TIMEOUT = 10.0
@@ -293,6 +293,8 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
             # (past a proxy in front that filters the head's). They go to a list nobody reads.
             self.headers = []
             cycle = self.cycle
+            if self.url[:1] not in (b"/", b"*") and cycle is not None:  # absolute-form: `POST http://h/v1/...`
+                cycle.scope[TARGET_AUTHORITY] = _authority(self.url)
             if cycle is not None and cycle.transport is self.transport:  # a new request
                 cycle.transport = HeadWithBody(self.transport, self.loop)
                 self._offer(cycle)
@@ -308,6 +310,19 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
             self._lost(cycle)
 
     return HeaderTimeoutHttpTools
+
+
+TARGET_AUTHORITY = "aigw.target_authority"
+"""In a request's scope when its target is in absolute form (``POST http://host/v1/...``, RFC
+9112 §3.2.2): the target's authority, which is the request's host, not its ``Host`` header
+(uvicorn keeps only the target's path). The exchange refuses the request when the two differ
+(the policy would read one host and a proxy in front may have routed on the other)."""
+
+
+def _authority(target: bytes) -> str:
+    """The authority of an absolute-form target (``""`` when it has none)."""
+    rest = target.partition(b"://")[2]
+    return rest.split(b"/", 1)[0].split(b"?", 1)[0].decode("latin-1")
 
 
 class HeadWithBody:
