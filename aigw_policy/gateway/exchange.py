@@ -20,7 +20,7 @@ from ..providers.classify import PROVIDER_HEADER
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name
 from .effects import effect, header_effects, set_max_tokens, sniff_content_type, strip_key, wants_usage
-from .errors import aigw_object, denial, error_response, wire_api, with_extra
+from .errors import aigw_object, denial, error_response, no_long_retry, wire_api, with_extra
 from .hops import hop_by_hop
 from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
@@ -477,6 +477,8 @@ class Exchange:
                 status = message["status"]
                 hop = hop_by_hop(message.get("headers", []))
                 resp_headers = [(k, v) for k, v in message.get("headers", []) if k.decode("latin-1").lower() not in hop]
+                if status >= 408:  # one the SDKs retry: never after a wait of hours (errors.no_long_retry)
+                    resp_headers = no_long_retry(status, resp_headers)
                 ctype = header_value(resp_headers, b"content-type").lower()
                 streaming = streamed(ctype, status, self.scope["path"])
                 if streaming:
