@@ -616,7 +616,8 @@ class Exchange:
                 parsed = text
             response = {"status_code": status, "headers": plain, "body": parsed}
         self.event.update(upstream_status=status, stream=streaming, disconnected=ctx.disconnected,
-                          upstream_error=ctx.upstream_error, truncated=status != 0 and not ended)
+                          upstream_error=ctx.upstream_error, truncated=status != 0 and not ended,
+                          upstream_request_id=plain.get("x-request-id") or plain.get("request-id"))
         return response
 
     async def _finish_buffered(self, final: Any, decision: Any, status: int, headers: list[tuple[bytes, bytes]],

@@ -172,10 +172,19 @@ def test_a_forwarded_answer_keeps_the_providers_id() -> None:
                     "headers": [(b"content-type", b"application/json"), (b"x-request-id", b"req_provider_1")]})
         await send({"type": "http.response.body", "body": body})
 
+    from aigw_policy.gateway.metrics import summarize
+
+    events: list[dict[str, Any]] = []
     with ServerThread(upstream) as stub, policy_gateway("on_http_request: []\n", "sk-red", upstream=stub.url) as gw:
+        observer = gw.app.middleware.observer
+        gw.app.middleware.observer = lambda ev: (events.append(ev), observer(ev))
         r = httpx.post(gw.url + "/v1/chat/completions", json=CHAT, headers={"authorization": "Bearer sk-red"})
     assert r.status_code == 200 and r.headers["x-request-id"] == "req_provider_1"
-    assert RID.fullmatch(r.headers["x-aigw-decision-id"])
+    rid = r.headers["x-aigw-decision-id"]
+    assert RID.fullmatch(rid)
+    # the decision log line links the two: the client quoting either id finds it
+    line = summarize(events[-1])
+    assert line["aigw.request.id"] == rid and line["aigw.upstream.request_id"] == "req_provider_1"
 
 
 def test_an_unreachable_upstream_and_a_failed_route_carry_the_id(files: dict[str, Path]) -> None:
