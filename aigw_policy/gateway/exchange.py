@@ -207,6 +207,8 @@ class Exchange:
         plain-text 500 that carries no id. False when an answer had begun (the server then
         closes the connection)."""
         _log.exception("the gateway failed on request %s", self.ctx.request_id)
+        if self.ctx.decision is not None and self.ctx.decision.verdict == "allow":
+            await self._settle_failed()
         try:
             await self._answer(500, f"the gateway failed on this request; the operator's log has the error "
                                f"(request {self.ctx.request_id})", None, code="gateway_error", close=True)
@@ -214,6 +216,17 @@ class Exchange:
             return False
         self.event["verdict"] = "error"
         return True
+
+    async def _settle_failed(self) -> None:
+        """An allowed request the gateway failed on before completing it: completed as a 500 so
+        that its reservation is released and its ledger record final, not left pending. One the
+        engine completed already (or never knew) is left as it is."""
+        response = {"status_code": 500, "headers": {}, "body": None}
+        try:
+            final = await self.engine.acomplete(self.ctx.request_id, response)
+        except Exception:  # noqa: BLE001 - already completed, or the engine failing too: logged above
+            return
+        self.note(final)
 
     async def _identify(self, query: bytes) -> Mapping[str, Any] | None:
         """The caller's identity (``keys``, the ``identity`` hook, or none asked: ``{}``), or

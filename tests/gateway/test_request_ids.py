@@ -287,3 +287,36 @@ def test_head_through_serve_keeps_the_upstream_connection_and_the_announced_leng
         assert first.headers["content-length"] == third.headers["content-length"] == "30" and first.content == b""
         assert second.json() == {"object": "list", "data": []}
         assert up.opened == 1
+
+
+def test_a_routed_request_the_gateway_fails_on_is_released_and_recorded() -> None:
+    """An error of the gateway's own after the decision (here: the attempt loop) left the
+    request's reservation held and its ledger record pending; it is completed as a 500."""
+    import time
+
+    from aigw_policy.limits.model import Charge
+
+    cap = """\
+on_http_request:
+  - name: cap
+    actions:
+      - type: usage-cap
+        config: {name: tokens, limit: 1000000, unit: tokens, period: day, bucket_key: ["identity.key"]}
+"""
+    stub = StubUpstream()
+    with ServerThread(stub) as up, policy_gateway(cap + routed_policy([up.url]).removeprefix("on_http_request:\n"),
+                                                  "sk-red") as gw:
+        engine = gw.app.holder.current
+
+        async def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("the attempt loop broke: secret-detail")
+
+        engine.aattempt = broken
+        r = httpx.post(gw.url + "/v1/chat/completions", json=CHAT, headers={"authorization": "Bearer sk-red"},
+                       timeout=10)
+        assert r.status_code == 500 and r.json()["error"]["code"] == "gateway_error"
+        rid = _ids(r.headers)
+        rec = record_of(gw.ledger, rid)
+        assert rec["aigw.verdict"] != "pending" and rec["http.response.status_code"] == 500
+        spec = engine.compiled.limits["tokens"][1].limit.spec
+        assert engine.store.check([Charge(spec, "k-red", 0)], time.time())[0].used == 0
