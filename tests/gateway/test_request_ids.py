@@ -320,3 +320,22 @@ on_http_request:
         assert rec["aigw.verdict"] != "pending" and rec["http.response.status_code"] == 500
         spec = engine.compiled.limits["tokens"][1].limit.spec
         assert engine.store.check([Charge(spec, "k-red", 0)], time.time())[0].used == 0
+
+
+@pytest.mark.parametrize("case", ["duplicate length", "not http"])
+def test_the_h11_protocols_refusals_are_provider_shaped_with_an_id(files: dict[str, Path], case: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without httptools ``serve`` runs uvicorn's h11 protocol: its refusals say the same."""
+    from aigw_policy.gateway import Gateway, load_keys
+    from aigw_policy.gateway.server import _h11_protocol
+
+    monkeypatch.setenv("AIGW_TEST_UPSTREAM_KEY", "upstream-secret")
+    body = json.dumps(CHAT).encode()
+    data = {"duplicate length": b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-length: %d\r\n"
+                                b"content-length: 3\r\n\r\n" % len(body) + body,
+            "not http": b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n"}[case]
+    app = Gateway(policy=files["policy"], upstream="http://127.0.0.1:9", keys=load_keys(files["keys"]), watch=0)
+    with ServerThread(app, http=_h11_protocol(10.0)) as gw:
+        status, headers, answer = _raw(gw.port, data)
+    assert status == 400 and answer["error"]["code"] == "invalid_http"
+    assert answer["aigw"]["decision_id"] == _ids(headers)
