@@ -200,6 +200,21 @@ class _Timer:
 
     _head_bytes = 0  # of the head awaited, read so far
     _head_tail = b""  # its last bytes (a blank line may span two reads)
+    _idle = False  # a kept-alive connection between two requests: the next head's time starts at its first byte
+
+    def _rest(self) -> None:
+        """An answer is complete and the connection kept: it idles for as long as the server's
+        keep-alive allows (uvicorn's own timer, ``timeout_keep_alive``), and the next request's
+        head gets ``header_timeout`` from its first byte on (:meth:`_wake`)."""
+        self._head_deadline = None
+        self._head_bytes = 0
+        self._head_tail = b""
+        self._idle = True
+
+    def _wake(self) -> None:
+        """The first bytes after an idle spell: the head they begin is awaited from now."""
+        self._idle = False
+        self._arm()
 
     def _arm(self) -> None:
         self._head_bytes = 0
@@ -281,6 +296,8 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
             self._arm()
 
         def data_received(self, data: bytes) -> None:
+            if self._idle:
+                self._wake()
             if not self._over_bound(data):
                 super().data_received(data)
 
@@ -300,7 +317,7 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
                 self._offer(cycle)
 
         def on_response_complete(self) -> None:
-            self._arm()  # before: a pipelined request parsed later disarms it
+            self._rest()  # before: a pipelined request parsed later arms the timer itself
             super().on_response_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
@@ -382,6 +399,8 @@ def _h11_protocol(seconds: float) -> type[asyncio.Protocol]:
             self._arm()
 
         def data_received(self, data: bytes) -> None:
+            if self._idle:
+                self._wake()
             if not self._over_bound(data):  # h11's own bound sees only heads still incomplete
                 super().data_received(data)
 
@@ -394,7 +413,7 @@ def _h11_protocol(seconds: float) -> type[asyncio.Protocol]:
                     self._offer(self.cycle)
 
         def on_response_complete(self) -> None:
-            self._arm()  # before: a pipelined request is parsed inside and disarms it
+            self._rest()  # before: a pipelined request is parsed inside and arms the timer itself
             super().on_response_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
