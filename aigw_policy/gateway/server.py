@@ -3,8 +3,9 @@ httptools) with a header-read timeout, which uvicorn itself does not have (its k
 timer stops at the first byte). The event loop is uvloop's when installed (uvicorn's
 ``loop="auto"``).
 
-A connection gets ``header_timeout`` seconds, from its opening or the end of its previous
-answer, to send a complete request head; a client that sends nothing, or trickles its
+A connection gets ``header_timeout`` seconds, from its opening or from the first byte of its
+next request (between two requests it idles as long as uvicorn's ``timeout_keep_alive``), to
+send a complete request head; a client that sends nothing, or trickles its
 headers a byte at a time (slowloris), is disconnected then. A request head is at most
 :data:`MAX_HEAD_BYTES`: past it the connection gets a 431 and is closed (llhttp, unlike h11,
 has no bound of its own, so a head of 40 MB was read into memory whole). The body and the answer are not
