@@ -140,6 +140,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW606", E, "secrets file unreadable or of the wrong shape"),
     ("AIGW607", E, "secret referenced by an api key is not set"),
     ("AIGW608", E, "admin_keys entry names no key of the keys file"),
+    ("AIGW609", E, "upstream credential no HTTP header can carry"),
     # policy test files (*.test.yaml)
     ("AIGW700", E, "unknown key in a policy test file"),
     ("AIGW701", E, "wrong shape in a policy test file"),

@@ -54,6 +54,10 @@ def serve(
                                           help="Largest request body in bytes (413 past it).")] = 32 * 1024 * 1024,
     header_timeout: Annotated[float, typer.Option("--header-timeout", min=0.001, envvar="AIGW_HEADER_TIMEOUT",
                                                   help="Seconds a client has to send a request's headers.")] = 10.0,
+    keep_alive: Annotated[float, typer.Option(
+        "--keep-alive", min=0.001, envvar="AIGW_KEEP_ALIVE",
+        help="Seconds an idle client connection is kept open between two requests (longer than the idle "
+             "timeout of a load balancer in front).")] = 75.0,
     metrics_token: Annotated[str | None, typer.Option("--metrics-token", envvar="AIGW_METRICS_TOKEN",
                                                       help="Protect /metrics: it then wants `Authorization: Bearer TOKEN`.")] = None,
     geoip: Annotated[list[Path] | None, typer.Option(
@@ -190,6 +194,7 @@ def serve(
         # (and an upstream's own `server` is not passed on either: proxy.ANSWER_OWN)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
                     timeout_graceful_shutdown=10, http=header_timeout_protocol(header_timeout),
+                    timeout_keep_alive=keep_alive,
                     server_header=False, **forwarded(forwarded_allow_ips))
     finally:  # the stream may not outlive this call (an embedding caller's, a test runner's)
         gc.unfreeze()

@@ -25,7 +25,8 @@ from typing import Any
 
 from ..engine.route_errors import AIGW_FIELDS
 
-__all__ = ["AIGW_FIELDS", "STORE_UNAVAILABLE", "aigw_object", "denial", "error_body", "error_response", "wire_api", "with_extra"]
+__all__ = ["AIGW_FIELDS", "STORE_UNAVAILABLE", "aigw_object", "denial", "error_body", "error_response", "no_long_retry",
+           "wire_api", "with_extra"]
 
 #: What API clients are told when the limit store fails: never its address or its error text
 #: (those go to the operator's decision log and ledger).
@@ -118,6 +119,60 @@ def with_extra(headers: list[tuple[bytes, bytes]],
     if extra and any(k == b"x-should-retry" for k, _ in extra):
         headers = [h for h in headers if h[0] != b"x-should-retry"]
     return headers + (extra or [])
+
+
+_SDK_RETRIED = frozenset({408, 409, 429})  # and every 5xx: what the OpenAI and Anthropic SDKs retry
+
+
+def no_long_retry(status: int, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """An upstream's answer the SDKs would retry (408, 409, 429, 5xx) whose ``Retry-After`` (or
+    ``retry-after-ms``) is longer than an SDK should sleep, with ``x-should-retry: false`` added
+    (unless it says ``x-should-retry`` itself): the Anthropic SDK sleeps whatever the header
+    says before its retry (an upstream's daily quota: hours), the OpenAI SDK past two minutes
+    does not retry. The gateway's own answers say it the same way
+    (:func:`~aigw_policy.engine.charging.retry_headers`). Other answers: ``headers`` as they are.
+
+    >>> no_long_retry(429, [(b"Retry-After", b"3600")])[-1]
+    (b'x-should-retry', b'false')
+    >>> no_long_retry(429, [(b"retry-after", b"5")]), no_long_retry(400, [(b"retry-after", b"3600")])
+    ([(b'retry-after', b'5')], [(b'retry-after', b'3600')])
+    """
+    if not (status >= 500 or status in _SDK_RETRIED):
+        return headers
+    wait = None
+    for k, v in headers:
+        name = k.lower()
+        if name == b"x-should-retry":
+            return headers
+        if name == b"retry-after-ms":
+            wait = _seconds(v, 1000.0) if wait is None else wait
+        elif name == b"retry-after":
+            wait = _seconds(v, 1.0)
+    from ..engine.charging import SDK_RETRY_AFTER_MAX
+
+    if wait is not None and wait > SDK_RETRY_AFTER_MAX:
+        return [*headers, (b"x-should-retry", b"false")]
+    return headers
+
+
+def _seconds(value: bytes, per_second: float) -> float | None:
+    """A Retry-After's wait in seconds: a number (of ``1 / per_second`` seconds), or an HTTP
+    date (seconds from now); None when it is neither."""
+    text = value.decode("latin-1").strip()
+    try:
+        return float(text) / per_second
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+    from datetime import datetime, timezone
+
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return (when - datetime.now(timezone.utc)).total_seconds()
 
 
 def denial(api: str, decision: Any, status: int) -> tuple[int, str, bool]:

@@ -9,8 +9,6 @@ import functools
 import inspect
 import json
 import logging
-import os
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,27 +20,31 @@ from ..providers.classify import PROVIDER_HEADER
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name
 from .effects import effect, header_effects, set_max_tokens, sniff_content_type, strip_key, wants_usage
-from .errors import aigw_object, denial, error_response, wire_api, with_extra
+from .errors import aigw_object, denial, error_response, no_long_retry, wire_api, with_extra
 from .hops import hop_by_hop
 from .injected_usage import HideInjectedUsage
-from .keys import CREDENTIAL_HEADERS, key_from
+from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
 from .paths import PathError, canonical_scope, encode_path, encode_segment, valid_host
-from .request_body import BadBody, parse_body
+from .request_body import BadBody, parse_body, receive_within
+from .request_ids import DECISION_HEADER, id_headers, request_id
 
 if TYPE_CHECKING:
     from .middleware import PolicyMiddleware
 
-__all__ = ["DECISION_HEADER", "Exchange", "RequestContext"]
+__all__ = ["DECISION_HEADER", "Exchange", "RequestContext", "receive_within", "request_id"]
 
 _log = logging.getLogger("aigw_policy.gateway")
 
-DECISION_HEADER = "x-aigw-decision-id"
 _PARSE_ON_LOOP = 256 * 1024
 """Bodies up to this size are parsed on the event loop (well under a millisecond)."""
 _DECISION = DECISION_HEADER.encode()
 _OWN_REQUEST = frozenset({"content-length", DECISION_HEADER})  # the gateway writes these itself upstream
 _OWN_CREDENTIALS = _OWN_REQUEST.union(CREDENTIAL_HEADERS)
 _LENGTH = frozenset({"content-length"})
+_TARGET = "aigw.target_authority"  # server.TARGET_AUTHORITY: the host of an absolute-form target
+_NOT_FORWARDED = frozenset({"TRACE", "CONNECT"})
+"""Methods never forwarded: TRACE has the upstream reflect the request it received (the
+credentials and headers the gateway added, RFC 9110 §9.3.8), CONNECT asks for a tunnel."""
 
 
 @dataclass
@@ -74,12 +76,18 @@ class Exchange:
             value = v.decode("latin-1")
             self.headers[name] = f"{self.headers[name]}, {value}" if name in self.headers else value
         self.path_error: str | None = None
+        self.edge = (400, "invalid_path")  # the status and code of a path_error
         try:
             self.scope = scope = canonical_scope(scope)
         except PathError as error:
             self.path_error = f"invalid request path: {error}"
         if "host" in self.headers and not valid_host(self.headers["host"]):
             self.path_error = "invalid Host header: a host name or address, with an optional port"
+        if _TARGET in scope and scope[_TARGET].lower() != self.headers.get("host", "").lower():
+            self.path_error = "the request target's host is not its Host header's (an absolute-form target)"
+        if scope.get("method") in _NOT_FORWARDED:
+            self.path_error = f"{scope['method']} is not served: the gateway forwards API requests only"
+            self.edge = (405, "method_not_allowed")
         self.event: dict[str, Any] = {"request_id": self.ctx.request_id, "method": scope.get("method"),
                                       "path": scope["path"]}
         self.overhead = 0.0  # seconds spent deciding (request and response phase)
@@ -112,6 +120,9 @@ class Exchange:
     async def run(self) -> None:
         try:
             await self._run()
+        except Exception:
+            if not await self._failed_unexpectedly():
+                raise
         finally:
             ev = self.event
             ev["latency_ms"] = round((time.perf_counter() - self.t0) * 1000, 3)
@@ -126,7 +137,7 @@ class Exchange:
     async def _run(self) -> None:
         # the edge, in order: the path, the key, the declared size; the body only after them
         if self.path_error is not None:
-            await self._answer(400, self.path_error, None, code="invalid_path", close=self._unread_is_large())
+            await self._answer(self.edge[0], self.path_error, None, code=self.edge[1], close=self._unread_is_large())
             return
         if self.failed is not None:
             await self._answer(500, self.failed[1], None, code=self.failed[0], close=self._unread_is_large())
@@ -189,6 +200,34 @@ class Exchange:
             return
         await self.forward(decision, scope, data, self.mw.app)
 
+    async def _failed_unexpectedly(self) -> bool:
+        """An error of the gateway's own code (or the engine's, the ledger's) before the answer
+        began: logged with its traceback and the request id, answered 500 ``gateway_error`` in
+        the provider's shape with that id (never the error's text), rather than the server's
+        plain-text 500 that carries no id. False when an answer had begun (the server then
+        closes the connection)."""
+        _log.exception("the gateway failed on request %s", self.ctx.request_id)
+        if self.ctx.decision is not None and self.ctx.decision.verdict == "allow":
+            await self._settle_failed()
+        try:
+            await self._answer(500, f"the gateway failed on this request; the operator's log has the error "
+                               f"(request {self.ctx.request_id})", None, code="gateway_error", close=True)
+        except Exception:  # noqa: BLE001 - an answer had begun: the original error stands
+            return False
+        self.event["verdict"] = "error"
+        return True
+
+    async def _settle_failed(self) -> None:
+        """An allowed request the gateway failed on before completing it: completed as a 500 so
+        that its reservation is released and its ledger record final, not left pending. One the
+        engine completed already (or never knew) is left as it is."""
+        response = {"status_code": 500, "headers": {}, "body": None}
+        try:
+            final = await self.engine.acomplete(self.ctx.request_id, response)
+        except Exception:  # noqa: BLE001 - already completed, or the engine failing too: logged above
+            return
+        self.note(final)
+
     async def _identify(self, query: bytes) -> Mapping[str, Any] | None:
         """The caller's identity (``keys``, the ``identity`` hook, or none asked: ``{}``), or
         None once the refusal is answered (401; 500 when the hook fails)."""
@@ -214,7 +253,7 @@ class Exchange:
             await self._answer(401, "the request is not authenticated", None, code="unauthenticated", close=close)
             return None
         try:
-            return _valid_identity(given)
+            return valid_identity(given)
         except ValueError as error:
             _log.error("the identity hook of PolicyMiddleware returned a bad identity (request %s): %s",
                        self.ctx.request_id, error)
@@ -361,7 +400,11 @@ class Exchange:
         await self._send_whole(status, with_extra(headers, extra), body)
 
     async def _send_whole(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        headers = headers + [(_DECISION, self.ctx.request_id.encode())]
+        """An answer the gateway makes itself, with its request id: ``x-aigw-decision-id``, and
+        ``x-request-id`` / ``request-id`` (where the SDKs read it) unless a policy's own
+        ``custom-response`` set them."""
+        rid = self.ctx.request_id
+        headers = headers + id_headers(rid, headers) + [(_DECISION, rid.encode())]
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         await self.send({"type": "http.response.body", "body": body, "more_body": False})
 
@@ -385,6 +428,10 @@ class Exchange:
             await self._send_whole(status, extra, data)
             return
         wire, message, quota = denial(self.api, decision, status)
+        if decision.kind == "error" and wire >= 500 and not quota:
+            # a rule that failed closed fails the same way for the same request: the SDKs'
+            # retries of a 5xx (two each, with back-off) would only repeat it
+            extra.append((b"x-should-retry", b"false"))
         await self._answer(wire, message, decision.rule, extra, quota, aigw=aigw_object(decision, quota))
         self.event["reason"] = decision.reason  # the operator's log keeps the whole reason
 
@@ -443,6 +490,8 @@ class Exchange:
                 status = message["status"]
                 hop = hop_by_hop(message.get("headers", []))
                 resp_headers = [(k, v) for k, v in message.get("headers", []) if k.decode("latin-1").lower() not in hop]
+                if status >= 408:  # one the SDKs retry: never after a wait of hours (errors.no_long_retry)
+                    resp_headers = no_long_retry(status, resp_headers)
                 ctype = header_value(resp_headers, b"content-type").lower()
                 streaming = streamed(ctype, status, self.scope["path"])
                 if streaming:
@@ -475,6 +524,19 @@ class Exchange:
         t_up = time.perf_counter()
         try:
             await app(scope, receive, send)
+        except Exception:
+            # the upstream side failed (an embedder's app, a bug): recorded as the engine
+            # sees it (no answer: 502; a JSON answer cut: truncated) and, when no byte is out,
+            # answered as a cut answer is (502 `broken`, the request id, never the error's text)
+            early.cancel()
+            self.event["upstream_ms"] = round((time.perf_counter() - t_up) * 1000, 3)
+            _log.exception("the upstream side of request %s failed", ctx.request_id)
+            ctx.upstream_error = ctx.upstream_error or "broken"
+            await self._complete(decision, status, resp_headers, captured, overflow, streaming, ended, passthrough)
+            if sent_start or ctx.disconnected:
+                raise
+            await self._send_cut()
+            return
         except BaseException:
             early.cancel()
             self.event["upstream_ms"] = round((time.perf_counter() - t_up) * 1000, 3)
@@ -567,7 +629,8 @@ class Exchange:
                 parsed = text
             response = {"status_code": status, "headers": plain, "body": parsed}
         self.event.update(upstream_status=status, stream=streaming, disconnected=ctx.disconnected,
-                          upstream_error=ctx.upstream_error, truncated=status != 0 and not ended)
+                          upstream_error=ctx.upstream_error, truncated=status != 0 and not ended,
+                          upstream_request_id=plain.get("x-request-id") or plain.get("request-id"))
         return response
 
     async def _finish_buffered(self, final: Any, decision: Any, status: int, headers: list[tuple[bytes, bytes]],
@@ -598,7 +661,11 @@ class Exchange:
         drop = _LENGTH.union(effects.get("remove", ()), effects.get("add", ())) if effects else _LENGTH
         out = [(k, v) for k, v in headers if k.decode("latin-1").lower() not in drop]
         out += limit_headers + header_effects(decision, "response_headers")
-        out.append((b"content-length", str(len(body)).encode()))
+        length = str(len(body))
+        if not body and self.scope["method"] == "HEAD":  # the length a GET's body would have (RFC 9110 §9.3.2)
+            said = header_value(headers, b"content-length").strip()
+            length = said if said.isdigit() else length
+        out.append((b"content-length", length.encode("latin-1")))
         out.append((_DECISION, self.ctx.request_id.encode()))
         await self.send({"type": "http.response.start", "status": status, "headers": out})
         await self.send({"type": "http.response.body", "body": body, "more_body": False})
@@ -611,85 +678,3 @@ class Exchange:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-_ID_BYTES = 10  # 80 bits: the decision id a client sees and its ledger record's key, unguessable
-_ID_POOL = _ID_BYTES * 400
-_ids = threading.local()  # per thread: two threads never take the same bytes
-
-
-def request_id() -> str:
-    """``req-`` and 20 hex digits: 80 bits from the OS's CSPRNG (``os.urandom``), read
-    4,000 bytes at a time rather than 10 (one ``getrandom`` call per 400 requests instead
-    of one each: ~12 us a request in the live process on the reference machine). Each
-    thread has its own pool, and a forked process reads its own (never its parent's bytes:
-    the fork forgets the pool, :func:`os.register_at_fork`, rather than each id asking
-    ``getpid``, a system call)."""
-    ids = _ids
-    at = getattr(ids, "at", _ID_POOL)
-    if at >= _ID_POOL:
-        ids.pool, at = os.urandom(_ID_POOL), 0
-    ids.at = at + _ID_BYTES
-    return f"req-{ids.pool[at:at + _ID_BYTES].hex()}"
-
-
-def _forget_ids() -> None:  # in a forked child (whose only thread forked): the pool is the parent's
-    _ids.at = _ID_POOL
-
-
-os.register_at_fork(after_in_child=_forget_ids)
-
-
-
-async def receive_within(receive: Any, seconds: float | None) -> Any:
-    """``await receive()``, or TimeoutError once ``seconds`` pass first (None: no limit): what
-    ``async with asyncio.timeout(seconds): await receive()`` does (the same cancel of the task
-    and the same uncancel, so a cancel from elsewhere still propagates as CancelledError), with
-    one bare timer handle instead of ``asyncio.timeout``'s context manager, which costs ~5x a
-    bare timer (its state is an Enum read several times per use; docs/gateway.md, "Sixth
-    pass"). Checked against ``asyncio.timeout`` in tests/gateway/test_fast_paths.py."""
-    if seconds is None:
-        return await receive()
-    task = asyncio.current_task()
-    if task is None:
-        raise RuntimeError("receive_within runs inside a task")
-    loop = task.get_loop()  # not get_running_loop(): each asks getpid, a system call
-    cancelling = task.cancelling()
-    fired = False
-
-    def expire() -> None:
-        nonlocal fired
-        fired = True
-        task.cancel()
-
-    # as asyncio.timeout: a deadline already past fires on the next step of the loop
-    handle = loop.call_soon(expire) if seconds <= 0 else loop.call_later(seconds, expire)
-    try:
-        message = await receive()
-    except BaseException as error:
-        if fired and task.uncancel() <= cancelling and isinstance(error, asyncio.CancelledError):
-            raise TimeoutError from error
-        raise
-    finally:
-        handle.cancel()
-    if fired:
-        task.uncancel()
-    return message
-
-
-def _valid_identity(given: object) -> dict[str, Any]:
-    """An identity hook's result as the engine takes it (SPEC §5), or ValueError naming the
-    fields that are wrong (never their values: they may be anything)."""
-    from pydantic import ValidationError
-
-    from ..env.request import Identity
-
-    if not isinstance(given, Mapping):
-        raise ValueError(f"the identity hook returned a {type(given).__name__}, not an identity mapping "
-                         "(or None for 401)")
-    try:
-        identity = Identity.model_validate(dict(given))
-    except ValidationError as error:
-        problems = "; ".join(f"`{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in error.errors()[:5])
-        raise ValueError(f"the identity hook returned a bad identity ({problems}); an identity has `key`, "
-                         "`user`, `team`, `org`, `tier` (strings) and `labels` (strings by string)") from None
-    return identity.model_dump(exclude_none=True)

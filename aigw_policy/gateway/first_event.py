@@ -10,6 +10,15 @@ provider that answers 200 and then says it failed (Anthropic's ``event: error`` 
 ``overloaded_error``, which its docs warn of; OpenAI's and Gemini's ``data: {"error": ...}``)
 has failed with the status its error type means, so the failover rules judge it as they
 judge that status.
+
+An Anthropic stream's opening events say nothing the client shows: ``message_start`` (the
+message's id, model and input tokens) and ``ping``. Anthropic's overloaded or rate-limited
+error comes as the next event (its docs' example: ``message_start``, then ``event: error``), so
+those two are read on as keep-alives are: the stream is judged on its first event of content
+(``content_block_start``, ...) or error, and a stream whose error follows its
+``message_start`` fails over too (nothing of it reached the client). An error after content
+is served as it came (bytes are out; the SDK raises on it) and the ledger charges the stream
+once, as served.
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ from typing import Any
 from ..providers.framing import SSEParser
 
 __all__ = ["MAX_OPENING", "opening", "stream_error"]
+
+_OPENING_EVENTS = ("message_start", "ping")  # Anthropic's, read on (the module's docstring)
 
 MAX_OPENING = 64 * 1024
 """Bytes a stream may take to finish its first event (keep-alives included) before it is
@@ -42,17 +53,28 @@ async def opening(chunks: AsyncIterator[bytes], sse: bool) -> bytes:
     first = -1  # where the first event starts, once seen
     async for chunk in chunks:
         buf += chunk
-        while first < 0 and (end := buf.find(b"\n", looked)) >= 0:
-            if _idle(buf[line:end], sse):
-                line = looked = end + 1
-            else:
-                first = line
-        if first < 0 and not _idle(buf[line:line + 2], sse):
-            first = looked = line
-        if first >= 0 and _ended(buf, max(first, looked - 3), sse) or len(buf) > MAX_OPENING:
+        while True:
+            while first < 0 and (end := buf.find(b"\n", looked)) >= 0:
+                if _idle(buf[line:end], sse):
+                    line = looked = end + 1
+                else:
+                    first = line
+            if first < 0 and not _idle(buf[line:line + 2], sse):
+                first = looked = line
+            end = _ended(buf, max(first, looked - 3), sse) if first >= 0 else -1
+            if end >= 0 and sse and buf.startswith(_PREAMBLE, first):  # Anthropic's opening: read on
+                first, line = -1, end
+                looked = end
+                continue
+            break
+        if end >= 0 or len(buf) > MAX_OPENING:
             return bytes(buf)
         looked = len(buf)
     return bytes(buf)
+
+
+_PREAMBLE = (b"event: message_start", b"event: ping", b"event:message_start", b"event:ping")
+"""The first lines of Anthropic's opening events, which say nothing the client shows."""
 
 
 def _idle(line: bytearray, sse: bool) -> bool:
@@ -60,11 +82,14 @@ def _idle(line: bytearray, sse: bool) -> bool:
     return line in (b"", b"\r") or (sse and line[:1] == b":")
 
 
-def _ended(buf: bytearray, start: int, sse: bool) -> bool:
-    """Whether the first event is whole in ``buf`` (its end from ``start``): an SSE event at
-    its blank line; any other stream (NDJSON, a JSON array) at its first byte of content,
-    since the end of its objects need not be a line's."""
-    return not sse or buf.find(b"\n\n", start) >= 0 or buf.find(b"\r\n\r\n", start) >= 0
+def _ended(buf: bytearray, start: int, sse: bool) -> int:
+    """Where the first event ends in ``buf`` (searched from ``start``), -1 while it is not
+    whole: an SSE event at its blank line; any other stream (NDJSON, a JSON array) at its
+    first byte of content, since the end of its objects need not be a line's."""
+    if not sse:
+        return start
+    ends = [i + n for i, n in ((buf.find(b"\n\n", start), 2), (buf.find(b"\r\n\r\n", start), 4)) if i >= 0]
+    return min(ends) if ends else -1
 
 
 def stream_error(prefix: bytes) -> tuple[int, Any] | None:
@@ -77,8 +102,11 @@ def stream_error(prefix: bytes) -> tuple[int, Any] | None:
     503
     >>> stream_error(b'data: {"choices":[{"delta":{"content":"hi"}}]}\\n\\n') is None
     True
+    >>> stream_error(b'event: message_start\\ndata: {"type":"message_start"}\\n\\nevent: error\\n'
+    ...              b'data: {"type":"error","error":{"type":"overloaded_error"}}\\n\\n')[0]
+    529
     """
-    events = SSEParser().feed(prefix)
+    events = [e for e in SSEParser().feed(prefix) if e[0] not in _OPENING_EVENTS]
     if not events:
         return None
     name, data = events[0]

@@ -247,9 +247,10 @@ class Response:
             return
         self.status = status
         self._head = True
-        if self._no_body:  # llhttp would wait for a HEAD answer's announced body: it has none
+        if self._no_body:  # an answer to HEAD: its announced body (a length, chunks) never comes
             self._done = True
-            self._reusable = False
+            self._reusable = _keeps_alive(conn.parser.get_http_version(), self.raw_headers)
+            conn.renew()  # llhttp would wait for that body: the next answer gets a parser of its own
         self._wake()
 
     def on_body(self, body: bytes) -> None:
@@ -289,6 +290,16 @@ class Response:
         where = "its answer's end" if self._head else "answering"
         cause = f" ({type(error).__name__}: {error})" if error is not None else ""
         self._fail(UpstreamError(f"the upstream closed the connection before {where}{cause}"))
+
+
+def _keeps_alive(version: str, headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether an answer's connection stays open after it (RFC 9112 §9.3): HTTP/1.1 unless
+    ``Connection`` says ``close``, HTTP/1.0 only if it says ``keep-alive``; for an answer with
+    no body, where llhttp's own test (which also asks how the body ends) does not apply."""
+    tokens = {t.strip().lower() for k, v in headers if k.lower() == b"connection" for t in v.split(b",")}
+    if version == "1.1":
+        return b"close" not in tokens
+    return b"keep-alive" in tokens and b"close" not in tokens
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -353,6 +364,13 @@ class _Connection(asyncio.Protocol):
         self.response.on_message_complete(self)  # type: ignore[union-attr]
 
     # the pool's
+
+    def renew(self) -> None:
+        """A parser of its own for the connection's next answer (this one's, done with an
+        answer to HEAD, would read the next answer as that answer's body). Bytes after the
+        HEAD answer's head in the same read still reach the old parser, which refuses them
+        (``more than its answer``): the connection is then closed, never reused."""
+        self.parser = httptools.HttpResponseParser(self)
 
     def answered(self) -> None:
         """The answer is whole: reading goes on (a paused connection would never see its close)."""

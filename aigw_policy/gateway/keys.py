@@ -30,10 +30,11 @@ from urllib.parse import parse_qsl
 import yaml
 
 from ..diagnostics import Diagnostic, did_you_mean
+from ..routing.secrets import header_safe
 from ..source import Source
 
 __all__ = ["CREDENTIAL_HEADERS", "PROVIDER_CREDENTIALS", "KeyRing", "KeysError", "key_from", "load_keys",
-           "parse_keys"]
+           "parse_keys", "valid_identity"]
 
 #: Headers that carry a credential in some provider's API; never forwarded upstream when
 #: the gateway authenticates clients (``api-key`` is Azure OpenAI's).
@@ -310,9 +311,41 @@ class _Reader:
             missing = [m for m in _ENV.findall(value) if m not in self.env]
             for m in missing:
                 self.problem(vnode, "AIGW604", f"environment variable `{m}` is not set ({where}.{k})")
-            if not missing:
-                out[header] = _ENV.sub(lambda m: self.env[m.group(1)], value)
+            if missing:
+                continue
+            # a header value has no surrounding whitespace (a Secret made from a file keeps its
+            # newline); one that cannot be sent at all would fail every request: refused now
+            sent = _ENV.sub(lambda m: self.env[m.group(1)].strip(" \t\r\n"), value).strip(" \t\r\n")
+            if not _TOKEN.fullmatch(header):
+                self.problem(knode, "AIGW609", f"`{k}` is no HTTP header name ({where})")
+            elif not header_safe(sent):
+                names = ", ".join(f"`${{env.{m}}}`" for m in _ENV.findall(value))
+                self.problem(vnode, "AIGW609", f"the value of {where}.{k} has a character no HTTP header can carry "
+                             "(a line break, another control character, or one beyond Latin-1)"
+                             + (f"; it comes from {names}" if names else ""))
+            else:
+                out[header] = sent
         return out
 
 
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _OWNER = {header: provider for provider, headers in PROVIDER_CREDENTIALS.items() for header in headers}
+
+
+def valid_identity(given: object) -> dict[str, Any]:
+    """An identity hook's result as the engine takes it (SPEC §5), or ValueError naming the
+    fields that are wrong (never their values: they may be anything)."""
+    from pydantic import ValidationError
+
+    from ..env.request import Identity
+
+    if not isinstance(given, Mapping):
+        raise ValueError(f"the identity hook returned a {type(given).__name__}, not an identity mapping "
+                         "(or None for 401)")
+    try:
+        identity = Identity.model_validate(dict(given))
+    except ValidationError as error:
+        problems = "; ".join(f"`{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in error.errors()[:5])
+        raise ValueError(f"the identity hook returned a bad identity ({problems}); an identity has `key`, "
+                         "`user`, `team`, `org`, `tier` (strings) and `labels` (strings by string)") from None
+    return identity.model_dump(exclude_none=True)

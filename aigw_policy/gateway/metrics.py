@@ -277,6 +277,8 @@ def summarize(event: dict[str, Any]) -> dict[str, Any]:
         out["aigw.upstream.latency_ms"] = event["upstream_ms"]
         out["aigw.upstream.status_code"] = event.get("upstream_status")
         out["aigw.request.stream"] = event.get("stream")
+    if event.get("upstream_request_id"):  # the provider's id, which a forwarded answer carries to the client
+        out["aigw.upstream.request_id"] = str(event["upstream_request_id"])[:128]
     if event.get("upstream_error"):
         out["aigw.upstream.error"] = event["upstream_error"]
     if event.get("disconnected"):

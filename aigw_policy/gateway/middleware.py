@@ -199,6 +199,9 @@ class PolicyMiddleware:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "websocket" and not self._websocket_excluded(scope):
+                await _refuse_websocket(receive, send)  # no policy decides one: never past the gateway
+                return
             await self.app(scope, receive, send)
             return
         exchange = Exchange(self, self.engine, scope, receive, send)
@@ -209,6 +212,26 @@ class PolicyMiddleware:
             await usage_api.answer(exchange)
             return
         await exchange.run()
+
+
+    def _websocket_excluded(self, scope: dict[str, Any]) -> bool:
+        """Whether a websocket's canonical path is one ``exclude`` takes out of the policy."""
+        if self._excluded is None:
+            return False
+        try:
+            raw = scope.get("raw_path")
+            path = canonical_path(raw.decode("latin-1") if raw else encode_path(scope.get("path", "")))[0]
+            return self.excludes(path)
+        except Exception:  # noqa: BLE001 - a path that is not canonical, a failing predicate: refused
+            return False
+
+
+async def _refuse_websocket(receive: Any, send: Any) -> None:
+    """A websocket the policy cannot decide (no request phase sees its messages): closed
+    before it is accepted, which the server answers 403 (ASGI)."""
+    message = await receive()
+    if message.get("type") == "websocket.connect":
+        await send({"type": "websocket.close", "code": 1008, "reason": "websockets are not served by the policy gateway"})
 
 
 def _exclusion(exclude: Collection[str] | Callable[[str], bool] | None) -> Callable[[str], bool] | None:

@@ -36,6 +36,7 @@ from .hops import HOP_BY_HOP as FIXED_HOPS
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
 from .keys import CREDENTIAL_HEADERS
+from .request_ids import id_headers
 from .scrub import Scrubber
 from .server import CLIENT_GONE, leave_unfinished
 
@@ -185,6 +186,8 @@ class UpstreamProxy:
             if decode:
                 drop |= {"content-encoding"}
             out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
+            if scope["method"] == "HEAD" and not decode:  # the length a GET would have: the only one it says
+                out += [(k, v) for k, v in response.raw_headers if k.lower() == b"content-length"][:1]
             for scrub in scrubs:
                 out = [(k, scrub.whole(v)) for k, v in out]
             await send({"type": "http.response.start", "status": response.status, "headers": out})
@@ -232,7 +235,10 @@ class UpstreamProxy:
         rid = ctx.request_id if ctx is not None else None
         plain = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         body, hdrs = error_response(wire_api(scope["path"], plain), status, message, decision_id=rid)
-        await send({"type": "http.response.start", "status": status, "headers": hdrs + [(b"x-aigw-upstream-error", kind.encode())]})
+        hdrs.append((b"x-aigw-upstream-error", kind.encode()))
+        if rid is not None:  # the gateway's own answer: its request id where the SDKs read one
+            hdrs += id_headers(rid)
+        await send({"type": "http.response.start", "status": status, "headers": hdrs})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _lifespan(self, receive: Any, send: Any) -> None:

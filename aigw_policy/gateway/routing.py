@@ -422,6 +422,7 @@ async def no_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """The upstream of a gateway with no ``--upstream``: a request no ``ai-gateway`` action
     routed has nowhere to go (502 ``no_upstream``, in the client's provider shape)."""
     from .errors import error_response, wire_api
+    from .request_ids import id_headers
 
     if scope["type"] != "http":
         return
@@ -432,5 +433,7 @@ async def no_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None:
     body, hdrs = error_response(wire_api(scope["path"], headers), 502,
                                 "no upstream for this request: no ai-gateway action routed it and the gateway "
                                 "has no --upstream", decision_id=ctx.request_id if ctx else None, code="no_upstream")
+    if ctx is not None:
+        hdrs += id_headers(ctx.request_id)
     await send({"type": "http.response.start", "status": 502, "headers": hdrs})
     await send({"type": "http.response.body", "body": body, "more_body": False})

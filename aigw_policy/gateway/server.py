@@ -3,8 +3,9 @@ httptools) with a header-read timeout, which uvicorn itself does not have (its k
 timer stops at the first byte). The event loop is uvloop's when installed (uvicorn's
 ``loop="auto"``).
 
-A connection gets ``header_timeout`` seconds, from its opening or the end of its previous
-answer, to send a complete request head; a client that sends nothing, or trickles its
+A connection gets ``header_timeout`` seconds, from its opening or from the first byte of its
+next request (between two requests it idles as long as uvicorn's ``timeout_keep_alive``), to
+send a complete request head; a client that sends nothing, or trickles its
 headers a byte at a time (slowloris), is disconnected then. A request head is at most
 :data:`MAX_HEAD_BYTES`: past it the connection gets a 431 and is closed (llhttp, unlike h11,
 has no bound of its own, so a head of 40 MB was read into memory whole). The body and the answer are not
@@ -25,7 +26,7 @@ import contextvars
 import logging
 from typing import Any
 
-__all__ = ["CLIENT_GONE", "DEFAULT_HEADER_TIMEOUT", "MAX_HEAD_BYTES", "ClientGone", "HeadWithBody",
+__all__ = ["CLIENT_GONE", "DEFAULT_HEADER_TIMEOUT", "MAX_HEAD_BYTES", "TARGET_AUTHORITY", "ClientGone", "HeadWithBody",
            "header_timeout_protocol", "leave_unfinished"]
 
 DEFAULT_HEADER_TIMEOUT = 10.0
@@ -38,12 +39,39 @@ MAX_HEAD_BYTES = 64 * 1024
 the parser sees it, so a larger head is refused however it arrives (in one read or many); a
 head that follows another in the same read (pipelining) is bounded by that read."""
 
-_TOO_LARGE_BODY = (f'{{"error": {{"message": "the request head is larger than {MAX_HEAD_BYTES} bytes", '
-                   '"type": "invalid_request_error", "param": null, '
-                   '"code": "request_header_fields_too_large"}}').encode()
-_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
-              b"connection: close\r\ncontent-length: " + str(len(_TOO_LARGE_BODY)).encode() + b"\r\n\r\n"
-              + _TOO_LARGE_BODY)
+_log = logging.getLogger("aigw_policy.gateway")
+
+
+def refusal(status: int, message: str, code: str, target: bytes = b"") -> bytes:
+    """The whole answer (head and body) to a request the server protocol refuses before any
+    app sees it (a head too large, bytes that are not HTTP/1.1): in the provider's error
+    shape of the request target when it was read (else OpenAI's), with a request id of its own
+    in ``x-aigw-decision-id``, ``x-request-id`` and ``request-id`` (also in the operator's log
+    line), and ``connection: close``."""
+    from .errors import error_response, wire_api
+    from .request_ids import DECISION_HEADER, id_headers, request_id
+
+    rid = request_id()
+    path = target.split(b"?", 1)[0].decode("latin-1")
+    body, headers = error_response(wire_api(path, {}), status, message, decision_id=rid, code=code)
+    from email.utils import formatdate
+
+    headers += id_headers(rid) + [(DECISION_HEADER.encode(), rid.encode()), (b"connection", b"close"),
+                                  (b"date", formatdate(usegmt=True).encode())]
+    phrase = {400: b"Bad Request", 431: b"Request Header Fields Too Large"}.get(status, b"Error")
+    head = b"HTTP/1.1 %d %s\r\n" % (status, phrase) + b"".join(k + b": " + v + b"\r\n" for k, v in headers)
+    _log.warning("refused a request before reading it (%s, request %s): %s", code, rid, message)
+    return head + b"\r\n" + body
+
+
+def _parse_error() -> str:
+    """What the parser said of the request it refused (called inside the ``except`` that
+    caught it: uvicorn's ``send_400_response``), a short fixed text of llhttp or h11."""
+    import sys
+
+    error = sys.exc_info()[1]
+    text = str(error) if error is not None else ""
+    return text[:80] if text.isprintable() else "malformed request"
 
 
 CLIENT_GONE = "aigw.client_gone"
@@ -91,6 +119,12 @@ def _head_end(tail: bytes, data: bytes) -> int:
 
 _UNFINISHED: contextvars.ContextVar[bool] = contextvars.ContextVar("aigw_unfinished", default=False)
 _UVICORN_UNFINISHED = "ASGI callable returned without completing response."
+_UVICORN_REPLACED = frozenset({
+    "Invalid HTTP request received.",  # :func:`refusal` logs it, with its request id and the parser's reason
+    "Unsupported upgrade request.",  # an `Upgrade` (h2c, websocket) is ignored: hop-by-hop, never an error
+    "No supported WebSocket library detected. Please use \"pip install 'uvicorn[standard]'\", or install "
+    "'websockets' or 'wsproto' manually.",  # advice that would open websockets, which serve refuses
+})
 
 
 def leave_unfinished() -> None:
@@ -114,18 +148,27 @@ class _QuietCut(logging.LoggerAdapter):  # type: ignore[type-arg]
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
         if msg == _UVICORN_UNFINISHED and _UNFINISHED.get():
             return
+        if msg in _UVICORN_REPLACED:
+            return
         self.logger.log(level, msg, *args, **kwargs)
 
 
 class _Unfinished:
     """The protocol's logger, which uvicorn hands each request cycle, as :class:`_QuietCut`
-    (a mixin of the protocol classes below)."""
+    (a mixin of the protocol classes below), and its refusal of a request that is not HTTP/1.1
+    as :func:`refusal` words it (uvicorn's own is a plain-text 400 with no request id)."""
 
     logger: Any
+    transport: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.logger = _QuietCut(self.logger, {})
+
+    def send_400_response(self, msg: str) -> None:
+        self.transport.write(refusal(400, f"the request is not valid HTTP/1.1: {_parse_error()}", "invalid_http",
+                                     getattr(self, "url", b"") or b""))
+        self.transport.close()
 
 
 def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
@@ -158,6 +201,21 @@ class _Timer:
 
     _head_bytes = 0  # of the head awaited, read so far
     _head_tail = b""  # its last bytes (a blank line may span two reads)
+    _idle = False  # a kept-alive connection between two requests: the next head's time starts at its first byte
+
+    def _rest(self) -> None:
+        """An answer is complete and the connection kept: it idles for as long as the server's
+        keep-alive allows (uvicorn's own timer, ``timeout_keep_alive``), and the next request's
+        head gets ``header_timeout`` from its first byte on (:meth:`_wake`)."""
+        self._head_deadline = None
+        self._head_bytes = 0
+        self._head_tail = b""
+        self._idle = True
+
+    def _wake(self) -> None:
+        """The first bytes after an idle spell: the head they begin is awaited from now."""
+        self._idle = False
+        self._arm()
 
     def _arm(self) -> None:
         self._head_bytes = 0
@@ -173,7 +231,10 @@ class _Timer:
             return False  # no head awaited: body bytes, or the head ended in an earlier read
         if self._head_bytes + _head_end(self._head_tail, data) > MAX_HEAD_BYTES:
             self._stop()
-            self.transport.write(_TOO_LARGE)
+            first = (self._head_tail + data).split(b" ", 2)  # the target, when this read has the request line
+            target = first[1] if self._head_bytes == 0 and len(first) > 2 else b""
+            self.transport.write(refusal(431, f"the request head is larger than {MAX_HEAD_BYTES} bytes",
+                                         "request_header_fields_too_large", target))
             self.transport.close()
             return True
         self._head_bytes += len(data)
@@ -236,19 +297,28 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
             self._arm()
 
         def data_received(self, data: bytes) -> None:
+            if self._idle:
+                self._wake()
             if not self._over_bound(data):
                 super().data_received(data)
 
         def on_headers_complete(self) -> None:  # a request head arrived whole
             self._disarm()
             super().on_headers_complete()
+            # a chunked body's trailer fields come through on_header too, and uvicorn appends
+            # them to the list that is the scope's headers: in one read with the head, a
+            # client's trailer became a header the policy, X-Forwarded-For and the upstream saw
+            # (past a proxy in front that filters the head's). They go to a list nobody reads.
+            self.headers = []
             cycle = self.cycle
+            if self.url[:1] not in (b"/", b"*") and cycle is not None:  # absolute-form: `POST http://h/v1/...`
+                cycle.scope[TARGET_AUTHORITY] = _authority(self.url)
             if cycle is not None and cycle.transport is self.transport:  # a new request
                 cycle.transport = HeadWithBody(self.transport, self.loop)
                 self._offer(cycle)
 
         def on_response_complete(self) -> None:
-            self._arm()  # before: a pipelined request parsed later disarms it
+            self._rest()  # before: a pipelined request parsed later arms the timer itself
             super().on_response_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
@@ -258,6 +328,19 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
             self._lost(cycle)
 
     return HeaderTimeoutHttpTools
+
+
+TARGET_AUTHORITY = "aigw.target_authority"
+"""In a request's scope when its target is in absolute form (``POST http://host/v1/...``, RFC
+9112 §3.2.2): the target's authority, which is the request's host, not its ``Host`` header
+(uvicorn keeps only the target's path). The exchange refuses the request when the two differ
+(the policy would read one host and a proxy in front may have routed on the other)."""
+
+
+def _authority(target: bytes) -> str:
+    """The authority of an absolute-form target (``""`` when it has none)."""
+    rest = target.partition(b"://")[2]
+    return rest.split(b"/", 1)[0].split(b"?", 1)[0].decode("latin-1")
 
 
 class HeadWithBody:
@@ -317,6 +400,8 @@ def _h11_protocol(seconds: float) -> type[asyncio.Protocol]:
             self._arm()
 
         def data_received(self, data: bytes) -> None:
+            if self._idle:
+                self._wake()
             if not self._over_bound(data):  # h11's own bound sees only heads still incomplete
                 super().data_received(data)
 
@@ -329,7 +414,7 @@ def _h11_protocol(seconds: float) -> type[asyncio.Protocol]:
                     self._offer(self.cycle)
 
         def on_response_complete(self) -> None:
-            self._arm()  # before: a pipelined request is parsed inside and disarms it
+            self._rest()  # before: a pipelined request is parsed inside and arms the timer itself
             super().on_response_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:

@@ -11,7 +11,9 @@ A reference resolves from, in order:
    ``AIGW_SECRET_OPENAI_KEY_ONE``.
 
 A reference that resolves nowhere is a start-up error naming the vault and the name (and the
-variable that would have served), never a value. :class:`Secrets` never shows a value in its
+variable that would have served), never a value; so is a key no HTTP header can carry (a line
+break inside it: ``AIGW609``). Surrounding whitespace is trimmed (a Kubernetes Secret made from
+a file keeps the file's last newline). :class:`Secrets` never shows a value in its
 ``repr``; nothing here logs.
 
 >>> secret_ref("${secrets.get('openai', 'key-one')}")
@@ -31,15 +33,28 @@ from typing import Any
 
 from ..diagnostics import Diagnostic
 
-__all__ = ["SecretError", "Secrets", "env_name", "load_secrets", "secret_ref"]
+__all__ = ["SecretError", "Secrets", "env_name", "header_safe", "load_secrets", "secret_ref"]
 
 _REF = re.compile(r"""\$\{\s*secrets\.get\(\s*(['"])([^'"]*)\1\s*,\s*(['"])([^'"]*)\3\s*\)\s*\}""")
 ENV_PREFIX = "AIGW_SECRET_"
+_UNSENDABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
+_BLANKS = " \t\r\n"
+
+
+def header_safe(value: str) -> bool:
+    """Whether ``value`` can be sent in a header as it is: no CR, LF, NUL or other control
+    character but tab, nothing beyond Latin-1.
+
+    >>> header_safe("Bearer sk-1"), header_safe("sk-1\\nsk-2"), header_safe("sk-\\u2013")
+    (True, False, False)
+    """
+    return _UNSENDABLE.search(value) is None
 
 
 class SecretError(ValueError):
     """Secrets that cannot be used: ``diagnostics`` (``AIGW606`` file unreadable or of the
-    wrong shape, ``AIGW607`` a referenced secret set nowhere); ``str()`` one line each."""
+    wrong shape, ``AIGW607`` a referenced secret set nowhere, ``AIGW609`` a key no header can
+    carry); ``str()`` one line each."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
         self.diagnostics = list(diagnostics)
@@ -65,9 +80,11 @@ class Secrets:
 
     def __init__(self, vaults: Mapping[str, Mapping[str, str]] | None = None,
                  env: Mapping[str, str] | None = None) -> None:
-        self._vaults = {v: dict(names) for v, names in (vaults or {}).items()}
+        self._vaults = {v: {n: x.strip(_BLANKS) if isinstance(x, str) else x for n, x in names.items()}
+                        for v, names in (vaults or {}).items()}
         # read once (a start-up's view); an empty variable is not a key
-        self._env = {k: v for k, v in (os.environ if env is None else env).items() if k.startswith(ENV_PREFIX) and v}
+        self._env = {k: v.strip(_BLANKS) for k, v in (os.environ if env is None else env).items()
+                     if k.startswith(ENV_PREFIX) and v.strip(_BLANKS)}
 
     def __repr__(self) -> str:  # names only, never a value
         names = sum(len(n) for n in self._vaults.values())
@@ -82,7 +99,7 @@ class Secrets:
         and the name) when it refers to a secret set nowhere."""
         ref = secret_ref(value)
         if ref is None:
-            return value
+            return value.strip(_BLANKS)
         found = self.get(*ref)
         if found is None:
             raise SecretError([_missing(*ref)])
@@ -91,9 +108,19 @@ class Secrets:
     def check(self, values: Iterable[str]) -> None:
         """Every reference among ``values`` resolves; else one :class:`SecretError` naming each
         missing one (``serve`` calls this before it listens)."""
+        values = list(values)
         missing = sorted({ref for v in values if (ref := secret_ref(v)) is not None and self.get(*ref) is None})
-        if missing:
-            raise SecretError([_missing(*ref) for ref in missing])
+        problems = [_missing(*ref) for ref in missing]
+        for value in values:  # a key no header can carry would fail every attempt it is chosen for
+            ref = secret_ref(value)
+            found = self.get(*ref) if ref is not None else value.strip(_BLANKS)
+            if isinstance(found, str) and not header_safe(found):
+                where = (f"secret `{ref[1]}` of vault `{ref[0]}` (`--secrets` or `{env_name(*ref)}`)" if ref
+                         else "a literal api_keys value of the policy")
+                problems.append(Diagnostic.make("AIGW609", f"{where} has a character no HTTP header can carry "
+                                                "(a line break, another control character, or one beyond Latin-1)"))
+        if problems:
+            raise SecretError(problems)
 
 
 def _missing(vault: str, name: str) -> Diagnostic:

@@ -85,7 +85,7 @@ DOCUMENTED: dict[str, dict[str, Any]] = {
     # most bytes in an answer's head (http_client.MAX_HEAD); `None`: only per line and count
     "max_head": {"aiohttp": None, "lean": 256 << 10},
     # the connection is reused after an answer to HEAD with `content-length` and no body
-    "reuses_after_head": {"aiohttp": True, "lean": False},
+    "reuses_after_head": {"aiohttp": True, "lean": True},
 }
 
 

@@ -707,3 +707,50 @@ def test_router_attempt_cancelled_after_the_head_closes_its_connection(ctype: by
             await client.close()
 
     run(go())
+
+
+# -- answers to HEAD: the connection is kept only when nothing follows the head -------------------
+
+HEAD_ANSWERS = [
+    # (name, the answer to HEAD, whether the connection is reused for the next request)
+    ("length", b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", True),
+    ("chunked", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", True),
+    ("no framing", b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", True),
+    ("close", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n", False),
+    ("1.0", b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n", False),
+    ("1.0 keep-alive", b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n", True),
+    ("a body anyway, same write", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", False),
+    ("a body anyway, later", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", False),
+]
+
+
+@pytest.mark.parametrize(("name", "reply", "reused"), HEAD_ANSWERS, ids=[h[0] for h in HEAD_ANSWERS])
+def test_a_head_answer_keeps_its_connection_only_when_it_can(name: str, reply: bytes, reused: bool) -> None:
+    """llhttp reads an answer to HEAD as if its announced body followed: the lean client closed
+    every connection after one (a new TCP, and TLS, handshake for the next request). It now
+    takes the head as the whole answer and keeps the connection as HTTP says; bytes after the
+    head (a broken upstream that sends a body anyway) close it, and the next request gets its
+    own answer on a new connection, never those bytes."""
+    async def script(peer: Peer) -> None:
+        while (request := await peer.read_request()) is not None:
+            if request.startswith(b"HEAD "):
+                await peer.send(reply)
+                if name == "a body anyway, later":
+                    await asyncio.sleep(0.05)  # after the client took the head: an idle connection's stray bytes
+                    await peer.send(b"hello")
+                if b"close" in reply or reply.startswith(b"HTTP/1.0") and b"keep-alive" not in reply:
+                    return
+            else:
+                await peer.send(OK)
+
+    async def go() -> None:
+        async with upstream_and_client("lean", script) as (up, client):
+            head = await fetch("lean", client, up.url + "/", "HEAD", read_timeout=5.0)
+            assert head.status == 200 and head.body == b"" and head.error is None, head
+            if name == "a body anyway, later":
+                assert await wait_until_async(lambda: up.peers[0].sent >= len(reply) + 5)
+                await asyncio.sleep(0.05)  # the stray bytes reach the idle connection
+            assert await fetch("lean", client, up.url + "/", read_timeout=5.0) == OK_GOT
+            assert up.opened == (1 if reused else 2)
+
+    run(go())

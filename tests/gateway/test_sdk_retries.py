@@ -98,3 +98,98 @@ def test_a_quota_answer_says_it_once() -> None:
     extra = [(b"retry-after", b"3600"), (b"x-should-retry", b"false")]
     assert [k for k, _ in with_extra(own, extra)].count(b"x-should-retry") == 1
     assert with_extra(own, None) == own
+
+
+FAILING = """\
+on_http_request:
+  - name: broken
+    expressions: ["conn.tls.version == 'x'"]
+    actions:
+      - type: deny
+"""
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+def test_a_rule_that_failed_closed_is_not_retried(sdk: str) -> None:
+    """A rule that fails (here: it reads a variable ``serve`` does not supply, ``on_error: deny``)
+    fails the same way for the same request: its 500 says ``x-should-retry: false``, or each SDK
+    sent it three times, sleeping between (and each was evaluated and logged)."""
+    http, sent = _counting(sdk)
+    with ServerThread(StubUpstream()) as stub, policy_gateway(FAILING, KEY, upstream=stub.url) as gw:
+        if sdk == "openai":
+            client: Any = openai.OpenAI(base_url=gw.url + "/v1", api_key=KEY, max_retries=2, http_client=http)
+            with pytest.raises(openai.InternalServerError) as caught:
+                client.chat.completions.create(model="gpt-4o", messages=MSG)
+        else:
+            client = anthropic.Anthropic(base_url=gw.url, api_key=KEY, max_retries=2, http_client=http)
+            with pytest.raises(anthropic.InternalServerError) as caught:
+                client.messages.create(model="claude-sonnet-4", max_tokens=5, messages=MSG)
+    assert len(sent) == 1
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert "broken" in str(caught.value)
+
+
+def _in_an_hour() -> str:
+    from email.utils import formatdate
+
+    return formatdate(time.time() + 3600, usegmt=True)
+
+
+LONG_WAITS = {"seconds": ("retry-after", lambda: "3600"), "milliseconds": ("retry-after-ms", lambda: "200000"),
+              "a date": ("retry-after", _in_an_hour)}
+
+
+def _upstream_says(status: int, header: str, value: str) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        from .conftest import lifespan
+
+        if await lifespan(scope, receive, send):
+            return
+        await receive()
+        anthropic_shape = scope["path"].endswith("/messages")
+        body = ({"type": "error", "error": {"type": "rate_limit_error", "message": "daily quota"}} if anthropic_shape
+                else {"error": {"message": "daily quota", "type": "rate_limit_error", "code": "rate_limit_exceeded"}})
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (header.encode(), value.encode())]})
+        await send({"type": "http.response.body", "body": __import__("json").dumps(body).encode()})
+    return app
+
+
+@pytest.mark.parametrize("status", [429, 503, 529])
+@pytest.mark.parametrize("wait", sorted(LONG_WAITS))
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+def test_an_upstreams_long_retry_after_is_not_slept_through(sdk: str, wait: str, status: int,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The provider's own 429 (a daily quota, an hour's ``Retry-After``) passed through as it
+    came: the Anthropic SDK slept the hour before its retry. A forwarded answer the SDKs retry
+    whose wait is past two minutes now says ``x-should-retry: false`` too."""
+    header, value = LONG_WAITS[wait]
+    http, sent = _counting(sdk)
+
+    def short_only(seconds: float) -> None:
+        if seconds > 120:
+            raise AssertionError(f"the SDK would sleep {seconds:.0f} s before it retries")
+
+    with ServerThread(_upstream_says(status, header, value())) as up, \
+            policy_gateway("on_http_request: []\n", KEY, upstream=up.url) as gw, monkeypatch.context() as patch:
+        patch.setattr(time, "sleep", short_only)
+        if sdk == "openai":
+            client: Any = openai.OpenAI(base_url=gw.url + "/v1", api_key=KEY, max_retries=2, http_client=http)
+            with pytest.raises(openai.APIStatusError) as caught:
+                client.chat.completions.create(model="gpt-4o", messages=MSG)
+        else:
+            client = anthropic.Anthropic(base_url=gw.url, api_key=KEY, max_retries=2, http_client=http)
+            with pytest.raises(anthropic.APIStatusError) as caught:
+                client.messages.create(model="claude-sonnet-4", max_tokens=5, messages=MSG)
+    assert len(sent) == 1 and caught.value.status_code == status
+    assert caught.value.response.headers["x-should-retry"] == "false"
+
+
+def test_an_upstreams_short_retry_after_is_left_to_the_sdk() -> None:
+    http, sent = _counting("openai")
+    with ServerThread(_upstream_says(429, "retry-after", "0")) as up, \
+            policy_gateway("on_http_request: []\n", KEY, upstream=up.url) as gw:
+        client = openai.OpenAI(base_url=gw.url + "/v1", api_key=KEY, max_retries=1, http_client=http)
+        with pytest.raises(openai.RateLimitError) as caught:
+            client.chat.completions.create(model="gpt-4o", messages=MSG)
+    assert len(sent) == 2 and "x-should-retry" not in caught.value.response.headers
