@@ -251,3 +251,17 @@ on_http_request:
           only_allow_configured_providers: true
 {config}          providers:{providers}
 """
+
+
+def raw_exchange(port: int, data: bytes, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+    """``data`` sent on a fresh connection that the server closes after its answer
+    (``connection: close``): the answer's status, headers (names lower-cased) and body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    head, _, body = out.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split(" ")[1]), headers, body

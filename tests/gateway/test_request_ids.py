@@ -21,7 +21,7 @@ import httpx
 import openai
 import pytest
 
-from .conftest import KEYS, POLICY, ServerThread, lifespan, policy_gateway, record_of, routed_policy
+from .conftest import KEYS, POLICY, ServerThread, lifespan, policy_gateway, raw_exchange, record_of, routed_policy
 from .stub import StubUpstream
 
 pytest.importorskip("httptools")
@@ -113,15 +113,8 @@ def test_a_clients_own_request_id_is_not_taken_for_the_gateways(gw: Any, files: 
 
 
 def _raw(port: int, data: bytes) -> tuple[int, dict[str, str], Any]:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(data)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    head, _, body = out.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    return int(lines[0].split(" ")[1]), headers, json.loads(body)
+    status, headers, body = raw_exchange(port, data)
+    return status, headers, json.loads(body)
 
 
 @pytest.mark.parametrize("case", ["duplicate length", "length and chunked", "bad transfer coding", "not http",

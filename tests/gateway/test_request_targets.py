@@ -9,12 +9,11 @@ with the credential and headers the gateway added) and CONNECT are not forwarded
 from __future__ import annotations
 
 import json
-import socket
 from typing import Any
 
 import pytest
 
-from .conftest import ServerThread, policy_gateway
+from .conftest import ServerThread, policy_gateway, raw_exchange
 from .stub import StubUpstream
 
 pytest.importorskip("httptools")
@@ -27,13 +26,8 @@ def _send(port: int, line: bytes, host: bytes = b"gw.example") -> tuple[int, Any
     data = (line + b"\r\nhost: " + host + b"\r\nauthorization: Bearer " + KEY.encode()
             + b"\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: %d\r\n\r\n" % len(CHAT)
             + CHAT)
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(data)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    head, _, body = out.partition(b"\r\n\r\n")
-    return int(head.split(b" ")[1]), json.loads(body)
+    status, _, body = raw_exchange(port, data)
+    return status, json.loads(body)
 
 
 @pytest.fixture(scope="module")
