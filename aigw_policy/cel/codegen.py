@@ -378,7 +378,7 @@ class _Gen:
             return f"{fname}({', '.join(self.expr(a) for a in args)})"
         # receiver-style
         target = node.target
-        if f == "bind" and len(args) == 3 and qualified_name(target) == "cel" and self.local("cel") is None:
+        if f == "bind" and len(args) == 3 and qualified_name(target) == "cel":  # a macro: no name hides it
             return self.bind(node)
         refused = macro_arg_error(node)
         if refused is not None:
@@ -387,14 +387,12 @@ class _Gen:
         if macro is not None:
             return macro
         dotted = qualified_name(target)
-        if dotted is not None:
-            root = dotted.lstrip(".").split(".")[0]
-            if self.local(root) is None and self.resolve(dotted) is None:
-                g = self.global_function(dotted + "." + f)
-                if g is not None:
-                    fname = self.function(g)
-                    lead = ["act"] if g in self.act_functions else []
-                    return f"{fname}({', '.join(lead + [self.expr(a) for a in args])})"
+        if dotted is not None:  # `math.abs(x)`: a namespaced function before any variable named `math` (cel-go)
+            g = self.global_function(dotted + "." + f)
+            if g is not None:
+                fname = self.function(g)
+                lead = ["act"] if g in self.act_functions else []
+                return f"{fname}({', '.join(lead + [self.expr(a) for a in args])})"
         matcher = None
         if (
             f == "matches"
