@@ -326,7 +326,7 @@ class _Checker:
         refused = macro_arg_error(node)  # `math.least([1, 'a'])`, `{}.sortBy(x, x)`: refused as syntax
         if refused is not None:
             return self.error(CODE_NO_OVERLOAD, refused[0], node)
-        if f == "bind" and len(args) == 3 and qualified_name(target) == "cel" and self.local("cel") is None:
+        if f == "bind" and len(args) == 3 and qualified_name(target) == "cel":  # a macro: no name hides it
             if not isinstance(args[0], ast.Ident):
                 return self.error(CODE_TYPE, "cel.bind needs a simple name", node)
             init = self.check(args[1])
@@ -340,12 +340,10 @@ class _Checker:
         ):
             return self.macro(node)
         dotted = qualified_name(target)
-        if dotted is not None:
-            root = dotted.lstrip(".").split(".")[0]
-            if self.local(root) is None and self.resolve(dotted) is None:
-                for cand in self.candidates(dotted + "." + f):
-                    if cand in self.functions:
-                        return self.call(node, cand, None, list(args))
+        if dotted is not None:  # `math.abs(x)`: a namespaced function before any variable named `math` (cel-go)
+            for cand in self.candidates(dotted + "." + f):
+                if cand in self.functions:
+                    return self.call(node, cand, None, list(args))
         return self.call(node, f, target, list(args))
 
     def call(self, node: ast.Call, name: str, target: ast.Expr | None, args: list[ast.Expr]) -> Type:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from . import ast
 from .fastops import fast_binary, fast_dyn, no_str_index
 from .iteration import elements_unread
-from .macro_args import macro_arg_error
+from .macro_args import MACROS, macro_arg_error
 from .names import candidates, qualified_name, resolve
 from .runtime import stdlib
 from .runtime.checks import TYPES
@@ -49,16 +49,6 @@ ACCUMULATOR = "__result__"
 """The accumulator of the comprehension a macro expands to (cel-go, cel-cpp): no iteration
 variable may take its name."""
 
-# (receiver?, name, arity of the variable part) -> helper
-MACROS = {
-    ("has", False, 1), ("all", True, 2), ("exists", True, 2), ("exists_one", True, 2),
-    ("existsOne", True, 2), ("map", True, 2), ("map", True, 3), ("filter", True, 2),
-    ("all", True, 3), ("exists", True, 3), ("exists_one", True, 3), ("existsOne", True, 3),
-    ("transformList", True, 3), ("transformList", True, 4), ("transformMap", True, 3),
-    ("transformMap", True, 4), ("transformMapEntry", True, 3),
-    ("transformMapEntry", True, 4), ("optMap", True, 2), ("optFlatMap", True, 2),
-    ("sortBy", True, 2),
-}  # fmt: skip
 
 
 @dataclass
@@ -388,7 +378,7 @@ class _Gen:
             return f"{fname}({', '.join(self.expr(a) for a in args)})"
         # receiver-style
         target = node.target
-        if f == "bind" and len(args) == 3 and qualified_name(target) == "cel" and self.local("cel") is None:
+        if f == "bind" and len(args) == 3 and qualified_name(target) == "cel":  # a macro: no name hides it
             return self.bind(node)
         refused = macro_arg_error(node)
         if refused is not None:
@@ -397,14 +387,12 @@ class _Gen:
         if macro is not None:
             return macro
         dotted = qualified_name(target)
-        if dotted is not None:
-            root = dotted.lstrip(".").split(".")[0]
-            if self.local(root) is None and self.resolve(dotted) is None:
-                g = self.global_function(dotted + "." + f)
-                if g is not None:
-                    fname = self.function(g)
-                    lead = ["act"] if g in self.act_functions else []
-                    return f"{fname}({', '.join(lead + [self.expr(a) for a in args])})"
+        if dotted is not None:  # `math.abs(x)`: a namespaced function before any variable named `math` (cel-go)
+            g = self.global_function(dotted + "." + f)
+            if g is not None:
+                fname = self.function(g)
+                lead = ["act"] if g in self.act_functions else []
+                return f"{fname}({', '.join(lead + [self.expr(a) for a in args])})"
         matcher = None
         if (
             f == "matches"

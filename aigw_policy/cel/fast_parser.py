@@ -37,7 +37,7 @@ MAX_PARENS = 200
 # Rules whose ``Lowering`` method never looks at ``meta``: no positions are computed for them.
 _NO_META = frozenset({
     "or_expr", "and_expr", "relation", "addition", "multiplication", "relop", "addop", "mulop",
-    "not_chain", "neg_chain", "field_name", "exprlist", "list_elems", "opt_elem", "map_inits",
+    "not_chain", "neg_chain", "not_neg_chain", "field_name", "exprlist", "list_elems", "opt_elem", "map_inits",
     "field_inits",
 })
 

@@ -75,11 +75,17 @@ def _split(text: str) -> tuple[bool, int, int]:
     return raw, start + width, len(text) - width
 
 
+def _lf(text: str) -> str:
+    """A line break written in a literal is ``\\n`` whatever the file's line endings (CR LF or
+    CR), raw or not, as cel-go's ``unescape`` and cel-cpp read it (the escape ``\\r`` stays)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
 def decode_string(text: str) -> str:
     """The value of a string literal token (with its quotes and optional ``r`` prefix)."""
     raw, start, end = _split(text)
     if raw:
-        return text[start:end]
+        return _lf(text[start:end])
     return "".join(_units(text, start, end, is_bytes=False))  # type: ignore[arg-type]
 
 
@@ -87,7 +93,7 @@ def decode_bytes(text: str) -> bytes:
     """The value of a bytes literal token (``b'...'``, ``br'...'``, ...)."""
     raw, start, end = _split(text[1:])
     if raw:
-        return text[1 + start:1 + end].encode("utf-8")
+        return _lf(text[1 + start:1 + end]).encode("utf-8")
     out = bytearray()
     for unit in _units(text, start + 1, end + 1, is_bytes=True):
         if isinstance(unit, int):
@@ -106,12 +112,12 @@ def _units(text: str, start: int, end: int, *, is_bytes: bool):
             i += 1
             continue
         if plain < i:
-            yield text[plain:i]
+            yield _lf(text[plain:i])
         value, i = _escape(text, i, end, is_bytes=is_bytes)
         yield value
         plain = i
     if plain < end:
-        yield text[plain:end]
+        yield _lf(text[plain:end])
 
 
 def _escape(text: str, i: int, end: int, *, is_bytes: bool) -> tuple[str | int, int]:

@@ -3,6 +3,7 @@ diagnostics (reserved words, depth, literals)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from lark import Token, Transformer, Tree, v_args
@@ -148,11 +149,52 @@ class Lowering(Transformer):
 
     def neg_chain(self, meta, children):
         *minuses, operand = children
-        if (len(minuses) == 1 and isinstance(operand, ast.Literal) and operand.kind in ("int", "double")
-                and id(operand) not in self._parens
-                and not self.text[minuses[0].end_pos:operand.span.start - self.base].strip()):
-            return self._negative_literal(operand, minuses[0])
+        if len(minuses) == 1:
+            signed = self._signed_member(operand, minuses[0])
+            if signed is not None:
+                return signed
         return self._unary_run(ast.NEGATE, children)
+
+    def not_neg_chain(self, meta, children):
+        """``!-1``: CEL.g4's literals carry their sign (``literal: sign=MINUS? NUM_INT``), so a
+        ``!`` run may stand before a signed number; before anything else a ``-`` there is not
+        CEL (``!-x``, ``!-1u``)."""
+        *bangs, minus, operand = children
+        signed = self._signed_member(operand, minus)
+        if signed is None:
+            self._error("AIGW200", "unexpected `-`, expected an expression", self._span_of(minus),
+                        help="write `!(-x)`")
+            signed = operand
+        return self._unary_run(ast.LOGICAL_NOT, [*bangs, signed])
+
+    def _signed_member(self, operand: ast.Expr, minus: Token) -> ast.Expr | None:
+        """``-1.f()``, ``-9223372036854775808[0]``: the member whose innermost operand is the
+        int or double literal right after ``minus``, with the sign on that literal (CEL.g4's
+        signed literal is a primary, as cel-go and cel-cpp read it), or None."""
+        chain: list[ast.Expr] = []
+        node = operand
+        while id(node) not in self._parens:
+            if isinstance(node, (ast.Select, ast.Index)):
+                chain.append(node)
+                node = node.operand
+            elif isinstance(node, ast.Call) and node.target is not None:
+                chain.append(node)
+                node = node.target
+            else:
+                break
+        if not isinstance(node, ast.Literal) or node.kind not in ("int", "double") or id(node) in self._parens:
+            return None  # (only white space and comments stand between `-` and the literal)
+        inner: ast.Expr = self._negative_literal(node, minus)
+        start = inner.span.start
+        for outer in reversed(chain):
+            span = self.src.span(start, outer.span.end)
+            if isinstance(outer, ast.Call):
+                inner = self._node(replace(outer, target=inner, span=span), inner, *outer.args)
+            elif isinstance(outer, ast.Index):
+                inner = self._node(replace(outer, operand=inner, span=span), inner, outer.index)
+            else:
+                inner = self._node(replace(outer, operand=inner, span=span), inner)
+        return inner
 
     def _unary_run(self, function: str, children: list) -> ast.Expr:
         """A run of ``!`` or ``-`` written without parentheses, as CEL.g4's parsers read it
@@ -244,7 +286,9 @@ class Lowering(Transformer):
     # primaries ---------------------------------------------------------------------
     def _check_ident(self, node: ast.Expr, name: str, what: str) -> None:
         bare = name.lstrip(".")
-        if bare in RESERVED:
+        if bare in KEYWORDS:  # `in`: CEL.g4's lexer makes it an operator token, never a name
+            self._error("AIGW202", f"`{bare}` is a keyword and cannot be {what}", node.span)
+        elif bare in RESERVED:
             self._pending_reserved[id(node)] = Diagnostic.make(
                 "AIGW202", f"`{bare}` is a reserved word and cannot be {what}", node.span)
 
@@ -262,7 +306,10 @@ class Lowering(Transformer):
         name, *rest = children
         args = tuple(rest[0]) if rest else ()
         node = ast.Call(prefix + str(name), args, span=self._meta_span(meta))
-        if str(name) in RESERVED:
+        if str(name) in KEYWORDS:
+            self._error("AIGW202", f"`{name}` is a keyword and cannot be a function name",
+                       self._span_of(name))
+        elif str(name) in RESERVED:
             self._error("AIGW202", f"`{name}` is a reserved word and cannot be a function name",
                        self._span_of(name))
         return self._node(node, *args)

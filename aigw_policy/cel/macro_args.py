@@ -10,6 +10,18 @@ from __future__ import annotations
 from . import ast
 from ..source import Span
 
+# (name, receiver?, number of arguments): the calls cel-go and cel-cpp expand as macros
+MACROS = {
+    ("has", False, 1), ("all", True, 2), ("exists", True, 2), ("exists_one", True, 2),
+    ("existsOne", True, 2), ("map", True, 2), ("map", True, 3), ("filter", True, 2),
+    ("all", True, 3), ("exists", True, 3), ("exists_one", True, 3), ("existsOne", True, 3),
+    ("transformList", True, 3), ("transformList", True, 4), ("transformMap", True, 3),
+    ("transformMap", True, 4), ("transformMapEntry", True, 3),
+    ("transformMapEntry", True, 4), ("optMap", True, 2), ("optFlatMap", True, 2),
+    ("sortBy", True, 2),
+}  # fmt: skip
+
+
 SORT_BY_TARGET = "sortBy can only be applied to a list, identifier, comprehension, call or select expression"
 
 
@@ -21,9 +33,20 @@ def numeric_arg(e: ast.Expr) -> bool:
     return not isinstance(e, (ast.CreateList, ast.CreateMap, ast.CreateStruct))
 
 
+def macro_variables(function: str, nargs: int) -> int:
+    """How many of a receiver macro's first arguments name its variables."""
+    if function in ("transformList", "transformMap", "transformMapEntry"):
+        return 2
+    return 2 if nargs == 3 and function in ("all", "exists", "exists_one", "existsOne") else 1
+
+
 def macro_arg_error(node: ast.Call) -> tuple[str, Span] | None:
     """The message and place of what the macro expanders refuse in ``node``, or None."""
     target = node.target
+    if target is not None and (node.function, True, len(node.args)) in MACROS:
+        for a in node.args[:macro_variables(node.function, len(node.args))]:
+            if not isinstance(a, ast.Ident) or a.name.startswith("."):  # `[1].map(x.y, 1)`, `l.all(1, true)`
+                return f"{node.function}() variable name must be a simple identifier", a.span
     if node.function == "sortBy" and len(node.args) == 2 and target is not None:
         if isinstance(target, (ast.Literal, ast.CreateMap, ast.CreateStruct)):
             return SORT_BY_TARGET, target.span
