@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from ..analysis.cel_check import check_rule
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir.actions import ACTIONS, field_kind
-from ..ir.build import build_action, check_action_type, choice_help
+from ..ir.build import build_action, choice_help
 from ..ir.nodes import PHASES, SETTINGS, Action, Expr, Policy, Rule
 from ..ir.parts import part_of
 from ..ir.raw import RawList, RawMap, RawScalar, RawValue
@@ -122,7 +122,7 @@ class _Reader:
                             "`on_http_response` rules run once the stream has ended")
                 self.diags.add("AIGW102", f"unsupported phase `{key}`: its rules are skipped",
                                key_span, help=help)
-                self.skipped_phase(value)
+                self.skipped_phase(key, value)
             elif wrapper is not None:
                 if wrapper[0] == key:
                     self.diags.add("AIGW100", wrapper[1], key_span, help=wrapper[2])
@@ -227,22 +227,12 @@ class _Reader:
             self.rule(node)  # for its diagnostics
         return []
 
-    def skipped_phase(self, node: Tree) -> None:
-        """The action types of a phase whose rules are skipped: one out of scope
-        (`terminate-tls` on connect, `sse-find-replace` on stream messages) is AIGW111, a
-        misspelled one AIGW110, so that what the document asks for is never dropped
-        unsaid; the phase's warning covers the actions this engine knows."""
-        rules = node.items if isinstance(node, Seq) else [node]
-        for rule in rules:
-            if not isinstance(rule, Map):
-                continue
-            actions = rule.get("actions")
-            items = [rule] if actions is None else (
-                actions.items if isinstance(actions, Seq) else [actions])
-            for action in items:
-                kind = action.get("type") if isinstance(action, Map) else None
-                if isinstance(kind, Scalar) and isinstance(kind.value, str):
-                    check_action_type(kind.value, self.diags, kind.content)
+    def skipped_phase(self, phase: str, node: Tree) -> None:
+        """A phase whose rules are skipped is still read, as ngrok reads it, and its rules
+        then dropped: its shape, keys, action types (one out of scope, as `terminate-tls` on
+        connect or `sse-find-replace` on stream messages, is AIGW111) and configs are
+        checked, so that a misspelled key or action is never dropped unsaid."""
+        self.phase(phase, node)
 
     def rule(self, node: Tree) -> Rule | None:
         if not isinstance(node, Map):
