@@ -181,6 +181,12 @@ class _Reader:
                     "lint the policy it names as a document of its own")
             first = next(k for k in keys if k not in TOP_KEYS and k not in UNSUPPORTED_PHASES)
             return (first, f"this is a Kubernetes {name}resource, not a traffic policy", help)
+        if "endpoints" in keys and ({"uri", "next_page_uri"} & set(keys) or any(
+                isinstance(ep, Map) and isinstance(ep.get("traffic_policy"), Scalar)
+                for ep in getattr(root.get("endpoints"), "items", ()))):
+            return ("endpoints", "this is a list of ngrok endpoints (an API answer), not a "
+                    "traffic policy", "it holds no endpoint's `traffic_policy`, or several: lint "
+                    "each policy as a document of its own")
         if "endpoints" in keys:
             return ("endpoints", "this is an ngrok agent configuration, not a traffic policy",
                     "it holds no `endpoints[].traffic_policy`, or several: lint each as a "
