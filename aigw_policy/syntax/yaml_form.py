@@ -101,8 +101,11 @@ class _Reader:
             root = node
         fields: dict[str, Any] = {}
         wrapper = self.wrapper(root)
+        phased = any(k in PHASES or k in DEPRECATED_PHASES for k, _, _ in root.items)
         for key, key_span, value in root.items:
-            if key == "name":
+            if key == "enabled" and phased:
+                self.module_switch(value, key_span)
+            elif key == "name":
                 fields["name"] = self.string(value, "name")
             elif key in SETTINGS:
                 fields[key] = self.choice(value, key, SETTINGS[key])
@@ -141,6 +144,21 @@ class _Reader:
         fields = {k: v for k, v in fields.items() if v is not _BAD}
         return Policy(span=root.span, **fields)
 
+    def module_switch(self, node: Tree, span: Span) -> None:
+        """``enabled`` beside the phases: the switch of a policy module of ngrok's Edges (its
+        API's `.../policy` bodies) and of the ingress controller's `NgrokModuleSet`."""
+        if isinstance(node, Scalar) and node.value is True:
+            self.diags.add("AIGW105", "`enabled: true` is the switch of an ngrok Edge's policy "
+                           "module: its rules are read", span,
+                           help="an endpoint's traffic policy has no switch: remove it")
+        elif isinstance(node, Scalar) and node.value is False:
+            self.diags.add("AIGW100", "`enabled: false` turns this policy module off: ngrok runs "
+                           "none of its rules", span,
+                           help="remove the rules that should not run, then the switch")
+        else:
+            self.diags.add("AIGW122", f"`enabled` must be true or false, not {tree_kind(node)}",
+                           node.span)
+
     def inner_policy(self, root: Map) -> tuple[Map, str, str] | None:
         """The one policy a Kubernetes resource (``spec.trafficPolicy.policy`` or ``.inline``
         of a CloudEndpoint or AgentEndpoint, ``spec.policy`` of an NgrokTrafficPolicy) or an
@@ -157,6 +175,9 @@ class _Reader:
             if isinstance(node := spec.get("policy"), Map):
                 found.append((node, "spec.policy"))
             return (found[0][0], found[0][1], what) if len(found) == 1 else None
+        if {"apiVersion", "kind"} <= keys and isinstance(modules := root.get("modules"), Map) \
+                and isinstance(node := modules.get("policy"), Map):
+            return (node, "modules.policy", "a Kubernetes `NgrokModuleSet` resource")
         endpoints = root.get("endpoints")
         if isinstance(endpoints, Seq) and not keys & {*TOP_KEYS, *UNSUPPORTED_PHASES}:
             found = [(node, f"endpoints.{i}.traffic_policy") for i, ep in enumerate(endpoints.items)
