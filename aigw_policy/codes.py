@@ -52,7 +52,7 @@ CODES: dict[str, Code] = _codes(
     # document structure
     ("AIGW100", E, "unknown top-level key"),
     ("AIGW102", W, "unsupported phase"),
-    ("AIGW105", W, "policy read from inside a Kubernetes resource or agent configuration"),
+    ("AIGW105", W, "policy read from inside a Kubernetes resource, agent configuration or API object"),
     ("AIGW106", W, "ngrok's former name for a phase"),
     ("AIGW103", E, "unknown rule key"),
     ("AIGW104", E, "wrong shape"),
