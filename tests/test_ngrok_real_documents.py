@@ -142,6 +142,7 @@ DECISIONS = [
     ("edge-traffic-policy-module.json", _request(url="https://a.example/admin/users"), 404, "#1"),
     ("edge-traffic-policy-module.json", _request(url="https://a.example/v1/items"), 200, None),
     ("edge-policy-module-switch.json", _request({"X-Api-Version": "1"}), 410, "old clients"),
+    ("k8s-tcp-edge.yaml", _request(conn={"client_ip": "192.0.2.9"}), 200, None),  # connect rules only
     ("k8s-ngrok-module-set.yaml", {**_request(), "request": {"method": "TRACE", "url": "https://a.example/"}},
      403, "#1"),
 ]

@@ -65,6 +65,10 @@ UNSUPPORTED_PHASES = ("on_tcp_connect", "on_event_stream_message")
 """ngrok phases outside HTTP requests and responses: TCP connects, and the messages of a
 streamed response (ngrok's AI gateway docs redact them with `sse-find-replace`)."""
 
+CONNECT_EDGES = ("TCPEdge", "TLSEdge")
+"""The ingress controller's Kubernetes resources for ngrok's TCP and TLS Edges (2023-2024):
+their `spec.policy`'s `inbound` rules ran on each connection, not on HTTP requests."""
+
 DEPRECATED_PHASES = {"inbound": "on_http_request", "outbound": "on_http_response"}
 """ngrok's names for the phases before it introduced phases (2024), still in older docs, SDK
 examples and blog posts, and still accepted by ngrok (its Python SDK's tests send them):
@@ -94,8 +98,10 @@ class _Reader:
                            help="write `on_http_request:` and `on_http_response:` at the top level")
             return None
         inner = self.inner_policy(root)
+        connect = False
         if inner is not None:
             node, path, what = inner
+            connect = any(f"`{kind}`" in what for kind in CONNECT_EDGES)
             self.diags.add("AIGW105", f"this is {what}: its traffic policy under `{path}` is read",
                            root.items[0][1], help="the rest of the document is not checked here")
             root = node
@@ -111,6 +117,13 @@ class _Reader:
                 fields[key] = self.choice(value, key, SETTINGS[key])
             elif key == "shard_key":
                 fields[key] = self.shard_key(value)
+            elif key == "inbound" and connect:
+                self.diags.add("AIGW106", "`inbound` of a TCP or TLS edge is ngrok's former name for "
+                               "`on_tcp_connect`", key_span,
+                               help="its rules run on each connection: read as `on_tcp_connect`")
+                self.diags.add("AIGW102", "unsupported phase `on_tcp_connect`: its rules are skipped",
+                               key_span, help="aigw-policy evaluates HTTP traffic")
+                self.skipped_phase("on_tcp_connect", value)
             elif key in PHASES or (key in DEPRECATED_PHASES and root.get(DEPRECATED_PHASES[key]) is None):
                 phase = DEPRECATED_PHASES.get(key, key)
                 if phase != key:
@@ -258,8 +271,10 @@ class _Reader:
         """A phase whose rules are skipped is still read, as ngrok reads it, and its rules
         then dropped: its shape, keys, action types (one out of scope, as `terminate-tls` on
         connect or `sse-find-replace` on stream messages, is AIGW111) and configs are
-        checked, so that a misspelled key or action is never dropped unsaid."""
-        self.phase(phase, node)
+        checked, and its CEL parsed, so that a misspelled key, action or expression is never
+        dropped unsaid."""
+        for rule in self.phase(phase, node):
+            self.diags.extend(check_rule(rule, self.source))
 
     def rule(self, node: Tree) -> Rule | None:
         if not isinstance(node, Map):

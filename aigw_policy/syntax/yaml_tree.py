@@ -313,8 +313,10 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-POLICY_KINDS = ("CloudEndpoint", "AgentEndpoint", "NgrokTrafficPolicy", "NgrokModuleSet")
-"""The Kubernetes resources of ngrok's operator that can hold a traffic policy."""
+POLICY_KINDS = ("CloudEndpoint", "AgentEndpoint", "NgrokTrafficPolicy", "NgrokModuleSet", "TCPEdge",
+                "TLSEdge")
+"""The Kubernetes resources of ngrok's operator (and of its ingress controller before it) that
+can hold a traffic policy."""
 
 
 def _kind(node: Any) -> str | None:
