@@ -83,6 +83,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW145", E, "base_url is not an http(s) URL"),
     ("AIGW146", W, "per-request timeout longer than the total timeout"),
     ("AIGW147", W, "API key written in the policy"),
+    ("AIGW148", E, "API key value with a template that is not a secret reference"),
     # CEL syntax
     ("AIGW200", E, "CEL syntax error"),
     ("AIGW201", E, "invalid CEL literal"),

@@ -169,3 +169,9 @@ def test_a_finding_inside_a_policy_string_names_its_place_in_the_string() -> Non
     typo = next(d for d in found if d.code == "AIGW103")
     assert "`expresions`" in typo.message and "(line 1, column 23 of the policy in `traffic_policy`)" in typo.message
     assert (typo.span.line, typo.span.file) == (5, "t.json")
+
+
+def test_a_key_with_a_template_is_refused_and_masked_in_the_excerpt() -> None:
+    result = CliRunner().invoke(app, ["lint", str(DATA / "ai-gateway-key-templates.yaml")])
+    assert result.exit_code == 1 and "AIGW148" in result.output
+    assert "1234567890abcdef" not in result.output, result.output
