@@ -74,6 +74,20 @@ DEPRECATED_PHASES = {"inbound": "on_http_request", "outbound": "on_http_response
 examples and blog posts, and still accepted by ngrok (its Python SDK's tests send them):
 read as the phase they name, with a warning (AIGW106)."""
 
+def _not_a_mapping_help(root: Tree) -> str:
+    """What to do with a document that is not a mapping; a text that YAML reads as one
+    string is often another language: Terraform's HCL (ngrok's provider writes the policy
+    as `traffic_policy = jsonencode({...})`) or a command line."""
+    text = root.value if isinstance(root, Scalar) and isinstance(root.value, str) else ""
+    if "jsonencode(" in text or text.startswith(("resource ", "data ", "module ")):
+        return ("this is Terraform (HCL), not YAML or JSON: write the argument of "
+                "`jsonencode(...)` as YAML (`on_http_request:`) or JSON, with `:` for `=`, and "
+                "lint that (in Terraform, ngrok's `${...}` is written `$${...}`)")
+    if text.startswith(("ngrok ", "curl ", "kubectl ")):
+        return "this is a command line: lint the policy file or text it passes"
+    return "write `on_http_request:` and `on_http_response:` at the top level"
+
+
 # ---------------------------------------------------------------------------------------
 # stage 2: tree -> IR
 
@@ -94,8 +108,7 @@ class _Reader:
     def policy(self, root: Tree) -> Policy | None:
         if not isinstance(root, Map):
             self.diags.add("AIGW012", f"a policy document must be a mapping, not {tree_kind(root)}",
-                           root.span,
-                           help="write `on_http_request:` and `on_http_response:` at the top level")
+                           root.span, help=_not_a_mapping_help(root))
             return None
         inner = self.inner_policy(root)
         connect = False
