@@ -52,7 +52,7 @@ CODES: dict[str, Code] = _codes(
     # document structure
     ("AIGW100", E, "unknown top-level key"),
     ("AIGW102", W, "unsupported phase"),
-    ("AIGW105", W, "policy read from inside a Kubernetes resource or agent configuration"),
+    ("AIGW105", W, "policy read from inside a Kubernetes resource, agent configuration or API object"),
     ("AIGW106", W, "ngrok's former name for a phase"),
     ("AIGW103", E, "unknown rule key"),
     ("AIGW104", E, "wrong shape"),
@@ -83,6 +83,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW145", E, "base_url is not an http(s) URL"),
     ("AIGW146", W, "per-request timeout longer than the total timeout"),
     ("AIGW147", W, "API key written in the policy"),
+    ("AIGW148", E, "API key value with a template that is not a secret reference"),
     # CEL syntax
     ("AIGW200", E, "CEL syntax error"),
     ("AIGW201", E, "invalid CEL literal"),

@@ -98,14 +98,16 @@ def _read(source: Source, fmt: str, diags: Diagnostics,
         from .syntax.dsl import read_dsl
 
         policy = read_dsl(source, diags)
-    elif fmt == "yaml":
-        from .syntax.yaml_form import read_yaml
+    elif fmt in ("yaml", "json"):
+        from .syntax.held_policy import find_held, hoist
+        from .syntax.yaml_form import read_json, read_yaml
 
-        policy = read_yaml(source, diags)
-    elif fmt == "json":
-        from .syntax.yaml_form import read_json
-
-        policy = read_json(source, diags)
+        held = find_held(source, json_mode=fmt == "json")
+        if held is not None:  # an ngrok API object with its policy as a string
+            inner = Source(held.text, source.name)
+            policy, found = _read(inner, detect_format(None, held.text), Diagnostics(), options)
+            return policy, sort_diagnostics(hoist(held, source, found))
+        policy = (read_yaml if fmt == "yaml" else read_json)(source, diags)
     else:
         raise ValueError(f"unknown policy format {fmt!r}; use dsl, yaml or json")
     if policy is not None:

@@ -136,10 +136,20 @@ DECISIONS = [
      403, "#1"),
     ("custom-response-content.yaml", _request(), 503, "#1"),
     ("duplicate-rule-names.json", _request(url="https://a.example/test-service-1/x"), 404, "Fallback-404"),
+    # a policy held as a string by an ngrok API object, and the Edge-era policy modules
+    ("api-endpoint-policy-string.json", _request(), 405, "#1"),
+    ("api-endpoint-list.json", _request(), 503, "#1"),
+    ("edge-traffic-policy-module.json", _request(url="https://a.example/admin/users"), 404, "#1"),
+    ("edge-traffic-policy-module.json", _request(url="https://a.example/v1/items"), 200, None),
+    ("edge-policy-module-switch.json", _request({"X-Api-Version": "1"}), 410, "old clients"),
+    ("k8s-tcp-edge.yaml", _request(conn={"client_ip": "192.0.2.9"}), 200, None),  # connect rules only
+    ("k8s-ngrok-module-set.yaml", {**_request(), "request": {"method": "TRACE", "url": "https://a.example/"}},
+     403, "#1"),
 ]
 
 
-@pytest.mark.parametrize(("name", "request_", "status", "rule"), DECISIONS, ids=[d[0] for d in DECISIONS])
+@pytest.mark.parametrize(("name", "request_", "status", "rule"), DECISIONS,
+                         ids=[f"{d[0]}-{d[2]}" for d in DECISIONS])
 def test_a_real_document_decides(name: str, request_: dict[str, object], status: int, rule: str | None) -> None:
     decision = ap.Engine(ap.load(DATA / name)).evaluate(request_)
     assert (decision.status_code, decision.rule) == (status, rule)
@@ -151,3 +161,17 @@ def test_a_real_document_decides(name: str, request_: dict[str, object], status:
 def test_the_former_body_key_answers_with_its_text() -> None:
     decision = ap.Engine(ap.load(DATA / "custom-response-content.yaml")).evaluate(_request())
     assert decision.to_dict()["effects"] == {} and "Back soon" in str(decision.to_dict())
+
+
+def test_a_finding_inside_a_policy_string_names_its_place_in_the_string() -> None:
+    _, found = ap.read((DATA / "api-endpoint-policy-string-typo.json").read_text(), name="t.json",
+                       cache_dir=None)
+    typo = next(d for d in found if d.code == "AIGW103")
+    assert "`expresions`" in typo.message and "(line 1, column 23 of the policy in `traffic_policy`)" in typo.message
+    assert (typo.span.line, typo.span.file) == (5, "t.json")
+
+
+def test_a_key_with_a_template_is_refused_and_masked_in_the_excerpt() -> None:
+    result = CliRunner().invoke(app, ["lint", str(DATA / "ai-gateway-key-templates.yaml")])
+    assert result.exit_code == 1 and "AIGW148" in result.output
+    assert "1234567890abcdef" not in result.output, result.output

@@ -108,7 +108,14 @@ def _keys(provider: ProviderConfig, at: str, span: Callable[[str], Span | None])
                 span(f"{path}.value"), help=f"`api_keys[{values[key.value]}]` reads it too: "
                 "failing over to the same key cannot help; remove one"))
         values.setdefault(key.value, k)
-        if secret_ref(key.value) is None and _looks_like_a_key(key.value):
+        if "${" in key.value and secret_ref(key.value) is None:
+            found.append(Diagnostic.make(
+                "AIGW148", f"an API key of provider `{provider.id}` holds `${{...}}` but is not a "
+                "secret reference", span(f"{path}.value"),
+                help="write `${secrets.get('vault', 'name')}`: ngrok's `secrets.get` takes a vault "
+                "and a secret name, and nothing else is interpolated in a key (sent as written, "
+                "the text would reach the provider instead of the key)"))
+        elif secret_ref(key.value) is None and _looks_like_a_key(key.value):
             found.append(Diagnostic.make(
                 "AIGW147", f"an API key is written in the policy (provider `{provider.id}`)",
                 span(f"{path}.value"),
@@ -121,7 +128,7 @@ def _keys(provider: ProviderConfig, at: str, span: Callable[[str], Span | None])
 def _looks_like_a_key(value: str) -> bool:
     text = value.strip()
     if "${" in text:
-        return False  # some other template: the gateway takes it as written (a literal)
+        return False  # some other template: AIGW148
     return text.startswith(_KEY_PREFIXES) or _LONG_TOKEN.search(text) is not None
 
 

@@ -2,7 +2,8 @@
 
 A key's value is either exactly ``${secrets.get('vault', 'name')}`` (ngrok's form; blanks
 inside the braces allowed, single or double quotes) or a literal key, taken as written: a
-value that merely contains ``${...}`` somewhere is a literal too, never half-interpolated.
+value that merely contains ``${...}`` somewhere is a literal too, never half-interpolated
+(the linter refuses such a value, AIGW148: ngrok would interpolate it).
 A reference resolves from, in order:
 
 1. ``serve --secrets FILE``: YAML ``{vault: {name: value}}``;

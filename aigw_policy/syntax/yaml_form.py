@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from ..analysis.cel_check import check_rule
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir.actions import ACTIONS, field_kind
-from ..ir.build import build_action, check_action_type, choice_help
+from ..ir.build import build_action, choice_help
 from ..ir.nodes import PHASES, SETTINGS, Action, Expr, Policy, Rule
 from ..ir.parts import part_of
 from ..ir.raw import RawList, RawMap, RawScalar, RawValue
@@ -65,10 +65,28 @@ UNSUPPORTED_PHASES = ("on_tcp_connect", "on_event_stream_message")
 """ngrok phases outside HTTP requests and responses: TCP connects, and the messages of a
 streamed response (ngrok's AI gateway docs redact them with `sse-find-replace`)."""
 
+CONNECT_EDGES = ("TCPEdge", "TLSEdge")
+"""The ingress controller's Kubernetes resources for ngrok's TCP and TLS Edges (2023-2024):
+their `spec.policy`'s `inbound` rules ran on each connection, not on HTTP requests."""
+
 DEPRECATED_PHASES = {"inbound": "on_http_request", "outbound": "on_http_response"}
 """ngrok's names for the phases before it introduced phases (2024), still in older docs, SDK
 examples and blog posts, and still accepted by ngrok (its Python SDK's tests send them):
 read as the phase they name, with a warning (AIGW106)."""
+
+def _not_a_mapping_help(root: Tree) -> str:
+    """What to do with a document that is not a mapping; a text that YAML reads as one
+    string is often another language: Terraform's HCL (ngrok's provider writes the policy
+    as `traffic_policy = jsonencode({...})`) or a command line."""
+    text = root.value if isinstance(root, Scalar) and isinstance(root.value, str) else ""
+    if "jsonencode(" in text or text.startswith(("resource ", "data ", "module ")):
+        return ("this is Terraform (HCL), not YAML or JSON: write the argument of "
+                "`jsonencode(...)` as YAML (`on_http_request:`) or JSON, with `:` for `=`, and "
+                "lint that (in Terraform, ngrok's `${...}` is written `$${...}`)")
+    if text.startswith(("ngrok ", "curl ", "kubectl ")):
+        return "this is a command line: lint the policy file or text it passes"
+    return "write `on_http_request:` and `on_http_response:` at the top level"
+
 
 # ---------------------------------------------------------------------------------------
 # stage 2: tree -> IR
@@ -90,24 +108,35 @@ class _Reader:
     def policy(self, root: Tree) -> Policy | None:
         if not isinstance(root, Map):
             self.diags.add("AIGW012", f"a policy document must be a mapping, not {tree_kind(root)}",
-                           root.span,
-                           help="write `on_http_request:` and `on_http_response:` at the top level")
+                           root.span, help=_not_a_mapping_help(root))
             return None
         inner = self.inner_policy(root)
+        connect = False
         if inner is not None:
             node, path, what = inner
+            connect = any(f"`{kind}`" in what for kind in CONNECT_EDGES)
             self.diags.add("AIGW105", f"this is {what}: its traffic policy under `{path}` is read",
                            root.items[0][1], help="the rest of the document is not checked here")
             root = node
         fields: dict[str, Any] = {}
         wrapper = self.wrapper(root)
+        phased = any(k in PHASES or k in DEPRECATED_PHASES for k, _, _ in root.items)
         for key, key_span, value in root.items:
-            if key == "name":
+            if key == "enabled" and phased:
+                self.module_switch(value, key_span)
+            elif key == "name":
                 fields["name"] = self.string(value, "name")
             elif key in SETTINGS:
                 fields[key] = self.choice(value, key, SETTINGS[key])
             elif key == "shard_key":
                 fields[key] = self.shard_key(value)
+            elif key == "inbound" and connect:
+                self.diags.add("AIGW106", "`inbound` of a TCP or TLS edge is ngrok's former name for "
+                               "`on_tcp_connect`", key_span,
+                               help="its rules run on each connection: read as `on_tcp_connect`")
+                self.diags.add("AIGW102", "unsupported phase `on_tcp_connect`: its rules are skipped",
+                               key_span, help="aigw-policy evaluates HTTP traffic")
+                self.skipped_phase("on_tcp_connect", value)
             elif key in PHASES or (key in DEPRECATED_PHASES and root.get(DEPRECATED_PHASES[key]) is None):
                 phase = DEPRECATED_PHASES.get(key, key)
                 if phase != key:
@@ -122,7 +151,7 @@ class _Reader:
                             "`on_http_response` rules run once the stream has ended")
                 self.diags.add("AIGW102", f"unsupported phase `{key}`: its rules are skipped",
                                key_span, help=help)
-                self.skipped_phase(value)
+                self.skipped_phase(key, value)
             elif wrapper is not None:
                 if wrapper[0] == key:
                     self.diags.add("AIGW100", wrapper[1], key_span, help=wrapper[2])
@@ -141,6 +170,21 @@ class _Reader:
         fields = {k: v for k, v in fields.items() if v is not _BAD}
         return Policy(span=root.span, **fields)
 
+    def module_switch(self, node: Tree, span: Span) -> None:
+        """``enabled`` beside the phases: the switch of a policy module of ngrok's Edges (its
+        API's `.../policy` bodies) and of the ingress controller's `NgrokModuleSet`."""
+        if isinstance(node, Scalar) and node.value is True:
+            self.diags.add("AIGW105", "`enabled: true` is the switch of an ngrok Edge's policy "
+                           "module: its rules are read", span,
+                           help="an endpoint's traffic policy has no switch: remove it")
+        elif isinstance(node, Scalar) and node.value is False:
+            self.diags.add("AIGW100", "`enabled: false` turns this policy module off: ngrok runs "
+                           "none of its rules", span,
+                           help="remove the rules that should not run, then the switch")
+        else:
+            self.diags.add("AIGW122", f"`enabled` must be true or false, not {tree_kind(node)}",
+                           node.span)
+
     def inner_policy(self, root: Map) -> tuple[Map, str, str] | None:
         """The one policy a Kubernetes resource (``spec.trafficPolicy.policy`` or ``.inline``
         of a CloudEndpoint or AgentEndpoint, ``spec.policy`` of an NgrokTrafficPolicy) or an
@@ -157,6 +201,9 @@ class _Reader:
             if isinstance(node := spec.get("policy"), Map):
                 found.append((node, "spec.policy"))
             return (found[0][0], found[0][1], what) if len(found) == 1 else None
+        if {"apiVersion", "kind"} <= keys and isinstance(modules := root.get("modules"), Map) \
+                and isinstance(node := modules.get("policy"), Map):
+            return (node, "modules.policy", "a Kubernetes `NgrokModuleSet` resource")
         endpoints = root.get("endpoints")
         if isinstance(endpoints, Seq) and not keys & {*TOP_KEYS, *UNSUPPORTED_PHASES}:
             found = [(node, f"endpoints.{i}.traffic_policy") for i, ep in enumerate(endpoints.items)
@@ -181,6 +228,12 @@ class _Reader:
                     "lint the policy it names as a document of its own")
             first = next(k for k in keys if k not in TOP_KEYS and k not in UNSUPPORTED_PHASES)
             return (first, f"this is a Kubernetes {name}resource, not a traffic policy", help)
+        if "endpoints" in keys and ({"uri", "next_page_uri"} & set(keys) or any(
+                isinstance(ep, Map) and isinstance(ep.get("traffic_policy"), Scalar)
+                for ep in getattr(root.get("endpoints"), "items", ()))):
+            return ("endpoints", "this is a list of ngrok endpoints (an API answer), not a "
+                    "traffic policy", "it holds no endpoint's `traffic_policy`, or several: lint "
+                    "each policy as a document of its own")
         if "endpoints" in keys:
             return ("endpoints", "this is an ngrok agent configuration, not a traffic policy",
                     "it holds no `endpoints[].traffic_policy`, or several: lint each as a "
@@ -227,22 +280,14 @@ class _Reader:
             self.rule(node)  # for its diagnostics
         return []
 
-    def skipped_phase(self, node: Tree) -> None:
-        """The action types of a phase whose rules are skipped: one out of scope
-        (`terminate-tls` on connect, `sse-find-replace` on stream messages) is AIGW111, a
-        misspelled one AIGW110, so that what the document asks for is never dropped
-        unsaid; the phase's warning covers the actions this engine knows."""
-        rules = node.items if isinstance(node, Seq) else [node]
-        for rule in rules:
-            if not isinstance(rule, Map):
-                continue
-            actions = rule.get("actions")
-            items = [rule] if actions is None else (
-                actions.items if isinstance(actions, Seq) else [actions])
-            for action in items:
-                kind = action.get("type") if isinstance(action, Map) else None
-                if isinstance(kind, Scalar) and isinstance(kind.value, str):
-                    check_action_type(kind.value, self.diags, kind.content)
+    def skipped_phase(self, phase: str, node: Tree) -> None:
+        """A phase whose rules are skipped is still read, as ngrok reads it, and its rules
+        then dropped: its shape, keys, action types (one out of scope, as `terminate-tls` on
+        connect or `sse-find-replace` on stream messages, is AIGW111) and configs are
+        checked, and its CEL parsed, so that a misspelled key, action or expression is never
+        dropped unsaid."""
+        for rule in self.phase(phase, node):
+            self.diags.extend(check_rule(rule, self.source))
 
     def rule(self, node: Tree) -> Rule | None:
         if not isinstance(node, Map):

@@ -313,8 +313,10 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-POLICY_KINDS = ("CloudEndpoint", "AgentEndpoint", "NgrokTrafficPolicy")
-"""The Kubernetes resources of ngrok's operator that can hold a traffic policy."""
+POLICY_KINDS = ("CloudEndpoint", "AgentEndpoint", "NgrokTrafficPolicy", "NgrokModuleSet", "TCPEdge",
+                "TLSEdge")
+"""The Kubernetes resources of ngrok's operator (and of its ingress controller before it) that
+can hold a traffic policy."""
 
 
 def _kind(node: Any) -> str | None:
@@ -335,11 +337,13 @@ def _get(node: Any, key: str) -> Any:
 
 def _inline_policy(node: Any) -> bool:
     """Whether a resource holds a policy itself (``spec.policy``, ``spec.trafficPolicy.policy``
-    or ``.inline``), not a reference to one (``trafficPolicy.targetRef``)."""
+    or ``.inline``, an ``NgrokModuleSet``'s ``modules.policy``), not a reference to one
+    (``trafficPolicy.targetRef``)."""
     spec = _get(node, "spec")
     holder = _get(spec, "trafficPolicy")
     return any(isinstance(n, yaml.MappingNode)
-               for n in (_get(spec, "policy"), _get(holder, "policy"), _get(holder, "inline")))
+               for n in (_get(spec, "policy"), _get(holder, "policy"), _get(holder, "inline"),
+                         _get(_get(node, "modules"), "policy")))
 
 
 def _one_policy_resource(documents: list[tuple[Any, Any]], source: Source, diags: Diagnostics) -> Any:

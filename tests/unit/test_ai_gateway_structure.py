@@ -45,7 +45,9 @@ def test_base_url_must_be_http_with_a_host(url, codes):
     ("AIzaSyA-shortish", ["AIGW147"]),
     ("0123456789abcdef0123456789abcdef", ["AIGW147"]),
     ("changeme", []),  # not a key's shape: nothing to say
-    ("${vars.key}", []),  # another template: the gateway takes it as written
+    ("${vars.key}", ["AIGW148"]),  # another template: ngrok interpolates it, we would not
+    ("${secrets.get('openai-key')}", ["AIGW148"]),  # ngrok's secrets.get takes two arguments
+    ("sk-proj-abc${vars.suffix}", ["AIGW148"]),
 ])
 def test_literal_keys_are_warned_about(value, codes):
     quoted = json.dumps(value)

@@ -1,0 +1,88 @@
+"""A traffic policy written as a string inside another document, as ngrok's API carries it.
+
+ngrok's API keeps an endpoint's policy as text: the `traffic_policy` of an Endpoint object
+(the body of `POST /endpoints`, what `GET /endpoints/{id}` answers, each item of
+`GET /endpoints`), and the `value` of an Edge's traffic policy module (`{"enabled": true,
+"value": "..."}`). ngrok's docs show such bodies whole, so a user lints one as it is.
+
+:func:`find_held` finds that one string; the loader reads it as a policy of its own
+(YAML or JSON, as ngrok reads it) and reports the rest of the document unchecked (AIGW105).
+Diagnostics of the inner policy point at the string in the outer document and name their
+line and column inside it (the string's escapes make a character-for-character map
+impossible in general).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..diagnostics import Diagnostic, Diagnostics
+from ..source import Source, Span
+from .yaml_tree import Map, Scalar, Seq, Tree, compose
+
+__all__ = ["Held", "find_held", "hoist"]
+
+PHASE_KEYS = ("on_http_request", "on_http_response", "on_tcp_connect", "inbound", "outbound")
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    text: str
+    """The policy's own text."""
+    span: Span
+    """Where the string is in the outer document."""
+    path: str
+    what: str
+
+
+def _policy_text(node: Tree | None) -> str | None:
+    """A string that reads as a policy (names a phase), else None."""
+    if isinstance(node, Scalar) and isinstance(node.value, str) and any(
+            key in node.value for key in PHASE_KEYS):
+        return node.value
+    return None
+
+
+def find_held(source: Source, json_mode: bool) -> Held | None:
+    """The one policy string an ngrok API object holds, else None (then the document is read
+    as it stands). Only documents that name such a key are composed a second time."""
+    text = source.text
+    if "traffic_policy" not in text and not ("value" in text and "enabled" in text):
+        return None
+    scratch = Diagnostics()
+    root = compose(source, scratch, json_mode=json_mode)
+    if not isinstance(root, Map) or scratch.has_errors:
+        return None
+    keys = {k for k, _, _ in root.items}
+    if keys & {*PHASE_KEYS, "apiVersion", "kind", "spec"}:
+        return None  # a policy itself, or a Kubernetes resource (read by the reader)
+    holder = root.get("traffic_policy")
+    if (inner := _policy_text(holder)) is not None:
+        return Held(inner, holder.span, "traffic_policy", "an ngrok API endpoint")
+    value = root.get("value")
+    if "enabled" in keys and (inner := _policy_text(value)) is not None:
+        return Held(inner, value.span, "value", "an ngrok Edge's traffic policy module")
+    endpoints = root.get("endpoints")
+    if isinstance(endpoints, Seq):
+        found = [(i, ep.get("traffic_policy")) for i, ep in enumerate(endpoints.items)
+                 if isinstance(ep, Map) and _policy_text(ep.get("traffic_policy")) is not None]
+        if len(found) == 1:
+            i, node = found[0]
+            return Held(node.value, node.span, f"endpoints.{i}.traffic_policy",
+                        "a list of ngrok endpoints")
+    return None
+
+
+def hoist(held: Held, outer: Source, found: list[Diagnostic]) -> list[Diagnostic]:
+    """The inner policy's diagnostics placed on the string in the outer document, after the
+    warning that says what was read."""
+    notes = [Diagnostic.make(
+        "AIGW105", f"this is {held.what}: its traffic policy, the string in `{held.path}`, is read",
+        outer.span(0),
+        help="the rest of the document is not checked here; a finding in the policy names "
+        "its line and column inside the string")]
+    for d in found:
+        where = f" (line {d.span.line}, column {d.span.column} of the policy in `{held.path}`)" \
+            if d.span is not None else ""
+        notes.append(replace(d, message=d.message + where, span=held.span, related=()))
+    return notes
