@@ -743,14 +743,14 @@ def test_healthz_answers_while_a_costly_request_is_evaluated(echo: Any, tmp_path
     app = Gateway(policy=tmp_path / "costly.aigw", upstream=echo.url, watch=0)
     engine = app.holder.current
     entered, release = threading.Event(), threading.Event()
-    start = engine.start
+    start = engine._evaluation  # what evaluate() and aevaluate() both call first
 
     def slow_start(*args: Any, **kw: Any) -> Any:  # an evaluation that holds its thread until released
         entered.set()
         release.wait(30)
         return start(*args, **kw)
 
-    engine.start = slow_start
+    engine._evaluation = slow_start
     answers: list[int] = []
     with ServerThread(app) as server:
         tools = [{"type": "function", "function": {"name": f"t{i}"}} for i in range(30)]
