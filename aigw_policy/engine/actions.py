@@ -56,9 +56,11 @@ def _deny(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) ->
     cfg = action.config
     status = cfg.status_code or 403
     tpl = action.templates.get("message")
-    message = _render(flow, rule, action, phase, tpl, "message") if tpl is not None else None
-    if type(message) is not str and message is not None:
-        message = text_of(message)
+    message = None
+    if tpl is not None:
+        message = _render(flow, rule, action, phase, tpl, "message")
+        if type(message) is not str:  # (a `${...}` of another type: null reads "null")
+            message = text_of(message)
     reason = message or f"denied by rule `{rule.label}`"
     if flow.rec.on:  # the text is built only for the record
         flow.rec.outcome(f"denied {status}")

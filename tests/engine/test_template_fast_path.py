@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+import aigw_policy as ap
 from aigw_policy.cel.runtime.ops import to_string
 from aigw_policy.engine.compile import CompiledExpr, Template, text_of
 from aigw_policy.engine.trace import jsonable
@@ -41,3 +43,16 @@ def test_a_template_renders_as_its_parts_joined(parts: list[Any]) -> None:
     compiled = [p if isinstance(p, str) else CompiledExpr("v", None, lambda act, v=p[1]: v) for p in parts]
     got = Template("t", compiled).render({})
     assert got == "".join(p if isinstance(p, str) else _plain(p[1]) for p in parts)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("null", "null"), ("1", "1"), ("1.5", "1.5"), ("[1, 'x']", '[1,"x"]'), ("true", "true"), ("'s'", "s"),
+    ("{'k': 2}", '{"k":2}'), ("b'b'", "b"),
+])
+def test_a_deny_message_of_one_interpolation_reads_as_text(text: str, reason: str) -> None:
+    """``deny 403 "${...}"`` keeps the value's CEL type in the template; the message is its
+    text (``null`` reads "null", not the rule's default reason)."""
+    engine = ap.Engine(ap.loads(f'policy {{ on request {{ rule "r" {{ deny 403 "${{{text}}}" }} }} }}'))
+    d = engine.evaluate({"request": {"url": "https://api.openai.com/v1/chat/completions",
+                                     "body": {"model": "gpt-4o", "messages": []}}})
+    assert (d.verdict, d.reason) == ("deny", reason)
