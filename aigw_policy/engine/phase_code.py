@@ -30,15 +30,19 @@ from .compile import CompiledPolicy, CompiledRule
 from .flow import REQ, RES, Flow
 from .rule_error import ErrorStop, Skip
 
-__all__ = ["PhaseRunner", "install", "phase_runner"]
+__all__ = ["MAX_RULES", "PhaseRunner", "install", "phase_runner"]
+
+MAX_RULES = 64
+"""A phase of more rules (a policy compiled without its index) keeps the general runner: one
+function of thousands of rules costs more to compile than it saves."""
 
 PhaseRunner = Callable[[Flow, dict[str, Any]], "tuple[int, int | None, bool] | None"]
 
 
 def phase_runner(rules: tuple[CompiledRule, ...], phase: str, stopped: Callable[..., bool]) -> PhaseRunner | None:
     """The function that runs ``rules`` (a phase without an index) from its first rule, or
-    None when there are no rules. ``stopped`` is ``phases._stopped`` (what a stop does)."""
-    if not rules:
+    None when there are none, or more than :data:`MAX_RULES`. ``stopped`` is ``phases._stopped`` (what a stop does)."""
+    if not rules or len(rules) > MAX_RULES:
         return None
     scope: dict[str, Any] = {"_ERRORS": (CelError, RecursionError), "_ErrorStop": ErrorStop, "_Skip": Skip,
                              "_stopped": stopped, "_charge_later": charge_later, "_P": phase}

@@ -212,3 +212,20 @@ def test_the_straight_runner_hands_back_where_the_general_runner_goes_on(on_erro
     assert compiled.runners[0] is not None and compiled.runners[1] is not None  # (the first engine made them)
     assert straight == general
     assert "x-after-shadow" not in str(straight[0])  # a shadow denial ends its rule
+
+
+def test_a_phase_of_many_rules_keeps_the_general_runner() -> None:
+    """A policy compiled without its index gets no phase function past MAX_RULES rules (one
+    of thousands of rules would cost more to compile than it saves), and decides the same."""
+    from aigw_policy.engine.phase_code import MAX_RULES
+
+    rules = "\n".join(f'    rule "r{i}" {{ when identity.team == "t{i}"\n      deny 403 "no {i}" }}'
+                      for i in range(MAX_RULES + 1))
+    policy = ap.loads(f"policy {{\n  on request {{\n{rules}\n  }}\n}}\n")
+    small = ap.loads(f"policy {{\n  on request {{\n{rules.rsplit(chr(10) + '    rule', 1)[0]}\n  }}\n}}\n")
+    big_engine = ap.Engine(compile_policy(policy, index=False))
+    assert big_engine.compiled.runners == [None, None]
+    assert ap.Engine(compile_policy(small, index=False)).compiled.runners[0] is not None
+    d = big_engine.evaluate({"identity": {"team": f"t{MAX_RULES}"}, "request": {
+        "url": "https://api.openai.com/v1/chat/completions", "body": {"model": "gpt-4o", "messages": []}}})
+    assert (d.verdict, d.reason) == ("deny", f"no {MAX_RULES}")
