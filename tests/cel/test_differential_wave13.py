@@ -21,6 +21,7 @@ from aigw_policy import cel
 
 c = pytest.importorskip("cel_expr_python.cel")
 
+from differential_table import check_classes, check_cpp, check_ours  # noqa: E402
 from test_differential_more import norm  # noqa: E402
 from test_differential_wave11 import _ours as ours  # noqa: E402
 from test_differential_wave12 import theirs  # noqa: E402
@@ -144,35 +145,17 @@ SYNTAX = {"in-keyword", "macro-var", "literal-newline", "quoted-line-break"}
 
 
 def test_every_row_names_a_class() -> None:
-    assert {k for k, _, _ in CASES} <= set(CLASSES), {k for k, _, _ in CASES} - set(CLASSES)
-    assert all(w[0] in ("value", "error", "check_error") for _, _, w in CASES)
+    check_classes(CASES, CLASSES)
 
 
 @pytest.mark.parametrize(("klass", "expr", "want"), CASES, ids=IDS)
 def test_case(klass: str, expr: str, want: tuple[str, str]) -> None:
-    kind, got = ours(expr, True)
-    assert kind == want[0], (expr, kind, got)
-    if kind == "value":
-        assert norm(got) == norm(cel.compile(want[1])({})), (expr, got, want[1])
-    else:
-        assert want[1] in str(got), (expr, got)
-    if klass in SYNTAX and kind == "check_error":  # syntax: refused unchecked too
-        assert ours(expr, checked=False)[0] == "check_error", expr
+    check_ours(ours, expr, want, syntax=klass in SYNTAX)
 
 
 @pytest.mark.parametrize(("klass", "expr", "want"), CASES, ids=IDS)
 def test_table_agrees_with_cel_cpp(klass: str, expr: str, want: tuple[str, str]) -> None:
-    """The row is cel-cpp's answer too; a row refused by the checker runs unchecked in both
-    and they agree on the value or error-ness (a syntax error is refused by both)."""
-    kind, got = theirs(expr)
-    assert kind == want[0], (expr, kind, got)
-    if kind == "value":
-        assert norm(got) == norm(cel.compile(want[1])({})), (expr, got)
-    if kind == "check_error":
-        mine, cpp = ours(expr, checked=False), theirs(expr, checked=False)
-        assert mine[0] == cpp[0], (expr, mine, cpp)
-        if mine[0] == "value":
-            assert norm(mine[1]) == norm(cpp[1]), (expr, mine, cpp)
+    check_cpp(ours, theirs, expr, want, same_kind=True)
 
 
 @pytest.mark.parametrize(("expr", "want"), [("math.abs(-2)", 2), ("math.greatest(1, 3)", 3), ("math.x", 7),
