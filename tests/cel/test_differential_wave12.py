@@ -19,7 +19,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aigw_policy import cel
 
 c = pytest.importorskip("cel_expr_python.cel")
 
