@@ -25,7 +25,7 @@ from . import elements
 from .catalog import Catalog, author_of, builtin
 from .model import ApiFormat, Candidate, KeyRef, MetricsSnapshot, ModelInfo, Plan, ProviderInfo
 from .plan import build_plan
-from .selection import KEYS, MODELS, dependencies
+from .selection import KEYS, MODELS, dependencies, elementwise
 
 __all__ = ["CompiledRoute", "CompiledStrategy", "compile_route", "key_id_of"]
 
@@ -50,6 +50,10 @@ class CompiledStrategy:
     """Its result depends on the collections only (:func:`.selection.dependencies`)."""
     live: bool = True
     """It reads live metrics."""
+    elementwise: bool = False
+    """A pure ``ai.models.filter(m, P)`` whose ``P`` reads ``m`` alone
+    (:func:`.selection.elementwise`): the planner keeps each model's answer between
+    snapshots (:mod:`.incremental`)."""
 
 
 def _compile_strategies(sources: tuple[str, ...], env: Any) -> tuple[CompiledStrategy, ...]:
@@ -57,7 +61,8 @@ def _compile_strategies(sources: tuple[str, ...], env: Any) -> tuple[CompiledStr
     for i, src in enumerate(sources):
         pure, live = dependencies(src)
         try:
-            out.append(CompiledStrategy(src, env.compile(src, name=f"strategy_{i}"), None, pure, live))
+            out.append(CompiledStrategy(src, env.compile(src, name=f"strategy_{i}"), None, pure, live,
+                                        pure and live and elementwise(src)))
         except CelError as e:
             out.append(CompiledStrategy(src, None, str(e)))
     return tuple(out)
