@@ -193,7 +193,7 @@ class CompiledRoute:
             tuple(config.api_key_selection.strategy) if config.api_key_selection else (), KEYS)
 
         # memos (bounded; a dict's get and set are atomic, so threads may share them)
-        self.memo: dict[Any, tuple[Any, ...]] = {}
+        self.memo: dict[Any, Any] = {}
         """Pure strategies' results per pool (:func:`.plan._run`)."""
         self.resolved: dict[str, Any] = {}
         """Requested model names already resolved to catalog or configured models, or refused."""
@@ -213,7 +213,7 @@ class CompiledRoute:
                 self.config.model_copy(update=dict.fromkeys(settings)), self.where, self.catalog)
         return found
 
-    def remember(self, key: Any, value: tuple[Any, ...]) -> None:
+    def remember(self, key: Any, value: Any) -> None:
         if len(self.memo) >= _MEMO:
             self.memo.clear()
         self.memo[key] = value

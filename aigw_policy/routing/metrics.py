@@ -292,7 +292,7 @@ class MemoryRouteMetrics(_Windowed):
             rows += [(p, self._counts(p, slots, first)) for p, slots in slots_of.items() if p[0] == "k"]
             live = [(k, at, q) for k, (at, q) in self._quota.items() if at > now - self.window]
             quotas = {k: q for k, _, q in live}
-            built = _snapshot([(p, c) for p, c in rows if c], quotas, now - self.window, now)
+            built = dict(_snapshot([(p, c) for p, c in rows if c], quotas, now - self.window, now))
             if base is not None:
                 models = dict(base[1])
                 for (kind, provider, name), c in rows:

@@ -178,6 +178,7 @@ def _run(route: CompiledRoute, strategies: tuple[CompiledStrategy, ...], scope: 
             log.append(StrategyResult(s.source, 0, s.error))
             first_error = first_error or ("ERR_NGROK_3803", s.error or "")
             continue
+        hit: Any
         if s.elementwise and pool.positions is not None and KEEP_ANSWERS:  # each model's answer kept (incremental.py)
             key = None
             hit = kept_filter(route, s, ("each", what, i, pool.key), pool.static, pool.positions, pool.metrics,
