@@ -1,0 +1,116 @@
+"""Wave 14: the lexer's words, call styles and the cost estimate against cel-cpp.
+
+Found by a throwaway fuzzer drawing what the earlier generators do not: token soup (names,
+keywords, reserved words, literals of every form and operators run together with and without
+white space), one- and two-token mutations of the earlier waves' rows, every standard and
+extension function called with zero to three arguments of every kind in both call styles,
+checked and unchecked. Each row is one expression and what it must give type-checked;
+``check_error`` rows are refused, and run unchecked they must fail in cel-cpp too (or give
+its value). Every row also runs through Google's C++ runtime (``cel-expr-python``).
+
+Classes (``CLASSES``; a row naming another fails):
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from aigw_policy import cel
+
+c = pytest.importorskip("cel_expr_python.cel")
+
+from differential_table import check_classes, check_cpp, check_ours  # noqa: E402
+from test_differential_wave11 import _ours as ours  # noqa: E402
+from test_differential_wave12 import theirs  # noqa: E402
+
+CLASSES = {
+    "in-word": "`in` is a token only as a whole word: CEL.g4's lexer takes the longest token, so `x int`, "
+               "`1 inx` and `'a' in1` hold the identifiers `int`, `inx`, `in1` where no name can stand, a syntax "
+               "error checked or not; lark's contextual lexer cut `in` out of them where an identifier could not "
+               "follow (`[[1]].map(t, 1 int)` was `[true]`)",
+    "global-predicate": "run unchecked, `contains(s, t)`, `startsWith(s, t)` and `endsWith(s, t)` are the string "
+                        "tests (cel-cpp files them under both call styles, cel-go dispatches by name); we had them as "
+                        "receivers only (`unbound function`); checked, both refuse the global form",
+    "argless-call": "a call of `matches` with no receiver and no argument is `no matching overload` when run "
+                    "unchecked (cel-cpp: no overload); our cost estimate raised `IndexError` out of `cel.compile`",
+}
+__doc__ += "".join(f"\n* ``{k}``: {v}." for k, v in CLASSES.items())
+
+# (class, expression, ("value", CEL literal) | ("error", piece of the message) | ("check_error", piece))
+CASES: list[tuple[str, str, tuple[str, str]]] = [
+    ("in-word", "x int", ("check_error", "unexpected `int`")),
+    ("in-word", "1 inx", ("check_error", "unexpected `inx`")),
+    ("in-word", "'a' in1", ("check_error", "unexpected `in1`")),
+    ("in-word", "'s'in_x", ("check_error", "unexpected `in_x`")),
+    ("in-word", "1.5inta", ("check_error", "unexpected `inta`")),
+    ("in-word", "[1]index", ("check_error", "unexpected `index`")),
+    ("in-word", "[[1]].map(t, 1 int)", ("check_error", "unexpected `int`")),
+    ("in-word", "[[1]].exists(ts, 1 ints)", ("check_error", "unexpected `ints`")),
+    ("in-word", "cel.bind(t, [2], 2 int)", ("check_error", "unexpected `int`")),
+    ("in-word", "true || x inx", ("check_error", "unexpected `inx`")),
+    ("in-word", "1 in [1]", ("value", "true")),
+    ("in-word", "1 in[1]", ("value", "true")),
+    ("in-word", "1 in(dyn([1]))", ("value", "true")),
+    ("in-word", "'a'in{'a': 1}", ("value", "true")),
+    ("in-word", "[1].exists(inx, inx in [1])", ("value", "true")),
+    ("in-word", "{'int': 1}.int", ("value", "1")),
+    ("in-word", "1 in//c\n[1]", ("value", "true")),
+    ("global-predicate", "contains('abc', 'b')", ("check_error", "`contains` applied to `(string, string)`")),
+    ("global-predicate", "startsWith('abc', 'a')", ("check_error", "`startsWith` applied to")),
+    ("global-predicate", "endsWith('abc', 'c')", ("check_error", "`endsWith` applied to")),
+    ("global-predicate", "endsWith('abc', 'b')", ("check_error", "`endsWith` applied to")),
+    ("global-predicate", "contains(dyn('a😀b'), '😀')", ("check_error", "`contains` applied to")),
+    ("global-predicate", "contains('abc', 1)", ("check_error", "`contains` applied to")),
+    ("global-predicate", "contains(b'abc', b'b')", ("check_error", "`contains` applied to")),
+    ("global-predicate", "startsWith('abc')", ("check_error", "`startsWith` applied to")),
+    ("global-predicate", "false && contains('a', 'b')", ("check_error", "`contains` applied to")),
+    ("global-predicate", "'abc'.contains('b')", ("value", "true")),
+    ("global-predicate", "matches('abc', 'b')", ("value", "true")),
+    ("argless-call", "matches()", ("check_error", "`matches` applied to `()`")),
+    ("argless-call", "false && matches()", ("check_error", "`matches` applied to `()`")),
+    ("argless-call", "matches() || true", ("check_error", "`matches` applied to `()`")),
+    ("argless-call", "size()", ("check_error", "`size` applied to `()`")),
+    ("argless-call", "contains()", ("check_error", "`contains` applied to `()`")),
+]
+IDS = [f"{c_[0]}:{c_[1]!r}" for c_ in CASES]
+SYNTAX = {"in-word"}
+
+
+def test_every_row_names_a_class() -> None:
+    check_classes(CASES, CLASSES)
+
+
+@pytest.mark.parametrize(("klass", "expr", "want"), CASES, ids=IDS)
+def test_case(klass: str, expr: str, want: tuple[str, str]) -> None:
+    check_ours(ours, expr, want, syntax=klass in SYNTAX)
+
+
+@pytest.mark.parametrize(("klass", "expr", "want"), CASES, ids=IDS)
+def test_table_agrees_with_cel_cpp(klass: str, expr: str, want: tuple[str, str]) -> None:
+    check_cpp(ours, theirs, expr, want, same_kind=True)
+
+
+@pytest.mark.parametrize("word", ["int", "inx", "in1", "in_", "index", "inf", "ins"])
+@pytest.mark.parametrize("before", ["x", "1", "1u", "1.5", "'s'", "b'b'", "[1]", "{}", "(x)", "x.y", "f()"])
+def test_a_word_that_starts_with_in_is_never_the_operator(before: str, word: str) -> None:
+    """Every operand form followed by a word beginning with ``in``: with a space both runtimes
+    refuse it as syntax, where ``before in <rest>`` parses; run together they agree (``xint`` is
+    one name)."""
+    spaced, joined = f"{before} {word}", f"{before}{word}"
+    got, want = ours(spaced, False), theirs(spaced, False)
+    assert got[0] == want[0] == "check_error", (spaced, got, want)
+    got, want = ours(joined, False), theirs(joined, False)
+    assert got[0] == want[0], (joined, got, want)
+    assert cel.compile(f"{before} in {word}") is not None
+
+
+@pytest.mark.parametrize("fn", ["contains", "startsWith", "endsWith"])
+@pytest.mark.parametrize(("s", "t"), [("'abc'", "'b'"), ("'abc'", "'a'"), ("'abc'", "'c'"), ("''", "''"),
+                                      ("'a😀'", "'😀'"), ("'a'", "'abc'"), ("1", "'a'"), ("'a'", "null")])
+def test_the_global_form_runs_as_the_receiver_form(fn: str, s: str, t: str) -> None:
+    """Unchecked, ``f(s, t)`` is ``s.f(t)`` in ours and in cel-cpp (value or error alike)."""
+    glob, recv = f"{fn}({s}, {t})", f"{s}.{fn}({t})"
+    got, want, same = ours(glob, False), theirs(glob, False), ours(recv, False)
+    assert got[0] == want[0] == same[0], (glob, got, want, same)
+    if got[0] == "value":
+        assert got[1] == want[1] == same[1], (glob, got, want)
