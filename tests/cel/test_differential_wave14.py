@@ -95,8 +95,10 @@ def test_table_agrees_with_cel_cpp(klass: str, expr: str, want: tuple[str, str])
 # (expression, type-checked?, our kind, cel-cpp's kind, why)
 KEPT: list[tuple[str, bool, str, str, str]] = [
     ("[1, 2].existsOne(x, x == 1)", True, "value", "check_error",
-     "cel-go's `existsOne(x, p)` (ExistsOneMacroNew, the new name of exists_one); cel-cpp's existsOne takes two variables"),
-    ("{'a': 1}.existsOne(k, k == 'a')", False, "value", "error", "the same, unchecked: a call of an unbound function there"),
+     "cel-go's `existsOne(x, p)` (ExistsOneMacroNew, the new name of exists_one); cel-cpp's existsOne "
+     "takes two variables"),
+    ("{'a': 1}.existsOne(k, k == 'a')", False, "value", "error",
+     "the same, unchecked: a call of an unbound function there"),
     ("cel.bind(.x, 1, 2)", False, "check_error", "value",
      "a bound variable is a simple name, as a comprehension's (`[1].map(.x, 1)` is refused by both); cel-cpp's bind "
      "macro takes `.x` unchecked (its checker refuses it)"),
@@ -104,7 +106,8 @@ KEPT: list[tuple[str, bool, str, str, str]] = [
      "cel-go joins a map literal's value types bytes and dyn to dyn; cel-cpp's checker keeps bytes"),
     ("[1, 2][?dyn(1.0)].orValue(0)", True, "value", "error",
      "cel-go's index conversion takes a whole double or a uint; cel-cpp's `_[?_]` an int only (its `_[_]` all three)"),
-    ("lists.range(-1)", True, "value", "check_error", "cel-cpp aborts the evaluation (`vector::reserve`); ours counts up to a negative end: []"),
+    ("lists.range(-1)", True, "value", "check_error",
+     "cel-cpp aborts the evaluation (`vector::reserve`); ours counts up to a negative end: []"),
 ]
 
 
