@@ -106,6 +106,11 @@ KEPT: list[tuple[str, bool, str, str, str]] = [
      "cel-go joins a map literal's value types bytes and dyn to dyn; cel-cpp's checker keeps bytes"),
     ("[1, 2][?dyn(1.0)].orValue(0)", True, "value", "error",
      "cel-go's index conversion takes a whole double or a uint; cel-cpp's `_[?_]` an int only (its `_[_]` all three)"),
+    ("{1: 1, 1: 2} == {} || true", True, "value", "check_error",
+     "a repeated key is an error value that `||` absorbs (cel-go; the suite asks only for an evaluation error); "
+     "cel-cpp ends the whole evaluation with a status (ALREADY_EXISTS)"),
+    ("[1, 2].exists(x, x == 2 || {x: 1, 1: 2}.size() == 2)", False, "value", "check_error",
+     "the same inside a comprehension"),
     ("lists.range(-1)", True, "value", "check_error",
      "cel-cpp aborts the evaluation (`vector::reserve`); ours counts up to a negative end: []"),
 ]
