@@ -111,6 +111,9 @@ KEPT: list[tuple[str, bool, str, str, str]] = [
      "cel-cpp ends the whole evaluation with a status (ALREADY_EXISTS)"),
     ("[1, 2].exists(x, x == 2 || {x: 1, 1: 2}.size() == 2)", False, "value", "check_error",
      "the same inside a comprehension"),
+    ("[true].filter(x, false).sortBy(x, dyn(1)).join('')", True, "check_error", "value",
+     "with dyn keys every `@sortByAssociatedKeys` overload fits with one result, list(bool) (cel-go keeps it); "
+     "cel-cpp's checker makes it dyn"),
     ("lists.range(-1)", True, "value", "check_error",
      "cel-cpp aborts the evaluation (`vector::reserve`); ours counts up to a negative end: []"),
 ]
