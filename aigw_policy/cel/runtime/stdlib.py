@@ -327,7 +327,7 @@ FUNCTIONS["dyn"] = ops.to_dyn
 FUNCTIONS["type"] = ops.to_type
 
 
-@fn("timestamp", "google.protobuf.Timestamp")
+@fn("timestamp")
 def to_timestamp(v):  # type: ignore[no-untyped-def]
     t = type(v)
     if t is Timestamp:
@@ -339,7 +339,7 @@ def to_timestamp(v):  # type: ignore[no-untyped-def]
     raise no_overload("timestamp", v)
 
 
-@fn("duration", "google.protobuf.Duration")
+@fn("duration")
 def to_duration(v):  # type: ignore[no-untyped-def]
     t = type(v)
     if t is Duration:
