@@ -115,6 +115,7 @@ KEPT: list[tuple[str, bool, str, str, str]] = [
     ("cel.bind(.x, 1, 2)", False, "check_error", "value",
      "a bound variable is a simple name, as a comprehension's (`[1].map(.x, 1)` is refused by both); cel-cpp's bind "
      "macro takes `.x` unchecked (its checker refuses it)"),
+    ("[2, 1].sortBy(.x, 1)", True, "check_error", "value", "the same for sortBy, whose cel-cpp macro takes `.x`"),
     ("true ? {'a': b'x', 'b': dyn(1)} : {'k': [1]}", True, "value", "check_error",
      "cel-go joins a map literal's value types bytes and dyn to dyn; cel-cpp's checker keeps bytes"),
     ("[1, 2][?dyn(1.0)].orValue(0)", True, "value", "error",
