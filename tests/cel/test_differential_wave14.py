@@ -37,6 +37,10 @@ CLASSES = {
     "type-name-call": "a type's name is no function: run unchecked, `google.protobuf.Timestamp(0)`, "
                       "`google.protobuf.Duration('1s')`, `net.IP(s)`, `net.CIDR(s)` are undeclared (cel-cpp, cel-go); our "
                       "runtime table held them as aliases of the conversions that no declaration named, so they ran",
+    "flat-map-type": "`o.optFlatMap(x, e)` checks `e` as an optional (the macro is `o.hasValue() ? e : "
+                     "optional.none()`, whose branches have one type; `dyn` and `null` fit), as cel-go and cel-cpp "
+                     "check it; we took any type, so `optional.of(1).optFlatMap(x, x) + 1` checked; unchecked the "
+                     "expression's value is still the result",
 }
 __doc__ += "".join(f"\n* ``{k}``: {v}." for k, v in CLASSES.items())
 
@@ -80,6 +84,22 @@ CASES: list[tuple[str, str, tuple[str, str]]] = [
     ("type-name-call", "type(duration('1s')) == google.protobuf.Duration", ("value", "true")),
     ("type-name-call", "timestamp(0) == timestamp('1970-01-01T00:00:00Z')", ("value", "true")),
     ("type-name-call", "cel.bind(net, {'IP': 1}, net.IP)", ("value", "1")),
+    ("flat-map-type", "optional.of(1).optFlatMap(x, x)", ("check_error", "found `int`")),
+    ("flat-map-type", "optional.of(1).optFlatMap(x, x) + 1", ("check_error", "found `int`")),
+    ("flat-map-type", "optional.of(1).optFlatMap(x, 'a') == 'a'", ("check_error", "found `string`")),
+    ("flat-map-type", "optional.none().optFlatMap(x, 1) == 1", ("check_error", "found `int`")),
+    ("flat-map-type", "optional.of(1).optFlatMap(x, [x])", ("check_error", "found `list(int)`")),
+    ("flat-map-type", "false && optional.of(1).optFlatMap(x, x) == 1", ("check_error", "`optFlatMap`")),
+    ("flat-map-type", "type(optional.of(1).optFlatMap(x, x))", ("check_error", "`optFlatMap`")),
+    ("flat-map-type", "optional.of(1).optFlatMap(x, optional.of(x + 1)).value()", ("value", "2")),
+    ("flat-map-type", "optional.of(1).optFlatMap(x, optional.none()).hasValue()", ("value", "false")),
+    ("flat-map-type", "optional.of(1).optFlatMap(x, x > 0 ? optional.of(x) : optional.none()).value()",
+     ("value", "1")),
+    ("flat-map-type", "optional.of({'a': 1}).optFlatMap(m, m.?a).value()", ("value", "1")),
+    ("flat-map-type", "optional.of(1).optFlatMap(x, dyn(x))", ("value", "1")),
+    ("flat-map-type", "optional.of(1).optFlatMap(x, null)", ("value", "null")),
+    ("flat-map-type", "dyn(optional.of(1)).optFlatMap(x, x)", ("value", "1")),
+    ("flat-map-type", "optional.of(1).optMap(x, x + 1).value()", ("value", "2")),
     ("argless-call", "matches()", ("check_error", "`matches` applied to `()`")),
     ("argless-call", "false && matches()", ("check_error", "`matches` applied to `()`")),
     ("argless-call", "matches() || true", ("check_error", "`matches` applied to `()`")),
