@@ -1,10 +1,11 @@
-"""Wave 14: the lexer's words, call styles and the cost estimate against cel-cpp.
+"""Wave 14: the lexer's words, call styles, the runtime table and macro types against cel-cpp.
 
 Found by a throwaway fuzzer drawing what the earlier generators do not: token soup (names,
 keywords, reserved words, literals of every form and operators run together with and without
-white space), one- and two-token mutations of the earlier waves' rows, every standard and
-extension function called with zero to three arguments of every kind in both call styles,
-checked and unchecked. Each row is one expression and what it must give type-checked;
+white space), one- and two-token mutations of the earlier waves' rows and of the conformance
+expressions, random syntax trees with every separator, every standard and extension function
+called with zero to three arguments of every kind in both call styles, and every macro on
+targets and bodies of every kind, checked and unchecked. Each row is one expression and what it must give type-checked;
 ``check_error`` rows are refused, and run unchecked they must fail in cel-cpp too (or give
 its value). Every row also runs through Google's C++ runtime (``cel-expr-python``).
 
@@ -35,8 +36,9 @@ CLASSES = {
     "argless-call": "a call of `matches` with no receiver and no argument is `no matching overload` when run "
                     "unchecked (cel-cpp: no overload); our cost estimate raised `IndexError` out of `cel.compile`",
     "type-name-call": "a type's name is no function: run unchecked, `google.protobuf.Timestamp(0)`, "
-                      "`google.protobuf.Duration('1s')`, `net.IP(s)`, `net.CIDR(s)` are undeclared (cel-cpp, cel-go); our "
-                      "runtime table held them as aliases of the conversions that no declaration named, so they ran",
+                      "`google.protobuf.Duration('1s')`, `net.IP(s)`, `net.CIDR(s)` are undeclared (cel-cpp, "
+                      "cel-go); our runtime table held them as aliases of the conversions that no declaration "
+                      "named, so they ran",
     "flat-map-type": "`o.optFlatMap(x, e)` checks `e` as an optional (the macro is `o.hasValue() ? e : "
                      "optional.none()`, whose branches have one type; `dyn` and `null` fit), as cel-go and cel-cpp "
                      "check it; we took any type, so `optional.of(1).optFlatMap(x, x) + 1` checked; unchecked the "
