@@ -440,6 +440,10 @@ class _Checker:
                 bt = self.subst.apply(self.check(args[1]))
             finally:
                 self.scopes.pop()
+            if f == "optFlatMap" and not _is_opt(bt) and bt.kind not in ("dyn", "param", "error", "null"):
+                # the macro's two branches, the expression and `optional.none()`, have one type
+                return self.error(CODE_TYPE, f"expected type `optional` but found `{bt}`: `optFlatMap`'s "
+                                  "expression is an optional", args[1])
             return optional_of(bt) if f == "optMap" else bt
         if rt.kind == "list":
             k, v = (INT, rt.params[0]) if two else (rt.params[0], None)

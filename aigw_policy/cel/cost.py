@@ -91,8 +91,8 @@ def estimate(node: ast.Expr, types: dict[int, Type] | None = None, limits: Limit
                 body = sum(cost(a) for a in args[1:])
                 return cost(target) + _size(target, types, limits) * (body + 1)
             base = sum(cost(a) for a in args) + (cost(target) if target is not None else 0)
-            if n.function == "matches" or n.function.endswith("matches"):
-                subject = target if target is not None else args[0]
+            subject = target if target is not None else (args[0] if args else None)
+            if subject is not None and (n.function == "matches" or n.function.endswith("matches")):
                 return base + 1 + _size(subject, types, limits)
             if n.function in _LINEAR:
                 operands = ([target] if target is not None else []) + args

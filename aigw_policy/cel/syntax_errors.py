@@ -24,7 +24,7 @@ _HUMAN = {
     "IDENT": "a name", "QUOTED_IDENT": "a name", "INT": "a number", "UINT": "a number",
     "FLOAT": "a number", "STRING": "a string", "BYTES": "a bytes literal",
     "$END": "the end of the input", "<END-OF-FILE>": "the end of the input",
-    "ACTION_TYPE": "an action",
+    "ACTION_TYPE": "an action", "IN": "`in`",
     "DURATION": "a duration", "SEPARATED_INT": "a number", "PERCENTAGE": "a percentage",
 }
 

@@ -251,8 +251,6 @@ def in_cidr_range(ip, ranges):  # type: ignore[no-untyped-def]
 NETWORK_FUNCTIONS = {
     "ip": parse_ip,
     "cidr": parse_cidr,
-    "net.IP": parse_ip,
-    "net.CIDR": parse_cidr,
     "isIP": _is_ip,
     "isCIDR": _is_cidr,
     "ip.isCanonical": _is_canonical,
