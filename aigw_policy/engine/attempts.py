@@ -29,7 +29,7 @@ from .charging import _entry, retry_headers, settle, settle_charges
 from .decision import Decision
 from .flow import REQ, Flow, Need, Reserve, Steps, Stop, StoreFailed
 from .phases import continue_phase, response_steps
-from .route import RouteRun, candidate_activation
+from .route import REFUSED, RouteRun, candidate_activation
 from .route_errors import ALL_FAILED, CONNECT, TIMEOUT, ai_gateway_result, error_body, upstream_wait
 
 __all__ = ["End", "finish", "step"]
@@ -142,6 +142,9 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
         return End(429, "rate_limit_exceeded", "every candidate is " + ", ".join(names), "limit",
                    retry_headers(retry or 0))
     n = len(run.attempts)
+    refused = sorted({t.skip for t in run.tries if t.skip and t.skip.startswith(REFUSED)})
+    if n == 0 and refused:  # the policy's model rules refuse every model the route could send
+        return End(403, "model_not_allowed", "every model this request could be routed to is " + "; ".join(refused))
     if n == 0:
         return End(503, ALL_FAILED, "All providers failed: no candidate could be tried (routing.candidates says why)")
     # every attempt said when to come back (each a 429 or 503 with Retry-After): the soonest
