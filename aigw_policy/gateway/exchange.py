@@ -42,6 +42,11 @@ _OWN_REQUEST = frozenset({"content-length", DECISION_HEADER})  # the gateway wri
 _OWN_CREDENTIALS = _OWN_REQUEST.union(CREDENTIAL_HEADERS)
 _LENGTH = frozenset({"content-length"})
 _TARGET = "aigw.target_authority"  # server.TARGET_AUTHORITY: the host of an absolute-form target
+_VERSIONS = frozenset({"1.0", "1.1", "2", "3"})
+"""ASGI's ``http_version`` values. uvicorn's HTTP/1 parsers pass on whatever version a request
+line claims (``POST / HTTP/2.0``: ``"2.0"``, ``HTTP/0.9``: ``"0.9"``), which the policy then
+read as ``req.version``: a client over HTTP/1.1 chose to look like HTTP/2. Such a request is
+refused (505); a server that really speaks HTTP/2 or 3 says ``"2"`` / ``"3"``."""
 _NOT_FORWARDED = frozenset({"TRACE", "CONNECT"})
 """Methods never forwarded: TRACE has the upstream reflect the request it received (the
 credentials and headers the gateway added, RFC 9110 §9.3.8), CONNECT asks for a tunnel."""
@@ -88,6 +93,11 @@ class Exchange:
         if scope.get("method") in _NOT_FORWARDED:
             self.path_error = f"{scope['method']} is not served: the gateway forwards API requests only"
             self.edge = (405, "method_not_allowed")
+        version = scope.get("http_version")
+        if version is not None and version not in _VERSIONS:  # a request line of HTTP/2.0, HTTP/0.9, ...
+            self.path_error = (f"HTTP/{str(version)[:8]} is not served: a request line says HTTP/1.1 or "
+                               "HTTP/1.0 (HTTP/2 is its own framing, never a request line)")
+            self.edge = (505, "http_version_not_supported")
         self.event: dict[str, Any] = {"request_id": self.ctx.request_id, "method": scope.get("method"),
                                       "path": scope["path"]}
         self.overhead = 0.0  # seconds spent deciding (request and response phase)
@@ -137,7 +147,8 @@ class Exchange:
     async def _run(self) -> None:
         # the edge, in order: the path, the key, the declared size; the body only after them
         if self.path_error is not None:
-            await self._answer(self.edge[0], self.path_error, None, code=self.edge[1], close=self._unread_is_large())
+            close = self.edge[0] == 505 or self._unread_is_large()  # 505: who knows how the rest is framed
+            await self._answer(self.edge[0], self.path_error, None, code=self.edge[1], close=close)
             return
         if self.failed is not None:
             await self._answer(500, self.failed[1], None, code=self.failed[0], close=self._unread_is_large())
