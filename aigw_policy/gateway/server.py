@@ -24,10 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["CLIENT_GONE", "DEFAULT_HEADER_TIMEOUT", "MAX_HEAD_BYTES", "TARGET_AUTHORITY", "ClientGone", "HeadWithBody",
-           "header_timeout_protocol", "leave_unfinished"]
+           "Reporter", "header_timeout_protocol", "leave_unfinished", "refusal_event"]
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 """Seconds a client has to send a request's head (nginx's ``client_header_timeout`` is 60 s;
@@ -42,12 +43,13 @@ head that follows another in the same read (pipelining) is bounded by that read.
 _log = logging.getLogger("aigw_policy.gateway")
 
 
-def refusal(status: int, message: str, code: str, target: bytes = b"") -> bytes:
+def refusal(status: int, message: str, code: str, target: bytes = b"", report: Reporter | None = None) -> bytes:
     """The whole answer (head and body) to a request the server protocol refuses before any
     app sees it (a head too large, bytes that are not HTTP/1.1): in the provider's error
     shape of the request target when it was read (else OpenAI's), with a request id of its own
     in ``x-aigw-decision-id``, ``x-request-id`` and ``request-id`` (also in the operator's log
-    line), and ``connection: close``."""
+    line), and ``connection: close``. ``report`` gets the refusal as an event
+    (:func:`refusal_event`), for the decision log and the metrics."""
     from .errors import error_response, wire_api
     from .request_ids import DECISION_HEADER, id_headers, request_id
 
@@ -61,7 +63,30 @@ def refusal(status: int, message: str, code: str, target: bytes = b"") -> bytes:
     phrase = {400: b"Bad Request", 431: b"Request Header Fields Too Large"}.get(status, b"Error")
     head = b"HTTP/1.1 %d %s\r\n" % (status, phrase) + b"".join(k + b": " + v + b"\r\n" for k, v in headers)
     _log.warning("refused a request before reading it (%s, request %s): %s", code, rid, message)
+    if report is not None:
+        _report(report, refusal_event(rid, status, code, message, path))
     return head + b"\r\n" + body
+
+
+Reporter = Callable[[dict[str, Any]], None]
+"""Told of each request (or request head) the server protocol ends before any app sees it: an
+event as :class:`~aigw_policy.gateway.metrics.Observer` takes them (``Gateway.server_event``)."""
+
+
+def refusal_event(rid: str | None, status: int | None, code: str, message: str, path: str = "") -> dict[str, Any]:
+    """The event of a request the server protocol ended: ``status`` None when no answer was
+    sent (the head did not arrive in time: the connection was closed). ``path`` is the
+    target's path as it came (no query: it may hold a ``key=``), at most 256 characters."""
+    return {"request_id": rid, "method": None, "path": path[:256] or None,
+            "verdict": "deny" if status is not None else "closed", "status_code": status, "reason": message,
+            "decided_by": "server", "code": code, "latency_ms": 0.0, "overhead_ms": 0.0}
+
+
+def _report(report: Reporter, event: dict[str, Any]) -> None:
+    try:
+        report(event)
+    except Exception:  # noqa: BLE001 - observability never breaks the protocol
+        _log.exception("reporting a refusal of the server protocol failed")
 
 
 def _parse_error() -> str:
@@ -160,6 +185,7 @@ class _Unfinished:
 
     logger: Any
     transport: Any
+    report: Reporter | None = None  # header_timeout_protocol's `report`
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -167,19 +193,22 @@ class _Unfinished:
 
     def send_400_response(self, msg: str) -> None:
         self.transport.write(refusal(400, f"the request is not valid HTTP/1.1: {_parse_error()}", "invalid_http",
-                                     getattr(self, "url", b"") or b""))
+                                     getattr(self, "url", b"") or b"", self.report))
         self.transport.close()
 
 
-def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
+def header_timeout_protocol(seconds: float, report: Reporter | None = None) -> type[asyncio.Protocol]:
     """A uvicorn HTTP/1.1 protocol class (for ``uvicorn.Config(http=...)``) that closes a
     connection whose request head is not complete ``seconds`` after it was awaited: uvicorn's
-    httptools protocol (llhttp, in C) when httptools is installed, else its h11 one."""
+    httptools protocol (llhttp, in C) when httptools is installed, else its h11 one.
+    ``report`` is told of every request it ends before an app sees it (a 400 ``invalid_http``,
+    a 431, a head that did not arrive in time), as an event (:func:`refusal_event`): ``serve``
+    passes ``Gateway.server_event``, so they get a decision log line and metrics."""
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:  # httptools is not installed
-        return _h11_protocol(seconds)
-    return _httptools_protocol(HttpToolsProtocol, seconds)
+        return _h11_protocol(seconds, report)
+    return _httptools_protocol(HttpToolsProtocol, seconds, report)
 
 
 class _Timer:
@@ -196,6 +225,7 @@ class _Timer:
     header_timeout: float
     loop: asyncio.AbstractEventLoop
     transport: Any
+    report: Reporter | None
     _header_timer: asyncio.TimerHandle | None = None
     _head_deadline: float | None = None  # loop time by which the awaited head must be whole; None: none awaited
 
@@ -234,7 +264,7 @@ class _Timer:
             first = (self._head_tail + data).split(b" ", 2)  # the target, when this read has the request line
             target = first[1] if self._head_bytes == 0 and len(first) > 2 else b""
             self.transport.write(refusal(431, f"the request head is larger than {MAX_HEAD_BYTES} bytes",
-                                         "request_header_fields_too_large", target))
+                                         "request_header_fields_too_large", target, self.report))
             self.transport.close()
             return True
         self._head_bytes += len(data)
@@ -262,6 +292,9 @@ class _Timer:
             return
         self._head_deadline = None
         if not self.transport.is_closing():
+            if self._head_bytes and self.report is not None:  # a head begun, not finished: a slowloris
+                _report(self.report, refusal_event(None, None, "header_timeout", "the request head did not arrive "
+                                                   f"within {self.header_timeout:g}s: the connection was closed"))
             self.transport.close()
 
 
@@ -288,9 +321,10 @@ class _Departures:
             self._gone.fire()
 
 
-def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
+def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = None) -> type[asyncio.Protocol]:
     class HeaderTimeoutHttpTools(_Unfinished, _Timer, _Departures, base):  # type: ignore[misc, valid-type]
         header_timeout = seconds
+        report = staticmethod(reporter) if reporter is not None else None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -389,11 +423,12 @@ class HeadWithBody:
         return bool(self._transport.is_closing())
 
 
-def _h11_protocol(seconds: float) -> type[asyncio.Protocol]:
+def _h11_protocol(seconds: float, reporter: Reporter | None = None) -> type[asyncio.Protocol]:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class HeaderTimeoutH11(_Unfinished, _Timer, _Departures, H11Protocol):  # type: ignore[misc]
         header_timeout = seconds
+        report = staticmethod(reporter) if reporter is not None else None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
