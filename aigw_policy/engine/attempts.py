@@ -30,7 +30,8 @@ from .decision import Decision
 from .flow import REQ, Flow, Need, Reserve, Steps, Stop, StoreFailed
 from .phases import continue_phase, response_steps
 from .route import REFUSED, RouteRun, candidate_activation
-from .route_errors import ALL_FAILED, CONNECT, TIMEOUT, ai_gateway_result, error_body, upstream_wait
+from .route_errors import (ALL_FAILED, CONNECT, TIMEOUT, ai_gateway_result, all_failed, attempt_said, error_body,
+                           upstream_wait)
 
 __all__ = ["End", "finish", "step"]
 
@@ -83,6 +84,7 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
             _serve(flow, run)
             return Serve(live)
         yield from _settle_failed(flow, run, outcome)
+        run.said.append(attempt_said(outcome))
         run.waits.append(upstream_wait(outcome.headers, flow.time()) if outcome.headers else None)
         if outcome.error == "timeout" and live.timeout_s < route.per_request_timeout_s:
             # its time was cut to what the total left: the total ran out, whatever the clocks
@@ -151,8 +153,10 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
     # is the client's, so that its SDK waits that long instead of retrying at once
     waits = [w for w in run.waits if w is not None]
     wait = retry_headers(min(waits)) if waits and len(waits) == n else None
-    return End(503, ALL_FAILED, f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded",
-               headers=wait)
+    message, retry = all_failed(run.attempts, run.said)
+    if not retry:  # every provider refused the request itself: the SDKs' retries would end the same
+        wait = {**(wait or {}), "x-should-retry": "false"}
+    return End(503, ALL_FAILED, message, headers=wait)
 
 
 def _over(t: Any, answer: list[Outcome]) -> Outcome | None:
@@ -200,6 +204,9 @@ def finish(flow: Flow, end: End) -> Generator[Need, Any, Decision]:
                 body=error_body(run.plan.format, end.status, end.code, end.message, flow.rid, run.rule.label))
     if end.headers and "retry-after" in end.headers:
         stop.body["aigw"]["retry_after"] = int(end.headers["retry-after"])  # type: ignore[index]
+    if end.headers and end.headers.get("x-should-retry") == "false" and end.code == ALL_FAILED:
+        stop.body["aigw"]["hint"] = ("every provider refused the request itself (the message lists what each "  # type: ignore[index]
+                                     "said): sent again unchanged it fails the same way")
     flow.act["actions"].setdefault("ngrok", {})["ai_gateway"] = ai_gateway_result(flow, run)
     if run.route.on_error == "continue":
         flow.rec.outcome(f"route failed {end.status} {end.code} (on_error: continue): the rules after it run")

@@ -65,6 +65,8 @@ class RouteRun:
     """One record per attempt made: provider, model, key_id, status_code, error, latency_ms, usage."""
     waits: list[float | None] = field(default_factory=list)
     """Per failed attempt, the seconds its answer asked to wait before a retry (``Retry-After``)."""
+    said: list[str] = field(default_factory=list)
+    """Per failed attempt, what it ended with (:func:`~.route_errors.attempt_said`)."""
     live: Any = None  # the Attempt in flight (its charges reserved under rid#n)
     live_try: Try | None = None
     elapsed_s: float = 0.0

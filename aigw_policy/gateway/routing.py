@@ -172,15 +172,18 @@ class Router:
         for k, v in response.raw_headers:
             name, value = k.decode("latin-1").lower(), v.decode("latin-1")
             plain[name] = f"{plain[name]}, {value}" if name in plain else value
-        status, said = response.status, _parsed(prefix) if response.status >= 400 else None
-        if streaming and (failed := stream_error(prefix)) is not None:  # a 200 whose first event is an error
+        scrub = Scrubber.of(secret)
+        # what the answer says goes into the decision (an all-failed answer lists each attempt's
+        # error message, which may quote the key it was sent): without the key
+        judged = scrub.whole(prefix) if scrub is not None and (response.status >= 400 or streaming) else prefix
+        status, said = response.status, _parsed(judged) if response.status >= 400 else None
+        if streaming and (failed := stream_error(judged)) is not None:  # a 200 whose first event is an error
             status, said = failed
         outcome = AttemptOutcome(status, latency_ms=_ms(t0), time_to_first_token_ms=ttft, headers=plain, body=said)
         drop = HOP_BY_HOP | ANSWER_OWN | hop_by_hop(response.raw_headers)
         if decodable(encoding):
             drop |= {"content-encoding"}
         out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
-        scrub = Scrubber.of(secret)
         if scrub is not None:
             out = [(k, scrub.whole(v)) for k, v in out]
         return outcome, Answer(response.status, out, prefix, rest, response, streaming, scrub)
