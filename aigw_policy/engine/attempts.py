@@ -45,6 +45,9 @@ class End:
     message: str
     kind: str = "route-error"
     headers: dict[str, str] | None = None
+    told: str | None = None
+    """The client's message when it says more than ``message`` (the reason the decision, the
+    ledger and the logs keep): what each failed attempt's answer said."""
 
 
 def _failed(outcome: AttemptOutcome) -> bool:
@@ -153,10 +156,10 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
     # is the client's, so that its SDK waits that long instead of retrying at once
     waits = [w for w in run.waits if w is not None]
     wait = retry_headers(min(waits)) if waits and len(waits) == n else None
-    message, retry = all_failed(run.attempts, run.said)
+    reason, message, retry = all_failed(run.attempts, run.said)
     if not retry:  # every provider refused the request itself: the SDKs' retries would end the same
         wait = {**(wait or {}), "x-should-retry": "false"}
-    return End(503, ALL_FAILED, message, headers=wait)
+    return End(503, ALL_FAILED, reason, headers=wait, told=message)
 
 
 def _over(t: Any, answer: list[Outcome]) -> Outcome | None:
@@ -201,7 +204,8 @@ def finish(flow: Flow, end: End) -> Generator[Need, Any, Decision]:
     run.error = (end.status, end.code, end.message)
     stop = Stop("deny", end.status, end.message, end.kind, run.rule, run.action, REQ,
                 headers={"content-type": "application/json", **(end.headers or {})},
-                body=error_body(run.plan.format, end.status, end.code, end.message, flow.rid, run.rule.label))
+                body=error_body(run.plan.format, end.status, end.code, end.told or end.message, flow.rid,
+                                run.rule.label))
     if end.headers and "retry-after" in end.headers:
         stop.body["aigw"]["retry_after"] = int(end.headers["retry-after"])  # type: ignore[index]
     if end.headers and end.headers.get("x-should-retry") == "false" and end.code == ALL_FAILED:

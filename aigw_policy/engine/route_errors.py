@@ -88,20 +88,24 @@ def attempt_said(outcome: Any) -> str:
     return said
 
 
-def all_failed(attempts: list[dict[str, Any]], said: list[str]) -> tuple[str, bool]:
-    """The message of a route whose every attempt failed, listing what each one said (ngrok:
-    "errors are listed in the response"), and whether a retry of the whole request can help:
-    not when every attempt was refused for the request itself (a 4xx the SDKs do not retry:
-    a bad request, a key the provider refuses), which the SDKs would send twice more, each
-    time through every provider, to the same end."""
+def all_failed(attempts: list[dict[str, Any]], said: list[str]) -> tuple[str, str, bool]:
+    """A route whose every attempt failed: the reason (the decision's, the ledger's and the
+    log's: each attempt's status or error), the client's message (the same, with what each
+    answer said: ngrok's "errors are listed in the response"; an upstream's error message may
+    quote the request, which the logs never hold), and whether a retry of the whole request
+    can help: not when every attempt was refused for the request itself (a 4xx the SDKs do not
+    retry: a bad request, a key the provider refuses), which the SDKs would send twice more,
+    each time through every provider, to the same end."""
     n = len(attempts)
-    listed = [f"{a['provider']}:{a['model']}" + (f" (key {a['key_id']})" if a.get("key_id") else "") + f": {s}"
-              for a, s in zip(attempts[:LISTED], said[:LISTED])]
     more = f"; and {n - LISTED} more" if n > LISTED else ""
-    message = f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded: " + "; ".join(listed) + more
+    head = f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded: "
+    names = [f"{a['provider']}:{a['model']}" + (f" (key {a['key_id']})" if a.get("key_id") else "") + ": "
+             for a in attempts[:LISTED]]
+    reason = head + "; ".join(name + s.split(" ", 1)[0] for name, s in zip(names, said)) + more
+    message = head + "; ".join(name + s for name, s in zip(names, said)) + more
     retry = any(a.get("error") is not None or (a.get("status_code") or 0) >= 500
                 or a.get("status_code") in SDK_RETRIES for a in attempts)
-    return message, retry
+    return reason, message, retry
 
 
 def upstream_wait(headers: Mapping[str, str], now: datetime) -> float | None:

@@ -5,7 +5,8 @@ said only "All providers failed: 2 attempts made", so an SDK user whose request 
 itself (a 4xx the SDKs do not retry: 400, 401, 403, 404, 422), the answer says
 ``x-should-retry: false``: each SDK retried the 503 twice, every time through every provider,
 to the same end (3x the upstream calls). A key an upstream quotes in its error is not in the
-list (``***``)."""
+list (``***``); the ledger and the decision log keep each attempt's status, not what its answer
+quoted (it may quote the prompt)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import pytest
 from aigw_policy.engine.route_errors import SAID_CHARS, attempt_said
 from aigw_policy.routing.model import AttemptOutcome
 
-from .conftest import ServerThread, policy_gateway, routed_policy
+from .conftest import ServerThread, policy_gateway, record_of, routed_policy
 
 KEY = "sk-gw-all-failed"
 UPSTREAM_KEY = "sk-routed-upstream"  # routed_policy's keys: sk-routed-upstream-0, -1
@@ -99,6 +100,10 @@ def test_every_provider_refusing_the_request_itself_is_not_retried(env: Any, sta
     for i, status in enumerate(statuses):  # what each said, on one line, without the key it quoted
         assert f"p{i}:" in message and f"{status} request refused ({status}) for key ***: messages[0].content is invalid" in message
     assert UPSTREAM_KEY not in json.dumps(error.body) and UPSTREAM_KEY not in message
+    # the ledger (and the decision log) keep the statuses, never what the answers quoted
+    reason = record_of(gw.ledger, error.response.headers["x-aigw-decision-id"])["aigw.reason"]
+    assert reason.endswith(f"p0:{'claude-x' if api == 'anthropic' else 'gpt-4o'} (key k0): {statuses[0]}; "
+                           f"p1:{'claude-x' if api == 'anthropic' else 'gpt-4o'} (key k1): {statuses[1]}")
 
 
 @pytest.mark.parametrize(("outcome", "said"), [
