@@ -33,6 +33,7 @@ from typing import Any
 from ..providers.classify import inference_endpoint
 from ..providers.encoding import SUPPORTED, StreamDecoder, codings, decodable
 from ..providers.errors import ProviderError
+from ..routing.rewrite import ACCOUNT_HEADERS
 from .errors import error_response, wire_api
 from .hops import HOP_BY_HOP as FIXED_HOPS
 from .hops import hop_by_hop
@@ -89,7 +90,7 @@ class UpstreamProxy:
                      for api, headers in (auth or {}).items()}
         names = {k for headers in self.auth.values() for k, _ in headers}
         if auth is not None:
-            names.update(h.encode() for h in CREDENTIAL_HEADERS)
+            names.update(h.encode() for h in (*CREDENTIAL_HEADERS, *ACCOUNT_HEADERS))  # the client's account: not with ours
         self._auth_names = frozenset(names)
         # the secret of each credential (`Bearer sk-...`: the token), what an answer must not quote
         self._secrets = {api: [v.rpartition(b" ")[2] for _, v in headers] for api, headers in self.auth.items()}
