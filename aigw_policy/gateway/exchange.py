@@ -25,7 +25,7 @@ from .hops import hop_by_hop
 from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
 from .paths import PathError, canonical_scope, encode_path, encode_segment, valid_host
-from .request_body import BadBody, parse_body, receive_within
+from .request_body import MIN_BODY_RATE, BadBody, parse_body, read_body, receive_within
 from .request_ids import DECISION_HEADER, id_headers, request_id
 
 if TYPE_CHECKING:
@@ -173,10 +173,11 @@ class Exchange:
         request = self._engine_request(identity, None, query)
         self._upstream_headers = self._kept_headers()
         try:
-            body = await self._read_body()
+            body, gone = await read_body(self.receive, self.mw.max_body, self.mw.body_timeout)
+            self.ctx.disconnected = gone
         except TimeoutError:
-            await self._answer(408, f"the request body did not arrive within {self.mw.body_timeout:g}s", None,
-                               code="body_timeout", close=True)
+            await self._answer(408, f"the request body stalled: a pause over {self.mw.body_timeout:g}s, or under "
+                               f"{MIN_BODY_RATE:g} bytes/s on average", None, code="body_timeout", close=True)
             return
         if body is None:
             await self._too_big()
@@ -291,26 +292,6 @@ class Exchange:
                            code="body_too_large", close=True)
 
     # -- request side ------------------------------------------------------------------------
-
-    async def _read_body(self) -> bytes | None:
-        """The whole body, or None past ``max_body`` (counted as it arrives: chunked bodies
-        declare no length); TimeoutError when the client pauses longer than ``body_timeout``."""
-        buf = bytearray()
-        while True:
-            message = await receive_within(self.receive, self.mw.body_timeout)  # a timer, not a task per piece
-            if message["type"] == "http.disconnect":
-                self.ctx.disconnected = True
-                break
-            piece = message.get("body", b"")
-            if not buf and not message.get("more_body", False) and type(piece) is bytes:
-                # the whole body in one message (most requests): as it came, not copied twice
-                return piece if len(piece) <= self.mw.max_body else None
-            buf += piece
-            if len(buf) > self.mw.max_body:
-                return None
-            if not message.get("more_body", False):
-                break
-        return bytes(buf)
 
     def _engine_request(self, identity: Mapping[str, Any], body: Any, query: bytes) -> dict[str, Any]:
         scope = self.scope

@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["MAX_JSON_ITEMS", "BadBody", "parse_body", "receive_within"]
+__all__ = ["MAX_JSON_ITEMS", "MIN_BODY_RATE", "BadBody", "parse_body", "read_body", "receive_within"]
 
 
 class BadBody(Exception):
@@ -116,3 +116,40 @@ async def receive_within(receive: Any, seconds: float | None) -> Any:
     if fired:
         task.uncancel()
     return message
+
+
+MIN_BODY_RATE = 500.0
+"""Bytes a second a request body must keep up on average once it has begun (Apache's
+``mod_reqtimeout``, ``body=20,MinRate=500``): its deadline is ``body_timeout`` from its first
+piece, and each piece moves it on by ``len(piece) / MIN_BODY_RATE`` seconds. Without it a
+client sending a byte every ``body_timeout - 1`` seconds held its connection (and its body's
+buffer) for as long as it liked; a client at 500 bytes/s or more is never cut."""
+
+
+async def read_body(receive: Any, max_body: int, timeout: float | None) -> tuple[bytes | None, bool]:
+    """The request body (None past ``max_body``: counted as it arrives, chunked bodies declare
+    no length) and whether the client left before its end; TimeoutError when the client pauses
+    longer than ``timeout`` between two pieces, or falls under :data:`MIN_BODY_RATE`."""
+    buf = bytearray()
+    loop: asyncio.AbstractEventLoop | None = None
+    deadline = 0.0
+    while True:
+        wait = timeout if loop is None or timeout is None else min(timeout, deadline - loop.time())
+        message = await receive_within(receive, wait)  # a timer, not a task per piece
+        if message["type"] == "http.disconnect":
+            return bytes(buf), True
+        piece = message.get("body", b"")
+        more = message.get("more_body", False)
+        if not buf and not more and type(piece) is bytes:
+            # the whole body in one message (most requests): as it came, not copied twice
+            return (piece if len(piece) <= max_body else None), False
+        buf += piece
+        if len(buf) > max_body:
+            return None, False
+        if not more:
+            return bytes(buf), False
+        if timeout is not None:
+            if loop is None:
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + timeout
+            deadline += len(piece) / MIN_BODY_RATE

@@ -6,6 +6,7 @@ interpolation, token fields of the wrong type, answers too large to parse."""
 from __future__ import annotations
 
 import json
+import select
 import socket
 import time
 from pathlib import Path
@@ -664,6 +665,47 @@ def test_a_body_that_stops_coming_is_408(slow_gw: Any, echo: Any) -> None:
     answer = raw_request(slow_gw.port, head, b'{"model": ')
     assert status_of(answer) == 408 and body_of(answer)["error"]["code"] == "body_timeout"
     assert len(echo.app.seen) == before
+
+
+def _trickle(port: int, body: bytes, piece: int, gap: float) -> bytes:
+    """``body`` sent ``piece`` bytes at a time, ``gap`` seconds apart, until it is all sent or
+    the server answers; what the server answered (all of it, once it closed or went quiet)."""
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer sk-edge\r\n"
+            b"content-type: application/json\r\nconnection: close\r\ncontent-length: %d\r\n\r\n" % len(body))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(head)
+        for i in range(0, len(body), piece):
+            try:
+                s.sendall(body[i:i + piece])
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            readable, _, _ = select.select([s], [], [], gap)
+            if readable:
+                break
+        out = b""
+        try:
+            while chunk := s.recv(65536):
+                out += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return out
+
+
+def test_a_body_trickled_under_the_minimum_rate_is_408(slow_gw: Any, echo: Any) -> None:
+    # a byte every 0.1 s: never a pause of body_timeout (0.3 s), but 10 bytes/s; before, held
+    # for as long as the client liked (here 200 pieces)
+    before = len(echo.app.seen)
+    body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * 200}]}).encode()
+    answer = _trickle(slow_gw.port, body, 1, 0.1)
+    assert status_of(answer) == 408 and body_of(answer)["error"]["code"] == "body_timeout"
+    assert len(echo.app.seen) == before
+
+
+def test_a_slow_body_above_the_minimum_rate_is_served(slow_gw: Any, echo: Any) -> None:
+    # 300 bytes every 0.1 s (3000 bytes/s): longer than body_timeout in all, never under the rate
+    body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * 2000}]}).encode()
+    answer = _trickle(slow_gw.port, body, 300, 0.1)
+    assert status_of(answer) == 200, answer[:300]
 
 
 # -- 9. /metrics: bounded label values, an optional token --------------------------------------
