@@ -65,7 +65,9 @@ class PolicyMiddleware:
     expression whose static worst-case cost reaches this is evaluated in a worker thread,
     so that a costly evaluation never stalls the event loop (0: always; None: never).
     ``body_timeout``: seconds to wait for the next piece of a request body before answering
-    408 (a client trickling its body holds a connection and a buffer; None: no limit).
+    408, and the start of the body's deadline, which each piece moves on at
+    :data:`~.request_body.MIN_BODY_RATE` (a client trickling its body holds a connection and a
+    buffer; None: no limit).
     ``settle_after_answer``: let the response phase run just after the last byte when nothing
     in it can change the answer (:meth:`settles_late`); it relies on the server writing the
     last byte within ``send`` (uvicorn does), else say False.
