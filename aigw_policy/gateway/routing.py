@@ -364,14 +364,14 @@ async def route(exchange: Exchange, decision: Any, scope: dict[str, Any], data: 
                 answer = None
             sent = await _watched(router.send(step.attempt, scope, data, parsed,
                                               passthrough=not exchange.mw.strips_credentials), exchange)
+            where = _where(step.attempt)
             if sent is None:  # the client closed the request: no more attempts, nobody to answer
-                tried.append({"provider": step.attempt.provider.id, "status": None, "error": "client_closed"})
+                tried.append({**where, "status": None, "error": "client_closed"})
                 exchange.ctx.disconnected = True
                 step = await engine.aattempt(rid, AttemptOutcome(error="client_closed"))
                 break
             outcome, answer = sent
-            tried.append({"provider": step.attempt.provider.id, "status": outcome.status_code,
-                          "error": outcome.error})
+            tried.append({**where, "status": outcome.status_code, "error": outcome.error})
             step = await engine.aattempt(rid, outcome)
         if isinstance(step, Serve) and answer is None and exchange.ctx.disconnected:
             await exchange.forward(decision, scope, data, _closed)  # completed as one the client closed (499)
@@ -389,6 +389,14 @@ async def route(exchange: Exchange, decision: Any, scope: dict[str, Any], data: 
     exchange.ctx.decision = final
     exchange.note(final)
     await exchange.deny(final)
+
+
+def _where(attempt: Attempt) -> dict[str, Any]:
+    """Where an attempt went, for the decision log's ``aigw.route.attempts``: the provider, the
+    model and the key's id (``api_keys[].id`` or a short hash of its text, never the secret),
+    so that a key or model that keeps failing behind a successful failover shows."""
+    return {"provider": attempt.provider.id, "model": attempt.model,
+            "key_id": attempt.key.id if attempt.key is not None else None}
 
 
 async def _watched(sending: Any, exchange: Exchange) -> tuple[AttemptOutcome, Answer | None] | None:
