@@ -27,12 +27,21 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CLIENT_GONE", "DEFAULT_HEADER_TIMEOUT", "MAX_HEAD_BYTES", "TARGET_AUTHORITY", "ClientGone", "HeadWithBody",
-           "Reporter", "header_timeout_protocol", "leave_unfinished", "refusal_event"]
+__all__ = ["CLIENT_GONE", "DEFAULT_HEADER_TIMEOUT", "DEFAULT_WRITE_TIMEOUT", "MAX_HEAD_BYTES", "TARGET_AUTHORITY",
+           "ClientGone", "HeadWithBody", "Reporter", "header_timeout_protocol", "leave_unfinished", "refusal_event"]
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 """Seconds a client has to send a request's head (nginx's ``client_header_timeout`` is 60 s;
 an API client sends its head at once)."""
+
+DEFAULT_WRITE_TIMEOUT = 60.0
+"""Seconds a client may leave an answer unread once the connection's write buffer is full
+(asyncio's high-water mark: 64 KiB past what the kernel holds): then the connection is cut,
+and the request ends as one whose client left (its upstream call cancelled, its usage settled).
+A client that reads nothing held its connection, its upstream stream and one of the upstream
+client's connections (512 at most) for as long as it liked: a handful of such clients starved
+every other request of upstream connections."""
+
 
 MAX_HEAD_BYTES = 64 * 1024
 """The most bytes of one request head (request line and headers) a connection may send
@@ -197,18 +206,21 @@ class _Unfinished:
         self.transport.close()
 
 
-def header_timeout_protocol(seconds: float, report: Reporter | None = None) -> type[asyncio.Protocol]:
+def header_timeout_protocol(seconds: float, report: Reporter | None = None,
+                            write_timeout: float | None = DEFAULT_WRITE_TIMEOUT) -> type[asyncio.Protocol]:
     """A uvicorn HTTP/1.1 protocol class (for ``uvicorn.Config(http=...)``) that closes a
     connection whose request head is not complete ``seconds`` after it was awaited: uvicorn's
     httptools protocol (llhttp, in C) when httptools is installed, else its h11 one.
     ``report`` is told of every request it ends before an app sees it (a 400 ``invalid_http``,
     a 431, a head that did not arrive in time), as an event (:func:`refusal_event`): ``serve``
-    passes ``Gateway.server_event``, so they get a decision log line and metrics."""
+    passes ``Gateway.server_event``, so they get a decision log line and metrics. A client
+    that leaves ``write_timeout`` seconds of its answer unread once the write buffer is full
+    is cut (:data:`DEFAULT_WRITE_TIMEOUT`; None: never)."""
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:  # httptools is not installed
-        return _h11_protocol(seconds, report)
-    return _httptools_protocol(HttpToolsProtocol, seconds, report)
+        return _h11_protocol(seconds, report, write_timeout)
+    return _httptools_protocol(HttpToolsProtocol, seconds, report, write_timeout)
 
 
 class _Timer:
@@ -298,6 +310,41 @@ class _Timer:
             self.transport.close()
 
 
+class _SlowReaders:
+    """The write timer of one connection (a mixin of the protocol classes below): armed when
+    the transport pauses writing (the client stopped reading), stopped when it resumes; past
+    ``write_timeout`` the connection is aborted. No cost for a client that keeps reading: the
+    transport pauses only once its buffer is full."""
+
+    write_timeout: float | None = DEFAULT_WRITE_TIMEOUT
+    loop: asyncio.AbstractEventLoop
+    transport: Any
+    report: Reporter | None
+    _write_timer: asyncio.TimerHandle | None = None
+
+    def pause_writing(self) -> None:
+        super().pause_writing()  # type: ignore[misc]
+        if self._write_timer is None and self.write_timeout is not None:
+            self._write_timer = self.loop.call_later(self.write_timeout, self._unread)
+
+    def resume_writing(self) -> None:
+        self._stop_writing()
+        super().resume_writing()  # type: ignore[misc]
+
+    def _stop_writing(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def _unread(self) -> None:
+        self._write_timer = None
+        message = f"the client read nothing of its answer for {self.write_timeout:g}s: the connection was cut"
+        _log.warning("%s", message)
+        if self.report is not None:
+            _report(self.report, refusal_event(None, None, "write_timeout", message))
+        self.transport.abort()  # connection_lost: the request's client is gone (ClientGone, http.disconnect)
+
+
 class _Departures:
     """Each request's :class:`ClientGone` (a mixin of the protocol classes below): given to the
     app in its scope, fired when the connection is lost while that request's answer is not
@@ -321,9 +368,11 @@ class _Departures:
             self._gone.fire()
 
 
-def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = None) -> type[asyncio.Protocol]:
-    class HeaderTimeoutHttpTools(_Unfinished, _Timer, _Departures, base):  # type: ignore[misc, valid-type]
+def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = None,
+                        write_seconds: float | None = DEFAULT_WRITE_TIMEOUT) -> type[asyncio.Protocol]:
+    class HeaderTimeoutHttpTools(_Unfinished, _Timer, _SlowReaders, _Departures, base):  # type: ignore[misc, valid-type]
         header_timeout = seconds
+        write_timeout = write_seconds
         report = staticmethod(reporter) if reporter is not None else None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
@@ -357,6 +406,7 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop()
+            self._stop_writing()
             cycle = self.cycle
             super().connection_lost(exc)
             self._lost(cycle)
@@ -423,11 +473,13 @@ class HeadWithBody:
         return bool(self._transport.is_closing())
 
 
-def _h11_protocol(seconds: float, reporter: Reporter | None = None) -> type[asyncio.Protocol]:
+def _h11_protocol(seconds: float, reporter: Reporter | None = None,
+                  write_seconds: float | None = DEFAULT_WRITE_TIMEOUT) -> type[asyncio.Protocol]:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class HeaderTimeoutH11(_Unfinished, _Timer, _Departures, H11Protocol):  # type: ignore[misc]
+    class HeaderTimeoutH11(_Unfinished, _Timer, _SlowReaders, _Departures, H11Protocol):  # type: ignore[misc]
         header_timeout = seconds
+        write_timeout = write_seconds
         report = staticmethod(reporter) if reporter is not None else None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
@@ -454,6 +506,7 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None) -> type[asyn
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop()
+            self._stop_writing()
             cycle = self.cycle
             super().connection_lost(exc)
             self._lost(cycle)
