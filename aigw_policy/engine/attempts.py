@@ -112,6 +112,11 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
         if (c.provider, c.model, c.key_id) in tried:
             t.skip = "the same provider, model and key was tried already"
             continue
+        if c.key_id is None and (owner := _passthrough_owner(run, route)) not in (None, c.provider) \
+                and c.provider not in route.configured_providers:
+            t.skip = (f"no key configured for provider `{c.provider}`: the client's own credential is for "
+                      f"`{owner}` and goes to no other provider")
+            continue
         number = len(run.attempts) + 1
         if t.charges:
             answer = yield Reserve(run.store_id(flow.rid, number), [ch for _, _, ch in t.charges])
@@ -160,6 +165,15 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
     if not retry:  # every provider refused the request itself: the SDKs' retries would end the same
         wait = {**(wait or {}), "x-should-retry": "false"}
     return End(503, ALL_FAILED, reason, headers=wait, told=message)
+
+
+def _passthrough_owner(run: RouteRun, route: Any) -> str | None:
+    """The provider a client's own credential is for: the plan's first candidate's (the
+    model's home; a credential is one vendor's). A keyless attempt carries the client's
+    credential (passthrough), so a keyless candidate of another provider the action does not
+    list is never tried: a failover took a client's OpenAI key on to OpenRouter, its Anthropic
+    key to Google."""
+    return run.tries[0].candidate.provider if run.tries else None
 
 
 def _over(t: Any, answer: list[Outcome]) -> Outcome | None:
