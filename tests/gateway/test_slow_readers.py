@@ -56,19 +56,34 @@ class Firehose:
         self.finished.set()
 
 
-@pytest.fixture(params=["httptools", "h11"])
+CAP = """\
+on_http_request:
+  - name: cap
+    actions:
+      - type: usage-cap
+        config: {name: tokens, limit: 100000000, unit: tokens, period: day, bucket_key: ["identity.key"]}
+"""
+
+
+@pytest.fixture(params=[("httptools", "memory"), ("h11", "memory"), ("httptools", "redis")],
+                ids=["httptools", "h11", "httptools-redis"])
 def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any, Firehose, Path]]:
     from aigw_policy.gateway import Gateway, load_keys
     from aigw_policy.gateway.server import _h11_protocol, header_timeout_protocol
 
+    from limits.conftest import fresh_redis  # tests/ is on the path (as for standalone_redis)
+
+    parser, kind = request.param
+    store: Any = fresh_redis() if kind == "redis" else "memory:"
     up = Firehose(events=200_000)  # 200 MB: far more than any socket buffer holds
-    (tmp_path / "p.aigw").write_text('policy "s" { default allow }')
+    (tmp_path / "p.yaml").write_text(CAP)
     (tmp_path / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k-slow}}\n")
     with ServerThread(up) as upstream:
-        app = Gateway(policy=tmp_path / "p.aigw", upstream=upstream.url, keys=load_keys(tmp_path / "keys.yaml"),
-                      ledger=f"jsonl:{tmp_path / 'usage.jsonl'}", watch=0)
-        make = header_timeout_protocol if request.param == "httptools" else _h11_protocol
+        app = Gateway(policy=tmp_path / "p.yaml", upstream=upstream.url, keys=load_keys(tmp_path / "keys.yaml"),
+                      ledger=f"jsonl:{tmp_path / 'usage.jsonl'}", store=store, watch=0)
+        make = header_timeout_protocol if parser == "httptools" else _h11_protocol
         with ServerThread(app, http=make(10.0, app.server_event, 0.5)) as gw:
+            gw.app = app  # type: ignore[attr-defined]
             yield gw, up, tmp_path / "usage.jsonl"
 
 
@@ -84,8 +99,18 @@ def test_a_client_that_reads_nothing_is_cut_and_its_upstream_let_go(served: tupl
         assert up.left.wait(WAIT), "the gateway still holds the upstream stream for a client that reads nothing"
     assert not up.finished.is_set()
     deadline = time.monotonic() + WAIT
-    while not [r for r in ledger_records(ledger, timeout=0) if r["aigw.verdict"] != "pending"]:
+    while not (final := [r for r in ledger_records(ledger, timeout=0) if r["aigw.verdict"] != "pending"]):
         assert time.monotonic() < deadline, "the request was never settled"
+        time.sleep(0.05)
+    [record] = final
+    # the store holds what was settled, nothing reserved: the record's tokens, once
+    from aigw_policy.limits.model import Charge
+
+    engine = gw.app.holder.current
+    spec = engine.compiled.limits["tokens"][1].limit.spec
+    while (used := engine.store.check([Charge(spec, "k-slow", 0)], time.time())[0].used) != record[
+            "aigw.usage.total_tokens"]:
+        assert time.monotonic() < deadline, f"the store holds {used}, the ledger {record['aigw.usage.total_tokens']}"
         time.sleep(0.05)
 
 
