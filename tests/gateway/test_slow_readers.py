@@ -1,7 +1,7 @@
 """A client that stops reading its answer (a slow-read attack, or a client stuck) is cut once
 its connection's write buffer has been full for ``write_timeout`` seconds: the request ends as
-one whose client left (the upstream stream cancelled, the usage settled, a decision log line
-with ``aigw.client.disconnected``). Before, nothing bounded it: the gateway waited on the
+one whose client left (the upstream stream cancelled, the usage settled once, in the store
+and the ledger: memory and Redis). Before, nothing bounded it: the gateway waited on the
 client forever, holding the upstream stream and one of the upstream client's 512 connections;
 a few hundred such clients starved every other request. A client that keeps reading, however
 slowly, is never cut: the timer runs only while the buffer is full."""
