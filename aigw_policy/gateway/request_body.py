@@ -36,6 +36,31 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_READ_OBJECTS = ("generationConfig", "generation_config", "options", "stream_options", "inferenceConfig")
+"""The objects inside a body whose fields the policy reads besides the top level's (Gemini's
+output cap and candidate count, Ollama's ``num_predict``, Bedrock's ``maxTokens``...)."""
+
+
+def _one_spelling(body: dict[str, Any]) -> None:
+    """Refuse a body whose top level (or an object of :data:`_READ_OBJECTS`) spells one field
+    twice, as upstreams read it: keys equal but for ASCII case (Go's ``encoding/json``, which
+    Ollama and LocalAI decode with, matches field names case-insensitively and takes the last:
+    ``{"model": "allowed", "Model": "other"}`` was served as ``other``), or but for
+    ``snake_case`` against ``lowerCamelCase`` (Gemini's proto JSON reads ``max_output_tokens``
+    and ``maxOutputTokens`` as one field, while the policy read the first it found)."""
+    for obj in (body, *(v for k in _READ_OBJECTS if type(v := body.get(k)) is dict)):
+        if len(obj) < 2:
+            continue
+        seen: dict[str, str] = {}
+        for key in obj:
+            same = key.replace("_", "").lower()
+            if same in seen:
+                raise BadBody("duplicate_json_key", f"the request body spells one field twice, `{seen[same][:80]}` "
+                               f"and `{key[:80]}`: upstreams read them as one (which one counts depends on the "
+                               "parser), so it is refused")
+            seen[same] = key
+
+
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 
 
@@ -65,6 +90,8 @@ def parse_body(body: bytes, content_type: str) -> Any:
         value = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
         if _SURROGATE_ESCAPE.search(body):  # `\ud800` unpaired: not Unicode, parsers differ on it
             json.dumps(value, ensure_ascii=False).encode("utf-8")
+        if type(value) is dict:
+            _one_spelling(value)
         return value
     except UnicodeEncodeError:
         raise BadBody("invalid_json", "the request body has an unpaired surrogate escape (`\\ud800`)") from None

@@ -348,6 +348,13 @@ def test_a_stream_past_the_capture_cap_is_read_in_its_own_format(
     (b'{"model": "gpt-4o", "max_tokens": NaN, "messages": []}', "invalid_json"),
     (b'{"model": "gpt-4o\\ud800", "messages": []}', "invalid_json"),
     (b'{"model": "gpt-4o", "max_tokens": ' + b"9" * 5000 + b', "messages": []}', "invalid_json"),
+    # one field spelt twice as an upstream reads it: Go's encoding/json (Ollama, LocalAI) matches
+    # names case-insensitively and keeps the last; Gemini reads snake_case and lowerCamelCase alike
+    (b'{"model": "gpt-4o-mini", "Model": "gpt-4.1", "messages": []}', "duplicate_json_key"),
+    (b'{"model": "gpt-4o-mini", "messages": [], "MAX_TOKENS": 9, "max_tokens": 1}', "duplicate_json_key"),
+    (b'{"model": "llama3", "options": {"num_predict": 5, "Num_Predict": 99999}, "messages": []}', "duplicate_json_key"),
+    (b'{"contents": [], "generationConfig": {"maxOutputTokens": 5, "max_output_tokens": 99999}}', "duplicate_json_key"),
+    (b'{"contents": [], "generationConfig": {"maxOutputTokens": 5}, "generation_config": {}}', "duplicate_json_key"),
 ])
 def test_bodies_that_are_not_plain_json_are_400(gw: Any, echo: Any, body: bytes, code: str) -> None:
     before = len(echo.app.seen)
@@ -389,6 +396,15 @@ def test_deep_but_readable_body_is_a_coded_400(gw: Any) -> None:
     r = httpx.post(gw.url + "/v1/chat/completions", headers=AUTH, json=body, timeout=10)
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request"
     assert "nested" in r.json()["error"]["message"]
+
+
+def test_a_field_name_in_a_users_map_may_differ_by_case_alone(gw: Any, echo: Any) -> None:
+    """Only the objects the policy reads are checked: a tool's JSON Schema may name `id` and `ID`."""
+    tool = {"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"id": {"type": "string"}, "ID": {"type": "string"}}}}}
+    r = httpx.post(gw.url + "/v1/chat/completions", headers={"authorization": "Bearer sk-edge"}, timeout=10,
+                   json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "tools": [tool]})
+    assert r.status_code == 200, r.text
 
 
 def test_non_json_media_types_still_pass(gw: Any, echo: Any) -> None:
