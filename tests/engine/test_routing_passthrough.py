@@ -17,7 +17,6 @@ import aigw_policy as ap
 from aigw_policy.routing.model import AttemptOutcome, Finished, Next
 
 FAIL = AttemptOutcome(status_code=529)
-OK = AttemptOutcome(status_code=200, body={"usage": {"prompt_tokens": 1, "completion_tokens": 1}})
 CONFIGS = {
     "catalog only": "{}",
     "a listed provider without keys": "{providers: [{id: openai}]}",
