@@ -159,11 +159,10 @@ class Exchange:
             return
         self.ctx.identity = identity
         self.event["identity"] = identity
-        encoding = self.headers.get("content-encoding", "identity").strip().lower()
-        if encoding not in ("", "identity"):
-            await self._answer(415, f"request bodies with Content-Encoding `{encoding[:40]}` are not accepted: "
-                               "the policy could not read them", None, code="unsupported_content_encoding",
-                               close=self._unread_is_large())
+        coded = _coded(self.headers)
+        if coded is not None:
+            await self._answer(415, f"request bodies with {coded[:60]} are not accepted: the policy could not read "
+                               "them", None, code="unsupported_content_encoding", close=self._unread_is_large())
             return
         declared = self.headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > self.mw.max_body:
@@ -670,3 +669,17 @@ class Exchange:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _coded(headers: Mapping[str, str]) -> str | None:
+    """The coding a request body comes in, when it is not the body itself: a
+    ``Content-Encoding``, or a ``Transfer-Encoding`` coding besides ``chunked``
+    (``gzip, chunked``: llhttp takes it, uvicorn undoes only the chunking, and the policy read
+    gzip bytes as the body, which went upstream unlabelled); None for a plain body."""
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        return f"Content-Encoding `{encoding}`"
+    transfer = headers.get("transfer-encoding")
+    if transfer is not None and any(c.strip() not in ("", "chunked", "identity") for c in transfer.lower().split(",")):
+        return f"Transfer-Encoding `{transfer.strip().lower()}`"
+    return None
