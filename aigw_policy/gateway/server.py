@@ -8,9 +8,10 @@ next request (between two requests it idles as long as uvicorn's ``timeout_keep_
 send a complete request head; a client that sends nothing, or trickles its
 headers a byte at a time (slowloris), is disconnected then. A request head is at most
 :data:`MAX_HEAD_BYTES`: past it the connection gets a 431 and is closed (llhttp, unlike h11,
-has no bound of its own, so a head of 40 MB was read into memory whole). The body and the answer are not
-covered: the body's pace is watched by :class:`~aigw_policy.gateway.middleware.PolicyMiddleware`
-(``body_timeout``), an answer takes as long as the upstream does.
+has no bound of its own, so a head of 40 MB was read into memory whole). The body's pace is
+watched by :class:`~aigw_policy.gateway.middleware.PolicyMiddleware` (``body_timeout`` and a
+minimum rate); an answer takes as long as the upstream does, but a client that leaves it unread
+for ``write_timeout`` seconds once the write buffer is full is cut (:class:`_SlowReaders`).
 
 ```python
 import uvicorn
