@@ -208,11 +208,12 @@ def _refused(flow: Flow, act: dict[str, Any], c: Candidate) -> str | None:
     the catalog's (``GPT-4.1`` and ``openai:gpt-4.1`` are ``gpt-4.1``) and the client's
     ``models`` fallbacks: each is asked of the model that would go upstream."""
     gates = flow.cp.model_gates
-    for rule in flow.cp.request_rules:
-        actions = [a for a in rule.actions if (rule.position, a.position) in gates]
-        if not actions or not _matches(rule, act):
+    rules = flow.cp.request_rules
+    for position in sorted({r for r, _ in gates}):  # only the gates' rules (a position is an index)
+        rule = rules[position]
+        if not _matches(rule, act):
             continue
-        for a in actions:
+        for a in (a for a in rule.actions if (position, a.position) in gates):
             if a.type != "model-access":
                 return f"{REFUSED} `{rule.label}` (its condition holds for model `{c.provider}:{c.model}`)"
             why = model_access_refusal(a.config, c.provider, c.model, rule.label)
