@@ -193,7 +193,7 @@ def serve(
         # no `server: uvicorn` on every answer: what runs the gateway is nobody's business
         # (and an upstream's own `server` is not passed on either: proxy.ANSWER_OWN)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
-                    timeout_graceful_shutdown=10, http=header_timeout_protocol(header_timeout),
+                    timeout_graceful_shutdown=10, http=header_timeout_protocol(header_timeout, app.server_event),
                     timeout_keep_alive=keep_alive,
                     server_header=False, **forwarded(forwarded_allow_ips))
     finally:  # the stream may not outlive this call (an embedding caller's, a test runner's)

@@ -177,22 +177,27 @@ def _model_access(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
     if phase != REQ:
         return None
     cfg = action.config
-    model = flow.model or ""
-    full = f"{flow.provider}/{model}"
-    reason = None
-    if cfg.deny and _any_match(tuple(cfg.deny), full, model):
-        denied_by = next(p for p in cfg.deny if fnmatch.fnmatchcase(full, p) or fnmatch.fnmatchcase(model, p))
-        reason = f"model `{full}` is denied by `{denied_by}` (rule `{rule.label}`)"
-    elif cfg.allow is not None and not _any_match(tuple(cfg.allow), full, model):
-        reason = f"model `{full}` is not among the models rule `{rule.label}` allows"
+    reason = model_access_refusal(cfg, flow.provider, flow.model or "", rule.label)
     if reason is None:
         if flow.rec.on:  # the text is built only for the record
-            flow.rec.outcome(f"model {full} allowed")
+            flow.rec.outcome(f"model {flow.provider}/{flow.model or ''} allowed")
         return None
     status = cfg.status_code or 403
     if flow.rec.on:  # the text is built only for the record
         flow.rec.outcome(f"denied {status}: {reason}")
     return Stop("deny", status, reason, "model-access", body=reason)
+
+
+def model_access_refusal(cfg: Any, provider: str | None, model: str, label: str) -> str | None:
+    """Why a ``model-access`` config refuses ``provider``'s ``model`` (None: it does not);
+    also asked of each routing candidate (:mod:`.route`)."""
+    full = f"{provider}/{model}"
+    if cfg.deny and _any_match(tuple(cfg.deny), full, model):
+        denied_by = next(p for p in cfg.deny if fnmatch.fnmatchcase(full, p) or fnmatch.fnmatchcase(model, p))
+        return f"model `{full}` is denied by `{denied_by}` (rule `{label}`)"
+    if cfg.allow is not None and not _any_match(tuple(cfg.allow), full, model):
+        return f"model `{full}` is not among the models rule `{label}` allows"
+    return None
 
 
 def _any_match(patterns: tuple[str, ...], full: str, model: str) -> bool:

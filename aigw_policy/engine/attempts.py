@@ -29,8 +29,9 @@ from .charging import _entry, retry_headers, settle, settle_charges
 from .decision import Decision
 from .flow import REQ, Flow, Need, Reserve, Steps, Stop, StoreFailed
 from .phases import continue_phase, response_steps
-from .route import RouteRun, candidate_activation
-from .route_errors import ALL_FAILED, CONNECT, TIMEOUT, ai_gateway_result, error_body, upstream_wait
+from .route import REFUSED, RouteRun, candidate_activation
+from .route_errors import (ALL_FAILED, CONNECT, TIMEOUT, ai_gateway_result, all_failed, attempt_said, error_body,
+                           upstream_wait)
 
 __all__ = ["End", "finish", "step"]
 
@@ -44,6 +45,9 @@ class End:
     message: str
     kind: str = "route-error"
     headers: dict[str, str] | None = None
+    told: str | None = None
+    """The client's message when it says more than ``message`` (the reason the decision, the
+    ledger and the logs keep): what each failed attempt's answer said."""
 
 
 def _failed(outcome: AttemptOutcome) -> bool:
@@ -83,6 +87,7 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
             _serve(flow, run)
             return Serve(live)
         yield from _settle_failed(flow, run, outcome)
+        run.said.append(attempt_said(outcome))
         run.waits.append(upstream_wait(outcome.headers, flow.time()) if outcome.headers else None)
         if outcome.error == "timeout" and live.timeout_s < route.per_request_timeout_s:
             # its time was cut to what the total left: the total ran out, whatever the clocks
@@ -106,6 +111,11 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
             continue
         if (c.provider, c.model, c.key_id) in tried:
             t.skip = "the same provider, model and key was tried already"
+            continue
+        if c.key_id is None and (owner := _passthrough_owner(run, route)) not in (None, c.provider) \
+                and c.provider not in route.configured_providers:
+            t.skip = (f"no key configured for provider `{c.provider}`: the client's own credential is for "
+                      f"`{owner}` and goes to no other provider")
             continue
         number = len(run.attempts) + 1
         if t.charges:
@@ -142,14 +152,28 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
         return End(429, "rate_limit_exceeded", "every candidate is " + ", ".join(names), "limit",
                    retry_headers(retry or 0))
     n = len(run.attempts)
+    refused = sorted({t.skip for t in run.tries if t.skip and t.skip.startswith(REFUSED)})
+    if n == 0 and refused:  # the policy's model rules refuse every model the route could send
+        return End(403, "model_not_allowed", "every model this request could be routed to is " + "; ".join(refused))
     if n == 0:
         return End(503, ALL_FAILED, "All providers failed: no candidate could be tried (routing.candidates says why)")
     # every attempt said when to come back (each a 429 or 503 with Retry-After): the soonest
     # is the client's, so that its SDK waits that long instead of retrying at once
     waits = [w for w in run.waits if w is not None]
     wait = retry_headers(min(waits)) if waits and len(waits) == n else None
-    return End(503, ALL_FAILED, f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded",
-               headers=wait)
+    reason, message, retry = all_failed(run.attempts, run.said)
+    if not retry:  # every provider refused the request itself: the SDKs' retries would end the same
+        wait = {**(wait or {}), "x-should-retry": "false"}
+    return End(503, ALL_FAILED, reason, headers=wait, told=message)
+
+
+def _passthrough_owner(run: RouteRun, route: Any) -> str | None:
+    """The provider a client's own credential is for: the plan's first candidate's (the
+    model's home; a credential is one vendor's). A keyless attempt carries the client's
+    credential (passthrough), so a keyless candidate of another provider the action does not
+    list is never tried: a failover took a client's OpenAI key on to OpenRouter, its Anthropic
+    key to Google."""
+    return run.tries[0].candidate.provider if run.tries else None
 
 
 def _over(t: Any, answer: list[Outcome]) -> Outcome | None:
@@ -194,9 +218,13 @@ def finish(flow: Flow, end: End) -> Generator[Need, Any, Decision]:
     run.error = (end.status, end.code, end.message)
     stop = Stop("deny", end.status, end.message, end.kind, run.rule, run.action, REQ,
                 headers={"content-type": "application/json", **(end.headers or {})},
-                body=error_body(run.plan.format, end.status, end.code, end.message, flow.rid, run.rule.label))
+                body=error_body(run.plan.format, end.status, end.code, end.told or end.message, flow.rid,
+                                run.rule.label))
     if end.headers and "retry-after" in end.headers:
         stop.body["aigw"]["retry_after"] = int(end.headers["retry-after"])  # type: ignore[index]
+    if end.headers and end.headers.get("x-should-retry") == "false" and end.code == ALL_FAILED:
+        stop.body["aigw"]["hint"] = ("every provider refused the request itself (the message lists what each "  # type: ignore[index]
+                                     "said): sent again unchanged it fails the same way")
     flow.act["actions"].setdefault("ngrok", {})["ai_gateway"] = ai_gateway_result(flow, run)
     if run.route.on_error == "continue":
         flow.rec.outcome(f"route failed {end.status} {end.code} (on_error: continue): the rules after it run")

@@ -148,6 +148,11 @@ class CompiledPolicy:
     per_attempt: frozenset[tuple[int, int]] = frozenset()
     """(rule, action) positions of the request-phase limits charged per routing attempt: they
     come before an ``ai-gateway`` action and depend on the model (SPEC §12, budget-correct)."""
+    model_gates: frozenset[tuple[int, int]] = frozenset()
+    """(rule, action) positions of the request-phase refusals that may refuse a model the route
+    sends and the client did not name as such (``GPT-4.1``, ``openai:gpt-4.1``, a ``models``
+    fallback): a ``model-access``, or a ``deny`` / ``custom-response`` whose rule condition reads
+    the model, before an ``ai-gateway`` action and enforced; checked again for each candidate."""
     shard_key: CompiledExpr | None = None
     """The document's ``shard_key``, evaluated once per request that charges a limit."""
     runners: list[Any] = field(default_factory=lambda: [None, None], compare=False, repr=False)
@@ -533,6 +538,7 @@ def facts(c: Compilation) -> Compilation:
         activation=activation_plan(reads, rules, routed),
         routed=routed,
         per_attempt=_per_attempt(c.request_rules),
+        model_gates=_model_gates(c.request_rules),
         shard_key=c.shard_key,
         header_items=limit_items(limits),
     )
@@ -659,3 +665,27 @@ def compile_policy(
             c = stage(c)
     assert c.compiled is not None
     return c.compiled
+
+
+_REFUSALS = ("deny", "custom-response")
+
+
+def _model_gates(rules: tuple[CompiledRule, ...]) -> frozenset[tuple[int, int]]:
+    """The enforced refusals before the last ``ai-gateway`` action that a routing candidate's
+    model can decide: ``model-access``, and ``deny`` / ``custom-response`` in a rule whose
+    condition reads the model or provider (:attr:`CompiledPolicy.model_gates`)."""
+    last = max(((r.position, a.position) for r in rules for a in r.actions if a.type == "ai-gateway"), default=None)
+    if last is None:
+        return frozenset()
+    out = set()
+    for rule in rules:
+        if rule.shadow:
+            continue
+        reads_model = union(e.reads for e in rule.exprs).reads_any(MODEL_VARIABLES)
+        for a in rule.actions:
+            if (rule.position, a.position) > last or getattr(a.config, "enforce", None) is False:
+                continue
+            if a.type == "model-access" or (a.type in _REFUSALS and reads_model):
+                out.add((rule.position, a.position))
+    return frozenset(out)
+

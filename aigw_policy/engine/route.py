@@ -27,14 +27,14 @@ from ..cel import CelError
 from ..limits.model import Charge
 from ..routing.compile import REFUSED_BY
 from ..routing.model import Candidate, Plan
-from .actions import BAD_HEADER_CHAR
+from .actions import BAD_HEADER_CHAR, model_access_refusal
 from .charging import measure, settle_charges, shard_of
 from .compile import CompiledAction, CompiledRule, Template
 from .flow import Flow, Steps, Stop
 from .route_errors import ai_gateway_result, error_body
 from .rule_error import CONDITION, failure, run
 
-__all__ = ["RouteRun", "Try", "candidate_activation", "route_action", "settle_served"]
+__all__ = ["REFUSED", "RouteRun", "Try", "candidate_activation", "route_action", "settle_served"]
 
 Charges = list[tuple[CompiledRule, CompiledAction, Charge]]
 
@@ -65,6 +65,8 @@ class RouteRun:
     """One record per attempt made: provider, model, key_id, status_code, error, latency_ms, usage."""
     waits: list[float | None] = field(default_factory=list)
     """Per failed attempt, the seconds its answer asked to wait before a retry (``Retry-After``)."""
+    said: list[str] = field(default_factory=list)
+    """Per failed attempt, what it ended with (:func:`~.route_errors.attempt_said`)."""
     live: Any = None  # the Attempt in flight (its charges reserved under rid#n)
     live_try: Try | None = None
     elapsed_s: float = 0.0
@@ -162,6 +164,10 @@ def _prepare(flow: Flow, action: CompiledAction, t: Try) -> None:
     """Measure the per-attempt limits and render the extras for candidate ``t``."""
     c = t.candidate
     act = candidate_activation(flow.act, c.provider, c.model)
+    if flow.cp.model_gates:
+        t.skip = _refused(flow, act, c)
+        if t.skip is not None:
+            return
     for rule in flow.cp.request_rules:
         limits = [a for a in rule.actions if (rule.position, a.position) in flow.cp.per_attempt]
         if not limits or not _matches(rule, act):
@@ -190,6 +196,30 @@ def _prepare(flow: Flow, action: CompiledAction, t: Try) -> None:
     bad = next((k for k, v in t.headers.items() if BAD_HEADER_CHAR.search(v)), None)
     if bad is not None:
         t.skip = f"the value of header `{bad}` has a character a header cannot carry (CR, LF, NUL...)"
+
+
+REFUSED = "refused by rule"
+"""How a candidate's ``skip`` begins when a model rule before the route refuses its model."""
+
+
+def _refused(flow: Flow, act: dict[str, Any], c: Candidate) -> str | None:
+    """Why a model rule before the route (:attr:`CompiledPolicy.model_gates`) refuses candidate
+    ``c`` (None: none does). The rules decided on the model the client wrote; the route sends
+    the catalog's (``GPT-4.1`` and ``openai:gpt-4.1`` are ``gpt-4.1``) and the client's
+    ``models`` fallbacks: each is asked of the model that would go upstream."""
+    gates = flow.cp.model_gates
+    rules = flow.cp.request_rules
+    for position in sorted({r for r, _ in gates}):  # only the gates' rules (a position is an index)
+        rule = rules[position]
+        if not _matches(rule, act):
+            continue
+        for a in (a for a in rule.actions if (position, a.position) in gates):
+            if a.type != "model-access":
+                return f"{REFUSED} `{rule.label}` (its condition holds for model `{c.provider}:{c.model}`)"
+            why = model_access_refusal(a.config, c.provider, c.model, rule.label)
+            if why is not None:
+                return f"{REFUSED} `{rule.label}`: {why}"
+    return None
 
 
 def _matches(rule: CompiledRule, act: dict[str, Any]) -> bool:

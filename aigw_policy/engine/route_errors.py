@@ -13,7 +13,8 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-__all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "TIMEOUT", "ai_gateway_result", "error_body", "upstream_wait"]
+__all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "TIMEOUT", "ai_gateway_result", "all_failed", "attempt_said",
+           "error_body", "upstream_wait"]
 
 #: The keys of the ``aigw`` object every gateway answer carries (SPEC section 14), always all
 #: present (``None`` when they do not apply), so a client reads them without guessing.
@@ -54,6 +55,57 @@ def error_body(api: str, status: int, code: str, message: str, request_id: str |
                 "aigw": extra}
     return {"error": {"message": message, "type": kind, "param": None, "code": code, "aigw": extra},
             "aigw": extra}
+
+
+SAID_CHARS = 200
+"""Characters of one attempt's error message kept in an all-failed answer."""
+LISTED = 5
+"""Failed attempts an all-failed answer lists (the rest are counted)."""
+SDK_RETRIES = frozenset({408, 409, 429})
+"""The statuses below 500 the OpenAI and Anthropic SDKs retry (and every 5xx)."""
+
+
+def attempt_said(outcome: Any) -> str:
+    """A failed attempt in a few words: ``timeout`` / ``connect``, else its status and the
+    error message its answer carried (``error.message`` in every provider's shape, or a bare
+    ``message``, or a text body), on one line, printable, at most :data:`SAID_CHARS`."""
+    if outcome.error is not None:
+        return str(outcome.error)
+    body = outcome.body
+    message: Any = None
+    if isinstance(body, Mapping):
+        error = body.get("error")
+        message = error.get("message") if isinstance(error, Mapping) else error
+        if message is None:
+            message = body.get("message")
+    elif isinstance(body, str):
+        message = body
+    said = str(outcome.status_code)
+    if isinstance(message, str):
+        text = "".join(ch for ch in " ".join(message.split()) if ch.isprintable())
+        if text:
+            said += " " + (text[:SAID_CHARS] + "..." if len(text) > SAID_CHARS else text)
+    return said
+
+
+def all_failed(attempts: list[dict[str, Any]], said: list[str]) -> tuple[str, str, bool]:
+    """A route whose every attempt failed: the reason (the decision's, the ledger's and the
+    log's: each attempt's status or error), the client's message (the same, with what each
+    answer said: ngrok's "errors are listed in the response"; an upstream's error message may
+    quote the request, which the logs never hold), and whether a retry of the whole request
+    can help: not when every attempt was refused for the request itself (a 4xx the SDKs do not
+    retry: a bad request, a key the provider refuses), which the SDKs would send twice more,
+    each time through every provider, to the same end."""
+    n = len(attempts)
+    more = f"; and {n - LISTED} more" if n > LISTED else ""
+    head = f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded: "
+    names = [f"{a['provider']}:{a['model']}" + (f" (key {a['key_id']})" if a.get("key_id") else "") + ": "
+             for a in attempts[:LISTED]]
+    reason = head + "; ".join(name + s.split(" ", 1)[0] for name, s in zip(names, said)) + more
+    message = head + "; ".join(name + s for name, s in zip(names, said)) + more
+    retry = any(a.get("error") is not None or (a.get("status_code") or 0) >= 500
+                or a.get("status_code") in SDK_RETRIES for a in attempts)
+    return reason, message, retry
 
 
 def upstream_wait(headers: Mapping[str, str], now: datetime) -> float | None:

@@ -127,6 +127,12 @@ class Gateway:
             body, ctype = found
         await _reply(send, 200, ctype, body)
 
+    def server_event(self, event: dict[str, Any]) -> None:
+        """A request the server protocol ended before this app saw it (a 400 ``invalid_http``,
+        a 431, a head that did not arrive in time; :func:`~.server.refusal_event`): logged and
+        counted as every request is (``header_timeout_protocol(..., report=app.server_event)``)."""
+        self.observer(event)
+
     async def startup(self) -> None:
         if self.watch and self.watch > 0:
             self._tasks.append(asyncio.ensure_future(self.holder.watch(self.watch)))

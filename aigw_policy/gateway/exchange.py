@@ -25,7 +25,7 @@ from .hops import hop_by_hop
 from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
 from .paths import PathError, canonical_scope, encode_path, encode_segment, valid_host
-from .request_body import BadBody, parse_body, receive_within
+from .request_body import MIN_BODY_RATE, BadBody, parse_body, read_body, receive_within
 from .request_ids import DECISION_HEADER, id_headers, request_id
 
 if TYPE_CHECKING:
@@ -42,6 +42,11 @@ _OWN_REQUEST = frozenset({"content-length", DECISION_HEADER})  # the gateway wri
 _OWN_CREDENTIALS = _OWN_REQUEST.union(CREDENTIAL_HEADERS)
 _LENGTH = frozenset({"content-length"})
 _TARGET = "aigw.target_authority"  # server.TARGET_AUTHORITY: the host of an absolute-form target
+_VERSIONS = frozenset({"1.0", "1.1", "2", "3"})
+"""ASGI's ``http_version`` values. uvicorn's HTTP/1 parsers pass on whatever version a request
+line claims (``POST / HTTP/2.0``: ``"2.0"``, ``HTTP/0.9``: ``"0.9"``), which the policy then
+read as ``req.version``: a client over HTTP/1.1 chose to look like HTTP/2. Such a request is
+refused (505); a server that really speaks HTTP/2 or 3 says ``"2"`` / ``"3"``."""
 _NOT_FORWARDED = frozenset({"TRACE", "CONNECT"})
 """Methods never forwarded: TRACE has the upstream reflect the request it received (the
 credentials and headers the gateway added, RFC 9110 §9.3.8), CONNECT asks for a tunnel."""
@@ -88,6 +93,11 @@ class Exchange:
         if scope.get("method") in _NOT_FORWARDED:
             self.path_error = f"{scope['method']} is not served: the gateway forwards API requests only"
             self.edge = (405, "method_not_allowed")
+        version = scope.get("http_version")
+        if version is not None and version not in _VERSIONS:  # a request line of HTTP/2.0, HTTP/0.9, ...
+            self.path_error = (f"HTTP/{str(version)[:8]} is not served: a request line says HTTP/1.1 or "
+                               "HTTP/1.0 (HTTP/2 is its own framing, never a request line)")
+            self.edge = (505, "http_version_not_supported")
         self.event: dict[str, Any] = {"request_id": self.ctx.request_id, "method": scope.get("method"),
                                       "path": scope["path"]}
         self.overhead = 0.0  # seconds spent deciding (request and response phase)
@@ -137,7 +147,8 @@ class Exchange:
     async def _run(self) -> None:
         # the edge, in order: the path, the key, the declared size; the body only after them
         if self.path_error is not None:
-            await self._answer(self.edge[0], self.path_error, None, code=self.edge[1], close=self._unread_is_large())
+            close = self.edge[0] == 505 or self._unread_is_large()  # 505: who knows how the rest is framed
+            await self._answer(self.edge[0], self.path_error, None, code=self.edge[1], close=close)
             return
         if self.failed is not None:
             await self._answer(500, self.failed[1], None, code=self.failed[0], close=self._unread_is_large())
@@ -148,11 +159,10 @@ class Exchange:
             return
         self.ctx.identity = identity
         self.event["identity"] = identity
-        encoding = self.headers.get("content-encoding", "identity").strip().lower()
-        if encoding not in ("", "identity"):
-            await self._answer(415, f"request bodies with Content-Encoding `{encoding[:40]}` are not accepted: "
-                               "the policy could not read them", None, code="unsupported_content_encoding",
-                               close=self._unread_is_large())
+        coded = _coded(self.headers)
+        if coded is not None:
+            await self._answer(415, f"request bodies with {coded[:60]} are not accepted: the policy could not read "
+                               "them", None, code="unsupported_content_encoding", close=self._unread_is_large())
             return
         declared = self.headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > self.mw.max_body:
@@ -162,10 +172,11 @@ class Exchange:
         request = self._engine_request(identity, None, query)
         self._upstream_headers = self._kept_headers()
         try:
-            body = await self._read_body()
+            body, gone = await read_body(self.receive, self.mw.max_body, self.mw.body_timeout)
+            self.ctx.disconnected = gone
         except TimeoutError:
-            await self._answer(408, f"the request body did not arrive within {self.mw.body_timeout:g}s", None,
-                               code="body_timeout", close=True)
+            await self._answer(408, f"the request body stalled: a pause over {self.mw.body_timeout:g}s, or under "
+                               f"{MIN_BODY_RATE:g} bytes/s on average", None, code="body_timeout", close=True)
             return
         if body is None:
             await self._too_big()
@@ -280,26 +291,6 @@ class Exchange:
                            code="body_too_large", close=True)
 
     # -- request side ------------------------------------------------------------------------
-
-    async def _read_body(self) -> bytes | None:
-        """The whole body, or None past ``max_body`` (counted as it arrives: chunked bodies
-        declare no length); TimeoutError when the client pauses longer than ``body_timeout``."""
-        buf = bytearray()
-        while True:
-            message = await receive_within(self.receive, self.mw.body_timeout)  # a timer, not a task per piece
-            if message["type"] == "http.disconnect":
-                self.ctx.disconnected = True
-                break
-            piece = message.get("body", b"")
-            if not buf and not message.get("more_body", False) and type(piece) is bytes:
-                # the whole body in one message (most requests): as it came, not copied twice
-                return piece if len(piece) <= self.mw.max_body else None
-            buf += piece
-            if len(buf) > self.mw.max_body:
-                return None
-            if not message.get("more_body", False):
-                break
-        return bytes(buf)
 
     def _engine_request(self, identity: Mapping[str, Any], body: Any, query: bytes) -> dict[str, Any]:
         scope = self.scope
@@ -678,3 +669,17 @@ class Exchange:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _coded(headers: Mapping[str, str]) -> str | None:
+    """The coding a request body comes in, when it is not the body itself: a
+    ``Content-Encoding``, or a ``Transfer-Encoding`` coding besides ``chunked``
+    (``gzip, chunked``: llhttp takes it, uvicorn undoes only the chunking, and the policy read
+    gzip bytes as the body, which went upstream unlabelled); None for a plain body."""
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        return f"Content-Encoding `{encoding}`"
+    transfer = headers.get("transfer-encoding")
+    if transfer is not None and any(c.strip() not in ("", "chunked", "identity") for c in transfer.lower().split(",")):
+        return f"Transfer-Encoding `{transfer.strip().lower()}`"
+    return None

@@ -12,7 +12,9 @@ has failed with the status its error type means, so the failover rules judge it 
 judge that status.
 
 An Anthropic stream's opening events say nothing the client shows: ``message_start`` (the
-message's id, model and input tokens) and ``ping``. Anthropic's overloaded or rate-limited
+message's id, model and input tokens) and ``ping``; nor do a Responses API stream's
+``response.created`` and ``response.in_progress`` (the response's id and ``in_progress``
+status, no output), whose failure comes next as ``response.failed`` (or an ``error`` event). Anthropic's overloaded or rate-limited
 error comes as the next event (its docs' example: ``message_start``, then ``event: error``), so
 those two are read on as keep-alives are: the stream is judged on its first event of content
 (``content_block_start``, ...) or error, and a stream whose error follows its
@@ -31,7 +33,8 @@ from ..providers.framing import SSEParser
 
 __all__ = ["MAX_OPENING", "opening", "stream_error"]
 
-_OPENING_EVENTS = ("message_start", "ping")  # Anthropic's, read on (the module's docstring)
+_OPENING_EVENTS = ("message_start", "ping", "response.created", "response.in_progress")
+"""Anthropic's and the Responses API's opening events, read on (the module's docstring)."""
 
 MAX_OPENING = 64 * 1024
 """Bytes a stream may take to finish its first event (keep-alives included) before it is
@@ -73,8 +76,10 @@ async def opening(chunks: AsyncIterator[bytes], sse: bool) -> bytes:
     return bytes(buf)
 
 
-_PREAMBLE = (b"event: message_start", b"event: ping", b"event:message_start", b"event:ping")
-"""The first lines of Anthropic's opening events, which say nothing the client shows."""
+_PREAMBLE = tuple(b"event:" + space + name.encode() + end for name in _OPENING_EVENTS for space in (b" ", b"")
+                  for end in (b"\n", b"\r\n"))
+"""The first lines of the opening events, which say nothing the client shows (the event name
+whole: ``response.created`` is one, ``response.created_x`` would not be)."""
 
 
 def _idle(line: bytearray, sse: bool) -> bool:
@@ -105,6 +110,9 @@ def stream_error(prefix: bytes) -> tuple[int, Any] | None:
     >>> stream_error(b'event: message_start\\ndata: {"type":"message_start"}\\n\\nevent: error\\n'
     ...              b'data: {"type":"error","error":{"type":"overloaded_error"}}\\n\\n')[0]
     529
+    >>> stream_error(b'event: response.created\\ndata: {"type":"response.created"}\\n\\nevent: response.failed\\n'
+    ...              b'data: {"type":"response.failed","response":{"error":{"code":"server_error"}}}\\n\\n')[0]
+    500
     """
     events = [e for e in SSEParser().feed(prefix) if e[0] not in _OPENING_EVENTS]
     if not events:
@@ -117,11 +125,17 @@ def stream_error(prefix: bytes) -> tuple[int, Any] | None:
     if not isinstance(obj, dict):
         return None
     error = obj.get("error")
-    if name != "error" and obj.get("type") != "error" and not isinstance(error, dict):
+    if name == "response.failed" or obj.get("type") == "response.failed":  # the Responses API's
+        response = obj.get("response")
+        error = response.get("error") if isinstance(response, dict) else None
+        error = error if isinstance(error, dict) else {}
+    elif name != "error" and obj.get("type") != "error" and not isinstance(error, dict):
         return None
     error = error if isinstance(error, dict) else obj
     code = error.get("code")
     if type(code) is int and 400 <= code <= 599:
         return code, obj
+    if isinstance(code, str) and code in _STATUS:  # the Responses API's error codes are words
+        return _STATUS[code], obj
     kind = error.get("type")
     return _STATUS.get(kind, 500) if isinstance(kind, str) else 500, obj

@@ -25,6 +25,7 @@ way through is :class:`~aigw_policy.gateway.exchange.Exchange`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, TypeAlias
@@ -65,7 +66,9 @@ class PolicyMiddleware:
     expression whose static worst-case cost reaches this is evaluated in a worker thread,
     so that a costly evaluation never stalls the event loop (0: always; None: never).
     ``body_timeout``: seconds to wait for the next piece of a request body before answering
-    408 (a client trickling its body holds a connection and a buffer; None: no limit).
+    408, and the start of the body's deadline, which each piece moves on at
+    :data:`~.request_body.MIN_BODY_RATE` (a client trickling its body holds a connection and a
+    buffer; None: no limit).
     ``settle_after_answer``: let the response phase run just after the last byte when nothing
     in it can change the answer (:meth:`settles_late`); it relies on the server writing the
     last byte within ``send`` (uvicorn does), else say False.
@@ -201,6 +204,7 @@ class PolicyMiddleware:
         if scope["type"] != "http":
             if scope["type"] == "websocket" and not self._websocket_excluded(scope):
                 await _refuse_websocket(receive, send)  # no policy decides one: never past the gateway
+                self._refused_websocket(scope)
                 return
             await self.app(scope, receive, send)
             return
@@ -213,6 +217,21 @@ class PolicyMiddleware:
             return
         await exchange.run()
 
+
+    def _refused_websocket(self, scope: dict[str, Any]) -> None:
+        """A refused websocket gets its decision log line and its count, as every refusal does."""
+        if self.observer is None:
+            return
+        from .request_ids import request_id
+
+        path = scope.get("path")
+        event = {"request_id": request_id(), "method": "GET", "path": path[:256] if isinstance(path, str) else None,
+                 "verdict": "deny", "status_code": 403, "reason": _WEBSOCKET_REFUSED, "latency_ms": 0.0,
+                 "overhead_ms": 0.0}
+        try:
+            self.observer(event)
+        except Exception:  # noqa: BLE001 - observability never breaks a request
+            logging.getLogger("aigw_policy.gateway").exception("observer failed")
 
     def _websocket_excluded(self, scope: dict[str, Any]) -> bool:
         """Whether a websocket's canonical path is one ``exclude`` takes out of the policy."""
@@ -231,7 +250,10 @@ async def _refuse_websocket(receive: Any, send: Any) -> None:
     before it is accepted, which the server answers 403 (ASGI)."""
     message = await receive()
     if message.get("type") == "websocket.connect":
-        await send({"type": "websocket.close", "code": 1008, "reason": "websockets are not served by the policy gateway"})
+        await send({"type": "websocket.close", "code": 1008, "reason": _WEBSOCKET_REFUSED})
+
+
+_WEBSOCKET_REFUSED = "websockets are not served by the policy gateway"
 
 
 def _exclusion(exclude: Collection[str] | Callable[[str], bool] | None) -> Callable[[str], bool] | None:

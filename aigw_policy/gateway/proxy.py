@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..providers.classify import inference_endpoint
 from ..providers.encoding import SUPPORTED, StreamDecoder, codings, decodable
 from ..providers.errors import ProviderError
+from ..routing.rewrite import ACCOUNT_HEADERS
 from .errors import error_response, wire_api
 from .hops import HOP_BY_HOP as FIXED_HOPS
 from .hops import hop_by_hop
@@ -60,6 +63,10 @@ OFFER = [(b"accept-encoding", ", ".join(SUPPORTED).encode())]
 _DROP = frozenset(h.encode() for h in HOP_BY_HOP) | {b"accept-encoding"}  # of the client's request headers
 
 
+_MODELS = re.compile(r"/models(?:/[^/]+)?/?$")
+"""A model list or one model's card (``GET /v1/models``, ``/v1beta/models/gemini-2.5-flash``)."""
+
+
 class UpstreamProxy:
     """``UpstreamProxy("https://api.openai.com", auth={"openai": {"authorization": "Bearer ..."}})``.
 
@@ -83,7 +90,7 @@ class UpstreamProxy:
                      for api, headers in (auth or {}).items()}
         names = {k for headers in self.auth.values() for k, _ in headers}
         if auth is not None:
-            names.update(h.encode() for h in CREDENTIAL_HEADERS)
+            names.update(h.encode() for h in (*CREDENTIAL_HEADERS, *ACCOUNT_HEADERS))  # the client's account: not with ours
         self._auth_names = frozenset(names)
         # the secret of each credential (`Bearer sk-...`: the token), what an answer must not quote
         self._secrets = {api: [v.rpartition(b" ")[2] for _, v in headers] for api, headers in self.auth.items()}
@@ -92,11 +99,27 @@ class UpstreamProxy:
         self.connect_timeout = connect_timeout
         self.max_connections = max_connections
         self._client = client
+        self._lends: dict[tuple[str, str], bool] = {}
 
     def client(self) -> HttpClient:
         if self._client is None:
             self._client = HttpClient(max_connections=self.max_connections)
         return self._client
+
+    def lends(self, method: str, path: str) -> bool:
+        """Whether a request goes with the operator's credential (``auth``): an inference API
+        (:func:`~aigw_policy.providers.classify.inference_endpoint`) or a read of the model
+        list. Anything else (the organization's files, batches, fine-tunes, stored
+        completions, Realtime client secrets) goes without it, so the provider refuses it: the
+        key is lent for what the policy and the ledger see (docs/gateway.md, "Upstream
+        credentials"). Remembered per (method, path), as paths are (``paths._KNOWN``)."""
+        found = self._lends.get((method, path))
+        if found is None:
+            found = inference_endpoint(method, path) or (method in ("GET", "HEAD") and _MODELS.search(path) is not None)
+            if len(self._lends) >= 1024:
+                self._lends.clear()
+            self._lends[(method, path)] = found
+        return found
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -127,7 +150,9 @@ class UpstreamProxy:
                    if (name := k.lower()) not in _DROP and name not in self._auth_names]
         # by the path alone: a client header (`anthropic-version`) must not pick whose key goes
         api = self.provider_api or wire_api(scope["path"], {})
-        headers += self.auth.get(api, []) + OFFER
+        if self.auth and self.lends(scope.get("method", "POST"), scope["path"]):
+            headers += self.auth.get(api, [])
+        headers += OFFER
         scrubs = [scrub for secret in self._secrets.get(api, ()) if (scrub := Scrubber.of(secret)) is not None]
         qs = scope.get("query_string", b"")
         url = self.upstream + (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")

@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["MAX_JSON_ITEMS", "BadBody", "parse_body", "receive_within"]
+__all__ = ["MAX_JSON_ITEMS", "MIN_BODY_RATE", "BadBody", "parse_body", "read_body", "receive_within"]
 
 
 class BadBody(Exception):
@@ -34,6 +34,31 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                                "which one counts depends on the parser, so it is refused")
             seen.add(key)
     return out
+
+
+_READ_OBJECTS = ("generationConfig", "generation_config", "options", "stream_options", "inferenceConfig")
+"""The objects inside a body whose fields the policy reads besides the top level's (Gemini's
+output cap and candidate count, Ollama's ``num_predict``, Bedrock's ``maxTokens``...)."""
+
+
+def _one_spelling(body: dict[str, Any]) -> None:
+    """Refuse a body whose top level (or an object of :data:`_READ_OBJECTS`) spells one field
+    twice, as upstreams read it: keys equal but for ASCII case (Go's ``encoding/json``, which
+    Ollama and LocalAI decode with, matches field names case-insensitively and takes the last:
+    ``{"model": "allowed", "Model": "other"}`` was served as ``other``), or but for
+    ``snake_case`` against ``lowerCamelCase`` (Gemini's proto JSON reads ``max_output_tokens``
+    and ``maxOutputTokens`` as one field, while the policy read the first it found)."""
+    for obj in (body, *(v for k in _READ_OBJECTS if type(v := body.get(k)) is dict)):
+        if len(obj) < 2:
+            continue
+        seen: dict[str, str] = {}
+        for key in obj:
+            same = key.replace("_", "").lower()
+            if same in seen:
+                raise BadBody("duplicate_json_key", f"the request body spells one field twice, `{seen[same][:80]}` "
+                               f"and `{key[:80]}`: upstreams read them as one (which one counts depends on the "
+                               "parser), so it is refused")
+            seen[same] = key
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
@@ -65,6 +90,8 @@ def parse_body(body: bytes, content_type: str) -> Any:
         value = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
         if _SURROGATE_ESCAPE.search(body):  # `\ud800` unpaired: not Unicode, parsers differ on it
             json.dumps(value, ensure_ascii=False).encode("utf-8")
+        if type(value) is dict:
+            _one_spelling(value)
         return value
     except UnicodeEncodeError:
         raise BadBody("invalid_json", "the request body has an unpaired surrogate escape (`\\ud800`)") from None
@@ -116,3 +143,40 @@ async def receive_within(receive: Any, seconds: float | None) -> Any:
     if fired:
         task.uncancel()
     return message
+
+
+MIN_BODY_RATE = 500.0
+"""Bytes a second a request body must keep up on average once it has begun (Apache's
+``mod_reqtimeout``, ``body=20,MinRate=500``): its deadline is ``body_timeout`` from its first
+piece, and each piece moves it on by ``len(piece) / MIN_BODY_RATE`` seconds. Without it a
+client sending a byte every ``body_timeout - 1`` seconds held its connection (and its body's
+buffer) for as long as it liked; a client at 500 bytes/s or more is never cut."""
+
+
+async def read_body(receive: Any, max_body: int, timeout: float | None) -> tuple[bytes | None, bool]:
+    """The request body (None past ``max_body``: counted as it arrives, chunked bodies declare
+    no length) and whether the client left before its end; TimeoutError when the client pauses
+    longer than ``timeout`` between two pieces, or falls under :data:`MIN_BODY_RATE`."""
+    buf = bytearray()
+    loop: asyncio.AbstractEventLoop | None = None
+    deadline = 0.0
+    while True:
+        wait = timeout if loop is None or timeout is None else min(timeout, deadline - loop.time())
+        message = await receive_within(receive, wait)  # a timer, not a task per piece
+        if message["type"] == "http.disconnect":
+            return bytes(buf), True
+        piece = message.get("body", b"")
+        more = message.get("more_body", False)
+        if not buf and not more and type(piece) is bytes:
+            # the whole body in one message (most requests): as it came, not copied twice
+            return (piece if len(piece) <= max_body else None), False
+        buf += piece
+        if len(buf) > max_body:
+            return None, False
+        if not more:
+            return bytes(buf), False
+        if timeout is not None:
+            if loop is None:
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + timeout
+            deadline += len(piece) / MIN_BODY_RATE

@@ -172,15 +172,18 @@ class Router:
         for k, v in response.raw_headers:
             name, value = k.decode("latin-1").lower(), v.decode("latin-1")
             plain[name] = f"{plain[name]}, {value}" if name in plain else value
-        status, said = response.status, _parsed(prefix) if response.status >= 400 else None
-        if streaming and (failed := stream_error(prefix)) is not None:  # a 200 whose first event is an error
+        scrub = Scrubber.of(secret)
+        # what the answer says goes into the decision (an all-failed answer lists each attempt's
+        # error message, which may quote the key it was sent): without the key
+        judged = scrub.whole(prefix) if scrub is not None and (response.status >= 400 or streaming) else prefix
+        status, said = response.status, _parsed(judged) if response.status >= 400 else None
+        if streaming and (failed := stream_error(judged)) is not None:  # a 200 whose first event is an error
             status, said = failed
         outcome = AttemptOutcome(status, latency_ms=_ms(t0), time_to_first_token_ms=ttft, headers=plain, body=said)
         drop = HOP_BY_HOP | ANSWER_OWN | hop_by_hop(response.raw_headers)
         if decodable(encoding):
             drop |= {"content-encoding"}
         out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
-        scrub = Scrubber.of(secret)
         if scrub is not None:
             out = [(k, scrub.whole(v)) for k, v in out]
         return outcome, Answer(response.status, out, prefix, rest, response, streaming, scrub)
@@ -376,14 +379,14 @@ async def route(exchange: Exchange, decision: Any, scope: dict[str, Any], data: 
                 answer = None
             sent = await _watched(router.send(step.attempt, scope, data, parsed,
                                               passthrough=not exchange.mw.strips_credentials), exchange)
+            where = _where(step.attempt)
             if sent is None:  # the client closed the request: no more attempts, nobody to answer
-                tried.append({"provider": step.attempt.provider.id, "status": None, "error": "client_closed"})
+                tried.append({**where, "status": None, "error": "client_closed"})
                 exchange.ctx.disconnected = True
                 step = await engine.aattempt(rid, AttemptOutcome(error="client_closed"))
                 break
             outcome, answer = sent
-            tried.append({"provider": step.attempt.provider.id, "status": outcome.status_code,
-                          "error": outcome.error})
+            tried.append({**where, "status": outcome.status_code, "error": outcome.error})
             step = await engine.aattempt(rid, outcome)
         if isinstance(step, Serve) and answer is None and exchange.ctx.disconnected:
             await exchange.forward(decision, scope, data, _closed)  # completed as one the client closed (499)
@@ -401,6 +404,14 @@ async def route(exchange: Exchange, decision: Any, scope: dict[str, Any], data: 
     exchange.ctx.decision = final
     exchange.note(final)
     await exchange.deny(final)
+
+
+def _where(attempt: Attempt) -> dict[str, Any]:
+    """Where an attempt went, for the decision log's ``aigw.route.attempts``: the provider, the
+    model and the key's id (``api_keys[].id`` or a short hash of its text, never the secret),
+    so that a key or model that keeps failing behind a successful failover shows."""
+    return {"provider": attempt.provider.id, "model": attempt.model,
+            "key_id": attempt.key.id if attempt.key is not None else None}
 
 
 async def _watched(sending: Any, exchange: Exchange) -> tuple[AttemptOutcome, Answer | None] | None:

@@ -8,9 +8,10 @@ next request (between two requests it idles as long as uvicorn's ``timeout_keep_
 send a complete request head; a client that sends nothing, or trickles its
 headers a byte at a time (slowloris), is disconnected then. A request head is at most
 :data:`MAX_HEAD_BYTES`: past it the connection gets a 431 and is closed (llhttp, unlike h11,
-has no bound of its own, so a head of 40 MB was read into memory whole). The body and the answer are not
-covered: the body's pace is watched by :class:`~aigw_policy.gateway.middleware.PolicyMiddleware`
-(``body_timeout``), an answer takes as long as the upstream does.
+has no bound of its own, so a head of 40 MB was read into memory whole). The body's pace is
+watched by :class:`~aigw_policy.gateway.middleware.PolicyMiddleware` (``body_timeout`` and a
+minimum rate); an answer takes as long as the upstream does, but a client that leaves it unread
+for ``write_timeout`` seconds once the write buffer is full is cut (:class:`_SlowReaders`).
 
 ```python
 import uvicorn
@@ -24,14 +25,24 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CLIENT_GONE", "DEFAULT_HEADER_TIMEOUT", "MAX_HEAD_BYTES", "TARGET_AUTHORITY", "ClientGone", "HeadWithBody",
-           "header_timeout_protocol", "leave_unfinished"]
+__all__ = ["CLIENT_GONE", "DEFAULT_HEADER_TIMEOUT", "DEFAULT_WRITE_TIMEOUT", "MAX_HEAD_BYTES", "TARGET_AUTHORITY",
+           "ClientGone", "HeadWithBody", "Reporter", "header_timeout_protocol", "leave_unfinished", "refusal_event"]
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 """Seconds a client has to send a request's head (nginx's ``client_header_timeout`` is 60 s;
 an API client sends its head at once)."""
+
+DEFAULT_WRITE_TIMEOUT = 60.0
+"""Seconds a client may leave an answer unread once the connection's write buffer is full
+(asyncio's high-water mark: 64 KiB past what the kernel holds): then the connection is cut,
+and the request ends as one whose client left (its upstream call cancelled, its usage settled).
+A client that reads nothing held its connection, its upstream stream and one of the upstream
+client's connections (512 at most) for as long as it liked: a handful of such clients starved
+every other request of upstream connections."""
+
 
 MAX_HEAD_BYTES = 64 * 1024
 """The most bytes of one request head (request line and headers) a connection may send
@@ -42,12 +53,13 @@ head that follows another in the same read (pipelining) is bounded by that read.
 _log = logging.getLogger("aigw_policy.gateway")
 
 
-def refusal(status: int, message: str, code: str, target: bytes = b"") -> bytes:
+def refusal(status: int, message: str, code: str, target: bytes = b"", report: Reporter | None = None) -> bytes:
     """The whole answer (head and body) to a request the server protocol refuses before any
     app sees it (a head too large, bytes that are not HTTP/1.1): in the provider's error
     shape of the request target when it was read (else OpenAI's), with a request id of its own
     in ``x-aigw-decision-id``, ``x-request-id`` and ``request-id`` (also in the operator's log
-    line), and ``connection: close``."""
+    line), and ``connection: close``. ``report`` gets the refusal as an event
+    (:func:`refusal_event`), for the decision log and the metrics."""
     from .errors import error_response, wire_api
     from .request_ids import DECISION_HEADER, id_headers, request_id
 
@@ -61,7 +73,30 @@ def refusal(status: int, message: str, code: str, target: bytes = b"") -> bytes:
     phrase = {400: b"Bad Request", 431: b"Request Header Fields Too Large"}.get(status, b"Error")
     head = b"HTTP/1.1 %d %s\r\n" % (status, phrase) + b"".join(k + b": " + v + b"\r\n" for k, v in headers)
     _log.warning("refused a request before reading it (%s, request %s): %s", code, rid, message)
+    if report is not None:
+        _report(report, refusal_event(rid, status, code, message, path))
     return head + b"\r\n" + body
+
+
+Reporter = Callable[[dict[str, Any]], None]
+"""Told of each request (or request head) the server protocol ends before any app sees it: an
+event as :class:`~aigw_policy.gateway.metrics.Observer` takes them (``Gateway.server_event``)."""
+
+
+def refusal_event(rid: str | None, status: int | None, code: str, message: str, path: str = "") -> dict[str, Any]:
+    """The event of a request the server protocol ended: ``status`` None when no answer was
+    sent (the head did not arrive in time: the connection was closed). ``path`` is the
+    target's path as it came (no query: it may hold a ``key=``), at most 256 characters."""
+    return {"request_id": rid, "method": None, "path": path[:256] or None,
+            "verdict": "deny" if status is not None else "closed", "status_code": status, "reason": message,
+            "decided_by": "server", "code": code, "latency_ms": 0.0, "overhead_ms": 0.0}
+
+
+def _report(report: Reporter, event: dict[str, Any]) -> None:
+    try:
+        report(event)
+    except Exception:  # noqa: BLE001 - observability never breaks the protocol
+        _log.exception("reporting a refusal of the server protocol failed")
 
 
 def _parse_error() -> str:
@@ -160,6 +195,7 @@ class _Unfinished:
 
     logger: Any
     transport: Any
+    report: Reporter | None = None  # header_timeout_protocol's `report`
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -167,19 +203,25 @@ class _Unfinished:
 
     def send_400_response(self, msg: str) -> None:
         self.transport.write(refusal(400, f"the request is not valid HTTP/1.1: {_parse_error()}", "invalid_http",
-                                     getattr(self, "url", b"") or b""))
+                                     getattr(self, "url", b"") or b"", self.report))
         self.transport.close()
 
 
-def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
+def header_timeout_protocol(seconds: float, report: Reporter | None = None,
+                            write_timeout: float | None = DEFAULT_WRITE_TIMEOUT) -> type[asyncio.Protocol]:
     """A uvicorn HTTP/1.1 protocol class (for ``uvicorn.Config(http=...)``) that closes a
     connection whose request head is not complete ``seconds`` after it was awaited: uvicorn's
-    httptools protocol (llhttp, in C) when httptools is installed, else its h11 one."""
+    httptools protocol (llhttp, in C) when httptools is installed, else its h11 one.
+    ``report`` is told of every request it ends before an app sees it (a 400 ``invalid_http``,
+    a 431, a head that did not arrive in time), as an event (:func:`refusal_event`): ``serve``
+    passes ``Gateway.server_event``, so they get a decision log line and metrics. A client
+    that leaves ``write_timeout`` seconds of its answer unread once the write buffer is full
+    is cut (:data:`DEFAULT_WRITE_TIMEOUT`; None: never)."""
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:  # httptools is not installed
-        return _h11_protocol(seconds)
-    return _httptools_protocol(HttpToolsProtocol, seconds)
+        return _h11_protocol(seconds, report, write_timeout)
+    return _httptools_protocol(HttpToolsProtocol, seconds, report, write_timeout)
 
 
 class _Timer:
@@ -196,6 +238,7 @@ class _Timer:
     header_timeout: float
     loop: asyncio.AbstractEventLoop
     transport: Any
+    report: Reporter | None
     _header_timer: asyncio.TimerHandle | None = None
     _head_deadline: float | None = None  # loop time by which the awaited head must be whole; None: none awaited
 
@@ -234,7 +277,7 @@ class _Timer:
             first = (self._head_tail + data).split(b" ", 2)  # the target, when this read has the request line
             target = first[1] if self._head_bytes == 0 and len(first) > 2 else b""
             self.transport.write(refusal(431, f"the request head is larger than {MAX_HEAD_BYTES} bytes",
-                                         "request_header_fields_too_large", target))
+                                         "request_header_fields_too_large", target, self.report))
             self.transport.close()
             return True
         self._head_bytes += len(data)
@@ -262,7 +305,45 @@ class _Timer:
             return
         self._head_deadline = None
         if not self.transport.is_closing():
+            if self._head_bytes and self.report is not None:  # a head begun, not finished: a slowloris
+                _report(self.report, refusal_event(None, None, "header_timeout", "the request head did not arrive "
+                                                   f"within {self.header_timeout:g}s: the connection was closed"))
             self.transport.close()
+
+
+class _SlowReaders:
+    """The write timer of one connection (a mixin of the protocol classes below): armed when
+    the transport pauses writing (the client stopped reading), stopped when it resumes; past
+    ``write_timeout`` the connection is aborted. No cost for a client that keeps reading: the
+    transport pauses only once its buffer is full."""
+
+    write_timeout: float | None = DEFAULT_WRITE_TIMEOUT
+    loop: asyncio.AbstractEventLoop
+    transport: Any
+    report: Reporter | None
+    _write_timer: asyncio.TimerHandle | None = None
+
+    def pause_writing(self) -> None:
+        super().pause_writing()  # type: ignore[misc]
+        if self._write_timer is None and self.write_timeout is not None:
+            self._write_timer = self.loop.call_later(self.write_timeout, self._unread)
+
+    def resume_writing(self) -> None:
+        self._stop_writing()
+        super().resume_writing()  # type: ignore[misc]
+
+    def _stop_writing(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def _unread(self) -> None:
+        self._write_timer = None
+        message = f"the client read nothing of its answer for {self.write_timeout:g}s: the connection was cut"
+        _log.warning("%s", message)
+        if self.report is not None:
+            _report(self.report, refusal_event(None, None, "write_timeout", message))
+        self.transport.abort()  # connection_lost: the request's client is gone (ClientGone, http.disconnect)
 
 
 class _Departures:
@@ -288,9 +369,12 @@ class _Departures:
             self._gone.fire()
 
 
-def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
-    class HeaderTimeoutHttpTools(_Unfinished, _Timer, _Departures, base):  # type: ignore[misc, valid-type]
+def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = None,
+                        write_seconds: float | None = DEFAULT_WRITE_TIMEOUT) -> type[asyncio.Protocol]:
+    class HeaderTimeoutHttpTools(_Unfinished, _Timer, _SlowReaders, _Departures, base):  # type: ignore[misc, valid-type]
         header_timeout = seconds
+        write_timeout = write_seconds
+        report = staticmethod(reporter) if reporter is not None else None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -323,6 +407,7 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop()
+            self._stop_writing()
             cycle = self.cycle
             super().connection_lost(exc)
             self._lost(cycle)
@@ -389,11 +474,14 @@ class HeadWithBody:
         return bool(self._transport.is_closing())
 
 
-def _h11_protocol(seconds: float) -> type[asyncio.Protocol]:
+def _h11_protocol(seconds: float, reporter: Reporter | None = None,
+                  write_seconds: float | None = DEFAULT_WRITE_TIMEOUT) -> type[asyncio.Protocol]:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class HeaderTimeoutH11(_Unfinished, _Timer, _Departures, H11Protocol):  # type: ignore[misc]
+    class HeaderTimeoutH11(_Unfinished, _Timer, _SlowReaders, _Departures, H11Protocol):  # type: ignore[misc]
         header_timeout = seconds
+        write_timeout = write_seconds
+        report = staticmethod(reporter) if reporter is not None else None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -419,6 +507,7 @@ def _h11_protocol(seconds: float) -> type[asyncio.Protocol]:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop()
+            self._stop_writing()
             cycle = self.cycle
             super().connection_lost(exc)
             self._lost(cycle)

@@ -248,6 +248,23 @@ _MEDIA_PATHS = ("/images/generations", "/images/edits", "/images/variations", "/
 no completion whatever the body looks like."""
 
 
+def inference_endpoint(method: str, path: str) -> bool:
+    """Whether ``method path`` asks a provider for inference: a POST to an API whose path
+    says what it is (chat, completions, Responses, embeddings, Anthropic messages, Gemini's
+    ``:generateContent``..., images, audio, moderations, token counts). Not a listing or a
+    read of what the account stores (``GET /v1/chat/completions`` lists stored completions,
+    ``/v1/files``, ``/v1/batches``), nor what a body merely looks like (``POST
+    /v1/fine_tuning/jobs`` names a model too): the ``ai-gateway`` action routes only these, with
+    the operator's provider key (docs/routing.md, "What the route serves").
+
+    >>> inference_endpoint("POST", "/v1/chat/completions"), inference_endpoint("GET", "/v1/chat/completions")
+    (True, False)
+    >>> inference_endpoint("POST", "/v1/realtime/client_secrets"), inference_endpoint("POST", "/v1/messages")
+    (False, True)
+    """
+    return method.upper() == "POST" and _by_path(path) is not None
+
+
 def _bedrock(model: str, action: str) -> tuple[str, Api, Operation, dict[str, Any]]:
     """Bedrock's runtime routes: Converse (its own wire format, every model) or InvokeModel
     (the model's own: Anthropic's Messages for Claude; other models' bodies are read as

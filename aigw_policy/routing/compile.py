@@ -170,6 +170,8 @@ class CompiledRoute:
         self.providers: Mapping[str, ProviderInfo] = providers
         self.models: tuple[ModelInfo, ...] = tuple(models)
         self.configured_models = frozenset(configured_models)
+        self.configured_providers = frozenset(builtin_ids.get(pc.id.lower(), pc.id) for pc in config.providers or ())
+        """The providers the action lists (the others come from the catalog alone)."""
         self.catalog = catalog
         #: lower-cased provider id or alias -> id, for every provider known (allowed or not)
         self.provider_names: dict[str, str] = dict(builtin_ids)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..cel.runtime.values import CelError
 from ..providers import AiRequest
+from ..providers.classify import inference_endpoint
 from .elements import Elements, key_elements
 from .incremental import kept_filter
 from .model import ApiFormat, Candidate, MetricsSnapshot, ModelInfo, Plan, StrategyResult
@@ -39,9 +40,12 @@ from .selection import RNG
 if TYPE_CHECKING:
     from .compile import CompiledRoute, CompiledStrategy
 
-__all__ = ["build_plan", "requested_models", "AUTO"]
+__all__ = ["AUTO", "UNSUPPORTED", "build_plan", "requested_models"]
 
 AUTO = "ngrok/auto"
+UNSUPPORTED = "unsupported_endpoint"
+"""The refusal (404) of a request that is no inference API (:func:`~aigw_policy.providers.classify.
+inference_endpoint`): the route would lend the provider key to whatever endpoint the client named."""
 KEEP_ANSWERS = True
 """Keep each model's answer to an elementwise strategy between snapshots (:mod:`.incremental`);
 False: evaluate it over the whole pool each time (the tests compare the two)."""
@@ -224,6 +228,11 @@ def build_plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metr
 def _plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: MetricsSnapshot | None,
           rng: random.Random | None, fmt: ApiFormat, requested: tuple[str, ...], skipped: list[Candidate],
           log: list[StrategyResult]) -> Plan:
+    method, path = act.get("req.method"), act.get("req.url.path")
+    if isinstance(path, str) and not inference_endpoint(method if isinstance(method, str) else "POST", path):
+        raise _Refused(404, UNSUPPORTED, f"`{method} {path[:200]}` is not an inference API: the ai-gateway action "
+                       "routes POSTs to chat, completions, responses, embeddings, messages, generateContent, image "
+                       "and audio endpoints only (it would send the provider key to any other)")
     limit = route.config.max_input_tokens
     if limit is not None and ai.input_tokens > limit:
         raise _Refused(413, "ERR_NGROK_3811", f"Input too large: {ai.input_tokens} tokens (max {limit}). "

@@ -12,9 +12,10 @@ out only in the auth header).
   gateway's, not the upstream's), ``attempt.drop_params`` removed from the top level, then
   ``attempt.body`` merged in (objects merged key by key, anything else replaced);
 - headers: the client's, less hop-by-hop ones, ``host``, ``content-length``,
-  ``accept-encoding`` (the proxy offers its own) and every credential header
-  (``authorization``, ``x-api-key``, ``x-goog-api-key``, ``api-key``; kept only in
-  passthrough mode for an attempt without a key), then
+  ``accept-encoding`` (the proxy offers its own), every credential header
+  (``authorization``, ``x-api-key``, ``x-goog-api-key``, ``api-key``) and the account
+  headers that go with one (:data:`ACCOUNT_HEADERS`); both kept only in passthrough mode
+  for an attempt without a key; then
   ``attempt.headers``, then the key in the provider's auth style (``bearer``,
   ``x-api-key``, ``x-goog-api-key``; ``none``: no credential).
 
@@ -38,11 +39,17 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from .model import Attempt
 
-__all__ = ["CREDENTIAL_HEADERS", "UpstreamRequest", "upstream_request"]
+__all__ = ["ACCOUNT_HEADERS", "CREDENTIAL_HEADERS", "UpstreamRequest", "upstream_request"]
 
 #: Headers that carry a credential in some provider's API: the client's are never forwarded.
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
-_DROP = CREDENTIAL_HEADERS | {
+ACCOUNT_HEADERS = frozenset({"openai-organization", "openai-project", "x-goog-user-project"})
+"""Headers that choose which of a credential's accounts a request is for and billed to
+(OpenAI's organization and project, Google's quota project): they go with the credential.
+The client's never go with the gateway's key (a key that reaches several organizations would
+serve, bill and show the files of whichever the client named; a client whose SDK sends its
+own ``OPENAI_ORG_ID`` got 401 ``mismatched_organization`` for every request)."""
+_DROP = CREDENTIAL_HEADERS | ACCOUNT_HEADERS | {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
     "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding", "x-aigw-provider"}
 _GEMINI_MODEL = re.compile(r"/models/[^/:]+:")
@@ -111,7 +118,7 @@ def _headers(given: Mapping[str, str] | Iterable[tuple[str, str]], attempt: Atte
              secret: str | None, keep: bool) -> tuple[tuple[str, str], ...]:
     items = [(k.lower(), v) for k, v in (given.items() if isinstance(given, Mapping) else given)]
     extra = {k.lower(): str(v) for k, v in attempt.headers.items()}
-    drop = ((_DROP - CREDENTIAL_HEADERS) if keep else _DROP) | extra.keys()
+    drop = ((_DROP - CREDENTIAL_HEADERS - ACCOUNT_HEADERS) if keep else _DROP) | extra.keys()
     drop |= {t.strip() for k, v in items if k == "connection" for t in v.lower().split(",")}
     out = [(k, v) for k, v in items if k not in drop]
     out += [(k, v) for k, v in extra.items() if k not in CREDENTIAL_HEADERS]

@@ -142,3 +142,43 @@ def test_the_authenticating_query_key_never_reaches_the_upstream(query: str, kep
 
     assert key_from({}, query) in (None, "sk-gw-sales")
     assert strip_key(query) == kept
+
+
+# -- what the operator's credential is lent for ---------------------------------------------
+# It went with every request the policy allowed: a gateway key could list the organization's
+# files and stored completions, start batches (billed, never seen by limits or the ledger) and
+# fine-tunes, or mint a Realtime client secret that talks to the provider directly. It now goes
+# with inference requests and model-list reads only; anything else goes without it.
+
+LENT = [("POST", "/v1/chat/completions", True), ("POST", "/v1/responses", True), ("POST", "/v1/embeddings", True),
+        ("POST", "/v1/images/generations", True), ("POST", "/v1/messages", True),
+        ("POST", "/v1beta/models/gemini-2.5-flash:generateContent", True),
+        ("GET", "/v1/models", True), ("GET", "/v1/models/gpt-4o", True), ("GET", "/v1beta/models", True),
+        ("GET", "/v1/files", False), ("GET", "/v1/chat/completions", False), ("POST", "/v1/batches", False),
+        ("POST", "/v1/fine_tuning/jobs", False), ("POST", "/v1/realtime/client_secrets", False),
+        ("DELETE", "/v1/models/ft:gpt-4o:acme", False), ("GET", "/v1/organization/users", False),
+        ("POST", "/v1/files", False)]
+
+
+@pytest.fixture(scope="module")
+def proxied(files: Path) -> Any:
+    from aigw_policy.gateway import load_keys
+
+    stub = StubUpstream()
+    with ServerThread(stub) as up:
+        app = Gateway(policy=files / "p.aigw", upstream=up.url, keys=load_keys(files / "keys.yaml"), timeout=5.0,
+                      watch=0)
+        with ServerThread(app) as gw:
+            yield gw, stub
+
+
+@pytest.mark.parametrize(("method", "path", "lent"), LENT, ids=[f"{m} {p}" for m, p, _ in LENT])
+def test_the_credential_goes_with_inference_and_model_lists_only(proxied: Any, method: str, path: str,
+                                                                  lent: bool) -> None:
+    gw, stub = proxied
+    before = len(stub.seen)
+    body = {"model": "gpt-4o", "messages": MSG} if method == "POST" else None
+    httpx.request(method, gw.url + path, json=body, headers={"authorization": "Bearer sk-gw-1"}, timeout=10)
+    (seen,) = stub.seen[before:]
+    assert (secrets_in(seen) != set()) is lent
+    assert "sk-gw-1" not in repr(seen["headers"])  # the client's own never goes, lent or not

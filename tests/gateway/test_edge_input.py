@@ -6,6 +6,7 @@ interpolation, token fields of the wrong type, answers too large to parse."""
 from __future__ import annotations
 
 import json
+import select
 import socket
 import time
 from pathlib import Path
@@ -347,6 +348,13 @@ def test_a_stream_past_the_capture_cap_is_read_in_its_own_format(
     (b'{"model": "gpt-4o", "max_tokens": NaN, "messages": []}', "invalid_json"),
     (b'{"model": "gpt-4o\\ud800", "messages": []}', "invalid_json"),
     (b'{"model": "gpt-4o", "max_tokens": ' + b"9" * 5000 + b', "messages": []}', "invalid_json"),
+    # one field spelt twice as an upstream reads it: Go's encoding/json (Ollama, LocalAI) matches
+    # names case-insensitively and keeps the last; Gemini reads snake_case and lowerCamelCase alike
+    (b'{"model": "gpt-4o-mini", "Model": "gpt-4.1", "messages": []}', "duplicate_json_key"),
+    (b'{"model": "gpt-4o-mini", "messages": [], "MAX_TOKENS": 9, "max_tokens": 1}', "duplicate_json_key"),
+    (b'{"model": "llama3", "options": {"num_predict": 5, "Num_Predict": 99999}, "messages": []}', "duplicate_json_key"),
+    (b'{"contents": [], "generationConfig": {"maxOutputTokens": 5, "max_output_tokens": 99999}}', "duplicate_json_key"),
+    (b'{"contents": [], "generationConfig": {"maxOutputTokens": 5}, "generation_config": {}}', "duplicate_json_key"),
 ])
 def test_bodies_that_are_not_plain_json_are_400(gw: Any, echo: Any, body: bytes, code: str) -> None:
     before = len(echo.app.seen)
@@ -388,6 +396,15 @@ def test_deep_but_readable_body_is_a_coded_400(gw: Any) -> None:
     r = httpx.post(gw.url + "/v1/chat/completions", headers=AUTH, json=body, timeout=10)
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request"
     assert "nested" in r.json()["error"]["message"]
+
+
+def test_a_field_name_in_a_users_map_may_differ_by_case_alone(gw: Any, echo: Any) -> None:
+    """Only the objects the policy reads are checked: a tool's JSON Schema may name `id` and `ID`."""
+    tool = {"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"id": {"type": "string"}, "ID": {"type": "string"}}}}}
+    r = httpx.post(gw.url + "/v1/chat/completions", headers={"authorization": "Bearer sk-edge"}, timeout=10,
+                   json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "tools": [tool]})
+    assert r.status_code == 200, r.text
 
 
 def test_non_json_media_types_still_pass(gw: Any, echo: Any) -> None:
@@ -666,6 +683,47 @@ def test_a_body_that_stops_coming_is_408(slow_gw: Any, echo: Any) -> None:
     assert len(echo.app.seen) == before
 
 
+def _trickle(port: int, body: bytes, piece: int, gap: float) -> bytes:
+    """``body`` sent ``piece`` bytes at a time, ``gap`` seconds apart, until it is all sent or
+    the server answers; what the server answered (all of it, once it closed or went quiet)."""
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer sk-edge\r\n"
+            b"content-type: application/json\r\nconnection: close\r\ncontent-length: %d\r\n\r\n" % len(body))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(head)
+        for i in range(0, len(body), piece):
+            try:
+                s.sendall(body[i:i + piece])
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            readable, _, _ = select.select([s], [], [], gap)
+            if readable:
+                break
+        out = b""
+        try:
+            while chunk := s.recv(65536):
+                out += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return out
+
+
+def test_a_body_trickled_under_the_minimum_rate_is_408(slow_gw: Any, echo: Any) -> None:
+    # a byte every 0.1 s: never a pause of body_timeout (0.3 s), but 10 bytes/s; before, held
+    # for as long as the client liked (here 200 pieces)
+    before = len(echo.app.seen)
+    body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * 200}]}).encode()
+    answer = _trickle(slow_gw.port, body, 1, 0.1)
+    assert status_of(answer) == 408 and body_of(answer)["error"]["code"] == "body_timeout"
+    assert len(echo.app.seen) == before
+
+
+def test_a_slow_body_above_the_minimum_rate_is_served(slow_gw: Any, echo: Any) -> None:
+    # 300 bytes every 0.1 s (3000 bytes/s): longer than body_timeout in all, never under the rate
+    body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * 2000}]}).encode()
+    answer = _trickle(slow_gw.port, body, 300, 0.1)
+    assert status_of(answer) == 200, answer[:300]
+
+
 # -- 9. /metrics: bounded label values, an optional token --------------------------------------
 
 
@@ -829,6 +887,28 @@ def test_a_compressed_request_body_is_refused(gw: Any, echo: Any) -> None:
                    headers={**AUTH, "content-type": "application/json", "content-encoding": "gzip"}, timeout=10)
     assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_content_encoding"
     assert len(echo.app.seen) == before
+
+
+@pytest.mark.parametrize(("coding", "status"), [("gzip, chunked", 415), ("deflate, chunked", 415),
+                                               ("identity, chunked", 200), ("chunked", 200)])
+def test_a_transfer_coded_request_body_is_refused(gw: Any, echo: Any, coding: str, status: int) -> None:
+    """``Transfer-Encoding: gzip, chunked``: llhttp takes it and uvicorn undoes only the chunking,
+    so the policy read gzip bytes as the body (text, under a non-JSON type) and the upstream
+    got them unlabelled. Refused as a ``Content-Encoding`` is."""
+    import gzip
+    import zlib
+
+    raw = json.dumps({**CHAT, "model": "gpt-4o"}).encode()
+    body = gzip.compress(raw) if coding.startswith("gzip") else zlib.compress(raw) if coding.startswith("deflate") else raw
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer sk-edge\r\n"
+            b"content-type: multipart/form-data; boundary=x\r\nconnection: close\r\ntransfer-encoding: "
+            + coding.encode() + b"\r\n\r\n")
+    before = len(echo.app.seen)
+    answer = raw_request(gw.port, head, b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
+    assert status_of(answer) == status, answer[:300]
+    if status == 415:
+        assert body_of(answer)["error"]["code"] == "unsupported_content_encoding"
+        assert len(echo.app.seen) == before
 
 
 def test_a_client_cannot_choose_its_provider_label(gw: Any, files: dict[str, Path]) -> None:

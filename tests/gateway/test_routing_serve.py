@@ -203,3 +203,16 @@ def test_no_secret_anywhere(routed: Any, stubs: Any) -> None:
              caught.value.response.text, repr(routed.app.route_metrics.snapshot(time.time()))]
     assert grep_secrets(*texts) == []
     assert all(GATEWAY_KEY not in t for t in texts)
+
+
+def test_the_decision_log_says_where_each_attempt_went(routed: Any, stubs: Any) -> None:
+    """Each attempt's provider, model and key id (never the secret): a key that keeps failing
+    behind a successful failover shows in the decision log, not only in the metrics' totals."""
+    stubs["alpha"][0].push(Reply(401, key=SECRETS["alpha"]["one"]), Reply(500, model="gpt-4o", key=SECRETS["alpha"]["two"]))
+    raw = oai(routed).chat.completions.with_raw_response.create(model="gpt-4o", messages=MSG)
+    line = log_line(routed, raw.headers["x-aigw-decision-id"])
+    assert line["aigw.route.attempts"] == [
+        {"provider": "alpha", "model": "gpt-4o", "key_id": "a1", "status": 401, "error": None},
+        {"provider": "alpha", "model": "gpt-4o", "key_id": "a2", "status": 500, "error": None},
+        {"provider": "beta", "model": "gpt-4o", "key_id": "b1", "status": 200, "error": None}]
+    assert grep_secrets(json.dumps(line)) == []

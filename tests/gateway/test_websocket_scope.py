@@ -72,3 +72,15 @@ def test_an_excluded_websocket_path_and_lifespan_pass() -> None:
 
     asyncio.run(mw({"type": "lifespan"}, receive, send))
     assert app.called == ["websocket", "lifespan"]
+
+
+def test_a_refused_websocket_is_logged_and_counted() -> None:
+    """Refused before any decision, it had no decision log line and no count: a client probing
+    a realtime API through the gateway left no trace."""
+    events: list[dict[str, Any]] = []
+    mw = PolicyMiddleware(App(), ap.Engine(ap.loads('policy "p" { default allow }')), keys=KEYS,
+                          observer=events.append)
+    _run(mw, _scope("/v1/realtime"))
+    [event] = events
+    assert (event["verdict"], event["status_code"], event["path"]) == ("deny", 403, "/v1/realtime")
+    assert event["request_id"].startswith("req-")

@@ -1,0 +1,79 @@
+"""The headers that choose a credential's account (OpenAI's ``OpenAI-Organization`` and
+``OpenAI-Project``, Google's ``x-goog-user-project``) go with the credential: a client's never
+go with the gateway's key. The OpenAI SDK sends them whenever ``OPENAI_ORG_ID`` /
+``OPENAI_PROJECT_ID`` are set (a developer's own org): with the gateway's key the provider
+answered every request 401 ``mismatched_organization``; and a key that reaches several
+organizations served, billed and showed the files of whichever one the client named. Through
+the proxy (``upstream_auth``) and a route (a configured key) alike; in passthrough (the client's
+own key, no ``--keys``) they go with the client's key, as it sent them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+from .conftest import ServerThread, policy_gateway, routed_policy
+from .providers_stub import StubProvider
+
+KEY = "sk-gw-accounts"
+ACCOUNT = {"openai-organization": "org-client", "openai-project": "proj-client", "x-goog-user-project": "gcp-client"}
+
+
+def _sdk(url: str, key: str = KEY) -> Any:
+    # what OPENAI_ORG_ID / OPENAI_PROJECT_ID make of every client
+    return openai.OpenAI(base_url=url + "/v1", api_key=key, organization="org-client", project="proj-client",
+                         default_headers={"x-goog-user-project": "gcp-client"}, max_retries=0)
+
+
+def _sent(stub: StubProvider) -> dict[str, str]:
+    (seen,) = stub.seen
+    return {k: v for k, v in seen["headers"].items() if k in ACCOUNT}
+
+
+def test_a_routed_request_goes_with_the_keys_account_only() -> None:
+    stub = StubProvider("p")
+    with ServerThread(stub) as up, policy_gateway(routed_policy([up.url]), KEY) as gw:
+        _sdk(gw.url).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    assert _sent(stub) == {}
+    assert stub.seen[0]["key"] == "sk-routed-0"
+
+
+def test_the_actions_own_headers_choose_the_account() -> None:
+    stub = StubProvider("p")
+    config = "          headers: {openai-organization: org-operator}\n"
+    with ServerThread(stub) as up, policy_gateway(routed_policy([up.url], config=config), KEY) as gw:
+        _sdk(gw.url).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    assert _sent(stub) == {"openai-organization": "org-operator"}
+
+
+@pytest.mark.parametrize("own", [False, True])
+def test_a_proxied_request_goes_with_the_upstream_auths_account_only(tmp_path: Path, own: bool) -> None:
+    from aigw_policy.gateway import Gateway, load_keys
+
+    stub = StubProvider("p")
+    org = ", openai-organization: org-operator" if own else ""
+    (tmp_path / "p.aigw").write_text('policy "a" { default allow }')
+    (tmp_path / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k}}\n"
+                                        f"upstream_auth:\n  openai: {{authorization: \"Bearer sk-operator-1\"{org}}}\n")
+    with ServerThread(stub) as up:
+        app = Gateway(policy=tmp_path / "p.aigw", upstream=up.url, keys=load_keys(tmp_path / "keys.yaml"), watch=0)
+        with ServerThread(app) as gw:
+            _sdk(gw.url).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    assert _sent(stub) == ({"openai-organization": "org-operator"} if own else {})
+    assert stub.seen[0]["key"] == "sk-operator-1"
+
+
+def test_the_clients_own_key_keeps_its_account(tmp_path: Path) -> None:
+    from aigw_policy.gateway import Gateway
+
+    stub = StubProvider("p")
+    (tmp_path / "p.aigw").write_text('policy "a" { default allow }')
+    with ServerThread(stub) as up:
+        app = Gateway(policy=tmp_path / "p.aigw", upstream=up.url, watch=0)  # no --keys: credentials pass
+        with ServerThread(app) as gw:
+            _sdk(gw.url, "sk-client-own").chat.completions.create(model="gpt-4o",
+                                                                  messages=[{"role": "user", "content": "hi"}])
+    assert _sent(stub) == ACCOUNT and stub.seen[0]["key"] == "sk-client-own"
