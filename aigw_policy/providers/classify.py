@@ -14,6 +14,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from urllib.parse import unquote, urlsplit
 
+from .bedrock_invoke import CAP_FIELDS
 from .errors import ProviderError
 from .forms import form_fields
 from .history import call_texts, json_text, prompt_and_count
@@ -250,16 +251,18 @@ no completion whatever the body looks like."""
 
 def _bedrock(model: str, action: str) -> tuple[str, Api, Operation, dict[str, Any]]:
     """Bedrock's runtime routes: Converse (its own wire format, every model) or InvokeModel
-    (the model's own: Anthropic's Messages for Claude; other models' bodies are read as
-    OpenAI's, whose usage they do not carry: estimated)."""
+    (the model's own body: Anthropic's Messages for Claude; every other family is api
+    ``bedrock`` too, its body read by its shape: :mod:`.bedrock_invoke`)."""
     model = unquote(model)
     if model.startswith("arn:"):  # an inference profile's or a provisioned model's ARN
         model = model.rsplit("/", 1)[-1]
     stream = action in ("converse-stream", "invoke-with-response-stream")
     if action.startswith("converse"):
         return "bedrock", "bedrock", "chat", {"model": model, "stream": stream}
-    api: Api = "anthropic" if ".anthropic." in f".{model}" else "openai"
-    return "bedrock", api, "messages" if api == "anthropic" else "chat", {"model": model, "stream": stream}
+    if ".anthropic." in f".{model}":
+        return "bedrock", "anthropic", "messages", {"model": model, "stream": stream}
+    op: Operation = "embeddings" if ".embed" in f".{model.lower()}" or "-embed" in model.lower() else "chat"
+    return "bedrock", "bedrock", op, {"model": model, "stream": stream}
 
 
 def _by_body(body: Mapping[str, Any]) -> tuple[Api, Operation]:
@@ -359,11 +362,15 @@ def _max_output(api: Api, op: Operation, body: Mapping[str, Any], problems: list
         for k in _GEMINI_COUNT_FIELDS:
             _count(cfg, k, f"{base}.{key}.{k}", problems, least=1)
         return next((n for n in found if n is not None), None)
-    if api == "bedrock":  # Converse: inferenceConfig.maxTokens
-        cfg = body.get("inferenceConfig")
-        if not isinstance(cfg, Mapping):
-            return None
-        return _count(cfg, "maxTokens", f"{base}.inferenceConfig.maxTokens", problems)
+    if api == "bedrock":  # Converse: inferenceConfig.maxTokens; InvokeModel: the family's own field
+        found = []
+        for path in (("inferenceConfig", "maxTokens"), *CAP_FIELDS):
+            obj: object = body
+            for key in path[:-1]:
+                obj = obj.get(key) if isinstance(obj, Mapping) else None
+            if isinstance(obj, Mapping) and path[-1] in obj:
+                found.append(_count(obj, path[-1], ".".join((base, *path)), problems))
+        return next((n for n in found if n is not None), None)
     if api == "ollama":
         opts = body.get("options")
         if not isinstance(opts, Mapping) or opts.get("num_predict") is None:

@@ -129,7 +129,9 @@ def prompt_and_count(api: str, op: str, body: Mapping[str, Any]) -> tuple[str, i
         text_of(body.get("system"), texts)
     if op == "responses":
         text_of(body.get("instructions"), texts)
-    for key in ("messages", "input", "prompt", "texts") if api == "cohere" else ("messages", "input", "prompt"):
+    if api in _SYSTEM_KEYS:  # a system prompt, not a message: Cohere v1's preamble
+        text_of(body.get(_SYSTEM_KEYS[api]), texts)
+    for key in _MESSAGE_KEYS.get(api, _OPENAI_KEYS):
         value = body.get(key)
         if value is None:
             continue
@@ -142,6 +144,8 @@ def prompt_and_count(api: str, op: str, body: Mapping[str, Any]) -> tuple[str, i
             for item in value:
                 if isinstance(item, Mapping):
                     text_of(item.get("content"), texts)
+                    if api in _MESSAGE_KEYS and "content" not in item:  # Cohere v1's chat_history, documents
+                        text_of(item.get("message", item.get("text")), texts)
                     if isinstance(item.get("output"), str):  # function_call_output
                         texts.append(item["output"])
                 elif type(item) is list and item and all(isinstance(v, int) for v in item):
@@ -154,6 +158,19 @@ def prompt_and_count(api: str, op: str, body: Mapping[str, Any]) -> tuple[str, i
     if api == "ollama" and isinstance(body.get("system"), str):
         texts.insert(0, body["system"])
     return "\n".join(texts), count
+
+
+_OPENAI_KEYS = ("messages", "input", "prompt")
+_MESSAGE_KEYS = {
+    # Cohere: v2 `messages` and embed `texts` / `inputs`; v1 `message` and `chat_history`
+    # ({role, message}); rerank's `query` and `documents` (strings or {text})
+    "cohere": ("messages", "input", "prompt", "texts", "inputs", "message", "chat_history", "query", "documents"),
+    # Bedrock: Converse's and Nova's `messages`; InvokeModel's `prompt` (Llama, Mistral, DeepSeek),
+    # `inputText` (Titan), `message` / `chat_history` (Cohere Command), `texts` (Cohere Embed)
+    "bedrock": ("messages", "input", "prompt", "inputText", "message", "chat_history", "texts"),
+}
+"""The body keys whose values are the messages (each one counted), by wire format."""
+_SYSTEM_KEYS = {"cohere": "preamble", "bedrock": "preamble"}  # Cohere Command on Bedrock too
 
 
 def json_text(value: object) -> str | None:

@@ -10,6 +10,7 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage
 from .tokens import DEFAULT_COUNTER, TokenCounter
+from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
 from .usage import _MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, served_model, tok
 
@@ -75,6 +76,7 @@ def extract_usage(
                             notes=(f"response body: {error.message}",))
     if stream is None and isinstance(body, (str, bytes)) and (
         "text/event-stream" in ctype or "ndjson" in ctype or "vnd.amazon.eventstream" in ctype
+        or "stream+json" in ctype
         or (ai.stream and not _looks_like_json(body, api))
     ):
         stream = body
@@ -92,6 +94,8 @@ def extract_usage(
         if err:
             notes.append(f"response body: {err}")
     found = usage_from_body(api, body) if not notes else None
+    if found is None and ai.provider == "bedrock":  # InvokeModel's counts, in its headers (a body without)
+        found = header_usage(lambda name: _header(response.get("headers"), name))
     if found is None and ai.operation == "embeddings" and not notes:
         found = _total_only(body)
     if found is None and api == "ollama" and not notes:
@@ -208,7 +212,7 @@ def _looks_like_json(body: str | bytes, api: str) -> bool:
     head = body[:64].lstrip()
     if isinstance(head, bytes):
         head = head.decode("utf-8", "replace")
-    if api == "ollama":  # NDJSON also starts with "{": one object only means plain JSON
+    if api in ("ollama", "cohere"):  # NDJSON (Cohere v1's stream too) also starts with "{": one object only is JSON
         stripped = body.strip()
         return (b"\n" if isinstance(stripped, bytes) else "\n") not in stripped
     return head[:1] in ("{", "[")

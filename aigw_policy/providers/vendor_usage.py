@@ -38,7 +38,11 @@ def cohere_usage(body: object) -> Usage | None:
         for part in ("billed_units", "tokens"):
             if u.get(part) is None:
                 continue
-            counts = counts_of(u[part], _COHERE_COUNTS)
+            counts = counts_of(u[part], (*_COHERE_COUNTS, "search_units"))
+            if "input_tokens" not in counts and counts.get("search_units") is not None:
+                # a rerank: billed per search unit (a query over up to 100 documents), no tokens
+                return Usage.of(0, 0, units=(("rerank_searches", counts["search_units"]),)
+                                if counts["search_units"] else ())
             if "input_tokens" not in counts:
                 return None  # a bad count, or none: not trusted at all (never `tokens` instead)
             return Usage.of(counts["input_tokens"], counts.get("output_tokens", 0))
