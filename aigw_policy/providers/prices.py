@@ -250,6 +250,11 @@ class LibraryPrices:
             price = info.get_prices(at)
         except Exception as exc:  # noqa: BLE001
             return Cost(None, "unknown", reason=f"price lookup failed: {type(exc).__name__}")
+        if price.input_mtok is None and price.output_mtok is None and not usage.units:
+            # billed by something else than tokens (whisper-1 by the second, tts-1 by the
+            # character, a rerank by the search) and the answer named none of it: unknown, never $0
+            return Cost(None, "unknown", reason=f"`{model}` is not billed by the token and the answer "
+                        "named none of what it is billed by")
         if usage.units or usage.service_tier:  # priced apart, or at a tier's prices: the library's own call
             cost = _library_cost(lib_provider, info, model, usage, at)
             if cost.known or not usage.units:

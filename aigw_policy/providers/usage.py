@@ -201,6 +201,8 @@ def openai_usage(u: object) -> Usage | None:
     SGLang's top-level ``reasoning_tokens`` are the reasoning detail of ``completion_tokens``."""
     if not isinstance(u, Mapping):
         return None
+    if u.get("type") == "duration" and "input_tokens" not in u:  # whisper-1: billed by the audio's length
+        return duration_usage(u.get("seconds"))
     if "input_tokens" in u or "output_tokens" in u:  # responses API (and images, audio)
         inp, out = tok(u.get("input_tokens")), _opt(u, "output_tokens")
         # the audio transcriptions' usage spells it `input_token_details`
@@ -233,6 +235,16 @@ def openai_usage(u: object) -> Usage | None:
                     reasoning_tokens=reasoning, notes=tuple(notes), units=units)
 
 
+def duration_usage(seconds: object) -> Usage | None:
+    """A transcription billed by its audio's length (``usage: {type: duration, seconds}``,
+    whisper-1): no tokens, the seconds (rounded to the nearest one, as OpenAI bills them) priced
+    by genai-prices' per-hour audio price. None for anything but a finite number >= 0."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < _MAX_TOKENS:
+        return None
+    whole = int(seconds + 0.5)
+    return Usage.of(0, 0, units=_units((("audio_seconds", whole), ("input_audio_seconds", whole))))
+
+
 def _modal(u: Mapping[str, Any], details: str, part: str, whole: int, notes: list[str]) -> list[tuple[str, int]]:
     """The audio and image tokens of an OpenAI-shaped breakdown (``audio_tokens``, and
     ``image_tokens``: gpt-image-1's image input, $10 per MTok against $5 for text), by their
@@ -260,13 +272,17 @@ PRICED_UNITS: tuple[str, ...] = (
     "input_audio_tokens", "input_image_tokens", "input_video_tokens",
     "cache_audio_read_tokens", "cache_image_read_tokens", "cache_video_read_tokens",
     "output_audio_tokens", "output_image_tokens", "output_video_tokens",
-    "web_searches", "storage_searches",
+    "web_searches", "storage_searches", "rerank_searches",
+    "audio_seconds", "input_audio_seconds",
 )
 """The counts :attr:`Usage.units` may hold, in this order: genai-prices' names of the audio,
 image and video parts of the input, of its cache reads and of the output (a model without
 their own price bills them as text), and of the searches a server-side tool made, billed per
 call: web searches (Anthropic's ``server_tool_use.web_search_requests``, the Responses API's
-``web_search_call`` items that search) and file searches (its ``file_search_call`` items)."""
+``web_search_call`` items that search) and file searches (its ``file_search_call`` items);
+the search units of a rerank (Cohere's ``billed_units.search_units``); and the seconds of audio
+a transcription billed by duration read (whisper-1's ``usage.seconds``: ``audio_seconds``, of
+which ``input_audio_seconds``, as genai-prices wants both)."""
 
 
 def _units(pairs: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
