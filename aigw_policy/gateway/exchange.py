@@ -19,7 +19,8 @@ from ..engine import RequestError
 from ..providers.classify import PROVIDER_HEADER
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name
-from .effects import effect, header_effects, set_max_tokens, sniff_content_type, strip_key, wants_usage
+from .effects import (decision_api, effect, header_effects, set_max_tokens, sniff_content_type, strip_key,
+                      wants_usage)
 from .errors import aigw_object, denial, error_response, no_long_retry, wire_api, with_extra
 from .hops import hop_by_hop
 from .injected_usage import HideInjectedUsage
@@ -350,9 +351,9 @@ class Exchange:
                 new["model"] = model["to"]
                 changed = True
             if clamp and clamp.get("to") is not None:
-                set_max_tokens(new, ai.get("provider"), ai.get("operation"), path, int(clamp["to"]))
+                set_max_tokens(new, decision_api(decision), ai.get("operation"), path, int(clamp["to"]))
                 changed = True
-            if self.mw.inject_usage and wants_usage(ai, new):
+            if self.mw.inject_usage and wants_usage(ai, new, decision_api(decision)):
                 opts = dict(new["stream_options"]) if isinstance(new.get("stream_options"), dict) else {}
                 opts["include_usage"] = True
                 new["stream_options"] = opts

@@ -1,0 +1,126 @@
+"""What the gateway writes into a forwarded body follows the request's wire format
+(``Decision.api``), never its provider label: the label names who serves and bills a request,
+the wire format what its body holds.
+
+Before, the label picked it: Claude on Vertex AI (label ``vertex_ai``, Gemini's) had its clamp
+written as ``generationConfig.maxOutputTokens`` into an Anthropic body (refused: unknown field),
+Gemini's and Vertex AI's OpenAI-compatible endpoints had theirs written the same way and no
+``stream_options.include_usage`` (their streams' usage was estimated), and Bedrock InvokeModel of
+a Llama, Titan or Nova model had OpenAI's ``max_completion_tokens`` written (refused by Bedrock).
+Each row goes through the middleware in-process; the recording app is the upstream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+import aigw_policy as ap
+from aigw_policy.gateway.effects import decision_api, wants_usage
+from aigw_policy.gateway.middleware import PolicyMiddleware
+
+POLICY = 'policy { on request { rule "clamp" { max-tokens { output: 64, mode: "clamp" } } } }'
+USER = [{"role": "user", "content": "hi"}]
+VERTEX = "/v1/projects/p/locations/us-east5/publishers"
+BEDROCK = "bedrock-runtime.us-east-1.amazonaws.com"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.bodies: list[Any] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        raw = b""
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        self.bodies.append(json.loads(raw))
+        body = b"{}"
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def forwarded(host: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    app = Recorder()
+    mw = PolicyMiddleware(app, ap.Engine(ap.loads(POLICY)))
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=mw), base_url=f"http://{host}") as client:
+            r = await client.post(path, json=body)
+            assert r.status_code == 200, r.text
+
+    asyncio.run(go())
+    assert len(app.bodies) == 1
+    return app.bodies[0]  # type: ignore[no-any-return]
+
+
+# (host, path, body sent, body forwarded)
+ROWS: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
+    # Claude on Vertex AI: Anthropic's body (was: generationConfig.maxOutputTokens, refused)
+    ("us-east5-aiplatform.googleapis.com", f"{VERTEX}/anthropic/models/claude-sonnet-4-5:rawPredict",
+     {"anthropic_version": "vertex-2023-10-16", "max_tokens": 4096, "messages": USER},
+     {"anthropic_version": "vertex-2023-10-16", "max_tokens": 64, "messages": USER}),
+    # Gemini's OpenAI-compatible endpoint: OpenAI's field and the usage chunk asked for
+    ("generativelanguage.googleapis.com", "/v1beta/openai/chat/completions",
+     {"model": "gemini-2.5-flash", "messages": USER, "stream": True, "max_tokens": 4096},
+     {"model": "gemini-2.5-flash", "messages": USER, "stream": True, "max_tokens": 64,
+      "stream_options": {"include_usage": True}}),
+    # Vertex AI's OpenAI-compatible endpoint (Gemini, or a partner model)
+    ("us-central1-aiplatform.googleapis.com", "/v1/projects/p/locations/us-central1/endpoints/openapi/chat/completions",
+     {"model": "google/gemini-2.5-flash", "messages": USER, "stream": True},
+     {"model": "google/gemini-2.5-flash", "messages": USER, "stream": True, "max_completion_tokens": 64,
+      "stream_options": {"include_usage": True}}),
+    # native Gemini: its own field, never stream_options
+    ("generativelanguage.googleapis.com", "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+     {"contents": [{"parts": [{"text": "hi"}]}]},
+     {"contents": [{"parts": [{"text": "hi"}]}], "generationConfig": {"maxOutputTokens": 64}}),
+    # Bedrock InvokeModel: each family's own field (was: max_completion_tokens, refused)
+    (BEDROCK, "/model/meta.llama3-8b-instruct-v1:0/invoke-with-response-stream",
+     {"prompt": "hi", "max_gen_len": 2048}, {"prompt": "hi", "max_gen_len": 64}),
+    (BEDROCK, "/model/meta.llama3-8b-instruct-v1:0/invoke", {"prompt": "hi"}, {"prompt": "hi", "max_gen_len": 64}),
+    (BEDROCK, "/model/amazon.titan-text-express-v1/invoke",
+     {"inputText": "hi", "textGenerationConfig": {"maxTokenCount": 4096, "temperature": 0}},
+     {"inputText": "hi", "textGenerationConfig": {"maxTokenCount": 64, "temperature": 0}}),
+    (BEDROCK, "/model/us.amazon.nova-lite-v1:0/invoke",
+     {"messages": [{"role": "user", "content": [{"text": "hi"}]}]},
+     {"messages": [{"role": "user", "content": [{"text": "hi"}]}], "inferenceConfig": {"max_new_tokens": 64}}),
+    (BEDROCK, "/model/mistral.mistral-7b-instruct-v0:2/invoke", {"prompt": "hi", "max_tokens": 500},
+     {"prompt": "hi", "max_tokens": 64}),
+    (BEDROCK, "/model/anthropic.claude-3-haiku-20240307-v1:0/invoke",
+     {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 4096, "messages": USER},
+     {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64, "messages": USER}),
+    # an embedding model has no output to cap: nothing written (an unknown field is refused)
+    (BEDROCK, "/model/amazon.titan-embed-text-v2:0/invoke", {"inputText": "hi"}, {"inputText": "hi"}),
+    ("api.openai.com", "/v1/embeddings", {"model": "text-embedding-3-small", "input": "hi"},
+     {"model": "text-embedding-3-small", "input": "hi"}),
+    # Cohere's Compatibility API refuses stream_options: OpenAI's field, no usage chunk asked for
+    ("api.cohere.ai", "/compatibility/v1/chat/completions",
+     {"model": "command-a-03-2025", "messages": USER, "stream": True},
+     {"model": "command-a-03-2025", "messages": USER, "stream": True, "max_completion_tokens": 64}),
+    # Ollama's native API behind its own port
+    ("localhost:11434", "/api/chat", {"model": "llama3", "messages": USER},
+     {"model": "llama3", "messages": USER, "options": {"num_predict": 64}}),
+]
+
+
+@pytest.mark.parametrize(("host", "path", "sent", "want"), ROWS, ids=[f"{r[0]}{r[1]}" for r in ROWS])
+def test_the_forwarded_body_follows_the_wire_format(host: str, path: str, sent: dict[str, Any],
+                                                    want: dict[str, Any]) -> None:
+    assert forwarded(host, path, sent) == want
+
+
+class _Bare:
+    """A decision without ``api`` (an embedder's own): the label's usual wire format."""
+
+    ai = {"provider": "anthropic", "stream": True, "operation": "messages"}
+
+
+def test_a_decision_without_api_falls_back_to_the_label() -> None:
+    assert decision_api(_Bare()) == "anthropic"
+    assert not wants_usage(_Bare.ai, {}, decision_api(_Bare()))
