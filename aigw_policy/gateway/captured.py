@@ -96,7 +96,8 @@ def usage_body(acc: Any, api: str) -> Any:
             "thoughtsTokenCount": u.reasoning_tokens, "cachedContentTokenCount": u.cached_input_tokens,
             "totalTokenCount": u.total_tokens, **_modalities(u.units)}}
     return {"model": u.model, "service_tier": u.service_tier,
-            "usage": {"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
+            "usage": {**({"cost": float(u.reported_usd)} if u.reported_usd is not None else {}),
+                      "prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
                       "total_tokens": u.total_tokens,
                       "prompt_tokens_details": {"cached_tokens": u.cached_input_tokens,
                                                 "cache_write_tokens": u.cache_creation_input_tokens,

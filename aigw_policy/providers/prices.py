@@ -50,6 +50,14 @@ LIBRARY_PROVIDERS: dict[str, str | None] = {
 }
 
 
+REPORTED_COST = frozenset(("openrouter", "perplexity"))
+"""The providers whose answers say what the request cost (``usage.cost``: OpenRouter's credits,
+with the upstream's charge on your own key; Perplexity's total, its request fee and searches
+included), priced from it rather than from genai-prices (which knows neither the upstream
+OpenRouter chose nor Perplexity's fees); an override still wins. Another label's ``cost`` (a
+self-hosted server's, a proxy's) is not trusted: its currency and meaning are unknown."""
+
+
 @dataclass(frozen=True, slots=True)
 class ModelPrice:
     """USD per million tokens. Cached and cache-creation prices default to the input price; the
@@ -112,7 +120,7 @@ class Cost:
     """``usd`` is None when the price is unknown; ``reason`` then says why (never $0)."""
 
     usd: Decimal | None
-    source: Literal["override", "genai-prices", "unknown", "not-forwarded"]
+    source: Literal["override", "provider", "genai-prices", "unknown", "not-forwarded"]
     input_usd: Decimal | None = None
     output_usd: Decimal | None = None
     reason: str | None = None
@@ -195,6 +203,8 @@ class PriceBook:
             key, price = hit
             inp, out = price.cost(usage)
             return Cost(inp + out, "override", inp, out, model=key)
+        if usage.reported_usd is not None and provider in REPORTED_COST:
+            return Cost(usage.reported_usd, "provider", model=model)
         if not self.use_library:
             return Cost(None, "unknown", reason=f"no price override for `{model}`")
         lib_provider = LIBRARY_PROVIDERS.get(provider, provider)

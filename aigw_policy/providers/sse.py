@@ -541,7 +541,8 @@ def _largest(old: Usage, new: Usage) -> Usage:
                     cached_input_tokens=max(old.cached_input_tokens, new.cached_input_tokens),
                     cache_creation_input_tokens=max(old.cache_creation_input_tokens, new.cache_creation_input_tokens),
                     reasoning_tokens=max(old.reasoning_tokens, new.reasoning_tokens), notes=old.notes or new.notes,
-                    units=_units(units.items()))
+                    units=_units(units.items()),
+                    reported_usd=new.reported_usd if new.reported_usd is not None else old.reported_usd)
 
 
 def _with(usage: Usage, model: str | None, notes: list[str], tier: str | None = None) -> Usage:

@@ -14,7 +14,9 @@ Everything here is pure: payloads in, values out, no I/O. Bad payloads never rai
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
@@ -43,6 +45,10 @@ class Usage:
     #: the service tier the provider says it served the request at (OpenAI ``flex``,
     #: ``priority``...), when it is not the default one: its prices differ
     service_tier: str | None = None
+    #: what the provider says it charged for the request (OpenRouter's and Perplexity's
+    #: ``usage.cost``, USD; :func:`reported_cost`): priced from it, for the labels of
+    #: :data:`~aigw_policy.providers.prices.REPORTED_COST` only
+    reported_usd: Decimal | None = None
 
     @classmethod
     def of(
@@ -59,13 +65,14 @@ class Usage:
         notes: tuple[str, ...] = (),
         units: tuple[tuple[str, int], ...] = (),
         service_tier: str | None = None,
+        reported_usd: Decimal | None = None,
     ) -> Usage:
         # built through the slots, in field order: the frozen __init__'s object.__setattr__
         # per field cost more than the rest of a limit's estimate (a Usage per limit action)
         u = _new(cls)
         for put, value in zip(_PUTS, (input_tokens, output_tokens, cached_input_tokens, cache_creation_input_tokens,
                                       cache_creation_1h_input_tokens, reasoning_tokens, input_tokens + output_tokens,
-                                      source, model, notes, units, service_tier)):
+                                      source, model, notes, units, service_tier, reported_usd), strict=True):
             put(u, value)
         return u
 
@@ -232,7 +239,38 @@ def openai_usage(u: object) -> Usage | None:
     reasoning = _within(_n(u, outs, "reasoning_tokens") + thought, out, "reasoning_tokens", notes)
     units = _units((*_modal(u, ins, "input", inp, notes), *_modal(u, outs, "output", out, notes)))
     return Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=written,
-                    reasoning_tokens=reasoning, notes=tuple(notes), units=units)
+                    reasoning_tokens=reasoning, notes=tuple(notes), units=units,
+                    reported_usd=reported_cost(u) if "cost" in u else None)
+
+
+_MAX_REPORTED = 1_000_000  # USD: a request's reported cost above this is no cost
+
+
+def reported_cost(u: Mapping[str, Any]) -> Decimal | None:
+    """What an OpenAI-shaped usage object says the request cost, in USD, or None: OpenRouter's
+    ``cost`` (the credits it charged) plus, for a request on your own provider key
+    (``is_byok: true``), ``cost_details.upstream_inference_cost`` (what that provider charged
+    the key); Perplexity's ``cost.total_cost`` (tokens, request fee and searches). Anything but
+    a finite number from 0 to $1M is no cost (priced from the tokens instead)."""
+    cost = u.get("cost")
+    if isinstance(cost, Mapping):  # Perplexity's breakdown
+        return _usd(cost.get("total_cost"))
+    total = _usd(cost)
+    if total is None or u.get("is_byok") is not True:
+        return total
+    upstream = _get(u, "cost_details", "upstream_inference_cost")
+    if upstream is None:
+        return total
+    extra = _usd(upstream)
+    return None if extra is None else total + extra
+
+
+def _usd(value: object) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not (math.isfinite(value) and 0 <= value <= _MAX_REPORTED):
+        return None
+    return Decimal(str(value))
 
 
 def duration_usage(seconds: object) -> Usage | None:
