@@ -129,7 +129,8 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
     integer ``prompt_tokens`` and ``completion_tokens`` and a ``model`` string, the usual
     shape; None for anything else (the general way reads it)."""
     u = body.get("usage")
-    if type(u) is not dict or "input_tokens" in u or "output_tokens" in u or not BESIDE.isdisjoint(u) or "cost" in u:
+    if type(u) is not dict or "input_tokens" in u or "output_tokens" in u or not BESIDE.isdisjoint(u) or "cost" in u \
+            or "prompt_audio_seconds" in u:
         return None
     inp = u.get("prompt_tokens")
     out = u.get("completion_tokens", 0)

@@ -232,12 +232,18 @@ def openai_usage(u: object) -> Usage | None:
             if "citation_tokens" in u or "num_search_queries" in u:  # Perplexity's: apart from the totals
                 apart = top
         inp, out = inp + citations, out + apart
-    out = _with_gap(inp, out, tok(u.get("total_tokens")), notes)
+    total = tok(u.get("total_tokens"))
+    if u.get("prompt_audio_seconds") is not None and total is not None and total > inp + out:
+        # Mistral's audio: its tokens are in the total alone, and they are input (billed by the minute)
+        notes.append(f"total above input + output: {total - inp - out} audio input tokens")
+        inp = total - out
+    out = _with_gap(inp, out, total, notes)
     cached = _within(_n(u, ins, "cached_tokens") or _n(u, "prompt_cache_hit_tokens") or _n(u, "cached_tokens"),
                      inp, "cached_tokens", notes)
     written = _within(_n(u, ins, "cache_write_tokens"), inp - cached, "cache_write_tokens", notes)
     reasoning = _within(_n(u, outs, "reasoning_tokens") + thought, out, "reasoning_tokens", notes)
-    units = _units((*_modal(u, ins, "input", inp, notes), *_modal(u, outs, "output", out, notes)))
+    units = _units((*_modal(u, ins, "input", inp, notes), *_modal(u, outs, "output", out, notes),
+                    *_audio_seconds(u.get("prompt_audio_seconds"))))
     return Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=written,
                     reasoning_tokens=reasoning, notes=tuple(notes), units=units,
                     reported_usd=reported_cost(u) if "cost" in u else None)
@@ -271,6 +277,14 @@ def _usd(value: object) -> Decimal | None:
     if not (math.isfinite(value) and 0 <= value <= _MAX_REPORTED):
         return None
     return Decimal(str(value))
+
+
+def _audio_seconds(seconds: object) -> tuple[tuple[str, int], ...]:
+    """Mistral's ``prompt_audio_seconds`` (Voxtral's transcriptions and audio chats, beside
+    the token counts): the seconds of audio read, billed by the minute for the models priced so
+    (genai-prices' audio-hour price; a model without one prices the tokens alone)."""
+    found = duration_usage(seconds) if seconds is not None else None
+    return found.units if found is not None else ()
 
 
 def duration_usage(seconds: object) -> Usage | None:
