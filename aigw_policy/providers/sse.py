@@ -308,7 +308,10 @@ class StreamUsage:
             _texts_openai(obj, parts)
             self._add_text(parts)
             return
-        if typ == "error" or "error" in obj and "choices" not in obj or obj.get("object") == "error":  # (vLLM's older)
+        # an error chunk: OpenAI's and Groq's `{error}`, vLLM's older `{object: error}`, OpenRouter's
+        # mid-stream `{error: {code: 502}, choices: [{finish_reason: error}]}` (choices beside it)
+        if typ == "error" or "error" in obj and ("choices" not in obj or isinstance(obj["error"], Mapping)) \
+                or obj.get("object") == "error":
             self._errors.append(_error_kind(obj.get("error")) or _error_kind(obj))
             return
         self._note_model(obj.get("model"))
@@ -523,6 +526,8 @@ def _error_kind(error: object) -> str:
         return ""
     kind = next((v for k in ("status", "code", "type") if isinstance(v := error.get(k), str) and v and v != "error"),
                 "")
+    if not kind and type(code := error.get("code")) is int and 100 <= code < 1000:
+        kind = str(code)  # OpenRouter's mid-stream errors: an HTTP status as the code
     return kind[:64]
 
 
