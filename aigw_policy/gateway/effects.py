@@ -47,12 +47,16 @@ _NO_STREAM_OPTIONS = frozenset(("cohere",))
 Compatibility API, ``/compatibility/v1``: its clients are told to unset it): never injected."""
 
 
-def wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any], api: str) -> bool:
+def wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any], api: str, path: str) -> bool:
     """Whether a stream in OpenAI's wire format (``api``, :attr:`~aigw_policy.engine.decision.
-    Decision.api`: not the provider label, which names who serves it) needs
+    Decision.api`: not the provider label, which names who serves it) to one of OpenAI's
+    endpoints (``path``: ``…/chat/completions``, ``…/completions``; not a body of that shape
+    sent elsewhere, Mistral's ``:rawPredict`` on Vertex AI) needs
     ``stream_options.include_usage`` to report its usage: Gemini's and Vertex AI's
     OpenAI-compatible endpoints do, a native Gemini or Bedrock stream never has the field."""
     if api != "openai" or not ai.get("stream") or ai.get("provider") in _NO_STREAM_OPTIONS:
+        return False
+    if not path.rstrip("/").endswith("/completions"):
         return False
     if ai.get("operation") not in ("chat", "completion"):
         return False

@@ -353,7 +353,7 @@ class Exchange:
             if clamp and clamp.get("to") is not None:
                 set_max_tokens(new, decision_api(decision), ai.get("operation"), path, int(clamp["to"]))
                 changed = True
-            if self.mw.inject_usage and wants_usage(ai, new, decision_api(decision)):
+            if self.mw.inject_usage and wants_usage(ai, new, decision_api(decision), path):
                 opts = dict(new["stream_options"]) if isinstance(new.get("stream_options"), dict) else {}
                 opts["include_usage"] = True
                 new["stream_options"] = opts

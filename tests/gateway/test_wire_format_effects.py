@@ -103,6 +103,14 @@ ROWS: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("api.cohere.ai", "/compatibility/v1/chat/completions",
      {"model": "command-a-03-2025", "messages": USER, "stream": True},
      {"model": "command-a-03-2025", "messages": USER, "stream": True, "max_completion_tokens": 64}),
+    # Mistral on Vertex AI: an OpenAI-shaped body to `:rawPredict`, no OpenAI endpoint: no stream_options
+    ("europe-west4-aiplatform.googleapis.com", f"{VERTEX}/mistralai/models/mistral-large-2411:streamRawPredict",
+     {"model": "mistral-large-2411", "messages": USER, "stream": True},
+     {"model": "mistral-large-2411", "messages": USER, "stream": True, "max_completion_tokens": 64}),
+    # Anthropic's OpenAI SDK compatibility endpoint: OpenAI's wire format at Anthropic's host
+    ("api.anthropic.com", "/v1/chat/completions", {"model": "claude-sonnet-4-5", "messages": USER, "stream": True},
+     {"model": "claude-sonnet-4-5", "messages": USER, "stream": True, "max_completion_tokens": 64,
+      "stream_options": {"include_usage": True}}),
     # Ollama's native API behind its own port
     ("localhost:11434", "/api/chat", {"model": "llama3", "messages": USER},
      {"model": "llama3", "messages": USER, "options": {"num_predict": 64}}),
@@ -123,4 +131,4 @@ class _Bare:
 
 def test_a_decision_without_api_falls_back_to_the_label() -> None:
     assert decision_api(_Bare()) == "anthropic"
-    assert not wants_usage(_Bare.ai, {}, decision_api(_Bare()))
+    assert not wants_usage(_Bare.ai, {}, decision_api(_Bare()), "/v1/messages")
