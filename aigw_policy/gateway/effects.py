@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from ..providers import PROVIDERS
+from ..providers.classify import NO_STREAM_OPTIONS
 from ..providers.bedrock_invoke import set_invoke_max_tokens
 
 __all__ = ["decision_api", "effect", "header_effects", "set_max_tokens", "sniff_content_type", "strip_key",
@@ -42,11 +43,6 @@ def header_effects(decision: Any, name: str) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), str(v).encode("latin-1", "replace")) for k, v in add.items()]
 
 
-_NO_STREAM_OPTIONS = frozenset(("cohere",))
-"""Providers whose OpenAI-compatible endpoint refuses ``stream_options`` (Cohere's
-Compatibility API, ``/compatibility/v1``: its clients are told to unset it): never injected."""
-
-
 def wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any], api: str, path: str) -> bool:
     """Whether a stream in OpenAI's wire format (``api``, :attr:`~aigw_policy.engine.decision.
     Decision.api`: not the provider label, which names who serves it) to one of OpenAI's
@@ -54,7 +50,7 @@ def wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any], api: str, path: 
     sent elsewhere, Mistral's ``:rawPredict`` on Vertex AI) needs
     ``stream_options.include_usage`` to report its usage: Gemini's and Vertex AI's
     OpenAI-compatible endpoints do, a native Gemini or Bedrock stream never has the field."""
-    if api != "openai" or not ai.get("stream") or ai.get("provider") in _NO_STREAM_OPTIONS:
+    if api != "openai" or not ai.get("stream") or ai.get("provider") in NO_STREAM_OPTIONS:
         return False
     if not path.rstrip("/").endswith("/completions"):
         return False

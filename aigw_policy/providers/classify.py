@@ -51,6 +51,9 @@ PROVIDERS: dict[str, Api] = {
     "cohere": "cohere",  # its native v2 API; its OpenAI-compatible one (`/compatibility/v1/...`) is api openai
     "bedrock": "bedrock",  # Converse; InvokeModel of a Claude model is api anthropic
 }
+NO_STREAM_OPTIONS = frozenset(("cohere",))
+"""Providers whose OpenAI-compatible endpoint refuses ``stream_options`` (Cohere's Compatibility
+API, ``/compatibility/v1``: its clients are told to unset it): never given it."""
 PROVIDER_HEADER = "x-aigw-provider"
 PER_MESSAGE_OVERHEAD = 4  # tokens of role/formatting per message, OpenAI's rule of thumb
 
@@ -661,7 +664,8 @@ def inject_include_usage(ai: AiRequest, body: Mapping[str, Any]) -> tuple[dict[s
     unchanged (the Responses API, Anthropic and Gemini always report usage in streams).
     """
     new = dict(body)
-    if ai.api != "openai" or not ai.stream or ai.operation not in ("chat", "completion") or ai.include_usage:
+    if ai.api != "openai" or not ai.stream or ai.operation not in ("chat", "completion") or ai.include_usage \
+            or ai.provider in NO_STREAM_OPTIONS:
         return new, False
     opts = dict(body["stream_options"]) if isinstance(body.get("stream_options"), Mapping) else {}
     opts["include_usage"] = True
