@@ -151,7 +151,8 @@ class PriceBook:
     """Overrides (exact ``provider/model``, exact ``model``, then glob patterns, in order),
     then genai-prices (remembered per book: :class:`LibraryPrices`). Thread-safe."""
 
-    def __init__(self, overrides: Mapping[str, ModelPrice] | None = None, *, use_library: bool = True) -> None:
+    def __init__(self, overrides: Mapping[str, ModelPrice] | None = None, *, use_library: bool = True,
+                 use_reported: bool = True) -> None:
         self._exact: dict[str, ModelPrice] = {}
         self._globs: list[tuple[str, ModelPrice]] = []
         for key, price in (overrides or {}).items():
@@ -160,6 +161,7 @@ class PriceBook:
             else:
                 self._exact[key] = price
         self.use_library = use_library
+        self.use_reported = use_reported  # the figure REPORTED_COST's providers name (False: genai-prices')
         self._library = LibraryPrices()
 
     @classmethod
@@ -203,7 +205,7 @@ class PriceBook:
             key, price = hit
             inp, out = price.cost(usage)
             return Cost(inp + out, "override", inp, out, model=key)
-        if usage.reported_usd is not None and provider in REPORTED_COST:
+        if usage.reported_usd is not None and self.use_reported and provider in REPORTED_COST:
             return Cost(usage.reported_usd, "provider", model=model)
         if not self.use_library:
             return Cost(None, "unknown", reason=f"no price override for `{model}`")

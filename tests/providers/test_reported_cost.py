@@ -64,3 +64,10 @@ def test_an_override_wins_over_the_reported_cost() -> None:
     book = PriceBook.from_mapping({"openrouter/*": {"input": 1, "output": 2}})
     cost = book.cost("openrouter", "openai/gpt-4o", REPORTED)
     assert (cost.source, cost.usd) == ("override", Decimal(100 + 20) / 1_000_000)
+
+
+def test_a_book_can_refuse_the_reported_cost() -> None:
+    """One price source for every provider, for who wants it: genai-prices' list."""
+    assert REPORTED is not None
+    cost = PriceBook(use_reported=False).cost("openrouter", "openai/gpt-4o", REPORTED)
+    assert cost.source == "genai-prices" and cost.usd != Decimal("0.0125")
