@@ -262,7 +262,7 @@ class LibraryPrices:
             price = info.get_prices(at)
         except Exception as exc:  # noqa: BLE001
             return Cost(None, "unknown", reason=f"price lookup failed: {type(exc).__name__}")
-        if price.input_mtok is None and price.output_mtok is None and not usage.units:
+        if not usage.units and _billed_otherwise(price):
             # billed by something else than tokens (whisper-1 by the second, tts-1 by the
             # character, a rerank by the search) and the answer named none of it: unknown, never $0
             return Cost(None, "unknown", reason=f"`{model}` is not billed by the token and the answer "
@@ -289,6 +289,17 @@ class LibraryPrices:
             while len(cache) >= bound:
                 del cache[next(iter(cache))]
             cache[key] = value
+
+
+def _billed_otherwise(price: Any) -> bool:
+    """Whether a genai-prices price bills something, but not tokens (whisper-1's audio hours,
+    tts-1's characters): a usage of tokens alone cannot be priced by it. A price of nothing at
+    all (OpenAI's moderation models) is free: $0 is its answer."""
+    if getattr(price, "input_mtok", None) is not None or getattr(price, "output_mtok", None) is not None:
+        return False
+    fields = getattr(price, "__dict__", None) or {name: getattr(price, name, None)
+                                                  for name in getattr(price, "__slots__", ())}
+    return any(value is not None for value in fields.values())
 
 
 def _units(usage: Usage) -> dict[str, int]:

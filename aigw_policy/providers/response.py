@@ -96,8 +96,8 @@ def extract_usage(
     found = usage_from_body(api, body) if not notes else None
     if found is None and ai.provider == "bedrock":  # InvokeModel's counts, in its headers (a body without)
         found = header_usage(lambda name: _header(response.get("headers"), name))
-    if found is None and ai.operation == "embeddings" and not notes:
-        found = _total_only(body)
+    if found is None and ai.operation in ("embeddings", "other") and not notes:
+        found = _total_only(body)  # embeddings, and reranks (Voyage's, Jina's, vLLM's): no output
     if found is None and api == "ollama" and not notes:
         found = ollama_output_only(body, ai.input_tokens)
     if found is not None:
@@ -113,8 +113,9 @@ def extract_usage(
 
 
 def _total_only(body: object) -> Usage | None:
-    """The usage of an embeddings answer that names only its total (Voyage AI's ``usage:
-    {total_tokens}``): an embedding has no output, so the total is the input."""
+    """The usage of an embeddings (or rerank, score...: operation ``other``) answer that names
+    only its total (Voyage AI's ``usage: {total_tokens}``, its and vLLM's reranks'): neither
+    has output, so the total is the input. A chat's lone total says nothing of its output."""
     u = body.get("usage") if isinstance(body, Mapping) else None
     if not isinstance(u, Mapping) or "prompt_tokens" in u or "input_tokens" in u:
         return None
