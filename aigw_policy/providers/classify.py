@@ -303,9 +303,18 @@ def _has_blocks(body: Mapping[str, Any]) -> bool:
 # fields
 
 
-def _tools(api: Api, body: Mapping[str, Any]) -> tuple[str, ...]:
+def _tool_list(api: Api, body: Mapping[str, Any]) -> list[Any] | None:
+    """The request's tool definitions: ``tools``, or Bedrock Converse's (and Nova's)
+    ``toolConfig.tools`` (``[{toolSpec: {name, ...}}, {cachePoint: ...}]``)."""
     tools = body.get("tools")
-    if tools is None or not isinstance(tools, list):
+    if tools is None and api == "bedrock" and isinstance(config := body.get("toolConfig"), Mapping):
+        tools = config.get("tools")
+    return tools if isinstance(tools, list) else None
+
+
+def _tools(api: Api, body: Mapping[str, Any]) -> tuple[str, ...]:
+    tools = _tool_list(api, body)
+    if tools is None:
         return ()
     names: list[str] = []
     for t in tools:
@@ -318,6 +327,10 @@ def _tools(api: Api, body: Mapping[str, Any]) -> tuple[str, ...]:
             names.extend(k for k in t if k not in ("functionDeclarations", "function_declarations"))
             continue
         name = t.get("name")
+        if not isinstance(name, str) and api == "bedrock":
+            if not isinstance(t.get("toolSpec"), Mapping):
+                continue  # a cachePoint: no tool
+            name = t["toolSpec"].get("name")
         if not isinstance(name, str) and isinstance(t.get("function"), Mapping):
             name = t["function"].get("name")
         if not isinstance(name, str) and isinstance(kind := t.get("type"), str) and isinstance(t.get(kind), Mapping):
@@ -642,8 +655,8 @@ def classify(
     estimate = counter.count(prompt, model) + PER_MESSAGE_OVERHEAD * count if prompt or count else 0
     if calls:
         estimate += counter.count(calls, model)
-    if tools and isinstance(body.get("tools"), list):
-        text = json_text(body["tools"])
+    if tools and (definitions := _tool_list(api, body)) is not None:
+        text = json_text(definitions)
         if text is None:
             notes.append("tools not serializable")
         else:

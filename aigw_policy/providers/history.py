@@ -46,6 +46,9 @@ def _block_text(block: Mapping[str, Any], out: list[str]) -> None:
         text_of(block["content"], out)
     if "parts" in block:
         text_of(block["parts"], out)
+    result = block.get("toolResult")  # Bedrock Converse (and Nova): a tool's result sent back
+    if result is not None and type(result) is dict:
+        text_of(result.get("content"), out)
 
 
 _LEAVES = frozenset({str, int, float, bool, type(None)})
@@ -84,6 +87,14 @@ def calls_of(item: object, out: list[str]) -> None:
             part = item.get(key)  # type: ignore[attr-defined]
             if part is not None and isinstance(part, Mapping):
                 _argument(part.get("args", part.get("response")), out)
+        use = item.get("toolUse")  # type: ignore[attr-defined]  # Bedrock Converse's call, sent back
+        if use is not None and isinstance(use, Mapping):
+            _argument(use.get("input"), out)
+        result = item.get("toolResult")  # type: ignore[attr-defined]  # its result's JSON blocks (text: text_of)
+        if result is not None and isinstance(result, Mapping) and isinstance(result.get("content"), list):
+            for block in result["content"]:
+                if isinstance(block, Mapping) and block.get("json") is not None:
+                    _argument(block["json"], out)
     for key in ("content", "parts"):
         inner = item.get(key)  # type: ignore[attr-defined]
         if inner is not None and type(inner) is not str and isinstance(inner, (list, Mapping)):
