@@ -104,7 +104,7 @@ def extract_usage(
         return found if found.model else found.with_model(ai.model)
     if failed:
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model,
-                        notes=(*notes, _error_note(status, body)))
+                        notes=(*notes, _error_note(status, body, _header(response.get("headers"), "x-amzn-errortype"))))
     if ai.operation == "other" and _token_count(api, body):
         return Usage.of(0, 0, model=ai.model, notes=("token counting is not billed",))
     notes.append("no usage in response")
@@ -173,7 +173,7 @@ def _from_stream(ai: AiRequest, api: str, text: str | bytes | bytearray, framing
     return usage
 
 
-def _error_note(status: object, body: object) -> str:
+def _error_note(status: object, body: object, aws_kind: str = "") -> str:
     """``upstream error 429: rate_limit_exceeded``: the status and the error's kind as the
     provider names it (OpenAI ``error.code``/``type``, Anthropic ``error.type``, Gemini
     ``error.status``, also inside Gemini's stream array); never its message, which may quote
@@ -186,6 +186,8 @@ def _error_note(status: object, body: object) -> str:
     kind = None
     if isinstance(error, Mapping):
         kind = next((v for k in ("status", "code", "type") if isinstance(v := error.get(k), str) and v), None)
+    if not kind and aws_kind:  # Bedrock's errors: `{"message"}`, the kind in `X-Amzn-ErrorType` (`Kind:uri`)
+        kind = aws_kind.partition(":")[0].strip() or None
     return f"upstream error {status}: {kind[:64]}" if kind else f"upstream error {status}"
 
 

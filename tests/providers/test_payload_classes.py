@@ -504,10 +504,14 @@ def test_other_publishers_on_vertex_are_not_gemini() -> None:
      "upstream error 429: RESOURCE_EXHAUSTED"),
     ("http://localhost:11434/api/chat", 404, {"error": "model 'llama9' not found"}, "upstream error 404"),
     ("https://api.openai.com/v1/chat/completions", 502, "<html>Bad gateway</html>", "upstream error 502"),
+    # Bedrock: `{"message"}` alone, the kind in the X-Amzn-ErrorType header (`Kind:uri`)
+    ("https://bedrock-runtime.us-east-1.amazonaws.com/model/meta.llama3-8b-instruct-v1:0/invoke", 429,
+     {"message": "Too many requests, please wait before trying again."}, "upstream error 429: ThrottlingException"),
 ])
 def test_an_upstream_error_names_its_status_and_kind(url: str, status: int, body: object, note: str) -> None:
     ai = classify({"url": url, "body": {"model": "m", "messages": [{"role": "user", "content": "hi"}],
                                         "contents": [{"parts": [{"text": "hi"}]}], "stream": False}})
-    u = extract_usage(ai, {"status_code": status, "body": body})
+    headers = {"X-Amzn-ErrorType": "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"}
+    u = extract_usage(ai, {"status_code": status, "body": body, "headers": headers if "amazonaws" in url else {}})
     assert (u.input_tokens, u.output_tokens, u.source) == (ai.input_tokens, 0, "estimate")
     assert u.notes[-1] == note
