@@ -220,6 +220,8 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         return "cohere", "cohere", "chat", {}
     if p in ("/v2/embed", "/v1/embed"):
         return "cohere", "cohere", "embeddings", {}
+    if p == "/v1/generate":  # Cohere's legacy completions: `prompt`, the usage in `meta`
+        return "cohere", "cohere", "completion", {}
     m = _AZURE_DEPLOYMENT.search(p)
     extras = {"deployment": m.group("deployment")} if m else {}
     if p.endswith("/chat/completions"):

@@ -398,6 +398,8 @@ class StreamUsage:
         usage in ``message-end``'s ``delta`` (the end of the stream)."""
         typ = obj.get("type")
         v1 = obj.get("event_type")  # v1's events (NDJSON, or SSE when asked): the usage in stream-end's response
+        if v1 is None and "is_finished" in obj:  # /v1/generate's: no event type, the last one is_finished
+            v1 = "stream-end" if obj["is_finished"] is True else "text-generation"
         if v1 is not None:
             if v1 == "stream-end":
                 self._usage = cohere_usage(obj.get("response")) or self._usage

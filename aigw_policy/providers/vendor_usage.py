@@ -101,10 +101,16 @@ def converse_text(body: object) -> list[str]:
 
 def cohere_delta_text(obj: Mapping[str, Any]) -> list[str]:
     """The text of a Cohere v2 stream event (``content-delta``: text or thinking,
-    ``tool-call-delta``: arguments), or of a whole v2 chat answer's ``message``."""
+    ``tool-call-delta``: arguments), of a whole v2 chat answer's ``message``, of a v1 chat
+    answer (``text``) or a v1 generate answer (``generations[].text``)."""
     message = _get(obj, "delta", "message") if "delta" in obj else obj.get("message")
     if not isinstance(message, Mapping):
-        return []
+        v1 = [obj["text"]] if isinstance(obj.get("text"), str) else []
+        generations = obj.get("generations")
+        for g in generations if isinstance(generations, list) else ():
+            if isinstance(_get(g, "text"), str):
+                v1.append(g["text"])
+        return v1
     out: list[str] = []
     content = message.get("content")
     for block in content if isinstance(content, list) else (content,):
