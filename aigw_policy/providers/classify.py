@@ -84,6 +84,10 @@ class AiRequest:
     problems: tuple[tuple[str, str], ...] = field(default=())
     #: the body's ``models: [...]`` (fallback models, as ngrok's AI gateway takes them)
     models: tuple[str, ...] = ()
+    #: False for a request that runs no model (a ``GET``, ``DELETE``...: reading a stored
+    #: response, ``GET /v1/responses/{id}``, whose usage is the earlier call's): operation
+    #: ``other``, and its answer's usage is not charged again
+    inference: bool = True
 
     @classmethod
     def _of(cls, *values: Any) -> AiRequest:
@@ -543,6 +547,8 @@ def _openai_fast(op: Operation, body: dict[str, Any]) -> tuple[int | None, int, 
 
 
 _LIMIT = 2**53
+_READS = frozenset(("GET", "HEAD", "DELETE", "OPTIONS"))
+"""Methods that run no model: every provider's inference is a POST."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -572,6 +578,8 @@ def classify(
         return AiRequest(provider=provider or "unknown", operation="other", notes=("request is not an object",))
     headers = request.get("headers")
     url = request.get("url") if isinstance(request.get("url"), str) else ""
+    method = request.get("method")
+    inference = not (isinstance(method, str) and method.upper() in _READS)
     found, host_provider, unparseable = _url_facts(url)
     if unparseable:
         notes.append("unparseable url")
@@ -614,6 +622,8 @@ def classify(
         provider = _API_PROVIDER.get(api, "unknown")
     if api == "unknown" and provider in PROVIDERS:
         api = PROVIDERS[provider]
+    if not inference:
+        op = "other"  # `GET /v1/chat/completions` lists stored completions: no chat
     if operation is not None:
         op = operation  # type: ignore[assignment]
 
@@ -669,7 +679,8 @@ def classify(
         models = ()
     return AiRequest._of(  # the fields in order
         provider, op, model, stream, max_output, estimate, count, tools, prompt, api, include_usage, choices,
-        tuple(notes), tuple(problems), tuple(m[:_MAX_MODEL] for m in models[:_MAX_MODELS]) if models else ())
+        tuple(notes), tuple(problems), tuple(m[:_MAX_MODEL] for m in models[:_MAX_MODELS]) if models else (),
+        inference)
 
 
 def inject_include_usage(ai: AiRequest, body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:

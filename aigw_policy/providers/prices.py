@@ -120,7 +120,7 @@ class Cost:
     """``usd`` is None when the price is unknown; ``reason`` then says why (never $0)."""
 
     usd: Decimal | None
-    source: Literal["override", "provider", "genai-prices", "unknown", "not-forwarded"]
+    source: Literal["override", "provider", "genai-prices", "unknown", "not-forwarded", "not-billed"]
     input_usd: Decimal | None = None
     output_usd: Decimal | None = None
     reason: str | None = None
@@ -134,6 +134,12 @@ class Cost:
     def not_forwarded(cls) -> Cost:
         """A request the gateway answered itself: nothing reached the provider, $0."""
         return cls(Decimal(0), "not-forwarded", Decimal(0), Decimal(0))
+
+    @classmethod
+    def not_billed(cls) -> Cost:
+        """A request that ran no model (``GET /v1/responses/{id}``: a read of a stored
+        answer, whose usage was its call's): $0."""
+        return cls(Decimal(0), "not-billed", Decimal(0), Decimal(0))
 
     def as_float(self) -> float | None:
         return float(self.usd) if self.usd is not None else None

@@ -55,12 +55,14 @@ def extract_usage(
         body = response.get("body")
         # a parsed body and no stream: the headers (type, coding) change nothing, nor the status
         # once the body has usage
-        if type(body) is dict and response.get("sse") is None and ai.api not in _SPECIAL:
+        if type(body) is dict and response.get("sse") is None and ai.api not in _SPECIAL and ai.inference:
             found = _openai_fast(body)
             if found is not None:
                 return found
     if not isinstance(response, Mapping):
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=("response is not an object",))
+    if not ai.inference:  # a read of a stored response (its usage is the call's, charged then): nothing ran
+        return Usage.of(0, 0, model=ai.model, notes=("no inference (not a POST): its usage is not charged",))
     api = _api(ai)
     status = response.get("status_code")
     failed = isinstance(status, int) and not isinstance(status, bool) and status >= 400
