@@ -12,7 +12,7 @@ from .sse import StreamUsage
 from .tokens import DEFAULT_COUNTER, TokenCounter
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
-from .usage import _MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, served_model, tok
+from .usage import _MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, served_model, tok, with_input_estimate
 
 FAST_USAGE = True
 """Read the usage of a parsed OpenAI-shaped JSON body with plain dict lookups when it has the
@@ -103,6 +103,7 @@ def extract_usage(
     if found is None and api == "ollama" and not notes:
         found = ollama_output_only(body, ai.input_tokens)
     if found is not None:
+        found = with_input_estimate(found, ai.input_tokens)
         return found if found.model else found.with_model(ai.model)
     if failed:
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model,

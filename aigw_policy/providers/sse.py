@@ -48,6 +48,7 @@ from .usage import (
     served_model,
     service_tier,
     tool_calls,
+    with_input_estimate,
     with_units,
 )
 
@@ -455,6 +456,9 @@ class StreamUsage:
         return self.counter.count("".join(self._text), self.model) + self._overflow_tokens
 
     def _result(self) -> Usage:
+        return with_input_estimate(self._counted(), self.input_estimate)
+
+    def _counted(self) -> Usage:
         notes: list[str] = []
         if self._bad:
             notes.append(f"{self._bad} unreadable event(s)")

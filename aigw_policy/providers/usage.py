@@ -471,6 +471,23 @@ def _anthropic_counts(u: object) -> dict[str, int]:
     return found
 
 
+NO_INPUT = "no input count: input estimated"
+"""The note of a usage whose object named an output count but no input count (Anthropic's
+``input_tokens``, Gemini's ``promptTokenCount`` without a total): :func:`with_input_estimate`
+puts the request's estimate there, marked ``estimate``; 0 input would be trusted as the
+provider's."""
+
+
+def with_input_estimate(usage: Usage, estimate: int) -> Usage:
+    """``usage`` with the request's input estimate when its object named no input count
+    (:data:`NO_INPUT`); as it is otherwise."""
+    if NO_INPUT not in usage.notes:
+        return usage
+    return Usage.of(estimate, usage.output_tokens, reasoning_tokens=usage.reasoning_tokens, source="estimate",
+                    model=usage.model, notes=usage.notes, units=usage.units, service_tier=usage.service_tier,
+                    reported_usd=usage.reported_usd)
+
+
 def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
     if "input_tokens" not in f and "output_tokens" not in f:
         return None
@@ -481,6 +498,8 @@ def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
     if one_hour:
         one_hour = _within(one_hour, created, "ephemeral_1h_input_tokens", notes)
     searches = f.get(_ANTHROPIC_SEARCHES, 0)
+    if "input_tokens" not in f:
+        notes.append(NO_INPUT)  # (a compatible server's `message_delta` alone): never 0 input
     return Usage.of(
         f.get("input_tokens", 0) + cached + created,
         f.get("output_tokens", 0),
@@ -548,6 +567,13 @@ def gemini_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
     thoughts = f.get("thoughtsTokenCount", 0)
     inp = f.get("promptTokenCount", 0) + f.get("toolUsePromptTokenCount", 0)
     notes: list[str] = []
+    if "promptTokenCount" not in f:  # the total still says it, else it is estimated, never 0
+        total, out = f.get("totalTokenCount"), f.get("candidatesTokenCount", 0) + thoughts
+        if total is not None and total >= out:
+            inp = total - out
+            notes.append("no promptTokenCount: the input is the total's rest")
+        else:
+            notes.append(NO_INPUT)
     out = _with_gap(inp, f.get("candidatesTokenCount", 0) + thoughts, f.get("totalTokenCount"), notes)
     cached = _within(f.get("cachedContentTokenCount", 0), inp, "cachedContentTokenCount", notes)
     units: tuple[tuple[str, int], ...] = ()
