@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from ..providers import PROVIDERS
-from ..providers.classify import NO_STREAM_OPTIONS
+from ..providers.classify import COMPLETION_TOKENS, NO_STREAM_OPTIONS
 from ..providers.bedrock_invoke import set_invoke_max_tokens
 
 __all__ = ["decision_api", "effect", "header_effects", "set_max_tokens", "sniff_content_type", "strip_key",
@@ -69,11 +69,14 @@ def decision_api(decision: Any) -> str:
     return PROVIDERS.get(decision.ai.get("provider"), "openai")
 
 
-def set_max_tokens(body: dict[str, Any], api: str, operation: Any, path: str, value: int) -> None:
+def set_max_tokens(body: dict[str, Any], api: str, operation: Any, path: str, value: int,
+                   provider: Any = None) -> None:
     """The ``max-tokens`` clamp, in the field the request's wire format (``api``) and operation
     read: Claude on Vertex AI or Bedrock takes Anthropic's ``max_tokens``, Gemini's
     OpenAI-compatible endpoint OpenAI's fields, Bedrock's InvokeModel the model family's own
-    (:func:`~aigw_policy.providers.bedrock_invoke.max_tokens_field`)."""
+    (:func:`~aigw_policy.providers.bedrock_invoke.set_invoke_max_tokens`); OpenAI's chat: the
+    field the body names, else ``max_completion_tokens`` for OpenAI's own (``COMPLETION_TOKENS``)
+    and ``max_tokens`` for every other vendor."""
     if operation in ("other", "embeddings"):
         return  # embeddings, images, audio, moderations, token counting: no output cap to write (an unknown
         # field is refused: OpenAI's embeddings answer `max_tokens` with a 400)
@@ -96,11 +99,11 @@ def set_max_tokens(body: dict[str, Any], api: str, operation: Any, path: str, va
         body["generationConfig"] = config
     elif operation == "responses":
         body["max_output_tokens"] = value
-    elif operation == "chat":
-        if "max_tokens" in body and "max_completion_tokens" not in body:
-            body["max_tokens"] = value
-        else:
-            body["max_completion_tokens"] = value
+    elif operation == "chat":  # the fields the body names (both, if it names both); else the vendor's
+        names = [k for k in ("max_completion_tokens", "max_tokens") if k in body] or [
+            "max_completion_tokens" if provider in COMPLETION_TOKENS else "max_tokens"]
+        for name in names:
+            body[name] = value
     else:
         body["max_tokens"] = value
 

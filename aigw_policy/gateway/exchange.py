@@ -351,7 +351,8 @@ class Exchange:
                 new["model"] = model["to"]
                 changed = True
             if clamp and clamp.get("to") is not None:
-                set_max_tokens(new, decision_api(decision), ai.get("operation"), path, int(clamp["to"]))
+                set_max_tokens(new, decision_api(decision), ai.get("operation"), path, int(clamp["to"]),
+                               ai.get("provider"))
                 changed = True
             if self.mw.inject_usage and wants_usage(ai, new, decision_api(decision), path):
                 opts = dict(new["stream_options"]) if isinstance(new.get("stream_options"), dict) else {}

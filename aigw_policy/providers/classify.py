@@ -51,9 +51,16 @@ PROVIDERS: dict[str, Api] = {
     "cohere": "cohere",  # its native v2 API; its OpenAI-compatible one (`/compatibility/v1/...`) is api openai
     "bedrock": "bedrock",  # Converse; InvokeModel of a Claude model is api anthropic
 }
-NO_STREAM_OPTIONS = frozenset(("cohere",))
-"""Providers whose OpenAI-compatible endpoint refuses ``stream_options`` (Cohere's Compatibility
-API, ``/compatibility/v1``: its clients are told to unset it): never given it."""
+NO_STREAM_OPTIONS = frozenset(("cohere", "mistral"))
+"""Providers whose OpenAI-compatible endpoint refuses ``stream_options``: never given it.
+Cohere's Compatibility API (``/compatibility/v1``: its clients are told to unset it); Mistral's
+API answers 422 ``extra_forbidden`` for ``stream_options.include_usage`` (and sends the usage in
+its last chunk unasked)."""
+COMPLETION_TOKENS = frozenset(("openai", "azure_openai"))
+"""Providers whose chat output cap is ``max_completion_tokens`` (OpenAI's reasoning models refuse
+``max_tokens``): a clamp on a body that names neither writes it there; every other
+OpenAI-compatible vendor gets ``max_tokens``, the field they all read (Mistral answers 422
+``extra_forbidden`` for ``max_completion_tokens``)."""
 PROVIDER_HEADER = "x-aigw-provider"
 PER_MESSAGE_OVERHEAD = 4  # tokens of role/formatting per message, OpenAI's rule of thumb
 

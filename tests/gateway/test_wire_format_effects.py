@@ -74,7 +74,7 @@ ROWS: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     # Vertex AI's OpenAI-compatible endpoint (Gemini, or a partner model)
     ("us-central1-aiplatform.googleapis.com", "/v1/projects/p/locations/us-central1/endpoints/openapi/chat/completions",
      {"model": "google/gemini-2.5-flash", "messages": USER, "stream": True},
-     {"model": "google/gemini-2.5-flash", "messages": USER, "stream": True, "max_completion_tokens": 64,
+     {"model": "google/gemini-2.5-flash", "messages": USER, "stream": True, "max_tokens": 64,
       "stream_options": {"include_usage": True}}),
     # native Gemini: its own field, never stream_options
     ("generativelanguage.googleapis.com", "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
@@ -102,15 +102,30 @@ ROWS: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     # Cohere's Compatibility API refuses stream_options: OpenAI's field, no usage chunk asked for
     ("api.cohere.ai", "/compatibility/v1/chat/completions",
      {"model": "command-a-03-2025", "messages": USER, "stream": True},
-     {"model": "command-a-03-2025", "messages": USER, "stream": True, "max_completion_tokens": 64}),
+     {"model": "command-a-03-2025", "messages": USER, "stream": True, "max_tokens": 64}),
     # Mistral on Vertex AI: an OpenAI-shaped body to `:rawPredict`, no OpenAI endpoint: no stream_options
     ("europe-west4-aiplatform.googleapis.com", f"{VERTEX}/mistralai/models/mistral-large-2411:streamRawPredict",
      {"model": "mistral-large-2411", "messages": USER, "stream": True},
-     {"model": "mistral-large-2411", "messages": USER, "stream": True, "max_completion_tokens": 64}),
+     {"model": "mistral-large-2411", "messages": USER, "stream": True, "max_tokens": 64}),
     # Anthropic's OpenAI SDK compatibility endpoint: OpenAI's wire format at Anthropic's host
     ("api.anthropic.com", "/v1/chat/completions", {"model": "claude-sonnet-4-5", "messages": USER, "stream": True},
-     {"model": "claude-sonnet-4-5", "messages": USER, "stream": True, "max_completion_tokens": 64,
+     {"model": "claude-sonnet-4-5", "messages": USER, "stream": True, "max_tokens": 64,
       "stream_options": {"include_usage": True}}),
+    # Mistral's API refuses stream_options and max_completion_tokens (422 extra_forbidden); it sends
+    # the usage unasked. Before: both were written, and every streamed or clamped request failed
+    ("api.mistral.ai", "/v1/chat/completions", {"model": "mistral-large-latest", "messages": USER, "stream": True},
+     {"model": "mistral-large-latest", "messages": USER, "stream": True, "max_tokens": 64}),
+    # OpenAI's own: max_completion_tokens (its reasoning models refuse max_tokens) unless the body names max_tokens
+    ("api.openai.com", "/v1/chat/completions", {"model": "o4-mini", "messages": USER},
+     {"model": "o4-mini", "messages": USER, "max_completion_tokens": 64}),
+    ("api.openai.com", "/v1/chat/completions", {"model": "gpt-4o", "messages": USER, "max_tokens": 900},
+     {"model": "gpt-4o", "messages": USER, "max_tokens": 64}),
+    ("api.openai.com", "/v1/chat/completions",
+     {"model": "gpt-4o", "messages": USER, "max_tokens": 900, "max_completion_tokens": 900},
+     {"model": "gpt-4o", "messages": USER, "max_tokens": 64, "max_completion_tokens": 64}),
+    # every other vendor: max_tokens, the field they all read
+    ("api.deepseek.com", "/chat/completions", {"model": "deepseek-chat", "messages": USER},
+     {"model": "deepseek-chat", "messages": USER, "max_tokens": 64}),
     # Ollama's native API behind its own port
     ("localhost:11434", "/api/chat", {"model": "llama3", "messages": USER},
      {"model": "llama3", "messages": USER, "options": {"num_predict": 64}}),

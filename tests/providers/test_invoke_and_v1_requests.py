@@ -62,8 +62,12 @@ def test_a_bad_invoke_cap_is_a_problem_never_ignored() -> None:
     assert ai.problems == (("request.body.max_gen_len", "must be a whole number from 0 to 2^53-1, not a string"),)
 
 
-def test_cohere_s_compatibility_api_is_never_given_stream_options() -> None:
-    body = {"model": "command-a-03-2025", "messages": [{"role": "user", "content": "hi"}], "stream": True}
-    ai = classify({"url": "https://api.cohere.ai/compatibility/v1/chat/completions", "body": body})
-    assert (ai.provider, ai.api) == ("cohere", "openai")
+@pytest.mark.parametrize(("url", "provider"), [
+    ("https://api.cohere.ai/compatibility/v1/chat/completions", "cohere"),  # its clients are told to unset it
+    ("https://api.mistral.ai/v1/chat/completions", "mistral"),  # 422 extra_forbidden; the usage comes unasked
+])
+def test_an_api_that_refuses_stream_options_is_never_given_it(url: str, provider: str) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    ai = classify({"url": url, "body": body})
+    assert (ai.provider, ai.api) == (provider, "openai")
     assert inject_include_usage(ai, body) == (body, False)
