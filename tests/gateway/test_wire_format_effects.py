@@ -147,3 +147,12 @@ class _Bare:
 def test_a_decision_without_api_falls_back_to_the_label() -> None:
     assert decision_api(_Bare()) == "anthropic"
     assert not wants_usage(_Bare.ai, {}, decision_api(_Bare()), "/v1/messages")
+
+
+def test_cohere_v1_s_stream_type_is_a_stream() -> None:
+    """Cohere v1's `stream: true` answers `application/stream+json` (a JSON object a line): passed
+    on as it arrives, not held whole as a JSON answer (the client saw nothing until the end)."""
+    from aigw_policy.gateway.captured import streamed
+
+    assert streamed("application/stream+json", 200, "/v1/chat")
+    assert not streamed("application/json", 200, "/v1/chat")
