@@ -13,7 +13,7 @@ from ..providers import PROVIDERS
 from ..providers.classify import COMPLETION_TOKENS, NO_STREAM_OPTIONS
 from ..providers.bedrock_invoke import set_invoke_max_tokens
 
-__all__ = ["decision_api", "effect", "header_effects", "set_max_tokens", "sniff_content_type", "strip_key",
+__all__ = ["decision_api", "effect", "header_effects", "model_in_path", "set_max_tokens", "sniff_content_type", "strip_key",
            "wants_usage"]
 
 
@@ -58,6 +58,21 @@ def wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any], api: str, path: 
         return False
     opts = body.get("stream_options")
     return not (isinstance(opts, dict) and opts.get("include_usage"))
+
+
+def model_in_path(path: str, was: str, to: str) -> tuple[str, str] | None:
+    """``(path, wire path)`` with a ``set-model``'s model written where the path names it
+    (Gemini's and Vertex AI's ``/models/{model}:action``, Bedrock's ``/model/{id}/converse``...),
+    or None when the path names no model (it is in the body). Before, Bedrock's stayed: the
+    upstream served and billed the old model, the ledger priced the new one."""
+    from .paths import encode_path, encode_segment  # noqa: PLC0415 - a set-model effect only
+
+    for prefix, suffix in (("/models/", ":"), ("/model/", "/")):
+        before = f"{prefix}{was}{suffix}"
+        if before in path:
+            wire = encode_path(path).replace(encode_path(before), f"{prefix}{encode_segment(to)}{suffix}")
+            return path.replace(before, f"{prefix}{to}{suffix}"), wire
+    return None
 
 
 def decision_api(decision: Any) -> str:

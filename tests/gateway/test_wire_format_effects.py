@@ -156,3 +156,42 @@ def test_cohere_v1_s_stream_type_is_a_stream() -> None:
 
     assert streamed("application/stream+json", 200, "/v1/chat")
     assert not streamed("application/json", 200, "/v1/chat")
+
+
+class PathRecorder(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[tuple[str, bytes]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.paths.append((scope["path"], scope["raw_path"]))
+        await super().__call__(scope, receive, send)
+
+
+@pytest.mark.parametrize(("host", "path", "body", "to", "want_path", "want_raw"), [
+    # Bedrock: the model id in the path (before: left as it was, the upstream billed the old model)
+    (BEDROCK, "/model/anthropic.claude-3-5-sonnet-20241022-v2:0/converse",
+     {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}, "anthropic.claude-3-5-haiku-20241022-v1:0",
+     "/model/anthropic.claude-3-5-haiku-20241022-v1:0/converse", b"/model/anthropic.claude-3-5-haiku-20241022-v1:0/converse"),
+    (BEDROCK, "/model/meta.llama3-70b-instruct-v1%3A0/invoke", {"prompt": "hi"}, "meta.llama3-8b-instruct-v1:0",
+     "/model/meta.llama3-8b-instruct-v1:0/invoke", b"/model/meta.llama3-8b-instruct-v1:0/invoke"),
+    # Gemini and Claude on Vertex AI, as before
+    ("generativelanguage.googleapis.com", "/v1beta/models/gemini-2.5-pro:generateContent",
+     {"contents": [{"parts": [{"text": "hi"}]}]}, "gemini-2.5-flash",
+     "/v1beta/models/gemini-2.5-flash:generateContent", b"/v1beta/models/gemini-2.5-flash:generateContent"),
+    ("us-east5-aiplatform.googleapis.com", f"{VERTEX}/anthropic/models/claude-sonnet-4-5:rawPredict",
+     {"anthropic_version": "vertex-2023-10-16", "max_tokens": 10, "messages": USER}, "claude-haiku-4-5",
+     f"{VERTEX}/anthropic/models/claude-haiku-4-5:rawPredict", f"{VERTEX}/anthropic/models/claude-haiku-4-5:rawPredict".encode()),
+])
+def test_set_model_writes_the_model_where_the_path_names_it(host: str, path: str, body: dict[str, Any], to: str,
+                                                             want_path: str, want_raw: bytes) -> None:
+    app = PathRecorder()
+    mw = PolicyMiddleware(app, ap.Engine(ap.loads(f'policy {{ on request {{ rule "m" {{ set-model "{to}" }} }} }}')))
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=mw), base_url=f"http://{host}") as client:
+            r = await client.post(path, json=body)
+            assert r.status_code == 200, r.text
+
+    asyncio.run(go())
+    assert app.paths == [(want_path, want_raw)]
