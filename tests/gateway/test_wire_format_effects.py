@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import aigw_policy as ap
 from aigw_policy.gateway.effects import decision_api, wants_usage
@@ -195,3 +197,30 @@ def test_set_model_writes_the_model_where_the_path_names_it(host: str, path: str
 
     asyncio.run(go())
     assert app.paths == [(want_path, want_raw)]
+
+
+_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                       lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
+                           st.sampled_from(["max_tokens", "max_completion_tokens", "max_gen_len", "inferenceConfig",
+                                            "textGenerationConfig", "maxTokenCount", "max_new_tokens", "maxTokens",
+                                            "generationConfig", "options", "messages"]), kids, max_size=4),
+                       max_leaves=10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(api=st.sampled_from(["openai", "anthropic", "gemini", "ollama", "cohere", "bedrock", "unknown"]),
+       operation=st.sampled_from(["chat", "completion", "responses", "messages", "embeddings", "other"]),
+       path=st.sampled_from(["/v1/chat/completions", "/model/meta.llama3-8b-instruct-v1%3A0/invoke",
+                             "/model/amazon.titan-embed-text-v2:0/invoke", "/model/x/converse", "/model//invoke", "/"]),
+       body=st.dictionaries(st.sampled_from(["max_tokens", "max_completion_tokens", "max_gen_len", "inferenceConfig",
+                                             "textGenerationConfig", "generationConfig", "options"]), _values,
+                            max_size=4),
+       provider=st.sampled_from([None, "openai", "mistral", "bedrock"]))
+def test_the_clamp_never_raises_and_caps_what_it_writes(api: str, operation: str, path: str, body: dict[str, Any],
+                                                        provider: str | None) -> None:
+    from aigw_policy.gateway.effects import set_max_tokens
+
+    before = json.dumps(body, sort_keys=True)
+    set_max_tokens(body, api, operation, path, 7, provider)
+    if operation in ("other", "embeddings"):
+        assert json.dumps(body, sort_keys=True) == before  # no cap to write there
