@@ -219,9 +219,12 @@ def openai_usage(u: object) -> Usage | None:
     else:
         inp, out = tok(u.get("prompt_tokens")), _opt(u, "completion_tokens")
         ins, outs = "prompt_tokens_details", "completion_tokens_details"
+    notes: list[str] = []
+    if inp is None and out and u.get("input_tokens" if ins != "prompt_tokens_details" else "prompt_tokens") is None:
+        inp = 0  # an output count and no input count at all: the request's estimate stands in
+        notes.append(NO_INPUT)
     if inp is None or out is None:
         return None
-    notes: list[str] = []
     apart = thought = 0
     if "citation_tokens" in u or "reasoning_tokens" in u:
         citations, top = _opt(u, "citation_tokens"), _opt(u, "reasoning_tokens")

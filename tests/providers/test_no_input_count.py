@@ -31,7 +31,15 @@ DELTA_ONLY = _sse({"type": "message_start", "message": {"model": "claude-sonnet-
                   {"type": "message_stop"})
 
 
+OPENAI = {"url": "https://api.openai.com/v1/chat/completions",
+          "body": {"model": "m", "messages": [{"role": "user", "content": "hello there friend, how are you today?"}]}}
+
+
 @pytest.mark.parametrize(("request_", "response", "want"), [
+    # OpenAI-shaped: an output count alone (was: no usage at all, the output counted from the text)
+    (OPENAI, {"status_code": 200, "body": {"model": "m", "usage": {"completion_tokens": 40}}}, ("estimated", 40)),
+    (OPENAI, {"status_code": 200, "sse": 'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\n'
+              'data: {"choices":[],"usage":{"completion_tokens":40}}\n\ndata: [DONE]\n\n'}, ("estimated", 40)),
     (ANTHROPIC, {"status_code": 200, "sse": DELTA_ONLY}, ("estimated", 50)),
     (ANTHROPIC, {"status_code": 200, "body": {"model": "claude-sonnet-4-5", "usage": {"output_tokens": 50}}},
      ("estimated", 50)),
