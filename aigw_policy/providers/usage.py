@@ -14,11 +14,12 @@ Everything here is pure: payloads in, values out, no I/O. Bad payloads never rai
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
+
+from .billed import audio_seconds, reported_cost
 
 Source = Literal["provider", "estimate", "none"]  # none: never forwarded, nothing used
 
@@ -246,58 +247,18 @@ def openai_usage(u: object) -> Usage | None:
     written = _within(_n(u, ins, "cache_write_tokens"), inp - cached, "cache_write_tokens", notes)
     reasoning = _within(_n(u, outs, "reasoning_tokens") + thought, out, "reasoning_tokens", notes)
     units = _units((*_modal(u, ins, "input", inp, notes), *_modal(u, outs, "output", out, notes),
-                    *_audio_seconds(u.get("prompt_audio_seconds"))))
+                    *(audio_seconds(u.get("prompt_audio_seconds")) or ())))
     return Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=written,
                     reasoning_tokens=reasoning, notes=tuple(notes), units=units,
                     reported_usd=reported_cost(u) if "cost" in u else None)
 
 
-_MAX_REPORTED = 1_000_000  # USD: a request's reported cost above this is no cost
-
-
-def reported_cost(u: Mapping[str, Any]) -> Decimal | None:
-    """What an OpenAI-shaped usage object says the request cost, in USD, or None: OpenRouter's
-    ``cost`` (the credits it charged) plus, for a request on your own provider key
-    (``is_byok: true``), ``cost_details.upstream_inference_cost`` (what that provider charged
-    the key); Perplexity's ``cost.total_cost`` (tokens, request fee and searches). Anything but
-    a finite number from 0 to $1M is no cost (priced from the tokens instead)."""
-    cost = u.get("cost")
-    if isinstance(cost, Mapping):  # Perplexity's breakdown
-        return _usd(cost.get("total_cost"))
-    total = _usd(cost)
-    if total is None or u.get("is_byok") is not True:
-        return total
-    upstream = _get(u, "cost_details", "upstream_inference_cost")
-    if upstream is None:
-        return total
-    extra = _usd(upstream)
-    return None if extra is None else total + extra
-
-
-def _usd(value: object) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if not (math.isfinite(value) and 0 <= value <= _MAX_REPORTED):
-        return None
-    return Decimal(str(value))
-
-
-def _audio_seconds(seconds: object) -> tuple[tuple[str, int], ...]:
-    """Mistral's ``prompt_audio_seconds`` (Voxtral's transcriptions and audio chats, beside
-    the token counts): the seconds of audio read, billed by the minute for the models priced so
-    (genai-prices' audio-hour price; a model without one prices the tokens alone)."""
-    found = duration_usage(seconds) if seconds is not None else None
-    return found.units if found is not None else ()
-
-
 def duration_usage(seconds: object) -> Usage | None:
     """A transcription billed by its audio's length (``usage: {type: duration, seconds}``,
-    whisper-1): no tokens, the seconds (rounded to the nearest one, as OpenAI bills them) priced
-    by genai-prices' per-hour audio price. None for anything but a finite number >= 0."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < _MAX_TOKENS:
-        return None
-    whole = int(seconds + 0.5)
-    return Usage.of(0, 0, units=_units((("audio_seconds", whole), ("input_audio_seconds", whole))))
+    whisper-1): no tokens, its seconds as :func:`~.billed.audio_seconds` gives them; None for
+    anything but a finite number >= 0."""
+    units = audio_seconds(seconds)
+    return Usage.of(0, 0, units=units) if units is not None else None
 
 
 def _modal(u: Mapping[str, Any], details: str, part: str, whole: int, notes: list[str]) -> list[tuple[str, int]]:
