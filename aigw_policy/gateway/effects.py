@@ -13,8 +13,8 @@ from ..providers import PROVIDERS
 from ..providers.classify import COMPLETION_TOKENS, NO_STREAM_OPTIONS
 from ..providers.bedrock_invoke import set_invoke_max_tokens
 
-__all__ = ["decision_api", "effect", "header_effects", "model_in_path", "set_max_tokens", "sniff_content_type", "strip_key",
-           "wants_usage"]
+__all__ = ["decision_api", "effect", "header_effects", "model_in_path", "set_max_tokens", "sniff_content_type",
+           "strip_key", "wants_usage"]
 
 
 def strip_key(query: bytes | str) -> str:
