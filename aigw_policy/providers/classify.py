@@ -63,6 +63,18 @@ COMPLETION_TOKENS = frozenset(("openai", "azure_openai"))
 ``max_tokens``): a clamp on a body that names neither writes it there; every other
 OpenAI-compatible vendor gets ``max_tokens``, the field they all read (Mistral answers 422
 ``extra_forbidden`` for ``max_completion_tokens``)."""
+MAX_TOKENS_ONLY = frozenset(("mistral",))
+"""Providers whose OpenAI-compatible API refuses ``max_completion_tokens`` (Mistral: 422
+``extra_forbidden``): a request routed there has its ``max_completion_tokens`` sent as
+``max_tokens``."""
+
+
+def vendor_of(url: str) -> str | None:
+    """The provider label the host of ``url`` names (:data:`_HOSTS`: ``api.mistral.ai`` is
+    ``mistral``), or None: what a routing provider's ``base_url`` says of the API it speaks."""
+    return _url_facts(url)[1]
+
+
 PROVIDER_HEADER = "x-aigw-provider"
 PER_MESSAGE_OVERHEAD = 4  # tokens of role/formatting per message, OpenAI's rule of thumb
 
