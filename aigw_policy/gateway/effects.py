@@ -108,10 +108,15 @@ def set_max_tokens(body: dict[str, Any], api: str, operation: Any, path: str, va
             body["inferenceConfig"] = config
         else:  # InvokeModel: the model family's own body
             set_invoke_max_tokens(body, path, value)
-    elif api == "gemini":
-        config = dict(body["generationConfig"]) if isinstance(body.get("generationConfig"), dict) else {}
-        config["maxOutputTokens"] = value
-        body["generationConfig"] = config
+    elif api == "gemini":  # in the config the body names (proto JSON takes snake_case too), under its name
+        snake = "generation_config" in body and "generationConfig" not in body
+        key = "generation_config" if snake else "generationConfig"
+        config = dict(body[key]) if isinstance(body.get(key), dict) else {}
+        names = [k for k in ("maxOutputTokens", "max_output_tokens") if k in config] or [
+            "max_output_tokens" if key == "generation_config" else "maxOutputTokens"]
+        for name in names:
+            config[name] = value
+        body[key] = config
     elif operation == "responses":
         body["max_output_tokens"] = value
     elif operation == "chat":  # the fields the body names (both, if it names both); else the vendor's

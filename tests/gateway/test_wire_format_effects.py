@@ -82,6 +82,10 @@ ROWS: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("generativelanguage.googleapis.com", "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
      {"contents": [{"parts": [{"text": "hi"}]}]},
      {"contents": [{"parts": [{"text": "hi"}]}], "generationConfig": {"maxOutputTokens": 64}}),
+    # Gemini's snake_case config (proto JSON takes both names): written there, not beside it as a second config
+    ("generativelanguage.googleapis.com", "/v1beta/models/gemini-2.5-flash:generateContent",
+     {"contents": [{"parts": [{"text": "hi"}]}], "generation_config": {"max_output_tokens": 4096, "temperature": 0}},
+     {"contents": [{"parts": [{"text": "hi"}]}], "generation_config": {"max_output_tokens": 64, "temperature": 0}}),
     # Bedrock InvokeModel: each family's own field (was: max_completion_tokens, refused)
     (BEDROCK, "/model/meta.llama3-8b-instruct-v1:0/invoke-with-response-stream",
      {"prompt": "hi", "max_gen_len": 2048}, {"prompt": "hi", "max_gen_len": 64}),
