@@ -259,6 +259,8 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         return None, "openai", "embeddings", extras
     if p.endswith("/responses"):
         return None, "openai", "responses", extras
+    if p.endswith("/responses/input_tokens"):  # the Responses API's token count: not billed
+        return None, "openai", "other", extras
     if p.endswith("/messages/count_tokens"):
         return "anthropic", "anthropic", "other", {}
     if p.endswith("/v1/messages") or p == "/messages":

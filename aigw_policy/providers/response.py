@@ -196,10 +196,13 @@ def _error_note(status: object, body: object, aws_kind: str = "") -> str:
 
 def _token_count(api: str, body: object) -> bool:
     """Whether ``body`` answers a token-counting call (Anthropic ``/v1/messages/count_tokens``:
-    ``{"input_tokens": n}``; Gemini and Vertex ``:countTokens``: ``{"totalTokens": n}``): the
-    providers do not bill them, so they use no tokens."""
+    ``{"input_tokens": n}``; Gemini and Vertex ``:countTokens``: ``{"totalTokens": n}``; the
+    Responses API's ``/v1/responses/input_tokens``: ``{"object": "response.input_tokens",
+    "input_tokens": n}``): the providers do not bill them, so they use no tokens."""
     if not isinstance(body, Mapping) or "usage" in body or "usageMetadata" in body:
         return False
+    if api == "openai":
+        return body.get("object") == "response.input_tokens"
     if api == "anthropic":
         return set(body) == {"input_tokens"} or set(body) == {"input_tokens", "context_management"}
     return api == "gemini" and "totalTokens" in body and "candidates" not in body

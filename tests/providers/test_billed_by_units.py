@@ -54,3 +54,18 @@ def test_a_chat_s_lone_total_is_still_estimated() -> None:
                                                                                              "content": "hi"}]}})
     u = extract_usage(ai, {"status_code": 200, "headers": {}, "body": {"model": "m", "usage": {"total_tokens": 9}}})
     assert u.source == "estimate"
+
+
+@pytest.mark.parametrize(("url", "body", "answer"), [
+    (f"{OPENAI}/responses/input_tokens", {"model": "gpt-5", "input": "Tell me a joke about the sea, please."},
+     {"object": "response.input_tokens", "input_tokens": 11}),
+    ("https://api.anthropic.com/v1/messages/count_tokens",
+     {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "Tell me a joke about the sea."}]},
+     {"input_tokens": 14}),
+])
+def test_a_token_count_is_not_billed(url: str, body: dict[str, Any], answer: dict[str, Any]) -> None:
+    """OpenAI's Responses token count (`/v1/responses/input_tokens`) was a `responses` call whose
+    input estimate was charged and priced; like Anthropic's count_tokens it is free."""
+    ai = classify({"url": url, "body": body})
+    u = extract_usage(ai, {"status_code": 200, "headers": {}, "body": answer})
+    assert (ai.operation, u.input_tokens, u.output_tokens, u.source) == ("other", 0, 0, "provider")
