@@ -87,6 +87,15 @@ class Decision:
         return self._part("ai")  # type: ignore[no-any-return]
 
     @property
+    def api(self) -> str:
+        """The wire format the request speaks (``AiRequest.api``: ``openai``, ``anthropic``,
+        ``gemini``, ``ollama``, ``cohere``, ``bedrock``, ``unknown``), as the engine classified
+        it: what a gateway writes into the forwarded body (the ``max-tokens`` clamp,
+        ``stream_options``) follows it, never the provider label (Cohere's OpenAI-compatible
+        endpoint speaks ``openai``, Claude on Vertex AI ``anthropic``)."""
+        return self._part("api")  # type: ignore[no-any-return]
+
+    @property
     def usage(self) -> dict[str, Any] | None:
         """Token usage from the response (None before the response phase)."""
         return self._part("usage")  # type: ignore[no-any-return]
@@ -330,8 +339,8 @@ class _Finished:
     """What a finished request's details are built from, under the names :class:`Flow` gives
     them; nothing changes them any more."""
 
-    __slots__ = ("act", "cost", "cp", "effects", "errors", "limit_entries", "notes", "prompt_chars", "released",
-                 "reserved", "route", "store_error", "trace", "usage", "would_deny")
+    __slots__ = ("act", "api", "cost", "cp", "effects", "errors", "limit_entries", "notes", "prompt_chars",
+                 "released", "reserved", "route", "store_error", "trace", "usage", "would_deny")
 
     def __init__(self, flow: Flow) -> None:
         act = flow.act
@@ -343,6 +352,7 @@ class _Finished:
             prompt_chars = len(ai["prompt"])
             ai = {**ai, "prompt": ""}
         self.act = {"ai": ai, "vars": act.get("vars")}
+        self.api = flow.ai.api
         self.cost = flow.cost
         self.cp = flow.cp
         self.effects = flow.effects
@@ -391,6 +401,7 @@ def _ai(d: Decision, flow: Flow) -> dict[str, Any]:
 
 _PARTS: dict[str, Any] = {
     "ai": _ai,
+    "api": lambda d, flow: flow.api if isinstance(flow, _Finished) else flow.ai.api,
     "usage": lambda d, flow: flow.usage.to_dict() if flow.usage is not None else None,
     "cost_usd": lambda d, flow: flow.cost.as_float() if flow.cost is not None else None,
     "cost": lambda d, flow: flow.cost.to_dict() if flow.cost is not None else None,

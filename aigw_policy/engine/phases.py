@@ -24,6 +24,7 @@ from typing import Any
 
 from ..cel import CelError
 from ..providers import extract_usage
+from ..providers.prices import Cost
 from .actions import run_action
 from .charging import charge_later, check_deferred, limit, reserve, settle, usage_entries
 from .compile import CompiledRule
@@ -118,7 +119,9 @@ def _response_start(flow: Flow, response: dict[str, Any] | None) -> bool:
         ai = replace(ai, model=flow.model)
     usage = extract_usage(ai, resp)
     flow.usage = usage
-    cost = flow.prices.cost(flow.provider, usage.model or flow.model, usage, at=flow.time())
+    # a request that ran no model (a GET of a stored response): nothing billed, whatever its answer holds
+    cost = (flow.prices.cost(flow.provider, usage.model or flow.model, usage, at=flow.time()) if ai.inference
+            else Cost.not_billed())
     flow.cost = cost
     if read:
         act.update(usage_entries(usage.to_dict()))

@@ -10,6 +10,7 @@ from typing import Any
 __all__ = ["STREAM_TYPES", "answer_text", "header_value", "overflow_usage", "streamed", "usage_body"]
 
 STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl",
+                "application/stream+json",  # Cohere v1's stream (a JSON object a line)
                 EVENT_STREAM := "application/vnd.amazon.eventstream")  # Bedrock's binary stream
 _STREAM_TYPE = re.compile("|".join(re.escape(t) for t in STREAM_TYPES))  # one of them, anywhere in a Content-Type
 
@@ -55,13 +56,11 @@ def overflow_usage(decision: Any, head: bytes, request: Mapping[str, Any]) -> An
     format as the engine reads it (``AiRequest.api`` of the engine ``request``: a provider
     label is not enough, Claude on Vertex speaks Anthropic's events, Ollama's native API
     NDJSON, Gemini's OpenAI endpoint OpenAI's)."""
-    from ..providers import PROVIDERS, ProviderError, StreamUsage, classify
+    from ..providers import StreamUsage
+    from .effects import decision_api
 
     ai = decision.ai
-    try:
-        api = classify(request["request"], provider=(request.get("ai") or {}).get("provider")).api
-    except ProviderError:  # an override the engine refused would not have got this far
-        api = PROVIDERS.get(ai.get("provider"), "openai")
+    api = decision_api(decision)
     acc = StreamUsage(api, input_estimate=int(ai.get("input_tokens") or 0), model=ai.get("model") or None)
     acc.feed(head)
     return acc
@@ -97,7 +96,8 @@ def usage_body(acc: Any, api: str) -> Any:
             "thoughtsTokenCount": u.reasoning_tokens, "cachedContentTokenCount": u.cached_input_tokens,
             "totalTokenCount": u.total_tokens, **_modalities(u.units)}}
     return {"model": u.model, "service_tier": u.service_tier,
-            "usage": {"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
+            "usage": {**({"cost": float(u.reported_usd)} if u.reported_usd is not None else {}),
+                      "prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
                       "total_tokens": u.total_tokens,
                       "prompt_tokens_details": {"cached_tokens": u.cached_input_tokens,
                                                 "cache_write_tokens": u.cache_creation_input_tokens,

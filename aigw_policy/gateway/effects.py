@@ -10,8 +10,11 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from ..providers import PROVIDERS
+from ..providers.classify import COMPLETION_TOKENS, NO_STREAM_OPTIONS
+from ..providers.bedrock_invoke import set_invoke_max_tokens
 
-__all__ = ["effect", "header_effects", "set_max_tokens", "sniff_content_type", "strip_key", "wants_usage"]
+__all__ = ["decision_api", "effect", "header_effects", "model_in_path", "set_max_tokens", "sniff_content_type",
+           "strip_key", "wants_usage"]
 
 
 def strip_key(query: bytes | str) -> str:
@@ -40,9 +43,16 @@ def header_effects(decision: Any, name: str) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), str(v).encode("latin-1", "replace")) for k, v in add.items()]
 
 
-def wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
-    """Whether an OpenAI stream needs ``stream_options.include_usage`` to report its usage."""
-    if PROVIDERS.get(ai.get("provider"), "openai") != "openai" or not ai.get("stream"):
+def wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any], api: str, path: str) -> bool:
+    """Whether a stream in OpenAI's wire format (``api``, :attr:`~aigw_policy.engine.decision.
+    Decision.api`: not the provider label, which names who serves it) to one of OpenAI's
+    endpoints (``path``: ``…/chat/completions``, ``…/completions``; not a body of that shape
+    sent elsewhere, Mistral's ``:rawPredict`` on Vertex AI) needs
+    ``stream_options.include_usage`` to report its usage: Gemini's and Vertex AI's
+    OpenAI-compatible endpoints do, a native Gemini or Bedrock stream never has the field."""
+    if api != "openai" or not ai.get("stream") or ai.get("provider") in NO_STREAM_OPTIONS:
+        return False
+    if not path.rstrip("/").endswith("/completions"):
         return False
     if ai.get("operation") not in ("chat", "completion"):
         return False
@@ -50,35 +60,72 @@ def wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
     return not (isinstance(opts, dict) and opts.get("include_usage"))
 
 
-def set_max_tokens(body: dict[str, Any], provider: Any, operation: Any, path: str, value: int) -> None:
-    """The ``max-tokens`` clamp, in the field the provider and operation read."""
-    api = PROVIDERS.get(provider, "openai")
-    if operation == "other":
-        return  # images, audio, moderations, token counting: no output cap to write (an unknown field is refused)
-    if path.startswith(("/api/chat", "/api/generate")):  # Ollama's native API (its provider maps to openai)
+def model_in_path(path: str, was: str, to: str) -> tuple[str, str] | None:
+    """``(path, wire path)`` with a ``set-model``'s model written where the path names it
+    (Gemini's and Vertex AI's ``/models/{model}:action``, Bedrock's ``/model/{id}/converse``...),
+    or None when the path names no model (it is in the body). Before, Bedrock's stayed: the
+    upstream served and billed the old model, the ledger priced the new one."""
+    from .paths import encode_path, encode_segment  # noqa: PLC0415 - a set-model effect only
+
+    for prefix, suffix in (("/models/", ":"), ("/model/", "/")):
+        before = f"{prefix}{was}{suffix}"
+        if before in path:
+            wire = encode_path(path).replace(encode_path(before), f"{prefix}{encode_segment(to)}{suffix}")
+            return path.replace(before, f"{prefix}{to}{suffix}"), wire
+    return None
+
+
+def decision_api(decision: Any) -> str:
+    """The wire format the engine classified the request in (``Decision.api``); a decision
+    without one (an embedder's own): the one its provider label usually speaks."""
+    api = getattr(decision, "api", None)
+    if isinstance(api, str) and api != "unknown":
+        return api
+    return PROVIDERS.get(decision.ai.get("provider"), "openai")
+
+
+def set_max_tokens(body: dict[str, Any], api: str, operation: Any, path: str, value: int,
+                   provider: Any = None) -> None:
+    """The ``max-tokens`` clamp, in the field the request's wire format (``api``) and operation
+    read: Claude on Vertex AI or Bedrock takes Anthropic's ``max_tokens``, Gemini's
+    OpenAI-compatible endpoint OpenAI's fields, Bedrock's InvokeModel the model family's own
+    (:func:`~aigw_policy.providers.bedrock_invoke.set_invoke_max_tokens`); OpenAI's chat: the
+    field the body names, else ``max_completion_tokens`` for OpenAI's own (``COMPLETION_TOKENS``)
+    and ``max_tokens`` for every other vendor."""
+    if operation in ("other", "embeddings"):
+        return  # embeddings, images, audio, moderations, token counting: no output cap to write (an unknown
+        # field is refused: OpenAI's embeddings answer `max_tokens` with a 400)
+    if api == "ollama":  # Ollama's native API (its OpenAI-compatible one is api openai)
         options = dict(body["options"]) if isinstance(body.get("options"), dict) else {}
         options["num_predict"] = value
         body["options"] = options
     elif api in ("anthropic", "cohere"):  # Cohere's native API names it as Anthropic's does
         body["max_tokens"] = value
-    elif api == "bedrock" and path.rstrip("/").endswith(("/converse", "/converse-stream")):
-        config = dict(body["inferenceConfig"]) if isinstance(body.get("inferenceConfig"), dict) else {}
-        config["maxTokens"] = value  # Bedrock Converse (InvokeModel: the model's own body, below)
-        body["inferenceConfig"] = config
-    elif api == "gemini":
-        config = dict(body["generationConfig"]) if isinstance(body.get("generationConfig"), dict) else {}
-        config["maxOutputTokens"] = value
-        body["generationConfig"] = config
+    elif api == "bedrock":
+        if path.rstrip("/").endswith(("/converse", "/converse-stream")):
+            config = dict(body["inferenceConfig"]) if isinstance(body.get("inferenceConfig"), dict) else {}
+            config["maxTokens"] = value
+            body["inferenceConfig"] = config
+        else:  # InvokeModel: the model family's own body
+            set_invoke_max_tokens(body, path, value)
+    elif api == "gemini":  # in the config the body names (proto JSON takes snake_case too), under its name
+        snake = "generation_config" in body and "generationConfig" not in body
+        key = "generation_config" if snake else "generationConfig"
+        config = dict(body[key]) if isinstance(body.get(key), dict) else {}
+        names = [k for k in ("maxOutputTokens", "max_output_tokens") if k in config] or [
+            "max_output_tokens" if key == "generation_config" else "maxOutputTokens"]
+        for name in names:
+            config[name] = value
+        body[key] = config
     elif operation == "responses":
         body["max_output_tokens"] = value
-    elif operation == "chat":
-        if "max_tokens" in body and "max_completion_tokens" not in body:
-            body["max_tokens"] = value
-        else:
-            body["max_completion_tokens"] = value
+    elif operation == "chat":  # the fields the body names (both, if it names both); else the vendor's
+        names = [k for k in ("max_completion_tokens", "max_tokens") if k in body] or [
+            "max_completion_tokens" if provider in COMPLETION_TOKENS else "max_tokens"]
+        for name in names:
+            body[name] = value
     else:
         body["max_tokens"] = value
-
 
 
 _HTML = re.compile(rb"\s*<(?:!doctype html|html|head|body|title|h1|p|div|table|br)[\s/>]", re.IGNORECASE)

@@ -19,12 +19,13 @@ from ..engine import RequestError
 from ..providers.classify import PROVIDER_HEADER
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name
-from .effects import effect, header_effects, set_max_tokens, sniff_content_type, strip_key, wants_usage
+from .effects import (decision_api, effect, header_effects, model_in_path, set_max_tokens, sniff_content_type,
+                      strip_key, wants_usage)
 from .errors import aigw_object, denial, error_response, no_long_retry, wire_api, with_extra
 from .hops import hop_by_hop
 from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
-from .paths import PathError, canonical_scope, encode_path, encode_segment, valid_host
+from .paths import PathError, canonical_scope, valid_host
 from .request_body import MIN_BODY_RATE, BadBody, parse_body, read_body, receive_within
 from .request_ids import DECISION_HEADER, id_headers, request_id
 
@@ -341,9 +342,10 @@ class Exchange:
                 new["model"] = model["to"]
                 changed = True
             if clamp and clamp.get("to") is not None:
-                set_max_tokens(new, ai.get("provider"), ai.get("operation"), path, int(clamp["to"]))
+                set_max_tokens(new, decision_api(decision), ai.get("operation"), path, int(clamp["to"]),
+                               ai.get("provider"))
                 changed = True
-            if self.mw.inject_usage and wants_usage(ai, new):
+            if self.mw.inject_usage and wants_usage(ai, new, decision_api(decision), path):
                 opts = dict(new["stream_options"]) if isinstance(new.get("stream_options"), dict) else {}
                 opts["include_usage"] = True
                 new["stream_options"] = opts
@@ -352,11 +354,11 @@ class Exchange:
             if changed:
                 raw = json.dumps(new, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
                 body = new
-        was = f"/models/{model['from']}:" if model and model.get("to") and model.get("from") else None
-        if was is not None and was in path:  # Gemini: the model is in the path (one segment)
-            wire = encode_path(path).replace(encode_path(was), f"/models/{encode_segment(model['to'])}:")
-            scope["path"] = path = path.replace(was, f"/models/{model['to']}:")
-            scope["raw_path"] = wire.encode("ascii")
+        moved = model_in_path(path, model["from"], model["to"]) if model and model.get("to") and model.get(
+            "from") else None
+        if moved is not None:  # Gemini, Vertex AI, Bedrock: the model is in the path (one segment)
+            scope["path"] = path = moved[0]
+            scope["raw_path"] = moved[1].encode("ascii")
         if self.mw.strips_credentials:
             scope["query_string"] = strip_key(scope.get("query_string", b"")).encode("latin-1")
         rh = effect(decision, "request_headers") or {}

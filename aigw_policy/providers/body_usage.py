@@ -26,7 +26,8 @@ from .usage import (
     with_tier,
     with_units,
 )
-from .vendor_usage import bedrock_usage, cohere_delta_text, cohere_usage, converse_text
+from .bedrock_invoke import invoke_text, invoke_usage
+from .vendor_usage import cohere_delta_text, cohere_usage, converse_text
 
 __all__ = ["output_text", "usage_from_body"]
 
@@ -52,8 +53,8 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
         usage = ollama_usage(body)
     elif provider == "cohere":
         usage = cohere_usage(body)
-    elif provider == "bedrock":
-        usage = bedrock_usage(_get(body, "usage"))
+    elif provider == "bedrock":  # Converse, and InvokeModel of every family but Claude
+        usage = invoke_usage(body)
     else:
         usage = openai_usage(_get(body, "usage"))
         if usage is None and isinstance(_get(body, "response"), Mapping):
@@ -79,7 +80,7 @@ def output_text(provider: str, body: object) -> str:
                 parts.append(_dumps(block["input"]))
     elif provider in ("cohere", "bedrock"):
         if isinstance(body, Mapping):
-            parts.extend(cohere_delta_text(body) if provider == "cohere" else converse_text(body))
+            parts.extend(cohere_delta_text(body) if provider == "cohere" else converse_text(body) + invoke_text(body))
     elif provider == "gemini":
         items = body if isinstance(body, list) else [body]
         for item in items:

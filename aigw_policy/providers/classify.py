@@ -17,6 +17,9 @@ from urllib.parse import unquote, urlsplit
 from .errors import ProviderError
 from .forms import form_fields
 from .history import call_texts, json_text, prompt_and_count
+from .request_fields import MAX_MODEL as _MAX_MODEL, MAX_MODELS as _MAX_MODELS
+from .request_fields import choices as _choices, field_types as _field_types, max_output as _max_output
+from .request_fields import tool_list as _tool_list, tools as _tools
 from .tokens import DEFAULT_COUNTER, TokenCounter
 from .usage import loads
 
@@ -50,6 +53,28 @@ PROVIDERS: dict[str, Api] = {
     "cohere": "cohere",  # its native v2 API; its OpenAI-compatible one (`/compatibility/v1/...`) is api openai
     "bedrock": "bedrock",  # Converse; InvokeModel of a Claude model is api anthropic
 }
+NO_STREAM_OPTIONS = frozenset(("cohere", "mistral"))
+"""Providers whose OpenAI-compatible endpoint refuses ``stream_options``: never given it.
+Cohere's Compatibility API (``/compatibility/v1``: its clients are told to unset it); Mistral's
+API answers 422 ``extra_forbidden`` for ``stream_options.include_usage`` (and sends the usage in
+its last chunk unasked)."""
+COMPLETION_TOKENS = frozenset(("openai", "azure_openai"))
+"""Providers whose chat output cap is ``max_completion_tokens`` (OpenAI's reasoning models refuse
+``max_tokens``): a clamp on a body that names neither writes it there; every other
+OpenAI-compatible vendor gets ``max_tokens``, the field they all read (Mistral answers 422
+``extra_forbidden`` for ``max_completion_tokens``)."""
+MAX_TOKENS_ONLY = frozenset(("mistral",))
+"""Providers whose OpenAI-compatible API refuses ``max_completion_tokens`` (Mistral: 422
+``extra_forbidden``): a request routed there has its ``max_completion_tokens`` sent as
+``max_tokens``."""
+
+
+def vendor_of(url: str) -> str | None:
+    """The provider label the host of ``url`` names (:data:`_HOSTS`: ``api.mistral.ai`` is
+    ``mistral``), or None: what a routing provider's ``base_url`` says of the API it speaks."""
+    return _url_facts(url)[1]
+
+
 PROVIDER_HEADER = "x-aigw-provider"
 PER_MESSAGE_OVERHEAD = 4  # tokens of role/formatting per message, OpenAI's rule of thumb
 
@@ -80,6 +105,10 @@ class AiRequest:
     problems: tuple[tuple[str, str], ...] = field(default=())
     #: the body's ``models: [...]`` (fallback models, as ngrok's AI gateway takes them)
     models: tuple[str, ...] = ()
+    #: False for a request that runs no model (a ``GET``, ``DELETE``...: reading a stored
+    #: response, ``GET /v1/responses/{id}``, whose usage is the earlier call's): operation
+    #: ``other``, and its answer's usage is not charged again
+    inference: bool = True
 
     @classmethod
     def _of(cls, *values: Any) -> AiRequest:
@@ -216,6 +245,8 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         return "cohere", "cohere", "chat", {}
     if p in ("/v2/embed", "/v1/embed"):
         return "cohere", "cohere", "embeddings", {}
+    if p == "/v1/generate":  # Cohere's legacy completions: `prompt`, the usage in `meta`
+        return "cohere", "cohere", "completion", {}
     m = _AZURE_DEPLOYMENT.search(p)
     extras = {"deployment": m.group("deployment")} if m else {}
     if p.endswith("/chat/completions"):
@@ -228,6 +259,8 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         return None, "openai", "embeddings", extras
     if p.endswith("/responses"):
         return None, "openai", "responses", extras
+    if p.endswith("/responses/input_tokens"):  # the Responses API's token count: not billed
+        return None, "openai", "other", extras
     if p.endswith("/messages/count_tokens"):
         return "anthropic", "anthropic", "other", {}
     if p.endswith("/v1/messages") or p == "/messages":
@@ -267,16 +300,18 @@ def inference_endpoint(method: str, path: str) -> bool:
 
 def _bedrock(model: str, action: str) -> tuple[str, Api, Operation, dict[str, Any]]:
     """Bedrock's runtime routes: Converse (its own wire format, every model) or InvokeModel
-    (the model's own: Anthropic's Messages for Claude; other models' bodies are read as
-    OpenAI's, whose usage they do not carry: estimated)."""
+    (the model's own body: Anthropic's Messages for Claude; every other family is api
+    ``bedrock`` too, its body read by its shape: :mod:`.bedrock_invoke`)."""
     model = unquote(model)
     if model.startswith("arn:"):  # an inference profile's or a provisioned model's ARN
         model = model.rsplit("/", 1)[-1]
     stream = action in ("converse-stream", "invoke-with-response-stream")
     if action.startswith("converse"):
         return "bedrock", "bedrock", "chat", {"model": model, "stream": stream}
-    api: Api = "anthropic" if ".anthropic." in f".{model}" else "openai"
-    return "bedrock", api, "messages" if api == "anthropic" else "chat", {"model": model, "stream": stream}
+    if ".anthropic." in f".{model}":
+        return "bedrock", "anthropic", "messages", {"model": model, "stream": stream}
+    op: Operation = "embeddings" if ".embed" in f".{model.lower()}" or "-embed" in model.lower() else "chat"
+    return "bedrock", "bedrock", op, {"model": model, "stream": stream}
 
 
 def _by_body(body: Mapping[str, Any]) -> tuple[Api, Operation]:
@@ -308,125 +343,6 @@ def _has_blocks(body: Mapping[str, Any]) -> bool:
         and any(isinstance(b, Mapping) and b.get("type") in ("tool_use", "tool_result", "image") for b in m["content"])
         for m in msgs
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# fields
-
-
-def _tools(api: Api, body: Mapping[str, Any]) -> tuple[str, ...]:
-    tools = body.get("tools")
-    if tools is None or not isinstance(tools, list):
-        return ()
-    names: list[str] = []
-    for t in tools:
-        if not isinstance(t, Mapping):
-            continue
-        if api == "gemini":
-            decls = t.get("functionDeclarations", t.get("function_declarations"))
-            if isinstance(decls, list):
-                names.extend(d["name"] for d in decls if isinstance(d, Mapping) and isinstance(d.get("name"), str))
-            names.extend(k for k in t if k not in ("functionDeclarations", "function_declarations"))
-            continue
-        name = t.get("name")
-        if not isinstance(name, str) and isinstance(t.get("function"), Mapping):
-            name = t["function"].get("name")
-        if not isinstance(name, str) and isinstance(kind := t.get("type"), str) and isinstance(t.get(kind), Mapping):
-            name = t[kind].get("name")  # Chat Completions' custom tools: {type: custom, custom: {name}}
-        if not isinstance(name, str):
-            name = t.get("type")
-        if isinstance(name, str):
-            names.append(name)
-    return tuple(names)
-
-
-_TOKEN_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
-_COUNT_FIELDS = ("n", "best_of")  # choices / candidates: at least 1
-_GEMINI_TOKEN_FIELDS = ("maxOutputTokens", "max_output_tokens")
-_GEMINI_COUNT_FIELDS = ("candidateCount", "candidate_count")
-_MAX_MODELS = 32  # body `models` fallbacks kept
-_MAX_MODEL = 256
-
-
-def _count(obj: Mapping[str, Any], key: str, where: str, problems: list[tuple[str, str]], *,
-           least: int = 0) -> int | None:
-    """``obj[key]`` as a count (absent or null: None); anything but a whole number from
-    ``least`` to 2^53-1 is a problem naming ``where``."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and least <= value < 2**53:
-        return value
-    shown = f"`{value!r}`" if isinstance(value, (int, float)) and not isinstance(value, bool) else _kind(value)
-    problems.append((where, f"must be a whole number from {least} to 2^53-1, not {shown}"))
-    return None
-
-
-def _max_output(api: Api, op: Operation, body: Mapping[str, Any], problems: list[tuple[str, str]]) -> int | None:
-    """The requested output cap, checking every field of the API that bounds the output."""
-    base = "request.body"
-    if api == "gemini":
-        key = "generationConfig" if "generationConfig" in body else "generation_config"
-        cfg = body.get(key)
-        if not isinstance(cfg, Mapping):
-            return None
-        found = [_count(cfg, k, f"{base}.{key}.{k}", problems) for k in _GEMINI_TOKEN_FIELDS if k in cfg]
-        for k in _GEMINI_COUNT_FIELDS:
-            _count(cfg, k, f"{base}.{key}.{k}", problems, least=1)
-        return next((n for n in found if n is not None), None)
-    if api == "bedrock":  # Converse: inferenceConfig.maxTokens
-        cfg = body.get("inferenceConfig")
-        if not isinstance(cfg, Mapping):
-            return None
-        return _count(cfg, "maxTokens", f"{base}.inferenceConfig.maxTokens", problems)
-    if api == "ollama":
-        opts = body.get("options")
-        if not isinstance(opts, Mapping) or opts.get("num_predict") is None:
-            return None
-        n = _count(opts, "num_predict", f"{base}.options.num_predict", problems, least=-2)
-        return n if n is not None and n >= 0 else None  # -1: until the model stops, -2: fill the context
-    found = {k: _count(body, k, f"{base}.{k}", problems) for k in _TOKEN_FIELDS if k in body}
-    for k in _COUNT_FIELDS:
-        _count(body, k, f"{base}.{k}", problems, least=1)
-    if op == "responses":
-        return found.get("max_output_tokens")
-    return next((n for n in found.values() if n is not None), None)
-
-
-def _choices(api: Api, body: Mapping[str, Any]) -> int:
-    """How many outputs the request asks for (already checked by :func:`_max_output`)."""
-    if api == "gemini":
-        cfg = body.get("generationConfig", body.get("generation_config"))
-        fields, obj = _GEMINI_COUNT_FIELDS, cfg if isinstance(cfg, Mapping) else {}
-    elif api == "ollama":
-        return 1
-    else:
-        fields, obj = _COUNT_FIELDS, body
-    counts = [v for v in (obj.get(k) for k in fields)
-              if isinstance(v, (int, float)) and not isinstance(v, bool) and 1 <= v < 2**53]
-    return int(max(counts, default=1))
-
-
-def _field_types(api: Api, body: Mapping[str, Any], problems: list[tuple[str, str]]) -> None:
-    """Fields the policy reads whose type the API fixes: refused when wrong, never ignored."""
-    model = body.get("model")
-    if model is not None:
-        if not isinstance(model, str):
-            problems.append(("request.body.model", f"must be a string, not {_kind(model)}"))
-        elif len(model) > _MAX_MODEL:
-            problems.append(("request.body.model", f"must be at most {_MAX_MODEL} characters, not {len(model):,}"))
-    stream = body.get("stream")
-    if stream is not None and stream is not True and stream is not False:
-        problems.append(("request.body.stream", f"must be true or false, not {_kind(stream)}"))
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    return {str: "a string", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
-        type(value), f"a {type(value).__name__}")
 
 
 def _url_facts(url: str) -> tuple[tuple[str | None, Api, Operation, Mapping[str, Any]] | None, str | None, bool]:
@@ -535,6 +451,8 @@ def _openai_fast(op: Operation, body: dict[str, Any]) -> tuple[int | None, int, 
 
 
 _LIMIT = 2**53
+_READS = frozenset(("GET", "HEAD", "DELETE", "OPTIONS"))
+"""Methods that run no model: every provider's inference is a POST."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -564,6 +482,8 @@ def classify(
         return AiRequest(provider=provider or "unknown", operation="other", notes=("request is not an object",))
     headers = request.get("headers")
     url = request.get("url") if isinstance(request.get("url"), str) else ""
+    method = request.get("method")
+    inference = not (isinstance(method, str) and method.upper() in _READS)
     found, host_provider, unparseable = _url_facts(url)
     if unparseable:
         notes.append("unparseable url")
@@ -606,6 +526,8 @@ def classify(
         provider = _API_PROVIDER.get(api, "unknown")
     if api == "unknown" and provider in PROVIDERS:
         api = PROVIDERS[provider]
+    if not inference:
+        op = "other"  # `GET /v1/chat/completions` lists stored completions: no chat
     if operation is not None:
         op = operation  # type: ignore[assignment]
 
@@ -649,8 +571,8 @@ def classify(
     estimate = counter.count(prompt, model) + PER_MESSAGE_OVERHEAD * count if prompt or count else 0
     if calls:
         estimate += counter.count(calls, model)
-    if tools and isinstance(body.get("tools"), list):
-        text = json_text(body["tools"])
+    if tools and (definitions := _tool_list(api, body)) is not None:
+        text = json_text(definitions)
         if text is None:
             notes.append("tools not serializable")
         else:
@@ -661,7 +583,8 @@ def classify(
         models = ()
     return AiRequest._of(  # the fields in order
         provider, op, model, stream, max_output, estimate, count, tools, prompt, api, include_usage, choices,
-        tuple(notes), tuple(problems), tuple(m[:_MAX_MODEL] for m in models[:_MAX_MODELS]) if models else ())
+        tuple(notes), tuple(problems), tuple(m[:_MAX_MODEL] for m in models[:_MAX_MODELS]) if models else (),
+        inference)
 
 
 def inject_include_usage(ai: AiRequest, body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -671,7 +594,8 @@ def inject_include_usage(ai: AiRequest, body: Mapping[str, Any]) -> tuple[dict[s
     unchanged (the Responses API, Anthropic and Gemini always report usage in streams).
     """
     new = dict(body)
-    if ai.api != "openai" or not ai.stream or ai.operation not in ("chat", "completion") or ai.include_usage:
+    if ai.api != "openai" or not ai.stream or ai.operation not in ("chat", "completion") or ai.include_usage \
+            or ai.provider in NO_STREAM_OPTIONS:
         return new, False
     opts = dict(body["stream_options"]) if isinstance(body.get("stream_options"), Mapping) else {}
     opts["include_usage"] = True

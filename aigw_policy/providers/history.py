@@ -46,6 +46,9 @@ def _block_text(block: Mapping[str, Any], out: list[str]) -> None:
         text_of(block["content"], out)
     if "parts" in block:
         text_of(block["parts"], out)
+    result = block.get("toolResult")  # Bedrock Converse (and Nova): a tool's result sent back
+    if result is not None and type(result) is dict:
+        text_of(result.get("content"), out)
 
 
 _LEAVES = frozenset({str, int, float, bool, type(None)})
@@ -84,6 +87,14 @@ def calls_of(item: object, out: list[str]) -> None:
             part = item.get(key)  # type: ignore[attr-defined]
             if part is not None and isinstance(part, Mapping):
                 _argument(part.get("args", part.get("response")), out)
+        use = item.get("toolUse")  # type: ignore[attr-defined]  # Bedrock Converse's call, sent back
+        if use is not None and isinstance(use, Mapping):
+            _argument(use.get("input"), out)
+        result = item.get("toolResult")  # type: ignore[attr-defined]  # its result's JSON blocks (text: text_of)
+        if result is not None and isinstance(result, Mapping) and isinstance(result.get("content"), list):
+            for block in result["content"]:
+                if isinstance(block, Mapping) and block.get("json") is not None:
+                    _argument(block["json"], out)
     for key in ("content", "parts"):
         inner = item.get(key)  # type: ignore[attr-defined]
         if inner is not None and type(inner) is not str and isinstance(inner, (list, Mapping)):
@@ -129,7 +140,9 @@ def prompt_and_count(api: str, op: str, body: Mapping[str, Any]) -> tuple[str, i
         text_of(body.get("system"), texts)
     if op == "responses":
         text_of(body.get("instructions"), texts)
-    for key in ("messages", "input", "prompt", "texts") if api == "cohere" else ("messages", "input", "prompt"):
+    if api in _SYSTEM_KEYS:  # a system prompt, not a message: Cohere v1's preamble
+        text_of(body.get(_SYSTEM_KEYS[api]), texts)
+    for key in _MESSAGE_KEYS.get(api, _OPENAI_KEYS):
         value = body.get(key)
         if value is None:
             continue
@@ -142,6 +155,8 @@ def prompt_and_count(api: str, op: str, body: Mapping[str, Any]) -> tuple[str, i
             for item in value:
                 if isinstance(item, Mapping):
                     text_of(item.get("content"), texts)
+                    if api in _MESSAGE_KEYS and "content" not in item:  # Cohere v1's chat_history, documents
+                        text_of(item.get("message", item.get("text")), texts)
                     if isinstance(item.get("output"), str):  # function_call_output
                         texts.append(item["output"])
                 elif type(item) is list and item and all(isinstance(v, int) for v in item):
@@ -154,6 +169,19 @@ def prompt_and_count(api: str, op: str, body: Mapping[str, Any]) -> tuple[str, i
     if api == "ollama" and isinstance(body.get("system"), str):
         texts.insert(0, body["system"])
     return "\n".join(texts), count
+
+
+_OPENAI_KEYS = ("messages", "input", "prompt")
+_MESSAGE_KEYS = {
+    # Cohere: v2 `messages` and embed `texts` / `inputs`; v1 `message` and `chat_history`
+    # ({role, message}); rerank's `query` and `documents` (strings or {text})
+    "cohere": ("messages", "input", "prompt", "texts", "inputs", "message", "chat_history", "query", "documents"),
+    # Bedrock: Converse's and Nova's `messages`; InvokeModel's `prompt` (Llama, Mistral, DeepSeek),
+    # `inputText` (Titan), `message` / `chat_history` (Cohere Command), `texts` (Cohere Embed)
+    "bedrock": ("messages", "input", "prompt", "inputText", "message", "chat_history", "texts"),
+}
+"""The body keys whose values are the messages (each one counted), by wire format."""
+_SYSTEM_KEYS = {"cohere": "preamble", "bedrock": "preamble"}  # Cohere Command on Bedrock too
 
 
 def json_text(value: object) -> str | None:

@@ -50,6 +50,14 @@ LIBRARY_PROVIDERS: dict[str, str | None] = {
 }
 
 
+REPORTED_COST = frozenset(("openrouter", "perplexity"))
+"""The providers whose answers say what the request cost (``usage.cost``: OpenRouter's credits,
+with the upstream's charge on your own key; Perplexity's total, its request fee and searches
+included), priced from it rather than from genai-prices (which knows neither the upstream
+OpenRouter chose nor Perplexity's fees); an override still wins. Another label's ``cost`` (a
+self-hosted server's, a proxy's) is not trusted: its currency and meaning are unknown."""
+
+
 @dataclass(frozen=True, slots=True)
 class ModelPrice:
     """USD per million tokens. Cached and cache-creation prices default to the input price; the
@@ -112,7 +120,7 @@ class Cost:
     """``usd`` is None when the price is unknown; ``reason`` then says why (never $0)."""
 
     usd: Decimal | None
-    source: Literal["override", "genai-prices", "unknown", "not-forwarded"]
+    source: Literal["override", "provider", "genai-prices", "unknown", "not-forwarded", "not-billed"]
     input_usd: Decimal | None = None
     output_usd: Decimal | None = None
     reason: str | None = None
@@ -126,6 +134,12 @@ class Cost:
     def not_forwarded(cls) -> Cost:
         """A request the gateway answered itself: nothing reached the provider, $0."""
         return cls(Decimal(0), "not-forwarded", Decimal(0), Decimal(0))
+
+    @classmethod
+    def not_billed(cls) -> Cost:
+        """A request that ran no model (``GET /v1/responses/{id}``: a read of a stored
+        answer, whose usage was its call's): $0."""
+        return cls(Decimal(0), "not-billed", Decimal(0), Decimal(0))
 
     def as_float(self) -> float | None:
         return float(self.usd) if self.usd is not None else None
@@ -143,7 +157,8 @@ class PriceBook:
     """Overrides (exact ``provider/model``, exact ``model``, then glob patterns, in order),
     then genai-prices (remembered per book: :class:`LibraryPrices`). Thread-safe."""
 
-    def __init__(self, overrides: Mapping[str, ModelPrice] | None = None, *, use_library: bool = True) -> None:
+    def __init__(self, overrides: Mapping[str, ModelPrice] | None = None, *, use_library: bool = True,
+                 use_reported: bool = True) -> None:
         self._exact: dict[str, ModelPrice] = {}
         self._globs: list[tuple[str, ModelPrice]] = []
         for key, price in (overrides or {}).items():
@@ -152,6 +167,7 @@ class PriceBook:
             else:
                 self._exact[key] = price
         self.use_library = use_library
+        self.use_reported = use_reported  # the figure REPORTED_COST's providers name (False: genai-prices')
         self._library = LibraryPrices()
 
     @classmethod
@@ -195,6 +211,8 @@ class PriceBook:
             key, price = hit
             inp, out = price.cost(usage)
             return Cost(inp + out, "override", inp, out, model=key)
+        if usage.reported_usd is not None and self.use_reported and provider in REPORTED_COST:
+            return Cost(usage.reported_usd, "provider", model=model)
         if not self.use_library:
             return Cost(None, "unknown", reason=f"no price override for `{model}`")
         lib_provider = LIBRARY_PROVIDERS.get(provider, provider)
@@ -250,6 +268,11 @@ class LibraryPrices:
             price = info.get_prices(at)
         except Exception as exc:  # noqa: BLE001
             return Cost(None, "unknown", reason=f"price lookup failed: {type(exc).__name__}")
+        if not usage.units and _billed_otherwise(price):
+            # billed by something else than tokens (whisper-1 by the second, tts-1 by the
+            # character, a rerank by the search) and the answer named none of it: unknown, never $0
+            return Cost(None, "unknown", reason=f"`{model}` is not billed by the token and the answer "
+                        "named none of what it is billed by")
         if usage.units or usage.service_tier:  # priced apart, or at a tier's prices: the library's own call
             cost = _library_cost(lib_provider, info, model, usage, at)
             if cost.known or not usage.units:
@@ -272,6 +295,17 @@ class LibraryPrices:
             while len(cache) >= bound:
                 del cache[next(iter(cache))]
             cache[key] = value
+
+
+def _billed_otherwise(price: Any) -> bool:
+    """Whether a genai-prices price bills something, but not tokens (whisper-1's audio hours,
+    tts-1's characters): a usage of tokens alone cannot be priced by it. A price of nothing at
+    all (OpenAI's moderation models) is free: $0 is its answer."""
+    if getattr(price, "input_mtok", None) is not None or getattr(price, "output_mtok", None) is not None:
+        return False
+    fields = getattr(price, "__dict__", None) or {name: getattr(price, name, None)
+                                                  for name in getattr(price, "__slots__", ())}
+    return any(value is not None for value in fields.values())
 
 
 def _units(usage: Usage) -> dict[str, int]:

@@ -10,8 +10,9 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage
 from .tokens import DEFAULT_COUNTER, TokenCounter
+from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
-from .usage import _MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, served_model, tok
+from .usage import _MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, served_model, tok, with_input_estimate
 
 FAST_USAGE = True
 """Read the usage of a parsed OpenAI-shaped JSON body with plain dict lookups when it has the
@@ -54,12 +55,14 @@ def extract_usage(
         body = response.get("body")
         # a parsed body and no stream: the headers (type, coding) change nothing, nor the status
         # once the body has usage
-        if type(body) is dict and response.get("sse") is None and ai.api not in _SPECIAL:
+        if type(body) is dict and response.get("sse") is None and ai.api not in _SPECIAL and ai.inference:
             found = _openai_fast(body)
             if found is not None:
                 return found
     if not isinstance(response, Mapping):
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=("response is not an object",))
+    if not ai.inference:  # a read of a stored response (its usage is the call's, charged then): nothing ran
+        return Usage.of(0, 0, model=ai.model, notes=("no inference (not a POST): its usage is not charged",))
     api = _api(ai)
     status = response.get("status_code")
     failed = isinstance(status, int) and not isinstance(status, bool) and status >= 400
@@ -75,6 +78,7 @@ def extract_usage(
                             notes=(f"response body: {error.message}",))
     if stream is None and isinstance(body, (str, bytes)) and (
         "text/event-stream" in ctype or "ndjson" in ctype or "vnd.amazon.eventstream" in ctype
+        or "stream+json" in ctype
         or (ai.stream and not _looks_like_json(body, api))
     ):
         stream = body
@@ -92,15 +96,18 @@ def extract_usage(
         if err:
             notes.append(f"response body: {err}")
     found = usage_from_body(api, body) if not notes else None
-    if found is None and ai.operation == "embeddings" and not notes:
-        found = _total_only(body)
+    if found is None and ai.provider == "bedrock":  # InvokeModel's counts, in its headers (a body without)
+        found = header_usage(lambda name: _header(response.get("headers"), name))
+    if found is None and ai.operation in ("embeddings", "other") and not notes:
+        found = _total_only(body)  # embeddings, and reranks (Voyage's, Jina's, vLLM's): no output
     if found is None and api == "ollama" and not notes:
         found = ollama_output_only(body, ai.input_tokens)
     if found is not None:
+        found = with_input_estimate(found, ai.input_tokens)
         return found if found.model else found.with_model(ai.model)
     if failed:
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model,
-                        notes=(*notes, _error_note(status, body)))
+                        notes=(*notes, _error_note(status, body, _header(response.get("headers"), "x-amzn-errortype"))))
     if ai.operation == "other" and _token_count(api, body):
         return Usage.of(0, 0, model=ai.model, notes=("token counting is not billed",))
     notes.append("no usage in response")
@@ -109,8 +116,9 @@ def extract_usage(
 
 
 def _total_only(body: object) -> Usage | None:
-    """The usage of an embeddings answer that names only its total (Voyage AI's ``usage:
-    {total_tokens}``): an embedding has no output, so the total is the input."""
+    """The usage of an embeddings (or rerank, score...: operation ``other``) answer that names
+    only its total (Voyage AI's ``usage: {total_tokens}``, its and vLLM's reranks'): neither
+    has output, so the total is the input. A chat's lone total says nothing of its output."""
     u = body.get("usage") if isinstance(body, Mapping) else None
     if not isinstance(u, Mapping) or "prompt_tokens" in u or "input_tokens" in u:
         return None
@@ -125,7 +133,8 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
     integer ``prompt_tokens`` and ``completion_tokens`` and a ``model`` string, the usual
     shape; None for anything else (the general way reads it)."""
     u = body.get("usage")
-    if type(u) is not dict or "input_tokens" in u or "output_tokens" in u or not BESIDE.isdisjoint(u):
+    if type(u) is not dict or "input_tokens" in u or "output_tokens" in u or not BESIDE.isdisjoint(u) or "cost" in u \
+            or "prompt_audio_seconds" in u:
         return None
     inp = u.get("prompt_tokens")
     out = u.get("completion_tokens", 0)
@@ -167,7 +176,7 @@ def _from_stream(ai: AiRequest, api: str, text: str | bytes | bytearray, framing
     return usage
 
 
-def _error_note(status: object, body: object) -> str:
+def _error_note(status: object, body: object, aws_kind: str = "") -> str:
     """``upstream error 429: rate_limit_exceeded``: the status and the error's kind as the
     provider names it (OpenAI ``error.code``/``type``, Anthropic ``error.type``, Gemini
     ``error.status``, also inside Gemini's stream array); never its message, which may quote
@@ -180,15 +189,20 @@ def _error_note(status: object, body: object) -> str:
     kind = None
     if isinstance(error, Mapping):
         kind = next((v for k in ("status", "code", "type") if isinstance(v := error.get(k), str) and v), None)
+    if not kind and aws_kind:  # Bedrock's errors: `{"message"}`, the kind in `X-Amzn-ErrorType` (`Kind:uri`)
+        kind = aws_kind.partition(":")[0].strip() or None
     return f"upstream error {status}: {kind[:64]}" if kind else f"upstream error {status}"
 
 
 def _token_count(api: str, body: object) -> bool:
     """Whether ``body`` answers a token-counting call (Anthropic ``/v1/messages/count_tokens``:
-    ``{"input_tokens": n}``; Gemini and Vertex ``:countTokens``: ``{"totalTokens": n}``): the
-    providers do not bill them, so they use no tokens."""
+    ``{"input_tokens": n}``; Gemini and Vertex ``:countTokens``: ``{"totalTokens": n}``; the
+    Responses API's ``/v1/responses/input_tokens``: ``{"object": "response.input_tokens",
+    "input_tokens": n}``): the providers do not bill them, so they use no tokens."""
     if not isinstance(body, Mapping) or "usage" in body or "usageMetadata" in body:
         return False
+    if api == "openai":
+        return body.get("object") == "response.input_tokens"
     if api == "anthropic":
         return set(body) == {"input_tokens"} or set(body) == {"input_tokens", "context_management"}
     return api == "gemini" and "totalTokens" in body and "candidates" not in body
@@ -208,7 +222,7 @@ def _looks_like_json(body: str | bytes, api: str) -> bool:
     head = body[:64].lstrip()
     if isinstance(head, bytes):
         head = head.decode("utf-8", "replace")
-    if api == "ollama":  # NDJSON also starts with "{": one object only means plain JSON
+    if api in ("ollama", "cohere"):  # NDJSON (Cohere v1's stream too) also starts with "{": one object only is JSON
         stripped = body.strip()
         return (b"\n" if isinstance(stripped, bytes) else "\n") not in stripped
     return head[:1] in ("{", "[")

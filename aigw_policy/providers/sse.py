@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from .bedrock_invoke import METRICS, invoke_text, invoke_usage, metrics_usage
 from .eventstream import EventStreamParser
 from .framing import BOM, JSONArrayParser, NDJSONParser, SSEParser
 from .shapes import Shape, cut, learn
@@ -47,6 +48,7 @@ from .usage import (
     served_model,
     service_tier,
     tool_calls,
+    with_input_estimate,
     with_units,
 )
 
@@ -123,6 +125,7 @@ class StreamUsage:
         self._gemini: dict[str, int] = {}
         self._anthropic_final = False  # a message_delta reported output_tokens
         self._tier: str | None = None  # the service tier an OpenAI stream names
+        self._metrics = False  # Bedrock InvokeModel: the invocation metrics gave the usage
         self._text: list[str] = []
         self._text_chars = 0
         self._overflow_tokens = 0
@@ -165,6 +168,8 @@ class StreamUsage:
             self._parser = EventStreamParser()
         elif self.api == "gemini" and (head.startswith(b"[") or head.startswith(BOM + b"[")):
             self._parser = JSONArrayParser()
+        elif self.api == "cohere" and head.startswith(b"{"):  # Cohere v1's stream: one JSON object a line
+            self._parser = NDJSONParser()
         self._sniff = None
         return chunk
 
@@ -304,7 +309,10 @@ class StreamUsage:
             _texts_openai(obj, parts)
             self._add_text(parts)
             return
-        if typ == "error" or "error" in obj and "choices" not in obj or obj.get("object") == "error":  # (vLLM's older)
+        # an error chunk: OpenAI's and Groq's `{error}`, vLLM's older `{object: error}`, OpenRouter's
+        # mid-stream `{error: {code: 502}, choices: [{finish_reason: error}]}` (choices beside it)
+        if typ == "error" or "error" in obj and ("choices" not in obj or isinstance(obj["error"], Mapping)) \
+                or obj.get("object") == "error":
             self._errors.append(_error_kind(obj.get("error")) or _error_kind(obj))
             return
         self._note_model(obj.get("model"))
@@ -390,6 +398,18 @@ class StreamUsage:
         """Cohere's v2 stream: text in ``content-delta`` / ``tool-call-delta`` events, the
         usage in ``message-end``'s ``delta`` (the end of the stream)."""
         typ = obj.get("type")
+        v1 = obj.get("event_type")  # v1's events (NDJSON, or SSE when asked): the usage in stream-end's response
+        if v1 is None and "is_finished" in obj:  # /v1/generate's: no event type, the last one is_finished
+            v1 = "stream-end" if obj["is_finished"] is True else "text-generation"
+        if v1 is not None:
+            if v1 == "stream-end":
+                self._usage = cohere_usage(obj.get("response")) or self._usage
+                self._done = True
+                if obj.get("finish_reason") == "ERROR":
+                    self._errors.append("")
+            elif v1 == "text-generation" and isinstance(obj.get("text"), str):
+                self._add_text([obj["text"]])
+            return
         if typ == "message-end":
             delta = obj.get("delta")
             self._usage = cohere_usage(delta) or self._usage
@@ -401,14 +421,26 @@ class StreamUsage:
 
     def _bedrock_event(self, obj: Mapping[str, Any]) -> None:
         """Bedrock's ConverseStream events, by their payload: ``contentBlockDelta`` (text,
-        reasoning, tool input), ``messageStop`` (``stopReason``), ``metadata`` (``usage``)."""
-        if "usage" in obj:
+        reasoning, tool input), ``messageStop`` (``stopReason``), ``metadata`` (``usage``); an
+        InvokeModel stream's chunks of any family (bedrock_invoke.py), whose last one's
+        ``amazon-bedrock-invocationMetrics`` are the usage (once: they replace what earlier
+        chunks counted, never added to it)."""
+        if METRICS in obj:
+            self._usage = metrics_usage(obj[METRICS]) or self._usage
+            self._metrics = self._usage is not None
+            self._done = True
+        elif isinstance(obj.get("usage"), Mapping) and "inputTokens" in obj["usage"]:  # Converse's metadata, last
             self._usage = bedrock_usage(obj.get("usage")) or self._usage
-            self._done = True  # metadata comes after messageStop, last
+            self._done = True
             return
-        if obj.get("type") == "error":  # an exception message (eventstream.py)
+        elif obj.get("type") == "error":  # an exception message (eventstream.py)
             self._errors.append(_error_kind(obj.get("error")))
             return
+        elif not self._metrics:  # a family's own cumulative counts (Llama's, Titan's, Nova's metadata)
+            found = invoke_usage(obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else obj)
+            if found is not None:
+                self._usage = found if self._usage is None else _largest(self._usage, found)
+        self._add_text(invoke_text(obj))
         delta = obj.get("delta")
         if isinstance(delta, Mapping):
             parts = [delta["text"]] if isinstance(delta.get("text"), str) else []
@@ -424,6 +456,9 @@ class StreamUsage:
         return self.counter.count("".join(self._text), self.model) + self._overflow_tokens
 
     def _result(self) -> Usage:
+        return with_input_estimate(self._counted(), self.input_estimate)
+
+    def _counted(self) -> Usage:
         notes: list[str] = []
         if self._bad:
             notes.append(f"{self._bad} unreadable event(s)")
@@ -441,9 +476,10 @@ class StreamUsage:
             if usage is not None:  # input known (message_start), output never reported
                 notes.append("no output usage in stream; output estimated")
                 return self._input_kept_output_estimated(usage, notes)
-        elif self.api == "gemini" and self._usage is not None and not self._done:
-            # usageMetadata is cumulative: without the final chunk (finishReason) the counts
-            # are those of a partial answer. Keep the provider's input, estimate the output.
+        elif self.api in ("gemini", "bedrock") and self._usage is not None and not self._done:
+            # usageMetadata (a Bedrock InvokeModel chunk's counts) is cumulative: without the
+            # final chunk (finishReason; the invocation metrics) the counts are those of a
+            # partial answer. Keep the provider's input, estimate the output.
             notes.append("stream ended before its final chunk; output estimated")
             return self._input_kept_output_estimated(self._usage, notes)
         elif self._usage is not None:
@@ -467,9 +503,10 @@ class _Probe(StreamUsage):
         self._text += parts
 
 
-_SNIFFED = frozenset(("gemini", "anthropic", "bedrock"))
+_SNIFFED = frozenset(("gemini", "anthropic", "bedrock", "cohere"))
 """The wire formats whose streams come in more than one framing: Gemini's (SSE, a JSON array),
-Anthropic's and Bedrock Converse's (SSE; AWS's event-stream from Bedrock)."""
+Anthropic's and Bedrock Converse's (SSE; AWS's event-stream from Bedrock), Cohere's (v2: SSE;
+v1: NDJSON unless asked for SSE)."""
 _SPACE_OR_BOM = frozenset(b" \t\r\n\xef")
 
 
@@ -495,6 +532,8 @@ def _error_kind(error: object) -> str:
         return ""
     kind = next((v for k in ("status", "code", "type") if isinstance(v := error.get(k), str) and v and v != "error"),
                 "")
+    if not kind and type(code := error.get("code")) is int and 100 <= code < 1000:
+        kind = str(code)  # OpenRouter's mid-stream errors: an HTTP status as the code
     return kind[:64]
 
 
@@ -513,7 +552,8 @@ def _largest(old: Usage, new: Usage) -> Usage:
                     cached_input_tokens=max(old.cached_input_tokens, new.cached_input_tokens),
                     cache_creation_input_tokens=max(old.cache_creation_input_tokens, new.cache_creation_input_tokens),
                     reasoning_tokens=max(old.reasoning_tokens, new.reasoning_tokens), notes=old.notes or new.notes,
-                    units=_units(units.items()))
+                    units=_units(units.items()),
+                    reported_usd=new.reported_usd if new.reported_usd is not None else old.reported_usd)
 
 
 def _with(usage: Usage, model: str | None, notes: list[str], tier: str | None = None) -> Usage:

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
+
+from .billed import audio_seconds, reported_cost
 
 Source = Literal["provider", "estimate", "none"]  # none: never forwarded, nothing used
 
@@ -43,6 +46,10 @@ class Usage:
     #: the service tier the provider says it served the request at (OpenAI ``flex``,
     #: ``priority``...), when it is not the default one: its prices differ
     service_tier: str | None = None
+    #: what the provider says it charged for the request (OpenRouter's and Perplexity's
+    #: ``usage.cost``, USD; :func:`reported_cost`): priced from it, for the labels of
+    #: :data:`~aigw_policy.providers.prices.REPORTED_COST` only
+    reported_usd: Decimal | None = None
 
     @classmethod
     def of(
@@ -59,13 +66,14 @@ class Usage:
         notes: tuple[str, ...] = (),
         units: tuple[tuple[str, int], ...] = (),
         service_tier: str | None = None,
+        reported_usd: Decimal | None = None,
     ) -> Usage:
         # built through the slots, in field order: the frozen __init__'s object.__setattr__
         # per field cost more than the rest of a limit's estimate (a Usage per limit action)
         u = _new(cls)
         for put, value in zip(_PUTS, (input_tokens, output_tokens, cached_input_tokens, cache_creation_input_tokens,
                                       cache_creation_1h_input_tokens, reasoning_tokens, input_tokens + output_tokens,
-                                      source, model, notes, units, service_tier)):
+                                      source, model, notes, units, service_tier, reported_usd), strict=True):
             put(u, value)
         return u
 
@@ -201,6 +209,8 @@ def openai_usage(u: object) -> Usage | None:
     SGLang's top-level ``reasoning_tokens`` are the reasoning detail of ``completion_tokens``."""
     if not isinstance(u, Mapping):
         return None
+    if u.get("type") == "duration" and "input_tokens" not in u:  # whisper-1: billed by the audio's length
+        return duration_usage(u.get("seconds"))
     if "input_tokens" in u or "output_tokens" in u:  # responses API (and images, audio)
         inp, out = tok(u.get("input_tokens")), _opt(u, "output_tokens")
         # the audio transcriptions' usage spells it `input_token_details`
@@ -210,9 +220,12 @@ def openai_usage(u: object) -> Usage | None:
     else:
         inp, out = tok(u.get("prompt_tokens")), _opt(u, "completion_tokens")
         ins, outs = "prompt_tokens_details", "completion_tokens_details"
+    notes: list[str] = []
+    if inp is None and out and u.get("input_tokens" if ins != "prompt_tokens_details" else "prompt_tokens") is None:
+        inp = 0  # an output count and no input count at all: the request's estimate stands in
+        notes.append(NO_INPUT)
     if inp is None or out is None:
         return None
-    notes: list[str] = []
     apart = thought = 0
     if "citation_tokens" in u or "reasoning_tokens" in u:
         citations, top = _opt(u, "citation_tokens"), _opt(u, "reasoning_tokens")
@@ -223,14 +236,29 @@ def openai_usage(u: object) -> Usage | None:
             if "citation_tokens" in u or "num_search_queries" in u:  # Perplexity's: apart from the totals
                 apart = top
         inp, out = inp + citations, out + apart
-    out = _with_gap(inp, out, tok(u.get("total_tokens")), notes)
+    total = tok(u.get("total_tokens"))
+    if u.get("prompt_audio_seconds") is not None and total is not None and total > inp + out:
+        # Mistral's audio: its tokens are in the total alone, and they are input (billed by the minute)
+        notes.append(f"total above input + output: {total - inp - out} audio input tokens")
+        inp = total - out
+    out = _with_gap(inp, out, total, notes)
     cached = _within(_n(u, ins, "cached_tokens") or _n(u, "prompt_cache_hit_tokens") or _n(u, "cached_tokens"),
                      inp, "cached_tokens", notes)
     written = _within(_n(u, ins, "cache_write_tokens"), inp - cached, "cache_write_tokens", notes)
     reasoning = _within(_n(u, outs, "reasoning_tokens") + thought, out, "reasoning_tokens", notes)
-    units = _units((*_modal(u, ins, "input", inp, notes), *_modal(u, outs, "output", out, notes)))
+    units = _units((*_modal(u, ins, "input", inp, notes), *_modal(u, outs, "output", out, notes),
+                    *(audio_seconds(u.get("prompt_audio_seconds")) or ())))
     return Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=written,
-                    reasoning_tokens=reasoning, notes=tuple(notes), units=units)
+                    reasoning_tokens=reasoning, notes=tuple(notes), units=units,
+                    reported_usd=reported_cost(u) if "cost" in u else None)
+
+
+def duration_usage(seconds: object) -> Usage | None:
+    """A transcription billed by its audio's length (``usage: {type: duration, seconds}``,
+    whisper-1): no tokens, its seconds as :func:`~.billed.audio_seconds` gives them; None for
+    anything but a finite number >= 0."""
+    units = audio_seconds(seconds)
+    return Usage.of(0, 0, units=units) if units is not None else None
 
 
 def _modal(u: Mapping[str, Any], details: str, part: str, whole: int, notes: list[str]) -> list[tuple[str, int]]:
@@ -260,13 +288,17 @@ PRICED_UNITS: tuple[str, ...] = (
     "input_audio_tokens", "input_image_tokens", "input_video_tokens",
     "cache_audio_read_tokens", "cache_image_read_tokens", "cache_video_read_tokens",
     "output_audio_tokens", "output_image_tokens", "output_video_tokens",
-    "web_searches", "storage_searches",
+    "web_searches", "storage_searches", "rerank_searches",
+    "audio_seconds", "input_audio_seconds",
 )
 """The counts :attr:`Usage.units` may hold, in this order: genai-prices' names of the audio,
 image and video parts of the input, of its cache reads and of the output (a model without
 their own price bills them as text), and of the searches a server-side tool made, billed per
 call: web searches (Anthropic's ``server_tool_use.web_search_requests``, the Responses API's
-``web_search_call`` items that search) and file searches (its ``file_search_call`` items)."""
+``web_search_call`` items that search) and file searches (its ``file_search_call`` items);
+the search units of a rerank (Cohere's ``billed_units.search_units``); and the seconds of audio
+a transcription billed by duration read (whisper-1's ``usage.seconds``: ``audio_seconds``, of
+which ``input_audio_seconds``, as genai-prices wants both)."""
 
 
 def _units(pairs: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
@@ -403,6 +435,23 @@ def _anthropic_counts(u: object) -> dict[str, int]:
     return found
 
 
+NO_INPUT = "no input count: input estimated"
+"""The note of a usage whose object named an output count but no input count (Anthropic's
+``input_tokens``, Gemini's ``promptTokenCount`` without a total): :func:`with_input_estimate`
+puts the request's estimate there, marked ``estimate``; 0 input would be trusted as the
+provider's."""
+
+
+def with_input_estimate(usage: Usage, estimate: int) -> Usage:
+    """``usage`` with the request's input estimate when its object named no input count
+    (:data:`NO_INPUT`); as it is otherwise."""
+    if NO_INPUT not in usage.notes:
+        return usage
+    return Usage.of(estimate, usage.output_tokens, reasoning_tokens=usage.reasoning_tokens, source="estimate",
+                    model=usage.model, notes=usage.notes, units=usage.units, service_tier=usage.service_tier,
+                    reported_usd=usage.reported_usd)
+
+
 def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
     if "input_tokens" not in f and "output_tokens" not in f:
         return None
@@ -413,6 +462,8 @@ def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
     if one_hour:
         one_hour = _within(one_hour, created, "ephemeral_1h_input_tokens", notes)
     searches = f.get(_ANTHROPIC_SEARCHES, 0)
+    if "input_tokens" not in f:
+        notes.append(NO_INPUT)  # (a compatible server's `message_delta` alone): never 0 input
     return Usage.of(
         f.get("input_tokens", 0) + cached + created,
         f.get("output_tokens", 0),
@@ -480,6 +531,13 @@ def gemini_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
     thoughts = f.get("thoughtsTokenCount", 0)
     inp = f.get("promptTokenCount", 0) + f.get("toolUsePromptTokenCount", 0)
     notes: list[str] = []
+    if "promptTokenCount" not in f:  # the total still says it, else it is estimated, never 0
+        total, out = f.get("totalTokenCount"), f.get("candidatesTokenCount", 0) + thoughts
+        if total is not None and total >= out:
+            inp = total - out
+            notes.append("no promptTokenCount: the input is the total's rest")
+        else:
+            notes.append(NO_INPUT)
     out = _with_gap(inp, f.get("candidatesTokenCount", 0) + thoughts, f.get("totalTokenCount"), notes)
     cached = _within(f.get("cachedContentTokenCount", 0), inp, "cachedContentTokenCount", notes)
     units: tuple[tuple[str, int], ...] = ()

@@ -38,7 +38,11 @@ def cohere_usage(body: object) -> Usage | None:
         for part in ("billed_units", "tokens"):
             if u.get(part) is None:
                 continue
-            counts = counts_of(u[part], _COHERE_COUNTS)
+            counts = counts_of(u[part], (*_COHERE_COUNTS, "search_units"))
+            if "input_tokens" not in counts and counts.get("search_units") is not None:
+                # a rerank: billed per search unit (a query over up to 100 documents), no tokens
+                return Usage.of(0, 0, units=(("rerank_searches", counts["search_units"]),)
+                                if counts["search_units"] else ())
             if "input_tokens" not in counts:
                 return None  # a bad count, or none: not trusted at all (never `tokens` instead)
             return Usage.of(counts["input_tokens"], counts.get("output_tokens", 0))
@@ -97,10 +101,16 @@ def converse_text(body: object) -> list[str]:
 
 def cohere_delta_text(obj: Mapping[str, Any]) -> list[str]:
     """The text of a Cohere v2 stream event (``content-delta``: text or thinking,
-    ``tool-call-delta``: arguments), or of a whole v2 chat answer's ``message``."""
+    ``tool-call-delta``: arguments), of a whole v2 chat answer's ``message``, of a v1 chat
+    answer (``text``) or a v1 generate answer (``generations[].text``)."""
     message = _get(obj, "delta", "message") if "delta" in obj else obj.get("message")
     if not isinstance(message, Mapping):
-        return []
+        v1 = [obj["text"]] if isinstance(obj.get("text"), str) else []
+        generations = obj.get("generations")
+        for g in generations if isinstance(generations, list) else ():
+            if isinstance(_get(g, "text"), str):
+                v1.append(g["text"])
+        return v1
     out: list[str] = []
     content = message.get("content")
     for block in content if isinstance(content, list) else (content,):

@@ -9,7 +9,10 @@ out only in the auth header).
   ``attempt.query`` (whose names replace the client's);
 - body (a JSON object): ``model`` set to the attempt's model (Gemini: the model is the path's
   ``/models/{model}:`` segment), the client's ``models: [...]`` fallback list removed (the
-  gateway's, not the upstream's), ``attempt.drop_params`` removed from the top level, then
+  gateway's, not the upstream's), ``attempt.drop_params`` removed from the top level, what the
+  provider's dialect of OpenAI's format refuses removed or renamed (Mistral, Cohere's
+  Compatibility API: no ``stream_options``, which the gateway may have added; Mistral:
+  ``max_completion_tokens`` sent as ``max_tokens``), then
   ``attempt.body`` merged in (objects merged key by key, anything else replaced);
 - headers: the client's, less hop-by-hop ones, ``host``, ``content-length``,
   ``accept-encoding`` (the proxy offers its own), every credential header
@@ -37,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+from ..providers.classify import MAX_TOKENS_ONLY, NO_STREAM_OPTIONS, vendor_of
 from .model import Attempt
 
 __all__ = ["ACCOUNT_HEADERS", "CREDENTIAL_HEADERS", "UpstreamRequest", "upstream_request"]
@@ -137,6 +141,13 @@ def _body(raw: bytes, parsed: Any, attempt: Attempt) -> bytes:
     if not isinstance(parsed, dict):
         return raw
     new = {k: v for k, v in parsed.items() if k not in attempt.drop_params and k != "models"}
+    if attempt.format == "openai":  # what the vendor's dialect of OpenAI's format refuses
+        vendors = {attempt.provider.id, vendor_of(attempt.provider.base_url or "")}
+        if not vendors.isdisjoint(NO_STREAM_OPTIONS):
+            new.pop("stream_options", None)  # (the gateway may have asked for the usage chunk)
+        if not vendors.isdisjoint(MAX_TOKENS_ONLY) and "max_completion_tokens" in new:
+            cap = new.pop("max_completion_tokens")
+            new.setdefault("max_tokens", cap)
     if attempt.format != "gemini":  # Gemini's model is in the path
         new["model"] = attempt.model
     _merge(new, attempt.body)

@@ -9,17 +9,17 @@ import pytest
 from aigw_policy.gateway.effects import set_max_tokens
 
 
-@pytest.mark.parametrize(("provider", "operation", "path", "body", "want"), [
+@pytest.mark.parametrize(("api", "operation", "path", "body", "want"), [  # api: Decision.api, the wire format
     ("bedrock", "chat", "/model/amazon.nova-pro-v1%3A0/converse", {"inferenceConfig": {"maxTokens": 4000, "topP": 1}},
      {"inferenceConfig": {"maxTokens": 512, "topP": 1}}),
     ("bedrock", "chat", "/model/m/converse-stream", {}, {"inferenceConfig": {"maxTokens": 512}}),
-    ("bedrock", "messages", "/model/anthropic.claude-x/invoke", {"max_tokens": 4000}, {"max_tokens": 512}),
+    ("anthropic", "messages", "/model/anthropic.claude-x/invoke", {"max_tokens": 4000}, {"max_tokens": 512}),
     ("cohere", "chat", "/v2/chat", {"model": "command-a-03-2025"}, {"model": "command-a-03-2025", "max_tokens": 512}),
     ("openai", "other", "/v1/images/generations", {"model": "gpt-image-1", "prompt": "x"},
      {"model": "gpt-image-1", "prompt": "x"}),
     ("openai", "other", "/v1/audio/speech", {"model": "tts-1", "input": "x"}, {"model": "tts-1", "input": "x"}),
 ])
-def test_the_clamp_writes_the_api_s_own_field(provider: str, operation: str, path: str, body: dict[str, object],
+def test_the_clamp_writes_the_api_s_own_field(api: str, operation: str, path: str, body: dict[str, object],
                                               want: dict[str, object]) -> None:
-    set_max_tokens(body, provider, operation, path, 512)
+    set_max_tokens(body, api, operation, path, 512)
     assert body == want

@@ -51,3 +51,21 @@ def test_the_counts_come_back_the_same(api: str, provider: str, stream: bytes) -
     assert (back.units, back.service_tier) == (reported.units, reported.service_tier) and reported.units
     if api == "anthropic":
         assert back.cache_creation_1h_input_tokens == 4000
+
+
+OPENROUTER = (b'data: {"model":"openai/gpt-4o","choices":[{"delta":{"content":"hi"}}]}\n\n'
+              b'data: {"model":"openai/gpt-4o","choices":[],"usage":{"prompt_tokens":20,"completion_tokens":7,'
+              b'"total_tokens":27,"cost":0.0000351,"is_byok":true,"cost_details":{"upstream_inference_cost":0.000702}}}\n\n'
+              b"data: [DONE]\n\n")
+
+
+def test_the_cost_openrouter_reported_comes_back_the_same() -> None:
+    """An overflowing OpenRouter stream: its reported cost (fee and upstream charge) is what
+    the engine prices, as for a stream kept whole (before: dropped, priced from genai-prices)."""
+    acc = StreamUsage("openai")
+    acc.feed(OPENROUTER)
+    reported = acc.finish()
+    assert str(reported.reported_usd) == "0.0007371"
+    back = extract_usage(AiRequest("openrouter", "chat", api="openai"),
+                         {"status_code": 200, "headers": {}, "body": usage_body(acc, "openai")})
+    assert (back.counts(), back.reported_usd) == (reported.counts(), reported.reported_usd)

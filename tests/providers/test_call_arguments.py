@@ -17,6 +17,7 @@ BIG = "lorem ipsum dolor sit amet " * 400
 ARGS = json.dumps({"path": "/srv/report.txt", "data": BIG})
 
 OPENAI = "https://api.openai.com/v1/chat/completions"
+CONVERSE = "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-haiku-20240307-v1:0/converse"
 CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
     ("openai tool_calls", OPENAI, {"model": "gpt-4o", "messages": [{"role": "user", "content": "read it"}]},
      {"role": "assistant", "content": None,
@@ -38,6 +39,13 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], str]] = [
      {"contents": [{"role": "user", "parts": [{"text": "read it"}]}]},
      {"role": "user", "parts": [{"functionResponse": {"name": "read", "response": {"path": "/srv/report.txt",
                                                                                    "data": BIG}}}]}, ARGS),
+    # Bedrock Converse: the call (`toolUse.input`) and a result's JSON block (`toolResult`), sent back
+    ("converse toolUse", CONVERSE, {"messages": [{"role": "user", "content": [{"text": "read it"}]}]},
+     {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t1", "name": "read",
+                                                    "input": {"path": "/srv/report.txt", "data": BIG}}}]}, ARGS),
+    ("converse toolResult json", CONVERSE, {"messages": [{"role": "user", "content": [{"text": "read it"}]}]},
+     {"role": "user", "content": [{"toolResult": {"toolUseId": "t1", "content": [
+         {"json": {"path": "/srv/report.txt", "data": BIG}}]}}]}, ARGS),
 ]
 
 
@@ -73,3 +81,17 @@ def test_a_history_nested_too_deeply_is_a_note_not_a_crash() -> None:
         value = [value]
     ai = _ai(OPENAI, {"model": "gpt-4o", "messages": [{"role": "user", "content": value, "tool_calls": []}]})
     assert ai.notes and "nested too deeply" in ai.notes[-1]
+
+
+def test_converse_s_tools_and_tool_results_are_read() -> None:
+    """Converse names its tools in `toolConfig.tools[].toolSpec` (a `cachePoint` is none) and
+    sends a tool's text result in `toolResult.content`: `ai.tools` lists them, the estimate
+    counts their definitions and the result's text is part of the prompt (both were missed)."""
+    spec = {"toolSpec": {"name": "read", "description": BIG, "inputSchema": {"json": {"type": "object"}}}}
+    body = {"messages": [{"role": "user", "content": [{"toolResult": {"toolUseId": "t1",
+                                                                      "content": [{"text": "the file says hi"}]}}]}],
+            "toolConfig": {"tools": [spec, {"cachePoint": {"type": "default"}}]}}
+    ai = _ai(CONVERSE, body)
+    assert ai.tools == ("read",)
+    assert ai.prompt == "the file says hi"
+    assert ai.input_tokens >= DEFAULT_COUNTER.count(json.dumps(body["toolConfig"]["tools"], separators=(",", ":")))

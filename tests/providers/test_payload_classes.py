@@ -36,7 +36,7 @@ def _stream_cases() -> list[tuple[str, dict[str, Any], bytes, str | None]]:
         framing = None
         if text is None and isinstance(resp.get("body"), str):
             text = resp["body"]
-            if "ndjson" not in ctype:
+            if "ndjson" not in ctype and "stream+json" not in ctype:  # (Cohere v1's NDJSON)
                 if not text.lstrip().startswith("["):
                     continue
                 framing = "json-array"
@@ -70,7 +70,8 @@ def test_the_spec_streams_include_the_new_shapes() -> None:
     ids = {i for i, *_ in STREAMS}
     assert {"gemini/stream_json_array_cut", "anthropic/messages_stream_delta_placeholder_zero",
             "vertex_ai/claude_stream_raw_predict", "azure_openai/chat_stream_content_filter",
-            "vllm/chat_stream_continuous_usage"} <= ids
+            "vllm/chat_stream_continuous_usage", "bedrock/invoke_llama_stream_metrics", "bedrock/invoke_nova_stream",
+            "bedrock/invoke_llama_stream_cut", "cohere/chat_v1_stream_ndjson", "vendors/openrouter_byok_stream"} <= ids
 
 
 @pytest.mark.parametrize(("name", "request_", "payload", "framing"), STREAMS, ids=[s[0] for s in STREAMS])
@@ -503,10 +504,14 @@ def test_other_publishers_on_vertex_are_not_gemini() -> None:
      "upstream error 429: RESOURCE_EXHAUSTED"),
     ("http://localhost:11434/api/chat", 404, {"error": "model 'llama9' not found"}, "upstream error 404"),
     ("https://api.openai.com/v1/chat/completions", 502, "<html>Bad gateway</html>", "upstream error 502"),
+    # Bedrock: `{"message"}` alone, the kind in the X-Amzn-ErrorType header (`Kind:uri`)
+    ("https://bedrock-runtime.us-east-1.amazonaws.com/model/meta.llama3-8b-instruct-v1:0/invoke", 429,
+     {"message": "Too many requests, please wait before trying again."}, "upstream error 429: ThrottlingException"),
 ])
 def test_an_upstream_error_names_its_status_and_kind(url: str, status: int, body: object, note: str) -> None:
     ai = classify({"url": url, "body": {"model": "m", "messages": [{"role": "user", "content": "hi"}],
                                         "contents": [{"parts": [{"text": "hi"}]}], "stream": False}})
-    u = extract_usage(ai, {"status_code": status, "body": body})
+    headers = {"X-Amzn-ErrorType": "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"}
+    u = extract_usage(ai, {"status_code": status, "body": body, "headers": headers if "amazonaws" in url else {}})
     assert (u.input_tokens, u.output_tokens, u.source) == (ai.input_tokens, 0, "estimate")
     assert u.notes[-1] == note

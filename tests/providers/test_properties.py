@@ -59,7 +59,11 @@ sse_like = st.lists(
             st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
             lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
                 st.sampled_from(["usage", "type", "message", "output_tokens", "input_tokens", "usageMetadata",
-                                 "promptTokenCount", "choices", "delta", "response", "done", "prompt_eval_count"]),
+                                 "promptTokenCount", "choices", "delta", "response", "done", "prompt_eval_count",
+                                 # Bedrock InvokeModel's families, Cohere v1, reported costs (session 14)
+                                 "amazon-bedrock-invocationMetrics", "inputTokenCount", "prompt_token_count",
+                                 "generation_token_count", "inputTextTokenCount", "metadata", "event_type",
+                                 "is_finished", "meta", "billed_units", "cost", "is_byok", "seconds"]),
                 kids, max_size=4),
             max_leaves=12)),
     ),
@@ -67,7 +71,7 @@ sse_like = st.lists(
 )
 
 
-@pytest.mark.parametrize("api", ["openai", "anthropic", "gemini", "ollama"])
+@pytest.mark.parametrize("api", ["openai", "anthropic", "gemini", "ollama", "cohere", "bedrock"])
 @SETTINGS
 @given(parts=sse_like)
 def test_hostile_streams_give_usage_never_crash(api: str, parts: list[bytes]) -> None:
@@ -87,12 +91,20 @@ json_values = st.recursive(
     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(
         st.sampled_from(["model", "messages", "content", "usage", "prompt_tokens", "input_tokens", "contents",
                          "parts", "text", "tools", "function", "name", "stream", "max_tokens", "input",
-                         "generationConfig", "maxOutputTokens", "system", "candidates", "usageMetadata"]) | st.text(max_size=5),
+                         "generationConfig", "maxOutputTokens", "system", "candidates", "usageMetadata",
+                         "inputText", "max_gen_len", "textGenerationConfig", "inferenceConfig", "max_new_tokens",
+                         "toolConfig", "toolSpec", "toolUse", "toolResult", "chat_history", "preamble", "message",
+                         "cost", "is_byok", "seconds", "search_units", "meta", "billed_units",
+                         "prompt_audio_seconds"]) | st.text(max_size=5),
         kids, max_size=5),
     max_leaves=25,
 )
 urls = st.sampled_from(["/v1/chat/completions", "https://api.anthropic.com/v1/messages", "/v1/responses",
-                        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", "/api/chat", "", "::::", "/x"])
+                        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", "/api/chat", "", "::::", "/x",
+                        "https://bedrock-runtime.us-east-1.amazonaws.com/model/meta.llama3-8b-instruct-v1:0/invoke",
+                        "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse",
+                        "https://api.cohere.com/v1/chat", "https://api.cohere.com/v2/rerank",
+                        "https://openrouter.ai/api/v1/chat/completions"])
 
 
 @SETTINGS

@@ -118,3 +118,27 @@ def test_passthrough_keeps_the_clients_credential_only_without_a_key() -> None:
                          b"{}", attempt(), "sk-upstream", passthrough=True)  # a configured key wins
     assert dict(r.headers)["authorization"] == "Bearer sk-upstream" and "key=" not in r.url
     assert [k for k, _ in r.headers].count("authorization") == 1
+
+
+MISTRAL = ProviderInfo("mistral", base_url="https://api.mistral.ai/v1", auth="bearer")
+MISTRAL_CUSTOM = ProviderInfo("my-mistral", base_url="https://api.mistral.ai/v1", auth="bearer")
+
+
+@pytest.mark.parametrize(("provider", "sent", "want"), [
+    # Mistral refuses both (422 extra_forbidden): the usage chunk comes unasked, max_tokens is its cap
+    (MISTRAL, {"stream": True, "stream_options": {"include_usage": True}, "max_completion_tokens": 64},
+     {"stream": True, "max_tokens": 64}),
+    (MISTRAL_CUSTOM, {"stream": True, "stream_options": {"include_usage": True}}, {"stream": True}),  # by its host
+    (MISTRAL, {"max_completion_tokens": 64, "max_tokens": 32}, {"max_tokens": 32}),
+    # OpenAI keeps both
+    (OPENAI, {"stream": True, "stream_options": {"include_usage": True}, "max_completion_tokens": 64},
+     {"stream": True, "stream_options": {"include_usage": True}, "max_completion_tokens": 64}),
+])
+def test_what_a_vendor_refuses_is_not_sent(provider: ProviderInfo, sent: dict[str, object],
+                                           want: dict[str, object]) -> None:
+    """The gateway adds `stream_options` to an OpenAI stream of the client's label and may have
+    clamped `max_completion_tokens`; routed to Mistral, both were sent and refused (422)."""
+    body = {"model": "gpt-4o", "messages": [], **sent}
+    r = upstream_request("POST", "/v1/chat/completions", b"", {}, json.dumps(body).encode(),
+                         attempt(provider, "mistral-large-latest"), "sk")
+    assert json.loads(r.content) == {"model": "mistral-large-latest", "messages": [], **want}

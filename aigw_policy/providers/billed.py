@@ -1,0 +1,56 @@
+"""What an answer says it billed besides tokens: the cost a provider reports (OpenRouter's,
+Perplexity's ``usage.cost``) and the seconds of audio a transcription is billed by (whisper-1's
+``usage.seconds``, Mistral's ``prompt_audio_seconds``). Pure; read by :mod:`.usage`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+__all__ = ["audio_seconds", "reported_cost"]
+
+_MAX_REPORTED = 1_000_000  # USD: a request's reported cost above this is no cost
+_MAX_SECONDS = 2**53
+
+
+def reported_cost(u: Mapping[str, Any]) -> Decimal | None:
+    """What an OpenAI-shaped usage object says the request cost, in USD, or None: OpenRouter's
+    ``cost`` (the credits it charged) plus, for a request on your own provider key
+    (``is_byok: true``), ``cost_details.upstream_inference_cost`` (what that provider charged
+    the key); Perplexity's ``cost.total_cost`` (tokens, request fee and searches). Anything but
+    a finite number from 0 to $1M is no cost (priced from the tokens instead)."""
+    cost = u.get("cost")
+    if isinstance(cost, Mapping):  # Perplexity's breakdown
+        return _usd(cost.get("total_cost"))
+    total = _usd(cost)
+    if total is None or u.get("is_byok") is not True:
+        return total
+    details = u.get("cost_details")
+    upstream = details.get("upstream_inference_cost") if isinstance(details, Mapping) else None
+    if upstream is None:
+        return total
+    extra = _usd(upstream)
+    return None if extra is None else total + extra
+
+
+def _usd(value: object) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not (math.isfinite(value) and 0 <= value <= _MAX_REPORTED):
+        return None
+    return Decimal(str(value))
+
+
+def audio_seconds(seconds: object) -> tuple[tuple[str, int], ...] | None:
+    """The units of ``seconds`` of audio (genai-prices' ``audio_seconds``, of which
+    ``input_audio_seconds``, as it wants both), rounded to the nearest second as OpenAI bills
+    them; ``()`` for none; None for anything but a finite number from 0 (whisper-1's
+    ``usage.seconds``; Mistral's ``prompt_audio_seconds``, Voxtral's audio beside its tokens,
+    billed by the minute for the models priced so: a model without an audio price prices the
+    tokens alone)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < _MAX_SECONDS:
+        return None
+    whole = int(seconds + 0.5)
+    return (("audio_seconds", whole), ("input_audio_seconds", whole)) if whole else ()
