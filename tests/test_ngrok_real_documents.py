@@ -145,6 +145,12 @@ DECISIONS = [
     ("k8s-tcp-edge.yaml", _request(conn={"client_ip": "192.0.2.9"}), 200, None),  # connect rules only
     ("k8s-ngrok-module-set.yaml", {**_request(), "request": {"method": "TRACE", "url": "https://a.example/"}},
      403, "#1"),
+    # an HTTPS Edge's route policy: the Kubernetes resource and the API object
+    ("https-edge-route-policy.yaml", {**_request(), "request": {"method": "POST", "url": "https://a.example/"}},
+     405, "only-get"),
+    ("https-edge-route-policy.yaml", _request(), 200, None),
+    ("api-https-edge-route-policy.json", {**_request(), "request": {"method": "PUT", "url": "https://a.example/"}},
+     405, "only-get"),
 ]
 
 

@@ -74,6 +74,15 @@ DEPRECATED_PHASES = {"inbound": "on_http_request", "outbound": "on_http_response
 examples and blog posts, and still accepted by ngrok (its Python SDK's tests send them):
 read as the phase they name, with a warning (AIGW106)."""
 
+def _route_policies(routes: Tree | None, path: str) -> list[tuple[Map, str]]:
+    """The policies of an HTTPS Edge's routes (`routes[i].policy`: the ingress controller's
+    `HTTPSEdge` resource, 2023-2024, and ngrok's Edge API objects), with their paths."""
+    if not isinstance(routes, Seq):
+        return []
+    return [(node, f"{path}.{i}.policy") for i, route in enumerate(routes.items)
+            if isinstance(route, Map) and isinstance(node := route.get("policy"), Map)]
+
+
 def _not_a_mapping_help(root: Tree) -> str:
     """What to do with a document that is not a mapping; a text that YAML reads as one
     string is often another language: Terraform's HCL (ngrok's provider writes the policy
@@ -116,7 +125,9 @@ class _Reader:
             node, path, what = inner
             connect = any(f"`{kind}`" in what for kind in CONNECT_EDGES)
             self.diags.add("AIGW105", f"this is {what}: its traffic policy under `{path}` is read",
-                           root.items[0][1], help="the rest of the document is not checked here")
+                           root.items[0][1], help="the rest of the document is not checked here"
+                           + ("; the route's `match` is not applied: its rules run on every request"
+                              if "routes." in path else ""))
             root = node
         fields: dict[str, Any] = {}
         wrapper = self.wrapper(root)
@@ -200,6 +211,7 @@ class _Reader:
                      and isinstance(node := holder.get(inner), Map)]
             if isinstance(node := spec.get("policy"), Map):
                 found.append((node, "spec.policy"))
+            found += _route_policies(spec.get("routes"), "spec.routes")
             return (found[0][0], found[0][1], what) if len(found) == 1 else None
         if {"apiVersion", "kind"} <= keys and isinstance(modules := root.get("modules"), Map) \
                 and isinstance(node := modules.get("policy"), Map):
@@ -210,6 +222,9 @@ class _Reader:
                      if isinstance(ep, Map) and isinstance(node := ep.get("traffic_policy"), Map)]
             if len(found) == 1:
                 return (found[0][0], found[0][1], "an ngrok agent configuration")
+        routes = _route_policies(root.get("routes"), "routes")
+        if len(routes) == 1 and isinstance(root.get("hostports"), Seq):
+            return (routes[0][0], routes[0][1], "an ngrok HTTPS Edge (an API object)")
         return None
 
     def wrapper(self, root: Map) -> tuple[str, str, str] | None:
@@ -223,11 +238,19 @@ class _Reader:
             holder = spec.get("trafficPolicy") if isinstance(spec, Map) else None
             held = [f"`spec.trafficPolicy.{inner}`" for inner in ("policy", "inline")
                     if isinstance(holder, Map) and holder.get(inner) is not None]
-            help = (f"it holds {' and '.join(held)}: keep one" if len(held) > 1 else
+            routes = [f"`{path}`" for _, path in _route_policies(
+                spec.get("routes") if isinstance(spec, Map) else None, "spec.routes")]
+            held += routes
+            help = (f"it holds {' and '.join(held)}: keep one" if len(held) > 1 and not routes else
+                    f"it holds {', '.join(held)}: lint each as a document of its own" if len(held) > 1 else
                     "write the policy under `spec.trafficPolicy.policy` (or `.inline`), or "
                     "lint the policy it names as a document of its own")
             first = next(k for k in keys if k not in TOP_KEYS and k not in UNSUPPORTED_PHASES)
             return (first, f"this is a Kubernetes {name}resource, not a traffic policy", help)
+        if len(routes := _route_policies(root.get("routes"), "routes")) > 1:
+            return ("routes", f"this ngrok HTTPS Edge holds {len(routes)} route policies, not one "
+                    "traffic policy", "lint each route's `policy` as a document of its own: "
+                    + ", ".join(f"`{path}`" for _, path in routes))
         if "endpoints" in keys and ({"uri", "next_page_uri"} & set(keys) or any(
                 isinstance(ep, Map) and isinstance(ep.get("traffic_policy"), Scalar)
                 for ep in getattr(root.get("endpoints"), "items", ()))):

@@ -314,7 +314,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 POLICY_KINDS = ("CloudEndpoint", "AgentEndpoint", "NgrokTrafficPolicy", "NgrokModuleSet", "TCPEdge",
-                "TLSEdge")
+                "TLSEdge", "HTTPSEdge")
 """The Kubernetes resources of ngrok's operator (and of its ingress controller before it) that
 can hold a traffic policy."""
 
@@ -341,9 +341,11 @@ def _inline_policy(node: Any) -> bool:
     (``trafficPolicy.targetRef``)."""
     spec = _get(node, "spec")
     holder = _get(spec, "trafficPolicy")
+    routes = _get(spec, "routes")
+    routed = [_get(r, "policy") for r in routes.value] if isinstance(routes, yaml.SequenceNode) else []
     return any(isinstance(n, yaml.MappingNode)
                for n in (_get(spec, "policy"), _get(holder, "policy"), _get(holder, "inline"),
-                         _get(_get(node, "modules"), "policy")))
+                         _get(_get(node, "modules"), "policy"), *routed))
 
 
 def _one_policy_resource(documents: list[tuple[Any, Any]], source: Source, diags: Diagnostics) -> Any:
