@@ -181,3 +181,16 @@ def test_a_key_with_a_template_is_refused_and_masked_in_the_excerpt() -> None:
     result = CliRunner().invoke(app, ["lint", str(DATA / "ai-gateway-key-templates.yaml")])
     assert result.exit_code == 1 and "AIGW148" in result.output
     assert "1234567890abcdef" not in result.output, result.output
+
+
+@pytest.mark.parametrize(("start", "status"), [
+    ("2026-11-26T11:59:00Z", 418),  # RFC 3339 text, JSON's form of a timestamp
+    ("2026-11-26T12:59:00+01:00", 418),
+    ("2026-11-26T12:00:30Z", 200),  # later than the bound: false
+    ("yesterday", 500),  # not a timestamp: no overload takes it, the rule fails closed
+])
+def test_a_timestamp_variable_given_as_text_in_request_json(start: str, status: int) -> None:
+    policy = ("on_http_request:\n  - expressions: [\"conn.ts.start < timestamp('2026-11-26T12:00:01Z')\"]\n"
+              "    actions: [{type: deny, config: {status_code: 418}}]\n")
+    request_ = _request(conn={"ts": {"start": start}})
+    assert ap.Engine(ap.loads(policy)).evaluate(request_).status_code == status

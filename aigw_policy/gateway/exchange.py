@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine import RequestError
 from ..providers.classify import PROVIDER_HEADER
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
-from .conn import conn_of, http_version, server_name
+from .conn import conn_of, http_version, server_name, timestamp_of
 from .effects import effect, header_effects, set_max_tokens, sniff_content_type, strip_key, wants_usage
 from .errors import aigw_object, denial, error_response, no_long_retry, wire_api, with_extra
 from .hops import hop_by_hop
@@ -27,6 +27,7 @@ from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
 from .paths import PathError, canonical_scope, encode_path, encode_segment, valid_host
 from .request_body import BadBody, parse_body, receive_within
 from .request_ids import DECISION_HEADER, id_headers, request_id
+from .server import CONN_TIMES
 
 if TYPE_CHECKING:
     from .middleware import PolicyMiddleware
@@ -170,6 +171,7 @@ class Exchange:
         if body is None:
             await self._too_big()
             return
+        request.setdefault("req", {}).setdefault("ts", {})["body_received"] = timestamp_of(time.time_ns())
         ctype = self.headers.get("content-type", "")
         try:  # a large body parses for a while: in a worker thread, not on the event loop
             body_obj = (parse_body(body, ctype) if len(body) <= _PARSE_ON_LOOP
@@ -323,6 +325,10 @@ class Exchange:
             req["conn"] = conn = conn_of(client, scope.get("server"))
             if self.mw.geoip is not None:
                 conn.update(self.mw.geoip(client[0]))
+        times = (scope.get("extensions") or {}).get(CONN_TIMES)
+        if times is not None:  # serve's protocol: when the connection opened, when the head came
+            req.setdefault("conn", {})["ts"] = {"start": timestamp_of(times[0])}
+            req.setdefault("req", {})["ts"] = {"header_received": timestamp_of(times[1])}
         if self.mw.provider:
             req["ai"] = {"provider": self.mw.provider}
         return req

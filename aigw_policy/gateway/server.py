@@ -24,9 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from typing import Any
 
-__all__ = ["CLIENT_GONE", "DEFAULT_HEADER_TIMEOUT", "MAX_HEAD_BYTES", "TARGET_AUTHORITY", "ClientGone", "HeadWithBody",
+__all__ = ["CLIENT_GONE", "CONN_TIMES", "DEFAULT_HEADER_TIMEOUT", "MAX_HEAD_BYTES", "TARGET_AUTHORITY", "ClientGone", "HeadWithBody",
            "header_timeout_protocol", "leave_unfinished"]
 
 DEFAULT_HEADER_TIMEOUT = 10.0
@@ -293,6 +294,7 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
         header_timeout = seconds
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            self._opened_ns = time.time_ns()
             super().connection_made(transport)
             self._arm()
 
@@ -316,6 +318,7 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
             if cycle is not None and cycle.transport is self.transport:  # a new request
                 cycle.transport = HeadWithBody(self.transport, self.loop)
                 self._offer(cycle)
+                cycle.scope["extensions"][CONN_TIMES] = (self._opened_ns, time.time_ns())
 
         def on_response_complete(self) -> None:
             self._rest()  # before: a pipelined request parsed later arms the timer itself
@@ -328,6 +331,12 @@ def _httptools_protocol(base: Any, seconds: float) -> type[asyncio.Protocol]:
             self._lost(cycle)
 
     return HeaderTimeoutHttpTools
+
+
+CONN_TIMES = "aigw.conn_times"
+"""The scope extension (``scope["extensions"][CONN_TIMES]``) through which these protocols
+give a request's app when its connection opened and when its head was read whole (wall-clock
+nanoseconds since the epoch): ngrok's ``conn.ts.start`` and ``req.ts.header_received``."""
 
 
 TARGET_AUTHORITY = "aigw.target_authority"
@@ -396,6 +405,7 @@ def _h11_protocol(seconds: float) -> type[asyncio.Protocol]:
         header_timeout = seconds
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            self._opened_ns = time.time_ns()
             super().connection_made(transport)
             self._arm()
 
