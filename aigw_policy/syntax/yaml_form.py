@@ -69,6 +69,18 @@ CONNECT_EDGES = ("TCPEdge", "TLSEdge")
 """The ingress controller's Kubernetes resources for ngrok's TCP and TLS Edges (2023-2024):
 their `spec.policy`'s `inbound` rules ran on each connection, not on HTTP requests."""
 
+POLICY_PLACES = {
+    "CloudEndpoint": "`spec.trafficPolicy.policy` (or `.inline`)",
+    "AgentEndpoint": "`spec.trafficPolicy.policy` (or `.inline`)",
+    "NgrokTrafficPolicy": "`spec.policy`",
+    "TCPEdge": "`spec.policy`",
+    "TLSEdge": "`spec.policy`",
+    "HTTPSEdge": "`spec.routes[].policy`",
+    "NgrokModuleSet": "`modules.policy`",
+}
+"""Where each Kubernetes resource of ngrok's operator (and of its ingress controller before it)
+holds its traffic policy."""
+
 DEPRECATED_PHASES = {"inbound": "on_http_request", "outbound": "on_http_response"}
 """ngrok's names for the phases before it introduced phases (2024), still in older docs, SDK
 examples and blog posts, and still accepted by ngrok (its Python SDK's tests send them):
@@ -241,10 +253,18 @@ class _Reader:
             routes = [f"`{path}`" for _, path in _route_policies(
                 spec.get("routes") if isinstance(spec, Map) else None, "spec.routes")]
             held += routes
+            kind_name = kind.value if isinstance(kind, Scalar) and isinstance(kind.value, str) else ""
+            place = POLICY_PLACES.get(kind_name)
+            if place is not None and isinstance(root.get("policy"), Map) and not held:
+                return ("policy", f"the policy of a Kubernetes {name}resource goes under {place}, "
+                        "not at its top level", f"move `policy:` to {place} (Kubernetes keeps "
+                        "no unknown field at a resource's top level)")
             help = (f"it holds {' and '.join(held)}: keep one" if len(held) > 1 and not routes else
                     f"it holds {', '.join(held)}: lint each as a document of its own" if len(held) > 1 else
-                    "write the policy under `spec.trafficPolicy.policy` (or `.inline`), or "
-                    "lint the policy it names as a document of its own")
+                    f"write the policy under {place}, or lint the policy it names as a document of "
+                    "its own" if place is not None else
+                    "it holds no traffic policy: lint the `NgrokTrafficPolicy` (its `spec.policy`) "
+                    "or endpoint policy it names as a document of its own")
             first = next(k for k in keys if k not in TOP_KEYS and k not in UNSUPPORTED_PHASES)
             return (first, f"this is a Kubernetes {name}resource, not a traffic policy", help)
         if len(routes := _route_policies(root.get("routes"), "routes")) > 1:

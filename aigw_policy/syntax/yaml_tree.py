@@ -341,6 +341,8 @@ def _inline_policy(node: Any) -> bool:
     (``trafficPolicy.targetRef``)."""
     spec = _get(node, "spec")
     holder = _get(spec, "trafficPolicy")
+    if isinstance(_get(node, "policy"), yaml.MappingNode):
+        return True  # misplaced beside `spec`: this resource is the one to read (and refuse, saying so)
     routes = _get(spec, "routes")
     routed = [_get(r, "policy") for r in routes.value] if isinstance(routes, yaml.SequenceNode) else []
     return any(isinstance(n, yaml.MappingNode)
