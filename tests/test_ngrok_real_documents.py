@@ -194,3 +194,8 @@ def test_a_timestamp_variable_given_as_text_in_request_json(start: str, status: 
               "    actions: [{type: deny, config: {status_code: 418}}]\n")
     request_ = _request(conn={"ts": {"start": start}})
     assert ap.Engine(ap.loads(policy)).evaluate(request_).status_code == status
+
+
+def test_an_api_object_without_a_policy_is_one_finding() -> None:
+    _, found = ap.read((DATA / "api-edge-route-no-policy.json").read_text(), name="r.json", cache_dir=None)
+    assert [d.code for d in found] == ["AIGW100"] and "API object" in found[0].message, found

@@ -285,6 +285,14 @@ class _Reader:
             if isinstance(root.get(key), Map):
                 return (key, f"the policy is nested under `{key}`",
                         f"move the contents of `{key}` to the top level")
+        uri = root.get("uri")
+        if "uri" in keys and {"id", "next_page_uri"} & set(keys) and isinstance(uri, Scalar) \
+                and isinstance(uri.value, str):
+            what = uri.value.split("api.ngrok.com/", 1)[-1].split("?", 1)[0]
+            listed = "a list of ngrok API objects" if "next_page_uri" in keys else "an ngrok API object"
+            return (keys[0], f"this is {listed} (`{what[:80]}`), not a traffic policy",
+                    "it holds no traffic policy (its `traffic_policy` or `policy` is empty): lint "
+                    "the policy of an endpoint, or of an Edge's policy module, as a document of its own")
         return None
 
     # scalars ------------------------------------------------------------------------
