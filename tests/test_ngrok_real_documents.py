@@ -149,6 +149,9 @@ DECISIONS = [
     ("https-edge-route-policy.yaml", {**_request(), "request": {"method": "POST", "url": "https://a.example/"}},
      405, "only-get"),
     ("https-edge-route-policy.yaml", _request(), 200, None),
+    ("agent-config-v2-tunnel.yaml", {**_request(), "request": {"method": "DELETE", "url": "https://a.example/"}},
+     405, "#1"),
+    ("agent-config-v2-tcp-tunnel-policy.yaml", _request(), 200, None),  # connect rules only
     ("api-https-edge-route-policy.json", {**_request(), "request": {"method": "PUT", "url": "https://a.example/"}},
      405, "only-get"),
 ]

@@ -95,6 +95,25 @@ def _route_policies(routes: Tree | None, path: str) -> list[tuple[Map, str]]:
             if isinstance(route, Map) and isinstance(node := route.get("policy"), Map)]
 
 
+def _tunnel_policies(tunnels: Tree | None) -> list[tuple[Map, str, str]]:
+    """The policies of an ngrok agent configuration's (version 2) tunnels: `tunnels.NAME.
+    traffic_policy` (2024), or `.policy` (its name in 2023), each with its path and what holds
+    it (a `tcp` or `tls` tunnel's `inbound` rules ran on each connection)."""
+    if not isinstance(tunnels, Map):
+        return []
+    found = []
+    for name, _, tunnel in tunnels.items:
+        if not isinstance(tunnel, Map):
+            continue
+        proto = tunnel.get("proto")
+        kind = proto.value if isinstance(proto, Scalar) and proto.value in ("http", "tcp", "tls") else "http"
+        for key in ("traffic_policy", "policy"):
+            if isinstance(node := tunnel.get(key), Map):
+                found.append((node, f"tunnels.{name}.{key}",
+                              f"an ngrok agent configuration (version 2), its `{kind}` tunnel `{name}`"))
+    return found
+
+
 def _not_a_mapping_help(root: Tree) -> str:
     """What to do with a document that is not a mapping; a text that YAML reads as one
     string is often another language: Terraform's HCL (ngrok's provider writes the policy
@@ -135,7 +154,7 @@ class _Reader:
         connect = False
         if inner is not None:
             node, path, what = inner
-            connect = any(f"`{kind}`" in what for kind in CONNECT_EDGES)
+            connect = any(f"`{kind}`" in what for kind in (*CONNECT_EDGES, "tcp", "tls"))
             self.diags.add("AIGW105", f"this is {what}: its traffic policy under `{path}` is read",
                            root.items[0][1], help="the rest of the document is not checked here"
                            + ("; the route's `match` is not applied: its rules run on every request"
@@ -154,7 +173,7 @@ class _Reader:
             elif key == "shard_key":
                 fields[key] = self.shard_key(value)
             elif key == "inbound" and connect:
-                self.diags.add("AIGW106", "`inbound` of a TCP or TLS edge is ngrok's former name for "
+                self.diags.add("AIGW106", "`inbound` of a TCP or TLS edge or tunnel is ngrok's former name for "
                                "`on_tcp_connect`", key_span,
                                help="its rules run on each connection: read as `on_tcp_connect`")
                 self.diags.add("AIGW102", "unsupported phase `on_tcp_connect`: its rules are skipped",
@@ -234,6 +253,9 @@ class _Reader:
                      if isinstance(ep, Map) and isinstance(node := ep.get("traffic_policy"), Map)]
             if len(found) == 1:
                 return (found[0][0], found[0][1], "an ngrok agent configuration")
+        tunnels = _tunnel_policies(root.get("tunnels"))
+        if len(tunnels) == 1 and not keys & {*TOP_KEYS, *UNSUPPORTED_PHASES}:
+            return tunnels[0]
         routes = _route_policies(root.get("routes"), "routes")
         if len(routes) == 1 and isinstance(root.get("hostports"), Seq):
             return (routes[0][0], routes[0][1], "an ngrok HTTPS Edge (an API object)")
@@ -277,6 +299,11 @@ class _Reader:
             return ("endpoints", "this is a list of ngrok endpoints (an API answer), not a "
                     "traffic policy", "it holds no endpoint's `traffic_policy`, or several: lint "
                     "each policy as a document of its own")
+        if "tunnels" in keys and (isinstance(root.get("tunnels"), Map) or "version" in keys):
+            held = [f"`{path}`" for _, path, _ in _tunnel_policies(root.get("tunnels"))]
+            return (keys[0], "this is an ngrok agent configuration (version 2), not a traffic policy",
+                    f"it holds {', '.join(held)}: lint each as a document of its own" if held else
+                    "none of its `tunnels` has a `traffic_policy`")
         if "endpoints" in keys:
             return ("endpoints", "this is an ngrok agent configuration, not a traffic policy",
                     "it holds no `endpoints[].traffic_policy`, or several: lint each as a "
