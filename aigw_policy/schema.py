@@ -24,6 +24,7 @@ _KIND_NOTES = {
     "template": "Supports `${expr}` CEL interpolation; a value that is exactly one `${...}` "
     "keeps the expression's type.",
     "template_map": "Values support `${expr}` CEL interpolation.",
+    "template_list": "Items support `${expr}` CEL interpolation.",
 }
 
 _FIELD_DOCS = {

@@ -305,6 +305,16 @@ HANDLERS = {
 }
 
 
+def _register_http_actions() -> None:
+    # (http_actions uses this module's helpers: it is imported once they are defined)
+    from .http_actions import HTTP_HANDLERS
+
+    HANDLERS.update(HTTP_HANDLERS)
+
+
+_register_http_actions()
+
+
 def run_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:
     """Run a plain action; a CEL failure in it ends the phase (``on_error: deny``, the
     returned stop) or skips the rest of the rule (``on_error: skip``, :class:`Skip` raised)."""

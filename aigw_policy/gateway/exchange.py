@@ -19,7 +19,7 @@ from ..engine import RequestError
 from ..providers.classify import PROVIDER_HEADER
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name, timestamp_of
-from .effects import effect, header_effects, set_max_tokens, sniff_content_type, strip_key, wants_usage
+from .effects import effect, header_effects, rewritten_target, set_max_tokens, sniff_content_type, strip_key, wants_usage
 from .errors import aigw_object, denial, error_response, no_long_retry, wire_api, with_extra
 from .hops import hop_by_hop
 from .injected_usage import HideInjectedUsage
@@ -194,7 +194,12 @@ class Exchange:
         if decision.verdict != "allow":
             await self.deny(decision)
             return
-        scope, data, parsed = self._rewrite(decision, body, body_obj)
+        try:
+            scope, data, parsed = self._rewrite(decision, body, body_obj)
+        except PathError as error:  # a `url-rewrite` made a path the gateway would refuse
+            await self._answer(500, f"rule `{decision.rule}` rewrote the URL to a path that cannot be forwarded: "
+                               f"{error}", decision.rule, code="policy_error")
+            return
         if getattr(decision, "route", None) is not None:  # an `ai-gateway` action chose where it goes
             from .routing import route
 
@@ -372,6 +377,9 @@ class Exchange:
             wire = encode_path(path).replace(encode_path(was), f"/models/{encode_segment(model['to'])}:")
             scope["path"] = path = path.replace(was, f"/models/{model['to']}:")
             scope["raw_path"] = wire.encode("ascii")
+        rewritten = effect(decision, "url")
+        if rewritten:  # `url-rewrite`: the path and query the upstream gets (raises PathError)
+            scope["path"], scope["raw_path"], scope["query_string"] = rewritten_target(rewritten["to"])
         if self.mw.strips_credentials:
             scope["query_string"] = strip_key(scope.get("query_string", b"")).encode("latin-1")
         rh = effect(decision, "request_headers") or {}
@@ -424,7 +432,7 @@ class Exchange:
             extra = [(a, b) for a, b in extra if a.decode().lower() != k]
             extra.append((k.encode("latin-1"), v.encode("latin-1", "replace")))
         extra += header_effects(decision, "response_headers")
-        if decision.kind in ("custom-response", "route-error"):  # a body as written, or in the API's shape
+        if decision.kind in ("custom-response", "route-error", "redirect"):  # a body as written, or in the API's shape
             body = resp.get("body")
             data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
             if "content-type" not in given:

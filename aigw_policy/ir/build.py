@@ -125,7 +125,7 @@ class _Builder:
                     return _Invalid
                 return self._not_a_list(path, raw)
             return [self.cel(item, f"{path}.{i}") for i, item in enumerate(raw.items)]
-        if kind in ("template", "template_map"):
+        if kind in ("template", "template_list", "template_map"):
             return self.data(raw, path, template=True)
         if self.config.TYPE == "set-vars":
             return self.data(raw, path, template=True)
@@ -205,6 +205,9 @@ class _Builder:
         seen: set[tuple[str, ...]] = set()
         unions: dict[tuple[Any, ...], list[Any]] = {}
         for err in error.errors(include_url=False):
+            if err["type"] == "too_short" and isinstance(err.get("input"), (list, tuple)) \
+                    and len(err["input"]) >= err.get("ctx", {}).get("min_length", 0):
+                continue  # long enough as written: its items' own errors say what is wrong
             if err["type"] == "missing" and (
                     str(err["loc"][0]) in skip_missing
                     or ".".join(str(p) for p in err["loc"]) in self.explained):
