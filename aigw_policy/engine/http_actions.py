@@ -20,7 +20,7 @@ from typing import Any
 from ..cel import CelError
 from ..cel.runtime.stdlib import regex
 from ..env.activation import split_url
-from .actions import _header_value, _publish, _render
+from .action_helpers import _header_value, _publish, _render
 from .charging import NO_ERROR
 from .compile import CompiledAction, CompiledRule
 from .flow import REQ, Stop
