@@ -40,7 +40,7 @@ STRICTER: dict[tuple[str, str], str] = {
 }
 
 POOL: list[Any] = [
-    "x", "req.host", "10m", "90s", "1h", "10.0.0.0/8", "192.0.2.1", "ipp_abc1", "sliding_window",
+    "x", "req.host", "10m", "90s", "1h", "10.0.0.0/8", "192.0.2.1", "ipp_abc1", "sliding_window", "continue",
     "${req.host}", 5, 1, 100, 200, 301, 403, 599, 2_000_000_000, True, False, 1.5,
     ["x"], ["req.host"], ["10.0.0.0/8"], ["x-a"], [], {"x-a": "v"}, {"x-a": 5}, {"x-a": True},
     {"message": "m", "success": False}, {"n": 3, "tags": ["a", "${req.host}"]}, {},
@@ -54,6 +54,7 @@ REQUIRED_FILL: dict[str, dict[str, Any]] = {
     "redirect": {"to": "https://example.com/"},
     "url-rewrite": {"from": "/a", "to": "/b"},
     "basic-auth": {"credentials": ["alice:password123"]},
+    "forward-internal": {"url": "https://api.internal"},
 }
 SHAPE_CODES = ("AIGW120", "AIGW121", "AIGW122", "AIGW123", "AIGW124", "AIGW125", "AIGW126", "AIGW111")
 

@@ -71,9 +71,10 @@ def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
 
 
 def _may_continue(action: Action) -> bool:
-    """``ai-gateway`` with ``on_error: continue``: when every attempt failed, the rule's
-    next actions run (ngrok's error-handling guide answers with `custom-response` there)."""
-    return getattr(action.config, "on_error", None) == "continue" and action.type == "ai-gateway"
+    """``ai-gateway`` or ``forward-internal`` with ``on_error: continue``: when every attempt
+    failed (the endpoint could not be reached), the rule's next actions run (ngrok's
+    error-handling guide answers with `custom-response` there)."""
+    return getattr(action.config, "on_error", None) == "continue" and action.type in ("ai-gateway", "forward-internal")
 
 
 def _line(span: Span | None) -> int:

@@ -310,6 +310,8 @@ class _Lowering:
                     k: self.template(v, action.span_of(f"headers.{k}"), f"{label}.h{i}")
                     for i, (k, v) in enumerate(written["headers"].items())
                 }
+        elif t == "forward-internal":
+            templates["url"] = self.template(cfg.url, action.span_of("url"), f"{label}.url")
         elif t == "basic-auth":
             templates["credentials"] = [self.template(c, action.span_of(f"credentials.{i}"), f"{label}.c{i}")
                                         for i, c in enumerate(cfg.credentials)]

@@ -1,5 +1,5 @@
-"""ngrok's actions over the request's URL and credentials: ``redirect``, ``url-rewrite`` and
-``basic-auth``, each a handler ``(flow, rule, action, phase) -> Stop | None`` as in
+"""ngrok's actions over the request's URL and credentials: ``redirect``, ``url-rewrite``,
+``basic-auth`` and ``forward-internal``, each a handler ``(flow, rule, action, phase) -> Stop | None`` as in
 :mod:`.actions` (which registers them).
 
 ``from`` is a regex (RE2) over the whole request URL (scheme, host, path and query, as
@@ -16,6 +16,7 @@ import binascii
 import hmac
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..cel import CelError
 from ..cel.runtime.stdlib import regex
@@ -24,7 +25,7 @@ from .action_helpers import _header_value, _publish, _render
 from .charging import NO_ERROR
 from .compile import CompiledAction, CompiledRule
 from .flow import REQ, Stop
-from .rule_error import TEMPLATE, action_error, failure
+from .rule_error import BAD_VALUE, TEMPLATE, Failure, action_error, failure
 from .templates import text_of
 
 __all__ = ["HTTP_HANDLERS", "expand", "replace_all"]
@@ -190,4 +191,42 @@ def _presented(headers: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-HTTP_HANDLERS = {"redirect": _redirect, "url-rewrite": _url_rewrite, "basic-auth": _basic_auth}
+def _forward_internal(flow: Any, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:
+    if phase != REQ:
+        flow.rec.outcome("skipped: forward-internal runs in the request phase")
+        return None
+    url = text_of(_render(flow, rule, action, phase, action.templates["url"], "url"))
+    problem = _not_internal(url)
+    if problem is not None:
+        if action.config.on_error == "continue":  # ngrok: the next actions run
+            if flow.cp.reads_actions:
+                _publish(flow, "forward_internal", {"url": url, "error": {"code": "ERR_NGROK_AIGW509",
+                                                                          "message": problem}})
+            flow.rec.outcome(f"not forwarded (on_error: continue): {problem}")
+            return None
+        span = action.ir.span_of("url") if action.ir is not None else action.span
+        raise action_error(flow, rule, phase, action.templates["url"].text, span, Failure(BAD_VALUE, problem), "url")
+    flow.effects["forward"] = {"url": url, "rule": rule.label}
+    if flow.rec.on:
+        flow.rec.outcome(f"forwarded to {url}")
+    return Stop("allow", None, f"forwarded to `{url}` by rule `{rule.label}`", "forward-internal")
+
+
+def _not_internal(url: str) -> str | None:
+    """Why ``url`` is no ngrok internal endpoint (an ``http(s)``/``tcp``/``tls`` URL whose
+    host ends in ``.internal``), or None."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - a port that is no number raises here
+    except ValueError:
+        return f"`{url[:200]}` is not a URL"
+    if parts.scheme not in ("http", "https", "tcp", "tls") or not host:
+        return f"`{url[:200]}` is not an endpoint URL (`https://name.internal`)"
+    if not host.endswith(".internal"):
+        return f"`{host[:200]}` is not an internal endpoint: its host must end in `.internal`"
+    return None
+
+
+HTTP_HANDLERS = {"redirect": _redirect, "url-rewrite": _url_rewrite, "basic-auth": _basic_auth,
+                 "forward-internal": _forward_internal}

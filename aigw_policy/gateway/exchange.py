@@ -197,13 +197,17 @@ class Exchange:
         try:
             scope, data, parsed = self._rewrite(decision, body, body_obj)
         except PathError as error:  # a `url-rewrite` made a path the gateway would refuse
-            await self._answer(500, f"rule `{decision.rule}` rewrote the URL to a path that cannot be forwarded: "
-                               f"{error}", decision.rule, code="policy_error")
-            return
+            await self._settle_failed()  # allowed, then not sent: its reservation released
+            return await self._answer(500, f"rule `{decision.rule}` rewrote the URL to a path that cannot be "
+                                      f"forwarded: {error}", decision.rule, code="policy_error")
         if getattr(decision, "route", None) is not None:  # an `ai-gateway` action chose where it goes
             from .routing import route
 
             await route(self, decision, scope, data, parsed)
+            return
+        if forwarded := effect(decision, "forward"):  # `forward-internal`: ngrok's internal endpoint (502)
+            from .routing import unreachable_internal
+            await self.forward(decision, scope, data, unreachable_internal(str(forwarded["url"])))
             return
         await self.forward(decision, scope, data, self.mw.app)
 

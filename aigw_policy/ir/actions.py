@@ -251,6 +251,17 @@ class BasicAuth(ActionConfig):
     enforce: StrictBool | None = None
 
 
+class ForwardInternal(ActionConfig):
+    TYPE = "forward-internal"
+    TERMINATING = True
+    REQUEST_ONLY = True
+    DOC = ("Forward the request to an ngrok internal endpoint (`https://name.internal`): it ends "
+           "the request phase; a `url` that does not render to one is an error that `on_error: "
+           "continue` lets the next actions handle.")
+    url: Annotated[Template, Field(min_length=1)]
+    on_error: Literal["halt", "continue"] | None = None
+
+
 ACTIONS: dict[str, type[ActionConfig]] = {
     cls.TYPE: cls
     for cls in (
@@ -271,6 +282,7 @@ ACTIONS: dict[str, type[ActionConfig]] = {
         Redirect,
         UrlRewrite,
         BasicAuth,
+        ForwardInternal,
         AiGateway,
     )
 }
@@ -280,7 +292,6 @@ UNSUPPORTED_NGROK_ACTIONS = frozenset(
         "circuit-breaker",
         "close-connection",
         "compress-response",
-        "forward-internal",
         "http-request",
         "jwt-validation",
         "oauth",

@@ -163,3 +163,31 @@ def test_request_phase_only(action: str) -> None:
         {"id": "r", "request": {"method": "GET", "url": "http://s.example/", "headers": {}},
          "response": {"status_code": 200, "headers": {}, "body": None}})
     assert (d.verdict, d.status_code, d.to_dict()["effects"]) == ("allow", 200, {})
+
+
+# (url, on_error, status, what decided, the forward effect's url)
+FORWARDS = [
+    ("https://api.internal", None, 200, "forward-internal", "https://api.internal"),
+    ("http://${req.url.path.split('/')[1]}.internal:8080", None, 200, "forward-internal", "http://v1.internal:8080"),
+    ("https://${req.host}", None, 500, "error", None),  # no internal endpoint: the rule fails (AIGW509)
+    ("https://${req.host}", "halt", 500, "error", None),
+    ("https://${req.host}", "continue", 418, "deny", None),  # the next action runs
+    ("not a url", "continue", 418, "deny", None),
+    ("https://api.internal:port", None, 500, "error", None),
+]
+
+
+@pytest.mark.parametrize(("url", "on_error", "status", "kind", "forward"), FORWARDS)
+def test_forward_internal(url: str, on_error: str | None, status: int, kind: str, forward: str | None) -> None:
+    config = {"url": url, **({"on_error": on_error} if on_error else {})}
+    d = _decide([{"type": "forward-internal", "config": config}, {"type": "deny", "config": {"status_code": 418}}])
+    assert (d.status_code, d.kind) == (status, kind), d.reason
+    assert (d.to_dict()["effects"].get("forward") or {}).get("url") == forward
+    if kind == "error":
+        assert d.to_dict()["errors"][0]["code"] == "AIGW509"
+
+
+def test_forward_internal_ends_the_phase_and_the_rules_after_it_are_not_reached() -> None:
+    later = {"actions": [{"type": "deny"}]}
+    d = _decide([{"type": "forward-internal", "config": {"url": "https://api.internal"}}], rules=[later])
+    assert (d.verdict, d.rule, d.kind) == ("allow", "#1", "forward-internal")

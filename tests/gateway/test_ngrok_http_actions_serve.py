@@ -85,3 +85,30 @@ def test_a_rewrite_to_a_refused_path_is_the_rules_error(servers: Any) -> None:
     before = len(up.seen)
     r = httpx.post(gw.url + "/escape/chat/completions", json=CHAT, timeout=30)
     assert r.status_code == 500 and "rewrote the URL" in r.text and len(up.seen) == before
+
+
+INTERNAL = """\
+on_http_request:
+  - expressions: ["req.url.path.startsWith('/v1/')"]
+    actions:
+      - type: rate-limit
+        config: {name: per-ip, capacity: 100, rate: 60s, bucket_key: [conn.client_ip]}
+      - type: forward-internal
+        config: {url: "https://api.internal"}
+on_http_response:
+  - actions:
+      - type: add-headers
+        config: {headers: {x-upstream-status: "${string(res.status_code)}"}}
+"""
+
+
+def test_forward_internal_is_a_502_naming_the_endpoint(tmp_path: Any) -> None:
+    """serve has no ngrok internal endpoints: the request the policy forwards to one gets a 502
+    naming it, and the response phase runs on that answer."""
+    (tmp_path / "p.yaml").write_text(INTERNAL)
+    up = StubUpstream()
+    gateway = Gateway(policy=tmp_path / "p.yaml", upstream="http://127.0.0.1:9", store="memory:", watch=0)
+    with ServerThread(up) as _, ServerThread(gateway) as gw:
+        r = httpx.post(gw.url + "/v1/chat/completions", json=CHAT, timeout=30)
+    assert r.status_code == 502 and "https://api.internal" in r.text and r.json()["error"]["code"] == "internal_endpoint"
+    assert r.headers["x-upstream-status"] == "502" and not up.seen

@@ -155,6 +155,8 @@ BLOCK_CASES = [
     ('redirect { from: "^http://(.*)", to: "https://$1", status_code: 301, headers: {"x-a": "b"} }', "redirect",
      {"from": "^http://(.*)", "to": "https://$1", "status_code": 301, "headers": {"x-a": "b"}}),
     ('url-rewrite { from: "/v1/", to: "/v2/${req.host}" }', "url-rewrite", {"from": "/v1/", "to": "/v2/${req.host}"}),
+    ('forward-internal { url: "https://${req.host.split(\'.\')[0]}.internal", on_error: continue }',
+     "forward-internal", {"url": "https://${req.host.split('.')[0]}.internal", "on_error": "continue"}),
     ('basic-auth { credentials: ["alice:password123"], realm: "shop", enforce: false }', "basic-auth",
      {"credentials": ("alice:password123",), "realm": "shop", "enforce": False}),
     ("ai-gateway { providers: [ { id: \"openai\", api_keys: [ { value: "
