@@ -149,6 +149,8 @@ DECISIONS = [
     ("https-edge-route-policy.yaml", {**_request(), "request": {"method": "POST", "url": "https://a.example/"}},
      405, "only-get"),
     ("https-edge-route-policy.yaml", _request(), 200, None),
+    ("forward-internal-binding.yaml", _request(url="https://a.example/api/x"), 200, "#1"),
+    ("forward-internal-binding.yaml", _request(url="https://a.example/"), 200, "#2"),
     ("agent-config-v2-tunnel.yaml", {**_request(), "request": {"method": "DELETE", "url": "https://a.example/"}},
      405, "#1"),
     ("agent-config-v2-tcp-tunnel-policy.yaml", _request(), 200, None),  # connect rules only

@@ -260,6 +260,9 @@ class ForwardInternal(ActionConfig):
            "continue` lets the next actions handle.")
     url: Annotated[Template, Field(min_length=1)]
     on_error: Literal["halt", "continue"] | None = None
+    binding: Literal["internal"] | None = None
+    """ngrok's docs still write `binding: internal` (its first releases' key; internal is the
+    only binding it forwards to): taken, and changes nothing."""
 
 
 ACTIONS: dict[str, type[ActionConfig]] = {
