@@ -424,7 +424,14 @@ def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | No
         ):
             mark = error.context_mark  # point where the key, string or bracket started
         help = _TAG_HELP if (error.context or "").startswith("while scanning a tag") else None
-        diags.add(code, _yaml_message(error), source.span(mark.index if mark else 0), help=help)
+        message = _yaml_message(error)
+        if "found character '\\t'" in (error.problem or "") and mark is not None:
+            line_start = text.rfind("\n", 0, mark.index) + 1
+            if not text[line_start:mark.index].strip():
+                message = "a tab indents this line: YAML indents with spaces only"
+            help = ("replace the tabs with spaces (ngrok's reader and kubectl refuse tabs as YAML "
+                    "indentation too)")
+        diags.add(code, message, source.span(mark.index if mark else 0), help=help)
         return None
     except yaml.reader.ReaderError as error:
         if json_mode:
