@@ -378,6 +378,11 @@ def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | No
         try:
             data = json.loads(text, object_pairs_hook=_first_wins)
         except json.JSONDecodeError as error:
+            if text.startswith(("//", "/*"), error.pos):
+                diags.add(code, "JSON has no comments: a `//` or `/*` starts no value", source.span(error.pos),
+                          help="remove the comment (ngrok's docs print `// snippet` above their JSON "
+                          "examples; in YAML, `#` starts a comment)")
+                return None
             diags.add(code, error.msg[:1].lower() + error.msg[1:], source.span(error.pos))
             return None
         except RecursionError:
