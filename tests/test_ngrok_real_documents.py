@@ -151,6 +151,10 @@ DECISIONS = [
     ("https-edge-route-policy.yaml", _request(), 200, None),
     ("forward-internal-binding.yaml", _request(url="https://a.example/api/x"), 200, "#1"),
     ("forward-internal-binding.yaml", _request(url="https://a.example/"), 200, "#2"),
+    ("endpoint-definition-policy.json", {**_request(), "request": {"method": "DELETE", "url": "https://a.example/"}},
+     405, "no-deletes"),
+    ("endpoint-definitions-list.json", {**_request(), "request": {"method": "PUT", "url": "https://a.example/"}},
+     405, "#1"),
     ("agent-config-v2-tunnel.yaml", {**_request(), "request": {"method": "DELETE", "url": "https://a.example/"}},
      405, "#1"),
     ("agent-config-v2-tcp-tunnel-policy.yaml", _request(), 200, None),  # connect rules only

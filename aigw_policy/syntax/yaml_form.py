@@ -253,6 +253,10 @@ class _Reader:
                      if isinstance(ep, Map) and isinstance(node := ep.get("traffic_policy"), Map)]
             if len(found) == 1:
                 return (found[0][0], found[0][1], "an ngrok agent configuration")
+        if ({"url", "forwards_to"} & keys and not keys & {*TOP_KEYS, *UNSUPPORTED_PHASES}
+                and isinstance(node := root.get("policy") or root.get("traffic_policy"), Map)):
+            key = "policy" if isinstance(root.get("policy"), Map) else "traffic_policy"
+            return (node, key, "an ngrok endpoint definition (its `url` and `forwards_to`)")
         tunnels = _tunnel_policies(root.get("tunnels"))
         if len(tunnels) == 1 and not keys & {*TOP_KEYS, *UNSUPPORTED_PHASES}:
             return tunnels[0]
