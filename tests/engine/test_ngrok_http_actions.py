@@ -191,3 +191,10 @@ def test_forward_internal_ends_the_phase_and_the_rules_after_it_are_not_reached(
     later = {"actions": [{"type": "deny"}]}
     d = _decide([{"type": "forward-internal", "config": {"url": "https://api.internal"}}], rules=[later])
     assert (d.verdict, d.rule, d.kind) == ("allow", "#1", "forward-internal")
+
+
+def test_explain_says_redirected() -> None:
+    from aigw_policy.engine.explain_text import decision_text
+
+    d = _decide([{"type": "redirect", "config": {"from": "^http://", "to": "https://"}}])
+    assert decision_text(d).startswith("REDIRECTED 302: redirected to `https://shop.example/v1/items?page=2`")
