@@ -85,7 +85,7 @@ def _first(span: Span | None, note: str) -> tuple[tuple[str, Span], ...]:
     return ((note, span),) if span is not None else ()
 
 
-_DENYING = ("deny", "custom-response", "model-access", "restrict-ips", "ai-gateway")
+_DENYING = ("deny", "custom-response", "model-access", "restrict-ips", "ai-gateway", "redirect", "basic-auth")
 
 
 def _can_deny(action: Action) -> bool:
