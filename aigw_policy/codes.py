@@ -130,7 +130,8 @@ CODES: dict[str, Code] = _codes(
     ("AIGW506", E, "limit store unavailable"),
     ("AIGW507", E, "price unknown for a limit counted in usd"),
     ("AIGW508", E, "expression too deep to evaluate"),
-    ("AIGW509", E, "a rendered value the action cannot use (a forward-internal url that names no internal endpoint)"),
+    ("AIGW509", E, "a rendered value the action cannot use (a forward-internal url that is no internal "
+     "endpoint, a rewritten URL too long)"),
     ("AIGW520", E, "CEL evaluation over its cost budget"),
     # gateway configuration: the keys file of `serve`
     ("AIGW600", E, "keys file unreadable: not UTF-8, not YAML, empty"),

@@ -28,7 +28,7 @@ from .flow import REQ, Stop
 from .rule_error import BAD_VALUE, TEMPLATE, Failure, action_error, failure
 from .templates import text_of
 
-__all__ = ["HTTP_HANDLERS", "expand", "replace_all"]
+__all__ = ["HTTP_HANDLERS", "MAX_URL", "TooLong", "expand", "replace_all"]
 
 _GROUP = re.compile(r"\$(?:\$|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
 
@@ -50,16 +50,29 @@ def expand(template: str, match: Any) -> str:
     return _GROUP.sub(group, template)
 
 
+MAX_URL = 65_536
+"""The longest URL a replacement may make (characters): an empty `from` matches at every
+position, and a long `to` at each would build megabytes from one request."""
+
+
+class TooLong(ValueError):
+    """A replacement that would make a URL longer than :data:`MAX_URL`."""
+
+
 def replace_all(pattern: str | None, template: str, url: str) -> tuple[str, list[str]]:
     """``url`` with every match of ``pattern`` replaced by ``template`` expanded, as Go's
     ``ReplaceAllString`` (an empty match right after a match is not replaced), and the matched
-    texts; ``pattern`` None: the whole URL is the one match."""
+    texts; ``pattern`` None: the whole URL is the one match. :class:`TooLong` past
+    :data:`MAX_URL`."""
     if pattern is None:
-        return expand(template, _Whole(url)), [url]
+        whole = expand(template, _Whole(url))
+        if len(whole) > MAX_URL:
+            raise TooLong(f"the new URL would be longer than {MAX_URL:,} characters")
+        return whole, [url]
     rx = regex(pattern)
     out: list[str] = []
     matched: list[str] = []
-    last = pos = 0
+    last = pos = size = 0
     n = len(url)
     while pos <= n:
         m = rx.search(url, pos)
@@ -67,9 +80,14 @@ def replace_all(pattern: str | None, template: str, url: str) -> tuple[str, list
             break
         a, b = m.span()
         out.append(url[last:a])
+        size += a - last
         if b > last or a == 0:
-            out.append(expand(template, m))
+            piece = expand(template, m)
+            out.append(piece)
+            size += len(piece)
             matched.append(m.group(0))
+        if size > MAX_URL:
+            raise TooLong(f"the new URL would be longer than {MAX_URL:,} characters")
         last = b
         pos = b if b > pos else pos + 1
     out.append(url[last:])
@@ -102,6 +120,10 @@ def _new_url(flow: Any, rule: CompiledRule, action: CompiledAction, phase: str) 
         span = action.ir.span_of("from") if action.ir is not None else action.span
         raise action_error(flow, rule, phase, tpl.text if tpl is not None else "", span,
                            failure(exc, TEMPLATE), "from") from None
+    except TooLong as exc:
+        span = action.ir.span_of("to") if action.ir is not None else action.span
+        raise action_error(flow, rule, phase, action.templates["to"].text, span, Failure(BAD_VALUE, str(exc)),
+                           "to") from None
     return url, new, matched
 
 

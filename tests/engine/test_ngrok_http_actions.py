@@ -198,3 +198,11 @@ def test_explain_says_redirected() -> None:
 
     d = _decide([{"type": "redirect", "config": {"from": "^http://", "to": "https://"}}])
     assert decision_text(d).startswith("REDIRECTED 302: redirected to `https://shop.example/v1/items?page=2`")
+
+
+def test_a_replacement_is_bounded() -> None:
+    """An empty `from` matches at every position: a long `to` at each is refused, not built."""
+    d = _decide([{"type": "url-rewrite", "config": {"from": "", "to": "x" * 1000}}],
+                url="https://s.example/" + "a" * 200)
+    assert d.status_code == 500 and d.to_dict()["errors"][0]["code"] == "AIGW509"
+    assert replace_all("", "-", "abc")[0] == "-a-b-c-"  # within the bound: Go's answer
