@@ -68,6 +68,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW125", E, "invalid choice"),
     ("AIGW126", E, "invalid value"),
     ("AIGW127", W, "ngrok's former name for a config key"),
+    ("AIGW128", W, "ngrok action read and recorded, its effect not applied (compress-response)"),
     ("AIGW130", W, "duplicate rule name"),
     ("AIGW131", E, "duplicate limit name"),
     ("AIGW132", W, "unreachable action after a terminating action"),

@@ -237,6 +237,9 @@ def _config(draw: st.DrawFn, type_name: str, limit_name: str) -> dict[str, Any]:
         if type_name == "redirect":
             d["status_code"] = draw(_maybe(st.sampled_from([301, 302, 303, 307, 308])))
             d["headers"] = draw(_maybe(st.dictionaries(header_names, templates(), max_size=3)))
+    elif type_name == "compress-response":
+        d = {"algorithms": draw(_maybe(st.lists(st.sampled_from(["br", "compress", "deflate", "gzip"]),
+                                                 unique=True, max_size=4)))}
     elif type_name == "forward-internal":
         d = {"url": draw(templates(min_size=1)), "on_error": draw(_maybe(st.sampled_from(["halt", "continue"])))}
     elif type_name == "basic-auth":

@@ -63,6 +63,12 @@ def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
                     "AIGW134", f"`{action.type}` has no effect in the response phase",
                     action.span, help="move it to the request phase",
                 ))
+            if action.type == "compress-response":
+                found.append(Diagnostic.make(
+                    "AIGW128", "`compress-response` is read and recorded, but this gateway answers "
+                    "uncompressed", action.span,
+                    help="clients get the same content, uncompressed (Content-Encoding: identity); "
+                    "compress in front of the gateway if bandwidth matters"))
             if isinstance(config, AiGateway):
                 found.extend(ai_gateway.check_action(action))
             if config.TERMINATING and terminated_by is None and not _may_continue(action):

@@ -250,5 +250,12 @@ def _not_internal(url: str) -> str | None:
     return None
 
 
+def _compress_response(flow: Any, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
+    """Recorded, not applied: the gateway answers uncompressed (AIGW128 at load)."""
+    algorithms = list(action.config.algorithms or ("gzip", "deflate", "br", "compress"))
+    flow.effects["compress"] = {"algorithms": algorithms, "rule": rule.label, "applied": False}
+    flow.rec.outcome("recorded: answers stay uncompressed")
+
+
 HTTP_HANDLERS = {"redirect": _redirect, "url-rewrite": _url_rewrite, "basic-auth": _basic_auth,
-                 "forward-internal": _forward_internal}
+                 "forward-internal": _forward_internal, "compress-response": _compress_response}

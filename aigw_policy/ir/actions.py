@@ -251,6 +251,22 @@ class BasicAuth(ActionConfig):
     enforce: StrictBool | None = None
 
 
+Compression = Literal["br", "compress", "deflate", "gzip"]
+
+
+def _distinct(items: tuple[str, ...]) -> tuple[str, ...]:
+    if len(set(items)) != len(items):
+        raise ValueError("each algorithm once (ngrok's rule)")
+    return items
+
+
+class CompressResponse(ActionConfig):
+    TYPE = "compress-response"
+    DOC = ("ngrok's response compression, read and recorded (`effects.compress`): this gateway "
+           "answers uncompressed, the same content (AIGW128 says so).")
+    algorithms: Annotated[tuple[Compression, ...], AfterValidator(_distinct)] | None = None
+
+
 class ForwardInternal(ActionConfig):
     TYPE = "forward-internal"
     TERMINATING = True
@@ -286,6 +302,7 @@ ACTIONS: dict[str, type[ActionConfig]] = {
         UrlRewrite,
         BasicAuth,
         ForwardInternal,
+        CompressResponse,
         AiGateway,
     )
 }
@@ -294,7 +311,6 @@ UNSUPPORTED_NGROK_ACTIONS = frozenset(
     {
         "circuit-breaker",
         "close-connection",
-        "compress-response",
         "http-request",
         "jwt-validation",
         "oauth",

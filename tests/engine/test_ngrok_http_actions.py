@@ -206,3 +206,14 @@ def test_a_replacement_is_bounded() -> None:
                 url="https://s.example/" + "a" * 200)
     assert d.status_code == 500 and d.to_dict()["errors"][0]["code"] == "AIGW509"
     assert replace_all("", "-", "abc")[0] == "-a-b-c-"  # within the bound: Go's answer
+
+
+def test_compress_response_is_read_recorded_and_said_not_applied() -> None:
+    doc = json.dumps({"on_http_response": [{"actions": [{"type": "compress-response",
+                                                          "config": {"algorithms": ["br", "gzip"]}}]}]})
+    _, found = ap.read(doc, format="json", cache_dir=None)
+    assert [d.code for d in found] == ["AIGW128"]
+    bad = json.dumps({"on_http_request": [{"actions": [{"type": "compress-response",
+                                                         "config": {"algorithms": ["gzip", "gzip"]}}]}]})
+    _, found = ap.read(bad, format="json", cache_dir=None)
+    assert "AIGW126" in {d.code for d in found}

@@ -157,6 +157,7 @@ BLOCK_CASES = [
     ('url-rewrite { from: "/v1/", to: "/v2/${req.host}" }', "url-rewrite", {"from": "/v1/", "to": "/v2/${req.host}"}),
     ('forward-internal { url: "https://${req.host.split(\'.\')[0]}.internal", on_error: continue }',
      "forward-internal", {"url": "https://${req.host.split('.')[0]}.internal", "on_error": "continue"}),
+    ('compress-response { algorithms: ["gzip", "br"] }', "compress-response", {"algorithms": ("gzip", "br")}),
     ('basic-auth { credentials: ["alice:password123"], realm: "shop", enforce: false }', "basic-auth",
      {"credentials": ("alice:password123",), "realm": "shop", "enforce": False}),
     ("ai-gateway { providers: [ { id: \"openai\", api_keys: [ { value: "
