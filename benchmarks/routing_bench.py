@@ -13,15 +13,20 @@ for a client naming a model and two fallbacks (``p1:m-37`` + ``models: [...]``) 
 ``ngrok/auto`` (the strategies choose among all 500), with live metrics for 50 models.
 Prints the medians and the µs planning adds per request (goal: under 50 µs), first with
 the same metrics snapshot as the request before (a pure strategy's result is then
-memoized), then with a new snapshot version per request (every strategy that reads ``m.metrics`` runs
-again over its pool: O(models) for ``ngrok/auto``). A snapshot without a ``version`` is
-like the second case.
+memoized), then as a live gateway plans: a ``memory:`` store holding five minutes of answers for those
+50 models records one more answer before each request (1,000 a second) and the planner reads
+its snapshot, so the numbers changed since the last request (the line includes the store's
+record and snapshot). A strategy that reads ``m.metrics`` then runs again over its pool
+(O(models) for ``ngrok/auto``), unless it is an elementwise filter, whose answers are kept
+per model and asked again only for the pairs whose numbers changed (routing/incremental.py;
+the first strategy here is one).
 No assertions: a benchmark, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import gc
 import random
 import statistics
@@ -36,6 +41,8 @@ import aigw_policy as ap  # noqa: E402
 from aigw_policy.ir.ai_gateway import AiGateway  # noqa: E402
 from aigw_policy.providers import classify  # noqa: E402
 from aigw_policy.routing.compile import compile_route  # noqa: E402
+from aigw_policy.routing.metrics import MemoryRouteMetrics  # noqa: E402
+from aigw_policy.routing.model import Attempt, AttemptOutcome  # noqa: E402
 
 STRATEGIES = [
     "ai.models.filter(m, m.getMetadata('tier') == 'gold' && m.metrics.global.error_rate.total < 0.05)",
@@ -81,6 +88,17 @@ def metrics(n: int) -> dict[str, Any]:
         "request_count": 100, "latency": {"upstream_ms_avg": rng.uniform(100, 900)},
         "error_rate": {"total": rng.uniform(0, 0.1)}} for _ in range(50)}
     return {"models": models, "keys": {}, "version": 1}
+
+
+def live_store(route: Any, snapshot: dict[str, Any]) -> tuple[MemoryRouteMetrics, list[Attempt]]:
+    """A ``memory:`` store holding five minutes of answers for the snapshot's pairs (one
+    every 10 s each), and an attempt of each pair to record the next answers with."""
+    store = MemoryRouteMetrics()
+    attempts = [Attempt(1, route.providers[pid], mid, None, "openai") for pid, mid in snapshot["models"]]
+    for j, a in enumerate(attempts):
+        for t in range(0, 300, 10):
+            store.record(a, AttemptOutcome(503 if (j + t) % 7 == 0 else 200, latency_ms=100.0 + 10 * j), T0 - 299 + t)
+    return store, attempts
 
 
 def best_median(fns: dict[str, Callable[[], Any]], seconds: float, rounds: int = 5) -> dict[str, float]:
@@ -131,18 +149,21 @@ def main(argv: list[str] | None = None) -> None:
             engine.evaluate(req, now=T0, expect_response=False)
             route.plan(ai, act, snapshot, rng)
 
-        fresh = dict(snapshot)
+        store, attempts = live_store(route, snapshot)
+        turn = itertools.count()
 
         def with_fresh_metrics() -> None:
             engine.evaluate(req, now=T0, expect_response=False)
-            fresh["version"] += 1  # the store's numbers changed since the last request
-            route.plan(ai, act, dict(fresh), rng)
+            i = next(turn)
+            now = T0 + i / 1000  # 1,000 requests a second
+            store.record(attempts[i % len(attempts)], AttemptOutcome(200, latency_ms=150.0), now)  # the last answer
+            route.plan(ai, act, store.snapshot(now), rng)
 
         got = best_median({"without": without, "with": with_plan, "fresh": with_fresh_metrics}, args.seconds)
         added = got["with"] - got["without"]
         print(f"{label:<34} {got['without']:>13.1f} {got['with']:>15.1f} {added:>11.1f} {live:>11}")
         fresh = got["fresh"] - got["without"]
-        print(f"{'  ... metrics changed since last':<34} {got['without']:>13.1f} {got['fresh']:>15.1f} {fresh:>11.1f}")
+        print(f"{'  ... a live store, changed numbers':<34} {got['without']:>13.1f} {got['fresh']:>15.1f} {fresh:>11.1f}")
 
 
 if __name__ == "__main__":

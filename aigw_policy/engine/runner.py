@@ -127,6 +127,7 @@ class Engine(RoutingMixin):
         self._done: OrderedDict[str, Decision] = OrderedDict()
         self._kept = Kept()  # which activation keys a response-phase text can read (park)
         self.route_metrics: RouteMetrics = route_metrics if route_metrics is not None else MemoryRouteMetrics()
+        self._reads_metrics = _reads_route_metrics(self.compiled)
 
     @property
     def policy(self) -> Policy:
@@ -476,7 +477,7 @@ class Engine(RoutingMixin):
     def _steps(self, flow: Flow, req: Request | PlainRequest, explicit: bool, expect_response: bool,
                cur: Cursor | None = None) -> Steps:
         """The evaluation as steps; ``cur``: the request phase as :meth:`_plain` left it."""
-        if cur is None and self.compiled.routed:
+        if cur is None and self._reads_metrics:
             metrics = yield ReadMetrics(self.route_metrics)
             flow.metrics = None if isinstance(metrics, StoreFailed) else metrics
         elif not expect_response and req.response is None and QUIET_RESERVE:
@@ -549,6 +550,14 @@ class Engine(RoutingMixin):
                 answer = await need.aask(astore, now) if astore is not None else need.ask(self.store, now)
             except Exception as error:  # noqa: BLE001
                 answer = StoreFailed(str(error) or type(error).__name__)
+
+
+def _reads_route_metrics(cp: CompiledPolicy) -> bool:
+    """Whether a strategy of some ``ai-gateway`` action reads live metrics (``m.metrics``,
+    ``k.quota``, ``k.error_rate``): only then does a routed request read a snapshot (a shared
+    store's is a read of the database)."""
+    return any(s.live for rule in cp.request_rules for a in rule.actions if a.type == "ai-gateway"
+               for s in (*a.templates["route"].model_strategies, *a.templates["route"].key_strategies))
 
 
 def _store(store: Any) -> LimitStore:

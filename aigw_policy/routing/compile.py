@@ -25,7 +25,7 @@ from . import elements
 from .catalog import Catalog, author_of, builtin
 from .model import ApiFormat, Candidate, KeyRef, MetricsSnapshot, ModelInfo, Plan, ProviderInfo
 from .plan import build_plan
-from .selection import KEYS, MODELS, dependencies
+from .selection import KEYS, MODELS, dependencies, elementwise
 
 __all__ = ["CompiledRoute", "CompiledStrategy", "compile_route", "key_id_of"]
 
@@ -50,6 +50,10 @@ class CompiledStrategy:
     """Its result depends on the collections only (:func:`.selection.dependencies`)."""
     live: bool = True
     """It reads live metrics."""
+    elementwise: bool = False
+    """A pure ``ai.models.filter(m, P)`` whose ``P`` reads ``m`` alone
+    (:func:`.selection.elementwise`): the planner keeps each model's answer between
+    snapshots (:mod:`.incremental`)."""
 
 
 def _compile_strategies(sources: tuple[str, ...], env: Any) -> tuple[CompiledStrategy, ...]:
@@ -57,7 +61,8 @@ def _compile_strategies(sources: tuple[str, ...], env: Any) -> tuple[CompiledStr
     for i, src in enumerate(sources):
         pure, live = dependencies(src)
         try:
-            out.append(CompiledStrategy(src, env.compile(src, name=f"strategy_{i}"), None, pure, live))
+            out.append(CompiledStrategy(src, env.compile(src, name=f"strategy_{i}"), None, pure, live,
+                                        pure and live and elementwise(src)))
         except CelError as e:
             out.append(CompiledStrategy(src, None, str(e)))
     return tuple(out)
@@ -188,7 +193,7 @@ class CompiledRoute:
             tuple(config.api_key_selection.strategy) if config.api_key_selection else (), KEYS)
 
         # memos (bounded; a dict's get and set are atomic, so threads may share them)
-        self.memo: dict[Any, tuple[Any, ...]] = {}
+        self.memo: dict[Any, Any] = {}
         """Pure strategies' results per pool (:func:`.plan._run`)."""
         self.resolved: dict[str, Any] = {}
         """Requested model names already resolved to catalog or configured models, or refused."""
@@ -208,7 +213,7 @@ class CompiledRoute:
                 self.config.model_copy(update=dict.fromkeys(settings)), self.where, self.catalog)
         return found
 
-    def remember(self, key: Any, value: tuple[Any, ...]) -> None:
+    def remember(self, key: Any, value: Any) -> None:
         if len(self.memo) >= _MEMO:
             self.memo.clear()
         self.memo[key] = value

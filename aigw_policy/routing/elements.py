@@ -19,7 +19,7 @@ from .model import ApiFormat, KeyRef, MetricsSnapshot, ModelInfo, ProviderInfo
 if TYPE_CHECKING:
     from .compile import CompiledRoute, Extra
 
-__all__ = ["Elements", "key_elements", "metric_scope"]
+__all__ = ["Elements", "key_elements", "metric_scope", "model_metrics"]
 
 _FORMATS: tuple[ApiFormat, ...] = ("openai", "anthropic", "gemini")
 _PRICE_KEYS = ("input", "output", "input_cache_read", "input_cache_write", "input_batch", "output_batch")
@@ -55,13 +55,14 @@ def metric_scope(data: Any) -> dict[str, Any]:
     }
 
 
-def _metrics(data: Any, per_key: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def model_metrics(data: Any, per_key: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A model element's ``metrics``: its pair's numbers (``data``) and its keys' (by key id)."""
     scope = metric_scope(data)
     keys = {k: metric_scope(v) for k, v in (per_key or {}).items()}
     return {"global": scope, "region": scope, "account": scope, "endpoint": scope, "api_keys": keys}
 
 
-_NO_METRICS = _metrics(None)
+_NO_METRICS = model_metrics(None)
 
 
 def _quota(data: Any) -> dict[str, int | None]:
@@ -173,10 +174,10 @@ class Elements:
             for ref, data in seen.items():
                 i = positions.get(ref)
                 if i is not None:
-                    out[i] = {**items[i], "metrics": _metrics(data, per_key.get(ref))}
+                    out[i] = {**items[i], "metrics": model_metrics(data, per_key.get(ref))}
             return out
         for i, el in enumerate(items):
             data = seen.get(el["_ref"])
             if data is not None:
-                out[i] = {**el, "metrics": _metrics(data, per_key.get(el["_ref"]))}
+                out[i] = {**el, "metrics": model_metrics(data, per_key.get(el["_ref"]))}
         return out

@@ -230,6 +230,13 @@ class MemoryRouteMetrics(_Windowed):
         self._lock = threading.Lock()
         self._changes = 0  # records so far: an unchanged store gives the same snapshot (and version)
         self._last: tuple[int, int, float, MetricsSnapshot] | None = None
+        # the model pairs of the last snapshot, with what they were made for (its first slot and
+        # seconds): the next one of the same copies them and remakes only the pairs recorded
+        # since (``_dirty``), so an unchanged pair's summary is the same object in both (the
+        # planner compares pairs by identity first: routing/incremental.py)
+        self._base: tuple[tuple[int, int, int], dict[tuple[str, str], Any]] | None = None
+        self._dirty: set[Pair] = set()
+        self._closed: dict[Pair, tuple[int, int, dict[str, float]]] = {}
         self._slots: OrderedDict[Pair, dict[int, dict[str, float]]] = OrderedDict()
         self._quota: OrderedDict[tuple[str, str], tuple[float, dict[str, int]]] = OrderedDict()
 
@@ -244,14 +251,21 @@ class MemoryRouteMetrics(_Windowed):
         with self._lock:
             self._changes += 1
             for pair in _pairs(attempt):
+                self._dirty.add(pair)
                 slots = self._slots.pop(pair, None) or {}
                 self._slots[pair] = slots  # most recent last
-                for old in [s for s in slots if s < first]:
+                gone = [s for s in slots if s < first]
+                for old in gone:
                     del slots[old]
                 cell = slots.setdefault(slot, {})
+                if gone or next(reversed(slots)) != slot:  # (a record of an earlier time)
+                    self._closed.pop(pair, None)
                 for k, v in add.items():
                     cell[k] = cell.get(k, 0.0) + v
-            _cap(self._slots, self.max_pairs)
+            if len(self._slots) > self.max_pairs:  # the least recently used pairs go
+                _cap(self._slots, self.max_pairs)
+                self._base = None
+                self._closed = {p: c for p, c in self._closed.items() if p in self._slots}
             if quota and attempt.key is not None:
                 kid = (attempt.provider.id, attempt.key.id)
                 old_q = self._quota.pop(kid, (0.0, {}))[1]
@@ -267,14 +281,44 @@ class MemoryRouteMetrics(_Windowed):
             last, changes = self._last, self._changes
             if last is not None and last[0] == first and last[1] == changes and now < last[2]:
                 return last[3]
-            rows = [(pair, _sum(c for s, c in slots.items() if s >= first)) for pair, slots in self._slots.items()]
+            seconds = (first, int(now - self.window), int(now))
+            base, dirty, self._dirty = self._base, self._dirty, set()
+            if base is not None and base[0] == seconds:  # the same window: only the pairs recorded since
+                pairs: Iterable[Pair] = [p for p in dirty if p[0] == "m"]
+            else:
+                base, pairs = None, [p for p in self._slots if p[0] == "m"]
+            slots_of = self._slots
+            rows = [(p, self._counts(p, slots_of[p], first)) for p in pairs if p in slots_of]
+            rows += [(p, self._counts(p, slots, first)) for p, slots in slots_of.items() if p[0] == "k"]
             live = [(k, at, q) for k, (at, q) in self._quota.items() if at > now - self.window]
-        quotas = {k: q for k, _, q in live}
+            quotas = {k: q for k, _, q in live}
+            built = dict(_snapshot([(p, c) for p, c in rows if c], quotas, now - self.window, now))
+            if base is not None:
+                models = dict(base[1])
+                for (kind, provider, name), c in rows:
+                    if kind == "m" and c:  # (a pair in the base keeps the slots it had in this window)
+                        models[(provider, name)] = built["models"][(provider, name)]
+                built["models"] = models
+            self._base = (seconds, built["models"])  # (under the lock: the next snapshot starts from it)
         # the snapshot stands until a record, the next slot, or the oldest quota ageing out
         until = min((at + self.window for _, at, _ in live), default=math.inf)
-        snap = self._keep(now, _snapshot([(p, c) for p, c in rows if c], quotas, now - self.window, now))
+        snap = self._keep(now, built)
         self._last = (first, changes, until, snap)
         return snap
+
+    def _counts(self, pair: Pair, slots: dict[int, dict[str, float]], first: int) -> dict[str, float]:
+        """The sum of ``pair``'s slots from ``first`` (in their order: the same additions as
+        summing them all), its older slots' sum kept for the next time (under the lock)."""
+        if not slots:
+            return {}
+        newest = next(reversed(slots))
+        kept = self._closed.get(pair)
+        if kept is not None and kept[0] == first and kept[1] == newest:
+            older = kept[2]
+        else:
+            older = _sum(c for s, c in slots.items() if s >= first and s != newest)
+            self._closed[pair] = (first, newest, older)
+        return _sum((older, slots[newest])) if newest >= first else dict(older)
 
 
 def _cap(d: OrderedDict[Any, Any], most: int) -> None:

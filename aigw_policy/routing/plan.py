@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from ..cel.runtime.values import CelError
 from ..providers import AiRequest
 from .elements import Elements, key_elements
+from .incremental import kept_filter
 from .model import ApiFormat, Candidate, MetricsSnapshot, ModelInfo, Plan, StrategyResult
 from .selection import RNG
 
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 __all__ = ["build_plan", "requested_models", "AUTO"]
 
 AUTO = "ngrok/auto"
+KEEP_ANSWERS = True
+"""Keep each model's answer to an elementwise strategy between snapshots (:mod:`.incremental`);
+False: evaluate it over the whole pool each time (the tests compare the two)."""
 _FORMATS = ("openai", "anthropic", "gemini")
 
 
@@ -120,14 +124,15 @@ class _Pool:
     """What strategies range over: the static elements, the same with live metrics (made on
     first need), the refs they may return, and the key their memoized results are filed under."""
 
-    __slots__ = ("static", "overlay", "metrics", "key", "_refs", "_live")
+    __slots__ = ("static", "overlay", "metrics", "key", "positions", "_refs", "_live")
 
     def __init__(self, static: list[dict[str, Any]], overlay: Any, metrics: MetricsSnapshot | None, key: Any,
-                 refs: frozenset[Any] | None = None) -> None:
+                 refs: frozenset[Any] | None = None, positions: Mapping[Any, int] | None = None) -> None:
         self.static = static
         self.overlay = overlay
         self.metrics = metrics
         self.key = key
+        self.positions = positions  # ref -> index in static: the auto pool, where elementwise strategies are kept
         self._refs = refs
         self._live: list[dict[str, Any]] | None = None
 
@@ -164,7 +169,8 @@ def _run(route: CompiledRoute, strategies: tuple[CompiledStrategy, ...], scope: 
          pool: _Pool, what: str, log: list[StrategyResult]) -> tuple[tuple[Any, ...], tuple[str, str] | None]:
     """The refs of the first strategy with a non-empty result (within the pool), and the
     first error met. A pure strategy's result is memoized on the route per pool (and per
-    metrics snapshot object when it reads live metrics)."""
+    metrics snapshot object when it reads live metrics); an elementwise one over the auto
+    pool keeps each model's answer between snapshots (:mod:`.incremental`)."""
     first_error: tuple[str, str] | None = None
     memo = route.memo
     for i, s in enumerate(strategies):
@@ -172,9 +178,15 @@ def _run(route: CompiledRoute, strategies: tuple[CompiledStrategy, ...], scope: 
             log.append(StrategyResult(s.source, 0, s.error))
             first_error = first_error or ("ERR_NGROK_3803", s.error or "")
             continue
-        marker = _marker(pool.metrics) if s.live else None
-        key = (what, i, pool.key, marker) if s.pure and marker is not _UNVERSIONED else None
-        hit = memo.get(key) if key is not None else None
+        hit: Any
+        if s.elementwise and pool.positions is not None and KEEP_ANSWERS:  # each model's answer kept (incremental.py)
+            key = None
+            hit = kept_filter(route, s, ("each", what, i, pool.key), pool.static, pool.positions, pool.metrics,
+                              scope, name)
+        else:
+            marker = _marker(pool.metrics) if s.live else None
+            key = (what, i, pool.key, marker) if s.pure and marker is not _UNVERSIONED else None
+            hit = memo.get(key) if key is not None else None
         if hit is not None:
             refs, count, error = hit
         else:
@@ -233,10 +245,16 @@ def _plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: 
             if route.model_strategies:
                 positions = els.positions[fmt]
                 pool = _Pool(static, lambda items, snap: els.with_metrics(items, snap, positions), metrics,
-                             ("auto", fmt), els.refs[fmt])
+                             ("auto", fmt), els.refs[fmt], positions)
                 refs, error = _run(route, route.model_strategies, scope, "ai.models", pool, "AIModel", log)
                 if not refs:
                     raise _no_models(error)
+                if not route.key_strategies:  # the candidates are those of the models alone: kept per result
+                    made = route.memo.get(("candidates", refs))
+                    if made is None:
+                        made = tuple(_with_keys(route, [els.info[r] for r in refs], scope, metrics, log, skipped))
+                        route.remember(("candidates", refs), made)
+                    return Plan(fmt, requested, tuple(log), made, None)
                 models = [els.info[r] for r in refs]
             else:
                 models = [els.info[el["_ref"]] for el in static]

@@ -41,7 +41,7 @@ from ..env.declarations import POLICY_FUNCTIONS, POLICY_VARIABLES
 from ..env.ngrok import ACTIVATION_FUNCTIONS, FUNCTIONS
 from .catalog import PRICE_TYPES
 
-__all__ = ["KEYS", "MODELS", "MODEL_TYPES", "KEY_TYPES", "OBJECTS", "RNG", "dependencies", "get_metadata"]
+__all__ = ["KEYS", "MODELS", "MODEL_TYPES", "KEY_TYPES", "OBJECTS", "RNG", "dependencies", "elementwise", "get_metadata"]
 
 _LAT = ("upstream_ms_avg", "upstream_ms_p95", "gateway_ms_avg", "gateway_ms_p95",
         "time_to_first_token_ms_avg", "time_to_first_token_ms_p95")  # fmt: skip
@@ -291,6 +291,32 @@ def dependencies(source: str) -> tuple[bool, bool]:
                 pure = False
         stack.extend(ast.children(node))
     return pure, live
+
+
+def elementwise(source: str) -> bool:
+    """Whether a strategy is ``ai.models.filter(v, P)`` where ``P`` names nothing but ``v``
+    (no other variable or collection, no macro of its own, no namespaced function): whether
+    ``v`` is kept then depends on that one model alone, so the planner can keep each model's
+    answer and ask again only for the models whose live metrics changed (:mod:`.incremental`).
+    A filter of such a predicate over a list is the list's models for which it is true, or the
+    first error met, in order; and its cost is one iteration a model (no macro inside), so
+    asking model by model decides the same."""
+    try:
+        root = parse(source)
+    except (CelSyntaxError, RecursionError):
+        return False
+    if not (isinstance(root, ast.Call) and root.function == "filter" and len(root.args) == 2
+            and root.target is not None and qualified_name(root.target) == "ai.models"
+            and isinstance(root.args[0], ast.Ident)):
+        return False
+    var = root.args[0].name
+    stack: list[ast.Expr] = [root.args[1]]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Ident) and node.name != var:
+            return False
+        stack.extend(ast.children(node))
+    return True
 
 
 _POLICY_ROOTS = frozenset(n.split(".")[0] for n in POLICY_VARIABLES)

@@ -239,3 +239,56 @@ def test_a_shared_store_is_read_at_most_once_per_cache_period(kind: str, tmp_pat
             a.clear()
         a.close()
         b.close()
+
+
+steps = st.lists(st.tuples(st.sampled_from(["gpt-4o", "o3", "gpt-4.1"]), st.sampled_from([None, "k1", "k2"]),
+                           st.sampled_from([200, 429, 503, None]),
+                           st.one_of(st.floats(0, 40), st.floats(-400, 0), st.floats(300, 400)), st.booleans()),
+                 min_size=1, max_size=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps)
+def test_memory_snapshots_keep_unchanged_pairs_and_equal_a_fresh_reading(ops: list[Any]) -> None:
+    """A memory store reuses an unchanged model pair's summary (no record since, the same
+    slots and seconds): the same object as in the snapshot before, and every snapshot equals
+    what a store fed the same records without that history gives."""
+    kept = MemoryRouteMetrics()
+    now, done, before, since = T0, [], None, set()
+    for model, key, status, dt, snap_now in ops:
+        now += dt
+        o = AttemptOutcome(status, error=None if status else "timeout", latency_ms=abs(dt) * 10)
+        kept.record(attempt(model, key), o, now)
+        done.append((model, key, o, now))
+        since.add(model)
+        if not snap_now:
+            continue
+        got = kept.snapshot(now)
+        fresh = MemoryRouteMetrics()
+        for m, k, o2, t in done:
+            fresh.record(attempt(m, k), o2, t)
+        want = fresh.snapshot(now)
+        assert {k: v for k, v in got.items() if k != "version"} == {k: v for k, v in want.items() if k != "version"}
+        seconds = ((now - 300) // SLOT_S, int(now - 300), int(now))
+        if before is not None and before[1] == seconds:
+            for pair, summary in got["models"].items():
+                if pair[1] not in since and pair in before[0]["models"]:
+                    assert summary is before[0]["models"][pair], pair  # not recorded since: the same object
+        before, since = (got, seconds), set()
+
+
+def test_memory_snapshot_reuses_an_unchanged_pair_and_remakes_a_recorded_one() -> None:
+    m = MemoryRouteMetrics()
+    m.record(attempt("gpt-4o"), AttemptOutcome(200, latency_ms=50.0), T0)
+    m.record(attempt("o3"), AttemptOutcome(200, latency_ms=70.0), T0)
+    first = m.snapshot(T0 + 0.1)
+    m.record(attempt("o3"), AttemptOutcome(500, latency_ms=90.0), T0 + 0.2)
+    second = m.snapshot(T0 + 0.3)
+    assert second["version"] != first["version"]
+    assert second["models"][("openai", "gpt-4o")] is first["models"][("openai", "gpt-4o")]
+    assert second["models"][("openai", "o3")] is not first["models"][("openai", "o3")]
+    assert second["models"][("openai", "o3")]["request_count"] == 2
+    m.record(attempt("o3"), AttemptOutcome(200, latency_ms=90.0), T0 + 1.4)
+    third = m.snapshot(T0 + 1.5)  # another second: its start and end times are others
+    assert third["models"][("openai", "gpt-4o")] is not second["models"][("openai", "gpt-4o")]
+    assert third["models"][("openai", "gpt-4o")]["end_time"] == int(T0 + 1.5)
