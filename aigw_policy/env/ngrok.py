@@ -408,7 +408,8 @@ def decode_base64(s: object) -> str:
     if type(s) is not str:
         raise no_overload("decodeBase64", s)
     try:
-        return stdlib.b64decode(s).decode("utf-8")
+        decoded: bytes = stdlib.b64decode(s)
+        return decoded.decode("utf-8")
     except CelError:
         raise CelError("invalid base64", "invalid_argument") from None
     except UnicodeDecodeError:

@@ -293,10 +293,10 @@ class _Reader:
                     "or endpoint policy it names as a document of its own")
             first = next(k for k in keys if k not in TOP_KEYS and k not in UNSUPPORTED_PHASES)
             return (first, f"this is a Kubernetes {name}resource, not a traffic policy", help)
-        if len(routes := _route_policies(root.get("routes"), "routes")) > 1:
-            return ("routes", f"this ngrok HTTPS Edge holds {len(routes)} route policies, not one "
+        if len(routed := _route_policies(root.get("routes"), "routes")) > 1:
+            return ("routes", f"this ngrok HTTPS Edge holds {len(routed)} route policies, not one "
                     "traffic policy", "lint each route's `policy` as a document of its own: "
-                    + ", ".join(f"`{path}`" for _, path in routes))
+                    + ", ".join(f"`{path}`" for _, path in routed))
         if "endpoints" in keys and ({"uri", "next_page_uri"} & set(keys) or any(
                 isinstance(ep, Map) and isinstance(ep.get("traffic_policy"), Scalar)
                 for ep in getattr(root.get("endpoints"), "items", ()))):
