@@ -155,6 +155,7 @@ DECISIONS = [
      405, "no-deletes"),
     ("endpoint-definitions-list.json", {**_request(), "request": {"method": "PUT", "url": "https://a.example/"}},
      405, "#1"),
+    ("operator-translator-testdata.yaml", _request(), 404, "Fallback-404"),
     ("agent-config-v2-tunnel.yaml", {**_request(), "request": {"method": "DELETE", "url": "https://a.example/"}},
      405, "#1"),
     ("agent-config-v2-tcp-tunnel-policy.yaml", _request(), 200, None),  # connect rules only

@@ -95,6 +95,24 @@ def _route_policies(routes: Tree | None, path: str) -> list[tuple[Map, str]]:
             if isinstance(route, Map) and isinstance(node := route.get("policy"), Map)]
 
 
+def _written_policies(root: Map) -> list[tuple[Map, str]]:
+    """The inline policies of the resources ngrok's operator is expected to write, in its
+    translator's test data (`input`: the Kubernetes resources; `expected`: lists of
+    `CloudEndpoint`s and `AgentEndpoint`s), with their paths."""
+    expected = root.get("expected")
+    if root.get("input") is None or not isinstance(expected, Map):
+        return []
+    found = []
+    for kind, _, resources in expected.items:
+        for i, resource in enumerate(resources.items if isinstance(resources, Seq) else ()):
+            spec = resource.get("spec") if isinstance(resource, Map) else None
+            holder = spec.get("trafficPolicy") if isinstance(spec, Map) else None
+            for inner in ("policy", "inline"):
+                if isinstance(holder, Map) and isinstance(node := holder.get(inner), Map):
+                    found.append((node, f"expected.{kind}.{i}.spec.trafficPolicy.{inner}"))
+    return found
+
+
 def _tunnel_policies(tunnels: Tree | None) -> list[tuple[Map, str, str]]:
     """The policies of an ngrok agent configuration's (version 2) tunnels: `tunnels.NAME.
     traffic_policy` (2024), or `.policy` (its name in 2023), each with its path and what holds
@@ -257,6 +275,10 @@ class _Reader:
                 and isinstance(node := root.get("policy") or root.get("traffic_policy"), Map)):
             key = "policy" if isinstance(root.get("policy"), Map) else "traffic_policy"
             return (node, key, "an ngrok endpoint definition (its `url` and `forwards_to`)")
+        written = _written_policies(root)
+        if len(written) == 1:
+            return (written[0][0], written[0][1], "test data of ngrok's Kubernetes operator: the policy it "
+                    "is expected to write")
         tunnels = _tunnel_policies(root.get("tunnels"))
         if len(tunnels) == 1 and not keys & {*TOP_KEYS, *UNSUPPORTED_PHASES}:
             return tunnels[0]
@@ -293,6 +315,10 @@ class _Reader:
                     "or endpoint policy it names as a document of its own")
             first = next(k for k in keys if k not in TOP_KEYS and k not in UNSUPPORTED_PHASES)
             return (first, f"this is a Kubernetes {name}resource, not a traffic policy", help)
+        if len(written := _written_policies(root)) != 1 and {"input", "expected"} <= set(keys):
+            return (keys[0], "this is test data of ngrok's Kubernetes operator (`input`, `expected`), "
+                    "not a traffic policy", f"it expects {len(written)} policies: lint each as a "
+                    "document of its own" if written else "it expects no resource with an inline policy")
         if len(routed := _route_policies(root.get("routes"), "routes")) > 1:
             return ("routes", f"this ngrok HTTPS Edge holds {len(routed)} route policies, not one "
                     "traffic policy", "lint each route's `policy` as a document of its own: "
