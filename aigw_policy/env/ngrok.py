@@ -421,12 +421,16 @@ _GO_SPACE = re.compile("[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202
 splits at U+001C..U+001F, which are not white space)."""
 
 
-def split(s: object, *args: object) -> list[str]:
+_NONE = object()
+
+
+def split(s: object, sep: object = _NONE, n: object = _NONE) -> list[str]:
     """ngrok's ``split``: with no separator, the words between runs of white space (its
     documented ``'hello mellow'.split()`` is ``['hello', 'mellow']``, Go's ``strings.Fields``);
     with one, CEL's strings extension."""
-    if args:
-        return stdlib.split(s, *args)  # type: ignore[no-any-return]
+    if sep is not _NONE:
+        parts: list[str] = stdlib.split(s, sep) if n is _NONE else stdlib.split(s, sep, n)
+        return parts
     if type(s) is not str:
         raise no_overload("split", s)
     return [w for w in _GO_SPACE.split(s) if w]
