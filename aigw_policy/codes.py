@@ -68,6 +68,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW125", E, "invalid choice"),
     ("AIGW126", E, "invalid value"),
     ("AIGW127", W, "ngrok's former name for a config key"),
+    ("AIGW128", W, "ngrok action read and recorded, its effect not applied (compress-response)"),
     ("AIGW130", W, "duplicate rule name"),
     ("AIGW131", E, "duplicate limit name"),
     ("AIGW132", W, "unreachable action after a terminating action"),
@@ -130,6 +131,8 @@ CODES: dict[str, Code] = _codes(
     ("AIGW506", E, "limit store unavailable"),
     ("AIGW507", E, "price unknown for a limit counted in usd"),
     ("AIGW508", E, "expression too deep to evaluate"),
+    ("AIGW509", E, "a rendered value the action cannot use (a forward-internal url that is no internal "
+     "endpoint, a rewritten URL too long)"),
     ("AIGW520", E, "CEL evaluation over its cost budget"),
     # gateway configuration: the keys file of `serve`
     ("AIGW600", E, "keys file unreadable: not UTF-8, not YAML, empty"),

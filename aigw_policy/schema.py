@@ -24,6 +24,7 @@ _KIND_NOTES = {
     "template": "Supports `${expr}` CEL interpolation; a value that is exactly one `${...}` "
     "keeps the expression's type.",
     "template_map": "Values support `${expr}` CEL interpolation.",
+    "template_list": "Items support `${expr}` CEL interpolation.",
 }
 
 _FIELD_DOCS = {
@@ -63,6 +64,18 @@ _OVERRIDES: dict[tuple[str, str], str] = {
     ("restrict-ips", "allow"): "IP addresses or CIDR blocks to allow.",
     ("restrict-ips", "deny"): "IP addresses or CIDR blocks to deny.",
     ("custom-response", "headers"): "Response headers (names and values).",
+    ("redirect", "from"): "An RE2 regex matched over the whole request URL (default: the whole URL).",
+    ("redirect", "to"): "The replacement of each match: `$1`, `${name}` name its groups (Go's).",
+    ("redirect", "status_code"): "The redirect's status (default 302).",
+    ("redirect", "headers"): "Headers of the redirect answer (names and values).",
+    ("url-rewrite", "from"): "An RE2 regex matched over the whole request URL (default: the whole URL).",
+    ("url-rewrite", "to"): "The replacement of each match: `$1`, `${name}` name its groups (Go's).",
+    ("basic-auth", "credentials"): "`username:password` pairs, 1 to 10 (a password of 8 to 128 characters).",
+    ("basic-auth", "realm"): "The realm of `WWW-Authenticate` (default `ngrok`).",
+    ("forward-internal", "url"): "The internal endpoint (`https://name.internal`).",
+    ("forward-internal", "on_error"): "`halt` (default) or `continue`: whether the next actions run when the "
+    "url names no internal endpoint.",
+    ("forward-internal", "binding"): "`internal`, the only binding (ngrok's former key).",
     ("add-headers", "headers"): "Headers to add (names and values).",
     ("remove-headers", "headers"): "Names of the headers to remove.",
     ("set-model", "provider"): "The provider to route to (default: the request's).",

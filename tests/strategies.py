@@ -232,6 +232,22 @@ def _config(draw: st.DrawFn, type_name: str, limit_name: str) -> dict[str, Any]:
         nets = st.lists(networks, max_size=3)
         d = {"allow": draw(_maybe(nets)), "deny": draw(_maybe(nets)),
              "enforce": draw(_maybe(st.booleans()))}
+    elif type_name in ("redirect", "url-rewrite"):
+        d = {"from": draw(_maybe(texts(min_size=1, max_size=12))), "to": draw(templates(min_size=1))}
+        if type_name == "redirect":
+            d["status_code"] = draw(_maybe(st.sampled_from([301, 302, 303, 307, 308])))
+            d["headers"] = draw(_maybe(st.dictionaries(header_names, templates(), max_size=3)))
+    elif type_name == "compress-response":
+        d = {"algorithms": draw(_maybe(st.lists(st.sampled_from(["br", "compress", "deflate", "gzip"]),
+                                                 unique=True, max_size=4)))}
+    elif type_name == "forward-internal":
+        d = {"url": draw(templates(min_size=1)), "on_error": draw(_maybe(st.sampled_from(["halt", "continue"])))}
+    elif type_name == "basic-auth":
+        user = st.from_regex(r"[a-z]{1,8}", fullmatch=True)
+        password = st.from_regex(r"[A-Za-z0-9:!]{8,16}", fullmatch=True)
+        d = {"credentials": draw(st.lists(st.builds(lambda u, p: f"{u}:{p}", user, password), min_size=1, max_size=3)),
+             "realm": draw(_maybe(st.from_regex(r"[ -~]{1,20}", fullmatch=True))),
+             "enforce": draw(_maybe(st.booleans()))}
     elif type_name == "ai-gateway":
         d = _ai_gateway(draw)
     else:  # pragma: no cover - a new action type needs a strategy here

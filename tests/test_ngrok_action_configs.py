@@ -34,11 +34,14 @@ STRICTER: dict[tuple[str, str], str] = {
     ("restrict-ips", "allow"): "an IP address or CIDR block (ngrok checks this when it applies the policy)",
     ("restrict-ips", "deny"): "an IP address or CIDR block",
     ("remove-headers", "headers"): "a header name (an RFC 9110 token)",
+    # ngrok's docs (basic-auth, "Additional Restrictions"): `username:password`, a password of
+    # 8 to 128 characters; its schema only says "string"
+    ("basic-auth", "credentials"): "a `username:password` credential, a password of 8 to 128 characters",
 }
 
 POOL: list[Any] = [
-    "x", "req.host", "10m", "90s", "1h", "10.0.0.0/8", "192.0.2.1", "ipp_abc1", "sliding_window",
-    "${req.host}", 5, 1, 100, 200, 403, 599, 2_000_000_000, True, False, 1.5,
+    "x", "req.host", "10m", "90s", "1h", "10.0.0.0/8", "192.0.2.1", "ipp_abc1", "sliding_window", "continue",
+    "${req.host}", 5, 1, 100, 200, 301, 403, 599, 2_000_000_000, True, False, 1.5,
     ["x"], ["req.host"], ["10.0.0.0/8"], ["x-a"], [], {"x-a": "v"}, {"x-a": 5}, {"x-a": True},
     {"message": "m", "success": False}, {"n": 3, "tags": ["a", "${req.host}"]}, {},
     [{"a": "b"}], [{"a": 1}], [{"a": "b", "c": "d"}],
@@ -48,6 +51,10 @@ REQUIRED_FILL: dict[str, dict[str, Any]] = {
     "add-headers": {"headers": {"x-a": "v"}},
     "remove-headers": {"headers": ["x-a"]},
     "set-vars": {"vars": [{"a": "b"}]},
+    "redirect": {"to": "https://example.com/"},
+    "url-rewrite": {"from": "/a", "to": "/b"},
+    "basic-auth": {"credentials": ["alice:password123"]},
+    "forward-internal": {"url": "https://api.internal"},
 }
 SHAPE_CODES = ("AIGW120", "AIGW121", "AIGW122", "AIGW123", "AIGW124", "AIGW125", "AIGW126", "AIGW111")
 

@@ -25,6 +25,7 @@ from shared_data import NGROK_EXAMPLES, require
 KNOWN_MISTAKES = {
     "051d13f256da.yaml": "AIGW302",  # `!conn.client_ip in [...]`: `!` binds tighter than `in`
     "1ad2b617596e.yaml": "AIGW302",  # `res.status_code < '200'`: an int compared with strings
+    "164be21e3de5.yaml": "AIGW126",  # `allow: ["allowed ips here (IPv4 or IPv6)"]`: a placeholder left in
 }
 
 

@@ -145,6 +145,22 @@ DECISIONS = [
     ("k8s-tcp-edge.yaml", _request(conn={"client_ip": "192.0.2.9"}), 200, None),  # connect rules only
     ("k8s-ngrok-module-set.yaml", {**_request(), "request": {"method": "TRACE", "url": "https://a.example/"}},
      403, "#1"),
+    # an HTTPS Edge's route policy: the Kubernetes resource and the API object
+    ("https-edge-route-policy.yaml", {**_request(), "request": {"method": "POST", "url": "https://a.example/"}},
+     405, "only-get"),
+    ("https-edge-route-policy.yaml", _request(), 200, None),
+    ("forward-internal-binding.yaml", _request(url="https://a.example/api/x"), 200, "#1"),
+    ("forward-internal-binding.yaml", _request(url="https://a.example/"), 200, "#2"),
+    ("endpoint-definition-policy.json", {**_request(), "request": {"method": "DELETE", "url": "https://a.example/"}},
+     405, "no-deletes"),
+    ("endpoint-definitions-list.json", {**_request(), "request": {"method": "PUT", "url": "https://a.example/"}},
+     405, "#1"),
+    ("operator-translator-testdata.yaml", _request(), 404, "Fallback-404"),
+    ("agent-config-v2-tunnel.yaml", {**_request(), "request": {"method": "DELETE", "url": "https://a.example/"}},
+     405, "#1"),
+    ("agent-config-v2-tcp-tunnel-policy.yaml", _request(), 200, None),  # connect rules only
+    ("api-https-edge-route-policy.json", {**_request(), "request": {"method": "PUT", "url": "https://a.example/"}},
+     405, "only-get"),
 ]
 
 
@@ -175,3 +191,21 @@ def test_a_key_with_a_template_is_refused_and_masked_in_the_excerpt() -> None:
     result = CliRunner().invoke(app, ["lint", str(DATA / "ai-gateway-key-templates.yaml")])
     assert result.exit_code == 1 and "AIGW148" in result.output
     assert "1234567890abcdef" not in result.output, result.output
+
+
+@pytest.mark.parametrize(("start", "status"), [
+    ("2026-11-26T11:59:00Z", 418),  # RFC 3339 text, JSON's form of a timestamp
+    ("2026-11-26T12:59:00+01:00", 418),
+    ("2026-11-26T12:00:30Z", 200),  # later than the bound: false
+    ("yesterday", 500),  # not a timestamp: no overload takes it, the rule fails closed
+])
+def test_a_timestamp_variable_given_as_text_in_request_json(start: str, status: int) -> None:
+    policy = ("on_http_request:\n  - expressions: [\"conn.ts.start < timestamp('2026-11-26T12:00:01Z')\"]\n"
+              "    actions: [{type: deny, config: {status_code: 418}}]\n")
+    request_ = _request(conn={"ts": {"start": start}})
+    assert ap.Engine(ap.loads(policy)).evaluate(request_).status_code == status
+
+
+def test_an_api_object_without_a_policy_is_one_finding() -> None:
+    _, found = ap.read((DATA / "api-edge-route-no-policy.json").read_text(), name="r.json", cache_dir=None)
+    assert [d.code for d in found] == ["AIGW100"] and "API object" in found[0].message, found

@@ -98,6 +98,10 @@ def _field_texts(model: type[ActionConfig], values: dict[str, Any],
                     yield item, span_of(f"{name}.{i}"), False
         elif kind == "template" and isinstance(value, str):
             yield value, span_of(name), True
+        elif kind == "template_list" and isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                if isinstance(item, str):
+                    yield item, span_of(f"{name}.{i}"), True
         elif kind == "template_map" and isinstance(value, dict):  # header values; log metadata: any value
             for key, item in value.items():
                 for text in _strings(item):

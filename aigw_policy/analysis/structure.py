@@ -63,6 +63,12 @@ def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
                     "AIGW134", f"`{action.type}` has no effect in the response phase",
                     action.span, help="move it to the request phase",
                 ))
+            if action.type == "compress-response":
+                found.append(Diagnostic.make(
+                    "AIGW128", "`compress-response` is read and recorded, but this gateway answers "
+                    "uncompressed", action.span,
+                    help="clients get the same content, uncompressed (Content-Encoding: identity); "
+                    "compress in front of the gateway if bandwidth matters"))
             if isinstance(config, AiGateway):
                 found.extend(ai_gateway.check_action(action))
             if config.TERMINATING and terminated_by is None and not _may_continue(action):
@@ -71,9 +77,10 @@ def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
 
 
 def _may_continue(action: Action) -> bool:
-    """``ai-gateway`` with ``on_error: continue``: when every attempt failed, the rule's
-    next actions run (ngrok's error-handling guide answers with `custom-response` there)."""
-    return getattr(action.config, "on_error", None) == "continue" and action.type == "ai-gateway"
+    """``ai-gateway`` or ``forward-internal`` with ``on_error: continue``: when every attempt
+    failed (the endpoint could not be reached), the rule's next actions run (ngrok's
+    error-handling guide answers with `custom-response` there)."""
+    return getattr(action.config, "on_error", None) == "continue" and action.type in ("ai-gateway", "forward-internal")
 
 
 def _line(span: Span | None) -> int:
@@ -84,7 +91,7 @@ def _first(span: Span | None, note: str) -> tuple[tuple[str, Span], ...]:
     return ((note, span),) if span is not None else ()
 
 
-_DENYING = ("deny", "custom-response", "model-access", "restrict-ips", "ai-gateway")
+_DENYING = ("deny", "custom-response", "model-access", "restrict-ips", "ai-gateway", "redirect", "basic-auth")
 
 
 def _can_deny(action: Action) -> bool:

@@ -305,6 +305,21 @@ class _Lowering:
                 "allow": ranges(cfg.allow) if cfg.allow is not None else None,
                 "deny": ranges(cfg.deny or ()),
             }
+        elif t in ("redirect", "url-rewrite"):
+            written = cfg.written()
+            for key in ("from", "to"):
+                if written.get(key) is not None:
+                    templates[key] = self.template(written[key], action.span_of(key), f"{label}.{key}")
+            if written.get("headers"):
+                templates["headers"] = {
+                    k: self.template(v, action.span_of(f"headers.{k}"), f"{label}.h{i}")
+                    for i, (k, v) in enumerate(written["headers"].items())
+                }
+        elif t == "forward-internal":
+            templates["url"] = self.template(cfg.url, action.span_of("url"), f"{label}.url")
+        elif t == "basic-auth":
+            templates["credentials"] = [self.template(c, action.span_of(f"credentials.{i}"), f"{label}.c{i}")
+                                        for i, c in enumerate(cfg.credentials)]
         elif t == "ai-gateway":
             self.route(action, label, templates)
         elif cfg.LIMIT:
@@ -571,15 +586,15 @@ def activation_plan(reads: FreeVars, rules: tuple[CompiledRule, ...], routed: bo
     engine_ai = limited or "max-tokens" in types
     ai = tuple(n for n in AI_NAMES if reads.reads("ai." + n) or (engine_ai and n in _ENGINE_AI))
     return ActivationPlan(
-        url_parts=reads.reads_any(_URL_VARIABLES),
-        headers=reads.reads_any(_HEADER_VARIABLES),
+        url_parts=reads.reads_any(_URL_VARIABLES) or bool(types & _URL_ACTIONS),
+        headers=reads.reads_any(_HEADER_VARIABLES) or "basic-auth" in types,
         user_agent_parts=user_agent,
         header_parts=reads.reads_any(_HEADER_PARTS),
         content_length=reads.reads("req.content_length"),
         conn=reads.reads("conn") or "restrict-ips" in types,
         time_now=reads.reads("time.now"),
         method=reads.reads("req.method"),
-        url=reads.reads("req.url"),
+        url=reads.reads("req.url") or bool(types & _URL_ACTIONS),
         request_id=reads.reads("req.id"),
         endpoint=reads.reads("endpoint"),
         extras=reads.reads("req"),
@@ -591,6 +606,10 @@ def activation_plan(reads: FreeVars, rules: tuple[CompiledRule, ...], routed: bo
         limits=limited or reads.reads("limits"),
         actions=limited or "restrict-ips" in types or reads.reads("actions"),
     )
+
+
+_URL_ACTIONS = frozenset({"redirect", "url-rewrite"})
+"""The actions that read the request URL (and rewrite it: later rules read the new one)."""
 
 
 MODEL_VARIABLES = ("ai.model", "ai.provider", "ai.cost_usd")

@@ -139,6 +139,8 @@ def decision_text(decision: Any, *, trace: bool = False, sources: Mapping[str, s
     verdict = d["verdict"].upper()
     if d.get("decided_by") == "custom-response":
         verdict = "RESPONDED"  # verdict deny: the gateway answered the request itself
+    elif d.get("decided_by") == "redirect":
+        verdict = "REDIRECTED"  # verdict deny: the gateway sent the client elsewhere
     out.append(f"{verdict} {d['status_code']}: {d['reason']}")
     if d.get("rule") is not None or d.get("at"):
         where = ""

@@ -417,7 +417,7 @@ def _actions(flow: Flow, rule: CompiledRule, cur: Cursor) -> int:
                 stop = route_action(flow, rule, action, phase)
             else:
                 stop = run_action(flow, rule, action, phase)
-                if action.type == "set-model":
+                if action.type in ("set-model", "url-rewrite"):  # what the index read may change
                     cur.reindex = True
         except Skip:
             break

@@ -27,7 +27,8 @@ from ..cel import CelError
 from ..limits.model import Charge
 from ..routing.compile import REFUSED_BY
 from ..routing.model import Candidate, Plan
-from .actions import BAD_HEADER_CHAR, model_access_refusal
+from .action_helpers import BAD_HEADER_CHAR
+from .actions import model_access_refusal
 from .charging import measure, settle_charges, shard_of
 from .compile import CompiledAction, CompiledRule, Template
 from .flow import Flow, Steps, Stop

@@ -14,7 +14,7 @@ from .flow import Flow, Stop
 from .trace import span_dict
 
 __all__ = [
-    "CONDITION", "CONDITION_TYPE", "COST_VALUE", "EXPRESSION", "HEADER_VALUE", "TEMPLATE", "TOO_DEEP",
+    "BAD_VALUE", "CONDITION", "CONDITION_TYPE", "COST_VALUE", "EXPRESSION", "HEADER_VALUE", "TEMPLATE", "TOO_DEEP",
     "ErrorStop", "Failure", "Skip", "action_error", "failure", "rule_error", "run",
 ]
 
@@ -31,6 +31,8 @@ HEADER_VALUE = "AIGW504"
 """A rendered header value that no header can carry."""
 COST_VALUE = "AIGW505"
 """A limit's ``cost`` that is not a non-negative number."""
+BAD_VALUE = "AIGW509"
+"""A rendered config value the action cannot use (a ``forward-internal`` url)."""
 TOO_DEEP = "AIGW508"
 """An expression nested too deeply to evaluate."""
 

@@ -22,7 +22,7 @@ from .user_agent import user_agent_entries
 
 __all__ = [
     "AI_NAMES", "FULL", "IDENTITY_NAMES", "ActivationPlan", "activation", "classify_request",
-    "flatten_activation", "format_now",
+    "flatten_activation", "format_now", "split_url",
 ]
 
 IDENTITY_NAMES = ("key", "user", "team", "org", "tier")
@@ -307,6 +307,12 @@ def _split_url(url: str) -> dict[str, Any]:
 
 # the same few endpoint URLs arrive again and again (the entries are only read)
 _url_entries = lru_cache(maxsize=1024)(_split_url)
+
+
+def split_url(url: str) -> dict[str, Any]:
+    """The ``req.url.*`` entries of a URL, a new dict (empty when it does not parse): what a
+    URL rewritten by a rule gives the rules after it."""
+    return _split_url(url)
 
 
 def _flatten(prefix: str, value: Mapping[str, Any], act: dict[str, Any]) -> None:

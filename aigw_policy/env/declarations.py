@@ -221,6 +221,7 @@ POLICY_FUNCTIONS = [
     "encodeQueryString map(string, A).() -> string",
     "isQueryString string.() -> bool",
     "lower string.() -> string",
+    "split string.() -> list(string)",
     "upper string.() -> string",
     # random
     "rand.double () -> double",

@@ -13,11 +13,13 @@ import hashlib
 import ipaddress
 import json
 import random
+import re
 import struct
 import urllib.parse
 import zlib
 from collections.abc import Mapping
 
+from ..cel.runtime import stdlib
 from ..cel.runtime.network import unmapped
 from ..cel.runtime.checks import no_overload
 from ..cel.runtime.values import CelError, Duration, Timestamp, utf8
@@ -400,12 +402,38 @@ def encode_base64(s: object) -> str:
 
 
 def decode_base64(s: object) -> str:
+    """Padded base64, or the same without padding, read by the rule of CEL's
+    ``base64.decode`` (Go's ``StdEncoding``, then ``RawStdEncoding``): a partial padding
+    (``'YQ='``) is neither, an error; the bytes must be UTF-8 text."""
     if type(s) is not str:
         raise no_overload("decodeBase64", s)
     try:
-        return base64.b64decode(s + "=" * (-len(s) % 4), validate=True).decode("utf-8")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise CelError(f"invalid base64: {e}", "invalid_argument") from None
+        decoded: bytes = stdlib.b64decode(s)
+        return decoded.decode("utf-8")
+    except CelError:
+        raise CelError("invalid base64", "invalid_argument") from None
+    except UnicodeDecodeError:
+        raise CelError("decodeBase64: the decoded bytes are not UTF-8 text", "invalid_argument") from None
+
+
+_GO_SPACE = re.compile("[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
+"""Unicode's White_Space characters, Go's ``unicode.IsSpace`` (Python's ``str.split()`` also
+splits at U+001C..U+001F, which are not white space)."""
+
+
+_NONE = object()
+
+
+def split(s: object, sep: object = _NONE, n: object = _NONE) -> list[str]:
+    """ngrok's ``split``: with no separator, the words between runs of white space (its
+    documented ``'hello mellow'.split()`` is ``['hello', 'mellow']``, Go's ``strings.Fields``);
+    with one, CEL's strings extension."""
+    if sep is not _NONE:
+        parts: list[str] = stdlib.split(s, sep) if n is _NONE else stdlib.split(s, sep, n)
+        return parts
+    if type(s) is not str:
+        raise no_overload("split", s)
+    return [w for w in _GO_SPACE.split(s) if w]
 
 
 def is_private_ip(s: object) -> bool:
@@ -458,7 +486,7 @@ FUNCTIONS: dict[str, object] = {
     "queryString.decode": query_decode, ".decodeQueryString": query_decode,
     "queryString.encode": query_encode, ".encodeQueryString": query_encode,
     ".isQueryString": is_query_string,
-    ".encodeBase64": encode_base64, ".decodeBase64": decode_base64,
+    ".encodeBase64": encode_base64, ".decodeBase64": decode_base64, ".split": split,
     ".isPrivateIp": is_private_ip, ".lower": _lower, ".upper": _upper,
     "rand.double": rand_double, "rand.int": rand_int,
 }  # fmt: skip

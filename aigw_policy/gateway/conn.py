@@ -4,9 +4,12 @@ it reached."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-__all__ = ["conn_of", "http_version", "server_name"]
+__all__ = ["conn_of", "http_version", "server_name", "timestamp_of"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def conn_of(client: Any, server: Any) -> dict[str, Any]:
@@ -37,3 +40,9 @@ def server_name(scope: Mapping[str, Any]) -> str:
         return "localhost"
     host, port = server[0], server[1]
     return f"{host}:{port}" if port else str(host)
+
+
+def timestamp_of(ns: int) -> datetime:
+    """A wall-clock time in nanoseconds since the epoch, as the ``datetime`` a timestamp
+    variable takes (microseconds: a ``datetime``'s grain)."""
+    return _EPOCH + timedelta(microseconds=ns // 1000)

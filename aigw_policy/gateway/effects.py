@@ -13,8 +13,8 @@ from ..providers import PROVIDERS
 from ..providers.classify import COMPLETION_TOKENS, NO_STREAM_OPTIONS
 from ..providers.bedrock_invoke import set_invoke_max_tokens
 
-__all__ = ["decision_api", "effect", "header_effects", "model_in_path", "set_max_tokens", "sniff_content_type",
-           "strip_key", "wants_usage"]
+__all__ = ["decision_api", "effect", "header_effects", "model_in_path", "rewritten_target", "set_max_tokens",
+           "sniff_content_type", "strip_key", "wants_usage"]
 
 
 def strip_key(query: bytes | str) -> str:
@@ -145,3 +145,19 @@ def sniff_content_type(body: bytes) -> bytes:
         else:
             return b"application/json"
     return b"text/plain; charset=utf-8"
+
+
+def rewritten_target(url: str) -> tuple[str, bytes, bytes]:
+    """The ASGI ``path``, ``raw_path`` and ``query_string`` of the URL a ``url-rewrite``
+    made (a path alone, ``/v2/x?q=1``, too); :class:`~.paths.PathError` for a path the
+    gateway refuses of a client (``..``, encoded slashes), or a URL that does not parse."""
+    from urllib.parse import urlsplit
+
+    from .paths import PathError, canonical_path, encode_path
+
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:
+        raise PathError(f"`{url[:200]}` is not a URL") from error
+    path, wire = canonical_path(encode_path(parts.path or "/") if not parts.path.isascii() else parts.path or "/")
+    return path, wire.encode("ascii"), parts.query.encode("utf-8")

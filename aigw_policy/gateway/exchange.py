@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from ..engine import RequestError
 from ..providers.classify import PROVIDER_HEADER
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
-from .conn import conn_of, http_version, server_name
-from .effects import (decision_api, effect, header_effects, model_in_path, set_max_tokens, sniff_content_type,
-                      strip_key, wants_usage)
+from .conn import conn_of, http_version, server_name, timestamp_of
+from .effects import (decision_api, effect, header_effects, model_in_path, rewritten_target, set_max_tokens,
+                      sniff_content_type, strip_key, wants_usage)
 from .errors import aigw_object, denial, error_response, no_long_retry, wire_api, with_extra
 from .hops import hop_by_hop
 from .injected_usage import HideInjectedUsage
@@ -28,6 +28,7 @@ from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
 from .paths import PathError, canonical_scope, valid_host
 from .request_body import MIN_BODY_RATE, BadBody, parse_body, read_body, receive_within
 from .request_ids import DECISION_HEADER, id_headers, request_id
+from .server import CONN_TIMES
 
 if TYPE_CHECKING:
     from .middleware import PolicyMiddleware
@@ -182,6 +183,7 @@ class Exchange:
         if body is None:
             await self._too_big()
             return
+        request.setdefault("req", {}).setdefault("ts", {})["body_received"] = timestamp_of(time.time_ns())
         ctype = self.headers.get("content-type", "")
         try:  # a large body parses for a while: in a worker thread, not on the event loop
             body_obj = (parse_body(body, ctype) if len(body) <= _PARSE_ON_LOOP
@@ -204,11 +206,20 @@ class Exchange:
         if decision.verdict != "allow":
             await self.deny(decision)
             return
-        scope, data, parsed = self._rewrite(decision, body, body_obj)
+        try:
+            scope, data, parsed = self._rewrite(decision, body, body_obj)
+        except PathError as error:  # a `url-rewrite` made a path the gateway would refuse
+            await self._settle_failed()  # allowed, then not sent: its reservation released
+            return await self._answer(500, f"rule `{decision.rule}` rewrote the URL to a path that cannot be "
+                                      f"forwarded: {error}", decision.rule, code="policy_error")
         if getattr(decision, "route", None) is not None:  # an `ai-gateway` action chose where it goes
             from .routing import route
 
             await route(self, decision, scope, data, parsed)
+            return
+        if forwarded := effect(decision, "forward"):  # `forward-internal`: ngrok's internal endpoint (502)
+            from .routing import unreachable_internal
+            await self.forward(decision, scope, data, unreachable_internal(str(forwarded["url"])))
             return
         await self.forward(decision, scope, data, self.mw.app)
 
@@ -315,6 +326,10 @@ class Exchange:
             req["conn"] = conn = conn_of(client, scope.get("server"))
             if self.mw.geoip is not None:
                 conn.update(self.mw.geoip(client[0]))
+        times = (scope.get("extensions") or {}).get(CONN_TIMES)
+        if times is not None:  # serve's protocol: when the connection opened, when the head came
+            req.setdefault("conn", {})["ts"] = {"start": timestamp_of(times[0])}
+            req.setdefault("req", {})["ts"] = {"header_received": timestamp_of(times[1])}
         if self.mw.provider:
             req["ai"] = {"provider": self.mw.provider}
         return req
@@ -359,6 +374,9 @@ class Exchange:
         if moved is not None:  # Gemini, Vertex AI, Bedrock: the model is in the path (one segment)
             scope["path"] = path = moved[0]
             scope["raw_path"] = moved[1].encode("ascii")
+        rewritten = effect(decision, "url")
+        if rewritten:  # `url-rewrite`: the path and query the upstream gets (raises PathError)
+            scope["path"], scope["raw_path"], scope["query_string"] = rewritten_target(rewritten["to"])
         if self.mw.strips_credentials:
             scope["query_string"] = strip_key(scope.get("query_string", b"")).encode("latin-1")
         rh = effect(decision, "request_headers") or {}
@@ -411,7 +429,7 @@ class Exchange:
             extra = [(a, b) for a, b in extra if a.decode().lower() != k]
             extra.append((k.encode("latin-1"), v.encode("latin-1", "replace")))
         extra += header_effects(decision, "response_headers")
-        if decision.kind in ("custom-response", "route-error"):  # a body as written, or in the API's shape
+        if decision.kind in ("custom-response", "route-error", "redirect"):  # a body as written, or in the API's shape
             body = resp.get("body")
             data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
             if "content-type" not in given:

@@ -463,3 +463,28 @@ async def no_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None:
         hdrs += id_headers(ctx.request_id)
     await send({"type": "http.response.start", "status": 502, "headers": hdrs})
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def unreachable_internal(url: str) -> Any:
+    """The upstream of a request a ``forward-internal`` action sent to ngrok's internal endpoint
+    ``url``: ``serve`` has no such endpoint, so it answers 502 ``internal_endpoint`` naming it
+    (in the client's provider shape), and the response phase runs on that answer."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        from .errors import error_response, wire_api
+        from .request_ids import id_headers
+
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        ctx = scope.get("aigw")
+        if ctx is not None:
+            ctx.upstream_error = "internal_endpoint"
+        body, hdrs = error_response(wire_api(scope["path"], headers), 502,
+                                    f"a forward-internal action sent this request to `{url[:200]}`, an ngrok "
+                                    "internal endpoint, which this gateway cannot reach",
+                                    decision_id=ctx.request_id if ctx else None, code="internal_endpoint")
+        if ctx is not None:
+            hdrs += id_headers(ctx.request_id)
+        await send({"type": "http.response.start", "status": 502, "headers": hdrs})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    return app

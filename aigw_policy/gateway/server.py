@@ -25,11 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CLIENT_GONE", "DEFAULT_HEADER_TIMEOUT", "DEFAULT_WRITE_TIMEOUT", "MAX_HEAD_BYTES", "TARGET_AUTHORITY",
-           "ClientGone", "HeadWithBody", "Reporter", "header_timeout_protocol", "leave_unfinished", "refusal_event"]
+__all__ = ["CLIENT_GONE", "CONN_TIMES", "DEFAULT_HEADER_TIMEOUT", "DEFAULT_WRITE_TIMEOUT", "MAX_HEAD_BYTES",
+           "TARGET_AUTHORITY", "ClientGone", "HeadWithBody", "Reporter", "header_timeout_protocol", "leave_unfinished",
+           "refusal_event"]
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 """Seconds a client has to send a request's head (nginx's ``client_header_timeout`` is 60 s;
@@ -377,6 +379,7 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
         report = staticmethod(reporter) if reporter is not None else None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            self._opened_ns = time.time_ns()
             super().connection_made(transport)
             self._arm()
 
@@ -400,6 +403,7 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
             if cycle is not None and cycle.transport is self.transport:  # a new request
                 cycle.transport = HeadWithBody(self.transport, self.loop)
                 self._offer(cycle)
+                cycle.scope["extensions"][CONN_TIMES] = (self._opened_ns, time.time_ns())
 
         def on_response_complete(self) -> None:
             self._rest()  # before: a pipelined request parsed later arms the timer itself
@@ -413,6 +417,12 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
             self._lost(cycle)
 
     return HeaderTimeoutHttpTools
+
+
+CONN_TIMES = "aigw.conn_times"
+"""The scope extension (``scope["extensions"][CONN_TIMES]``) through which these protocols
+give a request's app when its connection opened and when its head was read whole (wall-clock
+nanoseconds since the epoch): ngrok's ``conn.ts.start`` and ``req.ts.header_received``."""
 
 
 TARGET_AUTHORITY = "aigw.target_authority"
@@ -484,6 +494,7 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
         report = staticmethod(reporter) if reporter is not None else None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            self._opened_ns = time.time_ns()
             super().connection_made(transport)
             self._arm()
 

@@ -22,9 +22,10 @@ NEVER_SUPPLIED: tuple[tuple[str, ...], ...] = tuple(tuple(p.split(".")) for p in
     "conn.client_ip.categories", "conn.client_ip.is_on_blocklist", "conn.client_ip.is_tor_node",  # IP reputation
     "conn.server_ip.as", "conn.server_ip.geo", "conn.server_ip.categories", "conn.server_ip.is_on_blocklist",
     "conn.server_ip.is_tor_node",
-    "conn.k8s", "conn.server_region", "conn.bytes_in", "conn.bytes_out", "conn.ts",  # ngrok's edge and agent
+    "conn.k8s", "conn.server_region", "conn.bytes_in", "conn.bytes_out",  # ngrok's edge and agent
+    "conn.ts.end",  # a connection still open has no end
     "endpoint",  # ngrok's endpoint objects
-    "req.ts", "req.trailers", "res.trailers",  # ngrok's timings; trailers are not read
+    "req.trailers", "res.trailers",  # trailers are not read
 ))
 """The declared variables (and the paths below them) that ``serve`` never supplies, whatever
 the request; ``GEO_PREFIXES`` too without ``--geoip``. tests/gateway/test_supplied.py holds

@@ -11,9 +11,10 @@ Field kinds are marked in the annotations:
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictStr
+from pydantic import AfterValidator, Field, StrictBool, StrictStr, create_model
 
 from .ai_gateway import AiGateway
 from .fields import (
@@ -186,6 +187,100 @@ class RestrictIps(ActionConfig):
     enforce: StrictBool | None = None
 
 
+RedirectStatus = Literal[301, 302, 303, 307, 308]
+
+
+def _with_from(kind: type[ActionConfig], **fields: Any) -> type[ActionConfig]:
+    """An action config whose first key is ngrok's `from` (a Python keyword, so no class body
+    can declare it): ``kind`` gives its type, flags and doc, ``fields`` the keys after it."""
+    return create_model(kind.__name__.lstrip("_"), __base__=kind,  # type: ignore[no-any-return, call-overload]
+                        **{"from": (Template | None, None)}, **fields)
+
+
+class _Redirect(ActionConfig):
+    TYPE = "redirect"
+    REQUEST_ONLY = True
+    DOC = ("Redirect the client (302 unless set) to the URL made by replacing each match of the "
+           "regex `from` in the request URL with `to` (`$1`, `${name}`: its groups); the whole URL "
+           "without `from`. An unchanged URL is no redirect.")
+
+
+class _UrlRewrite(ActionConfig):
+    TYPE = "url-rewrite"
+    REQUEST_ONLY = True
+    DOC = ("Rewrite the URL the request goes on with: each match of the regex `from` in the "
+           "request URL replaced with `to` (`$1`, `${name}`: its groups); the whole URL without "
+           "`from`. Later rules read the new `req.url`.")
+
+
+Redirect = _with_from(
+    _Redirect, to=(Annotated[Template, Field(min_length=1)], ...), status_code=(RedirectStatus | None, None),
+    headers=(Annotated[dict[HeaderName, Template], Field(max_length=10)] | None, None))
+UrlRewrite = _with_from(_UrlRewrite, to=(Annotated[Template, Field(min_length=1)], ...))
+
+
+def _check_credential(text: str) -> str:
+    """A `username:password` credential as ngrok checks it: split at the first `:`, a password
+    of 8 to 128 characters. One with `${...}` is checked when it is rendered."""
+    if "${" in text:
+        return text
+    user, colon, password = text.partition(":")
+    if not colon or not user:
+        raise ValueError("a credential is `username:password`")
+    if not 8 <= len(password) <= 128:
+        raise ValueError(f"the password of `{user}` has {len(password)} characters: ngrok takes 8 to 128")
+    return text
+
+
+def _check_realm(text: str) -> str:
+    if not re.fullmatch(r"[\x20-\x7e]{1,128}", text):
+        raise ValueError("a realm is 1 to 128 printable ASCII characters (ngrok's rule)")
+    return text
+
+
+Credential = Annotated[StrictStr, TemplateMarker, AfterValidator(_check_credential)]
+
+
+class BasicAuth(ActionConfig):
+    TYPE = "basic-auth"
+    REQUEST_ONLY = True
+    DOC = ("HTTP Basic authentication: a request without one of the `username:password` "
+           "credentials gets 401 with `WWW-Authenticate` (unless enforce is false).")
+    credentials: Annotated[tuple[Credential, ...], Field(min_length=1, max_length=10)]
+    realm: Annotated[StrictStr, AfterValidator(_check_realm)] | None = None
+    enforce: StrictBool | None = None
+
+
+Compression = Literal["br", "compress", "deflate", "gzip"]
+
+
+def _distinct(items: tuple[str, ...]) -> tuple[str, ...]:
+    if len(set(items)) != len(items):
+        raise ValueError("each algorithm once (ngrok's rule)")
+    return items
+
+
+class CompressResponse(ActionConfig):
+    TYPE = "compress-response"
+    DOC = ("ngrok's response compression, read and recorded (`effects.compress`): this gateway "
+           "answers uncompressed, the same content (AIGW128 says so).")
+    algorithms: Annotated[tuple[Compression, ...], AfterValidator(_distinct)] | None = None
+
+
+class ForwardInternal(ActionConfig):
+    TYPE = "forward-internal"
+    TERMINATING = True
+    REQUEST_ONLY = True
+    DOC = ("Forward the request to an ngrok internal endpoint (`https://name.internal`): it ends "
+           "the request phase; a `url` that does not render to one is an error that `on_error: "
+           "continue` lets the next actions handle.")
+    url: Annotated[Template, Field(min_length=1)]
+    on_error: Literal["halt", "continue"] | None = None
+    binding: Literal["internal"] | None = None
+    """ngrok's docs still write `binding: internal` (its first releases' key; internal is the
+    only binding it forwards to): taken, and changes nothing."""
+
+
 ACTIONS: dict[str, type[ActionConfig]] = {
     cls.TYPE: cls
     for cls in (
@@ -203,30 +298,30 @@ ACTIONS: dict[str, type[ActionConfig]] = {
         SetVars,
         Log,
         RestrictIps,
+        Redirect,
+        UrlRewrite,
+        BasicAuth,
+        ForwardInternal,
+        CompressResponse,
         AiGateway,
     )
 }
 
 UNSUPPORTED_NGROK_ACTIONS = frozenset(
     {
-        "basic-auth",
         "circuit-breaker",
         "close-connection",
-        "compress-response",
-        "forward-internal",
         "http-request",
         "jwt-validation",
         "oauth",
         "openid-connect",
         "owasp-crs-request",
         "owasp-crs-response",
-        "redirect",
         "request-body-find-replace",
         "response-body-find-replace",
         "saml",
         "sse-find-replace",
         "terminate-tls",
-        "url-rewrite",
         "verify-webhook",
         "webhook-validation",
     }

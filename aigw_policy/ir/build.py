@@ -125,7 +125,7 @@ class _Builder:
                     return _Invalid
                 return self._not_a_list(path, raw)
             return [self.cel(item, f"{path}.{i}") for i, item in enumerate(raw.items)]
-        if kind in ("template", "template_map"):
+        if kind in ("template", "template_list", "template_map"):
             return self.data(raw, path, template=True)
         if self.config.TYPE == "set-vars":
             return self.data(raw, path, template=True)
@@ -179,6 +179,10 @@ class _Builder:
             # three of ngrok's own gateway examples write `vars:` as a mapping
             first = next(iter(value), "name")
             return f"each variable is a list item of its own: `vars: [{{{first}: ...}}, ...]`"
+        if self.type_name == "basic-auth" and loc[:1] == ("credentials",) and isinstance(value, dict) \
+                and "username" in value:
+            # ngrok's own add-authentication example writes `{username: ..., password: ...}`
+            return f"write each credential as one string: `{value['username']}:<password>`"
         if kind != "string_type" or not isinstance(value, (bool, int, float)):
             return None
         model = ACTIONS.get(self.type_name)
@@ -205,6 +209,9 @@ class _Builder:
         seen: set[tuple[str, ...]] = set()
         unions: dict[tuple[Any, ...], list[Any]] = {}
         for err in error.errors(include_url=False):
+            if err["type"] == "too_short" and isinstance(err.get("input"), (list, tuple)) \
+                    and len(err["input"]) >= err.get("ctx", {}).get("min_length", 0):
+                continue  # long enough as written: its items' own errors say what is wrong
             if err["type"] == "missing" and (
                     str(err["loc"][0]) in skip_missing
                     or ".".join(str(p) for p in err["loc"]) in self.explained):
@@ -458,6 +465,9 @@ def build_action(
             if renamed:
                 close = f"`{key}` is ngrok's former name for `{renamed}`, which is also written: keep one"
                 reported.add(renamed)
+            elif not close and (type_name, key) in _KEY_HINTS:
+                close = f"did you mean `{_KEY_HINTS[type_name, key]}`? (the URL `{type_name}` makes)"
+                reported.add(_KEY_HINTS[type_name, key])
             elif close:
                 reported.add(close.split("`")[1])
             diags.add(
@@ -494,6 +504,10 @@ def _unbuilt(model: type[ActionConfig], data: dict[str, Any], builder: _Builder,
 
 
 _ONE_OF = {"model-access": ("allow", "deny"), "max-tokens": ("input", "output")}
+
+_KEY_HINTS = {("redirect", "location"): "to", ("redirect", "url"): "to", ("url-rewrite", "url"): "to"}
+"""Keys people write for another (ngrok's OAuth example writes `redirect`'s `to` as
+`location`), too far apart in spelling for a did-you-mean."""
 
 
 def _known_keys(model: type[BaseModel]) -> str:

@@ -111,14 +111,14 @@ class ActionConfig(BaseModel):
 
 @cache
 def field_kind(config: type[BaseModel], name: str) -> str:
-    """``cel``, ``cel_list``, ``template``, ``template_map``, ``duration`` or ``data``
+    """``cel``, ``cel_list``, ``template``, ``template_list``, ``template_map``, ``duration`` or ``data``
     (remembered: a class's fields do not change, and the lint passes ask for every action)."""
     info = config.model_fields[name]
     text = repr(info.annotation) + repr(info.metadata)
     if "CelMarker" in text:
         return "cel_list" if "tuple" in text else "cel"
     if "TemplateMarker" in text:
-        return "template_map" if "dict" in text else "template"
+        return "template_map" if "dict" in text else "template_list" if "tuple" in text else "template"
     if "_check_duration" in text or "_check_period" in text:
         return "duration"
     return "data"

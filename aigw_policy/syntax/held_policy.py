@@ -47,10 +47,12 @@ def find_held(source: Source, json_mode: bool) -> Held | None:
     """The one policy string an ngrok API object holds, else None (then the document is read
     as it stands). Only documents that name such a key are composed a second time."""
     text = source.text
-    if "traffic_policy" not in text and not ("value" in text and "enabled" in text):
+    if "policy" not in text and not ("value" in text and "enabled" in text):
         return None
     scratch = Diagnostics()
     root = compose(source, scratch, json_mode=json_mode)
+    if isinstance(root, Seq) and not scratch.has_errors:  # endpoint definitions (ngrok's device gateway docs)
+        return _one_in_list(root.items, "", "a list of ngrok endpoint definitions")
     if not isinstance(root, Map) or scratch.has_errors:
         return None
     keys = {k for k, _, _ in root.items}
@@ -64,13 +66,20 @@ def find_held(source: Source, json_mode: bool) -> Held | None:
         return Held(inner, value.span, "value", "an ngrok Edge's traffic policy module")
     endpoints = root.get("endpoints")
     if isinstance(endpoints, Seq):
-        found = [(i, ep.get("traffic_policy")) for i, ep in enumerate(endpoints.items)
-                 if isinstance(ep, Map) and _policy_text(ep.get("traffic_policy")) is not None]
-        if len(found) == 1:
-            i, node = found[0]
-            return Held(node.value, node.span, f"endpoints.{i}.traffic_policy",
-                        "a list of ngrok endpoints")
+        return _one_in_list(endpoints.items, "endpoints.", "a list of ngrok endpoints")
     return None
+
+
+def _one_in_list(items: list[Tree], prefix: str, what: str) -> Held | None:
+    """The one endpoint of ``items`` whose ``traffic_policy`` (or ``policy``, its name in ngrok's
+    device gateway docs) is a policy string, else None."""
+    found = [(i, key, ep.get(key)) for i, ep in enumerate(items) if isinstance(ep, Map)
+             for key in ("traffic_policy", "policy") if _policy_text(ep.get(key)) is not None]
+    if len(found) != 1:
+        return None
+    i, key, node = found[0]
+    assert isinstance(node, Scalar)
+    return Held(node.value, node.span, f"{prefix}{i}.{key}", what)
 
 
 def hoist(held: Held, outer: Source, found: list[Diagnostic]) -> list[Diagnostic]:

@@ -69,10 +69,68 @@ CONNECT_EDGES = ("TCPEdge", "TLSEdge")
 """The ingress controller's Kubernetes resources for ngrok's TCP and TLS Edges (2023-2024):
 their `spec.policy`'s `inbound` rules ran on each connection, not on HTTP requests."""
 
+POLICY_PLACES = {
+    "CloudEndpoint": "`spec.trafficPolicy.policy` (or `.inline`)",
+    "AgentEndpoint": "`spec.trafficPolicy.policy` (or `.inline`)",
+    "NgrokTrafficPolicy": "`spec.policy`",
+    "TCPEdge": "`spec.policy`",
+    "TLSEdge": "`spec.policy`",
+    "HTTPSEdge": "`spec.routes[].policy`",
+    "NgrokModuleSet": "`modules.policy`",
+}
+"""Where each Kubernetes resource of ngrok's operator (and of its ingress controller before it)
+holds its traffic policy."""
+
 DEPRECATED_PHASES = {"inbound": "on_http_request", "outbound": "on_http_response"}
 """ngrok's names for the phases before it introduced phases (2024), still in older docs, SDK
 examples and blog posts, and still accepted by ngrok (its Python SDK's tests send them):
 read as the phase they name, with a warning (AIGW106)."""
+
+def _route_policies(routes: Tree | None, path: str) -> list[tuple[Map, str]]:
+    """The policies of an HTTPS Edge's routes (`routes[i].policy`: the ingress controller's
+    `HTTPSEdge` resource, 2023-2024, and ngrok's Edge API objects), with their paths."""
+    if not isinstance(routes, Seq):
+        return []
+    return [(node, f"{path}.{i}.policy") for i, route in enumerate(routes.items)
+            if isinstance(route, Map) and isinstance(node := route.get("policy"), Map)]
+
+
+def _written_policies(root: Map) -> list[tuple[Map, str]]:
+    """The inline policies of the resources ngrok's operator is expected to write, in its
+    translator's test data (`input`: the Kubernetes resources; `expected`: lists of
+    `CloudEndpoint`s and `AgentEndpoint`s), with their paths."""
+    expected = root.get("expected")
+    if root.get("input") is None or not isinstance(expected, Map):
+        return []
+    found = []
+    for kind, _, resources in expected.items:
+        for i, resource in enumerate(resources.items if isinstance(resources, Seq) else ()):
+            spec = resource.get("spec") if isinstance(resource, Map) else None
+            holder = spec.get("trafficPolicy") if isinstance(spec, Map) else None
+            for inner in ("policy", "inline"):
+                if isinstance(holder, Map) and isinstance(node := holder.get(inner), Map):
+                    found.append((node, f"expected.{kind}.{i}.spec.trafficPolicy.{inner}"))
+    return found
+
+
+def _tunnel_policies(tunnels: Tree | None) -> list[tuple[Map, str, str]]:
+    """The policies of an ngrok agent configuration's (version 2) tunnels: `tunnels.NAME.
+    traffic_policy` (2024), or `.policy` (its name in 2023), each with its path and what holds
+    it (a `tcp` or `tls` tunnel's `inbound` rules ran on each connection)."""
+    if not isinstance(tunnels, Map):
+        return []
+    found = []
+    for name, _, tunnel in tunnels.items:
+        if not isinstance(tunnel, Map):
+            continue
+        proto = tunnel.get("proto")
+        kind = proto.value if isinstance(proto, Scalar) and proto.value in ("http", "tcp", "tls") else "http"
+        for key in ("traffic_policy", "policy"):
+            if isinstance(node := tunnel.get(key), Map):
+                found.append((node, f"tunnels.{name}.{key}",
+                              f"an ngrok agent configuration (version 2), its `{kind}` tunnel `{name}`"))
+    return found
+
 
 def _not_a_mapping_help(root: Tree) -> str:
     """What to do with a document that is not a mapping; a text that YAML reads as one
@@ -114,9 +172,11 @@ class _Reader:
         connect = False
         if inner is not None:
             node, path, what = inner
-            connect = any(f"`{kind}`" in what for kind in CONNECT_EDGES)
+            connect = any(f"`{kind}`" in what for kind in (*CONNECT_EDGES, "tcp", "tls"))
             self.diags.add("AIGW105", f"this is {what}: its traffic policy under `{path}` is read",
-                           root.items[0][1], help="the rest of the document is not checked here")
+                           root.items[0][1], help="the rest of the document is not checked here"
+                           + ("; the route's `match` is not applied: its rules run on every request"
+                              if "routes." in path else ""))
             root = node
         fields: dict[str, Any] = {}
         wrapper = self.wrapper(root)
@@ -131,7 +191,7 @@ class _Reader:
             elif key == "shard_key":
                 fields[key] = self.shard_key(value)
             elif key == "inbound" and connect:
-                self.diags.add("AIGW106", "`inbound` of a TCP or TLS edge is ngrok's former name for "
+                self.diags.add("AIGW106", "`inbound` of a TCP or TLS edge or tunnel is ngrok's former name for "
                                "`on_tcp_connect`", key_span,
                                help="its rules run on each connection: read as `on_tcp_connect`")
                 self.diags.add("AIGW102", "unsupported phase `on_tcp_connect`: its rules are skipped",
@@ -200,6 +260,7 @@ class _Reader:
                      and isinstance(node := holder.get(inner), Map)]
             if isinstance(node := spec.get("policy"), Map):
                 found.append((node, "spec.policy"))
+            found += _route_policies(spec.get("routes"), "spec.routes")
             return (found[0][0], found[0][1], what) if len(found) == 1 else None
         if {"apiVersion", "kind"} <= keys and isinstance(modules := root.get("modules"), Map) \
                 and isinstance(node := modules.get("policy"), Map):
@@ -210,6 +271,20 @@ class _Reader:
                      if isinstance(ep, Map) and isinstance(node := ep.get("traffic_policy"), Map)]
             if len(found) == 1:
                 return (found[0][0], found[0][1], "an ngrok agent configuration")
+        if ({"url", "forwards_to"} & keys and not keys & {*TOP_KEYS, *UNSUPPORTED_PHASES}
+                and isinstance(node := root.get("policy") or root.get("traffic_policy"), Map)):
+            key = "policy" if isinstance(root.get("policy"), Map) else "traffic_policy"
+            return (node, key, "an ngrok endpoint definition (its `url` and `forwards_to`)")
+        written = _written_policies(root)
+        if len(written) == 1:
+            return (written[0][0], written[0][1], "test data of ngrok's Kubernetes operator: the policy it "
+                    "is expected to write")
+        tunnels = _tunnel_policies(root.get("tunnels"))
+        if len(tunnels) == 1 and not keys & {*TOP_KEYS, *UNSUPPORTED_PHASES}:
+            return tunnels[0]
+        routes = _route_policies(root.get("routes"), "routes")
+        if len(routes) == 1 and isinstance(root.get("hostports"), Seq):
+            return (routes[0][0], routes[0][1], "an ngrok HTTPS Edge (an API object)")
         return None
 
     def wrapper(self, root: Map) -> tuple[str, str, str] | None:
@@ -223,17 +298,42 @@ class _Reader:
             holder = spec.get("trafficPolicy") if isinstance(spec, Map) else None
             held = [f"`spec.trafficPolicy.{inner}`" for inner in ("policy", "inline")
                     if isinstance(holder, Map) and holder.get(inner) is not None]
-            help = (f"it holds {' and '.join(held)}: keep one" if len(held) > 1 else
-                    "write the policy under `spec.trafficPolicy.policy` (or `.inline`), or "
-                    "lint the policy it names as a document of its own")
+            routes = [f"`{path}`" for _, path in _route_policies(
+                spec.get("routes") if isinstance(spec, Map) else None, "spec.routes")]
+            held += routes
+            kind_name = kind.value if isinstance(kind, Scalar) and isinstance(kind.value, str) else ""
+            place = POLICY_PLACES.get(kind_name)
+            if place is not None and isinstance(root.get("policy"), Map) and not held:
+                return ("policy", f"the policy of a Kubernetes {name}resource goes under {place}, "
+                        "not at its top level", f"move `policy:` to {place} (Kubernetes keeps "
+                        "no unknown field at a resource's top level)")
+            help = (f"it holds {' and '.join(held)}: keep one" if len(held) > 1 and not routes else
+                    f"it holds {', '.join(held)}: lint each as a document of its own" if len(held) > 1 else
+                    f"write the policy under {place}, or lint the policy it names as a document of "
+                    "its own" if place is not None else
+                    "it holds no traffic policy: lint the `NgrokTrafficPolicy` (its `spec.policy`) "
+                    "or endpoint policy it names as a document of its own")
             first = next(k for k in keys if k not in TOP_KEYS and k not in UNSUPPORTED_PHASES)
             return (first, f"this is a Kubernetes {name}resource, not a traffic policy", help)
+        if len(written := _written_policies(root)) != 1 and {"input", "expected"} <= set(keys):
+            return (keys[0], "this is test data of ngrok's Kubernetes operator (`input`, `expected`), "
+                    "not a traffic policy", f"it expects {len(written)} policies: lint each as a "
+                    "document of its own" if written else "it expects no resource with an inline policy")
+        if len(routed := _route_policies(root.get("routes"), "routes")) > 1:
+            return ("routes", f"this ngrok HTTPS Edge holds {len(routed)} route policies, not one "
+                    "traffic policy", "lint each route's `policy` as a document of its own: "
+                    + ", ".join(f"`{path}`" for _, path in routed))
         if "endpoints" in keys and ({"uri", "next_page_uri"} & set(keys) or any(
                 isinstance(ep, Map) and isinstance(ep.get("traffic_policy"), Scalar)
                 for ep in getattr(root.get("endpoints"), "items", ()))):
             return ("endpoints", "this is a list of ngrok endpoints (an API answer), not a "
                     "traffic policy", "it holds no endpoint's `traffic_policy`, or several: lint "
                     "each policy as a document of its own")
+        if "tunnels" in keys and (isinstance(root.get("tunnels"), Map) or "version" in keys):
+            held = [f"`{path}`" for _, path, _ in _tunnel_policies(root.get("tunnels"))]
+            return (keys[0], "this is an ngrok agent configuration (version 2), not a traffic policy",
+                    f"it holds {', '.join(held)}: lint each as a document of its own" if held else
+                    "none of its `tunnels` has a `traffic_policy`")
         if "endpoints" in keys:
             return ("endpoints", "this is an ngrok agent configuration, not a traffic policy",
                     "it holds no `endpoints[].traffic_policy`, or several: lint each as a "
@@ -242,6 +342,14 @@ class _Reader:
             if isinstance(root.get(key), Map):
                 return (key, f"the policy is nested under `{key}`",
                         f"move the contents of `{key}` to the top level")
+        uri = root.get("uri")
+        if "uri" in keys and {"id", "next_page_uri"} & set(keys) and isinstance(uri, Scalar) \
+                and isinstance(uri.value, str):
+            what = uri.value.split("api.ngrok.com/", 1)[-1].split("?", 1)[0]
+            listed = "a list of ngrok API objects" if "next_page_uri" in keys else "an ngrok API object"
+            return (keys[0], f"this is {listed} (`{what[:80]}`), not a traffic policy",
+                    "it holds no traffic policy (its `traffic_policy` or `policy` is empty): lint "
+                    "the policy of an endpoint, or of an Edge's policy module, as a document of its own")
         return None
 
     # scalars ------------------------------------------------------------------------

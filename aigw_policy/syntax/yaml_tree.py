@@ -314,7 +314,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 POLICY_KINDS = ("CloudEndpoint", "AgentEndpoint", "NgrokTrafficPolicy", "NgrokModuleSet", "TCPEdge",
-                "TLSEdge")
+                "TLSEdge", "HTTPSEdge")
 """The Kubernetes resources of ngrok's operator (and of its ingress controller before it) that
 can hold a traffic policy."""
 
@@ -341,9 +341,13 @@ def _inline_policy(node: Any) -> bool:
     (``trafficPolicy.targetRef``)."""
     spec = _get(node, "spec")
     holder = _get(spec, "trafficPolicy")
+    if isinstance(_get(node, "policy"), yaml.MappingNode):
+        return True  # misplaced beside `spec`: this resource is the one to read (and refuse, saying so)
+    routes = _get(spec, "routes")
+    routed = [_get(r, "policy") for r in routes.value] if isinstance(routes, yaml.SequenceNode) else []
     return any(isinstance(n, yaml.MappingNode)
                for n in (_get(spec, "policy"), _get(holder, "policy"), _get(holder, "inline"),
-                         _get(_get(node, "modules"), "policy")))
+                         _get(_get(node, "modules"), "policy"), *routed))
 
 
 def _one_policy_resource(documents: list[tuple[Any, Any]], source: Source, diags: Diagnostics) -> Any:
@@ -374,6 +378,11 @@ def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | No
         try:
             data = json.loads(text, object_pairs_hook=_first_wins)
         except json.JSONDecodeError as error:
+            if text.startswith(("//", "/*"), error.pos):
+                diags.add(code, "JSON has no comments: a `//` or `/*` starts no value", source.span(error.pos),
+                          help="remove the comment (ngrok's docs print `// snippet` above their JSON "
+                          "examples; in YAML, `#` starts a comment)")
+                return None
             diags.add(code, error.msg[:1].lower() + error.msg[1:], source.span(error.pos))
             return None
         except RecursionError:
@@ -420,7 +429,14 @@ def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | No
         ):
             mark = error.context_mark  # point where the key, string or bracket started
         help = _TAG_HELP if (error.context or "").startswith("while scanning a tag") else None
-        diags.add(code, _yaml_message(error), source.span(mark.index if mark else 0), help=help)
+        message = _yaml_message(error)
+        if "found character '\\t'" in (error.problem or "") and mark is not None:
+            line_start = text.rfind("\n", 0, mark.index) + 1
+            if not text[line_start:mark.index].strip():
+                message = "a tab indents this line: YAML indents with spaces only"
+            help = ("replace the tabs with spaces (ngrok's reader and kubectl refuse tabs as YAML "
+                    "indentation too)")
+        diags.add(code, message, source.span(mark.index if mark else 0), help=help)
         return None
     except yaml.reader.ReaderError as error:
         if json_mode:

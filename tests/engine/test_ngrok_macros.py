@@ -71,6 +71,16 @@ REQUEST_ROWS = [
     "url.escape('/foo') == '%2Ffoo' && url.unescape('%2Ffoo') == '/foo'",
     "inCidrRange(conn.client_ip, '66.249.66.1/24') && inCidrRanges(conn.client_ip, ['66.249.66.1/24', '2001:4860::/32'])",
     "has(req.url.path) && !has(req.url.port)",
+    # ngrok's `split()` with no separator: words between runs of white space (Go's strings.Fields)
+    "'hello mellow'.split() == ['hello', 'mellow'] && ' a\\tb\\n\\u00a0c '.split() == ['a', 'b', 'c']",
+    "''.split() == [] && 'a\\x1cb'.split() == ['a\\x1cb'] && 'a,b'.split(',') == ['a', 'b']",
+    # decodeBase64 reads padded or unpadded text, as base64.decode does
+    "'YQ'.decodeBase64() == 'a' && 'YQ=='.decodeBase64() == 'a' && 'c29tZTp0aGluZw=='.decodeBase64() == 'some:thing'",
+]
+ERROR_ROWS = [
+    "'YQ='.decodeBase64() == 'a'",  # a partial padding: neither form (base64.decode('YQ=') fails too)
+    "'YQ=Y'.decodeBase64() == 'a'",
+    "'/w=='.decodeBase64() == 'a'",  # not UTF-8 text
 ]
 RESPONSE_ROWS = [
     "getResCookie('_device_id').value == 'mobile-phone-14' && hasResCookie('_device_id')",
@@ -92,3 +102,8 @@ def test_request_macro(expression: str) -> None:
 @pytest.mark.parametrize("expression", RESPONSE_ROWS)
 def test_response_macro(expression: str) -> None:
     assert _holds("on_http_response", expression) == 299
+
+
+@pytest.mark.parametrize("expression", ERROR_ROWS)
+def test_request_macro_fails(expression: str) -> None:
+    assert _holds("on_http_request", expression) == 500  # a CEL error: the rule fails closed

@@ -1,6 +1,7 @@
 """What ``serve`` supplies of the declared variables, measured through ``serve`` itself, and
 the start-up warning that names the rules reading what it never supplies
-(gateway/supplied.py).
+(gateway/supplied.py). The server runs ``serve``'s own protocol (``header_timeout_protocol``),
+which gives the connection's times (``conn.ts.start``, ``req.ts.header_received``).
 
 One policy reads every declared variable, each in a response rule of its own that adds a
 header when the variable is there (``on-error skip``: a variable that is not there only
@@ -22,6 +23,7 @@ import pytest
 import aigw_policy as ap
 from aigw_policy.env.declarations import POLICY_VARIABLES
 from aigw_policy.gateway import Gateway
+from aigw_policy.gateway.server import header_timeout_protocol
 from aigw_policy.gateway.supplied import unsupplied_readers
 
 from .conftest import ServerThread
@@ -56,7 +58,7 @@ def seen(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
 
     with ServerThread(StubUpstream()) as up, \
             ServerThread(Gateway(policy=d / "p.aigw", upstream=up.url, store="memory:", watch=0,
-                                 keys=load_keys(d / "keys.yaml"))) as gw:
+                                 keys=load_keys(d / "keys.yaml")), http=header_timeout_protocol(10.0)) as gw:
         r = httpx.post(gw.url + "/v1/chat/completions?x=1", timeout=30,
                        headers={"authorization": "Bearer sk-gw-1", "cookie": "a=1", "user-agent": "curl/8.0",
                                 "location": "/x"},
@@ -98,3 +100,25 @@ def test_the_warning_names_the_rules_and_their_variables(tmp_path: Path, caplog:
     assert ("`tor` reads `conn.client_ip.is_tor_node`; `mtls` reads `conn.tls.client.subject.common_name`"
             in caplog.text)
     assert "`fine`" not in caplog.text and "--geoip" not in caplog.text and "500" in caplog.text
+
+
+TIMES = """on_http_request:
+  - expressions:
+      - "conn.ts.start <= req.ts.header_received && req.ts.header_received <= req.ts.body_received"
+      - "req.ts.body_received - conn.ts.start < duration('60s')"
+      - "timestamp(time.now) - conn.ts.start < duration('60s')"
+    actions:
+      - type: custom-response
+        config: {status_code: 299, body: "${string(conn.ts.start)}"}
+"""
+
+
+def test_serve_gives_the_connection_and_request_times(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(TIMES)
+    with ServerThread(Gateway(policy=tmp_path / "p.yaml", upstream="http://127.0.0.1:9", store="memory:",
+                              watch=0), http=header_timeout_protocol(10.0)) as gw, httpx.Client() as client:
+        first = client.post(gw.url + "/v1/chat/completions", json={"model": "m", "messages": []}, timeout=30)
+        again = client.post(gw.url + "/v1/chat/completions", json={"model": "m", "messages": []}, timeout=30)
+    assert (first.status_code, again.status_code) == (299, 299), first.text
+    assert first.text == again.text  # one keep-alive connection: one start, whatever the request
+    assert first.text.endswith("Z") and first.text[:2] == "20"

@@ -152,6 +152,14 @@ BLOCK_CASES = [
      {"metadata": {"model": "${ai.model}", "n": "x"}}),
     ('restrict-ips { allow: ["10.0.0.0/8"], enforce: false }', "restrict-ips",
      {"allow": ("10.0.0.0/8",), "enforce": False}),
+    ('redirect { from: "^http://(.*)", to: "https://$1", status_code: 301, headers: {"x-a": "b"} }', "redirect",
+     {"from": "^http://(.*)", "to": "https://$1", "status_code": 301, "headers": {"x-a": "b"}}),
+    ('url-rewrite { from: "/v1/", to: "/v2/${req.host}" }', "url-rewrite", {"from": "/v1/", "to": "/v2/${req.host}"}),
+    ('forward-internal { url: "https://${req.host.split(\'.\')[0]}.internal", on_error: continue }',
+     "forward-internal", {"url": "https://${req.host.split('.')[0]}.internal", "on_error": "continue"}),
+    ('compress-response { algorithms: ["gzip", "br"] }', "compress-response", {"algorithms": ("gzip", "br")}),
+    ('basic-auth { credentials: ["alice:password123"], realm: "shop", enforce: false }', "basic-auth",
+     {"credentials": ("alice:password123",), "realm": "shop", "enforce": False}),
     ("ai-gateway { providers: [ { id: \"openai\", api_keys: [ { value: "
      "\"${secrets.get('openai','k1')}\" } ] } ], model_selection: { strategy: "
      "[ ai.models.filter(m, m.provider_id == 'openai'), ai.models ] }, "

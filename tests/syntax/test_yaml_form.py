@@ -485,9 +485,14 @@ def _ngrok_valid(data: Any) -> bool:
     return not any(True for _ in jsonschema.Draft7Validator(schema).iter_errors(data))
 
 
+PLACEHOLDERS = {"164be21e3de5.yaml": "AIGW126"}
+"""Examples valid by ngrok's schema whose values are placeholders we refuse with a code
+(`allow: ["allowed ips here (IPv4 or IPv6)"]`: ngrok's schema only asks for strings)."""
+
+
 def _supported(path: Path) -> bool:
     data = yaml.safe_load(path.read_text())
-    return _shape_is_plain_policy(data) and _ngrok_valid(data)
+    return _shape_is_plain_policy(data) and _ngrok_valid(data) and path.name not in PLACEHOLDERS
 
 
 def _normalized(data: Any) -> Any:
@@ -532,6 +537,9 @@ def test_ngrok_example_errors_are_explained() -> None:
             continue
         data = yaml.safe_load(text)
         found = {d.code for d in diags if d.is_error}
+        if path.name in PLACEHOLDERS:
+            assert found == {PLACEHOLDERS[path.name]}, (path.name, found)
+            continue
         assert found & {"AIGW111", "AIGW100"} or not _ngrok_valid(data), (path.name, found)
 
 
@@ -554,7 +562,8 @@ def test_policy_json_schema() -> None:
     assert "interpolation" in schema["$defs"]["DenyConfig"]["properties"]["message"]["description"]
     assert "CEL" in schema["$defs"]["TokenLimitConfig"]["properties"]["cost"]["description"]
     bad = [
-        {"on_http_request": [{"actions": [{"type": "forward-internal", "config": {"url": "x"}}]}]},
+        {"on_http_request": [{"actions": [{"type": "oauth", "config": {"provider": "google"}}]}]},
+        {"on_http_request": [{"actions": [{"type": "forward-internal", "config": {"url": 5}}]}]},
         {"on_http_request": [{"actions": [{"type": "deny", "config": {"status_code": 200}}]}]},
         {"on_http_request": [{"actions": [{"type": "deny", "confg": {}}]}]},
         {"on_http_request": [{"actions": []}]},

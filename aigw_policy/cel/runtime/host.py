@@ -6,7 +6,8 @@ The runtime gives these kinds classes of their own (:class:`UInt`, :class:`Times
 ``uint`` variable given ``5`` was an ``int`` (``u + 1u`` had no overload, ``type(u)`` was
 ``int``), a ``double`` given ``2`` was an ``int`` (``d / 4.0`` had no overload) and a
 ``timestamp`` given a ``datetime`` had no overload at all, where cel-cpp converts the host
-value by the declaration. Generated code reads a variable whose declared
+value by the declaration; given RFC 3339 text (a timestamp in JSON, as protobuf's JSON
+mapping writes one: a REQUEST.json's ``conn.ts.start``) it is that timestamp. Generated code reads a variable whose declared
 type mentions one of these kinds through :func:`host_value` (others are read as they are, at
 no cost). Only what the declaration says is converted.
 
@@ -30,6 +31,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
 from ..types import Type, parse_type
+from .timefmt import parse_timestamp
 from .values import INT64_MAX, INT64_MIN, UINT64_MAX, CelError, Duration, Timestamp, UInt
 
 __all__ = ["HOST_KINDS", "dyn_items", "dyn_value", "host_value", "needs_host"]
@@ -189,6 +191,11 @@ def _timestamp(v: object) -> object:
     if isinstance(v, datetime):
         aware = v if v.tzinfo is not None else v.replace(tzinfo=timezone.utc)  # naive: UTC
         return Timestamp(_nanos(aware - _EPOCH))
+    if type(v) is str:  # JSON's form of a timestamp (protobuf's JSON mapping): RFC 3339 text
+        try:
+            return parse_timestamp(v)
+        except CelError:
+            return v  # not a timestamp: no overload takes it, as before
     return v
 
 
