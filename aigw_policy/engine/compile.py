@@ -42,6 +42,7 @@ from ..ir.actions import PERIODS, parse_duration
 from ..ir.nodes import SETTINGS, Phase
 from ..limits.model import LimitSpec
 from .rate_headers import limit_items
+from .route_facts import model_gates, per_attempt
 from ..source import Span
 from ..template import Interpolation, TemplateError, split_template
 from .templates import Template, text_of
@@ -552,8 +553,8 @@ def facts(c: Compilation) -> Compilation:
         response_headers=response.reads_any(n for n in POLICY_VARIABLES if n.startswith("res.") and n != "res.status_code"),
         activation=activation_plan(reads, rules, routed),
         routed=routed,
-        per_attempt=_per_attempt(c.request_rules),
-        model_gates=_model_gates(c.request_rules),
+        per_attempt=per_attempt(c.request_rules),
+        model_gates=model_gates(c.request_rules),
         shard_key=c.shard_key,
         header_items=limit_items(limits),
     )
@@ -612,29 +613,6 @@ _URL_ACTIONS = frozenset({"redirect", "url-rewrite"})
 """The actions that read the request URL (and rewrite it: later rules read the new one)."""
 
 
-MODEL_VARIABLES = ("ai.model", "ai.provider", "ai.cost_usd")
-"""What a limit reads that a routing candidate changes."""
-
-
-def _per_attempt(rules: tuple[CompiledRule, ...]) -> frozenset[tuple[int, int]]:
-    """The limits before the last ``ai-gateway`` action whose rule condition, bucket key or
-    cost reads the model or provider, and the caps counted in usd (the price is the model's)."""
-    last = max(((r.position, a.position) for r in rules for a in r.actions if a.type == "ai-gateway"), default=None)
-    if last is None:
-        return frozenset()
-    out = set()
-    for rule in rules:
-        conditions = union(e.reads for e in rule.exprs)
-        for a in rule.actions:
-            plan = a.limit
-            if plan is None or (rule.position, a.position) > last:
-                continue
-            texts = [*plan.bucket, *([plan.cost] if plan.cost is not None else [])]
-            if plan.spec.unit == "usd" or (conditions | union(e.reads for e in texts)).reads_any(MODEL_VARIABLES):
-                out.add((rule.position, a.position))
-    return frozenset(out)
-
-
 STAGES: tuple[tuple[str, Stage], ...] = (
     ("lower", lower),
     ("check_size", check_size),
@@ -684,27 +662,3 @@ def compile_policy(
             c = stage(c)
     assert c.compiled is not None
     return c.compiled
-
-
-_REFUSALS = ("deny", "custom-response")
-
-
-def _model_gates(rules: tuple[CompiledRule, ...]) -> frozenset[tuple[int, int]]:
-    """The enforced refusals before the last ``ai-gateway`` action that a routing candidate's
-    model can decide: ``model-access``, and ``deny`` / ``custom-response`` in a rule whose
-    condition reads the model or provider (:attr:`CompiledPolicy.model_gates`)."""
-    last = max(((r.position, a.position) for r in rules for a in r.actions if a.type == "ai-gateway"), default=None)
-    if last is None:
-        return frozenset()
-    out = set()
-    for rule in rules:
-        if rule.shadow:
-            continue
-        reads_model = union(e.reads for e in rule.exprs).reads_any(MODEL_VARIABLES)
-        for a in rule.actions:
-            if (rule.position, a.position) > last or getattr(a.config, "enforce", None) is False:
-                continue
-            if a.type == "model-access" or (a.type in _REFUSALS and reads_model):
-                out.add((rule.position, a.position))
-    return frozenset(out)
-

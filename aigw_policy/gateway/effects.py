@@ -13,8 +13,31 @@ from ..providers import PROVIDERS
 from ..providers.classify import COMPLETION_TOKENS, NO_STREAM_OPTIONS
 from ..providers.bedrock_invoke import set_invoke_max_tokens
 
-__all__ = ["decision_api", "effect", "header_effects", "model_in_path", "rewritten_target", "set_max_tokens",
-           "sniff_content_type", "strip_key", "wants_usage"]
+__all__ = ["decision_api", "effect", "header_effects", "model_in_path", "rewritten_body", "rewritten_target",
+           "set_max_tokens", "sniff_content_type", "strip_key", "wants_usage"]
+
+
+def rewritten_body(decision: Any, body: dict[str, Any], path: str, inject_usage: bool) -> tuple[dict[str, Any] | None, bool]:
+    """``body`` with the decision's model, output clamp and (``inject_usage``, a stream that
+    would not report it) usage request written in: the new body, or None when nothing
+    changed; and whether ``stream_options.include_usage`` was added (the client did not ask)."""
+    ai = decision.ai
+    new = dict(body)
+    changed = injected = False
+    model = effect(decision, "model")
+    if model and model.get("to") and "model" in new:
+        new["model"] = model["to"]
+        changed = True
+    clamp = effect(decision, "max_output_tokens")
+    if clamp and clamp.get("to") is not None:
+        set_max_tokens(new, decision_api(decision), ai.get("operation"), path, int(clamp["to"]), ai.get("provider"))
+        changed = True
+    if inject_usage and wants_usage(ai, new, decision_api(decision), path):
+        opts = dict(new["stream_options"]) if isinstance(new.get("stream_options"), dict) else {}
+        opts["include_usage"] = True
+        new["stream_options"] = opts
+        changed = injected = True
+    return (new if changed else None), injected
 
 
 def strip_key(query: bytes | str) -> str:

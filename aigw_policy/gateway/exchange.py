@@ -19,8 +19,8 @@ from ..engine import RequestError
 from ..providers.classify import PROVIDER_HEADER
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name, timestamp_of
-from .effects import (decision_api, effect, header_effects, model_in_path, rewritten_target, set_max_tokens,
-                      sniff_content_type, strip_key, wants_usage)
+from .effects import (effect, header_effects, model_in_path, rewritten_body, rewritten_target, sniff_content_type,
+                      strip_key)
 from .errors import aigw_object, denial, error_response, no_long_retry, wire_api, with_extra
 from .hops import hop_by_hop
 from .injected_usage import HideInjectedUsage
@@ -345,28 +345,14 @@ class Exchange:
         """The scope and body the app sees, the decision's effects applied, and that body
         parsed (what ``raw`` or its rewrite holds: routing builds each attempt from it).
         Each effect is read alone (:func:`~.effects.effect`)."""
-        ai = decision.ai
         scope = dict(self.scope)
         path = scope["path"]
-        changed = False
         model = effect(decision, "model")
-        clamp = effect(decision, "max_output_tokens")
         if isinstance(body, dict):
-            new = dict(body)
-            if model and model.get("to") and "model" in new:
-                new["model"] = model["to"]
-                changed = True
-            if clamp and clamp.get("to") is not None:
-                set_max_tokens(new, decision_api(decision), ai.get("operation"), path, int(clamp["to"]),
-                               ai.get("provider"))
-                changed = True
-            if self.mw.inject_usage and wants_usage(ai, new, decision_api(decision), path):
-                opts = dict(new["stream_options"]) if isinstance(new.get("stream_options"), dict) else {}
-                opts["include_usage"] = True
-                new["stream_options"] = opts
-                changed = True
+            new, injected = rewritten_body(decision, body, path, self.mw.inject_usage)
+            if injected:
                 self.send = HideInjectedUsage(self.send)  # the client did not ask for the usage chunk
-            if changed:
+            if new is not None:
                 raw = json.dumps(new, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
                 body = new
         moved = model_in_path(path, model["from"], model["to"]) if model and model.get("to") and model.get(
