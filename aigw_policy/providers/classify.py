@@ -483,7 +483,7 @@ def classify(
     headers = request.get("headers")
     url = request.get("url") if isinstance(request.get("url"), str) else ""
     method = request.get("method")
-    inference = not (isinstance(method, str) and method.upper() in _READS)
+    inference = method == "POST" or not (isinstance(method, str) and method.upper() in _READS)
     found, host_provider, unparseable = _url_facts(url)
     if unparseable:
         notes.append("unparseable url")
@@ -567,7 +567,7 @@ def classify(
         except RecursionError:  # a body built in Python (JSON arrives depth-checked)
             prompt, count, calls = "", 0, ""
             notes.append("the request's messages are nested too deeply to read")
-    tools = _tools(api, body)
+    tools = _tools(api, body) if "tools" in body or "toolConfig" in body else ()  # (tool_list's two places)
     estimate = counter.count(prompt, model) + PER_MESSAGE_OVERHEAD * count if prompt or count else 0
     if calls:
         estimate += counter.count(calls, model)
