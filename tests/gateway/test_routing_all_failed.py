@@ -21,7 +21,7 @@ import pytest
 from aigw_policy.engine.route_errors import SAID_CHARS, attempt_said
 from aigw_policy.routing.model import AttemptOutcome
 
-from .conftest import ServerThread, policy_gateway, record_of, routed_policy
+from .conftest import ServerThread, lifespan, policy_gateway, record_of, routed_policy
 
 KEY = "sk-gw-all-failed"
 UPSTREAM_KEY = "sk-routed-upstream"  # routed_policy's keys: sk-routed-upstream-0, -1
@@ -34,10 +34,7 @@ class Refusing:
         self.api, self.status, self.seen = api, 400, 0
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        if await lifespan(scope, receive, send):
             return
         while (await receive()).get("more_body"):
             pass

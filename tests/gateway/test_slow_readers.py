@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import WAIT, ServerThread, ledger_records
+from .conftest import WAIT, ServerThread, ledger_records, lifespan
 
 KEY = "sk-gw-slow-reader"
 EVENT = b"data: " + json.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o",
@@ -37,10 +37,7 @@ class Firehose:
         self.finished = threading.Event()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        if await lifespan(scope, receive, send):
             return
         while (await receive()).get("more_body"):
             pass
