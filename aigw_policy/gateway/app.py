@@ -20,7 +20,7 @@ from typing import Any
 
 from ..engine import Engine
 from ..routing.secrets import Secrets
-from .supplied import unsupplied_readers, warning
+from .supplied import basic_auth_rules, unsupplied_readers, warning
 from .keys import KeyRing
 from .metrics import Observer
 from .middleware import PolicyMiddleware
@@ -80,6 +80,11 @@ class Gateway:
             readers = unsupplied_readers(engine.compiled, geoip is not None)
             if readers:
                 self.logger.warning("%s", warning(readers, geoip is not None))
+            if keys is not None and (blind := basic_auth_rules(engine.compiled)):
+                self.logger.warning("rule%s %s: `basic-auth` never sees a credential here: with a keys file, the "
+                                    "credential headers are the gateway key's and are hidden from the policy, so "
+                                    "every request it meets is refused 401", "s" if len(blind) > 1 else "",
+                                    ", ".join(f"`{r}`" for r in blind))
             return engine
 
         self.holder = PolicyHolder(policy, make_engine, logger=self.logger, on_reload=self.observer.reload)

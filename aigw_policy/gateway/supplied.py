@@ -15,7 +15,7 @@ from typing import Any
 
 from .geoip import GEO_PREFIXES
 
-__all__ = ["NEVER_SUPPLIED", "unsupplied_readers", "warning"]
+__all__ = ["NEVER_SUPPLIED", "basic_auth_rules", "unsupplied_readers", "warning"]
 
 NEVER_SUPPLIED: tuple[tuple[str, ...], ...] = tuple(tuple(p.split(".")) for p in (
     "conn.tls",  # serve speaks plain HTTP: TLS ends at a proxy in front of it
@@ -55,3 +55,10 @@ def warning(readers: list[tuple[str, list[str]]], geoip: bool) -> str:
             if geo and not geoip else "")
     return (f"serve does not supply some variables this policy reads: {rules}{more}. Each such rule fails, "
             f"and its on_error decides (by default: 500).{hint}")
+
+
+def basic_auth_rules(compiled: Any) -> list[str]:
+    """The rules (by label) with an enforced ``basic-auth`` action: under a keys file they never
+    see a credential (the middleware keeps the credential headers from the policy)."""
+    return [r.label for r in compiled.request_rules
+            if any(a.type == "basic-auth" and getattr(a.config, "enforce", True) is not False for a in r.actions)]

@@ -122,3 +122,21 @@ def test_serve_gives_the_connection_and_request_times(tmp_path: Path) -> None:
     assert (first.status_code, again.status_code) == (299, 299), first.text
     assert first.text == again.text  # one keep-alive connection: one start, whatever the request
     assert first.text.endswith("Z") and first.text[:2] == "20"
+
+
+def test_basic_auth_under_a_keys_file_is_named_at_start(tmp_path: Path, caplog: Any) -> None:
+    from aigw_policy.gateway import load_keys
+
+    (tmp_path / "p.yaml").write_text(
+        "on_http_request:\n"
+        "  - name: shop\n    actions: [{type: basic-auth, config: {credentials: ['alice:password123']}}]\n"
+        "  - name: watch\n    actions: [{type: basic-auth, config: {credentials: ['bob:password123'], enforce: false}}]\n")
+    (tmp_path / "keys.yaml").write_text("keys:\n  - key: sk-gw-1\n    identity: {key: k1}\n")
+    logger = logging.getLogger("test.supplied")
+    with caplog.at_level(logging.WARNING, logger="test.supplied"):
+        Gateway(policy=tmp_path / "p.yaml", upstream="http://127.0.0.1:9", store="memory:", watch=0, logger=logger)
+    assert "basic-auth" not in caplog.text  # no keys file: the client's Authorization reaches the policy
+    with caplog.at_level(logging.WARNING, logger="test.supplied"):
+        Gateway(policy=tmp_path / "p.yaml", upstream="http://127.0.0.1:9", store="memory:", watch=0, logger=logger,
+                keys=load_keys(tmp_path / "keys.yaml"))
+    assert "rule `shop`: `basic-auth` never sees a credential" in caplog.text and "`watch`" not in caplog.text
