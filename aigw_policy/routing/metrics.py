@@ -262,10 +262,11 @@ class MemoryRouteMetrics(_Windowed):
                     self._closed.pop(pair, None)
                 for k, v in add.items():
                     cell[k] = cell.get(k, 0.0) + v
-            if len(self._slots) > self.max_pairs:  # the least recently used pairs go
+            if len(self._slots) > self.max_pairs:  # the least recently used pairs go, from what is kept for them too
                 _cap(self._slots, self.max_pairs)
                 self._base = None
                 self._closed = {p: c for p, c in self._closed.items() if p in self._slots}
+                self._dirty &= self._slots.keys()  # (no snapshot may come: a policy whose strategies read none)
             if quota and attempt.key is not None:
                 kid = (attempt.provider.id, attempt.key.id)
                 old_q = self._quota.pop(kid, (0.0, {}))[1]

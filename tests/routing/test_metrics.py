@@ -292,3 +292,12 @@ def test_memory_snapshot_reuses_an_unchanged_pair_and_remakes_a_recorded_one() -
     third = m.snapshot(T0 + 1.5)  # another second: its start and end times are others
     assert third["models"][("openai", "gpt-4o")] is not second["models"][("openai", "gpt-4o")]
     assert third["models"][("openai", "gpt-4o")]["end_time"] == int(T0 + 1.5)
+
+
+def test_memory_store_keeps_nothing_for_evicted_pairs_without_snapshots() -> None:
+    """A gateway whose strategies read no metrics never takes a snapshot: what the store keeps
+    per pair for the next one stays within ``max_pairs``, whatever models clients name."""
+    m = MemoryRouteMetrics(max_pairs=8)
+    for i in range(500):
+        m.record(attempt(f"passthrough-{i}", key=None), AttemptOutcome(200, latency_ms=5.0), T0 + i)
+    assert len(m) == 8 and len(m._dirty) <= 8 and len(m._closed) <= 8
