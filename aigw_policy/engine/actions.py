@@ -9,7 +9,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from .action_helpers import _header_value, _publish, _render
+from ..cel import CelError
+from .action_helpers import BAD_HEADER_CHAR, _header_value, _publish, _render
 from .charging import NO_ERROR
 from .compile import CompiledAction, CompiledRule
 from .flow import REQ, Flow, Stop
@@ -69,22 +70,31 @@ def _headers_target(flow: Flow, phase: str) -> dict[str, Any]:
 def _add_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
     target = _headers_target(flow, phase)
     add = target["add"]
-    templates = action.templates["headers"]
-    for k, t in templates.items():
-        add[k.lower()] = _header_value(flow, rule, action, phase, t, f"headers.{k}")
+    act = flow.act
+    for low, tpl, field in action.templates["items"]:
+        try:
+            value = tpl.render(act)
+        except (CelError, RecursionError):
+            value = _render(flow, rule, action, phase, tpl, field)  # raises the rule's error
+        if type(value) is not str:
+            value = text_of(value)
+        value = value.strip(" \t")
+        add[low] = value if BAD_HEADER_CHAR.search(value) is None else _header_value(flow, rule, action, phase, tpl,
+                                                                                      field)
     if flow.cp.reads_actions:
-        _publish(flow, "add_headers", {"headers_added": {k.lower(): add[k.lower()] for k in templates}})
+        _publish(flow, "add_headers", {"headers_added": {low: add[low] for low, _t, _f in action.templates["items"]}})
     if flow.rec.on:  # the text is built only for the record
         flow.rec.outcome("added " + ", ".join(action.templates["headers"]))
 
 
 def _remove_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
     target = _headers_target(flow, phase)
-    for name in action.config.headers:
-        low = name.lower()
-        if low not in target["remove"]:
-            target["remove"].append(low)
-        target["add"].pop(low, None)
+    remove, add = target["remove"], target["add"]
+    for low in action.templates["lowered"]:
+        if low not in remove:
+            remove.append(low)
+        if add:
+            add.pop(low, None)
     if flow.cp.reads_actions:
         _publish(flow, "remove_headers", {"headers_removed": list(action.config.headers)})
     if flow.rec.on:  # the text is built only for the record
@@ -92,9 +102,16 @@ def _remove_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phas
 
 
 def _set_vars(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
-    vars_ = flow.act["vars"]
-    for k, v in action.templates["vars"].items():
-        vars_[k] = _render_value(flow, rule, action, phase, v, f"vars.{k}")
+    act = flow.act
+    vars_ = act["vars"]
+    for k, v, field in action.templates["items"]:
+        if type(v) is Template:
+            try:
+                vars_[k] = v.render(act)
+            except (CelError, RecursionError):
+                vars_[k] = _render(flow, rule, action, phase, v, field)  # raises the rule's error
+        else:
+            vars_[k] = _render_value(flow, rule, action, phase, v, field)
     if flow.rec.on:  # the text is built only for the record
         flow.rec.outcome("set " + ", ".join(action.templates["vars"]))
 
@@ -214,28 +231,25 @@ def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
     cfg = action.config
     enforce = cfg.enforce if cfg.enforce is not None else True
     raw = flow.act.get("conn.client_ip")
-    result: dict[str, Any] = {"action": "allow", "matched_cidr": "", "error": NO_ERROR}
-    reason = None
+    reason = hit = None
     ip = _parse_ip(raw) if isinstance(raw, str) else None
     if ip is None:
         if cfg.allow is not None:
             reason = f"client IP `{raw}` is not a valid address (rule `{rule.label}`)"
     else:
         version, n = ip
-        nets = _networks(action)
-        hit = next((r[3] for r in nets["deny"] if r[0] == version and r[1] <= n <= r[2]), None)
+        nets = action.templates["networks"]  # parsed once, at compile time
+        hit = _matching(nets["deny"], version, n)
         if hit is not None:
-            result["matched_cidr"] = hit
             reason = f"client IP `{raw}` is denied by `{hit}` (rule `{rule.label}`)"
         elif nets["allow"] is not None:
-            hit = next((r[3] for r in nets["allow"] if r[0] == version and r[1] <= n <= r[2]), None)
+            hit = _matching(nets["allow"], version, n)
             if hit is None:
                 reason = f"client IP `{raw}` is not in the allowed ranges of rule `{rule.label}`"
-            else:
-                result["matched_cidr"] = hit
-    if reason is not None:
-        result["action"] = "deny"
-    flow.act["actions"].setdefault("ngrok", {})["restrict_ips"] = result
+    if flow.cp.reads_actions:
+        actions = flow.act["actions"]
+        actions.setdefault("ngrok", {})["restrict_ips"] = {
+            "action": "allow" if reason is None else "deny", "matched_cidr": hit or "", "error": NO_ERROR}
     if reason is None or not enforce:
         if flow.rec.on:  # the text is built only for the record
             flow.rec.outcome("allowed" if reason is None else f"would deny (enforce: false): {reason}")
@@ -246,6 +260,14 @@ def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
     return Stop("deny", 403, reason, "restrict-ips", body=reason)
 
 
+def _matching(ranges: list[tuple[int, int, int, str]], version: int, n: int) -> str | None:
+    """The first of ``ranges`` (version, first, last, text) that holds address ``n``."""
+    for v, first, last, text in ranges:
+        if v == version and first <= n <= last:
+            return text
+    return None
+
+
 @lru_cache(maxsize=8192)
 def _parse_ip(text: str) -> tuple[int, int] | None:
     """(version, integer) of an address; None if it is not one. Pure, so caching is safe."""
@@ -254,10 +276,6 @@ def _parse_ip(text: str) -> tuple[int, int] | None:
     except ValueError:
         return None
     return ip.version, int(ip)
-
-
-def _networks(action: CompiledAction) -> dict[str, Any]:
-    return action.templates["networks"]  # parsed once, at compile time
 
 
 HANDLERS = {

@@ -361,9 +361,10 @@ _ACTION_KEY = {"token-limit": "token_limit", "usage-cap": "usage_cap"}
 
 def _read_after(flow: Flow) -> bool:
     """Whether a text can still read ``limits[...]`` once the request's charges are reserved
-    or settled: a response rule, or the rest of a routed request phase (after an attempt
-    fails under ``on_error: continue``). Else nothing reads what :func:`_publish` writes."""
-    return bool(flow.cp.response_rules) or flow.route is not None
+    or settled: a response-phase text that reads ``limits`` or ``actions``, or the rest of a
+    routed request phase (after an attempt fails under ``on_error: continue``). Else nothing
+    reads what :func:`_publish` writes."""
+    return flow.cp.limits_read_after or flow.route is not None
 
 
 def _store_failed(flow: Flow, rule: CompiledRule, plan: Any, key: str, cost: float,

@@ -143,6 +143,9 @@ class CompiledPolicy:
     reads_actions: bool = True
     """Some text reads ``actions``: the plain actions then publish what they did there
     (``actions.ngrok.add_headers``, ...), else nobody would read it."""
+    limits_read_after: bool = True
+    """Some response-phase text can read ``limits[...]`` (or ``actions``, where the limits
+    publish too): else the outcomes of the reserve and the settle are not published."""
     response_headers: bool = True
     """Some response-phase text reads a ``res.*`` variable besides ``res.status_code`` (all
     of them come from the response's headers): else only the status is set."""
@@ -282,6 +285,8 @@ class _Lowering:
                 k: self.template(v, action.span_of(f"headers.{k}"), f"{label}.h{i}")
                 for i, (k, v) in enumerate(cfg.headers.items())
             }
+            # what each request needs, computed once: the lowered name, the value, its field
+            templates["items"] = tuple((k.lower(), v, f"headers.{k}") for k, v in templates["headers"].items())
         elif t == "log" and cfg.metadata:
             templates["metadata"] = {  # any value; strings at any depth are templates
                 k: self._value(v, action.span_of(f"metadata.{k}"), f"{label}.m{i}")
@@ -295,6 +300,9 @@ class _Lowering:
                 for i, entry in enumerate(cfg.vars)
                 for k, v in entry.items()
             }
+            templates["items"] = tuple((k, v, f"vars.{k}") for k, v in templates["vars"].items())
+        elif t == "remove-headers":
+            templates["lowered"] = tuple(dict.fromkeys(h.lower() for h in cfg.headers))
         elif t == "restrict-ips":
             import ipaddress
 
@@ -550,6 +558,7 @@ def facts(c: Compilation) -> Compilation:
         response_index=c.response_index,
         response_reads=response,
         reads_actions=(reads | response).reads("actions"),
+        limits_read_after=response.reads("limits") or response.reads("actions"),
         response_headers=response.reads_any(n for n in POLICY_VARIABLES if n.startswith("res.") and n != "res.status_code"),
         activation=activation_plan(reads, rules, routed),
         routed=routed,

@@ -44,7 +44,13 @@ def _renderer(tpl: Template) -> Callable[[dict[str, Any]], Any]:
     if tpl.constant:
         return lambda act: text
     if single is not None:
-        return lambda act: single.fn(act)
+        def render(act: dict[str, Any]) -> Any:
+            fn = single.fn  # linked after the template is made (compile_cel)
+            value = fn(act)
+            tpl.render = fn  # it ran, so it is linked: later renders call the text's function itself
+            return value
+
+        return render
     scope: dict[str, Any] = {"_text": text_of}
     values, pieces = [], []
     for i, p in enumerate(tpl.parts):

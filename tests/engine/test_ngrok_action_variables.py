@@ -78,8 +78,8 @@ on_http_request:
 
 
 def test_the_plain_actions_publish_only_for_a_policy_that_reads_them() -> None:
-    """What add-headers, remove-headers and log did is published only when some text reads
-    `actions` (building it for nobody cost every request of ngrok-style ~1 us)."""
+    """What add-headers, remove-headers, restrict-ips and log did is published only when some
+    text reads `actions` (building it for nobody cost every request of ngrok-style ~1 us)."""
     import aigw_policy as ap
 
     body = {"conn": {"client_ip": "192.0.2.1"},
@@ -97,4 +97,4 @@ def test_the_plain_actions_publish_only_for_a_policy_that_reads_them() -> None:
     from aigw_policy.engine.phases import request_plain
 
     request_plain(flow)
-    assert set(flow.act["actions"]["ngrok"]) == {"restrict_ips"}
+    assert flow.act["actions"].get("ngrok", {}) == {}

@@ -72,3 +72,44 @@ def test_the_response_phase_reads_what_the_reserve_answered(tpm, rpm, tpm_enforc
         flags = (str(limits["rpm"]["outcome"] == "limited").lower(),
                  str(limits["tpm"]["outcome"] == "limited").lower())
         assert added["x-acts"] == " ".join(flags)
+
+
+_READERS = [  # (the response rule's text, whether the reserve's outcomes must be published)
+    ("${limits['rpm'].outcome}", True),
+    ("${actions.ngrok.rate_limit.limited}", True),
+    ("${size(actions)}", True),
+    ("${res.status_code}", False),
+    ("${vars.x}", False),
+]
+
+
+def _reader(text: str) -> ap.Policy:
+    return ap.loads(f'''
+policy "p" {{
+  on request {{
+    rule "rpm" {{ rate-limit {{ name: "rpm", capacity: 1, rate: 60s, bucket_key: [identity.team] }} }}
+    rule "v" {{ set-vars {{ vars: [{{ "x": "1" }}] }} }}
+  }}
+  on response {{
+    rule "tell" {{ add-headers {{ headers: {{ "x-r": "{text}" }} }} }}
+  }}
+}}''')
+
+
+def test_the_reserve_publishes_only_for_a_response_phase_that_reads_it() -> None:
+    """``limits[...]`` and ``actions`` are written after the reserve only when a response-phase
+    text can read one of them (``CompiledPolicy.limits_read_after``); a reader gets the
+    store's answer."""
+    got = {}
+    for text, reads in _READERS:
+        engine = ap.Engine(_reader(text), store=MemoryStore())
+        got[text] = engine.compiled.limits_read_after
+        d = engine.evaluate({"id": "r1", "identity": {"team": "t"}, "request": _REQUEST}, now=1000.0)
+        assert d.verdict == "allow", d.reason
+        done = engine.complete("r1", {"status_code": 200, "headers": {}, "body": {}}, now=1000.5)
+        added = done.to_dict()["effects"]["response_headers"]["add"]["x-r"]
+        if "limits" in text:
+            assert added == "ok"
+        elif "rate_limit" in text:
+            assert added == "false"
+    assert got == {text: reads for text, reads in _READERS}
