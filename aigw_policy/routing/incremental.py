@@ -56,7 +56,11 @@ def kept_filter(route: CompiledRoute, strategy: CompiledStrategy, key: Any, stat
     kept: _Kept | None = route.memo.get(key)  # type: ignore[assignment]
     if kept is not None and type(version) is int and kept.version == version:
         return kept.result
-    signatures = _signatures(metrics, positions)
+    delta = metrics.get("changed") if kept is not None and metrics else None
+    if delta is not None and delta[0] == kept.version and not metrics.get("model_keys"):  # type: ignore[union-attr]
+        signatures: dict[Ref, Any] | None = None  # the kept ones, with the remade pairs' (below)
+    else:
+        signatures = _signatures(metrics, positions)
     fn = strategy.program.function  # type: ignore[union-attr]
 
     def verdict(ref: Ref) -> Any:
@@ -71,18 +75,22 @@ def kept_filter(route: CompiledRoute, strategy: CompiledStrategy, key: Any, stat
             return str(e)
 
     if kept is None:
+        assert signatures is not None
         verdicts = {el["_ref"]: verdict(el["_ref"]) for el in static}
         result = _result(static, verdicts)
     else:
         old = kept.signatures
-        get = old.get
-        changed = []
-        for ref, sig in signatures.items():
-            was = get(ref)
-            if was is not sig and was != sig:  # (a store gives an unchanged pair's numbers as the same dict)
-                changed.append(ref)
-        if len(old) > len(signatures) - len(changed):  # some pairs are gone
-            changed += [ref for ref in old if ref not in signatures]
+        if signatures is None:  # the snapshot says which pairs it remade since the kept one's
+            signatures, changed = _remade(old, metrics, positions)  # type: ignore[arg-type]
+        else:
+            get = old.get
+            changed = []
+            for ref, sig in signatures.items():
+                was = get(ref)
+                if was is not sig and was != sig:  # (a store gives an unchanged pair's numbers as the same dict)
+                    changed.append(ref)
+            if len(old) > len(signatures) - len(changed):  # some pairs are gone
+                changed += [ref for ref in old if ref not in signatures]
         verdicts, result = kept.verdicts, kept.result
         new: dict[Ref, Any] | None = None
         for ref in changed:
@@ -110,6 +118,26 @@ def _signatures(metrics: MetricsSnapshot | None, positions: Mapping[Ref, int]) -
     for (pid, mid, kid), data in by_key.items():
         per_key.setdefault((pid, mid), {})[kid] = data
     return {ref: (data, per_key.get(ref)) for ref, data in seen.items() if ref in positions}
+
+
+def _remade(old: dict[Ref, Any], metrics: MetricsSnapshot, positions: Mapping[Ref, int]) -> tuple[
+        dict[Ref, Any], list[Ref]]:
+    """The signatures of a snapshot that says (``"changed": (version, refs)``) that its model
+    pairs are those of the snapshot of ``version`` but ``refs``, which it remade or added: the
+    kept signatures with those pairs' (the store's own claim, made under its lock:
+    ``MemoryRouteMetrics.snapshot``), and the pool's refs among them."""
+    seen = metrics["models"]
+    signatures = dict(old)
+    changed = []
+    for ref in metrics["changed"][1]:
+        if ref in positions:
+            data = seen.get(ref)
+            if data is None:
+                signatures.pop(ref, None)
+            else:
+                signatures[ref] = (data, None)
+            changed.append(ref)
+    return signatures, changed
 
 
 def _result(static: list[dict[str, Any]], verdicts: dict[Ref, Any]) -> Result:

@@ -209,10 +209,10 @@ class _Windowed(RouteMetrics):
             return c[2]
         return None
 
-    def _keep(self, now: float, snap: MetricsSnapshot) -> MetricsSnapshot:
+    def _keep(self, now: float, snap: MetricsSnapshot, version: int | None = None) -> MetricsSnapshot:
         """Stamp a new snapshot with a ``version`` (the planner memoizes strategies that read
-        metrics per version) and keep it for ``cache_s``."""
-        snap = {**snap, "version": next(_VERSIONS)}
+        metrics per version; ``version``: one already drawn) and keep it for ``cache_s``."""
+        snap = {**snap, "version": next(_VERSIONS) if version is None else version}
         if self.cache_s > 0:
             self._cache = (int(now // SLOT_S), time.monotonic(), snap)
         return snap
@@ -231,11 +231,13 @@ class MemoryRouteMetrics(_Windowed):
         self._changes = 0  # records so far: an unchanged store gives the same snapshot (and version)
         self._last: tuple[int, int, float, MetricsSnapshot] | None = None
         # the model pairs of the last snapshot, with what they were made for (its first slot and
-        # seconds): the next one of the same copies them and remakes only the pairs recorded
-        # since (``_dirty``), so an unchanged pair's summary is the same object in both (the
-        # planner compares pairs by identity first: routing/incremental.py)
-        self._base: tuple[tuple[int, int, int], dict[tuple[str, str], Any]] | None = None
+        # seconds) and its version: the next one of the same copies them and remakes only the
+        # pairs recorded since (``_dirty``), so an unchanged pair's summary is the same object in
+        # both, and says which it remade (``changed``: the planner asks those alone again,
+        # routing/incremental.py)
+        self._base: tuple[tuple[int, int, int], dict[tuple[str, str], Any], int] | None = None
         self._dirty: set[Pair] = set()
+        self._keyed = False  # some key pair was recorded (else a snapshot has no key pairs to sum)
         self._closed: dict[Pair, tuple[int, int, dict[str, float]]] = {}
         self._slots: OrderedDict[Pair, dict[int, dict[str, float]]] = OrderedDict()
         self._quota: OrderedDict[tuple[str, str], tuple[float, dict[str, int]]] = OrderedDict()
@@ -250,6 +252,8 @@ class MemoryRouteMetrics(_Windowed):
         quota = quota_from_headers(outcome.headers)
         with self._lock:
             self._changes += 1
+            if attempt.key is not None:
+                self._keyed = True
             for pair in _pairs(attempt):
                 self._dirty.add(pair)
                 slots = self._slots.pop(pair, None) or {}
@@ -290,20 +294,26 @@ class MemoryRouteMetrics(_Windowed):
                 base, pairs = None, [p for p in self._slots if p[0] == "m"]
             slots_of = self._slots
             rows = [(p, self._counts(p, slots_of[p], first)) for p in pairs if p in slots_of]
-            rows += [(p, self._counts(p, slots, first)) for p, slots in slots_of.items() if p[0] == "k"]
+            if self._keyed:
+                rows += [(p, self._counts(p, slots, first)) for p, slots in slots_of.items() if p[0] == "k"]
             live = [(k, at, q) for k, (at, q) in self._quota.items() if at > now - self.window]
             quotas = {k: q for k, _, q in live}
             built = dict(_snapshot([(p, c) for p, c in rows if c], quotas, now - self.window, now))
+            version = next(_VERSIONS)
             if base is not None:
                 models = dict(base[1])
+                remade = []
                 for (kind, provider, name), c in rows:
                     if kind == "m" and c:  # (a pair in the base keeps the slots it had in this window)
                         models[(provider, name)] = built["models"][(provider, name)]
+                        remade.append((provider, name))
                 built["models"] = models
-            self._base = (seconds, built["models"])  # (under the lock: the next snapshot starts from it)
+                # every other model pair is the very object the snapshot of that version has
+                built["changed"] = (base[2], frozenset(remade))
+            self._base = (seconds, built["models"], version)  # (under the lock: the next snapshot starts from it)
         # the snapshot stands until a record, the next slot, or the oldest quota ageing out
         until = min((at + self.window for _, at, _ in live), default=math.inf)
-        snap = self._keep(now, built)
+        snap = self._keep(now, built, version)
         self._last = (first, changes, until, snap)
         return snap
 

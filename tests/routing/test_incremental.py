@@ -147,3 +147,64 @@ def test_a_changed_pair_is_asked_again_and_no_other() -> None:
     same["version"] = 3
     assert route.plan(AUTO, {}, same, random.Random(0)) == second
     assert calls == []  # equal numbers in new dicts: nothing asked again
+
+
+def _attempt(provider: str, model: str) -> Any:
+    from aigw_policy.routing.model import Attempt
+
+    class Provider:  # what MemoryRouteMetrics reads of an attempt's provider
+        id = provider
+
+    return Attempt(1, Provider(), model, None, "openai")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(ELEMENTWISE + OTHERS), min_size=1, max_size=3),
+       st.lists(st.tuples(st.sampled_from(REFS), st.sampled_from([200, 500, 0]), st.sampled_from([0.0, 0.4, 1.5, 400.0]),
+                          st.booleans()), min_size=1, max_size=12))
+def test_kept_answers_over_a_live_stores_snapshots(strategies: list[str], ops: list[Any]) -> None:
+    """Planned from a ``memory:`` store's snapshots, which say which pairs they remade since
+    the snapshot before (``"changed"``), the kept answers equal evaluating the whole pool:
+    records of every pair, snapshots in the same second, the next ones and past the window."""
+    from aigw_policy.routing.metrics import AttemptOutcome, MemoryRouteMetrics
+
+    kept, whole = compile_route(config(strategies, ["gold"])), compile_route(config(strategies, ["gold"]))
+    store = MemoryRouteMetrics()
+    now = 1_795_000_000.0
+    for (provider, model), status, dt, snap_now in ops:
+        now += dt
+        store.record(_attempt(provider, model), AttemptOutcome(status, error=None if status else "timeout",
+                                                               latency_ms=100.0 + dt), now)
+        if not snap_now:
+            continue
+        snap = store.snapshot(now)
+        got = kept.plan(AUTO, {}, snap, random.Random(0))
+        plan_module.KEEP_ANSWERS = False
+        try:
+            want = whole.plan(AUTO, {}, snap, random.Random(0))
+        finally:
+            plan_module.KEEP_ANSWERS = True
+        assert got == want, snap
+
+
+def test_a_snapshot_that_names_its_remade_pairs_is_asked_for_those_alone() -> None:
+    """Counted: a store's next snapshot of the same window names the pair recorded since; the
+    planner asks the predicate for that pair only, without comparing every pair's numbers."""
+    from aigw_policy.routing import incremental
+    from aigw_policy.routing.metrics import AttemptOutcome, MemoryRouteMetrics
+
+    route = compile_route(config([ELEMENTWISE[0]], ["gold"]))
+    store = MemoryRouteMetrics()
+    now = 1_795_000_000.0
+    for ref in REFS:
+        store.record(_attempt(*ref), AttemptOutcome(200, latency_ms=100.0), now)
+    route.plan(AUTO, {}, store.snapshot(now), random.Random(0))
+    store.record(_attempt("p1", "m2"), AttemptOutcome(500, latency_ms=100.0), now + 0.1)
+    snap = store.snapshot(now + 0.2)
+    assert snap["changed"][1] == {("p1", "m2")}
+    whole = incremental._signatures
+    incremental._signatures = None  # type: ignore[assignment]  (the pairs are not walked)
+    try:
+        route.plan(AUTO, {}, snap, random.Random(0))
+    finally:
+        incremental._signatures = whole
