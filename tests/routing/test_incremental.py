@@ -94,6 +94,17 @@ AUTO = classify({"method": "POST", "url": "https://gw.example/v1/chat/completion
                  "body": {"model": "ngrok/auto", "messages": [{"role": "user", "content": "hi"}]}})
 
 
+def _same_plans(kept: Any, whole: Any, snap: dict[str, Any]) -> None:
+    """``kept`` (answers kept) plans ``snap`` as ``whole`` does evaluating the whole pool."""
+    got = kept.plan(AUTO, {}, snap, random.Random(0))
+    plan_module.KEEP_ANSWERS = False
+    try:
+        want = whole.plan(AUTO, {}, snap, random.Random(0))
+    finally:
+        plan_module.KEEP_ANSWERS = True
+    assert got == want, snap
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(ELEMENTWISE + OTHERS), min_size=1, max_size=3),
        st.lists(st.sampled_from(["gold", "silver"]), min_size=1, max_size=3), snapshots())
@@ -102,13 +113,7 @@ def test_kept_answers_plan_as_the_whole_pool_does(strategies: list[str], tiers: 
     kept, whole = compile_route(config(strategies, tiers)), compile_route(config(strategies, tiers))
     assert any(s.elementwise for s in kept.model_strategies) == any(s in ELEMENTWISE for s in strategies)
     for snap in snaps:
-        got = kept.plan(AUTO, {}, snap, random.Random(0))
-        plan_module.KEEP_ANSWERS = False
-        try:
-            want = whole.plan(AUTO, {}, snap, random.Random(0))
-        finally:
-            plan_module.KEEP_ANSWERS = True
-        assert got == want, snap
+        _same_plans(kept, whole, snap)
 
 
 def test_a_changed_pair_is_asked_again_and_no_other() -> None:
@@ -178,13 +183,7 @@ def test_kept_answers_over_a_live_stores_snapshots(strategies: list[str], ops: l
         if not snap_now:
             continue
         snap = store.snapshot(now)
-        got = kept.plan(AUTO, {}, snap, random.Random(0))
-        plan_module.KEEP_ANSWERS = False
-        try:
-            want = whole.plan(AUTO, {}, snap, random.Random(0))
-        finally:
-            plan_module.KEEP_ANSWERS = True
-        assert got == want, snap
+        _same_plans(kept, whole, snap)
 
 
 def test_a_snapshot_that_names_its_remade_pairs_is_asked_for_those_alone() -> None:
