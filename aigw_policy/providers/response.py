@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -84,6 +85,8 @@ def extract_usage(
         stream = body
     if isinstance(stream, (str, bytes, bytearray)):
         return _from_stream(ai, api, stream, None, status if failed else None, counter)
+    if not failed and ctype.startswith("audio/"):
+        return speech_estimate(ai)
 
     notes: list[str] = []
     if isinstance(body, (str, bytes, bytearray)):
@@ -113,6 +116,28 @@ def extract_usage(
     notes.append("no usage in response")
     out = counter.count(output_text(api, body), ai.model) if body else 0
     return Usage.of(ai.input_tokens, out, source="estimate", model=ai.model, notes=tuple(notes))
+
+
+SPEECH_TOKENS_PER_CHARACTER = 1.25
+"""Audio tokens a character of a speech request's text becomes: OpenAI prices its speech at
+about 1,000 characters a minute (tts-1: $15 per million characters, "~$0.015 a minute") and
+gpt-4o-mini-tts's audio at 1,250 tokens a minute ($12 per million output tokens, "~$0.015 a
+minute")."""
+
+
+def speech_estimate(ai: AiRequest) -> Usage:
+    """The usage of a speech answer (``/audio/speech``: the audio itself, ``audio/*``), which
+    names none: the request's text estimates both what the models billed by the token bill
+    (gpt-4o-mini-tts: its input tokens, and the audio's output tokens,
+    :data:`SPEECH_TOKENS_PER_CHARACTER`) and what those billed by the character do (tts-1,
+    Groq's Orpheus: its characters, exact), so that neither costs the input alone (the output
+    is ~99% of gpt-4o-mini-tts's price) nor unknown (tts-1)."""
+    chars = len(ai.prompt)
+    out = math.ceil(chars * SPEECH_TOKENS_PER_CHARACTER)
+    return Usage.of(ai.input_tokens, out, source="estimate", model=ai.model,
+                    units=tuple((k, n) for k, n in (("output_audio_tokens", out), ("input_characters", chars)) if n),
+                    notes=(f"speech answer without usage: {out} audio tokens estimated from the "
+                           f"{chars} characters of its text",))
 
 
 def _total_only(body: object) -> Usage | None:
