@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from .background import PENDING_NOTE, background_state
 from .classify import AiRequest
 from .encoding import codings, decode_body
 from .errors import ProviderError
@@ -62,6 +64,16 @@ def extract_usage(
                 return found
     if not isinstance(response, Mapping):
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=("response is not an object",))
+    # (a POST's JSON answer, or a read's: a POST's stream is read as any other, its usage charged by the engine)
+    background = background_state(response) if ai.api == "openai" and ai.operation in ("responses", "other") and (
+        not ai.inference or isinstance(response.get("body"), Mapping)) else None
+    if background is not None and background[0] == "pending" and ai.inference:
+        # the model runs later: its usage comes with the read that finds it done
+        return Usage.of(0, 0, source="estimate", model=ai.model, notes=(PENDING_NOTE,))
+    if background is not None and background[0] == "finished" and not ai.inference:
+        # that read (a GET, polled or resumed as a stream): the usage, charged once (engine: under charge_id)
+        found = extract_usage(replace(ai, inference=True), response, counter=counter)
+        return replace(found, notes=(*found.notes, f"background response `{background[1]}` finished"))
     if not ai.inference:  # a read of a stored response (its usage is the call's, charged then): nothing ran
         return Usage.of(0, 0, model=ai.model, notes=("no inference (not a POST): its usage is not charged",))
     api = _api(ai)
@@ -84,7 +96,11 @@ def extract_usage(
     ):
         stream = body
     if isinstance(stream, (str, bytes, bytearray)):
-        return _from_stream(ai, api, stream, None, status if failed else None, counter)
+        usage = _from_stream(ai, api, stream, None, status if failed else None, counter)
+        if usage.source == "estimate" and ai.operation == "responses" and api == "openai" and \
+                background_state({"sse": stream}) is not None:  # cut, the response runs on: read back later
+            return Usage.of(0, 0, source="estimate", model=usage.model, notes=(*usage.notes, PENDING_NOTE))
+        return usage
     if not failed and ctype.startswith("audio/"):
         return speech_estimate(ai)
 
