@@ -100,6 +100,8 @@ def extract_usage(
         if usage.source == "estimate" and ai.operation == "responses" and api == "openai" and \
                 background_state({"sse": stream}) is not None:  # cut, the response runs on: read back later
             return Usage.of(0, 0, source="estimate", model=usage.model, notes=(*usage.notes, PENDING_NOTE))
+        if usage.source == "estimate" and not failed and ai.operation == "other" and _speech_events(stream):
+            return speech_estimate(ai)  # a speech stream cut before its `speech.audio.done`
         return usage
     if not failed and ctype.startswith("audio/"):
         return speech_estimate(ai)
@@ -154,6 +156,12 @@ def speech_estimate(ai: AiRequest) -> Usage:
                     units=tuple((k, n) for k, n in (("output_audio_tokens", out), ("input_characters", chars)) if n),
                     notes=(f"speech answer without usage: {out} audio tokens estimated from the "
                            f"{chars} characters of its text",))
+
+
+def _speech_events(stream: str | bytes | bytearray) -> bool:
+    """Whether a stream is a speech answer's (``stream_format: "sse"``: ``speech.audio.delta``)."""
+    head = stream[:4096]
+    return (b'"speech.audio.' if not isinstance(head, str) else '"speech.audio.') in head
 
 
 def _total_only(body: object) -> Usage | None:
