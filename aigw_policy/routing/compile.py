@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..cel.program import Program
@@ -151,9 +151,16 @@ class CompiledRoute:
             base = builtin_by_id.get(builtin_ids.get(pc.id.lower(), ""))
             info = _provider(pc, base)
             providers[info.id] = info
+            # a provider of the config's own is priced as the vendor its base_url's host names (billed_as)
+            vendor = catalog_models.get(builtin_ids.get(vendor_of(info.base_url or "") or "", "")) if base is None \
+                else None
             for mc in pc.models or ():
                 cat = catalog_models.get(info.id, {}).get(mc.id.lower())
                 mi = _model(mc, info.id, cat)
+                if cat is None and vendor and (billed := vendor.get(mc.id.lower())) is not None:
+                    mi = replace(mi, input_per_mtok=billed.input_per_mtok, output_per_mtok=billed.output_per_mtok,
+                                 max_context_window=mi.max_context_window or billed.max_context_window,
+                                 max_output_tokens=mi.max_output_tokens or billed.max_output_tokens)
                 if cat is not None:
                     overridden.add((info.id, cat.id))
                 models.append(mi)

@@ -88,3 +88,19 @@ def _exposition(obs: Observer) -> str:
     from prometheus_client import generate_latest
 
     return generate_latest(obs.registry).decode()
+
+
+@pytest.mark.parametrize(("config", "model", "prices"), [
+    (OPENAI_ACME, "gpt-4o-mini", (0.15, 0.6)),  # OpenAI's list price: underCost and sortBy('price') see it
+    ("{id: myvllm, base_url: 'http://10.0.0.1/v1', models: [{id: llama}]}", "llama", (None, None)),
+])
+def test_a_config_providers_models_carry_their_vendors_prices(config: str, model: str,
+                                                               prices: tuple[float | None, float | None]) -> None:
+    from aigw_policy.routing.compile import compile_route
+
+    doc = f"on_http_request:\n  - actions:\n      - type: ai-gateway\n        config: {{providers: [{config}]}}\n"
+    route = compile_route(ap.loads(doc, format="yaml").on_http_request[0].actions[0].config)
+    (m,) = [m for m in route.models if m.custom]
+    got = (None if m.input_per_mtok is None else float(m.input_per_mtok),
+           None if m.output_per_mtok is None else float(m.output_per_mtok))
+    assert got == prices and m.id == model
