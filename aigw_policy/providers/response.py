@@ -161,7 +161,7 @@ def speech_estimate(ai: AiRequest) -> Usage:
 def _speech_events(stream: str | bytes | bytearray) -> bool:
     """Whether a stream is a speech answer's (``stream_format: "sse"``: ``speech.audio.delta``)."""
     head = stream[:4096]
-    return (b'"speech.audio.' if not isinstance(head, str) else '"speech.audio.') in head
+    return '"speech.audio.' in head if isinstance(head, str) else b'"speech.audio.' in head
 
 
 def _total_only(body: object) -> Usage | None:
