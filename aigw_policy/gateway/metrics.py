@@ -128,8 +128,11 @@ class Observer:
         if self.registry is None and self._tracer is None:
             return
         d = event.get("decision")
-        model = self.model_label(d.ai.get("provider") if d is not None else None, record.get("gen_ai.request.model"),
-                                 priced=d is not None and (d.cost or {}).get("source") in PRICED)
+        requested = record.get("gen_ai.request.model")
+        cost = (d.cost if d is not None else None) or {}
+        # the decision priced this very model (not another one the answer named)
+        model = self.model_label(d.ai.get("provider") if d is not None else None, requested,
+                                 priced=cost.get("source") in PRICED and cost.get("model") == requested)
         if self.registry is not None:
             self._prometheus(record, model)
         if self._tracer is not None:
@@ -137,9 +140,10 @@ class Observer:
 
     def model_label(self, provider: str | None, model: str | None, *, priced: bool = False) -> str:
         """The label value for ``model``: itself once admitted, else ``other`` (``""``: none).
-        ``priced``: the request's own decision priced it (a routed provider of the config's own,
-        ``acme`` at ``api.openai.com``, is priced as the vendor its host names, which the
-        observer's book does not know); else the book is asked."""
+        ``priced``: the request's own decision priced this model (a routed provider of the
+        config's own, ``acme`` at ``api.openai.com``, is priced as the vendor its host names,
+        which the observer's book does not know); else the book is asked. A decision that priced
+        the model its answer named, not the requested one, says nothing of the requested name."""
         if not model:
             return ""
         if model in self._models:
