@@ -11,13 +11,14 @@ from typing import Any
 from ..cel import CelError
 from ..limits.model import Charge, Outcome, new_charge
 from ..providers import Usage
+from ..providers.background import charge_id
 from .compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledRule, text_of
 from .flow import REQ, RES, Check, Flow, LimitEntry, Need, Reconcile, Release, Reserve, Steps, Stop, StoreFailed
 from .rule_error import COST_VALUE, EXPRESSION, Failure, Skip, failure, rule_error, run
 from .trace import jsonable, span_dict
 
 __all__ = ["STORE", "UNKNOWN_PRICE", "Measure", "charge_later", "check_deferred", "limit", "measure", "reserve", "settle",
-           "settle_charges", "shard_of", "usage_entries"]
+           "settle_background", "settle_charges", "shard_of", "usage_entries"]
 
 STORE = "AIGW506"
 """The limit store could not answer (the decision's ``store``; ``store_failure`` applies)."""
@@ -484,6 +485,69 @@ def settle_charges(flow: Flow, rid: str, charges: list[tuple[CompiledRule, Compi
             if names is None or entry.name in names:
                 entry.settled = "released (upstream error)"
         return True
+    actual = _actual(flow, charges, failed, usage, cost)
+    answer = yield Reconcile(rid, actual)
+    if isinstance(answer, StoreFailed):
+        _store_error(flow, answer.message)
+        return False
+    cp = flow.cp
+    publish = _read_after(flow)
+    for out in answer:
+        settled = flow.limit_entries.get(out.name)
+        if settled is not None:
+            reserved = settled.cost
+            settled.reserved = reserved
+            settled.apply(out)
+            settled.settled = "reconciled"
+            settled.note = f"reserved ~{_fmt(reserved)} at request time, reconciled to {_fmt(out.cost)}"
+        hit = cp.limits.get(out.name)
+        if hit is not None:
+            if publish:
+                _publish(flow, hit[1].limit, out)
+            if out.outcome == "limited":
+                _over_at_settle(flow, hit[0], hit[1], out)
+    return False
+
+
+def settle_background(flow: Flow, state: str, response_id: str) -> Steps:
+    """Settle an OpenAI background response's token and usd limits under
+    :func:`~aigw_policy.providers.background.charge_id` (the same id whichever request meets
+    it), the request's own reservation keeping only its rate limits: the ``POST`` that queued
+    it moves its reservation there (``pending``: the model has not run); the first answer that
+    carries it finished with its usage (a read, a resumed stream, a cancel, the ``POST``'s own
+    stream) replaces that by the usage, or charges it when nothing was held; a later one
+    charges nothing (the store is idempotent by request id). A store failure settles as
+    :func:`settle` does."""
+    kept = [(r, a, c) for r, a, c in flow.charges if a.limit.kind != "rate-limit"]  # type: ignore[union-attr]
+    if not kept:
+        yield from settle(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
+        return
+    bid = charge_id(response_id)
+    actual = _actual(flow, kept, False, flow.usage, flow.cost) if state == "finished" else {}  # type: ignore[arg-type]
+    held = [replace(c, cost=actual.get(c.spec.name, c.cost), spec=replace(c.spec, enforce=False)) for _, _, c in kept]
+    answer = yield Reserve(bid, held)  # a repeated id (the POST's hold, an earlier read) charges nothing
+    if not isinstance(answer, StoreFailed) and actual:
+        answer = yield Reconcile(bid, actual)
+    if isinstance(answer, StoreFailed):
+        yield from settle(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
+        return
+    answer = yield Reconcile(flow.rid, {c.spec.name: 0.0 for _, _, c in kept})
+    if isinstance(answer, StoreFailed):
+        _store_error(flow, answer.message)
+        return
+    for _, _, c in kept:
+        entry = flow.limit_entries.get(c.spec.name)
+        if entry is not None:
+            entry.reserved, entry.settled = entry.cost, "background"
+            entry.note = (f"background response `{response_id}`: " + (
+                f"~{_fmt(c.cost)} held under `{bid}` until its usage is read" if state == "pending" else
+                f"its usage, {_fmt(actual.get(c.spec.name, 0.0))}, charged once under `{bid}`"))
+
+
+def _actual(flow: Flow, charges: list[tuple[CompiledRule, CompiledAction, Charge]], failed: bool, usage: Usage,
+            cost: Any) -> dict[str, float]:
+    """What each limit of ``charges`` is settled to for ``usage`` (by limit name; a limit
+    left out keeps its reservation)."""
     actual: dict[str, float] = {}
     for rule, action, charge in charges:
         plan = action.limit
@@ -517,27 +581,7 @@ def settle_charges(flow: Flow, rid: str, charges: list[tuple[CompiledRule, Compi
             continue
         if value is not None:
             actual[spec.name] = value
-    answer = yield Reconcile(rid, actual)
-    if isinstance(answer, StoreFailed):
-        _store_error(flow, answer.message)
-        return False
-    cp = flow.cp
-    publish = _read_after(flow)
-    for out in answer:
-        settled = flow.limit_entries.get(out.name)
-        if settled is not None:
-            reserved = settled.cost
-            settled.reserved = reserved
-            settled.apply(out)
-            settled.settled = "reconciled"
-            settled.note = f"reserved ~{_fmt(reserved)} at request time, reconciled to {_fmt(out.cost)}"
-        hit = cp.limits.get(out.name)
-        if hit is not None:
-            if publish:
-                _publish(flow, hit[1].limit, out)
-            if out.outcome == "limited":
-                _over_at_settle(flow, hit[0], hit[1], out)
-    return False
+    return actual
 
 
 def _over_at_settle(flow: Flow, rule: CompiledRule, action: CompiledAction, out: Outcome) -> None:

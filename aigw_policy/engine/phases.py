@@ -24,9 +24,10 @@ from typing import Any
 
 from ..cel import CelError
 from ..providers import extract_usage
+from ..providers.background import background_state
 from ..providers.prices import Cost
 from .actions import run_action
-from .charging import charge_later, check_deferred, limit, reserve, settle, usage_entries
+from .charging import charge_later, check_deferred, limit, reserve, settle, settle_background, usage_entries
 from .compile import CompiledRule
 from .route import route_action, settle_served
 from .flow import REQ, RES, Flow, Steps, Stop
@@ -86,10 +87,25 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
     read = _response_start(flow, response)
     if flow.upstream:
         if flow.reserved:
-            yield from settle(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
+            background = _background(flow)
+            if background is not None:
+                yield from settle_background(flow, *background)
+            else:
+                yield from settle(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
         if flow.route is not None:
             yield from settle_served(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
     _response_end(flow, read)
+
+
+def _background(flow: Flow) -> tuple[str, str] | None:
+    """:func:`~aigw_policy.providers.background.background_state` of the answer to an OpenAI
+    Responses call or read (None for any other request, and for a read that finds the response
+    still running: nothing to charge yet)."""
+    ai = flow.ai
+    if ai.api != "openai" or ai.operation not in ("responses", "other") or flow.response is None:
+        return None
+    state = background_state(flow.response)
+    return None if state is None or state[0] == "pending" and not ai.inference else state
 
 
 def response_plain(flow: Flow, response: dict[str, Any] | None) -> None:
@@ -119,9 +135,10 @@ def _response_start(flow: Flow, response: dict[str, Any] | None) -> bool:
         ai = replace(ai, model=flow.model)
     usage = extract_usage(ai, resp)
     flow.usage = usage
-    # a request that ran no model (a GET of a stored response): nothing billed, whatever its answer holds
-    cost = (flow.prices.cost(flow.provider, usage.model or flow.model, usage, at=flow.time()) if ai.inference
-            else Cost.not_billed())
+    # a request that ran no model (a GET of a stored response): nothing billed, whatever its answer holds,
+    # but the usage of a background response it finds finished (charged once: settle_background)
+    cost = (flow.prices.cost(flow.provider, usage.model or flow.model, usage, at=flow.time())
+            if ai.inference or _background(flow) is not None else Cost.not_billed())
     flow.cost = cost
     if read:
         act.update(usage_entries(usage.to_dict()))

@@ -36,6 +36,7 @@ from .phases import Cursor, answered_plain, gateway_answer, request_plain, reque
 from . import pending
 from .pending import Kept, Parked, park
 from .routing_api import ReadMetrics, RoutingMixin, _simulated
+from ..routing.compile import billed_as
 from ..routing.metrics import MemoryRouteMetrics
 from ..routing.model import RouteMetrics
 from ..env import plain_request as plain
@@ -114,7 +115,9 @@ class Engine(RoutingMixin):
             prices = PriceBook()
         elif not isinstance(prices, PriceBook):
             prices = PriceBook.from_mapping(prices)
-        self.prices = prices
+        # a route's own provider ids, priced as the vendor their base_url's host names
+        self.prices = prices.with_labels(billed_as(a.templates["route"] for r in self.compiled.all_rules()
+                                                   for a in r.actions if "route" in a.templates))
         self.counter = counter
         self.trace = trace
         if type(max_pending) is not int or max_pending < 1:

@@ -33,6 +33,9 @@ _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 
 DEFAULT_MAX_MODELS = 100
 """Distinct model label values at most; past them, and for unpriced models: ``other``."""
 OTHER = "other"
+PRICED = frozenset(("genai-prices", "override", "provider"))
+"""The cost sources of a decision that priced its model (``unknown``, ``not-forwarded`` and
+``not-billed`` did not: a made-up model refused or never run is no label value)."""
 
 
 class Observer:
@@ -125,19 +128,27 @@ class Observer:
         if self.registry is None and self._tracer is None:
             return
         d = event.get("decision")
-        model = self.model_label(d.ai.get("provider") if d is not None else None, record.get("gen_ai.request.model"))
+        requested = record.get("gen_ai.request.model")
+        cost = (d.cost if d is not None else None) or {}
+        # the decision priced this very model (not another one the answer named)
+        model = self.model_label(d.ai.get("provider") if d is not None else None, requested,
+                                 priced=cost.get("source") in PRICED and cost.get("model") == requested)
         if self.registry is not None:
             self._prometheus(record, model)
         if self._tracer is not None:
             self._otel(record, event, model)
 
-    def model_label(self, provider: str | None, model: str | None) -> str:
-        """The label value for ``model``: itself once admitted, else ``other`` (``""``: none)."""
+    def model_label(self, provider: str | None, model: str | None, *, priced: bool = False) -> str:
+        """The label value for ``model``: itself once admitted, else ``other`` (``""``: none).
+        ``priced``: the request's own decision priced this model (a routed provider of the
+        config's own, ``acme`` at ``api.openai.com``, is priced as the vendor its host names,
+        which the observer's book does not know); else the book is asked. A decision that priced
+        the model its answer named, not the requested one, says nothing of the requested name."""
         if not model:
             return ""
         if model in self._models:
             return model
-        if len(self._models) < self.max_models and self._priced(provider or "", model):
+        if len(self._models) < self.max_models and (priced or self._priced(provider or "", model)):
             self._models.add(model)
             return model
         return OTHER

@@ -251,13 +251,14 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
     extras = {"deployment": m.group("deployment")} if m else {}
     if p.endswith("/chat/completions"):
         return None, "openai", "chat", extras
-    if p.endswith(_MEDIA_PATHS):  # their `prompt` is no completion's: no stream_options, no max_tokens
+    if p.endswith(_MEDIA_PATHS) or "/videos/" in p and p.endswith("/remix"):
+        # their `prompt` is no completion's: no stream_options, no max_tokens
         return None, "openai", "other", extras
     if p.endswith("/completions"):
         return None, "openai", "completion", extras
     if p.endswith("/embeddings") and not p.endswith("/api/embeddings"):
         return None, "openai", "embeddings", extras
-    if p.endswith("/responses"):
+    if p.endswith("/responses") or p.endswith("/responses/compact"):  # compact: a model call, its usage a response's
         return None, "openai", "responses", extras
     if p.endswith("/responses/input_tokens"):  # the Responses API's token count: not billed
         return None, "openai", "other", extras
@@ -275,10 +276,11 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
 
 
 _MEDIA_PATHS = ("/images/generations", "/images/edits", "/images/variations", "/audio/transcriptions",
-                "/audio/translations", "/audio/speech", "/moderations")
-"""OpenAI's (and Azure's) image, audio and moderation endpoints: usage in OpenAI's shape
+                "/audio/translations", "/audio/speech", "/moderations", "/videos")
+"""OpenAI's (and Azure's) image, audio, video and moderation endpoints: usage in OpenAI's shape
 (gpt-image-1's and gpt-4o-transcribe's ``input_tokens``, their image and audio parts), but
-no completion whatever the body looks like."""
+no completion whatever the body looks like (Sora's ``/videos`` and ``/videos/{id}/remix``
+take a ``prompt``: they were a completion)."""
 
 
 def inference_endpoint(method: str, path: str) -> bool:

@@ -8,6 +8,7 @@ a deterministic answer when a model's price changed over time.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import threading
 from collections.abc import Mapping
@@ -169,6 +170,23 @@ class PriceBook:
         self.use_library = use_library
         self.use_reported = use_reported  # the figure REPORTED_COST's providers name (False: genai-prices')
         self._library = LibraryPrices()
+        self._labels: Mapping[str, str] = {}
+
+    def with_labels(self, labels: Mapping[str, str]) -> PriceBook:
+        """This book (its overrides and remembered prices shared) with the providers of
+        ``labels`` priced as the label each maps to: a routing config's own provider id
+        (``acme``, its ``base_url`` at ``api.openai.com``) is billed as the vendor its host
+        names (``openai``). An override still matches the id first (``acme/gpt-4o``), then the
+        label (``openai/gpt-4o``), then the model. No labels: this book itself."""
+        if not labels:
+            return self
+        book = copy.copy(self)
+        book._labels = {**self._labels, **labels}
+        return book
+
+    def label(self, provider: str) -> str:
+        """The provider label ``provider`` is priced as (itself unless :meth:`with_labels` said)."""
+        return self._labels.get(provider, provider)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, *, use_library: bool = True) -> PriceBook:
@@ -187,12 +205,14 @@ class PriceBook:
                                 "`models:` (`{models: {gpt-4o: {input: 2.5, output: 10}}}`)")
         return cls({str(k): ModelPrice.from_mapping(str(k), v) for k, v in data.items()}, use_library=use_library)
 
-    def _override(self, provider: str, model: str) -> tuple[str, ModelPrice] | None:
-        for key in (f"{provider}/{model}", model):
+    def _override(self, provider: str, model: str, label: str) -> tuple[str, ModelPrice] | None:
+        keys = (f"{provider}/{model}", model) if label == provider else (
+            f"{provider}/{model}", f"{label}/{model}", model)
+        for key in keys:
             if key in self._exact:
                 return key, self._exact[key]
         for pattern, price in self._globs:
-            if fnmatch.fnmatchcase(f"{provider}/{model}", pattern) or fnmatch.fnmatchcase(model, pattern):
+            if any(fnmatch.fnmatchcase(key, pattern) for key in keys):
                 return pattern, price
         return None
 
@@ -206,16 +226,17 @@ class PriceBook:
     def cost(self, provider: str, model: str | None, usage: Usage, *, at: datetime | None = None) -> Cost:
         if not model:
             return Cost(None, "unknown", reason="no model in request or response")
-        hit = self._override(provider, model)
+        label = self._labels.get(provider, provider) if self._labels else provider
+        hit = self._override(provider, model, label)
         if hit is not None:
             key, price = hit
             inp, out = price.cost(usage)
             return Cost(inp + out, "override", inp, out, model=key)
-        if usage.reported_usd is not None and self.use_reported and provider in REPORTED_COST:
+        if usage.reported_usd is not None and self.use_reported and label in REPORTED_COST:
             return Cost(usage.reported_usd, "provider", model=model)
         if not self.use_library:
             return Cost(None, "unknown", reason=f"no price override for `{model}`")
-        lib_provider = LIBRARY_PROVIDERS.get(provider, provider)
+        lib_provider = LIBRARY_PROVIDERS.get(label, label)
         if lib_provider is None:
             return Cost(None, "unknown", reason=f"`{provider}` is self-hosted: set a price override for `{model}`")
         return self._library.cost(lib_provider, model, usage, at)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from .background import PENDING_NOTE, background_state
 from .classify import AiRequest
 from .encoding import codings, decode_body
 from .errors import ProviderError
@@ -61,6 +64,16 @@ def extract_usage(
                 return found
     if not isinstance(response, Mapping):
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=("response is not an object",))
+    # (a POST's JSON answer, or a read's: a POST's stream is read as any other, its usage charged by the engine)
+    background = background_state(response) if ai.api == "openai" and ai.operation in ("responses", "other") and (
+        not ai.inference or isinstance(response.get("body"), Mapping)) else None
+    if background is not None and background[0] == "pending" and ai.inference:
+        # the model runs later: its usage comes with the read that finds it done
+        return Usage.of(0, 0, source="estimate", model=ai.model, notes=(PENDING_NOTE,))
+    if background is not None and background[0] == "finished" and not ai.inference:
+        # that read (a GET, polled or resumed as a stream): the usage, charged once (engine: under charge_id)
+        found = extract_usage(replace(ai, inference=True), response, counter=counter)
+        return replace(found, notes=(*found.notes, f"background response `{background[1]}` finished"))
     if not ai.inference:  # a read of a stored response (its usage is the call's, charged then): nothing ran
         return Usage.of(0, 0, model=ai.model, notes=("no inference (not a POST): its usage is not charged",))
     api = _api(ai)
@@ -83,7 +96,15 @@ def extract_usage(
     ):
         stream = body
     if isinstance(stream, (str, bytes, bytearray)):
-        return _from_stream(ai, api, stream, None, status if failed else None, counter)
+        usage = _from_stream(ai, api, stream, None, status if failed else None, counter)
+        if usage.source == "estimate" and ai.operation == "responses" and api == "openai" and \
+                background_state({"sse": stream}) is not None:  # cut, the response runs on: read back later
+            return Usage.of(0, 0, source="estimate", model=usage.model, notes=(*usage.notes, PENDING_NOTE))
+        if usage.source == "estimate" and not failed and ai.operation == "other" and _speech_events(stream):
+            return speech_estimate(ai)  # a speech stream cut before its `speech.audio.done`
+        return usage
+    if not failed and ctype.startswith("audio/"):
+        return speech_estimate(ai)
 
     notes: list[str] = []
     if isinstance(body, (str, bytes, bytearray)):
@@ -113,6 +134,34 @@ def extract_usage(
     notes.append("no usage in response")
     out = counter.count(output_text(api, body), ai.model) if body else 0
     return Usage.of(ai.input_tokens, out, source="estimate", model=ai.model, notes=tuple(notes))
+
+
+SPEECH_TOKENS_PER_CHARACTER = 1.25
+"""Audio tokens a character of a speech request's text becomes: OpenAI prices its speech at
+about 1,000 characters a minute (tts-1: $15 per million characters, "~$0.015 a minute") and
+gpt-4o-mini-tts's audio at 1,250 tokens a minute ($12 per million output tokens, "~$0.015 a
+minute")."""
+
+
+def speech_estimate(ai: AiRequest) -> Usage:
+    """The usage of a speech answer (``/audio/speech``: the audio itself, ``audio/*``), which
+    names none: the request's text estimates both what the models billed by the token bill
+    (gpt-4o-mini-tts: its input tokens, and the audio's output tokens,
+    :data:`SPEECH_TOKENS_PER_CHARACTER`) and what those billed by the character do (tts-1,
+    Groq's Orpheus: its characters, exact), so that neither costs the input alone (the output
+    is ~99% of gpt-4o-mini-tts's price) nor unknown (tts-1)."""
+    chars = len(ai.prompt)
+    out = math.ceil(chars * SPEECH_TOKENS_PER_CHARACTER)
+    return Usage.of(ai.input_tokens, out, source="estimate", model=ai.model,
+                    units=tuple((k, n) for k, n in (("output_audio_tokens", out), ("input_characters", chars)) if n),
+                    notes=(f"speech answer without usage: {out} audio tokens estimated from the "
+                           f"{chars} characters of its text",))
+
+
+def _speech_events(stream: str | bytes | bytearray) -> bool:
+    """Whether a stream is a speech answer's (``stream_format: "sse"``: ``speech.audio.delta``)."""
+    head = stream[:4096]
+    return '"speech.audio.' in head if isinstance(head, str) else b'"speech.audio.' in head
 
 
 def _total_only(body: object) -> Usage | None:

@@ -289,7 +289,7 @@ PRICED_UNITS: tuple[str, ...] = (
     "cache_audio_read_tokens", "cache_image_read_tokens", "cache_video_read_tokens",
     "output_audio_tokens", "output_image_tokens", "output_video_tokens",
     "web_searches", "storage_searches", "rerank_searches",
-    "audio_seconds", "input_audio_seconds",
+    "audio_seconds", "input_audio_seconds", "input_characters",
 )
 """The counts :attr:`Usage.units` may hold, in this order: genai-prices' names of the audio,
 image and video parts of the input, of its cache reads and of the output (a model without
@@ -298,7 +298,8 @@ call: web searches (Anthropic's ``server_tool_use.web_search_requests``, the Res
 ``web_search_call`` items that search) and file searches (its ``file_search_call`` items);
 the search units of a rerank (Cohere's ``billed_units.search_units``); and the seconds of audio
 a transcription billed by duration read (whisper-1's ``usage.seconds``: ``audio_seconds``, of
-which ``input_audio_seconds``, as genai-prices wants both)."""
+which ``input_audio_seconds``, as genai-prices wants both); the characters of a speech
+request's text (``input_characters``: tts-1 and Groq's Orpheus are billed by them)."""
 
 
 def _units(pairs: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..cel.program import Program
@@ -20,6 +20,7 @@ from ..cel.runtime.values import CelError
 from ..ir.ai_gateway import AiGateway, ModelConfig, ProviderConfig
 from ..ir.fields import parse_duration
 from ..providers import AiRequest
+from ..providers.classify import vendor_of
 from ..source import Span
 from . import elements
 from .catalog import Catalog, author_of, builtin
@@ -150,9 +151,16 @@ class CompiledRoute:
             base = builtin_by_id.get(builtin_ids.get(pc.id.lower(), ""))
             info = _provider(pc, base)
             providers[info.id] = info
+            # a provider of the config's own is priced as the vendor its base_url's host names (billed_as)
+            vendor = catalog_models.get(builtin_ids.get(vendor_of(info.base_url or "") or "", "")) if base is None \
+                else None
             for mc in pc.models or ():
                 cat = catalog_models.get(info.id, {}).get(mc.id.lower())
                 mi = _model(mc, info.id, cat)
+                if cat is None and vendor and (billed := vendor.get(mc.id.lower())) is not None:
+                    mi = replace(mi, input_per_mtok=billed.input_per_mtok, output_per_mtok=billed.output_per_mtok,
+                                 max_context_window=mi.max_context_window or billed.max_context_window,
+                                 max_output_tokens=mi.max_output_tokens or billed.max_output_tokens)
                 if cat is not None:
                     overridden.add((info.id, cat.id))
                 models.append(mi)
@@ -254,6 +262,23 @@ REFUSED_BY = {"ERR_NGROK_3811": "max_input_tokens", "provider_not_allowed": "onl
               "ERR_NGROK_3808": "api_key_selection"}
 """A plan error's code -> the setting of the route that refused (when the route sets it: a
 3805 without ``model_selection`` is that no provider can serve the request, a fact)."""
+
+
+def billed_as(routes: Iterable[CompiledRoute]) -> dict[str, str]:
+    """A config's own provider ids -> the provider label that bills them, named by the host of
+    their ``base_url`` (``acme`` at ``https://api.openai.com/v1``: ``openai``;
+    :func:`~aigw_policy.providers.classify.vendor_of`), for the price book
+    (:meth:`~aigw_policy.providers.PriceBook.with_labels`): priced by its id alone, such a
+    provider's every model was unknown. A host that names no vendor (a self-hosted server) adds
+    nothing; an id two actions give different hosts keeps the first action's."""
+    found: dict[str, str] = {}
+    for route in routes:
+        for p in route.providers.values():
+            if p.configured and not p.builtin and p.id not in found:
+                vendor = vendor_of(p.base_url or "")
+                if vendor is not None and vendor != p.id:
+                    found[p.id] = vendor
+    return found
 
 
 def compile_route(config: AiGateway, *, where: Span | None = None) -> CompiledRoute:

@@ -1,0 +1,113 @@
+"""OpenAI's background responses (``POST /v1/responses`` with ``background: true``): what their
+answers say of the usage, and when. Pure; read by :mod:`.response` and the engine's charging.
+
+The ``POST`` answers at once, the model not run yet (``status: queued`` or ``in_progress``,
+``usage: null``); the usage arrives with the finished response, in the answer to a read of it
+(``GET /v1/responses/{id}``, polled; that read resumed as a stream, ``?stream=true``, whose
+``response.completed`` carries it; ``POST /v1/responses/{id}/cancel``), as many times as it is
+read. :func:`background_state` tells the two apart by the answer (the Response object says
+``background: true``), so that the engine charges the usage once, at the first read that
+carries it, under :func:`charge_id` (docs/providers.md, "Background responses").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+__all__ = ["PENDING_NOTE", "background_state", "charge_id"]
+
+_RUNNING = frozenset(("queued", "in_progress"))
+_FINISHED = frozenset(("completed", "incomplete", "failed", "cancelled"))
+_TAIL = 1 << 22  # a byte stream's last bytes decoded to find its final event (its usage is there)
+
+_TRUE = re.compile(r'"background"\s*:\s*true')  # an event's response is a background one: parse it
+
+PENDING_NOTE = "background response not run yet: its usage is charged when read back"
+"""The note of a background ``POST``'s usage (0 tokens: nothing has run)."""
+
+
+def charge_id(response_id: str) -> str:
+    """The limit store's request id a background response's usage is charged under: the same
+    whichever request reads it, so a second read charges nothing (the store is idempotent by
+    request id)."""
+    return f"bg:{response_id[:128]}"
+
+
+def background_state(response: Mapping[str, Any]) -> tuple[Literal["pending", "finished"], str] | None:
+    """``("pending", id)`` for the answer of a background ``POST`` (the model not run yet),
+    ``("finished", id)`` for an answer that carries a finished background response with its
+    usage (a read, a resumed stream, a cancel); None for anything else (every other answer)."""
+    if type(response) is not dict and not isinstance(response, Mapping):
+        return None
+    body = response.get("body")
+    stream = response.get("sse")
+    if stream is None and isinstance(body, (str, bytes, bytearray)) and _has_event(body):
+        stream = body
+    if isinstance(stream, (str, bytes, bytearray)):
+        # its end (a finished response), else its start (`response.created`: a stream cut before the end)
+        body = _last_response(stream) or _first_response(stream)
+    elif isinstance(body, (str, bytes, bytearray)):
+        try:
+            body = json.loads(body)
+        except (ValueError, RecursionError):
+            return None
+    if not isinstance(body, Mapping) or body.get("background") is not True:
+        return None
+    rid, status = body.get("id"), body.get("status")
+    if not isinstance(rid, str) or not rid or not isinstance(status, str):
+        return None
+    if status in _RUNNING and not isinstance(body.get("usage"), Mapping):
+        return "pending", rid
+    if status in _FINISHED and isinstance(body.get("usage"), Mapping):
+        return "finished", rid
+    return None
+
+
+def _has_event(text: str | bytes | bytearray) -> bool:
+    head = text[:256]
+    return (b"data:" in head or b"event:" in head) if not isinstance(head, str) else (
+        "data:" in head or "event:" in head)
+
+
+def _last_response(stream: str | bytes | bytearray) -> Mapping[str, Any] | None:
+    """The ``response`` of a Responses stream's final event (``response.completed`` of a
+    resumed background stream; one of its last three events), parsed only when its start says
+    ``"background": true``: searched from the end, so a long stream costs its last events."""
+    text = stream if isinstance(stream, str) else bytes(stream).decode("utf-8", "replace") \
+        if len(stream) <= _TAIL else bytes(stream[-_TAIL:]).decode("utf-8", "replace")
+    end = len(text)
+    for _ in range(3):
+        at = text.rfind("data:", 0, end)
+        if at < 0:
+            return None
+        stop = text.find("\n", at, end)
+        line = text[at + 5: stop if stop >= 0 else end]
+        head = line[:4096]
+        if '"response"' in head and _TRUE.search(head) is not None:
+            try:
+                event = json.loads(line)
+            except (ValueError, RecursionError):
+                return None
+            found = event.get("response") if isinstance(event, Mapping) else None
+            return found if isinstance(found, Mapping) else None
+        end = at
+    return None
+
+
+def _first_response(stream: str | bytes | bytearray) -> Mapping[str, Any] | None:
+    """The ``response`` of a Responses stream's first event that has one (``response.created``),
+    among its first 64 KiB, when it says ``"background": true``."""
+    head = stream[:1 << 16]
+    text = head if isinstance(head, str) else bytes(head).decode("utf-8", "replace")
+    for line in text.splitlines()[:8]:
+        if line.startswith("data:") and '"response"' in line[:4096] and _TRUE.search(line, 0, 4096) is not None:
+            try:
+                event = json.loads(line[5:])
+            except (ValueError, RecursionError):
+                return None
+            found = event.get("response") if isinstance(event, Mapping) else None
+            return found if isinstance(found, Mapping) else None
+    return None
