@@ -9,16 +9,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..cel import CelError
-from ..limits.model import Charge, Outcome, new_charge
+from ..limits.model import Charge, LimitSpec, Outcome, new_charge
 from ..providers import Usage
+from ..providers.prices import Cost
 from ..providers.background import charge_id
 from .compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledRule, text_of
 from .flow import REQ, RES, Check, Flow, LimitEntry, Need, Reconcile, Release, Reserve, Steps, Stop, StoreFailed
 from .rule_error import COST_VALUE, EXPRESSION, Failure, Skip, failure, rule_error, run
 from .trace import jsonable, span_dict
 
-__all__ = ["STORE", "UNKNOWN_PRICE", "Measure", "charge_later", "check_deferred", "limit", "measure", "reserve", "settle",
-           "settle_background", "settle_charges", "shard_of", "usage_entries"]
+__all__ = ["STORE", "UNKNOWN_PRICE", "Measure", "charge_later", "check_deferred", "limit", "measure", "report_once",
+           "reserve", "settle", "settle_background", "settle_charges", "shard_of", "usage_entries"]
 
 STORE = "AIGW506"
 """The limit store could not answer (the decision's ``store``; ``store_failure`` applies)."""
@@ -542,6 +543,33 @@ def settle_background(flow: Flow, state: str, response_id: str) -> Steps:
             entry.note = (f"background response `{response_id}`: " + (
                 f"~{_fmt(c.cost)} held under `{bid}` until its usage is read" if state == "pending" else
                 f"its usage, {_fmt(actual.get(c.spec.name, 0.0))}, charged once under `{bid}`"))
+
+
+REPORTED = LimitSpec("aigw:background-usage-reported", "requests", "sliding_window", 1, 86_400)
+"""A claim per background response (its bucket: :func:`charge_id`): the first answer that
+carries its usage takes it and reports that usage (decision, ledger, metrics); a later one
+within a day finds it taken."""
+
+
+def report_once(flow: Flow, response_id: str) -> Steps:
+    """The usage of a finished background response is reported once: by the first answer that
+    carries it, whichever request and process meet it (the store takes one claim of capacity
+    1 under a request id of this request's own, all or nothing, and keeps it a day). A later
+    answer reports no tokens and no cost, with a note: its limits charged nothing either
+    (:func:`settle_background`). A store that fails leaves the usage reported (a record twice
+    rather than none)."""
+    rid = f"{charge_id(response_id)}|{flow.rid}"
+    answer = yield Reserve(rid, [new_charge(REPORTED, charge_id(response_id), 1.0, shard_of(flow))])
+    if isinstance(answer, StoreFailed):
+        flow.notes.append(f"background response `{response_id}`: could not tell whether an earlier answer "
+                          f"reported its usage ({answer.message}): reported here")
+        return
+    if answer[0].outcome != "limited":
+        yield Reconcile(rid, {})  # kept: settled at the claim
+        return
+    flow.usage = Usage.of(0, 0, source="none", notes=(
+        f"background response `{response_id}`: its usage was reported with the first answer that carried it",))
+    flow.cost = Cost.not_billed()
 
 
 def _actual(flow: Flow, charges: list[tuple[CompiledRule, CompiledAction, Charge]], failed: bool, usage: Usage,

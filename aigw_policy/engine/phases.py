@@ -27,7 +27,8 @@ from ..providers import extract_usage
 from ..providers.background import background_state
 from ..providers.prices import Cost
 from .actions import run_action
-from .charging import charge_later, check_deferred, limit, reserve, settle, settle_background, usage_entries
+from .charging import (charge_later, check_deferred, limit, report_once, reserve, settle, settle_background,
+                       usage_entries)
 from .compile import CompiledRule
 from .route import route_action, settle_served
 from .flow import REQ, RES, Flow, Steps, Stop
@@ -86,12 +87,14 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
     """
     read = _response_start(flow, response)
     if flow.upstream:
+        background = _background(flow)
         if flow.reserved:
-            background = _background(flow)
             if background is not None:
                 yield from settle_background(flow, *background)
             else:
                 yield from settle(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
+        if background is not None and background[0] == "finished":
+            yield from report_once(flow, background[1])
         if flow.route is not None:
             yield from settle_served(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
     _response_end(flow, read)

@@ -100,3 +100,53 @@ def test_the_post_reports_nothing_used_yet_and_the_read_the_usage() -> None:
     assert (usage.input_tokens, usage.output_tokens, usage.reasoning_tokens, usage.source) == (36, 87, 64, "provider")
     usage = extract_usage(read, {"status_code": 200, "headers": {}, "body": {**DONE, "background": False}})
     assert usage.total_tokens == 0  # a stored (not background) response's read: its call was charged
+
+
+REPORTED: list[tuple[str, list[tuple[Any, ...]], list[int]]] = [  # the tokens each call's decision reports
+    ("polled until done, read twice", [POST, GET_RUNNING, GET_DONE, GET_DONE], [0, 0, 123, 0]),
+    ("streamed to its end, then read", [POST_STREAM, GET_DONE], [123, 0]),
+    ("stream cut, resumed, read", [POST_STREAM_CUT, RESUMED, GET_DONE], [0, 123, 0]),
+    ("cancelled, then read", [POST, CANCEL, GET_DONE], [0, 46, 0]),
+]
+
+
+@pytest.mark.parametrize("policy", [POLICY, "on_http_request: []\n"], ids=["a token limit", "no limit"])
+@pytest.mark.parametrize(("calls", "reported"), [r[1:] for r in REPORTED], ids=[r[0] for r in REPORTED])
+def test_a_background_response_is_reported_once(calls: list[tuple[Any, ...]], reported: list[int],
+                                                policy: str) -> None:
+    """The usage goes in one decision (and so one ledger record, one metric): the first
+    answer that carries it; a later read reports no tokens and no cost, whatever the policy
+    limits, and so does a read by another engine on the same store (another process)."""
+    store = from_url("memory:")
+    engines = [ap.Engine(ap.loads(policy, format="yaml"), store=store) for _ in range(2)]
+    got, usd = [], []
+    for i, (method, url, body, ctype, answer) in enumerate(calls):
+        engine = engines[i % 2]
+        request = {"method": method, "url": url, "headers": {"content-type": "application/json"}}
+        if body is not None:
+            request["body"] = body
+        engine.evaluate({"id": f"r{i}", "identity": {"team": "t"}, "request": request})
+        key = "sse" if ctype == "text/event-stream" else "body"
+        d = engine.complete(f"r{i}", {"status_code": 200, "headers": {"content-type": ctype}, key: answer})
+        got.append(d.usage["total_tokens"])
+        usd.append(d.cost_usd)
+    assert got == reported
+    assert [u > 0 for u in usd] == [n > 0 for n in reported]
+
+
+def test_the_claim_outlives_a_reservation() -> None:
+    """The claim is settled, not left reserved: a read two hours later (past the store's
+    reservation time) still finds the usage reported."""
+    store = from_url("memory:")
+    engine = ap.Engine(ap.loads("on_http_request: []\n", format="yaml"), store=store)
+    got = []
+    for i, (at, (method, url, body, ctype, answer)) in enumerate([(0.0, POST), (10.0, GET_DONE), (7200.0, GET_DONE)]):
+        request = {"method": method, "url": url, "headers": {"content-type": "application/json"}}
+        if body is not None:
+            request["body"] = body
+        now = 1_795_000_000.0 + at
+        engine.evaluate({"id": f"r{i}", "identity": {"team": "t"}, "request": request}, now=now)
+        d = engine.complete(f"r{i}", {"status_code": 200, "headers": {"content-type": ctype}, "body": answer},
+                            now=now + 1)
+        got.append(d.usage["total_tokens"])
+    assert got == [0, 123, 0]
