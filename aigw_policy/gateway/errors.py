@@ -178,12 +178,20 @@ def _seconds(value: bytes, per_second: float) -> float | None:
 def denial(api: str, decision: Any, status: int) -> tuple[int, str, bool]:
     """How the gateway words a denial to an ``api`` client: ``(status, message, quota)``.
 
-    A limit store failure is told without the store's address or error; a request refused
+    A limit store failure is told without the store's address or error, a rule that failed
+    (``on_error: deny``) by its name and code without its source or the CEL error (the
+    expression may hold what the operator keeps from clients); a request refused
     because a ``usage-cap`` is exhausted is a quota answer (Anthropic: 402). Anything else is
     ``status`` and the decision's reason as they are.
     """
     if decision.kind == "store":
         return status, STORE_UNAVAILABLE, False
+    if decision.kind == "error":  # the rule's source and the CEL error stay in the operator's decision log
+        code = next((e.get("code") for e in getattr(decision, "errors", None) or ()
+                     if e.get("rule") == decision.rule), None)
+        said = f" ({code})" if isinstance(code, str) else ""
+        return status, (f"rule `{decision.rule}` failed on this request{said}; the operator's decision log "
+                        "has the error"), False
     reason = decision.reason or "denied"
     if decision.kind == "limit" and status == 429:
         deciding = next((e for e in decision.limits or () if e.get("rule") == decision.rule

@@ -33,7 +33,7 @@ from typing import Any
 from ..providers.classify import inference_endpoint
 from ..providers.encoding import SUPPORTED, StreamDecoder, codings, decodable
 from ..providers.errors import ProviderError
-from ..routing.rewrite import ACCOUNT_HEADERS
+from ..routing.rewrite import ACCOUNT_ANSWER_HEADERS, ACCOUNT_HEADERS
 from .errors import error_response, wire_api
 from .hops import HOP_BY_HOP as FIXED_HOPS
 from .hops import hop_by_hop
@@ -92,6 +92,8 @@ class UpstreamProxy:
         if auth is not None:
             names.update(h.encode() for h in (*CREDENTIAL_HEADERS, *ACCOUNT_HEADERS))  # the client's account: not with ours
         self._auth_names = frozenset(names)
+        # the operator's account, which its credential's answers name: not the client's to see
+        self._answer_drop = _ANSWER_DROP | ACCOUNT_ANSWER_HEADERS if auth is not None else _ANSWER_DROP
         # the secret of each credential (`Bearer sk-...`: the token), what an answer must not quote
         self._secrets = {api: [v.rpartition(b" ")[2] for _, v in headers] for api, headers in self.auth.items()}
         self.provider_api = upstream_api(upstream, provider)
@@ -207,7 +209,7 @@ class UpstreamProxy:
                                  f"(`{', '.join(coded)}`)")
                 return
             named = hop_by_hop(response.raw_headers)  # with the names Connection lists
-            drop = _ANSWER_DROP if named is FIXED_HOPS else _ANSWER_DROP | named
+            drop = self._answer_drop if named is FIXED_HOPS else self._answer_drop | named
             if decode:
                 drop |= {"content-encoding"}
             out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]

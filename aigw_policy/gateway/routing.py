@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from ..providers.encoding import StreamDecoder, decodable
 from ..providers.errors import ProviderError
 from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
-from ..routing.rewrite import upstream_request
+from ..routing.rewrite import ACCOUNT_ANSWER_HEADERS, upstream_request
 from ..routing.secrets import Secrets
 from .captured import streamed
 from .first_event import opening, stream_error
@@ -181,6 +181,8 @@ class Router:
             status, said = failed
         outcome = AttemptOutcome(status, latency_ms=_ms(t0), time_to_first_token_ms=ttft, headers=plain, body=said)
         drop = HOP_BY_HOP | ANSWER_OWN | hop_by_hop(response.raw_headers)
+        if secret is not None:  # the answer to the gateway's key names the operator's account: not passed on
+            drop |= ACCOUNT_ANSWER_HEADERS
         if decodable(encoding):
             drop |= {"content-encoding"}
         out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]

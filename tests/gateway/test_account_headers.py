@@ -77,3 +77,65 @@ def test_the_clients_own_key_keeps_its_account(tmp_path: Path) -> None:
             _sdk(gw.url, "sk-client-own").chat.completions.create(model="gpt-4o",
                                                                   messages=[{"role": "user", "content": "hi"}])
     assert _sent(stub) == ACCOUNT and stub.seen[0]["key"] == "sk-client-own"
+
+
+# -- the answer: the account the gateway's key belongs to is not the key holder's to see ------
+
+OPERATOR = {"openai-organization": "org-operator", "openai-project": "proj-operator",
+            "anthropic-organization-id": "aorg-operator", "x-ms-deployment-name": "dep-operator",
+            "x-trial-endpoint-call-limit": "40", "x-trial-endpoint-call-remaining": "39",
+            "x-endpoint-monthly-call-limit": "1000"}
+KEPT = {"x-ratelimit-remaining-requests": "99", "openai-processing-ms": "12"}
+
+
+def _answered(raw: Any) -> dict[str, str]:
+    return {k: v for k, v in raw.headers.items() if k in OPERATOR or k in KEPT}
+
+
+def _call(url: str, key: str = KEY) -> Any:
+    return _sdk(url, key).chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_routed_answer_hides_the_operators_account(stream: bool) -> None:
+    from .providers_stub import Reply
+
+    stub = StubProvider("p")
+    stub.push(Reply(headers={**OPERATOR, **KEPT}))
+    with ServerThread(stub) as up, policy_gateway(routed_policy([up.url]), KEY) as gw:
+        raw = _sdk(gw.url).chat.completions.with_raw_response.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=stream)
+    assert _answered(raw) == KEPT
+
+
+def test_a_proxied_answer_hides_the_operators_account(tmp_path: Path) -> None:
+    from aigw_policy.gateway import Gateway, load_keys
+
+    from .providers_stub import Reply
+
+    stub = StubProvider("p")
+    stub.push(Reply(headers={**OPERATOR, **KEPT}))
+    (tmp_path / "p.aigw").write_text('policy "a" { default allow }')
+    (tmp_path / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k}}\n"
+                                        "upstream_auth:\n  openai: {authorization: \"Bearer sk-operator-1\"}\n")
+    with ServerThread(stub) as up:
+        app = Gateway(policy=tmp_path / "p.aigw", upstream=up.url, keys=load_keys(tmp_path / "keys.yaml"), watch=0)
+        with ServerThread(app) as gw:
+            raw = _call(gw.url)
+    assert _answered(raw) == KEPT
+
+
+def test_the_clients_own_key_sees_its_own_account(tmp_path: Path) -> None:
+    from aigw_policy.gateway import Gateway
+
+    from .providers_stub import Reply
+
+    stub = StubProvider("p")
+    stub.push(Reply(headers={**OPERATOR, **KEPT}))
+    (tmp_path / "p.aigw").write_text('policy "a" { default allow }')
+    with ServerThread(stub) as up:
+        app = Gateway(policy=tmp_path / "p.aigw", upstream=up.url, watch=0)  # passthrough: the account is the client's
+        with ServerThread(app) as gw:
+            raw = _call(gw.url, "sk-client-own")
+    assert _answered(raw) == {**OPERATOR, **KEPT}
