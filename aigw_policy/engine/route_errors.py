@@ -13,6 +13,8 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from ..providers.error_shapes import native_error
+
 __all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "TIMEOUT", "ai_gateway_result", "all_failed", "attempt_said",
            "error_body", "upstream_wait"]
 
@@ -40,12 +42,16 @@ _GOOGLE = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 
 
 def error_body(api: str, status: int, code: str, message: str, request_id: str | None,
                rule: str | None) -> dict[str, Any]:
-    """The JSON error of API format ``api`` (openai, anthropic, gemini) carrying ngrok's
+    """The JSON error of API format ``api`` (openai, anthropic, gemini; bedrock, cohere, ollama:
+    :func:`~aigw_policy.providers.error_shapes.native_error`) carrying ngrok's
     ``code``; ``aigw`` repeats the code, rule and decision id (SDKs ignore unknown keys)."""
     extra: dict[str, Any] = dict.fromkeys(AIGW_FIELDS)
     extra.update(decision_id=request_id, rule=rule, reason=message, code=code,
                  hint=_HINTS.get(code, "the route refused this request; the reason says why"))
     kind = _TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
+    native = native_error(api, status, f"{code}: {message}", request_id, extra)
+    if native is not None:
+        return native
     if api == "anthropic":
         return {"type": "error", "error": {"type": kind, "message": f"{code}: {message}"},
                 "request_id": request_id, "aigw": extra}

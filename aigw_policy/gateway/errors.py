@@ -24,15 +24,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..engine.route_errors import AIGW_FIELDS
+from ..providers.error_shapes import NATIVE, native_error, native_headers, native_stream_error
 
 __all__ = ["AIGW_FIELDS", "STORE_UNAVAILABLE", "aigw_object", "denial", "error_body", "error_response", "no_long_retry",
-           "wire_api", "with_extra"]
+           "routed_error", "stream_error_event", "wire_api", "with_extra"]
 
 #: What API clients are told when the limit store fails: never its address or its error text
 #: (those go to the operator's decision log and ledger).
 STORE_UNAVAILABLE = "the gateway cannot check its limits right now (limit store unavailable); retry later"
 
 _GEMINI = re.compile(r"(?:/models/[^/]+:[A-Za-z]+$)|(?:^/v1beta/)")
+_BEDROCK = re.compile(r"/model/[^/]+/(?:converse|converse-stream|invoke|invoke-with-response-stream)/?$")
+_COHERE = frozenset({"/v1/chat", "/v2/chat", "/v1/embed", "/v2/embed", "/v1/generate", "/v1/rerank", "/v2/rerank",
+                     "/v1/tokenize", "/v1/detokenize", "/v1/classify"})
+_OLLAMA = ("/api/chat", "/api/generate", "/api/embed", "/api/embeddings", "/api/tags", "/api/show", "/api/ps",
+           "/api/version")
 
 # Anthropic's documented error types; OpenAI's SDK reads only the status, so we reuse them.
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
@@ -47,12 +53,26 @@ _CODES = {401: "invalid_api_key", 403: "policy_denied", 413: "request_too_large"
 
 
 def wire_api(path: str, headers: Mapping[str, str]) -> str:
-    """The error dialect a client speaks: ``anthropic``, ``gemini`` or ``openai`` (the default),
-    from the request path (and Anthropic's ``anthropic-version`` header)."""
+    """The error dialect a client speaks: ``bedrock`` (its runtime's ``/model/{id}/converse``
+    and ``/invoke`` routes, Claude's included: the client is boto3), ``anthropic``,
+    ``gemini``, ``cohere`` (its native ``/v1|v2/chat``, ``/embed``, ...), ``ollama`` (its native
+    ``/api/*``) or ``openai`` (the default), from the request path (and Anthropic's
+    ``anthropic-version`` header).
+
+    >>> [wire_api(p, {}) for p in ("/model/amazon.nova-lite-v1:0/converse", "/v2/chat", "/api/chat", "/v1/chat/completions")]
+    ['bedrock', 'cohere', 'ollama', 'openai']
+    """
+    if _BEDROCK.search(path):
+        return "bedrock"
     if path.endswith(("/messages", "/messages/count_tokens")) or "anthropic-version" in headers:
         return "anthropic"
     if _GEMINI.search(path):
         return "gemini"
+    trimmed = path.rstrip("/")
+    if trimmed in _COHERE:
+        return "cohere"
+    if trimmed.endswith(_OLLAMA):
+        return "ollama"
     return "openai"
 
 
@@ -77,6 +97,9 @@ def error_body(api: str, status: int, message: str, *, rule: str | None = None,
     extra.update(decision_id=decision_id, rule=rule, reason=message)
     extra["code"] = code or extra["code"] or ("usage_cap_exhausted" if quota else _CODES.get(
         status, "policy_denied" if status < 500 else "gateway_error"))
+    native = native_error(api, status, message, decision_id, extra, quota)
+    if native is not None:
+        return native
     if api == "anthropic":
         return {"type": "error", "error": {"type": _type(status), "message": message},
                 "request_id": decision_id, "aigw": extra}
@@ -106,10 +129,46 @@ def error_response(api: str, status: int, message: str, *, rule: str | None = No
     body = json.dumps(error_body(api, status, message, rule=rule, decision_id=decision_id, quota=quota,
                                  code=code, aigw=aigw),
                       ensure_ascii=False).encode("utf-8")
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               *native_headers(api, status, decision_id, quota)]
     if quota:
         headers.append((b"x-should-retry", b"false"))
     return body, headers
+
+
+def stream_error_event(api: str, message: str, ctype: bytes | str = b"text/event-stream") -> bytes:
+    """The event that ends a stream cut after its first byte, in the stream's own format: the
+    client's wire format ``api`` in the stream's framing (its Content-Type ``ctype``: SSE, AWS's
+    binary event stream, else a JSON object a line). OpenAI and Gemini ``data: {"error": ...}``,
+    Anthropic ``event: error``; Bedrock, Cohere and Ollama as
+    :func:`~aigw_policy.providers.error_shapes.native_stream_error` says."""
+    kind = (ctype.decode("latin-1") if isinstance(ctype, bytes) else ctype).lower()
+    framing = "sse" if "event-stream" in kind else "eventstream" if "amazon.eventstream" in kind else "ndjson"
+    native = native_stream_error(api, message, framing)
+    if native is not None:
+        return native
+    if api == "anthropic":
+        event = json.dumps({"type": "error", "error": {"type": "api_error", "message": message}}).encode()
+        return b"event: error\ndata: " + event + b"\n\n" if framing == "sse" else event + b"\n"
+    if api == "gemini":
+        data: dict[str, Any] = {"error": {"code": 502, "message": message, "status": "UNAVAILABLE"}}
+    else:
+        data = {"error": {"message": message, "type": "server_error", "param": None, "code": "upstream_stream_cut"}}
+    line = json.dumps(data).encode()
+    return b"data: " + line + b"\n\n" if framing == "sse" else line + b"\n"
+
+
+def routed_error(api: str, status: int, body: Any) -> Any:
+    """A route's own error ``body`` (the engine writes it in the format it routes:
+    OpenAI's, Anthropic's or Gemini's) in the shape of the client's wire format ``api`` when
+    that is another one's (Bedrock, Cohere, Ollama), from the ``aigw`` object it carries."""
+    extra = body.get("aigw") if isinstance(body, dict) else None
+    if api not in NATIVE or not isinstance(extra, dict):
+        return body
+    from ..engine.route_errors import error_body as route_error
+
+    return route_error(api, status, str(extra.get("code")), str(extra.get("reason")), extra.get("decision_id"),
+                       extra.get("rule"))
 
 
 def with_extra(headers: list[tuple[bytes, bytes]],

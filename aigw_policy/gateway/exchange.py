@@ -21,7 +21,7 @@ from .captured import answer_text, header_value, overflow_usage, streamed, usage
 from .conn import conn_of, http_version, server_name, timestamp_of
 from .effects import (effect, header_effects, model_in_path, rewritten_body, rewritten_target, sniff_content_type,
                       strip_key)
-from .errors import aigw_object, denial, error_response, no_long_retry, wire_api, with_extra
+from .errors import aigw_object, denial, error_response, no_long_retry, routed_error, wire_api, with_extra
 from .hops import hop_by_hop
 from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
@@ -416,7 +416,7 @@ class Exchange:
             extra.append((k.encode("latin-1"), v.encode("latin-1", "replace")))
         extra += header_effects(decision, "response_headers")
         if decision.kind in ("custom-response", "route-error", "redirect"):  # a body as written, or in the API's shape
-            body = resp.get("body")
+            body = routed_error(self.api, status, resp.get("body")) if decision.kind == "route-error" else resp.get("body")
             data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
             if "content-type" not in given:
                 extra.append((b"content-type", sniff_content_type(data)))

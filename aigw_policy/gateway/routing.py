@@ -43,7 +43,8 @@ from ..providers.errors import ProviderError
 from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
 from ..routing.rewrite import ACCOUNT_ANSWER_HEADERS, upstream_request
 from ..routing.secrets import Secrets
-from .captured import streamed
+from .captured import EVENT_STREAM, streamed
+from .errors import stream_error_event
 from .first_event import opening, stream_error
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
@@ -54,7 +55,7 @@ from .server import leave_unfinished
 if TYPE_CHECKING:
     from .exchange import Exchange
 
-__all__ = ["Answer", "Router", "route", "stream_error_event"]
+__all__ = ["Answer", "Framer", "Router", "route"]
 
 _log = logging.getLogger("aigw_policy.gateway")
 
@@ -246,18 +247,6 @@ def _close(response: Response | None) -> None:
         response.release()
 
 
-def stream_error_event(api: str, message: str) -> bytes:
-    """The event that ends a stream cut after its first byte, in the stream's own format."""
-    if api == "anthropic":
-        data = {"type": "error", "error": {"type": "api_error", "message": message}}
-        return b"event: error\ndata: " + json.dumps(data).encode() + b"\n\n"
-    if api == "gemini":
-        data = {"error": {"code": 502, "message": message, "status": "UNAVAILABLE"}}
-    else:
-        data = {"error": {"message": message, "type": "server_error", "param": None, "code": "upstream_stream_cut"}}
-    return b"data: " + json.dumps(data).encode() + b"\n\n"
-
-
 class Framer:
     """Holds back the unfinished event at the end of a stream's chunk until it is whole, so
     that the client only ever receives whole events (SSE: up to a blank line; NDJSON: up to
@@ -265,12 +254,15 @@ class Framer:
     longer than :data:`MAX_EVENT` is passed on as it is."""
 
     def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
-        ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"").lower()
+        self.ctype = ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"").lower()
         self.sse = b"event-stream" in ctype
+        self.binary = EVENT_STREAM.encode() in ctype  # AWS's event stream: messages of a length their prelude says
         self.ends = (b"\n\n", b"\r\n\r\n") if self.sse else (b"\n",)
         self.pending = bytearray()  # held back: no whole event in it
 
     def feed(self, chunk: bytes) -> bytes:
+        if self.binary:
+            return self._messages(chunk)
         buf = self.pending
         if not buf:
             cut = max((i + len(end) for end in self.ends if (i := chunk.rfind(end)) >= 0), default=0)
@@ -288,6 +280,24 @@ class Framer:
             cut = len(buf)
         if not cut:
             return b""
+        out = bytes(buf[:cut])
+        del buf[:cut]
+        return out
+
+    def _messages(self, chunk: bytes) -> bytes:
+        """The whole event-stream messages so far (a message's first 4 bytes are its length,
+        big-endian); one longer than :data:`MAX_EVENT` is passed on as it comes."""
+        buf = self.pending
+        buf += chunk
+        cut = 0
+        while len(buf) - cut >= 4:
+            total = int.from_bytes(buf[cut:cut + 4], "big")
+            if total > MAX_EVENT or total < 16:  # too long to hold, or no message: passed on as it is
+                cut = len(buf)
+                break
+            if len(buf) - cut < total:
+                break
+            cut += total
         out = bytes(buf[:cut])
         del buf[:cut]
         return out
@@ -351,7 +361,8 @@ def served_app(answer: Answer, api: str, ctx: Any) -> Any:
             if answer.streaming:  # bytes are out: no failover, the client is told in its stream
                 why = "the upstream went quiet" if timeout else "the upstream cut the stream"
                 await send({"type": "http.response.body", "more_body": True,
-                            "body": stream_error_event(api, f"{why}; the answer is incomplete")})
+                            "body": stream_error_event(api, f"{why}; the answer is incomplete", frames.ctype
+                                                       if frames is not None else b"text/event-stream")})
                 leave_unfinished()
         finally:
             gone.cancel()
