@@ -15,20 +15,30 @@ from typing import Any
 
 from ..providers.error_shapes import native_error
 
-__all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "TIMEOUT", "ai_gateway_result", "all_failed", "attempt_said",
-           "error_body", "upstream_wait"]
+__all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "NO_API_KEY", "NO_API_KEY_MESSAGE", "NO_KEY", "TIMEOUT",
+           "ai_gateway_result", "all_failed", "attempt_said", "error_body", "upstream_wait"]
 
 #: The keys of the ``aigw`` object every gateway answer carries (SPEC section 14), always all
 #: present (``None`` when they do not apply), so a client reads them without guessing.
 AIGW_FIELDS = ("code", "rule", "limit", "key", "reason", "retry_after", "resets_at", "decision_id", "hint")
 CONNECT = "ERR_NGROK_3800"
 """Could not reach the AI provider (a connection error that does not fail over)."""
+NO_API_KEY = "ERR_NGROK_3802"
+"""No API key found (400): no candidate could be sent, each for want of a key (ngrok's
+message, :data:`NO_API_KEY_MESSAGE`)."""
+NO_API_KEY_MESSAGE = ("No API key found. Check your SDK / AI Gateway configuration, or add API keys to your "
+                      "AI Gateway.")
+NO_KEY = "no API key"
+"""How a candidate skipped for want of a key begins its ``skipped_because``: a built-in
+provider with no ``api_keys`` configured, and a request that carries no credential of the
+client's own (none sent, or the gateway's key, which never goes upstream)."""
 ALL_FAILED = "ERR_NGROK_3807"
 """All providers failed (503)."""
 TIMEOUT = "ERR_NGROK_3810"
 """The request timed out (504: ``total_timeout``)."""
 
 _HINTS = {CONNECT: "the provider could not be reached; retry later",
+          NO_API_KEY: "the route has no key for this request's providers; the operator adds api_keys to them",
           ALL_FAILED: "every candidate provider failed; retry later",
           TIMEOUT: "the request took longer than the route's total_timeout; retry, or ask for less"}
 
