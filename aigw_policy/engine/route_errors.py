@@ -14,6 +14,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from ..providers.error_shapes import native_error
+from ..redact import account_ids
 
 __all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "NO_API_KEY", "NO_API_KEY_MESSAGE", "NO_KEY", "TIMEOUT",
            "ai_gateway_result", "all_failed", "attempt_said", "error_body", "upstream_wait"]
@@ -84,7 +85,8 @@ SDK_RETRIES = frozenset({408, 409, 429})
 def attempt_said(outcome: Any) -> str:
     """A failed attempt in a few words: ``timeout`` / ``connect``, else its status and the
     error message its answer carried (``error.message`` in every provider's shape, or a bare
-    ``message``, or a text body), on one line, printable, at most :data:`SAID_CHARS`."""
+    ``message``, or a text body), on one line, printable, at most :data:`SAID_CHARS`, without
+    the provider account's ids it may quote (:func:`~aigw_policy.redact.account_ids`)."""
     if outcome.error is not None:
         return str(outcome.error)
     body = outcome.body
@@ -98,7 +100,8 @@ def attempt_said(outcome: Any) -> str:
         message = body
     said = str(outcome.status_code)
     if isinstance(message, str):
-        text = "".join(ch for ch in " ".join(message.split()) if ch.isprintable())
+        # the client's message: without the ids of the account the gateway's key belongs to
+        text = account_ids("".join(ch for ch in " ".join(message.split()) if ch.isprintable()))
         if text:
             said += " " + (text[:SAID_CHARS] + "..." if len(text) > SAID_CHARS else text)
     return said

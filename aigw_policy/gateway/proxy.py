@@ -40,7 +40,7 @@ from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
 from .keys import CREDENTIAL_HEADERS
 from .request_ids import id_headers
-from .scrub import Scrubber
+from .scrub import AccountIds, Scrubber
 from .server import CLIENT_GONE, leave_unfinished
 
 __all__ = ["ANSWER_OWN", "HOP_BY_HOP", "OFFER", "UpstreamProxy", "is_redirect", "upstream_api"]
@@ -217,6 +217,8 @@ class UpstreamProxy:
                 out += [(k, v) for k, v in response.raw_headers if k.lower() == b"content-length"][:1]
             for scrub in scrubs:
                 out = [(k, scrub.whole(v)) for k, v in out]
+            if response.status >= 400 and self._answer_drop is not _ANSWER_DROP:  # an error to the operator's key
+                scrubs = [*scrubs, AccountIds()]
             await send({"type": "http.response.start", "status": response.status, "headers": out})
             complete = await self._pump(response, StreamDecoder(encoding) if decode else None, send, ctx, scrubs)
         finally:

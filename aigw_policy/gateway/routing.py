@@ -42,6 +42,7 @@ from ..providers.encoding import StreamDecoder, decodable
 from ..providers.errors import ProviderError
 from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
 from ..routing.rewrite import ACCOUNT_ANSWER_HEADERS, upstream_request
+from ..redact import account_ids
 from ..routing.secrets import Secrets
 from .captured import EVENT_STREAM, streamed
 from .errors import stream_error_event
@@ -189,6 +190,8 @@ class Router:
         out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
         if scrub is not None:
             out = [(k, scrub.whole(v)) for k, v in out]
+        if secret is not None and response.status >= 400:  # served as it is (not a failover trigger)
+            prefix = account_ids(prefix)  # type: ignore[assignment]
         return outcome, Answer(response.status, out, prefix, rest, response, streaming, scrub)
 
 

@@ -9,9 +9,11 @@ own key, no ``--keys``) they go with the client's key, as it sent them."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -139,3 +141,58 @@ def test_the_clients_own_key_sees_its_own_account(tmp_path: Path) -> None:
         with ServerThread(app) as gw:
             raw = _call(gw.url, "sk-client-own")
     assert _answered(raw) == {**OPERATOR, **KEPT}
+
+
+# -- nor do the provider's error messages, which quote the account's ids ----------------------
+
+ORG = "org-AbCdEfGhIjKlMnOpQrStUvWx"
+SAID = f"Rate limit reached for gpt-4o in organization {ORG} (consumer 'project_number:123456789')"
+
+
+def _no_ids(text: str) -> None:
+    assert "org-AbCd" not in text and "123456789" not in text, text
+    assert "org-***" in text and "project_number:***" in text, text
+
+
+@pytest.mark.parametrize("failover_on", [None, "[500]"])
+def test_a_routed_error_hides_the_operators_account_ids(failover_on: str | None) -> None:
+    from .providers_stub import Reply
+
+    stub = StubProvider(SAID)  # its error message: "<name> says 429"
+    stub.push(Reply(status=429))
+    config = f"          failover_on: {failover_on}\n" if failover_on else ""
+    with ServerThread(stub) as up, policy_gateway(routed_policy([up.url], config=config), KEY) as gw:
+        r = httpx.post(gw.url + "/v1/chat/completions", headers={"authorization": f"Bearer {KEY}"},
+                       json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == (503 if failover_on is None else 429)  # all failed, or the 429 served as it is
+    _no_ids(r.text)
+
+
+def test_a_proxied_error_hides_the_operators_account_ids(tmp_path: Path) -> None:
+    from aigw_policy.gateway import Gateway, load_keys
+
+    from .providers_stub import Reply
+
+    stub = StubProvider(SAID)
+    stub.push(Reply(status=429))
+    (tmp_path / "p.aigw").write_text('policy "a" { default allow }')
+    (tmp_path / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k}}\n"
+                                        "upstream_auth:\n  openai: {authorization: \"Bearer sk-operator-1\"}\n")
+    with ServerThread(stub) as up:
+        app = Gateway(policy=tmp_path / "p.aigw", upstream=up.url, keys=load_keys(tmp_path / "keys.yaml"), watch=0)
+        with ServerThread(app) as gw:
+            r = httpx.post(gw.url + "/v1/chat/completions", headers={"authorization": f"Bearer {KEY}"},
+                           json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 429
+    _no_ids(r.text)
+
+
+def test_account_ids_split_anywhere_are_caught() -> None:
+    from aigw_policy.gateway.scrub import AccountIds
+
+    data = json.dumps({"error": {"message": SAID}}).encode()
+    for i in range(len(data)):
+        for j in range(i, len(data)):
+            s = AccountIds()
+            out = s.feed(data[:i]) + s.feed(data[i:j]) + s.feed(data[j:]) + s.flush()
+            _no_ids(out.decode())
