@@ -26,7 +26,7 @@ from .hops import hop_by_hop
 from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
 from .paths import PathError, canonical_scope, valid_host
-from .request_body import MIN_BODY_RATE, BadBody, parse_body, read_body, receive_within
+from .request_body import MIN_BODY_RATE, BadBody, body_code, parse_body, read_body, receive_within
 from .request_ids import DECISION_HEADER, id_headers, request_id
 from .server import CONN_TIMES
 
@@ -189,7 +189,7 @@ class Exchange:
             body_obj = (parse_body(body, ctype) if len(body) <= _PARSE_ON_LOOP
                         else await asyncio.to_thread(parse_body, body, ctype))
         except BadBody as error:
-            await self._answer(error.status, error.message, None, code=error.code)
+            await self._answer(error.status, error.message, None, code=body_code(error.code, self.engine))
             return
         request["request"]["body"] = body_obj
         self.request = request
@@ -198,7 +198,7 @@ class Exchange:
             decision = await self._decide(request)
         except RequestError as error:
             self.overhead += time.perf_counter() - t
-            await self._answer(400, str(error), None, code="invalid_request")
+            await self._answer(400, str(error), None, code=body_code("invalid_request", self.engine))
             return
         self.overhead += time.perf_counter() - t
         self.ctx.decision = decision
