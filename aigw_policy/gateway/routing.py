@@ -483,8 +483,9 @@ async def no_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 def unreachable_internal(url: str) -> Any:
     """The upstream of a request a ``forward-internal`` action sent to ngrok's internal endpoint
-    ``url``: ``serve`` has no such endpoint, so it answers 502 ``internal_endpoint`` naming it
-    (in the client's provider shape), and the response phase runs on that answer."""
+    ``url``: ``serve`` has no such endpoint, so it answers 502 ``internal_endpoint`` (in the
+    client's provider shape; the URL, the policy's own topology, only in the operator's log),
+    and the response phase runs on that answer."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         from .errors import error_response, wire_api
@@ -494,10 +495,12 @@ def unreachable_internal(url: str) -> Any:
         ctx = scope.get("aigw")
         if ctx is not None:
             ctx.upstream_error = "internal_endpoint"
+        rid = ctx.request_id if ctx else None
+        _log.warning("request %s: a forward-internal action sent it to `%s`, an ngrok internal endpoint, which "
+                     "serve cannot reach", rid, url[:200])
         body, hdrs = error_response(wire_api(scope["path"], headers), 502,
-                                    f"a forward-internal action sent this request to `{url[:200]}`, an ngrok "
-                                    "internal endpoint, which this gateway cannot reach",
-                                    decision_id=ctx.request_id if ctx else None, code="internal_endpoint")
+                                    "the policy sent this request to an ngrok internal endpoint, which this gateway "
+                                    "cannot reach", decision_id=rid, code="internal_endpoint")
         if ctx is not None:
             hdrs += id_headers(ctx.request_id)
         await send({"type": "http.response.start", "status": 502, "headers": hdrs})
