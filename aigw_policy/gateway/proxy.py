@@ -151,7 +151,7 @@ class UpstreamProxy:
         headers = [(k, v) for k, v in scope["headers"]
                    if (name := k.lower()) not in _DROP and name not in self._auth_names]
         # by the path alone: a client header (`anthropic-version`) must not pick whose key goes
-        api = self.provider_api or wire_api(scope["path"], {})
+        api = self.provider_api or _credential_api(wire_api(scope["path"], {}))
         if self.auth and self.lends(scope.get("method", "POST"), scope["path"]):
             headers += self.auth.get(api, [])
         headers += OFFER
@@ -285,6 +285,13 @@ class UpstreamProxy:
 _HOSTS = {"api.openai.com": "openai", "api.anthropic.com": "anthropic",
           "generativelanguage.googleapis.com": "gemini"}
 _HOST_SUFFIXES = {".openai.azure.com": "openai"}
+
+
+def _credential_api(wire: str) -> str:
+    """Whose ``upstream_auth`` entry a request of ``wire`` format gets at an upstream of no
+    known host: its own (``anthropic``, ``gemini``), else ``openai``'s (a Bedrock, Cohere or
+    Ollama request has no entry of its own; docs/gateway.md, "Upstream credentials")."""
+    return wire if wire in ("anthropic", "gemini") else "openai"
 
 
 def is_redirect(status: int) -> bool:
