@@ -158,17 +158,19 @@ def stream_error_event(api: str, message: str, ctype: bytes | str = b"text/event
     return b"data: " + line + b"\n\n" if framing == "sse" else line + b"\n"
 
 
-def routed_error(api: str, status: int, body: Any) -> Any:
+def routed_error(api: str, status: int, body: Any) -> tuple[Any, list[tuple[bytes, bytes]]]:
     """A route's own error ``body`` (the engine writes it in the format it routes:
     OpenAI's, Anthropic's or Gemini's) in the shape of the client's wire format ``api`` when
-    that is another one's (Bedrock, Cohere, Ollama), from the ``aigw`` object it carries."""
+    that is another one's (Bedrock, Cohere, Ollama), from the ``aigw`` object it carries; and
+    the headers that shape has (Bedrock's exception name)."""
     extra = body.get("aigw") if isinstance(body, dict) else None
     if api not in NATIVE or not isinstance(extra, dict):
-        return body
+        return body, []
     from ..engine.route_errors import error_body as route_error
 
-    return route_error(api, status, str(extra.get("code")), str(extra.get("reason")), extra.get("decision_id"),
-                       extra.get("rule"))
+    rid = extra.get("decision_id")
+    return (route_error(api, status, str(extra.get("code")), str(extra.get("reason")), rid, extra.get("rule")),
+            native_headers(api, status, rid))
 
 
 def with_extra(headers: list[tuple[bytes, bytes]],

@@ -416,7 +416,9 @@ class Exchange:
             extra.append((k.encode("latin-1"), v.encode("latin-1", "replace")))
         extra += header_effects(decision, "response_headers")
         if decision.kind in ("custom-response", "route-error", "redirect"):  # a body as written, or in the API's shape
-            body = routed_error(self.api, status, resp.get("body")) if decision.kind == "route-error" else resp.get("body")
+            body, shaped = routed_error(self.api, status, resp.get("body")) if decision.kind == "route-error" \
+                else (resp.get("body"), [])
+            extra += shaped
             data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
             if "content-type" not in given:
                 extra.append((b"content-type", sniff_content_type(data)))

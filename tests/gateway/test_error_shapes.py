@@ -3,7 +3,7 @@
 ``message``), Cohere's (``{"id", "message"}``) and Ollama's native API (``{"error": "..."}``,
 its client's ``ResponseError``), as Anthropic's and Gemini's clients already got theirs: a
 refusal before the decision (401), a denial (403), a body too large (413), a limit (429), a
-route's refusal (422) and its failure (503), an internal endpoint ``serve`` cannot reach (502). A routed
+route's refusals (404 no inference API, 422) and its failure (503), an internal endpoint ``serve`` cannot reach (502). A routed
 stream cut after its first byte ends with an error event in that stream's own framing (an
 NDJSON line, Cohere's SSE, an AWS event-stream exception message). They were all OpenAI's."""
 
@@ -91,6 +91,7 @@ CASES = [
     ("too large", {"x-big": "1"}, "gpt-4o", 413, "body_too_large"),
     ("rate limited", {"x-limit": "L", "x-proxy": "1"}, "gpt-4o", 429, "rate_limited"),
     ("route refused", {}, "no-such-model", 422, "ERR_NGROK_3804"),
+    ("no inference (GET)", {"x-get": "1"}, "gpt-4o", 404, "unsupported_endpoint"),
     ("all failed", {}, "gpt-4o", 503, "ERR_NGROK_3807"),
     ("internal endpoint", {"x-internal": "1"}, "gpt-4o", 502, "internal_endpoint"),
 ]
@@ -110,10 +111,13 @@ def test_every_gateway_error_is_in_the_clients_shape() -> None:
                 if "x-limit" in head:
                     head["x-limit"] = f"L{n}"
                     client.post(path.format(model=model), headers=head, json=sent)  # the one request the limit lets through
-                r = client.post(path.format(model=model), headers=head, json=sent)
+                if "x-get" in head:
+                    r = client.get(path.format(model=model), headers=head)
+                else:
+                    r = client.post(path.format(model=model), headers=head, json=sent)
                 assert r.status_code == status, (name, case, r.text)
                 assert SHAPES[api](r) == code, (name, case, r.text)
-                if api == "bedrock" and not code.startswith("ERR_NGROK"):
+                if api == "bedrock":
                     assert r.headers["x-amzn-errortype"] == r.json()["__type"], (name, case)
 
 
