@@ -59,7 +59,7 @@ def wire_api(path: str, headers: Mapping[str, str]) -> str:
     ``/api/*``) or ``openai`` (the default), from the request path (and Anthropic's
     ``anthropic-version`` header).
 
-    >>> [wire_api(p, {}) for p in ("/model/amazon.nova-lite-v1:0/converse", "/v2/chat", "/api/chat", "/v1/chat/completions")]
+    >>> [wire_api(p, {}) for p in ("/model/nova-lite/converse", "/v2/chat", "/api/chat", "/v1/chat/completions")]
     ['bedrock', 'cohere', 'ollama', 'openai']
     """
     if _BEDROCK.search(path):

@@ -1,9 +1,10 @@
 """Each error code of ngrok's ``ai-gateway`` action (its reference, ``reference/error-codes``)
 in the situation its documentation gives, with its status: one table, through ``explain``'s
 engine and simulated attempts, so that a code no path produces shows here (3802 had none: a
-keyless built-in provider was sent the request without a key). 3801 is the gateway's, before
-the policy (tests/gateway/test_routing_bad_body.py); 3809 (a TCP or TLS endpoint) has no
-situation in ``serve``, which serves HTTP only."""
+keyless built-in provider was sent the request without a key; 3801 was a 3804 for a body that
+is no JSON object). 3801 is also the gateway's, before the policy, for a body that is not JSON
+or a mistyped ``model`` / ``models`` (tests/gateway/test_routing_bad_body.py); 3809 (a TCP or
+TLS endpoint) has no situation in ``serve``, which serves HTTP only."""
 
 from __future__ import annotations
 
@@ -22,19 +23,22 @@ def _policy(config: str) -> str:
 
 
 def _request(model: Any = "gpt-4o", attempts: list[dict[str, Any]] | None = None,
-             headers: dict[str, str] | None = None, words: int = 2) -> dict[str, Any]:
+             headers: dict[str, str] | None = None, words: int = 2, body: Any = None) -> dict[str, Any]:
+    if body is None:
+        body = {"model": model, "messages": [{"role": "user", "content": "hi " * words}]}
     return {"id": "r1", "now": "2026-11-26T12:00:00Z", "attempts": attempts or [],
             "request": {"method": "POST", "url": "https://gw.example/v1/chat/completions", "headers": headers or {},
-                        "body": {"model": model, "messages": [{"role": "user", "content": "hi " * words}]}}}
+                        "body": body}}
 
 
 FAIL = {"status_code": 500, "body": {"error": {"message": "boom"}}}
 # (code, status, the action's config, the request)
 CASES = [
     ("ERR_NGROK_3800", 502, f"failover_on: [500], providers: [{KEYED}]", _request(attempts=[{"error": "connect"}])),
+    ("ERR_NGROK_3801", 400, f"providers: [{KEYED}]", _request(body=[1, 2])),
     ("ERR_NGROK_3802", 400, "providers: [{id: openai}]", _request()),
-    ("ERR_NGROK_3803", 422, f"providers: [{KEYED}], model_selection: {{strategy: [\"ai.models.filter(m, int(m.id) > 0)\"]}}",
-     _request()),
+    ("ERR_NGROK_3803", 422,
+     f"providers: [{KEYED}], model_selection: {{strategy: [\"ai.models.filter(m, int(m.id) > 0)\"]}}", _request()),
     ("ERR_NGROK_3804", 422, f"providers: [{KEYED}], only_allow_configured_providers: true", _request("no-such-model")),
     ("ERR_NGROK_3805", 422, f"providers: [{KEYED}], model_selection: {{strategy: [\"ai.models.filter(m, false)\"]}}",
      _request()),

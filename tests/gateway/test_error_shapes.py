@@ -3,7 +3,8 @@
 ``message``), Cohere's (``{"id", "message"}``) and Ollama's native API (``{"error": "..."}``,
 its client's ``ResponseError``), as Anthropic's and Gemini's clients already got theirs: a
 refusal before the decision (401), a denial (403), a body too large (413), a limit (429), a
-route's refusals (404 no inference API, 422) and its failure (503), an internal endpoint ``serve`` cannot reach (502). A routed
+route's refusals (404 no inference API, 422) and its failure (503), an internal endpoint
+``serve`` cannot reach (502). A routed
 stream cut after its first byte ends with an error event in that stream's own framing (an
 NDJSON line, Cohere's SSE, an AWS event-stream exception message). They were all OpenAI's."""
 
@@ -110,7 +111,7 @@ def test_every_gateway_error_is_in_the_clients_shape() -> None:
                 head = {"authorization": f"Bearer {KEY}", **headers}
                 if "x-limit" in head:
                     head["x-limit"] = f"L{n}"
-                    client.post(path.format(model=model), headers=head, json=sent)  # the one request the limit lets through
+                    client.post(path.format(model=model), headers=head, json=sent)  # the one the limit lets through
                 if "x-get" in head:
                     r = client.get(path.format(model=model), headers=head)
                 else:

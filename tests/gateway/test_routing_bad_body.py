@@ -26,6 +26,21 @@ BODIES = [
 ]
 
 
+# bodies that are JSON but no object: the route reads no model from them (a policy that does
+# not route lets them through, as the upstream's to refuse)
+NOT_OBJECTS = [("a JSON array", b'[1, 2]'), ("a JSON string", b'"gpt-4o"')]
+
+
+def test_a_body_that_is_no_object_is_refused_by_the_route() -> None:
+    stub = StubProvider("p")
+    with ServerThread(stub) as up, policy_gateway(routed_policy([up.url]), KEY) as gw:
+        for case, body in NOT_OBJECTS:
+            r = httpx.post(gw.url + "/v1/chat/completions", content=body,
+                           headers={"authorization": f"Bearer {KEY}", "content-type": "application/json"})
+            assert (r.status_code, r.json()["error"]["code"]) == (400, "ERR_NGROK_3801"), (case, r.text)
+    assert stub.seen == []
+
+
 @pytest.mark.parametrize("routes", [True, False])
 def test_an_unreadable_body_is_refused_400(routes: bool) -> None:
     stub = StubProvider("p")

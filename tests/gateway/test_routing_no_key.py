@@ -26,10 +26,12 @@ BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 
 def _policy(providers: list[tuple[str, str, str | None]]) -> str:
     """A route over ``(id, url, key or None)`` providers, each serving gpt-4o."""
-    rows = "".join(
-        f"""
-            - {{id: {pid}, base_url: "{url}/v1", {f'api_keys: [{{value: {key}, id: k-{pid}}}], ' if key else ''}models: [{{id: gpt-4o}}]}}"""
-        for pid, url, key in providers)
+    def keys(pid: str, key: str | None) -> str:
+        return f"api_keys: [{{value: {key}, id: k-{pid}}}], " if key else ""
+
+    rows = "".join(f"""
+            - {{id: {pid}, base_url: "{url}/v1", {keys(pid, key)}models: [{{id: gpt-4o}}]}}"""
+                   for pid, url, key in providers)
     return f"""\
 on_http_request:
   - name: route
