@@ -136,12 +136,15 @@ def error_response(api: str, status: int, message: str, *, rule: str | None = No
     return body, headers
 
 
-def stream_error_event(api: str, message: str, ctype: bytes | str = b"text/event-stream") -> bytes:
+def stream_error_event(api: str, message: str, ctype: bytes | str = b"text/event-stream", *,
+                       comma: bool = True) -> bytes:
     """The event that ends a stream cut after its first byte, in the stream's own format: the
     client's wire format ``api`` in the stream's framing (its Content-Type ``ctype``: SSE, AWS's
-    binary event stream, else a JSON object a line). OpenAI and Gemini ``data: {"error": ...}``,
-    Anthropic ``event: error``; Bedrock, Cohere and Ollama as
-    :func:`~aigw_policy.providers.error_shapes.native_stream_error` says."""
+    binary event stream, a JSON array (``application/json``: Gemini's without ``alt=sse``; its
+    last element, after a ``comma`` when what was sent ends with an element, and the array's end), else a
+    JSON object a line). OpenAI and Gemini ``data: {"error": ...}``, Anthropic ``event: error``;
+    Bedrock, Cohere and Ollama as :func:`~aigw_policy.providers.error_shapes.native_stream_error`
+    says."""
     kind = (ctype.decode("latin-1") if isinstance(ctype, bytes) else ctype).lower()
     framing = "sse" if "event-stream" in kind else "eventstream" if "amazon.eventstream" in kind else "ndjson"
     native = native_stream_error(api, message, framing)
@@ -155,6 +158,8 @@ def stream_error_event(api: str, message: str, ctype: bytes | str = b"text/event
     else:
         data = {"error": {"message": message, "type": "server_error", "param": None, "code": "upstream_stream_cut"}}
     line = json.dumps(data).encode()
+    if "application/json" in kind:  # the array's last element, and its end
+        return (b",\r\n" if comma else b"") + line + b"]"
     return b"data: " + line + b"\n\n" if framing == "sse" else line + b"\n"
 
 

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..providers.encoding import StreamDecoder, decodable
 from ..providers.errors import ProviderError
+from ..providers.framing import JSONArrayParser
 from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
 from ..routing.rewrite import ACCOUNT_ANSWER_HEADERS, upstream_request
 from ..redact import account_ids
@@ -260,12 +261,17 @@ class Framer:
         self.ctype = ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"").lower()
         self.sse = b"event-stream" in ctype
         self.binary = EVENT_STREAM.encode() in ctype  # AWS's event stream: messages of a length their prelude says
+        # Gemini's stream without alt=sse: a JSON array, its objects not a line each
+        self.array = JSONArrayParser() if b"application/json" in ctype else None
+        self.comma = False  # what was passed on of the array ends with an element: the next needs a comma
         self.ends = (b"\n\n", b"\r\n\r\n") if self.sse else (b"\n",)
         self.pending = bytearray()  # held back: no whole event in it
 
     def feed(self, chunk: bytes) -> bytes:
         if self.binary:
             return self._messages(chunk)
+        if self.array is not None:
+            return self._objects(chunk)
         buf = self.pending
         if not buf:
             cut = max((i + len(end) for end in self.ends if (i := chunk.rfind(end)) >= 0), default=0)
@@ -285,6 +291,20 @@ class Framer:
             return b""
         out = bytes(buf[:cut])
         del buf[:cut]
+        return out
+
+    def _objects(self, chunk: bytes) -> bytes:
+        """A JSON array's bytes up to the end of its last whole object (one longer than
+        :data:`MAX_EVENT` is passed on as it comes)."""
+        buf = self.pending
+        buf += chunk
+        self.array.feed(chunk)  # type: ignore[union-attr]
+        held = self.array.held  # type: ignore[union-attr]
+        cut = len(buf) - held if held <= MAX_EVENT else len(buf)
+        out = bytes(buf[:cut])
+        del buf[:cut]
+        if last := out.rstrip():
+            self.comma = last.endswith(b"}")
         return out
 
     def _messages(self, chunk: bytes) -> bytes:
@@ -365,7 +385,8 @@ def served_app(answer: Answer, api: str, ctx: Any) -> Any:
                 why = "the upstream went quiet" if timeout else "the upstream cut the stream"
                 await send({"type": "http.response.body", "more_body": True,
                             "body": stream_error_event(api, f"{why}; the answer is incomplete", frames.ctype
-                                                       if frames is not None else b"text/event-stream")})
+                                                       if frames is not None else b"text/event-stream",
+                                                       comma=frames is not None and frames.comma)})
                 leave_unfinished()
         finally:
             gone.cancel()

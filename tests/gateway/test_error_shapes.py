@@ -6,7 +6,8 @@ refusal before the decision (401), a denial (403), a body too large (413), a lim
 route's refusals (404 no inference API, 422) and its failure (503), an internal endpoint
 ``serve`` cannot reach (502). A routed
 stream cut after its first byte ends with an error event in that stream's own framing (an
-NDJSON line, Cohere's SSE, an AWS event-stream exception message). They were all OpenAI's."""
+NDJSON line, Cohere's SSE, an AWS event-stream exception message, the last element of Gemini's
+JSON array and the array's end). They were all OpenAI's SSE ``data:`` line."""
 
 from __future__ import annotations
 
@@ -122,6 +123,19 @@ def test_every_gateway_error_is_in_the_clients_shape() -> None:
                     assert r.headers["x-amzn-errortype"] == r.json()["__type"], (name, case)
 
 
+GEMINI = """\
+on_http_request:
+  - name: route
+    actions:
+      - type: ai-gateway
+        config:
+          only_allow_configured_providers: true
+          providers:
+            - {id: g, base_url: "URL", supported_api_surfaces: [{format: gemini}],
+               api_keys: [{value: sk-gemini-shapes, id: k}], models: [{id: gemini-2.5-flash}]}
+"""
+
+
 def _cut_upstream(ctype: bytes, events: list[bytes]) -> Any:
     """An upstream whose stream sends ``events`` then the first half of one more, and is cut."""
 
@@ -163,6 +177,15 @@ def _last_aws(data: bytes) -> tuple[str, dict[str, Any]]:
     return kind, json.loads(text)
 
 
+def _gemini_array(data: bytes) -> bool:
+    """A Gemini stream without alt=sse, cut: still one JSON array, its last element the error."""
+    items = json.loads(data)
+    return len(items) == 3 and items[-1]["error"]["status"] == "UNAVAILABLE"  # the two whole objects, the error
+
+
+_GEMINI_OBJ = json.dumps({"candidates": [{"content": {"parts": [{"text": "hi"}], "role": "model"}}]},
+                         indent=2).encode()
+
 STREAMS = [
     ("ollama", "/api/chat", b"application/x-ndjson",
      [b'{"model":"gpt-4o","message":{"role":"assistant","content":"hi"},"done":false}\n'] * 2,
@@ -178,16 +201,22 @@ STREAMS = [
     ("bedrock", "/model/gpt-4o/converse-stream", b"application/vnd.amazon.eventstream",
      [_aws("messageStart", {"role": "assistant"}), _aws("contentBlockDelta", {"delta": {"text": "hi"}})],
      lambda data: _last_aws(data)[1]["type"] == "error"),
+    ("gemini-array", "/v1beta/models/gemini-2.5-flash:streamGenerateContent", b"application/json; charset=UTF-8",
+     [b"[" + _GEMINI_OBJ, b",\r\n" + _GEMINI_OBJ], _gemini_array),
 ]
 
 
 @pytest.mark.parametrize("name, path, ctype, events, ends_in_error", STREAMS, ids=[s[0] for s in STREAMS])
 def test_a_cut_routed_stream_ends_in_its_own_framing(name: str, path: str, ctype: bytes, events: list[bytes],
                                                      ends_in_error: Callable[[bytes], bool]) -> None:
-    with ServerThread(_cut_upstream(ctype, events)) as up, policy_gateway(routed_policy([up.url]), KEY) as gw:
+    gemini = name.startswith("gemini")
+    body = {"contents": [{"parts": [{"text": "hi"}]}]} if gemini else {"model": "gpt-4o", "messages": MESSAGES,
+                                                                      "stream": True}
+    with ServerThread(_cut_upstream(ctype, events)) as up, \
+            policy_gateway(GEMINI.replace("URL", up.url) if gemini else routed_policy([up.url]), KEY) as gw:
         data = b""
         with httpx.stream("POST", gw.url + path, headers={"authorization": f"Bearer {KEY}"}, timeout=30,
-                          json={"model": "gpt-4o", "messages": MESSAGES, "stream": True}) as r:
+                          json=body) as r:
             assert r.status_code == 200
             with pytest.raises(httpx.RemoteProtocolError):  # the cut is not hidden: no end of the body
                 for chunk in r.iter_raw():
