@@ -6,10 +6,31 @@ Every message, log line, banner and error that names a store or ledger URL goes 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-__all__ = ["redact", "scrub"]
+__all__ = ["account_ids", "redact", "scrub"]
+
+_ACCOUNT = r"\b(org-|proj_)[A-Za-z0-9]{16,}|\b(project_number:|projects/)[0-9]{4,}"
+_ACCOUNT_TEXT = re.compile(_ACCOUNT)
+_ACCOUNT_BYTES = re.compile(_ACCOUNT.encode())
+
+
+def account_ids(text: str | bytes) -> str | bytes:
+    """``text`` without the ids of a provider account that a provider's error message quotes:
+    OpenAI's organization and project (``org-...``, ``proj_...``: "Rate limit reached for
+    gpt-4o in organization org-...") and Google's project number ("consumer
+    'project_number:123...'"); the kind stays, the id is ``***``.
+
+    >>> account_ids("Rate limit reached in organization org-AbCdEfGhIjKlMnOpQrStUvWx on tokens")
+    'Rate limit reached in organization org-*** on tokens'
+    >>> account_ids(b"consumer 'project_number:1234567890'")
+    b"consumer 'project_number:***'"
+    """
+    if isinstance(text, bytes):
+        return _ACCOUNT_BYTES.sub(lambda m: (m.group(1) or m.group(2)) + b"***", text)
+    return _ACCOUNT_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
 
 # query parameters that carry a secret (libpq's `password`, redis-py's `password`, tokens)
 _SECRET_PARAMS = frozenset({"password", "sslpassword", "pass", "pwd", "secret", "token", "access_token"})

@@ -25,13 +25,14 @@ from typing import Any
 from ..limits.model import Outcome
 from ..providers import Usage, extract_usage
 from ..routing.model import Attempt, AttemptOutcome, Next, Serve
+from ..routing.rewrite import CREDENTIAL_HEADERS
 from .charging import _entry, retry_headers, settle, settle_charges
 from .decision import Decision
 from .flow import REQ, Flow, Need, Reserve, Steps, Stop, StoreFailed
 from .phases import continue_phase, response_steps
 from .route import REFUSED, RouteRun, candidate_activation
-from .route_errors import (ALL_FAILED, CONNECT, TIMEOUT, ai_gateway_result, all_failed, attempt_said, error_body,
-                           upstream_wait)
+from .route_errors import (ALL_FAILED, CONNECT, NO_API_KEY, NO_API_KEY_MESSAGE, NO_KEY, TIMEOUT, ai_gateway_result,
+                           all_failed, attempt_said, error_body, upstream_wait)
 
 __all__ = ["End", "finish", "step"]
 
@@ -117,6 +118,10 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
             t.skip = (f"no key configured for provider `{c.provider}`: the client's own credential is for "
                       f"`{owner}` and goes to no other provider")
             continue
+        if c.key_id is None and route.provider(c.provider).builtin and not _client_credential(flow.act):
+            t.skip = (f"{NO_KEY} for provider `{c.provider}`: none is configured, and the request carries no "
+                      "credential of the client's own to pass on")
+            continue
         number = len(run.attempts) + 1
         if t.charges:
             answer = yield Reserve(run.store_id(flow.rid, number), [ch for _, _, ch in t.charges])
@@ -155,6 +160,8 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
     refused = sorted({t.skip for t in run.tries if t.skip and t.skip.startswith(REFUSED)})
     if n == 0 and refused:  # the policy's model rules refuse every model the route could send
         return End(403, "model_not_allowed", "every model this request could be routed to is " + "; ".join(refused))
+    if n == 0 and any(t.skip and t.skip.startswith(NO_KEY) for t in run.tries):
+        return End(400, NO_API_KEY, NO_API_KEY_MESSAGE)
     if n == 0:
         return End(503, ALL_FAILED, "All providers failed: no candidate could be tried (routing.candidates says why)")
     # every attempt said when to come back (each a 429 or 503 with Retry-After): the soonest
@@ -174,6 +181,16 @@ def _passthrough_owner(run: RouteRun, route: Any) -> str | None:
     list is never tried: a failover took a client's OpenAI key on to OpenRouter, its Anthropic
     key to Google."""
     return run.tries[0].candidate.provider if run.tries else None
+
+
+def _client_credential(act: Any) -> bool:
+    """Whether the request carries a credential of the client's own that a keyless attempt
+    passes on (passthrough): a credential header or Gemini's ``?key=``. The policy never sees
+    the gateway's own key (the middleware authenticates with it and hides it), so with a keys
+    file there is none."""
+    headers = act.get("req.headers") or {}
+    query = act.get("req.url.query_params") or {}
+    return any(headers.get(name) for name in CREDENTIAL_HEADERS) or bool(query.get("key"))
 
 
 def _over(t: Any, answer: list[Outcome]) -> Outcome | None:

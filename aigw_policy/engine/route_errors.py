@@ -13,20 +13,33 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-__all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "TIMEOUT", "ai_gateway_result", "all_failed", "attempt_said",
-           "error_body", "upstream_wait"]
+from ..providers.error_shapes import native_error
+from ..redact import account_ids
+
+__all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "NO_API_KEY", "NO_API_KEY_MESSAGE", "NO_KEY", "TIMEOUT",
+           "ai_gateway_result", "all_failed", "attempt_said", "error_body", "upstream_wait"]
 
 #: The keys of the ``aigw`` object every gateway answer carries (SPEC section 14), always all
 #: present (``None`` when they do not apply), so a client reads them without guessing.
 AIGW_FIELDS = ("code", "rule", "limit", "key", "reason", "retry_after", "resets_at", "decision_id", "hint")
 CONNECT = "ERR_NGROK_3800"
 """Could not reach the AI provider (a connection error that does not fail over)."""
+NO_API_KEY = "ERR_NGROK_3802"
+"""No API key found (400): no candidate could be sent, each for want of a key (ngrok's
+message, :data:`NO_API_KEY_MESSAGE`)."""
+NO_API_KEY_MESSAGE = ("No API key found. Check your SDK / AI Gateway configuration, or add API keys to your "
+                      "AI Gateway.")
+NO_KEY = "no API key"
+"""How a candidate skipped for want of a key begins its ``skipped_because``: a built-in
+provider with no ``api_keys`` configured, and a request that carries no credential of the
+client's own (none sent, or the gateway's key, which never goes upstream)."""
 ALL_FAILED = "ERR_NGROK_3807"
 """All providers failed (503)."""
 TIMEOUT = "ERR_NGROK_3810"
 """The request timed out (504: ``total_timeout``)."""
 
 _HINTS = {CONNECT: "the provider could not be reached; retry later",
+          NO_API_KEY: "the route has no key for this request's providers; the operator adds api_keys to them",
           ALL_FAILED: "every candidate provider failed; retry later",
           TIMEOUT: "the request took longer than the route's total_timeout; retry, or ask for less"}
 
@@ -40,12 +53,16 @@ _GOOGLE = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 
 
 def error_body(api: str, status: int, code: str, message: str, request_id: str | None,
                rule: str | None) -> dict[str, Any]:
-    """The JSON error of API format ``api`` (openai, anthropic, gemini) carrying ngrok's
+    """The JSON error of API format ``api`` (openai, anthropic, gemini; bedrock, cohere, ollama:
+    :func:`~aigw_policy.providers.error_shapes.native_error`) carrying ngrok's
     ``code``; ``aigw`` repeats the code, rule and decision id (SDKs ignore unknown keys)."""
     extra: dict[str, Any] = dict.fromkeys(AIGW_FIELDS)
     extra.update(decision_id=request_id, rule=rule, reason=message, code=code,
                  hint=_HINTS.get(code, "the route refused this request; the reason says why"))
     kind = _TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
+    native = native_error(api, status, f"{code}: {message}", request_id, extra)
+    if native is not None:
+        return native
     if api == "anthropic":
         return {"type": "error", "error": {"type": kind, "message": f"{code}: {message}"},
                 "request_id": request_id, "aigw": extra}
@@ -68,7 +85,8 @@ SDK_RETRIES = frozenset({408, 409, 429})
 def attempt_said(outcome: Any) -> str:
     """A failed attempt in a few words: ``timeout`` / ``connect``, else its status and the
     error message its answer carried (``error.message`` in every provider's shape, or a bare
-    ``message``, or a text body), on one line, printable, at most :data:`SAID_CHARS`."""
+    ``message``, or a text body), on one line, printable, at most :data:`SAID_CHARS`, without
+    the provider account's ids it may quote (:func:`~aigw_policy.redact.account_ids`)."""
     if outcome.error is not None:
         return str(outcome.error)
     body = outcome.body
@@ -82,7 +100,8 @@ def attempt_said(outcome: Any) -> str:
         message = body
     said = str(outcome.status_code)
     if isinstance(message, str):
-        text = "".join(ch for ch in " ".join(message.split()) if ch.isprintable())
+        # the client's message: without the ids of the account the gateway's key belongs to
+        text = account_ids("".join(ch for ch in " ".join(message.split()) if ch.isprintable()))
         if text:
             said += " " + (text[:SAID_CHARS] + "..." if len(text) > SAID_CHARS else text)
     return said

@@ -24,15 +24,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..engine.route_errors import AIGW_FIELDS
+from ..providers.error_shapes import NATIVE, native_error, native_headers, native_stream_error
 
 __all__ = ["AIGW_FIELDS", "STORE_UNAVAILABLE", "aigw_object", "denial", "error_body", "error_response", "no_long_retry",
-           "wire_api", "with_extra"]
+           "routed_error", "stream_error_event", "wire_api", "with_extra"]
 
 #: What API clients are told when the limit store fails: never its address or its error text
 #: (those go to the operator's decision log and ledger).
 STORE_UNAVAILABLE = "the gateway cannot check its limits right now (limit store unavailable); retry later"
 
 _GEMINI = re.compile(r"(?:/models/[^/]+:[A-Za-z]+$)|(?:^/v1beta/)")
+_BEDROCK = re.compile(r"/model/[^/]+/(?:converse|converse-stream|invoke|invoke-with-response-stream)/?$")
+_COHERE = frozenset({"/v1/chat", "/v2/chat", "/v1/embed", "/v2/embed", "/v1/generate", "/v1/rerank", "/v2/rerank",
+                     "/v1/tokenize", "/v1/detokenize", "/v1/classify"})
+_OLLAMA = ("/api/chat", "/api/generate", "/api/embed", "/api/embeddings", "/api/tags", "/api/show", "/api/ps",
+           "/api/version")
 
 # Anthropic's documented error types; OpenAI's SDK reads only the status, so we reuse them.
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
@@ -47,12 +53,26 @@ _CODES = {401: "invalid_api_key", 403: "policy_denied", 413: "request_too_large"
 
 
 def wire_api(path: str, headers: Mapping[str, str]) -> str:
-    """The error dialect a client speaks: ``anthropic``, ``gemini`` or ``openai`` (the default),
-    from the request path (and Anthropic's ``anthropic-version`` header)."""
+    """The error dialect a client speaks: ``bedrock`` (its runtime's ``/model/{id}/converse``
+    and ``/invoke`` routes, Claude's included: the client is boto3), ``anthropic``,
+    ``gemini``, ``cohere`` (its native ``/v1|v2/chat``, ``/embed``, ...), ``ollama`` (its native
+    ``/api/*``) or ``openai`` (the default), from the request path (and Anthropic's
+    ``anthropic-version`` header).
+
+    >>> [wire_api(p, {}) for p in ("/model/nova-lite/converse", "/v2/chat", "/api/chat", "/v1/chat/completions")]
+    ['bedrock', 'cohere', 'ollama', 'openai']
+    """
+    if _BEDROCK.search(path):
+        return "bedrock"
     if path.endswith(("/messages", "/messages/count_tokens")) or "anthropic-version" in headers:
         return "anthropic"
     if _GEMINI.search(path):
         return "gemini"
+    trimmed = path.rstrip("/")
+    if trimmed in _COHERE:
+        return "cohere"
+    if trimmed.endswith(_OLLAMA):
+        return "ollama"
     return "openai"
 
 
@@ -77,6 +97,9 @@ def error_body(api: str, status: int, message: str, *, rule: str | None = None,
     extra.update(decision_id=decision_id, rule=rule, reason=message)
     extra["code"] = code or extra["code"] or ("usage_cap_exhausted" if quota else _CODES.get(
         status, "policy_denied" if status < 500 else "gateway_error"))
+    native = native_error(api, status, message, decision_id, extra, quota)
+    if native is not None:
+        return native
     if api == "anthropic":
         return {"type": "error", "error": {"type": _type(status), "message": message},
                 "request_id": decision_id, "aigw": extra}
@@ -106,10 +129,53 @@ def error_response(api: str, status: int, message: str, *, rule: str | None = No
     body = json.dumps(error_body(api, status, message, rule=rule, decision_id=decision_id, quota=quota,
                                  code=code, aigw=aigw),
                       ensure_ascii=False).encode("utf-8")
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               *native_headers(api, status, decision_id, quota)]
     if quota:
         headers.append((b"x-should-retry", b"false"))
     return body, headers
+
+
+def stream_error_event(api: str, message: str, ctype: bytes | str = b"text/event-stream", *,
+                       comma: bool = True) -> bytes:
+    """The event that ends a stream cut after its first byte, in the stream's own format: the
+    client's wire format ``api`` in the stream's framing (its Content-Type ``ctype``: SSE, AWS's
+    binary event stream, a JSON array (``application/json``: Gemini's without ``alt=sse``; its
+    last element, after a ``comma`` when what was sent ends with an element, and the array's end), else a
+    JSON object a line). OpenAI and Gemini ``data: {"error": ...}``, Anthropic ``event: error``;
+    Bedrock, Cohere and Ollama as :func:`~aigw_policy.providers.error_shapes.native_stream_error`
+    says."""
+    kind = (ctype.decode("latin-1") if isinstance(ctype, bytes) else ctype).lower()
+    framing = "sse" if "event-stream" in kind else "eventstream" if "amazon.eventstream" in kind else "ndjson"
+    native = native_stream_error(api, message, framing)
+    if native is not None:
+        return native
+    if api == "anthropic":
+        event = json.dumps({"type": "error", "error": {"type": "api_error", "message": message}}).encode()
+        return b"event: error\ndata: " + event + b"\n\n" if framing == "sse" else event + b"\n"
+    if api == "gemini":
+        data: dict[str, Any] = {"error": {"code": 502, "message": message, "status": "UNAVAILABLE"}}
+    else:
+        data = {"error": {"message": message, "type": "server_error", "param": None, "code": "upstream_stream_cut"}}
+    line = json.dumps(data).encode()
+    if "application/json" in kind:  # the array's last element, and its end
+        return (b",\r\n" if comma else b"") + line + b"]"
+    return b"data: " + line + b"\n\n" if framing == "sse" else line + b"\n"
+
+
+def routed_error(api: str, status: int, body: Any) -> tuple[Any, list[tuple[bytes, bytes]]]:
+    """A route's own error ``body`` (the engine writes it in the format it routes:
+    OpenAI's, Anthropic's or Gemini's) in the shape of the client's wire format ``api`` when
+    that is another one's (Bedrock, Cohere, Ollama), from the ``aigw`` object it carries; and
+    the headers that shape has (Bedrock's exception name)."""
+    extra = body.get("aigw") if isinstance(body, dict) else None
+    if api not in NATIVE or not isinstance(extra, dict):
+        return body, []
+    from ..engine.route_errors import error_body as route_error
+
+    rid = extra.get("decision_id")
+    return (route_error(api, status, str(extra.get("code")), str(extra.get("reason")), rid, extra.get("rule")),
+            native_headers(api, status, rid))
 
 
 def with_extra(headers: list[tuple[bytes, bytes]],
@@ -178,12 +244,20 @@ def _seconds(value: bytes, per_second: float) -> float | None:
 def denial(api: str, decision: Any, status: int) -> tuple[int, str, bool]:
     """How the gateway words a denial to an ``api`` client: ``(status, message, quota)``.
 
-    A limit store failure is told without the store's address or error; a request refused
+    A limit store failure is told without the store's address or error, a rule that failed
+    (``on_error: deny``) by its name and code without its source or the CEL error (the
+    expression may hold what the operator keeps from clients); a request refused
     because a ``usage-cap`` is exhausted is a quota answer (Anthropic: 402). Anything else is
     ``status`` and the decision's reason as they are.
     """
     if decision.kind == "store":
         return status, STORE_UNAVAILABLE, False
+    if decision.kind == "error":  # the rule's source and the CEL error stay in the operator's decision log
+        code = next((e.get("code") for e in getattr(decision, "errors", None) or ()
+                     if e.get("rule") == decision.rule), None)
+        said = f" ({code})" if isinstance(code, str) else ""
+        return status, (f"rule `{decision.rule}` failed on this request{said}; the operator's decision log "
+                        "has the error"), False
     reason = decision.reason or "denied"
     if decision.kind == "limit" and status == 429:
         deciding = next((e for e in decision.limits or () if e.get("rule") == decision.rule

@@ -21,12 +21,12 @@ from .captured import answer_text, header_value, overflow_usage, streamed, usage
 from .conn import conn_of, http_version, server_name, timestamp_of
 from .effects import (effect, header_effects, model_in_path, rewritten_body, rewritten_target, sniff_content_type,
                       strip_key)
-from .errors import aigw_object, denial, error_response, no_long_retry, wire_api, with_extra
+from .errors import aigw_object, denial, error_response, no_long_retry, routed_error, wire_api, with_extra
 from .hops import hop_by_hop
 from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
 from .paths import PathError, canonical_scope, valid_host
-from .request_body import MIN_BODY_RATE, BadBody, parse_body, read_body, receive_within
+from .request_body import MIN_BODY_RATE, BadBody, body_code, parse_body, read_body, receive_within
 from .request_ids import DECISION_HEADER, id_headers, request_id
 from .server import CONN_TIMES
 
@@ -189,7 +189,7 @@ class Exchange:
             body_obj = (parse_body(body, ctype) if len(body) <= _PARSE_ON_LOOP
                         else await asyncio.to_thread(parse_body, body, ctype))
         except BadBody as error:
-            await self._answer(error.status, error.message, None, code=error.code)
+            await self._answer(error.status, error.message, None, code=body_code(error.code, self.engine))
             return
         request["request"]["body"] = body_obj
         self.request = request
@@ -198,7 +198,7 @@ class Exchange:
             decision = await self._decide(request)
         except RequestError as error:
             self.overhead += time.perf_counter() - t
-            await self._answer(400, str(error), None, code="invalid_request")
+            await self._answer(400, str(error), None, code=body_code("invalid_request", self.engine))
             return
         self.overhead += time.perf_counter() - t
         self.ctx.decision = decision
@@ -416,7 +416,9 @@ class Exchange:
             extra.append((k.encode("latin-1"), v.encode("latin-1", "replace")))
         extra += header_effects(decision, "response_headers")
         if decision.kind in ("custom-response", "route-error", "redirect"):  # a body as written, or in the API's shape
-            body = resp.get("body")
+            body, shaped = routed_error(self.api, status, resp.get("body")) if decision.kind == "route-error" \
+                else (resp.get("body"), [])
+            extra += shaped
             data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
             if "content-type" not in given:
                 extra.append((b"content-type", sniff_content_type(data)))

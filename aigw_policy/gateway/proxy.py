@@ -33,14 +33,14 @@ from typing import Any
 from ..providers.classify import inference_endpoint
 from ..providers.encoding import SUPPORTED, StreamDecoder, codings, decodable
 from ..providers.errors import ProviderError
-from ..routing.rewrite import ACCOUNT_HEADERS
+from ..routing.rewrite import ACCOUNT_ANSWER_HEADERS, ACCOUNT_HEADERS
 from .errors import error_response, wire_api
 from .hops import HOP_BY_HOP as FIXED_HOPS
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
 from .keys import CREDENTIAL_HEADERS
 from .request_ids import id_headers
-from .scrub import Scrubber
+from .scrub import AccountIds, Scrubber
 from .server import CLIENT_GONE, leave_unfinished
 
 __all__ = ["ANSWER_OWN", "HOP_BY_HOP", "OFFER", "UpstreamProxy", "is_redirect", "upstream_api"]
@@ -92,6 +92,8 @@ class UpstreamProxy:
         if auth is not None:
             names.update(h.encode() for h in (*CREDENTIAL_HEADERS, *ACCOUNT_HEADERS))  # the client's account: not with ours
         self._auth_names = frozenset(names)
+        # the operator's account, which its credential's answers name: not the client's to see
+        self._answer_drop = _ANSWER_DROP | ACCOUNT_ANSWER_HEADERS if auth is not None else _ANSWER_DROP
         # the secret of each credential (`Bearer sk-...`: the token), what an answer must not quote
         self._secrets = {api: [v.rpartition(b" ")[2] for _, v in headers] for api, headers in self.auth.items()}
         self.provider_api = upstream_api(upstream, provider)
@@ -149,7 +151,7 @@ class UpstreamProxy:
         headers = [(k, v) for k, v in scope["headers"]
                    if (name := k.lower()) not in _DROP and name not in self._auth_names]
         # by the path alone: a client header (`anthropic-version`) must not pick whose key goes
-        api = self.provider_api or wire_api(scope["path"], {})
+        api = self.provider_api or _credential_api(wire_api(scope["path"], {}))
         if self.auth and self.lends(scope.get("method", "POST"), scope["path"]):
             headers += self.auth.get(api, [])
         headers += OFFER
@@ -207,7 +209,7 @@ class UpstreamProxy:
                                  f"(`{', '.join(coded)}`)")
                 return
             named = hop_by_hop(response.raw_headers)  # with the names Connection lists
-            drop = _ANSWER_DROP if named is FIXED_HOPS else _ANSWER_DROP | named
+            drop = self._answer_drop if named is FIXED_HOPS else self._answer_drop | named
             if decode:
                 drop |= {"content-encoding"}
             out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
@@ -215,6 +217,8 @@ class UpstreamProxy:
                 out += [(k, v) for k, v in response.raw_headers if k.lower() == b"content-length"][:1]
             for scrub in scrubs:
                 out = [(k, scrub.whole(v)) for k, v in out]
+            if response.status >= 400 and self._answer_drop is not _ANSWER_DROP:  # an error to the operator's key
+                scrubs = [*scrubs, AccountIds()]
             await send({"type": "http.response.start", "status": response.status, "headers": out})
             complete = await self._pump(response, StreamDecoder(encoding) if decode else None, send, ctx, scrubs)
         finally:
@@ -281,6 +285,13 @@ class UpstreamProxy:
 _HOSTS = {"api.openai.com": "openai", "api.anthropic.com": "anthropic",
           "generativelanguage.googleapis.com": "gemini"}
 _HOST_SUFFIXES = {".openai.azure.com": "openai"}
+
+
+def _credential_api(wire: str) -> str:
+    """Whose ``upstream_auth`` entry a request of ``wire`` format gets at an upstream of no
+    known host: its own (``anthropic``, ``gemini``), else ``openai``'s (a Bedrock, Cohere or
+    Ollama request has no entry of its own; docs/gateway.md, "Upstream credentials")."""
+    return wire if wire in ("anthropic", "gemini") else "openai"
 
 
 def is_redirect(status: int) -> bool:

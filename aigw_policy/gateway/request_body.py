@@ -8,7 +8,21 @@ import json
 import re
 from typing import Any
 
-__all__ = ["MAX_JSON_ITEMS", "MIN_BODY_RATE", "BadBody", "parse_body", "read_body", "receive_within"]
+__all__ = ["INVALID_BODY", "MAX_JSON_ITEMS", "MIN_BODY_RATE", "BadBody", "body_code", "parse_body", "read_body",
+           "receive_within"]
+
+
+INVALID_BODY = "ERR_NGROK_3801"
+"""ngrok's code for a body its AI gateway cannot read (400 "Invalid request body": not JSON,
+``model`` not a string, ``models`` not a list of strings): what a policy that routes (an
+``ai-gateway`` action) says in place of the gateway's own code (:func:`body_code`)."""
+
+
+def body_code(code: str, engine: Any) -> str:
+    """The code of a body refused 400 with ``code`` (``invalid_json``, ``invalid_request``):
+    ngrok's :data:`INVALID_BODY` under a policy that routes, else ``code``."""
+    compiled = getattr(engine, "compiled", None)
+    return INVALID_BODY if code in ("invalid_json", "invalid_request") and getattr(compiled, "routed", False) else code
 
 
 class BadBody(Exception):

@@ -40,10 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..providers.encoding import StreamDecoder, decodable
 from ..providers.errors import ProviderError
+from ..providers.framing import JSONArrayParser
 from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
-from ..routing.rewrite import upstream_request
+from ..routing.rewrite import ACCOUNT_ANSWER_HEADERS, upstream_request
+from ..redact import account_ids
 from ..routing.secrets import Secrets
-from .captured import streamed
+from .captured import EVENT_STREAM, streamed
+from .errors import stream_error_event
 from .first_event import opening, stream_error
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
@@ -54,7 +57,7 @@ from .server import leave_unfinished
 if TYPE_CHECKING:
     from .exchange import Exchange
 
-__all__ = ["Answer", "Router", "route", "stream_error_event"]
+__all__ = ["Answer", "Framer", "Router", "route"]
 
 _log = logging.getLogger("aigw_policy.gateway")
 
@@ -181,11 +184,15 @@ class Router:
             status, said = failed
         outcome = AttemptOutcome(status, latency_ms=_ms(t0), time_to_first_token_ms=ttft, headers=plain, body=said)
         drop = HOP_BY_HOP | ANSWER_OWN | hop_by_hop(response.raw_headers)
+        if secret is not None:  # the answer to the gateway's key names the operator's account: not passed on
+            drop |= ACCOUNT_ANSWER_HEADERS
         if decodable(encoding):
             drop |= {"content-encoding"}
         out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
         if scrub is not None:
             out = [(k, scrub.whole(v)) for k, v in out]
+        if secret is not None and response.status >= 400:  # served as it is (not a failover trigger)
+            prefix = account_ids(prefix)  # type: ignore[assignment]
         return outcome, Answer(response.status, out, prefix, rest, response, streaming, scrub)
 
 
@@ -244,18 +251,6 @@ def _close(response: Response | None) -> None:
         response.release()
 
 
-def stream_error_event(api: str, message: str) -> bytes:
-    """The event that ends a stream cut after its first byte, in the stream's own format."""
-    if api == "anthropic":
-        data = {"type": "error", "error": {"type": "api_error", "message": message}}
-        return b"event: error\ndata: " + json.dumps(data).encode() + b"\n\n"
-    if api == "gemini":
-        data = {"error": {"code": 502, "message": message, "status": "UNAVAILABLE"}}
-    else:
-        data = {"error": {"message": message, "type": "server_error", "param": None, "code": "upstream_stream_cut"}}
-    return b"data: " + json.dumps(data).encode() + b"\n\n"
-
-
 class Framer:
     """Holds back the unfinished event at the end of a stream's chunk until it is whole, so
     that the client only ever receives whole events (SSE: up to a blank line; NDJSON: up to
@@ -263,12 +258,20 @@ class Framer:
     longer than :data:`MAX_EVENT` is passed on as it is."""
 
     def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
-        ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"").lower()
+        self.ctype = ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"").lower()
         self.sse = b"event-stream" in ctype
+        self.binary = EVENT_STREAM.encode() in ctype  # AWS's event stream: messages of a length their prelude says
+        # Gemini's stream without alt=sse: a JSON array, its objects not a line each
+        self.array = JSONArrayParser() if b"application/json" in ctype else None
+        self.comma = False  # what was passed on of the array ends with an element: the next needs a comma
         self.ends = (b"\n\n", b"\r\n\r\n") if self.sse else (b"\n",)
         self.pending = bytearray()  # held back: no whole event in it
 
     def feed(self, chunk: bytes) -> bytes:
+        if self.binary:
+            return self._messages(chunk)
+        if self.array is not None:
+            return self._objects(chunk)
         buf = self.pending
         if not buf:
             cut = max((i + len(end) for end in self.ends if (i := chunk.rfind(end)) >= 0), default=0)
@@ -286,6 +289,38 @@ class Framer:
             cut = len(buf)
         if not cut:
             return b""
+        out = bytes(buf[:cut])
+        del buf[:cut]
+        return out
+
+    def _objects(self, chunk: bytes) -> bytes:
+        """A JSON array's bytes up to the end of its last whole object (one longer than
+        :data:`MAX_EVENT` is passed on as it comes)."""
+        buf = self.pending
+        buf += chunk
+        self.array.feed(chunk)  # type: ignore[union-attr]
+        held = self.array.held  # type: ignore[union-attr]
+        cut = len(buf) - held if held <= MAX_EVENT else len(buf)
+        out = bytes(buf[:cut])
+        del buf[:cut]
+        if last := out.rstrip():
+            self.comma = last.endswith(b"}")
+        return out
+
+    def _messages(self, chunk: bytes) -> bytes:
+        """The whole event-stream messages so far (a message's first 4 bytes are its length,
+        big-endian); one longer than :data:`MAX_EVENT` is passed on as it comes."""
+        buf = self.pending
+        buf += chunk
+        cut = 0
+        while len(buf) - cut >= 4:
+            total = int.from_bytes(buf[cut:cut + 4], "big")
+            if total > MAX_EVENT or total < 16:  # too long to hold, or no message: passed on as it is
+                cut = len(buf)
+                break
+            if len(buf) - cut < total:
+                break
+            cut += total
         out = bytes(buf[:cut])
         del buf[:cut]
         return out
@@ -349,7 +384,9 @@ def served_app(answer: Answer, api: str, ctx: Any) -> Any:
             if answer.streaming:  # bytes are out: no failover, the client is told in its stream
                 why = "the upstream went quiet" if timeout else "the upstream cut the stream"
                 await send({"type": "http.response.body", "more_body": True,
-                            "body": stream_error_event(api, f"{why}; the answer is incomplete")})
+                            "body": stream_error_event(api, f"{why}; the answer is incomplete", frames.ctype
+                                                       if frames is not None else b"text/event-stream",
+                                                       comma=frames is not None and frames.comma)})
                 leave_unfinished()
         finally:
             gone.cancel()
@@ -467,8 +504,9 @@ async def no_upstream(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 def unreachable_internal(url: str) -> Any:
     """The upstream of a request a ``forward-internal`` action sent to ngrok's internal endpoint
-    ``url``: ``serve`` has no such endpoint, so it answers 502 ``internal_endpoint`` naming it
-    (in the client's provider shape), and the response phase runs on that answer."""
+    ``url``: ``serve`` has no such endpoint, so it answers 502 ``internal_endpoint`` (in the
+    client's provider shape; the URL, the policy's own topology, only in the operator's log),
+    and the response phase runs on that answer."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         from .errors import error_response, wire_api
@@ -478,10 +516,12 @@ def unreachable_internal(url: str) -> Any:
         ctx = scope.get("aigw")
         if ctx is not None:
             ctx.upstream_error = "internal_endpoint"
+        rid = ctx.request_id if ctx else None
+        _log.warning("request %s: a forward-internal action sent it to `%s`, an ngrok internal endpoint, which "
+                     "serve cannot reach", rid, url[:200])
         body, hdrs = error_response(wire_api(scope["path"], headers), 502,
-                                    f"a forward-internal action sent this request to `{url[:200]}`, an ngrok "
-                                    "internal endpoint, which this gateway cannot reach",
-                                    decision_id=ctx.request_id if ctx else None, code="internal_endpoint")
+                                    "the policy sent this request to an ngrok internal endpoint, which this gateway "
+                                    "cannot reach", decision_id=rid, code="internal_endpoint")
         if ctx is not None:
             hdrs += id_headers(ctx.request_id)
         await send({"type": "http.response.start", "status": 502, "headers": hdrs})

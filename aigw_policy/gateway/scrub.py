@@ -11,7 +11,7 @@ b'your key *** was refused'
 
 from __future__ import annotations
 
-__all__ = ["MASK", "MIN_SECRET", "Scrubber"]
+__all__ = ["MASK", "MIN_SECRET", "AccountIds", "Scrubber"]
 
 
 class Scrubber:
@@ -58,3 +58,37 @@ class Scrubber:
 MIN_SECRET = 8
 """Bytes of a key below which it is not scrubbed from answers (see :class:`Scrubber`)."""
 MASK = b"***"
+
+
+class AccountIds:
+    """An error answer to the gateway's key, without the ids of the account it belongs to that
+    the provider's message quotes (:func:`~aigw_policy.redact.account_ids`: "Rate limit
+    reached for gpt-4o in organization org-..."), as it streams through: a chunk's last word
+    (after its last space, quote or comma: an id has none) is held back until the next chunk
+    or the end, so an id split across chunks is caught too; at most :data:`HELD` bytes."""
+
+    __slots__ = ("pending",)
+
+    def __init__(self) -> None:
+        self.pending = b""
+
+    def whole(self, data: bytes) -> bytes:
+        from ..redact import account_ids
+
+        return account_ids(data)  # type: ignore[return-value]
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self.pending + chunk
+        cut = max(data.rfind(b" "), data.rfind(b'"'), data.rfind(b","), data.rfind(b"'"), data.rfind(b"\n")) + 1
+        if len(data) - cut > HELD:
+            cut = len(data)
+        self.pending = data[cut:]
+        return self.whole(data[:cut])
+
+    def flush(self) -> bytes:
+        out, self.pending = self.whole(self.pending), b""
+        return out
+
+
+HELD = 256
+"""Bytes of a chunk's last word :class:`AccountIds` holds back at most."""

@@ -279,6 +279,11 @@ class JSONArrayParser:
         self._pos = pos
         return out
 
+    @property
+    def held(self) -> int:
+        """Bytes of the unfinished top-level object the last ``feed`` ended in (0: none)."""
+        return len(self._buf) if self._depth > 0 else 0
+
     def finish(self) -> list[tuple[str, str]]:
         self._buf.clear()
         self._pos = self._depth = 0

@@ -136,6 +136,11 @@ def field_types(api: Api, body: Mapping[str, Any], problems: list[tuple[str, str
             problems.append(("request.body.model", f"must be a string, not {_kind(model)}"))
         elif len(model) > MAX_MODEL:
             problems.append(("request.body.model", f"must be at most {MAX_MODEL} characters, not {len(model):,}"))
+    models = body.get("models")  # the fallback models (ngrok's AI gateway, OpenRouter): a list of names
+    if models is not None and not (isinstance(models, list) and all(isinstance(m, str) for m in models)):
+        problems.append(("request.body.models", "must be a list of model names (strings), not "
+                         + (_kind(models) if not isinstance(models, list) else "a list holding "
+                            + _kind(next(m for m in models if not isinstance(m, str))))))
     stream = body.get("stream")
     if stream is not None and stream is not True and stream is not False:
         problems.append(("request.body.stream", f"must be true or false, not {_kind(stream)}"))
@@ -144,5 +149,6 @@ def field_types(api: Api, body: Mapping[str, Any], problems: list[tuple[str, str
 def _kind(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean"
-    return {str: "a string", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
+    return {str: "a string", int: "a number", float: "a number", list: "a list", dict: "an object",
+            type(None): "null"}.get(
         type(value), f"a {type(value).__name__}")

@@ -233,6 +233,10 @@ def _plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: 
         raise _Refused(404, UNSUPPORTED, f"`{method} {path[:200]}` is not an inference API: the ai-gateway action "
                        "routes POSTs to chat, completions, responses, embeddings, messages, generateContent, image "
                        "and audio endpoints only (it would send the provider key to any other)")
+    unread = next((n for n in ai.notes if n == "request body is not a json object" or n.startswith("request body: ")),
+                  None)
+    if unread is not None:  # a JSON array, a string, text that is no JSON: no model can be read from it
+        raise _Refused(400, "ERR_NGROK_3801", f"Invalid request body: {unread.removeprefix('request body: ')}")
     limit = route.config.max_input_tokens
     if limit is not None and ai.input_tokens > limit:
         raise _Refused(413, "ERR_NGROK_3811", f"Input too large: {ai.input_tokens} tokens (max {limit}). "

@@ -43,7 +43,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from ..providers.classify import MAX_TOKENS_ONLY, NO_STREAM_OPTIONS, vendor_of
 from .model import Attempt
 
-__all__ = ["ACCOUNT_HEADERS", "CREDENTIAL_HEADERS", "UpstreamRequest", "upstream_request"]
+__all__ = ["ACCOUNT_ANSWER_HEADERS", "ACCOUNT_HEADERS", "CREDENTIAL_HEADERS", "UpstreamRequest", "upstream_request"]
 
 #: Headers that carry a credential in some provider's API: the client's are never forwarded.
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
@@ -53,6 +53,16 @@ ACCOUNT_HEADERS = frozenset({"openai-organization", "openai-project", "x-goog-us
 The client's never go with the gateway's key (a key that reaches several organizations would
 serve, bill and show the files of whichever the client named; a client whose SDK sends its
 own ``OPENAI_ORG_ID`` got 401 ``mismatched_organization`` for every request)."""
+ACCOUNT_ANSWER_HEADERS = ACCOUNT_HEADERS | {
+    "anthropic-organization-id",  # Anthropic: the organization the key belongs to
+    "x-ms-deployment-name",  # Azure OpenAI: the resource's deployment
+    # Cohere: a trial key's quota (the account's kind and use)
+    "x-trial-endpoint-call-limit", "x-trial-endpoint-call-remaining", "x-endpoint-monthly-call-limit"}
+"""Fields of a provider's answer that name the account of the credential it was sent
+(OpenAI's ``openai-organization`` / ``openai-project``, Anthropic's
+``anthropic-organization-id``, ...): an answer to a request that went with the gateway's key
+never carries them to the client (the operator's account is not the key holder's to know);
+one that went with the client's own key (passthrough) keeps them."""
 _DROP = CREDENTIAL_HEADERS | ACCOUNT_HEADERS | {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
     "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding", "x-aigw-provider"}

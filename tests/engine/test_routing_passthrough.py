@@ -41,7 +41,8 @@ def _attempted(config: str, path: str, model: str) -> tuple[list[str], Any]:
     engine = ap.Engine(ap.loads(doc, format="yaml"))
     body = {"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
     engine.evaluate({"id": "r1", "request": {"method": "POST", "url": "https://gw.example" + path,
-                                             "headers": {"content-type": "application/json"}, "body": body}})
+                                             "headers": {"content-type": "application/json",
+                                                         "authorization": "Bearer sk-client-own"}, "body": body}})
     step = engine.attempt("r1", None)
     tried = []
     while isinstance(step, Next):

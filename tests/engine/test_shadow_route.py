@@ -136,6 +136,8 @@ on_http_request:
               base_url: http://127.0.0.1:9/v1
               models: [{id: gpt-4o}]
 """, format="yaml")
-    d = ap.Engine(p).evaluate(request("gpt-4.1", attempts=[ok("gpt-4.1")]))
+    req = request("gpt-4.1", attempts=[ok("gpt-4.1")])
+    req["request"]["headers"] = {"authorization": "Bearer sk-client-own"}  # keyless: the client's own key goes
+    d = ap.Engine(p).evaluate(req)
     assert d.would_deny is not None and d.would_deny["status"] == 403
     assert d.routing["served"] == {"provider": "openai", "model": "gpt-4.1", "key_id": None, "attempt": 1}

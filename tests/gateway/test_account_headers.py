@@ -9,9 +9,11 @@ own key, no ``--keys``) they go with the client's key, as it sent them."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -77,3 +79,120 @@ def test_the_clients_own_key_keeps_its_account(tmp_path: Path) -> None:
             _sdk(gw.url, "sk-client-own").chat.completions.create(model="gpt-4o",
                                                                   messages=[{"role": "user", "content": "hi"}])
     assert _sent(stub) == ACCOUNT and stub.seen[0]["key"] == "sk-client-own"
+
+
+# -- the answer: the account the gateway's key belongs to is not the key holder's to see ------
+
+OPERATOR = {"openai-organization": "org-operator", "openai-project": "proj-operator",
+            "anthropic-organization-id": "aorg-operator", "x-ms-deployment-name": "dep-operator",
+            "x-trial-endpoint-call-limit": "40", "x-trial-endpoint-call-remaining": "39",
+            "x-endpoint-monthly-call-limit": "1000"}
+KEPT = {"x-ratelimit-remaining-requests": "99", "openai-processing-ms": "12"}
+
+
+def _answered(raw: Any) -> dict[str, str]:
+    return {k: v for k, v in raw.headers.items() if k in OPERATOR or k in KEPT}
+
+
+def _call(url: str, key: str = KEY) -> Any:
+    return _sdk(url, key).chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_routed_answer_hides_the_operators_account(stream: bool) -> None:
+    from .providers_stub import Reply
+
+    stub = StubProvider("p")
+    stub.push(Reply(headers={**OPERATOR, **KEPT}))
+    with ServerThread(stub) as up, policy_gateway(routed_policy([up.url]), KEY) as gw:
+        raw = _sdk(gw.url).chat.completions.with_raw_response.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=stream)
+    assert _answered(raw) == KEPT
+
+
+def test_a_proxied_answer_hides_the_operators_account(tmp_path: Path) -> None:
+    from aigw_policy.gateway import Gateway, load_keys
+
+    from .providers_stub import Reply
+
+    stub = StubProvider("p")
+    stub.push(Reply(headers={**OPERATOR, **KEPT}))
+    (tmp_path / "p.aigw").write_text('policy "a" { default allow }')
+    (tmp_path / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k}}\n"
+                                        "upstream_auth:\n  openai: {authorization: \"Bearer sk-operator-1\"}\n")
+    with ServerThread(stub) as up:
+        app = Gateway(policy=tmp_path / "p.aigw", upstream=up.url, keys=load_keys(tmp_path / "keys.yaml"), watch=0)
+        with ServerThread(app) as gw:
+            raw = _call(gw.url)
+    assert _answered(raw) == KEPT
+
+
+def test_the_clients_own_key_sees_its_own_account(tmp_path: Path) -> None:
+    from aigw_policy.gateway import Gateway
+
+    from .providers_stub import Reply
+
+    stub = StubProvider("p")
+    stub.push(Reply(headers={**OPERATOR, **KEPT}))
+    (tmp_path / "p.aigw").write_text('policy "a" { default allow }')
+    with ServerThread(stub) as up:
+        app = Gateway(policy=tmp_path / "p.aigw", upstream=up.url, watch=0)  # passthrough: the account is the client's
+        with ServerThread(app) as gw:
+            raw = _call(gw.url, "sk-client-own")
+    assert _answered(raw) == {**OPERATOR, **KEPT}
+
+
+# -- nor do the provider's error messages, which quote the account's ids ----------------------
+
+ORG = "org-AbCdEfGhIjKlMnOpQrStUvWx"
+SAID = f"Rate limit reached for gpt-4o in organization {ORG} (consumer 'project_number:123456789')"
+
+
+def _no_ids(text: str) -> None:
+    assert "org-AbCd" not in text and "123456789" not in text, text
+    assert "org-***" in text and "project_number:***" in text, text
+
+
+@pytest.mark.parametrize("failover_on", [None, "[500]"])
+def test_a_routed_error_hides_the_operators_account_ids(failover_on: str | None) -> None:
+    from .providers_stub import Reply
+
+    stub = StubProvider(SAID)  # its error message: "<name> says 429"
+    stub.push(Reply(status=429))
+    config = f"          failover_on: {failover_on}\n" if failover_on else ""
+    with ServerThread(stub) as up, policy_gateway(routed_policy([up.url], config=config), KEY) as gw:
+        r = httpx.post(gw.url + "/v1/chat/completions", headers={"authorization": f"Bearer {KEY}"},
+                       json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == (503 if failover_on is None else 429)  # all failed, or the 429 served as it is
+    _no_ids(r.text)
+
+
+def test_a_proxied_error_hides_the_operators_account_ids(tmp_path: Path) -> None:
+    from aigw_policy.gateway import Gateway, load_keys
+
+    from .providers_stub import Reply
+
+    stub = StubProvider(SAID)
+    stub.push(Reply(status=429))
+    (tmp_path / "p.aigw").write_text('policy "a" { default allow }')
+    (tmp_path / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k}}\n"
+                                        "upstream_auth:\n  openai: {authorization: \"Bearer sk-operator-1\"}\n")
+    with ServerThread(stub) as up:
+        app = Gateway(policy=tmp_path / "p.aigw", upstream=up.url, keys=load_keys(tmp_path / "keys.yaml"), watch=0)
+        with ServerThread(app) as gw:
+            r = httpx.post(gw.url + "/v1/chat/completions", headers={"authorization": f"Bearer {KEY}"},
+                           json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 429
+    _no_ids(r.text)
+
+
+def test_account_ids_split_anywhere_are_caught() -> None:
+    from aigw_policy.gateway.scrub import AccountIds
+
+    data = json.dumps({"error": {"message": SAID}}).encode()
+    for i in range(len(data)):
+        for j in range(i, len(data)):
+            s = AccountIds()
+            out = s.feed(data[:i]) + s.feed(data[i:j]) + s.feed(data[j:]) + s.flush()
+            _no_ids(out.decode())

@@ -14,6 +14,7 @@ from aigw_policy.gateway.keys import KeysError, parse_keys
 from aigw_policy.gateway.proxy import upstream_api
 
 from .conftest import ServerThread
+from .providers_stub import StubProvider
 from .stub import StubUpstream
 
 SECRETS = {"openai": "sk-openai-SECRET", "anthropic": "sk-ant-SECRET", "gemini": "AIza-gemini-SECRET"}
@@ -43,18 +44,18 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(files: Path, provider: str | None, api: str, client_auth: str,
-        extra: dict[str, str] | None = None) -> dict[str, Any]:
+        extra: dict[str, str] | None = None, request: tuple[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """One request through a gateway in front of the stub (which answers all three APIs);
     the client sends its gateway key in ``client_auth`` and other secrets in every other
     credential header and in ``?key=``. Returns what the upstream saw."""
     from aigw_policy.gateway import load_keys
 
-    stub = StubUpstream()
+    stub: Any = StubUpstream() if request is None else StubProvider("p")  # (this one answers any path)
     with ServerThread(stub) as up:
         app = Gateway(policy=files / "p.aigw", upstream=up.url, keys=load_keys(files / "keys.yaml"),
                       provider=provider, timeout=5.0, watch=0)
         with ServerThread(app) as gw:
-            path, body = REQUESTS[api]
+            path, body = request or REQUESTS[api]
             # the gateway key where the client puts it; other secrets in the headers read after it
             order = ["authorization", "x-api-key", "x-goog-api-key"]
             headers = {"x-api-key": "client-x-api-key", "x-goog-api-key": "client-goog", "api-key": "client-azure"}
@@ -85,6 +86,18 @@ def test_each_request_carries_only_its_providers_key(files: Path, api: str, clie
     assert not [s for s in (*CLIENT_SECRETS, "sk-gw-1") if s in text]  # no client credential
     assert "api-key" not in seen["headers"]
     assert ("openai-organization" in seen["headers"]) == (api == "openai")
+
+
+# the wire formats with no upstream_auth entry of their own: OpenAI's, as every other request's
+OTHERS = {"bedrock": ("/model/gpt-4o/converse", {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}),
+          "cohere": ("/v2/chat", {"model": "command-r", "messages": MSG}),
+          "ollama": ("/api/chat", {"model": "llama3", "messages": MSG})}
+
+
+@pytest.mark.parametrize("wire", sorted(OTHERS))
+def test_a_request_of_another_format_carries_openais_key(files: Path, wire: str) -> None:
+    seen = run(files, None, "openai", "authorization", request=OTHERS[wire])  # a router upstream
+    assert secrets_in(seen) == {"openai"}
 
 
 @pytest.mark.parametrize("api", sorted(REQUESTS))

@@ -102,13 +102,16 @@ on_http_response:
 """
 
 
-def test_forward_internal_is_a_502_naming_the_endpoint(tmp_path: Any) -> None:
-    """serve has no ngrok internal endpoints: the request the policy forwards to one gets a 502
-    naming it, and the response phase runs on that answer."""
+def test_forward_internal_is_a_502_naming_the_endpoint_to_the_operator_only(tmp_path: Any,
+                                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """serve has no ngrok internal endpoints: the request the policy forwards to one gets a 502,
+    and the response phase runs on that answer. The endpoint's URL (the policy's topology) is
+    in the operator's log, not in the client's answer."""
     (tmp_path / "p.yaml").write_text(INTERNAL)
     up = StubUpstream()
     gateway = Gateway(policy=tmp_path / "p.yaml", upstream="http://127.0.0.1:9", store="memory:", watch=0)
     with ServerThread(up) as _, ServerThread(gateway) as gw:
         r = httpx.post(gw.url + "/v1/chat/completions", json=CHAT, timeout=30)
-    assert r.status_code == 502 and "https://api.internal" in r.text and r.json()["error"]["code"] == "internal_endpoint"
+    assert r.status_code == 502 and r.json()["error"]["code"] == "internal_endpoint"
+    assert "api.internal" not in r.text and "https://api.internal" in caplog.text
     assert r.headers["x-upstream-status"] == "502" and not up.seen
