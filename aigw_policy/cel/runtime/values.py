@@ -112,16 +112,16 @@ class Timestamp:
         return not self.__eq__(other)
 
     def __lt__(self, other: object) -> bool:
-        return self.ns < other.ns if other.__class__ is Timestamp else NotImplemented  # type: ignore[attr-defined]
+        return self.ns < other.ns if other.__class__ is Timestamp else NotImplemented
 
     def __le__(self, other: object) -> bool:
-        return self.ns <= other.ns if other.__class__ is Timestamp else NotImplemented  # type: ignore[attr-defined]
+        return self.ns <= other.ns if other.__class__ is Timestamp else NotImplemented
 
     def __gt__(self, other: object) -> bool:
-        return self.ns > other.ns if other.__class__ is Timestamp else NotImplemented  # type: ignore[attr-defined]
+        return self.ns > other.ns if other.__class__ is Timestamp else NotImplemented
 
     def __ge__(self, other: object) -> bool:
-        return self.ns >= other.ns if other.__class__ is Timestamp else NotImplemented  # type: ignore[attr-defined]
+        return self.ns >= other.ns if other.__class__ is Timestamp else NotImplemented
 
     def __hash__(self) -> int:
         return hash(("ts", self.ns))
@@ -145,16 +145,16 @@ class Duration:
         return not self.__eq__(other)
 
     def __lt__(self, other: object) -> bool:
-        return self.ns < other.ns if other.__class__ is Duration else NotImplemented  # type: ignore[attr-defined]
+        return self.ns < other.ns if other.__class__ is Duration else NotImplemented
 
     def __le__(self, other: object) -> bool:
-        return self.ns <= other.ns if other.__class__ is Duration else NotImplemented  # type: ignore[attr-defined]
+        return self.ns <= other.ns if other.__class__ is Duration else NotImplemented
 
     def __gt__(self, other: object) -> bool:
-        return self.ns > other.ns if other.__class__ is Duration else NotImplemented  # type: ignore[attr-defined]
+        return self.ns > other.ns if other.__class__ is Duration else NotImplemented
 
     def __ge__(self, other: object) -> bool:
-        return self.ns >= other.ns if other.__class__ is Duration else NotImplemented  # type: ignore[attr-defined]
+        return self.ns >= other.ns if other.__class__ is Duration else NotImplemented
 
     def __hash__(self) -> int:
         return hash(("dur", self.ns))
