@@ -249,13 +249,13 @@ class _Checker:
         # runtime, where numbers find numeric keys across types (`{1: x}[dyn(1u)]`)
         if ot.kind == "list":
             if not unify(INT, it, self.subst):
-                self.error(CODE_NO_OVERLOAD, f"found no matching overload for `{op}` applied to `({shown}, {it})`", node)
+                self.error(CODE_NO_OVERLOAD, _no_index(op, shown, it), node)
             r = ot.params[0]
         elif ot.kind == "map":
             if not unify(ot.params[0], it, self.subst):
-                self.error(CODE_NO_OVERLOAD, f"found no matching overload for `{op}` applied to `({shown}, {it})`", node)
+                self.error(CODE_NO_OVERLOAD, _no_index(op, shown, it), node)
             r = ot.params[1]
-        elif ot.kind == "dyn" and opt and (not wrapped or it.kind in ("int", "dyn", "param", "error")):
+        elif ot.kind == "dyn" and opt and (not wrapped or it.kind in _INDEX_KINDS):
             # several overloads fit, each with its own result parameter, and cel-go and
             # cel-cpp make such a call `dyn`: `dyn[?k]` (the list and map ones and their
             # optional-receiver forms), `optional(dyn)[i]` with an int (the optional list and
@@ -264,7 +264,7 @@ class _Checker:
         elif ot.kind in ("dyn", "param", "error"):
             r = DYN
         else:
-            r = self.error(CODE_NO_OVERLOAD, f"found no matching overload for `{op}` applied to `({shown}, {it})`", node)
+            r = self.error(CODE_NO_OVERLOAD, _no_index(op, shown, it), node)
         return optional_of(r) if opt else r
 
     def c_CreateList(self, node: ast.CreateList) -> Type:
@@ -455,7 +455,9 @@ class _Checker:
             if f == "optFlatMap" and bt.kind in ("null", "param"):
                 # `null` or a free type joins the other branch, `optional.none()` (cel-go, cel-cpp)
                 none = optional_of(self.fresh())
-                return self.subst.apply(bt) if bt.kind == "param" and unify(none, bt, self.subst) else none
+                if bt.kind == "param" and unify(none, bt, self.subst):
+                    return self.subst.apply(bt)
+                return none
             return optional_of(bt) if f == "optMap" else bt
         if rt.kind == "list":
             k, v = (INT, rt.params[0]) if two else (rt.params[0], None)
@@ -487,7 +489,7 @@ class _Checker:
                 return self.error(CODE_NO_OVERLOAD, f"found no matching overload for `sortBy` applied to "
                                   f"`({rt}, list({bodies[0]}))`", node)
             if rt.kind == "dyn" and bodies[0].kind not in ("dyn", "param", "error", "null"):
-                return list_of(DYN)  # one key overload fits: its `list(T)` (a `dyn` key fits all: `dyn`)
+                return list_of(DYN)  # one key overload fits: its `list(T)` (a `dyn` key: all)
             return rt
         last = bodies[-1]
         if f in ("map", "transformList"):
@@ -502,6 +504,11 @@ class _Checker:
 
 
 _LOOSE_KINDS = frozenset({"param", "dyn", "error", "type"})
+_INDEX_KINDS = frozenset({"int", "dyn", "param", "error"})  # what fits a list overload's int index
+
+
+def _no_index(op: str, t: Type, i: Type) -> str:
+    return f"found no matching overload for `{op}` applied to `({t}, {i})`"
 _SORT_KEYS = frozenset({"int", "uint", "double", "string", "bytes", "bool", "timestamp", "duration", "null",
                         "param", "dyn", "error"})  # cel-go's comparableTypes (null: as a timestamp)
 
