@@ -240,7 +240,8 @@ class _Checker:
         it = self.subst.apply(self.check(node.index))
         opt = node.optional
         op = "_[?_]" if opt else "_[_]"
-        if _is_opt(ot):
+        wrapped, shown = _is_opt(ot), ot  # the message names the operand as written
+        if wrapped:
             ot = ot.params[0]
             opt = True
         # the langdef's signatures `list(A)[int]` and `map(A, B)[A]`, as cel-go and cel-cpp
@@ -248,16 +249,22 @@ class _Checker:
         # runtime, where numbers find numeric keys across types (`{1: x}[dyn(1u)]`)
         if ot.kind == "list":
             if not unify(INT, it, self.subst):
-                self.error(CODE_NO_OVERLOAD, f"found no matching overload for `{op}` applied to `({ot}, {it})`", node)
+                self.error(CODE_NO_OVERLOAD, _no_index(op, shown, it), node)
             r = ot.params[0]
         elif ot.kind == "map":
             if not unify(ot.params[0], it, self.subst):
-                self.error(CODE_NO_OVERLOAD, f"found no matching overload for `{op}` applied to `({ot}, {it})`", node)
+                self.error(CODE_NO_OVERLOAD, _no_index(op, shown, it), node)
             r = ot.params[1]
+        elif ot.kind == "dyn" and opt and (not wrapped or it.kind in _INDEX_KINDS):
+            # several overloads fit, each with its own result parameter, and cel-go and
+            # cel-cpp make such a call `dyn`: `dyn[?k]` (the list and map ones and their
+            # optional-receiver forms), `optional(dyn)[i]` with an int (the optional list and
+            # optional map ones); `optional(dyn)['a']` fits the optional map one only
+            return DYN
         elif ot.kind in ("dyn", "param", "error"):
             r = DYN
         else:
-            r = self.error(CODE_NO_OVERLOAD, f"found no matching overload for `{op}` applied to `({ot}, {it})`", node)
+            r = self.error(CODE_NO_OVERLOAD, _no_index(op, shown, it), node)
         return optional_of(r) if opt else r
 
     def c_CreateList(self, node: ast.CreateList) -> Type:
@@ -434,7 +441,8 @@ class _Checker:
             # the macro is `t.hasValue() ? ... : optional.none()` in cel-go and cel-cpp
             if not _is_opt(rt) and rt.kind not in ("dyn", "param", "error", "null"):  # null: as `null.hasValue()`
                 return self.error(CODE_NO_OVERLOAD, f"found no matching overload for `{f}` applied to `({rt})`", node)
-            inner = rt.params[0] if _is_opt(rt) else DYN
+            # `t.value()` of a `dyn` is a fresh type parameter (cel-go, cel-cpp)
+            inner = rt.params[0] if _is_opt(rt) else self.fresh()
             self.scopes.append({args[0].name: inner})  # type: ignore[union-attr]
             try:
                 bt = self.subst.apply(self.check(args[1]))
@@ -444,6 +452,12 @@ class _Checker:
                 # the macro's two branches, the expression and `optional.none()`, have one type
                 return self.error(CODE_TYPE, f"expected type `optional` but found `{bt}`: `optFlatMap`'s "
                                   "expression is an optional", args[1])
+            if f == "optFlatMap" and bt.kind in ("null", "param"):
+                # `null` or a free type joins the other branch, `optional.none()` (cel-go, cel-cpp)
+                none = optional_of(self.fresh())
+                if bt.kind == "param" and unify(none, bt, self.subst):
+                    return self.subst.apply(bt)
+                return none
             return optional_of(bt) if f == "optMap" else bt
         if rt.kind == "list":
             k, v = (INT, rt.params[0]) if two else (rt.params[0], None)
@@ -474,6 +488,8 @@ class _Checker:
             if rt.kind not in ("list", "dyn", "param", "error") or bodies[0].kind not in _SORT_KEYS:
                 return self.error(CODE_NO_OVERLOAD, f"found no matching overload for `sortBy` applied to "
                                   f"`({rt}, list({bodies[0]}))`", node)
+            if rt.kind == "dyn" and bodies[0].kind not in ("dyn", "param", "error", "null"):
+                return list_of(DYN)  # one key overload fits: its `list(T)` (a `dyn` key: all)
             return rt
         last = bodies[-1]
         if f in ("map", "transformList"):
@@ -488,6 +504,11 @@ class _Checker:
 
 
 _LOOSE_KINDS = frozenset({"param", "dyn", "error", "type"})
+_INDEX_KINDS = frozenset({"int", "dyn", "param", "error"})  # what fits a list overload's int index
+
+
+def _no_index(op: str, t: Type, i: Type) -> str:
+    return f"found no matching overload for `{op}` applied to `({t}, {i})`"
 _SORT_KEYS = frozenset({"int", "uint", "double", "string", "bytes", "bool", "timestamp", "duration", "null",
                         "param", "dyn", "error"})  # cel-go's comparableTypes (null: as a timestamp)
 

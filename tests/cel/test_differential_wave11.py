@@ -61,7 +61,7 @@ CASES: list[tuple[str, str, tuple[str, str]]] = [
     ("index-type", "{1u: 'a'}[1]", ("check_error", "`(map(uint, string), int)`")),
     ("index-type", "{1: 'a'}[1.0]", ("check_error", "`(map(int, string), double)`")),
     ("index-type", "{1: 'a'}[?1u].value()", ("check_error", "`_[?_]` applied to `(map(int, string), uint)`")),
-    ("index-type", "optional.of([1])[0u].value()", ("check_error", "`(list(int), uint)`")),
+    ("index-type", "optional.of([1])[0u].value()", ("check_error", "`(optional(list(int)), uint)`")),
     ("index-type", "[1, 2][dyn(1u)]", ("value", "2")),
     ("index-type", "[1, 2][dyn(1.0)]", ("value", "2")),
     ("index-type", "{1: 'a'}[dyn(1u)]", ("value", "'a'")),

@@ -111,17 +111,17 @@ class Timestamp:
     def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)
 
-    def __lt__(self, other: Timestamp) -> bool:
-        return self.ns < other.ns
+    def __lt__(self, other: object) -> bool:
+        return self.ns < other.ns if other.__class__ is Timestamp else NotImplemented
 
-    def __le__(self, other: Timestamp) -> bool:
-        return self.ns <= other.ns
+    def __le__(self, other: object) -> bool:
+        return self.ns <= other.ns if other.__class__ is Timestamp else NotImplemented
 
-    def __gt__(self, other: Timestamp) -> bool:
-        return self.ns > other.ns
+    def __gt__(self, other: object) -> bool:
+        return self.ns > other.ns if other.__class__ is Timestamp else NotImplemented
 
-    def __ge__(self, other: Timestamp) -> bool:
-        return self.ns >= other.ns
+    def __ge__(self, other: object) -> bool:
+        return self.ns >= other.ns if other.__class__ is Timestamp else NotImplemented
 
     def __hash__(self) -> int:
         return hash(("ts", self.ns))
@@ -144,17 +144,17 @@ class Duration:
     def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)
 
-    def __lt__(self, other: Duration) -> bool:
-        return self.ns < other.ns
+    def __lt__(self, other: object) -> bool:
+        return self.ns < other.ns if other.__class__ is Duration else NotImplemented
 
-    def __le__(self, other: Duration) -> bool:
-        return self.ns <= other.ns
+    def __le__(self, other: object) -> bool:
+        return self.ns <= other.ns if other.__class__ is Duration else NotImplemented
 
-    def __gt__(self, other: Duration) -> bool:
-        return self.ns > other.ns
+    def __gt__(self, other: object) -> bool:
+        return self.ns > other.ns if other.__class__ is Duration else NotImplemented
 
-    def __ge__(self, other: Duration) -> bool:
-        return self.ns >= other.ns
+    def __ge__(self, other: object) -> bool:
+        return self.ns >= other.ns if other.__class__ is Duration else NotImplemented
 
     def __hash__(self) -> int:
         return hash(("dur", self.ns))
