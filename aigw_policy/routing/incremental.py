@@ -17,7 +17,7 @@ through the route's memo as they share the other memos.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..cel.runtime.values import CelError
@@ -47,15 +47,19 @@ class _Kept:
 
 
 def kept_filter(route: CompiledRoute, strategy: CompiledStrategy, key: Any, static: list[dict[str, Any]],
-                positions: Mapping[Ref, int], metrics: MetricsSnapshot | None, scope: dict[str, Any],
+                positions: Mapping[Ref, int] | Callable[[], Mapping[Ref, int]], metrics: MetricsSnapshot | None,
+                scope: dict[str, Any],
                 name: str) -> Result:
     """``(refs, count, error)`` of an elementwise ``strategy`` over ``static`` (the pool's
-    elements without metrics; ``positions``: ref -> index) with ``metrics`` laid over,
+    elements without metrics; ``positions``: ref -> index, or a function that makes it when
+    an answer is asked again) with ``metrics`` laid over,
     as :func:`.plan._run` would get by evaluating it over the whole pool."""
     version = metrics.get("version") if metrics else None
     kept: _Kept | None = route.memo.get(key)  # type: ignore[assignment]
     if kept is not None and type(version) is int and kept.version == version:
         return kept.result
+    if callable(positions):
+        positions = positions()
     delta = metrics.get("changed") if kept is not None and metrics else None
     if delta is not None and delta[0] == kept.version and not metrics.get("model_keys"):  # type: ignore[union-attr]
         signatures: dict[Ref, Any] | None = None  # the kept ones, with the remade pairs' (below)
@@ -65,7 +69,7 @@ def kept_filter(route: CompiledRoute, strategy: CompiledStrategy, key: Any, stat
 
     def verdict(ref: Ref) -> Any:
         el = static[positions[ref]]
-        sig = signatures.get(ref)
+        sig = signatures.get(ref)  # type: ignore[union-attr]  # set before any answer is asked
         if sig is not None:
             el = {**el, "metrics": model_metrics(sig[0], sig[1])}
         scope[name] = [el]

@@ -26,7 +26,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..cel.runtime.values import CelError
@@ -131,12 +131,14 @@ class _Pool:
     __slots__ = ("static", "overlay", "metrics", "key", "positions", "_refs", "_live")
 
     def __init__(self, static: list[dict[str, Any]], overlay: Any, metrics: MetricsSnapshot | None, key: Any,
-                 refs: frozenset[Any] | None = None, positions: Mapping[Any, int] | None = None) -> None:
+                 refs: frozenset[Any] | None = None,
+                 positions: Mapping[Any, int] | Callable[[], Mapping[Any, int]] | None = None) -> None:
         self.static = static
         self.overlay = overlay
         self.metrics = metrics
         self.key = key
-        self.positions = positions  # ref -> index in static: the auto pool, where elementwise strategies are kept
+        # ref -> index in static (or what makes it): where elementwise strategies are kept
+        self.positions = positions
         self._refs = refs
         self._live: list[dict[str, Any]] | None = None
 
@@ -173,8 +175,8 @@ def _run(route: CompiledRoute, strategies: tuple[CompiledStrategy, ...], scope: 
          pool: _Pool, what: str, log: list[StrategyResult]) -> tuple[tuple[Any, ...], tuple[str, str] | None]:
     """The refs of the first strategy with a non-empty result (within the pool), and the
     first error met. A pure strategy's result is memoized on the route per pool (and per
-    metrics snapshot object when it reads live metrics); an elementwise one over the auto
-    pool keeps each model's answer between snapshots (:mod:`.incremental`)."""
+    metrics snapshot object when it reads live metrics); an elementwise one keeps each model's
+    answer between snapshots (:mod:`.incremental`), over the auto pool and a named one."""
     first_error: tuple[str, str] | None = None
     memo = route.memo
     for i, s in enumerate(strategies):
@@ -275,7 +277,12 @@ def _plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: 
             models = _named(route, requested, fmt, ai.input_tokens, skipped)
             if route.model_strategies:
                 static = [els.element(m) for m in models]
-                pool = _Pool(static, els.with_metrics, metrics, (fmt, *(el["_ref"] for el in static)))
+                # an elementwise strategy keeps each model's answer here too (the pool is the named ones)
+                # (made only when an answer must be asked again: a memoized version needs none)
+                named_at = ((lambda: {el["_ref"]: i for i, el in enumerate(static)})
+                            if metrics and any(s.elementwise for s in route.model_strategies) else None)
+                pool = _Pool(static, els.with_metrics, metrics, (fmt, *(el["_ref"] for el in static)),
+                             positions=named_at)
                 refs, error = _run(route, route.model_strategies, scope, "ai.models", pool, "AIModel", log)
                 if not refs:
                     raise _no_models(error)

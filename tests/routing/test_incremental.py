@@ -94,12 +94,18 @@ AUTO = classify({"method": "POST", "url": "https://gw.example/v1/chat/completion
                  "body": {"model": "ngrok/auto", "messages": [{"role": "user", "content": "hi"}]}})
 
 
-def _same_plans(kept: Any, whole: Any, snap: dict[str, Any]) -> None:
+NAMED = classify({"method": "POST", "url": "https://gw.example/v1/chat/completions", "headers": {},
+                  "body": {"model": "m1", "models": ["p2:m3", "m0"], "messages": [{"role": "user", "content": "hi"}]}})
+"""A request naming its models (each of m1's providers, then p2's m3, then m0's): the pool the
+strategies range over is those."""
+
+
+def _same_plans(kept: Any, whole: Any, snap: dict[str, Any], ai: Any = AUTO) -> None:
     """``kept`` (answers kept) plans ``snap`` as ``whole`` does evaluating the whole pool."""
-    got = kept.plan(AUTO, {}, snap, random.Random(0))
+    got = kept.plan(ai, {}, snap, random.Random(0))
     plan_module.KEEP_ANSWERS = False
     try:
-        want = whole.plan(AUTO, {}, snap, random.Random(0))
+        want = whole.plan(ai, {}, snap, random.Random(0))
     finally:
         plan_module.KEEP_ANSWERS = True
     assert got == want, snap
@@ -114,6 +120,7 @@ def test_kept_answers_plan_as_the_whole_pool_does(strategies: list[str], tiers: 
     assert any(s.elementwise for s in kept.model_strategies) == any(s in ELEMENTWISE for s in strategies)
     for snap in snaps:
         _same_plans(kept, whole, snap)
+        _same_plans(kept, whole, snap, NAMED)
 
 
 def test_a_changed_pair_is_asked_again_and_no_other() -> None:
@@ -184,6 +191,7 @@ def test_kept_answers_over_a_live_stores_snapshots(strategies: list[str], ops: l
             continue
         snap = store.snapshot(now)
         _same_plans(kept, whole, snap)
+        _same_plans(kept, whole, snap, NAMED)
 
 
 def test_a_snapshot_that_names_its_remade_pairs_is_asked_for_those_alone() -> None:
