@@ -371,7 +371,7 @@ def _namespace() -> dict[str, object]:
         "__builtins__": {"Exception": Exception, "RecursionError": RecursionError,
                          "TypeError": TypeError, "type": type, "len": len, "all": all,
                          "any": any, "isinstance": isinstance, "list": list, "dict": dict,
-                         "tuple": tuple, "str": str, "int": int, "float": float},
+                         "tuple": tuple, "str": str, "int": int, "float": float, "bool": bool, "bytes": bytes},
         "_CelError": CelError,
         "_as_cel_error": as_cel_error,
         "_UInt": UInt,

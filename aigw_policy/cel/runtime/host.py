@@ -1,5 +1,14 @@
 """Host values of declared variables: Python's ``int``, ``datetime`` and ``timedelta`` read
-as CEL ``uint`` (or ``double``), ``timestamp`` and ``duration``.
+as CEL ``uint`` (or ``double``), ``timestamp`` and ``duration``; a value of another type than
+the declared one an error (docs/cel.md, "Host values of declared variables").
+
+The declaration decides, as in cel-cpp's binding: under ``int`` a ``bool`` is 0 or 1 and a
+float, a str, None, a list... are errors (``invalid_argument``, naming the variable), under
+``double`` an ``int`` or a ``bool`` is its double, under ``dyn`` a ``datetime`` or a
+``timedelta`` is no CEL value. ``string``, ``bool`` and ``bytes`` are checked only where the
+environment's activations are not typed already (``needs_host(t, text=True)``; the engine's
+are, by its request check); a list or map is looked at only where its elements need
+converting. Generated code tests the common case inline (:func:`inline_class`, ``PLAIN``).
 
 The runtime gives these kinds classes of their own (:class:`UInt`, :class:`Timestamp`,
 :class:`Duration`), which a caller filling an activation does not naturally use: a
@@ -37,11 +46,12 @@ from .values import INT64_MAX, INT64_MIN, UINT64_MAX, CelError, Duration, Timest
 __all__ = ["HOST_KINDS", "PLAIN", "dyn_items", "dyn_value", "host_value", "inline_class", "needs_host"]
 
 HOST_KINDS = frozenset({"int", "uint", "double", "timestamp", "duration", "dyn"})
-CHECKED_KINDS = frozenset({"string", "bool", "bytes", "list", "map"})
+CHECKED_KINDS = frozenset({"string", "bool", "bytes"})
 """Kinds whose Python value is taken as it is when of the right type, else an error, checked
 only where the environment asks for it (``needs_host(t, text=True)``): the engine's own
 activation is typed already (its request check), and these are its most read variables.
-A list's or map's elements are checked only where their kind is one of ``HOST_KINDS``."""
+A list or a map is looked at only where its elements' kind is one of ``HOST_KINDS`` (else
+read at no cost, whatever it is: a ``map(string, dyn)`` is the common host variable)."""
 _CONVERTED = HOST_KINDS - {"dyn"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _Conv = Callable[[object], object]
@@ -62,15 +72,11 @@ def _holds_host(t: Type) -> bool:
 _INLINE = {"double": "float", "string": "str", "bool": "bool", "bytes": "bytes"}
 
 
-@lru_cache(maxsize=256)
 def inline_class(declared: str) -> str | None:
     """The Python class whose exact instances a variable of type ``declared`` is read as, as
     they are (generated code tests ``v.__class__ is C`` inline, else calls :func:`host_value`);
     None: every read calls it (a list or map whose elements are converted, a time)."""
-    t = parse_type(declared)
-    if t.kind in ("list", "map") and not _holds_host(t):
-        return t.kind if t.kind == "list" else "dict"
-    return _INLINE.get(t.kind)
+    return _INLINE.get(declared)
 
 
 def host_value(value: object, declared: str, name: str = "") -> object:
@@ -110,13 +116,13 @@ def _build(t: Type) -> _Conv:
         return _duration
     if t.kind in _TEXT:
         return _TEXT[t.kind]
-    if t.kind == "list":
-        item = _build(t.params[0]) if _holds_host(t) else _same
-        return lambda v: _list(v, item) if type(v) is list else _other_list(v, item)
-    if t.kind == "map":
-        key = _build(t.params[0]) if t.params[0].kind != "dyn" and _holds_host(t) else _key
-        val = _build(t.params[1]) if _holds_host(t) else _same
-        return lambda v: _map(v, key, val) if type(v) is dict else _other_map(v, key, val)
+    if t.kind == "list" and _holds_host(t):
+        item = _build(t.params[0])
+        return lambda v: _list(v, item) if type(v) is list else _other_list(v)
+    if t.kind == "map" and _holds_host(t):
+        key = _build(t.params[0]) if t.params[0].kind != "dyn" else _key
+        val = _build(t.params[1])
+        return lambda v: _map(v, key, val) if type(v) is dict else _other_map(v)
     return _same
 
 
@@ -125,8 +131,6 @@ def _same(v: object) -> object:
 
 
 def _list(v: list, item: _Conv) -> list:
-    if item is _same:
-        return v
     if item is _int and (not v or _ints_in_range(v)):
         return v
     out = None
@@ -159,8 +163,6 @@ def _numbers_in_range(v: list) -> bool:
 
 
 def _map(v: dict, key: _Conv, val: _Conv) -> dict:
-    if key is _key and val is _same:
-        return v
     out = None
     for k, x in v.items():
         k2, x2 = key(k), val(x)
@@ -239,14 +241,14 @@ def _bytes(v: object) -> object:
 _TEXT: dict[str, _Conv] = {"string": _string, "bool": _bool, "bytes": _bytes}
 
 
-def _other_list(v: object, item: _Conv) -> object:
+def _other_list(v: object) -> object:
     """A list of a kind of its own (a subclass, a tuple) is taken as it is, elements unread."""
     if isinstance(v, (list, tuple)):
         return v
     raise _wrong(v, "list")
 
 
-def _other_map(v: object, key: _Conv, val: _Conv) -> object:
+def _other_map(v: object) -> object:
     """A mapping other than a ``dict`` (one a host computes lazily) is taken as it is."""
     if isinstance(v, Mapping):
         return v
