@@ -21,6 +21,7 @@ from .iteration import elements_unread
 from .macro_args import MACROS, macro_arg_error
 from .names import candidates, qualified_name, resolve
 from .runtime import stdlib
+from .runtime.host import inline_class
 from .runtime.checks import TYPES
 from .runtime.values import INT64_MAX, INT64_MIN, CelError, UInt
 from .types import Type
@@ -160,21 +161,25 @@ class _Gen:
         declared = self.host_types.get(name)
         if declared is None:
             return code
-        return self.host_code(code, declared)
+        return self.host_code(code, declared, name)
 
     def dyn(self, node: ast.Expr) -> bool:
         t = self.info.type(node)  # a dyn (or unchecked): maybe a host value
         return t is None or t.kind == "dyn"
 
-    def host_code(self, code: str, declared: str) -> str:
-        """A host value as CEL reads it (:mod:`.runtime.host`): a variable of a declared type,
-        or (``dyn``) what is taken out of a host list or map; the common cases inline."""
-        slow = f"_dv({{}})" if declared == "dyn" else f"_host({{}}, {declared!r})"
-        if not self.guardable() or declared not in ("double", "int", "dyn"):
+    def host_code(self, code: str, declared: str, name: str = "") -> str:
+        """A host value as CEL reads it (:mod:`.runtime.host`): the variable ``name`` of a
+        declared type, or (``dyn``) what is taken out of a host list or map; the common cases
+        inline (a value of the declared type as it is)."""
+        slow = f"_dv({{}})" if declared == "dyn" and not name else f"_host({{}}, {declared!r}, {name!r})"
+        cls = "" if declared in ("int", "dyn") else inline_class(declared)
+        if not self.guardable() or cls is None:
             return slow.format(code)
         w = self.temp()
-        ok = (f"({w} := {code}).__class__ is float" if declared == "double" else
-              f"({w} := {code}).__class__ is not int or {INT64_MIN} <= {w} <= {INT64_MAX}")
+        ok = (f"({w} := {code}).__class__ in _plain" if declared == "dyn" and name else
+              f"({w} := {code}).__class__ is not int or {INT64_MIN} <= {w} <= {INT64_MAX}" if declared == "dyn" else
+              f"({w} := {code}).__class__ is int and {INT64_MIN} <= {w} <= {INT64_MAX}" if declared == "int" else
+              f"({w} := {code}).__class__ is {cls}")
         return f"({w} if {ok} else {slow.format(w)})"
 
     # -- expressions ---------------------------------------------------------------------

@@ -123,8 +123,13 @@ class Environment:
         objects: Mapping[str, Mapping[str, str | Type]] | None = None,
         name: str = "expr",
         cache_size: int = 20_000,
+        typed_activation: bool = False,
     ) -> None:
         self.name = name
+        self.typed_activation = typed_activation
+        """The activations given are typed already (the engine's, by its request check): a
+        variable declared ``string``, ``bool``, ``bytes``, a list or a map is read as it is;
+        else its value is checked when read (:mod:`.runtime.host`)."""
         self.variables: dict[str, Type] = parse_declarations(variables)
         self.objects: dict[str, dict[str, Type]] = {k: parse_declarations(v) for k, v in (objects or {}).items()}
         lines = tuple(functions)
@@ -140,7 +145,7 @@ class Environment:
         self.cache_size = cache_size
         self.fingerprint = hashlib.sha256(repr((
             name, sorted((k, str(v)) for k, v in self.variables.items()), lines,
-            sorted(self.implementations), sorted(self.activation_functions), dotted_variables,
+            sorted(self.implementations), sorted(self.activation_functions), dotted_variables, typed_activation,
             sorted((k, sorted((f, str(t)) for f, t in v.items())) for k, v in self.objects.items()),
         )).encode()).hexdigest()[:16]  # fmt: skip
         self._table = overload_table(overloads)
@@ -251,7 +256,7 @@ class Environment:
                 node, name=label, variables=set(decls), container=container, info=info,
                 functions=impls, lenient=not check, nested=self.dotted_variables,
                 act_functions=self.activation_functions, budget=budget,
-                host_types={n: str(t) for n, t in decls.items() if needs_host(t)},
+                host_types={n: str(t) for n, t in decls.items() if needs_host(t, text=not self.typed_activation)},
             )  # fmt: skip
             filename = _filename(label)
             code = builtins.compile(entry_source(gen.source), filename, "exec")

@@ -18,7 +18,7 @@ __all__ = ["POLICY", "bad_patterns", "check_condition", "check_text", "compile_c
 
 POLICY = Environment(
     POLICY_VARIABLES, POLICY_FUNCTIONS, FUNCTIONS, activation_functions=ACTIVATION_FUNCTIONS,
-    dotted_variables=True, always_check=True, name="policy",
+    dotted_variables=True, always_check=True, typed_activation=True, name="policy",
 )
 """Every declared variable, ngrok's functions, one flat activation key per dotted name;
 expressions are always type-checked."""

@@ -243,7 +243,7 @@ _IMPLS: dict[str, object] = {
 def _environment(name: str, collections: dict[str, str]) -> Environment:
     return Environment(
         {**POLICY_VARIABLES, **collections}, [*POLICY_FUNCTIONS, *_FUNCTIONS], {**FUNCTIONS, **_IMPLS},
-        activation_functions=ACTIVATION_FUNCTIONS, dotted_variables=True, always_check=True,
+        activation_functions=ACTIVATION_FUNCTIONS, dotted_variables=True, always_check=True, typed_activation=True,
         objects=OBJECTS, name=name,
     )  # fmt: skip
 

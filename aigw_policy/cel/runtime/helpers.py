@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import checks, ops, stdlib
-from .host import dyn_items, dyn_value, host_value
+from .host import PLAIN, dyn_items, dyn_value, host_value
 from .values import NONE, CelError, Optional, UInt
 
 
@@ -371,12 +371,12 @@ def _namespace() -> dict[str, object]:
         "__builtins__": {"Exception": Exception, "RecursionError": RecursionError,
                          "TypeError": TypeError, "type": type, "len": len, "all": all,
                          "any": any, "isinstance": isinstance, "list": list, "dict": dict,
-                         "tuple": tuple, "str": str, "int": int, "float": float},
+                         "tuple": tuple, "str": str, "int": int, "float": float, "bool": bool, "bytes": bytes},
         "_CelError": CelError,
         "_as_cel_error": as_cel_error,
         "_UInt": UInt,
         "_land": land, "_lor": lor, "_cond": cond, "_B": strict_bool, "_S": strict_str, "_not": ops.not_,
-        "_var": var, "_varp": var_path, "_host": host_value, "_dv": dyn_value, "_dvs": dyn_items, "_present": present, "_unbound": unbound, "_sel": select, "_idx": index, "_has": has,
+        "_var": var, "_varp": var_path, "_host": host_value, "_plain": PLAIN, "_dv": dyn_value, "_dvs": dyn_items, "_present": present, "_unbound": unbound, "_sel": select, "_idx": index, "_has": has,
         "_optsel": stdlib.opt_select, "_optidx": stdlib.opt_index,
         "_eq": ops.eq, "_ne": ops.ne, "_lt": ops.lt, "_le": ops.le, "_gt": ops.gt,
         "_ge": ops.ge, "_add": ops.add, "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div,

@@ -1,5 +1,14 @@
 """Host values of declared variables: Python's ``int``, ``datetime`` and ``timedelta`` read
-as CEL ``uint`` (or ``double``), ``timestamp`` and ``duration``.
+as CEL ``uint`` (or ``double``), ``timestamp`` and ``duration``; a value of another type than
+the declared one an error (docs/cel.md, "Host values of declared variables").
+
+The declaration decides, as in cel-cpp's binding: under ``int`` a ``bool`` is 0 or 1 and a
+float, a str, None, a list... are errors (``invalid_argument``, naming the variable), under
+``double`` an ``int`` or a ``bool`` is its double, under ``dyn`` a ``datetime`` or a
+``timedelta`` is no CEL value. ``string``, ``bool`` and ``bytes`` are checked only where the
+environment's activations are not typed already (``needs_host(t, text=True)``; the engine's
+are, by its request check); a list or map is looked at only where its elements need
+converting. Generated code tests the common case inline (:func:`inline_class`, ``PLAIN``).
 
 The runtime gives these kinds classes of their own (:class:`UInt`, :class:`Timestamp`,
 :class:`Duration`), which a caller filling an activation does not naturally use: a
@@ -26,7 +35,7 @@ range is an error (a double is no map key).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
@@ -34,28 +43,57 @@ from ..types import Type, parse_type
 from .timefmt import parse_timestamp
 from .values import INT64_MAX, INT64_MIN, UINT64_MAX, CelError, Duration, Timestamp, UInt
 
-__all__ = ["HOST_KINDS", "dyn_items", "dyn_value", "host_value", "needs_host"]
+__all__ = ["HOST_KINDS", "PLAIN", "dyn_items", "dyn_value", "host_value", "inline_class", "needs_host"]
 
 HOST_KINDS = frozenset({"int", "uint", "double", "timestamp", "duration", "dyn"})
+CHECKED_KINDS = frozenset({"string", "bool", "bytes"})
+"""Kinds whose Python value is taken as it is when of the right type, else an error, checked
+only where the environment asks for it (``needs_host(t, text=True)``): the engine's own
+activation is typed already (its request check), and these are its most read variables.
+A list or a map is looked at only where its elements' kind is one of ``HOST_KINDS`` (else
+read at no cost, whatever it is: a ``map(string, dyn)`` is the common host variable)."""
 _CONVERTED = HOST_KINDS - {"dyn"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _Conv = Callable[[object], object]
 
 
-def needs_host(t: Type) -> bool:
-    """Whether a value of declared type ``t`` may be (or hold) a host value to convert (a
-    ``dyn`` inside a list or map is converted where it is selected, indexed or iterated:
-    :func:`dyn_value`, :func:`dyn_items`)."""
-    return t.kind in HOST_KINDS or _holds_host(t)
+def needs_host(t: Type, text: bool = False) -> bool:
+    """Whether a value of declared type ``t`` may be (or hold) a host value to convert or
+    check (a ``dyn`` inside a list or map is converted where it is selected, indexed or
+    iterated: :func:`dyn_value`, :func:`dyn_items`); ``text``: a ``string``, ``bool`` or
+    ``bytes`` too is checked (an environment whose activation is not typed already)."""
+    return t.kind in HOST_KINDS or _holds_host(t) or text and t.kind in CHECKED_KINDS
 
 
 def _holds_host(t: Type) -> bool:
     return t.kind in ("list", "map") and any(p.kind in _CONVERTED or _holds_host(p) for p in t.params)
 
 
-def host_value(value: object, declared: str) -> object:
-    """``value`` (a variable of the declared type ``declared``) as the runtime's value."""
-    return _converter(declared)(value)
+_INLINE = {"double": "float", "string": "str", "bool": "bool", "bytes": "bytes"}
+
+
+def inline_class(declared: str) -> str | None:
+    """The Python class whose exact instances a variable of type ``declared`` is read as, as
+    they are (generated code tests ``v.__class__ is C`` inline, else calls :func:`host_value`);
+    None: every read calls it (a list or map whose elements are converted, a time)."""
+    return _INLINE.get(declared)
+
+
+def host_value(value: object, declared: str, name: str = "") -> object:
+    """``value`` (the variable ``name`` of the declared type ``declared``) as the runtime's
+    value; a value of another type is an error (``invalid_argument``), as cel-cpp refuses it."""
+    try:
+        return _converter(declared)(value)
+    except _WrongType as e:
+        raise CelError(f"variable '{name}' is declared {declared}: {e.args[0]}", "invalid_argument") from None
+
+
+class _WrongType(Exception):
+    """A host value no CEL value of the declared kind (the message names both)."""
+
+
+def _wrong(v: object, kind: str) -> _WrongType:
+    return _WrongType(f"a Python {type(v).__name__} is no {kind}")
 
 
 @lru_cache(maxsize=256)
@@ -76,13 +114,15 @@ def _build(t: Type) -> _Conv:
         return _timestamp
     if t.kind == "duration":
         return _duration
+    if t.kind in _TEXT:
+        return _TEXT[t.kind]
     if t.kind == "list" and _holds_host(t):
         item = _build(t.params[0])
-        return lambda v: _list(v, item) if type(v) is list else v
+        return lambda v: _list(v, item) if type(v) is list else _other_list(v)
     if t.kind == "map" and _holds_host(t):
         key = _build(t.params[0]) if t.params[0].kind != "dyn" else _key
         val = _build(t.params[1])
-        return lambda v: _map(v, key, val) if type(v) is dict else v
+        return lambda v: _map(v, key, val) if type(v) is dict else _other_map(v)
     return _same
 
 
@@ -91,7 +131,7 @@ def _same(v: object) -> object:
 
 
 def _list(v: list, item: _Conv) -> list:
-    if item is _int and (not v or _numbers_in_range(v)):
+    if item is _int and (not v or _ints_in_range(v)):
         return v
     out = None
     for i, x in enumerate(v):
@@ -101,6 +141,14 @@ def _list(v: list, item: _Conv) -> list:
                 out = list(v)
             out[i] = y
     return v if out is None else out
+
+
+def _ints_in_range(v: list) -> bool:
+    """Whether ``v`` is all ``int`` (exactly), each within 64 bits, tested at C speed."""
+    return set(map(type, v)) == _INT_ONLY and INT64_MIN <= min(v) and max(v) <= INT64_MAX
+
+
+_INT_ONLY = {int}
 
 
 def _numbers_in_range(v: list) -> bool:
@@ -135,24 +183,76 @@ def _out_of_range(v: int, kind: str) -> CelError:
 
 
 def _int(v: object) -> object:
-    if type(v) is int and not INT64_MIN <= v <= INT64_MAX:
-        raise _out_of_range(v, "int")
-    return v
+    if type(v) is int:
+        if not INT64_MIN <= v <= INT64_MAX:
+            raise _out_of_range(v, "int")
+        return v
+    if isinstance(v, int) and type(v) is not UInt:  # a bool is 0 or 1 (Python's bool is an int), an IntEnum its value
+        return _int(int(v))
+    raise _wrong(v, "int")  # a float too, integral or not (cel-cpp)
 
 
 def _uint(v: object) -> object:
-    # exactly int: a bool is not a uint, a UInt is already one
-    if type(v) is int:
+    if type(v) is UInt:
+        return v
+    if isinstance(v, int):  # a bool, an IntEnum as for `int`
+        v = int(v)
         if not 0 <= v <= UINT64_MAX:
             raise _out_of_range(v, "uint")
         return UInt(v)
-    return v
+    raise _wrong(v, "uint")
 
 
 def _double(v: object) -> object:
-    if type(v) is int or type(v) is UInt:  # a bool is not a number
-        return _float(v)
-    return v
+    if type(v) is float:
+        return v
+    if isinstance(v, (int, float)):  # an int, a UInt, a bool (1.0), a float subclass
+        return _float(v) if isinstance(v, int) else float(v)
+    raise _wrong(v, "double")
+
+
+def _string(v: object) -> object:
+    if type(v) is str:
+        return v
+    if isinstance(v, str):  # a str subclass (a StrEnum): its text
+        return str.__str__(v)
+    if isinstance(v, (bytes, bytearray)):  # cel-cpp takes bytes as the string; text only when UTF-8
+        try:
+            return bytes(v).decode("utf-8")
+        except UnicodeDecodeError:
+            raise _WrongType(f"a Python {type(v).__name__} that is not UTF-8 is no string") from None
+    raise _wrong(v, "string")
+
+
+def _bool(v: object) -> object:
+    if type(v) is bool:
+        return v
+    raise _wrong(v, "bool")  # 0 and 1 too: CEL has no truthiness
+
+
+def _bytes(v: object) -> object:
+    if type(v) is bytes:
+        return v
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v)
+    raise _wrong(v, "bytes")
+
+
+_TEXT: dict[str, _Conv] = {"string": _string, "bool": _bool, "bytes": _bytes}
+
+
+def _other_list(v: object) -> object:
+    """A list of a kind of its own (a subclass, a tuple) is taken as it is, elements unread."""
+    if isinstance(v, (list, tuple)):
+        return v
+    raise _wrong(v, "list")
+
+
+def _other_map(v: object) -> object:
+    """A mapping other than a ``dict`` (one a host computes lazily) is taken as it is."""
+    if isinstance(v, Mapping):
+        return v
+    raise _wrong(v, "map")
 
 
 def _float(v: int) -> float:
@@ -184,10 +284,23 @@ def dyn_items(v: object) -> object:
     return v
 
 
-_dyn = dyn_value
+def _dyn(v: object) -> object:
+    """A variable declared ``dyn``: a Python ``datetime`` or ``timedelta`` is no CEL value (as
+    cel-cpp refuses it); a variable declared ``timestamp`` or ``duration`` converts it."""
+    if isinstance(v, (datetime, timedelta)):
+        kind = "timestamp" if isinstance(v, datetime) else "duration"
+        raise _WrongType(f"a Python {type(v).__name__} is no CEL value (declare the variable {kind})")
+    return dyn_value(v)
+
+
+PLAIN = frozenset({str, float, bool, bytes, list, dict, type(None), UInt, Timestamp, Duration})
+"""The classes of a ``dyn`` variable's value read as it is, inline (an ``int`` is tested for
+its range, a ``datetime`` refused, other classes looked at: :func:`host_value`)."""
 
 
 def _timestamp(v: object) -> object:
+    if type(v) is Timestamp:
+        return v
     if isinstance(v, datetime):
         aware = v if v.tzinfo is not None else v.replace(tzinfo=timezone.utc)  # naive: UTC
         return Timestamp(_nanos(aware - _EPOCH))
@@ -195,16 +308,19 @@ def _timestamp(v: object) -> object:
         try:
             return parse_timestamp(v)
         except CelError:
-            return v  # not a timestamp: no overload takes it, as before
-    return v
+            raise _WrongType("a Python str that is not an RFC 3339 timestamp is no timestamp") from None
+    raise _wrong(v, "timestamp")
 
 
 def _duration(v: object) -> object:
+    if type(v) is Duration:
+        return v
     if isinstance(v, timedelta):
         ns = _nanos(v)
         if INT64_MIN <= ns <= INT64_MAX:
             return Duration(ns)
-    return v
+        raise CelError(f"duration value out of range: {v}", "out_of_range")
+    raise _wrong(v, "duration")
 
 
 def _nanos(d: timedelta) -> int:
