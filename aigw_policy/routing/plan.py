@@ -1,5 +1,8 @@
 """Planning: a compiled route, a classified request and live metrics -> a :class:`Plan`.
 
+0. A request of a format no provider speaks (Bedrock's, Cohere's and Ollama's native APIs:
+   :func:`~aigw_policy.routing.paths.unroutable`) is refused, 422 ``ERR_NGROK_3805``, in the
+   client's own error shape.
 1. ``max_input_tokens``: a request over it is refused (413, ngrok's ERR_NGROK_3811).
 2. What the client asked for: ``model`` then the body's ``models: [...]`` fallbacks, each
    ``gpt-4o`` (the catalog: every provider serving that id or alias, configured ones
@@ -35,6 +38,7 @@ from ..providers.classify import inference_endpoint
 from .elements import Elements, key_elements
 from .incremental import kept_filter
 from .model import ApiFormat, Candidate, MetricsSnapshot, ModelInfo, Plan, StrategyResult
+from .paths import unroutable
 from .selection import RNG
 
 if TYPE_CHECKING:
@@ -50,6 +54,7 @@ KEEP_ANSWERS = True
 """Keep each model's answer to an elementwise strategy between snapshots (:mod:`.incremental`);
 False: evaluate it over the whole pool each time (the tests compare the two)."""
 _FORMATS = ("openai", "anthropic", "gemini")
+_NATIVE_SHAPES = ("bedrock", "cohere", "ollama")
 
 
 def requested_models(ai: AiRequest) -> tuple[str, ...]:
@@ -219,6 +224,13 @@ def build_plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metr
     requested = requested_models(ai)
     skipped: list[Candidate] = []
     log: list[StrategyResult] = []
+    path = act.get("req.url.path")
+    native = unroutable(path) if isinstance(path, str) and inference_endpoint("POST", path) else None
+    if native is not None:  # no provider speaks it: refused in the client's own error shape
+        shape: Any = native if native in _NATIVE_SHAPES else fmt
+        return Plan(shape, requested, (), (), (422, "ERR_NGROK_3805", "Model selection returned no results: no "
+                    f"provider speaks the {native} API format (the ai-gateway action routes the openai, "
+                    "anthropic and gemini formats only)"))
     try:
         return _plan(route, ai, act, metrics, rng, fmt, requested, skipped, log)
     except _Refused as e:

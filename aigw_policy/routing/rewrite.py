@@ -42,6 +42,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from ..providers.classify import MAX_TOKENS_ONLY, NO_STREAM_OPTIONS, vendor_of
 from .model import Attempt
+from .paths import attempt_path
 
 __all__ = ["ACCOUNT_ANSWER_HEADERS", "ACCOUNT_HEADERS", "CREDENTIAL_HEADERS", "UpstreamRequest", "upstream_request"]
 
@@ -97,6 +98,7 @@ def upstream_request(method: str, path: str, query: bytes | str, headers: Mappin
     base = attempt.provider.base_url
     if not base:
         raise ValueError(f"provider `{attempt.provider.id}` has no base_url")
+    path = attempt_path(attempt.format, path)
     if attempt.format == "gemini":
         path = _GEMINI_MODEL.sub(lambda _: f"/models/{quote(attempt.model, safe='')}:", path, count=1)
     url = join_url(base, path)

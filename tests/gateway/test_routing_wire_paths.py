@@ -1,0 +1,96 @@
+"""What a routed request becomes, per the wire format it came in (aigw_policy/routing/paths.py).
+
+A routed request was sent to the candidate's ``base_url`` + the client's own path: an Ollama
+``/api/chat`` went to ``{base}/v1/api/chat``, a Cohere ``/v2/chat`` and a Bedrock
+``/model/{id}/converse`` likewise, paths no candidate serves (each attempt a 404, then 503);
+the same body framed by another vendor's path (Azure's deployments, Cohere's compatibility
+API, Gemini's OpenAI-compatible path, Vertex AI's) failed the same way. Now a request of a
+routed format goes to that format's own path under each candidate's base, and one of a
+format no provider speaks is refused 422 ``ERR_NGROK_3805`` in the client's own error shape
+(no provider sees it). Through ``serve`` with the stub upstream (tests/gateway/conftest.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import policy_gateway
+
+KEY = "sk-gw-wire-paths"
+CHAT = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+def _policy(url: str) -> str:
+    return f"""\
+on_http_request:
+  - name: route
+    actions:
+      - type: ai-gateway
+        config:
+          only_allow_configured_providers: true
+          providers:
+            - {{id: po, base_url: "{url}/v1", api_keys: [{{value: k-o}}], models: [{{id: gpt-4o}}]}}
+            - {{id: pa, base_url: "{url}", supported_api_surfaces: [{{format: anthropic}}],
+               api_keys: [{{value: k-a}}], models: [{{id: claude-x}}]}}
+            - {{id: pg, base_url: "{url}/v1beta", supported_api_surfaces: [{{format: gemini}}],
+               api_keys: [{{value: k-g}}], models: [{{id: gemini-x}}]}}
+"""
+
+
+@pytest.fixture(scope="module")
+def gw(stub: Any) -> Any:
+    with policy_gateway(_policy(stub.url), KEY) as server:
+        yield server
+
+
+# (client path, body, the path the stub is sent): the format's own path, whatever frame it came in
+SERVED = [
+    ("/v1/chat/completions", {"model": "gpt-4o", **CHAT}, "/v1/chat/completions"),
+    ("/openai/deployments/gpt4/chat/completions", {"model": "gpt-4o", **CHAT}, "/v1/chat/completions"),
+    ("/compatibility/v1/chat/completions", {"model": "gpt-4o", **CHAT}, "/v1/chat/completions"),
+    ("/v1beta/openai/chat/completions", {"model": "gpt-4o", **CHAT}, "/v1/chat/completions"),
+    ("/api/v1/chat/completions", {"model": "gpt-4o", **CHAT}, "/v1/chat/completions"),  # OpenRouter's
+    ("/v1/messages", {"model": "claude-x", "max_tokens": 5, **CHAT}, "/v1/messages"),
+    ("/v1beta/models/gemini-x:generateContent", {"contents": [{"parts": [{"text": "hi"}]}]},
+     "/v1beta/models/gemini-x:generateContent"),
+    ("/v1/projects/p/locations/l/publishers/google/models/gemini-x:generateContent",
+     {"contents": [{"parts": [{"text": "hi"}]}]}, "/v1beta/models/gemini-x:generateContent"),
+]
+# (client path, body, the error's shape: where its message is): no provider speaks these
+REFUSED = [
+    ("/api/chat", {"model": "gpt-4o", **CHAT}, lambda b: b["error"]),  # Ollama
+    ("/api/generate", {"model": "gpt-4o", "prompt": "hi"}, lambda b: b["error"]),
+    ("/api/embed", {"model": "gpt-4o", "input": "hi"}, lambda b: b["error"]),
+    ("/v2/chat", {"model": "gpt-4o", **CHAT}, lambda b: b["message"]),  # Cohere
+    ("/v1/chat", {"model": "gpt-4o", "message": "hi"}, lambda b: b["message"]),
+    ("/v2/embed", {"model": "gpt-4o", "texts": ["hi"]}, lambda b: b["message"]),
+    ("/model/gpt-4o/converse", {"messages": [{"role": "user", "content": [{"text": "hi"}]}]},
+     lambda b: b["message"]),  # Bedrock
+    ("/model/gpt-4o/converse-stream", {"messages": [{"role": "user", "content": [{"text": "hi"}]}]},
+     lambda b: b["message"]),
+    ("/model/anthropic.claude-x/invoke", {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 5, **CHAT},
+     lambda b: b["message"]),  # Claude's body as Bedrock frames it
+    ("/v1/projects/p/locations/l/publishers/anthropic/models/claude-x:rawPredict",
+     {"anthropic_version": "vertex-2023-10-16", "max_tokens": 5, **CHAT}, lambda b: b["error"]["message"]),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "sent"), SERVED, ids=[p for p, _, _ in SERVED])
+def test_a_routed_request_goes_to_its_formats_own_path(gw: Any, stub: Any, path: str, body: Any,
+                                                       sent: str) -> None:
+    before = len(stub.app.seen)
+    r = httpx.post(gw.url + path, json=body, headers={"authorization": f"Bearer {KEY}"}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert [s["path"] for s in stub.app.seen[before:]] == [sent]
+
+
+@pytest.mark.parametrize(("path", "body", "said"), REFUSED, ids=[p for p, _, _ in REFUSED])
+def test_a_request_of_a_format_no_provider_speaks_is_refused_in_its_own_shape(gw: Any, stub: Any, path: str,
+                                                                              body: Any, said: Any) -> None:
+    before = len(stub.app.seen)
+    r = httpx.post(gw.url + path, json=body, headers={"authorization": f"Bearer {KEY}"}, timeout=10)
+    assert r.status_code == 422, r.text
+    assert "ERR_NGROK_3805" in said(r.json()) and "API format" in said(r.json())
+    assert stub.app.seen[before:] == []
