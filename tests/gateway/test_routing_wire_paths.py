@@ -5,9 +5,11 @@ A routed request was sent to the candidate's ``base_url`` + the client's own pat
 ``/model/{id}/converse`` likewise, paths no candidate serves (each attempt a 404, then 503);
 the same body framed by another vendor's path (Azure's deployments, Cohere's compatibility
 API, Gemini's OpenAI-compatible path, Vertex AI's) failed the same way. Now a request of a
-routed format goes to that format's own path under each candidate's base, and one of a
-format no provider speaks is refused 422 ``ERR_NGROK_3805`` in the client's own error shape
-(no provider sees it). Through ``serve`` with the stub upstream (tests/gateway/conftest.py)."""
+provider format goes to that format's own path under each candidate's base; one of a vendor's
+native API goes to the candidates of that vendor only (by id or ``base_url`` host), at its
+native path under the base's root, the others skipped; with none of that vendor it is refused
+422 ``ERR_NGROK_3805`` in the client's own error shape (no provider sees it). Through ``serve``
+with the stub upstreams (tests/gateway/conftest.py, providers_stub.py)."""
 
 from __future__ import annotations
 
@@ -16,13 +18,14 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import policy_gateway
+from .conftest import ServerThread, policy_gateway
+from .providers_stub import StubProvider
 
 KEY = "sk-gw-wire-paths"
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
 
 
-def _policy(url: str) -> str:
+def _policy(url: str, vendors: str = "") -> str:
     return f"""\
 on_http_request:
   - name: route
@@ -36,6 +39,13 @@ on_http_request:
                api_keys: [{{value: k-a}}], models: [{{id: claude-x}}]}}
             - {{id: pg, base_url: "{url}/v1beta", supported_api_surfaces: [{{format: gemini}}],
                api_keys: [{{value: k-g}}], models: [{{id: gemini-x}}]}}
+{vendors}"""
+
+
+VENDORS = """\
+            - {{id: ollama, base_url: "{url}/v1/", api_keys: [{{value: k-ol}}], models: [{{id: llama3}}]}}
+            - {{id: cohere, base_url: "{url}/compatibility/v1", api_keys: [{{value: k-co}}], models: [{{id: command-a}}]}}
+            - {{id: bedrock, base_url: "{url}", api_keys: [{{value: k-br}}], models: [{{id: amazon.nova-pro-v1:0}}]}}
 """
 
 
@@ -43,6 +53,42 @@ on_http_request:
 def gw(stub: Any) -> Any:
     with policy_gateway(_policy(stub.url), KEY) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def vendor() -> Any:
+    """A gateway whose providers include one of each native vendor (a stub that answers any path)
+    and the OpenAI-format ``po`` serving every model too (the skipped candidate)."""
+    up = StubProvider("vendor")
+    with ServerThread(up) as server:
+        models = "[{id: gpt-4o}, {id: llama3}, {id: command-a}, {id: amazon.nova-pro-v1:0}]"
+        policy = _policy(server.url, VENDORS.format(url=server.url)).replace("models: [{id: gpt-4o}]",
+                                                                             f"models: {models}")
+        with policy_gateway(policy, KEY) as gw:
+            yield gw, up
+
+
+# (client path, body, the path its vendor is sent, the model in the body sent): the client's native
+# path under the root of the vendor's base, the model the attempt's; no other candidate is sent it
+NATIVE = [
+    ("/api/chat", {"model": "llama3", **CHAT}, "/api/chat", "llama3"),
+    ("/api/generate", {"model": "llama3", "prompt": "hi"}, "/api/generate", "llama3"),
+    ("/v2/chat", {"model": "command-a", **CHAT}, "/v2/chat", "command-a"),
+    ("/v1/chat", {"model": "command-a", "message": "hi"}, "/v1/chat", "command-a"),
+    ("/model/amazon.nova-pro-v1%3A0/converse", {"messages": [{"role": "user", "content": [{"text": "hi"}]}]},
+     "/model/amazon.nova-pro-v1:0/converse", None),  # Bedrock's model is the path's: none put in the body
+]
+
+
+@pytest.mark.parametrize(("path", "body", "sent", "model"), NATIVE, ids=[p for p, *_ in NATIVE])
+def test_a_native_request_goes_to_its_vendor_only_at_its_native_path(vendor: Any, path: str, body: Any, sent: str,
+                                                                     model: str | None) -> None:
+    gw, up = vendor
+    up.reset()
+    r = httpx.post(gw.url + path, json=body, headers={"authorization": f"Bearer {KEY}"}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert [s["path"] for s in up.seen] == [sent]
+    assert up.seen[0]["body"].get("model") == model
 
 
 # (client path, body, the path the stub is sent): the format's own path, whatever frame it came in
@@ -70,9 +116,9 @@ REFUSED = [
      lambda b: b["message"]),  # Bedrock
     ("/model/gpt-4o/converse-stream", {"messages": [{"role": "user", "content": [{"text": "hi"}]}]},
      lambda b: b["message"]),
-    ("/model/anthropic.claude-x/invoke", {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 5, **CHAT},
+    ("/model/gpt-4o/invoke", {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 5, **CHAT},
      lambda b: b["message"]),  # Claude's body as Bedrock frames it
-    ("/v1/projects/p/locations/l/publishers/anthropic/models/claude-x:rawPredict",
+    ("/v1/projects/p/locations/l/publishers/anthropic/models/gpt-4o:rawPredict",
      {"anthropic_version": "vertex-2023-10-16", "max_tokens": 5, **CHAT}, lambda b: b["error"]["message"]),
 ]
 
