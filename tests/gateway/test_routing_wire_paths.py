@@ -89,6 +89,7 @@ def test_a_native_request_goes_to_its_vendor_only_at_its_native_path(vendor: Any
     assert r.status_code == 200, r.text
     assert [s["path"] for s in up.seen] == [sent]
     assert up.seen[0]["body"].get("model") == model
+    assert up.seen[0]["key"] == {"/api": "k-ol", "/v1/": "k-co", "/v2/": "k-co", "/mod": "k-br"}[path[:4]]  # the vendor's
 
 
 # (client path, body, the path the stub is sent): the format's own path, whatever frame it came in
