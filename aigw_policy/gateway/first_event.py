@@ -37,9 +37,10 @@ from .captured import EVENT_STREAM
 
 __all__ = ["MAX_OPENING", "framing_of", "opening", "stream_error"]
 
-_OPENING_EVENTS = ("message_start", "ping", "response.created", "response.in_progress", "messageStart")
-"""Anthropic's, the Responses API's and Bedrock Converse's opening events, read on (the
-module's docstring)."""
+_OPENING_EVENTS = ("message_start", "ping", "response.created", "response.in_progress", "messageStart",
+                   "message-start", "stream-start")
+"""Anthropic's, the Responses API's, Bedrock Converse's and Cohere's (v2 ``message-start``, v1
+``stream-start``) opening events, read on (the module's docstring)."""
 
 MAX_OPENING = 64 * 1024
 """Bytes a stream may take to finish its first event (keep-alives included) before it is
@@ -133,7 +134,7 @@ def _says_nothing(name: str, data: str) -> bool:
         obj = json.loads(data)
     except (ValueError, RecursionError):
         return False
-    return isinstance(obj, dict) and obj.get("type") in _OPENING_EVENTS
+    return isinstance(obj, dict) and (obj.get("type") in _OPENING_EVENTS or obj.get("event_type") in _OPENING_EVENTS)
 
 
 _PREAMBLE = tuple(b"event:" + space + name.encode() + end for name in _OPENING_EVENTS for space in (b" ", b"")

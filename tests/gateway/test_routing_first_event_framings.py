@@ -48,6 +48,10 @@ OPENINGS = [
     ("ndjson", [b"\n", b"\r\n", b'{"err', b'or":{"type":"rate_limit_error"}}', b"\n"], 429),
     ("ndjson", [b'{"is_finished":true,"event_type":"stream-end","finish_reason":"ERROR","error":"x"}\n'], 500),
     ("ndjson", [b'{"model":"m","message":{"role":"assistant","content":"hi"},"done":false}\n'], None),
+    ("ndjson", [b'{"is_finished":false,"event_type":"stream-start","generation_id":"g"}\n',  # Cohere v1's opening
+                b'{"is_finished":true,"event_type":"stream-end","finish_reason":"ERROR","error":"x"}\n'], 500),
+    ("sse", [b'event: message-start\ndata: {"type":"message-start","id":"c"}\n\n',  # Cohere v2's opening
+             b'event: error\ndata: {"type":"error","error":{"type":"rate_limit_error"}}\n\n'], 429),
     ("array", [b"[", b'{"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}'], 503),
     ("array", [b'[{"error": {"message": "quota", "sta', b'tus": "RESOURCE_EXHAUSTED"}}\r\n]'], 429),
     ("array", [b'[{"candidates": [{"content": {"parts": [{"text": "hi"}]}}]}'], None),
@@ -115,3 +119,42 @@ def test_an_ndjson_stream_whose_first_line_is_an_error_fails_over() -> None:
         assert "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices) == "second"
         rec = record_of(gw.ledger, raw.headers["x-aigw-decision-id"])
         assert (rec["gen_ai.provider.name"], rec["aigw.attempts"]) == ("p1", 2)
+
+
+def test_a_json_array_stream_cut_anywhere_fails_over_until_its_first_element_is_whole() -> None:
+    """Cut after ``n`` bytes, for ``n`` over the whole first answer: while its first element is
+    not whole the next candidate serves alone; after, the client has that element whole (then
+    the cut), never a piece of it."""
+    first_answer = _answer(b"application/json", [GOOD_ARRAY[0].replace(b"second", b"first"), GOOD_ARRAY[1]])
+    head = first_answer.index(b"\r\n\r\n") + 4
+    cuts = list(range(head, len(first_answer), 7))
+    pending = list(cuts)
+
+    async def cutter(peer: Any) -> None:
+        if await peer.read_request() is None:
+            return
+        await peer.send(first_answer[:pending.pop(0)])
+        peer.abort()
+
+    with RawUpstream(cutter) as first, RawUpstream(serve(_answer(b"application/json", GOOD_ARRAY))) as other:
+        policy = GEMINI.replace("URL0", first.url).replace("URL1", other.url)
+        with policy_gateway(policy, KEY) as gw:
+            served = set()
+            for _ in cuts:
+                got = bytearray()
+                try:
+                    with httpx.stream("POST", gw.url + "/v1beta/models/gemini-x:streamGenerateContent",
+                                      headers={"x-goog-api-key": KEY}, timeout=WAIT,
+                                      json={"contents": [{"parts": [{"text": "hi"}]}]}) as r:
+                        for piece in r.iter_bytes():
+                            got += piece
+                except httpx.RemoteProtocolError:
+                    pass
+                rec = record_of(gw.ledger, r.headers["x-aigw-decision-id"])
+                if rec["gen_ai.provider.name"] == "g1":
+                    assert rec["aigw.attempts"] == 2 and json.loads(got)[0]["candidates"][0]["content"]["parts"][0][
+                        "text"] == "second", got
+                else:  # served from the first: its first element reached the client whole
+                    assert rec["gen_ai.provider.name"] == "g0" and b'"first"}]' in got, got
+                served.add(rec["gen_ai.provider.name"])
+            assert served == {"g0", "g1"}
