@@ -203,7 +203,8 @@ STREAMS = [
      [b'{"model":"gpt-4o","message":{"role":"assistant","content":"hi"},"done":false}\n'] * 2,
      lambda data: isinstance(_last_ndjson(data)["error"], str)),
     ("cohere-v2", "/v2/chat", b"text/event-stream",
-     [b'event: message-start\ndata: {"type":"message-start"}\n\n'] * 2,
+     [b'event: message-start\ndata: {"type":"message-start"}\n\n',  # read on as an opening (first_event.py)
+      b'event: content-delta\ndata: {"type":"content-delta","index":0,"delta":{"message":{"content":{"text":"hi"}}}}\n\n'],
      lambda data: _last_sse(data)[0] == "message-end"
      and _last_sse(data)[1]["delta"]["finish_reason"] == "ERROR"),
     ("cohere-v1", "/v1/chat", b"application/stream+json",
