@@ -3,12 +3,14 @@ first byte.
 
 :func:`opening` reads a stream up to the end of its first event, within the attempt's time:
 keep-alives before it (SSE comments, ``: keep-alive`` or OpenRouter's ``: OPENROUTER
-PROCESSING``, and blank lines; in NDJSON or a JSON array, blank lines) are read on. So a
+PROCESSING``, and blank lines; in NDJSON or a JSON array, blank lines) are read on, in every
+framing the gateway reads (SSE, NDJSON, Gemini's JSON array, AWS's event stream). So a
 stream that only kept alive and then dies or goes quiet has failed (nothing of it reached the
 client), and the next candidate serves. :func:`stream_error` reads that first event: a
 provider that answers 200 and then says it failed (Anthropic's ``event: error`` with
-``overloaded_error``, which its docs warn of; OpenAI's and Gemini's ``data: {"error": ...}``)
-has failed with the status its error type means, so the failover rules judge it as they
+``overloaded_error``, which its docs warn of; OpenAI's and Gemini's ``data: {"error": ...}``;
+an NDJSON line or a JSON array's first element ``{"error": ...}``; an event-stream
+``exception`` message) has failed with the status its error type means, so the failover rules judge it as they
 judge that status.
 
 An Anthropic stream's opening events say nothing the client shows: ``message_start`` (the
@@ -29,12 +31,16 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..providers.framing import SSEParser
+from ..providers.eventstream import EventStreamParser
+from ..providers.framing import JSONArrayParser, NDJSONParser, SSEParser
+from .captured import EVENT_STREAM
 
-__all__ = ["MAX_OPENING", "opening", "stream_error"]
+__all__ = ["MAX_OPENING", "framing_of", "opening", "stream_error"]
 
-_OPENING_EVENTS = ("message_start", "ping", "response.created", "response.in_progress")
-"""Anthropic's and the Responses API's opening events, read on (the module's docstring)."""
+_OPENING_EVENTS = ("message_start", "ping", "response.created", "response.in_progress", "messageStart",
+                   "message-start", "stream-start")
+"""Anthropic's, the Responses API's, Bedrock Converse's and Cohere's (v2 ``message-start``, v1
+``stream-start``) opening events, read on (the module's docstring)."""
 
 MAX_OPENING = 64 * 1024
 """Bytes a stream may take to finish its first event (keep-alives included) before it is
@@ -43,13 +49,23 @@ judged started all the same."""
 # the providers' error types (Anthropic's, OpenAI's) as the HTTP status they answer them with
 _STATUS = {"invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
            "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429, "rate_limit_exceeded": 429,
-           "insufficient_quota": 429, "overloaded_error": 529, "api_error": 500, "server_error": 500}
+           "insufficient_quota": 429, "overloaded_error": 529, "api_error": 500, "server_error": 500,
+           # Bedrock's stream exceptions (an event-stream message of type `exception`)
+           "throttlingException": 429, "serviceUnavailableException": 503, "internalServerException": 500,
+           "modelStreamErrorException": 500, "validationException": 400, "modelTimeoutException": 408,
+           "accessDeniedException": 403, "resourceNotFoundException": 404, "modelNotReadyException": 429,
+           # Gemini's statuses (`{"error": {"status": "UNAVAILABLE"}}` without a numeric code)
+           "RESOURCE_EXHAUSTED": 429, "UNAVAILABLE": 503, "INTERNAL": 500, "DEADLINE_EXCEEDED": 504}
 
 
-async def opening(chunks: AsyncIterator[bytes], sse: bool) -> bytes:
-    """``chunks`` read up to the one that ends the stream's first event (``sse``: an SSE event
-    up to its blank line; else the first byte that is no blank line), or to the stream's end,
-    or past :data:`MAX_OPENING` bytes."""
+async def opening(chunks: AsyncIterator[bytes], framing: str) -> bytes:
+    """``chunks`` read up to the one that ends the stream's first event in its ``framing``
+    (:func:`framing_of`: ``sse``, an SSE event up to its blank line; ``ndjson``, a line;
+    ``array``, an element of a JSON array; ``eventstream``, an AWS event-stream message), or to
+    the stream's end, or past :data:`MAX_OPENING` bytes. Keep-alives and the opening events
+    that say nothing (:data:`_OPENING_EVENTS`) are read on."""
+    if framing != "sse":
+        return await _parsed_opening(chunks, framing)
     buf = bytearray()
     line = 0  # where the unfinished line starts: every line before it is a keep-alive
     looked = 0  # bytes already searched (for that line's end, then for the first event's end)
@@ -58,14 +74,14 @@ async def opening(chunks: AsyncIterator[bytes], sse: bool) -> bytes:
         buf += chunk
         while True:
             while first < 0 and (end := buf.find(b"\n", looked)) >= 0:
-                if _idle(buf[line:end], sse):
+                if _idle(buf[line:end]):
                     line = looked = end + 1
                 else:
                     first = line
-            if first < 0 and not _idle(buf[line:line + 2], sse):
+            if first < 0 and not _idle(buf[line:line + 2]):
                 first = looked = line
-            end = _ended(buf, max(first, looked - 3), sse) if first >= 0 else -1
-            if end >= 0 and sse and buf.startswith(_PREAMBLE, first):  # Anthropic's opening: read on
+            end = _ended(buf, max(first, looked - 3)) if first >= 0 else -1
+            if end >= 0 and buf.startswith(_PREAMBLE, first):  # Anthropic's opening: read on
                 first, line = -1, end
                 looked = end
                 continue
@@ -76,30 +92,76 @@ async def opening(chunks: AsyncIterator[bytes], sse: bool) -> bytes:
     return bytes(buf)
 
 
+async def _parsed_opening(chunks: AsyncIterator[bytes], framing: str) -> bytes:
+    """:func:`opening` of a framing its parser reads (NDJSON, a JSON array, AWS's event stream)."""
+    buf = bytearray()
+    parser = _parser(framing)
+    async for chunk in chunks:
+        buf += chunk
+        events = parser.feed(chunk)
+        if any(not _says_nothing(name, data) for name, data in events) or parser.dropped or len(buf) > MAX_OPENING:
+            break
+    return bytes(buf)
+
+
+def framing_of(ctype: str) -> str:
+    """A streamed answer's framing by its (lower-case) Content-Type: ``sse``, ``eventstream``
+    (Bedrock's), ``array`` (Gemini's stream without ``alt=sse``, ``application/json``) or
+    ``ndjson`` (Ollama's, Cohere v1's).
+
+    >>> framing_of("text/event-stream"), framing_of("application/x-ndjson"), framing_of("application/json")
+    ('sse', 'ndjson', 'array')
+    """
+    if "event-stream" in ctype:
+        return "sse"
+    if EVENT_STREAM in ctype:
+        return "eventstream"
+    return "array" if "application/json" in ctype else "ndjson"
+
+
+def _parser(framing: str) -> Any:
+    if framing == "eventstream":
+        return EventStreamParser()
+    return JSONArrayParser() if framing == "array" else NDJSONParser()
+
+
+def _says_nothing(name: str, data: str) -> bool:
+    """Whether a parsed event is an opening one (Anthropic's ``message_start`` inside Bedrock's
+    InvokeModel stream, Bedrock's ``messageStart``): read on as SSE's are."""
+    if name in _OPENING_EVENTS:
+        return True
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(obj, dict) and (obj.get("type") in _OPENING_EVENTS or obj.get("event_type") in _OPENING_EVENTS)
+
+
 _PREAMBLE = tuple(b"event:" + space + name.encode() + end for name in _OPENING_EVENTS for space in (b" ", b"")
                   for end in (b"\n", b"\r\n"))
 """The first lines of the opening events, which say nothing the client shows (the event name
 whole: ``response.created`` is one, ``response.created_x`` would not be)."""
 
 
-def _idle(line: bytearray, sse: bool) -> bool:
-    """Whether a line (or the start of an unfinished one) is a keep-alive."""
-    return line in (b"", b"\r") or (sse and line[:1] == b":")
+def _idle(line: bytearray) -> bool:
+    """Whether an SSE line (or the start of an unfinished one) is a keep-alive."""
+    return line in (b"", b"\r") or line[:1] == b":"
 
 
-def _ended(buf: bytearray, start: int, sse: bool) -> int:
-    """Where the first event ends in ``buf`` (searched from ``start``), -1 while it is not
-    whole: an SSE event at its blank line; any other stream (NDJSON, a JSON array) at its
-    first byte of content, since the end of its objects need not be a line's."""
-    if not sse:
-        return start
+def _ended(buf: bytearray, start: int) -> int:
+    """Where the first SSE event ends in ``buf`` (searched from ``start``), -1 while it is not
+    whole (at its blank line)."""
     ends = [i + n for i, n in ((buf.find(b"\n\n", start), 2), (buf.find(b"\r\n\r\n", start), 4)) if i >= 0]
     return min(ends) if ends else -1
 
 
-def stream_error(prefix: bytes) -> tuple[int, Any] | None:
-    """The status a stream's first event says it failed with, and that event's data; None
-    when it is no error (or not a whole SSE event of JSON).
+def stream_error(prefix: bytes, framing: str = "sse") -> tuple[int, Any] | None:
+    """The status a stream's first event (in its ``framing``, :func:`framing_of`) says it
+    failed with, and that event's data; None when it is no error (or not a whole event of JSON).
+    An NDJSON line or a JSON array's element with an ``error`` (Ollama's ``{"error": "..."}``,
+    Cohere v1's ``stream-end`` with ``finish_reason: ERROR``, Gemini's ``{"error": {"code":
+    503}}``) is one; an event-stream message of type ``exception`` is one, its status by the
+    exception's name.
 
     >>> stream_error(b'event: error\\ndata: {"type":"error","error":{"type":"overloaded_error"}}\\n\\n')[0]
     529
@@ -113,8 +175,15 @@ def stream_error(prefix: bytes) -> tuple[int, Any] | None:
     >>> stream_error(b'event: response.created\\ndata: {"type":"response.created"}\\n\\nevent: response.failed\\n'
     ...              b'data: {"type":"response.failed","response":{"error":{"code":"server_error"}}}\\n\\n')[0]
     500
+    >>> stream_error(b'{"error":"model is overloaded"}\\n', "ndjson")[0], stream_error(b'[{"error":{"code":503}}]', "array")[0]
+    (500, 503)
     """
-    events = [e for e in SSEParser().feed(prefix) if e[0] not in _OPENING_EVENTS]
+    if framing == "sse":
+        events = SSEParser().feed(prefix)
+    else:
+        parser = _parser(framing)
+        events = parser.feed(prefix) + parser.finish()
+    events = [e for e in events if not _says_nothing(*e)]
     if not events:
         return None
     name, data = events[0]
@@ -129,6 +198,8 @@ def stream_error(prefix: bytes) -> tuple[int, Any] | None:
         response = obj.get("response")
         error = response.get("error") if isinstance(response, dict) else None
         error = error if isinstance(error, dict) else {}
+    elif framing != "sse" and isinstance(error, str) and error:  # Ollama's, Cohere v1's: a message
+        return 500, obj
     elif name != "error" and obj.get("type") != "error" and not isinstance(error, dict):
         return None
     error = error if isinstance(error, dict) else obj
@@ -137,5 +208,5 @@ def stream_error(prefix: bytes) -> tuple[int, Any] | None:
         return code, obj
     if isinstance(code, str) and code in _STATUS:  # the Responses API's error codes are words
         return _STATUS[code], obj
-    kind = error.get("type")
+    kind = error.get("type") or error.get("status")
     return _STATUS.get(kind, 500) if isinstance(kind, str) else 500, obj

@@ -47,7 +47,7 @@ from ..redact import account_ids
 from ..routing.secrets import Secrets
 from .captured import EVENT_STREAM, streamed
 from .errors import stream_error_event
-from .first_event import opening, stream_error
+from .first_event import framing_of, opening, stream_error
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
 from .proxy import ANSWER_OWN, HOP_BY_HOP, OFFER, client_watch, is_redirect
@@ -154,7 +154,8 @@ class Router:
                 streaming = response.status < 400 and streamed(ctype, response.status, req.url)
                 chunks = _chunks(response, StreamDecoder(encoding) if decodable(encoding) else None)
                 if streaming:
-                    prefix = await opening(chunks, "event-stream" in ctype)
+                    framing = framing_of(ctype)
+                    prefix = await opening(chunks, framing)
                     ttft = _ms(t0)
                     rest: AsyncIterator[bytes] | None = chunks
                 else:
@@ -180,7 +181,7 @@ class Router:
         # error message, which may quote the key it was sent): without the key
         judged = scrub.whole(prefix) if scrub is not None and (response.status >= 400 or streaming) else prefix
         status, said = response.status, _parsed(judged) if response.status >= 400 else None
-        if streaming and (failed := stream_error(judged)) is not None:  # a 200 whose first event is an error
+        if streaming and (failed := stream_error(judged, framing)) is not None:  # a 200 whose first event is an error
             status, said = failed
         outcome = AttemptOutcome(status, latency_ms=_ms(t0), time_to_first_token_ms=ttft, headers=plain, body=said)
         drop = HOP_BY_HOP | ANSWER_OWN | hop_by_hop(response.raw_headers)

@@ -34,6 +34,7 @@ __all__ = [
     "ModelInfo",
     "Next",
     "Plan",
+    "RouteFormat",
     "MetricsSnapshot",
     "ProviderInfo",
     "RouteMetrics",
@@ -43,6 +44,9 @@ __all__ = [
 
 ApiFormat = Literal["openai", "anthropic", "gemini"]
 """The wire format of a request: OpenAI-compatible, Anthropic messages, Gemini."""
+RouteFormat = Literal["openai", "anthropic", "gemini", "bedrock", "cohere", "ollama"]
+"""A routed request's format: a provider's (:data:`ApiFormat`), or a vendor's native API, sent
+only to that vendor's providers (:mod:`.paths`)."""
 
 AuthStyle = Literal["bearer", "x-api-key", "x-goog-api-key", "none"]
 
@@ -123,7 +127,7 @@ class Candidate:
 class Plan:
     """What the ``ai-gateway`` action decided before any attempt."""
 
-    format: ApiFormat
+    format: RouteFormat
     requested: tuple[str, ...]
     """The model names the client asked for, in its order (``ngrok/auto`` included)."""
     strategies: tuple[StrategyResult, ...]
@@ -145,7 +149,7 @@ class Attempt:
     provider: ProviderInfo
     model: str
     key: KeyRef | None
-    format: ApiFormat
+    format: RouteFormat
     drop_params: frozenset[str] = frozenset()
     headers: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)

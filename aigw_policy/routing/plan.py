@@ -1,5 +1,9 @@
 """Planning: a compiled route, a classified request and live metrics -> a :class:`Plan`.
 
+0. A request of a vendor's native API (Bedrock's, Cohere's, Ollama's:
+   :func:`~aigw_policy.routing.paths.native_format`) is planned as OpenAI's format is, then
+   only the candidates of that vendor are kept (none: 422 ``ERR_NGROK_3805``, in the
+   client's own error shape).
 1. ``max_input_tokens``: a request over it is refused (413, ngrok's ERR_NGROK_3811).
 2. What the client asked for: ``model`` then the body's ``models: [...]`` fallbacks, each
    ``gpt-4o`` (the catalog: every provider serving that id or alias, configured ones
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..cel.runtime.values import CelError
@@ -34,7 +39,8 @@ from ..providers import AiRequest
 from ..providers.classify import inference_endpoint
 from .elements import Elements, key_elements
 from .incremental import kept_filter
-from .model import ApiFormat, Candidate, MetricsSnapshot, ModelInfo, Plan, StrategyResult
+from .model import ApiFormat, Candidate, MetricsSnapshot, ModelInfo, Plan, RouteFormat, StrategyResult
+from .paths import NATIVE, native_format, speaks_native
 from .selection import RNG
 
 if TYPE_CHECKING:
@@ -221,10 +227,38 @@ def build_plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metr
     requested = requested_models(ai)
     skipped: list[Candidate] = []
     log: list[StrategyResult] = []
+    path = act.get("req.url.path")
+    native = native_format(path) if isinstance(path, str) and inference_endpoint("POST", path) else None
+    if native is not None:  # resolved as OpenAI's format is (what every provider speaks), then filtered
+        return _natively(route, native, fmt, _planned(route, ai, act, metrics, rng, "openai", requested, skipped, log))
+    return _planned(route, ai, act, metrics, rng, fmt, requested, skipped, log)
+
+
+def _planned(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: MetricsSnapshot | None,
+             rng: random.Random | None, fmt: ApiFormat, requested: tuple[str, ...], skipped: list[Candidate],
+             log: list[StrategyResult]) -> Plan:
     try:
         return _plan(route, ai, act, metrics, rng, fmt, requested, skipped, log)
     except _Refused as e:
         return Plan(fmt, requested, tuple(log), tuple(skipped), e.error)
+
+
+def _natively(route: CompiledRoute, native: str, fmt: str, plan: Plan) -> Plan:
+    """``plan`` for a request of a vendor's native format (:mod:`.paths`): only candidates of
+    that vendor are kept, the others skipped as not speaking it; none left is 422
+    ``ERR_NGROK_3805``. Its format (and so its errors' shape) is the native one (Claude's body
+    on Vertex AI: Anthropic's)."""
+    shape: RouteFormat = native if native in NATIVE else fmt  # type: ignore[assignment]
+    if plan.error is not None:
+        return replace(plan, format=shape)
+    why = f"does not speak the {native} API format"
+    out = [c if c.skipped_because is not None or speaks_native(route.providers[c.provider], native)
+           else replace(c, skipped_because=f"provider `{c.provider}` {why}") for c in plan.candidates]
+    error = None
+    if all(c.skipped_because is not None for c in out):
+        error = (422, "ERR_NGROK_3805", f"Model selection returned no results: no candidate's provider speaks the "
+                 f"{native} API format of this request (only a provider of that vendor does)")
+    return replace(plan, format=shape, candidates=tuple(out), error=plan.error or error)
 
 
 def _plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: MetricsSnapshot | None,

@@ -3,12 +3,14 @@ function of the client's request (as the policy's effects left it), the attempt 
 attempt's key (already resolved by the gateway: the secret comes in as an argument and goes
 out only in the auth header).
 
-- URL: the provider's ``base_url`` + the request's path, without saying a version twice
+- URL: the provider's ``base_url`` + the path of the request's format
+  (:func:`~aigw_policy.routing.paths.attempt_path`), without saying a version twice
   (``https://api.groq.com/openai/v1`` + ``/v1/chat/completions`` is
-  ``.../openai/v1/chat/completions``); the client's query without ``key=``, then
+  ``.../openai/v1/chat/completions``); a vendor's native API under the root of its base
+  (:func:`~aigw_policy.routing.paths.native_url`); the client's query without ``key=``, then
   ``attempt.query`` (whose names replace the client's);
 - body (a JSON object): ``model`` set to the attempt's model (Gemini: the model is the path's
-  ``/models/{model}:`` segment), the client's ``models: [...]`` fallback list removed (the
+  ``/models/{model}:`` segment; Bedrock: its ``/model/{id}/``), the client's ``models: [...]`` fallback list removed (the
   gateway's, not the upstream's), ``attempt.drop_params`` removed from the top level, what the
   provider's dialect of OpenAI's format refuses removed or renamed (Mistral, Cohere's
   Compatibility API: no ``stream_options``, which the gateway may have added; Mistral:
@@ -42,6 +44,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from ..providers.classify import MAX_TOKENS_ONLY, NO_STREAM_OPTIONS, vendor_of
 from .model import Attempt
+from .paths import NATIVE, attempt_path, native_url
 
 __all__ = ["ACCOUNT_ANSWER_HEADERS", "ACCOUNT_HEADERS", "CREDENTIAL_HEADERS", "UpstreamRequest", "upstream_request"]
 
@@ -97,9 +100,13 @@ def upstream_request(method: str, path: str, query: bytes | str, headers: Mappin
     base = attempt.provider.base_url
     if not base:
         raise ValueError(f"provider `{attempt.provider.id}` has no base_url")
-    if attempt.format == "gemini":
-        path = _GEMINI_MODEL.sub(lambda _: f"/models/{quote(attempt.model, safe='')}:", path, count=1)
-    url = join_url(base, path)
+    if attempt.format in NATIVE:  # a vendor's own API, at that vendor (routing/paths.py)
+        url = native_url(base, path, attempt.model)
+    else:
+        path = attempt_path(attempt.format, path)
+        if attempt.format == "gemini":
+            path = _GEMINI_MODEL.sub(lambda _: f"/models/{quote(attempt.model, safe='')}:", path, count=1)
+        url = join_url(base, path)
     pairs = [(k, v) for k, v in parse_qsl(query.decode("latin-1") if isinstance(query, bytes) else query,
                                           keep_blank_values=True)
              if (keep or k != "key") and k not in attempt.query]
@@ -158,7 +165,7 @@ def _body(raw: bytes, parsed: Any, attempt: Attempt) -> bytes:
         if not vendors.isdisjoint(MAX_TOKENS_ONLY) and "max_completion_tokens" in new:
             cap = new.pop("max_completion_tokens")
             new.setdefault("max_tokens", cap)
-    if attempt.format != "gemini":  # Gemini's model is in the path
+    if attempt.format not in ("gemini", "bedrock"):  # Gemini's and Bedrock's model is in the path
         new["model"] = attempt.model
     _merge(new, attempt.body)
     return json.dumps(new, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -75,7 +75,19 @@ on_http_request:
     expressions: ["'x-internal' in req.headers"]
     actions: [{type: forward-internal, config: {url: "https://api.internal"}}]
 """ + routed_policy(["DEAD"]).split("on_http_request:\n", 1)[1].replace(
-    "    actions:", "    expressions: [\"!('x-proxy' in req.headers)\"]\n    actions:", 1)
+    "    actions:", "    expressions: [\"!('x-proxy' in req.headers)\"]\n    actions:", 1) + """\
+            - {id: ollama, base_url: "DEAD", api_keys: [{value: k-ol}], models: [{id: gpt-4o}]}
+            - {id: cohere, base_url: "DEAD", api_keys: [{value: k-co}], models: [{id: gpt-4o}]}
+            - {id: bedrock, base_url: "DEAD", api_keys: [{value: k-br}], models: [{id: gpt-4o}]}
+"""
+
+
+def _vendors(url: str) -> str:
+    """A routing policy whose providers are one of each native API's vendor (by id), at ``url``:
+    a native request is sent to its vendor only (routing/paths.py)."""
+    return routed_policy([url]).replace("- {id: p0,", "- {id: ollama,") + "".join(
+        f"""            - {{id: {v}, base_url: "{url}", api_keys: [{{value: k-{v}}}], models: [{{id: gpt-4o}}]}}\n"""
+        for v in ("cohere", "bedrock"))
 
 
 def _dead() -> str:
@@ -191,7 +203,8 @@ STREAMS = [
      [b'{"model":"gpt-4o","message":{"role":"assistant","content":"hi"},"done":false}\n'] * 2,
      lambda data: isinstance(_last_ndjson(data)["error"], str)),
     ("cohere-v2", "/v2/chat", b"text/event-stream",
-     [b'event: message-start\ndata: {"type":"message-start"}\n\n'] * 2,
+     [b'event: message-start\ndata: {"type":"message-start"}\n\n',  # read on as an opening (first_event.py)
+      b'event: content-delta\ndata: {"type":"content-delta","index":0,"delta":{"message":{"content":{"text":"hi"}}}}\n\n'],
      lambda data: _last_sse(data)[0] == "message-end"
      and _last_sse(data)[1]["delta"]["finish_reason"] == "ERROR"),
     ("cohere-v1", "/v1/chat", b"application/stream+json",
@@ -213,7 +226,7 @@ def test_a_cut_routed_stream_ends_in_its_own_framing(name: str, path: str, ctype
     body = {"contents": [{"parts": [{"text": "hi"}]}]} if gemini else {"model": "gpt-4o", "messages": MESSAGES,
                                                                       "stream": True}
     with ServerThread(_cut_upstream(ctype, events)) as up, \
-            policy_gateway(GEMINI.replace("URL", up.url) if gemini else routed_policy([up.url]), KEY) as gw:
+            policy_gateway(GEMINI.replace("URL", up.url) if gemini else _vendors(up.url), KEY) as gw:
         data = b""
         with httpx.stream("POST", gw.url + path, headers={"authorization": f"Bearer {KEY}"}, timeout=30,
                           json=body) as r:

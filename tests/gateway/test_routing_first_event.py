@@ -126,7 +126,7 @@ def test_the_opening_ends_with_the_chunk_that_ends_the_first_event_however_it_is
         for part in parts:
             yield part
 
-    got = asyncio.run(opening(chunks(), True))
+    got = asyncio.run(opening(chunks(), "sse"))
     end = len(b"".join(idle) + (first or b"data: after\n\n"))  # where the first event ends
     assert got == data[:next(b for b in bounds if b >= end)]
 

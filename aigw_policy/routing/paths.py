@@ -1,0 +1,126 @@
+"""Which client paths a route serves, and the path each attempt is sent to (docs/routing.md,
+"What a routed request becomes"; docs/decisions.md).
+
+A provider speaks API formats (``openai``, ``anthropic``, ``gemini``), each with its own
+paths under its ``base_url``. A routed request is sent to the path of *its format's* API, not
+to the path the client happened to use: the client may have spoken the same body through
+another vendor's frame of it (Azure OpenAI's ``/openai/deployments/{d}/chat/completions``,
+Cohere's ``/compatibility/v1/...``, Gemini's ``/v1beta/openai/...``, Vertex AI's
+``/v1/projects/.../publishers/google/models/{m}:generateContent``), which no other candidate
+serves. So:
+
+- ``openai``: ``/v1/`` + the endpoint (``chat/completions``, ``embeddings``, ``responses``, ...),
+  a plain ``[/vN]/endpoint`` kept as it came;
+- ``anthropic``: ``/v1/messages`` (``/v1/messages/count_tokens``);
+- ``gemini``: ``/v1beta/models/{model}:{action}`` (a plain ``/vN/models/...`` keeps its version).
+
+A request of a vendor's native API (Bedrock's Converse and InvokeModel, Claude's body as
+Bedrock frames it, Cohere's and Ollama's native APIs; :func:`native_format` names it) is spoken
+only by that vendor: a candidate whose provider is it (:func:`speaks_native`: its id or alias
+is the vendor's name, or its ``base_url``'s host is the vendor's) is sent the client's native
+path under its base's root (``http://localhost:11434/v1/`` + ``/api/chat`` is
+``http://localhost:11434/api/chat``; Bedrock's ``/model/{id}/`` the attempt's model); every
+other candidate is skipped as not speaking the format (ngrok: "the gateway uses the request
+path to determine the API format and filters out providers that don't support it"), and none
+left is 422 ``ERR_NGROK_3805``. Claude on Vertex AI (``:rawPredict``) is no provider's.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from ..providers.classify import vendor_of
+
+__all__ = ["NATIVE", "attempt_path", "native_format", "native_url", "speaks_native"]
+
+NATIVE = ("bedrock", "cohere", "ollama")
+"""The vendors' native formats a candidate of that vendor is sent."""
+
+_OPENAI_TAIL = re.compile(
+    r"/(?P<tail>chat/completions|completions|embeddings|responses(?:/compact|/input_tokens)?|moderations"
+    r"|images/(?:generations|edits|variations)|audio/(?:transcriptions|translations|speech)|videos(?:/[^/]+/remix)?)$")
+_PLAIN_OPENAI = re.compile(r"^(?:/v\d+[a-z0-9]*)?/(?:chat/completions|completions|embeddings|responses(?:/compact"
+                           r"|/input_tokens)?|moderations|images/\w+|audio/\w+|videos(?:/[^/]+/remix)?)$")
+_GEMINI = re.compile(r"/models/(?P<rest>[^/:]+:[A-Za-z]+)$")
+_PLAIN_GEMINI = re.compile(r"^/v\d+[a-z0-9]*/models/[^/:]+:[A-Za-z]+$")
+_ANTHROPIC = re.compile(r"/messages(?P<count>/count_tokens)?$")
+_NATIVE = (
+    (re.compile(r"/model/[^/]+/(?:converse|converse-stream|invoke|invoke-with-response-stream)$"), "bedrock"),
+    (re.compile(r"/publishers/anthropic/models/[^/:]+:(?:rawPredict|streamRawPredict)$"), "vertex_ai-anthropic"),
+    (re.compile(r"^/v[12]/(?:chat|embed|generate)$"), "cohere"),
+    (re.compile(r"/api/(?:chat|generate|embed|embeddings)$"), "ollama"),
+)
+
+
+_BEDROCK_MODEL = re.compile(r"/model/[^/]+/")
+_ROOT = re.compile(r"(?:/compatibility)?(?:/v\d+[a-z0-9]*)?/*$")
+
+
+def native_format(path: str) -> str | None:
+    """The vendor's native format a request's path is (see the module's docstring), or None.
+
+    >>> native_format("/api/chat"), native_format("/v2/chat"), native_format("/model/amazon.nova-pro-v1:0/converse")
+    ('ollama', 'cohere', 'bedrock')
+    >>> native_format("/v1/chat/completions") is None
+    True
+    """
+    p = path.split("?", 1)[0].rstrip("/")
+    return next((name for pattern, name in _NATIVE if pattern.search(p)), None)
+
+
+def speaks_native(provider: Any, fmt: str) -> bool:
+    """Whether ``provider`` (a :class:`~aigw_policy.routing.model.ProviderInfo`) is the vendor
+    of native format ``fmt``: its id or an alias is the vendor's name, or its ``base_url``'s
+    host is the vendor's (``api.cohere.com``, ``bedrock-runtime.{region}.amazonaws.com``)."""
+    if fmt not in NATIVE:
+        return False
+    names = {provider.id.lower(), *(a.lower() for a in provider.aliases)}
+    return fmt in names or vendor_of(provider.base_url or "") == fmt
+
+
+def native_url(base: str, path: str, model: str) -> str:
+    """A native request's URL at a candidate of its vendor: the client's path under the root
+    of ``base`` (a trailing version and Cohere's ``/compatibility`` left out), Bedrock's model
+    segment the attempt's.
+
+    >>> native_url("http://localhost:11434/v1/", "/api/chat", "llama3")
+    'http://localhost:11434/api/chat'
+    >>> native_url("https://api.cohere.com/compatibility/v1", "/v2/chat", "command-a")
+    'https://api.cohere.com/v2/chat'
+    >>> native_url("https://bedrock-runtime.us-east-1.amazonaws.com", "/model/x/converse", "amazon.nova-pro-v1:0")
+    'https://bedrock-runtime.us-east-1.amazonaws.com/model/amazon.nova-pro-v1%3A0/converse'
+    """
+    parts = urlsplit(base)
+    root = _ROOT.sub("", parts.path)
+    path = _BEDROCK_MODEL.sub(lambda _: f"/model/{quote(model, safe='')}/", path, count=1)
+    return f"{parts.scheme}://{parts.netloc}{root}{path}"
+
+
+def attempt_path(fmt: str, path: str) -> str:
+    """The path, under the candidate's ``base_url``, of a request of format ``fmt`` the client
+    sent to ``path``.
+
+    >>> attempt_path("openai", "/openai/deployments/gpt4/chat/completions")
+    '/v1/chat/completions'
+    >>> attempt_path("openai", "/compatibility/v1/chat/completions"), attempt_path("openai", "/chat/completions")
+    ('/v1/chat/completions', '/chat/completions')
+    >>> attempt_path("gemini", "/v1/projects/p/locations/l/publishers/google/models/gemini-2.0-flash:generateContent")
+    '/v1beta/models/gemini-2.0-flash:generateContent'
+    """
+    p = path.rstrip("/")
+    if fmt == "openai":
+        if _PLAIN_OPENAI.match(p):
+            return path
+        m = _OPENAI_TAIL.search(p)
+        return f"/v1/{m.group('tail')}" if m else path
+    if fmt == "gemini":
+        if _PLAIN_GEMINI.match(p):
+            return path
+        m = _GEMINI.search(p)
+        return f"/v1beta/models/{m.group('rest')}" if m else path
+    if fmt == "anthropic":
+        m = _ANTHROPIC.search(p)
+        return f"/v1/messages{m.group('count') or ''}" if m else path
+    return path
