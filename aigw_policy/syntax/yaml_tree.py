@@ -80,6 +80,35 @@ class _Loader(Reader, Scanner, Parser, Composer, _CoreResolver):
         self.get_event()  # stream end
         return found
 
+    # Tabs as Go's yaml (libyaml's scanner, which ngrok reads with) takes them: white space
+    # between tokens in a flow collection or where no key can start (after `key:`, a scalar
+    # or a closing bracket, so before a comment too), and blanks inside a plain scalar. At a
+    # line's start and after `-` or `?` a tab would indent, and stays refused. PyYAML's
+    # scanner took spaces only.
+    def scan_to_next_token(self) -> None:
+        if self.index == 0 and self.peek() == "\ufeff":
+            self.forward()
+        while True:
+            while self.peek() == " " or (self.peek() == "\t" and (self.flow_level or not self.allow_simple_key)):
+                self.forward()
+            if self.peek() == "#":
+                while self.peek() not in "\0\r\n\x85\u2028\u2029":
+                    self.forward()
+            if not self.scan_line_break():
+                return
+            if not self.flow_level:
+                self.allow_simple_key = True
+
+    def scan_plain_spaces(self, indent: int, start_mark: Any) -> Any:
+        length = 0
+        while self.peek(length) in " \t":
+            length += 1
+        if length and self.peek(length) not in "\r\n\x85\u2028\u2029":
+            blanks = self.prefix(length)
+            self.forward(length)
+            return [blanks]  # within a line: kept as written
+        return super().scan_plain_spaces(indent, start_mark)
+
     def compose_node(self, parent: Any, index: Any) -> Any:
         self._depth += 1
         try:
@@ -432,8 +461,11 @@ def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | No
         message = _yaml_message(error)
         if "found character '\\t'" in (error.problem or "") and mark is not None:
             line_start = text.rfind("\n", 0, mark.index) + 1
-            if not text[line_start:mark.index].strip():
+            before = text[line_start:mark.index].strip()
+            if not before:
                 message = "a tab indents this line: YAML indents with spaces only"
+            elif before[-1] in "-?":
+                message = f"a tab after `{before[-1]}` indents what follows: YAML indents with spaces only"
             help = ("replace the tabs with spaces (ngrok's reader and kubectl refuse tabs as YAML "
                     "indentation too)")
         diags.add(code, message, source.span(mark.index if mark else 0), help=help)
