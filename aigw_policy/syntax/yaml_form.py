@@ -69,6 +69,14 @@ CONNECT_EDGES = ("TCPEdge", "TLSEdge")
 """The ingress controller's Kubernetes resources for ngrok's TCP and TLS Edges (2023-2024):
 their `spec.policy`'s `inbound` rules ran on each connection, not on HTTP requests."""
 
+_ENDPOINT_HOLDERS = (("spec", ("trafficPolicy",)), ("spec.trafficPolicy", ("policy", "inline", "targetRef")))
+_HOLDER_KEYS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "CloudEndpoint": _ENDPOINT_HOLDERS, "AgentEndpoint": _ENDPOINT_HOLDERS,
+    "NgrokTrafficPolicy": (("spec", ("policy",)),), "TCPEdge": (("spec", ("policy",)),),
+    "TLSEdge": (("spec", ("policy",)),),
+}
+"""Where each Kubernetes resource holds its policy: (path, the keys expected there)."""
+
 POLICY_PLACES = {
     "CloudEndpoint": "`spec.trafficPolicy.policy` (or `.inline`)",
     "AgentEndpoint": "`spec.trafficPolicy.policy` (or `.inline`)",
@@ -213,7 +221,9 @@ class _Reader:
                                key_span, help=help)
                 self.skipped_phase(key, value)
             elif wrapper is not None:
-                if wrapper[0] == key:
+                if wrapper[0] == key and (near := self.misspelled_holder(root)) is not None:
+                    self.diags.add("AIGW100", near[0], near[1], help=near[2])
+                elif wrapper[0] == key:
                     self.diags.add("AIGW100", wrapper[1], key_span, help=wrapper[2])
             elif key in DEPRECATED_PHASES:
                 self.diags.add(
@@ -285,6 +295,22 @@ class _Reader:
         routes = _route_policies(root.get("routes"), "routes")
         if len(routes) == 1 and isinstance(root.get("hostports"), Seq):
             return (routes[0][0], routes[0][1], "an ngrok HTTPS Edge (an API object)")
+        return None
+
+    def misspelled_holder(self, root: Map) -> tuple[str, Span, str] | None:
+        """A misspelled key where a Kubernetes resource holds its policy
+        (``spec.trafficPolicy.polciy``, ``spec.polcy``): (message, the key's span, help)."""
+        kind = root.get("kind")
+        holders = _HOLDER_KEYS.get(kind.value if isinstance(kind, Scalar) and isinstance(kind.value, str) else "", ())
+        for path, names in holders:
+            node: Tree | None = root
+            for part in path.split("."):
+                node = node.get(part) if isinstance(node, Map) else None
+            for key, span, _ in node.items if isinstance(node, Map) else ():
+                close = None if key in names else did_you_mean(key, names)
+                if close is not None:
+                    return (f"unknown key `{key}` in `{path}`: ngrok's operator finds no policy here",
+                            span, close)
         return None
 
     def wrapper(self, root: Map) -> tuple[str, str, str] | None:
