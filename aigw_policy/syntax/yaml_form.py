@@ -447,10 +447,12 @@ class _Reader:
                 actions_written = True
                 fields["actions"] = self.actions(value, key_span)
             else:
-                self.diags.add(
-                    "AIGW103", f"unknown rule key `{key}`", key_span,
-                    help=did_you_mean(key, RULE_KEYS) or _rule_key_help(key),
-                )
+                help = did_you_mean(key, RULE_KEYS)
+                self.diags.add("AIGW103", f"unknown rule key `{key}`", key_span,
+                               help=help or _rule_key_help(key))
+                if help == _MEANT["actions"] and node.get("actions") is None and not actions_written:
+                    actions_written = True  # read as meant: its actions are checked, no "no actions"
+                    self.actions(value, key_span)
         if not actions_written:
             name = fields.get("name")
             label = f"rule `{name}`" if isinstance(name, str) else "this rule"
@@ -545,8 +547,8 @@ class _Reader:
             self.diags.add("AIGW104", f"an action must be a mapping, not {tree_kind(node)}",
                            node.span, help="an action is `type:` and `config:`")
             return None
-        type_node = node.get("type")
-        config_node = node.get("config")
+        type_node = node.get("type") or _meant(node, "type", ACTION_KEYS)
+        config_node = node.get("config") or _meant(node, "config", ACTION_KEYS)
         type_name = None
         if type_node is None:
             self.diags.add("AIGW112", "action without a `type`", node.span,
@@ -574,6 +576,19 @@ class _Reader:
             config = _config(config_node, model)
         type_span = type_node.content if isinstance(type_node, Scalar) else None
         return build_action(type_name, config, self.diags, span=node.span, type_span=type_span)
+
+
+_MEANT = {k: f"did you mean `{k}`?" for k in (*RULE_KEYS, *ACTION_KEYS)}
+
+
+def _meant(node: Map, key: str, keys: tuple[str, ...]) -> Tree | None:
+    """The value of a misspelling of ``key`` (``confg`` for ``config``) when ``key`` itself is
+    not written: read as meant, after the misspelling's own diagnostic, so that a misspelled
+    key is one mistake and not also a missing one."""
+    for k, _, value in node.items:
+        if k not in keys and did_you_mean(k, keys) == _MEANT[key]:
+            return value
+    return None
 
 
 def _rule_key_help(key: str) -> str:
