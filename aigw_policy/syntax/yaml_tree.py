@@ -197,8 +197,12 @@ class _Lower:
         self.check_tag(node, _MAP, span)
         items: list[tuple[str, Span, Tree]] = []
         seen: dict[str, Span] = {}
+        merged: list[Map] = []
         for key_node, value_node in node.value:
             key_span = self.span(key_node)
+            if _is_merge(key_node):
+                merged += self.merge_sources(value_node, depth)
+                continue
             if not isinstance(key_node, ScalarNode):
                 self.diags.add("AIGW104", "a mapping key must be a string, not "
                                f"{'a list' if isinstance(key_node, SequenceNode) else 'a mapping'}",
@@ -216,7 +220,25 @@ class _Lower:
                 continue
             seen[key] = key_span
             items.append((key, key_span, self.tree(value_node, depth + 1)))
+        for source in merged:  # written keys win, then the earlier merged mappings
+            for key, key_span, value in source.items:
+                if key not in seen:
+                    seen[key] = key_span
+                    items.append((key, key_span, value))
         return Map(items, span)
+
+    def merge_sources(self, node: YamlNode, depth: int) -> list[Map]:
+        """The mappings a merge key (``<<: *defaults``, ``<<: [*a, *b]``) merges, as Go's yaml
+        (ngrok's reader) merges them; anything else is AIGW104 at it."""
+        value = self.tree(node, depth + 1)
+        sources = value.items if isinstance(value, Seq) else [value]
+        for item in sources:
+            if not isinstance(item, Map):
+                self.diags.add("AIGW104", f"a merge key `<<` takes a mapping or a list of mappings, "
+                               f"not {tree_kind(item)}", item.span,
+                               help="write `<<: *name` with `&name` on a mapping")
+                return []
+        return sources
 
     def check_tag(self, node: YamlNode, expected: str | None, span: Span) -> bool:
         tag = node.tag
@@ -257,6 +279,12 @@ class _Lower:
                 # read on as the expression meant, so it draws no CEL error of its own
                 value = text = f"{tag} {text}".rstrip()
         return Scalar(value, text, span, content)
+
+
+def _is_merge(key: YamlNode) -> bool:
+    """A plain ``<<`` key (or one tagged ``!!merge``): quoted, it is an ordinary key."""
+    return isinstance(key, ScalarNode) and key.value == "<<" and (
+        key.style is None or key.tag == "tag:yaml.org,2002:merge")
 
 
 def _to_int(text: str) -> int:
