@@ -69,13 +69,17 @@ CONNECT_EDGES = ("TCPEdge", "TLSEdge")
 """The ingress controller's Kubernetes resources for ngrok's TCP and TLS Edges (2023-2024):
 their `spec.policy`'s `inbound` rules ran on each connection, not on HTTP requests."""
 
-_ENDPOINT_HOLDERS = (("spec", ("trafficPolicy",)), ("spec.trafficPolicy", ("policy", "inline", "targetRef")))
-_HOLDER_KEYS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+_ENDPOINT_SPEC = ("url", "trafficPolicyName", "trafficPolicy", "description", "metadata", "bindings",
+                  "poolingEnabled", "upstream", "clientCertificateRefs")
+_ENDPOINT_HOLDERS = (("spec", ("trafficPolicy",), _ENDPOINT_SPEC),
+                     ("spec.trafficPolicy", ("policy", "inline", "targetRef"), ()))
+_HOLDER_KEYS: dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = {
     "CloudEndpoint": _ENDPOINT_HOLDERS, "AgentEndpoint": _ENDPOINT_HOLDERS,
-    "NgrokTrafficPolicy": (("spec", ("policy",)),), "TCPEdge": (("spec", ("policy",)),),
-    "TLSEdge": (("spec", ("policy",)),),
+    "NgrokTrafficPolicy": (("spec", ("policy",), ()),), "TCPEdge": (("spec", ("policy",), ()),),
+    "TLSEdge": (("spec", ("policy",), ()),),
 }
-"""Where each Kubernetes resource holds its policy: (path, the keys expected there)."""
+"""Where each Kubernetes resource holds its policy: (path, the keys that hold it, the other
+keys of that place, never taken for a misspelling)."""
 
 POLICY_PLACES = {
     "CloudEndpoint": "`spec.trafficPolicy.policy` (or `.inline`)",
@@ -302,12 +306,12 @@ class _Reader:
         (``spec.trafficPolicy.polciy``, ``spec.polcy``): (message, the key's span, help)."""
         kind = root.get("kind")
         holders = _HOLDER_KEYS.get(kind.value if isinstance(kind, Scalar) and isinstance(kind.value, str) else "", ())
-        for path, names in holders:
+        for path, names, others in holders:
             node: Tree | None = root
             for part in path.split("."):
                 node = node.get(part) if isinstance(node, Map) else None
             for key, span, _ in node.items if isinstance(node, Map) else ():
-                close = None if key in names else did_you_mean(key, names)
+                close = None if key in names or key in others else did_you_mean(key, names)
                 if close is not None:
                     return (f"unknown key `{key}` in `{path}`: ngrok's operator finds no policy here",
                             span, close)
