@@ -231,14 +231,15 @@ class _Lower:
         """The mappings a merge key (``<<: *defaults``, ``<<: [*a, *b]``) merges, as Go's yaml
         (ngrok's reader) merges them; anything else is AIGW104 at it."""
         value = self.tree(node, depth + 1)
-        sources = value.items if isinstance(value, Seq) else [value]
-        for item in sources:
+        maps: list[Map] = []
+        for item in value.items if isinstance(value, Seq) else [value]:
             if not isinstance(item, Map):
                 self.diags.add("AIGW104", f"a merge key `<<` takes a mapping or a list of mappings, "
                                f"not {tree_kind(item)}", item.span,
                                help="write `<<: *name` with `&name` on a mapping")
                 return []
-        return sources
+            maps.append(item)
+        return maps
 
     def check_tag(self, node: YamlNode, expected: str | None, span: Span) -> bool:
         tag = node.tag
