@@ -10,6 +10,7 @@ and a later read of the same text, format, name and options comes from there.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Literal
@@ -44,10 +45,25 @@ def detect_format(name: str | None, text: str) -> Format:
             return fmt
     head = text.lstrip()
     if head.startswith(("{", "[")):
-        return "json"
+        return "json" if _json_or_not_yaml(text) else "yaml"
     if head.startswith("policy") or _first_code_line(head).startswith("policy"):
         return "dsl"
     return "yaml"
+
+
+def _json_or_not_yaml(text: str) -> bool:
+    """Whether text that looks like JSON is JSON, or is no YAML either (then the JSON reader's
+    diagnostics say more). ngrok reads every policy as YAML, so a flow-style document with
+    unquoted keys, single quotes or a trailing comma is one."""
+    try:
+        json.loads(text)
+        return True
+    except (ValueError, RecursionError):
+        pass
+    from .syntax.yaml_tree import compose
+
+    scratch = Diagnostics()
+    return compose(Source(text, None), scratch, json_mode=False) is None or scratch.has_errors
 
 
 def _first_code_line(text: str) -> str:

@@ -58,6 +58,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
         policy, source, complete=options.complete)),
     ("vars-order", lambda policy, source, options: engine_checks.check_vars_order(
         policy, source, complete=options.complete)),
+    ("response-reads", _always(engine_checks.check_response_reads)),
     ("runtime-lookups", _unless("runtime_lookups", engine_checks.check_lookups)),
 )
 

@@ -12,6 +12,8 @@ Codes (policy analysis, ``AIGW4xx``):
   the request), or no such limit;
 - ``AIGW404`` warning: ``vars.x`` read where no ``set-vars`` has set it (never, not yet, or
   maybe not, as for ``limits``);
+- ``AIGW404`` warning also: a request rule's condition reads the response (``res.*``,
+  ``getResHeader``, ...), which only ``on_http_response`` sets;
 - ``AIGW403`` warning: an identity field, header or label read without ``has()``/``in``/``?``,
   in a condition or in an action's CEL (``bucket_key``, ``cost``, ``${...}``), fails the rule
   at run time when the request does not carry it (opt-in:
@@ -28,10 +30,10 @@ from ..cel import ast
 from ..diagnostics import Diagnostic, did_you_mean
 from ..ir import Policy, Rule
 from ..source import Source, Span
-from .free_vars import ACTIVATION_READS
+from .free_vars import ACTIVATION_READS, free_vars
 
 __all__ = ["check_constant", "check_header_case", "check_limits_order", "check_lookups",
-           "check_shadowed", "check_vars_order"]
+           "check_response_reads", "check_shadowed", "check_vars_order"]
 
 _TERMINATING = frozenset({"deny", "custom-response", "allow"})
 _IDENTITY_FIELDS = frozenset({"identity.key", "identity.user", "identity.team", "identity.org", "identity.tier"})
@@ -332,6 +334,29 @@ def check_vars_order(policy: Policy, source: Source | None = None, *,
                                 if ender is not None and phase == "on_http_request" else None)
                 if phase == "on_http_request" and ender is None and _can_end(a):
                     ender = rule
+    return found
+
+
+def check_response_reads(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
+    """AIGW404: a request rule's condition that reads the response (``res.status_code``,
+    ``getResHeader(...)``): only ``on_http_response`` sets it, so ``res.*`` fails every
+    request that reaches the rule and the header functions see nothing (ngrok offers them in
+    that phase alone)."""
+    found = []
+    for rule in policy.phase("on_http_request"):
+        for e in rule.expressions:
+            node = _parse(e.source)
+            if node is None:
+                continue
+            fv = free_vars(node)
+            reads = sorted(".".join(p) for p in fv.names if p[0] == "res")
+            reads += sorted(f"{f}" for f in fv.functions if ACTIVATION_READS.get(f, "").startswith("res."))
+            if reads:
+                found.append(_diag(
+                    "AIGW404", f"`{reads[0]}` reads the response, which `on_http_request` does not "
+                    "have: it is set in `on_http_response`", e.span,
+                    "move the rule to `on_http_response`; here `res.*` is an error and "
+                    "the response's headers and cookies are empty"))
     return found
 
 

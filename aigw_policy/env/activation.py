@@ -269,8 +269,7 @@ def _header_entries(headers: dict[str, list[str]], act: dict[str, Any], host: st
     if hh or url_parts:
         act["req.host"] = hh[0] if hh else host
     ua = headers.get("user-agent")
-    if ua:
-        act["req.user_agent"] = ua[0]
+    act["req.user_agent"] = ua[0] if ua else ""  # its parts too are those of an empty header
     content_entries("req", headers, act)
 
 

@@ -1,8 +1,10 @@
 """ngrok's variables that are a header read apart (https://ngrok.com/docs/traffic-policy/variables/):
 ``req.cookies`` (the ``Cookie`` header), ``res.cookies`` (each ``Set-Cookie``),
 ``{req,res}.content_type.parameters``, ``{req,res}.content_encoding`` and
-``{req,res}.location``. Each is set only when its header is there, as ngrok does; a value
-the request gives itself (REQUEST.json's ``req``/``res`` objects) is applied after these.
+``{req,res}.location``. Without its header each has its empty value (``""``, ``{}``, ``[]``),
+as Go's header reads give ngrok: ngrok's A/B example sends a request without a cookie to its
+control group through ``'ab_test' in req.cookies && ...``. A value the request gives itself
+(REQUEST.json's ``req``/``res`` objects) is applied after these.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ _DIGITS = re.compile(r"[0-9]{1,18}")
 
 def content_entries(prefix: str, headers: dict[str, list[str]], act: dict[str, Any]) -> None:
     """``{prefix}.content_type`` (and ``.raw``) and ``{prefix}.content_length`` from lower-cased
-    ``headers``, each when its header is there (a length of ASCII digits only: ``int`` takes
-    ``²`` and ``１``)."""
+    ``headers``: the type empty without its header, the length only when its header is there
+    (ASCII digits only: ``int`` takes ``²`` and ``１``)."""
     ctype = headers.get("content-type")
-    if ctype:
-        act[prefix + ".content_type"] = ctype[0].split(";", 1)[0].strip()
-        act[prefix + ".content_type.raw"] = ctype[0]
+    raw = ctype[0] if ctype else ""
+    act[prefix + ".content_type"] = raw.split(";", 1)[0].strip()
+    act[prefix + ".content_type.raw"] = raw
     length = headers.get("content-length")
     if length and _DIGITS.fullmatch(length[0].strip()):
         act[prefix + ".content_length"] = int(length[0])
@@ -36,22 +38,17 @@ def content_entries(prefix: str, headers: dict[str, list[str]], act: dict[str, A
 def header_parts(prefix: str, headers: dict[str, list[str]], act: dict[str, Any]) -> None:
     """The entries of ``prefix`` (``req`` or ``res``) read from lower-cased ``headers``."""
     ctype = headers.get("content-type")
-    if ctype:
-        act[prefix + ".content_type.parameters"] = _parameters(ctype[0])
-    encoding = headers.get("content-encoding")
-    if encoding:
-        act[prefix + ".content_encoding"] = [e.strip() for v in encoding for e in v.split(",") if e.strip()]
+    act[prefix + ".content_type.parameters"] = _parameters(ctype[0]) if ctype else {}
+    encoding = headers.get("content-encoding") or ()
+    act[prefix + ".content_encoding"] = [e.strip() for v in encoding for e in v.split(",") if e.strip()]
     location = headers.get("location")
-    if location:
-        act[prefix + ".location"] = location[0]
+    act[prefix + ".location"] = location[0] if location else ""
     if prefix == "req":
         cookie = headers.get("cookie")
-        if cookie:
-            act["req.cookies"] = parse_cookie(cookie)
+        act["req.cookies"] = parse_cookie(cookie) if cookie else {}
     else:
         set_cookie = headers.get("set-cookie")
-        if set_cookie:
-            act["res.cookies"] = parse_set_cookie(set_cookie)
+        act["res.cookies"] = parse_set_cookie(set_cookie) if set_cookie else {}
 
 
 def _parameters(value: str) -> dict[str, str]:

@@ -455,13 +455,30 @@ _ULA = ipaddress.ip_network("fc00::/7")
 def _lower(s: object) -> str:
     if type(s) is not str:
         raise no_overload("lower", s)
-    return s.lower()
+    return s.lower() if s.isascii() else "".join(map(_lower_char, s))
 
 
 def _upper(s: object) -> str:
     if type(s) is not str:
         raise no_overload("upper", s)
-    return s.upper()
+    return s.upper() if s.isascii() else "".join(map(_upper_char, s))
+
+
+# ngrok (Go's strings.ToLower/ToUpper) maps each character alone, by Unicode's simple case
+# mapping: one character in, one out, no context. Python's str.lower/upper apply the full
+# mapping (U+0130 `İ` -> `i̇`, `ß` -> `SS`) and the final-sigma rule, so they map per character
+# and keep only one-character results.
+def _lower_char(c: str) -> str:
+    low = c.lower()
+    return low if len(low) == 1 else low[0]  # only U+0130 lowers to two: simply `i`
+
+
+def _upper_char(c: str) -> str:
+    up = c.upper()
+    if len(up) == 1:
+        return up
+    title = c.title()  # the simple upper mapping where one exists (`ᾳ` -> `ᾼ`)
+    return title if len(title) == 1 else c
 
 
 def rand_double() -> float:

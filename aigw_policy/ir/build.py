@@ -244,6 +244,12 @@ class _Builder:
                 want = _TYPE_WORDS.get(kind, "another type")
                 self.diags.add("AIGW122", f"{where} must be {want}, not {kind_of(value)}", span,
                                help=self._type_help(kind, loc, value))
+            elif kind in ("too_short", "too_long"):
+                ctx = err.get("ctx", {})
+                bound, got = ctx.get("min_length", ctx.get("max_length")), ctx.get("actual_length")
+                need = "needs at least" if kind == "too_short" else "takes at most"
+                self.diags.add("AIGW123", f"{where} {need} {bound} item{'s' if bound != 1 else ''}, "
+                               f"not {got}", span)
             elif kind in _RANGE_ERRORS:
                 self.diags.add("AIGW123", f"{where}: {err['msg'].lower()}", span,
                                help=_fraction_help(_lookup(data, loc), err.get("ctx", {})))

@@ -69,6 +69,18 @@ CONNECT_EDGES = ("TCPEdge", "TLSEdge")
 """The ingress controller's Kubernetes resources for ngrok's TCP and TLS Edges (2023-2024):
 their `spec.policy`'s `inbound` rules ran on each connection, not on HTTP requests."""
 
+_ENDPOINT_SPEC = ("url", "trafficPolicyName", "trafficPolicy", "description", "metadata", "bindings",
+                  "poolingEnabled", "upstream", "clientCertificateRefs")
+_ENDPOINT_HOLDERS = (("spec", ("trafficPolicy",), _ENDPOINT_SPEC),
+                     ("spec.trafficPolicy", ("policy", "inline", "targetRef"), ()))
+_HOLDER_KEYS: dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = {
+    "CloudEndpoint": _ENDPOINT_HOLDERS, "AgentEndpoint": _ENDPOINT_HOLDERS,
+    "NgrokTrafficPolicy": (("spec", ("policy",), ()),), "TCPEdge": (("spec", ("policy",), ()),),
+    "TLSEdge": (("spec", ("policy",), ()),),
+}
+"""Where each Kubernetes resource holds its policy: (path, the keys that hold it, the other
+keys of that place, never taken for a misspelling)."""
+
 POLICY_PLACES = {
     "CloudEndpoint": "`spec.trafficPolicy.policy` (or `.inline`)",
     "AgentEndpoint": "`spec.trafficPolicy.policy` (or `.inline`)",
@@ -213,7 +225,9 @@ class _Reader:
                                key_span, help=help)
                 self.skipped_phase(key, value)
             elif wrapper is not None:
-                if wrapper[0] == key:
+                if wrapper[0] == key and (near := self.misspelled_holder(root)) is not None:
+                    self.diags.add("AIGW100", near[0], near[1], help=near[2])
+                elif wrapper[0] == key:
                     self.diags.add("AIGW100", wrapper[1], key_span, help=wrapper[2])
             elif key in DEPRECATED_PHASES:
                 self.diags.add(
@@ -285,6 +299,22 @@ class _Reader:
         routes = _route_policies(root.get("routes"), "routes")
         if len(routes) == 1 and isinstance(root.get("hostports"), Seq):
             return (routes[0][0], routes[0][1], "an ngrok HTTPS Edge (an API object)")
+        return None
+
+    def misspelled_holder(self, root: Map) -> tuple[str, Span, str] | None:
+        """A misspelled key where a Kubernetes resource holds its policy
+        (``spec.trafficPolicy.polciy``, ``spec.polcy``): (message, the key's span, help)."""
+        kind = root.get("kind")
+        holders = _HOLDER_KEYS.get(kind.value if isinstance(kind, Scalar) and isinstance(kind.value, str) else "", ())
+        for path, names, others in holders:
+            node: Tree | None = root
+            for part in path.split("."):
+                node = node.get(part) if isinstance(node, Map) else None
+            for key, span, _ in node.items if isinstance(node, Map) else ():
+                close = None if key in names or key in others else did_you_mean(key, names)
+                if close is not None:
+                    return (f"unknown key `{key}` in `{path}`: ngrok's operator finds no policy here",
+                            span, close)
         return None
 
     def wrapper(self, root: Map) -> tuple[str, str, str] | None:
@@ -421,10 +451,12 @@ class _Reader:
                 actions_written = True
                 fields["actions"] = self.actions(value, key_span)
             else:
-                self.diags.add(
-                    "AIGW103", f"unknown rule key `{key}`", key_span,
-                    help=did_you_mean(key, RULE_KEYS) or _rule_key_help(key),
-                )
+                help = did_you_mean(key, RULE_KEYS)
+                self.diags.add("AIGW103", f"unknown rule key `{key}`", key_span,
+                               help=help or _rule_key_help(key))
+                if help == _MEANT["actions"] and node.get("actions") is None and not actions_written:
+                    actions_written = True  # read as meant: its actions are checked, no "no actions"
+                    self.actions(value, key_span)
         if not actions_written:
             name = fields.get("name")
             label = f"rule `{name}`" if isinstance(name, str) else "this rule"
@@ -519,8 +551,8 @@ class _Reader:
             self.diags.add("AIGW104", f"an action must be a mapping, not {tree_kind(node)}",
                            node.span, help="an action is `type:` and `config:`")
             return None
-        type_node = node.get("type")
-        config_node = node.get("config")
+        type_node = node.get("type") or _meant(node, "type", ACTION_KEYS)
+        config_node = node.get("config") or _meant(node, "config", ACTION_KEYS)
         type_name = None
         if type_node is None:
             self.diags.add("AIGW112", "action without a `type`", node.span,
@@ -548,6 +580,19 @@ class _Reader:
             config = _config(config_node, model)
         type_span = type_node.content if isinstance(type_node, Scalar) else None
         return build_action(type_name, config, self.diags, span=node.span, type_span=type_span)
+
+
+_MEANT = {k: f"did you mean `{k}`?" for k in (*RULE_KEYS, *ACTION_KEYS)}
+
+
+def _meant(node: Map, key: str, keys: tuple[str, ...]) -> Tree | None:
+    """The value of a misspelling of ``key`` (``confg`` for ``config``) when ``key`` itself is
+    not written: read as meant, after the misspelling's own diagnostic, so that a misspelled
+    key is one mistake and not also a missing one."""
+    for k, _, value in node.items:
+        if k not in keys and did_you_mean(k, keys) == _MEANT[key]:
+            return value
+    return None
 
 
 def _rule_key_help(key: str) -> str:

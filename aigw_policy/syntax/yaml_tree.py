@@ -80,6 +80,35 @@ class _Loader(Reader, Scanner, Parser, Composer, _CoreResolver):
         self.get_event()  # stream end
         return found
 
+    # Tabs as Go's yaml (libyaml's scanner, which ngrok reads with) takes them: white space
+    # between tokens in a flow collection or where no key can start (after `key:`, a scalar
+    # or a closing bracket, so before a comment too), and blanks inside a plain scalar. At a
+    # line's start and after `-` or `?` a tab would indent, and stays refused. PyYAML's
+    # scanner took spaces only.
+    def scan_to_next_token(self) -> None:
+        if self.index == 0 and self.peek() == "\ufeff":
+            self.forward()
+        while True:
+            while self.peek() == " " or (self.peek() == "\t" and (self.flow_level or not self.allow_simple_key)):
+                self.forward()
+            if self.peek() == "#":
+                while self.peek() not in "\0\r\n\x85\u2028\u2029":
+                    self.forward()
+            if not self.scan_line_break():
+                return
+            if not self.flow_level:
+                self.allow_simple_key = True
+
+    def scan_plain_spaces(self, indent: int, start_mark: Any) -> Any:
+        length = 0
+        while self.peek(length) in " \t":
+            length += 1
+        if length and self.peek(length) not in "\r\n\x85\u2028\u2029":
+            blanks = self.prefix(length)
+            self.forward(length)
+            return [blanks]  # within a line: kept as written
+        return super().scan_plain_spaces(indent, start_mark)
+
     def compose_node(self, parent: Any, index: Any) -> Any:
         self._depth += 1
         try:
@@ -168,8 +197,12 @@ class _Lower:
         self.check_tag(node, _MAP, span)
         items: list[tuple[str, Span, Tree]] = []
         seen: dict[str, Span] = {}
+        merged: list[Map] = []
         for key_node, value_node in node.value:
             key_span = self.span(key_node)
+            if _is_merge(key_node):
+                merged += self.merge_sources(value_node, depth)
+                continue
             if not isinstance(key_node, ScalarNode):
                 self.diags.add("AIGW104", "a mapping key must be a string, not "
                                f"{'a list' if isinstance(key_node, SequenceNode) else 'a mapping'}",
@@ -187,7 +220,26 @@ class _Lower:
                 continue
             seen[key] = key_span
             items.append((key, key_span, self.tree(value_node, depth + 1)))
+        for source in merged:  # written keys win, then the earlier merged mappings
+            for key, key_span, value in source.items:
+                if key not in seen:
+                    seen[key] = key_span
+                    items.append((key, key_span, value))
         return Map(items, span)
+
+    def merge_sources(self, node: YamlNode, depth: int) -> list[Map]:
+        """The mappings a merge key (``<<: *defaults``, ``<<: [*a, *b]``) merges, as Go's yaml
+        (ngrok's reader) merges them; anything else is AIGW104 at it."""
+        value = self.tree(node, depth + 1)
+        maps: list[Map] = []
+        for item in value.items if isinstance(value, Seq) else [value]:
+            if not isinstance(item, Map):
+                self.diags.add("AIGW104", f"a merge key `<<` takes a mapping or a list of mappings, "
+                               f"not {tree_kind(item)}", item.span,
+                               help="write `<<: *name` with `&name` on a mapping")
+                return []
+            maps.append(item)
+        return maps
 
     def check_tag(self, node: YamlNode, expected: str | None, span: Span) -> bool:
         tag = node.tag
@@ -228,6 +280,12 @@ class _Lower:
                 # read on as the expression meant, so it draws no CEL error of its own
                 value = text = f"{tag} {text}".rstrip()
         return Scalar(value, text, span, content)
+
+
+def _is_merge(key: YamlNode) -> bool:
+    """A plain ``<<`` key (or one tagged ``!!merge``): quoted, it is an ordinary key."""
+    return isinstance(key, ScalarNode) and key.value == "<<" and (
+        key.style is None or key.tag == "tag:yaml.org,2002:merge")
 
 
 def _to_int(text: str) -> int:
@@ -432,8 +490,11 @@ def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | No
         message = _yaml_message(error)
         if "found character '\\t'" in (error.problem or "") and mark is not None:
             line_start = text.rfind("\n", 0, mark.index) + 1
-            if not text[line_start:mark.index].strip():
+            before = text[line_start:mark.index].strip()
+            if not before:
                 message = "a tab indents this line: YAML indents with spaces only"
+            elif before[-1] in "-?":
+                message = f"a tab after `{before[-1]}` indents what follows: YAML indents with spaces only"
             help = ("replace the tabs with spaces (ngrok's reader and kubectl refuse tabs as YAML "
                     "indentation too)")
         diags.add(code, message, source.span(mark.index if mark else 0), help=help)

@@ -3,8 +3,9 @@ examples of ngrok's variable reference (https://ngrok.com/docs/traffic-policy/va
 .../res), with headers that make it true, and rows where the header is absent or malformed.
 
 A row's expression is the condition of a rule answering 299: the decision says whether it
-held (299), was false (200) or failed (500: a variable ngrok sets only with its header is
-absent without it, as ngrok's are).
+held (299), was false (200) or failed (500). Without its header a variable has its empty
+value, as Go's header reads give ngrok (ngrok's A/B example routes a request with no cookie to
+its control group through `'ab_test' in req.cookies && ...`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,13 @@ ROWS: list[tuple[str, dict[str, Any], str, int]] = [
     ("req", {"location": "/index.html"}, "req.location == '/index.html'", 299),
     ("req", {}, "hasReqCookie('s')", 200),
     ("req", {}, "req.cookies['s'][0].value == '1'", 500),
-    ("req", {}, "req.location == '/'", 500),
+    ("req", {}, "req.location == '/'", 200),
+    ("req", {}, "'ab_test' in req.cookies && req.cookies['ab_test'][0].value == 'A'", 200),
+    ("req", {}, "size(req.cookies) == 0 && !hasReqCookie('ab_test')", 299),
+    ("req", {}, "!req.user_agent.contains('Mozilla')", 299),
+    ("req", {}, "req.content_type == 'application/json'", 200),
+    ("req", {}, "req.content_type.raw == '' && size(req.content_type.parameters) == 0", 299),
+    ("req", {}, "size(req.content_encoding) == 0", 299),
     ("res", {"content-encoding": "br"}, "res.content_encoding[0] == 'br'", 299),
     ("res", {"content-length": "12"}, "res.content_length != 0", 299),
     ("res", {"content-length": "１２"}, "has(res.content_length)", 200),
@@ -59,7 +66,9 @@ ROWS: list[tuple[str, dict[str, Any], str, int]] = [
     ("res", {"set-cookie": SET_COOKIE}, "getResCookie('sessionId').secure && hasResCookie('sessionId')", 299),
     ("res", {"set-cookie": ["a=1", "b=2; Max-Age=nope; Expires=never"]},
      "size(res.cookies) == 2 && !has(res.cookies.b[0].max_age) && !has(res.cookies.b[0].expires)", 299),
-    ("res", {}, "size(res.cookies) > 0", 500),
+    ("res", {}, "size(res.cookies) > 0", 200),
+    ("res", {}, "res.content_type == '' && res.content_type.raw == '' && size(res.content_type.parameters) == 0", 299),
+    ("res", {}, "res.location == '' && size(res.content_encoding) == 0", 299),
 ]
 
 

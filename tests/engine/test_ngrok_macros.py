@@ -59,6 +59,10 @@ REQUEST_ROWS = [
     "'a b'.escapeUrl() == 'a%20b' && 'a%20b'.unescapeUrl() == 'a b'",
     "'10.0.0.1'.isPrivateIp() && !'8.8.8.8'.isPrivateIp() && 'https://x'.isURL() && !'x'.isURL()",
     "'AB'.lower() == 'ab' && 'ab'.upper() == 'AB' && 'AB'.lowerAscii() == 'ab' && 'ab'.upperAscii() == 'AB'",
+    # ngrok's lower()/upper() map each character alone, as Go's strings.ToLower/ToUpper do:
+    # no two-character results (İ, ß, ﬁ), no final-sigma rule
+    "'İSTANBUL'.lower() == 'istanbul' && 'ΟΔΟΣ'.lower() == 'οδοσ' && 'straße'.upper() == 'STRAßE'",
+    "'ﬁx'.upper() == 'ﬁX' && 'ᾳ'.upper() == 'ᾼ' && 'ÄRGER, ÉCOLE'.lower() == 'ärger, école'",
     "'https://a.com/x?y=1'.parseUrl().host == 'a.com' && url.parse(req.url).host == 'ngrok.com'",
     "'abc'.substring(1) == 'bc' && 'abc'.substring(1, 2) == 'b' && ' a '.trim() == 'a' && 'abc'.reverse() == 'cba'",
     "strings.quote('a\"b') == '\"a\\\\\"b\"'",

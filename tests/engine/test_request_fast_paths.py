@@ -170,12 +170,11 @@ def plain_activation(req: Request, ai: Any, rid: str, now: float, *, content_len
     if headers_read and (hh or url_parts):
         act["req.host"] = hh[0] if hh else host
     ua = headers.get("user-agent")
-    if ua:
-        act["req.user_agent"] = ua[0]
     ctype = headers.get("content-type")
-    if ctype:
-        act["req.content_type"] = ctype[0].split(";", 1)[0].strip()
-        act["req.content_type.raw"] = ctype[0]
+    if headers_read:  # without its header, the empty value (as Go's header reads give ngrok)
+        act["req.user_agent"] = ua[0] if ua else ""
+        act["req.content_type"] = ctype[0].split(";", 1)[0].strip() if ctype else ""
+        act["req.content_type.raw"] = ctype[0] if ctype else ""
     cl = headers.get("content-length")
     given = bool(cl and re.fullmatch(r"[0-9]{1,18}", cl[0].strip()))  # ASCII digits (`int` takes `²`)
     if given:

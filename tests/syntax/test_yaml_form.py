@@ -63,7 +63,7 @@ BROKEN = [
     ("yaml", "on_http_request:\n  - actions:\n      - config: {status_code: 403}\n",
      [("AIGW112", 3, 9)]),
     ("yaml", "on_http_request:\n  - actions:\n      - type: deny\n        confg: {status_code: 1}\n",
-     [("AIGW113", 4, 9)]),
+     [("AIGW113", 4, 9), ("AIGW123", 4, 30)]),  # `confg` read as meant: its status is checked
     ("yaml", "on_http_request:\n  - actions:\n      - type: rate-limt\n", [("AIGW110", 3, 15)]),
     ("yaml", "on_http_request:\n  - actions:\n      - type: oauth\n        config: {provider: x}\n",
      [("AIGW111", 3, 15)]),
