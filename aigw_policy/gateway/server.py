@@ -145,6 +145,10 @@ class ClientGone:
             callback()
 
 
+_LINE_MAX = 16_384
+"""How much of a head's first reads is held to find its request line (the 431's path)."""
+
+
 def _head_end(tail: bytes, data: bytes) -> int:
     """How many bytes of ``data`` belong to the head being read: up to the blank line that ends
     it (CRLF CRLF, or LF LF as llhttp also takes), ``tail`` being the last bytes of the head's
@@ -246,6 +250,7 @@ class _Timer:
 
     _head_bytes = 0  # of the head awaited, read so far
     _head_tail = b""  # its last bytes (a blank line may span two reads)
+    _head_start = b""  # its first read (held, not copied; grown while it has no whole request line)
     _idle = False  # a kept-alive connection between two requests: the next head's time starts at its first byte
 
     def _rest(self) -> None:
@@ -274,21 +279,27 @@ class _Timer:
         431 and closed): measured before the parser sees it, up to the head's end."""
         if self._head_deadline is None or self.transport.is_closing():
             return False  # no head awaited: body bytes, or the head ended in an earlier read
+        start = data if self._head_bytes == 0 else self._head_start
+        if self._head_bytes and len(start) < _LINE_MAX and b"\n" not in start:
+            start += data  # (a request line spread over reads: rare)
         if self._head_bytes + _head_end(self._head_tail, data) > MAX_HEAD_BYTES:
             self._stop()
-            first = (self._head_tail + data).split(b" ", 2)  # the target, when this read has the request line
-            target = first[1] if self._head_bytes == 0 and len(first) > 2 else b""
+            # the target, from the request line, however the head was split into reads
+            first = start.split(b"\n", 1)[0].split(b" ", 2)
+            target = first[1] if len(first) > 2 else b""
             self.transport.write(refusal(431, f"the request head is larger than {MAX_HEAD_BYTES} bytes",
                                          "request_header_fields_too_large", target, self.report))
             self.transport.close()
             return True
         self._head_bytes += len(data)
         self._head_tail = (self._head_tail + data)[-3:]
+        self._head_start = start
         return False
 
     def _disarm(self) -> None:
         """The head arrived: no head awaited (the timer, if any, lapses when it fires)."""
         self._head_deadline = None
+        self._head_start = b""  # (not held while the connection lives)
 
     def _stop(self) -> None:
         """No head awaited and no timer left (the connection is closing)."""
