@@ -48,7 +48,8 @@ every other request of upstream connections."""
 
 MAX_HEAD_BYTES = 64 * 1024
 """The most bytes of one request head (request line and headers) a connection may send
-(nginx reads heads of up to 4 x 8 KiB by default, h11 16 KiB). Measured in each read before
+(nginx reads heads of up to 4 x 8 KiB by default; h11's own bound is set just above it).
+Measured in each read before
 the parser sees it, so a larger head is refused however it arrives (in one read or many); a
 head that follows another in the same read (pipelining) is bounded by that read."""
 
