@@ -25,7 +25,8 @@ from .eventstream import encode_message
 __all__ = ["NATIVE", "bedrock_exception", "native_error", "native_headers", "native_stream_error"]
 
 NATIVE = frozenset({"bedrock", "cohere", "ollama"})
-"""The wire formats :func:`native_error` shapes."""
+"""The vendors' native wire formats: those :func:`native_error` shapes, and those a route sends
+only to a candidate of that vendor (:mod:`aigw_policy.routing.paths`)."""
 
 _BEDROCK = {400: "ValidationException", 401: "UnrecognizedClientException", 402: "ServiceQuotaExceededException",
             403: "AccessDeniedException", 404: "ResourceNotFoundException", 408: "ModelTimeoutException",

@@ -32,11 +32,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ..providers.classify import vendor_of
+from ..providers.error_shapes import NATIVE  # the vendors' native formats: a candidate of that vendor is sent one
 
 __all__ = ["NATIVE", "attempt_path", "native_format", "native_url", "speaks_native"]
-
-NATIVE = ("bedrock", "cohere", "ollama")
-"""The vendors' native formats a candidate of that vendor is sent."""
 
 _OPENAI_TAIL = re.compile(
     r"/(?P<tail>chat/completions|completions|embeddings|responses(?:/compact|/input_tokens)?|moderations"
