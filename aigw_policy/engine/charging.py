@@ -408,8 +408,15 @@ def check_deferred(flow: Flow) -> Steps:
 
 
 def reserve(flow: Flow) -> Steps:
-    charges = [c for _, _, c in flow.charges]
-    answer = yield Reserve(flow.rid, charges)
+    """Reserve the gathered charges, all or nothing (:func:`take_reserve` reads the answer)."""
+    answer = yield Reserve(flow.rid, [c for _, _, c in flow.charges])
+    take_reserve(flow, answer)
+
+
+def take_reserve(flow: Flow, answer: list[Outcome] | StoreFailed) -> None:
+    """The reserve's answer: the limit entries updated (and published where a later text reads
+    them), the request admitted (``flow.reserved``) or stopped by the first enforced limit
+    that is over, or the store's failure under the document's ``store_failure``."""
     if isinstance(answer, StoreFailed):
         mode = flow.cp.store_failure
         _store_error(flow, answer.message)
@@ -420,7 +427,7 @@ def reserve(flow: Flow) -> Steps:
             flow.stop = Stop("deny", 503, f"limit store unavailable: {answer.message} (store_failure: fail_closed)",
                              "store", rule, action, REQ)
         return
-    publish = _read_after(flow)
+    publish = flow.cp.limits_read_after or flow.route is not None  # _read_after(flow), inline
     for o in answer:
         if o.outcome == "limited":
             break
@@ -437,7 +444,12 @@ def reserve(flow: Flow) -> Steps:
         flow.reserved = True
         return
     first: tuple[Outcome, int] | None = None
-    admitted = not any(o.outcome == "limited" and flow.charges[i][2].spec.enforce for i, o in enumerate(answer))
+    charges = flow.charges
+    admitted = True
+    for (_rule, _action, charge), out in zip(charges, answer):
+        if out.outcome == "limited" and charge.spec.enforce:
+            admitted = False
+            break
     for i, out in enumerate(answer):
         entry = flow.limit_entries.get(out.name)
         if entry is not None:

@@ -67,11 +67,7 @@ def request_plain(flow: Flow) -> Cursor | None:
     else:  # the phase as one function of the policy, as far as it goes (engine/phase_code.py)
         at = run(flow, flow.act)
         if at is None:
-            if not flow.charges:
-                return None
-            cur = _open(flow, REQ)
-            cur.over = True  # over, with charges to reserve
-            return cur
+            return OVER if flow.charges else None  # over, with charges to reserve
         cur = _resume(flow, REQ, at)
         if cur.need:
             return cur
@@ -252,6 +248,17 @@ class Cursor:
     reindex: bool
     need: bool
     over: bool
+
+
+def _over() -> Cursor:
+    cur = Cursor()
+    cur.over, cur.need, cur.rule = True, False, None
+    return cur
+
+
+OVER = _over()
+"""The cursor of a request phase that ran to its end with charges to reserve: nothing of it
+is read but ``over`` and ``need`` (:func:`request_steps` reserves; nothing is left to drive)."""
 
 
 def _open(flow: Flow, phase: str, start: int = 0, later: bool = False) -> Cursor:

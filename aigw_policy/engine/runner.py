@@ -29,6 +29,7 @@ from ..providers.usage import Usage
 from .compile import CompiledPolicy, compile_policy
 from .phase_code import install as install_runners
 from ..env.activation import classify_request
+from .charging import take_reserve
 from .decision import Decision
 from .errors import StoreUnavailableError, UnknownRequestError
 from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
@@ -217,7 +218,7 @@ class Engine(RoutingMixin):
         """
         flow, req, explicit = self._evaluation(request, trace, now, request_id, apply_state)
         try:
-            steps = self._plain(flow, req, explicit, expect_response)
+            steps = self._plain(flow, req, explicit, expect_response, self.store)
             decision, evicted = steps if isinstance(steps, tuple) else self._drive(steps, flow.now)
             if decision.complete and self.ledger is not None:
                 self.ledger.record(self._record(flow, decision))
@@ -446,8 +447,8 @@ class Engine(RoutingMixin):
             self.seed(req.state, flow.now)
         return flow, req, explicit
 
-    def _plain(self, flow: Flow, req: Request | PlainRequest, explicit: bool,
-               expect_response: bool) -> tuple[Decision, list[str]] | Steps:
+    def _plain(self, flow: Flow, req: Request | PlainRequest, explicit: bool, expect_response: bool,
+               store: LimitStore | None = None) -> tuple[Decision, list[str]] | Steps:
         """Run the evaluation with plain calls as far as it goes without the store: ``(decision,
         evicted ids to release)`` when it got to the end, else the steps that go on from where
         it stopped (a limit action, or a routed policy: all of it), for a driver to run.
@@ -459,7 +460,24 @@ class Engine(RoutingMixin):
             return self._steps(flow, req, explicit, expect_response)
         cur = request_plain(flow)
         if cur is not None:  # at an eager limit, or charges to reserve: the store is needed from here on
-            return self._steps(flow, req, explicit, expect_response, cur)
+            stop = flow.stop
+            if store is None or cur.need or req.response is not None or not (stop is None or stop.verdict == "allow"):
+                return self._steps(flow, req, explicit, expect_response, cur)
+            # the phase is over, its charges wait for the reserve, and no response phase needs the
+            # store after it: the sync engine asks the store here (what request_steps would yield)
+            if not expect_response and QUIET_RESERVE:
+                flow.no_response = True  # settled at the estimate: no text reads what the reserve publishes
+            try:  # what Engine._drive does with request_steps' Reserve
+                answer = store.reserve(flow.rid, [c for _, _, c in flow.charges], flow.now)
+            except Exception as error:  # noqa: BLE001 - any store failure is the document's fail mode
+                answer = StoreFailed(str(error) or type(error).__name__)
+            take_reserve(flow, answer)
+            if flow.reserved and not expect_response:  # settled at the estimate (_settle_at_estimate)
+                try:
+                    store.reconcile(flow.rid, {}, flow.now)
+                except Exception as error:  # noqa: BLE001
+                    flow.notes.append(f"could not settle the reservation: {str(error) or type(error).__name__}")
+                return Decision.from_flow(flow, complete=False, snapshot=False), []
         # no limit ran: nothing to reserve or settle, nothing routed; the rest asks no store
         stop = flow.stop
         if stop is not None and stop.verdict == "deny":

@@ -68,6 +68,7 @@ def policies(draw: Any) -> str:
         rules.append(f'    rule "r{i}" {{{extra}{when}\n      {actions}\n    }}')
     default = draw(st.sampled_from(["allow", "deny"]))
     on_error = draw(st.sampled_from(["", "  on-error skip\n"]))
+    on_error += draw(st.sampled_from(["", "  store-failure fail_open\n"]))
     return (f"policy {{\n  default {default}\n{on_error}  on request {{\n" + "\n".join(rules) + "\n  }\n  "
             + draw(RESPONSE_RULES) + "\n}\n")
 
@@ -91,18 +92,18 @@ def requests(draw: Any) -> dict[str, Any]:
 
 
 def _run(compiled: Any, reqs: list[dict[str, Any]], trace: bool, expect: bool, plain: bool,
-         use_async: bool) -> tuple[list[Any], list[str]]:
+         use_async: bool, fail: tuple[str, ...] = ()) -> tuple[list[Any], list[str]]:
     old = runner.PLAIN, phases.INLINE_LIMITS, phases.STRAIGHT
     runner.PLAIN = phases.INLINE_LIMITS = phases.STRAIGHT = plain
     try:
-        store = LoggedStore()
+        store = LoggedStore(fail)
         engine = ap.Engine(compiled, store=store, trace=trace)
         out = []
         for i, r in enumerate(reqs):
             kw = {"request_id": f"r{i}", "expect_response": expect}
             d = asyncio.run(engine.aevaluate(r, **kw)) if use_async else engine.evaluate(r, **kw)
             out.append(d.to_dict())
-            if not d.complete and expect and d.verdict == "allow":
+            if not d.complete and expect and d.verdict == "allow" and not fail:
                 done = engine.complete(f"r{i}", {"status_code": 200, "body": {"usage": {"prompt_tokens": 9,
                                                                                         "completion_tokens": 4}}})
                 out.append(done.to_dict())
@@ -111,23 +112,28 @@ def _run(compiled: Any, reqs: list[dict[str, Any]], trace: bool, expect: bool, p
         runner.PLAIN, phases.INLINE_LIMITS, phases.STRAIGHT = old
 
 
+FAILS = st.sampled_from([(), (), ("reserve",), ("reconcile",), ("check", "reserve", "reconcile", "release")])
+"""The store calls that fail (under the policy's ``store-failure``, drawn with it)."""
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policies(), st.lists(requests(), min_size=1, max_size=4), st.booleans(), st.booleans(), st.booleans(),
-       st.booleans())
+       st.booleans(), FAILS)
 def test_the_plain_path_decides_as_the_steps(text: str, reqs: list[dict[str, Any]], trace: bool, expect: bool,
-                                             indexed: bool, use_async: bool) -> None:
+                                             indexed: bool, use_async: bool, fail: tuple[str, ...]) -> None:
     policy = ap.loads(text)
     compiled = compile_policy(policy, index=indexed, index_min_rules=0) if indexed else compile_policy(policy)
-    fast = _run(compiled, reqs, trace, expect, True, use_async)
-    steps = _run(compiled, reqs, trace, expect, False, use_async)
+    fast = _run(compiled, reqs, trace, expect, True, use_async, fail)
+    steps = _run(compiled, reqs, trace, expect, False, use_async, fail)
     assert fast == steps
 
 
 def test_the_plain_path_is_taken_and_spares_the_generators(monkeypatch: pytest.MonkeyPatch) -> None:
     """A request whose rules reach no limit is decided without the steps; a limit that is not
-    eager is charged by the plain calls too (the steps start at the reserve, with the phase
-    over); an eager one goes on from there in the steps (the rules before it are not run
-    twice)."""
+    eager is charged by the plain calls too, and the sync engine asks the store for the
+    reserve (and the settle at the estimate) itself: no steps (the async engine's steps start
+    at the reserve, with the phase over); an eager one goes on from there in the steps (the
+    rules before it are not run twice)."""
     text = '''policy { on request {
       rule "d" { when identity.team == "x"
         deny 403 "no ${ai.model}" }
@@ -138,8 +144,9 @@ def test_the_plain_path_is_taken_and_spares_the_generators(monkeypatch: pytest.M
       log { metadata: { "s": "${res.status_code}" } } } } }'''
     chat = {"method": "POST", "url": "https://api.openai.com/v1/chat/completions",
             "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}}
-    for eager, want in (("", [("over", True, 1)]), ('rule "e" { when limits["t"].remaining > 0.0\n allow }',
-                                                   [("t", 0, True)])):
+    for eager, want, awant in (("", [], [("over", True, 1)]),
+                               ('rule "e" { when limits["t"].remaining > 0.0\n allow }', [("t", 0, True)],
+                                [("t", 0, True)])):
         engine = ap.Engine(ap.loads(text.replace("EAGER", eager)))
         made: list[Any] = []
         steps = engine._steps
@@ -156,8 +163,13 @@ def test_the_plain_path_is_taken_and_spares_the_generators(monkeypatch: pytest.M
         assert (d.verdict, d.status_code, d.reason, made) == ("deny", 403, "no gpt-4o", [])
         d = engine.evaluate({"identity": {"key": "k", "team": "y"}, "request": chat}, expect_response=False)
         assert d.verdict == "allow" and d.limits[0]["outcome"] == "ok"
-        # not eager: charged by the plain calls, the steps start at the reserve; eager: at the limit
+        # not eager: charged and reserved by the plain calls; eager: the steps start at the limit
         assert made == want
+        made.clear()
+        d = asyncio.run(engine.aevaluate({"identity": {"key": "k2", "team": "y"}, "request": chat},
+                                         expect_response=False))
+        assert d.verdict == "allow" and d.limits[0]["outcome"] == "ok"
+        assert made == awant  # the async engine: the steps start at the reserve (or the eager limit)
 
 
 HAND_BACK = '''policy {
@@ -229,3 +241,38 @@ def test_a_phase_of_many_rules_keeps_the_general_runner() -> None:
     d = big_engine.evaluate({"identity": {"team": f"t{MAX_RULES}"}, "request": {
         "url": "https://api.openai.com/v1/chat/completions", "body": {"model": "gpt-4o", "messages": []}}})
     assert (d.verdict, d.reason) == ("deny", f"no {MAX_RULES}")
+
+
+LIMITED = '''policy {
+  STORE_FAILURE
+  on request {
+    rule "t" { token-limit { name: "t", capacity: 900, rate: 1m, bucket_key: [identity.key] } }
+    rule "h" { add-headers { headers: { "x-k": "${identity.key}" } } }
+  }
+  on response { rule "r" { when res.status_code >= 400
+    log { metadata: { "s": "${res.status_code}" } } } }
+}'''
+
+
+@pytest.mark.parametrize("fail", [(), ("reserve",), ("reconcile",)])
+@pytest.mark.parametrize("mode", ["", "store-failure fail_open"])
+@pytest.mark.parametrize("expect", [False, True])
+@pytest.mark.parametrize("use_async", [False, True])
+def test_the_plain_reserve_meets_a_failing_store_as_the_steps(fail: tuple[str, ...], mode: str, expect: bool,
+                                                              use_async: bool) -> None:
+    """The sync engine's own reserve and settle at the estimate (a limit that is not eager,
+    the phase over): admitted, limited (the third request is over 900 tokens), and each store
+    call failing under either ``store-failure``: the same decisions and store calls as the
+    steps."""
+    compiled = compile_policy(ap.loads(LIMITED.replace("STORE_FAILURE", mode)))
+    chat = {"method": "POST", "url": "https://api.openai.com/v1/chat/completions",
+            "body": {"model": "gpt-4o", "max_tokens": 300, "messages": [{"role": "user", "content": "hi"}]}}
+    reqs = [{"now": "2026-11-26T12:00:00Z", "identity": {"key": "k"}, "request": chat}] * 4
+    fast = _run(compiled, reqs, False, expect, True, use_async, fail)
+    steps = _run(compiled, reqs, False, expect, False, use_async, fail)
+    assert fast == steps
+    decisions = fast[0]
+    if not fail and not expect:  # the cases the rows are for are reached
+        assert [d["verdict"] for d in decisions] == ["allow", "allow", "deny", "deny"]
+    if fail == ("reconcile",) and not expect:
+        assert "could not settle the reservation" in decisions[0]["notes"][0]
