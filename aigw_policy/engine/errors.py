@@ -18,12 +18,13 @@ class UnknownRequestError(LookupError):
 
     def __init__(self, request_id: str, *, max_pending: int, max_done: int) -> None:
         self.request_id = request_id
+        done = (f"it was completed more than {max_done:,} completions ago" if max_done else
+                "it was completed already (this engine remembers no completions: max_done=0)")
         super().__init__(
             f"no request `{request_id}` is waiting for its response in this engine. Likely causes: "
             f"it was never evaluated here (or with expect_response=False); it waited while more than "
             f"{max_pending:,} other requests were evaluated and was dropped, its reservation released; "
-            f"it was completed more than {max_done:,} completions ago; or another process or engine "
-            f"evaluated it (complete it there)")
+            f"{done}; or another process or engine evaluated it (complete it there)")
 
 
 class StoreUnavailableError(StoreUnavailable):

@@ -51,7 +51,9 @@ MAX_PENDING = 100_000
 is dropped and its reservation released; a later ``complete()`` of it raises
 :class:`UnknownRequestError`."""
 MAX_DONE = 4096
-"""Completed decisions remembered, so a repeated ``complete()`` gets the same answer."""
+"""Completed decisions remembered (default ``max_done``), so a repeated ``complete()`` gets the
+same answer. Each is a few dozen objects the garbage collector walks while it is kept: a
+server that completes each request once keeps fewer (``serve``: gateway/app.py)."""
 
 QUIET_RESERVE = True
 """An admitted request that no response phase follows (``expect_response=False``, no
@@ -80,6 +82,8 @@ class Engine(RoutingMixin):
     ``cel_budget``: comprehension iterations one evaluation of one CEL text may perform
     (default 100,000; past it the rule fails with AIGW520, handled by its ``on_error``).
     ``max_pending``: forwarded requests kept for :meth:`complete` (see :data:`MAX_PENDING`).
+    ``max_done``: completed decisions remembered for a repeated :meth:`complete` (see
+    :data:`MAX_DONE`; 0: none, a repeated completion raises :class:`UnknownRequestError`).
     ``route_metrics``: where routing attempts' outcomes are recorded and the planner reads
     live metrics (default: this process's memory; docs/routing.md).
 
@@ -92,7 +96,7 @@ class Engine(RoutingMixin):
                  prices: PriceBook | Mapping[str, Any] | None = None, counter: Any = None,
                  trace: bool = False, index: bool = True, cache_dir: str | os.PathLike[str] | None = None,
                  max_pending: int = MAX_PENDING, cel_budget: int | None = DEFAULT_BUDGET,
-                 route_metrics: RouteMetrics | None = None) -> None:
+                 route_metrics: RouteMetrics | None = None, max_done: int = MAX_DONE) -> None:
         if isinstance(policy, (str, os.PathLike)):
             from ..loader import load
 
@@ -124,6 +128,9 @@ class Engine(RoutingMixin):
         if type(max_pending) is not int or max_pending < 1:
             raise ValueError(f"max_pending must be a positive int, not {max_pending!r}")
         self.max_pending = max_pending
+        if type(max_done) is not int or max_done < 0:
+            raise ValueError(f"max_done must be an int of 0 or more, not {max_done!r}")
+        self.max_done = max_done
         self._lock = threading.Lock()
         self._pending: OrderedDict[str, Parked] = OrderedDict()
         # being completed: the future gets the decision, or None when the completion failed
@@ -377,7 +384,7 @@ class Engine(RoutingMixin):
             return None, (parked, None)
 
     def _unknown(self, rid: str) -> UnknownRequestError:
-        return UnknownRequestError(rid, max_pending=self.max_pending, max_done=MAX_DONE)
+        return UnknownRequestError(rid, max_pending=self.max_pending, max_done=self.max_done)
 
     def _finished(self, rid: str, decision: Decision) -> Decision:
         """A waiting request ended without complete() (a route that did not serve)."""
@@ -385,7 +392,7 @@ class Engine(RoutingMixin):
         with self._lock:
             self._pending.pop(rid, None)
             self._done[rid] = decision
-            while len(self._done) > MAX_DONE:
+            while len(self._done) > self.max_done:
                 self._done.popitem(last=False)
         return decision
 
@@ -402,7 +409,7 @@ class Engine(RoutingMixin):
         with self._lock:
             _, fut = self._running.pop(rid)
             self._done[rid] = decision
-            while len(self._done) > MAX_DONE:
+            while len(self._done) > self.max_done:
                 self._done.popitem(last=False)
         if fut is not None:
             fut.set_result(decision)

@@ -30,6 +30,12 @@ from .routing import Router, key_values, no_upstream
 
 __all__ = ["Gateway"]
 
+GATEWAY_MAX_DONE = 256
+"""Completed decisions the gateway's engine remembers (``Engine(max_done=...)``; an embedder's
+default is 4,096). The gateway completes each request once, within its exchange; kept longer,
+4,096 decisions of a few dozen objects each made the garbage collector walk ~80,000 objects
+more in its middle and full collections: ~6% of ``serve``'s CPU (docs/gateway.md)."""
+
 
 class Gateway:
     """An ASGI app. ``policy``: the policy file (watched every ``watch`` seconds, 0: only on
@@ -76,7 +82,7 @@ class Gateway:
         def make_engine(doc: Any) -> Any:
             self.secrets.check(key_values(doc))  # a key whose secret is set nowhere: not this policy
             engine = Engine(doc, store=self.store, ledger=self.ledger, prices=book, cache_dir=cache_dir,
-                            route_metrics=self.route_metrics)
+                            route_metrics=self.route_metrics, max_done=GATEWAY_MAX_DONE)
             readers = unsupplied_readers(engine.compiled, geoip is not None)
             if readers:
                 self.logger.warning("%s", warning(readers, geoip is not None))
