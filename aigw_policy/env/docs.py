@@ -142,8 +142,8 @@ FUNCTION_DOCS: dict[str, str] = {
     "url.parse": "The parts of a URL.",
     "lower": "The string in lower case.",
     "upper": "The string in upper case.",
-    "split": "`s.split(sep)`, `s.split(sep, n)`: the parts between separators; `s.split()` (ngrok's): "
-    "the words between runs of white space.",
+    "split": "`s.split(sep)`: the parts between separators; `s.split(sep, n)` (ngrok's): the first n of them; "
+    "`s.split()` (ngrok's): the words between runs of white space.",
     "rand.double": "A random double in [0, 1).",
     "rand.int": "A random int (`rand.int(min, max)`: in [min, max]).",
 }

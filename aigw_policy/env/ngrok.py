@@ -427,10 +427,17 @@ _NONE = object()
 def split(s: object, sep: object = _NONE, n: object = _NONE) -> list[str]:
     """ngrok's ``split``: with no separator, the words between runs of white space (its
     documented ``'hello mellow'.split()`` is ``['hello', 'mellow']``, Go's ``strings.Fields``);
-    with one, CEL's strings extension."""
+    with one, CEL's strings extension; with a count ``n`` too, the first ``n`` parts
+    (ngrok's ``'hello,mellow,hi'.split(',', 2)`` is ``['hello', 'mellow']``, and its
+    multiplexing example reads a subdomain as ``host.split('.', 1)[0]``), all of them when
+    ``n`` is negative."""
     if sep is not _NONE:
-        parts: list[str] = stdlib.split(s, sep) if n is _NONE else stdlib.split(s, sep, n)
-        return parts
+        parts: list[str] = stdlib.split(s, sep)
+        if n is _NONE:
+            return parts
+        if type(n) is not int:
+            raise no_overload("split", s, sep, n)
+        return parts if n < 0 else parts[:n]
     if type(s) is not str:
         raise no_overload("split", s)
     return [w for w in _GO_SPACE.split(s) if w]

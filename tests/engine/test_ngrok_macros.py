@@ -51,7 +51,12 @@ REQUEST_ROWS = [
     "matches('abc', 'a.c') && 'abc'.matches('^a') && 'abc'.startsWith('a') && 'abc'.endsWith('c')",
     "'abc'.contains('b') && 'abc'.charAt(1) == 'b' && 'abc'.size() == 3 && 'abca'.indexOf('a', 1) == 3",
     "'%s-%d'.format(['a', 1]) == 'a-1' && 'abca'.lastIndexOf('a') == 3 && 'abca'.lastIndexOf('a', 2) == 0",
-    "'a,b,c'.split(',') == ['a', 'b', 'c'] && 'a,b,c'.split(',', 2) == ['a', 'b,c']",
+    "'a,b,c'.split(',') == ['a', 'b', 'c']",
+    # a count keeps the first n parts, as ngrok documents ('hello,mellow,hi'.split(',', 2) is
+    # ['hello', 'mellow']) and its multiplexing example reads a subdomain (host.split('.', 1)[0])
+    "'hello mellow'.split(' ', 1) == ['hello'] && 'hello,mellow,hi'.split(',', 2) == ['hello', 'mellow']",
+    "'user1.example.com'.split('.', 1)[0] == 'user1' && 'a,b'.split(',', 5) == ['a', 'b']",
+    "'a,b,c'.split(',', -1) == ['a', 'b', 'c'] && 'a,b'.split(',', 0) == [] && 'abc'.split('', 2) == ['a', 'b']",
     "'aaa'.replace('a', 'b') == 'bbb' && 'aaa'.replace('a', 'b', 2) == 'bba'",
     "'aGk='.decodeBase64() == 'hi' && 'hi'.encodeBase64() == 'aGk='",
     "'{\"a\":1}'.decodeJson().a == 1 && '{}'.isJson() && !'{'.isJson()",
