@@ -68,6 +68,9 @@ class RouteRun:
     """Per failed attempt, the seconds its answer asked to wait before a retry (``Retry-After``)."""
     said: list[str] = field(default_factory=list)
     """Per failed attempt, what it ended with (:func:`~.route_errors.attempt_said`)."""
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    """Per attempt answered, for the debugging trace: ``ttfb_ms``, its ``headers`` (without
+    those naming the key's account) and, when it failed, what it ``said``."""
     live: Any = None  # the Attempt in flight (its charges reserved under rid#n)
     live_try: Try | None = None
     elapsed_s: float = 0.0

@@ -15,6 +15,8 @@ from typing import Any
 
 from ..providers.error_shapes import native_error
 from ..redact import account_ids
+from ..routing.compile import key_id_of
+from ..routing.rewrite import CREDENTIAL_HEADERS, attempt_url
 
 __all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "NO_API_KEY", "NO_API_KEY_MESSAGE", "NO_KEY", "TIMEOUT",
            "ai_gateway_result", "all_failed", "attempt_said", "error_body", "upstream_wait"]
@@ -168,47 +170,101 @@ def _number(text: str) -> float | None:
 
 
 def ai_gateway_result(flow: Any, run: Any) -> dict[str, Any]:
-    """``actions.ngrok.ai_gateway`` (ngrok's debugging trace) of a route so far."""
+    """``actions.ngrok.ai_gateway`` (ngrok's debugging trace) of a route so far, every field
+    of ngrok's schema present. ``gateway_latency_ms`` is 0: the gateway's own time per request
+    is not measured (its attempts' times are, in ``upstream_latency``)."""
     ai = flow.act.get("ai") or {}
     plan = run.plan
+    served = run.served
     out: dict[str, Any] = {
-        "status": "success" if run.served is not None else "error" if run.error is not None else "pending",
-        "client": {"method": flow.act.get("req.method", ""), "path": flow.act.get("req.url.path", ""),
-                   "model": ai.get("model", ""), "models": list(plan.requested),
-                   "rejected_models": [{"model": f"{t.candidate.provider}:{t.candidate.model}", "reason": t.skip}
-                                       for t in run.tries if t.skip is not None]},
+        "status": "success" if served is not None else "error" if run.error is not None else "pending",
+        "client": _client(flow.act, ai, plan, run),
         "input_ngrok_tokens": ai.get("input_tokens", 0),
-        "model_selection": [{"strategy": s.source, "error": s.error, "candidates_returned": s.candidates_returned}
-                            for s in plan.strategies],
-        "models_tried": _models_tried(run),
+        "output_ngrok_tokens": _output_tokens(run),
+        "gateway_latency_ms": 0,
+        "model_selection": _model_selection(plan),
     }
+    # an attempt without a key of the route's went with the client's own (ngrok's passthrough)
+    out["models_tried"] = _models_tried(run, flow.act.get("req.url.path"), out["client"]["api_key_hash"])
     if run.error is not None:
         _status, code, message = run.error
         out["error"] = {"code": code, "message": message}
-    if run.served is not None:
+    if served is not None:
         tried = out["models_tried"]
-        index = next(i for i, m in enumerate(tried)
-                     if (m["provider"], m["model"]) == (run.served["provider"], run.served["model"]))
+        index = next(i for i, m in enumerate(tried) if (m["provider"], m["model"]) == (served["provider"], served["model"]))
         out["success"] = {"model_index": index, "request_index": len(tried[index]["requests_made"]) - 1,
-                          "model": run.served["model"], "provider": run.served["provider"], "author": ""}
+                          "model": served["model"], "provider": served["provider"], "author": tried[index]["author"]}
     return out
 
 
-def _models_tried(run: Any) -> list[dict[str, Any]]:
+def _client(act: Mapping[str, Any], ai: Mapping[str, Any], plan: Any, run: Any) -> dict[str, Any]:
+    """The client's request: its headers without credentials, and the key it sent as a short
+    hash (ngrok shows a trimmed key; a hash says which key without any of its text)."""
+    headers = act.get("req.headers")
+    headers = headers if isinstance(headers, Mapping) else {}
+    agent = headers.get("user-agent") or [""]
+    sent = next((v[0] for name in CREDENTIAL_HEADERS if (v := headers.get(name))), "")
+    sent = sent[7:] if sent[:7].lower() == "bearer " else sent
+    return {"method": act.get("req.method", ""), "path": act.get("req.url.path", ""),
+            "request_headers": {k: list(v) for k, v in headers.items() if k not in CREDENTIAL_HEADERS},
+            "user_agent": agent[0], "model": ai.get("model", ""), "models": list(plan.requested),
+            "api_key_hash": key_id_of(sent) if sent else "",
+            "rejected_models": [{"model": f"{t.candidate.provider}:{t.candidate.model}", "reason": t.skip}
+                                for t in run.tries if t.skip is not None]}
+
+
+def _output_tokens(run: Any) -> int:
+    usage = next((a.get("usage") for a in reversed(run.attempts) if a.get("usage")), None) or {}
+    tokens = usage.get("output_tokens", 0)
+    return tokens if type(tokens) is int else 0
+
+
+def _model_selection(plan: Any) -> list[dict[str, Any]]:
+    """One entry per model strategy run: the models it returned (as kept: the allowed ones),
+    those the client named among them, and, for the strategy that chose, the models to try."""
+    named = {n.lower() for n in plan.requested} - {"ngrok/auto"}
+    strategies = [s for s in plan.strategies if s.what == "AIModel"]
+    chose = next((i for i in range(len(strategies) - 1, -1, -1)
+                  if strategies[i].refs and strategies[i].error is None), None)
+    to_try = list(dict.fromkeys(c.model for c in plan.candidates if c.skipped_because is None))
+    out = []
+    for i, s in enumerate(strategies):
+        returned = list(dict.fromkeys(model for _provider, model in s.refs))
+        wanted = [m for m in returned if m.lower() in named] if named else returned
+        out.append({"strategy": s.source, "error": s.error, "candidates_returned": returned,
+                    "candidates_after_allowed_filter": returned, "candidates_after_client_filter": wanted,
+                    "models_to_try": to_try if i == chose else []})
+    return out
+
+
+def _models_tried(run: Any, path: Any, client_key: str) -> list[dict[str, Any]]:
+    route = run.route
+    keys = [s for s in run.plan.strategies if s.what == "AIKey"]
     tried: list[dict[str, Any]] = []
-    for a in run.attempts:
-        if not tried or (tried[-1]["provider"], tried[-1]["model"]) != (a["provider"], a["model"]):
-            tried.append({"model": a["model"], "provider": a["provider"], "author": "",
-                          "api_key_selection": [], "requests_made": []})
+    for n, a in enumerate(run.attempts):
+        pid, model = a["provider"], a["model"]
+        if not tried or (tried[-1]["provider"], tried[-1]["model"]) != (pid, model):
+            info = route.model(pid, model)
+            chosen = [c.key_id for c in run.plan.candidates if (c.provider, c.model) == (pid, model) and c.key_id]
+            tried.append({"model": model, "provider": pid, "author": (info.author_id or "") if info else "",
+                          "api_key_selection": [{"strategy": s.source, "error": s.error, "keys_to_try": chosen}
+                                                for s in keys if any(p == pid for p, _k in s.refs) or s.error]
+                          or [{"strategy": "ai.keys", "error": None, "keys_to_try": chosen}],
+                          "requests_made": []})
         usage = a.get("usage") or {}
+        answer = run.answers[n] if n < len(run.answers) else {}
         failed = a.get("error") is not None or (a.get("status_code") or 0) >= 400
+        base = route.provider(pid).base_url
         tried[-1]["requests_made"].append({
             "status": "error" if failed else "success",
             "error": a.get("error") or (f"status {a['status_code']}" if failed else None),
             "upstream_input_tokens": usage.get("input_tokens", 0),
             "upstream_output_tokens": usage.get("output_tokens", 0),
-            "request": {"api_key": a.get("key_id")},
-            "response": {"status_code": a.get("status_code")},
-            "upstream_latency": {"total_ms": a.get("latency_ms")},
+            "request": {"url": attempt_url(base, run.plan.format, path, model)
+                        if base and isinstance(path, str) else "",
+                        "api_key": a.get("key_id") or client_key},
+            "response": {"status_code": a.get("status_code"), "headers": answer.get("headers") or {},
+                         "body_on_error": answer.get("said") if failed else None},
+            "upstream_latency": {"time_to_first_byte_ms": answer.get("ttfb_ms"), "total_ms": a.get("latency_ms")},
         })
     return tried

@@ -98,11 +98,15 @@ class ModelInfo:
 
 @dataclass(frozen=True, slots=True)
 class StrategyResult:
-    """One selection strategy as it ran: its CEL text, how many it returned, its error."""
+    """One selection strategy as it ran: its CEL text, how many it returned, its error, the
+    refs it kept (``(provider, model)`` of a model strategy, ``(provider, key id)`` of a key
+    strategy) and which it was (``AIModel`` or ``AIKey``)."""
 
     source: str
     candidates_returned: int
     error: str | None = None
+    refs: tuple[Any, ...] = ()
+    what: str = "AIModel"
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "candidates_returned": self.candidates_returned, "error": self.error}

@@ -187,7 +187,7 @@ def _run(route: CompiledRoute, strategies: tuple[CompiledStrategy, ...], scope: 
     memo = route.memo
     for i, s in enumerate(strategies):
         if s.program is None:
-            log.append(StrategyResult(s.source, 0, s.error))
+            log.append(StrategyResult(s.source, 0, s.error, what=what))
             first_error = first_error or ("ERR_NGROK_3803", s.error or "")
             continue
         hit: Any
@@ -213,7 +213,7 @@ def _run(route: CompiledRoute, strategies: tuple[CompiledStrategy, ...], scope: 
                 error = (e.error[1], e.error[2])
             if key is not None:
                 route.remember(key, (refs, count, error))
-        log.append(StrategyResult(s.source, count, error[1] if error else None))
+        log.append(StrategyResult(s.source, count, error[1] if error else None, refs, what))
         if error is not None:
             first_error = first_error or error
         elif refs:

@@ -46,7 +46,8 @@ from ..providers.classify import MAX_TOKENS_ONLY, NO_STREAM_OPTIONS, vendor_of
 from .model import Attempt
 from .paths import NATIVE, attempt_path, native_url
 
-__all__ = ["ACCOUNT_ANSWER_HEADERS", "ACCOUNT_HEADERS", "CREDENTIAL_HEADERS", "UpstreamRequest", "upstream_request"]
+__all__ = ["ACCOUNT_ANSWER_HEADERS", "ACCOUNT_HEADERS", "CREDENTIAL_HEADERS", "UpstreamRequest", "attempt_url",
+           "upstream_request"]
 
 #: Headers that carry a credential in some provider's API: the client's are never forwarded.
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
@@ -100,13 +101,7 @@ def upstream_request(method: str, path: str, query: bytes | str, headers: Mappin
     base = attempt.provider.base_url
     if not base:
         raise ValueError(f"provider `{attempt.provider.id}` has no base_url")
-    if attempt.format in NATIVE:  # a vendor's own API, at that vendor (routing/paths.py)
-        url = native_url(base, path, attempt.model)
-    else:
-        path = attempt_path(attempt.format, path)
-        if attempt.format == "gemini":
-            path = _GEMINI_MODEL.sub(lambda _: f"/models/{quote(attempt.model, safe='')}:", path, count=1)
-        url = join_url(base, path)
+    url = attempt_url(base, attempt.format, path, attempt.model)
     pairs = [(k, v) for k, v in parse_qsl(query.decode("latin-1") if isinstance(query, bytes) else query,
                                           keep_blank_values=True)
              if (keep or k != "key") and k not in attempt.query]
@@ -114,6 +109,17 @@ def upstream_request(method: str, path: str, query: bytes | str, headers: Mappin
     if pairs:
         url += "?" + urlencode(pairs)
     return UpstreamRequest(method.upper(), url, _headers(headers, attempt, secret, keep), _body(body, parsed, attempt))
+
+
+def attempt_url(base: str, fmt: str, path: str, model: str) -> str:
+    """The URL (without a query) an attempt of API format ``fmt`` for ``model`` is sent to,
+    for a client request to ``path``."""
+    if fmt in NATIVE:  # a vendor's own API, at that vendor (routing/paths.py)
+        return native_url(base, path, model)
+    path = attempt_path(fmt, path)
+    if fmt == "gemini":
+        path = _GEMINI_MODEL.sub(lambda _: f"/models/{quote(model, safe='')}:", path, count=1)
+    return join_url(base, path)
 
 
 def join_url(base: str, path: str) -> str:
