@@ -11,10 +11,10 @@ model's known prices (``underCost`` and ``sortBy('price')`` tell unknown from ze
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .model import ApiFormat, KeyRef, MetricsSnapshot, ModelInfo, ProviderInfo
+from .model import ApiFormat, MetricsSnapshot, ModelInfo, ProviderInfo
 
 if TYPE_CHECKING:
     from .compile import CompiledRoute, Extra
