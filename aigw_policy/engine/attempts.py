@@ -78,7 +78,8 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
         run.elapsed_s = max(run.elapsed_s + spent, elapsed_s)
         record = run.attempts[-1]
         record.update(status_code=outcome.status_code, error=outcome.error, latency_ms=outcome.latency_ms)
-        run.answers.append({"ttfb_ms": outcome.time_to_first_token_ms, "said": None,
+        ttfb = outcome.time_to_first_byte_ms
+        run.answers.append({"ttfb_ms": ttfb if ttfb is not None else outcome.time_to_first_token_ms, "said": None,
                             "headers": {k.lower(): [v] for k, v in outcome.headers.items()
                                         if k.lower() not in ACCOUNT_ANSWER_HEADERS}})
         if outcome.error == "client_closed":  # nobody to answer, so nothing to fail over for

@@ -137,12 +137,13 @@ class Router:
             return AttemptOutcome(error="connect", latency_ms=0.0), None
         t0 = time.perf_counter()
         response = None
-        ttft = None
+        ttft = head_ms = None
         try:
             async with asyncio.timeout(limit):
                 response = await self.client().request(req.method, req.url, wire, req.content,
                                                        connect_timeout=min(self.connect_timeout, limit),
                                                        read_timeout=limit)
+                head_ms = _ms(t0)  # the answer's status line and headers arrived
                 if not 100 <= response.status <= 599:  # no HTTP status: a broken upstream, as the proxy says
                     raise UpstreamError(f"the upstream answered with status {response.status}, which HTTP "
                                         "does not define")
@@ -183,7 +184,8 @@ class Router:
         status, said = response.status, _parsed(judged) if response.status >= 400 else None
         if streaming and (failed := stream_error(judged, framing)) is not None:  # a 200 whose first event is an error
             status, said = failed
-        outcome = AttemptOutcome(status, latency_ms=_ms(t0), time_to_first_token_ms=ttft, headers=plain, body=said)
+        outcome = AttemptOutcome(status, latency_ms=_ms(t0), time_to_first_token_ms=ttft, headers=plain, body=said,
+                                 time_to_first_byte_ms=head_ms)
         drop = HOP_BY_HOP | ANSWER_OWN | hop_by_hop(response.raw_headers)
         if secret is not None:  # the answer to the gateway's key names the operator's account: not passed on
             drop |= ACCOUNT_ANSWER_HEADERS

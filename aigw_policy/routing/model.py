@@ -179,6 +179,9 @@ class AttemptOutcome:
     """The upstream's answer body when it is an error (JSON, or text), for usage it reports."""
     started: bool = False
     """A byte of the answer already reached the client: no failover is possible."""
+    time_to_first_byte_ms: float | None = None
+    """When the answer's status line and headers arrived (ngrok's debugging trace's
+    ``upstream_latency.time_to_first_byte_ms``; ``time_to_first_token_ms`` stands in without it)."""
 
 
 @dataclass(frozen=True, slots=True)
