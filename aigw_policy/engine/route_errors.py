@@ -109,19 +109,21 @@ def attempt_said(outcome: Any) -> str:
 
 def all_failed(attempts: list[dict[str, Any]], said: list[str]) -> tuple[str, str, bool]:
     """A route whose every attempt failed: the reason (the decision's, the ledger's and the
-    log's: each attempt's status or error), the client's message (the same, with what each
-    answer said: ngrok's "errors are listed in the response"; an upstream's error message may
-    quote the request, which the logs never hold), and whether a retry of the whole request
+    log's: each attempt's provider, model, key id and status or error), the client's message
+    (each attempt's provider, model and what its answer said: ngrok's "errors are listed in the
+    response"; an upstream's error message may quote the request, which the logs never hold;
+    never the key's id, a name of the operator's that a gateway key's holder has no use for),
+    and whether a retry of the whole request
     can help: not when every attempt was refused for the request itself (a 4xx the SDKs do not
     retry: a bad request, a key the provider refuses), which the SDKs would send twice more,
     each time through every provider, to the same end."""
     n = len(attempts)
     more = f"; and {n - LISTED} more" if n > LISTED else ""
     head = f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded: "
-    names = [f"{a['provider']}:{a['model']}" + (f" (key {a['key_id']})" if a.get("key_id") else "") + ": "
-             for a in attempts[:LISTED]]
-    reason = head + "; ".join(name + s.split(" ", 1)[0] for name, s in zip(names, said)) + more
-    message = head + "; ".join(name + s for name, s in zip(names, said)) + more
+    models = [f"{a['provider']}:{a['model']}" for a in attempts[:LISTED]]
+    keys = [f" (key {a['key_id']})" if a.get("key_id") else "" for a in attempts[:LISTED]]
+    reason = head + "; ".join(f"{m}{k}: {s.split(' ', 1)[0]}" for m, k, s in zip(models, keys, said)) + more
+    message = head + "; ".join(f"{m}: {s}" for m, s in zip(models, said)) + more
     retry = any(a.get("error") is not None or (a.get("status_code") or 0) >= 500
                 or a.get("status_code") in SDK_RETRIES for a in attempts)
     return reason, message, retry

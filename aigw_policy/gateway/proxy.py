@@ -33,7 +33,7 @@ from typing import Any
 from ..providers.classify import inference_endpoint
 from ..providers.encoding import SUPPORTED, StreamDecoder, codings, decodable
 from ..providers.errors import ProviderError
-from ..routing.rewrite import ACCOUNT_ANSWER_HEADERS, ACCOUNT_HEADERS
+from ..routing.rewrite import ACCOUNT_HEADERS, account_answer_field
 from .errors import error_response, wire_api
 from .hops import HOP_BY_HOP as FIXED_HOPS
 from .hops import hop_by_hop
@@ -92,8 +92,9 @@ class UpstreamProxy:
         if auth is not None:
             names.update(h.encode() for h in (*CREDENTIAL_HEADERS, *ACCOUNT_HEADERS))  # the client's account: not with ours
         self._auth_names = frozenset(names)
-        # the operator's account, which its credential's answers name: not the client's to see
-        self._answer_drop = _ANSWER_DROP | ACCOUNT_ANSWER_HEADERS if auth is not None else _ANSWER_DROP
+        # the operator's account and deployment, which the answers to its credential describe
+        # (rewrite.account_answer_field): not the client's to see
+        self._private = auth is not None
         # the secret of each credential (`Bearer sk-...`: the token), what an answer must not quote
         self._secrets = {api: [v.rpartition(b" ")[2] for _, v in headers] for api, headers in self.auth.items()}
         self.provider_api = upstream_api(upstream, provider)
@@ -209,15 +210,16 @@ class UpstreamProxy:
                                  f"(`{', '.join(coded)}`)")
                 return
             named = hop_by_hop(response.raw_headers)  # with the names Connection lists
-            drop = self._answer_drop if named is FIXED_HOPS else self._answer_drop | named
+            drop = _ANSWER_DROP if named is FIXED_HOPS else _ANSWER_DROP | named
             if decode:
                 drop |= {"content-encoding"}
-            out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
+            out = [(k, v) for k, v in response.raw_headers if (name := k.lower().decode("latin-1")) not in drop
+                   and not (self._private and account_answer_field(name))]
             if scope["method"] == "HEAD" and not decode:  # the length a GET would have: the only one it says
                 out += [(k, v) for k, v in response.raw_headers if k.lower() == b"content-length"][:1]
             for scrub in scrubs:
                 out = [(k, scrub.whole(v)) for k, v in out]
-            if response.status >= 400 and self._answer_drop is not _ANSWER_DROP:  # an error to the operator's key
+            if response.status >= 400 and self._private:  # an error to the operator's key
                 scrubs = [*scrubs, AccountIds()]
             await send({"type": "http.response.start", "status": response.status, "headers": out})
             complete = await self._pump(response, StreamDecoder(encoding) if decode else None, send, ctx, scrubs)

@@ -86,8 +86,20 @@ def test_the_clients_own_key_keeps_its_account(tmp_path: Path) -> None:
 OPERATOR = {"openai-organization": "org-operator", "openai-project": "proj-operator",
             "anthropic-organization-id": "aorg-operator", "x-ms-deployment-name": "dep-operator",
             "x-trial-endpoint-call-limit": "40", "x-trial-endpoint-call-remaining": "39",
-            "x-endpoint-monthly-call-limit": "1000"}
-KEPT = {"x-ratelimit-remaining-requests": "99", "openai-processing-ms": "12"}
+            "x-endpoint-monthly-call-limit": "1000",
+            # the account's rate limits: its tier, and what every other tenant uses of it
+            "x-ratelimit-limit-requests": "10000", "x-ratelimit-limit-tokens": "30000000",
+            "x-ratelimit-remaining-requests": "9999", "x-ratelimit-remaining-tokens": "29999000",
+            "x-ratelimit-reset-requests": "6ms", "x-ratelimit-reset-tokens": "2ms",
+            "anthropic-ratelimit-requests-limit": "4000", "anthropic-ratelimit-tokens-remaining": "399000",
+            "anthropic-ratelimit-input-tokens-reset": "2026-01-01T00:00:00Z",
+            "ratelimitbysize-limit": "500000", "x-ratelimitbysize-remaining-month": "9",
+            # the deployment that served: its region, its proxies, its hosts
+            "via": "1.1 lb-7.internal.corp", "x-ms-region": "East US", "x-ms-client-request-id": "c1",
+            "apim-request-id": "apim-1", "azureml-model-deployment": "prod-gpt4o-blue",
+            "azureml-model-session": "s1", "x-envoy-upstream-service-time": "12", "x-kong-upstream-latency": "3",
+            "x-served-by": "cache-fra-1", "x-backend-server": "10.0.0.7", "x-upstream": "10.0.0.7:8000"}
+KEPT = {"openai-processing-ms": "12", "retry-after": "1", "retry-after-ms": "1000", "x-request-id": "req-upstream-1"}
 
 
 def _answered(raw: Any) -> dict[str, str]:
