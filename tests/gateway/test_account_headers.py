@@ -158,12 +158,14 @@ def test_the_clients_own_key_sees_its_own_account(tmp_path: Path) -> None:
 # -- nor do the provider's error messages, which quote the account's ids ----------------------
 
 ORG = "org-AbCdEfGhIjKlMnOpQrStUvWx"
-SAID = f"Rate limit reached for gpt-4o in organization {ORG} (consumer 'project_number:123456789')"
+MASKED = "sk-proj-Zq9X" + "*" * 40 + "Tw7Y"  # how OpenAI's 401 shows the key it refused
+SAID = (f"Rate limit reached for gpt-4o in organization {ORG} (consumer 'project_number:123456789'); "
+        f"Incorrect API key provided: {MASKED}.")
 
 
 def _no_ids(text: str) -> None:
-    assert "org-AbCd" not in text and "123456789" not in text, text
-    assert "org-***" in text and "project_number:***" in text, text
+    assert "org-AbCd" not in text and "123456789" not in text and "Zq9X" not in text and "Tw7Y" not in text, text
+    assert "org-***" in text and "project_number:***" in text and "sk-***." in text, text
 
 
 @pytest.mark.parametrize("failover_on", [None, "[500]"])
