@@ -97,3 +97,18 @@ def test_a_vendors_query_parameter_stays_with_that_vendor(providers: list[str], 
     queries = [up.seen[0]["query"] for up in ups]
     assert ["api-version=2024-10-21" in q for q in queries] == sent, queries
     assert all("trace=1" in q for q in queries)  # a parameter no vendor owns goes as it came
+
+
+def test_the_all_failed_answer_names_no_address_of_the_deployment() -> None:
+    ups = [StubProvider("upstream connect error: http://10.9.8.7:8000/v1/chat (10.9.8.7:8000) via localhost:"),
+           StubProvider("no healthy upstream [fd00::7]:8000, LOCALHOST says:")]
+    for up in ups:
+        up.push(Reply(status=502, times=5))
+    with ServerThread(ups[0]) as a, ServerThread(ups[1]) as b, policy_gateway(
+            _policy([a.url.replace("127.0.0.1", "localhost"), b.url.replace("127.0.0.1", "localhost")],
+                    ["p0", "p1"], ["k0", "k1"]), KEY) as gw:
+        r = _post(gw)
+    message = r.json()["error"]["message"]
+    assert r.status_code == 503, r.text
+    assert message.endswith("p0:gpt-4o: 502 upstream connect error: *** (***) via ***: says 502; "
+                            "p1:gpt-4o: 502 no healthy upstream ***, *** says: says 502"), message
