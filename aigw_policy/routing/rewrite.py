@@ -77,8 +77,10 @@ one that went with the client's own key (passthrough) keeps them. ``retry-after`
 ``retry-after-ms`` are not among them: they say when to retry, which the SDKs obey, and
 nothing of the account."""
 ACCOUNT_ANSWER_PREFIXES = (
-    "x-ratelimit-", "anthropic-ratelimit-", "ratelimitbysize-", "x-ratelimitbysize-",  # OpenAI, Azure, Groq,
-    # Together, OpenRouter...; Anthropic; Mistral
+    # OpenAI, Azure, Groq, Together, OpenRouter...; Anthropic; Mistral's `x-ratelimitbysize-*`;
+    # the IETF draft's `RateLimit` / `RateLimit-Policy` (and its older `RateLimit-Limit`...), which
+    # would sit beside the gateway's own fields of those names, and Mistral's `ratelimitbysize-*`
+    "x-ratelimit", "x-rate-limit-", "anthropic-ratelimit-", "ratelimit",
     "x-ms-", "azureml-", "apim-",  # Azure: region, deployment, model session, API Management
     "x-envoy-", "x-kong-")  # a service mesh or API gateway in front of a private deployment
 """Name prefixes of :data:`ACCOUNT_ANSWER_HEADERS`' kind (families whose members vary by

@@ -94,6 +94,9 @@ OPERATOR = {"openai-organization": "org-operator", "openai-project": "proj-opera
             "anthropic-ratelimit-requests-limit": "4000", "anthropic-ratelimit-tokens-remaining": "399000",
             "anthropic-ratelimit-input-tokens-reset": "2026-01-01T00:00:00Z",
             "ratelimitbysize-limit": "500000", "x-ratelimitbysize-remaining-month": "9",
+            "x-rate-limit-remaining": "7",
+            # the IETF draft's names (an upstream gateway's): beside the gateway's own fields of those names
+            "ratelimit": '"acct";r=3;t=9', "ratelimit-policy": '"acct";q=30000000;w=60', "ratelimit-limit": "30000000",
             # the deployment that served: its region, its proxies, its hosts
             "via": "1.1 lb-7.internal.corp", "x-ms-region": "East US", "x-ms-client-request-id": "c1",
             "apim-request-id": "apim-1", "azureml-model-deployment": "prod-gpt4o-blue",
