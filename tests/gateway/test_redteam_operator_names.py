@@ -18,29 +18,12 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import ServerThread, policy_gateway, record_of
+from .conftest import ServerThread, policy_gateway, record_of, routed_policy
 from .providers_stub import Reply, StubProvider
 
 KEY = "sk-gw-operator-names"
 BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 KEY_IDS = ("prod-billing-key-east", "prod-billing-key-west")
-
-
-def _policy(urls: list[str], providers: list[str], keys: list[str | None]) -> str:
-    rows = []
-    for url, pid, kid in zip(urls, providers, keys):
-        key = f"api_keys: [{{value: sk-operator-{pid}-secret, id: {kid}}}], " if kid else ""
-        rows.append(f"""
-            - {{id: {pid}, base_url: "{url}/v1", {key}models: [{{id: gpt-4o}}]}}""")
-    return f"""\
-on_http_request:
-  - name: route
-    actions:
-      - type: ai-gateway
-        config:
-          only_allow_configured_providers: true
-          providers:{"".join(rows)}
-"""
 
 
 def _post(gw: Any, path: str = "/v1/chat/completions") -> httpx.Response:
@@ -53,7 +36,7 @@ def test_the_all_failed_answer_names_no_key_id(status: int) -> None:
     for up in ups:
         up.push(Reply(status=status, times=5))
     with ServerThread(ups[0]) as a, ServerThread(ups[1]) as b, policy_gateway(
-            _policy([a.url, b.url], ["p0", "p1"], list(KEY_IDS)), KEY) as gw:
+            routed_policy([a.url, b.url], key_ids=list(KEY_IDS)), KEY) as gw:
         r = _post(gw)
         reason = record_of(gw.ledger, r.headers["x-aigw-decision-id"])["aigw.reason"]
     assert r.status_code == 503 and r.json()["error"]["code"] == "ERR_NGROK_3807"
@@ -71,7 +54,7 @@ INFRA = {"via": "1.1 envoy-7.internal.corp", "x-envoy-upstream-service-time": "9
 def test_a_keyless_private_deployment_behind_keys_is_the_operators() -> None:
     up = StubProvider("vllm")
     up.push(Reply(headers={**INFRA, "x-request-id": "up-1"}))
-    with ServerThread(up) as u, policy_gateway(_policy([u.url], ["vllm-internal"], [None]), KEY) as gw:
+    with ServerThread(up) as u, policy_gateway(routed_policy([u.url], ids=["vllm-internal"], key_ids=[None]), KEY) as gw:
         r = _post(gw)
     assert r.status_code == 200, r.text
     assert up.seen[0]["key"] == ""  # no credential went: the gateway key is never forwarded
@@ -91,7 +74,7 @@ def test_a_vendors_query_parameter_stays_with_that_vendor(providers: list[str], 
     ups = [StubProvider("first"), StubProvider("second")]
     ups[0].push(Reply(status=500))
     with ServerThread(ups[0]) as a, ServerThread(ups[1]) as b, policy_gateway(
-            _policy([a.url, b.url], providers, ["k0", "k1"]), KEY) as gw:
+            routed_policy([a.url, b.url], ids=providers), KEY) as gw:
         r = _post(gw, "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21&trace=1")
     assert r.status_code == 200, r.text
     queries = [up.seen[0]["query"] for up in ups]
@@ -105,8 +88,8 @@ def test_the_all_failed_answer_names_no_address_of_the_deployment() -> None:
     for up in ups:
         up.push(Reply(status=502, times=5))
     with ServerThread(ups[0]) as a, ServerThread(ups[1]) as b, policy_gateway(
-            _policy([a.url.replace("127.0.0.1", "localhost"), b.url.replace("127.0.0.1", "localhost")],
-                    ["p0", "p1"], ["k0", "k1"]), KEY) as gw:
+            routed_policy([a.url.replace("127.0.0.1", "localhost"),
+                                        b.url.replace("127.0.0.1", "localhost")]), KEY) as gw:
         r = _post(gw)
     message = r.json()["error"]["message"]
     assert r.status_code == 503, r.text
