@@ -143,18 +143,24 @@ def test_a_proxied_answer_hides_the_operators_account(tmp_path: Path) -> None:
     assert _answered(raw) == KEPT
 
 
-def test_the_clients_own_key_sees_its_own_account(tmp_path: Path) -> None:
+@pytest.mark.parametrize("routed", [False, True])
+def test_the_clients_own_key_sees_its_own_account(tmp_path: Path, routed: bool) -> None:
     from aigw_policy.gateway import Gateway
 
     from .providers_stub import Reply
 
     stub = StubProvider("p")
     stub.push(Reply(headers={**OPERATOR, **KEPT}))
-    (tmp_path / "p.aigw").write_text('policy "a" { default allow }')
     with ServerThread(stub) as up:
-        app = Gateway(policy=tmp_path / "p.aigw", upstream=up.url, watch=0)  # passthrough: the account is the client's
+        if routed:  # a keyless provider: the client's own key goes (passthrough)
+            (tmp_path / "p.yaml").write_text(routed_policy([up.url], key_ids=[None]))
+            app = Gateway(policy=tmp_path / "p.yaml", watch=0)
+        else:
+            (tmp_path / "p.aigw").write_text('policy "a" { default allow }')
+            app = Gateway(policy=tmp_path / "p.aigw", upstream=up.url, watch=0)  # passthrough: the client's account
         with ServerThread(app) as gw:
             raw = _call(gw.url, "sk-client-own")
+    assert stub.seen[0]["key"] == "sk-client-own"
     assert _answered(raw) == {**OPERATOR, **KEPT}
 
 
