@@ -219,3 +219,42 @@ def test_account_ids_split_anywhere_are_caught() -> None:
             s = AccountIds()
             out = s.feed(data[:i]) + s.feed(data[i:j]) + s.feed(data[j:]) + s.flush()
             _no_ids(out.decode())
+
+
+REMAINING = """\
+on_http_request:
+  - name: tpm
+    actions:
+      - type: token-limit
+        config: {name: key-tpm, capacity: 100000, rate: 1m, bucket_key: [identity.key]}
+on_http_response:
+  - name: remaining-tokens-header
+    expressions: ["'key-tpm' in limits"]
+    actions:
+      - type: add-headers
+        config:
+          headers:
+            x-ratelimit-remaining-tokens: "${limits['key-tpm'].remaining}"
+"""
+
+
+def test_the_policys_own_rate_limit_field_is_the_only_one(tmp_path: Path) -> None:
+    """examples/key-limits tells clients what is left of their key's tokens in OpenAI's own
+    field (`x-ratelimit-remaining-tokens`, a response rule's `add-headers`): the client reads
+    the policy's number, never the operator's account's beside it."""
+    from aigw_policy.gateway import Gateway, load_keys
+
+    from .providers_stub import Reply
+
+    stub = StubProvider("p")
+    stub.push(Reply(headers={"x-ratelimit-remaining-tokens": "29999000", "x-ratelimit-limit-tokens": "30000000"}))
+    (tmp_path / "p.yaml").write_text(REMAINING)
+    (tmp_path / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k}}\n"
+                                        "upstream_auth:\n  openai: {authorization: \"Bearer sk-operator-1\"}\n")
+    with ServerThread(stub) as up:
+        app = Gateway(policy=tmp_path / "p.yaml", upstream=up.url, keys=load_keys(tmp_path / "keys.yaml"), watch=0)
+        with ServerThread(app) as gw:
+            raw = _call(gw.url)
+    fields = [(k, v) for k, v in raw.headers.multi_items() if k.startswith("x-ratelimit")]
+    assert [k for k, _ in fields] == ["x-ratelimit-remaining-tokens"], fields
+    assert int(fields[0][1]) <= 100000  # the key's `key-tpm`, not the account's 29,999,000
