@@ -43,7 +43,7 @@ from .request_ids import id_headers
 from .scrub import AccountIds, Scrubber
 from .server import CLIENT_GONE, leave_unfinished
 
-__all__ = ["ANSWER_OWN", "HOP_BY_HOP", "OFFER", "UpstreamProxy", "is_redirect", "upstream_api"]
+__all__ = ["ANSWER_DROP", "ANSWER_OWN", "HOP_BY_HOP", "ORIGIN_BOUND", "OFFER", "UpstreamProxy", "is_redirect", "upstream_api"]
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -55,8 +55,16 @@ passed on (one ``Date``, RFC 9110 §6.6.1, and no second ``Server``; nginx hides
 two by default), nor an upstream's own ``x-aigw-decision-id`` or ``x-aigw-upstream-error``,
 which a client would take for the gateway's (another gateway behind this one has its own
 decision in its own log)."""
-_ANSWER_DROP = HOP_BY_HOP | ANSWER_OWN | FIXED_HOPS
-"""An answer's fields never passed on, when its ``Connection`` names no others (most answers)."""
+ORIGIN_BOUND = frozenset({"alt-svc", "strict-transport-security", "expect-ct", "public-key-pins",
+                          "public-key-pins-report-only"})
+"""Fields of an upstream's answer that state a policy of the upstream's origin (where else it is
+served, that it and its subdomains take HTTPS only, which keys it pins): passed on, they would
+state it of the gateway's origin (OpenAI's ``alt-svc: h3=":443"`` sent HTTP/3 clients to UDP 443
+of the gateway's host; its ``strict-transport-security: ...; includeSubDomains`` pinned HTTPS on
+every subdomain of the operator's domain in a browser)."""
+ANSWER_DROP = HOP_BY_HOP | ANSWER_OWN | FIXED_HOPS | ORIGIN_BOUND
+"""An answer's fields never passed on (the proxy's and the router's), when its ``Connection``
+names no others (most answers)."""
 _log = logging.getLogger("aigw_policy.gateway")
 OFFER = [(b"accept-encoding", ", ".join(SUPPORTED).encode())]
 """What the upstream is offered (the proxy's and the router's): every coding this process decodes."""
@@ -210,7 +218,7 @@ class UpstreamProxy:
                                  f"(`{', '.join(coded)}`)")
                 return
             named = hop_by_hop(response.raw_headers)  # with the names Connection lists
-            drop = _ANSWER_DROP if named is FIXED_HOPS else _ANSWER_DROP | named
+            drop = ANSWER_DROP if named is FIXED_HOPS else ANSWER_DROP | named
             if decode:
                 drop |= {"content-encoding"}
             out = [(k, v) for k, v in response.raw_headers if (name := k.lower().decode("latin-1")) not in drop

@@ -50,7 +50,7 @@ from .errors import stream_error_event
 from .first_event import framing_of, opening, stream_error
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
-from .proxy import ANSWER_OWN, HOP_BY_HOP, OFFER, client_watch, is_redirect
+from .proxy import ANSWER_DROP, OFFER, client_watch, is_redirect
 from .scrub import Scrubber
 from .server import leave_unfinished
 
@@ -184,7 +184,7 @@ class Router:
         if streaming and (failed := stream_error(judged, framing)) is not None:  # a 200 whose first event is an error
             status, said = failed
         outcome = AttemptOutcome(status, latency_ms=_ms(t0), time_to_first_token_ms=ttft, headers=plain, body=said)
-        drop = HOP_BY_HOP | ANSWER_OWN | hop_by_hop(response.raw_headers)
+        drop = ANSWER_DROP | hop_by_hop(response.raw_headers)
         # the answer to a credential not the client's (the route's key; none, behind --keys)
         # describes the operator's account and deployment: not passed on
         private = secret is not None or not passthrough
