@@ -126,7 +126,7 @@ class UpstreamProxy:
         credentials"). Remembered per (method, path), as paths are (``paths._KNOWN``)."""
         found = self._lends.get((method, path))
         if found is None:
-            found = inference_endpoint(method, path) or (method in ("GET", "HEAD") and _MODELS.search(path) is not None)
+            found = inference_endpoint(method, path) or _models_read({"method": method, "path": path})
             if len(self._lends) >= 1024:
                 self._lends.clear()
             self._lends[(method, path)] = found
@@ -227,7 +227,9 @@ class UpstreamProxy:
                 out += [(k, v) for k, v in response.raw_headers if k.lower() == b"content-length"][:1]
             for scrub in scrubs:
                 out = [(k, scrub.whole(v)) for k, v in out]
-            if response.status >= 400 and self._private:  # an error to the operator's key
+            if self._private and (response.status >= 400 or _models_read(scope)):
+                # an error, or the model list, read with the operator's key: without its account's
+                # ids (a fine-tuned model's `owned_by: org-...`, "... in organization org-...")
                 scrubs = [*scrubs, AccountIds()]
             await send({"type": "http.response.start", "status": response.status, "headers": out})
             complete = await self._pump(response, StreamDecoder(encoding) if decode else None, send, ctx, scrubs)
@@ -302,6 +304,12 @@ def _credential_api(wire: str) -> str:
     known host: its own (``anthropic``, ``gemini``), else ``openai``'s (a Bedrock, Cohere or
     Ollama request has no entry of its own; docs/gateway.md, "Upstream credentials")."""
     return wire if wire in ("anthropic", "gemini") else "openai"
+
+
+def _models_read(scope: dict[str, Any]) -> bool:
+    """Whether a request reads the model list or one model's card (the one read besides
+    inference that the operator's credential is lent for: :meth:`UpstreamProxy.lends`)."""
+    return scope.get("method") in ("GET", "HEAD") and _MODELS.search(scope["path"]) is not None
 
 
 def is_redirect(status: int) -> bool:

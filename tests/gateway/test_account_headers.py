@@ -258,3 +258,34 @@ def test_the_policys_own_rate_limit_field_is_the_only_one(tmp_path: Path) -> Non
     fields = [(k, v) for k, v in raw.headers.multi_items() if k.startswith("x-ratelimit")]
     assert [k for k, _ in fields] == ["x-ratelimit-remaining-tokens"], fields
     assert int(fields[0][1]) <= 100000  # the key's `key-tpm`, not the account's 29,999,000
+
+
+class _Models:
+    """An upstream whose model list names the account that owns a fine-tuned model."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        from .conftest import lifespan
+
+        if await lifespan(scope, receive, send):
+            return
+        data = json.dumps({"object": "list", "data": [
+            {"id": "gpt-4o", "object": "model", "created": 1, "owned_by": "system"},
+            {"id": "ft:gpt-4o-mini:acme::abc123", "object": "model", "created": 2, "owned_by": ORG}]}).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": data})
+
+
+@pytest.mark.parametrize("own", [False, True], ids=["gateway-key", "client-key"])
+def test_the_model_list_read_with_the_operators_key_hides_its_account(tmp_path: Path, own: bool) -> None:
+    from aigw_policy.gateway import Gateway, load_keys
+
+    (tmp_path / "p.aigw").write_text('policy "a" { default allow }')
+    (tmp_path / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k}}\n"
+                                        "upstream_auth:\n  openai: {authorization: \"Bearer sk-operator-1\"}\n")
+    with ServerThread(_Models()) as up:
+        app = Gateway(policy=tmp_path / "p.aigw", upstream=up.url, watch=0,
+                      keys=None if own else load_keys(tmp_path / "keys.yaml"))
+        with ServerThread(app) as gw:
+            models = list(_sdk(gw.url, "sk-client-own" if own else KEY).models.list())
+    assert [m.id for m in models] == ["gpt-4o", "ft:gpt-4o-mini:acme::abc123"]  # what the client calls stays
+    assert models[1].owned_by == (ORG if own else "org-***")
