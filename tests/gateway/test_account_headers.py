@@ -30,6 +30,20 @@ def _sdk(url: str, key: str = KEY) -> Any:
                          default_headers={"x-goog-user-project": "gcp-client"}, max_retries=0)
 
 
+def _proxy(tmp_path: Path, upstream: str, *, lend: bool = True, more: str = "",
+           policy: str = "on_http_request: []\n") -> Any:
+    """``serve``'s app of ``policy`` in front of ``upstream``: with a keys file whose
+    ``upstream_auth`` lends the operator's key (``more``: more of its fields), or with none
+    (``lend=False``: the client's own credential passes)."""
+    from aigw_policy.gateway import Gateway, load_keys
+
+    (tmp_path / "p.yaml").write_text(policy)
+    (tmp_path / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k}}\n"
+                                        f"upstream_auth:\n  openai: {{authorization: \"Bearer sk-operator-1\"{more}}}\n")
+    return Gateway(policy=tmp_path / "p.yaml", upstream=upstream, watch=0,
+                   keys=load_keys(tmp_path / "keys.yaml") if lend else None)
+
+
 def _sent(stub: StubProvider) -> dict[str, str]:
     (seen,) = stub.seen
     return {k: v for k, v in seen["headers"].items() if k in ACCOUNT}
@@ -53,16 +67,10 @@ def test_the_actions_own_headers_choose_the_account() -> None:
 
 @pytest.mark.parametrize("own", [False, True])
 def test_a_proxied_request_goes_with_the_upstream_auths_account_only(tmp_path: Path, own: bool) -> None:
-    from aigw_policy.gateway import Gateway, load_keys
-
     stub = StubProvider("p")
     org = ", openai-organization: org-operator" if own else ""
-    (tmp_path / "p.aigw").write_text('policy "a" { default allow }')
-    (tmp_path / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k}}\n"
-                                        f"upstream_auth:\n  openai: {{authorization: \"Bearer sk-operator-1\"{org}}}\n")
     with ServerThread(stub) as up:
-        app = Gateway(policy=tmp_path / "p.aigw", upstream=up.url, keys=load_keys(tmp_path / "keys.yaml"), watch=0)
-        with ServerThread(app) as gw:
+        with ServerThread(_proxy(tmp_path, up.url, more=org)) as gw:
             _sdk(gw.url).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     assert _sent(stub) == ({"openai-organization": "org-operator"} if own else {})
     assert stub.seen[0]["key"] == "sk-operator-1"
@@ -127,18 +135,12 @@ def test_a_routed_answer_hides_the_operators_account(stream: bool) -> None:
 
 
 def test_a_proxied_answer_hides_the_operators_account(tmp_path: Path) -> None:
-    from aigw_policy.gateway import Gateway, load_keys
-
     from .providers_stub import Reply
 
     stub = StubProvider("p")
     stub.push(Reply(headers={**OPERATOR, **KEPT}))
-    (tmp_path / "p.aigw").write_text('policy "a" { default allow }')
-    (tmp_path / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k}}\n"
-                                        "upstream_auth:\n  openai: {authorization: \"Bearer sk-operator-1\"}\n")
     with ServerThread(stub) as up:
-        app = Gateway(policy=tmp_path / "p.aigw", upstream=up.url, keys=load_keys(tmp_path / "keys.yaml"), watch=0)
-        with ServerThread(app) as gw:
+        with ServerThread(_proxy(tmp_path, up.url)) as gw:
             raw = _call(gw.url)
     assert _answered(raw) == KEPT
 
@@ -192,18 +194,12 @@ def test_a_routed_error_hides_the_operators_account_ids(failover_on: str | None)
 
 
 def test_a_proxied_error_hides_the_operators_account_ids(tmp_path: Path) -> None:
-    from aigw_policy.gateway import Gateway, load_keys
-
     from .providers_stub import Reply
 
     stub = StubProvider(SAID)
     stub.push(Reply(status=429))
-    (tmp_path / "p.aigw").write_text('policy "a" { default allow }')
-    (tmp_path / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k}}\n"
-                                        "upstream_auth:\n  openai: {authorization: \"Bearer sk-operator-1\"}\n")
     with ServerThread(stub) as up:
-        app = Gateway(policy=tmp_path / "p.aigw", upstream=up.url, keys=load_keys(tmp_path / "keys.yaml"), watch=0)
-        with ServerThread(app) as gw:
+        with ServerThread(_proxy(tmp_path, up.url)) as gw:
             r = httpx.post(gw.url + "/v1/chat/completions", headers={"authorization": f"Bearer {KEY}"},
                            json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
     assert r.status_code == 429
@@ -242,18 +238,12 @@ def test_the_policys_own_rate_limit_field_is_the_only_one(tmp_path: Path) -> Non
     """examples/key-limits tells clients what is left of their key's tokens in OpenAI's own
     field (`x-ratelimit-remaining-tokens`, a response rule's `add-headers`): the client reads
     the policy's number, never the operator's account's beside it."""
-    from aigw_policy.gateway import Gateway, load_keys
-
     from .providers_stub import Reply
 
     stub = StubProvider("p")
     stub.push(Reply(headers={"x-ratelimit-remaining-tokens": "29999000", "x-ratelimit-limit-tokens": "30000000"}))
-    (tmp_path / "p.yaml").write_text(REMAINING)
-    (tmp_path / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k}}\n"
-                                        "upstream_auth:\n  openai: {authorization: \"Bearer sk-operator-1\"}\n")
     with ServerThread(stub) as up:
-        app = Gateway(policy=tmp_path / "p.yaml", upstream=up.url, keys=load_keys(tmp_path / "keys.yaml"), watch=0)
-        with ServerThread(app) as gw:
+        with ServerThread(_proxy(tmp_path, up.url, policy=REMAINING)) as gw:
             raw = _call(gw.url)
     fields = [(k, v) for k, v in raw.headers.multi_items() if k.startswith("x-ratelimit")]
     assert [k for k, _ in fields] == ["x-ratelimit-remaining-tokens"], fields
@@ -277,15 +267,8 @@ class _Models:
 
 @pytest.mark.parametrize("own", [False, True], ids=["gateway-key", "client-key"])
 def test_the_model_list_read_with_the_operators_key_hides_its_account(tmp_path: Path, own: bool) -> None:
-    from aigw_policy.gateway import Gateway, load_keys
-
-    (tmp_path / "p.aigw").write_text('policy "a" { default allow }')
-    (tmp_path / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k}}\n"
-                                        "upstream_auth:\n  openai: {authorization: \"Bearer sk-operator-1\"}\n")
     with ServerThread(_Models()) as up:
-        app = Gateway(policy=tmp_path / "p.aigw", upstream=up.url, watch=0,
-                      keys=None if own else load_keys(tmp_path / "keys.yaml"))
-        with ServerThread(app) as gw:
+        with ServerThread(_proxy(tmp_path, up.url, lend=not own)) as gw:
             models = list(_sdk(gw.url, "sk-client-own" if own else KEY).models.list())
     assert [m.id for m in models] == ["gpt-4o", "ft:gpt-4o-mini:acme::abc123"]  # what the client calls stays
     assert models[1].owned_by == (ORG if own else "org-***")
