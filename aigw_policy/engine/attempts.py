@@ -88,7 +88,7 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
             _serve(flow, run)
             return Serve(live)
         yield from _settle_failed(flow, run, outcome)
-        run.said.append(attempt_said(outcome))
+        run.said.append(attempt_said(outcome, live.provider.base_url))
         run.waits.append(upstream_wait(outcome.headers, flow.time()) if outcome.headers else None)
         if outcome.error == "timeout" and live.timeout_s < route.per_request_timeout_s:
             # its time was cut to what the total left: the total ran out, whatever the clocks
