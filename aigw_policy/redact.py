@@ -12,7 +12,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 __all__ = ["account_ids", "redact", "scrub"]
 
-_ACCOUNT = r"\b(org-|proj_)[A-Za-z0-9]{16,}|\b(project_number:|projects/)[0-9]{4,}"
+_ACCOUNT = (r"\b(org-|proj_)[A-Za-z0-9]{16,}|\b(project_number:|projects/)[0-9]{4,}"
+            r"|\b(sk-)[A-Za-z0-9_-]*\*{4,}[A-Za-z0-9_-]*")  # a key shown masked: its first and last characters
 _ACCOUNT_TEXT = re.compile(_ACCOUNT)
 _ACCOUNT_BYTES = re.compile(_ACCOUNT.encode())
 
@@ -20,8 +21,13 @@ _ACCOUNT_BYTES = re.compile(_ACCOUNT.encode())
 def account_ids(text: str | bytes) -> str | bytes:
     """``text`` without the ids of a provider account that a provider's error message quotes:
     OpenAI's organization and project (``org-...``, ``proj_...``: "Rate limit reached for
-    gpt-4o in organization org-...") and Google's project number ("consumer
-    'project_number:123...'"); the kind stays, the id is ``***``.
+    gpt-4o in organization org-..."), Google's project number ("consumer
+    'project_number:123...'") and the credential as OpenAI shows it masked ("Incorrect API key
+    provided: sk-proj-AbC1*****wxyz": its first and last characters); the kind stays, the id
+    is ``***``.
+
+    >>> account_ids("Incorrect API key provided: sk-proj-AbC1**************wxyZ. You can find")
+    'Incorrect API key provided: sk-***. You can find'
 
     >>> account_ids("Rate limit reached in organization org-AbCdEfGhIjKlMnOpQrStUvWx on tokens")
     'Rate limit reached in organization org-*** on tokens'
@@ -29,8 +35,8 @@ def account_ids(text: str | bytes) -> str | bytes:
     b"consumer 'project_number:***'"
     """
     if isinstance(text, bytes):
-        return _ACCOUNT_BYTES.sub(lambda m: (m.group(1) or m.group(2)) + b"***", text)
-    return _ACCOUNT_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
+        return _ACCOUNT_BYTES.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + b"***", text)
+    return _ACCOUNT_TEXT.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "***", text)
 
 # query parameters that carry a secret (libpq's `password`, redis-py's `password`, tokens)
 _SECRET_PARAMS = frozenset({"password", "sslpassword", "pass", "pwd", "secret", "token", "access_token"})

@@ -45,15 +45,26 @@ class Checked:
     type: Type | None
     types: dict[int, Type] = field(default_factory=dict)
     errors: list[Diagnostic] = field(default_factory=list)
+    unproven: bool = False
+    """Some type rests on a ``dyn`` taken for a parameterized one (:attr:`_Subst.unproven`):
+    the types check the expression as cel-go and cel-cpp do, but prove nothing at run time."""
 
 
 class _Subst:
     def __init__(self) -> None:
         self.m: dict[str, Type] = {}
+        self.skipped: set[str] = set()
+        """Type parameters inside a type a ``dyn`` was taken for (``T`` of ``optional(T)`` in
+        `dyn(o).orValue(true)`), left free for other arguments or the context to bind."""
+        self.unproven = False
+        """A call's result holds such a parameter: `dyn(o).orValue(true)` is a ``bool`` (cel-go,
+        cel-cpp), whatever ``o`` holds at run time."""
 
     def copy(self) -> _Subst:
         s = _Subst()
         s.m = dict(self.m)
+        s.skipped = set(self.skipped)
+        s.unproven = self.unproven
         return s
 
     def apply(self, t: Type, free_to_dyn: bool = False) -> Type:
@@ -111,6 +122,8 @@ def unify(p: Type, a: Type, s: _Subst) -> bool:
     if a.kind == "param":
         return unify(a, p, s)
     if p.kind in ("dyn", "error") or a.kind in ("dyn", "error"):
+        if a.kind == "dyn" and p.params:
+            s.skipped |= _param_names(p)
         return True
     if p.kind == a.kind == "type":
         return True
@@ -387,6 +400,7 @@ class _Checker:
             if all(unify(p, a, trial) for p, a in zip(params, arg_types)):
                 results.append(trial.apply(o2.result))
                 chosen = trial
+                trial.unproven |= bool(trial.skipped) and bool(trial.skipped & _param_names(o2.result))
         if not results:
             kinds = ", ".join(str(self.subst.apply(t, True)) for t in arg_types)
             return self.error(
@@ -443,6 +457,7 @@ class _Checker:
                 return self.error(CODE_NO_OVERLOAD, f"found no matching overload for `{f}` applied to `({rt})`", node)
             # `t.value()` of a `dyn` is a fresh type parameter (cel-go, cel-cpp)
             inner = rt.params[0] if _is_opt(rt) else self.fresh()
+            self.subst.unproven |= rt.kind == "dyn"
             self.scopes.append({args[0].name: inner})  # type: ignore[union-attr]
             try:
                 bt = self.subst.apply(self.check(args[1]))
@@ -544,6 +559,10 @@ def _index(overloads: list[Overload]) -> dict:
     return index
 
 
+def _param_names(t: Type) -> set[str]:
+    return {t.name} if t.kind == "param" else set().union(*map(_param_names, t.params))
+
+
 def _has_param(t: Type) -> bool:
     return t.kind == "param" or any(_has_param(p) for p in t.params)
 
@@ -583,7 +602,7 @@ def check(
         c.errors.append(Diagnostic.make(CODE_TYPE, "expression too deeply nested to check", getattr(node, "span", None)))
         return Checked(None, {}, c.errors)
     types = {k: c.subst.apply(v, True) for k, v in c.types.items()}
-    return Checked(c.subst.apply(t, True), types, c.errors)
+    return Checked(c.subst.apply(t, True), types, c.errors, c.subst.unproven)
 
 
 def overload_table(functions: dict[str, list[Overload]] | None = None) -> dict[str, list[Overload]]:

@@ -171,8 +171,10 @@ class _Gen:
         """A host value as CEL reads it (:mod:`.runtime.host`): the variable ``name`` of a
         declared type, or (``dyn``) what is taken out of a host list or map; the common cases
         inline (a value of the declared type as it is)."""
-        slow = f"_dv({{}})" if declared == "dyn" and not name else f"_host({{}}, {declared!r}, {name!r})"
+        slow = "_dv({})" if declared == "dyn" and not name else f"_host({{}}, {declared!r}, {name!r})"
         cls = "" if declared in ("int", "dyn") else inline_class(declared)
+        if cls and self.fast and not self.guardable():  # no `:=` in a comprehension's range
+            return f"_hostc({code}, {cls}, {declared!r}, {name!r})"
         if not self.guardable() or cls is None:
             return slow.format(code)
         w = self.temp()

@@ -239,14 +239,18 @@ class Environment:
         decls = {**self.variables, **parse_declarations(declarations)}
         info = Info()
         result_type: Type | None = None
+        types: dict[int, Type] = {}
         if check:
             checked = prechecked[0] if prechecked is not None else run_check(
                 node, decls, container=container, function_decls=function_decls, functions=self._table,
                 objects=self.objects)
             if checked.errors:
                 raise CelError(checked.errors[0].message, "check_error", diagnostics=checked.errors)
-            info = Info(checked.types)
+            # types a `dyn` could belie at run time (`dyn(o).orValue(true)` is a `bool` to the
+            # checker) prove nothing: the code is generated as for an unchecked expression
+            info = Info(checked.types if not checked.unproven else None)
             result_type = checked.type
+            types = checked.types
         digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:12]
         label = name or f"cel_{digest}"
         impls = dict(self.implementations)
@@ -267,7 +271,7 @@ class Environment:
             why = "it is too large" if isinstance(e, MemoryError) else "its calls or parentheses nest too deeply"
             raise CelError(f"expression too complex to compile: {why}; split it into smaller expressions",
                            "compile_error") from None
-        cost = prechecked[1] if prechecked is not None else estimate(node, info.types)
+        cost = prechecked[1] if prechecked is not None else estimate(node, types)
         prog = Program(source, label, gen.source, fn, result_type, cost, gen.line_spans)
         if cache_key is not None and not function_decls:
             extra = (source, label, str(result_type) if result_type is not None else None, cost, self.name)

@@ -25,7 +25,7 @@ from typing import Any
 from ..limits.model import Outcome
 from ..providers import Usage, extract_usage
 from ..routing.model import Attempt, AttemptOutcome, Next, Serve
-from ..routing.rewrite import ACCOUNT_ANSWER_HEADERS, CREDENTIAL_HEADERS
+from ..routing.rewrite import CREDENTIAL_HEADERS, account_answer_field
 from .charging import _entry, retry_headers, settle, settle_charges
 from .decision import Decision
 from .flow import REQ, Flow, Need, Reserve, Steps, Stop, StoreFailed
@@ -81,7 +81,7 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
         ttfb = outcome.time_to_first_byte_ms
         run.answers.append({"ttfb_ms": ttfb if ttfb is not None else outcome.time_to_first_token_ms, "said": None,
                             "headers": {k.lower(): [v] for k, v in outcome.headers.items()
-                                        if k.lower() not in ACCOUNT_ANSWER_HEADERS}})
+                                        if not account_answer_field(k.lower())}})
         if outcome.error == "client_closed":  # nobody to answer, so nothing to fail over for
             _serve(flow, run)
             if flow.stop is not None:
@@ -92,7 +92,7 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
             _serve(flow, run)
             return Serve(live)
         yield from _settle_failed(flow, run, outcome)
-        run.said.append(said := attempt_said(outcome))
+        run.said.append(said := attempt_said(outcome, live.provider.base_url))
         run.answers[-1]["said"] = said
         run.waits.append(upstream_wait(outcome.headers, flow.time()) if outcome.headers else None)
         if outcome.error == "timeout" and live.timeout_s < route.per_request_timeout_s:

@@ -8,10 +8,12 @@ of the text as written), never by value.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..providers.error_shapes import native_error
 from ..redact import account_ids
@@ -84,11 +86,13 @@ SDK_RETRIES = frozenset({408, 409, 429})
 """The statuses below 500 the OpenAI and Anthropic SDKs retry (and every 5xx)."""
 
 
-def attempt_said(outcome: Any) -> str:
+def attempt_said(outcome: Any, base_url: str | None = None) -> str:
     """A failed attempt in a few words: ``timeout`` / ``connect``, else its status and the
     error message its answer carried (``error.message`` in every provider's shape, or a bare
     ``message``, or a text body), on one line, printable, at most :data:`SAID_CHARS`, without
-    the provider account's ids it may quote (:func:`~aigw_policy.redact.account_ids`)."""
+    the provider account's ids it may quote (:func:`~aigw_policy.redact.account_ids`) nor the
+    addresses of the deployment (:func:`addresses`: a private one's proxy names its hosts,
+    "upstream connect error ... http://10.0.0.7:8000"), ``base_url``'s host included."""
     if outcome.error is not None:
         return str(outcome.error)
     body = outcome.body
@@ -103,27 +107,49 @@ def attempt_said(outcome: Any) -> str:
     said = str(outcome.status_code)
     if isinstance(message, str):
         # the client's message: without the ids of the account the gateway's key belongs to
-        text = account_ids("".join(ch for ch in " ".join(message.split()) if ch.isprintable()))
+        text = addresses(account_ids("".join(ch for ch in " ".join(message.split()) if ch.isprintable())),
+                         base_url)
         if text:
             said += " " + (text[:SAID_CHARS] + "..." if len(text) > SAID_CHARS else text)
     return said
 
 
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>()]+")
+_IP = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b|\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\](?::\d{1,5})?")
+
+
+def addresses(text: str, base_url: str | None = None) -> str:
+    """``text`` without the network addresses it names: URLs, IP literals (``host:port`` too)
+    and the host of ``base_url``, each ``***``.
+
+    >>> addresses("upstream connect error: http://vllm-3.corp:8000/v1 (10.0.0.7:8000) at vllm-3.corp",
+    ...           "http://vllm-3.corp:8000/v1")
+    'upstream connect error: *** (***) at ***'
+    """
+    text = _IP.sub("***", _URL.sub("***", text))
+    host = urlsplit(base_url).hostname if base_url else None
+    if host and len(host) > 3:
+        text = re.sub(re.escape(host), "***", text, flags=re.IGNORECASE)
+    return text
+
+
 def all_failed(attempts: list[dict[str, Any]], said: list[str]) -> tuple[str, str, bool]:
     """A route whose every attempt failed: the reason (the decision's, the ledger's and the
-    log's: each attempt's status or error), the client's message (the same, with what each
-    answer said: ngrok's "errors are listed in the response"; an upstream's error message may
-    quote the request, which the logs never hold), and whether a retry of the whole request
+    log's: each attempt's provider, model, key id and status or error), the client's message
+    (each attempt's provider, model and what its answer said: ngrok's "errors are listed in the
+    response"; an upstream's error message may quote the request, which the logs never hold;
+    never the key's id, a name of the operator's that a gateway key's holder has no use for),
+    and whether a retry of the whole request
     can help: not when every attempt was refused for the request itself (a 4xx the SDKs do not
     retry: a bad request, a key the provider refuses), which the SDKs would send twice more,
     each time through every provider, to the same end."""
     n = len(attempts)
     more = f"; and {n - LISTED} more" if n > LISTED else ""
     head = f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded: "
-    names = [f"{a['provider']}:{a['model']}" + (f" (key {a['key_id']})" if a.get("key_id") else "") + ": "
-             for a in attempts[:LISTED]]
-    reason = head + "; ".join(name + s.split(" ", 1)[0] for name, s in zip(names, said)) + more
-    message = head + "; ".join(name + s for name, s in zip(names, said)) + more
+    models = [f"{a['provider']}:{a['model']}" for a in attempts[:LISTED]]
+    keys = [f" (key {a['key_id']})" if a.get("key_id") else "" for a in attempts[:LISTED]]
+    reason = head + "; ".join(f"{m}{k}: {s.split(' ', 1)[0]}" for m, k, s in zip(models, keys, said)) + more
+    message = head + "; ".join(f"{m}: {s}" for m, s in zip(models, said)) + more
     retry = any(a.get("error") is not None or (a.get("status_code") or 0) >= 500
                 or a.get("status_code") in SDK_RETRIES for a in attempts)
     return reason, message, retry

@@ -33,7 +33,7 @@ from typing import Any
 from ..providers.classify import inference_endpoint
 from ..providers.encoding import SUPPORTED, StreamDecoder, codings, decodable
 from ..providers.errors import ProviderError
-from ..routing.rewrite import ACCOUNT_ANSWER_HEADERS, ACCOUNT_HEADERS
+from ..routing.rewrite import ACCOUNT_HEADERS, account_answer_field
 from .errors import error_response, wire_api
 from .hops import HOP_BY_HOP as FIXED_HOPS
 from .hops import hop_by_hop
@@ -43,7 +43,7 @@ from .request_ids import id_headers
 from .scrub import AccountIds, Scrubber
 from .server import CLIENT_GONE, leave_unfinished
 
-__all__ = ["ANSWER_OWN", "HOP_BY_HOP", "OFFER", "UpstreamProxy", "is_redirect", "upstream_api"]
+__all__ = ["ANSWER_DROP", "ANSWER_OWN", "HOP_BY_HOP", "ORIGIN_BOUND", "OFFER", "UpstreamProxy", "is_redirect", "upstream_api"]
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -55,8 +55,16 @@ passed on (one ``Date``, RFC 9110 §6.6.1, and no second ``Server``; nginx hides
 two by default), nor an upstream's own ``x-aigw-decision-id`` or ``x-aigw-upstream-error``,
 which a client would take for the gateway's (another gateway behind this one has its own
 decision in its own log)."""
-_ANSWER_DROP = HOP_BY_HOP | ANSWER_OWN | FIXED_HOPS
-"""An answer's fields never passed on, when its ``Connection`` names no others (most answers)."""
+ORIGIN_BOUND = frozenset({"alt-svc", "strict-transport-security", "expect-ct", "public-key-pins",
+                          "public-key-pins-report-only"})
+"""Fields of an upstream's answer that state a policy of the upstream's origin (where else it is
+served, that it and its subdomains take HTTPS only, which keys it pins): passed on, they would
+state it of the gateway's origin (OpenAI's ``alt-svc: h3=":443"`` sent HTTP/3 clients to UDP 443
+of the gateway's host; its ``strict-transport-security: ...; includeSubDomains`` pinned HTTPS on
+every subdomain of the operator's domain in a browser)."""
+ANSWER_DROP = HOP_BY_HOP | ANSWER_OWN | FIXED_HOPS | ORIGIN_BOUND
+"""An answer's fields never passed on (the proxy's and the router's), when its ``Connection``
+names no others (most answers)."""
 _log = logging.getLogger("aigw_policy.gateway")
 OFFER = [(b"accept-encoding", ", ".join(SUPPORTED).encode())]
 """What the upstream is offered (the proxy's and the router's): every coding this process decodes."""
@@ -92,8 +100,9 @@ class UpstreamProxy:
         if auth is not None:
             names.update(h.encode() for h in (*CREDENTIAL_HEADERS, *ACCOUNT_HEADERS))  # the client's account: not with ours
         self._auth_names = frozenset(names)
-        # the operator's account, which its credential's answers name: not the client's to see
-        self._answer_drop = _ANSWER_DROP | ACCOUNT_ANSWER_HEADERS if auth is not None else _ANSWER_DROP
+        # the operator's account and deployment, which the answers to its credential describe
+        # (rewrite.account_answer_field): not the client's to see
+        self._private = auth is not None
         # the secret of each credential (`Bearer sk-...`: the token), what an answer must not quote
         self._secrets = {api: [v.rpartition(b" ")[2] for _, v in headers] for api, headers in self.auth.items()}
         self.provider_api = upstream_api(upstream, provider)
@@ -117,7 +126,7 @@ class UpstreamProxy:
         credentials"). Remembered per (method, path), as paths are (``paths._KNOWN``)."""
         found = self._lends.get((method, path))
         if found is None:
-            found = inference_endpoint(method, path) or (method in ("GET", "HEAD") and _MODELS.search(path) is not None)
+            found = inference_endpoint(method, path) or _models_read({"method": method, "path": path})
             if len(self._lends) >= 1024:
                 self._lends.clear()
             self._lends[(method, path)] = found
@@ -209,15 +218,18 @@ class UpstreamProxy:
                                  f"(`{', '.join(coded)}`)")
                 return
             named = hop_by_hop(response.raw_headers)  # with the names Connection lists
-            drop = self._answer_drop if named is FIXED_HOPS else self._answer_drop | named
+            drop = ANSWER_DROP if named is FIXED_HOPS else ANSWER_DROP | named
             if decode:
                 drop |= {"content-encoding"}
-            out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
+            out = [(k, v) for k, v in response.raw_headers if (name := k.lower().decode("latin-1")) not in drop
+                   and not (self._private and account_answer_field(name))]
             if scope["method"] == "HEAD" and not decode:  # the length a GET would have: the only one it says
                 out += [(k, v) for k, v in response.raw_headers if k.lower() == b"content-length"][:1]
             for scrub in scrubs:
                 out = [(k, scrub.whole(v)) for k, v in out]
-            if response.status >= 400 and self._answer_drop is not _ANSWER_DROP:  # an error to the operator's key
+            if self._private and (response.status >= 400 or _models_read(scope)):
+                # an error, or the model list, read with the operator's key: without its account's
+                # ids (a fine-tuned model's `owned_by: org-...`, "... in organization org-...")
                 scrubs = [*scrubs, AccountIds()]
             await send({"type": "http.response.start", "status": response.status, "headers": out})
             complete = await self._pump(response, StreamDecoder(encoding) if decode else None, send, ctx, scrubs)
@@ -292,6 +304,12 @@ def _credential_api(wire: str) -> str:
     known host: its own (``anthropic``, ``gemini``), else ``openai``'s (a Bedrock, Cohere or
     Ollama request has no entry of its own; docs/gateway.md, "Upstream credentials")."""
     return wire if wire in ("anthropic", "gemini") else "openai"
+
+
+def _models_read(scope: dict[str, Any]) -> bool:
+    """Whether a request reads the model list or one model's card (the one read besides
+    inference that the operator's credential is lent for: :meth:`UpstreamProxy.lends`)."""
+    return scope.get("method") in ("GET", "HEAD") and _MODELS.search(scope["path"]) is not None
 
 
 def is_redirect(status: int) -> bool:

@@ -42,7 +42,7 @@ from ..providers.encoding import StreamDecoder, decodable
 from ..providers.errors import ProviderError
 from ..providers.framing import JSONArrayParser
 from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
-from ..routing.rewrite import ACCOUNT_ANSWER_HEADERS, upstream_request
+from ..routing.rewrite import account_answer_field, upstream_request
 from ..redact import account_ids
 from ..routing.secrets import Secrets
 from .captured import EVENT_STREAM, streamed
@@ -50,7 +50,7 @@ from .errors import stream_error_event
 from .first_event import framing_of, opening, stream_error
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
-from .proxy import ANSWER_OWN, HOP_BY_HOP, OFFER, client_watch, is_redirect
+from .proxy import ANSWER_DROP, OFFER, client_watch, is_redirect
 from .scrub import Scrubber
 from .server import leave_unfinished
 
@@ -186,12 +186,14 @@ class Router:
             status, said = failed
         outcome = AttemptOutcome(status, latency_ms=_ms(t0), time_to_first_token_ms=ttft, headers=plain, body=said,
                                  time_to_first_byte_ms=head_ms)
-        drop = HOP_BY_HOP | ANSWER_OWN | hop_by_hop(response.raw_headers)
-        if secret is not None:  # the answer to the gateway's key names the operator's account: not passed on
-            drop |= ACCOUNT_ANSWER_HEADERS
+        drop = ANSWER_DROP | hop_by_hop(response.raw_headers)
+        # the answer to a credential not the client's (the route's key; none, behind --keys)
+        # describes the operator's account and deployment: not passed on
+        private = secret is not None or not passthrough
         if decodable(encoding):
             drop |= {"content-encoding"}
-        out = [(k, v) for k, v in response.raw_headers if k.lower().decode("latin-1") not in drop]
+        out = [(k, v) for k, v in response.raw_headers if (name := k.lower().decode("latin-1")) not in drop
+               and not (private and account_answer_field(name))]
         if scrub is not None:
             out = [(k, scrub.whole(v)) for k, v in out]
         if secret is not None and response.status >= 400:  # served as it is (not a failover trigger)

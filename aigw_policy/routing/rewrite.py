@@ -46,8 +46,8 @@ from ..providers.classify import MAX_TOKENS_ONLY, NO_STREAM_OPTIONS, vendor_of
 from .model import Attempt
 from .paths import NATIVE, attempt_path, native_url
 
-__all__ = ["ACCOUNT_ANSWER_HEADERS", "ACCOUNT_HEADERS", "CREDENTIAL_HEADERS", "UpstreamRequest", "attempt_url",
-           "upstream_request"]
+__all__ = ["ACCOUNT_ANSWER_HEADERS", "ACCOUNT_ANSWER_PREFIXES", "ACCOUNT_HEADERS", "CREDENTIAL_HEADERS", "QUERY_OWNERS",
+           "UpstreamRequest", "account_answer_field", "attempt_url", "upstream_request"]
 
 #: Headers that carry a credential in some provider's API: the client's are never forwarded.
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
@@ -61,12 +61,48 @@ ACCOUNT_ANSWER_HEADERS = ACCOUNT_HEADERS | {
     "anthropic-organization-id",  # Anthropic: the organization the key belongs to
     "x-ms-deployment-name",  # Azure OpenAI: the resource's deployment
     # Cohere: a trial key's quota (the account's kind and use)
-    "x-trial-endpoint-call-limit", "x-trial-endpoint-call-remaining", "x-endpoint-monthly-call-limit"}
-"""Fields of a provider's answer that name the account of the credential it was sent
-(OpenAI's ``openai-organization`` / ``openai-project``, Anthropic's
-``anthropic-organization-id``, ...): an answer to a request that went with the gateway's key
-never carries them to the client (the operator's account is not the key holder's to know);
-one that went with the client's own key (passthrough) keeps them."""
+    "x-trial-endpoint-call-limit", "x-trial-endpoint-call-remaining", "x-endpoint-monthly-call-limit",
+    "via",  # the proxies in front of the upstream (Google's front end, a private load balancer's host)
+    "x-served-by", "x-backend-server", "x-upstream",  # which internal host served
+}
+"""Fields of a provider's answer that describe the account of the credential it was sent, or
+the deployment that served it: the account (OpenAI's ``openai-organization`` /
+``openai-project``, Anthropic's ``anthropic-organization-id``, Cohere's trial quota), its
+rate limits (:data:`ACCOUNT_ANSWER_PREFIXES`: ``x-ratelimit-*``, ``anthropic-ratelimit-*``,
+the account's tier and how much of it every other tenant uses), where it runs (Azure's
+region, deployment, API Management instance; ``via``; an Envoy or Kong in front). An answer
+to a request that went with a credential that is not the client's own (the gateway's key, or
+none behind ``--keys``) never carries them to the client (:func:`account_answer_field`);
+one that went with the client's own key (passthrough) keeps them. ``retry-after`` and
+``retry-after-ms`` are not among them: they say when to retry, which the SDKs obey, and
+nothing of the account."""
+ACCOUNT_ANSWER_PREFIXES = (
+    # OpenAI, Azure, Groq, Together, OpenRouter...; Anthropic; Mistral's `x-ratelimitbysize-*`;
+    # the IETF draft's `RateLimit` / `RateLimit-Policy` (and its older `RateLimit-Limit`...), which
+    # would sit beside the gateway's own fields of those names, and Mistral's `ratelimitbysize-*`
+    "x-ratelimit", "x-rate-limit-", "anthropic-ratelimit-", "ratelimit",
+    "x-ms-", "azureml-", "apim-",  # Azure: region, deployment, model session, API Management
+    "x-envoy-", "x-kong-")  # a service mesh or API gateway in front of a private deployment
+"""Name prefixes of :data:`ACCOUNT_ANSWER_HEADERS`' kind (families whose members vary by
+vendor: ``x-ratelimit-remaining-tokens``, ``x-ms-region``, ...)."""
+
+
+def account_answer_field(name: str) -> bool:
+    """Whether an answer's field ``name`` (lower case) describes the credential's account or
+    the deployment that served (:data:`ACCOUNT_ANSWER_HEADERS`).
+
+    >>> [account_answer_field(n) for n in ("x-ratelimit-limit-tokens", "x-ms-region", "retry-after", "x-request-id")]
+    [True, True, False, False]
+    """
+    return name in ACCOUNT_ANSWER_HEADERS or name.startswith(ACCOUNT_ANSWER_PREFIXES)
+
+
+QUERY_OWNERS = {"api-version": frozenset({"azure", "azure_openai", "azure_ai"})}
+"""Query parameters of one vendor's dialect of a shared format, by the vendors whose API reads
+them (Azure's ``api-version``): the client's goes only to an attempt at one of them; a request
+that fails over from Azure to OpenAI does not take ``?api-version=`` along."""
+
+
 _DROP = CREDENTIAL_HEADERS | ACCOUNT_HEADERS | {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
     "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding", "x-aigw-provider"}
@@ -102,9 +138,11 @@ def upstream_request(method: str, path: str, query: bytes | str, headers: Mappin
     if not base:
         raise ValueError(f"provider `{attempt.provider.id}` has no base_url")
     url = attempt_url(base, attempt.format, path, attempt.model)
+    vendors = _vendors(attempt.provider)
     pairs = [(k, v) for k, v in parse_qsl(query.decode("latin-1") if isinstance(query, bytes) else query,
                                           keep_blank_values=True)
-             if (keep or k != "key") and k not in attempt.query]
+             if (keep or k != "key") and k not in attempt.query
+             and (k not in QUERY_OWNERS or not vendors.isdisjoint(QUERY_OWNERS[k]))]
     pairs += list(attempt.query.items())
     if pairs:
         url += "?" + urlencode(pairs)
@@ -120,6 +158,13 @@ def attempt_url(base: str, fmt: str, path: str, model: str) -> str:
     if fmt == "gemini":
         path = _GEMINI_MODEL.sub(lambda _: f"/models/{quote(model, safe='')}:", path, count=1)
     return join_url(base, path)
+
+
+def _vendors(provider: Any) -> set[str]:
+    """The vendors a provider is: its id, its aliases, the vendor its ``base_url``'s host names."""
+    found = {provider.id.lower(), *(a.lower() for a in provider.aliases)}
+    host = vendor_of(provider.base_url or "")
+    return found | {host} if host else found
 
 
 def join_url(base: str, path: str) -> str:
@@ -165,7 +210,7 @@ def _body(raw: bytes, parsed: Any, attempt: Attempt) -> bytes:
         return raw
     new = {k: v for k, v in parsed.items() if k not in attempt.drop_params and k != "models"}
     if attempt.format == "openai":  # what the vendor's dialect of OpenAI's format refuses
-        vendors = {attempt.provider.id, vendor_of(attempt.provider.base_url or "")}
+        vendors = _vendors(attempt.provider)
         if not vendors.isdisjoint(NO_STREAM_OPTIONS):
             new.pop("stream_options", None)  # (the gateway may have asked for the usage chunk)
         if not vendors.isdisjoint(MAX_TOKENS_ONLY) and "max_completion_tokens" in new:

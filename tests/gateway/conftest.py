@@ -232,16 +232,20 @@ def policy_gateway(policy: str, client_key: str, **kw: Any) -> Iterator[Any]:
             yield server
 
 
-def routed_policy(urls: list[str], *, api: str = "openai", key: str = "sk-routed", config: str = "") -> str:
+def routed_policy(urls: list[str], *, api: str = "openai", key: str = "sk-routed", config: str = "",
+                  ids: list[str] | None = None, key_ids: list[str | None] | None = None) -> str:
     """A policy whose one rule routes with an ``ai-gateway`` action to a provider per URL
-    (``p0``, ``p1``, ...; one key each, ``{key}-0`` with id ``k0``, ...) speaking ``api``
-    (``openai``: model ``gpt-4o`` under ``/v1``; ``anthropic``: ``claude-x``); ``config``: more
-    lines of the action's config, indented by ten spaces."""
+    (``p0``, ``p1``, ... or ``ids``; one key each, ``{key}-0`` with id ``k0``, ... or ``key_ids``,
+    None: no key) speaking ``api`` (``openai``: model ``gpt-4o`` under ``/v1``; ``anthropic``:
+    ``claude-x``); ``config``: more lines of the action's config, indented by ten spaces."""
     surface = "supported_api_surfaces: [{format: anthropic}], " if api == "anthropic" else ""
     model, base = ("claude-x", "") if api == "anthropic" else ("gpt-4o", "/v1")
+    ids = ids or [f"p{i}" for i in range(len(urls))]
+    key_ids = key_ids or [f"k{i}" for i in range(len(urls))]
+    keys = [f"api_keys: [{{value: {key}-{i}, id: {kid}}}], " if kid else "" for i, kid in enumerate(key_ids)]
     providers = "".join(f"""
-            - {{id: p{i}, base_url: "{url}{base}", {surface}api_keys: [{{value: {key}-{i}, id: k{i}}}],
-               models: [{{id: {model}}}]}}""" for i, url in enumerate(urls))
+            - {{id: {pid}, base_url: "{url}{base}", {surface}{keyed}
+               models: [{{id: {model}}}]}}""" for url, pid, keyed in zip(urls, ids, keys))
     return f"""\
 on_http_request:
   - name: route

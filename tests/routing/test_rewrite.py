@@ -142,3 +142,18 @@ def test_what_a_vendor_refuses_is_not_sent(provider: ProviderInfo, sent: dict[st
     r = upstream_request("POST", "/v1/chat/completions", b"", {}, json.dumps(body).encode(),
                          attempt(provider, "mistral-large-latest"), "sk")
     assert json.loads(r.content) == {"model": "mistral-large-latest", "messages": [], **want}
+
+
+@pytest.mark.parametrize(("provider", "kept"), [
+    (OPENAI, False),
+    (ProviderInfo("azure", base_url="https://llm.corp.example/openai"), True),  # by its id
+    (ProviderInfo("eastus", aliases=("azure",), base_url="https://llm.corp.example/openai"), True),  # an alias
+    (ProviderInfo("eastus", base_url="https://res.openai.azure.com/openai/v1"), True),  # its host
+    (ProviderInfo("foundry", base_url="https://res.services.ai.azure.com/models"), True),
+    (ProviderInfo("eastus", base_url="https://llm.corp.example/openai"), False),
+])
+def test_azures_api_version_goes_to_azure_only(provider: ProviderInfo, kept: bool) -> None:
+    r = upstream_request("POST", "/openai/deployments/gpt-4o/chat/completions", b"api-version=2024-10-21&x=1",
+                         CLIENT_HEADERS, b'{"messages": []}', attempt(provider), "sk-upstream")
+    assert ("api-version=2024-10-21" in r.url) is kept, r.url
+    assert r.url.endswith("x=1") or "x=1&" in r.url

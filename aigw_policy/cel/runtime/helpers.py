@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import checks, ops, stdlib
-from .host import PLAIN, dyn_items, dyn_value, host_value
+from .host import PLAIN, dyn_items, dyn_value, host_class, host_value
 from .values import NONE, CelError, Optional, UInt
 
 
@@ -376,7 +376,7 @@ def _namespace() -> dict[str, object]:
         "_as_cel_error": as_cel_error,
         "_UInt": UInt,
         "_land": land, "_lor": lor, "_cond": cond, "_B": strict_bool, "_S": strict_str, "_not": ops.not_,
-        "_var": var, "_varp": var_path, "_host": host_value, "_plain": PLAIN, "_dv": dyn_value, "_dvs": dyn_items, "_present": present, "_unbound": unbound, "_sel": select, "_idx": index, "_has": has,
+        "_var": var, "_varp": var_path, "_host": host_value, "_hostc": host_class, "_plain": PLAIN, "_dv": dyn_value, "_dvs": dyn_items, "_present": present, "_unbound": unbound, "_sel": select, "_idx": index, "_has": has,
         "_optsel": stdlib.opt_select, "_optidx": stdlib.opt_index,
         "_eq": ops.eq, "_ne": ops.ne, "_lt": ops.lt, "_le": ops.le, "_gt": ops.gt,
         "_ge": ops.ge, "_add": ops.add, "_sub": ops.sub, "_mul": ops.mul, "_div": ops.div,

@@ -7,8 +7,10 @@ float, a str, None, a list... are errors (``invalid_argument``, naming the varia
 ``double`` an ``int`` or a ``bool`` is its double, under ``dyn`` a ``datetime`` or a
 ``timedelta`` is no CEL value. ``string``, ``bool`` and ``bytes`` are checked only where the
 environment's activations are not typed already (``needs_host(t, text=True)``; the engine's
-are, by its request check); a list or map is looked at only where its elements need
-converting. Generated code tests the common case inline (:func:`inline_class`, ``PLAIN``).
+are, by its request check), and so is any list or map: walked where its elements are numbers,
+times, strings, bools or bytes (a map's keys with them), else tested for its class only (a
+``list(dyn)``, a ``map(string, dyn)``: cel-cpp walks those too, once when bound; we would on
+each read). Where the activation is typed, a list or map is walked only for its numbers and times. Generated code tests the common case inline (:func:`inline_class`, ``PLAIN``).
 
 The runtime gives these kinds classes of their own (:class:`UInt`, :class:`Timestamp`,
 :class:`Duration`), which a caller filling an activation does not naturally use: a
@@ -43,15 +45,16 @@ from ..types import Type, parse_type
 from .timefmt import parse_timestamp
 from .values import INT64_MAX, INT64_MIN, UINT64_MAX, CelError, Duration, Timestamp, UInt
 
-__all__ = ["HOST_KINDS", "PLAIN", "dyn_items", "dyn_value", "host_value", "inline_class", "needs_host"]
+__all__ = ["HOST_KINDS", "PLAIN", "dyn_items", "dyn_value", "host_class", "host_value", "inline_class", "needs_host"]
 
 HOST_KINDS = frozenset({"int", "uint", "double", "timestamp", "duration", "dyn"})
 CHECKED_KINDS = frozenset({"string", "bool", "bytes"})
 """Kinds whose Python value is taken as it is when of the right type, else an error, checked
 only where the environment asks for it (``needs_host(t, text=True)``): the engine's own
 activation is typed already (its request check), and these are its most read variables.
-A list or a map is looked at only where its elements' kind is one of ``HOST_KINDS`` (else
-read at no cost, whatever it is: a ``map(string, dyn)`` is the common host variable)."""
+Where the activation is typed, a list or a map is looked at only where its elements' kind is
+one of ``HOST_KINDS`` (else read at no cost, whatever it is: a ``map(string, dyn)`` is the
+common host variable)."""
 _CONVERTED = HOST_KINDS - {"dyn"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _Conv = Callable[[object], object]
@@ -61,12 +64,23 @@ def needs_host(t: Type, text: bool = False) -> bool:
     """Whether a value of declared type ``t`` may be (or hold) a host value to convert or
     check (a ``dyn`` inside a list or map is converted where it is selected, indexed or
     iterated: :func:`dyn_value`, :func:`dyn_items`); ``text``: a ``string``, ``bool`` or
-    ``bytes`` too is checked (an environment whose activation is not typed already)."""
-    return t.kind in HOST_KINDS or _holds_host(t) or text and t.kind in CHECKED_KINDS
+    ``bytes`` too is checked, and any list or map (an environment whose activation is not
+    typed already)."""
+    return t.kind in HOST_KINDS or _holds_host(t) or text and t.kind in CHECKED_KINDS | _CONTAINERS
+
+
+_CONTAINERS = frozenset({"list", "map"})
 
 
 def _holds_host(t: Type) -> bool:
-    return t.kind in ("list", "map") and any(p.kind in _CONVERTED or _holds_host(p) for p in t.params)
+    return t.kind in _CONTAINERS and any(p.kind in _CONVERTED or _holds_host(p) for p in t.params)
+
+
+def _walked(t: Type) -> bool:
+    """Whether a list or map of type ``t`` is walked when read: it holds numbers or times to
+    convert, or strings, bools or bytes to check (a ``dyn`` or an object is taken as it is)."""
+    return t.kind in _CONTAINERS and any(p.kind in _CONVERTED | CHECKED_KINDS or _walked(p) for p in t.params[-1:]) \
+        or _holds_host(t)
 
 
 _INLINE = {"double": "float", "string": "str", "bool": "bool", "bytes": "bytes"}
@@ -75,7 +89,10 @@ _INLINE = {"double": "float", "string": "str", "bool": "bool", "bytes": "bytes"}
 def inline_class(declared: str) -> str | None:
     """The Python class whose exact instances a variable of type ``declared`` is read as, as
     they are (generated code tests ``v.__class__ is C`` inline, else calls :func:`host_value`);
-    None: every read calls it (a list or map whose elements are converted, a time)."""
+    None: every read calls it (a list or map that is walked, a time)."""
+    if declared.startswith(("list(", "map(")):
+        t = parse_type(declared)
+        return None if _walked(t) else "list" if t.kind == "list" else "dict"
     return _INLINE.get(declared)
 
 
@@ -86,6 +103,12 @@ def host_value(value: object, declared: str, name: str = "") -> object:
         return _converter(declared)(value)
     except _WrongType as e:
         raise CelError(f"variable '{name}' is declared {declared}: {e.args[0]}", "invalid_argument") from None
+
+
+def host_class(value: object, cls: type, declared: str, name: str) -> object:
+    """:func:`host_value` with the common case first, where generated code cannot test it
+    inline (a comprehension's range binds no ``:=``): ``value`` of the class ``cls`` as it is."""
+    return value if value.__class__ is cls else host_value(value, declared, name)
 
 
 class _WrongType(Exception):
@@ -116,10 +139,14 @@ def _build(t: Type) -> _Conv:
         return _duration
     if t.kind in _TEXT:
         return _TEXT[t.kind]
-    if t.kind == "list" and _holds_host(t):
+    if t.kind == "list":
+        if not _walked(t):
+            return lambda v: v if type(v) is list else _other_list(v)
         item = _build(t.params[0])
         return lambda v: _list(v, item) if type(v) is list else _other_list(v)
-    if t.kind == "map" and _holds_host(t):
+    if t.kind == "map":
+        if not _walked(t):
+            return lambda v: v if type(v) is dict else _other_map(v)
         key = _build(t.params[0]) if t.params[0].kind != "dyn" else _key
         val = _build(t.params[1])
         return lambda v: _map(v, key, val) if type(v) is dict else _other_map(v)
@@ -131,7 +158,7 @@ def _same(v: object) -> object:
 
 
 def _list(v: list, item: _Conv) -> list:
-    if item is _int and (not v or _ints_in_range(v)):
+    if not v or item is _int and _ints_in_range(v) or _all_of(v, item):
         return v
     out = None
     for i, x in enumerate(v):
@@ -162,7 +189,16 @@ def _numbers_in_range(v: list) -> bool:
         return False
 
 
+def _all_of(values: object, conv: _Conv) -> bool:
+    """Whether ``values`` are all of the one class ``conv`` takes as they are (a string's
+    ``str``...), tested at C speed; False when ``conv`` converts or ranges its values."""
+    cls = _PLAIN_OF.get(conv)
+    return cls is not None and set(map(type, values)) == cls  # type: ignore[call-overload]
+
+
 def _map(v: dict, key: _Conv, val: _Conv) -> dict:
+    if not v or _all_of(v, key) and _all_of(v.values(), val):
+        return v
     out = None
     for k, x in v.items():
         k2, x2 = key(k), val(x)
@@ -239,6 +275,7 @@ def _bytes(v: object) -> object:
 
 
 _TEXT: dict[str, _Conv] = {"string": _string, "bool": _bool, "bytes": _bytes}
+_PLAIN_OF: dict[_Conv, set[type]] = {_string: {str}, _bool: {bool}, _bytes: {bytes}, _double: {float}}
 
 
 def _other_list(v: object) -> object:
