@@ -223,6 +223,10 @@ def ai_gateway_result(flow: Any, run: Any) -> dict[str, Any]:
     return out
 
 
+_NOT_SHOWN = CREDENTIAL_HEADERS | {"cookie", "proxy-authorization"}
+"""Request headers the trace leaves out of ``client.request_headers``: the credentials."""
+
+
 def _client(act: Mapping[str, Any], ai: Mapping[str, Any], plan: Any, run: Any) -> dict[str, Any]:
     """The client's request: its headers without credentials, and the key it sent as a short
     hash (ngrok shows a trimmed key; a hash says which key without any of its text)."""
@@ -232,7 +236,7 @@ def _client(act: Mapping[str, Any], ai: Mapping[str, Any], plan: Any, run: Any) 
     sent = next((v[0] for name in CREDENTIAL_HEADERS if (v := headers.get(name))), "")
     sent = sent[7:] if sent[:7].lower() == "bearer " else sent
     return {"method": act.get("req.method", ""), "path": act.get("req.url.path", ""),
-            "request_headers": {k: list(v) for k, v in headers.items() if k not in CREDENTIAL_HEADERS},
+            "request_headers": {k: list(v) for k, v in headers.items() if k not in _NOT_SHOWN},
             "user_agent": agent[0], "model": ai.get("model", ""), "models": list(plan.requested),
             "api_key_hash": key_id_of(sent) if sent else "",
             "rejected_models": [{"model": f"{t.candidate.provider}:{t.candidate.model}", "reason": t.skip}

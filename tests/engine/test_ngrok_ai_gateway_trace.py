@@ -43,7 +43,8 @@ def _trace() -> dict[str, Any]:
     engine = ap.Engine(ap.loads(policy, format="yaml"))
     engine.evaluate({"id": "d1", "now": "2026-11-26T12:00:00Z", "request": {
         "method": "POST", "url": "https://ai.example.com/v1/chat/completions",
-        "headers": {"content-type": "application/json", "authorization": f"Bearer {KEY}", "user-agent": "curl/8.17.0"},
+        "headers": {"content-type": "application/json", "authorization": f"Bearer {KEY}", "user-agent": "curl/8.17.0",
+                    "cookie": "session=s3cr3t-session"},
         "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}}})
     step = engine.attempt("d1", None)
     while isinstance(step, Next):
@@ -107,5 +108,5 @@ def test_the_trace_says_what_happened(path: str, value: Any) -> None:
 
 def test_the_trace_holds_no_key_text() -> None:
     text = json.dumps(_trace())
-    assert KEY not in text and KEY[8:20] not in text and "authorization" not in text
+    assert KEY not in text and KEY[8:20] not in text and "authorization" not in text and "s3cr3t" not in text
     assert "Rate limit exceeded" in text  # what the upstream said, for the operator
