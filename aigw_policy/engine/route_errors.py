@@ -217,7 +217,8 @@ def ai_gateway_result(flow: Any, run: Any) -> dict[str, Any]:
         out["error"] = {"code": code, "message": message}
     if served is not None:
         tried = out["models_tried"]
-        index = next(i for i, m in enumerate(tried) if (m["provider"], m["model"]) == (served["provider"], served["model"]))
+        pair = (served["provider"], served["model"])
+        index = next(i for i, m in enumerate(tried) if (m["provider"], m["model"]) == pair)
         out["success"] = {"model_index": index, "request_index": len(tried[index]["requests_made"]) - 1,
                           "model": served["model"], "provider": served["provider"], "author": tried[index]["author"]}
     return out

@@ -49,7 +49,8 @@ def _trace() -> dict[str, Any]:
     step = engine.attempt("d1", None)
     while isinstance(step, Next):
         step = engine.attempt("d1", AttemptOutcome(
-            status_code=429, latency_ms=125.0, time_to_first_token_ms=120.0, headers={"content-type": "application/json"},
+            status_code=429, latency_ms=125.0, time_to_first_token_ms=120.0,
+            headers={"content-type": "application/json"},
             body={"error": {"message": "Rate limit exceeded", "type": "rate_limit_error"}}))
     decision = step.decision
     assert decision.status_code == 503, decision.reason
