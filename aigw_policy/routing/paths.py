@@ -70,12 +70,14 @@ def native_format(path: str) -> str | None:
 
 def speaks_native(provider: Any, fmt: str) -> bool:
     """Whether ``provider`` (a :class:`~aigw_policy.routing.model.ProviderInfo`) is the vendor
-    of native format ``fmt``: its id or an alias is the vendor's name, or its ``base_url``'s
-    host is the vendor's (``api.cohere.com``, ``bedrock-runtime.{region}.amazonaws.com``)."""
+    of native format ``fmt``: its id or an alias is the vendor's name, its ``base_url``'s host
+    is the vendor's (``api.cohere.com``, ``bedrock-runtime.{region}.amazonaws.com``, Ollama's
+    port 11434), or its ``supported_api_surfaces`` declare the format (a replica whose id and
+    host say nothing of it: a second Ollama host behind a proxy)."""
     if fmt not in NATIVE:
         return False
     names = {provider.id.lower(), *(a.lower() for a in provider.aliases)}
-    return fmt in names or vendor_of(provider.base_url or "") == fmt
+    return fmt in names or fmt in provider.formats or vendor_of(provider.base_url or "") == fmt
 
 
 def native_url(base: str, path: str, model: str) -> str:
