@@ -31,20 +31,22 @@ from .conftest import policy_gateway, record_of, routed_policy
 from .raw_upstream import RawUpstream, serve
 
 KEY = "sk-gw-routed-background"
-QUEUED = {"id": "resp_bg", "object": "response", "created_at": 1741476542, "status": "queued", "background": True,
-          "model": "gpt-4o", "output": [], "usage": None}
-USAGE = {"input_tokens": 36, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 87,
-         "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 123}
-DONE = {**QUEUED, "status": "completed", "usage": USAGE,
-        "output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Otters."}]}]}
 
 
-def _sse(*events: dict[str, Any]) -> str:
-    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+def _response(status: str, usage: dict[str, int] | None = None) -> dict[str, Any]:
+    """The background Response object (OpenAI's Responses API) as each answer shows it."""
+    text = [{"type": "output_text", "text": "Otters."}] if usage else []
+    return {"id": "resp_bg", "object": "response", "status": status, "background": True, "model": "gpt-4o",
+            "output": [{"type": "message", "role": "assistant", "content": text}] if text else [], "usage": usage}
 
 
-CREATED = {"type": "response.created", "sequence_number": 0, "response": {**QUEUED, "status": "in_progress"}}
-COMPLETED = {"type": "response.completed", "sequence_number": 1, "response": DONE}
+def _sse(*events: tuple[str, dict[str, Any]]) -> str:
+    return "".join(f"event: {name}\ndata: {json.dumps({'type': name, 'response': r})}\n\n" for name, r in events)
+
+
+QUEUED, DONE = _response("queued"), _response("completed", {"input_tokens": 36, "output_tokens": 87,
+                                                            "total_tokens": 123})
+CREATED, COMPLETED = ("response.created", _response("in_progress")), ("response.completed", DONE)
 POLICY = """\
 on_http_request:
   - name: budgets
