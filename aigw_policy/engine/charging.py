@@ -564,9 +564,8 @@ def settle_background(flow: Flow, state: str, response_id: str,
     if isinstance(answer, StoreFailed):
         yield from _settle_plainly(flow, attempt)
         return
-    for rid, charges in ((flow.rid, own), (attempt[0] if attempt else "", served)):
-        if not charges:
-            continue
+    held_by = ([(flow.rid, own)] if flow.reserved else []) + ([(attempt[0], served)] if attempt else [])
+    for rid, charges in held_by:  # each reservation settled, its rate limits kept as they were
         answer = yield Reconcile(rid, {c.spec.name: 0.0 for _, _, c in charges})
         if isinstance(answer, StoreFailed):
             _store_error(flow, answer.message)
