@@ -123,7 +123,8 @@ _PART_DOCS: dict[tuple[str, str], str] = {
     ("ModelConfig", "id_aliases"): "Other names clients may use for this model.",
     ("ModelConfig", "metadata"): "Anything; strategies read it with `getMetadata()`.",
     ("ModelConfig", "unsupported_params"): "Top-level body keys removed before forwarding.",
-    ("Surface", "format"): "The API format: `openai`, `anthropic` or `gemini` (extension).",
+    ("Surface", "format"): "The API format: `openai`, `anthropic`; extensions: `gemini`, and a vendor's "
+                            "native API, `ollama`, `cohere` or `bedrock` (the provider is that vendor's).",
     ("Surface", "surface"): "The endpoint, such as `chat-completions`, `responses` or "
     "`messages`.",
     ("Surface", "supported_params"): "Allowlist of top-level body keys; needs `surface`.",

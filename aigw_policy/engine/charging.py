@@ -18,7 +18,8 @@ from .flow import REQ, RES, Check, Flow, LimitEntry, Need, Reconcile, Release, R
 from .rule_error import COST_VALUE, EXPRESSION, Failure, Skip, failure, rule_error, run
 from .trace import jsonable, span_dict
 
-__all__ = ["STORE", "UNKNOWN_PRICE", "Measure", "charge_later", "check_deferred", "limit", "measure", "report_once",
+__all__ = ["STORE", "UNKNOWN_PRICE", "Measure", "charge_later", "charge_unrouted", "check_deferred", "limit", "measure",
+           "report_once",
            "reserve", "settle", "settle_background", "settle_charges", "shard_of", "usage_entries"]
 
 STORE = "AIGW506"
@@ -178,9 +179,7 @@ def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[N
     assert plan is not None
     spec = plan.spec
     rec = flow.rec
-    per_attempt = flow.cp.per_attempt
-    if per_attempt and (rule.position, action.position) in per_attempt:
-        rec.outcome("depends on the model: charged with each routing attempt")
+    if _per_attempt(flow, rule, action):
         return None
     m = measure(flow, plan, flow.act, flow.provider, flow.model)
     if m.failed is not None or m.unknown_price is not None:
@@ -213,14 +212,42 @@ def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[N
 def charge_later(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Stop | None:
     """:func:`limit` of a limit that is not eager: it asks no store (its charge waits for the
     reserve), so a phase's plain calls run it (``phases._actions``) rather than the steps."""
+    if _per_attempt(flow, rule, action):
+        return None
+    return _charge_at_reserve(flow, rule, action)
+
+
+def _per_attempt(flow: Flow, rule: CompiledRule, action: CompiledAction) -> bool:
+    """Whether the limit depends on the model under an ``ai-gateway`` action: skipped here,
+    it is charged with each routing attempt, or, when no route takes the request, at the end
+    of the request phase (:func:`charge_unrouted`)."""
+    per_attempt = flow.cp.per_attempt
+    if not per_attempt or (rule.position, action.position) not in per_attempt:
+        return False
+    flow.rec.outcome("depends on the model: charged with each routing attempt (or, not routed, with the request)")
+    flow.per_attempt.append((rule, action))
+    return True
+
+
+def charge_unrouted(flow: Flow) -> tuple[CompiledRule, CompiledAction, Stop] | None:
+    """The per-attempt limits the request phase skipped, charged to the request when no
+    route took it (a route's condition false, its plan error under ``on_error: continue``):
+    they are the request's as in a policy without a route, checked with the reserve. Before,
+    such a request was charged none of them. The first that stops the request, with its rule
+    and action (an unknown price under ``on_unknown_price: deny``...); else None."""
+    skipped, flow.per_attempt = flow.per_attempt, []
+    for rule, action in skipped:
+        stop = _charge_at_reserve(flow, rule, action)
+        if stop is not None:
+            return rule, action, stop
+    return None
+
+
+def _charge_at_reserve(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Stop | None:
     plan = action.limit
     assert plan is not None
     spec = plan.spec
     rec = flow.rec
-    per_attempt = flow.cp.per_attempt
-    if per_attempt and (rule.position, action.position) in per_attempt:
-        rec.outcome("depends on the model: charged with each routing attempt")
-        return None
     m = measure(flow, plan, flow.act, flow.provider, flow.model)
     if m.failed is not None or m.unknown_price is not None:
         return _unmeasured(flow, rule, plan, m)
@@ -522,18 +549,23 @@ def settle_charges(flow: Flow, rid: str, charges: list[tuple[CompiledRule, Compi
     return False
 
 
-def settle_background(flow: Flow, state: str, response_id: str) -> Steps:
+def settle_background(flow: Flow, state: str, response_id: str,
+                      attempt: tuple[str, list[tuple[CompiledRule, CompiledAction, Charge]]] | None = None) -> Steps:
     """Settle an OpenAI background response's token and usd limits under
     :func:`~aigw_policy.providers.background.charge_id` (the same id whichever request meets
     it), the request's own reservation keeping only its rate limits: the ``POST`` that queued
     it moves its reservation there (``pending``: the model has not run); the first answer that
     carries it finished with its usage (a read, a resumed stream, a cancel, the ``POST``'s own
     stream) replaces that by the usage, or charges it when nothing was held; a later one
-    charges nothing (the store is idempotent by request id). A store failure settles as
+    charges nothing (the store is idempotent by request id). ``attempt``: the serving routing
+    attempt's store id (``rid#n``) and charges, moved there with the request's (their buckets
+    are the served model's), so a read's usage is charged to them. A store failure settles as
     :func:`settle` does."""
-    kept = [(r, a, c) for r, a, c in flow.charges if a.limit.kind != "rate-limit"]  # type: ignore[union-attr]
+    own = [(r, a, c) for r, a, c in flow.charges if a.limit.kind != "rate-limit"] if flow.reserved else []  # type: ignore[union-attr]
+    served = [(r, a, c) for r, a, c in attempt[1] if a.limit.kind != "rate-limit"] if attempt else []  # type: ignore[union-attr]
+    kept = own + served
     if not kept:
-        yield from settle(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
+        yield from _settle_plainly(flow, attempt)
         return
     bid = charge_id(response_id)
     actual = _actual(flow, kept, False, flow.usage, flow.cost) if state == "finished" else {}  # type: ignore[arg-type]
@@ -542,12 +574,14 @@ def settle_background(flow: Flow, state: str, response_id: str) -> Steps:
     if not isinstance(answer, StoreFailed) and actual:
         answer = yield Reconcile(bid, actual)
     if isinstance(answer, StoreFailed):
-        yield from settle(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
+        yield from _settle_plainly(flow, attempt)
         return
-    answer = yield Reconcile(flow.rid, {c.spec.name: 0.0 for _, _, c in kept})
-    if isinstance(answer, StoreFailed):
-        _store_error(flow, answer.message)
-        return
+    held_by = ([(flow.rid, own)] if flow.reserved else []) + ([(attempt[0], served)] if attempt else [])
+    for rid, charges in held_by:  # each reservation settled, its rate limits kept as they were
+        answer = yield Reconcile(rid, {c.spec.name: 0.0 for _, _, c in charges})
+        if isinstance(answer, StoreFailed):
+            _store_error(flow, answer.message)
+            return
     for _, _, c in kept:
         entry = flow.limit_entries.get(c.spec.name)
         if entry is not None:
@@ -555,6 +589,15 @@ def settle_background(flow: Flow, state: str, response_id: str) -> Steps:
             entry.note = (f"background response `{response_id}`: " + (
                 f"~{_fmt(c.cost)} held under `{bid}` until its usage is read" if state == "pending" else
                 f"its usage, {_fmt(actual.get(c.spec.name, 0.0))}, charged once under `{bid}`"))
+
+
+def _settle_plainly(flow: Flow, attempt: tuple[str, list[tuple[CompiledRule, CompiledAction, Charge]]] | None) -> Steps:
+    """The request's reservation (when it holds one) and the serving attempt's settled as any
+    answer's are."""
+    if flow.reserved:
+        yield from settle(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
+    if attempt is not None:
+        yield from settle_charges(flow, attempt[0], attempt[1], flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
 
 
 REPORTED = LimitSpec("aigw:background-usage-reported", "requests", "sliding_window", 1, 86_400)

@@ -194,7 +194,7 @@ class Flow:
         "limit_entries", "charges", "effects", "errors", "stop", "response_stop", "notes",
         "usage", "cost", "reserved", "released", "store_error", "response", "upstream",
         "lowered_output", "model", "provider", "deferred", "prompt_chars", "route", "metrics", "would_deny",
-        "shard", "estimate", "no_response",
+        "shard", "estimate", "no_response", "per_attempt",
     )
 
     def __init__(self, cp: CompiledPolicy, rid: str, now: float, act: dict[str, Any], ai: AiRequest,
@@ -233,6 +233,7 @@ class Flow:
         self.shard: tuple[str | None] | None = None  # the shard_key's value, once evaluated
         self.estimate: tuple[Any, ...] | None = None  # charging's estimated Usage, for the next limit
         self.no_response = False  # no response phase runs after an admitted reserve (nothing reads limits[...])
+        self.per_attempt: list[tuple[CompiledRule, CompiledAction]] = []  # limits left to the route's attempts
 
     def shadow_deny(self, status: int, reason: str, rule: CompiledRule) -> None:
         """A denial that is not enforced (``mode: shadow``, ``enforce: false``): the first, in

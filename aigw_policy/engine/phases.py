@@ -27,10 +27,10 @@ from ..providers import extract_usage
 from ..providers.background import background_state
 from ..providers.prices import Cost
 from .actions import run_action
-from .charging import (charge_later, check_deferred, limit, report_once, reserve, settle, settle_background,
+from .charging import (charge_later, charge_unrouted, check_deferred, limit, report_once, reserve, settle, settle_background,
                        usage_entries)
 from .compile import CompiledRule
-from .route import route_action, settle_served
+from .route import route_action, served_attempt, settle_served
 from .flow import REQ, RES, Flow, Steps, Stop
 from .rule_error import CONDITION, CONDITION_TYPE, Failure, Skip, failure, rule_error
 from .trace import Recorder
@@ -48,6 +48,10 @@ def request_steps(flow: Flow, cur: Cursor | None = None) -> Steps:
     if not cur.over:  # else request_plain ran it to its end: only the reserve is left
         yield from _drive(flow, cur)
     stop = flow.stop
+    if flow.per_attempt and flow.route is None and (stop is None or stop.verdict == "allow"):
+        ended = charge_unrouted(flow)
+        if ended is not None and _stopped(flow, *ended, REQ):
+            stop = flow.stop
     if not flow.charges:
         return
     if stop is None or stop.verdict == "allow":
@@ -84,15 +88,15 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
     read = _response_start(flow, response)
     if flow.upstream:
         background = _background(flow)
-        if flow.reserved:
-            if background is not None:
-                yield from settle_background(flow, *background)
-            else:
-                yield from settle(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
+        if background is not None:  # the request's and the serving attempt's held under one id
+            yield from settle_background(flow, *background, served_attempt(flow))
+        elif flow.reserved:
+            yield from settle(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
         if background is not None and background[0] == "finished":
             yield from report_once(flow, background[1])
         if flow.route is not None:
-            yield from settle_served(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
+            yield from settle_served(flow, flow.response, flow.usage, flow.cost,  # type: ignore[arg-type]
+                                     settled=background is not None)
     _response_end(flow, read)
 
 

@@ -35,7 +35,7 @@ from .flow import Flow, Steps, Stop
 from .route_errors import ai_gateway_result, error_body
 from .rule_error import CONDITION, failure, run
 
-__all__ = ["REFUSED", "RouteRun", "Try", "candidate_activation", "route_action", "settle_served"]
+__all__ = ["REFUSED", "RouteRun", "Try", "candidate_activation", "route_action", "served_attempt", "settle_served"]
 
 Charges = list[tuple[CompiledRule, CompiledAction, Charge]]
 
@@ -247,9 +247,19 @@ def _value(v: Any, act: dict[str, Any]) -> Any:
     return v
 
 
-def settle_served(flow: Flow, resp: dict[str, Any], usage: Any, cost: Any) -> Steps:
+def served_attempt(flow: Flow) -> tuple[str, Charges] | None:
+    """The serving attempt's store id (``rid#n``) and its charges, while they are reserved
+    (None: the request was not routed, or nothing is in flight)."""
+    run: RouteRun | None = flow.route
+    if run is None or run.live is None or run.live_try is None or not run.live_try.charges:
+        return None
+    return run.store_id(flow.rid, run.live.number), run.live_try.charges
+
+
+def settle_served(flow: Flow, resp: dict[str, Any], usage: Any, cost: Any, *, settled: bool = False) -> Steps:
     """The serving attempt's own reservation (``rid#n``) settled against its answer, as the
-    request's is; its usage is the attempt's."""
+    request's is; its usage is the attempt's. ``settled``: its charges were settled with the
+    request's (a background response: ``charging.settle_background``), only the record is left."""
     run: RouteRun = flow.route
     live, t = run.live, run.live_try
     if live is None or t is None:
@@ -258,5 +268,5 @@ def settle_served(flow: Flow, resp: dict[str, Any], usage: Any, cost: Any) -> St
     record["status_code"] = resp.get("status_code") or 200
     record["usage"] = usage.to_dict()
     run.live = run.live_try = None
-    if t.charges:
+    if t.charges and not settled:
         yield from settle_charges(flow, run.store_id(flow.rid, live.number), t.charges, resp, usage, cost)

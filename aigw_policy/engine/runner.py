@@ -17,8 +17,6 @@ from collections.abc import Generator, Mapping
 from concurrent.futures import Future
 from typing import Any
 
-from pydantic import ValidationError
-from pydantic_core import SchemaSerializer, core_schema
 
 from ..cel.budget import DEFAULT_BUDGET
 from ..ir import Policy
@@ -42,7 +40,8 @@ from ..routing.metrics import MemoryRouteMetrics
 from ..routing.model import RouteMetrics
 from ..env import plain_request as plain
 from ..env.plain_request import PlainRequest, plain_request
-from ..env.request import HttpResponse, Request, RequestError, _problems
+from ..env.plain_response import response_dict
+from ..env.request import HttpResponse, Request, RequestError
 
 __all__ = ["MAX_DONE", "MAX_PENDING", "Engine"]
 
@@ -256,7 +255,7 @@ class Engine(RoutingMixin):
         for the same id returns the first completion's decision, and the ledger gets one
         record. An id this engine is not waiting on raises :class:`UnknownRequestError`.
         """
-        resp = _response(response)
+        resp = response_dict(response)
         while True:
             done, claim = self._claim(request_id)
             if done is not None:
@@ -317,7 +316,7 @@ class Engine(RoutingMixin):
         """The async twin of :meth:`complete`: the same contract (the response validated
         first, idempotent under ``asyncio.gather`` and threads, :class:`UnknownRequestError`
         for an unknown id). A cancelled completion leaves the request completable."""
-        resp = _response(response)
+        resp = response_dict(response)
         while True:
             done, claim = self._claim(request_id)
             if done is not None:
@@ -649,63 +648,9 @@ def _settle_at_estimate(flow: Flow) -> Any:
         flow.notes.append(f"could not settle the reservation: {answer.message}")
 
 
-FAST_RESPONSE = True
-"""Check a response dict of the usual shape by hand (:func:`_plain_response`) rather than
-through the ``HttpResponse`` model; False: always the model (the tests compare the two)."""
-
-_RESPONSE_KEYS = frozenset(("status_code", "headers", "body", "sse"))
-_any_to_python = SchemaSerializer(core_schema.any_schema()).to_python  # what model_dump does to `body`
-
-
 def _given(identity: Any) -> dict[str, Any]:
     """The fields of a request's identity (an ``Identity``, or the field dict of a
     :class:`~aigw_policy.env.plain_request.PlainRequest`) that were given, as the ledger
     records them: ``Identity.model_dump(exclude_none=True)``."""
     fields = identity if type(identity) is dict else identity.__dict__
     return {k: dict(v) if k == "labels" else v for k, v in fields.items() if v is not None}
-
-
-def _plain_response(response: dict[str, Any]) -> dict[str, Any] | None:
-    """``HttpResponse.model_validate(response).model_dump()`` of a dict whose every value is
-    of its field's exact type (an int status in range, a dict of str headers, str or no
-    ``sse``); None for anything else, which the model checks (and names what is wrong)."""
-    status = response.get("status_code", 200)
-    headers = response.get("headers")
-    sse = response.get("sse")
-    if (type(status) is not int or not 100 <= status <= 599 or not _RESPONSE_KEYS.issuperset(response)
-            or (sse is not None and type(sse) is not str)):
-        return None
-    if headers is None:
-        if "headers" in response:
-            return None
-        copied: dict[str, Any] = {}
-    elif type(headers) is dict:
-        copied = {}
-        for k, v in headers.items():
-            if type(k) is not str:
-                return None
-            if type(v) is not str:
-                if type(v) is not list or any(type(x) is not str for x in v):
-                    return None
-                v = list(v)
-            copied[k] = v
-    else:
-        return None
-    return {"status_code": status, "headers": copied, "body": _any_to_python(response.get("body")), "sse": sse}
-
-
-def _response(response: HttpResponse | Mapping[str, Any]) -> dict[str, Any]:
-    if type(response) is dict and FAST_RESPONSE:
-        plain = _plain_response(response)
-        if plain is not None:
-            return plain
-    if isinstance(response, HttpResponse):
-        return response.model_dump()
-    if not isinstance(response, Mapping):
-        raise RequestError([("response", "a response is an object with `status_code`, `headers` and `body`")],
-                           what="response")
-    try:
-        return HttpResponse.model_validate(response).model_dump()
-    except ValidationError as error:
-        raise RequestError([(f"response.{f}" if f else "response", m) for f, m in _problems(error)],
-                           what="response") from None

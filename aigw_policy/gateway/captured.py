@@ -90,20 +90,27 @@ def usage_body(acc: Any, api: str) -> Any:
             "totalTokens": u.total_tokens, "cacheReadInputTokens": u.cached_input_tokens,
             "cacheWriteInputTokens": u.cache_creation_input_tokens,
             "cacheDetails": [{"ttl": "1h", "inputTokens": u.cache_creation_1h_input_tokens}]}}
-    if api == "gemini":
+    if api == "gemini":  # the searches it was grounded with as as many queries (billed.grounded_searches)
+        searches = u.unit("web_searches")
         return {"modelVersion": u.model, "usageMetadata": {
             "promptTokenCount": u.input_tokens, "candidatesTokenCount": u.output_tokens - u.reasoning_tokens,
             "thoughtsTokenCount": u.reasoning_tokens, "cachedContentTokenCount": u.cached_input_tokens,
-            "totalTokenCount": u.total_tokens, **_modalities(u.units)}}
-    return {"model": u.model, "service_tier": u.service_tier,
+            "totalTokenCount": u.total_tokens, **_modalities(u.units)},
+            **({"candidates": [{"index": 0, "groundingMetadata": {
+                "webSearchQueries": [f"search {i + 1}" for i in range(searches)]}}]} if searches else {})}
+    calls = [{"type": "web_search_call", "action": {"type": "search"}}] * u.unit("web_searches") + [
+        {"type": "file_search_call"}] * u.unit("storage_searches")  # the Responses API's, billed per call
+    return {"model": u.model, "service_tier": u.service_tier, **({"output": calls} if calls else {}),
             "usage": {**({"cost": float(u.reported_usd)} if u.reported_usd is not None else {}),
                       "prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
                       "total_tokens": u.total_tokens,
                       "prompt_tokens_details": {"cached_tokens": u.cached_input_tokens,
                                                 "cache_write_tokens": u.cache_creation_input_tokens,
-                                                "audio_tokens": u.unit("input_audio_tokens")},
+                                                "audio_tokens": u.unit("input_audio_tokens"),
+                                                "image_tokens": u.unit("input_image_tokens")},
                       "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens,
-                                                    "audio_tokens": u.unit("output_audio_tokens")}}}
+                                                    "audio_tokens": u.unit("output_audio_tokens"),
+                                                    "image_tokens": u.unit("output_image_tokens")}}}
 
 
 _GEMINI_DETAILS = {"input": "promptTokensDetails", "cache": "cacheTokensDetails", "output": "candidatesTokensDetails"}

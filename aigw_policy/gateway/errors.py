@@ -25,6 +25,7 @@ from typing import Any
 
 from ..engine.route_errors import AIGW_FIELDS
 from ..providers.error_shapes import NATIVE, native_error, native_headers, native_stream_error
+from ..providers.native_paths import native_path
 
 __all__ = ["AIGW_FIELDS", "STORE_UNAVAILABLE", "aigw_object", "denial", "error_body", "error_response", "no_long_retry",
            "routed_error", "stream_error_event", "wire_api", "with_extra"]
@@ -34,11 +35,6 @@ __all__ = ["AIGW_FIELDS", "STORE_UNAVAILABLE", "aigw_object", "denial", "error_b
 STORE_UNAVAILABLE = "the gateway cannot check its limits right now (limit store unavailable); retry later"
 
 _GEMINI = re.compile(r"(?:/models/[^/]+:[A-Za-z]+$)|(?:^/v1beta/)")
-_BEDROCK = re.compile(r"/model/[^/]+/(?:converse|converse-stream|invoke|invoke-with-response-stream)/?$")
-_COHERE = frozenset({"/v1/chat", "/v2/chat", "/v1/embed", "/v2/embed", "/v1/generate", "/v1/rerank", "/v2/rerank",
-                     "/v1/tokenize", "/v1/detokenize", "/v1/classify"})
-_OLLAMA = ("/api/chat", "/api/generate", "/api/embed", "/api/embeddings", "/api/tags", "/api/show", "/api/ps",
-           "/api/version")
 
 # Anthropic's documented error types; OpenAI's SDK reads only the status, so we reuse them.
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
@@ -54,26 +50,25 @@ _CODES = {401: "invalid_api_key", 403: "policy_denied", 413: "request_too_large"
 
 def wire_api(path: str, headers: Mapping[str, str]) -> str:
     """The error dialect a client speaks: ``bedrock`` (its runtime's ``/model/{id}/converse``
-    and ``/invoke`` routes, Claude's included: the client is boto3), ``anthropic``,
-    ``gemini``, ``cohere`` (its native ``/v1|v2/chat``, ``/embed``, ...), ``ollama`` (its native
-    ``/api/*``) or ``openai`` (the default), from the request path (and Anthropic's
-    ``anthropic-version`` header).
+    and ``/invoke`` routes, Claude's included: the client is boto3), ``anthropic`` (Claude on
+    Vertex AI too, as its route answers), ``gemini``, ``cohere`` (its native ``/v1|v2/chat``,
+    ``/embed``, ...), ``ollama`` (its native ``/api/*``) or ``openai`` (the default), from the
+    request path (the vendors' native paths: :mod:`aigw_policy.providers.native_paths`) and
+    Anthropic's ``anthropic-version`` header.
 
     >>> [wire_api(p, {}) for p in ("/model/nova-lite/converse", "/v2/chat", "/api/chat", "/v1/chat/completions")]
     ['bedrock', 'cohere', 'ollama', 'openai']
     """
-    if _BEDROCK.search(path):
+    native = native_path(path)
+    vendor = native.vendor if native is not None else None
+    if vendor == "bedrock":
         return "bedrock"
-    if path.endswith(("/messages", "/messages/count_tokens")) or "anthropic-version" in headers:
+    if vendor == "vertex_ai-anthropic" or path.endswith(("/messages", "/messages/count_tokens")) \
+            or "anthropic-version" in headers:
         return "anthropic"
     if _GEMINI.search(path):
         return "gemini"
-    trimmed = path.rstrip("/")
-    if trimmed in _COHERE:
-        return "cohere"
-    if trimmed.endswith(_OLLAMA):
-        return "ollama"
-    return "openai"
+    return vendor or "openai"
 
 
 def _type(status: int) -> str:

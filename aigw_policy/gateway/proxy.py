@@ -33,6 +33,7 @@ from typing import Any
 from ..providers.classify import inference_endpoint
 from ..providers.encoding import SUPPORTED, StreamDecoder, codings, decodable
 from ..providers.errors import ProviderError
+from ..providers.native_paths import native_path
 from ..routing.rewrite import ACCOUNT_HEADERS, account_answer_field
 from .errors import error_response, wire_api
 from .hops import HOP_BY_HOP as FIXED_HOPS
@@ -160,7 +161,7 @@ class UpstreamProxy:
         headers = [(k, v) for k, v in scope["headers"]
                    if (name := k.lower()) not in _DROP and name not in self._auth_names]
         # by the path alone: a client header (`anthropic-version`) must not pick whose key goes
-        api = self.provider_api or _credential_api(wire_api(scope["path"], {}))
+        api = self.provider_api or _credential_api(scope["path"])
         if self.auth and self.lends(scope.get("method", "POST"), scope["path"]):
             headers += self.auth.get(api, [])
         headers += OFFER
@@ -299,10 +300,15 @@ _HOSTS = {"api.openai.com": "openai", "api.anthropic.com": "anthropic",
 _HOST_SUFFIXES = {".openai.azure.com": "openai"}
 
 
-def _credential_api(wire: str) -> str:
-    """Whose ``upstream_auth`` entry a request of ``wire`` format gets at an upstream of no
-    known host: its own (``anthropic``, ``gemini``), else ``openai``'s (a Bedrock, Cohere or
-    Ollama request has no entry of its own; docs/gateway.md, "Upstream credentials")."""
+def _credential_api(path: str) -> str:
+    """Whose ``upstream_auth`` entry a request to ``path`` gets at an upstream of no known host:
+    its wire format's own (``anthropic``, ``gemini``), else ``openai``'s (a Bedrock, Cohere or
+    Ollama request has no entry of its own; docs/gateway.md, "Upstream credentials"). Claude on
+    Vertex AI is Google's (its errors are Anthropic's shape, its credentials Google's)."""
+    native = native_path(path)
+    if native is not None and native.vendor == "vertex_ai-anthropic":
+        return "gemini"
+    wire = wire_api(path, {})
     return wire if wire in ("anthropic", "gemini") else "openai"
 
 

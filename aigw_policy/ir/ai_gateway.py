@@ -56,7 +56,7 @@ class ApiKeyConfig(Part):
 
 
 class Surface(Part):
-    format: Literal["openai", "anthropic", "gemini"]
+    format: Literal["openai", "anthropic", "gemini", "ollama", "cohere", "bedrock"]
     surface: Id | None = None
     supported_params: tuple[Param, ...] | None = None
 

@@ -1,6 +1,8 @@
 """What an answer says it billed besides tokens: the cost a provider reports (OpenRouter's,
-Perplexity's ``usage.cost``) and the seconds of audio a transcription is billed by (whisper-1's
-``usage.seconds``, Mistral's ``prompt_audio_seconds``). Pure; read by :mod:`.usage`."""
+Perplexity's ``usage.cost``), the seconds of audio a transcription is billed by (whisper-1's
+``usage.seconds``, Mistral's ``prompt_audio_seconds``) and the Google searches a Gemini answer
+was grounded with (its candidates' ``groundingMetadata``). Pure; read by :mod:`.usage`,
+:mod:`.body_usage` and :mod:`.sse`."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["audio_seconds", "reported_cost"]
+__all__ = ["audio_seconds", "grounding_queries", "grounded_searches", "reported_cost"]
 
 _MAX_REPORTED = 1_000_000  # USD: a request's reported cost above this is no cost
 _MAX_SECONDS = 2**53
@@ -54,3 +56,34 @@ def audio_seconds(seconds: object) -> tuple[tuple[str, int], ...] | None:
         return None
     whole = int(seconds + 0.5)
     return (("audio_seconds", whole), ("input_audio_seconds", whole)) if whole else ()
+
+
+def grounding_queries(candidates: object, into: dict[int, set[str]]) -> bool:
+    """Adds the Google Search queries of each candidate's ``groundingMetadata.webSearchQueries``
+    to ``into`` (by candidate index: a stream repeats or spreads them over its chunks); whether
+    any was new."""
+    new = False
+    for i, c in enumerate(candidates if isinstance(candidates, list) else ()):
+        meta = c.get("groundingMetadata") if isinstance(c, Mapping) else None
+        queries = meta.get("webSearchQueries") if isinstance(meta, Mapping) else None
+        if not isinstance(queries, list):
+            continue
+        index = c.get("index") if isinstance(c.get("index"), int) else i
+        seen = into.setdefault(index, set())
+        for q in queries:
+            if isinstance(q, str) and q not in seen:
+                seen.add(q)
+                new = True
+    return new
+
+
+def grounded_searches(queries: Mapping[int, set[str]], model: str | None) -> tuple[tuple[str, int], ...]:
+    """genai-prices' ``web_searches`` of a Gemini answer grounded with Google Search: Gemini 3
+    bills each search query ($14 per 1,000), the earlier models each grounded prompt ($35 per
+    1,000: one, however many queries and candidates). The free daily allowance is the
+    project's, which the gateway cannot see: every grounded prompt is counted."""
+    count = sum(len(q) for q in queries.values())
+    if not count:
+        return ()
+    per_query = model is not None and model.lower().removeprefix("models/").startswith("gemini-3")
+    return (("web_searches", count if per_query else 1),)

@@ -27,6 +27,7 @@ from .usage import (
     with_units,
 )
 from .bedrock_invoke import invoke_text, invoke_usage
+from .billed import grounded_searches, grounding_queries
 from .vendor_usage import cohere_delta_text, cohere_usage, converse_text
 
 __all__ = ["output_text", "usage_from_body"]
@@ -43,12 +44,19 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
             for item in body:
                 merge_counts(counts, gemini_fields(_get(item, "usageMetadata")))
                 model = _model(item) or model
+            queries: dict[int, set[str]] = {}
+            for item in body:
+                grounding_queries(_get(item, "candidates"), queries)
             usage = gemini_usage_from_fields(counts)
-            return usage.with_model(model) if usage else None
+            return with_units(usage, grounded_searches(queries, model)).with_model(model) if usage else None
         usage = gemini_usage(_get(body, "usageMetadata"))
         predictions = _get(body, "predictions")
         if usage is None and isinstance(predictions, list):
             usage = predict_usage(predictions)
+        elif usage is not None:  # the Google searches it was grounded with, billed apart
+            grounded: dict[int, set[str]] = {}
+            if grounding_queries(_get(body, "candidates"), grounded):
+                usage = with_units(usage, grounded_searches(grounded, _model(body)))
     elif provider == "ollama" and isinstance(body, Mapping) and "usage" not in body:
         usage = ollama_usage(body)
     elif provider == "cohere":

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from .errors import ProviderError
 from .forms import form_fields
 from .history import call_texts, json_text, prompt_and_count
+from .native_paths import BEDROCK_PATH, VERTEX_ANTHROPIC_PATH, NativePath, native_path
 from .request_fields import MAX_MODEL as _MAX_MODEL, MAX_MODELS as _MAX_MODELS
 from .request_fields import choices as _choices, field_types as _field_types, max_output as _max_output
 from .request_fields import tool_list as _tool_list, tools as _tools
@@ -145,13 +146,8 @@ _GEMINI_PATH = re.compile(
     r"/(?:v\d+\w*/)?(?:projects/[^/]+/locations/[^/]+/publishers/google/)?"
     r"(?P<kind>models|tunedModels)/(?P<model>[^/:]+):(?P<action>[A-Za-z]+)$"
 )
-# Claude on Vertex AI: the Anthropic Messages wire format, the model in the path
-_VERTEX_ANTHROPIC_PATH = re.compile(
-    r"/(?:v\d+\w*/)?projects/[^/]+/locations/[^/]+/publishers/anthropic/models/(?P<model>[^/:]+)"
-    r":(?P<action>rawPredict|streamRawPredict)$"
-)
-# Amazon Bedrock's runtime: the model (an id, an inference profile or an ARN, %-encoded) in the path
-_BEDROCK_PATH = re.compile(r"/model/(?P<model>[^/]+)/(?P<action>converse|converse-stream|invoke|invoke-with-response-stream)$")
+# Claude on Vertex AI and Amazon Bedrock's runtime (the model in the path), Cohere's and Ollama's
+# native APIs: .native_paths
 # Azure OpenAI's deployment routes: the body usually names no model, the deployment stands for it
 _AZURE_DEPLOYMENT = re.compile(r"/openai/deployments/(?P<deployment>[^/]+)/")
 _GEMINI_ACTIONS: dict[str, tuple[Operation, bool]] = {
@@ -185,7 +181,7 @@ _HOSTS: tuple[tuple[str, str], ...] = (
     ("api.cohere.com", "cohere"),
     ("api.cohere.ai", "cohere"),
     (".amazonaws.com", "bedrock"),  # bedrock-runtime[-fips].{region}.amazonaws.com only (_host_provider);
-    # its `/model/{id}/converse|invoke...` routes name it too (_BEDROCK_PATH), behind any host
+    # its `/model/{id}/converse|invoke...` routes name it too (native_paths.BEDROCK_PATH), behind any host
 )
 """Hosts that name who serves (and bills) a request: its provider label wins over what the path
 says of the wire format (an Anthropic-compatible `/v1/messages` at DeepSeek is DeepSeek's)."""
@@ -225,11 +221,9 @@ def _header_value(value: object) -> str | None:
 
 def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | None:
     """(provider or None, api, operation, extras) from the URL path, or None."""
-    m = _VERTEX_ANTHROPIC_PATH.search(path)
-    if m:
-        op: Operation = "other" if m.group("model") == "count-tokens" else "messages"
-        return "vertex_ai", "anthropic", op, {"model": m.group("model"),
-                                              "stream": m.group("action") == "streamRawPredict"}
+    native = native_path(path)
+    if native is not None:
+        return _natively(path.rstrip("/"), native)
     m = _GEMINI_PATH.search(path)
     if m and ("/publishers/" not in path or "/publishers/google/" in path):  # Mistral on Vertex: not Gemini
         op, stream = _GEMINI_ACTIONS.get(m.group("action"), ("other", False))
@@ -238,15 +232,6 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         provider = "vertex_ai" if "/publishers/google/" in path else "gemini"
         return provider, "gemini", op, {"model": m.group("model"), "stream": stream}
     p = path.rstrip("/")
-    m = _BEDROCK_PATH.search(p)
-    if m:
-        return _bedrock(m.group("model"), m.group("action"))
-    if p in ("/v2/chat", "/v1/chat"):  # Cohere's native chat (v1: `message` and `chat_history`)
-        return "cohere", "cohere", "chat", {}
-    if p in ("/v2/embed", "/v1/embed"):
-        return "cohere", "cohere", "embeddings", {}
-    if p == "/v1/generate":  # Cohere's legacy completions: `prompt`, the usage in `meta`
-        return "cohere", "cohere", "completion", {}
     m = _AZURE_DEPLOYMENT.search(p)
     extras = {"deployment": m.group("deployment")} if m else {}
     if p.endswith("/chat/completions"):
@@ -266,13 +251,24 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         return "anthropic", "anthropic", "other", {}
     if p.endswith("/v1/messages") or p == "/messages":
         return "anthropic", "anthropic", "messages", {}
-    if p.endswith("/api/chat"):
-        return "ollama", "ollama", "chat", {}
-    if p.endswith("/api/generate"):
-        return "ollama", "ollama", "completion", {}
-    if p.endswith("/api/embed") or p.endswith("/api/embeddings"):
-        return "ollama", "ollama", "embeddings", {}
     return None
+
+
+def _natively(p: str, native: NativePath) -> tuple[str | None, Api, Operation, dict[str, Any]] | None:
+    """:func:`_by_path` of a vendor's native path (:mod:`.native_paths`): a model call's
+    provider, api and operation; None for a read or a utility (Ollama's ``/api/tags``)."""
+    if not native.inference:
+        return None
+    if native.vendor == "vertex_ai-anthropic":
+        m = VERTEX_ANTHROPIC_PATH.search(p)
+        assert m is not None
+        op: Operation = "other" if m.group("model") == "count-tokens" else "messages"
+        return "vertex_ai", "anthropic", op, {"model": m.group("model"), "stream": m.group("action") == "streamRawPredict"}
+    if native.vendor == "bedrock":
+        m = BEDROCK_PATH.search(p)
+        assert m is not None
+        return _bedrock(m.group("model"), m.group("action"))
+    return native.vendor, native.vendor, native.operation, {}  # type: ignore[return-value]
 
 
 _MEDIA_PATHS = ("/images/generations", "/images/edits", "/images/variations", "/audio/transcriptions",

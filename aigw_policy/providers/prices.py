@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from ..diagnostics import did_you_mean
 from .errors import ProviderError
+from .price_gaps import fill
 from .price_plan import counts, plan_for
 from .usage import Usage
 
@@ -63,17 +64,23 @@ self-hosted server's, a proxy's) is not trusted: its currency and meaning are un
 class ModelPrice:
     """USD per million tokens. Cached and cache-creation prices default to the input price; the
     price of 1-hour cache writes (Anthropic's, ``cache_creation_1h``) to the cache-creation price,
-    as genai-prices prices them for a model without one: what every write cost before."""
+    as genai-prices prices them for a model without one: what every write cost before. Audio
+    tokens (``Usage.units``' ``input_audio_tokens`` / ``output_audio_tokens``, parts of the
+    input and output) cost ``input_audio`` / ``output_audio`` when given, else the text price,
+    with a note (:meth:`audio_note`)."""
 
     input_per_mtok: Decimal
     output_per_mtok: Decimal
     cached_input_per_mtok: Decimal | None = None
     cache_creation_per_mtok: Decimal | None = None
     cache_creation_1h_per_mtok: Decimal | None = None
+    input_audio_per_mtok: Decimal | None = None
+    output_audio_per_mtok: Decimal | None = None
 
     @classmethod
     def from_mapping(cls, name: str, data: Mapping[str, Any]) -> ModelPrice:
-        allowed = {"input", "output", "cached_input", "cache_creation", "cache_creation_1h"}
+        allowed = {"input", "output", "cached_input", "cache_creation", "cache_creation_1h", "input_audio",
+                   "output_audio"}
         if not isinstance(data, Mapping):
             raise ProviderError("bad-override", f"price for `{name}` must be an object")
         unknown = set(data) - allowed
@@ -100,7 +107,7 @@ class ModelPrice:
             return d
 
         return cls(dec("input"), dec("output"), dec("cached_input"), dec("cache_creation"),  # type: ignore[arg-type]
-                   dec("cache_creation_1h"))
+                   dec("cache_creation_1h"), dec("input_audio"), dec("output_audio"))
 
     def cost(self, usage: Usage) -> tuple[Decimal, Decimal]:
         cached = usage.cached_input_tokens
@@ -110,10 +117,23 @@ class ModelPrice:
         cached_p = self.cached_input_per_mtok if self.cached_input_per_mtok is not None else self.input_per_mtok
         created_p = self.cache_creation_per_mtok if self.cache_creation_per_mtok is not None else self.input_per_mtok
         one_hour_p = self.cache_creation_1h_per_mtok if self.cache_creation_1h_per_mtok is not None else created_p
-        inp = (plain * self.input_per_mtok + cached * cached_p + (created - one_hour) * created_p
-               + one_hour * one_hour_p) / _MTOK
-        out = usage.output_tokens * self.output_per_mtok / _MTOK
+        audio_in = min(usage.unit("input_audio_tokens"), plain) if self.input_audio_per_mtok is not None else 0
+        audio_out = min(usage.unit("output_audio_tokens"), usage.output_tokens) \
+            if self.output_audio_per_mtok is not None else 0
+        inp = ((plain - audio_in) * self.input_per_mtok + audio_in * (self.input_audio_per_mtok or 0)
+               + cached * cached_p + (created - one_hour) * created_p + one_hour * one_hour_p) / _MTOK
+        out = ((usage.output_tokens - audio_out) * self.output_per_mtok
+               + audio_out * (self.output_audio_per_mtok or 0)) / _MTOK
         return inp, out
+
+    def audio_note(self, usage: Usage) -> str | None:
+        """What a usage's audio tokens were priced at when this price has no audio price for them
+        (the text price, which no vendor charges for audio): None when it has, or there are none."""
+        left = [d for d, have in (("input", self.input_audio_per_mtok), ("output", self.output_audio_per_mtok))
+                if have is None and usage.unit(f"{d}_audio_tokens")]
+        if not left:
+            return None
+        return f"{' and '.join(left)} audio tokens priced as text: the override has no `{left[0]}_audio` price"
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +251,8 @@ class PriceBook:
         if hit is not None:
             key, price = hit
             inp, out = price.cost(usage)
-            return Cost(inp + out, "override", inp, out, model=key)
+            return Cost(inp + out, "override", inp, out, reason=price.audio_note(usage) if usage.units else None,
+                        model=key)
         if usage.reported_usd is not None and self.use_reported and label in REPORTED_COST:
             return Cost(usage.reported_usd, "provider", model=model)
         if not self.use_library:
@@ -295,7 +316,10 @@ class LibraryPrices:
             return Cost(None, "unknown", reason=f"`{model}` is not billed by the token and the answer "
                         "named none of what it is billed by")
         if usage.units or usage.service_tier:  # priced apart, or at a tier's prices: the library's own call
-            cost = _library_cost(lib_provider, info, model, usage, at)
+            added, unknown = fill(lib_provider.id, model, info.id, price, usage.units) if usage.units else ({}, None)
+            if unknown is not None:  # a count the vendor bills apart, with no price: not its text price
+                return Cost(None, "unknown", reason=unknown)
+            cost = _library_cost(lib_provider, info, model, usage, at, added)
             if cost.known or not usage.units:
                 return cost
             # parts the library cannot reconcile with the totals: the totals, at the text prices
@@ -360,23 +384,29 @@ def _planned_cost(provider: Any, info: Any, price: Any, usage: Usage) -> Cost | 
     return Cost(total, "genai-prices", inp, out, model=info.id)
 
 
-def _library_cost(provider: Any, info: Any, model: str, usage: Usage, at: datetime) -> Cost:
+def _library_cost(provider: Any, info: Any, model: str, usage: Usage, at: datetime,
+                  added: Mapping[str, Decimal] | None = None) -> Cost:
+    """genai-prices' own call; ``added``: prices its snapshot lacks (:mod:`.price_gaps`), set
+    on the price in force before it is applied."""
     import genai_prices  # noqa: PLC0415 - optional dependency, loaded on first use
 
+    counted = genai_prices.Usage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cached_input_tokens or None,
+        cache_write_tokens=usage.cache_creation_input_tokens or None,
+        cache_write_1h_tokens=usage.cache_creation_1h_input_tokens or None,
+        **_units(usage),
+    )
+    context = {"service_tier": usage.service_tier} if usage.service_tier else None
     try:
-        calc = info.calc_price(
-            genai_prices.Usage(
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_read_tokens=usage.cached_input_tokens or None,
-                cache_write_tokens=usage.cache_creation_input_tokens or None,
-                cache_write_1h_tokens=usage.cache_creation_1h_input_tokens or None,
-                **_units(usage),
-            ),
-            provider,
-            genai_request_timestamp=at,
-            price_context={"service_tier": usage.service_tier} if usage.service_tier else None,
-        )
+        if added:
+            price = copy.copy(info.get_prices(at, context))
+            price.__dict__.update(added)
+            got = price.calc_price(counted)
+            return Cost(Decimal(got["total_price"]), "genai-prices", Decimal(got["input_price"]),
+                        Decimal(got["output_price"]), model=info.id)
+        calc = info.calc_price(counted, provider, genai_request_timestamp=at, price_context=context)
     except LookupError:
         return Cost(None, "unknown", reason=f"no known price for `{model}` at `{provider.id}`")
     except Exception as exc:  # noqa: BLE001 - a library failure is an unknown price, not a crash

@@ -27,6 +27,7 @@ from dataclasses import replace
 from typing import Any
 
 from .bedrock_invoke import METRICS, invoke_text, invoke_usage, metrics_usage
+from .billed import grounded_searches, grounding_queries
 from .eventstream import EventStreamParser
 from .framing import BOM, JSONArrayParser, NDJSONParser, SSEParser
 from .shapes import Shape, cut, learn
@@ -123,6 +124,7 @@ class StreamUsage:
         self._usage: Usage | None = None
         self._anthropic: dict[str, int] = {}
         self._gemini: dict[str, int] = {}
+        self._grounded: dict[int, set[str]] = {}  # a Gemini stream's search queries, by candidate
         self._anthropic_final = False  # a message_delta reported output_tokens
         self._tier: str | None = None  # the service tier an OpenAI stream names
         self._metrics = False  # Bedrock InvokeModel: the invocation metrics gave the usage
@@ -360,7 +362,10 @@ class StreamUsage:
         counts = gemini_fields(obj.get("usageMetadata"))
         if counts:
             merge_counts(self._gemini, counts)
-            self._usage = gemini_usage_from_fields(self._gemini) or self._usage
+        if grounding_queries(obj.get("candidates"), self._grounded) or counts:
+            usage = gemini_usage_from_fields(self._gemini)
+            if usage is not None:  # with the Google searches it was grounded with, billed apart
+                self._usage = with_units(usage, grounded_searches(self._grounded, self.model))
         feedback = obj.get("promptFeedback")
         if isinstance(feedback, Mapping) and feedback.get("blockReason"):
             self._done = True  # the prompt was blocked: this chunk is the whole answer

@@ -21,6 +21,7 @@ from ..ir.ai_gateway import AiGateway, ModelConfig, ProviderConfig
 from ..ir.fields import parse_duration
 from ..providers import AiRequest
 from ..providers.classify import vendor_of
+from ..providers.error_shapes import NATIVE
 from ..source import Span
 from . import elements
 from .catalog import Catalog, author_of, builtin
@@ -92,6 +93,8 @@ def _provider(cfg: ProviderConfig, base: ProviderInfo | None) -> ProviderInfo:
     keys = tuple(refs.values())
     surfaces = cfg.supported_api_surfaces or ()
     formats = tuple(dict.fromkeys(s.format for s in surfaces)) if surfaces else None
+    if formats and not set(formats) - NATIVE:  # a vendor of a native API (Ollama's...) speaks OpenAI's too
+        formats = (*formats, "openai")
     params = {s.format: frozenset(p.name for p in s.supported_params)
               for s in surfaces if s.supported_params}  # fmt: skip
     aliases = tuple(dict.fromkeys((*(base.aliases if base else ()), *(cfg.id_aliases or ()))))
@@ -184,8 +187,10 @@ class CompiledRoute:
         #: lower-cased provider id or alias -> id, for every provider known (allowed or not)
         self.provider_names: dict[str, str] = dict(builtin_ids)
         for p in providers.values():
-            for n in _names_of(p):
+            for n in _names_of(p)[1:]:
                 self.provider_names[n] = p.id
+        for p in providers.values():  # an id names its own provider, whatever another's aliases say
+            self.provider_names[p.id.lower()] = p.id
         #: lower-cased model id or alias -> the models of that name, in catalog order
         self.by_name: dict[str, list[ModelInfo]] = {}
         self.by_provider: dict[str, dict[str, ModelInfo]] = {}

@@ -68,7 +68,8 @@ class ProviderInfo:
     id: str
     aliases: tuple[str, ...] = ()
     base_url: str | None = None
-    formats: tuple[ApiFormat, ...] = ("openai",)
+    formats: tuple[RouteFormat, ...] = ("openai",)
+    """The formats it speaks; a vendor's native one (``ollama``...) says it is that vendor's."""
     auth: AuthStyle = "bearer"
     builtin: bool = False
     configured: bool = False

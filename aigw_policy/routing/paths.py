@@ -33,6 +33,7 @@ from urllib.parse import quote, urlsplit
 
 from ..providers.classify import vendor_of
 from ..providers.error_shapes import NATIVE  # the vendors' native formats: a candidate of that vendor is sent one
+from ..providers.native_paths import native_path
 
 __all__ = ["NATIVE", "attempt_path", "native_format", "native_url", "speaks_native"]
 
@@ -44,12 +45,6 @@ _PLAIN_OPENAI = re.compile(r"^(?:/v\d+[a-z0-9]*)?/(?:chat/completions|completion
 _GEMINI = re.compile(r"/models/(?P<rest>[^/:]+:[A-Za-z]+)$")
 _PLAIN_GEMINI = re.compile(r"^/v\d+[a-z0-9]*/models/[^/:]+:[A-Za-z]+$")
 _ANTHROPIC = re.compile(r"/messages(?P<count>/count_tokens)?$")
-_NATIVE = (
-    (re.compile(r"/model/[^/]+/(?:converse|converse-stream|invoke|invoke-with-response-stream)$"), "bedrock"),
-    (re.compile(r"/publishers/anthropic/models/[^/:]+:(?:rawPredict|streamRawPredict)$"), "vertex_ai-anthropic"),
-    (re.compile(r"^/v[12]/(?:chat|embed|generate)$"), "cohere"),
-    (re.compile(r"/api/(?:chat|generate|embed|embeddings)$"), "ollama"),
-)
 
 
 _BEDROCK_MODEL = re.compile(r"/model/[^/]+/")
@@ -64,18 +59,20 @@ def native_format(path: str) -> str | None:
     >>> native_format("/v1/chat/completions") is None
     True
     """
-    p = path.split("?", 1)[0].rstrip("/")
-    return next((name for pattern, name in _NATIVE if pattern.search(p)), None)
+    native = native_path(path)  # the providers' table: a model call's only
+    return native.vendor if native is not None and native.inference else None
 
 
 def speaks_native(provider: Any, fmt: str) -> bool:
     """Whether ``provider`` (a :class:`~aigw_policy.routing.model.ProviderInfo`) is the vendor
-    of native format ``fmt``: its id or an alias is the vendor's name, or its ``base_url``'s
-    host is the vendor's (``api.cohere.com``, ``bedrock-runtime.{region}.amazonaws.com``)."""
+    of native format ``fmt``: its id or an alias is the vendor's name, its ``base_url``'s host
+    is the vendor's (``api.cohere.com``, ``bedrock-runtime.{region}.amazonaws.com``, Ollama's
+    port 11434), or its ``supported_api_surfaces`` declare the format (a replica whose id and
+    host say nothing of it: a second Ollama host behind a proxy)."""
     if fmt not in NATIVE:
         return False
     names = {provider.id.lower(), *(a.lower() for a in provider.aliases)}
-    return fmt in names or vendor_of(provider.base_url or "") == fmt
+    return fmt in names or fmt in provider.formats or vendor_of(provider.base_url or "") == fmt
 
 
 def native_url(base: str, path: str, model: str) -> str:

@@ -251,7 +251,8 @@ def _natively(route: CompiledRoute, native: str, fmt: str, plan: Plan) -> Plan:
     shape: RouteFormat = native if native in NATIVE else fmt  # type: ignore[assignment]
     if plan.error is not None:
         return replace(plan, format=shape)
-    why = f"does not speak the {native} API format"
+    why = (f"does not speak the {native} API format (a provider of that vendor whose id and base_url do not say "
+           f"so declares `supported_api_surfaces: [{{format: {native}}}]`)")
     out = [c if c.skipped_because is not None or speaks_native(route.providers[c.provider], native)
            else replace(c, skipped_because=f"provider `{c.provider}` {why}") for c in plan.candidates]
     error = None

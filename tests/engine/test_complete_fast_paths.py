@@ -7,7 +7,7 @@ generated policies and requests of test_charge_fast_paths.py:
 - ``pending.LIVE_PENDING``: while few requests wait, a request whose response phase runs no
   rule is kept live and forked at ``complete()`` rather than packed and unpacked;
 - ``response.FAST_USAGE``: the usage of the usual OpenAI body read with plain dict lookups;
-- ``runner.FAST_RESPONSE``: a response dict of the usual shape checked by hand, not by the
+- ``plain_response.FAST_RESPONSE``: a response dict of the usual shape checked by hand, not by the
   ``HttpResponse`` model (also against the model over generated good and bad responses).
 """
 
@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import aigw_policy as ap
-from aigw_policy.engine import pending, runner
+from aigw_policy.engine import pending
+from aigw_policy.env import plain_response
 from aigw_policy.env.request import Identity
 from aigw_policy.providers import response as response_mod
 
@@ -29,7 +30,7 @@ from .logged_store import LoggedStore
 from .test_charge_fast_paths import policies, requests
 
 FAST = [(pending, "LIVE_PENDING", 64, 0), (response_mod, "FAST_USAGE", True, False),
-        (runner, "FAST_RESPONSE", True, False)]
+        (plain_response, "FAST_RESPONSE", True, False)]
 """Each fast path's switch, its fast value and its plain one."""
 
 ANSWERS = [
@@ -191,7 +192,7 @@ def test_a_fork_copies_every_slot_of_the_flow() -> None:
     assert all(a is not b for a, b in zip(new.limit_entries.values(), live.limit_entries.values()))
 
 
-# -- runner.FAST_RESPONSE: the response checked by hand ------------------------------------------
+# -- plain_response.FAST_RESPONSE: the response checked by hand ------------------------------------------
 
 JSONISH = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5)),
                        lambda inner: st.one_of(st.lists(inner, max_size=3),
@@ -222,15 +223,15 @@ def raw_responses(draw: Any) -> dict[str, Any]:
 
 
 def _checked(r: dict[str, Any], fast: bool) -> Any:
-    was = runner.FAST_RESPONSE
-    runner.FAST_RESPONSE = fast
+    was = plain_response.FAST_RESPONSE
+    plain_response.FAST_RESPONSE = fast
     try:
-        out = runner._response(r)
+        out = plain_response.response_dict(r)
         return ("ok", out, [type(v) for v in out["headers"].values()])
     except ap.RequestError as error:
         return ("error", str(error))
     finally:
-        runner.FAST_RESPONSE = was
+        plain_response.FAST_RESPONSE = was
 
 
 @settings(max_examples=500, deadline=None)
@@ -244,7 +245,7 @@ def test_the_usual_response_is_checked_by_hand(monkeypatch: pytest.MonkeyPatch) 
     def refuse(*a: Any, **kw: Any) -> Any:
         raise AssertionError("the model was used")
 
-    monkeypatch.setattr(runner.HttpResponse, "model_validate", refuse)
-    out = runner._response(ANSWERS[0])
+    monkeypatch.setattr(plain_response.HttpResponse, "model_validate", refuse)
+    out = plain_response.response_dict(ANSWERS[0])
     assert out["body"] == ANSWERS[0]["body"] and out["body"] is not ANSWERS[0]["body"]
     assert out["headers"] == ANSWERS[0]["headers"] and out["headers"] is not ANSWERS[0]["headers"]

@@ -195,3 +195,13 @@ def test_the_credential_goes_with_inference_and_model_lists_only(proxied: Any, m
     (seen,) = stub.seen[before:]
     assert (secrets_in(seen) != set()) is lent
     assert "sk-gw-1" not in repr(seen["headers"])  # the client's own never goes, lent or not
+
+
+def test_claude_on_vertex_carries_googles_key_not_anthropics(files: Path) -> None:
+    """Claude's body as Vertex AI frames it is answered in Anthropic's error shape (its client is
+    Anthropic's SDK: providers/native_paths.py) but served by Google: it carries the `gemini`
+    entry, never the Anthropic key."""
+    path = "/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5:rawPredict"
+    seen = run(files, None, "anthropic", "authorization",
+               request=(path, {"anthropic_version": "vertex-2023-10-16", "max_tokens": 10, "messages": MSG}))
+    assert secrets_in(seen) == {"gemini"}

@@ -37,9 +37,25 @@ GEMINI = (b'data: {"modelVersion":"gemini-2.5-flash-image","candidates":[{"conte
           b'{"modality":"AUDIO","tokenCount":260}],"cacheTokensDetails":[{"modality":"AUDIO","tokenCount":100}],'
           b'"candidatesTokensDetails":[{"modality":"IMAGE","tokenCount":1290}]}}\n\n')
 
+GROUNDED = (b'data: {"modelVersion":"gemini-3-pro-preview","candidates":[{"index":0,"content":{"parts":[{"text":"a"}]},'
+            b'"finishReason":"STOP","groundingMetadata":{"webSearchQueries":["euro 2024 winner","euro 2024 final"]}}],'
+            b'"usageMetadata":{"promptTokenCount":30,"candidatesTokenCount":9,"toolUsePromptTokenCount":200,'
+            b'"totalTokenCount":239}}\n\n')
+RESPONSES = _sse(
+    {"type": "response.created", "response": {"model": "gpt-4o", "status": "in_progress", "output": []}},
+    {"type": "response.completed", "response": {"model": "gpt-4o", "status": "completed", "output": [
+        {"type": "web_search_call", "action": {"type": "search", "query": "euro 2024"}},
+        {"type": "file_search_call", "queries": ["otters"]},
+        {"type": "message", "content": [{"type": "output_text", "text": "Spain"}]}],
+        "usage": {"input_tokens": 300, "output_tokens": 20, "total_tokens": 320,
+                  "input_tokens_details": {"cached_tokens": 0, "image_tokens": 100},
+                  "output_tokens_details": {"reasoning_tokens": 0}}}})
 
-@pytest.mark.parametrize(("api", "provider", "stream"), [("anthropic", "anthropic", ANTHROPIC),
-                                                          ("openai", "openai", OPENAI), ("gemini", "gemini", GEMINI)])
+
+@pytest.mark.parametrize(("api", "provider", "stream"), [
+    ("anthropic", "anthropic", ANTHROPIC), ("openai", "openai", OPENAI), ("gemini", "gemini", GEMINI),
+    ("gemini", "gemini", GROUNDED), ("openai", "openai", RESPONSES)],
+    ids=["anthropic", "openai", "gemini", "gemini grounded", "responses searches"])
 def test_the_counts_come_back_the_same(api: str, provider: str, stream: bytes) -> None:
     acc = StreamUsage(api)
     acc.feed(stream)
