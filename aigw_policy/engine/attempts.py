@@ -31,7 +31,7 @@ from .decision import Decision
 from .flow import REQ, Flow, Need, Reserve, Steps, Stop, StoreFailed
 from .phases import continue_phase, response_steps
 from .route import REFUSED, RouteRun, candidate_activation
-from .route_errors import (ALL_FAILED, CONNECT, NO_API_KEY, NO_API_KEY_MESSAGE, NO_KEY, TIMEOUT, ai_gateway_result,
+from .route_errors import (ALL_FAILED, CONNECT, NO_API_KEY, NO_API_KEY_MESSAGE, NO_KEY, TIMEOUT, publish_trace,
                            all_failed, attempt_said, error_body, upstream_wait)
 
 __all__ = ["End", "finish", "step"]
@@ -214,7 +214,7 @@ def _serve(flow: Flow, run: RouteRun) -> None:
                             f"routed by rule `{run.rule.label}`")
     flow.model, flow.provider = c.model, c.provider
     flow.act.update(candidate_activation(flow.act, c.provider, c.model))
-    flow.act["actions"].setdefault("ngrok", {})["ai_gateway"] = ai_gateway_result(flow, run)
+    publish_trace(flow, run)
 
 
 def _settle_failed(flow: Flow, run: RouteRun, outcome: AttemptOutcome) -> Steps:
@@ -247,7 +247,7 @@ def finish(flow: Flow, end: End) -> Generator[Need, Any, Decision]:
     if end.headers and end.headers.get("x-should-retry") == "false" and end.code == ALL_FAILED:
         stop.body["aigw"]["hint"] = ("every provider refused the request itself (the message lists what each "  # type: ignore[index]
                                      "said): sent again unchanged it fails the same way")
-    flow.act["actions"].setdefault("ngrok", {})["ai_gateway"] = ai_gateway_result(flow, run)
+    publish_trace(flow, run)
     if run.route.on_error == "continue":
         flow.rec.outcome(f"route failed {end.status} {end.code} (on_error: continue): the rules after it run")
         kept, flow.stop = flow.charges, None

@@ -32,7 +32,7 @@ from .actions import model_access_refusal
 from .charging import measure, settle_charges, shard_of
 from .compile import CompiledAction, CompiledRule, Template
 from .flow import Flow, Steps, Stop
-from .route_errors import ai_gateway_result, error_body
+from .route_errors import error_body, publish_trace
 from .rule_error import CONDITION, failure, run
 
 __all__ = ["REFUSED", "RouteRun", "Try", "candidate_activation", "route_action", "served_attempt", "settle_served"]
@@ -117,7 +117,7 @@ def route_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
     if plan.error is not None:
         status, code, message = plan.error
         run_.error = plan.error
-        flow.act["actions"].setdefault("ngrok", {})["ai_gateway"] = ai_gateway_result(flow, run_)
+        publish_trace(flow, run_)
         if route.on_error == "continue":
             rec.outcome(f"error {status} {code}: {message} (on_error: continue)")
             return None

@@ -21,7 +21,7 @@ from ..routing.compile import key_id_of
 from ..routing.rewrite import CREDENTIAL_HEADERS, attempt_url
 
 __all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "NO_API_KEY", "NO_API_KEY_MESSAGE", "NO_KEY", "TIMEOUT",
-           "ai_gateway_result", "all_failed", "attempt_said", "error_body", "upstream_wait"]
+           "ai_gateway_result", "all_failed", "attempt_said", "error_body", "publish_trace", "upstream_wait"]
 
 #: The keys of the ``aigw`` object every gateway answer carries (SPEC section 14), always all
 #: present (``None`` when they do not apply), so a client reads them without guessing.
@@ -193,6 +193,14 @@ def _number(text: str) -> float | None:
     except ValueError:
         return None
     return value if 0 <= value < 1e9 else None  # not nan, inf, negative nor absurd
+
+
+def publish_trace(flow: Any, run: Any) -> None:
+    """Set ``actions.ngrok.ai_gateway`` to :func:`ai_gateway_result` when some text of the
+    policy reads ``actions`` (``cp.reads_actions``); else nothing reads it, and its ~50 fields
+    (each strategy's returned models among them: hundreds with a catalog) are not built."""
+    if flow.cp.reads_actions:
+        flow.act["actions"].setdefault("ngrok", {})["ai_gateway"] = ai_gateway_result(flow, run)
 
 
 def ai_gateway_result(flow: Any, run: Any) -> dict[str, Any]:
