@@ -97,67 +97,53 @@ class UInt(int):
     __str__ = int.__repr__
 
 
-class Timestamp:
-    """A point in time with nanosecond precision, in UTC."""
+class _Nanoseconds:
+    """A count of nanoseconds of one kind (:class:`Timestamp`, :class:`Duration`): equal to and
+    ordered against its own kind only (another kind is ``NotImplemented``: an error in CEL)."""
 
     __slots__ = ("ns",)
+    _tag = ""  # what the hash mixes in, so that a timestamp and a duration of one count differ
 
     def __init__(self, ns: int) -> None:
         self.ns = ns
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is Timestamp and other.ns == self.ns  # type: ignore[attr-defined]
+        return other.__class__ is self.__class__ and other.ns == self.ns  # type: ignore[attr-defined]
 
     def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)
 
     def __lt__(self, other: object) -> bool:
-        return self.ns < other.ns if other.__class__ is Timestamp else NotImplemented
+        return self.ns < other.ns if other.__class__ is self.__class__ else NotImplemented  # type: ignore[attr-defined]
 
     def __le__(self, other: object) -> bool:
-        return self.ns <= other.ns if other.__class__ is Timestamp else NotImplemented
+        return self.ns <= other.ns if other.__class__ is self.__class__ else NotImplemented  # type: ignore[attr-defined]
 
     def __gt__(self, other: object) -> bool:
-        return self.ns > other.ns if other.__class__ is Timestamp else NotImplemented
+        return self.ns > other.ns if other.__class__ is self.__class__ else NotImplemented  # type: ignore[attr-defined]
 
     def __ge__(self, other: object) -> bool:
-        return self.ns >= other.ns if other.__class__ is Timestamp else NotImplemented
+        return self.ns >= other.ns if other.__class__ is self.__class__ else NotImplemented  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash(("ts", self.ns))
+        return hash((self._tag, self.ns))
+
+
+class Timestamp(_Nanoseconds):
+    """A point in time with nanosecond precision, in UTC."""
+
+    __slots__ = ()
+    _tag = "ts"
 
     def __repr__(self) -> str:
         return f"timestamp({format_timestamp(self)!r})"
 
 
-class Duration:
+class Duration(_Nanoseconds):
     """A signed span of time with nanosecond precision."""
 
-    __slots__ = ("ns",)
-
-    def __init__(self, ns: int) -> None:
-        self.ns = ns
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is Duration and other.ns == self.ns  # type: ignore[attr-defined]
-
-    def __ne__(self, other: object) -> bool:
-        return not self.__eq__(other)
-
-    def __lt__(self, other: object) -> bool:
-        return self.ns < other.ns if other.__class__ is Duration else NotImplemented
-
-    def __le__(self, other: object) -> bool:
-        return self.ns <= other.ns if other.__class__ is Duration else NotImplemented
-
-    def __gt__(self, other: object) -> bool:
-        return self.ns > other.ns if other.__class__ is Duration else NotImplemented
-
-    def __ge__(self, other: object) -> bool:
-        return self.ns >= other.ns if other.__class__ is Duration else NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(("dur", self.ns))
+    __slots__ = ()
+    _tag = "dur"
 
     def __repr__(self) -> str:
         return f"duration({format_duration(self)!r})"
