@@ -212,7 +212,7 @@ def limit(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Generator[N
 def charge_later(flow: Flow, rule: CompiledRule, action: CompiledAction) -> Stop | None:
     """:func:`limit` of a limit that is not eager: it asks no store (its charge waits for the
     reserve), so a phase's plain calls run it (``phases._actions``) rather than the steps."""
-    if _per_attempt(flow, rule, action):
+    if flow.cp.per_attempt and _per_attempt(flow, rule, action):  # (only a routed policy has any)
         return None
     return _charge_at_reserve(flow, rule, action)
 
