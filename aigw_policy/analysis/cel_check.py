@@ -183,6 +183,8 @@ def pattern_diagnostics(node: Any, text: str, span: Span | None) -> list[Diagnos
     the policy for them."""
     from ..env.policy import bad_patterns
 
+    if "matches" not in text:  # no call of it (a function's name is always in the text): no walk
+        return []
     short = " ".join(text.split())
     short = short if len(short) <= 80 else short[:77] + "..."
     return [Diagnostic.make("AIGW304", f"`{short}`: {why}", span,

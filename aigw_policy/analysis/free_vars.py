@@ -128,6 +128,8 @@ def free_vars(node: ast.Expr) -> FreeVars:
     stack: list[tuple[ast.Expr, frozenset[str]]] = [(node, frozenset())]
     while stack:
         n, bound = stack.pop()
+        if type(n) is ast.Literal:  # most leaves: they read nothing
+            continue
         path = _path(n)
         if path is not None:
             root = path[0]

@@ -153,6 +153,11 @@ Expr = Union[Literal, Ident, Select, Index, Call, CreateList, CreateMap, CreateS
 
 def children(node: Expr) -> tuple[Expr, ...]:
     """The sub-expressions of ``node``, in source order."""
+    kind = type(node)
+    if kind is Literal or kind is Ident:  # the leaves, most of a tree's nodes: no isinstance chain
+        return ()
+    if kind is Call:
+        return ((node.target,) if node.target is not None else ()) + node.args  # type: ignore[union-attr]
     if isinstance(node, (Select,)):
         return (node.operand,)
     if isinstance(node, Index):

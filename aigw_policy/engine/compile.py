@@ -491,14 +491,23 @@ def _route_reads_outcomes(a: CompiledAction) -> bool:
 _ALL_OUTCOMES = FreeVars(frozenset({("limits",)}))
 
 
+def _outcome_reads(reads: FreeVars) -> FreeVars:
+    """The part of ``reads`` :func:`_reads_outcome` looks at: the paths under ``limits`` or
+    ``actions`` (no function reads either: ``ACTIVATION_READS``)."""
+    names = frozenset(p for p in reads.names if p[0] == "limits" or p[0] == "actions")
+    return FreeVars(names) if names else EMPTY
+
+
 def mark_eager(c: Compilation) -> Compilation:
     """Flag each request-phase limit whose outcome a later request-phase text reads
     (``limits[name]``, all of ``limits``, ``actions``; an ``ai-gateway`` action's strategies
     unless all are pure): it is checked at once rather than with the reserve."""
+    if not any(a.limit is not None for rule in c.request_rules for a in rule.actions):
+        return c  # no limit to flag (a 10,000-rule policy of denials: its reads are not walked)
     reads: list[FreeVars] = []  # per place: a rule's conditions, then each of its actions
-    for rule in c.request_rules:
-        reads.append(union(e.reads for e in rule.exprs))
-        reads.extend(_ALL_OUTCOMES if _route_reads_outcomes(a) else a.reads for a in rule.actions)
+    for rule in c.request_rules:  # (only what may read an outcome: the unions below stay small)
+        reads.append(_outcome_reads(union(e.reads for e in rule.exprs)))
+        reads.extend(_ALL_OUTCOMES if _route_reads_outcomes(a) else _outcome_reads(a.reads) for a in rule.actions)
     later = [EMPTY] * (len(reads) + 1)
     for i in range(len(reads) - 1, -1, -1):
         later[i] = later[i + 1] | reads[i]

@@ -164,6 +164,23 @@ def test_a_limit_is_eager_when_a_later_text_reads_its_own_outcome(later: str, ea
     assert {a.limit.spec.name for a in cp.request_rules[0].actions if a.eager} == eager
 
 
+def test_a_policy_without_limits_is_not_walked_for_eager_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mark_eager`` flags limits only: a policy of denials (the 10,000-rule shape) skips
+    taking every place's reads and their running union (6-9% of a compile from the caches)."""
+    from aigw_policy.engine import compile as stages
+
+    taken = []
+    real = stages._outcome_reads
+    monkeypatch.setattr(stages, "_outcome_reads", lambda reads: taken.append(1) or real(reads))
+    rules = "\n".join(f'rule "t{i}" {{ when identity.team == "t{i}" && limits.x.remaining > 0.0\n deny 403 }}'
+                      for i in range(20))
+    cp = compile_policy(ap.loads(f"policy {{ on request {{ {rules} }} }}"))
+    assert len(cp.request_rules) == 20 and taken == []
+    compile_policy(ap.loads(f'policy {{ on request {{ rule "l" {{ rate-limit {{ name: "x", capacity: 2, rate: 1m, '
+                            f'bucket_key: [identity.key] }} }} {rules} }} }}'))
+    assert len(taken) == 42  # with a limit, every place's reads: 21 rules' conditions, 21 actions
+
+
 def test_response_reads_cover_response_rules_and_costs() -> None:
     text = """policy {
   on request {
