@@ -262,6 +262,12 @@ _INTERACTIONS = frozenset(("/v1beta/interactions", "/v1alpha/interactions", "/v1
 :func:`.usage.interaction_fields`)."""
 
 
+def interaction_path(path: str) -> bool:
+    """Whether ``path`` is the create call of Gemini's Interactions API (:data:`_INTERACTIONS`):
+    an inference API, which routing does not translate (its model is in the body)."""
+    return path.rstrip("/") in _INTERACTIONS
+
+
 def _natively(p: str, native: NativePath) -> tuple[str | None, Api, Operation, dict[str, Any]] | None:
     """:func:`_by_path` of a vendor's native path (:mod:`.native_paths`): a model call's
     provider, api and operation; None for a read or a utility (Ollama's ``/api/tags``)."""

@@ -16,6 +16,7 @@ import pytest
 
 from aigw_policy.gateway.effects import set_max_tokens
 from aigw_policy.providers import PriceBook, classify, extract_usage
+from aigw_policy.providers.classify import inference_endpoint
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 URL = "https://generativelanguage.googleapis.com/v1beta/interactions"
@@ -72,6 +73,9 @@ def test_an_interaction_is_a_gemini_chat_with_its_own_fields() -> None:
     assert ai.tools == ("get_weather", "google_search")
     assert classify({**_request(), "body": {"model": "gemini-2.5-flash", "input": "Tell me a joke"}}).prompt == \
         "Tell me a joke"
+    # an inference API (the gateway lends it the operator's key), not a read of a stored one
+    assert (inference_endpoint("POST", "/v1beta/interactions"), inference_endpoint("GET", "/v1beta/interactions/v1_a"),
+            inference_endpoint("POST", "/v1beta/interactions/v1_a/cancel")) == (True, False, False)
 
 
 @pytest.mark.parametrize(("stream", "answer", "want", "usd", "note"), [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
