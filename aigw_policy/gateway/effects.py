@@ -132,7 +132,8 @@ def set_max_tokens(body: dict[str, Any], api: str, operation: Any, path: str, va
         else:  # InvokeModel: the model family's own body
             set_invoke_max_tokens(body, path, value)
     elif api == "gemini":  # in the config the body names (proto JSON takes snake_case too), under its name
-        snake = "generation_config" in body and "generationConfig" not in body
+        snake = ("generation_config" in body or path.rstrip("/").endswith("/interactions")) \
+            and "generationConfig" not in body  # (the Interactions API's fields are snake_case)
         key = "generation_config" if snake else "generationConfig"
         config = dict(body[key]) if isinstance(body.get(key), dict) else {}
         names = [k for k in ("maxOutputTokens", "max_output_tokens") if k in config] or [

@@ -28,7 +28,7 @@ from .usage import (
 )
 from .bedrock_invoke import invoke_text, invoke_usage
 from .billed import grounded_searches, grounding_queries
-from .vendor_usage import cohere_delta_text, cohere_usage, converse_text
+from .vendor_usage import cohere_delta_text, cohere_usage, converse_text, interaction_fields
 
 __all__ = ["output_text", "usage_from_body"]
 
@@ -53,6 +53,8 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
         predictions = _get(body, "predictions")
         if usage is None and isinstance(predictions, list):
             usage = predict_usage(predictions)
+        elif usage is None and isinstance(_get(body, "usage"), Mapping):  # the Interactions API's
+            usage = gemini_usage_from_fields(interaction_fields(_get(body, "usage")))
         elif usage is not None:  # the Google searches it was grounded with, billed apart
             grounded: dict[int, set[str]] = {}
             if grounding_queries(_get(body, "candidates"), grounded):
@@ -94,6 +96,10 @@ def output_text(provider: str, body: object) -> str:
         for item in items:
             for cand in _list(_get(item, "candidates")):
                 parts.extend(gemini_part_texts(_get(cand, "content", "parts")))
+            for step in _list(_get(item, "steps")) + _list(_get(item, "outputs")):  # the Interactions API's
+                for content in (step, *_list(_get(step, "content"))):
+                    if isinstance(_get(content, "text"), str):
+                        parts.append(content["text"])
     else:
         for choice in _list(_get(body, "choices")):
             for path in (("message", "content"), ("text",), ("message", "reasoning_content")):

@@ -232,6 +232,8 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         provider = "vertex_ai" if "/publishers/google/" in path else "gemini"
         return provider, "gemini", op, {"model": m.group("model"), "stream": stream}
     p = path.rstrip("/")
+    if p in _INTERACTIONS:  # Gemini's Interactions API: a model call (its `input` is no embedding's)
+        return "gemini", "gemini", "chat", {}
     m = _AZURE_DEPLOYMENT.search(p)
     extras = {"deployment": m.group("deployment")} if m else {}
     if p.endswith("/chat/completions"):
@@ -252,6 +254,18 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
     if p.endswith("/v1/messages") or p == "/messages":
         return "anthropic", "anthropic", "messages", {}
     return None
+
+
+_INTERACTIONS = frozenset(("/v1beta/interactions", "/v1alpha/interactions", "/v1/interactions"))
+"""The paths of Gemini's Interactions API's create call (``input``, ``system_instruction``,
+``generation_config``; its answer's ``usage`` is read as ``usageMetadata``:
+:func:`.usage.interaction_fields`)."""
+
+
+def interaction_path(path: str) -> bool:
+    """Whether ``path`` is the create call of Gemini's Interactions API (:data:`_INTERACTIONS`):
+    an inference API, which routing does not translate (its model is in the body)."""
+    return path.rstrip("/") in _INTERACTIONS
 
 
 def _natively(p: str, native: NativePath) -> tuple[str | None, Api, Operation, dict[str, Any]] | None:

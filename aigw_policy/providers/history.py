@@ -125,8 +125,9 @@ def prompt_and_count(api: str, op: str, body: Mapping[str, Any]) -> tuple[str, i
     count = 0
     if api == "gemini":
         text_of(body.get("systemInstruction", body.get("system_instruction")), texts)
-        contents = body.get("contents", body.get("requests", body.get("instances")))  # instances: Vertex :predict
-        if isinstance(contents, Mapping):  # embedContent: a single content
+        contents = body.get("contents", body.get("requests", body.get("instances", body.get("input"))))
+        # (instances: Vertex :predict; input: the Interactions API's, a string or a list of steps or parts)
+        if isinstance(contents, (Mapping, str)):  # embedContent: a single content
             contents = [contents]
         if isinstance(contents, list):
             count = len(contents)

@@ -33,7 +33,7 @@ def tools(api: Api, body: Mapping[str, Any]) -> tuple[str, ...]:
     for t in tools:
         if not isinstance(t, Mapping):
             continue
-        if api == "gemini":
+        if api == "gemini" and not isinstance(t.get("type"), str):  # (the Interactions API's: {type, name})
             decls = t.get("functionDeclarations", t.get("function_declarations"))
             if isinstance(decls, list):
                 names.extend(d["name"] for d in decls if isinstance(d, Mapping) and isinstance(d.get("name"), str))

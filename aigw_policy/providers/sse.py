@@ -32,7 +32,7 @@ from .eventstream import EventStreamParser
 from .framing import BOM, JSONArrayParser, NDJSONParser, SSEParser
 from .shapes import Shape, cut, learn
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .vendor_usage import bedrock_usage, cohere_delta_text, cohere_usage
+from .vendor_usage import bedrock_usage, cohere_delta_text, cohere_usage, interaction_fields
 from .usage import (
     Usage,
     anthropic_fields,
@@ -358,6 +358,9 @@ class StreamUsage:
             self._errors.append(_error_kind(obj.get("error")))
 
     def _gemini_event(self, obj: Mapping[str, Any]) -> None:
+        if "event_type" in obj:
+            self._interaction_event(obj)
+            return
         self._note_model(obj.get("modelVersion"), gemini=True)
         counts = gemini_fields(obj.get("usageMetadata"))
         if counts:
@@ -380,6 +383,23 @@ class StreamUsage:
                     self._done = True
         self._add_text(parts)
         if "error" in obj:
+            self._errors.append(_error_kind(obj.get("error")))
+
+    def _interaction_event(self, obj: Mapping[str, Any]) -> None:
+        """An event of Gemini's Interactions API: ``step.delta`` (``delta.text``), and
+        ``interaction.completed``, whose ``interaction`` has the usage and ends the stream."""
+        typ = obj.get("event_type")
+        delta = obj.get("delta")
+        if typ == "step.delta" and isinstance(delta, Mapping) and isinstance(delta.get("text"), str):
+            self._add_text([delta["text"]])
+        elif typ == "interaction.completed":
+            interaction = obj.get("interaction")
+            if isinstance(interaction, Mapping):
+                self._note_model(interaction.get("model"))
+                usage = gemini_usage_from_fields(interaction_fields(interaction.get("usage")))
+                self._usage = usage or self._usage
+            self._done = True
+        elif typ == "error" or "error" in obj:
             self._errors.append(_error_kind(obj.get("error")))
 
     def _ollama_event(self, obj: Mapping[str, Any]) -> None:

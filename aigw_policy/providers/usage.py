@@ -242,7 +242,8 @@ def openai_usage(u: object) -> Usage | None:
         notes.append(f"total above input + output: {total - inp - out} audio input tokens")
         inp = total - out
     out = _with_gap(inp, out, total, notes)
-    cached = _within(_n(u, ins, "cached_tokens") or _n(u, "prompt_cache_hit_tokens") or _n(u, "cached_tokens"),
+    cached = _within(_n(u, ins, "cached_tokens") or _n(u, "prompt_cache_hit_tokens") or _n(u, "cached_tokens")
+                     or _n(u, "num_cached_tokens") or _n(u, "prompt_token_details", "cached_tokens"),
                      inp, "cached_tokens", notes)
     written = _within(_n(u, ins, "cache_write_tokens"), inp - cached, "cache_write_tokens", notes)
     reasoning = _within(_n(u, outs, "reasoning_tokens") + thought, out, "reasoning_tokens", notes)
@@ -274,10 +275,12 @@ def _modal(u: Mapping[str, Any], details: str, part: str, whole: int, notes: lis
     return [(f"{part}_audio_tokens", audio), (f"{part}_image_tokens", image)]
 
 
-BESIDE = frozenset(("prompt_cache_hit_tokens", "cached_tokens", "citation_tokens", "reasoning_tokens"))
+BESIDE = frozenset(("prompt_cache_hit_tokens", "cached_tokens", "num_cached_tokens", "prompt_token_details",
+                    "citation_tokens", "reasoning_tokens"))
 """The counts an OpenAI-shaped usage object may carry at its top level, beside the OpenAI ones:
-DeepSeek's ``prompt_cache_hit_tokens`` and Moonshot's ``cached_tokens`` (cache reads, a part of
-the prompt), Perplexity's ``citation_tokens`` (the search results it read: input, billed at
+DeepSeek's ``prompt_cache_hit_tokens``, Moonshot's ``cached_tokens`` and Mistral's
+``num_cached_tokens`` or ``prompt_token_details.cached_tokens`` (so spelt; cache reads, a part
+of the prompt), Perplexity's ``citation_tokens`` (the search results it read: input, billed at
 the input price, left out of ``prompt_tokens`` and ``total_tokens``) and its top-level
 ``reasoning_tokens`` (Deep Research's reasoning step, billed apart, left out of
 ``completion_tokens`` and ``total_tokens``: added to the output; told from SGLang's, a part of
@@ -379,6 +382,11 @@ _ANTHROPIC_1H = "cache_creation.ephemeral_1h_input_tokens"
 ``cache_creation_input_tokens``), named by its path: no top-level count has a dot."""
 
 
+_ANTHROPIC_THINKING = "output_tokens_details.thinking_tokens"
+"""Likewise, the part of ``output_tokens`` the model spent thinking (``output_tokens_details:
+{thinking_tokens: n}``, the raw reasoning even when the thinking returned is a summary)."""
+
+
 _ANTHROPIC_SEARCHES = "server_tool_use.web_search_requests"
 """Likewise, the web searches of Anthropic's server-side web search tool (``server_tool_use:
 {web_search_requests: n}``, cumulative in a stream's ``message_delta``), billed per search."""
@@ -421,7 +429,8 @@ def _anthropic_counts(u: object) -> dict[str, int]:
     if not found or not isinstance(u, Mapping):
         return found
     for outer, inner, name in (("cache_creation", "ephemeral_1h_input_tokens", _ANTHROPIC_1H),
-                               ("server_tool_use", "web_search_requests", _ANTHROPIC_SEARCHES)):
+                               ("server_tool_use", "web_search_requests", _ANTHROPIC_SEARCHES),
+                               ("output_tokens_details", "thinking_tokens", _ANTHROPIC_THINKING)):
         breakdown = u.get(outer)
         if breakdown is None:
             continue
@@ -463,14 +472,17 @@ def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
     if one_hour:
         one_hour = _within(one_hour, created, "ephemeral_1h_input_tokens", notes)
     searches = f.get(_ANTHROPIC_SEARCHES, 0)
+    output = f.get("output_tokens", 0)
+    thinking = _within(f.get(_ANTHROPIC_THINKING, 0), output, "thinking_tokens", notes)
     if "input_tokens" not in f:
         notes.append(NO_INPUT)  # (a compatible server's `message_delta` alone): never 0 input
     return Usage.of(
         f.get("input_tokens", 0) + cached + created,
-        f.get("output_tokens", 0),
+        output,
         cached_input_tokens=cached,
         cache_creation_input_tokens=created,
         cache_creation_1h_input_tokens=one_hour,
+        reasoning_tokens=thinking,
         notes=tuple(notes),
         units=(("web_searches", searches),) if searches else (),
     )

@@ -1,5 +1,6 @@
 """Usage of the wire formats that are neither OpenAI's, Anthropic's, Gemini's nor Ollama's:
-Cohere's native API and Amazon Bedrock's Converse. Pure, as :mod:`.usage`.
+Cohere's native API and Amazon Bedrock's Converse; and the names Gemini's Interactions API
+gives Gemini's counts. Pure, as :mod:`.usage`.
 
 - **Cohere** (v2 ``/v2/chat``, ``/v2/embed``; v1 ``/v1/chat``, ``/v1/embed``): ``usage`` (v2
   chat, and a v2 stream's ``message-end`` event under ``delta``) or ``meta`` (v1, embed) holds
@@ -19,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .usage import Usage, _get, _with_gap, _within, counts_of, tok
+from .usage import Usage, _get, _with_gap, _within, counts_of, gemini_fields, tok
 
-__all__ = ["bedrock_usage", "cohere_usage", "converse_text", "cohere_delta_text"]
+__all__ = ["bedrock_usage", "cohere_usage", "converse_text", "cohere_delta_text", "interaction_fields"]
 
 _COHERE_COUNTS = ("input_tokens", "output_tokens")
 
@@ -124,3 +125,29 @@ def cohere_delta_text(obj: Mapping[str, Any]) -> list[str]:
     if isinstance(message.get("tool_plan"), str):
         out.append(message["tool_plan"])
     return out
+
+
+_INTERACTION_NAMES = (("total_input_tokens", "promptTokenCount"), ("total_output_tokens", "candidatesTokenCount"),
+                      ("total_cached_tokens", "cachedContentTokenCount"), ("total_thought_tokens", "thoughtsTokenCount"),
+                      ("total_tool_use_tokens", "toolUsePromptTokenCount"), ("total_tokens", "totalTokenCount"),
+                      ("input_tokens_by_modality", "promptTokensDetails"),
+                      ("tool_use_tokens_by_modality", "toolUsePromptTokensDetails"),
+                      ("cached_tokens_by_modality", "cacheTokensDetails"),
+                      ("output_tokens_by_modality", "candidatesTokensDetails"))
+
+
+def interaction_fields(u: object) -> dict[str, int]:
+    """:func:`gemini_fields` of the ``usage`` of Gemini's Interactions API (``total_input_tokens``
+    ... ``total_tokens``, ``input_tokens_by_modality: [{modality: "text", tokens}]``...), the
+    same counts under other names: thoughts and tool-use prompts apart, as in ``usageMetadata``."""
+    if not isinstance(u, Mapping):
+        return {}
+    m: dict[str, Any] = {}
+    for name, gemini in _INTERACTION_NAMES:
+        value = u.get(name)
+        if type(value) is list:
+            value = [{"modality": e.get("modality", "").upper() if isinstance(e.get("modality"), str) else None,
+                      "tokenCount": e.get("tokens")} for e in value if isinstance(e, Mapping)]
+        if value is not None:
+            m[gemini] = value
+    return gemini_fields(m)

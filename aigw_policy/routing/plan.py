@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..cel.runtime.values import CelError
 from ..providers import AiRequest
-from ..providers.classify import inference_endpoint
+from ..providers.classify import inference_endpoint, interaction_path
 from .elements import Elements, key_elements
 from .incremental import kept_filter
 from .model import ApiFormat, Candidate, MetricsSnapshot, ModelInfo, Plan, RouteFormat, StrategyResult
@@ -270,6 +270,9 @@ def _plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: 
         raise _Refused(404, UNSUPPORTED, f"`{method} {path[:200]}` is not an inference API: the ai-gateway action "
                        "routes POSTs to chat, completions, responses, embeddings, messages, generateContent, image "
                        "and audio endpoints only (it would send the provider key to any other)")
+    if isinstance(path, str) and interaction_path(path):  # its model is in the body, its shape no other's
+        raise _Refused(404, UNSUPPORTED, "Gemini's Interactions API is not routed by the ai-gateway action: "
+                       "send it unrouted (a route's condition can leave it out)")
     unread = next((n for n in ai.notes if n == "request body is not a json object" or n.startswith("request body: ")),
                   None)
     if unread is not None:  # a JSON array, a string, text that is no JSON: no model can be read from it

@@ -77,3 +77,15 @@ def test_the_sdk_sees_a_not_found_error(env: Any) -> None:
     with pytest.raises(openai.NotFoundError):
         client.fine_tuning.jobs.create(model="gpt-4o", training_file="file-1")
     assert stub.seen == []
+
+
+def test_an_interaction_is_not_routed(env: Any) -> None:
+    """Gemini's Interactions API is inference (payloads18: classified, priced, its key lent
+    unrouted), but the route neither translates its body nor writes a candidate's model into
+    it: refused as before, saying why, and no provider sees it."""
+    gw, stub = env
+    stub.reset()
+    r = httpx.post(gw.url + "/v1beta/interactions", json={"model": "gemini-2.5-flash", "input": "hi"},
+                   headers={"authorization": f"Bearer {KEY}"}, timeout=10)
+    assert r.status_code == 404 and "Interactions API is not routed" in r.text
+    assert stub.seen == []

@@ -24,7 +24,8 @@ ANTHROPIC = _sse(
         "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 4000}, "output_tokens": 1}}},
     {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hello"}},
     {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
-     "usage": {"output_tokens": 42, "server_tool_use": {"web_search_requests": 3}}},
+     "usage": {"output_tokens": 42, "server_tool_use": {"web_search_requests": 3},
+               "output_tokens_details": {"thinking_tokens": 30}}},
 )
 OPENAI = (b'data: {"model":"gpt-4o","choices":[{"delta":{"content":"hi"}}]}\n\n'
           b'data: {"model":"gpt-4o","service_tier":"flex","choices":[],"usage":{"prompt_tokens":20,'
@@ -41,6 +42,11 @@ GROUNDED = (b'data: {"modelVersion":"gemini-3-pro-preview","candidates":[{"index
             b'"finishReason":"STOP","groundingMetadata":{"webSearchQueries":["euro 2024 winner","euro 2024 final"]}}],'
             b'"usageMetadata":{"promptTokenCount":30,"candidatesTokenCount":9,"toolUsePromptTokenCount":200,'
             b'"totalTokenCount":239}}\n\n')
+INTERACTIONS = (b'data: {"event_type":"step.delta","index":0,"delta":{"type":"text","text":"hi"}}\n\n'
+                b'data: {"event_type":"interaction.completed","interaction":{"model":"gemini-2.5-flash","usage":'
+                b'{"total_input_tokens":300,"total_cached_tokens":100,"total_output_tokens":9,"total_thought_tokens":40,'
+                b'"total_tokens":349,"input_tokens_by_modality":[{"modality":"text","tokens":40},'
+                b'{"modality":"audio","tokens":260}]}}}\n\n')
 RESPONSES = _sse(
     {"type": "response.created", "response": {"model": "gpt-4o", "status": "in_progress", "output": []}},
     {"type": "response.completed", "response": {"model": "gpt-4o", "status": "completed", "output": [
@@ -54,8 +60,8 @@ RESPONSES = _sse(
 
 @pytest.mark.parametrize(("api", "provider", "stream"), [
     ("anthropic", "anthropic", ANTHROPIC), ("openai", "openai", OPENAI), ("gemini", "gemini", GEMINI),
-    ("gemini", "gemini", GROUNDED), ("openai", "openai", RESPONSES)],
-    ids=["anthropic", "openai", "gemini", "gemini grounded", "responses searches"])
+    ("gemini", "gemini", GROUNDED), ("openai", "openai", RESPONSES), ("gemini", "gemini", INTERACTIONS)],
+    ids=["anthropic", "openai", "gemini", "gemini grounded", "responses searches", "gemini interactions"])
 def test_the_counts_come_back_the_same(api: str, provider: str, stream: bytes) -> None:
     acc = StreamUsage(api)
     acc.feed(stream)
@@ -66,7 +72,7 @@ def test_the_counts_come_back_the_same(api: str, provider: str, stream: bytes) -
     assert back.counts() == reported.counts()
     assert (back.units, back.service_tier) == (reported.units, reported.service_tier) and reported.units
     if api == "anthropic":
-        assert back.cache_creation_1h_input_tokens == 4000
+        assert (back.cache_creation_1h_input_tokens, back.reasoning_tokens) == (4000, 30)
 
 
 OPENROUTER = (b'data: {"model":"openai/gpt-4o","choices":[{"delta":{"content":"hi"}}]}\n\n'
