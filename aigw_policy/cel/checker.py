@@ -510,7 +510,9 @@ class _Checker:
                                   f"`({rt}, list({bodies[0]}))`", node)
             if rt.kind == "dyn" and bodies[0].kind not in ("dyn", "param", "error", "null"):
                 return list_of(DYN)  # one key overload fits: its `list(T)` (a `dyn` key: all)
-            return rt
+            if bodies[0].kind == "param":  # a free key: the first overload's, int (as `call`)
+                unify(INT, bodies[0], self.subst)
+            return self.subst.apply(rt)
         last = bodies[-1]
         if f in ("map", "transformList"):
             return list_of(last)

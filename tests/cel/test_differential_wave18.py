@@ -35,7 +35,7 @@ CLASSES = {
                                  "run time; cel-go's and cel-cpp's checkers keep each fitting overload's bindings "
                                  "for the overloads after it, so the first that fits binds the type (`[].sort()` is "
                                  "a `list(int)`), as ours now does; `math.greatest` and `math.least` bind it to "
-                                 "`int`, their first overload's. A `dyn` argument binds nothing: `[dyn(1)].sort()` "
+                                 "`int`, their first overload's, and so does `sortBy`'s key (`[].sortBy(x, x)` is a `list(int)`). A `dyn` argument binds nothing: `[dyn(1)].sort()` "
                                  "is still a `dyn`",
 }
 __doc__ += "".join(f"\n* ``{k}``: {v}." for k, v in CLASSES.items())
@@ -58,6 +58,10 @@ CASES: list[tuple[str, str, tuple[str, str]]] = [
     ("free-param-first-overload", "math.greatest([].map(x, x)) == 1.0", ("check_error", "`(int, double)`")),
     ("free-param-first-overload", "math.least([].map(x, x)[0], [].map(x, x)[0]) == 'a'", ("check_error", "(int, string)")),
     ("free-param-first-overload", "[].map(x, math.greatest(x)) == [1.0]", ("check_error", "`(list(int), list(double))`")),
+    ("free-param-first-overload", "[].sortBy(x, x) == ['a']", ("check_error", "`(list(int), list(string))`")),
+    ("free-param-first-overload", "[].sortBy(x, -x) + [[1]]", ("check_error", "`_+_` applied to `(list(int), list(list(int)))`")),
+    ("free-param-first-overload", "[].map(x, x).sortBy(x, x).exists(y, y == 'a')", ("check_error", "`(int, string)`")),
+    ("free-param-first-overload", "'a' in [].sortBy(x, x)", ("check_error", "`@in` applied to `(string, list(int))`")),
 ]
 IDS = [f"{k}:{e}" for k, e, _ in CASES]
 
@@ -85,6 +89,7 @@ STILL: list[tuple[str, str]] = [
     ("math.greatest(1.5, [].map(x, x)[0]) == 1.0 || true", "true"),
     ("[].map(x, math.greatest(x, 2.0)) == [1.0]", "false"),
     ("[].map(x, x + x) == []", "true"),
+    ("[].sortBy(x, 1) == ['a']", "false"),
 ]
 
 
