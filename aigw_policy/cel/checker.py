@@ -399,7 +399,9 @@ class _Checker:
             trial = self.subst.copy()
             if all(unify(p, a, trial) for p, a in zip(params, arg_types)):
                 results.append(trial.apply(o2.result))
-                chosen = trial
+                # a fitting overload's bindings hold for the ones after it (cel-go's and cel-cpp's
+                # checkers): `[].map(x, -x)` is a `list(int)`, the first overload binding `x`
+                chosen = self.subst = trial
                 trial.unproven |= bool(trial.skipped) and bool(trial.skipped & _param_names(o2.result))
         if not results:
             kinds = ", ".join(str(self.subst.apply(t, True)) for t in arg_types)
@@ -438,6 +440,9 @@ class _Checker:
         for t in ts:
             if t.kind not in ("int", "uint", "double", "dyn", "param"):
                 return self.error(CODE_NO_OVERLOAD, f"found no matching overload for `{name}` applied to `({', '.join(map(str, ts))})`", node)
+        for i, t in enumerate(ts):
+            if t.kind == "param" and unify(INT, t, self.subst):  # a free type: the first overload's, int
+                ts[i] = INT
         kinds = {t.kind for t in ts}
         return ts[0] if len(kinds) == 1 and ts[0].kind != "param" else DYN
 
@@ -505,7 +510,9 @@ class _Checker:
                                   f"`({rt}, list({bodies[0]}))`", node)
             if rt.kind == "dyn" and bodies[0].kind not in ("dyn", "param", "error", "null"):
                 return list_of(DYN)  # one key overload fits: its `list(T)` (a `dyn` key: all)
-            return rt
+            if bodies[0].kind == "param":  # a free key: the first overload's, int (as `call`)
+                unify(INT, bodies[0], self.subst)
+            return self.subst.apply(rt)
         last = bodies[-1]
         if f in ("map", "transformList"):
             return list_of(last)
