@@ -90,15 +90,30 @@ def _add_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
 def _remove_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
     target = _headers_target(flow, phase)
     remove, add = target["remove"], target["add"]
+    present = _header_names(flow, phase) if flow.cp.reads_actions else ()
+    removed = []  # ngrok's `headers_removed`: those there were to remove, lower-cased
     for low in action.templates["lowered"]:
+        if low in present or low in add:
+            removed.append(low)
         if low not in remove:
             remove.append(low)
         if add:
             add.pop(low, None)
     if flow.cp.reads_actions:
-        _publish(flow, "remove_headers", {"headers_removed": list(action.config.headers)})
+        _publish(flow, "remove_headers", {"headers_removed": removed})
     if flow.rec.on:  # the text is built only for the record
         flow.rec.outcome("removed " + ", ".join(action.config.headers))
+
+
+def _header_names(flow: Flow, phase: str) -> Any:
+    """The lower-cased names of the request's (or response's) headers, as it came."""
+    if phase == REQ:
+        return flow.act.get("req.headers") or {}
+    have = flow.act.get("res.headers")
+    if have is None:  # not built: nothing reads `res.*` but the status
+        given = (flow.response or {}).get("headers") or {}
+        have = {str(k).lower() for k in given}
+    return have
 
 
 def _set_vars(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
