@@ -222,3 +222,54 @@ def test_documented_outcome(row: dict[str, Any]) -> None:
         assert (answer.get("headers") or {}).get("location") == want["location"]
     if "body" in want:
         assert answer.get("body") == want["body"]
+
+
+ALLOW_ONE = """
+on_http_request:
+  - actions:
+      - type: restrict-ips
+        config:
+          enforce: true
+          allow:
+            - 1.1.1.1/32
+          deny:
+            - e680:5791:be4c:5739:d959:7b94:6d54:d4b4/128
+"""
+DENY_ONLY = """
+on_http_request:
+  - actions:
+      - type: restrict-ips
+        config:
+          deny:
+            - 203.0.113.0/24
+"""
+DENY_IPV6 = DENY_ONLY.replace("203.0.113.0/24", "'::/0'")
+
+# (policy, client IP as a dual-stack socket shows it, status): an IPv4-mapped IPv6 address is
+# the IPv4 client it maps, as `inCidrRange` reads it, so a deny list is not bypassed through it
+MAPPED = [
+    (DENY_ONLY, "::ffff:203.0.113.9", 403),
+    (ALLOW_ONE, "::ffff:1.1.1.1", 200),  # ngrok's restrict-ips example: 1.1.1.1 is allowed
+    (ALLOW_ONE, "::FFFF:1.1.1.1", 200),
+    (DENY_IPV6, "::ffff:1.1.1.1", 200),  # an IPv4 client is no IPv6 one
+]
+
+
+@pytest.mark.parametrize(("doc", "ip", "status"), MAPPED, ids=[f"{r[1]}-{r[2]}-{i}" for i, r in enumerate(MAPPED)])
+def test_restrict_ips_reads_a_mapped_address_as_ipv4(doc: str, ip: str, status: int) -> None:
+    decision = ap.Engine(ap.loads(doc)).evaluate(
+        {"id": "r1", "conn": {"client_ip": ip}, "request": {"method": "GET", "url": "https://example.ngrok.app/"}})
+    assert decision.status_code == status, decision.reason
+
+
+@pytest.mark.parametrize(("client", "want"), [
+    (("::ffff:198.51.100.7", 50000), "198.51.100.7"),
+    (("::FFFF:198.51.100.7", 50000), "198.51.100.7"),
+    (("2001:db8::7", 50000), "2001:db8::7"),
+    (("198.51.100.7", 50000), "198.51.100.7"),
+])
+def test_serve_names_a_dual_stack_ipv4_client_by_its_ipv4_address(client: tuple[str, int], want: str) -> None:
+    from aigw_policy.gateway.conn import conn_of
+
+    conn = conn_of(client, ("::ffff:10.0.0.1", 8080))
+    assert (conn["client_ip"], conn["server_ip"]) == (want, "10.0.0.1")
