@@ -90,15 +90,30 @@ def _add_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
 def _remove_headers(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
     target = _headers_target(flow, phase)
     remove, add = target["remove"], target["add"]
+    present = _header_names(flow, phase) if flow.cp.reads_actions else ()
+    removed = []  # ngrok's `headers_removed`: those there were to remove, lower-cased
     for low in action.templates["lowered"]:
+        if low in present or low in add:
+            removed.append(low)
         if low not in remove:
             remove.append(low)
         if add:
             add.pop(low, None)
     if flow.cp.reads_actions:
-        _publish(flow, "remove_headers", {"headers_removed": list(action.config.headers)})
+        _publish(flow, "remove_headers", {"headers_removed": removed})
     if flow.rec.on:  # the text is built only for the record
         flow.rec.outcome("removed " + ", ".join(action.config.headers))
+
+
+def _header_names(flow: Flow, phase: str) -> Any:
+    """The lower-cased names of the request's (or response's) headers, as it came."""
+    if phase == REQ:
+        return flow.act.get("req.headers") or {}
+    have = flow.act.get("res.headers")
+    if have is None:  # not built: nothing reads `res.*` but the status
+        given = (flow.response or {}).get("headers") or {}
+        have = {str(k).lower() for k in given}
+    return have
 
 
 def _set_vars(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
@@ -237,13 +252,12 @@ def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
         if cfg.allow is not None:
             reason = f"client IP `{raw}` is not a valid address (rule `{rule.label}`)"
     else:
-        version, n = ip
         nets = action.templates["networks"]  # parsed once, at compile time
-        hit = _matching(nets["deny"], version, n)
+        hit = _matching(nets["deny"], ip)
         if hit is not None:
             reason = f"client IP `{raw}` is denied by `{hit}` (rule `{rule.label}`)"
         elif nets["allow"] is not None:
-            hit = _matching(nets["allow"], version, n)
+            hit = _matching(nets["allow"], ip)
             if hit is None:
                 reason = f"client IP `{raw}` is not in the allowed ranges of rule `{rule.label}`"
     if flow.cp.reads_actions:
@@ -260,8 +274,10 @@ def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
     return Stop("deny", 403, reason, "restrict-ips", body=reason)
 
 
-def _matching(ranges: list[tuple[int, int, int, str]], version: int, n: int) -> str | None:
-    """The first of ``ranges`` (version, first, last, text) that holds address ``n``."""
+def _matching(ranges: list[tuple[int, int, int, str]], ip: tuple[int, int]) -> str | None:
+    """The first of ``ranges`` (version, first, last, text) that holds address ``ip``
+    ((version, integer))."""
+    version, n = ip
     for v, first, last, text in ranges:
         if v == version and first <= n <= last:
             return text
@@ -270,11 +286,16 @@ def _matching(ranges: list[tuple[int, int, int, str]], version: int, n: int) -> 
 
 @lru_cache(maxsize=8192)
 def _parse_ip(text: str) -> tuple[int, int] | None:
-    """(version, integer) of an address; None if it is not one. Pure, so caching is safe."""
+    """(version, integer) of an address; None if it is not one. An IPv4-mapped IPv6 address
+    (``::ffff:1.2.3.4``, how a dual-stack socket shows an IPv4 client) is its IPv4 address, as
+    ``inCidrRange`` reads it: ``deny: [1.2.3.4/32]`` denies it, ``::/0`` does not hold it.
+    Pure, so caching is safe."""
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
     return ip.version, int(ip)
 
 

@@ -606,7 +606,8 @@ def activation_plan(reads: FreeVars, rules: tuple[CompiledRule, ...], routed: bo
     ai = tuple(n for n in AI_NAMES if reads.reads("ai." + n) or (engine_ai and n in _ENGINE_AI))
     return ActivationPlan(
         url_parts=reads.reads_any(_URL_VARIABLES) or bool(types & _URL_ACTIONS),
-        headers=reads.reads_any(_HEADER_VARIABLES) or "basic-auth" in types,
+        headers=reads.reads_any(_HEADER_VARIABLES) or "basic-auth" in types
+        or ("remove-headers" in types and reads.reads("actions")),  # `headers_removed`: those there were
         user_agent_parts=user_agent,
         header_parts=reads.reads_any(_HEADER_PARTS),
         content_length=reads.reads("req.content_length"),

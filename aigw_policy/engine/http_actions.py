@@ -6,7 +6,10 @@
 ngrok matches it); each match is replaced with ``to``, whose ``$1``, ``${1}``, ``$name`` and
 ``${name}`` name the match's groups and ``$$`` is a ``$`` (Go's ``Regexp.Expand``, as ngrok
 reads it). Without ``from`` the whole URL is the match. Interpolations (``${expr}`` that is
-CEL) are rendered first, as ngrok renders them before the regex runs.
+CEL) are rendered first, as ngrok renders them before the regex runs. What the replacement
+makes is a URL reference, resolved against the request's URL (:func:`resolve`): ``to: /x``
+without ``from``, or ``from: /.*`` (whose first match starts at ``//host``), keep the
+request's scheme and host, as ngrok's examples show.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import binascii
 import hmac
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from ..cel import CelError
 from ..cel.runtime.stdlib import regex
@@ -28,7 +31,7 @@ from .flow import REQ, Stop
 from .rule_error import BAD_VALUE, TEMPLATE, Failure, action_error, failure
 from .templates import text_of
 
-__all__ = ["HTTP_HANDLERS", "MAX_URL", "TooLong", "expand", "replace_all"]
+__all__ = ["HTTP_HANDLERS", "MAX_URL", "TooLong", "expand", "replace_all", "resolve"]
 
 _GROUP = re.compile(r"\$(?:\$|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
 
@@ -94,6 +97,29 @@ def replace_all(pattern: str | None, template: str, url: str) -> tuple[str, list
     return "".join(out), matched
 
 
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
+"""What stays as it is in a resolved URL besides letters and digits: the reserved characters
+and ``%`` (an escape already written); a space, a control or a non-ASCII character is escaped."""
+
+
+def resolve(url: str, new: str) -> str:
+    """``new`` (what a replacement made of ``url``) as an absolute URL: a scheme, host or path
+    it lacks is the request's (``/x``, ``https:/x``, ``https:///x``, ``//host/x``), and
+    characters a URL cannot hold are percent-escaped (``city=San Francisco`` ->
+    ``city=San%20Francisco``, as ngrok's redirect example answers)."""
+    new = quote(new, safe=_URL_SAFE)
+    try:
+        parts = urlsplit(new)
+        if parts.scheme and parts.netloc:
+            return new
+        if parts.scheme:  # `https:/x`: the request's host under the scheme written
+            base = urlsplit(url)
+            return parts._replace(netloc=base.netloc, path=parts.path or "/").geturl()
+        return urljoin(url, new)
+    except ValueError:  # no URL (a bracketed host that is none): as made, for the checks after
+        return new
+
+
 class _Whole:
     """The whole URL as a match (no ``from``): group 0 is the URL, no other group."""
 
@@ -124,7 +150,7 @@ def _new_url(flow: Any, rule: CompiledRule, action: CompiledAction, phase: str) 
         span = action.ir.span_of("to") if action.ir is not None else action.span
         raise action_error(flow, rule, phase, action.templates["to"].text, span, Failure(BAD_VALUE, str(exc)),
                            "to") from None
-    return url, new, matched
+    return url, (resolve(url, new) if new != url else new), matched
 
 
 def _redirect(flow: Any, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:

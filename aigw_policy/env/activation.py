@@ -259,8 +259,8 @@ def _default_host(url: str, headers: dict[str, list[str]]) -> None:
     HTTP/1.1 request carries it (ngrok's ``req.headers['host']``; its docs rate-limit by it)."""
     parts = _url_entries(url) if len(url) <= 2048 else _split_url(url)
     authority = parts.get("req.url.authority")
-    if authority:
-        headers["host"] = [authority]
+    if authority:  # a Host header never carries the URL's `user:password@`
+        headers["host"] = [authority.rpartition("@")[2]]
 
 
 def _header_entries(headers: dict[str, list[str]], act: dict[str, Any], host: str, url_parts: bool) -> None:
@@ -294,6 +294,7 @@ def _split_url(url: str) -> dict[str, Any]:
         "req.url.scheme": parts.scheme,
         "req.url.host": host,
         "req.url.authority": parts.netloc,
+        "req.url.user_password": parts.netloc.rpartition("@")[0],  # as written, "" without one
         "req.url.query": parts.query,
         "req.url.uri": path + ("?" + parts.query if parts.query else ""),
         "req.url.raw": url,

@@ -20,7 +20,14 @@ What ngrok leaves unsaid is decided here, and written in docs/cel.md:
   ``is_mobile``: otherwise a phone's system or device; ``is_desktop``: otherwise a desktop
   system. Each is false when the header says nothing of it, and at most one is true;
 - a request without the header gets the entries of an empty one (so ``is_bot`` is false,
-  not an error).
+  not an error);
+- names are ngrok's where its docs show them: ``macOS`` (``req.user_agent.os == 'macOS'``),
+  ``ChromeOS``, and a browser's mobile build under the browser's name (``Chrome``,
+  ``Safari``, ``Firefox``, ``Edge``: ``is_mobile`` says which), so ``name == 'Safari'``
+  holds on an iPhone too;
+- a crawler that names its page (``compatible; ChatGPT-User/1.0; +https://openai.com/bot``)
+  is named by its product token (ngrok's ``name in ['ChatGPT-User', 'GPTBot']``), where the
+  catalog reads a piece of the page's address (``com/bot``), and ``is_bot`` holds for it.
 """
 
 from __future__ import annotations
@@ -46,6 +53,14 @@ _DESKTOP_OS = frozenset({"Windows", "Mac OS X", "Linux", "Ubuntu", "Debian", "Fe
                          "openSUSE", "Mint", "Arch Linux", "Gentoo", "Mandriva", "Slackware", "Chrome OS",
                          "FreeBSD", "OpenBSD", "NetBSD", "Solaris", "CentOS"})
 _PHONES = frozenset({"iPhone", "iPod", "Generic Smartphone", "Generic Feature Phone"})
+_NAMES = {"Chrome Mobile": "Chrome", "Chrome Mobile iOS": "Chrome", "Chrome Mobile WebView": "Chrome",
+          "Mobile Safari": "Safari", "Mobile Safari UI/WKWebView": "Safari", "Firefox Mobile": "Firefox",
+          "Firefox iOS": "Firefox", "Edge Mobile": "Edge", "Opera Mobile": "Opera"}
+"""The catalog's names of a browser's mobile build -> the browser's (ngrok's)."""
+_OSES = {"Mac OS X": "macOS", "Chrome OS": "ChromeOS"}
+"""The catalog's names of a system -> ngrok's, where its docs show them."""
+_CRAWLER = re.compile(r"([A-Za-z][\w.\-]*)/(\d[\w.]*);?\s*\+https?://")
+"""A crawler's product token right before the page it names (``ChatGPT-User/1.0; +https://...``)."""
 
 
 def user_agent_entries(header: str | None) -> tuple[tuple[str, Any], ...]:
@@ -70,7 +85,13 @@ def _entries(header: str) -> tuple[tuple[str, Any], ...]:
                                          or device.brand == "Generic_Android")
     desktop = not (bot or tablet or mobile) and os_.family in _DESKTOP_OS
     url = _URL.search(header)
-    values = (ua.family, _version(ua.major, ua.minor, ua.patch, ua.patch_minor), os_.family,
+    name, version = _NAMES.get(ua.family, ua.family), _version(ua.major, ua.minor, ua.patch, ua.patch_minor)
+    crawler = _CRAWLER.search(header) if "+http" in header else None
+    if crawler is not None:  # the robots convention: `Name/1.0; +https://its.page`
+        bot, mobile, tablet, desktop = True, False, False, False
+        if url is not None and name in url.group(0):  # the catalog read a piece of the address
+            name, version = crawler.group(1), crawler.group(2)
+    values = (name, version, _OSES.get(os_.family, os_.family),
               _version(os_.major, os_.minor, os_.patch, os_.patch_minor), device.family,
               url.group(0) if url else "", bot, mobile, tablet, desktop)
     return tuple(zip(_KEYS, values))

@@ -3,6 +3,7 @@ it reached."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -15,14 +16,28 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 def conn_of(client: Any, server: Any) -> dict[str, Any]:
     """``conn.*`` from the ASGI ``client`` and ``server``: the client's address and port, and
     the address and port it reached (ngrok's names; a socket without ports gives the client's
-    address alone). ``conn.geo.*``, IP categories and TLS are the embedder's to supply."""
-    conn: dict[str, Any] = {"client_ip": client[0]}
+    address alone). An IPv4 client of a dual-stack socket is its IPv4 address (``1.2.3.4``,
+    not ``::ffff:1.2.3.4``), as ngrok names it: ``conn.client_ip == '1.2.3.4'``, a bucket key
+    and a geo lookup read one address. ``conn.geo.*``, IP categories and TLS are the
+    embedder's to supply."""
+    conn: dict[str, Any] = {"client_ip": _unmapped(client[0])}
     if type(client[1]) is int:
         conn["client_port"] = client[1]
     if server and type(server[1]) is int:
-        conn["server_ip"] = server[0]
+        conn["server_ip"] = _unmapped(server[0])
         conn["server_port"] = server[1]
     return conn
+
+
+def _unmapped(address: Any) -> Any:
+    """``::ffff:1.2.3.4`` -> ``1.2.3.4``; any other address as it is."""
+    if type(address) is not str or "." not in address or ":" not in address:
+        return address
+    try:
+        mapped = ipaddress.IPv6Address(address).ipv4_mapped
+    except ValueError:
+        return address
+    return str(mapped) if mapped is not None else address
 
 
 def http_version(scope: Mapping[str, Any]) -> str | None:
