@@ -20,7 +20,7 @@ from ..redact import account_ids
 from ..routing.compile import key_id_of
 from ..routing.rewrite import CREDENTIAL_HEADERS, attempt_url
 
-__all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "NO_API_KEY", "NO_API_KEY_MESSAGE", "NO_KEY", "TIMEOUT",
+__all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "MALFORMED", "NO_API_KEY", "UPSTREAM_MALFORMED", "NO_API_KEY_MESSAGE", "NO_KEY", "TIMEOUT",
            "ai_gateway_result", "all_failed", "attempt_said", "error_body", "publish_trace", "upstream_wait"]
 
 #: The keys of the ``aigw`` object every gateway answer carries (SPEC section 14), always all
@@ -28,6 +28,11 @@ __all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "NO_API_KEY", "NO_API_KEY_MES
 AIGW_FIELDS = ("code", "rule", "limit", "key", "reason", "retry_after", "resets_at", "decision_id", "hint")
 CONNECT = "ERR_NGROK_3800"
 """Could not reach the AI provider (a connection error that does not fail over)."""
+MALFORMED = "malformed"
+"""An attempt whose answer came but cannot be the API's (``AttemptOutcome.error``;
+:mod:`aigw_policy.gateway.malformed`)."""
+UPSTREAM_MALFORMED = "upstream_malformed"
+"""The code of a malformed answer that does not fail over (502; ngrok has none of its own)."""
 NO_API_KEY = "ERR_NGROK_3802"
 """No API key found (400): no candidate could be sent, each for want of a key (ngrok's
 message, :data:`NO_API_KEY_MESSAGE`)."""
@@ -45,7 +50,9 @@ TIMEOUT = "ERR_NGROK_3810"
 _HINTS = {CONNECT: "the provider could not be reached; retry later",
           NO_API_KEY: "the route has no key for this request's providers; the operator adds api_keys to them",
           ALL_FAILED: "every candidate provider failed; retry later",
-          TIMEOUT: "the request took longer than the route's total_timeout; retry, or ask for less"}
+          TIMEOUT: "the request took longer than the route's total_timeout; retry, or ask for less",
+          UPSTREAM_MALFORMED: "the provider answered something no client can read (a proxy's page, a cut body); "
+                              "retry later"}
 
 _TYPES = {400: "invalid_request_error", 403: "permission_error", 404: "not_found_error",
           413: "request_too_large", 422: "invalid_request_error", 429: "rate_limit_error",
@@ -93,9 +100,11 @@ def attempt_said(outcome: Any, base_url: str | None = None) -> str:
     the provider account's ids it may quote (:func:`~aigw_policy.redact.account_ids`) nor the
     addresses of the deployment (:func:`addresses`: a private one's proxy names its hosts,
     "upstream connect error ... http://10.0.0.7:8000"), ``base_url``'s host included."""
-    if outcome.error is not None:
-        return str(outcome.error)
     body = outcome.body
+    if outcome.error is not None:  # a malformed answer says what it was (Router.send's words)
+        what = body.get("error", {}).get("message") if outcome.error == MALFORMED and isinstance(body, Mapping) \
+            else None
+        return f"{outcome.error} ({what})" if isinstance(what, str) else str(outcome.error)
     message: Any = None
     if isinstance(body, Mapping):
         error = body.get("error")

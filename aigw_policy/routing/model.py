@@ -169,9 +169,11 @@ class AttemptOutcome:
 
     status_code: int | None = None
     """The upstream's status; None when no answer came (see ``error``)."""
-    error: Literal["timeout", "connect", "client_closed"] | None = None
-    """No answer: the attempt timed out, could not connect, or was given up because the client
-    closed the request (``client_closed``: no failover, nothing counted against the provider)."""
+    error: Literal["timeout", "connect", "malformed", "client_closed"] | None = None
+    """No answer: the attempt timed out, could not connect, got an answer that cannot be the
+    API's (``malformed``: a success whose JSON does not parse, an HTML page, a body cut after
+    its head; ``body`` says which), or was given up because the client closed the request
+    (``client_closed``: no failover, nothing counted against the provider)."""
     latency_ms: float | None = None
     time_to_first_token_ms: float | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
