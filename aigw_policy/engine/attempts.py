@@ -90,8 +90,9 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
             if flow.stop is not None:
                 flow.stop.reason = f"the client closed the request during attempt {live.number}"
             return Serve(live)  # complete() it with the client's status (499): the attempt settles as served
+        pinned = run.plan.pinned  # a background response's read: its one holder's answer is the answer
         if outcome.started or not _failed(outcome) or (
-                not _fails_over(route.failover_on, outcome) and outcome.status_code is not None):
+                (pinned or not _fails_over(route.failover_on, outcome)) and outcome.status_code is not None):
             _serve(flow, run)
             return Serve(live)
         yield from _settle_failed(flow, run, outcome)
@@ -103,7 +104,7 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
             # measured (a busy machine's timer may fire a hair early)
             run.elapsed_s = max(run.elapsed_s, route.total_timeout_s)
             return End(504, TIMEOUT, f"Request timed out after {route.total_timeout_s:g}s (total_timeout)")
-        if not _fails_over(route.failover_on, outcome):
+        if pinned or not _fails_over(route.failover_on, outcome):
             if outcome.error == "timeout":
                 return End(504, TIMEOUT, f"the upstream timed out after {live.timeout_s:g}s")
             if outcome.error == MALFORMED:

@@ -140,6 +140,10 @@ class Plan:
     error: tuple[int, str, str] | None = None
     """(status, code, message) when the plan is empty or refused before any attempt:
     413 input too large, 403 provider_not_allowed / model_not_allowed, 422 empty selection."""
+    pinned: bool = False
+    """A read of a background response this route served (``GET /v1/responses/{id}``, ...):
+    its one candidate is the provider, model and key that hold it (:mod:`.owners`), and its
+    answer, whatever it is, is the client's (the response is nowhere else)."""
 
 
 @dataclass(frozen=True, slots=True)
