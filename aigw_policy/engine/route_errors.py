@@ -115,6 +115,8 @@ def attempt_said(outcome: Any, base_url: str | None = None) -> str:
         message = body
     said = str(outcome.status_code)
     if isinstance(message, str):
+        if message.lstrip()[:1] == "<":  # a proxy's HTML page: its text
+            message = _TAG.sub(" ", message)
         # the client's message: without the ids of the account the gateway's key belongs to
         text = addresses(account_ids("".join(ch for ch in " ".join(message.split()) if ch.isprintable())),
                          base_url)
@@ -123,19 +125,46 @@ def attempt_said(outcome: Any, base_url: str | None = None) -> str:
     return said
 
 
+_TAG = re.compile(r"<[^>]{0,2000}>")
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>()]+")
 _IP = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b|\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\](?::\d{1,5})?")
 
 
+_HOST = re.compile(r"(?<![\w.@/-])((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z][A-Za-z0-9-]{0,62}))"
+                   r"(:\d{1,5})?(?![\w-])|(?<![\w.-])(?:localhost(?::\d{1,5})?|[A-Za-z][A-Za-z0-9-]*:\d{2,5})(?![\w.-])",
+                   re.IGNORECASE)
+_SUFFIXES = frozenset((
+    # public top-level domains a deployment's hosts are under
+    "com", "net", "org", "io", "ai", "dev", "app", "cloud", "co", "us", "uk", "de", "fr", "eu", "nl", "ch", "se",
+    "jp", "cn", "ru", "info", "biz", "xyz", "tech", "online", "site", "sh", "me", "run", "services",
+    # the suffixes of private networks and clusters (RFC 6762, 6761, 8375; Kubernetes, common practice)
+    "local", "localdomain", "localhost", "internal", "intranet", "corp", "lan", "home", "arpa", "svc", "cluster",
+    "private", "prod", "staging", "stage", "test", "example", "invalid", "priv", "intra", "consul", "vpc",
+))
+
+
+def _host(m: re.Match[str]) -> str:
+    """``***`` for what names a host: ``localhost``, a name with a port (``backend-7:8443``); a dotted name with a port, under a known
+    suffix, or of three labels or more none of them a number (``vllm-3.prod.acme-internal``);
+    else the text as it was (``e.g.``, ``messages.0.content``, ``gpt-4.1``)."""
+    if m.group(1) is None or m.group(3) or m.group(2).lower() in _SUFFIXES:
+        return "***"
+    labels = m.group(1).split(".")
+    return "***" if len(labels) >= 3 and not any(label.isdigit() for label in labels) else m.group(0)
+
+
 def addresses(text: str, base_url: str | None = None) -> str:
-    """``text`` without the network addresses it names: URLs, IP literals (``host:port`` too)
-    and the host of ``base_url``, each ``***``.
+    """``text`` without the network addresses it names: URLs, IP literals (``host:port`` too),
+    the host of ``base_url``, and any other host name (:func:`_host`: a DNS error's, a proxy's
+    page's), each ``***``.
 
     >>> addresses("upstream connect error: http://vllm-3.corp:8000/v1 (10.0.0.7:8000) at vllm-3.corp",
     ...           "http://vllm-3.corp:8000/v1")
     'upstream connect error: *** (***) at ***'
+    >>> addresses("dial tcp: lookup vllm-3.prod.acme-internal on dns.lan: no such host; see e.g. messages.0.content")
+    'dial tcp: lookup *** on ***: no such host; see e.g. messages.0.content'
     """
-    text = _IP.sub("***", _URL.sub("***", text))
+    text = _HOST.sub(_host, _IP.sub("***", _URL.sub("***", text)))
     host = urlsplit(base_url).hostname if base_url else None
     if host and len(host) > 3:
         text = re.sub(re.escape(host), "***", text, flags=re.IGNORECASE)
