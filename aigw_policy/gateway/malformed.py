@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["MALFORMED", "malformed"]
+__all__ = ["CUT", "MALFORMED", "malformed", "malformed_stream"]
 
 MALFORMED = "malformed"
 """The outcome error (``AttemptOutcome.error``) and ``failover_on`` term of such an answer."""
@@ -47,6 +47,27 @@ def malformed(status: int, ctype: str, body: bytes) -> str | None:
             json.loads(body)
         except (ValueError, RecursionError):
             return f"a {status} answer whose JSON body does not parse (cut, or not JSON)"
+    return None
+
+
+def malformed_stream(status: int, ctype: str, framing: str, opening: bytes) -> str | None:
+    """Why a streamed answer (by its path or type: Gemini's ``:streamGenerateContent`` is one
+    whatever its type says), read up to its first event (``opening``), cannot be the API's
+    stream; None when it can: an HTML page, or a JSON array stream (``framing``) that opens
+    with no ``[`` (a whole JSON object or text where the array's elements should be).
+
+    >>> malformed_stream(200, "text/html", "ndjson", b"<html>Welcome</html>")
+    'a 200 stream that is an HTML page (a proxy or load balancer answered), not the API'
+    >>> malformed_stream(200, "application/json", "array", b'{"id": "x", "cho')
+    'a 200 stream whose JSON array does not open (not the array its type says)'
+    >>> malformed_stream(200, "application/json", "array", b'[{"candidates": []}') is None
+    True
+    """
+    head = opening[:64].lstrip().lower()
+    if "html" in ctype or head.startswith(_HTML):
+        return f"a {status} stream that is an HTML page (a proxy or load balancer answered), not the API"
+    if framing == "array" and head and not head.startswith(b"["):
+        return f"a {status} stream whose JSON array does not open (not the array its type says)"
     return None
 
 

@@ -50,7 +50,7 @@ from .errors import stream_error_event
 from .first_event import framing_of, opening, stream_error
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
-from .malformed import CUT, MALFORMED, malformed
+from .malformed import CUT, MALFORMED, malformed, malformed_stream
 from .proxy import ANSWER_DROP, OFFER, client_watch, is_redirect
 from .scrub import Scrubber
 from .server import leave_unfinished
@@ -179,7 +179,9 @@ class Router:
         except BaseException:  # cancelled (the client left, shutdown): the connection is not kept half read
             _close(response)
             raise
-        if not streaming and rest is None and (why := malformed(response.status, ctype, prefix)) is not None:
+        why = (malformed_stream(response.status, ctype, framing, prefix) if streaming
+               else malformed(response.status, ctype, prefix) if rest is None else None)
+        if why is not None:
             _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id, why)
             _close(response)
             return _malformed(why, head_ms, _ms(t0)), None

@@ -104,3 +104,37 @@ def test_the_all_failed_answer_and_the_trace_say_what_each_malformed_answer_was(
     _reason, message, retry = all_failed([{"provider": "p0", "model": "m", "key_id": "k0", "error": "malformed",
                                            "status_code": None}], [said])
     assert message.endswith("p0:m: malformed (an HTML page)") and retry
+
+
+GEMINI_OK = ('data: {"candidates": [{"content": {"role": "model", "parts": [{"text": "second"}]}, "finishReason": '
+             '"STOP"}], "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 1}}\r\n\r\n').encode()
+STREAMS: dict[str, bytes] = {  # what a Gemini stream (a stream by its path, whatever its type) answers
+    "HTML page": _http(200, "text/html", b"<html><body>Welcome to nginx!</body></html>"),
+    "a JSON object, not the array": _http(200, "application/json", b'{"id": "x", "choices": [{"mess'),
+}
+
+
+@pytest.mark.parametrize("answer", sorted(STREAMS))
+def test_a_stream_that_is_no_stream_of_the_api_fails_over(answer: str) -> None:
+    import httpx
+
+    with RawUpstream(serve(STREAMS[answer])) as bad, \
+            RawUpstream(serve(_http(200, "text/event-stream", GEMINI_OK))) as up:
+        policy = f"""\
+on_http_request:
+  - name: route
+    actions:
+      - type: ai-gateway
+        config:
+          providers:
+            - {{id: g0, base_url: "{bad.url}", supported_api_surfaces: [{{format: gemini}}],
+               api_keys: [{{value: sk-g0, id: k0}}], models: [{{id: gemini-x}}]}}
+            - {{id: g1, base_url: "{up.url}", supported_api_surfaces: [{{format: gemini}}],
+               api_keys: [{{value: sk-g1, id: k1}}], models: [{{id: gemini-x}}]}}
+"""
+        with policy_gateway(policy, KEY) as gw:
+            got = httpx.post(gw.url + "/v1beta/models/gemini-x:streamGenerateContent?alt=sse", timeout=20,
+                             headers={"x-goog-api-key": KEY}, json={"contents": [{"parts": [{"text": "hi"}]}]})
+            assert got.status_code == 200 and '"second"' in got.text, got.text
+            rec = record_of(gw.ledger, got.headers["x-aigw-decision-id"])
+            assert (rec["gen_ai.provider.name"], rec["aigw.attempts"]) == ("g1", 2)
