@@ -596,6 +596,8 @@ def _read_of(req: Request | PlainRequest) -> str | None:
     """The background response a request reads (``GET /v1/responses/{id}``, ...), or None."""
     r = req.request
     method, url = (r.get("method", "POST"), r["url"]) if isinstance(r, dict) else (r.method, r.url)
+    if "/responses/resp_" not in url:  # every other routed request: no URL parsed
+        return None
     return response_read(method, urlsplit(url).path)
 
 
