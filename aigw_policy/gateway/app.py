@@ -170,6 +170,8 @@ class Gateway:
             await aclose_metrics()
         elif hasattr(self.route_metrics, "close"):
             self.route_metrics.close()
+        if hasattr(self.owners, "close"):
+            self.owners.close()
         aclose = getattr(self.store, "aclose", None)
         if aclose is not None:  # its last try at queued settlements, then its connections
             try:

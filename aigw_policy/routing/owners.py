@@ -168,6 +168,11 @@ class RedisOwners(Owners):
     async def aowner(self, response_id: str, now: float) -> dict[str, Any] | None:
         return await asyncio.to_thread(self.owner, response_id, now)
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
 
 def owners_for(store: Any) -> Owners:
     """The owners that go with a limit store: in its SQLite file, its Redis, else in memory."""
