@@ -101,7 +101,7 @@ _OVERRIDES: dict[tuple[str, str], str] = {
     ("ai-gateway", "api_key_selection"): "CEL strategies over `ai.keys`, ordering each "
     "provider's keys.",
     ("ai-gateway", "failover_on"): "What fails over to the next candidate: statuses such as "
-    "429, `4xx`, `5xx`, `timeout`, `connect` (extension; default all of them).",
+    "429, `4xx`, `5xx`, `timeout`, `connect`, `malformed` (extension; default all of them).",
 }
 
 _PART_DOCS: dict[tuple[str, str], str] = {

@@ -9,7 +9,8 @@ the rest of the core does.
 Rules: candidates in the plan's order (for each model its keys: next key, then next model);
 a (provider, model, key) is never tried twice; each attempt's timeout is the per-request one
 cut to what remains of the total (none left: 504); ngrok's triggers (connection errors,
-timeouts, 4xx, 5xx) narrowed by ``failover_on``; an outcome with ``started`` (a byte reached
+timeouts, 4xx, 5xx; an answer that came ``malformed``, as ngrok's "provider errors") narrowed by
+``failover_on``; an outcome with ``started`` (a byte reached
 the client) is served whatever it is; so is the attempt in flight when the client closes the
 request (``error: client_closed``: the caller then completes it with its status, 499). A failed
 attempt's own reservation (``rid#n``) is released, or charged the input the upstream reported
@@ -31,8 +32,8 @@ from .decision import Decision
 from .flow import REQ, Flow, Need, Reserve, Steps, Stop, StoreFailed
 from .phases import continue_phase, response_steps
 from .route import REFUSED, RouteRun, candidate_activation
-from .route_errors import (ALL_FAILED, CONNECT, NO_API_KEY, NO_API_KEY_MESSAGE, NO_KEY, TIMEOUT, publish_trace,
-                           all_failed, attempt_said, error_body, upstream_wait)
+from .route_errors import (ALL_FAILED, CONNECT, MALFORMED, NO_API_KEY, NO_API_KEY_MESSAGE, NO_KEY, TIMEOUT,
+                           UPSTREAM_MALFORMED, all_failed, attempt_said, error_body, publish_trace, upstream_wait)
 
 __all__ = ["End", "finish", "step"]
 
@@ -59,6 +60,8 @@ def _fails_over(triggers: Any, outcome: AttemptOutcome) -> bool:
     """ngrok's triggers (any connection error, timeout, 4xx or 5xx), or those of ``failover_on``."""
     if not triggers:
         return _failed(outcome)
+    if outcome.error == MALFORMED:  # an answer no client can read: a trigger as `malformed`, or as the 502 it is
+        return MALFORMED in triggers or 502 in triggers or "5xx" in triggers
     if outcome.error is not None:
         return outcome.error in triggers
     status = outcome.status_code or 0
@@ -87,8 +90,9 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
             if flow.stop is not None:
                 flow.stop.reason = f"the client closed the request during attempt {live.number}"
             return Serve(live)  # complete() it with the client's status (499): the attempt settles as served
+        pinned = run.plan.pinned  # a background response's read: its one holder's answer is the answer
         if outcome.started or not _failed(outcome) or (
-                not _fails_over(route.failover_on, outcome) and outcome.status_code is not None):
+                (pinned or not _fails_over(route.failover_on, outcome)) and outcome.status_code is not None):
             _serve(flow, run)
             return Serve(live)
         yield from _settle_failed(flow, run, outcome)
@@ -100,9 +104,11 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
             # measured (a busy machine's timer may fire a hair early)
             run.elapsed_s = max(run.elapsed_s, route.total_timeout_s)
             return End(504, TIMEOUT, f"Request timed out after {route.total_timeout_s:g}s (total_timeout)")
-        if not _fails_over(route.failover_on, outcome):
+        if pinned or not _fails_over(route.failover_on, outcome):
             if outcome.error == "timeout":
                 return End(504, TIMEOUT, f"the upstream timed out after {live.timeout_s:g}s")
+            if outcome.error == MALFORMED:
+                return End(502, UPSTREAM_MALFORMED, f"The AI provider's answer could not be read: {said}")
             return End(502, CONNECT, "Could not reach the AI provider. The upstream request failed.")
     tried = {(a["provider"], a["model"], a["key_id"]) for a in run.attempts}
     retry: float | None = None  # the soonest a skipped candidate's limit frees up

@@ -94,6 +94,8 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
             yield from settle(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
         if background is not None and background[0] == "finished":
             yield from report_once(flow, background[1])
+        elif background is not None and flow.route is not None and flow.route.served is not None:
+            flow.route.background = background[1]  # queued: its reads go to the attempt that served it
         if flow.route is not None:
             yield from settle_served(flow, flow.response, flow.usage, flow.cost,  # type: ignore[arg-type]
                                      settled=background is not None)

@@ -80,6 +80,8 @@ class RouteRun:
     planner: Any = None
     """The route that made ``plan`` when it is not the action's: the action's without the
     settings that refused (not enforced); its providers, models and keys are the candidates'."""
+    background: str | None = None
+    """The id of the background response the served attempt queued (its reads go there)."""
 
     @property
     def route(self) -> Any:
@@ -107,7 +109,10 @@ def route_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
         ai = replace(ai, model=flow.model, provider=flow.provider)
     # seeded by the request id: explain, test and replay of one request draw the same
     # `random()` choices; production ids differ, so requests are spread
-    plan: Plan = route.plan(ai, flow.act, flow.metrics, random.Random(flow.rid))
+    pinned = _pinned(route, flow.pinned) if flow.pinned is not None else None
+    if pinned is not None and flow.ai.api != "openai":  # a read of OpenAI's Responses API, whatever its path said
+        flow.ai = replace(flow.ai, api="openai")
+    plan: Plan = pinned or route.plan(ai, flow.act, flow.metrics, random.Random(flow.rid))
     rec = flow.rec
     shadow, planner = "", None
     if plan.error is not None and route.on_error == "halt" and (rule.shadow or action.config.enforce is False):
@@ -131,6 +136,18 @@ def route_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
     ready = sum(1 for t in tries if t.skip is None)
     rec.outcome(f"{shadow}routed: {ready} of {len(tries)} candidates to try")
     return Stop("allow", None, f"routed by rule `{rule.label}` ({ready} candidates)", "route")
+
+
+def _pinned(route: Any, owner: dict[str, Any]) -> Plan | None:
+    """The plan of a read of a background response this route served: its owner's provider,
+    model and key, while the route still has them (None: planned as any request, which refuses
+    a read as no inference API)."""
+    pid, model, key_id = owner.get("provider"), owner.get("model"), owner.get("key_id")
+    if not isinstance(pid, str) or not isinstance(model, str) or pid not in route.providers:
+        return None
+    if key_id is not None and all(k.id != key_id for k in route.provider(pid).keys):
+        return None
+    return Plan("openai", (model,), (), (Candidate(pid, model, key_id),), pinned=True)
 
 
 def _without_refusal(flow: Flow, rule: CompiledRule, route: Any, ai: Any,

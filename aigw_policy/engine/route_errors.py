@@ -20,7 +20,7 @@ from ..redact import account_ids
 from ..routing.compile import key_id_of
 from ..routing.rewrite import CREDENTIAL_HEADERS, attempt_url
 
-__all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "NO_API_KEY", "NO_API_KEY_MESSAGE", "NO_KEY", "TIMEOUT",
+__all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "MALFORMED", "NO_API_KEY", "UPSTREAM_MALFORMED", "NO_API_KEY_MESSAGE", "NO_KEY", "TIMEOUT",
            "ai_gateway_result", "all_failed", "attempt_said", "error_body", "publish_trace", "upstream_wait"]
 
 #: The keys of the ``aigw`` object every gateway answer carries (SPEC section 14), always all
@@ -28,6 +28,11 @@ __all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "NO_API_KEY", "NO_API_KEY_MES
 AIGW_FIELDS = ("code", "rule", "limit", "key", "reason", "retry_after", "resets_at", "decision_id", "hint")
 CONNECT = "ERR_NGROK_3800"
 """Could not reach the AI provider (a connection error that does not fail over)."""
+MALFORMED = "malformed"
+"""An attempt whose answer came but cannot be the API's (``AttemptOutcome.error``;
+:mod:`aigw_policy.gateway.malformed`)."""
+UPSTREAM_MALFORMED = "upstream_malformed"
+"""The code of a malformed answer that does not fail over (502; ngrok has none of its own)."""
 NO_API_KEY = "ERR_NGROK_3802"
 """No API key found (400): no candidate could be sent, each for want of a key (ngrok's
 message, :data:`NO_API_KEY_MESSAGE`)."""
@@ -45,7 +50,9 @@ TIMEOUT = "ERR_NGROK_3810"
 _HINTS = {CONNECT: "the provider could not be reached; retry later",
           NO_API_KEY: "the route has no key for this request's providers; the operator adds api_keys to them",
           ALL_FAILED: "every candidate provider failed; retry later",
-          TIMEOUT: "the request took longer than the route's total_timeout; retry, or ask for less"}
+          TIMEOUT: "the request took longer than the route's total_timeout; retry, or ask for less",
+          UPSTREAM_MALFORMED: "the provider answered something no client can read (a proxy's page, a cut body); "
+                              "retry later"}
 
 _TYPES = {400: "invalid_request_error", 403: "permission_error", 404: "not_found_error",
           413: "request_too_large", 422: "invalid_request_error", 429: "rate_limit_error",
@@ -93,9 +100,11 @@ def attempt_said(outcome: Any, base_url: str | None = None) -> str:
     the provider account's ids it may quote (:func:`~aigw_policy.redact.account_ids`) nor the
     addresses of the deployment (:func:`addresses`: a private one's proxy names its hosts,
     "upstream connect error ... http://10.0.0.7:8000"), ``base_url``'s host included."""
-    if outcome.error is not None:
-        return str(outcome.error)
     body = outcome.body
+    if outcome.error is not None:  # a malformed answer says what it was (Router.send's words)
+        what = body.get("error", {}).get("message") if outcome.error == MALFORMED and isinstance(body, Mapping) \
+            else None
+        return f"{outcome.error} ({what})" if isinstance(what, str) else str(outcome.error)
     message: Any = None
     if isinstance(body, Mapping):
         error = body.get("error")
@@ -106,6 +115,8 @@ def attempt_said(outcome: Any, base_url: str | None = None) -> str:
         message = body
     said = str(outcome.status_code)
     if isinstance(message, str):
+        if message.lstrip()[:1] == "<":  # a proxy's HTML page: its text
+            message = _TAG.sub(" ", message)
         # the client's message: without the ids of the account the gateway's key belongs to
         text = addresses(account_ids("".join(ch for ch in " ".join(message.split()) if ch.isprintable())),
                          base_url)
@@ -114,19 +125,46 @@ def attempt_said(outcome: Any, base_url: str | None = None) -> str:
     return said
 
 
+_TAG = re.compile(r"<[^>]{0,2000}>")
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>()]+")
 _IP = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b|\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\](?::\d{1,5})?")
 
 
+_HOST = re.compile(r"(?<![\w.@/-])((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z][A-Za-z0-9-]{0,62}))"
+                   r"(:\d{1,5})?(?![\w-])|(?<![\w.-])(?:localhost(?::\d{1,5})?|[A-Za-z][A-Za-z0-9-]*:\d{2,5})(?![\w.-])",
+                   re.IGNORECASE)
+_SUFFIXES = frozenset((
+    # public top-level domains a deployment's hosts are under
+    "com", "net", "org", "io", "ai", "dev", "app", "cloud", "co", "us", "uk", "de", "fr", "eu", "nl", "ch", "se",
+    "jp", "cn", "ru", "info", "biz", "xyz", "tech", "online", "site", "sh", "me", "run", "services",
+    # the suffixes of private networks and clusters (RFC 6762, 6761, 8375; Kubernetes, common practice)
+    "local", "localdomain", "localhost", "internal", "intranet", "corp", "lan", "home", "arpa", "svc", "cluster",
+    "private", "prod", "staging", "stage", "test", "example", "invalid", "priv", "intra", "consul", "vpc",
+))
+
+
+def _host(m: re.Match[str]) -> str:
+    """``***`` for what names a host: ``localhost``, a name with a port (``backend-7:8443``); a dotted name with a port, under a known
+    suffix, or of three labels or more none of them a number (``vllm-3.prod.acme-internal``);
+    else the text as it was (``e.g.``, ``messages.0.content``, ``gpt-4.1``)."""
+    if m.group(1) is None or m.group(3) or m.group(2).lower() in _SUFFIXES:
+        return "***"
+    labels = m.group(1).split(".")
+    return "***" if len(labels) >= 3 and not any(label.isdigit() for label in labels) else m.group(0)
+
+
 def addresses(text: str, base_url: str | None = None) -> str:
-    """``text`` without the network addresses it names: URLs, IP literals (``host:port`` too)
-    and the host of ``base_url``, each ``***``.
+    """``text`` without the network addresses it names: URLs, IP literals (``host:port`` too),
+    the host of ``base_url``, and any other host name (:func:`_host`: a DNS error's, a proxy's
+    page's), each ``***``.
 
     >>> addresses("upstream connect error: http://vllm-3.corp:8000/v1 (10.0.0.7:8000) at vllm-3.corp",
     ...           "http://vllm-3.corp:8000/v1")
     'upstream connect error: *** (***) at ***'
+    >>> addresses("dial tcp: lookup vllm-3.prod.acme-internal on dns.lan: no such host; see e.g. messages.0.content")
+    'dial tcp: lookup *** on ***: no such host; see e.g. messages.0.content'
     """
-    text = _IP.sub("***", _URL.sub("***", text))
+    text = _HOST.sub(_host, _IP.sub("***", _URL.sub("***", text)))
     host = urlsplit(base_url).hostname if base_url else None
     if host and len(host) > 3:
         text = re.sub(re.escape(host), "***", text, flags=re.IGNORECASE)

@@ -26,13 +26,14 @@ from typing import Any
 
 from ..limits.model import AsyncLimitStore, LimitStore
 from ..routing.model import AttemptOutcome, Finished, Next, RouteMetrics, Serve
+from ..routing.owners import Owners, creator_of
 from .attempts import End, finish, step
 from .decision import Decision
 from .errors import UnknownRequestError
 from .flow import Flow, Need
 from .pending import Parked
 
-__all__ = ["ReadMetrics", "RoutingMixin"]
+__all__ = ["ReadMetrics", "ReadOwner", "RoutingMixin", "owner_of", "pinned_owner"]
 
 Step = Next | Serve | Finished
 
@@ -49,6 +50,39 @@ class ReadMetrics(Need):
 
     async def aask(self, store: AsyncLimitStore, now: float) -> Any:
         return await self.metrics.asnapshot(now)
+
+
+@dataclass(slots=True)
+class ReadOwner(Need):
+    """Who holds background response ``response_id`` (:mod:`aigw_policy.routing.owners`), for
+    a read of it: the provider, model and key the route served it from, or None."""
+
+    owners: Owners
+    response_id: str
+
+    def ask(self, store: LimitStore, now: float) -> Any:
+        return self.owners.owner(self.response_id, now)
+
+    async def aask(self, store: AsyncLimitStore, now: float) -> Any:
+        return await self.owners.aowner(self.response_id, now)
+
+
+def owner_of(flow: Flow) -> tuple[str, dict[str, Any]] | None:
+    """The background response a completed routed request queued and who serves its reads
+    (the attempt that served it, and the caller's identity as a hash), or None."""
+    run = flow.route
+    if run is None or run.background is None or run.served is None:
+        return None
+    served = run.served
+    return run.background, {"provider": served["provider"], "model": served["model"], "key_id": served["key_id"],
+                            "creator": creator_of(flow.identity)}
+
+
+def pinned_owner(found: Any, identity: Any) -> dict[str, Any] | None:
+    """The owner found for a read, when the reader is its creator (a response id is no credential)."""
+    if isinstance(found, dict) and found.get("creator") == creator_of(identity):
+        return found
+    return None
 
 
 def _simulated(req: Any, expect_response: bool) -> bool:

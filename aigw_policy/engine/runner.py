@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Generator, Mapping
 from concurrent.futures import Future
 from typing import Any
+from urllib.parse import urlsplit
 
 
 from ..cel.budget import DEFAULT_BUDGET
@@ -34,9 +35,11 @@ from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
 from .phases import Cursor, answered_plain, gateway_answer, request_plain, request_steps, response_plain, response_steps
 from . import pending
 from .pending import Kept, Parked, park
-from .routing_api import ReadMetrics, RoutingMixin, _simulated
+from .routing_api import ReadMetrics, ReadOwner, RoutingMixin, _simulated, owner_of, pinned_owner
 from ..routing.compile import billed_as
 from ..routing.metrics import MemoryRouteMetrics
+from ..routing.owners import MemoryOwners, Owners
+from ..providers.background import response_read
 from ..routing.model import RouteMetrics
 from ..env import plain_request as plain
 from ..env.plain_request import PlainRequest, plain_request
@@ -84,7 +87,9 @@ class Engine(RoutingMixin):
     ``max_done``: completed decisions remembered for a repeated :meth:`complete` (see
     :data:`MAX_DONE`; 0: none, a repeated completion raises :class:`UnknownRequestError`).
     ``route_metrics``: where routing attempts' outcomes are recorded and the planner reads
-    live metrics (default: this process's memory; docs/routing.md).
+    live metrics (default: this process's memory; docs/routing.md). ``response_owners``: who
+    served each routed background response, for its reads (:mod:`aigw_policy.routing.owners`;
+    default: this process's memory).
 
     Nothing is connected at construction: call :meth:`check` (or :meth:`acheck`) at start-up
     to fail there, rather than on the first request, when the store or ledger is unreachable.
@@ -95,7 +100,8 @@ class Engine(RoutingMixin):
                  prices: PriceBook | Mapping[str, Any] | None = None, counter: Any = None,
                  trace: bool = False, index: bool = True, cache_dir: str | os.PathLike[str] | None = None,
                  max_pending: int = MAX_PENDING, cel_budget: int | None = DEFAULT_BUDGET,
-                 route_metrics: RouteMetrics | None = None, max_done: int = MAX_DONE) -> None:
+                 route_metrics: RouteMetrics | None = None, max_done: int = MAX_DONE,
+                 response_owners: Owners | None = None) -> None:
         if isinstance(policy, (str, os.PathLike)):
             from ..loader import load
 
@@ -138,6 +144,7 @@ class Engine(RoutingMixin):
         self._kept = Kept()  # which activation keys a response-phase text can read (park)
         self.route_metrics: RouteMetrics = route_metrics if route_metrics is not None else MemoryRouteMetrics()
         self._reads_metrics = _reads_route_metrics(self.compiled)
+        self.owners: Owners = response_owners if response_owners is not None else MemoryOwners()
 
     @property
     def policy(self) -> Policy:
@@ -269,6 +276,8 @@ class Engine(RoutingMixin):
             try:
                 flow, t = self._revive(request_id, parked, now)
                 decision = self._drive(_completion(flow, resp), t)
+                if (owned := owner_of(flow)) is not None:  # a background response: its reads go where it is
+                    self.owners.remember(*owned, t)
                 if self.ledger is not None:
                     self.ledger.record(self._record(flow, decision))
             except BaseException:
@@ -330,6 +339,8 @@ class Engine(RoutingMixin):
             try:
                 flow, t = self._revive(request_id, parked, now)
                 decision = await self._adrive(_completion(flow, resp), t)
+                if (owned := owner_of(flow)) is not None:
+                    await self.owners.aremember(*owned, t)
                 if self.ledger is not None:
                     await self.ledger.arecord(self._record(flow, decision))
             except BaseException:
@@ -507,6 +518,8 @@ class Engine(RoutingMixin):
         if cur is None and self._reads_metrics:
             metrics = yield ReadMetrics(self.route_metrics)
             flow.metrics = None if isinstance(metrics, StoreFailed) else metrics
+        if cur is None and self.compiled.routed and (read := _read_of(req)) is not None:
+            flow.pinned = pinned_owner((yield ReadOwner(self.owners, read)), flow.identity)
         elif not expect_response and req.response is None and QUIET_RESERVE:
             flow.no_response = True  # settled at the estimate: no text reads what the reserve publishes
         yield from request_steps(flow, cur)
@@ -577,6 +590,15 @@ class Engine(RoutingMixin):
                 answer = await need.aask(astore, now) if astore is not None else need.ask(self.store, now)
             except Exception as error:  # noqa: BLE001
                 answer = StoreFailed(str(error) or type(error).__name__)
+
+
+def _read_of(req: Request | PlainRequest) -> str | None:
+    """The background response a request reads (``GET /v1/responses/{id}``, ...), or None."""
+    r = req.request
+    method, url = (r.get("method", "POST"), r["url"]) if isinstance(r, dict) else (r.method, r.url)
+    if "/responses/resp_" not in url:  # every other routed request: no URL parsed
+        return None
+    return response_read(method, urlsplit(url).path)
 
 
 def _reads_route_metrics(cp: CompiledPolicy) -> bool:

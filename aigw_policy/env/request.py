@@ -67,13 +67,13 @@ class HttpResponse(_Model):
 class SimulatedAttempt(_Model):
     """One upstream answer to a routing attempt (SPEC §12), in the order the attempts are
     made: an HTTP answer (``status_code`` with ``body`` or ``sse``), or ``error: timeout |
-    connect`` (no answer)."""
+    connect | malformed`` (no answer the client's SDK could read)."""
 
     status_code: Annotated[StrictInt, Field(ge=100, le=599)] | None = None
     headers: Headers = Field(default_factory=dict)
     body: Any = None
     sse: StrictStr | None = None
-    error: Literal["timeout", "connect"] | None = None
+    error: Literal["timeout", "connect", "malformed"] | None = None
     latency_ms: Annotated[StrictInt | StrictFloat, Field(ge=0)] | None = None
 
     @model_validator(mode="after")
@@ -81,7 +81,7 @@ class SimulatedAttempt(_Model):
         if self.error is not None and (self.status_code is not None or self.body is not None or self.sse):
             raise ValueError("an attempt with `error` got no answer: it has no `status_code`, `body` or `sse`")
         if self.error is None and self.status_code is None:
-            raise ValueError("an attempt has a `status_code` (the upstream's answer) or an `error` (timeout, connect)")
+            raise ValueError("an attempt has a `status_code` (the upstream's answer) or an `error` (timeout, connect, malformed)")
         return self
 
 

@@ -63,6 +63,7 @@ class Gateway:
         from ..limits import from_url
         from ..providers import PriceBook
         from ..routing.metrics import route_metrics_for
+        from ..routing.owners import owners_for
 
         self.logger = logger or logging.getLogger("aigw_policy.gateway")
         self.store = from_url(store) if isinstance(store, str) else store
@@ -77,12 +78,14 @@ class Gateway:
 
         self.secrets = secrets if secrets is not None else Secrets()
         self.route_metrics = route_metrics_for(self.store)
+        self.owners = owners_for(self.store)  # kept across reloads: a response queued before one is read after
         self.router = Router(self.secrets, connect_timeout=connect_timeout)
 
         def make_engine(doc: Any) -> Any:
             self.secrets.check(key_values(doc))  # a key whose secret is set nowhere: not this policy
             engine = Engine(doc, store=self.store, ledger=self.ledger, prices=book, cache_dir=cache_dir,
-                            route_metrics=self.route_metrics, max_done=GATEWAY_MAX_DONE)
+                            route_metrics=self.route_metrics, max_done=GATEWAY_MAX_DONE,
+                            response_owners=self.owners)
             readers = unsupplied_readers(engine.compiled, geoip is not None)
             if readers:
                 self.logger.warning("%s", warning(readers, geoip is not None))
@@ -167,6 +170,8 @@ class Gateway:
             await aclose_metrics()
         elif hasattr(self.route_metrics, "close"):
             self.route_metrics.close()
+        if hasattr(self.owners, "close"):
+            self.owners.close()
         aclose = getattr(self.store, "aclose", None)
         if aclose is not None:  # its last try at queued settlements, then its connections
             try:

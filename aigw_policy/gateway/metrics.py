@@ -245,7 +245,7 @@ class Observer:
 
 def attempt_outcome(status: int | None, error: str | None) -> str:
     """An attempt's result as a bounded label: ``ok``, ``429``, ``4xx``, ``5xx``, ``timeout``,
-    ``connect``, ``client_closed``.
+    ``connect``, ``malformed``, ``client_closed``.
 
     >>> attempt_outcome(503, None), attempt_outcome(None, "timeout"), attempt_outcome(200, None)
     ('5xx', 'timeout', 'ok')

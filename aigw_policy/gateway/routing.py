@@ -50,6 +50,7 @@ from .errors import stream_error_event
 from .first_event import framing_of, opening, stream_error
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
+from .malformed import CUT, MALFORMED, malformed, malformed_stream
 from .proxy import ANSWER_DROP, OFFER, client_watch, is_redirect
 from .scrub import Scrubber
 from .server import leave_unfinished
@@ -169,10 +170,21 @@ class Router:
             _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id,
                          _hidden(str(error), secret))
             _close(response)
+            if head_ms is not None and 100 <= response.status <= 599 and not is_redirect(response.status):
+                # its head came, then the body broke (cut, or a coding that does not decode): an
+                # answer that arrived malformed, not an upstream that could not be reached
+                why = CUT if isinstance(error, UpstreamError) else "an answer whose body does not decode"
+                return _malformed(why, head_ms, _ms(t0)), None
             return AttemptOutcome(error="connect", latency_ms=_ms(t0)), None
         except BaseException:  # cancelled (the client left, shutdown): the connection is not kept half read
             _close(response)
             raise
+        why = (malformed_stream(response.status, ctype, framing, prefix) if streaming
+               else malformed(response.status, ctype, prefix) if rest is None else None)
+        if why is not None:
+            _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id, why)
+            _close(response)
+            return _malformed(why, head_ms, _ms(t0)), None
         plain: dict[str, str] = {}
         for k, v in response.raw_headers:
             name, value = k.decode("latin-1").lower(), v.decode("latin-1")
@@ -222,6 +234,13 @@ async def _read(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, AsyncI
         if len(buf) > limit:
             return bytes(buf), chunks
     return bytes(buf), None
+
+
+def _malformed(why: str, head_ms: float | None, latency_ms: float) -> AttemptOutcome:
+    """The outcome of an answer that came but cannot be the API's (:mod:`.malformed`): what it
+    was, as an error body, for the all-failed answer and the debugging trace."""
+    return AttemptOutcome(error=MALFORMED, latency_ms=latency_ms, time_to_first_byte_ms=head_ms,
+                          body={"error": {"message": why}})
 
 
 def _wire(value: str) -> bytes:

@@ -21,7 +21,7 @@ MAX_TOKENS = 500_000
 Tokens = Annotated[int, Field(strict=True, ge=1, le=MAX_TOKENS)]
 Id = Annotated[StrictStr, Field(min_length=1, max_length=256)]
 Metadata = dict[StrictStr, Any]
-FailoverTrigger = StrictInt | Literal["4xx", "5xx", "timeout", "connect"]
+FailoverTrigger = StrictInt | Literal["4xx", "5xx", "timeout", "connect", "malformed"]
 
 
 _SECRET_REF = re.compile(
@@ -117,7 +117,7 @@ class AiGateway(ActionConfig):
     model_selection: Selection | None = None
     api_key_selection: Selection | None = None
     failover_on: tuple[FailoverTrigger, ...] | None = None
-    """Extension: what fails over (default ngrok's: connection errors, timeouts, 4xx and 5xx)."""
+    """Extension: what fails over (default ngrok's: connection errors, timeouts, malformed answers, 4xx and 5xx)."""
     enforce: StrictBool | None = None
     """Extension: ``false`` (as ``mode: shadow`` on its rule) records the route's own refusal
     (413 input too large, 403 provider or model not allowed, 422 nothing selected) as

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-__all__ = ["PENDING_NOTE", "background_state", "charge_id"]
+__all__ = ["PENDING_NOTE", "background_state", "charge_id", "response_read"]
 
 _RUNNING = frozenset(("queued", "in_progress"))
 _FINISHED = frozenset(("completed", "incomplete", "failed", "cancelled"))
@@ -27,6 +27,26 @@ _TRUE = re.compile(r'"background"\s*:\s*true')  # an event's response is a backg
 
 PENDING_NOTE = "background response not run yet: its usage is charged when read back"
 """The note of a background ``POST``'s usage (0 tokens: nothing has run)."""
+
+
+_READ = re.compile(r"/responses/(resp_[A-Za-z0-9_-]{1,200})(/cancel|/input_items)?/?$")
+_READS = {None: ("GET", "DELETE"), "/cancel": ("POST",), "/input_items": ("GET",)}
+
+
+def response_read(method: str, path: str) -> str | None:
+    """The id of the stored response ``method path`` reads or acts on (``GET
+    /v1/responses/{id}``, resumed as a stream with ``?stream=true``; ``POST .../cancel``;
+    ``GET .../input_items``; ``DELETE``), None for any other request.
+
+    >>> response_read("GET", "/v1/responses/resp_68a1"), response_read("POST", "/v1/responses/resp_68a1/cancel")
+    ('resp_68a1', 'resp_68a1')
+    >>> response_read("POST", "/v1/responses"), response_read("POST", "/v1/responses/resp_68a1")
+    (None, None)
+    """
+    m = _READ.search(path)
+    if m is None or method.upper() not in _READS[m.group(2)]:
+        return None
+    return m.group(1)
 
 
 def charge_id(response_id: str) -> str:

@@ -33,7 +33,7 @@ __all__ = ["CompiledRoute", "CompiledStrategy", "compile_route", "key_id_of"]
 
 _MEMO = 4096
 FORMATS: tuple[ApiFormat, ...] = ("openai", "anthropic", "gemini")
-DEFAULT_FAILOVER_ON: tuple[int | str, ...] = ("connect", "timeout", "4xx", "5xx")
+DEFAULT_FAILOVER_ON: tuple[int | str, ...] = ("connect", "timeout", "malformed", "4xx", "5xx")
 
 
 def key_id_of(value: str) -> str:

@@ -93,6 +93,8 @@ def fields_of(outcome: AttemptOutcome) -> dict[str, float]:
     kind = None
     if outcome.error == "timeout":
         kind = "timeout"
+    elif outcome.error == "malformed":  # an answer no client can read: the server's failure, a 502's
+        kind = "server"
     elif status is not None and status == 429:
         kind = "rate_limit"
     elif status is not None and 400 <= status < 500:

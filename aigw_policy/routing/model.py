@@ -140,6 +140,10 @@ class Plan:
     error: tuple[int, str, str] | None = None
     """(status, code, message) when the plan is empty or refused before any attempt:
     413 input too large, 403 provider_not_allowed / model_not_allowed, 422 empty selection."""
+    pinned: bool = False
+    """A read of a background response this route served (``GET /v1/responses/{id}``, ...):
+    its one candidate is the provider, model and key that hold it (:mod:`.owners`), and its
+    answer, whatever it is, is the client's (the response is nowhere else)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +173,11 @@ class AttemptOutcome:
 
     status_code: int | None = None
     """The upstream's status; None when no answer came (see ``error``)."""
-    error: Literal["timeout", "connect", "client_closed"] | None = None
-    """No answer: the attempt timed out, could not connect, or was given up because the client
-    closed the request (``client_closed``: no failover, nothing counted against the provider)."""
+    error: Literal["timeout", "connect", "malformed", "client_closed"] | None = None
+    """No answer: the attempt timed out, could not connect, got an answer that cannot be the
+    API's (``malformed``: a success whose JSON does not parse, an HTML page, a body cut after
+    its head; ``body`` says which), or was given up because the client closed the request
+    (``client_closed``: no failover, nothing counted against the provider)."""
     latency_ms: float | None = None
     time_to_first_token_ms: float | None = None
     headers: Mapping[str, str] = field(default_factory=dict)

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+from ..providers.background import response_read
 from ..providers.classify import MAX_TOKENS_ONLY, NO_STREAM_OPTIONS, vendor_of
 from .model import Attempt
 from .paths import NATIVE, attempt_path, native_url
@@ -146,7 +147,9 @@ def upstream_request(method: str, path: str, query: bytes | str, headers: Mappin
     pairs += list(attempt.query.items())
     if pairs:
         url += "?" + urlencode(pairs)
-    return UpstreamRequest(method.upper(), url, _headers(headers, attempt, secret, keep), _body(body, parsed, attempt))
+    # a read of a stored response (GET, DELETE, a cancel) has no model to set: its body as it came
+    content = body if response_read(method, path.split("?", 1)[0]) is not None else _body(body, parsed, attempt)
+    return UpstreamRequest(method.upper(), url, _headers(headers, attempt, secret, keep), content)
 
 
 def attempt_url(base: str, fmt: str, path: str, model: str) -> str:
