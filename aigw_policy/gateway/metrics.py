@@ -39,6 +39,9 @@ PRICED = frozenset(("genai-prices", "override"))
 operator's (``unknown``, ``not-forwarded`` and ``not-billed`` did not: a made-up model refused
 or never run is no label value; nor did ``provider``, a figure the upstream reported for a
 name the client may have chosen)."""
+_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+"""Line breaks to Unicode-aware readers (``str.splitlines``, JavaScript before ES2019) that
+JSON leaves raw: escaped, so a client's text (a model name) cannot start a forged log line."""
 _MAX_SPELLINGS = 4096
 """Requested names whose label is remembered at most (then forgotten all at once)."""
 
@@ -130,7 +133,10 @@ class Observer:
     def __call__(self, event: dict[str, Any]) -> None:
         record = summarize(event)
         if self.logger is not None and self.logger.isEnabledFor(logging.INFO):
-            self.logger.info(json.dumps(record, ensure_ascii=False, default=str))
+            line = json.dumps(record, ensure_ascii=False, default=str)
+            if not line.isascii():  # (O(1); the common line is ASCII and goes as it is)
+                line = line.translate(_LINE_BREAKS)
+            self.logger.info(line)
         if self.registry is None and self._tracer is None:
             return
         d = event.get("decision")
