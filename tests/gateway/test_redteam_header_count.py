@@ -13,6 +13,7 @@ Each row: how many fields (besides ``host`` and the key), in how many reads, and
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from typing import Any
@@ -83,3 +84,19 @@ def test_header_fields_are_bounded(gw: Any, stub: Any, fields: int, pieces: int,
     if status == 431:
         assert b"request_header_fields_too_large" in answer and b"header fields" in answer
         assert len(stub.app.seen) == before  # never forwarded
+
+
+def test_a_pipelined_head_is_bounded_too(gw: Any, stub: Any) -> None:
+    """A second head in the read that ends the first is past the server's per-read count: the
+    gateway itself answers it 431 (and any server's, under PolicyMiddleware)."""
+    before = len(stub.app.seen)
+    first = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\n" + f"authorization: Bearer {KEY}\r\n".encode()
+             + b"content-type: application/json\r\n" + f"content-length: {len(CHAT)}\r\n\r\n".encode() + CHAT)
+    second = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\n" + f"authorization: Bearer {KEY}\r\n".encode()
+              + b"".join(b"x-f%d: v\r\n" % i for i in range(MAX_HEAD_FIELDS))
+              + f"content-length: {len(CHAT)}\r\nconnection: close\r\n\r\n".encode() + CHAT)
+    answer = _send(gw.port, first + second, 1)
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)
+    assert statuses == [b"200", b"431"], (statuses, answer[-600:])
+    assert b"request_header_fields_too_large" in answer
+    assert len(stub.app.seen) == before + 1  # the first only
