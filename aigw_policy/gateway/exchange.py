@@ -28,7 +28,7 @@ from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
 from .paths import PathError, canonical_scope, valid_host
 from .request_body import MIN_BODY_RATE, BadBody, body_code, parse_body, read_body, receive_within
 from .request_ids import DECISION_HEADER, id_headers, request_id
-from .server import CONN_TIMES
+from .server import CONN_TIMES, MAX_HEAD_FIELDS
 
 if TYPE_CHECKING:
     from .middleware import PolicyMiddleware
@@ -95,6 +95,9 @@ class Exchange:
         if scope.get("method") in _NOT_FORWARDED:
             self.path_error = f"{scope['method']} is not served: the gateway forwards API requests only"
             self.edge = (405, "method_not_allowed")
+        if len(scope["headers"]) > MAX_HEAD_FIELDS:  # the server counts a read's first head: not a pipelined one's
+            self.path_error = f"the request head has more than {MAX_HEAD_FIELDS} header fields"
+            self.edge = (431, "request_header_fields_too_large")
         version = scope.get("http_version")
         if version is not None and version not in _VERSIONS:  # a request line of HTTP/2.0, HTTP/0.9, ...
             self.path_error = (f"HTTP/{str(version)[:8]} is not served: a request line says HTTP/1.1 or "

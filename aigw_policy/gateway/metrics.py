@@ -9,9 +9,10 @@ Names follow the OpenTelemetry GenAI conventions (``gen_ai.operation.name``,
 ``gen_ai.request.model``, ``gen_ai.usage.input_tokens``, ``gen_ai.client.token.usage``).
 Every backend is optional; a missing one is skipped, never an error.
 
-Metric labels never take a value straight from a request: a requested model becomes a
-label value only if the price catalog (or an override) knows it, and while fewer than
-``max_models`` models have been admitted; any other model is counted under ``other``. Every other label comes from a bounded set (verdicts, statuses, provider
+Metric labels never take a value straight from a request: a requested model's label value is
+the name the price catalog (or an override) priced it as (``GPT-4O`` and
+``gpt-4o-2024-08-06`` are ``gpt-4o``: a client's spellings are not values of their own), while
+fewer than ``max_models`` names have been admitted; any other model is counted under ``other``. Every other label comes from a bounded set (verdicts, statuses, provider
 labels, the policy's rule and limit names).
 """
 
@@ -33,9 +34,16 @@ _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 
 DEFAULT_MAX_MODELS = 100
 """Distinct model label values at most; past them, and for unpriced models: ``other``."""
 OTHER = "other"
-PRICED = frozenset(("genai-prices", "override", "provider"))
-"""The cost sources of a decision that priced its model (``unknown``, ``not-forwarded`` and
-``not-billed`` did not: a made-up model refused or never run is no label value)."""
+PRICED = frozenset(("genai-prices", "override"))
+"""The cost sources of a decision that priced its model by a name of the catalog's or the
+operator's (``unknown``, ``not-forwarded`` and ``not-billed`` did not: a made-up model refused
+or never run is no label value; nor did ``provider``, a figure the upstream reported for a
+name the client may have chosen)."""
+_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+"""Line breaks to Unicode-aware readers (``str.splitlines``, JavaScript before ES2019) that
+JSON leaves raw: escaped, so a client's text (a model name) cannot start a forged log line."""
+_MAX_SPELLINGS = 4096
+"""Requested names whose label is remembered at most (then forgotten all at once)."""
 
 
 class Observer:
@@ -54,6 +62,7 @@ class Observer:
         self.prices = prices
         self.max_models = max_models
         self._models: set[str] = set()
+        self._labels: dict[str, str] = {}  # a requested name -> its label value
         self._providers: set[str] = set()
         self.registry: Any = None
         self.reloads: Any = None
@@ -124,7 +133,10 @@ class Observer:
     def __call__(self, event: dict[str, Any]) -> None:
         record = summarize(event)
         if self.logger is not None and self.logger.isEnabledFor(logging.INFO):
-            self.logger.info(json.dumps(record, ensure_ascii=False, default=str))
+            line = json.dumps(record, ensure_ascii=False, default=str)
+            if not line.isascii():  # (O(1); the common line is ASCII and goes as it is)
+                line = line.translate(_LINE_BREAKS)
+            self.logger.info(line)
         if self.registry is None and self._tracer is None:
             return
         d = event.get("decision")
@@ -139,26 +151,39 @@ class Observer:
             self._otel(record, event, model)
 
     def model_label(self, provider: str | None, model: str | None, *, priced: bool = False) -> str:
-        """The label value for ``model``: itself once admitted, else ``other`` (``""``: none).
-        ``priced``: the request's own decision priced this model (a routed provider of the
-        config's own, ``acme`` at ``api.openai.com``, is priced as the vendor its host names,
-        which the observer's book does not know); else the book is asked. A decision that priced
-        the model its answer named, not the requested one, says nothing of the requested name."""
+        """The label value for ``model``: the name it is priced as once admitted, else ``other``
+        (``""``: none). ``priced``: the request's own decision priced this very name (a routed
+        provider of the config's own, ``acme`` at ``api.openai.com``, is priced as the vendor
+        its host names, which the observer's book does not know); else the book is asked, and
+        its name for the model is the label (the catalog matches case-insensitively and by
+        dated version: a client's spellings of one model are one value, and cannot use up
+        ``max_models``). A decision that priced the model its answer named, not the requested
+        one, says nothing of the requested name."""
         if not model:
             return ""
-        if model in self._models:
-            return model
-        if len(self._models) < self.max_models and (priced or self._priced(provider or "", model)):
-            self._models.add(model)
-            return model
-        return OTHER
+        label = self._labels.get(model)
+        if label is None:
+            name = model if priced else self._priced(provider or "", model)
+            if name is None:  # unpriced (not remembered: a price may come with the decision)
+                return OTHER
+            if name in self._models or len(self._models) < self.max_models:
+                self._models.add(name)
+                label = name
+            else:
+                label = OTHER
+            if len(self._labels) >= _MAX_SPELLINGS:
+                self._labels.clear()
+            self._labels[model] = label
+        return label
 
-    def _priced(self, provider: str, model: str) -> bool:
+    def _priced(self, provider: str, model: str) -> str | None:
+        """The name the book prices ``model`` as; None when it has no price."""
         from ..providers import PriceBook, Usage
 
         if self.prices is None:
             self.prices = PriceBook()
-        return bool(self.prices.cost(provider, model, Usage.of(1, 1)).known)
+        cost = self.prices.cost(provider, model, Usage.of(1, 1))
+        return (cost.model or model) if cost.known else None
 
     def _prometheus(self, r: dict[str, Any], model: str) -> None:
         provider = r.get("gen_ai.provider.name") or ""

@@ -54,25 +54,42 @@ _READ_OBJECTS = ("generationConfig", "generation_config", "options", "stream_opt
 """The objects inside a body whose fields the policy reads besides the top level's (Gemini's
 output cap and candidate count, Ollama's ``num_predict``, Bedrock's ``maxTokens``...)."""
 
+_READ_NAMES = frozenset((
+    "model", "models", "stream", "stream_options", "include_usage", "messages", "input", "prompt", "instructions",
+    "system", "tools", "contents", "systemInstruction", "system_instruction", "max_tokens", "max_completion_tokens",
+    "max_output_tokens", "maxOutputTokens", "n", "best_of", "candidateCount", "candidate_count",
+    "generationConfig", "generation_config", "options", "num_predict", "inferenceConfig", "maxTokens",
+    "max_new_tokens", "max_gen_len"))
+"""The spellings the APIs define of the fields the policy reads, at the top level and in
+:data:`_READ_OBJECTS` (Gemini's proto JSON takes snake_case and lowerCamelCase alike)."""
+_READ_FOLDS = frozenset(name.replace("_", "").casefold() for name in _READ_NAMES)
+
 
 def _one_spelling(body: dict[str, Any]) -> None:
-    """Refuse a body whose top level (or an object of :data:`_READ_OBJECTS`) spells one field
-    twice, as upstreams read it: keys equal but for ASCII case (Go's ``encoding/json``, which
-    Ollama and LocalAI decode with, matches field names case-insensitively and takes the last:
-    ``{"model": "allowed", "Model": "other"}`` was served as ``other``), or but for
-    ``snake_case`` against ``lowerCamelCase`` (Gemini's proto JSON reads ``max_output_tokens``
-    and ``maxOutputTokens`` as one field, while the policy read the first it found)."""
+    """Refuse a body whose top level (or an object of :data:`_READ_OBJECTS`) spells a field the
+    policy reads otherwise than an API defines it (``MODEL``, ``Max_Tokens``, ``ſtream``), or
+    spells one field twice, as upstreams read it: keys equal under Unicode case folding (Go's
+    ``encoding/json``, which Ollama and LocalAI decode with, matches field names so and takes the
+    last: ``{"model": "allowed", "Model": "other"}`` was served as ``other``, and a lone
+    ``{"MODEL": "o1"}`` as ``o1`` while the policy saw no model), or but for ``snake_case``
+    against ``lowerCamelCase`` (Gemini's proto JSON reads ``max_output_tokens`` and
+    ``maxOutputTokens`` as one field, while the policy read the first it found)."""
     for obj in (body, *(v for k in _READ_OBJECTS if type(v := body.get(k)) is dict)):
-        if len(obj) < 2:
-            continue
         seen: dict[str, str] = {}
+        misspelt = None
         for key in obj:
-            same = key.replace("_", "").lower()
+            same = key.replace("_", "").casefold()
             if same in seen:
                 raise BadBody("duplicate_json_key", f"the request body spells one field twice, `{seen[same][:80]}` "
                                f"and `{key[:80]}`: upstreams read them as one (which one counts depends on the "
                                "parser), so it is refused")
+            if misspelt is None and same in _READ_FOLDS and key not in _READ_NAMES:
+                misspelt = key
             seen[same] = key
+        if misspelt is not None:
+            raise BadBody("misspelt_json_key", f"the request body spells a field `{misspelt[:80]}`: some upstreams "
+                           "read it as the field of that name in lower case, which the policy reads only as the "
+                           "API spells it, so it is refused")
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")

@@ -62,7 +62,7 @@ CAP_FIELDS: tuple[tuple[str, ...], ...] = (
     ("max_gen_len",), ("textGenerationConfig", "maxTokenCount"), ("inferenceConfig", "max_new_tokens"),
     ("max_completion_tokens",), ("max_tokens",),
 )
-"""Every InvokeModel family's output cap, by its path in the body (classify reads the first
+"""Every InvokeModel family's output cap, by its path in the body (classify reads the largest
 present as ``ai.max_output_tokens``)."""
 
 _NO_CAP = (".embed", ".rerank")  # embedding and rerank models: no output to cap

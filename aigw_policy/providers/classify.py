@@ -419,8 +419,12 @@ def _openai_fast(op: Operation, body: dict[str, Any]) -> tuple[int | None, int, 
             return None
     if op == "responses":
         max_output = mot
-    else:
-        max_output = mct if mct is not None else mt if mt is not None else mot
+    else:  # the largest named (request_fields._largest): servers read different ones
+        max_output = mct
+        if mt is not None and (max_output is None or mt > max_output):
+            max_output = mt
+        if mot is not None and (max_output is None or mot > max_output):
+            max_output = mot
     if n is None:
         choices = 1 if best_of is None else best_of
     else:

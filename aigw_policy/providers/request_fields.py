@@ -90,7 +90,7 @@ def max_output(api: Api, op: Operation, body: Mapping[str, Any], problems: list[
         found = [_count(cfg, k, f"{base}.{key}.{k}", problems) for k in _GEMINI_TOKEN_FIELDS if k in cfg]
         for k in _GEMINI_COUNT_FIELDS:
             _count(cfg, k, f"{base}.{key}.{k}", problems, least=1)
-        return next((n for n in found if n is not None), None)
+        return _largest(found)
     if api == "bedrock":  # Converse: inferenceConfig.maxTokens; InvokeModel: the family's own field
         caps: list[int | None] = []
         for path in (("inferenceConfig", "maxTokens"), *CAP_FIELDS):
@@ -99,7 +99,7 @@ def max_output(api: Api, op: Operation, body: Mapping[str, Any], problems: list[
                 obj = obj.get(key) if isinstance(obj, Mapping) else None
             if isinstance(obj, Mapping) and path[-1] in obj:
                 caps.append(_count(obj, path[-1], ".".join((base, *path)), problems))
-        return next((n for n in caps if n is not None), None)
+        return _largest(caps)
     if api == "ollama":
         opts = body.get("options")
         if not isinstance(opts, Mapping) or opts.get("num_predict") is None:
@@ -111,7 +111,14 @@ def max_output(api: Api, op: Operation, body: Mapping[str, Any], problems: list[
         _count(body, k, f"{base}.{k}", problems, least=1)
     if op == "responses":
         return found.get("max_output_tokens")
-    return next((n for n in found.values() if n is not None), None)
+    return _largest(found.values())
+
+
+def _largest(caps: Any) -> int | None:
+    """The largest of a body's output caps (None: none given). Servers of one format read
+    different fields of it (vLLM ``max_completion_tokens``, TGI ``max_tokens``): with two, the
+    policy reads the most either can produce, never the one a client chose to show it."""
+    return max((n for n in caps if n is not None), default=None)
 
 
 def choices(api: Api, body: Mapping[str, Any]) -> int:

@@ -56,6 +56,9 @@ KEEP_ANSWERS = True
 """Keep each model's answer to an elementwise strategy between snapshots (:mod:`.incremental`);
 False: evaluate it over the whole pool each time (the tests compare the two)."""
 _FORMATS = ("openai", "anthropic", "gemini")
+_NO_MODEL = frozenset(("", ".", ".."))
+"""Names passed through to a provider that name no model: sent, they are a path's dot segment
+(Bedrock's ``/model/{id}/``: ``/model/../converse`` is ``/converse`` to any server) or empty."""
 
 
 def requested_models(ai: AiRequest) -> tuple[str, ...]:
@@ -83,6 +86,8 @@ def _resolve(route: CompiledRoute, name: str) -> list[ModelInfo]:
             return [m]
         if route.only_configured_models:
             raise _not_allowed("model", name)
+        if tail in _NO_MODEL:  # would be a dot segment of Bedrock's path (`/model/../converse`), or empty
+            raise _Refused(422, "ERR_NGROK_3804", f"No matching models found: `{name}` names no model")
         return [route.catalog.match(tail, pid) or ModelInfo(id=tail, provider_id=pid, known=False)]
     found = route.by_name.get(low)
     if found:
