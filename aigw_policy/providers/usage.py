@@ -457,8 +457,17 @@ def with_input_estimate(usage: Usage, estimate: int) -> Usage:
     (:data:`NO_INPUT`); as it is otherwise."""
     if NO_INPUT not in usage.notes:
         return usage
+    # the input's modality details broke down the provider's partial count, not the estimate:
+    # kept only where they fit in it (an estimate has no cached part: its cache_ details go)
+    notes = usage.notes
+    units = tuple((k, n) for k, n in usage.units if not k.startswith("cache_"))
+    if len(units) < len(usage.units):
+        notes = (*notes, "cache_ modality details of an estimated input: priced as text")
+    if sum(n for k, n in units if k.startswith("input_")) > estimate:
+        units = tuple((k, n) for k, n in units if not k.startswith("input_"))
+        notes = (*notes, "input_ modality details above the estimated input: priced as text")
     return Usage.of(estimate, usage.output_tokens, reasoning_tokens=usage.reasoning_tokens, source="estimate",
-                    model=usage.model, notes=usage.notes, units=usage.units, service_tier=usage.service_tier,
+                    model=usage.model, notes=notes, units=units, service_tier=usage.service_tier,
                     reported_usd=usage.reported_usd)
 
 
