@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..cel import CelError
+from ..cel.runtime.network import unmapped
 from .action_helpers import BAD_HEADER_CHAR, _header_value, _publish, _render
 from .charging import NO_ERROR
 from .compile import CompiledAction, CompiledRule
@@ -291,11 +292,9 @@ def _parse_ip(text: str) -> tuple[int, int] | None:
     ``inCidrRange`` reads it: ``deny: [1.2.3.4/32]`` denies it, ``::/0`` does not hold it.
     Pure, so caching is safe."""
     try:
-        ip = ipaddress.ip_address(text)
+        ip = unmapped(ipaddress.ip_address(text))
     except ValueError:
         return None
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
     return ip.version, int(ip)
 
 

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ..cel.runtime.network import unmapped
+
 __all__ = ["conn_of", "http_version", "server_name", "timestamp_of"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -34,10 +36,11 @@ def _unmapped(address: Any) -> Any:
     if type(address) is not str or "." not in address or ":" not in address:
         return address
     try:
-        mapped = ipaddress.IPv6Address(address).ipv4_mapped
+        ip = ipaddress.IPv6Address(address)
     except ValueError:
         return address
-    return str(mapped) if mapped is not None else address
+    plain = unmapped(ip)
+    return str(plain) if plain is not ip else address
 
 
 def http_version(scope: Mapping[str, Any]) -> str | None:
