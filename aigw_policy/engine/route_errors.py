@@ -20,8 +20,8 @@ from ..redact import account_ids
 from ..routing.compile import key_id_of
 from ..routing.rewrite import CREDENTIAL_HEADERS, attempt_url
 
-__all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "MALFORMED", "NO_API_KEY", "UPSTREAM_MALFORMED", "NO_API_KEY_MESSAGE", "NO_KEY", "TIMEOUT",
-           "ai_gateway_result", "all_failed", "attempt_said", "error_body", "publish_trace", "upstream_wait"]
+__all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "MALFORMED", "NO_API_KEY", "NO_API_KEY_MESSAGE", "NO_KEY", "TIMEOUT",
+           "UPSTREAM_MALFORMED", "ai_gateway_result", "all_failed", "attempt_said", "error_body", "publish_trace", "upstream_wait"]
 
 #: The keys of the ``aigw`` object every gateway answer carries (SPEC section 14), always all
 #: present (``None`` when they do not apply), so a client reads them without guessing.
@@ -29,8 +29,8 @@ AIGW_FIELDS = ("code", "rule", "limit", "key", "reason", "retry_after", "resets_
 CONNECT = "ERR_NGROK_3800"
 """Could not reach the AI provider (a connection error that does not fail over)."""
 MALFORMED = "malformed"
-"""An attempt whose answer came but cannot be the API's (``AttemptOutcome.error``;
-:mod:`aigw_policy.gateway.malformed`)."""
+"""An attempt whose answer came but cannot be the API's (``AttemptOutcome.error`` and the
+``failover_on`` term; :mod:`aigw_policy.gateway.malformed` judges such answers)."""
 UPSTREAM_MALFORMED = "upstream_malformed"
 """The code of a malformed answer that does not fail over (502; ngrok has none of its own)."""
 NO_API_KEY = "ERR_NGROK_3802"

@@ -9,17 +9,15 @@ an HTML page (a load balancer's or a captive portal's "welcome" page answered 20
 cut before the end its head declared. Served, the SDKs raised ``json.JSONDecodeError``, or
 returned the page as a ``str`` where a completion was expected (the OpenAI SDK does for a
 non-JSON answer), outside every documented error type. Such an attempt has failed, and fails
-over as ngrok's "provider errors" do (docs/routing.md, "Failover").
+over as ngrok's "provider errors" do (docs/routing.md, "Failover"); its outcome error and
+``failover_on`` term is ``engine.route_errors.MALFORMED``.
 """
 
 from __future__ import annotations
 
 import json
 
-__all__ = ["CUT", "MALFORMED", "malformed", "malformed_stream"]
-
-MALFORMED = "malformed"
-"""The outcome error (``AttemptOutcome.error``) and ``failover_on`` term of such an answer."""
+__all__ = ["CUT", "malformed", "malformed_stream"]
 
 _HTML = (b"<!doctype html", b"<html")
 

@@ -38,6 +38,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..engine.route_errors import MALFORMED
 from ..providers.encoding import StreamDecoder, decodable
 from ..providers.errors import ProviderError
 from ..providers.framing import JSONArrayParser
@@ -50,7 +51,7 @@ from .errors import stream_error_event
 from .first_event import framing_of, opening, stream_error
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
-from .malformed import CUT, MALFORMED, malformed, malformed_stream
+from .malformed import CUT, malformed, malformed_stream
 from .proxy import ANSWER_DROP, OFFER, client_watch, is_redirect
 from .scrub import Scrubber
 from .server import leave_unfinished
