@@ -57,6 +57,12 @@ DEFAULT_CACHE_S = 1.0
 """Seconds a process reuses a snapshot of a shared store (SQLite, Redis) before reading it
 again; its own records are seen at once. Other processes' records show within this time."""
 _ERRORS = ("total", "timeout", "rate_limit", "client", "server")
+_ERROR_KEYS = tuple((e, f"e.{e}") for e in _ERRORS)
+_LATENCIES = tuple((f"{name}.n", f"{name}.sum", f"{name}.b", f"{label}_avg", f"{label}_p95")
+                   for name, label in (("up", "upstream_ms"), ("ttft", "time_to_first_token_ms")))
+"""Per latency: its counters' names (count, sum, the bins' prefix) and its two summary fields."""
+_FIELDS = tuple((f"{name}.n", f"{name}.sum", tuple(f"{name}.b{b}" for b in range(100))) for name in ("up", "ttft"))
+"""Per latency, as :func:`fields_of` counts it: the count's and the sum's names, and each bin's."""
 _QUOTA_HEADERS = {
     "x-ratelimit-remaining-requests": "remaining_requests", "x-ratelimit-remaining-tokens": "remaining_tokens",
     "x-ratelimit-limit-requests": "limit_requests", "x-ratelimit-limit-tokens": "limit_tokens",
@@ -105,11 +111,11 @@ def fields_of(outcome: AttemptOutcome) -> dict[str, float]:
         f["e.total"] = 1.0
     if kind is not None:
         f[f"e.{kind}"] = 1.0
-    for name, ms in (("up", outcome.latency_ms), ("ttft", outcome.time_to_first_token_ms)):
+    for (count, total, bins), ms in zip(_FIELDS, (outcome.latency_ms, outcome.time_to_first_token_ms)):
         if ms is not None and ms >= 0 and math.isfinite(ms):
-            f[f"{name}.n"] = 1.0
-            f[f"{name}.sum"] = float(ms)
-            f[f"{name}.b{_bin(ms)}"] = 1.0
+            f[count] = 1.0
+            f[total] = float(ms)
+            f[bins[_bin(ms)]] = 1.0
     return f
 
 
@@ -126,14 +132,18 @@ def summarize(provider: str, name: str, kind: str, counts: Mapping[str, float], 
     """One pair's metrics in ngrok's shape, from its summed counters."""
     n = counts.get("n", 0.0)
     latency: dict[str, float | None] = {}
-    for name_, label in (("up", "upstream_ms"), ("ttft", "time_to_first_token_ms")):
-        seen = counts.get(f"{name_}.n", 0.0)
-        latency[f"{label}_avg"] = round(counts.get(f"{name_}.sum", 0.0) / seen, 3) if seen else None
-        latency[f"{label}_p95"] = _p95(counts, name_, seen) if seen else None
+    get = counts.get
+    for count, total, prefix, avg, p95 in _LATENCIES:
+        seen = get(count, 0.0)
+        if seen:
+            latency[avg] = round(get(total, 0.0) / seen, 3)
+            latency[p95] = _p95(counts, prefix, seen)
+        else:
+            latency[avg] = latency[p95] = None
     out: dict[str, Any] = {
         "provider": provider, "request_count": int(n), "start_time": int(start), "end_time": int(end),
         "latency": latency,
-        "error_rate": {e: (counts.get(f"e.{e}", 0.0) / n if n else 0.0) for e in _ERRORS},
+        "error_rate": {e: get(key, 0.0) / n for e, key in _ERROR_KEYS} if n else dict.fromkeys(_ERRORS, 0.0),
     }
     if kind == "m":
         out["model"] = name
@@ -144,8 +154,10 @@ def summarize(provider: str, name: str, kind: str, counts: Mapping[str, float], 
     return out
 
 
-def _p95(counts: Mapping[str, float], name: str, seen: float) -> float:
-    bins = sorted((int(k[len(name) + 2:]), v) for k, v in counts.items() if k.startswith(f"{name}.b"))
+def _p95(counts: Mapping[str, float], prefix: str, seen: float) -> float:
+    """The top of the bin (``prefix`` and its number: ``up.b12``) where 95% of ``seen`` is reached."""
+    cut = len(prefix)
+    bins = sorted([(int(k[cut:]), v) for k, v in counts.items() if k.startswith(prefix)])
     need, acc = 0.95 * seen, 0.0
     for b, v in bins:
         acc += v
@@ -260,7 +272,7 @@ class MemoryRouteMetrics(_Windowed):
                 self._dirty.add(pair)
                 slots = self._slots.pop(pair, None) or {}
                 self._slots[pair] = slots  # most recent last
-                gone = [s for s in slots if s < first]
+                gone = [s for s in slots if s < first] if slots and min(slots) < first else ()
                 for old in gone:
                     del slots[old]
                 cell = slots.setdefault(slot, {})
@@ -331,7 +343,13 @@ class MemoryRouteMetrics(_Windowed):
         else:
             older = _sum(c for s, c in slots.items() if s >= first and s != newest)
             self._closed[pair] = (first, newest, older)
-        return _sum((older, slots[newest])) if newest >= first else dict(older)
+        if newest < first:
+            return dict(older)
+        out = dict(older)  # _sum((older, newest)): the same additions (0.0 + x is x for these counts)
+        get = out.get
+        for k, v in slots[newest].items():
+            out[k] = get(k, 0.0) + v
+        return out
 
 
 def _cap(d: OrderedDict[Any, Any], most: int) -> None:
