@@ -520,7 +520,7 @@ class Engine(RoutingMixin):
             flow.metrics = None if isinstance(metrics, StoreFailed) else metrics
         if cur is None and self.compiled.routed and (read := _read_of(req)) is not None:
             flow.pinned = pinned_owner((yield ReadOwner(self.owners, read)), flow.identity)
-        elif not expect_response and req.response is None and QUIET_RESERVE:
+        if not expect_response and req.response is None and QUIET_RESERVE:  # (whatever was read above)
             flow.no_response = True  # settled at the estimate: no text reads what the reserve publishes
         yield from request_steps(flow, cur)
         stop = flow.stop
