@@ -112,7 +112,8 @@ def _not_allowed(what: str, name: str, model: str | None = None) -> _Refused:
     return _Refused(403, f"{what}_not_allowed", f"{what} `{name}`{of} is not allowed by this gateway ({flag})")
 
 
-def _why_not(route: CompiledRoute, m: ModelInfo, fmt: str, tokens: int) -> str | None:
+def _why_not(route: CompiledRoute, m: ModelInfo, fmt: str) -> str | None:
+    """Why ``m`` cannot be tried for a request of API format ``fmt``, whatever its size."""
     p = route.providers[m.provider_id]
     if p.disabled:
         return f"provider `{p.id}` is disabled"
@@ -120,9 +121,11 @@ def _why_not(route: CompiledRoute, m: ModelInfo, fmt: str, tokens: int) -> str |
         return "model is disabled"
     if fmt not in p.formats:
         return f"provider `{p.id}` does not speak the {fmt} API format ({', '.join(p.formats)} only)"
-    if m.max_context_window and tokens > m.max_context_window:
-        return f"input of {tokens} tokens is over the model's context window of {m.max_context_window}"
     return None
+
+
+def _too_long(tokens: int, window: int) -> str:
+    return f"input of {tokens} tokens is over the model's context window of {window}"
 
 
 def _as_list(value: Any, what: str, source: str) -> list[dict[str, Any]]:
@@ -357,42 +360,60 @@ def _no_models(error: tuple[str, str] | None) -> _Refused:
 def _named(route: CompiledRoute, requested: tuple[str, ...], fmt: str, tokens: int,
            skipped: list[Candidate]) -> list[ModelInfo]:
     """The requested models in the client's order (each name's providers in catalog order),
-    the unusable ones moved to ``skipped`` with their reason."""
+    the unusable ones moved to ``skipped`` with their reason. What does not depend on the
+    request's size is worked out once per names and format (:func:`_named_rows`)."""
+    memo = ("named", requested, fmt)
+    made = route.memo.get(memo)
+    if made is None:
+        made = _named_rows(route, requested, fmt)
+        route.remember(memo, made)
+    rows, refusal = made
     out: list[ModelInfo] = []
+    for m, why, window in rows:
+        if why is not None:
+            skipped.append(why)
+        elif window and tokens > window:
+            skipped.append(Candidate(m.provider_id, m.id, None, _too_long(tokens, window)))
+        else:
+            out.append(m)
+    if not out:
+        if refusal is not None:
+            raise _Refused(*refusal)  # a new one each time: a kept exception raised again keeps every traceback
+        raise _Refused(422, "ERR_NGROK_3805", "Model selection returned no results: " + "; ".join(
+            f"{c.provider}:{c.model}: {c.skipped_because}" for c in skipped))
+    return out
+
+
+def _named_rows(route: CompiledRoute, requested: tuple[str, ...], fmt: str) -> tuple[
+        tuple[tuple[Any, Candidate | None, int], ...], tuple[int, str, str] | None]:
+    """Each distinct (provider, model) the names resolve to, in order, with the candidate
+    that says why it cannot be tried whatever the request's size (a name that resolves to
+    none: its refusal's), or with its context window; and the first name's refusal (its
+    ``error``: memos keep no exception, whose traceback would grow at each raise)."""
+    rows: list[tuple[Any, Candidate | None, int]] = []
     seen: set[tuple[str, str]] = set()
-    refusal: _Refused | None = None
+    refusal: tuple[int, str, str] | None = None
     for name in requested:
-        try:
-            found = route.resolved.get(name)
-            if found is None:
-                try:
-                    found = _resolve(route, name)
-                except _Refused as e:
-                    route.remember_name(name, e)
-                    raise
-                route.remember_name(name, found)
-            elif isinstance(found, _Refused):
-                raise found
-        except _Refused as e:
-            refusal = refusal or e
-            skipped.append(Candidate("", name, None, e.error[2]))
+        found = route.resolved.get(name)
+        if found is None:
+            try:
+                found = _resolve(route, name)
+            except _Refused as e:
+                found = e.error
+            route.remember_name(name, found)
+        if type(found) is tuple:  # the name's refusal
+            refusal = refusal or found
+            rows.append((None, Candidate("", name, None, found[2]), 0))
             continue
         for m in found:
             ref = (m.provider_id, m.id)
             if ref in seen:
                 continue
             seen.add(ref)
-            why = _why_not(route, m, fmt, tokens)
-            if why is None:
-                out.append(m)
-            else:
-                skipped.append(Candidate(m.provider_id, m.id, None, why))
-    if not out:
-        if refusal is not None:
-            raise refusal
-        raise _Refused(422, "ERR_NGROK_3805", "Model selection returned no results: " + "; ".join(
-            f"{c.provider}:{c.model}: {c.skipped_because}" for c in skipped))
-    return out
+            why = _why_not(route, m, fmt)
+            rows.append((m, None if why is None else Candidate(m.provider_id, m.id, None, why),
+                         m.max_context_window or 0))
+    return tuple(rows), refusal
 
 
 def _with_keys(route: CompiledRoute, models: list[ModelInfo], scope: dict[str, Any],
