@@ -295,10 +295,7 @@ class LibraryPrices:
         found = self._models.get((provider_id, model))
         if found is None:
             try:
-                found = data_snapshot.get_snapshot().find_provider_model(_library_name(provider_id, model), None,
-                                                                         provider_id, None)
-            except LookupError:
-                found = f"no known price for `{model}` at `{provider_id}`"
+                found = _find(data_snapshot, provider_id, model)
             except Exception as exc:  # noqa: BLE001 - a library failure is an unknown price, not a crash
                 return Cost(None, "unknown", reason=f"price lookup failed: {type(exc).__name__}")
             self._keep(self._models, (provider_id, model), found, self.max_models)
@@ -364,6 +361,23 @@ def _units(usage: Usage) -> dict[str, int]:
             if name.startswith("input_"):
                 units.setdefault(f"cache_{name.split('_')[1]}_read_tokens", 0)
     return units
+
+
+def _find(data_snapshot: Any, provider_id: str, model: str) -> tuple[Any, Any] | str:
+    """The library's provider and model for a request's ``(provider, model)``, or why there is
+    none: what ``DataSnapshot.find_provider_model(model, None, provider_id, None)`` answers,
+    without its caches. Those keep every model name they are asked (the answer for each
+    spelling, found or not, and the lower-cased name), for the life of the process; the names
+    are the clients' own, so a client spelling models at will (``claude-3-5-sonnet-1``,
+    ``-2``, ... all match) grew the gateway without end. :class:`LibraryPrices` keeps its
+    answers, bounded."""
+    snapshot = data_snapshot.get_snapshot()
+    provider = data_snapshot.find_provider_by_id(snapshot.providers, provider_id)
+    info = provider.find_model(_library_name(provider_id, model), all_providers=snapshot.providers) \
+        if provider is not None else None
+    if info is None:
+        return f"no known price for `{model}` at `{provider_id}`"
+    return provider, info
 
 
 def _library_name(provider_id: str, model: str) -> str:

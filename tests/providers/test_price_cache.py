@@ -55,3 +55,32 @@ def test_unknown_models_stay_unknown_and_the_caches_are_bounded() -> None:
         prices.cost("openai", f"unknown-{n}", Usage.of(1, 1), AT)
     assert len(prices._models) <= 3
     assert len(prices._costs) <= 5
+
+
+@pytest.mark.parametrize("spelling", [
+    "claude-3-5-sonnet-{i}",  # found: genai-prices matches the prefix, whatever follows
+    "no-such-model-{i}",  # not found
+    "Claude-Sonnet-4-5-{i}",  # found, in another case
+])
+def test_names_a_client_makes_up_grow_nothing_past_the_bounds(spelling: str) -> None:
+    """Model names are the clients' own: pricing 2,000 new ones keeps no more than the
+    cache's bound, in this module or in genai-prices' lookup caches (which keep every name
+    they are asked, found or not)."""
+    import gc
+    import tracemalloc
+
+    prices = LibraryPrices(max_models=32, max_costs=32)
+    usage = Usage.of(12, 9)
+    for i in range(200):  # the bound is reached, the catalog loaded
+        prices.cost("anthropic", spelling.format(i=-i), usage, AT)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(2000):
+            prices.cost("anthropic", spelling.format(i=i), usage, AT)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 64 * 1024, f"{grown:,} bytes kept for 2,000 names (bound: 32 models)"  # (here: 5-8 KiB; before: 400-660)
