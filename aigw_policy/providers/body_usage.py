@@ -28,6 +28,7 @@ from .usage import (
 )
 from .bedrock_invoke import invoke_text, invoke_usage
 from .billed import grounded_searches, grounding_queries
+from .tool_models import with_tool_models
 from .vendor_usage import cohere_delta_text, cohere_usage, converse_text, interaction_fields
 
 __all__ = ["output_text", "usage_from_body"]
@@ -72,7 +73,7 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
             usage = openai_usage(_get(body, "usage"))
         if usage is not None:  # the tier it was served at, the searches the Responses API billed
             usage = with_tier(usage, service_tier(_get(body, "service_tier")))
-            usage = with_units(usage, tool_calls(_get(body, "output")))
+            usage = with_tool_models(with_units(usage, tool_calls(_get(body, "output"))), body)
     if usage is None:
         return None
     return usage.with_model(_model(body) if isinstance(body, Mapping) else None)

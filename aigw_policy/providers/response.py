@@ -180,10 +180,11 @@ def _total_only(body: object) -> Usage | None:
 def _openai_fast(body: dict[str, Any]) -> Usage | None:
     """``usage_from_body`` of an OpenAI chat completion (or completion, embedding) body with
     integer ``prompt_tokens`` and ``completion_tokens`` and a ``model`` string, the usual
-    shape; None for anything else (the general way reads it)."""
+    shape; None for anything else (the general way reads it), a body with an ``output`` (the
+    Responses API's search calls, billed apart) or a ``tool_usage`` (its image model's) among them."""
     u = body.get("usage")
     if type(u) is not dict or "input_tokens" in u or "output_tokens" in u or not BESIDE.isdisjoint(u) or "cost" in u \
-            or "prompt_audio_seconds" in u:
+            or "prompt_audio_seconds" in u or "output" in body or "tool_usage" in body:
         return None
     inp = u.get("prompt_tokens")
     out = u.get("completion_tokens", 0)

@@ -32,6 +32,7 @@ from .eventstream import EventStreamParser
 from .framing import BOM, JSONArrayParser, NDJSONParser, SSEParser
 from .shapes import Shape, cut, learn
 from .tokens import DEFAULT_COUNTER, TokenCounter
+from .tool_models import with_tool_models
 from .vendor_usage import bedrock_usage, cohere_delta_text, cohere_usage, interaction_fields
 from .usage import (
     Usage,
@@ -300,7 +301,7 @@ class StreamUsage:
                 if typ in ("response.completed", "response.incomplete", "response.failed"):
                     found = openai_usage(resp.get("usage"))
                     if found is not None:
-                        self._usage = with_units(found, tool_calls(resp.get("output")))
+                        self._usage = with_tool_models(with_units(found, tool_calls(resp.get("output"))), resp)
                     self._tier = service_tier(resp.get("service_tier")) or self._tier
                     self._done = True
                     if typ == "response.failed":
