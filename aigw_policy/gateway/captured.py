@@ -83,7 +83,8 @@ def usage_body(acc: Any, api: str) -> Any:
                                             "output_tokens_details": {"thinking_tokens": u.reasoning_tokens}}}
     if api == "cohere":
         return {"model": u.model, "usage": {"billed_units": {"input_tokens": u.input_tokens,
-                                                             "output_tokens": u.output_tokens}}}
+                                                             "output_tokens": u.output_tokens},
+                                            "cached_tokens": u.cached_input_tokens}}
     if api == "bedrock":
         fresh = u.input_tokens - u.cached_input_tokens - u.cache_creation_input_tokens
         return {"model": u.model, "usage": {

@@ -6,7 +6,8 @@ gives Gemini's counts. Pure, as :mod:`.usage`.
   chat, and a v2 stream's ``message-end`` event under ``delta``) or ``meta`` (v1, embed) holds
   ``billed_units`` (what Cohere bills) and ``tokens`` (everything the model read and wrote,
   its own prompt template included, which is not billed). The billed units are the usage;
-  ``tokens`` only when no billed units are given.
+  ``tokens`` only when no billed units are given. ``cached_tokens`` beside them (the prompt
+  tokens that hit Cohere's inference cache) is the cached part of the input.
 - **Bedrock Converse** (``/model/{id}/converse``, the ``metadata`` event of
   ``converse-stream``): ``usage.inputTokens`` leaves out the cache reads and writes
   (``cacheReadInputTokens``, ``cacheWriteInputTokens``), which ``totalTokens`` counts: they
@@ -46,8 +47,21 @@ def cohere_usage(body: object) -> Usage | None:
                                 if counts["search_units"] else ())
             if "input_tokens" not in counts:
                 return None  # a bad count, or none: not trusted at all (never `tokens` instead)
-            return Usage.of(counts["input_tokens"], counts.get("output_tokens", 0))
+            return _with_cached(Usage.of(counts["input_tokens"], counts.get("output_tokens", 0)), u.get("cached_tokens"))
     return None
+
+
+def _with_cached(usage: Usage, raw: object) -> Usage:
+    """``usage`` with Cohere's ``cached_tokens`` (beside ``billed_units`` and ``tokens``: the
+    prompt tokens that hit its inference cache, a part of the input) as its cached input."""
+    if raw is None:
+        return usage
+    cached = tok(raw)
+    notes: list[str] = []
+    if cached is None:
+        notes.append("cached_tokens is not a count: left out")
+    cached = _within(cached or 0, usage.input_tokens, "cached_tokens", notes)
+    return Usage.of(usage.input_tokens, usage.output_tokens, cached_input_tokens=cached, notes=tuple(notes))
 
 
 def bedrock_usage(u: object) -> Usage | None:
