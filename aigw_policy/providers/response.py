@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from .background import PENDING_NOTE, background_state
+from .background import PENDING_NOTE, background_of, background_state
 from .classify import AiRequest
 from .encoding import codings, decode_body
 from .errors import ProviderError
@@ -65,8 +65,8 @@ def extract_usage(
     if not isinstance(response, Mapping):
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=("response is not an object",))
     # (a POST's JSON answer, or a read's: a POST's stream is read as any other, its usage charged by the engine)
-    background = background_state(response) if ai.api == "openai" and ai.operation in ("responses", "other") and (
-        not ai.inference or isinstance(response.get("body"), Mapping)) else None
+    background = background_of(ai.api, ai.operation, response) if ai.api != "openai" or not ai.inference or \
+        isinstance(response.get("body"), Mapping) else None
     if background is not None and background[0] == "pending" and ai.inference:
         # the model runs later: its usage comes with the read that finds it done
         return Usage.of(0, 0, source="estimate", model=ai.model, notes=(PENDING_NOTE,))
