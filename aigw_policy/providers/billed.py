@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["audio_seconds", "grounding_queries", "grounded_searches", "reported_cost"]
+__all__ = ["audio_seconds", "grounding_queries", "grounded_searches", "reported_cost", "searches_billed"]
 
 _MAX_REPORTED = 1_000_000  # USD: a request's reported cost above this is no cost
 _MAX_SECONDS = 2**53
@@ -82,7 +82,13 @@ def grounded_searches(queries: Mapping[int, set[str]], model: str | None) -> tup
     bills each search query ($14 per 1,000), the earlier models each grounded prompt ($35 per
     1,000: one, however many queries and candidates). The free daily allowance is the
     project's, which the gateway cannot see: every grounded prompt is counted."""
-    count = sum(len(q) for q in queries.values())
+    return searches_billed(sum(len(q) for q in queries.values()), model)
+
+
+def searches_billed(count: int, model: str | None) -> tuple[tuple[str, int], ...]:
+    """The ``web_searches`` of a Gemini answer that made ``count`` Google searches (a grounded
+    prompt's queries; an interaction's ``grounding_tool_count``): each for Gemini 3, one for
+    the prompt before (:func:`grounded_searches`)."""
     if not count:
         return ()
     per_query = model is not None and model.lower().removeprefix("models/").startswith("gemini-3")

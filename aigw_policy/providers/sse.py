@@ -33,7 +33,7 @@ from .framing import BOM, JSONArrayParser, NDJSONParser, SSEParser
 from .shapes import Shape, cut, learn
 from .tokens import DEFAULT_COUNTER, TokenCounter
 from .tool_models import with_tool_models
-from .vendor_usage import bedrock_usage, cohere_delta_text, cohere_usage, interaction_fields
+from .vendor_usage import bedrock_usage, cohere_delta_text, cohere_usage, interaction_usage
 from .usage import (
     Usage,
     anthropic_fields,
@@ -397,7 +397,7 @@ class StreamUsage:
             interaction = obj.get("interaction")
             if isinstance(interaction, Mapping):
                 self._note_model(interaction.get("model"))
-                usage = gemini_usage_from_fields(interaction_fields(interaction.get("usage")))
+                usage = interaction_usage(interaction, served_model(interaction.get("model")) or self.model)
                 self._usage = usage or self._usage
             self._done = True
         elif typ == "error" or "error" in obj:

@@ -19,11 +19,14 @@ gives Gemini's counts. Pure, as :mod:`.usage`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from .usage import Usage, _get, _with_gap, _within, counts_of, gemini_fields, tok
+from .billed import searches_billed
+from .usage import Usage, _get, _with_gap, _within, counts_of, gemini_fields, gemini_usage_from_fields, tok, with_units
 
-__all__ = ["bedrock_usage", "cohere_usage", "converse_text", "cohere_delta_text", "interaction_fields"]
+__all__ = ["bedrock_usage", "cohere_usage", "converse_text", "cohere_delta_text", "interaction_fields",
+           "interaction_usage"]
 
 _COHERE_COUNTS = ("input_tokens", "output_tokens")
 
@@ -165,3 +168,26 @@ def interaction_fields(u: object) -> dict[str, int]:
         if value is not None:
             m[gemini] = value
     return gemini_fields(m)
+
+
+def interaction_usage(interaction: object, model: str | None) -> Usage | None:
+    """The usage of an Interactions API ``interaction`` (its ``usage``: :func:`interaction_fields`),
+    with the Google searches its ``grounding_tool_count`` names (``[{type: google_search,
+    count}]``) as ``web_searches`` (:func:`~.billed.searches_billed`, by ``model``); None
+    without usable counts. A count that is not a count is noted, not billed."""
+    u = _get(interaction, "usage")
+    usage = gemini_usage_from_fields(interaction_fields(u))
+    tools = _get(u, "grounding_tool_count")
+    if usage is None or tools is None:
+        return usage
+    searches, bad = 0, False
+    for entry in tools if isinstance(tools, list) else (tools,):
+        if isinstance(entry, Mapping) and entry.get("type") == "google_search" and entry.get("count") is not None:
+            n = tok(entry["count"])
+            bad = bad or n is None
+            searches += n or 0
+        elif not isinstance(entry, Mapping):
+            bad = True
+    if bad:
+        usage = replace(usage, notes=(*usage.notes, "grounding_tool_count is not a list of counts: left out"))
+    return with_units(usage, searches_billed(searches, model))
