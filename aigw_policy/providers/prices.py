@@ -52,9 +52,10 @@ LIBRARY_PROVIDERS: dict[str, str | None] = {
 }
 
 
-REPORTED_COST = frozenset(("openrouter", "perplexity"))
+REPORTED_COST = frozenset(("openrouter", "perplexity", "xai"))
 """The providers whose answers say what the request cost (``usage.cost``: OpenRouter's credits,
 with the upstream's charge on your own key; Perplexity's total, its request fee and searches
+included; xAI's ``usage.cost_in_usd_ticks``, its cache discount and server-side tool calls
 included), priced from it rather than from genai-prices (which knows neither the upstream
 OpenRouter chose nor Perplexity's fees); an override still wins. Another label's ``cost`` (a
 self-hosted server's, a proxy's) is not trusted: its currency and meaning are unknown."""

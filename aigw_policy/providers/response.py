@@ -184,7 +184,7 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
     Responses API's search calls, billed apart) or a ``tool_usage`` (its image model's) among them."""
     u = body.get("usage")
     if type(u) is not dict or "input_tokens" in u or "output_tokens" in u or not BESIDE.isdisjoint(u) or "cost" in u \
-            or "prompt_audio_seconds" in u or "output" in body or "tool_usage" in body:
+            or "cost_in_usd_ticks" in u or "prompt_audio_seconds" in u or "output" in body or "tool_usage" in body:
         return None
     inp = u.get("prompt_tokens")
     out = u.get("completion_tokens", 0)

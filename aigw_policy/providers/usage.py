@@ -47,7 +47,7 @@ class Usage:
     #: ``priority``...), when it is not the default one: its prices differ
     service_tier: str | None = None
     #: what the provider says it charged for the request (OpenRouter's and Perplexity's
-    #: ``usage.cost``, USD; :func:`reported_cost`): priced from it, for the labels of
+    #: ``usage.cost``, USD; xAI's ``usage.cost_in_usd_ticks``; :func:`reported_cost`): priced from it, for the labels of
     #: :data:`~aigw_policy.providers.prices.REPORTED_COST` only
     reported_usd: Decimal | None = None
     #: what a server-side tool ran on another model, by that model's name, priced at its prices
@@ -257,7 +257,7 @@ def openai_usage(u: object) -> Usage | None:
                     *(audio_seconds(u.get("prompt_audio_seconds")) or ())))
     return Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=written,
                     reasoning_tokens=reasoning, notes=tuple(notes), units=units,
-                    reported_usd=reported_cost(u) if "cost" in u else None)
+                    reported_usd=reported_cost(u) if "cost" in u or "cost_in_usd_ticks" in u else None)
 
 
 def duration_usage(seconds: object) -> Usage | None:
