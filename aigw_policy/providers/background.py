@@ -160,7 +160,7 @@ def interaction_state(response: Mapping[str, Any]) -> tuple[Literal["pending", "
     if isinstance(stream, (str, bytes, bytearray)):
         body = _last_interaction(stream)
     elif isinstance(body, (str, bytes, bytearray)):
-        if ('"status"' if isinstance(body, str) else b'"status"') not in body:
+        if '"status"' not in body if isinstance(body, str) else b'"status"' not in body:
             return None
         try:
             body = json.loads(body)
