@@ -11,7 +11,7 @@ from .background import PENDING_NOTE, background_of, background_state
 from .classify import AiRequest
 from .encoding import codings, decode_body
 from .errors import ProviderError
-from .sse import StreamUsage
+from .sse import StreamUsage, _error_kind
 from .tokens import DEFAULT_COUNTER, TokenCounter
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
@@ -235,12 +235,17 @@ def _error_note(status: object, body: object, aws_kind: str = "") -> str:
         body = body[0]
     error = body.get("error") if isinstance(body, Mapping) else None
     if error is None and isinstance(body, Mapping) and body.get("object") == "error":
-        error = body  # vLLM's (older) ErrorResponse: its kind at the top level
-    kind = None
-    if isinstance(error, Mapping):
-        kind = next((v for k in ("status", "code", "type") if isinstance(v := error.get(k), str) and v), None)
+        error = body  # vLLM's (older) ErrorResponse, Mistral's: its kind at the top level
+    kind = _error_kind(error)  # as a stream's error event is read
+    if not kind and isinstance(body, Mapping):
+        detail = body.get("detail")  # a validation error of FastAPI's (Mistral's 422): `detail: [{type, loc, msg}]`
+        if isinstance(detail, list) and detail and isinstance(detail[0], Mapping) and isinstance(
+                detail[0].get("type"), str):
+            kind = detail[0]["type"][:64]
+        elif isinstance(body.get("__type"), str):  # Bedrock's, as botocore reads it without the header
+            aws_kind = aws_kind or body["__type"].rpartition("#")[2]
     if not kind and aws_kind:  # Bedrock's errors: `{"message"}`, the kind in `X-Amzn-ErrorType` (`Kind:uri`)
-        kind = aws_kind.partition(":")[0].strip() or None
+        kind = aws_kind.partition(":")[0].strip()
     return f"upstream error {status}: {kind[:64]}" if kind else f"upstream error {status}"
 
 

@@ -556,8 +556,9 @@ def _error_kind(error: object) -> str:
     which may quote the request (as ``response._error_note`` for an error body)."""
     if not isinstance(error, Mapping):
         return ""
-    kind = next((v for k in ("status", "code", "type") if isinstance(v := error.get(k), str) and v and v != "error"),
-                "")
+    kinds = [v for k in ("status", "code", "type") if isinstance(v := error.get(k), str) and v and v != "error"]
+    # a name before a number (Mistral's `code: "1500"` beside `type: "invalid_model"`)
+    kind = next((v for v in kinds if not v.isdigit()), kinds[0] if kinds else "")
     if not kind and type(code := error.get("code")) is int and 100 <= code < 1000:
         kind = str(code)  # OpenRouter's mid-stream errors: an HTTP status as the code
     return kind[:64]
