@@ -236,7 +236,9 @@ def _error_note(status: object, body: object, aws_kind: str = "") -> str:
     error = body.get("error") if isinstance(body, Mapping) else None
     if error is None and isinstance(body, Mapping) and body.get("object") == "error":
         error = body  # vLLM's (older) ErrorResponse, Mistral's: its kind at the top level
-    kind = _error_kind(error)  # as a stream's error event is read
+    kind = _error_kind(error)  # as a stream's error event is read (an HTTP status as the code: the status's own)
+    if kind == str(status):
+        kind = ""
     if not kind and isinstance(body, Mapping):
         detail = body.get("detail")  # a validation error of FastAPI's (Mistral's 422): `detail: [{type, loc, msg}]`
         if isinstance(detail, list) and detail and isinstance(detail[0], Mapping) and isinstance(
