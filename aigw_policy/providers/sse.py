@@ -313,11 +313,13 @@ class StreamUsage:
             self._add_text(parts)
             return
         # an error chunk: OpenAI's and Groq's `{error}`, vLLM's older `{object: error}`, OpenRouter's
-        # mid-stream `{error: {code: 502}, choices: [{finish_reason: error}]}` (choices beside it)
+        # mid-stream `{error: {code: 502}, choices: [{finish_reason: error}]}` (choices beside it), whose
+        # `usage`, when it has one, is the request's final usage: read below, as any last chunk's
         if typ == "error" or "error" in obj and ("choices" not in obj or isinstance(obj["error"], Mapping)) \
                 or obj.get("object") == "error":
             self._errors.append(_error_kind(obj.get("error")) or _error_kind(obj))
-            return
+            if not isinstance(obj.get("usage"), Mapping):
+                return
         self._note_model(obj.get("model"))
         self._tier = service_tier(obj.get("service_tier")) or self._tier
         usage = obj.get("usage")
