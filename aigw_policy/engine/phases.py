@@ -24,7 +24,7 @@ from typing import Any
 
 from ..cel import CelError
 from ..providers import extract_usage
-from ..providers.background import background_state
+from ..providers.background import background_of
 from ..providers.prices import Cost
 from .actions import run_action
 from .charging import (charge_later, charge_unrouted, check_deferred, limit, report_once, reserve, settle, settle_background,
@@ -103,13 +103,13 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
 
 
 def _background(flow: Flow) -> tuple[str, str] | None:
-    """:func:`~aigw_policy.providers.background.background_state` of the answer to an OpenAI
-    Responses call or read (None for any other request, and for a read that finds the response
-    still running: nothing to charge yet)."""
+    """:func:`~aigw_policy.providers.background.background_of` the answer to an OpenAI
+    Responses call or read, or a Gemini interaction's (None for any other request, and for a
+    read that finds the response still running: nothing to charge yet)."""
     ai = flow.ai
-    if ai.api != "openai" or ai.operation not in ("responses", "other") or flow.response is None:
+    if ai.api not in ("openai", "gemini") or flow.response is None:
         return None
-    state = background_state(flow.response)
+    state = background_of(ai.api, ai.operation, flow.response)
     return None if state is None or state[0] == "pending" and not ai.inference else state
 
 

@@ -83,7 +83,8 @@ def usage_body(acc: Any, api: str) -> Any:
                                             "output_tokens_details": {"thinking_tokens": u.reasoning_tokens}}}
     if api == "cohere":
         return {"model": u.model, "usage": {"billed_units": {"input_tokens": u.input_tokens,
-                                                             "output_tokens": u.output_tokens}}}
+                                                             "output_tokens": u.output_tokens},
+                                            "cached_tokens": u.cached_input_tokens}}
     if api == "bedrock":
         fresh = u.input_tokens - u.cached_input_tokens - u.cache_creation_input_tokens
         return {"model": u.model, "usage": {
@@ -102,6 +103,7 @@ def usage_body(acc: Any, api: str) -> Any:
     calls = [{"type": "web_search_call", "action": {"type": "search"}}] * u.unit("web_searches") + [
         {"type": "file_search_call"}] * u.unit("storage_searches")  # the Responses API's, billed per call
     return {"model": u.model, "service_tier": u.service_tier, **({"output": calls} if calls else {}),
+            **_tool_models(u),
             "usage": {**({"cost": float(u.reported_usd)} if u.reported_usd is not None else {}),
                       "prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
                       "total_tokens": u.total_tokens,
@@ -112,6 +114,19 @@ def usage_body(acc: Any, api: str) -> Any:
                       "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens,
                                                     "audio_tokens": u.unit("output_audio_tokens"),
                                                     "image_tokens": u.unit("output_image_tokens")}}}
+
+
+def _tool_models(u: Any) -> dict[str, Any]:
+    """The Responses API's ``tool_usage.image_gen`` and its tool's model (the usage a tool ran on
+    a model of its own: ``Usage.other_models``), as the Response object names them."""
+    if not u.other_models:
+        return {}
+    model, part = u.other_models[0]
+    return {"tools": [{"type": "image_generation", "model": model}], "tool_usage": {"image_gen": {
+        "input_tokens": part.input_tokens, "output_tokens": part.output_tokens, "total_tokens": part.total_tokens,
+        "input_tokens_details": {"cached_tokens": part.cached_input_tokens,
+                                 "image_tokens": part.unit("input_image_tokens")},
+        "output_tokens_details": {"image_tokens": part.unit("output_image_tokens")}}}}
 
 
 _GEMINI_DETAILS = {"input": "promptTokensDetails", "cache": "cacheTokensDetails", "output": "candidatesTokensDetails"}

@@ -8,6 +8,13 @@ The ``POST`` answers at once, the model not run yet (``status: queued`` or ``in_
 read. :func:`background_state` tells the two apart by the answer (the Response object says
 ``background: true``), so that the engine charges the usage once, at the first read that
 carries it, under :func:`charge_id` (docs/providers.md, "Background responses").
+
+Gemini's Interactions API runs likewise (``POST /v1beta/interactions`` with ``background:
+true`` answers ``status: in_progress``, no usage; ``GET .../interactions/{id}`` finds it done,
+with its ``usage``), but its answer never says it ran in the background (the request's field
+is input only): :func:`interaction_state` takes every finished interaction for one, so that
+the call that ran it (a background one's first read, or the ``POST`` itself, JSON or stream)
+charges its usage under :func:`charge_id` and any later read of it nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-__all__ = ["PENDING_NOTE", "background_state", "charge_id", "response_read"]
+__all__ = ["PENDING_NOTE", "background_of", "background_state", "charge_id", "interaction_state", "response_read"]
 
 _RUNNING = frozenset(("queued", "in_progress"))
 _FINISHED = frozenset(("completed", "incomplete", "failed", "cancelled"))
@@ -130,4 +137,78 @@ def _first_response(stream: str | bytes | bytearray) -> Mapping[str, Any] | None
                 return None
             found = event.get("response") if isinstance(event, Mapping) else None
             return found if isinstance(found, Mapping) else None
+    return None
+
+
+_INTERACTION_RUNNING = frozenset(("queued", "in_progress"))
+_INTERACTION_DONE = frozenset(("completed", "incomplete", "failed", "cancelled", "requires_action",
+                               "budget_exceeded"))
+
+
+def interaction_state(response: Mapping[str, Any]) -> tuple[Literal["pending", "finished"], str] | None:
+    """:func:`background_state` of an answer of Gemini's Interactions API: ``("pending", id)``
+    for an interaction still running without usage (a background ``POST``'s answer, a read of
+    it too soon), ``("finished", id)`` for one that ran with its usage (JSON, or a stream's
+    ``interaction.completed``); None for anything else (a ``generateContent`` answer has no
+    ``status``: it is parsed only when a ``"status"`` key is in its text)."""
+    if type(response) is not dict and not isinstance(response, Mapping):
+        return None
+    body = response.get("body")
+    stream = response.get("sse")
+    if stream is None and isinstance(body, (str, bytes, bytearray)) and _has_event(body):
+        stream = body
+    if isinstance(stream, (str, bytes, bytearray)):
+        body = _last_interaction(stream)
+    elif isinstance(body, (str, bytes, bytearray)):
+        if '"status"' not in body if isinstance(body, str) else b'"status"' not in body:
+            return None
+        try:
+            body = json.loads(body)
+        except (ValueError, RecursionError):
+            return None
+    if not isinstance(body, Mapping) or "candidates" in body:
+        return None
+    rid, status = body.get("id"), body.get("status")
+    if not isinstance(rid, str) or not rid or not isinstance(status, str):
+        return None
+    if status in _INTERACTION_RUNNING and not isinstance(body.get("usage"), Mapping):
+        return "pending", rid
+    if status in _INTERACTION_DONE and isinstance(body.get("usage"), Mapping):
+        return "finished", rid
+    return None
+
+
+def _last_interaction(stream: str | bytes | bytearray) -> Mapping[str, Any] | None:
+    """The ``interaction`` of an Interactions stream's ``interaction.completed`` event, one of
+    its last three ``data:`` lines (a stream cut before it: None, the usage an estimate); only
+    that line is decoded (a Gemini stream of any other kind costs three ``rfind``)."""
+    raw = stream if isinstance(stream, str) else bytes(stream) if isinstance(stream, bytearray) else stream
+    data, newline, marker = ("data:", "\n", '"interaction.completed"') if isinstance(raw, str) else (
+        b"data:", b"\n", b'"interaction.completed"')
+    end = len(raw)
+    for _ in range(3):
+        at = raw.rfind(data, 0, end)  # type: ignore[arg-type]
+        if at < 0:
+            return None
+        stop = raw.find(newline, at, end)  # type: ignore[arg-type]
+        line = raw[at + 5: stop if stop >= 0 else end]
+        if marker in line[:4096] or marker in line[-256:]:  # type: ignore[operator]
+            try:
+                event = json.loads(line)
+            except (ValueError, RecursionError):
+                return None
+            found = event.get("interaction") if isinstance(event, Mapping) else None
+            return found if isinstance(found, Mapping) else None
+        end = at
+    return None
+
+
+def background_of(api: str, operation: str,
+                  response: Mapping[str, Any]) -> tuple[Literal["pending", "finished"], str] | None:
+    """:func:`background_state` of an OpenAI Responses call or read, :func:`interaction_state`
+    of a Gemini chat or read; None for any other request."""
+    if api == "openai" and operation in ("responses", "other"):
+        return background_state(response)
+    if api == "gemini" and operation in ("chat", "other"):
+        return interaction_state(response)
     return None

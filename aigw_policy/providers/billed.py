@@ -1,5 +1,5 @@
 """What an answer says it billed besides tokens: the cost a provider reports (OpenRouter's,
-Perplexity's ``usage.cost``), the seconds of audio a transcription is billed by (whisper-1's
+Perplexity's ``usage.cost``, xAI's ``usage.cost_in_usd_ticks``), the seconds of audio a transcription is billed by (whisper-1's
 ``usage.seconds``, Mistral's ``prompt_audio_seconds``) and the Google searches a Gemini answer
 was grounded with (its candidates' ``groundingMetadata``). Pure; read by :mod:`.usage`,
 :mod:`.body_usage` and :mod:`.sse`."""
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["audio_seconds", "grounding_queries", "grounded_searches", "reported_cost"]
+__all__ = ["audio_seconds", "grounding_queries", "grounded_searches", "reported_cost", "searches_billed"]
 
 _MAX_REPORTED = 1_000_000  # USD: a request's reported cost above this is no cost
 _MAX_SECONDS = 2**53
@@ -22,7 +22,11 @@ def reported_cost(u: Mapping[str, Any]) -> Decimal | None:
     ``cost`` (the credits it charged) plus, for a request on your own provider key
     (``is_byok: true``), ``cost_details.upstream_inference_cost`` (what that provider charged
     the key); Perplexity's ``cost.total_cost`` (tokens, request fee and searches). Anything but
-    a finite number from 0 to $1M is no cost (priced from the tokens instead)."""
+    a finite number from 0 to $1M is no cost (priced from the tokens instead). xAI's
+    ``cost_in_usd_ticks`` (an integer of 1e-10 USD: what the request was charged, its cache
+    discount and server-side tool calls included) when there is no ``cost``."""
+    if "cost" not in u and "cost_in_usd_ticks" in u:
+        return _ticks(u["cost_in_usd_ticks"])
     cost = u.get("cost")
     if isinstance(cost, Mapping):  # Perplexity's breakdown
         return _usd(cost.get("total_cost"))
@@ -35,6 +39,19 @@ def reported_cost(u: Mapping[str, Any]) -> Decimal | None:
         return total
     extra = _usd(upstream)
     return None if extra is None else total + extra
+
+
+_TICKS = Decimal(10) ** 10  # xAI's ticks in a dollar
+
+
+def _ticks(value: object) -> Decimal | None:
+    """xAI's ``cost_in_usd_ticks`` in USD: a whole number of ticks (as JSON may write it, a whole
+    float) from 0 to $1M's; anything else is no cost."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_REPORTED * _TICKS:
+        return None
+    return Decimal(value) / _TICKS
 
 
 def _usd(value: object) -> Decimal | None:
@@ -82,7 +99,13 @@ def grounded_searches(queries: Mapping[int, set[str]], model: str | None) -> tup
     bills each search query ($14 per 1,000), the earlier models each grounded prompt ($35 per
     1,000: one, however many queries and candidates). The free daily allowance is the
     project's, which the gateway cannot see: every grounded prompt is counted."""
-    count = sum(len(q) for q in queries.values())
+    return searches_billed(sum(len(q) for q in queries.values()), model)
+
+
+def searches_billed(count: int, model: str | None) -> tuple[tuple[str, int], ...]:
+    """The ``web_searches`` of a Gemini answer that made ``count`` Google searches (a grounded
+    prompt's queries; an interaction's ``grounding_tool_count``): each for Gemini 3, one for
+    the prompt before (:func:`grounded_searches`)."""
     if not count:
         return ()
     per_query = model is not None and model.lower().removeprefix("models/").startswith("gemini-3")

@@ -28,7 +28,8 @@ from .usage import (
 )
 from .bedrock_invoke import invoke_text, invoke_usage
 from .billed import grounded_searches, grounding_queries
-from .vendor_usage import cohere_delta_text, cohere_usage, converse_text, interaction_fields
+from .tool_models import with_tool_models
+from .vendor_usage import cohere_delta_text, cohere_usage, converse_text, interaction_usage
 
 __all__ = ["output_text", "usage_from_body"]
 
@@ -54,7 +55,7 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
         if usage is None and isinstance(predictions, list):
             usage = predict_usage(predictions)
         elif usage is None and isinstance(_get(body, "usage"), Mapping):  # the Interactions API's
-            usage = gemini_usage_from_fields(interaction_fields(_get(body, "usage")))
+            usage = interaction_usage(body, _model(body))
         elif usage is not None:  # the Google searches it was grounded with, billed apart
             grounded: dict[int, set[str]] = {}
             if grounding_queries(_get(body, "candidates"), grounded):
@@ -72,7 +73,7 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
             usage = openai_usage(_get(body, "usage"))
         if usage is not None:  # the tier it was served at, the searches the Responses API billed
             usage = with_tier(usage, service_tier(_get(body, "service_tier")))
-            usage = with_units(usage, tool_calls(_get(body, "output")))
+            usage = with_tool_models(with_units(usage, tool_calls(_get(body, "output"))), body)
     if usage is None:
         return None
     return usage.with_model(_model(body) if isinstance(body, Mapping) else None)

@@ -234,8 +234,14 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
     p = path.rstrip("/")
     if p in _INTERACTIONS:  # Gemini's Interactions API: a model call (its `input` is no embedding's)
         return "gemini", "gemini", "chat", {}
+    if p.endswith("/cachedContents") or "/cachedContents/" in p:  # a Gemini context cache: made, not run
+        return None, "gemini", "other", {}
     m = _AZURE_DEPLOYMENT.search(p)
     extras = {"deployment": m.group("deployment")} if m else {}
+    if p.endswith("/threads"):  # an Assistants thread, made with its first `messages`: no model runs
+        return None, "openai", "other", extras
+    if p.endswith("/agents/completions"):  # Mistral's agents: a chat of `messages`, not a legacy completion
+        return None, "openai", "chat", extras
     if p.endswith("/chat/completions"):
         return None, "openai", "chat", extras
     if p.endswith(_MEDIA_PATHS) or "/videos/" in p and p.endswith("/remix"):

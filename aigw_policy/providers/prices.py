@@ -52,9 +52,10 @@ LIBRARY_PROVIDERS: dict[str, str | None] = {
 }
 
 
-REPORTED_COST = frozenset(("openrouter", "perplexity"))
+REPORTED_COST = frozenset(("openrouter", "perplexity", "xai"))
 """The providers whose answers say what the request cost (``usage.cost``: OpenRouter's credits,
 with the upstream's charge on your own key; Perplexity's total, its request fee and searches
+included; xAI's ``usage.cost_in_usd_ticks``, its cache discount and server-side tool calls
 included), priced from it rather than from genai-prices (which knows neither the upstream
 OpenRouter chose nor Perplexity's fees); an override still wins. Another label's ``cost`` (a
 self-hosted server's, a proxy's) is not trusted: its currency and meaning are unknown."""
@@ -244,6 +245,23 @@ class PriceBook:
             self._library.warm()
 
     def cost(self, provider: str, model: str | None, usage: Usage, *, at: datetime | None = None) -> Cost:
+        """The cost of ``usage`` on ``model`` at ``provider``, and of what its server-side tools
+        ran on models of their own (:attr:`Usage.other_models`), each at its own model's price:
+        unknown when any is (a figure the provider reported holds them all already)."""
+        cost = self._own_cost(provider, model, usage, at)
+        if not usage.other_models or cost.usd is None or cost.source == "provider":
+            return cost
+        usd, inp, out = cost.usd, cost.input_usd, cost.output_usd
+        for name, part in usage.other_models:
+            got = self._own_cost(provider, name, part, at)
+            if got.usd is None:
+                return Cost(None, "unknown", reason=f"a tool's use of `{name}`: {got.reason}", model=cost.model)
+            usd += got.usd
+            inp = inp + got.input_usd if inp is not None and got.input_usd is not None else None
+            out = out + got.output_usd if out is not None and got.output_usd is not None else None
+        return replace(cost, usd=usd, input_usd=inp, output_usd=out)
+
+    def _own_cost(self, provider: str, model: str | None, usage: Usage, at: datetime | None) -> Cost:
         if not model:
             return Cost(None, "unknown", reason="no model in request or response")
         label = self._labels.get(provider, provider) if self._labels else provider

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from .background import PENDING_NOTE, background_state
+from .background import PENDING_NOTE, background_of, background_state
 from .classify import AiRequest
 from .encoding import codings, decode_body
 from .errors import ProviderError
-from .sse import StreamUsage
+from .sse import StreamUsage, _error_kind
 from .tokens import DEFAULT_COUNTER, TokenCounter
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
@@ -65,8 +65,8 @@ def extract_usage(
     if not isinstance(response, Mapping):
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=("response is not an object",))
     # (a POST's JSON answer, or a read's: a POST's stream is read as any other, its usage charged by the engine)
-    background = background_state(response) if ai.api == "openai" and ai.operation in ("responses", "other") and (
-        not ai.inference or isinstance(response.get("body"), Mapping)) else None
+    background = background_of(ai.api, ai.operation, response) if ai.api != "openai" or not ai.inference or \
+        isinstance(response.get("body"), Mapping) else None
     if background is not None and background[0] == "pending" and ai.inference:
         # the model runs later: its usage comes with the read that finds it done
         return Usage.of(0, 0, source="estimate", model=ai.model, notes=(PENDING_NOTE,))
@@ -180,10 +180,11 @@ def _total_only(body: object) -> Usage | None:
 def _openai_fast(body: dict[str, Any]) -> Usage | None:
     """``usage_from_body`` of an OpenAI chat completion (or completion, embedding) body with
     integer ``prompt_tokens`` and ``completion_tokens`` and a ``model`` string, the usual
-    shape; None for anything else (the general way reads it)."""
+    shape; None for anything else (the general way reads it), a body with an ``output`` (the
+    Responses API's search calls, billed apart) or a ``tool_usage`` (its image model's) among them."""
     u = body.get("usage")
     if type(u) is not dict or "input_tokens" in u or "output_tokens" in u or not BESIDE.isdisjoint(u) or "cost" in u \
-            or "prompt_audio_seconds" in u:
+            or "cost_in_usd_ticks" in u or "prompt_audio_seconds" in u or "output" in body or "tool_usage" in body:
         return None
     inp = u.get("prompt_tokens")
     out = u.get("completion_tokens", 0)
@@ -234,12 +235,19 @@ def _error_note(status: object, body: object, aws_kind: str = "") -> str:
         body = body[0]
     error = body.get("error") if isinstance(body, Mapping) else None
     if error is None and isinstance(body, Mapping) and body.get("object") == "error":
-        error = body  # vLLM's (older) ErrorResponse: its kind at the top level
-    kind = None
-    if isinstance(error, Mapping):
-        kind = next((v for k in ("status", "code", "type") if isinstance(v := error.get(k), str) and v), None)
+        error = body  # vLLM's (older) ErrorResponse, Mistral's: its kind at the top level
+    kind = _error_kind(error)  # as a stream's error event is read (an HTTP status as the code: the status's own)
+    if kind == str(status):
+        kind = ""
+    if not kind and isinstance(body, Mapping):
+        detail = body.get("detail")  # a validation error of FastAPI's (Mistral's 422): `detail: [{type, loc, msg}]`
+        if isinstance(detail, list) and detail and isinstance(detail[0], Mapping) and isinstance(
+                detail[0].get("type"), str):
+            kind = detail[0]["type"][:64]
+        elif isinstance(body.get("__type"), str):  # Bedrock's, as botocore reads it without the header
+            aws_kind = aws_kind or body["__type"].rpartition("#")[2]
     if not kind and aws_kind:  # Bedrock's errors: `{"message"}`, the kind in `X-Amzn-ErrorType` (`Kind:uri`)
-        kind = aws_kind.partition(":")[0].strip() or None
+        kind = aws_kind.partition(":")[0].strip()
     return f"upstream error {status}: {kind[:64]}" if kind else f"upstream error {status}"
 
 

@@ -32,7 +32,8 @@ from .eventstream import EventStreamParser
 from .framing import BOM, JSONArrayParser, NDJSONParser, SSEParser
 from .shapes import Shape, cut, learn
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .vendor_usage import bedrock_usage, cohere_delta_text, cohere_usage, interaction_fields
+from .tool_models import with_tool_models
+from .vendor_usage import bedrock_usage, cohere_delta_text, cohere_usage, interaction_usage
 from .usage import (
     Usage,
     anthropic_fields,
@@ -300,7 +301,7 @@ class StreamUsage:
                 if typ in ("response.completed", "response.incomplete", "response.failed"):
                     found = openai_usage(resp.get("usage"))
                     if found is not None:
-                        self._usage = with_units(found, tool_calls(resp.get("output")))
+                        self._usage = with_tool_models(with_units(found, tool_calls(resp.get("output"))), resp)
                     self._tier = service_tier(resp.get("service_tier")) or self._tier
                     self._done = True
                     if typ == "response.failed":
@@ -312,11 +313,13 @@ class StreamUsage:
             self._add_text(parts)
             return
         # an error chunk: OpenAI's and Groq's `{error}`, vLLM's older `{object: error}`, OpenRouter's
-        # mid-stream `{error: {code: 502}, choices: [{finish_reason: error}]}` (choices beside it)
+        # mid-stream `{error: {code: 502}, choices: [{finish_reason: error}]}` (choices beside it), whose
+        # `usage`, when it has one, is the request's final usage: read below, as any last chunk's
         if typ == "error" or "error" in obj and ("choices" not in obj or isinstance(obj["error"], Mapping)) \
                 or obj.get("object") == "error":
             self._errors.append(_error_kind(obj.get("error")) or _error_kind(obj))
-            return
+            if not isinstance(obj.get("usage"), Mapping):
+                return
         self._note_model(obj.get("model"))
         self._tier = service_tier(obj.get("service_tier")) or self._tier
         usage = obj.get("usage")
@@ -396,7 +399,7 @@ class StreamUsage:
             interaction = obj.get("interaction")
             if isinstance(interaction, Mapping):
                 self._note_model(interaction.get("model"))
-                usage = gemini_usage_from_fields(interaction_fields(interaction.get("usage")))
+                usage = interaction_usage(interaction, served_model(interaction.get("model")) or self.model)
                 self._usage = usage or self._usage
             self._done = True
         elif typ == "error" or "error" in obj:
@@ -555,8 +558,9 @@ def _error_kind(error: object) -> str:
     which may quote the request (as ``response._error_note`` for an error body)."""
     if not isinstance(error, Mapping):
         return ""
-    kind = next((v for k in ("status", "code", "type") if isinstance(v := error.get(k), str) and v and v != "error"),
-                "")
+    kinds = [v for k in ("status", "code", "type") if isinstance(v := error.get(k), str) and v and v != "error"]
+    # a name before a number (Mistral's `code: "1500"` beside `type: "invalid_model"`)
+    kind = next((v for v in kinds if not v.isdigit()), kinds[0] if kinds else "")
     if not kind and type(code := error.get("code")) is int and 100 <= code < 1000:
         kind = str(code)  # OpenRouter's mid-stream errors: an HTTP status as the code
     return kind[:64]

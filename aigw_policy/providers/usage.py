@@ -47,9 +47,13 @@ class Usage:
     #: ``priority``...), when it is not the default one: its prices differ
     service_tier: str | None = None
     #: what the provider says it charged for the request (OpenRouter's and Perplexity's
-    #: ``usage.cost``, USD; :func:`reported_cost`): priced from it, for the labels of
+    #: ``usage.cost``, USD; xAI's ``usage.cost_in_usd_ticks``; :func:`reported_cost`): priced from it, for the labels of
     #: :data:`~aigw_policy.providers.prices.REPORTED_COST` only
     reported_usd: Decimal | None = None
+    #: what a server-side tool ran on another model, by that model's name, priced at its prices
+    #: (the Responses API's image generation tool: ``tool_usage.image_gen``, on ``gpt-image-1``
+    #: unless the tool names another): not part of the counts above, which are the model's own
+    other_models: tuple[tuple[str, Usage], ...] = ()
 
     @classmethod
     def of(
@@ -67,13 +71,15 @@ class Usage:
         units: tuple[tuple[str, int], ...] = (),
         service_tier: str | None = None,
         reported_usd: Decimal | None = None,
+        other_models: tuple[tuple[str, Usage], ...] = (),
     ) -> Usage:
         # built through the slots, in field order: the frozen __init__'s object.__setattr__
         # per field cost more than the rest of a limit's estimate (a Usage per limit action)
         u = _new(cls)
         for put, value in zip(_PUTS, (input_tokens, output_tokens, cached_input_tokens, cache_creation_input_tokens,
                                       cache_creation_1h_input_tokens, reasoning_tokens, input_tokens + output_tokens,
-                                      source, model, notes, units, service_tier, reported_usd), strict=True):
+                                      source, model, notes, units, service_tier, reported_usd, other_models),
+                              strict=True):
             put(u, value)
         return u
 
@@ -251,7 +257,7 @@ def openai_usage(u: object) -> Usage | None:
                     *(audio_seconds(u.get("prompt_audio_seconds")) or ())))
     return Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=written,
                     reasoning_tokens=reasoning, notes=tuple(notes), units=units,
-                    reported_usd=reported_cost(u) if "cost" in u else None)
+                    reported_usd=reported_cost(u) if "cost" in u or "cost_in_usd_ticks" in u else None)
 
 
 def duration_usage(seconds: object) -> Usage | None:

@@ -6,7 +6,8 @@ gives Gemini's counts. Pure, as :mod:`.usage`.
   chat, and a v2 stream's ``message-end`` event under ``delta``) or ``meta`` (v1, embed) holds
   ``billed_units`` (what Cohere bills) and ``tokens`` (everything the model read and wrote,
   its own prompt template included, which is not billed). The billed units are the usage;
-  ``tokens`` only when no billed units are given.
+  ``tokens`` only when no billed units are given. ``cached_tokens`` beside them (the prompt
+  tokens that hit Cohere's inference cache) is the cached part of the input.
 - **Bedrock Converse** (``/model/{id}/converse``, the ``metadata`` event of
   ``converse-stream``): ``usage.inputTokens`` leaves out the cache reads and writes
   (``cacheReadInputTokens``, ``cacheWriteInputTokens``), which ``totalTokens`` counts: they
@@ -18,11 +19,14 @@ gives Gemini's counts. Pure, as :mod:`.usage`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from .usage import Usage, _get, _with_gap, _within, counts_of, gemini_fields, tok
+from .billed import searches_billed
+from .usage import Usage, _get, _with_gap, _within, counts_of, gemini_fields, gemini_usage_from_fields, tok, with_units
 
-__all__ = ["bedrock_usage", "cohere_usage", "converse_text", "cohere_delta_text", "interaction_fields"]
+__all__ = ["bedrock_usage", "cohere_usage", "converse_text", "cohere_delta_text", "interaction_fields",
+           "interaction_usage"]
 
 _COHERE_COUNTS = ("input_tokens", "output_tokens")
 
@@ -46,8 +50,21 @@ def cohere_usage(body: object) -> Usage | None:
                                 if counts["search_units"] else ())
             if "input_tokens" not in counts:
                 return None  # a bad count, or none: not trusted at all (never `tokens` instead)
-            return Usage.of(counts["input_tokens"], counts.get("output_tokens", 0))
+            return _with_cached(Usage.of(counts["input_tokens"], counts.get("output_tokens", 0)), u.get("cached_tokens"))
     return None
+
+
+def _with_cached(usage: Usage, raw: object) -> Usage:
+    """``usage`` with Cohere's ``cached_tokens`` (beside ``billed_units`` and ``tokens``: the
+    prompt tokens that hit its inference cache, a part of the input) as its cached input."""
+    if raw is None:
+        return usage
+    cached = tok(raw)
+    notes: list[str] = []
+    if cached is None:
+        notes.append("cached_tokens is not a count: left out")
+    cached = _within(cached or 0, usage.input_tokens, "cached_tokens", notes)
+    return Usage.of(usage.input_tokens, usage.output_tokens, cached_input_tokens=cached, notes=tuple(notes))
 
 
 def bedrock_usage(u: object) -> Usage | None:
@@ -151,3 +168,26 @@ def interaction_fields(u: object) -> dict[str, int]:
         if value is not None:
             m[gemini] = value
     return gemini_fields(m)
+
+
+def interaction_usage(interaction: object, model: str | None) -> Usage | None:
+    """The usage of an Interactions API ``interaction`` (its ``usage``: :func:`interaction_fields`),
+    with the Google searches its ``grounding_tool_count`` names (``[{type: google_search,
+    count}]``) as ``web_searches`` (:func:`~.billed.searches_billed`, by ``model``); None
+    without usable counts. A count that is not a count is noted, not billed."""
+    u = _get(interaction, "usage")
+    usage = gemini_usage_from_fields(interaction_fields(u))
+    tools = _get(u, "grounding_tool_count")
+    if usage is None or tools is None:
+        return usage
+    searches, bad = 0, False
+    for entry in tools if isinstance(tools, list) else (tools,):
+        if isinstance(entry, Mapping) and entry.get("type") == "google_search" and entry.get("count") is not None:
+            n = tok(entry["count"])
+            bad = bad or n is None
+            searches += n or 0
+        elif not isinstance(entry, Mapping):
+            bad = True
+    if bad:
+        usage = replace(usage, notes=(*usage.notes, "grounding_tool_count is not a list of counts: left out"))
+    return with_units(usage, searches_billed(searches, model))

@@ -57,11 +57,27 @@ RESPONSES = _sse(
                   "input_tokens_details": {"cached_tokens": 0, "image_tokens": 100},
                   "output_tokens_details": {"reasoning_tokens": 0}}}})
 
+PLAIN_SEARCH = _sse(  # no modality detail: the body handed back took the chat fast path, its searches dropped
+    {"type": "response.completed", "response": {"model": "gpt-4o", "status": "completed", "output": [
+        {"type": "web_search_call", "action": {"type": "search", "query": "euro 2024"}}],
+        "usage": {"input_tokens": 300, "output_tokens": 20, "total_tokens": 320}}})
+IMAGE_GEN = _sse(  # the Responses API's image generation tool: its image model's counts apart (tool_models.py)
+    {"type": "response.image_generation_call.partial_image", "partial_image_b64": "iVBORw0KGgo="},
+    {"type": "response.completed", "response": {"model": "gpt-5.5", "status": "completed", "output": [
+        {"type": "web_search_call", "action": {"type": "search", "query": "lighthouse"}}],
+        "tools": [{"type": "image_generation", "model": "gpt-image-1-mini"}],
+        "tool_usage": {"image_gen": {"input_tokens": 340, "input_tokens_details": {"image_tokens": 300, "text_tokens": 40},
+                                     "output_tokens": 1056, "output_tokens_details": {"image_tokens": 1056},
+                                     "total_tokens": 1396}},
+        "usage": {"input_tokens": 1820, "output_tokens": 210, "total_tokens": 2030}}})
+
 
 @pytest.mark.parametrize(("api", "provider", "stream"), [
     ("anthropic", "anthropic", ANTHROPIC), ("openai", "openai", OPENAI), ("gemini", "gemini", GEMINI),
-    ("gemini", "gemini", GROUNDED), ("openai", "openai", RESPONSES), ("gemini", "gemini", INTERACTIONS)],
-    ids=["anthropic", "openai", "gemini", "gemini grounded", "responses searches", "gemini interactions"])
+    ("gemini", "gemini", GROUNDED), ("openai", "openai", RESPONSES), ("gemini", "gemini", INTERACTIONS),
+    ("openai", "openai", PLAIN_SEARCH), ("openai", "openai", IMAGE_GEN)],
+    ids=["anthropic", "openai", "gemini", "gemini grounded", "responses searches", "gemini interactions",
+         "responses searches, no details", "responses image generation"])
 def test_the_counts_come_back_the_same(api: str, provider: str, stream: bytes) -> None:
     acc = StreamUsage(api)
     acc.feed(stream)
@@ -71,6 +87,7 @@ def test_the_counts_come_back_the_same(api: str, provider: str, stream: bytes) -
     back = extract_usage(ai, {"status_code": 200, "headers": {}, "body": usage_body(acc, api)})
     assert back.counts() == reported.counts()
     assert (back.units, back.service_tier) == (reported.units, reported.service_tier) and reported.units
+    assert back.other_models == reported.other_models
     if api == "anthropic":
         assert (back.cache_creation_1h_input_tokens, back.reasoning_tokens) == (4000, 30)
 

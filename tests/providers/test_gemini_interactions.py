@@ -52,7 +52,21 @@ JSON_ANSWER = {"status_code": 200, "headers": {"content-type": "application/json
                "body": {"id": "v1_a", "status": "completed", "model": "gemini-2.5-flash", "usage": USAGE,
                         "steps": [{"type": "model_output", "content": [{"type": "text", "text": "Hi."}]}]}}
 
+# grounded with Google Search: `usage.grounding_tool_count` (google-genai `_gaos/types/interactions/usage.py`,
+# `groundingtoolcount.py`) names its searches; gemini-2.5-flash bills the grounded prompt ($35 per 1,000),
+# Gemini 3 each search ($14 per 1,000). Before (payloads19) not read: the searches cost nothing.
+GROUNDED = {**USAGE, "grounding_tool_count": [{"type": "google_search", "count": 3}, {"type": "retrieval", "count": 1}]}
+GROUNDED_JSON = {**JSON_ANSWER, "body": {**JSON_ANSWER["body"], "usage": GROUNDED}}
+GROUNDED_DONE = {**DONE, "interaction": {**DONE["interaction"], "usage": GROUNDED}}
+
 ROWS = [  # (id, stream, answer, the usage fields, the cost or None, a note that must be there)
+    ("grounded", False, GROUNDED_JSON, {**WANT, "units": (("web_searches", 1),)}, USD + Decimal("0.035"), None),
+    ("grounded, streamed", True, _sse(CREATED, DELTA, GROUNDED_DONE), {**WANT, "units": (("web_searches", 1),)},
+     USD + Decimal("0.035"), None),
+    ("grounded, a count that is not one", False,
+     {**JSON_ANSWER, "body": {**JSON_ANSWER["body"], "usage": {**USAGE, "grounding_tool_count": [
+         {"type": "google_search", "count": "3"}, "google_search"]}}},
+     {**WANT, "units": (("web_searches", 1),)}, None, "grounding_tool_count is not a list of counts: left out"),
     ("json", False, JSON_ANSWER, WANT, USD, None),
     ("stream", True, _sse(CREATED, DELTA, DELTA, DONE), WANT, USD, None),
     ("stream-cut-before-completed", True, _sse(CREATED, DELTA),
@@ -99,3 +113,14 @@ def test_a_max_tokens_clamp_writes_the_interactions_field() -> None:
     ):
         set_max_tokens(body, "gemini", "chat", "/v1beta/interactions", 64, "gemini")
         assert body == want
+
+
+def test_gemini_3_bills_each_search_of_an_interaction() -> None:
+    ai = classify({**_request(), "body": {**BODY, "model": "gemini-3-pro-preview"}})
+    answer = {**GROUNDED_JSON, "body": {**GROUNDED_JSON["body"], "model": "gemini-3-pro-preview"}}
+    usage = extract_usage(ai, answer)
+    assert usage.units == (("web_searches", 3),)
+    plain = extract_usage(ai, {**answer, "body": {**answer["body"], "usage": USAGE}})
+    book = PriceBook()
+    assert book.cost(ai.provider, usage.model, usage, at=NOW).usd - book.cost(  # type: ignore[operator]
+        ai.provider, plain.model, plain, at=NOW).usd == Decimal("0.042")

@@ -169,7 +169,7 @@ def test_the_gateway_s_usage_body_reads_back_the_same() -> None:
                                              "cacheReadInputTokens": 1000, "cacheWriteInputTokens": 500,
                                              "cacheDetails": [{"ttl": "1h", "inputTokens": 300}]}}),
                       ("cohere", {"type": "message-end", "delta": {"usage": {
-                          "billed_units": {"input_tokens": 3, "output_tokens": 9}}}})):
+                          "billed_units": {"input_tokens": 3, "output_tokens": 9}, "cached_tokens": 2}}})):
         ai = classify({"url": {"bedrock": "https://bedrock-runtime.us-east-1.amazonaws.com/model/m/converse-stream",
                                "cohere": "https://api.cohere.com/v2/chat"}[api],
                        "body": {"model": "m", "stream": True, **CHAT}})
