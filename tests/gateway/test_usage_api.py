@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +17,16 @@ from aigw_policy.gateway.keys import KeysError, parse_keys
 from .conftest import record_of
 
 MSG = [{"role": "user", "content": "hi"}]
-FIELDS = {"name", "rule", "type", "key", "unit", "used", "limit", "remaining", "reset_after", "reset_at",
-          "outcome", "enforce", "applies"}
+
+def _doc_sample() -> dict[str, Any]:
+    """docs/usage-visibility.md's example answer of GET /v1/aigw/limits."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "usage-visibility.md").read_text()
+    section = doc.split("## `GET /v1/aigw/limits`", 1)[1]
+    return json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+
+
+SAMPLE = _doc_sample()
+FIELDS = set(SAMPLE["limits"][0])  # what the doc shows of each limit is what it gets
 
 
 def get(gateway: Any, path: str, key: str | None, **headers: str) -> httpx.Response:
@@ -27,13 +37,14 @@ def get(gateway: Any, path: str, key: str | None, **headers: str) -> httpx.Respo
 
 def test_limits_are_the_callers_and_agree_with_the_next_decision(gateway: Any, gateway_files: Any) -> None:
     research = get(gateway, "/v1/aigw/limits", "sk-gw-research").json()
+    assert set(research) == set(SAMPLE)
     assert research["key"] == "k-research"
     assert [v["name"] for v in research["limits"]] == ["team-tpm"]  # tiny-rpm is for team tiny only
     c = openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-gw-tiny", max_retries=0, timeout=10)
     before = {v["name"]: v for v in get(gateway, "/v1/aigw/limits", "sk-gw-tiny").json()["limits"]}
     assert set(before) == {"team-tpm", "tiny-rpm"}
     for v in before.values():
-        assert set(v) >= FIELDS
+        assert set(v) == FIELDS, set(v) ^ FIELDS
         datetime.fromisoformat(v["reset_at"].replace("Z", "+00:00"))
     rpm = before["tiny-rpm"]
     assert rpm["key"] is not None and rpm["unit"] == "requests" and rpm["limit"] == 1
