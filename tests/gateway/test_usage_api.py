@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,15 @@ def _doc_sample() -> dict[str, Any]:
     return json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
 
 
+def _usage_fields() -> set[str]:
+    """The keys of docs/usage-visibility.md's example answer of GET /v1/aigw/usage."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "usage-visibility.md").read_text()
+    block = doc.split('```json\n{"by": ', 1)[1].split("```", 1)[0]
+    return {"by", *re.findall(r'"([a-z_]+)": ', block)}
+
+
 SAMPLE = _doc_sample()
+USAGE_FIELDS = _usage_fields()
 FIELDS = set(SAMPLE["limits"][0])  # what the doc shows of each limit is what it gets
 
 
@@ -87,6 +96,7 @@ def test_usage_is_for_admin_keys(gateway: Any, gateway_files: Any) -> None:
     assert r.status_code == 200, r.text
     report = r.json()
     assert report["by"] == ["team", "model"] and report["truncated"] is False
+    assert set(report) == USAGE_FIELDS, set(report) ^ USAGE_FIELDS
     row = next(x for x in report["rows"] if x["team"] == "research" and x["model"] == "gpt-4o")
     assert row["requests"] >= 1 and row["total_tokens"] > 0
     assert report["total"]["requests"] >= sum(x["requests"] for x in report["rows"])
