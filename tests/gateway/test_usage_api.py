@@ -115,9 +115,15 @@ def test_bad_usage_queries_are_400(gateway: Any, query: str, words: str) -> None
     assert r.json()["aigw"]["code"] == "invalid_query"
 
 
-def test_only_get(gateway: Any) -> None:
-    r = httpx.post(gateway.url + "/v1/aigw/limits", headers={"authorization": "Bearer sk-gw-ops"}, json={})
-    assert r.status_code == 405 and r.headers["allow"] == "GET"
+@pytest.mark.parametrize("path", ["/v1/aigw/limits", "/v1/aigw/usage"])
+def test_only_get_and_never_cached(gateway: Any, path: str) -> None:
+    """docs/usage-visibility.md: both endpoints answer GET only (405 otherwise), `Cache-Control: no-store`."""
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        r = httpx.request(method, gateway.url + path, headers={"authorization": "Bearer sk-gw-ops"}, json={})
+        assert r.status_code == 405 and r.headers["allow"] == "GET", method
+        assert r.json()["aigw"]["code"] == "method_not_allowed"
+    r = get(gateway, path, "sk-gw-ops")
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
 
 
 def test_admin_keys_name_known_keys() -> None:
