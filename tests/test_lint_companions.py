@@ -38,7 +38,7 @@ def layout(tmp_path: Path) -> Path:
 def test_the_documented_layout_lints_clean(layout: Path) -> None:
     out = runner.invoke(app, ["lint", str(layout)])
     assert out.exit_code == 0, out.output
-    assert "3 files (1 policy, 1 policy test file, 1 keys file): no problems; 1 request file skipped" in out.output
+    assert out.output.splitlines()[-1] == _block_after("getting-started.md", "the last line counts each kind").strip()
     test = runner.invoke(app, ["test", str(layout)])
     assert test.exit_code == 0, test.output
 
@@ -84,3 +84,20 @@ def test_the_getting_started_policy_is_canonical(tmp_path: Path) -> None:
     (tmp_path / "gateway.aigw").write_text(_block_after("getting-started.md", "Save this as `gateway.aigw`"))
     out = runner.invoke(app, ["fmt", "--check", str(tmp_path / "gateway.aigw")])
     assert out.exit_code == 0, out.output
+
+
+@pytest.mark.parametrize(("files", "summary"), [
+    ({"a.aigw": 1, "b.aigw": 1}, "2 files: no problems"),
+    ({"a.aigw": 1, "b.aigw": 1, "c.test.yaml": 0}, "3 files (2 policies, 1 policy test file): no problems"),
+    ({"a.aigw": 1, "a.test.yaml": 0, "b.test.yaml": 0},
+     "3 files (1 policy, 2 policy test files): no problems"),
+])
+def test_the_summary_counts_each_kind_in_english(tmp_path: Path, files: dict[str, int], summary: str) -> None:
+    """Each kind in its own plural (`policies`, not `policys`)."""
+    policy = 'policy { on request { rule "r" { deny 403 } } }\n'
+    test_file = "policy: a.aigw\ncases:\n  - name: c\n    request: {now: '2026-11-26T12:00:00Z', request: {url: /v1/models}}\n" \
+                "    expect: {verdict: deny}\n"
+    for name, is_policy in files.items():
+        (tmp_path / name).write_text(policy if is_policy else test_file)
+    out = runner.invoke(app, ["lint", str(tmp_path)])
+    assert out.output.splitlines()[-1] == summary, out.output

@@ -23,7 +23,12 @@ PRICES_HELP = ("Price overrides, JSON or YAML: {models: {gpt-4o: {input: 2.5, ou
 
 
 def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    """``n`` and ``word``, in the plural unless ``n`` is 1 (``3 policies``, ``2 keys files``)."""
+    if n == 1:
+        return f"{n} {word}"
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return f"{n} {word[:-1]}ies"
+    return f"{n} {word}s"
 
 
 def fail_usage(message: str) -> typer.Exit:

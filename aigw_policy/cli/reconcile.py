@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..ledger.sinks import DEFAULT_LEDGER
-from .common import fail_usage, read_text
+from .common import fail_usage, plural, read_text
 from .ledger_inputs import open_limits, read_records
 
 
@@ -94,4 +94,4 @@ def _text(result: object) -> None:
             for e in r.explained_by:
                 typer.echo(f"      {e.request_id}: {e.why} ({_n(e.amount)})")
     n = len(result.unexplained)
-    typer.echo(f"{len(result.rows)} comparisons, {n} unexplained difference{'' if n == 1 else 's'}")
+    typer.echo(f"{plural(len(result.rows), 'comparison')}, {plural(n, 'unexplained difference')}")

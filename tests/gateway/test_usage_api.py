@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +18,24 @@ from aigw_policy.gateway.keys import KeysError, parse_keys
 from .conftest import record_of
 
 MSG = [{"role": "user", "content": "hi"}]
-FIELDS = {"name", "rule", "type", "key", "unit", "used", "limit", "remaining", "reset_after", "reset_at",
-          "outcome", "enforce", "applies"}
+
+def _doc_sample() -> dict[str, Any]:
+    """docs/usage-visibility.md's example answer of GET /v1/aigw/limits."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "usage-visibility.md").read_text()
+    section = doc.split("## `GET /v1/aigw/limits`", 1)[1]
+    return json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+
+
+def _usage_fields() -> set[str]:
+    """The keys of docs/usage-visibility.md's example answer of GET /v1/aigw/usage."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "usage-visibility.md").read_text()
+    block = doc.split('```json\n{"by": ', 1)[1].split("```", 1)[0]
+    return {"by", *re.findall(r'"([a-z_]+)": ', block)}
+
+
+SAMPLE = _doc_sample()
+USAGE_FIELDS = _usage_fields()
+FIELDS = set(SAMPLE["limits"][0])  # what the doc shows of each limit is what it gets
 
 
 def get(gateway: Any, path: str, key: str | None, **headers: str) -> httpx.Response:
@@ -27,13 +46,14 @@ def get(gateway: Any, path: str, key: str | None, **headers: str) -> httpx.Respo
 
 def test_limits_are_the_callers_and_agree_with_the_next_decision(gateway: Any, gateway_files: Any) -> None:
     research = get(gateway, "/v1/aigw/limits", "sk-gw-research").json()
+    assert set(research) == set(SAMPLE)
     assert research["key"] == "k-research"
     assert [v["name"] for v in research["limits"]] == ["team-tpm"]  # tiny-rpm is for team tiny only
     c = openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-gw-tiny", max_retries=0, timeout=10)
     before = {v["name"]: v for v in get(gateway, "/v1/aigw/limits", "sk-gw-tiny").json()["limits"]}
     assert set(before) == {"team-tpm", "tiny-rpm"}
     for v in before.values():
-        assert set(v) >= FIELDS
+        assert set(v) == FIELDS, set(v) ^ FIELDS
         datetime.fromisoformat(v["reset_at"].replace("Z", "+00:00"))
     rpm = before["tiny-rpm"]
     assert rpm["key"] is not None and rpm["unit"] == "requests" and rpm["limit"] == 1
@@ -76,6 +96,7 @@ def test_usage_is_for_admin_keys(gateway: Any, gateway_files: Any) -> None:
     assert r.status_code == 200, r.text
     report = r.json()
     assert report["by"] == ["team", "model"] and report["truncated"] is False
+    assert set(report) == USAGE_FIELDS, set(report) ^ USAGE_FIELDS
     row = next(x for x in report["rows"] if x["team"] == "research" and x["model"] == "gpt-4o")
     assert row["requests"] >= 1 and row["total_tokens"] > 0
     assert report["total"]["requests"] >= sum(x["requests"] for x in report["rows"])
@@ -94,9 +115,15 @@ def test_bad_usage_queries_are_400(gateway: Any, query: str, words: str) -> None
     assert r.json()["aigw"]["code"] == "invalid_query"
 
 
-def test_only_get(gateway: Any) -> None:
-    r = httpx.post(gateway.url + "/v1/aigw/limits", headers={"authorization": "Bearer sk-gw-ops"}, json={})
-    assert r.status_code == 405 and r.headers["allow"] == "GET"
+@pytest.mark.parametrize("path", ["/v1/aigw/limits", "/v1/aigw/usage"])
+def test_only_get_and_never_cached(gateway: Any, path: str) -> None:
+    """docs/usage-visibility.md: both endpoints answer GET only (405 otherwise), `Cache-Control: no-store`."""
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        r = httpx.request(method, gateway.url + path, headers={"authorization": "Bearer sk-gw-ops"}, json={})
+        assert r.status_code == 405 and r.headers["allow"] == "GET", method
+        assert r.json()["aigw"]["code"] == "method_not_allowed"
+    r = get(gateway, path, "sk-gw-ops")
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
 
 
 def test_admin_keys_name_known_keys() -> None:

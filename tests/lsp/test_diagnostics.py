@@ -119,3 +119,31 @@ def test_a_keys_file_is_checked_as_lint_checks_it(server: LspClient, tmp_path: P
     server.open(keys.as_uri(), keys.read_text(), "yaml")
     got = server.diagnostics(keys.as_uri(), 1)
     assert [{k: d[k] for k in ("code", "severity", "message", "range")} for d in got] == want
+
+
+FLAGGED = 'policy "p" {\n  on request {\n    rule "r" {\n      when identity.team == "x" && req.headers["x-a"][0] == "b"\n' \
+          '      deny 403\n    }\n  }\n}\n'
+
+
+@pytest.mark.parametrize("flags, codes", [
+    ([], set()),
+    (["--runtime-lookups"], {"AIGW403"}),
+    (["--max-cost", "2"], {"AIGW310"}),
+    (["--runtime-lookups", "--max-cost", "2"], {"AIGW403", "AIGW310"}),
+])
+def test_the_servers_flags_are_lints(tmp_path: Path, flags: list[str], codes: set[str]) -> None:
+    """`aigw-policy lsp --runtime-lookups --max-cost N` checks as `lint` with those flags does."""
+    path = tmp_path / "flagged.aigw"
+    path.write_text(FLAGGED)
+    out = subprocess.run([sys.executable, "-m", "aigw_policy.cli", "lint", "--format", "json", *flags, str(path)],
+                         capture_output=True, text=True, cwd=ROOT, check=False)
+    want = [expected(d, FLAGGED) for d in json.loads(out.stdout)["diagnostics"]]
+    assert {d["code"] for d in want} == codes  # the flags change what lint says
+    client = LspClient([sys.executable, "-m", "aigw_policy.cli", "lsp", *flags], cwd=ROOT)
+    try:
+        client.initialize(general={"positionEncodings": ["utf-16"]})
+        client.open(path.as_uri(), FLAGGED, "aigw")
+        got = client.diagnostics(path.as_uri(), 1)
+    finally:
+        assert client.close() == 0, client.log()
+    assert [{k: d[k] for k in ("code", "severity", "message", "range")} for d in got] == want

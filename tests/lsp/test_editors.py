@@ -43,6 +43,18 @@ def test_the_extension_names_its_parts() -> None:
     json.loads((VSCODE / "language-configuration.json").read_text())
 
 
+@pytest.mark.parametrize("name", sorted(json.loads((VSCODE / "package.json").read_text())
+                                         ["contributes"]["configuration"]["properties"]))
+def test_docs_editors_gives_each_setting_with_its_default(name: str) -> None:
+    """docs/editors.md names every setting of the extension with the default it has."""
+    setting = json.loads((VSCODE / "package.json").read_text())["contributes"]["configuration"]["properties"][name]
+    doc = " ".join((ROOT / "docs" / "editors.md").read_text().split())
+    default = json.dumps(setting["default"])
+    assert f"`{name}`" in doc, name
+    said = doc.split(f"`{name}`", 1)[1].split("`aigwPolicy.", 1)[0]  # up to the next setting
+    assert f"default `{default}`" in said, f"{name}: the doc does not give its default {default}"
+
+
 @pytest.mark.parametrize("pattern", sorted(set(patterns(GRAMMAR))))
 def test_every_pattern_compiles(pattern: str) -> None:
     re.compile(pattern)  # Python's re reads this grammar's subset of Oniguruma alike

@@ -120,3 +120,31 @@ def test_lint_reports_the_solver_warnings_instead_of_never_runs(tmp_path: Path) 
     code, out = run("lint", str(path), "--format", "json", "--prove-seconds", "0")
     codes = {d["code"] for d in json.loads(out)["diagnostics"]}
     assert "AIGW401" in codes and not codes & {"AIGW420", "AIGW421"}
+
+
+LIMITED = """\
+on_http_request:
+  - name: rpm
+    actions: [{type: rate-limit, config: {name: rpm, capacity: 10, rate: 1m, bucket_key: ["ai.model"]}}]
+"""
+UNLIMITED = "on_http_request:\n  - name: log\n    actions: [{type: log}]\n"
+
+
+@pytest.mark.parametrize("question, flags, code, result", [
+    # a limit may be in any state: only an over limit denies, which no witness (empty counters) shows
+    (["query", "{limited}", "--where", "true", "--verdict", "deny"], [], 3, "unknown"),
+    (["query", "{limited}", "--where", "true", "--verdict", "deny"], ["--limits-ok"], 0, "impossible"),
+    (["equiv", "{limited}", "{unlimited}"], [], 3, "unknown"),
+    (["equiv", "{limited}", "{unlimited}"], ["--limits-ok"], 0, "equivalent"),
+    (["equiv", "{limited}", "{unlimited}"], ["--limits-ok", "--timeout", "5"], 0, "equivalent"),
+])
+def test_limits_ok_says_every_limit_has_room(tmp_path: Path, question: list[str], flags: list[str],
+                                             code: int, result: str) -> None:
+    """SPEC §13: limits are free unless `--limits-ok` (a flag of every question) says every
+    limit has room."""
+    paths = {"limited": tmp_path / "limited.yaml", "unlimited": tmp_path / "unlimited.yaml"}
+    paths["limited"].write_text(LIMITED)
+    paths["unlimited"].write_text(UNLIMITED)
+    args = [a.format(**{k: str(v) for k, v in paths.items()}) for a in question]
+    got, out = run("prove", *args, *flags, "-f", "json")
+    assert (got, json.loads(out)["result"]) == (code, result), out
