@@ -18,10 +18,14 @@ keys and ``in``, ``dyn`` around every kind, those nested in 29 contexts, express
 type from every overload of our declaration table, and a 49 x 49 matrix of values under
 ``==``, ``!=``, ``in``, ``<``, ``sets.contains``, ``distinct`` and optional equality (the
 counts are in docs/decisions.md). Every difference was one kept before, or cel-cpp's (``KEPT``
-below): this wave found no class of ours.
+below). What cel-cpp's binding cannot run (``transformMap``, ``transformMapEntry``: no
+``cel.@mapInsert`` at run time, wave 12) was read against cel-go's and cel-cpp's sources, which
+found the class below.
 
 ``AGREED`` pins, with their types, answers at those edges on which both runtimes agree; every
 row also runs through Google's C++ runtime (``cel-expr-python``) when it is installed.
+
+Classes (``CLASSES``; a row naming another fails):
 """
 
 from __future__ import annotations
@@ -31,12 +35,54 @@ import math
 
 import pytest
 
+from differential_table import check_classes
 from test_differential_wave11 import _ours
 from test_differential_wave12 import CPP_CONFIG
 from test_differential_wave16 import c  # cel-cpp, None where it is not installed
 
 from aigw_policy import cel
 from aigw_policy.cel.runtime.values import Duration, Timestamp, TypeValue, UInt
+
+CLASSES = {
+    "map-entry-merge": "`transformMapEntry`'s body is inserted by `cel.@mapInsert(map, map)`, which inserts every "
+                       "entry of the body's map, none for `{}` (cel-go's `@mapInsert_map_map` walks the map; "
+                       "cel-cpp's own tests expect `m.transformMapEntry(k, v, {}) == {}`); we refused any map of "
+                       "other than one entry. A key already inserted, by this element or an earlier one, is "
+                       "still an error",
+}
+__doc__ += "".join(f"\n* ``{k}``: {v}." for k, v in CLASSES.items())
+
+# (class, expression, ("value", CEL literal) | ("error", piece of our message)); cel-cpp's binding
+# cannot run these (no `cel.@mapInsert`), so they are ours only
+CASES: list[tuple[str, str, tuple[str, str]]] = [
+    ("map-entry-merge", "{'hello': 'world', 'greetings': 'tacocat'}.transformMapEntry(k, v, {}) == {}", ("value", "true")),
+    ("map-entry-merge", "{'a': 1}.transformMapEntry(k, v, {k: v, 'b': 2})", ("value", "{'a': 1, 'b': 2}")),
+    ("map-entry-merge", "[1, 2].transformMapEntry(i, v, {v: i, -v: i})", ("value", "{1: 0, -1: 0, 2: 1, -2: 1}")),
+    ("map-entry-merge", "[1, 2].transformMapEntry(i, v, i == 0 ? {} : {v: i})", ("value", "{2: 1}")),
+    ("map-entry-merge", "[1, 2, 3].transformMapEntry(i, v, v != 2, {v: i, string(v): i})",
+     ("value", "{1: 0, '1': 0, 3: 2, '3': 2}")),
+    ("map-entry-merge", "{'a': 1}.transformMapEntry(k, v, {true: v, 1: k})", ("value", "{true: 1, 1: 'a'}")),
+    ("map-entry-merge", "dyn([1]).transformMapEntry(i, v, dyn({}))", ("value", "{}")),
+    ("map-entry-merge", "[1, 2].transformMapEntry(i, v, {'k': v, v: i})", ("error", "key 'k' already exists")),
+    ("map-entry-merge", "[1, 3].transformMapEntry(i, v, i == 0 ? {v: i, 3u: 0} : {v: i})", ("error", "key 3 already exists")),
+    ("map-entry-merge", "[1].transformMapEntry(i, v, dyn([v]))", ("error", "no such overload")),
+]
+CASE_IDS = [f"{k}:{e}" for k, e, _ in CASES]
+
+
+def test_every_row_names_a_class() -> None:
+    check_classes(CASES, CLASSES)
+
+
+@pytest.mark.parametrize(("klass", "expr", "want"), CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("checked", [True, False], ids=["checked", "unchecked"])
+def test_case(klass: str, expr: str, want: tuple[str, str], checked: bool) -> None:
+    kind, got = _ours(expr, checked)
+    assert kind == want[0], (expr, kind, got)
+    if kind == "value":
+        assert typed(got) == typed(cel.compile(want[1])({})), (expr, got, want[1])
+    else:
+        assert want[1] in str(got), (expr, got)
 
 # (expression, ("value", CEL literal) | ("error", piece of our message) | ("check_error", piece))
 AGREED: list[tuple[str, tuple[str, str]]] = [
