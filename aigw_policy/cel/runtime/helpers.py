@@ -264,14 +264,16 @@ def m_transform_map_filter(c, p, f):  # type: ignore[no-untyped-def]
     return ops.make_map([(k, f(k, v)) for k, v in iter_pairs(c) if cond(p(k, v))])
 
 
-def _entry(m):  # type: ignore[no-untyped-def]
-    if not isinstance(m, dict) or len(m) != 1:
-        raise CelError("transformMapEntry must produce a map with one entry", "invalid_argument")
-    return next(iter(m.items()))
+def _entries(m):  # type: ignore[no-untyped-def]
+    """The entries ``cel.@mapInsert(map, map)`` inserts: every one of the map's, none of ``{}``."""
+    if not isinstance(m, dict):
+        raise checks.no_overload("cel.@mapInsert", {}, m)
+    return m.items()
 
 
 def _entry_map(pairs, f):  # type: ignore[no-untyped-def]
-    return ops.make_map((_entry(f(k, v)) for k, v in pairs), "insert failed: key {} already exists")
+    entries = (kv for k, v in pairs for kv in _entries(f(k, v)))
+    return ops.make_map(entries, "insert failed: key {} already exists")
 
 
 def m_transform_map_entry(c, f):  # type: ignore[no-untyped-def]
