@@ -1,0 +1,104 @@
+"""What ngrok's documentation says its documents do, run through the engine (nineteenth ngrok
+pass). Each row names the page it comes from (``source``); rows name their keys, and a
+misspelled key fails the test.
+
+Classes fixed in this pass (each row failed before its fix):
+
+- a ``custom-response`` without a ``content-type`` header carries the one ngrok infers from
+  its body ("this action will attempt to infer the correct content-type") in the decision
+  itself, in both phases: ``decision.response``, ``explain`` and a later response rule's
+  ``res.content_type`` see it, not only the bytes ``serve`` sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import aigw_policy as ap
+
+HTML = "text/html; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+JSON = "application/json"
+
+
+def _answer(body: str | None, headers: dict[str, str] | None = None, status: int = 200,
+            phase: str = "on_http_request") -> str:
+    config: list[str] = [f"          status_code: {status}"]
+    if body is not None:
+        config.append(f"          body: {body}")
+    if headers:
+        config.append("          headers:")
+        config += [f"            {k}: {v}" for k, v in headers.items()]
+    return f"{phase}:\n  - actions:\n      - type: custom-response\n        config:\n" + "\n".join(config) + "\n"
+
+
+READ_BACK = """
+on_http_response:
+  - actions:
+      - type: add-headers
+        config:
+          headers:
+            x-seen-type: ${res.content_type}
+"""
+
+ROW_KEYS = {"id", "source", "doc", "response", "want"}
+
+CONTENT_TYPE_ROWS: list[dict[str, Any]] = [
+    {"id": "html-maintenance-page", "source": "actions/custom-response/examples/http-html-maintenance-page.mdx",
+     "doc": _answer("<html><body><h1>Service Unavailable</h1></body></html>", status=503), "want": HTML},
+    {"id": "h1-fragment", "source": "actions/custom-response (Inferring Content-Type)",
+     "doc": _answer("'<h1>Down</h1>'"), "want": HTML},
+    {"id": "json-object", "source": "actions/custom-response/examples/http-json-single-interpolation.mdx",
+     "doc": _answer("'{\"connection-start\":\"${req.method}\"}'"), "want": JSON},
+    {"id": "json-array", "source": "actions/custom-response (Inferring Content-Type)",
+     "doc": _answer("'[1, 2]'"), "want": JSON},
+    {"id": "plain-text", "source": "actions/custom-response/examples/http-plain-text-multiple-interpolation.mdx",
+     "doc": _answer("connection began at ${req.method}", status=418), "want": TEXT},
+    {"id": "no-body-redirect-page", "source": "actions/custom-response/examples/http-upstream-maintenance-page.mdx",
+     "doc": _answer(None, {"location": "https://www.example.com"}, status=302), "want": TEXT},
+    {"id": "brace-not-json", "source": "actions/custom-response (Inferring Content-Type)",
+     "doc": _answer("'{not json'"), "want": TEXT},
+    {"id": "response-phase-overwrite", "source": "actions/custom-response (on_http_response usage)",
+     "doc": _answer("'{\"ok\": true}'", phase="on_http_response"),
+     "response": {"status_code": 500, "headers": {"content-type": "text/html"}, "body": "<p>boom</p>"}, "want": JSON},
+    # a content-type the document names is kept as written, under any spelling of its name
+    {"id": "named-lower", "source": "actions/custom-response/examples/http-html-maintenance-page.mdx",
+     "doc": _answer("'<html><body>x</body></html>'", {"content-type": "text/html"}), "want": "text/html"},
+    {"id": "named-capitals", "source": "actions/custom-response (config: headers)",
+     "doc": _answer("'{\"a\": 1}'", {"Content-Type": "text/plain"}), "want": "text/plain"},
+]
+
+
+def _evaluate(row: dict[str, Any], doc: str) -> Any:
+    request: dict[str, Any] = {"id": "r1", "now": "2026-11-26T12:00:00Z", "conn": {"client_ip": "203.0.113.7"},
+                               "request": {"method": "GET", "url": "https://example.ngrok.app/api/example"}}
+    if "response" in row:
+        request["response"] = row["response"]
+    _, found = ap.read(doc, format="yaml", cache_dir=None)
+    assert not [d for d in found if d.is_error], [str(d) for d in found]
+    return ap.Engine(ap.loads(doc)).evaluate(request)
+
+
+def _content_types(headers: dict[str, str]) -> list[str]:
+    return [v for k, v in headers.items() if k.lower() == "content-type"]
+
+
+@pytest.mark.parametrize("row", CONTENT_TYPE_ROWS, ids=[r["id"] for r in CONTENT_TYPE_ROWS])
+def test_custom_response_decision_carries_its_content_type(row: dict[str, Any]) -> None:
+    assert set(row) <= ROW_KEYS and {"id", "source", "doc", "want"} <= set(row), sorted(set(row) - ROW_KEYS)
+    decision = _evaluate(row, row["doc"])
+    assert decision.kind == "custom-response", decision.reason
+    assert _content_types(decision.response["headers"]) == [row["want"]]
+    assert _content_types(decision.to_dict()["response"]["headers"]) == [row["want"]]
+
+
+@pytest.mark.parametrize("row", [r for r in CONTENT_TYPE_ROWS if "response" not in r],
+                         ids=[r["id"] for r in CONTENT_TYPE_ROWS if "response" not in r])
+def test_a_response_rule_reads_the_inferred_content_type(row: dict[str, Any]) -> None:
+    """The gateway's own answer runs the response rules (SPEC): ``res.content_type`` is the
+    media type of the answer the client gets, not ``""``."""
+    decision = _evaluate(row, row["doc"] + READ_BACK)
+    added = decision.to_dict()["effects"]["response_headers"]["add"]
+    assert added["x-seen-type"] == row["want"].split(";")[0]
