@@ -338,14 +338,23 @@ def check_vars_order(policy: Policy, source: Source | None = None, *,
 
 
 def check_response_reads(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
-    """AIGW404: a request rule's condition that reads the response (``res.status_code``,
-    ``getResHeader(...)``): only ``on_http_response`` sets it, so ``res.*`` fails every
-    request that reaches the rule and the header functions see nothing (ngrok offers them in
-    that phase alone)."""
+    """AIGW404: a request rule that reads the response (``res.status_code``,
+    ``getResHeader(...)``), in a condition or in a ``${...}`` of its actions' config: only
+    ``on_http_response`` sets it (ngrok offers the response macros in that phase alone), so
+    each such read fails every request that reaches it."""
+    from ..template import Interpolation, TemplateError, split_template
+
     found = []
     for rule in policy.phase("on_http_request"):
-        for e in rule.expressions:
-            node = _parse(e.source)
+        texts: list[tuple[str, Span | None]] = [(e.source, e.span) for e in rule.expressions]
+        for text, span in list(_texts(rule))[len(rule.expressions):]:
+            if "${" in text:
+                try:
+                    texts += [(p.source, span) for p in split_template(text) if isinstance(p, Interpolation)]
+                except TemplateError:
+                    continue
+        for text, span in texts:
+            node = _parse(text)
             if node is None:
                 continue
             fv = free_vars(node)
@@ -354,9 +363,9 @@ def check_response_reads(policy: Policy, source: Source | None = None) -> list[D
             if reads:
                 found.append(_diag(
                     "AIGW404", f"`{reads[0]}` reads the response, which `on_http_request` does not "
-                    "have: it is set in `on_http_response`", e.span,
-                    "move the rule to `on_http_response`; here `res.*` is an error and "
-                    "the response's headers and cookies are empty"))
+                    "have: it is set in `on_http_response`", span,
+                    "move the rule to `on_http_response`; here every read of the response "
+                    "(`res.*`, `getResHeader`, `hasResCookie`, ...) is an error of the rule"))
     return found
 
 

@@ -102,3 +102,53 @@ def test_a_response_rule_reads_the_inferred_content_type(row: dict[str, Any]) ->
     decision = _evaluate(row, row["doc"] + READ_BACK)
     added = decision.to_dict()["effects"]["response_headers"]["add"]
     assert added["x-seen-type"] == row["want"].split(";")[0]
+
+
+# -- a read of the response in the request phase -------------------------------------------
+# ngrok's macros reference: the response macros are "available in on_http_response phase
+# only", as the `res.*` variables are. Each read below, in a request rule's condition or in a
+# `${...}` of its config, fails the rule (500 under the default `on_error: deny`) as reading
+# `res.status_code` there always did (the macros answered false or [] before: a deny rule on
+# `hasResHeader(...)` let every request through), and AIGW404 names it where it is written.
+IN_CONDITION = "on_http_request:\n  - expressions: [\"{}\"]\n    actions:\n      - type: deny\n"
+IN_BODY = "on_http_request:\n  - actions:\n      - type: custom-response\n        config:\n          body: \"${{{}}}\"\n"
+IN_HEADER = ("on_http_request:\n  - actions:\n      - type: add-headers\n        config:\n          headers:\n"
+             "            x-seen: \"${{{}}}\"\n")
+IN_LOG = ("on_http_request:\n  - actions:\n      - type: log\n        config:\n          metadata:\n"
+          "            seen: \"${{{}}}\"\n")
+
+RESPONSE_READS: list[tuple[str, str, tuple[int, int]]] = [
+    # (form, text, where AIGW404 points: line, column)
+    (IN_CONDITION, "hasResHeader('x-cache')", (2, 20)),
+    (IN_CONDITION, "!hasResHeader('x-cache')", (2, 20)),
+    (IN_CONDITION, "getResHeader('x-cache').size() == 0", (2, 20)),
+    (IN_CONDITION, "hasResCookie('sid')", (2, 20)),
+    (IN_CONDITION, "getResCookie('sid').value == 'a'", (2, 20)),
+    (IN_BODY, "string(res.status_code)", (5, 17)),
+    (IN_BODY, "string(hasResHeader('x-cache'))", (5, 17)),
+    (IN_HEADER, "getResHeader('x-cache').join(',')", (6, 13)),
+    (IN_LOG, "string(res.content_type)", (6, 13)),
+]
+
+
+@pytest.mark.parametrize(("form", "text", "at"), RESPONSE_READS, ids=[f"{i}-{r[1]}" for i, r in enumerate(RESPONSE_READS)])
+def test_a_response_read_in_the_request_phase_fails_the_rule(form: str, text: str, at: tuple[int, int]) -> None:
+    doc = form.format(text)
+    _, found = ap.read(doc, format="yaml", cache_dir=None)
+    warned = [(d.span.line, d.span.column) for d in found if d.code == "AIGW404"]
+    assert warned == [at], [str(d) for d in found]
+    decision = ap.Engine(ap.loads(doc)).evaluate(
+        {"id": "r1", "request": {"method": "GET", "url": "https://example.ngrok.app/"}})
+    assert (decision.status_code, decision.kind) == (500, "error"), decision.reason
+    assert "no such attribute: 'res." in decision.reason
+
+
+@pytest.mark.parametrize("text", [t for form, t, _ in RESPONSE_READS if form is IN_CONDITION])
+def test_the_same_read_in_the_response_phase_is_fine(text: str) -> None:
+    doc = IN_CONDITION.format(text).replace("on_http_request", "on_http_response")
+    _, found = ap.read(doc, format="yaml", cache_dir=None)
+    assert not [d for d in found if d.code == "AIGW404" or d.is_error], [str(d) for d in found]
+    decision = ap.Engine(ap.loads(doc)).evaluate(
+        {"id": "r1", "request": {"method": "GET", "url": "https://example.ngrok.app/"},
+         "response": {"status_code": 200, "headers": {"x-cache": "HIT", "set-cookie": "sid=a"}, "body": None}})
+    assert decision.kind != "error", decision.reason
