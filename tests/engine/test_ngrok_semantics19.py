@@ -152,3 +152,67 @@ def test_the_same_read_in_the_response_phase_is_fine(text: str) -> None:
         {"id": "r1", "request": {"method": "GET", "url": "https://example.ngrok.app/"},
          "response": {"status_code": 200, "headers": {"x-cache": "HIT", "set-cookie": "sid=a"}, "body": None}})
     assert decision.kind != "error", decision.reason
+
+
+# -- the ai-gateway's error messages, word for word as its reference gives them ----------------
+# Each row: a situation of tests/engine/test_route_error_codes.py and the value each of the
+# message's placeholders must take there; the message itself is read from ngrok's page
+# (reference/error-codes.mdx, "**Message**"), so a sentence we shorten or a Python type name
+# (`str` for CEL's `string`) or a duration not in Go's form (`300s` for `5m0s`) fails here.
+ERROR_CODES_PAGE = "ai-gateway-action/reference/error-codes.mdx"
+
+
+def _documented_messages() -> dict[str, str]:
+    import re
+
+    from shared_data import NGROK, require
+
+    text = require(NGROK / ERROR_CODES_PAGE).read_text(encoding="utf-8")
+    found = re.findall(r"### (ERR_NGROK_\d+)\s+\*\*Message\*\*\s+(.+?)\n", text)
+    return dict(found)
+
+
+def _pattern(template: str, values: dict[str, str]) -> str:
+    import re
+
+    out, at = "", 0
+    for m in re.finditer(r"`([A-Z_]+)`", template):
+        out += re.escape(template[at:m.start()]) + (re.escape(values[m.group(1)]) if m.group(1) in values else ".+")
+        at = m.end()
+    return out + re.escape(template[at:])
+
+
+MESSAGE_ROWS = [
+    # (code, the situation's config, the request's words, attempts, placeholder values)
+    ("ERR_NGROK_3806", "model_selection: {strategy: [\"dyn('gpt-4o')\"]}", 2, [],
+     {"EXPRESSION": "dyn('gpt-4o')", "ACTUAL_TYPE": "string"}),
+    ("ERR_NGROK_3806", "model_selection: {strategy: [\"dyn(42)\"]}", 2, [],
+     {"EXPRESSION": "dyn(42)", "ACTUAL_TYPE": "int"}),
+    ("ERR_NGROK_3810", "total_timeout: 1s, per_request_timeout: 1s", 2, [{"error": "timeout"}], {"TIMEOUT": "1s"}),
+    ("ERR_NGROK_3810", "total_timeout: 5m, per_request_timeout: 5m", 2, [{"error": "timeout"}], {"TIMEOUT": "5m0s"}),
+    ("ERR_NGROK_3810", "total_timeout: 90s, per_request_timeout: 90s", 2, [{"error": "timeout"}],
+     {"TIMEOUT": "1m30s"}),
+    ("ERR_NGROK_3811", "max_input_tokens: 5", 50, [], {"MAX_ALLOWED": "5"}),
+    ("ERR_NGROK_3803", "model_selection: {strategy: [\"ai.models.filter(m, int(m.id) > 0)\"]}", 2, [], {}),
+    ("ERR_NGROK_3805", "model_selection: {strategy: [\"ai.models.filter(m, false)\"]}", 2, [], {}),
+    ("ERR_NGROK_3808", "api_key_selection: {strategy: [\"ai.keys.filter(k, false)\"]}", 2, [], {}),
+]
+
+
+@pytest.mark.parametrize(("code", "config", "words", "attempts", "values"), MESSAGE_ROWS,
+                         ids=[f"{r[0]}-{i}" for i, r in enumerate(MESSAGE_ROWS)])
+def test_ai_gateway_error_message_is_the_documented_one(code: str, config: str, words: int,
+                                                        attempts: list[dict[str, Any]], values: dict[str, str]) -> None:
+    import re
+
+    template = _documented_messages()[code]
+    keyed = "{id: openai, api_keys: [{value: sk-op-1, id: k1}, {value: sk-op-2, id: k2}]}"
+    doc = ("on_http_request:\n  - name: route\n    actions:\n      - type: ai-gateway\n"
+           f"        config: {{providers: [{keyed}], {config}}}\n")
+    decision = ap.Engine(ap.loads(doc, format="yaml")).evaluate(
+        {"id": "r1", "now": "2026-11-26T12:00:00Z", "attempts": attempts,
+         "request": {"method": "POST", "url": "https://gw.example/v1/chat/completions",
+                     "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi " * words}]}}})
+    aigw = decision.response["body"]["aigw"]
+    assert aigw["code"] == code, decision.reason
+    assert re.fullmatch(_pattern(template, values), aigw["reason"]), (template, aigw["reason"])
