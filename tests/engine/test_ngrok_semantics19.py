@@ -216,3 +216,32 @@ def test_ai_gateway_error_message_is_the_documented_one(code: str, config: str, 
     aigw = decision.response["body"]["aigw"]
     assert aigw["code"] == code, decision.reason
     assert re.fullmatch(_pattern(template, values), aigw["reason"]), (template, aigw["reason"])
+
+
+# -- the media type of `req.content_type` / `res.content_type` --------------------------------
+# ngrok's variables (req.mdx, res.mdx) give the media type apart from its parameters, whose
+# names come lower-cased (`parameters['charset']`): Go's mime.ParseMediaType, which
+# lower-cases the type too. A client's `Application/JSON` kept its capitals, so ngrok's
+# `req.content_type == 'application/json'` missed it.
+MEDIA_ROWS = [
+    # (variable, the header as sent, the value)
+    ("req.content_type", "Application/JSON; charset=utf-8", "application/json"),
+    ("req.content_type", "TEXT/HTML", "text/html"),
+    ("req.content_type", " Multipart/Form-Data ; boundary=XyZ", "multipart/form-data"),
+    ("res.content_type", "Application/JSON", "application/json"),
+    ("res.content_type", "Text/Event-Stream; charset=UTF-8", "text/event-stream"),
+    ("req.content_type.raw", "Application/JSON; charset=utf-8", "Application/JSON; charset=utf-8"),
+    ("req.content_type.parameters['boundary']", "multipart/form-data; Boundary=XyZ", "XyZ"),
+]
+
+
+@pytest.mark.parametrize(("variable", "sent", "want"), MEDIA_ROWS, ids=[f"{r[0]}-{r[1]}" for r in MEDIA_ROWS])
+def test_media_type_as_ngrok_reads_it(variable: str, sent: str, want: str) -> None:
+    phase = "on_http_response" if variable.startswith("res.") else "on_http_request"
+    doc = f"{phase}:\n  - actions:\n      - type: custom-response\n        config:\n          body: \"${{{variable}}}\"\n"
+    request: dict[str, Any] = {"id": "r1", "request": {"method": "POST", "url": "https://example.ngrok.app/",
+                                                       "headers": {"Content-Type": sent}}}
+    if phase == "on_http_response":
+        request["response"] = {"status_code": 200, "headers": {"Content-Type": sent}, "body": None}
+    decision = ap.Engine(ap.loads(doc)).evaluate(request)
+    assert decision.response["body"] == want, decision.reason
