@@ -245,3 +245,96 @@ def test_media_type_as_ngrok_reads_it(variable: str, sent: str, want: str) -> No
         request["response"] = {"status_code": 200, "headers": {"Content-Type": sent}, "body": None}
     decision = ap.Engine(ap.loads(doc)).evaluate(request)
     assert decision.response["body"] == want, decision.reason
+
+
+# -- the ai-gateway's debugging trace: each field of the type ngrok's variables page gives ----
+# (traffic-policy/actions/ai-gateway variables, ConfigField types; `[]` is every item). A
+# string was null where nothing failed (`error`, `body_on_error`), a latency was the float
+# the attempt measured (`total_ms: 10.0`) or null (no first byte): ngrok's are integers
+# (its guide's example: `"total_ms": 125`), its strings strings.
+TRACE_FIELDS: list[tuple[str, str]] = [
+    ("status", "string"), ("client", "object"), ("client.method", "string"), ("client.path", "string"),
+    ("client.request_headers", "object"), ("client.user_agent", "string"), ("client.model", "string"),
+    ("client.models", "array"), ("client.api_key_hash", "string"), ("client.rejected_models", "array"),
+    ("input_ngrok_tokens", "integer"), ("output_ngrok_tokens", "integer"), ("gateway_latency_ms", "integer"),
+    ("model_selection", "array"), ("model_selection[].strategy", "string"), ("model_selection[].error", "string"),
+    ("model_selection[].candidates_returned", "array"), ("model_selection[].models_to_try", "array"),
+    ("models_tried", "array"), ("models_tried[].model", "string"), ("models_tried[].provider", "string"),
+    ("models_tried[].author", "string"), ("models_tried[].api_key_selection[].strategy", "string"),
+    ("models_tried[].api_key_selection[].error", "string"), ("models_tried[].api_key_selection[].keys_to_try", "array"),
+    ("models_tried[].requests_made[].status", "string"), ("models_tried[].requests_made[].error", "string"),
+    ("models_tried[].requests_made[].upstream_input_tokens", "integer"),
+    ("models_tried[].requests_made[].upstream_output_tokens", "integer"),
+    ("models_tried[].requests_made[].request.url", "string"), ("models_tried[].requests_made[].request.api_key", "string"),
+    ("models_tried[].requests_made[].response.status_code", "integer"),
+    ("models_tried[].requests_made[].response.headers", "object"),
+    ("models_tried[].requests_made[].response.body_on_error", "string"),
+    ("models_tried[].requests_made[].upstream_latency.time_to_first_byte_ms", "integer"),
+    ("models_tried[].requests_made[].upstream_latency.total_ms", "integer"),
+    ("success.model_index", "integer"), ("success.request_index", "integer"), ("success.model", "string"),
+    ("success.provider", "string"), ("success.author", "string"),
+]
+_JSON_KIND = {"string": str, "integer": int, "array": list, "object": dict}
+
+
+def _served_trace() -> dict[str, Any]:
+    """A route whose first attempt is refused 429 with no first byte, whose second is served
+    (after a model strategy), answered by a response rule with the trace."""
+    from aigw_policy.routing.model import AttemptOutcome, Next
+
+    doc = """
+on_http_request:
+  - type: ai-gateway
+    config:
+      providers:
+        - id: openai
+          api_keys:
+            - value: sk-one
+            - value: sk-two
+      model_selection:
+        strategy:
+          - ai.models.filter(m, m.id == 'gpt-4o')
+on_http_response:
+  - actions:
+      - type: custom-response
+        config:
+          body: ${actions.ngrok.ai_gateway}
+"""
+    engine = ap.Engine(ap.loads(doc, format="yaml"))
+    engine.evaluate({"id": "t1", "now": "2026-11-26T12:00:00Z", "request": {
+        "method": "POST", "url": "https://ai.example.com/v1/chat/completions", "headers": {"user-agent": "curl/8.17.0"},
+        "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}}})
+    refused = AttemptOutcome(status_code=429, latency_ms=12.4, headers={"content-type": "application/json"},
+                             body={"error": {"message": "Rate limit exceeded"}})
+    served = AttemptOutcome(status_code=200, latency_ms=125.6, time_to_first_token_ms=120.2,
+                            headers={"content-type": "application/json"}, body={"id": "c1", "choices": []})
+    step = engine.attempt("t1", None)
+    assert isinstance(step, Next)
+    step = engine.attempt("t1", refused)
+    assert isinstance(step, Next)
+    engine.attempt("t1", served)
+    decision = engine.complete("t1", {"status_code": 200, "headers": {"content-type": "application/json"},
+                                      "body": {"id": "c1", "choices": []}})
+    import json
+
+    body = decision.response["body"]
+    return json.loads(body) if isinstance(body, str) else body
+
+
+def _at(value: Any, path: str) -> list[Any]:
+    found = [value]
+    for part in path.split("."):
+        many = part.endswith("[]")
+        name = part.removesuffix("[]")
+        found = [v[name] for v in found]
+        if many:
+            found = [item for v in found for item in v]
+    return found
+
+
+@pytest.mark.parametrize(("path", "kind"), TRACE_FIELDS, ids=[p for p, _ in TRACE_FIELDS])
+def test_trace_field_has_the_documented_type(path: str, kind: str) -> None:
+    values = _at(_served_trace(), path)
+    assert values, f"no `{path}` in the trace"
+    wrong = [v for v in values if type(v) is not _JSON_KIND[kind]]
+    assert not wrong, f"`{path}` is documented as {kind}; the trace has {wrong!r}"
