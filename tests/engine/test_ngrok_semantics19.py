@@ -338,3 +338,31 @@ def test_trace_field_has_the_documented_type(path: str, kind: str) -> None:
     assert values, f"no `{path}` in the trace"
     wrong = [v for v in values if type(v) is not _JSON_KIND[kind]]
     assert not wrong, f"`{path}` is documented as {kind}; the trace has {wrong!r}"
+
+
+# -- every action variable ngrok documents for an action this engine runs -------------------
+# (traffic-policy/actions/<action>/variables.mdx). `compress-response` is recorded, not
+# applied; `actions.ngrok.compress` was absent, so a rule logging ngrok's fields failed closed.
+COMPRESS = """
+on_http_response:
+  - actions:
+      - type: compress-response
+      - type: custom-response
+        config:
+          body: ${string(actions.ngrok.compress.already_compressed) + '/' + actions.ngrok.compress.negotiated_algorithm}
+"""
+COMPRESS_ROWS = [
+    # (the upstream's content-encoding, the body)
+    (None, "false/"),
+    ("gzip", "true/"),
+    ("identity", "false/"),
+]
+
+
+@pytest.mark.parametrize(("encoding", "want"), COMPRESS_ROWS, ids=[str(r[0]) for r in COMPRESS_ROWS])
+def test_compress_response_publishes_ngroks_fields(encoding: str | None, want: str) -> None:
+    headers = {"content-type": "text/plain"} | ({"content-encoding": encoding} if encoding else {})
+    decision = ap.Engine(ap.loads(COMPRESS)).evaluate(
+        {"id": "r1", "request": {"method": "GET", "url": "https://example.ngrok.app/", "headers": {"accept-encoding": "gzip"}},
+         "response": {"status_code": 200, "headers": headers, "body": "hello"}})
+    assert decision.response["body"] == want, decision.reason
