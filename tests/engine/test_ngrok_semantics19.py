@@ -366,3 +366,35 @@ def test_compress_response_publishes_ngroks_fields(encoding: str | None, want: s
         {"id": "r1", "request": {"method": "GET", "url": "https://example.ngrok.app/", "headers": {"accept-encoding": "gzip"}},
          "response": {"status_code": 200, "headers": headers, "body": "hello"}})
     assert decision.response["body"] == want, decision.reason
+
+
+# -- on_tcp_connect: what ngrok refuses on a connection is named, though the phase is skipped --
+# ngrok's action pages list each action's phases ("Supported Phases"); a connection has no
+# HTTP request or response. Such a rule was read and skipped (AIGW102) without a word, where
+# ngrok refuses the document.
+TCP_RULES: list[tuple[str, str, tuple[int, int] | None]] = [
+    # (the rule's lines under `- `, the code, where: line, column; None: nothing but AIGW102)
+    ("expressions: [\"req.url.path == '/a'\"]\n    actions:\n      - type: deny", "AIGW404", (2, 20)),
+    ("expressions: [\"hasReqHeader('x-a')\"]\n    actions:\n      - type: deny", "AIGW404", (2, 20)),
+    ("expressions: [\"res.status_code == 200\"]\n    actions:\n      - type: deny", "AIGW404", (2, 20)),
+    ("actions:\n      - type: log\n        config:\n          metadata:\n            path: ${req.url.path}", "AIGW404",
+     (6, 13)),
+    ("actions:\n      - type: custom-response\n        config:\n          body: bye", "AIGW134", (3, 9)),
+    ("actions:\n      - type: add-headers\n        config:\n          headers:\n            x-a: b", "AIGW134", (3, 9)),
+    ("actions:\n      - type: rate-limit\n        config:\n          name: r\n          capacity: 1\n"
+     "          rate: 60s\n          bucket_key: [conn.client_ip]", "AIGW134", (3, 9)),
+    ("actions:\n      - type: redirect\n        config:\n          to: /x", "AIGW134", (3, 9)),
+    # what ngrok runs on a connection: nothing more is said
+    ("expressions: [\"conn.client_ip == '192.168.1.200'\"]\n    actions:\n      - type: deny", "", None),
+    ("actions:\n      - type: restrict-ips\n        config:\n          allow: [1.2.3.0/24]", "", None),
+    ("actions:\n      - type: set-vars\n        config:\n          vars:\n            - ip: ${conn.client_ip}", "", None),
+]
+
+
+@pytest.mark.parametrize(("rule", "code", "at"), TCP_RULES, ids=[f"{i}-{r[1] or 'ok'}" for i, r in enumerate(TCP_RULES)])
+def test_a_connection_rule_ngrok_refuses_is_named(rule: str, code: str, at: tuple[int, int] | None) -> None:
+    doc = f"on_tcp_connect:\n  - {rule}\n"
+    _, found = ap.read(doc, format="yaml", cache_dir=None)
+    said = [(d.code, (d.span.line, d.span.column)) for d in found if d.code != "AIGW102"]
+    assert said == ([(code, at)] if at else []), [str(d) for d in found]
+    assert not [d for d in found if d.is_error]
