@@ -244,8 +244,9 @@ def publish_trace(flow: Any, run: Any) -> None:
 def ai_gateway_result(flow: Any, run: Any) -> dict[str, Any]:
     """``actions.ngrok.ai_gateway`` (ngrok's debugging trace) of a route so far, every field
     of ngrok's schema present and of the type it documents (a string is ``""``, never null; a
-    latency whole milliseconds), ``error`` only after a failure, ``success`` only after one. ``gateway_latency_ms`` is 0: the gateway's own time per request
-    is not measured (its attempts' times are, in ``upstream_latency``)."""
+    latency whole milliseconds), ``error`` only after a failure, ``success`` only after one.
+    ``gateway_latency_ms`` is 0: the gateway's own time per request is not measured (its
+    attempts' times are, in ``upstream_latency``)."""
     ai = flow.act.get("ai") or {}
     plan = run.plan
     served = run.served
@@ -349,6 +350,7 @@ def _models_tried(run: Any, path: Any, client_key: str) -> list[dict[str, Any]]:
                         "api_key": a.get("key_id") or client_key},
             "response": {"status_code": a.get("status_code") or 0, "headers": answer.get("headers") or {},
                          "body_on_error": (answer.get("said") or "") if failed else ""},
-            "upstream_latency": {"time_to_first_byte_ms": _ms(answer.get("ttfb_ms")), "total_ms": _ms(a.get("latency_ms"))},
+            "upstream_latency": {"time_to_first_byte_ms": _ms(answer.get("ttfb_ms")),
+                                 "total_ms": _ms(a.get("latency_ms"))},
         })
     return tried
