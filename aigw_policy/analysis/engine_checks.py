@@ -32,8 +32,8 @@ from ..ir import Policy, Rule
 from ..source import Source, Span
 from .free_vars import ACTIVATION_READS, free_vars
 
-__all__ = ["check_constant", "check_header_case", "check_limits_order", "check_lookups",
-           "check_response_reads", "check_shadowed", "check_vars_order"]
+__all__ = ["TCP_ACTIONS", "check_connection_rule", "check_constant", "check_header_case", "check_limits_order",
+           "check_lookups", "check_response_reads", "check_shadowed", "check_vars_order"]
 
 _TERMINATING = frozenset({"deny", "custom-response", "allow"})
 _IDENTITY_FIELDS = frozenset({"identity.key", "identity.user", "identity.team", "identity.org", "identity.tier"})
@@ -338,26 +338,69 @@ def check_vars_order(policy: Policy, source: Source | None = None, *,
 
 
 def check_response_reads(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
-    """AIGW404: a request rule's condition that reads the response (``res.status_code``,
-    ``getResHeader(...)``): only ``on_http_response`` sets it, so ``res.*`` fails every
-    request that reaches the rule and the header functions see nothing (ngrok offers them in
-    that phase alone)."""
+    """AIGW404: a request rule that reads the response (``res.status_code``,
+    ``getResHeader(...)``), in a condition or in a ``${...}`` of its actions' config: only
+    ``on_http_response`` sets it (ngrok offers the response macros in that phase alone), so
+    each such read fails every request that reaches it."""
     found = []
     for rule in policy.phase("on_http_request"):
-        for e in rule.expressions:
-            node = _parse(e.source)
-            if node is None:
-                continue
-            fv = free_vars(node)
-            reads = sorted(".".join(p) for p in fv.names if p[0] == "res")
-            reads += sorted(f"{f}" for f in fv.functions if ACTIVATION_READS.get(f, "").startswith("res."))
+        for text, span in _cel_texts(rule):
+            reads = _reads(text, ("res",))
             if reads:
                 found.append(_diag(
                     "AIGW404", f"`{reads[0]}` reads the response, which `on_http_request` does not "
-                    "have: it is set in `on_http_response`", e.span,
-                    "move the rule to `on_http_response`; here `res.*` is an error and "
-                    "the response's headers and cookies are empty"))
+                    "have: it is set in `on_http_response`", span,
+                    "move the rule to `on_http_response`; here every read of the response "
+                    "(`res.*`, `getResHeader`, `hasResCookie`, ...) is an error of the rule"))
     return found
+
+
+TCP_ACTIONS = frozenset({"deny", "forward-internal", "log", "restrict-ips", "set-vars", "close-connection",
+                         "terminate-tls"})
+"""The actions ngrok's reference lists for ``on_tcp_connect`` ("Supported Phases")."""
+
+
+def check_connection_rule(rule: Rule) -> list[Diagnostic]:
+    """A rule of ``on_tcp_connect`` (skipped here, AIGW102): an action ngrok does not run on
+    a connection (AIGW134) and a read of the HTTP request or response, which a connection
+    has not (AIGW404): ngrok refuses such a rule, so it is not passed over unsaid."""
+    found = []
+    for action in rule.actions:
+        if action.type not in TCP_ACTIONS:
+            found.append(_diag("AIGW134", f"`{action.type}` is not available in `on_tcp_connect`", action.span,
+                               "ngrok runs it in the HTTP phases only; move it to `on_http_request`"))
+    for text, span in _cel_texts(rule):
+        reads = _reads(text, ("req", "res"))
+        if reads:
+            found.append(_diag(
+                "AIGW404", f"`{reads[0]}` reads the HTTP exchange, which `on_tcp_connect` does not have",
+                span, "a connection has `conn.*`, `endpoint.*` and `time.now`; move the rule to "
+                "`on_http_request`"))
+    return found
+
+
+def _cel_texts(rule: Rule) -> list[tuple[str, Span | None]]:
+    """The rule's CEL: its conditions, and each ``${...}`` of its actions' config."""
+    from ..template import Interpolation, TemplateError, split_template
+
+    texts: list[tuple[str, Span | None]] = [(e.source, e.span) for e in rule.expressions]
+    for text, span in list(_texts(rule))[len(rule.expressions):]:
+        if "${" in text:
+            try:
+                texts += [(p.source, span) for p in split_template(text) if isinstance(p, Interpolation)]
+            except TemplateError:
+                continue
+    return texts
+
+
+def _reads(text: str, roots: tuple[str, ...]) -> list[str]:
+    """The variables under ``roots`` that ``text`` reads, by name or through a function."""
+    node = _parse(text)
+    if node is None:
+        return []
+    fv = free_vars(node)
+    reads = sorted(".".join(p) for p in fv.names if p[0] in roots)
+    return reads + sorted(f for f in fv.functions if ACTIVATION_READS.get(f, "").split(".")[0] in roots)
 
 
 def _reads_guarded(texts: list[tuple[str, Span | None]], name: str, base: str = "limits") -> bool:

@@ -4,6 +4,7 @@ publishing ``actions.ngrok.<name>`` for later rules."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -13,7 +14,7 @@ from .flow import Flow
 from .rule_error import HEADER_VALUE, TEMPLATE, Failure, action_error, failure
 from .templates import Template, text_of
 
-__all__ = ["BAD_HEADER_CHAR", "_header_value", "_publish", "_render"]
+__all__ = ["BAD_HEADER_CHAR", "_header_value", "_publish", "_render", "inferred_content_type"]
 
 
 def _render(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, tpl: Template, field: str) -> Any:
@@ -52,3 +53,26 @@ def _publish(flow: Flow, name: str, result: dict[str, Any]) -> None:
         actions.setdefault("ngrok", {})[name] = result
 
 
+
+
+_HTML = re.compile(r"\s*<(?:!doctype html|html|head|body|title|h1|p|div|table|br)[\s/>]", re.IGNORECASE)
+
+
+def inferred_content_type(body: str) -> str:
+    """The ``content-type`` of a ``custom-response`` that names none, inferred from its body as
+    ngrok's is ("this action will attempt to infer the correct content-type"): HTML (an
+    opening tag browsers sniff as HTML), JSON (an object or an array), else plain text.
+
+    >>> inferred_content_type("<h1>Down</h1>"), inferred_content_type('{"a": 1}'), inferred_content_type("{a")
+    ('text/html; charset=utf-8', 'application/json', 'text/plain; charset=utf-8')
+    """
+    if _HTML.match(body[:128]):
+        return "text/html; charset=utf-8"
+    if body.lstrip()[:1] in ("{", "["):
+        try:
+            json.loads(body)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            return "application/json"
+    return "text/plain; charset=utf-8"

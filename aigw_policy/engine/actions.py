@@ -11,7 +11,7 @@ from typing import Any
 
 from ..cel import CelError
 from ..cel.runtime.network import unmapped
-from .action_helpers import BAD_HEADER_CHAR, _header_value, _publish, _render
+from .action_helpers import BAD_HEADER_CHAR, _header_value, _publish, _render, inferred_content_type
 from .charging import NO_ERROR
 from .compile import CompiledAction, CompiledRule
 from .flow import REQ, Flow, Stop
@@ -49,6 +49,8 @@ def _custom_response(flow: Flow, rule: CompiledRule, action: CompiledAction, pha
     body = text_of(_render(flow, rule, action, phase, tpl, "body")) if tpl is not None else ""
     headers = {k: _header_value(flow, rule, action, phase, t, f"headers.{k}")
                for k, t in action.templates.get("headers", {}).items()}
+    if not any(k.lower() == "content-type" for k in headers):  # ngrok infers it from the body
+        headers["content-type"] = inferred_content_type(body)
     if flow.rec.on:  # the text is built only for the record
         flow.rec.outcome(f"responded {status}")
     return Stop("deny", status, f"answered by the gateway with {status} (rule `{rule.label}`)",

@@ -26,6 +26,7 @@ from typing import Any
 from ..limits.model import Outcome
 from ..providers import Usage, extract_usage
 from ..routing.model import Attempt, AttemptOutcome, Next, Serve
+from ..routing.ngrok_messages import timed_out
 from ..routing.rewrite import CREDENTIAL_HEADERS, account_answer_field
 from .charging import _entry, retry_headers, settle, settle_charges
 from .decision import Decision
@@ -103,10 +104,10 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
             # its time was cut to what the total left: the total ran out, whatever the clocks
             # measured (a busy machine's timer may fire a hair early)
             run.elapsed_s = max(run.elapsed_s, route.total_timeout_s)
-            return End(504, TIMEOUT, f"Request timed out after {route.total_timeout_s:g}s (total_timeout)")
+            return End(504, TIMEOUT, timed_out(route.total_timeout_s))
         if pinned or not _fails_over(route.failover_on, outcome):
             if outcome.error == "timeout":
-                return End(504, TIMEOUT, f"the upstream timed out after {live.timeout_s:g}s")
+                return End(504, TIMEOUT, timed_out(live.timeout_s))
             if outcome.error == MALFORMED:
                 return End(502, UPSTREAM_MALFORMED, f"The AI provider's answer could not be read: {said}")
             return End(502, CONNECT, "Could not reach the AI provider. The upstream request failed.")
@@ -115,7 +116,7 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
     while run.next < len(run.tries):
         remaining = route.total_timeout_s - run.elapsed_s
         if remaining <= 0:
-            return End(504, TIMEOUT, f"Request timed out after {route.total_timeout_s:g}s (total_timeout)")
+            return End(504, TIMEOUT, timed_out(route.total_timeout_s))
         t = run.tries[run.next]
         run.next += 1
         c = t.candidate

@@ -277,9 +277,17 @@ def _not_internal(url: str) -> str | None:
 
 
 def _compress_response(flow: Any, rule: CompiledRule, action: CompiledAction, phase: str) -> None:
-    """Recorded, not applied: the gateway answers uncompressed (AIGW128 at load)."""
+    """Recorded, not applied: the gateway answers uncompressed (AIGW128 at load).
+    ``actions.ngrok.compress`` says so in ngrok's fields: ``negotiated_algorithm`` (the one
+    "selected and applied") is ``""``, ``already_compressed`` whether the response came with a
+    ``content-encoding`` of its own."""
     algorithms = list(action.config.algorithms or ("gzip", "deflate", "br", "compress"))
     flow.effects["compress"] = {"algorithms": algorithms, "rule": rule.label, "applied": False}
+    if flow.cp.reads_actions:
+        headers = (flow.response or {}).get("headers") or {}
+        encoded = any(str(k).lower() == "content-encoding" and str(e).strip().lower() not in ("", "identity")
+                      for k, v in headers.items() for e in (v if isinstance(v, list) else [v]))
+        _publish(flow, "compress", {"already_compressed": encoded, "negotiated_algorithm": ""})
     flow.rec.outcome("recorded: answers stay uncompressed")
 
 

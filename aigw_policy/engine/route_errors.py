@@ -243,8 +243,10 @@ def publish_trace(flow: Any, run: Any) -> None:
 
 def ai_gateway_result(flow: Any, run: Any) -> dict[str, Any]:
     """``actions.ngrok.ai_gateway`` (ngrok's debugging trace) of a route so far, every field
-    of ngrok's schema present. ``gateway_latency_ms`` is 0: the gateway's own time per request
-    is not measured (its attempts' times are, in ``upstream_latency``)."""
+    of ngrok's schema present and of the type it documents (a string is ``""``, never null; a
+    latency whole milliseconds), ``error`` only after a failure, ``success`` only after one.
+    ``gateway_latency_ms`` is 0: the gateway's own time per request is not measured (its
+    attempts' times are, in ``upstream_latency``)."""
     ai = flow.act.get("ai") or {}
     plan = run.plan
     served = run.served
@@ -308,10 +310,16 @@ def _model_selection(plan: Any) -> list[dict[str, Any]]:
     for i, s in enumerate(strategies):
         returned = list(dict.fromkeys(model for _provider, model in s.refs))
         wanted = [m for m in returned if m.lower() in named] if named else returned
-        out.append({"strategy": s.source, "error": s.error, "candidates_returned": returned,
+        out.append({"strategy": s.source, "error": s.error or "", "candidates_returned": returned,
                     "candidates_after_allowed_filter": returned, "candidates_after_client_filter": wanted,
                     "models_to_try": to_try if i == chose else []})
     return out
+
+
+def _ms(value: Any) -> int:
+    """A latency as ngrok's trace gives it: whole milliseconds (0 for one not measured: a
+    connection that failed before a first byte)."""
+    return round(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
 def _models_tried(run: Any, path: Any, client_key: str) -> list[dict[str, Any]]:
@@ -324,9 +332,9 @@ def _models_tried(run: Any, path: Any, client_key: str) -> list[dict[str, Any]]:
             info = route.model(pid, model)
             chosen = [c.key_id for c in run.plan.candidates if (c.provider, c.model) == (pid, model) and c.key_id]
             tried.append({"model": model, "provider": pid, "author": (info.author_id or "") if info else "",
-                          "api_key_selection": [{"strategy": s.source, "error": s.error, "keys_to_try": chosen}
+                          "api_key_selection": [{"strategy": s.source, "error": s.error or "", "keys_to_try": chosen}
                                                 for s in keys if any(p == pid for p, _k in s.refs) or s.error]
-                          or [{"strategy": "ai.keys", "error": None, "keys_to_try": chosen}],
+                          or [{"strategy": "ai.keys", "error": "", "keys_to_try": chosen}],
                           "requests_made": []})
         usage = a.get("usage") or {}
         answer = run.answers[n] if n < len(run.answers) else {}
@@ -334,14 +342,15 @@ def _models_tried(run: Any, path: Any, client_key: str) -> list[dict[str, Any]]:
         base = route.provider(pid).base_url
         tried[-1]["requests_made"].append({
             "status": "error" if failed else "success",
-            "error": a.get("error") or (f"status {a['status_code']}" if failed else None),
+            "error": a.get("error") or (f"status {a['status_code']}" if failed else ""),
             "upstream_input_tokens": usage.get("input_tokens", 0),
             "upstream_output_tokens": usage.get("output_tokens", 0),
             "request": {"url": attempt_url(base, run.plan.format, path, model)
                         if base and isinstance(path, str) else "",
                         "api_key": a.get("key_id") or client_key},
-            "response": {"status_code": a.get("status_code"), "headers": answer.get("headers") or {},
-                         "body_on_error": answer.get("said") if failed else None},
-            "upstream_latency": {"time_to_first_byte_ms": answer.get("ttfb_ms"), "total_ms": a.get("latency_ms")},
+            "response": {"status_code": a.get("status_code") or 0, "headers": answer.get("headers") or {},
+                         "body_on_error": (answer.get("said") or "") if failed else ""},
+            "upstream_latency": {"time_to_first_byte_ms": _ms(answer.get("ttfb_ms")),
+                                 "total_ms": _ms(a.get("latency_ms"))},
         })
     return tried

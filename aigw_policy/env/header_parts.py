@@ -25,10 +25,13 @@ _DIGITS = re.compile(r"[0-9]{1,18}")
 def content_entries(prefix: str, headers: dict[str, list[str]], act: dict[str, Any]) -> None:
     """``{prefix}.content_type`` (and ``.raw``) and ``{prefix}.content_length`` from lower-cased
     ``headers``: the type empty without its header, the length only when its header is there
-    (ASCII digits only: ``int`` takes ``²`` and ``１``)."""
+    (ASCII digits only: ``int`` takes ``²`` and ``１``). The media type is lower-cased, as Go's
+    ``mime.ParseMediaType`` gives it to ngrok (media types are case-insensitive, RFC 9110
+    §8.3.1): ``Application/JSON`` is ``application/json``, ngrok's example value; ``.raw`` is
+    the header as sent."""
     ctype = headers.get("content-type")
     raw = ctype[0] if ctype else ""
-    act[prefix + ".content_type"] = raw.split(";", 1)[0].strip()
+    act[prefix + ".content_type"] = raw.split(";", 1)[0].strip().lower()
     act[prefix + ".content_type.raw"] = raw
     length = headers.get("content-length")
     if length and _DIGITS.fullmatch(length[0].strip()):

@@ -65,8 +65,22 @@ def has_req_header(act: Mapping, name: object) -> bool:
     return bool(get_req_header(act, name))
 
 
+def _response(act: Mapping, var: str) -> object:
+    """``res.headers`` or ``res.cookies`` for the ``*Res*`` macros, which ngrok has in
+    ``on_http_response`` only: where the activation has no response (the request phase), a
+    call fails as reading the variable does (``no such attribute``), not ``false`` or ``[]``:
+    ``hasResHeader('x')`` and ``'x' in res.headers`` fail alike, closed by ``on_error``."""
+    m = lookup(act, var)
+    if m is _MISSING:
+        raise CelError(f"no such attribute: '{var}' (there is no response in the request phase)",
+                       "unknown_variable")
+    return m
+
+
 def get_res_header(act: Mapping, name: object) -> list:
-    return _values(lookup(act, "res.headers"), name, "getResHeader")
+    if type(name) is not str:
+        raise no_overload("getResHeader", name)
+    return _values(_response(act, "res.headers"), name, "getResHeader")
 
 
 def has_res_header(act: Mapping, name: object) -> bool:
@@ -93,7 +107,7 @@ def has_query_param(act: Mapping, name: object) -> bool:
 def _cookie(act: Mapping, var: str, name: object, fn: str) -> object:
     if type(name) is not str:
         raise no_overload(fn, name)
-    m = lookup(act, var)
+    m = lookup(act, var) if var.startswith("req.") else _response(act, var)
     found = m.get(name) if isinstance(m, Mapping) else None
     if isinstance(found, (list, tuple)):
         found = found[0] if found else None
@@ -120,7 +134,7 @@ def get_res_cookie(act: Mapping, name: object) -> object:
 def has_res_cookie(act: Mapping, name: object) -> bool:
     if type(name) is not str:
         raise no_overload("hasResCookie", name)
-    m = lookup(act, "res.cookies")
+    m = _response(act, "res.cookies")
     return isinstance(m, Mapping) and bool(m.get(name))
 
 

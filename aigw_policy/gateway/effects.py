@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_plus
@@ -14,7 +12,7 @@ from ..providers.classify import COMPLETION_TOKENS, NO_STREAM_OPTIONS
 from ..providers.bedrock_invoke import set_invoke_max_tokens
 
 __all__ = ["decision_api", "effect", "header_effects", "model_in_path", "rewritten_body", "rewritten_target",
-           "set_max_tokens", "sniff_content_type", "strip_key", "wants_usage"]
+           "set_max_tokens", "strip_key", "wants_usage"]
 
 
 def rewritten_body(decision: Any, body: dict[str, Any], path: str, inject_usage: bool) -> tuple[dict[str, Any] | None, bool]:
@@ -150,25 +148,6 @@ def set_max_tokens(body: dict[str, Any], api: str, operation: Any, path: str, va
             body[name] = value
     else:
         body["max_tokens"] = value
-
-
-_HTML = re.compile(rb"\s*<(?:!doctype html|html|head|body|title|h1|p|div|table|br)[\s/>]", re.IGNORECASE)
-
-
-def sniff_content_type(body: bytes) -> bytes:
-    """The ``content-type`` of a ``custom-response`` that names none, inferred from its body as
-    ngrok's is: HTML (an opening tag browsers sniff as HTML), JSON (an object or an array),
-    else plain text."""
-    if _HTML.match(body[:128]):
-        return b"text/html; charset=utf-8"
-    if body.lstrip()[:1] in (b"{", b"["):
-        try:
-            json.loads(body)
-        except (ValueError, RecursionError):
-            pass
-        else:
-            return b"application/json"
-    return b"text/plain; charset=utf-8"
 
 
 def rewritten_target(url: str) -> tuple[str, bytes, bytes]:

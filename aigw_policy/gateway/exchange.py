@@ -16,11 +16,11 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..engine import RequestError
+from ..engine.action_helpers import inferred_content_type
 from ..providers.classify import PROVIDER_HEADER
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name, timestamp_of
-from .effects import (effect, header_effects, model_in_path, rewritten_body, rewritten_target, sniff_content_type,
-                      strip_key)
+from .effects import effect, header_effects, model_in_path, rewritten_body, rewritten_target, strip_key
 from .errors import aigw_object, denial, error_response, no_long_retry, routed_error, wire_api, with_extra
 from .hops import hop_by_hop
 from .injected_usage import HideInjectedUsage
@@ -423,8 +423,8 @@ class Exchange:
                 else (resp.get("body"), [])
             extra += shaped
             data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
-            if "content-type" not in given:
-                extra.append((b"content-type", sniff_content_type(data)))
+            if "content-type" not in given:  # a redirect's empty body (a custom-response's decision names it)
+                extra.append((b"content-type", inferred_content_type(data.decode("utf-8")).encode()))
             extra.append((b"content-length", str(len(data)).encode()))
             self.event.update(verdict="deny", status_code=status)
             await self._send_whole(status, extra, data)

@@ -34,12 +34,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ..cel.runtime.checks import type_name
 from ..cel.runtime.values import CelError
 from ..providers import AiRequest
 from ..providers.classify import inference_endpoint, interaction_path
 from .elements import Elements, key_elements
 from .incremental import kept_filter
 from .model import ApiFormat, Candidate, MetricsSnapshot, ModelInfo, Plan, RouteFormat, StrategyResult
+from .ngrok_messages import input_too_large, not_elements
 from .paths import NATIVE, native_format, speaks_native
 from .selection import RNG
 
@@ -134,8 +136,7 @@ def _as_list(value: Any, what: str, source: str) -> list[dict[str, Any]]:
         return [value]
     if isinstance(value, list) and all(isinstance(v, dict) and "_ref" in v for v in value):
         return value
-    kind = type(value).__name__
-    raise _Refused(422, "ERR_NGROK_3806", f"Expression '{source}' must return an {what} or []{what}, got {kind}")
+    raise _Refused(422, "ERR_NGROK_3806", not_elements(source, what, type_name(value)))
 
 
 class _Pool:
@@ -287,8 +288,7 @@ def _plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: 
         raise _Refused(400, "ERR_NGROK_3801", f"Invalid request body: {unread.removeprefix('request body: ')}")
     limit = route.config.max_input_tokens
     if limit is not None and ai.input_tokens > limit:
-        raise _Refused(413, "ERR_NGROK_3811", f"Input too large: {ai.input_tokens} tokens (max {limit}). "
-                       "Shorten your prompt.")
+        raise _Refused(413, "ERR_NGROK_3811", input_too_large(ai.input_tokens, limit))
     els: Elements = route.elements
     auto = not requested or any(n.lower() == AUTO for n in requested)
     scope = dict(act)

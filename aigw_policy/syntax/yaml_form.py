@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..analysis.cel_check import check_rule
+from ..analysis.engine_checks import check_connection_rule
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir.actions import ACTIONS, field_kind
 from ..ir.build import build_action, choice_help
@@ -423,9 +424,12 @@ class _Reader:
         then dropped: its shape, keys, action types (one out of scope, as `terminate-tls` on
         connect or `sse-find-replace` on stream messages, is AIGW111) and configs are
         checked, and its CEL parsed, so that a misspelled key, action or expression is never
-        dropped unsaid."""
+        dropped unsaid; a connection's rule that ngrok refuses (an HTTP action, a read of
+        ``req.*``) is named too (:func:`~..analysis.engine_checks.check_connection_rule`)."""
         for rule in self.phase(phase, node):
             self.diags.extend(check_rule(rule, self.source))
+            if phase == "on_tcp_connect":
+                self.diags.extend(check_connection_rule(rule))
 
     def rule(self, node: Tree) -> Rule | None:
         if not isinstance(node, Map):
