@@ -46,12 +46,13 @@ from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
 from ..routing.rewrite import account_answer_field, upstream_request
 from ..redact import account_ids
 from ..routing.secrets import Secrets
-from .captured import EVENT_STREAM, streamed
+from .answer_read import decoded_chunks, judge
+from .captured import EVENT_STREAM
 from .errors import stream_error_event
-from .first_event import framing_of, opening, stream_error
+from .first_event import stream_error
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
-from .malformed import CUT, malformed, malformed_stream
+from .malformed import CUT
 from .proxy import ANSWER_DROP, OFFER, client_watch, is_redirect
 from .scrub import Scrubber
 from .server import leave_unfinished
@@ -62,10 +63,6 @@ if TYPE_CHECKING:
 __all__ = ["Answer", "Framer", "Router", "route"]
 
 _log = logging.getLogger("aigw_policy.gateway")
-
-ERROR_BODY_LIMIT = 1024 * 1024
-"""Bytes of a failed attempt's answer kept (for the usage it reports and the error it says)."""
-
 
 @dataclass
 class Answer:
@@ -115,12 +112,14 @@ class Router:
             self._client = None
 
     async def send(self, attempt: Attempt, scope: dict[str, Any], data: bytes, parsed: Any, *,
-                   passthrough: bool = False) -> tuple[AttemptOutcome, Answer | None]:
+                   passthrough: bool = False, wants: bool | None = None) -> tuple[AttemptOutcome, Answer | None]:
         """Forward ``attempt`` (the client's request as the policy's effects left it: ``scope``
         and ``data``) and wait, within ``attempt.timeout_s``, for enough of the answer to
         judge it. The outcome, and the answer when there is one to serve or replay.
         ``passthrough``: an attempt without a key sends the client's own credential (the
-        middleware does not authenticate clients)."""
+        middleware does not authenticate clients); ``wants``: whether the request asked for a
+        stream (:func:`~aigw_policy.gateway.answer_read.wants_stream`; an answer of the other
+        form is malformed)."""
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         try:
             secret = self.secrets.resolve(attempt.key.value) if attempt.key is not None else None
@@ -154,16 +153,10 @@ class Router:
                                         "gateway does not follow nor pass on")
                 encoding = response.header("content-encoding")
                 ctype = (response.header("content-type") or "").lower()
-                streaming = response.status < 400 and streamed(ctype, response.status, req.url)
-                chunks = _chunks(response, StreamDecoder(encoding) if decodable(encoding) else None)
-                if streaming:
-                    framing = framing_of(ctype)
-                    prefix = await opening(chunks, framing)
+                chunks = decoded_chunks(response, StreamDecoder(encoding) if decodable(encoding) else None)
+                read = await judge(chunks, response.status, ctype, req.url, wants, limit=self.capture_limit)
+                if read.streaming:
                     ttft = _ms(t0)
-                    rest: AsyncIterator[bytes] | None = chunks
-                else:
-                    prefix, rest = await _read(chunks, ERROR_BODY_LIMIT if response.status >= 400
-                                               else self.capture_limit)
         except TimeoutError:
             _close(response)
             return AttemptOutcome(error="timeout", latency_ms=_ms(t0)), None
@@ -180,8 +173,7 @@ class Router:
         except BaseException:  # cancelled (the client left, shutdown): the connection is not kept half read
             _close(response)
             raise
-        why = (malformed_stream(response.status, ctype, framing, prefix) if streaming
-               else malformed(response.status, ctype, prefix) if rest is None else None)
+        why, prefix, rest, streaming, framing = read.why, read.prefix, read.rest, read.streaming, read.framing
         if why is not None:
             _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id, why)
             _close(response)
@@ -212,29 +204,6 @@ class Router:
         if secret is not None and response.status >= 400:  # served as it is (not a failover trigger)
             prefix = account_ids(prefix)  # type: ignore[assignment]
         return outcome, Answer(response.status, out, prefix, rest, response, streaming, scrub)
-
-
-async def _chunks(response: Response, decoder: StreamDecoder | None) -> AsyncIterator[bytes]:
-    """The answer's body as it arrives, decoded by ``decoder`` if any (empty pieces skipped)."""
-    while chunk := await response.chunk():
-        if decoder is not None:
-            chunk = decoder.decode(chunk)
-        if chunk:
-            yield chunk
-    if decoder is not None:
-        rest = decoder.flush()
-        if rest:
-            yield rest
-
-
-async def _read(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, AsyncIterator[bytes] | None]:
-    """The body up to ``limit`` bytes; the iterator of the rest when it is longer."""
-    buf = bytearray()
-    async for chunk in chunks:
-        buf += chunk
-        if len(buf) > limit:
-            return bytes(buf), chunks
-    return bytes(buf), None
 
 
 def _malformed(why: str, head_ms: float | None, latency_ms: float) -> AttemptOutcome:
@@ -439,7 +408,7 @@ async def route(exchange: Exchange, decision: Any, scope: dict[str, Any], data: 
             if answer is not None:  # a failed attempt's answer, read whole: let it go
                 await answer.aclose()
                 answer = None
-            sent = await _watched(router.send(step.attempt, scope, data, parsed,
+            sent = await _watched(router.send(step.attempt, scope, data, parsed, wants=exchange.ctx.wants_stream,
                                               passthrough=not exchange.mw.strips_credentials), exchange)
             where = _where(step.attempt)
             if sent is None:  # the client closed the request: no more attempts, nobody to answer

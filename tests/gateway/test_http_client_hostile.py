@@ -452,6 +452,7 @@ def test_close_while_a_body_read_to_the_close_is_read() -> None:
 
 SERVE_POLICY = 'policy "hostile" {\n  default allow\n}\n'
 CHAT_BODY = b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}'
+STREAM_BODY = b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": true}'
 
 
 @contextlib.contextmanager
@@ -498,7 +499,7 @@ def test_serve_stream_that_stalls_is_cut_and_its_connection_closed(tmp_path: Pat
             uvicorn_errors() as errors:
         got = bytearray()
         with pytest.raises(httpx.RemoteProtocolError), \
-                httpx.stream("POST", gw.url + "/v1/chat/completions", content=CHAT_BODY, timeout=WAIT,
+                httpx.stream("POST", gw.url + "/v1/chat/completions", content=STREAM_BODY, timeout=WAIT,
                              headers={"content-type": "application/json"}) as r:
             assert r.status_code == 200
             for piece in r.iter_bytes():
@@ -538,8 +539,9 @@ def test_uvicorn_logs_an_answer_left_unfinished_by_mistake() -> None:
 def test_serve_answer_cut_mid_body_is_cut_for_the_client(tmp_path: Path, how: str) -> None:
     """The upstream announces 100 bytes of JSON and sends 10, then resets or goes quiet: the
     gateway's own answer must not end as if whole (a 200 with a clean end and 10 bytes of JSON).
-    A JSON answer is held until its end, so the client gets a provider-shaped 502 (a reset) or
-    504 (quiet) saying so instead of the part that came."""
+    A JSON answer is held until its end, so the client gets a provider-shaped 502 (a reset: a
+    malformed answer, as a routed attempt's cut body is) or 504 (quiet) saying so instead of the
+    part that came."""
     async def cut(peer: Peer) -> None:
         await peer.read_request()
         await peer.send(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"id": "x"')
@@ -551,7 +553,7 @@ def test_serve_answer_cut_mid_body_is_cut_for_the_client(tmp_path: Path, how: st
     with gateway_over(per_connection(cut, serve(OK)), tmp_path, timeout=0.5) as (up, gw):
         got = post(gw)
         assert got.status_code == (502 if how == "reset" else 504)
-        assert got.headers["x-aigw-upstream-error"] == ("broken" if how == "reset" else "timeout")
+        assert got.headers["x-aigw-upstream-error"] == ("malformed" if how == "reset" else "timeout")
         assert b'"id": "x"' not in got.content and "error" in got.json()
         assert post(gw).status_code == 200  # the gateway goes on
 
