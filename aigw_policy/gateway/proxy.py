@@ -51,8 +51,9 @@ from .http_client import HttpClient, Response, UpstreamError
 from .keys import CREDENTIAL_HEADERS
 from .malformed import CUT
 from .request_ids import id_headers
+from .relay import CUTS, Framer, end_cut, relay
 from .scrub import AccountIds, Scrubber
-from .server import CLIENT_GONE, leave_unfinished
+from .server import CLIENT_GONE
 
 __all__ = ["ANSWER_DROP", "ANSWER_OWN", "HOP_BY_HOP", "ORIGIN_BOUND", "OFFER", "UpstreamProxy", "is_redirect", "upstream_api"]
 
@@ -252,7 +253,7 @@ class UpstreamProxy:
             if read is None:
                 return
             await send({"type": "http.response.start", "status": response.status, "headers": out})
-            complete = await self._pump(read, send, ctx, scrubs)
+            complete = await self._pump(read, out, scope, send, ctx, scrubs)
         finally:
             if complete:
                 response.release()  # read to the end: the connection goes back to the pool
@@ -284,35 +285,19 @@ class UpstreamProxy:
                          code=UPSTREAM_MALFORMED)
         return None
 
-    async def _pump(self, read: Judged, send: Any, ctx: Any, scrubs: list[Scrubber]) -> bool:
-        """Copy the upstream body (what was ``read`` to judge it, then the rest) to the client
-        chunk by chunk, until the end or a read error (the client's answer then left
-        unfinished); whether the body was read to its end. (The client's disconnect cancels
-        it, see :class:`_ClientWatch`.)"""
-        async def out(chunk: bytes) -> None:
-            for scrub in scrubs:
-                chunk = scrub.feed(chunk)
-            if chunk:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-
+    async def _pump(self, read: Judged, headers: list[tuple[bytes, bytes]], scope: dict[str, Any], send: Any,
+                    ctx: Any, scrubs: list[Scrubber]) -> bool:
+        """Pass the upstream body on (what was ``read`` to judge it, then the rest; a stream a
+        whole event at a time) as the router passes a served attempt's on (:mod:`.relay`),
+        until the end or a read error (a stream then ends with an error event in its own
+        format, and the client's answer is left unfinished); whether the body was read to its
+        end. (The client's disconnect cancels it, see :class:`_ClientWatch`.)"""
+        frames = Framer(headers) if read.streaming else None
         try:
-            await out(read.prefix)
-            if read.rest is not None:
-                async for chunk in read.rest:
-                    await out(chunk)
-            rest = b""
-            for scrub in scrubs:  # what each held back was no credential: through the next ones
-                rest = scrub.feed(rest) + scrub.flush()
-            if rest:
-                await send({"type": "http.response.body", "body": rest, "more_body": True})
-        except (UpstreamError, TimeoutError, ProviderError) as error:
-            # the answer is left unfinished: the server closes the client's connection without
-            # the body's end, so the client sees it cut (as nginx does), never a short answer
-            # that looks whole; the routed path does the same (routing.served_app)
-            if ctx is not None:
-                ctx.upstream_error = "timeout" if isinstance(error, TimeoutError) else "broken"
-            _log.warning("the upstream's answer was cut: %s", error)
-            leave_unfinished()
+            await relay(read.prefix, read.rest, send, scrubs, frames)
+        except CUTS as error:
+            plain = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            await end_cut(error, wire_api(scope["path"], plain), frames, send, ctx)
             return False
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return True

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import json
 import logging
 import ssl
 import sys
@@ -485,7 +486,7 @@ EVENT = b'data: {"choices": [{"delta": {"content": "x"}}]}\n\n'
 
 def test_serve_stream_that_stalls_is_cut_and_its_connection_closed(tmp_path: Path) -> None:
     """An SSE answer whose upstream goes quiet mid-stream: the client gets the events sent so
-    far and then the cut (its connection closed without the stream's last chunk: no hang, and
+    far, an error event in its provider's stream format, and then the cut (its connection closed without the stream's last chunk: no hang, and
     no clean end that would pass for a whole answer), and the upstream's connection is closed,
     not pooled."""
     async def stalls(peer: Peer) -> None:
@@ -504,7 +505,9 @@ def test_serve_stream_that_stalls_is_cut_and_its_connection_closed(tmp_path: Pat
             assert r.status_code == 200
             for piece in r.iter_bytes():
                 got += piece
-        assert bytes(got) == EVENT * 2
+        # the events that came, then the error event the SDKs raise (as a routed stream's), then the cut
+        assert bytes(got[:len(EVENT) * 2]) == EVENT * 2
+        assert json.loads(bytes(got[len(EVENT) * 2:]).removeprefix(b"data: "))["error"]["code"] == "upstream_stream_cut"
         assert wait_until(up.peers[0].eof.is_set)
         assert post(gw).status_code == 200
         assert up.opened == 2
