@@ -81,8 +81,10 @@ def mismatched(wants: bool | None, streaming: bool, status: int, body: bytes, ur
     'a 200 JSON answer to a request for a stream (its SDK reads events, and finds none)'
     >>> mismatched(False, True, 200, b'data: {"id": "chatcmpl-1"}\\n\\n')
     'a 200 stream answering a request for a whole answer (its SDK parses one JSON body)'
-    >>> mismatched(True, True, 200, b"data: {}"), mismatched(None, False, 200, b"{}"), mismatched(True, False, 200, b"hi")
-    (None, None, None)
+    >>> mismatched(True, True, 200, b"data: {}"), mismatched(None, False, 200, b"{}")
+    (None, None)
+    >>> mismatched(True, False, 200, b"hi"), mismatched(False, True, 200, b"data: {}", "/m:generateContent?alt=sse")
+    (None, None)
     """
     if wants is None or wants == streaming or not 200 <= status < 300 or status == 204:
         return None

@@ -249,7 +249,7 @@ class UpstreamProxy:
                 scrubs = [*scrubs, AccountIds()]
             chunks = decoded_chunks(response, StreamDecoder(encoding) if decode else None)
             # judged before its head goes (one code path with the router's attempts)
-            read = await self._judged(scope, url, response, chunks, send, ctx, opaque=coded and not decode)
+            read = await self._judged(scope, url, response, chunks, send, ctx, opaque=bool(coded) and not decode)
             if read is None:
                 return
             await send({"type": "http.response.start", "status": response.status, "headers": out})

@@ -486,9 +486,9 @@ EVENT = b'data: {"choices": [{"delta": {"content": "x"}}]}\n\n'
 
 def test_serve_stream_that_stalls_is_cut_and_its_connection_closed(tmp_path: Path) -> None:
     """An SSE answer whose upstream goes quiet mid-stream: the client gets the events sent so
-    far, an error event in its provider's stream format, and then the cut (its connection closed without the stream's last chunk: no hang, and
-    no clean end that would pass for a whole answer), and the upstream's connection is closed,
-    not pooled."""
+    far, an error event in its provider's stream format, and then the cut (its connection
+    closed without the stream's last chunk: no hang, and no clean end that would pass for a
+    whole answer), and the upstream's connection is closed, not pooled."""
     async def stalls(peer: Peer) -> None:
         await peer.read_request()
         await peer.send(SSE_HEAD + chunked([EVENT, EVENT])[:-5])  # two events, no last chunk
@@ -507,7 +507,8 @@ def test_serve_stream_that_stalls_is_cut_and_its_connection_closed(tmp_path: Pat
                 got += piece
         # the events that came, then the error event the SDKs raise (as a routed stream's), then the cut
         assert bytes(got[:len(EVENT) * 2]) == EVENT * 2
-        assert json.loads(bytes(got[len(EVENT) * 2:]).removeprefix(b"data: "))["error"]["code"] == "upstream_stream_cut"
+        said = json.loads(bytes(got[len(EVENT) * 2:]).removeprefix(b"data: "))
+        assert said["error"]["code"] == "upstream_stream_cut"
         assert wait_until(up.peers[0].eof.is_set)
         assert post(gw).status_code == 200
         assert up.opened == 2
