@@ -200,6 +200,9 @@ class Router:
             out = [(k, scrub.whole(v)) for k, v in out]
         if secret is not None and response.status >= 400:  # served as it is (not a failover trigger)
             prefix = account_ids(prefix)  # type: ignore[assignment]
+        # served, the rest may be quiet as long as one attempt may (its own time was cut to
+        # what the total left: that bounds the attempts, not an answer being served)
+        response.wait_at_most(attempt.idle_s if attempt.idle_s is not None else limit)
         return outcome, Answer(response.status, out, prefix, rest, response, streaming, scrub)
 
 
