@@ -21,8 +21,8 @@ from .raw_upstream import Peer, RawUpstream
 from .test_routing_first_event import HEAD, MESSAGE_EVENTS, _events
 
 KEY = "sk-gw-served-idle"
-CONFIG = "          per_request_timeout: 2s\n          total_timeout: 2600ms\n"
-PAUSE_S = 1.3  # over what the total leaves the second attempt (~0.6s), under per_request_timeout (2s)
+CONFIG = "          per_request_timeout: 3s\n          total_timeout: 4s\n"
+PAUSE_S = 2.0  # over what the total leaves the second attempt (~1s), under per_request_timeout (3s)
 
 
 async def _silent(peer: Peer) -> None:
