@@ -159,7 +159,8 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
         attempt = Attempt(number, provider, c.model, key, run.plan.format,
                           drop_params=info.unsupported_params if info is not None else frozenset(),
                           headers=dict(t.headers), query=dict(t.query), body=dict(t.body),
-                          timeout_s=min(route.per_request_timeout_s, remaining))
+                          timeout_s=min(route.per_request_timeout_s, remaining),
+                          idle_s=route.per_request_timeout_s)
         run.live, run.live_try = attempt, t
         run.attempts.append({"provider": c.provider, "model": c.model, "key_id": c.key_id, "status_code": None,
                              "error": None, "latency_ms": None, "usage": None})

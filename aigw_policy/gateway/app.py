@@ -170,7 +170,10 @@ class Gateway:
             await aclose_metrics()
         elif hasattr(self.route_metrics, "close"):
             self.route_metrics.close()
-        if hasattr(self.owners, "close"):
+        aclose_owners = getattr(self.owners, "aclose", None)
+        if aclose_owners is not None:
+            await aclose_owners()
+        elif hasattr(self.owners, "close"):
             self.owners.close()
         aclose = getattr(self.store, "aclose", None)
         if aclose is not None:  # its last try at queued settlements, then its connections

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine import RequestError
 from ..engine.action_helpers import inferred_content_type
 from ..providers.classify import PROVIDER_HEADER
+from .answer_read import wants_stream
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name, timestamp_of
 from .effects import effect, header_effects, model_in_path, rewritten_body, rewritten_target, strip_key
@@ -63,8 +64,9 @@ class RequestContext:
     request_id: str
     identity: Mapping[str, Any] = field(default_factory=dict)
     decision: Any = None
-    upstream_error: str | None = None  # timeout | unreachable | broken
+    upstream_error: str | None = None  # timeout | unreachable | broken | malformed
     disconnected: bool = False
+    wants_stream: bool | None = None  # the request asked for a stream (answer_read.wants_stream)
 
 
 class Exchange:
@@ -215,6 +217,7 @@ class Exchange:
             await self._settle_failed()  # allowed, then not sent: its reservation released
             return await self._answer(500, f"rule `{decision.rule}` rewrote the URL to a path that cannot be "
                                       f"forwarded: {error}", decision.rule, code="policy_error")
+        self.ctx.wants_stream = wants_stream(decision, parsed)
         if getattr(decision, "route", None) is not None:  # an `ai-gateway` action chose where it goes
             from .routing import route
 

@@ -138,6 +138,10 @@ class Response:
         self._reusable = False
         self._interim = False
 
+    def wait_at_most(self, seconds: float | None) -> None:
+        """From now on, wait at most ``seconds`` for each read of the body (None: forever)."""
+        self._read_timeout = seconds
+
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (any case), ``None`` when absent."""
         want = name.lower().encode()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["CUT", "malformed", "malformed_stream"]
+__all__ = ["CUT", "malformed", "malformed_stream", "mismatched"]
 
 _HTML = (b"<!doctype html", b"<html")
 
@@ -67,6 +67,35 @@ def malformed_stream(status: int, ctype: str, framing: str, opening: bytes) -> s
     if framing == "array" and head and not head.startswith(b"["):
         return f"a {status} stream whose JSON array does not open (not the array its type says)"
     return None
+
+
+def mismatched(wants: bool | None, streaming: bool, status: int, body: bytes, url: str = "") -> str | None:
+    """Why a success (``status`` 2xx but 204) that is ``streaming`` or not, ``body`` its whole
+    (or its stream's opening), is not the form its request asked for (``wants``: a stream or
+    not; None: the request says nothing), in a few words; None when it is, or cannot be told.
+    A whole JSON answer (or nothing) to a request for a stream: its SDK reads events and finds
+    none. A stream to a request for a whole answer: its SDK parses one JSON body and fails.
+    (Gemini's ``alt=sse`` asks for events whatever its method: not judged.)
+
+    >>> mismatched(True, False, 200, b'{"id": "chatcmpl-1", "choices": []}')
+    'a 200 JSON answer to a request for a stream (its SDK reads events, and finds none)'
+    >>> mismatched(False, True, 200, b'data: {"id": "chatcmpl-1"}\\n\\n')
+    'a 200 stream answering a request for a whole answer (its SDK parses one JSON body)'
+    >>> mismatched(True, True, 200, b"data: {}"), mismatched(None, False, 200, b"{}")
+    (None, None)
+    >>> mismatched(True, False, 200, b"hi"), mismatched(False, True, 200, b"data: {}", "/m:generateContent?alt=sse")
+    (None, None)
+    """
+    if wants is None or wants == streaming or not 200 <= status < 300 or status == 204:
+        return None
+    if streaming:
+        return None if "alt=sse" in url else \
+            f"a {status} stream answering a request for a whole answer (its SDK parses one JSON body)"
+    try:
+        json.loads(body)
+    except (ValueError, RecursionError):
+        return None  # events with a type that does not say so, or text: served as they came
+    return f"a {status} JSON answer to a request for a stream (its SDK reads events, and finds none)"
 
 
 CUT = "an answer cut before its end (its head came, then the connection broke)"

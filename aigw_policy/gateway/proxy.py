@@ -17,6 +17,13 @@ client accepts) and whoever reads the answer for usage reads plain JSON or SSE. 
 a coding that cannot be decoded is passed through as is only to a client that accepts it
 (else 502, ``x-aigw-upstream-error: encoding``).
 
+Malformed answers: an answer is judged before its head is passed on, as each routed attempt
+is (:mod:`.answer_read`): a JSON or HTML success read whole, a stream up to its first event.
+One that cannot be the API's (:mod:`.malformed`: JSON that does not parse, an HTML page, a body
+cut or undecodable before its end, a whole JSON answer to ``stream: true``, a stream to a
+request for one JSON body) is answered 502 ``upstream_malformed`` in the client's provider
+shape (``x-aigw-upstream-error: malformed``), an error its SDK raises as documented.
+
 Redirects: an upstream's redirect (any 3xx but ``304``) is never passed on (502,
 ``x-aigw-upstream-error: redirect``): the SDKs follow redirects, so a ``307`` to another host
 would have the client send its prompt there, outside the gateway and its accounting.
@@ -27,22 +34,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from ..engine.route_errors import MALFORMED, UPSTREAM_MALFORMED
 from ..providers.classify import inference_endpoint
 from ..providers.encoding import SUPPORTED, StreamDecoder, codings, decodable
 from ..providers.errors import ProviderError
 from ..providers.native_paths import native_path
 from ..routing.rewrite import ACCOUNT_HEADERS, account_answer_field
+from .answer_read import Judged, decoded_chunks, judge
 from .errors import error_response, wire_api
 from .hops import HOP_BY_HOP as FIXED_HOPS
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
 from .keys import CREDENTIAL_HEADERS
+from .malformed import CUT
 from .request_ids import id_headers
+from .relay import CUTS, Framer, end_cut, relay
 from .scrub import AccountIds, Scrubber
-from .server import CLIENT_GONE, leave_unfinished
+from .server import CLIENT_GONE
 
 __all__ = ["ANSWER_DROP", "ANSWER_OWN", "HOP_BY_HOP", "ORIGIN_BOUND", "OFFER", "UpstreamProxy", "is_redirect", "upstream_api"]
 
@@ -89,11 +100,14 @@ class UpstreamProxy:
     :class:`~aigw_policy.gateway.http_client.HttpClient` to use (else one is made on first use
     and closed by :meth:`aclose` or the ASGI lifespan shutdown). The client keeps no cookies:
     one an answer sets goes to the client who asked, never with another client's request.
+    ``capture_limit``: bytes of a JSON answer read (to judge it) before its head is sent; a
+    longer one is passed on unjudged.
     """
 
     def __init__(self, upstream: str, *, auth: Mapping[str, Mapping[str, str]] | None = None,
                  provider: str | None = None, timeout: float = 60.0, connect_timeout: float = 5.0,
-                 client: HttpClient | None = None, max_connections: int = 512) -> None:
+                 client: HttpClient | None = None, max_connections: int = 512,
+                 capture_limit: int = 32 * 1024 * 1024) -> None:
         self.upstream = upstream.rstrip("/")
         self.auth = {api: [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
                      for api, headers in (auth or {}).items()}
@@ -110,6 +124,7 @@ class UpstreamProxy:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_connections = max_connections
+        self.capture_limit = capture_limit
         self._client = client
         self._lends: dict[tuple[str, str], bool] = {}
 
@@ -232,51 +247,68 @@ class UpstreamProxy:
                 # an error, or the model list, read with the operator's key: without its account's
                 # ids (a fine-tuned model's `owned_by: org-...`, "... in organization org-...")
                 scrubs = [*scrubs, AccountIds()]
+            chunks = decoded_chunks(response, StreamDecoder(encoding) if decode else None)
+            # judged before its head goes (one code path with the router's attempts)
+            read = await self._judged(scope, url, response, chunks, send, ctx, opaque=bool(coded) and not decode)
+            if read is None:
+                return
             await send({"type": "http.response.start", "status": response.status, "headers": out})
-            complete = await self._pump(response, StreamDecoder(encoding) if decode else None, send, ctx, scrubs)
+            complete = await self._pump(read, out, scope, send, ctx, scrubs)
         finally:
             if complete:
                 response.release()  # read to the end: the connection goes back to the pool
             else:
                 response.close()
 
-    async def _pump(self, response: Response, decoder: StreamDecoder | None, send: Any, ctx: Any,
-                    scrubs: list[Scrubber]) -> bool:
-        """Copy the upstream body (decoded by ``decoder`` if any) to the client chunk by chunk,
-        until the end or a read error (the client's answer then left unfinished); whether the
-        body was read to its end. (The client's
-        disconnect cancels it, see :class:`_ClientWatch`.)"""
+    async def _judged(self, scope: dict[str, Any], url: str, response: Response, chunks: AsyncIterator[bytes],
+                      send: Any, ctx: Any, *, opaque: bool) -> Judged | None:
+        """The answer read as far as it is judged (:func:`~aigw_policy.gateway.answer_read.judge`,
+        as each routed attempt is); None when it failed and the client was answered instead: a
+        malformed answer (502 ``upstream_malformed``), a body cut or undecodable before
+        anything was sent (502 too), or a silence past the timeout (504). ``opaque``: a body in
+        a coding not decoded (not judged)."""
+        wants = getattr(ctx, "wants_stream", None)
+        ctype = (response.header("content-type") or "").lower()
         try:
-            while chunk := await response.chunk():
-                if decoder is not None:
-                    chunk = decoder.decode(chunk)
-                for scrub in scrubs:
-                    chunk = scrub.feed(chunk)
-                if chunk:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            rest = decoder.flush() if decoder is not None else b""
-            for scrub in scrubs:  # what each held back was no credential: through the next ones
-                rest = scrub.feed(rest) + scrub.flush()
-            if rest:
-                await send({"type": "http.response.body", "body": rest, "more_body": True})
-        except (UpstreamError, TimeoutError, ProviderError) as error:
-            # the answer is left unfinished: the server closes the client's connection without
-            # the body's end, so the client sees it cut (as nginx does), never a short answer
-            # that looks whole; the routed path does the same (routing.served_app)
-            if ctx is not None:
-                ctx.upstream_error = "timeout" if isinstance(error, TimeoutError) else "broken"
-            _log.warning("the upstream's answer was cut: %s", error)
-            leave_unfinished()
+            read = await judge(chunks, response.status, ctype, url, wants, limit=self.capture_limit,
+                               opaque=opaque or scope["method"] == "HEAD")
+        except TimeoutError:
+            await self._fail(send, ctx, scope, 504, "timeout", "the upstream did not answer in time")
+            return None
+        except (UpstreamError, ProviderError) as error:
+            read = Judged(False, "", b"", None, CUT if isinstance(error, UpstreamError)
+                          else "an answer whose body does not decode")
+        if read.why is None:
+            return read
+        _log.warning("the upstream's answer is malformed: %s", read.why)
+        await self._fail(send, ctx, scope, 502, MALFORMED, f"the upstream's answer is malformed: {read.why}",
+                         code=UPSTREAM_MALFORMED)
+        return None
+
+    async def _pump(self, read: Judged, headers: list[tuple[bytes, bytes]], scope: dict[str, Any], send: Any,
+                    ctx: Any, scrubs: list[Scrubber]) -> bool:
+        """Pass the upstream body on (what was ``read`` to judge it, then the rest; a stream a
+        whole event at a time) as the router passes a served attempt's on (:mod:`.relay`),
+        until the end or a read error (a stream then ends with an error event in its own
+        format, and the client's answer is left unfinished); whether the body was read to its
+        end. (The client's disconnect cancels it, see :class:`_ClientWatch`.)"""
+        frames = Framer(headers) if read.streaming else None
+        try:
+            await relay(read.prefix, read.rest, send, scrubs, frames)
+        except CUTS as error:
+            plain = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            await end_cut(error, wire_api(scope["path"], plain), frames, send, ctx)
             return False
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return True
 
-    async def _fail(self, send: Any, ctx: Any, scope: dict[str, Any], status: int, kind: str, message: str) -> None:
+    async def _fail(self, send: Any, ctx: Any, scope: dict[str, Any], status: int, kind: str, message: str, *,
+                    code: str | None = None) -> None:
         if ctx is not None:
             ctx.upstream_error = kind
         rid = ctx.request_id if ctx is not None else None
         plain = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        body, hdrs = error_response(wire_api(scope["path"], plain), status, message, decision_id=rid)
+        body, hdrs = error_response(wire_api(scope["path"], plain), status, message, decision_id=rid, code=code)
         hdrs.append((b"x-aigw-upstream-error", kind.encode()))
         if rid is not None:  # the gateway's own answer: its request id where the SDKs read one
             hdrs += id_headers(rid)

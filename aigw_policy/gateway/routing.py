@@ -41,20 +41,18 @@ from typing import TYPE_CHECKING, Any
 from ..engine.route_errors import MALFORMED
 from ..providers.encoding import StreamDecoder, decodable
 from ..providers.errors import ProviderError
-from ..providers.framing import JSONArrayParser
 from ..routing.model import Attempt, AttemptOutcome, Finished, Next, Serve
 from ..routing.rewrite import account_answer_field, upstream_request
 from ..redact import account_ids
 from ..routing.secrets import Secrets
-from .captured import EVENT_STREAM, streamed
-from .errors import stream_error_event
-from .first_event import framing_of, opening, stream_error
+from .answer_read import decoded_chunks, judge
+from .first_event import stream_error
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
-from .malformed import CUT, malformed, malformed_stream
+from .malformed import CUT
 from .proxy import ANSWER_DROP, OFFER, client_watch, is_redirect
+from .relay import CUTS, Framer, end_cut, relay
 from .scrub import Scrubber
-from .server import leave_unfinished
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -62,10 +60,6 @@ if TYPE_CHECKING:
 __all__ = ["Answer", "Framer", "Router", "route"]
 
 _log = logging.getLogger("aigw_policy.gateway")
-
-ERROR_BODY_LIMIT = 1024 * 1024
-"""Bytes of a failed attempt's answer kept (for the usage it reports and the error it says)."""
-
 
 @dataclass
 class Answer:
@@ -115,12 +109,14 @@ class Router:
             self._client = None
 
     async def send(self, attempt: Attempt, scope: dict[str, Any], data: bytes, parsed: Any, *,
-                   passthrough: bool = False) -> tuple[AttemptOutcome, Answer | None]:
+                   passthrough: bool = False, wants: bool | None = None) -> tuple[AttemptOutcome, Answer | None]:
         """Forward ``attempt`` (the client's request as the policy's effects left it: ``scope``
         and ``data``) and wait, within ``attempt.timeout_s``, for enough of the answer to
         judge it. The outcome, and the answer when there is one to serve or replay.
         ``passthrough``: an attempt without a key sends the client's own credential (the
-        middleware does not authenticate clients)."""
+        middleware does not authenticate clients); ``wants``: whether the request asked for a
+        stream (:func:`~aigw_policy.gateway.answer_read.wants_stream`; an answer of the other
+        form is malformed)."""
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         try:
             secret = self.secrets.resolve(attempt.key.value) if attempt.key is not None else None
@@ -154,16 +150,10 @@ class Router:
                                         "gateway does not follow nor pass on")
                 encoding = response.header("content-encoding")
                 ctype = (response.header("content-type") or "").lower()
-                streaming = response.status < 400 and streamed(ctype, response.status, req.url)
-                chunks = _chunks(response, StreamDecoder(encoding) if decodable(encoding) else None)
-                if streaming:
-                    framing = framing_of(ctype)
-                    prefix = await opening(chunks, framing)
+                chunks = decoded_chunks(response, StreamDecoder(encoding) if decodable(encoding) else None)
+                read = await judge(chunks, response.status, ctype, req.url, wants, limit=self.capture_limit)
+                if read.streaming:
                     ttft = _ms(t0)
-                    rest: AsyncIterator[bytes] | None = chunks
-                else:
-                    prefix, rest = await _read(chunks, ERROR_BODY_LIMIT if response.status >= 400
-                                               else self.capture_limit)
         except TimeoutError:
             _close(response)
             return AttemptOutcome(error="timeout", latency_ms=_ms(t0)), None
@@ -180,8 +170,7 @@ class Router:
         except BaseException:  # cancelled (the client left, shutdown): the connection is not kept half read
             _close(response)
             raise
-        why = (malformed_stream(response.status, ctype, framing, prefix) if streaming
-               else malformed(response.status, ctype, prefix) if rest is None else None)
+        why, prefix, rest, streaming, framing = read.why, read.prefix, read.rest, read.streaming, read.framing
         if why is not None:
             _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id, why)
             _close(response)
@@ -211,30 +200,10 @@ class Router:
             out = [(k, scrub.whole(v)) for k, v in out]
         if secret is not None and response.status >= 400:  # served as it is (not a failover trigger)
             prefix = account_ids(prefix)  # type: ignore[assignment]
+        # served, the rest may be quiet as long as one attempt may (its own time was cut to
+        # what the total left: that bounds the attempts, not an answer being served)
+        response.wait_at_most(attempt.idle_s if attempt.idle_s is not None else limit)
         return outcome, Answer(response.status, out, prefix, rest, response, streaming, scrub)
-
-
-async def _chunks(response: Response, decoder: StreamDecoder | None) -> AsyncIterator[bytes]:
-    """The answer's body as it arrives, decoded by ``decoder`` if any (empty pieces skipped)."""
-    while chunk := await response.chunk():
-        if decoder is not None:
-            chunk = decoder.decode(chunk)
-        if chunk:
-            yield chunk
-    if decoder is not None:
-        rest = decoder.flush()
-        if rest:
-            yield rest
-
-
-async def _read(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, AsyncIterator[bytes] | None]:
-    """The body up to ``limit`` bytes; the iterator of the rest when it is longer."""
-    buf = bytearray()
-    async for chunk in chunks:
-        buf += chunk
-        if len(buf) > limit:
-            return bytes(buf), chunks
-    return bytes(buf), None
 
 
 def _malformed(why: str, head_ms: float | None, latency_ms: float) -> AttemptOutcome:
@@ -276,122 +245,19 @@ def _close(response: Response | None) -> None:
         response.release()
 
 
-class Framer:
-    """Holds back the unfinished event at the end of a stream's chunk until it is whole, so
-    that the client only ever receives whole events (SSE: up to a blank line; NDJSON: up to
-    a newline), and a stream cut mid-event ends cleanly with the error event. An event
-    longer than :data:`MAX_EVENT` is passed on as it is."""
-
-    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
-        self.ctype = ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"").lower()
-        self.sse = b"event-stream" in ctype
-        self.binary = EVENT_STREAM.encode() in ctype  # AWS's event stream: messages of a length their prelude says
-        # Gemini's stream without alt=sse: a JSON array, its objects not a line each
-        self.array = JSONArrayParser() if b"application/json" in ctype else None
-        self.comma = False  # what was passed on of the array ends with an element: the next needs a comma
-        self.ends = (b"\n\n", b"\r\n\r\n") if self.sse else (b"\n",)
-        self.pending = bytearray()  # held back: no whole event in it
-
-    def feed(self, chunk: bytes) -> bytes:
-        if self.binary:
-            return self._messages(chunk)
-        if self.array is not None:
-            return self._objects(chunk)
-        buf = self.pending
-        if not buf:
-            cut = max((i + len(end) for end in self.ends if (i := chunk.rfind(end)) >= 0), default=0)
-            if len(chunk) - cut > MAX_EVENT:
-                return chunk
-            buf += memoryview(chunk)[cut:]
-            return chunk[:cut] if cut < len(chunk) else chunk
-        # what is held has no end in it: look in the new bytes only, and the 3 before them (an
-        # end cut in two), so that an event trickled in small chunks is not searched and copied
-        # again with each one (a 1 MiB event in 64-byte chunks: ~8 GB copied, minutes of CPU)
-        start = max(0, len(buf) - 3)
-        buf += chunk
-        cut = max((i + len(end) for end in self.ends if (i := buf.rfind(end, start)) >= 0), default=0)
-        if len(buf) - cut > MAX_EVENT:
-            cut = len(buf)
-        if not cut:
-            return b""
-        out = bytes(buf[:cut])
-        del buf[:cut]
-        return out
-
-    def _objects(self, chunk: bytes) -> bytes:
-        """A JSON array's bytes up to the end of its last whole object (one longer than
-        :data:`MAX_EVENT` is passed on as it comes)."""
-        buf = self.pending
-        buf += chunk
-        self.array.feed(chunk)  # type: ignore[union-attr]
-        held = self.array.held  # type: ignore[union-attr]
-        cut = len(buf) - held if held <= MAX_EVENT else len(buf)
-        out = bytes(buf[:cut])
-        del buf[:cut]
-        if last := out.rstrip():
-            self.comma = last.endswith(b"}")
-        return out
-
-    def _messages(self, chunk: bytes) -> bytes:
-        """The whole event-stream messages so far (a message's first 4 bytes are its length,
-        big-endian); one longer than :data:`MAX_EVENT` is passed on as it comes."""
-        buf = self.pending
-        buf += chunk
-        cut = 0
-        while len(buf) - cut >= 4:
-            total = int.from_bytes(buf[cut:cut + 4], "big")
-            if total > MAX_EVENT or total < 16:  # too long to hold, or no message: passed on as it is
-                cut = len(buf)
-                break
-            if len(buf) - cut < total:
-                break
-            cut += total
-        out = bytes(buf[:cut])
-        del buf[:cut]
-        return out
-
-    def flush(self) -> bytes:
-        out = bytes(self.pending)
-        self.pending.clear()
-        return out
-
-
-MAX_EVENT = 1024 * 1024
-"""Bytes of one stream event held back at most while it is incomplete."""
-
-
 def served_app(answer: Answer, api: str, ctx: Any) -> Any:
     """An ASGI app that gives the exchange ``answer`` (already opened upstream) as if it came
-    from the upstream now, so that the exchange streams it through as any other."""
+    from the upstream now, so that the exchange streams it through as any other (the proxy's
+    way, :mod:`.relay`: whole events, and a stream cut after its first byte ends with an error
+    event in its own format)."""
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await receive()  # the request body, already sent upstream
         gone = asyncio.ensure_future(_disconnect(receive))
         try:
             await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
-            scrub = answer.scrub
-            if answer.rest is None:
-                body = scrub.whole(answer.prefix) if scrub is not None else answer.prefix
-                await send({"type": "http.response.body", "body": body, "more_body": False})
-                return
+            scrubs = [answer.scrub] if answer.scrub is not None else []
             frames = Framer(answer.headers) if answer.streaming else None
-
-            async def out(chunk: bytes, *, held: bool = False) -> None:
-                if scrub is not None and not held:
-                    chunk = scrub.feed(chunk)
-                whole = frames.feed(chunk) if frames is not None else chunk
-                if whole:
-                    await send({"type": "http.response.body", "body": whole, "more_body": True})
-
-            async def copy() -> None:
-                await out(answer.prefix)
-                async for chunk in answer.rest:  # type: ignore[union-attr]
-                    await out(chunk)
-                if scrub is not None and scrub.pending:  # the end: what was held is no key
-                    await out(scrub.flush(), held=True)
-                if frames is not None and frames.pending:  # the end: whatever is left is whole
-                    await send({"type": "http.response.body", "body": frames.flush(), "more_body": True})
-
-            copier = asyncio.ensure_future(copy())
+            copier = asyncio.ensure_future(relay(answer.prefix, answer.rest, send, scrubs, frames))
             done, _ = await asyncio.wait({copier, gone}, return_when=asyncio.FIRST_COMPLETED)
             if copier not in done:
                 copier.cancel()
@@ -402,17 +268,9 @@ def served_app(answer: Answer, api: str, ctx: Any) -> Any:
             if error is None:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
-            if not isinstance(error, (UpstreamError, TimeoutError, ProviderError)):
+            if not isinstance(error, CUTS):
                 raise error
-            timeout = isinstance(error, TimeoutError)
-            ctx.upstream_error = "timeout" if timeout else "broken"
-            if answer.streaming:  # bytes are out: no failover, the client is told in its stream
-                why = "the upstream went quiet" if timeout else "the upstream cut the stream"
-                await send({"type": "http.response.body", "more_body": True,
-                            "body": stream_error_event(api, f"{why}; the answer is incomplete", frames.ctype
-                                                       if frames is not None else b"text/event-stream",
-                                                       comma=frames is not None and frames.comma)})
-                leave_unfinished()
+            await end_cut(error, api, frames, send, ctx)
         finally:
             gone.cancel()
             await asyncio.gather(gone, return_exceptions=True)
@@ -439,7 +297,7 @@ async def route(exchange: Exchange, decision: Any, scope: dict[str, Any], data: 
             if answer is not None:  # a failed attempt's answer, read whole: let it go
                 await answer.aclose()
                 answer = None
-            sent = await _watched(router.send(step.attempt, scope, data, parsed,
+            sent = await _watched(router.send(step.attempt, scope, data, parsed, wants=exchange.ctx.wants_stream,
                                               passthrough=not exchange.mw.strips_credentials), exchange)
             where = _where(step.attempt)
             if sent is None:  # the client closed the request: no more attempts, nobody to answer

@@ -165,6 +165,10 @@ class Attempt:
     body: Mapping[str, Any] = field(default_factory=dict)
     timeout_s: float = 30.0
     """The per-attempt timeout, already cut to what remains of the total timeout."""
+    idle_s: float | None = None
+    """The longest quiet between two chunks of the answer once it is served: the per-request
+    timeout, never cut by the total (which bounds the attempts, not a stream being served);
+    None: ``timeout_s``."""
 
 
 @dataclass(frozen=True, slots=True)

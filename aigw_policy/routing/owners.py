@@ -133,19 +133,32 @@ class SQLiteOwners(Owners):
 
 
 class RedisOwners(Owners):
-    """In the limit store's Redis, each id expiring after :data:`KEEP_S`."""
+    """In the limit store's Redis, each id expiring after :data:`KEEP_S`. The event loop's
+    reads and writes (:meth:`aowner`, :meth:`aremember`) go through ``redis.asyncio``, as the
+    limit store's and the live metrics' do: no worker thread per routed request. Each waits
+    ``timeout`` seconds at most (connect and reply); a Redis that is down or stalls forgets."""
 
     def __init__(self, url: str, *, prefix: str = "{aigw}:", timeout: float = 2.0) -> None:
         self.url, self.prefix, self.timeout = url, prefix + "ro:", timeout
         self._client: Any = None
+        self._aclient: Any = None
+
+    def _options(self) -> dict[str, Any]:
+        return dict(socket_timeout=self.timeout, socket_connect_timeout=self.timeout, decode_responses=True)
 
     def _redis(self) -> Any:
         if self._client is None:
             import redis
 
-            self._client = redis.Redis.from_url(self.url, socket_timeout=self.timeout,
-                                                socket_connect_timeout=self.timeout, decode_responses=True)
+            self._client = redis.Redis.from_url(self.url, **self._options())
         return self._client
+
+    def _async(self) -> Any:
+        if self._aclient is None:  # no await in between: one coroutine creates it
+            import redis.asyncio as aredis
+
+            self._aclient = aredis.Redis.from_url(self.url, **self._options())
+        return self._aclient
 
     def remember(self, response_id: str, owner: Mapping[str, Any], now: float) -> None:
         if len(response_id) > _ID_CHARS:
@@ -163,15 +176,32 @@ class RedisOwners(Owners):
         return json.loads(found) if found else None
 
     async def aremember(self, response_id: str, owner: Mapping[str, Any], now: float) -> None:
-        await asyncio.to_thread(self.remember, response_id, owner, now)
+        if len(response_id) > _ID_CHARS:
+            return
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._async().set(self.prefix + response_id, json.dumps(dict(owner)), ex=int(KEEP_S))
+        except Exception:  # noqa: BLE001 - a store that fails forgets (see Owners)
+            return
 
     async def aowner(self, response_id: str, now: float) -> dict[str, Any] | None:
-        return await asyncio.to_thread(self.owner, response_id, now)
+        try:
+            async with asyncio.timeout(self.timeout):
+                found = await self._async().get(self.prefix + response_id)
+        except Exception:  # noqa: BLE001 - a store that fails forgets (see Owners)
+            return None
+        return json.loads(found) if found else None
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    async def aclose(self) -> None:
+        if self._aclient is not None:
+            client, self._aclient = self._aclient, None
+            await client.aclose()
+        self.close()
 
 
 def owners_for(store: Any) -> Owners:

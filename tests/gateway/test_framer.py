@@ -1,4 +1,4 @@
-"""The routed stream's framer (gateway/routing.py ``Framer``) gives, chunk by chunk, what the
+"""The routed stream's framer (gateway/relay.py ``Framer``) gives, chunk by chunk, what the
 first one did (held back until an event is whole; an event over ``MAX_EVENT`` passed on as
 it is), while looking only at the new bytes: a long event trickled in small chunks is no
 longer searched and copied again with each chunk."""
@@ -8,8 +8,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aigw_policy.gateway import routing
-from aigw_policy.gateway.routing import Framer
+from aigw_policy.gateway import relay as routing
+from aigw_policy.gateway.relay import Framer
 
 SSE = [(b"content-type", b"text/event-stream; charset=utf-8")]
 NDJSON = [(b"content-type", b"application/x-ndjson")]

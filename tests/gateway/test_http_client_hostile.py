@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import json
 import logging
 import ssl
 import sys
@@ -452,6 +453,7 @@ def test_close_while_a_body_read_to_the_close_is_read() -> None:
 
 SERVE_POLICY = 'policy "hostile" {\n  default allow\n}\n'
 CHAT_BODY = b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}'
+STREAM_BODY = b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": true}'
 
 
 @contextlib.contextmanager
@@ -484,9 +486,9 @@ EVENT = b'data: {"choices": [{"delta": {"content": "x"}}]}\n\n'
 
 def test_serve_stream_that_stalls_is_cut_and_its_connection_closed(tmp_path: Path) -> None:
     """An SSE answer whose upstream goes quiet mid-stream: the client gets the events sent so
-    far and then the cut (its connection closed without the stream's last chunk: no hang, and
-    no clean end that would pass for a whole answer), and the upstream's connection is closed,
-    not pooled."""
+    far, an error event in its provider's stream format, and then the cut (its connection
+    closed without the stream's last chunk: no hang, and no clean end that would pass for a
+    whole answer), and the upstream's connection is closed, not pooled."""
     async def stalls(peer: Peer) -> None:
         await peer.read_request()
         await peer.send(SSE_HEAD + chunked([EVENT, EVENT])[:-5])  # two events, no last chunk
@@ -498,12 +500,15 @@ def test_serve_stream_that_stalls_is_cut_and_its_connection_closed(tmp_path: Pat
             uvicorn_errors() as errors:
         got = bytearray()
         with pytest.raises(httpx.RemoteProtocolError), \
-                httpx.stream("POST", gw.url + "/v1/chat/completions", content=CHAT_BODY, timeout=WAIT,
+                httpx.stream("POST", gw.url + "/v1/chat/completions", content=STREAM_BODY, timeout=WAIT,
                              headers={"content-type": "application/json"}) as r:
             assert r.status_code == 200
             for piece in r.iter_bytes():
                 got += piece
-        assert bytes(got) == EVENT * 2
+        # the events that came, then the error event the SDKs raise (as a routed stream's), then the cut
+        assert bytes(got[:len(EVENT) * 2]) == EVENT * 2
+        said = json.loads(bytes(got[len(EVENT) * 2:]).removeprefix(b"data: "))
+        assert said["error"]["code"] == "upstream_stream_cut"
         assert wait_until(up.peers[0].eof.is_set)
         assert post(gw).status_code == 200
         assert up.opened == 2
@@ -538,8 +543,9 @@ def test_uvicorn_logs_an_answer_left_unfinished_by_mistake() -> None:
 def test_serve_answer_cut_mid_body_is_cut_for_the_client(tmp_path: Path, how: str) -> None:
     """The upstream announces 100 bytes of JSON and sends 10, then resets or goes quiet: the
     gateway's own answer must not end as if whole (a 200 with a clean end and 10 bytes of JSON).
-    A JSON answer is held until its end, so the client gets a provider-shaped 502 (a reset) or
-    504 (quiet) saying so instead of the part that came."""
+    A JSON answer is held until its end, so the client gets a provider-shaped 502 (a reset: a
+    malformed answer, as a routed attempt's cut body is) or 504 (quiet) saying so instead of the
+    part that came."""
     async def cut(peer: Peer) -> None:
         await peer.read_request()
         await peer.send(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"id": "x"')
@@ -551,7 +557,7 @@ def test_serve_answer_cut_mid_body_is_cut_for_the_client(tmp_path: Path, how: st
     with gateway_over(per_connection(cut, serve(OK)), tmp_path, timeout=0.5) as (up, gw):
         got = post(gw)
         assert got.status_code == (502 if how == "reset" else 504)
-        assert got.headers["x-aigw-upstream-error"] == ("broken" if how == "reset" else "timeout")
+        assert got.headers["x-aigw-upstream-error"] == ("malformed" if how == "reset" else "timeout")
         assert b'"id": "x"' not in got.content and "error" in got.json()
         assert post(gw).status_code == 200  # the gateway goes on
 

@@ -142,3 +142,66 @@ def test_the_owners_are_bounded(tmp_path: Path) -> None:
         sqlite.remember(f"resp_{i}", {"provider": "p"}, float(i))
     count = sqlite._db.execute("SELECT count(*) FROM aigw_route_owners").fetchone()[0]
     assert count <= 5 + 256 and sqlite.owner("resp_0", 0) is None and sqlite.owner("resp_599", 0) is not None
+
+
+async def _stalled_redis() -> tuple[Any, str]:
+    """A server that accepts connections and never answers (a Redis that hangs)."""
+    import asyncio
+
+    async def hold(reader: Any, writer: Any) -> None:
+        await reader.read(-1)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    return server, f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0"
+
+
+REDIS_ROWS = ["written and read on the loop", "read after a restart", "an id too long is not kept",
+              "a stalled Redis forgets"]
+
+
+@pytest.mark.parametrize("row", REDIS_ROWS)
+def test_the_owners_in_redis_go_through_the_async_client(row: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event loop's reads and writes use ``redis.asyncio`` (no worker thread: ``to_thread``
+    fails here), keep across a restart, keep the id bound, and forget when Redis stalls (each
+    call waits its timeout at most). Before, each went through ``asyncio.to_thread`` and the
+    sync client."""
+    import asyncio
+    import uuid
+
+    from aigw_policy.routing.owners import RedisOwners
+
+    from .test_metrics import redis_url
+
+    def no_thread(*args: Any, **kw: Any) -> Any:
+        raise AssertionError("a worker thread for a Redis call")
+
+    owner = {"provider": "p1", "model": "gpt-4o", "key_id": "k1", "creator": "c"}
+
+    async def run() -> tuple[Any, Any]:
+        monkeypatch.setattr(asyncio, "to_thread", no_thread)
+        if row == "a stalled Redis forgets":
+            server, url = await _stalled_redis()
+            owners = RedisOwners(url, timeout=0.2)
+            try:
+                await owners.aremember("resp_x", owner, 0)
+                return await owners.aowner("resp_x", 0), None
+            finally:
+                await owners.aclose()
+                server.close()
+        prefix = "{t-" + uuid.uuid4().hex[:10] + "}:"
+        rid = "resp_" + ("x" * 300 if row == "an id too long is not kept" else uuid.uuid4().hex)
+        owners = RedisOwners(redis_url(), prefix=prefix)
+        await owners.aremember(rid, owner, 0)
+        if row == "read after a restart":
+            await owners.aclose()
+            owners = RedisOwners(redis_url(), prefix=prefix)
+        try:
+            return await owners.aowner(rid, 0), owners.owner(rid, 0)
+        finally:
+            await owners.aclose()
+
+    read, sync_read = asyncio.run(run())
+    if row in ("an id too long is not kept", "a stalled Redis forgets"):
+        assert read is None and sync_read is None
+    else:
+        assert read == owner and sync_read == owner

@@ -1,0 +1,104 @@
+"""An upstream's answer read up to where it can be judged, the one way the router
+(:class:`~aigw_policy.gateway.routing.Router`, each attempt) and the single-upstream proxy
+(:class:`~aigw_policy.gateway.proxy.UpstreamProxy`) read it, so that both judge the same
+answers malformed (:mod:`.malformed`): a stream (by its type, or Gemini's
+``:streamGenerateContent`` by its path) up to its first event (:mod:`.first_event`); an error
+(4xx, 5xx), a JSON or HTML answer, whole (up to a limit); any other answer (audio, a file) not
+at all, passed on as it comes.
+
+An answer is also judged against what the request asked for (:func:`wants_stream`): a whole
+JSON answer to ``stream: true`` (the SDK reads events and finds none: the OpenAI SDK returns an
+empty stream, Anthropic's and genai's raise outside their documented errors) and a stream
+answering a request for one JSON body (the SDK fails to parse it) are malformed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..providers.encoding import StreamDecoder
+from .captured import streamed
+from .first_event import framing_of, opening
+from .http_client import Response
+from .malformed import malformed, malformed_stream, mismatched
+
+__all__ = ["ERROR_BODY_LIMIT", "Judged", "decoded_chunks", "judge", "read_upto", "wants_stream"]
+
+ERROR_BODY_LIMIT = 1024 * 1024
+"""Bytes of an error answer kept (for the usage it reports and the error it says)."""
+
+
+@dataclass
+class Judged:
+    """An answer as far as it was read: ``prefix`` (the whole body, a stream's opening, or
+    nothing), ``rest`` (the chunks still to come, None when read whole), whether it is a
+    ``streaming`` one and in which ``framing``, and ``why`` it cannot be the API's answer
+    (None: it can)."""
+
+    streaming: bool
+    framing: str
+    prefix: bytes
+    rest: AsyncIterator[bytes] | None
+    why: str | None
+
+
+def wants_stream(decision: Any, body: Any) -> bool | None:
+    """Whether the request of ``decision`` (its parsed ``body``) asked for a stream, as the
+    engine classified it (``ai.stream``: the body's ``stream``, Gemini's and Bedrock's path);
+    None when the request leaves it to the server (Ollama's native API without ``stream``:
+    Ollama streams, servers that speak its API need not) or says nothing of the answer's
+    form (no classified request, an operation that is no inference call the gateway knows:
+    a read, a file, speech)."""
+    ai = getattr(decision, "ai", None)
+    if not isinstance(ai, Mapping) or ai.get("operation") in (None, "other"):
+        return None
+    if getattr(decision, "api", None) == "ollama" and not (isinstance(body, Mapping) and "stream" in body):
+        return None
+    return bool(ai.get("stream"))
+
+
+async def decoded_chunks(response: Response, decoder: StreamDecoder | None) -> AsyncIterator[bytes]:
+    """The answer's body as it arrives, decoded by ``decoder`` if any (empty pieces skipped)."""
+    while chunk := await response.chunk():
+        if decoder is not None:
+            chunk = decoder.decode(chunk)
+        if chunk:
+            yield chunk
+    if decoder is not None:
+        rest = decoder.flush()
+        if rest:
+            yield rest
+
+
+async def read_upto(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, AsyncIterator[bytes] | None]:
+    """The body up to ``limit`` bytes; the iterator of the rest when it is longer."""
+    buf = bytearray()
+    async for chunk in chunks:
+        buf += chunk
+        if len(buf) > limit:
+            return bytes(buf), chunks
+    return bytes(buf), None
+
+
+async def judge(chunks: AsyncIterator[bytes], status: int, ctype: str, url: str, wants: bool | None, *,
+                limit: int, opaque: bool = False) -> Judged:
+    """Read ``chunks`` (an answer of ``status`` and ``ctype``, lower case, to ``url``) as far as
+    needed to judge it (the module's docstring); ``wants``: :func:`wants_stream`; ``limit``:
+    bytes of a success read whole at most (past them it is served unjudged); ``opaque``: a
+    body that cannot be read (a ``HEAD``'s answer has none; one in a content coding the
+    gateway does not decode, passed on to a client that accepts it): not judged."""
+    if opaque:
+        return Judged(False, "", b"", chunks, None)
+    if status < 400 and streamed(ctype, status, url):
+        framing = framing_of(ctype)
+        prefix = await opening(chunks, framing)
+        why = malformed_stream(status, ctype, framing, prefix) or mismatched(wants, True, status, prefix, url)
+        return Judged(True, framing, prefix, chunks, why)
+    if status < 400 and "json" not in ctype and "html" not in ctype:
+        return Judged(False, "", b"", chunks, None)  # audio, a transcript as text, a file: as it comes
+    prefix, rest = await read_upto(chunks, ERROR_BODY_LIMIT if status >= 400 else limit)
+    why = None if rest is not None else malformed(status, ctype, prefix) or mismatched(wants, False, status, prefix,
+                                                                                       url)
+    return Judged(False, "", prefix, rest, why)
