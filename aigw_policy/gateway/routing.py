@@ -49,7 +49,7 @@ from ..routing.secrets import Secrets
 from .captured import EVENT_STREAM, streamed
 from .errors import stream_error_event
 from .first_event import framing_of, opening, stream_error
-from .hops import hop_by_hop
+from .hops import hop_by_hop, upstream_fields
 from .http_client import HttpClient, Response, UpstreamError
 from .malformed import CUT, malformed, malformed_stream
 from .proxy import ANSWER_DROP, OFFER, client_watch, is_redirect
@@ -121,7 +121,8 @@ class Router:
         judge it. The outcome, and the answer when there is one to serve or replay.
         ``passthrough``: an attempt without a key sends the client's own credential (the
         middleware does not authenticate clients)."""
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        headers = [(k.decode("latin-1"), v.decode("latin-1"))
+                   for k, v in upstream_fields([(k.lower(), v) for k, v in scope["headers"]], scope.get("client"))]
         try:
             secret = self.secrets.resolve(attempt.key.value) if attempt.key is not None else None
             req = upstream_request(scope.get("method", "POST"), scope["raw_path"].decode("latin-1"),
