@@ -3,10 +3,13 @@
 
 The engine strips the name and folds its case before matching; z3 has no case folding, so
 the pattern is unfolded instead: each letter of a folded glob is the class of every character
-that folds to it (``k``: ``k``, ``K``, the Kelvin sign), and the stripped name is the part
-between runs of :data:`~aigw_policy.engine.model_names.WHITESPACE` that neither begins nor
-ends with whitespace (:func:`stripped`). Globs with ``[...]`` sets are not encoded (None: the caller treats the
-match as unknown)."""
+that folds to it (``k``: ``k``, ``K``, the Kelvin sign). The stripping is whitespace around a
+text of the glob's language: exact for a glob without ``?`` and whitespace, whose texts with
+whitespace at an end are in it stripped too (a ``*`` there takes less; a prefix ends in a
+separator, a suffix in a digit or a letter). A glob with ``?``, whitespace or a ``[...]`` set is
+not encoded (None: the caller treats the match as unknown, never as a guess): matching a
+stripped copy of the model instead (a fresh string tied to it) was exact but made z3 take
+seconds to a minute on one concrete name."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import z3
 from ..engine.model_names import FOLDS, SEPARATORS, WHITESPACE, fold
 from .regex import MAX_CHAR, glob_after
 
-__all__ = ["allow_holds", "deny_holds", "stripped"]
+__all__ = ["allow_holds", "deny_holds"]
 
 
 def _re(text: str) -> Any:
@@ -63,7 +66,7 @@ def _lit(text: str) -> Any:
 
 def _glob(pattern: str) -> Any | None:
     """The raw texts whose folding matches the folded glob ``pattern`` (None: not encoded)."""
-    if "[" in pattern or any(ord(c) > MAX_CHAR for c in pattern):
+    if any(c in "[?" or c in WHITESPACE or ord(c) > MAX_CHAR for c in pattern):
         return None
     parts: list[Any] = []
     lit = ""
@@ -107,31 +110,6 @@ def _fixed_in(ctx: Any) -> tuple[Any, Any, Any]:
     return space, prefix, z3.Star(suffix)
 
 
-def stripped(model: Any, env: Any) -> Any:
-    """A string term equal to ``model`` without its surrounding whitespace: a constant's own
-    text stripped, else a fresh constant that ``env.facts`` (the encoding's global constraints)
-    tie to ``model``, one per model term of ``env`` (:attr:`SymEnv.stripped`), so that each
-    glob is a plain membership of it (a membership of ``model`` itself would need the
-    intersection of the glob with "no whitespace at either end", which z3's string search is
-    slow at)."""
-    if z3.is_string_value(model):
-        return z3.StringVal(model.as_string().strip())
-    key = model.get_id()
-    if key in env.stripped:
-        return env.stripped[key]
-    space = _fixed()[0]
-    name = z3.FreshConst(z3.StringSort(), "model.stripped")
-    before, after = z3.FreshConst(z3.StringSort(), "model.ws"), z3.FreshConst(z3.StringSort(), "model.ws")
-    last = z3.Length(name) - 1
-    env.facts.append(z3.And(model == z3.Concat(before, name, after), z3.InRe(before, z3.Star(space)),
-                            z3.InRe(after, z3.Star(space)),
-                            z3.Or(name == z3.StringVal(""),
-                                  z3.And(z3.Not(z3.InRe(z3.SubString(name, 0, 1), space)),
-                                         z3.Not(z3.InRe(z3.SubString(name, last, 1), space))))))
-    env.stripped[key] = name
-    return name
-
-
 def _tails(name: str) -> list[str]:
     """Where in ``name/`` (folded) what a deny matches may begin: at its start, or after a
     separator inside it (the tail after its last ``/`` is the name itself, matched alone)."""
@@ -139,37 +117,46 @@ def _tails(name: str) -> list[str]:
     return [head] + [head[i + 1:] for i, c in enumerate(head[:-1]) if c in SEPARATORS]
 
 
-def deny_holds(name: Any, provider: Any, pattern: str, providers: Iterable[str]) -> Any | None:
-    """Whether a deny of glob ``pattern`` refuses ``provider``'s model, ``name`` being the
-    model :func:`stripped` (z3 strings), the provider one of ``providers``; None when the glob
-    is not encoded."""
-    glob = _glob(fold(pattern))
+def _in(model: Any, regex: Any) -> Any:
+    """Whether ``model``, stripped, is in ``regex``: any whitespace around a text of it (exact
+    for the globs :func:`_glob` encodes, see the module's docstring)."""
+    space = _fixed()[0]
+    return z3.InRe(model, z3.Concat(z3.Star(space), regex, z3.Star(space)))
+
+
+def deny_holds(model: Any, provider: Any, pattern: str, providers: Iterable[str]) -> Any | None:
+    """Whether a deny of glob ``pattern`` refuses ``provider``'s ``model`` (z3 strings), the
+    provider one of ``providers``; None when the glob is not encoded."""
+    folded = fold(pattern)
+    glob = _glob(folded)
     if glob is None:
         return None
     _, prefix, suffixes = _fixed()
-    terms = [z3.InRe(name, z3.Concat(prefix, glob, suffixes))]
+    terms = [_in(model, z3.Concat(prefix, glob, suffixes))]
     for who in providers:
-        rests = {r for t in _tails(who) for r in glob_after(fold(pattern), t)}
+        rests = {r for t in _tails(who) for r in glob_after(folded, t)}
         encoded = [g for r in sorted(rests) if (g := _glob(r)) is not None]
         if len(encoded) != len(rests):
             return None
         if encoded:
-            terms.append(z3.And(provider == z3.StringVal(who), z3.InRe(name, z3.Concat(_union(encoded), suffixes))))
+            terms.append(z3.And(provider == z3.StringVal(who),
+                                _in(model, z3.Concat(_union(encoded), suffixes))))
     return z3.Or(*terms) if len(terms) > 1 else terms[0]
 
 
-def allow_holds(name: Any, provider: Any, pattern: str, providers: Iterable[str]) -> Any | None:
-    """Whether an allow of glob ``pattern`` admits ``provider``'s model (``name``: it
-    :func:`stripped`); None when the glob is not encoded."""
-    glob = _glob(fold(pattern))
+def allow_holds(model: Any, provider: Any, pattern: str, providers: Iterable[str]) -> Any | None:
+    """Whether an allow of glob ``pattern`` admits ``provider``'s ``model``; None when the
+    glob is not encoded."""
+    folded = fold(pattern)
+    glob = _glob(folded)
     if glob is None:
         return None
-    terms = [z3.InRe(name, glob)]
+    terms = [_in(model, glob)]
     for who in providers:
-        rests = glob_after(fold(pattern), fold(who) + "/")
+        rests = glob_after(folded, fold(who) + "/")
         encoded = [g for r in sorted(rests) if (g := _glob(r)) is not None]
         if len(encoded) != len(rests):
             return None
         if encoded:
-            terms.append(z3.And(provider == z3.StringVal(who), z3.InRe(name, _union(encoded))))
+            terms.append(z3.And(provider == z3.StringVal(who), _in(model, _union(encoded))))
     return z3.Or(*terms) if len(terms) > 1 else terms[0]

@@ -26,7 +26,7 @@ import z3
 
 from ..engine.compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledPolicy, CompiledRule, Template
 from ..providers.classify import PROVIDERS
-from .model_names import allow_holds, deny_holds, stripped
+from .model_names import allow_holds, deny_holds
 from .symbolic import WITNESS_NOW, Sym, SymEnv
 from .translate import as_bool, translate_source
 
@@ -218,7 +218,6 @@ class _Walk:
         env = self.env
         model = env.variable("ai.model").val
         provider = env.variable("ai.provider").val
-        name = stripped(model, env)
 
         def hit(patterns: tuple[str, ...], holds: Any) -> Any:
             # the model alone, or `provider/model`: one case per provider the request can have
@@ -226,7 +225,7 @@ class _Walk:
             # (aigw_policy.engine.model_names)
             terms = []
             for p in patterns:
-                term = holds(name, provider, p, self.providers)
+                term = holds(model, provider, p, self.providers)
                 terms.append(env.unknown(("glob", p, env.version), "bool").val if term is None else term)
             return z3.Or(z3.BoolVal(False), *terms)
 

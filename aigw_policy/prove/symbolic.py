@@ -105,9 +105,6 @@ class SymEnv:
         """The limits whose state (``limits[name]``) an expression reads."""
         self.limit_buckets: dict[str, tuple[float, str, Any]] = {}
         """Each limit's capacity, unit and bucket (a string term): a witness's ``state``."""
-        self.stripped: dict[int, Any] = {}
-        """A model term's id: the term without its surrounding whitespace, one per term for
-        every walk over this environment (two policies compared read one stripped model)."""
         self.implied: set[str] = set()
         """Variables the policy does not read, made for a witness's sake (the prompt behind
         the token estimate): a witness fills them in itself (``x`` repeated)."""

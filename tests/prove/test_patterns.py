@@ -14,9 +14,8 @@ from hypothesis import strategies as st
 
 from aigw_policy.cel.runtime.stdlib import RE_ENGINE, regex_matcher
 from aigw_policy.engine.actions import model_access_refusal
-from aigw_policy.prove.model_names import allow_holds, deny_holds, stripped
+from aigw_policy.prove.model_names import allow_holds, deny_holds
 from aigw_policy.prove.regex import glob_after, search_holds, search_regex
-from aigw_policy.prove.symbolic import SymEnv
 
 ATOMS = ["a", "b", "-", ".", "[ab]", "[^a]", "[a-c0-9]", "\\.", "\\d", "\\w", "\\s", "(a|bc)", "(?:ab)"]
 TEXTS = st.text(alphabet="ab-c.0 \n", max_size=6)
@@ -85,10 +84,10 @@ class _Access:
         self.deny, self.allow, self.status_code = deny, allow, None
 
 
-def decided(formula: object, facts: list[object]) -> bool:
-    """A formula over constants (and ``facts``' fresh ones), decided."""
+def decided(formula: object) -> bool:
+    """A formula over constants, decided (simplify leaves some memberships standing)."""
     solver = z3.Solver()
-    solver.add(formula, *facts)  # type: ignore[arg-type]
+    solver.add(formula)  # type: ignore[arg-type]
     got = solver.check()
     assert got in (z3.sat, z3.unsat)
     return got == z3.sat
@@ -96,18 +95,20 @@ def decided(formula: object, facts: list[object]) -> bool:
 
 def agree(pattern: str, provider: str, text: str) -> None:
     """The prover's deny and allow of ``pattern`` say of ``provider``'s ``text`` what the engine does."""
-    env = SymEnv()
-    model, who = stripped(z3.String("model"), env), z3.StringVal(provider)
-    facts = [*env.facts, z3.String("model") == z3.StringVal(text)]
+    model, who = z3.String("model"), z3.StringVal(provider)
     providers = [provider, "other"]
     engine_denies = model_access_refusal(_Access(deny=[pattern]), provider, text, "r") is not None
     engine_allows = model_access_refusal(_Access(allow=[pattern]), provider, text, "r") is None
-    assert decided(deny_holds(model, who, pattern, providers), facts) == engine_denies, ("deny", pattern, provider, text)
-    assert decided(allow_holds(model, who, pattern, providers), facts) == engine_allows, ("allow", pattern, provider, text)
+    denies, allows = deny_holds(model, who, pattern, providers), allow_holds(model, who, pattern, providers)
+    if "?" in pattern or " " in pattern:  # not encoded: the prover answers unknown
+        assert (denies, allows) == (None, None)
+        return
+    assert decided(z3.And(model == z3.StringVal(text), denies)) == engine_denies, ("deny", pattern, provider, text)
+    assert decided(z3.And(model == z3.StringVal(text), allows)) == engine_allows, ("allow", pattern, provider, text)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.text(alphabet="aB/-*?:.", max_size=6), st.sampled_from(["ab", "a.b", "A"]),
+@given(st.text(alphabet="aB/-*?:. ", max_size=6), st.sampled_from(["ab", "a.b", "A"]),
        st.lists(st.text(alphabet="Ab/-: .K\u212a1", max_size=7), min_size=3, max_size=3))
 def test_model_globs_agree_with_the_engine(glob: str, provider: str, texts: list[str]) -> None:
     for text in texts:
@@ -141,7 +142,8 @@ MODEL_TEXTS = ["gpt-4o", "GPT-4O", " gpt-4o\t", "gpt-4o-2024-08-06", "openai/gpt
                "us.gpt-4o-v2:0", "gpt-4o-mini", "xgpt-4o", "gpt-4\u212ao", "", " ", "gpt-4o-12", "gpt-4o-1234-56"]
 
 
-@pytest.mark.parametrize("glob", ["gpt-4o", "GPT-4o*", "*4o", "openai/gpt-4o", "o*/*", "*", "?pt-4o", ""])
+@pytest.mark.parametrize("glob", ["gpt-4o", "GPT-4o*", "*4o", "openai/gpt-4o", "o*/*", "*", "?pt-4o", "",
+                                  "gpt-4?", "*?", " gpt-4o", "gpt 4o"])
 def test_model_globs_agree_at_the_edges(glob: str) -> None:
     for text in MODEL_TEXTS:
         agree(glob, "openai", text)
