@@ -3,9 +3,7 @@ phase) -> Stop | None`` that reports what it did to ``flow.rec``."""
 
 from __future__ import annotations
 
-import fnmatch
 import ipaddress
-import re
 from functools import lru_cache
 from typing import Any
 
@@ -16,6 +14,7 @@ from .charging import NO_ERROR
 from .compile import CompiledAction, CompiledRule
 from .flow import REQ, Flow, Stop
 from .http_actions import HTTP_HANDLERS
+from .model_names import allow_matcher, canonical, deny_matcher, fold
 from .rule_error import ErrorStop, Skip
 from .templates import Template, text_of
 from .trace import jsonable
@@ -190,30 +189,17 @@ def _model_access(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
 
 def model_access_refusal(cfg: Any, provider: str | None, model: str, label: str) -> str | None:
     """Why a ``model-access`` config refuses ``provider``'s ``model`` (None: it does not);
-    also asked of each routing candidate (:mod:`.route`)."""
-    full = f"{provider}/{model}"
-    if cfg.deny and _any_match(tuple(cfg.deny), full, model):
-        denied_by = next(p for p in cfg.deny if fnmatch.fnmatchcase(full, p) or fnmatch.fnmatchcase(model, p))
-        return f"model `{full}` is denied by `{denied_by}` (rule `{label}`)"
-    if cfg.allow is not None and not _any_match(tuple(cfg.allow), full, model):
-        return f"model `{full}` is not among the models rule `{label}` allows"
+    also asked of each routing candidate (:mod:`.route`). Names are compared in their
+    canonical form, a deny also after a provider prefix and before a version suffix
+    (:mod:`.model_names`)."""
+    name = canonical(model)
+    full = f"{fold(str(provider))}/{name}"
+    if cfg.deny and deny_matcher(tuple(cfg.deny))(full):
+        denied_by = next(p for p in cfg.deny if deny_matcher((p,))(full))
+        return f"model `{provider}/{model}` is denied by `{denied_by}` (rule `{label}`)"
+    if cfg.allow is not None and not (cfg.allow and ((match := allow_matcher(tuple(cfg.allow)))(full) or match(name))):
+        return f"model `{provider}/{model}` is not among the models rule `{label}` allows"
     return None
-
-
-def _any_match(patterns: tuple[str, ...], full: str, model: str) -> bool:
-    """Whether ``provider/model`` or ``model`` matches one of the glob ``patterns``
-    (``fnmatch.fnmatchcase`` of each, in one regex)."""
-    if not patterns:
-        return False
-    match = _matcher(patterns)
-    return match(full) is not None or match(model) is not None
-
-
-@lru_cache(maxsize=1024)
-def _matcher(patterns: tuple[str, ...]) -> Any:
-    """One compiled regex for a pattern list (pure, so caching is safe; the lists are the
-    policy's, a few per document)."""
-    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)).match
 
 
 def _max_tokens(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:

@@ -9,11 +9,42 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["HOP_BY_HOP", "hop_by_hop"]
+from .conn import conn_of
+
+__all__ = ["CLIENT_SAYS", "HOP_BY_HOP", "hop_by_hop", "upstream_fields"]
 
 HOP_BY_HOP = frozenset({"connection", "proxy-connection", "keep-alive", "proxy-authenticate",
                         "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"})
 """The fixed set (with ``Proxy-Connection``, which some clients still send)."""
+
+
+CLIENT_SAYS = frozenset({
+    # who the client is, where it connected to, by what scheme: the address the policy decided
+    # on is the gateway's to state (the socket's, or one a proxy --forwarded-allow-ips names gave)
+    "forwarded", "x-real-ip", "x-client-ip", "true-client-ip", "cf-connecting-ip", "fastly-client-ip",
+    "x-cluster-client-ip", "x-original-forwarded-for", "client-ip", "x-proxyuser-ip", "via",
+    # of this connection only: the body is whole before it goes, and the upstream hop is HTTP/1.1
+    "expect", "http2-settings",
+})
+"""Request fields never forwarded upstream besides the hop-by-hop ones, with every
+``x-forwarded-*`` and ``proxy-*`` field (:func:`upstream_fields`)."""
+
+
+def upstream_fields(headers: list[tuple[bytes, bytes]], client: object) -> list[tuple[bytes, bytes]]:
+    """``headers`` (lower-case names, hop-by-hop ones already gone) less what only the client
+    says of its own address and connection (:data:`CLIENT_SAYS`, ``x-forwarded-*``,
+    ``proxy-*``), with one ``x-forwarded-for`` of the gateway's: the address the policy read as
+    ``conn.client_ip`` (ASGI's ``client``; none when the server gave none)."""
+    out = [(k, v) for k, v in headers
+           if not (k in _SAYS or k.startswith(b"x-forwarded-") or k.startswith(b"proxy-"))]
+    if client:
+        address = conn_of(client, None)["client_ip"]
+        if isinstance(address, str) and address.isprintable():
+            out.append((b"x-forwarded-for", address.encode("latin-1", "replace")))
+    return out
+
+
+_SAYS = frozenset(n.encode() for n in CLIENT_SAYS)
 
 
 def hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[str]:

@@ -1,13 +1,12 @@
-"""Patterns as z3 formulas: the RE2 subset that translates exactly (for ``matches``) and
-``model-access`` globs (``fnmatch``). Anything else is ``None``: the caller then treats the
-match as unknown, never as a guess.
+"""Patterns as z3 formulas: the RE2 subset that translates exactly (for ``matches``), and what
+is left of a ``model-access`` glob once a literal prefix matched it (:func:`glob_after`;
+the globs themselves are in :mod:`.model_names`). Anything else is ``None``: the caller then
+treats the match as unknown, never as a guess.
 
 A pattern is read into a small tree first. When its language is a few words (``^gpt-4o$``,
-``^claude-(opus|sonnet)-[0-9]$``) or a glob is a prefix, suffix or infix test (``gpt-*``,
-``*mini*``), the match is written with equalities, ``PrefixOf``, ``SuffixOf`` and
-``Contains``, which z3 decides at once; only the rest is a regular-expression membership,
-where z3's string search can wander (a model-access glob as a regex made simple questions
-take seconds)."""
+``^claude-(opus|sonnet)-[0-9]$``), the match is written with equalities, ``PrefixOf``,
+``SuffixOf`` and ``Contains``, which z3 decides at once; only the rest is a
+regular-expression membership, where z3's string search can wander."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from typing import Any
 
 import z3
 
-__all__ = ["MAX_CHAR", "glob_after", "glob_holds", "glob_regex", "search_holds", "search_regex"]
+__all__ = ["MAX_CHAR", "glob_after", "search_holds", "search_regex"]
 
 MAX_CHAR = 0x2FFFF
 """The highest character z3's strings hold; a pattern that names a higher one is not encoded."""
@@ -407,60 +406,11 @@ def _top_level_bar(body: str) -> bool:
     return False
 
 
-def glob_regex(pattern: str) -> Any | None:
-    """``fnmatch.fnmatchcase``'s language as a z3 regex: ``*`` any text (``/`` included),
-    ``?`` one character, anything else literal; ``[...]`` sets are not encoded (None)."""
-    if "[" in pattern:
-        return None
-    parts: list[Any] = []
-    lit = ""
-    for c in pattern:
-        if c in "*?":
-            if lit:
-                parts.append(z3.Re(z3.StringVal(lit)))
-                lit = ""
-            parts.append(z3.Star(_any_char()) if c == "*" else _any_char())
-        else:
-            if ord(c) > MAX_CHAR:
-                return None
-            lit += c
-    if lit or not parts:
-        parts.append(z3.Re(z3.StringVal(lit)))
-    return parts[0] if len(parts) == 1 else z3.Concat(*parts)
-
-
-def glob_holds(s: Any, pattern: str) -> Any | None:
-    """Whether the z3 string ``s`` matches glob ``pattern`` (``fnmatch.fnmatchcase``), or
-    None when :func:`glob_regex` does not encode it. Without ``?``, a glob with one ``*`` is a
-    prefix and suffix test, ``*text*`` an infix test, and one without ``*`` an equality; any
-    other is a regex membership."""
-    regex = glob_regex(pattern)
-    if regex is None:
-        return None
-    parts = pattern.split("*")
-    if "?" in pattern or (len(parts) > 2 and (parts[0] or parts[-1] or sum(1 for p in parts if p) > 1)):
-        return z3.InRe(s, regex)
-    if len(parts) == 1:
-        return s == z3.StringVal(pattern)
-    if len(parts) > 2:  # `*text*` (stars doubled or not)
-        middle = "".join(parts)
-        return z3.Contains(s, z3.StringVal(middle)) if middle else z3.BoolVal(True)
-    first, last = parts
-    terms = []
-    if first:
-        terms.append(z3.PrefixOf(z3.StringVal(first), s))
-    if last:
-        terms.append(z3.SuffixOf(z3.StringVal(last), s))
-    if first and last:
-        terms.append(z3.Length(s) >= len(first) + len(last))
-    return z3.And(*terms) if len(terms) > 1 else terms[0] if terms else z3.BoolVal(True)
-
-
 def glob_after(pattern: str, prefix: str) -> set[str]:
     """The rest of ``pattern`` once it has matched the literal ``prefix``: every way to match
     it, as patterns for what follows (``*`` may take some of the prefix and go on). A text
     ``prefix + t`` matches ``pattern`` exactly when ``t`` matches one of them; ``[...]`` sets
-    are taken literally here, so callers only use it for patterns :func:`glob_regex` encodes."""
+    are taken literally here, so callers only use it for patterns :mod:`.model_names` encodes (no sets)."""
     states = {pattern}
     for c in prefix:
         nxt: set[str] = set()

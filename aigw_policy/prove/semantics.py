@@ -26,7 +26,7 @@ import z3
 
 from ..engine.compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledPolicy, CompiledRule, Template
 from ..providers.classify import PROVIDERS
-from .regex import glob_after, glob_holds
+from .model_names import allow_holds, deny_holds
 from .symbolic import WITNESS_NOW, Sym, SymEnv
 from .translate import as_bool, translate_source
 
@@ -219,23 +219,19 @@ class _Walk:
         model = env.variable("ai.model").val
         provider = env.variable("ai.provider").val
 
-        def hit(patterns: tuple[str, ...]) -> Any:
+        def hit(patterns: tuple[str, ...], holds: Any) -> Any:
+            # the model alone, or `provider/model`: one case per provider the request can have
+            # (the classifier's, or one a set-model names); names compared as the engine does
+            # (aigw_policy.engine.model_names)
             terms = []
             for p in patterns:
-                holds = glob_holds(model, p)
-                if holds is None:
-                    terms.append(env.unknown(("glob", p, env.version), "bool").val)
-                    continue
-                # or `provider/model`: one case per provider the request can have (the
-                # classifier's, or one a set-model names), the provider's part consumed here
-                full = [z3.And(provider == z3.StringVal(name), _any(model, glob_after(p, name + "/")))
-                        for name in self.providers]
-                terms.append(z3.Or(holds, *full))
+                term = holds(model, provider, p, self.providers)
+                terms.append(env.unknown(("glob", p, env.version), "bool").val if term is None else term)
             return z3.Or(z3.BoolVal(False), *terms)
 
-        denied = hit(cfg.deny or ())
+        denied = hit(cfg.deny or (), deny_holds)
         if cfg.allow is not None:
-            denied = z3.Or(denied, z3.Not(hit(cfg.allow)))
+            denied = z3.Or(denied, z3.Not(hit(cfg.allow, allow_holds)))
         self.stop(z3.And(alive, denied), False, cfg.status_code or 403, rule.position)
         return z3.And(alive, z3.Not(denied))
 
@@ -360,11 +356,6 @@ def _ip_denied(nets: dict[str, Any], address: str) -> bool:
         return True
     allow = nets["allow"]
     return allow is not None and not any(r[0] == version and r[1] <= n <= r[2] for r in allow)
-
-
-def _any(model: Any, patterns: set[str]) -> Any:
-    """Whether ``model`` matches one of ``patterns`` (globs :func:`glob_holds` encodes)."""
-    return z3.Or(z3.BoolVal(False), *[glob_holds(model, p) for p in patterns])
 
 
 def _templates(value: Any) -> list[Template]:

@@ -52,9 +52,11 @@ __all__ = ["ACCOUNT_ANSWER_HEADERS", "ACCOUNT_ANSWER_PREFIXES", "ACCOUNT_HEADERS
 
 #: Headers that carry a credential in some provider's API: the client's are never forwarded.
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
-ACCOUNT_HEADERS = frozenset({"openai-organization", "openai-project", "x-goog-user-project"})
+ACCOUNT_HEADERS = frozenset({"openai-organization", "openai-project", "x-goog-user-project", "cookie"})
 """Headers that choose which of a credential's accounts a request is for and billed to
-(OpenAI's organization and project, Google's quota project): they go with the credential.
+(OpenAI's organization and project, Google's quota project), and the session a client holds
+at the upstream (``Cookie``: a load balancer's affinity, a bot-check pass, a web session,
+state of the client's own account there): they go with the credential.
 The client's never go with the gateway's key (a key that reaches several organizations would
 serve, bill and show the files of whichever the client named; a client whose SDK sends its
 own ``OPENAI_ORG_ID`` got 401 ``mismatched_organization`` for every request)."""
@@ -65,6 +67,11 @@ ACCOUNT_ANSWER_HEADERS = ACCOUNT_HEADERS | {
     "x-trial-endpoint-call-limit", "x-trial-endpoint-call-remaining", "x-endpoint-monthly-call-limit",
     "via",  # the proxies in front of the upstream (Google's front end, a private load balancer's host)
     "x-served-by", "x-backend-server", "x-upstream",  # which internal host served
+    # the session the answer opens for the credential's holder (Cloudflare's `__cf_bm`, a load
+    # balancer's affinity): the operator's, not the client's to keep and send back
+    "set-cookie", "set-cookie2",
+    "server-timing",  # the deployment's internal steps and their timings (`db;dur=53`, host names)
+    "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version",  # the software the deployment runs
 }
 """Fields of a provider's answer that describe the account of the credential it was sent, or
 the deployment that served it: the account (OpenAI's ``openai-organization`` /

@@ -21,13 +21,14 @@ from .conftest import ServerThread, policy_gateway, routed_policy
 from .providers_stub import StubProvider
 
 KEY = "sk-gw-accounts"
-ACCOUNT = {"openai-organization": "org-client", "openai-project": "proj-client", "x-goog-user-project": "gcp-client"}
+ACCOUNT = {"openai-organization": "org-client", "openai-project": "proj-client", "x-goog-user-project": "gcp-client",
+           "cookie": "session=client-at-upstream"}
 
 
 def _sdk(url: str, key: str = KEY) -> Any:
     # what OPENAI_ORG_ID / OPENAI_PROJECT_ID make of every client
     return openai.OpenAI(base_url=url + "/v1", api_key=key, organization="org-client", project="proj-client",
-                         default_headers={"x-goog-user-project": "gcp-client"}, max_retries=0)
+                         default_headers={"x-goog-user-project": "gcp-client", "cookie": ACCOUNT["cookie"]}, max_retries=0)
 
 
 def _proxy(tmp_path: Path, upstream: str, *, lend: bool = True, more: str = "",
@@ -109,7 +110,10 @@ OPERATOR = {"openai-organization": "org-operator", "openai-project": "proj-opera
             "via": "1.1 lb-7.internal.corp", "x-ms-region": "East US", "x-ms-client-request-id": "c1",
             "apim-request-id": "apim-1", "azureml-model-deployment": "prod-gpt4o-blue",
             "azureml-model-session": "s1", "x-envoy-upstream-service-time": "12", "x-kong-upstream-latency": "3",
-            "x-served-by": "cache-fra-1", "x-backend-server": "10.0.0.7", "x-upstream": "10.0.0.7:8000"}
+            "x-served-by": "cache-fra-1", "x-backend-server": "10.0.0.7", "x-upstream": "10.0.0.7:8000",
+            # the operator's session at the upstream, its internals' timings, its software (serve19)
+            "set-cookie": "__cf_bm=operator-session; path=/; HttpOnly", "server-timing": "db;dur=53, lb;desc=10.0.0.7",
+            "x-powered-by": "Express", "x-aspnet-version": "4.0.30319"}
 KEPT = {"openai-processing-ms": "12", "retry-after": "1", "retry-after-ms": "1000", "x-request-id": "req-upstream-1"}
 
 

@@ -62,8 +62,9 @@ def test_a_trailer_is_no_header_of_the_request(name: str, split: bool) -> None:
         out = _send(gw.port, TRAILERS[name], split)
     assert out.startswith(b"HTTP/1.1 200 "), out[:300]
     seen = stub.seen[-1]["headers"]
-    field = TRAILERS[name].split(b":")[0].decode()
-    assert field not in seen or field == "authorization" and seen[field] != "Bearer sk-someone-else"
+    field, _, value = TRAILERS[name].decode().partition(":")
+    # absent, or the gateway's own (its credential; the x-forwarded-for it writes itself)
+    assert seen.get(field) != value.strip()
 
 
 def test_a_forwarded_for_trailer_is_not_believed_from_a_trusted_proxy(tmp_path: Any) -> None:

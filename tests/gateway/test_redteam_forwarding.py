@@ -1,0 +1,135 @@
+"""serve19: what a client says of its own address and connection never reaches the upstream.
+
+A client's ``X-Forwarded-For``, ``Forwarded``, ``X-Real-IP`` (and the other spellings CDNs use)
+went upstream as sent: the upstream (a self-hosted server limiting per address, a log an
+operator reads) took the client's word for an address the policy never decided on, since
+``conn.client_ip`` is the socket's (or the one a proxy ``--forwarded-allow-ips`` names gave).
+``Expect`` and ``HTTP2-Settings`` describe the client's connection, not the gateway's (the body
+is whole before it goes); ``Proxy-*`` fields are for a proxy, and the gateway is the last.
+Each row: a field a client sends; the upstream must get none of the client's value, and one
+``x-forwarded-for`` of the gateway's, the address the policy read, through the plain upstream
+and through a route alike.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aigw_policy.cli.serve import forwarded
+
+from .conftest import ServerThread, lifespan
+
+KEY = "sk-gw-forwarding"
+SPOOF = "203.0.113.66"
+CHAT = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}).encode()
+
+ROWS = [
+    ("x-forwarded-for", SPOOF),
+    ("X-Forwarded-For", f"{SPOOF}, 198.51.100.7"),
+    ("forwarded", f"for={SPOOF};proto=https;host=evil.example"),
+    ("x-real-ip", SPOOF),
+    ("true-client-ip", SPOOF),
+    ("cf-connecting-ip", SPOOF),
+    ("fastly-client-ip", SPOOF),
+    ("x-client-ip", SPOOF),
+    ("x-cluster-client-ip", SPOOF),
+    ("x-original-forwarded-for", SPOOF),
+    ("x-forwarded-host", "evil.example"),
+    ("x-forwarded-proto", "https"),
+    ("x-forwarded-port", "443"),
+    ("x-forwarded-prefix", "/admin"),
+    ("via", "1.1 evil.example"),
+    ("expect", "100-continue"),
+    ("http2-settings", "AAMAAABkAAQAAP__"),
+    ("proxy-authorization", "Basic c3B5OnNweQ=="),
+    ("proxy-x-anything", "1"),
+]
+
+ROUTE = """\
+on_http_request:
+  - name: route
+    actions:
+      - type: ai-gateway
+        config:
+          only_allow_configured_providers: true
+          providers:
+            - id: solo
+              base_url: UPSTREAM/v1
+              api_keys: [{value: sk-solo-upstream}]
+              models: [{id: gpt-4o}]
+"""
+
+
+class Recorder:
+    """An upstream that keeps each request's header list as it came (a dict would hide a second
+    ``x-forwarded-for``) and answers a chat completion."""
+
+    def __init__(self) -> None:
+        self.seen: list[list[tuple[str, str]]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if await lifespan(scope, receive, send):
+            return
+        while (await receive()).get("more_body"):
+            pass
+        self.seen.append([(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]])
+        body = json.dumps({"id": "c", "object": "chat.completion", "model": "gpt-4o", "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Any:
+    app = Recorder()
+    with ServerThread(app, **forwarded(None)) as server:
+        server.app = app  # type: ignore[attr-defined]
+        yield server
+
+
+@pytest.fixture(scope="module", params=["upstream", "route"])
+def gw(request: Any, upstream: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from aigw_policy.gateway import Gateway, load_keys
+
+    d: Path = tmp_path_factory.mktemp("fwd")
+    (d / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k-f}}\n")
+    if request.param == "route":
+        (d / "policy.yaml").write_text(ROUTE.replace("UPSTREAM", upstream.url))
+        app = Gateway(policy=d / "policy.yaml", keys=load_keys(d / "keys.yaml"), watch=0)
+    else:
+        (d / "policy.yaml").write_text("on_http_request: []\n")
+        app = Gateway(policy=d / "policy.yaml", upstream=upstream.url, keys=load_keys(d / "keys.yaml"), watch=0)
+    with ServerThread(app, **forwarded(None)) as server:  # as serve runs it: no proxy believed
+        yield server
+
+
+def _post(port: int, extra: bytes) -> bytes:
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\n" + f"authorization: Bearer {KEY}\r\n".encode()
+            + b"content-type: application/json\r\n" + f"content-length: {len(CHAT)}\r\n".encode() + extra
+            + b"connection: close\r\n\r\n")
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.settimeout(20)
+        s.sendall(head + CHAT)
+        while chunk := s.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(("name", "value"), ROWS, ids=[r[0] for r in ROWS])
+def test_the_client_does_not_say_who_it_is_upstream(gw: Any, upstream: Any, name: str, value: str) -> None:
+    before = len(upstream.app.seen)
+    answer = _post(gw.port, f"{name}: {value}\r\n".encode())
+    assert b"HTTP/1.1 200 " in answer, answer[:300]
+    assert len(upstream.app.seen) == before + 1
+    got = upstream.app.seen[-1]
+    assert [(k, v) for k, v in got if k == name.lower() and k != "x-forwarded-for"] == []
+    assert [v for _, v in got if SPOOF in v or "evil.example" in v] == []
+    # one address, the gateway's: the one the policy read as conn.client_ip
+    assert [v for k, v in got if k == "x-forwarded-for"] == ["127.0.0.1"]
