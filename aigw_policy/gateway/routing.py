@@ -47,11 +47,6 @@ from ..redact import account_ids
 from ..routing.secrets import Secrets
 from .answer_read import decoded_chunks, judge
 from .first_event import stream_error
-from .hops import hop_by_hop
-
-from .captured import EVENT_STREAM, streamed
-from .errors import stream_error_event
-from .first_event import framing_of, opening, stream_error
 from .hops import hop_by_hop, upstream_fields
 from .http_client import HttpClient, Response, UpstreamError
 from .malformed import CUT
@@ -122,9 +117,6 @@ class Router:
         middleware does not authenticate clients); ``wants``: whether the request asked for a
         stream (:func:`~aigw_policy.gateway.answer_read.wants_stream`; an answer of the other
         form is malformed)."""
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-
-        middleware does not authenticate clients)."""
         headers = [(k.decode("latin-1"), v.decode("latin-1"))
                    for k, v in upstream_fields([(k.lower(), v) for k, v in scope["headers"]], scope.get("client"))]
         try:
