@@ -23,7 +23,7 @@ from .captured import answer_text, header_value, overflow_usage, streamed, usage
 from .conn import conn_of, http_version, server_name, timestamp_of
 from .effects import effect, header_effects, model_in_path, rewritten_body, rewritten_target, strip_key
 from .errors import aigw_object, denial, error_response, no_long_retry, routed_error, wire_api, with_extra
-from .hops import hop_by_hop
+from .hops import client_says, hop_by_hop
 from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
 from .paths import PathError, canonical_scope, valid_host
@@ -342,10 +342,11 @@ class Exchange:
 
     def _kept_headers(self) -> list[tuple[bytes, bytes]]:
         """The request's headers the app may get whatever the decision, in order: not the hop-by-hop
-        ones, the length and decision id (the gateway's), the credentials it strips."""
+        ones, the length and decision id (the gateway's), the credentials it strips, nor what the
+        client says of its address (:func:`~.hops.client_says`; the policy's ``add-headers`` may)."""
         drop = hop_by_hop(self.scope["headers"]) | (_OWN_CREDENTIALS if self.mw.strips_credentials else _OWN_REQUEST)
         # the names as __init__ lower-cased them (canonical_scope keeps the header list)
-        return [kv for kv, name in zip(self.scope["headers"], self._names, strict=True) if name not in drop]
+        return [kv for kv, n in zip(self.scope["headers"], self._names, strict=True) if n not in drop and not client_says(n)]
 
     def _rewrite(self, decision: Any, raw: bytes, body: Any) -> tuple[dict[str, Any], bytes, Any]:
         """The scope and body the app sees, the decision's effects applied, and that body

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .conn import conn_of
 
-__all__ = ["CLIENT_SAYS", "HOP_BY_HOP", "hop_by_hop", "upstream_fields"]
+__all__ = ["CLIENT_SAYS", "HOP_BY_HOP", "client_says", "hop_by_hop"]
 
 HOP_BY_HOP = frozenset({"connection", "proxy-connection", "keep-alive", "proxy-authenticate",
                         "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"})
@@ -26,25 +25,18 @@ CLIENT_SAYS = frozenset({
     # of this connection only: the body is whole before it goes, and the upstream hop is HTTP/1.1
     "expect", "http2-settings",
 })
-"""Request fields never forwarded upstream besides the hop-by-hop ones, with every
-``x-forwarded-*`` and ``proxy-*`` field (:func:`upstream_fields`)."""
+"""Request fields of the client's never forwarded upstream besides the hop-by-hop ones, with
+every ``x-forwarded-*`` and ``proxy-*`` field (:func:`client_says`). The policy's own
+``add-headers`` may still send any of them: the operator's word, not the client's."""
 
 
-def upstream_fields(headers: list[tuple[bytes, bytes]], client: object) -> list[tuple[bytes, bytes]]:
-    """``headers`` (lower-case names, hop-by-hop ones already gone) less what only the client
-    says of its own address and connection (:data:`CLIENT_SAYS`, ``x-forwarded-*``,
-    ``proxy-*``), with one ``x-forwarded-for`` of the gateway's: the address the policy read as
-    ``conn.client_ip`` (ASGI's ``client``; none when the server gave none)."""
-    out = [(k, v) for k, v in headers
-           if not (k in _SAYS or k.startswith(b"x-forwarded-") or k.startswith(b"proxy-"))]
-    if client:
-        address = conn_of(client, None)["client_ip"]
-        if isinstance(address, str) and address.isprintable():
-            out.append((b"x-forwarded-for", address.encode("latin-1", "replace")))
-    return out
+def client_says(name: str) -> bool:
+    """Whether a (lower-case) request field only tells of the client's own address or
+    connection: :data:`CLIENT_SAYS`, ``x-forwarded-*``, ``proxy-*``."""
+    return name in CLIENT_SAYS or name.startswith(_SAYS_PREFIXES)
 
 
-_SAYS = frozenset(n.encode() for n in CLIENT_SAYS)
+_SAYS_PREFIXES = ("x-forwarded-", "proxy-")
 
 
 def hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[str]:

@@ -46,7 +46,7 @@ from ..routing.rewrite import ACCOUNT_HEADERS, account_answer_field
 from .answer_read import Judged, decoded_chunks, judge
 from .errors import error_response, wire_api
 from .hops import HOP_BY_HOP as FIXED_HOPS
-from .hops import hop_by_hop, upstream_fields
+from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
 from .keys import CREDENTIAL_HEADERS
 from .malformed import CUT
@@ -173,9 +173,8 @@ class UpstreamProxy:
             body += piece
             if not message.get("more_body", False):
                 break
-        headers = upstream_fields([(name, v) for k, v in scope["headers"]
-                                   if (name := k.lower()) not in _DROP and name not in self._auth_names],
-                                  scope.get("client"))
+        headers = [(name, v) for k, v in scope["headers"]
+                   if (name := k.lower()) not in _DROP and name not in self._auth_names]
         # by the path alone: a client header (`anthropic-version`) must not pick whose key goes
         api = self.provider_api or _credential_api(scope["path"])
         if self.auth and self.lends(scope.get("method", "POST"), scope["path"]):

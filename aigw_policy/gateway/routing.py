@@ -47,7 +47,7 @@ from ..redact import account_ids
 from ..routing.secrets import Secrets
 from .answer_read import decoded_chunks, judge
 from .first_event import stream_error
-from .hops import hop_by_hop, upstream_fields
+from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
 from .malformed import CUT
 from .proxy import ANSWER_DROP, OFFER, client_watch, is_redirect
@@ -117,8 +117,7 @@ class Router:
         middleware does not authenticate clients); ``wants``: whether the request asked for a
         stream (:func:`~aigw_policy.gateway.answer_read.wants_stream`; an answer of the other
         form is malformed)."""
-        headers = [(k.decode("latin-1"), v.decode("latin-1"))
-                   for k, v in upstream_fields([(k.lower(), v) for k, v in scope["headers"]], scope.get("client"))]
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         try:
             secret = self.secrets.resolve(attempt.key.value) if attempt.key is not None else None
             req = upstream_request(scope.get("method", "POST"), scope["raw_path"].decode("latin-1"),

@@ -6,9 +6,10 @@ operator reads) took the client's word for an address the policy never decided o
 ``conn.client_ip`` is the socket's (or the one a proxy ``--forwarded-allow-ips`` names gave).
 ``Expect`` and ``HTTP2-Settings`` describe the client's connection, not the gateway's (the body
 is whole before it goes); ``Proxy-*`` fields are for a proxy, and the gateway is the last.
-Each row: a field a client sends; the upstream must get none of the client's value, and one
-``x-forwarded-for`` of the gateway's, the address the policy read, through the plain upstream
-and through a route alike.
+Each row: a field a client sends; the upstream must get none of the client's value, and no
+address of the gateway's either (the end user's address is not the provider's business unless
+the operator says so), through the plain upstream and through a route alike. The policy's own
+``add-headers`` may send any of these fields: they reach the upstream as the policy wrote them.
 """
 
 from __future__ import annotations
@@ -50,9 +51,13 @@ ROWS = [
     ("proxy-x-anything", "1"),
 ]
 
+TAGS = {"x-forwarded-for": "${conn.client_ip}", "x-client-ip": "${conn.client_ip}", "x-real-ip": "${conn.client_ip}",
+        "forwarded": "for=${conn.client_ip}", "x-forwarded-proto": "https"}
+TAG_RULE = "  - name: tag\n    actions: [{type: add-headers, config: {headers: " + json.dumps(TAGS) + "}}]\n"
+
 ROUTE = """\
 on_http_request:
-  - name: route
+TAGS  - name: route
     actions:
       - type: ai-gateway
         config:
@@ -93,20 +98,31 @@ def upstream() -> Any:
         yield server
 
 
-@pytest.fixture(scope="module", params=["upstream", "route"])
-def gw(request: Any, upstream: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def _gateway(request: Any, upstream: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     from aigw_policy.gateway import Gateway, load_keys
 
     d: Path = tmp_path_factory.mktemp("fwd")
     (d / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k-f}}\n")
-    if request.param == "route":
-        (d / "policy.yaml").write_text(ROUTE.replace("UPSTREAM", upstream.url))
+    kind, tags = request.param
+    tag = TAG_RULE if tags else ""
+    if kind == "route":
+        (d / "policy.yaml").write_text(ROUTE.replace("UPSTREAM", upstream.url).replace("TAGS", tag))
         app = Gateway(policy=d / "policy.yaml", keys=load_keys(d / "keys.yaml"), watch=0)
     else:
-        (d / "policy.yaml").write_text("on_http_request: []\n")
+        (d / "policy.yaml").write_text("on_http_request:\n" + tag if tags else "on_http_request: []\n")
         app = Gateway(policy=d / "policy.yaml", upstream=upstream.url, keys=load_keys(d / "keys.yaml"), watch=0)
     with ServerThread(app, **forwarded(None)) as server:  # as serve runs it: no proxy believed
         yield server
+
+
+@pytest.fixture(scope="module", params=[("upstream", False), ("route", False)], ids=["upstream", "route"])
+def gw(request: Any, upstream: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    yield from _gateway(request, upstream, tmp_path_factory)
+
+
+@pytest.fixture(scope="module", params=[("upstream", True), ("route", True)], ids=["upstream", "route"])
+def tagged(request: Any, upstream: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    yield from _gateway(request, upstream, tmp_path_factory)
 
 
 def _post(port: int, extra: bytes) -> bytes:
@@ -131,5 +147,16 @@ def test_the_client_does_not_say_who_it_is_upstream(gw: Any, upstream: Any, name
     got = upstream.app.seen[-1]
     assert [(k, v) for k, v in got if k == name.lower() and k != "x-forwarded-for"] == []
     assert [v for _, v in got if SPOOF in v or "evil.example" in v] == []
-    # one address, the gateway's: the one the policy read as conn.client_ip
-    assert [v for k, v in got if k == "x-forwarded-for"] == ["127.0.0.1"]
+    # and no address of the gateway's: the end user's address goes only where the policy sends it
+    assert [v for k, v in got if k == "x-forwarded-for"] == []
+
+
+@pytest.mark.parametrize(("name", "value"), ROWS[:3], ids=[r[0] for r in ROWS[:3]])
+def test_the_policy_says_it_when_the_operator_wants_it(tagged: Any, upstream: Any, name: str, value: str) -> None:
+    """The fields the client may not send, the policy's ``add-headers`` may: each reaches the
+    upstream once, as the policy wrote it, whatever the client sent beside it."""
+    answer = _post(tagged.port, f"{name}: {value}\r\n".encode())
+    assert b"HTTP/1.1 200 " in answer, answer[:300]
+    got = upstream.app.seen[-1]
+    want = {k: v.replace("${conn.client_ip}", "127.0.0.1") for k, v in TAGS.items()}
+    assert sorted((k, v) for k, v in got if k in TAGS) == sorted(want.items())

@@ -63,7 +63,7 @@ def test_a_trailer_is_no_header_of_the_request(name: str, split: bool) -> None:
     assert out.startswith(b"HTTP/1.1 200 "), out[:300]
     seen = stub.seen[-1]["headers"]
     field, _, value = TRAILERS[name].decode().partition(":")
-    # absent, or the gateway's own (its credential; the x-forwarded-for it writes itself)
+    # absent, or the gateway's own (its credential)
     assert seen.get(field) != value.strip()
 
 
