@@ -83,12 +83,19 @@ def background_state(response: Mapping[str, Any]) -> tuple[Literal["pending", "f
             return None
     if not isinstance(body, Mapping) or body.get("background") is not True:
         return None
+    return _state(body, _RUNNING, _FINISHED)
+
+
+def _state(body: Mapping[str, Any], running: frozenset[str], done: frozenset[str]) -> tuple[
+        Literal["pending", "finished"], str] | None:
+    """``("pending", id)`` for a body whose ``status`` is one of ``running`` without a usage,
+    ``("finished", id)`` for one of ``done`` with its usage; else None."""
     rid, status = body.get("id"), body.get("status")
     if not isinstance(rid, str) or not rid or not isinstance(status, str):
         return None
-    if status in _RUNNING and not isinstance(body.get("usage"), Mapping):
+    if status in running and not isinstance(body.get("usage"), Mapping):
         return "pending", rid
-    if status in _FINISHED and isinstance(body.get("usage"), Mapping):
+    if status in done and isinstance(body.get("usage"), Mapping):
         return "finished", rid
     return None
 
@@ -168,14 +175,7 @@ def interaction_state(response: Mapping[str, Any]) -> tuple[Literal["pending", "
             return None
     if not isinstance(body, Mapping) or "candidates" in body:
         return None
-    rid, status = body.get("id"), body.get("status")
-    if not isinstance(rid, str) or not rid or not isinstance(status, str):
-        return None
-    if status in _INTERACTION_RUNNING and not isinstance(body.get("usage"), Mapping):
-        return "pending", rid
-    if status in _INTERACTION_DONE and isinstance(body.get("usage"), Mapping):
-        return "finished", rid
-    return None
+    return _state(body, _INTERACTION_RUNNING, _INTERACTION_DONE)
 
 
 def _last_interaction(stream: str | bytes | bytearray) -> Mapping[str, Any] | None:
