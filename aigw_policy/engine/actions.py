@@ -14,7 +14,7 @@ from .charging import NO_ERROR
 from .compile import CompiledAction, CompiledRule
 from .flow import REQ, Flow, Stop
 from .http_actions import HTTP_HANDLERS
-from .model_names import allow_matcher, canonical, deny_matcher, fold
+from .model_names import MAX_NAME, allow_matcher, canonical, deny_matcher, fold
 from .rule_error import ErrorStop, Skip
 from .templates import Template, text_of
 from .trace import jsonable
@@ -192,6 +192,9 @@ def model_access_refusal(cfg: Any, provider: str | None, model: str, label: str)
     also asked of each routing candidate (:mod:`.route`). Names are compared in their
     canonical form, a deny also after a provider prefix and before a version suffix
     (:mod:`.model_names`)."""
+    if cfg.deny and len(model) > MAX_NAME:  # not matched: see MAX_NAME
+        return (f"a model name of {len(model):,} characters is longer than any model's ({MAX_NAME} at most): "
+                f"refused by the deny list of rule `{label}`")
     name = canonical(model)
     full = f"{fold(str(provider))}/{name}"
     if cfg.deny and deny_matcher(tuple(cfg.deny))(full):

@@ -30,8 +30,16 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-__all__ = ["SEPARATORS", "VERSION_SUFFIXES", "WHITESPACE", "allow_matcher", "canonical", "deny_matcher",
+__all__ = ["MAX_NAME", "SEPARATORS", "VERSION_SUFFIXES", "WHITESPACE", "allow_matcher", "canonical", "deny_matcher",
            "fold", "glob_body"]
+
+MAX_NAME = 256
+"""The longest model name (as sent, whitespace included) a deny list matches: a longer one is
+refused by any deny list without being matched. No provider's model is named so long (Bedrock's
+inference profile ARNs are ~100 characters); and a deny's match (any prefix ending in a
+separator, then the glob, then any run of suffixes) backtracks over a made-up name in time
+that grows with the square of its length: 16,000 colons took a second, a body's 100 KB name
+would take a minute of the gateway's CPU per request."""
 
 FOLDS = {**{chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)}, "\u212a": "k", "\u017f": "s"}
 """Each character whose simple case folding is an ASCII letter, and that letter: the ASCII

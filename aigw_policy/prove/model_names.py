@@ -19,7 +19,7 @@ from typing import Any
 
 import z3
 
-from ..engine.model_names import FOLDS, SEPARATORS, WHITESPACE, fold
+from ..engine.model_names import FOLDS, MAX_NAME, SEPARATORS, WHITESPACE, fold
 from .regex import MAX_CHAR, glob_after
 
 __all__ = ["allow_holds", "deny_holds"]
@@ -141,7 +141,8 @@ def deny_holds(model: Any, provider: Any, pattern: str, providers: Iterable[str]
         if encoded:
             terms.append(z3.And(provider == z3.StringVal(who),
                                 _in(model, z3.Concat(_union(encoded), suffixes))))
-    return z3.Or(*terms) if len(terms) > 1 else terms[0]
+    terms.append(z3.Length(model) > MAX_NAME)  # refused unmatched, as the engine does
+    return z3.Or(*terms)
 
 
 def allow_holds(model: Any, provider: Any, pattern: str, providers: Iterable[str]) -> Any | None:

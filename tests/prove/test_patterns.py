@@ -139,7 +139,8 @@ def test_literal_tests_agree_at_the_edges(pattern: str) -> None:
 
 
 MODEL_TEXTS = ["gpt-4o", "GPT-4O", " gpt-4o\t", "gpt-4o-2024-08-06", "openai/gpt-4o", "openai:GPT-4o@latest",
-               "us.gpt-4o-v2:0", "gpt-4o-mini", "xgpt-4o", "gpt-4\u212ao", "", " ", "gpt-4o-12", "gpt-4o-1234-56"]
+               "us.gpt-4o-v2:0", "gpt-4o-mini", "xgpt-4o", "gpt-4\u212ao", "", " ", "gpt-4o-12", "gpt-4o-1234-56",
+               "gpt-4o" + "x" * 250, "gpt-4o" + "x" * 251, ":" * 300]  # the last two: longer than MAX_NAME
 
 
 @pytest.mark.parametrize("glob", ["gpt-4o", "GPT-4o*", "*4o", "openai/gpt-4o", "o*/*", "*", "?pt-4o", "",
