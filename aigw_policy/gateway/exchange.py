@@ -23,7 +23,7 @@ from .captured import answer_text, header_value, overflow_usage, streamed, usage
 from .conn import conn_of, http_version, server_name, timestamp_of
 from .effects import effect, header_effects, model_in_path, rewritten_body, rewritten_target, strip_key
 from .errors import aigw_object, denial, error_response, no_long_retry, routed_error, wire_api, with_extra
-from .hops import client_says, hop_by_hop
+from .hops import CLIENT_SAYS, SAYS_PREFIXES, hop_by_hop
 from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
 from .paths import PathError, canonical_scope, valid_host
@@ -41,7 +41,7 @@ _log = logging.getLogger("aigw_policy.gateway")
 _PARSE_ON_LOOP = 256 * 1024
 """Bodies up to this size are parsed on the event loop (well under a millisecond)."""
 _DECISION = DECISION_HEADER.encode()
-_OWN_REQUEST = frozenset({"content-length", DECISION_HEADER})  # the gateway writes these itself upstream
+_OWN_REQUEST = frozenset({"content-length", DECISION_HEADER}) | CLIENT_SAYS  # the gateway's to write, or nobody's
 _OWN_CREDENTIALS = _OWN_REQUEST.union(CREDENTIAL_HEADERS)
 _LENGTH = frozenset({"content-length"})
 _TARGET = "aigw.target_authority"  # server.TARGET_AUTHORITY: the host of an absolute-form target
@@ -341,12 +341,12 @@ class Exchange:
         return req
 
     def _kept_headers(self) -> list[tuple[bytes, bytes]]:
-        """The request's headers the app may get whatever the decision, in order: not the hop-by-hop
-        ones, the length and decision id (the gateway's), the credentials it strips, nor what the
-        client says of its address (:func:`~.hops.client_says`; the policy's ``add-headers`` may)."""
+        """The request's headers the app may get whatever the decision, in order: not the hop-by-hop ones, the
+        length and decision id, the credentials it strips, what the client says of its address (.hops)."""
         drop = hop_by_hop(self.scope["headers"]) | (_OWN_CREDENTIALS if self.mw.strips_credentials else _OWN_REQUEST)
         # the names as __init__ lower-cased them (canonical_scope keeps the header list)
-        return [kv for kv, n in zip(self.scope["headers"], self._names, strict=True) if n not in drop and not client_says(n)]
+        return [kv for kv, n in zip(self.scope["headers"], self._names, strict=True)
+                if n not in drop and not n.startswith(SAYS_PREFIXES)]  # (CLIENT_SAYS is in drop)
 
     def _rewrite(self, decision: Any, raw: bytes, body: Any) -> tuple[dict[str, Any], bytes, Any]:
         """The scope and body the app sees, the decision's effects applied, and that body

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 
-__all__ = ["CLIENT_SAYS", "HOP_BY_HOP", "client_says", "hop_by_hop"]
+__all__ = ["CLIENT_SAYS", "HOP_BY_HOP", "SAYS_PREFIXES", "hop_by_hop"]
 
 HOP_BY_HOP = frozenset({"connection", "proxy-connection", "keep-alive", "proxy-authenticate",
                         "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"})
@@ -26,17 +26,12 @@ CLIENT_SAYS = frozenset({
     "expect", "http2-settings",
 })
 """Request fields of the client's never forwarded upstream besides the hop-by-hop ones, with
-every ``x-forwarded-*`` and ``proxy-*`` field (:func:`client_says`). The policy's own
+every ``x-forwarded-*`` and ``proxy-*`` field (:data:`SAYS_PREFIXES`). The policy's own
 ``add-headers`` may still send any of them: the operator's word, not the client's."""
 
 
-def client_says(name: str) -> bool:
-    """Whether a (lower-case) request field only tells of the client's own address or
-    connection: :data:`CLIENT_SAYS`, ``x-forwarded-*``, ``proxy-*``."""
-    return name in CLIENT_SAYS or name.startswith(_SAYS_PREFIXES)
-
-
-_SAYS_PREFIXES = ("x-forwarded-", "proxy-")
+SAYS_PREFIXES = ("x-forwarded-", "proxy-")
+"""The prefixes of the request fields of the client's never forwarded besides :data:`CLIENT_SAYS`."""
 
 
 def hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[str]:
