@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 __all__ = ["PENDING_NOTE", "background_of", "background_state", "charge_id", "interaction_state", "response_read"]
@@ -112,20 +112,27 @@ def _last_response(stream: str | bytes | bytearray) -> Mapping[str, Any] | None:
     ``"background": true``: searched from the end, so a long stream costs its last events."""
     text = stream if isinstance(stream, str) else bytes(stream).decode("utf-8", "replace") \
         if len(stream) <= _TAIL else bytes(stream[-_TAIL:]).decode("utf-8", "replace")
-    end = len(text)
+    return _last_event(text, "response", lambda line: '"response"' in (head := line[:4096])
+                       and _TRUE.search(head) is not None)
+
+
+def _last_event(raw: Any, key: str, wanted: Callable[[Any], bool]) -> Mapping[str, Any] | None:
+    """The ``key`` object of the first of a stream's last three ``data:`` lines (``raw``: text or
+    bytes, searched from the end) that ``wanted`` says is the event; only that line is parsed."""
+    data, newline = ("data:", "\n") if isinstance(raw, str) else (b"data:", b"\n")
+    end = len(raw)
     for _ in range(3):
-        at = text.rfind("data:", 0, end)
+        at = raw.rfind(data, 0, end)
         if at < 0:
             return None
-        stop = text.find("\n", at, end)
-        line = text[at + 5: stop if stop >= 0 else end]
-        head = line[:4096]
-        if '"response"' in head and _TRUE.search(head) is not None:
+        stop = raw.find(newline, at, end)
+        line = raw[at + 5: stop if stop >= 0 else end]
+        if wanted(line):
             try:
                 event = json.loads(line)
             except (ValueError, RecursionError):
                 return None
-            found = event.get("response") if isinstance(event, Mapping) else None
+            found = event.get(key) if isinstance(event, Mapping) else None
             return found if isinstance(found, Mapping) else None
         end = at
     return None
@@ -183,24 +190,8 @@ def _last_interaction(stream: str | bytes | bytearray) -> Mapping[str, Any] | No
     its last three ``data:`` lines (a stream cut before it: None, the usage an estimate); only
     that line is decoded (a Gemini stream of any other kind costs three ``rfind``)."""
     raw = stream if isinstance(stream, str) else bytes(stream) if isinstance(stream, bytearray) else stream
-    data, newline, marker = ("data:", "\n", '"interaction.completed"') if isinstance(raw, str) else (
-        b"data:", b"\n", b'"interaction.completed"')
-    end = len(raw)
-    for _ in range(3):
-        at = raw.rfind(data, 0, end)  # type: ignore[arg-type]
-        if at < 0:
-            return None
-        stop = raw.find(newline, at, end)  # type: ignore[arg-type]
-        line = raw[at + 5: stop if stop >= 0 else end]
-        if marker in line[:4096] or marker in line[-256:]:  # type: ignore[operator]
-            try:
-                event = json.loads(line)
-            except (ValueError, RecursionError):
-                return None
-            found = event.get("interaction") if isinstance(event, Mapping) else None
-            return found if isinstance(found, Mapping) else None
-        end = at
-    return None
+    marker: Any = '"interaction.completed"' if isinstance(raw, str) else b'"interaction.completed"'
+    return _last_event(raw, "interaction", lambda line: marker in line[:4096] or marker in line[-256:])
 
 
 def background_of(api: str, operation: str,
