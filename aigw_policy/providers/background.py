@@ -67,12 +67,10 @@ def background_state(response: Mapping[str, Any]) -> tuple[Literal["pending", "f
     """``("pending", id)`` for the answer of a background ``POST`` (the model not run yet),
     ``("finished", id)`` for an answer that carries a finished background response with its
     usage (a read, a resumed stream, a cancel); None for anything else (every other answer)."""
-    if type(response) is not dict and not isinstance(response, Mapping):
+    parts = _answer_parts(response)
+    if parts is None:
         return None
-    body = response.get("body")
-    stream = response.get("sse")
-    if stream is None and isinstance(body, (str, bytes, bytearray)) and _has_event(body):
-        stream = body
+    body, stream = parts
     if isinstance(stream, (str, bytes, bytearray)):
         # its end (a finished response), else its start (`response.created`: a stream cut before the end)
         body = _last_response(stream) or _first_response(stream)
@@ -84,6 +82,18 @@ def background_state(response: Mapping[str, Any]) -> tuple[Literal["pending", "f
     if not isinstance(body, Mapping) or body.get("background") is not True:
         return None
     return _state(body, _RUNNING, _FINISHED)
+
+
+def _answer_parts(response: Any) -> tuple[Any, Any] | None:
+    """An answer's ``body`` and its stream (``sse``, or a body that is an event stream: None
+    when neither); None when the answer is no mapping."""
+    if type(response) is not dict and not isinstance(response, Mapping):
+        return None
+    body = response.get("body")
+    stream = response.get("sse")
+    if stream is None and isinstance(body, (str, bytes, bytearray)) and _has_event(body):
+        stream = body
+    return body, stream
 
 
 def _state(body: Mapping[str, Any], running: frozenset[str], done: frozenset[str]) -> tuple[
@@ -165,12 +175,10 @@ def interaction_state(response: Mapping[str, Any]) -> tuple[Literal["pending", "
     it too soon), ``("finished", id)`` for one that ran with its usage (JSON, or a stream's
     ``interaction.completed``); None for anything else (a ``generateContent`` answer has no
     ``status``: it is parsed only when a ``"status"`` key is in its text)."""
-    if type(response) is not dict and not isinstance(response, Mapping):
+    parts = _answer_parts(response)
+    if parts is None:
         return None
-    body = response.get("body")
-    stream = response.get("sse")
-    if stream is None and isinstance(body, (str, bytes, bytearray)) and _has_event(body):
-        stream = body
+    body, stream = parts
     if isinstance(stream, (str, bytes, bytearray)):
         body = _last_interaction(stream)
     elif isinstance(body, (str, bytes, bytearray)):

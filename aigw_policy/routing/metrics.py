@@ -17,7 +17,8 @@ a sorted set. Memory stays bounded: at most ``max_pairs`` pairs of each kind (th
 recently used go first) and ``window / SLOT_S`` slots per pair. Only key *ids* are ever
 stored, never a key's value.
 
-This is the one module of ``routing/`` that does I/O (the store's own connections).
+Its Redis clients, like those of the owners of background responses (owners.py), come from
+:mod:`.redis_clients`.
 
 The metrics are advice to the planner, never a gate: a shared store that fails or stalls
 (Redis down or paused, SQLite locked) loses the records made meanwhile (one warning says so)
@@ -41,6 +42,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .model import Attempt, AttemptOutcome, MetricsSnapshot, RouteMetrics
+from .redis_clients import RedisClients
 
 __all__ = ["BIN_RATIO", "DEFAULT_WINDOW", "MemoryRouteMetrics", "RedisRouteMetrics", "SLOT_S", "SQLiteRouteMetrics",
            "quota_from_headers", "route_metrics_for"]
@@ -490,25 +492,8 @@ class RedisRouteMetrics(_Windowed):
         self.url = url
         self.prefix = prefix + "rm:"
         self.timeout = timeout
-        self._client: Any = None
-        self._aclient: Any = None
-
-    def _options(self) -> dict[str, Any]:
-        return dict(socket_timeout=self.timeout, socket_connect_timeout=self.timeout, decode_responses=True)
-
-    def _sync(self) -> Any:
-        if self._client is None:
-            import redis
-
-            self._client = redis.Redis.from_url(self.url, **self._options())
-        return self._client
-
-    def _async(self) -> Any:
-        if self._aclient is None:
-            import redis.asyncio as aredis
-
-            self._aclient = aredis.Redis.from_url(self.url, **self._options())
-        return self._aclient
+        self._clients = RedisClients(url, timeout)
+        self._sync, self._async = self._clients.sync, self._clients.async_
 
     @staticmethod
     def _member(pair: Pair) -> str:
@@ -630,15 +615,10 @@ class RedisRouteMetrics(_Windowed):
             client.delete(*keys)
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self._clients.close()
 
     async def aclose(self) -> None:
-        if self._aclient is not None:
-            client, self._aclient = self._aclient, None
-            await client.aclose()
-        self.close()
+        await self._clients.aclose()
 
 
 def _redis_errors() -> tuple[type[BaseException], ...]:

@@ -24,6 +24,8 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
+from .redis_clients import RedisClients
+
 __all__ = ["KEEP_S", "MAX_IDS", "MemoryOwners", "Owners", "SQLiteOwners", "RedisOwners", "creator_of", "owners_for"]
 
 MAX_IDS = 100_000
@@ -140,25 +142,8 @@ class RedisOwners(Owners):
 
     def __init__(self, url: str, *, prefix: str = "{aigw}:", timeout: float = 2.0) -> None:
         self.url, self.prefix, self.timeout = url, prefix + "ro:", timeout
-        self._client: Any = None
-        self._aclient: Any = None
-
-    def _options(self) -> dict[str, Any]:
-        return dict(socket_timeout=self.timeout, socket_connect_timeout=self.timeout, decode_responses=True)
-
-    def _redis(self) -> Any:
-        if self._client is None:
-            import redis
-
-            self._client = redis.Redis.from_url(self.url, **self._options())
-        return self._client
-
-    def _async(self) -> Any:
-        if self._aclient is None:  # no await in between: one coroutine creates it
-            import redis.asyncio as aredis
-
-            self._aclient = aredis.Redis.from_url(self.url, **self._options())
-        return self._aclient
+        self._clients = RedisClients(url, timeout)
+        self._redis, self._async = self._clients.sync, self._clients.async_
 
     def remember(self, response_id: str, owner: Mapping[str, Any], now: float) -> None:
         if len(response_id) > _ID_CHARS:
@@ -193,15 +178,10 @@ class RedisOwners(Owners):
         return json.loads(found) if found else None
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self._clients.close()
 
     async def aclose(self) -> None:
-        if self._aclient is not None:
-            client, self._aclient = self._aclient, None
-            await client.aclose()
-        self.close()
+        await self._clients.aclose()
 
 
 def owners_for(store: Any) -> Owners:
