@@ -37,17 +37,22 @@ class Standalone:
 
 def start_redis() -> Standalone:
     root = Path(tempfile.mkdtemp(prefix="aigw-redis-"))
-    (port,) = free_ports(1)
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(root), "--logfile", str(root / "log")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        out = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True)
-        if "PONG" in out.stdout:
-            return Standalone(port, root, proc)
-        time.sleep(0.05)
-    proc.kill()
+    for _attempt in range(3):  # a port taken between picking and binding: pick again
+        (port,) = free_ports(1)
+        proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                 "--appendonly", "no", "--dir", str(root), "--logfile", str(root / "log")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                out = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True, timeout=5)
+            except subprocess.TimeoutExpired:  # something else holds the port and does not answer
+                break
+            if "PONG" in out.stdout and proc.poll() is None:
+                return Standalone(port, root, proc)
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait(10)
     raise RuntimeError("redis-server did not start")
 
 

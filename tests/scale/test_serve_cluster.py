@@ -67,6 +67,12 @@ class _StubProcess:
     it (502) though the limits were right."""
 
     def __enter__(self) -> "_StubProcess":
+        for _attempt in range(3):  # a port taken between picking and binding: pick again
+            if self._start():
+                return self
+        raise RuntimeError("stub did not come up")
+
+    def _start(self) -> bool:
         (port,) = free_ports(1)
         code = ("import sys; sys.path.insert(0, sys.argv[1]); import uvicorn; from gateway.stub import StubUpstream; "
                 "uvicorn.run(StubUpstream(), host='127.0.0.1', port=int(sys.argv[2]), log_level='warning', "
@@ -78,10 +84,13 @@ class _StubProcess:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"stub exited {self.proc.returncode}: {self.proc.stderr.read()}")
+                err = self.proc.stderr.read()
+                if "address already in use" in err:
+                    return False
+                raise RuntimeError(f"stub exited {self.proc.returncode}: {err}")
             try:
                 httpx.get(self.url + "/", timeout=1)
-                return self
+                return True
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise RuntimeError("stub did not come up")
@@ -97,19 +106,27 @@ def gateways(cluster, tmp_path: Path):
     (tmp_path / "keys.yaml").write_text(_keys())
     store = f"{cluster.seed}?shard=first"
     with _StubProcess() as upstream:
-        procs, urls = [], []
+        procs: list[subprocess.Popen] = []
+        urls = []
         try:
-            for port in free_ports(3):
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "aigw_policy.cli", "serve", "-p", str(tmp_path / "p.aigw"),
-                     "--keys", str(tmp_path / "keys.yaml"), "--upstream", upstream.url,
-                     "--store", store, "--port", str(port), "--no-decision-log", "--watch", "0"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                    env={**os.environ, "AIGW_STORE": ""})
-                procs.append(proc)
-                urls.append(f"http://127.0.0.1:{port}")
-            for url, proc in zip(urls, procs):
-                _wait_up(url, proc)
+            for _ in range(3):
+                for attempt in range(5):  # a port found free may be taken before serve binds it (a busy machine)
+                    (port,) = free_ports(1)
+                    proc = subprocess.Popen(
+                        [sys.executable, "-m", "aigw_policy.cli", "serve", "-p", str(tmp_path / "p.aigw"),
+                         "--keys", str(tmp_path / "keys.yaml"), "--upstream", upstream.url,
+                         "--store", store, "--port", str(port), "--no-decision-log", "--watch", "0"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                        env={**os.environ, "AIGW_STORE": ""})
+                    procs.append(proc)
+                    try:
+                        _wait_up(f"http://127.0.0.1:{port}", proc)
+                    except RuntimeError as error:
+                        if "address already in use" not in str(error) or attempt == 4:
+                            raise
+                        continue
+                    urls.append(f"http://127.0.0.1:{port}")
+                    break
             yield urls
         finally:
             for proc in procs:
