@@ -9,8 +9,6 @@ the rate limit's count two hours after the ``POST`` is 1 either way."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 import aigw_policy as ap
@@ -19,6 +17,7 @@ from aigw_policy.routing.model import AttemptOutcome
 
 QUEUED = {"id": "resp_1", "object": "response", "status": "queued", "background": True, "model": "gpt-4o",
           "output": [], "usage": None}
+T0 = 1_794_963_600.0  # 2026-11-18 01:00 UTC (with the wall clock, the test failed in the last 2 hours of a UTC day)
 RATE = "{name: rpd, capacity: 100, rate: 1d, bucket_key: [KEY]}"
 TOKENS = "{name: tokens, capacity: 1000000, rate: 1d, bucket_key: [KEY]}"
 ROWS = [  # (id, the rate limit's bucket, the token limit's bucket): ai.model makes it per attempt
@@ -44,7 +43,7 @@ on_http_request:
           providers: [{{id: openai, api_keys: [{{value: k, id: ka}}], models: [{{id: gpt-4o}}]}}]
 """
     e = ap.Engine(ap.loads(policy, format="yaml"))
-    t0 = time.time()
+    t0 = T0  # a fixed time early in a day: at t0 + 2 h the day's sliding window is still the same one
     body = {"model": "gpt-4o", "input": "hi", "max_output_tokens": 100, "background": True}
     e.evaluate({"id": "r1", "identity": {"team": "t"},
                 "request": {"method": "POST", "url": "https://api.openai.com/v1/responses", "body": body}}, now=t0)
