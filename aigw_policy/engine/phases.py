@@ -20,6 +20,7 @@ Order of events for one request:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..cel import CelError
@@ -135,8 +136,6 @@ def _response_start(flow: Flow, response: dict[str, Any] | None) -> bool:
     flow.response = resp
     ai = flow.ai
     if flow.model != ai.model and flow.model is not None:
-        from dataclasses import replace
-
         ai = replace(ai, model=flow.model)
     usage = extract_usage(ai, resp)
     flow.usage = usage

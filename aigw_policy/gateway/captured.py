@@ -7,6 +7,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..providers.encoding import codings, decode_body
+from ..providers.errors import ProviderError
+
 __all__ = ["STREAM_TYPES", "answer_text", "header_value", "overflow_usage", "streamed", "usage_body"]
 
 STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/ndjson", "application/jsonl",
@@ -37,9 +40,6 @@ def header_value(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
 def answer_text(body: bytearray, headers: Mapping[str, str]) -> str:
     """An answer's text for usage and the response phase, its content coding undone (an app
     other than UpstreamProxy may send gzip, br, ... to a client that accepts it)."""
-    from ..providers import ProviderError
-    from ..providers.encoding import codings, decode_body
-
     data = bytes(body)
     if codings(headers.get("content-encoding")):
         try:

@@ -29,6 +29,7 @@ from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
 from .paths import PathError, canonical_scope, valid_host
 from .request_body import MIN_BODY_RATE, BadBody, body_code, parse_body, read_body, receive_within
 from .request_ids import DECISION_HEADER, id_headers, request_id
+from .routing import route, unreachable_internal
 from .server import CONN_TIMES, MAX_HEAD_FIELDS
 
 if TYPE_CHECKING:
@@ -219,12 +220,9 @@ class Exchange:
                                       f"forwarded: {error}", decision.rule, code="policy_error")
         self.ctx.wants_stream = wants_stream(decision, parsed)
         if getattr(decision, "route", None) is not None:  # an `ai-gateway` action chose where it goes
-            from .routing import route
-
             await route(self, decision, scope, data, parsed)
             return
         if forwarded := effect(decision, "forward"):  # `forward-internal`: ngrok's internal endpoint (502)
-            from .routing import unreachable_internal
             await self.forward(decision, scope, data, unreachable_internal(str(forwarded["url"])))
             return
         await self.forward(decision, scope, data, self.mw.app)

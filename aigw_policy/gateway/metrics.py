@@ -23,6 +23,8 @@ import logging
 import time
 from typing import Any
 
+from .metric_tables import Tables
+
 __all__ = ["Observer", "attempt_outcome"]
 
 _OTEL_PROVIDER = {"gemini": "gcp.gemini", "vertex_ai": "gcp.vertex_ai", "azure_openai": "azure.ai.openai",
@@ -66,7 +68,6 @@ class Observer:
         self._providers: set[str] = set()
         self.registry: Any = None
         self.reloads: Any = None
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         if prometheus:
             self._setup_prometheus()
         self._tracer: Any = None
@@ -79,37 +80,40 @@ class Observer:
 
     def _setup_prometheus(self) -> None:
         try:
-            from prometheus_client import CollectorRegistry, Counter, Histogram
+            from prometheus_client import CollectorRegistry
         except ImportError:
             return
-        r = self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter("aigw_requests", "Requests through the gateway by outcome",
-                                ["verdict", "status_code", "rule", "provider", "model"], registry=r)
-        self.latency = Histogram("aigw_request_duration_seconds", "Time from request to last byte",
-                                 ["provider", "stream"], buckets=_LATENCY_BUCKETS, registry=r)
-        self.overhead = Histogram("aigw_policy_overhead_seconds",
-                                  "Time spent deciding (request and response phase, limits, ledger)",
-                                  buckets=_LATENCY_BUCKETS, registry=r)
-        self.tokens = Histogram("gen_ai_client_token_usage", "Tokens per request (gen_ai.client.token.usage)",
-                                ["gen_ai_token_type", "gen_ai_provider_name", "gen_ai_request_model"],
-                                buckets=_TOKEN_BUCKETS, registry=r)
-        self.cost = Counter("aigw_cost_usd", "Priced cost of the traffic", ["provider", "model"], registry=r)
-        self.limit_outcomes = Counter("aigw_limit_outcomes", "Limit outcomes", ["limit", "outcome"], registry=r)
-        self.upstream_errors = Counter("aigw_upstream_errors", "Upstream failures", ["kind"], registry=r)
-        self.disconnects = Counter("aigw_client_disconnects", "Clients that left before the end", registry=r)
-        self.reloads = Counter("aigw_policy_reloads", "Policy reloads", ["result"], registry=r)
-        self.attempts = Counter("aigw_route_attempts", "Upstream attempts of routed requests (ai-gateway)",
-                                ["provider", "outcome"], registry=r)
-        self.failovers = Counter("aigw_route_failovers", "Failed attempts another attempt followed, by the "
-                                 "provider that failed", ["provider"], registry=r)
-        self.would_deny = Counter("aigw_shadow_would_deny", "Requests a shadow rule (mode: shadow, enforce: false) "
-                                  "would have denied, let through", ["rule", "status_code"], registry=r)
+        t = Tables()
+        self.requests = t.counter("aigw_requests", "Requests through the gateway by outcome",
+                                  ["verdict", "status_code", "rule", "provider", "model"])
+        self.latency = t.histogram("aigw_request_duration_seconds", "Time from request to last byte",
+                                   ["provider", "stream"], buckets=_LATENCY_BUCKETS)
+        self.overhead = t.histogram("aigw_policy_overhead_seconds",
+                                    "Time spent deciding (request and response phase, limits, ledger)",
+                                    buckets=_LATENCY_BUCKETS)
+        self.tokens = t.histogram("gen_ai_client_token_usage", "Tokens per request (gen_ai.client.token.usage)",
+                                  ["gen_ai_token_type", "gen_ai_provider_name", "gen_ai_request_model"],
+                                  buckets=_TOKEN_BUCKETS)
+        self.cost = t.counter("aigw_cost_usd", "Priced cost of the traffic", ["provider", "model"])
+        self.limit_outcomes = t.counter("aigw_limit_outcomes", "Limit outcomes", ["limit", "outcome"])
+        self.upstream_errors = t.counter("aigw_upstream_errors", "Upstream failures", ["kind"])
+        self.disconnects = t.counter("aigw_client_disconnects", "Clients that left before the end")
+        self.reloads = t.counter("aigw_policy_reloads", "Policy reloads", ["result"])
+        self.attempts = t.counter("aigw_route_attempts", "Upstream attempts of routed requests (ai-gateway)",
+                                  ["provider", "outcome"])
+        self.failovers = t.counter("aigw_route_failovers", "Failed attempts another attempt followed, by the "
+                                   "provider that failed", ["provider"])
+        self.would_deny = t.counter("aigw_shadow_would_deny", "Requests a shadow rule (mode: shadow, enforce: "
+                                    "false) would have denied, let through", ["rule", "status_code"])
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(t)
 
     def _setup_otel(self) -> None:
         try:
             from opentelemetry import metrics, trace
         except ImportError:
             return
+        self._trace = trace
         self._tracer = trace.get_tracer("aigw_policy.gateway")
         meter = metrics.get_meter("aigw_policy.gateway")
         self._otel_tokens = meter.create_histogram("gen_ai.client.token.usage", unit="{token}",
@@ -121,7 +125,7 @@ class Observer:
 
     def reload(self, ok: bool) -> None:
         if self.reloads is not None:
-            self.reloads.labels("ok" if ok else "rejected").inc()
+            self.reloads.inc(("ok" if ok else "rejected",))
 
     def metrics_text(self) -> tuple[bytes, str] | None:
         if self.registry is None:
@@ -187,40 +191,32 @@ class Observer:
 
     def _prometheus(self, r: dict[str, Any], model: str) -> None:
         provider = r.get("gen_ai.provider.name") or ""
-        self._child(self.requests, r.get("aigw.verdict") or "", str(r.get("http.response.status_code") or ""),
-                    r.get("aigw.rule") or "", provider, model).inc()
-        self._child(self.latency, provider, str(bool(r.get("aigw.request.stream"))).lower()).observe(
-            r["aigw.latency_ms"] / 1000)
-        self.overhead.observe(r["aigw.overhead_ms"] / 1000)
+        self.requests.inc((r.get("aigw.verdict") or "", str(r.get("http.response.status_code") or ""),
+                           r.get("aigw.rule") or "", provider, model))
+        self.latency.observe((provider, "true" if r.get("aigw.request.stream") else "false"),
+                             r["aigw.latency_ms"] / 1000)
+        self.overhead.observe((), r["aigw.overhead_ms"] / 1000)
         for kind in ("input", "output"):
             n = r.get(f"gen_ai.usage.{kind}_tokens")
             if n is not None:
-                self._child(self.tokens, kind, provider, model).observe(n)
+                self.tokens.observe((kind, provider, model), n)
         if r.get("aigw.cost_usd"):
-            self._child(self.cost, provider, model).inc(r["aigw.cost_usd"])
+            self.cost.inc((provider, model), r["aigw.cost_usd"])
         for lim in r.get("aigw.limits") or ():
-            self._child(self.limit_outcomes, lim["name"], lim["outcome"]).inc()
+            self.limit_outcomes.inc((lim["name"], lim["outcome"]))
         if r.get("aigw.upstream.error"):
-            self._child(self.upstream_errors, r["aigw.upstream.error"]).inc()
+            self.upstream_errors.inc((r["aigw.upstream.error"],))
         if r.get("aigw.client.disconnected"):
-            self.disconnects.inc()
+            self.disconnects.inc(())
         would = r.get("aigw.would_deny")
         if would:  # labels from the policy (its rule names) and status codes: bounded
-            self._child(self.would_deny, would.get("rule") or "", str(would.get("status") or "")).inc()
+            self.would_deny.inc((would.get("rule") or "", str(would.get("status") or "")))
         tried = r.get("aigw.route.attempts") or ()
         for i, a in enumerate(tried):
             label = self.provider_label(a.get("provider"))
-            self._child(self.attempts, label, attempt_outcome(a.get("status"), a.get("error"))).inc()
+            self.attempts.inc((label, attempt_outcome(a.get("status"), a.get("error"))))
             if i < len(tried) - 1:
-                self._child(self.failovers, label).inc()
-
-    def _child(self, metric: Any, *labels: str) -> Any:
-        """``metric.labels(*labels)``, remembered (label values are bounded sets, see above)."""
-        key = (id(metric), labels)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*labels)
-        return child
+                self.failovers.inc((label,))
 
     def provider_label(self, provider: str | None) -> str:
         """A routed provider's label value: itself while fewer than ``max_models`` providers
@@ -245,8 +241,7 @@ class Observer:
         return self._sdk
 
     def _otel(self, r: dict[str, Any], event: dict[str, Any], label: str) -> None:
-        from opentelemetry import trace
-
+        trace = self._trace
         op = r.get("gen_ai.operation.name") or "other"
         model = r.get("gen_ai.request.model")
         if self.spans_wanted(trace):  # no SDK yet: spans go nowhere

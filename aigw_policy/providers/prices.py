@@ -306,12 +306,12 @@ class LibraryPrices:
         data_snapshot.get_snapshot()
 
     def cost(self, provider_id: str, model: str, usage: Usage, at: datetime | None) -> Cost:
-        try:
-            from genai_prices import data_snapshot  # noqa: PLC0415 - optional dependency, loaded on first use
-        except ImportError:
-            return Cost(None, "unknown", reason="genai-prices is not installed and no override matches")
-        found = self._models.get((provider_id, model))
+        found = self._models.get((provider_id, model))  # (a price found once: no import statement a request)
         if found is None:
+            try:
+                from genai_prices import data_snapshot  # noqa: PLC0415 - optional dependency, loaded on first use
+            except ImportError:
+                return Cost(None, "unknown", reason="genai-prices is not installed and no override matches")
             try:
                 found = _find(data_snapshot, provider_id, model)
             except Exception as exc:  # noqa: BLE001 - a library failure is an unknown price, not a crash
