@@ -135,8 +135,11 @@ class Observer:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
     def __call__(self, event: dict[str, Any]) -> None:
-        record = summarize(event)
-        if self.logger is not None and self.logger.isEnabledFor(logging.INFO):
+        logs = self.logger is not None and self.logger.isEnabledFor(logging.INFO)
+        spans = self._tracer is not None and self.spans_wanted(self._trace)
+        # a record for the metrics alone (no log line, no span) skips what only those show
+        record = summarize(event, full=logs or spans)
+        if logs:
             line = json.dumps(record, ensure_ascii=False, default=str)
             if not line.isascii():  # (O(1); the common line is ASCII and goes as it is)
                 line = line.translate(_LINE_BREAKS)
@@ -152,7 +155,7 @@ class Observer:
         if self.registry is not None:
             self._prometheus(record, model)
         if self._tracer is not None:
-            self._otel(record, event, model)
+            self._otel(record, event, model, spans)
 
     def model_label(self, provider: str | None, model: str | None, *, priced: bool = False) -> str:
         """The label value for ``model``: the name it is priced as once admitted, else ``other``
@@ -240,11 +243,10 @@ class Observer:
             self._sdk = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
         return self._sdk
 
-    def _otel(self, r: dict[str, Any], event: dict[str, Any], label: str) -> None:
-        trace = self._trace
+    def _otel(self, r: dict[str, Any], event: dict[str, Any], label: str, spans: bool) -> None:
         op = r.get("gen_ai.operation.name") or "other"
         model = r.get("gen_ai.request.model")
-        if self.spans_wanted(trace):  # no SDK yet: spans go nowhere
+        if spans:  # spans_wanted(): no SDK yet, spans go nowhere
             attrs = {k: v for k, v in r.items()
                      if isinstance(v, (str, int, float, bool)) and not k.startswith("aigw.limit")}
             span = self._tracer.start_span(f"{op} {model}" if model else op, start_time=event.get("start_ns"),
@@ -288,8 +290,11 @@ def _utc_second() -> str:
     return _SECOND[1]  # type: ignore[no-any-return]
 
 
-def summarize(event: dict[str, Any]) -> dict[str, Any]:
-    """The decision log record of one request (OTel GenAI names where they exist)."""
+def summarize(event: dict[str, Any], *, full: bool = True) -> dict[str, Any]:
+    """The decision log record of one request (OTel GenAI names where they exist).
+    ``full=False``: without the fields only a log line or a span shows (the identity, the
+    model rewrite, the response model, the policy's logs, the error count), for the metrics
+    alone."""
     d = event.get("decision")
     out: dict[str, Any] = {
         "time": _utc_second(),
@@ -319,36 +324,39 @@ def summarize(event: dict[str, Any]) -> dict[str, Any]:
     if d is None:
         return out
     ai = d.ai or {}
-    ident = event.get("identity") or {}
-    for k in ("key", "user", "team", "org"):
-        if ident.get(k):
-            out[f"aigw.identity.{k}"] = ident[k]
+    if full:
+        ident = event.get("identity") or {}
+        for k in ("key", "user", "team", "org"):
+            if ident.get(k):
+                out[f"aigw.identity.{k}"] = ident[k]
     provider = ai.get("provider")
     out["gen_ai.provider.name"] = _OTEL_PROVIDER.get(provider, provider)
     out["gen_ai.operation.name"] = _OTEL_OPERATION.get(ai.get("operation"), "other")
     out["gen_ai.request.model"] = ai.get("model") or None
     if ai.get("max_output_tokens"):
         out["gen_ai.request.max_tokens"] = ai["max_output_tokens"]
-    model = d.effect("model")  # two effects read: the others (rate-limit headers) never built
+    model = d.effect("model") if full else None  # two effects read: the others (rate-limit headers) never built
     if model:
         out["aigw.model.rewrite"] = f"{model.get('from')} -> {model.get('to')}"
     usage = d.usage
     if usage:
-        if usage.get("model"):
+        if full and usage.get("model"):
             out["gen_ai.response.model"] = usage["model"]
         out["gen_ai.usage.input_tokens"] = usage.get("input_tokens")
         out["gen_ai.usage.output_tokens"] = usage.get("output_tokens")
-        out["aigw.usage.source"] = usage.get("source")
+        if full:
+            out["aigw.usage.source"] = usage.get("source")
     if d.cost_usd is not None:
         out["aigw.cost_usd"] = d.cost_usd
     if d.limits:
         out["aigw.limits"] = [{"name": e["name"], "key": e.get("key"), "outcome": e.get("outcome"),
                                "remaining": e.get("remaining")} for e in d.limits]
-    logs = d.effect("logs")
-    if logs:
-        out["aigw.logs"] = logs
-    if d.errors:
-        out["aigw.errors"] = len(d.errors)
+    if full:
+        logs = d.effect("logs")
+        if logs:
+            out["aigw.logs"] = logs
+        if d.errors:
+            out["aigw.errors"] = len(d.errors)
     would = getattr(d, "would_deny", None)
     if would:
         out["aigw.would_deny"] = dict(would)
