@@ -13,6 +13,7 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage, _error_kind
 from .tokens import DEFAULT_COUNTER, TokenCounter
+from .billed import reported_cost
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
 from .usage import _MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, served_model, tok, with_input_estimate
@@ -123,6 +124,8 @@ def extract_usage(
         found = _total_only(body)  # embeddings, and reranks (Voyage's, Jina's, vLLM's): no output
     if found is None and api == "ollama" and not notes:
         found = ollama_output_only(body, ai.input_tokens)
+    if found is None and not failed and not notes:
+        found = _cost_only(ai, body)
     if found is not None:
         found = with_input_estimate(found, ai.input_tokens)
         return found if found.model else found.with_model(ai.model)
@@ -162,6 +165,20 @@ def _speech_events(stream: str | bytes | bytearray) -> bool:
     """Whether a stream is a speech answer's (``stream_format: "sse"``: ``speech.audio.delta``)."""
     head = stream[:4096]
     return '"speech.audio.' in head if isinstance(head, str) else b'"speech.audio.' in head
+
+
+def _cost_only(ai: AiRequest, body: object) -> Usage | None:
+    """The usage of an answer whose ``usage`` names what it cost and no token count (xAI's
+    image and video generations: ``usage: {cost_in_usd_ticks}``): the input estimated, no
+    output, priced from that figure (for the labels of ``prices.REPORTED_COST`` only)."""
+    u = body.get("usage") if isinstance(body, Mapping) else None
+    if not isinstance(u, Mapping) or ("cost" not in u and "cost_in_usd_ticks" not in u):
+        return None
+    usd = reported_cost(u)
+    if usd is None:
+        return None
+    return Usage.of(ai.input_tokens, 0, source="estimate", model=served_model(body.get("model")) or ai.model,  # type: ignore[union-attr]
+                    notes=("no token counts: priced by the cost the answer reports",), reported_usd=usd)
 
 
 def _total_only(body: object) -> Usage | None:
