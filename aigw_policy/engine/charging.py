@@ -514,7 +514,7 @@ def settle_charges(flow: Flow, rid: str, charges: list[tuple[CompiledRule, Compi
     """Settle what ``rid`` reserved for ``charges`` (the request's, or one routing attempt's
     under ``rid#n``); True when it was released."""
     status = resp.get("status_code") or 200
-    failed = status >= 400
+    failed = status >= 400 or usage.upstream_failed  # a 2xx whose body is an error object too
     if failed and flow.cp.upstream_error == "release":
         answer = yield Release(rid)
         if isinstance(answer, StoreFailed):

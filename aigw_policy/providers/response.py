@@ -129,9 +129,10 @@ def extract_usage(
     if found is not None:
         found = with_input_estimate(found, ai.input_tokens)
         return found if found.model else found.with_model(ai.model)
-    if failed:
+    if failed or not notes and error_object(body):  # a 2xx whose body is an error (some proxies): an error
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model,
-                        notes=(*notes, _error_note(status, body, _header(response.get("headers"), "x-amzn-errortype"))))
+                        notes=(*notes, _error_note(status if failed else status or 200, body,
+                                                   _header(response.get("headers"), "x-amzn-errortype"))))
     if ai.operation == "other" and _token_count(api, body):
         return Usage.of(0, 0, model=ai.model, notes=("token counting is not billed",))
     notes.append("no usage in response")
@@ -165,6 +166,32 @@ def _speech_events(stream: str | bytes | bytearray) -> bool:
     """Whether a stream is a speech answer's (``stream_format: "sse"``: ``speech.audio.delta``)."""
     head = stream[:4096]
     return '"speech.audio.' in head if isinstance(head, str) else b'"speech.audio.' in head
+
+
+_ANSWER_KEYS = frozenset(("choices", "candidates", "output", "content", "message", "data", "response", "steps",
+                          "outputs", "text", "embeddings", "embedding", "predictions", "results", "generations"))
+"""Keys of an answer that carries what the model made: a body with one is no error object (but a
+``message`` string: an error's text)."""
+
+
+def error_object(body: object) -> bool:
+    """Whether a JSON answer body is an error and nothing else (what a failed call answers, some
+    providers and proxies with a 200): ``{"error": ...}`` (OpenAI's, Anthropic's ``{"type":
+    "error", "error": ...}``, Gemini's, Ollama's ``{"error": "..."}``), vLLM's and Mistral's
+    ``{"object": "error", ...}``, Bedrock's ``{"__type", "message"}``, a Gemini stream array of
+    them; never a body that also has a ``usage`` or what the model made (:data:`_ANSWER_KEYS`).
+
+    >>> error_object({"error": {"type": "server_error"}}), error_object({"error": None, "choices": []})
+    (True, False)
+    """
+    if isinstance(body, list) and body:
+        body = body[0]
+    if not isinstance(body, Mapping) or "usage" in body or "usageMetadata" in body or any(
+            k in _ANSWER_KEYS and not (k == "message" and isinstance(v, str)) for k, v in body.items()):
+        return False  # (an error's `message` is its text: Ollama's chat answer's is an object)
+    error = body.get("error")
+    return (isinstance(error, (Mapping, str)) and bool(error)) or body.get("object") == "error" or (
+        isinstance(body.get("__type"), str) and "message" in body)
 
 
 def _cost_only(ai: AiRequest, body: object) -> Usage | None:

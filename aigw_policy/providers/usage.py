@@ -25,6 +25,10 @@ Source = Literal["provider", "estimate", "none"]  # none: never forwarded, nothi
 
 _MAX_TOKENS = 2**53  # anything larger is not a token count
 
+UPSTREAM_ERROR = "upstream error "
+"""How the note of an upstream error's usage starts (``upstream error 429: rate_limit_exceeded``,
+``upstream error 200: server_error`` for an error object answered with a 2xx status)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Usage:
@@ -97,6 +101,13 @@ class Usage:
     def counts(self) -> dict[str, int]:
         """The token counts, by :data:`TOKEN_FIELDS` name."""
         return {name: getattr(self, name) for name in TOKEN_FIELDS}
+
+    @property
+    def upstream_failed(self) -> bool:
+        """Whether this is the usage of an upstream error that reported none (a status >= 400,
+        or a 2xx answer whose body is an error object: :data:`UPSTREAM_ERROR` noted): settled
+        by the policy's ``upstream_error`` (released, or the input charged), as an error is."""
+        return self.source == "estimate" and any(n.startswith(UPSTREAM_ERROR) for n in self.notes)
 
     def unit(self, name: str) -> int:
         """The count of one of :attr:`units` (0 when not reported)."""
