@@ -16,7 +16,8 @@ from .tokens import DEFAULT_COUNTER, TokenCounter
 from .billed import reported_cost
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
-from .usage import _MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, served_model, tok, with_input_estimate
+from .usage import (_MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, served_model, service_tier, tok,
+                    with_input_estimate, with_tier)
 
 FAST_USAGE = True
 """Read the usage of a parsed OpenAI-shaped JSON body with plain dict lookups when it has the
@@ -63,6 +64,27 @@ def extract_usage(
             found = _openai_fast(body)
             if found is not None:
                 return found
+    usage = _extract_usage(ai, response, counter)
+    if ai.api == "gemini" and isinstance(response, Mapping):
+        return with_tier(usage, gemini_tier(response))
+    return usage
+
+
+def gemini_tier(response: Mapping[str, Any]) -> str | None:
+    """The service tier a Gemini answer was served at (``flex``, ``priority``), as its
+    ``x-gemini-service-tier`` header says (the tier asked for, or ``standard`` where a priority
+    request was served at the standard tier), or an Interactions answer's ``service_tier``;
+    None for the standard tier. Priced by genai-prices' tier prices where it has them."""
+    tier = _header(response.get("headers"), "x-gemini-service-tier")
+    body = response.get("body")
+    if not tier and isinstance(body, Mapping) and isinstance(body.get("service_tier"), str):
+        tier = body["service_tier"]
+    tier = tier.strip().lower()
+    return service_tier(tier.removeprefix("service_tier_")) if tier else None
+
+
+def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCounter) -> Usage:
+    """:func:`extract_usage` but for its fast path and the service tier of a Gemini answer."""
     if not isinstance(response, Mapping):
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=("response is not an object",))
     # (a POST's JSON answer, or a read's: a POST's stream is read as any other, its usage charged by the engine)
@@ -73,7 +95,7 @@ def extract_usage(
         return Usage.of(0, 0, source="estimate", model=ai.model, notes=(PENDING_NOTE,))
     if background is not None and background[0] == "finished" and not ai.inference:
         # that read (a GET, polled or resumed as a stream): the usage, charged once (engine: under charge_id)
-        found = extract_usage(replace(ai, inference=True), response, counter=counter)
+        found = _extract_usage(replace(ai, inference=True), response, counter)
         return replace(found, notes=(*found.notes, f"background response `{background[1]}` finished"))
     if not ai.inference:  # a read of a stored response (its usage is the call's, charged then): nothing ran
         return Usage.of(0, 0, model=ai.model, notes=("no inference (not a POST): its usage is not charged",))
