@@ -430,7 +430,9 @@ def _library_cost(provider: Any, info: Any, model: str, usage: Usage, at: dateti
         cache_write_1h_tokens=usage.cache_creation_1h_input_tokens or None,
         **_units(usage),
     )
-    context = {"service_tier": usage.service_tier} if usage.service_tier else None
+    # a batch's requests (Usage.service_tier "batch": providers/batches.py) at genai-prices' batch prices
+    context = ({"processing": "batch"} if usage.service_tier == "batch" else {"service_tier": usage.service_tier}) \
+        if usage.service_tier else None
     try:
         if added:
             price = copy.copy(info.get_prices(at, context))

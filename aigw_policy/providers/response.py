@@ -13,6 +13,7 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage, _error_kind
 from .tokens import DEFAULT_COUNTER, TokenCounter
+from .batches import BATCH_NOTE
 from .billed import reported_cost
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
@@ -148,6 +149,9 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
         found = ollama_output_only(body, ai.input_tokens)
     if found is None and not failed and not notes:
         found = _cost_only(ai, body)
+    if found is None and not failed and ai.operation == "other" and any(n.startswith(BATCH_NOTE) for n in ai.notes):
+        return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, service_tier="batch", notes=(
+            "batch created: its requests' input estimate, at the batch price; its results are not read",))
     if found is not None:
         found = with_input_estimate(found, ai.input_tokens)
         return found if found.model else found.with_model(ai.model)
