@@ -81,7 +81,7 @@ def usage_body(acc: Any, api: str) -> Any:
                                                 "ephemeral_1h_input_tokens": u.cache_creation_1h_input_tokens},
                                             "server_tool_use": {"web_search_requests": u.unit("web_searches")},
                                             "output_tokens_details": {"thinking_tokens": u.reasoning_tokens},
-                                            **_ticks(u)}}
+                                            **_ticks(u), **({"speed": "fast"} if u.service_tier == "fast" else {})}}
     if api == "cohere":
         return {"model": u.model, "usage": {"billed_units": {"input_tokens": u.input_tokens,
                                                              "output_tokens": u.output_tokens},

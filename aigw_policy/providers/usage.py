@@ -449,6 +449,12 @@ only for the labels of :data:`~aigw_policy.providers.prices.REPORTED_COST`. A va
 whole number of ticks from 0 to $1M's is left out (the tokens priced), never a bad count."""
 
 
+_ANTHROPIC_FAST = "speed.fast"
+"""Likewise, 1 when the usage says the answer was served in fast mode (``speed: "fast"``, a
+research preview priced apart: 4x on the models genai-prices prices so), as ``Usage.service_tier``
+``fast`` (priced at genai-prices' ``speed: fast`` variant)."""
+
+
 def _anthropic_counts(u: object) -> dict[str, int]:
     """:func:`anthropic_fields` of one usage object, its ``iterations`` aside."""
     found = counts_of(u, _ANTHROPIC_FIELDS)
@@ -456,6 +462,8 @@ def _anthropic_counts(u: object) -> dict[str, int]:
         return found
     if _ANTHROPIC_TICKS in u and (usd := reported_cost({_ANTHROPIC_TICKS: u[_ANTHROPIC_TICKS]})) is not None:
         found[_ANTHROPIC_TICKS] = int(usd * _TICKS)
+    if u.get("speed") == "fast":
+        found[_ANTHROPIC_FAST] = 1
     for outer, inner, name in (("cache_creation", "ephemeral_1h_input_tokens", _ANTHROPIC_1H),
                                ("server_tool_use", "web_search_requests", _ANTHROPIC_SEARCHES),
                                ("output_tokens_details", "thinking_tokens", _ANTHROPIC_THINKING)):
@@ -523,6 +531,7 @@ def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
         notes=tuple(notes),
         units=(("web_searches", searches),) if searches else (),
         reported_usd=Decimal(f[_ANTHROPIC_TICKS]) / _TICKS if _ANTHROPIC_TICKS in f else None,
+        service_tier="fast" if f.get(_ANTHROPIC_FAST) else None,
     )
 
 
