@@ -600,8 +600,8 @@ def classify(
         else:
             estimate += counter.count(text, model)
 
-    if op == "other" and inference and api in ("anthropic", "gemini") and "atch" in url:
-        batch = _batch(api, url, body, counter)
+    if op == "other" and inference and api in ("anthropic", "gemini") and "atch" in url:  # type: ignore[operator]
+        batch = _batch(api, url, body, counter)  # type: ignore[arg-type]
         if batch is not None:  # its requests in its body: their sums (providers/batches.py)
             estimate, max_output, model, note = batch
             notes.append(note)

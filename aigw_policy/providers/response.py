@@ -96,8 +96,8 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
         return Usage.of(0, 0, source="estimate", model=ai.model, notes=(PENDING_NOTE,))
     if background is not None and background[0] == "finished" and not ai.inference:
         # that read (a GET, polled or resumed as a stream): the usage, charged once (engine: under charge_id)
-        found = _extract_usage(replace(ai, inference=True), response, counter)
-        return replace(found, notes=(*found.notes, f"background response `{background[1]}` finished"))
+        read = _extract_usage(replace(ai, inference=True), response, counter)
+        return replace(read, notes=(*read.notes, f"background response `{background[1]}` finished"))
     if not ai.inference:  # a read of a stored response (its usage is the call's, charged then): nothing ran
         return Usage.of(0, 0, model=ai.model, notes=("no inference (not a POST): its usage is not charged",))
     api = _api(ai)
@@ -224,13 +224,15 @@ def _cost_only(ai: AiRequest, body: object) -> Usage | None:
     """The usage of an answer whose ``usage`` names what it cost and no token count (xAI's
     image and video generations: ``usage: {cost_in_usd_ticks}``): the input estimated, no
     output, priced from that figure (for the labels of ``prices.REPORTED_COST`` only)."""
-    u = body.get("usage") if isinstance(body, Mapping) else None
+    if not isinstance(body, Mapping):
+        return None
+    u = body.get("usage")
     if not isinstance(u, Mapping) or ("cost" not in u and "cost_in_usd_ticks" not in u):
         return None
     usd = reported_cost(u)
     if usd is None:
         return None
-    return Usage.of(ai.input_tokens, 0, source="estimate", model=served_model(body.get("model")) or ai.model,  # type: ignore[union-attr]
+    return Usage.of(ai.input_tokens, 0, source="estimate", model=served_model(body.get("model")) or ai.model,
                     notes=("no token counts: priced by the cost the answer reports",), reported_usd=usd)
 
 
