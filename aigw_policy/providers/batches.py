@@ -3,7 +3,7 @@
 and Gemini's inline batches (``POST .../models/{model}:batchGenerateContent``: ``batch.input_config
 .requests.requests: [{request, metadata}]``, each a ``generateContent`` request). Their answers
 carry no usage and their results are read later (``GET``: no inference, charged nothing), so the
-creation is where the budget can see them: :func:`batch_request` gives each inner request to
+creation is where the budget can see them: :func:`batch_requests` gives each inner request to
 :func:`~aigw_policy.providers.classify.classify`, and the batch's ``ai.input_tokens`` and
 ``ai.max_output_tokens`` are their sums (docs/providers.md, "Batches"). OpenAI's ``/v1/batches``
 names an uploaded file (``input_file_id``): nothing to count."""
