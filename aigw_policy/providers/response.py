@@ -17,8 +17,8 @@ from .batches import BATCH_NOTE
 from .billed import reported_cost
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
-from .usage import (_MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, served_model, service_tier, tok,
-                    with_input_estimate, with_tier)
+from .usage import _MAX_TOKENS, BESIDE, Usage, loads, served_model, service_tier, tok, with_input_estimate, with_tier
+from .vendor_usage import ollama_output_only
 
 FAST_USAGE = True
 """Read the usage of a parsed OpenAI-shaped JSON body with plain dict lookups when it has the

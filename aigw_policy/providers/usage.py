@@ -646,33 +646,6 @@ def merge_counts(into: dict[str, int], counts: Mapping[str, int]) -> None:
             into[name] = value
 
 
-def ollama_usage(obj: object) -> Usage | None:
-    """Ollama's native API (``/api/chat``, ``/api/generate``, ``/api/embed``).
-    ``prompt_eval_count`` includes the prompt tokens read from Ollama's KV cache, which newer
-    versions report as ``prompt_eval_cached_count``."""
-    if not isinstance(obj, Mapping):
-        return None
-    prompt = tok(obj.get("prompt_eval_count"))
-    if prompt is None:
-        return None
-    notes: list[str] = []
-    cached = _within(_n(obj, "prompt_eval_cached_count"), prompt, "prompt_eval_cached_count", notes)
-    return Usage.of(prompt, _n(obj, "eval_count"), cached_input_tokens=cached, notes=tuple(notes))
-
-
-def ollama_output_only(obj: object, input_estimate: int) -> Usage | None:
-    """A finished Ollama answer with ``eval_count`` but no ``prompt_eval_count``: Ollama
-    (versions before mid-2024) left it out when the whole prompt came from its cache. The output is the
-    server's count; the input is the request's estimate, so the usage is an estimate."""
-    if not isinstance(obj, Mapping) or obj.get("prompt_eval_count") is not None:
-        return None
-    out = tok(obj.get("eval_count"))
-    if out is None:
-        return None
-    return Usage.of(input_estimate, out, source="estimate",
-                    notes=("no prompt_eval_count (prompt cached?): input estimated",))
-
-
 # ---------------------------------------------------------------------------------------------
 # output text, for estimates when a response carries no usage
 
