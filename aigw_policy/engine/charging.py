@@ -514,7 +514,7 @@ def settle_charges(flow: Flow, rid: str, charges: list[tuple[CompiledRule, Compi
     """Settle what ``rid`` reserved for ``charges`` (the request's, or one routing attempt's
     under ``rid#n``); True when it was released."""
     status = resp.get("status_code") or 200
-    failed = status >= 400
+    failed = status >= 400 or usage.upstream_failed  # a 2xx whose body is an error object too
     if failed and flow.cp.upstream_error == "release":
         answer = yield Release(rid)
         if isinstance(answer, StoreFailed):
@@ -559,7 +559,9 @@ def settle_background(flow: Flow, state: str, response_id: str,
     stream) replaces that by the usage, or charges it when nothing was held; a later one
     charges nothing (the store is idempotent by request id). ``attempt``: the serving routing
     attempt's store id (``rid#n``) and charges, moved there with the request's (their buckets
-    are the served model's), so a read's usage is charged to them. A store failure settles as
+    are the served model's), so a read's usage is charged to them. ``cut`` (a Gemini
+    interaction's stream cut before its end): its estimate is charged there as a finished
+    one's usage is, so that a later read charges nothing. A store failure settles as
     :func:`settle` does."""
     own = [(r, a, c) for r, a, c in flow.charges if a.limit.kind != "rate-limit"] if flow.reserved else []  # type: ignore[union-attr]
     served = [(r, a, c) for r, a, c in attempt[1] if a.limit.kind != "rate-limit"] if attempt else []  # type: ignore[union-attr]
@@ -568,7 +570,7 @@ def settle_background(flow: Flow, state: str, response_id: str,
         yield from _settle_plainly(flow, attempt)
         return
     bid = charge_id(response_id)
-    actual = _actual(flow, kept, False, flow.usage, flow.cost) if state == "finished" else {}  # type: ignore[arg-type]
+    actual = _actual(flow, kept, False, flow.usage, flow.cost) if state != "pending" else {}  # type: ignore[arg-type]
     held = [replace(c, cost=actual.get(c.spec.name, c.cost), spec=replace(c.spec, enforce=False)) for _, _, c in kept]
     answer = yield Reserve(bid, held)  # a repeated id (the POST's hold, an earlier read) charges nothing
     if not isinstance(answer, StoreFailed) and actual:
@@ -588,7 +590,8 @@ def settle_background(flow: Flow, state: str, response_id: str,
             entry.reserved, entry.settled = entry.cost, "background"
             entry.note = (f"background response `{response_id}`: " + (
                 f"~{_fmt(c.cost)} held under `{bid}` until its usage is read" if state == "pending" else
-                f"its usage, {_fmt(actual.get(c.spec.name, 0.0))}, charged once under `{bid}`"))
+                f"its usage, {_fmt(actual.get(c.spec.name, 0.0))}, charged once under `{bid}`" + (
+                    " (its stream cut: the estimate; a later read charges nothing)" if state == "cut" else "")))
 
 
 def _settle_plainly(flow: Flow, attempt: tuple[str, list[tuple[CompiledRule, CompiledAction, Charge]]] | None) -> Steps:

@@ -93,7 +93,7 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
             yield from settle_background(flow, *background, served_attempt(flow))
         elif flow.reserved:
             yield from settle(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
-        if background is not None and background[0] == "finished":
+        if background is not None and background[0] != "pending":  # finished, or cut (its estimate)
             yield from report_once(flow, background[1])
         elif background is not None and flow.route is not None and flow.route.served is not None:
             flow.route.background = background[1]  # queued: its reads go to the attempt that served it
@@ -111,7 +111,7 @@ def _background(flow: Flow) -> tuple[str, str] | None:
     if ai.api not in ("openai", "gemini") or flow.response is None:
         return None
     state = background_of(ai.api, ai.operation, flow.response)
-    return None if state is None or state[0] == "pending" and not ai.inference else state
+    return None if state is None or state[0] != "finished" and not ai.inference else state
 
 
 def response_plain(flow: Flow, response: dict[str, Any] | None) -> None:

@@ -80,7 +80,8 @@ def usage_body(acc: Any, api: str) -> Any:
                                             "cache_creation": {
                                                 "ephemeral_1h_input_tokens": u.cache_creation_1h_input_tokens},
                                             "server_tool_use": {"web_search_requests": u.unit("web_searches")},
-                                            "output_tokens_details": {"thinking_tokens": u.reasoning_tokens}}}
+                                            "output_tokens_details": {"thinking_tokens": u.reasoning_tokens},
+                                            **_ticks(u), **({"speed": "fast"} if u.service_tier == "fast" else {})}}
     if api == "cohere":
         return {"model": u.model, "usage": {"billed_units": {"input_tokens": u.input_tokens,
                                                              "output_tokens": u.output_tokens},
@@ -114,6 +115,12 @@ def usage_body(acc: Any, api: str) -> Any:
                       "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens,
                                                     "audio_tokens": u.unit("output_audio_tokens"),
                                                     "image_tokens": u.unit("output_image_tokens")}}}
+
+
+def _ticks(u: Any) -> dict[str, int]:
+    """xAI's ``cost_in_usd_ticks`` (1e-10 USD) of a usage that reported what it cost, as its
+    Anthropic-compatible API names it."""
+    return {} if u.reported_usd is None else {"cost_in_usd_ticks": int(u.reported_usd * 10**10)}
 
 
 def _tool_models(u: Any) -> dict[str, Any]:

@@ -169,18 +169,24 @@ _INTERACTION_DONE = frozenset(("completed", "incomplete", "failed", "cancelled",
                                "budget_exceeded"))
 
 
-def interaction_state(response: Mapping[str, Any]) -> tuple[Literal["pending", "finished"], str] | None:
+def interaction_state(response: Mapping[str, Any]) -> tuple[Literal["pending", "finished", "cut"], str] | None:
     """:func:`background_state` of an answer of Gemini's Interactions API: ``("pending", id)``
     for an interaction still running without usage (a background ``POST``'s answer, a read of
     it too soon), ``("finished", id)`` for one that ran with its usage (JSON, or a stream's
-    ``interaction.completed``); None for anything else (a ``generateContent`` answer has no
-    ``status``: it is parsed only when a ``"status"`` key is in its text)."""
+    ``interaction.completed``), ``("cut", id)`` for a stream cut before that event (its
+    ``interaction.created`` names the id: the usage is estimated, and charged under
+    :func:`charge_id` once, so that a later read of it charges nothing); None for anything else
+    (a ``generateContent`` answer has no ``status``: it is parsed only when a ``"status"`` key
+    is in its text)."""
     parts = _answer_parts(response)
     if parts is None:
         return None
     body, stream = parts
     if isinstance(stream, (str, bytes, bytearray)):
         body = _last_interaction(stream)
+        if body is None:
+            first = _first_interaction(stream)
+            return ("cut", first) if first is not None else None
     elif isinstance(body, (str, bytes, bytearray)):
         if '"status"' not in body if isinstance(body, str) else b'"status"' not in body:
             return None
@@ -202,8 +208,25 @@ def _last_interaction(stream: str | bytes | bytearray) -> Mapping[str, Any] | No
     return _last_event(raw, "interaction", lambda line: marker in line[:4096] or marker in line[-256:])
 
 
+def _first_interaction(stream: str | bytes | bytearray) -> str | None:
+    """The id of the interaction an Interactions stream's ``interaction.created`` event names
+    (one of its first 8 lines, among its first 64 KiB), or None."""
+    head = stream[:1 << 16]
+    text = head if isinstance(head, str) else bytes(head).decode("utf-8", "replace")
+    for line in text.splitlines()[:8]:
+        if line.startswith("data:") and '"interaction.created"' in line[:4096]:
+            try:
+                event = json.loads(line[5:])
+            except (ValueError, RecursionError):
+                return None
+            found = event.get("interaction") if isinstance(event, Mapping) else None
+            rid = found.get("id") if isinstance(found, Mapping) else None
+            return rid if isinstance(rid, str) and rid else None
+    return None
+
+
 def background_of(api: str, operation: str,
-                  response: Mapping[str, Any]) -> tuple[Literal["pending", "finished"], str] | None:
+                  response: Mapping[str, Any]) -> tuple[Literal["pending", "finished", "cut"], str] | None:
     """:func:`background_state` of an OpenAI Responses call or read, :func:`interaction_state`
     of a Gemini chat or read; None for any other request."""
     if api == "openai" and operation in ("responses", "other"):

@@ -18,7 +18,6 @@ from .usage import (
     gemini_usage,
     gemini_usage_from_fields,
     merge_counts,
-    ollama_usage,
     openai_usage,
     predict_usage,
     service_tier,
@@ -29,7 +28,7 @@ from .usage import (
 from .bedrock_invoke import invoke_text, invoke_usage
 from .billed import grounded_searches, grounding_queries
 from .tool_models import with_tool_models
-from .vendor_usage import cohere_delta_text, cohere_usage, converse_text, interaction_usage
+from .vendor_usage import cohere_delta_text, cohere_usage, converse_text, interaction_usage, ollama_usage
 
 __all__ = ["output_text", "usage_from_body"]
 

@@ -600,6 +600,11 @@ def classify(
         else:
             estimate += counter.count(text, model)
 
+    if op == "other" and inference and api in ("anthropic", "gemini") and "atch" in url:  # type: ignore[operator]
+        batch = _batch(api, url, body, counter)  # type: ignore[arg-type]
+        if batch is not None:  # its requests in its body: their sums (providers/batches.py)
+            estimate, max_output, model, note = batch
+            notes.append(note)
     models = body.get("models")
     if models is None or not (isinstance(models, list) and all(isinstance(m, str) for m in models)):
         models = ()
@@ -607,6 +612,23 @@ def classify(
         provider, op, model, stream, max_output, estimate, count, tools, prompt, api, include_usage, choices,
         tuple(notes), tuple(problems), tuple(m[:_MAX_MODEL] for m in models[:_MAX_MODELS]) if models else (),
         inference)
+
+
+def _batch(api: str, url: str, body: Mapping[str, Any], counter: TokenCounter) -> tuple[int, int | None, str | None,
+                                                                                       str] | None:
+    """A batch creation's input estimate, its requests' summed output caps (None when one has
+    none), its model (None when they name several) and a note; None for no such batch."""
+    from .batches import BATCH_NOTE, MAX_BATCH_REQUESTS, batch_requests  # noqa: PLC0415 - rare: batch creations only
+
+    inner = batch_requests(api, url, urlsplit(url).path, body)
+    if inner is None:
+        return None
+    parts = [classify(one, counter=counter) for one in inner]
+    caps = [p.max_output_tokens for p in parts]
+    models = {p.model for p in parts}
+    more = " (the rest not counted)" if len(inner) == MAX_BATCH_REQUESTS else ""
+    return (sum(p.input_tokens for p in parts), None if None in caps else sum(caps),  # type: ignore[arg-type]
+            models.pop() if len(models) == 1 else None, f"{BATCH_NOTE}{len(parts)} requests{more}: their input estimated")
 
 
 def inject_include_usage(ai: AiRequest, body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:

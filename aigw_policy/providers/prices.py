@@ -416,6 +416,17 @@ def _planned_cost(provider: Any, info: Any, price: Any, usage: Usage) -> Cost | 
     return Cost(total, "genai-prices", inp, out, model=info.id)
 
 
+def _price_context(provider_id: str, tier: str) -> dict[str, str]:
+    """genai-prices' price context of a ``Usage.service_tier``: a batch's requests
+    (``batch``: providers/batches.py) at its ``processing: batch`` prices, Anthropic's fast mode
+    (``usage.speed: fast``) at its ``speed: fast`` ones, any other tier by its name."""
+    if tier == "batch":
+        return {"processing": "batch"}
+    if tier == "fast" and provider_id == "anthropic":
+        return {"speed": "fast"}
+    return {"service_tier": tier}
+
+
 def _library_cost(provider: Any, info: Any, model: str, usage: Usage, at: datetime,
                   added: Mapping[str, Decimal] | None = None) -> Cost:
     """genai-prices' own call; ``added``: prices its snapshot lacks (:mod:`.price_gaps`), set
@@ -430,7 +441,7 @@ def _library_cost(provider: Any, info: Any, model: str, usage: Usage, at: dateti
         cache_write_1h_tokens=usage.cache_creation_1h_input_tokens or None,
         **_units(usage),
     )
-    context = {"service_tier": usage.service_tier} if usage.service_tier else None
+    context = _price_context(provider.id, usage.service_tier) if usage.service_tier else None
     try:
         if added:
             price = copy.copy(info.get_prices(at, context))

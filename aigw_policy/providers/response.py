@@ -13,9 +13,12 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage, _error_kind
 from .tokens import DEFAULT_COUNTER, TokenCounter
+from .batches import BATCH_NOTE
+from .billed import reported_cost
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
-from .usage import _MAX_TOKENS, BESIDE, Usage, loads, ollama_output_only, served_model, tok, with_input_estimate
+from .usage import _MAX_TOKENS, BESIDE, Usage, loads, served_model, service_tier, tok, with_input_estimate, with_tier
+from .vendor_usage import ollama_output_only
 
 FAST_USAGE = True
 """Read the usage of a parsed OpenAI-shaped JSON body with plain dict lookups when it has the
@@ -62,6 +65,27 @@ def extract_usage(
             found = _openai_fast(body)
             if found is not None:
                 return found
+    usage = _extract_usage(ai, response, counter)
+    if ai.api == "gemini" and isinstance(response, Mapping):
+        return with_tier(usage, gemini_tier(response))
+    return usage
+
+
+def gemini_tier(response: Mapping[str, Any]) -> str | None:
+    """The service tier a Gemini answer was served at (``flex``, ``priority``), as its
+    ``x-gemini-service-tier`` header says (the tier asked for, or ``standard`` where a priority
+    request was served at the standard tier), or an Interactions answer's ``service_tier``;
+    None for the standard tier. Priced by genai-prices' tier prices where it has them."""
+    tier = _header(response.get("headers"), "x-gemini-service-tier")
+    body = response.get("body")
+    if not tier and isinstance(body, Mapping) and isinstance(body.get("service_tier"), str):
+        tier = body["service_tier"]
+    tier = tier.strip().lower()
+    return service_tier(tier.removeprefix("service_tier_")) if tier else None
+
+
+def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCounter) -> Usage:
+    """:func:`extract_usage` but for its fast path and the service tier of a Gemini answer."""
     if not isinstance(response, Mapping):
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=("response is not an object",))
     # (a POST's JSON answer, or a read's: a POST's stream is read as any other, its usage charged by the engine)
@@ -72,8 +96,8 @@ def extract_usage(
         return Usage.of(0, 0, source="estimate", model=ai.model, notes=(PENDING_NOTE,))
     if background is not None and background[0] == "finished" and not ai.inference:
         # that read (a GET, polled or resumed as a stream): the usage, charged once (engine: under charge_id)
-        found = extract_usage(replace(ai, inference=True), response, counter=counter)
-        return replace(found, notes=(*found.notes, f"background response `{background[1]}` finished"))
+        read = _extract_usage(replace(ai, inference=True), response, counter)
+        return replace(read, notes=(*read.notes, f"background response `{background[1]}` finished"))
     if not ai.inference:  # a read of a stored response (its usage is the call's, charged then): nothing ran
         return Usage.of(0, 0, model=ai.model, notes=("no inference (not a POST): its usage is not charged",))
     api = _api(ai)
@@ -123,12 +147,18 @@ def extract_usage(
         found = _total_only(body)  # embeddings, and reranks (Voyage's, Jina's, vLLM's): no output
     if found is None and api == "ollama" and not notes:
         found = ollama_output_only(body, ai.input_tokens)
+    if found is None and not failed and not notes:
+        found = _cost_only(ai, body)
+    if found is None and not failed and ai.operation == "other" and any(n.startswith(BATCH_NOTE) for n in ai.notes):
+        return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, service_tier="batch", notes=(
+            "batch created: its requests' input estimate, at the batch price; its results are not read",))
     if found is not None:
         found = with_input_estimate(found, ai.input_tokens)
         return found if found.model else found.with_model(ai.model)
-    if failed:
+    if failed or not notes and error_object(body):  # a 2xx whose body is an error (some proxies): an error
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model,
-                        notes=(*notes, _error_note(status, body, _header(response.get("headers"), "x-amzn-errortype"))))
+                        notes=(*notes, _error_note(status if failed else status or 200, body,
+                                                   _header(response.get("headers"), "x-amzn-errortype"))))
     if ai.operation == "other" and _token_count(api, body):
         return Usage.of(0, 0, model=ai.model, notes=("token counting is not billed",))
     notes.append("no usage in response")
@@ -162,6 +192,48 @@ def _speech_events(stream: str | bytes | bytearray) -> bool:
     """Whether a stream is a speech answer's (``stream_format: "sse"``: ``speech.audio.delta``)."""
     head = stream[:4096]
     return '"speech.audio.' in head if isinstance(head, str) else b'"speech.audio.' in head
+
+
+_ANSWER_KEYS = frozenset(("choices", "candidates", "output", "content", "message", "data", "response", "steps",
+                          "outputs", "text", "embeddings", "embedding", "predictions", "results", "generations"))
+"""Keys of an answer that carries what the model made: a body with one is no error object (but a
+``message`` string: an error's text)."""
+
+
+def error_object(body: object) -> bool:
+    """Whether a JSON answer body is an error and nothing else (what a failed call answers, some
+    providers and proxies with a 200): ``{"error": ...}`` (OpenAI's, Anthropic's ``{"type":
+    "error", "error": ...}``, Gemini's, Ollama's ``{"error": "..."}``), vLLM's and Mistral's
+    ``{"object": "error", ...}``, Bedrock's ``{"__type", "message"}``, a Gemini stream array of
+    them; never a body that also has a ``usage`` or what the model made (:data:`_ANSWER_KEYS`).
+
+    >>> error_object({"error": {"type": "server_error"}}), error_object({"error": None, "choices": []})
+    (True, False)
+    """
+    if isinstance(body, list) and body:
+        body = body[0]
+    if not isinstance(body, Mapping) or "usage" in body or "usageMetadata" in body or any(
+            k in _ANSWER_KEYS and not (k == "message" and isinstance(v, str)) for k, v in body.items()):
+        return False  # (an error's `message` is its text: Ollama's chat answer's is an object)
+    error = body.get("error")
+    return (isinstance(error, (Mapping, str)) and bool(error)) or body.get("object") == "error" or (
+        isinstance(body.get("__type"), str) and "message" in body)
+
+
+def _cost_only(ai: AiRequest, body: object) -> Usage | None:
+    """The usage of an answer whose ``usage`` names what it cost and no token count (xAI's
+    image and video generations: ``usage: {cost_in_usd_ticks}``): the input estimated, no
+    output, priced from that figure (for the labels of ``prices.REPORTED_COST`` only)."""
+    if not isinstance(body, Mapping):
+        return None
+    u = body.get("usage")
+    if not isinstance(u, Mapping) or ("cost" not in u and "cost_in_usd_ticks" not in u):
+        return None
+    usd = reported_cost(u)
+    if usd is None:
+        return None
+    return Usage.of(ai.input_tokens, 0, source="estimate", model=served_model(body.get("model")) or ai.model,
+                    notes=("no token counts: priced by the cost the answer reports",), reported_usd=usd)
 
 
 def _total_only(body: object) -> Usage | None:

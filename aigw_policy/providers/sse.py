@@ -33,7 +33,8 @@ from .framing import BOM, JSONArrayParser, NDJSONParser, SSEParser
 from .shapes import Shape, cut, learn
 from .tokens import DEFAULT_COUNTER, TokenCounter
 from .tool_models import with_tool_models
-from .vendor_usage import bedrock_usage, cohere_delta_text, cohere_usage, interaction_usage
+from .vendor_usage import (bedrock_usage, cohere_delta_text, cohere_usage, interaction_usage, ollama_output_only,
+                           ollama_usage)
 from .usage import (
     Usage,
     anthropic_fields,
@@ -43,8 +44,6 @@ from .usage import (
     gemini_usage_from_fields,
     loads,
     merge_counts,
-    ollama_output_only,
-    ollama_usage,
     _units,
     openai_usage,
     served_model,

@@ -25,6 +25,10 @@ Source = Literal["provider", "estimate", "none"]  # none: never forwarded, nothi
 
 _MAX_TOKENS = 2**53  # anything larger is not a token count
 
+UPSTREAM_ERROR = "upstream error "
+"""How the note of an upstream error's usage starts (``upstream error 429: rate_limit_exceeded``,
+``upstream error 200: server_error`` for an error object answered with a 2xx status)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Usage:
@@ -97,6 +101,13 @@ class Usage:
     def counts(self) -> dict[str, int]:
         """The token counts, by :data:`TOKEN_FIELDS` name."""
         return {name: getattr(self, name) for name in TOKEN_FIELDS}
+
+    @property
+    def upstream_failed(self) -> bool:
+        """Whether this is the usage of an upstream error that reported none (a status >= 400,
+        or a 2xx answer whose body is an error object: :data:`UPSTREAM_ERROR` noted): settled
+        by the policy's ``upstream_error`` (released, or the input charged), as an error is."""
+        return self.source == "estimate" and any(n.startswith(UPSTREAM_ERROR) for n in self.notes)
 
     def unit(self, name: str) -> int:
         """The count of one of :attr:`units` (0 when not reported)."""
@@ -382,6 +393,8 @@ def counts_of(m: object, names: tuple[str, ...]) -> dict[str, int]:
     return found
 
 
+_TICKS = Decimal(10) ** 10  # xAI's ticks in a dollar
+
 _ANTHROPIC_1H = "cache_creation.ephemeral_1h_input_tokens"
 """The name, among :func:`anthropic_fields`' counts, of the 1-hour cache writes that the usage's
 ``cache_creation`` breakdown reports (since 2025, with ``ephemeral_5m_input_tokens``, the rest of
@@ -429,11 +442,28 @@ def anthropic_fields(u: object) -> dict[str, int]:
     return found
 
 
+_ANTHROPIC_TICKS = "cost_in_usd_ticks"
+"""Likewise, xAI's billed cost in its Anthropic-compatible API's usage (1e-10 USD: what it
+charged, server-side tools included), cumulative in a stream's ``message_delta``; priced from
+only for the labels of :data:`~aigw_policy.providers.prices.REPORTED_COST`. A value that is no
+whole number of ticks from 0 to $1M's is left out (the tokens priced), never a bad count."""
+
+
+_ANTHROPIC_FAST = "speed.fast"
+"""Likewise, 1 when the usage says the answer was served in fast mode (``speed: "fast"``, a
+research preview priced apart: 4x on the models genai-prices prices so), as ``Usage.service_tier``
+``fast`` (priced at genai-prices' ``speed: fast`` variant)."""
+
+
 def _anthropic_counts(u: object) -> dict[str, int]:
     """:func:`anthropic_fields` of one usage object, its ``iterations`` aside."""
     found = counts_of(u, _ANTHROPIC_FIELDS)
     if not found or not isinstance(u, Mapping):
         return found
+    if _ANTHROPIC_TICKS in u and (usd := reported_cost({_ANTHROPIC_TICKS: u[_ANTHROPIC_TICKS]})) is not None:
+        found[_ANTHROPIC_TICKS] = int(usd * _TICKS)
+    if u.get("speed") == "fast":
+        found[_ANTHROPIC_FAST] = 1
     for outer, inner, name in (("cache_creation", "ephemeral_1h_input_tokens", _ANTHROPIC_1H),
                                ("server_tool_use", "web_search_requests", _ANTHROPIC_SEARCHES),
                                ("output_tokens_details", "thinking_tokens", _ANTHROPIC_THINKING)):
@@ -500,6 +530,8 @@ def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
         reasoning_tokens=thinking,
         notes=tuple(notes),
         units=(("web_searches", searches),) if searches else (),
+        reported_usd=Decimal(f[_ANTHROPIC_TICKS]) / _TICKS if _ANTHROPIC_TICKS in f else None,
+        service_tier="fast" if f.get(_ANTHROPIC_FAST) else None,
     )
 
 
@@ -612,33 +644,6 @@ def merge_counts(into: dict[str, int], counts: Mapping[str, int]) -> None:
     for name, value in counts.items():
         if value > into.get(name, -1):
             into[name] = value
-
-
-def ollama_usage(obj: object) -> Usage | None:
-    """Ollama's native API (``/api/chat``, ``/api/generate``, ``/api/embed``).
-    ``prompt_eval_count`` includes the prompt tokens read from Ollama's KV cache, which newer
-    versions report as ``prompt_eval_cached_count``."""
-    if not isinstance(obj, Mapping):
-        return None
-    prompt = tok(obj.get("prompt_eval_count"))
-    if prompt is None:
-        return None
-    notes: list[str] = []
-    cached = _within(_n(obj, "prompt_eval_cached_count"), prompt, "prompt_eval_cached_count", notes)
-    return Usage.of(prompt, _n(obj, "eval_count"), cached_input_tokens=cached, notes=tuple(notes))
-
-
-def ollama_output_only(obj: object, input_estimate: int) -> Usage | None:
-    """A finished Ollama answer with ``eval_count`` but no ``prompt_eval_count``: Ollama
-    (versions before mid-2024) left it out when the whole prompt came from its cache. The output is the
-    server's count; the input is the request's estimate, so the usage is an estimate."""
-    if not isinstance(obj, Mapping) or obj.get("prompt_eval_count") is not None:
-        return None
-    out = tok(obj.get("eval_count"))
-    if out is None:
-        return None
-    return Usage.of(input_estimate, out, source="estimate",
-                    notes=("no prompt_eval_count (prompt cached?): input estimated",))
 
 
 # ---------------------------------------------------------------------------------------------

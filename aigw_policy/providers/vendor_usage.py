@@ -1,6 +1,6 @@
-"""Usage of the wire formats that are neither OpenAI's, Anthropic's, Gemini's nor Ollama's:
-Cohere's native API and Amazon Bedrock's Converse; and the names Gemini's Interactions API
-gives Gemini's counts. Pure, as :mod:`.usage`.
+"""Usage of the wire formats that are neither OpenAI's, Anthropic's nor Gemini's: Cohere's
+native API, Amazon Bedrock's Converse and Ollama's native API; and the names Gemini's
+Interactions API gives Gemini's counts. Pure, as :mod:`.usage`.
 
 - **Cohere** (v2 ``/v2/chat``, ``/v2/embed``; v1 ``/v1/chat``, ``/v1/embed``): ``usage`` (v2
   chat, and a v2 stream's ``message-end`` event under ``delta``) or ``meta`` (v1, embed) holds
@@ -14,6 +14,8 @@ gives Gemini's counts. Pure, as :mod:`.usage`.
   are added to the input, as Anthropic's are. A ``totalTokens`` equal to input plus output
   with the cache counts inside ``inputTokens`` says they are a part of it: not added.
   ``cacheDetails: [{ttl: "1h", inputTokens}]`` names the writes to the 1-hour cache.
+- **Ollama** (``/api/chat``, ``/api/generate``, ``/api/embed``): ``prompt_eval_count`` and
+  ``eval_count`` (:func:`ollama_usage`; :func:`ollama_output_only` when the first is missing).
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from dataclasses import replace
 from typing import Any
 
 from .billed import searches_billed
-from .usage import Usage, _get, _with_gap, _within, counts_of, gemini_fields, gemini_usage_from_fields, tok, with_units
+from .usage import (Usage, _get, _n, _with_gap, _within, counts_of, gemini_fields, gemini_usage_from_fields, tok,
+                    with_units)
 
 __all__ = ["bedrock_usage", "cohere_usage", "converse_text", "cohere_delta_text", "interaction_fields",
-           "interaction_usage"]
+           "interaction_usage", "ollama_output_only", "ollama_usage"]
 
 _COHERE_COUNTS = ("input_tokens", "output_tokens")
 
@@ -191,3 +194,30 @@ def interaction_usage(interaction: object, model: str | None) -> Usage | None:
     if bad:
         usage = replace(usage, notes=(*usage.notes, "grounding_tool_count is not a list of counts: left out"))
     return with_units(usage, searches_billed(searches, model))
+
+
+def ollama_usage(obj: object) -> Usage | None:
+    """Ollama's native API (``/api/chat``, ``/api/generate``, ``/api/embed``).
+    ``prompt_eval_count`` includes the prompt tokens read from Ollama's KV cache, which newer
+    versions report as ``prompt_eval_cached_count``."""
+    if not isinstance(obj, Mapping):
+        return None
+    prompt = tok(obj.get("prompt_eval_count"))
+    if prompt is None:
+        return None
+    notes: list[str] = []
+    cached = _within(_n(obj, "prompt_eval_cached_count"), prompt, "prompt_eval_cached_count", notes)
+    return Usage.of(prompt, _n(obj, "eval_count"), cached_input_tokens=cached, notes=tuple(notes))
+
+
+def ollama_output_only(obj: object, input_estimate: int) -> Usage | None:
+    """A finished Ollama answer with ``eval_count`` but no ``prompt_eval_count``: Ollama
+    (versions before mid-2024) left it out when the whole prompt came from its cache. The output is the
+    server's count; the input is the request's estimate, so the usage is an estimate."""
+    if not isinstance(obj, Mapping) or obj.get("prompt_eval_count") is not None:
+        return None
+    out = tok(obj.get("eval_count"))
+    if out is None:
+        return None
+    return Usage.of(input_estimate, out, source="estimate",
+                    notes=("no prompt_eval_count (prompt cached?): input estimated",))

@@ -52,13 +52,32 @@ def _sse(*events: dict[str, Any]) -> str:
 STREAMED = _sse({"event_type": "interaction.created", "interaction": RUNNING},
                 {"event_type": "step.delta", "index": 0, "delta": {"type": "text", "text": "Otters."}},
                 {"event_type": "interaction.completed", "interaction": DONE})
+STREAM_CUT = STREAMED[: STREAMED.rindex("event: interaction.completed")]  # the connection lost before the end
+STREAM_CUT_EARLY = STREAMED[: STREAMED.index("event: step.delta")]  # nothing but `interaction.created`
 POST = ("POST", URL, {**BODY, "background": True}, "application/json", RUNNING)
 PLAIN_POST = ("POST", URL, BODY, "application/json", DONE)
 STREAM_POST = ("POST", URL, {**BODY, "stream": True}, "text/event-stream", STREAMED)
+CUT_POST = ("POST", URL, {**BODY, "stream": True}, "text/event-stream", STREAM_CUT)
+CUT_EARLY_POST = ("POST", URL, {**BODY, "stream": True}, "text/event-stream", STREAM_CUT_EARLY)
+RESUMED_CUT = ("GET", URL + "/v1_ChdqaW5n?stream=true", None, "text/event-stream", STREAM_CUT)
 GET_RUNNING = ("GET", URL + "/v1_ChdqaW5n", None, "application/json", RUNNING)
 GET_DONE = ("GET", URL + "/v1_ChdqaW5n", None, "application/json", DONE)
 CANCEL = ("POST", URL + "/v1_ChdqaW5n/cancel", None, "application/json", CANCELLED)
 HELD = classify({"method": "POST", "url": URL, "body": BODY}).input_tokens + 2000
+
+
+def _estimate(stream: str) -> int:
+    """The usage a cut stream of the streamed ``POST`` is estimated at (its input estimate and
+    the text it carried)."""
+    from aigw_policy.providers import extract_usage
+
+    ai = classify({"method": "POST", "url": URL, "body": {**BODY, "stream": True}})
+    usage = extract_usage(ai, {"status_code": 200, "headers": {"content-type": "text/event-stream"}, "sse": stream})
+    assert usage.source == "estimate"
+    return usage.total_tokens
+
+
+CUT, CUT_EARLY = _estimate(STREAM_CUT), _estimate(STREAM_CUT_EARLY)
 
 ROWS: list[tuple[str, list[tuple[Any, ...]], list[float]]] = [
     ("background: polled until done, read twice", [POST, GET_RUNNING, GET_DONE, GET_DONE], [HELD, HELD, 1150, 1150]),
@@ -67,6 +86,12 @@ ROWS: list[tuple[str, list[tuple[Any, ...]], list[float]]] = [
     ("read, its POST made elsewhere", [GET_DONE, GET_DONE], [1150, 1150]),
     ("not background: the POST charged, its reads nothing", [PLAIN_POST, GET_DONE, GET_DONE], [1150, 1150, 1150]),
     ("streamed to its end, then read", [STREAM_POST, GET_DONE], [1150, 1150]),
+    # payloads20: a stream cut before `interaction.completed` is charged its estimate once, under
+    # the interaction's id: a later read (polled, or resumed and cut again) charges nothing more
+    # (before: the estimate under the POST's own id, and the read's 1150 again)
+    ("streamed, cut, then read", [CUT_POST, GET_DONE, GET_DONE], [CUT, CUT, CUT]),
+    ("streamed, cut at once, then read", [CUT_EARLY_POST, GET_DONE], [CUT_EARLY, CUT_EARLY]),
+    ("streamed, cut, resumed and cut, then read", [CUT_POST, RESUMED_CUT, GET_DONE], [CUT, CUT, CUT]),
 ]
 
 
@@ -97,6 +122,8 @@ REPORTED: list[tuple[str, list[tuple[Any, ...]], list[int]]] = [  # the tokens e
     ("background: cancelled, then read", [POST, CANCEL, GET_DONE], [0, 1050, 0]),
     ("not background: the POST, then a read", [PLAIN_POST, GET_DONE], [1150, 0]),
     ("streamed, then read", [STREAM_POST, GET_DONE], [1150, 0]),
+    ("streamed, cut, then read", [CUT_POST, GET_DONE, GET_DONE], [CUT, 0, 0]),
+    ("streamed, cut, resumed and cut, then read", [CUT_POST, RESUMED_CUT, GET_DONE], [CUT, 0, 0]),
 ]
 
 
@@ -126,4 +153,5 @@ def test_a_generate_content_answer_is_no_interaction() -> None:
     assert interaction_state({"body": json.dumps(answer).encode()}) is None
     assert interaction_state({"body": json.dumps(DONE).encode()}) == ("finished", "v1_ChdqaW5n")
     assert interaction_state({"sse": STREAMED.encode()}) == ("finished", "v1_ChdqaW5n")
-    assert interaction_state({"sse": STREAMED[: STREAMED.rindex("event: interaction.completed")]}) is None
+    assert interaction_state({"sse": STREAM_CUT}) == ("cut", "v1_ChdqaW5n")  # payloads20: None before
+    assert interaction_state({"sse": STREAM_CUT[STREAM_CUT.index("event: step.delta"):]}) is None  # no id named

@@ -24,7 +24,7 @@ ANTHROPIC = _sse(
         "cache_creation": {"ephemeral_5m_input_tokens": 1000, "ephemeral_1h_input_tokens": 4000}, "output_tokens": 1}}},
     {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hello"}},
     {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
-     "usage": {"output_tokens": 42, "server_tool_use": {"web_search_requests": 3},
+     "usage": {"output_tokens": 42, "server_tool_use": {"web_search_requests": 3}, "cost_in_usd_ticks": 37756000,
                "output_tokens_details": {"thinking_tokens": 30}}},
 )
 OPENAI = (b'data: {"model":"gpt-4o","choices":[{"delta":{"content":"hi"}}]}\n\n'
@@ -88,6 +88,9 @@ def test_the_counts_come_back_the_same(api: str, provider: str, stream: bytes) -
     assert back.counts() == reported.counts()
     assert (back.units, back.service_tier) == (reported.units, reported.service_tier) and reported.units
     assert back.other_models == reported.other_models
+    assert back.reported_usd == reported.reported_usd
+    if api == "anthropic":  # xAI's ticks in Anthropic's shape come back (payloads20)
+        assert str(back.reported_usd) == "0.0037756"
     if api == "anthropic":
         assert (back.cache_creation_1h_input_tokens, back.reasoning_tokens) == (4000, 30)
 

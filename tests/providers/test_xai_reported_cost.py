@@ -99,3 +99,69 @@ def test_the_tokens_genai_prices_sees_miss_the_tool_calls() -> None:
     usage = extract_usage(ai, _responses("grok-4.3", RESPONSES_USAGE))
     tokens = PriceBook(use_reported=False).cost(ai.provider, usage.model, usage, at=NOW)
     assert tokens.usd == Decimal("0.0168319") and Decimal("0.0318319") - tokens.usd == 3 * Decimal("0.005")
+
+
+# payloads20: xAI names its ticks in the usage of every inference answer ("chat completions,
+# Responses API, image generation, and video generation responses", docs.x.ai Cost Tracking: an
+# image at 200000000 ticks cost $0.02); its Anthropic-compatible `/v1/messages` answers in
+# Anthropic's shape. Before, those two shapes were priced from the tokens (the tools missed) or
+# had no price at all (an image: no genai-prices price, its usage an estimate of the prompt).
+MESSAGES_USAGE = {"input_tokens": 2000, "output_tokens": 300, "cost_in_usd_ticks": 37756000}
+
+
+def _messages(model: str, usage: dict[str, Any]) -> dict[str, Any]:
+    return {"status_code": 200, "headers": {"content-type": "application/json"}, "body": {
+        "id": "msg_1", "type": "message", "role": "assistant", "model": model, "usage": usage,
+        "content": [{"type": "text", "text": "Otters..."}], "stop_reason": "end_turn"}}
+
+
+def _messages_stream(model: str, usage: dict[str, Any]) -> dict[str, Any]:
+    events = [("message_start", {"type": "message_start", "message": {
+                  "id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": [],
+                  "usage": {"input_tokens": usage["input_tokens"], "output_tokens": 1}}}),
+              ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                       "delta": {"type": "text_delta", "text": "Otters..."}}),
+              ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                                 "usage": {k: v for k, v in usage.items() if k != "input_tokens"}}),
+              ("message_stop", {"type": "message_stop"})]
+    text = "".join(f"event: {name}\ndata: {json.dumps(e)}\n\n" for name, e in events)
+    return {"status_code": 200, "headers": {"content-type": "text/event-stream"}, "sse": text}
+
+
+def _messages_request(stream: bool = False) -> dict[str, Any]:
+    return {"method": "POST", "url": "https://api.x.ai/v1/messages", "headers": {"content-type": "application/json"},
+            "body": {"model": "grok-4", "max_tokens": 500, "stream": stream,
+                     "messages": [{"role": "user", "content": "Tell me about otters"}]}}
+
+
+IMAGE_REQUEST = {"method": "POST", "url": "https://api.x.ai/v1/images/generations",
+                 "headers": {"content-type": "application/json"}, "body": {"model": "grok-imagine-image", "prompt": "an otter"}}
+IMAGE = {"status_code": 200, "headers": {"content-type": "application/json"},
+         "body": {"data": [{"url": "https://imgen.x.ai/1.jpg"}], "usage": {"cost_in_usd_ticks": 200000000}}}
+
+MORE_ROWS = [  # (id, request, answer, the cost, its source, the usage's source)
+    ("anthropic-compatible messages", _messages_request(), _messages("grok-4", MESSAGES_USAGE),
+     Decimal("0.0037756"), "provider", "provider"),
+    ("anthropic-compatible stream's message_delta", _messages_request(True), _messages_stream("grok-4", MESSAGES_USAGE),
+     Decimal("0.0037756"), "provider", "provider"),
+    ("image generation: ticks and no tokens", IMAGE_REQUEST, IMAGE, Decimal("0.02"), "provider", "estimate"),
+    # ticks that are no count of ticks: the tokens priced, the usage still trusted
+    ("anthropic-compatible, ticks no number", _messages_request(),
+     _messages("grok-4", {**MESSAGES_USAGE, "cost_in_usd_ticks": "37756000"}), Decimal("0.0105"), "genai-prices",
+     "provider"),
+    # another label's ticks in Anthropic's shape are not trusted: Anthropic's own price
+    ("anthropic's answer naming ticks", {**_messages_request(), "url": "https://api.anthropic.com/v1/messages",
+                                         "body": {**_messages_request()["body"], "model": "claude-sonnet-4-5"}},
+     _messages("claude-sonnet-4-5", MESSAGES_USAGE), Decimal("0.0105"), "genai-prices", "provider"),
+]
+
+
+@pytest.mark.parametrize(("request_", "answer", "usd", "source", "usage_source"), [r[1:] for r in MORE_ROWS],
+                         ids=[r[0] for r in MORE_ROWS])
+def test_xai_ticks_in_its_other_shapes(request_: dict[str, Any], answer: dict[str, Any], usd: Decimal, source: str,
+                                       usage_source: str) -> None:
+    ai = classify(request_)
+    usage = extract_usage(ai, answer)
+    assert usage.source == usage_source
+    cost = PriceBook().cost(ai.provider, usage.model or ai.model, usage, at=NOW)
+    assert (cost.usd, cost.source) == (usd, source)
