@@ -397,6 +397,17 @@ class _Departures:
             self._gone.fire()
 
 
+_UPGRADE_WITH_BODY = ("a request with `Connection: upgrade` and `Upgrade` cannot have a body here (the parser "
+                      "would read it as the upgraded protocol's bytes): send it without `Upgrade`")
+
+
+def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request head (uvicorn's lower-cased names) declares a body: a
+    ``Transfer-Encoding``, or a ``Content-Length`` other than 0 (llhttp checked its digits)."""
+    return any(name == b"transfer-encoding" or (name == b"content-length" and value.strip(b" \t0"))
+               for name, value in headers)
+
+
 def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = None,
                         write_seconds: float | None = DEFAULT_WRITE_TIMEOUT) -> type[asyncio.Protocol]:
     class HeaderTimeoutHttpTools(_Unfinished, _Timer, _SlowReaders, _Departures, base):  # type: ignore[misc, valid-type]
@@ -409,7 +420,12 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
             super().connection_made(transport)
             self._arm()
 
+        _upgraded = False  # llhttp took the request being served for an upgrade: nothing after it is parsed
+        _refused = False  # ... and it declared a body, which llhttp skips: refused (_upgrade_with_body)
+
         def data_received(self, data: bytes) -> None:
+            if self._upgraded:
+                return  # what follows an upgrade request is never parsed: the connection closes after its answer
             if self._idle:
                 self._wake()
             if not self._over_bound(data):
@@ -417,6 +433,15 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
 
         def on_headers_complete(self) -> None:  # a request head arrived whole
             self._disarm()
+            if self.parser.should_upgrade():
+                self._upgraded = True
+                if _declares_body(self.headers):
+                    self._refused = True
+                    self._stop()
+                    self.transport.write(refusal(400, _UPGRADE_WITH_BODY, "invalid_http", self.url, self.report))
+                    self.transport.close()
+                    self.headers = []
+                    return
             super().on_headers_complete()
             # a chunked body's trailer fields come through on_header too, and uvicorn appends
             # them to the list that is the scope's headers: in one read with the head, a
@@ -430,6 +455,12 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
                 cycle.transport = HeadWithBody(self.transport, self.loop)
                 self._offer(cycle)
                 cycle.scope["extensions"][CONN_TIMES] = (self._opened_ns, time.time_ns())
+                if self._upgraded:  # served as plain HTTP/1.1, and the connection's last
+                    cycle.keep_alive = False
+
+        def on_message_complete(self) -> None:
+            if not self._refused:  # (a refused request has no cycle of its own)
+                super().on_message_complete()
 
         def on_response_complete(self) -> None:
             self._rest()  # before: a pipelined request parsed later arms the timer itself
