@@ -114,3 +114,19 @@ def test_an_unexpected_failure_is_the_gateways_500_and_never_stored(gw: Any, mon
     assert "store-password" not in r.text
     line = _line(gw, r.headers["x-aigw-decision-id"])
     assert line is not None and "store-password" not in json.dumps(line)
+
+
+@pytest.mark.parametrize(("path", "token", "status"), [("/healthz", None, 200), ("/metrics", None, 401),
+                                                       ("/metrics", "m-token", 200)])
+def test_the_gateways_own_endpoints_are_never_stored(tmp_path: Path, path: str, token: str | None,
+                                                     status: int) -> None:
+    pytest.importorskip("prometheus_client")
+    from aigw_policy.gateway import Gateway
+
+    (tmp_path / "policy.aigw").write_text('policy "a" { default allow }')
+    app = Gateway(policy=tmp_path / "policy.aigw", upstream="http://127.0.0.1:9", watch=0, metrics_token="m-token")
+    with ServerThread(app) as server:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        r = httpx.get(server.url + path, headers=headers, timeout=10)
+    assert r.status_code == status
+    assert r.headers.get_list("cache-control") == ["no-store"]
