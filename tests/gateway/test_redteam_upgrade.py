@@ -95,3 +95,16 @@ def test_an_upgrade_request_without_a_body_is_the_connections_last(gw: Any, name
 def test_a_plain_post_after_them_is_served(gw: Any) -> None:
     out = _exchange(gw.port, [SECOND.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n", 1)])
     assert re.findall(rb"HTTP/1\.1 (\d{3})", out) == [b"200"], out[:600]
+
+
+@pytest.mark.parametrize("name", sorted(UPGRADES))
+def test_a_refusal_behind_a_pipelined_request_comes_in_its_turn(gw: Any, name: str) -> None:
+    """A plain request, then an upgrade request with a body, in one read: the first is answered
+    whole, then the refusal (it was written at once, ahead of the first answer, which was lost)."""
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer " + KEY.encode()
+            + b"\r\ncontent-type: application/json\r\n" + UPGRADES[name] + b"content-length: %d\r\n\r\n" % len(CHAT))
+    before = len(gw.stub.seen)
+    out = _exchange(gw.port, [SECOND + head + CHAT])
+    assert re.findall(rb"HTTP/1\.1 (\d{3})", out) == [b"200", b"400"], out[:800]
+    assert b'"invalid_http"' in out and b"<kept open>" not in out
+    assert len(gw.stub.seen) == before + 1
