@@ -10,8 +10,9 @@ proxy in front that saw one request (and one answer to wait for) got two answers
 one handed to whoever sent the next request on that connection. h11 reads the body as a body.
 
 Now (httptools): such a request that declares a body is refused (400 ``invalid_http``, the
-connection closed) before any app runs, and one without a body is served as plain HTTP/1.1 as
-the connection's last request: nothing after it on the connection is parsed.
+connection closed; in its turn behind pipelined requests, never seen by the policy or the
+upstream), and one without a body is served as plain HTTP/1.1 as the connection's last request:
+nothing after it on the connection is parsed.
 """
 
 from __future__ import annotations
