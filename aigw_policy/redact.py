@@ -38,8 +38,11 @@ def account_ids(text: str | bytes) -> str | bytes:
         return _ACCOUNT_BYTES.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + b"***", text)
     return _ACCOUNT_TEXT.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + "***", text)
 
-# query parameters that carry a secret (libpq's `password`, redis-py's `password`, tokens)
-_SECRET_PARAMS = frozenset({"password", "sslpassword", "pass", "pwd", "secret", "token", "access_token"})
+# query parameters that carry a secret (libpq's `password`, redis-py's `password`, tokens; an API
+# key: Gemini's `key`, Azure Functions' `code`, a SAS `sig`, and the spellings of `api_key`)
+_SECRET_PARAMS = frozenset({"password", "sslpassword", "pass", "pwd", "secret", "token", "access_token",
+                            "key", "api_key", "api-key", "apikey", "x-api-key", "x-goog-api-key", "code", "sig",
+                            "client_secret", "auth", "authorization"})
 
 
 def redact(url: str) -> str:

@@ -202,11 +202,13 @@ class Gateway:
 
 async def _reply(send: Any, status: int, ctype: str, body: bytes) -> None:
     """``/healthz`` and ``/metrics``: the gateway's own answers carry a request id as every
-    other does (no decision is made nor logged for them)."""
+    other does (no decision is made nor logged for them), and are never stored by a cache in
+    front (a stale health, or the metrics past their token)."""
     from .request_ids import DECISION_HEADER, id_headers, request_id
 
     rid = request_id()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode()),
+                            (b"cache-control", b"no-store"),
                             (DECISION_HEADER.encode(), rid.encode()), *id_headers(rid)]})
     await send({"type": "http.response.body", "body": body, "more_body": False})

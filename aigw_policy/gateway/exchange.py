@@ -135,9 +135,9 @@ class Exchange:
                            "predicate failed; the operator's log has the error)")
             return False
 
-    async def run(self) -> None:
+    async def run(self, answer: Any = None) -> None:  # answer(exchange): what answers instead of _run (usage_api)
         try:
-            await self._run()
+            await (self._run() if answer is None else answer(self))
         except Exception:
             if not await self._failed_unexpectedly():
                 raise
@@ -173,7 +173,7 @@ class Exchange:
                                "them", None, code="unsupported_content_encoding", close=self._unread_is_large())
             return
         declared = self.headers.get("content-length", "").strip()
-        if declared.isdigit() and int(declared) > self.mw.max_body:
+        if declared.isascii() and declared.isdigit() and int(declared) > self.mw.max_body:
             await self._too_big()
             return
         # what needs no body, worked out while it comes (httpx writes a request's head and body apart)
@@ -300,7 +300,7 @@ class Exchange:
         discards the rest of the body as it comes (memory stays flat either way), so the
         client, once done sending, reads the answer instead of a reset connection."""
         declared = self.headers.get("content-length", "").strip()
-        return not (declared.isdigit() and int(declared) <= self.mw.max_body)
+        return not (declared.isascii() and declared.isdigit() and int(declared) <= self.mw.max_body)
 
     async def _too_big(self) -> None:
         await self._answer(413, f"the request body is larger than {self.mw.max_body} bytes", None,
@@ -668,7 +668,7 @@ class Exchange:
         length = str(len(body))
         if not body and self.scope["method"] == "HEAD":  # the length a GET's body would have (RFC 9110 §9.3.2)
             said = header_value(headers, b"content-length").strip()
-            length = said if said.isdigit() else length
+            length = said if said.isascii() and said.isdigit() else length
         out.append((b"content-length", length.encode("latin-1")))
         out.append((_DECISION, self.ctx.request_id.encode()))
         await self.send({"type": "http.response.start", "status": status, "headers": out})

@@ -405,6 +405,11 @@ class _Connection(asyncio.Protocol):
                 self.transport.close()
 
 
+def _time_out(waiter: asyncio.Future[None], wait: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError(f"no connection to the upstream came free within {wait:g} s"))
+
+
 class HttpClient:
     """``HttpClient(max_connections=512)``; ``await client.request("POST", url, headers, body,
     connect_timeout=5, read_timeout=60)`` gives a :class:`Response` once the answer's head
@@ -450,7 +455,7 @@ class HttpClient:
         head = _head(method, target, origin, headers, body)
         retry = method in _IDEMPOTENT
         while True:
-            conn = await self._acquire(origin, connect_timeout)
+            conn = await self._acquire(origin, connect_timeout, read_timeout)
             response = Response(conn, read_timeout, method == "HEAD", loop)
             conn.response = response
             conn.received = False
@@ -536,9 +541,12 @@ class HttpClient:
                 return conn
         return None
 
-    async def _acquire(self, origin: _Origin, timeout: float | None) -> _Connection:
+    async def _acquire(self, origin: _Origin, timeout: float | None, wait: float | None) -> _Connection:
         """An idle connection to ``origin``, else a new one once fewer than
-        ``max_connections`` are open (an idle one to another origin is closed to make room)."""
+        ``max_connections`` are open (an idle one to another origin is closed to make room).
+        A turn is awaited ``wait`` seconds at most (:class:`TimeoutError`): the time a request
+        is given for its answer's head, queue included; every connection held by answers that
+        do not end (clients reading nothing, endless streams) had the queue wait forever."""
         if self._closed:  # a retry after close(): not sent again
             raise UpstreamError("the client is closed")
         while True:
@@ -551,15 +559,20 @@ class HttpClient:
             if oldest is not None:
                 oldest.close()
                 continue
-            waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            waiter = loop.create_future()
             self._waiters.append(waiter)
+            # (not asyncio.wait_for: on 3.11 it swallows a cancellation that comes once the turn is given)
+            late = None if wait is None else loop.call_later(wait, _time_out, waiter, wait)
             try:
                 await waiter
             except BaseException:
-                if waiter.done() and not waiter.cancelled():  # woken, then cancelled before it ran: the turn goes on
-                    self._wake_one()
+                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                    self._wake_one()  # woken, then cancelled before it ran: the turn goes on
                 raise
             finally:
+                if late is not None:
+                    late.cancel()
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
             if self._closed:

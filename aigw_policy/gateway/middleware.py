@@ -213,7 +213,7 @@ class PolicyMiddleware:
             await self.app(exchange.scope, receive, send)
             return
         if usage_api.handles(exchange):  # GET /v1/aigw/limits, /v1/aigw/usage
-            await usage_api.answer(exchange)
+            await exchange.run(usage_api.answer)  # logged, counted and failing as every exchange does
             return
         await exchange.run()
 

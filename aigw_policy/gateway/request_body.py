@@ -93,6 +93,9 @@ def _one_spelling(body: dict[str, Any]) -> None:
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+_RAW_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
+"""A surrogate's own UTF-8 bytes (CESU-8, WTF-8): not UTF-8; ``json.loads`` decodes them
+(``surrogatepass``) into the same unpaired surrogate an escape makes."""
 
 
 def _no_constant(name: str) -> Any:
@@ -118,14 +121,17 @@ def parse_body(body: bytes, content_type: str) -> Any:
         raise BadBody("json_too_many_items", f"the request body has more than {MAX_JSON_ITEMS:,} items "
                        "(commas), more than a request needs", 413)
     try:
-        value = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
-        if _SURROGATE_ESCAPE.search(body):  # `\ud800` unpaired: not Unicode, parsers differ on it
+        encoding = json.detect_encoding(body)
+        value = _DECODER.decode(body.decode(encoding, "surrogatepass"))
+        # `\ud800` unpaired, as an escape or as bytes (UTF-16's own too): not Unicode, parsers differ on it
+        if _SURROGATE_ESCAPE.search(body) or _RAW_SURROGATE.search(body) or encoding[:5] != "utf-8":
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         if type(value) is dict:
             _one_spelling(value)
         return value
     except UnicodeEncodeError:
-        raise BadBody("invalid_json", "the request body has an unpaired surrogate escape (`\\ud800`)") from None
+        raise BadBody("invalid_json", "the request body has an unpaired surrogate (`\\ud800`, escaped or as "
+                      "bytes)") from None
     except RecursionError:
         raise BadBody("json_too_deep", "the request body is nested too deeply to read") from None
     except ValueError as error:

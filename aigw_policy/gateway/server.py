@@ -397,6 +397,31 @@ class _Departures:
             self._gone.fire()
 
 
+_UPGRADE_WITH_BODY = ("a request with `Connection: upgrade` and `Upgrade` cannot have a body here (the parser "
+                      "would read it as the upgraded protocol's bytes): send it without `Upgrade`")
+
+
+def _refusing(message: str, target: bytes, report: Reporter | None) -> Any:
+    """An ASGI app answering :func:`refusal`'s 400 ``invalid_http`` (``message``): a request
+    the protocol refuses after its head was parsed, answered in its turn among pipelined ones."""
+    async def refuse(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        answer = refusal(400, message, "invalid_http", target, report)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        fields = [line.split(b": ", 1) for line in head.split(b"\r\n")[1:]]
+        headers = [(k, v) for k, v in fields if k != b"date"]  # (uvicorn writes its own)
+        await send({"type": "http.response.start", "status": 400, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    return refuse
+
+
+def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request head (uvicorn's lower-cased names) declares a body: a
+    ``Transfer-Encoding``, or a ``Content-Length`` other than 0 (llhttp checked its digits)."""
+    return any(name == b"transfer-encoding" or (name == b"content-length" and value.strip(b" \t0"))
+               for name, value in headers)
+
+
 def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = None,
                         write_seconds: float | None = DEFAULT_WRITE_TIMEOUT) -> type[asyncio.Protocol]:
     class HeaderTimeoutHttpTools(_Unfinished, _Timer, _SlowReaders, _Departures, base):  # type: ignore[misc, valid-type]
@@ -409,7 +434,11 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
             super().connection_made(transport)
             self._arm()
 
+        _upgraded = False  # llhttp took the request being served for an upgrade: nothing after it is parsed
+
         def data_received(self, data: bytes) -> None:
+            if self._upgraded:
+                return  # what follows an upgrade request is never parsed: the connection closes after its answer
             if self._idle:
                 self._wake()
             if not self._over_bound(data):
@@ -417,7 +446,16 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
 
         def on_headers_complete(self) -> None:  # a request head arrived whole
             self._disarm()
-            super().on_headers_complete()
+            app = None
+            if self.parser.should_upgrade():
+                self._upgraded = True
+                if _declares_body(self.headers):  # its body, skipped by llhttp, cannot be read: refused in turn
+                    app, self.app = self.app, _refusing(_UPGRADE_WITH_BODY, self.url, self.report)
+            try:
+                super().on_headers_complete()
+            finally:
+                if app is not None:
+                    self.app = app
             # a chunked body's trailer fields come through on_header too, and uvicorn appends
             # them to the list that is the scope's headers: in one read with the head, a
             # client's trailer became a header the policy, X-Forwarded-For and the upstream saw
@@ -430,6 +468,8 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
                 cycle.transport = HeadWithBody(self.transport, self.loop)
                 self._offer(cycle)
                 cycle.scope["extensions"][CONN_TIMES] = (self._opened_ns, time.time_ns())
+                if self._upgraded:  # served as plain HTTP/1.1, and the connection's last
+                    cycle.keep_alive = False
 
         def on_response_complete(self) -> None:
             self._rest()  # before: a pipelined request parsed later arms the timer itself

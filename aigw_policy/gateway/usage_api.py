@@ -14,7 +14,7 @@
 
 Both authenticate exactly as proxied requests do (the same code): an unknown key is a 401 in the
 provider's error shape, with the ``aigw`` object. Without authentication (no keys file, no
-identity hook) there is no calling key: 401.
+identity hook) there is no calling key: 401. Every answer says ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -56,7 +56,11 @@ def handles(exchange: Any) -> bool:
 
 
 async def answer(exchange: Any) -> None:
-    """Authenticate the caller as for a proxied request, then answer the endpoint."""
+    """Authenticate the caller as for a proxied request, then answer the endpoint. Every
+    answer, refusals and failures included, carries ``Cache-Control: no-store``: a 401 or 403
+    cached by a proxy in front would be served to the next caller of that URL, whatever its key
+    (called by ``Exchange.run``: each request is logged and counted as every other is)."""
+    exchange.send = _no_store(exchange.send)
     if exchange.scope.get("method") != "GET":
         await exchange._answer(405, f"{exchange.scope['path']} answers GET only", None,
                                [(b"allow", b"GET")], code="method_not_allowed")
@@ -65,11 +69,18 @@ async def answer(exchange: Any) -> None:
     identity = await exchange._identify(query)
     if identity is None:
         return
+    exchange.event["identity"] = identity
     if not exchange.mw.authenticates:
         await exchange._answer(401, "the gateway does not authenticate callers, so there is no calling key "
                                "(give `serve` a keys file)", None, code="unauthenticated")
         return
-    params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+    params: dict[str, str] = {}
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if name in params:  # `since=7d&since=1d`: which one counts is no client's guess to make
+            named = f"`{name}`" if name in ("by", "since", "key") else "a parameter"  # (never echo a secret)
+            await exchange._answer(400, f"the query names {named} twice", None, code="invalid_query")
+            return
+        params[name] = value
     if exchange.scope["path"] == LIMITS_PATH:
         await _limits(exchange, identity)
     else:
@@ -164,5 +175,16 @@ def _usage_report(sink: Any, by: tuple[str, ...], since: str) -> dict[str, Any]:
 async def _json(exchange: Any, body: dict[str, Any]) -> None:
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     exchange.event.update(verdict="allow", status_code=200)
-    await exchange._send_whole(200, [(b"content-type", b"application/json"), (b"cache-control", b"no-store"),
+    await exchange._send_whole(200, [(b"content-type", b"application/json"),
                                      (b"content-length", str(len(data)).encode())], data)
+
+
+def _no_store(send: Any) -> Any:
+    """``send`` with ``Cache-Control: no-store`` in place of any ``Cache-Control`` of an answer's head."""
+    async def sending(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            kept = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"cache-control"]
+            message = {**message, "headers": [*kept, (b"cache-control", b"no-store")]}
+        await send(message)
+
+    return sending

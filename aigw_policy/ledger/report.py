@@ -71,7 +71,7 @@ def parse_since(text: str | None, now: datetime, option: str = "--since") -> str
     ``--until`` takes the same forms (``--until 1d``: up to a day ago)."""
     if text is None or text == "":
         return None
-    m = re.fullmatch(r"(\d+)([mhdw])", text.strip())
+    m = re.fullmatch(r"(\d+)([mhdw])", text.strip(), re.ASCII)  # `٣d`, `７d`: no count of days
     if m:
         return format_time(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
     try:

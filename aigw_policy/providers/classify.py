@@ -230,14 +230,15 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         if m.group("action") == "predict" and "embedding" in m.group("model"):
             op = "embeddings"  # Vertex AI's text embeddings (gemini-embedding-001:predict); Imagen's predict: other
         provider = "vertex_ai" if "/publishers/google/" in path else "gemini"
-        return provider, "gemini", op, {"model": m.group("model"), "stream": stream}
+        # the model as the upstream reads it: the path decoded (`gemini-pro%20` is `gemini-pro `)
+        return provider, "gemini", op, {"model": unquote(m.group("model")), "stream": stream}
     p = path.rstrip("/")
     if p in _INTERACTIONS:  # Gemini's Interactions API: a model call (its `input` is no embedding's)
         return "gemini", "gemini", "chat", {}
     if p.endswith("/cachedContents") or "/cachedContents/" in p:  # a Gemini context cache: made, not run
         return None, "gemini", "other", {}
     m = _AZURE_DEPLOYMENT.search(p)
-    extras = {"deployment": m.group("deployment")} if m else {}
+    extras = {"deployment": unquote(m.group("deployment"))} if m else {}
     if p.endswith("/threads"):  # an Assistants thread, made with its first `messages`: no model runs
         return None, "openai", "other", extras
     if p.endswith("/agents/completions"):  # Mistral's agents: a chat of `messages`, not a legacy completion
@@ -283,7 +284,8 @@ def _natively(p: str, native: NativePath) -> tuple[str | None, Api, Operation, d
         m = VERTEX_ANTHROPIC_PATH.search(p)
         assert m is not None
         op: Operation = "other" if m.group("model") == "count-tokens" else "messages"
-        return "vertex_ai", "anthropic", op, {"model": m.group("model"), "stream": m.group("action") == "streamRawPredict"}
+        return "vertex_ai", "anthropic", op, {"model": unquote(m.group("model")),
+                                              "stream": m.group("action") == "streamRawPredict"}
     if native.vendor == "bedrock":
         m = BEDROCK_PATH.search(p)
         assert m is not None

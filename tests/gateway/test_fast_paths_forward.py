@@ -23,7 +23,7 @@ from aigw_policy.gateway.exchange import DECISION_HEADER
 from aigw_policy.gateway.hops import HOP_BY_HOP, hop_by_hop
 from aigw_policy.gateway.keys import CREDENTIAL_HEADERS
 from aigw_policy.gateway.middleware import PolicyMiddleware
-from aigw_policy.gateway.request_body import _SURROGATE_ESCAPE, BadBody, _no_constant, _unique_keys, parse_body
+from aigw_policy.gateway.request_body import _RAW_SURROGATE, _SURROGATE_ESCAPE, BadBody, _no_constant, _unique_keys, parse_body
 
 POLICY = '''policy "fwd" {
   on request {
@@ -88,7 +88,8 @@ def _plain_parse_body(body: bytes, content_type: str) -> Any:
         return None
     try:
         value = json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-        if _SURROGATE_ESCAPE.search(body):
+        # (serve20: a surrogate's own bytes, and UTF-16's and UTF-32's, are refused as its escape is)
+        if _SURROGATE_ESCAPE.search(body) or _RAW_SURROGATE.search(body) or json.detect_encoding(body)[:5] != "utf-8":
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         return value
     except UnicodeEncodeError:

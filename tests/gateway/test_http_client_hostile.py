@@ -28,7 +28,7 @@ from aigw_policy.gateway import http_client
 from aigw_policy.gateway.http_client import HIGH_WATER, MAX_HEAD, HttpClient, UpstreamError
 
 from .raw_upstream import WAIT, Peer, RawUpstream, chunked, per_connection, serve, wait_until, wait_until_async
-from .test_http_client import (OK, OK_GOT, certificate, fetch, kind, never_answers, run,  # noqa: F401
+from .test_http_client import (OK, OK_GOT, Got, certificate, fetch, kind, never_answers, run,  # noqa: F401
                                upstream_and_client)
 
 # -- framing a hostile upstream chooses ---------------------------------------------------------
@@ -176,6 +176,26 @@ def test_a_woken_waiter_cancelled_passes_its_turn_on() -> None:
             assert second.result() == OK_GOT
             with pytest.raises(asyncio.CancelledError):
                 await first
+
+    run(go())
+
+
+def test_a_turn_in_the_pool_is_awaited_no_longer_than_the_answer_would_be() -> None:
+    """serve20: ``max_connections=1`` held by an answer that never ends (a client reading
+    nothing, an endless stream): the next request waited for a turn forever, whatever its read
+    time-out. It now fails with TimeoutError after its read time-out (the proxy's 504), and the
+    pool still serves once the holder lets go."""
+    async def go() -> None:
+        async with upstream_and_client("lean", serve(OK), max_connections=1) as (up, client):
+            holder = await client.request("POST", up.url + "/", [], b"0", read_timeout=10.0)
+            queued = asyncio.ensure_future(fetch("lean", client, up.url + "/", "POST", body=b"1", read_timeout=0.2))
+            done, _ = await asyncio.wait({queued}, timeout=WAIT)
+            assert queued in done, "the queued request waited past its read time-out"
+            assert queued.result() == Got(error="TimeoutError")
+            assert not client._waiters
+            assert await holder.chunk() == b"ok" and await holder.chunk() == b""
+            holder.release()
+            assert await fetch("lean", client, up.url + "/", "POST", body=b"2") == OK_GOT
 
     run(go())
 
