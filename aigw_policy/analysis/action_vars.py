@@ -10,6 +10,10 @@ names:
   (``actions.ngrok.rate_limit.limted``, ``actions.ngork...``), with a did-you-mean;
 - ``AIGW404`` (warning): a documented action's variables read where no action of that type
   is in the policy (outside ``has()`` or ``.?``): the lookup is an error at run time.
+
+``limits`` (``map(string, dyn)`` too: what each limit's rule published) gets the same for its
+fields: ``limits['api'].limted`` is AIGW300 (:data:`~aigw_policy.env.docs.LIMIT_FIELDS`);
+which limits exist is AIGW402's.
 """
 
 from __future__ import annotations
@@ -59,6 +63,15 @@ ACTION_VARIABLES: dict[str, tuple[str, dict[str, Any]]] = {
     "terminate_tls": ("terminate-tls", OPEN),
 }
 
+_LIMIT_RESULT = {"limited": None, "bucket_key": None, "name": None, "error": _ERROR}
+AIGW_VARIABLES: dict[str, tuple[str, dict[str, Any]]] = {
+    "token_limit": ("token-limit", _LIMIT_RESULT),
+    "usage_cap": ("usage-cap", _LIMIT_RESULT),
+}
+"""``actions.aigw.*``: this engine's own limit actions publish there what ``rate-limit``
+publishes under ``actions.ngrok.rate_limit``."""
+_GROUPS = {"ngrok": ACTION_VARIABLES, "aigw": AIGW_VARIABLES}
+
 
 def check(policy: Policy, source: Source | None = None, *, complete: bool = True) -> list[Diagnostic]:
     """AIGW300 for each ``actions.*`` name ngrok does not document, AIGW404 for a documented
@@ -80,7 +93,37 @@ def check(policy: Policy, source: Source | None = None, *, complete: bool = True
             for path, how in reads:
                 guarded = how is not None or any(path[:len(t)] == t for t in tested)
                 found.extend(_judge(path, guarded, span, present, complete))
+        for text, span, _ in rule_cel_texts(rule):
+            if "limits" in text and (known := check_text(text)) is not None:
+                found.extend(_limit_fields(known[0], span))
     return found
+
+
+def _limit_fields(node: Any, span: Span | None) -> list[Diagnostic]:
+    """AIGW300 for each ``limits[name].field`` / ``limits.name.field`` whose field is none of
+    a limit's."""
+    from ..env.docs import LIMIT_FIELDS
+
+    found = []
+    for n in _walk(node):
+        if not isinstance(n, ast.Select):
+            continue
+        inner = n.operand
+        if (isinstance(inner, (ast.Select, ast.Index)) and isinstance(inner.operand, ast.Ident)
+                and inner.operand.name == "limits" and n.field not in LIMIT_FIELDS):
+            close = did_you_mean(n.field, sorted(LIMIT_FIELDS))
+            found.append(Diagnostic.make("AIGW300", f"undeclared reference to a limit's `{n.field}`", span,
+                                         help=close or "a limit has " + ", ".join(
+                                             f"`{f}`" for f in LIMIT_FIELDS)))
+    return found
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(ast.children(n))
 
 
 def _judge(path: list[str], guarded: bool, span: Span | None, present: set[str],
@@ -88,18 +131,20 @@ def _judge(path: list[str], guarded: bool, span: Span | None, present: set[str],
     if not path:
         return []
     written = "actions." + ".".join(path)
-    if path[0] != "ngrok":
+    group = _GROUPS.get(path[0])
+    if group is None:
+        close = did_you_mean(path[0], sorted(_GROUPS))
         return [Diagnostic.make("AIGW300", f"undeclared reference to `actions.{path[0]}`", span,
-                                help="ngrok's action results are under `actions.ngrok`, as in "
-                                "`actions.ngrok.rate_limit.limited`")]
+                                help=close or "ngrok's action results are under `actions.ngrok`, as in "
+                                "`actions.ngrok.rate_limit.limited` (this engine's limits' under `actions.aigw`)")]
     if len(path) < 2:
         return []
-    entry = ACTION_VARIABLES.get(path[1])
+    entry = group.get(path[1])
     if entry is None:
-        close = did_you_mean(path[1], sorted(ACTION_VARIABLES))
-        return [Diagnostic.make("AIGW300", f"undeclared reference to `actions.ngrok.{path[1]}`", span,
-                                help=close or "ngrok's action variables: "
-                                + ", ".join(f"`{n}`" for n in sorted(ACTION_VARIABLES)))]
+        close = did_you_mean(path[1], sorted(group))
+        return [Diagnostic.make("AIGW300", f"undeclared reference to `actions.{path[0]}.{path[1]}`", span,
+                                help=close or f"`actions.{path[0]}` has "
+                                + ", ".join(f"`{n}`" for n in sorted(group)))]
     action, fields = entry
     node: dict[str, Any] | None = fields
     for i, name in enumerate(path[2:], start=2):
@@ -116,7 +161,7 @@ def _judge(path: list[str], guarded: bool, span: Span | None, present: set[str],
     if action not in present and complete and not guarded:
         return [Diagnostic.make("AIGW404", f"no `{action}` action sets `{written}`", span,
                                 help=f"it is set by a `{action}` action in an earlier rule; until one "
-                                f"runs the lookup is an error (test it first: `has(actions.ngrok.{path[1]})`)")]
+                                f"runs the lookup is an error (test it first: `has(actions.{path[0]}.{path[1]})`)")]
     return []
 
 

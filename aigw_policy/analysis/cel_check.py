@@ -45,10 +45,10 @@ def check_condition_type(text: str, span: Span | None) -> list[Diagnostic]:
     fail the rule (ngrok: "Each expression must evaluate to `true`"), as a constant bad
     ``matches`` pattern would (AIGW304), so the document is refused where it is written.
     ``dyn`` values (``vars.*``, ``json.decode``) are left to run time."""
-    from ..env import POLICY, check_text
+    from ..env import POLICY
 
-    known = check_text(text)
-    kind = POLICY.result_type(known[0]) if known is not None and not known[1] else None
+    known = POLICY.check_text(text)  # memoized, with the whole check: its type, not a second check
+    kind = known[3].type if known is not None and not known[1] else None
     if kind is None or kind.kind in ("bool", "dyn", "param"):
         return []
     return [Diagnostic.make("AIGW303", f"a condition must give a bool, not `{kind}`", span,
