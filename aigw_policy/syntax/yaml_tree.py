@@ -445,6 +445,8 @@ def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | No
         return None
     data: Any = None
     if json_mode:
+        if text.startswith("\ufeff"):  # a BOM (Windows editors write one): read past, as
+            text = " " + text[1:]  # ngrok's YAML reader does; one-for-one keeps offsets
         try:
             data = json.loads(text, object_pairs_hook=_first_wins)
         except json.JSONDecodeError as error:
