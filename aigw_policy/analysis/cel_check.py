@@ -39,12 +39,29 @@ def check_shard_key(text: str, span: Span | None, source: Source | None = None) 
     return []
 
 
+def check_condition_type(text: str, span: Span | None) -> list[Diagnostic]:
+    """AIGW303 for a condition (one that type-checks) whose value is known not to be a
+    bool: ``req.method``, ``5``, ``req.url.query_params``. Every request it reaches would
+    fail the rule (ngrok: "Each expression must evaluate to `true`"), as a constant bad
+    ``matches`` pattern would (AIGW304), so the document is refused where it is written.
+    ``dyn`` values (``vars.*``, ``json.decode``) are left to run time."""
+    from ..env import POLICY
+
+    known = POLICY.check_text(text)  # memoized, with the whole check: its type, not a second check
+    kind = known[3].type if known is not None and not known[1] else None
+    if kind is None or kind.kind in ("bool", "dyn", "param"):
+        return []
+    return [Diagnostic.make("AIGW303", f"a condition must give a bool, not `{kind}`", span,
+                            help="compare the value: `req.method == 'GET'`, `size(x) > 0`, "
+                            "`'k' in req.url.query_params`")]
+
+
 def check_rule(rule: Rule, source: Source | None = None) -> list[Diagnostic]:
     """The CEL diagnostics of one rule. The readers also run it on a rule they leave out of
     the policy for its errors, so a misspelled action does not hide a type error beside it."""
     found: list[Diagnostic] = []
     for expr in rule.expressions:
-        found.extend(_parse(expr.source, expr.span, source))
+        found.extend(_parse(expr.source, expr.span, source) or check_condition_type(expr.source, expr.span))
     for action in rule.actions:
         for text, span, is_template in _cel_texts(action):
             if is_template:

@@ -71,9 +71,30 @@ def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
                     "compress in front of the gateway if bandwidth matters"))
             if isinstance(config, AiGateway):
                 found.extend(ai_gateway.check_action(action))
+            found.extend(_bad_from(action))
             if config.TERMINATING and terminated_by is None and not _may_continue(action):
                 terminated_by = action.type
     return found
+
+
+def _bad_from(action: Action) -> list[Diagnostic]:
+    """AIGW304 for a ``redirect``'s or ``url-rewrite``'s constant ``from`` that is no RE2
+    pattern: the action would fail its rule on every request, as a constant bad ``matches``
+    pattern would (a ``from`` with ``${...}`` is only known at run time)."""
+    if action.type not in ("redirect", "url-rewrite"):
+        return []
+    pattern = action.config.written().get("from")
+    if not isinstance(pattern, str) or "${" in pattern:
+        return []
+    from ..cel.runtime.stdlib import regex
+    from ..cel.runtime.values import CelError
+
+    try:
+        regex(pattern)
+    except CelError as error:
+        return [Diagnostic.make("AIGW304", f"`from` in `{action.type}`: {error}", action.span_of("from"),
+                                help="RE2 syntax (https://github.com/google/re2/wiki/Syntax)")]
+    return []
 
 
 def _may_continue(action: Action) -> bool:

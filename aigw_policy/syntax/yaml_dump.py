@@ -10,10 +10,11 @@ import re
 from typing import Any
 
 import yaml
+from yaml.nodes import ScalarNode
 from pydantic import BaseModel
 
 from ..ir.nodes import PHASES, SETTINGS, Action, Policy, Rule
-from .yaml_schema import _CORE, _STR
+from .yaml_schema import _CORE, _STR, go_number
 
 __all__ = ["dump_data", "dump_json", "dump_yaml"]
 
@@ -72,7 +73,15 @@ _ODD_BREAKS = "\r\x85\u2028\u2029\ufeff"
 
 
 class _Dumper(yaml.SafeDumper):
-    """Quotes any string that a YAML 1.1 *or* 1.2 reader would not read back as a string."""
+    """Quotes any string that a YAML 1.1 *or* 1.2 reader, or Go's yaml, would not read back
+    as a string."""
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode and implicit[0]:
+            number = go_number(value)  # a number to Go's yaml: a string like it is quoted
+            if number is not None:
+                return "tag:yaml.org,2002:" + ("int" if isinstance(number, int) else "float")
+        return super().resolve(kind, value, implicit)
 
     def ignore_aliases(self, data: Any) -> bool:
         return True

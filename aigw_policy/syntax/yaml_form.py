@@ -11,8 +11,9 @@ Reading is two stages, both collecting diagnostics instead of raising:
 
 Scalars follow the YAML 1.2 core schema, not PyYAML's YAML 1.1 defaults: ``yes``, ``no``,
 ``on``, ``off``, ``y``, ``n`` and dates stay strings; booleans are only ``true``/``false``
-(any case as the core schema allows); ``0o17`` and ``0x1f`` are integers and ``017`` is
-decimal 17; ``1e3`` is a float; merge keys (``<<``) are ordinary keys. Mapping keys are
+(any case as the core schema allows); numbers are what Go's yaml (ngrok's reader) makes of
+them (:func:`~aigw_policy.syntax.yaml_schema.go_number`: ``1_000`` is 1000, ``017`` octal 15,
+``0x1f`` and ``0b1`` integers, ``1e3`` a float); merge keys (``<<``) merge. Mapping keys are
 always strings: the key ``200:`` is the string ``"200"``.
 
 Writing (:func:`dump_data`, :func:`dump_yaml`, :func:`dump_json`) prints only what the author

@@ -28,7 +28,7 @@ from yaml.scanner import Scanner
 from ..diagnostics import Diagnostics
 from ..ir.raw import kind_of
 from ..source import Source, Span
-from .yaml_schema import _BOOL, _CORE, _FLOAT, _INT, _MAP, _NULL, _SEQ, _STR
+from .yaml_schema import _BOOL, _CORE, _FLOAT, _INT, _MAP, _NULL, _SEQ, _STR, go_number
 
 __all__ = ["MAX_DEPTH", "MAX_INPUT_CHARS", "MAX_NODES", "Map", "Scalar", "Seq", "Tree", "compose", "tree_kind"]
 
@@ -42,11 +42,21 @@ MAX_NODES = 500_000  # a 10,000-rule policy has ~150,000
 
 
 class _CoreResolver(BaseResolver):
-    """Resolves plain scalars by the YAML 1.2 core schema."""
+    """Resolves plain scalars by the YAML 1.2 core schema, numbers as Go's yaml reads them."""
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode and implicit[0]:
+            number = go_number(value)
+            if number is not None:
+                return _INT if isinstance(number, int) else _FLOAT
+        return super().resolve(kind, value, implicit)
 
 
 for _tag, _pattern, _first in _CORE:
-    _CoreResolver.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+    if _tag == _FLOAT:  # other numbers are go_number's
+        _pattern, _first = r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+."
+    if _tag != _INT:
+        _CoreResolver.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 
 
 class _TooDeep(Exception):
@@ -289,11 +299,10 @@ def _is_merge(key: YamlNode) -> bool:
 
 
 def _to_int(text: str) -> int:
-    if text.startswith("0o"):
-        return int(text[2:], 8)
-    if text.startswith("0x"):
-        return int(text[2:], 16)
-    return int(text, 10)
+    number = go_number(text)
+    if isinstance(number, int):
+        return number
+    raise ValueError(text)
 
 
 def _to_float(text: str) -> float:
@@ -304,7 +313,10 @@ def _to_float(text: str) -> float:
         return -math.inf
     if lowered == ".nan":
         return math.nan
-    return float(text)
+    number = go_number(text)
+    if number is None:
+        raise ValueError(text)
+    return float(number)
 
 
 def _to_bool(text: str) -> bool:
@@ -433,6 +445,8 @@ def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | No
         return None
     data: Any = None
     if json_mode:
+        if text.startswith("\ufeff"):  # a BOM (Windows editors write one): read past, as
+            text = " " + text[1:]  # ngrok's YAML reader does; one-for-one keeps offsets
         try:
             data = json.loads(text, object_pairs_hook=_first_wins)
         except json.JSONDecodeError as error:

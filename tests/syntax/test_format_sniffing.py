@@ -25,3 +25,12 @@ def test_sniffed_format(what: str, text: str, read: bool, codes: list[str]) -> N
     policy, found = ap.read(text, cache_dir=None)
     assert [d.code for d in found] == codes, found
     assert (policy is not None and len(policy.on_http_request or ()) == 1) == read
+
+
+@pytest.mark.parametrize("name", ["p.json", None, "p.yaml"])
+def test_a_byte_order_mark_before_a_json_policy_is_read_past(name: str | None) -> None:
+    """Windows editors save UTF-8 with a BOM; ngrok's YAML reader reads past it. The JSON
+    reader said `unexpected UTF-8 BOM (decode using utf-8-sig)` and refused the policy."""
+    text = '\ufeff{"on_http_request": [{"actions": [{"type": "deny", "config": {"status_code": 99}}]}]}'
+    _, found = ap.read(text, name=name, cache_dir=None)
+    assert [(d.code, d.span.line, d.span.column) for d in found] == [("AIGW123", 1, 79)], found
