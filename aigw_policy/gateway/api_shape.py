@@ -29,7 +29,7 @@ from typing import Any
 from ..providers.framing import SSEParser
 from .first_event import error_status, says_nothing
 
-__all__ = ["first_not_json", "foreign", "foreign_stream", "known", "whole_error"]
+__all__ = ["first_not_json", "foreign", "foreign_stream", "known", "relabelled", "whole_error"]
 
 _ANTHROPIC_EVENTS = frozenset({"message_start", "message_delta", "message_stop", "content_block_start",
                                "content_block_delta", "content_block_stop", "ping", "error"})
@@ -77,6 +77,33 @@ def known(url: str) -> bool:
     (True, False)
     """
     return _shape(url) is not None
+
+
+_UNSAID = frozenset({"", "text/plain", "application/octet-stream", "binary/octet-stream"})
+
+
+def relabelled(url: str, ctype: str, wants: bool | None) -> str | None:
+    """The Content-Type a success to ``url`` (an API judged here) has, when its own (``ctype``,
+    lower case) says nothing of it: none, ``text/plain`` or an octet stream, and the request
+    said which form it wants (``wants``: a stream, or one JSON body; None: not said). Such an
+    answer is read and judged as that type, and served with it: the Mistral SDK refused a
+    completion sent as ``text/plain`` ("Unexpected response received: Status 200 Content-Type
+    text/plain"), the others read it as JSON. None: the type is left as it came.
+
+    >>> relabelled("http://h/v1/chat/completions", "text/plain; charset=utf-8", False)
+    'application/json'
+    >>> relabelled("http://h/v1/chat/completions", "", True)
+    'text/event-stream'
+    >>> relabelled("http://h/v1beta/models/g:streamGenerateContent", "text/plain", True)  # a JSON array
+    'application/json'
+    >>> relabelled("http://h/v1/audio/speech", "", False), relabelled("http://h/v1/messages", "application/json", False)
+    (None, None)
+    """
+    if wants is None or ctype.split(";", 1)[0].strip() not in _UNSAID or not known(url):
+        return None
+    if wants and not (":streamGenerateContent" in url.split("?", 1)[0] and "alt=sse" not in url):
+        return "text/event-stream"
+    return "application/json"
 
 
 _EVENT_END = re.compile(rb"\r?\n\r?\n")

@@ -46,7 +46,7 @@ from ..routing.rewrite import account_answer_field, upstream_request
 from ..redact import account_ids
 from ..routing.secrets import Secrets
 from .answer_read import decoded_chunks, judge
-from .api_shape import known, whole_error
+from .api_shape import known, relabelled, whole_error
 from .first_event import stream_error
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
@@ -139,7 +139,7 @@ class Router:
             return AttemptOutcome(error="connect", latency_ms=0.0), None
         t0 = time.perf_counter()
         response = None
-        ttft = head_ms = None
+        ttft = head_ms = label = None
         try:
             async with asyncio.timeout(limit):
                 response = await self.client().request(req.method, req.url, wire, req.content,
@@ -154,6 +154,8 @@ class Router:
                                         "gateway does not follow nor pass on")
                 encoding = response.header("content-encoding")
                 ctype = (response.header("content-type") or "").lower()
+                label = relabelled(req.url, ctype, wants) if 200 <= response.status < 300 else None
+                ctype = label or ctype
                 chunks = decoded_chunks(response, StreamDecoder(encoding) if decodable(encoding) else None)
                 read = await judge(chunks, response.status, ctype, req.url, wants, limit=self.capture_limit,
                                    shape=True)
@@ -206,6 +208,8 @@ class Router:
             drop |= {"content-encoding"}
         out = [(k, v) for k, v in response.raw_headers if (name := k.lower().decode("latin-1")) not in drop
                and not (private and account_answer_field(name))]
+        if label is not None:  # the answer's type said nothing of it: the API's (api_shape.relabelled)
+            out = [(k, v) for k, v in out if k.lower() != b"content-type"] + [(b"content-type", label.encode())]
         if scrub is not None:
             out = [(k, scrub.whole(v)) for k, v in out]
         if secret is not None and status >= 400:  # served as it is (not a failover trigger)

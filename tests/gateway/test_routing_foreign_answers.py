@@ -148,3 +148,40 @@ def test_a_served_stream_ends_with_the_provider_s_error_at_an_event_that_is_not_
         assert error in content
         assert b"not JSON" in content
         assert record_of(gw.ledger, rid)["aigw.attempts"] == 1
+
+
+def _typed(ctype: str, body: bytes) -> bytes:
+    head = f"HTTP/1.1 200 OK\r\n{f'content-type: {ctype}' if ctype else 'x-no-type: 1'}\r\n"
+    return (head + f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode() + body
+
+
+# name -> (stream, the answer's type, its body, the type the client gets (None: malformed, failed over))
+UNTYPED: dict[str, tuple[bool, str, bytes, str | None]] = {
+    "a completion as text/plain": (False, "text/plain; charset=utf-8", json.dumps(CHAT).encode(), "application/json"),
+    "a completion with no type": (False, "", json.dumps(CHAT).encode(), "application/json"),
+    "events as text/plain": (True, "text/plain", b"data: " + json.dumps(CHUNK).encode() + b"\n\ndata: [DONE]\n\n",
+                             "text/event-stream"),
+    "events as an octet stream": (True, "application/octet-stream",
+                                  b"data: " + json.dumps(CHUNK).encode() + b"\n\ndata: [DONE]\n\n", "text/event-stream"),
+    "text that is no completion": (False, "text/plain", b"upstream says hello", None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNTYPED))
+def test_an_answer_whose_type_says_nothing_is_read_and_served_as_its_api_s(case: str) -> None:
+    """A known API's success sent as ``text/plain``, an octet stream or with no type is served
+    with the type of the form its request asked for (the Mistral SDK refused it: "Unexpected
+    response received: Status 200 Content-Type text/plain"), and judged as that type: one that
+    is not (text where a completion was due) fails over."""
+    stream, ctype, body, want = UNTYPED[case]
+    with RawUpstream(serve(_typed(ctype, body))) as up, RawUpstream(serve(GOOD["openai", stream])) as good, \
+            policy_gateway(routed_policy([up.url, good.url]), KEY) as gw:
+        got = _post(gw.url, "openai", stream)
+        assert got.status_code == 200, got.text
+        attempts = record_of(gw.ledger, got.headers["x-aigw-decision-id"])["aigw.attempts"]
+        if want is None:
+            assert attempts == 2
+            return
+        assert attempts == 1
+        assert got.headers["content-type"] == want
+        assert got.content == body
