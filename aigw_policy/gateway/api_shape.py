@@ -111,29 +111,30 @@ _EVENT_END = re.compile(rb"\r?\n\r?\n")
 
 def first_not_json(events: bytes) -> int:
     """Where the first SSE event of ``events`` (whole events, as a served stream passes them on)
-    whose data is not JSON starts (OpenAI's ``[DONE]`` and events without data are); -1 when
-    there is none. A known API's stream sends JSON only: such an event after content reached the
-    client is one its SDK fails to parse (``json.JSONDecodeError``, outside its documented
-    errors), so the served stream ends there, with the provider's error event.
+    whose data cannot be JSON starts: it does not open with ``{`` or ``[`` and close with ``}``
+    or ``]`` (OpenAI's ``[DONE]`` and events without data are fine); -1 when there is none. A
+    known API's stream sends JSON objects only: such an event after content reached the client
+    is one its SDK fails to parse (``json.JSONDecodeError``, outside its documented errors), so
+    the served stream ends there, with the provider's error event. Judged by its ends, not
+    parsed: the usage reader does not parse every event either (providers/sse.py), and a
+    stream's events are read at the speed they come.
 
     >>> first_not_json(b'data: {"a": 1}\\n\\n: keep-alive\\n\\ndata: [DONE]\\n\\n')
     -1
     >>> first_not_json(b'data: {"a": 1}\\n\\ndata: {not json\\n\\n')
     16
-    >>> first_not_json(b'event: x\\ndata: {"a":\\ndata: 1}\\n\\n')  # data lines join with a newline
-    -1
+    >>> first_not_json(b'event: x\\ndata: {"a":\\ndata: 1}\\n\\n'), first_not_json(b'data: <html>\\r\\n\\r\\n')
+    (-1, 0)
     """
     start = 0
     for end in _EVENT_END.finditer(events):
         event = events[start:end.start()]
-        lines = [ln[5:].removeprefix(b" ") for ln in event.splitlines() if ln.startswith(b"data:")]
-        if lines:
-            data = b"\n".join(lines)
-            if data.strip() != b"[DONE]":
-                try:
-                    json.loads(data)
-                except (ValueError, RecursionError):
-                    return start
+        at = event.find(b"data:")
+        if at >= 0:
+            first = event[at + 5:at + 7].lstrip()[:1]
+            last = event.rstrip()[-1:]
+            if not ((first in (b"{", b"[") and last in (b"}", b"]")) or event[at + 5:].strip() == b"[DONE]"):
+                return start
         start = end.end()
     return -1
 
