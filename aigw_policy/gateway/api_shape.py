@@ -149,6 +149,8 @@ def foreign(status: int, url: str, obj: Any) -> str | None:
     True
     >>> foreign(200, "http://h/v1/chat/completions", {"error": {"message": "x"}}) is None  # whole_error's
     True
+    >>> foreign(200, "http://h/v2/chat", {"id": "x", "message": "invalid api token"})[:40]
+    'a 200 JSON answer that is not a Cohere v'
     >>> foreign(200, "http://h/v1/files", {"anything": 1}) is None, foreign(200, "http://h/v1/embeddings", [1]) is None
     (True, True)
     """
@@ -156,8 +158,8 @@ def foreign(status: int, url: str, obj: Any) -> str | None:
     if shape is None or not isinstance(obj, dict) or not 200 <= status < 300 or status == 204:
         return None
     whole, _, name = shape
-    if any(k in obj for k in whole) or isinstance(obj.get("error"), (dict, str)):
-        return None
+    if any(isinstance(obj.get(k), (dict, list, int)) for k in whole) or isinstance(obj.get("error"), (dict, str)):
+        return None  # (a field of the answer is no text: Cohere's error is {"id", "message": "..."})
     return f"a {status} JSON answer that is not {name} (none of {', '.join(whole)}: another API answered)"
 
 

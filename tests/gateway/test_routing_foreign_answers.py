@@ -66,6 +66,8 @@ CASES: dict[str, tuple[str, bool, bytes, int | None]] = {
     "chat chunks to a messages stream": ("anthropic", True,
                                          _http(200, "text/event-stream", ANT_EVENTS.split(b"\n\n", 1)[0] + b"\n\n"
                                                + b"data: " + json.dumps(CHUNK).encode() + b"\n\n"), None),
+    "200 Cohere error body at a chat request": ("openai", False, _json({"id": "e", "message": "invalid api token"}),
+                                                None),
     "200 error body": ("openai", False, _json({"error": {"code": 503, "message": "provider down"}}), 503),
     "200 error body, anthropic": ("anthropic", False,
                                   _json({"type": "error", "error": {"type": "overloaded_error", "message": "o"}}),
