@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..providers.encoding import StreamDecoder
+from .api_shape import foreign_stream
 from .captured import streamed
 from .first_event import framing_of, opening
 from .http_client import Response
@@ -83,22 +84,25 @@ async def read_upto(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, As
 
 
 async def judge(chunks: AsyncIterator[bytes], status: int, ctype: str, url: str, wants: bool | None, *,
-                limit: int, opaque: bool = False) -> Judged:
+                limit: int, opaque: bool = False, shape: bool = False) -> Judged:
     """Read ``chunks`` (an answer of ``status`` and ``ctype``, lower case, to ``url``) as far as
     needed to judge it (the module's docstring); ``wants``: :func:`wants_stream`; ``limit``:
     bytes of a success read whole at most (past them it is served unjudged); ``opaque``: a
     body that cannot be read (a ``HEAD``'s answer has none; one in a content coding the
-    gateway does not decode, passed on to a client that accepts it): not judged."""
+    gateway does not decode, passed on to a client that accepts it): not judged; ``shape``: a
+    success that is not of the API ``url`` calls (:mod:`.api_shape`) is malformed too (a
+    routed attempt's: another candidate can answer; the single upstream's proxy passes it on)."""
     if opaque:
         return Judged(False, "", b"", chunks, None)
     if status < 400 and streamed(ctype, status, url):
         framing = framing_of(ctype)
         prefix = await opening(chunks, framing)
-        why = malformed_stream(status, ctype, framing, prefix) or mismatched(wants, True, status, prefix, url)
+        why = malformed_stream(status, ctype, framing, prefix) or mismatched(wants, True, status, prefix, url) \
+            or (foreign_stream(status, url, framing, prefix) if shape else None)
         return Judged(True, framing, prefix, chunks, why)
     if status < 400 and "json" not in ctype and "html" not in ctype:
         return Judged(False, "", b"", chunks, None)  # audio, a transcript as text, a file: as it comes
     prefix, rest = await read_upto(chunks, ERROR_BODY_LIMIT if status >= 400 else limit)
-    why = None if rest is not None else malformed(status, ctype, prefix) or mismatched(wants, False, status, prefix,
-                                                                                       url)
+    why = None if rest is not None else malformed(status, ctype, prefix, url if shape else "") \
+        or mismatched(wants, False, status, prefix, url)
     return Judged(False, "", prefix, rest, why)

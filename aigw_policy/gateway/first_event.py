@@ -35,7 +35,7 @@ from ..providers.eventstream import EventStreamParser
 from ..providers.framing import JSONArrayParser, NDJSONParser, SSEParser
 from .captured import EVENT_STREAM
 
-__all__ = ["MAX_OPENING", "framing_of", "opening", "stream_error"]
+__all__ = ["MAX_OPENING", "error_status", "framing_of", "opening", "says_nothing", "stream_error"]
 
 _OPENING_EVENTS = ("message_start", "ping", "response.created", "response.in_progress", "messageStart",
                    "message-start", "stream-start")
@@ -99,7 +99,7 @@ async def _parsed_opening(chunks: AsyncIterator[bytes], framing: str) -> bytes:
     async for chunk in chunks:
         buf += chunk
         events = parser.feed(chunk)
-        if any(not _says_nothing(name, data) for name, data in events) or parser.dropped or len(buf) > MAX_OPENING:
+        if any(not says_nothing(name, data) for name, data in events) or parser.dropped or len(buf) > MAX_OPENING:
             break
     return bytes(buf)
 
@@ -125,7 +125,7 @@ def _parser(framing: str) -> Any:
     return JSONArrayParser() if framing == "array" else NDJSONParser()
 
 
-def _says_nothing(name: str, data: str) -> bool:
+def says_nothing(name: str, data: str) -> bool:
     """Whether a parsed event is an opening one (Anthropic's ``message_start`` inside Bedrock's
     InvokeModel stream, Bedrock's ``messageStart``): read on as SSE's are."""
     if name in _OPENING_EVENTS:
@@ -183,7 +183,7 @@ def stream_error(prefix: bytes, framing: str = "sse") -> tuple[int, Any] | None:
     else:
         parser = _parser(framing)
         events = parser.feed(prefix) + parser.finish()
-    events = [e for e in events if not _says_nothing(*e)]
+    events = [e for e in events if not says_nothing(*e)]
     if not events:
         return None
     name, data = events[0]
@@ -202,11 +202,23 @@ def stream_error(prefix: bytes, framing: str = "sse") -> tuple[int, Any] | None:
         return 500, obj
     elif name != "error" and obj.get("type") != "error" and not isinstance(error, dict):
         return None
+    return error_status(obj, error), obj
+
+
+def error_status(obj: dict[str, Any], error: Any = None) -> int:
+    """The HTTP status an error object (a stream's event, a whole answer) means: its ``error``'s
+    (or ``error``, given) numeric ``code``, else its code or type or Gemini's ``status`` as a
+    word the providers answer with a status (:data:`_STATUS`), else 500.
+
+    >>> error_status({"error": {"code": 503}}), error_status({"error": {"type": "rate_limit_error"}}), error_status({"error": "x"})
+    (503, 429, 500)
+    """
+    error = obj.get("error") if error is None else error
     error = error if isinstance(error, dict) else obj
     code = error.get("code")
     if type(code) is int and 400 <= code <= 599:
-        return code, obj
+        return code
     if isinstance(code, str) and code in _STATUS:  # the Responses API's error codes are words
-        return _STATUS[code], obj
+        return _STATUS[code]
     kind = error.get("type") or error.get("status")
-    return _STATUS.get(kind, 500) if isinstance(kind, str) else 500, obj
+    return _STATUS.get(kind, 500) if isinstance(kind, str) else 500

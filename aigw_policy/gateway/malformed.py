@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import json
 
+from .api_shape import foreign
+
 __all__ = ["CUT", "malformed", "malformed_stream", "mismatched"]
 
 _HTML = (b"<!doctype html", b"<html")
 
 
-def malformed(status: int, ctype: str, body: bytes) -> str | None:
+def malformed(status: int, ctype: str, body: bytes, url: str = "") -> str | None:
     """Why a whole, non-streamed answer of ``status`` (< 300), ``ctype`` (lower case) and
     ``body`` (decoded) cannot be the API's answer, in a few words; None when it can.
-    Only what is certain is judged: JSON that does not parse, an HTML page; any other type
-    (audio, a transcript as text) passes as it came.
+    Only what is certain is judged: JSON that does not parse, an HTML page, JSON that is not
+    the answer of the API ``url`` calls (:func:`~.api_shape.foreign`; no ``url``: not judged);
+    any other type (audio, a transcript as text) passes as it came.
 
     >>> malformed(200, "application/json", b'{"id": "x", "choi')
     'a 200 answer whose JSON body does not parse (cut, or not JSON)'
@@ -42,9 +45,10 @@ def malformed(status: int, ctype: str, body: bytes) -> str | None:
         return f"a {status} answer that is an HTML page (a proxy or load balancer answered), not the API"
     if "json" in ctype:
         try:
-            json.loads(body)
+            obj = json.loads(body)
         except (ValueError, RecursionError):
             return f"a {status} answer whose JSON body does not parse (cut, or not JSON)"
+        return foreign(status, url, obj)
     return None
 
 

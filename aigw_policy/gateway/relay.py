@@ -18,15 +18,21 @@ from typing import Any
 
 from ..providers.errors import ProviderError
 from ..providers.framing import JSONArrayParser
+from .api_shape import first_not_json
 from .captured import EVENT_STREAM
 from .errors import stream_error_event
 from .http_client import UpstreamError
 from .scrub import Scrubber
 from .server import leave_unfinished
 
-__all__ = ["CUTS", "MAX_EVENT", "Framer", "end_cut", "relay"]
+__all__ = ["CUTS", "MAX_EVENT", "Framer", "NotJSONEvent", "end_cut", "relay"]
 
 _log = logging.getLogger("aigw_policy.gateway")
+
+class NotJSONEvent(UpstreamError):
+    """A served stream of a known API sent an event whose data is not JSON
+    (:func:`~.api_shape.first_not_json`): it ends there, as a cut one does."""
+
 
 CUTS = (UpstreamError, TimeoutError, ProviderError)
 """What an answer's body raises when the upstream cut it, went quiet, or sent what does not decode."""
@@ -116,19 +122,23 @@ MAX_EVENT = 1024 * 1024
 """Bytes of one stream event held back at most while it is incomplete."""
 
 
-MAX_EVENT = 1024 * 1024
-"""Bytes of one stream event held back at most while it is incomplete."""
-
-
 async def relay(prefix: bytes, rest: AsyncIterator[bytes] | None, send: Any, scrubs: Sequence[Scrubber],
-                frames: Framer | None) -> None:
+                frames: Framer | None, *, json_events: bool = False) -> None:
     """Send ``prefix`` then ``rest`` (the body's chunks still to come) to the client as ASGI
     body messages (``more_body``; the end is the caller's): through each of ``scrubs`` in turn,
-    then ``frames`` (a stream's, else None). Raises what reading ``rest`` raises (:data:`CUTS`)."""
+    then ``frames`` (a stream's, else None). Raises what reading ``rest`` raises (:data:`CUTS`);
+    ``json_events``: an SSE stream of an API whose events are JSON, which ends, after the
+    events before it, at one that is not (:class:`NotJSONEvent`)."""
+    check = json_events and frames is not None and frames.sse
+
     async def out(chunk: bytes) -> None:
         for scrub in scrubs:
             chunk = scrub.feed(chunk)
         whole = frames.feed(chunk) if frames is not None else chunk
+        if check and whole and (bad := first_not_json(whole)) >= 0:
+            if bad:
+                await send({"type": "http.response.body", "body": whole[:bad], "more_body": True})
+            raise NotJSONEvent("the upstream sent a stream event that is not JSON")
         if whole:
             await send({"type": "http.response.body", "body": whole, "more_body": True})
 
@@ -153,10 +163,11 @@ async def end_cut(error: BaseException, api: str, frames: Framer | None, send: A
     context (``upstream_error`` set), or None."""
     timeout = isinstance(error, TimeoutError)
     if ctx is not None:
-        ctx.upstream_error = "timeout" if timeout else "broken"
+        ctx.upstream_error = "timeout" if timeout else "malformed" if isinstance(error, NotJSONEvent) else "broken"
     _log.warning("the upstream's answer was cut: %s", error if not timeout else "it went quiet")
     if frames is not None:  # bytes are out: no failover, the client is told in its stream
-        why = "the upstream went quiet" if timeout else "the upstream cut the stream"
+        why = "the upstream went quiet" if timeout else "the upstream sent an event that is not JSON" \
+            if isinstance(error, NotJSONEvent) else "the upstream cut the stream"
         await send({"type": "http.response.body", "more_body": True,
                     "body": stream_error_event(api, f"{why}; the answer is incomplete", frames.ctype,
                                                comma=frames.comma)})

@@ -46,6 +46,7 @@ from ..routing.rewrite import account_answer_field, upstream_request
 from ..redact import account_ids
 from ..routing.secrets import Secrets
 from .answer_read import decoded_chunks, judge
+from .api_shape import known, relabelled, whole_error
 from .first_event import stream_error
 from .hops import hop_by_hop
 from .http_client import HttpClient, Response, UpstreamError
@@ -74,6 +75,9 @@ class Answer:
     streaming: bool
     scrub: Scrubber | None = None
     """The attempt key's scrubber (None: no key worth one; see :mod:`.scrub`)."""
+    json_events: bool = False
+    """A stream of an API whose events are JSON (:func:`~.api_shape.known`): it ends at one that
+    is not (:class:`~.relay.NotJSONEvent`)."""
 
     async def aclose(self) -> None:
         _close(self.response)
@@ -135,7 +139,7 @@ class Router:
             return AttemptOutcome(error="connect", latency_ms=0.0), None
         t0 = time.perf_counter()
         response = None
-        ttft = head_ms = None
+        ttft = head_ms = label = None
         try:
             async with asyncio.timeout(limit):
                 response = await self.client().request(req.method, req.url, wire, req.content,
@@ -150,8 +154,11 @@ class Router:
                                         "gateway does not follow nor pass on")
                 encoding = response.header("content-encoding")
                 ctype = (response.header("content-type") or "").lower()
+                label = relabelled(req.url, ctype, wants) if 200 <= response.status < 300 else None
+                ctype = label or ctype
                 chunks = decoded_chunks(response, StreamDecoder(encoding) if decodable(encoding) else None)
-                read = await judge(chunks, response.status, ctype, req.url, wants, limit=self.capture_limit)
+                read = await judge(chunks, response.status, ctype, req.url, wants, limit=self.capture_limit,
+                                   shape=True)
                 if read.streaming:
                     ttft = _ms(t0)
         except TimeoutError:
@@ -186,6 +193,11 @@ class Router:
         status, said = response.status, _parsed(judged) if response.status >= 400 else None
         if streaming and (failed := stream_error(judged, framing)) is not None:  # a 200 whose first event is an error
             status, said = failed
+        elif not streaming and rest is None and (failed := whole_error(response.status, prefix)) is not None:
+            # a 200 whose body is an error and nothing else: failed with the status it says, and
+            # served (when that is no trigger) with it, so that the SDK raises its own error
+            status, said = failed
+            said = _parsed(scrub.whole(prefix)) if scrub is not None else said
         outcome = AttemptOutcome(status, latency_ms=_ms(t0), time_to_first_token_ms=ttft, headers=plain, body=said,
                                  time_to_first_byte_ms=head_ms)
         drop = ANSWER_DROP | hop_by_hop(response.raw_headers)
@@ -196,14 +208,17 @@ class Router:
             drop |= {"content-encoding"}
         out = [(k, v) for k, v in response.raw_headers if (name := k.lower().decode("latin-1")) not in drop
                and not (private and account_answer_field(name))]
+        if label is not None:  # the answer's type said nothing of it: the API's (api_shape.relabelled)
+            out = [(k, v) for k, v in out if k.lower() != b"content-type"] + [(b"content-type", label.encode())]
         if scrub is not None:
             out = [(k, scrub.whole(v)) for k, v in out]
-        if secret is not None and response.status >= 400:  # served as it is (not a failover trigger)
+        if secret is not None and status >= 400:  # served as it is (not a failover trigger)
             prefix = account_ids(prefix)  # type: ignore[assignment]
         # served, the rest may be quiet as long as one attempt may (its own time was cut to
         # what the total left: that bounds the attempts, not an answer being served)
         response.wait_at_most(attempt.idle_s if attempt.idle_s is not None else limit)
-        return outcome, Answer(response.status, out, prefix, rest, response, streaming, scrub)
+        return outcome, Answer(response.status if streaming else status, out, prefix, rest, response, streaming, scrub,
+                               streaming and framing == "sse" and known(req.url))
 
 
 def _malformed(why: str, head_ms: float | None, latency_ms: float) -> AttemptOutcome:
@@ -257,7 +272,8 @@ def served_app(answer: Answer, api: str, ctx: Any) -> Any:
             await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
             scrubs = [answer.scrub] if answer.scrub is not None else []
             frames = Framer(answer.headers) if answer.streaming else None
-            copier = asyncio.ensure_future(relay(answer.prefix, answer.rest, send, scrubs, frames))
+            copier = asyncio.ensure_future(relay(answer.prefix, answer.rest, send, scrubs, frames,
+                                                 json_events=answer.json_events))
             done, _ = await asyncio.wait({copier, gone}, return_when=asyncio.FIRST_COMPLETED)
             if copier not in done:
                 copier.cancel()

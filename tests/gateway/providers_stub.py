@@ -88,8 +88,10 @@ class StubProvider:
         if reply.delay:
             await asyncio.sleep(reply.delay)
         extra = [(k.encode(), v.encode()) for k, v in reply.headers.items()]
-        shape = ("anthropic" if scope["path"].endswith("/messages") else "gemini" if gemini
-                 else "responses" if scope["path"].endswith("/responses") else "chat")
+        path = scope["path"]
+        shape = ("anthropic" if path.endswith("/messages") else "gemini" if gemini
+                 else "responses" if path.endswith("/responses") else "embeddings" if path.endswith("/embeddings")
+                 else "cohere" if path.endswith("/v2/chat") else "chat")
         if reply.status != 200:
             message = f"{self.name} says {reply.status}"
             error = ({"type": "error", "error": {"type": "api_error", "message": message}} if shape == "anthropic"
@@ -141,8 +143,21 @@ def _gemini_answer(model: str, text: str) -> dict[str, Any]:
             "usageMetadata": GEMINI_USAGE, "modelVersion": model}
 
 
+def _embeddings(model: str, text: str) -> dict[str, Any]:
+    return {"object": "list", "model": model, "data": [{"object": "embedding", "index": 0, "embedding": [0.5]}],
+            "usage": {"prompt_tokens": OPENAI_USAGE["prompt_tokens"], "total_tokens": OPENAI_USAGE["prompt_tokens"]}}
+
+
+def _cohere_answer(model: str, text: str) -> dict[str, Any]:
+    return {"id": "cohere-stub", "finish_reason": "COMPLETE",
+            "message": {"role": "assistant", "content": [{"type": "text", "text": text}]},
+            "usage": {"billed_units": {"input_tokens": 11, "output_tokens": 3},
+                      "tokens": {"input_tokens": 11, "output_tokens": 3}}}
+
+
+# an answer of each API in its own shape (the gateway judges a routed answer by it: api_shape.py)
 _ANSWERS = {"chat": _openai_completion, "anthropic": _anthropic_message, "responses": _responses_answer,
-            "gemini": _gemini_answer}
+            "gemini": _gemini_answer, "embeddings": _embeddings, "cohere": _cohere_answer}
 _GEMINI_PATH = re.compile(r"/models/([^/:]+):(generateContent|streamGenerateContent)$")
 
 

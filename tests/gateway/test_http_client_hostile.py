@@ -678,7 +678,8 @@ def test_serve_failover_when_the_first_provider_breaks(tmp_path: Path, how: str,
 
     from .conftest import ServerThread
 
-    payload = b'{"id": "x", "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}'
+    # a chat completion (a routed answer is judged by its API's shape: no `choices`, another API's)
+    payload = b'{"id": "x", "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}'
 
     async def breaks(peer: Peer) -> None:
         await peer.read_request()
