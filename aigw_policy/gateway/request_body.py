@@ -93,9 +93,6 @@ def _one_spelling(body: dict[str, Any]) -> None:
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
-_RAW_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
-"""A surrogate's own UTF-8 bytes (CESU-8, WTF-8): not UTF-8; ``json.loads`` decodes them
-(``surrogatepass``) into the same unpaired surrogate an escape makes."""
 
 
 def _no_constant(name: str) -> Any:
@@ -122,9 +119,13 @@ def parse_body(body: bytes, content_type: str) -> Any:
                        "(commas), more than a request needs", 413)
     try:
         encoding = json.detect_encoding(body)
-        value = _DECODER.decode(body.decode(encoding, "surrogatepass"))
+        try:  # strict: a surrogate's own bytes (CESU-8, WTF-8, UTF-16's lone code unit) are refused
+            text, raw = body.decode(encoding), False  # (valid text, the common case: no scan for them)
+        except UnicodeDecodeError:  # as json.loads reads them (surrogatepass), then judged below
+            text, raw = body.decode(encoding, "surrogatepass"), True
+        value = _DECODER.decode(text)
         # `\ud800` unpaired, as an escape or as bytes (UTF-16's own too): not Unicode, parsers differ on it
-        if _SURROGATE_ESCAPE.search(body) or _RAW_SURROGATE.search(body) or encoding[:5] != "utf-8":
+        if raw or _SURROGATE_ESCAPE.search(body) or encoding[:5] != "utf-8":
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         if type(value) is dict:
             _one_spelling(value)
