@@ -210,6 +210,26 @@ def uvicorn_errors() -> Iterator[list[str]]:
         logger.removeHandler(handler)
 
 
+@pytest.fixture()
+def steady_clock(monkeypatch: pytest.MonkeyPatch) -> float:
+    """This process's wall clock (``time.time``, ``time.time_ns``: what the engine reads) moved
+    forward, by less than 15 minutes, to 0.5 s into a minute at least 15 minutes before a UTC
+    midnight, and running on from there: a fixed window of 30 s, a minute, an hour or a day
+    ends under no test shorter than 29 s. For in-process gateways whose test charges a limit
+    and reads it back (a ``serve`` process keeps its own clock). Gives the offset."""
+    import math
+
+    real, real_ns = time.time, time.time_ns
+    now = real()
+    target = math.floor(now / 60.0) * 60.0 + 60.5
+    if target % 86400 > 86400 - 900:  # too close to midnight: just after it
+        target = math.floor(target / 86400) * 86400 + 86400 + 0.5
+    offset = target - now
+    monkeypatch.setattr(time, "time", lambda: real() + offset)
+    monkeypatch.setattr(time, "time_ns", lambda: real_ns() + int(offset * 1e9))
+    return offset
+
+
 @contextlib.contextmanager
 def policy_gateway(policy: str, client_key: str, **kw: Any) -> Iterator[Any]:
     """``serve`` (its own server protocol) of ``policy`` for one client key (team ``red``),
