@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
+from ..instants import at
 from ..limits.model import AsyncLimitStore, Charge, LimitStore, Outcome
 from ..providers import AiRequest, PriceBook, Usage
 from .compile import CompiledAction, CompiledPolicy, CompiledRule
@@ -254,5 +255,5 @@ class Flow:
 
     def time(self) -> datetime:
         if self.now_dt is None:
-            self.now_dt = datetime.fromtimestamp(self.now, tz=timezone.utc)
+            self.now_dt = at(self.now)  # in its own second: the day its limits are charged in
         return self.now_dt

@@ -5,7 +5,6 @@ nested mappings (:func:`flatten_activation`)."""
 from __future__ import annotations
 
 import json
-import math as _math
 import time as _time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ..instants import split
 from ..providers import AiRequest, ProviderError, classify
 from .declarations import POLICY_VARIABLES
 from .header_parts import content_entries, header_parts
@@ -35,16 +35,15 @@ _last_second: tuple[int, str] = (0, "1970-01-01T00:00:00")
 def format_now(now: float) -> str:
     """RFC 3339 in UTC with a ``Z``, as ngrok's ``time.now``."""
     global _last_second
-    whole = _math.floor(now)
-    frac = now - whole
+    whole, us = split(now)  # never rounded into the next second (23:59:59.9999996 read `23:59:59.Z`)
     last = _last_second  # requests arrive in the same second: format it once
     if last[0] == whole:
         text = last[1]
     else:
         text = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(whole))
         _last_second = (whole, text)
-    if frac:
-        text += f"{frac:.6f}"[1:].rstrip("0")
+    if us:
+        text += f".{us:06d}".rstrip("0")
     return text + "Z"
 
 

@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
+from ..instants import at
 from .model import Charge, LimitSpec, Outcome, Verdict, new_outcome
 
 __all__ = [
@@ -82,8 +83,10 @@ def _zone(name: str) -> ZoneInfo:
 def period_bounds(period: str, timezone: str, now: float) -> tuple[float, float]:
     """The calendar period (hour, day, ISO week from Monday, month) containing ``now``, in
     ``timezone``, as Unix times ``[start, end)``. Wall-clock boundaries: a day in a DST
-    change is 23 or 25 hours long."""
-    s, e = _wall_bounds(period, datetime.fromtimestamp(now, _zone(timezone)))
+    change is 23 or 25 hours long. The local time is ``now`` in its own second
+    (:func:`~aigw_policy.instants.at`): rounded up, the last half microsecond of a period
+    would fall in the next one, and ``start <= now < end`` would not hold."""
+    s, e = _wall_bounds(period, at(now, _zone(timezone)))
     return _checked_bounds(period, now, s, e)
 
 
@@ -181,7 +184,7 @@ class Locator:
         self._bounds: dict[tuple[object, ...], tuple[float, float]] = {}
         # per (period, zone): the last ``now`` and its period's bounds. A request's store
         # calls (check, reserve, settle) locate its charges at one ``now``, several times:
-        # the local time is worked out once for them (``datetime.fromtimestamp`` in a zone)
+        # the local time is worked out once for them (``instants.at`` in a zone)
         self._last: dict[tuple[str, str], tuple[float, tuple[float, float]]] = {}
 
     def __call__(self, spec: LimitSpec, key: str, now: float) -> Slot:
@@ -215,7 +218,7 @@ class Locator:
 
     def _calendar(self, period: str, timezone: str, now: float) -> tuple[float, float]:
         """:func:`period_bounds`, the bounds kept per wall-clock date."""
-        local = datetime.fromtimestamp(now, _zone(timezone))
+        local = at(now, _zone(timezone))
         wall = (period, timezone, _wall_mark(period, local))
         bounds = self._bounds.get(wall)
         if bounds is None:

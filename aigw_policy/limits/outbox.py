@@ -37,6 +37,8 @@ __all__ = ["FIRST_DELAY", "MAX_DELAY", "Outbox", "Settlement", "SettleRetry"]
 FIRST_DELAY = 0.05
 """Seconds before the first retry; each failure doubles it, up to :data:`MAX_DELAY`."""
 MAX_DELAY = 30.0
+_FURTHEST = MAX_DELAY + 1.0
+"""No next try is set further ahead than this (seconds), unless the wall clock stepped back."""
 
 _log = logging.getLogger("aigw_policy.limits")
 _SCHEMA = (
@@ -80,8 +82,11 @@ class Outbox:
         sql = "SELECT op, request_id, actual, at, attempts FROM aigw_settle_outbox"
         args: tuple[Any, ...] = ()
         if not everything:
-            sql += " WHERE next_try <= ?"
-            args = (time.time(),)
+            # a next try further ahead than any back-off puts it was set before the wall clock
+            # stepped back: it is due, not stalled for the size of the step
+            now = time.time()
+            sql += " WHERE next_try <= ? OR next_try > ?"
+            args = (now, now + _FURTHEST)
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY next_try LIMIT ?", (*args, limit)).fetchall()
         return [Settlement(op, rid, json.loads(actual), at, n) for op, rid, actual, at, n in rows]
@@ -102,7 +107,10 @@ class Outbox:
         """Seconds until the next try is due (0 when one is), None when the outbox is empty."""
         with self._lock:
             (at,) = self._db.execute("SELECT min(next_try) FROM aigw_settle_outbox").fetchone()
-        return None if at is None else max(0.0, at - time.time())
+        if at is None:
+            return None
+        left = at - time.time()
+        return 0.0 if left > _FURTHEST else max(0.0, left)  # further: the clock stepped back
 
     def __len__(self) -> int:
         with self._lock:

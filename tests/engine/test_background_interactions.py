@@ -16,7 +16,6 @@ the tokens the limit holds after each: the ``POST``'s reservation is its input e
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -95,14 +94,20 @@ ROWS: list[tuple[str, list[tuple[Any, ...]], list[float]]] = [
 ]
 
 
+T0 = 1_795_000_000.0  # 400 s into an hour: the calls' team-tokens window (a sliding hour) is one
+"""Each call's time (``T0 + i``), not the wall clock's: a sliding window read across an hour's
+boundary weighs what the hour before charged below 1, and the counts were not whole."""
+
+
 def _run(engine: ap.Engine, i: int, call: tuple[Any, ...]) -> Any:
     method, url, body, ctype, answer = call
     request: dict[str, Any] = {"method": method, "url": url, "headers": {"content-type": "application/json"}}
     if body is not None:
         request["body"] = body
-    engine.evaluate({"id": f"r{i}", "identity": {"team": "t"}, "request": request})
+    engine.evaluate({"id": f"r{i}", "identity": {"team": "t"}, "request": request}, now=T0 + i)
     key = "sse" if ctype == "text/event-stream" else "body"
-    return engine.complete(f"r{i}", {"status_code": 200, "headers": {"content-type": ctype}, key: answer})
+    return engine.complete(f"r{i}", {"status_code": 200, "headers": {"content-type": ctype}, key: answer},
+                           now=T0 + i + 0.5)
 
 
 @pytest.mark.parametrize(("calls", "held"), [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
@@ -113,7 +118,7 @@ def test_an_interaction_is_charged_once_what_it_reports(calls: list[tuple[Any, .
     got = []
     for i, call in enumerate(calls):
         _run(engine, i, call)
-        got.append(store.check([new_charge(spec, "t", 0.0, None)], time.time())[0].used)
+        got.append(store.check([new_charge(spec, "t", 0.0, None)], T0 + i + 0.5)[0].used)
     assert got == held
 
 

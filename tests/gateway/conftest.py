@@ -21,6 +21,8 @@ except ImportError:  # pragma: no cover - only the keys file tests need nothing 
     uvicorn = None
     collect_ignore_glob = ["test_[!k]*.py"]
 
+from clock import move, steady, steady_offset
+
 from .stub import StubUpstream
 
 WAIT = 30.0
@@ -208,6 +210,29 @@ def uvicorn_errors() -> Iterator[list[str]]:
         yield got
     finally:
         logger.removeHandler(handler)
+
+
+@pytest.fixture()
+def steady_clock(monkeypatch: pytest.MonkeyPatch) -> float:
+    """This process's wall clock moved forward (tests/clock.py) to 0.5 s into a minute at least
+    15 minutes before a UTC midnight: a fixed window of 30 s, a minute or a day ends under no
+    test shorter than 29 s. Gives the offset."""
+    return steady(monkeypatch, 60.0)
+
+
+_AHEAD = [0.0]  # how far the modules' clock is moved forward so far (it only grows: never back)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def clear_of_midnight() -> Iterator[float]:
+    """Every module's in-process gateways start at least 15 minutes before a UTC midnight: their
+    tests charge daily caps and 24 h windows on the wall clock and read them back, and 11 of
+    them failed with the clock a few tenths of a second before midnight (the read found the
+    next day's empty window). Near midnight the clock is moved just past it; it is never
+    moved back from one module to the next."""
+    with pytest.MonkeyPatch.context() as patch:
+        _AHEAD[0] += steady_offset(time.time() + _AHEAD[0], None)
+        yield move(patch, _AHEAD[0])
 
 
 @contextlib.contextmanager

@@ -36,7 +36,11 @@ MSG = [{"role": "user", "content": "hi"}]
 
 
 @pytest.fixture()
-def gw() -> Any:
+def gw(steady_clock: float) -> Any:
+    """A gateway whose clock starts 0.5 s into a minute, 15 minutes or more before a UTC
+    midnight: on the wall clock, the daily limit's 429 said `Retry-After` under 120 s in the
+    last two minutes of a UTC day (the SDK then slept and retried), and a 30-second window
+    could end between the two calls (the second admitted)."""
     with ServerThread(StubUpstream()) as stub, policy_gateway(POLICY, KEY, upstream=stub.url) as server:
         yield server
 

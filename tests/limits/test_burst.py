@@ -10,6 +10,10 @@ Redis's reply time-out is raised to 10 s here (the pool's options stay the defau
 coroutines on one event loop on a busy shared machine can leave a healthy reply unread for
 over the default 1 s, and ``fail_open`` then admits that caller, as it should (it admitted
 194 of 150 once under load 8). What this file checks is the queueing, not the time-out.
+
+Every request carries one fixed ``now`` (and Redis takes it: ``clock="client"``): the limit is
+a fixed window of an hour, and a burst that ran across an hour's boundary of the wall clock
+admitted the capacity twice over, in two windows (seen as 154 of 150 with the clock sped up).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import aigw_policy as ap
 from conftest import require_redis
 
 BURST, CAPACITY = 400, 150
+NOW = "2026-11-18T01:30:00Z"  # mid-hour: the whole burst is in one window
 
 
 def _policy(mode: str) -> ap.Policy:
@@ -40,7 +45,7 @@ on_http_request:
 
 
 def _request(rid: str) -> dict:
-    return {"id": rid, "identity": {"key": "k1", "team": "burst"},
+    return {"id": rid, "now": NOW, "identity": {"key": "k1", "team": "burst"},
             "request": {"method": "POST", "url": "https://gw.example/v1/chat/completions",
                         "headers": {"content-type": "application/json"},
                         "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}}}
@@ -55,7 +60,8 @@ def burst_store(request, tmp_path):
         return
     url = require_redis()
     # the pool defaults of ``serve --store redis://...``; the hash tag isolates this test
-    store = ap.stores.from_url(url, hash_tag=f"burst-{uuid.uuid4().hex[:10]}", timeout=10.0)
+    store = ap.stores.from_url(url, hash_tag=f"burst-{uuid.uuid4().hex[:10]}", timeout=10.0,
+                                 clock="client")
     yield store
     store.clear()
     store.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,20 @@ from aigw_policy.limits.model import Charge
 from aigw_policy.limits.sqlite import SQLiteStore
 from aigw_policy.report.provider_usage import UsageExportError, parse_usage_export
 
+from clock import steady
+
 from . import fixture_ledger
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def steady_hour(monkeypatch: pytest.MonkeyPatch) -> float:
+    """Traffic is charged at the clock's now and read back by the commands at theirs: the clock
+    is moved forward to 0.5 s into an hour, 15 minutes or more before a UTC midnight
+    (tests/clock.py), or an hour's or a day's window could end between the two (`limits` read 0
+    of 180 tokens with the clock just before a midnight)."""
+    return steady(monkeypatch, 3600.0)
 
 POLICY = """
 on_http_request:
@@ -106,7 +117,7 @@ def test_limits_reads_the_store_and_charges_nothing(tmp_path: Path) -> None:
     assert (got["key-tpm"]["used"], got["key-tpm"]["remaining"], got["key-tpm"]["outcome"]) == (used, 100000 - used, "ok")
     assert (got["team-daily"]["used"], got["team-daily"]["outcome"]) == (used, "ok")
     assert got["team-daily"]["reset_at"].endswith("T00:00:00Z")
-    assert datetime.fromisoformat(got["key-tpm"]["reset_at"].replace("Z", "+00:00")) > datetime.now(timezone.utc)
+    assert datetime.fromisoformat(got["key-tpm"]["reset_at"].replace("Z", "+00:00")).timestamp() > time.time()
     assert got["model-rpm"]["key"] is None and got["model-rpm"]["applies"] == "conditional"
     assert "ai.model" in got["model-rpm"]["note"]
     # another team: the research-only cap does not apply
