@@ -38,10 +38,6 @@ class CounterTable:
         values = self.values
         values[key] = values.get(key, 0.0) + amount
 
-    def value(self, key: tuple[Any, ...] = ()) -> float:
-        """The count of ``key`` (0 for a label set never counted)."""
-        return self.values.get(key, 0.0)
-
     def family(self) -> Any:
         from prometheus_client.core import CounterMetricFamily
 
