@@ -176,11 +176,31 @@ HTTP = COMMON["request"]
     {"now": "2026-11-26T12:00:00Z"}, {"identity": {"team": Text("t")}}, {"request": {**HTTP, "url": "https://h/ a"}},
     {"request": {**HTTP, "method": "P\ud800"}}, {"request": {**HTTP, "url": "https://h/\ud800"}},
     {"request": {**HTTP, "body": Table(model="m")}},
+    *({name: {"x": {1, 2}}} for name in ("conn", "endpoint", "req")),  # (`Any` takes a set, JSON has none)
+    {"request": {**HTTP, "headers": {"x": ("a",)}}},
     *({name: {"deep": _deep(MAX_DEPTH - 1)}} for name in ("conn", "endpoint", "req")),
     {"request": {**HTTP, "body": _deep(MAX_DEPTH - 1)}},
 ])
 def test_what_it_does_not_take_goes_to_the_model(change: dict[str, Any]) -> None:
     assert plain_request({**COMMON, **change}) is None
+
+
+IDENT = COMMON["identity"]
+
+
+@pytest.mark.parametrize("change", [  # one for each check of a key's or a value's type
+    {"identity": {**IDENT, "team": 1}}, {"identity": {**IDENT, "labels": {1: "x"}}},
+    {"identity": {**IDENT, "labels": {"env": 1}}}, {"identity": {**IDENT, "labels": ["env"]}},
+    *({name: {1: "x"}} for name in ("conn", "endpoint", "req")),
+    {"request": {**HTTP, "headers": {1: "x"}}}, {"request": {**HTTP, "headers": {"x": 1}}},
+    {"request": {**HTTP, "headers": {"x": ["a", 1]}}},
+    {"request": {**HTTP, "body": {"messages": [{"role": "user", "content": _deep(MAX_DEPTH)}]}}},
+])
+def test_what_the_model_refuses_is_refused_here(change: dict[str, Any]) -> None:
+    data = {**COMMON, **change}
+    with pytest.raises(RequestError):
+        Request.parse(data)
+    assert plain_request(data) is None
 
 
 @pytest.mark.parametrize("change", [  # as deep as the model takes: taken here too
