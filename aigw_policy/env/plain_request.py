@@ -56,9 +56,6 @@ _new = object.__new__
 _str = str
 _dict = dict
 _list = list
-_type = type
-_STR_ONLY = frozenset({str})
-_STR_OR_NONE = frozenset({str, type(None)})
 
 
 def plain_request(data: dict[str, Any]) -> PlainRequest | None:
@@ -83,12 +80,15 @@ def plain_request(data: dict[str, Any]) -> PlainRequest | None:
             return None  # a field Identity does not have
         labels = identity["labels"]
         identity["labels"] = None
-        if not _STR_OR_NONE.issuperset(map(_type, identity.values())):
-            return None
-        if labels is not None:
-            if (type(labels) is not _dict or not _STR_ONLY.issuperset(map(_type, labels))
-                    or not _STR_ONLY.issuperset(map(_type, labels.values()))):
+        for v in identity.values():
+            if v is not None and type(v) is not _str:
                 return None
+        if labels is not None:
+            if type(labels) is not _dict:
+                return None
+            for k, v in labels.items():
+                if type(k) is not _str or type(v) is not _str:
+                    return None
             identity["labels"] = _dict(labels)
     out.identity = identity
     conn = data.get("conn", _NONE)
@@ -97,14 +97,13 @@ def plain_request(data: dict[str, Any]) -> PlainRequest | None:
     else:
         if type(conn) is not _dict:
             return None
-        if not _LEAVES.issuperset(map(_type, conn.values())):  # (else: the values one by one)
-            for v in conn.values():
-                kind = type(v)
-                if kind not in _LEAVES:
-                    if (kind is not _dict and kind is not _list) or _too_deep(v, MAX_DEPTH - 2):
-                        return None  # (request, conn: each value counted from the request)
-        if not _STR_ONLY.issuperset(map(_type, conn)):
-            return None
+        for k, v in conn.items():
+            if type(k) is not _str:
+                return None
+            kind = type(v)
+            if kind is not _str and kind not in _LEAVES:
+                if (kind is not _dict and kind is not _list) or _too_deep(v, MAX_DEPTH - 2):
+                    return None  # (request, conn: each value counted from the request)
         out.conn = _dict(conn)
     http = data.get("request")
     if type(http) is not _dict or not _HTTP.issuperset(http):
@@ -119,16 +118,17 @@ def plain_request(data: dict[str, Any]) -> PlainRequest | None:
         headers: dict[str, Any] = {}
     elif type(given) is not _dict:
         return None
-    elif not _STR_ONLY.issuperset(map(_type, given)):
-        return None
-    elif _STR_ONLY.issuperset(map(_type, given.values())):
-        headers = _dict(given)  # a copy: str to str (the usual headers)
-    else:  # or to a list of str (a repeated header), copied too
+    else:  # a copy: str to str, or to a list of str (a repeated header)
         headers = {}
         for k, v in given.items():
+            if type(k) is not _str:
+                return None
             if type(v) is not _str:
-                if type(v) is not _list or not _STR_ONLY.issuperset(map(_type, v)):
+                if type(v) is not _list:
                     return None
+                for x in v:
+                    if type(x) is not _str:
+                        return None
                 v = _list(v)
             headers[k] = v
     body: Any = http.get("body")
@@ -176,14 +176,15 @@ _IDENTITY_FIELDS = len(_IDENTITY_DEFAULTS)
 
 def _json_fields(value: Any, limit: int) -> dict[str, Any] | None:
     """A copy of a ``dict[StrictStr, Any]`` field of plain JSON within the depth limit, else None."""
-    if type(value) is not _dict or not _STR_ONLY.issuperset(map(_type, value)):
+    if type(value) is not _dict:
         return None
-    if not _LEAVES.issuperset(map(_type, value.values())):  # (else: the values one by one)
-        for v in value.values():
-            kind = type(v)
-            if kind not in _LEAVES:
-                if (kind is not _dict and kind is not _list) or _too_deep(v, limit):
-                    return None
+    for k, v in value.items():
+        if type(k) is not _str:
+            return None
+        kind = type(v)
+        if kind not in _LEAVES:
+            if (kind is not _dict and kind is not _list) or _too_deep(v, limit):
+                return None
     return _dict(value)
 
 
@@ -191,21 +192,22 @@ def _body_nests(body: dict[str, Any] | list[Any]) -> bool:
     """``_nests(body, MAX_DEPTH - 2)`` (request, body), its first levels inline: the usual body
     is strings and numbers, with a short list of messages of strings. Anything else under
     them is left to ``_nests`` from the level that holds it (the same answer: both are pure)."""
-    values = body.values() if type(body) is _dict else body
-    if _LEAVES.issuperset(map(_type, values)):
-        return False
-    for v in values:
+    for v in body.values() if type(body) is _dict else body:
         kind = type(v)
-        if kind in _LEAVES:
+        if kind is _str or kind in _LEAVES:
             continue
         if kind is not _list or len(v) > _WIDE:
             return _nests(body, _LIMIT)
         for x in v:  # a short list: its items at level 3
             kind = type(x)
             if kind is _dict:
-                if not _LEAVES.issuperset(map(_type, x.values())) and _nests(x, _LIMIT, 3):
-                    return True
-            elif kind not in _LEAVES:
+                for y in x.values():
+                    kind = type(y)
+                    if kind is not _str and kind not in _LEAVES:
+                        if _nests(x, _LIMIT, 3):
+                            return True
+                        break  # (_nests walked the rest of x)
+            elif kind is not _str and kind not in _LEAVES:
                 return _nests(body, _LIMIT)
     return False
 
