@@ -10,6 +10,8 @@ mappings as a slower fallback (see docs/cel.md, "Activation").
 
 from __future__ import annotations
 
+from ..cel.decls import CROSS_NUMERIC_ORDERING
+
 __all__ = ["POLICY_VARIABLES", "POLICY_FUNCTIONS"]
 
 _HEADERS = "map(string, list(string))"
@@ -181,6 +183,8 @@ POLICY_VARIABLES: dict[str, str] = {
 _HASHES = ("md5", "sha1", "sha256", "sha512", "crc32", "crc64", "xxhash64")
 
 POLICY_FUNCTIONS = [
+    # cel-go's (so ngrok's) checker orders int, uint and double across kinds
+    *CROSS_NUMERIC_ORDERING,
     # reading the request and response (the activation)
     "getReqHeader (string) -> list(string)",
     "hasReqHeader (string) -> bool",
