@@ -116,6 +116,11 @@ def _std() -> list[str]:
         "math.isFinite (double) -> bool",
         "base64.encode (bytes) -> string",
         "base64.decode (string) -> bytes",
+        # regex
+        "regex.replace (string, string, string) -> string",
+        "regex.replace (string, string, string, int) -> string",
+        "regex.extract (string, string) -> optional(string)",
+        "regex.extractAll (string, string) -> list(string)",
         # lists
         "distinct list(A).() -> list(A)",
         "flatten list(list(A)).() -> list(A)",

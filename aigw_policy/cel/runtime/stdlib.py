@@ -17,6 +17,7 @@ from . import ops, timefmt
 from .checks import no_overload, type_name
 from .mathext import FUNCTIONS as MATH_FUNCTIONS
 from .network import NETWORK_FUNCTIONS, IPAddr, CIDR
+from .regexext import FUNCTIONS as REGEX_FUNCTIONS
 from .registry import registrar
 from .values import (
     utf8,
@@ -651,5 +652,9 @@ def sets_intersects(a, b):  # type: ignore[no-untyped-def]
 # -- network and ngrok helpers -----------------------------------------------------------------
 
 FUNCTIONS.update(NETWORK_FUNCTIONS)
+
+# -- the regex extension (regexext) -------------------------------------------------------------
+
+FUNCTIONS.update(REGEX_FUNCTIONS)
 
 __all__ = ["FUNCTIONS", "IPAddr", "CIDR", "regex", "RE_ENGINE", "TypeValue", "INT64_MAX"]
