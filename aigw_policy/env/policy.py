@@ -11,13 +11,13 @@ from ..cel.environment import Environment
 from ..cel.program import Program
 from ..cel.runtime.values import CelError
 from ..cel.types import Type
-from .declarations import POLICY_FUNCTIONS, POLICY_VARIABLES
+from .declarations import POLICY_FUNCTIONS, POLICY_OPERATORS, POLICY_VARIABLES
 from .ngrok import ACTIVATION_FUNCTIONS, FUNCTIONS
 
 __all__ = ["POLICY", "bad_patterns", "check_condition", "check_text", "compile_condition", "compile_conditions"]
 
 POLICY = Environment(
-    POLICY_VARIABLES, POLICY_FUNCTIONS, FUNCTIONS, activation_functions=ACTIVATION_FUNCTIONS,
+    POLICY_VARIABLES, [*POLICY_OPERATORS, *POLICY_FUNCTIONS], FUNCTIONS, activation_functions=ACTIVATION_FUNCTIONS,
     dotted_variables=True, always_check=True, typed_activation=True, name="policy",
 )
 """Every declared variable, ngrok's functions, one flat activation key per dotted name;

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from .checks import no_overload
+from .regexes import RE_ENGINE, regex
 from .registry import registrar
 from .values import NONE, CelError, Optional, utf8
 
@@ -24,8 +25,6 @@ fn = registrar(FUNCTIONS)
 
 def _compiled(pattern: str):  # type: ignore[no-untyped-def]
     """``(raw RE2, number of capturing groups)``; a bad pattern is the CelError of ``regex``."""
-    from .stdlib import RE_ENGINE, regex
-
     r = regex(pattern)
     raw = getattr(r, "_regexp", None)
     if RE_ENGINE != "re2" or raw is None:  # pragma: no cover - google-re2 is a dependency
