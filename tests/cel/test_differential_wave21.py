@@ -179,3 +179,13 @@ def test_the_policy_environment_orders_numbers_across_kinds_as_cel_go(text: str)
     from aigw_policy.env import POLICY
 
     assert POLICY.check(parse(text)) == [], text
+
+
+def test_regex_replace_is_bounded_as_replace_is() -> None:
+    """An empty pattern matches between every two characters: the text times itself would be
+    built; like `replace`, a result past `MAX_GROWTH` characters is `resource_exhausted`."""
+    prog = cel.compile("regex.replace(s, '', s)", {"s": "string"})
+    with pytest.raises(cel.CelError) as e:
+        prog({"s": "a" * 10_000})
+    assert e.value.code == "resource_exhausted"
+    assert prog({"s": "ab"}) == "abaabbab"

@@ -11,8 +11,10 @@ has (the Python wrapper's ``search(text, pos)`` encodes the whole text on every 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from .checks import no_overload
+from .ops import MAX_GROWTH
 from .regexes import RE_ENGINE, regex
 from .registry import registrar
 from .values import NONE, CelError, Optional, utf8
@@ -91,23 +93,34 @@ def _rewrite(replacement: str, groups: int) -> list[str | int]:
     return parts
 
 
+_ALL: Any = object()
+"""No count given: every match (CEL's ``null`` is ``None``, which has no overload)."""
+
+
 @fn("regex.replace")
-def replace(target, pattern, replacement, count=-1):  # type: ignore[no-untyped-def]
-    if type(target) is not str or type(pattern) is not str or type(replacement) is not str or type(count) is not int:
-        raise no_overload("regex.replace", target, pattern, replacement, *(() if count == -1 else (count,)))
+def replace(target, pattern, replacement, count=_ALL):  # type: ignore[no-untyped-def]
+    given = (target, pattern, replacement) + (() if count is _ALL else (count,))
+    if type(target) is not str or type(pattern) is not str or type(replacement) is not str or (
+            count is not _ALL and type(count) is not int):
+        raise no_overload("regex.replace", *given)
     if count == 0:
         return target
+    left = -1 if count is _ALL or count < 0 else count
     raw, groups = _compiled(pattern)
     parts = _rewrite(replacement, groups)
     text = utf8(target)
     out: list[str] = []
-    last = 0
+    last = size = 0
     for spans in _spans(raw, text):
-        out.append(text[last:spans[0][0]].decode("utf-8"))
-        out.extend(p if type(p) is str else _text(text, spans[p]) for p in parts)  # type: ignore[index]
+        piece = text[last:spans[0][0]].decode("utf-8") + "".join(
+            p if type(p) is str else _text(text, spans[p]) for p in parts)  # type: ignore[index]
+        size += len(piece)
+        if size > MAX_GROWTH:
+            raise CelError(f"regex.replace would build a string over {MAX_GROWTH} characters", "resource_exhausted")
+        out.append(piece)
         last = spans[0][1]
-        count -= 1
-        if count == 0:
+        left -= 1
+        if left == 0:
             break
     out.append(text[last:].decode("utf-8"))
     return "".join(out)
