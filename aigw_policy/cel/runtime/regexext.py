@@ -19,7 +19,7 @@ from .regexes import RE_ENGINE, regex
 from .registry import registrar
 from .values import NONE, CelError, Optional, utf8
 
-__all__ = ["FUNCTIONS"]
+__all__ = ["FUNCTIONS", "check_rewrite"]
 
 FUNCTIONS: dict[str, Callable[..., object]] = {}
 fn = registrar(FUNCTIONS)
@@ -61,7 +61,7 @@ def _text(text: bytes, span: tuple[int, int]) -> str:
     return "" if span[0] < 0 else text[span[0]:span[1]].decode("utf-8")
 
 
-def _rewrite(replacement: str, groups: int) -> list[str | int]:
+def check_rewrite(replacement: str, groups: int) -> list[str | int]:
     """RE2's rewrite string: ``\\N`` is group N (one digit), ``\\\\`` a backslash, any other
     backslash an error, as is a group the pattern does not have."""
     parts: list[str | int] = []
@@ -107,7 +107,7 @@ def replace(target, pattern, replacement, count=_ALL):  # type: ignore[no-untype
         return target
     left = -1 if count is _ALL or count < 0 else count
     raw, groups = _compiled(pattern)
-    parts = _rewrite(replacement, groups)
+    parts = check_rewrite(replacement, groups)
     text = utf8(target)
     out: list[str] = []
     last = size = 0
