@@ -195,12 +195,12 @@ def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnost
 
 
 def pattern_diagnostics(node: Any, text: str, span: Span | None) -> list[Diagnostic]:
-    """AIGW304 for each constant ``matches`` pattern of ``text`` that does not compile, at the
-    text (:func:`~aigw_policy.env.policy.bad_patterns`): lint reports them, the engine refuses
-    the policy for them."""
+    """AIGW304 for each constant ``matches`` or ``regex.*`` pattern of ``text`` that does not
+    compile, at the text (:func:`~aigw_policy.env.policy.bad_patterns`): lint reports them, the
+    engine refuses the policy for them."""
     from ..env.policy import bad_patterns
 
-    if "matches" not in text:  # no call of it (a function's name is always in the text): no walk
+    if "matches" not in text and "regex" not in text:  # no call (a function's name is in its text): no walk
         return []
     short = " ".join(text.split())
     short = short if len(short) <= 80 else short[:77] + "..."

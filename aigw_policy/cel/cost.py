@@ -49,7 +49,8 @@ _LINEAR = {"contains", "startsWith", "endsWith", "_+_", "_==_", "_!=_", "size", 
            "indexOf", "lastIndexOf", "replace", "split", "join", "lowerAscii", "upperAscii",
            "trim", "reverse", "format", "substring", "charAt", "@in", "base64.encode",
            "base64.decode", "distinct", "flatten", "sort", "sets.contains",
-           "sets.equivalent", "sets.intersects"}  # fmt: skip
+           "sets.equivalent", "sets.intersects", "regex.replace", "regex.extract",
+           "regex.extractAll"}  # fmt: skip
 
 
 def _size(node: ast.Expr, types: dict[int, Type], limits: Limits) -> int:

@@ -11,8 +11,21 @@ from functools import lru_cache
 
 from .types import Type, parse_type
 
-NUM_CMP = ["int", "uint", "double"]
 _ORD = ["int", "uint", "double", "string", "bytes", "bool", "timestamp", "duration"]
+
+
+CROSS_NUMERIC_ORDERING = [
+    f"{op} ({a}, {b}) -> bool"
+    for op in ("_<_", "_<=_", "_>_", "_>=_")
+    for a in ("int", "uint", "double")
+    for b in ("int", "uint", "double")
+    if a != b
+]
+"""cel-go's check-time overloads of ``<`` across int, uint and double (``1 < 2u``, ``x < 0.5``
+for an ``int`` x). Not standard: the langdef's signatures are same-type and "comparisons
+require strict type equality at type-check time" (cel-cpp refuses them); an environment that
+wants cel-go's checker (the policy one: ngrok documents compare so) adds these lines. At run
+time numbers of every kind order on one number line, declared or not."""
 
 
 def _std() -> list[str]:
@@ -37,10 +50,6 @@ def _std() -> list[str]:
     for op in ("_<_", "_<=_", "_>_", "_>=_"):
         for t in _ORD:
             lines.append(f"{op} ({t}, {t}) -> bool")
-        for a in NUM_CMP:
-            for b in NUM_CMP:
-                if a != b:
-                    lines.append(f"{op} ({a}, {b}) -> bool")
     lines += ["@in (A, list(A)) -> bool", "@in (A, map(A, B)) -> bool"]
     for t in ("string", "bytes", "list(A)", "map(A, B)"):
         lines += [f"size ({t}) -> int", f"size {t}.() -> int"]
@@ -107,6 +116,11 @@ def _std() -> list[str]:
         "math.isFinite (double) -> bool",
         "base64.encode (bytes) -> string",
         "base64.decode (string) -> bytes",
+        # regex
+        "regex.replace (string, string, string) -> string",
+        "regex.replace (string, string, string, int) -> string",
+        "regex.extract (string, string) -> optional(string)",
+        "regex.extractAll (string, string) -> list(string)",
         # lists
         "distinct list(A).() -> list(A)",
         "flatten list(list(A)).() -> list(A)",

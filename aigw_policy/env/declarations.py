@@ -10,7 +10,9 @@ mappings as a slower fallback (see docs/cel.md, "Activation").
 
 from __future__ import annotations
 
-__all__ = ["POLICY_VARIABLES", "POLICY_FUNCTIONS"]
+from ..cel.decls import CROSS_NUMERIC_ORDERING
+
+__all__ = ["POLICY_VARIABLES", "POLICY_FUNCTIONS", "POLICY_OPERATORS"]
 
 _HEADERS = "map(string, list(string))"
 _COOKIES = "map(string, list(map(string, dyn)))"
@@ -179,6 +181,10 @@ POLICY_VARIABLES: dict[str, str] = {
 }
 
 _HASHES = ("md5", "sha1", "sha256", "sha512", "crc32", "crc64", "xxhash64")
+
+POLICY_OPERATORS = CROSS_NUMERIC_ORDERING
+"""Operator overloads beyond the standard ones: cel-go's (so ngrok's) checker orders int, uint
+and double across kinds (`ai.cost_usd > 1`), which the langdef's checker does not."""
 
 POLICY_FUNCTIONS = [
     # reading the request and response (the activation)

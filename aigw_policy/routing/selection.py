@@ -37,7 +37,7 @@ from ..cel.environment import Environment
 from ..cel.names import qualified_name
 from ..cel.parser import CelSyntaxError, parse
 from ..cel.runtime.values import CelError
-from ..env.declarations import POLICY_FUNCTIONS, POLICY_VARIABLES
+from ..env.declarations import POLICY_FUNCTIONS, POLICY_OPERATORS, POLICY_VARIABLES
 from ..env.ngrok import ACTIVATION_FUNCTIONS, FUNCTIONS
 from .catalog import PRICE_TYPES
 
@@ -242,7 +242,8 @@ _IMPLS: dict[str, object] = {
 
 def _environment(name: str, collections: dict[str, str]) -> Environment:
     return Environment(
-        {**POLICY_VARIABLES, **collections}, [*POLICY_FUNCTIONS, *_FUNCTIONS], {**FUNCTIONS, **_IMPLS},
+        {**POLICY_VARIABLES, **collections}, [*POLICY_OPERATORS, *POLICY_FUNCTIONS, *_FUNCTIONS],
+        {**FUNCTIONS, **_IMPLS},
         activation_functions=ACTIVATION_FUNCTIONS, dotted_variables=True, always_check=True, typed_activation=True,
         objects=OBJECTS, name=name,
     )  # fmt: skip

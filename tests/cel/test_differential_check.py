@@ -92,7 +92,6 @@ def theirs(text: str) -> str | None:
     return None
 
 
-_ORDER = re.compile(r"'_(<|<=|>|>=)_' applied to '\((int|uint|double), (int|uint|double)\)'")
 _CPP_CONVERSIONS = re.compile(r"`(duration|int)` applied to `\((int|google\.protobuf\.Duration)\)`")
 
 
@@ -100,9 +99,6 @@ def deliberate(text: str, got: str | None, want: str | None) -> bool:
     """Where we check as cel-go does, not as cel-cpp (docs/cel.md, wave 11, "Check-time
     differences we keep"):
 
-    * ``1 < 2u``, ``1.5 >= 1``: cel-go declares ordering across int, uint and double
-      (``lt_int64_uint64``...; the langdef's "Numbers" orders them as numbers), cel-cpp has
-      only same-type ordering;
     * ``[?dyn(x)]``, ``{?k: dyn(x)}``: cel-go's checker lets a ``dyn`` be an optional entry
       (``!isOptional && !isDyn(elemType)``), cel-cpp asks for ``optional_type(dyn)``;
     * ``duration(1)``, ``int(duration('1s'))``: conversions of cel-cpp's checker beyond
@@ -112,8 +108,7 @@ def deliberate(text: str, got: str | None, want: str | None) -> bool:
     """
     if got is None and want is not None:  # each of cel-cpp's errors (not its warnings) is one of these
         errors = re.findall(r"ERROR: <input>:\d+:\d+: ([^\n]*)", want)
-        return bool(errors) and all(_ORDER.search(e) or "optional_type(dyn)' but found 'dyn'" in e
-                                    for e in errors)
+        return bool(errors) and all("optional_type(dyn)' but found 'dyn'" in e for e in errors)
     if got is not None and want is None:
         return bool(_CPP_CONVERSIONS.search(got) or re.search(r"`_\[\??_\]` applied to `\(null_type,", got))
     return False
@@ -163,7 +158,7 @@ def test_check_acceptance_agrees_with_cel_cpp(data: st.DataObject) -> None:
     compare(loose(r, r.int(0, 2)))
 
 
-@pytest.mark.parametrize("text", ["1 < 2u", "1.5 >= 1", "[?dyn(1)]", "{?'a': dyn(1)}", "duration(1)",
+@pytest.mark.parametrize("text", ["[?dyn(1)]", "{?'a': dyn(1)}", "duration(1)",
                                   "int(duration('1s'))", "null[1]", "null[?'a']"])
 def test_each_kept_difference_is_still_one(text: str) -> None:
     """The list above is honest: each class still divides the two checkers, and is kept."""

@@ -32,3 +32,25 @@ def test_a_pattern_made_at_run_time_is_the_rules_error(capfd: pytest.CaptureFixt
         expect_response=False)
     assert d.verdict == "allow" and "invalid regex" in d.errors[0]["message"]
     assert capfd.readouterr().err == ""  # RE2 does not log it to stderr
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    ('regex.replace(ai.prompt, "(", "x") == ""', "missing )"),
+    ('regex.extract(ai.prompt, "[a").hasValue()', "missing ]"),
+    ('size(regex.extractAll(ai.prompt, "a**")) > 0', "bad repetition"),
+    (r'regex.replace(ai.prompt, "(a)", "\\2") == ""', "asks for group 2"),
+    (r'regex.replace(ai.prompt, "a", "\\x") == ""', "must be followed by a digit"),
+])
+def test_the_regex_extension_constant_patterns_too(text: str, why: str) -> None:
+    """The regex extension's constant pattern (and `regex.replace`'s constant rewrite) that
+    fails on every request is refused as a bad `matches` pattern is."""
+    policy = 'policy { on request { rule "r" { when ' + text + ' deny 400 "x" } } }'
+    with pytest.raises(ap.PolicyError) as info:
+        ap.Engine(ap.loads(policy))
+    assert [d.code for d in info.value.diagnostics] == ["AIGW304"], text
+    assert why in info.value.diagnostics[0].message, info.value.diagnostics[0].message
+
+
+def test_a_regex_replace_of_no_match_count_compiles_nothing() -> None:
+    ap.Engine(ap.loads('policy { on request { rule "r" { when regex.replace(ai.prompt, "(", "x", 0) == ""'
+                       ' deny 400 "x" } } }'))

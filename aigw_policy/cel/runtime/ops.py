@@ -247,9 +247,7 @@ def neg(a):  # type: ignore[no-untyped-def]
         return -a
     if ta is float:
         return -a
-    if ta is Duration:
-        return check_dur(-a.ns)
-    raise no_overload("-_", a)
+    raise no_overload("-_", a)  # the langdef's -int and -double only: no -duration (cel-cpp)
 
 
 def not_(a):  # type: ignore[no-untyped-def]
@@ -337,8 +335,8 @@ def in_(x, c):  # type: ignore[no-untyped-def]
                 return True
         return False
     if tc is dict or isinstance(c, dict):
-        if type(x) not in _KEY_TYPES:
-            return False
+        if type(x) not in _KEY_TYPES:  # no map has such a key (the langdef's `A in map(A, B)`)
+            raise no_overload("@in", x, c)
         return map_lookup(c, x)[0]
     raise no_overload("@in", x, c)
 

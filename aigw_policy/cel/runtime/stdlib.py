@@ -17,6 +17,8 @@ from . import ops, timefmt
 from .checks import no_overload, type_name
 from .mathext import FUNCTIONS as MATH_FUNCTIONS
 from .network import NETWORK_FUNCTIONS, IPAddr, CIDR
+from .regexes import RE_ENGINE, regex
+from .regexext import FUNCTIONS as REGEX_FUNCTIONS
 from .registry import registrar
 from .values import (
     utf8,
@@ -32,46 +34,6 @@ from .values import (
 
 FUNCTIONS: dict[str, Callable[..., object]] = {}
 fn = registrar(FUNCTIONS)
-
-
-# -- regexes (RE2: linear time) ---------------------------------------------------------------
-
-try:  # pragma: no cover - exercised when google-re2 is installed
-    import re2 as _re2
-
-    _QUIET = _re2.Options()
-    _QUIET.log_errors = False  # a bad pattern is the CelError below, not a line on stderr
-
-    def _compile_re(pattern: str):  # type: ignore[no-untyped-def]
-        try:
-            return _re2.compile(pattern, _QUIET)
-        except Exception as e:  # noqa: BLE001
-            why = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else str(e)
-            raise CelError(f"invalid regex {pattern!r}: {why}", "invalid_argument") from None
-
-    RE_ENGINE = "re2"
-except ImportError:  # pragma: no cover
-    import re as _re
-
-    def _compile_re(pattern: str):  # type: ignore[no-untyped-def]
-        try:
-            return _re.compile(pattern)
-        except Exception as e:  # noqa: BLE001
-            raise CelError(f"invalid regex {pattern!r}: {e}", "invalid_argument") from None
-
-    RE_ENGINE = "re"
-
-_RE_CACHE: dict[str, object] = {}
-
-
-def regex(pattern: str):  # type: ignore[no-untyped-def]
-    r = _RE_CACHE.get(pattern)
-    if r is None:
-        r = _compile_re(pattern)
-        if len(_RE_CACHE) > 1000:
-            _RE_CACHE.clear()
-        _RE_CACHE[pattern] = r
-    return r
 
 
 # -- strings ---------------------------------------------------------------------------------
@@ -651,5 +613,9 @@ def sets_intersects(a, b):  # type: ignore[no-untyped-def]
 # -- network and ngrok helpers -----------------------------------------------------------------
 
 FUNCTIONS.update(NETWORK_FUNCTIONS)
+
+# -- the regex extension (regexext) -------------------------------------------------------------
+
+FUNCTIONS.update(REGEX_FUNCTIONS)
 
 __all__ = ["FUNCTIONS", "IPAddr", "CIDR", "regex", "RE_ENGINE", "TypeValue", "INT64_MAX"]

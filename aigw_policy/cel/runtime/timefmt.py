@@ -57,16 +57,15 @@ _DUR_UNITS = {
     "s": NS,
     "ms": 1_000_000,
     "us": 1_000,
-    "µs": 1_000,
-    "μs": 1_000,
     "ns": 1,
 }
-_DUR_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?(h|ms|m|s|us|µs|μs|ns)")
+_DUR_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?(h|ms|m|s|us|ns)")
 _MAX_DIGITS = 20  # more significant digits than this is out of range whatever the unit
 
 
 def parse_duration(text: str) -> Duration:
-    """Go's ``time.ParseDuration`` grammar: ``[-+]?([0-9]*(.[0-9]*)?unit)+`` or ``0``."""
+    """Go's ``time.ParseDuration`` grammar: ``[-+]?([0-9]*(.[0-9]*)?unit)+`` or ``0``, with the
+    langdef's units (``h m s ms us ns``): not Go's ``µs``/``μs``, which cel-cpp refuses."""
     s = text
     sign = 1
     if s and s[0] in "+-":
