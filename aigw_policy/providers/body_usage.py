@@ -65,6 +65,8 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
         usage = cohere_usage(body)
     elif provider == "bedrock":  # Converse, and InvokeModel of every family but Claude
         usage = invoke_usage(body)
+        if usage is not None:  # Converse's `serviceTier` (InvokeModel's is a header: response.bedrock_tier)
+            usage = with_tier(usage, service_tier(_get(body, "serviceTier", "type")))
     else:
         usage = openai_usage(_get(body, "usage"))
         if usage is None and isinstance(_get(body, "response"), Mapping):

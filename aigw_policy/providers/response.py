@@ -68,7 +68,16 @@ def extract_usage(
     usage = _extract_usage(ai, response, counter)
     if ai.api == "gemini" and isinstance(response, Mapping):
         return with_tier(usage, gemini_tier(response))
+    if ai.provider == "bedrock" and isinstance(response, Mapping):
+        return with_tier(usage, bedrock_tier(response))
     return usage
+
+
+def bedrock_tier(response: Mapping[str, Any]) -> str | None:
+    """The service tier a Bedrock InvokeModel answer (JSON or stream, every family) was served
+    at, as its ``X-Amzn-Bedrock-Service-Tier`` header says (``priority``, ``flex``,
+    ``reserved``); None for ``default`` or none (Converse names it in its body, read there)."""
+    return service_tier(_header(response.get("headers"), "x-amzn-bedrock-service-tier").strip().lower() or None)
 
 
 def gemini_tier(response: Mapping[str, Any]) -> str | None:

@@ -455,6 +455,13 @@ research preview priced apart: 4x on the models genai-prices prices so), as ``Us
 ``fast`` (priced at genai-prices' ``speed: fast`` variant)."""
 
 
+_ANTHROPIC_PRIORITY = "service_tier.priority"
+"""Likewise, 1 when the usage says Anthropic's Priority Tier served it (``service_tier:
+"priority"``, committed capacity): ``Usage.service_tier`` ``priority``, which no genai-prices
+price has (priced at the standard price, :class:`~.prices.Cost` says so; a ``@priority``
+override prices it)."""
+
+
 def _anthropic_counts(u: object) -> dict[str, int]:
     """:func:`anthropic_fields` of one usage object, its ``iterations`` aside."""
     found = counts_of(u, _ANTHROPIC_FIELDS)
@@ -464,6 +471,8 @@ def _anthropic_counts(u: object) -> dict[str, int]:
         found[_ANTHROPIC_TICKS] = int(usd * _TICKS)
     if u.get("speed") == "fast":
         found[_ANTHROPIC_FAST] = 1
+    if u.get("service_tier") == "priority":
+        found[_ANTHROPIC_PRIORITY] = 1
     for outer, inner, name in (("cache_creation", "ephemeral_1h_input_tokens", _ANTHROPIC_1H),
                                ("server_tool_use", "web_search_requests", _ANTHROPIC_SEARCHES),
                                ("output_tokens_details", "thinking_tokens", _ANTHROPIC_THINKING)):
@@ -531,7 +540,7 @@ def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
         notes=tuple(notes),
         units=(("web_searches", searches),) if searches else (),
         reported_usd=Decimal(f[_ANTHROPIC_TICKS]) / _TICKS if _ANTHROPIC_TICKS in f else None,
-        service_tier="fast" if f.get(_ANTHROPIC_FAST) else None,
+        service_tier="fast" if f.get(_ANTHROPIC_FAST) else "priority" if f.get(_ANTHROPIC_PRIORITY) else None,
     )
 
 
