@@ -310,6 +310,7 @@ PRICED_UNITS: tuple[str, ...] = (
     "output_audio_tokens", "output_image_tokens", "output_video_tokens",
     "web_searches", "storage_searches", "rerank_searches",
     "audio_seconds", "input_audio_seconds", "input_characters",
+    "input_document_pages", "input_annotated_document_pages",
 )
 """The counts :attr:`Usage.units` may hold, in this order: genai-prices' names of the audio,
 image and video parts of the input, of its cache reads and of the output (a model without
@@ -319,7 +320,9 @@ call: web searches (Anthropic's ``server_tool_use.web_search_requests``, the Res
 the search units of a rerank (Cohere's ``billed_units.search_units``); and the seconds of audio
 a transcription billed by duration read (whisper-1's ``usage.seconds``: ``audio_seconds``, of
 which ``input_audio_seconds``, as genai-prices wants both); the characters of a speech
-request's text (``input_characters``: tts-1 and Groq's Orpheus are billed by them)."""
+request's text (``input_characters``: tts-1 and Groq's Orpheus are billed by them); the pages
+an OCR read (Mistral's ``usage_info.pages_processed``: ``input_document_pages``, and
+``input_annotated_document_pages`` when it annotated them)."""
 
 
 def _units(pairs: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
