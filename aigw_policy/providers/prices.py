@@ -341,11 +341,14 @@ class LibraryPrices:
             # character, a rerank by the search) and the answer named none of it: unknown, never $0
             return Cost(None, "unknown", reason=f"`{model}` is not billed by the token and the answer "
                         "named none of what it is billed by")
-        if usage.units or usage.service_tier:  # priced apart, or at a tier's prices: the library's own call
+        thought = bool(usage.reasoning_tokens) and getattr(price, "output_reasoning_mtok", None) is not None
+        if usage.units or usage.service_tier or thought:
+            # priced apart (reasoning too, where the model prices it: sonar-deep-research), or at a
+            # tier's prices: the library's own call
             added, unknown = fill(lib_provider.id, model, info.id, price, usage.units) if usage.units else ({}, None)
             if unknown is not None:  # a count the vendor bills apart, with no price: not its text price
                 return Cost(None, "unknown", reason=unknown)
-            cost = _library_cost(lib_provider, info, model, usage, at, added)
+            cost = _library_cost(lib_provider, info, model, usage, at, added, thought)
             if cost.known and usage.service_tier and not _tier_priced(lib_provider, info, usage.service_tier, at):
                 cost = replace(cost, reason=f"no `{usage.service_tier}` price is known for `{model}`: priced at "
                                f"the standard price (an override `{model}@{usage.service_tier}` prices it)")
@@ -455,9 +458,10 @@ def _tier_priced(provider: Any, info: Any, tier: str, at: datetime) -> bool:
 
 
 def _library_cost(provider: Any, info: Any, model: str, usage: Usage, at: datetime,
-                  added: Mapping[str, Decimal] | None = None) -> Cost:
+                  added: Mapping[str, Decimal] | None = None, thought: bool = False) -> Cost:
     """genai-prices' own call; ``added``: prices its snapshot lacks (:mod:`.price_gaps`), set
-    on the price in force before it is applied."""
+    on the price in force before it is applied; ``thought``: the reasoning tokens told apart
+    (a model that prices them apart from the output)."""
     import genai_prices  # noqa: PLC0415 - optional dependency, loaded on first use
 
     counted = genai_prices.Usage(
@@ -466,6 +470,7 @@ def _library_cost(provider: Any, info: Any, model: str, usage: Usage, at: dateti
         cache_read_tokens=usage.cached_input_tokens or None,
         cache_write_tokens=usage.cache_creation_input_tokens or None,
         cache_write_1h_tokens=usage.cache_creation_1h_input_tokens or None,
+        output_reasoning_tokens=usage.reasoning_tokens if thought else None,
         **_units(usage),
     )
     context = _price_context(provider.id, usage.service_tier) if usage.service_tier else None

@@ -222,8 +222,9 @@ def openai_usage(u: object) -> Usage | None:
     them: DeepSeek's ``prompt_cache_hit_tokens``, Moonshot's top-level ``cached_tokens``),
     ``reasoning_tokens`` of the output, and the ``audio_tokens`` of either, billed at the audio
     price. Perplexity counts two parts beside the totals, at the top level (:data:`BESIDE`):
-    ``citation_tokens`` are input, its top-level ``reasoning_tokens`` output (and reasoning);
-    SGLang's top-level ``reasoning_tokens`` are the reasoning detail of ``completion_tokens``."""
+    ``citation_tokens`` are input, its top-level ``reasoning_tokens`` output (and reasoning),
+    its ``num_search_queries`` web searches (billed apart); SGLang's top-level
+    ``reasoning_tokens`` are the reasoning detail of ``completion_tokens``."""
     if not isinstance(u, Mapping):
         return None
     if u.get("type") == "duration" and "input_tokens" not in u:  # whisper-1: billed by the audio's length
@@ -243,10 +244,11 @@ def openai_usage(u: object) -> Usage | None:
         notes.append(NO_INPUT)
     if inp is None or out is None:
         return None
-    apart = thought = 0
-    if "citation_tokens" in u or "reasoning_tokens" in u:
+    apart = thought = searches = 0
+    if "citation_tokens" in u or "reasoning_tokens" in u or "num_search_queries" in u:
         citations, top = _opt(u, "citation_tokens"), _opt(u, "reasoning_tokens")
-        if citations is None or top is None:
+        searches = _opt(u, "num_search_queries")
+        if citations is None or top is None or searches is None:
             return None
         if _get(u, outs, "reasoning_tokens") is None:  # else a copy of the detail
             thought = top
@@ -265,7 +267,7 @@ def openai_usage(u: object) -> Usage | None:
     written = _within(_n(u, ins, "cache_write_tokens"), inp - cached, "cache_write_tokens", notes)
     reasoning = _within(_n(u, outs, "reasoning_tokens") + thought, out, "reasoning_tokens", notes)
     units = _units((*_modal(u, ins, "input", inp, notes), *_modal(u, outs, "output", out, notes),
-                    *(audio_seconds(u.get("prompt_audio_seconds")) or ())))
+                    *(audio_seconds(u.get("prompt_audio_seconds")) or ()), ("web_searches", searches)))
     return Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=written,
                     reasoning_tokens=reasoning, notes=tuple(notes), units=units,
                     reported_usd=reported_cost(u) if "cost" in u or "cost_in_usd_ticks" in u else None)
@@ -293,7 +295,7 @@ def _modal(u: Mapping[str, Any], details: str, part: str, whole: int, notes: lis
 
 
 BESIDE = frozenset(("prompt_cache_hit_tokens", "cached_tokens", "num_cached_tokens", "prompt_token_details",
-                    "citation_tokens", "reasoning_tokens"))
+                    "citation_tokens", "reasoning_tokens", "num_search_queries"))
 """The counts an OpenAI-shaped usage object may carry at its top level, beside the OpenAI ones:
 DeepSeek's ``prompt_cache_hit_tokens``, Moonshot's ``cached_tokens`` and Mistral's
 ``num_cached_tokens`` or ``prompt_token_details.cached_tokens`` (so spelt; cache reads, a part
