@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import aigw_policy as ap
 from aigw_policy.limits import from_url
@@ -116,3 +118,30 @@ def test_azure_openai_batches_are_read_alike() -> None:
     read = classify({"method": "GET", "url": "https://x.openai.azure.com/openai/batches/batch_abc123?api-version=2025-04-01-preview"})
     usage = extract_usage(read, {"status_code": 200, "headers": {}, "body": _at("completed")})
     assert (read.provider, usage.total_tokens, usage.service_tier) == ("azure_openai", 2000, "batch")
+
+
+@settings(max_examples=40, deadline=None)
+@given(create=st.booleans(), running=st.lists(st.sampled_from([RUNNING, CANCEL]), max_size=3),
+       final=st.sampled_from([DONE, CANCELLED, FAILED]), reads=st.integers(1, 3),
+       text=st.lists(st.booleans(), min_size=8, max_size=8))
+def test_usage_is_charged_exactly_once_per_batch(create: bool, running: list[tuple[Any, ...]], final: tuple[Any, ...],
+                                                 reads: int, text: list[bool]) -> None:
+    """However a batch is created, polled, cancelled and read back (its answers parsed or as
+    text), one decision reports its usage and the limit holds exactly that, once it is known."""
+    store = from_url("memory:")
+    engine = ap.Engine(ap.loads(POLICY, format="yaml"), store=store)
+    spec = engine.compiled.limits["team-tokens"][1].limit.spec  # type: ignore[union-attr]
+    calls = ([CREATE] if create else []) + running + [final] * reads
+    reported = []
+    for i, (method, url, body, answer) in enumerate(calls):
+        request: dict[str, Any] = {"method": method, "url": url, "headers": {"content-type": "application/json"}}
+        if body is not None:
+            request["body"] = body
+        engine.evaluate({"id": f"r{i}", "identity": {"team": "t"}, "request": request}, now=T0 + i)
+        decision = engine.complete(f"r{i}", {"status_code": 200, "headers": {"content-type": "application/json"},
+                                             "body": json.dumps(answer) if text[i % 8] else answer}, now=T0 + i + 0.5)
+        reported.append(decision.usage["total_tokens"])
+    used = store.check([new_charge(spec, "t", 0.0, None)], T0 + len(calls))[0].used
+    want = (final[3].get("usage") or {}).get("total_tokens", 0)
+    assert sorted(reported) == [0] * (len(calls) - 1) + [want], reported
+    assert used == want
