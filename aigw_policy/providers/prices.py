@@ -227,7 +227,8 @@ class PriceBook:
                                 "`models:` (`{models: {gpt-4o: {input: 2.5, output: 10}}}`)")
         return cls({str(k): ModelPrice.from_mapping(str(k), v) for k, v in data.items()}, use_library=use_library)
 
-    def _override(self, provider: str, model: str, label: str, tier: str | None = None) -> tuple[str, ModelPrice] | None:
+    def _override(self, provider: str, model: str, label: str,
+                  tier: str | None = None) -> tuple[str, ModelPrice] | None:
         """The override for ``model``; at a service ``tier``, the tier's own first (a key ending
         in ``@tier``: ``anthropic/claude-opus-4-8@priority``, ``bedrock/*@flex``), then the model's."""
         if tier is not None and self._tiered:

@@ -222,8 +222,8 @@ def openai_usage(u: object) -> Usage | None:
     them: DeepSeek's ``prompt_cache_hit_tokens``, Moonshot's top-level ``cached_tokens``),
     ``reasoning_tokens`` of the output, and the ``audio_tokens`` of either, billed at the audio
     price. Perplexity counts two parts beside the totals, at the top level (:data:`BESIDE`):
-    ``citation_tokens`` are input, its top-level ``reasoning_tokens`` output (and reasoning),
-    its ``num_search_queries`` web searches (billed apart); SGLang's top-level
+    ``citation_tokens`` are input (as Mistral's conversations' ``connector_tokens``), its top-level
+    ``reasoning_tokens`` output (and reasoning), its ``num_search_queries`` web searches; SGLang's top-level
     ``reasoning_tokens`` are the reasoning detail of ``completion_tokens``."""
     if not isinstance(u, Mapping):
         return None
@@ -245,16 +245,16 @@ def openai_usage(u: object) -> Usage | None:
     if inp is None or out is None:
         return None
     apart = thought = searches = 0
-    if "citation_tokens" in u or "reasoning_tokens" in u or "num_search_queries" in u:
+    if "citation_tokens" in u or "reasoning_tokens" in u or "num_search_queries" in u or "connector_tokens" in u:
         citations, top = _opt(u, "citation_tokens"), _opt(u, "reasoning_tokens")
-        searches = _opt(u, "num_search_queries")
-        if citations is None or top is None or searches is None:
+        searches, read = _opt(u, "num_search_queries"), _opt(u, "connector_tokens")
+        if citations is None or top is None or searches is None or read is None:
             return None
         if _get(u, outs, "reasoning_tokens") is None:  # else a copy of the detail
             thought = top
             if "citation_tokens" in u or "num_search_queries" in u:  # Perplexity's: apart from the totals
                 apart = top
-        inp, out = inp + citations, out + apart
+        inp, out = inp + citations + read, out + apart
     total = tok(u.get("total_tokens"))
     if u.get("prompt_audio_seconds") is not None and total is not None and total > inp + out:
         # Mistral's audio: its tokens are in the total alone, and they are input (billed by the minute)
@@ -295,7 +295,7 @@ def _modal(u: Mapping[str, Any], details: str, part: str, whole: int, notes: lis
 
 
 BESIDE = frozenset(("prompt_cache_hit_tokens", "cached_tokens", "num_cached_tokens", "prompt_token_details",
-                    "citation_tokens", "reasoning_tokens", "num_search_queries"))
+                    "citation_tokens", "reasoning_tokens", "num_search_queries", "connector_tokens"))
 """The counts an OpenAI-shaped usage object may carry at its top level, beside the OpenAI ones:
 DeepSeek's ``prompt_cache_hit_tokens``, Moonshot's ``cached_tokens`` and Mistral's
 ``num_cached_tokens`` or ``prompt_token_details.cached_tokens`` (so spelt; cache reads, a part
@@ -303,7 +303,8 @@ of the prompt), Perplexity's ``citation_tokens`` (the search results it read: in
 the input price, left out of ``prompt_tokens`` and ``total_tokens``) and its top-level
 ``reasoning_tokens`` (Deep Research's reasoning step, billed apart, left out of
 ``completion_tokens`` and ``total_tokens``: added to the output; told from SGLang's, a part of
-``completion_tokens``, by the ``citation_tokens`` or ``num_search_queries`` beside them)."""
+``completion_tokens``, by the ``citation_tokens`` or ``num_search_queries`` beside them); Mistral's
+conversations' ``connector_tokens`` (what its connectors, web search..., fed the model: input)."""
 
 
 PRICED_UNITS: tuple[str, ...] = (
@@ -461,10 +462,8 @@ research preview priced apart: 4x on the models genai-prices prices so), as ``Us
 
 
 _ANTHROPIC_PRIORITY = "service_tier.priority"
-"""Likewise, 1 when the usage says Anthropic's Priority Tier served it (``service_tier:
-"priority"``, committed capacity): ``Usage.service_tier`` ``priority``, which no genai-prices
-price has (priced at the standard price, :class:`~.prices.Cost` says so; a ``@priority``
-override prices it)."""
+"""Likewise, 1 when Anthropic's Priority Tier served it (``service_tier: "priority"``): the tier
+``priority``, which genai-prices has no price for (priced standard, said; a ``@priority`` override)."""
 
 
 def _anthropic_counts(u: object) -> dict[str, int]:
