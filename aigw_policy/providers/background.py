@@ -15,6 +15,10 @@ with its ``usage``), but its answer never says it ran in the background (the req
 is input only): :func:`interaction_state` takes every finished interaction for one, so that
 the call that ran it (a background one's first read, or the ``POST`` itself, JSON or stream)
 charges its usage under :func:`charge_id` and any later read of it nothing.
+
+OpenAI's file batches (``POST /v1/batches``) run so too: :func:`background_state` gives
+:func:`~.batches.batch_state` of a Batch object, so that its usage is charged once, by the
+first read that finds it finished.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
+
+from .batches import batch_state
 
 __all__ = ["PENDING_NOTE", "background_of", "background_state", "charge_id", "interaction_state", "response_read"]
 
@@ -75,12 +81,16 @@ def background_state(response: Mapping[str, Any]) -> tuple[Literal["pending", "f
         # its end (a finished response), else its start (`response.created`: a stream cut before the end)
         body = _last_response(stream) or _first_response(stream)
     elif isinstance(body, (str, bytes, bytearray)):
+        if not _may_run_later(body):  # (an image's answer of megabytes: one scan, not a parse)
+            return None
         try:
             body = json.loads(body)
         except (ValueError, RecursionError):
             return None
-    if not isinstance(body, Mapping) or body.get("background") is not True:
+    if not isinstance(body, Mapping):
         return None
+    if body.get("background") is not True:  # an OpenAI file batch's answer runs likewise (providers/batches.py)
+        return batch_state(body) if body.get("object") == "batch" else None
     return _state(body, _RUNNING, _FINISHED)
 
 
@@ -108,6 +118,13 @@ def _state(body: Mapping[str, Any], running: frozenset[str], done: frozenset[str
     if status in done and isinstance(body.get("usage"), Mapping):
         return "finished", rid
     return None
+
+
+def _may_run_later(text: str | bytes | bytearray) -> bool:
+    """Whether an answer's text may be a background response's or a batch's (it names
+    ``"background"`` or ``"batch"``): only such a text is parsed."""
+    return ('"background"' in text or '"batch"' in text) if isinstance(text, str) else (
+        b'"background"' in text or b'"batch"' in text)
 
 
 def _has_event(text: str | bytes | bytearray) -> bool:

@@ -28,7 +28,7 @@ from .usage import (
 from .bedrock_invoke import invoke_text, invoke_usage
 from .billed import grounded_searches, grounding_queries
 from .tool_models import with_tool_models
-from .vendor_usage import cohere_delta_text, cohere_usage, converse_text, interaction_usage, ollama_usage
+from .vendor_usage import cohere_delta_text, cohere_usage, converse_text, interaction_usage, ocr_usage, ollama_usage
 
 __all__ = ["output_text", "usage_from_body"]
 
@@ -65,8 +65,12 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
         usage = cohere_usage(body)
     elif provider == "bedrock":  # Converse, and InvokeModel of every family but Claude
         usage = invoke_usage(body)
+        if usage is not None:  # Converse's `serviceTier` (InvokeModel's is a header: response.bedrock_tier)
+            usage = with_tier(usage, service_tier(_get(body, "serviceTier", "type")))
     else:
         usage = openai_usage(_get(body, "usage"))
+        if usage is None and isinstance(_get(body, "usage_info"), Mapping):  # Mistral's OCR: by the page
+            usage = ocr_usage(body)
         if usage is None and isinstance(_get(body, "response"), Mapping):
             body = _get(body, "response")
             usage = openai_usage(_get(body, "usage"))

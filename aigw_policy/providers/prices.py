@@ -190,6 +190,7 @@ class PriceBook:
                 self._exact[key] = price
         self.use_library = use_library
         self.use_reported = use_reported  # the figure REPORTED_COST's providers name (False: genai-prices')
+        self._tiered = any("@" in key for key in overrides or ())  # some override prices a service tier
         self._library = LibraryPrices()
         self._labels: Mapping[str, str] = {}
 
@@ -226,14 +227,25 @@ class PriceBook:
                                 "`models:` (`{models: {gpt-4o: {input: 2.5, output: 10}}}`)")
         return cls({str(k): ModelPrice.from_mapping(str(k), v) for k, v in data.items()}, use_library=use_library)
 
-    def _override(self, provider: str, model: str, label: str) -> tuple[str, ModelPrice] | None:
+    def _override(self, provider: str, model: str, label: str,
+                  tier: str | None = None) -> tuple[str, ModelPrice] | None:
+        """The override for ``model``; at a service ``tier``, the tier's own first (a key ending
+        in ``@tier``: ``anthropic/claude-opus-4-8@priority``, ``bedrock/*@flex``), then the model's."""
+        if tier is not None and self._tiered:
+            hit = self._lookup(provider, f"{model}@{tier}", label, True)
+            if hit is not None:
+                return hit
+        return self._lookup(provider, model, label, False)
+
+    def _lookup(self, provider: str, model: str, label: str, tiered: bool) -> tuple[str, ModelPrice] | None:
+        """The override for ``model``: exact keys, then patterns (``tiered``: only the keys of a tier)."""
         keys = (f"{provider}/{model}", model) if label == provider else (
             f"{provider}/{model}", f"{label}/{model}", model)
         for key in keys:
             if key in self._exact:
                 return key, self._exact[key]
         for pattern, price in self._globs:
-            if any(fnmatch.fnmatchcase(key, pattern) for key in keys):
+            if (not tiered or "@" in pattern) and any(fnmatch.fnmatchcase(key, pattern) for key in keys):
                 return pattern, price
         return None
 
@@ -265,7 +277,7 @@ class PriceBook:
         if not model:
             return Cost(None, "unknown", reason="no model in request or response")
         label = self._labels.get(provider, provider) if self._labels else provider
-        hit = self._override(provider, model, label)
+        hit = self._override(provider, model, label, usage.service_tier)
         if hit is not None:
             key, price = hit
             inp, out = price.cost(usage)
@@ -330,11 +342,17 @@ class LibraryPrices:
             # character, a rerank by the search) and the answer named none of it: unknown, never $0
             return Cost(None, "unknown", reason=f"`{model}` is not billed by the token and the answer "
                         "named none of what it is billed by")
-        if usage.units or usage.service_tier:  # priced apart, or at a tier's prices: the library's own call
+        thought = bool(usage.reasoning_tokens) and getattr(price, "output_reasoning_mtok", None) is not None
+        if usage.units or usage.service_tier or thought:
+            # priced apart (reasoning too, where the model prices it: sonar-deep-research), or at a
+            # tier's prices: the library's own call
             added, unknown = fill(lib_provider.id, model, info.id, price, usage.units) if usage.units else ({}, None)
             if unknown is not None:  # a count the vendor bills apart, with no price: not its text price
                 return Cost(None, "unknown", reason=unknown)
-            cost = _library_cost(lib_provider, info, model, usage, at, added)
+            cost = _library_cost(lib_provider, info, model, usage, at, added, thought)
+            if cost.known and usage.service_tier and not _tier_priced(lib_provider, info, usage.service_tier, at):
+                cost = replace(cost, reason=f"no `{usage.service_tier}` price is known for `{model}`: priced at "
+                               f"the standard price (an override `{model}@{usage.service_tier}` prices it)")
             if cost.known or not usage.units:
                 return cost
             # parts the library cannot reconcile with the totals: the totals, at the text prices
@@ -427,10 +445,24 @@ def _price_context(provider_id: str, tier: str) -> dict[str, str]:
     return {"service_tier": tier}
 
 
+def _tier_priced(provider: Any, info: Any, tier: str, at: datetime) -> bool:
+    """Whether genai-prices has a price for ``tier`` on ``info`` (a price variant, in force at
+    ``at``, that the tier's price context selects): where it has none, its answer is the
+    standard price (Anthropic's Priority Tier, Bedrock's tiers, a batch of a model without a
+    batch price)."""
+    context = _price_context(provider.id, tier)
+    if not any(model is info for model in provider.models):  # found in another provider's list: no context
+        return False
+    return any(all(context.get(k) == v for k, v in variant.when.items())
+               and (variant.constraint is None or variant.constraint.active(at))
+               for variant in info.price_variants or ())
+
+
 def _library_cost(provider: Any, info: Any, model: str, usage: Usage, at: datetime,
-                  added: Mapping[str, Decimal] | None = None) -> Cost:
+                  added: Mapping[str, Decimal] | None = None, thought: bool = False) -> Cost:
     """genai-prices' own call; ``added``: prices its snapshot lacks (:mod:`.price_gaps`), set
-    on the price in force before it is applied."""
+    on the price in force before it is applied; ``thought``: the reasoning tokens told apart
+    (a model that prices them apart from the output)."""
     import genai_prices  # noqa: PLC0415 - optional dependency, loaded on first use
 
     counted = genai_prices.Usage(
@@ -439,6 +471,7 @@ def _library_cost(provider: Any, info: Any, model: str, usage: Usage, at: dateti
         cache_read_tokens=usage.cached_input_tokens or None,
         cache_write_tokens=usage.cache_creation_input_tokens or None,
         cache_write_1h_tokens=usage.cache_creation_1h_input_tokens or None,
+        output_reasoning_tokens=usage.reasoning_tokens if thought else None,
         **_units(usage),
     )
     context = _price_context(provider.id, usage.service_tier) if usage.service_tier else None

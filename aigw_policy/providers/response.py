@@ -13,7 +13,7 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage, _error_kind
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .batches import BATCH_NOTE
+from .batches import BATCH_NOTE, BATCH_PENDING_NOTE, finished_batch
 from .billed import reported_cost
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
@@ -68,7 +68,16 @@ def extract_usage(
     usage = _extract_usage(ai, response, counter)
     if ai.api == "gemini" and isinstance(response, Mapping):
         return with_tier(usage, gemini_tier(response))
+    if ai.provider == "bedrock" and isinstance(response, Mapping):
+        return with_tier(usage, bedrock_tier(response))
     return usage
+
+
+def bedrock_tier(response: Mapping[str, Any]) -> str | None:
+    """The service tier a Bedrock InvokeModel answer (JSON or stream, every family) was served
+    at, as its ``X-Amzn-Bedrock-Service-Tier`` header says (``priority``, ``flex``,
+    ``reserved``); None for ``default`` or none (Converse names it in its body, read there)."""
+    return service_tier(_header(response.get("headers"), "x-amzn-bedrock-service-tier").strip().lower() or None)
 
 
 def gemini_tier(response: Mapping[str, Any]) -> str | None:
@@ -88,15 +97,19 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
     """:func:`extract_usage` but for its fast path and the service tier of a Gemini answer."""
     if not isinstance(response, Mapping):
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=("response is not an object",))
-    # (a POST's JSON answer, or a read's: a POST's stream is read as any other, its usage charged by the engine)
+    # (a POST's JSON answer, or a read's: a POST's stream is read as any other, its usage charged by the engine;
+    # a batch's creation or cancel is `other`, its answer parsed when its text names a batch)
     background = background_of(ai.api, ai.operation, response) if ai.api != "openai" or not ai.inference or \
-        isinstance(response.get("body"), Mapping) else None
+        ai.operation == "other" or isinstance(response.get("body"), Mapping) else None
     if background is not None and background[0] == "pending" and ai.inference:
         # the model runs later: its usage comes with the read that finds it done
-        return Usage.of(0, 0, source="estimate", model=ai.model, notes=(PENDING_NOTE,))
+        return Usage.of(0, 0, source="estimate", model=ai.model, notes=(
+            BATCH_PENDING_NOTE if background[1].startswith("batch_") else PENDING_NOTE,))
     if background is not None and background[0] == "finished" and not ai.inference:
         # that read (a GET, polled or resumed as a stream): the usage, charged once (engine: under charge_id)
         read = _extract_usage(replace(ai, inference=True), response, counter)
+        if background[1].startswith("batch_"):  # an OpenAI file batch's (providers/batches.py)
+            return finished_batch(read, background[1], ai.model)
         return replace(read, notes=(*read.notes, f"background response `{background[1]}` finished"))
     if not ai.inference:  # a read of a stored response (its usage is the call's, charged then): nothing ran
         return Usage.of(0, 0, model=ai.model, notes=("no inference (not a POST): its usage is not charged",))

@@ -458,6 +458,8 @@ class StreamUsage:
             self._done = True
         elif isinstance(obj.get("usage"), Mapping) and "inputTokens" in obj["usage"]:  # Converse's metadata, last
             self._usage = bedrock_usage(obj.get("usage")) or self._usage
+            tier = obj.get("serviceTier")  # the tier that served it (`{type: priority}`), beside the usage
+            self._tier = service_tier(tier.get("type") if isinstance(tier, Mapping) else None) or self._tier
             self._done = True
             return
         elif obj.get("type") == "error":  # an exception message (eventstream.py)

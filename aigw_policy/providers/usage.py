@@ -222,8 +222,9 @@ def openai_usage(u: object) -> Usage | None:
     them: DeepSeek's ``prompt_cache_hit_tokens``, Moonshot's top-level ``cached_tokens``),
     ``reasoning_tokens`` of the output, and the ``audio_tokens`` of either, billed at the audio
     price. Perplexity counts two parts beside the totals, at the top level (:data:`BESIDE`):
-    ``citation_tokens`` are input, its top-level ``reasoning_tokens`` output (and reasoning);
-    SGLang's top-level ``reasoning_tokens`` are the reasoning detail of ``completion_tokens``."""
+    ``citation_tokens`` are input (as Mistral's conversations' ``connector_tokens``), its top-level
+    ``reasoning_tokens`` output (and reasoning), its ``num_search_queries`` web searches; SGLang's top-level
+    ``reasoning_tokens`` are the reasoning detail of ``completion_tokens``."""
     if not isinstance(u, Mapping):
         return None
     if u.get("type") == "duration" and "input_tokens" not in u:  # whisper-1: billed by the audio's length
@@ -243,16 +244,17 @@ def openai_usage(u: object) -> Usage | None:
         notes.append(NO_INPUT)
     if inp is None or out is None:
         return None
-    apart = thought = 0
-    if "citation_tokens" in u or "reasoning_tokens" in u:
+    apart = thought = searches = 0
+    if "citation_tokens" in u or "reasoning_tokens" in u or "num_search_queries" in u or "connector_tokens" in u:
         citations, top = _opt(u, "citation_tokens"), _opt(u, "reasoning_tokens")
-        if citations is None or top is None:
+        searches, read = _opt(u, "num_search_queries"), _opt(u, "connector_tokens")
+        if citations is None or top is None or searches is None or read is None:
             return None
         if _get(u, outs, "reasoning_tokens") is None:  # else a copy of the detail
             thought = top
             if "citation_tokens" in u or "num_search_queries" in u:  # Perplexity's: apart from the totals
                 apart = top
-        inp, out = inp + citations, out + apart
+        inp, out = inp + citations + read, out + apart
     total = tok(u.get("total_tokens"))
     if u.get("prompt_audio_seconds") is not None and total is not None and total > inp + out:
         # Mistral's audio: its tokens are in the total alone, and they are input (billed by the minute)
@@ -265,7 +267,7 @@ def openai_usage(u: object) -> Usage | None:
     written = _within(_n(u, ins, "cache_write_tokens"), inp - cached, "cache_write_tokens", notes)
     reasoning = _within(_n(u, outs, "reasoning_tokens") + thought, out, "reasoning_tokens", notes)
     units = _units((*_modal(u, ins, "input", inp, notes), *_modal(u, outs, "output", out, notes),
-                    *(audio_seconds(u.get("prompt_audio_seconds")) or ())))
+                    *(audio_seconds(u.get("prompt_audio_seconds")) or ()), ("web_searches", searches)))
     return Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=written,
                     reasoning_tokens=reasoning, notes=tuple(notes), units=units,
                     reported_usd=reported_cost(u) if "cost" in u or "cost_in_usd_ticks" in u else None)
@@ -293,7 +295,7 @@ def _modal(u: Mapping[str, Any], details: str, part: str, whole: int, notes: lis
 
 
 BESIDE = frozenset(("prompt_cache_hit_tokens", "cached_tokens", "num_cached_tokens", "prompt_token_details",
-                    "citation_tokens", "reasoning_tokens"))
+                    "citation_tokens", "reasoning_tokens", "num_search_queries", "connector_tokens"))
 """The counts an OpenAI-shaped usage object may carry at its top level, beside the OpenAI ones:
 DeepSeek's ``prompt_cache_hit_tokens``, Moonshot's ``cached_tokens`` and Mistral's
 ``num_cached_tokens`` or ``prompt_token_details.cached_tokens`` (so spelt; cache reads, a part
@@ -301,7 +303,8 @@ of the prompt), Perplexity's ``citation_tokens`` (the search results it read: in
 the input price, left out of ``prompt_tokens`` and ``total_tokens``) and its top-level
 ``reasoning_tokens`` (Deep Research's reasoning step, billed apart, left out of
 ``completion_tokens`` and ``total_tokens``: added to the output; told from SGLang's, a part of
-``completion_tokens``, by the ``citation_tokens`` or ``num_search_queries`` beside them)."""
+``completion_tokens``, by the ``citation_tokens`` or ``num_search_queries`` beside them); Mistral's
+conversations' ``connector_tokens`` (what its connectors, web search..., fed the model: input)."""
 
 
 PRICED_UNITS: tuple[str, ...] = (
@@ -310,6 +313,7 @@ PRICED_UNITS: tuple[str, ...] = (
     "output_audio_tokens", "output_image_tokens", "output_video_tokens",
     "web_searches", "storage_searches", "rerank_searches",
     "audio_seconds", "input_audio_seconds", "input_characters",
+    "input_document_pages", "input_annotated_document_pages",
 )
 """The counts :attr:`Usage.units` may hold, in this order: genai-prices' names of the audio,
 image and video parts of the input, of its cache reads and of the output (a model without
@@ -319,7 +323,9 @@ call: web searches (Anthropic's ``server_tool_use.web_search_requests``, the Res
 the search units of a rerank (Cohere's ``billed_units.search_units``); and the seconds of audio
 a transcription billed by duration read (whisper-1's ``usage.seconds``: ``audio_seconds``, of
 which ``input_audio_seconds``, as genai-prices wants both); the characters of a speech
-request's text (``input_characters``: tts-1 and Groq's Orpheus are billed by them)."""
+request's text (``input_characters``: tts-1 and Groq's Orpheus are billed by them); the pages
+an OCR read (Mistral's ``usage_info.pages_processed``: ``input_document_pages``, and
+``input_annotated_document_pages`` when it annotated them)."""
 
 
 def _units(pairs: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
@@ -455,6 +461,11 @@ research preview priced apart: 4x on the models genai-prices prices so), as ``Us
 ``fast`` (priced at genai-prices' ``speed: fast`` variant)."""
 
 
+_ANTHROPIC_PRIORITY = "service_tier.priority"
+"""Likewise, 1 when Anthropic's Priority Tier served it (``service_tier: "priority"``): the tier
+``priority``, which genai-prices has no price for (priced standard, said; a ``@priority`` override)."""
+
+
 def _anthropic_counts(u: object) -> dict[str, int]:
     """:func:`anthropic_fields` of one usage object, its ``iterations`` aside."""
     found = counts_of(u, _ANTHROPIC_FIELDS)
@@ -464,6 +475,8 @@ def _anthropic_counts(u: object) -> dict[str, int]:
         found[_ANTHROPIC_TICKS] = int(usd * _TICKS)
     if u.get("speed") == "fast":
         found[_ANTHROPIC_FAST] = 1
+    if u.get("service_tier") == "priority":
+        found[_ANTHROPIC_PRIORITY] = 1
     for outer, inner, name in (("cache_creation", "ephemeral_1h_input_tokens", _ANTHROPIC_1H),
                                ("server_tool_use", "web_search_requests", _ANTHROPIC_SEARCHES),
                                ("output_tokens_details", "thinking_tokens", _ANTHROPIC_THINKING)):
@@ -531,7 +544,7 @@ def anthropic_usage_from_fields(f: Mapping[str, int]) -> Usage | None:
         notes=tuple(notes),
         units=(("web_searches", searches),) if searches else (),
         reported_usd=Decimal(f[_ANTHROPIC_TICKS]) / _TICKS if _ANTHROPIC_TICKS in f else None,
-        service_tier="fast" if f.get(_ANTHROPIC_FAST) else None,
+        service_tier="fast" if f.get(_ANTHROPIC_FAST) else "priority" if f.get(_ANTHROPIC_PRIORITY) else None,
     )
 
 

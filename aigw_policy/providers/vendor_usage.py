@@ -16,6 +16,8 @@ Interactions API gives Gemini's counts. Pure, as :mod:`.usage`.
   ``cacheDetails: [{ttl: "1h", inputTokens}]`` names the writes to the 1-hour cache.
 - **Ollama** (``/api/chat``, ``/api/generate``, ``/api/embed``): ``prompt_eval_count`` and
   ``eval_count`` (:func:`ollama_usage`; :func:`ollama_output_only` when the first is missing).
+- **Mistral's OCR** (``/v1/ocr``, Document AI): billed by the page, not the token:
+  ``usage_info.pages_processed`` (:func:`ocr_usage`).
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ from dataclasses import replace
 from typing import Any
 
 from .billed import searches_billed
-from .usage import (Usage, _get, _n, _with_gap, _within, counts_of, gemini_fields, gemini_usage_from_fields, tok,
-                    with_units)
+from .usage import (Usage, _get, _list, _n, _with_gap, _within, counts_of, gemini_fields, gemini_usage_from_fields,
+                    tok, with_units)
 
 __all__ = ["bedrock_usage", "cohere_usage", "converse_text", "cohere_delta_text", "interaction_fields",
-           "interaction_usage", "ollama_output_only", "ollama_usage"]
+           "interaction_usage", "ocr_usage", "ollama_output_only", "ollama_usage"]
 
 _COHERE_COUNTS = ("input_tokens", "output_tokens")
 
@@ -221,3 +223,20 @@ def ollama_output_only(obj: object, input_estimate: int) -> Usage | None:
         return None
     return Usage.of(input_estimate, out, source="estimate",
                     notes=("no prompt_eval_count (prompt cached?): input estimated",))
+
+
+def ocr_usage(body: object) -> Usage | None:
+    """The usage of a Mistral OCR answer (``usage_info: {pages_processed, doc_size_bytes}``): no
+    tokens, its pages billed apart (``input_document_pages``, genai-prices' unit), and, when it
+    carries annotations (``document_annotation``, an image's ``image_annotation``: asked for by
+    ``document_annotation_format`` / ``bbox_annotation_format``), the same pages as annotated
+    ones (``input_annotated_document_pages``, their own price), as genai-prices' ``ocr_annotated``
+    reading of it; None for any other body (a bad count too: the answer is then estimated)."""
+    pages = tok(_get(body, "usage_info", "pages_processed"))
+    if pages is None:
+        return None
+    annotated = _get(body, "document_annotation") is not None or any(
+        _get(image, "image_annotation") is not None
+        for page in _list(_get(body, "pages")) for image in _list(_get(page, "images")))
+    units = (("input_document_pages", pages),) + ((("input_annotated_document_pages", pages),) if annotated else ())
+    return Usage.of(0, 0, units=units)

@@ -84,5 +84,8 @@ def test_a_budget_sees_the_creation_and_not_the_reads(case: dict[str, Any]) -> N
     engine.evaluate({"id": "r", "identity": {"team": "t"}, "request": read})
     engine.complete("r", {"status_code": 200, "headers": {"content-type": "application/json"}, "body": case["answer"]})
     used = store.check([new_charge(spec, "t", 0.0, None)], time.time())[0].used
+    if case["answer"].get("object") == "batch":  # OpenAI's file batch: its creation's reservation held until
+        assert used == 4096  # a read finds it finished (test_file_batches.py), the default output reserved
+        return
     assert used == sum(a.input_tokens for a in _inner(case))
     assert (used > 0) == (case["inner"] > 0)
