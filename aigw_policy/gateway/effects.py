@@ -83,12 +83,13 @@ def wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any], api: str, path: 
 
 def model_in_path(path: str, was: str, to: str) -> tuple[str, str] | None:
     """``(path, wire path)`` with a ``set-model``'s model written where the path names it
-    (Gemini's and Vertex AI's ``/models/{model}:action``, Bedrock's ``/model/{id}/converse``...),
-    or None when the path names no model (it is in the body). Before, Bedrock's stayed: the
-    upstream served and billed the old model, the ledger priced the new one."""
+    (Gemini's and Vertex AI's ``/models/{model}:action``, Bedrock's ``/model/{id}/converse``, an
+    Azure deployment, a legacy ``/engines/{model}/``...), or None when the path names no model
+    (it is in the body). Before, Bedrock's and Azure's stayed: the upstream served and billed the
+    old model, the ledger priced the new one."""
     from .paths import encode_path, encode_segment  # noqa: PLC0415 - a set-model effect only
 
-    for prefix, suffix in (("/models/", ":"), ("/model/", "/")):
+    for prefix, suffix in (("/models/", ":"), ("/model/", "/"), ("/openai/deployments/", "/"), ("/engines/", "/")):
         before = f"{prefix}{was}{suffix}"
         if before in path:
             wire = encode_path(path).replace(encode_path(before), f"{prefix}{encode_segment(to)}{suffix}")
