@@ -10,9 +10,10 @@ from urllib.parse import unquote_plus
 from ..providers import PROVIDERS
 from ..providers.classify import COMPLETION_TOKENS, NO_STREAM_OPTIONS
 from ..providers.bedrock_invoke import set_invoke_max_tokens
+from .scrub import MIN_SECRET
 
 __all__ = ["decision_api", "effect", "header_effects", "model_in_path", "rewritten_body", "rewritten_target",
-           "set_max_tokens", "strip_key", "wants_usage"]
+           "holds_secret", "set_max_tokens", "strip_key", "wants_usage"]
 
 
 def rewritten_body(decision: Any, body: dict[str, Any], path: str, inject_usage: bool) -> tuple[dict[str, Any] | None, bool]:
@@ -38,8 +39,10 @@ def rewritten_body(decision: Any, body: dict[str, Any], path: str, inject_usage:
     return (new if changed else None), injected
 
 
-def strip_key(query: bytes | str) -> str:
-    """The query string without ``key=`` (a gateway key the middleware authenticated with)."""
+def strip_key(query: bytes | str, secret: str | None = None) -> str:
+    """The query string without ``key=`` (a gateway key the middleware authenticated with) and,
+    given the ``secret`` the client authenticated with, without any parameter whose value holds
+    it (``?api_key=``, ``?api-key=``: an SDK's or a user's other spelling of it)."""
     text = query.decode("latin-1") if isinstance(query, bytes) else query
     if not text:  # most requests: no query string
         return text
@@ -47,7 +50,19 @@ def strip_key(query: bytes | str) -> str:
     # exactly as the client wrote it
     pairs = text.split("&")
     kept = [pair for pair in pairs if unquote_plus(pair.partition("=")[0]) != "key"]
+    if secret is not None and len(secret) >= MIN_SECRET and secret in unquote_plus(text):
+        kept = [pair for pair in kept if secret not in unquote_plus(pair)]
     return text if len(kept) == len(pairs) else "&".join(kept)
+
+
+def holds_secret(value: bytes, secret: str | None) -> bool:
+    """Whether a header's ``value`` holds the gateway key the client authenticated with
+    (``secret``, at least :data:`~.scrub.MIN_SECRET` characters: a shorter one is no real key):
+    such a header is the client's credential however it is named (``anthropic-api-key``, a
+    ``cookie``), never the upstream's or the policy's to read."""
+    if secret is None or len(secret) < MIN_SECRET:
+        return False
+    return secret.encode("utf-8") in value or secret.encode("latin-1", "replace") in value
 
 
 def effect(decision: Any, name: str) -> Any:

@@ -21,7 +21,7 @@ from ..providers.classify import PROVIDER_HEADER
 from .answer_read import wants_stream
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name, timestamp_of
-from .effects import effect, header_effects, model_in_path, rewritten_body, rewritten_target, strip_key
+from .effects import effect, header_effects, holds_secret, model_in_path, rewritten_body, rewritten_target, strip_key
 from .errors import aigw_object, denial, error_response, no_long_retry, routed_error, wire_api, with_extra
 from .hops import CLIENT_SAYS, SAYS_PREFIXES, hop_by_hop
 from .injected_usage import HideInjectedUsage
@@ -112,6 +112,7 @@ class Exchange:
         self.request: dict[str, Any] = {}  # what the engine decided on (an overflowing stream is read in its format)
         self._upstream_headers: list[tuple[bytes, bytes]] | None = None  # _kept_headers(), once the caller is known
         self.failed: tuple[str, str] | None = None  # an embedder's hook failed: (code, message), a 500
+        self.secret: str | None = None  # the gateway key the client sent (effects.holds_secret)
 
     @functools.cached_property
     def api(self) -> str:
@@ -260,7 +261,8 @@ class Exchange:
         None once the refusal is answered (401; 500 when the hook fails)."""
         mw = self.mw
         if mw.keys is not None:
-            found = mw.keys.lookup(key_from(self.headers, query))
+            self.secret = key_from(self.headers, query)
+            found = mw.keys.lookup(self.secret)
             if found is None:
                 await self._answer(401, "unknown or missing API key", None, close=self._unread_is_large())
             return found
@@ -311,12 +313,11 @@ class Exchange:
     def _engine_request(self, identity: Mapping[str, Any], body: Any, query: bytes) -> dict[str, Any]:
         scope = self.scope
         secret = self.mw.authenticates  # the credential was for the middleware: not the policy's to read
-        # the client does not choose its own classification: the provider override is the
-        # middleware's `provider` (a client's x-aigw-provider would pick prices and rules)
-        headers = {k: v for k, v in self.headers.items()
-                   if not (secret and k in CREDENTIAL_HEADERS) and k != PROVIDER_HEADER}
+        # nor does the client choose its own classification (x-aigw-provider would pick prices and rules)
+        headers = {k: v for k, v in self.headers.items() if not (secret and k in CREDENTIAL_HEADERS) and k != PROVIDER_HEADER
+                   and not (self.secret and holds_secret(v.encode("latin-1"), self.secret))}
         host = self.headers.get("host") or server_name(scope)
-        qs = strip_key(query) if secret else query.decode("latin-1")
+        qs = strip_key(query, self.secret) if secret else query.decode("latin-1")
         path = scope["raw_path"].decode("ascii")  # the canonical path, encoded as on the wire
         url = f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{qs}" if qs else "")
         req: dict[str, Any] = {"id": self.ctx.request_id, "identity": dict(identity),
@@ -343,8 +344,8 @@ class Exchange:
         length and decision id, the credentials it strips, what the client says of its address (.hops)."""
         drop = hop_by_hop(self.scope["headers"]) | (_OWN_CREDENTIALS if self.mw.strips_credentials else _OWN_REQUEST)
         # the names as __init__ lower-cased them (canonical_scope keeps the header list)
-        return [kv for kv, n in zip(self.scope["headers"], self._names, strict=True)
-                if n not in drop and not n.startswith(SAYS_PREFIXES)]  # (CLIENT_SAYS is in drop)
+        return [kv for kv, n in zip(self.scope["headers"], self._names, strict=True)  # (CLIENT_SAYS is in drop)
+                if n not in drop and not n.startswith(SAYS_PREFIXES) and not holds_secret(kv[1], self.secret)]
 
     def _rewrite(self, decision: Any, raw: bytes, body: Any) -> tuple[dict[str, Any], bytes, Any]:
         """The scope and body the app sees, the decision's effects applied, and that body
@@ -369,7 +370,7 @@ class Exchange:
         if rewritten:  # `url-rewrite`: the path and query the upstream gets (raises PathError)
             scope["path"], scope["raw_path"], scope["query_string"] = rewritten_target(rewritten["to"])
         if self.mw.strips_credentials:
-            scope["query_string"] = strip_key(scope.get("query_string", b"")).encode("latin-1")
+            scope["query_string"] = strip_key(scope.get("query_string", b""), self.secret).encode("latin-1")
         rh = effect(decision, "request_headers") or {}
         headers = self._upstream_headers if self._upstream_headers is not None else self._kept_headers()
         if rh:
