@@ -12,8 +12,8 @@ from ..providers.classify import COMPLETION_TOKENS, NO_STREAM_OPTIONS
 from ..providers.bedrock_invoke import set_invoke_max_tokens
 from .scrub import MIN_SECRET
 
-__all__ = ["decision_api", "effect", "header_effects", "model_in_path", "rewritten_body", "rewritten_target",
-           "holds_secret", "set_max_tokens", "strip_key", "wants_usage"]
+__all__ = ["FALLBACK_FIELDS", "decision_api", "effect", "header_effects", "holds_secret", "model_in_path",
+           "rewritten_body", "rewritten_target", "set_max_tokens", "strip_key", "unjudged_models", "wants_usage"]
 
 
 def rewritten_body(decision: Any, body: dict[str, Any], path: str, inject_usage: bool) -> tuple[dict[str, Any] | None, bool]:
@@ -63,6 +63,32 @@ def holds_secret(value: bytes, secret: str | None) -> bool:
     if secret is None or len(secret) < MIN_SECRET:
         return False
     return secret.encode("utf-8") in value or secret.encode("latin-1", "replace") in value
+
+
+FALLBACK_FIELDS = ("models", "fallbacks")
+"""Body fields that name other models for the upstream to serve when the first fails:
+OpenRouter's ``models`` (ngrok's AI gateway takes it too), LiteLLM's proxy's ``fallbacks``."""
+
+
+def unjudged_models(body: Any) -> str | None:
+    """Why a body going to a plain upstream (no ``ai-gateway`` route) is refused: it names, in a
+    fallback list (:data:`FALLBACK_FIELDS`), a model other than its ``model``, which the upstream
+    may serve though the policy judged only ``model``; None when it names none.
+
+    >>> unjudged_models({"model": "gpt-4o", "models": ["gpt-4o"]}) is None, unjudged_models([1]) is None
+    (True, True)
+    >>> unjudged_models({"model": "gpt-4o", "models": ["gpt-4o", "o1"]})[:53]
+    '`models` names a model other than the `model` judged:'
+    """
+    if type(body) is not dict or not ("models" in body or "fallbacks" in body):  # (most bodies: neither)
+        return None
+    model = body.get("model")
+    for name in FALLBACK_FIELDS:
+        listed = body.get(name)
+        if listed is not None and listed != [] and (not isinstance(listed, list) or any(m != model for m in listed)):
+            return (f"`{name}` names a model other than the `model` judged: an upstream would serve it when "
+                    "`model` fails, unjudged by the policy (route with an `ai-gateway` action, which judges each)")
+    return None
 
 
 def effect(decision: Any, name: str) -> Any:

@@ -21,7 +21,7 @@ from ..providers.classify import PROVIDER_HEADER
 from .answer_read import wants_stream
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name, timestamp_of
-from .effects import effect, header_effects, holds_secret, model_in_path, rewritten_body, rewritten_target, strip_key
+from .effects import effect, header_effects, holds_secret, model_in_path, rewritten_body, rewritten_target, strip_key, unjudged_models
 from .errors import aigw_object, denial, error_response, no_long_retry, routed_error, wire_api, with_extra
 from .hops import CLIENT_SAYS, SAYS_PREFIXES, hop_by_hop
 from .injected_usage import HideInjectedUsage
@@ -112,7 +112,7 @@ class Exchange:
         self.request: dict[str, Any] = {}  # what the engine decided on (an overflowing stream is read in its format)
         self._upstream_headers: list[tuple[bytes, bytes]] | None = None  # _kept_headers(), once the caller is known
         self.failed: tuple[str, str] | None = None  # an embedder's hook failed: (code, message), a 500
-        self.secret: str | None = None  # the gateway key the client sent (effects.holds_secret)
+        self.secret: str | None = None  # the gateway key the client sent (effects.holds_secret: kept from upstream)
 
     @functools.cached_property
     def api(self) -> str:
@@ -226,14 +226,16 @@ class Exchange:
         if forwarded := effect(decision, "forward"):  # `forward-internal`: ngrok's internal endpoint (502)
             await self.forward(decision, scope, data, unreachable_internal(str(forwarded["url"])))
             return
+        if (unjudged := unjudged_models(parsed)) is not None:  # the upstream would choose among them, unjudged
+            await self._settle_failed(400)  # (allowed, then not sent: its reservation released)
+            return await self._answer(400, unjudged, None, code="unjudged_models")
         await self.forward(decision, scope, data, self.mw.app)
 
     async def _failed_unexpectedly(self) -> bool:
-        """An error of the gateway's own code (or the engine's, the ledger's) before the answer
-        began: logged with its traceback and the request id, answered 500 ``gateway_error`` in
-        the provider's shape with that id (never the error's text), rather than the server's
-        plain-text 500 that carries no id. False when an answer had begun (the server then
-        closes the connection)."""
+        """An error of the gateway's own code (or the engine's, the ledger's) before the answer began:
+        logged with its traceback and the request id, answered 500 ``gateway_error`` in the provider's
+        shape with that id (never the error's text, nor the server's plain-text 500 that has no id).
+        False when an answer had begun (the server then closes the connection)."""
         _log.exception("the gateway failed on request %s", self.ctx.request_id)
         if self.ctx.decision is not None and self.ctx.decision.verdict == "allow":
             await self._settle_failed()
@@ -245,11 +247,11 @@ class Exchange:
         self.event["verdict"] = "error"
         return True
 
-    async def _settle_failed(self) -> None:
-        """An allowed request the gateway failed on before completing it: completed as a 500 so
-        that its reservation is released and its ledger record final, not left pending. One the
-        engine completed already (or never knew) is left as it is."""
-        response = {"status_code": 500, "headers": {}, "body": None}
+    async def _settle_failed(self, status: int = 500) -> None:
+        """An allowed request the gateway failed on (or refused) before sending it: completed as a ``status``
+        so that its reservation is released and its ledger record final, not left pending. One the engine
+        completed already (or never knew) is left as it is."""
+        response = {"status_code": status, "headers": {}, "body": None}
         try:
             final = await self.engine.acomplete(self.ctx.request_id, response)
         except Exception:  # noqa: BLE001 - already completed, or the engine failing too: logged above
@@ -297,10 +299,9 @@ class Exchange:
         return await self.engine.aevaluate(request)
 
     def _unread_is_large(self) -> bool:
-        """Whether a refused request's body, left unread, may be longer than ``max_body``: then
-        the connection closes after the answer. Otherwise it stays open and the server
-        discards the rest of the body as it comes (memory stays flat either way), so the
-        client, once done sending, reads the answer instead of a reset connection."""
+        """Whether a refused request's body, left unread, may be longer than ``max_body``: then the connection
+        closes after the answer. Otherwise it stays open and the server discards the rest of the body as it
+        comes (memory stays flat either way): the client, once done sending, reads the answer, not a reset."""
         declared = self.headers.get("content-length", "").strip()
         return not (declared.isascii() and declared.isdigit() and int(declared) <= self.mw.max_body)
 
@@ -434,8 +435,7 @@ class Exchange:
             return
         wire, message, quota = denial(self.api, decision, status)
         if decision.kind == "error" and wire >= 500 and not quota:
-            # a rule that failed closed fails the same way for the same request: the SDKs'
-            # retries of a 5xx (two each, with back-off) would only repeat it
+            # a rule that failed closed fails the same way again: the SDKs' retries of a 5xx (two, backed off) would repeat it
             extra.append((b"x-should-retry", b"false"))
         await self._answer(wire, message, decision.rule, extra, quota, aigw=aigw_object(decision, quota))
         self.event["reason"] = decision.reason  # the operator's log keeps the whole reason
