@@ -476,7 +476,7 @@ def _openai_fast(op: Operation, body: dict[str, Any]) -> tuple[int | None, int, 
 
 
 _LIMIT = 2**53
-_READS = frozenset(("GET", "HEAD", "DELETE", "OPTIONS"))
+READS = frozenset(("GET", "HEAD", "DELETE", "OPTIONS"))
 """Methods that run no model: every provider's inference is a POST."""
 
 
@@ -508,7 +508,7 @@ def classify(
     headers = request.get("headers")
     url = request.get("url") if isinstance(request.get("url"), str) else ""
     method = request.get("method")
-    inference = method == "POST" or not (isinstance(method, str) and method.upper() in _READS)
+    inference = method == "POST" or not (isinstance(method, str) and method.upper() in READS)
     found, host_provider, unparseable = _url_facts(url)
     if unparseable:
         notes.append("unparseable url")
