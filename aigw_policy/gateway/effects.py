@@ -10,9 +10,10 @@ from urllib.parse import unquote_plus
 from ..providers import PROVIDERS
 from ..providers.classify import COMPLETION_TOKENS, NO_STREAM_OPTIONS
 from ..providers.bedrock_invoke import set_invoke_max_tokens
+from .scrub import MIN_SECRET
 
-__all__ = ["decision_api", "effect", "header_effects", "model_in_path", "rewritten_body", "rewritten_target",
-           "set_max_tokens", "strip_key", "wants_usage"]
+__all__ = ["FALLBACK_FIELDS", "decision_api", "effect", "header_effects", "holds_secret", "model_in_path",
+           "rewritten_body", "rewritten_target", "set_max_tokens", "strip_key", "unjudged_models", "wants_usage"]
 
 
 def rewritten_body(decision: Any, body: dict[str, Any], path: str, inject_usage: bool) -> tuple[dict[str, Any] | None, bool]:
@@ -38,8 +39,10 @@ def rewritten_body(decision: Any, body: dict[str, Any], path: str, inject_usage:
     return (new if changed else None), injected
 
 
-def strip_key(query: bytes | str) -> str:
-    """The query string without ``key=`` (a gateway key the middleware authenticated with)."""
+def strip_key(query: bytes | str, secret: str | None = None) -> str:
+    """The query string without ``key=`` (a gateway key the middleware authenticated with) and,
+    given the ``secret`` the client authenticated with, without any parameter whose value holds
+    it (``?api_key=``, ``?api-key=``: an SDK's or a user's other spelling of it)."""
     text = query.decode("latin-1") if isinstance(query, bytes) else query
     if not text:  # most requests: no query string
         return text
@@ -47,7 +50,45 @@ def strip_key(query: bytes | str) -> str:
     # exactly as the client wrote it
     pairs = text.split("&")
     kept = [pair for pair in pairs if unquote_plus(pair.partition("=")[0]) != "key"]
+    if secret is not None and len(secret) >= MIN_SECRET and secret in unquote_plus(text):
+        kept = [pair for pair in kept if secret not in unquote_plus(pair)]
     return text if len(kept) == len(pairs) else "&".join(kept)
+
+
+def holds_secret(value: bytes, secret: str | None) -> bool:
+    """Whether a header's ``value`` holds the gateway key the client authenticated with
+    (``secret``, at least :data:`~.scrub.MIN_SECRET` characters: a shorter one is no real key):
+    such a header is the client's credential however it is named (``anthropic-api-key``, a
+    ``cookie``), never the upstream's or the policy's to read."""
+    if secret is None or len(secret) < MIN_SECRET:
+        return False
+    return secret.encode("utf-8") in value or secret.encode("latin-1", "replace") in value
+
+
+FALLBACK_FIELDS = ("models", "fallbacks")
+"""Body fields that name other models for the upstream to serve when the first fails:
+OpenRouter's ``models`` (ngrok's AI gateway takes it too), LiteLLM's proxy's ``fallbacks``."""
+
+
+def unjudged_models(body: Any) -> str | None:
+    """Why a body going to a plain upstream (no ``ai-gateway`` route) is refused: it names, in a
+    fallback list (:data:`FALLBACK_FIELDS`), a model other than its ``model``, which the upstream
+    may serve though the policy judged only ``model``; None when it names none.
+
+    >>> unjudged_models({"model": "gpt-4o", "models": ["gpt-4o"]}) is None, unjudged_models([1]) is None
+    (True, True)
+    >>> unjudged_models({"model": "gpt-4o", "models": ["gpt-4o", "o1"]})[:53]
+    '`models` names a model other than the `model` judged:'
+    """
+    if type(body) is not dict or not ("models" in body or "fallbacks" in body):  # (most bodies: neither)
+        return None
+    model = body.get("model")
+    for name in FALLBACK_FIELDS:
+        listed = body.get(name)
+        if listed is not None and listed != [] and (not isinstance(listed, list) or any(m != model for m in listed)):
+            return (f"`{name}` names a model other than the `model` judged: an upstream would serve it when "
+                    "`model` fails, unjudged by the policy (route with an `ai-gateway` action, which judges each)")
+    return None
 
 
 def effect(decision: Any, name: str) -> Any:
@@ -83,12 +124,13 @@ def wants_usage(ai: Mapping[str, Any], body: Mapping[str, Any], api: str, path: 
 
 def model_in_path(path: str, was: str, to: str) -> tuple[str, str] | None:
     """``(path, wire path)`` with a ``set-model``'s model written where the path names it
-    (Gemini's and Vertex AI's ``/models/{model}:action``, Bedrock's ``/model/{id}/converse``...),
-    or None when the path names no model (it is in the body). Before, Bedrock's stayed: the
-    upstream served and billed the old model, the ledger priced the new one."""
+    (Gemini's and Vertex AI's ``/models/{model}:action``, Bedrock's ``/model/{id}/converse``, an
+    Azure deployment, a legacy ``/engines/{model}/``...), or None when the path names no model
+    (it is in the body). Before, Bedrock's and Azure's stayed: the upstream served and billed the
+    old model, the ledger priced the new one."""
     from .paths import encode_path, encode_segment  # noqa: PLC0415 - a set-model effect only
 
-    for prefix, suffix in (("/models/", ":"), ("/model/", "/")):
+    for prefix, suffix in (("/models/", ":"), ("/model/", "/"), ("/openai/deployments/", "/"), ("/engines/", "/")):
         before = f"{prefix}{was}{suffix}"
         if before in path:
             wire = encode_path(path).replace(encode_path(before), f"{prefix}{encode_segment(to)}{suffix}")

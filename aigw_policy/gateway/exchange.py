@@ -21,7 +21,7 @@ from ..providers.classify import PROVIDER_HEADER
 from .answer_read import wants_stream
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name, timestamp_of
-from .effects import effect, header_effects, model_in_path, rewritten_body, rewritten_target, strip_key
+from .effects import effect, header_effects, holds_secret, model_in_path, rewritten_body, rewritten_target, strip_key, unjudged_models
 from .errors import aigw_object, denial, error_response, no_long_retry, routed_error, wire_api, with_extra
 from .hops import CLIENT_SAYS, SAYS_PREFIXES, hop_by_hop
 from .injected_usage import HideInjectedUsage
@@ -112,6 +112,7 @@ class Exchange:
         self.request: dict[str, Any] = {}  # what the engine decided on (an overflowing stream is read in its format)
         self._upstream_headers: list[tuple[bytes, bytes]] | None = None  # _kept_headers(), once the caller is known
         self.failed: tuple[str, str] | None = None  # an embedder's hook failed: (code, message), a 500
+        self.secret: str | None = None  # the gateway key the client sent (effects.holds_secret: kept from upstream)
 
     @functools.cached_property
     def api(self) -> str:
@@ -192,8 +193,8 @@ class Exchange:
         request.setdefault("req", {}).setdefault("ts", {})["body_received"] = timestamp_of(time.time_ns())
         ctype = self.headers.get("content-type", "")
         try:  # a large body parses for a while: in a worker thread, not on the event loop
-            body_obj = (parse_body(body, ctype) if len(body) <= _PARSE_ON_LOOP
-                        else await asyncio.to_thread(parse_body, body, ctype))
+            body_obj = (parse_body(body, ctype, self.scope["method"]) if len(body) <= _PARSE_ON_LOOP
+                        else await asyncio.to_thread(parse_body, body, ctype, self.scope["method"]))
         except BadBody as error:
             await self._answer(error.status, error.message, None, code=body_code(error.code, self.engine))
             return
@@ -225,14 +226,16 @@ class Exchange:
         if forwarded := effect(decision, "forward"):  # `forward-internal`: ngrok's internal endpoint (502)
             await self.forward(decision, scope, data, unreachable_internal(str(forwarded["url"])))
             return
+        if (unjudged := unjudged_models(parsed)) is not None:  # the upstream would choose among them, unjudged
+            await self._settle_failed(400)  # (allowed, then not sent: its reservation released)
+            return await self._answer(400, unjudged, None, code="unjudged_models")
         await self.forward(decision, scope, data, self.mw.app)
 
     async def _failed_unexpectedly(self) -> bool:
-        """An error of the gateway's own code (or the engine's, the ledger's) before the answer
-        began: logged with its traceback and the request id, answered 500 ``gateway_error`` in
-        the provider's shape with that id (never the error's text), rather than the server's
-        plain-text 500 that carries no id. False when an answer had begun (the server then
-        closes the connection)."""
+        """An error of the gateway's own code (or the engine's, the ledger's) before the answer began:
+        logged with its traceback and the request id, answered 500 ``gateway_error`` in the provider's
+        shape with that id (never the error's text, nor the server's plain-text 500 that has no id).
+        False when an answer had begun (the server then closes the connection)."""
         _log.exception("the gateway failed on request %s", self.ctx.request_id)
         if self.ctx.decision is not None and self.ctx.decision.verdict == "allow":
             await self._settle_failed()
@@ -244,11 +247,11 @@ class Exchange:
         self.event["verdict"] = "error"
         return True
 
-    async def _settle_failed(self) -> None:
-        """An allowed request the gateway failed on before completing it: completed as a 500 so
-        that its reservation is released and its ledger record final, not left pending. One the
-        engine completed already (or never knew) is left as it is."""
-        response = {"status_code": 500, "headers": {}, "body": None}
+    async def _settle_failed(self, status: int = 500) -> None:
+        """An allowed request the gateway failed on (or refused) before sending it: completed as a ``status``
+        so that its reservation is released and its ledger record final, not left pending. One the engine
+        completed already (or never knew) is left as it is."""
+        response = {"status_code": status, "headers": {}, "body": None}
         try:
             final = await self.engine.acomplete(self.ctx.request_id, response)
         except Exception:  # noqa: BLE001 - already completed, or the engine failing too: logged above
@@ -260,7 +263,8 @@ class Exchange:
         None once the refusal is answered (401; 500 when the hook fails)."""
         mw = self.mw
         if mw.keys is not None:
-            found = mw.keys.lookup(key_from(self.headers, query))
+            self.secret = key_from(self.headers, query)
+            found = mw.keys.lookup(self.secret)
             if found is None:
                 await self._answer(401, "unknown or missing API key", None, close=self._unread_is_large())
             return found
@@ -295,10 +299,9 @@ class Exchange:
         return await self.engine.aevaluate(request)
 
     def _unread_is_large(self) -> bool:
-        """Whether a refused request's body, left unread, may be longer than ``max_body``: then
-        the connection closes after the answer. Otherwise it stays open and the server
-        discards the rest of the body as it comes (memory stays flat either way), so the
-        client, once done sending, reads the answer instead of a reset connection."""
+        """Whether a refused request's body, left unread, may be longer than ``max_body``: then the connection
+        closes after the answer. Otherwise it stays open and the server discards the rest of the body as it
+        comes (memory stays flat either way): the client, once done sending, reads the answer, not a reset."""
         declared = self.headers.get("content-length", "").strip()
         return not (declared.isascii() and declared.isdigit() and int(declared) <= self.mw.max_body)
 
@@ -311,12 +314,11 @@ class Exchange:
     def _engine_request(self, identity: Mapping[str, Any], body: Any, query: bytes) -> dict[str, Any]:
         scope = self.scope
         secret = self.mw.authenticates  # the credential was for the middleware: not the policy's to read
-        # the client does not choose its own classification: the provider override is the
-        # middleware's `provider` (a client's x-aigw-provider would pick prices and rules)
-        headers = {k: v for k, v in self.headers.items()
-                   if not (secret and k in CREDENTIAL_HEADERS) and k != PROVIDER_HEADER}
+        # nor does the client choose its own classification (x-aigw-provider would pick prices and rules)
+        headers = {k: v for k, v in self.headers.items() if not (secret and k in CREDENTIAL_HEADERS) and k != PROVIDER_HEADER
+                   and not (self.secret and holds_secret(v.encode("latin-1"), self.secret))}
         host = self.headers.get("host") or server_name(scope)
-        qs = strip_key(query) if secret else query.decode("latin-1")
+        qs = strip_key(query, self.secret) if secret else query.decode("latin-1")
         path = scope["raw_path"].decode("ascii")  # the canonical path, encoded as on the wire
         url = f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{qs}" if qs else "")
         req: dict[str, Any] = {"id": self.ctx.request_id, "identity": dict(identity),
@@ -343,8 +345,8 @@ class Exchange:
         length and decision id, the credentials it strips, what the client says of its address (.hops)."""
         drop = hop_by_hop(self.scope["headers"]) | (_OWN_CREDENTIALS if self.mw.strips_credentials else _OWN_REQUEST)
         # the names as __init__ lower-cased them (canonical_scope keeps the header list)
-        return [kv for kv, n in zip(self.scope["headers"], self._names, strict=True)
-                if n not in drop and not n.startswith(SAYS_PREFIXES)]  # (CLIENT_SAYS is in drop)
+        return [kv for kv, n in zip(self.scope["headers"], self._names, strict=True)  # (CLIENT_SAYS is in drop)
+                if n not in drop and not n.startswith(SAYS_PREFIXES) and not holds_secret(kv[1], self.secret)]
 
     def _rewrite(self, decision: Any, raw: bytes, body: Any) -> tuple[dict[str, Any], bytes, Any]:
         """The scope and body the app sees, the decision's effects applied, and that body
@@ -369,7 +371,7 @@ class Exchange:
         if rewritten:  # `url-rewrite`: the path and query the upstream gets (raises PathError)
             scope["path"], scope["raw_path"], scope["query_string"] = rewritten_target(rewritten["to"])
         if self.mw.strips_credentials:
-            scope["query_string"] = strip_key(scope.get("query_string", b"")).encode("latin-1")
+            scope["query_string"] = strip_key(scope.get("query_string", b""), self.secret).encode("latin-1")
         rh = effect(decision, "request_headers") or {}
         headers = self._upstream_headers if self._upstream_headers is not None else self._kept_headers()
         if rh:
@@ -433,8 +435,7 @@ class Exchange:
             return
         wire, message, quota = denial(self.api, decision, status)
         if decision.kind == "error" and wire >= 500 and not quota:
-            # a rule that failed closed fails the same way for the same request: the SDKs'
-            # retries of a 5xx (two each, with back-off) would only repeat it
+            # a rule that failed closed fails the same way again: the SDKs' retries of a 5xx (two, backed off) would repeat it
             extra.append((b"x-should-retry", b"false"))
         await self._answer(wire, message, decision.rule, extra, quota, aigw=aigw_object(decision, quota))
         self.event["reason"] = decision.reason  # the operator's log keeps the whole reason

@@ -24,6 +24,10 @@ CLIENT_SAYS = frozenset({
     "x-cluster-client-ip", "x-original-forwarded-for", "client-ip", "x-proxyuser-ip", "via",
     # of this connection only: the body is whole before it goes, and the upstream hop is HTTP/1.1
     "expect", "http2-settings",
+    # another method or target than the request line's, which some servers act on (Google's APIs,
+    # ASP.NET and Express take X-HTTP-Method-Override; Symfony took X-Original-URL / X-Rewrite-URL):
+    # the upstream would serve a request the policy never judged (a `GET`, not charged, as a `POST`)
+    "x-http-method-override", "x-http-method", "x-method-override", "x-original-url", "x-rewrite-url",
 })
 """Request fields of the client's never forwarded upstream besides the hop-by-hop ones, with
 every ``x-forwarded-*`` and ``proxy-*`` field (:data:`SAYS_PREFIXES`). The policy's own

@@ -88,11 +88,12 @@ class KeyRing:
 
 
 def key_from(headers: Mapping[str, str], query: bytes | str = b"") -> str | None:
-    """The client's key: ``Authorization: Bearer``, ``x-api-key``, ``x-goog-api-key`` or ``?key=``."""
+    """The client's key: ``Authorization: Bearer``, ``x-api-key``, ``x-goog-api-key``, ``api-key``
+    (Azure OpenAI's SDK) or ``?key=``."""
     auth = headers.get("authorization", "")
     if auth[:7].lower() == "bearer " and auth[7:].strip():
         return auth[7:].strip()
-    for name in ("x-api-key", "x-goog-api-key"):
+    for name in ("x-api-key", "x-goog-api-key", "api-key"):
         value = headers.get(name, "").strip()
         if value:
             return value

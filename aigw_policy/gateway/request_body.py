@@ -8,6 +8,8 @@ import json
 import re
 from typing import Any
 
+from ..providers.classify import READS
+
 __all__ = ["INVALID_BODY", "MAX_JSON_ITEMS", "MIN_BODY_RATE", "BadBody", "body_code", "parse_body", "read_body",
            "receive_within"]
 
@@ -106,14 +108,19 @@ too (the encoding told by the first bytes, ``surrogatepass``); the scanner keeps
 one body to the next but its key memo, which it clears after each, so threads may share it."""
 
 
-def parse_body(body: bytes, content_type: str) -> Any:
+def parse_body(body: bytes, content_type: str, method: str = "POST") -> Any:
     """The request body as the policy sees it: JSON when it is JSON (duplicate keys, NaN and
     nesting past :data:`~aigw_policy.env.request.MAX_DEPTH` refused), else text. A body
     that claims to be JSON (or says nothing of its type), or starts as JSON under any type, and
     does not parse is refused: an upstream with a more lenient parser would read fields the
-    policy never saw."""
+    policy never saw. So is any body of a ``method`` that runs no model (``classify.READS``: its
+    answer's usage is never charged): served by an upstream that ignores the method (a stub, a
+    hand-written server), a ``GET`` with a chat body was a chat whose tokens nobody counted."""
     if not body:
         return None
+    if method.upper() in READS:
+        raise BadBody("body_not_allowed", f"a {method.upper()[:10]} request has no body: the policy judges it as a "
+                      "read that runs no model, and an upstream that ignores the method would serve the body as one")
     if len(body) > MAX_JSON_ITEMS and body.count(b",") >= MAX_JSON_ITEMS:
         raise BadBody("json_too_many_items", f"the request body has more than {MAX_JSON_ITEMS:,} items "
                        "(commas), more than a request needs", 413)

@@ -14,6 +14,11 @@ queued (a lone record is written at once), unless ``max_delay`` asks it to linge
 seconds for more.
 A failed write fails every caller of that batch with :class:`LedgerError`; nothing is retried
 silently (the caller decides; sinks are idempotent by request id, so a retry is safe).
+
+A stalled sink (a PostgreSQL table locked, a network that drops packets without a reset) fails
+its async callers too, after ``write_timeout`` seconds, and once ``max_queue`` records wait,
+every new one at once: before, each request waited for the sink for ever, and the queue held
+every record of every waiting request.
 """
 
 from __future__ import annotations
@@ -29,13 +34,20 @@ from .record import UsageRecord, as_pending
 from .sinks import LedgerError, Sink, open_sink
 
 _STOP = object()
+WRITE_TIMEOUT = 10.0
+"""Seconds an async caller waits for its record to be durable (:meth:`Ledger.arecord`)."""
+MAX_QUEUE = 10_000
+"""Records that may wait for the sink; past it a new one fails at once (:meth:`Ledger.submit`)."""
 
 
 class Ledger:
-    def __init__(self, sink: Sink | str, *, max_batch: int = 256, max_delay: float = 0.0) -> None:
+    def __init__(self, sink: Sink | str, *, max_batch: int = 256, max_delay: float = 0.0,
+                 write_timeout: float | None = WRITE_TIMEOUT, max_queue: int = MAX_QUEUE) -> None:
         self.sink = open_sink(sink) if isinstance(sink, str) else sink
         self.max_batch = max_batch
         self.max_delay = max_delay
+        self.write_timeout = write_timeout
+        self.max_queue = max_queue
         self._queue: queue.Queue[object] = queue.Queue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="aigw-ledger", daemon=True)
@@ -50,8 +62,10 @@ class Ledger:
 
     def submit(self, record: UsageRecord) -> Future[None]:
         """Queue ``record``; the future completes when it is durable (or fails)."""
-        if self._closed:
+        if self.closed:  # (a writer thread that ended would never answer)
             raise LedgerError("ledger is closed")
+        if self._queue.qsize() >= self.max_queue:
+            raise LedgerError(f"the ledger is not keeping up: {self.max_queue:,} records wait for the sink")
         fut: Future[None] = Future()
         self._queue.put((record, fut))
         return fut
@@ -76,8 +90,16 @@ class Ledger:
             f.result(timeout)
 
     async def arecord(self, record: UsageRecord) -> None:
-        """Async twin of :meth:`record` (the event loop is never blocked)."""
-        await asyncio.wrap_future(self.submit(record))
+        """Async twin of :meth:`record` (the event loop is never blocked): :class:`LedgerError`
+        when the write is not durable within ``write_timeout`` seconds. A write the writer had
+        not begun is then withdrawn; one it had begun may still land (a request failed so can
+        leave its ``pending`` intent, as a gateway killed mid-request does)."""
+        fut = asyncio.wrap_future(self.submit(record))
+        try:
+            await asyncio.wait_for(fut, self.write_timeout)
+        except TimeoutError:
+            raise LedgerError(f"the ledger did not make a record durable within {self.write_timeout:g}s "
+                              "(its sink is stalled or overloaded)") from None
 
     def close(self) -> None:
         """Flush what is queued, stop the writer and close the sink."""
@@ -115,6 +137,12 @@ class Ledger:
             self._write(batch)  # type: ignore[arg-type]
 
     def _write(self, batch: list[tuple[UsageRecord, Future[None]]]) -> None:
+        # a record whose caller gave up (timed out, cancelled) is not written, and a caller that gives
+        # up from now on finds its write under way (a cancelled future's `set_result` raised in this
+        # thread, which then ended: every later record failed with "ledger is closed")
+        batch = [(r, f) for r, f in batch if f.set_running_or_notify_cancel()]
+        if not batch:
+            return
         try:
             self.sink.write_batch([r for r, _ in batch])
         except Exception as exc:  # noqa: BLE001 - handed to every waiting caller

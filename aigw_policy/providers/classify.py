@@ -148,8 +148,9 @@ _GEMINI_PATH = re.compile(
 )
 # Claude on Vertex AI and Amazon Bedrock's runtime (the model in the path), Cohere's and Ollama's
 # native APIs: .native_paths
-# Azure OpenAI's deployment routes: the body usually names no model, the deployment stands for it
-_AZURE_DEPLOYMENT = re.compile(r"/openai/deployments/(?P<deployment>[^/]+)/")
+# Azure OpenAI's deployment routes and OpenAI's legacy engine routes (LiteLLM's proxy serves both,
+# the path's model winning): the path names what the upstream serves, the body usually nothing
+_AZURE_DEPLOYMENT = re.compile(r"/(?:openai/deployments|engines)/(?P<deployment>[^/]+)/")
 _GEMINI_ACTIONS: dict[str, tuple[Operation, bool]] = {
     "generateContent": ("chat", False),
     "streamGenerateContent": ("chat", True),
@@ -475,7 +476,7 @@ def _openai_fast(op: Operation, body: dict[str, Any]) -> tuple[int | None, int, 
 
 
 _LIMIT = 2**53
-_READS = frozenset(("GET", "HEAD", "DELETE", "OPTIONS"))
+READS = frozenset(("GET", "HEAD", "DELETE", "OPTIONS"))
 """Methods that run no model: every provider's inference is a POST."""
 
 
@@ -507,7 +508,7 @@ def classify(
     headers = request.get("headers")
     url = request.get("url") if isinstance(request.get("url"), str) else ""
     method = request.get("method")
-    inference = method == "POST" or not (isinstance(method, str) and method.upper() in _READS)
+    inference = method == "POST" or not (isinstance(method, str) and method.upper() in READS)
     found, host_provider, unparseable = _url_facts(url)
     if unparseable:
         notes.append("unparseable url")
@@ -556,10 +557,13 @@ def classify(
         op = operation  # type: ignore[assignment]
 
     model = extras.get("model") if extras else None
+    twice = None
     if model is None:
         model = body.get("model")
         if model is None and extras:
             model = extras.get("deployment")
+        elif extras and isinstance(model, str) and "deployment" in extras:
+            twice = _named_twice(model, extras["deployment"])
         if isinstance(model, str):
             if api == "gemini" and model.startswith("models/"):
                 model = model[len("models/") :]
@@ -576,7 +580,7 @@ def classify(
     opts = body.get("stream_options")
     include_usage = bool(opts is not None and isinstance(opts, Mapping) and opts.get("include_usage"))
 
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = [twice] if twice else []
     _field_types(api, body, problems)
     fast = _openai_fast(op, body) if api == "openai" and type(body) is dict else None
     if fast is not None:
@@ -614,6 +618,21 @@ def classify(
         provider, op, model, stream, max_output, estimate, count, tools, prompt, api, include_usage, choices,
         tuple(notes), tuple(problems), tuple(m[:_MAX_MODEL] for m in models[:_MAX_MODELS]) if models else (),
         inference)
+
+
+def _named_twice(model: str, deployment: str) -> tuple[str, str] | None:
+    """The problem of a body's ``model`` that is not the model its path names (an Azure
+    deployment, a legacy ``/engines/{model}/``), or None. Azure serves the deployment whatever
+    the body says and LiteLLM's proxy the path's model, while a route sends the body's: a body
+    naming another model than its path is judged as one and served as the other, so it is refused.
+
+    >>> _named_twice("gpt-4o", "gpt-4o") is None, _named_twice("gpt-4o", "o1")[0], _named_twice("o1", "O1 ")[0]
+    (True, 'request.body.model', 'request.body.model')
+    """
+    if model == deployment:  # (as an SDK sends them: the Azure client names its deployment in both)
+        return None
+    return ("request.body.model", f"names `{model[:_MAX_MODEL]}` but the path names `{deployment[:_MAX_MODEL]}`: "
+            "the upstream serves the path's model, so name the same one in both (or none in the body)")
 
 
 def _batch(api: str, url: str, body: Mapping[str, Any], counter: TokenCounter) -> tuple[int, int | None, str | None,

@@ -151,6 +151,12 @@ def field_types(api: Api, body: Mapping[str, Any], problems: list[tuple[str, str
     stream = body.get("stream")
     if stream is not None and stream is not True and stream is not False:
         problems.append(("request.body.stream", f"must be true or false, not {_kind(stream)}"))
+    opts = body.get("stream_options")  # whether a stream reports its usage: read, and asked for when not
+    if opts is not None:
+        if not isinstance(opts, Mapping):
+            problems.append(("request.body.stream_options", f"must be an object, not {_kind(opts)}"))
+        elif (usage := opts.get("include_usage")) is not None and usage is not True and usage is not False:
+            problems.append(("request.body.stream_options.include_usage", f"must be true or false, not {_kind(usage)}"))
 
 
 def _kind(value: object) -> str:

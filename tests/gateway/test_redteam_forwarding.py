@@ -49,6 +49,12 @@ ROWS = [
     ("http2-settings", "AAMAAABkAAQAAP__"),
     ("proxy-authorization", "Basic c3B5OnNweQ=="),
     ("proxy-x-anything", "1"),
+    # serve21: another method or target than the request line's, which some upstreams act on
+    ("x-http-method-override", "GET"),
+    ("X-HTTP-Method", "DELETE"),
+    ("x-method-override", "PUT"),
+    ("x-original-url", "/v1/files"),
+    ("x-rewrite-url", "/v1/files"),
 ]
 
 TAGS = {"x-forwarded-for": "${conn.client_ip}", "x-client-ip": "${conn.client_ip}", "x-real-ip": "${conn.client_ip}",

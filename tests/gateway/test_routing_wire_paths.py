@@ -95,7 +95,8 @@ def test_a_native_request_goes_to_its_vendor_only_at_its_native_path(vendor: Any
 # (client path, body, the path the stub is sent): the format's own path, whatever frame it came in
 SERVED = [
     ("/v1/chat/completions", {"model": "gpt-4o", **CHAT}, "/v1/chat/completions"),
-    ("/openai/deployments/gpt4/chat/completions", {"model": "gpt-4o", **CHAT}, "/v1/chat/completions"),
+    ("/openai/deployments/gpt-4o/chat/completions", {"model": "gpt-4o", **CHAT}, "/v1/chat/completions"),
+    ("/openai/deployments/gpt-4o/chat/completions", CHAT, "/v1/chat/completions"),  # the path names it
     ("/compatibility/v1/chat/completions", {"model": "gpt-4o", **CHAT}, "/v1/chat/completions"),
     ("/v1beta/openai/chat/completions", {"model": "gpt-4o", **CHAT}, "/v1/chat/completions"),
     ("/api/v1/chat/completions", {"model": "gpt-4o", **CHAT}, "/v1/chat/completions"),  # OpenRouter's

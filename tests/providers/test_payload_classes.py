@@ -371,7 +371,9 @@ def test_azure_deployment_names_the_model_when_the_body_does_not() -> None:
     url = "https://contoso.openai.azure.com/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21"
     ai = classify({"url": url, "body": {"messages": [{"role": "user", "content": "hi"}]}})
     assert (ai.provider, ai.operation, ai.model) == ("azure_openai", "chat", "gpt-4o-prod")
-    assert classify({"url": url, "body": {"model": "gpt-4o", "messages": []}}).model == "gpt-4o"
+    # a body naming another model than the deployment Azure serves is refused (serve21)
+    assert classify({"url": url, "body": {"model": "gpt-4o", "messages": []}}).problems[0][0] == "request.body.model"
+    assert not classify({"url": url, "body": {"model": "gpt-4o-prod", "messages": []}}).problems
     emb = classify({"url": url.replace("chat/completions", "embeddings"), "body": {"input": "x"}})
     assert (emb.operation, emb.model) == ("embeddings", "gpt-4o-prod")
 
