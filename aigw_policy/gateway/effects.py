@@ -12,7 +12,7 @@ from ..providers.classify import COMPLETION_TOKENS, NO_STREAM_OPTIONS
 from ..providers.bedrock_invoke import set_invoke_max_tokens
 from .scrub import MIN_SECRET
 
-__all__ = ["FALLBACK_FIELDS", "decision_api", "effect", "header_effects", "holds_secret", "model_in_path",
+__all__ = ["FALLBACK_FIELDS", "decision_api", "effect", "header_effects", "holds_secret", "model_in_path", "secret_forms",
            "rewritten_body", "rewritten_target", "set_max_tokens", "strip_key", "unjudged_models", "wants_usage"]
 
 
@@ -55,14 +55,29 @@ def strip_key(query: bytes | str, secret: str | None = None) -> str:
     return text if len(kept) == len(pairs) else "&".join(kept)
 
 
-def holds_secret(value: bytes, secret: str | None) -> bool:
-    """Whether a header's ``value`` holds the gateway key the client authenticated with
-    (``secret``, at least :data:`~.scrub.MIN_SECRET` characters: a shorter one is no real key):
-    such a header is the client's credential however it is named (``anthropic-api-key``, a
-    ``cookie``), never the upstream's or the policy's to read."""
+def secret_forms(secret: str | None) -> tuple[bytes, ...]:
+    """The bytes a header holding the gateway key the client authenticated with (``secret``)
+    shows: its UTF-8, and its Latin-1 (``?`` for what Latin-1 cannot spell); ``()`` for no key
+    or one shorter than :data:`~.scrub.MIN_SECRET` (no real key). Worked out once a request:
+    :func:`holds_secret` then tests each header against them."""
     if secret is None or len(secret) < MIN_SECRET:
-        return False
-    return secret.encode("utf-8") in value or secret.encode("latin-1", "replace") in value
+        return ()
+    return tuple(dict.fromkeys((secret.encode("utf-8"), secret.encode("latin-1", "replace"))))
+
+
+def holds_secret(value: bytes, forms: tuple[bytes, ...]) -> bool:
+    """Whether a header's ``value`` holds the gateway key (its :func:`secret_forms`): such a
+    header is the client's credential however it is named (``anthropic-api-key``, a
+    ``cookie``), never the upstream's or the policy's to read.
+
+    >>> forms = secret_forms("sk-abcdefgh")
+    >>> holds_secret(b"session=sk-abcdefgh; x=1", forms), holds_secret(b"sk-abc", forms), holds_secret(b"x", ())
+    (True, False, False)
+    """
+    for form in forms:
+        if form in value:
+            return True
+    return False
 
 
 FALLBACK_FIELDS = ("models", "fallbacks")

@@ -21,16 +21,17 @@ from ..providers.classify import PROVIDER_HEADER
 from .answer_read import wants_stream
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name, timestamp_of
-from .effects import effect, header_effects, holds_secret, model_in_path, rewritten_body, rewritten_target, strip_key, unjudged_models
+from .effects import effect, header_effects, holds_secret, model_in_path, rewritten_body, rewritten_target, secret_forms, strip_key, unjudged_models
 from .errors import aigw_object, denial, error_response, no_long_retry, routed_error, wire_api, with_extra
 from .hops import CLIENT_SAYS, SAYS_PREFIXES, hop_by_hop
 from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
-from .paths import PathError, canonical_scope, valid_host
+from .head import judge_head
+from .paths import PathError
 from .request_body import MIN_BODY_RATE, BadBody, body_code, parse_body, read_body, receive_within
 from .request_ids import DECISION_HEADER, id_headers, request_id
 from .routing import route, unreachable_internal
-from .server import CONN_TIMES, MAX_HEAD_FIELDS
+from .server import CONN_TIMES
 
 if TYPE_CHECKING:
     from .middleware import PolicyMiddleware
@@ -45,15 +46,6 @@ _DECISION = DECISION_HEADER.encode()
 _OWN_REQUEST = frozenset({"content-length", DECISION_HEADER}) | CLIENT_SAYS  # the gateway's to write, or nobody's
 _OWN_CREDENTIALS = _OWN_REQUEST.union(CREDENTIAL_HEADERS)
 _LENGTH = frozenset({"content-length"})
-_TARGET = "aigw.target_authority"  # server.TARGET_AUTHORITY: the host of an absolute-form target
-_VERSIONS = frozenset({"1.0", "1.1", "2", "3"})
-"""ASGI's ``http_version`` values. uvicorn's HTTP/1 parsers pass on whatever version a request
-line claims (``POST / HTTP/2.0``: ``"2.0"``, ``HTTP/0.9``: ``"0.9"``), which the policy then
-read as ``req.version``: a client over HTTP/1.1 chose to look like HTTP/2. Such a request is
-refused (505); a server that really speaks HTTP/2 or 3 says ``"2"`` / ``"3"``."""
-_NOT_FORWARDED = frozenset({"TRACE", "CONNECT"})
-"""Methods never forwarded: TRACE has the upstream reflect the request it received (the
-credentials and headers the gateway added, RFC 9110 §9.3.8), CONNECT asks for a tunnel."""
 
 
 @dataclass
@@ -85,34 +77,17 @@ class Exchange:
             self._names.append(name)
             value = v.decode("latin-1")
             self.headers[name] = f"{self.headers[name]}, {value}" if name in self.headers else value
-        self.path_error: str | None = None
-        self.edge = (400, "invalid_path")  # the status and code of a path_error
-        try:
-            self.scope = scope = canonical_scope(scope)
-        except PathError as error:
-            self.path_error = f"invalid request path: {error}"
-        if "host" in self.headers and not valid_host(self.headers["host"]):
-            self.path_error = "invalid Host header: a host name or address, with an optional port"
-        if _TARGET in scope and scope[_TARGET].lower() != self.headers.get("host", "").lower():
-            self.path_error = "the request target's host is not its Host header's (an absolute-form target)"
-        if scope.get("method") in _NOT_FORWARDED:
-            self.path_error = f"{scope['method']} is not served: the gateway forwards API requests only"
-            self.edge = (405, "method_not_allowed")
-        if len(scope["headers"]) > MAX_HEAD_FIELDS:  # the server counts a read's first head: not a pipelined one's
-            self.path_error = f"the request head has more than {MAX_HEAD_FIELDS} header fields"
-            self.edge = (431, "request_header_fields_too_large")
-        version = scope.get("http_version")
-        if version is not None and version not in _VERSIONS:  # a request line of HTTP/2.0, HTTP/0.9, ...
-            self.path_error = (f"HTTP/{str(version)[:8]} is not served: a request line says HTTP/1.1 or "
-                               "HTTP/1.0 (HTTP/2 is its own framing, never a request line)")
-            self.edge = (505, "http_version_not_supported")
+        # path_error: why the head is refused (None: it is not), edge: the status and code it gets (.head)
+        scope, self.path_error, self.edge = judge_head(scope, self.headers)
+        self.scope = scope
         self.event: dict[str, Any] = {"request_id": self.ctx.request_id, "method": scope.get("method"),
                                       "path": scope["path"]}
         self.overhead = 0.0  # seconds spent deciding (request and response phase)
         self.request: dict[str, Any] = {}  # what the engine decided on (an overflowing stream is read in its format)
         self._upstream_headers: list[tuple[bytes, bytes]] | None = None  # _kept_headers(), once the caller is known
         self.failed: tuple[str, str] | None = None  # an embedder's hook failed: (code, message), a 500
-        self.secret: str | None = None  # the gateway key the client sent (effects.holds_secret: kept from upstream)
+        self.secret: str | None = None  # the gateway key the client sent: kept from upstream and policy
+        self._key_forms: tuple[bytes, ...] = ()  # its bytes in a header (effects.secret_forms)
 
     @functools.cached_property
     def api(self) -> str:
@@ -264,6 +239,7 @@ class Exchange:
         mw = self.mw
         if mw.keys is not None:
             self.secret = key_from(self.headers, query)
+            self._key_forms = secret_forms(self.secret)
             found = mw.keys.lookup(self.secret)
             if found is None:
                 await self._answer(401, "unknown or missing API key", None, close=self._unread_is_large())
@@ -316,7 +292,7 @@ class Exchange:
         secret = self.mw.authenticates  # the credential was for the middleware: not the policy's to read
         # nor does the client choose its own classification (x-aigw-provider would pick prices and rules)
         headers = {k: v for k, v in self.headers.items() if not (secret and k in CREDENTIAL_HEADERS) and k != PROVIDER_HEADER
-                   and not (self.secret and holds_secret(v.encode("latin-1"), self.secret))}
+                   and not (self._key_forms and holds_secret(v.encode("latin-1"), self._key_forms))}
         host = self.headers.get("host") or server_name(scope)
         qs = strip_key(query, self.secret) if secret else query.decode("latin-1")
         path = scope["raw_path"].decode("ascii")  # the canonical path, encoded as on the wire
@@ -344,9 +320,10 @@ class Exchange:
         """The request's headers the app may get whatever the decision, in order: not the hop-by-hop ones, the
         length and decision id, the credentials it strips, what the client says of its address (.hops)."""
         drop = hop_by_hop(self.scope["headers"]) | (_OWN_CREDENTIALS if self.mw.strips_credentials else _OWN_REQUEST)
+        forms = self._key_forms  # (effects.secret_forms)
         # the names as __init__ lower-cased them (canonical_scope keeps the header list)
         return [kv for kv, n in zip(self.scope["headers"], self._names, strict=True)  # (CLIENT_SAYS is in drop)
-                if n not in drop and not n.startswith(SAYS_PREFIXES) and not holds_secret(kv[1], self.secret)]
+                if n not in drop and not n.startswith(SAYS_PREFIXES) and not (forms and holds_secret(kv[1], forms))]
 
     def _rewrite(self, decision: Any, raw: bytes, body: Any) -> tuple[dict[str, Any], bytes, Any]:
         """The scope and body the app sees, the decision's effects applied, and that body

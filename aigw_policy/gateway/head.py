@@ -1,0 +1,52 @@
+"""The request head judged before anything else of the request is read: its path made
+canonical, its Host, an absolute-form target's host, its method, its number of fields and
+the HTTP version its request line claims."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .paths import PathError, canonical_scope, valid_host
+from .server import MAX_HEAD_FIELDS
+
+__all__ = ["judge_head"]
+
+_TARGET = "aigw.target_authority"  # server.TARGET_AUTHORITY: the host of an absolute-form target
+_VERSIONS = frozenset({"1.0", "1.1", "2", "3"})
+"""ASGI's ``http_version`` values. uvicorn's HTTP/1 parsers pass on whatever version a request
+line claims (``POST / HTTP/2.0``: ``"2.0"``, ``HTTP/0.9``: ``"0.9"``), which the policy then
+read as ``req.version``: a client over HTTP/1.1 chose to look like HTTP/2. Such a request is
+refused (505); a server that really speaks HTTP/2 or 3 says ``"2"`` / ``"3"``."""
+_NOT_FORWARDED = frozenset({"TRACE", "CONNECT"})
+"""Methods never forwarded: TRACE has the upstream reflect the request it received (the
+credentials and headers the gateway added, RFC 9110 §9.3.8), CONNECT asks for a tunnel."""
+
+
+def judge_head(scope: dict[str, Any], headers: Mapping[str, str]) -> tuple[dict[str, Any], str | None, tuple[int, str]]:
+    """``(scope, problem, (status, code))``: the scope with its path made canonical (``scope``
+    itself when the path cannot be), why the head is refused (None when it is not; of two
+    problems, the one checked last is told) and the status and error code it is refused with.
+    ``headers``: the head's fields by lower-case name."""
+    problem: str | None = None
+    edge = (400, "invalid_path")
+    try:
+        scope = canonical_scope(scope)
+    except PathError as error:
+        problem = f"invalid request path: {error}"
+    if "host" in headers and not valid_host(headers["host"]):
+        problem = "invalid Host header: a host name or address, with an optional port"
+    if _TARGET in scope and scope[_TARGET].lower() != headers.get("host", "").lower():
+        problem = "the request target's host is not its Host header's (an absolute-form target)"
+    if scope.get("method") in _NOT_FORWARDED:
+        problem = f"{scope['method']} is not served: the gateway forwards API requests only"
+        edge = (405, "method_not_allowed")
+    if len(scope["headers"]) > MAX_HEAD_FIELDS:  # the server counts a read's first head: not a pipelined one's
+        problem = f"the request head has more than {MAX_HEAD_FIELDS} header fields"
+        edge = (431, "request_header_fields_too_large")
+    version = scope.get("http_version")
+    if version is not None and version not in _VERSIONS:  # a request line of HTTP/2.0, HTTP/0.9, ...
+        problem = (f"HTTP/{str(version)[:8]} is not served: a request line says HTTP/1.1 or "
+                   "HTTP/1.0 (HTTP/2 is its own framing, never a request line)")
+        edge = (505, "http_version_not_supported")
+    return scope, problem, edge
