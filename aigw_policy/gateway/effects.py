@@ -12,7 +12,7 @@ from ..providers.classify import COMPLETION_TOKENS, NO_STREAM_OPTIONS
 from ..providers.bedrock_invoke import set_invoke_max_tokens
 from .scrub import MIN_SECRET
 
-__all__ = ["FALLBACK_FIELDS", "decision_api", "effect", "header_effects", "holds_secret", "model_in_path", "secret_forms",
+__all__ = ["FALLBACK_FIELDS", "decision_api", "effect", "header_effects", "model_in_path", "secret_holders",
            "rewritten_body", "rewritten_target", "set_max_tokens", "strip_key", "unjudged_models", "wants_usage"]
 
 
@@ -55,29 +55,26 @@ def strip_key(query: bytes | str, secret: str | None = None) -> str:
     return text if len(kept) == len(pairs) else "&".join(kept)
 
 
-def secret_forms(secret: str | None) -> tuple[bytes, ...]:
-    """The bytes a header holding the gateway key the client authenticated with (``secret``)
-    shows: its UTF-8, and its Latin-1 (``?`` for what Latin-1 cannot spell); ``()`` for no key
-    or one shorter than :data:`~.scrub.MIN_SECRET` (no real key). Worked out once a request:
-    :func:`holds_secret` then tests each header against them."""
-    if secret is None or len(secret) < MIN_SECRET:
-        return ()
-    return tuple(dict.fromkeys((secret.encode("utf-8"), secret.encode("latin-1", "replace"))))
+def secret_holders(headers: Mapping[str, str], secret: str | None) -> frozenset[str]:
+    """The names of the headers (``headers``: by lower-case name, as decoded from Latin-1)
+    whose value holds the gateway key the client authenticated with (``secret``; one shorter
+    than :data:`~.scrub.MIN_SECRET` is no real key): each is the client's credential however it
+    is named (``anthropic-api-key``, a ``cookie``), never the upstream's or the policy's to
+    read. The key's UTF-8 bytes are looked for, and its Latin-1 (``?`` for what Latin-1
+    cannot spell). Worked out once a request, for both.
 
-
-def holds_secret(value: bytes, forms: tuple[bytes, ...]) -> bool:
-    """Whether a header's ``value`` holds the gateway key (its :func:`secret_forms`): such a
-    header is the client's credential however it is named (``anthropic-api-key``, a
-    ``cookie``), never the upstream's or the policy's to read.
-
-    >>> forms = secret_forms("sk-abcdefgh")
-    >>> holds_secret(b"session=sk-abcdefgh; x=1", forms), holds_secret(b"sk-abc", forms), holds_secret(b"x", ())
-    (True, False, False)
+    >>> sorted(secret_holders({"cookie": "s=sk-abcdefgh", "accept": "*/*"}, "sk-abcdefgh"))
+    ['cookie']
+    >>> secret_holders({"cookie": "s=sk-abc"}, "sk-abc"), secret_holders({"a": "b"}, None)
+    (frozenset(), frozenset())
     """
-    for form in forms:
-        if form in value:
-            return True
-    return False
+    if secret is None or len(secret) < MIN_SECRET:
+        return _NO_NAMES
+    forms = {secret.encode("utf-8").decode("latin-1"), secret.encode("latin-1", "replace").decode("latin-1")}
+    return frozenset(name for name, value in headers.items() for form in forms if form in value)
+
+
+_NO_NAMES: frozenset[str] = frozenset()
 
 
 FALLBACK_FIELDS = ("models", "fallbacks")

@@ -21,7 +21,7 @@ from ..providers.classify import PROVIDER_HEADER
 from .answer_read import wants_stream
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name, timestamp_of
-from .effects import effect, header_effects, holds_secret, model_in_path, rewritten_body, rewritten_target, secret_forms, strip_key, unjudged_models
+from .effects import effect, header_effects, model_in_path, rewritten_body, rewritten_target, secret_holders, strip_key, unjudged_models
 from .errors import aigw_object, denial, error_response, no_long_retry, routed_error, wire_api, with_extra
 from .hops import CLIENT_SAYS, SAYS_PREFIXES, hop_by_hop
 from .injected_usage import HideInjectedUsage
@@ -87,7 +87,7 @@ class Exchange:
         self._upstream_headers: list[tuple[bytes, bytes]] | None = None  # _kept_headers(), once the caller is known
         self.failed: tuple[str, str] | None = None  # an embedder's hook failed: (code, message), a 500
         self.secret: str | None = None  # the gateway key the client sent: kept from upstream and policy
-        self._key_forms: tuple[bytes, ...] = ()  # its bytes in a header (effects.secret_forms)
+        self._holders: frozenset[str] = frozenset()  # the headers holding it (effects.secret_holders)
 
     @functools.cached_property
     def api(self) -> str:
@@ -239,7 +239,7 @@ class Exchange:
         mw = self.mw
         if mw.keys is not None:
             self.secret = key_from(self.headers, query)
-            self._key_forms = secret_forms(self.secret)
+            self._holders = secret_holders(self.headers, self.secret)
             found = mw.keys.lookup(self.secret)
             if found is None:
                 await self._answer(401, "unknown or missing API key", None, close=self._unread_is_large())
@@ -291,8 +291,9 @@ class Exchange:
         scope = self.scope
         secret = self.mw.authenticates  # the credential was for the middleware: not the policy's to read
         # nor does the client choose its own classification (x-aigw-provider would pick prices and rules)
+        holders = self._holders
         headers = {k: v for k, v in self.headers.items() if not (secret and k in CREDENTIAL_HEADERS) and k != PROVIDER_HEADER
-                   and not (self._key_forms and holds_secret(v.encode("latin-1"), self._key_forms))}
+                   and k not in holders}
         host = self.headers.get("host") or server_name(scope)
         qs = strip_key(query, self.secret) if secret else query.decode("latin-1")
         path = scope["raw_path"].decode("ascii")  # the canonical path, encoded as on the wire
@@ -320,10 +321,10 @@ class Exchange:
         """The request's headers the app may get whatever the decision, in order: not the hop-by-hop ones, the
         length and decision id, the credentials it strips, what the client says of its address (.hops)."""
         drop = hop_by_hop(self.scope["headers"]) | (_OWN_CREDENTIALS if self.mw.strips_credentials else _OWN_REQUEST)
-        forms = self._key_forms  # (effects.secret_forms)
+        holders = self._holders
         # the names as __init__ lower-cased them (canonical_scope keeps the header list)
         return [kv for kv, n in zip(self.scope["headers"], self._names, strict=True)  # (CLIENT_SAYS is in drop)
-                if n not in drop and not n.startswith(SAYS_PREFIXES) and not (forms and holds_secret(kv[1], forms))]
+                if n not in drop and not n.startswith(SAYS_PREFIXES) and n not in holders]
 
     def _rewrite(self, decision: Any, raw: bytes, body: Any) -> tuple[dict[str, Any], bytes, Any]:
         """The scope and body the app sees, the decision's effects applied, and that body
