@@ -107,33 +107,45 @@ def relabelled(url: str, ctype: str, wants: bool | None) -> str | None:
 
 
 _EVENT_END = re.compile(rb"\r?\n\r?\n")
+_LINE = re.compile(rb"\r\n|\r|\n")
+
+
+def _data(event: bytes) -> bytes | None:
+    """The data of one SSE event (its ``data:`` lines' values, one leading space off each,
+    joined by newlines); None when it has none."""
+    if event.startswith(b"data:") and b"\n" not in event and b"\r" not in event:  # the usual one line
+        value = event[5:]
+        return value[1:] if value[:1] == b" " else value
+    values = [line[6:] if line[5:6] == b" " else line[5:] for line in _LINE.split(event) if line.startswith(b"data:")]
+    return b"\n".join(values) if values else None
 
 
 def first_not_json(events: bytes) -> int:
     """Where the first SSE event of ``events`` (whole events, as a served stream passes them on)
-    whose data cannot be JSON starts: it does not open with ``{`` or ``[`` and close with ``}``
-    or ``]`` (OpenAI's ``[DONE]`` and events without data are fine); -1 when there is none. A
-    known API's stream sends JSON objects only: such an event after content reached the client
-    is one its SDK fails to parse (``json.JSONDecodeError``, outside its documented errors), so
-    the served stream ends there, with the provider's error event. Judged by its ends, not
-    parsed: the usage reader does not parse every event either (providers/sse.py), and a
-    stream's events are read at the speed they come.
+    whose data is not a JSON object or array starts (OpenAI's ``[DONE]`` and events without
+    data are fine); -1 when there is none. A known API's stream sends JSON objects only: such
+    an event after content reached the client is one its SDK fails to parse
+    (``json.JSONDecodeError``, outside its documented errors), so the served stream ends there,
+    with the provider's error event. Parsed (``json.loads``): an event whose ends look right
+    and whose inside is garbage (``data: {not json}``) raised in the SDK as well; an event
+    that does not open with ``{`` or ``[`` is not parsed.
 
     >>> first_not_json(b'data: {"a": 1}\\n\\n: keep-alive\\n\\ndata: [DONE]\\n\\n')
     -1
-    >>> first_not_json(b'data: {"a": 1}\\n\\ndata: {not json\\n\\n')
-    16
+    >>> first_not_json(b'data: {"a": 1}\\n\\ndata: {not json\\n\\n'), first_not_json(b'data: {"a": 1}\\n\\ndata: {not json}\\n\\n')
+    (16, 16)
     >>> first_not_json(b'event: x\\ndata: {"a":\\ndata: 1}\\n\\n'), first_not_json(b'data: <html>\\r\\n\\r\\n')
     (-1, 0)
     """
     start = 0
     for end in _EVENT_END.finditer(events):
-        event = events[start:end.start()]
-        at = event.find(b"data:")
-        if at >= 0:
-            first = event[at + 5:at + 7].lstrip()[:1]
-            last = event.rstrip()[-1:]
-            if not ((first in (b"{", b"[") and last in (b"}", b"]")) or event[at + 5:].strip() == b"[DONE]"):
+        data = _data(events[start:end.start()])
+        if data is not None and data.strip() != b"[DONE]":
+            if data.lstrip()[:1] not in (b"{", b"["):
+                return start
+            try:
+                json.loads(data)
+            except (ValueError, RecursionError):
                 return start
         start = end.end()
     return -1
