@@ -52,7 +52,7 @@ import httptools
 
 from .._version import __version__
 
-__all__ = ["HIGH_WATER", "MAX_HEAD", "HttpClient", "Response", "UpstreamError"]
+__all__ = ["HIGH_WATER", "MAX_HEAD", "ConnectTimeout", "HttpClient", "Response", "UpstreamError"]
 
 MAX_HEAD = 256 * 1024
 """Bytes of an answer's status line and headers read at most (aiohttp allows 8190 per line)."""
@@ -77,6 +77,13 @@ _SMALL = 1024  # body pieces this short are gathered while they wait for the rea
 class UpstreamError(Exception):
     """The upstream could not be reached, closed or broke the connection before the answer's
     end, or answered with something that is not HTTP/1.x."""
+
+
+class ConnectTimeout(TimeoutError):
+    """No connection to the upstream was made within the request's ``connect_timeout`` (a
+    SYN never answered: a firewall that drops, a host that is down, a full backlog). A
+    :class:`TimeoutError` as every time-out here; the router tells it apart: nothing reached
+    the upstream, so it is a connection failure, not a slow answer (docs/routing.md)."""
 
 
 class _Origin:
@@ -598,7 +605,7 @@ class HttpClient:
         except TimeoutError:
             self._forget(conn)
             conn.closed = True
-            raise TimeoutError(f"no connection to the upstream within {timeout} s") from None
+            raise ConnectTimeout(f"no connection to the upstream within {timeout} s") from None
         except (OSError, _ssl.SSLError, ValueError) as error:
             self._forget(conn)
             conn.closed = True

@@ -48,7 +48,7 @@ from .api_shape import known, relabelled, whole_error
 from .errors import error_response, wire_api
 from .hops import HOP_BY_HOP as FIXED_HOPS
 from .hops import hop_by_hop
-from .http_client import HttpClient, Response, UpstreamError
+from .http_client import ConnectTimeout, HttpClient, Response, UpstreamError
 from .keys import CREDENTIAL_HEADERS
 from .malformed import CUT
 from .request_ids import id_headers
@@ -206,8 +206,13 @@ class UpstreamProxy:
         try:
             response = await self.client().request(scope["method"], url, headers, body,
                                                    connect_timeout=self.connect_timeout, read_timeout=self.timeout)
-        except TimeoutError:
-            await self._fail(send, ctx, scope, 504, "timeout", "the upstream did not answer in time")
+        except TimeoutError as error:
+            if not isinstance(error, ConnectTimeout):
+                await self._fail(send, ctx, scope, 504, "timeout", "the upstream did not answer in time")
+                return
+            # no connection within connect_timeout: unreachable, as a routed attempt's is (`connect`)
+            _log.warning("%s", error)
+            await self._fail(send, ctx, scope, 502, "unreachable", "the upstream could not be reached")
             return
         except UpstreamError as error:
             _log.warning("%s", error)  # the error says what could not be reached and why (never a URL's userinfo)
