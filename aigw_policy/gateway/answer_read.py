@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..providers.encoding import StreamDecoder
-from .api_shape import foreign_stream
+from .api_shape import empty_stream, foreign_stream
 from .captured import streamed
 from .first_event import framing_of, opening
 from .http_client import Response
@@ -83,6 +83,26 @@ async def read_upto(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, As
     return bytes(buf), None
 
 
+class _Watched:
+    """``chunks`` as they come, and whether they ``ended`` (the upstream's body is whole)."""
+
+    __slots__ = ("chunks", "ended")
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self.chunks = chunks
+        self.ended = False
+
+    def __aiter__(self) -> _Watched:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self.chunks.__anext__()
+        except StopAsyncIteration:
+            self.ended = True
+            raise
+
+
 async def judge(chunks: AsyncIterator[bytes], status: int, ctype: str, url: str, wants: bool | None, *,
                 limit: int, opaque: bool = False, shape: bool = False) -> Judged:
     """Read ``chunks`` (an answer of ``status`` and ``ctype``, lower case, to ``url``) as far as
@@ -96,9 +116,11 @@ async def judge(chunks: AsyncIterator[bytes], status: int, ctype: str, url: str,
         return Judged(False, "", b"", chunks, None)
     if status < 400 and streamed(ctype, status, url):
         framing = framing_of(ctype)
-        prefix = await opening(chunks, framing)
+        watched = _Watched(chunks)
+        prefix = await opening(watched, framing)
         why = malformed_stream(status, ctype, framing, prefix) or mismatched(wants, True, status, prefix, url) \
-            or (foreign_stream(status, url, framing, prefix) if shape else None)
+            or (foreign_stream(status, url, framing, prefix) if shape else None) \
+            or (empty_stream(status, url, framing, prefix) if shape and watched.ended else None)
         return Judged(True, framing, prefix, chunks, why)
     if status < 400 and "json" not in ctype and "html" not in ctype:
         return Judged(False, "", b"", chunks, None)  # audio, a transcript as text, a file: as it comes

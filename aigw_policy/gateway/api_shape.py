@@ -26,10 +26,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..providers.framing import SSEParser
+from ..providers.framing import JSONArrayParser, SSEParser
 from .first_event import error_status, says_nothing
 
-__all__ = ["first_not_json", "foreign", "foreign_stream", "known", "relabelled", "whole_error"]
+__all__ = ["empty_stream", "first_not_json", "foreign", "foreign_stream", "known", "relabelled", "whole_error"]
 
 _ANTHROPIC_EVENTS = frozenset({"message_start", "message_delta", "message_stop", "content_block_start",
                                "content_block_delta", "content_block_stop", "ping", "error"})
@@ -197,8 +197,8 @@ def foreign_stream(status: int, url: str, framing: str, prefix: bytes) -> str | 
     if not events:
         return None
     data = events[0][1]
-    if data.strip() == "[DONE]":
-        return None
+    if data.strip() == "[DONE]":  # the stream's end, and nothing before it
+        return f"a {status} stream that ended without an event (no answer in it)"
     try:
         obj = json.loads(data)
     except (ValueError, RecursionError):
@@ -207,6 +207,31 @@ def foreign_stream(status: int, url: str, framing: str, prefix: bytes) -> str | 
     if event_of is None or not isinstance(obj, dict) or "error" in obj or event_of(obj):
         return None
     return f"a {status} stream whose first event is not of {name} (another API answered)"
+
+
+def empty_stream(status: int, url: str, framing: str, whole: bytes) -> str | None:
+    """Why a streamed success to ``url`` that ended cleanly (``whole``: every byte of it) is
+    not a stream of the API ``url`` calls: not one event that says something came (nothing at
+    all, keep-alives, OpenAI's ``[DONE]`` alone, Anthropic's ``message_start`` and no content,
+    a JSON array with no element). None when one did (or the API is not judged, or the
+    framing is neither SSE nor Gemini's array). Every stream of these APIs sends one; served,
+    the OpenAI SDK iterated nothing and returned no text and no error, as for an empty JSON
+    body (which is malformed).
+
+    >>> empty_stream(200, "http://h/v1/chat/completions", "sse", b": ping\\n\\ndata: [DONE]\\n\\n")
+    'a 200 stream that ended without an event (no answer in it)'
+    >>> empty_stream(200, "http://h/v1/chat/completions", "sse", b'data: {"choices": []}\\n\\n') is None
+    True
+    >>> empty_stream(200, "http://h/v1beta/models/g:streamGenerateContent", "array", b"[]")[:26]
+    'a 200 stream that ended wi'
+    """
+    if _shape(url) is None or framing not in ("sse", "array") or not 200 <= status < 300 or status == 204:
+        return None
+    parser = SSEParser() if framing == "sse" else JSONArrayParser()
+    events = [*parser.feed(whole), *parser.finish()]
+    if any(not says_nothing(name, data) and data.strip() != "[DONE]" for name, data in events):
+        return None
+    return f"a {status} stream that ended without an event (no answer in it)"
 
 
 def whole_error(status: int, body: bytes) -> tuple[int, Any] | None:

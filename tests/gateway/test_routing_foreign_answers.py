@@ -66,6 +66,14 @@ CASES: dict[str, tuple[str, bool, bytes, int | None]] = {
     "chat chunks to a messages stream": ("anthropic", True,
                                          _http(200, "text/event-stream", ANT_EVENTS.split(b"\n\n", 1)[0] + b"\n\n"
                                                + b"data: " + json.dumps(CHUNK).encode() + b"\n\n"), None),
+    # a stream that ends cleanly with no event of an answer (route21: served, the OpenAI SDK
+    # iterated nothing and returned no text and no error)
+    "empty stream": ("openai", True, _http(200, "text/event-stream", b""), None),
+    "stream of [DONE] alone": ("openai", True, _http(200, "text/event-stream", b"data: [DONE]\n\n"), None),
+    "stream of keep-alives alone": ("openai", True, _http(200, "text/event-stream", b": ping\n\n: ping\n\n"), None),
+    "messages stream of message_start alone": ("anthropic", True,
+                                               _http(200, "text/event-stream",
+                                                     ANT_EVENTS.split(b"\n\n", 1)[0] + b"\n\n"), None),
     "200 Cohere error body at a chat request": ("openai", False, _json({"id": "e", "message": "invalid api token"}),
                                                 None),
     "200 error body": ("openai", False, _json({"error": {"code": 503, "message": "provider down"}}), 503),
