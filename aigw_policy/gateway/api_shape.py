@@ -132,8 +132,10 @@ def first_not_json(events: bytes) -> int:
 
     >>> first_not_json(b'data: {"a": 1}\\n\\n: keep-alive\\n\\ndata: [DONE]\\n\\n')
     -1
-    >>> first_not_json(b'data: {"a": 1}\\n\\ndata: {not json\\n\\n'), first_not_json(b'data: {"a": 1}\\n\\ndata: {not json}\\n\\n')
-    (16, 16)
+    >>> first_not_json(b'data: {"a": 1}\\n\\ndata: {not json\\n\\n')
+    16
+    >>> first_not_json(b'data: {"a": 1}\\n\\ndata: {not json}\\n\\n')
+    16
     >>> first_not_json(b'event: x\\ndata: {"a":\\ndata: 1}\\n\\n'), first_not_json(b'data: <html>\\r\\n\\r\\n')
     (-1, 0)
     """
