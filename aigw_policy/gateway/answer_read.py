@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..providers.encoding import StreamDecoder
-from .api_shape import empty_stream, foreign_stream
+from .api_shape import empty_stream, foreign_stream, known
 from .captured import streamed
 from .first_event import framing_of, opening
 from .http_client import Response
@@ -83,6 +83,10 @@ async def read_upto(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, As
     return bytes(buf), None
 
 
+_NO_CONTENT = frozenset({204, 205, 304})
+"""Successes (and a 304) that carry no content by definition (RFC 9110 §15.3.5, §15.3.6, §15.4.5)."""
+
+
 class _Watched:
     """``chunks`` as they come, and whether they ``ended`` (the upstream's body is whole)."""
 
@@ -114,6 +118,10 @@ async def judge(chunks: AsyncIterator[bytes], status: int, ctype: str, url: str,
     routed attempt's: another candidate can answer; the single upstream's proxy passes it on)."""
     if opaque:
         return Judged(False, "", b"", chunks, None)
+    if status in _NO_CONTENT and shape and wants is not None and known(url):
+        # an inference call answered "no content" (or "not modified", to a POST): the OpenAI SDK
+        # raised json.JSONDecodeError, or iterated an empty stream with no error
+        return Judged(False, "", b"", chunks, f"a {status} answer with no content, where the API answers one")
     if status < 400 and streamed(ctype, status, url):
         framing = framing_of(ctype)
         watched = _Watched(chunks)

@@ -74,6 +74,11 @@ CASES: dict[str, tuple[str, bool, bytes, int | None]] = {
     "messages stream of message_start alone": ("anthropic", True,
                                                _http(200, "text/event-stream",
                                                      ANT_EVENTS.split(b"\n\n", 1)[0] + b"\n\n"), None),
+    # no content where an answer was due (route21: served, the OpenAI SDK raised
+    # json.JSONDecodeError, or iterated an empty stream with no error)
+    "204 to a chat request": ("openai", False, b"HTTP/1.1 204 No Content\r\n\r\n", None),
+    "204 to a chat stream": ("openai", True, b"HTTP/1.1 204 No Content\r\n\r\n", None),
+    "304 to a messages request": ("anthropic", False, b"HTTP/1.1 304 Not Modified\r\n\r\n", None),
     "200 Cohere error body at a chat request": ("openai", False, _json({"id": "e", "message": "invalid api token"}),
                                                 None),
     "200 error body": ("openai", False, _json({"error": {"code": 503, "message": "provider down"}}), 503),
