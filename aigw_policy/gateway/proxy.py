@@ -249,8 +249,11 @@ class UpstreamProxy:
                 out += [(k, v) for k, v in response.raw_headers if k.lower() == b"content-length"][:1]
             wants = getattr(ctx, "wants_stream", None)
             ctype = (response.header("content-type") or "").lower()
+            # an inference call is judged by its API as a routed one (not a read: `GET
+            # /v1/chat/completions` lists stored completions, no completion)
+            api = inference_endpoint(scope["method"], scope["path"])
             # a success whose type says nothing of it: read, judged and served as its API's (as routed)
-            label = relabelled(url, ctype, wants) if 200 <= response.status < 300 else None
+            label = relabelled(url, ctype, wants) if api and 200 <= response.status < 300 else None
             if label is not None:
                 ctype = label
                 out = [(k, v) for k, v in out if k.lower() != b"content-type"] + [(b"content-type", label.encode())]
@@ -259,11 +262,11 @@ class UpstreamProxy:
             chunks = decoded_chunks(response, StreamDecoder(encoding) if decode else None)
             # judged before its head goes (one code path with the router's attempts)
             read = await self._judged(scope, url, response.status, ctype, wants, chunks, send, ctx,
-                                      opaque=bool(coded) and not decode)
+                                      opaque=bool(coded) and not decode, shape=api)
             if read is None:
                 return
             status = response.status
-            if not read.streaming and read.rest is None and (failed := whole_error(status, read.prefix)) is not None:
+            if api and not read.streaming and read.rest is None and (failed := whole_error(status, read.prefix)):
                 status = failed[0]  # a 200 that is an error object and nothing else: served with its status
             if self._private and (status >= 400 or _models_read(scope)):
                 # an error, or the model list, read with the operator's key: without its account's
@@ -271,7 +274,7 @@ class UpstreamProxy:
                 scrubs = [*scrubs, AccountIds()]
             await send({"type": "http.response.start", "status": status, "headers": out})
             complete = await self._pump(read, out, scope, send, ctx, scrubs,
-                                        json_events=read.streaming and read.framing == "sse" and known(url))
+                                        json_events=api and read.streaming and read.framing == "sse" and known(url))
         finally:
             if complete:
                 response.release()  # read to the end: the connection goes back to the pool
@@ -279,18 +282,19 @@ class UpstreamProxy:
                 response.close()
 
     async def _judged(self, scope: dict[str, Any], url: str, status: int, ctype: str, wants: bool | None,
-                      chunks: AsyncIterator[bytes], send: Any, ctx: Any, *, opaque: bool) -> Judged | None:
+                      chunks: AsyncIterator[bytes], send: Any, ctx: Any, *, opaque: bool,
+                      shape: bool) -> Judged | None:
         """The answer read as far as it is judged (:func:`~aigw_policy.gateway.answer_read.judge`,
         as each routed attempt is); None when it failed and the client was answered instead: a
         malformed answer (502 ``upstream_malformed``), a body cut or undecodable before
         anything was sent (502 too), or a silence past the timeout (504). ``opaque``: a body in
         a coding not decoded (not judged). ``ctype``: the answer's type (lower case; the API's
         when its own said nothing, :func:`~.api_shape.relabelled`); ``wants``: whether the
-        request asked for a stream. A success that is another API's answer is malformed here too
-        (:mod:`.api_shape`): no SDK of the API the client called reads it."""
+        request asked for a stream; ``shape``: an inference call, whose success that is another
+        API's answer is malformed here too (:mod:`.api_shape`): no SDK of that API reads it."""
         try:
             read = await judge(chunks, status, ctype, url, wants, limit=self.capture_limit,
-                               opaque=opaque or scope["method"] == "HEAD", shape=True)
+                               opaque=opaque or scope["method"] == "HEAD", shape=shape)
         except TimeoutError:
             await self._fail(send, ctx, scope, 504, "timeout", "the upstream did not answer in time")
             return None

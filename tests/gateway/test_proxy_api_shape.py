@@ -102,3 +102,16 @@ def test_the_proxy_passes_the_api_s_own_answers_on() -> None:
             f"connection: close\r\n\r\n{json.dumps(CHAT)}").encode()
     with RawUpstream(serve(good)) as up, policy_gateway(POLICY, KEY, upstream=up.url) as gw:
         assert _sdk_reads(gw.url, "openai").choices[0].message.content == "second"
+
+
+def test_a_read_of_a_known_path_is_not_judged_as_an_inference_answer() -> None:
+    """``GET /v1/chat/completions`` lists stored completions (no ``choices``): passed on as it
+    came, as every answer to a request that is no inference call."""
+    import json
+
+    listing = json.dumps({"object": "list", "data": [], "has_more": False}).encode()
+    answer = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(listing)
+              + listing)
+    with RawUpstream(serve(answer)) as up, policy_gateway(POLICY, KEY, upstream=up.url) as gw:
+        got = httpx.get(gw.url + "/v1/chat/completions", headers={"authorization": f"Bearer {KEY}"}, timeout=20)
+        assert (got.status_code, got.content) == (200, listing), got.text
