@@ -213,10 +213,10 @@ def foreign_stream(status: int, url: str, framing: str, prefix: bytes) -> str | 
 
 def empty_stream(status: int, url: str, framing: str, whole: bytes) -> str | None:
     """Why a streamed success to ``url`` that ended cleanly (``whole``: every byte of it) is
-    not a stream of the API ``url`` calls: not one event that says something came (nothing at
-    all, keep-alives, OpenAI's ``[DONE]`` alone, Anthropic's ``message_start`` and no content,
-    a JSON array with no element). None when one did (or the API is not judged, or the
-    framing is neither SSE nor Gemini's array). Every stream of these APIs sends one; served,
+    not a stream of the API ``url`` calls: not one event with data came (nothing at all,
+    keep-alives, OpenAI's ``[DONE]`` alone, a JSON array with no element). None when one did,
+    an opening one included (a background response's ``response.created`` gives the id its
+    stream is resumed by), or the API is not judged, or the framing is neither SSE nor an array. Every stream of these APIs sends one; served,
     the OpenAI SDK iterated nothing and returned no text and no error, as for an empty JSON
     body (which is malformed).
 
@@ -231,7 +231,7 @@ def empty_stream(status: int, url: str, framing: str, whole: bytes) -> str | Non
         return None
     parser = SSEParser() if framing == "sse" else JSONArrayParser()
     events = [*parser.feed(whole), *parser.finish()]
-    if any(not says_nothing(name, data) and data.strip() != "[DONE]" for name, data in events):
+    if any(data.strip() not in ("", "[DONE]") for _, data in events):
         return None
     return f"a {status} stream that ended without an event (no answer in it)"
 

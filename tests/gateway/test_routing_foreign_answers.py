@@ -71,9 +71,6 @@ CASES: dict[str, tuple[str, bool, bytes, int | None]] = {
     "empty stream": ("openai", True, _http(200, "text/event-stream", b""), None),
     "stream of [DONE] alone": ("openai", True, _http(200, "text/event-stream", b"data: [DONE]\n\n"), None),
     "stream of keep-alives alone": ("openai", True, _http(200, "text/event-stream", b": ping\n\n: ping\n\n"), None),
-    "messages stream of message_start alone": ("anthropic", True,
-                                               _http(200, "text/event-stream",
-                                                     ANT_EVENTS.split(b"\n\n", 1)[0] + b"\n\n"), None),
     # no content where an answer was due (route21: served, the OpenAI SDK raised
     # json.JSONDecodeError, or iterated an empty stream with no error)
     "204 to a chat request": ("openai", False, b"HTTP/1.1 204 No Content\r\n\r\n", None),
