@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..providers.encoding import StreamDecoder
-from .api_shape import foreign_stream
+from .api_shape import empty_stream, foreign_stream, known
 from .captured import streamed
 from .first_event import framing_of, opening
 from .http_client import Response
@@ -83,6 +83,30 @@ async def read_upto(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, As
     return bytes(buf), None
 
 
+_NO_CONTENT = frozenset({204, 205, 304})
+"""Successes (and a 304) that carry no content by definition (RFC 9110 §15.3.5, §15.3.6, §15.4.5)."""
+
+
+class _Watched:
+    """``chunks`` as they come, and whether they ``ended`` (the upstream's body is whole)."""
+
+    __slots__ = ("chunks", "ended")
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self.chunks = chunks
+        self.ended = False
+
+    def __aiter__(self) -> _Watched:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self.chunks.__anext__()
+        except StopAsyncIteration:
+            self.ended = True
+            raise
+
+
 async def judge(chunks: AsyncIterator[bytes], status: int, ctype: str, url: str, wants: bool | None, *,
                 limit: int, opaque: bool = False, shape: bool = False) -> Judged:
     """Read ``chunks`` (an answer of ``status`` and ``ctype``, lower case, to ``url``) as far as
@@ -94,11 +118,17 @@ async def judge(chunks: AsyncIterator[bytes], status: int, ctype: str, url: str,
     routed attempt's: another candidate can answer; the single upstream's proxy passes it on)."""
     if opaque:
         return Judged(False, "", b"", chunks, None)
+    if status in _NO_CONTENT and shape and wants is not None and known(url):
+        # an inference call answered "no content" (or "not modified", to a POST): the OpenAI SDK
+        # raised json.JSONDecodeError, or iterated an empty stream with no error
+        return Judged(False, "", b"", chunks, f"a {status} answer with no content, where the API answers one")
     if status < 400 and streamed(ctype, status, url):
         framing = framing_of(ctype)
-        prefix = await opening(chunks, framing)
+        watched = _Watched(chunks)
+        prefix = await opening(watched, framing)
         why = malformed_stream(status, ctype, framing, prefix) or mismatched(wants, True, status, prefix, url) \
-            or (foreign_stream(status, url, framing, prefix) if shape else None)
+            or (foreign_stream(status, url, framing, prefix) if shape else None) \
+            or (empty_stream(status, url, framing, prefix) if shape and watched.ended else None)
         return Judged(True, framing, prefix, chunks, why)
     if status < 400 and "json" not in ctype and "html" not in ctype:
         return Judged(False, "", b"", chunks, None)  # audio, a transcript as text, a file: as it comes

@@ -26,10 +26,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..providers.framing import SSEParser
+from ..providers.framing import JSONArrayParser, SSEParser
 from .first_event import error_status, says_nothing
 
-__all__ = ["first_not_json", "foreign", "foreign_stream", "known", "relabelled", "whole_error"]
+__all__ = ["empty_stream", "first_not_json", "foreign", "foreign_stream", "known", "relabelled", "whole_error"]
 
 _ANTHROPIC_EVENTS = frozenset({"message_start", "message_delta", "message_stop", "content_block_start",
                                "content_block_delta", "content_block_stop", "ping", "error"})
@@ -107,33 +107,47 @@ def relabelled(url: str, ctype: str, wants: bool | None) -> str | None:
 
 
 _EVENT_END = re.compile(rb"\r?\n\r?\n")
+_LINE = re.compile(rb"\r\n|\r|\n")
+
+
+def _data(event: bytes) -> bytes | None:
+    """The data of one SSE event (its ``data:`` lines' values, one leading space off each,
+    joined by newlines); None when it has none."""
+    if event.startswith(b"data:") and b"\n" not in event and b"\r" not in event:  # the usual one line
+        value = event[5:]
+        return value[1:] if value[:1] == b" " else value
+    values = [line[6:] if line[5:6] == b" " else line[5:] for line in _LINE.split(event) if line.startswith(b"data:")]
+    return b"\n".join(values) if values else None
 
 
 def first_not_json(events: bytes) -> int:
     """Where the first SSE event of ``events`` (whole events, as a served stream passes them on)
-    whose data cannot be JSON starts: it does not open with ``{`` or ``[`` and close with ``}``
-    or ``]`` (OpenAI's ``[DONE]`` and events without data are fine); -1 when there is none. A
-    known API's stream sends JSON objects only: such an event after content reached the client
-    is one its SDK fails to parse (``json.JSONDecodeError``, outside its documented errors), so
-    the served stream ends there, with the provider's error event. Judged by its ends, not
-    parsed: the usage reader does not parse every event either (providers/sse.py), and a
-    stream's events are read at the speed they come.
+    whose data is not a JSON object or array starts (OpenAI's ``[DONE]`` and events without
+    data are fine); -1 when there is none. A known API's stream sends JSON objects only: such
+    an event after content reached the client is one its SDK fails to parse
+    (``json.JSONDecodeError``, outside its documented errors), so the served stream ends there,
+    with the provider's error event. Parsed (``json.loads``): an event whose ends look right
+    and whose inside is garbage (``data: {not json}``) raised in the SDK as well; an event
+    that does not open with ``{`` or ``[`` is not parsed.
 
     >>> first_not_json(b'data: {"a": 1}\\n\\n: keep-alive\\n\\ndata: [DONE]\\n\\n')
     -1
     >>> first_not_json(b'data: {"a": 1}\\n\\ndata: {not json\\n\\n')
+    16
+    >>> first_not_json(b'data: {"a": 1}\\n\\ndata: {not json}\\n\\n')
     16
     >>> first_not_json(b'event: x\\ndata: {"a":\\ndata: 1}\\n\\n'), first_not_json(b'data: <html>\\r\\n\\r\\n')
     (-1, 0)
     """
     start = 0
     for end in _EVENT_END.finditer(events):
-        event = events[start:end.start()]
-        at = event.find(b"data:")
-        if at >= 0:
-            first = event[at + 5:at + 7].lstrip()[:1]
-            last = event.rstrip()[-1:]
-            if not ((first in (b"{", b"[") and last in (b"}", b"]")) or event[at + 5:].strip() == b"[DONE]"):
+        data = _data(events[start:end.start()])
+        if data is not None and data.strip() != b"[DONE]":
+            if data.lstrip()[:1] not in (b"{", b"["):
+                return start
+            try:
+                json.loads(data.decode("utf-8"))  # as the SDKs read it: UTF-8 text (faster than bytes)
+            except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
                 return start
         start = end.end()
     return -1
@@ -185,8 +199,8 @@ def foreign_stream(status: int, url: str, framing: str, prefix: bytes) -> str | 
     if not events:
         return None
     data = events[0][1]
-    if data.strip() == "[DONE]":
-        return None
+    if data.strip() == "[DONE]":  # the stream's end, and nothing before it
+        return f"a {status} stream that ended without an event (no answer in it)"
     try:
         obj = json.loads(data)
     except (ValueError, RecursionError):
@@ -195,6 +209,31 @@ def foreign_stream(status: int, url: str, framing: str, prefix: bytes) -> str | 
     if event_of is None or not isinstance(obj, dict) or "error" in obj or event_of(obj):
         return None
     return f"a {status} stream whose first event is not of {name} (another API answered)"
+
+
+def empty_stream(status: int, url: str, framing: str, whole: bytes) -> str | None:
+    """Why a streamed success to ``url`` that ended cleanly (``whole``: every byte of it) is
+    not a stream of the API ``url`` calls: not one event with data came (nothing at all,
+    keep-alives, OpenAI's ``[DONE]`` alone, a JSON array with no element). None when one did,
+    an opening one included (a background response's ``response.created`` gives the id its
+    stream is resumed by), or the API is not judged, or the framing is neither SSE nor an array. Every stream of these APIs sends one; served,
+    the OpenAI SDK iterated nothing and returned no text and no error, as for an empty JSON
+    body (which is malformed).
+
+    >>> empty_stream(200, "http://h/v1/chat/completions", "sse", b": ping\\n\\ndata: [DONE]\\n\\n")
+    'a 200 stream that ended without an event (no answer in it)'
+    >>> empty_stream(200, "http://h/v1/chat/completions", "sse", b'data: {"choices": []}\\n\\n') is None
+    True
+    >>> empty_stream(200, "http://h/v1beta/models/g:streamGenerateContent", "array", b"[]")[:26]
+    'a 200 stream that ended wi'
+    """
+    if _shape(url) is None or framing not in ("sse", "array") or not 200 <= status < 300 or status == 204:
+        return None
+    parser = SSEParser() if framing == "sse" else JSONArrayParser()
+    events = [*parser.feed(whole), *parser.finish()]
+    if any(data.strip() not in ("", "[DONE]") for _, data in events):
+        return None
+    return f"a {status} stream that ended without an event (no answer in it)"
 
 
 def whole_error(status: int, body: bytes) -> tuple[int, Any] | None:

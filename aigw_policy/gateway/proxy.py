@@ -44,10 +44,11 @@ from ..providers.errors import ProviderError
 from ..providers.native_paths import native_path
 from ..routing.rewrite import ACCOUNT_HEADERS, account_answer_field
 from .answer_read import Judged, decoded_chunks, judge
+from .api_shape import known, relabelled, whole_error
 from .errors import error_response, wire_api
 from .hops import HOP_BY_HOP as FIXED_HOPS
 from .hops import hop_by_hop
-from .http_client import HttpClient, Response, UpstreamError
+from .http_client import ConnectTimeout, HttpClient, Response, UpstreamError
 from .keys import CREDENTIAL_HEADERS
 from .malformed import CUT
 from .request_ids import id_headers
@@ -205,8 +206,13 @@ class UpstreamProxy:
         try:
             response = await self.client().request(scope["method"], url, headers, body,
                                                    connect_timeout=self.connect_timeout, read_timeout=self.timeout)
-        except TimeoutError:
-            await self._fail(send, ctx, scope, 504, "timeout", "the upstream did not answer in time")
+        except TimeoutError as error:
+            if not isinstance(error, ConnectTimeout):
+                await self._fail(send, ctx, scope, 504, "timeout", "the upstream did not answer in time")
+                return
+            # no connection within connect_timeout: unreachable, as a routed attempt's is (`connect`)
+            _log.warning("%s", error)
+            await self._fail(send, ctx, scope, 502, "unreachable", "the upstream could not be reached")
             return
         except UpstreamError as error:
             _log.warning("%s", error)  # the error says what could not be reached and why (never a URL's userinfo)
@@ -241,37 +247,54 @@ class UpstreamProxy:
                    and not (self._private and account_answer_field(name))]
             if scope["method"] == "HEAD" and not decode:  # the length a GET would have: the only one it says
                 out += [(k, v) for k, v in response.raw_headers if k.lower() == b"content-length"][:1]
+            wants = getattr(ctx, "wants_stream", None)
+            ctype = (response.header("content-type") or "").lower()
+            # an inference call is judged by its API as a routed one (not a read: `GET
+            # /v1/chat/completions` lists stored completions, no completion)
+            api = inference_endpoint(scope["method"], scope["path"])
+            # a success whose type says nothing of it: read, judged and served as its API's (as routed)
+            label = relabelled(url, ctype, wants) if api and 200 <= response.status < 300 else None
+            if label is not None:
+                ctype = label
+                out = [(k, v) for k, v in out if k.lower() != b"content-type"] + [(b"content-type", label.encode())]
             for scrub in scrubs:
                 out = [(k, scrub.whole(v)) for k, v in out]
-            if self._private and (response.status >= 400 or _models_read(scope)):
+            chunks = decoded_chunks(response, StreamDecoder(encoding) if decode else None)
+            # judged before its head goes (one code path with the router's attempts)
+            read = await self._judged(scope, url, response.status, ctype, wants, chunks, send, ctx,
+                                      opaque=bool(coded) and not decode, shape=api)
+            if read is None:
+                return
+            status = response.status
+            if api and not read.streaming and read.rest is None and (failed := whole_error(status, read.prefix)):
+                status = failed[0]  # a 200 that is an error object and nothing else: served with its status
+            if self._private and (status >= 400 or _models_read(scope)):
                 # an error, or the model list, read with the operator's key: without its account's
                 # ids (a fine-tuned model's `owned_by: org-...`, "... in organization org-...")
                 scrubs = [*scrubs, AccountIds()]
-            chunks = decoded_chunks(response, StreamDecoder(encoding) if decode else None)
-            # judged before its head goes (one code path with the router's attempts)
-            read = await self._judged(scope, url, response, chunks, send, ctx, opaque=bool(coded) and not decode)
-            if read is None:
-                return
-            await send({"type": "http.response.start", "status": response.status, "headers": out})
-            complete = await self._pump(read, out, scope, send, ctx, scrubs)
+            await send({"type": "http.response.start", "status": status, "headers": out})
+            complete = await self._pump(read, out, scope, send, ctx, scrubs,
+                                        json_events=api and read.streaming and read.framing == "sse" and known(url))
         finally:
             if complete:
                 response.release()  # read to the end: the connection goes back to the pool
             else:
                 response.close()
 
-    async def _judged(self, scope: dict[str, Any], url: str, response: Response, chunks: AsyncIterator[bytes],
-                      send: Any, ctx: Any, *, opaque: bool) -> Judged | None:
+    async def _judged(self, scope: dict[str, Any], url: str, status: int, ctype: str, wants: bool | None,
+                      chunks: AsyncIterator[bytes], send: Any, ctx: Any, *, opaque: bool,
+                      shape: bool) -> Judged | None:
         """The answer read as far as it is judged (:func:`~aigw_policy.gateway.answer_read.judge`,
         as each routed attempt is); None when it failed and the client was answered instead: a
         malformed answer (502 ``upstream_malformed``), a body cut or undecodable before
         anything was sent (502 too), or a silence past the timeout (504). ``opaque``: a body in
-        a coding not decoded (not judged)."""
-        wants = getattr(ctx, "wants_stream", None)
-        ctype = (response.header("content-type") or "").lower()
+        a coding not decoded (not judged). ``ctype``: the answer's type (lower case; the API's
+        when its own said nothing, :func:`~.api_shape.relabelled`); ``wants``: whether the
+        request asked for a stream; ``shape``: an inference call, whose success that is another
+        API's answer is malformed here too (:mod:`.api_shape`): no SDK of that API reads it."""
         try:
-            read = await judge(chunks, response.status, ctype, url, wants, limit=self.capture_limit,
-                               opaque=opaque or scope["method"] == "HEAD")
+            read = await judge(chunks, status, ctype, url, wants, limit=self.capture_limit,
+                               opaque=opaque or scope["method"] == "HEAD", shape=shape)
         except TimeoutError:
             await self._fail(send, ctx, scope, 504, "timeout", "the upstream did not answer in time")
             return None
@@ -286,7 +309,7 @@ class UpstreamProxy:
         return None
 
     async def _pump(self, read: Judged, headers: list[tuple[bytes, bytes]], scope: dict[str, Any], send: Any,
-                    ctx: Any, scrubs: list[Scrubber]) -> bool:
+                    ctx: Any, scrubs: list[Scrubber], *, json_events: bool = False) -> bool:
         """Pass the upstream body on (what was ``read`` to judge it, then the rest; a stream a
         whole event at a time) as the router passes a served attempt's on (:mod:`.relay`),
         until the end or a read error (a stream then ends with an error event in its own
@@ -294,7 +317,7 @@ class UpstreamProxy:
         end. (The client's disconnect cancels it, see :class:`_ClientWatch`.)"""
         frames = Framer(headers) if read.streaming else None
         try:
-            await relay(read.prefix, read.rest, send, scrubs, frames)
+            await relay(read.prefix, read.rest, send, scrubs, frames, json_events=json_events)
         except CUTS as error:
             plain = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
             await end_cut(error, wire_api(scope["path"], plain), frames, send, ctx)

@@ -49,7 +49,7 @@ from .answer_read import decoded_chunks, judge
 from .api_shape import known, relabelled, whole_error
 from .first_event import stream_error
 from .hops import hop_by_hop
-from .http_client import HttpClient, Response, UpstreamError
+from .http_client import ConnectTimeout, HttpClient, Response, UpstreamError
 from .malformed import CUT
 from .proxy import ANSWER_DROP, OFFER, client_watch, is_redirect
 from .relay import CUTS, Framer, end_cut, relay
@@ -161,8 +161,14 @@ class Router:
                                    shape=True)
                 if read.streaming:
                     ttft = _ms(t0)
-        except TimeoutError:
+        except TimeoutError as error:
             _close(response)
+            if isinstance(error, ConnectTimeout) and self.connect_timeout < limit:
+                # no connection within connect_timeout, the attempt's own time not run out: the
+                # provider could not be reached (`connect`), as a refused connection; it says
+                # nothing of how fast it answers, and the time left is the next candidate's
+                _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id, error)
+                return AttemptOutcome(error="connect", latency_ms=_ms(t0)), None
             return AttemptOutcome(error="timeout", latency_ms=_ms(t0)), None
         except (UpstreamError, ProviderError) as error:  # unreachable, cut, or a body that does not decode
             _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id,

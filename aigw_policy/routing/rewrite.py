@@ -167,7 +167,7 @@ def attempt_url(base: str, fmt: str, path: str, model: str) -> str:
     path = attempt_path(fmt, path)
     if fmt == "gemini":
         path = _GEMINI_MODEL.sub(lambda _: f"/models/{quote(model, safe='')}:", path, count=1)
-    return join_url(base, path)
+    return join_url(base, path, sdk_base=fmt == "openai")
 
 
 def _vendors(provider: Any) -> set[str]:
@@ -177,21 +177,28 @@ def _vendors(provider: Any) -> set[str]:
     return found | {host} if host else found
 
 
-def join_url(base: str, path: str) -> str:
+def join_url(base: str, path: str, *, sdk_base: bool = False) -> str:
     """``base`` + ``path``, the version segment said once: when ``base`` ends with the
-    version ``path`` starts with (``/v1``, ``/v1beta``), ``path`` loses it.
+    version ``path`` starts with (``/v1``, ``/v1beta``), ``path`` loses it. ``sdk_base``: an
+    OpenAI-format attempt, whose ``base_url`` is written as the OpenAI SDK's base URL (the
+    version in it, the endpoint after it: Google's ``.../v1beta/openai/``, Cloudflare's
+    ``.../v1/{account}/{gateway}/openai``): a base with a version segment anywhere in its path
+    takes ``path`` without its leading version.
 
     >>> join_url("https://api.openai.com/v1/", "/v1/chat/completions")
     'https://api.openai.com/v1/chat/completions'
     >>> join_url("https://api.anthropic.com", "/v1/messages")
     'https://api.anthropic.com/v1/messages'
+    >>> join_url("https://generativelanguage.googleapis.com/v1beta/openai/", "/v1/chat/completions", sdk_base=True)
+    'https://generativelanguage.googleapis.com/v1beta/openai/chat/completions'
     """
     base = base.rstrip("/")
     if not path.startswith("/"):
         path = "/" + path
-    last = urlsplit(base).path.rsplit("/", 1)[-1]
+    segments = urlsplit(base).path.split("/")
     first, _, rest = path[1:].partition("/")
-    if last and last == first and _VERSION.match(first):
+    if _VERSION.match(first) and (
+            segments[-1] == first or (sdk_base and any(_VERSION.match(seg) for seg in segments))):
         path = "/" + rest
     return base + path
 

@@ -76,6 +76,8 @@ class Echo:
         if scope["path"] == "/v1/big":
             filler = "x" * self.big
             data = json.dumps({"id": "big", "choices": [{"message": {"content": filler}}], "usage": USAGE}).encode()
+        elif scope["path"].endswith(":generateContent"):  # Gemini's answer (the proxy judges an answer's API)
+            data = json.dumps({"candidates": [], "usageMetadata": {"promptTokenCount": 11}}).encode()
         else:
             data = json.dumps({"id": "c", "model": "gpt-4o", "choices": [], "usage": USAGE}).encode()
         if b"hop=1" in scope.get("query_string", b""):

@@ -504,6 +504,13 @@ SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Enco
 EVENT = b'data: {"choices": [{"delta": {"content": "x"}}]}\n\n'
 
 
+_COMPLETION = b'{"id": "x", "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}'
+CHAT_OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+    len(_COMPLETION), _COMPLETION)
+"""A chat completion (the proxy judges an answer by its API, as a routed attempt's: ``OK``'s
+``ok`` with no type is no completion)."""
+
+
 def test_serve_stream_that_stalls_is_cut_and_its_connection_closed(tmp_path: Path) -> None:
     """An SSE answer whose upstream goes quiet mid-stream: the client gets the events sent so
     far, an error event in its provider's stream format, and then the cut (its connection
@@ -516,7 +523,7 @@ def test_serve_stream_that_stalls_is_cut_and_its_connection_closed(tmp_path: Pat
 
     from .conftest import uvicorn_errors
 
-    with gateway_over(per_connection(stalls, serve(OK)), tmp_path, timeout=0.5) as (up, gw), \
+    with gateway_over(per_connection(stalls, serve(CHAT_OK)), tmp_path, timeout=0.5) as (up, gw), \
             uvicorn_errors() as errors:
         got = bytearray()
         with pytest.raises(httpx.RemoteProtocolError), \
@@ -574,7 +581,7 @@ def test_serve_answer_cut_mid_body_is_cut_for_the_client(tmp_path: Path, how: st
         else:
             await peer.wait_eof()
 
-    with gateway_over(per_connection(cut, serve(OK)), tmp_path, timeout=0.5) as (up, gw):
+    with gateway_over(per_connection(cut, serve(CHAT_OK)), tmp_path, timeout=0.5) as (up, gw):
         got = post(gw)
         assert got.status_code == (502 if how == "reset" else 504)
         assert got.headers["x-aigw-upstream-error"] == ("malformed" if how == "reset" else "timeout")
@@ -592,7 +599,7 @@ def test_serve_client_leaving_mid_stream_closes_the_upstream_connection(tmp_path
             await peer.send(b"%x\r\n%s\r\n" % (len(EVENT), EVENT))
             await asyncio.sleep(0.01)
 
-    with gateway_over(per_connection(endless, serve(OK)), tmp_path) as (up, gw):
+    with gateway_over(per_connection(endless, serve(CHAT_OK)), tmp_path) as (up, gw):
         with httpx.stream("POST", gw.url + "/v1/chat/completions", content=CHAT_BODY, timeout=WAIT,
                           headers={"content-type": "application/json"}) as r:
             for n, _ in enumerate(r.iter_lines()):
@@ -607,7 +614,7 @@ def test_serve_client_leaving_mid_stream_closes_the_upstream_connection(tmp_path
 def test_serve_answers(tmp_path: Path, name: str) -> None:
     """A gzip answer is decoded; 1xx heads never reach the client; a 500 passes through with its
     body; an upstream URL with a path prefix gets it before the client's path and query."""
-    payload = b'{"id": "x", "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}'
+    payload = _COMPLETION
     packed = gzip.compress(payload)
     replies = {
         "gzip-chunked": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
@@ -639,7 +646,7 @@ def test_serve_unreachable_upstream_logs_no_credentials(tmp_path: Path, certific
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(*certificate)
     caplog.set_level(logging.DEBUG)
-    with gateway_over(serve(OK), tmp_path, tls=context, userinfo="user:s3cret@") as (up, gw):
+    with gateway_over(serve(CHAT_OK), tmp_path, tls=context, userinfo="user:s3cret@") as (up, gw):
         r = post(gw)
     assert r.status_code == 502 and r.headers["x-aigw-upstream-error"] == "unreachable", r.text
     assert "s3cret" not in r.text

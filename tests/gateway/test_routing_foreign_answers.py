@@ -66,6 +66,16 @@ CASES: dict[str, tuple[str, bool, bytes, int | None]] = {
     "chat chunks to a messages stream": ("anthropic", True,
                                          _http(200, "text/event-stream", ANT_EVENTS.split(b"\n\n", 1)[0] + b"\n\n"
                                                + b"data: " + json.dumps(CHUNK).encode() + b"\n\n"), None),
+    # a stream that ends cleanly with no event of an answer (route21: served, the OpenAI SDK
+    # iterated nothing and returned no text and no error)
+    "empty stream": ("openai", True, _http(200, "text/event-stream", b""), None),
+    "stream of [DONE] alone": ("openai", True, _http(200, "text/event-stream", b"data: [DONE]\n\n"), None),
+    "stream of keep-alives alone": ("openai", True, _http(200, "text/event-stream", b": ping\n\n: ping\n\n"), None),
+    # no content where an answer was due (route21: served, the OpenAI SDK raised
+    # json.JSONDecodeError, or iterated an empty stream with no error)
+    "204 to a chat request": ("openai", False, b"HTTP/1.1 204 No Content\r\n\r\n", None),
+    "204 to a chat stream": ("openai", True, b"HTTP/1.1 204 No Content\r\n\r\n", None),
+    "304 to a messages request": ("anthropic", False, b"HTTP/1.1 304 Not Modified\r\n\r\n", None),
     "200 Cohere error body at a chat request": ("openai", False, _json({"id": "e", "message": "invalid api token"}),
                                                 None),
     "200 error body": ("openai", False, _json({"error": {"code": 503, "message": "provider down"}}), 503),
@@ -117,23 +127,37 @@ def test_the_api_s_own_answers_are_not_judged_foreign(api: str, stream: bool) ->
         assert "second" in got.text
 
 
-# a served stream whose later event is not JSON, per API: (the stream, what the client must get after it)
-_GARBAGE = b"data: {not json at all\n\n"
+# a served stream's later event that is not JSON: its ends alone, garbage inside braces (route21:
+# it passed, judged by its ends), two events run together without their blank line (the SDKs
+# join the data lines and fail to parse them), a JSON scalar
+GARBAGE = {"cut": b"data: {not json at all\n\n", "inside braces": b"data: {not json}\n\n",
+           "two run together": b'data: {"a": 1}\ndata: {"b": 2}\n\n', "scalar": b"data: 42\n\n"}
 MID: dict[str, tuple[bytes, bytes]] = {
-    "openai": (_sse(CHUNK, _GARBAGE, CHUNK), b'"code": "upstream_stream_cut"'),
-    "anthropic": (_http(200, "text/event-stream", ANT_EVENTS.replace(b"event: message_stop", _GARBAGE
+    "openai": (_sse(CHUNK, b"<garbage>", CHUNK), b'"code": "upstream_stream_cut"'),
+    "anthropic": (_http(200, "text/event-stream", ANT_EVENTS.replace(b"event: message_stop", b"<garbage>"
                                                                       + b"event: message_stop")),
                   b'event: error\ndata: {"type": "error", "error": {"type": "api_error"'),
 }
 
 
+def _with_garbage(stream: bytes, garbage: bytes) -> bytes:
+    """``stream`` (a whole answer, its head's length for ``<garbage>``) with ``garbage`` in place."""
+    head, _, body = stream.partition(b"\r\n\r\n")
+    body = body.replace(b"<garbage>", garbage)
+    head = head.replace(b"content-length: %d" % (len(body) - len(garbage) + len(b"<garbage>")),
+                        b"content-length: %d" % len(body))
+    return head + b"\r\n\r\n" + body
+
+
+@pytest.mark.parametrize("garbage", sorted(GARBAGE))
 @pytest.mark.parametrize("api", sorted(MID))
-def test_a_served_stream_ends_with_the_provider_s_error_at_an_event_that_is_not_json(api: str) -> None:
+def test_a_served_stream_ends_with_the_provider_s_error_at_an_event_that_is_not_json(api: str, garbage: str) -> None:
     """After content reached the client there is no failover: the events before go out, the one
     that is not JSON never does, and the stream ends with the provider's own error event (the
     SDK raises its typed error), charged once. Before: the event went out and the SDK raised
     ``json.JSONDecodeError``."""
     stream, error = MID[api]
+    stream = _with_garbage(stream, GARBAGE[garbage])
     path, body = (("/v1/chat/completions", {"model": "gpt-4o", "messages": [], "stream": True}) if api == "openai"
                   else ("/v1/messages", {"model": "claude-x", "max_tokens": 5, "messages": [], "stream": True}))
     with RawUpstream(serve(stream)) as up, policy_gateway(routed_policy([up.url], api=api), KEY) as gw:
@@ -146,7 +170,7 @@ def test_a_served_stream_ends_with_the_provider_s_error_at_an_event_that_is_not_
                     content += chunk
             rid = got.headers["x-aigw-decision-id"]
         assert b"second" in content
-        assert _GARBAGE not in content
+        assert GARBAGE[garbage] not in content
         assert error in content
         assert b"not JSON" in content
         assert record_of(gw.ledger, rid)["aigw.attempts"] == 1

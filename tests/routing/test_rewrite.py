@@ -40,6 +40,32 @@ def test_url(base: str, path: str, url: str) -> None:
     assert join_url(base, path) == url
 
 
+@pytest.mark.parametrize(("base", "path", "url"), [
+    # an OpenAI-format base URL as the OpenAI SDK takes it: the version in it, then the endpoint
+    ("https://generativelanguage.googleapis.com/v1beta/openai/", "/v1/chat/completions",
+     "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"),
+    ("https://gateway.ai.cloudflare.com/v1/acct/gw/openai", "/v1/embeddings",
+     "https://gateway.ai.cloudflare.com/v1/acct/gw/openai/embeddings"),
+    ("https://api.groq.com/openai/v1", "/v1/chat/completions", "https://api.groq.com/openai/v1/chat/completions"),
+    ("https://api.deepseek.com", "/v1/chat/completions", "https://api.deepseek.com/v1/chat/completions"),
+    ("http://ollama.internal:11434", "/chat/completions", "http://ollama.internal:11434/chat/completions"),
+    ("https://api.openai.com/v1", "/chat/completions", "https://api.openai.com/v1/chat/completions"),
+])
+def test_an_openai_format_attempt_goes_under_an_sdk_base_url(base: str, path: str, url: str) -> None:
+    """Before (route21), the built-in ``google`` provider's OpenAI-format attempt went to
+    ``/v1beta/openai/v1/chat/completions``, which Google does not serve (each attempt a 404)."""
+    provider = ProviderInfo("p", base_url=base, auth="bearer")
+    assert upstream_request("POST", path, b"", {}, b"{}", attempt(provider), "sk").url == url
+
+
+def test_the_built_in_google_provider_s_openai_endpoint() -> None:
+    from aigw_policy.routing.catalog import builtin
+
+    google = next(p for p in builtin().providers if p.id == "google")
+    assert upstream_request("POST", "/v1/chat/completions", b"", {}, b"{}", attempt(google), "sk").url == \
+        "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"
+
+
 def test_openai_body_headers_auth() -> None:
     body = {"model": "gpt-4o", "models": ["gpt-4o", "claude"], "messages": [], "logprobs": True,
             "metadata": {"a": 1, "b": 2}}
