@@ -42,6 +42,9 @@ STRICTER: dict[tuple[str, str], str] = {
 POOL: list[Any] = [
     "x", "req.host", "10m", "90s", "1h", "10.0.0.0/8", "192.0.2.1", "ipp_abc1", "sliding_window", "continue",
     "${req.host}", 5, 1, 100, 200, 301, 403, 599, 2_000_000_000, True, False, 1.5,
+    # whole numbers written as floats: an integer to JSON Schema and to Go's yaml, ngrok's
+    # reader (`capacity: 30.0`); a fraction is no integer to either
+    30.0, 301.0, 403.0, 30.5,
     ["x"], ["req.host"], ["10.0.0.0/8"], ["x-a"], [], {"x-a": "v"}, {"x-a": 5}, {"x-a": True},
     {"message": "m", "success": False}, {"n": 3, "tags": ["a", "${req.host}"]}, {},
     [{"a": "b"}], [{"a": 1}], [{"a": "b", "c": "d"}],

@@ -34,6 +34,7 @@ from .fields import (
     Template,
     TemplateMarker,
     Timezone,
+    Whole,
     field_kind,
     parse_duration,
 )
@@ -136,8 +137,8 @@ class MaxTokens(ActionConfig):
     TYPE = "max-tokens"
     REQUEST_ONLY = True
     DOC = "Cap input and output tokens: reject with 413, or clamp the requested output."
-    input: Annotated[int, Field(strict=True, ge=1)] | None = None
-    output: Annotated[int, Field(strict=True, ge=1)] | None = None
+    input: Annotated[int, Whole, Field(strict=True, ge=1)] | None = None
+    output: Annotated[int, Whole, Field(strict=True, ge=1)] | None = None
     mode: Literal["reject", "clamp"] | None = None
     enforce: StrictBool | None = None
 
@@ -187,7 +188,7 @@ class RestrictIps(ActionConfig):
     enforce: StrictBool | None = None
 
 
-RedirectStatus = Literal[301, 302, 303, 307, 308]
+RedirectStatus = Annotated[Literal[301, 302, 303, 307, 308], Whole]
 
 
 def _with_from(kind: type[ActionConfig], **fields: Any) -> type[ActionConfig]:

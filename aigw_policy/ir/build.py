@@ -183,6 +183,8 @@ class _Builder:
                 and "username" in value:
             # ngrok's own add-authentication example writes `{username: ..., password: ...}`
             return f"write each credential as one string: `{value['username']}:<password>`"
+        if kind == "int_type" and isinstance(value, float):
+            return "a whole number (`30` or `30.0`, as ngrok's reader takes it; a fraction it refuses)"
         if kind != "string_type" or not isinstance(value, (bool, int, float)):
             return None
         model = ACTIONS.get(self.type_name)

@@ -7,7 +7,7 @@ import re
 from functools import cache
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
 
 class CelMarker:
     """Marks a field whose string value is CEL source text."""
@@ -78,6 +78,17 @@ def _check_header_name(text: str) -> str:
     return text
 
 
+def _whole(value: Any) -> Any:
+    """A float with no fraction (``30.0``, ``3e1``) as the integer it is: ngrok reads a
+    policy with Go's yaml, which decodes such a number into an integer field (``30.5`` it
+    refuses or truncates, by version: refused here, a wrong type)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Whole = BeforeValidator(_whole)
+"""For every integer field of a config: see :func:`_whole`."""
 Cel = Annotated[StrictStr, CelMarker]
 Template = Annotated[StrictStr, TemplateMarker]
 Duration = Annotated[StrictStr, AfterValidator(_check_duration)]
@@ -86,9 +97,9 @@ Period = Annotated[StrictStr, AfterValidator(_check_period)]
 Timezone = Annotated[StrictStr, AfterValidator(_check_timezone)]
 Network = Annotated[StrictStr, AfterValidator(_check_network)]
 HeaderName = Annotated[StrictStr, AfterValidator(_check_header_name)]
-Status = Annotated[int, Field(strict=True, ge=100, le=599)]
-ErrorStatus = Annotated[int, Field(strict=True, ge=400, le=599)]
-Capacity = Annotated[int, Field(strict=True, ge=1, le=2_000_000_000)]
+Status = Annotated[int, Whole, Field(strict=True, ge=100, le=599)]
+ErrorStatus = Annotated[int, Whole, Field(strict=True, ge=400, le=599)]
+Capacity = Annotated[int, Whole, Field(strict=True, ge=1, le=2_000_000_000)]
 Algorithm = Literal["sliding_window", "fixed_window", "token_bucket"]
 BucketKey = Annotated[tuple[Cel, ...], Field(min_length=1, max_length=10)]
 
