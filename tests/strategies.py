@@ -355,7 +355,7 @@ def _ai_gateway(draw: st.DrawFn) -> dict[str, Any]:
     })
 
 
-RESPONSE_ACTIONS = tuple(t for t, m in ACTIONS.items() if not m.REQUEST_ONLY)
+RESPONSE_ACTIONS = tuple(t for t, m in ACTIONS.items() if "on_http_response" in m.PHASES)
 
 
 @st.composite

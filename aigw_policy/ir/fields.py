@@ -97,11 +97,21 @@ Period = Annotated[StrictStr, AfterValidator(_check_period)]
 Timezone = Annotated[StrictStr, AfterValidator(_check_timezone)]
 Network = Annotated[StrictStr, AfterValidator(_check_network)]
 HeaderName = Annotated[StrictStr, AfterValidator(_check_header_name)]
-Status = Annotated[int, Whole, Field(strict=True, ge=100, le=599)]
-ErrorStatus = Annotated[int, Whole, Field(strict=True, ge=400, le=599)]
-Capacity = Annotated[int, Whole, Field(strict=True, ge=1, le=2_000_000_000)]
+Status = Annotated[int, Field(strict=True, ge=100, le=599), Whole]
+ErrorStatus = Annotated[int, Field(strict=True, ge=400, le=599), Whole]
+Capacity = Annotated[int, Field(strict=True, ge=1, le=2_000_000_000), Whole]
 Algorithm = Literal["sliding_window", "fixed_window", "token_bucket"]
 BucketKey = Annotated[tuple[Cel, ...], Field(min_length=1, max_length=10)]
+
+
+HTTP_PHASES = ("on_http_request", "on_http_response")
+REQUEST = ("on_http_request",)
+
+
+def phase_note(config: type["ActionConfig"]) -> str | None:
+    """``request phase only`` and the like, for the schema's and the editor's help."""
+    http = [p for p in config.PHASES if p in HTTP_PHASES]
+    return None if len(http) == 2 else f"{http[0].removeprefix('on_http_')} phase only"
 
 
 class ActionConfig(BaseModel):
@@ -112,7 +122,9 @@ class ActionConfig(BaseModel):
     TYPE: ClassVar[str] = ""
     TERMINATING: ClassVar[bool] = False
     LIMIT: ClassVar[bool] = False
-    REQUEST_ONLY: ClassVar[bool] = False
+    PHASES: ClassVar[tuple[str, ...]] = HTTP_PHASES
+    """The phases the action runs in: ngrok's "Supported Phases" for its actions (a document
+    that uses one elsewhere ngrok refuses, ERR_NGROK_2202; AIGW134 here)."""
     DOC: ClassVar[str] = ""
 
     def written(self) -> dict[str, Any]:

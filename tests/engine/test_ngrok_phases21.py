@@ -1,0 +1,64 @@
+"""Each ngrok action in each phase: where ngrok's reference runs it, and nowhere else.
+
+ngrok's action pages list each action's "Supported Phases" (ngrok/ngrok-docs,
+`snippets/traffic-policy/actions/<action>/config.mdx`, as of August 2026) and ngrok refuses a
+document that puts an action elsewhere (`ERR_NGROK_2202`: "Action type `TYP` is not supported
+for `PHASE` traffic policy rule"). `deny` in `on_http_response` loaded here and replaced the
+upstream's answer; `compress-response` in `on_http_request` loaded and was recorded.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import aigw_policy as ap
+
+REQ, RES, TCP = "on_http_request", "on_http_response", "on_tcp_connect"
+
+# action: (the phases ngrok's page lists, a config it takes)
+NGROK_PHASES: dict[str, tuple[set[str], dict[str, object] | None]] = {
+    "add-headers": ({REQ, RES}, {"headers": {"x-a": "b"}}),
+    "basic-auth": ({REQ}, {"credentials": ["alice:password123"]}),
+    "compress-response": ({RES}, None),
+    "custom-response": ({REQ, RES}, {"status_code": 200, "body": "ok"}),
+    "deny": ({TCP, REQ}, None),
+    "forward-internal": ({TCP, REQ}, {"url": "https://api.internal"}),
+    "log": ({TCP, REQ, RES}, {"metadata": {"a": "b"}}),
+    "rate-limit": ({REQ}, {"name": "r", "capacity": 10, "rate": "60s", "bucket_key": ["conn.client_ip"]}),
+    "redirect": ({REQ}, {"to": "https://example.com/"}),
+    "remove-headers": ({REQ, RES}, {"headers": ["x-a"]}),
+    "restrict-ips": ({TCP, REQ, RES}, {"allow": ["10.0.0.0/8"]}),
+    "set-vars": ({TCP, REQ, RES}, {"vars": [{"a": "b"}]}),
+    "url-rewrite": ({REQ}, {"from": "/a", "to": "/b"}),
+    # the AI gateway's reference (../shared/ngrok/ai-gateway-action): a request phase action
+    "ai-gateway": ({REQ}, None),
+}
+# this engine's own actions: the request phase only (a model, a limit, a token count)
+OURS = {"token-limit": {"name": "t", "capacity": 10, "rate": "60s"}, "set-model": {"model": "gpt-4o-mini"},
+        "model-access": {"allow": ["openai/*"]}, "max-tokens": {"output": 100}}
+
+ROWS = [(action, phase, phase in phases, config) for action, (phases, config) in NGROK_PHASES.items()
+        for phase in (REQ, RES, TCP)] + [(action, RES, False, config) for action, config in OURS.items()]
+
+
+@pytest.mark.parametrize(("action", "phase", "runs", "config"), ROWS, ids=[f"{r[0]}-{r[1]}" for r in ROWS])
+def test_an_action_loads_in_the_phases_ngrok_runs_it_in(action: str, phase: str, runs: bool,
+                                                         config: dict[str, object] | None) -> None:
+    written = {"type": action, **({"config": config} if config is not None else {})}
+    doc = json.dumps({phase: [{"actions": [written]}]}, indent=1)
+    _, found = ap.read(doc, format="json", cache_dir=None)
+    errors = [(d.code, d.span.line if d.span else None) for d in found if d.is_error]
+    if runs:
+        assert errors == [], [str(d) for d in found]
+    else:
+        # refused where the action is written (the line of its `{`), as ngrok refuses it
+        assert errors == [("AIGW134", 5)], [str(d) for d in found]
+
+
+def test_ngrok_compatibility_table_covers_every_ngrok_action_we_read() -> None:
+    from aigw_policy.ir.actions import ACTIONS
+
+    ours = {"allow", *OURS, "usage-cap"}
+    assert set(ACTIONS) - ours == set(NGROK_PHASES)
