@@ -73,7 +73,7 @@ class CustomResponse(ActionConfig):
     DOC = "Answer the request from the gateway with a status, body and headers."
     status_code: Status | None = None
     body: Template | None = None
-    headers: dict[HeaderName, Template] | None = None
+    headers: Annotated[dict[HeaderName, Template], Field(max_length=10)] | None = None
     enforce: StrictBool | None = None
 
 

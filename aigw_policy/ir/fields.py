@@ -63,8 +63,12 @@ def _check_timezone(text: str) -> str:
 
 
 def _check_network(text: str) -> str:
+    """An IP address or CIDR block; one with ``${...}`` (ngrok's `restrict-ips` ranges support
+    CEL interpolation) is checked when it is rendered."""
     import ipaddress
 
+    if "${" in text:
+        return text
     try:
         ipaddress.ip_network(text, strict=False)
     except ValueError:
@@ -95,7 +99,7 @@ Duration = Annotated[StrictStr, AfterValidator(_check_duration)]
 PERIODS = ("hour", "day", "week", "month")
 Period = Annotated[StrictStr, AfterValidator(_check_period)]
 Timezone = Annotated[StrictStr, AfterValidator(_check_timezone)]
-Network = Annotated[StrictStr, AfterValidator(_check_network)]
+Network = Annotated[StrictStr, TemplateMarker, AfterValidator(_check_network)]
 HeaderName = Annotated[StrictStr, AfterValidator(_check_header_name)]
 Status = Annotated[int, Field(strict=True, ge=100, le=599), Whole]
 ErrorStatus = Annotated[int, Field(strict=True, ge=400, le=599), Whole]

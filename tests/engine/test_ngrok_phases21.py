@@ -62,3 +62,47 @@ def test_ngrok_compatibility_table_covers_every_ngrok_action_we_read() -> None:
 
     ours = {"allow", *OURS, "usage-cap"}
     assert set(ACTIONS) - ours == set(NGROK_PHASES)
+
+
+# -- restrict-ips `allow`/`deny` take CEL interpolation ------------------------------------------
+# ngrok's restrict-ips reference (snippets/traffic-policy/actions/restrict-ips/config.mdx):
+# `allow` and `deny`, "A list of CIDRs", each "Supports CEL Interpolation". They were refused
+# (AIGW122, "not an IP address or CIDR block") when an item held `${...}`.
+INTERPOLATED = """
+on_http_request:
+  - actions:
+      - type: set-vars
+        config:
+          vars:
+            - office: 203.0.113.0/24
+            - blocked: 198.51.100.7
+      - type: restrict-ips
+        config:
+          allow: ["${vars.office}", "10.0.0.0/8"]
+          deny: ["${vars.blocked}/32"]
+"""
+
+# (client ip, the status: 200 when let through)
+CLIENTS = [("203.0.113.9", 200), ("10.1.2.3", 200), ("192.0.2.1", 403), ("198.51.100.7", 403)]
+
+
+@pytest.mark.parametrize(("ip", "status"), CLIENTS)
+def test_restrict_ips_ranges_are_interpolated(ip: str, status: int) -> None:
+    _, found = ap.read(INTERPOLATED, format="yaml", cache_dir=None)
+    assert not [d for d in found if d.is_error], [str(d) for d in found]
+    decision = ap.Engine(ap.loads(INTERPOLATED)).evaluate(
+        {"id": "r", "conn": {"client_ip": ip}, "request": {"method": "GET", "url": "https://a.example/"}})
+    assert decision.status_code == status, decision.reason
+
+
+def test_an_interpolated_range_that_is_no_range_fails_the_rule() -> None:
+    doc = INTERPOLATED.replace("${vars.office}", "${req.host}")
+    decision = ap.Engine(ap.loads(doc)).evaluate(
+        {"id": "r", "conn": {"client_ip": "10.1.2.3"}, "request": {"method": "GET", "url": "https://a.example/"}})
+    assert (decision.status_code, decision.kind) == (500, "error"), decision.reason
+    assert "a.example" in decision.reason and "IP address or CIDR block" in decision.reason
+
+
+def test_an_interpolation_in_a_range_is_type_checked_where_written() -> None:
+    _, found = ap.read(INTERPOLATED.replace("${vars.office}", "${req.hots}"), format="yaml", cache_dir=None)
+    assert [(d.code, d.span.line) for d in found if d.is_error] == [("AIGW300", 11)], [str(d) for d in found]
