@@ -52,6 +52,8 @@ POOL: list[Any] = [
     # past ngrok's sizes (maxProperties, maxItems: 10 headers, 10 bucket keys, 10 credentials)
     {f"x-h{i}": "v" for i in range(11)}, [f"x-h{i}" for i in range(11)], [f"u{i}:password123" for i in range(11)],
     ["10.0.0.0/8"] * 11, [{f"v{i}": "x"} for i in range(11)],
+    # a header name with a character ngrok's pattern leaves out (`^[a-zA-Z0-9_-]+$`)
+    {"x.a": "v"}, {"x a": "v"},
     ["x"], ["req.host"], ["10.0.0.0/8"], ["x-a"], [], {"x-a": "v"}, {"x-a": 5}, {"x-a": True},
     {"message": "m", "success": False}, {"n": 3, "tags": ["a", "${req.host}"]}, {},
     [{"a": "b"}], [{"a": 1}], [{"a": "b", "c": "d"}],

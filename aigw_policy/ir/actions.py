@@ -28,6 +28,7 @@ from .fields import (
     CelMarker,
     Duration,
     ErrorStatus,
+    HeaderKey,
     HeaderName,
     Network,
     Period,
@@ -73,7 +74,7 @@ class CustomResponse(ActionConfig):
     DOC = "Answer the request from the gateway with a status, body and headers."
     status_code: Status | None = None
     body: Template | None = None
-    headers: Annotated[dict[HeaderName, Template], Field(max_length=10)] | None = None
+    headers: Annotated[dict[HeaderKey, Template], Field(max_length=10)] | None = None
     enforce: StrictBool | None = None
 
 
@@ -158,7 +159,7 @@ class SetModel(ActionConfig):
 class AddHeaders(ActionConfig):
     TYPE = "add-headers"
     DOC = "Add headers to the request (request phase) or the response (response phase)."
-    headers: Annotated[dict[HeaderName, Template], Field(min_length=1, max_length=10)]
+    headers: Annotated[dict[HeaderKey, Template], Field(min_length=1, max_length=10)]
 
 
 class RemoveHeaders(ActionConfig):
@@ -223,7 +224,7 @@ class _UrlRewrite(ActionConfig):
 
 Redirect = _with_from(
     _Redirect, to=(Annotated[Template, Field(min_length=1)], ...), status_code=(RedirectStatus | None, None),
-    headers=(Annotated[dict[HeaderName, Template], Field(max_length=10)] | None, None))
+    headers=(Annotated[dict[HeaderKey, Template], Field(max_length=10)] | None, None))
 UrlRewrite = _with_from(_UrlRewrite, to=(Annotated[Template, Field(min_length=1)], ...))
 
 

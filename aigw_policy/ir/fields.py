@@ -76,6 +76,14 @@ def _check_network(text: str) -> str:
     return text
 
 
+def _check_header_key(text: str) -> str:
+    """A header name as ngrok's schema takes it in a map of headers to set (`add-headers`,
+    `custom-response`, `redirect`): letters, digits, `-` and `_` (``^[a-zA-Z0-9_-]+$``)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        raise ValueError(f"`{text}` is not a header name ngrok sets: letters, digits, `-` and `_` only")
+    return text
+
+
 def _check_header_name(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_!#$%&'*+.^`|~-]+", text):
         raise ValueError(f"`{text}` is not a valid header name")
@@ -101,6 +109,7 @@ Period = Annotated[StrictStr, AfterValidator(_check_period)]
 Timezone = Annotated[StrictStr, AfterValidator(_check_timezone)]
 Network = Annotated[StrictStr, TemplateMarker, AfterValidator(_check_network)]
 HeaderName = Annotated[StrictStr, AfterValidator(_check_header_name)]
+HeaderKey = Annotated[StrictStr, AfterValidator(_check_header_key)]
 Status = Annotated[int, Field(strict=True, ge=100, le=599), Whole]
 ErrorStatus = Annotated[int, Field(strict=True, ge=400, le=599), Whole]
 Capacity = Annotated[int, Field(strict=True, ge=1, le=2_000_000_000), Whole]
