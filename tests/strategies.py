@@ -356,11 +356,12 @@ def _ai_gateway(draw: st.DrawFn) -> dict[str, Any]:
 
 
 RESPONSE_ACTIONS = tuple(t for t, m in ACTIONS.items() if "on_http_response" in m.PHASES)
+REQUEST_ACTIONS = tuple(t for t, m in ACTIONS.items() if "on_http_request" in m.PHASES)
 
 
 @st.composite
 def actions(draw: st.DrawFn, *, response: bool = False, limit_name: str = "limit") -> Action:
-    type_name = draw(st.sampled_from(RESPONSE_ACTIONS if response else tuple(ACTIONS)))
+    type_name = draw(st.sampled_from(RESPONSE_ACTIONS if response else REQUEST_ACTIONS))
     config = ACTIONS[type_name].model_validate(_config(draw, type_name, limit_name))
     return Action(type=type_name, config=config)
 
