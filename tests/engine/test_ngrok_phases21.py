@@ -106,3 +106,40 @@ def test_an_interpolated_range_that_is_no_range_fails_the_rule() -> None:
 def test_an_interpolation_in_a_range_is_type_checked_where_written() -> None:
     _, found = ap.read(INTERPOLATED.replace("${vars.office}", "${req.hots}"), format="yaml", cache_dir=None)
     assert [(d.code, d.span.line) for d in found if d.is_error] == [("AIGW300", 11)], [str(d) for d in found]
+
+
+# -- a whole number written as a float is the integer, in every integer field -------------------
+# Go's yaml (ngrok's reader) decodes `30.0` into an `int` field; it was AIGW122 here.
+# (action, its config with one integer written as a float, where that integer is read)
+WHOLE = [
+    ("rate-limit", {"name": "r", "capacity": 30.0, "rate": "60s", "bucket_key": ["conn.client_ip"]}, ("capacity",)),
+    ("token-limit", {"name": "t", "capacity": 1e3, "rate": "60s"}, ("capacity",)),
+    ("deny", {"status_code": 403.0}, ("status_code",)),
+    ("custom-response", {"status_code": 2e2, "body": "ok"}, ("status_code",)),
+    ("redirect", {"to": "https://example.com/", "status_code": 301.0}, ("status_code",)),
+    ("max-tokens", {"output": 100.0}, ("output",)),
+    ("model-access", {"allow": ["openai/*"], "status_code": 451.0}, ("status_code",)),
+    ("ai-gateway", {"max_input_tokens": 1000.0}, ("max_input_tokens",)),
+    ("ai-gateway", {"failover_on": [429.0, "5xx"]}, ("failover_on", 0)),
+    ("ai-gateway", {"providers": [{"id": "openai", "models": [{"id": "gpt-4o", "max_context_window": 128000.0}]}]},
+     ("providers", 0, "models", 0, "max_context_window")),
+]
+
+
+@pytest.mark.parametrize(("action", "config", "where"), WHOLE, ids=[f"{w[0]}-{w[2][0]}" for w in WHOLE])
+def test_a_whole_number_written_as_a_float_is_the_integer(action: str, config: dict[str, object],
+                                                           where: tuple[object, ...]) -> None:
+    doc = json.dumps({REQ: [{"actions": [{"type": action, "config": config}]}]})
+    policy, found = ap.read(doc, format="json", cache_dir=None)
+    assert not [d for d in found if d.is_error], [str(d) for d in found]
+    value: object = policy.on_http_request[0].actions[0].config
+    for step in where:
+        value = value[step] if isinstance(step, int) else getattr(value, step)  # type: ignore[index]
+    assert type(value) is int
+
+
+def test_a_fraction_in_an_integer_field_is_refused_with_help() -> None:
+    doc = json.dumps({REQ: [{"actions": [{"type": "rate-limit", "config": dict(WHOLE[0][1], capacity=30.5)}]}]})
+    _, found = ap.read(doc, format="json", cache_dir=None)
+    [problem] = [d for d in found if d.is_error]
+    assert problem.code == "AIGW122" and problem.span is not None and "whole number" in (problem.help or "")
