@@ -73,7 +73,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW131", E, "duplicate limit name"),
     ("AIGW132", W, "unreachable action after a terminating action"),
     ("AIGW133", E, "rule without actions"),
-    ("AIGW134", W, "action not available in this phase"),
+    ("AIGW134", E, "action not available in this phase"),
     ("AIGW135", W, "shadow rule with nothing that could deny"),
     # the ai-gateway action's config
     ("AIGW140", E, "duplicate provider id or alias"),

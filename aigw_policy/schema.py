@@ -11,6 +11,7 @@ import copy
 from typing import Any
 
 from .ir.actions import ACTIONS, PERIODS, UNSUPPORTED_NGROK_ACTIONS, ActionConfig, field_kind
+from .ir.fields import phase_note
 
 __all__ = ["SCHEMA_ID", "policy_json_schema"]
 
@@ -204,7 +205,7 @@ def policy_json_schema() -> dict[str, Any]:
         if any(f.is_required() for f in model.model_fields.values()):
             required.append("config")
         flags = [w for w, on in (("terminating", model.TERMINATING), ("a limit", model.LIMIT),
-                                 ("request phase only", model.REQUEST_ONLY)) if on]
+                                 (phase_note(model) or "", phase_note(model) is not None)) if on]
         description = model.DOC + (f" ({', '.join(flags)})" if flags else "")
         branches.append({
             "title": type_name,

@@ -129,6 +129,7 @@ def templates(*, min_size: int = 0) -> st.SearchStrategy[str]:
 
 names = texts(min_size=0, max_size=24)
 header_names = st.from_regex(r"\A[A-Za-z0-9_!#$%&'*+.^`|~-]{1,16}\Z")
+header_keys = st.from_regex(r"\A[A-Za-z0-9_-]{1,16}\Z")  # ngrok's names in a map of headers to set
 durations = st.builds(
     lambda n, unit: f"{n}{unit}",
     st.integers(1, 400),
@@ -178,7 +179,7 @@ def json_values() -> st.SearchStrategy[Any]:
 def _config(draw: st.DrawFn, type_name: str, limit_name: str) -> dict[str, Any]:
     """Plain config data for one action type; ``None`` values are dropped (not written)."""
     bucket_key = _maybe(st.lists(st.sampled_from(BUCKET_KEYS), min_size=1, max_size=3))
-    header_map = st.dictionaries(header_names, templates(), min_size=1, max_size=3)
+    header_map = st.dictionaries(header_keys, templates(), min_size=1, max_size=3)
     d: dict[str, Any]
     if type_name == "deny":
         d = {"status_code": draw(_maybe(st.integers(400, 599))),
@@ -186,7 +187,7 @@ def _config(draw: st.DrawFn, type_name: str, limit_name: str) -> dict[str, Any]:
     elif type_name == "custom-response":
         d = {"status_code": draw(_maybe(st.integers(100, 599))),
              "body": draw(_maybe(templates())),
-             "headers": draw(_maybe(st.dictionaries(header_names, templates(), max_size=3)))}
+             "headers": draw(_maybe(st.dictionaries(header_keys, templates(), max_size=3)))}
     elif type_name == "allow":
         d = {}
     elif type_name in ("rate-limit", "token-limit"):
@@ -236,7 +237,7 @@ def _config(draw: st.DrawFn, type_name: str, limit_name: str) -> dict[str, Any]:
         d = {"from": draw(_maybe(texts(min_size=1, max_size=12))), "to": draw(templates(min_size=1))}
         if type_name == "redirect":
             d["status_code"] = draw(_maybe(st.sampled_from([301, 302, 303, 307, 308])))
-            d["headers"] = draw(_maybe(st.dictionaries(header_names, templates(), max_size=3)))
+            d["headers"] = draw(_maybe(st.dictionaries(header_keys, templates(), max_size=3)))
     elif type_name == "compress-response":
         d = {"algorithms": draw(_maybe(st.lists(st.sampled_from(["br", "compress", "deflate", "gzip"]),
                                                  unique=True, max_size=4)))}
@@ -355,12 +356,13 @@ def _ai_gateway(draw: st.DrawFn) -> dict[str, Any]:
     })
 
 
-RESPONSE_ACTIONS = tuple(t for t, m in ACTIONS.items() if not m.REQUEST_ONLY)
+RESPONSE_ACTIONS = tuple(t for t, m in ACTIONS.items() if "on_http_response" in m.PHASES)
+REQUEST_ACTIONS = tuple(t for t, m in ACTIONS.items() if "on_http_request" in m.PHASES)
 
 
 @st.composite
 def actions(draw: st.DrawFn, *, response: bool = False, limit_name: str = "limit") -> Action:
-    type_name = draw(st.sampled_from(RESPONSE_ACTIONS if response else tuple(ACTIONS)))
+    type_name = draw(st.sampled_from(RESPONSE_ACTIONS if response else REQUEST_ACTIONS))
     config = ACTIONS[type_name].model_validate(_config(draw, type_name, limit_name))
     return Action(type=type_name, config=config)
 

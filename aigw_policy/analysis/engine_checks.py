@@ -29,6 +29,7 @@ from typing import Any
 from ..cel import ast
 from ..diagnostics import Diagnostic, did_you_mean
 from ..ir import Policy, Rule
+from ..ir.actions import ACTIONS
 from ..source import Source, Span
 from .free_vars import ACTIVATION_READS, free_vars
 
@@ -355,9 +356,10 @@ def check_response_reads(policy: Policy, source: Source | None = None) -> list[D
     return found
 
 
-TCP_ACTIONS = frozenset({"deny", "forward-internal", "log", "restrict-ips", "set-vars", "close-connection",
-                         "terminate-tls"})
-"""The actions ngrok's reference lists for ``on_tcp_connect`` ("Supported Phases")."""
+TCP_ACTIONS = frozenset({t for t, m in ACTIONS.items() if "on_tcp_connect" in m.PHASES}
+                        | {"close-connection", "terminate-tls"})
+"""The actions ngrok's reference lists for ``on_tcp_connect`` ("Supported Phases"): those
+this engine reads (their ``PHASES``), and two it does not run anywhere (AIGW111)."""
 
 
 def check_connection_rule(rule: Rule) -> list[Diagnostic]:

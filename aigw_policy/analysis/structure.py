@@ -58,11 +58,8 @@ def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
                     ))
                 else:
                     limit_names[name] = action.span_of("name")
-            if config.REQUEST_ONLY and phase == "on_http_response":
-                found.append(Diagnostic.make(
-                    "AIGW134", f"`{action.type}` has no effect in the response phase",
-                    action.span, help="move it to the request phase",
-                ))
+            if phase not in config.PHASES:
+                found.append(_not_in_phase(action, phase))
             if action.type == "compress-response":
                 found.append(Diagnostic.make(
                     "AIGW128", "`compress-response` is read and recorded, but this gateway answers "
@@ -75,6 +72,17 @@ def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
             if config.TERMINATING and terminated_by is None and not _may_continue(action):
                 terminated_by = action.type
     return found
+
+
+def _not_in_phase(action: Action, phase: str) -> Diagnostic:
+    """AIGW134: an action in a phase it does not run in. ngrok refuses such a document
+    (ERR_NGROK_2202, "Action type `deny` is not supported for `on_http_response`"), so it is an
+    error here too, for this engine's own actions as well (a `set-model` in the response
+    phase would do nothing)."""
+    where = ", ".join(f"`{p}`" for p in action.config.PHASES)
+    return Diagnostic.make(
+        "AIGW134", f"`{action.type}` is not available in `{phase}`", action.span,
+        help=f"it runs in {where} only; move it there")
 
 
 def _bad_from(action: Action) -> list[Diagnostic]:

@@ -11,11 +11,11 @@ from ..cel import CelError
 from ..cel.runtime.network import unmapped
 from .action_helpers import BAD_HEADER_CHAR, _header_value, _publish, _render, inferred_content_type
 from .charging import NO_ERROR
-from .compile import CompiledAction, CompiledRule
+from .compile import CompiledAction, CompiledRule, network_range
 from .flow import REQ, Flow, Stop
 from .http_actions import HTTP_HANDLERS
 from .model_names import MAX_NAME, allow_matcher, canonical, deny_matcher, fold
-from .rule_error import ErrorStop, Skip
+from .rule_error import BAD_VALUE, ErrorStop, Failure, Skip, action_error
 from .templates import Template, text_of
 from .trace import jsonable
 
@@ -245,6 +245,9 @@ def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
             reason = f"client IP `{raw}` is not a valid address (rule `{rule.label}`)"
     else:
         nets = action.templates["networks"]  # parsed once, at compile time
+        if action.templates["rendered"]:
+            nets = {key: None if items is None else _rendered(flow, rule, action, phase, key, items)
+                    for key, items in nets.items()}
         hit = _matching(nets["deny"], ip)
         if hit is not None:
             reason = f"client IP `{raw}` is denied by `{hit}` (rule `{rule.label}`)"
@@ -264,6 +267,24 @@ def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase:
         return None
     flow.rec.outcome(f"denied 403: {reason}")
     return Stop("deny", 403, reason, "restrict-ips", body=reason)
+
+
+def _rendered(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, key: str,
+              items: list[Any]) -> list[tuple[int, int, int, str]]:
+    """``allow``/``deny`` ranges with their ``${...}`` items rendered (ngrok's ranges support
+    CEL interpolation); one that renders to no address or CIDR block fails the rule."""
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, Template):
+            text = text_of(_render(flow, rule, action, phase, item, f"{key}.{i}"))
+            try:
+                item = network_range(ipaddress.ip_network(text, strict=False))
+            except ValueError:
+                span = action.ir.span_of(f"{key}.{i}") if action.ir is not None else action.span
+                raise action_error(flow, rule, phase, item.text, span, Failure(
+                    BAD_VALUE, f"`{text}` is not an IP address or CIDR block"), key) from None
+        out.append(item)
+    return out
 
 
 def _matching(ranges: list[tuple[int, int, int, str]], ip: tuple[int, int]) -> str | None:

@@ -199,6 +199,11 @@ class Compilation:
 Stage = Callable[[Compilation], Compilation]
 
 
+def network_range(net: Any) -> tuple[int, int, int, str]:
+    """A `restrict-ips` range as its action matches it: (version, first, last, text)."""
+    return net.version, int(net.network_address), int(net.broadcast_address), str(net)
+
+
 def _setting(policy: Policy, name: str) -> str:
     value = getattr(policy, name, None)
     return value if value is not None else SETTINGS[name][0]
@@ -306,14 +311,15 @@ class _Lowering:
         elif t == "restrict-ips":
             import ipaddress
 
-            def ranges(items: Any) -> list[tuple[int, int, int, str]]:
-                nets = [ipaddress.ip_network(x, strict=False) for x in items]
-                return [(n.version, int(n.network_address), int(n.broadcast_address), str(n)) for n in nets]
+            def ranges(items: Any, key: str) -> list[Any]:  # a `${...}` one is rendered per request
+                return [self.template(x, action.span_of(f"{key}.{i}"), f"{label}.{key}{i}") if "${" in x
+                        else network_range(ipaddress.ip_network(x, strict=False)) for i, x in enumerate(items)]
 
             templates["networks"] = {
-                "allow": ranges(cfg.allow) if cfg.allow is not None else None,
-                "deny": ranges(cfg.deny or ()),
+                "allow": ranges(cfg.allow, "allow") if cfg.allow is not None else None,
+                "deny": ranges(cfg.deny or (), "deny"),
             }
+            templates["rendered"] = any("${" in x for x in (*(cfg.allow or ()), *(cfg.deny or ())))
         elif t in ("redirect", "url-rewrite"):
             written = cfg.written()
             for key in ("from", "to"):

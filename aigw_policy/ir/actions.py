@@ -19,6 +19,7 @@ from pydantic import AfterValidator, Field, StrictBool, StrictStr, create_model
 from .ai_gateway import AiGateway
 from .fields import (
     PERIODS,
+    REQUEST,
     ActionConfig,
     Algorithm,
     BucketKey,
@@ -27,6 +28,7 @@ from .fields import (
     CelMarker,
     Duration,
     ErrorStatus,
+    HeaderKey,
     HeaderName,
     Network,
     Period,
@@ -34,9 +36,12 @@ from .fields import (
     Template,
     TemplateMarker,
     Timezone,
+    Whole,
     field_kind,
     parse_duration,
 )
+
+ALL_PHASES = ("on_tcp_connect", "on_http_request", "on_http_response")
 
 __all__ = [
     "ACTIONS",
@@ -56,6 +61,7 @@ __all__ = [
 class Deny(ActionConfig):
     TYPE = "deny"
     TERMINATING = True
+    PHASES = ("on_tcp_connect", "on_http_request")
     DOC = "End the request with an error status (403 unless set)."
     status_code: ErrorStatus | None = None
     message: Template | None = None
@@ -68,7 +74,7 @@ class CustomResponse(ActionConfig):
     DOC = "Answer the request from the gateway with a status, body and headers."
     status_code: Status | None = None
     body: Template | None = None
-    headers: dict[HeaderName, Template] | None = None
+    headers: Annotated[dict[HeaderKey, Template], Field(max_length=10)] | None = None
     enforce: StrictBool | None = None
 
 
@@ -81,7 +87,7 @@ class Allow(ActionConfig):
 class RateLimit(ActionConfig):
     TYPE = "rate-limit"
     LIMIT = True
-    REQUEST_ONLY = True
+    PHASES = REQUEST
     DOC = "Requests per window per bucket; over the limit: 429 with Retry-After."
     name: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
     algorithm: Algorithm | None = None
@@ -94,7 +100,7 @@ class RateLimit(ActionConfig):
 class TokenLimit(ActionConfig):
     TYPE = "token-limit"
     LIMIT = True
-    REQUEST_ONLY = True
+    PHASES = REQUEST
     DOC = "Tokens per window per bucket, reserved at request time and reconciled on response."
     name: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
     algorithm: Algorithm | None = None
@@ -108,7 +114,7 @@ class TokenLimit(ActionConfig):
 class UsageCap(ActionConfig):
     TYPE = "usage-cap"
     LIMIT = True
-    REQUEST_ONLY = True
+    PHASES = REQUEST
     DOC = "A calendar-aligned cap on tokens, dollars or requests, with a soft warning."
     name: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
     limit: Annotated[float, Field(strict=True, gt=0)] | Annotated[int, Field(strict=True, gt=0)]
@@ -124,7 +130,7 @@ class UsageCap(ActionConfig):
 
 class ModelAccess(ActionConfig):
     TYPE = "model-access"
-    REQUEST_ONLY = True
+    PHASES = REQUEST
     DOC = "Allow or deny models by glob patterns over `provider/model` or `model`."
     allow: tuple[StrictStr, ...] | None = None
     deny: tuple[StrictStr, ...] | None = None
@@ -134,17 +140,17 @@ class ModelAccess(ActionConfig):
 
 class MaxTokens(ActionConfig):
     TYPE = "max-tokens"
-    REQUEST_ONLY = True
+    PHASES = REQUEST
     DOC = "Cap input and output tokens: reject with 413, or clamp the requested output."
-    input: Annotated[int, Field(strict=True, ge=1)] | None = None
-    output: Annotated[int, Field(strict=True, ge=1)] | None = None
+    input: Annotated[int, Field(strict=True, ge=1), Whole] | None = None
+    output: Annotated[int, Field(strict=True, ge=1), Whole] | None = None
     mode: Literal["reject", "clamp"] | None = None
     enforce: StrictBool | None = None
 
 
 class SetModel(ActionConfig):
     TYPE = "set-model"
-    REQUEST_ONLY = True
+    PHASES = REQUEST
     DOC = "Route or downgrade the request to another model (recorded in the decision)."
     model: Annotated[Template, Field(min_length=1)]
     provider: StrictStr | None = None
@@ -153,7 +159,7 @@ class SetModel(ActionConfig):
 class AddHeaders(ActionConfig):
     TYPE = "add-headers"
     DOC = "Add headers to the request (request phase) or the response (response phase)."
-    headers: Annotated[dict[HeaderName, Template], Field(min_length=1, max_length=10)]
+    headers: Annotated[dict[HeaderKey, Template], Field(min_length=1, max_length=10)]
 
 
 class RemoveHeaders(ActionConfig):
@@ -164,6 +170,7 @@ class RemoveHeaders(ActionConfig):
 
 class SetVars(ActionConfig):
     TYPE = "set-vars"
+    PHASES = ALL_PHASES
     DOC = "Set `vars.*` for later rules; values may hold interpolations."
     vars: tuple[Annotated[dict[StrictStr, Any], Field(min_length=1, max_length=1)], ...]
 
@@ -175,19 +182,21 @@ MetadataValue = Annotated[Any, TemplateMarker]
 
 class Log(ActionConfig):
     TYPE = "log"
+    PHASES = ALL_PHASES
     DOC = "Record metadata in the decision's logs."
     metadata: dict[StrictStr, MetadataValue] | None = None
 
 
 class RestrictIps(ActionConfig):
     TYPE = "restrict-ips"
+    PHASES = ALL_PHASES
     DOC = "Allow or deny client IPs by address or CIDR block; 403 unless enforce is false."
     allow: tuple[Network, ...] | None = None
     deny: tuple[Network, ...] | None = None
     enforce: StrictBool | None = None
 
 
-RedirectStatus = Literal[301, 302, 303, 307, 308]
+RedirectStatus = Annotated[Literal[301, 302, 303, 307, 308], Whole]
 
 
 def _with_from(kind: type[ActionConfig], **fields: Any) -> type[ActionConfig]:
@@ -199,7 +208,7 @@ def _with_from(kind: type[ActionConfig], **fields: Any) -> type[ActionConfig]:
 
 class _Redirect(ActionConfig):
     TYPE = "redirect"
-    REQUEST_ONLY = True
+    PHASES = REQUEST
     DOC = ("Redirect the client (302 unless set) to the URL made by replacing each match of the "
            "regex `from` in the request URL with `to` (`$1`, `${name}`: its groups); the whole URL "
            "without `from`. An unchanged URL is no redirect.")
@@ -207,7 +216,7 @@ class _Redirect(ActionConfig):
 
 class _UrlRewrite(ActionConfig):
     TYPE = "url-rewrite"
-    REQUEST_ONLY = True
+    PHASES = REQUEST
     DOC = ("Rewrite the URL the request goes on with: each match of the regex `from` in the "
            "request URL replaced with `to` (`$1`, `${name}`: its groups); the whole URL without "
            "`from`. Later rules read the new `req.url`.")
@@ -215,7 +224,7 @@ class _UrlRewrite(ActionConfig):
 
 Redirect = _with_from(
     _Redirect, to=(Annotated[Template, Field(min_length=1)], ...), status_code=(RedirectStatus | None, None),
-    headers=(Annotated[dict[HeaderName, Template], Field(max_length=10)] | None, None))
+    headers=(Annotated[dict[HeaderKey, Template], Field(max_length=10)] | None, None))
 UrlRewrite = _with_from(_UrlRewrite, to=(Annotated[Template, Field(min_length=1)], ...))
 
 
@@ -243,7 +252,7 @@ Credential = Annotated[StrictStr, TemplateMarker, AfterValidator(_check_credenti
 
 class BasicAuth(ActionConfig):
     TYPE = "basic-auth"
-    REQUEST_ONLY = True
+    PHASES = REQUEST
     DOC = ("HTTP Basic authentication: a request without one of the `username:password` "
            "credentials gets 401 with `WWW-Authenticate` (unless enforce is false).")
     credentials: Annotated[tuple[Credential, ...], Field(min_length=1, max_length=10)]
@@ -262,6 +271,7 @@ def _distinct(items: tuple[str, ...]) -> tuple[str, ...]:
 
 class CompressResponse(ActionConfig):
     TYPE = "compress-response"
+    PHASES = ("on_http_response",)
     DOC = ("ngrok's response compression, read and recorded (`effects.compress`): this gateway "
            "answers uncompressed, the same content (AIGW128 says so).")
     algorithms: Annotated[tuple[Compression, ...], AfterValidator(_distinct)] | None = None
@@ -270,7 +280,7 @@ class CompressResponse(ActionConfig):
 class ForwardInternal(ActionConfig):
     TYPE = "forward-internal"
     TERMINATING = True
-    REQUEST_ONLY = True
+    PHASES = ("on_tcp_connect", "on_http_request")
     DOC = ("Forward the request to an ngrok internal endpoint (`https://name.internal`): it ends "
            "the request phase; a `url` that does not render to one is an error that `on_error: "
            "continue` lets the next actions handle.")

@@ -10,18 +10,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from .fields import ActionConfig, Cel, Duration, HeaderName, Template, TemplateMarker
+from .fields import ActionConfig, Cel, Duration, HeaderName, Template, REQUEST, TemplateMarker, Whole
 
 __all__ = ["AiGateway", "ApiKeyConfig", "ModelConfig", "Param", "ProviderConfig", "Selection", "Surface",
            "secret_ref"]
 
 MAX_TOKENS = 500_000
-Tokens = Annotated[int, Field(strict=True, ge=1, le=MAX_TOKENS)]
+Tokens = Annotated[int, Field(strict=True, ge=1, le=MAX_TOKENS), Whole]
 Id = Annotated[StrictStr, Field(min_length=1, max_length=256)]
 Metadata = dict[StrictStr, Any]
-FailoverTrigger = StrictInt | Literal["4xx", "5xx", "timeout", "connect", "malformed"]
+FailoverTrigger = Annotated[int, Field(strict=True), Whole] | Literal["4xx", "5xx", "timeout", "connect", "malformed"]
 
 
 _SECRET_REF = re.compile(
@@ -71,8 +71,8 @@ class ModelConfig(Part):
     metadata: Metadata | None = None
     input_modalities: tuple[StrictStr, ...] | None = None
     output_modalities: tuple[StrictStr, ...] | None = None
-    max_context_window: Annotated[int, Field(strict=True, ge=1)] | None = None
-    max_output_tokens: Annotated[int, Field(strict=True, ge=1)] | None = None
+    max_context_window: Annotated[int, Field(strict=True, ge=1), Whole] | None = None
+    max_output_tokens: Annotated[int, Field(strict=True, ge=1), Whole] | None = None
     supported_features: tuple[StrictStr, ...] | None = None
     unsupported_params: tuple[Param, ...] | None = None
 
@@ -100,7 +100,7 @@ class Selection(Part):
 class AiGateway(ActionConfig):
     TYPE = "ai-gateway"
     TERMINATING = True
-    REQUEST_ONLY = True
+    PHASES = REQUEST
     DOC: ClassVar[str] = ("Route the request to a provider, model and key chosen by CEL strategies, "
                           "with failover (ngrok's `ai-gateway`).")
     max_input_tokens: Tokens | None = None

@@ -183,6 +183,8 @@ class _Builder:
                 and "username" in value:
             # ngrok's own add-authentication example writes `{username: ..., password: ...}`
             return f"write each credential as one string: `{value['username']}:<password>`"
+        if kind == "int_type" and isinstance(value, float):
+            return "a whole number (`30` or `30.0`, as ngrok's reader takes it; a fraction it refuses)"
         if kind != "string_type" or not isinstance(value, (bool, int, float)):
             return None
         model = ACTIONS.get(self.type_name)
@@ -247,6 +249,8 @@ class _Builder:
             elif kind in ("too_short", "too_long"):
                 ctx = err.get("ctx", {})
                 bound, got = ctx.get("min_length", ctx.get("max_length")), ctx.get("actual_length")
+                if got is None:  # pydantic counts a mapping after validating it: count what was written
+                    got = len(_lookup(data, loc))
                 need = "needs at least" if kind == "too_short" else "takes at most"
                 self.diags.add("AIGW123", f"{where} {need} {bound} item{'s' if bound != 1 else ''}, "
                                f"not {got}", span)

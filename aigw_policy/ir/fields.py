@@ -7,7 +7,7 @@ import re
 from functools import cache
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
 
 class CelMarker:
     """Marks a field whose string value is CEL source text."""
@@ -63,12 +63,24 @@ def _check_timezone(text: str) -> str:
 
 
 def _check_network(text: str) -> str:
+    """An IP address or CIDR block; one with ``${...}`` (ngrok's `restrict-ips` ranges support
+    CEL interpolation) is checked when it is rendered."""
     import ipaddress
 
+    if "${" in text:
+        return text
     try:
         ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise ValueError(f"`{text}` is not an IP address or CIDR block") from None
+    return text
+
+
+def _check_header_key(text: str) -> str:
+    """A header name as ngrok's schema takes it in a map of headers to set (`add-headers`,
+    `custom-response`, `redirect`): letters, digits, `-` and `_` (``^[a-zA-Z0-9_-]+$``)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        raise ValueError(f"`{text}` is not a header name ngrok sets: letters, digits, `-` and `_` only")
     return text
 
 
@@ -78,19 +90,41 @@ def _check_header_name(text: str) -> str:
     return text
 
 
+def _whole(value: Any) -> Any:
+    """A float with no fraction (``30.0``, ``3e1``) as the integer it is: ngrok reads a
+    policy with Go's yaml, which decodes such a number into an integer field (``30.5`` it
+    refuses or truncates, by version: refused here, a wrong type)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Whole = BeforeValidator(_whole)
+"""For every integer field of a config: see :func:`_whole`."""
 Cel = Annotated[StrictStr, CelMarker]
 Template = Annotated[StrictStr, TemplateMarker]
 Duration = Annotated[StrictStr, AfterValidator(_check_duration)]
 PERIODS = ("hour", "day", "week", "month")
 Period = Annotated[StrictStr, AfterValidator(_check_period)]
 Timezone = Annotated[StrictStr, AfterValidator(_check_timezone)]
-Network = Annotated[StrictStr, AfterValidator(_check_network)]
+Network = Annotated[StrictStr, TemplateMarker, AfterValidator(_check_network)]
 HeaderName = Annotated[StrictStr, AfterValidator(_check_header_name)]
-Status = Annotated[int, Field(strict=True, ge=100, le=599)]
-ErrorStatus = Annotated[int, Field(strict=True, ge=400, le=599)]
-Capacity = Annotated[int, Field(strict=True, ge=1, le=2_000_000_000)]
+HeaderKey = Annotated[StrictStr, AfterValidator(_check_header_key)]
+Status = Annotated[int, Field(strict=True, ge=100, le=599), Whole]
+ErrorStatus = Annotated[int, Field(strict=True, ge=400, le=599), Whole]
+Capacity = Annotated[int, Field(strict=True, ge=1, le=2_000_000_000), Whole]
 Algorithm = Literal["sliding_window", "fixed_window", "token_bucket"]
 BucketKey = Annotated[tuple[Cel, ...], Field(min_length=1, max_length=10)]
+
+
+HTTP_PHASES = ("on_http_request", "on_http_response")
+REQUEST = ("on_http_request",)
+
+
+def phase_note(config: type["ActionConfig"]) -> str | None:
+    """``request phase only`` and the like, for the schema's and the editor's help."""
+    http = [p for p in config.PHASES if p in HTTP_PHASES]
+    return None if len(http) == 2 else f"{http[0].removeprefix('on_http_')} phase only"
 
 
 class ActionConfig(BaseModel):
@@ -101,7 +135,9 @@ class ActionConfig(BaseModel):
     TYPE: ClassVar[str] = ""
     TERMINATING: ClassVar[bool] = False
     LIMIT: ClassVar[bool] = False
-    REQUEST_ONLY: ClassVar[bool] = False
+    PHASES: ClassVar[tuple[str, ...]] = HTTP_PHASES
+    """The phases the action runs in: ngrok's "Supported Phases" for its actions (a document
+    that uses one elsewhere ngrok refuses, ERR_NGROK_2202; AIGW134 here)."""
     DOC: ClassVar[str] = ""
 
     def written(self) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from ..cel.decls import Overload, standard
 from ..env import POLICY
 from ..env.docs import FUNCTION_DOCS, NAMESPACE_DOCS, variable_doc
 from ..ir.actions import ACTIONS, ActionConfig
+from ..ir.fields import phase_note
 
 __all__ = [
     "ACTIONS", "DURATIONS", "action_doc", "config_field", "config_model", "field_doc", "function_doc",
@@ -100,7 +101,7 @@ def action_doc(type_name: str) -> str | None:
     if model is None:
         return None
     flags = [w for w, on in (("terminating", model.TERMINATING), ("a limit", model.LIMIT),
-                             ("request phase only", model.REQUEST_ONLY)) if on]
+                             (phase_note(model) or "", phase_note(model) is not None)) if on]
     keys = ", ".join(f"`{k}`" + ("" if f.is_required() else "?") for k, f in model.model_fields.items())
     head = f"action `{type_name}`" + (f" ({', '.join(flags)})" if flags else "")
     return f"{head}\n\n{model.DOC}" + (f"\n\nconfig: {keys}" if keys else "")

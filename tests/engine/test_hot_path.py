@@ -203,7 +203,8 @@ def test_published_limits_are_dropped_when_no_response_text_reads_them() -> None
 REQUEST_ONLY = POLICY[:POLICY.index("  on response {")] + "}\n"
 READS_ALL = REQUEST_ONLY[:-2] + """  on response {
     rule "never" { when res.status_code < 0 && ai.usage.total_tokens < 0 && limits['tpm'].used < 0.0
-                   && ai.cost_usd < 0.0 && res.content_type == '' deny 500 }
+                   && ai.cost_usd < 0.0 && res.content_type == ''
+                   custom-response { status_code: 500 } }
   }
 }
 """

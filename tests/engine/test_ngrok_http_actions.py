@@ -158,11 +158,10 @@ def test_request_phase_only(action: str) -> None:
     config = {"credentials": ["alice:password123"]} if action == "basic-auth" else {"to": "/x"}
     doc = json.dumps({"on_http_response": [{"actions": [{"type": action, "config": config}]}]})
     _, found = ap.read(doc, format="json", cache_dir=None)
-    assert {d.code for d in found} == {"AIGW134"}  # a warning: it does nothing there
-    d = ap.Engine(ap.loads(doc, format="json")).evaluate(
-        {"id": "r", "request": {"method": "GET", "url": "http://s.example/", "headers": {}},
-         "response": {"status_code": 200, "headers": {}, "body": None}})
-    assert (d.verdict, d.status_code, d.to_dict()["effects"]) == ("allow", 200, {})
+    # ngrok refuses it there (ERR_NGROK_2202), so it is an error here too, not a rule that does nothing
+    assert [(d.code, d.is_error) for d in found] == [("AIGW134", True)]
+    with pytest.raises(ap.PolicyError):
+        ap.loads(doc, format="json")
 
 
 # (url, on_error, status, what decided, the forward effect's url)

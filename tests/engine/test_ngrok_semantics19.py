@@ -145,7 +145,8 @@ def test_a_response_read_in_the_request_phase_fails_the_rule(form: str, text: st
 
 @pytest.mark.parametrize("text", [t for form, t, _ in RESPONSE_READS if form is IN_CONDITION])
 def test_the_same_read_in_the_response_phase_is_fine(text: str) -> None:
-    doc = IN_CONDITION.format(text).replace("on_http_request", "on_http_response")
+    # `deny` runs in the request phase only (ngrok refuses it in the response phase, AIGW134)
+    doc = IN_CONDITION.format(text).replace("on_http_request", "on_http_response").replace("deny", "custom-response")
     _, found = ap.read(doc, format="yaml", cache_dir=None)
     assert not [d for d in found if d.code == "AIGW404" or d.is_error], [str(d) for d in found]
     decision = ap.Engine(ap.loads(doc)).evaluate(
@@ -397,4 +398,6 @@ def test_a_connection_rule_ngrok_refuses_is_named(rule: str, code: str, at: tupl
     _, found = ap.read(doc, format="yaml", cache_dir=None)
     said = [(d.code, (d.span.line, d.span.column)) for d in found if d.code != "AIGW102"]
     assert said == ([(code, at)] if at else []), [str(d) for d in found]
-    assert not [d for d in found if d.is_error]
+    # an action ngrok refuses there is an error, as ngrok's (ERR_NGROK_2202); a read of the
+    # HTTP exchange a warning (AIGW404 says so in every phase)
+    assert [d.code for d in found if d.is_error] == ([code] if code == "AIGW134" else [])

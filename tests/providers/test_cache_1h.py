@@ -165,7 +165,7 @@ def test_a_policy_reads_the_one_hour_writes() -> None:
 
     policy = ap.loads('policy { on response {\n'
                       '  rule "one-hour" { when ai.usage.cache_creation_1h_input_tokens == 2500\n'
-                      '    deny 418 "seen" } } }')
+                      '    custom-response { status_code: 418, body: "seen" } } } }')
     body = {"model": MODEL, "usage": TRUSTED[2]["usage"]}
     request = {"id": "r1", "request": {"method": "POST", "url": URLS["anthropic"],
                                        "body": {"model": MODEL, "max_tokens": 64,
