@@ -80,9 +80,11 @@ def _not_in_phase(action: Action, phase: str) -> Diagnostic:
     error here too, for this engine's own actions as well (a `set-model` in the response
     phase would do nothing)."""
     where = ", ".join(f"`{p}`" for p in action.config.PHASES)
-    return Diagnostic.make(
-        "AIGW134", f"`{action.type}` is not available in `{phase}`", action.span,
-        help=f"it runs in {where} only; move it there")
+    help = f"it runs in {where} only; move it there"
+    if action.type == "deny" and phase == "on_http_response":  # what a response-phase deny meant to do
+        help += ("; to answer instead of the upstream in this phase, use `custom-response` "
+                 "(status_code, body), which runs in both phases")
+    return Diagnostic.make("AIGW134", f"`{action.type}` is not available in `{phase}`", action.span, help=help)
 
 
 def _bad_from(action: Action) -> list[Diagnostic]:

@@ -143,3 +143,13 @@ def test_a_fraction_in_an_integer_field_is_refused_with_help() -> None:
     _, found = ap.read(doc, format="json", cache_dir=None)
     [problem] = [d for d in found if d.is_error]
     assert problem.code == "AIGW122" and problem.span is not None and "whole number" in (problem.help or "")
+
+
+def test_a_response_phase_deny_is_told_what_answers_there() -> None:
+    """A policy that denied in the response phase (this engine took it before ngrok21) is told
+    which action does that now: `custom-response`, which runs in both phases."""
+    _, found = ap.read('policy "p" {\n  on response {\n    rule "r" {\n      deny 403 "no"\n    }\n  }\n}\n',
+                       cache_dir=None)
+    [refused] = [d for d in found if d.code == "AIGW134"]
+    assert refused.is_error and refused.span is not None and (refused.span.line, refused.span.column) == (4, 7)
+    assert "use `custom-response`" in (refused.help or "")
