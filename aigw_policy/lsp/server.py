@@ -14,6 +14,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -57,6 +58,11 @@ class _Documents:
         if uri not in self.forms:
             self.forms[uri] = document_of(uri, self.server.workspace.get_text_document(uri).language_id)
         return self.forms[uri]
+
+    def is_open(self, uri: str) -> bool:
+        """Whether the editor opened ``uri``: only open documents are answered for (pygls
+        would read any other from the disk, a missing file or ``/dev/zero`` alike)."""
+        return unquote(uri) in self.server.workspace.text_documents
 
     def text(self, uri: str) -> tuple[str, int | None]:
         document = self.server.workspace.get_text_document(uri)
@@ -157,11 +163,13 @@ def _build(lint: Linter) -> tuple[LanguageServer, _Documents]:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: LanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-        docs.schedule(params.text_document.uri, DEBOUNCE)
+        if docs.is_open(params.text_document.uri):
+            docs.schedule(params.text_document.uri, DEBOUNCE)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
-        docs.schedule(params.text_document.uri, 0)  # a test file's policy may have changed
+        if docs.is_open(params.text_document.uri):
+            docs.schedule(params.text_document.uri, 0)  # a test file's policy may have changed
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: LanguageServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -169,6 +177,8 @@ def _build(lint: Linter) -> tuple[LanguageServer, _Documents]:
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: LanguageServer, params: types.HoverParams) -> types.Hover | None:
+        if not docs.is_open(params.text_document.uri):
+            return None
         analysis = await docs.current(params.text_document.uri)
         lines = analysis.lines(docs.encoding())
         form = docs.form(params.text_document.uri)
@@ -183,6 +193,8 @@ def _build(lint: Linter) -> tuple[LanguageServer, _Documents]:
                     types.CompletionOptions(trigger_characters=[".", "[", '"', "'", ":", " "]))
     def completion(ls: LanguageServer, params: types.CompletionParams) -> types.CompletionList:
         uri = params.text_document.uri
+        if not docs.is_open(uri):
+            return types.CompletionList(is_incomplete=False, items=[])
         text, _ = docs.text(uri)
         lines = Lines(text, docs.encoding())
         offset = lines.offset(params.position)
@@ -195,6 +207,8 @@ def _build(lint: Linter) -> tuple[LanguageServer, _Documents]:
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     async def definition(ls: LanguageServer, params: types.DefinitionParams) -> types.Location | None:
+        if not docs.is_open(params.text_document.uri):
+            return None
         analysis = await docs.current(params.text_document.uri)
         lines = analysis.lines(docs.encoding())
         span = definition_at(analysis.policy, analysis.text, lines.offset(params.position))
@@ -202,11 +216,15 @@ def _build(lint: Linter) -> tuple[LanguageServer, _Documents]:
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     async def document_symbol(ls: LanguageServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+        if not docs.is_open(params.text_document.uri):
+            return []
         analysis = await docs.current(params.text_document.uri)
         return symbols(analysis.policy, analysis.lines(docs.encoding()))
 
     @server.feature(types.TEXT_DOCUMENT_FORMATTING)
     def formatting(ls: LanguageServer, params: types.DocumentFormattingParams) -> list[types.TextEdit]:
+        if not docs.is_open(params.text_document.uri):
+            return []
         text, _ = docs.text(params.text_document.uri)
         return format_edits(docs.form(params.text_document.uri), text, Lines(text, docs.encoding()))
 

@@ -99,7 +99,7 @@ class _Walk:
         false_any = z3.Or(z3.BoolVal(False), *[z3.And(z3.Not(v.err), z3.Not(v.val)) for v in vals])
         err_any = z3.And(z3.Not(false_any), z3.Or(z3.BoolVal(False), *[v.err for v in vals]))
         matched = z3.And(z3.Not(false_any), z3.Not(err_any))
-        if rule.on_error == "deny":
+        if rule.on_error == "deny" and not rule.shadow:  # a shadow rule's failure only ends the rule
             self.stop(z3.And(reached, err_any), False, 500, rule.position)
         fired = z3.And(reached, matched)
         alive = fired
@@ -110,12 +110,17 @@ class _Walk:
         return RuleFacts(rule.label, rule.position, reached, fired, matched, stops, opaque_before, conds,
                          frozenset(e.source for e in rule.exprs), _ends(rule))
 
-    def error(self, rule: CompiledRule, alive: Any, err: Any) -> Any:
+    def error(self, rule: CompiledRule, alive: Any, err: Any, shadow: bool = False) -> Any:
         """An action's CEL error: ``on_error: deny`` ends with 500, ``skip`` skips the rest."""
-        failed = z3.And(alive, err)
-        if rule.on_error == "deny":
-            self.stop(failed, False, 500, rule.position)
+        self.deny(rule, z3.And(alive, err) if rule.on_error == "deny" else z3.BoolVal(False), 500, shadow)
         return z3.And(alive, z3.Not(err))
+
+    def deny(self, rule: CompiledRule, when: Any, status: int, shadow: bool) -> None:
+        """The rule answers ``status`` itself ``when``; not enforced (``mode: shadow``,
+        ``enforce: false``), that denial only ends the rule (engine/phases.py ``_stopped``):
+        the caller's ``alive`` excludes ``when`` either way."""
+        if not shadow:
+            self.stop(when, False, status, rule.position)
 
     def template(self, tpl: Template | None, *, header: bool = False) -> Sym:
         """A template's value (a string when it is modelled) and error."""
@@ -138,36 +143,37 @@ class _Walk:
         cfg = action.config
         pos = rule.position
         tpls = action.templates
+        shadow = rule.shadow or getattr(cfg, "enforce", None) is False
         if t in _LIMITS and action.limit is not None:
-            return self.limit(rule, action, alive)
+            return self.limit(rule, action, alive, shadow)
         if t not in _PLAIN:
             self.opaque = z3.Or(self.opaque, z3.And(alive, z3.Not(self.done)))
             return alive
         if t == "deny":
-            alive = self.error(rule, alive, self.template(tpls.get("message")).err)
-            self.stop(alive, False, cfg.status_code or 403, pos)
+            alive = self.error(rule, alive, self.template(tpls.get("message")).err, shadow)
+            self.deny(rule, alive, cfg.status_code or 403, shadow)
             return z3.BoolVal(False)
         if t == "custom-response":
             errs = [self.template(tpls.get("body")).err]
             errs += [self.template(h, header=True).err for h in tpls.get("headers", {}).values()]
-            alive = self.error(rule, alive, z3.Or(*errs))
-            self.stop(alive, False, cfg.status_code or 200, pos)
+            alive = self.error(rule, alive, z3.Or(*errs), shadow)
+            self.deny(rule, alive, cfg.status_code or 200, shadow)
             return z3.BoolVal(False)
         if t == "allow":
             self.stop(alive, True, 200, pos)
             return z3.BoolVal(False)
         if t == "add-headers":
             errs = [self.template(h, header=True).err for h in tpls["headers"].values()]
-            return self.error(rule, alive, z3.Or(*errs))
+            return self.error(rule, alive, z3.Or(*errs), shadow)
         if t in ("set-vars", "log"):
             errs = [self.template(v).err for v in _templates(tpls.get("vars" if t == "set-vars" else "metadata", {}))]
-            alive = self.error(rule, alive, z3.Or(z3.BoolVal(False), *errs))
+            alive = self.error(rule, alive, z3.Or(z3.BoolVal(False), *errs), shadow)
             if t == "set-vars":
                 env.bump()
             return alive
         if t == "set-model":
             value = self.template(tpls["model"])
-            alive = self.error(rule, alive, value.err)
+            alive = self.error(rule, alive, value.err, shadow)
             old = env.variable("ai.model")
             model = value.val if value.kind == "string" else env.fresh("string", "model").val
             env.set_state("ai.model", Sym("string", z3.If(alive, model, old.val), old.err))
@@ -176,14 +182,16 @@ class _Walk:
                 env.set_state("ai.provider", Sym("string", z3.If(alive, z3.StringVal(cfg.provider), p.val), p.err))
             return alive
         if t == "model-access":
-            return self.model_access(rule, cfg, alive)
+            return self.model_access(rule, cfg, alive, shadow)
         if t == "max-tokens":
-            return self.max_tokens(rule, cfg, alive)
+            return self.max_tokens(rule, cfg, alive, shadow)
         if t == "restrict-ips":
-            if cfg.enforce is not False:
-                self.stop(z3.And(alive, self.ip_denied(rule, action)), False, 403, pos)
             env.bump()
-            return z3.And(alive, z3.Not(self.done))
+            if cfg.enforce is False:  # recorded as would_deny by the action itself; the rule goes on
+                return alive
+            denied = z3.And(alive, self.ip_denied(rule, action))
+            self.deny(rule, denied, 403, shadow)
+            return z3.And(alive, z3.Not(denied))
         return alive  # remove-headers: nothing the decision depends on
 
     def priced(self) -> Any:
@@ -214,7 +222,7 @@ class _Walk:
         env.hints.append(z3.Implies(z3.Not(ip.err), z3.Or(z3.BoolVal(False), *known)))
         return z3.If(ip.err, z3.BoolVal(nets["allow"] is not None), denied)
 
-    def model_access(self, rule: CompiledRule, cfg: Any, alive: Any) -> Any:
+    def model_access(self, rule: CompiledRule, cfg: Any, alive: Any, shadow: bool) -> Any:
         env = self.env
         model = env.variable("ai.model").val
         provider = env.variable("ai.provider").val
@@ -232,14 +240,14 @@ class _Walk:
         denied = hit(cfg.deny or (), deny_holds)
         if cfg.allow is not None:
             denied = z3.Or(denied, z3.Not(hit(cfg.allow, allow_holds)))
-        self.stop(z3.And(alive, denied), False, cfg.status_code or 403, rule.position)
+        self.deny(rule, z3.And(alive, denied), cfg.status_code or 403, shadow)
         return z3.And(alive, z3.Not(denied))
 
-    def max_tokens(self, rule: CompiledRule, cfg: Any, alive: Any) -> Any:
+    def max_tokens(self, rule: CompiledRule, cfg: Any, alive: Any, shadow: bool) -> Any:
         env = self.env
         inp = env.variable("ai.input_tokens").val
         if cfg.input is not None:
-            self.stop(z3.And(alive, inp > cfg.input), False, 413, rule.position)
+            self.deny(rule, z3.And(alive, inp > cfg.input), 413, shadow)
             alive = z3.And(alive, inp <= cfg.input)
         if cfg.output is not None:
             out = env.variable("ai.max_output_tokens")
@@ -247,17 +255,17 @@ class _Walk:
                 clamp = z3.And(alive, z3.Or(out.val == 0, out.val > cfg.output))
                 env.set_state("ai.max_output_tokens", Sym("int", z3.If(clamp, z3.IntVal(cfg.output), out.val), out.err))
             else:
-                self.stop(z3.And(alive, out.val > cfg.output), False, 413, rule.position)
+                self.deny(rule, z3.And(alive, out.val > cfg.output), 413, shadow)
                 alive = z3.And(alive, out.val <= cfg.output)
         return alive
 
-    def limit(self, rule: CompiledRule, action: CompiledAction, alive: Any) -> Any:
+    def limit(self, rule: CompiledRule, action: CompiledAction, alive: Any, shadow: bool) -> Any:
         env = self.env
         plan = action.limit
         assert plan is not None
         spec = plan.spec
         keys = [translate_source(env, e.source) for e in plan.bucket]
-        alive = self.error(rule, alive, z3.Or(z3.BoolVal(False), *[k.err for k in keys]))
+        alive = self.error(rule, alive, z3.Or(z3.BoolVal(False), *[k.err for k in keys]), shadow)
         where = (rule.position, action.position)
         cost: Any = None
         if plan.kind == "rate-limit" or (spec.unit == "requests" and plan.cost is None):
@@ -275,7 +283,7 @@ class _Walk:
                 self.stop(z3.And(alive, unpriced), False, 403, rule.position)
                 alive = z3.And(alive, z3.Not(unpriced))
             if plan.cost is not None:
-                alive = self.error(rule, alive, env.unknown(("cost",) + where, "bool").val)
+                alive = self.error(rule, alive, env.unknown(("cost",) + where, "bool").val, shadow)
         bucket = _bucket(env, keys, where)
         env.limit_buckets.setdefault(spec.name, (spec.capacity, spec.unit, bucket))
         if self.limits_ok or not spec.enforce:
@@ -313,6 +321,8 @@ def _ends(rule: CompiledRule) -> bool:
     on (``on_error: deny`` ends the phase with 500, or the templates are constant)."""
     if not rule.actions or rule.actions[0].type not in ("deny", "custom-response", "allow"):
         return False
+    if rule.actions[0].type != "allow" and (rule.shadow or getattr(rule.actions[0].config, "enforce", None) is False):
+        return False  # a denial not enforced ends only the rule
     return rule.on_error == "deny" or all(t.constant for t in _templates(rule.actions[0].templates))
 
 

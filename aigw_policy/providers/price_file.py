@@ -13,9 +13,11 @@ def load_price_file(path: str | Path, *, use_library: bool = True) -> PriceBook:
     """``{"models": {"gpt-4o": {"input": 2.5, "output": 10, "cached_input": 1.25}}}``."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_bytes().decode("utf-8-sig")
     except OSError as exc:
         raise ProviderError("bad-override", f"cannot read price file `{p}`: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ProviderError("bad-override", f"price file `{p}` is not UTF-8 text (byte {exc.start})") from None
     try:
         if p.suffix.lower() in (".yaml", ".yml"):
             import yaml  # noqa: PLC0415

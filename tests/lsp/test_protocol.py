@@ -55,3 +55,24 @@ def test_without_pygls_it_says_which_extra_to_install() -> None:
                          text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 2
     assert "pip install 'aigw-policy[lsp]'" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("path", ["/no/such/policy.aigw", "/dev/zero", "/proc/self/environ"])
+def test_a_document_not_opened_gets_empty_answers(path: str) -> None:
+    """pygls reads a document the editor never opened from the disk: a missing file was an
+    internal error with a traceback, `/dev/zero` a read without end. Only open documents are
+    answered for."""
+    client = LspClient(cwd=ROOT)
+    try:
+        client.initialize()
+        doc = {"textDocument": {"uri": "file://" + path}}
+        at = {**doc, "position": {"line": 0, "character": 0}}
+        assert client.request("textDocument/hover", at) is None
+        assert client.request("textDocument/definition", at) is None
+        assert client.request("textDocument/completion", at)["items"] == []
+        assert client.request("textDocument/documentSymbol", doc) == []
+        assert client.request("textDocument/formatting", {**doc, "options": {"tabSize": 2, "insertSpaces": True}}) == []
+        client.notify("textDocument/didSave", doc)
+    finally:
+        assert client.close() == 0, client.log()
+    assert "Traceback" not in client.log(), client.log()

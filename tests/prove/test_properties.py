@@ -32,6 +32,7 @@ ACTIONS = [
     "{type: max-tokens, config: {output: 500}}", "{type: max-tokens, config: {output: 100, mode: clamp}}",
     "{type: max-tokens, config: {input: 30}}", "{type: set-model, config: {model: gpt-4o}}",
     "{type: deny, config: {message: 'no ${identity.team}'}}",
+    "{type: deny, config: {status_code: 452, enforce: false}}", "{type: max-tokens, config: {output: 500, enforce: false}}",
 ]
 
 
@@ -55,6 +56,8 @@ def policies(draw: Any) -> str:
             lines.append("    expressions: " + json.dumps(exprs))
         if draw(st.booleans()):
             lines.append("    on_error: skip")
+        if draw(st.integers(0, 3)) == 0:
+            lines.append("    mode: shadow")
         lines.append("    actions: [" + ", ".join(draw(st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=2))) + "]")
     return "\n".join(lines) + "\n"
 

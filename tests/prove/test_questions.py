@@ -12,8 +12,8 @@ from .helpers import compiled, explain
 HEAD = "on_http_request:\n"
 
 
-def rule(name: str, when: list[str] | None, action: str, on_error: str | None = None) -> str:
-    out = f"  - name: {name}\n"
+def rule(name: str, when: list[str] | None, action: str, on_error: str | None = None, mode: str | None = None) -> str:
+    out = f"  - name: {name}\n" + (f"    mode: {mode}\n" if mode else "")
     if when is not None:
         out += "    expressions: [" + ", ".join(repr(w) if '"' in w else f'"{w}"' for w in when) + "]\n"
     if on_error:
@@ -77,6 +77,16 @@ RULE_CASES = [
      + rule("b", ["identity.team == 'x'"], LOG), {"a": "reachable", "b": "reachable"}),
     ("response-rules-unknown", "on_http_response:\n" + rule("r", ["res.status_code >= 500"], LOG), {"r": "unknown"}),
     # an action the encoding does not know (ai-gateway) makes what follows unknown, never proved
+    # a denial not enforced (`mode: shadow`, `enforce: false`) ends only its rule: the next one runs
+    ("shadow-deny", HEAD + rule("a", None, DENY, mode="shadow") + rule("b", None, LOG), {"a": "reachable", "b": "reachable"}),
+    ("enforce-false-deny", HEAD + rule("a", None, "{type: deny, config: {enforce: false}}") + rule("b", None, LOG),
+     {"a": "reachable", "b": "reachable"}),
+    ("shadow-model-access", HEAD + rule("a", None, "{type: model-access, config: {allow: ['gpt-*']}}", mode="shadow")
+     + rule("b", ["ai.model.startsWith('claude')"], LOG), {"a": "reachable", "b": "reachable"}),
+    ("enforce-false-max-tokens", HEAD + rule("a", None, "{type: max-tokens, config: {output: 100, enforce: false}}")
+     + rule("b", ["ai.max_output_tokens > 100"], LOG), {"a": "reachable", "b": "reachable"}),
+    ("shadow-on-error", HEAD + rule("a", ["identity.team == 'x'"], LOG, mode="shadow")
+     + rule("b", ["!has(identity.team)"], LOG), {"a": "reachable", "b": "reachable"}),
     ("ai-gateway-opaque", HEAD + rule("a", None, "{type: ai-gateway, config: {}}")
      + rule("b", ["ai.stream && !ai.stream"], LOG), {"b": "unknown"}),
 ]
@@ -104,6 +114,9 @@ QUERY_CASES = [
     ("support-sonnet-allow", SUPPORT, "identity.team == 'support' && ai.model == 'claude-sonnet-4'", "allow", "possible"),
     ("default-deny", "default: deny\n" + HEAD + rule("ok", ["identity.tier == 'pro'"], ALLOW),
      "identity.tier == 'free'", "allow", "impossible"),
+    ("shadow-deny-allows", HEAD + rule("a", None, DENY, mode="shadow"), "true", "allow", "possible"),
+    ("shadow-restrict-ips", HEAD + rule("a", None, "{type: restrict-ips, config: {deny: ['10.0.0.0/8']}}",
+                                               mode="shadow"), "true", "allow", "possible"),
     ("limit-free", HEAD + rule("tpm", None, "{type: rate-limit, config: {name: rpm, capacity: 10, rate: 60s}}"),
      "true", "deny", "unknown"),  # a limit may be over: possible, but no witness seeds state
 ]
@@ -135,6 +148,9 @@ EQUIV_CASES = [
      HEAD + rule("a", ["ai.stream"], "{type: deny, config: {status_code: 429}}"), "counterexample"),
     ("guard-added", HEAD + rule("a", ["identity.team == 'x'"], DENY),
      HEAD + rule("a", ["has(identity.team) && identity.team == 'x'"], DENY), "counterexample"),
+    ("shadow-vs-enforced", HEAD + rule("a", None, DENY, mode="shadow"), HEAD + rule("a", None, DENY), "counterexample"),
+    ("enforce-false-vs-nothing", HEAD + rule("a", ["ai.stream"], "{type: deny, config: {enforce: false}}"),
+     HEAD + rule("a", ["ai.stream"], LOG), "equivalent"),
     ("same-limit", HEAD + rule("l", None, "{type: rate-limit, config: {name: rpm, capacity: 10, rate: 60s}}"),
      HEAD + rule("l2", None, "{type: rate-limit, config: {name: rpm, capacity: 10, rate: 60s}}"), "equivalent"),
 ]

@@ -126,6 +126,9 @@ def test_price_file(tmp_path) -> None:
     assert load_price_file(p).cost("vllm", "my-model", Usage.of(1_000_000, 0)).usd == 1
     with pytest.raises(ProviderError):
         load_price_file(tmp_path / "missing.json")
+    bom = tmp_path / "prices.json"  # a BOM (Windows editors write one) is not part of the JSON
+    bom.write_bytes(b'\xef\xbb\xbf{"models": {"my-model": {"input": 1, "output": 2}}}')
+    assert load_price_file(bom).cost("vllm", "my-model", Usage.of(1_000_000, 0)).usd == 1
 
 
 def test_gemini_model_version_resource_name_is_priced() -> None:
