@@ -50,8 +50,9 @@ def _aigw_codes() -> dict[str, str]:
                 if where is not None and len(node.args) > where:
                     values.append(node.args[where])
             elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple) and any(
-                    isinstance(t, ast.Attribute) and t.attr in ("edge", "failed") for t in node.targets):
-                values += node.value.elts  # (status, code) / (code, message)
+                    (isinstance(t, ast.Attribute) and t.attr in ("edge", "failed"))
+                    or (isinstance(t, ast.Name) and t.id == "edge") for t in node.targets):
+                values += node.value.elts  # (status, code) / (code, message); head.py's local edge
             for value in values:
                 if isinstance(value, ast.Constant) and isinstance(value.value, str) \
                         and re.fullmatch(r"[a-z][a-z_]+", value.value):
