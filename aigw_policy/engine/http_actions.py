@@ -205,7 +205,7 @@ def _basic_auth(flow: Any, rule: CompiledRule, action: CompiledAction, phase: st
     if presented is not None:
         given = f"{presented[0]}:{presented[1]}".encode("utf-8", "surrogatepass")
         for i, tpl in enumerate(action.templates["credentials"]):
-            wanted = text_of(_render(flow, rule, action, phase, tpl, f"credentials.{i}")).encode("utf-8", "surrogatepass")
+            wanted = rendered_credential(flow, rule, action, phase, tpl, i).encode("utf-8", "surrogatepass")
             authorized = hmac.compare_digest(given, wanted) or authorized  # every one compared: no early exit
     if flow.cp.reads_actions:
         _publish(flow, "basic_auth", {"credentials": {"presented": presented is not None, "username": user,
@@ -221,6 +221,49 @@ def _basic_auth(flow: Any, rule: CompiledRule, action: CompiledAction, phase: st
         flow.rec.outcome(f"denied 401: {reason}")
     return Stop("deny", 401, reason, "basic-auth", headers={"www-authenticate": f'Basic realm="{realm}"'},
                 body=reason)
+
+
+def rendered_credential(flow: Any, rule: CompiledRule, action: CompiledAction, phase: str, tpl: Any, i: int) -> str:
+    """A credential of ``basic-auth`` rendered and checked by ngrok's rules (a written one was
+    checked when the policy loaded): ``username:password``, no `:` from a ``${...}`` inside
+    either part, a password of 8 to 128 characters. One that breaks them fails the rule
+    (AIGW509, closed by ``on_error``); the message never shows the password."""
+    if tpl.constant:
+        return str(tpl.text)
+    field = f"credentials.{i}"
+    if tpl.single is not None:
+        user, colon, password = text_of(_render(flow, rule, action, phase, tpl, field)).partition(":")
+        problem = None if colon else "it renders to no `username:password`"
+    else:
+        user = password = ""
+        problem, in_password = None, False
+        for part in tpl.parts:
+            if type(part) is str:
+                if not in_password and ":" in part:
+                    head, _, part = part.partition(":")
+                    user, in_password = user + head, True
+            else:
+                try:
+                    part = text_of(part.fn(flow.act))
+                except (CelError, RecursionError) as exc:
+                    span = action.ir.span_of(field) if action.ir is not None else action.span
+                    raise action_error(flow, rule, phase, tpl.text, span, failure(exc, TEMPLATE), field) from None
+                if ":" in part and problem is None:
+                    problem = f"a `${{...}}` of its {'password' if in_password else 'username'} renders a `:`"
+            if in_password:
+                password += part
+            else:
+                user += part
+    if problem is None and not user:
+        problem = "its username renders empty"
+    if problem is None and not 8 <= len(password) <= 128:
+        problem = f"its password renders to {len(password)} characters: ngrok takes 8 to 128"
+    if problem is not None:
+        span = action.ir.span_of(field) if action.ir is not None else action.span
+        raise action_error(flow, rule, phase, tpl.text, span,
+                           Failure(BAD_VALUE, f"credential {i + 1} is no `username:password` credential: {problem}"),
+                           field)
+    return f"{user}:{password}"
 
 
 def _presented(headers: dict[str, Any]) -> tuple[str, str] | None:

@@ -230,15 +230,44 @@ UrlRewrite = _with_from(_UrlRewrite, to=(Annotated[Template, Field(min_length=1)
 
 def _check_credential(text: str) -> str:
     """A `username:password` credential as ngrok checks it: split at the first `:`, a password
-    of 8 to 128 characters. One with `${...}` is checked when it is rendered."""
-    if "${" in text:
+    of 8 to 128 characters. With `${...}`, ngrok's patterns: the whole credential one `${...}`,
+    or a written `:` between a username and a password either of which may hold `${...}`
+    (`${user}password` is none); a written password is still checked here, the rest when it
+    is rendered (:func:`aigw_policy.engine.http_actions.rendered_credential`)."""
+    if "${" not in text:
+        user, colon, password = text.partition(":")
+        if not colon or not user:
+            raise ValueError("a credential is `username:password`")
+        _check_password(user, password)
         return text
-    user, colon, password = text.partition(":")
-    if not colon or not user:
-        raise ValueError("a credential is `username:password`")
+    from ..template import Interpolation, TemplateError, split_template
+
+    try:
+        parts = split_template(text)
+    except TemplateError:
+        return text  # AIGW203, where the template is compiled
+    if len(parts) == 1:
+        return text  # the whole credential one `${...}`
+    for i, part in enumerate(parts):
+        if isinstance(part, str) and ":" in part:
+            user_parts = [*parts[:i], part.partition(":")[0]]
+            password_parts = [part.partition(":")[2], *parts[i + 1:]]
+            break
+    else:
+        raise ValueError("a credential with `${...}` is `username:password` with the `:` written between "
+                         "them, or one `${...}` for the whole credential (ngrok's rule): "
+                         "`${...}:password`, `${...}:${...}`, `${...}`")
+    if not any(user_parts):
+        raise ValueError("a credential is `username:password`: the username is empty")
+    if not any(isinstance(p, Interpolation) for p in password_parts):
+        _check_password("".join(user_parts) if all(isinstance(p, str) for p in user_parts) else "${...}",
+                        "".join(password_parts))  # type: ignore[arg-type]
+    return text
+
+
+def _check_password(user: str, password: str) -> None:
     if not 8 <= len(password) <= 128:
         raise ValueError(f"the password of `{user}` has {len(password)} characters: ngrok takes 8 to 128")
-    return text
 
 
 def _check_realm(text: str) -> str:
