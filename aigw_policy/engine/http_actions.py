@@ -24,6 +24,7 @@ from urllib.parse import quote, urljoin, urlsplit
 from ..cel import CelError
 from ..cel.runtime.stdlib import regex
 from ..env.activation import split_url
+from ..ir.actions import CONTROL
 from .action_helpers import _header_value, _publish, _render
 from .charging import NO_ERROR
 from .compile import CompiledAction, CompiledRule
@@ -256,6 +257,8 @@ def rendered_credential(flow: Any, rule: CompiledRule, action: CompiledAction, p
                 user += part
     if problem is None and not user:
         problem = "its username renders empty"
+    if problem is None and CONTROL.search(f"{user}{password}"):
+        problem = "it renders a control character (RFC 7617)"
     if problem is None and not 8 <= len(password) <= 128:
         problem = f"its password renders to {len(password)} characters: ngrok takes 8 to 128"
     if problem is not None:

@@ -259,13 +259,25 @@ def _check_credential(text: str) -> str:
                          "`${...}:password`, `${...}:${...}`, `${...}`")
     if not any(user_parts):
         raise ValueError("a credential is `username:password`: the username is empty")
+    written = "".join(p for p in (*user_parts, *password_parts) if isinstance(p, str))
+    if CONTROL.search(written):
+        raise ValueError("a credential holds no control character (RFC 7617, ngrok's rule)")
     if not any(isinstance(p, Interpolation) for p in password_parts):
         _check_password("".join(user_parts) if all(isinstance(p, str) for p in user_parts) else "${...}",
                         "".join(password_parts))  # type: ignore[arg-type]
     return text
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+"""RFC 7617 §2.1: neither a user-id nor a password holds a control character (ngrok:
+`ERR_NGROK_2257`, `ERR_NGROK_2258`)."""
+
+
 def _check_password(user: str, password: str) -> None:
+    if CONTROL.search(user):
+        raise ValueError("a username holds no control character (RFC 7617, ngrok's rule)")
+    if CONTROL.search(password):
+        raise ValueError(f"the password of `{user}` holds a control character (RFC 7617, ngrok's rule)")
     if not 8 <= len(password) <= 128:
         raise ValueError(f"the password of `{user}` has {len(password)} characters: ngrok takes 8 to 128")
 

@@ -57,6 +57,14 @@ LOAD_ROWS: list[dict[str, Any]] = [
      "config": {"credentials": ["${vars.user}:short"]}, "code": "AIGW126"},
     {"id": "cel-user-long-password", "source": CONFIG.format("basic-auth"), "action": "basic-auth",
      "config": {"credentials": ["${vars.user}:" + "p" * 129]}, "code": "AIGW126"},
+    # ERR_NGROK_2257, ERR_NGROK_2258: a username and a password "meet the requirements of
+    # RFC 7617 #2.1", which has no control character in either
+    {"id": "control-in-user", "source": "errors/err_ngrok_2257.mdx", "action": "basic-auth",
+     "config": {"credentials": ["al\u0001ice:password123"]}, "code": "AIGW126"},
+    {"id": "control-in-password", "source": "errors/err_ngrok_2258.mdx", "action": "basic-auth",
+     "config": {"credentials": ["alice:passw\u007ford123"]}, "code": "AIGW126"},
+    {"id": "control-beside-cel", "source": "errors/err_ngrok_2258.mdx", "action": "basic-auth",
+     "config": {"credentials": ["${vars.user}:pass\tword123"]}, "code": "AIGW126"},
     # rate-limit: "name ... Required", "capacity ... minimum 1, maximum 2,000,000,000",
     # "bucket_key ... array of strings", "algorithm ... Supported values: sliding_window"
     {"id": "rate-limit-as-documented", "source": CONFIG.format("rate-limit"), "action": "rate-limit",
@@ -161,6 +169,8 @@ RUN_ROWS: list[dict[str, Any]] = [
     # a rendered password follows the written one's rule: 8 to 128 characters
     {"id": "rendered-short-password", "source": CONFIG.format("basic-auth"), "credential": "${vars.credential}",
      "vars": {"credential": "alice:short"}, "auth": "alice:short", "status": 500, "reason": "8 to 128"},
+    {"id": "rendered-control", "source": "errors/err_ngrok_2258.mdx", "credential": "alice:${vars.password}",
+     "vars": {"password": "pass\nword123"}, "auth": "alice:pass\nword123", "status": 500, "reason": "control"},
     {"id": "rendered-no-colon", "source": CONFIG.format("basic-auth"), "credential": "${vars.credential}",
      "vars": {"credential": "alicepassword123"}, "auth": "alice:password123", "status": 500,
      "reason": "username:password"},
@@ -182,3 +192,15 @@ def test_rendered_credentials(row: dict[str, Any]) -> None:
     if row["reason"] is not None:
         assert row["reason"] in d.reason and "AIGW509" in {e["code"] for e in d.to_dict()["errors"]}, d.to_dict()
         assert row["vars"].get("password", "\0") not in d.reason  # a rendered password is never told
+
+
+def test_two_ai_gateway_actions_load_here() -> None:
+    """ngrok refuses a policy with a second `ai-gateway` action (`ERR_NGROK_2266`, "Only one AI
+    Gateway action is allowed per traffic policy"); here rules route by condition to one of
+    several, and a shadow route (`enforce: false`) runs beside the enforced one (routing.md):
+    looser on purpose, as the rows of ``LOOSER``."""
+    gateway = {"type": "ai-gateway", "config": {"providers": [{"id": "openai"}]}}
+    doc = json.dumps({"on_http_request": [{"expressions": ["req.url.path == '/a'"], "actions": [gateway]},
+                                          {"actions": [gateway]}]})
+    _, found = ap.read(doc, format="json", cache_dir=None)
+    assert found == []
