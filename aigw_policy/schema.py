@@ -16,8 +16,9 @@ from .ir.fields import phase_note
 __all__ = ["SCHEMA_ID", "policy_json_schema"]
 
 SCHEMA_ID = "urn:aigw-policy:schema:policy"
-DURATION_PATTERN = r"^[0-9]+(ms|s|m|h|d)$"
-PERIOD_PATTERN = r"^(" + "|".join(PERIODS) + r"|[0-9]+(ms|s|m|h|d))$"
+_DURATION_PART = r"([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h|d)"
+DURATION_PATTERN = r"^(" + _DURATION_PART + r")+$"
+PERIOD_PATTERN = r"^(" + "|".join(PERIODS) + r"|(" + _DURATION_PART + r")+)$"
 
 _KIND_NOTES = {
     "cel": "A CEL expression.",
@@ -171,7 +172,8 @@ def _config_schema(model: type[ActionConfig], defs: dict[str, Any]) -> dict[str,
                 prop["pattern"] = PERIOD_PATTERN
             else:
                 prop["pattern"] = DURATION_PATTERN
-                note = "A duration: a number and a unit, `ms`, `s`, `m`, `h` or `d` (`10s`, `1m`)."
+                note = ("A duration: a number and a unit, `ms`, `s`, `m`, `h` or `d` (`10s`, `1m`), or "
+                        "several as Go writes them (`1m30s`).")
         if name == "headers" and prop.get("type") == "object":
             prop["propertyNames"] = {"pattern": r"^[A-Za-z0-9_!#$%&'*+.^`|~-]+$"}
         prop["description"] = " ".join(p for p in (doc, note) if p)

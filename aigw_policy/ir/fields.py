@@ -4,6 +4,7 @@ base model, shared by :mod:`aigw_policy.ir.actions` and :mod:`aigw_policy.ir.ai_
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -17,22 +18,31 @@ class TemplateMarker:
     """Marks a field whose string value may hold ``${expr}`` interpolations."""
 
 
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h|d)")
+_UNIT_SECONDS = {"ns": Decimal("1e-9"), "us": Decimal("1e-6"), "\u00b5s": Decimal("1e-6"), "\u03bcs": Decimal("1e-6"),
+                 "ms": Decimal("0.001"), "s": Decimal(1), "m": Decimal(60), "h": Decimal(3600), "d": Decimal(86400)}
 MAX_DURATION_SECONDS = 366 * 86400
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in a duration such as ``90s`` or ``10m``; ``ValueError`` if invalid."""
-    m = _DURATION.match(text)
-    if not m:
+    """Seconds in a duration: a number and a unit (``90s``, ``10m``, ``1d``), or several as Go's
+    ``time.ParseDuration`` reads them (``1m30s``, ``1.5h``, ``5m0s``: ngrok's own errors print
+    its durations so); ``ValueError`` if invalid."""
+    pos, total = 0, Decimal(0)
+    while pos < len(text):
+        m = _DURATION_PART.match(text, pos)
+        if m is None:
+            raise ValueError(f"`{text}` is not a duration; write a number and a unit: ms, s, m, h or d "
+                             "(or several, as Go writes them: `1m30s`)")
+        total += Decimal(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        pos = m.end()
+    if pos == 0:
         raise ValueError(f"`{text}` is not a duration; write a number and a unit: ms, s, m, h or d")
-    seconds = int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-    if seconds <= 0:
+    if total <= 0:
         raise ValueError(f"duration `{text}` must be greater than zero")
-    if seconds > MAX_DURATION_SECONDS:
+    if total > MAX_DURATION_SECONDS:
         raise ValueError(f"duration `{text}` is longer than 366 days")
-    return seconds
+    return float(total)
 
 
 def _check_duration(text: str) -> str:

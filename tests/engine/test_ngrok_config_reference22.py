@@ -27,6 +27,7 @@ import pytest
 import aigw_policy as ap
 
 CONFIG = "snippets/traffic-policy/actions/{}/config.mdx"
+AI_GATEWAY = "../shared/ngrok/ai-gateway-action/reference/configuration-schema.mdx"
 ROW_KEYS = {"id", "source", "action", "config", "code"}
 LOOSER_KEYS = {*ROW_KEYS, "why"}
 RUN_KEYS = {"id", "source", "credential", "vars", "auth", "status", "reason"}
@@ -81,8 +82,34 @@ LOAD_ROWS: list[dict[str, Any]] = [
      "config": {**_RATE, "bucket_key": ["req.host"] * 11}, "code": "AIGW123"},
     {"id": "rate-limit-unknown-algorithm", "source": CONFIG.format("rate-limit"), "action": "rate-limit",
      "config": {**_RATE, "algorithm": "leaky_bucket"}, "code": "AIGW125"},
-    {"id": "rate-limit-go-compound-duration", "source": "rate-limit schema: ^([0-9]+0s|[0-9]+m|[0-9]+h)$",
-     "action": "rate-limit", "config": {**_RATE, "rate": "1m30s"}, "code": "AIGW124"},
+    {"id": "rate-limit-not-a-duration", "source": CONFIG.format("rate-limit"), "action": "rate-limit",
+     "config": {**_RATE, "rate": "1 minute"}, "code": "AIGW124"},
+    # ai-gateway's timeouts are Go durations: ngrok's own errors print them so (ERR_NGROK_3810:
+    # "Request timed out after 5m0s"), and a duration string is what Go's time.ParseDuration reads
+    {"id": "ai-gateway-go-durations", "source": AI_GATEWAY, "action": "ai-gateway",
+     "config": {"total_timeout": "5m0s", "per_request_timeout": "1m30s"}, "code": None},
+    {"id": "ai-gateway-fractional-duration", "source": AI_GATEWAY, "action": "ai-gateway",
+     "config": {"total_timeout": "1.5m", "per_request_timeout": "45s"}, "code": None},
+    {"id": "ai-gateway-microseconds", "source": AI_GATEWAY, "action": "ai-gateway",
+     "config": {"per_request_timeout": "2500000us", "total_timeout": "1h0m0s"}, "code": None},
+    {"id": "ai-gateway-negative-duration", "source": AI_GATEWAY, "action": "ai-gateway",
+     "config": {"total_timeout": "-5m"}, "code": "AIGW124"},
+    {"id": "ai-gateway-zero-duration", "source": AI_GATEWAY, "action": "ai-gateway",
+     "config": {"total_timeout": "0m0s"}, "code": "AIGW124"},
+    {"id": "ai-gateway-unit-missing", "source": AI_GATEWAY, "action": "ai-gateway",
+     "config": {"total_timeout": "1m30"}, "code": "AIGW124"},
+    {"id": "ai-gateway-surface-format", "source": AI_GATEWAY, "action": "ai-gateway",
+     "config": {"providers": [{"id": "openai", "supported_api_surfaces": [{"format": "grpc"}]}]}, "code": "AIGW125"},
+    {"id": "ai-gateway-max-input", "source": AI_GATEWAY + " (maximum 500,000)", "action": "ai-gateway",
+     "config": {"max_input_tokens": 500_001}, "code": "AIGW123"},
+    {"id": "ai-gateway-max-output", "source": AI_GATEWAY + " (maximum 500,000)", "action": "ai-gateway",
+     "config": {"max_output_tokens": 500_001}, "code": "AIGW123"},
+    {"id": "ai-gateway-params-without-surface", "source": AI_GATEWAY + " (supported_params needs surface)",
+     "action": "ai-gateway", "config": {"providers": [{"id": "openai", "supported_api_surfaces": [
+         {"format": "openai", "supported_params": [{"name": "model"}]}]}]}, "code": "AIGW143"},
+    {"id": "ai-gateway-model-without-id", "source": AI_GATEWAY + " (providers[].models[].id required)",
+     "action": "ai-gateway", "config": {"providers": [{"id": "openai", "models": [{"id_aliases": ["a"]}]}]},
+     "code": "AIGW121"},
     # compress-response: "Each element must be unique", the four supported algorithms
     {"id": "compress-twice", "source": CONFIG.format("compress-response"), "action": "compress-response",
      "config": {"algorithms": ["gzip", "gzip"]}, "code": "AIGW126"},
@@ -118,9 +145,16 @@ LOOSER: list[dict[str, Any]] = [
      "action": "rate-limit", "config": {**_RATE, "rate": "65s"}, "code": None, "why": "any duration"},
     {"id": "rate-limit-1d", "source": CONFIG.format("rate-limit") + " (maximum 24h)", "action": "rate-limit",
      "config": {**_RATE, "rate": "1d"}, "code": None, "why": "any duration, up to 366 days"},
+    {"id": "rate-limit-go-compound", "source": "rate-limit schema: ^([0-9]+0s|[0-9]+m|[0-9]+h)$",
+     "action": "rate-limit", "config": {**_RATE, "rate": "1m30s"}, "code": None,
+     "why": "a duration as Go writes one, as the ai-gateway's timeouts read it"},
     {"id": "rate-limit-fixed-window", "source": CONFIG.format("rate-limit") + " (sliding_window only)",
      "action": "rate-limit", "config": {**_RATE, "algorithm": "fixed_window"}, "code": None,
      "why": "this engine's other algorithms (language.md)"},
+    {"id": "ai-gateway-native-surface", "source": AI_GATEWAY + " (format: openai or anthropic)",
+     "action": "ai-gateway", "config": {"providers": [{"id": "ollama", "base_url": "http://ollama.example:11434",
+                                                       "supported_api_surfaces": [{"format": "ollama"}]}]},
+     "code": None, "why": "a vendor's native API, failed over between its replicas (routing.md)"},
     {"id": "log-without-metadata", "source": CONFIG.format("log") + " (metadata Required)", "action": "log",
      "config": {}, "code": None, "why": "ngrok's schema does not require it; an empty log records the rule"},
 ]
