@@ -262,9 +262,10 @@ def _check_credential(text: str) -> str:
     written = "".join(p for p in (*user_parts, *password_parts) if isinstance(p, str))
     if CONTROL.search(written):
         raise ValueError("a credential holds no control character (RFC 7617, ngrok's rule)")
-    if not any(isinstance(p, Interpolation) for p in password_parts):
-        _check_password("".join(user_parts) if all(isinstance(p, str) for p in user_parts) else "${...}",
-                        "".join(password_parts))  # type: ignore[arg-type]
+    user = "".join(p if isinstance(p, str) else "${" + p.source + "}" for p in user_parts)
+    written_password = [p for p in password_parts if isinstance(p, str)]
+    if len(written_password) == len(password_parts):  # a written password, beside a `${...}` username
+        _check_password(user, "".join(written_password))
     return text
 
 
