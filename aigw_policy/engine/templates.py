@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..cel.runtime.ops import to_string
+from ..cel.runtime.values import Duration, Timestamp, go_text
 from ..template import double_text
 
 __all__ = ["Template", "text_of"]
@@ -78,4 +79,6 @@ def text_of(value: Any) -> str:
         return json.dumps(jsonable(value), separators=(",", ":"), sort_keys=False)
     if type(value) is float:
         return double_text(value)
+    if type(value) is Timestamp or type(value) is Duration:
+        return go_text(value)  # cel-go's text, as ngrok renders it (`.5Z`, `1.5s`)
     return to_string(value)

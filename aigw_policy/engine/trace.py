@@ -31,7 +31,7 @@ def span_dict(span: Span | None) -> dict[str, Any] | None:
 
 
 def jsonable(value: Any) -> Any:
-    """A CEL value as JSON data (timestamps and durations as CEL strings, bytes as base64)."""
+    """A CEL value as JSON data (timestamps and durations as ``${...}`` writes them, bytes as base64)."""
     t = type(value)
     if value is None or t is bool or t is str or t is int:
         return value
@@ -46,7 +46,10 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return base64.b64encode(bytes(value)).decode()
     from ..cel.runtime.ops import to_string
+    from ..cel.runtime.values import Duration, Timestamp, go_text
 
+    if t is Timestamp or t is Duration:
+        return go_text(value)  # as `${...}` renders it
     try:
         return to_string(value)
     except Exception:  # noqa: BLE001 - a value we cannot print is shown by its repr

@@ -281,9 +281,9 @@ def _to_json(v: object) -> object:
     if isinstance(v, bytes):
         return base64.b64encode(v).decode("ascii")
     if isinstance(v, (Timestamp, Duration)):
-        from ..cel.runtime.ops import to_string
+        from ..cel.runtime.values import go_text
 
-        return to_string(v)
+        return go_text(v)  # cel-go's JSON text of a time value (its string conversion)
     raise CelError(f"cannot encode a value of type {type(v).__name__} as JSON", "invalid_argument")
 
 

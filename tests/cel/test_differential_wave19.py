@@ -244,7 +244,8 @@ def _as_cpp(v: object) -> object:
     if isinstance(v, Timestamp):
         return ("TIMESTAMP", dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=v.ns // 1000))
     if isinstance(v, Duration):
-        return ("DURATION", dt.timedelta(microseconds=int(v.ns / 1000)))
+        us = abs(v.ns) // 1000  # toward zero, exactly (a float quotient is off past 2^53 ns)
+        return ("DURATION", dt.timedelta(microseconds=-us if v.ns < 0 else us))
     if isinstance(v, list):
         return [_as_cpp(x) for x in v]
     return typed(v)

@@ -12,8 +12,7 @@ import re
 from decimal import Decimal
 
 from .checks import type_name
-from .ops import to_string
-from .values import CelError, Duration, Optional, Timestamp, TypeValue, UInt, utf8
+from .values import CelError, Duration, Optional, Timestamp, TypeValue, UInt, go_text, utf8
 
 MAX_PRECISION = 9999
 
@@ -69,8 +68,8 @@ def as_string(v: object) -> str:
         return _plain_double(v)  # type: ignore[arg-type]
     if t is bytes:
         return _bytes_text(v)  # type: ignore[arg-type]
-    if t is Timestamp or t is Duration:
-        return to_string(v)
+    if t is Timestamp or t is Duration:  # RFC 3339 in UTC; a duration's seconds as a double (doc/strings.md)
+        return go_text(v)  # type: ignore[arg-type]
     if t is TypeValue:
         return v.name  # type: ignore[attr-defined]
     if isinstance(v, (list, tuple)):

@@ -45,6 +45,7 @@ __all__ = [
     "stored_key_is_bool",
     "format_timestamp",
     "format_duration",
+    "go_text",
 ]
 
 INT64_MIN = -(1 << 63)
@@ -270,25 +271,57 @@ class MixedKeyMap(dict):  # type: ignore[type-arg]
 # -- text of times -----------------------------------------------------------------------
 
 
-def format_timestamp(ts: Timestamp) -> str:
-    secs, nanos = divmod(ts.ns, NS)
+def _fraction(nanos: int) -> str:
+    """Protobuf's canonical fraction: none, or 3, 6 or 9 digits, as precision needs."""
+    if not nanos:
+        return ""
+    if nanos % 1_000_000 == 0:
+        return f".{nanos // 1_000_000:03d}"
+    if nanos % 1_000 == 0:
+        return f".{nanos // 1_000:06d}"
+    return f".{nanos:09d}"
+
+
+def _civil_text(secs: int) -> str:
     days, rem = divmod(secs, 86400)
     y, mo, d = civil_from_days(days)
-    base = f"{y:04d}-{mo:02d}-{d:02d}T{rem // 3600:02d}:{rem // 60 % 60:02d}:{rem % 60:02d}"
-    if nanos:
-        frac = f"{nanos:09d}".rstrip("0")
-        return f"{base}.{frac}Z"
-    return base + "Z"
+    return f"{y:04d}-{mo:02d}-{d:02d}T{rem // 3600:02d}:{rem // 60 % 60:02d}:{rem % 60:02d}"
+
+
+def format_timestamp(ts: Timestamp) -> str:
+    """``string(timestamp)``: RFC 3339 in UTC with protobuf's canonical 0, 3, 6 or 9
+    fraction digits (the text of ``google.protobuf.Timestamp``; cel-cpp and cel-java)."""
+    secs, nanos = divmod(ts.ns, NS)
+    return f"{_civil_text(secs)}{_fraction(nanos)}Z"
 
 
 def format_duration(d: Duration) -> str:
+    """``string(duration)``: seconds with protobuf's canonical 0, 3, 6 or 9 fraction digits
+    and an ``s`` (the text of ``google.protobuf.Duration``; cel-cpp and cel-java)."""
     ns = d.ns
-    sign = "-" if ns < 0 else ""
     secs, nanos = divmod(abs(ns), NS)
-    if nanos:
-        return f"{sign}{secs}.{f'{nanos:09d}'.rstrip('0')}s"
-    return f"{sign}{secs}s"
+    return f"{'-' if ns < 0 else ''}{secs}{_fraction(nanos)}s"
 
+
+def go_text(v: Timestamp | Duration) -> str:
+    """cel-go's text of a time value (ngrok's ``${...}``, and ``%s`` in the strings extension):
+    a timestamp is Go's ``RFC3339Nano`` (the fraction's zeros trimmed); a duration is its
+    seconds as a double (Go's ``Duration.Seconds``), shortest, with an ``s``."""
+    if type(v) is Timestamp:
+        secs, nanos = divmod(v.ns, NS)
+        frac = f".{nanos:09d}".rstrip("0") if nanos else ""
+        return f"{_civil_text(secs)}{frac}Z"
+    ns = v.ns
+    whole = abs(ns) // NS * (-1 if ns < 0 else 1)  # Go's `/` and `%` truncate toward zero
+    seconds = float(whole) + float(ns - whole * NS) / 1e9
+    text = repr(seconds)
+    if "e" in text or "E" in text:
+        from decimal import Decimal
+
+        text = format(Decimal(text), "f")
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text + "s"
 
 
 # -- CEL equality (heterogeneous numbers, deep lists and maps) -------------------------------
