@@ -131,13 +131,15 @@ async def judge(chunks: AsyncIterator[bytes], status: int, ctype: str, url: str,
         framing = framing_of(ctype)
         watched = _Watched(chunks)
         prefix = await opening(watched, framing)
-        if shape and arrived is not None and not watched.ended and arrived():
-            # the rest has come already (a short stream, whole in the first reads): judged whole
-            prefix += b"".join([chunk async for chunk in watched])
         why = malformed_stream(status, ctype, framing, prefix) or mismatched(wants, True, status, prefix, url) \
             or (foreign_stream(status, url, framing, prefix) if shape else None) \
-            or (empty_stream(status, url, framing, prefix) or unfinished(status, url, framing, prefix)
-                if shape and watched.ended else None)
+            or (empty_stream(status, url, framing, prefix) if shape and watched.ended else None)
+        if why is None and shape and arrived is not None and not watched.ended and arrived():
+            # the rest has come already (a short stream, whole in the first reads; at most what
+            # the client buffers, HIGH_WATER): judged whole, its end included
+            prefix += b"".join([chunk async for chunk in watched])
+        if why is None and shape and watched.ended:
+            why = unfinished(status, url, framing, prefix)
         return Judged(True, framing, prefix, chunks, why)
     if status < 400 and "json" not in ctype and "html" not in ctype:
         return Judged(False, "", b"", chunks, None)  # audio, a transcript as text, a file: as it comes

@@ -216,5 +216,12 @@ def unfinished(status: int, url: str, framing: str, whole: bytes) -> str | None:
     check = StreamCheck.of(url, framing)
     if check is None:
         return None
-    check.finish(whole)
+    if check.array:
+        check.feed(whole)
+    else:  # from the last event back: the one that ends a stream is at its end (one parse, when whole)
+        for event in reversed(_EVENT_END.split(whole)):
+            if event.strip():
+                check._event(event, False)
+                if check.ended:
+                    break
     return None if check.ended else f"a {status} stream that ended before its end ({check.name})"
