@@ -16,7 +16,8 @@ Processes on 127.0.0.1: the stub (tests/gateway/stub.py), and in front of it
     before and after a change, measured in the same rounds.
 Rounds are interleaved (every target once per round) so the machine's noise falls on all.
 ``--stream`` asks for a streamed answer (the stub's SSE events and its usage chunk, read
-whole by the client). ``--prompt-kb K`` sends a conversation of about K KiB instead of one short message (the
+whole by the client) and prints the time to its first event too (the added p50 and its ratio
+to the floor's: what a streaming client waits before its first token). ``--prompt-kb K`` sends a conversation of about K KiB instead of one short message (the
 gateway parses and classifies the body; the floor forwards its bytes). ``--paired N`` measures otherwise: N requests to every target in turn, one at a time, so that
 each request to a target has neighbours to every other within a few milliseconds (the order
 drawn at random for each request, so that every target follows every other as often); printed:
@@ -66,7 +67,11 @@ policy "compare" {
 """
 
 
-async def measure(url: str, headers: dict[str, str], n: int, concurrency: int) -> tuple[list[float], float, int]:
+async def measure(url: str, headers: dict[str, str], n: int, concurrency: int,
+                  firsts: list[float] | None = None) -> tuple[list[float], float, int]:
+    """``n`` requests to ``url`` from ``concurrency`` clients: each latency (the answer read
+    whole), the time it took, the answers that were not 200; ``firsts``: a streamed answer's
+    time to its first body bytes (the first event), appended there."""
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -79,7 +84,14 @@ async def measure(url: str, headers: dict[str, str], n: int, concurrency: int) -
             nonlocal errors
             for _ in counter:
                 t = time.perf_counter()
-                status = (await client.post(url, json=CHAT, headers=headers)).status_code
+                if firsts is None:
+                    status = (await client.post(url, json=CHAT, headers=headers)).status_code
+                else:
+                    async with client.stream("POST", url, json=CHAT, headers=headers) as answer:
+                        status, first = answer.status_code, None
+                        async for _chunk in answer.aiter_raw():
+                            first = first if first is not None else time.perf_counter() - t
+                    firsts.append(first if first is not None else time.perf_counter() - t)
                 latencies.append(time.perf_counter() - t)
                 errors += status != 200
 
@@ -237,14 +249,21 @@ def main() -> None:
             paired({"direct": direct, **targets}, auth, args.paired, procs)
             return
         summary: dict[int, dict[str, tuple[float, float, float]]] = {}
+        first_p50: dict[int, dict[str, float]] = {}  # --stream: the median of each round's p50 to the first event
         for conc in (1, args.concurrency):
             samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in ("direct", *targets)}
+            firsts: dict[str, list[float]] = {name: [] for name in samples}
             for _ in range(args.rounds):
                 for name, url in (("direct", direct), *targets.items()):
-                    lat, elapsed, errors = asyncio.run(measure(url, auth.get(name, {}), args.n, conc))
+                    got: list[float] | None = [] if args.stream else None
+                    lat, elapsed, errors = asyncio.run(measure(url, auth.get(name, {}), args.n, conc, got))
                     if errors:
                         print(f"  {name}: {errors} answers were not 200")
                     samples[name].append((pct(lat, 50), pct(lat, 99), len(lat) / elapsed))
+                    if got:
+                        firsts[name].append(pct(got, 50))
+            if args.stream:
+                first_p50[conc] = {name: statistics.median(xs) for name, xs in firsts.items() if xs}
             med = {name: tuple(statistics.median(s[i] for s in rows) for i in range(3)) for name, rows in samples.items()}
             summary[conc] = med  # type: ignore[assignment]
             d = med["direct"]
@@ -253,6 +272,10 @@ def main() -> None:
             for name, (p50, p99, rps) in med.items():
                 added = "" if name == "direct" else f"{p50 - d[0]:10.2f} {p99 - d[1]:10.2f}"
                 print(f"{name:14} {p50:8.2f} {p99:8.2f} {added:>21} {rps:8.0f}")
+            if conc in first_p50:
+                fd = first_p50[conc]["direct"]
+                print("time to the first event (--stream), p50 ms: "
+                      + ", ".join(f"{name} {v:.2f} (added {v - fd:.2f})" for name, v in first_p50[conc].items()))
         print("\nratios (goals of SPEC §9: serve added p50 <= 1.5x the floor's; serve throughput >= 5x LiteLLM's)")
         for conc, med in summary.items():
             d = med["direct"]
@@ -264,6 +287,10 @@ def main() -> None:
             else:
                 line = f"  c={conc}: the floor adds nothing measurable here (queueing dominates)"
             line += f", serve/floor throughput {med['serve'][2] / med['floor'][2]:.2f}x"
+            if conc in first_p50:  # a stream's first event: what a streaming client waits for
+                fp, fd = first_p50[conc], first_p50[conc]["direct"]
+                if fp["floor"] - fd > 0.05:
+                    line += f", first event: serve/floor added p50 {(fp['serve'] - fd) / (fp['floor'] - fd):.2f}x"
             if "litellm" in med:
                 line += f", serve/LiteLLM throughput {med['serve'][2] / med['litellm'][2]:.2f}x"
                 line += "".join(f", {name}/LiteLLM {med[name][2] / med['litellm'][2]:.2f}x" for name in others)

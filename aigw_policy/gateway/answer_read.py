@@ -14,7 +14,7 @@ answering a request for one JSON body (the SDK fails to parse it) are malformed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from .captured import streamed
 from .first_event import framing_of, opening
 from .http_client import Response
 from .malformed import malformed, malformed_stream, mismatched
+from .stream_end import unfinished
 
 __all__ = ["ERROR_BODY_LIMIT", "Judged", "decoded_chunks", "judge", "read_upto", "wants_stream"]
 
@@ -108,14 +109,18 @@ class _Watched:
 
 
 async def judge(chunks: AsyncIterator[bytes], status: int, ctype: str, url: str, wants: bool | None, *,
-                limit: int, opaque: bool = False, shape: bool = False) -> Judged:
+                limit: int, opaque: bool = False, shape: bool = False,
+                arrived: Callable[[], bool] | None = None) -> Judged:
     """Read ``chunks`` (an answer of ``status`` and ``ctype``, lower case, to ``url``) as far as
     needed to judge it (the module's docstring); ``wants``: :func:`wants_stream`; ``limit``:
     bytes of a success read whole at most (past them it is served unjudged); ``opaque``: a
     body that cannot be read (a ``HEAD``'s answer has none; one in a content coding the
     gateway does not decode, passed on to a client that accepts it): not judged; ``shape``: a
     success that is not of the API ``url`` calls (:mod:`.api_shape`) is malformed too (a
-    routed attempt's: another candidate can answer; the single upstream's proxy passes it on)."""
+    routed attempt's: another candidate can answer; the single upstream's proxy passes it on);
+    ``arrived``: whether the rest of the body has come already (the upstream's answer is at
+    its end): a stream that has is read whole and judged whole, its end included
+    (:func:`~.stream_end.unfinished`: a short stream fails over before a byte of it is out)."""
     if opaque:
         return Judged(False, "", b"", chunks, None)
     if status in _NO_CONTENT and shape and wants is not None and known(url):
@@ -129,6 +134,12 @@ async def judge(chunks: AsyncIterator[bytes], status: int, ctype: str, url: str,
         why = malformed_stream(status, ctype, framing, prefix) or mismatched(wants, True, status, prefix, url) \
             or (foreign_stream(status, url, framing, prefix) if shape else None) \
             or (empty_stream(status, url, framing, prefix) if shape and watched.ended else None)
+        if why is None and shape and arrived is not None and not watched.ended and arrived():
+            # the rest has come already (a short stream, whole in the first reads; at most what
+            # the client buffers, HIGH_WATER): judged whole, its end included
+            prefix += b"".join([chunk async for chunk in watched])
+        if why is None and shape and watched.ended:
+            why = unfinished(status, url, framing, prefix)
         return Judged(True, framing, prefix, chunks, why)
     if status < 400 and "json" not in ctype and "html" not in ctype:
         return Judged(False, "", b"", chunks, None)  # audio, a transcript as text, a file: as it comes

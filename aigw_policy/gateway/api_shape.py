@@ -29,7 +29,7 @@ from typing import Any
 from ..providers.framing import JSONArrayParser, SSEParser
 from .first_event import error_status, says_nothing
 
-__all__ = ["empty_stream", "first_not_json", "foreign", "foreign_stream", "known", "relabelled", "whole_error"]
+__all__ = ["empty_stream", "foreign", "foreign_stream", "known", "relabelled", "whole_error"]
 
 _ANTHROPIC_EVENTS = frozenset({"message_start", "message_delta", "message_stop", "content_block_start",
                                "content_block_delta", "content_block_stop", "ping", "error"})
@@ -104,53 +104,6 @@ def relabelled(url: str, ctype: str, wants: bool | None) -> str | None:
     if wants and not (":streamGenerateContent" in url.split("?", 1)[0] and "alt=sse" not in url):
         return "text/event-stream"
     return "application/json"
-
-
-_EVENT_END = re.compile(rb"\r?\n\r?\n")
-_LINE = re.compile(rb"\r\n|\r|\n")
-
-
-def _data(event: bytes) -> bytes | None:
-    """The data of one SSE event (its ``data:`` lines' values, one leading space off each,
-    joined by newlines); None when it has none."""
-    if event.startswith(b"data:") and b"\n" not in event and b"\r" not in event:  # the usual one line
-        value = event[5:]
-        return value[1:] if value[:1] == b" " else value
-    values = [line[6:] if line[5:6] == b" " else line[5:] for line in _LINE.split(event) if line.startswith(b"data:")]
-    return b"\n".join(values) if values else None
-
-
-def first_not_json(events: bytes) -> int:
-    """Where the first SSE event of ``events`` (whole events, as a served stream passes them on)
-    whose data is not a JSON object or array starts (OpenAI's ``[DONE]`` and events without
-    data are fine); -1 when there is none. A known API's stream sends JSON objects only: such
-    an event after content reached the client is one its SDK fails to parse
-    (``json.JSONDecodeError``, outside its documented errors), so the served stream ends there,
-    with the provider's error event. Parsed (``json.loads``): an event whose ends look right
-    and whose inside is garbage (``data: {not json}``) raised in the SDK as well; an event
-    that does not open with ``{`` or ``[`` is not parsed.
-
-    >>> first_not_json(b'data: {"a": 1}\\n\\n: keep-alive\\n\\ndata: [DONE]\\n\\n')
-    -1
-    >>> first_not_json(b'data: {"a": 1}\\n\\ndata: {not json\\n\\n')
-    16
-    >>> first_not_json(b'data: {"a": 1}\\n\\ndata: {not json}\\n\\n')
-    16
-    >>> first_not_json(b'event: x\\ndata: {"a":\\ndata: 1}\\n\\n'), first_not_json(b'data: <html>\\r\\n\\r\\n')
-    (-1, 0)
-    """
-    start = 0
-    for end in _EVENT_END.finditer(events):
-        data = _data(events[start:end.start()])
-        if data is not None and data.strip() != b"[DONE]":
-            if data.lstrip()[:1] not in (b"{", b"["):
-                return start
-            try:
-                json.loads(data.decode("utf-8"))  # as the SDKs read it: UTF-8 text (faster than bytes)
-            except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
-                return start
-        start = end.end()
-    return -1
 
 
 def foreign(status: int, url: str, obj: Any) -> str | None:

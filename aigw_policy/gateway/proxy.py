@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from ..engine.route_errors import MALFORMED, UPSTREAM_MALFORMED
@@ -44,7 +44,7 @@ from ..providers.errors import ProviderError
 from ..providers.native_paths import native_path
 from ..routing.rewrite import ACCOUNT_HEADERS, account_answer_field
 from .answer_read import Judged, decoded_chunks, judge
-from .api_shape import known, relabelled, whole_error
+from .api_shape import relabelled, whole_error
 from .errors import error_response, wire_api
 from .hops import HOP_BY_HOP as FIXED_HOPS
 from .hops import hop_by_hop
@@ -53,6 +53,7 @@ from .keys import CREDENTIAL_HEADERS
 from .malformed import CUT
 from .request_ids import id_headers
 from .relay import CUTS, Framer, end_cut, relay
+from .stream_end import StreamCheck
 from .scrub import AccountIds, Scrubber
 from .server import CLIENT_GONE
 
@@ -262,7 +263,8 @@ class UpstreamProxy:
             chunks = decoded_chunks(response, StreamDecoder(encoding) if decode else None)
             # judged before its head goes (one code path with the router's attempts)
             read = await self._judged(scope, url, response.status, ctype, wants, chunks, send, ctx,
-                                      opaque=bool(coded) and not decode, shape=api)
+                                      opaque=bool(coded) and not decode, shape=api,
+                                      arrived=lambda: response.at_eof)
             if read is None:
                 return
             status = response.status
@@ -274,7 +276,7 @@ class UpstreamProxy:
                 scrubs = [*scrubs, AccountIds()]
             await send({"type": "http.response.start", "status": status, "headers": out})
             complete = await self._pump(read, out, scope, send, ctx, scrubs,
-                                        json_events=api and read.streaming and read.framing == "sse" and known(url))
+                                        check=StreamCheck.of(url, read.framing) if api and read.streaming else None)
         finally:
             if complete:
                 response.release()  # read to the end: the connection goes back to the pool
@@ -283,7 +285,7 @@ class UpstreamProxy:
 
     async def _judged(self, scope: dict[str, Any], url: str, status: int, ctype: str, wants: bool | None,
                       chunks: AsyncIterator[bytes], send: Any, ctx: Any, *, opaque: bool,
-                      shape: bool) -> Judged | None:
+                      shape: bool, arrived: Callable[[], bool] | None = None) -> Judged | None:
         """The answer read as far as it is judged (:func:`~aigw_policy.gateway.answer_read.judge`,
         as each routed attempt is); None when it failed and the client was answered instead: a
         malformed answer (502 ``upstream_malformed``), a body cut or undecodable before
@@ -291,10 +293,11 @@ class UpstreamProxy:
         a coding not decoded (not judged). ``ctype``: the answer's type (lower case; the API's
         when its own said nothing, :func:`~.api_shape.relabelled`); ``wants``: whether the
         request asked for a stream; ``shape``: an inference call, whose success that is another
-        API's answer is malformed here too (:mod:`.api_shape`): no SDK of that API reads it."""
+        API's answer is malformed here too (:mod:`.api_shape`): no SDK of that API reads it;
+        ``arrived``: whether the whole body has come (:func:`~.answer_read.judge`)."""
         try:
             read = await judge(chunks, status, ctype, url, wants, limit=self.capture_limit,
-                               opaque=opaque or scope["method"] == "HEAD", shape=shape)
+                               opaque=opaque or scope["method"] == "HEAD", shape=shape, arrived=arrived)
         except TimeoutError:
             await self._fail(send, ctx, scope, 504, "timeout", "the upstream did not answer in time")
             return None
@@ -309,7 +312,7 @@ class UpstreamProxy:
         return None
 
     async def _pump(self, read: Judged, headers: list[tuple[bytes, bytes]], scope: dict[str, Any], send: Any,
-                    ctx: Any, scrubs: list[Scrubber], *, json_events: bool = False) -> bool:
+                    ctx: Any, scrubs: list[Scrubber], *, check: StreamCheck | None = None) -> bool:
         """Pass the upstream body on (what was ``read`` to judge it, then the rest; a stream a
         whole event at a time) as the router passes a served attempt's on (:mod:`.relay`),
         until the end or a read error (a stream then ends with an error event in its own
@@ -317,7 +320,7 @@ class UpstreamProxy:
         end. (The client's disconnect cancels it, see :class:`_ClientWatch`.)"""
         frames = Framer(headers) if read.streaming else None
         try:
-            await relay(read.prefix, read.rest, send, scrubs, frames, json_events=json_events)
+            await relay(read.prefix, read.rest, send, scrubs, frames, check=check)
         except CUTS as error:
             plain = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
             await end_cut(error, wire_api(scope["path"], plain), frames, send, ctx)

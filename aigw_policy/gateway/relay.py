@@ -18,20 +18,25 @@ from typing import Any
 
 from ..providers.errors import ProviderError
 from ..providers.framing import JSONArrayParser
-from .api_shape import first_not_json
 from .captured import EVENT_STREAM
 from .errors import stream_error_event
 from .http_client import UpstreamError
 from .scrub import Scrubber
 from .server import leave_unfinished
+from .stream_end import StreamCheck
 
-__all__ = ["CUTS", "MAX_EVENT", "Framer", "NotJSONEvent", "end_cut", "relay"]
+__all__ = ["CUTS", "MAX_EVENT", "Framer", "NotJSONEvent", "Unfinished", "end_cut", "relay"]
 
 _log = logging.getLogger("aigw_policy.gateway")
 
 class NotJSONEvent(UpstreamError):
     """A served stream of a known API sent an event whose data is not JSON
-    (:func:`~.api_shape.first_not_json`): it ends there, as a cut one does."""
+    (:meth:`~.stream_end.StreamCheck.feed`): it ends there, as a cut one does."""
+
+
+class Unfinished(UpstreamError):
+    """A served stream of a known API ended cleanly before the event that ends it
+    (:mod:`.stream_end`): a short answer, ended as a cut one is."""
 
 
 CUTS = (UpstreamError, TimeoutError, ProviderError)
@@ -123,19 +128,21 @@ MAX_EVENT = 1024 * 1024
 
 
 async def relay(prefix: bytes, rest: AsyncIterator[bytes] | None, send: Any, scrubs: Sequence[Scrubber],
-                frames: Framer | None, *, json_events: bool = False) -> None:
+                frames: Framer | None, *, check: StreamCheck | None = None) -> None:
     """Send ``prefix`` then ``rest`` (the body's chunks still to come) to the client as ASGI
     body messages (``more_body``; the end is the caller's): through each of ``scrubs`` in turn,
     then ``frames`` (a stream's, else None). Raises what reading ``rest`` raises (:data:`CUTS`);
-    ``json_events``: an SSE stream of an API whose events are JSON, which ends, after the
-    events before it, at one that is not (:class:`NotJSONEvent`)."""
-    check = json_events and frames is not None and frames.sse
+    ``check``: a stream of an API whose events are JSON (:mod:`.stream_end`), which ends, after
+    the events before it, at one that is not (:class:`NotJSONEvent`), and whose clean end
+    before the event that ends it is no end (:class:`Unfinished`, once what came went out)."""
+    if frames is None:
+        check = None
 
     async def out(chunk: bytes) -> None:
         for scrub in scrubs:
             chunk = scrub.feed(chunk)
         whole = frames.feed(chunk) if frames is not None else chunk
-        if check and whole and (bad := first_not_json(whole)) >= 0:
+        if check is not None and whole and (bad := check.feed(whole)) >= 0:
             if bad:
                 await send({"type": "http.response.body", "body": whole[:bad], "more_body": True})
             raise NotJSONEvent("the upstream sent a stream event that is not JSON")
@@ -153,6 +160,10 @@ async def relay(prefix: bytes, rest: AsyncIterator[bytes] | None, send: Any, scr
         held = frames.feed(held) + frames.flush()  # whatever is left is whole
     if held:
         await send({"type": "http.response.body", "body": held, "more_body": True})
+    if check is not None:
+        check.finish(held)
+        if check.unfinished:
+            raise Unfinished(f"the upstream ended the stream before its end ({check.name})")
 
 
 async def end_cut(error: BaseException, api: str, frames: Framer | None, send: Any, ctx: Any) -> None:
@@ -163,11 +174,13 @@ async def end_cut(error: BaseException, api: str, frames: Framer | None, send: A
     context (``upstream_error`` set), or None."""
     timeout = isinstance(error, TimeoutError)
     if ctx is not None:
-        ctx.upstream_error = "timeout" if timeout else "malformed" if isinstance(error, NotJSONEvent) else "broken"
+        ctx.upstream_error = "timeout" if timeout else "malformed" if isinstance(error, NotJSONEvent) \
+            else "unfinished" if isinstance(error, Unfinished) else "broken"
     _log.warning("the upstream's answer was cut: %s", error if not timeout else "it went quiet")
     if frames is not None:  # bytes are out: no failover, the client is told in its stream
         why = "the upstream went quiet" if timeout else "the upstream sent an event that is not JSON" \
-            if isinstance(error, NotJSONEvent) else "the upstream cut the stream"
+            if isinstance(error, NotJSONEvent) else "the upstream ended the stream before its end" \
+            if isinstance(error, Unfinished) else "the upstream cut the stream"
         await send({"type": "http.response.body", "more_body": True,
                     "body": stream_error_event(api, f"{why}; the answer is incomplete", frames.ctype,
                                                comma=frames.comma)})

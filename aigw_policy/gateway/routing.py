@@ -46,13 +46,14 @@ from ..routing.rewrite import account_answer_field, upstream_request
 from ..redact import account_ids
 from ..routing.secrets import Secrets
 from .answer_read import decoded_chunks, judge
-from .api_shape import known, relabelled, whole_error
+from .api_shape import relabelled, whole_error
 from .first_event import stream_error
 from .hops import hop_by_hop
 from .http_client import ConnectTimeout, HttpClient, Response, UpstreamError
 from .malformed import CUT
 from .proxy import ANSWER_DROP, OFFER, client_watch, is_redirect
 from .relay import CUTS, Framer, end_cut, relay
+from .stream_end import StreamCheck
 from .scrub import Scrubber
 
 if TYPE_CHECKING:
@@ -75,9 +76,10 @@ class Answer:
     streaming: bool
     scrub: Scrubber | None = None
     """The attempt key's scrubber (None: no key worth one; see :mod:`.scrub`)."""
-    json_events: bool = False
-    """A stream of an API whose events are JSON (:func:`~.api_shape.known`): it ends at one that
-    is not (:class:`~.relay.NotJSONEvent`)."""
+    check: StreamCheck | None = None
+    """A stream of an API whose events are JSON (:mod:`.stream_end`): it ends at one that is not
+    (:class:`~.relay.NotJSONEvent`), and ends with an error event when it ends before its end
+    (:class:`~.relay.Unfinished`)."""
 
     async def aclose(self) -> None:
         _close(self.response)
@@ -158,7 +160,7 @@ class Router:
                 ctype = label or ctype
                 chunks = decoded_chunks(response, StreamDecoder(encoding) if decodable(encoding) else None)
                 read = await judge(chunks, response.status, ctype, req.url, wants, limit=self.capture_limit,
-                                   shape=True)
+                                   shape=True, arrived=lambda: response.at_eof)
                 if read.streaming:
                     ttft = _ms(t0)
         except TimeoutError as error:
@@ -224,7 +226,7 @@ class Router:
         # what the total left: that bounds the attempts, not an answer being served)
         response.wait_at_most(attempt.idle_s if attempt.idle_s is not None else limit)
         return outcome, Answer(response.status if streaming else status, out, prefix, rest, response, streaming, scrub,
-                               streaming and framing == "sse" and known(req.url))
+                               StreamCheck.of(req.url, framing) if streaming else None)
 
 
 def _malformed(why: str, head_ms: float | None, latency_ms: float) -> AttemptOutcome:
@@ -279,7 +281,7 @@ def served_app(answer: Answer, api: str, ctx: Any) -> Any:
             scrubs = [answer.scrub] if answer.scrub is not None else []
             frames = Framer(answer.headers) if answer.streaming else None
             copier = asyncio.ensure_future(relay(answer.prefix, answer.rest, send, scrubs, frames,
-                                                 json_events=answer.json_events))
+                                                 check=answer.check))
             done, _ = await asyncio.wait({copier, gone}, return_when=asyncio.FIRST_COMPLETED)
             if copier not in done:
                 copier.cancel()

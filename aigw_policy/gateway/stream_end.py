@@ -1,0 +1,227 @@
+"""Whether a served stream of a known API (:mod:`.api_shape`) is whole: every event JSON, and
+the stream's last event one that ends it (SPEC §12: a short answer never passes for a whole one).
+
+Each API's stream says when it is done: OpenAI's chat completions and completions send
+``data: [DONE]`` (after a choice's ``finish_reason``), the Responses API
+``response.completed`` / ``.incomplete`` / ``.failed``, Anthropic ``message_stop`` (after a
+``message_delta`` with its ``stop_reason``), Gemini a chunk with a candidate's
+``finishReason`` (and its JSON array its closing ``]``), Cohere v2 ``message-end``. A stream
+that ends cleanly before (the upstream finished its body, or closed a body read to the close)
+is a short answer: the SDKs read it as a whole one with no error (the OpenAI SDK ends its
+iteration; Anthropic's ``get_final_message()`` returns what came). Judged here by the event
+that says the answer is whole, the lenient way: a ``finish_reason`` (``stop_reason``) ends it
+as ``[DONE]`` (``message_stop``) does, since the text is whole by then and some
+OpenAI-compatible servers send no ``[DONE]``; an error event ends it too (the SDK raises it).
+
+A background response's stream (``response.created`` says ``background: true``) is not judged:
+its cut is resumed by the response's id, which the client has (docs/routing.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .api_shape import known
+
+__all__ = ["StreamCheck", "unfinished"]
+
+_EVENT_END = re.compile(rb"\r?\n\r?\n")
+_LINE = re.compile(rb"\r\n|\r|\n")
+
+
+def _chat_ends(obj: dict[str, Any]) -> bool:
+    choices = obj.get("choices")
+    if type(choices) is list:
+        for choice in choices:
+            if type(choice) is dict and choice.get("finish_reason"):
+                return True
+    return "error" in obj  # an error chunk: the SDK raises it
+
+
+_RESPONSE_ENDS = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
+
+
+def _response_ends(obj: dict[str, Any]) -> bool:
+    typ = obj.get("type")
+    if typ in _RESPONSE_ENDS:
+        return True
+    response = obj.get("response")
+    return typ == "response.created" and type(response) is dict and response.get("background") is True
+
+
+def _message_ends(obj: dict[str, Any]) -> bool:
+    typ = obj.get("type")
+    if typ == "message_stop" or typ == "error":
+        return True
+    delta = obj.get("delta")
+    return typ == "message_delta" and type(delta) is dict and bool(delta.get("stop_reason"))
+
+
+def _gemini_ends(obj: dict[str, Any]) -> bool:
+    candidates = obj.get("candidates")
+    if type(candidates) is list:
+        for candidate in candidates:
+            if type(candidate) is dict and candidate.get("finishReason"):
+                return True
+    feedback = obj.get("promptFeedback")
+    return "error" in obj or type(feedback) is dict and bool(feedback.get("blockReason"))
+
+
+def _cohere_ends(obj: dict[str, Any]) -> bool:
+    return obj.get("type") == "message-end"
+
+
+_ENDS: tuple[tuple[re.Pattern[str], Callable[[dict[str, Any]], bool], bool, str], ...] = (
+    # the path's end -> what ends its stream, whether `[DONE]` does, the end's name for a message
+    (re.compile(r"/chat/completions$"), _chat_ends, True, "no `data: [DONE]`, no `finish_reason`"),
+    (re.compile(r"/v\d+/completions$"), _chat_ends, True, "no `data: [DONE]`, no `finish_reason`"),
+    (re.compile(r"/responses$"), _response_ends, False, "no `response.completed`, `.incomplete` or `.failed`"),
+    (re.compile(r"/messages$"), _message_ends, False, "no `message_stop`, no `stop_reason`"),
+    (re.compile(r":streamGenerateContent$"), _gemini_ends, False, "no `finishReason`"),
+    (re.compile(r"/v2/chat$"), _cohere_ends, False, "no `message-end`"),
+)
+
+
+def _ends_of(url: str) -> tuple[Callable[[dict[str, Any]], bool], bool, str] | None:
+    path = url.split("?", 1)[0].rstrip("/")
+    for pattern, ends, done, name in _ENDS:
+        if pattern.search(path):
+            return ends, done, name
+    return None
+
+
+def _data(event: bytes) -> bytes | None:
+    """The data of one SSE event (its ``data:`` lines' values, one leading space off each,
+    joined by newlines); None when it has none."""
+    if event.startswith(b"data:") and b"\n" not in event and b"\r" not in event:  # the usual one line
+        value = event[5:]
+        return value[1:] if value[:1] == b" " else value
+    values = [line[6:] if line[5:6] == b" " else line[5:] for line in _LINE.split(event) if line.startswith(b"data:")]
+    return b"\n".join(values) if values else None
+
+
+class StreamCheck:
+    """A served stream's events as they are passed on (whole events, :class:`~.relay.Framer`'s
+    pieces): :meth:`feed` says where the first event whose data is not JSON starts (the stream
+    ends there: its SDK fails to parse it), :meth:`finish` takes what was held at the end, and
+    :attr:`unfinished` says whether it ended before the event that ends it. ``StreamCheck.of``
+    gives one for a stream of an API judged here (None for any other)."""
+
+    __slots__ = ("array", "ends", "done_ends", "name", "ended")
+
+    def __init__(self, array: bool, ends: Callable[[dict[str, Any]], bool] | None, done_ends: bool,
+                 name: str) -> None:
+        self.array = array  # Gemini's JSON array: its end is its `]` (its elements are not parsed here)
+        self.ends = ends
+        self.done_ends = done_ends
+        self.name = name
+        self.ended = ends is None  # an API whose end is not known here is never unfinished
+
+    @classmethod
+    def of(cls, url: str, framing: str) -> StreamCheck | None:
+        """The check of a stream to ``url`` in ``framing`` (``sse``, ``array``, ...): for an API
+        whose events are JSON (:func:`~.api_shape.known`), else None."""
+        if framing not in ("sse", "array") or not known(url):
+            return None
+        found = _ends_of(url)
+        if framing == "array":
+            return cls(True, found[0], False, "no closing `]`") if found is not None else None
+        if found is None:
+            return cls(False, None, False, "")
+        return cls(False, *found)
+
+    @property
+    def unfinished(self) -> bool:
+        """Whether the stream so far has not come to the event that ends it."""
+        return not self.ended
+
+    def feed(self, events: bytes) -> int:
+        """Where the first SSE event of ``events`` (whole events) whose data is not a JSON object
+        or array starts (OpenAI's ``[DONE]`` and events without data are fine); -1 when there is
+        none. Parsed with ``json.loads`` of its UTF-8 text, as the SDKs read it; an event that
+        does not open with ``{`` or ``[`` is not parsed.
+
+        >>> check = StreamCheck.of("http://h/v1/chat/completions", "sse")
+        >>> check.feed(b'data: {"a": 1}\\n\\n: keep-alive\\n\\n'), check.unfinished
+        (-1, True)
+        >>> check.feed(b'data: {"a": 1}\\n\\ndata: {not json}\\n\\n')
+        16
+        >>> check.feed(b'event: x\\ndata: {"a":\\ndata: 1}\\n\\ndata: [DONE]\\n\\n'), check.unfinished
+        (-1, False)
+        >>> StreamCheck.of("http://h/v1/chat/completions", "sse").feed(b'data: <html>\\r\\n\\r\\n')
+        0
+        """
+        if self.array:
+            if last := events.rstrip():
+                self.ended = last.endswith(b"]")
+            return -1
+        start = 0
+        for end in _EVENT_END.finditer(events):
+            if self._event(events[start:end.start()], True):
+                return start
+            start = end.end()
+        return -1
+
+    def finish(self, tail: bytes) -> None:
+        """At the stream's clean end, what was held back (whole events, and an unfinished one
+        with no blank line after it: read as the SDKs read it at the end, as an event); events
+        that are not JSON are left unread."""
+        if self.array:
+            self.feed(tail)
+            return
+        for event in _EVENT_END.split(tail):
+            if event.strip():
+                self._event(event, False)
+
+    def _event(self, event: bytes, strict: bool) -> bool:
+        """Read one event (whether it ends the stream noted); whether its data is not JSON
+        (``strict``; else such an event is only left unread)."""
+        data = _data(event)
+        if data is None:
+            return False
+        if data.strip() == b"[DONE]":
+            self.ended = self.ended or self.done_ends
+            return False
+        if data.lstrip()[:1] not in (b"{", b"["):
+            return strict
+        try:
+            obj = json.loads(data.decode("utf-8"))  # as the SDKs read it: UTF-8 text (faster than bytes)
+        except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
+            return strict
+        if not self.ended and type(obj) is dict and self.ends is not None and self.ends(obj):
+            self.ended = True
+        return False
+
+
+def unfinished(status: int, url: str, framing: str, whole: bytes) -> str | None:
+    """Why a streamed success to ``url`` that the gateway read whole (``whole``: every byte of
+    it, before a byte went to the client) is a short answer: it ended cleanly before the event
+    that ends it. None when it did not (or is not judged). Such a stream fails over as a
+    malformed answer does (the proxy: its 502 ``upstream_malformed``); once a byte went out it
+    ends with the provider's error event instead (:mod:`.relay`). (An event that is not JSON
+    is left to the relay, which ends the stream there.)
+
+    >>> unfinished(200, "http://h/v1/chat/completions", "sse", b'data: {"choices": [{"delta": {"content": "hi"}}]}\\n\\n')
+    'a 200 stream that ended before its end (no `data: [DONE]`, no `finish_reason`)'
+    >>> unfinished(200, "http://h/v1/messages", "sse", b'data: {"type": "message_stop"}\\n\\n') is None
+    True
+    >>> unfinished(200, "http://h/v1beta/models/g:streamGenerateContent", "array", b'[{"candidates": []}')
+    'a 200 stream that ended before its end (no closing `]`)'
+    """
+    if not 200 <= status < 300 or status == 204:
+        return None
+    check = StreamCheck.of(url, framing)
+    if check is None:
+        return None
+    if check.array:
+        check.feed(whole)
+    else:  # from the last event back: the one that ends a stream is at its end (one parse, when whole)
+        for event in reversed(_EVENT_END.split(whole)):
+            if event.strip():
+                check._event(event, False)
+                if check.ended:
+                    break
+    return None if check.ended else f"a {status} stream that ended before its end ({check.name})"
