@@ -6,25 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .usage import (
-    Usage,
-    _dumps,
-    _get,
-    _list,
-    _model,
-    anthropic_usage,
-    gemini_fields,
-    gemini_part_texts,
-    gemini_usage,
-    gemini_usage_from_fields,
-    merge_counts,
-    openai_usage,
-    predict_usage,
-    service_tier,
-    tool_calls,
-    with_tier,
-    with_units,
-)
+from .usage import Usage, _dumps, _get, _list, _model, merge_counts, service_tier, with_tier, with_units
+from .usage_openai import openai_usage, tool_calls
+from .usage_anthropic import anthropic_usage
+from .usage_gemini import gemini_fields, gemini_part_texts, gemini_usage, gemini_usage_from_fields, predict_usage
 from .bedrock_invoke import invoke_text, invoke_usage
 from .billed import grounded_searches, grounding_queries
 from .tool_models import with_tool_models

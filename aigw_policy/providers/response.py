@@ -17,7 +17,8 @@ from .batches import BATCH_NOTE, BATCH_PENDING_NOTE, finished_batch
 from .billed import reported_cost
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
-from .usage import _MAX_TOKENS, BESIDE, Usage, loads, served_model, service_tier, tok, with_input_estimate, with_tier
+from .usage import _MAX_TOKENS, Usage, loads, served_model, service_tier, tok, with_input_estimate, with_tier
+from .usage_openai import BESIDE
 from .vendor_usage import ollama_output_only
 
 FAST_USAGE = True

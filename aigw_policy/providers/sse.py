@@ -35,23 +35,10 @@ from .tokens import DEFAULT_COUNTER, TokenCounter
 from .tool_models import with_tool_models
 from .vendor_usage import (bedrock_usage, cohere_delta_text, cohere_usage, interaction_usage, ollama_output_only,
                            ollama_usage)
-from .usage import (
-    Usage,
-    anthropic_fields,
-    anthropic_usage_from_fields,
-    gemini_fields,
-    gemini_part_texts,
-    gemini_usage_from_fields,
-    loads,
-    merge_counts,
-    _units,
-    openai_usage,
-    served_model,
-    service_tier,
-    tool_calls,
-    with_input_estimate,
-    with_units,
-)
+from .usage import Usage, loads, merge_counts, _units, served_model, service_tier, with_input_estimate, with_units
+from .usage_openai import openai_usage, tool_calls
+from .usage_anthropic import anthropic_fields, anthropic_usage_from_fields
+from .usage_gemini import gemini_fields, gemini_part_texts, gemini_usage_from_fields
 
 FAST_EVENTS = True
 """An event of a shape learnt from an earlier one of the stream (shapes.py: a content delta,

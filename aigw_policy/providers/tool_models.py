@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from .usage import Usage, _get, _list, openai_usage
+from .usage import Usage, _get, _list
+from .usage_openai import openai_usage
 
 __all__ = ["IMAGE_MODEL", "with_tool_models"]
 
