@@ -17,7 +17,8 @@ from .batches import BATCH_NOTE, BATCH_PENDING_NOTE, finished_batch
 from .billed import reported_cost
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
-from .usage import _MAX_TOKENS, Usage, loads, served_model, service_tier, tok, with_input_estimate, with_tier
+from .usage import (_MAX_TOKENS, DEFAULT_TIERS, Usage, loads, served_model, service_tier, tok, with_input_estimate,
+                    with_tier)
 from .usage_openai import BESIDE
 from .vendor_usage import ollama_output_only
 
@@ -295,7 +296,7 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
             or total is not None and not (type(total) is int and total <= inp + out)):
         return None  # clamped or made up to the total, with a note, the general way
     tier = body.get("service_tier")
-    if tier is not None and tier not in ("default", "auto"):
+    if tier is not None and tier not in DEFAULT_TIERS:
         return None  # a tier with its own prices: the general way
     return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning, model=model[:256])
 

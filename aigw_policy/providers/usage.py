@@ -246,10 +246,16 @@ def with_units(usage: Usage, units: tuple[tuple[str, int], ...]) -> Usage:
     return replace(usage, units=_units(found.items()))
 
 
+DEFAULT_TIERS = frozenset(("default", "auto", "standard", "on_demand"))
+"""The vendors' names of their default service tier (OpenAI's ``default`` and ``auto``,
+Anthropic's and Gemini's ``standard``, Groq's ``on_demand``, sent on every Groq answer): no tier,
+the model's own price."""
+
+
 def service_tier(value: object) -> str | None:
     """The service tier a response names (``service_tier``: OpenAI ``flex``, ``priority``...),
-    or None for the default one (``default``, ``auto``, Anthropic's ``standard``) or no tier."""
-    if not isinstance(value, str) or not value or value in ("default", "auto", "standard"):
+    or None for a default one (:data:`DEFAULT_TIERS`) or no tier."""
+    if not isinstance(value, str) or not value or value in DEFAULT_TIERS:
         return None
     return value[:32]
 
