@@ -125,9 +125,17 @@ def _ticks(u: Any) -> dict[str, int]:
 
 def _tool_models(u: Any) -> dict[str, Any]:
     """The Responses API's ``tool_usage.image_gen`` and its tool's model (the usage a tool ran on
-    a model of its own: ``Usage.other_models``), as the Response object names them."""
+    a model of its own: ``Usage.other_models``), as the Response object names them; Groq's
+    ``usage_breakdown`` for a usage that is the sum of its models' (``Usage.by_parts``)."""
     if not u.other_models:
         return {}
+    if u.by_parts:  # Groq's compound systems: the models that ran, whose counts are the usage's
+        return {"usage_breakdown": {"models": [
+            {"model": name, "usage": {"prompt_tokens": part.input_tokens, "completion_tokens": part.output_tokens,
+                                      "total_tokens": part.total_tokens,
+                                      "prompt_tokens_details": {"cached_tokens": part.cached_input_tokens},
+                                      "completion_tokens_details": {"reasoning_tokens": part.reasoning_tokens}}}
+            for name, part in u.other_models]}}
     model, part = u.other_models[0]
     return {"tools": [{"type": "image_generation", "model": model}], "tool_usage": {"image_gen": {
         "input_tokens": part.input_tokens, "output_tokens": part.output_tokens, "total_tokens": part.total_tokens,

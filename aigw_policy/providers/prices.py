@@ -259,9 +259,15 @@ class PriceBook:
     def cost(self, provider: str, model: str | None, usage: Usage, *, at: datetime | None = None) -> Cost:
         """The cost of ``usage`` on ``model`` at ``provider``, and of what its server-side tools
         ran on models of their own (:attr:`Usage.other_models`), each at its own model's price:
-        unknown when any is (a figure the provider reported holds them all already)."""
+        unknown when any is (a figure the provider reported holds them all already). A usage
+        that is the sum of those models' (:attr:`Usage.by_parts`: Groq's compound systems) is
+        priced as its parts alone, unless an override prices ``model`` itself."""
         cost = self._own_cost(provider, model, usage, at)
-        if not usage.other_models or cost.usd is None or cost.source == "provider":
+        if usage.by_parts and usage.other_models:
+            if cost.source in ("override", "provider"):
+                return cost
+            cost = Cost(Decimal(0), "genai-prices", Decimal(0), Decimal(0), model=model)  # its parts' alone
+        elif not usage.other_models or cost.usd is None or cost.source == "provider":
             return cost
         usd, inp, out = cost.usd, cost.input_usd, cost.output_usd
         for name, part in usage.other_models:

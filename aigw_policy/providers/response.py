@@ -268,10 +268,12 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
     """``usage_from_body`` of an OpenAI chat completion (or completion, embedding) body with
     integer ``prompt_tokens`` and ``completion_tokens`` and a ``model`` string, the usual
     shape; None for anything else (the general way reads it), a body with an ``output`` (the
-    Responses API's search calls, billed apart) or a ``tool_usage`` (its image model's) among them."""
+    Responses API's search calls, billed apart), a ``tool_usage`` (its image model's) or a
+    ``usage_breakdown`` (Groq's compound systems' models) among them."""
     u = body.get("usage")
     if type(u) is not dict or "input_tokens" in u or "output_tokens" in u or not BESIDE.isdisjoint(u) or "cost" in u \
-            or "cost_in_usd_ticks" in u or "prompt_audio_seconds" in u or "output" in body or "tool_usage" in body:
+            or "cost_in_usd_ticks" in u or "prompt_audio_seconds" in u or "output" in body or "tool_usage" in body \
+            or body.get("usage_breakdown") is not None:
         return None
     inp = u.get("prompt_tokens")
     out = u.get("completion_tokens", 0)

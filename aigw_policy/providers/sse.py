@@ -32,7 +32,7 @@ from .eventstream import EventStreamParser
 from .framing import BOM, JSONArrayParser, NDJSONParser, SSEParser
 from .shapes import Shape, cut, learn
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .tool_models import with_tool_models
+from .tool_models import with_breakdown, with_tool_models
 from .vendor_usage import (bedrock_usage, cohere_delta_text, cohere_usage, interaction_usage, ollama_output_only,
                            ollama_usage)
 from .usage import Usage, loads, merge_counts, _units, served_model, service_tier, with_input_estimate, with_units
@@ -308,16 +308,17 @@ class StreamUsage:
                 return
         self._note_model(obj.get("model"))
         self._tier = service_tier(obj.get("service_tier")) or self._tier
-        usage = obj.get("usage")
-        if usage is None:  # Groq's streams: the counts of the last chunk under `x_groq`
-            extra = obj.get("x_groq")
-            if type(extra) is dict:
-                usage = extra.get("usage")
+        usage, breakdown = obj.get("usage"), obj.get("usage_breakdown")
+        extra = obj.get("x_groq")
+        if type(extra) is dict:  # Groq's streams: the counts of the last chunk under `x_groq`
+            usage = extra.get("usage") if usage is None else usage
+            breakdown = extra.get("usage_breakdown") if breakdown is None else breakdown
         if usage is None:  # Moonshot's: in the last chunk's choice (choices[0].usage)
             usage = _choice_usage(obj.get("choices"))
         if usage is not None:
             found = openai_usage(usage)
             if found is not None:
+                found = with_breakdown(found, breakdown)
                 self._usage = found if self._usage is None else _largest(self._usage, found)
         parts = []
         _texts_openai(obj, parts)
@@ -560,7 +561,7 @@ def _largest(old: Usage, new: Usage) -> Usage:
     if new.input_tokens >= old.input_tokens and new.output_tokens >= old.output_tokens and \
             new.cached_input_tokens >= old.cached_input_tokens and new.reasoning_tokens >= old.reasoning_tokens and \
             new.cache_creation_input_tokens >= old.cache_creation_input_tokens and \
-            all(new.unit(name) >= n for name, n in old.units):
+            all(new.unit(name) >= n for name, n in old.units) and (new.other_models or not old.other_models):
         return new
     units = dict(old.units)
     for name, n in new.units:
@@ -570,7 +571,8 @@ def _largest(old: Usage, new: Usage) -> Usage:
                     cache_creation_input_tokens=max(old.cache_creation_input_tokens, new.cache_creation_input_tokens),
                     reasoning_tokens=max(old.reasoning_tokens, new.reasoning_tokens), notes=old.notes or new.notes,
                     units=_units(units.items()),
-                    reported_usd=new.reported_usd if new.reported_usd is not None else old.reported_usd)
+                    reported_usd=new.reported_usd if new.reported_usd is not None else old.reported_usd,
+                    other_models=new.other_models or old.other_models, by_parts=new.by_parts or old.by_parts)
 
 
 def _with(usage: Usage, model: str | None, notes: list[str], tier: str | None = None) -> Usage:

@@ -56,6 +56,10 @@ class Usage:
     #: (the Responses API's image generation tool: ``tool_usage.image_gen``, on ``gpt-image-1``
     #: unless the tool names another): not part of the counts above, which are the model's own
     other_models: tuple[tuple[str, Usage], ...] = ()
+    #: the counts above are the sum of :attr:`other_models`' (Groq's compound systems, whose
+    #: ``usage_breakdown`` names the models that ran): priced as those parts alone, unless an
+    #: override prices the model itself
+    by_parts: bool = False
 
     @classmethod
     def of(
@@ -74,13 +78,15 @@ class Usage:
         service_tier: str | None = None,
         reported_usd: Decimal | None = None,
         other_models: tuple[tuple[str, Usage], ...] = (),
+        by_parts: bool = False,
     ) -> Usage:
         # built through the slots, in field order: the frozen __init__'s object.__setattr__
         # per field cost more than the rest of a limit's estimate (a Usage per limit action)
         u = _new(cls)
         for put, value in zip(_PUTS, (input_tokens, output_tokens, cached_input_tokens, cache_creation_input_tokens,
                                       cache_creation_1h_input_tokens, reasoning_tokens, input_tokens + output_tokens,
-                                      source, model, notes, units, service_tier, reported_usd, other_models),
+                                      source, model, notes, units, service_tier, reported_usd, other_models,
+                                      by_parts),
                               strict=True):
             put(u, value)
         return u
