@@ -9,6 +9,7 @@ from typing import Any
 
 from ..providers.encoding import codings, decode_body
 from ..providers.errors import ProviderError
+from ..providers.usage_gemini import TRAFFIC_TIERS
 
 __all__ = ["STREAM_TYPES", "answer_text", "header_value", "overflow_usage", "streamed", "usage_body"]
 
@@ -98,7 +99,7 @@ def usage_body(acc: Any, api: str) -> Any:
         return {"modelVersion": u.model, "usageMetadata": {
             "promptTokenCount": u.input_tokens, "candidatesTokenCount": u.output_tokens - u.reasoning_tokens,
             "thoughtsTokenCount": u.reasoning_tokens, "cachedContentTokenCount": u.cached_input_tokens,
-            "totalTokenCount": u.total_tokens, **_modalities(u.units)},
+            "totalTokenCount": u.total_tokens, **_modalities(u.units), **_traffic(u.service_tier)},
             **({"candidates": [{"index": 0, "groundingMetadata": {
                 "webSearchQueries": [f"search {i + 1}" for i in range(searches)]}}]} if searches else {})}
     calls = [{"type": "web_search_call", "action": {"type": "search"}}] * u.unit("web_searches") + [
@@ -115,6 +116,11 @@ def usage_body(acc: Any, api: str) -> Any:
                       "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens,
                                                     "audio_tokens": u.unit("output_audio_tokens"),
                                                     "image_tokens": u.unit("output_image_tokens")}}}
+
+
+def _traffic(tier: str | None) -> dict[str, str]:
+    """The tier a Gemini usage was served at as Vertex AI's ``usageMetadata.trafficType`` names it."""
+    return next(({"trafficType": name} for name, value in TRAFFIC_TIERS.items() if value == tier), {})
 
 
 def _ticks(u: Any) -> dict[str, int]:

@@ -17,8 +17,9 @@ from .batches import BATCH_NOTE, BATCH_PENDING_NOTE, finished_batch
 from .billed import reported_cost
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
-from .usage import (_MAX_TOKENS, DEFAULT_TIERS, Usage, loads, served_model, service_tier, tok, with_input_estimate,
+from .usage import (_MAX_TOKENS, DEFAULT_TIERS, Usage, _get, loads, served_model, service_tier, tok, with_input_estimate,
                     with_tier)
+from .usage_gemini import traffic_tier
 from .usage_openai import BESIDE
 from .vendor_usage import ollama_output_only
 
@@ -85,12 +86,17 @@ def bedrock_tier(response: Mapping[str, Any]) -> str | None:
 def gemini_tier(response: Mapping[str, Any]) -> str | None:
     """The service tier a Gemini answer was served at (``flex``, ``priority``), as its
     ``x-gemini-service-tier`` header says (the tier asked for, or ``standard`` where a priority
-    request was served at the standard tier), or an Interactions answer's ``service_tier``;
-    None for the standard tier. Priced by genai-prices' tier prices where it has them."""
+    request was served at the standard tier), an Interactions answer's ``service_tier``, or
+    Vertex AI's ``usageMetadata.trafficType`` (:data:`~.usage_gemini.TRAFFIC_TIERS`); None for the
+    standard tier. Priced by genai-prices' tier prices where it has them."""
     tier = _header(response.get("headers"), "x-gemini-service-tier")
     body = response.get("body")
+    if not tier and isinstance(body, list):  # streamGenerateContent without alt=sse: the last chunk's
+        body = next((item for item in reversed(body) if isinstance(_get(item, "usageMetadata"), Mapping)), None)
     if not tier and isinstance(body, Mapping) and isinstance(body.get("service_tier"), str):
         tier = body["service_tier"]
+    if not tier and isinstance(body, Mapping):  # Vertex AI's: in the usage, as the quota it was served from
+        return traffic_tier(body.get("usageMetadata"))
     tier = tier.strip().lower()
     return service_tier(tier.removeprefix("service_tier_")) if tier else None
 

@@ -38,7 +38,7 @@ from .vendor_usage import (bedrock_usage, cohere_delta_text, cohere_usage, inter
 from .usage import Usage, loads, merge_counts, _units, served_model, service_tier, with_input_estimate, with_units
 from .usage_openai import openai_usage, tool_calls
 from .usage_anthropic import anthropic_fields, anthropic_usage_from_fields
-from .usage_gemini import gemini_fields, gemini_part_texts, gemini_usage_from_fields
+from .usage_gemini import gemini_fields, gemini_part_texts, gemini_usage_from_fields, traffic_tier
 
 FAST_EVENTS = True
 """An event of a shape learnt from an earlier one of the stream (shapes.py: a content delta,
@@ -352,6 +352,7 @@ class StreamUsage:
             self._interaction_event(obj)
             return
         self._note_model(obj.get("modelVersion"), gemini=True)
+        self._tier = traffic_tier(obj.get("usageMetadata")) or self._tier  # Vertex AI's
         counts = gemini_fields(obj.get("usageMetadata"))
         if counts:
             merge_counts(self._gemini, counts)

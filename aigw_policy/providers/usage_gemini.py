@@ -9,7 +9,22 @@ from typing import Any
 
 from .usage import NO_INPUT, Usage, _dumps, _get, _list, _units, _with_gap, _within, counts_of, tok
 
-__all__ = ["gemini_fields", "gemini_part_texts", "gemini_usage", "gemini_usage_from_fields", "predict_usage"]
+__all__ = ["TRAFFIC_TIERS", "gemini_fields", "gemini_part_texts", "gemini_usage", "gemini_usage_from_fields",
+           "predict_usage", "traffic_tier"]
+
+TRAFFIC_TIERS = {"ON_DEMAND_PRIORITY": "priority", "ON_DEMAND_FLEX": "flex",
+                 "PROVISIONED_THROUGHPUT": "provisioned_throughput"}
+"""The service tier of Vertex AI's ``usageMetadata.trafficType`` (the quota a request was served
+from), by its value: ``ON_DEMAND`` (pay as you go) and ``TRAFFIC_TYPE_UNSPECIFIED`` are the
+standard tier. Provisioned Throughput is paid for by its commitment: genai-prices has no price
+for it (priced standard, said; an override ``model@provisioned_throughput`` prices it, at 0 for
+traffic the commitment covers)."""
+
+
+def traffic_tier(m: object) -> str | None:
+    """The tier a ``usageMetadata`` object's ``trafficType`` names (:data:`TRAFFIC_TIERS`), or None."""
+    traffic = m.get("trafficType") if isinstance(m, Mapping) else None
+    return TRAFFIC_TIERS.get(traffic) if isinstance(traffic, str) else None
 
 
 _GEMINI_FIELDS = (

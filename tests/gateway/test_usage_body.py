@@ -133,3 +133,21 @@ def test_the_models_a_groq_compound_stream_ran_come_back_the_same() -> None:
     back = extract_usage(AiRequest("groq", "chat", api="openai"),
                          {"status_code": 200, "headers": {}, "body": usage_body(acc, "openai")})
     assert (back.counts(), back.other_models, back.by_parts) == (reported.counts(), reported.other_models, True)
+
+
+VERTEX_PRIORITY = (b'data: {"modelVersion":"gemini-2.5-flash","candidates":[{"content":{"parts":[{"text":"a"}]},'
+                   b'"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":300,"candidatesTokenCount":9,'
+                   b'"totalTokenCount":309,"trafficType":"ON_DEMAND_PRIORITY"}}\n\n')
+
+
+def test_the_tier_a_vertex_stream_was_served_at_comes_back_the_same() -> None:
+    """Vertex AI names its tier in ``usageMetadata.trafficType`` (payloads22): an overflowing
+    stream's rebuilt body names it so too, or a priority answer past the capture limit would
+    be priced standard."""
+    acc = StreamUsage("gemini")
+    acc.feed(VERTEX_PRIORITY)
+    reported = acc.finish()
+    assert reported.service_tier == "priority"
+    back = extract_usage(AiRequest("vertex_ai", "chat", api="gemini"),
+                         {"status_code": 200, "headers": {}, "body": usage_body(acc, "gemini")})
+    assert (back.counts(), back.service_tier) == (reported.counts(), "priority")
