@@ -104,3 +104,12 @@ def test_a_compound_stream_is_charged_once_under_any_chunking(cuts: list[int], r
     assert (usage.input_tokens, usage.output_tokens, usage.source) == (*TOTAL, "provider")
     assert usage.by_parts and [m for m, _ in usage.other_models] == [m for m, _, _ in PARTS]
     assert PriceBook().cost("groq", usage.model, usage, at=NOW).usd == _parts_price()
+
+
+def test_a_part_without_a_price_makes_the_cost_unknown_and_names_it() -> None:
+    ai = classify(REQUEST)
+    breakdown = {"models": [*BREAKDOWN["models"], {"model": "acme/unpriced-1", "usage": _usage(10, 1)}]}
+    usage = extract_usage(ai, {"status_code": 200, "headers": {}, "body": _body(breakdown)})
+    cost = PriceBook().cost("groq", usage.model, usage, at=NOW)
+    assert cost.usd is None and cost.reason is not None and "a model it ran `acme/unpriced-1`" in cost.reason
+    assert "usage below its usage_breakdown's sum: the sum counted" in usage.notes  # 10 more input than `usage` says
