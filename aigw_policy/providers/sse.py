@@ -10,11 +10,13 @@ Provider rules:
 
 - OpenAI chat/completions: usage only in a final chunk, when ``stream_options.include_usage``
   was set (several usage chunks: each count keeps its largest value); Groq's last chunk
-  carries it under ``x_groq.usage`` whether asked for or not, Moonshot's in its choice
+  carries it under ``x_groq.usage`` whether asked for or not (a compound system's models under
+  ``x_groq.usage_breakdown``: priced by them), Moonshot's in its choice
   (``choices[0].usage``); the Responses API: ``response.completed`` (or ``.incomplete``/``.failed``).
 - Anthropic: ``message_start`` then ``message_delta`` usage counts are cumulative: each field
   keeps its largest value (a later placeholder 0 does not wipe it), never a sum.
-- Gemini: ``usageMetadata`` on chunks, cumulative: each field keeps its largest value.
+- Gemini: ``usageMetadata`` on chunks, cumulative: each field keeps its largest value (Vertex
+  AI's ``trafficType`` there is the tier it was served at).
 
 A stream that ends without usage, or whose usage is partial, is estimated from the streamed
 text and the request's input estimate, with ``source == "estimate"`` and a note saying why.
