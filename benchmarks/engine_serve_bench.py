@@ -39,7 +39,7 @@ from typing import Any
 import aigw_policy as ap
 from aigw_policy.limits import Charge, LimitSpec
 from aigw_policy.providers import PriceBook, classify
-from aigw_policy.providers.usage import openai_usage
+from aigw_policy.providers.usage_openai import openai_usage
 from aigw_policy.stores import MemoryStore
 
 from gateway_compare import CHAT, POLICY  # noqa: E402  what serve gets and enforces in gateway_compare.py

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..providers.encoding import codings, decode_body
 from ..providers.errors import ProviderError
+from ..providers.usage_gemini import TRAFFIC_TIERS
 
 __all__ = ["STREAM_TYPES", "answer_text", "header_value", "overflow_usage", "streamed", "usage_body"]
 
@@ -98,7 +99,7 @@ def usage_body(acc: Any, api: str) -> Any:
         return {"modelVersion": u.model, "usageMetadata": {
             "promptTokenCount": u.input_tokens, "candidatesTokenCount": u.output_tokens - u.reasoning_tokens,
             "thoughtsTokenCount": u.reasoning_tokens, "cachedContentTokenCount": u.cached_input_tokens,
-            "totalTokenCount": u.total_tokens, **_modalities(u.units)},
+            "totalTokenCount": u.total_tokens, **_modalities(u.units), **_traffic(u.service_tier)},
             **({"candidates": [{"index": 0, "groundingMetadata": {
                 "webSearchQueries": [f"search {i + 1}" for i in range(searches)]}}]} if searches else {})}
     calls = [{"type": "web_search_call", "action": {"type": "search"}}] * u.unit("web_searches") + [
@@ -117,6 +118,11 @@ def usage_body(acc: Any, api: str) -> Any:
                                                     "image_tokens": u.unit("output_image_tokens")}}}
 
 
+def _traffic(tier: str | None) -> dict[str, str]:
+    """The tier a Gemini usage was served at as Vertex AI's ``usageMetadata.trafficType`` names it."""
+    return next(({"trafficType": name} for name, value in TRAFFIC_TIERS.items() if value == tier), {})
+
+
 def _ticks(u: Any) -> dict[str, int]:
     """xAI's ``cost_in_usd_ticks`` (1e-10 USD) of a usage that reported what it cost, as its
     Anthropic-compatible API names it."""
@@ -125,9 +131,17 @@ def _ticks(u: Any) -> dict[str, int]:
 
 def _tool_models(u: Any) -> dict[str, Any]:
     """The Responses API's ``tool_usage.image_gen`` and its tool's model (the usage a tool ran on
-    a model of its own: ``Usage.other_models``), as the Response object names them."""
+    a model of its own: ``Usage.other_models``), as the Response object names them; Groq's
+    ``usage_breakdown`` for a usage that is the sum of its models' (``Usage.by_parts``)."""
     if not u.other_models:
         return {}
+    if u.by_parts:  # Groq's compound systems: the models that ran, whose counts are the usage's
+        return {"usage_breakdown": {"models": [
+            {"model": name, "usage": {"prompt_tokens": part.input_tokens, "completion_tokens": part.output_tokens,
+                                      "total_tokens": part.total_tokens,
+                                      "prompt_tokens_details": {"cached_tokens": part.cached_input_tokens},
+                                      "completion_tokens_details": {"reasoning_tokens": part.reasoning_tokens}}}
+            for name, part in u.other_models]}}
     model, part = u.other_models[0]
     return {"tools": [{"type": "image_generation", "model": model}], "tool_usage": {"image_gen": {
         "input_tokens": part.input_tokens, "output_tokens": part.output_tokens, "total_tokens": part.total_tokens,

@@ -36,7 +36,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .usage import Usage, _get, _list, counts_of, openai_usage, tok
+from .usage import Usage, _get, _list, counts_of, tok
+from .usage_openai import openai_usage
 from .vendor_usage import bedrock_usage
 
 __all__ = ["header_usage", "invoke_text", "invoke_usage", "metrics_usage", "set_invoke_max_tokens"]

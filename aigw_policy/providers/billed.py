@@ -1,7 +1,7 @@
 """What an answer says it billed besides tokens: the cost a provider reports (OpenRouter's,
 Perplexity's ``usage.cost``, xAI's ``usage.cost_in_usd_ticks``), the seconds of audio a transcription is billed by (whisper-1's
 ``usage.seconds``, Mistral's ``prompt_audio_seconds``) and the Google searches a Gemini answer
-was grounded with (its candidates' ``groundingMetadata``). Pure; read by :mod:`.usage`,
+was grounded with (its candidates' ``groundingMetadata``). Pure; read by :mod:`.usage_openai`, :mod:`.usage_anthropic`,
 :mod:`.body_usage` and :mod:`.sse`."""
 
 from __future__ import annotations

@@ -6,28 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .usage import (
-    Usage,
-    _dumps,
-    _get,
-    _list,
-    _model,
-    anthropic_usage,
-    gemini_fields,
-    gemini_part_texts,
-    gemini_usage,
-    gemini_usage_from_fields,
-    merge_counts,
-    openai_usage,
-    predict_usage,
-    service_tier,
-    tool_calls,
-    with_tier,
-    with_units,
-)
+from .usage import Usage, _dumps, _get, _list, _model, merge_counts, service_tier, with_tier, with_units
+from .usage_openai import openai_usage, tool_calls
+from .usage_anthropic import anthropic_usage
+from .usage_gemini import gemini_fields, gemini_part_texts, gemini_usage, gemini_usage_from_fields, predict_usage
 from .bedrock_invoke import invoke_text, invoke_usage
 from .billed import grounded_searches, grounding_queries
-from .tool_models import with_tool_models
+from .tool_models import with_breakdown, with_tool_models
 from .vendor_usage import cohere_delta_text, cohere_usage, converse_text, interaction_usage, ocr_usage, ollama_usage
 
 __all__ = ["output_text", "usage_from_body"]
@@ -77,6 +62,7 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
         if usage is not None:  # the tier it was served at, the searches the Responses API billed
             usage = with_tier(usage, service_tier(_get(body, "service_tier")))
             usage = with_tool_models(with_units(usage, tool_calls(_get(body, "output"))), body)
+            usage = with_breakdown(usage, _get(body, "usage_breakdown"))  # Groq's compound systems
     if usage is None:
         return None
     return usage.with_model(_model(body) if isinstance(body, Mapping) else None)

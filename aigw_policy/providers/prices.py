@@ -259,15 +259,25 @@ class PriceBook:
     def cost(self, provider: str, model: str | None, usage: Usage, *, at: datetime | None = None) -> Cost:
         """The cost of ``usage`` on ``model`` at ``provider``, and of what its server-side tools
         ran on models of their own (:attr:`Usage.other_models`), each at its own model's price:
-        unknown when any is (a figure the provider reported holds them all already)."""
+        unknown when any is (a figure the provider reported holds them all already). A usage
+        that is the sum of those models' (:attr:`Usage.by_parts`: Groq's compound systems) is
+        priced as its parts alone, unless an override prices ``model`` itself."""
         cost = self._own_cost(provider, model, usage, at)
-        if not usage.other_models or cost.usd is None or cost.source == "provider":
+        inp: Decimal | None
+        out: Decimal | None
+        if usage.by_parts and usage.other_models:
+            if cost.source in ("override", "provider"):
+                return cost
+            cost = Cost(Decimal(0), "genai-prices", Decimal(0), Decimal(0), model=model)  # its parts' alone
+            usd, inp, out, what = Decimal(0), Decimal(0), Decimal(0), "a model it ran"
+        elif not usage.other_models or cost.usd is None or cost.source == "provider":
             return cost
-        usd, inp, out = cost.usd, cost.input_usd, cost.output_usd
+        else:
+            usd, inp, out, what = cost.usd, cost.input_usd, cost.output_usd, "a tool's use of"
         for name, part in usage.other_models:
             got = self._own_cost(provider, name, part, at)
             if got.usd is None:
-                return Cost(None, "unknown", reason=f"a tool's use of `{name}`: {got.reason}", model=cost.model)
+                return Cost(None, "unknown", reason=f"{what} `{name}`: {got.reason}", model=cost.model)
             usd += got.usd
             inp = inp + got.input_usd if inp is not None and got.input_usd is not None else None
             out = out + got.output_usd if out is not None and got.output_usd is not None else None

@@ -17,7 +17,10 @@ from .batches import BATCH_NOTE, BATCH_PENDING_NOTE, finished_batch
 from .billed import reported_cost
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
-from .usage import _MAX_TOKENS, BESIDE, Usage, loads, served_model, service_tier, tok, with_input_estimate, with_tier
+from .usage import (_MAX_TOKENS, DEFAULT_TIERS, Usage, _get, loads, served_model, service_tier, tok, with_input_estimate,
+                    with_tier)
+from .usage_gemini import traffic_tier
+from .usage_openai import BESIDE
 from .vendor_usage import ollama_output_only
 
 FAST_USAGE = True
@@ -83,12 +86,17 @@ def bedrock_tier(response: Mapping[str, Any]) -> str | None:
 def gemini_tier(response: Mapping[str, Any]) -> str | None:
     """The service tier a Gemini answer was served at (``flex``, ``priority``), as its
     ``x-gemini-service-tier`` header says (the tier asked for, or ``standard`` where a priority
-    request was served at the standard tier), or an Interactions answer's ``service_tier``;
-    None for the standard tier. Priced by genai-prices' tier prices where it has them."""
+    request was served at the standard tier), an Interactions answer's ``service_tier``, or
+    Vertex AI's ``usageMetadata.trafficType`` (:data:`~.usage_gemini.TRAFFIC_TIERS`); None for the
+    standard tier. Priced by genai-prices' tier prices where it has them."""
     tier = _header(response.get("headers"), "x-gemini-service-tier")
     body = response.get("body")
+    if not tier and isinstance(body, list):  # streamGenerateContent without alt=sse: the last chunk's
+        body = next((item for item in reversed(body) if isinstance(_get(item, "usageMetadata"), Mapping)), None)
     if not tier and isinstance(body, Mapping) and isinstance(body.get("service_tier"), str):
         tier = body["service_tier"]
+    if not tier and isinstance(body, Mapping):  # Vertex AI's: in the usage, as the quota it was served from
+        return traffic_tier(body.get("usageMetadata"))
     tier = tier.strip().lower()
     return service_tier(tier.removeprefix("service_tier_")) if tier else None
 
@@ -266,10 +274,12 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
     """``usage_from_body`` of an OpenAI chat completion (or completion, embedding) body with
     integer ``prompt_tokens`` and ``completion_tokens`` and a ``model`` string, the usual
     shape; None for anything else (the general way reads it), a body with an ``output`` (the
-    Responses API's search calls, billed apart) or a ``tool_usage`` (its image model's) among them."""
+    Responses API's search calls, billed apart), a ``tool_usage`` (its image model's) or a
+    ``usage_breakdown`` (Groq's compound systems' models) among them."""
     u = body.get("usage")
     if type(u) is not dict or "input_tokens" in u or "output_tokens" in u or not BESIDE.isdisjoint(u) or "cost" in u \
-            or "cost_in_usd_ticks" in u or "prompt_audio_seconds" in u or "output" in body or "tool_usage" in body:
+            or "cost_in_usd_ticks" in u or "prompt_audio_seconds" in u or "output" in body or "tool_usage" in body \
+            or body.get("usage_breakdown") is not None:
         return None
     inp = u.get("prompt_tokens")
     out = u.get("completion_tokens", 0)
@@ -294,7 +304,7 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
             or total is not None and not (type(total) is int and total <= inp + out)):
         return None  # clamped or made up to the total, with a note, the general way
     tier = body.get("service_tier")
-    if tier is not None and tier not in ("default", "auto"):
+    if tier is not None and tier not in DEFAULT_TIERS:
         return None  # a tier with its own prices: the general way
     return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning, model=model[:256])
 

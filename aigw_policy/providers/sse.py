@@ -10,11 +10,13 @@ Provider rules:
 
 - OpenAI chat/completions: usage only in a final chunk, when ``stream_options.include_usage``
   was set (several usage chunks: each count keeps its largest value); Groq's last chunk
-  carries it under ``x_groq.usage`` whether asked for or not, Moonshot's in its choice
+  carries it under ``x_groq.usage`` whether asked for or not (a compound system's models under
+  ``x_groq.usage_breakdown``: priced by them), Moonshot's in its choice
   (``choices[0].usage``); the Responses API: ``response.completed`` (or ``.incomplete``/``.failed``).
 - Anthropic: ``message_start`` then ``message_delta`` usage counts are cumulative: each field
   keeps its largest value (a later placeholder 0 does not wipe it), never a sum.
-- Gemini: ``usageMetadata`` on chunks, cumulative: each field keeps its largest value.
+- Gemini: ``usageMetadata`` on chunks, cumulative: each field keeps its largest value (Vertex
+  AI's ``trafficType`` there is the tier it was served at).
 
 A stream that ends without usage, or whose usage is partial, is estimated from the streamed
 text and the request's input estimate, with ``source == "estimate"`` and a note saying why.
@@ -32,26 +34,13 @@ from .eventstream import EventStreamParser
 from .framing import BOM, JSONArrayParser, NDJSONParser, SSEParser
 from .shapes import Shape, cut, learn
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .tool_models import with_tool_models
+from .tool_models import with_breakdown, with_tool_models
 from .vendor_usage import (bedrock_usage, cohere_delta_text, cohere_usage, interaction_usage, ollama_output_only,
                            ollama_usage)
-from .usage import (
-    Usage,
-    anthropic_fields,
-    anthropic_usage_from_fields,
-    gemini_fields,
-    gemini_part_texts,
-    gemini_usage_from_fields,
-    loads,
-    merge_counts,
-    _units,
-    openai_usage,
-    served_model,
-    service_tier,
-    tool_calls,
-    with_input_estimate,
-    with_units,
-)
+from .usage import Usage, loads, merge_counts, _units, served_model, service_tier, with_input_estimate, with_units
+from .usage_openai import openai_usage, tool_calls
+from .usage_anthropic import anthropic_fields, anthropic_usage_from_fields
+from .usage_gemini import gemini_fields, gemini_part_texts, gemini_usage_from_fields, traffic_tier
 
 FAST_EVENTS = True
 """An event of a shape learnt from an earlier one of the stream (shapes.py: a content delta,
@@ -321,16 +310,17 @@ class StreamUsage:
                 return
         self._note_model(obj.get("model"))
         self._tier = service_tier(obj.get("service_tier")) or self._tier
-        usage = obj.get("usage")
-        if usage is None:  # Groq's streams: the counts of the last chunk under `x_groq`
-            extra = obj.get("x_groq")
-            if type(extra) is dict:
-                usage = extra.get("usage")
+        usage, breakdown = obj.get("usage"), obj.get("usage_breakdown")
+        extra = obj.get("x_groq")
+        if type(extra) is dict:  # Groq's streams: the counts of the last chunk under `x_groq`
+            usage = extra.get("usage") if usage is None else usage
+            breakdown = extra.get("usage_breakdown") if breakdown is None else breakdown
         if usage is None:  # Moonshot's: in the last chunk's choice (choices[0].usage)
             usage = _choice_usage(obj.get("choices"))
         if usage is not None:
             found = openai_usage(usage)
             if found is not None:
+                found = with_breakdown(found, breakdown)
                 self._usage = found if self._usage is None else _largest(self._usage, found)
         parts = []
         _texts_openai(obj, parts)
@@ -364,6 +354,7 @@ class StreamUsage:
             self._interaction_event(obj)
             return
         self._note_model(obj.get("modelVersion"), gemini=True)
+        self._tier = traffic_tier(obj.get("usageMetadata")) or self._tier  # Vertex AI's
         counts = gemini_fields(obj.get("usageMetadata"))
         if counts:
             merge_counts(self._gemini, counts)
@@ -573,7 +564,7 @@ def _largest(old: Usage, new: Usage) -> Usage:
     if new.input_tokens >= old.input_tokens and new.output_tokens >= old.output_tokens and \
             new.cached_input_tokens >= old.cached_input_tokens and new.reasoning_tokens >= old.reasoning_tokens and \
             new.cache_creation_input_tokens >= old.cache_creation_input_tokens and \
-            all(new.unit(name) >= n for name, n in old.units):
+            all(new.unit(name) >= n for name, n in old.units) and (new.other_models or not old.other_models):
         return new
     units = dict(old.units)
     for name, n in new.units:
@@ -583,7 +574,8 @@ def _largest(old: Usage, new: Usage) -> Usage:
                     cache_creation_input_tokens=max(old.cache_creation_input_tokens, new.cache_creation_input_tokens),
                     reasoning_tokens=max(old.reasoning_tokens, new.reasoning_tokens), notes=old.notes or new.notes,
                     units=_units(units.items()),
-                    reported_usd=new.reported_usd if new.reported_usd is not None else old.reported_usd)
+                    reported_usd=new.reported_usd if new.reported_usd is not None else old.reported_usd,
+                    other_models=new.other_models or old.other_models, by_parts=new.by_parts or old.by_parts)
 
 
 def _with(usage: Usage, model: str | None, notes: list[str], tier: str | None = None) -> Usage:

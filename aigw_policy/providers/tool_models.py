@@ -8,6 +8,11 @@ prices (:attr:`~.usage.Usage.other_models`). Pure, as :mod:`.usage`.
   ``total_tokens``), apart from ``usage``, which is the Responses model's own. The image model
   is the tool's ``model`` in the response's ``tools`` (which echo the request's, defaults
   filled in), ``gpt-image-1`` when it names none, as OpenAI documents.
+- **Groq's compound systems** (``groq/compound``, ``groq/compound-mini``): the answer's
+  ``usage_breakdown: {models: [{model, usage}]}`` (a stream's last chunk: under ``x_groq``)
+  names each model that ran and its counts; ``usage`` is their sum. The system has no price of
+  its own (Groq bills the models that ran, at their prices): the usage is priced by its parts
+  (:attr:`~.usage.Usage.by_parts`), its counts kept as ``ai.usage``'s.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from .usage import Usage, _get, _list, openai_usage
+from .usage import Usage, _get, _list
+from .usage_openai import openai_usage
 
-__all__ = ["IMAGE_MODEL", "with_tool_models"]
+__all__ = ["IMAGE_MODEL", "with_breakdown", "with_tool_models"]
 
 IMAGE_MODEL = "gpt-image-1"
 """The image generation tool's model when the response's tools name none (OpenAI's default)."""
@@ -45,3 +51,28 @@ def _image_model(response: object) -> str:
             model = tool.get("model")
             return model[:256] if isinstance(model, str) and model else IMAGE_MODEL
     return IMAGE_MODEL
+
+
+def with_breakdown(usage: Usage, breakdown: object) -> Usage:
+    """``usage`` priced by the models a Groq compound answer's ``usage_breakdown`` names, each
+    at its own prices (:attr:`~.usage.Usage.by_parts`); as it is when there is none (``null``
+    on every plain Groq answer). A breakdown whose entries are not a model and counts is not
+    trusted at all (noted: the model's own price stands), never read in part: a part left out
+    would go unpriced. The counts are made up to the parts' sum when ``usage`` says less."""
+    if breakdown is None:
+        return usage
+    parts: list[tuple[str, Usage]] = []
+    for entry in _list(_get(breakdown, "models")):
+        model, part = _get(entry, "model"), openai_usage(_get(entry, "usage"))
+        if not isinstance(model, str) or not model or part is None:
+            parts = []
+            break
+        parts.append((model[:256], part))
+    if not parts:
+        return replace(usage, notes=(*usage.notes, "usage_breakdown has no usable models: not priced by its parts"))
+    inp, out = sum(p.input_tokens for _, p in parts), sum(p.output_tokens for _, p in parts)
+    if inp > usage.input_tokens or out > usage.output_tokens:
+        usage = replace(usage, input_tokens=max(inp, usage.input_tokens), output_tokens=max(out, usage.output_tokens),
+                        total_tokens=max(inp, usage.input_tokens) + max(out, usage.output_tokens),
+                        notes=(*usage.notes, "usage below its usage_breakdown's sum: the sum counted"))
+    return replace(usage, other_models=tuple(parts), by_parts=True)

@@ -27,8 +27,8 @@ from dataclasses import replace
 from typing import Any
 
 from .billed import searches_billed
-from .usage import (Usage, _get, _list, _n, _with_gap, _within, counts_of, gemini_fields, gemini_usage_from_fields,
-                    tok, with_units)
+from .usage import Usage, _get, _list, _n, _with_gap, _within, counts_of, tok, with_units
+from .usage_gemini import gemini_fields, gemini_usage_from_fields
 
 __all__ = ["bedrock_usage", "cohere_usage", "converse_text", "cohere_delta_text", "interaction_fields",
            "interaction_usage", "ocr_usage", "ollama_output_only", "ollama_usage"]

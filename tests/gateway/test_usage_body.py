@@ -111,3 +111,43 @@ def test_the_cost_openrouter_reported_comes_back_the_same() -> None:
     back = extract_usage(AiRequest("openrouter", "chat", api="openai"),
                          {"status_code": 200, "headers": {}, "body": usage_body(acc, "openai")})
     assert (back.counts(), back.reported_usd) == (reported.counts(), reported.reported_usd)
+
+
+GROQ_COMPOUND = (b'data: {"model":"groq/compound","choices":[{"delta":{"content":"hi"}}]}\n\n'
+                 b'data: {"model":"groq/compound","choices":[{"delta":{},"finish_reason":"stop"}],"x_groq":{"id":"r",'
+                 b'"usage":{"prompt_tokens":5120,"completion_tokens":737,"total_tokens":5857},"usage_breakdown":'
+                 b'{"models":[{"model":"openai/gpt-oss-120b","usage":{"prompt_tokens":3912,"completion_tokens":640,'
+                 b'"total_tokens":4552}},{"model":"meta-llama/llama-4-scout-17b-16e-instruct","usage":'
+                 b'{"prompt_tokens":1208,"completion_tokens":97,"total_tokens":1305}}]}}}\n\n'
+                 b"data: [DONE]\n\n")
+
+
+def test_the_models_a_groq_compound_stream_ran_come_back_the_same() -> None:
+    """An overflowing Groq compound stream (tests/providers/test_groq_compound.py): its models
+    and their counts come back as ``usage_breakdown``, priced by its parts; not as the image
+    tool of the Responses API, which the other models of a usage were before (payloads22)."""
+    acc = StreamUsage("openai")
+    acc.feed(GROQ_COMPOUND)
+    reported = acc.finish()
+    assert reported.by_parts and len(reported.other_models) == 2
+    back = extract_usage(AiRequest("groq", "chat", api="openai"),
+                         {"status_code": 200, "headers": {}, "body": usage_body(acc, "openai")})
+    assert (back.counts(), back.other_models, back.by_parts) == (reported.counts(), reported.other_models, True)
+
+
+VERTEX_PRIORITY = (b'data: {"modelVersion":"gemini-2.5-flash","candidates":[{"content":{"parts":[{"text":"a"}]},'
+                   b'"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":300,"candidatesTokenCount":9,'
+                   b'"totalTokenCount":309,"trafficType":"ON_DEMAND_PRIORITY"}}\n\n')
+
+
+def test_the_tier_a_vertex_stream_was_served_at_comes_back_the_same() -> None:
+    """Vertex AI names its tier in ``usageMetadata.trafficType`` (payloads22): an overflowing
+    stream's rebuilt body names it so too, or a priority answer past the capture limit would
+    be priced standard."""
+    acc = StreamUsage("gemini")
+    acc.feed(VERTEX_PRIORITY)
+    reported = acc.finish()
+    assert reported.service_tier == "priority"
+    back = extract_usage(AiRequest("vertex_ai", "chat", api="gemini"),
+                         {"status_code": 200, "headers": {}, "body": usage_body(acc, "gemini")})
+    assert (back.counts(), back.service_tier) == (reported.counts(), "priority")

@@ -17,7 +17,7 @@ import pytest
 
 from aigw_policy.providers import PriceBook, classify, extract_usage, inject_include_usage
 from aigw_policy.providers.forms import MAX_FORM_BYTES, form_fields
-from aigw_policy.providers.usage import openai_usage
+from aigw_policy.providers.usage_openai import openai_usage
 
 AT = datetime(2026, 11, 26, 12, tzinfo=UTC)
 

@@ -63,7 +63,9 @@ sse_like = st.lists(
                                  # Bedrock InvokeModel's families, Cohere v1, reported costs (session 14)
                                  "amazon-bedrock-invocationMetrics", "inputTokenCount", "prompt_token_count",
                                  "generation_token_count", "inputTextTokenCount", "metadata", "event_type",
-                                 "is_finished", "meta", "billed_units", "cost", "is_byok", "seconds"]),
+                                 "is_finished", "meta", "billed_units", "cost", "is_byok", "seconds",
+                                 # Groq's compound systems, Vertex AI's tier (payloads22)
+                                 "x_groq", "usage_breakdown", "models", "model", "prompt_tokens", "trafficType"]),
                 kids, max_size=4),
             max_leaves=12)),
     ),

@@ -12,7 +12,7 @@ import pytest
 
 from aigw_policy.providers import PriceBook
 from aigw_policy.providers.billed import reported_cost
-from aigw_policy.providers.usage import openai_usage
+from aigw_policy.providers.usage_openai import openai_usage
 
 BASE = {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
 

@@ -82,3 +82,14 @@ def test_a_tier_genai_prices_prices_keeps_its_price_and_no_reason() -> None:
     flex = PriceBook().cost("openai", usage.model, usage, at=NOW)
     standard = PriceBook().cost("openai", usage.model, type(usage).of(1000, 100), at=NOW)
     assert flex.reason is None and flex.usd is not None and standard.usd is not None and flex.usd < standard.usd
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not c["tier"]], ids=[c["id"] for c in CASES if not c["tier"]])
+def test_a_vendors_default_tier_is_priced_as_no_tier(case: dict[str, Any]) -> None:
+    """A vendor's own name for its default tier (Groq's ``on_demand``, on every answer; Bedrock's
+    ``default``, Anthropic's ``standard``) is no tier: its cost has no reason, as a plain answer's.
+    Before payloads22, every Groq answer was priced "without its `on_demand` price"."""
+    ai, usage = _usage(case)
+    model = usage.model if case["provider_id"] != "aws" else ai.model
+    cost = PriceBook().cost(ai.provider, model, usage, at=NOW)
+    assert cost.usd is not None and cost.reason is None, cost
