@@ -92,3 +92,28 @@ def test_a_sqlite_file_of_other_tables_is_no_ledger(tmp_path: Path) -> None:
     empty = tmp_path / "empty.db"
     empty.write_bytes(b"")
     assert list(read_ledger(f"sqlite:{empty}")) == []  # nothing written yet: an empty ledger
+
+
+
+def test_the_gateways_own_read_names_the_row_too(pg_url: str) -> None:
+    """``serve``'s `GET /v1/aigw/usage` reads PostgreSQL through the sink: a table made by hand
+    with every column as text is a LedgerError there (its 503 `ledger_unavailable`), not a
+    500 with a traceback."""
+    import psycopg
+
+    from aigw_policy.ledger.record import COLUMNS
+    from aigw_policy.ledger.sinks import open_sink
+
+    table = pg_url.rpartition("table=")[2]
+    row = {"request_id": "r1", "time": TIME, "stream": "f", "input_tokens": "abc"}
+    with psycopg.connect(pg_url.partition("?")[0]) as db:
+        columns = ", ".join(f'"{c}" text' for c in COLUMNS)
+        db.execute(f"CREATE TABLE {table} ({columns})")
+        db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
+                   tuple(row.values()))
+    sink = open_sink(pg_url)
+    try:
+        with pytest.raises(LedgerError, match="row 1 \\(request `r1`\\): `stream` is str"):
+            list(sink.read())  # type: ignore[attr-defined]
+    finally:
+        sink.close()
