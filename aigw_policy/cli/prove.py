@@ -154,3 +154,7 @@ def _check_where(where: str) -> None:
         codes = [getattr(d, "code", None) for d in error.diagnostics]
         code = next((c for c in codes if c), "AIGW422")
         raise fail_usage(f"--where: {code}: {'; '.join(found)}") from None
+    from ..analysis.cel_check import check_condition_type
+
+    for d in check_condition_type(where, None):  # `1`, `ai.model`: no question of a request
+        raise fail_usage(f"--where: {d.code}: {d.message}")

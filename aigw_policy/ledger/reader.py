@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..redact import redact
 from .record import COLUMNS, UsageRecord, keep_final
-from .sinks import TABLE, LedgerError, local_path, select
+from .sinks import TABLE, LedgerError, local_path, record_of_row, select
 
 __all__ = ["Window", "read_ledger"]
 
@@ -50,9 +50,12 @@ def _sqlite(path: str, since: str | None, until: str | None, limit: int | None) 
     except sqlite3.Error as exc:
         raise LedgerError(f"cannot open ledger `{shown}`: {exc}") from None
     try:
-        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                      (TABLE,)).fetchone() is None:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        if TABLE not in tables:
             db.close()
+            if tables:  # another database named by mistake; an empty one is a ledger not written yet
+                raise LedgerError(f"`{shown}` is not a usage ledger: no table `{TABLE}` (it has "
+                                  f"{', '.join(f'`{t}`' for t in tables[:5])})")
             return iter(())
         have = [c for c in COLUMNS if c in {row[1] for row in db.execute(f"PRAGMA table_info({TABLE})")}]
         cursor = db.execute(*select(TABLE, have, since, until, limit, "?"))
@@ -66,9 +69,11 @@ def _stream(db: sqlite3.Connection, cursor: sqlite3.Cursor, have: list[str], sho
     """The rows as records, fetched as they are consumed (memory: a page, not the window);
     WAL mode lets the gateway write meanwhile."""
     try:
+        number = 0
         while rows := cursor.fetchmany(1000):
             for row in rows:
-                yield _record(have, row, sqlite=True)
+                number += 1
+                yield record_of_row(have, row, shown, number, sqlite=True)
     except sqlite3.Error as exc:
         raise LedgerError(f"cannot read ledger `{shown}`: {exc}") from None
     finally:
@@ -98,14 +103,7 @@ def _postgres(url: str, since: str | None, until: str | None, limit: int | None)
             rows = db.execute(*select(table, have, since, until, limit, "%s")).fetchall()
     except psycopg.Error as exc:
         raise LedgerError(f"cannot read ledger `{shown}`: {str(exc).strip()[:200]}") from None
-    return iter([_record(have, row) for row in rows])
-
-
-def _record(columns: list[str], row: tuple[object, ...], *, sqlite: bool = False) -> UsageRecord:
-    d = dict(zip(columns, row, strict=True))
-    if sqlite:
-        d["stream"] = bool(d["stream"])
-    return UsageRecord(**d)  # type: ignore[arg-type]
+    return iter([record_of_row(have, row, shown, number) for number, row in enumerate(rows, 1)])
 
 
 def _jsonl(path: str, since: str | None, until: str | None, limit: int | None) -> Iterator[UsageRecord]:

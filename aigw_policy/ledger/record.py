@@ -238,6 +238,11 @@ _TYPES = {name: _is_text for name in COLUMNS} | dict.fromkeys(_COUNTS, _is_int) 
 """What :meth:`UsageRecord.from_dict` accepts for each field (JSON's types)."""
 
 
+def wrong_field(name: str, value: Any) -> str | None:
+    """Why ``value`` cannot be field ``name`` of a record (its type named), or None."""
+    return None if _TYPES[name](value) else f"`{name}` is {type(value).__name__}: not a usage record's"
+
+
 def make_record(
     request_id: str,
     *,

@@ -22,7 +22,7 @@ from ..limits.sqlite_open import open_sqlite
 from ..providers.usage import TOKEN_FIELDS
 from ..redact import redact
 from .errors import LedgerError
-from .record import COLUMNS, PENDING, UsageRecord, keep_final
+from .record import COLUMNS, PENDING, UsageRecord, keep_final, wrong_field
 
 _QCOLS = ", ".join(f'"{c}"' for c in COLUMNS)  # quoted: `user` is reserved in PostgreSQL
 
@@ -239,10 +239,8 @@ class SqliteSink:
                 rows = self._db.execute(sql, args).fetchall()
             except sqlite3.Error as exc:
                 raise LedgerError(f"cannot read ledger `{self.url}`: {exc}") from None
-        for row in rows:
-            d = dict(zip(COLUMNS, row, strict=True))
-            d["stream"] = bool(d["stream"])
-            yield UsageRecord(**d)
+        for number, row in enumerate(rows, 1):
+            yield record_of_row(COLUMNS, row, self.url, number, sqlite=True)
 
     def close(self) -> None:
         with self._lock:
@@ -306,8 +304,8 @@ class PostgresSink:
                 with db.transaction(), db.cursor(name="aigw_usage_read") as cur:
                     cur.itersize = 1000
                     cur.execute(sql, args)
-                    for row in cur:
-                        yield UsageRecord(**dict(zip(COLUMNS, row, strict=True)))
+                    for number, row in enumerate(cur, 1):
+                        yield record_of_row(COLUMNS, row, self.url, number)
         except self._psycopg.Error as exc:
             raise LedgerError(f"cannot read ledger `{self.url}`: {str(exc).strip()[:200]}") from None
 
@@ -345,3 +343,19 @@ def open_sink(url: str = DEFAULT_LEDGER) -> Sink:
         raise LedgerError(f"bad ledger url `{redact(url)}` (use `sqlite:PATH`, `jsonl:PATH`, `postgresql://...` or `nats://HOST:PORT/SUBJECT`)")
     scheme, path = local
     return SqliteSink(path) if scheme == "sqlite" else JsonlSink(path)
+
+
+def record_of_row(columns: Sequence[str], row: Sequence[object], shown: str, number: int, *,
+                  sqlite: bool = False) -> UsageRecord:
+    """Row ``number`` (in the read's order) as a record; a value of the wrong type (a
+    hand-made table) is an error naming the ledger, the row and the column."""
+    d = dict(zip(columns, row, strict=True))
+    if sqlite and d.get("stream") in (0, 1):  # SQLite keeps a bool as 0 or 1
+        d["stream"] = bool(d["stream"])
+    for name, value in d.items():
+        wrong = wrong_field(name, value)
+        if wrong is not None:
+            rid = d.get("request_id")
+            of = f" (request `{rid[:64]}`)" if isinstance(rid, str) and rid else ""
+            raise LedgerError(f"`{shown}` is not a usage ledger: row {number}{of}: {wrong}")
+    return UsageRecord(**d)  # type: ignore[arg-type]

@@ -9,7 +9,6 @@ waiting run, and a run that finishes after a newer change is dropped, never publ
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -28,6 +27,7 @@ from .formatting import FormatRefused, format_edits
 from .hover import hover_at
 from .navigation import definition_at, symbols
 from .positions import Lines
+from .protocol import Server, quiet_expected_errors
 
 __all__ = ["DEBOUNCE", "build_server", "serve_stdio"]
 
@@ -122,16 +122,11 @@ class _Documents:
         self.server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
-def _not_a_refusal(record: logging.LogRecord) -> bool:
-    """pygls logs every error response with its traceback; a refused format is an answer."""
-    return not (record.exc_info and isinstance(record.exc_info[1], FormatRefused))
-
-
 def serve_stdio(lint: Linter) -> int:
     """Serve over stdin and stdout until `exit`: the exit status the protocol asks for (0
     after a `shutdown` request, else 1)."""
     server, docs = _build(lint)
-    logging.getLogger("pygls.protocol.json_rpc").addFilter(_not_a_refusal)
+    quiet_expected_errors(FormatRefused)  # a refused format is an answer
     server.start_io()
     docs.worker.shutdown(wait=False, cancel_futures=True)
     return 0 if docs.shut_down else 1
@@ -144,7 +139,7 @@ def build_server(lint: Linter) -> LanguageServer:
 
 
 def _build(lint: Linter) -> tuple[LanguageServer, _Documents]:
-    server = LanguageServer("aigw-policy", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+    server = Server("aigw-policy", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
     docs = _Documents(server, lint)
 
     @server.feature(types.SHUTDOWN)

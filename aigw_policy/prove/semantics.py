@@ -253,7 +253,8 @@ class _Walk:
             out = env.variable("ai.max_output_tokens")
             if (cfg.mode or "reject") == "clamp":
                 clamp = z3.And(alive, z3.Or(out.val == 0, out.val > cfg.output))
-                env.set_state("ai.max_output_tokens", Sym("int", z3.If(clamp, z3.IntVal(cfg.output), out.val), out.err))
+                env.set_state("ai.max_output_tokens", Sym("int", z3.If(clamp, z3.IntVal(cfg.output), out.val),
+                                                         z3.And(out.err, z3.Not(clamp))))
             else:
                 self.deny(rule, z3.And(alive, out.val > cfg.output), 413, shadow)
                 alive = z3.And(alive, out.val <= cfg.output)

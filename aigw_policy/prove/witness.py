@@ -20,9 +20,10 @@ from ..env.activation import activation, classify_request
 from ..env.policy import compile_condition
 from ..env.request import Request
 from ..limits import MemoryStore
-from .symbolic import WITNESS_NOW, SymEnv, prompt_length
+from ..providers.batches import MAX_BATCH_REQUESTS
+from .symbolic import API_MAX_OUTPUT, WITNESS_NOW, SymEnv, prompt_length
 
-__all__ = ["STATE_FRACTIONS", "Replay", "build", "input_tokens", "pad_to", "replay", "variants", "where_holds"]
+__all__ = ["PAD_LIMIT", "STATE_FRACTIONS", "Replay", "build", "input_tokens", "pad_to", "replay", "variants", "where_holds"]
 
 _IDENTITY = ("key", "user", "team", "org", "tier")
 _NATIVE_REQ = frozenset({"req.method", "req.url.path", "req.host", "req.headers", "req.id"})
@@ -69,7 +70,7 @@ def build(env: SymEnv, model: z3.ModelRef) -> dict[str, Any]:
         for k, (p, v) in hm.entries.items():
             if _value(model, p):
                 headers[k] = _value(model, v)
-    messages = val("ai.messages", 1)
+    messages = min(val("ai.messages", 1), MAX_WITNESS_MESSAGES)  # more: not built (the replay tells)
     prompt = val("ai.prompt", "hi")
     if "ai.prompt" in env.implied:  # only its length matters: printable, no spaces
         prompt = "x" * (_value(model, prompt_length()) or 0)
@@ -79,13 +80,15 @@ def build(env: SymEnv, model: z3.ModelRef) -> dict[str, Any]:
     if val("ai.stream", False):
         body["stream"] = True
     out = val("ai.max_output_tokens", 0)
-    if out:
+    if out > API_MAX_OUTPUT:  # only a batch creation sums caps past an API's limit
+        body = _batch(body["model"], out)
+    elif out:
         body["max_tokens"] = out
     tools = val("ai.tools", [])
     if tools:
         body["tools"] = [{"type": "function", "function": {"name": t}} for t in tools]
     host = val("req.host", "gw.example") or "gw.example"
-    path = val("req.url.path", "/v1/chat/completions")
+    path = val("req.url.path", "/v1/messages/batches" if "requests" in body else "/v1/chat/completions")
     data: dict[str, Any] = {
         "id": val("req.id", "prove-witness") or "prove-witness",
         "now": WITNESS_NOW,
@@ -94,6 +97,8 @@ def build(env: SymEnv, model: z3.ModelRef) -> dict[str, Any]:
                     "headers": headers, "body": body},
     }
     override = {k: val(f"ai.{k}", None) for k in ("provider", "operation") if f"ai.{k}" in read}
+    if "requests" in body:  # a batch is read as one for Anthropic's API
+        override = {"provider": "anthropic", "operation": "other"}
     if override:
         data["ai"] = override
     extra: dict[str, dict[str, Any]] = {"conn": {}, "endpoint": {}, "req": {}}
@@ -105,6 +110,19 @@ def build(env: SymEnv, model: z3.ModelRef) -> dict[str, Any]:
         if values:
             data[top] = values
     return data
+
+
+MAX_WITNESS_MESSAGES = 1000
+"""The most messages a witness is built with (a model may count up to 2^57)."""
+
+
+def _batch(model: str, cap: int) -> dict[str, Any]:
+    """An Anthropic Message Batch body whose requests' caps sum to ``cap`` (as many of at most
+    2^53-1 as it takes; no messages, so no input tokens); its URL's path is ``/v1/messages/batches``."""
+    whole, rest = divmod(cap, API_MAX_OUTPUT)
+    caps = [API_MAX_OUTPUT] * min(whole, MAX_BATCH_REQUESTS) + ([rest] if rest and whole < MAX_BATCH_REQUESTS else [])
+    return {"requests": [{"custom_id": f"w{i}", "params": {"model": model, "max_tokens": c, "messages": []}}
+                         for i, c in enumerate(caps)]}
 
 
 STATE_FRACTIONS = (0.95, 1.0)
@@ -141,11 +159,20 @@ def input_tokens(data: dict[str, Any]) -> int | None:
         return None
 
 
+PAD_LIMIT = 1_000_000
+"""The most input tokens a prompt is padded to (4 MB of text): a model's estimate is not
+bounded by a witness's constraints, and padding to 2^62 would build a string of 2^64."""
+
+
 def pad_to(data: dict[str, Any], target: int) -> dict[str, Any] | None:
     """``data`` with its first message's text lengthened (`` xxxx...``) until the input token
-    estimate is ``target``; None if no padding reaches it. The prompt changes: the replay
-    decides whether the policy still answers as claimed."""
+    estimate is ``target``; None if no padding reaches it (or ``target`` is past
+    :data:`PAD_LIMIT`). The prompt changes: the replay decides whether the policy still
+    answers as claimed."""
     import copy
+
+    if target > PAD_LIMIT:
+        return None
 
     messages = data["request"]["body"].get("messages") or []
     if not messages or not isinstance(messages[0].get("content"), str):

@@ -45,6 +45,13 @@ class LspClient:
             self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
             self.process.stdin.flush()
 
+    def send_raw(self, body: bytes) -> None:
+        """A framed message whose body is ``body`` as it is (not necessarily JSON)."""
+        assert self.process.stdin is not None
+        with self.lock:
+            self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            self.process.stdin.flush()
+
     def _read(self) -> None:
         stream = self.process.stdout
         assert stream is not None
@@ -82,6 +89,10 @@ class LspClient:
     def request(self, method: str, params: Any = None) -> Any:
         id = next(self.ids)
         self._send({"id": id, "method": method, "params": params})
+        return self.answer(id)
+
+    def answer(self, id: int) -> Any:
+        """The result of request ``id`` (sent already); an error answer raises."""
         message = self._queue(id).get(timeout=WAIT)
         if "error" in message:
             raise ResponseError(message["error"])

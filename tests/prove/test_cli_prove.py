@@ -73,9 +73,17 @@ def test_query(files: dict[str, Path], where: str, verdict: str, code: int, resu
     assert (data["witness"] is not None) == (result == "possible")
 
 
-def test_query_bad_where_exits_2(files: dict[str, Path]) -> None:
-    code, out = run("prove", "query", str(files["p"]), "--where", "identity.tem == 1", "--verdict", "deny")
-    assert code == 2 and "AIGW300" in out
+@pytest.mark.parametrize(("where", "found"), [
+    ("identity.tem == 1", "AIGW300"),  # undeclared
+    ("ai.model ==", "AIGW200"),  # does not parse
+    ("1", "AIGW303"),  # not a bool: was answered `unknown` (exit 3), as if it were a question
+    ("ai.model", "AIGW303"),
+    ("req.url.query_params", "AIGW303"),
+])
+def test_query_bad_where_exits_2(files: dict[str, Path], where: str, found: str) -> None:
+    code, out = run("prove", "query", str(files["p"]), "--where", where, "--verdict", "deny")
+    assert code == 2 and found in out, out
+    assert "Traceback" not in out
 
 
 def test_query_response_rules_make_a_proof_unknown(files: dict[str, Path]) -> None:
