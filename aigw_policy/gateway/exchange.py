@@ -28,6 +28,7 @@ from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
 from .head import judge_head
 from .paths import PathError
+from .form_body import query_model_problem
 from .request_body import MIN_BODY_RATE, BadBody, body_code, parse_body, read_body, receive_within
 from .request_ids import DECISION_HEADER, id_headers, request_id
 from .routing import route, unreachable_internal
@@ -172,6 +173,9 @@ class Exchange:
                         else await asyncio.to_thread(parse_body, body, ctype, self.scope["method"]))
         except BadBody as error:
             await self._answer(error.status, error.message, None, code=body_code(error.code, self.engine))
+            return
+        if query and (problem := query_model_problem(query, body_obj, self.scope["method"], ctype)) is not None:
+            await self._answer(400, problem, None, code=body_code("invalid_request", self.engine))
             return
         request["request"]["body"] = body_obj
         self.request = request

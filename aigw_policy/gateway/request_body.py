@@ -110,7 +110,8 @@ one body to the next but its key memo, which it clears after each, so threads ma
 
 def parse_body(body: bytes, content_type: str, method: str = "POST") -> Any:
     """The request body as the policy sees it: JSON when it is JSON (duplicate keys, NaN and
-    nesting past :data:`~aigw_policy.env.request.MAX_DEPTH` refused), else text. A body
+    nesting past :data:`~aigw_policy.env.request.MAX_DEPTH` refused), else text (a form naming
+    a field the policy reads otherwise than it reads it refused: :mod:`.form_body`). A body
     that claims to be JSON (or says nothing of its type), or starts as JSON under any type, and
     does not parse is refused: an upstream with a more lenient parser would read fields the
     policy never saw. So is any body of a ``method`` that runs no model (``classify.READS``: its
@@ -151,6 +152,11 @@ def parse_body(body: bytes, content_type: str, method: str = "POST") -> Any:
         if looks_json or not media or media == "text/plain" or media.endswith(("/json", "+json")):
             where = f" ({error.msg} at line {error.lineno} column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
             raise BadBody("invalid_json", f"the request body is not valid JSON{where}") from None
+        if media.startswith(("multipart/", "application/x-www-form")):
+            from .form_body import form_problem
+
+            if (problem := form_problem(body, media, content_type, _READ_FOLDS)) is not None:
+                raise BadBody("unread_form_field", problem) from None
         return body.decode("utf-8", "replace")
 
 
