@@ -323,12 +323,13 @@ class Exchange:
 
     def _kept_headers(self) -> list[tuple[bytes, bytes]]:
         """The request's headers the app may get whatever the decision, in order: not the hop-by-hop ones, the
-        length and decision id, the credentials it strips, what the client says of its address (.hops)."""
+        length and decision id, the credentials it strips, what the client says of its address (.hops), nor a
+        name with `_` (a CGI-style upstream reads `x_real_ip` as `X-Real-IP`: nginx's default drops them)."""
         drop = hop_by_hop(self.scope["headers"]) | (_OWN_CREDENTIALS if self.mw.strips_credentials else _OWN_REQUEST)
         holders = self._holders
         # the names as __init__ lower-cased them (canonical_scope keeps the header list)
         return [kv for kv, n in zip(self.scope["headers"], self._names, strict=True)  # (CLIENT_SAYS is in drop)
-                if n not in drop and not n.startswith(SAYS_PREFIXES) and n not in holders]
+                if n not in drop and not n.startswith(SAYS_PREFIXES) and n not in holders and "_" not in n]
 
     def _rewrite(self, decision: Any, raw: bytes, body: Any) -> tuple[dict[str, Any], bytes, Any]:
         """The scope and body the app sees, the decision's effects applied, and that body
