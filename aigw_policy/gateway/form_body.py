@@ -38,19 +38,20 @@ def _fold(name: str) -> str:
     return name.split("[", 1)[0].strip().replace("_", "").casefold()
 
 
-def form_problem(body: bytes, media: str, content_type: str, read_folds: Collection[str]) -> str | None:
-    """Why a form ``body`` (its media type ``media``, lower-case; its whole ``content_type``)
-    is refused: a field the policy reads, sent otherwise than the policy read it. None for
-    any other body. ``read_folds``: the JSON fields the policy reads, folded as :func:`_fold`
-    folds (a urlencoded form naming one is refused). Runs only on a body that is no JSON."""
-    if media == "application/x-www-form-urlencoded":
+def form_problem(body: bytes, content_type: str, read_folds: Collection[str]) -> str | None:
+    """Why a form ``body`` (by its ``content_type``: a form's media type anywhere in it, since
+    two ``Content-Type`` fields come joined and upstreams differ on which one counts) is
+    refused: a field the policy reads, sent otherwise than the policy read it. None for any
+    other body. ``read_folds``: the JSON fields the policy reads, folded as :func:`_fold` folds
+    (a urlencoded form naming one is refused). Runs only on a body that is no JSON."""
+    kinds = content_type.lower()
+    if "application/x-www-form-urlencoded" in kinds:
         for pair in body.split(b"&"):
             name = unquote_plus(pair.split(b"=", 1)[0].decode("latin-1"))
             if _fold(name) in read_folds:
                 return (f"the request body is a urlencoded form naming `{name[:80]}`: the policy reads such a field "
                         "from JSON only, and an upstream that reads forms would serve it unjudged")
-        return None
-    if media != "multipart/form-data":
+    if "multipart/form-data" not in kinds:
         return None
     read = form_fields(body, content_type) or {}
     lowered = body.lower()  # (one pass; a large body is parsed in a worker thread)

@@ -162,10 +162,10 @@ def parse_body(body: bytes, content_type: str, method: str = "POST") -> Any:
         if looks_json or not media or media == "text/plain" or media.endswith(("/json", "+json")):
             where = f" ({error.msg} at line {error.lineno} column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
             raise BadBody("invalid_json", f"the request body is not valid JSON{where}") from None
-        if media.startswith(("multipart/", "application/x-www-form")):
+        if "form" in content_type.lower():  # (a form's media type, in any case: judged there)
             from .form_body import form_problem
 
-            if (problem := form_problem(body, media, content_type, _READ_FOLDS)) is not None:
+            if (problem := form_problem(body, content_type, _READ_FOLDS)) is not None:
                 raise BadBody("unread_form_field", problem) from None
         return body.decode("utf-8", "replace")
 

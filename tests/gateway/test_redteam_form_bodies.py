@@ -178,3 +178,16 @@ def test_a_query_model_is_compared_with_a_multipart_body_s_model(gw: Any) -> Non
     assert same.status_code == 200, same.text
     other = _post(gw, "/v1/audio/transcriptions?model=o1", body, "multipart/form-data; boundary=xyz")
     assert other.status_code == 400 and "request.query.model" in other.text, other.text
+
+
+@pytest.mark.parametrize("ctypes", [["MULTIPART/FORM-DATA; BOUNDARY=xyz"], ["text/plain", "multipart/form-data; boundary=xyz"],
+                                    ["application/octet-stream", "multipart/form-data; boundary=xyz"]])
+def test_a_form_is_judged_whatever_case_or_second_content_type_says_it(gw: Any, ctypes: list[str]) -> None:
+    """Two ``Content-Type`` fields come joined (``text/plain, multipart/form-data; ...``);
+    upstreams differ on which one they take, so the form is judged if any of them says it."""
+    before = len(gw.rec.seen)
+    headers = [("authorization", f"Bearer {KEY}")] + [("content-type", c) for c in ctypes]
+    r = httpx.post(f"{gw.url}/v1/audio/transcriptions", timeout=30, headers=headers,
+                   content=_multipart(MULTIPART_REFUSED["model twice"]))
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unread_form_field", r.text
+    assert len(gw.rec.seen) == before
