@@ -87,3 +87,14 @@ def test_capitals_elsewhere_pass(gw: Any, path: str) -> None:
     r = _post(gw, path, {"messages": [{"role": "user", "content": "hi"}]})
     assert "invalid_path" not in r.text, r.text
     assert len(gw.stub.seen) == before + 1
+
+
+@pytest.mark.parametrize("path", ["/v1beta/models/o1:generateContent/", "/v1beta/models/o1:streamGenerateContent//",
+                                  "/v1/projects/p/locations/l/publishers/google/models/o1:generateContent/"])
+def test_a_gemini_path_with_a_trailing_slash_is_judged(gw: Any, path: str) -> None:
+    """A trailing `/` is the same route to a server without strict routing (Go Fiber's default):
+    Bedrock's, Vertex AI Claude's and Azure's paths were read with it, Gemini's were not."""
+    before = len(gw.stub.seen)
+    r = _post(gw, path, {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
+    assert r.status_code == 403, r.text
+    assert len(gw.stub.seen) == before
