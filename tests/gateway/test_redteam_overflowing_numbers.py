@@ -43,7 +43,7 @@ def _post(gw: Any, raw: bytes) -> httpx.Response:
                       headers={"authorization": f"Bearer {KEY}", "content-type": "application/json"})
 
 
-OVERFLOWING = ['"temperature": 1e999', '"temperature": -1E+400', '"logit_bias": {"50256": 1e309}',
+OVERFLOWING = ['"max_tokens": 1e309', '"temperature": 1e999', '"temperature": -1E+400', '"logit_bias": {"50256": 1e309}',
                '"metadata": {"x": [1, 2.5e308]}', '"top_p": 17976931348623159e292']
 
 
