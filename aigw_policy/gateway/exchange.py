@@ -28,6 +28,7 @@ from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
 from .head import judge_head
 from .paths import PathError
+from .form_body import query_model_problem
 from .request_body import MIN_BODY_RATE, BadBody, body_code, parse_body, read_body, receive_within
 from .request_ids import DECISION_HEADER, id_headers, request_id
 from .routing import route, unreachable_internal
@@ -172,6 +173,9 @@ class Exchange:
                         else await asyncio.to_thread(parse_body, body, ctype, self.scope["method"]))
         except BadBody as error:
             await self._answer(error.status, error.message, None, code=body_code(error.code, self.engine))
+            return
+        if query and (problem := query_model_problem(query, body_obj, self.scope["method"], ctype)) is not None:
+            await self._answer(400, problem, None, code=body_code("invalid_request", self.engine))
             return
         request["request"]["body"] = body_obj
         self.request = request
@@ -319,12 +323,13 @@ class Exchange:
 
     def _kept_headers(self) -> list[tuple[bytes, bytes]]:
         """The request's headers the app may get whatever the decision, in order: not the hop-by-hop ones, the
-        length and decision id, the credentials it strips, what the client says of its address (.hops)."""
+        length and decision id, the credentials it strips, what the client says of its address (.hops), nor a
+        name with `_` (a CGI-style upstream reads `x_real_ip` as `X-Real-IP`: nginx's default drops them)."""
         drop = hop_by_hop(self.scope["headers"]) | (_OWN_CREDENTIALS if self.mw.strips_credentials else _OWN_REQUEST)
         holders = self._holders
         # the names as __init__ lower-cased them (canonical_scope keeps the header list)
         return [kv for kv, n in zip(self.scope["headers"], self._names, strict=True)  # (CLIENT_SAYS is in drop)
-                if n not in drop and not n.startswith(SAYS_PREFIXES) and n not in holders]
+                if n not in drop and not n.startswith(SAYS_PREFIXES) and n not in holders and "_" not in n]
 
     def _rewrite(self, decision: Any, raw: bytes, body: Any) -> tuple[dict[str, Any], bytes, Any]:
         """The scope and body the app sees, the decision's effects applied, and that body

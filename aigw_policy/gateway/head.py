@@ -23,6 +23,36 @@ _NOT_FORWARDED = frozenset({"TRACE", "CONNECT"})
 credentials and headers the gateway added, RFC 9110 §9.3.8), CONNECT asks for a tunnel."""
 
 
+_WORDS = {w.casefold(): w for w in (
+    "openai", "deployments", "engines", "models", "tunedModels", "model", "projects", "locations", "publishers",
+    "google", "anthropic", "converse", "converse-stream", "invoke", "invoke-with-response-stream",
+    "generateContent", "streamGenerateContent", "embedContent", "batchEmbedContents", "countTokens", "rawPredict",
+    "streamRawPredict")}
+"""The words of the paths the policy reads a model from (providers.classify: Azure's deployments,
+the legacy engines, Gemini's and Vertex AI's models and their actions, Bedrock's runtime), by
+their folded spelling."""
+_OWN = frozenset(_WORDS.values())
+_NAMING = frozenset(("deployments", "engines", "models", "tunedModels", "model", "projects", "locations"))
+"""Words followed by a name of the caller's (a deployment, a model, a project), which may be in
+any case: only its ``:action`` is one of :data:`_WORDS`."""
+
+
+def _spelt_otherwise(path: str) -> str | None:
+    """A word of a model-bearing path spelt in another case than its API's (``Deployments``,
+    ``:GenerateContent``), or None. The policy reads the model only from the API's spelling,
+    while servers that route paths case-insensitively (ASP.NET's and Go Fiber's defaults) serve
+    the model of any. ~40 ns for a path in lower case (OpenAI's, Anthropic's)."""
+    if path.islower():
+        return None
+    named = False
+    for segment in path.split("/"):
+        part = segment.rpartition(":")[2] if named else segment  # a name's `:action`, or the segment
+        if part not in _OWN and (own := _WORDS.get(part.casefold())) is not None:
+            return f"`{part[:40]}` is spelt otherwise than its API's `{own}`"
+        named = not named and segment in _NAMING
+    return None
+
+
 def judge_head(scope: dict[str, Any], headers: Mapping[str, str]) -> tuple[dict[str, Any], str | None, tuple[int, str]]:
     """``(scope, problem, (status, code))``: the scope with its path made canonical (``scope``
     itself when the path cannot be), why the head is refused (None when it is not; of two
@@ -34,6 +64,10 @@ def judge_head(scope: dict[str, Any], headers: Mapping[str, str]) -> tuple[dict[
         scope = canonical_scope(scope)
     except PathError as error:
         problem = f"invalid request path: {error}"
+    else:
+        if (otherwise := _spelt_otherwise(scope["path"])) is not None:  # a server may route it as the API's
+            problem = (f"invalid request path: {otherwise}, which a server routing paths case-insensitively "
+                       "serves as the API's path (naming a model the policy would not read)")
     if "host" in headers and not valid_host(headers["host"]):
         problem = "invalid Host header: a host name or address, with an optional port"
     if _TARGET in scope and scope[_TARGET].lower() != headers.get("host", "").lower():

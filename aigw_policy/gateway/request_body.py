@@ -101,8 +101,18 @@ def _no_constant(name: str) -> Any:
     raise BadBody("invalid_json", f"the request body has `{name}`, which is not JSON")
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-"""One decoder for every body: ``json.loads`` with hooks makes a decoder and its scanner per
+def _finite(text: str) -> float:
+    value = float(text)
+    if value - value != 0.0:  # inf (NaN never comes: it is no literal of a number)
+        raise BadBody("invalid_json", f"the request body has the number `{text[:40]}`, too large for a double "
+                      "(which a parser reads as `Infinity`, or refuses)")
+    return value
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite)
+"""One decoder for every body (a number past a double, ``1e999``, refused as ``Infinity`` is:
+read as infinity, it was written out as ``Infinity`` in a rewritten body; a call per number
+with a fraction or an exponent, ~0.1 us). ``json.loads`` with hooks makes a decoder and its scanner per
 call (~2 us of the ~8 a short body takes). What ``json.loads`` does with bytes is done here
 too (the encoding told by the first bytes, ``surrogatepass``); the scanner keeps nothing from
 one body to the next but its key memo, which it clears after each, so threads may share it."""
@@ -110,7 +120,8 @@ one body to the next but its key memo, which it clears after each, so threads ma
 
 def parse_body(body: bytes, content_type: str, method: str = "POST") -> Any:
     """The request body as the policy sees it: JSON when it is JSON (duplicate keys, NaN and
-    nesting past :data:`~aigw_policy.env.request.MAX_DEPTH` refused), else text. A body
+    nesting past :data:`~aigw_policy.env.request.MAX_DEPTH` refused), else text (a form naming
+    a field the policy reads otherwise than it reads it refused: :mod:`.form_body`). A body
     that claims to be JSON (or says nothing of its type), or starts as JSON under any type, and
     does not parse is refused: an upstream with a more lenient parser would read fields the
     policy never saw. So is any body of a ``method`` that runs no model (``classify.READS``: its
@@ -151,6 +162,11 @@ def parse_body(body: bytes, content_type: str, method: str = "POST") -> Any:
         if looks_json or not media or media == "text/plain" or media.endswith(("/json", "+json")):
             where = f" ({error.msg} at line {error.lineno} column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
             raise BadBody("invalid_json", f"the request body is not valid JSON{where}") from None
+        if "form" in content_type.lower():  # (a form's media type, in any case: judged there)
+            from .form_body import form_problem
+
+            if (problem := form_problem(body, content_type, _READ_FOLDS)) is not None:
+                raise BadBody("unread_form_field", problem) from None
         return body.decode("utf-8", "replace")
 
 

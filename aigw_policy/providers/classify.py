@@ -225,7 +225,8 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
     native = native_path(path)
     if native is not None:
         return _natively(path.rstrip("/"), native)
-    m = _GEMINI_PATH.search(path)
+    p = path.rstrip("/")  # a trailing `/` is the same route to a server without strict routing (Go Fiber's)
+    m = _GEMINI_PATH.search(p)
     if m and ("/publishers/" not in path or "/publishers/google/" in path):  # Mistral on Vertex: not Gemini
         op, stream = _GEMINI_ACTIONS.get(m.group("action"), ("other", False))
         if m.group("action") == "predict" and "embedding" in m.group("model"):
@@ -233,7 +234,6 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         provider = "vertex_ai" if "/publishers/google/" in path else "gemini"
         # the model as the upstream reads it: the path decoded (`gemini-pro%20` is `gemini-pro `)
         return provider, "gemini", op, {"model": unquote(m.group("model")), "stream": stream}
-    p = path.rstrip("/")
     if p in _INTERACTIONS:  # Gemini's Interactions API: a model call (its `input` is no embedding's)
         return "gemini", "gemini", "chat", {}
     if p.endswith("/cachedContents") or "/cachedContents/" in p:  # a Gemini context cache: made, not run

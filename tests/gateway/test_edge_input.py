@@ -462,7 +462,7 @@ def test_crlf_interpolated_into_a_header_is_a_500_naming_the_rule(gw: Any, echo:
 
 BAD_FIELDS = [
     ({"max_tokens": 2**53}, "request.body.max_tokens"),
-    ({"max_tokens": 1e309}, "request.body.max_tokens"),
+    # ({"max_tokens": 1e309}: invalid_json since serve22, test_redteam_overflowing_numbers.py)
     ({"max_tokens": "100000"}, "request.body.max_tokens"),
     ({"max_tokens": -1}, "request.body.max_tokens"),
     ({"max_tokens": True}, "request.body.max_tokens"),
@@ -478,8 +478,7 @@ BAD_FIELDS = [
 @pytest.mark.parametrize("extra, field", BAD_FIELDS)
 def test_bad_token_fields_are_400_naming_the_field(gw: Any, echo: Any, extra: dict[str, Any], field: str) -> None:
     before = len(echo.app.seen)
-    body = json.dumps({**CHAT, **extra}).encode()  # (1e309 is written as Infinity: sent as 1e309)
-    body = body.replace(b"Infinity", b"1e309")
+    body = json.dumps({**CHAT, **extra}).encode()
     r = httpx.post(gw.url + "/v1/chat/completions", headers={**AUTH, "content-type": "application/json"},
                    content=body, timeout=10)
     assert r.status_code == 400, r.text

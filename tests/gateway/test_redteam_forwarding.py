@@ -1,4 +1,5 @@
-"""serve19: what a client says of its own address and connection never reaches the upstream.
+"""serve19: what a client says of its own address and connection never reaches the upstream
+(serve22: nor in a spelling with `_`, which a CGI-style upstream reads as the same field).
 
 A client's ``X-Forwarded-For``, ``Forwarded``, ``X-Real-IP`` (and the other spellings CDNs use)
 went upstream as sent: the upstream (a self-hosted server limiting per address, a log an
@@ -55,6 +56,17 @@ ROWS = [
     ("x-method-override", "PUT"),
     ("x-original-url", "/v1/files"),
     ("x-rewrite-url", "/v1/files"),
+    # serve22: a name with `_` is the same field to a CGI-style upstream (WSGI's environ, PHP,
+    # Rack: `HTTP_X_FORWARDED_FOR`), which read it past the filters above (nginx, Apache and
+    # gunicorn drop such fields by default)
+    ("x_forwarded_for", SPOOF),
+    ("X_Real_IP", SPOOF),
+    ("x_forwarded-host", "evil.example"),
+    ("proxy_authorization", "Basic c3B5OnNweQ=="),
+    ("x_http_method_override", "GET"),
+    ("x_original_url", "/v1/files"),
+    ("x_aigw_decision_id", "req-forged"),
+    ("content_length", "5"),
 ]
 
 TAGS = {"x-forwarded-for": "${conn.client_ip}", "x-client-ip": "${conn.client_ip}", "x-real-ip": "${conn.client_ip}",
