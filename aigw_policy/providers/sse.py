@@ -52,7 +52,8 @@ _NAMED = ("model", "_tier")
 """What a reader sets to the value an event names, when it names one (else leaves as it was):
 all a shape may do besides adding text. Both start as None on a fresh reader."""
 _OWN = ("_text", "_parser", "_sniff")  # the probe's text; objects of its own
-LEARN_AFTER = 4  # objects read as JSON before a stream learns: a stream this short never pays for it
+LEARN_AFTER = 8  # objects read as JSON before a stream learns: a stream this short never pays for it
+# (a shape costs ~200k instructions to learn, ~10 events' json.loads: docs/providers.md)
 MAX_TEXT_CHARS = 4 * 1024 * 1024  # streamed text kept for the estimate; the rest is counted
 
 
