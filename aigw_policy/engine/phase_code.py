@@ -27,8 +27,9 @@ from ..cel import CelError
 from .actions import HANDLERS
 from .charging import charge_later
 from .compile import CompiledPolicy, CompiledRule
-from .flow import REQ, RES, Flow
+from .flow import REQ, RES, Flow, Stop
 from .rule_error import ErrorStop, Skip
+from .templates import text_of
 
 __all__ = ["MAX_RULES", "PhaseRunner", "install", "phase_runner"]
 
@@ -45,7 +46,8 @@ def phase_runner(rules: tuple[CompiledRule, ...], phase: str, stopped: Callable[
     if not rules or len(rules) > MAX_RULES:
         return None
     scope: dict[str, Any] = {"_ERRORS": (CelError, RecursionError), "_ErrorStop": ErrorStop, "_Skip": Skip,
-                             "_stopped": stopped, "_charge_later": charge_later, "_P": phase}
+                             "_stopped": stopped, "_charge_later": charge_later, "_P": phase, "_Stop": Stop,
+                             "_text": text_of, "_FAILED": _FAILED}
     lines = ["def run(flow, act):"]
     add = lines.append
     for k, rule in enumerate(rules):
@@ -72,19 +74,23 @@ def phase_runner(rules: tuple[CompiledRule, ...], phase: str, stopped: Callable[
                     break
                 add("        try:")
                 add(f"            stop = _charge_later(flow, r{k}, {a})")
+                add("        except _Skip:")
+                add("            break")
+            elif action.type == "deny" and DENY_INLINE:
+                _deny_lines(add, scope, k, i, rule, action, _ends_phase(rule, action, phase))
             elif action.type in HANDLERS:
                 scope[f"h{k}_{i}"] = HANDLERS[action.type]
                 add("        try:")
                 add(f"            stop = h{k}_{i}(flow, r{k}, {a}, _P)")
                 add("        except _ErrorStop as e:")
                 add("            stop = e.stop")
+                add("        except _Skip:")
+                add("            break")
             else:  # ai-gateway (routing), or a type the general runner knows better
                 add(f"        return ({k}, {i}, False)")
                 break
-            add("        except _Skip:")
-            add("            break")
             add("        if stop is not None:")
-            if rule.shadow or getattr(action.config, "enforce", None) is False or phase != REQ:
+            if not _ends_phase(rule, action, phase):
                 add(f"            if _stopped(flow, r{k}, {a}, _P, stop):")
                 add("                return None")
                 add("            break")
@@ -101,6 +107,57 @@ def phase_runner(rules: tuple[CompiledRule, ...], phase: str, stopped: Callable[
     run = scope["run"]
     run.source = source  # what it does, for tests and docs
     return run  # type: ignore[no-any-return]
+
+
+DENY_INLINE = True
+"""Write a ``deny`` out in the phase's function (its status and default reason known when the
+policy is compiled: the message rendered in place, the :class:`Stop` built there); False: call
+its handler, as any other action (the tests compare the two)."""
+
+_FAILED = object()  # the deny's message failed: its handler renders it again and says why
+
+
+def _ends_phase(rule: CompiledRule, action: Any, phase: str) -> bool:
+    """Whether a stop of ``action`` ends the phase as it is (``phases._stopped`` of an enforced
+    request-phase action); else ``_stopped`` decides (shadow, ``enforce: false``, the response)."""
+    return not (rule.shadow or getattr(action.config, "enforce", None) is False or phase != REQ)
+
+
+def _deny_lines(add: Callable[[str], None], scope: dict[str, Any], k: int, i: int, rule: CompiledRule,
+                action: Any, ends: bool) -> None:
+    """``actions._deny`` of action ``i`` of rule ``k``, written out: ``stop`` as the handler
+    returns it, for the lines that follow (which set its rule, action and phase, as for any
+    stop); when it ends the phase (``ends``), the stop made whole and the phase ended here. A
+    message whose CEL fails calls the handler, which renders it again (the text is pure) and
+    raises what the rule's ``on_error`` says."""
+    a = f"a{k}_{i}"
+    status = action.config.status_code or 403
+    fallback = f"denied by rule `{rule.label}`"
+    tpl = action.templates.get("message")
+    where = f"r{k}, {a}" if ends else "None, None"
+    if tpl is None:
+        add(f"        stop = _Stop('deny', {status!r}, {fallback!r}, 'deny', {where}, _P, None, None)")
+        return
+    scope[f"h{k}_{i}"] = HANDLERS["deny"]
+    scope[f"t{k}_{i}"] = tpl
+    add("        try:")
+    add(f"            m = t{k}_{i}.render(act)")
+    add("        except _ERRORS:")
+    add("            m = _FAILED")
+    add("        if m is _FAILED:")
+    add("            try:")
+    add(f"                stop = h{k}_{i}(flow, r{k}, {a}, _P)")
+    add("            except _ErrorStop as e:")
+    add("                stop = e.stop")
+    add("            except _Skip:")
+    add("                break")
+    add("        else:")
+    add("            if type(m) is not str:")
+    add("                m = _text(m)  # (a `${...}` of another type: null reads \"null\")")
+    add(f"            stop = _Stop('deny', {status!r}, m or {fallback!r}, 'deny', {where}, _P, None, m)")
+    if ends:
+        add("            flow.stop = stop")
+        add("            return None")
 
 
 def install(cp: CompiledPolicy) -> None:

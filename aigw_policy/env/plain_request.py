@@ -74,8 +74,7 @@ def plain_request(data: dict[str, Any]) -> PlainRequest | None:
     elif type(given) is not _dict:
         return None
     else:
-        identity = _IDENTITY_DEFAULTS.copy()
-        identity.update(given)
+        identity = {**_IDENTITY_DEFAULTS, **given}  # (one dict built: cheaper than a copy and an update)
         if len(identity) != _IDENTITY_FIELDS:
             return None  # a field Identity does not have
         labels = identity["labels"]

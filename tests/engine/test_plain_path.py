@@ -43,6 +43,8 @@ ACTIONS = st.sampled_from([
     'set-vars { vars: [{ "seen": "${identity.key}" }] }',
     'max-tokens { output: 100, mode: "clamp" }',
     'deny 403 "${1 / size(identity.team)}"',  # an error in the action for an empty team
+    'deny 402 "${identity.team}"',  # an empty message for an empty team: the rule's default reason
+    'deny 429 "${size(identity.team)}"',  # a message of another type than string
     # a bucket key that fails without labels; a usd cap with an unknown price for one model
     "rate-limit { name: \"rf{n}\", capacity: 2, rate: 1m, bucket_key: [identity.labels['env']] }",
     'usage-cap { name: "uc{n}", limit: 1, unit: "usd", period: "day", bucket_key: [identity.key] }',
@@ -280,3 +282,38 @@ def test_the_plain_reserve_meets_a_failing_store_as_the_steps(fail: tuple[str, .
         assert [d["verdict"] for d in decisions] == ["allow", "allow", "deny", "deny"]
     if fail == ("reconcile",) and not expect:
         assert "could not settle the reservation" in decisions[0]["notes"][0]
+
+
+DENIES = ['deny 403 "no ${ai.model} for ${identity.team}"', "deny 451", 'deny 402 "${identity.team}"',
+          'deny 429 "${size(identity.team)}"', 'deny 403 "${1 / size(identity.team)}"', 'deny 403 "fixed"',
+          'deny 403 "${identity.labels}"']
+
+
+@pytest.mark.parametrize("on_error", ["", "on-error skip", "on-error deny", "mode shadow"])
+@pytest.mark.parametrize("deny", DENIES)
+def test_a_deny_written_out_decides_as_its_handler(deny: str, on_error: str) -> None:
+    """The phase's function writes a ``deny`` out (``phase_code.DENY_INLINE``): the same
+    decision as its handler for each kind of message (none, fixed, empty, not a string, one
+    whose CEL fails) under each ``on_error`` and in shadow mode."""
+    from aigw_policy.engine import phase_code
+
+    text = (f'policy {{ on request {{ rule "d" {{ {on_error}\n when identity.key != ""\n {deny} }}\n'
+            '  rule "after" { add-headers { headers: { "x-after": "1" } } } } }')
+    reqs = [{"now": "2026-11-26T12:00:00Z", "identity": ident,
+             "request": {"method": "POST", "url": "https://api.openai.com/v1/chat/completions",
+                         "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}}}
+            for ident in ({"key": "k", "team": ""}, {"key": "k", "team": "growth"}, {"key": "k"},
+                          {"key": "k", "team": "t", "labels": {"env": "prod"}})]
+    got = {}
+    for inline in (True, False):
+        old = phase_code.DENY_INLINE
+        phase_code.DENY_INLINE = inline
+        try:
+            engine = ap.Engine(compile_policy(ap.loads(text)), store=ap.stores.MemoryStore())
+            got[inline] = [engine.evaluate(r, request_id=f"r{i}", expect_response=False).to_dict()
+                           for i, r in enumerate(reqs)]
+            written = "_Stop('deny'" in engine.compiled.runners[0].source
+        finally:
+            phase_code.DENY_INLINE = old
+        assert written == inline
+    assert got[True] == got[False]
