@@ -4,7 +4,8 @@ The general runner (``phases._run``) walks any phase from any point: a cursor, a
 the rules, a loop over each matched rule's actions, a table of handlers. For a phase without
 a rule index, evaluated without a trace, :func:`phase_runner` writes the same walk out as one
 function of the policy: each rule's conditions called in turn, each action's handler called
-by name. It does only what is common: conditions that are true or false, and plain actions.
+by name, a ``deny`` written out in place (its message rendered, its stop built there). It
+does only what is common: conditions that are true or false, and plain actions.
 Anything else is handed back to the general runner at the point reached, which then goes on
 exactly as it would have from there:
 
@@ -80,12 +81,7 @@ def phase_runner(rules: tuple[CompiledRule, ...], phase: str, stopped: Callable[
                 _deny_lines(add, scope, k, i, rule, action, _ends_phase(rule, action, phase))
             elif action.type in HANDLERS:
                 scope[f"h{k}_{i}"] = HANDLERS[action.type]
-                add("        try:")
-                add(f"            stop = h{k}_{i}(flow, r{k}, {a}, _P)")
-                add("        except _ErrorStop as e:")
-                add("            stop = e.stop")
-                add("        except _Skip:")
-                add("            break")
+                _handler_lines(add, k, i, "        ")
             else:  # ai-gateway (routing), or a type the general runner knows better
                 add(f"        return ({k}, {i}, False)")
                 break
@@ -117,6 +113,18 @@ its handler, as any other action (the tests compare the two)."""
 _FAILED = object()  # the deny's message failed: its handler renders it again and says why
 
 
+def _handler_lines(add: Callable[[str], None], k: int, i: int, pad: str) -> None:
+    """The call of action ``i`` of rule ``k``'s handler (``h{k}_{i}``), indented by ``pad``:
+    ``stop`` as it returns it, a failure under ``on_error: deny`` as its stop, and under
+    ``on_error: skip`` the rest of the rule skipped."""
+    add(f"{pad}try:")
+    add(f"{pad}    stop = h{k}_{i}(flow, r{k}, a{k}_{i}, _P)")
+    add(f"{pad}except _ErrorStop as e:")
+    add(f"{pad}    stop = e.stop")
+    add(f"{pad}except _Skip:")
+    add(f"{pad}    break")
+
+
 def _ends_phase(rule: CompiledRule, action: Any, phase: str) -> bool:
     """Whether a stop of ``action`` ends the phase as it is (``phases._stopped`` of an enforced
     request-phase action); else ``_stopped`` decides (shadow, ``enforce: false``, the response)."""
@@ -145,12 +153,7 @@ def _deny_lines(add: Callable[[str], None], scope: dict[str, Any], k: int, i: in
     add("        except _ERRORS:")
     add("            m = _FAILED")
     add("        if m is _FAILED:")
-    add("            try:")
-    add(f"                stop = h{k}_{i}(flow, r{k}, {a}, _P)")
-    add("            except _ErrorStop as e:")
-    add("                stop = e.stop")
-    add("            except _Skip:")
-    add("                break")
+    _handler_lines(add, k, i, "            ")
     add("        else:")
     add("            if type(m) is not str:")
     add("                m = _text(m)  # (a `${...}` of another type: null reads \"null\")")
