@@ -19,10 +19,9 @@ from typing import Any
 import z3
 
 from ..env.declarations import POLICY_VARIABLES
-from ..providers.batches import MAX_BATCH_REQUESTS
 from ..providers.classify import OPERATIONS, PROVIDERS
 
-__all__ = ["ALWAYS_PRESENT", "API_MAX_OUTPUT", "BATCH_MAX_OUTPUT", "MAX_COUNT", "MAX_INPUT_TOKENS", "WITNESS_NOW", "Sym", "SymEnv", "SymMap", "prompt_length", "string_list"]
+__all__ = ["ALWAYS_PRESENT", "API_MAX_OUTPUT", "MAX_COUNT", "MAX_INPUT_TOKENS", "WITNESS_NOW", "Sym", "SymEnv", "SymMap", "prompt_length", "string_list"]
 
 
 
@@ -34,11 +33,8 @@ INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 API_MAX_OUTPUT = 2**53 - 1
 """The largest output cap the classifier takes from a body (providers/request_fields.py):
-``ai.max_output_tokens`` of one request."""
-
-BATCH_MAX_OUTPUT = MAX_BATCH_REQUESTS * API_MAX_OUTPUT
-"""The largest a batch creation's summed caps can be (operation ``other``): past ``INT_MAX``,
-so reading it in CEL may be an error ("not a 64-bit int")."""
+``ai.max_output_tokens`` of one request, and of a batch creation (its requests' caps summed,
+a sum past it refused: providers/classify.py), so reading it in CEL never fails."""
 
 MAX_COUNT = 2**57 - 1
 """More messages than a body can hold: a body is in memory, and no 64-bit machine addresses
@@ -198,15 +194,12 @@ class SymEnv:
 
     def _bounded(self, name: str, got: Sym) -> Sym:
         """Int variable ``name`` within what a request can hold: the request's token counts
-        are the classifier's (an output cap an API takes, a batch's summed caps, an estimate
-        from a body in memory), other ``ai.*`` ints are non-negative, the rest any int64."""
+        are the classifier's (an output cap an API takes, a batch's summed caps: both at most
+        :data:`API_MAX_OUTPUT`; an estimate from a body in memory), other ``ai.*`` ints are
+        non-negative, the rest any int64."""
         val = got.val
-        if name == "ai.max_output_tokens":  # past int64 only as a batch's sum: reading it then errs
-            op = self.variable("ai.operation").val
-            self.facts.append(z3.And(val >= 0, val <= BATCH_MAX_OUTPUT,
-                                     z3.Implies(op != z3.StringVal("other"), val <= API_MAX_OUTPUT)))
-            return Sym("int", val, val > INT_MAX)
-        top = {"ai.input_tokens": MAX_INPUT_TOKENS, "ai.messages": MAX_COUNT}.get(name, INT_MAX)
+        top = {"ai.max_output_tokens": API_MAX_OUTPUT, "ai.input_tokens": MAX_INPUT_TOKENS,
+               "ai.messages": MAX_COUNT}.get(name, INT_MAX)
         self.facts.append(z3.And(val >= (0 if name.startswith("ai.") else INT_MIN), val <= top))
         return got
 
@@ -295,18 +288,6 @@ class SymEnv:
             size = length if length is not None else z3.IntVal(0)
             tok = z3.If(size == 0, 0, (size + 3) / 4)
             out.append(v["ai.input_tokens"].val == tok + 4 * n)
-        cap = s("ai.max_output_tokens")
-        if cap is not None:  # past an API's limit only as a batch creation: witness.py builds one
-            batch = [s("ai.operation") == z3.StringVal("other")]
-            if s("ai.provider") is not None:
-                batch.append(s("ai.provider") == z3.StringVal("anthropic"))
-            for name in ("ai.messages", "ai.input_tokens"):
-                if s(name) is not None:
-                    batch.append(s(name) == 0)
-            for name in ("ai.prompt", "ai.tools"):
-                if s(name) is not None and name not in self.implied:
-                    batch.append(z3.Length(s(name)) == 0)
-            out.append(z3.Or(cap <= API_MAX_OUTPUT, z3.And(*batch)))
         if s("req.method") is not None:
             out.append(z3.Or(*[s("req.method") == z3.StringVal(m)
                                for m in ("GET", "POST", "PUT", "PATCH", "DELETE")]))

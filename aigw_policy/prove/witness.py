@@ -20,8 +20,7 @@ from ..env.activation import activation, classify_request
 from ..env.policy import compile_condition
 from ..env.request import Request
 from ..limits import MemoryStore
-from ..providers.batches import MAX_BATCH_REQUESTS
-from .symbolic import API_MAX_OUTPUT, WITNESS_NOW, SymEnv, prompt_length
+from .symbolic import WITNESS_NOW, SymEnv, prompt_length
 
 __all__ = ["PAD_LIMIT", "STATE_FRACTIONS", "Replay", "build", "input_tokens", "pad_to", "replay", "variants", "where_holds"]
 
@@ -80,15 +79,13 @@ def build(env: SymEnv, model: z3.ModelRef) -> dict[str, Any]:
     if val("ai.stream", False):
         body["stream"] = True
     out = val("ai.max_output_tokens", 0)
-    if out > API_MAX_OUTPUT:  # only a batch creation sums caps past an API's limit
-        body = _batch(body["model"], out)
-    elif out:
+    if out:
         body["max_tokens"] = out
     tools = val("ai.tools", [])
     if tools:
         body["tools"] = [{"type": "function", "function": {"name": t}} for t in tools]
     host = val("req.host", "gw.example") or "gw.example"
-    path = val("req.url.path", "/v1/messages/batches" if "requests" in body else "/v1/chat/completions")
+    path = val("req.url.path", "/v1/chat/completions")
     data: dict[str, Any] = {
         "id": val("req.id", "prove-witness") or "prove-witness",
         "now": WITNESS_NOW,
@@ -97,8 +94,6 @@ def build(env: SymEnv, model: z3.ModelRef) -> dict[str, Any]:
                     "headers": headers, "body": body},
     }
     override = {k: val(f"ai.{k}", None) for k in ("provider", "operation") if f"ai.{k}" in read}
-    if "requests" in body:  # a batch is read as one for Anthropic's API
-        override = {"provider": "anthropic", "operation": "other"}
     if override:
         data["ai"] = override
     extra: dict[str, dict[str, Any]] = {"conn": {}, "endpoint": {}, "req": {}}
@@ -114,15 +109,6 @@ def build(env: SymEnv, model: z3.ModelRef) -> dict[str, Any]:
 
 MAX_WITNESS_MESSAGES = 1000
 """The most messages a witness is built with (a model may count up to 2^57)."""
-
-
-def _batch(model: str, cap: int) -> dict[str, Any]:
-    """An Anthropic Message Batch body whose requests' caps sum to ``cap`` (as many of at most
-    2^53-1 as it takes; no messages, so no input tokens); its URL's path is ``/v1/messages/batches``."""
-    whole, rest = divmod(cap, API_MAX_OUTPUT)
-    caps = [API_MAX_OUTPUT] * min(whole, MAX_BATCH_REQUESTS) + ([rest] if rest and whole < MAX_BATCH_REQUESTS else [])
-    return {"requests": [{"custom_id": f"w{i}", "params": {"model": model, "max_tokens": c, "messages": []}}
-                         for i, c in enumerate(caps)]}
 
 
 STATE_FRACTIONS = (0.95, 1.0)

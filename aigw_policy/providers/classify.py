@@ -611,6 +611,9 @@ def classify(
         if batch is not None:  # its requests in its body: their sums (providers/batches.py)
             estimate, max_output, model, note = batch
             notes.append(note)
+            if max_output is not None and max_output >= _LIMIT:  # (CEL's int64 would overflow past it)
+                problems.append(("request.body", f"the batch's requests ask for {max_output:,} output tokens in all: "
+                                 f"at most {_LIMIT - 1:,} (2^53 - 1, as one request may ask)"))
     models = body.get("models")
     if models is None or not (isinstance(models, list) and all(isinstance(m, str) for m in models)):
         models = ()
