@@ -201,9 +201,11 @@ class StreamUsage:
         if data == "[DONE]":
             self._done = True
             return
-        for shape in self._shapes:
+        for i, shape in enumerate(self._shapes):
             values = shape.read(data)
             if values is not None:  # what reading it as JSON would do: name the model, add text
+                if i:  # the latest matched first: a stream's deltas, not its one finish
+                    self._shapes.insert(0, self._shapes.pop(i))
                 for name, value in shape.named:
                     setattr(self, name, value)
                 if shape.texts:
