@@ -34,6 +34,7 @@ from typing import Any
 
 from ..providers.eventstream import EventStreamParser
 from ..providers.framing import JSONArrayParser, NDJSONParser, SSEParser
+from ..providers.parsed_json import MISSING, keep, kept
 from .captured import EVENT_STREAM
 
 __all__ = ["MAX_OPENING", "NOT_JSON", "error_status", "first_said", "framing_of", "opening", "says_nothing", "sse_events",
@@ -144,10 +145,13 @@ def _said(name: str, data: str) -> Any:
     (:data:`NOT_JSON` when it is not)."""
     if name in _OPENING_EVENTS:
         return _NOTHING
-    try:
-        obj = json.loads(data)
-    except (ValueError, RecursionError):
-        return NOT_JSON
+    obj = kept(data)
+    if obj is MISSING:
+        try:
+            obj = json.loads(data)
+        except (ValueError, RecursionError):
+            return NOT_JSON
+        keep(data, obj)  # the relay's check and the usage read parse the same event again
     if isinstance(obj, dict) and (obj.get("type") in _OPENING_EVENTS or obj.get("event_type") in _OPENING_EVENTS):
         return _NOTHING
     return obj
@@ -227,7 +231,7 @@ def stream_error(prefix: bytes, framing: str = "sse") -> tuple[int, Any] | None:
         found = first_said(parser.feed(prefix) + parser.finish())
     if found is None:
         return None
-    name, _, obj = found
+    name, data, obj = found
     if not isinstance(obj, dict):  # (NOT_JSON too)
         return None
     error = obj.get("error")
@@ -236,10 +240,10 @@ def stream_error(prefix: bytes, framing: str = "sse") -> tuple[int, Any] | None:
         error = response.get("error") if isinstance(response, dict) else None
         error = error if isinstance(error, dict) else {}
     elif framing != "sse" and isinstance(error, str) and error:  # Ollama's, Cohere v1's: a message
-        return 500, obj
+        return 500, json.loads(data)
     elif name != "error" and obj.get("type") != "error" and not isinstance(error, dict):
         return None
-    return error_status(obj, error), obj
+    return error_status(obj, error), json.loads(data)  # the caller's own: the parse kept is only read
 
 
 def error_status(obj: dict[str, Any], error: Any = None) -> int:

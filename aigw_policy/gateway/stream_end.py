@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..providers.parsed_json import keep
+from ..providers.parsed_json import MISSING, keep, kept
 from ..providers.shapes import Shape, cut, learn
 from ..providers.sse import LEARN_AFTER, MAX_SHAPES
 from .api_shape import known
@@ -232,10 +232,12 @@ class StreamCheck:
                     if i:  # the latest matched first: a stream's deltas, not its one finish
                         self.shapes.insert(0, self.shapes.pop(i))
                     return False
-            obj = json.loads(text)  # as the SDKs read it: UTF-8 text (faster than bytes)
+            obj = kept(text)  # judged before (the answer's first event), or parsed here
+            if obj is MISSING:
+                obj = json.loads(text)  # as the SDKs read it: UTF-8 text (faster than bytes)
+                keep(text, obj)  # the usage read parses the same event again: it takes this instead
         except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
             return strict
-        keep(text, obj)  # the usage read parses the same event again: it takes this instead
         if not self.ended and type(obj) is dict and self.ends is not None and self.ends(obj):
             self.ended = True
         self.parsed += 1

@@ -8,7 +8,8 @@ usage read (gateway/exchange.py, and :class:`~.sse.StreamUsage` for a stream's e
 short answer that second parse was a sixth of the gateway's own work on a stream.
 
 :func:`keep` records what the first reader parsed, by the exact text it parsed; :func:`take`
-gives it to the second, once, in place of ``json.loads`` of the very same text. Only a text
+gives it to the second, once, in place of ``json.loads`` of the very same text (:func:`kept`,
+to a reader that judges it again on the way: the first event's judgment, then the relay's). Only a text
 that ``json.loads`` parsed is kept, and it is taken only for an equal text, so what the
 second reader gets is what its own ``json.loads`` would give (the objects are read, never
 changed): a miss (another text, an entry already dropped) costs the parse it would have done
@@ -28,7 +29,7 @@ import json
 import threading
 from typing import Any
 
-__all__ = ["MAX_CHARS", "MAX_KEPT", "MAX_TEXT", "MISSING", "keep", "loads", "take"]
+__all__ = ["MAX_CHARS", "MAX_KEPT", "MAX_TEXT", "MISSING", "keep", "kept", "loads", "take"]
 
 MAX_KEPT = 256
 """Parsed texts kept at most (across every answer of the process)."""
@@ -62,6 +63,12 @@ def keep(text: str, obj: Any) -> None:
             _chars -= len(oldest)
         _kept[text] = obj
         _chars += size
+
+
+def kept(text: str) -> Any:
+    """What ``json.loads(text)`` gave when ``text`` was kept (and keep it), else :data:`MISSING`:
+    for a reader that judges the same text again before the last reader takes it."""
+    return _kept.get(text, MISSING)
 
 
 def take(text: str) -> Any:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from aigw_policy.gateway import first_event
 from aigw_policy.gateway.api_shape import foreign_stream
 from aigw_policy.gateway.first_event import first_said, says_nothing, sse_events, stream_error
+from aigw_policy.providers import parsed_json
 from aigw_policy.providers.framing import SSEParser
 
 PIECES = [b"data: ", b"data:", b"event: ", b"event: message_start", b"event: error", b": keep-alive", b"\n", b"\r",
@@ -81,11 +82,26 @@ def test_nothing_after_the_first_event_said_is_parsed(monkeypatch: pytest.Monkey
         parsed.append(text)
         return real(text, *args, **kwargs)
 
+    parsed_json.clear()
     monkeypatch.setattr(first_event.json, "loads", counted)
     fed: list[bytes] = []
     feed = SSEParser.feed
     monkeypatch.setattr(SSEParser, "feed", lambda self, chunk: fed.append(chunk) or feed(self, chunk))
     assert foreign_stream(200, "http://h/v1/chat/completions", "sse", stream) is None
     assert stream_error(stream) is None
-    assert len(parsed) == 2  # the one event, once by each judgment (the opening one goes by its name)
+    assert len(parsed) == 1  # the one event, once: the second judgment takes the first's parse (parsed_json.kept;
+    # the opening event goes by its name)
     assert sum(len(chunk) for chunk in fed) <= 2 * (len(stream) - 49 * len(content))
+
+
+def test_the_error_a_stream_says_is_the_callers_own() -> None:
+    """The parse kept for the relay and the usage read is only read: what ``stream_error``
+    gives the router (an attempt's outcome, which may be changed) is a parse of its own."""
+    data = '{"error": {"code": 503, "message": "busy"}}'
+    prefix = f"data: {data}\n\n".encode()
+    parsed_json.clear()
+    assert foreign_stream(200, "http://h/v1/chat/completions", "sse", prefix) is None
+    status, said = stream_error(prefix)
+    assert status == 503
+    said["error"]["message"] = "changed"
+    assert parsed_json.kept(data) == json.loads(data)
