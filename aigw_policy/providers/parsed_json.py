@@ -14,8 +14,8 @@ that ``json.loads`` parsed is kept, and it is taken only for an equal text, so w
 second reader gets is what its own ``json.loads`` would give (the objects are read, never
 changed): a miss (another text, an entry already dropped) costs the parse it would have done
 anyway, and no answer is read differently for a hit. :func:`loads` is ``json.loads`` of bytes
-that keeps what it parsed when the bytes are ASCII (the text is then the same whichever way a
-reader decodes them).
+that keeps what it parsed when the bytes are UTF-8 as ``json.loads`` reads them (the text is
+then the one every reader decodes).
 
 Bounded: at most :data:`MAX_KEPT` entries and :data:`MAX_CHARS` characters of text, the oldest
 dropped first, none longer than :data:`MAX_TEXT`. A long stream's first events are gone by
@@ -25,6 +25,7 @@ its end, where the usage read has learned their shapes and no longer parses them
 
 from __future__ import annotations
 
+import codecs
 import json
 import threading
 from typing import Any
@@ -42,6 +43,8 @@ MAX_CHARS = 1024 * 1024
 
 MISSING = object()
 """What :func:`take` gives for a text that was not kept."""
+
+BOM = codecs.BOM_UTF8
 
 _kept: dict[str, Any] = {}
 _chars = 0
@@ -85,10 +88,14 @@ def take(text: str) -> Any:
 
 def loads(body: bytes) -> Any:
     """``json.loads(body)`` (raising as it does), its parse kept for a reader of the same text
-    when ``body`` is ASCII with no NUL in its first 4 bytes (``json.loads`` of such bytes reads
-    them as UTF-8: the same text as any reader's)."""
-    if body.isascii() and b"\x00" not in body[:4]:
-        text = body.decode("ascii")
+    when ``body`` is UTF-8 with no BOM and no NUL in its first 4 bytes: ``json.loads`` of such
+    bytes reads them as UTF-8 (it takes a BOM off, and reads UTF-16 or 32 by where the NULs
+    are), the text every reader decodes."""
+    if body[:3] != BOM and b"\x00" not in body[:4]:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return json.loads(body)  # (raises as it did)
         obj = json.loads(text)
         keep(text, obj)
         return obj

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from aigw_policy.gateway.stream_end import StreamCheck
@@ -93,3 +93,32 @@ def test_what_is_taken_is_what_was_kept_for_that_text_and_the_kept_stay_bounded(
             assert got is MISSING or got == model.pop(text)  # an entry may have been dropped, never changed
             model.pop(text, None)
         assert len(parsed_json._kept) <= MAX_KEPT
+
+
+BODIES = st.one_of(
+    st.binary(max_size=24),
+    st.lists(st.sampled_from([b"{", b"}", b'"a"', b":", b"1", b"\xef\xbb\xbf", b"\x00", b"\xc3\xa9", b"\xed\xa0\x80",
+                              b"\xff\xfe", b"[", b"]", b" ", b'"\\ud800"', b"\xe2\x80\xa8"]), max_size=12).map(b"".join))
+
+
+@settings(max_examples=500, deadline=None)
+@given(BODIES)
+@example(b"\xef\xbb\xbf1")  # a BOM: json.loads of bytes takes it off, of text refuses it
+@example(b"1\x002\x00")  # NULs: json.loads of bytes reads UTF-16
+@example(b'"\xed\xa0\x80"')  # an encoded surrogate: refused by both
+def test_loads_is_json_loads_and_keeps_what_a_reader_of_the_text_would_parse(body: bytes) -> None:
+    """``parsed_json.loads`` raises what ``json.loads`` raises and gives what it gives; what it
+    keeps is under the text the middleware decodes (``answer_text``: UTF-8, errors replaced),
+    and is what ``json.loads`` of that text gives."""
+    parsed_json.clear()
+    try:
+        expected: Any = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        with pytest.raises(type(exc)):
+            parsed_json.loads(body)
+        return
+    assert parsed_json.loads(body) == expected
+    text = body.decode("utf-8", "replace")
+    got = take(text)
+    if got is not MISSING:
+        assert got == json.loads(text)
