@@ -23,7 +23,9 @@ from .answer_read import wants_stream
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name, timestamp_of
 from .effects import effect, header_effects, model_in_path, rewritten_body, rewritten_target, secret_holders, strip_key, unjudged_models
-from .errors import aigw_object, denial, error_response, no_long_retry, routed_error, wire_api, with_extra
+from ..ledger.errors import LedgerError
+from .errors import (LEDGER_UNAVAILABLE, aigw_object, denial, error_response, no_long_retry, routed_error, wire_api,
+                     with_extra)
 from .hops import CLIENT_SAYS, SAYS_PREFIXES, hop_by_hop
 from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
@@ -116,8 +118,8 @@ class Exchange:
     async def run(self, answer: Any = None) -> None:  # answer(exchange): what answers instead of _run (usage_api)
         try:
             await (self._run() if answer is None else answer(self))
-        except Exception:
-            if not await self._failed_unexpectedly():
+        except Exception as error:
+            if not await self._failed_unexpectedly(error):
                 raise
         finally:
             ev = self.event
@@ -211,17 +213,26 @@ class Exchange:
             return await self._answer(400, unjudged, None, code="unjudged_models")
         await self.forward(decision, scope, data, self.mw.app)
 
-    async def _failed_unexpectedly(self) -> bool:
-        """An error of the gateway's own code (or the engine's, the ledger's) before the answer began:
-        logged with its traceback and the request id, answered 500 ``gateway_error`` in the provider's
-        shape with that id (never the error's text, nor the server's plain-text 500 that has no id).
-        False when an answer had begun (the server then closes the connection)."""
-        _log.exception("the gateway failed on request %s", self.ctx.request_id)
+    async def _failed_unexpectedly(self, error: Exception) -> bool:
+        """An error of the gateway's own code (or the engine's) before the answer began: logged with
+        its traceback and the request id, answered 500 ``gateway_error`` in the provider's shape with
+        that id (never the error's text, nor the server's plain-text 500 that has no id). The ledger
+        failing (no durable intent: nothing is forwarded) is a 503 ``ledger_unavailable`` to retry,
+        logged without a traceback. False when an answer had begun (the server then closes)."""
+        rid = self.ctx.request_id
+        down = isinstance(error, LedgerError)
+        if down:
+            _log.error("the usage ledger failed on request %s: %s", rid, error)
+        else:
+            _log.exception("the gateway failed on request %s", rid)
         if self.ctx.decision is not None and self.ctx.decision.verdict == "allow":
             await self._settle_failed()
         try:
-            await self._answer(500, f"the gateway failed on this request; the operator's log has the error "
-                               f"(request {self.ctx.request_id})", None, code="gateway_error", close=True)
+            if down:
+                await self._answer(503, LEDGER_UNAVAILABLE, None, [(b"retry-after", b"1")], code="ledger_unavailable")
+            else:
+                await self._answer(500, f"the gateway failed on this request; the operator's log has the error "
+                                   f"(request {rid})", None, code="gateway_error", close=True)
         except Exception:  # noqa: BLE001 - an answer had begun: the original error stands
             return False
         self.event["verdict"] = "error"
