@@ -177,7 +177,8 @@ class Exchange:
         except BadBody as error:
             await self._answer(error.status, error.message, None, code=body_code(error.code, self.engine))
             return
-        if query and (problem := query_model_problem(query, body_obj, self.scope["method"], ctype)) is not None:
+        if query and (problem := query_model_problem(query, body_obj, self.scope["method"], ctype,
+                                                     self.scope["path"])) is not None:
             await self._answer(400, problem, None, code=body_code("invalid_request", self.engine))
             return
         request["request"]["body"] = body_obj
