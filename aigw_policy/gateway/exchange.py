@@ -135,7 +135,7 @@ class Exchange:
     async def _run(self) -> None:
         # the edge, in order: the path, the key, the declared size; the body only after them
         if self.path_error is not None:
-            close = self.edge[0] == 505 or self._unread_is_large()  # 505: who knows how the rest is framed
+            close = self.edge[0] == 505 or self.edge[1] == "invalid_http" or self._unread_is_large()  # framing unsure
             await self._answer(self.edge[0], self.path_error, None, code=self.edge[1], close=close)
             return
         if self.failed is not None:
@@ -161,7 +161,9 @@ class Exchange:
         self._upstream_headers = self._kept_headers()
         try:
             body, gone = await read_body(self.receive, self.mw.max_body, self.mw.body_timeout)
-            self.ctx.disconnected = gone
+            if gone:  # the client left (or its framing was refused) before its body's end: nothing decided nor sent
+                self.event.update(verdict="closed", reason="the client left before its request body was whole")
+                return
         except TimeoutError:
             await self._answer(408, f"the request body stalled: a pause over {self.mw.body_timeout:g}s, or under "
                                f"{MIN_BODY_RATE:g} bytes/s on average", None, code="body_timeout", close=True)

@@ -221,6 +221,17 @@ class _Unfinished:
         self.logger = _QuietCut(self.logger, {})
 
     def send_400_response(self, msg: str) -> None:
+        cycle = getattr(self, "cycle", None)
+        if cycle is not None and not cycle.response_complete:
+            # the parser refused what followed a head it had passed on (a chunk that is no chunk, a
+            # `Transfer-Encoding: identity` llhttp refuses only once the head is read): that request is
+            # gone with the connection now, before its app's first `receive` in this same step, which
+            # had it served with what body had come (an empty one went upstream, answered to nobody)
+            cycle.disconnected = True
+            cycle.message_event.set()
+            gone = getattr(self, "_gone", None)
+            if gone is not None:
+                gone.fire()
         self.transport.write(refusal(400, f"the request is not valid HTTP/1.1: {_parse_error()}", "invalid_http",
                                      getattr(self, "url", b"") or b"", self.report))
         self.transport.close()
