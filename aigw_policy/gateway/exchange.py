@@ -22,7 +22,8 @@ from ..providers.parsed_json import MISSING, take
 from .answer_read import wants_stream
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name, timestamp_of
-from .effects import effect, header_effects, model_in_path, rewritten_body, rewritten_target, secret_holders, strip_key, unjudged_models
+from .effects import (KEY_IN_PATH, effect, header_effects, key_in_path, model_in_path, rewritten_body, rewritten_target,
+                      secret_holders, strip_key, unjudged_models)
 from ..ledger.errors import LedgerError
 from .errors import (LEDGER_UNAVAILABLE, aigw_object, denial, error_response, no_long_retry, routed_error, wire_api,
                      with_extra)
@@ -222,8 +223,7 @@ class Exchange:
         that id (never the error's text, nor the server's plain-text 500 that has no id). The ledger
         failing (no durable intent: nothing is forwarded) is a 503 ``ledger_unavailable`` to retry,
         logged without a traceback. False when an answer had begun (the server then closes)."""
-        rid = self.ctx.request_id
-        down = isinstance(error, LedgerError)
+        rid, down = self.ctx.request_id, isinstance(error, LedgerError)
         if down:
             _log.error("the usage ledger failed on request %s: %s", rid, error)
         else:
@@ -231,11 +231,9 @@ class Exchange:
         if self.ctx.decision is not None and self.ctx.decision.verdict == "allow":
             await self._settle_failed()
         try:
-            if down:
-                await self._answer(503, LEDGER_UNAVAILABLE, None, [(b"retry-after", b"1")], code="ledger_unavailable")
-            else:
-                await self._answer(500, f"the gateway failed on this request; the operator's log has the error "
-                                   f"(request {rid})", None, code="gateway_error", close=True)
+            await (self._answer(503, LEDGER_UNAVAILABLE, None, [(b"retry-after", b"1")], code="ledger_unavailable")
+                   if down else self._answer(500, f"the gateway failed on this request; the operator's log has the "
+                                             f"error (request {rid})", None, code="gateway_error", close=True))
         except Exception:  # noqa: BLE001 - an answer had begun: the original error stands
             return False
         self.event["verdict"] = "error"
@@ -262,6 +260,10 @@ class Exchange:
             found = mw.keys.lookup(self.secret)
             if found is None:
                 await self._answer(401, "unknown or missing API key", None, close=self._unread_is_large())
+            elif (masked := key_in_path(self.scope["path"], self.secret)) is not None:  # logged, sent: refused
+                self.event["path"] = masked
+                await self._answer(400, KEY_IN_PATH, None, code="invalid_path", close=self._unread_is_large())
+                return None
             return found
         close = self._unread_is_large()
         if mw.identity is None:
