@@ -123,12 +123,15 @@ class Capped:
 
 
 _WARN_EVERY = 1000
-"""Of a run of connections past the cap, the first and each 1000th are warned of (a flood
-makes one line per 1000 connections, not one each)."""
+"""Of the connections past the cap, closed or refused, the first and then one in 1000 of each
+are warned of (a flood makes one line per 1000 connections, not one each)."""
 
 
 def _warn(state: Any, message: str) -> None:
-    count = getattr(state, "aigw_over_cap", 0)
-    state.aigw_over_cap = count + 1
-    if count % _WARN_EVERY == 0:
-        _log.warning("%s (%d so far)", message, count + 1)
+    """Count ``message`` (a connection closed, or one refused) and say it on its first time and
+    each :data:`_WARN_EVERY` th."""
+    counts: dict[str, int] = getattr(state, "aigw_over_cap", None) or {}
+    state.aigw_over_cap = counts
+    count = counts[message] = counts.get(message, 0) + 1
+    if count % _WARN_EVERY == 1:
+        _log.warning("%s (%d so far)", message, count)
