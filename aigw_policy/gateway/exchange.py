@@ -33,7 +33,7 @@ from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
 from .head import judge_head
 from .paths import PathError
 from .form_body import query_model_problem
-from .request_body import MIN_BODY_RATE, BadBody, body_code, parse_body, read_body, receive_within
+from .request_body import MIN_BODY_RATE, BadBody, body_code, body_coding, parse_body, read_body, receive_within
 from .request_ids import DECISION_HEADER, id_headers, request_id
 from .routing import route, unreachable_internal
 from .server import CONN_TIMES
@@ -148,7 +148,7 @@ class Exchange:
             return
         self.ctx.identity = identity
         self.event["identity"] = identity
-        coded = _coded(self.headers)
+        coded = body_coding(self.headers)
         if coded is not None:
             await self._answer(415, f"request bodies with {coded[:60]} are not accepted: the policy could not read "
                                "them", None, code="unsupported_content_encoding", close=self._unread_is_large())
@@ -683,19 +683,3 @@ class Exchange:
                   reason=decision.reason, phase=decision.phase, decided_by=decision.kind)
         ev["decision"] = decision
 
-
-# -- helpers ---------------------------------------------------------------------------------
-
-
-def _coded(headers: Mapping[str, str]) -> str | None:
-    """The coding a request body comes in, when it is not the body itself: a
-    ``Content-Encoding``, or a ``Transfer-Encoding`` coding besides ``chunked``
-    (``gzip, chunked``: llhttp takes it, uvicorn undoes only the chunking, and the policy read
-    gzip bytes as the body, which went upstream unlabelled); None for a plain body."""
-    encoding = headers.get("content-encoding", "identity").strip().lower()
-    if encoding not in ("", "identity"):
-        return f"Content-Encoding `{encoding}`"
-    transfer = headers.get("transfer-encoding")
-    if transfer is not None and any(c.strip() not in ("", "chunked", "identity") for c in transfer.lower().split(",")):
-        return f"Transfer-Encoding `{transfer.strip().lower()}`"
-    return None
