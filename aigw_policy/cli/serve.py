@@ -58,6 +58,10 @@ def serve(
         "--keep-alive", min=0.001, envvar="AIGW_KEEP_ALIVE",
         help="Seconds an idle client connection is kept open between two requests (longer than the idle "
              "timeout of a load balancer in front).")] = 75.0,
+    max_connections: Annotated[int, typer.Option(
+        "--max-connections", min=1, envvar="AIGW_MAX_CONNECTIONS",
+        help="Open client connections at most: past it the longest idle one is closed for a new one, "
+             "or, all busy, the new one gets a 503.")] = 10_000,
     metrics_token: Annotated[str | None, typer.Option("--metrics-token", envvar="AIGW_METRICS_TOKEN",
                                                       help="Protect /metrics: it then wants `Authorization: Bearer TOKEN`.")] = None,
     geoip: Annotated[list[Path] | None, typer.Option(
@@ -171,7 +175,12 @@ def serve(
     where = redact(upstream) if upstream is not None else f"{routes} ai-gateway route{'s' if routes != 1 else ''}"
     typer.echo(f"aigw-policy serve: {policy} -> {where} on http://{host}:{port} ({who}, "
                f"store {redact(store)}, ledger {redact(ledger) if ledger else 'none'})", err=True)
+    from ..gateway.conn_cap import fitting_cap
     from ..gateway.server import header_timeout_protocol
+
+    cap, lowered = fitting_cap(max_connections)
+    if lowered is not None:
+        typer.echo(f"aigw-policy serve: {lowered}", err=True)
 
     # the price catalog now, not at the first priced request (genai-prices' imports and
     # catalog, ~150 ms and ~50,000 objects: the first request cost that much more, and what
@@ -193,7 +202,8 @@ def serve(
         # no `server: uvicorn` on every answer: what runs the gateway is nobody's business
         # (and an upstream's own `server` is not passed on either: proxy.ANSWER_OWN)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
-                    timeout_graceful_shutdown=10, http=header_timeout_protocol(header_timeout, app.server_event),
+                    timeout_graceful_shutdown=10,
+                    http=header_timeout_protocol(header_timeout, app.server_event, max_connections=cap),
                     timeout_keep_alive=keep_alive,
                     server_header=False, **forwarded(forwarded_allow_ips))
     finally:  # the stream may not outlive this call (an embedding caller's, a test runner's)

@@ -116,17 +116,23 @@ class Gateway:
         if kind == "lifespan":
             await self._lifespan(receive, send)
             return
-        if kind == "http" and scope.get("method") == "GET" and scope["path"] in ("/metrics", "/healthz"):
-            await self._internal(scope, send)
-            return
+        if kind == "http":
+            path = scope["path"]
+            if path in _OWN or ("metrics" in path or "healthz" in path) and (path := _own(scope)):
+                await self._internal(scope, path, send)
+                return
         await self.middleware(scope, receive, send)
 
-    async def _internal(self, scope: dict[str, Any], send: Any) -> None:
-        path = scope["path"]
+    async def _internal(self, scope: dict[str, Any], path: str, send: Any) -> None:
+        method = scope.get("method")
+        reply = _Reply(send, method == "HEAD", scope["headers"])
+        if method not in ("GET", "HEAD"):
+            await reply(405, "text/plain", f"{path} answers GET and HEAD\n".encode(), ((b"allow", b"GET, HEAD"),))
+            return
         if path == "/metrics" and self._metrics_token is not None:
             given = next((v for k, v in scope["headers"] if k.lower() == b"authorization"), b"")
             if not hmac.compare_digest(given, self._metrics_token):
-                await _reply(send, 401, "text/plain", b"/metrics wants the metrics token: Authorization: Bearer ...\n")
+                await reply(401, "text/plain", b"/metrics wants the metrics token: Authorization: Bearer ...\n")
                 return
         if path == "/healthz":
             # nothing of the host (the policy's path, the upstream, versions): anyone may ask
@@ -135,11 +141,10 @@ class Gateway:
         else:
             found = self.observer.metrics_text()
             if found is None:
-                body, ctype = b"prometheus-client is not installed\n", "text/plain"
-                await _reply(send, 501, ctype, body)
+                await reply(501, "text/plain", b"prometheus-client is not installed\n")
                 return
             body, ctype = found
-        await _reply(send, 200, ctype, body)
+        await reply(200, ctype, body)
 
     def server_event(self, event: dict[str, Any]) -> None:
         """A request the server protocol ended before this app saw it (a 400 ``invalid_http``,
@@ -200,15 +205,48 @@ class Gateway:
                 return
 
 
-async def _reply(send: Any, status: int, ctype: str, body: bytes) -> None:
+_OWN = frozenset(("/metrics", "/healthz"))
+"""The gateway's own paths: answered by it for every method and every spelling of the path
+(``//metrics``, ``/x/../healthz``, ``/metrics/``), never forwarded. Before serve23 only a
+``GET`` of the path as written was: ``HEAD /metrics`` and ``//metrics`` went through the policy
+to the upstream, whose own ``/metrics`` (vLLM's, TGI's) answered through the gateway."""
+
+
+def _own(scope: dict[str, Any]) -> str:
+    """The gateway's own path ``scope`` names in another spelling (its canonical path, a
+    trailing ``/`` aside), or ``""``; a path that cannot be made canonical is the
+    middleware's to refuse."""
+    from .paths import PathError, canonical_scope
+
+    try:
+        path = str(canonical_scope(scope)["path"]).rstrip("/")
+    except PathError:
+        return ""
+    return path if path in _OWN else ""
+
+
+class _Reply:
     """``/healthz`` and ``/metrics``: the gateway's own answers carry a request id as every
     other does (no decision is made nor logged for them), and are never stored by a cache in
-    front (a stale health, or the metrics past their token)."""
-    from .request_ids import DECISION_HEADER, id_headers, request_id
+    front (a stale health, or the metrics past their token). A ``HEAD`` gets the head alone;
+    a request that declared a body (never read) gets ``connection: close``."""
 
-    rid = request_id()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode()),
-                            (b"cache-control", b"no-store"),
-                            (DECISION_HEADER.encode(), rid.encode()), *id_headers(rid)]})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+    __slots__ = ("_send", "_head", "_close")
+
+    def __init__(self, send: Any, head: bool, headers: list[tuple[bytes, bytes]]) -> None:
+        self._send = send
+        self._head = head
+        self._close = any(k == b"transfer-encoding" or (k == b"content-length" and v.strip(b" \t0"))
+                          for k, v in headers)
+
+    async def __call__(self, status: int, ctype: str, body: bytes,
+                       more: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+        from .request_ids import DECISION_HEADER, id_headers, request_id
+
+        rid = request_id()
+        close = ((b"connection", b"close"),) if self._close else ()
+        await self._send({"type": "http.response.start", "status": status,
+                          "headers": [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode()),
+                                      (b"cache-control", b"no-store"), (DECISION_HEADER.encode(), rid.encode()),
+                                      *id_headers(rid), *more, *close]})
+        await self._send({"type": "http.response.body", "body": b"" if self._head else body, "more_body": False})

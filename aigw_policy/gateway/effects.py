@@ -12,8 +12,9 @@ from ..providers.classify import COMPLETION_TOKENS, NO_STREAM_OPTIONS
 from ..providers.bedrock_invoke import set_invoke_max_tokens
 from .scrub import MIN_SECRET
 
-__all__ = ["FALLBACK_FIELDS", "decision_api", "effect", "header_effects", "model_in_path", "secret_holders",
-           "rewritten_body", "rewritten_target", "set_max_tokens", "strip_key", "unjudged_models", "wants_usage"]
+__all__ = ["FALLBACK_FIELDS", "KEY_IN_PATH", "decision_api", "effect", "header_effects", "key_in_path", "model_in_path",
+           "rewritten_body", "rewritten_target", "secret_holders", "set_max_tokens", "strip_key", "unjudged_models",
+           "wants_usage"]
 
 
 def rewritten_body(decision: Any, body: dict[str, Any], path: str, inject_usage: bool) -> tuple[dict[str, Any] | None, bool]:
@@ -75,6 +76,21 @@ def secret_holders(headers: Mapping[str, str], secret: str | None) -> frozenset[
 
 
 _NO_NAMES: frozenset[str] = frozenset()
+
+KEY_IN_PATH = "invalid request path: it holds the request's API key, which goes in a header (or `?key=`) only"
+
+
+def key_in_path(path: str, secret: str | None) -> str | None:
+    """``path`` with the gateway key the client authenticated with masked (``***``) when the
+    path holds it, else None. Such a path was forwarded as it came and written whole into the
+    decision log (serve23): the request is refused, its log line says the masked path. ~40 ns.
+
+    >>> key_in_path("/v1/chat/completions/sk-abcdefgh", "sk-abcdefgh"), key_in_path("/v1/x", "sk-abcdefgh")
+    ('/v1/chat/completions/***', None)
+    """
+    if secret is None or len(secret) < MIN_SECRET or secret not in path:
+        return None
+    return path.replace(secret, "***")
 
 
 FALLBACK_FIELDS = ("models", "fallbacks")

@@ -27,12 +27,13 @@ from ..engine.route_errors import AIGW_FIELDS
 from ..providers.error_shapes import NATIVE, native_error, native_headers, native_stream_error
 from ..providers.native_paths import native_path
 
-__all__ = ["AIGW_FIELDS", "STORE_UNAVAILABLE", "aigw_object", "denial", "error_body", "error_response", "no_long_retry",
+__all__ = ["AIGW_FIELDS", "LEDGER_UNAVAILABLE", "STORE_UNAVAILABLE", "aigw_object", "denial", "error_body", "error_response", "no_long_retry",
            "routed_error", "stream_error_event", "wire_api", "with_extra"]
 
 #: What API clients are told when the limit store fails: never its address or its error text
 #: (those go to the operator's decision log and ledger).
 STORE_UNAVAILABLE = "the gateway cannot check its limits right now (limit store unavailable); retry later"
+LEDGER_UNAVAILABLE = "the gateway cannot record usage right now (usage ledger unavailable); retry later"
 
 _GEMINI = re.compile(r"(?:/models/[^/]+:[A-Za-z]+$)|(?:^/v1beta/)")
 

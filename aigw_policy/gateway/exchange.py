@@ -22,15 +22,18 @@ from ..providers.parsed_json import MISSING, take
 from .answer_read import wants_stream
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name, timestamp_of
-from .effects import effect, header_effects, model_in_path, rewritten_body, rewritten_target, secret_holders, strip_key, unjudged_models
-from .errors import aigw_object, denial, error_response, no_long_retry, routed_error, wire_api, with_extra
+from .effects import (KEY_IN_PATH, effect, header_effects, key_in_path, model_in_path, rewritten_body, rewritten_target,
+                      secret_holders, strip_key, unjudged_models)
+from ..ledger.errors import LedgerError
+from .errors import (LEDGER_UNAVAILABLE, aigw_object, denial, error_response, no_long_retry, routed_error, wire_api,
+                     with_extra)
 from .hops import CLIENT_SAYS, SAYS_PREFIXES, hop_by_hop
 from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
 from .head import judge_head
 from .paths import PathError
 from .form_body import query_model_problem
-from .request_body import MIN_BODY_RATE, BadBody, body_code, parse_body, read_body, receive_within
+from .request_body import MIN_BODY_RATE, BadBody, body_code, body_coding, parse_body, read_body, receive_within
 from .request_ids import DECISION_HEADER, id_headers, request_id
 from .routing import route, unreachable_internal
 from .server import CONN_TIMES
@@ -116,8 +119,8 @@ class Exchange:
     async def run(self, answer: Any = None) -> None:  # answer(exchange): what answers instead of _run (usage_api)
         try:
             await (self._run() if answer is None else answer(self))
-        except Exception:
-            if not await self._failed_unexpectedly():
+        except Exception as error:
+            if not await self._failed_unexpectedly(error):
                 raise
         finally:
             ev = self.event
@@ -133,7 +136,7 @@ class Exchange:
     async def _run(self) -> None:
         # the edge, in order: the path, the key, the declared size; the body only after them
         if self.path_error is not None:
-            close = self.edge[0] == 505 or self._unread_is_large()  # 505: who knows how the rest is framed
+            close = self.edge[0] == 505 or self.edge[1] == "invalid_http" or self._unread_is_large()  # framing unsure
             await self._answer(self.edge[0], self.path_error, None, code=self.edge[1], close=close)
             return
         if self.failed is not None:
@@ -145,7 +148,7 @@ class Exchange:
             return
         self.ctx.identity = identity
         self.event["identity"] = identity
-        coded = _coded(self.headers)
+        coded = body_coding(self.headers)
         if coded is not None:
             await self._answer(415, f"request bodies with {coded[:60]} are not accepted: the policy could not read "
                                "them", None, code="unsupported_content_encoding", close=self._unread_is_large())
@@ -159,7 +162,9 @@ class Exchange:
         self._upstream_headers = self._kept_headers()
         try:
             body, gone = await read_body(self.receive, self.mw.max_body, self.mw.body_timeout)
-            self.ctx.disconnected = gone
+            if gone:  # the client left (or its framing was refused) before its body's end: nothing decided nor sent
+                self.event.update(verdict="closed", reason="the client left before its request body was whole")
+                return
         except TimeoutError:
             await self._answer(408, f"the request body stalled: a pause over {self.mw.body_timeout:g}s, or under "
                                f"{MIN_BODY_RATE:g} bytes/s on average", None, code="body_timeout", close=True)
@@ -175,7 +180,8 @@ class Exchange:
         except BadBody as error:
             await self._answer(error.status, error.message, None, code=body_code(error.code, self.engine))
             return
-        if query and (problem := query_model_problem(query, body_obj, self.scope["method"], ctype)) is not None:
+        if query and (problem := query_model_problem(query, body_obj, self.scope["method"], ctype,
+                                                     self.scope["path"])) is not None:
             await self._answer(400, problem, None, code=body_code("invalid_request", self.engine))
             return
         request["request"]["body"] = body_obj
@@ -211,17 +217,23 @@ class Exchange:
             return await self._answer(400, unjudged, None, code="unjudged_models")
         await self.forward(decision, scope, data, self.mw.app)
 
-    async def _failed_unexpectedly(self) -> bool:
-        """An error of the gateway's own code (or the engine's, the ledger's) before the answer began:
-        logged with its traceback and the request id, answered 500 ``gateway_error`` in the provider's
-        shape with that id (never the error's text, nor the server's plain-text 500 that has no id).
-        False when an answer had begun (the server then closes the connection)."""
-        _log.exception("the gateway failed on request %s", self.ctx.request_id)
+    async def _failed_unexpectedly(self, error: Exception) -> bool:
+        """An error of the gateway's own code (or the engine's) before the answer began: logged with
+        its traceback and the request id, answered 500 ``gateway_error`` in the provider's shape with
+        that id (never the error's text, nor the server's plain-text 500 that has no id). The ledger
+        failing (no durable intent: nothing is forwarded) is a 503 ``ledger_unavailable`` to retry,
+        logged without a traceback. False when an answer had begun (the server then closes)."""
+        rid, down = self.ctx.request_id, isinstance(error, LedgerError)
+        if down:
+            _log.error("the usage ledger failed on request %s: %s", rid, error)
+        else:
+            _log.exception("the gateway failed on request %s", rid)
         if self.ctx.decision is not None and self.ctx.decision.verdict == "allow":
             await self._settle_failed()
         try:
-            await self._answer(500, f"the gateway failed on this request; the operator's log has the error "
-                               f"(request {self.ctx.request_id})", None, code="gateway_error", close=True)
+            await (self._answer(503, LEDGER_UNAVAILABLE, None, [(b"retry-after", b"1")], code="ledger_unavailable")
+                   if down else self._answer(500, f"the gateway failed on this request; the operator's log has the "
+                                             f"error (request {rid})", None, code="gateway_error", close=True))
         except Exception:  # noqa: BLE001 - an answer had begun: the original error stands
             return False
         self.event["verdict"] = "error"
@@ -248,6 +260,10 @@ class Exchange:
             found = mw.keys.lookup(self.secret)
             if found is None:
                 await self._answer(401, "unknown or missing API key", None, close=self._unread_is_large())
+            elif (masked := key_in_path(self.scope["path"], self.secret)) is not None:  # logged, sent: refused
+                self.event["path"] = masked
+                await self._answer(400, KEY_IN_PATH, None, code="invalid_path", close=self._unread_is_large())
+                return None
             return found
         close = self._unread_is_large()
         if mw.identity is None:
@@ -667,19 +683,3 @@ class Exchange:
                   reason=decision.reason, phase=decision.phase, decided_by=decision.kind)
         ev["decision"] = decision
 
-
-# -- helpers ---------------------------------------------------------------------------------
-
-
-def _coded(headers: Mapping[str, str]) -> str | None:
-    """The coding a request body comes in, when it is not the body itself: a
-    ``Content-Encoding``, or a ``Transfer-Encoding`` coding besides ``chunked``
-    (``gzip, chunked``: llhttp takes it, uvicorn undoes only the chunking, and the policy read
-    gzip bytes as the body, which went upstream unlabelled); None for a plain body."""
-    encoding = headers.get("content-encoding", "identity").strip().lower()
-    if encoding not in ("", "identity"):
-        return f"Content-Encoding `{encoding}`"
-    transfer = headers.get("transfer-encoding")
-    if transfer is not None and any(c.strip() not in ("", "chunked", "identity") for c in transfer.lower().split(",")):
-        return f"Transfer-Encoding `{transfer.strip().lower()}`"
-    return None

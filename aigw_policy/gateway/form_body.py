@@ -17,10 +17,11 @@ from urllib.parse import unquote, unquote_plus
 
 from ..providers.classify import READS
 from ..providers.forms import form_fields
+from ..providers.realtime import realtime_path, session_model
 
 __all__ = ["form_problem", "query_model_problem"]
 
-_FORM_READS = frozenset(("model", "prompt", "stream", "language"))
+_FORM_READS = frozenset(("model", "prompt", "stream", "language", "session"))
 """The multipart fields the policy reads (``providers.forms``), folded."""
 
 _PARAM = re.compile(rb'name(\*?)[ \t]*=[ \t]*("[^"\r\n]*"?|[^;\r\n]*)')
@@ -79,7 +80,7 @@ def form_problem(body: bytes, content_type: str, read_folds: Collection[str]) ->
     return None
 
 
-def query_model_problem(query: bytes, body: Any, method: str, content_type: str) -> str | None:
+def query_model_problem(query: bytes, body: Any, method: str, content_type: str, path: str = "") -> str | None:
     """Why a request whose query string names a ``model`` (any spelling some upstream reads:
     ``Model``, ``model[]``) is refused: the body names another model, or none (the policy read
     none; ``body`` as the policy has it, a form's fields read by its ``content_type``). None when
@@ -90,6 +91,9 @@ def query_model_problem(query: bytes, body: Any, method: str, content_type: str)
     own = body.get("model") if type(body) is dict else None
     if type(body) is str:  # a multipart body's own `model`, as the policy read it
         own = (form_fields(body, content_type) or {}).get("model")
+    if own is None and realtime_path(path):  # a Realtime session's model: its query's (or its `session`'s)
+        form = (form_fields(body, content_type) or {}) if type(body) is str else body if type(body) is dict else {}
+        own = session_model(f"{path}?{query.decode('latin-1')}", form)[0]
     for pair in query.split(b"&"):
         name, _, value = pair.partition(b"=")
         if _fold(unquote_plus(name.decode("latin-1"))) != "model":

@@ -79,6 +79,13 @@ def judge_head(scope: dict[str, Any], headers: Mapping[str, str]) -> tuple[dict[
         problem = f"the request head has more than {MAX_HEAD_FIELDS} header fields"
         edge = (431, "request_header_fields_too_large")
     version = scope.get("http_version")
+    if version == "1.1" and "host" not in headers:  # (h11 refuses it itself; llhttp passes it on)
+        problem = "an HTTP/1.1 request names its host in a `Host` header (RFC 9112 §3.2)"
+        edge = (400, "invalid_http")
+    elif version == "1.0" and "transfer-encoding" in headers:
+        problem = ("an HTTP/1.0 request cannot be chunked (RFC 9112 §6.1): a proxy of HTTP/1.0 in front reads "
+                   "no body, and the chunks as the next request")
+        edge = (400, "invalid_http")
     if version is not None and version not in _VERSIONS:  # a request line of HTTP/2.0, HTTP/0.9, ...
         problem = (f"HTTP/{str(version)[:8]} is not served: a request line says HTTP/1.1 or "
                    "HTTP/1.0 (HTTP/2 is its own framing, never a request line)")

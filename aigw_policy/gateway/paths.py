@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 __all__ = ["PathError", "canonical_path", "canonical_scope", "encode_path", "encode_segment", "valid_host"]
 
-_HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::[0-9]{1,5})?")
+_HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::([0-9]{1,5}))?")
 
 # pchar (RFC 3986 §3.3) without `;` (a parameter separator to some servers) and `%`
 _SAFE = "/:@!$&'()*+,=-._~"
@@ -102,7 +102,8 @@ def canonical_path(raw: str) -> tuple[str, str]:
 
 def valid_host(host: str) -> bool:
     """Whether a ``Host`` header is a host name or address with an optional port."""
-    return _HOST.fullmatch(host) is not None
+    m = _HOST.fullmatch(host)
+    return m is not None and (m.group(1) is None or int(m.group(1)) <= 65535)
 
 
 _KNOWN: dict[bytes, tuple[str, bytes]] = {}

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ..providers.classify import READS
 
-__all__ = ["INVALID_BODY", "MAX_JSON_ITEMS", "MIN_BODY_RATE", "BadBody", "body_code", "parse_body", "read_body",
-           "receive_within"]
+__all__ = ["INVALID_BODY", "MAX_JSON_ITEMS", "MIN_BODY_RATE", "BadBody", "body_code", "body_coding", "parse_body",
+           "read_body", "receive_within"]
 
 
 INVALID_BODY = "ERR_NGROK_3801"
@@ -241,3 +242,17 @@ async def read_body(receive: Any, max_body: int, timeout: float | None) -> tuple
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + timeout
             deadline += len(piece) / MIN_BODY_RATE
+
+
+def body_coding(headers: Mapping[str, str]) -> str | None:
+    """The coding a request body comes in, when it is not the body itself: a
+    ``Content-Encoding``, or a ``Transfer-Encoding`` coding besides ``chunked``
+    (``gzip, chunked``: llhttp takes it, uvicorn undoes only the chunking, and the policy read
+    gzip bytes as the body, which went upstream unlabelled); None for a plain body."""
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        return f"Content-Encoding `{encoding}`"
+    transfer = headers.get("transfer-encoding")
+    if transfer is not None and any(c.strip() not in ("", "chunked", "identity") for c in transfer.lower().split(",")):
+        return f"Transfer-Encoding `{transfer.strip().lower()}`"
+    return None

@@ -29,6 +29,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .conn_cap import DEFAULT_MAX_CONNECTIONS, Capped
+
 __all__ = ["CLIENT_GONE", "CONN_TIMES", "DEFAULT_HEADER_TIMEOUT", "DEFAULT_WRITE_TIMEOUT", "MAX_HEAD_BYTES",
            "MAX_HEAD_FIELDS", "TARGET_AUTHORITY", "ClientGone", "HeadWithBody", "Reporter", "header_timeout_protocol",
            "leave_unfinished", "refusal_event"]
@@ -63,7 +65,8 @@ request with no key (0.6 ms for the same bytes in one field)."""
 _log = logging.getLogger("aigw_policy.gateway")
 
 
-def refusal(status: int, message: str, code: str, target: bytes = b"", report: Reporter | None = None) -> bytes:
+def refusal(status: int, message: str, code: str, target: bytes = b"", report: Reporter | None = None,
+            more: tuple[tuple[bytes, bytes], ...] = (), log: bool = True) -> bytes:
     """The whole answer (head and body) to a request the server protocol refuses before any
     app sees it (a head too large, bytes that are not HTTP/1.1): in the provider's error
     shape of the request target when it was read (else OpenAI's), with a request id of its own
@@ -79,10 +82,12 @@ def refusal(status: int, message: str, code: str, target: bytes = b"", report: R
     from email.utils import formatdate
 
     headers += id_headers(rid) + [(DECISION_HEADER.encode(), rid.encode()), (b"connection", b"close"),
-                                  (b"date", formatdate(usegmt=True).encode())]
-    phrase = {400: b"Bad Request", 431: b"Request Header Fields Too Large"}.get(status, b"Error")
+                                  (b"date", formatdate(usegmt=True).encode()), *more]
+    phrase = {400: b"Bad Request", 431: b"Request Header Fields Too Large",
+              503: b"Service Unavailable"}.get(status, b"Error")
     head = b"HTTP/1.1 %d %s\r\n" % (status, phrase) + b"".join(k + b": " + v + b"\r\n" for k, v in headers)
-    _log.warning("refused a request before reading it (%s, request %s): %s", code, rid, message)
+    if log:
+        _log.warning("refused a request before reading it (%s, request %s): %s", code, rid, message)
     if report is not None:
         _report(report, refusal_event(rid, status, code, message, path))
     return head + b"\r\n" + body
@@ -216,13 +221,25 @@ class _Unfinished:
         self.logger = _QuietCut(self.logger, {})
 
     def send_400_response(self, msg: str) -> None:
+        cycle = getattr(self, "cycle", None)
+        if cycle is not None and not cycle.response_complete:
+            # the parser refused what followed a head it had passed on (a chunk that is no chunk, a
+            # `Transfer-Encoding: identity` llhttp refuses only once the head is read): that request is
+            # gone with the connection now, before its app's first `receive` in this same step, which
+            # had it served with what body had come (an empty one went upstream, answered to nobody)
+            cycle.disconnected = True
+            cycle.message_event.set()
+            gone = getattr(self, "_gone", None)
+            if gone is not None:
+                gone.fire()
         self.transport.write(refusal(400, f"the request is not valid HTTP/1.1: {_parse_error()}", "invalid_http",
                                      getattr(self, "url", b"") or b"", self.report))
         self.transport.close()
 
 
 def header_timeout_protocol(seconds: float, report: Reporter | None = None,
-                            write_timeout: float | None = DEFAULT_WRITE_TIMEOUT) -> type[asyncio.Protocol]:
+                            write_timeout: float | None = DEFAULT_WRITE_TIMEOUT,
+                            max_connections: int | None = DEFAULT_MAX_CONNECTIONS) -> type[asyncio.Protocol]:
     """A uvicorn HTTP/1.1 protocol class (for ``uvicorn.Config(http=...)``) that closes a
     connection whose request head is not complete ``seconds`` after it was awaited: uvicorn's
     httptools protocol (llhttp, in C) when httptools is installed, else its h11 one.
@@ -230,12 +247,13 @@ def header_timeout_protocol(seconds: float, report: Reporter | None = None,
     a 431, a head that did not arrive in time), as an event (:func:`refusal_event`): ``serve``
     passes ``Gateway.server_event``, so they get a decision log line and metrics. A client
     that leaves ``write_timeout`` seconds of its answer unread once the write buffer is full
-    is cut (:data:`DEFAULT_WRITE_TIMEOUT`; None: never)."""
+    is cut (:data:`DEFAULT_WRITE_TIMEOUT`; None: never). At most ``max_connections`` client
+    connections are open at once (:mod:`~.conn_cap`; None: no cap)."""
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:  # httptools is not installed
-        return _h11_protocol(seconds, report, write_timeout)
-    return _httptools_protocol(HttpToolsProtocol, seconds, report, write_timeout)
+        return _h11_protocol(seconds, report, write_timeout, max_connections)
+    return _httptools_protocol(HttpToolsProtocol, seconds, report, write_timeout, max_connections)
 
 
 class _Timer:
@@ -397,6 +415,22 @@ class _Departures:
             self._gone.fire()
 
 
+class _Capped(Capped):
+    """:class:`~.conn_cap.Capped` with its refusal: a 503 ``too_many_connections`` written as
+    the connection is made (before its request is read, so it holds no descriptor longer),
+    ``Retry-After: 1``, and the connection closed."""
+
+    report: Reporter | None
+
+    def _full(self) -> None:
+        self._stop()  # type: ignore[attr-defined]  # (_Timer's)
+        message = (f"the gateway has {self.max_connections} client connections open, each with a request in "
+                   "progress: retry")
+        self.transport.write(refusal(503, message, "too_many_connections", b"", self.report,
+                                     ((b"retry-after", b"1"),), log=False))
+        self.transport.close()
+
+
 _UPGRADE_WITH_BODY = ("a request with `Connection: upgrade` and `Upgrade` cannot have a body here (the parser "
                       "would read it as the upgraded protocol's bytes): send it without `Upgrade`")
 
@@ -423,20 +457,26 @@ def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
 
 
 def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = None,
-                        write_seconds: float | None = DEFAULT_WRITE_TIMEOUT) -> type[asyncio.Protocol]:
-    class HeaderTimeoutHttpTools(_Unfinished, _Timer, _SlowReaders, _Departures, base):  # type: ignore[misc, valid-type]
+                        write_seconds: float | None = DEFAULT_WRITE_TIMEOUT,
+                        cap: int | None = DEFAULT_MAX_CONNECTIONS) -> type[asyncio.Protocol]:
+    class HeaderTimeoutHttpTools(_Unfinished, _Timer, _SlowReaders, _Departures, _Capped,
+                                 base):  # type: ignore[misc, valid-type]
         header_timeout = seconds
         write_timeout = write_seconds
+        max_connections = cap
         report = staticmethod(reporter) if reporter is not None else None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             self._opened_ns = time.time_ns()
             super().connection_made(transport)
             self._arm()
+            self._admit(self._full)
 
         _upgraded = False  # llhttp took the request being served for an upgrade: nothing after it is parsed
 
         def data_received(self, data: bytes) -> None:
+            if self._is_spare:
+                self._taken()
             if self._upgraded:
                 return  # what follows an upgrade request is never parsed: the connection closes after its answer
             if self._idle:
@@ -474,10 +514,12 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
         def on_response_complete(self) -> None:
             self._rest()  # before: a pipelined request parsed later arms the timer itself
             super().on_response_complete()
+            self._spare()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop()
             self._stop_writing()
+            self._unspare()
             cycle = self.cycle
             super().connection_lost(exc)
             self._lost(cycle)
@@ -551,12 +593,14 @@ class HeadWithBody:
 
 
 def _h11_protocol(seconds: float, reporter: Reporter | None = None,
-                  write_seconds: float | None = DEFAULT_WRITE_TIMEOUT) -> type[asyncio.Protocol]:
+                  write_seconds: float | None = DEFAULT_WRITE_TIMEOUT,
+                  cap: int | None = DEFAULT_MAX_CONNECTIONS) -> type[asyncio.Protocol]:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class HeaderTimeoutH11(_Unfinished, _Timer, _SlowReaders, _Departures, H11Protocol):  # type: ignore[misc]
+    class HeaderTimeoutH11(_Unfinished, _Timer, _SlowReaders, _Departures, _Capped, H11Protocol):  # type: ignore[misc]
         header_timeout = seconds
         write_timeout = write_seconds
+        max_connections = cap
         report = staticmethod(reporter) if reporter is not None else None
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -572,8 +616,11 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
             self._opened_ns = time.time_ns()
             super().connection_made(transport)
             self._arm()
+            self._admit(self._full)
 
         def data_received(self, data: bytes) -> None:
+            if self._is_spare:
+                self._taken()
             if self._idle:
                 self._wake()
             if not self._over_bound(data):  # h11's own bound sees only heads still incomplete
@@ -590,10 +637,12 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
         def on_response_complete(self) -> None:
             self._rest()  # before: a pipelined request is parsed inside and arms the timer itself
             super().on_response_complete()
+            self._spare()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop()
             self._stop_writing()
+            self._unspare()
             cycle = self.cycle
             super().connection_lost(exc)
             self._lost(cycle)

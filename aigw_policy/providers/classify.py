@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from .errors import ProviderError
 from .forms import form_fields
 from .history import call_texts, json_text, prompt_and_count
+from .realtime import session_model
 from .native_paths import BEDROCK_PATH, VERTEX_ANTHROPIC_PATH, NativePath, native_path
 from .request_fields import MAX_MODEL as _MAX_MODEL, MAX_MODELS as _MAX_MODELS
 from .request_fields import choices as _choices, field_types as _field_types, max_output as _max_output
@@ -572,6 +573,9 @@ def classify(
             model = None
     else:
         model = model[:_MAX_MODEL]
+    if model is None and "/realtime" in url:  # type: ignore[operator]  # a Realtime session's: query, `session`
+        model, twice = session_model(url, body)  # type: ignore[arg-type]
+        model = model[:_MAX_MODEL] if model is not None else None
 
     if api == "ollama":
         stream = body.get("stream", op != "embeddings") is not False

@@ -11,8 +11,11 @@ import re
 __all__ = ["MAX_FORM_BYTES", "form_fields"]
 
 MAX_FORM_BYTES = 64 * 1024
-_FIELDS = {"model": str, "prompt": str, "stream": bool, "language": str}
+_FIELDS = {"model": str, "prompt": str, "stream": bool, "language": str, "session": str}
 _MAX_VALUE = 4096
+_MAX_VALUES = {"session": MAX_FORM_BYTES}
+"""A Realtime call's ``session`` (JSON text: its model, its instructions) may be as long as
+the part of the body looked at (providers.realtime)."""
 _BOUNDARY = re.compile(r'boundary="?([^";,]{1,70})"?', re.IGNORECASE)
 _NAME = re.compile(rb'\bname="([^"]{1,64})"', re.IGNORECASE)
 
@@ -38,7 +41,7 @@ def form_fields(body: str | bytes | bytearray, content_type: str) -> dict[str, o
             continue
         key = name.group(1).decode("latin-1")
         kind = _FIELDS.get(key)
-        if kind is None or key in out or not value.endswith(b"\r\n") or len(value) > _MAX_VALUE:
+        if kind is None or key in out or not value.endswith(b"\r\n") or len(value) > _MAX_VALUES.get(key, _MAX_VALUE):
             continue  # unknown, repeated, cut off (past the bytes looked at) or too long
         text = value[:-2].decode("utf-8", "replace")
         if kind is bool:

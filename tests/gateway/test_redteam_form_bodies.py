@@ -155,7 +155,8 @@ def test_a_query_model_other_than_the_body_s_is_refused(gw: Any, query: str) -> 
 
 
 def test_a_query_model_with_no_model_in_the_body_is_refused(gw: Any) -> None:
-    r = _post(gw, "/v1/realtime?model=o1", b"v=0\r\n", "application/sdp")
+    """(A Realtime call's query model is its model: tests/gateway/test_redteam_realtime_sessions.py.)"""
+    r = _post(gw, "/v1/embeddings?model=o1", json.dumps({"input": "hi"}).encode(), "application/json")
     assert r.status_code == 400 and "request.query.model" in r.text, r.text
 
 
