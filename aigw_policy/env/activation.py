@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..instants import split
 from ..providers import AiRequest, ProviderError, classify
@@ -288,7 +288,9 @@ def _split_url(url: str) -> dict[str, Any]:
         return {}
     path = parts.path or "/"
     out: dict[str, Any] = {
-        "req.url.path": path,
+        # ngrok's `path` is Go's `URL.Path`, percent-escapes decoded (`/caf%C3%A9` is `/café`,
+        # `/%61dmin` is `/admin`); `raw_path` is "the un-normalized path", as sent
+        "req.url.path": unquote(path, errors="replace") if "%" in path else path,
         "req.url.raw_path": path,
         "req.url.scheme": parts.scheme,
         "req.url.host": host,

@@ -49,6 +49,9 @@ def header_parts(prefix: str, headers: dict[str, list[str]], act: dict[str, Any]
     if prefix == "req":
         cookie = headers.get("cookie")
         act["req.cookies"] = parse_cookie(cookie) if cookie else {}
+        # none have arrived when the request phase runs (they follow the body), so ngrok's map
+        # is empty; an embedder that has them gives them (REQUEST.json `req.trailers`)
+        act["req.trailers"] = {}
     else:
         set_cookie = headers.get("set-cookie")
         act["res.cookies"] = parse_set_cookie(set_cookie) if set_cookie else {}
