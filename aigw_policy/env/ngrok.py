@@ -23,6 +23,7 @@ from ..cel.runtime import stdlib
 from ..cel.runtime.network import unmapped
 from ..cel.runtime.checks import no_overload
 from ..cel.runtime.values import CelError, Duration, Timestamp, utf8
+from .url_parts import decoded_path, parse_query
 
 __all__ = ["FUNCTIONS", "ACTIVATION_FUNCTIONS", "lookup"]
 
@@ -355,7 +356,7 @@ def url_parse(s: object) -> dict:
     except ValueError as e:
         raise CelError(f"invalid URL: {e}", "invalid_argument") from None
     out: dict[str, object] = {
-        "scheme": u.scheme, "host": u.hostname or "", "path": u.path, "raw_query": u.query,
+        "scheme": u.scheme, "host": u.hostname or "", "path": decoded_path(u.path), "raw_query": u.query,
         "fragment": u.fragment, "user": u.username or "", "query": query_decode(u.query),
     }  # fmt: skip
     if port is not None:
@@ -376,10 +377,7 @@ def is_url(s: object) -> bool:
 def query_decode(s: object) -> dict:
     if type(s) is not str:
         raise no_overload("queryString.decode", s)
-    out: dict[str, list[str]] = {}
-    for k, v in urllib.parse.parse_qsl(s, keep_blank_values=True):
-        out.setdefault(k, []).append(v)
-    return out
+    return parse_query(s)
 
 
 def query_encode(m: object) -> str:

@@ -10,10 +10,13 @@ Classes fixed in this pass (each row below failed before its fix):
   here (a ``LOOSER`` row of the twenty-second pass) where ngrok refuses it; now AIGW126 where
   the name is written. The AI gateway's own `headers`, which ngrok documents for what reaches a
   provider, still set it.
-- ``PATH_ROWS``: `req.url.path` is "the path", `req.url.raw_path` "the un-normalized path"
+- ``URL_ROWS``: `req.url.path` is "the path", `req.url.raw_path` "the un-normalized path"
   (ngrok's request variables; ngrok is Go, whose ``URL.Path`` is percent-decoded): both were
   the text as sent, so `req.url.path.startsWith('/admin')` missed `/%61dmin` and
-  `req.url.path == '/café'` never held.
+  `req.url.path == '/café'` never held; `url.parse(...).path` likewise.
+- ``URL_ROWS`` (query rows): the query is Go's ``url.ParseQuery``'s (`req.url.query_params`,
+  `getQueryParam`, `hasQueryParam`, `queryString.decode`): a pair with a `;` or a bad escape is
+  dropped there; here `?a=1;b=2` had `a` = `1;b=2` and `%zz` was kept as written.
 - ``EMPTY_ROWS``: `req.trailers` and `res.trailers` are maps ngrok always has (empty for a
   message without trailers, as its headers' map); here they were absent, so `'x' in
   req.trailers` failed its rule (500 under the default `on_error`) on every request.
@@ -32,6 +35,7 @@ ADD = "snippets/traffic-policy/actions/add-headers/behavior.mdx (Special Cases)"
 REMOVE = "snippets/traffic-policy/actions/remove-headers/behavior.mdx (Special Cases)"
 REQ_VARS = "snippets/traffic-policy/variables/req.mdx"
 RES_VARS = "snippets/traffic-policy/variables/res.mdx"
+MACROS = "traffic-policy/macros/index.mdx"
 AI_GATEWAY = "../shared/ngrok/ai-gateway-action/reference/configuration-schema.mdx (headers)"
 
 LOAD_KEYS = {"id", "source", "action", "config", "code"}
@@ -83,9 +87,9 @@ def _status(phase: str, expression: str, url: str, *, before: list[dict[str, Any
 
 
 HOLDS, FAILS = 299, 500
-PATH_KEYS = {"id", "source", "url", "expression", "want"}
+URL_KEYS = {"id", "source", "url", "expression", "want"}
 _SITE = "https://example.ngrok.app"
-PATH_ROWS: list[dict[str, Any]] = [
+URL_ROWS: list[dict[str, Any]] = [
     {"id": "decoded", "source": REQ_VARS + " (req.url.path)", "url": _SITE + "/caf%C3%A9",
      "expression": "req.url.path == '/café'", "want": HOLDS},
     {"id": "raw-as-sent", "source": REQ_VARS + " (req.url.raw_path: the un-normalized path)",
@@ -107,12 +111,24 @@ PATH_ROWS: list[dict[str, Any]] = [
      "expression": "req.url == 'https://example.ngrok.app/caf%C3%A9?q=a%20b'", "want": HOLDS},
     {"id": "uri-encoded", "source": REQ_VARS + " (req.url.uri)", "url": _SITE + "/caf%C3%A9?q=a%20b",
      "expression": "req.url.uri == '/caf%C3%A9?q=a%20b'", "want": HOLDS},
+    {"id": "url-parse-path", "source": MACROS + " (url.parse: a net URL map)", "url": _SITE + "/",
+     "expression": "url.parse('https://ngrok.com/caf%C3%A9').path == '/café'", "want": HOLDS},
+    # the query as Go's url.ParseQuery reads it: a pair with a `;` or a bad escape is dropped
+    {"id": "query-semicolon", "source": REQ_VARS + " (req.url.query_params)", "url": _SITE + "/?a=1;b=2&c=3",
+     "expression": "!hasQueryParam('a') && !hasQueryParam('b') && getQueryParam('c') == ['3']", "want": HOLDS},
+    {"id": "query-bad-escape", "source": REQ_VARS + " (req.url.query_params)", "url": _SITE + "/?x=%zz&y=1",
+     "expression": "req.url.query_params == {'y': ['1']}", "want": HOLDS},
+    {"id": "query-plus-and-bare-key", "source": MACROS + " (getQueryParam)", "url": _SITE + "/?q=a+b&debug",
+     "expression": "getQueryParam('q') == ['a b'] && getQueryParam('debug') == ['']", "want": HOLDS},
+    {"id": "query-string-decode", "source": MACROS + " (queryString.decode)", "url": _SITE + "/",
+     "expression": "queryString.decode('a=1;b=2&c=%41') == {'c': ['A']} && 'x=%zz'.decodeQueryString() == {}",
+     "want": HOLDS},
 ]
 
 
-@pytest.mark.parametrize("row", PATH_ROWS, ids=lambda r: r["id"])
-def test_path_as_ngrok_reads_it(row: dict[str, Any]) -> None:
-    assert set(row) == PATH_KEYS, row["id"]
+@pytest.mark.parametrize("row", URL_ROWS, ids=lambda r: r["id"])
+def test_url_as_ngrok_reads_it(row: dict[str, Any]) -> None:
+    assert set(row) == URL_KEYS, row["id"]
     assert _status("on_http_request", row["expression"], row["url"]) == row["want"]
 
 
