@@ -17,6 +17,10 @@ Classes fixed in this pass (each row below failed before its fix):
 - ``URL_ROWS`` (query rows): the query is Go's ``url.ParseQuery``'s (`req.url.query_params`,
   `getQueryParam`, `hasQueryParam`, `queryString.decode`): a pair with a `;` or a bad escape is
   dropped there; here `?a=1;b=2` had `a` = `1;b=2` and `%zz` was kept as written.
+- ``COOKIE_ROWS``: `req.cookies`/`res.cookies` (and the cookie macros) as Go's ``net/http``
+  reads the headers: `Cookie: beta` is the cookie `beta` with the value `""` (here it was
+  skipped, so `hasReqCookie('beta')` was false); a cookie whose name is no token or whose value
+  holds a byte a cookie may not (a non-ASCII letter, a quote, a backslash) is dropped (here kept).
 - ``EMPTY_ROWS``: `req.trailers` and `res.trailers` are maps ngrok always has (empty for a
   message without trailers, as its headers' map); here they were absent, so `'x' in
   req.trailers` failed its rule (500 under the default `on_error`) on every request.
@@ -160,6 +164,37 @@ EMPTY_ROWS: list[dict[str, Any]] = [
     {"id": "res-trailers-in-request-phase", "source": RES_VARS, "phase": "on_http_request",
      "expression": "size(res.trailers) == 0", "extra": None, "want": FAILS},
 ]
+
+
+COOKIE_KEYS = {"id", "source", "phase", "header", "expression"}
+COOKIE_ROWS: list[dict[str, Any]] = [
+    # Go's readCookies: a part without `=` is a cookie whose value is ""
+    {"id": "bare-name", "source": MACROS + " (hasReqCookie)", "phase": "on_http_request",
+     "header": ("cookie", "beta; session=abc"),
+     "expression": "hasReqCookie('beta') && getReqCookie('beta').value == '' && req.cookies['session'][0].value == 'abc'"},
+    # a name that is no token, a value with a byte a cookie may not hold: dropped, the rest kept
+    {"id": "bad-name", "source": REQ_VARS + " (req.cookies)", "phase": "on_http_request",
+     "header": ("cookie", "my session=abc; ok=1"), "expression": "req.cookies == {'ok': [{'name': 'ok', 'value': '1'}]}"},
+    {"id": "bad-value", "source": REQ_VARS + " (req.cookies)", "phase": "on_http_request",
+     "header": ("cookie", "a=caf\u00e9; b=x\\\\y; c=\"q\"\"; d=\"quoted\""),
+     "expression": "req.cookies.size() == 1 && req.cookies['d'][0].value == 'quoted'"},
+    {"id": "set-cookie-bad-value", "source": RES_VARS + " (res.cookies)", "phase": "on_http_response",
+     "header": ("set-cookie", "lang=caf\u00e9; Path=/"), "expression": "!hasResCookie('lang') && res.cookies == {}"},
+]
+
+
+@pytest.mark.parametrize("row", COOKIE_ROWS, ids=lambda r: r["id"])
+def test_cookies_as_go_reads_them(row: dict[str, Any]) -> None:
+    assert set(row) == COOKIE_KEYS, row["id"]
+    rule = {"expressions": [row["expression"]], "actions": [{"type": "custom-response", "config": {"status_code": 299}}]}
+    engine = ap.Engine(ap.loads(json.dumps({row["phase"]: [rule]}), format="json"))
+    name, value = row["header"]
+    where = "request" if name == "cookie" else "response"
+    request: dict[str, Any] = {"id": "r1", "now": "2026-11-26T12:00:00Z", "conn": {"client_ip": "203.0.113.7"},
+                               "request": {"method": "GET", "url": _SITE + "/", "headers": {}},
+                               "response": {"status_code": 200, "headers": {}, "body": "ok"}}
+    request[where]["headers"][name] = value
+    assert engine.evaluate(request).status_code == HOLDS
 
 
 @pytest.mark.parametrize("row", EMPTY_ROWS, ids=lambda r: r["id"])
