@@ -21,6 +21,9 @@ Classes fixed in this pass (each row below failed before its fix):
   reads the headers: `Cookie: beta` is the cookie `beta` with the value `""` (here it was
   skipped, so `hasReqCookie('beta')` was false); a cookie whose name is no token or whose value
   holds a byte a cookie may not (a non-ASCII letter, a quote, a backslash) is dropped (here kept).
+- ``NEXT_ROWS``: `basic-auth` with `enforce: false` ("continue to the next action even if basic
+  authentication failed", its page) ended its rule, so the next action (a `log`, a
+  `custom-response` reading `actions.ngrok.basic_auth.*`) never ran; `restrict-ips` went on.
 - ``EMPTY_ROWS``: `req.trailers` and `res.trailers` are maps ngrok always has (empty for a
   message without trailers, as its headers' map); here they were absent, so `'x' in
   req.trailers` failed its rule (500 under the default `on_error`) on every request.
@@ -28,6 +31,7 @@ Classes fixed in this pass (each row below failed before its fix):
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -195,6 +199,43 @@ def test_cookies_as_go_reads_them(row: dict[str, Any]) -> None:
                                "response": {"status_code": 200, "headers": {}, "body": "ok"}}
     request[where]["headers"][name] = value
     assert engine.evaluate(request).status_code == HOLDS
+
+
+BASIC = "snippets/traffic-policy/actions/basic-auth/config.mdx (enforce)"
+_REPORT = ("${string(actions.ngrok.basic_auth.credentials.presented)} ${actions.ngrok.basic_auth.credentials.username} "
+           "${string(actions.ngrok.basic_auth.credentials.authorized)}")
+NEXT_KEYS = {"id", "source", "action", "headers", "status", "body"}
+NEXT_ROWS: list[dict[str, Any]] = [
+    {"id": "basic-auth-none-presented", "source": BASIC,
+     "action": {"type": "basic-auth", "config": {"credentials": ["alice:password123"], "enforce": False}},
+     "headers": {}, "status": 299, "body": "false  false"},
+    {"id": "basic-auth-wrong-password", "source": BASIC,
+     "action": {"type": "basic-auth", "config": {"credentials": ["alice:password123"], "enforce": False}},
+     "headers": {"authorization": "Basic " + base64.b64encode(b"alice:password124").decode()},
+     "status": 299, "body": "true alice false"},
+    # enforced, the rule's next action never runs
+    {"id": "basic-auth-enforced", "source": BASIC,
+     "action": {"type": "basic-auth", "config": {"credentials": ["alice:password123"]}},
+     "headers": {}, "status": 401, "body": None},
+    {"id": "restrict-ips-not-enforced", "source": "snippets/traffic-policy/actions/restrict-ips/config.mdx (enforce)",
+     "action": {"type": "restrict-ips", "config": {"enforce": False, "allow": ["10.0.0.0/8"]}},
+     "headers": {}, "status": 299, "body": "deny"},
+]
+
+
+@pytest.mark.parametrize("row", NEXT_ROWS, ids=lambda r: r["id"])
+def test_enforce_false_goes_on_to_the_next_action(row: dict[str, Any]) -> None:
+    assert set(row) == NEXT_KEYS, row["id"]
+    body = _REPORT if row["action"]["type"] == "basic-auth" else "${actions.ngrok.restrict_ips.action}"
+    doc = {"on_http_request": [{"actions": [
+        row["action"], {"type": "custom-response", "config": {"status_code": 299, "body": body}}]}]}
+    engine = ap.Engine(ap.loads(json.dumps(doc), format="json"))
+    d = engine.evaluate({"id": "r1", "now": "2026-11-26T12:00:00Z", "conn": {"client_ip": "203.0.113.7"},
+                         "request": {"method": "GET", "url": _SITE + "/", "headers": row["headers"]}})
+    assert d.status_code == row["status"], d.to_dict()
+    if row["body"] is not None:
+        assert d.to_dict()["response"]["body"] == row["body"]
+        assert d.would_deny is not None  # what enforcing would have answered is still recorded
 
 
 @pytest.mark.parametrize("row", EMPTY_ROWS, ids=lambda r: r["id"])
