@@ -12,12 +12,14 @@ import base64
 import hashlib
 import ipaddress
 import json
+import math
 import random
 import re
 import struct
 import urllib.parse
 import zlib
 from collections.abc import Mapping
+from decimal import Decimal
 
 from ..cel.runtime import stdlib
 from ..cel.runtime.network import unmapped
@@ -307,10 +309,56 @@ def _json_constant(name: str) -> object:
 
 
 def json_encode(v: object) -> str:
-    try:
-        return json.dumps(_to_json(v), separators=(",", ":"), allow_nan=False)
-    except ValueError as e:
-        raise CelError(f"cannot encode as JSON: {e}", "invalid_argument") from None
+    """``json.encode`` / ``encodeJson`` as Go's ``encoding/json.Marshal`` writes the value
+    (ngrok's: its page prints ``json.decode``'s result as Go's ``map[a:b]``): keys sorted,
+    ``<``, ``>``, ``&``, U+2028 and U+2029 escaped, other characters as they are, a double in
+    Go's shortest form (``1``, not ``1.0``; ``1e+21``; ``1e-7``)."""
+    out: list[str] = []
+    _go_json(_to_json(v), out)
+    return "".join(out)
+
+
+_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_GO_ESCAPED = re.compile("[<>&\u2028\u2029]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _go_json(v: object, out: list[str]) -> None:
+    if v is None or type(v) is bool:
+        out.append("null" if v is None else "true" if v else "false")
+    elif type(v) is int:
+        out.append(str(v))
+    elif type(v) is float:
+        out.append(_go_float(v))
+    elif type(v) is str:
+        text = json.dumps(_SURROGATE.sub("\ufffd", v), ensure_ascii=False)
+        out.append(_GO_ESCAPED.sub(lambda m: _GO_ESCAPES[m.group()], text))
+    elif type(v) is list:
+        out.append("[")
+        for i, x in enumerate(v):
+            if i:
+                out.append(",")
+            _go_json(x, out)
+        out.append("]")
+    else:  # a dict of str keys (_to_json's)
+        out.append("{")
+        for i, k in enumerate(sorted(v)):  # type: ignore[call-overload]
+            if i:
+                out.append(",")
+            _go_json(k, out)
+            out.append(":")
+            _go_json(v[k], out)  # type: ignore[index]
+        out.append("}")
+
+
+def _go_float(f: float) -> str:
+    """Go's ``encoding/json`` float: fixed notation, but exponent form below 1e-6 and from
+    1e21, with the shortest digits that read back (``strconv.AppendFloat(f, fmt, -1, 64)``)."""
+    if not math.isfinite(f):
+        raise CelError(f"cannot encode as JSON: unsupported value {f}", "invalid_argument")
+    if f != 0 and (abs(f) < 1e-6 or abs(f) >= 1e21):
+        return re.sub(r"e-0(\d)$", r"e-\1", repr(f))  # Go cleans e-07 to e-7
+    return format(Decimal(repr(f)).normalize(), "f")
 
 
 def json_decode(s: object) -> object:

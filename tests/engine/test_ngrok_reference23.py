@@ -17,6 +17,9 @@ Classes fixed in this pass (each row below failed before its fix):
 - ``URL_ROWS`` (query rows): the query is Go's ``url.ParseQuery``'s (`req.url.query_params`,
   `getQueryParam`, `hasQueryParam`, `queryString.decode`): a pair with a `;` or a bad escape is
   dropped there; here `?a=1;b=2` had `a` = `1;b=2` and `%zz` was kept as written.
+- ``URL_ROWS`` (json rows): `json.encode` and `encodeJson` wrote Python's JSON (keys in
+  insertion order, `1.0`, `1e+20`, non-ASCII as `\\u00e9`, `<` as is) where ngrok, in Go, writes
+  ``encoding/json.Marshal``'s, so `json.encode(m) == '...'` or a header made of it differed.
 - ``COOKIE_ROWS``: `req.cookies`/`res.cookies` (and the cookie macros) as Go's ``net/http``
   reads the headers: `Cookie: beta` is the cookie `beta` with the value `""` (here it was
   skipped, so `hasReqCookie('beta')` was false); a cookie whose name is no token or whose value
@@ -128,6 +131,19 @@ URL_ROWS: list[dict[str, Any]] = [
      "expression": "req.url.query_params == {'y': ['1']}", "want": HOLDS},
     {"id": "query-plus-and-bare-key", "source": MACROS + " (getQueryParam)", "url": _SITE + "/?q=a+b&debug",
      "expression": "getQueryParam('q') == ['a b'] && getQueryParam('debug') == ['']", "want": HOLDS},
+    # json.encode / encodeJson write what Go's encoding/json.Marshal writes (ngrok's page prints
+    # json.decode's result as Go's `map[a:b]`): keys sorted, HTML characters escaped, other
+    # characters kept, doubles in Go's shortest form
+    {"id": "json-keys-sorted", "source": MACROS + " (json.encode)", "url": _SITE + "/",
+     "expression": "json.encode({'b': 1, 'a': 2}) == '{\"a\":2,\"b\":1}' && {'d': 'e', 'c': 'f'}.encodeJson() == "
+                   "'{\"c\":\"f\",\"d\":\"e\"}'", "want": HOLDS},
+    {"id": "json-html-escaped", "source": MACROS + " (json.encode)", "url": _SITE + "/",
+     "expression": "json.encode(['<b>&']) == '[\"\\\\u003cb\\\\u003e\\\\u0026\"]'", "want": HOLDS},
+    {"id": "json-unicode-kept", "source": MACROS + " (json.encode)", "url": _SITE + "/",
+     "expression": "json.encode(['café']) == '[\"café\"]'", "want": HOLDS},
+    {"id": "json-doubles", "source": MACROS + " (json.encode)", "url": _SITE + "/",
+     "expression": "json.encode([1.0, 2.5, 1e20, 1e21, 1e-7]) == '[1,2.5,100000000000000000000,1e+21,1e-7]'",
+     "want": HOLDS},
     {"id": "query-string-decode", "source": MACROS + " (queryString.decode)", "url": _SITE + "/",
      "expression": "queryString.decode('a=1;b=2&c=%41') == {'c': ['A']} && 'x=%zz'.decodeQueryString() == {}",
      "want": HOLDS},
