@@ -381,18 +381,28 @@ def is_json(s: object) -> bool:
 
 
 def url_escape(s: object) -> str:
+    """Go's ``url.QueryEscape``, as ngrok's page shows it (``i;md/r/$y`` is
+    ``i%3Bmd%2Fr%2F%24y``: the `$` escaped, which ``PathEscape`` keeps): all but letters,
+    digits and ``-_.~`` escaped, a space as ``+``."""
     if type(s) is not str:
         raise no_overload("url.escape", s)
-    return urllib.parse.quote(utf8(s), safe="")
+    return urllib.parse.quote_plus(utf8(s), safe="")
 
 
 def url_unescape(s: object) -> str:
+    """Go's ``url.QueryUnescape``, ``url.escape``'s inverse: ``+`` is a space; a ``%`` that
+    starts no escape is an error, as are escapes that are no UTF-8 text."""
     if type(s) is not str:
         raise no_overload("url.unescape", s)
+    if _BAD_ESCAPE.search(s):
+        raise CelError("url.unescape: a `%` not followed by two hex digits", "invalid_argument")
     try:
-        return urllib.parse.unquote(s, errors="strict")
+        return urllib.parse.unquote_plus(s, errors="strict")
     except UnicodeDecodeError:
         raise CelError("url.unescape: the escapes do not decode as UTF-8", "invalid_argument") from None
+
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def url_parse(s: object) -> dict:
