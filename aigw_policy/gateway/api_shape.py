@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..providers.framing import JSONArrayParser, SSEParser
-from .first_event import error_status, says_nothing
+from .first_event import NOT_JSON, error_status, first_said, sse_events
 
 __all__ = ["empty_stream", "foreign", "foreign_stream", "known", "relabelled", "whole_error"]
 
@@ -148,15 +148,13 @@ def foreign_stream(status: int, url: str, framing: str, prefix: bytes) -> str | 
     shape = _shape(url)
     if framing != "sse" or shape is None or not 200 <= status < 300:
         return None
-    events = [e for e in SSEParser().feed(prefix) if not says_nothing(*e)]
-    if not events:
+    found = first_said(sse_events(prefix))
+    if found is None:
         return None
-    data = events[0][1]
+    _, data, obj = found
     if data.strip() == "[DONE]":  # the stream's end, and nothing before it
         return f"a {status} stream that ended without an event (no answer in it)"
-    try:
-        obj = json.loads(data)
-    except (ValueError, RecursionError):
+    if obj is NOT_JSON:
         return f"a {status} stream whose first event is not JSON (data: {data[:40]})"
     _, event_of, name = shape
     if event_of is None or not isinstance(obj, dict) or "error" in obj or event_of(obj):

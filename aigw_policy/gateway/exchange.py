@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine import RequestError
 from ..engine.action_helpers import inferred_content_type
 from ..providers.classify import PROVIDER_HEADER
+from ..providers.parsed_json import MISSING, take
 from .answer_read import wants_stream
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name, timestamp_of
@@ -611,10 +612,12 @@ class Exchange:
             response = {"status_code": status, "headers": plain, "sse": answer_text(captured, plain)}
         else:
             text = answer_text(captured, plain)
-            try:
-                parsed: Any = json.loads(text) if text else None
-            except (ValueError, RecursionError):
-                parsed = text
+            parsed: Any = take(text)  # the upstream side's parse of this very text, when it made one
+            if parsed is MISSING:
+                try:
+                    parsed = json.loads(text) if text else None
+                except (ValueError, RecursionError):
+                    parsed = text
             response = {"status_code": status, "headers": plain, "body": parsed}
         self.event.update(upstream_status=status, stream=streaming, disconnected=ctx.disconnected,
                           upstream_error=ctx.upstream_error, truncated=status != 0 and not ended,

@@ -28,14 +28,16 @@ once, as served.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from ..providers.eventstream import EventStreamParser
 from ..providers.framing import JSONArrayParser, NDJSONParser, SSEParser
 from .captured import EVENT_STREAM
 
-__all__ = ["MAX_OPENING", "error_status", "framing_of", "opening", "says_nothing", "stream_error"]
+__all__ = ["MAX_OPENING", "NOT_JSON", "error_status", "first_said", "framing_of", "opening", "says_nothing", "sse_events",
+           "stream_error"]
 
 _OPENING_EVENTS = ("message_start", "ping", "response.created", "response.in_progress", "messageStart",
                    "message-start", "stream-start")
@@ -128,13 +130,53 @@ def _parser(framing: str) -> Any:
 def says_nothing(name: str, data: str) -> bool:
     """Whether a parsed event is an opening one (Anthropic's ``message_start`` inside Bedrock's
     InvokeModel stream, Bedrock's ``messageStart``): read on as SSE's are."""
+    return _said(name, data) is _NOTHING
+
+
+NOT_JSON = object()
+"""What :func:`first_said` gives as the data of an event that is not JSON."""
+
+_NOTHING = object()
+
+
+def _said(name: str, data: str) -> Any:
+    """What an event says: ``_NOTHING`` for an opening one, else its data as JSON
+    (:data:`NOT_JSON` when it is not)."""
     if name in _OPENING_EVENTS:
-        return True
+        return _NOTHING
     try:
         obj = json.loads(data)
     except (ValueError, RecursionError):
-        return False
-    return isinstance(obj, dict) and (obj.get("type") in _OPENING_EVENTS or obj.get("event_type") in _OPENING_EVENTS)
+        return NOT_JSON
+    if isinstance(obj, dict) and (obj.get("type") in _OPENING_EVENTS or obj.get("event_type") in _OPENING_EVENTS):
+        return _NOTHING
+    return obj
+
+
+def first_said(events: Iterable[tuple[str, str]]) -> tuple[str, str, Any] | None:
+    """The first of ``events`` (name, data) that is no opening one (:func:`says_nothing`): its
+    name, data and data read as JSON (:data:`NOT_JSON` when it is not), each event's data
+    parsed once and none after it; None when every one is an opening one."""
+    for name, data in events:
+        obj = _said(name, data)
+        if obj is not _NOTHING:
+            return name, data, obj
+    return None
+
+
+_BLANK_LINE = re.compile(rb"\n\n")
+
+
+def sse_events(prefix: bytes) -> Iterator[tuple[str, str]]:
+    """The SSE events of ``prefix`` (as one :class:`~aigw_policy.providers.framing.SSEParser`
+    feed of it gives them), parsed one at a time as they are asked for: the first event of a
+    stream read whole does not cost the parse of every event after it."""
+    parser = SSEParser()
+    start = 0
+    for blank in _BLANK_LINE.finditer(prefix):
+        yield from parser.feed(prefix[start:blank.end()])
+        start = blank.end()
+    yield from parser.feed(prefix[start:])
 
 
 _PREAMBLE = tuple(b"event:" + space + name.encode() + end for name in _OPENING_EVENTS for space in (b" ", b"")
@@ -179,19 +221,14 @@ def stream_error(prefix: bytes, framing: str = "sse") -> tuple[int, Any] | None:
     (500, 503)
     """
     if framing == "sse":
-        events = SSEParser().feed(prefix)
+        found = first_said(sse_events(prefix))
     else:
         parser = _parser(framing)
-        events = parser.feed(prefix) + parser.finish()
-    events = [e for e in events if not says_nothing(*e)]
-    if not events:
+        found = first_said(parser.feed(prefix) + parser.finish())
+    if found is None:
         return None
-    name, data = events[0]
-    try:
-        obj = json.loads(data)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(obj, dict):
+    name, _, obj = found
+    if not isinstance(obj, dict):  # (NOT_JSON too)
         return None
     error = obj.get("error")
     if name == "response.failed" or obj.get("type") == "response.failed":  # the Responses API's

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 
+from ..providers.parsed_json import loads
 from .api_shape import foreign
 
 __all__ = ["CUT", "malformed", "malformed_stream", "mismatched"]
@@ -45,7 +46,7 @@ def malformed(status: int, ctype: str, body: bytes, url: str = "") -> str | None
         return f"a {status} answer that is an HTML page (a proxy or load balancer answered), not the API"
     if "json" in ctype:
         try:
-            obj = json.loads(body)
+            obj = loads(body)  # kept for the middleware, which parses the same text
         except (ValueError, RecursionError):
             return f"a {status} answer whose JSON body does not parse (cut, or not JSON)"
         return foreign(status, url, obj)

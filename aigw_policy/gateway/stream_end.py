@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..providers.parsed_json import keep
 from .api_shape import known
 
 __all__ = ["StreamCheck", "unfinished"]
@@ -188,9 +189,11 @@ class StreamCheck:
         if data.lstrip()[:1] not in (b"{", b"["):
             return strict
         try:
-            obj = json.loads(data.decode("utf-8"))  # as the SDKs read it: UTF-8 text (faster than bytes)
+            text = data.decode("utf-8")
+            obj = json.loads(text)  # as the SDKs read it: UTF-8 text (faster than bytes)
         except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
             return strict
+        keep(text, obj)  # the usage read parses the same event again: it takes this instead
         if not self.ended and type(obj) is dict and self.ends is not None and self.ends(obj):
             self.ended = True
         return False

@@ -32,6 +32,7 @@ from .bedrock_invoke import METRICS, invoke_text, invoke_usage, metrics_usage
 from .billed import grounded_searches, grounding_queries
 from .eventstream import EventStreamParser
 from .framing import BOM, JSONArrayParser, NDJSONParser, SSEParser
+from .parsed_json import MISSING, take
 from .shapes import Shape, cut, learn
 from .tokens import DEFAULT_COUNTER, TokenCounter
 from .tool_models import with_breakdown, with_tool_models
@@ -208,7 +209,9 @@ class StreamUsage:
                 if shape.texts:
                     self._add_text([values[i] for i in shape.texts])
                 return
-        obj, err = loads(data)
+        obj, err = take(data), None  # the relay's parse of this very text, when it made one
+        if obj is MISSING:
+            obj, err = loads(data)
         if err is not None and "\n" in data:
             # events run together without their blank line (a broken server or proxy): the
             # joined data lines are no JSON, so each line is read as the event it was meant as
