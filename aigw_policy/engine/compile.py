@@ -59,7 +59,8 @@ DEFAULT_MAX_OUTPUT_TOKENS = 4096
 
 _URL_VARIABLES = ("req.url", "req.host")
 """Variables that need the request URL split (``req.url.path``, ``req.host``, ...)."""
-_HEADER_PARTS = ("req.cookies", "req.content_type.parameters", "req.content_encoding", "req.location")
+_HEADER_PARTS = ("req.cookies", "req.content_type.parameters", "req.content_encoding", "req.location",
+                 "req.trailers")
 """Variables that are a request header read apart (env/header_parts.py)."""
 _HEADER_VARIABLES = ("req.headers", "req.host", "req.user_agent", "req.content_type", "req.content_length",
                      *_HEADER_PARTS)

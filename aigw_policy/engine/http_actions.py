@@ -218,6 +218,11 @@ def _basic_auth(flow: Any, rule: CompiledRule, action: CompiledAction, phase: st
     realm = (cfg.realm or "ngrok").replace("\\", "\\\\").replace('"', '\\"')
     reason = (f"basic authentication failed for `{user}`" if presented is not None
               else "no basic authentication credentials") + f" (rule `{rule.label}`)"
+    if cfg.enforce is False:  # ngrok's page: "continue to the next action even if basic authentication failed"
+        if flow.rec.on:
+            flow.rec.outcome(f"would deny 401 (enforce: false): {reason}")
+        flow.shadow_deny(401, reason, rule)
+        return None
     if flow.rec.on:
         flow.rec.outcome(f"denied 401: {reason}")
     return Stop("deny", 401, reason, "basic-auth", headers={"www-authenticate": f'Basic realm="{realm}"'},

@@ -199,6 +199,7 @@ def _response_entries(resp: dict[str, Any], act: dict[str, Any]) -> None:
     act["res.headers"] = lowered
     content_entries("res", lowered, act)
     header_parts("res", lowered, act)
+    act["res.trailers"] = {}  # ngrok's map for an answer without trailers (a response here has none)
 
 
 def _lower_headers(headers: Any) -> dict[str, list[str]]:

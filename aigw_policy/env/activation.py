@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from ..instants import split
 from ..providers import AiRequest, ProviderError, classify
@@ -18,6 +18,7 @@ from .declarations import POLICY_VARIABLES
 from .header_parts import content_entries, header_parts
 from .plain_request import PlainRequest
 from .request import Request, RequestError
+from .url_parts import decoded_path, parse_query
 from .user_agent import user_agent_entries
 
 __all__ = [
@@ -288,7 +289,9 @@ def _split_url(url: str) -> dict[str, Any]:
         return {}
     path = parts.path or "/"
     out: dict[str, Any] = {
-        "req.url.path": path,
+        # ngrok's `path` is Go's `URL.Path`, percent-escapes decoded (`/caf%C3%A9` is `/café`,
+        # `/%61dmin` is `/admin`); `raw_path` is "the un-normalized path", as sent
+        "req.url.path": decoded_path(path),
         "req.url.raw_path": path,
         "req.url.scheme": parts.scheme,
         "req.url.host": host,
@@ -297,7 +300,7 @@ def _split_url(url: str) -> dict[str, Any]:
         "req.url.query": parts.query,
         "req.url.uri": path + ("?" + parts.query if parts.query else ""),
         "req.url.raw": url,
-        "req.url.query_params": parse_qs(parts.query, keep_blank_values=True) if parts.query else {},
+        "req.url.query_params": parse_query(parts.query) if parts.query else {},
     }
     if port is not None:
         out["req.url.port"] = port

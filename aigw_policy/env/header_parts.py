@@ -49,6 +49,9 @@ def header_parts(prefix: str, headers: dict[str, list[str]], act: dict[str, Any]
     if prefix == "req":
         cookie = headers.get("cookie")
         act["req.cookies"] = parse_cookie(cookie) if cookie else {}
+        # none have arrived when the request phase runs (they follow the body), so ngrok's map
+        # is empty; an embedder that has them gives them (REQUEST.json `req.trailers`)
+        act["req.trailers"] = {}
     else:
         set_cookie = headers.get("set-cookie")
         act["res.cookies"] = parse_set_cookie(set_cookie) if set_cookie else {}
@@ -69,16 +72,33 @@ def _unquote(value: str) -> str:
     return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+_COOKIE_VALUE = re.compile(r"[\x20\x21\x23-\x3a\x3c-\x5b\x5d-\x7e]*")
+"""The bytes Go's ``validCookieValueByte`` takes: printable ASCII and space, but ``"``, ``;``
+and a backslash."""
+
+
+def _cookie_value(raw: str) -> str | None:
+    """Go's ``parseCookieValue``: the surrounding double quotes off; ``None`` (the cookie is
+    dropped) for a value with a byte Go's ``validCookieValueByte`` refuses (a ``"`` inside, a
+    ``\\``, a control or non-ASCII character)."""
+    if len(raw) > 1 and raw[0] == raw[-1] == '"':
+        raw = raw[1:-1]
+    return raw if _COOKIE_VALUE.fullmatch(raw) else None
+
+
 def parse_cookie(values: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """The ``Cookie`` header(s): name -> its cookies (``{name, value}``) in header order; a
-    pair without ``=`` or a name is skipped, as Go's ``net/http`` does."""
+    """The ``Cookie`` header(s): name -> its cookies (``{name, value}``) in header order, as Go's
+    ``net/http`` reads them (ngrok's): a pair without ``=`` is a cookie with the value ``""``;
+    one whose name is no token, or whose value has a byte a cookie may not hold, is dropped."""
     out: dict[str, list[dict[str, Any]]] = {}
     for header in values:
         for pair in header.split(";"):
-            name, eq, value = pair.strip().partition("=")
-            name = name.strip()
-            if name and eq:
-                out.setdefault(name, []).append({"name": name, "value": _unquote(value.strip())})
+            name, _, raw = pair.strip(" \t").partition("=")
+            name = name.strip(" \t")
+            value = _cookie_value(raw) if _TOKEN.fullmatch(name) else None
+            if value is not None:
+                out.setdefault(name, []).append({"name": name, "value": value})
     return out
 
 
@@ -89,11 +109,12 @@ def parse_set_cookie(values: list[str]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for header in values:
         first, *attributes = header.split(";")
-        name, eq, value = first.strip().partition("=")
-        name = name.strip()
-        if not name or not eq:
+        name, eq, raw = first.strip(" \t").partition("=")
+        name = name.strip(" \t")
+        value = _cookie_value(raw) if eq and _TOKEN.fullmatch(name) else None
+        if value is None:  # Go's readSetCookies drops it
             continue
-        cookie: dict[str, Any] = {"name": name, "value": _unquote(value.strip()), "path": "", "domain": "",
+        cookie: dict[str, Any] = {"name": name, "value": value, "path": "", "domain": "",
                                   "secure": False, "http_only": False, "same_site": "",
                                   "unparsed_attributes": {}}
         for attribute in attributes:

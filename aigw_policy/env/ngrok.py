@@ -12,17 +12,20 @@ import base64
 import hashlib
 import ipaddress
 import json
+import math
 import random
 import re
 import struct
 import urllib.parse
 import zlib
 from collections.abc import Mapping
+from decimal import Decimal
 
 from ..cel.runtime import stdlib
 from ..cel.runtime.network import unmapped
 from ..cel.runtime.checks import no_overload
 from ..cel.runtime.values import CelError, Duration, Timestamp, utf8
+from .url_parts import decoded_path, parse_query
 
 __all__ = ["FUNCTIONS", "ACTIVATION_FUNCTIONS", "lookup"]
 
@@ -306,10 +309,56 @@ def _json_constant(name: str) -> object:
 
 
 def json_encode(v: object) -> str:
-    try:
-        return json.dumps(_to_json(v), separators=(",", ":"), allow_nan=False)
-    except ValueError as e:
-        raise CelError(f"cannot encode as JSON: {e}", "invalid_argument") from None
+    """``json.encode`` / ``encodeJson`` as Go's ``encoding/json.Marshal`` writes the value
+    (ngrok's: its page prints ``json.decode``'s result as Go's ``map[a:b]``): keys sorted,
+    ``<``, ``>``, ``&``, U+2028 and U+2029 escaped, other characters as they are, a double in
+    Go's shortest form (``1``, not ``1.0``; ``1e+21``; ``1e-7``)."""
+    out: list[str] = []
+    _go_json(_to_json(v), out)
+    return "".join(out)
+
+
+_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_GO_ESCAPED = re.compile("[<>&\u2028\u2029]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _go_json(v: object, out: list[str]) -> None:
+    if v is None or type(v) is bool:
+        out.append("null" if v is None else "true" if v else "false")
+    elif type(v) is int:
+        out.append(str(v))
+    elif type(v) is float:
+        out.append(_go_float(v))
+    elif type(v) is str:
+        text = json.dumps(_SURROGATE.sub("\ufffd", v), ensure_ascii=False)
+        out.append(_GO_ESCAPED.sub(lambda m: _GO_ESCAPES[m.group()], text))
+    elif type(v) is list:
+        out.append("[")
+        for i, x in enumerate(v):
+            if i:
+                out.append(",")
+            _go_json(x, out)
+        out.append("]")
+    else:  # a dict of str keys (_to_json's)
+        out.append("{")
+        for i, k in enumerate(sorted(v)):  # type: ignore[call-overload]
+            if i:
+                out.append(",")
+            _go_json(k, out)
+            out.append(":")
+            _go_json(v[k], out)  # type: ignore[index]
+        out.append("}")
+
+
+def _go_float(f: float) -> str:
+    """Go's ``encoding/json`` float: fixed notation, but exponent form below 1e-6 and from
+    1e21, with the shortest digits that read back (``strconv.AppendFloat(f, fmt, -1, 64)``)."""
+    if not math.isfinite(f):
+        raise CelError(f"cannot encode as JSON: unsupported value {f}", "invalid_argument")
+    if f != 0 and (abs(f) < 1e-6 or abs(f) >= 1e21):
+        return re.sub(r"e-0(\d)$", r"e-\1", repr(f))  # Go cleans e-07 to e-7
+    return format(Decimal(repr(f)).normalize(), "f")
 
 
 def json_decode(s: object) -> object:
@@ -332,18 +381,28 @@ def is_json(s: object) -> bool:
 
 
 def url_escape(s: object) -> str:
+    """Go's ``url.QueryEscape``, as ngrok's page shows it (``i;md/r/$y`` is
+    ``i%3Bmd%2Fr%2F%24y``: the `$` escaped, which ``PathEscape`` keeps): all but letters,
+    digits and ``-_.~`` escaped, a space as ``+``."""
     if type(s) is not str:
         raise no_overload("url.escape", s)
-    return urllib.parse.quote(utf8(s), safe="")
+    return urllib.parse.quote_plus(utf8(s), safe="")
 
 
 def url_unescape(s: object) -> str:
+    """Go's ``url.QueryUnescape``, ``url.escape``'s inverse: ``+`` is a space; a ``%`` that
+    starts no escape is an error, as are escapes that are no UTF-8 text."""
     if type(s) is not str:
         raise no_overload("url.unescape", s)
+    if _BAD_ESCAPE.search(s):
+        raise CelError("url.unescape: a `%` not followed by two hex digits", "invalid_argument")
     try:
-        return urllib.parse.unquote(s, errors="strict")
+        return urllib.parse.unquote_plus(s, errors="strict")
     except UnicodeDecodeError:
         raise CelError("url.unescape: the escapes do not decode as UTF-8", "invalid_argument") from None
+
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def url_parse(s: object) -> dict:
@@ -355,7 +414,7 @@ def url_parse(s: object) -> dict:
     except ValueError as e:
         raise CelError(f"invalid URL: {e}", "invalid_argument") from None
     out: dict[str, object] = {
-        "scheme": u.scheme, "host": u.hostname or "", "path": u.path, "raw_query": u.query,
+        "scheme": u.scheme, "host": u.hostname or "", "path": decoded_path(u.path), "raw_query": u.query,
         "fragment": u.fragment, "user": u.username or "", "query": query_decode(u.query),
     }  # fmt: skip
     if port is not None:
@@ -376,10 +435,7 @@ def is_url(s: object) -> bool:
 def query_decode(s: object) -> dict:
     if type(s) is not str:
         raise no_overload("queryString.decode", s)
-    out: dict[str, list[str]] = {}
-    for k, v in urllib.parse.parse_qsl(s, keep_blank_values=True):
-        out.setdefault(k, []).append(v)
-    return out
+    return parse_query(s)
 
 
 def query_encode(m: object) -> str:

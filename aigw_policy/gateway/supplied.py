@@ -25,7 +25,6 @@ NEVER_SUPPLIED: tuple[tuple[str, ...], ...] = tuple(tuple(p.split(".")) for p in
     "conn.k8s", "conn.server_region", "conn.bytes_in", "conn.bytes_out",  # ngrok's edge and agent
     "conn.ts.end",  # a connection still open has no end
     "endpoint",  # ngrok's endpoint objects
-    "req.trailers", "res.trailers",  # trailers are not read
 ))
 """The declared variables (and the paths below them) that ``serve`` never supplies, whatever
 the request; ``GEO_PREFIXES`` too without ``--geoip``. tests/gateway/test_supplied.py holds

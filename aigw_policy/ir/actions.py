@@ -27,9 +27,10 @@ from .fields import (
     Cel,
     CelMarker,
     Duration,
+    EditableHeaderKey,
+    EditableHeaderName,
     ErrorStatus,
     HeaderKey,
-    HeaderName,
     Network,
     Period,
     Status,
@@ -159,13 +160,13 @@ class SetModel(ActionConfig):
 class AddHeaders(ActionConfig):
     TYPE = "add-headers"
     DOC = "Add headers to the request (request phase) or the response (response phase)."
-    headers: Annotated[dict[HeaderKey, Template], Field(min_length=1, max_length=10)]
+    headers: Annotated[dict[EditableHeaderKey, Template], Field(min_length=1, max_length=10)]
 
 
 class RemoveHeaders(ActionConfig):
     TYPE = "remove-headers"
     DOC = "Remove headers from the request or the response."
-    headers: Annotated[tuple[HeaderName, ...], Field(min_length=1, max_length=10)]
+    headers: Annotated[tuple[EditableHeaderName, ...], Field(min_length=1, max_length=10)]
 
 
 class SetVars(ActionConfig):

@@ -100,6 +100,15 @@ def _check_header_name(text: str) -> str:
     return text
 
 
+def _not_user_agent(text: str) -> str:
+    """ngrok's `add-headers` and `remove-headers` pages: "You may not add or remove the
+    `user-agent` header" (a document that does is refused, ``ERR_NGROK_2219``)."""
+    if text.lower() == "user-agent":
+        raise ValueError("ngrok's add-headers and remove-headers may not add or remove `user-agent`; "
+                         "to name the gateway to a provider, set it in the ai-gateway's `headers`")
+    return text
+
+
 def _whole(value: Any) -> Any:
     """A float with no fraction (``30.0``, ``3e1``) as the integer it is: ngrok reads a
     policy with Go's yaml, which decodes such a number into an integer field (``30.5`` it
@@ -120,6 +129,8 @@ Timezone = Annotated[StrictStr, AfterValidator(_check_timezone)]
 Network = Annotated[StrictStr, TemplateMarker, AfterValidator(_check_network)]
 HeaderName = Annotated[StrictStr, AfterValidator(_check_header_name)]
 HeaderKey = Annotated[StrictStr, AfterValidator(_check_header_key)]
+EditableHeaderKey = Annotated[StrictStr, AfterValidator(_check_header_key), AfterValidator(_not_user_agent)]
+EditableHeaderName = Annotated[StrictStr, AfterValidator(_check_header_name), AfterValidator(_not_user_agent)]
 Status = Annotated[int, Field(strict=True, ge=100, le=599), Whole]
 ErrorStatus = Annotated[int, Field(strict=True, ge=400, le=599), Whole]
 Capacity = Annotated[int, Field(strict=True, ge=1, le=2_000_000_000), Whole]

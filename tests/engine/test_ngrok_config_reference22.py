@@ -155,12 +155,6 @@ LOOSER: list[dict[str, Any]] = [
      "action": "ai-gateway", "config": {"providers": [{"id": "ollama", "base_url": "http://ollama.example:11434",
                                                        "supported_api_surfaces": [{"format": "ollama"}]}]},
      "code": None, "why": "a vendor's native API, failed over between its replicas (routing.md)"},
-    {"id": "add-user-agent", "source": "snippets/traffic-policy/actions/add-headers/behavior.mdx (Special Cases)",
-     "action": "add-headers", "config": {"headers": {"user-agent": "acme-gateway/1"}}, "code": None,
-     "why": "a gateway names itself to a provider, or hides the client's SDK (ngrok: `may not`)"},
-    {"id": "remove-user-agent", "source": "snippets/traffic-policy/actions/remove-headers/behavior.mdx",
-     "action": "remove-headers", "config": {"headers": ["user-agent"]}, "code": None,
-     "why": "as add-user-agent"},
     {"id": "log-without-metadata", "source": CONFIG.format("log") + " (metadata Required)", "action": "log",
      "config": {}, "code": None, "why": "ngrok's schema does not require it; an empty log records the rule"},
 ]

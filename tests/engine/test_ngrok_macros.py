@@ -61,7 +61,10 @@ REQUEST_ROWS = [
     "'aGk='.decodeBase64() == 'hi' && 'hi'.encodeBase64() == 'aGk='",
     "'{\"a\":1}'.decodeJson().a == 1 && '{}'.isJson() && !'{'.isJson()",
     "'a=b'.decodeQueryString().a == ['b'] && 'a=b'.isQueryString()",
-    "'a b'.escapeUrl() == 'a%20b' && 'a%20b'.unescapeUrl() == 'a b'",
+    # Go's url.QueryEscape / QueryUnescape: the page's `i;md/r/$y` -> `i%3Bmd%2Fr%2F%24y` escapes
+    # the `$` (PathEscape keeps it), so a space is `+`
+    "'a b'.escapeUrl() == 'a+b' && 'a%20b'.unescapeUrl() == 'a b' && 'a+b'.unescapeUrl() == 'a b'",
+    "url.escape('i;md/r/$y') == 'i%3Bmd%2Fr%2F%24y' && 'i%3Bmd%2Fr%2F%24y'.unescapeUrl() == 'i;md/r/$y'",
     "'10.0.0.1'.isPrivateIp() && !'8.8.8.8'.isPrivateIp() && 'https://x'.isURL() && !'x'.isURL()",
     "'AB'.lower() == 'ab' && 'ab'.upper() == 'AB' && 'AB'.lowerAscii() == 'ab' && 'ab'.upperAscii() == 'AB'",
     # ngrok's lower()/upper() map each character alone, as Go's strings.ToLower/ToUpper do:
@@ -87,6 +90,8 @@ REQUEST_ROWS = [
     "'YQ'.decodeBase64() == 'a' && 'YQ=='.decodeBase64() == 'a' && 'c29tZTp0aGluZw=='.decodeBase64() == 'some:thing'",
 ]
 ERROR_ROWS = [
+    "url.unescape('100%') == '100%'",  # Go's QueryUnescape: "invalid URL escape"
+    "'%zz'.unescapeUrl() == '%zz'",
     "'YQ='.decodeBase64() == 'a'",  # a partial padding: neither form (base64.decode('YQ=') fails too)
     "'YQ=Y'.decodeBase64() == 'a'",
     "'/w=='.decodeBase64() == 'a'",  # not UTF-8 text
