@@ -184,6 +184,7 @@ _HOSTS: tuple[tuple[str, str], ...] = (
     ("api.cohere.ai", "cohere"),
     (".amazonaws.com", "bedrock"),  # bedrock-runtime[-fips].{region}.amazonaws.com only (_host_provider);
     # its `/model/{id}/converse|invoke...` routes name it too (native_paths.BEDROCK_PATH), behind any host
+    (".api.aws", "bedrock"),  # bedrock-mantle.{region}.api.aws only: OpenAI's APIs, Anthropic's under /anthropic
 )
 """Hosts that name who serves (and bills) a request: its provider label wins over what the path
 says of the wire format (an Anthropic-compatible `/v1/messages` at DeepSeek is DeepSeek's)."""
@@ -415,7 +416,7 @@ def _host_provider(host: str, path: str) -> str | None:
     """The provider label a host names (:data:`_HOSTS`), or None."""
     for suffix, name in _HOSTS:
         if host == suffix.lstrip(".") or host.endswith(suffix):
-            if name == "bedrock" and "bedrock-runtime" not in host:
+            if name == "bedrock" and "bedrock-runtime" not in host and not host.startswith("bedrock-mantle."):
                 return None  # another AWS service (a VPC endpoint's name holds `bedrock-runtime` too)
             if name == "azure_ai" and "/openai/" in path:
                 return "azure_openai"  # Azure OpenAI through a Foundry resource (or a project's `/api/projects/{p}/openai/`)
