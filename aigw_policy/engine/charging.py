@@ -126,8 +126,8 @@ def measure(flow: Flow, plan: Any, act: dict[str, Any], provider: str, model: st
     note = None
     if plan.kind == "rate-limit" or (unit == "requests" and plan.cost is None):
         return Measure(key, 1.0)
-    if not flow.ai.inference and plan.cost is None:  # a GET of a stored answer: no model runs, nothing billed
-        return Measure(key, 0.0, "no inference (not a POST): nothing to reserve")
+    if not flow.ai.inference and plan.cost is None:  # a GET of a stored answer, a token count...: no model runs, nothing billed
+        return Measure(key, 0.0, "no inference (a read, or a call that runs no model): nothing to reserve")
     if unit == "tokens" and plan.cost is None and FAST_ESTIMATE:
         # the estimate's total, as _estimate_usage's Usage counts it, without building it
         out = act.get("ai.max_output_tokens") or 0

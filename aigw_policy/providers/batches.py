@@ -1,7 +1,8 @@
 """Batch creations whose requests are in the body: Anthropic's Message Batches (``POST
 /v1/messages/batches``: ``requests: [{custom_id, params}]``, each ``params`` a Messages request)
 and Gemini's inline batches (``POST .../models/{model}:batchGenerateContent``: ``batch.input_config
-.requests.requests: [{request, metadata}]``, each a ``generateContent`` request). Their answers
+.requests.requests: [{request, metadata}]``, each a ``generateContent`` request; ``inputConfig`` as
+google-genai spells it; ``:asyncBatchEmbedContent``, each an ``embedContent`` request). Their answers
 carry no usage and their results are read later (``GET``: no inference, charged nothing), so the
 creation is where the budget can see them: :func:`batch_requests` gives each inner request to
 :func:`~aigw_policy.providers.classify.classify`, and the batch's ``ai.input_tokens`` and
@@ -38,7 +39,8 @@ BATCH_PENDING_NOTE = "batch not run yet: its usage is charged, at the batch pric
 _RUNNING = frozenset(("validating", "in_progress", "finalizing", "cancelling"))
 _FINISHED = frozenset(("completed", "expired", "cancelled", "failed"))
 
-_GEMINI = re.compile(r"^(.*/models/[^/:]+):batchGenerateContent$")
+_GEMINI = re.compile(r"^(.*/models/[^/:]+):(batchGenerateContent|asyncBatchEmbedContent)$")
+_GEMINI_ONE = {"batchGenerateContent": ":generateContent", "asyncBatchEmbedContent": ":embedContent"}
 
 
 def batch_requests(api: str, url: str, path: str, body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
@@ -49,8 +51,10 @@ def batch_requests(api: str, url: str, path: str, body: Mapping[str, Any]) -> li
         one = url.split("?", 1)[0].rstrip("/")[: -len("/batches")]
         pick = "params"
     elif api == "gemini" and (m := _GEMINI.match(url.split("?", 1)[0])) is not None:
-        items = _get(body, "batch", "input_config", "requests", "requests")
-        one = m.group(1) + ":generateContent"
+        # proto3 JSON's two spellings: the REST docs write `input_config`, google-genai sends `inputConfig`
+        config = _get(body, "batch", "input_config")
+        items = _get(config if config is not None else _get(body, "batch", "inputConfig"), "requests", "requests")
+        one = m.group(1) + _GEMINI_ONE[m.group(2)]
         pick = "request"
     else:
         return None

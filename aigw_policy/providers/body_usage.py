@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .usage import Usage, _dumps, _get, _list, _model, merge_counts, service_tier, with_tier, with_units
-from .usage_openai import openai_usage, tool_calls
+from .usage_openai import image_usage, images_answer, openai_usage, tool_calls
 from .usage_anthropic import anthropic_usage
 from .usage_gemini import gemini_fields, gemini_part_texts, gemini_usage, gemini_usage_from_fields, predict_usage
 from .bedrock_invoke import invoke_text, invoke_usage
@@ -53,7 +53,7 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
         if usage is not None:  # Converse's `serviceTier` (InvokeModel's is a header: response.bedrock_tier)
             usage = with_tier(usage, service_tier(_get(body, "serviceTier", "type")))
     else:
-        usage = openai_usage(_get(body, "usage"))
+        usage = (image_usage if isinstance(body, Mapping) and images_answer(body) else openai_usage)(_get(body, "usage"))
         if usage is None and isinstance(_get(body, "usage_info"), Mapping):  # Mistral's OCR: by the page
             usage = ocr_usage(body)
         if usage is None and isinstance(_get(body, "response"), Mapping):

@@ -19,6 +19,7 @@ from .forms import form_fields
 from .history import call_texts, json_text, prompt_and_count
 from .realtime import session_model
 from .native_paths import BEDROCK_PATH, VERTEX_ANTHROPIC_PATH, NativePath, native_path
+from .no_model import CONVERSATION, no_model
 from .request_fields import MAX_MODEL as _MAX_MODEL, MAX_MODELS as _MAX_MODELS
 from .request_fields import choices as _choices, field_types as _field_types, max_output as _max_output
 from .request_fields import tool_list as _tool_list, tools as _tools
@@ -184,6 +185,7 @@ _HOSTS: tuple[tuple[str, str], ...] = (
     ("api.cohere.ai", "cohere"),
     (".amazonaws.com", "bedrock"),  # bedrock-runtime[-fips].{region}.amazonaws.com only (_host_provider);
     # its `/model/{id}/converse|invoke...` routes name it too (native_paths.BEDROCK_PATH), behind any host
+    (".api.aws", "bedrock"),  # bedrock-mantle.{region}.api.aws only: OpenAI's APIs, Anthropic's under /anthropic
 )
 """Hosts that name who serves (and bills) a request: its provider label wins over what the path
 says of the wire format (an Anthropic-compatible `/v1/messages` at DeepSeek is DeepSeek's)."""
@@ -320,13 +322,18 @@ def inference_endpoint(method: str, path: str) -> bool:
     return method.upper() == "POST" and _by_path(path) is not None
 
 
+def _bedrock_model(model: str) -> str:
+    """The model id of a Bedrock runtime path's segment: %-decoded, an ARN's (an inference
+    profile's, a provisioned model's) last part."""
+    model = unquote(model)
+    return model.rsplit("/", 1)[-1] if model.startswith("arn:") else model
+
+
 def _bedrock(model: str, action: str) -> tuple[str, Api, Operation, dict[str, Any]]:
     """Bedrock's runtime routes: Converse (its own wire format, every model) or InvokeModel
     (the model's own body: Anthropic's Messages for Claude; every other family is api
     ``bedrock`` too, its body read by its shape: :mod:`.bedrock_invoke`)."""
-    model = unquote(model)
-    if model.startswith("arn:"):  # an inference profile's or a provisioned model's ARN
-        model = model.rsplit("/", 1)[-1]
+    model = _bedrock_model(model)
     stream = action in ("converse-stream", "invoke-with-response-stream")
     if action.startswith("converse"):
         return "bedrock", "bedrock", "chat", {"model": model, "stream": stream}
@@ -389,9 +396,18 @@ def _parse_url(url: str) -> tuple[tuple[str | None, Api, Operation, Mapping[str,
     if host_provider is None and port == 11434:
         host_provider = "ollama"
     found = _by_path(path)
+    what = no_model(path)
+    if what is not None:  # a POST that runs no model (providers/no_model.py): what the path says, and that
+        m = _COUNT_TOKENS.search(path)
+        found = (found[0], found[1], "other", {**found[3], "no_model": what}) if found is not None else (
+            None, "bedrock", "other", {"model": _bedrock_model(m.group(1)), "no_model": what}) if m is not None else (
+            None, "unknown", "other", {"no_model": what})
     if found is not None:
         found = (found[0], found[1], found[2], MappingProxyType(found[3]))
     return found, host_provider, unparseable
+
+
+_COUNT_TOKENS = re.compile(r"/model/([^/]+)/count-tokens/?$")  # Bedrock's CountTokens (the model in the path)
 
 
 _cached_url_facts = lru_cache(maxsize=1024)(_parse_url)
@@ -401,7 +417,7 @@ def _host_provider(host: str, path: str) -> str | None:
     """The provider label a host names (:data:`_HOSTS`), or None."""
     for suffix, name in _HOSTS:
         if host == suffix.lstrip(".") or host.endswith(suffix):
-            if name == "bedrock" and "bedrock-runtime" not in host:
+            if name == "bedrock" and "bedrock-runtime" not in host and not host.startswith("bedrock-mantle."):
                 return None  # another AWS service (a VPC endpoint's name holds `bedrock-runtime` too)
             if name == "azure_ai" and "/openai/" in path:
                 return "azure_openai"  # Azure OpenAI through a Foundry resource (or a project's `/api/projects/{p}/openai/`)
@@ -540,6 +556,12 @@ def classify(
     extras: Mapping[str, Any] = {}
     if found is not None:
         path_provider, api, op, extras = found
+        if op == "other" and extras and inference and "no_model" in extras:
+            if extras["no_model"] != CONVERSATION or "inputs" not in body:  # (Mistral's are model calls)
+                inference = False
+                notes.append(f"runs no model ({extras['no_model']}): nothing reserved or charged")
+            else:
+                path_provider, (api, op), extras = None, _by_body(body), {}
     else:
         path_provider = None
         api, op = _by_body(body) if body else ("unknown", "other")

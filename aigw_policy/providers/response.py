@@ -120,7 +120,7 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
             return finished_batch(read, background[1], ai.model)
         return replace(read, notes=(*read.notes, f"background response `{background[1]}` finished"))
     if not ai.inference:  # a read of a stored response (its usage is the call's, charged then): nothing ran
-        return Usage.of(0, 0, model=ai.model, notes=("no inference (not a POST): its usage is not charged",))
+        return Usage.of(0, 0, model=ai.model, notes=("no inference (a read, or a call that runs no model): its usage is not charged",))
     api = _api(ai)
     status = response.get("status_code")
     failed = isinstance(status, int) and not isinstance(status, bool) and status >= 400

@@ -39,7 +39,7 @@ from .tool_models import with_breakdown, with_tool_models
 from .vendor_usage import (bedrock_usage, cohere_delta_text, cohere_usage, interaction_usage, ollama_output_only,
                            ollama_usage)
 from .usage import Usage, loads, merge_counts, _units, served_model, service_tier, with_input_estimate, with_units
-from .usage_openai import openai_usage, tool_calls
+from .usage_openai import IMAGE_DONE, image_usage, openai_usage, tool_calls
 from .usage_anthropic import anthropic_fields, anthropic_usage_from_fields
 from .usage_gemini import gemini_fields, gemini_part_texts, gemini_usage_from_fields, traffic_tier
 
@@ -324,7 +324,7 @@ class StreamUsage:
         if usage is None:  # Moonshot's: in the last chunk's choice (choices[0].usage)
             usage = _choice_usage(obj.get("choices"))
         if usage is not None:
-            found = openai_usage(usage)
+            found = (image_usage if type(typ) is str and typ in IMAGE_DONE else openai_usage)(usage)
             if found is not None:
                 found = with_breakdown(found, breakdown)
                 self._usage = found if self._usage is None else _largest(self._usage, found)

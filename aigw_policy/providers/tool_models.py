@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from .usage import Usage, _get, _list
-from .usage_openai import openai_usage
+from .usage_openai import image_usage, openai_usage
 
 __all__ = ["IMAGE_MODEL", "with_breakdown", "with_tool_models"]
 
@@ -37,7 +37,7 @@ def with_tool_models(usage: Usage, response: object) -> Usage:
     found = _get(response, "tool_usage", "image_gen")
     if found is None:
         return usage
-    part = openai_usage(found)
+    part = image_usage(found)
     if part is None:
         return replace(usage, notes=(*usage.notes, "tool_usage.image_gen has no usable counts: not priced"))
     if not part.total_tokens:

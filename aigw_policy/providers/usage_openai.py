@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from .billed import audio_seconds, reported_cost
-from .usage import NO_INPUT, Usage, _get, _list, _n, _opt, _units, _with_gap, _within, tok
+from .usage import NO_INPUT, Usage, _get, _list, _n, _opt, _units, _with_gap, _within, tok, with_units
 
-__all__ = ["BESIDE", "duration_usage", "openai_usage", "tool_calls"]
+__all__ = ["BESIDE", "IMAGE_DONE", "duration_usage", "image_usage", "images_answer", "openai_usage", "tool_calls"]
 
 
 def openai_usage(u: object) -> Usage | None:
@@ -71,6 +71,29 @@ def openai_usage(u: object) -> Usage | None:
     return Usage.of(inp, out, cached_input_tokens=cached, cache_creation_input_tokens=written,
                     reasoning_tokens=reasoning, notes=tuple(notes), units=units,
                     reported_usd=reported_cost(u) if "cost" in u or "cost_in_usd_ticks" in u else None)
+
+
+def image_usage(u: object) -> Usage | None:
+    """The usage of an image generation (the Images API's answer, its stream's last event, the
+    Responses API's image tool): :func:`openai_usage`, its output image tokens (``output_image_tokens``)
+    all of ``output_tokens`` but the text an ``output_tokens_details`` names (gpt-image-1.5's
+    breakdown, read as it is when it names the image's). Image output is priced apart from text
+    output (gpt-image-1.5: $32 against $10 per MTok); a model with one output price is unchanged."""
+    usage = openai_usage(u)
+    if usage is None or not usage.output_tokens or _get(u, "output_tokens_details", "image_tokens") is not None:
+        return usage
+    text = min(_n(u, "output_tokens_details", "text_tokens"), usage.output_tokens)
+    return with_units(usage, (("output_image_tokens", usage.output_tokens - text),))
+
+
+def images_answer(body: Mapping[str, Any]) -> bool:
+    """Whether a JSON answer is the Images API's (``/images/generations``, ``/images/edits``:
+    ``created``, ``data``, and no ``object``, which an embeddings list has)."""
+    return "created" in body and type(body.get("data")) is list and "object" not in body
+
+
+IMAGE_DONE = frozenset(("image_generation.completed", "image_edit.completed"))
+"""The events that end a streamed image generation or edit, with its usage."""
 
 
 def duration_usage(seconds: object) -> Usage | None:
