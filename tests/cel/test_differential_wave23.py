@@ -1,0 +1,163 @@
+"""Wave 23: what the regex and optional libraries do at their edges, against cel-cpp.
+
+Found by a throwaway fuzzer against Google's C++ runtime (``cel-expr-python`` with its regex
+extension on; counts in docs/decisions.md) and by running every expression of cel-go's own
+test tables (``cel/*_test.go``, ``ext/*_test.go``...) through ours and cel-cpp.
+
+Each row of ``CASES`` runs type-checked and unchecked through ours and, where
+``cel-expr-python`` is installed, through cel-cpp: both must give the row's answer (cel-cpp's
+checker does not declare the optional library's version 2, which its runtime has: those rows
+are compared unchecked only). A row's ``want`` is ``(checked answer, unchecked answer)``, each
+``("value", CEL literal)``, ``("error", piece of our message)`` or ``("check_error", piece)``.
+``KEPT`` rows are ours only, each with what cel-cpp answers instead, so a row whose
+difference went away fails and is moved to ``CASES``.
+
+Classes (``CLASSES``; a row naming another fails):
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from differential_table import check_classes
+from test_differential_wave11 import _ours
+from test_differential_wave16 import c  # cel-cpp, None where it is not installed
+from test_differential_wave19 import _as_cpp, typed
+from test_differential_wave21 import _theirs
+
+from aigw_policy import cel
+
+CLASSES = {
+    "regex-byte": "RE2's `\\C` matches one byte, which may cut a character in two: `regex.extract`, "
+                  "`regex.extractAll` and `regex.replace` failed with `internal error: UnicodeDecodeError`. "
+                  "A piece that cuts a character is now an error of its own (a CEL string holds whole "
+                  "characters; cel-go's RE2 dialect has no `\\C`, cel-cpp hands out the stray bytes), and a "
+                  "`regex.replace` whose pieces join into whole characters again is its text, as in cel-cpp",
+    "optional-unwrap": "the optional library's version 2 (cel-go's latest, cel-cpp's runtime) has "
+                       "`optional.unwrap(list(optional(T)))` and `list(optional(T)).unwrapOpt()`, the values "
+                       "of the present optionals; we had its `first` and `last` only, and the two were "
+                       "undeclared",
+}
+__doc__ += "".join(f"\n* ``{k}``: {v}." for k, v in CLASSES.items())
+
+Want = tuple[str, str]
+BOTH = lambda w: (w, w)  # noqa: E731 - the same answer checked and unchecked
+CASES: list[tuple[str, str, tuple[Want, Want]]] = [
+    ("regex-byte", "regex.replace('Σς', '\\\\C(a|b)*?', '\\\\0')", BOTH(("value", "'Σς'"))),
+    ("regex-byte", "regex.replace('😀', '\\\\C', 'x')", BOTH(("value", "'xxxx'"))),
+    ("regex-byte", "regex.replace('aé', '\\\\C\\\\C$', '[\\\\0]')", BOTH(("value", "'a[é]'"))),
+    ("regex-byte", "regex.replace('é', '(\\\\C)(\\\\C)', '\\\\1\\\\2!')", BOTH(("value", "'é!'"))),
+    ("regex-byte", "regex.extract('é', '\\\\C\\\\C').value()", BOTH(("value", "'é'"))),
+    ("regex-byte", "regex.extractAll('éé', '(\\\\C\\\\C)')", BOTH(("value", "['é', 'é']"))),
+    ("regex-byte", "regex.extractAll('é', '\\\\C\\\\C')", BOTH(("value", "['é']"))),
+    ("regex-byte", "'😀'.matches('^\\\\C\\\\C\\\\C\\\\C$')", BOTH(("value", "true"))),
+    ("regex-byte", "'😀'.matches('^\\\\C$')", BOTH(("value", "false"))),
+    ("regex-byte", "regex.replace('😀', '\\\\C', 'x', 0)", BOTH(("value", "'😀'"))),
+    ("optional-unwrap", "optional.unwrap([optional.of(1), optional.none()])", BOTH(("value", "[1]"))),
+    ("optional-unwrap", "[optional.of(42), optional.none(), optional.of('a')].unwrapOpt()",
+     BOTH(("value", "[42, 'a']"))),
+    ("optional-unwrap", "optional.unwrap([optional.of(42), optional.of('a')])", BOTH(("value", "[42, 'a']"))),
+    ("optional-unwrap", "optional.unwrap([])", BOTH(("value", "[]"))),
+    ("optional-unwrap", "[].unwrapOpt()", BOTH(("value", "[]"))),
+    ("optional-unwrap", "[optional.none(), optional.none()].unwrapOpt()", BOTH(("value", "[]"))),
+    ("optional-unwrap", "optional.unwrap([optional.of(1u), optional.of(2u)])", BOTH(("value", "[1u, 2u]"))),
+    ("optional-unwrap", "optional.unwrap([optional.of(1)])[0] + 1", BOTH(("value", "2"))),
+    ("optional-unwrap", "[{'a': 1}.?a, {'a': 1}.?b, [1][?0]].unwrapOpt()", BOTH(("value", "[1, 1]"))),
+    ("optional-unwrap", "optional.unwrap([optional.of(optional.of(1))])[0].value()", BOTH(("value", "1"))),
+    ("optional-unwrap", "size([optional.none(), optional.ofNonZeroValue('')].unwrapOpt())", BOTH(("value", "0"))),
+    ("optional-unwrap", "cel.bind(optional, [optional.of(1)], optional.unwrap(optional))", BOTH(("value", "[1]"))),
+    ("optional-unwrap", "optional.unwrap([dyn(optional.of(1)), dyn(2)])", BOTH(("error", "is not an optional"))),
+    ("optional-unwrap", "optional.unwrap([null])", BOTH(("error", "is not an optional"))),
+    ("optional-unwrap", "optional.unwrap([1])",
+     (("check_error", "no matching overload"), ("error", "is not an optional"))),
+    ("optional-unwrap", "[1].unwrapOpt()", (("check_error", "no matching overload"), ("error", "is not an optional"))),
+    ("optional-unwrap", "optional.unwrap({})", (("check_error", "no matching overload"), ("error", "no such overload"))),
+    ("optional-unwrap", "dyn(1).unwrapOpt()", BOTH(("error", "no such overload"))),
+    ("optional-unwrap", "optional.unwrap([optional.of(1)]) == [1u]",
+     (("check_error", "no matching overload"), ("value", "true"))),
+]
+IDS = [f"{k}:{e}" for k, e, _ in CASES]
+CPP_UNCHECKED_ONLY = {"optional-unwrap"}  # cel-cpp's checker lacks them; its runtime has them
+
+KEPT: list[tuple[str, str, Want, Want]] = [  # (class, expr, ours (checked and unchecked), cel-cpp's)
+    ("regex-byte", "regex.extract('😀', '\\\\C').hasValue()", ("error", "cuts a UTF-8 character"), ("value", "true")),
+    ("regex-byte", "size(regex.replace('😀', '\\\\C', 'x', 1))", ("error", "cuts a UTF-8 character"), ("value", "4")),
+    ("regex-byte", "regex.replace('😀', '\\\\C', 'x', 1) == 'x'", ("error", "cuts a UTF-8 character"),
+     ("value", "false")),
+    ("regex-byte", "size(regex.extractAll('ab😀ab', '\\\\C(?-s:.)'))", ("error", "cuts a UTF-8 character"),
+     ("value", "2")),
+]
+KEPT_IDS = [f"{k}:{e}" for k, e, _, _ in KEPT]
+UNREADABLE = [  # cel-cpp makes a string that is no UTF-8, which its Python binding cannot hand over
+    "regex.extract('😀', '\\\\C')",
+    "regex.extractAll('😀é', '(\\\\C\\\\C)')",
+    "regex.replace('é', '\\\\C', '\\\\0\\\\0')",
+    "regex.replace('é', '^\\\\C', '')",
+]
+
+
+def _check(kind: str, got: object, want: Want, expr: str) -> None:
+    assert kind == want[0], (expr, kind, got)
+    if kind == "value":
+        assert typed(got) == typed(cel.compile(want[1])({})), (expr, got, want[1])
+    else:
+        assert want[1] in str(got), (expr, got)
+
+
+def test_every_row_names_a_class() -> None:
+    check_classes([(k, e, w[0]) for k, e, w in CASES], CLASSES)
+    check_classes([(k, e, w[1]) for k, e, w in CASES], CLASSES)
+    check_classes([(k, e, w) for k, e, w, _ in KEPT], CLASSES)
+
+
+@pytest.mark.parametrize(("klass", "expr", "want"), CASES, ids=IDS)
+@pytest.mark.parametrize("checked", [True, False], ids=["checked", "unchecked"])
+def test_case(klass: str, expr: str, want: tuple[Want, Want], checked: bool) -> None:
+    cel.clear_cache()
+    _check(*_ours(expr, checked), want[0] if checked else want[1], expr)
+
+
+@pytest.mark.parametrize(("klass", "expr", "want", "cpp"), KEPT, ids=KEPT_IDS)
+@pytest.mark.parametrize("checked", [True, False], ids=["checked", "unchecked"])
+def test_kept(klass: str, expr: str, want: Want, cpp: Want, checked: bool) -> None:
+    cel.clear_cache()
+    _check(*_ours(expr, checked), want, expr)
+
+
+@pytest.mark.parametrize("expr", UNREADABLE)
+def test_a_match_that_cuts_a_character_is_an_error_of_its_own(expr: str) -> None:
+    for checked in (True, False):
+        cel.clear_cache()
+        kind, got = _ours(expr, checked)
+        assert kind == "error" and "cuts a UTF-8 character" in str(got), (expr, got)
+        assert "internal" not in str(got), got
+
+
+@pytest.mark.skipif(c is None, reason="cel-expr-python (cel-cpp) not installed: the rows are not compared")
+@pytest.mark.parametrize(("klass", "expr", "want"), CASES, ids=IDS)
+@pytest.mark.parametrize("checked", [True, False], ids=["checked", "unchecked"])
+def test_agreed_with_cel_cpp(klass: str, expr: str, want: tuple[Want, Want], checked: bool) -> None:
+    if checked and klass in CPP_UNCHECKED_ONLY:
+        assert _theirs(expr, True)[0] == "check_error", expr  # its checker lacks them still
+        return
+    kind, got = _theirs(expr, checked)
+    w = want[0] if checked else want[1]
+    assert kind == w[0], (expr, kind, got)
+    if kind == "value":
+        assert got == _as_cpp(cel.compile(w[1])({})), (expr, got, w[1])
+
+
+@pytest.mark.skipif(c is None, reason="cel-expr-python (cel-cpp) not installed: the rows are not compared")
+@pytest.mark.parametrize(("klass", "expr", "want", "cpp"), KEPT, ids=KEPT_IDS)
+def test_kept_still_differs_from_cel_cpp(klass: str, expr: str, want: Want, cpp: Want) -> None:
+    kind, got = _theirs(expr, True)
+    assert kind == cpp[0], (expr, kind, got)
+    if kind == "value":
+        assert got == _as_cpp(cel.compile(cpp[1])({})), (expr, got, cpp[1])
+
+
+@pytest.mark.skipif(c is None, reason="cel-expr-python (cel-cpp) not installed: the rows are not compared")
+@pytest.mark.parametrize("expr", UNREADABLE)
+def test_cel_cpp_still_makes_no_text_of_it(expr: str) -> None:
+    with pytest.raises(TypeError):
+        _theirs(expr, True)
