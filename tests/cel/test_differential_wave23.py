@@ -18,6 +18,8 @@ Classes (``CLASSES``; a row naming another fails):
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from differential_table import check_classes
 from test_differential_wave11 import _ours
@@ -161,3 +163,34 @@ def test_kept_still_differs_from_cel_cpp(klass: str, expr: str, want: Want, cpp:
 def test_cel_cpp_still_makes_no_text_of_it(expr: str) -> None:
     with pytest.raises(TypeError):
         _theirs(expr, True)
+
+
+_ITEMS = st.lists(st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)), max_size=6)
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=6)
+
+
+@given(items=_ITEMS)
+@settings(max_examples=60, deadline=None)
+def test_unwrap_keeps_the_present_values_in_order(items: list[int | None]) -> None:
+    """``optional.unwrap(l)`` and ``l.unwrapOpt()`` are the present values, in order."""
+    text = "[" + ", ".join("optional.none()" if v is None else f"optional.of({v})" for v in items) + "]"
+    want = [v for v in items if v is not None]
+    assert cel.compile(f"optional.unwrap({text})", {})({}) == want
+    assert cel.compile(f"{text}.unwrapOpt()")({}) == want
+
+
+@given(text=_TEXT, width=st.integers(1, 4), fn=st.sampled_from(["regex.extractAll(s, p)", "regex.replace(s, p, '<\\\\0>')",
+                                                                "regex.extract(s, p).orValue('')"]))
+@settings(max_examples=80, deadline=None)
+def test_a_byte_pattern_gives_whole_characters_or_its_own_error(text: str, width: int, fn: str) -> None:
+    """A pattern of ``\\C`` (one byte each) over any text: whole characters, each piece what
+    the text's UTF-8 holds at those bytes, or the error that says a character was cut."""
+    prog = cel.compile(fn, {"s": "string", "p": "string"})
+    try:
+        got = prog({"s": text, "p": "\\C" * width})
+    except cel.CelError as e:
+        assert e.code == "invalid_argument" and "cuts a UTF-8 character" in str(e), e
+        return
+    for piece in got if isinstance(got, list) else [got]:
+        assert isinstance(piece, str)
+        piece.encode("utf-8")  # no lone surrogate: whole characters
