@@ -1,8 +1,10 @@
 """Wave 23: what the regex and optional libraries do at their edges, against cel-cpp.
 
 Found by a throwaway fuzzer against Google's C++ runtime (``cel-expr-python`` with its regex
-extension on; counts in docs/decisions.md) and by running every expression of cel-go's own
-test tables (``cel/*_test.go``, ``ext/*_test.go``...) through ours and cel-cpp.
+extension on; counts in docs/decisions.md), by running every expression of cel-go's own
+test tables (``cel/*_test.go``, ``ext/*_test.go``...) through ours and cel-cpp, and by re-running
+cel-go's optional tests with the variables they declare (``DECLARED``; cel-cpp's Python binding
+cannot declare an optional variable, so those rows are ours only).
 
 Each row of ``CASES`` runs type-checked and unchecked through ours and, where
 ``cel-expr-python`` is installed, through cel-cpp: both must give the row's answer (cel-cpp's
