@@ -215,7 +215,7 @@ class _Checker:
                             n = n.operand  # type: ignore[union-attr]
                         self.set(n, t)
                         for sel in reversed(chain):
-                            t = self.field_type(t, sel.field, sel)  # type: ignore[union-attr]
+                            t = self.select_type(t, sel.field, sel)  # type: ignore[union-attr]
                             self.set(sel, t)
                         return t
                     bare = dotted.lstrip(".")
@@ -229,9 +229,16 @@ class _Checker:
         if node.optional:
             inner = ot.params[0] if _is_opt(ot) else ot
             return optional_of(self.field_type(inner, node.field, node))
-        if _is_opt(ot):
-            return optional_of(self.field_type(ot.params[0], node.field, node))
-        return self.field_type(ot, node.field, node)
+        return self.select_type(ot, node.field, node)
+
+    def select_type(self, t: Type, name: str, node: ast.Expr) -> Type:
+        """``e.f`` for an ``e`` of type ``t``: on an optional, an optional of the field's type
+        (cel-go's and cel-cpp's optional selection), whether ``e`` is an expression or a
+        declared variable (``o.c`` for ``o: optional(map(string, V))``)."""
+        t = self.subst.apply(t)
+        if _is_opt(t):
+            return optional_of(self.field_type(t.params[0], name, node))
+        return self.field_type(t, name, node)
 
     def field_type(self, t: Type, name: str, node: ast.Expr) -> Type:
         t = self.subst.apply(t)

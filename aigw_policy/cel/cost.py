@@ -50,7 +50,7 @@ _LINEAR = {"contains", "startsWith", "endsWith", "_+_", "_==_", "_!=_", "size", 
            "trim", "reverse", "format", "substring", "charAt", "@in", "base64.encode",
            "base64.decode", "distinct", "flatten", "sort", "sets.contains",
            "sets.equivalent", "sets.intersects", "regex.replace", "regex.extract",
-           "regex.extractAll"}  # fmt: skip
+           "regex.extractAll", "optional.unwrap", "unwrapOpt"}  # fmt: skip
 
 
 def _size(node: ast.Expr, types: dict[int, Type], limits: Limits) -> int:

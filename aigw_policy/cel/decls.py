@@ -86,6 +86,8 @@ def _std() -> list[str]:
         "value optional(A).() -> A",
         "or optional(A).(optional(A)) -> optional(A)",
         "orValue optional(A).(A) -> A",
+        "optional.unwrap (list(optional(A))) -> list(A)",
+        "unwrapOpt list(optional(A)).() -> list(A)",
         # strings
         "charAt string.(int) -> string",
         "indexOf string.(string) -> int",

@@ -58,7 +58,18 @@ def _spans(raw, text: bytes) -> Iterator[list[tuple[int, int]]]:  # type: ignore
 
 
 def _text(text: bytes, span: tuple[int, int]) -> str:
-    return "" if span[0] < 0 else text[span[0]:span[1]].decode("utf-8")
+    return "" if span[0] < 0 else _decoded(text[span[0]:span[1]])
+
+
+def _decoded(piece: bytes) -> str:
+    """A match as text. RE2's ``\\C`` (any one byte) can cut a character in two, and a CEL
+    string holds whole characters: such a piece is an error (cel-cpp hands out the stray
+    bytes; cel-go's RE2 dialect has no ``\\C``), not an internal one."""
+    try:
+        return piece.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CelError("regex: a match cuts a UTF-8 character in two (`\\C` matches one byte)",
+                       "invalid_argument") from None
 
 
 def check_rewrite(replacement: str, groups: int) -> list[str | int]:
@@ -109,11 +120,23 @@ def replace(target, pattern, replacement, count=_ALL):  # type: ignore[no-untype
     raw, groups = _compiled(pattern)
     parts = check_rewrite(replacement, groups)
     text = utf8(target)
-    out: list[str] = []
+    try:
+        return "".join(_replaced(raw, text, parts, left, bytes.decode, str))
+    except UnicodeDecodeError:  # a `\C` match cut a character: join the bytes, then decode
+        pass
+    return _decoded(b"".join(_replaced(raw, text, [utf8(p) if type(p) is str else p for p in parts], left,
+                                       lambda b: b, bytes)))
+
+
+def _replaced(raw, text: bytes, parts: list, left: int, piece_of, kind) -> list:  # type: ignore[no-untyped-def]
+    """The pieces of ``regex.replace``'s result, as ``str``, or as ``bytes`` when a match cuts a
+    character (`\\C`): they may rejoin into whole characters, cel-cpp's result then (the
+    bound is then on bytes, at least as many as characters)."""
+    out = []
     last = size = 0
     for spans in _spans(raw, text):
-        piece = text[last:spans[0][0]].decode("utf-8") + "".join(
-            p if type(p) is str else _text(text, spans[p]) for p in parts)  # type: ignore[index]
+        piece = piece_of(text[last:spans[0][0]]) + kind().join(
+            p if type(p) is kind else piece_of(_span(text, spans[p])) for p in parts)
         size += len(piece)
         if size > MAX_GROWTH:
             raise CelError(f"regex.replace would build a string over {MAX_GROWTH} characters", "resource_exhausted")
@@ -122,8 +145,12 @@ def replace(target, pattern, replacement, count=_ALL):  # type: ignore[no-untype
         left -= 1
         if left == 0:
             break
-    out.append(text[last:].decode("utf-8"))
-    return "".join(out)
+    out.append(piece_of(text[last:]))
+    return out
+
+
+def _span(text: bytes, span: tuple[int, int]) -> bytes:
+    return b"" if span[0] < 0 else text[span[0]:span[1]]
 
 
 def _one_group(name: str, target: object, pattern: object):  # type: ignore[no-untyped-def]

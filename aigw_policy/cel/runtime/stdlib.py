@@ -591,6 +591,26 @@ def list_first(lst):  # type: ignore[no-untyped-def]
     return Optional(lst[0], True) if lst else NONE
 
 
+def _unwrapped(name: str, lst):  # type: ignore[no-untyped-def]
+    """The values of a list's present optionals, in order (cel-go's optional library, version 2;
+    cel-cpp): ``optional.unwrap([optional.of(1), optional.none()])`` is ``[1]``."""
+    _list(name, lst)
+    for o in lst:
+        if type(o) is not Optional:
+            raise CelError(f"{name}: {type_name(o)} is not an optional", "invalid_argument")
+    return [o.value for o in lst if o.present]
+
+
+@fn("optional.unwrap")
+def opt_unwrap(lst):  # type: ignore[no-untyped-def]
+    return _unwrapped("optional.unwrap", lst)
+
+
+@fn(".unwrapOpt")
+def opt_unwrap_member(lst):  # type: ignore[no-untyped-def]
+    return _unwrapped("unwrapOpt", lst)
+
+
 @fn("sets.contains")
 def sets_contains(a, b):  # type: ignore[no-untyped-def]
     _list("sets.contains", a, b)
