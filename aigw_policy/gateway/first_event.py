@@ -156,8 +156,13 @@ def _ended(buf: bytearray, start: int) -> int:
 
 
 def stream_error(prefix: bytes, framing: str = "sse") -> tuple[int, Any] | None:
-    """The status a stream's first event (in its ``framing``, :func:`framing_of`) says it
-    failed with, and that event's data; None when it is no error (or not a whole event of JSON).
+    """The status a stream's events held before it is served (``prefix``, in its ``framing``,
+    :func:`framing_of`: its first event of content, and whatever came with it in the same
+    reads) say it failed with, the first error among them, and that event's data; None when
+    none is an error (events that are not whole or not JSON are no error here). An error after
+    the first event of content fails the attempt too: nothing of the stream went out yet
+    (route23; before, only the first event was read and the client got the words before the
+    error, then the error).
     An NDJSON line or a JSON array's element with an ``error`` (Ollama's ``{"error": "..."}``,
     Cohere v1's ``stream-end`` with ``finish_reason: ERROR``, Gemini's ``{"error": {"code":
     503}}``) is one; an event-stream message of type ``exception`` is one, its status by the
@@ -175,6 +180,8 @@ def stream_error(prefix: bytes, framing: str = "sse") -> tuple[int, Any] | None:
     >>> stream_error(b'event: response.created\\ndata: {"type":"response.created"}\\n\\nevent: response.failed\\n'
     ...              b'data: {"type":"response.failed","response":{"error":{"code":"server_error"}}}\\n\\n')[0]
     500
+    >>> stream_error(b'data: {"choices":[{"delta":{"content":"hi"}}]}\\n\\ndata: {"error":{"code":503}}\\n\\n')[0]
+    503
     >>> stream_error(b'{"error":"model is overloaded"}\\n', "ndjson")[0], stream_error(b'[{"error":{"code":503}}]', "array")[0]
     (500, 503)
     """
@@ -183,10 +190,17 @@ def stream_error(prefix: bytes, framing: str = "sse") -> tuple[int, Any] | None:
     else:
         parser = _parser(framing)
         events = parser.feed(prefix) + parser.finish()
-    events = [e for e in events if not says_nothing(*e)]
-    if not events:
+    for name, data in events:
+        if not says_nothing(name, data) and (failed := _event_error(name, data, framing)) is not None:
+            return failed
+    return None
+
+
+def _event_error(name: str, data: str, framing: str) -> tuple[int, Any] | None:
+    """The status one parsed event says its stream failed with, and its data; None when it is
+    no error."""
+    if "error" not in data and "error" not in name and "failed" not in data:  # most events: no parse
         return None
-    name, data = events[0]
     try:
         obj = json.loads(data)
     except (ValueError, RecursionError):

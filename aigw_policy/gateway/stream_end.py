@@ -26,7 +26,7 @@ from typing import Any
 
 from .api_shape import known
 
-__all__ = ["StreamCheck", "unfinished"]
+__all__ = ["StreamCheck", "not_json", "unfinished"]
 
 _EVENT_END = re.compile(rb"\r?\n\r?\n")
 _LINE = re.compile(rb"\r\n|\r|\n")
@@ -194,6 +194,26 @@ class StreamCheck:
         if not self.ended and type(obj) is dict and self.ends is not None and self.ends(obj):
             self.ended = True
         return False
+
+
+def not_json(status: int, url: str, framing: str, held: bytes) -> str | None:
+    """Why a streamed success to ``url`` whose ``held`` bytes (what was read before a byte went
+    to the client) hold a whole event that is not JSON cannot be served: the relay would end it
+    there with the provider's error event, a failure known before anything went out (so it
+    fails over, or is the proxy's 502). None when every whole event held is JSON (or the stream
+    is not judged).
+
+    >>> not_json(200, "http://h/v1/chat/completions", "sse", b'data: {"choices": []}\\n\\ndata: {not json}\\n\\n')
+    'a 200 stream with an event that is not JSON'
+    >>> not_json(200, "http://h/v1/chat/completions", "sse", b'data: {"choices": []}\\n\\ndata: {not') is None
+    True
+    """
+    if not 200 <= status < 300:
+        return None
+    check = StreamCheck.of(url, framing)
+    if check is None or check.array or check.feed(held) < 0:
+        return None
+    return f"a {status} stream with an event that is not JSON"
 
 
 def unfinished(status: int, url: str, framing: str, whole: bytes) -> str | None:
