@@ -222,7 +222,7 @@ def unfinished(status: int, url: str, framing: str, whole: bytes) -> str | None:
     that ends it. None when it did not (or is not judged). Such a stream fails over as a
     malformed answer does (the proxy: its 502 ``upstream_malformed``); once a byte went out it
     ends with the provider's error event instead (:mod:`.relay`). (An event that is not JSON
-    is left to the relay, which ends the stream there.)
+    is :func:`not_json`'s.)
 
     >>> unfinished(200, "http://h/v1/chat/completions", "sse", b'data: {"choices": [{"delta": {"content": "hi"}}]}\\n\\n')
     'a 200 stream that ended before its end (no `data: [DONE]`, no `finish_reason`)'
