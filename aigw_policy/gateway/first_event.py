@@ -221,15 +221,20 @@ def _event_error(name: str, data: str, framing: str) -> tuple[int, Any] | None:
 
 def error_status(obj: dict[str, Any], error: Any = None) -> int:
     """The HTTP status an error object (a stream's event, a whole answer) means: its ``error``'s
-    (or ``error``, given) numeric ``code``, else its code or type or Gemini's ``status`` as a
-    word the providers answer with a status (:data:`_STATUS`), else 500.
+    (or ``error``, given) numeric ``code`` (a number, or three ASCII digits as text: LiteLLM's
+    proxy writes ``"429"``), else its code or type or Gemini's ``status`` as a word the providers
+    answer with a status (:data:`_STATUS`), else 500.
 
     >>> error_status({"error": {"code": 503}}), error_status({"error": {"type": "rate_limit_error"}}), error_status({"error": "x"})
     (503, 429, 500)
+    >>> error_status({"error": {"code": "429"}}), error_status({"error": {"code": "200"}}), error_status({"error": {"code": "٤٢٩"}})
+    (429, 500, 500)
     """
     error = obj.get("error") if error is None else error
     error = error if isinstance(error, dict) else obj
     code = error.get("code")
+    if type(code) is str and len(code) == 3 and code.isascii() and code.isdigit():  # LiteLLM's (and its followers'): `"429"`
+        code = int(code)
     if type(code) is int and 400 <= code <= 599:
         return code
     if isinstance(code, str) and code in _STATUS:  # the Responses API's error codes are words
