@@ -208,8 +208,9 @@ def not_json(status: int, url: str, framing: str, held: bytes) -> str | None:
     >>> not_json(200, "http://h/v1/chat/completions", "sse", b'data: {"choices": []}\\n\\ndata: {not') is None
     True
     """
-    if not 200 <= status < 300:
-        return None
+    ends = _EVENT_END.finditer(held)
+    if not 200 <= status < 300 or next(ends, None) is None or next(ends, None) is None:
+        return None  # one event at most: the first, which api_shape judged already
     check = StreamCheck.of(url, framing)
     if check is None or check.array or check.feed(held) < 0:
         return None

@@ -55,9 +55,10 @@ def _events(i: int) -> list[bytes]:
     """Candidate ``i``'s whole stream, an event each: its role, three pieces of text, the
     finish, the usage, ``[DONE]``."""
     pieces = [{"role": "assistant", "content": ""}] + [{"content": p} for p in (f"p{i}-a ", f"p{i}-b ", f"p{i}-c")]
-    chunks = [{**BASE, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in pieces]
-    chunks.append({**BASE, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-    chunks.append({**BASE, "choices": [], "usage": USAGE})
+    base = {**BASE, "id": f"c{i}"}  # whose answer it is, in every chunk
+    chunks = [{**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in pieces]
+    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    chunks.append({**base, "choices": [], "usage": USAGE})
     return [_event(c) for c in chunks] + [b"data: [DONE]\n\n"]
 
 
@@ -67,14 +68,47 @@ def _completion(i: int) -> bytes:
                                     "message": {"role": "assistant", "content": _text(i)}}]}).encode()
 
 
-FINISH = 4
-"""Events of a stream before its finish: a failure's place is among them (a stream cut after its
-finish is whole by the lenient rule, docs/routing.md)."""
+def _ant_events(i: int) -> list[bytes]:
+    """Candidate ``i``'s whole Anthropic stream: ``message_start``, a text block in three
+    deltas, ``message_delta`` (its stop reason and usage), ``message_stop``."""
+    start = {"type": "message_start", "message": {
+        "id": f"msg_{i}", "type": "message", "role": "assistant", "model": "claude-x", "content": [],
+        "stop_reason": None, "usage": {"input_tokens": USAGE["prompt_tokens"], "output_tokens": 1}}}
+    events: list[dict[str, Any]] = [start, {"type": "content_block_start", "index": 0,
+                                            "content_block": {"type": "text", "text": ""}}]
+    events += [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}
+               for p in (f"p{i}-a ", f"p{i}-b ", f"p{i}-c")]
+    events += [{"type": "content_block_stop", "index": 0},
+               {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                "usage": {"output_tokens": USAGE["completion_tokens"]}}, {"type": "message_stop"}]
+    return [b"event: %s\ndata: %s\n\n" % (e["type"].encode(), json.dumps(e).encode()) for e in events]
+
+
+def _ant_message(i: int) -> bytes:
+    return json.dumps({"id": f"msg_{i}", "type": "message", "role": "assistant", "model": "claude-x",
+                       "content": [{"type": "text", "text": _text(i)}], "stop_reason": "end_turn",
+                       "usage": {"input_tokens": USAGE["prompt_tokens"],
+                                 "output_tokens": USAGE["completion_tokens"]}}).encode()
+
+
+# api -> (its stream's events, its whole answer, the first event a failure may follow (the
+# first of content: an opening is read on), the events before its end (a failure's place is
+# among them: a stream cut after its finish is whole by the lenient rule, docs/routing.md),
+# its error event mid-stream)
+FORMATS: dict[str, tuple[Any, Any, int, int, bytes]] = {
+    "openai": (_events, _completion, 1, 4,
+               b'data: {"error": {"message": "overloaded", "type": "server_error", "code": 503}}\n\n'),
+    "anthropic": (_ant_events, _ant_message, 2, 6,
+                  b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", '
+                  b'"message": "Overloaded"}}\n\n'),
+}
 
 # kind -> weight; the stream-only kinds are turned into whole-answer kinds for a JSON request
 WHOLE_KINDS = ["ok", "ok", "ok", "reset", "429", "500", "200 error", "html", "cut", "stall"]
-STREAM_KINDS = ["short", "cut", "error event", "not json", "stall mid"]
-ERROR_EVENT = b'data: {"error": {"message": "overloaded", "type": "server_error", "code": 503}}\n\n'
+STREAM_KINDS = ["short", "cut", "error event", "not json", "stall mid", "error first", "kept alive"]
+NEVER_SERVED = ("error first", "kept alive")
+"""Streams that fail before their first event of content (an error event after the opening,
+keep-alives and then silence): nothing of them can reach the client."""
 
 
 @st.composite
@@ -89,13 +123,14 @@ class Schedule:
     """What the upstreams do in the current example, and what they saw."""
 
     def __init__(self) -> None:
+        self.api = "openai"
         self.plan: list[tuple[str, int, bool]] = [("ok", 1, False)] * N
         self.seen = [0] * N
         self.order: list[int] = []
         self.go = threading.Event()  # the client read bytes of the answer
 
-    def reset(self, plan: list[tuple[str, int, bool]]) -> None:
-        self.plan, self.seen, self.order = plan, [0] * N, []
+    def reset(self, api: str, plan: list[tuple[str, int, bool]]) -> None:
+        self.api, self.plan, self.seen, self.order = api, plan, [0] * N, []
         self.go.clear()
 
 
@@ -126,8 +161,10 @@ def _script(i: int) -> Any:
 
 async def _answer(peer: Peer, i: int, kind: str, at: int, out: bool, stream: bool) -> bool:
     """Answer one request as the schedule says; whether the connection may serve another."""
+    stream_of, whole_of, lo, finish, error_event = FORMATS[STATE.api]
     ctype = "text/event-stream" if stream else "application/json"
-    good = b"".join(_events(i)) if stream else _completion(i)
+    lines = (lambda e: e.replace(b"\n", b"\r\n")) if at % 3 == 0 else (lambda e: e)  # SSE's CRLF, a third of the time
+    good = b"".join(lines(e) for e in stream_of(i)) if stream else whole_of(i)
     if kind == "ok":
         await peer.send(_whole(200, ctype, good))
         return True
@@ -151,15 +188,23 @@ async def _answer(peer: Peer, i: int, kind: str, at: int, out: bool, stream: boo
         await peer.send(_head(200, ctype, len(good)) + good[:max(1, len(good) * at // 64)])
         peer.abort()
         return False
-    events = _events(i)
-    place = 1 + at % FINISH  # events [0, place) come before the failure: at least one, before the finish
+    events = [lines(e) for e in stream_of(i)]
+    place = lo + at % (finish - lo + 1)  # events [0, place) come before the failure: content, not the finish
     before = b"".join(events[:place])
     await peer.send(_head(200, ctype, None))
+    if kind in NEVER_SERVED:
+        opening = b": keep-alive\n\n" + b"".join(events[:lo - 1]) + (error_event if kind == "error first" else b"")
+        await peer.send(b"%x\r\n%s\r\n" % (len(opening), opening))
+        if kind == "kept alive":
+            await peer.wait_eof()
+            return False
+        await peer.send(b"0\r\n\r\n")
+        return True
     if kind == "cut" or kind == "short":  # some bytes into the event at `place`
         tail = events[place][: max(1, len(events[place]) * at // 64)] if at % 2 else b""
         first, failing = before, tail
     elif kind == "error event":
-        first, failing = before, ERROR_EVENT
+        first, failing = before, error_event
     elif kind == "not json":
         first, failing = before, b"data: {not json}\n\n" + b"".join(events[place:])
     else:  # stall mid: the first events, then nothing until the gateway gives up
@@ -190,8 +235,16 @@ on_http_request:
 """
 
 
-@pytest.fixture(scope="module")
-def gw() -> Iterator[Any]:
+NARROWED = "          failover_on: [429, 500, 503, timeout, connect]\n"
+"""Triggers without ``malformed`` (nor ``5xx``, which takes it, nor 529): a malformed answer,
+or Anthropic's overloaded event, ends the route."""
+TRIGGERED = {"reset", "stall", "429", "500", "200 error", "kept alive"}
+"""The kinds that fail over under :data:`NARROWED` (OpenAI's error events say 503 too)."""
+
+
+@pytest.fixture(scope="module", params=["anthropic", "openai", "openai narrowed"])
+def gw(request: pytest.FixtureRequest) -> Iterator[Any]:
+    api, _, narrowed = request.param.partition(" ")
     log = io.StringIO()
     handler = logging.StreamHandler(log)
     decisions = logging.getLogger("aigw_policy.gateway.decisions")
@@ -201,9 +254,11 @@ def gw() -> Iterator[Any]:
     for up in ups:
         up.__enter__()
     try:
-        policy = CAP + routed_policy([u.url for u in ups], config="          per_request_timeout: 1s\n"
-                                     ).removeprefix("on_http_request:\n")
+        config = "          per_request_timeout: 1s\n" + (NARROWED if narrowed else "")
+        policy = CAP + routed_policy([u.url for u in ups], config=config, api=api).removeprefix("on_http_request:\n")
         with policy_gateway(policy, KEY) as server:
+            server.api = api  # type: ignore[attr-defined]
+            server.narrowed = bool(narrowed)  # type: ignore[attr-defined]
             server.log = log  # type: ignore[attr-defined]
             server.ups = ups  # type: ignore[attr-defined]
             yield server
@@ -238,10 +293,12 @@ def _finals(gw: Any, rid: str) -> list[dict[str, Any]]:
 def _request(gw: Any, stream: bool) -> tuple[int, bytes, str]:
     """The client's request: its status, the bytes it got (up to where the gateway closed the
     connection) and the decision id."""
-    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": stream}
+    messages = [{"role": "user", "content": "hi"}]
+    path, body = (("/v1/chat/completions", {"model": "gpt-4o", "messages": messages}) if gw.api == "openai" else
+                  ("/v1/messages", {"model": "claude-x", "max_tokens": 50, "messages": messages}))
     content = bytearray()
-    with httpx.stream("POST", gw.url + "/v1/chat/completions", json=body, timeout=WAIT,
-                      headers={"authorization": f"Bearer {KEY}"}) as got:
+    with httpx.stream("POST", gw.url + path, json={**body, "stream": stream}, timeout=WAIT,
+                      headers={"authorization": f"Bearer {KEY}", "x-api-key": KEY}) as got:
         try:
             for chunk in got.iter_raw():
                 content += chunk
@@ -251,14 +308,19 @@ def _request(gw: Any, stream: bool) -> tuple[int, bytes, str]:
         return got.status_code, bytes(content), got.headers["x-aigw-decision-id"]
 
 
-def _served_by(status: int, content: bytes, stream: bool) -> tuple[int | None, bool]:
+def _served_by(api: str, status: int, content: bytes, stream: bool) -> tuple[int | None, bool]:
     """Which candidate's answer the client got (None: an error answer) and whether it is whole;
     fails when it is neither one whole valid answer nor one provider-shaped error."""
     if status != 200:
-        error = json.loads(content)["error"]
+        answer = json.loads(content)
+        error = answer["error"]
         assert isinstance(error["message"], str) and error["message"], content
+        assert api == "openai" or answer["type"] == "error" and isinstance(error["type"], str), content
         assert status in (429, 502, 503, 504), (status, content)
         return None, False
+    content = content.replace(b"\r\n", b"\n")  # (a third of the upstreams end their lines so)
+    if api == "anthropic":
+        return _anthropic(content, stream)
     if not stream:
         message = json.loads(content)["choices"][0]["message"]["content"]
         who = int(message[1])
@@ -268,15 +330,41 @@ def _served_by(status: int, content: bytes, stream: bool) -> tuple[int | None, b
     datas = [e.removeprefix(b"data: ") for e in content.split(b"\n\n") if e.strip()]
     assert all(not e.startswith(b":") for e in datas), content
     errors = [d for d in datas if d.startswith(b'{"error"')]
-    text = "".join(c["delta"].get("content") or "" for d in datas if d.startswith(b"{") and not d.startswith(b'{"error"')
-                   for c in json.loads(d)["choices"])
-    who = int(text[1]) if text else None
+    chunks = [json.loads(d) for d in datas if d.startswith(b"{") and not d.startswith(b'{"error"')]
+    assert len({c["id"] for c in chunks}) <= 1, content  # one candidate's answer, never two mixed
+    who = int(chunks[0]["id"][1:]) if chunks else None
+    text = "".join(c["delta"].get("content") or "" for chunk in chunks for c in chunk["choices"])
     if errors:  # one provider-shaped error, at the end, after one candidate's events
         assert len(errors) == 1 and datas[-1] == errors[0] and b"[DONE]" not in datas, content
         assert isinstance(json.loads(errors[0])["error"]["message"], str)
-        assert _text(who or 0).startswith(text), content
+        assert who is not None and _text(who).startswith(text), content
         return who, False
     assert datas[-1] == b"[DONE]" and who is not None and text == _text(who), content
+    return who, True
+
+
+def _anthropic(content: bytes, stream: bool) -> tuple[int | None, bool]:
+    if not stream:
+        message = json.loads(content)
+        who = int(message["id"].removeprefix("msg_"))
+        assert message["content"][0]["text"] == _text(who), content
+        return who, True
+    assert content.endswith(b"\n\n"), content  # whole events only
+    events = []
+    for raw in (e for e in content.split(b"\n\n") if e.strip()):
+        name, data = raw.split(b"\n")
+        assert name.startswith(b"event: ") and data.startswith(b"data: "), content
+        events.append(json.loads(data.removeprefix(b"data: ")))
+    assert events[0]["type"] == "message_start", content  # one message: one start
+    assert [e["type"] for e in events].count("message_start") == 1, content
+    who = int(events[0]["message"]["id"].removeprefix("msg_"))
+    text = "".join(e["delta"].get("text", "") for e in events if e["type"] == "content_block_delta")
+    errors = [e for e in events if e["type"] == "error"]
+    if errors:
+        assert len(errors) == 1 and events[-1] is errors[0] and events[-2]["type"] != "message_stop", content
+        assert isinstance(errors[0]["error"]["message"], str) and _text(who).startswith(text), content
+        return who, False
+    assert events[-1]["type"] == "message_stop" and text == _text(who), content
     return who, True
 
 
@@ -285,22 +373,28 @@ def _served_by(status: int, content: bytes, stream: bool) -> tuple[int | None, b
 @given(st.lists(failures(), min_size=N, max_size=N), st.booleans())
 def test_any_failure_schedule_ends_in_one_whole_answer_or_one_error_charged_once(
         gw: Any, plan: list[tuple[str, int, bool]], stream: bool) -> None:
-    STATE.reset(plan)
+    STATE.reset(gw.api, plan)
     before = _used(gw)
     status, content, rid = _request(gw, stream)
-    who, whole = _served_by(status, content, stream)
-    # tried in plan order, each once; none after the one whose bytes the client got
-    last = N - 1 if who is None else who
+    who, whole = _served_by(gw.api, status, content, stream)
+    # tried in plan order, each once; none after the one whose bytes the client got (nor after
+    # one whose failure is no trigger)
+    last = len(STATE.order) - 1 if who is None else who
     assert STATE.order == list(range(last + 1)), (STATE.order, plan, content)
+    assert who is not None or gw.narrowed or last == N - 1, (plan, content)
     if who is not None:
         kind, _, out = plan[who]
         assert whole == (kind == "ok"), (plan, content)  # a failure is never served as a whole answer
+        assert not (stream and kind in NEVER_SERVED and not gw.narrowed), (plan, content)
     # every candidate before it failed; the first one that served whole (or failed only once
-    # bytes were out) is never passed over
+    # bytes were out) is never passed over, nor one whose failure is no trigger
     passed_over = plan[:last]
     assert all(k != "ok" for k, _, _ in passed_over), (plan, content)
-    assert not any(stream and (out and k in STREAM_KINDS or k == "stall mid") for k, _, out in passed_over), (
-        plan, content)
+    assert not any(stream and k not in NEVER_SERVED and (out and k in STREAM_KINDS or k == "stall mid")
+                   for k, _, out in passed_over), (plan, content)
+    if gw.narrowed:  # (OpenAI's error events say 503: a trigger)
+        assert all(k in TRIGGERED or stream and k in ("error first", "error event") for k, _, _ in passed_over), (
+            plan, content)
     finals = _finals(gw, rid)
     assert len(finals) == 1, finals
     rec = finals[0]
