@@ -139,10 +139,15 @@ async def relay(prefix: bytes, rest: AsyncIterator[bytes] | None, send: Any, scr
         check = None
 
     async def framed(chunk: bytes) -> None:
+        comma = frames.comma if frames is not None else False
         whole = frames.feed(chunk) if frames is not None else chunk
         if check is not None and whole and (bad := check.feed(whole)) >= 0:
             if bad:
                 await send({"type": "http.response.body", "body": whole[:bad], "more_body": True})
+            if frames is not None and (sent := whole[:bad].rstrip()):  # a JSON array's error element
+                comma = sent.endswith(b"}")  # follows what went out: after an element, a comma
+            if frames is not None:
+                frames.comma = comma
             raise NotJSONEvent("the upstream sent a stream event that is not JSON")
         if whole:
             await send({"type": "http.response.body", "body": whole, "more_body": True})

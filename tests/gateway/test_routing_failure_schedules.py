@@ -36,6 +36,7 @@ from aigw_policy.limits.model import Charge
 
 from .conftest import WAIT, policy_gateway, record_of, routed_policy
 from .raw_upstream import Peer, RawUpstream, chunked
+from .test_routing_stream_end import _policy as _gemini_policy
 
 KEY = "sk-gw-schedules"
 N = 3
@@ -91,6 +92,29 @@ def _ant_message(i: int) -> bytes:
                                  "output_tokens": USAGE["completion_tokens"]}}).encode()
 
 
+def _gem_element(i: int, text: str, finish: bool) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+    out: dict[str, Any] = {"candidates": [{**candidate, "finishReason": "STOP"} if finish else candidate],
+                           "responseId": f"r{i}"}
+    if finish:
+        out["usageMetadata"] = {"promptTokenCount": USAGE["prompt_tokens"],
+                                "candidatesTokenCount": USAGE["completion_tokens"], "totalTokenCount": 12}
+    return out
+
+
+def _gem_events(i: int) -> list[bytes]:
+    """Candidate ``i``'s whole Gemini stream without ``alt=sse``: one JSON array, a piece per
+    element (``[`` with the first, a comma before each next, ``]`` alone at the end)."""
+    elements = [_gem_element(i, p, False) for p in (f"p{i}-a ", f"p{i}-b ")] + [_gem_element(i, f"p{i}-c", True)]
+    return ([b"[" + json.dumps(elements[0]).encode()] + [b",\r\n" + json.dumps(e).encode() for e in elements[1:]]
+            + [b"]"])
+
+
+def _gem_whole(i: int) -> bytes:
+    whole = _gem_element(i, _text(i), True)
+    return json.dumps(whole).encode()
+
+
 # api -> (its stream's events, its whole answer, the first event a failure may follow (the
 # first of content: an opening is read on), the events before its end (a failure's place is
 # among them: a stream cut after its finish is whole by the lenient rule, docs/routing.md),
@@ -101,6 +125,8 @@ FORMATS: dict[str, tuple[Any, Any, int, int, bytes]] = {
     "anthropic": (_ant_events, _ant_message, 2, 6,
                   b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", '
                   b'"message": "Overloaded"}}\n\n'),
+    "gemini": (_gem_events, _gem_whole, 1, 2,
+               b',\r\n{"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}]'),
 }
 
 # kind -> weight; the stream-only kinds are turned into whole-answer kinds for a JSON request
@@ -152,7 +178,7 @@ def _script(i: int) -> Any:
             STATE.seen[i] += 1
             STATE.order.append(i)
             kind, at, out = STATE.plan[i]
-            stream = b'"stream":true' in request.replace(b" ", b"")
+            stream = b'"stream":true' in request.replace(b" ", b"") or b":streamGenerateContent" in request
             if not await _answer(peer, i, kind, at, out, stream):
                 return
 
@@ -162,8 +188,10 @@ def _script(i: int) -> Any:
 async def _answer(peer: Peer, i: int, kind: str, at: int, out: bool, stream: bool) -> bool:
     """Answer one request as the schedule says; whether the connection may serve another."""
     stream_of, whole_of, lo, finish, error_event = FORMATS[STATE.api]
-    ctype = "text/event-stream" if stream else "application/json"
-    lines = (lambda e: e.replace(b"\n", b"\r\n")) if at % 3 == 0 else (lambda e: e)  # SSE's CRLF, a third of the time
+    gemini = STATE.api == "gemini"
+    ctype = "text/event-stream" if stream and not gemini else "application/json"
+    crlf = at % 3 == 0 and not gemini
+    lines = (lambda e: e.replace(b"\n", b"\r\n")) if crlf else (lambda e: e)  # SSE's CRLF, a third of the time
     good = b"".join(lines(e) for e in stream_of(i)) if stream else whole_of(i)
     if kind == "ok":
         await peer.send(_whole(200, ctype, good))
@@ -193,7 +221,11 @@ async def _answer(peer: Peer, i: int, kind: str, at: int, out: bool, stream: boo
     before = b"".join(events[:place])
     await peer.send(_head(200, ctype, None))
     if kind in NEVER_SERVED:
-        opening = b": keep-alive\n\n" + b"".join(events[:lo - 1]) + (error_event if kind == "error first" else b"")
+        if gemini:  # blank lines keep an array alive; its first element the error
+            opening = b"\r\n\r\n" + (b"[" + error_event.removeprefix(b",\r\n") if kind == "error first" else b"")
+        else:
+            opening = (b": keep-alive\n\n" + b"".join(events[:lo - 1])
+                       + (error_event if kind == "error first" else b""))
         await peer.send(b"%x\r\n%s\r\n" % (len(opening), opening))
         if kind == "kept alive":
             await peer.wait_eof()
@@ -206,7 +238,7 @@ async def _answer(peer: Peer, i: int, kind: str, at: int, out: bool, stream: boo
     elif kind == "error event":
         first, failing = before, error_event
     elif kind == "not json":
-        first, failing = before, b"data: {not json}\n\n" + b"".join(events[place:])
+        first, failing = before, (b",\r\n{not json}" if gemini else b"data: {not json}\n\n") + b"".join(events[place:])
     else:  # stall mid: the first events, then nothing until the gateway gives up
         first, failing = before, b""
     if out:  # the failure only once the client read bytes of the answer
@@ -242,7 +274,7 @@ TRIGGERED = {"reset", "stall", "429", "500", "200 error", "kept alive"}
 """The kinds that fail over under :data:`NARROWED` (OpenAI's error events say 503 too)."""
 
 
-@pytest.fixture(scope="module", params=["anthropic", "openai", "openai narrowed"])
+@pytest.fixture(scope="module", params=["anthropic", "gemini", "openai", "openai narrowed"])
 def gw(request: pytest.FixtureRequest) -> Iterator[Any]:
     api, _, narrowed = request.param.partition(" ")
     log = io.StringIO()
@@ -255,7 +287,12 @@ def gw(request: pytest.FixtureRequest) -> Iterator[Any]:
         up.__enter__()
     try:
         config = "          per_request_timeout: 1s\n" + (NARROWED if narrowed else "")
-        policy = CAP + routed_policy([u.url for u in ups], config=config, api=api).removeprefix("on_http_request:\n")
+        if api == "gemini":
+            route = _gemini_policy([u.url for u in ups], "gemini", "gemini-x").replace(
+                "          providers:", config + "          providers:")
+        else:
+            route = routed_policy([u.url for u in ups], config=config, api=api)
+        policy = CAP + route.removeprefix("on_http_request:\n")
         with policy_gateway(policy, KEY) as server:
             server.api = api  # type: ignore[attr-defined]
             server.narrowed = bool(narrowed)  # type: ignore[attr-defined]
@@ -296,9 +333,13 @@ def _request(gw: Any, stream: bool) -> tuple[int, bytes, str]:
     messages = [{"role": "user", "content": "hi"}]
     path, body = (("/v1/chat/completions", {"model": "gpt-4o", "messages": messages}) if gw.api == "openai" else
                   ("/v1/messages", {"model": "claude-x", "max_tokens": 50, "messages": messages}))
+    body = {**body, "stream": stream}
+    if gw.api == "gemini":
+        path = "/v1beta/models/gemini-x:" + ("streamGenerateContent" if stream else "generateContent")
+        body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
     content = bytearray()
-    with httpx.stream("POST", gw.url + path, json={**body, "stream": stream}, timeout=WAIT,
-                      headers={"authorization": f"Bearer {KEY}", "x-api-key": KEY}) as got:
+    with httpx.stream("POST", gw.url + path, json=body, timeout=WAIT,
+                      headers={"authorization": f"Bearer {KEY}", "x-api-key": KEY, "x-goog-api-key": KEY}) as got:
         try:
             for chunk in got.iter_raw():
                 content += chunk
@@ -315,12 +356,15 @@ def _served_by(api: str, status: int, content: bytes, stream: bool) -> tuple[int
         answer = json.loads(content)
         error = answer["error"]
         assert isinstance(error["message"], str) and error["message"], content
-        assert api == "openai" or answer["type"] == "error" and isinstance(error["type"], str), content
+        assert api != "anthropic" or answer["type"] == "error" and isinstance(error["type"], str), content
+        assert api != "gemini" or error["code"] == status and isinstance(error["status"], str), content
         assert status in (429, 502, 503, 504), (status, content)
         return None, False
     content = content.replace(b"\r\n", b"\n")  # (a third of the upstreams end their lines so)
     if api == "anthropic":
         return _anthropic(content, stream)
+    if api == "gemini":
+        return _gemini(content, stream)
     if not stream:
         message = json.loads(content)["choices"][0]["message"]["content"]
         who = int(message[1])
@@ -340,6 +384,23 @@ def _served_by(api: str, status: int, content: bytes, stream: bool) -> tuple[int
         assert who is not None and _text(who).startswith(text), content
         return who, False
     assert datas[-1] == b"[DONE]" and who is not None and text == _text(who), content
+    return who, True
+
+
+def _gemini(content: bytes, stream: bool) -> tuple[int | None, bool]:
+    answer = json.loads(content)  # a stream too: one JSON array, whole, whatever happened
+    elements = answer if stream else [answer]
+    assert isinstance(elements, list) and elements, content
+    errors = [e for e in elements if "error" in e]
+    chunks = [e for e in elements if "error" not in e]
+    assert len({c["responseId"] for c in chunks}) <= 1, content
+    who = int(chunks[0]["responseId"][1:]) if chunks else None
+    text = "".join(p["text"] for c in chunks for cand in c["candidates"] for p in cand["content"]["parts"])
+    if errors:
+        assert stream and len(errors) == 1 and elements[-1] is errors[0], content
+        assert isinstance(errors[0]["error"]["message"], str) and who is not None and _text(who).startswith(text)
+        return who, False
+    assert who is not None and text == _text(who) and chunks[-1]["candidates"][0]["finishReason"] == "STOP", content
     return who, True
 
 
