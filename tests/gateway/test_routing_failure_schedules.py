@@ -312,13 +312,13 @@ def _used(gw: Any) -> float:
 
 
 def _log_line(gw: Any, rid: str) -> dict[str, Any]:
-    deadline = time.monotonic() + WAIT
+    until = time.monotonic() + WAIT
     while True:
         for line in gw.log.getvalue().splitlines():
             found = json.loads(line)
             if found.get("aigw.request.id") == rid:
                 return found
-        assert time.monotonic() < deadline, f"no decision log line for {rid}"
+        assert time.monotonic() < until, f"no decision log line for {rid}"
         time.sleep(0.02)
 
 
