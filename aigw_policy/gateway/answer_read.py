@@ -24,7 +24,7 @@ from .captured import streamed
 from .first_event import framing_of, opening
 from .http_client import Response
 from .malformed import malformed, malformed_stream, mismatched
-from .stream_end import unfinished
+from .stream_end import not_json, unfinished
 
 __all__ = ["ERROR_BODY_LIMIT", "Judged", "decoded_chunks", "judge", "read_upto", "wants_stream"]
 
@@ -138,6 +138,10 @@ async def judge(chunks: AsyncIterator[bytes], status: int, ctype: str, url: str,
             # the rest has come already (a short stream, whole in the first reads; at most what
             # the client buffers, HIGH_WATER): judged whole, its end included
             prefix += b"".join([chunk async for chunk in watched])
+        if why is None and shape:
+            # every event held before a byte goes out is judged, not the first alone: one that
+            # is not JSON would end the served stream there (the relay's), a failure known now
+            why = not_json(status, url, framing, prefix)
         if why is None and shape and watched.ended:
             why = unfinished(status, url, framing, prefix)
         return Judged(True, framing, prefix, chunks, why)

@@ -202,8 +202,13 @@ def _ended(buf: bytearray, start: int) -> int:
 
 
 def stream_error(prefix: bytes, framing: str = "sse") -> tuple[int, Any] | None:
-    """The status a stream's first event (in its ``framing``, :func:`framing_of`) says it
-    failed with, and that event's data; None when it is no error (or not a whole event of JSON).
+    """The status a stream's events held before it is served (``prefix``, in its ``framing``,
+    :func:`framing_of`: its first event of content, and whatever came with it in the same
+    reads) say it failed with, the first error among them, and that event's data; None when
+    none is an error (events that are not whole or not JSON are no error here). An error after
+    the first event of content fails the attempt too: nothing of the stream went out yet
+    (route23; before, only the first event was read and the client got the words before the
+    error, then the error).
     An NDJSON line or a JSON array's element with an ``error`` (Ollama's ``{"error": "..."}``,
     Cohere v1's ``stream-end`` with ``finish_reason: ERROR``, Gemini's ``{"error": {"code":
     503}}``) is one; an event-stream message of type ``exception`` is one, its status by the
@@ -221,18 +226,36 @@ def stream_error(prefix: bytes, framing: str = "sse") -> tuple[int, Any] | None:
     >>> stream_error(b'event: response.created\\ndata: {"type":"response.created"}\\n\\nevent: response.failed\\n'
     ...              b'data: {"type":"response.failed","response":{"error":{"code":"server_error"}}}\\n\\n')[0]
     500
+    >>> stream_error(b'data: {"choices":[{"delta":{"content":"hi"}}]}\\n\\ndata: {"error":{"code":503}}\\n\\n')[0]
+    503
     >>> stream_error(b'{"error":"model is overloaded"}\\n', "ndjson")[0], stream_error(b'[{"error":{"code":503}}]', "array")[0]
     (500, 503)
     """
+    events: Iterable[tuple[str, str]]
     if framing == "sse":
-        found = first_said(sse_events(prefix))
+        events = sse_events(prefix)  # (read as far as the first error)
     else:
         parser = _parser(framing)
-        found = first_said(parser.feed(prefix) + parser.finish())
-    if found is None:
+        events = parser.feed(prefix) + parser.finish()
+    for name, data in events:
+        if (failed := _event_error(name, data, framing)) is not None:
+            return failed
+    return None
+
+
+def _event_error(name: str, data: str, framing: str) -> tuple[int, Any] | None:
+    """The status one parsed event says its stream failed with, and its data (the caller's own
+    parse: one kept for the relay and the usage read is only read); None when it is no error,
+    or an opening one (:func:`says_nothing`)."""
+    if "error" not in data and "error" not in name and "failed" not in data:  # most events: no parse
         return None
-    name, data, obj = found
-    if not isinstance(obj, dict):  # (NOT_JSON too)
+    if says_nothing(name, data):
+        return None
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict):
         return None
     error = obj.get("error")
     if name == "response.failed" or obj.get("type") == "response.failed":  # the Responses API's
@@ -240,23 +263,28 @@ def stream_error(prefix: bytes, framing: str = "sse") -> tuple[int, Any] | None:
         error = response.get("error") if isinstance(response, dict) else None
         error = error if isinstance(error, dict) else {}
     elif framing != "sse" and isinstance(error, str) and error:  # Ollama's, Cohere v1's: a message
-        return 500, json.loads(data)
+        return 500, obj
     elif name != "error" and obj.get("type") != "error" and not isinstance(error, dict):
         return None
-    return error_status(obj, error), json.loads(data)  # the caller's own: the parse kept is only read
+    return error_status(obj, error), obj
 
 
 def error_status(obj: dict[str, Any], error: Any = None) -> int:
     """The HTTP status an error object (a stream's event, a whole answer) means: its ``error``'s
-    (or ``error``, given) numeric ``code``, else its code or type or Gemini's ``status`` as a
-    word the providers answer with a status (:data:`_STATUS`), else 500.
+    (or ``error``, given) numeric ``code`` (a number, or three ASCII digits as text: LiteLLM's
+    proxy writes ``"429"``), else its code or type or Gemini's ``status`` as a word the providers
+    answer with a status (:data:`_STATUS`), else 500.
 
     >>> error_status({"error": {"code": 503}}), error_status({"error": {"type": "rate_limit_error"}}), error_status({"error": "x"})
     (503, 429, 500)
+    >>> error_status({"error": {"code": "429"}}), error_status({"error": {"code": "200"}}), error_status({"error": {"code": "٤٢٩"}})
+    (429, 500, 500)
     """
     error = obj.get("error") if error is None else error
     error = error if isinstance(error, dict) else obj
     code = error.get("code")
+    if type(code) is str and len(code) == 3 and code.isascii() and code.isdigit():  # LiteLLM's (and its followers'): `"429"`
+        code = int(code)
     if type(code) is int and 400 <= code <= 599:
         return code
     if isinstance(code, str) and code in _STATUS:  # the Responses API's error codes are words

@@ -138,16 +138,24 @@ async def relay(prefix: bytes, rest: AsyncIterator[bytes] | None, send: Any, scr
     if frames is None:
         check = None
 
-    async def out(chunk: bytes) -> None:
-        for scrub in scrubs:
-            chunk = scrub.feed(chunk)
+    async def framed(chunk: bytes) -> None:
+        comma = frames.comma if frames is not None else False
         whole = frames.feed(chunk) if frames is not None else chunk
         if check is not None and whole and (bad := check.feed(whole)) >= 0:
             if bad:
                 await send({"type": "http.response.body", "body": whole[:bad], "more_body": True})
+            if frames is not None and (sent := whole[:bad].rstrip()):  # a JSON array's error element
+                comma = sent.endswith(b"}")  # follows what went out: after an element, a comma
+            if frames is not None:
+                frames.comma = comma
             raise NotJSONEvent("the upstream sent a stream event that is not JSON")
         if whole:
             await send({"type": "http.response.body", "body": whole, "more_body": True})
+
+    async def out(chunk: bytes) -> None:
+        for scrub in scrubs:
+            chunk = scrub.feed(chunk)
+        await framed(chunk)
 
     await out(prefix)
     if rest is not None:
@@ -157,13 +165,16 @@ async def relay(prefix: bytes, rest: AsyncIterator[bytes] | None, send: Any, scr
     for scrub in scrubs:  # the end: what each held back was no key (through the next ones)
         held = scrub.feed(held) + scrub.flush()
     if frames is not None:
-        held = frames.feed(held) + frames.flush()  # whatever is left is whole
-    if held:
-        await send({"type": "http.response.body", "body": held, "more_body": True})
+        await framed(held)
+        held = frames.flush()  # an unfinished event: no blank line (nor newline, nor `}`) after it
     if check is not None:
         check.finish(held)
-        if check.unfinished:
+        if check.unfinished:  # the unfinished event never goes out, as at a cut: the error event
+            # that ends the stream then starts an event of its own (after `da`, `dadata: {"error"
+            # ...` was a line of no field, which the SDKs skip: the text cut short, no error)
             raise Unfinished(f"the upstream ended the stream before its end ({check.name})")
+    if held:  # read as the SDKs read it at the end, as an event (`data: [DONE]` with no blank line)
+        await send({"type": "http.response.body", "body": held, "more_body": True})
 
 
 async def end_cut(error: BaseException, api: str, frames: Framer | None, send: Any, ctx: Any) -> None:

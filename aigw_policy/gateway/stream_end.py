@@ -24,16 +24,18 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..providers.framing import JSONArrayParser
 from ..providers.parsed_json import MISSING, keep, kept
 from ..providers.shapes import Shape, cut, learn
 from ..providers.sse import LEARN_AFTER, MAX_SHAPES
 from .api_shape import known
 
-__all__ = ["StreamCheck", "unfinished"]
+__all__ = ["StreamCheck", "not_json", "unfinished"]
 
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 """A blank line, found at its first ``\\n`` (a search for one byte, ~30x faster than one
 opening with an optional ``\\r``, which tries every position: :func:`_events`)."""
+_DECODER = json.JSONDecoder()
 _LINE = re.compile(rb"\r\n|\r|\n")
 
 
@@ -139,11 +141,13 @@ class StreamCheck:
     :attr:`unfinished` says whether it ended before the event that ends it. ``StreamCheck.of``
     gives one for a stream of an API judged here (None for any other)."""
 
-    __slots__ = ("array", "ends", "done_ends", "name", "ended", "shapes", "parsed", "tries")
+    __slots__ = ("array", "ends", "done_ends", "name", "ended", "state", "lost", "shapes", "parsed", "tries")
 
     def __init__(self, array: bool, ends: Callable[[dict[str, Any]], bool] | None, done_ends: bool,
                  name: str) -> None:
-        self.array = array  # Gemini's JSON array: its end is its `]` (its elements are not parsed here)
+        self.array = array  # Gemini's JSON array: its elements objects, its end its `]`
+        self.state = "open"  # where a JSON array is: `open` (its `[` due), `first`, `element`, `after`, `closed`
+        self.lost = False  # an element longer than the relay holds came in pieces: no longer read
         self.ends = ends
         self.done_ends = done_ends
         self.name = name
@@ -190,15 +194,57 @@ class StreamCheck:
         0
         """
         if self.array:
-            if last := events.rstrip():
-                self.ended = last.endswith(b"]")
-            return -1
+            return self._elements(events)
         start = 0
         for end, after in _events(events):
             if self._event(events[start:end], True):
                 return start
             start = after
         return -1
+
+    def _elements(self, chunk: bytes) -> int:
+        """:meth:`feed` of a JSON array's whole elements (the relay's framer passes them whole,
+        with what lies between them): where what is not the array's begins (an element that is
+        not a JSON object, ``{not json}``, ``null``, ``42``; two objects with no comma; anything
+        after its ``]``), as the end of what may go out: right after the last good element (or
+        the ``[``), so that the error element follows with its comma; -1 when all is the
+        array's. Its end is its ``]``."""
+        if self.lost:
+            if last := chunk.rstrip():
+                self.ended = last.endswith(b"]")
+            return -1
+        try:
+            text = chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            return 0
+        i, good, n, state = 0, 0, len(text), self.state
+        while True:
+            while i < n and text[i] in " \t\r\n":
+                i += 1
+            if i >= n:
+                self.state = state
+                return -1
+            c = text[i]
+            if state == "open" and c == "[":
+                state, i, good = "first", i + 1, i + 1
+            elif state in ("first", "after") and c == "]":
+                state, i, good = "closed", i + 1, i + 1
+                self.ended = True
+            elif state == "after" and c == ",":
+                state, i = "element", i + 1
+            elif state in ("first", "element"):
+                try:
+                    obj, end = _DECODER.raw_decode(text, i)
+                except (ValueError, RecursionError):
+                    if c == "{" and not JSONArrayParser().feed(chunk[len(text[:i].encode()):]):
+                        self.lost = True  # no whole object by its braces: a piece of one too long to hold
+                        return -1
+                    return len(text[:good].encode())
+                if type(obj) is not dict:
+                    return len(text[:good].encode())
+                state, i, good = "after", end, end
+            else:
+                return len(text[:good].encode())
 
     def finish(self, tail: bytes) -> None:
         """At the stream's clean end, what was held back (whole events, and an unfinished one
@@ -260,13 +306,41 @@ LEARN_TRIES = 8
 """Shapes a stream's check tries to learn at most (an event with no hole to cut counts)."""
 
 
+def not_json(status: int, url: str, framing: str, held: bytes) -> str | None:
+    """Why a streamed success to ``url`` whose ``held`` bytes (what was read before a byte went
+    to the client) hold a whole event that is not JSON cannot be served: the relay would end it
+    there with the provider's error event, a failure known before anything went out (so it
+    fails over, or is the proxy's 502). None when every whole event held is JSON (or the stream
+    is not judged).
+
+    >>> not_json(200, "http://h/v1/chat/completions", "sse", b'data: {"choices": []}\\n\\ndata: {not json}\\n\\n')
+    'a 200 stream with an event that is not JSON'
+    >>> not_json(200, "http://h/v1/chat/completions", "sse", b'data: {"choices": []}\\n\\ndata: {not') is None
+    True
+    >>> not_json(200, "http://h/v1beta/models/g:streamGenerateContent", "array", b'[{"candidates": []},\\r\\nnull,')
+    'a 200 stream with an element that is not a JSON object'
+    """
+    if not 200 <= status < 300:
+        return None
+    if framing == "sse":
+        ends = _events(held)
+        if next(ends, None) is None or next(ends, None) is None:
+            return None  # one event at most: the first, which api_shape judged already
+    check = StreamCheck.of(url, framing)
+    if check is None or check.feed(held) < 0:
+        return None
+    if check.array:
+        return f"a {status} stream with an element that is not a JSON object"
+    return f"a {status} stream with an event that is not JSON"
+
+
 def unfinished(status: int, url: str, framing: str, whole: bytes) -> str | None:
     """Why a streamed success to ``url`` that the gateway read whole (``whole``: every byte of
     it, before a byte went to the client) is a short answer: it ended cleanly before the event
     that ends it. None when it did not (or is not judged). Such a stream fails over as a
     malformed answer does (the proxy: its 502 ``upstream_malformed``); once a byte went out it
     ends with the provider's error event instead (:mod:`.relay`). (An event that is not JSON
-    is left to the relay, which ends the stream there.)
+    is :func:`not_json`'s.)
 
     >>> unfinished(200, "http://h/v1/chat/completions", "sse", b'data: {"choices": [{"delta": {"content": "hi"}}]}\\n\\n')
     'a 200 stream that ended before its end (no `data: [DONE]`, no `finish_reason`)'

@@ -12,6 +12,7 @@ raised ``json.JSONDecodeError`` in the SDK; a 200 error object was a completion 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import anthropic
@@ -48,7 +49,8 @@ def test_the_proxy_s_served_stream_ends_with_the_provider_s_error_at_an_event_th
     stream, error = MID[api]
     path, body = (("/v1/chat/completions", {"model": "gpt-4o", "messages": [], "stream": True}) if api == "openai"
                   else ("/v1/messages", {"model": "claude-x", "max_tokens": 5, "messages": [], "stream": True}))
-    with RawUpstream(serve(_with_garbage(stream, GARBAGE[garbage]))) as up, \
+    go = threading.Event()
+    with RawUpstream(_with_garbage(stream, GARBAGE[garbage], go)) as up, \
             policy_gateway(POLICY, KEY, upstream=up.url) as gw:
         content = bytearray()
         with httpx.stream("POST", gw.url + path, json=body, timeout=20,
@@ -57,6 +59,7 @@ def test_the_proxy_s_served_stream_ends_with_the_provider_s_error_at_an_event_th
             with pytest.raises(httpx.RemoteProtocolError):  # then closed without the body's end, as a cut
                 for chunk in got.iter_raw():
                     content += chunk
+                    go.set()
         assert b"second" in content
         assert GARBAGE[garbage] not in content
         assert error in content and b"not JSON" in content

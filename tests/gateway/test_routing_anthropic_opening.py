@@ -10,7 +10,9 @@ limits are charged once, with what was served."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 from typing import Any
 
@@ -42,14 +44,17 @@ def _policy(urls: list[str]) -> str:
     return CAP + routed.removeprefix("on_http_request:\n")
 
 
-def _first(events: list[bytes], end: str) -> Any:
+def _first(events: list[bytes], end: str, go: threading.Event | None = None) -> Any:
     """An upstream that sends ``events`` (one chunk each), then ends (``end``), resets
-    (``reset``) or leaves the stream open until the gateway goes (``quiet``)."""
+    (``reset``) or leaves the stream open until the gateway goes (``quiet``); ``go``: the last
+    event only once it is set (the client read bytes of the stream)."""
     async def script(peer: Peer) -> None:
         if await peer.read_request() is None:
             return
         await peer.send(HEAD)
-        for event in events:
+        for i, event in enumerate(events):
+            if go is not None and i == len(events) - 1:
+                await asyncio.to_thread(go.wait, 20)
             await peer.send(b"%x\r\n%s\r\n" % (len(event), event))
         if end == "end":
             await peer.send(b"0\r\n\r\n")
@@ -101,8 +106,10 @@ def _records(gw: Any) -> list[dict[str, Any]]:
 
 def test_an_error_after_content_is_served_and_charged_once() -> None:
     """Bytes the client shows are out: no failover; the SDK raises on the error event, the
-    ledger records the stream once, as served."""
-    with RawUpstream(_first([START, BLOCK, DELTA, OVERLOADED], "end")) as first, RawUpstream(serve(GOOD)) as other, \
+    ledger records the stream once, as served. (Held with the content before a byte went out,
+    the error fails over: tests/gateway/test_routing_held_events.py.)"""
+    go = threading.Event()
+    with RawUpstream(_first([START, BLOCK, DELTA, OVERLOADED], "end", go)) as first, RawUpstream(serve(GOOD)) as other, \
             policy_gateway(_policy([first.url, other.url]), CLIENT_KEY) as gw:
         got: list[str] = []
         with pytest.raises(anthropic.APIStatusError) as caught, \
@@ -111,6 +118,7 @@ def test_an_error_after_content_is_served_and_charged_once() -> None:
             rid = stream.response.headers["x-aigw-decision-id"]
             for piece in stream.text_stream:
                 got.append(piece)
+                go.set()
         assert got == ["second"] and "overloaded_error" in str(caught.value)
         assert other.opened == 0
         rec = record_of(gw.ledger, rid)

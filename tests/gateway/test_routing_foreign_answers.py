@@ -12,14 +12,16 @@ the 200 error body was a completion with nothing in it. Driven with plain HTTP (
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from typing import Any
 
 import httpx
 import pytest
 
 from .conftest import policy_gateway, record_of, routed_policy
-from .raw_upstream import RawUpstream, serve
+from .raw_upstream import Peer, RawUpstream, chunked, serve
 
 KEY = "sk-gw-foreign"
 CHAT = {"id": "chatcmpl-ok", "object": "chat.completion", "created": 1, "model": "gpt-4o",
@@ -140,13 +142,23 @@ MID: dict[str, tuple[bytes, bytes]] = {
 }
 
 
-def _with_garbage(stream: bytes, garbage: bytes) -> bytes:
-    """``stream`` (a whole answer, its head's length for ``<garbage>``) with ``garbage`` in place."""
+def _with_garbage(stream: bytes, garbage: bytes, go: threading.Event) -> Any:
+    """A script answering ``stream`` (a whole answer) with ``garbage`` in place of
+    ``<garbage>``, chunked: what comes before it first, the rest only once the client has read
+    bytes of the answer (``go``). (Held before a byte went out, the garbage fails the attempt
+    over instead: tests/gateway/test_routing_held_events.py.)"""
     head, _, body = stream.partition(b"\r\n\r\n")
-    body = body.replace(b"<garbage>", garbage)
-    head = head.replace(b"content-length: %d" % (len(body) - len(garbage) + len(b"<garbage>")),
-                        b"content-length: %d" % len(body))
-    return head + b"\r\n\r\n" + body
+    before, _, after = body.partition(b"<garbage>")
+    head = b"\r\n".join(line for line in head.split(b"\r\n") if not line.lower().startswith(b"content-length"))
+
+    async def script(peer: Peer) -> None:
+        if await peer.read_request() is None:
+            return
+        await peer.send(head + b"\r\ntransfer-encoding: chunked\r\n\r\n" + b"%x\r\n%s\r\n" % (len(before), before))
+        await asyncio.to_thread(go.wait, 20)
+        await peer.send(chunked([garbage + after]))
+        await peer.wait_eof()
+    return script
 
 
 @pytest.mark.parametrize("garbage", sorted(GARBAGE))
@@ -157,10 +169,11 @@ def test_a_served_stream_ends_with_the_provider_s_error_at_an_event_that_is_not_
     SDK raises its typed error), charged once. Before: the event went out and the SDK raised
     ``json.JSONDecodeError``."""
     stream, error = MID[api]
-    stream = _with_garbage(stream, GARBAGE[garbage])
+    go = threading.Event()
     path, body = (("/v1/chat/completions", {"model": "gpt-4o", "messages": [], "stream": True}) if api == "openai"
                   else ("/v1/messages", {"model": "claude-x", "max_tokens": 5, "messages": [], "stream": True}))
-    with RawUpstream(serve(stream)) as up, policy_gateway(routed_policy([up.url], api=api), KEY) as gw:
+    with RawUpstream(_with_garbage(stream, GARBAGE[garbage], go)) as up, \
+            policy_gateway(routed_policy([up.url], api=api), KEY) as gw:
         content = bytearray()
         with httpx.stream("POST", gw.url + path, json=body, timeout=20,
                           headers={"authorization": f"Bearer {KEY}", "x-api-key": KEY}) as got:
@@ -168,6 +181,7 @@ def test_a_served_stream_ends_with_the_provider_s_error_at_an_event_that_is_not_
             with pytest.raises(httpx.RemoteProtocolError):  # then closed without the body's end, as a cut
                 for chunk in got.iter_raw():
                     content += chunk
+                    go.set()
             rid = got.headers["x-aigw-decision-id"]
         assert b"second" in content
         assert GARBAGE[garbage] not in content

@@ -11,7 +11,9 @@ is served as it came. Each way the ledger has one record and the limits are char
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 from typing import Any
 
@@ -63,12 +65,16 @@ on_http_request:
 """
 
 
-def _upstream(events: list[bytes]) -> Any:
+def _upstream(events: list[bytes], go: threading.Event | None = None) -> Any:
+    """``events``, one chunk each, then the body's end; ``go``: the last event only once it is
+    set (the client read bytes of the stream)."""
     async def script(peer: Peer) -> None:
         if await peer.read_request() is None:
             return
         await peer.send(HEAD)
-        for event in events:
+        for i, event in enumerate(events):
+            if go is not None and i == len(events) - 1:
+                await asyncio.to_thread(go.wait, 20)
             await peer.send(b"%x\r\n%s\r\n" % (len(event), event))
         await peer.send(b"0\r\n\r\n")
         await peer.wait_eof()
@@ -104,12 +110,16 @@ def test_a_failure_after_the_opening_fails_over(failure: bytes) -> None:
 
 def test_a_failure_after_output_is_served_as_it_came() -> None:
     first_events = _stream("resp_first", "first")[:3] + [FAILED]
-    with RawUpstream(_upstream(first_events)) as first, \
+    go = threading.Event()  # the failure after output the client read (held with it, it fails over)
+    with RawUpstream(_upstream(first_events, go)) as first, \
             RawUpstream(serve(HEAD + chunked(_stream("resp_second", "second")))) as other, \
             policy_gateway(CAP + routed_policy([first.url, other.url]).removeprefix("on_http_request:\n"), KEY) as gw:
         client = openai.OpenAI(base_url=gw.url + "/v1", api_key=KEY, max_retries=0, timeout=20)
         raw = client.responses.with_raw_response.create(model="gpt-4o", input="hi", stream=True)
-        events = list(raw.parse())
+        events = []
+        for event in raw.parse():
+            events.append(event)
+            go.set()
         assert [e.type for e in events][-1] == "response.failed"
         assert other.opened == 0
         assert record_of(gw.ledger, raw.headers["x-aigw-decision-id"])["aigw.attempts"] == 1

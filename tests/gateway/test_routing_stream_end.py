@@ -261,3 +261,32 @@ def test_the_proxy_answers_a_whole_short_stream_502_and_ends_a_served_one_with_t
                     content += chunk
                     go.set()
         assert b"and more" in content and b"ended the stream before its end" in content
+
+
+@pytest.mark.parametrize("row", sorted(ROWS))
+def test_a_served_stream_that_ends_short_mid_event_drops_the_piece_and_ends_with_a_whole_error_event(row: str) -> None:
+    """The upstream's body ends cleanly inside an event (``rest`` cut in its middle): the piece
+    never goes out, as at a cut, and the error event is an event of its own. Before, the piece
+    went out and the error event was glued to it (``dadata: {"error": ...``: a line of no
+    field, which the SDKs skip), so the client read the text cut short and no error."""
+    path, body, fmt, model, ctype, first, rest, good = ROWS[row]
+    piece = rest[: len(rest) // 2]
+    go = threading.Event()
+    with RawUpstream(_in_two(ctype, first, piece, go)) as short, RawUpstream(serve(_whole(ctype, good))) as other, \
+            policy_gateway(_policy([short.url, other.url], fmt, model), KEY) as gw:
+        content = bytearray()
+        with httpx.stream("POST", gw.url + path, json=body, headers=_headers(), timeout=WAIT) as got:
+            assert got.status_code == 200
+            with pytest.raises(httpx.RemoteProtocolError):
+                for chunk in got.iter_raw():
+                    content += chunk
+                    go.set()
+        assert content.startswith(first) and b"ended the stream before its end" in content
+        if ctype == ARRAY:
+            assert json.loads(bytes(content))[-1]["error"]["code"] == 502  # one JSON array, the error last
+        else:  # what follows the events that came is the error event alone, an event of its own
+            tail = bytes(content[len(first):])
+            assert tail.endswith(b"\n\n") and tail.count(b"\n\n") == 1, tail
+            lines = tail.strip().split(b"\n")
+            assert all(line.startswith(b"event: ") for line in lines[:-1]) and lines[-1].startswith(b"data: "), tail
+            json.loads(lines[-1].removeprefix(b"data: "))  # the SDK parses it: its own error, not a JSON one
