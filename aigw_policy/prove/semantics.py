@@ -29,6 +29,7 @@ from ..providers.classify import PROVIDERS
 from .model_names import allow_holds, deny_holds
 from .symbolic import WITNESS_NOW, Sym, SymEnv
 from .translate import as_bool, translate_source
+from .values import char_range, str_val
 
 __all__ = ["Encoding", "Outcome", "RuleFacts", "encode"]
 
@@ -127,7 +128,7 @@ class _Walk:
         env = self.env
         if tpl is None or tpl.constant:
             text = "" if tpl is None else "".join(p for p in tpl.parts if isinstance(p, str))
-            return Sym("string", z3.StringVal(text), z3.BoolVal(False))
+            return Sym("string", str_val(text), z3.BoolVal(False))
         parts = [translate_source(env, p.source) if not isinstance(p, str) else None for p in tpl.parts]
         err = z3.Or(*[p.err for p in parts if p is not None])
         if header:  # a rendered header value may hold characters no header carries: unknown
@@ -179,7 +180,7 @@ class _Walk:
             env.set_state("ai.model", Sym("string", z3.If(alive, model, old.val), old.err))
             if cfg.provider:
                 p = env.variable("ai.provider")
-                env.set_state("ai.provider", Sym("string", z3.If(alive, z3.StringVal(cfg.provider), p.val), p.err))
+                env.set_state("ai.provider", Sym("string", z3.If(alive, str_val(cfg.provider), p.val), p.err))
             return alive
         if t == "model-access":
             return self.model_access(rule, cfg, alive, shadow)
@@ -203,7 +204,7 @@ class _Walk:
         names = {a.config.model for r in self.cp.request_rules for a in r.actions
                  if a.type == "set-model" and isinstance(a.config.model, str)}
         names.update(w for r in self.cp.request_rules for e in r.exprs for w in _QUOTED.findall(e.source))
-        return z3.Or(z3.BoolVal(False), *[z3.And(provider == z3.StringVal(p), model == z3.StringVal(m))
+        return z3.Or(z3.BoolVal(False), *[z3.And(provider == str_val(p), model == str_val(m))
                                           for p, m in _priced(tuple(sorted(names)))])
 
     def ip_denied(self, rule: CompiledRule, action: CompiledAction) -> Any:
@@ -217,7 +218,7 @@ class _Walk:
         denied: Any = env.unknown(("restrict-ips", rule.position, action.position), "bool").val
         known = []
         for address in _addresses(nets):
-            known.append(ip.val == z3.StringVal(address))
+            known.append(ip.val == str_val(address))
             denied = z3.If(known[-1], z3.BoolVal(_ip_denied(nets, address)), denied)
         env.hints.append(z3.Implies(z3.Not(ip.err), z3.Or(z3.BoolVal(False), *known)))
         return z3.If(ip.err, z3.BoolVal(nets["allow"] is not None), denied)
@@ -274,7 +275,7 @@ class _Walk:
         elif spec.unit == "tokens" and plan.cost is None:
             out = env.variable("ai.max_output_tokens").val
             op = env.variable("ai.operation").val
-            default = z3.If(op == z3.StringVal("embeddings"), 0, DEFAULT_MAX_OUTPUT_TOKENS)
+            default = z3.If(op == str_val("embeddings"), 0, DEFAULT_MAX_OUTPUT_TOKENS)
             cost = env.variable("ai.input_tokens").val + z3.If(out == 0, default, out)
             self.room.append(z3.Implies(alive, cost <= int(spec.capacity)))
         else:  # usd, or a cost expression: its value and errors are not modelled
@@ -381,11 +382,11 @@ def _templates(value: Any) -> list[Template]:
 
 def _bucket(env: SymEnv, keys: list[Sym], where: tuple[int, int]) -> Any:
     if not keys:
-        return z3.StringVal("")
+        return str_val("")
     parts: list[Any] = []
     for i, k in enumerate(keys):
         if i:
-            parts.append(z3.StringVal("|"))
+            parts.append(str_val("|"))
         parts.append(k.val if k.kind == "string" else env.unknown(("bucket",) + where + (i,), "string").val)
     return parts[0] if len(parts) == 1 else z3.Concat(*parts)
 

@@ -20,6 +20,7 @@ import z3
 
 from ..env.declarations import POLICY_VARIABLES
 from ..providers.classify import OPERATIONS, PROVIDERS
+from .values import char_range, str_val, text_of
 
 __all__ = ["ALWAYS_PRESENT", "API_MAX_OUTPUT", "MAX_COUNT", "MAX_INPUT_TOKENS", "WITNESS_NOW", "Sym", "SymEnv", "SymMap", "prompt_length", "string_list"]
 
@@ -181,9 +182,9 @@ class SymEnv:
             self.opaque_reads.add(name)
             got = self.fresh("opaque", name)
         if name == "ai.operation":  # classify: detected or overridden, always one of these
-            self.facts.append(z3.Or(*[got.val == z3.StringVal(o) for o in OPERATIONS]))
+            self.facts.append(z3.Or(*[got.val == str_val(o) for o in OPERATIONS]))
         if name == "ai.provider":  # an override must name a known provider; else detected or "unknown"
-            self.facts.append(z3.Or(*[got.val == z3.StringVal(p) for p in (*PROVIDERS, "unknown")]))
+            self.facts.append(z3.Or(*[got.val == str_val(p) for p in (*PROVIDERS, "unknown")]))
         self.vars[name] = got
         if name == "ai.input_tokens":  # the estimate comes from these: a witness must choose them
             for implied in ("ai.prompt", "ai.messages"):
@@ -209,7 +210,7 @@ class SymEnv:
         free flag, one per text term (a regular-language encoding is exact but stalls the
         string solver, and so did one uninterpreted function of the text); a witness takes
         texts without one."""
-        if z3.is_string_value(s) and "\\" not in s.as_string():  # z3 escapes what is not plain
+        if z3.is_string_value(s) and not any(0xD800 <= ord(c) <= 0xDFFF for c in text_of(s)):
             return z3.BoolVal(False)
         if z3.is_app_of(s, z3.Z3_OP_ITE):
             return z3.If(s.arg(0), self.lone_surrogate(s.arg(1)), self.lone_surrogate(s.arg(2)))
@@ -236,7 +237,7 @@ class SymEnv:
         out: list[Any] = [z3.Not(flag) for _, flag in self.surrogate_texts.values()]
         out.extend(self.hints)
         if "ai.provider" in self.vars:
-            out.append(z3.Or(*[self.vars["ai.provider"].val == z3.StringVal(p) for p in PROVIDERS]))
+            out.append(z3.Or(*[self.vars["ai.provider"].val == str_val(p) for p in PROVIDERS]))
         for name in ("req.url.path", "req.host"):  # a witness's URL always has them
             if name in self.present:
                 out.append(self.present[name])
@@ -256,7 +257,7 @@ class SymEnv:
         """
         out: list[Any] = self.buildable()
         v = self.vars
-        no_space = z3.Star(z3.Range("!", "~"))
+        no_space = z3.Star(char_range("!", "~"))
 
         def s(name: str) -> Any:
             return v[name].val if name in v else None
@@ -289,19 +290,19 @@ class SymEnv:
             tok = z3.If(size == 0, 0, (size + 3) / 4)
             out.append(v["ai.input_tokens"].val == tok + 4 * n)
         if s("req.method") is not None:
-            out.append(z3.Or(*[s("req.method") == z3.StringVal(m)
+            out.append(z3.Or(*[s("req.method") == str_val(m)
                                for m in ("GET", "POST", "PUT", "PATCH", "DELETE")]))
         if s("req.url.path") is not None:
             out.append(z3.InRe(s("req.url.path"), z3.Concat(
-                z3.Re("/"), z3.Star(z3.Union(z3.Range("a", "z"), z3.Range("0", "9"), z3.Re("/"),
-                                             z3.Re("-"), z3.Re("_"), z3.Re("."))))))
+                z3.Re(str_val("/")), z3.Star(z3.Union(char_range("a", "z"), char_range("0", "9"), z3.Re(str_val("/")),
+                                             z3.Re(str_val("-")), z3.Re(str_val("_")), z3.Re(str_val(".")))))))
         if s("req.host") is not None:
-            out.append(z3.InRe(s("req.host"), z3.Plus(z3.Union(z3.Range("a", "z"), z3.Range("0", "9")))))
+            out.append(z3.InRe(s("req.host"), z3.Plus(z3.Union(char_range("a", "z"), char_range("0", "9")))))
         for m in self.maps.values():
             for key, (present, value) in m.entries.items():
                 if m.values != "string":
                     out.append(z3.And(z3.Length(value) >= 1, z3.Length(value) <= 3))
                     for i in range(3):
                         out.append(z3.Implies(z3.Length(value) > i, z3.And(
-                            z3.InRe(value[i], z3.Star(z3.Range("!", "~"))), z3.Length(value[i]) <= 200)))
+                            z3.InRe(value[i], z3.Star(char_range("!", "~"))), z3.Length(value[i]) <= 200)))
         return out
