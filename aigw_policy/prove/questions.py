@@ -365,8 +365,7 @@ def equiv(old: CompiledPolicy, new: CompiledPolicy, *, limits_ok: bool = False,
     _fresh_context()
     env = SymEnv()
     a = encode(old, env, limits_ok=limits_ok)
-    env.state = {}
-    env.bump()
+    env.restart()
     b = encode(new, env, limits_ok=limits_ok)
     differ = z3.Or(a.allow != b.allow, z3.And(z3.Not(a.allow), a.status != b.status))
     state, model = check(budget, env.facts, differ, question="differ")

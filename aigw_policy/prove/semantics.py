@@ -170,7 +170,7 @@ class _Walk:
             errs = [self.template(v).err for v in _templates(tpls.get("vars" if t == "set-vars" else "metadata", {}))]
             alive = self.error(rule, alive, z3.Or(z3.BoolVal(False), *errs), shadow)
             if t == "set-vars":
-                env.bump()
+                env.bump(("set-vars", repr(cfg), env.term_id(alive)))
             return alive
         if t == "set-model":
             value = self.template(tpls["model"])
@@ -187,7 +187,7 @@ class _Walk:
         if t == "max-tokens":
             return self.max_tokens(rule, cfg, alive, shadow)
         if t == "restrict-ips":
-            env.bump()
+            env.bump(("restrict-ips", repr(cfg), env.term_id(alive)))
             if cfg.enforce is False:  # recorded as would_deny by the action itself; the rule goes on
                 return alive
             denied = z3.And(alive, self.ip_denied(rule, action))
@@ -215,7 +215,7 @@ class _Walk:
         env = self.env
         ip = env.variable("conn.client_ip")
         nets = action.templates["networks"]
-        denied: Any = env.unknown(("restrict-ips", rule.position, action.position), "bool").val
+        denied: Any = env.unknown(("restrict-ips", repr(action.config)), "bool").val
         known = []
         for address in _addresses(nets):
             known.append(ip.val == str_val(address))
@@ -280,18 +280,21 @@ class _Walk:
             self.room.append(z3.Implies(alive, cost <= int(spec.capacity)))
         else:  # usd, or a cost expression: its value and errors are not modelled
             if spec.unit == "usd" and plan.on_unknown_price == "deny" and spec.enforce:
-                unpriced = env.unknown(("unpriced",) + where, "bool").val
+                unpriced = env.unknown(("unpriced",), "bool").val
                 env.hints.append(unpriced == z3.Not(self.priced()))
                 self.stop(z3.And(alive, unpriced), False, 403, rule.position)
                 alive = z3.And(alive, z3.Not(unpriced))
             if plan.cost is not None:
-                alive = self.error(rule, alive, env.unknown(("cost",) + where, "bool").val, shadow)
-        bucket = _bucket(env, keys, where)
+                alive = self.error(rule, alive, env.unknown(("cost", plan.cost.source), "bool").val, shadow)
+            # the cost's value: the price, or the expression's (an int stands for it: the
+            # limit's state is any function of it, so any value is as good as the real one)
+            cost = env.unknown(("cost value", plan.cost.source if plan.cost is not None else "price"), "int").val
+        bucket = _bucket(env, keys, tuple(e.source for e in plan.bucket))
         env.limit_buckets.setdefault(spec.name, (spec.capacity, spec.unit, bucket))
         if self.limits_ok or not spec.enforce:
             return alive
         if cost is not None and spec.name not in self.repeated:
-            state = z3.Function(f"limit {spec.name} {spec.unit} {spec.capacity} {spec.window} {spec.algorithm}",
+            state = z3.Function(f"limit {spec!r}",
                                 z3.StringSort(), z3.IntSort(), z3.BoolSort())
             limited = state(bucket, cost)
         else:
@@ -380,14 +383,14 @@ def _templates(value: Any) -> list[Template]:
     return []
 
 
-def _bucket(env: SymEnv, keys: list[Sym], where: tuple[int, int]) -> Any:
+def _bucket(env: SymEnv, keys: list[Sym], sources: tuple[str, ...]) -> Any:
     if not keys:
         return str_val("")
     parts: list[Any] = []
     for i, k in enumerate(keys):
         if i:
             parts.append(str_val("|"))
-        parts.append(k.val if k.kind == "string" else env.unknown(("bucket",) + where + (i,), "string").val)
+        parts.append(k.val if k.kind == "string" else env.unknown(("bucket", sources[i]), "string").val)
     return parts[0] if len(parts) == 1 else z3.Concat(*parts)
 
 

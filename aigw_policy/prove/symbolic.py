@@ -107,10 +107,14 @@ class SymEnv:
         self.present: dict[str, Any] = {}
         self.maps: dict[str, SymMap] = {}
         self.state: dict[str, Sym] = {}
-        self.version = 0
+        self.version: tuple[Any, ...] = ()
+        """The changes made to what expressions read so far, each named by what it is (the
+        variable and the term it now holds, the action and when it ran), never by where: two
+        policies that make the same changes read the same unknowns (``prove equiv``)."""
         self.facts: list[Any] = []
         self._fresh = 0
         self._memo: dict[tuple[Any, ...], Sym] = {}
+        self._kept: list[Any] = []
         self.opaque_reads: set[str] = set()
         self.surrogate_texts: dict[int, tuple[Any, Any]] = {}  # term id: (text, its flag)
         self.hints: list[Any] = []
@@ -149,9 +153,25 @@ class SymEnv:
             got = self._memo[key] = self.fresh(kind, "u")
         return got
 
-    def bump(self) -> None:
-        """The state changed (an action set the model, vars...): unknowns are read afresh."""
-        self.version += 1
+    def bump(self, change: tuple[Any, ...]) -> None:
+        """The state changed (an action set the model, vars...): unknowns are read afresh,
+        the same ones after the same changes."""
+        self.version = (*self.version, change)
+
+    def term_id(self, term: Any) -> Any:
+        """A name for ``term`` in :attr:`version`: z3's id of the term, kept alive (an id is
+        z3's to give again once its term is freed), so the same term in both policies of
+        ``prove equiv`` has the same id and no other term ever takes it."""
+        if not isinstance(term, z3.AstRef):  # no term to compare: a name of its own
+            self._fresh += 1
+            return ("fresh", self._fresh)
+        self._kept.append(term)
+        return term.get_id()
+
+    def restart(self) -> None:
+        """Back to the request as it came (the next policy of ``prove equiv``)."""
+        self.state = {}
+        self.version = ()
 
     # -- variables -----------------------------------------------------------------------
 
@@ -225,7 +245,7 @@ class SymEnv:
 
     def set_state(self, name: str, value: Sym) -> None:
         self.state[name] = value
-        self.bump()
+        self.bump(("state", name, self.term_id(value.val), self.term_id(value.err)))
 
     # -- witnesses -----------------------------------------------------------------------
 
