@@ -20,6 +20,8 @@ RULES = {
                "on_unknown_price: deny}}]",
     "token cap": "[{type: usage-cap, config: {name: c, limit: 5000, unit: tokens, period: day, timezone: UTC, "
                  "bucket_key: [identity.org], cost: 'ai.input_tokens * 2'}}]",
+    "daily tokens": "[{type: usage-cap, config: {name: d, limit: 5000, unit: tokens, period: day, timezone: UTC, "
+                    "bucket_key: [identity.org]}}]",
     "int bucket": "[{type: rate-limit, config: {name: r, capacity: 5, rate: 1m, bucket_key: ['string(ai.messages)']}}]",
     "vars": "[{type: set-vars, config: {vars: [{tier: '${identity.tier}'}]}}]",
     "restrict-ips": "[{type: restrict-ips, config: {allow: ['10.0.0.0/8']}}]",
@@ -29,7 +31,8 @@ THEN = "  - expressions: [\"has(vars.tier) && vars.tier == 'gold'\"]\n    action
 
 
 def _policy(actions: str, expression: str = "identity.team != 'ops'") -> str:
-    return f"on_http_request:\n  - expressions: [\"{expression}\"]\n    actions: {actions}\n{THEN}"
+    then = THEN if "set-vars" in actions else ""  # a later rule reads what it set
+    return f"on_http_request:\n  - expressions: [\"{expression}\"]\n    actions: {actions}\n{then}"
 
 
 @pytest.mark.parametrize("name", sorted(RULES))
@@ -44,6 +47,8 @@ CHANGED = [
     ("token cap", "period: day", "period: month"),
     ("token cap", "timezone: UTC", "timezone: Asia/Tokyo"),
     ("usd cap", "[identity.team]", "[identity.org]"),
+    ("daily tokens", "period: day", "period: month"),  # the same name, another counter: was `equivalent`
+    ("daily tokens", "timezone: UTC", "timezone: Asia/Tokyo"),
     ("int bucket", "string(ai.messages)", "string(ai.input_tokens)"),
     ("vars", "${identity.tier}", "${identity.org}"),
     ("restrict-ips", "10.0.0.0/8", "10.0.0.0/9"),
