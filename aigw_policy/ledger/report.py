@@ -187,6 +187,26 @@ _HEAD = {
 }
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def csv_text(value: object) -> object:
+    """A text cell of a CSV export as a spreadsheet opens it safely: a text that begins as a
+    formula does (``=``, ``+``, ``-``, ``@``, a tab or a carriage return; OWASP's list) gets a
+    leading ``'``, so ``=HYPERLINK(...)`` in a model name a client sent stays text. Numbers
+    are left as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
+    return value
+
+
+def shown(value: str) -> str:
+    """A label as a terminal prints it harmlessly: control characters (an escape sequence in
+    a team name or a model a client sent) as ``\\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+
+
 def _cell(row: Row, metric: str) -> str:
     value = row.metric(metric)
     if metric == "cost_usd":
@@ -198,7 +218,7 @@ def _cell(row: Row, metric: str) -> str:
 
 def render_table(report: Report) -> str:
     head = [*report.by, *(_HEAD[m] for m in METRICS)]
-    body = [[*r.group, *(_cell(r, m) for m in METRICS)] for r in report.rows]
+    body = [[*map(shown, r.group), *(_cell(r, m) for m in METRICS)] for r in report.rows]
     total = [*(["TOTAL"] + [""] * (len(report.by) - 1) if report.by else []), *(
         _cell(report.total, m) for m in METRICS
     )]
@@ -233,11 +253,11 @@ def render_json(report: Report) -> str:
 
 def render_csv(report: Report) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv.writer(buf, lineterminator="\r\n")  # RFC 4180: a CR or LF in a cell is quoted
     w.writerow([*report.by, *METRICS])
     for r in report.rows:
         m = r.metrics()
-        w.writerow([*r.group, *(m[k] for k in METRICS)])
+        w.writerow([*map(csv_text, r.group), *(m[k] for k in METRICS)])
     return buf.getvalue()
 
 
