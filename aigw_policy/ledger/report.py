@@ -72,12 +72,16 @@ def parse_since(text: str | None, now: datetime, option: str = "--since") -> str
     if text is None or text == "":
         return None
     m = re.fullmatch(r"(\d+)([mhdw])", text.strip(), re.ASCII)  # `٣d`, `７d`: no count of days
+    shown = text if len(text) <= 40 else text[:40] + "..."
     if m:
-        return format_time(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
+        try:
+            return format_time(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
+        except (OverflowError, ValueError):  # `99999999999d`: before any date
+            raise ReportError(f"bad {option} `{shown}`: too far back (use e.g. `7d`, `24h`, `2026-11-01`)") from None
     try:
         return format_time(parse_time(text.strip()))
-    except ValueError:
-        raise ReportError(f"bad {option} `{text}` (use e.g. `7d`, `24h`, `2026-11-01`)") from None
+    except (OverflowError, ValueError):
+        raise ReportError(f"bad {option} `{shown}` (use e.g. `7d`, `24h`, `2026-11-01`)") from None
 
 
 @dataclass
