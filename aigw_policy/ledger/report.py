@@ -149,28 +149,47 @@ def _group_value(r: UsageRecord, key: str) -> str:
     return "-" if value is None else str(value)
 
 
+class Summary:
+    """Totals per group, built a record at a time (:meth:`add`), so one pass over a ledger can
+    feed several groupings (the HTML report's by day, team, key and model)."""
+
+    def __init__(self, by: Sequence[str], since: str | None = None, *, until: str | None = None,
+                 where: Where | None = None) -> None:
+        if since is not None and until is not None and until <= since:
+            raise ReportError(f"--until {until} is not after --since {since}")
+        self.by = tuple(by)
+        self.since, self.until = since, until
+        self.where = where or Where()
+        self.groups: dict[tuple[str, ...], Row] = {}
+        self.report = Report(self.by, since, until=until, where=self.where)
+
+    def add(self, r: UsageRecord) -> None:
+        since, until = self.since, self.until
+        if (since is not None and r.time < since) or (until is not None and r.time >= until):
+            return
+        if not self.where.matches(r):
+            return
+        g = tuple(_group_value(r, k) for k in self.by)
+        row = self.groups.get(g)
+        if row is None:
+            row = self.groups[g] = Row(g)
+        row.add(r)
+        self.report.total.add(r)
+
+    def done(self) -> Report:
+        """The report: biggest total_tokens first (ties by group), plus the grand total."""
+        self.report.rows = sorted(self.groups.values(), key=lambda row: (-row.tokens["total_tokens"], row.group))
+        return self.report
+
+
 def summarize(records: Iterable[UsageRecord], by: Sequence[str], since: str | None = None, *,
               until: str | None = None, where: Where | None = None) -> Report:
     """Totals per group, biggest total_tokens first (ties by group), plus the grand total,
     of the records with ``since <= time < until`` that ``where`` matches."""
-    if since is not None and until is not None and until <= since:
-        raise ReportError(f"--until {until} is not after --since {since}")
-    where = where or Where()
-    groups: dict[tuple[str, ...], Row] = {}
-    report = Report(tuple(by), since, until=until, where=where)
+    summary = Summary(by, since, until=until, where=where)
     for r in records:
-        if (since is not None and r.time < since) or (until is not None and r.time >= until):
-            continue
-        if not where.matches(r):
-            continue
-        g = tuple(_group_value(r, k) for k in by)
-        row = groups.get(g)
-        if row is None:
-            row = groups[g] = Row(g)
-        row.add(r)
-        report.total.add(r)
-    report.rows = sorted(groups.values(), key=lambda row: (-row.tokens["total_tokens"], row.group))
-    return report
+        summary.add(r)
+    return summary.done()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -55,3 +55,20 @@ def test_a_read_holds_a_page_not_the_window(scheme: str, tmp_path, request: pyte
         assert count == n
         peaks.append(peak)
     assert peaks[1] < 3 * peaks[0], peaks
+
+
+def test_the_html_report_reads_the_ledger_once_a_page_at_a_time(tmp_path) -> None:
+    from aigw_policy.report.facts import gather
+
+    peaks = []
+    for n in (2 * PAGE, 20 * PAGE):
+        url = f"sqlite:{tmp_path / f'{n}.db'}"
+        _fill(url, n)
+        tracemalloc.start()
+        try:
+            facts = gather(read_ledger(url), since=None, until=None, now=T0 + timedelta(days=1))
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        assert facts.total.total.requests == n and sum(r.requests for r in facts.by_key.rows) == n
+    assert peaks[1] < 3 * peaks[0], peaks
