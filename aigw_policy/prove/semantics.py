@@ -149,6 +149,7 @@ class _Walk:
             return self.limit(rule, action, alive, shadow)
         if t not in _PLAIN:
             self.opaque = z3.Or(self.opaque, z3.And(alive, z3.Not(self.done)))
+            env.bump(("opaque", t, repr(cfg), env.term_id(alive)))  # it may change what later rules read
             return alive
         if t == "deny":
             alive = self.error(rule, alive, self.template(tpls.get("message")).err, shadow)
@@ -291,6 +292,8 @@ class _Walk:
             cost = env.unknown(("cost value", plan.cost.source if plan.cost is not None else "price"), "int").val
         bucket = _bucket(env, keys, tuple(e.source for e in plan.bucket))
         env.limit_buckets.setdefault(spec.name, (spec.capacity, spec.unit, bucket))
+        # `limits[name]` is there from now on, with this charge's state: what reads it is read afresh
+        env.bump(("limit", repr(spec), env.term_id(alive), env.term_id(bucket), env.term_id(cost)))
         if self.limits_ok or not spec.enforce:
             return alive
         if cost is not None and spec.name not in self.repeated:
