@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
 __all__ = ["Source", "Span"]
+
+_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +52,14 @@ class Source:
         self.text = text
         self.name = name
         starts = [0]
-        find = text.find
-        i = find("\n")
-        while i != -1:
-            starts.append(i + 1)
-            i = find("\n", i + 1)
+        if "\r" in text:  # lines end at \r\n, \n or \r, as YAML, the DSL and LSP's editors read them
+            starts.extend(m.end() for m in _BREAK.finditer(text))
+        else:
+            find = text.find
+            i = find("\n")
+            while i != -1:
+                starts.append(i + 1)
+                i = find("\n", i + 1)
         self._line_starts = starts
 
     def position(self, offset: int) -> tuple[int, int]:
@@ -77,5 +83,5 @@ class Source:
         if not 1 <= line <= len(self._line_starts):
             return ""
         start = self._line_starts[line - 1]
-        stop = self.text.find("\n", start)
-        return self.text[start:] if stop == -1 else self.text[start:stop]
+        stop = self._line_starts[line] if line < len(self._line_starts) else len(self.text)
+        return self.text[start:stop].rstrip("\r\n")

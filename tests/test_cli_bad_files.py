@@ -3,6 +3,7 @@ UTF-8 text: a one-line diagnostic naming the file and exit 2, never a traceback.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,71 @@ def test_a_bad_file_is_a_diagnostic_and_exit_2(command: tuple[str, ...], kind: s
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output
     assert path.name in result.output, result.output
+
+
+# The same file as text can come: a UTF-8 BOM or CRLF line ends answer exactly as the plain
+# file does; an empty file or one with a control character is a coded diagnostic with the
+# command's documented exit code (lint, convert and fmt: 1, a finding in the file; the others
+# cannot run on it: 2), never a traceback.
+PLAIN = EXAMPLES / "team-model-access.yaml"
+PLAIN_DSL = EXAMPLES / "team-model-access.aigw"
+TESTS = Path(__file__).parent / "engine" / "data" / "example-content-guard.test.yaml"
+AS_TEXT = [
+    ("lint", "{yaml}"), ("lint", "{dsl}"), ("convert", "{yaml}", "--to", "dsl"), ("convert", "{dsl}", "--to", "yaml"),
+    ("fmt", "--check", "{dsl}"), ("explain", REQUEST, "--policy", "{yaml}"), ("test", "{test}"),
+    ("prove", "rules", "{dsl}"), ("prove", "query", "{yaml}", "--verdict", "deny", "--where", "ai.model == 'x'"),
+    ("prove", "equiv", str(PLAIN), "{yaml}"), ("limits", "--store", "memory:", "--key", "k1", "--policy", "{yaml}"),
+]
+FINDING_EXIT = {"lint": 1, "convert": 1, "fmt": 1}
+
+
+def _as(kind: str, original: Path, tmp: Path) -> Path:
+    data = original.read_bytes()
+    if original == TESTS:  # the test file names its policy and requests relative to itself
+        data = data.replace(b"../../../examples/", str(EXAMPLES).encode() + b"/")
+    got = {"plain": data, "bom": b"\xef\xbb\xbf" + data, "crlf": data.replace(b"\n", b"\r\n"), "empty": b"",
+           "control": data.replace(b"\n", b"\n\x07", 1)}[kind]
+    path = tmp / f"{kind}-{original.name}"
+    path.write_bytes(got)
+    return path
+
+
+def _run(command: tuple[str, ...], kind: str, tmp: Path) -> tuple[int, str]:
+    paths = {"{yaml}": PLAIN, "{dsl}": PLAIN_DSL, "{test}": TESTS}
+    argv, named = [], "?"
+    for a in command:
+        if a in paths:
+            path = _as(kind, paths[a], tmp)
+            argv.append(str(path))
+            named = str(path)
+        else:
+            argv.append(a)
+    result = CliRunner().invoke(app, argv)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    return result.exit_code, result.output.replace(named, "FILE").replace(Path(named).name, "FILE")
+
+
+@pytest.mark.parametrize("kind", ["bom", "crlf"])
+@pytest.mark.parametrize("command", AS_TEXT, ids=" ".join)
+def test_a_bom_or_crlf_answers_as_the_plain_file(command: tuple[str, ...], kind: str, tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    plain = _run(command, "plain", tmp_path / "plain")
+    got = _run(command, kind, tmp_path)
+    if command[0] == "fmt" and kind == "crlf":  # fmt writes LF: a CRLF file is one it would reformat
+        assert got[0] == 1 and "would reformat" in got[1], got
+        return
+    if command[0] == "prove":  # the witnesses depend on which solver attempt answered first: the answers do not
+        got, plain = (got[0], [line.split()[:2] for line in got[1].splitlines()]), \
+            (plain[0], [line.split()[:2] for line in plain[1].splitlines()])
+    assert got == plain
+
+
+@pytest.mark.parametrize("kind", ["empty", "control"])
+@pytest.mark.parametrize("command", AS_TEXT, ids=" ".join)
+def test_an_empty_file_or_a_control_character_is_a_coded_diagnostic(command: tuple[str, ...], kind: str,
+                                                                      tmp_path: Path) -> None:
+    code, output = _run(command, kind, tmp_path)
+    assert code == FINDING_EXIT.get(command[0], 2), output
+    assert re.search(r"AIGW\d{3}", output), output
+    assert "FILE" in output, output

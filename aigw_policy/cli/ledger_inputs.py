@@ -3,6 +3,7 @@ and the limits of a policy, each failing with exit 2 and a message."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,11 +24,25 @@ def shown_url(url: str) -> str:
 def read_records(url: str, since: str | None = None, until: str | None = None) -> list[UsageRecord]:
     """Every record of the ledger in ``[since, until)``; a missing ledger file is exit 2 (and
     is never created: the readers open it read-only)."""
+    return list(stream_records(url, since, until))
+
+
+def stream_records(url: str, since: str | None = None, until: str | None = None) -> Iterator[UsageRecord]:
+    """The records of :func:`read_records` as they are read (a page at a time), for a single
+    pass; a ledger that fails, at once or midway, is exit 2."""
     local = local_path(url)
     if local is not None and not Path(local[1]).exists():
         raise fail_usage(f"ledger `{shown_url(url)}` does not exist")
     try:
-        return list(read_ledger(url, since, until))
+        source = read_ledger(url, since, until)
+    except LedgerError as exc:
+        raise fail_usage(str(exc)) from None
+    return _failing_usage(source)
+
+
+def _failing_usage(source: Iterator[UsageRecord]) -> Iterator[UsageRecord]:
+    try:
+        yield from source
     except LedgerError as exc:
         raise fail_usage(str(exc)) from None
 

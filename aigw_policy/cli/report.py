@@ -10,7 +10,7 @@ import typer
 from ..ledger.report import ReportError, now_utc, parse_since
 from ..ledger.sinks import DEFAULT_LEDGER, LedgerError
 from .common import fail_usage
-from .ledger_inputs import open_limits, read_records, shown_url
+from .ledger_inputs import open_limits, shown_url, stream_records
 
 
 def report(
@@ -38,7 +38,7 @@ def report(
             raise ReportError(f"--until {end} is not after --since {cutoff}")
     except ReportError as exc:
         raise fail_usage(str(exc)) from None
-    records = read_records(ledger, cutoff, end)
+    records = stream_records(ledger, cutoff, end)
     specs, limit_store = open_limits(store, policy)
     try:
         facts = gather(records, since=cutoff, until=end, now=now, store=limit_store, limits=specs)

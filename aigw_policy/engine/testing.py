@@ -228,7 +228,15 @@ class _Reader:
     def read(self) -> list[_Case] | None:
         import yaml
 
-        loader = yaml.SafeLoader(self.source.text)
+        try:  # the reader checks every character as it is made
+            loader = yaml.SafeLoader(self.source.text)
+        except yaml.reader.ReaderError as error:
+            char = error.character
+            what = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+            self.diags.add("AIGW007", f"unreadable character {what}: special characters are not allowed",
+                           self.source.span(max(0, error.position)),
+                           help="escape it in a double-quoted string, as in `\\u0007`")
+            return None
         self._loader = loader
         try:
             root = loader.get_single_node()

@@ -70,7 +70,7 @@ def _stream(db: sqlite3.Connection, cursor: sqlite3.Cursor, have: list[str], sho
     WAL mode lets the gateway write meanwhile."""
     try:
         number = 0
-        while rows := cursor.fetchmany(1000):
+        while rows := cursor.fetchmany(PAGE):
             for row in rows:
                 number += 1
                 yield record_of_row(have, row, shown, number, sqlite=True)
@@ -90,20 +90,41 @@ def _postgres(url: str, since: str | None, until: str | None, limit: int | None)
     table = _table(query.pop("table", TABLE))
     shown = urlunsplit(parts._replace(query=urlencode(query), netloc=parts.netloc.rpartition("@")[2]))
     try:
-        with psycopg.connect(urlunsplit(parts._replace(query=urlencode(query))),
-                             connect_timeout=10) as db:
-            db.read_only = True
-            found = db.execute("SELECT to_regclass(%s)", (table,)).fetchone()
-            if found is None or found[0] is None:
-                return iter(())
-            names = {row[0] for row in db.execute(
-                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
-                "AND NOT attisdropped", (table,))}
-            have = [c for c in COLUMNS if c in names]
-            rows = db.execute(*select(table, have, since, until, limit, "%s")).fetchall()
+        db = psycopg.connect(urlunsplit(parts._replace(query=urlencode(query))), connect_timeout=10)
     except psycopg.Error as exc:
         raise LedgerError(f"cannot read ledger `{shown}`: {str(exc).strip()[:200]}") from None
-    return iter([record_of_row(have, row, shown, number) for number, row in enumerate(rows, 1)])
+    try:
+        db.read_only = True
+        found = db.execute("SELECT to_regclass(%s)", (table,)).fetchone()
+        if found is None or found[0] is None:
+            db.close()
+            return iter(())
+        names = {row[0] for row in db.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+            "AND NOT attisdropped", (table,))}
+        have = [c for c in COLUMNS if c in names]
+        cursor = db.cursor(name="aigw_usage_read")  # on the server: rows come a page at a time
+        cursor.itersize = PAGE
+        cursor.execute(*select(table, have, since, until, limit, "%s"))
+    except psycopg.Error as exc:
+        db.close()
+        raise LedgerError(f"cannot read ledger `{shown}`: {str(exc).strip()[:200]}") from None
+    return _pg_stream(db, cursor, have, shown, psycopg.Error)
+
+
+PAGE = 1000
+"""Rows fetched at a time from a SQL ledger: a report holds a page, not the window."""
+
+
+def _pg_stream(db: object, cursor: object, have: list[str], shown: str,
+               error: type[Exception]) -> Iterator[UsageRecord]:
+    try:
+        for number, row in enumerate(cursor, 1):  # type: ignore[call-overload]
+            yield record_of_row(have, row, shown, number)
+    except error as exc:
+        raise LedgerError(f"cannot read ledger `{shown}`: {str(exc).strip()[:200]}") from None
+    finally:
+        db.close()  # type: ignore[attr-defined]
 
 
 def _jsonl(path: str, since: str | None, until: str | None, limit: int | None) -> Iterator[UsageRecord]:

@@ -110,7 +110,8 @@ def format_time(t: datetime) -> str:
     """UTC, fixed width, so that text order is time order (``2026-11-26T12:00:00.000000Z``)."""
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    t = t.astimezone(timezone.utc)
+    return f"{t.year:04d}-" + t.strftime("%m-%dT%H:%M:%S.%fZ")  # strftime's %Y: `999`, not `0999`
 
 
 def parse_time(s: str) -> datetime:

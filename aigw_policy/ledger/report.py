@@ -72,12 +72,16 @@ def parse_since(text: str | None, now: datetime, option: str = "--since") -> str
     if text is None or text == "":
         return None
     m = re.fullmatch(r"(\d+)([mhdw])", text.strip(), re.ASCII)  # `٣d`, `７d`: no count of days
+    shown = text if len(text) <= 40 else text[:40] + "..."
     if m:
-        return format_time(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
+        try:
+            return format_time(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
+        except (OverflowError, ValueError):  # `99999999999d`: before any date
+            raise ReportError(f"bad {option} `{shown}`: too far back (use e.g. `7d`, `24h`, `2026-11-01`)") from None
     try:
         return format_time(parse_time(text.strip()))
-    except ValueError:
-        raise ReportError(f"bad {option} `{text}` (use e.g. `7d`, `24h`, `2026-11-01`)") from None
+    except (OverflowError, ValueError):
+        raise ReportError(f"bad {option} `{shown}` (use e.g. `7d`, `24h`, `2026-11-01`)") from None
 
 
 @dataclass
@@ -145,28 +149,47 @@ def _group_value(r: UsageRecord, key: str) -> str:
     return "-" if value is None else str(value)
 
 
+class Summary:
+    """Totals per group, built a record at a time (:meth:`add`), so one pass over a ledger can
+    feed several groupings (the HTML report's by day, team, key and model)."""
+
+    def __init__(self, by: Sequence[str], since: str | None = None, *, until: str | None = None,
+                 where: Where | None = None) -> None:
+        if since is not None and until is not None and until <= since:
+            raise ReportError(f"--until {until} is not after --since {since}")
+        self.by = tuple(by)
+        self.since, self.until = since, until
+        self.where = where or Where()
+        self.groups: dict[tuple[str, ...], Row] = {}
+        self.report = Report(self.by, since, until=until, where=self.where)
+
+    def add(self, r: UsageRecord) -> None:
+        since, until = self.since, self.until
+        if (since is not None and r.time < since) or (until is not None and r.time >= until):
+            return
+        if not self.where.matches(r):
+            return
+        g = tuple(_group_value(r, k) for k in self.by)
+        row = self.groups.get(g)
+        if row is None:
+            row = self.groups[g] = Row(g)
+        row.add(r)
+        self.report.total.add(r)
+
+    def done(self) -> Report:
+        """The report: biggest total_tokens first (ties by group), plus the grand total."""
+        self.report.rows = sorted(self.groups.values(), key=lambda row: (-row.tokens["total_tokens"], row.group))
+        return self.report
+
+
 def summarize(records: Iterable[UsageRecord], by: Sequence[str], since: str | None = None, *,
               until: str | None = None, where: Where | None = None) -> Report:
     """Totals per group, biggest total_tokens first (ties by group), plus the grand total,
     of the records with ``since <= time < until`` that ``where`` matches."""
-    if since is not None and until is not None and until <= since:
-        raise ReportError(f"--until {until} is not after --since {since}")
-    where = where or Where()
-    groups: dict[tuple[str, ...], Row] = {}
-    report = Report(tuple(by), since, until=until, where=where)
+    summary = Summary(by, since, until=until, where=where)
     for r in records:
-        if (since is not None and r.time < since) or (until is not None and r.time >= until):
-            continue
-        if not where.matches(r):
-            continue
-        g = tuple(_group_value(r, k) for k in by)
-        row = groups.get(g)
-        if row is None:
-            row = groups[g] = Row(g)
-        row.add(r)
-        report.total.add(r)
-    report.rows = sorted(groups.values(), key=lambda row: (-row.tokens["total_tokens"], row.group))
-    return report
+        summary.add(r)
+    return summary.done()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,6 +210,26 @@ _HEAD = {
 }
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def csv_text(value: object) -> object:
+    """A text cell of a CSV export as a spreadsheet opens it safely: a text that begins as a
+    formula does (``=``, ``+``, ``-``, ``@``, a tab or a carriage return; OWASP's list) gets a
+    leading ``'``, so ``=HYPERLINK(...)`` in a model name a client sent stays text. Numbers
+    are left as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
+    return value
+
+
+def shown(value: str) -> str:
+    """A label as a terminal prints it harmlessly: control characters (an escape sequence in
+    a team name or a model a client sent) as ``\\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+
+
 def _cell(row: Row, metric: str) -> str:
     value = row.metric(metric)
     if metric == "cost_usd":
@@ -198,7 +241,7 @@ def _cell(row: Row, metric: str) -> str:
 
 def render_table(report: Report) -> str:
     head = [*report.by, *(_HEAD[m] for m in METRICS)]
-    body = [[*r.group, *(_cell(r, m) for m in METRICS)] for r in report.rows]
+    body = [[*map(shown, r.group), *(_cell(r, m) for m in METRICS)] for r in report.rows]
     total = [*(["TOTAL"] + [""] * (len(report.by) - 1) if report.by else []), *(
         _cell(report.total, m) for m in METRICS
     )]
@@ -233,11 +276,11 @@ def render_json(report: Report) -> str:
 
 def render_csv(report: Report) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv.writer(buf, lineterminator="\r\n")  # RFC 4180: a CR or LF in a cell is quoted
     w.writerow([*report.by, *METRICS])
     for r in report.rows:
         m = r.metrics()
-        w.writerow([*r.group, *(m[k] for k in METRICS)])
+        w.writerow([*map(csv_text, r.group), *(m[k] for k in METRICS)])
     return buf.getvalue()
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .record import UsageRecord
-from .report import Where
+from .report import Where, csv_text, shown
 
 __all__ = ["EXAMPLES", "ShadowRow", "render_shadow", "shadow_rows"]
 
@@ -77,18 +77,18 @@ def render_shadow(rows: list[ShadowRow], fmt: str) -> str:
         return json.dumps({"would_deny": [r.to_dict() for r in rows]}, indent=2) + "\n"
     if fmt == "csv":
         out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
+        w = csv.writer(out, lineterminator="\r\n")  # RFC 4180: a CR or LF in a cell is quoted
         w.writerow(["rule", "status", "requests", "total_tokens", "cost_usd", "first", "last", "reason"])
         for r in rows:
-            w.writerow([r.rule, r.status, r.requests, r.total_tokens, "" if r.cost_usd is None else f"{r.cost_usd:.6f}",
-                        r.first, r.last, r.reason])
+            w.writerow([csv_text(r.rule), r.status, r.requests, r.total_tokens,
+                        "" if r.cost_usd is None else f"{r.cost_usd:.6f}", r.first, r.last, csv_text(r.reason)])
         return out.getvalue()
     if not rows:
         return "no shadow rule would have denied a request\n"
     lines = ["shadow rules would have denied (the requests were let through):"]
     for r in rows:
         cost = "cost unknown" if r.cost_usd is None else f"${r.cost_usd:,.6f}"
-        lines.append(f"  {r.rule} ({r.status}): {r.requests:,} requests, {r.total_tokens:,} tokens, {cost}; "
+        lines.append(f"  {shown(r.rule)} ({r.status}): {r.requests:,} requests, {r.total_tokens:,} tokens, {cost}; "
                      f"{r.first[:19]} .. {r.last[:19]}")
-        lines.append(f"      e.g. {r.reason}  [{', '.join(r.request_ids)}]")
+        lines.append(f"      e.g. {shown(r.reason)}  [{shown(', '.join(r.request_ids))}]")
     return "\n".join(lines) + "\n"

@@ -21,12 +21,13 @@ import z3
 
 from ..engine.model_names import FOLDS, MAX_NAME, SEPARATORS, WHITESPACE, fold
 from .regex import MAX_CHAR, glob_after
+from .values import char_range, str_val
 
 __all__ = ["allow_holds", "deny_holds"]
 
 
 def _re(text: str) -> Any:
-    return z3.Re(z3.StringVal(text))
+    return z3.Re(str_val(text))
 
 
 def _union(items: list[Any]) -> Any:
@@ -97,9 +98,9 @@ def _fixed_in(ctx: Any) -> tuple[Any, Any, Any]:
             runs[-1][1] = c
         else:
             runs.append([c, c])
-    space = _union([z3.Range(chr(a), chr(b)) if a != b else _re(chr(a)) for a, b in runs])
+    space = _union([char_range(chr(a), chr(b)) if a != b else _re(chr(a)) for a, b in runs])
     prefix = z3.Option(z3.Concat(z3.Star(_any()), _union([_re(c) for c in SEPARATORS])))
-    digit = z3.Range("0", "9")
+    digit = char_range("0", "9")
     suffix = z3.Union(
         z3.Concat(_re("-"), z3.Loop(digit, 4, 4), _re("-"), z3.Loop(digit, 2, 2), _re("-"), z3.Loop(digit, 2, 2)),
         z3.Concat(z3.Union(_re("-"), _re("@")), z3.Loop(digit, 3, 8)),
@@ -139,7 +140,7 @@ def deny_holds(model: Any, provider: Any, pattern: str, providers: Iterable[str]
         if len(encoded) != len(rests):
             return None
         if encoded:
-            terms.append(z3.And(provider == z3.StringVal(who),
+            terms.append(z3.And(provider == str_val(who),
                                 _in(model, z3.Concat(_union(encoded), suffixes))))
     terms.append(z3.Length(model) > MAX_NAME)  # refused unmatched, as the engine does
     return z3.Or(*terms)
@@ -159,5 +160,5 @@ def allow_holds(model: Any, provider: Any, pattern: str, providers: Iterable[str
         if len(encoded) != len(rests):
             return None
         if encoded:
-            terms.append(z3.And(provider == z3.StringVal(who), _in(model, _union(encoded))))
+            terms.append(z3.And(provider == str_val(who), _in(model, _union(encoded))))
     return z3.Or(*terms) if len(terms) > 1 else terms[0]

@@ -21,6 +21,7 @@ from .semantics import Encoding, Outcome, RuleFacts, encode
 from .solving import Budget, check
 from .symbolic import SymEnv
 from .translate import translate_source
+from .values import evaluate
 from .witness import Replay, input_tokens, pad_to, replay, variants, where_holds
 
 __all__ = ["Answer", "Budget", "RuleAnswer", "equiv", "query", "rules"]
@@ -98,7 +99,7 @@ def _witness(budget: Budget, env: SymEnv, outs: list[Outcome], goal: Any,
             pin = [env.vars["ai.input_tokens"].val == seen]
             for name in ("ai.prompt", "ai.tools", "ai.messages"):
                 if name in env.vars and name not in env.implied:
-                    pin.append(env.vars[name].val == model.eval(env.vars[name].val, model_completion=True))
+                    pin.append(env.vars[name].val == evaluate(model, env.vars[name].val))
             extra = pin
     return None
 
@@ -109,25 +110,28 @@ def _padded(env: SymEnv, model: z3.ModelRef, data: dict[str, Any]) -> dict[str, 
     seen = input_tokens(data)
     if seen is None or "ai.input_tokens" not in env.vars:
         return None
-    want = model.eval(env.vars["ai.input_tokens"].val, model_completion=True).as_long()
-    if want <= seen:
+    want = evaluate(model, env.vars["ai.input_tokens"].val)
+    if not z3.is_int_value(want) or want.as_long() <= seen:
         return None
     body = data["request"]["body"]
     if not body.get("messages") and "ai.messages" in env.implied:  # the policy does not read the count
         data = {**data, "request": {**data["request"], "body": {**body, "messages": [{"role": "user", "content": "x"}]}}}
-    return pad_to(data, want)
+    return pad_to(data, want.as_long())
 
 
-def _claimed(model: z3.ModelRef, out: Outcome) -> dict[str, Any]:
-    allow = z3.is_true(model.eval(out.allow, model_completion=True))
-    status = model.eval(out.status, model_completion=True).as_long()
-    pos = model.eval(out.rule, model_completion=True).as_long()
+def _claimed(model: z3.ModelRef, out: Outcome) -> dict[str, Any] | None:
+    """The verdict, status and rule ``model`` claims for ``out`` (None if it names none)."""
+    allow = z3.is_true(evaluate(model, out.allow))
+    status, pos = evaluate(model, out.status), evaluate(model, out.rule)
+    if not (z3.is_int_value(status) and z3.is_int_value(pos)):
+        return None
+    status, pos = status.as_long(), pos.as_long()
     rule = next((r.label for r in out.rules if r.position == pos), None)
     return {"verdict": "allow" if allow else "deny", "status_code": status, "rule": rule}
 
 
-def _same(got: Replay | None, claimed: dict[str, Any]) -> bool:
-    return got is not None and got.claims() == claimed
+def _same(got: Replay | None, claimed: dict[str, Any] | None) -> bool:
+    return got is not None and claimed is not None and got.claims() == claimed
 
 
 def rules(cp: CompiledPolicy, *, limits_ok: bool = False, budget: Budget | None = None,
@@ -260,7 +264,7 @@ def _rule(cp: CompiledPolicy, env: SymEnv, out: Outcome | None, earlier: list[Ru
         def accept(data: dict[str, Any], m: z3.ModelRef) -> bool:
             got = replay(cp, data)
             claimed = _claimed(m, out)
-            if got is not None and label in got.matched and _same(got, claimed):
+            if got is not None and label in got.matched and claimed is not None and _same(got, claimed):
                 claims.append(claimed)
                 seen.append((data, got))
                 return True
@@ -303,7 +307,7 @@ def _enders(budget: Budget, model: z3.ModelRef, rules: list[RuleFacts], position
         if budget.spent():
             break
         budget.scanned += 1
-        if z3.is_true(model.eval(o.stops, model_completion=True)):
+        if z3.is_true(evaluate(model, o.stops)):
             found.append(o.label)
     return found
 
@@ -324,7 +328,7 @@ def query(cp: CompiledPolicy, where: str, verdict: str, *, limits_ok: bool = Fal
         def accept(data: dict[str, Any], m: z3.ModelRef) -> bool:
             got = replay(cp, data)
             claimed = _claimed(m, out)
-            if _same(got, claimed) and where_holds(where, data):
+            if claimed is not None and _same(got, claimed) and where_holds(where, data):
                 details.append(claimed)
                 return True
             return False
@@ -361,8 +365,7 @@ def equiv(old: CompiledPolicy, new: CompiledPolicy, *, limits_ok: bool = False,
     _fresh_context()
     env = SymEnv()
     a = encode(old, env, limits_ok=limits_ok)
-    env.state = {}
-    env.bump()
+    env.restart()
     b = encode(new, env, limits_ok=limits_ok)
     differ = z3.Or(a.allow != b.allow, z3.And(z3.Not(a.allow), a.status != b.status))
     state, model = check(budget, env.facts, differ, question="differ")
@@ -372,7 +375,7 @@ def equiv(old: CompiledPolicy, new: CompiledPolicy, *, limits_ok: bool = False,
         def accept(data: dict[str, Any], m: z3.ModelRef) -> bool:
             ca, cb = _claimed(m, a), _claimed(m, b)
             ra, rb = replay(old, data), replay(new, data)
-            if _same(ra, ca) and _same(rb, cb):
+            if ca is not None and cb is not None and _same(ra, ca) and _same(rb, cb):
                 details.extend([{"policy": "old", **ca}, {"policy": "new", **cb}])
                 return True
             return False

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import z3
+from .values import char_range, str_val
 
 __all__ = ["MAX_CHAR", "glob_after", "search_holds", "search_regex"]
 
@@ -33,7 +34,7 @@ _SPACE = [("\t", "\n"), ("\f", "\r"), (" ", " ")]
 
 
 def _chars(pairs: list[tuple[str, str]]) -> Any:
-    parts = [z3.Range(a, b) if a != b else z3.Re(z3.StringVal(a)) for a, b in pairs]
+    parts = [char_range(a, b) if a != b else z3.Re(str_val(a)) for a, b in pairs]
     return parts[0] if len(parts) == 1 else z3.Union(*parts)
 
 
@@ -76,7 +77,7 @@ def _regex(node: Any) -> Any:
     """The z3 regular expression of a pattern tree."""
     t = type(node)
     if t is _Lit:
-        return z3.Re(z3.StringVal(node.text))
+        return z3.Re(str_val(node.text))
     if t is _Set:
         return _not(list(node.pairs)) if node.negated else _chars(list(node.pairs))
     if t is _Cat:
@@ -89,7 +90,7 @@ def _regex(node: Any) -> Any:
             return z3.Star(x)
         return z3.Plus(x) if n == 1 else z3.Concat(z3.Loop(x, n, n), z3.Star(x))
     if m == 0:
-        return z3.Re(z3.StringVal(""))
+        return z3.Re(str_val(""))
     return z3.Option(x) if (n, m) == (0, 1) else z3.Loop(x, n, m)
 
 
@@ -350,7 +351,7 @@ def search_regex(pattern: str, *, re2: bool) -> Any | None:
     parts.append(_regex(inner))
     if end:
         if not re2:
-            parts.append(z3.Option(z3.Re(z3.StringVal("\n"))))
+            parts.append(z3.Option(z3.Re(str_val("\n"))))
     else:
         parts.append(z3.Star(_any_char()))
     return z3.Concat(*parts) if len(parts) > 1 else parts[0]
@@ -371,7 +372,7 @@ def search_holds(s: Any, pattern: str, *, re2: bool) -> Any | None:
     terms = []
     for w in sorted(words):
         for tail in ends:
-            lit = z3.StringVal(w + tail)
+            lit = str_val(w + tail)
             if start and end:
                 terms.append(s == lit)
             elif start:

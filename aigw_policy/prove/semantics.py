@@ -29,6 +29,7 @@ from ..providers.classify import PROVIDERS
 from .model_names import allow_holds, deny_holds
 from .symbolic import WITNESS_NOW, Sym, SymEnv
 from .translate import as_bool, translate_source
+from .values import char_range, str_val
 
 __all__ = ["Encoding", "Outcome", "RuleFacts", "encode"]
 
@@ -127,7 +128,7 @@ class _Walk:
         env = self.env
         if tpl is None or tpl.constant:
             text = "" if tpl is None else "".join(p for p in tpl.parts if isinstance(p, str))
-            return Sym("string", z3.StringVal(text), z3.BoolVal(False))
+            return Sym("string", str_val(text), z3.BoolVal(False))
         parts = [translate_source(env, p.source) if not isinstance(p, str) else None for p in tpl.parts]
         err = z3.Or(*[p.err for p in parts if p is not None])
         if header:  # a rendered header value may hold characters no header carries: unknown
@@ -148,6 +149,7 @@ class _Walk:
             return self.limit(rule, action, alive, shadow)
         if t not in _PLAIN:
             self.opaque = z3.Or(self.opaque, z3.And(alive, z3.Not(self.done)))
+            env.bump(("opaque", t, repr(cfg), env.term_id(alive)))  # it may change what later rules read
             return alive
         if t == "deny":
             alive = self.error(rule, alive, self.template(tpls.get("message")).err, shadow)
@@ -169,7 +171,7 @@ class _Walk:
             errs = [self.template(v).err for v in _templates(tpls.get("vars" if t == "set-vars" else "metadata", {}))]
             alive = self.error(rule, alive, z3.Or(z3.BoolVal(False), *errs), shadow)
             if t == "set-vars":
-                env.bump()
+                env.bump(("set-vars", repr(cfg), env.term_id(alive)))
             return alive
         if t == "set-model":
             value = self.template(tpls["model"])
@@ -179,14 +181,14 @@ class _Walk:
             env.set_state("ai.model", Sym("string", z3.If(alive, model, old.val), old.err))
             if cfg.provider:
                 p = env.variable("ai.provider")
-                env.set_state("ai.provider", Sym("string", z3.If(alive, z3.StringVal(cfg.provider), p.val), p.err))
+                env.set_state("ai.provider", Sym("string", z3.If(alive, str_val(cfg.provider), p.val), p.err))
             return alive
         if t == "model-access":
             return self.model_access(rule, cfg, alive, shadow)
         if t == "max-tokens":
             return self.max_tokens(rule, cfg, alive, shadow)
         if t == "restrict-ips":
-            env.bump()
+            env.bump(("restrict-ips", repr(cfg), env.term_id(alive)))
             if cfg.enforce is False:  # recorded as would_deny by the action itself; the rule goes on
                 return alive
             denied = z3.And(alive, self.ip_denied(rule, action))
@@ -203,7 +205,7 @@ class _Walk:
         names = {a.config.model for r in self.cp.request_rules for a in r.actions
                  if a.type == "set-model" and isinstance(a.config.model, str)}
         names.update(w for r in self.cp.request_rules for e in r.exprs for w in _QUOTED.findall(e.source))
-        return z3.Or(z3.BoolVal(False), *[z3.And(provider == z3.StringVal(p), model == z3.StringVal(m))
+        return z3.Or(z3.BoolVal(False), *[z3.And(provider == str_val(p), model == str_val(m))
                                           for p, m in _priced(tuple(sorted(names)))])
 
     def ip_denied(self, rule: CompiledRule, action: CompiledAction) -> Any:
@@ -214,10 +216,10 @@ class _Walk:
         env = self.env
         ip = env.variable("conn.client_ip")
         nets = action.templates["networks"]
-        denied: Any = env.unknown(("restrict-ips", rule.position, action.position), "bool").val
+        denied: Any = env.unknown(("restrict-ips", repr(action.config)), "bool").val
         known = []
         for address in _addresses(nets):
-            known.append(ip.val == z3.StringVal(address))
+            known.append(ip.val == str_val(address))
             denied = z3.If(known[-1], z3.BoolVal(_ip_denied(nets, address)), denied)
         env.hints.append(z3.Implies(z3.Not(ip.err), z3.Or(z3.BoolVal(False), *known)))
         return z3.If(ip.err, z3.BoolVal(nets["allow"] is not None), denied)
@@ -274,23 +276,28 @@ class _Walk:
         elif spec.unit == "tokens" and plan.cost is None:
             out = env.variable("ai.max_output_tokens").val
             op = env.variable("ai.operation").val
-            default = z3.If(op == z3.StringVal("embeddings"), 0, DEFAULT_MAX_OUTPUT_TOKENS)
+            default = z3.If(op == str_val("embeddings"), 0, DEFAULT_MAX_OUTPUT_TOKENS)
             cost = env.variable("ai.input_tokens").val + z3.If(out == 0, default, out)
             self.room.append(z3.Implies(alive, cost <= int(spec.capacity)))
         else:  # usd, or a cost expression: its value and errors are not modelled
             if spec.unit == "usd" and plan.on_unknown_price == "deny" and spec.enforce:
-                unpriced = env.unknown(("unpriced",) + where, "bool").val
+                unpriced = env.unknown(("unpriced",), "bool").val
                 env.hints.append(unpriced == z3.Not(self.priced()))
                 self.stop(z3.And(alive, unpriced), False, 403, rule.position)
                 alive = z3.And(alive, z3.Not(unpriced))
             if plan.cost is not None:
-                alive = self.error(rule, alive, env.unknown(("cost",) + where, "bool").val, shadow)
-        bucket = _bucket(env, keys, where)
+                alive = self.error(rule, alive, env.unknown(("cost", plan.cost.source), "bool").val, shadow)
+            # the cost's value: the price, or the expression's (an int stands for it: the
+            # limit's state is any function of it, so any value is as good as the real one)
+            cost = env.unknown(("cost value", plan.cost.source if plan.cost is not None else "price"), "int").val
+        bucket = _bucket(env, keys, tuple(e.source for e in plan.bucket))
         env.limit_buckets.setdefault(spec.name, (spec.capacity, spec.unit, bucket))
+        # `limits[name]` is there from now on, with this charge's state: what reads it is read afresh
+        env.bump(("limit", repr(spec), env.term_id(alive), env.term_id(bucket), env.term_id(cost)))
         if self.limits_ok or not spec.enforce:
             return alive
         if cost is not None and spec.name not in self.repeated:
-            state = z3.Function(f"limit {spec.name} {spec.unit} {spec.capacity} {spec.window} {spec.algorithm}",
+            state = z3.Function(f"limit {spec!r}",
                                 z3.StringSort(), z3.IntSort(), z3.BoolSort())
             limited = state(bucket, cost)
         else:
@@ -379,14 +386,14 @@ def _templates(value: Any) -> list[Template]:
     return []
 
 
-def _bucket(env: SymEnv, keys: list[Sym], where: tuple[int, int]) -> Any:
+def _bucket(env: SymEnv, keys: list[Sym], sources: tuple[str, ...]) -> Any:
     if not keys:
-        return z3.StringVal("")
+        return str_val("")
     parts: list[Any] = []
     for i, k in enumerate(keys):
         if i:
-            parts.append(z3.StringVal("|"))
-        parts.append(k.val if k.kind == "string" else env.unknown(("bucket",) + where + (i,), "string").val)
+            parts.append(str_val("|"))
+        parts.append(k.val if k.kind == "string" else env.unknown(("bucket", sources[i]), "string").val)
     return parts[0] if len(parts) == 1 else z3.Concat(*parts)
 
 

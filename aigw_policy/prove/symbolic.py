@@ -20,6 +20,7 @@ import z3
 
 from ..env.declarations import POLICY_VARIABLES
 from ..providers.classify import OPERATIONS, PROVIDERS
+from .values import char_range, str_val, text_of
 
 __all__ = ["ALWAYS_PRESENT", "API_MAX_OUTPUT", "MAX_COUNT", "MAX_INPUT_TOKENS", "WITNESS_NOW", "Sym", "SymEnv", "SymMap", "prompt_length", "string_list"]
 
@@ -106,10 +107,14 @@ class SymEnv:
         self.present: dict[str, Any] = {}
         self.maps: dict[str, SymMap] = {}
         self.state: dict[str, Sym] = {}
-        self.version = 0
+        self.version: tuple[Any, ...] = ()
+        """The changes made to what expressions read so far, each named by what it is (the
+        variable and the term it now holds, the action and when it ran), never by where: two
+        policies that make the same changes read the same unknowns (``prove equiv``)."""
         self.facts: list[Any] = []
         self._fresh = 0
         self._memo: dict[tuple[Any, ...], Sym] = {}
+        self._kept: list[Any] = []
         self.opaque_reads: set[str] = set()
         self.surrogate_texts: dict[int, tuple[Any, Any]] = {}  # term id: (text, its flag)
         self.hints: list[Any] = []
@@ -148,9 +153,25 @@ class SymEnv:
             got = self._memo[key] = self.fresh(kind, "u")
         return got
 
-    def bump(self) -> None:
-        """The state changed (an action set the model, vars...): unknowns are read afresh."""
-        self.version += 1
+    def bump(self, change: tuple[Any, ...]) -> None:
+        """The state changed (an action set the model, vars...): unknowns are read afresh,
+        the same ones after the same changes."""
+        self.version = (*self.version, change)
+
+    def term_id(self, term: Any) -> Any:
+        """A name for ``term`` in :attr:`version`: z3's id of the term, kept alive (an id is
+        z3's to give again once its term is freed), so the same term in both policies of
+        ``prove equiv`` has the same id and no other term ever takes it."""
+        if not isinstance(term, z3.AstRef):  # no term to compare: a name of its own
+            self._fresh += 1
+            return ("fresh", self._fresh)
+        self._kept.append(term)
+        return term.get_id()
+
+    def restart(self) -> None:
+        """Back to the request as it came (the next policy of ``prove equiv``)."""
+        self.state = {}
+        self.version = ()
 
     # -- variables -----------------------------------------------------------------------
 
@@ -181,9 +202,9 @@ class SymEnv:
             self.opaque_reads.add(name)
             got = self.fresh("opaque", name)
         if name == "ai.operation":  # classify: detected or overridden, always one of these
-            self.facts.append(z3.Or(*[got.val == z3.StringVal(o) for o in OPERATIONS]))
+            self.facts.append(z3.Or(*[got.val == str_val(o) for o in OPERATIONS]))
         if name == "ai.provider":  # an override must name a known provider; else detected or "unknown"
-            self.facts.append(z3.Or(*[got.val == z3.StringVal(p) for p in (*PROVIDERS, "unknown")]))
+            self.facts.append(z3.Or(*[got.val == str_val(p) for p in (*PROVIDERS, "unknown")]))
         self.vars[name] = got
         if name == "ai.input_tokens":  # the estimate comes from these: a witness must choose them
             for implied in ("ai.prompt", "ai.messages"):
@@ -209,7 +230,7 @@ class SymEnv:
         free flag, one per text term (a regular-language encoding is exact but stalls the
         string solver, and so did one uninterpreted function of the text); a witness takes
         texts without one."""
-        if z3.is_string_value(s) and "\\" not in s.as_string():  # z3 escapes what is not plain
+        if z3.is_string_value(s) and not any(0xD800 <= ord(c) <= 0xDFFF for c in text_of(s)):
             return z3.BoolVal(False)
         if z3.is_app_of(s, z3.Z3_OP_ITE):
             return z3.If(s.arg(0), self.lone_surrogate(s.arg(1)), self.lone_surrogate(s.arg(2)))
@@ -224,7 +245,7 @@ class SymEnv:
 
     def set_state(self, name: str, value: Sym) -> None:
         self.state[name] = value
-        self.bump()
+        self.bump(("state", name, self.term_id(value.val), self.term_id(value.err)))
 
     # -- witnesses -----------------------------------------------------------------------
 
@@ -236,7 +257,7 @@ class SymEnv:
         out: list[Any] = [z3.Not(flag) for _, flag in self.surrogate_texts.values()]
         out.extend(self.hints)
         if "ai.provider" in self.vars:
-            out.append(z3.Or(*[self.vars["ai.provider"].val == z3.StringVal(p) for p in PROVIDERS]))
+            out.append(z3.Or(*[self.vars["ai.provider"].val == str_val(p) for p in PROVIDERS]))
         for name in ("req.url.path", "req.host"):  # a witness's URL always has them
             if name in self.present:
                 out.append(self.present[name])
@@ -256,7 +277,7 @@ class SymEnv:
         """
         out: list[Any] = self.buildable()
         v = self.vars
-        no_space = z3.Star(z3.Range("!", "~"))
+        no_space = z3.Star(char_range("!", "~"))
 
         def s(name: str) -> Any:
             return v[name].val if name in v else None
@@ -289,19 +310,19 @@ class SymEnv:
             tok = z3.If(size == 0, 0, (size + 3) / 4)
             out.append(v["ai.input_tokens"].val == tok + 4 * n)
         if s("req.method") is not None:
-            out.append(z3.Or(*[s("req.method") == z3.StringVal(m)
+            out.append(z3.Or(*[s("req.method") == str_val(m)
                                for m in ("GET", "POST", "PUT", "PATCH", "DELETE")]))
         if s("req.url.path") is not None:
             out.append(z3.InRe(s("req.url.path"), z3.Concat(
-                z3.Re("/"), z3.Star(z3.Union(z3.Range("a", "z"), z3.Range("0", "9"), z3.Re("/"),
-                                             z3.Re("-"), z3.Re("_"), z3.Re("."))))))
+                z3.Re(str_val("/")), z3.Star(z3.Union(char_range("a", "z"), char_range("0", "9"), z3.Re(str_val("/")),
+                                             z3.Re(str_val("-")), z3.Re(str_val("_")), z3.Re(str_val(".")))))))
         if s("req.host") is not None:
-            out.append(z3.InRe(s("req.host"), z3.Plus(z3.Union(z3.Range("a", "z"), z3.Range("0", "9")))))
+            out.append(z3.InRe(s("req.host"), z3.Plus(z3.Union(char_range("a", "z"), char_range("0", "9")))))
         for m in self.maps.values():
             for key, (present, value) in m.entries.items():
                 if m.values != "string":
                     out.append(z3.And(z3.Length(value) >= 1, z3.Length(value) <= 3))
                     for i in range(3):
                         out.append(z3.Implies(z3.Length(value) > i, z3.And(
-                            z3.InRe(value[i], z3.Star(z3.Range("!", "~"))), z3.Length(value[i]) <= 200)))
+                            z3.InRe(value[i], z3.Star(char_range("!", "~"))), z3.Length(value[i]) <= 200)))
         return out

@@ -20,6 +20,7 @@ from ..cel.runtime.stdlib import RE_ENGINE
 from ..env.declarations import POLICY_VARIABLES
 from .regex import MAX_CHAR, search_holds
 from .symbolic import INT_MAX, INT_MIN, Sym, SymEnv
+from .values import char_range, str_val, text_of
 
 __all__ = ["as_bool", "translate", "translate_source"]
 
@@ -114,7 +115,7 @@ def _literal(env: SymEnv, node: ast.Literal) -> Sym:
     if node.kind == "int":
         return Sym("int", z3.IntVal(v), z3.BoolVal(False))
     if node.kind == "string" and all(ord(c) <= MAX_CHAR for c in v):  # type: ignore[union-attr]
-        return Sym("string", z3.StringVal(v), z3.BoolVal(False))
+        return Sym("string", str_val(v), z3.BoolVal(False))
     return env.unknown(node, "opaque")  # uint, double, bytes, null: not modelled
 
 
@@ -132,7 +133,7 @@ def _index(env: SymEnv, node: ast.Index) -> Sym:
         i = idx.value
         if base.kind == "list":
             n = z3.Length(base.val)
-            return Sym("string", base.val[i] if i >= 0 else z3.StringVal(""),
+            return Sym("string", base.val[i] if i >= 0 else str_val(""),
                        _or(base.err, z3.BoolVal(i < 0), n <= i))  # type: ignore[operator]
         if base.kind == "literal_list" and 0 <= i < len(base.val):  # type: ignore[operator]
             item = base.val[i]
@@ -189,9 +190,9 @@ def _lower_ascii(env: SymEnv, s: Any) -> Any:
     """``s.lowerAscii()``: exact for a text without an ASCII capital (it is the text itself),
     otherwise a text of the same length the solver chooses; a witness takes the exact case."""
     if z3.is_string_value(s):
-        return z3.StringVal(s.as_string().translate(_LOWER))
+        return str_val(text_of(s).translate(_LOWER))
     lower = env.unknown(("lowerAscii", s.get_id()), "string").val
-    plain = z3.InRe(s, z3.Star(z3.Union(z3.Range(chr(0), "@"), z3.Range("[", chr(MAX_CHAR)))))
+    plain = z3.InRe(s, z3.Star(z3.Union(char_range(chr(0), "@"), char_range("[", chr(MAX_CHAR)))))
     env.facts.extend([z3.Length(lower) == z3.Length(s), z3.Implies(plain, lower == s)])
     env.hints.append(plain)
     return lower
@@ -244,7 +245,7 @@ def _operator(env: SymEnv, f: str, vals: list[Sym]) -> Sym | None:
         if coll.kind == "list" and x.kind == "string":
             return Sym("bool", z3.Contains(coll.val, z3.Unit(x.val)), err)
         if coll.kind == "map" and x.kind == "string" and z3.is_string_value(x.val):
-            present, _ = coll.val.entry(x.val.as_string())
+            present, _ = coll.val.entry(text_of(x.val))
             return Sym("bool", present, err)
         return None
     if f == "size" and len(vals) == 1:
@@ -262,7 +263,7 @@ def _operator(env: SymEnv, f: str, vals: list[Sym]) -> Sym | None:
         return Sym("string", _lower_ascii(env, vals[0].val), err)
     if f == "matches" and _same(vals, "string") and z3.is_string_value(vals[1].val):
         s = vals[0].val
-        pattern = vals[1].val.as_string()
+        pattern = text_of(vals[1].val)
         holds = search_holds(s, pattern, re2=RE_ENGINE == "re2")
         if holds is None and pattern.startswith("(?i)"):
             holds = _folded(env, s, pattern)

@@ -21,6 +21,7 @@ from ..env.policy import compile_condition
 from ..env.request import Request
 from ..limits import MemoryStore
 from .symbolic import WITNESS_NOW, SymEnv, prompt_length
+from .values import evaluate, text_of
 
 __all__ = ["PAD_LIMIT", "STATE_FRACTIONS", "Replay", "build", "input_tokens", "pad_to", "replay", "variants", "where_holds"]
 
@@ -29,7 +30,7 @@ _NATIVE_REQ = frozenset({"req.method", "req.url.path", "req.host", "req.headers"
 
 
 def _value(model: z3.ModelRef, term: Any) -> Any:
-    v = model.eval(term, model_completion=True)
+    v = evaluate(model, term)
     if z3.is_true(v):
         return True
     if z3.is_false(v):
@@ -37,10 +38,13 @@ def _value(model: z3.ModelRef, term: Any) -> Any:
     if z3.is_int_value(v):
         return v.as_long()
     if z3.is_string_value(v):
-        return v.as_string()
+        return text_of(v)
     if isinstance(v, z3.SeqRef):
-        n = model.eval(z3.Length(term), model_completion=True).as_long()
-        return [model.eval(term[i], model_completion=True).as_string() for i in range(n)]
+        n = evaluate(model, z3.Length(term))
+        if not z3.is_int_value(n):
+            return None
+        items = [evaluate(model, term[i]) for i in range(n.as_long())]
+        return [text_of(i) for i in items] if all(z3.is_string_value(i) for i in items) else None
     return None
 
 

@@ -1,6 +1,6 @@
 """What the HTML report shows, computed from the ledger (and a store): pure data, no HTML.
 
-Totals by day, team, key and model come from :func:`aigw_policy.ledger.report.summarize`, the
+Totals by day, team, key and model come from :class:`aigw_policy.ledger.report.Summary`, the
 ``usage`` command's own aggregation. The rest is read from each record's ``limits`` entries:
 each limit's latest state (headroom and reset time) per bucket, the denials by rule and reason
 (the record's ``reason``; inferred for a ledger written before records kept one), and what shadow
@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..ledger.record import PENDING, UsageRecord, format_time, parse_time
-from ..ledger.report import Report, summarize
+from ..ledger.report import Report, Summary
 from ..limits.model import Charge, LimitSpec, LimitStore, Outcome
 
 __all__ = ["Facts", "Headroom", "gather"]
@@ -84,18 +84,20 @@ def _reason(rec: UsageRecord, entries: list[dict[str, Any]]) -> str:
     return f"denied with status {rec.status_code}" if rec.status_code else "denied"
 
 
-def gather(records: Sequence[UsageRecord], *, since: str | None, until: str | None, now: datetime,
+def gather(records: Iterable[UsageRecord], *, since: str | None, until: str | None, now: datetime,
            store: LimitStore | None = None, limits: Sequence[LimitSpec] = ()) -> Facts:
-    """The report's facts for the records with ``since <= time < until``."""
-    recs = [r for r in records if (since is None or r.time >= since) and (until is None or r.time < until)]
-    facts = Facts(since, until, format_time(now), summarize(recs, ()), summarize(recs, ("day",)),
-                  summarize(recs, ("team",)), summarize(recs, ("key",)), summarize(recs, ("model",)))
-    facts.by_day.rows.sort(key=lambda row: row.group)
+    """The report's facts for the records with ``since <= time < until``, in one pass: the
+    records are read as they come (a ledger's page at a time), never held together."""
+    summaries = [Summary(by) for by in ((), ("day",), ("team",), ("key",), ("model",))]
     latest: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
     denials: Counter[tuple[str, str]] = Counter()
     shadow: Counter[tuple[str, str]] = Counter()
     unpriced: dict[str, list[int]] = {}
-    for r in recs:
+    for r in records:
+        if (since is not None and r.time < since) or (until is not None and r.time >= until):
+            continue
+        for summary in summaries:
+            summary.add(r)
         if r.cost_usd is None:
             u = unpriced.setdefault(r.model or "-", [0, 0, 0])
             u[0] += 1
@@ -118,6 +120,8 @@ def gather(records: Sequence[UsageRecord], *, since: str | None, until: str | No
             shadow[(str(w.get("rule") or "(unnamed rule)"), what)] += 1
         if r.verdict == "deny":
             denials[(r.rule or "(default decision)", _reason(r, entries))] += 1
+    facts = Facts(since, until, format_time(now), *(summary.done() for summary in summaries))
+    facts.by_day.rows.sort(key=lambda row: row.group)
     facts.denials = [(rule, reason, n) for (rule, reason), n in sorted(denials.items(), key=lambda kv: (-kv[1], kv[0]))]
     facts.shadow = [(rule, what, n) for (rule, what), n in sorted(shadow.items(), key=lambda kv: (-kv[1], kv[0]))]
     facts.unpriced = sorted(((m, *u) for m, u in unpriced.items()),  # type: ignore[misc]

@@ -112,3 +112,26 @@ def test_a_request_the_gateway_denied_costs_nothing_and_is_not_unpriced(tmp_path
     report = summarize(records, by=["model"], since=None)
     total = report.total.metrics()
     assert (total["unpriced_requests"], total["estimated_requests"], total["cost_usd"]) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("text", ["99999999999d", "1000000w", "9" * 5000 + "h"])
+@pytest.mark.parametrize("command", ["usage", "report"])
+def test_a_count_past_any_date_is_bad_input(tmp_path, command: str, text: str) -> None:
+    from aigw_policy.cli import app
+
+    url = f"sqlite:{tmp_path / 'u.db'}"
+    with Ledger(url) as ledger:
+        ledger.record_many(_records())
+    for option in ("--since", "--until"):
+        argv = [command, "--ledger", url, option, text] + (["-o", str(tmp_path / "r.html")] if command == "report" else [])
+        out = CliRunner().invoke(app, argv)
+        assert out.exception is None or isinstance(out.exception, SystemExit), repr(out.exception)
+        assert out.exit_code == 2, out.output
+        assert "too far back" in out.output, out.output
+
+
+def test_a_date_before_year_1000_keeps_time_order() -> None:
+    # text order is time order only with four-digit years: `999-...` sorted after `2026-...`
+    assert parse_since("0999-01-01", NOW) == "0999-01-01T00:00:00.000000Z"
+    rep = summarize(_records(), ("team",), parse_since("0999-01-01", NOW)).to_dict()
+    assert rep["total"]["requests"] == 4

@@ -4,6 +4,7 @@ every example and every broken fixture, published at once on open and debounced 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from .client import LspClient
-from .conftest import ROOT, position
+from .conftest import ROOT
 
 FILES = sorted([*(ROOT / "examples").glob("*.aigw"), *(ROOT / "examples").glob("*.yaml"),
                 *(p for p in (ROOT / "tests" / "data" / "broken").iterdir()
@@ -36,9 +37,12 @@ def linted() -> dict[str, list[dict]]:
 
 def expected(d: dict, text: str) -> dict:
     """A `lint --format json` diagnostic as the LSP one it must be."""
+    lines = re.split(r"\r\n|\r|\n", text)  # as an editor shows them: lint's line N is the editor's N
+
     def at(line: int, column: int) -> dict:
-        starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
-        return position(text, starts[line - 1] + column - 1)
+        head = lines[line - 1][:column - 1]
+        assert len(head) == column - 1, (line, column)  # a column past its line's end: wrong
+        return {"line": line - 1, "character": len(head.encode("utf-16-le", "surrogatepass")) // 2}
 
     span = d["span"]
     return {
@@ -59,6 +63,43 @@ def test_open_publishes_what_lint_reports(server: LspClient, linted: dict[str, l
     want = [expected(d, text) for d in linted[str(path)]]
     assert [{k: d[k] for k in ("code", "severity", "message", "range")} for d in got] == want
     assert all(d["source"] == "aigw-policy" for d in got)
+
+
+# An emoji (two UTF-16 units) before the fault, and every line end an editor may keep: the
+# editor's range is lint's line and column, converted, whatever the line ends (lint counted
+# only `\n` before, so a file with `\r` line ends was all on its line 1).
+EMOJI = {
+    "aigw": 'policy "p😀" {\n  on request {\n    rule "😀" {\n      when ai.modl == "😀😀" && identity.tem == "x"\n'
+            '      deny\n    }\n  }\n}\n',
+    "yaml": 'on_http_request:\n  - name: "😀😀 rule"\n    expressions: ["ai.modl == \'😀\' && identity.tem == \'x\'"]\n'
+            '    actions: [{type: deny, config: {status_code: 99}}]\n',
+}
+
+
+BROKEN = ROOT / "tests" / "data" / "broken"
+LINE_ENDS = [Path(p) for p in ("yaml-syntax-error.yaml", "word-operators.aigw", "cel-syntax-error.yaml",
+                               "duplicate-limit-name.yaml", "bad-interpolation.aigw", "json-syntax-error.json")]
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+@pytest.mark.parametrize("text", [*EMOJI.items(), *((LANGUAGE[p.suffix], (BROKEN / p).read_text()) for p in LINE_ENDS)],
+                         ids=lambda t: t[0] if isinstance(t, tuple) else t)
+def test_every_line_end_and_emoji_gets_lints_places(server: LspClient, text: tuple[str, str], end: str,
+                                                    tmp_path: Path) -> None:
+    language, body = text
+    body = body.replace("\n", end)
+    path = tmp_path / f"policy.{ {'aigw': 'aigw', 'yaml': 'yaml', 'json': 'json'}[language]}"
+    path.write_bytes(body.encode())
+    out = subprocess.run([sys.executable, "-m", "aigw_policy.cli", "lint", "--format", "json", str(path)],
+                         capture_output=True, text=True, cwd=ROOT, check=False)
+    want = [expected(d, body) for d in json.loads(out.stdout)["diagnostics"]]
+    assert want
+    uri = path.as_uri()
+    server.open(uri, body, language)
+    got = server.diagnostics(uri, 1)
+    server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+    server.diagnostics(uri)
+    assert [{k: d[k] for k in ("code", "severity", "message", "range")} for d in got] == want
 
 
 def test_a_change_is_linted_and_stale_runs_never_publish_last(server: LspClient) -> None:

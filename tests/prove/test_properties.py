@@ -24,6 +24,8 @@ ATOMS = [
     "'web' in ai.tools", "size(ai.tools) > 1", "ai.stream",
     "identity.labels['env'] == 'prod'", "'env' in identity.labels",
     "ai.prompt.contains('secret')", "req.headers['x-team'][0] == 'blue'", "size(ai.prompt) > 12",
+    # session 23: strings ordered, a text z3 would read as an escape, what a limit or set-vars leaves
+    "ai.prompt < 'b'", "ai.prompt.contains('\\\\u{41}')", "'rl' in limits", "has(vars.tier)",
 ]
 ACTIONS = [
     "{type: deny}", "{type: deny, config: {status_code: 451}}", "{type: allow}", "{type: log}",
@@ -33,6 +35,9 @@ ACTIONS = [
     "{type: max-tokens, config: {input: 30}}", "{type: set-model, config: {model: gpt-4o}}",
     "{type: deny, config: {message: 'no ${identity.team}'}}",
     "{type: deny, config: {status_code: 452, enforce: false}}", "{type: max-tokens, config: {output: 500, enforce: false}}",
+    "{type: rate-limit, config: {name: rl, capacity: 100, rate: 1m, bucket_key: [ai.model]}}",
+    "{type: token-limit, config: {name: tl, capacity: 100000, rate: 1h, bucket_key: [ai.model], cost: 'ai.input_tokens * 2'}}",
+    "{type: set-vars, config: {vars: [{tier: gold}]}}",
 ]
 
 
@@ -49,6 +54,15 @@ def conditions(draw: Any, depth: int = 2) -> str:
 @st.composite
 def policies(draw: Any) -> str:
     lines = [f"default: {draw(st.sampled_from(['allow', 'deny']))}", "on_http_request:"]
+    limits: set[str] = set()  # a limit's name is the policy's once
+
+    def first_use(action: str) -> str:
+        name = action.partition("{name: ")[2].partition(",")[0]
+        if name and name in limits:
+            return "{type: log}"
+        limits.add(name)
+        return action
+
     for i in range(draw(st.integers(1, 4))):
         lines.append(f"  - name: r{i}")
         exprs = draw(st.lists(conditions(), max_size=2))
@@ -58,7 +72,8 @@ def policies(draw: Any) -> str:
             lines.append("    on_error: skip")
         if draw(st.integers(0, 3)) == 0:
             lines.append("    mode: shadow")
-        lines.append("    actions: [" + ", ".join(draw(st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=2))) + "]")
+        actions = map(first_use, draw(st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=2)))
+        lines.append("    actions: [" + ", ".join(actions) + "]")
     return "\n".join(lines) + "\n"
 
 
@@ -71,7 +86,7 @@ def requests(draw: Any) -> dict[str, Any]:
         identity["labels"] = {"env": draw(st.sampled_from(["prod", "dev"]))}
     body: dict[str, Any] = {"model": draw(st.sampled_from(MODELS)),
                             "messages": [{"role": "user", "content": draw(st.sampled_from(
-                                ["hi", "the secret is out", "a b c d e f g h i j k l m n o p q r s t u v w"]))}]}
+                                ["hi", "the secret is out", "a b c d e f g h i j k l m n o p q r s t u v w", "x\\u{41}", "A"]))}]}
     if draw(st.booleans()):
         body["max_tokens"] = draw(st.sampled_from([10, 50, 100, 600, 2000]))
     if draw(st.booleans()):
