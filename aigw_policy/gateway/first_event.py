@@ -233,6 +233,8 @@ def stream_error(prefix: bytes, framing: str = "sse") -> tuple[int, Any] | None:
     """
     events: Iterable[tuple[str, str]]
     if framing == "sse":
+        if b"error" not in prefix and b"failed" not in prefix:  # no event says one (_event_error's words)
+            return None
         events = sse_events(prefix)  # (read as far as the first error)
     else:
         parser = _parser(framing)

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from aigw_policy.gateway import first_event
@@ -24,7 +24,8 @@ from aigw_policy.providers.framing import SSEParser
 
 PIECES = [b"data: ", b"data:", b"event: ", b"event: message_start", b"event: error", b": keep-alive", b"\n", b"\r",
           b"\r\n", b"\n\n", b"\xef\xbb\xbf", b"{", b"}", b'"type"', b":", b'"message_start"', b'"error"', b",",
-          b'{"choices": []}', b'{"type": "ping"}', b'{"error": {"code": 503}}', b"[DONE]", b"x", b"\xff", b" "]
+          b'{"choices": []}', b'{"type": "ping"}', b'{"error": {"code": 503}}', b"[DONE]", b"x", b"\xff", b" ",
+          b"event: response.failed", b'{"type": "response.failed", "response": {"status": "failed"}}']
 
 streams = st.lists(st.sampled_from(PIECES), max_size=40).map(b"".join)
 
@@ -105,3 +106,15 @@ def test_the_error_a_stream_says_is_the_callers_own() -> None:
     assert status == 503
     said["error"]["message"] = "changed"
     assert parsed_json.kept(data) == json.loads(data)
+
+
+@settings(max_examples=400, deadline=None)
+@given(streams)
+@example(b'data: {"type": "response.failed", "response": {"status": "failed"}}\n\n')  # "failed", no "error"
+@example(b'event: error\ndata: {"type": "x"}\n\n')
+def test_a_stream_error_is_found_whatever_the_shortcut(prefix: bytes) -> None:
+    """``stream_error`` skips an SSE prefix with no ``error`` nor ``failed`` in its bytes (no
+    event of it can say one): the same answer as reading every event."""
+    expected = next((failed for name, data in SSEParser().feed(prefix)
+                     if (failed := first_event._event_error(name, data, "sse")) is not None), None)
+    assert stream_error(prefix) == expected
