@@ -12,7 +12,8 @@ from ..cel.runtime.network import unmapped
 
 __all__ = ["conn_of", "http_version", "server_name", "timestamp_of"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UTC = timezone.utc
+_EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
 
 
 def conn_of(client: Any, server: Any) -> dict[str, Any]:
@@ -60,7 +61,21 @@ def server_name(scope: Mapping[str, Any]) -> str:
     return f"{host}:{port}" if port else str(host)
 
 
+_last_second: tuple[int, tuple[int, int, int, int, int, int]] = (0, (1970, 1, 1, 0, 0, 0))
+"""The last whole second :func:`timestamp_of` met and its date and time: every request makes
+two or three timestamps, nearly always in the second of the one before."""
+
+
 def timestamp_of(ns: int) -> datetime:
     """A wall-clock time in nanoseconds since the epoch, as the ``datetime`` a timestamp
-    variable takes (microseconds: a ``datetime``'s grain)."""
-    return _EPOCH + timedelta(microseconds=ns // 1000)
+    variable takes (microseconds: a ``datetime``'s grain): ``_EPOCH + timedelta(microseconds=ns
+    // 1000)``, the second's date and time worked out once (that sum is ~7,000 instructions, a
+    ``datetime`` made of its fields ~2,600)."""
+    global _last_second
+    second, rest = divmod(ns, 1_000_000_000)
+    last = _last_second
+    if last[0] != second:
+        at = _EPOCH + timedelta(seconds=second)
+        last = _last_second = (second, (at.year, at.month, at.day, at.hour, at.minute, at.second))
+    year, month, day, hour, minute, sec = last[1]
+    return datetime(year, month, day, hour, minute, sec, rest // 1000, _UTC)

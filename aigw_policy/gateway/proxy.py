@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from functools import lru_cache
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -358,6 +359,7 @@ _HOSTS = {"api.openai.com": "openai", "api.anthropic.com": "anthropic",
 _HOST_SUFFIXES = {".openai.azure.com": "openai"}
 
 
+@lru_cache(maxsize=1024)  # a pure function of the path, asked by every exchange (~14,000 instructions)
 def _credential_api(path: str) -> str:
     """Whose ``upstream_auth`` entry a request to ``path`` gets at an upstream of no known host:
     its wire format's own (``anthropic``, ``gemini``), else ``openai``'s (a Bedrock, Cohere or

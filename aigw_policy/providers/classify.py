@@ -305,6 +305,7 @@ no completion whatever the body looks like (Sora's ``/videos`` and ``/videos/{id
 take a ``prompt``: they were a completion)."""
 
 
+@lru_cache(maxsize=1024)  # a pure function of the request line, asked by every exchange (~15,000 instructions)
 def inference_endpoint(method: str, path: str) -> bool:
     """Whether ``method path`` asks a provider for inference: a POST to an API whose path
     says what it is (chat, completions, Responses, embeddings, Anthropic messages, Gemini's
