@@ -219,15 +219,16 @@ def stored_response(response: Mapping[str, Any]) -> str | None:
             return None
         return rid if _STORED_ID.fullmatch(f'"id":"{rid}"') else None
     if isinstance(body, str):
-        found, head_ok, unstored = _STORED_ID.search(body, 0, 4096), _OBJECT.search(body, 0, 4096), _NOT_STORED
-    elif isinstance(body, (bytes, bytearray)):
-        found, head_ok, unstored = _STORED_ID_B.search(body, 0, 4096), _OBJECT_B.search(body, 0, 4096), _NOT_STORED_B
-    else:
-        return None
-    if found is None or head_ok is None or unstored.search(body) is not None:  # type: ignore[arg-type]
-        return None
-    rid = found.group(1)
-    return rid if isinstance(rid, str) else rid.decode()
+        found = _STORED_ID.search(body, 0, 4096)
+        if found is None or _OBJECT.search(body, 0, 4096) is None or _NOT_STORED.search(body) is not None:
+            return None
+        return found.group(1)
+    if isinstance(body, (bytes, bytearray)):
+        found_b = _STORED_ID_B.search(body, 0, 4096)
+        if found_b is None or _OBJECT_B.search(body, 0, 4096) is None or _NOT_STORED_B.search(body) is not None:
+            return None
+        return found_b.group(1).decode()
+    return None
 
 
 _INTERACTION_RUNNING = frozenset(("queued", "in_progress"))
