@@ -195,7 +195,7 @@ class Flow:
         "limit_entries", "charges", "effects", "errors", "stop", "response_stop", "notes",
         "usage", "cost", "reserved", "released", "store_error", "response", "upstream",
         "lowered_output", "model", "provider", "deferred", "prompt_chars", "route", "metrics", "would_deny",
-        "shard", "estimate", "no_response", "per_attempt", "pinned",
+        "shard", "estimate", "no_response", "per_attempt", "pinned", "continued",
     )
 
     def __init__(self, cp: CompiledPolicy, rid: str, now: float, act: dict[str, Any], ai: AiRequest,
@@ -235,7 +235,8 @@ class Flow:
         self.estimate: tuple[Any, ...] | None = None  # charging's estimated Usage, for the next limit
         self.no_response = False  # no response phase runs after an admitted reserve (nothing reads limits[...])
         self.per_attempt: list[tuple[CompiledRule, CompiledAction]] = []  # limits left to the route's attempts
-        self.pinned: dict[str, Any] | None = None  # a background response's owner (routing/owners.py)
+        self.pinned: dict[str, Any] | None = None  # a stored response's owner, for a read of it (routing/owners.py)
+        self.continued: tuple[str, dict[str, Any]] | None = None  # (previous_response_id, its owner) of a turn
 
     def shadow_deny(self, status: int, reason: str, rule: CompiledRule) -> None:
         """A denial that is not enforced (``mode: shadow``, ``enforce: false``): the first, in

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..cel import CelError
 from ..providers import extract_usage
-from ..providers.background import background_of
+from ..providers.background import background_of, stored_response
 from ..providers.prices import Cost
 from .actions import run_action
 from .charging import (charge_later, charge_unrouted, check_deferred, limit, report_once, reserve, settle, settle_background,
@@ -95,12 +95,22 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
             yield from settle(flow, flow.response, flow.usage, flow.cost)  # type: ignore[arg-type]
         if background is not None and background[0] != "pending":  # finished, or cut (its estimate)
             yield from report_once(flow, background[1])
-        elif background is not None and flow.route is not None and flow.route.served is not None:
-            flow.route.background = background[1]  # queued: its reads go to the attempt that served it
+        if flow.route is not None and flow.route.served is not None:  # its reads go to the attempt that served it
+            flow.route.held = background[1] if background is not None and background[0] == "pending" else \
+                _stored(flow)
         if flow.route is not None:
             yield from settle_served(flow, flow.response, flow.usage, flow.cost,  # type: ignore[arg-type]
                                      settled=background is not None)
     _response_end(flow, read)
+
+
+def _stored(flow: Flow) -> str | None:
+    """The id of the response a served ``POST /v1/responses`` made that its provider keeps
+    (:func:`~aigw_policy.providers.background.stored_response`), else None."""
+    ai = flow.ai
+    if ai.api != "openai" or ai.operation != "responses" or not ai.inference or flow.response is None:
+        return None
+    return stored_response(flow.response)
 
 
 def _background(flow: Flow) -> tuple[str, str] | None:

@@ -80,8 +80,9 @@ class RouteRun:
     planner: Any = None
     """The route that made ``plan`` when it is not the action's: the action's without the
     settings that refused (not enforced); its providers, models and keys are the candidates'."""
-    background: str | None = None
-    """The id of the background response the served attempt queued (its reads go there)."""
+    held: str | None = None
+    """The id of the response the served attempt's provider keeps (a background one it queued,
+    or any stored one): its reads and the turns that continue it go there."""
 
     @property
     def route(self) -> Any:
@@ -113,6 +114,8 @@ def route_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
     if pinned is not None and flow.ai.api != "openai":  # a read of OpenAI's Responses API, whatever its path said
         flow.ai = replace(flow.ai, api="openai")
     plan: Plan = pinned or route.plan(ai, flow.act, flow.metrics, random.Random(flow.rid))
+    if flow.continued is not None and pinned is None and plan.error is None:
+        plan = _continued(plan, *flow.continued)
     rec = flow.rec
     shadow, planner = "", None
     if plan.error is not None and route.on_error == "halt" and (rule.shadow or action.config.enforce is False):
@@ -148,6 +151,22 @@ def _pinned(route: Any, owner: dict[str, Any]) -> Plan | None:
     if key_id is not None and all(k.id != key_id for k in route.provider(pid).keys):
         return None
     return Plan("openai", (model,), (), (Candidate(pid, model, key_id),), pinned=True)
+
+
+def _continued(plan: Plan, previous: str, owner: dict[str, Any]) -> Plan:
+    """The plan of a turn that continues stored response ``previous`` (``previous_response_id``):
+    only the candidates of the provider and key that hold it are tried, in the plan's order
+    (any other answers OpenAI's 400 ``previous_response_not_found``); the others are skipped
+    with the reason. When the plan has none of them (the route no longer offers that provider
+    or key, or its strategies left them out), it is tried as planned."""
+    held = (owner.get("provider"), owner.get("key_id"))
+    if not any(c.skipped_because is None and (c.provider, c.key_id) == held for c in plan.candidates):
+        return plan
+    key = f" key `{held[1]}`" if held[1] is not None else ""
+    why = f"previous response `{previous}` is held by provider `{held[0]}`{key}"
+    return replace(plan, candidates=tuple(
+        c if c.skipped_because is not None or (c.provider, c.key_id) == held else replace(c, skipped_because=why)
+        for c in plan.candidates))
 
 
 def _without_refusal(flow: Flow, rule: CompiledRule, route: Any, ai: Any,

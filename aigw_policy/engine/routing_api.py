@@ -17,12 +17,14 @@ The loop a caller runs (the gateway's, or a library user's)::
 
 from __future__ import annotations
 
+import json
 import threading
 import time as _time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..limits.model import AsyncLimitStore, LimitStore
 from ..routing.model import AttemptOutcome, Finished, Next, RouteMetrics, Serve
@@ -33,7 +35,7 @@ from .errors import UnknownRequestError
 from .flow import Flow, Need
 from .pending import Parked
 
-__all__ = ["ReadMetrics", "ReadOwner", "RoutingMixin", "owner_of", "pinned_owner"]
+__all__ = ["ReadMetrics", "ReadOwner", "RoutingMixin", "continued_of", "owner_of", "pinned_owner"]
 
 Step = Next | Serve | Finished
 
@@ -71,11 +73,32 @@ def owner_of(flow: Flow) -> tuple[str, dict[str, Any]] | None:
     """The background response a completed routed request queued and who serves its reads
     (the attempt that served it, and the caller's identity as a hash), or None."""
     run = flow.route
-    if run is None or run.background is None or run.served is None:
+    if run is None or run.held is None or run.served is None:
         return None
     served = run.served
-    return run.background, {"provider": served["provider"], "model": served["model"], "key_id": served["key_id"],
+    return run.held, {"provider": served["provider"], "model": served["model"], "key_id": served["key_id"],
                             "creator": creator_of(flow.identity)}
+
+
+def continued_of(req: Any) -> str | None:
+    """The stored response a ``POST .../responses`` continues (its body's
+    ``previous_response_id``, an id as OpenAI writes them), or None: its turn goes to the
+    provider and key that hold it (:func:`~.route.route_action`)."""
+    r = req.request
+    method, url, body = (r.get("method", "POST"), r["url"], r.get("body")) if isinstance(r, dict) else (
+        r.method, r.url, r.body)
+    if isinstance(body, (str, bytes)) and ("previous_response_id" in body if isinstance(body, str)
+                                           else b"previous_response_id" in body):
+        try:
+            body = json.loads(body)
+        except (ValueError, RecursionError):
+            return None
+    if type(body) is not dict or method.upper() != "POST":
+        return None
+    previous = body.get("previous_response_id")
+    if type(previous) is not str or not previous.startswith("resp_") or len(previous) > 200:
+        return None
+    return previous if urlsplit(url).path.rstrip("/").endswith("/responses") else None
 
 
 def pinned_owner(found: Any, identity: Any) -> dict[str, Any] | None:

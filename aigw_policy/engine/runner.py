@@ -35,7 +35,7 @@ from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
 from .phases import Cursor, answered_plain, gateway_answer, request_plain, request_steps, response_plain, response_steps
 from . import pending
 from .pending import Kept, Parked, park
-from .routing_api import ReadMetrics, ReadOwner, RoutingMixin, _simulated, owner_of, pinned_owner
+from .routing_api import ReadMetrics, ReadOwner, RoutingMixin, _simulated, continued_of, owner_of, pinned_owner
 from ..routing.compile import billed_as
 from ..routing.metrics import MemoryRouteMetrics
 from ..routing.owners import MemoryOwners, Owners
@@ -520,6 +520,9 @@ class Engine(RoutingMixin):
             flow.metrics = None if isinstance(metrics, StoreFailed) else metrics
         if cur is None and self.compiled.routed and (read := _read_of(req)) is not None:
             flow.pinned = pinned_owner((yield ReadOwner(self.owners, read)), flow.identity)
+        elif cur is None and self.compiled.routed and (previous := continued_of(req)) is not None:
+            owner = pinned_owner((yield ReadOwner(self.owners, previous)), flow.identity)
+            flow.continued = (previous, owner) if owner is not None else None
         if not expect_response and req.response is None and QUIET_RESERVE:  # (whatever was read above)
             flow.no_response = True  # settled at the estimate: no text reads what the reserve publishes
         yield from request_steps(flow, cur)

@@ -30,7 +30,8 @@ from typing import Any, Literal
 
 from .batches import batch_state
 
-__all__ = ["PENDING_NOTE", "background_of", "background_state", "charge_id", "interaction_state", "response_read"]
+__all__ = ["PENDING_NOTE", "background_of", "background_state", "charge_id", "interaction_state", "response_read",
+           "stored_response"]
 
 _RUNNING = frozenset(("queued", "in_progress"))
 _FINISHED = frozenset(("completed", "incomplete", "failed", "cancelled"))
@@ -165,19 +166,68 @@ def _last_event(raw: Any, key: str, wanted: Callable[[Any], bool]) -> Mapping[st
     return None
 
 
-def _first_response(stream: str | bytes | bytearray) -> Mapping[str, Any] | None:
+def _first_response(stream: str | bytes | bytearray, background: bool = True) -> Mapping[str, Any] | None:
     """The ``response`` of a Responses stream's first event that has one (``response.created``),
-    among its first 64 KiB, when it says ``"background": true``."""
+    among its first 64 KiB, when it says ``"background": true`` (or whatever it says, when not
+    ``background``)."""
     head = stream[:1 << 16]
     text = head if isinstance(head, str) else bytes(head).decode("utf-8", "replace")
     for line in text.splitlines()[:8]:
-        if line.startswith("data:") and '"response"' in line[:4096] and _TRUE.search(line, 0, 4096) is not None:
+        if line.startswith("data:") and '"response"' in line[:4096] and (
+                not background or _TRUE.search(line, 0, 4096) is not None):
             try:
                 event = json.loads(line[5:])
             except (ValueError, RecursionError):
                 return None
             found = event.get("response") if isinstance(event, Mapping) else None
             return found if isinstance(found, Mapping) else None
+    return None
+
+
+_STORED_ID = re.compile(r'"id"\s*:\s*"(resp_[A-Za-z0-9_-]{1,200})"')
+_STORED_ID_B = re.compile(_STORED_ID.pattern.encode())
+_OBJECT = re.compile(r'"object"\s*:\s*"response"')
+_OBJECT_B = re.compile(_OBJECT.pattern.encode())
+_NOT_STORED = re.compile(r'"store"\s*:\s*false')
+_NOT_STORED_B = re.compile(_NOT_STORED.pattern.encode())
+
+
+def stored_response(response: Mapping[str, Any]) -> str | None:
+    """The id of the response an answer to ``POST /v1/responses`` says its provider keeps: a
+    2xx Response object (JSON, or a stream's ``response.created``) whose ``store`` is not
+    ``false`` (OpenAI stores every response unless asked not to). The SDK names it next in
+    ``responses.retrieve(id)`` and ``previous_response_id``; it lives with the key that made it.
+    A text body is not parsed: its id is read from its first 4 KiB (a Response object's ``id``
+    comes first), and ``"store": false`` anywhere in it counts as not kept (a nested key of
+    that name and value only costs a read the gateway then refuses, as before).
+
+    >>> stored_response({"status_code": 200, "body": {"id": "resp_1", "object": "response", "output": []}})
+    'resp_1'
+    >>> stored_response({"status_code": 200, "body": b'{"id": "resp_1", "object": "response", "store": false}'})
+    >>> stored_response({"status_code": 400, "body": {"id": "resp_1", "object": "response"}})
+    """
+    status = response.get("status_code") if isinstance(response, Mapping) else None
+    parts = _answer_parts(response) if type(status) is int and 200 <= status < 300 else None
+    if parts is None:
+        return None
+    body, stream = parts
+    if isinstance(stream, (str, bytes, bytearray)):
+        body = _first_response(stream, background=False)
+    if isinstance(body, Mapping):
+        rid = body.get("id")
+        if body.get("object") != "response" or body.get("store") is False or not isinstance(rid, str):
+            return None
+        return rid if _STORED_ID.fullmatch(f'"id":"{rid}"') else None
+    if isinstance(body, str):
+        found = _STORED_ID.search(body, 0, 4096)
+        if found is None or _OBJECT.search(body, 0, 4096) is None or _NOT_STORED.search(body) is not None:
+            return None
+        return found.group(1)
+    if isinstance(body, (bytes, bytearray)):
+        found_b = _STORED_ID_B.search(body, 0, 4096)
+        if found_b is None or _OBJECT_B.search(body, 0, 4096) is None or _NOT_STORED_B.search(body) is not None:
+            return None
+        return found_b.group(1).decode()
     return None
 
 
