@@ -13,6 +13,8 @@ unformatted files), 2 bad usage or unreadable input; ``prove`` adds 3, unknown.
 
 from __future__ import annotations
 
+import io
+import sys
 from typing import Annotated
 
 import typer
@@ -68,4 +70,9 @@ app.command("lsp", help="Run the language server for editors (LSP over stdio).")
 
 
 def main() -> None:
+    # A request's JSON may hold a lone surrogate (`"\ud800"`), which no UTF-8 stream takes:
+    # printed as its escape, visible in text and the same escape again in JSON output.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     app()

@@ -182,8 +182,9 @@ class UsageRecord:
                 continue
             if attr in _JSON and value is not None and not isinstance(value, str):
                 value = json.dumps(value, sort_keys=True, separators=(",", ":"))
-            if not _TYPES[attr](value):
-                raise TypeError(f"`{FIELDS[attr]}` is {type(value).__name__}: not a usage record's")
+            wrong = wrong_field(attr, value)
+            if wrong is not None:
+                raise TypeError(wrong.replace(f"`{attr}`", f"`{FIELDS[attr]}`", 1))
             kwargs[attr] = value
         return cls(**kwargs)
 
@@ -220,11 +221,27 @@ def _is_text(v: Any) -> bool:
     return v is None or isinstance(v, str)
 
 
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)
+
+
+def _is_time(v: Any) -> bool:
+    """The one form :func:`format_time` writes (UTC, fixed width): a ledger's reads compare
+    times as text (`since <= time < until` in SQL, `--by day` as its first ten characters),
+    so a time in another form (an offset, no fraction, a word) would be misplaced, not read."""
+    if not isinstance(v, str) or not _TIME.fullmatch(v):
+        return False
+    try:
+        datetime.strptime(v, "%Y-%m-%dT%H:%M:%S.%fZ")
+    except ValueError:  # 2026-02-30
+        return False
+    return True
+
+
 _COUNTS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_creation_input_tokens",
            "cache_creation_1h_input_tokens", "reasoning_tokens", "total_tokens")
 _TYPES = {name: _is_text for name in COLUMNS} | dict.fromkeys(_COUNTS, _is_int) | {
     "request_id": lambda v: isinstance(v, str) and bool(v),
-    "time": lambda v: isinstance(v, str) and bool(v),
+    "time": _is_time,
     "stream": lambda v: type(v) is bool,
     "max_output_tokens": lambda v: v is None or _is_int(v),
     "status_code": lambda v: v is None or _is_int(v),
@@ -241,7 +258,12 @@ _TYPES = {name: _is_text for name in COLUMNS} | dict.fromkeys(_COUNTS, _is_int) 
 
 def wrong_field(name: str, value: Any) -> str | None:
     """Why ``value`` cannot be field ``name`` of a record (its type named), or None."""
-    return None if _TYPES[name](value) else f"`{name}` is {type(value).__name__}: not a usage record's"
+    if _TYPES[name](value):
+        return None
+    if name == "time" and isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        return f"`time` is {shown!r}: not a UTC time as the ledger writes it (2026-11-26T12:00:00.000000Z)"
+    return f"`{name}` is {type(value).__name__}: not a usage record's"
 
 
 def make_record(

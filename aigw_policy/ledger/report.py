@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -230,6 +231,20 @@ def shown(value: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
 
 
+def columns(text: str) -> int:
+    """How many terminal columns ``text`` takes: East Asian wide and full-width characters
+    (CJK, most emoji) two, combining marks and format characters (a zero-width space) none."""
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(c) or unicodedata.category(c) in ("Me", "Cf")
+               else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int, *, left: bool) -> str:
+    fill = " " * max(0, width - columns(text))
+    return text + fill if left else fill + text
+
+
 def _cell(row: Row, metric: str) -> str:
     value = row.metric(metric)
     if metric == "cost_usd":
@@ -248,11 +263,11 @@ def render_table(report: Report) -> str:
     if not report.by:
         body = []
     rows = [head, *body, total]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    widths = [max(columns(row[i]) for row in rows) for i in range(len(head))]  # as a terminal draws them
     nby = len(report.by)
 
     def fmt(row: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i < nby else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+        return "  ".join(_pad(c, w, left=i < nby) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     lines = [fmt(head), rule, *(fmt(r) for r in body)]

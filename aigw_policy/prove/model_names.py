@@ -20,8 +20,8 @@ from typing import Any
 import z3
 
 from ..engine.model_names import FOLDS, MAX_NAME, SEPARATORS, WHITESPACE, fold
-from .regex import MAX_CHAR, glob_after
-from .values import char_range, str_val
+from .regex import glob_after
+from .values import TEXT_MAX, char_range, str_val
 
 __all__ = ["allow_holds", "deny_holds"]
 
@@ -67,7 +67,7 @@ def _lit(text: str) -> Any:
 
 def _glob(pattern: str) -> Any | None:
     """The raw texts whose folding matches the folded glob ``pattern`` (None: not encoded)."""
-    if any(c in "[?" or c in WHITESPACE or ord(c) > MAX_CHAR for c in pattern):
+    if any(c in "[?" or c in WHITESPACE or ord(c) > TEXT_MAX for c in pattern):
         return None
     parts: list[Any] = []
     lit = ""

@@ -21,7 +21,7 @@ from .semantics import Encoding, Outcome, RuleFacts, encode
 from .solving import Budget, check
 from .symbolic import SymEnv
 from .translate import translate_source
-from .values import evaluate
+from .values import TEXT_MAX, Unencodable, evaluate
 from .witness import Replay, input_tokens, pad_to, replay, variants, where_holds
 
 __all__ = ["Answer", "Budget", "RuleAnswer", "equiv", "query", "rules"]
@@ -134,12 +134,24 @@ def _same(got: Replay | None, claimed: dict[str, Any] | None) -> bool:
     return got is not None and claimed is not None and got.claims() == claimed
 
 
+_UNENCODABLE = (f"the policy names a character above U+{TEXT_MAX:X} in a text the solver needs, "
+                "and its texts do not hold such characters exactly")
+
+
 def rules(cp: CompiledPolicy, *, limits_ok: bool = False, budget: Budget | None = None,
           witnesses: bool = True) -> list[RuleAnswer]:
     """Each rule: ``reachable`` (with a witness), ``unreachable``, ``shadowed`` or ``unknown``.
     The budget's total time bounds the encoding too: it is checked between rules, and the
     rules left when it is spent are ``unknown``, unasked (and not encoded)."""
-    budget = budget or Budget()
+    try:
+        return _rules(cp, limits_ok, budget or Budget(), witnesses)
+    except Unencodable:
+        return [RuleAnswer(r.label, r.position, phase, "unknown", _UNENCODABLE)
+                for phase, rs in (("on_http_request", cp.request_rules), ("on_http_response", cp.response_rules))
+                for r in rs]
+
+
+def _rules(cp: CompiledPolicy, limits_ok: bool, budget: Budget, witnesses: bool) -> list[RuleAnswer]:
     answers: list[RuleAnswer] = []
     _fresh_context()  # one context and one encoding for all the rules; a fresh solver per check
     env = SymEnv()
@@ -315,7 +327,13 @@ def _enders(budget: Budget, model: z3.ModelRef, rules: list[RuleFacts], position
 def query(cp: CompiledPolicy, where: str, verdict: str, *, limits_ok: bool = False,
           budget: Budget | None = None) -> Answer:
     """Is there a request satisfying ``where`` that gets ``verdict``?"""
-    budget = budget or Budget()
+    try:
+        return _query(cp, where, verdict, limits_ok, budget or Budget())
+    except Unencodable:
+        return Answer("unknown", None, [{"reason": _UNENCODABLE}])
+
+
+def _query(cp: CompiledPolicy, where: str, verdict: str, limits_ok: bool, budget: Budget) -> Answer:
     _fresh_context()
     env = SymEnv()
     w = translate_source(env, where)
@@ -361,7 +379,13 @@ def _proof(budget: Budget, env: SymEnv, outs: list[Outcome], premise: Any, resul
 def equiv(old: CompiledPolicy, new: CompiledPolicy, *, limits_ok: bool = False,
           budget: Budget | None = None) -> Answer:
     """``equivalent``, or a request on which the verdict or status differs."""
-    budget = budget or Budget()
+    try:
+        return _equiv(old, new, limits_ok, budget or Budget())
+    except Unencodable:
+        return Answer("unknown", None, [{"reason": _UNENCODABLE}])
+
+
+def _equiv(old: CompiledPolicy, new: CompiledPolicy, limits_ok: bool, budget: Budget) -> Answer:
     _fresh_context()
     env = SymEnv()
     a = encode(old, env, limits_ok=limits_ok)

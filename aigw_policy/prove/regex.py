@@ -14,12 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import z3
-from .values import char_range, str_val
+from .values import TEXT_MAX, char_range, str_val
 
-__all__ = ["MAX_CHAR", "glob_after", "search_holds", "search_regex"]
-
-MAX_CHAR = 0x2FFFF
-"""The highest character z3's strings hold; a pattern that names a higher one is not encoded."""
+__all__ = ["glob_after", "search_holds", "search_regex"]
 
 MAX_WORDS = 64
 """A pattern whose language has at most this many words is written as literal tests."""
@@ -145,7 +142,7 @@ class _Unsupported(Exception):
 
 
 def _char_ok(c: str) -> str:
-    if ord(c) > MAX_CHAR or 0xD800 <= ord(c) <= 0xDFFF:
+    if ord(c) > TEXT_MAX or 0xD800 <= ord(c) <= 0xDFFF:
         raise _Unsupported
     return c
 

@@ -18,9 +18,9 @@ from ..cel import ast
 from ..cel.parser import parse
 from ..cel.runtime.stdlib import RE_ENGINE
 from ..env.declarations import POLICY_VARIABLES
-from .regex import MAX_CHAR, search_holds
+from .regex import search_holds
 from .symbolic import INT_MAX, INT_MIN, Sym, SymEnv
-from .values import char_range, str_val, text_of
+from .values import MAX_CHAR, char_range, encodable, str_val, text_of
 
 __all__ = ["as_bool", "translate", "translate_source"]
 
@@ -114,7 +114,7 @@ def _literal(env: SymEnv, node: ast.Literal) -> Sym:
         return Sym("bool", z3.BoolVal(v), z3.BoolVal(False))
     if node.kind == "int":
         return Sym("int", z3.IntVal(v), z3.BoolVal(False))
-    if node.kind == "string" and all(ord(c) <= MAX_CHAR for c in v):  # type: ignore[union-attr]
+    if node.kind == "string" and encodable(v):  # type: ignore[arg-type]
         return Sym("string", str_val(v), z3.BoolVal(False))
     return env.unknown(node, "opaque")  # uint, double, bytes, null: not modelled
 

@@ -27,7 +27,12 @@ NOW = datetime(2026, 11, 26, 12, tzinfo=timezone.utc)
                                    "gen_ai.usage.input_tokens": "7"},
                                   {"aigw.request.id": "a", "time": "2026-11-26T12:00:00.000000Z",
                                    "aigw.request.stream": "yes"},
-                                  {"aigw.request.id": "a", "time": "2026-11-26T12:00:00.000000Z", "aigw.cost_usd": "1"}])
+                                  {"aigw.request.id": "a", "time": "2026-11-26T12:00:00.000000Z", "aigw.cost_usd": "1"},
+                                  # a time not in the ledger's one form (compared as text)
+                                  {"aigw.request.id": "a", "time": "2026-11-26T12:00:00+05:00"},
+                                  {"aigw.request.id": "a", "time": "2026-11-26T12:00:00.000000z"},
+                                  {"aigw.request.id": "a", "time": "next tuesday"},
+                                  {"aigw.request.id": "a", "time": "2026-02-30T12:00:00.000000Z"}])
 def test_a_value_that_is_no_record_is_a_type_error(data: object) -> None:
     with pytest.raises(TypeError):
         UsageRecord.from_dict(data)  # type: ignore[arg-type]

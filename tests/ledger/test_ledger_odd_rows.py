@@ -29,6 +29,13 @@ ROWS: list[tuple[str, dict[str, Any], str]] = [
     ("no-time", {"request_id": "r1", "time": None}, "time"),
     ("cost-is-text", {"request_id": "r1", "time": TIME, "cost_usd": "notnum"}, "cost_usd"),
     ("model-is-a-number", {"request_id": "r1", "time": TIME, "request_model": 5}, "request_model"),
+    # session 24: a time is compared and grouped as text, so it is the form the ledger writes
+    # (UTC, fixed width); another form was read, and --since/--until and `--by day` misplaced it
+    ("time-has-an-offset", {"request_id": "r1", "time": "2026-11-26T12:00:00.000000+05:00"}, "time"),
+    ("time-without-fraction", {"request_id": "r1", "time": "2026-11-26T12:00:00Z"}, "time"),
+    ("time-is-a-word", {"request_id": "r1", "time": "next tuesday"}, "time"),
+    ("time-no-such-day", {"request_id": "r1", "time": "2026-02-30T12:00:00.000000Z"}, "time"),
+    ("time-a-date-only", {"request_id": "r1", "time": "2026-11-26"}, "time"),
 ]
 COMMANDS = [["usage"], ["usage", "--by", "key"], ["usage", "--shadow"], ["report", "-o", "{out}"]]
 

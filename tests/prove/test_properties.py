@@ -14,8 +14,8 @@ from aigw_policy.prove.questions import equiv, query, rules
 
 from .helpers import compiled, explain
 
-TEAMS = ["support", "research"]
-MODELS = ["gpt-4.1", "gpt-4o", "claude-opus-4", "claude-sonnet-4", ""]
+TEAMS = ["support", "research", "\U00030001"]
+MODELS = ["gpt-4.1", "gpt-4o", "claude-opus-4", "claude-sonnet-4", "", "\U00030000"]
 ATOMS = [
     "identity.team == 'support'", "identity.team != 'research'", "has(identity.team)",
     "ai.model == 'gpt-4.1'", "ai.model.startsWith('claude')", "ai.model in ['gpt-4o', 'claude-opus-4']",
@@ -26,6 +26,8 @@ ATOMS = [
     "ai.prompt.contains('secret')", "req.headers['x-team'][0] == 'blue'", "size(ai.prompt) > 12",
     # session 23: strings ordered, a text z3 would read as an escape, what a limit or set-vars leaves
     "ai.prompt < 'b'", "ai.prompt.contains('\\\\u{41}')", "'rl' in limits", "has(vars.tier)",
+    # session 24: characters past z3's alphabet (U+2FFFF) in the request and named by the policy
+    "ai.prompt > '\\U0002FFFF' && !ai.prompt.startsWith('\\U0002FFFF')", "identity.team > ai.model",
 ]
 ACTIONS = [
     "{type: deny}", "{type: deny, config: {status_code: 451}}", "{type: allow}", "{type: log}",
@@ -86,7 +88,8 @@ def requests(draw: Any) -> dict[str, Any]:
         identity["labels"] = {"env": draw(st.sampled_from(["prod", "dev"]))}
     body: dict[str, Any] = {"model": draw(st.sampled_from(MODELS)),
                             "messages": [{"role": "user", "content": draw(st.sampled_from(
-                                ["hi", "the secret is out", "a b c d e f g h i j k l m n o p q r s t u v w", "x\\u{41}", "A"]))}]}
+                                ["hi", "the secret is out", "a b c d e f g h i j k l m n o p q r s t u v w", "x\\u{41}", "A",
+                                 "\U00030000"]))}]}
     if draw(st.booleans()):
         body["max_tokens"] = draw(st.sampled_from([10, 50, 100, 600, 2000]))
     if draw(st.booleans()):
