@@ -35,6 +35,7 @@ _OTEL_OPERATION = {"chat": "chat", "messages": "chat", "responses": "chat", "com
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
 DEFAULT_MAX_MODELS = 100
+"""Distinct model label values at most; past them, and for unpriced models: ``other``."""
 LOGGED_PATH = 256
 """Characters of a request's path a log line or span says at most."""
 
@@ -44,13 +45,14 @@ def logged_path(path: str, masked: Callable[[str], str] | None) -> str:
     characters and ``/...`` for the rest (a segment is never cut: a cut key would not be
     recognised), through ``masked`` (the keys file's keys as ``***``).
 
-    >>> logged_path("/v1/" + "z" * 300, None), logged_path("/v1/chat", str.upper)
-    ('/v1/...', '/V1/CHAT')
+    >>> logged_path("/v1/" + "z" * 300, None), logged_path("*" + "z" * 300, None), logged_path("/v1/chat", str.upper)
+    ('/v1/...', '/...', '/V1/CHAT')
     """
     if len(path) > LOGGED_PATH:
-        path = path[:path.rfind("/", 0, LOGGED_PATH + 1)] + "/..."
+        path = path[:max(path.rfind("/", 0, LOGGED_PATH + 1), 0)] + "/..."
     return masked(path) if masked is not None else path
-"""Distinct model label values at most; past them, and for unpriced models: ``other``."""
+
+
 OTHER = "other"
 PRICED = frozenset(("genai-prices", "override"))
 """The cost sources of a decision that priced its model by a name of the catalog's or the
