@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-__all__ = ["account_ids", "redact", "scrub"]
+__all__ = ["account_ids", "redact", "scrub", "url_secrets"]
 
 _ACCOUNT = (r"\b(org-|proj_)[A-Za-z0-9]{16,}|\b(project_number:|projects/)[0-9]{4,}"
             r"|\b(sk-)[A-Za-z0-9_-]*\*{4,}[A-Za-z0-9_-]*")  # a key shown masked: its first and last characters
@@ -76,7 +76,7 @@ def redact(url: str) -> str:
 def scrub(text: str, urls: Iterable[str]) -> str:
     """``text`` with every secret of ``urls`` replaced by ``***``, as written and decoded."""
     for url in urls:
-        for secret in _secrets(url):
+        for secret in url_secrets(url):
             for form in {secret, unquote(secret)}:
                 if form:
                     text = text.replace(form, "***")
@@ -88,7 +88,7 @@ def _hide(pair: str) -> str:
     return f"{name}=***" if eq and value and unquote(name).lower() in _SECRET_PARAMS else pair
 
 
-def _secrets(url: str) -> list[str]:
+def url_secrets(url: str) -> list[str]:
     """The secrets written in a URL: its password and password-like query values."""
     try:
         parts = urlsplit(url)

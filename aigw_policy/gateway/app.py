@@ -74,7 +74,7 @@ class Gateway:
         self.ledger = ledger
         book = prices if isinstance(prices, PriceBook) else PriceBook.from_mapping(prices) if prices else PriceBook()
         self.observer = Observer(logger=decision_logger or logging.getLogger("aigw_policy.gateway.decisions"),
-                                 prices=book)
+                                 prices=book, paths=keys.masked if keys is not None else None)
 
         self.secrets = secrets if secrets is not None else Secrets()
         self.route_metrics = route_metrics_for(self.store)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .metric_tables import Tables
@@ -35,6 +36,23 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
 DEFAULT_MAX_MODELS = 100
 """Distinct model label values at most; past them, and for unpriced models: ``other``."""
+LOGGED_PATH = 256
+"""Characters of a request's path a log line or span says at most."""
+
+
+def logged_path(path: str, masked: Callable[[str], str] | None) -> str:
+    """``path`` as a log line says it: its whole segments within :data:`LOGGED_PATH`
+    characters and ``/...`` for the rest (a segment is never cut: a cut key would not be
+    recognised), through ``masked`` (the keys file's keys as ``***``).
+
+    >>> logged_path("/v1/" + "z" * 300, None), logged_path("*" + "z" * 300, None), logged_path("/v1/chat", str.upper)
+    ('/v1/...', '/...', '/V1/CHAT')
+    """
+    if len(path) > LOGGED_PATH:
+        path = path[:max(path.rfind("/", 0, LOGGED_PATH + 1), 0)] + "/..."
+    return masked(path) if masked is not None else path
+
+
 OTHER = "other"
 PRICED = frozenset(("genai-prices", "override"))
 """The cost sources of a decision that priced its model by a name of the catalog's or the
@@ -55,12 +73,16 @@ class Observer:
     metrics (skipped when prometheus-client is missing). ``otel``: emit spans and metrics
     through the OpenTelemetry API when it is installed. ``prices``: the
     :class:`~aigw_policy.providers.PriceBook` that says which models are real (default: the
-    catalog alone); ``max_models``: distinct model label values at most.
+    catalog alone); ``max_models``: distinct model label values at most. ``paths``: what a
+    request's path is logged and traced as (``Gateway``: its keys masked,
+    :meth:`~.keys.KeyRing.masked`), of its first :data:`LOGGED_PATH` characters.
     """
 
     def __init__(self, *, logger: logging.Logger | None = None, prometheus: bool = True, otel: bool = True,
-                 prices: Any = None, max_models: int = DEFAULT_MAX_MODELS) -> None:
+                 prices: Any = None, max_models: int = DEFAULT_MAX_MODELS,
+                 paths: Callable[[str], str] | None = None) -> None:
         self.logger = logger
+        self.paths = paths
         self.prices = prices
         self.max_models = max_models
         self._models: set[str] = set()
@@ -137,6 +159,8 @@ class Observer:
     def __call__(self, event: dict[str, Any]) -> None:
         logs = self.logger is not None and self.logger.isEnabledFor(logging.INFO)
         spans = self._tracer is not None and self.spans_wanted(self._trace)
+        if (logs or spans) and isinstance(path := event.get("path"), str):
+            event["path"] = logged_path(path, self.paths)
         # a record for the metrics alone (no log line, no span) skips what only those show
         record = summarize(event, full=logs or spans)
         if logs:

@@ -111,7 +111,7 @@ class UpstreamProxy:
                  provider: str | None = None, timeout: float = 60.0, connect_timeout: float = 5.0,
                  client: HttpClient | None = None, max_connections: int = 512,
                  capture_limit: int = 32 * 1024 * 1024) -> None:
-        self.upstream = upstream.rstrip("/")
+        self.upstream, self._query, url_secrets = _base_and_query(upstream)
         self.auth = {api: [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
                      for api, headers in (auth or {}).items()}
         names = {k for headers in self.auth.values() for k, _ in headers}
@@ -123,6 +123,7 @@ class UpstreamProxy:
         self._private = auth is not None
         # the secret of each credential (`Bearer sk-...`: the token), what an answer must not quote
         self._secrets = {api: [v.rpartition(b" ")[2] for _, v in headers] for api, headers in self.auth.items()}
+        self._url_scrubs = [scrub for secret in url_secrets if (scrub := Scrubber.of(secret)) is not None]
         self.provider_api = upstream_api(upstream, provider)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -184,10 +185,11 @@ class UpstreamProxy:
             headers += self.auth.get(api, [])
         headers += OFFER
         scrubs = [scrub for secret in self._secrets.get(api, ()) if (scrub := Scrubber.of(secret)) is not None]
+        scrubs += self._url_scrubs
         qs = scope.get("query_string", b"")
         url = self.upstream + (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        if qs:
-            url += "?" + qs.decode("latin-1")
+        if qs or self._query:
+            url += "?" + "&".join(q for q in (self._query, qs.decode("latin-1")) if q)
         watch = client_watch(scope, receive)
         try:
             await self._exchange(scope, url, headers, bytes(body) if whole is None else whole, send, ctx, scrubs)
@@ -495,3 +497,30 @@ async def _disconnect(receive: Any) -> None:
     """Returns when the client has gone away."""
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+def _base_and_query(upstream: str) -> tuple[str, str, list[str]]:
+    """``--upstream`` as the base a request's path is appended to, the query that goes before
+    the request's own (``?key=...``: Gemini's key as a parameter; it was glued before the path),
+    and the secrets it holds, which an answer must not quote: its password, as written and
+    decoded, the ``Basic`` value sent of it (:class:`~.http_wire.Origin`), and its
+    credential-like parameters (:func:`~aigw_policy.redact.redact` hides the same in logs).
+
+    >>> _base_and_query("http://u:pw-123456@h/b/?key=AIza-1234&v=1")
+    ('http://u:pw-123456@h/b', 'key=AIza-1234&v=1', ['pw-123456', 'AIza-1234', 'dTpwdy0xMjM0NTY='])
+    """
+    import base64
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    from ..redact import url_secrets
+
+    try:
+        parts = urlsplit(upstream)
+        user, password = parts.username, parts.password
+    except ValueError:  # the client refuses it when used (its message holds no userinfo)
+        return upstream.rstrip("/"), "", []
+    base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")).rstrip("/")
+    secrets = [form for secret in url_secrets(upstream) for form in dict.fromkeys((secret, unquote(secret)))]
+    if user is not None:
+        secrets.append(base64.b64encode(f"{unquote(user)}:{unquote(password or '')}".encode()).decode())
+    return base, parts.query, secrets

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .conn_cap import DEFAULT_MAX_CONNECTIONS, Capped
+from .pipelined import Pipelined
 
 __all__ = ["CLIENT_GONE", "CONN_TIMES", "DEFAULT_HEADER_TIMEOUT", "DEFAULT_WRITE_TIMEOUT", "MAX_HEAD_BYTES",
            "MAX_HEAD_FIELDS", "TARGET_AUTHORITY", "ClientGone", "HeadWithBody", "Reporter", "header_timeout_protocol",
@@ -459,7 +460,7 @@ def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
 def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = None,
                         write_seconds: float | None = DEFAULT_WRITE_TIMEOUT,
                         cap: int | None = DEFAULT_MAX_CONNECTIONS) -> type[asyncio.Protocol]:
-    class HeaderTimeoutHttpTools(_Unfinished, _Timer, _SlowReaders, _Departures, _Capped,
+    class HeaderTimeoutHttpTools(_Unfinished, _Timer, _SlowReaders, _Departures, _Capped, Pipelined,
                                  base):  # type: ignore[misc, valid-type]
         header_timeout = seconds
         write_timeout = write_seconds
@@ -477,14 +478,16 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
         def data_received(self, data: bytes) -> None:
             if self._is_spare:
                 self._taken()
-            if self._upgraded:
-                return  # what follows an upgrade request is never parsed: the connection closes after its answer
+            if self._upgraded or self.flooded:
+                return  # what follows an upgrade request (or a full pipeline) is never parsed: the connection closes
             if self._idle:
                 self._wake()
             if not self._over_bound(data):
                 super().data_received(data)
 
         def on_headers_complete(self) -> None:  # a request head arrived whole
+            if self.flooded:
+                return  # (a request past the pipeline's bound: nothing of it is kept)
             self._disarm()
             app = None
             if self.parser.should_upgrade():
