@@ -162,7 +162,16 @@ def choices(api: Api, body: Mapping[str, Any]) -> int:
         fields, obj = _COUNT_FIELDS, body
     counts = [v for v in (obj.get(k) for k in fields)
               if isinstance(v, (int, float)) and not isinstance(v, bool) and 1 <= v < 2**53]
-    return int(max(counts, default=1))
+    n = int(max(counts, default=1))
+    return n if api == "gemini" else n * _prompts(body.get("prompt"))
+
+
+def _prompts(prompt: object) -> int:
+    """How many prompts a legacy completion's ``prompt`` holds: a list of strings or of token-id
+    lists is a batch, each prompt with its own choices; a string or one list of token ids is one."""
+    if type(prompt) is not list or len(prompt) < 2 or all(type(p) is int for p in prompt):
+        return 1
+    return len(prompt)
 
 
 def field_types(api: Api, body: Mapping[str, Any], problems: list[tuple[str, str]]) -> None:
