@@ -589,7 +589,7 @@ def classify(
         elif extras and isinstance(model, str) and "deployment" in extras:
             twice = _named_twice(model, extras["deployment"])
         if isinstance(model, str):
-            if api == "gemini" and model.startswith("models/"):
+            if (api == "gemini" or provider == "gemini") and model.startswith("models/"):  # (a resource name)
                 model = model[len("models/") :]
             model = model[:_MAX_MODEL]
         else:
