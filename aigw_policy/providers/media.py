@@ -8,6 +8,7 @@ charged for its words only. Each part counts what its provider documents for a t
   and Bedrock's Claude and Nova at their largest unresized size (~1.15 megapixels, 1,600: the
   reservation errs high); Gemini's 258 (an image up to 384 px; larger ones tile at 258 each);
 - a document (a PDF): one page at Anthropic's upper figure, 3,000 (its pages are not read);
+  a document given as text is the prompt's text (:mod:`.history`), 0 here;
 - audio and video sent inline: by their size, at 10 tokens a second of 128 kbit/s audio
   (OpenAI's rate; Gemini's is 32 a second of any bitrate) and Gemini's 263 tokens a second of
   1 Mbit/s video; by reference (a URL, a file id): ten seconds of either.
@@ -104,11 +105,20 @@ def _part(api: str, kind: str, part: Mapping[str, Any]) -> int:
             detail = url.get("detail")
         return IMAGE_LOW if detail == "low" else IMAGE.get(api, IMAGE["openai"])
     if kind == "document":
-        return DOCUMENT
+        return 0 if _text_document(part) else DOCUMENT
     size = _inline_size(part)
     if kind == "audio":
         return size // AUDIO_BYTES_PER_TOKEN + 1 if size else AUDIO_BY_REFERENCE
     return size // VIDEO_BYTES_PER_TOKEN + 1 if size else VIDEO_BY_REFERENCE
+
+
+def _text_document(part: Mapping[str, Any]) -> bool:
+    """A document given as text (Anthropic's text and content sources, Converse's, Cohere's
+    ``document.data``): counted as the prompt's text (:mod:`.history`), not as a page."""
+    source = part.get("source")
+    if isinstance(source, Mapping):
+        return source.get("type") in ("text", "content") or "text" in source or "content" in source
+    return isinstance(part.get("document"), Mapping)
 
 
 def _inline_size(part: Mapping[str, Any]) -> int:
