@@ -71,8 +71,9 @@ def _walk(api: str, value: object, depth: int) -> int:
         value, depth = todo.pop()
         kind = type(value)
         if kind is list or (kind is not dict and kind not in _LEAVES and isinstance(value, list)):
-            if depth < _MAX_DEPTH:
-                todo.extend((v, depth + 1) for v in value if type(v) is not str)  # type: ignore[attr-defined]
+            ids = bool(value) and type(value[0]) is int  # type: ignore[index]  # token ids: no media
+            if depth < _MAX_DEPTH and not ids:
+                todo.extend((v, depth + 1) for v in value if type(v) not in _LEAVES)  # type: ignore[attr-defined]
             continue
         if kind is not dict and (kind in _LEAVES or not isinstance(value, Mapping)):
             continue
