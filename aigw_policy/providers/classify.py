@@ -17,12 +17,13 @@ from urllib.parse import unquote, urlsplit
 from .errors import ProviderError
 from .forms import form_fields
 from .history import call_texts, json_text, prompt_and_count
+from .media import media_tokens
 from .realtime import session_model
 from .native_paths import BEDROCK_PATH, VERTEX_ANTHROPIC_PATH, NativePath, native_path
 from .no_model import CONVERSATION, no_model
 from .request_fields import MAX_MODEL as _MAX_MODEL, MAX_MODELS as _MAX_MODELS
 from .request_fields import choices as _choices, field_types as _field_types, max_output as _max_output
-from .request_fields import tool_list as _tool_list, tools as _tools
+from .request_fields import output_schema, tool_list as _tool_list, tools as _tools
 from .tokens import DEFAULT_COUNTER, TokenCounter
 from .usage import loads
 
@@ -589,7 +590,7 @@ def classify(
         elif extras and isinstance(model, str) and "deployment" in extras:
             twice = _named_twice(model, extras["deployment"])
         if isinstance(model, str):
-            if api == "gemini" and model.startswith("models/"):
+            if (api == "gemini" or provider == "gemini") and model.startswith("models/"):  # (a resource name)
                 model = model[len("models/") :]
             model = model[:_MAX_MODEL]
         else:
@@ -624,14 +625,15 @@ def classify(
             notes.append("the request's messages are nested too deeply to read")
     tools = _tools(api, body) if "tools" in body or "toolConfig" in body else ()  # (tool_list's two places)
     estimate = counter.count(prompt, model) + PER_MESSAGE_OVERHEAD * count if prompt or count else 0
-    if calls:
-        estimate += counter.count(calls, model)
-    if tools and (definitions := _tool_list(api, body)) is not None:
-        text = json_text(definitions)
-        if text is None:
-            notes.append("tools not serializable")
-        else:
-            estimate += counter.count(text, model)
+    estimate += counter.count(calls, model) if calls else 0
+    estimate += media_tokens(api, body) if fast is None else 0  # (the fast path's bodies hold no media)
+    for what, value in (("tools", _tool_list(api, body) if tools else None), ("schema", output_schema(api, body))):
+        if value is not None:  # the tool definitions and the answer's schema: read by the model, as JSON
+            text = json_text(value)
+            if text is None:
+                notes.append(f"{what} not serializable")
+            else:
+                estimate += counter.count(text, model)
 
     if op == "other" and inference and api in ("anthropic", "gemini") and "atch" in url:  # type: ignore[operator]
         batch = _batch(api, url, body, counter)  # type: ignore[arg-type]

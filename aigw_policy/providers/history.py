@@ -38,17 +38,55 @@ def text_of(content: object, out: list[str]) -> None:
 
 
 def _block_text(block: Mapping[str, Any], out: list[str]) -> None:
-    for key in ("text", "input_text", "thinking"):
+    for key in ("text", "input_text", "thinking", "refusal"):  # (refusal: an assistant's, sent back)
         value = block.get(key)
         if isinstance(value, str):
             out.append(value)
-    if "content" in block and block.get("type") in ("tool_result", "message", None):
+    kind = block.get("type")
+    if "content" in block and kind in _CONTENT_KINDS:
         text_of(block["content"], out)
     if "parts" in block:
         text_of(block["parts"], out)
-    result = block.get("toolResult")  # Bedrock Converse (and Nova): a tool's result sent back
-    if result is not None and type(result) is dict:
-        text_of(result.get("content"), out)
+    if kind is None:
+        result = block.get("toolResult")  # Bedrock Converse (and Nova): a tool's result sent back
+        if result is not None and type(result) is dict:
+            text_of(result.get("content"), out)
+        for key in ("document", "guardContent"):  # Converse's text document, its guarded text
+            inner = block.get(key)
+            if inner is not None and isinstance(inner, Mapping):
+                _source_text(inner.get("source"), out) if key == "document" else text_of(inner.get("text"), out)
+    elif kind == "document":  # Anthropic's (text or content source), Cohere's tool result
+        _source_text(block.get("source"), out)
+        inner = block.get("document")
+        if isinstance(inner, Mapping):
+            data_text(inner.get("data"), out)
+
+
+_CONTENT_KINDS = ("tool_result", "message", "search_result", None)
+"""The blocks whose ``content`` is text the model reads (a ``None`` type: a message). A tuple:
+``in`` compares, a ``type`` of any JSON value (a list) never raises."""
+
+
+def _source_text(source: object, out: list[str]) -> None:
+    """The text of a document's source: Anthropic's ``{type: text, data}`` and ``{type: content,
+    content}``, Converse's ``{text}`` and ``{content: [{text}]}`` (a base64 or file source: none)."""
+    if not isinstance(source, Mapping):
+        return
+    kind = source.get("type")
+    if kind == "text" and isinstance(source.get("data"), str):
+        out.append(source["data"])
+    elif kind == "content" or (kind is None and "content" in source):
+        text_of(source.get("content"), out)
+    elif kind is None and isinstance(source.get("text"), str):
+        out.append(source["text"])
+
+
+def data_text(data: object, out: list[str]) -> None:
+    """A Cohere document's ``data`` (its fields, all text the model reads), or the string it is."""
+    if isinstance(data, str):
+        out.append(data)
+    elif isinstance(data, Mapping):
+        out.extend(v for v in data.values() if isinstance(v, str))
 
 
 _LEAVES = frozenset({str, int, float, bool, type(None)})
@@ -158,8 +196,10 @@ def prompt_and_count(api: str, op: str, body: Mapping[str, Any]) -> tuple[str, i
                     text_of(item.get("content"), texts)
                     if api in _MESSAGE_KEYS and "content" not in item:  # Cohere v1's chat_history, documents
                         text_of(item.get("message", item.get("text")), texts)
-                    if isinstance(item.get("output"), str):  # function_call_output
-                        texts.append(item["output"])
+                        data_text(item.get("data"), texts)  # Cohere v2's documents: {id, data: {fields}}
+                    output = item.get("output")  # function_call_output: a string, or parts
+                    if output is not None and type(output) is not dict:
+                        text_of(output, texts)
                 elif type(item) is list and item and all(isinstance(v, int) for v in item):
                     texts.append(" ".join("x" for _ in item))  # a batch of token-id arrays
                 else:

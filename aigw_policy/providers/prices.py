@@ -428,8 +428,9 @@ def _find(data_snapshot: Any, provider_id: str, model: str) -> tuple[Any, Any] |
 
 def _library_name(provider_id: str, model: str) -> str:
     """The name genai-prices knows a model by: Vertex AI's OpenAI-compatible endpoint names
-    Google's models with their publisher (``google/gemini-2.5-flash``), genai-prices without."""
-    return model.removeprefix("google/") if provider_id == "google" else model
+    Google's models with their publisher (``google/gemini-2.5-flash``), an answer of Google's may
+    name its resource (``models/gemini-2.5-flash``), genai-prices neither."""
+    return model.removeprefix("google/").removeprefix("models/") if provider_id == "google" else model
 
 
 def _planned_cost(provider: Any, info: Any, price: Any, usage: Usage) -> Cost | None:

@@ -12,7 +12,7 @@ from .bedrock_invoke import CAP_FIELDS
 if TYPE_CHECKING:
     from .classify import Api, Operation
 
-__all__ = ["MAX_MODEL", "MAX_MODELS", "choices", "field_types", "max_output", "tool_list", "tools"]
+__all__ = ["MAX_MODEL", "MAX_MODELS", "choices", "field_types", "max_output", "output_schema", "tool_list", "tools"]
 
 
 
@@ -23,6 +23,36 @@ def tool_list(api: Api, body: Mapping[str, Any]) -> list[Any] | None:
     if tools is None and api == "bedrock" and isinstance(config := body.get("toolConfig"), Mapping):
         tools = config.get("tools")
     return tools if isinstance(tools, list) else None
+
+
+def output_schema(api: Api, body: Mapping[str, Any]) -> object | None:
+    """The JSON schema a request gives its answer (structured outputs), or None: the model reads
+    it as it reads the tool definitions (Gemini: "the size of the response schema counts towards
+    the input token limit"), so it counts in the estimate as they do. Chat Completions' (and
+    every compatible server's, Cohere's) ``response_format``, the Responses API's
+    ``text.format``, Anthropic's ``output_format`` and ``output_config.format``, Gemini's
+    ``generationConfig.responseSchema`` / ``responseJsonSchema`` (either spelling), Ollama's
+    ``format`` object."""
+    if api == "gemini":
+        config = body.get("generationConfig", body.get("generation_config"))
+        if not isinstance(config, Mapping):
+            return None
+        for key in ("responseJsonSchema", "response_json_schema", "responseSchema", "response_schema"):
+            if (schema := config.get(key)) is not None:
+                return schema
+        return None
+    if api == "anthropic":
+        config = body.get("output_config")
+        found = body.get("output_format", config.get("format") if isinstance(config, Mapping) else None)
+    elif api == "ollama":
+        found = body.get("format")
+    else:
+        found = body.get("response_format")
+        if found is None and isinstance(text := body.get("text"), Mapping):  # the Responses API's
+            found = text.get("format")
+    if not isinstance(found, Mapping):
+        return None
+    return found if any(k in found for k in ("schema", "json_schema", "properties")) else None
 
 
 def tools(api: Api, body: Mapping[str, Any]) -> tuple[str, ...]:
@@ -132,7 +162,16 @@ def choices(api: Api, body: Mapping[str, Any]) -> int:
         fields, obj = _COUNT_FIELDS, body
     counts = [v for v in (obj.get(k) for k in fields)
               if isinstance(v, (int, float)) and not isinstance(v, bool) and 1 <= v < 2**53]
-    return int(max(counts, default=1))
+    n = int(max(counts, default=1))
+    return n if api == "gemini" else n * _prompts(body.get("prompt"))
+
+
+def _prompts(prompt: object) -> int:
+    """How many prompts a legacy completion's ``prompt`` holds: a list of strings or of token-id
+    lists is a batch, each prompt with its own choices; a string or one list of token ids is one."""
+    if type(prompt) is not list or len(prompt) < 2 or all(type(p) is int for p in prompt):
+        return 1
+    return len(prompt)
 
 
 def field_types(api: Api, body: Mapping[str, Any], problems: list[tuple[str, str]]) -> None:
