@@ -161,6 +161,7 @@ DECISIONS = [
     ("agent-config-v2-tcp-tunnel-policy.yaml", _request(), 200, None),  # connect rules only
     ("api-https-edge-route-policy.json", {**_request(), "request": {"method": "PUT", "url": "https://a.example/"}},
      405, "only-get"),
+    ("k8s-endpoint-inline-beside-policy.yaml", _request(), 404, "Fallback-404"),  # not `policy`'s deny
 ]
 
 

@@ -100,6 +100,29 @@ DEPRECATED_PHASES = {"inbound": "on_http_request", "outbound": "on_http_response
 examples and blog posts, and still accepted by ngrok (its Python SDK's tests send them):
 read as the phase they name, with a warning (AIGW106)."""
 
+def _endpoint_policy(spec: Map) -> tuple[list[tuple[Map, str]], str]:
+    """The inline policy of a CloudEndpoint's or AgentEndpoint's `spec.trafficPolicy`, chosen as
+    ngrok's operator chooses it (`ToTrafficPolicyCfg`): `inline`, else the deprecated `policy`;
+    none beside a `targetRef` (the named resource runs; Kubernetes refuses `inline` with one).
+    With it, what is set beside it and not run ("" when nothing is), or why none is read."""
+    holder = spec.get("trafficPolicy")
+    if not isinstance(holder, Map):
+        return [], ""
+    inline, ref, old = holder.get("inline"), holder.get("targetRef"), holder.get("policy")
+    if ref is not None and inline is not None:
+        return [], ("Kubernetes refuses it: `spec.trafficPolicy.inline` and `.targetRef` cannot both be "
+                    "set (the CRD's rule); keep one")
+    if ref is not None:
+        return [], ("it names its policy with `spec.trafficPolicy.targetRef`, which ngrok's operator "
+                    "attaches (ignoring `.policy` beside it): lint that `NgrokTrafficPolicy`'s `spec.policy`"
+                    if old is not None else "")
+    if inline is not None:
+        return ([(inline, "spec.trafficPolicy.inline")] if isinstance(inline, Map) else [],
+                "; `spec.trafficPolicy.policy` beside it is ignored, as ngrok's operator ignores it"
+                if old is not None else "")
+    return ([(old, "spec.trafficPolicy.policy")] if isinstance(old, Map) else []), ""
+
+
 def _route_policies(routes: Tree | None, path: str) -> list[tuple[Map, str]]:
     """The policies of an HTTPS Edge's routes (`routes[i].policy`: the ingress controller's
     `HTTPSEdge` resource, 2023-2024, and ngrok's Edge API objects), with their paths."""
@@ -187,8 +210,10 @@ class _Reader:
         if inner is not None:
             node, path, what = inner
             connect = any(f"`{kind}`" in what for kind in (*CONNECT_EDGES, "tcp", "tls"))
+            spec = root.get("spec")
+            beside = _endpoint_policy(spec)[1] if isinstance(spec, Map) and path.startswith("spec.t") else ""
             self.diags.add("AIGW105", f"this is {what}: its traffic policy under `{path}` is read",
-                           root.items[0][1], help="the rest of the document is not checked here"
+                           root.items[0][1], help="the rest of the document is not checked here" + beside
                            + ("; the route's `match` is not applied: its rules run on every request"
                               if "routes." in path else ""))
             root = node
@@ -271,9 +296,7 @@ class _Reader:
             kind = root.get("kind")
             what = "a Kubernetes " + (f"`{kind.value}` " if isinstance(kind, Scalar) and isinstance(
                 kind.value, str) else "") + "resource"
-            found = [(node, f"spec.trafficPolicy.{inner}") for inner in ("policy", "inline")
-                     if isinstance(holder := spec.get("trafficPolicy"), Map)
-                     and isinstance(node := holder.get(inner), Map)]
+            found = _endpoint_policy(spec)[0]
             if isinstance(node := spec.get("policy"), Map):
                 found.append((node, "spec.policy"))
             found += _route_policies(spec.get("routes"), "spec.routes")
@@ -327,9 +350,8 @@ class _Reader:
             name = f"`{kind.value}` " if isinstance(kind, Scalar) and isinstance(
                 kind.value, str) else ""
             spec = root.get("spec")
-            holder = spec.get("trafficPolicy") if isinstance(spec, Map) else None
-            held = [f"`spec.trafficPolicy.{inner}`" for inner in ("policy", "inline")
-                    if isinstance(holder, Map) and holder.get(inner) is not None]
+            endpoint, why = _endpoint_policy(spec) if isinstance(spec, Map) else ([], "")
+            held = [f"`{path}`" for _, path in endpoint]
             routes = [f"`{path}`" for _, path in _route_policies(
                 spec.get("routes") if isinstance(spec, Map) else None, "spec.routes")]
             held += routes
@@ -339,7 +361,8 @@ class _Reader:
                 return ("policy", f"the policy of a Kubernetes {name}resource goes under {place}, "
                         "not at its top level", f"move `policy:` to {place} (Kubernetes keeps "
                         "no unknown field at a resource's top level)")
-            help = (f"it holds {' and '.join(held)}: keep one" if len(held) > 1 and not routes else
+            help = (why if why and not held else
+                    f"it holds {' and '.join(held)}: keep one" if len(held) > 1 and not routes else
                     f"it holds {', '.join(held)}: lint each as a document of its own" if len(held) > 1 else
                     f"write the policy under {place}, or lint the policy it names as a document of "
                     "its own" if place is not None else
