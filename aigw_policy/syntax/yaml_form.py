@@ -143,10 +143,8 @@ def _written_policies(root: Map) -> list[tuple[Map, str]]:
     for kind, _, resources in expected.items:
         for i, resource in enumerate(resources.items if isinstance(resources, Seq) else ()):
             spec = resource.get("spec") if isinstance(resource, Map) else None
-            holder = spec.get("trafficPolicy") if isinstance(spec, Map) else None
-            for inner in ("policy", "inline"):
-                if isinstance(holder, Map) and isinstance(node := holder.get(inner), Map):
-                    found.append((node, f"expected.{kind}.{i}.spec.trafficPolicy.{inner}"))
+            for node, path in _endpoint_policy(spec)[0] if isinstance(spec, Map) else ():
+                found.append((node, f"expected.{kind}.{i}.{path}"))
     return found
 
 
