@@ -408,9 +408,11 @@ def _get(node: Any, key: str) -> Any:
 def _inline_policy(node: Any) -> bool:
     """Whether a resource holds a policy itself (``spec.policy``, ``spec.trafficPolicy.policy``
     or ``.inline``, an ``NgrokModuleSet``'s ``modules.policy``), not a reference to one
-    (``trafficPolicy.targetRef``)."""
+    (``trafficPolicy.targetRef``, which ngrok's operator attaches over an inline one beside it)."""
     spec = _get(node, "spec")
     holder = _get(spec, "trafficPolicy")
+    if _get(holder, "targetRef") is not None:
+        holder = None
     if isinstance(_get(node, "policy"), yaml.MappingNode):
         return True  # misplaced beside `spec`: this resource is the one to read (and refuse, saying so)
     routes = _get(spec, "routes")
