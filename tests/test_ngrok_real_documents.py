@@ -164,6 +164,8 @@ DECISIONS = [
     ("k8s-endpoint-inline-beside-policy.yaml", _request(), 404, "Fallback-404"),  # not `policy`'s deny
     ("k8s-manifest-endpoint-names-one-of-two.yaml", {**_request(), "request": {"method": "PUT", "url":
      "https://a.example/"}}, 405, "only-get"),  # the named policy, not `maintenance`'s 503
+    ("k8s-manifest-ingress-names-one-of-two.yaml", {**_request(), "request": {"method": "PUT", "url":
+     "https://a.example/"}}, 405, "only-get"),
 ]
 
 

@@ -423,16 +423,25 @@ def _inline_policy(node: Any) -> bool:
 
 
 def _named(documents: list[tuple[Any, Any]], kinds: list[str | None], policies: list[int]) -> list[int]:
-    """Of a manifest's NgrokTrafficPolicies, those its endpoints name (`spec.trafficPolicy.
-    targetRef.name`, or the former `spec.trafficPolicyName` without a `trafficPolicy`), as
-    ngrok's operator attaches them."""
+    """Of a manifest's NgrokTrafficPolicies, those its other resources name, as ngrok's operator
+    attaches them: an endpoint's `spec.trafficPolicy.targetRef.name` (or the former
+    `spec.trafficPolicyName` without a `trafficPolicy`), an Ingress's or Service's
+    `ngrok.com/traffic-policy` annotation (over the former `k8s.ngrok.com/` one; a list is
+    refused there), an HTTPRoute's `ExtensionRef` filter."""
     named = set()
     for (node, _), kind in zip(documents, kinds, strict=True):
         spec = _get(node, "spec") if kind in ("CloudEndpoint", "AgentEndpoint") else None
         holder = _get(spec, "trafficPolicy")
-        name = _get(_get(holder, "targetRef"), "name") if holder is not None else _get(spec, "trafficPolicyName")
-        if isinstance(name, ScalarNode):
-            named.add(name.value)
+        names = [_get(_get(holder, "targetRef"), "name") if holder is not None else _get(spec, "trafficPolicyName")]
+        notes = _get(_get(node, "metadata"), "annotations")
+        names.append(_get(notes, "ngrok.com/traffic-policy") or _get(notes, "k8s.ngrok.com/traffic-policy"))
+        rules = _get(_get(node, "spec"), "rules") if kind == "HTTPRoute" else None
+        for rule in rules.value if isinstance(rules, yaml.SequenceNode) else ():
+            filters = _get(rule, "filters")
+            names += [_get(ref, "name") for f in (filters.value if isinstance(filters, yaml.SequenceNode) else ())
+                      if _get(ref := _get(f, "extensionRef"), "kind") is not None
+                      and getattr(_get(ref, "kind"), "value", None) == "NgrokTrafficPolicy"]
+        named.update(n.value for n in names if isinstance(n, ScalarNode) and "," not in str(n.value))
     return [i for i in policies if isinstance(n := _get(_get(documents[i][0], "metadata"), "name"), ScalarNode)
             and n.value in named]
 
