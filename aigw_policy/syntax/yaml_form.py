@@ -37,7 +37,7 @@ from ..ir.nodes import PHASES, SETTINGS, Action, Expr, Policy, Rule
 from ..ir.parts import part_of
 from ..ir.raw import RawList, RawMap, RawScalar, RawValue
 from ..source import Source, Span
-from .held_policies import endpoint_policy, held_url, route_policies, tunnel_policies, written_policies
+from .policy_places import connect_only, endpoint_policy, held_url, route_policies, tunnel_policies, written_policies
 from .yaml_tree import (
     MAX_DEPTH,
     MAX_INPUT_CHARS,
@@ -142,7 +142,7 @@ class _Reader:
         if inner is not None:
             node, path, what = inner
             connect = any(f"`{kind}`" in what for kind in (*CONNECT_EDGES, "tcp", "tls")) \
-                or held_url(root, path).startswith(("tcp://", "tls://"))
+                or connect_only(held_url(root, path))
             spec = root.get("spec")
             beside = endpoint_policy(spec)[1] if isinstance(spec, Map) and path.startswith("spec.t") else ""
             self.diags.add("AIGW105", f"this is {what}: its traffic policy under `{path}` is read",

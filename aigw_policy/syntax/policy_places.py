@@ -31,11 +31,18 @@ def endpoint_policy(spec: Map) -> tuple[list[tuple[Map, str]], str]:
     return ([(old, "spec.trafficPolicy.policy")] if isinstance(old, Map) else []), ""
 
 
+def connect_only(url: str) -> bool:
+    """Whether an endpoint of this `url` is a TCP or TLS one, whose policy has no HTTP phase
+    (ngrok: ERR_NGROK_2230)."""
+    return url.lower().startswith(("tcp://", "tls://"))
+
+
 def held_url(root: Map, path: str) -> str:
     """The `url` of the endpoint whose policy is at `path` (an agent configuration's
-    `endpoints[i]`, a Kubernetes endpoint's `spec`), "" when there is none."""
+    `endpoints[i]`, a Kubernetes endpoint's `spec`, an endpoint definition's top level), "" when
+    there is none."""
     parts = path.split(".")
-    holder: Tree | None = root.get("spec") if parts[0] == "spec" else None
+    holder: Tree | None = root.get("spec") if parts[0] == "spec" else root if len(parts) == 1 else None
     endpoints = root.get("endpoints") if parts[0] == "endpoints" else None
     if isinstance(endpoints, Seq) and parts[1].isdigit() and int(parts[1]) < len(endpoints.items):
         holder = endpoints.items[int(parts[1])]
