@@ -172,7 +172,7 @@ class _Reader:
             elif connect and (key in PHASES or key in DEPRECATED_PHASES):
                 self.diags.add("AIGW100", f"`{key}` is no phase of a TCP or TLS endpoint's policy",
                                key_span, help="ngrok refuses it (ERR_NGROK_2230, a phase the endpoint's "
-                               "protocol has not): its connections carry no HTTP requests for these rules")
+                               "protocol has not): its connections carry no HTTP requests; connection rules go under `on_tcp_connect`")
                 self.skipped_phase(key, value)
             elif key in PHASES or (key in DEPRECATED_PHASES and root.get(DEPRECATED_PHASES[key]) is None):
                 phase = DEPRECATED_PHASES.get(key, key)
