@@ -103,7 +103,8 @@ def hoist(held: Held, outer: Source, found: list[Diagnostic], *, http_rules: boo
         notes.append(Diagnostic.make(
             "AIGW100", f"the policy of a TCP or TLS endpoint (`{held.url[:80]}`) has an HTTP phase",
             held.span, help="ngrok refuses it (ERR_NGROK_2230, a phase the endpoint's protocol has "
-            "not): its connections carry no HTTP requests; connection rules go under `on_tcp_connect`"))
+            "not): its connections carry no HTTP requests; connection rules go under "
+            "`on_tcp_connect`"))
     for d in found:
         where = f" (line {d.span.line}, column {d.span.column} of the policy in `{held.path}`)" \
             if d.span is not None else ""

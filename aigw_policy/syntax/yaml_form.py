@@ -37,7 +37,14 @@ from ..ir.nodes import PHASES, SETTINGS, Action, Expr, Policy, Rule
 from ..ir.parts import part_of
 from ..ir.raw import RawList, RawMap, RawScalar, RawValue
 from ..source import Source, Span
-from .policy_places import connect_only, endpoint_policy, held_url, route_policies, tunnel_policies, written_policies
+from .policy_places import (
+    connect_only,
+    endpoint_policy,
+    held_url,
+    route_policies,
+    tunnel_policies,
+    written_policies,
+)
 from .yaml_tree import (
     MAX_DEPTH,
     MAX_INPUT_CHARS,
@@ -172,7 +179,8 @@ class _Reader:
             elif connect and (key in PHASES or key in DEPRECATED_PHASES):
                 self.diags.add("AIGW100", f"`{key}` is no phase of a TCP or TLS endpoint's policy",
                                key_span, help="ngrok refuses it (ERR_NGROK_2230, a phase the endpoint's "
-                               "protocol has not): its connections carry no HTTP requests; connection rules go under `on_tcp_connect`")
+                               "protocol has not): its connections carry no HTTP requests; connection "
+                               "rules go under `on_tcp_connect`")
                 self.skipped_phase(key, value)
             elif key in PHASES or (key in DEPRECATED_PHASES and root.get(DEPRECATED_PHASES[key]) is None):
                 phase = DEPRECATED_PHASES.get(key, key)
