@@ -122,7 +122,8 @@ def _read(source: Source, fmt: str, diags: Diagnostics,
         if held is not None:  # an ngrok API object with its policy as a string
             inner = Source(held.text, source.name)
             policy, found = _read(inner, detect_format(None, held.text), Diagnostics(), options)
-            return policy, sort_diagnostics(hoist(held, source, found))
+            http_rules = policy is not None and bool(policy.on_http_request or policy.on_http_response)
+            return policy, sort_diagnostics(hoist(held, source, found, http_rules=http_rules))
         policy = (read_yaml if fmt == "yaml" else read_json)(source, diags)
     else:
         raise ValueError(f"unknown policy format {fmt!r}; use dsl, yaml or json")

@@ -161,6 +161,11 @@ DECISIONS = [
     ("agent-config-v2-tcp-tunnel-policy.yaml", _request(), 200, None),  # connect rules only
     ("api-https-edge-route-policy.json", {**_request(), "request": {"method": "PUT", "url": "https://a.example/"}},
      405, "only-get"),
+    ("k8s-endpoint-inline-beside-policy.yaml", _request(), 404, "Fallback-404"),  # not `policy`'s deny
+    ("k8s-manifest-endpoint-names-one-of-two.yaml", {**_request(), "request": {"method": "PUT", "url":
+     "https://a.example/"}}, 405, "only-get"),  # the named policy, not `maintenance`'s 503
+    ("k8s-manifest-ingress-names-one-of-two.yaml", {**_request(), "request": {"method": "PUT", "url":
+     "https://a.example/"}}, 405, "only-get"),
 ]
 
 

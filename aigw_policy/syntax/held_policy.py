@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from ..diagnostics import Diagnostic, Diagnostics
 from ..source import Source, Span
+from .policy_places import connect_only
 from .yaml_tree import Map, Scalar, Seq, Tree, compose
 
 __all__ = ["Held", "find_held", "hoist"]
@@ -33,6 +34,8 @@ class Held:
     """Where the string is in the outer document."""
     path: str
     what: str
+    url: str = ""
+    """The holding endpoint's `url`, "" when it names none."""
 
 
 def _policy_text(node: Tree | None) -> str | None:
@@ -60,7 +63,7 @@ def find_held(source: Source, json_mode: bool) -> Held | None:
         return None  # a policy itself, or a Kubernetes resource (read by the reader)
     holder = root.get("traffic_policy")
     if (inner := _policy_text(holder)) is not None:
-        return Held(inner, holder.span, "traffic_policy", "an ngrok API endpoint")
+        return Held(inner, holder.span, "traffic_policy", "an ngrok API endpoint", _url(root))
     value = root.get("value")
     if "enabled" in keys and (inner := _policy_text(value)) is not None:
         return Held(inner, value.span, "value", "an ngrok Edge's traffic policy module")
@@ -79,17 +82,29 @@ def _one_in_list(items: list[Tree], prefix: str, what: str) -> Held | None:
         return None
     i, key, node = found[0]
     assert isinstance(node, Scalar)
-    return Held(node.value, node.span, f"{prefix}{i}.{key}", what)
+    return Held(node.value, node.span, f"{prefix}{i}.{key}", what, _url(items[i]))
 
 
-def hoist(held: Held, outer: Source, found: list[Diagnostic]) -> list[Diagnostic]:
+def _url(node: Tree) -> str:
+    url = node.get("url") if isinstance(node, Map) else None
+    return url.value if isinstance(url, Scalar) and isinstance(url.value, str) else ""
+
+
+def hoist(held: Held, outer: Source, found: list[Diagnostic], *, http_rules: bool = False) -> list[Diagnostic]:
     """The inner policy's diagnostics placed on the string in the outer document, after the
-    warning that says what was read."""
+    warning that says what was read (and, when the policy has HTTP rules, `http_rules`, and its
+    endpoint is a TCP or TLS one, the refusal ngrok gives)."""
     notes = [Diagnostic.make(
         "AIGW105", f"this is {held.what}: its traffic policy, the string in `{held.path}`, is read",
         outer.span(0),
         help="the rest of the document is not checked here; a finding in the policy names "
         "its line and column inside the string")]
+    if http_rules and connect_only(held.url):
+        notes.append(Diagnostic.make(
+            "AIGW100", f"the policy of a TCP or TLS endpoint (`{held.url[:80]}`) has an HTTP phase",
+            held.span, help="ngrok refuses it (ERR_NGROK_2230, a phase the endpoint's protocol has "
+            "not): its connections carry no HTTP requests; connection rules go under "
+            "`on_tcp_connect`"))
     for d in found:
         where = f" (line {d.span.line}, column {d.span.column} of the policy in `{held.path}`)" \
             if d.span is not None else ""

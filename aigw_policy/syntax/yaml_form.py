@@ -37,6 +37,14 @@ from ..ir.nodes import PHASES, SETTINGS, Action, Expr, Policy, Rule
 from ..ir.parts import part_of
 from ..ir.raw import RawList, RawMap, RawScalar, RawValue
 from ..source import Source, Span
+from .policy_places import (
+    connect_only,
+    endpoint_policy,
+    held_url,
+    route_policies,
+    tunnel_policies,
+    written_policies,
+)
 from .yaml_tree import (
     MAX_DEPTH,
     MAX_INPUT_CHARS,
@@ -100,52 +108,6 @@ DEPRECATED_PHASES = {"inbound": "on_http_request", "outbound": "on_http_response
 examples and blog posts, and still accepted by ngrok (its Python SDK's tests send them):
 read as the phase they name, with a warning (AIGW106)."""
 
-def _route_policies(routes: Tree | None, path: str) -> list[tuple[Map, str]]:
-    """The policies of an HTTPS Edge's routes (`routes[i].policy`: the ingress controller's
-    `HTTPSEdge` resource, 2023-2024, and ngrok's Edge API objects), with their paths."""
-    if not isinstance(routes, Seq):
-        return []
-    return [(node, f"{path}.{i}.policy") for i, route in enumerate(routes.items)
-            if isinstance(route, Map) and isinstance(node := route.get("policy"), Map)]
-
-
-def _written_policies(root: Map) -> list[tuple[Map, str]]:
-    """The inline policies of the resources ngrok's operator is expected to write, in its
-    translator's test data (`input`: the Kubernetes resources; `expected`: lists of
-    `CloudEndpoint`s and `AgentEndpoint`s), with their paths."""
-    expected = root.get("expected")
-    if root.get("input") is None or not isinstance(expected, Map):
-        return []
-    found = []
-    for kind, _, resources in expected.items:
-        for i, resource in enumerate(resources.items if isinstance(resources, Seq) else ()):
-            spec = resource.get("spec") if isinstance(resource, Map) else None
-            holder = spec.get("trafficPolicy") if isinstance(spec, Map) else None
-            for inner in ("policy", "inline"):
-                if isinstance(holder, Map) and isinstance(node := holder.get(inner), Map):
-                    found.append((node, f"expected.{kind}.{i}.spec.trafficPolicy.{inner}"))
-    return found
-
-
-def _tunnel_policies(tunnels: Tree | None) -> list[tuple[Map, str, str]]:
-    """The policies of an ngrok agent configuration's (version 2) tunnels: `tunnels.NAME.
-    traffic_policy` (2024), or `.policy` (its name in 2023), each with its path and what holds
-    it (a `tcp` or `tls` tunnel's `inbound` rules ran on each connection)."""
-    if not isinstance(tunnels, Map):
-        return []
-    found = []
-    for name, _, tunnel in tunnels.items:
-        if not isinstance(tunnel, Map):
-            continue
-        proto = tunnel.get("proto")
-        kind = proto.value if isinstance(proto, Scalar) and proto.value in ("http", "tcp", "tls") else "http"
-        for key in ("traffic_policy", "policy"):
-            if isinstance(node := tunnel.get(key), Map):
-                found.append((node, f"tunnels.{name}.{key}",
-                              f"an ngrok agent configuration (version 2), its `{kind}` tunnel `{name}`"))
-    return found
-
-
 def _not_a_mapping_help(root: Tree) -> str:
     """What to do with a document that is not a mapping; a text that YAML reads as one
     string is often another language: Terraform's HCL (ngrok's provider writes the policy
@@ -186,9 +148,12 @@ class _Reader:
         connect = False
         if inner is not None:
             node, path, what = inner
-            connect = any(f"`{kind}`" in what for kind in (*CONNECT_EDGES, "tcp", "tls"))
+            connect = any(f"`{kind}`" in what for kind in (*CONNECT_EDGES, "tcp", "tls")) \
+                or connect_only(held_url(root, path))
+            spec = root.get("spec")
+            beside = endpoint_policy(spec)[1] if isinstance(spec, Map) and path.startswith("spec.t") else ""
             self.diags.add("AIGW105", f"this is {what}: its traffic policy under `{path}` is read",
-                           root.items[0][1], help="the rest of the document is not checked here"
+                           root.items[0][1], help="the rest of the document is not checked here" + beside
                            + ("; the route's `match` is not applied: its rules run on every request"
                               if "routes." in path else ""))
             root = node
@@ -211,6 +176,12 @@ class _Reader:
                 self.diags.add("AIGW102", "unsupported phase `on_tcp_connect`: its rules are skipped",
                                key_span, help="aigw-policy evaluates HTTP traffic")
                 self.skipped_phase("on_tcp_connect", value)
+            elif connect and (key in PHASES or key in DEPRECATED_PHASES):
+                self.diags.add("AIGW100", f"`{key}` is no phase of a TCP or TLS endpoint's policy",
+                               key_span, help="ngrok refuses it (ERR_NGROK_2230, a phase the endpoint's "
+                               "protocol has not): its connections carry no HTTP requests; connection "
+                               "rules go under `on_tcp_connect`")
+                self.skipped_phase(key, value)
             elif key in PHASES or (key in DEPRECATED_PHASES and root.get(DEPRECATED_PHASES[key]) is None):
                 phase = DEPRECATED_PHASES.get(key, key)
                 if phase != key:
@@ -271,12 +242,10 @@ class _Reader:
             kind = root.get("kind")
             what = "a Kubernetes " + (f"`{kind.value}` " if isinstance(kind, Scalar) and isinstance(
                 kind.value, str) else "") + "resource"
-            found = [(node, f"spec.trafficPolicy.{inner}") for inner in ("policy", "inline")
-                     if isinstance(holder := spec.get("trafficPolicy"), Map)
-                     and isinstance(node := holder.get(inner), Map)]
+            found = endpoint_policy(spec)[0]
             if isinstance(node := spec.get("policy"), Map):
                 found.append((node, "spec.policy"))
-            found += _route_policies(spec.get("routes"), "spec.routes")
+            found += route_policies(spec.get("routes"), "spec.routes")
             return (found[0][0], found[0][1], what) if len(found) == 1 else None
         if {"apiVersion", "kind"} <= keys and isinstance(modules := root.get("modules"), Map) \
                 and isinstance(node := modules.get("policy"), Map):
@@ -291,14 +260,14 @@ class _Reader:
                 and isinstance(node := root.get("policy") or root.get("traffic_policy"), Map)):
             key = "policy" if isinstance(root.get("policy"), Map) else "traffic_policy"
             return (node, key, "an ngrok endpoint definition (its `url` and `forwards_to`)")
-        written = _written_policies(root)
+        written = written_policies(root)
         if len(written) == 1:
             return (written[0][0], written[0][1], "test data of ngrok's Kubernetes operator: the policy it "
                     "is expected to write")
-        tunnels = _tunnel_policies(root.get("tunnels"))
+        tunnels = tunnel_policies(root.get("tunnels"))
         if len(tunnels) == 1 and not keys & {*TOP_KEYS, *UNSUPPORTED_PHASES}:
             return tunnels[0]
-        routes = _route_policies(root.get("routes"), "routes")
+        routes = route_policies(root.get("routes"), "routes")
         if len(routes) == 1 and isinstance(root.get("hostports"), Seq):
             return (routes[0][0], routes[0][1], "an ngrok HTTPS Edge (an API object)")
         return None
@@ -327,10 +296,9 @@ class _Reader:
             name = f"`{kind.value}` " if isinstance(kind, Scalar) and isinstance(
                 kind.value, str) else ""
             spec = root.get("spec")
-            holder = spec.get("trafficPolicy") if isinstance(spec, Map) else None
-            held = [f"`spec.trafficPolicy.{inner}`" for inner in ("policy", "inline")
-                    if isinstance(holder, Map) and holder.get(inner) is not None]
-            routes = [f"`{path}`" for _, path in _route_policies(
+            endpoint, why = endpoint_policy(spec) if isinstance(spec, Map) else ([], "")
+            held = [f"`{path}`" for _, path in endpoint]
+            routes = [f"`{path}`" for _, path in route_policies(
                 spec.get("routes") if isinstance(spec, Map) else None, "spec.routes")]
             held += routes
             kind_name = kind.value if isinstance(kind, Scalar) and isinstance(kind.value, str) else ""
@@ -339,7 +307,8 @@ class _Reader:
                 return ("policy", f"the policy of a Kubernetes {name}resource goes under {place}, "
                         "not at its top level", f"move `policy:` to {place} (Kubernetes keeps "
                         "no unknown field at a resource's top level)")
-            help = (f"it holds {' and '.join(held)}: keep one" if len(held) > 1 and not routes else
+            help = (why if why and not held else
+                    f"it holds {' and '.join(held)}: keep one" if len(held) > 1 and not routes else
                     f"it holds {', '.join(held)}: lint each as a document of its own" if len(held) > 1 else
                     f"write the policy under {place}, or lint the policy it names as a document of "
                     "its own" if place is not None else
@@ -347,11 +316,11 @@ class _Reader:
                     "or endpoint policy it names as a document of its own")
             first = next(k for k in keys if k not in TOP_KEYS and k not in UNSUPPORTED_PHASES)
             return (first, f"this is a Kubernetes {name}resource, not a traffic policy", help)
-        if len(written := _written_policies(root)) != 1 and {"input", "expected"} <= set(keys):
+        if len(written := written_policies(root)) != 1 and {"input", "expected"} <= set(keys):
             return (keys[0], "this is test data of ngrok's Kubernetes operator (`input`, `expected`), "
                     "not a traffic policy", f"it expects {len(written)} policies: lint each as a "
                     "document of its own" if written else "it expects no resource with an inline policy")
-        if len(routed := _route_policies(root.get("routes"), "routes")) > 1:
+        if len(routed := route_policies(root.get("routes"), "routes")) > 1:
             return ("routes", f"this ngrok HTTPS Edge holds {len(routed)} route policies, not one "
                     "traffic policy", "lint each route's `policy` as a document of its own: "
                     + ", ".join(f"`{path}`" for _, path in routed))
@@ -362,7 +331,7 @@ class _Reader:
                     "traffic policy", "it holds no endpoint's `traffic_policy`, or several: lint "
                     "each policy as a document of its own")
         if "tunnels" in keys and (isinstance(root.get("tunnels"), Map) or "version" in keys):
-            held = [f"`{path}`" for _, path, _ in _tunnel_policies(root.get("tunnels"))]
+            held = [f"`{path}`" for _, path, _ in tunnel_policies(root.get("tunnels"))]
             return (keys[0], "this is an ngrok agent configuration (version 2), not a traffic policy",
                     f"it holds {', '.join(held)}: lint each as a document of its own" if held else
                     "none of its `tunnels` has a `traffic_policy`")

@@ -408,9 +408,11 @@ def _get(node: Any, key: str) -> Any:
 def _inline_policy(node: Any) -> bool:
     """Whether a resource holds a policy itself (``spec.policy``, ``spec.trafficPolicy.policy``
     or ``.inline``, an ``NgrokModuleSet``'s ``modules.policy``), not a reference to one
-    (``trafficPolicy.targetRef``)."""
+    (``trafficPolicy.targetRef``, which ngrok's operator attaches over an inline one beside it)."""
     spec = _get(node, "spec")
     holder = _get(spec, "trafficPolicy")
+    if _get(holder, "targetRef") is not None:
+        holder = None
     if isinstance(_get(node, "policy"), yaml.MappingNode):
         return True  # misplaced beside `spec`: this resource is the one to read (and refuse, saying so)
     routes = _get(spec, "routes")
@@ -420,18 +422,46 @@ def _inline_policy(node: Any) -> bool:
                          _get(_get(node, "modules"), "policy"), *routed))
 
 
+def _named(documents: list[tuple[Any, Any]], kinds: list[str | None], policies: list[int]) -> list[int]:
+    """Of a manifest's NgrokTrafficPolicies, those its other resources name, as ngrok's operator
+    attaches them: an endpoint's `spec.trafficPolicy.targetRef.name` (or the former
+    `spec.trafficPolicyName` without a `trafficPolicy`), an Ingress's or Service's
+    `ngrok.com/traffic-policy` annotation (over the former `k8s.ngrok.com/` one; a list is
+    refused there), an HTTPRoute's `ExtensionRef` filter."""
+    named = set()
+    for (node, _), kind in zip(documents, kinds, strict=True):
+        spec = _get(node, "spec") if kind in ("CloudEndpoint", "AgentEndpoint") else None
+        holder = _get(spec, "trafficPolicy")
+        names = [_get(_get(holder, "targetRef"), "name") if holder is not None else _get(spec, "trafficPolicyName")]
+        notes = _get(_get(node, "metadata"), "annotations")
+        names.append(_get(notes, "ngrok.com/traffic-policy") or _get(notes, "k8s.ngrok.com/traffic-policy"))
+        rules = _get(_get(node, "spec"), "rules") if kind == "HTTPRoute" else None
+        for rule in rules.value if isinstance(rules, yaml.SequenceNode) else ():
+            filters = _get(rule, "filters")
+            names += [_get(ref, "name") for f in (filters.value if isinstance(filters, yaml.SequenceNode) else ())
+                      if _get(ref := _get(f, "extensionRef"), "kind") is not None
+                      and getattr(_get(ref, "kind"), "value", None) == "NgrokTrafficPolicy"]
+        named.update(n.value for n in names if isinstance(n, ScalarNode) and "," not in str(n.value))
+    return [i for i in policies if isinstance(n := _get(_get(documents[i][0], "metadata"), "name"), ScalarNode)
+            and n.value in named]
+
+
 def _one_policy_resource(documents: list[tuple[Any, Any]], source: Source, diags: Diagnostics) -> Any:
     """In a Kubernetes manifest of several resources (every document one), the one resource
     of ngrok's operator that holds a traffic policy itself, with a warning naming it
     (AIGW105); None when the file is not such a manifest, or has no such resource, or several."""
     kinds = [_kind(node) for node, _ in documents]
     holders = [i for i, kind in enumerate(kinds) if kind in POLICY_KINDS and _inline_policy(documents[i][0])]
+    if len(holders) > 1 and all(kinds[i] == "NgrokTrafficPolicy" for i in holders):
+        holders = _named(documents, kinds, holders)  # only an NgrokTrafficPolicy an endpoint names runs
     if None in kinds or len(holders) != 1:
         return None
     node = documents[holders[0]][0]
+    named = _get(_get(node, "metadata"), "name")
+    label = f"`{kinds[holders[0]]}`" + (f" `{named.value}`" if isinstance(named, ScalarNode) else "")
     others = ", ".join(f"`{k}`" for i, k in enumerate(kinds) if i != holders[0])
     diags.add("AIGW105", f"this Kubernetes manifest holds {len(documents)} resources: the "
-              f"`{kinds[holders[0]]}` is read, not {others}", source.span(node.start_mark.index),
+              f"{label} is read, not {others}", source.span(node.start_mark.index),
               help="the other resources are not checked here")
     return node
 

@@ -128,8 +128,8 @@ def test_did_you_mean_and_wrapper_help() -> None:
     assert diags.items[0].help == "did you mean `rate-limit`?"
     _, diags = read("apiVersion: v1\nkind: CloudEndpoint\nspec:\n  trafficPolicy:\n"
                     "    policy: {on_http_request: []}\n    inline: {on_http_request: []}\n")
-    [d] = diags.items  # two policies: which one ngrok reads is not ours to guess
-    assert d.code == "AIGW100" and "spec.trafficPolicy.policy" in (d.help or "")
+    [d] = diags.items  # two policies: ngrok's operator reads `inline` and ignores `policy`
+    assert d.code == "AIGW105" and "`spec.trafficPolicy.policy` beside it is ignored" in (d.help or "")
     _, diags = read("on_http_request:\n  - actions:\n      - type: deny\n        status_code: 401\n")
     assert "under `config:`" in (diags.items[0].help or "")
 
