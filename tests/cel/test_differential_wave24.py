@@ -94,8 +94,8 @@ def _of_type(t: Type, v: object) -> bool:
     if t.kind in ("dyn", "param", "error"):
         return True
     kind = _runtime_kind(v)
-    if t.kind == "opaque" and t.name == "optional_type" and v is None:
-        return True  # null is assignable to an optional, as in cel-cpp's and cel-go's checkers
+    if v is None and (t.kind in ("timestamp", "duration") or (t.kind == "opaque" and t.name == "optional_type")):
+        return True  # null is assignable to these, as in cel-cpp's and cel-go's checkers
     if kind != t.kind:
         return False
     if isinstance(v, list):
@@ -107,12 +107,13 @@ def _of_type(t: Type, v: object) -> bool:
     return True
 
 
-# A `dyn` argument where a parameter nests a type variable (`list(optional(A))`, `list(list(A))`)
-# leaves the variable free, and a later use binds it: `[[1.0], ['a']].flatten()[0] + 1` checks as
-# `int` and fails at run time. cel-go's and cel-cpp's checkers bind it the same way (the campaign
-# compared `dyn(optional.of('a')).or(optional.of(1)).value() + 'x'` and the like); it is how CEL's
-# gradual typing works, not a fault of the value.
-_FREE_THROUGH_DYN = ("optional.unwrap(", "unwrapOpt(", "flatten(")
+# A `dyn` argument where a parameter nests a type variable (`optional(A)`, `list(optional(A))`,
+# `list(list(A))`) leaves the variable free, and a later use binds it: `[[1.0], ['a']].flatten()[0] + 1`
+# checks as `int` and fails at run time, `dyn(optional.of(true)).orValue(b'')` checks as `bytes`.
+# cel-go's and cel-cpp's checkers bind it the same way (the campaign compared
+# `dyn(optional.of('a')).or(optional.of(1)).value() + 'x'` and the like); it is how CEL's gradual
+# typing works, not a fault of the value.
+_FREE_THROUGH_DYN = ("dyn(", "optional.unwrap(", "unwrapOpt(", "flatten(")
 
 
 @settings(max_examples=N, deadline=None, suppress_health_check=list(HealthCheck))
