@@ -17,12 +17,17 @@ Two properties keep the generator running in CI, on a bounded number of drawn se
 * against cel-cpp: the same outcome class and the same type of value, except where a
   difference is one kept and documented before (``KEPT_MARKERS``, each with its wave).
 
+One class of ours came out of it, by comparing each declared variable with the same name left
+undeclared (``HOST``): ``host-no-cel-value``, below.
+
 ``AGREED`` pins, with their types, answers the campaign drew at the generator's edges on which
 both runtimes agree; each row also runs through cel-cpp when it is installed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import os
 import random
 
@@ -38,6 +43,7 @@ from test_differential_wave19 import _as_cpp, typed
 from test_differential_wave21 import _theirs
 
 from aigw_policy import cel
+from aigw_policy.cel.parser import parse
 from aigw_policy.cel.runtime.values import Duration, Optional, Timestamp, TypeValue, UInt
 from aigw_policy.cel.types import Type
 
@@ -244,3 +250,82 @@ def test_agreed_with_cel_cpp(cpp: None, expr: str, want: tuple[str, str], checke
         if isinstance(want_value, tuple) and want_value[0] == "type":
             got = ("type", {"null": "null_type"}.get(got[1], got[1]))  # type: ignore[index]
         assert got == want_value, (expr, got, want[1])
+
+
+# host values ---------------------------------------------------------------------------------
+CLASSES = {
+    "host-no-cel-value": "a variable declared `dyn` took a Python value of no CEL type as it was (a `set`, a "
+                         "`Decimal`, a `date`, any `object`): `type(x)` was a made-up type `set`, `x == x` true, "
+                         "where cel-cpp refuses it (`Non-CEL value type`); and an undeclared variable (unchecked, "
+                         "every variable `dyn`) skipped even wave 16's refusal of a `datetime` or `timedelta`, so "
+                         "`x` was a Python `datetime` and `type(x)` `datetime`. Now both are an evaluation error "
+                         "(`invalid_argument`), a `bytearray` is its bytes (as cel-cpp), and what cel-cpp takes "
+                         "is unchanged",
+}
+__doc__ += "".join(f"\n* ``{k}``: {v}." for k, v in CLASSES.items())
+
+
+class _Opaque:
+    """A host object of no CEL type."""
+
+
+_T = dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc)
+# (class, Python value, expression, ("value", CEL literal) | ("error", piece of our message)): the variable `x`
+# declared `dyn` and left undeclared, unchecked and type-checked
+HOST: list[tuple[str, object, str, tuple[str, str]]] = [
+    ("host-no-cel-value", {1}, "x == x", ("error", "a Python set is no CEL value")),
+    ("host-no-cel-value", {1}, "type(x) == type(x)", ("error", "a Python set is no CEL value")),
+    ("host-no-cel-value", frozenset([1]), "size(x)", ("error", "a Python frozenset is no CEL value")),
+    ("host-no-cel-value", decimal.Decimal("1.5"), "x == x", ("error", "a Python Decimal is no CEL value")),
+    ("host-no-cel-value", dt.date(2020, 1, 1), "x == x", ("error", "a Python date is no CEL value")),
+    ("host-no-cel-value", _Opaque(), "x != null", ("error", "a Python _Opaque is no CEL value")),
+    ("host-no-cel-value", 1j, "x == x", ("error", "a Python complex is no CEL value")),
+    ("host-no-cel-value", range(2), "size(x)", ("error", "a Python range is no CEL value")),
+    ("host-no-cel-value", _T, "x == x", ("error", "a Python datetime is no CEL value")),
+    ("host-no-cel-value", _T, "x.getFullYear()", ("error", "a Python datetime is no CEL value")),
+    ("host-no-cel-value", dt.timedelta(seconds=5), "type(x) == type(x)", ("error", "a Python timedelta is no CEL value")),
+    ("host-no-cel-value", {1}, "false && x == x", ("value", "false")),
+    ("host-no-cel-value", {1}, "x == x || true", ("value", "true")),
+    ("host-no-cel-value", bytearray(b"ab"), "x == b'ab'", ("value", "true")),
+    ("host-no-cel-value", bytearray(b"ab"), "type(x) == bytes", ("value", "true")),
+    ("host-no-cel-value", [1, {2: 3}], "x[1][2] == 3", ("value", "true")),
+    ("host-no-cel-value", {"a": 1}, "x.a == 1", ("value", "true")),
+    ("host-no-cel-value", None, "x == null", ("value", "true")),
+]
+HOST_IDS = [f"{type(v).__name__}:{e}" for _, v, e, _ in HOST]
+
+
+def test_every_row_names_a_class() -> None:
+    assert {k for k, *_ in HOST} <= set(CLASSES)
+    assert all(w[0] in ("value", "error") for *_, w in HOST)
+
+
+@pytest.mark.parametrize(("klass", "value", "expr", "want"), HOST, ids=HOST_IDS)
+@pytest.mark.parametrize("how", ["declared", "undeclared", "checked"])
+def test_a_host_value(klass: str, value: object, expr: str, want: tuple[str, str], how: str) -> None:
+    cel.clear_cache()
+    prog = cel.compile(expr, {"x": "dyn"}) if how == "checked" else cel.compile(expr)
+    if how == "declared":
+        prog = cel.compile_ast(parse(expr), {"x": "dyn"}, source=expr, check=False)
+    try:
+        kind, got = "value", prog({"x": value})
+    except cel.CelError as e:
+        kind, got = "error", e
+        assert e.code == "invalid_argument", (expr, e.code)
+    assert kind == want[0], (expr, how, kind, got)
+    if kind == "value":
+        assert typed(got) == typed(cel.compile(want[1])({})), (expr, got, want[1])
+    else:
+        assert want[1] in str(got), (expr, got)
+
+
+@pytest.mark.parametrize(("klass", "value", "expr", "want"), HOST, ids=HOST_IDS)
+@pytest.mark.parametrize("declared", [True, False], ids=["declared", "undeclared"])
+def test_a_host_value_as_cel_cpp_takes_it(cpp: None, klass: str, value: object, expr: str,
+                                          want: tuple[str, str], declared: bool) -> None:
+    env = c.NewEnv(variables={"x": c.Type.DYN}) if declared else c.NewEnv()
+    r = env.compile(expr, disable_check=not declared).eval(data={"x": value})
+    kind = "error" if r.type() == c.Type.ERROR else "value"
+    assert kind == want[0], (expr, kind, r.plain_value())
+    if kind == "value":
+        assert r.plain_value() == cel.compile(want[1])({}), (expr, r.plain_value())
