@@ -224,8 +224,8 @@ class _Gen:
         bare = name.lstrip(".")
         if bare in TYPE_IDENTS:
             return self.const(TYPES[TYPE_IDENTS[bare]])
-        if self.lenient:  # an undeclared variable is a dyn
-            return self.host_code(f"_var(act, {bare!r})", "dyn")
+        if self.lenient:  # an undeclared variable is a dyn variable
+            return self.host_code(f"_var(act, {bare!r})", "dyn", bare)
         raise CompileError(f"undeclared reference to `{bare}`", node.span)
 
     def e_Select(self, node: ast.Select) -> str:

@@ -43,7 +43,7 @@ from functools import lru_cache
 
 from ..types import Type, parse_type
 from .timefmt import parse_timestamp
-from .values import INT64_MAX, INT64_MIN, UINT64_MAX, CelError, Duration, Timestamp, UInt
+from .values import INT64_MAX, INT64_MIN, UINT64_MAX, CelError, Duration, Optional, Timestamp, TypeValue, UInt
 
 __all__ = ["HOST_KINDS", "PLAIN", "dyn_items", "dyn_value", "host_class", "host_value", "inline_class", "needs_host"]
 
@@ -322,13 +322,23 @@ def dyn_items(v: object) -> object:
 
 
 def _dyn(v: object) -> object:
-    """A variable declared ``dyn``: a Python ``datetime`` or ``timedelta`` is no CEL value (as
-    cel-cpp refuses it); a variable declared ``timestamp`` or ``duration`` converts it."""
+    """A variable declared ``dyn`` (or undeclared): a Python value of no CEL type (a ``set``, a
+    ``Decimal``, a ``date``, any object without a ``cel_type_name``) is an error, as cel-cpp
+    refuses it; so is a ``datetime`` or ``timedelta``, which a variable declared ``timestamp``
+    or ``duration`` converts. A ``bytearray`` is its bytes (cel-cpp). Only the variable's own
+    value is looked at: what is taken out of a ``dyn`` list or map is taken as it is."""
     if isinstance(v, (datetime, timedelta)):
         kind = "timestamp" if isinstance(v, datetime) else "duration"
         raise _WrongType(f"a Python {type(v).__name__} is no CEL value (declare the variable {kind})")
+    if not isinstance(v, _CEL_CLASSES) and getattr(type(v), "cel_type_name", None) is None:
+        if isinstance(v, bytearray):
+            return bytes(v)
+        raise _WrongType(f"a Python {type(v).__name__} is no CEL value")
     return dyn_value(v)
 
+
+_CEL_CLASSES = (str, int, float, bytes, list, tuple, dict, type(None), Timestamp, Duration, Optional, TypeValue)
+"""The Python classes (and their subclasses) of CEL values a ``dyn`` variable may hold."""
 
 PLAIN = frozenset({str, float, bool, bytes, list, dict, type(None), UInt, Timestamp, Duration})
 """The classes of a ``dyn`` variable's value read as it is, inline (an ``int`` is tested for
