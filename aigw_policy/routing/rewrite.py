@@ -145,12 +145,17 @@ def upstream_request(method: str, path: str, query: bytes | str, headers: Mappin
     base = attempt.provider.base_url
     if not base:
         raise ValueError(f"provider `{attempt.provider.id}` has no base_url")
+    # a query in base_url (`...?api-version=...`) is the operator's, as `query` is: it goes in
+    # the query, before the client's (whose names it replaces), never glued before the path
+    base, _, own = base.partition("#")[0].partition("?")
     url = attempt_url(base, attempt.format, path, attempt.model)
     vendors = _vendors(attempt.provider)
-    pairs = [(k, v) for k, v in parse_qsl(query.decode("latin-1") if isinstance(query, bytes) else query,
-                                          keep_blank_values=True)
-             if (keep or k != "key") and k not in attempt.query
-             and (k not in QUERY_OWNERS or not vendors.isdisjoint(QUERY_OWNERS[k]))]
+    operator = [(k, v) for k, v in parse_qsl(own, keep_blank_values=True) if k not in attempt.query] if own else []
+    owned = attempt.query.keys() | {k for k, _ in operator} if operator else attempt.query.keys()
+    pairs = operator + [(k, v) for k, v in parse_qsl(query.decode("latin-1") if isinstance(query, bytes) else query,
+                                                     keep_blank_values=True)
+                        if (keep or k != "key") and k not in owned
+                        and (k not in QUERY_OWNERS or not vendors.isdisjoint(QUERY_OWNERS[k]))]
     pairs += list(attempt.query.items())
     if pairs:
         url += "?" + urlencode(pairs)

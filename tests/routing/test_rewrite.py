@@ -183,3 +183,25 @@ def test_azures_api_version_goes_to_azure_only(provider: ProviderInfo, kept: boo
                          CLIENT_HEADERS, b'{"messages": []}', attempt(provider), "sk-upstream")
     assert ("api-version=2024-10-21" in r.url) is kept, r.url
     assert r.url.endswith("x=1") or "x=1&" in r.url
+
+
+@pytest.mark.parametrize(("base", "query", "url"), [
+    # Azure's api-version written in base_url: it was glued before the path (`/v1?api-version=x/chat/...`)
+    ("https://res.openai.azure.com/openai/v1?api-version=preview", b"",
+     "https://res.openai.azure.com/openai/v1/chat/completions?api-version=preview"),
+    ("https://res.openai.azure.com/openai/v1/?api-version=preview", b"x=1",
+     "https://res.openai.azure.com/openai/v1/chat/completions?api-version=preview&x=1"),
+    # the operator's name replaces the client's; a fragment is nobody's
+    ("https://p.example/v1?tier=gold#frag", b"tier=free&y=2", "https://p.example/v1/chat/completions?tier=gold&y=2"),
+    ("https://p.example/v1?", b"y=2", "https://p.example/v1/chat/completions?y=2"),
+])
+def test_a_query_in_base_url_goes_in_the_query(base: str, query: bytes, url: str) -> None:
+    provider = ProviderInfo("p", base_url=base, auth="bearer")
+    assert upstream_request("POST", "/v1/chat/completions", query, {}, b"{}", attempt(provider), "sk").url == url
+
+
+def test_the_attempts_query_wins_over_base_urls() -> None:
+    provider = ProviderInfo("p", base_url="https://p.example/v1?v=base&w=1", auth="bearer")
+    r = upstream_request("POST", "/v1/chat/completions", b"v=client", {}, b"{}", attempt(provider, query={"v": "own"}),
+                         "sk")
+    assert r.url == "https://p.example/v1/chat/completions?w=1&v=own"
