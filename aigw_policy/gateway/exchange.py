@@ -434,6 +434,8 @@ class Exchange:
             await self._send_whole(status, extra, data)
             return
         wire, message, quota = denial(self.api, decision, status)
+        if decision.kind == "store" and wire == 503 and "retry-after" not in given:
+            extra.append((b"retry-after", b"1"))  # the store's failure is passing (ledger_unavailable's too)
         if decision.kind == "error" and wire >= 500 and not quota:
             # a rule that failed closed fails the same way again: the SDKs' retries of a 5xx (two, backed off) would repeat it
             extra.append((b"x-should-retry", b"false"))

@@ -108,5 +108,6 @@ def test_a_failed_store_is_not_described_to_clients(servers: Any) -> None:
     text = err.response.text
     assert "limit store unavailable" in text
     assert err.body["aigw"]["code"] == "store_unavailable" and err.body["aigw"]["limit"] is None
+    assert err.response.headers["retry-after"] == "1"  # as a ledger that fails: retried soon, not in hours
     for secret in ("127.0.0.1", ":1/", "s3cret", "redis", "Connection refused", "Error 111"):
         assert secret not in text, secret
