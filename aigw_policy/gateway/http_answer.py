@@ -100,6 +100,19 @@ class Response:
         self._buffered = 0
         return data
 
+    def arrived(self, limit: int) -> bytes | None:
+        """The rest of the body when all of it has arrived and it is at most ``limit`` bytes
+        (taken, as :meth:`chunk` takes it, without a wait), else None (nothing taken)."""
+        if not self._done or self._error is not None or self._buffered > limit:
+            return None
+        pieces = self._pieces
+        data = b"" if not pieces else pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
+        pieces.clear()
+        if self._buffered > HIGH_WATER and self._conn is not None:
+            self._conn.resume()
+        self._buffered = 0
+        return data if type(data) is bytes else bytes(data)
+
     def release(self) -> None:
         """Let the answer go: its connection back to the pool when it was read to its end and
         the upstream keeps it open, else closed."""

@@ -267,7 +267,7 @@ class UpstreamProxy:
             # judged before its head goes (one code path with the router's attempts)
             read = await self._judged(scope, url, response.status, ctype, wants, chunks, send, ctx,
                                       opaque=bool(coded) and not decode, shape=api,
-                                      arrived=lambda: response.at_eof)
+                                      arrived=lambda: response.at_eof, whole=None if decode else response.arrived)
             if read is None:
                 return
             status = response.status
@@ -288,7 +288,8 @@ class UpstreamProxy:
 
     async def _judged(self, scope: dict[str, Any], url: str, status: int, ctype: str, wants: bool | None,
                       chunks: AsyncIterator[bytes], send: Any, ctx: Any, *, opaque: bool,
-                      shape: bool, arrived: Callable[[], bool] | None = None) -> Judged | None:
+                      shape: bool, arrived: Callable[[], bool] | None = None,
+                      whole: Callable[[int], bytes | None] | None = None) -> Judged | None:
         """The answer read as far as it is judged (:func:`~aigw_policy.gateway.answer_read.judge`,
         as each routed attempt is); None when it failed and the client was answered instead: a
         malformed answer (502 ``upstream_malformed``), a body cut or undecodable before
@@ -297,10 +298,11 @@ class UpstreamProxy:
         when its own said nothing, :func:`~.api_shape.relabelled`); ``wants``: whether the
         request asked for a stream; ``shape``: an inference call, whose success that is another
         API's answer is malformed here too (:mod:`.api_shape`): no SDK of that API reads it;
-        ``arrived``: whether the whole body has come (:func:`~.answer_read.judge`)."""
+        ``arrived``, ``whole``: whether the whole body has come, and that body (:func:`~.answer_read.judge`)."""
         try:
             read = await judge(chunks, status, ctype, url, wants, limit=self.capture_limit,
-                               opaque=opaque or scope["method"] == "HEAD", shape=shape, arrived=arrived)
+                               opaque=opaque or scope["method"] == "HEAD", shape=shape, arrived=arrived,
+                               whole=whole)
         except TimeoutError:
             await self._fail(send, ctx, scope, 504, "timeout", "the upstream did not answer in time")
             return None
