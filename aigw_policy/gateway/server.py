@@ -555,8 +555,10 @@ class HeadWithBody:
     current step, whichever comes first, so that an answer sent whole goes out in one write
     (one segment, one wake-up of the client) instead of two. The bytes and their order are
     unchanged, and a streamed answer's head still leaves at once (the step ends when the
-    exchange waits for the upstream). It has what uvicorn's request cycle calls on its
-    transport: ``write``, ``close``, ``is_closing``."""
+    exchange waits for the upstream). A write after the connection closed is dropped, as
+    asyncio's own transports drop it: uvloop's raises, and a client that half-closed its side
+    after pipelining requests made each answer a "gateway failed" traceback in the log. It has
+    what uvicorn's request cycle calls on its transport: ``write``, ``close``, ``is_closing``."""
 
     __slots__ = ("_transport", "_loop", "_held", "_first")
 
@@ -573,10 +575,12 @@ class HeadWithBody:
             self._loop.call_soon(self.flush)
             return
         held = self._held
+        self._held = None
+        if self._transport.is_closing():  # the client's connection closed (its EOF, a reset) before
+            return  # connection_lost tells the cycle: nobody to write to (uvloop raises, asyncio drops)
         if held is None:
             self._transport.write(data)
         else:
-            self._held = None
             self._transport.writelines((held, data))
 
     def flush(self) -> None:

@@ -158,3 +158,40 @@ def test_a_held_head_is_not_written_to_a_closed_transport() -> None:
         assert t.writes == []
 
     asyncio.run(run())
+
+
+class ClosedTransport(Transport):
+    """As uvloop's: a write once its handle is closed raises (asyncio's would drop it)."""
+
+    def write(self, data: bytes) -> None:
+        if self.closed:
+            raise RuntimeError("unable to perform operation on <TCPTransport closed=True>; the handler is closed")
+        super().write(data)
+
+    def writelines(self, pieces: Any) -> None:
+        if self.closed:
+            raise RuntimeError("unable to perform operation on <TCPTransport closed=True>; the handler is closed")
+        super().writelines(pieces)
+
+
+@pytest.mark.parametrize("closed_after", [0, 1, 2])
+def test_a_write_after_the_connection_closed_is_dropped(closed_after: int) -> None:
+    """The client's EOF closes the transport before connection_lost tells the request cycle: a
+    body written then is nobody's. It raised, and the exchange logged "the gateway failed" with
+    a traceback, then uvicorn's "Exception in ASGI application" (a client that half-closes
+    after pipelining could fill the log so)."""
+    from aigw_policy.gateway.server import HeadWithBody
+
+    async def run() -> None:
+        t = ClosedTransport()
+        w = HeadWithBody(t, asyncio.get_running_loop())
+        pieces = [b"HEAD", b"BODY", b"MORE"]
+        for i, piece in enumerate(pieces):
+            if i == closed_after:
+                t.closed = True
+            w.write(piece)
+        await asyncio.sleep(0)
+        assert t.writes == ([] if closed_after < 2 else [b"HEADBODY"])
+
+    asyncio.run(run())
+
