@@ -124,7 +124,7 @@ async def judge(chunks: AsyncIterator[bytes], status: int, ctype: str, url: str,
     (:func:`~.stream_end.unfinished`: a short stream fails over before a byte of it is out);
     ``whole(n)``: the body ``chunks`` would give, when all of it has come and it is at most
     ``n`` bytes, else None (nothing taken): a JSON answer that came whole is read without
-    the two async iterators (~20,000 instructions an answer)."""
+    the two async iterators (~10,000 instructions an answer)."""
     if opaque:
         return Judged(False, "", b"", chunks, None)
     if status in _NO_CONTENT and shape and wants is not None and known(url):
