@@ -27,7 +27,7 @@ from .effects import (KEY_IN_PATH, effect, header_effects, key_in_path, model_in
 from ..ledger.errors import LedgerError
 from .errors import (LEDGER_UNAVAILABLE, aigw_object, denial, error_response, no_long_retry, routed_error, wire_api,
                      with_extra)
-from .hops import CLIENT_SAYS, SAYS_PREFIXES, hop_by_hop
+from .hops import CLIENT_SAYS, SAYS_PREFIXES, hop_by_hop, union_once
 from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
 from .head import judge_head
@@ -53,18 +53,6 @@ _OWN_CREDENTIALS = _OWN_REQUEST.union(CREDENTIAL_HEADERS)
 _LENGTH = frozenset({"content-length"})
 _UNSEEN = frozenset(CREDENTIAL_HEADERS) | {PROVIDER_HEADER}  # of a caller the middleware authenticates
 _PROVIDER_ONLY = frozenset({PROVIDER_HEADER})  # the client never chooses its own classification
-_drops: dict[tuple[frozenset[str], frozenset[str] | bool], frozenset[str]] = {}
-"""Unions of header-name sets made once, not per request (a few values each: ``hop_by_hop``'s
-sets, the gateway key's holders), forgotten all at once past 64."""
-
-
-def _union(a: frozenset[str], b: frozenset[str], key: frozenset[str] | bool) -> frozenset[str]:
-    found = _drops.get((a, key))
-    if found is None:
-        if len(_drops) >= 64:
-            _drops.clear()
-        found = _drops[(a, key)] = a | b
-    return found
 
 
 @dataclass
@@ -327,7 +315,7 @@ class Exchange:
         secret = self.mw.authenticates  # the credential was for the middleware: not the policy's to read
         # nor does the client choose its own classification (x-aigw-provider would pick prices and rules)
         holders = self._holders
-        unseen = _union(_UNSEEN if secret else _PROVIDER_ONLY, holders, holders)
+        unseen = union_once(_UNSEEN if secret else _PROVIDER_ONLY, holders, holders)
         headers = {k: v for k, v in self.headers.items() if k not in unseen}
         host = self.headers.get("host") or server_name(scope)
         qs = strip_key(query, self.secret) if secret else query.decode("latin-1")
@@ -357,7 +345,7 @@ class Exchange:
         length and decision id, the credentials it strips, what the client says of its address (.hops), nor a
         name with `_` (a CGI-style upstream reads `x_real_ip` as `X-Real-IP`: nginx's default drops them)."""
         strips = self.mw.strips_credentials
-        drop = _union(hop_by_hop(self.scope["headers"]), _OWN_CREDENTIALS if strips else _OWN_REQUEST, strips)
+        drop = union_once(hop_by_hop(self.scope["headers"]), _OWN_CREDENTIALS if strips else _OWN_REQUEST, strips)
         holders = self._holders
         # the names as __init__ lower-cased them (canonical_scope keeps the header list)
         return [kv for kv, n in zip(self.scope["headers"], self._names, strict=True)  # (CLIENT_SAYS is in drop)

@@ -1,8 +1,8 @@
 """Hop-by-hop header fields (RFC 9110 §7.6.1): they describe one connection and are never
 forwarded, in either direction; nor is any field that a ``Connection`` header names.
 
->>> sorted(hop_by_hop([(b"Connection", b"close, X-Secret")]) - HOP_BY_HOP)
-['x-secret']
+>>> sorted(hop_by_hop([(b"Connection", b"close, X-Secret")]) - HOP_BY_HOP)  # (a field named `close` too)
+['close', 'x-secret']
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 
-__all__ = ["CLIENT_SAYS", "HOP_BY_HOP", "SAYS_PREFIXES", "hop_by_hop"]
+__all__ = ["CLIENT_SAYS", "HOP_BY_HOP", "SAYS_PREFIXES", "hop_by_hop", "union_once"]
 
 HOP_BY_HOP = frozenset({"connection", "proxy-connection", "keep-alive", "proxy-authenticate",
                         "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"})
@@ -66,3 +66,19 @@ def hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[str]:
 _NAMED: dict[tuple[bytes, ...], frozenset[str]] = {}
 _NAMED_LEN = 64  # bytes of a Connection value remembered at most
 _NAMED_MAX = 64  # values remembered at most (then forgotten all at once: a client sending many is odd)
+
+
+_unions: dict[tuple[frozenset[str], frozenset[str] | bool], frozenset[str]] = {}
+
+
+def union_once(a: frozenset[str], b: frozenset[str], key: frozenset[str] | bool) -> frozenset[str]:
+    """``a | b``, made once per ``(a, key)`` (``key`` says what ``b`` is: the same ``key``, the
+    same ``b``) rather than per request: the exchange filters each request's headers by such
+    unions of a few values (:func:`hop_by_hop`'s sets, the gateway key's holders), remembered
+    at most 64, then forgotten all at once."""
+    found = _unions.get((a, key))
+    if found is None:
+        if len(_unions) >= 64:
+            _unions.clear()
+        found = _unions[(a, key)] = a | b
+    return found
