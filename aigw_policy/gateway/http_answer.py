@@ -91,27 +91,25 @@ class Response:
                 if self._error is not None:
                     raise self._error
                 return b""
-        pieces = self._pieces
-        piece = pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
-        pieces.clear()
-        data = piece if type(piece) is bytes else bytes(piece)  # a bytearray: small pieces gathered by on_body
-        if self._buffered > HIGH_WATER and self._conn is not None:
-            self._conn.resume()
-        self._buffered = 0
-        return data
+        return self._take()
 
     def arrived(self, limit: int) -> bytes | None:
         """The rest of the body when all of it has arrived and it is at most ``limit`` bytes
         (taken, as :meth:`chunk` takes it, without a wait), else None (nothing taken)."""
         if not self._done or self._error is not None or self._buffered > limit:
             return None
+        return self._take()
+
+    def _take(self) -> bytes:
+        """What is buffered, taken (reading resumes if it had stopped for it)."""
         pieces = self._pieces
-        data = b"" if not pieces else pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
+        piece = b"" if not pieces else pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
         pieces.clear()
+        data = piece if type(piece) is bytes else bytes(piece)  # a bytearray: small pieces gathered by on_body
         if self._buffered > HIGH_WATER and self._conn is not None:
             self._conn.resume()
         self._buffered = 0
-        return data if type(data) is bytes else bytes(data)
+        return data
 
     def release(self) -> None:
         """Let the answer go: its connection back to the pool when it was read to its end and

@@ -130,7 +130,6 @@ class UpstreamProxy:
         self.max_connections = max_connections
         self.capture_limit = capture_limit
         self._client = client
-        self._lends: dict[tuple[str, str], bool] = {}
 
     def client(self) -> HttpClient:
         if self._client is None:
@@ -143,14 +142,8 @@ class UpstreamProxy:
         list. Anything else (the organization's files, batches, fine-tunes, stored
         completions, Realtime client secrets) goes without it, so the provider refuses it: the
         key is lent for what the policy and the ledger see (docs/gateway.md, "Upstream
-        credentials"). Remembered per (method, path), as paths are (``paths._KNOWN``)."""
-        found = self._lends.get((method, path))
-        if found is None:
-            found = inference_endpoint(method, path) or _models_read({"method": method, "path": path})
-            if len(self._lends) >= 1024:
-                self._lends.clear()
-            self._lends[(method, path)] = found
-        return found
+        credentials"). (``inference_endpoint`` remembers its answer per request line.)"""
+        return inference_endpoint(method, path) or _models_read({"method": method, "path": path})
 
     async def aclose(self) -> None:
         if self._client is not None:
