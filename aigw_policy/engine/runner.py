@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from ..cel.budget import DEFAULT_BUDGET
 from ..ir import Policy
+from ..limits.memory import MemoryStore
 from ..limits.model import AsyncLimitStore, LimitSpec, LimitStore
 from ..providers import PriceBook
 from ..providers.prices import Cost
@@ -114,8 +115,11 @@ class Engine(RoutingMixin):
             raise TypeError(f"Engine needs a Policy, not {type(policy).__name__}")
         install_runners(self.compiled)
         self.store: LimitStore = _store(store)
-        # the store's async twin; a store without one is called in the event loop's thread
-        self._astore: AsyncLimitStore | None = self.store if isinstance(self.store, AsyncLimitStore) else None
+        # the store's async twin; a store without one is called in the event loop's thread, as is
+        # the memory store itself (its async methods only call its sync ones: the async engine then
+        # runs a decision as the sync one does, with no generator or coroutine per store step)
+        self._astore: AsyncLimitStore | None = (self.store if isinstance(self.store, AsyncLimitStore)
+                                                and type(self.store) is not MemoryStore else None)
         if ledger is not None and not (callable(getattr(ledger, "record", None))
                                        and callable(getattr(ledger, "arecord", None))):
             raise TypeError(f"ledger= takes an aigw_policy.ledger.Ledger, not {type(ledger).__name__} "
@@ -298,7 +302,7 @@ class Engine(RoutingMixin):
         """
         flow, req, explicit = self._evaluation(request, trace, now, request_id, apply_state)
         try:
-            steps = self._plain(flow, req, explicit, expect_response)
+            steps = self._plain(flow, req, explicit, expect_response, self.store if self._astore is None else None)
             decision, evicted = steps if isinstance(steps, tuple) else await self._adrive(steps, flow.now)
             if decision.complete and self.ledger is not None:
                 await self.ledger.arecord(self._record(flow, decision))

@@ -171,7 +171,20 @@ def test_the_plain_path_is_taken_and_spares_the_generators(monkeypatch: pytest.M
         d = asyncio.run(engine.aevaluate({"identity": {"key": "k2", "team": "y"}, "request": chat},
                                          expect_response=False))
         assert d.verdict == "allow" and d.limits[0]["outcome"] == "ok"
-        assert made == awant  # the async engine: the steps start at the reserve (or the eager limit)
+        assert made == want  # the memory store: the async engine calls it as the sync one does
+        made.clear()
+        # a store with async twins of its own: the async engine's steps start at the reserve (or the eager limit)
+        engine = ap.Engine(ap.loads(text.replace("EAGER", eager)), store=_OwnAsync())
+        steps = engine._steps
+        monkeypatch.setattr(engine, "_steps", counted)
+        d = asyncio.run(engine.aevaluate({"identity": {"key": "k2", "team": "y"}, "request": chat},
+                                         expect_response=False))
+        assert d.verdict == "allow" and d.limits[0]["outcome"] == "ok"
+        assert made == awant
+
+
+class _OwnAsync(ap.stores.MemoryStore):
+    """A memory store whose async methods could be its own (a subclass): awaited, not called inline."""
 
 
 HAND_BACK = '''policy {
