@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,18 @@ def _post(target: bytes, auth: bytes | None = None, extra: bytes = b"", method: 
     return head + extra + b"content-length: %d\r\n\r\n" % len(CHAT) + CHAT
 
 
+def _logged(caplog: pytest.LogCaptureFixture) -> str:
+    """The log so far, once a decision line is in it: the server writes it after the answer's
+    last byte, so on a busy machine the client can read the answer first (waited for, at most
+    10 s; an absent line still fails the assertions that follow)."""
+    for _ in range(200):
+        logged = "\n".join(rec.getMessage() for rec in caplog.records)
+        if '"url.path"' in logged:
+            return logged
+        time.sleep(0.05)
+    return logged
+
+
 # (name, request bytes of the key k at the path, status): each refused (or served) before or
 # beside the key check that serve23 masked the path at
 CASES: list[tuple[str, Any, bytes]] = [
@@ -94,7 +107,7 @@ def test_a_key_in_the_path_is_masked_in_the_log(gw: Any, caplog: pytest.LogCaptu
     with caplog.at_level(logging.INFO, logger="aigw_policy"):
         out = _send(gw.port, make(key.encode()))
     assert out.startswith(b"HTTP/1.1 " + status), out[:300]
-    logged = "\n".join(rec.getMessage() for rec in caplog.records)
+    logged = _logged(caplog)
     assert '"url.path"' in logged, logged
     assert key not in logged and key[1:] not in logged, logged
     assert "***" in logged
@@ -106,7 +119,7 @@ def test_another_clients_key_in_an_authenticated_path_is_masked(gw: Any, caplog:
     with caplog.at_level(logging.INFO, logger="aigw_policy"):
         out = _send(gw.port, _post(b"/v1/chat/completions/" + HASHED.encode(), KEY.encode()))
     assert out.startswith(b"HTTP/1.1 "), out[:300]
-    logged = "\n".join(rec.getMessage() for rec in caplog.records)
+    logged = _logged(caplog)
     assert HASHED not in logged and "/v1/chat/completions/***" in logged, logged
 
 
@@ -114,7 +127,7 @@ def test_a_logged_path_is_bounded(gw: Any, caplog: pytest.LogCaptureFixture) -> 
     with caplog.at_level(logging.INFO, logger="aigw_policy.gateway.decisions"):
         out = _send(gw.port, _post(b"/v1/chat/" + b"z" * 60_000, KEY.encode()))
     assert out.startswith(b"HTTP/1.1 "), out[:300]
-    lines = [rec.getMessage() for rec in caplog.records if '"url.path"' in rec.getMessage()]
+    lines = [line for line in _logged(caplog).split("\n") if '"url.path"' in line]
     assert lines and all(len(line) < 4096 for line in lines), [len(line) for line in lines]
 
 
