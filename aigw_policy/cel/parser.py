@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 from lark.exceptions import UnexpectedInput
 
@@ -22,7 +23,7 @@ from .lowering import KEYWORDS, MAX_DEPTH, RESERVED, Lowering
 from .syntax_errors import CelSyntaxError, syntax_diagnostic
 
 __all__ = ["CelSyntaxError", "MAX_DEPTH", "MAX_LENGTH", "RESERVED", "KEYWORDS", "SURROGATE", "Lowering", "clear_memo",
-           "parse", "remember"]
+           "parse", "remember", "remember_tree"]
 
 MAX_LENGTH = 100_000
 """Longest expression accepted, in characters (cel-go's default limit too)."""
@@ -65,6 +66,28 @@ def remember(nodes: dict[str, ast.Expr]) -> None:
     ``source`` (the whole-policy cache keeps a policy's); replaces the nodes given before."""
     global _given
     _given = dict(nodes)
+
+
+def remember_tree(text: str, tree: Any, document: str, offset: int) -> bool:
+    """Let :func:`parse` answer ``text`` with ``tree`` lowered: a document's parse of it (the
+    DSL's grammar holds CEL's), ``text`` starting at ``offset`` in ``document``. The node and
+    its spans (relative to ``text``) are what parsing ``text`` alone gives, so a condition
+    the DSL parsed is not lexed and parsed a second time (tests/syntax/test_when_from_tree.py
+    compares the two on every document). False, nothing remembered, where ``text`` is to be
+    parsed on its own to be judged: too long, a lone surrogate, deeper than the direct path
+    goes, or any diagnostic of the lowering."""
+    if len(text) > MAX_LENGTH or text.count("(") > MAX_PARENS or SURROGATE.search(text) is not None:
+        return False
+    lowering = Lowering(document, Source(text), -offset)  # (a literal's digits are read from `document`)
+    node = lowering.lower(tree)
+    if lowering.diagnostics:
+        return False
+    _given[text] = node
+    try:
+        _parse_alone(text)  # memoized now (or earlier: the memo's node stands)
+    finally:
+        _given.pop(text, None)
+    return True
 
 
 def clear_memo() -> None:

@@ -20,7 +20,7 @@ from ..cel import ast
 from ..cel.fast_parser import MAX_PARENS
 from ..cel.grammar import grammar_text
 from ..cel.lowering import RESERVED, Lowering
-from ..cel.parser import SURROGATE, CelSyntaxError, parse
+from ..cel.parser import SURROGATE, CelSyntaxError, parse, remember_tree
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir import Action, Expr, Policy, Rule
 from ..ir.nodes import SETTINGS
@@ -320,16 +320,19 @@ class _Reader:
         if comment:  # `when x // why`: the comment belongs to the expression's text
             span = self.source.span(span.start, comment.end())
         text = self.slice(span)
-        if not self.parses(text) and self.cel(expr_tree) is None:
+        # the node of the document's own parse, when the text is as written (no `#` comment made `//`)
+        taken = (type(expr_tree) is Tree and text == self.text[span.start:span.end]
+                 and remember_tree(text, expr_tree, self.text, span.start))
+        if not taken and not self.parses(text) and self.cel(expr_tree) is None:
             return None
         return Expr(source=text, span=span)
 
     @staticmethod
     def parses(text: str) -> bool:
-        """Whether a condition's text parses on its own. Its node is then the one the lint
-        passes and the compiler get for this text (:func:`~aigw_policy.cel.parser.parse`
-        remembers it, spans relative to the text), so the text is parsed once, not lowered
-        from the document's tree and parsed again. A text that does not parse is lowered
+        """Whether a condition's text parses on its own (one the document's tree could not
+        give: :func:`~aigw_policy.cel.parser.remember_tree`). Its node is then the one the
+        lint passes and the compiler get for this text (:func:`~aigw_policy.cel.parser.parse`
+        remembers it, spans relative to the text). A text that does not parse is lowered
         from the tree, whose diagnostics point into the document; so is a deeply nested one
         (the direct parse path leaves those to a tree of its own)."""
         if text.count("(") > MAX_PARENS:
