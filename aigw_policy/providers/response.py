@@ -17,7 +17,7 @@ from .batches import BATCH_NOTE, BATCH_PENDING_NOTE, finished_batch
 from .billed import reported_cost
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
-from .usage import (_MAX_TOKENS, DEFAULT_TIERS, Usage, _get, loads, served_model, service_tier, tok, with_input_estimate,
+from .usage import (_MAX_TOKENS, DEFAULT_TIERS, Usage, _get, loads, profiled, served_model, service_tier, tok, with_input_estimate,
                     with_tier)
 from .usage_gemini import traffic_tier
 from .usage_openai import BESIDE
@@ -33,7 +33,8 @@ _SPECIAL = frozenset(("anthropic", "gemini", "ollama", "cohere", "bedrock"))  # 
 
 def stream_usage(ai: AiRequest, *, counter: TokenCounter = DEFAULT_COUNTER) -> StreamUsage:
     """A fresh accumulator for a streamed response to ``ai`` (feed bytes, then finish)."""
-    return StreamUsage(_api(ai), input_estimate=ai.input_tokens, counter=counter, model=ai.model)
+    return StreamUsage(_api(ai), input_estimate=ai.input_tokens, counter=counter, model=ai.model,
+                       profile=ai.model if ai.provider == "bedrock" else None)
 
 
 def _api(ai: AiRequest) -> str:
@@ -75,19 +76,6 @@ def extract_usage(
         return with_tier(profiled(usage, ai.model), bedrock_tier(response))
     return usage
 
-
-def profiled(usage: Usage, requested: str | None) -> Usage:
-    """``usage`` served as the Bedrock model ``requested`` names: an answer in the model's own
-    format (Claude's Messages, InvokeModel and its stream) names the model without the
-    inference profile the path chose (``claude-opus-4-5-20251101`` for
-    ``global.anthropic.claude-opus-4-5-20251101-v1:0``), and a profile is priced as itself (a
-    ``global.`` one below the regional ones). A name the request does not hold after a dot
-    (an application profile's ARN: the answer names what it ran) stays the answer's."""
-    served = usage.model
-    if (requested is None or served is None or served == requested
-            or f".{served}" not in requested):
-        return usage
-    return replace(usage, model=requested)
 
 
 def bedrock_tier(response: Mapping[str, Any]) -> str | None:

@@ -1,4 +1,4 @@
-"""A Bedrock inference profile is served and priced as itself (``response.profiled``).
+"""A Bedrock inference profile is served and priced as itself (``usage.profiled``).
 
 Claude's answers through InvokeModel (JSON and stream) name the model without the profile of
 the path (``claude-opus-4-5-20251101`` for ``global.anthropic.claude-opus-4-5-20251101-v1:0``):
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from aigw_policy.providers import Usage
-from aigw_policy.providers.response import profiled
+from aigw_policy.providers.usage import profiled
 
 ARN = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5"
 ROWS = [
