@@ -13,7 +13,7 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage, _error_kind
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .batches import BATCH_NOTE, BATCH_PENDING_NOTE, finished_batch
+from .batches import BATCH_NOTE, BATCH_PENDING_NOTE, finished_batch, gemini_batch_usage
 from .billed import reported_cost
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
@@ -117,6 +117,9 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
             BATCH_PENDING_NOTE if background[1].startswith("batch_") else PENDING_NOTE,))
     if background is not None and background[0] == "finished" and not ai.inference:
         # that read (a GET, polled or resumed as a stream): the usage, charged once (engine: under charge_id)
+        if background[1].startswith("batches/"):  # a Gemini inline batch's: its output (its input: at creation)
+            body = response.get("body")
+            return gemini_batch_usage(body if isinstance(body, Mapping) else loads(body)[0], background[1])
         read = _extract_usage(replace(ai, inference=True), response, counter)
         if background[1].startswith("batch_"):  # an OpenAI file batch's (providers/batches.py)
             return finished_batch(read, background[1], ai.model)
