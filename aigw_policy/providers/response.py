@@ -67,8 +67,8 @@ def extract_usage(
         # once the body has usage
         if type(body) is dict and response.get("sse") is None and ai.api not in _SPECIAL and ai.inference:
             found = _openai_fast(body)
-            if found is not None:
-                return found
+            if found is not None:  # (Bedrock's OpenAI-compatible host: as its streams are, below)
+                return found if ai.provider != "bedrock" else with_tier(profiled(found, ai.model), bedrock_tier(response))
     usage = _extract_usage(ai, response, counter)
     if ai.api == "gemini" and isinstance(response, Mapping):
         return with_tier(usage, gemini_tier(response))
