@@ -79,15 +79,18 @@ def result_text(value: object, out: list[str], depth: int = 0) -> None:
         for item in value:  # type: ignore[attr-defined]
             result_text(item, out, depth + 1)
     elif kind is dict or (kind not in _LEAVES and isinstance(value, Mapping)):
+        _block_text(value, out)  # type: ignore[arg-type]  # what a block's text is anywhere (a document's too)
         for key in _RESULT_KEYS:
             inner = value.get(key)  # type: ignore[attr-defined]
             if inner is not None:
                 result_text(inner, out, depth + 1)
-        if "source" in value:  # type: ignore[operator]
-            _source_text(value.get("source"), out)  # type: ignore[attr-defined]
+        if value.get("type") not in _CONTENT_KINDS:  # type: ignore[attr-defined]  # (those: read above)
+            inner = value.get("content")  # type: ignore[attr-defined]  # a viewed file's, a fetched page's
+            if inner is not None:
+                result_text(inner, out, depth + 1)
 
 
-_RESULT_KEYS = ("text", "content", "stdout", "stderr", "logs", "output", "refusal")
+_RESULT_KEYS = ("stdout", "stderr", "logs", "output")
 
 
 _CONTENT_KINDS = ("tool_result", "message", "search_result", None)

@@ -77,7 +77,6 @@ def extract_usage(
     return usage
 
 
-
 def bedrock_tier(response: Mapping[str, Any]) -> str | None:
     """The service tier a Bedrock InvokeModel answer (JSON or stream, every family) was served
     at, as its ``X-Amzn-Bedrock-Service-Tier`` header says (``priority``, ``flex``,

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aigw_policy.providers import classify
 from aigw_policy.providers.tokens import DEFAULT_COUNTER
@@ -52,3 +54,27 @@ def test_twice_the_text_counts_twice(case: dict[str, Any]) -> None:
     one = _classify(case, WORDS).input_tokens - _classify(case, "").input_tokens
     two = _classify(case, WORDS * 2).input_tokens - _classify(case, "").input_tokens
     assert abs(two - 2 * one) <= 5
+
+
+_KEYS = st.sampled_from(["text", "input_text", "thinking", "refusal", "content", "parts", "type", "stdout", "stderr",
+                         "logs", "output", "source", "data", "document"])
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.sampled_from(["a b", "c", "text", "document",
+                                                                                  "tool_result", "x_tool_result"]),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=5),
+                     max_leaves=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON)
+def test_a_result_holds_at_least_the_text_any_content_does(value: Any) -> None:
+    """What a tool gave back is read as any content is, and its own shapes besides: never less
+    (a function's output parts were read by ``text_of`` before)."""
+    from collections import Counter
+
+    from aigw_policy.providers.history import result_text, text_of
+
+    plain: list[str] = []
+    text_of(value, plain)
+    result: list[str] = []
+    result_text(value, result)
+    assert not Counter(plain) - Counter(result)
