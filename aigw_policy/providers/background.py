@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from .batches import batch_state
+from .batches import batch_state, gemini_batch_state
 
 __all__ = ["PENDING_NOTE", "background_of", "background_state", "charge_id", "interaction_state", "response_read",
            "stored_response"]
@@ -295,9 +295,13 @@ def _first_interaction(stream: str | bytes | bytearray) -> str | None:
 def background_of(api: str, operation: str,
                   response: Mapping[str, Any]) -> tuple[Literal["pending", "finished", "cut"], str] | None:
     """:func:`background_state` of an OpenAI Responses call or read, :func:`interaction_state`
-    of a Gemini chat or read; None for any other request."""
+    of a Gemini chat or read (or :func:`~.batches.gemini_batch_state` of a read of its inline
+    batch); None for any other request."""
     if api == "openai" and operation in ("responses", "other"):
         return background_state(response)
     if api == "gemini" and operation in ("chat", "other"):
-        return interaction_state(response)
+        state = interaction_state(response)
+        if state is None and operation == "other" and isinstance(response, Mapping):
+            return gemini_batch_state(response.get("body"))  # a read of an inline batch that ended
+        return state
     return None

@@ -17,15 +17,17 @@ at the batch price, with the first read (``GET /v1/batches/{id}``) that finds it
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
 from .usage import Usage
+from .usage_gemini import gemini_fields, gemini_usage_from_fields
 
 __all__ = ["BATCH_NOTE", "BATCH_PENDING_NOTE", "MAX_BATCH_REQUESTS", "batch_requests", "batch_state",
-           "finished_batch"]
+           "finished_batch", "gemini_batch_output", "gemini_batch_state", "gemini_batch_usage"]
 
 BATCH_NOTE = "batch of "
 """How the classification note of a batch creation starts (``batch of 3 requests: ...``)."""
@@ -95,3 +97,68 @@ def finished_batch(read: Usage, batch_id: str, model: str | None) -> Usage:
             "(its requests' usage is in its output file)",))
     return replace(read, service_tier="batch", notes=(
         *read.notes, f"batch `{batch_id}` finished: its usage, at the batch price"))
+
+
+_GEMINI_DONE = frozenset(f"{kind}_STATE_{end}" for kind in ("BATCH", "JOB")
+                         for end in ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"))
+"""A Gemini batch's states once it ended (the REST API's ``BATCH_STATE_*``, google-genai's
+``JOB_STATE_*``): the requests that ran have their answers, with their usage, inline."""
+
+
+def gemini_batch_state(body: object) -> tuple[Literal["finished"], str] | None:
+    """``("finished", name)`` for the answer of a read of a Gemini inline batch that ended
+    (``GET .../batches/{id}``: an operation whose ``metadata`` is the batch, ``state`` ended,
+    ``output.inlinedResponses`` its requests' answers, each with its ``usageMetadata``); None for
+    any other body: a batch still running (its creation's input is charged when it is made:
+    nothing is held), one whose results are in a file (``responsesFile``: a download, not read)."""
+    if isinstance(body, (str, bytes, bytearray)):
+        text = body if isinstance(body, str) else bytes(body).decode("utf-8", "replace")
+        if '"batches/' not in text[:4096] or "inlinedResponses" not in text:
+            return None  # (one scan: any other answer of megabytes is not parsed)
+        try:
+            body = json.loads(text)
+        except (ValueError, RecursionError):
+            return None
+    if not isinstance(body, Mapping):
+        return None
+    name = body.get("name")
+    if not isinstance(name, str) or not name.startswith("batches/") or len(name) > 256:
+        return None
+    batch = body.get("metadata") if isinstance(body.get("metadata"), Mapping) else body
+    if batch.get("state") not in _GEMINI_DONE or not gemini_batch_output(body):
+        return None
+    return "finished", name
+
+
+def gemini_batch_output(body: Mapping[str, Any]) -> list[Any]:
+    """The answers inline in a Gemini batch (its operation's ``metadata.output`` or ``response``,
+    or the batch's own ``output``), each ``{response, metadata}`` or ``{error}``."""
+    for where in (_get(body, "metadata", "output"), body.get("response"), body.get("output")):
+        found = _get(where, "inlinedResponses", "inlinedResponses")
+        if isinstance(found, list) and found:
+            return found
+    return []
+
+
+def gemini_batch_usage(body: object, name: str) -> Usage:
+    """What a read of a finished Gemini inline batch charges: its answers' output (their
+    ``usageMetadata`` summed: candidates and thoughts, and their modalities), at the batch price.
+    Its input was charged at its creation (the requests were in its body, classified there), so
+    it is not charged twice; a batch whose answers name no usage charges nothing, with a note."""
+    counts: dict[str, int] = {}
+    body = body if isinstance(body, Mapping) else {}
+    for item in gemini_batch_output(body):
+        fields = gemini_fields(_get(item, "response", "usageMetadata"))
+        for key, value in fields.items():
+            counts[key] = counts.get(key, 0) + value
+    whole = gemini_usage_from_fields(counts) if counts else None
+    model = _get(body, "metadata", "model")
+    model = model.removeprefix("models/")[:256] if isinstance(model, str) and model else None
+    if whole is None:
+        return Usage.of(0, 0, source="estimate", model=model, notes=(
+            f"batch `{name}` finished, but its answers name no usage: charged nothing",))
+    units = tuple((unit, n) for unit, n in whole.units if unit.startswith("output_"))
+    return Usage.of(0, whole.output_tokens, reasoning_tokens=whole.reasoning_tokens, model=model, units=units,
+                    service_tier="batch", notes=(
+                        f"batch `{name}` finished: its output, at the batch price (its input, "
+                        f"{whole.input_tokens:,} tokens, was charged at its creation)",))

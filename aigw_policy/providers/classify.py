@@ -479,18 +479,15 @@ def _openai_fast(op: Operation, body: dict[str, Any]) -> tuple[int | None, int, 
         for item in value:
             if type(item) is not dict:
                 return None
-            if "tool_calls" in item or "function_call" in item or item.get("type") == "function_call":
-                return None  # a call's arguments count too: the general code collects them
-            content = item.get("content")
-            if content is not None:
-                if type(content) is not str:
-                    return None
-                texts.append(content)
-            output = item.get("output")
-            if output is not None:
-                if type(output) is not str:
-                    return None
-                texts.append(output)
+            kind = item.get("type")  # a call's arguments count too (function, custom, MCP, shell...): the general code's
+            if "tool_calls" in item or "function_call" in item or kind is not None and kind != "message" and (
+                    type(kind) is not str or not kind.endswith("_output")):
+                return None
+            for value in (item.get("content"), item.get("output")):
+                if value is not None:
+                    if type(value) is not str:
+                        return None
+                    texts.append(value)
     return max_output, choices, "\n".join(texts), count
 
 

@@ -60,6 +60,37 @@ def _block_text(block: Mapping[str, Any], out: list[str]) -> None:
         inner = block.get("document")
         if isinstance(inner, Mapping):
             data_text(inner.get("data"), out)
+    elif type(kind) is str and kind.endswith("_tool_result") and kind != "tool_result":
+        result_text(block.get("content"), out)  # Anthropic's server tools' and MCP's results, sent back
+
+
+def result_text(value: object, out: list[str], depth: int = 0) -> None:
+    """The text of what a tool gave back, in any of the shapes the server-side tools write:
+    a string, text parts, a command's ``stdout`` / ``stderr``, a code interpreter's ``logs``, a
+    viewed file's ``content``, a fetched page's document (Anthropic's ``*_tool_result`` blocks,
+    the Responses API's ``*_call_output`` and ``mcp_call`` outputs). Encrypted contents, ids,
+    URLs and media are no text the model reads as such (media: providers/media.py)."""
+    kind = type(value)
+    if kind is str:
+        out.append(value)  # type: ignore[arg-type]
+    elif depth > 8:
+        return
+    elif kind is list or (kind not in _LEAVES and isinstance(value, list)):
+        for item in value:  # type: ignore[attr-defined]
+            result_text(item, out, depth + 1)
+    elif kind is dict or (kind not in _LEAVES and isinstance(value, Mapping)):
+        _block_text(value, out)  # type: ignore[arg-type]  # what a block's text is anywhere (a document's too)
+        for key in _RESULT_KEYS:
+            inner = value.get(key)  # type: ignore[attr-defined]
+            if inner is not None:
+                result_text(inner, out, depth + 1)
+        if value.get("type") not in _CONTENT_KINDS:  # type: ignore[attr-defined]  # (those: read above)
+            inner = value.get("content")  # type: ignore[attr-defined]  # a viewed file's, a fetched page's
+            if inner is not None:
+                result_text(inner, out, depth + 1)
+
+
+_RESULT_KEYS = ("stdout", "stderr", "logs", "output")
 
 
 _CONTENT_KINDS = ("tool_result", "message", "search_result", None)
@@ -116,10 +147,9 @@ def calls_of(item: object, out: list[str]) -> None:
     if legacy is not None and isinstance(legacy, Mapping):
         _argument(legacy.get("arguments"), out)
     kind_field = item.get("type")  # type: ignore[attr-defined]
-    if kind_field == "function_call":  # the Responses API's input item
-        _argument(item.get("arguments"), out)  # type: ignore[attr-defined]
-    elif kind_field == "tool_use":  # an Anthropic content block
-        _argument(item.get("input"), out)  # type: ignore[attr-defined]
+    field = _CALL_FIELDS.get(kind_field) if type(kind_field) is str else None
+    if field is not None:  # a Responses API input item, an Anthropic content block
+        _argument(item.get(field), out)  # type: ignore[attr-defined]
     elif kind_field is None:
         for key in ("functionCall", "function_call", "functionResponse", "function_response"):  # Gemini parts
             part = item.get(key)  # type: ignore[attr-defined]
@@ -137,6 +167,17 @@ def calls_of(item: object, out: list[str]) -> None:
         inner = item.get(key)  # type: ignore[attr-defined]
         if inner is not None and type(inner) is not str and isinstance(inner, (list, Mapping)):
             calls_of(inner, out)
+
+
+_CALL_FIELDS = {
+    "function_call": "arguments", "custom_tool_call": "input", "mcp_call": "arguments",
+    "mcp_approval_request": "arguments", "code_interpreter_call": "code", "shell_call": "action",
+    "local_shell_call": "action", "apply_patch_call": "operation", "computer_call": "action",
+    "web_search_call": "action", "tool_use": "input", "server_tool_use": "input", "mcp_tool_use": "input",
+}
+"""A call's type -> the field holding what the model wrote for it: the Responses API's input
+items (its function, custom, MCP, code interpreter, shell, patch, computer and search calls)
+and Anthropic's content blocks (its client, server and MCP tools' calls)."""
 
 
 def _argument(value: object, out: list[str]) -> None:
@@ -179,6 +220,10 @@ def prompt_and_count(api: str, op: str, body: Mapping[str, Any]) -> tuple[str, i
         text_of(body.get("system"), texts)
     if op == "responses":
         text_of(body.get("instructions"), texts)
+        template = body.get("prompt")  # a stored prompt: its variables are text the model reads
+        if isinstance(template, Mapping) and isinstance(template.get("variables"), Mapping):
+            for value in template["variables"].values():
+                text_of(value, texts)
     if api in _SYSTEM_KEYS:  # a system prompt, not a message: Cohere v1's preamble
         text_of(body.get(_SYSTEM_KEYS[api]), texts)
     for key in _MESSAGE_KEYS.get(api, _OPENAI_KEYS):
@@ -199,7 +244,9 @@ def prompt_and_count(api: str, op: str, body: Mapping[str, Any]) -> tuple[str, i
                         data_text(item.get("data"), texts)  # Cohere v2's documents: {id, data: {fields}}
                     output = item.get("output")  # function_call_output: a string, or parts
                     if output is not None and type(output) is not dict:
-                        text_of(output, texts)
+                        result_text(output, texts)  # (a shell call's: {stdout, stderr} each)
+                    if item.get("type") == "code_interpreter_call":
+                        result_text(item.get("outputs"), texts)  # its logs (an image: none)
                 elif type(item) is list and item and all(isinstance(v, int) for v in item):
                     texts.append(" ".join("x" for _ in item))  # a batch of token-id arrays
                 else:

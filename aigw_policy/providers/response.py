@@ -13,11 +13,11 @@ from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage, _error_kind
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .batches import BATCH_NOTE, BATCH_PENDING_NOTE, finished_batch
+from .batches import BATCH_NOTE, BATCH_PENDING_NOTE, finished_batch, gemini_batch_usage
 from .billed import reported_cost
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
-from .usage import (_MAX_TOKENS, DEFAULT_TIERS, Usage, _get, loads, served_model, service_tier, tok, with_input_estimate,
+from .usage import (_MAX_TOKENS, DEFAULT_TIERS, Usage, _get, loads, profiled, served_model, service_tier, tok, with_input_estimate,
                     with_tier)
 from .usage_gemini import traffic_tier
 from .usage_openai import BESIDE
@@ -33,7 +33,8 @@ _SPECIAL = frozenset(("anthropic", "gemini", "ollama", "cohere", "bedrock"))  # 
 
 def stream_usage(ai: AiRequest, *, counter: TokenCounter = DEFAULT_COUNTER) -> StreamUsage:
     """A fresh accumulator for a streamed response to ``ai`` (feed bytes, then finish)."""
-    return StreamUsage(_api(ai), input_estimate=ai.input_tokens, counter=counter, model=ai.model)
+    return StreamUsage(_api(ai), input_estimate=ai.input_tokens, counter=counter, model=ai.model,
+                       profile=ai.model if ai.provider == "bedrock" else None)
 
 
 def _api(ai: AiRequest) -> str:
@@ -66,13 +67,13 @@ def extract_usage(
         # once the body has usage
         if type(body) is dict and response.get("sse") is None and ai.api not in _SPECIAL and ai.inference:
             found = _openai_fast(body)
-            if found is not None:
-                return found
+            if found is not None:  # (Bedrock's OpenAI-compatible host: as its streams are, below)
+                return found if ai.provider != "bedrock" else with_tier(profiled(found, ai.model), bedrock_tier(response))
     usage = _extract_usage(ai, response, counter)
     if ai.api == "gemini" and isinstance(response, Mapping):
         return with_tier(usage, gemini_tier(response))
     if ai.provider == "bedrock" and isinstance(response, Mapping):
-        return with_tier(usage, bedrock_tier(response))
+        return with_tier(profiled(usage, ai.model), bedrock_tier(response))
     return usage
 
 
@@ -115,6 +116,9 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
             BATCH_PENDING_NOTE if background[1].startswith("batch_") else PENDING_NOTE,))
     if background is not None and background[0] == "finished" and not ai.inference:
         # that read (a GET, polled or resumed as a stream): the usage, charged once (engine: under charge_id)
+        if background[1].startswith("batches/"):  # a Gemini inline batch's: its output (its input: at creation)
+            body = response.get("body")
+            return gemini_batch_usage(body if isinstance(body, Mapping) else loads(body)[0], background[1])
         read = _extract_usage(replace(ai, inference=True), response, counter)
         if background[1].startswith("batch_"):  # an OpenAI file batch's (providers/batches.py)
             return finished_batch(read, background[1], ai.model)

@@ -38,7 +38,7 @@ from .tokens import DEFAULT_COUNTER, TokenCounter
 from .tool_models import with_breakdown, with_tool_models
 from .vendor_usage import (bedrock_usage, cohere_delta_text, cohere_usage, interaction_usage, ollama_output_only,
                            ollama_usage)
-from .usage import Usage, loads, merge_counts, _units, served_model, service_tier, with_input_estimate, with_units
+from .usage import Usage, loads, merge_counts, _units, profiled, served_model, service_tier, with_input_estimate, with_units
 from .usage_openai import IMAGE_DONE, image_usage, openai_usage, tool_calls
 from .usage_anthropic import anthropic_fields, anthropic_usage_from_fields
 from .usage_gemini import gemini_fields, gemini_part_texts, gemini_usage_from_fields, traffic_tier
@@ -100,8 +100,10 @@ class StreamUsage:
         counter: TokenCounter = DEFAULT_COUNTER,
         model: str | None = None,
         framing: str | None = None,
+        profile: str | None = None,
     ) -> None:
         self.api = api
+        self.profile = profile  # a Bedrock model the path names, served as itself (usage.profiled)
         self.input_estimate = input_estimate
         self.counter = counter
         self.model = model
@@ -193,6 +195,8 @@ class StreamUsage:
             for event, data in self._parser.finish():
                 self._on_event(event, data)
             self._finished = self._result()
+            if self.profile is not None:
+                self._finished = profiled(self._finished, self.profile)
         return self._finished
 
     # -- events ----------------------------------------------------------------------------

@@ -209,6 +209,20 @@ def served_model(value: object, *, gemini: bool = False) -> str | None:
     return value[:256]
 
 
+def profiled(usage: Usage, requested: str | None) -> Usage:
+    """``usage`` served as the Bedrock model ``requested`` names: an answer in the model's own
+    format (Claude's Messages, InvokeModel and its stream) names the model without the
+    inference profile the path chose (``claude-opus-4-5-20251101`` for
+    ``global.anthropic.claude-opus-4-5-20251101-v1:0``), and a profile is priced as itself (a
+    ``global.`` one below the regional ones). A name the request does not hold after a dot
+    (an application profile's ARN: the answer names what it ran) stays the answer's."""
+    served = usage.model
+    if (requested is None or served is None or served == requested
+            or f".{served}" not in requested):
+        return usage
+    return replace(usage, model=requested)
+
+
 def _model(obj: object) -> str | None:
     return served_model(_get(obj, "model")) or served_model(_get(obj, "modelVersion"), gemini=True)
 

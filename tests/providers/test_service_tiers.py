@@ -50,7 +50,7 @@ def test_a_tier_without_a_price_is_priced_standard_and_says_so(case: dict[str, A
     import genai_prices
 
     ai, usage = _usage(case)
-    model = usage.model if case["provider_id"] != "aws" else ai.model
+    model = usage.model or ai.model  # a Bedrock profile is served as itself (profiled)
     cost = PriceBook().cost(ai.provider, model, usage, at=NOW)
     standard = genai_prices.calc_price(genai_prices.Usage(input_tokens=usage.input_tokens,
                                                           output_tokens=usage.output_tokens), model,
@@ -62,7 +62,7 @@ def test_a_tier_without_a_price_is_priced_standard_and_says_so(case: dict[str, A
 @pytest.mark.parametrize("case", [c for c in CASES if c["tier"]], ids=[c["id"] for c in CASES if c["tier"]])
 def test_an_override_for_the_tier_prices_it(case: dict[str, Any]) -> None:
     ai, usage = _usage(case)
-    model = usage.model if case["provider_id"] != "aws" else ai.model
+    model = usage.model or ai.model  # a Bedrock profile is served as itself (profiled)
     book = PriceBook.from_mapping({f"{ai.provider}/*@{case['tier']}": {"input": 1000, "output": 2000},
                                    "*": {"input": 1, "output": 2}})
     cost = book.cost(ai.provider, model, usage, at=NOW)
@@ -90,6 +90,6 @@ def test_a_vendors_default_tier_is_priced_as_no_tier(case: dict[str, Any]) -> No
     ``default``, Anthropic's ``standard``) is no tier: its cost has no reason, as a plain answer's.
     Before payloads22, every Groq answer was priced "without its `on_demand` price"."""
     ai, usage = _usage(case)
-    model = usage.model if case["provider_id"] != "aws" else ai.model
+    model = usage.model or ai.model  # a Bedrock profile is served as itself (profiled)
     cost = PriceBook().cost(ai.provider, model, usage, at=NOW)
     assert cost.usd is not None and cost.reason is None, cost
