@@ -121,3 +121,33 @@ def test_only_rate_limits_that_say_when_cool_a_key(routed: Any, stubs: Any) -> N
         stubs["beta"][0].push(Reply(500))
         sdk(routed, 0, default_headers={"x-tight": "1"}).chat.completions.create(model="gpt-4o", messages=MSG)
     assert len(routed.app.cooldowns) == 2  # a1 and a2 of gpt-4o; b1's 500 said no wait
+
+
+TOOL_TURN = [
+    {"role": "user", "content": "weather in Paris?"},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_abc", "type": "function", "function": {"name": "weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+    {"role": "tool", "tool_call_id": "call_abc", "content": "{\"temp_c\": 21}"},
+]
+TOOLS = [{"type": "function", "function": {"name": "weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_tool_turn_reaches_every_candidate_whole_across_failovers(routed: Any, stubs: Any, stream: bool) -> None:
+    """A turn carrying a tool call and its result fails over from a rate limited key to the
+    next, then to another provider: each attempt gets the turn as the client sent it (the tool
+    call's id, its arguments' text, the tool's answer), the next request starts at the key that
+    was not limited, and the SDK gets the answer whole."""
+    stubs["alpha"][0].push(Reply(429, key=A1, headers={"retry-after": "30"}), Reply(503, key=A2))
+    client = sdk(routed, 0)
+    raw = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=TOOL_TURN, tools=TOOLS,
+                                                           tool_choice="auto", stream=stream)
+    answer = raw.parse()
+    assert (text_of(answer) if stream else answer.choices[0].message.content).startswith("beta:gpt-4o")
+    sent = [s["body"] for s in stubs["alpha"][0].seen + stubs["beta"][0].seen]
+    assert len(sent) == 3
+    for body in sent:
+        assert (body["messages"], body["tools"], body["tool_choice"]) == (TOOL_TURN, TOOLS, "auto")
+    client.chat.completions.create(model="gpt-4o", messages=TOOL_TURN, tools=TOOLS)
+    assert seen(stubs, "alpha")[2:] == [("gpt-4o", A2)]  # a1 cooling: a2 first (its 503 cooled nothing)
