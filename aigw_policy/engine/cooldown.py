@@ -125,7 +125,9 @@ class Cooldowns:
         """Remember an attempt's answer; the seconds its key now cools down (None: it does not).
         A key of the client's own (``key_id`` None: passthrough) is no key of the route's and is
         not remembered. A later, shorter wait replaces a longer one: the provider's latest word."""
-        wait = rate_limit_wait(status, headers, now) if key_id is not None else None
+        if key_id is None:
+            return None
+        wait = rate_limit_wait(status, headers, now)
         if wait is None:
             return None
         pair = (provider, key_id, model)
