@@ -229,8 +229,11 @@ def routing_text(r: Mapping[str, Any]) -> list[str]:
     cands = r.get("candidates") or ()
     ready = [c for c in cands if not c.get("skipped_because")]
     out.append(f"  candidates: {len(ready)} of {len(cands)} to try, in order")
+    cooling = {(c["provider"], c["model"], c["key_id"]): c["because"] for c in r.get("cooling") or ()}
     for c in cands:
         why = f"  skipped: {c['skipped_because']}" if c.get("skipped_because") else ""
+        if not why and (cool := cooling.get((c["provider"], c["model"], c.get("key_id")))):
+            why = f"  last: cooling down, {cool}"
         out.append(f"    {_who(c)}{why}")
     attempts = r.get("attempts") or ()
     served = r.get("served")

@@ -83,6 +83,8 @@ class RouteRun:
     held: str | None = None
     """The id of the response the served attempt's provider keeps (a background one it queued,
     or any stored one): its reads and the turns that continue it go there."""
+    cooling: list[dict[str, Any]] = field(default_factory=list)
+    """The candidates put last because their key was cooling down after a 429 (:mod:`.cooldown`)."""
 
     @property
     def route(self) -> Any:
@@ -94,12 +96,15 @@ class RouteRun:
 
     def to_dict(self) -> dict[str, Any]:
         """The decision's ``routing`` (SPEC §12)."""
-        return {
+        out = {
             "strategies": [s.to_dict() for s in self.plan.strategies],
             "candidates": [replace(t.candidate, skipped_because=t.skip).to_dict() for t in self.tries],
             "attempts": [dict(a) for a in self.attempts],
             "served": dict(self.served) if self.served is not None else None,
         }
+        if self.cooling:  # only when some key was cooling: the common decision keeps its four keys
+            out["cooling"] = [dict(c) for c in self.cooling]
+        return out
 
 
 def route_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:

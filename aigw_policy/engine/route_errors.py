@@ -266,7 +266,8 @@ def ai_gateway_result(flow: Any, run: Any) -> dict[str, Any]:
     if served is not None:
         tried = out["models_tried"]
         pair = (served["provider"], served["model"])
-        index = next(i for i, m in enumerate(tried) if (m["provider"], m["model"]) == pair)
+        # the last entry of the pair: a model may come twice, when a cooling key of it was put last
+        index = next(i for i in range(len(tried) - 1, -1, -1) if (tried[i]["provider"], tried[i]["model"]) == pair)
         out["success"] = {"model_index": index, "request_index": len(tried[index]["requests_made"]) - 1,
                           "model": served["model"], "provider": served["provider"], "author": tried[index]["author"]}
     return out

@@ -30,6 +30,7 @@ from ..limits.model import AsyncLimitStore, LimitStore
 from ..routing.model import AttemptOutcome, Finished, Next, RouteMetrics, Serve
 from ..routing.owners import Owners, creator_of
 from .attempts import End, finish, step
+from .cooldown import Cooldowns, defer_cooling
 from .decision import Decision
 from .errors import UnknownRequestError
 from .flow import Flow, Need
@@ -131,6 +132,7 @@ class RoutingMixin:
     The engine (:class:`~aigw_policy.engine.runner.Engine`) provides what is declared here."""
 
     route_metrics: RouteMetrics
+    cooldowns: Cooldowns | None
     ledger: Any
     _unknown: Callable[[str], UnknownRequestError]
     _lock: threading.Lock
@@ -154,6 +156,7 @@ class RoutingMixin:
         live = flow.route.live
         if outcome is not None and live is not None and outcome.error != "client_closed":  # not the provider's doing
             self.route_metrics.record(live, outcome, t)
+        self._cool(flow, outcome, t)
         result: Step | End = self._drive(step(flow, outcome, elapsed), t)
         if not isinstance(result, End):
             return result
@@ -169,6 +172,7 @@ class RoutingMixin:
         live = flow.route.live
         if outcome is not None and live is not None and outcome.error != "client_closed":  # not the provider's doing
             await self.route_metrics.arecord(live, outcome, t)
+        self._cool(flow, outcome, t)
         result: Step | End = await self._adrive(step(flow, outcome, elapsed), t)
         if not isinstance(result, End):
             return result
@@ -178,6 +182,21 @@ class RoutingMixin:
         return Finished(self._finished(request_id, decision))
 
     # -- plumbing ----------------------------------------------------------------------------
+
+    def _cool(self, flow: Flow, outcome: AttemptOutcome | None, t: float) -> None:
+        """Before a route's first attempt, its cooling keys put last; after an attempt, a 429's
+        wait remembered for its key (:mod:`.cooldown`)."""
+        cooldowns, run = self.cooldowns, flow.route
+        if cooldowns is None:
+            return
+        live = run.live
+        if outcome is None:
+            if not run.attempts and (told := defer_cooling(run, cooldowns, t)):
+                run.cooling = told
+                flow.rec.note("cooling down, tried last: " + "; ".join(
+                    f"{c['provider']}:{c['model']} key {c['key_id']} until {c['until']}" for c in told))
+        elif live is not None and live.key is not None and not outcome.started:
+            cooldowns.note(live.provider.id, live.key.id, live.model, outcome.status_code, outcome.headers, t)
 
     def _routed(self, rid: str, now: float | None) -> tuple[Flow, float, float]:
         """The waiting routed request, the time, and the seconds since its first attempt."""

@@ -36,6 +36,7 @@ from .flow import Check, Flow, Need, Reconcile, Release, StoreFailed
 from .phases import Cursor, answered_plain, gateway_answer, request_plain, request_steps, response_plain, response_steps
 from . import pending
 from .pending import Kept, Parked, park
+from .cooldown import Cooldowns
 from .routing_api import ReadMetrics, ReadOwner, RoutingMixin, _simulated, continued_of, owner_of, pinned_owner
 from ..routing.compile import billed_as
 from ..routing.metrics import MemoryRouteMetrics
@@ -90,7 +91,8 @@ class Engine(RoutingMixin):
     ``route_metrics``: where routing attempts' outcomes are recorded and the planner reads
     live metrics (default: this process's memory; docs/routing.md). ``response_owners``: who
     served each routed background response, for its reads (:mod:`aigw_policy.routing.owners`;
-    default: this process's memory).
+    default: this process's memory). ``cooldowns``: a :class:`~aigw_policy.engine.cooldown.Cooldowns`
+    (``serve`` passes one): keys answered 429 with a wait are tried last until then (None: never).
 
     Nothing is connected at construction: call :meth:`check` (or :meth:`acheck`) at start-up
     to fail there, rather than on the first request, when the store or ledger is unreachable.
@@ -102,7 +104,7 @@ class Engine(RoutingMixin):
                  trace: bool = False, index: bool = True, cache_dir: str | os.PathLike[str] | None = None,
                  max_pending: int = MAX_PENDING, cel_budget: int | None = DEFAULT_BUDGET,
                  route_metrics: RouteMetrics | None = None, max_done: int = MAX_DONE,
-                 response_owners: Owners | None = None) -> None:
+                 response_owners: Owners | None = None, cooldowns: Cooldowns | None = None) -> None:
         if isinstance(policy, (str, os.PathLike)):
             from ..loader import load
 
@@ -149,6 +151,7 @@ class Engine(RoutingMixin):
         self.route_metrics: RouteMetrics = route_metrics if route_metrics is not None else MemoryRouteMetrics()
         self._reads_metrics = _reads_route_metrics(self.compiled)
         self.owners: Owners = response_owners if response_owners is not None else MemoryOwners()
+        self.cooldowns = cooldowns
 
     @property
     def policy(self) -> Policy:

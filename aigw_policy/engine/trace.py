@@ -92,6 +92,9 @@ class Recorder:
     def outcome(self, text: str) -> None:
         """What the running action did."""
 
+    def note(self, text: str) -> None:
+        """More of what the running action did, after its outcome."""
+
 
 NO_TRACE = Recorder()
 
@@ -129,3 +132,7 @@ class TraceRecorder(Recorder):
 
     def outcome(self, text: str) -> None:
         self._action["outcome"] = text
+
+    def note(self, text: str) -> None:
+        if self._action:
+            self._action["outcome"] = f"{self._action.get('outcome', 'ran')}; {text}"

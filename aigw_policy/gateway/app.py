@@ -60,6 +60,7 @@ class Gateway:
                  sighup: bool = True, cache_dir: str | None = None, max_body: int | None = None,
                  body_timeout: float | None = None, metrics_token: str | None = None,
                  secrets: Secrets | None = None, geoip: Any = None) -> None:
+        from ..engine.cooldown import Cooldowns
         from ..limits import from_url
         from ..providers import PriceBook
         from ..routing.metrics import route_metrics_for
@@ -80,12 +81,13 @@ class Gateway:
         self.route_metrics = route_metrics_for(self.store)
         self.owners = owners_for(self.store)  # kept across reloads: a response queued before one is read after
         self.router = Router(self.secrets, connect_timeout=connect_timeout)
+        self.cooldowns = Cooldowns()  # kept across reloads: a key rate limited before one still is after
 
         def make_engine(doc: Any) -> Any:
             self.secrets.check(key_values(doc))  # a key whose secret is set nowhere: not this policy
             engine = Engine(doc, store=self.store, ledger=self.ledger, prices=book, cache_dir=cache_dir,
                             route_metrics=self.route_metrics, max_done=GATEWAY_MAX_DONE,
-                            response_owners=self.owners)
+                            response_owners=self.owners, cooldowns=self.cooldowns)
             readers = unsupplied_readers(engine.compiled, geoip is not None)
             if readers:
                 self.logger.warning("%s", warning(readers, geoip is not None))

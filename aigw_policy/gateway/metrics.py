@@ -347,6 +347,10 @@ def summarize(event: dict[str, Any], *, full: bool = True) -> dict[str, Any]:
         out["aigw.route.attempts"] = [dict(a) for a in event["attempts"]]
     if d is None:
         return out
+    routing = d.routing
+    if routing and routing.get("cooling"):  # keys put last after a 429 (engine/cooldown.py): ids, never a key
+        out["aigw.route.cooling"] = [{k: c[k] for k in ("provider", "model", "key_id", "until")}
+                                     for c in routing["cooling"]]
     ai = d.ai or {}
     if full:
         ident = event.get("identity") or {}
