@@ -207,6 +207,8 @@ POLICY_FUNCTIONS = [
     "basic_auth.encode (string, string) -> string",
     "encodeBase64 string.() -> string",
     "decodeBase64 string.() -> string",
+    "b64.encode (string) -> string",  # the former names (ngrok's utility macros page)
+    "b64.decode (string) -> string",
     "json.encode (list(A)) -> string",
     "json.encode (map(A, B)) -> string",
     "encodeJson list(A).() -> string",

@@ -21,6 +21,10 @@ REQUEST = {
 }
 REQUEST_ROWS = [
     "base64.decode('aGVsbG8=') == b'hello' && base64.encode(b'hello') == 'aGVsbG8='",
+    # the former names, string to string (ngrok's utility macros page, before `base64.*`:
+    # "b64.decode(string) string", "b64.encode(string) string"; still on its TPU pricing page,
+    # https://ngrok.com/docs/pricing-limits/traffic-policy-unit-pricing, August 2026)
+    "b64.decode('aGVsbG8=') == 'hello' && b64.encode('hello') == 'aGVsbG8=' && b64.decode(b64.encode('é')) == 'é'",
     "b'abc'.size() == 3 && size(b'abc') == 3",
     "basic_auth.encode('username', 'password1') == 'Basic dXNlcm5hbWU6cGFzc3dvcmQx'",
     "getReqCookie('session').value == 'abc' && hasReqCookie('session')",
