@@ -65,6 +65,10 @@ REQUEST_ROWS = [
     "'aGk='.decodeBase64() == 'hi' && 'hi'.encodeBase64() == 'aGk='",
     "'{\"a\":1}'.decodeJson().a == 1 && '{}'.isJson() && !'{'.isJson()",
     "'a=b'.decodeQueryString().a == ['b'] && 'a=b'.isQueryString()",
+    # the same checks as functions, as ngrok's HTTP macros page lists them
+    # (https://ngrok.com/docs/traffic-policy/macros/http: "isQueryString(string) bool",
+    # "isUrl(string) bool", "isJson(string) bool")
+    "isJson('{}') && !isJson('{') && isQueryString('a=b') && isUrl('https://x') && !isUrl('x')",
     # Go's url.QueryEscape / QueryUnescape: the page's `i;md/r/$y` -> `i%3Bmd%2Fr%2F%24y` escapes
     # the `$` (PathEscape keeps it), so a space is `+`
     "'a b'.escapeUrl() == 'a+b' && 'a%20b'.unescapeUrl() == 'a b' && 'a+b'.unescapeUrl() == 'a b'",
