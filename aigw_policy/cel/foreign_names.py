@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-__all__ = ["FUNCTIONS", "PREFIXES", "function_help", "name_help"]
+__all__ = ["FUNCTIONS", "PREFIXES", "RENAMED", "function_help", "name_help"]
 
 # another language's method or function name -> CEL's (or ngrok's extensions')
 FUNCTIONS = {
@@ -33,6 +33,14 @@ FUNCTIONS = {
 # a variable's first segment as another language (or a long form) writes it -> ngrok's
 PREFIXES = {"request": "req", "response": "res", "connection": "conn", "resp": "res",
             "ngrok": "conn"}
+# ngrok's first releases' names whose today's name is not the same words re-cased (those the
+# closest match finds: `req.ContentLength` is `req.content_length`); its 2023 expressions page
+RENAMED = {
+    "req.Params": "req.url.query_params", "req.Protocol": "req.version",
+    "req.ClientTLS.CertCN": "conn.tls.client.subject.common_name",
+    "req.ClientTLS.CipherSuite": "conn.tls.cipher_suite", "req.ClientTLS.Version": "conn.tls.version",
+    "conn.Geo.LatLongRadiusKm": "conn.geo.radius",
+}
 _STRINGS = "CEL strings have `contains`, `startsWith`, `endsWith` and `matches`"
 _ROOTS = "the request is `req`, the response `res`, the connection `conn`"
 
@@ -48,7 +56,10 @@ def function_help(name: str, known: Collection[str]) -> str | None:
 
 def name_help(name: str, known: Collection[str]) -> str | None:
     """``did you mean `req.headers`?`` for ``request.headers``, when that name (or a field
-    under it) is declared."""
+    under it) is declared; ``req.url.query_params`` for ngrok's former ``req.Params``."""
+    renamed = RENAMED.get(name)
+    if renamed is not None and renamed in known:
+        return f"did you mean `{renamed}`? (ngrok's former name)"
     head, dot, rest = name.partition(".")
     root = PREFIXES.get(head)
     if root is None or not dot:
