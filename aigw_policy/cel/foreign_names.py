@@ -20,15 +20,16 @@ from collections.abc import Collection
 
 __all__ = ["FUNCTIONS", "PREFIXES", "RENAMED", "function_help", "name_help"]
 
-# another language's method or function name -> CEL's (or ngrok's extensions')
+# another language's method or function name -> CEL's (`lower`, `upper` are ngrok's own, declared)
 FUNCTIONS = {
     "includes": "contains", "contain": "contains", "has": "contains",
-    "toLowerCase": "lowerAscii", "toLower": "lowerAscii", "lower": "lowerAscii", "lowercase": "lowerAscii",
-    "toUpperCase": "upperAscii", "toUpper": "upperAscii", "upper": "upperAscii", "uppercase": "upperAscii",
+    "toLowerCase": "lowerAscii", "toLower": "lowerAscii", "lowercase": "lowerAscii",
+    "toUpperCase": "upperAscii", "toUpper": "upperAscii", "uppercase": "upperAscii",
     "length": "size", "len": "size", "count": "size",
     "match": "matches", "test": "matches", "search": "matches", "regex": "matches",
     "replaceAll": "replace", "strip": "trim", "trimSpace": "trim",
-    "hasPrefix": "startsWith", "hasSuffix": "endsWith", "startWith": "startsWith", "endWith": "endsWith",
+    "hasPrefix": "startsWith", "hasSuffix": "endsWith",
+    "startWith": "startsWith", "endWith": "endsWith",
 }
 # a variable's first segment as another language (or a long form) writes it -> ngrok's
 PREFIXES = {"request": "req", "response": "res", "connection": "conn", "resp": "res",
@@ -38,7 +39,8 @@ PREFIXES = {"request": "req", "response": "res", "connection": "conn", "resp": "
 RENAMED = {
     "req.Params": "req.url.query_params", "req.Protocol": "req.version",
     "req.ClientTLS.CertCN": "conn.tls.client.subject.common_name",
-    "req.ClientTLS.CipherSuite": "conn.tls.cipher_suite", "req.ClientTLS.Version": "conn.tls.version",
+    "req.ClientTLS.CipherSuite": "conn.tls.cipher_suite",
+    "req.ClientTLS.Version": "conn.tls.version",
     "conn.Geo.LatLongRadiusKm": "conn.geo.radius",
 }
 _STRINGS = "CEL strings have `contains`, `startsWith`, `endsWith` and `matches`"
