@@ -8,6 +8,8 @@ environment and reads a variable or calls a function (a select, an index or a ca
 
 >>> [d.code for d in bare_cel("conn.client_ip", None)], bare_cel("text/html", None), bare_cel("true", None)
 (['AIGW204'], [], [])
+>>> bare_cel("2023-10-01", None), [d.code for d in bare_cel("getReqHeader('x')[0]", None)]
+([], ['AIGW204'])
 """
 
 from __future__ import annotations
@@ -29,7 +31,25 @@ def bare_cel(text: str, span: Span | None) -> list[Diagnostic]:
     known = check_text(stripped)
     if known is None or known[1] or type(known[0]) not in (ast.Select, ast.Call, ast.Index):
         return []
+    if not _reads(known[0]):  # `2023-10-01` (a date, as an ai-gateway query parameter) is arithmetic
+        return []
     return [Diagnostic.make(
         "AIGW204", f"`{stripped}` is CEL written without `${{...}}`: the value is this text, not "
                    "what it evaluates to", span,
         help=f"write `${{{stripped}}}` to use its value (only `${{...}}` is interpolated, on ngrok too)")]
+
+
+def _reads(node: object) -> bool:
+    """Whether ``node`` reads a variable or calls a named function (not only operators on
+    literals)."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if type(n) is ast.Ident or (type(n) is ast.Call and n.function[:1].isalpha()):
+            return True
+        for field in getattr(type(n), "__slots__", ()):
+            if field == "span":
+                continue
+            v = getattr(n, field, None)
+            todo.extend(v if isinstance(v, tuple) else [v] if hasattr(type(v), "__slots__") else [])
+    return False
