@@ -90,6 +90,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW201", E, "invalid CEL literal"),
     ("AIGW202", E, "reserved word"),
     ("AIGW203", E, "invalid interpolation"),
+    ("AIGW204", W, "config value that is CEL written without `${...}`"),
     # CEL types and cost
     ("AIGW300", E, "undeclared CEL reference"),
     ("AIGW301", E, "undeclared CEL function"),

@@ -11,6 +11,7 @@ from ..ir.actions import ActionConfig, field_kind
 from ..source import Source, Span
 from ..syntax.hints import literal_help, word_operator, word_operator_diagnostic
 from ..template import Interpolation, TemplateError, split_template
+from .bare_cel import bare_cel
 
 
 def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
@@ -229,6 +230,8 @@ def _word_operator(text: str, span: Span | None, source: Source | None,
 
 
 def _parse_template(text: str, span: Span | None, source: Source | None) -> list[Diagnostic]:
+    if "${" not in text:
+        return bare_cel(text, span)
     try:
         parts = split_template(text)
     except TemplateError as error:

@@ -4,11 +4,14 @@ environment: the strategies stage checks them, not this one nor the generic CEL 
 
 from __future__ import annotations
 
+import re
+
 from ..diagnostics import Diagnostic
 from ..ir import Action, Policy
 from ..ir.ai_gateway import AiGateway
 from . import ai_gateway
 from ..source import Source, Span
+from ..template import TemplateError, split_template
 
 PHASE_WORDS = {"on_http_request": "request", "on_http_response": "response"}
 
@@ -69,6 +72,7 @@ def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
             if isinstance(config, AiGateway):
                 found.extend(ai_gateway.check_action(action))
             found.extend(_bad_from(action))
+            found.extend(_unset_groups(action))
             if config.TERMINATING and terminated_by is None and not _may_continue(action):
                 terminated_by = action.type
     return found
@@ -104,6 +108,66 @@ def _bad_from(action: Action) -> list[Diagnostic]:
     except CelError as error:
         return [Diagnostic.make("AIGW304", f"`from` in `{action.type}`: {error}", action.span_of("from"),
                                 help="RE2 syntax (https://github.com/google/re2/wiki/Syntax)")]
+    return []
+
+
+_REFERENCE = re.compile(r"\$(?:\$|([A-Za-z0-9_]+))")
+# ngrok's former named variables of `redirect` and `url-rewrite` (its 2024 action pages), before
+# CEL interpolation replaced them; today `$args` is a group reference like any other
+_FORMER = {"args", "authority", "query_string", "is_args", "uri", "scheme", "host", "port", "user",
+           "is_user"}
+
+
+def _unset_groups(action: Action) -> list[Diagnostic]:
+    """AIGW404 for a `$1` or `$name` in a ``redirect``'s or ``url-rewrite``'s ``to`` that names
+    no group of its constant ``from`` (the whole URL, group 0, without one): Go's ``Expand``,
+    ngrok's, replaces it by nothing, so the URL silently loses what it was meant to hold
+    (`$2` with one group; `$1_v2`, which Go reads as the group named `1_v2`; ngrok's former
+    `$args`). ngrok takes the document, so this is a warning."""
+    if action.type not in ("redirect", "url-rewrite"):
+        return []
+    written = action.config.written()
+    to, pattern = written.get("to"), written.get("from")
+    if not isinstance(to, str) or "$" not in to:
+        return []
+    groups, names = 0, {}
+    if pattern is not None:
+        if not isinstance(pattern, str) or "${" in pattern:
+            return []
+        from ..cel.runtime.stdlib import regex
+        from ..cel.runtime.values import CelError
+
+        try:
+            compiled = regex(pattern)
+        except CelError:  # _bad_from says so
+            return []
+        groups, names = compiled.groups, dict(compiled.groupindex)
+    try:
+        parts = split_template(to)
+    except TemplateError:  # the template check says so
+        return []
+    for part in parts:
+        for ref in _REFERENCE.finditer(part) if isinstance(part, str) else ():
+            name = ref.group(1)
+            if name is None or (name.isdigit() and int(name) <= groups) or name in names:
+                continue
+            has = f"`from` has {groups} group{'s' if groups != 1 else ''}" if pattern is not None else (
+                "without `from` the whole URL is the match, `$0`")
+            if name in _FORMER or name.startswith("arg_"):
+                help = (f"{has}; ngrok's former `${name}` is gone: interpolate CEL instead, such as "
+                        "`${req.url.query}`, `${req.host}` or `${req.url.path}`")
+            elif name.isdigit():
+                help = (f"{has}: refer to one of them, or add the group `${name}` means"
+                        if pattern is not None else f"{has}: add a `from` with the group `${name}` means")
+            elif name[0].isdigit():
+                digits = re.match(r"[0-9]+", name)
+                help = (f"{has}; Go reads the longest name after `$`, so `${name}` is the group named "
+                        f"`{name}`, not `${digits.group() if digits else name}` followed by text: end the "
+                        "reference with a character that is no letter, digit or `_`")
+            else:
+                help = f"{has}; name a group with `(?P<{name}>...)`, or write `$$` for a `$`"
+            return [Diagnostic.make("AIGW404", f"`${name}` in `to` of `{action.type}` names no group "
+                                    "of `from`: it is replaced by nothing", action.span_of("to"), help=help)]
     return []
 
 

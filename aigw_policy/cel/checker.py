@@ -16,6 +16,7 @@ from .codegen import ACCUMULATOR, MACROS
 from .decls import Overload, standard
 from .macro_args import macro_arg_error
 from ..diagnostics import Diagnostic, did_you_mean
+from .foreign_names import function_help, name_help
 from .names import candidates, qualified_name, resolve
 from .types import (
     BOOL, BYTES, DOUBLE, DURATION, DYN, INT, NULL, STRING, TIMESTAMP, UINT, Type, list_of,
@@ -174,7 +175,7 @@ class _Checker:
 
     def unknown_name(self, name: str, node: ast.Expr) -> Type:
         names = list(self.decls) + [n for s in self.scopes for n in s]
-        help = did_you_mean(name, names)
+        help = name_help(name, names) or did_you_mean(name, names)
         return self.error(
             CODE_UNKNOWN_NAME, f"undeclared reference to `{name}`", node, help
         )
@@ -390,7 +391,7 @@ class _Checker:
         if name in ("math.greatest", "math.least") and target is None:
             return self.extreme(node, name, arg_types)
         if overloads is None:
-            help = did_you_mean(name, list(self.functions))
+            help = function_help(name, self.functions) or did_you_mean(name, list(self.functions))
             return self.error(CODE_UNKNOWN_FUNCTION, f"undeclared reference to function `{name}`", node, help)
         results: list[Type] = []
         chosen = None

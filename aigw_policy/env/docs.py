@@ -135,6 +135,8 @@ FUNCTION_DOCS: dict[str, str] = {
     "matches nothing).",
     "isPrivateIp": "Whether the IP address is private.",
     "basic_auth.encode": "The `Basic` Authorization value of a user and password.",
+    "b64.encode": "A string's UTF-8 bytes as base64 text (ngrok's former name of `encodeBase64`).",
+    "b64.decode": "base64 text as a string (ngrok's former name of `decodeBase64`).",
     "json.encode": "A value as JSON text.",
     "json.decode": "JSON text as a value.",
     "url.escape": "Percent-encode a string for a URL.",

@@ -580,7 +580,9 @@ FUNCTIONS: dict[str, object] = {
     "queryString.decode": query_decode, ".decodeQueryString": query_decode,
     "queryString.encode": query_encode, ".encodeQueryString": query_encode,
     ".isQueryString": is_query_string,
+    "isQueryString": is_query_string, "isJson": is_json, "isUrl": is_url,
     ".encodeBase64": encode_base64, ".decodeBase64": decode_base64, ".split": split,
+    "b64.encode": encode_base64, "b64.decode": decode_base64,
     ".isPrivateIp": is_private_ip, ".lower": _lower, ".upper": _upper,
     "rand.double": rand_double, "rand.int": rand_int,
 }  # fmt: skip

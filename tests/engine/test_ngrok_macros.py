@@ -21,6 +21,10 @@ REQUEST = {
 }
 REQUEST_ROWS = [
     "base64.decode('aGVsbG8=') == b'hello' && base64.encode(b'hello') == 'aGVsbG8='",
+    # the former names, string to string (ngrok's utility macros page, before `base64.*`:
+    # "b64.decode(string) string", "b64.encode(string) string"; still on its TPU pricing page,
+    # https://ngrok.com/docs/pricing-limits/traffic-policy-unit-pricing, August 2026)
+    "b64.decode('aGVsbG8=') == 'hello' && b64.encode('hello') == 'aGVsbG8=' && b64.decode(b64.encode('é')) == 'é'",
     "b'abc'.size() == 3 && size(b'abc') == 3",
     "basic_auth.encode('username', 'password1') == 'Basic dXNlcm5hbWU6cGFzc3dvcmQx'",
     "getReqCookie('session').value == 'abc' && hasReqCookie('session')",
@@ -61,6 +65,10 @@ REQUEST_ROWS = [
     "'aGk='.decodeBase64() == 'hi' && 'hi'.encodeBase64() == 'aGk='",
     "'{\"a\":1}'.decodeJson().a == 1 && '{}'.isJson() && !'{'.isJson()",
     "'a=b'.decodeQueryString().a == ['b'] && 'a=b'.isQueryString()",
+    # the same checks as functions, as ngrok's HTTP macros page lists them
+    # (https://ngrok.com/docs/traffic-policy/macros/http: "isQueryString(string) bool",
+    # "isUrl(string) bool", "isJson(string) bool")
+    "isJson('{}') && !isJson('{') && isQueryString('a=b') && isUrl('https://x') && !isUrl('x')",
     # Go's url.QueryEscape / QueryUnescape: the page's `i;md/r/$y` -> `i%3Bmd%2Fr%2F%24y` escapes
     # the `$` (PathEscape keeps it), so a space is `+`
     "'a b'.escapeUrl() == 'a+b' && 'a%20b'.unescapeUrl() == 'a b' && 'a+b'.unescapeUrl() == 'a b'",
