@@ -19,6 +19,15 @@ A stalled sink (a PostgreSQL table locked, a network that drops packets without 
 its async callers too, after ``write_timeout`` seconds, and once ``max_queue`` records wait,
 every new one at once: before, each request waited for the sink for ever, and the queue held
 every record of every waiting request.
+
+Once a write has taken longer than ``write_timeout`` the ledger is *stalled* (a circuit
+breaker): a new ``pending`` intent (:meth:`Ledger.aintent`) fails at once, unqueued, rather than
+each request waiting out its own ``write_timeout`` behind the same stuck write (serve25: every
+request through ``serve`` took 10 s to get its 503). A write that then succeeds closes the
+breaker; one that fails slowly keeps it open, and one intent per back-off (1 s doubling to
+30 s) is let through to probe the sink. Final records are never refused by the breaker nor
+withdrawn when their caller's wait times out: they stay queued (within ``max_queue``) and land
+when the sink is back, replacing their intents, so the accounting stays exact.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import Future
 
@@ -38,6 +48,8 @@ WRITE_TIMEOUT = 10.0
 """Seconds an async caller waits for its record to be durable (:meth:`Ledger.arecord`)."""
 MAX_QUEUE = 10_000
 """Records that may wait for the sink; past it a new one fails at once (:meth:`Ledger.submit`)."""
+BACKOFF = (1.0, 30.0)
+"""Seconds between probes of a stalled sink: the first, and the most it doubles to."""
 
 
 class Ledger:
@@ -50,6 +62,11 @@ class Ledger:
         self.max_queue = max_queue
         self._queue: queue.Queue[object] = queue.Queue()
         self._closed = False
+        self._lock = threading.Lock()
+        self._writing: float | None = None  # when the write under way began (monotonic)
+        self._tripped = False  # a write took longer than write_timeout, and none has succeeded since
+        self._backoff = BACKOFF[0]
+        self._probe_at = 0.0  # when the next intent may go through a tripped breaker
         self._thread = threading.Thread(target=self._run, name="aigw-ledger", daemon=True)
         self._thread.start()
 
@@ -81,8 +98,37 @@ class Ledger:
         gateway killed before the final record keeps this one, at the estimate."""
         self.record(as_pending(record, ai), timeout)
 
+    @property
+    def stalled(self) -> bool:
+        """Whether the sink is stalled: the write under way began more than ``write_timeout``
+        seconds ago, or one took that long and none has succeeded since."""
+        limit, began = self.write_timeout, self._writing
+        return self._tripped or (limit is not None and began is not None and time.monotonic() - began > limit)
+
     async def aintent(self, record: UsageRecord, ai: AiRequest | None = None) -> None:
-        await self.arecord(as_pending(record, ai))
+        """:meth:`intent`'s async twin. While the sink is :attr:`stalled` it fails at once and
+        queues nothing (the request is not forwarded), but for one probe per back-off."""
+        if self.stalled and not self._probe():
+            raise LedgerError("the ledger's sink is stalled (a write has taken longer than "
+                              f"{self.write_timeout:g}s): nothing is forwarded until it answers")
+        await self._durable(as_pending(record, ai), keep=False)
+
+    def _probe(self) -> bool:
+        """Whether this intent is the one a stalled breaker lets through now."""
+        with self._lock:
+            self._tripped = True
+            now = time.monotonic()
+            if self._writing is not None or now < self._probe_at:
+                return False
+            self._probe_at = now + self._backoff
+            self._backoff = min(self._backoff * 2, BACKOFF[1])
+            return True
+
+    def _trip(self) -> None:
+        with self._lock:
+            if not self._tripped:
+                self._tripped = True
+                self._probe_at = time.monotonic() + self._backoff
 
     def record_many(self, records: Iterable[UsageRecord], timeout: float | None = 60.0) -> None:
         futures = [self.submit(r) for r in records]
@@ -91,13 +137,24 @@ class Ledger:
 
     async def arecord(self, record: UsageRecord) -> None:
         """Async twin of :meth:`record` (the event loop is never blocked): :class:`LedgerError`
-        when the write is not durable within ``write_timeout`` seconds. A write the writer had
-        not begun is then withdrawn; one it had begun may still land (a request failed so can
-        leave its ``pending`` intent, as a gateway killed mid-request does)."""
+        when the write is not durable within ``write_timeout`` seconds. The record stays queued
+        and lands once the sink answers (a final record replaces its intent then: the usage is
+        not lost to a stall), and the breaker trips (:attr:`stalled`). A caller cancelled (a
+        client that left) withdraws a record whose write had not begun."""
+        await self._durable(record, keep=True)
+
+    async def _durable(self, record: UsageRecord, keep: bool) -> None:
+        """Wait for ``record`` to be durable; past ``write_timeout`` it stays queued if ``keep``
+        (a final record), else is withdrawn if its write has not begun (an intent: its request
+        is not forwarded, and an intent landing later would charge the estimate for nothing)."""
         fut = asyncio.wrap_future(self.submit(record))
         try:
-            await asyncio.wait_for(fut, self.write_timeout)
+            await asyncio.wait_for(asyncio.shield(fut) if keep else fut, self.write_timeout)
+        except asyncio.CancelledError:
+            fut.cancel()  # withdrawn if its write has not begun
+            raise
         except TimeoutError:
+            self._trip()
             raise LedgerError(f"the ledger did not make a record durable within {self.write_timeout:g}s "
                               "(its sink is stalled or overloaded)") from None
 
@@ -143,12 +200,25 @@ class Ledger:
         batch = [(r, f) for r, f in batch if f.set_running_or_notify_cancel()]
         if not batch:
             return
+        self._writing = began = time.monotonic()
         try:
             self.sink.write_batch([r for r, _ in batch])
         except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+            self._wrote(ok=False, took=time.monotonic() - began)
             err = exc if isinstance(exc, LedgerError) else LedgerError(f"ledger write failed: {exc}")
             for _, fut in batch:
                 fut.set_exception(err)
             return
+        self._wrote(ok=True, took=0.0)
         for _, fut in batch:
             fut.set_result(None)
+
+    def _wrote(self, ok: bool, took: float) -> None:
+        """The breaker after a write: closed by a success or a quick failure (the sink answers),
+        tripped by a failure that took longer than ``write_timeout``."""
+        with self._lock:
+            self._writing = None
+            if ok or self.write_timeout is None or took <= self.write_timeout:
+                self._tripped, self._backoff, self._probe_at = False, BACKOFF[0], 0.0
+            elif not self._tripped:
+                self._tripped, self._probe_at = True, time.monotonic() + self._backoff

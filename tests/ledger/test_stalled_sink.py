@@ -66,7 +66,66 @@ def test_a_stalled_write_fails_its_caller_and_the_ledger_recovers() -> None:
 
     asyncio.run(scenario())
     assert not ledger.closed
-    assert "req-queued" not in sink.written and "req-after" in sink.written
+    # serve25: a final record whose caller gave up stays queued and lands (its usage is not lost)
+    assert sink.written == ["req-began", "req-queued", "req-after"]
+    ledger.close()
+
+
+def _intents(ledger: Ledger, n: int, name: str = "int") -> list[str]:
+    """The outcome of ``n`` intents asked for one after the other."""
+    async def one(i: int) -> str:
+        try:
+            await ledger.aintent(_record(f"{name}-{i}"))
+        except LedgerError as error:
+            return "timed out" if "durable within" in str(error) else "stalled"
+        return "durable"
+    return [asyncio.run(one(i)) for i in range(n)]
+
+
+def test_a_stalled_sink_fails_intents_at_once_and_queues_none() -> None:
+    """serve25: behind one stuck write every intent waited its own ``write_timeout`` (through
+    ``serve``: each request 10 s to its 503). Once the stall is known, intents fail at once and
+    none is queued (its request is not forwarded: an intent landing later would charge it)."""
+    sink = StalledSink()
+    ledger = Ledger(sink, write_timeout=0.2)
+    stuck = ledger.submit(_record("req-began"))
+    sink.began.wait()
+    assert _intents(ledger, 6) == ["timed out"] + ["stalled"] * 5
+    assert ledger._queue.qsize() <= 1  # only the one that timed out was queued (and is withdrawn)
+    sink.go.set()
+    stuck.result(30)
+    assert not ledger.stalled  # the stuck write succeeded: the sink answers again
+    assert _intents(ledger, 2, "after") == ["durable", "durable"]
+    assert sink.written == ["req-began", "after-0", "after-1"]
+    ledger.close()
+
+
+class SlowFailingSink(StalledSink):
+    """Each write blocks until ``go``, then fails (a statement time-out past the ledger's)."""
+
+    def write_batch(self, records: Sequence[UsageRecord]) -> None:
+        self.began.set()
+        self.go.wait()
+        raise LedgerError("statement timeout")
+
+
+def test_a_sink_that_fails_slowly_is_probed_by_one_intent_per_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aigw_policy.ledger import writer
+
+    monkeypatch.setattr(writer, "BACKOFF", (0.0, 0.0))  # every intent may probe once nothing is under way
+    sink = SlowFailingSink()
+    ledger = Ledger(sink, write_timeout=0.2)
+    assert _intents(ledger, 1) == ["timed out"]  # its write is under way, stuck
+    assert _intents(ledger, 3) == ["stalled"] * 3  # no probe while a write is under way
+    sink.go.set()  # the stuck write fails, slowly: the breaker stays open
+    while ledger._writing is not None:
+        sink.began.wait(0.01)
+    assert ledger.stalled
+    sink.go.clear()
+    sink.began.clear()
+    assert _intents(ledger, 1) == ["timed out"]  # the probe, stuck in turn
+    assert _intents(ledger, 2) == ["stalled"] * 2
+    sink.go.set()
     ledger.close()
 
 
