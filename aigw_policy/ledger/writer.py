@@ -20,14 +20,15 @@ its async callers too, after ``write_timeout`` seconds, and once ``max_queue`` r
 every new one at once: before, each request waited for the sink for ever, and the queue held
 every record of every waiting request.
 
-Once a write has taken longer than ``write_timeout`` the ledger is *stalled* (a circuit
-breaker): a new ``pending`` intent (:meth:`Ledger.aintent`) fails at once, unqueued, rather than
-each request waiting out its own ``write_timeout`` behind the same stuck write (serve25: every
-request through ``serve`` took 10 s to get its 503). A write that then succeeds closes the
-breaker; one that fails slowly keeps it open, and one intent per back-off (1 s doubling to
-30 s) is let through to probe the sink. Final records are never refused by the breaker nor
-withdrawn when their caller's wait times out: they stay queued (within ``max_queue``) and land
-when the sink is back, replacing their intents, so the accounting stays exact.
+While a write has been under way longer than ``write_timeout`` (or one has, and a write is
+under way again) the ledger is *stalled* (a circuit breaker): a new ``pending`` intent
+(:meth:`Ledger.aintent`) fails at once, unqueued, rather than each request waiting out its own
+``write_timeout`` behind the same stuck write (serve25: every request through ``serve`` took
+10 s to get its 503). The write under way is the probe: once it succeeds the breaker is closed,
+so the first request after the sink answers is served; when the writer is idle an intent goes
+(and probes). Final records are never refused by the breaker nor withdrawn when their caller's
+wait times out: they stay queued (within ``max_queue``) and land when the sink is back,
+replacing their intents, so the accounting stays exact.
 """
 
 from __future__ import annotations
@@ -48,8 +49,6 @@ WRITE_TIMEOUT = 10.0
 """Seconds an async caller waits for its record to be durable (:meth:`Ledger.arecord`)."""
 MAX_QUEUE = 10_000
 """Records that may wait for the sink; past it a new one fails at once (:meth:`Ledger.submit`)."""
-BACKOFF = (1.0, 30.0)
-"""Seconds between probes of a stalled sink: the first, and the most it doubles to."""
 
 
 class Ledger:
@@ -65,8 +64,6 @@ class Ledger:
         self._lock = threading.Lock()
         self._writing: float | None = None  # when the write under way began (monotonic)
         self._tripped = False  # a write took longer than write_timeout, and none has succeeded since
-        self._backoff = BACKOFF[0]
-        self._probe_at = 0.0  # when the next intent may go through a tripped breaker
         self._thread = threading.Thread(target=self._run, name="aigw-ledger", daemon=True)
         self._thread.start()
 
@@ -100,35 +97,23 @@ class Ledger:
 
     @property
     def stalled(self) -> bool:
-        """Whether the sink is stalled: the write under way began more than ``write_timeout``
-        seconds ago, or one took that long and none has succeeded since."""
+        """Whether the sink is stalled: a write is under way, and it began more than
+        ``write_timeout`` seconds ago or one took that long and none has succeeded since."""
         limit, began = self.write_timeout, self._writing
-        return self._tripped or (limit is not None and began is not None and time.monotonic() - began > limit)
+        return began is not None and (self._tripped or (limit is not None and time.monotonic() - began > limit))
 
     async def aintent(self, record: UsageRecord, ai: AiRequest | None = None) -> None:
         """:meth:`intent`'s async twin. While the sink is :attr:`stalled` it fails at once and
-        queues nothing (the request is not forwarded), but for one probe per back-off."""
-        if self.stalled and not self._probe():
+        queues nothing (the request is not forwarded)."""
+        if self.stalled:
             raise LedgerError("the ledger's sink is stalled (a write has taken longer than "
                               f"{self.write_timeout:g}s): nothing is forwarded until it answers")
         await self._durable(as_pending(record, ai), keep=False)
 
-    def _probe(self) -> bool:
-        """Whether this intent is the one a stalled breaker lets through now."""
-        with self._lock:
-            self._tripped = True
-            now = time.monotonic()
-            if self._writing is not None or now < self._probe_at:
-                return False
-            self._probe_at = now + self._backoff
-            self._backoff = min(self._backoff * 2, BACKOFF[1])
-            return True
-
     def _trip(self) -> None:
+        """A caller's wait ran out: the write under way (if still) is stuck."""
         with self._lock:
-            if not self._tripped:
-                self._tripped = True
-                self._probe_at = time.monotonic() + self._backoff
+            self._tripped = self._writing is not None
 
     def record_many(self, records: Iterable[UsageRecord], timeout: float | None = 60.0) -> None:
         futures = [self.submit(r) for r in records]
@@ -218,7 +203,4 @@ class Ledger:
         tripped by a failure that took longer than ``write_timeout``."""
         with self._lock:
             self._writing = None
-            if ok or self.write_timeout is None or took <= self.write_timeout:
-                self._tripped, self._backoff, self._probe_at = False, BACKOFF[0], 0.0
-            elif not self._tripped:
-                self._tripped, self._probe_at = True, time.monotonic() + self._backoff
+            self._tripped = not (ok or self.write_timeout is None or took <= self.write_timeout)

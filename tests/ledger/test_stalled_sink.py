@@ -109,22 +109,21 @@ class SlowFailingSink(StalledSink):
         raise LedgerError("statement timeout")
 
 
-def test_a_sink_that_fails_slowly_is_probed_by_one_intent_per_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aigw_policy.ledger import writer
-
-    monkeypatch.setattr(writer, "BACKOFF", (0.0, 0.0))  # every intent may probe once nothing is under way
+def test_a_sink_that_fails_slowly_is_probed_when_the_writer_is_idle() -> None:
+    """The write under way is the probe: while it is stuck, intents fail at once; once it has
+    failed (slowly) and the writer is idle, the next intent goes and probes the sink."""
     sink = SlowFailingSink()
     ledger = Ledger(sink, write_timeout=0.2)
     assert _intents(ledger, 1) == ["timed out"]  # its write is under way, stuck
     assert _intents(ledger, 3) == ["stalled"] * 3  # no probe while a write is under way
-    sink.go.set()  # the stuck write fails, slowly: the breaker stays open
+    sink.go.set()  # the stuck write fails, slowly
     while ledger._writing is not None:
         sink.began.wait(0.01)
-    assert ledger.stalled
+    assert not ledger.stalled  # nothing under way: the next intent probes
     sink.go.clear()
     sink.began.clear()
-    assert _intents(ledger, 1) == ["timed out"]  # the probe, stuck in turn
-    assert _intents(ledger, 2) == ["stalled"] * 2
+    assert _intents(ledger, 1, "probe") == ["timed out"]  # the probe, stuck in turn
+    assert _intents(ledger, 2, "after") == ["stalled"] * 2
     sink.go.set()
     ledger.close()
 
