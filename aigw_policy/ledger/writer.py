@@ -41,7 +41,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future
 
 from ..providers.classify import AiRequest
-from .record import UsageRecord, as_pending
+from .record import UsageRecord, as_pending, not_forwarded
 from .sinks import LedgerError, Sink, open_sink
 
 _STOP = object()
@@ -108,7 +108,18 @@ class Ledger:
         if self.stalled:
             raise LedgerError("the ledger's sink is stalled (a write has taken longer than "
                               f"{self.write_timeout:g}s): nothing is forwarded until it answers")
-        await self._durable(as_pending(record, ai), keep=False)
+        cf = self.submit(as_pending(record, ai))
+        try:
+            await self._durable(cf, keep=False)
+        except LedgerError:
+            if not cf.cancelled() and (not cf.done() or cf.exception() is None):
+                # its write had begun (and may land, or just did): the final record (nothing
+                # was forwarded) goes after it, or the request would stay in the ledger at its estimate
+                try:
+                    self.submit(not_forwarded(record))
+                except LedgerError:
+                    pass  # the queue is full: it stays at the estimate, as a gateway killed would
+            raise
 
     def _trip(self) -> None:
         """A caller's wait ran out: the write under way (if still) is stuck."""
@@ -126,13 +137,13 @@ class Ledger:
         and lands once the sink answers (a final record replaces its intent then: the usage is
         not lost to a stall), and the breaker trips (:attr:`stalled`). A caller cancelled (a
         client that left) withdraws a record whose write had not begun."""
-        await self._durable(record, keep=True)
+        await self._durable(self.submit(record), keep=True)
 
-    async def _durable(self, record: UsageRecord, keep: bool) -> None:
-        """Wait for ``record`` to be durable; past ``write_timeout`` it stays queued if ``keep``
+    async def _durable(self, cf: Future[None], keep: bool) -> None:
+        """Wait for a submitted record to be durable; past ``write_timeout`` it stays queued if ``keep``
         (a final record), else is withdrawn if its write has not begun (an intent: its request
         is not forwarded, and an intent landing later would charge the estimate for nothing)."""
-        fut = asyncio.wrap_future(self.submit(record))
+        fut = asyncio.wrap_future(cf)
         try:
             await asyncio.wait_for(asyncio.shield(fut) if keep else fut, self.write_timeout)
         except asyncio.CancelledError:

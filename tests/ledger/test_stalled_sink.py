@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import replace
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -37,11 +38,13 @@ class StalledSink:
         self.go = threading.Event()
         self.began = threading.Event()
         self.written: list[str] = []
+        self.records: list[UsageRecord] = []
 
     def write_batch(self, records: Sequence[UsageRecord]) -> None:
         self.began.set()
         self.go.wait()
         self.written += [r.request_id for r in records]
+        self.records += records
 
     def read(self, since: str | None = None) -> Iterator[UsageRecord]:
         return iter(())
@@ -177,3 +180,25 @@ def test_a_locked_postgresql_table_fails_the_write(pg_url: str) -> None:
     asyncio.run(ledger.arecord(_record("req-after")))  # the lock gone: the writer goes on
     assert {r.request_id for r in ledger.sink.read()} >= {"req-before", "req-after"}
     ledger.close()
+
+
+def test_an_intent_whose_write_had_begun_gets_its_final_record() -> None:
+    """serve25: an intent that timed out once its write had begun could not be withdrawn: it
+    landed when the sink answered, and the request (answered 503, never forwarded) stayed in
+    the ledger at its estimate. Its final record now follows it: no usage, $0, status 503."""
+    from aigw_policy.ledger.record import keep_final
+
+    sink = StalledSink()
+    ledger = Ledger(sink, write_timeout=0.2)
+    record = replace(_record("req-stuck"), input_tokens=500, total_tokens=500)
+    with pytest.raises(LedgerError, match="durable"):
+        asyncio.run(ledger.aintent(record))  # the writer took it, and stalls
+    sink.go.set()
+    ledger.close()
+    assert sink.written == ["req-stuck", "req-stuck"]
+    found: dict[str, UsageRecord] = {}
+    for rec in sink.records:
+        keep_final(found, rec)
+    final = found["req-stuck"]
+    assert (final.verdict, final.status_code, final.total_tokens, final.input_tokens, final.cost_usd) == \
+        ("error", 503, 0, 0, 0.0)
