@@ -11,10 +11,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .http_client import _Connection
 
-__all__ = ["HIGH_WATER", "MAX_HEAD", "ConnectTimeout", "Response", "UpstreamError", "keeps_alive"]
+__all__ = ["HIGH_WATER", "MAX_FIELDS", "MAX_HEAD", "ConnectTimeout", "Response", "UpstreamError", "keeps_alive"]
 
-MAX_HEAD = 256 * 1024
-"""Bytes of an answer's status line and headers read at most (aiohttp allows 8190 per line)."""
+MAX_HEAD = 64 * 1024
+"""Bytes of an answer's status line and headers read at most (aiohttp allows 8190 per line):
+the bound the gateway sets on its clients' heads (``server.MAX_HEAD_BYTES``), near Envoy's
+60 KiB. A larger head is a broken answer (502, or a failed attempt), not one to pass on: the
+SDKs' own parsers refuse it (Node's 16 KiB, httpx's 100 KiB), an opaque error to the client.
+serve25: it was 256 KiB, and a 200 KiB header went through."""
+MAX_FIELDS = 100
+"""Header fields of an answer read at most (aiohttp takes 128, Envoy 100): Python's
+``http.client`` (urllib, requests) refuses an answer of more than 100."""
 HIGH_WATER = 256 * 1024
 """Bytes of an answer's body buffered for a reader that has not taken them before the
 connection stops reading (it reads again once they are taken)."""
@@ -158,6 +165,8 @@ class Response:
             raise UpstreamError(f"the answer's head is longer than {MAX_HEAD} bytes")
         if self._head:  # a chunked body's trailer: not a header of the answer (aiohttp drops them too)
             return
+        if len(self.raw_headers) >= MAX_FIELDS:
+            raise UpstreamError(f"the answer has more than {MAX_FIELDS} header fields")
         if value[-1:] in _OWS:  # llhttp strips the leading whitespace only (RFC 9110 §5.5: both)
             value = value.rstrip(b" \t")
         self.raw_headers.append((name, value))

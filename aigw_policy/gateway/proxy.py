@@ -504,18 +504,14 @@ def _base_and_query(upstream: str) -> tuple[str, str, list[str]]:
     >>> _base_and_query("http://u:pw-123456@h/b/?key=AIza-1234&v=1")
     ('http://u:pw-123456@h/b', 'key=AIza-1234&v=1', ['pw-123456', 'AIza-1234', 'dTpwdy0xMjM0NTY='])
     """
-    import base64
-    from urllib.parse import unquote, urlsplit, urlunsplit
+    from urllib.parse import urlsplit, urlunsplit
 
-    from ..redact import url_secrets
+    from .scrub import url_secrets
 
     try:
         parts = urlsplit(upstream)
-        user, password = parts.username, parts.password
     except ValueError:  # the client refuses it when used (its message holds no userinfo)
         return upstream.rstrip("/"), "", []
     base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")).rstrip("/")
-    secrets = [form for secret in url_secrets(upstream) for form in dict.fromkeys((secret, unquote(secret)))]
-    if user is not None:
-        secrets.append(base64.b64encode(f"{unquote(user)}:{unquote(password or '')}".encode()).decode())
+    secrets = list(url_secrets(upstream))
     return base, parts.query, secrets

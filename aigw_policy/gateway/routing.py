@@ -25,7 +25,8 @@ The attempt's key never reaches the client through the upstream: an upstream tha
 key it was sent (an error body saying which key it refused, a redirect's ``Location`` with
 ``?key=``, an echoing test server) has it replaced by ``***`` in the headers and the body served
 (:class:`~aigw_policy.gateway.scrub.Scrubber`, across chunk boundaries), and in the log lines
-about the attempt.
+about the attempt; so have the secrets the provider's ``base_url`` holds (a query credential,
+a ``user:pass@`` and the ``Basic`` value sent of it: :func:`~.scrub.url_secrets`).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from .malformed import CUT
 from .proxy import ANSWER_DROP, OFFER, client_watch, is_redirect
 from .relay import CUTS, Framer, end_cut, relay
 from .stream_end import StreamCheck
-from .scrub import Scrubber
+from .scrub import Scrubber, url_secrets
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -74,8 +75,8 @@ class Answer:
     rest: AsyncIterator[bytes] | None
     response: Response  # let go by `aclose`
     streaming: bool
-    scrub: Scrubber | None = None
-    """The attempt key's scrubber (None: no key worth one; see :mod:`.scrub`)."""
+    scrubs: tuple[Scrubber, ...] = ()
+    """The scrubbers of the attempt's key and its ``base_url``'s secrets (see :mod:`.scrub`)."""
     check: StreamCheck | None = None
     """A stream of an API whose events are JSON (:mod:`.stream_end`): it ends at one that is not
     (:class:`~.relay.NotJSONEvent`), and ends with an error event when it ends before its end
@@ -169,12 +170,13 @@ class Router:
                 # no connection within connect_timeout, the attempt's own time not run out: the
                 # provider could not be reached (`connect`), as a refused connection; it says
                 # nothing of how fast it answers, and the time left is the next candidate's
-                _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id, error)
+                _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id,
+                             _hidden(str(error), secret, attempt.provider.base_url))
                 return AttemptOutcome(error="connect", latency_ms=_ms(t0)), None
             return AttemptOutcome(error="timeout", latency_ms=_ms(t0)), None
         except (UpstreamError, ProviderError) as error:  # unreachable, cut, or a body that does not decode
             _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id,
-                         _hidden(str(error), secret))
+                         _hidden(str(error), secret, attempt.provider.base_url))
             _close(response)
             if head_ms is not None and 100 <= response.status <= 599 and not is_redirect(response.status):
                 # its head came, then the body broke (cut, or a coding that does not decode): an
@@ -194,10 +196,10 @@ class Router:
         for k, v in response.raw_headers:
             name, value = k.decode("latin-1").lower(), v.decode("latin-1")
             plain[name] = f"{plain[name]}, {value}" if name in plain else value
-        scrub = Scrubber.of(secret)
+        scrubs = _scrubs(secret, attempt.provider.base_url)
         # what the answer says goes into the decision (an all-failed answer lists each attempt's
         # error message, which may quote the key it was sent): without the key
-        judged = scrub.whole(prefix) if scrub is not None and (response.status >= 400 or streaming) else prefix
+        judged = _whole(scrubs, prefix) if response.status >= 400 or streaming else prefix
         status, said = response.status, _parsed(judged) if response.status >= 400 else None
         if streaming and (failed := stream_error(judged, framing)) is not None:  # a 200 whose first event is an error
             status, said = failed
@@ -205,7 +207,7 @@ class Router:
             # a 200 whose body is an error and nothing else: failed with the status it says, and
             # served (when that is no trigger) with it, so that the SDK raises its own error
             status, said = failed
-            said = _parsed(scrub.whole(prefix)) if scrub is not None else said
+            said = _parsed(_whole(scrubs, prefix))
         outcome = AttemptOutcome(status, latency_ms=_ms(t0), time_to_first_token_ms=ttft, headers=plain, body=said,
                                  time_to_first_byte_ms=head_ms)
         drop = ANSWER_DROP | hop_by_hop(response.raw_headers)
@@ -218,14 +220,14 @@ class Router:
                and not (private and account_answer_field(name))]
         if label is not None:  # the answer's type said nothing of it: the API's (api_shape.relabelled)
             out = [(k, v) for k, v in out if k.lower() != b"content-type"] + [(b"content-type", label.encode())]
-        if scrub is not None:
-            out = [(k, scrub.whole(v)) for k, v in out]
+        if scrubs:
+            out = [(k, _whole(scrubs, v)) for k, v in out]
         if secret is not None and status >= 400:  # served as it is (not a failover trigger)
             prefix = account_ids(prefix)  # type: ignore[assignment]
         # served, the rest may be quiet as long as one attempt may (its own time was cut to
         # what the total left: that bounds the attempts, not an answer being served)
         response.wait_at_most(attempt.idle_s if attempt.idle_s is not None else limit)
-        return outcome, Answer(response.status if streaming else status, out, prefix, rest, response, streaming, scrub,
+        return outcome, Answer(response.status if streaming else status, out, prefix, rest, response, streaming, scrubs,
                                StreamCheck.of(req.url, framing) if streaming else None)
 
 
@@ -246,9 +248,22 @@ def _wire(value: str) -> bytes:
         return value.encode("utf-8")
 
 
-def _hidden(text: str, secret: str | None) -> str:
-    """``text`` (an error's message) without the attempt's key."""
-    return text.replace(secret, "***") if secret else text
+def _hidden(text: str, secret: str | None, base_url: str | None = None) -> str:
+    """``text`` (an error's message) without the attempt's key nor its ``base_url``'s secrets."""
+    for one in (secret, *url_secrets(base_url or "")):
+        text = text.replace(one, "***") if one else text
+    return text
+
+
+def _scrubs(secret: str | None, base_url: str | None) -> tuple[Scrubber, ...]:
+    """The scrubbers of an attempt's answer: its key's, its ``base_url``'s secrets'."""
+    return tuple(scrub for one in (secret, *url_secrets(base_url or "")) if (scrub := Scrubber.of(one)) is not None)
+
+
+def _whole(scrubs: tuple[Scrubber, ...], data: bytes) -> bytes:
+    for scrub in scrubs:
+        data = scrub.whole(data)
+    return data
 
 
 def _ms(t0: float) -> float:
@@ -278,7 +293,7 @@ def served_app(answer: Answer, api: str, ctx: Any) -> Any:
         gone = asyncio.ensure_future(_disconnect(receive))
         try:
             await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
-            scrubs = [answer.scrub] if answer.scrub is not None else []
+            scrubs = list(answer.scrubs)
             frames = Framer(answer.headers) if answer.streaming else None
             copier = asyncio.ensure_future(relay(answer.prefix, answer.rest, send, scrubs, frames,
                                                  check=answer.check))

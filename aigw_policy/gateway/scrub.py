@@ -11,7 +11,9 @@ b'your key *** was refused'
 
 from __future__ import annotations
 
-__all__ = ["MASK", "MIN_SECRET", "AccountIds", "Scrubber"]
+from functools import lru_cache
+
+__all__ = ["MASK", "MIN_SECRET", "AccountIds", "Scrubber", "url_secrets"]
 
 
 class Scrubber:
@@ -53,6 +55,33 @@ class Scrubber:
     def flush(self) -> bytes:
         out, self.pending = self.pending, b""
         return out
+
+
+@lru_cache(maxsize=256)
+def url_secrets(url: str) -> tuple[str, ...]:
+    """What an upstream URL the operator wrote holds that an answer must not quote: its
+    password (as written and decoded), the ``Basic`` value sent of its userinfo
+    (:class:`~.http_wire.Origin`) and its credential-like query values (as written and decoded;
+    :func:`~aigw_policy.redact.redact` hides the same names in logs). Cached: a routed
+    provider's ``base_url`` is asked for each attempt.
+
+    >>> url_secrets("http://u:pw-123456@h/b/?key=AIza%2D1234&v=1")
+    ('pw-123456', 'AIza%2D1234', 'AIza-1234', 'dTpwdy0xMjM0NTY=')
+    """
+    import base64
+    from urllib.parse import unquote, urlsplit
+
+    from ..redact import url_secrets as written
+
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+    except ValueError:  # the client refuses it when used (its message holds no userinfo)
+        return ()
+    found = [form for secret in written(url) for form in dict.fromkeys((secret, unquote(secret)))]
+    if user is not None:
+        found.append(base64.b64encode(f"{unquote(user)}:{unquote(password or '')}".encode()).decode())
+    return tuple(found)
 
 
 MIN_SECRET = 8

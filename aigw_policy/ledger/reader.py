@@ -88,7 +88,7 @@ def _postgres(url: str, since: str | None, until: str | None, limit: int | None)
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
     table = _table(query.pop("table", TABLE))
-    shown = urlunsplit(parts._replace(query=urlencode(query), netloc=parts.netloc.rpartition("@")[2]))
+    shown = redact(urlunsplit(parts._replace(query=urlencode(query), netloc=parts.netloc.rpartition("@")[2])))
     try:
         db = psycopg.connect(urlunsplit(parts._replace(query=urlencode(query))), connect_timeout=10)
     except psycopg.Error as exc:

@@ -337,6 +337,15 @@ def as_pending(record: UsageRecord, ai: AiRequest | None = None) -> UsageRecord:
                    total_tokens=ai.input_tokens + out, usage_source="estimate")
 
 
+def not_forwarded(record: UsageRecord, status: int = 503) -> UsageRecord:
+    """The final record of a request whose intent may have been written but that was never
+    forwarded (the ledger failed it): no usage, $0, the gateway's ``error`` with ``status``.
+    It replaces the intent, which would otherwise stay at the estimate."""
+    zero: dict[str, Any] = {f.name: 0 for f in fields(record) if f.name.endswith("_tokens")}
+    return replace(record, **zero, verdict="error", status_code=status, usage_source="none", cost_usd=0.0,
+                   cost_source="not-forwarded")
+
+
 def keep_final(found: dict[str, UsageRecord], rec: UsageRecord) -> None:
     """Keep in ``found`` (by request id) the first final record of each request, else its
     ``pending`` intent: how every reader of an append-only ledger (JSONL) picks a request's line."""

@@ -263,7 +263,8 @@ class PostgresSink:
         query = dict(parse_qsl(parts.query))
         table = table or query.pop("table", TABLE)
         self.table = _check_table(table)
-        self.url = urlunsplit(parts._replace(query=urlencode(query), netloc=parts.netloc.rpartition("@")[2]))
+        # what errors name: without the userinfo, and a `password=` (libpq takes one in the query) as ***
+        self.url = redact(urlunsplit(parts._replace(query=urlencode(query), netloc=parts.netloc.rpartition("@")[2])))
         self._conninfo = urlunsplit(parts._replace(query=urlencode(query)))
         self._psycopg = psycopg
         self._lock = threading.Lock()

@@ -19,6 +19,16 @@ A stalled sink (a PostgreSQL table locked, a network that drops packets without 
 its async callers too, after ``write_timeout`` seconds, and once ``max_queue`` records wait,
 every new one at once: before, each request waited for the sink for ever, and the queue held
 every record of every waiting request.
+
+While a write has been under way longer than ``write_timeout`` (or one has, and a write is
+under way again) the ledger is *stalled* (a circuit breaker): a new ``pending`` intent
+(:meth:`Ledger.aintent`) fails at once, unqueued, rather than each request waiting out its own
+``write_timeout`` behind the same stuck write (serve25: every request through ``serve`` took
+10 s to get its 503). The write under way is the probe: once it succeeds the breaker is closed,
+so the first request after the sink answers is served; when the writer is idle an intent goes
+(and probes). Final records are never refused by the breaker nor withdrawn when their caller's
+wait times out: they stay queued (within ``max_queue``) and land when the sink is back,
+replacing their intents, so the accounting stays exact.
 """
 
 from __future__ import annotations
@@ -26,11 +36,12 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import Future
 
 from ..providers.classify import AiRequest
-from .record import UsageRecord, as_pending
+from .record import UsageRecord, as_pending, not_forwarded
 from .sinks import LedgerError, Sink, open_sink
 
 _STOP = object()
@@ -50,6 +61,9 @@ class Ledger:
         self.max_queue = max_queue
         self._queue: queue.Queue[object] = queue.Queue()
         self._closed = False
+        self._lock = threading.Lock()
+        self._writing: float | None = None  # when the write under way began (monotonic)
+        self._tripped = False  # a write took longer than write_timeout, and none has succeeded since
         self._thread = threading.Thread(target=self._run, name="aigw-ledger", daemon=True)
         self._thread.start()
 
@@ -81,8 +95,36 @@ class Ledger:
         gateway killed before the final record keeps this one, at the estimate."""
         self.record(as_pending(record, ai), timeout)
 
+    @property
+    def stalled(self) -> bool:
+        """Whether the sink is stalled: a write is under way, and it began more than
+        ``write_timeout`` seconds ago or one took that long and none has succeeded since."""
+        limit, began = self.write_timeout, self._writing
+        return began is not None and (self._tripped or (limit is not None and time.monotonic() - began > limit))
+
     async def aintent(self, record: UsageRecord, ai: AiRequest | None = None) -> None:
-        await self.arecord(as_pending(record, ai))
+        """:meth:`intent`'s async twin. While the sink is :attr:`stalled` it fails at once and
+        queues nothing (the request is not forwarded)."""
+        if self.stalled:
+            raise LedgerError("the ledger's sink is stalled (a write has taken longer than "
+                              f"{self.write_timeout:g}s): nothing is forwarded until it answers")
+        cf = self.submit(as_pending(record, ai))
+        try:
+            await self._durable(cf, keep=False)
+        except LedgerError:
+            if not cf.cancelled() and (not cf.done() or cf.exception() is None):
+                # its write had begun (and may land, or just did): the final record (nothing
+                # was forwarded) goes after it, or the request would stay in the ledger at its estimate
+                try:
+                    self.submit(not_forwarded(record))
+                except LedgerError:
+                    pass  # the queue is full: it stays at the estimate, as a gateway killed would
+            raise
+
+    def _trip(self) -> None:
+        """A caller's wait ran out: the write under way (if still) is stuck."""
+        with self._lock:
+            self._tripped = self._writing is not None
 
     def record_many(self, records: Iterable[UsageRecord], timeout: float | None = 60.0) -> None:
         futures = [self.submit(r) for r in records]
@@ -91,13 +133,24 @@ class Ledger:
 
     async def arecord(self, record: UsageRecord) -> None:
         """Async twin of :meth:`record` (the event loop is never blocked): :class:`LedgerError`
-        when the write is not durable within ``write_timeout`` seconds. A write the writer had
-        not begun is then withdrawn; one it had begun may still land (a request failed so can
-        leave its ``pending`` intent, as a gateway killed mid-request does)."""
-        fut = asyncio.wrap_future(self.submit(record))
+        when the write is not durable within ``write_timeout`` seconds. The record stays queued
+        and lands once the sink answers (a final record replaces its intent then: the usage is
+        not lost to a stall), and the breaker trips (:attr:`stalled`). A caller cancelled (a
+        client that left) withdraws a record whose write had not begun."""
+        await self._durable(self.submit(record), keep=True)
+
+    async def _durable(self, cf: Future[None], keep: bool) -> None:
+        """Wait for a submitted record to be durable; past ``write_timeout`` it stays queued if ``keep``
+        (a final record), else is withdrawn if its write has not begun (an intent: its request
+        is not forwarded, and an intent landing later would charge the estimate for nothing)."""
+        fut = asyncio.wrap_future(cf)
         try:
-            await asyncio.wait_for(fut, self.write_timeout)
+            await asyncio.wait_for(asyncio.shield(fut) if keep else fut, self.write_timeout)
+        except asyncio.CancelledError:
+            fut.cancel()  # withdrawn if its write has not begun
+            raise
         except TimeoutError:
+            self._trip()
             raise LedgerError(f"the ledger did not make a record durable within {self.write_timeout:g}s "
                               "(its sink is stalled or overloaded)") from None
 
@@ -143,12 +196,22 @@ class Ledger:
         batch = [(r, f) for r, f in batch if f.set_running_or_notify_cancel()]
         if not batch:
             return
+        self._writing = began = time.monotonic()
         try:
             self.sink.write_batch([r for r, _ in batch])
         except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+            self._wrote(ok=False, took=time.monotonic() - began)
             err = exc if isinstance(exc, LedgerError) else LedgerError(f"ledger write failed: {exc}")
             for _, fut in batch:
                 fut.set_exception(err)
             return
+        self._wrote(ok=True, took=0.0)
         for _, fut in batch:
             fut.set_result(None)
+
+    def _wrote(self, ok: bool, took: float) -> None:
+        """The breaker after a write: closed by a success or a quick failure (the sink answers),
+        tripped by a failure that took longer than ``write_timeout``."""
+        with self._lock:
+            self._writing = None
+            self._tripped = not (ok or self.write_timeout is None or took <= self.write_timeout)

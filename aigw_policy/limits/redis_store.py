@@ -14,7 +14,9 @@ Store failure: a call is bounded by ``pool_timeout`` (waiting for a connection) 
 ``timeout`` (connect, and each reply); a refused or slow connection, a script error or a
 server that is loading or paused raises :class:`StoreUnavailable`. A reserve that reached
 the server but whose reply was lost is found again by its request id on the next attempt, so
-nothing is charged twice.
+nothing is charged twice. Once a call has timed out, one call at a time goes to the server
+and the others fail at once until one succeeds (:mod:`.breaker`): a paused Redis no longer
+costs every request its full time-out.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 from .accounting import spec_to_dict
+from .breaker import Breaker
 from .algorithms import Slot, build_outcome, locate, outcome_after
 from .base import DEFAULT_POOL_TIMEOUT, DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL
 from .model import Charge, LimitSpec, Outcome, StoreUnavailable
@@ -216,6 +219,7 @@ class RedisStore(ProtocolStore):
         self._aclient: Any = None
         self._ascript: Any = None
         self.round_trips = 0
+        self.breaker = Breaker()
         self._outbox_path = outbox
         if outbox is not None:
             self._start_retry()
@@ -242,6 +246,7 @@ class RedisStore(ProtocolStore):
                     self._client = redis.Redis.from_pool(pool)
                     self._script = self._client.register_script(SCRIPT)
                 script = self._script
+        probe = self._may_call()
         try:
             args = next(step)
             while True:
@@ -249,10 +254,14 @@ class RedisStore(ProtocolStore):
                 try:
                     reply = script(keys=[self._proto.pending], args=args)
                 except redis.RedisError as e:
-                    raise StoreUnavailable(f"redis store {self._safe_url()}: {e}") from e
+                    raise self._failed(e) from e
                 args = step.send(reply)
         except StopIteration as done:
+            self.breaker.ok()
             return done.value
+        finally:
+            if probe:
+                self.breaker.over()
 
     # async ----------------------------------------------------------------------------
 
@@ -268,6 +277,7 @@ class RedisStore(ProtocolStore):
                                                           **self._options())
             self._aclient = aredis.Redis.from_pool(pool)
             script = self._ascript = self._aclient.register_script(SCRIPT)
+        probe = self._may_call()
         try:
             args = next(step)
             while True:
@@ -275,12 +285,31 @@ class RedisStore(ProtocolStore):
                 try:
                     reply = await script(keys=[self._proto.pending], args=args)
                 except redis.RedisError as e:
-                    raise StoreUnavailable(f"redis store {self._safe_url()}: {e}") from e
+                    raise self._failed(e) from e
                 args = step.send(reply)
         except StopIteration as done:
+            self.breaker.ok()
             return done.value
+        finally:
+            if probe:
+                self.breaker.over()
 
     # housekeeping -----------------------------------------------------------------------
+
+    def _may_call(self) -> bool:
+        """Whether this call is the probe of a stalled server (:mod:`.breaker`);
+        :class:`StoreUnavailable` at once when another call is probing it."""
+        go, probe = self.breaker.admit()
+        if not go:
+            raise StoreUnavailable(f"redis store {self._safe_url()}: it stalled (a call timed out) and "
+                                   "another call is probing it")
+        return probe
+
+    def _failed(self, error: Exception) -> StoreUnavailable:
+        import redis
+
+        self.breaker.failed(timed_out=isinstance(error, redis.TimeoutError))
+        return StoreUnavailable(f"redis store {self._safe_url()}: {error}")
 
     def _safe_url(self) -> str:
         from ..redact import redact

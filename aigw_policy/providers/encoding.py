@@ -72,24 +72,19 @@ def decode_body(data: bytes, header: str | None, *, limit: int = MAX_DECODED_BYT
     return data
 
 
-def _zlib(data: bytes, most: int, wbits: int) -> bytes:
-    d = zlib.decompressobj(wbits)
-    out = d.decompress(data, most)
-    if len(out) < most and not d.eof:
-        raise ProviderError("bad-response", "truncated compressed body")
-    return out
+def _zlib(data: bytes, most: int, name: str) -> bytes:
+    # the streaming stage, whole: a gzip body's every member, and bytes after the end refused
+    # (RFC 9110 "deflate" is the zlib format; some servers send raw deflate: both are taken)
+    stage = _Stage(name, most - 1)
+    return stage.decode(data) + stage.flush()
 
 
 def _gzip(data: bytes, most: int) -> bytes:
-    return _zlib(data, most, 16 + zlib.MAX_WBITS)
+    return _zlib(data, most, "gzip")
 
 
 def _deflate(data: bytes, most: int) -> bytes:
-    # RFC 9110 "deflate" is the zlib format; some servers send raw deflate: accept both
-    try:
-        return _zlib(data, most, zlib.MAX_WBITS)
-    except zlib.error:
-        return _zlib(data, most, -zlib.MAX_WBITS)
+    return _zlib(data, most, "deflate")
 
 
 def _br(data: bytes, most: int) -> bytes:
@@ -205,7 +200,7 @@ class _Stage:
                     if len(out) > self.left:
                         break
                 return self._took(bytes(out))
-            return self._took(self.d.decompress(data, self.left + 1))
+            return self._zlib_rest(self._took(self.d.decompress(data, self.left + 1)))
         except zlib.error:
             if self.name == "deflate" and first:  # raw deflate, as some servers send
                 self.d = zlib.decompressobj(-zlib.MAX_WBITS)
@@ -215,6 +210,22 @@ class _Stage:
             raise
         except Exception as error:  # noqa: BLE001 - each library has its own error type
             raise ProviderError("bad-response", f"corrupt `{self.name}` body ({type(error).__name__})") from None
+
+    def _zlib_rest(self, out: bytes) -> bytes:
+        """What follows the end of a zlib stream: a gzip body's next member (RFC 1952 §2.2, as
+        ``gzip -c a b`` and a server that compresses each write make them) is decoded in turn;
+        any other byte but NUL padding is a corrupt body, never dropped in silence (serve25: a
+        two-member answer was served cut after its first member, as if whole)."""
+        while self.d.eof and (rest := self.d.unused_data):
+            if self.name != "gzip" or not rest.startswith(b"\x1f\x8b"[:len(rest)]):
+                if rest.strip(b"\x00"):
+                    raise ProviderError("bad-response", f"bytes after the end of the `{self.name}` body")
+                self.d = zlib.decompressobj(-zlib.MAX_WBITS)  # padding: nothing more is taken
+                self.d.decompress(b"\x03\x00")  # an empty final block: eof, no output
+                break
+            self.d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out += self._took(self.d.decompress(rest, self.left + 1))
+        return out
 
     def _zstd(self, data: bytes) -> bytes:
         out = self.d.decompress(data)

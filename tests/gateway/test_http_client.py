@@ -77,13 +77,13 @@ DOCUMENTED: dict[str, dict[str, Any]] = {
     # an answer whose status line says `HTTP/2.0`: its status, or `None` for UpstreamError
     # (llhttp and aiohttp's parser both take any single-digit major version)
     "http2_status_line": {"aiohttp": 200, "lean": None},
-    # most header fields an answer may have (aiohttp: `max_headers=128`); `None`: no count
-    # limit, only the head's size (http_client.MAX_HEAD)
-    "max_header_fields": {"aiohttp": 128, "lean": None},
+    # most header fields an answer may have (aiohttp: `max_headers=128`; the lean client:
+    # http_answer.MAX_FIELDS, what Python's http.client and Envoy take, serve25)
+    "max_header_fields": {"aiohttp": 128, "lean": 100},
     # longest header line (aiohttp: `max_field_size=8190`); `None`: only the head's size
     "max_header_line": {"aiohttp": 8190, "lean": None},
     # most bytes in an answer's head (http_client.MAX_HEAD); `None`: only per line and count
-    "max_head": {"aiohttp": None, "lean": 256 << 10},
+    "max_head": {"aiohttp": None, "lean": 64 << 10},
     # the connection is reused after an answer to HEAD with `content-length` and no body
     "reuses_after_head": {"aiohttp": True, "lean": True},
 }
@@ -798,6 +798,11 @@ HEADS = {
     "200-small-fields": many_fields(200, 10),
     "16KB-line": b"X-Long: " + b"b" * (16 << 10) + b"\r\n",
     "300KB-in-100-fields": many_fields(100, 3000),
+    "200KB-line": b"X-Big: " + b"c" * (200 << 10) + b"\r\n",  # serve24 saw it passed on to the client
+    "99-small-fields": many_fields(99, 10),
+    "100-small-fields": many_fields(100, 10),
+    "60KB-in-20-fields": many_fields(20, 3000),
+    "70KB-in-20-fields": many_fields(20, 3500),
 }
 
 

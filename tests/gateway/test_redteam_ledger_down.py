@@ -84,3 +84,54 @@ def test_a_ledger_that_fails_is_a_503_to_retry_and_the_upstream_never_hears(
     assert [(d["http.response.status_code"], d["aigw.verdict"]) for d in decisions] == [(503, "error")]
     again = httpx.post(f"{gw.url}/v1/chat/completions", json=CHAT, timeout=30)
     assert again.status_code == 200 and len(stub.app.seen) == before + 1
+
+
+class StuckSink(SwitchedSink):
+    """A sink whose writes block while ``stuck`` is clear... until ``go`` is set."""
+
+    def __init__(self) -> None:
+        import threading
+
+        super().__init__()
+        self.go = threading.Event()
+        self.go.set()
+
+    def write_batch(self, records: Sequence[UsageRecord]) -> None:
+        self.go.wait()
+        super().write_batch(records)
+
+    def close(self) -> None:
+        self.go.set()
+
+
+def test_a_stalled_ledger_fails_requests_at_once_not_each_after_its_own_wait(
+        stub: Any, tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """serve25: behind one stuck write (a locked table) each request waited the ledger's full
+    ``write_timeout`` (10 s) for its own 503. Once one has waited it out, the next fail at once
+    (their log line says the sink is stalled, not that their own wait ran out), none reaches
+    the upstream, and the first request after the sink answers is served."""
+    from aigw_policy.gateway import Gateway
+    from aigw_policy.gateway.server import header_timeout_protocol
+
+    (tmp_path / "policy.yaml").write_text("on_http_request: []\n")
+    sink = StuckSink()
+    ledger = Ledger(sink, write_timeout=0.3)
+    app = Gateway(policy=tmp_path / "policy.yaml", upstream=stub.url, watch=0, ledger=ledger)
+    with ServerThread(app, http=header_timeout_protocol(10.0)) as gw:
+        assert httpx.post(f"{gw.url}/v1/chat/completions", json=CHAT, timeout=30).status_code == 200
+        before = len(stub.app.seen)
+        sink.go.clear()
+        try:
+            with caplog.at_level(logging.INFO, logger="aigw_policy"):
+                answers = [httpx.post(f"{gw.url}/v1/chat/completions", json=CHAT, timeout=30) for _ in range(5)]
+        finally:
+            sink.go.set()
+        assert [a.status_code for a in answers] == [503] * 5
+        assert {a.json()["error"]["code"] for a in answers} == {"ledger_unavailable"}
+        lines = [r.getMessage() for r in caplog.records if "usage ledger failed" in r.getMessage()]
+        waited = [line for line in lines if "durable within" in line]
+        assert len(lines) == 5 and len(waited) == 1, lines
+        assert len(stub.app.seen) == before
+        while ledger.stalled:  # the stuck write lands: the sink answers again
+            sink.go.wait(0.01)
+        assert httpx.post(f"{gw.url}/v1/chat/completions", json=CHAT, timeout=30).status_code == 200

@@ -59,3 +59,60 @@ def test_the_upstream_urls_query_and_userinfo(query: str) -> None:
     for secret in (KEY, PASSWORD, basic):
         assert secret not in r.text and secret not in str(r.headers), (secret, r.text)
     assert "***" in r.text
+
+
+def _echo_status(status: bytes) -> Any:
+    def reply(request: bytes) -> bytes:
+        line, fields, _ = parse_request(request)
+        body = json.dumps({"error": {"message": "refused: " + line.decode("latin-1"), "type": "invalid_request_error",
+                                     "request": [f"{k.decode()}: {v.decode('latin-1')}" for k, v in fields]}}
+                          if status != b"200 OK" else
+                          {"id": "x", "object": "chat.completion", "model": "gpt-4o",
+                           "choices": [{"index": 0, "finish_reason": "stop",
+                                        "message": {"role": "assistant", "content": line.decode("latin-1")}}],
+                           "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+        return (b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\nx-echo: " + line
+                + b"\r\ncontent-length: %d\r\n\r\n" % len(body) + body)
+    return reply
+
+
+@pytest.mark.parametrize("status", [b"200 OK", b"400 Bad Request", b"503 Service Unavailable"])
+@pytest.mark.parametrize("query", ["api-key", "code", "sig"])
+def test_a_routed_providers_base_url_secrets_reach_no_client_and_no_log(
+        status: bytes, query: str, caplog: pytest.LogCaptureFixture) -> None:
+    """serve25: the routed path scrubbed the attempt's key from answers, not what the
+    provider's ``base_url`` holds (a query credential, a ``user:pass@``): an upstream quoting
+    its request (an error naming the URL, the all-failed answer listing each attempt's error)
+    handed the operator's secret to the client, as the proxy did before serve24."""
+    import logging
+
+    from aigw_policy.gateway import Gateway
+    from aigw_policy.gateway.server import header_timeout_protocol
+
+    from .conftest import ServerThread
+
+    with tempfile.TemporaryDirectory() as tmp, RawUpstream(serve(_echo_status(status))) as up:
+        d = Path(tmp)
+        base = up.url.replace("://", f"://user:{PASSWORD}@", 1) + f"/v1?{query}={KEY}&api-version=1"
+        (d / "policy.yaml").write_text(f"""\
+on_http_request:
+  - actions:
+      - type: ai-gateway
+        config:
+          providers:
+            - id: alpha
+              base_url: "{base}"
+              api_keys: [{{value: sk-alpha-routed-key-1}}]
+              models: [{{id: gpt-4o}}]
+""")
+        app = Gateway(policy=d / "policy.yaml", store="memory:", watch=0)
+        with caplog.at_level(logging.DEBUG), ServerThread(app, http=header_timeout_protocol(10.0)) as gw:
+            r = httpx.post(gw.url + "/v1/chat/completions", timeout=30,
+                           json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    assert up.peers, "the attempt never reached the upstream"
+    assert KEY.encode() in up.peers[0].requests[0]  # the upstream is sent it
+    basic = base64.b64encode(f"user:{PASSWORD}".encode()).decode()
+    logged = "\n".join(rec.getMessage() for rec in caplog.records)
+    for secret in (KEY, PASSWORD, basic, "sk-alpha-routed-key-1"):
+        assert secret not in r.text and secret not in str(r.headers), (secret, r.status_code, r.text)
+        assert secret not in logged, (secret, logged)

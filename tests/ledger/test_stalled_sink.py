@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import replace
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -37,11 +38,13 @@ class StalledSink:
         self.go = threading.Event()
         self.began = threading.Event()
         self.written: list[str] = []
+        self.records: list[UsageRecord] = []
 
     def write_batch(self, records: Sequence[UsageRecord]) -> None:
         self.began.set()
         self.go.wait()
         self.written += [r.request_id for r in records]
+        self.records += records
 
     def read(self, since: str | None = None) -> Iterator[UsageRecord]:
         return iter(())
@@ -66,7 +69,65 @@ def test_a_stalled_write_fails_its_caller_and_the_ledger_recovers() -> None:
 
     asyncio.run(scenario())
     assert not ledger.closed
-    assert "req-queued" not in sink.written and "req-after" in sink.written
+    # serve25: a final record whose caller gave up stays queued and lands (its usage is not lost)
+    assert sink.written == ["req-began", "req-queued", "req-after"]
+    ledger.close()
+
+
+def _intents(ledger: Ledger, n: int, name: str = "int") -> list[str]:
+    """The outcome of ``n`` intents asked for one after the other."""
+    async def one(i: int) -> str:
+        try:
+            await ledger.aintent(_record(f"{name}-{i}"))
+        except LedgerError as error:
+            return "timed out" if "durable within" in str(error) else "stalled"
+        return "durable"
+    return [asyncio.run(one(i)) for i in range(n)]
+
+
+def test_a_stalled_sink_fails_intents_at_once_and_queues_none() -> None:
+    """serve25: behind one stuck write every intent waited its own ``write_timeout`` (through
+    ``serve``: each request 10 s to its 503). Once the stall is known, intents fail at once and
+    none is queued (its request is not forwarded: an intent landing later would charge it)."""
+    sink = StalledSink()
+    ledger = Ledger(sink, write_timeout=0.2)
+    stuck = ledger.submit(_record("req-began"))
+    sink.began.wait()
+    assert _intents(ledger, 6) == ["timed out"] + ["stalled"] * 5
+    assert ledger._queue.qsize() <= 1  # only the one that timed out was queued (and is withdrawn)
+    sink.go.set()
+    stuck.result(30)
+    assert not ledger.stalled  # the stuck write succeeded: the sink answers again
+    assert _intents(ledger, 2, "after") == ["durable", "durable"]
+    assert sink.written == ["req-began", "after-0", "after-1"]
+    ledger.close()
+
+
+class SlowFailingSink(StalledSink):
+    """Each write blocks until ``go``, then fails (a statement time-out past the ledger's)."""
+
+    def write_batch(self, records: Sequence[UsageRecord]) -> None:
+        self.began.set()
+        self.go.wait()
+        raise LedgerError("statement timeout")
+
+
+def test_a_sink_that_fails_slowly_is_probed_when_the_writer_is_idle() -> None:
+    """The write under way is the probe: while it is stuck, intents fail at once; once it has
+    failed (slowly) and the writer is idle, the next intent goes and probes the sink."""
+    sink = SlowFailingSink()
+    ledger = Ledger(sink, write_timeout=0.2)
+    assert _intents(ledger, 1) == ["timed out"]  # its write is under way, stuck
+    assert _intents(ledger, 3) == ["stalled"] * 3  # no probe while a write is under way
+    sink.go.set()  # the stuck write fails, slowly
+    while ledger._writing is not None:
+        sink.began.wait(0.01)
+    assert not ledger.stalled  # nothing under way: the next intent probes
+    sink.go.clear()
+    sink.began.clear()
+    assert _intents(ledger, 1, "probe") == ["timed out"]  # the probe, stuck in turn
+    assert _intents(ledger, 2, "after") == ["stalled"] * 2
+    sink.go.set()
     ledger.close()
 
 
@@ -119,3 +180,25 @@ def test_a_locked_postgresql_table_fails_the_write(pg_url: str) -> None:
     asyncio.run(ledger.arecord(_record("req-after")))  # the lock gone: the writer goes on
     assert {r.request_id for r in ledger.sink.read()} >= {"req-before", "req-after"}
     ledger.close()
+
+
+def test_an_intent_whose_write_had_begun_gets_its_final_record() -> None:
+    """serve25: an intent that timed out once its write had begun could not be withdrawn: it
+    landed when the sink answered, and the request (answered 503, never forwarded) stayed in
+    the ledger at its estimate. Its final record now follows it: no usage, $0, status 503."""
+    from aigw_policy.ledger.record import keep_final
+
+    sink = StalledSink()
+    ledger = Ledger(sink, write_timeout=0.2)
+    record = replace(_record("req-stuck"), input_tokens=500, total_tokens=500)
+    with pytest.raises(LedgerError, match="durable"):
+        asyncio.run(ledger.aintent(record))  # the writer took it, and stalls
+    sink.go.set()
+    ledger.close()
+    assert sink.written == ["req-stuck", "req-stuck"]
+    found: dict[str, UsageRecord] = {}
+    for rec in sink.records:
+        keep_final(found, rec)
+    final = found["req-stuck"]
+    assert (final.verdict, final.status_code, final.total_tokens, final.input_tokens, final.cost_usd) == \
+        ("error", 503, 0, 0, 0.0)

@@ -157,3 +157,29 @@ def test_sqlite_locked_past_the_timeout_is_unavailable(tmp_path):
     assert store.reserve("b", _charges(), NOW)[0].used == 2.0
     store.close()
     assert SQLiteStore(path).check([Charge(SPEC, "k", 0)], NOW)[0].used == 2.0  # survives
+
+
+def test_a_hung_store_is_probed_by_one_call_at_a_time_and_used_at_once_when_back(proxied):
+    """serve25: once a call timed out, every call made while Redis hung waited its own full
+    time-out (1 s each, and the pool's connections all held). Now one call at a time goes
+    (the probe) and the others fail at once, counted by round trips, not timed; the first
+    call after Redis answers again is served (no timer keeps the breaker open)."""
+    proxy, store, direct = proxied
+    store.reserve("warm", _charges(), NOW)
+    proxy.set("swallow")
+    with pytest.raises(StoreUnavailable):
+        store.reserve("r1", _charges(), NOW)  # times out: the breaker opens
+    assert store.breaker.open
+    trips = store.round_trips
+
+    async def burst():
+        return await asyncio.gather(*(store.areserve(f"b{i}", _charges(), NOW) for i in range(8)),
+                                    return_exceptions=True)
+
+    got = asyncio.run(burst())
+    assert all(isinstance(g, StoreUnavailable) for g in got), got
+    assert store.round_trips - trips == 1  # the probe; the seven others never reached the store
+    assert sum("probing" in str(g) for g in got) == 7
+    proxy.set("forward")
+    assert store.reserve("r2", _charges(), NOW)[0].used == 2.0  # warm and r2: the first call after is served
+    assert not store.breaker.open
