@@ -72,6 +72,27 @@ def needs_host(t: Type, text: bool = False) -> bool:
 _CONTAINERS = frozenset({"list", "map"})
 
 
+def host_types(decls: Mapping[str, Type], text: bool = False) -> dict[str, str]:
+    """The declared types, as text :func:`host_value` reads, of the variables whose values
+    :func:`needs_host` converts or checks. A type parameter (``T`` of ``list(T)``, as a
+    conformance file's ``type_env`` may declare) or an opaque type of no known text stands for
+    any value: it is read as ``dyn`` (the declared text made the code generator fail)."""
+    erased = {n: _erase(t) for n, t in decls.items()}
+    return {n: str(t) for n, t in erased.items() if needs_host(t, text=text)}
+
+
+def _erase(t: Type) -> Type:
+    if t.kind == "param":
+        return Type("dyn")
+    t = Type(t.kind, tuple(_erase(p) for p in t.params), t.name) if t.params else t
+    if t.kind == "opaque":
+        try:
+            return t if parse_type(str(t)) == t else Type("dyn")
+        except ValueError:
+            return Type("dyn")
+    return t
+
+
 def _holds_host(t: Type) -> bool:
     return t.kind in _CONTAINERS and any(p.kind in _CONVERTED or _holds_host(p) for p in t.params)
 
