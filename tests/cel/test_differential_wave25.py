@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -146,9 +147,14 @@ def cpp() -> None:
         pytest.skip(message)
 
 
-# cel-cpp's checker types a map literal's values by its first entry where cel-go joins them (`{'a': 1,
-# 'b': dyn(2)}` is map(string, int) there, map(string, dyn) here): an equality across it is refused by it
-_CPP_MAP_JOIN = ("?'b': vy", "?'b': vmm", "'b': dyn(")
+# Kept before or here, met by the campaign over these expressions: cel-cpp's checker types a map
+# literal's values by its first entry where cel-go joins them (`{'a': 1, 'b': dyn(2)}` is map(string,
+# int) there, map(string, dyn) here), so an equality across it is refused by it; `string()` of an
+# infinity (`+Inf`, cel-go; `inf`) read back as a regex; the binding cannot run `transformMap`;
+# `flatten` and `sortBy` typing (wave 20)
+_KEPT_HERE = ("?'b': vy", "?'b': vmm", "'b': dyn(", "string(vd", "transformMap(", "flatten(", "sortBy(")
+# a map's iteration order is no CEL value's: what is drawn from it (`first()`, a join) may differ in kind
+_MAP_ITERATION = re.compile(r"(\bvm\w*|\})\.(map|filter|transformList|exists|all|exists_one)\(")
 
 
 @settings(max_examples=N, deadline=None, suppress_health_check=list(HealthCheck))
@@ -158,10 +164,10 @@ def test_a_generated_expression_over_variables_has_cel_cpps_outcome(cpp: None, s
         expr, decls, act = draw(s)
         for checked in (True, False):
             mine, theirs = _our_outcome(expr, decls, act, checked), _cpp_outcome(expr, act, checked)
-            if _kept(expr, mine[:2], theirs[:2]) or any(m in expr for m in _CPP_MAP_JOIN):
+            if _kept(expr, mine[:2], theirs[:2]) or any(m in expr for m in _KEPT_HERE):
                 continue
             assert mine[0] == theirs[0], (s, expr, checked, mine, theirs)
-            if mine[0] == "value" and "opaque" not in (mine[1], theirs[1]):
+            if mine[0] == "value" and "opaque" not in (mine[1], theirs[1]) and not _MAP_ITERATION.search(expr):
                 assert mine[1:] == theirs[1:], (s, expr, checked, mine, theirs)
 
 
