@@ -179,7 +179,8 @@ class _Gen:
             return slow.format(code)
         w = self.temp()
         ok = (f"({w} := {code}).__class__ in _plain" if declared == "dyn" and name else
-              f"({w} := {code}).__class__ is not int or {INT64_MIN} <= {w} <= {INT64_MAX}" if declared == "dyn" else
+              f"({w} := {code}).__class__ in _plain or {w}.__class__ is int and {INT64_MIN} <= {w} <= {INT64_MAX}"
+              if declared == "dyn" else
               f"({w} := {code}).__class__ is int and {INT64_MIN} <= {w} <= {INT64_MAX}" if declared == "int" else
               f"({w} := {code}).__class__ is {cls}")
         return f"({w} if {ok} else {slow.format(w)})"

@@ -31,7 +31,7 @@ from .parser import CelSyntaxError, parse
 from .program import Program, build, entry_source, instantiate
 from .runtime import stdlib
 from .runtime.helpers import unbound
-from .runtime.host import needs_host
+from .runtime.host import host_types
 from .runtime.values import CelError
 from .types import Type, TypeParseError, parse_type
 
@@ -260,7 +260,7 @@ class Environment:
                 node, name=label, variables=set(decls), container=container, info=info,
                 functions=impls, lenient=not check, nested=self.dotted_variables,
                 act_functions=self.activation_functions, budget=budget,
-                host_types={n: str(t) for n, t in decls.items() if needs_host(t, text=not self.typed_activation)},
+                host_types=host_types(decls, text=not self.typed_activation),
             )  # fmt: skip
             filename = _filename(label)
             code = builtins.compile(entry_source(gen.source), filename, "exec")

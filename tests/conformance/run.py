@@ -27,7 +27,8 @@ from aigw_policy.cel import CelError, compile_ast  # noqa: E402
 from aigw_policy.cel.parser import parse  # noqa: E402
 from aigw_policy.cel.runtime.checks import TYPES  # noqa: E402
 from aigw_policy.cel.runtime.ops import eq  # noqa: E402
-from aigw_policy.cel.runtime.values import Optional, TypeValue, UInt  # noqa: E402
+from aigw_policy.cel.runtime.timefmt import parse_duration, parse_timestamp  # noqa: E402
+from aigw_policy.cel.runtime.values import Duration, Optional, Timestamp, TypeValue, UInt  # noqa: E402
 from aigw_policy.cel.types import (  # noqa: E402
     BOOL, BYTES, DOUBLE, DURATION, DYN, INT, NULL, STRING, TIMESTAMP, UINT, Type,
     list_of, map_of, opaque, param, type_of,
@@ -64,10 +65,55 @@ def to_value(v: dict):  # type: ignore[no-untyped-def]
         name = v["type_value"]
         return TYPES.get(name) or TypeValue(name)
     if "object_value" in v:
-        raise Unsupported("protobuf message values")
+        return _well_known(v["object_value"])
     if not v:
         return None
     raise Unsupported(f"value {v}")
+
+
+_WRAPPERS = {"BoolValue": bool, "BytesValue": base64.b64decode, "DoubleValue": float, "FloatValue": float,
+             "Int32Value": int, "Int64Value": int, "UInt32Value": lambda x: UInt(int(x)),
+             "UInt64Value": lambda x: UInt(int(x)), "StringValue": str}
+
+
+def _well_known(o: dict):  # type: ignore[no-untyped-def]
+    """An ``object_value`` (a ``google.protobuf.Any``, JSON form: ``@type`` and the message's
+    JSON, a well-known type's under ``value``) of a well-known type -> our runtime value;
+    a user message is unsupported. Also the field form (``seconds``/``nanos``)."""
+    name = str(o.get("@type", "")).rsplit("/", 1)[-1]
+    if not name.startswith("google.protobuf."):
+        raise Unsupported("protobuf message values")
+    kind, fields = name.rsplit(".", 1)[-1], o.get("@fields", o)
+    if kind in ("Duration", "Timestamp") and "value" not in o:
+        ns = int(fields.get("seconds", 0)) * 10**9 + int(fields.get("nanos", 0))
+        return Duration(ns) if kind == "Duration" else Timestamp(ns)
+    if kind == "Duration":
+        return parse_duration(o["value"])
+    if kind == "Timestamp":
+        return parse_timestamp(o["value"])
+    if kind in _WRAPPERS:
+        return _WRAPPERS[kind](o.get("value", _WRAPPERS[kind]("" if kind in ("StringValue", "BytesValue") else 0)))
+    if kind in ("Value", "Struct", "ListValue"):
+        return _json(o.get("value"))
+    if kind == "Any" and isinstance(o.get("value"), dict):
+        return _well_known(o["value"])
+    raise Unsupported(f"well-known type {name}")
+
+
+def _json(x):  # type: ignore[no-untyped-def]
+    """A ``google.protobuf.Value`` in its JSON form: numbers are doubles."""
+    if isinstance(x, bool) or x is None or isinstance(x, str):
+        return x
+    if isinstance(x, (int, float)):
+        return float(x)
+    if isinstance(x, list):
+        return [_json(e) for e in x]
+    return {k: _json(e) for k, e in x.items()}
+
+
+_MESSAGES = {"google.protobuf.Duration": DURATION, "google.protobuf.Timestamp": TIMESTAMP,
+             "google.protobuf.Any": DYN, "google.protobuf.Value": DYN, "google.protobuf.Struct": map_of(STRING, DYN),
+             "google.protobuf.ListValue": list_of(DYN)}
 
 
 _PRIM = {"BOOL": BOOL, "INT64": INT, "UINT64": UINT, "DOUBLE": DOUBLE, "STRING": STRING, "BYTES": BYTES}
@@ -96,6 +142,8 @@ def to_type(t: dict) -> Type:
     if "type" in t:
         return type_of(to_type(t["type"]))
     if "message_type" in t:
+        if t["message_type"] in _MESSAGES:
+            return _MESSAGES[t["message_type"]]
         raise Unsupported("protobuf message types")
     if "wrapper" in t:
         raise Unsupported("wrapper types")

@@ -72,6 +72,27 @@ def needs_host(t: Type, text: bool = False) -> bool:
 _CONTAINERS = frozenset({"list", "map"})
 
 
+def host_types(decls: Mapping[str, Type], text: bool = False) -> dict[str, str]:
+    """The declared types, as text :func:`host_value` reads, of the variables whose values
+    :func:`needs_host` converts or checks. A type parameter (``T`` of ``list(T)``, as a
+    conformance file's ``type_env`` may declare) or an opaque type of no known text stands for
+    any value: it is read as ``dyn`` (the declared text made the code generator fail)."""
+    erased = {n: _erase(t) for n, t in decls.items()}
+    return {n: str(t) for n, t in erased.items() if needs_host(t, text=text)}
+
+
+def _erase(t: Type) -> Type:
+    if t.kind == "param":
+        return Type("dyn")
+    t = Type(t.kind, tuple(_erase(p) for p in t.params), t.name) if t.params else t
+    if t.kind == "opaque":
+        try:
+            return t if parse_type(str(t)) == t else Type("dyn")
+        except ValueError:
+            return Type("dyn")
+    return t
+
+
 def _holds_host(t: Type) -> bool:
     return t.kind in _CONTAINERS and any(p.kind in _CONVERTED or _holds_host(p) for p in t.params)
 
@@ -307,26 +328,46 @@ def _key(v: object) -> object:
 
 def dyn_value(v: object) -> object:
     """A ``dyn`` value from the host (a variable, or what a select, an index or an iteration
-    takes out of a host list or map): an int past 64 bits is the double of a JSON number."""
-    if type(v) is int and not INT64_MIN <= v <= INT64_MAX:
-        return _float(v)
-    return v
+    takes out of a host list or map): an int past 64 bits is the double of a JSON number; a
+    Python value of no CEL type (a ``set``, a ``datetime``...) is an error there too, as cel-cpp
+    refuses it (it was handed on as it was: ``x[0]`` of ``[{1}]`` was a Python ``set``)."""
+    t = type(v)
+    if t in PLAIN:
+        return v
+    if t is int:
+        return v if INT64_MIN <= v <= INT64_MAX else _float(v)
+    try:
+        return _in_range(_cel_value(v))
+    except _WrongType as e:
+        raise CelError(f"{e.args[0]} (taken out of a host list or map)", "invalid_argument") from None
 
 
 def dyn_items(v: object) -> object:
     """The range of a comprehension over a ``dyn``: a list's elements as :func:`dyn_value`
-    (copied only when one changes; a list of numbers is tested by ``min``/``max``)."""
-    if type(v) is list and v and not _numbers_in_range(v) and any(type(x) is int for x in v):
-        return [dyn_value(x) for x in v]
+    (copied only when one changes; a list of numbers is tested by ``min``/``max``, any other
+    list by its elements' classes, at C speed)."""
+    if type(v) is list and v and not _numbers_in_range(v):
+        classes = set(map(type, v))
+        if int in classes or not PLAIN.issuperset(classes):
+            return [dyn_value(x) for x in v]
     return v
 
 
+def _in_range(v: object) -> object:
+    return _float(v) if type(v) is int and not INT64_MIN <= v <= INT64_MAX else v
+
+
 def _dyn(v: object) -> object:
-    """A variable declared ``dyn`` (or undeclared): a Python value of no CEL type (a ``set``, a
-    ``Decimal``, a ``date``, any object without a ``cel_type_name``) is an error, as cel-cpp
-    refuses it; so is a ``datetime`` or ``timedelta``, which a variable declared ``timestamp``
-    or ``duration`` converts. A ``bytearray`` is its bytes (cel-cpp). Only the variable's own
-    value is looked at: what is taken out of a ``dyn`` list or map is taken as it is."""
+    """A variable declared ``dyn`` (or undeclared): see :func:`_cel_value`."""
+    return _in_range(_cel_value(v))
+
+
+def _cel_value(v: object) -> object:
+    """A Python value of no CEL type (a ``set``, a ``Decimal``, a ``date``, any object without a
+    ``cel_type_name``) is an error, as cel-cpp refuses it; so is a ``datetime`` or
+    ``timedelta``, which a variable declared ``timestamp`` or ``duration`` converts. A
+    ``bytearray`` is its bytes (cel-cpp). A list or map's elements are looked at where they
+    are taken out (:func:`dyn_value`)."""
     if isinstance(v, (datetime, timedelta)):
         kind = "timestamp" if isinstance(v, datetime) else "duration"
         raise _WrongType(f"a Python {type(v).__name__} is no CEL value (declare the variable {kind})")
@@ -334,7 +375,7 @@ def _dyn(v: object) -> object:
         if isinstance(v, bytearray):
             return bytes(v)
         raise _WrongType(f"a Python {type(v).__name__} is no CEL value")
-    return dyn_value(v)
+    return v
 
 
 _CEL_CLASSES = (str, int, float, bytes, list, tuple, dict, type(None), Timestamp, Duration, Optional, TypeValue)

@@ -188,6 +188,8 @@ def split(s, sep, n=_ABSENT):  # type: ignore[no-untyped-def]
         raise no_overload("split", *_given(s, sep, n))
     if n == 0:
         return []
+    if n == 1:
+        return [s]  # the strings extension: "When the limit is 1, the result is the target string" ('' too)
     if sep == "":
         chars = list(s)
         if n is not _ABSENT and n > 0 and len(chars) > n:
