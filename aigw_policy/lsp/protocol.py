@@ -63,6 +63,13 @@ class Protocol(LanguageServerProtocol):
         if not hasattr(message, "jsonrpc"):  # valid JSON but no message ([], 42, ...)
             _log.warning("dropped a body that is not a JSON-RPC message: %s", type(message).__name__)
             return
+        method = getattr(message, "method", None)
+        if self._shutdown and method not in (None, types.EXIT) and getattr(message, "id", None) is not None:
+            # pygls drops every message after `shutdown`; LSP: a request then errors with
+            # InvalidRequest (an editor waiting on it would wait for ever)
+            self._send_response(message.id, error=types.ResponseError(
+                code=types.ErrorCodes.InvalidRequest, message=f"the server is shut down: {method} refused"))
+            return
         super().handle_message(message)
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)

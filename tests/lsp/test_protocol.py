@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .client import LspClient
+from .client import LspClient, ResponseError
 from .conftest import ROOT
 
 
@@ -33,6 +33,19 @@ def test_exit_without_shutdown_is_status_1() -> None:
     client.initialize()
     client.notify("exit")
     assert client.process.wait(timeout=60) == 1
+    client.close()
+
+
+@pytest.mark.parametrize("method", ["textDocument/hover", "shutdown", "aigw/nothing"])
+def test_a_request_after_shutdown_is_refused_not_left_waiting(method: str) -> None:
+    client = LspClient(cwd=ROOT)
+    client.initialize()
+    client.request("shutdown")
+    with pytest.raises(ResponseError) as error:
+        client.request(method, {"textDocument": {"uri": "file:///tmp/x.aigw"}, "position": {"line": 0, "character": 0}})
+    assert error.value.code == -32600  # InvalidRequest
+    client.notify("exit")
+    assert client.process.wait(timeout=60) == 0
     client.close()
 
 
