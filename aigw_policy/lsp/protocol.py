@@ -64,6 +64,14 @@ class Protocol(LanguageServerProtocol):
             _log.warning("dropped a body that is not a JSON-RPC message: %s", type(message).__name__)
             return
         method = getattr(message, "method", None)
+        if self._workspace is None and method not in (None, types.INITIALIZE, types.EXIT):
+            # LSP: before `initialize` a request errors with ServerNotInitialized and a
+            # notification is dropped (pygls answered InternalError with its RuntimeError, and
+            # a notification's handler raised it into the log)
+            if getattr(message, "id", None) is not None:
+                self._send_response(message.id, error=types.ResponseError(
+                    code=types.ErrorCodes.ServerNotInitialized, message=f"{method} before initialize"))
+            return
         if self._shutdown and method not in (None, types.EXIT) and getattr(message, "id", None) is not None:
             # pygls drops every message after `shutdown`; LSP: a request then errors with
             # InvalidRequest (an editor waiting on it would wait for ever)

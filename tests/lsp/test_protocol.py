@@ -49,6 +49,20 @@ def test_a_request_after_shutdown_is_refused_not_left_waiting(method: str) -> No
     client.close()
 
 
+def test_before_initialize_a_request_is_refused_and_a_notification_dropped() -> None:
+    client = LspClient(cwd=ROOT)
+    uri = "file:///tmp/early.aigw"
+    client.open(uri, 'policy "p" {\n  default maybe\n}\n')  # dropped: no diagnostics for it later
+    for method in ("textDocument/hover", "textDocument/documentSymbol", "shutdown"):
+        with pytest.raises(ResponseError) as error:
+            client.at(method, uri, 0, 0)
+        assert error.value.code == -32002, method  # ServerNotInitialized
+    client.initialize()
+    assert client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}}) == []  # never opened
+    assert client.close() == 0, client.log()
+    assert "Traceback" not in client.log(), client.log()
+
+
 def test_the_console_script_serves() -> None:
     script = Path(sys.executable).with_name("aigw-policy")
     command = str(script) if script.exists() else shutil.which("aigw-policy")
