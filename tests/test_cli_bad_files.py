@@ -134,3 +134,36 @@ def test_an_empty_file_or_a_control_character_is_a_coded_diagnostic(command: tup
     assert code == FINDING_EXIT.get(command[0], 2), output
     assert re.search(r"AIGW\d{3}", output), output
     assert "FILE" in output, output
+
+
+# Files a parser can choke on: nested thousands deep (JSON and YAML, flow and block), and a
+# YAML alias bomb (nine levels of nine aliases: 387 million leaves if expanded). Each command
+# that reads one answers with a coded diagnostic or a one-line one naming the file and its
+# documented exit code (lint and convert: 1, a finding; the others cannot run on it: 2), never
+# a traceback.
+CHOKING = {
+    "nested-json": lambda: b"[" * 100_000,
+    "nested-yaml-flow": lambda: b"keys: " + b"[" * 50_000 + b"\n",
+    "nested-yaml-block": lambda: b"keys:\n" + b"- " * 20_000 + b"x\n",
+    "alias-bomb": lambda: b'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + b"".join(
+        b"%s: &%s [%s]\n" % (chr(98 + i).encode(), chr(98 + i).encode(), b",".join([b"*" + chr(97 + i).encode()] * 9))
+        for i in range(9)),
+}
+LEDGER_READERS = [("usage", "--ledger", "jsonl:{}"), ("report", "--ledger", "jsonl:{}", "-o", "{out}")]
+
+
+@pytest.mark.parametrize("kind", sorted(CHOKING))
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c[0] != "serve"] + LEDGER_READERS,
+                         ids=lambda c: " ".join(a for a in c if "/" not in a))
+def test_a_file_that_chokes_a_parser_is_a_diagnostic(command: tuple[str, ...], kind: str, tmp_path: Path) -> None:
+    suffix = ".json" if kind == "nested-json" else ".yaml"
+    path = tmp_path / f"{kind}{suffix}"
+    path.write_bytes(CHOKING[kind]())
+    (tmp_path / "ledger.jsonl").write_text("")
+    argv = [a.replace("{}", str(path)).replace("{out}", str(tmp_path / "out.html"))
+            .replace("{ledger}", str(tmp_path / "ledger.jsonl")) for a in command]
+    result = CliRunner().invoke(app, argv)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    assert result.exit_code == FINDING_EXIT.get(command[0], 2), result.output
+    assert path.name in result.output, result.output

@@ -55,7 +55,7 @@ def is_request_file(path: Path) -> bool:
         return False
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # nested too deep is no request file either
         return False
     return (
         isinstance(data, dict)

@@ -33,6 +33,8 @@ def _identity(key: str | None, team: str | None, identity: str | None, keys: Pat
         value = json.loads(identity)
     except json.JSONDecodeError as exc:
         raise fail_usage(f"--identity is not valid JSON: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise fail_usage("--identity is nested too deeply to read") from None
     from ..env.request import Identity
 
     if not isinstance(value, dict):

@@ -179,6 +179,13 @@ class _Reader:
 
     def read(self) -> KeyRing:
         try:
+            return self._read()
+        except RecursionError:  # composing or walking a document nested thousands deep
+            raise KeysError([Diagnostic.make("AIGW600", "the keys file is nested too deeply to read",
+                                             self.source.span(0))], self.name) from None
+
+    def _read(self) -> KeyRing:
+        try:
             root = yaml.compose(self.source.text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark

@@ -143,7 +143,7 @@ def _jsonl(path: str, since: str | None, until: str | None, limit: int | None) -
         for number, line in enumerate(fh, 1):
             try:
                 rec = UsageRecord.from_dict(json.loads(line))
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, RecursionError) as exc:
                 if first_bad is None and line.strip():
                     first_bad = (number, str(exc)[:120])
                 continue

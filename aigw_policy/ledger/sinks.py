@@ -99,7 +99,7 @@ class JsonlSink:
             for line in fh:
                 try:
                     rec = UsageRecord.from_dict(json.loads(line))
-                except (ValueError, TypeError):
+                except (ValueError, TypeError, RecursionError):
                     continue  # a torn line from a killed writer
                 if (since is not None and rec.time < since) or (until is not None and rec.time >= until):
                     continue

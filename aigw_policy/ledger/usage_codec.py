@@ -67,6 +67,8 @@ def decode(body: bytes, fmt: Format = "protobuf") -> UsageRecord:
             data = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ValueError(f"not a JSON usage record: {e}") from None
+        except RecursionError:
+            raise ValueError("not a JSON usage record: nested too deeply") from None
         if not isinstance(data, dict):
             raise ValueError("not a JSON usage record: not an object")
         return _record(data)

@@ -12,15 +12,22 @@ is not a message is dropped with one line in the log.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
-from typing import Any
+import sys
+import threading
+from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
+from pygls.io_ import StdoutWriter
 from pygls.protocol import LanguageServerProtocol
 from pygls.lsp.server import LanguageServer
 from pygls.protocol.language_server import lsp_method
+
+from .framing import Body, Framer
 
 __all__ = ["Protocol", "Server", "quiet_expected_errors"]
 
@@ -56,6 +63,21 @@ class Protocol(LanguageServerProtocol):
         if not hasattr(message, "jsonrpc"):  # valid JSON but no message ([], 42, ...)
             _log.warning("dropped a body that is not a JSON-RPC message: %s", type(message).__name__)
             return
+        method = getattr(message, "method", None)
+        if self._workspace is None and method not in (None, types.INITIALIZE, types.EXIT):
+            # LSP: before `initialize` a request errors with ServerNotInitialized and a
+            # notification is dropped (pygls answered InternalError with its RuntimeError, and
+            # a notification's handler raised it into the log)
+            if getattr(message, "id", None) is not None:
+                self._send_response(message.id, error=types.ResponseError(
+                    code=types.ErrorCodes.ServerNotInitialized, message=f"{method} before initialize"))
+            return
+        if self._shutdown and method not in (None, types.EXIT) and getattr(message, "id", None) is not None:
+            # pygls drops every message after `shutdown`; LSP: a request then errors with
+            # InvalidRequest (an editor waiting on it would wait for ever)
+            self._send_response(message.id, error=types.ResponseError(
+                code=types.ErrorCodes.InvalidRequest, message=f"the server is shut down: {method} refused"))
+            return
         super().handle_message(message)
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
@@ -72,10 +94,57 @@ class Protocol(LanguageServerProtocol):
 
 
 class Server(LanguageServer):
-    """pygls's server, with :class:`Protocol`, and a body it cannot read logged, not shown."""
+    """pygls's server, with :class:`Protocol`, and a body it cannot read logged, not shown;
+    over stdio its messages are framed by :class:`Framer` (a malformed one costs no other)."""
 
     def __init__(self, name: str, version: str, **options: Any) -> None:
         super().__init__(name, version, protocol_cls=Protocol, **options)
+
+    def _start_io_async(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(self._read_framed(stdin or sys.stdin.buffer))
+        except BrokenPipeError:
+            _log.error("the client's pipe closed: shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
+
+    async def _read_framed(self, stdin: BinaryIO) -> None:
+        loop = asyncio.get_running_loop()
+        read = getattr(stdin, "read1", stdin.read)
+        framer = Framer()
+        assert self._stop_event is not None
+        while not self._stop_event.is_set():
+            data = await loop.run_in_executor(self.thread_pool, read, 65536)
+            if not data:
+                break
+            for found in framer.feed(data):
+                if isinstance(found, Body):
+                    self._handle_body(found)
+                else:
+                    _log.warning("skipped %d bytes: %s", found.size, found.reason)
+                if self._stop_event.is_set():
+                    return
+
+    def _handle_body(self, body: Body) -> None:
+        try:
+            text = body.text()
+        except (LookupError, UnicodeDecodeError) as error:
+            _log.warning("dropped a body that is not %s: %s", body.charset, type(error).__name__)
+            return
+        try:
+            message = json.loads(text, object_hook=self.protocol.structure_message)
+        except (ValueError, RecursionError) as error:
+            _log.warning("dropped a body that is not JSON: %s", type(error).__name__)
+            return
+        try:
+            self.protocol.handle_message(message)
+        except Exception as error:  # pygls's reader does the same: log it, serve the next one
+            _log.exception("could not handle a message")
+            self._report_server_error(error, JsonRpcException)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         if source is JsonRpcException:  # the reader's: a body that is not JSON

@@ -237,7 +237,7 @@ def _compose(text: str) -> Any:
     allows between tokens and never inside strings, become spaces of the same width."""
     try:
         return yaml.compose(text.replace("\t", " "), Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return None
 
 

@@ -52,6 +52,13 @@ class LspClient:
             self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
             self.process.stdin.flush()
 
+    def send_bytes(self, data: bytes) -> None:
+        """``data`` on the wire as it is: headers, bodies, garbage."""
+        assert self.process.stdin is not None
+        with self.lock:
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
+
     def _read(self) -> None:
         stream = self.process.stdout
         assert stream is not None

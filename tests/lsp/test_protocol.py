@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .client import LspClient
+from .client import LspClient, ResponseError
 from .conftest import ROOT
 
 
@@ -34,6 +34,33 @@ def test_exit_without_shutdown_is_status_1() -> None:
     client.notify("exit")
     assert client.process.wait(timeout=60) == 1
     client.close()
+
+
+@pytest.mark.parametrize("method", ["textDocument/hover", "shutdown", "aigw/nothing"])
+def test_a_request_after_shutdown_is_refused_not_left_waiting(method: str) -> None:
+    client = LspClient(cwd=ROOT)
+    client.initialize()
+    client.request("shutdown")
+    with pytest.raises(ResponseError) as error:
+        client.request(method, {"textDocument": {"uri": "file:///tmp/x.aigw"}, "position": {"line": 0, "character": 0}})
+    assert error.value.code == -32600  # InvalidRequest
+    client.notify("exit")
+    assert client.process.wait(timeout=60) == 0
+    client.close()
+
+
+def test_before_initialize_a_request_is_refused_and_a_notification_dropped() -> None:
+    client = LspClient(cwd=ROOT)
+    uri = "file:///tmp/early.aigw"
+    client.open(uri, 'policy "p" {\n  default maybe\n}\n')  # dropped: no diagnostics for it later
+    for method in ("textDocument/hover", "textDocument/documentSymbol", "shutdown"):
+        with pytest.raises(ResponseError) as error:
+            client.at(method, uri, 0, 0)
+        assert error.value.code == -32002, method  # ServerNotInitialized
+    client.initialize()
+    assert client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}}) == []  # never opened
+    assert client.close() == 0, client.log()
+    assert "Traceback" not in client.log(), client.log()
 
 
 def test_the_console_script_serves() -> None:
