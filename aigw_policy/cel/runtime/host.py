@@ -77,11 +77,20 @@ def host_types(decls: Mapping[str, Type], text: bool = False) -> dict[str, str]:
     :func:`needs_host` converts or checks. A type parameter (``T`` of ``list(T)``, as a
     conformance file's ``type_env`` may declare) or an opaque type of no known text stands for
     any value: it is read as ``dyn`` (the declared text made the code generator fail)."""
-    erased = {n: _erase(t) for n, t in decls.items()}
-    return {n: str(t) for n, t in erased.items() if needs_host(t, text=text)}
+    return {n: str(e) for n, t in decls.items() if needs_host(e := _erase(t), text=text)}
 
 
 def _erase(t: Type) -> Type:
+    """``t`` with its type parameters and unreadable opaque types made ``dyn`` (``t`` itself
+    when it holds none: every compile reads every declaration, so this is kept cheap)."""
+    return _erased(t) if t.params or t.kind in _ERASED_KINDS else t
+
+
+_ERASED_KINDS = frozenset({"param", "opaque"})
+
+
+@lru_cache(maxsize=1024)
+def _erased(t: Type) -> Type:
     if t.kind == "param":
         return Type("dyn")
     t = Type(t.kind, tuple(_erase(p) for p in t.params), t.name) if t.params else t
