@@ -4,7 +4,9 @@ nothing, ``lint`` run twice) skips the parse, the IR build and the lint passes.
 
 One file per read, ``<dir>/<key>.aigwp``, holding the policy, its diagnostics and the parsed
 CEL of each of its expressions (given back to the parser's memo on a hit: the compiler asks
-for every one of them, and parsing them again was most of a compile from the program cache).
+for every one of them, and parsing them again was most of a compile from the program cache),
+and what each reads (:func:`~aigw_policy.analysis.free_vars.of_text`: walking them again was
+a tenth of it).
 Its key is a SHA-256 of everything the result
 depends on (:func:`key`): the text's exact code points, the format it is read as, the name its
 spans carry, the lint options, and the engine tag (:func:`engine_tag`: this package's code and
@@ -36,6 +38,7 @@ import yaml
 
 from pydantic import BaseModel
 
+from .analysis import free_vars
 from .cel import ast, parser
 from .cel import cache as cel_cache
 from .diagnostics import Diagnostic
@@ -49,7 +52,7 @@ MAX_BYTES = 256 * 1024 * 1024
 """The most the directory's records may hold (a 10,000-rule policy's record is ~4.5 MB)."""
 MIN_CHARS = 64 * 1024
 """Texts shorter than this are read, not cached: reading them is about as fast as a record."""
-_FORMAT = 2
+_FORMAT = 3
 
 
 def default_dir() -> Path | None:
@@ -98,13 +101,14 @@ def load(directory: str | os.PathLike[str], k: str) -> tuple[Policy | None, list
         value = pickle.loads(data)
     except Exception:  # an authentic record of an incompatible build: a miss  # noqa: BLE001
         return None
-    if not (isinstance(value, tuple) and len(value) == 5 and value[0] == _FORMAT and value[1] == k):
+    if not (isinstance(value, tuple) and len(value) == 6 and value[0] == _FORMAT and value[1] == k):
         return None
-    policy, diagnostics, nodes = value[2:]
+    policy, diagnostics, nodes, reads = value[2:]
     if not (policy is None or isinstance(policy, Policy)) or not isinstance(diagnostics, list) \
-            or not isinstance(nodes, dict):
+            or not isinstance(nodes, dict) or not isinstance(reads, dict):
         return None
     parser.remember(nodes)
+    free_vars.remember(reads)
     return policy, diagnostics
 
 
@@ -113,8 +117,10 @@ def save(directory: str | os.PathLike[str], k: str, policy: Policy | None, diagn
     not be written (the cache is then simply not used)."""
     try:
         nodes = _parsed(policy) if policy is not None else {}
+        shared: dict[free_vars.FreeVars, free_vars.FreeVars] = {}  # equal ones pickled once (most texts read alike)
+        reads = {text: shared.setdefault(fv, fv) for text, fv in ((t, free_vars.free_vars(n)) for t, n in nodes.items())}
         out = io.BytesIO()
-        _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump((_FORMAT, k, policy, diagnostics, nodes))
+        _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump((_FORMAT, k, policy, diagnostics, nodes, reads))
         data = out.getvalue()
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return False

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from ..cel import ast
 from ..cel.codegen import MACROS
 
-__all__ = ["ACTIVATION_READS", "EMPTY", "FreeVars", "Path", "free_vars", "union"]
+__all__ = ["ACTIVATION_READS", "EMPTY", "FreeVars", "Path", "free_vars", "of_text", "remember", "union"]
 
 Path = tuple[str, ...]
 
@@ -176,3 +176,22 @@ def free_vars(node: ast.Expr) -> FreeVars:
         else:
             stack.extend((c, bound) for c in ast.children(n))
     return FreeVars(frozenset(names), frozenset(functions))
+
+
+_known: dict[str, FreeVars] = {}
+"""What each text reads, handed over with its parse by the whole-policy cache (:func:`remember`)."""
+
+
+def remember(reads: dict[str, FreeVars]) -> None:
+    """Let :func:`of_text` answer these texts (the whole-policy cache keeps what each of a
+    policy's texts reads beside its node); replaces those given before."""
+    global _known
+    _known = dict(reads)
+
+
+def of_text(text: str, node: ast.Expr) -> FreeVars:
+    """What ``node``, the parse of ``text``, reads: as the whole-policy cache remembered it
+    (the same walk, when the record was written: its key holds this code's hash), else
+    :func:`free_vars`. A 10,000-rule policy's walks were a tenth of a load from that cache."""
+    known = _known.get(text)
+    return known if known is not None else free_vars(node)

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..analysis.free_vars import EMPTY, FreeVars, free_vars, union
+from ..analysis.free_vars import EMPTY, FreeVars, free_vars, of_text, union
 from ..cel import CelError, ast as cel_ast
 from ..cel.budget import DEFAULT_BUDGET
 from ..cel.cost import MAX_POLICY_NODES
@@ -237,7 +237,7 @@ class _Lowering:
             except (CelSyntaxError, RecursionError):
                 hit = (None, EMPTY)
             else:
-                hit = (node, free_vars(node))
+                hit = (node, of_text(source, node))
             self.parsed[source] = hit
         return hit
 

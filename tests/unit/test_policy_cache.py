@@ -301,3 +301,38 @@ def _parses(text: str) -> bool:
     except (parser.CelSyntaxError, RecursionError):
         return False
     return True
+
+
+@pytest.mark.parametrize("path", [p for p in DOCUMENTS if p.parent.name == "examples"], ids=lambda p: p.name)
+def test_a_hit_gives_what_each_text_reads_walked_again_nowhere(path: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record keeps what each text reads (``free_vars.of_text``): a compile of a hit walks
+    no node again, and what it is told equals a fresh walk of each text's node."""
+    from aigw_policy import compile_policy
+    from aigw_policy.analysis import free_vars
+    from aigw_policy.cel import parser
+
+    text = path.read_text()
+    loader.read(text, name=str(path), cache_dir=tmp_path)
+    free_vars.remember({})
+    parser.clear_memo()
+    policy, _ = loader.read(text, name=str(path), cache_dir=tmp_path)
+    assert policy is not None
+    texts = [t for t in dict.fromkeys(policy_cache._texts(policy)) if _parses(t)]  # noqa: SLF001
+    walked: list[object] = []
+    real = free_vars.free_vars
+    from aigw_policy.engine import compile as compile_stages
+
+    def counted(node: object) -> object:
+        walked.append(node)
+        return real(node)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(free_vars, "free_vars", counted)
+    monkeypatch.setattr(compile_stages, "free_vars", counted)
+    told = {t: free_vars.of_text(t, parser.parse(t)) for t in texts}
+    compile_policy(policy)
+    nodes = [parser.parse(t) for t in texts]
+    assert texts and not [n for n in walked if any(n is m for m in nodes)]  # each text's reads came from the record
+    # (parts of a node may be walked: the index reads what a rule's conjuncts read)
+    monkeypatch.undo()
+    assert told == {t: real(parser.parse(t)) for t in texts}
