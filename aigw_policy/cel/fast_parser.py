@@ -22,7 +22,7 @@ from . import ast
 from .grammar import lark_parser
 from .lowering import Lowering
 
-__all__ = ["MAX_PARENS", "direct_parser", "lower_directly"]
+__all__ = ["MAX_PARENS", "Driver", "compiled_states", "direct_parser", "feed", "is_unit", "lower_directly"]
 
 # ``parse`` does not build a lark tree: the LALR parser calls, at each reduction, the same
 # ``Lowering`` method the tree path would call, with a small meta object whose positions are
@@ -67,7 +67,7 @@ class _Current(threading.local):
 _CURRENT = _Current()
 
 
-class _Driver:
+class Driver:
     """The LALR loop of lark's ``ParserState.feed_token``, over a copy of the parse table in
     which each reduction is ``(size, goto symbol, callback)`` (no Rule hashing per step).
     ``position`` is what lark's contextual lexer reads to pick the terminals it may match."""
@@ -95,25 +95,18 @@ def direct_parser() -> Any:
         table = frontend.parser._parse_table  # noqa: SLF001 - lark internals, see the module doc
         start = table.start_states["expr"]
         end_state = table.end_states["expr"]
-        callbacks = {rule: None if _is_unit(rule) else _callback(rule) for rule in lark.rules}
-        # symbol names as plain str: lark's are partly Tokens, whose Python-level __eq__ a
-        # dict lookup would call at every step
-        states = {
-            state: {str(sym): (True, arg) if action is Shift
-                    else (False, (len(arg.expansion), str(arg.origin.name), callbacks[arg]))
-                    for sym, (action, arg) in actions.items()}
-            for state, actions in table.states.items()
-        }
+        callbacks = {rule: None if is_unit(rule) else _callback(rule) for rule in lark.rules}
+        states = compiled_states(table, callbacks, Shift)
         make_lexer = frontend._make_lexer_thread  # noqa: SLF001
 
         def run(text: str) -> Any:
-            driver = _Driver(start)
+            driver = Driver(start)
             stack, values = driver.state_stack, driver.value_stack
             token = None
             for token in make_lexer(text).lex(driver):
-                _feed(token, False, driver, stack, values, states, table, end_state)
+                feed(token, False, driver, stack, values, states, table, end_state)
             end = Token.new_borrow_pos("$END", "", token) if token else Token("$END", "", 0, 1, 1)
-            return _feed(end, True, driver, stack, values, states, table, end_state)
+            return feed(end, True, driver, stack, values, states, table, end_state)
 
         _CURRENT.lowering = Lowering("1", Source("1"), 0)
         try:
@@ -125,7 +118,20 @@ def direct_parser() -> Any:
     return run
 
 
-def _feed(token: Token, is_end: bool, driver: _Driver, stack: list, values: list,  # type: ignore[type-arg]
+def compiled_states(table: Any, callbacks: dict[Any, Any], shift: Any) -> dict[Any, dict[str, Any]]:
+    """lark's LALR table with each action as ``(True, state)`` for a shift and ``(False,
+    (size, goto symbol, callback))`` for a reduction (``callback`` None for a unit rule).
+    Symbol names are plain str: lark's are partly Tokens, whose Python-level ``__eq__`` a
+    dict lookup would call at every step."""
+    return {
+        state: {str(sym): (True, arg) if action is shift
+                else (False, (len(arg.expansion), str(arg.origin.name), callbacks[arg]))
+                for sym, (action, arg) in actions.items()}
+        for state, actions in table.states.items()
+    }
+
+
+def feed(token: Token, is_end: bool, driver: Driver, stack: list, values: list,  # type: ignore[type-arg]
           states: dict, table: Any, end_state: Any) -> Any:
     kind = token.type
     while True:
@@ -177,7 +183,7 @@ def lower_directly(text: str, lowering: Lowering) -> ast.Expr | None:
     return lowering.finish_direct(node)
 
 
-def _is_unit(rule: Any) -> bool:
+def is_unit(rule: Any) -> bool:
     """Whether reducing ``rule`` returns its one child unchanged: an inlined (``?``) rule
     of one kept symbol. Most reductions of a CEL expression are these chain rules
     (``expr -> or_expr -> and_expr -> ...``)."""

@@ -20,6 +20,7 @@ from ..cel.syntax_errors import describe_expected, syntax_diagnostic
 from ..diagnostics import Diagnostic, Diagnostics, did_you_mean
 from ..ir.actions import ACTIONS
 from ..source import Source
+from .direct_tree import parse_tree
 from .hints import WORD_OPERATORS, find_word_operator
 
 __all__ = ["MAX_RECOVERIES", "recover"]
@@ -54,7 +55,7 @@ def recover(source: Source, diags: Diagnostics, parser: Lark) -> Tree | None:
     seen: set[int] = set()
     for _ in range(MAX_RECOVERIES):
         try:
-            return parser.parse(text)
+            return parse_tree(parser, text)
         except UnexpectedInput as error:
             braces = _braces(text)
             if _at_end(error):
