@@ -74,10 +74,20 @@ class Source:
         return min(self._line_starts[line - 1] + column - 1, len(self.text))
 
     def span(self, start: int, end: int | None = None) -> Span:
-        end = start if end is None else max(start, end)
-        line, column = self.position(start)
-        end_line, end_column = self.position(end)
-        return Span(start, end, line, column, end_line, end_column, self.name)
+        # position() twice, inlined: compilers make a span per node and token
+        if end is None or end < start:
+            end = start
+        starts = self._line_starts
+        size = len(self.text)
+        at = start if 0 <= start <= size else (0 if start < 0 else size)
+        index = bisect_right(starts, at) - 1
+        line, column = index + 1, at - starts[index] + 1
+        if end != start:
+            at = end if 0 <= end <= size else (0 if end < 0 else size)
+            following = index + 1
+            if at < starts[index] or (following < len(starts) and at >= starts[following]):
+                index = bisect_right(starts, at) - 1  # not on the start's line
+        return Span(start, end, line, column, index + 1, at - starts[index] + 1, self.name)
 
     def line_text(self, line: int) -> str:
         if not 1 <= line <= len(self._line_starts):

@@ -4,6 +4,7 @@ diagnostics (reserved words, depth, literals)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from lark import Token, Transformer, Tree, v_args
@@ -41,7 +42,7 @@ class _Calls:
     def lower(self: Lowering, tree: Tree) -> ast.Expr:
         """Lower a tree whose root is an ``expr``."""
         try:
-            node = self.transform(tree)
+            node = self._walk(tree)
         except (RecursionError, _TooDeep):
             return self._too_deep(tree)
         except VisitError as error:
@@ -50,6 +51,15 @@ class _Calls:
             raise
         self.diagnostics.extend(self._pending_reserved.values())
         return node
+
+    def _walk(self: Lowering, tree: Tree) -> Any:
+        """``Transformer.transform`` without its per-node machinery (a generator per node, a
+        ``v_args`` wrapper built per call): each rule's own function, children first."""
+        children = [self._walk(c) if type(c) is Tree else c for c in tree.children]
+        func = _rule_functions().get(tree.data)
+        if func is None:
+            return self.__default__(tree.data, children, tree.meta)
+        return func(self, tree.meta, children)
 
     def outer_span(self: Lowering, node: ast.Expr) -> Span:
         """The span of ``node`` including the parentheses written around it."""
@@ -440,3 +450,11 @@ class Lowering(Transformer, _Calls):
 
     def null_lit(self, meta, children):
         return self._node(ast.Literal(None, "null", span=self._meta_span(meta)))
+
+
+@lru_cache(maxsize=1)
+def _rule_functions() -> dict[str, Any]:
+    """Each grammar rule's lowering function, unwrapped from ``v_args``: called as
+    ``function(lowering, meta, children)``."""
+    return {name: value.base_func for name, value in vars(Lowering).items()
+            if not name.startswith("_") and hasattr(value, "base_func")}
