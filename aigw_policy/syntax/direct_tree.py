@@ -48,7 +48,8 @@ def direct_tree(parser: Lark, start: str) -> Callable[[str], Tree] | None:
         end_state = table.end_states[start]
         states = compiled_states(table, {rule: None if is_unit(rule) else callbacks[rule]
                                          for rule in parser.rules}, Shift)
-        make_lexer = frontend._make_lexer_thread  # noqa: SLF001
+        lexers = _Lexers(frontend.lexer)
+        lexers[begin]  # noqa: B018 - fails here, not mid-parse, if lark keeps them elsewhere
     except (AttributeError, KeyError, TypeError, ImportError):
         return None
 
@@ -56,13 +57,63 @@ def direct_tree(parser: Lark, start: str) -> Callable[[str], Tree] | None:
         driver = Driver(begin)
         stack, values = driver.state_stack, driver.value_stack
         token = None
-        for token in make_lexer(text).lex(driver):
+        for token in _lex(text, lexers, stack):
             feed(token, False, driver, stack, values, states, table, end_state)
         end = Token.new_borrow_pos("$END", "", token) if token else Token("$END", "", 0, 1, 1)
         tree: Tree = feed(end, True, driver, stack, values, states, table, end_state)
         return tree
 
     return run
+
+
+class _NoMatch(UnexpectedInput):
+    """No terminal of the state matches here: lark's own parse reports it."""
+
+
+class _Lexers(dict):  # type: ignore[type-arg]
+    """For each parser state, what its lexer of lark's ``ContextualLexer`` matches with: the
+    compiled patterns, the ignored terminals and the token callbacks (lark's keyword checks).
+    Filled as states are met, as lark compiles its lexers' patterns only when first used."""
+
+    def __init__(self, contextual: Any) -> None:
+        super().__init__()
+        self.contextual = contextual
+
+    def __missing__(self, state: Any) -> tuple[list[Any], frozenset[str], dict[str, Any]]:
+        lexer = self.contextual.lexers[state]
+        entry = (list(lexer.scanner._mres), frozenset(lexer.ignore_types),  # noqa: SLF001
+                 dict(lexer.callback))
+        self[state] = entry
+        return entry
+
+
+def _lex(text: str, lexers: _Lexers, stack: list[Any]) -> Any:
+    """The tokens of ``text`` as lark's contextual lexer makes them (type, value, offsets,
+    lines and columns, callbacks), the state read from the parser's stack before each one."""
+    pos, line, line_start, size = 0, 1, 0, len(text)
+    while pos < size:
+        patterns, ignore, callbacks = lexers[stack[-1]]
+        for pattern in patterns:
+            match = pattern.match(text, pos)
+            if match:
+                break
+        else:
+            raise _NoMatch()
+        value = match.group(0)
+        kind = match.lastgroup
+        start, column = pos, pos - line_start + 1
+        start_line = line
+        pos += len(value)
+        if "\n" in value:
+            line += value.count("\n")
+            line_start = start + value.rindex("\n") + 1
+        if kind in ignore and kind not in callbacks:
+            continue
+        token = Token(kind, value, start, start_line, column, line, pos - line_start + 1, pos)
+        if kind in callbacks:
+            token = callbacks[kind](token)
+        if kind not in ignore:
+            yield token
 
 
 def parse_tree(parser: Lark, text: str, start: str = "document") -> Tree:
