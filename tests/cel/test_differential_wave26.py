@@ -40,7 +40,6 @@ from differential_table import check_classes
 from shared_data import in_ci
 from test_differential_wave12 import CPP_CONFIG
 from test_differential_wave16 import c  # cel-cpp, None where it is not installed
-from test_differential_wave19 import typed
 from test_differential_wave24 import _kept
 from test_differential_wave25 import _cpp_type
 
@@ -73,7 +72,9 @@ def _type_name(name: str) -> tuple[str, str]:
 
 
 def _key(k: object) -> object:
-    return ("bool", k) if isinstance(k, bool) else ("num", int(k)) if isinstance(k, int) else k  # type: ignore[call-overload]
+    if isinstance(k, bool):
+        return ("bool", k)
+    return ("num", int(k)) if isinstance(k, int) else k
 
 
 def mine(v: object) -> object:
