@@ -277,7 +277,7 @@ def test_a_cache_hit_is_a_fresh_compile() -> None:
     cel.clear_cache()
     cached = [_run(*item) for item in items]  # one text met under several declarations, in no order
     for item, got in zip(items, cached):
-        assert got == ours(*item) or got[0] == "value" == ours(*item)[0] and "nan" in repr(got), (item, got)
+        assert got == ours(*item), item
 
 
 # pinned rows -------------------------------------------------------------------------------
