@@ -113,6 +113,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW402", W, "limit read before it runs, or no such limit"),
     ("AIGW403", W, "lookup can fail at run time"),
     ("AIGW404", W, "variable read where it may not be set, or never set"),
+    ("AIGW405", W, "limit never limits: every request it lets through is answered by the gateway"),
     # routing (the ai-gateway action)
     ("AIGW410", E, "model selection strategy does not return a model or a list of models"),
     ("AIGW411", E, "key selection strategy does not return a key or a list of keys"),
