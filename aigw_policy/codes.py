@@ -91,6 +91,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW202", E, "reserved word"),
     ("AIGW203", E, "invalid interpolation"),
     ("AIGW204", W, "config value that is CEL written without `${...}`"),
+    ("AIGW205", W, "`${...}` in a config value that is not interpolated"),
     # CEL types and cost
     ("AIGW300", E, "undeclared CEL reference"),
     ("AIGW301", E, "undeclared CEL function"),

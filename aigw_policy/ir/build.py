@@ -285,8 +285,9 @@ class _Builder:
                 expected = err.get("ctx", {}).get("expected", "")
                 choices = [c.strip(" '") for c in expected.replace(" or ", ",").split(",")]
                 self.diags.add(
-                    "AIGW125", f"{where} must be one of {expected}, not `{value}`", span,
-                    help=choice_help(value, choices),
+                    "AIGW125", f"{where} must be one of {expected}, not "
+                    + ("null" if value is None else f"`{value}`"), span,
+                    help=self._null_help(loc) if value is None else choice_help(value, choices),
                 )
             elif kind == "value_error":
                 message = str(err.get("ctx", {}).get("error", err["msg"]))

@@ -99,7 +99,7 @@ def _config_keys() -> list[tuple[str, str, bool]]:
 FILL: dict[str, dict[str, Any]] = {
     "rate-limit": {"name": "n", "capacity": 10, "rate": "60s"},
     "token-limit": {"name": "n", "capacity": 10, "rate": "60s"},
-    "usage-cap": {"name": "n", "limit": 10, "unit": "usd"},
+    "usage-cap": {"name": "n", "limit": 10, "unit": "usd", "period": "day"},
     "add-headers": {"headers": {"x-a": "v"}},
     "remove-headers": {"headers": ["x-a"]},
     "set-vars": {"vars": [{"a": "b"}]},
@@ -125,7 +125,8 @@ def test_every_config_key_reads_a_null_by_the_one_rule(action: str, key: str, re
     if required:
         errors = [d for d in found if d.is_error]
         assert errors and errors[0].span is not None, (action, key, found)
-        assert errors[0].code in ("AIGW121", "AIGW122"), errors[0]
+        assert errors[0].code in ("AIGW121", "AIGW122", "AIGW125"), errors[0]
+        assert "None" not in errors[0].message and "required" in (errors[0].help or ""), errors[0]
         return
     without = {k: v for k, v in with_null.items() if k != key}
     expected, expected_found = _read(doc(without), "json")
