@@ -58,9 +58,9 @@ def _texts(value: Any, path: str) -> Iterator[tuple[str, str]]:
     """Each string in ``value`` with its dotted path (list items by index)."""
     if isinstance(value, str):
         yield path, value
-    elif isinstance(value, BaseModel):
+    elif isinstance(value, BaseModel):  # a part of the ai-gateway config; its strategies are CEL
         for key, item in value:
-            if item is not None:
+            if item is not None and field_kind(type(value), key) == "data":
                 yield from _texts(item, f"{path}.{key}")
     elif isinstance(value, dict):
         for key, item in value.items():

@@ -49,6 +49,9 @@ QUIET: list[tuple[str, dict[str, Any]]] = [
     ("forward-internal", {"url": "https://${vars.team}.internal"}),
     (_AI, {"headers": {"x-id": "${req.id}"}, "query_params": {"v": "${vars.v}"}, "body": {"user": "${identity.user}"}}),
     (_AI, {"providers": [{"id": "openai", "api_keys": [{"value": "${secrets.get('openai', 'key')}"}]}]}),
+    # CEL, not text: a `${` there is a CEL syntax error (AIGW200), said once
+    (_AI, {"model_selection": {"strategy": ["${ai.models}"]}}),
+    ("rate-limit", {"name": "n", "capacity": 5, "rate": "60s", "bucket_key": ["${req.host}"]}),
 ]
 
 
