@@ -47,9 +47,9 @@ def check(policy: Policy, source: object = None) -> list[Diagnostic]:
                 f"through is answered by `{answer.type}` ({where}), and a request the gateway "
                 "answers consumes nothing from any limit (SPEC §6, all or nothing)",
                 action.span_of("name") or action.span,
-                help="ngrok counts such requests, this engine releases them; to limit, put the "
-                "limit where requests are forwarded (before `ai-gateway`, `forward-internal`, "
-                "or no answer), or give the answer a condition",
+                help="ngrok counts these requests; this engine counts only the requests it "
+                "forwards (to `ai-gateway`, `forward-internal` or the upstream): give the answer "
+                "a condition, or let the limited traffic be forwarded",
             ))
     return found
 
