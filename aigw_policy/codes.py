@@ -91,6 +91,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW202", E, "reserved word"),
     ("AIGW203", E, "invalid interpolation"),
     ("AIGW204", W, "config value that is CEL written without `${...}`"),
+    ("AIGW205", W, "`${...}` in a config value that is not interpolated"),
     # CEL types and cost
     ("AIGW300", E, "undeclared CEL reference"),
     ("AIGW301", E, "undeclared CEL function"),
@@ -113,6 +114,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW402", W, "limit read before it runs, or no such limit"),
     ("AIGW403", W, "lookup can fail at run time"),
     ("AIGW404", W, "variable read where it may not be set, or never set"),
+    ("AIGW405", W, "limit never limits: every request it lets through is answered by the gateway"),
     # routing (the ai-gateway action)
     ("AIGW410", E, "model selection strategy does not return a model or a list of models"),
     ("AIGW411", E, "key selection strategy does not return a key or a list of keys"),

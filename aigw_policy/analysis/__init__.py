@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from ..diagnostics import Diagnostic
 from ..ir import Policy
 from ..source import Source
-from . import action_vars, cel_check, cost, engine_checks, strategies, structure
+from . import action_vars, cel_check, cost, engine_checks, strategies, structure, uncounted_limits, uninterpolated
 
 __all__ = ["PASSES", "LintOptions", "Pass", "run_passes"]
 
@@ -59,6 +59,8 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("vars-order", lambda policy, source, options: engine_checks.check_vars_order(
         policy, source, complete=options.complete)),
     ("response-reads", _always(engine_checks.check_response_reads)),
+    ("uncounted-limits", _always(uncounted_limits.check)),
+    ("uninterpolated", _always(uninterpolated.check)),
     ("action-vars", lambda policy, source, options: action_vars.check(
         policy, source, complete=options.complete)),
     ("runtime-lookups", _unless("runtime_lookups", engine_checks.check_lookups)),

@@ -33,7 +33,7 @@ from ..ir.actions import ACTIONS
 from ..source import Source, Span
 from .free_vars import ACTIVATION_READS, free_vars
 
-__all__ = ["TCP_ACTIONS", "check_connection_rule", "check_constant", "check_header_case", "check_limits_order",
+__all__ = ["TCP_ACTIONS", "always_matches", "check_connection_rule", "check_constant", "check_header_case", "check_limits_order",
            "check_lookups", "check_response_reads", "check_shadowed", "check_vars_order"]
 
 _TERMINATING = frozenset({"deny", "custom-response", "allow"})
@@ -166,10 +166,13 @@ def _header_key(n: Any) -> tuple[str | None, str]:
     return key.value, where
 
 
+def always_matches(rule: Rule) -> bool:
+    """Whether ``rule`` matches every request: no condition, or only ones always true."""
+    return all(_constant_value(e.source, _parse(e.source)) is True for e in rule.expressions)
+
+
 def _always_terminates(rule: Rule) -> bool:
-    if any(_constant_value(e.source, n) is not True for e in rule.expressions for n in [_parse(e.source)]):
-        return False
-    return any(a.type in _TERMINATING for a in rule.actions)
+    return always_matches(rule) and any(a.type in _TERMINATING for a in rule.actions)
 
 
 def check_shadowed(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
@@ -264,8 +267,7 @@ def check_limits_order(policy: Policy, source: Source | None = None, *,
                                            _limit_name_help(name, every)))
             if phase != "on_http_request":
                 continue
-            conditional = any(_constant_value(e.source, n) is not True
-                              for e in rule.expressions for n in [_parse(e.source)])
+            conditional = not always_matches(rule)
             for a in rule.actions:
                 if a.config.LIMIT and a.config.name not in seen:
                     seen[a.config.name] = (
@@ -321,8 +323,7 @@ def check_vars_order(policy: Policy, source: Source | None = None, *,
                         close = did_you_mean(name, sorted(every))
                         found.append(_diag("AIGW404", f"no rule sets `vars.{name}`", span,
                                            close or "variables are set by `set-vars`"))
-            conditional = any(_constant_value(e.source, n) is not True
-                              for e in rule.expressions for n in [_parse(e.source)])
+            conditional = not always_matches(rule)
             for a in rule.actions:
                 if a.type == "set-vars":
                     for name in (k for e in a.config.vars for k in e):

@@ -27,7 +27,7 @@ from .nodes import Action
 from .parts import part_of
 from .raw import NOT_CONSTANT, REPORTED, RawList, RawMap, RawScalar, RawValue, kind_of
 
-__all__ = ["build_action", "check_action_type", "choice_help", "duration_help"]
+__all__ = ["NULL_ITEM", "NULL_READ", "build_action", "check_action_type", "choice_help", "duration_help"]
 
 _TYPE_ERRORS = {
     "string_type", "int_type", "float_type", "bool_type", "tuple_type", "list_type",
@@ -42,6 +42,11 @@ _TYPE_WORDS = {
     "bool_type": "`true` or `false`", "tuple_type": "a list", "list_type": "a list",
     "dict_type": "a mapping", "int_from_float": "an integer", "model_type": "a mapping",
 }
+
+
+NULL_READ = ("a null is read as the key not written, as ngrok's (Go's) reader leaves a field "
+             "it reads a null into at its zero value")
+NULL_ITEM = "an item of a list cannot be null: write the item, or leave it out"
 
 
 class _Builder:
@@ -110,6 +115,9 @@ class _Builder:
         written at ``path`` (``name`` unless nested), by the field's kind."""
         model = model or self.config
         path = path or name
+        if isinstance(raw, RawScalar) and raw.value is None and raw.cel is None:
+            self.spans[path] = raw.span
+            return None  # the key not written (NULL_READ): an optional field's default
         nested = part_of(model, name)
         if nested is not None:
             return self.part_value(nested[0], nested[1], raw, path)
@@ -183,6 +191,8 @@ class _Builder:
                 and "username" in value:
             # ngrok's own add-authentication example writes `{username: ..., password: ...}`
             return f"write each credential as one string: `{value['username']}:<password>`"
+        if value is None:
+            return self._null_help(loc)
         if kind == "int_type" and isinstance(value, float):
             return "a whole number (`30` or `30.0`, as ngrok's reader takes it; a fraction it refuses)"
         if kind != "string_type" or not isinstance(value, (bool, int, float)):
@@ -192,6 +202,19 @@ class _Builder:
         if model is not None and name in model.model_fields and field_kind(model, name) == "duration":
             return f"write a duration with its unit, such as `{value}s` or `{value}m`"
         return f"quote it: `\"{json.dumps(value)}\"`"
+
+    def _null_help(self, loc: tuple[Any, ...]) -> str:
+        """Why a null is refused where it is: only a required key gets here as a key (an
+        optional one reads it as not written), else it is an item of a list or a value of a map."""
+        if loc and isinstance(loc[-1], int):
+            return NULL_ITEM
+        model: type[BaseModel] = self.config
+        for step in loc[:-1]:
+            nested = part_of(model, str(step)) if isinstance(step, str) else None
+            if isinstance(step, str) and nested is None:
+                return f"a value of `{step}` cannot be null: write the value, or leave the key out"
+            model = nested[0] if nested is not None else model
+        return f"`{loc[-1]}` is required: {NULL_READ}"
 
     def span_for(self, loc: tuple[Any, ...]) -> Span | None:
         parts = [str(p) for p in loc]
@@ -262,8 +285,9 @@ class _Builder:
                 expected = err.get("ctx", {}).get("expected", "")
                 choices = [c.strip(" '") for c in expected.replace(" or ", ",").split(",")]
                 self.diags.add(
-                    "AIGW125", f"{where} must be one of {expected}, not `{value}`", span,
-                    help=choice_help(value, choices),
+                    "AIGW125", f"{where} must be one of {expected}, not "
+                    + ("null" if value is None else f"`{value}`"), span,
+                    help=self._null_help(loc) if value is None else choice_help(value, choices),
                 )
             elif kind == "value_error":
                 message = str(err.get("ctx", {}).get("error", err["msg"]))

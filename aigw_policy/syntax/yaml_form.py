@@ -32,7 +32,7 @@ from ..analysis.cel_check import check_rule
 from ..analysis.engine_checks import check_connection_rule
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir.actions import ACTIONS, field_kind
-from ..ir.build import build_action, choice_help
+from ..ir.build import NULL_ITEM, NULL_READ, build_action, choice_help
 from ..ir.nodes import PHASES, SETTINGS, Action, Expr, Policy, Rule
 from ..ir.parts import part_of
 from ..ir.raw import RawList, RawMap, RawScalar, RawValue
@@ -161,6 +161,8 @@ class _Reader:
         wrapper = self.wrapper(root)
         phased = any(k in PHASES or k in DEPRECATED_PHASES for k, _, _ in root.items)
         for key, key_span, value in root.items:
+            if key in _OPTIONAL_TOP and _null(value):
+                continue  # a null is the key not written (Go's zero value): see _null
             if key == "enabled" and phased:
                 self.module_switch(value, key_span)
             elif key == "name":
@@ -360,6 +362,8 @@ class _Reader:
         help = None
         if isinstance(node, Scalar) and node.value is not None:
             help = f'quote it: `"{node.text}"`'
+        elif _null(node):  # an optional key's null never gets here (see _null)
+            help = f"`{what}` is required: {NULL_READ}"
         self.diags.add("AIGW122", f"`{what}` must be a string, not {tree_kind(node)}", node.span,
                        help=help)
         return _BAD
@@ -412,6 +416,8 @@ class _Reader:
         actions_written = False
         before = len(self.diags)
         for key, key_span, value in node.items:
+            if key in _OPTIONAL_RULE and _null(value):
+                continue
             if key == "name":
                 fields["name"] = self.string(value, "name")
                 fields["name_span"] = value.content if isinstance(value, Scalar) else value.span
@@ -494,7 +500,7 @@ class _Reader:
                 out.append(self.expr(item))
             else:
                 self.diags.add("AIGW122", f"an expression must be a string, not {tree_kind(item)}",
-                               item.span)
+                               item.span, help=NULL_ITEM if _null(item) else None)
         return tuple(out)
 
     # actions ------------------------------------------------------------------------
@@ -557,6 +563,18 @@ class _Reader:
 
 
 _MEANT = {k: f"did you mean `{k}`?" for k in (*RULE_KEYS, *ACTION_KEYS)}
+
+
+_OPTIONAL_TOP = frozenset(("name", *SETTINGS, "shard_key", *PHASES, *DEPRECATED_PHASES))
+_OPTIONAL_RULE = frozenset(("name", "expressions", "on_error", "mode"))
+
+
+def _null(node: Tree) -> bool:
+    """Whether ``node`` is a null (``~``, ``null``, nothing after the colon). A null as the value
+    of an optional key is read as the key not written, as Go's decoder (ngrok's reader) leaves a
+    field at its zero value; inside an action's config the optional fields likewise
+    (:mod:`..ir.build`). A required key, an item of a list or a value of a map refuses it."""
+    return isinstance(node, Scalar) and node.value is None
 
 
 def _meant(node: Map, key: str, keys: tuple[str, ...]) -> Tree | None:
