@@ -11,7 +11,7 @@ from ..cel import CelError
 from ..cel.runtime.network import unmapped
 from .action_helpers import BAD_HEADER_CHAR, _header_value, _publish, _render, inferred_content_type
 from .charging import NO_ERROR
-from .compile import CompiledAction, CompiledRule, network_range
+from .compile import CAPPED_OPERATIONS, CompiledAction, CompiledRule, network_range
 from .flow import REQ, Flow, Stop
 from .http_actions import HTTP_HANDLERS
 from .model_names import MAX_NAME, allow_matcher, canonical, deny_matcher, fold
@@ -228,6 +228,11 @@ def _max_tokens(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: s
                 return None
         elif out > cfg.output:
             reason = f"the request asks for {out:,} output tokens, more than the {cfg.output:,} rule `{rule.label}` allows"
+            flow.rec.outcome(f"rejected 413: {reason}")
+            return Stop("deny", 413, reason, "max-tokens", body=reason)
+        elif not out and flow.ai.operation in CAPPED_OPERATIONS:  # no cap: up to the model's own maximum
+            reason = (f"the request sets no maximum output tokens, and rule `{rule.label}` allows at most "
+                      f"{cfg.output:,}: set one (e.g. `max_tokens`) to {cfg.output:,} or less")
             flow.rec.outcome(f"rejected 413: {reason}")
             return Stop("deny", 413, reason, "max-tokens", body=reason)
     flow.rec.outcome("within bounds")

@@ -24,7 +24,7 @@ from typing import Any
 
 import z3
 
-from ..engine.compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledPolicy, CompiledRule, Template
+from ..engine.compile import CAPPED_OPERATIONS, DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledPolicy, CompiledRule, Template
 from ..providers.classify import PROVIDERS
 from .model_names import allow_holds, deny_holds
 from .symbolic import WITNESS_NOW, Sym, SymEnv
@@ -257,9 +257,12 @@ class _Walk:
                 clamp = z3.And(alive, z3.Or(out.val == 0, out.val > cfg.output))
                 env.set_state("ai.max_output_tokens", Sym("int", z3.If(clamp, z3.IntVal(cfg.output), out.val),
                                                          z3.And(out.err, z3.Not(clamp))))
-            else:
-                self.deny(rule, z3.And(alive, out.val > cfg.output), 413, shadow)
-                alive = z3.And(alive, out.val <= cfg.output)
+            else:  # more than the cap, or no cap on an operation that could set one
+                op = env.variable("ai.operation").val
+                uncapped = z3.And(out.val == 0, z3.Or(*[op == str_val(o) for o in sorted(CAPPED_OPERATIONS)]))
+                over = z3.Or(out.val > cfg.output, uncapped)
+                self.deny(rule, z3.And(alive, over), 413, shadow)
+                alive = z3.And(alive, z3.Not(over))
         return alive
 
     def limit(self, rule: CompiledRule, action: CompiledAction, alive: Any, shadow: bool) -> Any:
