@@ -1,7 +1,7 @@
 """A ``max-tokens`` output cap in reject mode and a request that sets no cap of its own
 (docs/language.md, ``max-tokens``): such a request may be answered up to the model's own
 maximum, so it is refused (413) wherever its operation could cap its output, in every wire
-format's field; with a cap within the rule's it passes, and operations with no output to cap
+format's field (named in the refusal); with a cap within the rule's it passes, and operations with no output to cap
 (embeddings, images, speech, token counting, a file batch) pass as before. Before session 26
 an uncapped request passed the cap: any client bypassed it by leaving the field out."""
 
@@ -53,6 +53,8 @@ def test_an_uncapped_request_is_refused_in_reject_mode(case: dict[str, Any]) -> 
     d = decide(policy(), case)
     assert (d.verdict, d.status_code, d.rule) == ("deny", 413, "cap-output"), d.reason
     assert "sets no maximum output tokens" in d.reason and f"at most {CAP:,}" in d.reason
+    if "says" in case:  # the field the request's own wire format caps its output with
+        assert f"set {case['says']}" in d.reason, d.reason
 
 
 @pytest.mark.parametrize("case", UNCAPPED)
