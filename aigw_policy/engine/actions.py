@@ -219,8 +219,8 @@ def _max_tokens(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: s
         return Stop("deny", 413, reason, "max-tokens", body=reason)
     if cfg.output is not None:
         out = act.get("ai.max_output_tokens") or 0
-        if mode == "clamp":
-            if out == 0 or out > cfg.output:
+        if mode == "clamp":  # (an operation with no output cap has none to lower: nothing would be written)
+            if (out == 0 or out > cfg.output) and flow.ai.operation in CAPPED_OPERATIONS:
                 flow.effects["max_output_tokens"] = {"from": out or None, "to": cfg.output, "rule": rule.label}
                 act["ai.max_output_tokens"] = cfg.output
                 flow.lowered_output = cfg.output

@@ -79,7 +79,26 @@ def test_clamp_and_shadow_let_it_through(case: dict[str, Any]) -> None:
 @pytest.mark.parametrize("case", NOTHING)
 def test_an_operation_with_no_output_to_cap_passes(case: dict[str, Any]) -> None:
     d = decide(policy(), case)
-    assert d.verdict == "allow", d.reason
+    assert d.verdict == case.get("reject", "allow"), d.reason
+
+
+def reserved(rules: list[dict[str, Any]], case: dict[str, Any]) -> tuple[Any, float]:
+    """The decision's effects and what a token limit after ``rules`` reserved for ``case``."""
+    tpm = {"name": "tpm", "actions": [{"type": "token-limit", "config": {
+        "name": "tpm", "capacity": 10**9, "rate": "1m", "bucket_key": ["identity.key"]}}]}
+    d = decide(ap.loads(json.dumps({"on_http_request": [*rules, tpm]}), "json"), case).to_dict()
+    return d.get("effects", {}).get("max_output_tokens"), next(lim["cost"] for lim in d["limits"])
+
+
+@pytest.mark.parametrize("case", NOTHING)
+def test_clamp_leaves_an_operation_with_no_output_cap_alone(case: dict[str, Any]) -> None:
+    """Nothing would be written into its body (``gateway.effects.set_max_tokens``), so no clamp
+    is recorded and its reservation is what it is without the rule (before session 26: a
+    clamp of 1,000 "written", and 1,000 output tokens reserved for an embedding)."""
+    clamp = [{"name": "clamp", "actions": [{"type": "max-tokens", "config": {"output": CAP, "mode": "clamp"}}]}]
+    effect, with_clamp = reserved(clamp, case)
+    assert effect is None
+    assert with_clamp == reserved([], case)[1]
 
 
 def test_an_input_cap_alone_asks_for_no_output_cap() -> None:
