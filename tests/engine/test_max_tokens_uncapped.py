@@ -35,7 +35,7 @@ def decide(p: Any, case: dict[str, Any], body: dict[str, Any] | None = None) -> 
 
 
 def with_cap(case: dict[str, Any], value: int) -> dict[str, Any]:
-    body = copy.deepcopy(case["body"])
+    body: dict[str, Any] = copy.deepcopy(case["body"])
     *outer, name = case["cap"]
     inner = body
     for key in outer:
