@@ -9,9 +9,10 @@ from typing import Any
 
 from ..cel import CelError
 from ..cel.runtime.network import unmapped
+from ..providers.classify import COMPLETION_TOKENS, AiRequest
 from .action_helpers import BAD_HEADER_CHAR, _header_value, _publish, _render, inferred_content_type
 from .charging import NO_ERROR
-from .compile import CompiledAction, CompiledRule, network_range
+from .compile import CAPPED_OPERATIONS, CompiledAction, CompiledRule, network_range
 from .flow import REQ, Flow, Stop
 from .http_actions import HTTP_HANDLERS
 from .model_names import MAX_NAME, allow_matcher, canonical, deny_matcher, fold
@@ -218,8 +219,8 @@ def _max_tokens(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: s
         return Stop("deny", 413, reason, "max-tokens", body=reason)
     if cfg.output is not None:
         out = act.get("ai.max_output_tokens") or 0
-        if mode == "clamp":
-            if out == 0 or out > cfg.output:
+        if mode == "clamp":  # (an operation with no output cap has none to lower: nothing would be written)
+            if (out == 0 or out > cfg.output) and flow.ai.operation in CAPPED_OPERATIONS:
                 flow.effects["max_output_tokens"] = {"from": out or None, "to": cfg.output, "rule": rule.label}
                 act["ai.max_output_tokens"] = cfg.output
                 flow.lowered_output = cfg.output
@@ -230,8 +231,27 @@ def _max_tokens(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: s
             reason = f"the request asks for {out:,} output tokens, more than the {cfg.output:,} rule `{rule.label}` allows"
             flow.rec.outcome(f"rejected 413: {reason}")
             return Stop("deny", 413, reason, "max-tokens", body=reason)
+        elif not out and flow.ai.operation in CAPPED_OPERATIONS:  # no cap: up to the model's own maximum
+            reason = (f"the request sets no maximum output tokens, and rule `{rule.label}` allows at most "
+                      f"{cfg.output:,}: set {_cap_field(flow.ai)} to {cfg.output:,} or less")
+            flow.rec.outcome(f"rejected 413: {reason}")
+            return Stop("deny", 413, reason, "max-tokens", body=reason)
     flow.rec.outcome("within bounds")
     return None
+
+
+_CAP_FIELDS = {"anthropic": "`max_tokens`", "cohere": "`max_tokens`", "gemini": "`generationConfig.maxOutputTokens`",
+               "ollama": "`options.num_predict`",
+               "bedrock": "`inferenceConfig.maxTokens` (Converse; InvokeModel: the model family's own field)"}
+
+
+def _cap_field(ai: AiRequest) -> str:
+    """The field a request's wire format caps its output with, for a refusal's text (the field a
+    clamp would write: ``gateway.effects.set_max_tokens``)."""
+    if ai.api == "openai" and ai.operation in ("responses", "chat"):
+        return "`max_output_tokens`" if ai.operation == "responses" else (
+            "`max_completion_tokens`" if ai.provider in COMPLETION_TOKENS else "`max_tokens`")
+    return _CAP_FIELDS.get(ai.api, "`max_tokens`")
 
 
 def _restrict_ips(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str) -> Stop | None:

@@ -56,6 +56,8 @@ Fn = Callable[[dict[str, Any]], Any]
 
 #: requested output tokens assumed when a request does not say (documented in docs/engine.md)
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
+#: the operations whose request can cap its output (a ``max-tokens`` output cap applies to them)
+CAPPED_OPERATIONS = frozenset({"chat", "completion", "responses", "messages"})
 
 _URL_VARIABLES = ("req.url", "req.host")
 """Variables that need the request URL split (``req.url.path``, ``req.host``, ...)."""

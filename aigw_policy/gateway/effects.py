@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_plus
 
+from ..engine.compile import CAPPED_OPERATIONS
 from ..providers import PROVIDERS
 from ..providers.classify import COMPLETION_TOKENS, NO_STREAM_OPTIONS
 from ..providers.bedrock_invoke import set_invoke_max_tokens
@@ -183,7 +184,7 @@ def set_max_tokens(body: dict[str, Any], api: str, operation: Any, path: str, va
     (:func:`~aigw_policy.providers.bedrock_invoke.set_invoke_max_tokens`); OpenAI's chat: the
     field the body names, else ``max_completion_tokens`` for OpenAI's own (``COMPLETION_TOKENS``)
     and ``max_tokens`` for every other vendor."""
-    if operation in ("other", "embeddings"):
+    if operation not in CAPPED_OPERATIONS:
         return  # embeddings, images, audio, moderations, token counting: no output cap to write (an unknown
         # field is refused: OpenAI's embeddings answer `max_tokens` with a 400)
     if api == "ollama":  # Ollama's native API (its OpenAI-compatible one is api openai)

@@ -24,7 +24,7 @@ from typing import Any
 
 import z3
 
-from ..engine.compile import DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledPolicy, CompiledRule, Template
+from ..engine.compile import CAPPED_OPERATIONS, DEFAULT_MAX_OUTPUT_TOKENS, CompiledAction, CompiledPolicy, CompiledRule, Template
 from ..providers.classify import PROVIDERS
 from .model_names import allow_holds, deny_holds
 from .symbolic import WITNESS_NOW, Sym, SymEnv
@@ -253,13 +253,16 @@ class _Walk:
             alive = z3.And(alive, inp <= cfg.input)
         if cfg.output is not None:
             out = env.variable("ai.max_output_tokens")
+            op = env.variable("ai.operation").val
+            capped = z3.Or(*[op == str_val(o) for o in sorted(CAPPED_OPERATIONS)])  # could set an output cap
             if (cfg.mode or "reject") == "clamp":
-                clamp = z3.And(alive, z3.Or(out.val == 0, out.val > cfg.output))
+                clamp = z3.And(alive, capped, z3.Or(out.val == 0, out.val > cfg.output))
                 env.set_state("ai.max_output_tokens", Sym("int", z3.If(clamp, z3.IntVal(cfg.output), out.val),
                                                          z3.And(out.err, z3.Not(clamp))))
-            else:
-                self.deny(rule, z3.And(alive, out.val > cfg.output), 413, shadow)
-                alive = z3.And(alive, out.val <= cfg.output)
+            else:  # more than the cap, or no cap on an operation that could set one
+                over = z3.Or(out.val > cfg.output, z3.And(out.val == 0, capped))
+                self.deny(rule, z3.And(alive, over), 413, shadow)
+                alive = z3.And(alive, z3.Not(over))
         return alive
 
     def limit(self, rule: CompiledRule, action: CompiledAction, alive: Any, shadow: bool) -> Any:

@@ -61,8 +61,16 @@ RULE_CASES = [
      + rule("b", ["ai.model.startsWith('claude')"], LOG), {"a": "reachable", "b": "shadowed"}),
     ("max-tokens-then", HEAD + rule("a", None, "{type: max-tokens, config: {output: 100}}")
      + rule("b", ["ai.max_output_tokens > 100"], LOG), {"a": "reachable", "b": "shadowed"}),
+    # a request that sets no output cap is refused too, where its operation could set one (session 26)
+    ("max-tokens-then-uncapped", HEAD + rule("a", None, "{type: max-tokens, config: {output: 100}}")
+     + rule("b", ["ai.max_output_tokens == 0 && ai.operation in ['chat', 'completion', 'responses', 'messages']"], LOG)
+     + rule("c", ["ai.max_output_tokens == 0 && ai.operation == 'embeddings'"], LOG),
+     {"a": "reachable", "b": "shadowed", "c": "reachable"}),
+    ("clamp-then-embeddings", HEAD + rule("a", None, "{type: max-tokens, config: {output: 100, mode: clamp}}")
+     + rule("b", ["ai.operation == 'embeddings' && ai.max_output_tokens == 0"], LOG), {"a": "reachable", "b": "reachable"}),
     ("clamp-then", HEAD + rule("a", None, "{type: max-tokens, config: {output: 100, mode: clamp}}")
-     + rule("b", ["ai.max_output_tokens == 0 || ai.max_output_tokens > 100"], LOG), {"a": "reachable", "b": "unreachable"}),
+     + rule("b", ["ai.operation == 'chat' && (ai.max_output_tokens == 0 || ai.max_output_tokens > 100)"], LOG),
+     {"a": "reachable", "b": "unreachable"}),
     ("set-model-then", HEAD + rule("a", None, "{type: set-model, config: {model: mini}}")
      + rule("b", ["ai.model != 'mini'"], LOG), {"a": "reachable", "b": "unreachable"}),
     # an earlier rule that always ends the phase, with conditions among this one's (read after a set-model)
