@@ -264,7 +264,8 @@ def _call(gw: Any, stream: bool, retries: int) -> tuple[str, BaseException | Non
                 return client.chat.completions.create(model="gpt-4o", messages=messages).choices[0].message.content, None
             for chunk in client.chat.completions.create(model="gpt-4o", messages=messages, stream=True):
                 got += [c.delta.content or "" for c in chunk.choices]
-                UP.go.set()
+                if "".join(got):  # text read: the upstream's failure may come now (never an empty role chunk's)
+                    UP.go.set()
             return "".join(got), None
         ant = anthropic.Anthropic(base_url=gw.url, api_key=KEY, max_retries=retries, timeout=WAIT)
         if not stream:
@@ -330,6 +331,8 @@ def test_an_sdk_session_meets_each_failure_as_the_spec_says(gw: Any, plans: list
     assert expected, "no final ledger record"
     # the upstreams saw the attempts the model says, in order (the refused one never arrives)
     assert UP.order == [c - 1 for o in expected for c in o.tried if c > 0], (plans, UP.order)
+    # each attempt carries the SDK's own retry count of the request it is for, as the SDK sent it
+    assert UP.retry_counts == [str(j) for j, o in enumerate(expected) for c in o.tried if c > 0], UP.retry_counts
     last = expected[-1]
     for outcome, final in zip(expected[:-1], finals[:-1]):  # the SDK retried only what it retries
         assert outcome.who is None and outcome.retried(final["http.response.status_code"]), (plans, finals)
