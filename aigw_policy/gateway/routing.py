@@ -160,7 +160,8 @@ class Router:
                 # a read of a stored response or completion is no inference call: its answer is
                 # not judged by the API of its path (`.../chat/completions/{id}/messages` is no
                 # Anthropic message), as the proxy judges no read
-                label = relabelled(req.url, ctype, wants) if 200 <= response.status < 300 and not req.read else None
+                success = 200 <= response.status < 300
+                label = relabelled(req.url, ctype, wants) if success and not req.read else None
                 ctype = label or ctype
                 chunks = decoded_chunks(response, StreamDecoder(encoding) if decodable(encoding) else None)
                 read = await judge(chunks, response.status, ctype, req.url, wants, limit=self.capture_limit,

@@ -159,7 +159,8 @@ def gw(request: pytest.FixtureRequest) -> Iterator[Any]:
     for up in ups:
         up.__enter__()
     try:
-        config = "          per_request_timeout: 1s\n          total_timeout: 2500ms\n" + (NARROWED if narrowed else "")
+        config = ("          per_request_timeout: 1s\n          total_timeout: 2500ms\n"
+                  + (NARROWED if narrowed else ""))
         refused = f"http://127.0.0.1:{_closed_port()}"  # the plan's first candidate: connection refused
         route = routed_policy([refused] + [u.url for u in ups], config=config, api=api)
         policy = CAP + route.removeprefix("on_http_request:\n")
@@ -261,7 +262,8 @@ def _call(gw: Any, stream: bool, retries: int) -> tuple[str, BaseException | Non
         if gw.api == "openai":
             client = openai.OpenAI(base_url=gw.url + "/v1", api_key=KEY, max_retries=retries, timeout=WAIT)
             if not stream:
-                return client.chat.completions.create(model="gpt-4o", messages=messages).choices[0].message.content, None
+                made = client.chat.completions.create(model="gpt-4o", messages=messages)
+                return made.choices[0].message.content, None
             for chunk in client.chat.completions.create(model="gpt-4o", messages=messages, stream=True):
                 got += [c.delta.content or "" for c in chunk.choices]
                 if "".join(got):  # text read: the upstream's failure may come now (never an empty role chunk's)
