@@ -186,7 +186,7 @@ class Outcome:
     an error answer), whether whole, and the status of an error answer (None: either the rule's
     status or the 504 of a total time-out that may come first on a loaded machine)."""
 
-    def __init__(self, queues: list[list[str]], stream: bool, narrowed: bool) -> None:
+    def __init__(self, queues: list[list[str]], narrowed: bool) -> None:
         self.tried: list[int] = []
         self.who: int | None = None
         self.whole = False
@@ -321,7 +321,7 @@ def test_an_sdk_session_meets_each_failure_as_the_spec_says(gw: Any, plans: list
     finals = _finals(gw, lines)
     assert len(finals) == requests, finals
     for final in finals:  # each gateway request the SDK made, in turn, against the model
-        outcome = Outcome(queues, stream, gw.narrowed)
+        outcome = Outcome(queues, gw.narrowed)
         expected.append(outcome)
         assert final["aigw.attempts"] == len(outcome.tried), (plans, final)
         tried = [a["provider"] for a in _log_attempts(gw, final["aigw.request.id"])]
