@@ -25,7 +25,7 @@ from typing import Any
 
 from ..cel import CelError
 from ..providers import extract_usage
-from ..providers.background import background_of, stored_response
+from ..providers.background import background_of, stored_completion, stored_response
 from ..providers.prices import Cost
 from .actions import run_action
 from .charging import (charge_later, charge_unrouted, check_deferred, limit, report_once, reserve, settle, settle_background,
@@ -106,11 +106,14 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
 
 def _stored(flow: Flow) -> str | None:
     """The id of the response a served ``POST /v1/responses`` made that its provider keeps
-    (:func:`~aigw_policy.providers.background.stored_response`), else None."""
+    (:func:`~aigw_policy.providers.background.stored_response`), or of the chat completion a
+    ``POST /v1/chat/completions`` asked kept (``store: true``), else None."""
     ai = flow.ai
-    if ai.api != "openai" or ai.operation != "responses" or not ai.inference or flow.response is None:
+    if ai.api != "openai" or not ai.inference or flow.response is None:
         return None
-    return stored_response(flow.response)
+    if ai.operation == "responses":
+        return stored_response(flow.response)
+    return stored_completion(flow.response) if ai.stored and ai.operation == "chat" else None
 
 
 def _background(flow: Flow) -> tuple[str, str] | None:

@@ -603,10 +603,11 @@ class Engine(RoutingMixin):
 
 
 def _read_of(req: Request | PlainRequest) -> str | None:
-    """The background response a request reads (``GET /v1/responses/{id}``, ...), or None."""
+    """The stored response or chat completion a request reads (``GET /v1/responses/{id}``,
+    ``GET /v1/chat/completions/{id}``, ...), or None."""
     r = req.request
     method, url = (r.get("method", "POST"), r["url"]) if isinstance(r, dict) else (r.method, r.url)
-    if "/responses/resp_" not in url:  # every other routed request: no URL parsed
+    if "/responses/resp_" not in url and "/completions/chatcmpl-" not in url:  # every other: no URL parsed
         return None
     return response_read(method, urlsplit(url).path)
 

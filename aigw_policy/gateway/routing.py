@@ -157,11 +157,15 @@ class Router:
                                         "gateway does not follow nor pass on")
                 encoding = response.header("content-encoding")
                 ctype = (response.header("content-type") or "").lower()
-                label = relabelled(req.url, ctype, wants) if 200 <= response.status < 300 else None
+                # a read of a stored response or completion is no inference call: its answer is
+                # not judged by the API of its path (`.../chat/completions/{id}/messages` is no
+                # Anthropic message), as the proxy judges no read
+                success = 200 <= response.status < 300
+                label = relabelled(req.url, ctype, wants) if success and not req.read else None
                 ctype = label or ctype
                 chunks = decoded_chunks(response, StreamDecoder(encoding) if decodable(encoding) else None)
                 read = await judge(chunks, response.status, ctype, req.url, wants, limit=self.capture_limit,
-                                   shape=True, arrived=lambda: response.at_eof)
+                                   shape=not req.read, arrived=lambda: response.at_eof)
                 if read.streaming:
                     ttft = _ms(t0)
         except TimeoutError as error:

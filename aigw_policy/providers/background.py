@@ -31,7 +31,7 @@ from typing import Any, Literal
 from .batches import batch_state, gemini_batch_state
 
 __all__ = ["PENDING_NOTE", "background_of", "background_state", "charge_id", "interaction_state", "response_read",
-           "stored_response"]
+           "stored_completion", "stored_response"]
 
 _RUNNING = frozenset(("queued", "in_progress"))
 _FINISHED = frozenset(("completed", "incomplete", "failed", "cancelled"))
@@ -43,24 +43,32 @@ PENDING_NOTE = "background response not run yet: its usage is charged when read 
 """The note of a background ``POST``'s usage (0 tokens: nothing has run)."""
 
 
-_READ = re.compile(r"/responses/(resp_[A-Za-z0-9_-]{1,200})(/cancel|/input_items)?/?$")
+_READ = re.compile(r"/(?:responses/(resp_[A-Za-z0-9_-]{1,200})(/cancel|/input_items)?"
+                   r"|chat/completions/(chatcmpl-[A-Za-z0-9_-]{1,200})(/messages)?)/?$")
 _READS = {None: ("GET", "DELETE"), "/cancel": ("POST",), "/input_items": ("GET",)}
+_CHAT_READS = {None: ("GET", "POST", "DELETE"), "/messages": ("GET",)}
 
 
 def response_read(method: str, path: str) -> str | None:
     """The id of the stored response ``method path`` reads or acts on (``GET
     /v1/responses/{id}``, resumed as a stream with ``?stream=true``; ``POST .../cancel``;
-    ``GET .../input_items``; ``DELETE``), None for any other request.
+    ``GET .../input_items``; ``DELETE``), or of the stored chat completion (``GET`` / ``POST``,
+    its metadata's update / ``DELETE /v1/chat/completions/{id}``, ``GET .../messages``); None
+    for any other request.
 
     >>> response_read("GET", "/v1/responses/resp_68a1"), response_read("POST", "/v1/responses/resp_68a1/cancel")
     ('resp_68a1', 'resp_68a1')
     >>> response_read("POST", "/v1/responses"), response_read("POST", "/v1/responses/resp_68a1")
     (None, None)
+    >>> response_read("POST", "/v1/chat/completions/chatcmpl-9"), response_read("POST", "/v1/chat/completions")
+    ('chatcmpl-9', None)
     """
     m = _READ.search(path)
-    if m is None or method.upper() not in _READS[m.group(2)]:
+    if m is None:
         return None
-    return m.group(1)
+    if m.group(1) is not None:
+        return m.group(1) if method.upper() in _READS[m.group(2)] else None
+    return m.group(3) if method.upper() in _CHAT_READS[m.group(4)] else None
 
 
 def charge_id(response_id: str) -> str:
@@ -229,6 +237,40 @@ def stored_response(response: Mapping[str, Any]) -> str | None:
             return None
         return found_b.group(1).decode()
     return None
+
+
+_COMPLETION_ID = re.compile(r'"id"\s*:\s*"(chatcmpl-[A-Za-z0-9_-]{1,200})"')
+_COMPLETION_OBJECT = re.compile(r'"object"\s*:\s*"chat\.completion(?:\.chunk)?"')
+
+
+def stored_completion(response: Mapping[str, Any]) -> str | None:
+    """The id of the chat completion a 2xx answer to ``POST /v1/chat/completions`` with
+    ``store: true`` carries (the caller knows the request asked it kept: the answer does not
+    say): a ``chat.completion`` object's, or a stream's first chunk's (every chunk carries it).
+    Only the first 4 KiB of a text or a stream are read (the id comes first).
+
+    >>> stored_completion({"status_code": 200, "body": {"id": "chatcmpl-1", "object": "chat.completion"}})
+    'chatcmpl-1'
+    >>> stored_completion({"status_code": 200, "body": b'data: {"id":"chatcmpl-2","object":"chat.completion.chunk"}'})
+    'chatcmpl-2'
+    >>> stored_completion({"status_code": 500, "body": {"id": "chatcmpl-1", "object": "chat.completion"}})
+    """
+    status = response.get("status_code") if isinstance(response, Mapping) else None
+    parts = _answer_parts(response) if type(status) is int and 200 <= status < 300 else None
+    if parts is None:
+        return None
+    body, stream = parts
+    if isinstance(body, Mapping) and stream is None:
+        cid = body.get("id")
+        if body.get("object") != "chat.completion" or not isinstance(cid, str):
+            return None
+        return cid if _COMPLETION_ID.fullmatch(f'"id":"{cid}"') else None
+    head = stream if stream is not None else body
+    if not isinstance(head, (str, bytes, bytearray)):
+        return None
+    text = head[:4096] if isinstance(head, str) else bytes(head[:4096]).decode("utf-8", "replace")
+    found = _COMPLETION_ID.search(text)
+    return found.group(1) if found is not None and _COMPLETION_OBJECT.search(text) is not None else None
 
 
 _INTERACTION_RUNNING = frozenset(("queued", "in_progress"))

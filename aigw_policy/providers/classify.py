@@ -113,6 +113,7 @@ class AiRequest:
     #: response, ``GET /v1/responses/{id}``, whose usage is the earlier call's): operation
     #: ``other``, and its answer's usage is not charged again
     inference: bool = True
+    stored: bool = False  # OpenAI: the body's `store: true` (the answer's reads go to the key that served it)
 
     @classmethod
     def _of(cls, *values: Any) -> AiRequest:
@@ -646,7 +647,7 @@ def classify(
     return AiRequest._of(  # the fields in order
         provider, op, model, stream, max_output, estimate, count, tools, prompt, api, include_usage, choices,
         tuple(notes), tuple(problems), tuple(m[:_MAX_MODEL] for m in models[:_MAX_MODELS]) if models else (),
-        inference)
+        inference, api == "openai" and body.get("store") is True)
 
 
 def _named_twice(model: str, deployment: str) -> tuple[str, str] | None:

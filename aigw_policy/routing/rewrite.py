@@ -126,6 +126,7 @@ class UpstreamRequest:
     url: str
     headers: tuple[tuple[str, str], ...]
     content: bytes
+    read: bool = False  # a read of (or an act on) a stored response or completion: no inference call
 
     def __repr__(self) -> str:  # the auth header holds the secret: never shown
         return f"UpstreamRequest({self.method} {self.url}, {len(self.content)} bytes)"
@@ -160,8 +161,9 @@ def upstream_request(method: str, path: str, query: bytes | str, headers: Mappin
     if pairs:
         url += "?" + urlencode(pairs)
     # a read of a stored response (GET, DELETE, a cancel) has no model to set: its body as it came
-    content = body if response_read(method, path.split("?", 1)[0]) is not None else _body(body, parsed, attempt)
-    return UpstreamRequest(method.upper(), url, _headers(headers, attempt, secret, keep), content)
+    read = response_read(method, path.split("?", 1)[0]) is not None
+    content = body if read else _body(body, parsed, attempt)
+    return UpstreamRequest(method.upper(), url, _headers(headers, attempt, secret, keep), content, read)
 
 
 def attempt_url(base: str, fmt: str, path: str, model: str) -> str:

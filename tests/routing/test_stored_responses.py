@@ -173,3 +173,60 @@ def test_a_turn_whose_previous_response_is_not_the_callers_is_planned_as_any(tmp
         return
     assert [(a["provider"], a["key_id"]) for a in second.routing["attempts"]] == [("p0", "k0")]
     assert all(c["skipped_because"] is None for c in second.routing["candidates"])
+
+
+CHAT_USAGE = {"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42}
+
+
+def _completion(cid: str) -> dict[str, Any]:
+    return {"id": cid, "object": "chat.completion", "created": 1, "model": "gpt-4o", "usage": CHAT_USAGE,
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}]}
+
+
+def _chunks(cid: str) -> str:
+    base = {"id": cid, "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o"}
+    chunks = [{**base, "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]},
+              {**base, "choices": [], "usage": CHAT_USAGE}]
+    return "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+
+
+# how the chat completion is asked and answered -> (its `store`, its answer, whether it is kept)
+CHAT_ANSWERS: dict[str, tuple[Any, dict[str, Any], bool]] = {
+    "json": (True, {"status_code": 200, "body": _completion("chatcmpl-fg1")}, True),
+    "json as text": (True, {"status_code": 200, "body": json.dumps(_completion("chatcmpl-fg1"))}, True),
+    "stream": (True, {"status_code": 200, "body": _chunks("chatcmpl-fg1")}, True),
+    "json, no store": (None, {"status_code": 200, "body": _completion("chatcmpl-fg1")}, False),
+    "json, store false": (False, {"status_code": 200, "body": _completion("chatcmpl-fg1")}, False),
+    "stream, store 'true' as text": ("true", {"status_code": 200, "body": _chunks("chatcmpl-fg1")}, False),
+    "json, another object": (True, {"status_code": 200, "body": {**_completion("chatcmpl-fg1"),
+                                                                 "object": "response"}}, False),
+}
+CHAT_READS = [("retrieve", "GET", "/v1/chat/completions/chatcmpl-fg1"),
+              ("messages", "GET", "/v1/chat/completions/chatcmpl-fg1/messages"),
+              ("update", "POST", "/v1/chat/completions/chatcmpl-fg1"),
+              ("delete", "DELETE", "/v1/chat/completions/chatcmpl-fg1")]
+
+
+@pytest.mark.parametrize("how", sorted(CHAT_ANSWERS))
+@pytest.mark.parametrize(("method", "path"), [r[1:] for r in CHAT_READS], ids=[r[0] for r in CHAT_READS])
+def test_a_read_of_a_stored_chat_completion_goes_where_it_is(tmp_path: Path, how: str, method: str,
+                                                             path: str) -> None:
+    """A chat completion asked kept (``store: true``: OpenAI keeps none unless asked) lives with
+    the key that made it, as a stored response does: its reads, metadata update and delete go
+    there and charge nothing; one not asked kept is not remembered (the read is refused)."""
+    engine = _engine(tmp_path)
+    store, answer, kept = CHAT_ANSWERS[how]
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "otters"}],
+            "stream": isinstance(answer["body"], str) and answer["body"].startswith("data:"),
+            **({"store": store} if store is not None else {})}
+    first = _call(engine, "POST", "/v1/chat/completions", body, [{"status_code": 429}, dict(answer)])
+    assert first.routing["served"]["key_id"] == "k1", first.routing
+    assert _used(engine, "p1") == 42
+    read = _call(engine, method, path, {"metadata": {"a": "b"}} if method == "POST" else None,
+                 [{"status_code": 200, "body": _completion("chatcmpl-fg1")}])
+    if not kept:
+        assert (read.verdict, read.status_code, read.routing) == ("deny", 404, None)
+        return
+    assert read.verdict == "allow", read.reason
+    assert [(c["provider"], c["key_id"]) for c in read.routing["candidates"]] == [("p1", "k1")]
+    assert _used(engine, "p1") == 42 and _used(engine, "p0") == 0  # the read charges nothing again
