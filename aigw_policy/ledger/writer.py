@@ -34,6 +34,7 @@ replacing their intents, so the accounting stays exact.
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 import time
@@ -43,6 +44,8 @@ from concurrent.futures import Future
 from ..providers.classify import AiRequest
 from .record import UsageRecord, as_pending, not_forwarded
 from .sinks import LedgerError, Sink, open_sink
+
+_log = logging.getLogger("aigw_policy.ledger")
 
 _STOP = object()
 WRITE_TIMEOUT = 10.0
@@ -151,6 +154,8 @@ class Ledger:
             raise
         except TimeoutError:
             self._trip()
+            if keep:  # its write's end is nobody's to await now: its failure goes to the log, once
+                fut.add_done_callback(_kept_failed)
             raise LedgerError(f"the ledger did not make a record durable within {self.write_timeout:g}s "
                               "(its sink is stalled or overloaded)") from None
 
@@ -215,3 +220,11 @@ class Ledger:
         with self._lock:
             self._writing = None
             self._tripped = not (ok or self.write_timeout is None or took <= self.write_timeout)
+
+
+def _kept_failed(fut: asyncio.Future[None]) -> None:
+    """A record kept queued past its caller's wait (:meth:`Ledger.arecord`) whose write then
+    failed: a line in the log. Nobody read the failure before, so asyncio logged it with a
+    traceback ("Future exception was never retrieved") when the future was collected."""
+    if not fut.cancelled() and (error := fut.exception()) is not None:
+        _log.warning("a usage record kept past its wait was not written: %s", error)
