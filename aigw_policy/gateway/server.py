@@ -27,9 +27,11 @@ import contextvars
 import logging
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from .conn_cap import DEFAULT_MAX_CONNECTIONS, Capped
+from .parser_refusals import parser_refusal
 from .pipelined import Pipelined
 
 __all__ = ["CLIENT_GONE", "CONN_TIMES", "DEFAULT_HEADER_TIMEOUT", "DEFAULT_WRITE_TIMEOUT", "MAX_HEAD_BYTES",
@@ -84,8 +86,7 @@ def refusal(status: int, message: str, code: str, target: bytes = b"", report: R
 
     headers += id_headers(rid) + [(DECISION_HEADER.encode(), rid.encode()), (b"connection", b"close"),
                                   (b"date", formatdate(usegmt=True).encode()), *more]
-    phrase = {400: b"Bad Request", 431: b"Request Header Fields Too Large",
-              503: b"Service Unavailable"}.get(status, b"Error")
+    phrase = HTTPStatus(status).phrase.encode()
     head = b"HTTP/1.1 %d %s\r\n" % (status, phrase) + b"".join(k + b": " + v + b"\r\n" for k, v in headers)
     if log:
         _log.warning("refused a request before reading it (%s, request %s): %s", code, rid, message)
@@ -113,16 +114,6 @@ def _report(report: Reporter, event: dict[str, Any]) -> None:
         report(event)
     except Exception:  # noqa: BLE001 - observability never breaks the protocol
         _log.exception("reporting a refusal of the server protocol failed")
-
-
-def _parse_error() -> str:
-    """What the parser said of the request it refused (called inside the ``except`` that
-    caught it: uvicorn's ``send_400_response``), a short fixed text of llhttp or h11."""
-    import sys
-
-    error = sys.exc_info()[1]
-    text = str(error) if error is not None else ""
-    return text[:80] if text.isprintable() else "malformed request"
 
 
 CLIENT_GONE = "aigw.client_gone"
@@ -233,8 +224,8 @@ class _Unfinished:
             gone = getattr(self, "_gone", None)
             if gone is not None:
                 gone.fire()
-        self.transport.write(refusal(400, f"the request is not valid HTTP/1.1: {_parse_error()}", "invalid_http",
-                                     getattr(self, "url", b"") or b"", self.report))
+        status, message, code = parser_refusal((getattr(self, "scope", None) or {}).get("method"))
+        self.transport.write(refusal(status, message, code, getattr(self, "url", b"") or b"", self.report))
         self.transport.close()
 
 
