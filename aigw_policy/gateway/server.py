@@ -33,6 +33,7 @@ from typing import Any
 from .conn_cap import DEFAULT_MAX_CONNECTIONS, Capped
 from .parser_refusals import parser_refusal
 from .pipelined import Pipelined
+from .trailers import BoundedTrailers
 
 __all__ = ["CLIENT_GONE", "CONN_TIMES", "DEFAULT_HEADER_TIMEOUT", "DEFAULT_WRITE_TIMEOUT", "MAX_HEAD_BYTES",
            "MAX_HEAD_FIELDS", "TARGET_AUTHORITY", "ClientGone", "HeadWithBody", "Reporter", "header_timeout_protocol",
@@ -213,6 +214,10 @@ class _Unfinished:
         self.logger = _QuietCut(self.logger, {})
 
     def send_400_response(self, msg: str) -> None:
+        self._cut(*parser_refusal((getattr(self, "scope", None) or {}).get("method")))
+
+    def _cut(self, status: int, message: str, code: str) -> None:
+        """Answer ``status`` (:func:`refusal`) and close: the request in progress, if any, ends."""
         cycle = getattr(self, "cycle", None)
         if cycle is not None and not cycle.response_complete:
             # the parser refused what followed a head it had passed on (a chunk that is no chunk, a
@@ -224,7 +229,6 @@ class _Unfinished:
             gone = getattr(self, "_gone", None)
             if gone is not None:
                 gone.fire()
-        status, message, code = parser_refusal((getattr(self, "scope", None) or {}).get("method"))
         self.transport.write(refusal(status, message, code, getattr(self, "url", b"") or b"", self.report))
         self.transport.close()
 
@@ -451,11 +455,12 @@ def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
 def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = None,
                         write_seconds: float | None = DEFAULT_WRITE_TIMEOUT,
                         cap: int | None = DEFAULT_MAX_CONNECTIONS) -> type[asyncio.Protocol]:
-    class HeaderTimeoutHttpTools(_Unfinished, _Timer, _SlowReaders, _Departures, _Capped, Pipelined,
-                                 base):  # type: ignore[misc, valid-type]
+    class HeaderTimeoutHttpTools(_Unfinished, _Timer, _SlowReaders, _Departures, _Capped, BoundedTrailers,
+                                 Pipelined, base):  # type: ignore[misc, valid-type]
         header_timeout = seconds
         write_timeout = write_seconds
         max_connections = cap
+        max_trailer_bytes, max_trailer_fields = MAX_HEAD_BYTES, MAX_HEAD_FIELDS
         report = staticmethod(reporter) if reporter is not None else None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
@@ -475,6 +480,10 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
                 self._wake()
             if not self._over_bound(data):
                 super().data_received(data)
+                if (self._in_chunk or self._too_many) and self.trailers_over(len(data)):
+                    self._cut(431, "the request's trailer fields pass a head's bounds "
+                              f"({MAX_HEAD_BYTES // 1024} KiB, {MAX_HEAD_FIELDS} fields)",
+                              "request_header_fields_too_large")
 
         def on_headers_complete(self) -> None:  # a request head arrived whole
             if self.flooded:
