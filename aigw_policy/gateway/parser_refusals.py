@@ -17,6 +17,11 @@ exception itself is its ``__context__``:
 llhttp's pause on an HTTP/2 connection preface (``PRI * HTTP/2.0``: a client speaking HTTP/2
 with prior knowledge) is the 505 ``http_version_not_supported`` a request line of HTTP/2.0
 already gets. Every other refusal keeps llhttp's or h11's own short text.
+
+A refused request's target is logged (the decision log's ``url.path``) without its query (a
+``key=``) and without the userinfo of an absolute or authority form
+(``http://alice:PASSWORD@host/...``): uvicorn keeps only the path of a target it parsed, but a
+refusal before that logged the target as sent, the client's password with it (serve26).
 """
 
 from __future__ import annotations
@@ -47,3 +52,15 @@ def parser_refusal(method: str | None) -> tuple[int, str, str]:
                      "knowledge", "http_version_not_supported")
     return 400, f"the request is not valid HTTP/1.1: {text[:80] if text.isprintable() else 'malformed request'}", \
         "invalid_http"
+
+
+def refused_path(target: bytes) -> str:
+    """What a refusal logs of a request ``target`` as sent: its path, or for an absolute or
+    authority form the target without its query and userinfo."""
+    text = target.split(b"?", 1)[0].decode("latin-1")
+    if text[:1] != "/" and "@" in text:
+        scheme, sep, rest = text.partition("://")
+        authority, slash, path = (rest if sep else text).partition("/")
+        text = scheme + sep + authority.rpartition("@")[2] + slash + path if sep else \
+            authority.rpartition("@")[2] + slash + path
+    return text

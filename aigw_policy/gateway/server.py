@@ -31,7 +31,7 @@ from http import HTTPStatus
 from typing import Any
 
 from .conn_cap import DEFAULT_MAX_CONNECTIONS, Capped
-from .parser_refusals import parser_refusal
+from .parser_refusals import parser_refusal, refused_path
 from .pipelined import Pipelined
 from .trailers import BoundedTrailers
 
@@ -81,7 +81,7 @@ def refusal(status: int, message: str, code: str, target: bytes = b"", report: R
     from .request_ids import DECISION_HEADER, id_headers, request_id
 
     rid = request_id()
-    path = target.split(b"?", 1)[0].decode("latin-1")
+    path = refused_path(target)
     body, headers = error_response(wire_api(path, {}), status, message, decision_id=rid, code=code)
     from email.utils import formatdate
 
