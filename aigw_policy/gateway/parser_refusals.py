@@ -38,7 +38,7 @@ def parser_refusal(method: str | None) -> tuple[int, str, str]:
     """The status, message and code for the parser error being handled, of a request whose
     method (when its head was read) is ``method``."""
     error = sys.exc_info()[1]
-    cause = error.__context__ if type(error).__name__ == "HttpParserCallbackError" else None
+    cause = error.__context__ if error is not None and type(error).__name__ == "HttpParserCallbackError" else None
     if cause is not None:
         if type(cause).__name__ == "HttpParserInvalidURLError":
             if method == "CONNECT":
@@ -50,8 +50,8 @@ def parser_refusal(method: str | None) -> tuple[int, str, str]:
     if text == _H2_PREFACE:
         return (505, "HTTP/2 is not served: the gateway speaks HTTP/1.1 (and 1.0), not HTTP/2 with prior "
                      "knowledge", "http_version_not_supported")
-    return 400, f"the request is not valid HTTP/1.1: {text[:80] if text.isprintable() else 'malformed request'}", \
-        "invalid_http"
+    said = text[:80] if text.isprintable() else "malformed request"
+    return 400, f"the request is not valid HTTP/1.1: {said}", "invalid_http"
 
 
 def refused_path(target: bytes) -> str:
@@ -60,7 +60,8 @@ def refused_path(target: bytes) -> str:
     text = target.split(b"?", 1)[0].decode("latin-1")
     if text[:1] != "/" and "@" in text:
         scheme, sep, rest = text.partition("://")
-        authority, slash, path = (rest if sep else text).partition("/")
-        text = scheme + sep + authority.rpartition("@")[2] + slash + path if sep else \
-            authority.rpartition("@")[2] + slash + path
+        if not sep:  # the authority form: `host:port`
+            scheme, rest = "", text
+        authority, slash, path = rest.partition("/")
+        text = scheme + sep + authority.rpartition("@")[2] + slash + path
     return text
