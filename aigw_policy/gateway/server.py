@@ -27,10 +27,13 @@ import contextvars
 import logging
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from .conn_cap import DEFAULT_MAX_CONNECTIONS, Capped
+from .parser_refusals import parser_refusal, refused_path
 from .pipelined import Pipelined
+from .trailers import BoundedTrailers
 
 __all__ = ["CLIENT_GONE", "CONN_TIMES", "DEFAULT_HEADER_TIMEOUT", "DEFAULT_WRITE_TIMEOUT", "MAX_HEAD_BYTES",
            "MAX_HEAD_FIELDS", "TARGET_AUTHORITY", "ClientGone", "HeadWithBody", "Reporter", "header_timeout_protocol",
@@ -78,14 +81,13 @@ def refusal(status: int, message: str, code: str, target: bytes = b"", report: R
     from .request_ids import DECISION_HEADER, id_headers, request_id
 
     rid = request_id()
-    path = target.split(b"?", 1)[0].decode("latin-1")
+    path = refused_path(target)
     body, headers = error_response(wire_api(path, {}), status, message, decision_id=rid, code=code)
     from email.utils import formatdate
 
     headers += id_headers(rid) + [(DECISION_HEADER.encode(), rid.encode()), (b"connection", b"close"),
                                   (b"date", formatdate(usegmt=True).encode()), *more]
-    phrase = {400: b"Bad Request", 431: b"Request Header Fields Too Large",
-              503: b"Service Unavailable"}.get(status, b"Error")
+    phrase = HTTPStatus(status).phrase.encode()
     head = b"HTTP/1.1 %d %s\r\n" % (status, phrase) + b"".join(k + b": " + v + b"\r\n" for k, v in headers)
     if log:
         _log.warning("refused a request before reading it (%s, request %s): %s", code, rid, message)
@@ -113,16 +115,6 @@ def _report(report: Reporter, event: dict[str, Any]) -> None:
         report(event)
     except Exception:  # noqa: BLE001 - observability never breaks the protocol
         _log.exception("reporting a refusal of the server protocol failed")
-
-
-def _parse_error() -> str:
-    """What the parser said of the request it refused (called inside the ``except`` that
-    caught it: uvicorn's ``send_400_response``), a short fixed text of llhttp or h11."""
-    import sys
-
-    error = sys.exc_info()[1]
-    text = str(error) if error is not None else ""
-    return text[:80] if text.isprintable() else "malformed request"
 
 
 CLIENT_GONE = "aigw.client_gone"
@@ -222,6 +214,10 @@ class _Unfinished:
         self.logger = _QuietCut(self.logger, {})
 
     def send_400_response(self, msg: str) -> None:
+        self._cut(*parser_refusal((getattr(self, "scope", None) or {}).get("method")))
+
+    def _cut(self, status: int, message: str, code: str) -> None:
+        """Answer ``status`` (:func:`refusal`) and close: the request in progress, if any, ends."""
         cycle = getattr(self, "cycle", None)
         if cycle is not None and not cycle.response_complete:
             # the parser refused what followed a head it had passed on (a chunk that is no chunk, a
@@ -233,8 +229,7 @@ class _Unfinished:
             gone = getattr(self, "_gone", None)
             if gone is not None:
                 gone.fire()
-        self.transport.write(refusal(400, f"the request is not valid HTTP/1.1: {_parse_error()}", "invalid_http",
-                                     getattr(self, "url", b"") or b"", self.report))
+        self.transport.write(refusal(status, message, code, getattr(self, "url", b"") or b"", self.report))
         self.transport.close()
 
 
@@ -460,11 +455,12 @@ def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
 def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = None,
                         write_seconds: float | None = DEFAULT_WRITE_TIMEOUT,
                         cap: int | None = DEFAULT_MAX_CONNECTIONS) -> type[asyncio.Protocol]:
-    class HeaderTimeoutHttpTools(_Unfinished, _Timer, _SlowReaders, _Departures, _Capped, Pipelined,
-                                 base):  # type: ignore[misc, valid-type]
+    class HeaderTimeoutHttpTools(_Unfinished, _Timer, _SlowReaders, _Departures, _Capped, BoundedTrailers,
+                                 Pipelined, base):  # type: ignore[misc, valid-type]
         header_timeout = seconds
         write_timeout = write_seconds
         max_connections = cap
+        max_trailer_bytes, max_trailer_fields = MAX_HEAD_BYTES, MAX_HEAD_FIELDS
         report = staticmethod(reporter) if reporter is not None else None
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
@@ -484,6 +480,10 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
                 self._wake()
             if not self._over_bound(data):
                 super().data_received(data)
+                if (self._in_chunk or self._too_many) and self.trailers_over(len(data)):
+                    self._cut(431, "the request's trailer fields pass a head's bounds "
+                              f"({MAX_HEAD_BYTES // 1024} KiB, {MAX_HEAD_FIELDS} fields)",
+                              "request_header_fields_too_large")
 
         def on_headers_complete(self) -> None:  # a request head arrived whole
             if self.flooded:

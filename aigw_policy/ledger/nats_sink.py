@@ -16,6 +16,7 @@ thread (and ``usage``) call it like the other sinks.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -27,6 +28,8 @@ from .errors import LedgerError
 from .usage_codec import FORMATS, Format, content_type, decode, encode, format_of
 
 __all__ = ["NatsSink", "NatsTarget", "parse_nats_url"]
+
+_log = logging.getLogger("aigw_policy.ledger")
 
 TIMEOUT = 10.0
 """Seconds to connect, and to wait for a batch's acknowledgements."""
@@ -84,6 +87,16 @@ class _Loop:
         self.loop.close()
 
 
+def _said(shown: str) -> Any:
+    """nats-py's error callback: one line in the log for each error of the connection (a
+    failed reconnect, a lost server). Its own default logs every one with a traceback: a
+    NATS server down filled the operator's log with ~30 lines every 2 s."""
+    async def said(error: Exception) -> None:
+        _log.warning("NATS ledger `%s`: %s: %s", shown, type(error).__name__, str(error)[:200])
+
+    return said
+
+
 async def connect(target: NatsTarget, timeout: float = TIMEOUT) -> Any:
     """A connection to the target's server and its stream, created when missing."""
     import nats
@@ -91,7 +104,7 @@ async def connect(target: NatsTarget, timeout: float = TIMEOUT) -> Any:
     from nats.js.errors import NotFoundError
 
     nc = await nats.connect(target.server, connect_timeout=timeout, max_reconnect_attempts=3,
-                            allow_reconnect=True)
+                            allow_reconnect=True, error_cb=_said(target.shown))
     js = nc.jetstream(timeout=timeout)
     try:
         info = await js.stream_info(target.stream)
@@ -127,10 +140,15 @@ class NatsSink:
             raise LedgerError(f"cannot open ledger `{self.url}`: {type(e).__name__}: {e}") from None
 
     def write_batch(self, records: Sequence[UsageRecord]) -> None:
+        """Publish ``records`` and wait for their acknowledgements. A connection nats-py gave
+        up on (its server away past its reconnect attempts) is opened again, once a batch:
+        it stayed closed before, and every later write failed until the gateway restarted."""
         if not records:
             return
         with self._lock:
             try:
+                if self._nc.is_closed:
+                    self._nc = self._loop.run(connect(self.target), TIMEOUT * 2)
                 self._loop.run(self._publish(records), TIMEOUT * 2)
             except Exception as e:  # noqa: BLE001 - the writer keeps the batch and says so
                 raise LedgerError(f"cannot write ledger `{self.url}`: {type(e).__name__}: {e}") from None

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..limits.sqlite_open import open_sqlite
@@ -269,7 +269,7 @@ class PostgresSink:
         self._psycopg = psycopg
         self._lock = threading.Lock()
         try:
-            self._db = psycopg.connect(self._conninfo, connect_timeout=10)
+            self._db = self._connect()
             with self._db.transaction():
                 # concurrent CREATE TABLE IF NOT EXISTS can race in PostgreSQL: serialize it
                 self._db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table,))
@@ -284,15 +284,36 @@ class PostgresSink:
         marks = ", ".join("%s" for _ in COLUMNS)
         self._insert = f"INSERT INTO {self.table} ({cols}) VALUES ({marks}) {_upsert(self.table)}"
 
+    def _connect(self) -> Any:
+        return self._psycopg.connect(self._conninfo, connect_timeout=10)
+
     def write_batch(self, records: Sequence[UsageRecord]) -> None:
+        """Insert ``records`` in one transaction. A connection that broke (the server restarted,
+        a proxy or the network cut it) is opened again, once a batch: it never came back
+        before, so every later write failed until a restart of the gateway. The batch then goes
+        again on the new connection: a row that landed before the break is not doubled (a final
+        record replaces only a pending one)."""
         if not records:
             return
+        rows = [r.as_row() for r in records]
         with self._lock:
             try:
-                with self._db.transaction(), self._db.cursor() as cur:
-                    cur.executemany(self._insert, [r.as_row() for r in records])
+                if not self._db.closed:
+                    self._insert_rows(rows)
+                    return
+            except self._psycopg.Error as exc:
+                if not self._db.closed:  # the server refused the rows: the connection is fine
+                    raise LedgerError(f"cannot write ledger `{self.url}`: {str(exc).strip()[:200]}") from None
+            self._db.close()
+            try:
+                self._db = self._connect()
+                self._insert_rows(rows)
             except self._psycopg.Error as exc:
                 raise LedgerError(f"cannot write ledger `{self.url}`: {str(exc).strip()[:200]}") from None
+
+    def _insert_rows(self, rows: list[Any]) -> None:
+        with self._db.transaction(), self._db.cursor() as cur:
+            cur.executemany(self._insert, rows)
 
     def read(self, since: str | None = None, until: str | None = None,
              limit: int | None = None) -> Iterator[UsageRecord]:

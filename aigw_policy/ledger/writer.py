@@ -28,12 +28,16 @@ under way again) the ledger is *stalled* (a circuit breaker): a new ``pending`` 
 so the first request after the sink answers is served; when the writer is idle an intent goes
 (and probes). Final records are never refused by the breaker nor withdrawn when their caller's
 wait times out: they stay queued (within ``max_queue``) and land when the sink is back,
-replacing their intents, so the accounting stays exact.
+replacing their intents, so the accounting stays exact. While stalled, :meth:`Ledger.arecord`
+queues its record and returns at once (serve26): its caller's wait could only end in that same
+queued record, ten seconds later (a denial was then answered as a 503 ``ledger_unavailable``,
+a completion's answer waited); a write that then fails is logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 import time
@@ -43,6 +47,8 @@ from concurrent.futures import Future
 from ..providers.classify import AiRequest
 from .record import UsageRecord, as_pending, not_forwarded
 from .sinks import LedgerError, Sink, open_sink
+
+_log = logging.getLogger("aigw_policy.ledger")
 
 _STOP = object()
 WRITE_TIMEOUT = 10.0
@@ -135,9 +141,14 @@ class Ledger:
         """Async twin of :meth:`record` (the event loop is never blocked): :class:`LedgerError`
         when the write is not durable within ``write_timeout`` seconds. The record stays queued
         and lands once the sink answers (a final record replaces its intent then: the usage is
-        not lost to a stall), and the breaker trips (:attr:`stalled`). A caller cancelled (a
-        client that left) withdraws a record whose write had not begun."""
-        await self._durable(self.submit(record), keep=True)
+        not lost to a stall), and the breaker trips (:attr:`stalled`). While it is stalled the
+        record is queued so and this returns at once. A caller cancelled (a client that left)
+        withdraws a record whose write had not begun."""
+        cf = self.submit(record)
+        if self.stalled:  # its wait would end in the same queued record, write_timeout later
+            asyncio.wrap_future(cf).add_done_callback(_kept_failed)
+            return
+        await self._durable(cf, keep=True)
 
     async def _durable(self, cf: Future[None], keep: bool) -> None:
         """Wait for a submitted record to be durable; past ``write_timeout`` it stays queued if ``keep``
@@ -151,6 +162,8 @@ class Ledger:
             raise
         except TimeoutError:
             self._trip()
+            if keep:  # its write's end is nobody's to await now: its failure goes to the log, once
+                fut.add_done_callback(_kept_failed)
             raise LedgerError(f"the ledger did not make a record durable within {self.write_timeout:g}s "
                               "(its sink is stalled or overloaded)") from None
 
@@ -215,3 +228,11 @@ class Ledger:
         with self._lock:
             self._writing = None
             self._tripped = not (ok or self.write_timeout is None or took <= self.write_timeout)
+
+
+def _kept_failed(fut: asyncio.Future[None]) -> None:
+    """A record kept queued past its caller's wait (:meth:`Ledger.arecord`) whose write then
+    failed: a line in the log. Nobody read the failure before, so asyncio logged it with a
+    traceback ("Future exception was never retrieved") when the future was collected."""
+    if not fut.cancelled() and (error := fut.exception()) is not None:
+        _log.warning("a usage record kept past its wait was not written: %s", error)

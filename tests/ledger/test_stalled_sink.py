@@ -74,6 +74,34 @@ def test_a_stalled_write_fails_its_caller_and_the_ledger_recovers() -> None:
     ledger.close()
 
 
+def test_a_final_record_during_a_stall_is_queued_at_once() -> None:
+    """serve26: once the stall is known, a final record (a denial's, a completion's) is
+    queued and its caller goes on: it waited its own ``write_timeout`` for the same queued
+    record (through ``serve`` a denial took 10 s and became a 503 ``ledger_unavailable``)."""
+    sink = StalledSink()
+    ledger = Ledger(sink, write_timeout=0.2)
+
+    async def scenario() -> list[str]:
+        stuck = asyncio.ensure_future(ledger.arecord(_record("req-began")))
+        await asyncio.to_thread(sink.began.wait)
+        with pytest.raises(LedgerError, match="durable"):
+            await stuck  # the stall is known from here
+        outcomes = []
+        for i in range(4):
+            try:
+                await ledger.arecord(_record(f"req-stalled-{i}"))
+                outcomes.append("queued")
+            except LedgerError:
+                outcomes.append("failed")
+        sink.go.set()
+        await ledger.arecord(_record("req-after"))
+        return outcomes
+
+    assert asyncio.run(scenario()) == ["queued"] * 4
+    ledger.close()
+    assert sink.written == ["req-began"] + [f"req-stalled-{i}" for i in range(4)] + ["req-after"]
+
+
 def _intents(ledger: Ledger, n: int, name: str = "int") -> list[str]:
     """The outcome of ``n`` intents asked for one after the other."""
     async def one(i: int) -> str:
@@ -178,7 +206,10 @@ def test_a_locked_postgresql_table_fails_the_write(pg_url: str) -> None:
         with pytest.raises(LedgerError, match="durable"):
             asyncio.run(ledger.arecord(_record("req-locked")))
     asyncio.run(ledger.arecord(_record("req-after")))  # the lock gone: the writer goes on
-    assert {r.request_id for r in ledger.sink.read()} >= {"req-before", "req-after"}
+    # (returned at once if the stuck write had not landed yet: serve26 queues a final record
+    # during a stall; the next one waited for is written after it)
+    ledger.record(_record("req-flush"))
+    assert {r.request_id for r in ledger.sink.read()} >= {"req-before", "req-after", "req-flush"}
     ledger.close()
 
 
