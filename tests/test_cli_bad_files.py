@@ -117,9 +117,6 @@ def test_a_bom_or_crlf_answers_as_the_plain_file(command: tuple[str, ...], kind:
     (tmp_path / "plain").mkdir()
     plain = _run(command, "plain", tmp_path / "plain")
     got = _run(command, kind, tmp_path)
-    if command[0] == "fmt" and kind == "crlf":  # fmt writes LF: a CRLF file is one it would reformat
-        assert got[0] == 1 and "would reformat" in got[1], got
-        return
     if command[0] == "prove":  # the witnesses depend on which solver attempt answered first: the answers do not
         got, plain = (got[0], [line.split()[:2] for line in got[1].splitlines()]), \
             (plain[0], [line.split()[:2] for line in plain[1].splitlines()])

@@ -64,15 +64,23 @@ def is_request_file(path: Path) -> bool:
     )
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def read_text(path: Path) -> str:
+    return read_source(path)[0]
+
+
+def read_source(path: Path) -> tuple[str, bool]:
+    """A file's text (a UTF-8 BOM skipped), and whether it began with one."""
     if str(path) == "-":
-        return sys.stdin.read()
+        return sys.stdin.read(), False
     try:
         data = path.read_bytes()
     except OSError as error:
         raise fail_usage(f"cannot read `{path}`: {error.strerror or error}") from None
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), data.startswith(UTF8_BOM)
     except UnicodeDecodeError:
         raise fail_usage(f"`{path}` is not UTF-8 text") from None
 
