@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from ..ir.actions import ACTIONS
+from ..syntax.dsl import PHASE_WORDS
 
 __all__ = ["Context", "context_at", "word_at"]
 
@@ -108,11 +109,8 @@ def _dsl_phase(text: str, offset: int) -> str | None:
     for bracket, head, _ in _frames(text, offset):
         words = head.split()
         if bracket == "{" and len(words) == 2 and words[0] == "on":
-            return _DSL_PHASES.get(words[1])
+            return PHASE_WORDS.get(words[1])
     return None
-
-
-_DSL_PHASES = {"request": "on_http_request", "response": "on_http_response", "connect": "on_tcp_connect"}
 
 
 def _dsl(text: str, offset: int, line_start: int) -> Context:
