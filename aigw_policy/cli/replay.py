@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from ..files import bounded_lines
 from .common import PRICES_HELP, fail_usage, load_policy, load_prices
 
 if TYPE_CHECKING:
@@ -55,23 +56,6 @@ def replay(
 
 class _TooLong(Exception):
     """A line past ``MAX_LINE``."""
-
-
-def _lines(f: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None, int]]:
-    """(number, line, its length) for each line of ``f``; a line longer than ``limit`` is
-    read in pieces and given as None, so no line is held whole past ``limit`` bytes."""
-    n = 0
-    while raw := f.readline(limit + 1):
-        n += 1
-        if len(raw) <= limit or raw.endswith(b"\n"):
-            yield n, raw, len(raw)
-            continue
-        length = len(raw)
-        while piece := f.readline(limit):
-            length += len(piece)
-            if piece.endswith(b"\n"):
-                break
-        yield n, None, length
 
 
 def _brief(d: Any) -> dict[str, Any]:
@@ -134,7 +118,7 @@ def _replay(policy: Policy, path: Path, *, against: Policy | None, fmt: str, wri
     done = 0
     try:
         with open(path, "rb") as f:
-            for n, raw, length in _lines(f, MAX_LINE):
+            for n, (raw, length) in enumerate(bounded_lines(f, MAX_LINE), 1):
                 done += length
                 if bar is not None and n % 256 == 0:
                     bar.update(task, completed=done)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from aigw_policy import files
 from aigw_policy.cli import app
 from aigw_policy.cli import replay as replay_cli
 
@@ -51,14 +52,14 @@ def test_a_few_bad_lines_are_all_shown_without_a_summary(tmp_path: Path) -> None
 def test_a_line_longer_than_any_request_is_an_error_read_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(replay_cli, "MAX_LINE", 1000)
     reads: list[int] = []
-    real = replay_cli._lines
+    real = files.bounded_lines
 
     def counting(f, limit):  # type: ignore[no-untyped-def]
-        for item in real(f, limit):
-            reads.append(len(item[1] or b""))
-            yield item
+        for line, length in real(f, limit):
+            reads.append(len(line or b""))
+            yield line, length
 
-    monkeypatch.setattr(replay_cli, "_lines", counting)
+    monkeypatch.setattr(replay_cli, "bounded_lines", counting)
     code, out, _ = _replay(tmp_path, b"x" * 50_000 + b"\n" + GOOD.encode() + b"\n" + b"[" * 5000)
     assert code == 2
     first, second, third = (json.loads(line) for line in out)
