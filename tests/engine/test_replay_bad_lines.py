@@ -49,7 +49,8 @@ def test_a_few_bad_lines_are_all_shown_without_a_summary(tmp_path: Path) -> None
     assert err == ""
 
 
-def test_a_line_longer_than_any_request_is_an_error_read_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_line_longer_than_any_request_is_an_error_read_in_pieces(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(replay_cli, "MAX_LINE", 1000)
     reads: list[int] = []
     real = files.bounded_lines

@@ -58,7 +58,8 @@ async def _in_flight(method: str, uri: str, then: Any) -> tuple[Any, Any]:
         pass  # a generator: the workspace is made before its first step
     features = server.protocol.fm.features
     server.workspace.put_text_document(types.TextDocumentItem(uri, "aigw", 1, TEXT))
-    features[types.TEXT_DOCUMENT_DID_OPEN](types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "aigw", 1, TEXT)))
+    opened = types.TextDocumentItem(uri, "aigw", 1, TEXT)
+    features[types.TEXT_DOCUMENT_DID_OPEN](types.DidOpenTextDocumentParams(opened))
     asking = asyncio.ensure_future(features[method](REQUESTS[method](uri)))
     while not lint.entered.is_set():  # the request (or the open's lint) is linting
         await asyncio.sleep(0.01)

@@ -54,4 +54,5 @@ def test_a_request_rule_is_not_offered_the_response(dsl: bool) -> None:
     response = _labels(DSL % ("response", "when |\n      log") if dsl else YAML % ("response", "|", "log"), dsl)
     assert {"res"} | RESPONSE_FUNCTIONS <= response
     read = "res.status_code == 200"
-    assert "AIGW404" in _codes(DSL % ("request", f"when {read}\n      log") if dsl else YAML % ("request", read, "log"), dsl)
+    reading = DSL % ("request", f"when {read}\n      log") if dsl else YAML % ("request", read, "log")
+    assert "AIGW404" in _codes(reading, dsl)
