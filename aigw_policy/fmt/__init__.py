@@ -4,7 +4,8 @@
 never take part in equality) and the two multisets of comments. If either differs it
 refuses with ``AIGW009`` rather than rewrite a policy into one that means something else,
 or lose a comment. Comments are placed by :mod:`.comments`; the layout is in docs/fmt.md.
-The output ends its lines as the input's first line does (``\r\n``, ``\r`` or ``\n``).
+The output ends its lines as the input does when all of its lines end alike (``\r\n`` or
+``\r``), else with ``\n``.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ def format_policy(text: str, *, name: str | None = None) -> str:
     """The canonical DSL text of ``text``; :class:`PolicyError` if it cannot be formatted.
 
     Parse errors are raised with the parser's diagnostics; warnings do not stop formatting.
-    Lines end as the first line of ``text`` ends; the line breaks inside a multi-line
-    condition are its own and are kept as written (the re-parse below checks both).
+    Lines end as those of ``text`` do when none of them ends in a lone ``\n``, else (all
+    ``\n``, or mixed) with ``\n``; the line breaks inside a multi-line condition are its own
+    and are kept as written (a lone ``\n`` there would otherwise change the CEL's text).
     """
     from ..syntax.dsl import Trivia, read_dsl
 
@@ -38,7 +40,7 @@ def format_policy(text: str, *, name: str | None = None) -> str:
     policy = _parse(read_dsl, source, trivia)
     formatted = print_dsl(policy, attach(policy, trivia, text))
     first_break = _BREAK.search(text)
-    if first_break is not None and first_break.group() != "\n":
+    if first_break is not None and first_break.group() != "\n" and not _PRINTED_BREAK.search(text):
         formatted = _PRINTED_BREAK.sub(first_break.group(), formatted)
     try:
         again = _parse(read_dsl, Source(formatted, name), again_trivia)

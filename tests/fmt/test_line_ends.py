@@ -1,7 +1,7 @@
 """`fmt` keeps a file's line ends and its UTF-8 BOM: a formatted CRLF (or CR) file is
-formatted, a rewritten one keeps CRLF (the first line end of the file decides, as for each
-printed line; continuation lines of a multi-line condition keep theirs) and its BOM; the
-language server's formatting of such a document is no edit, or an edit in its line ends."""
+formatted, a rewritten one keeps CRLF (when all its lines end alike; a mixed file gets LF;
+continuation lines of a multi-line condition keep theirs) and its BOM; the language server's
+formatting of such a document is no edit, or an edit in its line ends."""
 
 from __future__ import annotations
 
@@ -55,11 +55,16 @@ def test_fmt_writes_the_files_line_ends_and_bom(tmp_path: Path, end: str, bom: b
     assert path.read_bytes().decode() == written
 
 
-def test_the_first_line_end_decides_and_a_conditions_own_are_kept() -> None:
-    mixed = UNFORMATTED.replace("\n", "\r\n", 1).replace("||\n", "||\r")
+def test_a_conditions_own_line_breaks_are_kept() -> None:
+    # a lone CR inside a CRLF file's condition stays; a file of mixed ends (a lone LF, which
+    # inside a condition is its text) is printed with LF, as before: never refused as AIGW009
+    kept = UNFORMATTED.replace("\n", "\r\n").replace("||\r\n", "||\r")
+    out = format_policy(kept)
+    assert "||\r        ai.model" in out and _breaks(out.replace("||\r", "")) == {"\r\n"}
+    assert format_policy(out) == out
+    mixed = UNFORMATTED.replace("\n", "\r\n").replace("||\r\n", "||\n")
     out = format_policy(mixed)
-    assert "||\r        ai.model" in out
-    assert _breaks(out.replace("||\r", "")) == {"\r\n"}
+    assert "||\n        ai.model" in out and _breaks(out) == {"\n"}
     assert format_policy(out) == out
 
 
