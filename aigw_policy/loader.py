@@ -18,6 +18,7 @@ from typing import Literal
 from . import policy_cache
 from .analysis import LintOptions, run_passes
 from .diagnostics import Diagnostic, Diagnostics, PolicyError, sort_diagnostics
+from .files import read_input
 from .gc_pause import gc_paused
 from .ir import Policy
 from .source import Source
@@ -139,7 +140,7 @@ def read_file(path: str | os.PathLike[str],
     """Read a policy file; a file that cannot be read is an AIGW007 diagnostic."""
     name = os.fspath(path)
     try:
-        data = Path(name).read_bytes()
+        data = read_input(name)
     except OSError as error:
         reason = error.strerror or type(error).__name__
         d = Diagnostic.make("AIGW007", f"cannot read `{name}`: {reason.lower()}",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from ..diagnostic_formats import diagnostics_text
+from ..files import read_input
 from ..source import Source
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def is_request_file(path: Path) -> bool:
     if path.suffix.lower() != ".json":
         return False
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_input(path).decode("utf-8"))
     except (OSError, ValueError, RecursionError):  # nested too deep is no request file either
         return False
     return (
@@ -64,15 +65,23 @@ def is_request_file(path: Path) -> bool:
     )
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def read_text(path: Path) -> str:
+    return read_source(path)[0]
+
+
+def read_source(path: Path) -> tuple[str, bool]:
+    """A file's text (a UTF-8 BOM skipped), and whether it began with one."""
     if str(path) == "-":
-        return sys.stdin.read()
+        return sys.stdin.read(), False
     try:
-        data = path.read_bytes()
+        data = read_input(path)
     except OSError as error:
         raise fail_usage(f"cannot read `{path}`: {error.strerror or error}") from None
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), data.startswith(UTF8_BOM)
     except UnicodeDecodeError:
         raise fail_usage(f"`{path}` is not UTF-8 text") from None
 

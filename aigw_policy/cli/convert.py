@@ -12,7 +12,7 @@ import typer
 from ..diagnostic_formats import diagnostics_text
 from ..diagnostics import PolicyError
 from ..source import Source
-from .common import expand, fail_usage, read_text
+from .common import UTF8_BOM, expand, fail_usage, read_source, read_text
 
 
 class ConvertTarget(str, Enum):
@@ -43,7 +43,7 @@ def fmt(
             raise fail_usage(
                 f"`{path}`: fmt formats DSL files (.aigw); use `aigw-policy convert` for YAML/JSON"
             )
-        text = read_text(path)
+        text, bom = read_source(path)
         name = "<stdin>" if str(path) == "-" else str(path)
         try:
             formatted = format_policy(text, name=name)
@@ -62,7 +62,7 @@ def fmt(
                 text.splitlines(True), formatted.splitlines(True), str(path), f"{path} (formatted)"
             )))
         if not check and not diff:
-            path.write_text(formatted, encoding="utf-8")
+            path.write_bytes((UTF8_BOM if bom else b"") + formatted.encode("utf-8"))
             typer.echo(f"formatted {path}", err=True)
     if check and unformatted:
         for path in unformatted:

@@ -12,11 +12,20 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from ..files import bounded_lines
 from .common import PRICES_HELP, fail_usage, load_policy, load_prices
 
 if TYPE_CHECKING:
     from ..ir import Policy
     from ..providers import PriceBook
+
+
+SHOWN_ERRORS = 20
+"""How many unreadable lines get a record of their own; the rest are counted (stderr)."""
+
+MAX_LINE = 64 * 1024 * 1024
+"""Bytes in a line past which it is no request (the gateway takes 32 MiB bodies; JSON
+escapes can double them): skipped as it streams by, never held whole."""
 
 
 class ReplayFormat(str, Enum):
@@ -43,6 +52,10 @@ def replay(
     if summary_text is not None:
         typer.echo(summary_text)
     raise typer.Exit(code)
+
+
+class _TooLong(Exception):
+    """A line past ``MAX_LINE``."""
 
 
 def _brief(d: Any) -> dict[str, Any]:
@@ -105,25 +118,27 @@ def _replay(policy: Policy, path: Path, *, against: Policy | None, fmt: str, wri
     done = 0
     try:
         with open(path, "rb") as f:
-            for n, raw in enumerate(f, 1):
-                done += len(raw)
+            for n, (raw, length) in enumerate(bounded_lines(f, MAX_LINE), 1):
+                done += length
                 if bar is not None and n % 256 == 0:
                     bar.update(task, completed=done)
-                line = raw.strip()
-                if not line:
+                line = raw.strip() if raw is not None else None
+                if line == b"":
                     continue
                 total += 1
                 try:
+                    if line is None:
+                        raise _TooLong(f"longer than {MAX_LINE:,} bytes: no request is this long")
                     data = json.loads(line)
                     d = new.evaluate(data, apply_state=True, request_id=f"line-{n}", expect_response=False)
                     o = (old.evaluate(data, apply_state=True, request_id=f"line-{n}", expect_response=False)
                          if old is not None else None)
-                except (ValueError, RequestError, RecursionError) as error:
+                except (ValueError, RequestError, RecursionError, _TooLong) as error:
                     bad += 1
-                    msg = (str(error) if isinstance(error, RequestError)
+                    msg = (str(error) if isinstance(error, (RequestError, _TooLong))
                            else "nested too deeply to read" if isinstance(error, RecursionError)
                            else f"not valid JSON: {error}")
-                    if fmt == "jsonl":
+                    if fmt == "jsonl" and bad <= SHOWN_ERRORS:
                         write(json.dumps({"line": n, "error": msg}))
                     continue
                 verdicts[d.verdict] += 1
@@ -148,6 +163,9 @@ def _replay(policy: Policy, path: Path, *, against: Policy | None, fmt: str, wri
             bar.stop()
     code = 2 if bad else 0  # unreadable input: reported line by line, then exit 2
     if fmt != "summary":
+        if bad > SHOWN_ERRORS:
+            typer.echo(f"aigw-policy: `{path}`: {bad:,} of {total:,} lines are no request; "
+                       f"the first {SHOWN_ERRORS} are shown", err=True)
         return None, code
     lines = [f"{total:,} requests" + (f", {bad:,} unreadable" if bad else "")]
     for v, c in verdicts.most_common():

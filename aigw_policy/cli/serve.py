@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..files import read_input
 from ..redact import redact, scrub
 
 
@@ -146,7 +147,7 @@ def serve(
             from ..source import Source
 
             try:
-                text = policy.read_text(encoding="utf-8-sig")
+                text = read_input(policy).decode("utf-8-sig")
                 typer.echo(diagnostics_text(error.diagnostics, {str(policy): Source(text, str(policy))}), err=True)
             except OSError:
                 pass

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ..diagnostics import Diagnostic, Diagnostics, did_you_mean, sort_diagnostics
+from ..files import read_input
 from ..ir import Policy
 from ..source import Source, Span
 from ..env.request import RequestError
@@ -149,7 +150,7 @@ def run_file(path: Path, *, index: bool | None = None) -> FileResult:
     """Run every case of a test file. ``index``: force the rule index on or off (both are
     run by default: the decisions must agree)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_input(path).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         span = Span(0, 0, 1, 1, 1, 1, str(path))
@@ -381,7 +382,7 @@ class _Reader:
         node = keys["request_file"][1]
         file = self.base / str(self.value(node))
         try:
-            return json.loads(file.read_text(encoding="utf-8"))
+            return json.loads(read_input(file).decode("utf-8"))
         except OSError as error:
             self.diags.add("AIGW704", f"cannot read `{file}`: {error.strerror or error}", self.span(node))
         except ValueError as error:

@@ -4,10 +4,13 @@
 never take part in equality) and the two multisets of comments. If either differs it
 refuses with ``AIGW009`` rather than rewrite a policy into one that means something else,
 or lose a comment. Comments are placed by :mod:`.comments`; the layout is in docs/fmt.md.
+The output ends its lines as the input does when all of its lines end alike (``\r\n`` or
+``\r``), else with ``\n``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..diagnostics import Diagnostic, Diagnostics, PolicyError
@@ -18,11 +21,17 @@ from .printer import print_dsl
 
 __all__ = ["format_policy", "print_dsl"]
 
+_BREAK = re.compile(r"\r\n|\r|\n")
+_PRINTED_BREAK = re.compile(r"(?<!\r)\n")
+
 
 def format_policy(text: str, *, name: str | None = None) -> str:
     """The canonical DSL text of ``text``; :class:`PolicyError` if it cannot be formatted.
 
     Parse errors are raised with the parser's diagnostics; warnings do not stop formatting.
+    Lines end as those of ``text`` do when none of them ends in a lone ``\n``, else (all
+    ``\n``, or mixed) with ``\n``; the line breaks inside a multi-line condition are its own
+    and are kept as written (a lone ``\n`` there would otherwise change the CEL's text).
     """
     from ..syntax.dsl import Trivia, read_dsl
 
@@ -30,6 +39,9 @@ def format_policy(text: str, *, name: str | None = None) -> str:
     trivia, again_trivia = Trivia(), Trivia()
     policy = _parse(read_dsl, source, trivia)
     formatted = print_dsl(policy, attach(policy, trivia, text))
+    first_break = _BREAK.search(text)
+    if first_break is not None and first_break.group() != "\n" and not _PRINTED_BREAK.search(text):
+        formatted = _PRINTED_BREAK.sub(first_break.group(), formatted)
     try:
         again = _parse(read_dsl, Source(formatted, name), again_trivia)
     except PolicyError as error:

@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, unquote
 import yaml
 
 from ..diagnostics import Diagnostic, did_you_mean
+from ..files import read_input
 from ..routing.secrets import header_safe
 from ..source import Source
 from .scrub import MIN_SECRET
@@ -147,8 +148,7 @@ def load_keys(path: str | os.PathLike[str], env: Mapping[str, str] | None = None
     """Read a keys file (YAML or JSON); :class:`KeysError` with every problem when malformed."""
     name = os.fspath(path)
     try:
-        with open(name, "rb") as fh:
-            data = fh.read()
+        data = read_input(name)
         text = data.decode("utf-8-sig")
     except OSError as error:
         raise KeysError([Diagnostic.make("AIGW600", f"cannot read the keys file: {error.strerror or error}")],

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..diagnostics import Diagnostic
+from ..files import read_input
 
 __all__ = ["PolicyHolder", "ReloadError"]
 
@@ -51,7 +52,7 @@ class PolicyHolder:
         from ..loader import read
 
         try:
-            data = self.path.read_bytes()
+            data = read_input(self.path)
             self._stamp = _stamp(self.path)
             text = data.decode("utf-8-sig")
         except OSError as error:
@@ -71,7 +72,7 @@ class PolicyHolder:
     def reload(self) -> bool:
         """Load the file again; swap only if it is valid and changed. True when swapped."""
         try:
-            data = self.path.read_bytes()
+            data = read_input(self.path)
         except OSError as error:
             self.logger.error("policy reload: cannot read %s: %s", self.path, error.strerror or error)
             self._report(False)

@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ..files import bounded_lines
 from ..redact import redact
 from .record import COLUMNS, UsageRecord, keep_final
-from .sinks import TABLE, LedgerError, local_path, record_of_row, select
+from .sinks import MAX_RECORD_LINE, TABLE, LedgerError, local_path, record_of_row, select
 
 __all__ = ["Window", "read_ledger"]
 
@@ -133,18 +134,20 @@ def _jsonl(path: str, since: str | None, until: str | None, limit: int | None) -
     and not one record among them is no usage ledger (another file named by mistake): an error
     naming its first line, rather than an empty report."""
     try:
-        fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed below
+        fh = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise LedgerError(f"cannot open ledger `jsonl:{path}`: {exc.strerror}") from None
     found: dict[str, UsageRecord] = {}
     first_bad: tuple[int, str] | None = None
     records = 0
     with fh:
-        for number, line in enumerate(fh, 1):
+        for number, (line, _) in enumerate(bounded_lines(fh, MAX_RECORD_LINE), 1):
             try:
-                rec = UsageRecord.from_dict(json.loads(line))
+                if line is None:
+                    raise ValueError(f"longer than {MAX_RECORD_LINE:,} bytes")
+                rec = UsageRecord.from_dict(json.loads(line.decode("utf-8", "replace")))
             except (ValueError, TypeError, RecursionError) as exc:
-                if first_bad is None and line.strip():
+                if first_bad is None and (line is None or line.strip()):
                     first_bad = (number, str(exc)[:120])
                 continue
             records += 1

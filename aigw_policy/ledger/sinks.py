@@ -18,11 +18,16 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ..files import bounded_lines
 from ..limits.sqlite_open import open_sqlite
 from ..providers.usage import TOKEN_FIELDS
 from ..redact import redact
 from .errors import LedgerError
 from .record import COLUMNS, PENDING, UsageRecord, keep_final, wrong_field
+
+MAX_RECORD_LINE = 1024 * 1024
+"""Bytes past which a JSONL ledger line is no record (records are a few hundred bytes): it is
+skipped as it is read, never held whole."""
 
 _QCOLS = ", ".join(f'"{c}"' for c in COLUMNS)  # quoted: `user` is reserved in PostgreSQL
 
@@ -92,13 +97,15 @@ class JsonlSink:
         too big for that belongs in SQLite or PostgreSQL, whose reads use the time index."""
         found: dict[str, UsageRecord] = {}
         try:
-            fh = open(self.path, encoding="utf-8", errors="replace")
+            fh = open(self.path, "rb")
         except FileNotFoundError:
             return
         with fh:
-            for line in fh:
+            for line, _ in bounded_lines(fh, MAX_RECORD_LINE):
+                if line is None:
+                    continue  # longer than any record
                 try:
-                    rec = UsageRecord.from_dict(json.loads(line))
+                    rec = UsageRecord.from_dict(json.loads(line.decode("utf-8", "replace")))
                 except (ValueError, TypeError, RecursionError):
                     continue  # a torn line from a killed writer
                 if (since is not None and rec.time < since) or (until is not None and rec.time >= until):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
+from ..analysis.free_vars import ACTIVATION_READS
 from ..env.docs import LIMIT_FIELDS
 from ..ir import Policy
 from ..ir.actions import ACTIONS
@@ -35,7 +36,8 @@ def complete(context: Context, policy: Policy | None, dsl: bool, edit: types.Ran
         return _cel_members(namespace, edit)
     slot = context.slot
     if slot == "type" or (slot == "rule" and dsl):
-        items = [_item(t, K.Class, ACTIONS[t].DOC, edit) for t in sorted(ACTIONS)]
+        items = [_item(t, K.Class, ACTIONS[t].DOC, edit) for t in sorted(ACTIONS)
+                 if context.phase is None or context.phase in ACTIONS[t].PHASES]
         if slot == "rule":
             items += [_item(w, K.Keyword, "", edit) for w in ("when", "on-error")]
         return items
@@ -58,7 +60,10 @@ def complete(context: Context, policy: Policy | None, dsl: bool, edit: types.Ran
         if choices:
             return [_item(c, K.Value, "", edit) for c in choices]
     if context.cel_prefix is not None or slot in ("value", "other"):
-        return _cel_members("", edit)
+        items = _cel_members("", edit)
+        if context.phase in ("on_tcp_connect", "on_http_request"):  # no response yet (lint: AIGW404)
+            items = [i for i in items if i.label != "res" and not ACTIVATION_READS.get(i.label, "").startswith("res.")]
+        return items
     return []
 
 

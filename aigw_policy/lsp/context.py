@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from ..ir.actions import ACTIONS
+from ..syntax.dsl import PHASE_WORDS
 
 __all__ = ["Context", "context_at", "word_at"]
 
@@ -38,6 +39,8 @@ class Context:
     """A dotted name being typed (``ai.mo``), when the cursor may be in CEL."""
     limit_field: bool = False
     """After ``limits["NAME"].``: a field of a limit's state."""
+    phase: str | None = None
+    """The phase of the rule the cursor is in (``on_http_request``, ...), if known."""
 
 
 def word_at(text: str, offset: int, chars: str = r"[\w.-]") -> tuple[int, int]:
@@ -58,8 +61,9 @@ def context_at(text: str, offset: int, dsl: bool) -> Context:
     line = text[line_start:offset]
     limit = _LIMIT_KEY.search(line)
     cel = _CEL_NAME.search(line)
-    context = _dsl(text, offset, line_start) if dsl else _yaml(text, offset, line_start)
-    return replace(context, limit_prefix=limit.group(2) if limit else None,
+    context, phase = (_dsl(text, offset, line_start), _dsl_phase(text, offset)) if dsl else \
+        (_yaml(text, offset, line_start), _yaml_phase(text, line_start))
+    return replace(context, phase=phase, limit_prefix=limit.group(2) if limit else None,
                    cel_prefix=cel.group() if cel and not limit else None,
                    limit_field=_LIMIT_FIELD.search(line) is not None)
 
@@ -98,6 +102,15 @@ def _frames(text: str, end: int) -> list[tuple[str, str, int]]:
             boundary = i + 1
         i += 1
     return stack
+
+
+def _dsl_phase(text: str, offset: int) -> str | None:
+    """``on request {`` / ``on response {`` around the cursor: its phase."""
+    for bracket, head, _ in _frames(text, offset):
+        words = head.split()
+        if bracket == "{" and len(words) == 2 and words[0] == "on":
+            return PHASE_WORDS.get(words[1])
+    return None
 
 
 def _dsl(text: str, offset: int, line_start: int) -> Context:
@@ -198,6 +211,15 @@ def _item_type(lines: list[str], config_line: int, column: int) -> str | None:
 def _type_value(line: str) -> str | None:
     m = re.search(r"type\s*:\s*[\"']?([\w-]+)", line)
     return m.group(1) if m else None
+
+
+def _yaml_phase(text: str, line_start: int) -> str | None:
+    """The last top-level ``on_*:`` key before the cursor's line: its phase."""
+    found = _YAML_PHASE.findall(text, 0, line_start)
+    return found[-1] if found else None
+
+
+_YAML_PHASE = re.compile(r"""^["']?(on_tcp_connect|on_http_request|on_http_response)["']?\s*:""", re.M)
 
 
 def _yaml(text: str, offset: int, line_start: int) -> Context:

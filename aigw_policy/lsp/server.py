@@ -54,34 +54,44 @@ class _Documents:
         encoding = self.server.workspace.position_encoding
         return str(getattr(encoding, "value", encoding) or "utf-16")
 
-    def form(self, uri: str) -> Document:
-        if uri not in self.forms:
-            self.forms[uri] = document_of(uri, self.server.workspace.get_text_document(uri).language_id)
-        return self.forms[uri]
-
     def is_open(self, uri: str) -> bool:
-        """Whether the editor opened ``uri``: only open documents are answered for (pygls
-        would read any other from the disk, a missing file or ``/dev/zero`` alike)."""
-        return unquote(uri) in self.server.workspace.text_documents
+        return self.opened(uri) is not None
 
-    def text(self, uri: str) -> tuple[str, int | None]:
-        document = self.server.workspace.get_text_document(uri)
-        return document.source, document.version
+    def opened(self, uri: str) -> tuple[Document, str, int | None] | None:
+        """The form, text and version of ``uri`` if the editor has it open, else None. Only
+        open documents are answered for, and a document may close while a request awaits
+        its lint: pygls would read any other from the disk (a missing file was an internal
+        error, ``/dev/zero`` a read without end, any other file not what the editor shows)."""
+        document = self.server.workspace.text_documents.get(unquote(uri))
+        if document is None:
+            return None
+        if uri not in self.forms:  # the URI written otherwise than when it was opened
+            self.forms[uri] = document_of(uri, document.language_id)
+        return self.forms[uri], document.source, document.version
 
-    async def _run(self, uri: str, text: str, version: int | None) -> Analysis:
+    def text(self, uri: str) -> str | None:
+        now = self.opened(uri)
+        return None if now is None else now[1]
+
+    async def _run(self, form: Document, text: str, version: int | None) -> Analysis:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.worker, analyse, self.lint, self.form(uri), text, version)
+        return await loop.run_in_executor(self.worker, analyse, self.lint, form, text, version)
 
-    async def current(self, uri: str) -> Analysis:
-        """The lint of the document's text as it is now (linted now if it is not yet)."""
-        text, version = self.text(uri)
+    async def current(self, uri: str) -> tuple[Document, Analysis] | None:
+        """The document's form and the lint of its text as it is now (linted now if it is
+        not yet), None if it is not open. The answer stands for the text the request was
+        asked of, even if the document changed or closed while it was linted."""
+        now = self.opened(uri)
+        if now is None:
+            return None
+        form, text, version = now
         known = self.analyses.get(uri)
         if known is not None and known.text == text:
-            return known
-        analysis = await self._run(uri, text, version)
-        if self.text(uri)[0] == text:
+            return form, known
+        analysis = await self._run(form, text, version)
+        if self.text(uri) == text:
             self.analyses[uri] = analysis
-        return analysis
+        return form, analysis
 
     def latest(self, uri: str) -> Analysis | None:
         return self.analyses.get(uri)
@@ -95,13 +105,16 @@ class _Documents:
     async def _lint_later(self, uri: str, delay: float) -> None:
         if delay:
             await asyncio.sleep(delay)
-        text, version = self.text(uri)
+        now = self.opened(uri)
+        if now is None:
+            return
+        form, text, version = now
         known = self.analyses.get(uri)  # a hover may have linted this text already
         if known is not None and known.text == text:
             analysis = replace(known, version=version)
         else:
-            analysis = await self._run(uri, text, version)
-        if uri not in self.forms or self.text(uri)[0] != text:
+            analysis = await self._run(form, text, version)
+        if self.text(uri) != text:
             return  # closed, or changed while it ran: the newer run publishes
         self.analyses[uri] = analysis
         self.publish(uri, analysis)
@@ -172,11 +185,11 @@ def _build(lint: Linter) -> tuple[LanguageServer, _Documents]:
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: LanguageServer, params: types.HoverParams) -> types.Hover | None:
-        if not docs.is_open(params.text_document.uri):
+        current = await docs.current(params.text_document.uri)
+        if current is None:
             return None
-        analysis = await docs.current(params.text_document.uri)
+        form, analysis = current
         lines = analysis.lines(docs.encoding())
-        form = docs.form(params.text_document.uri)
         found = hover_at(analysis.text, lines.offset(params.position), form.is_dsl, analysis.policy)
         if found is None:
             return None
@@ -188,39 +201,42 @@ def _build(lint: Linter) -> tuple[LanguageServer, _Documents]:
                     types.CompletionOptions(trigger_characters=[".", "[", '"', "'", ":", " "]))
     def completion(ls: LanguageServer, params: types.CompletionParams) -> types.CompletionList:
         uri = params.text_document.uri
-        if not docs.is_open(uri):
+        now = docs.opened(uri)
+        if now is None:
             return types.CompletionList(is_incomplete=False, items=[])
-        text, _ = docs.text(uri)
+        form, text, _ = now
         lines = Lines(text, docs.encoding())
         offset = lines.offset(params.position)
         typed = re.search(r"[\w-]*$", text[max(0, offset - 200):offset]).group()  # type: ignore[union-attr]
         edit = types.Range(lines.position(offset - len(typed)), params.position)
         latest = docs.latest(uri)
-        form = docs.form(uri)
         items = complete(context_at(text, offset, form.is_dsl), latest.policy if latest else None, form.is_dsl, edit)
         return types.CompletionList(is_incomplete=False, items=items)
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     async def definition(ls: LanguageServer, params: types.DefinitionParams) -> types.Location | None:
-        if not docs.is_open(params.text_document.uri):
+        current = await docs.current(params.text_document.uri)
+        if current is None:
             return None
-        analysis = await docs.current(params.text_document.uri)
+        analysis = current[1]
         lines = analysis.lines(docs.encoding())
         span = definition_at(analysis.policy, analysis.text, lines.offset(params.position))
         return types.Location(params.text_document.uri, lines.range(span)) if span is not None else None
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     async def document_symbol(ls: LanguageServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
-        if not docs.is_open(params.text_document.uri):
+        current = await docs.current(params.text_document.uri)
+        if current is None:
             return []
-        analysis = await docs.current(params.text_document.uri)
+        analysis = current[1]
         return symbols(analysis.policy, analysis.lines(docs.encoding()))
 
     @server.feature(types.TEXT_DOCUMENT_FORMATTING)
     def formatting(ls: LanguageServer, params: types.DocumentFormattingParams) -> list[types.TextEdit]:
-        if not docs.is_open(params.text_document.uri):
+        now = docs.opened(params.text_document.uri)
+        if now is None:
             return []
-        text, _ = docs.text(params.text_document.uri)
-        return format_edits(docs.form(params.text_document.uri), text, Lines(text, docs.encoding()))
+        form, text, _ = now
+        return format_edits(form, text, Lines(text, docs.encoding()))
 
     return server, docs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..files import read_input
 from .errors import ProviderError
 from .prices import PriceBook
 
@@ -13,7 +14,7 @@ def load_price_file(path: str | Path, *, use_library: bool = True) -> PriceBook:
     """``{"models": {"gpt-4o": {"input": 2.5, "output": 10, "cached_input": 1.25}}}``."""
     p = Path(path)
     try:
-        text = p.read_bytes().decode("utf-8-sig")
+        text = read_input(p).decode("utf-8-sig")
     except OSError as exc:
         raise ProviderError("bad-override", f"cannot read price file `{p}`: {exc.strerror}") from None
     except UnicodeDecodeError as exc:

@@ -59,3 +59,35 @@ def test_a_file_without_one_record_is_no_ledger(tmp_path: Path) -> None:
     assert list(read_ledger(f"jsonl:{empty}")) == []  # a ledger nothing was written to yet
     result = CliRunner().invoke(app, ["usage", "--ledger", f"jsonl:{other}"])
     assert result.exit_code == 2 and "is not a usage ledger" in result.output, result.output
+
+
+@pytest.mark.parametrize("reader", ["cli", "sink"])
+def test_a_line_longer_than_any_record_is_skipped_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             reader: str) -> None:
+    """A line past ``MAX_RECORD_LINE`` (``/dev/zero``, a binary file) is no record, read in
+    pieces of at most that many bytes, never held whole (it took all memory)."""
+    from aigw_policy import files
+    from aigw_policy.ledger import reader as reader_module
+    from aigw_policy.ledger import sinks
+
+    held: list[int] = []
+    real = files.bounded_lines
+
+    def counting(f, limit):  # type: ignore[no-untyped-def]
+        for line, length in real(f, 1000):
+            held.append(len(line or b""))
+            yield line, length
+
+    monkeypatch.setattr(reader_module, "bounded_lines", counting)
+    monkeypatch.setattr(sinks, "bounded_lines", counting)
+    good = make_record("r0", time=NOW, identity={"key": "k"})
+    path = tmp_path / "u.jsonl"
+    path.write_bytes(b"\0" * 50_000 + b"\n" + json.dumps(good.to_dict()).encode() + b"\n" + b"{" * 50_000)
+    got = list(read_ledger(f"jsonl:{path}")) if reader == "cli" else list(sinks.JsonlSink(str(path)).read())
+    assert [r.request_id for r in got] == ["r0"]
+    assert held and max(held) <= 1000
+    only_long = tmp_path / "long.jsonl"
+    only_long.write_bytes(b"\0" * 50_000)
+    if reader == "cli":
+        with pytest.raises(LedgerError, match="line 1 is no usage record \\(longer than"):
+            list(read_ledger(f"jsonl:{only_long}"))

@@ -81,6 +81,7 @@ def test_no_hover_on_nothing(server: LspClient) -> None:
 
 
 YAML_CONFIG = 'on_http_request:\n  - name: r\n    actions:\n      - type: %s\n        config:\n          %s\n'
+REQUEST_ACTIONS = {t for t, a in ACTIONS.items() if "on_http_request" in a.PHASES}
 COMPLETIONS = [
     # (document with cursor, language, labels that must be offered, labels that must not)
     (RULE % "when ai.|", "aigw", ["model", "provider", "input_tokens", "usage"], ["team"]),
@@ -90,7 +91,7 @@ COMPLETIONS = [
     (LIMITED % 'limits["|', "aigw", ["team-tpm"], ["model"]),
     (LIMITED % 'limits["team-tpm"].|', "aigw", ["remaining", "limited", "reset_after"], ["team-tpm", "model"]),
     (RULE % 'set-vars { vars: [{ route: "x" }] }\n    }\n    rule "b" {\n      when vars.|', "aigw", ["route"], ["model"]),
-    (RULE % "|", "aigw", sorted(ACTIONS) + ["when"], []),
+    (RULE % "|", "aigw", sorted(REQUEST_ACTIONS) + ["when"], sorted(set(ACTIONS) - REQUEST_ACTIONS)),
     (RULE % "token-limit { |", "aigw", ["name", "capacity", "rate", "bucket_key"], ["status_code"]),
     (RULE % "token-limit { name: \"x\", rate: |", "aigw", ["1m", "30s"], []),
     (RULE % "usage-cap { unit: |", "aigw", ["tokens", "usd", "requests"], []),
@@ -99,7 +100,8 @@ COMPLETIONS = [
     (YAML_CONFIG % ("rate-limit", "|"), "yaml", ["capacity", "rate", "algorithm"], ["status_code"]),
     (YAML_CONFIG % ("rate-limit", "algorithm: |"), "yaml", ["sliding_window", "token_bucket"], []),
     (YAML_CONFIG % ("ai-gateway", "providers:\n            - id: x\n              |"), "yaml", ["base_url", "api_keys", "models"], ["failover_on"]),
-    ('on_http_request:\n  - name: r\n    actions:\n      - type: |\n', "yaml", sorted(ACTIONS), []),
+    ('on_http_request:\n  - name: r\n    actions:\n      - type: |\n', "yaml", sorted(REQUEST_ACTIONS),
+     sorted(set(ACTIONS) - REQUEST_ACTIONS)),
     ('on_http_request:\n  - name: r\n    |\n', "yaml", ["expressions", "actions", "on_error"], []),
     ('|\n', "yaml", ["on_http_request", "default"], []),
     ('on_http_request:\n  - expressions: ["identity.|"]\n', "yaml", ["team", "tier"], []),
