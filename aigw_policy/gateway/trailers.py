@@ -12,7 +12,11 @@ connection closed.
 
 The trailers are what llhttp reads after a chunk header that no body and no chunk end
 followed: the last chunk's (size 0). A chunk whose data has not come yet looks the same until
-its first byte does, which resets the count.
+its first byte does, which resets the count. llhttp tells no offsets, so the read in which
+that chunk header was parsed is not counted (most of it may be the body before it: counting
+it refused a 60 KiB trailer, and could refuse a plain chunked body whose read ended just
+after a chunk header): the bytes of the reads after it are. The bound is then 64 KiB past one
+read (the event loop reads at most 256 KiB at a time), which still ends an endless trailer.
 """
 
 from __future__ import annotations
@@ -30,11 +34,14 @@ class BoundedTrailers:
     max_trailer_bytes = 0
     max_trailer_fields = 0
     _in_chunk = False  # a chunk header was parsed; no body byte and no chunk end since
+    _counting = False  # a read after the one that held that chunk header was parsed
     _trailing = 0
     _too_many = False  # the trailers that ended the body in one read held too many fields
 
     def on_chunk_header(self) -> None:
         self._in_chunk = True
+        self._counting = False
+        self._trailing = 0
 
     def on_chunk_complete(self) -> None:
         if self._in_chunk and len(self.headers) > self.max_trailer_fields:
@@ -52,5 +59,8 @@ class BoundedTrailers:
         after each read was parsed, while :attr:`_in_chunk` or :attr:`_too_many`)."""
         if self._too_many:
             return True
-        self._trailing += read
+        if self._counting:
+            self._trailing += read
+        else:  # the read that held the chunk header: what in it came before is not known
+            self._counting = True
         return self._trailing > self.max_trailer_bytes or len(self.headers) > self.max_trailer_fields

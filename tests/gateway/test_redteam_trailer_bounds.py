@@ -86,3 +86,30 @@ def test_trailers_are_bounded_as_a_head(gw: Any, stub: Any, trailers: bytes, sta
     status = int(answer[9:12]) if answer.startswith(b"HTTP/1.1 ") and answer[9:12].isdigit() else 0
     assert status in allowed, answer[:200]
     assert len(stub.app.seen) == before + (status == 200)  # refused: nothing upstream
+
+
+def _chunks_split_after_a_header() -> Iterator[bytes]:
+    # ~200 KB of one chunk and the next chunk's header in one write: the read that parses that
+    # header holds far more than 64 KiB, none of it trailers; the next chunk's data comes later
+    half = len(CHAT) // 2
+    yield HEAD + b"%x\r\n" % half + CHAT[:half] + b"\r\n" + b"%x\r\n" % (len(CHAT) - half)
+    yield CHAT[half:] + b"\r\n0\r\n\r\n"
+
+
+def _trailers_after_a_large_read(trailers: bytes) -> Iterator[bytes]:
+    # the body's last 100 KB, the last chunk and a 60 KiB trailer in one write
+    tail = len(CHAT) - 100_000
+    yield HEAD + b"%x\r\n" % len(CHAT) + CHAT[:tail]
+    yield CHAT[tail:] + b"\r\n0\r\n" + trailers + b"\r\n"
+
+
+@pytest.mark.parametrize("pieces", [
+    pytest.param(_chunks_split_after_a_header, id="a chunk header at the end of a large read"),
+    pytest.param(lambda: _trailers_after_a_large_read(b"x-t: " + b"a" * 60_000 + b"\r\n"),
+                 id="a 60 KiB trailer in the read of the body's end"),
+])
+def test_what_came_before_a_chunk_header_is_no_trailer(gw: Any, stub: Any, pieces: Any) -> None:
+    before = len(stub.app.seen)
+    answer = _send(gw.port, pieces())
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert len(stub.app.seen) == before + 1
