@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import socket
 import threading
@@ -175,6 +176,14 @@ def ledger_records(path: Path, request_id: str | None = None, timeout: float = W
                                      for r in records) or time.monotonic() > deadline:
             return records
         time.sleep(0.02)
+
+
+def ledger_lines(path: Path) -> list[dict[str, Any]]:
+    """Every record of a JSONL ledger, intents included, in file order: only whole lines, since
+    a reader polling while ``serve`` writes can meet the last line half written."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_bytes().split(b"\n")[:-1] if line.strip()]
 
 
 def team_used(gateway: Any, team: str, limit: str = "team-tpm") -> float:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import httpx
 import pytest
 
-from .conftest import WAIT, record_of, team_used
+from .conftest import WAIT, record_of, team_used, ledger_lines
 from .stub import GEMINI_USAGE
 
 BODY = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
@@ -104,7 +103,7 @@ def test_disconnect_before_answer_releases(gateway: Any, gateway_files: Any) -> 
                    timeout=httpx.Timeout(10, read=0.3))
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
-        records = [r for r in (json.loads(x) for x in gateway_files["ledger"].read_text().splitlines() if x.strip())
+        records = [r for r in ledger_lines(gateway_files["ledger"])
                    if r.get("aigw.verdict") != "pending"]  # the final record, not the intent
         if any(r.get("gen_ai.request.model") == "slow-2" for r in records):
             break

@@ -11,7 +11,6 @@ limits are charged once, with what was served."""
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from typing import Any
@@ -21,7 +20,7 @@ import pytest
 
 from aigw_policy.limits.model import Charge
 
-from .conftest import policy_gateway, record_of, routed_policy
+from .conftest import policy_gateway, record_of, routed_policy, ledger_lines
 from .raw_upstream import Peer, RawUpstream, chunked, serve
 from .test_routing_first_event import CLIENT_KEY, HEAD, MESSAGE_EVENTS
 
@@ -101,7 +100,7 @@ def test_an_error_or_a_cut_after_message_start_fails_over(opening: str, then: st
 
 
 def _records(gw: Any) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in gw.ledger.read_text().splitlines() if line.strip()]
+    return ledger_lines(gw.ledger)
 
 
 def test_an_error_after_content_is_served_and_charged_once() -> None:

@@ -7,7 +7,6 @@ stream's usage: the total after all the cuts is the sum of what each ledger reco
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -15,7 +14,7 @@ import openai
 
 from aigw_policy.limits.model import Charge
 
-from .conftest import policy_gateway, record_of, routed_policy
+from .conftest import policy_gateway, record_of, routed_policy, ledger_lines
 from .raw_upstream import Peer, RawUpstream, chunked, serve
 from .test_routing_first_event import CLIENT_KEY, HEAD, _events
 
@@ -65,7 +64,7 @@ def test_a_stream_cut_anywhere_is_served_once_and_charged_once() -> None:
                 assert failed or text == "first"
             seen.add(text)
             charged += rec["gen_ai.usage.input_tokens"] + rec["gen_ai.usage.output_tokens"]
-        records = [json.loads(line) for line in gw.ledger.read_text().splitlines() if line.strip()]
+        records = ledger_lines(gw.ledger)
         finals = [r for r in records if r["aigw.verdict"] != "pending"]
         assert len(finals) == len(cuts) == len({r["aigw.request.id"] for r in finals})
         engine = gw.app.holder.current

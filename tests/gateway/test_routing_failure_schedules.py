@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 
 from aigw_policy.limits.model import Charge
 
-from .conftest import WAIT, policy_gateway, record_of, routed_policy
+from .conftest import WAIT, policy_gateway, record_of, routed_policy, ledger_lines
 from .raw_upstream import Peer, RawUpstream, chunked
 from .test_routing_stream_end import _policy as _gemini_policy
 
@@ -323,8 +323,8 @@ def _log_line(gw: Any, rid: str) -> dict[str, Any]:
 
 
 def _finals(gw: Any, rid: str) -> list[dict[str, Any]]:
-    return [r for line in gw.ledger.read_text().splitlines() if line.strip()
-            if (r := json.loads(line))["aigw.request.id"] == rid and r["aigw.verdict"] != "pending"]
+    return [r for r in ledger_lines(gw.ledger)
+            if r["aigw.request.id"] == rid and r["aigw.verdict"] != "pending"]
 
 
 def _request(gw: Any, stream: bool) -> tuple[int, bytes, str]:

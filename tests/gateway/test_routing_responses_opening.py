@@ -22,7 +22,7 @@ import pytest
 
 from aigw_policy.limits.model import Charge
 
-from .conftest import policy_gateway, record_of, routed_policy
+from .conftest import policy_gateway, record_of, routed_policy, ledger_lines
 from .raw_upstream import Peer, RawUpstream, chunked, serve
 
 KEY = "sk-gw-responses-opening"
@@ -88,8 +88,7 @@ def _used(gw: Any) -> float:
 
 
 def _finals(gw: Any) -> list[dict[str, Any]]:
-    return [r for line in gw.ledger.read_text().splitlines() if line.strip()
-            if (r := json.loads(line))["aigw.verdict"] != "pending"]
+    return [r for r in ledger_lines(gw.ledger) if r["aigw.verdict"] != "pending"]
 
 
 @pytest.mark.parametrize("failure", [FAILED, ERROR], ids=["response.failed", "error"])

@@ -31,7 +31,7 @@ import pytest
 
 from aigw_policy.limits.model import Charge
 
-from .conftest import WAIT, policy_gateway, routed_policy
+from .conftest import WAIT, policy_gateway, routed_policy, ledger_lines
 from .raw_upstream import Peer, RawUpstream
 from .test_routing_failure_schedules import (USAGE, _ant_events, _ant_message, _completion, _events, _text)
 
@@ -226,7 +226,7 @@ def _used(gw: Any) -> float:
 
 
 def _finals(gw: Any, since: int) -> list[dict[str, Any]]:
-    lines = [json.loads(line) for line in gw.ledger.read_text().splitlines()[since:] if line.strip()]
+    lines = ledger_lines(gw.ledger)[since:]
     return [r for r in lines if r["aigw.verdict"] != "pending"]
 
 
@@ -240,7 +240,7 @@ def _wait_until(check: Any) -> bool:
 
 
 def _ledger_lines(gw: Any) -> int:
-    return len(gw.ledger.read_text().splitlines()) if gw.ledger.exists() else 0
+    return len(ledger_lines(gw.ledger))
 
 
 def _log_attempts(gw: Any, rid: str) -> list[dict[str, Any]]:
