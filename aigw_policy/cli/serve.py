@@ -202,8 +202,11 @@ def serve(
     try:
         # no `server: uvicorn` on every answer: what runs the gateway is nobody's business
         # (and an upstream's own `server` is not passed on either: proxy.ANSWER_OWN)
+        # ws="none": a WebSocket upgrade is a request the gateway judges (and refuses, being no
+        # model call), never one uvicorn takes over because `websockets` or `wsproto` happens to
+        # be installed (google-genai pulls `websockets` in)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
-                    timeout_graceful_shutdown=10,
+                    timeout_graceful_shutdown=10, ws="none",
                     http=header_timeout_protocol(header_timeout, app.server_event, max_connections=cap),
                     timeout_keep_alive=keep_alive,
                     server_header=False, **forwarded(forwarded_allow_ips))

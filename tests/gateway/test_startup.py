@@ -192,3 +192,13 @@ def test_serve_does_not_name_its_server(policy: Path, served: dict[str, Any]) ->
     result = serve(["-p", str(policy), "--upstream", "http://127.0.0.1:9"])
     assert result.exit_code == 0, result.output
     assert served["server_header"] is False
+
+
+def test_serve_takes_over_no_websocket_upgrade(policy: Path, served: dict[str, Any]) -> None:
+    """uvicorn hands an `Upgrade: websocket` request to its own WebSocket protocol whenever
+    `websockets` or `wsproto` is installed (google-genai pulls `websockets` in): the request then
+    never reaches the gateway's refusal of upgrades (tests/gateway/test_redteam_upgrade.py, whose
+    server runs with the same setting). serve switches uvicorn's WebSocket support off."""
+    result = serve(["-p", str(policy), "--upstream", "http://127.0.0.1:9"])
+    assert result.exit_code == 0, result.output
+    assert served["ws"] == "none"
