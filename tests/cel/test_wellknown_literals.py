@@ -18,6 +18,7 @@ answer, checked and unchecked (values compared whole, outcomes by kind).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ from test_differential_wave16 import c  # cel-cpp, None where it is not installe
 from test_differential_wave26 import mine, ours, theirs
 
 from aigw_policy import cel
+from aigw_policy.cel import CelError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))
 from run import run_test, to_value  # noqa: E402  (tests/conformance/run.py)
@@ -74,3 +76,28 @@ def test_row_is_cel_cpps_answer(cpp: None, section: str, row: dict) -> None:
             continue
         assert mine_out == ("value", mine(to_value(row["value"]))), (expr, checked, mine_out)
         assert cpp_out == mine_out, (expr, checked, mine_out, cpp_out)
+
+
+# host values inside a JSON literal are read as a `dyn` value is where it is taken out --------
+_HOST = [
+    ((1, 2), [1.0, 2.0]),  # a tuple is a list
+    ({"a": (1,)}, {"a": [1.0]}),
+    (2**70, 2.0**70),  # an int past 64 bits is a JSON number's double, not its text
+    (-(2**64), -(2.0**64)),
+    (2**60, str(2**60)),  # a CEL int past 2^53 - 1 is its text
+    (dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc), CelError),  # no CEL value under `dyn`
+    ({1, 2}, CelError),
+    ({1: "a"}, CelError),  # a JSON object's keys are strings
+]
+
+
+@pytest.mark.parametrize(("host", "want"), _HOST, ids=[repr(h)[:30] for h, _ in _HOST])
+def test_host_values_inside_json_literals(host: object, want: object) -> None:
+    for expr in ("google.protobuf.ListValue{values: y}", "google.protobuf.Struct{fields: {'k': y[0]}}"):
+        prog = cel.compile(expr, {"y": "list(dyn)"})
+        if want is CelError:
+            with pytest.raises(CelError):
+                prog({"y": [host]})
+            continue
+        got = prog({"y": [host]})
+        assert got == ([want] if expr.startswith("google.protobuf.ListValue") else {"k": want}), (expr, got)

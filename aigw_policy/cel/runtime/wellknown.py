@@ -11,6 +11,7 @@ import math
 import struct
 
 from .checks import check_dur, check_ts, type_name
+from .host import dyn_value
 from .values import NS, CelError, Duration, Optional, Timestamp, UInt, format_duration, format_timestamp
 
 _P = "google.protobuf."
@@ -104,7 +105,9 @@ def _time(kind: str, seconds: int, nanos: int) -> Timestamp | Duration:
 def to_json(v: object) -> object:
     """A CEL value as a ``google.protobuf.Value`` holds it (protobuf's JSON mapping): numbers
     are doubles (an integer past 2^53 - 1 its decimal text), bytes base64, a duration or
-    timestamp its JSON text, maps with string keys."""
+    timestamp its JSON text, maps with string keys. A host value inside is read as a ``dyn``
+    one is where it is taken out (a tuple as a list, an int past 64 bits as a double)."""
+    v = dyn_value(v)
     t = type(v)
     if v is None or t is bool or t is str or t is float:
         return v
@@ -116,7 +119,7 @@ def to_json(v: object) -> object:
         return format_duration(v)  # type: ignore[arg-type]
     if t is Timestamp:
         return format_timestamp(v)  # type: ignore[arg-type]
-    if isinstance(v, list):
+    if isinstance(v, (list, tuple)):  # a host tuple is a list (docs/cel.md)
         return [to_json(e) for e in v]
     if isinstance(v, dict):
         out = {}
