@@ -148,9 +148,7 @@ def to_type(t: dict) -> Type:
         if t["message_type"] in _MESSAGES:
             return _MESSAGES[t["message_type"]]
         raise Unsupported("protobuf message types")
-    if "wrapper" in t:
-        return DYN
-    return DYN
+    return DYN  # `dyn`, or a `wrapper` (nullable: `dyn`, as a wrapper literal is typed)
 
 
 class Unsupported(Exception):
