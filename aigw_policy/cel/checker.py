@@ -17,7 +17,8 @@ from .decls import Overload, standard
 from .macro_args import macro_arg_error
 from ..diagnostics import Diagnostic, did_you_mean
 from .foreign_names import function_help, name_help
-from .names import candidates, qualified_name, resolve
+from .names import candidates, message_name, qualified_name, resolve
+from .wellknown import field_problem, literal_type
 from .types import (
     BOOL, BYTES, DOUBLE, DURATION, DYN, INT, NULL, STRING, TIMESTAMP, UINT, Type, list_of,
     map_of, opaque, optional_of, type_of,
@@ -332,7 +333,16 @@ class _Checker:
         return join(a, b) if "null" in (a.kind, b.kind) else DYN
 
     def c_CreateStruct(self, node: ast.CreateStruct) -> Type:
-        return self.error(CODE_TYPE, f"message type `{node.type_name}` is not supported", node)
+        name = message_name(self.container, node.type_name)  # a well-known type, else unsupported
+        if name is None:
+            return self.error(CODE_TYPE, f"message type `{node.type_name}` is not supported", node)
+        for f in node.fields:
+            t = self.subst.apply(self.check(f.value))
+            t = self.optional_value(t, f.value) if f.optional else t
+            problem = field_problem(name, f.name, t, lambda want, got: unify(want, got, self.subst.copy()))
+            if problem:
+                self.error(CODE_TYPE, problem, f.value)
+        return literal_type(name)
 
     def fresh(self) -> Type:
         self._fresh += 1

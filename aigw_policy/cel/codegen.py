@@ -19,7 +19,7 @@ from . import ast
 from .fastops import fast_binary, fast_dyn, no_str_index
 from .iteration import elements_unread
 from .macro_args import MACROS, macro_arg_error
-from .names import candidates, qualified_name, resolve
+from .names import candidates, message_name, qualified_name, resolve
 from .runtime import stdlib
 from .runtime.host import inline_class
 from .runtime.checks import TYPES
@@ -320,7 +320,11 @@ class _Gen:
         return "_mkmap((" + "".join(p + ", " for p in parts) + "))"
 
     def e_CreateStruct(self, node: ast.CreateStruct) -> str:
-        raise CompileError(f"message construction `{node.type_name}{{...}}` is not supported", node.span)
+        name = message_name(self.container, node.type_name)  # a well-known type, else unsupported
+        if name is None:
+            raise CompileError(f"message construction `{node.type_name}{{...}}` is not supported", node.span)
+        inits = "".join(f"({f.name!r}, {self.expr(f.value)}, {f.optional}), " for f in node.fields)
+        return f"_wkt({name!r}, ({inits}))"
 
     # -- calls ---------------------------------------------------------------------------
     def is_bool(self, node: ast.Expr) -> bool:

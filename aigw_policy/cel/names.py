@@ -11,8 +11,9 @@ import re
 from collections.abc import Container
 
 from . import ast
+from .runtime.wellknown import FIELDS
 
-__all__ = ["candidates", "qualified_name", "resolve"]
+__all__ = ["candidates", "message_name", "qualified_name", "resolve"]
 
 _IDENT = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
 
@@ -54,3 +55,9 @@ def resolve(container: str, dotted: str, declared: Container[str]) -> tuple[str,
             if cand in declared:
                 return cand, n
     return None
+
+
+def message_name(container: str, type_name: str) -> str | None:
+    """The well-known protobuf message (``runtime/wellknown.py``) ``type_name`` means inside
+    ``container``, or None: no other message type is supported."""
+    return next((c for c in candidates(container, type_name) if c in FIELDS), None)

@@ -113,7 +113,10 @@ def _json(x):  # type: ignore[no-untyped-def]
 
 _MESSAGES = {"google.protobuf.Duration": DURATION, "google.protobuf.Timestamp": TIMESTAMP,
              "google.protobuf.Any": DYN, "google.protobuf.Value": DYN, "google.protobuf.Struct": map_of(STRING, DYN),
-             "google.protobuf.ListValue": list_of(DYN)}
+             "google.protobuf.ListValue": list_of(DYN),
+             **{f"google.protobuf.{w}Value": DYN for w in ("Bool", "Bytes", "Double", "Float", "Int32", "Int64",
+                                                           "UInt32", "UInt64", "String")}}
+"""A wrapper is nullable: ``dyn`` as its literal is typed (aigw_policy/cel/wellknown.py)."""
 
 
 _PRIM = {"BOOL": BOOL, "INT64": INT, "UINT64": UINT, "DOUBLE": DOUBLE, "STRING": STRING, "BYTES": BYTES}
@@ -145,9 +148,7 @@ def to_type(t: dict) -> Type:
         if t["message_type"] in _MESSAGES:
             return _MESSAGES[t["message_type"]]
         raise Unsupported("protobuf message types")
-    if "wrapper" in t:
-        raise Unsupported("wrapper types")
-    return DYN
+    return DYN  # `dyn`, or a `wrapper` (nullable: `dyn`, as a wrapper literal is typed)
 
 
 class Unsupported(Exception):

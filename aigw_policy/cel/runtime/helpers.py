@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import checks, ops, stdlib
+from . import checks, ops, stdlib, wellknown
 from .host import PLAIN, dyn_items, dyn_value, host_class, host_value
 from .values import NONE, CelError, Optional, UInt
 
@@ -393,6 +393,6 @@ def _namespace() -> dict[str, object]:
         "_tmap": m_transform_map, "_tmap_f": m_transform_map_filter,
         "_tentry": m_transform_map_entry, "_tentry_f": m_transform_map_entry_filter,
         "_sortby": m_sort_by, "_optmap": opt_map, "_optflatmap": opt_flat_map,
-        "_it": iter_range, "_re": stdlib.regex, "_lazy": Lazy,
+        "_it": iter_range, "_re": stdlib.regex, "_lazy": Lazy, "_wkt": wellknown.build,
     }  # fmt: skip
     return ns

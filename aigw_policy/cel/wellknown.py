@@ -1,0 +1,31 @@
+"""The checker's side of well-known message literals (``runtime/wellknown.py`` builds them):
+each field's type, and the type of the literal. A wrapper is typed ``dyn``, as nullable as
+cel-go's ``wrapper(int)`` (``google.protobuf.Int32Value{} != null`` checks) and usable as its
+primitive (``google.protobuf.Int32Value{value: 1} + 1``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .runtime.wellknown import FIELDS
+from .types import BOOL, BYTES, DOUBLE, DURATION, DYN, INT, STRING, TIMESTAMP, UINT, Type, list_of, map_of
+
+_TYPES = {"bool": BOOL, "bytes": BYTES, "double": DOUBLE, "int": INT, "uint": UINT, "string": STRING,
+          "map": map_of(STRING, DYN), "list": list_of(DYN)}
+_RESULT = {"google.protobuf.Struct": map_of(STRING, DYN), "google.protobuf.ListValue": list_of(DYN),
+           "google.protobuf.Duration": DURATION, "google.protobuf.Timestamp": TIMESTAMP}
+
+
+def literal_type(name: str) -> Type:
+    """The type of a literal of the well-known message ``name``."""
+    return _RESULT.get(name, DYN)
+
+
+def field_problem(name: str, field: str, got: Type, fits: Callable[[Type, Type], bool]) -> str | None:
+    """Why ``field`` of ``name`` cannot hold a value of type ``got`` (``fits(want, got)``), or None."""
+    kind = FIELDS[name].get(field)
+    if kind is None:
+        return f"undefined field `{field}` in `{name}` (its fields: {', '.join(FIELDS[name])})"
+    if not fits(_TYPES[kind], got):
+        return f"field `{field}` of `{name}` takes `{_TYPES[kind]}`, not `{got}`"
+    return None
