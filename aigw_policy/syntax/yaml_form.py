@@ -23,7 +23,6 @@ wrote, in a stable key order, and reads back to an equal IR.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel
@@ -471,8 +470,8 @@ class _Reader:
         if stripped != text and exact:
             lead = len(text) - len(text.lstrip())
             start, end = span.start + lead, span.start + lead + len(stripped)
-            span = replace(span, start=start, end=end, column=span.column + lead,
-                           end_column=span.column + lead + len(stripped))
+            span = span.replace(start=start, end=end, column=span.column + lead,
+                                end_column=span.column + lead + len(stripped))
         return Expr(source=stripped, span=span)
 
     def shard_key(self, node: Tree) -> Any:
