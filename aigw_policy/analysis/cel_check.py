@@ -199,10 +199,10 @@ def pattern_diagnostics(node: Any, text: str, span: Span | None) -> list[Diagnos
     """AIGW304 for each constant ``matches`` or ``regex.*`` pattern of ``text`` that does not
     compile, at the text (:func:`~aigw_policy.env.policy.bad_patterns`): lint reports them, the
     engine refuses the policy for them."""
-    from ..env.policy import bad_patterns
-
     if "matches" not in text and "regex" not in text:  # no call (a function's name is in its text): no walk
         return []
+    from ..env.policy import bad_patterns  # (here, past the usual answer: an import run per text costs)
+
     short = " ".join(text.split())
     short = short if len(short) <= 80 else short[:77] + "..."
     return [Diagnostic.make("AIGW304", f"`{short}`: {why}", span,

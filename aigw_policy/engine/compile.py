@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..analysis.free_vars import EMPTY, FreeVars, free_vars, of_text, union
-from ..cel import CelError, ast as cel_ast
+from ..cel import CelError
+from ..cel.parser import CelSyntaxError, node_count, parse as parse_cel
 from ..cel.budget import DEFAULT_BUDGET
 from ..cel.cost import MAX_POLICY_NODES
 from ..diagnostics import Diagnostic, PolicyError
@@ -230,12 +231,10 @@ class _Lowering:
     def parse(self, source: str) -> tuple[Any, FreeVars]:
         """The parsed CEL and what it reads (None, nothing: it does not parse, and
         ``compile_cel`` reports why)."""
-        from ..cel.parser import CelSyntaxError, parse
-
         hit = self.parsed.get(source)
         if hit is None:
             try:
-                node = parse(source)
+                node = parse_cel(source)
             except (CelSyntaxError, RecursionError):
                 hit = (None, EMPTY)
             else:
@@ -430,7 +429,7 @@ def check_size(c: Compilation) -> Compilation:
             continue
         seen.add(e.source)
         if e.node is not None:
-            total += cel_ast.count_nodes(e.node, MAX_POLICY_NODES)
+            total += node_count(e.source, e.node, MAX_POLICY_NODES)
         if total > MAX_POLICY_NODES:
             raise PolicyError([Diagnostic.make(
                 "AIGW305", f"the policy's CEL expressions are too large to compile together "

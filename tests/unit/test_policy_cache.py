@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import pickle
 from dataclasses import replace
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,28 @@ def test_a_cached_read_is_the_cold_read(path: Path, tmp_path: Path, reads: Reads
     assert [fields(d) for d in first] == [fields(d) for d in cold]
     assert [fields(d) for d in cached] == [fields(d) for d in cold]
     assert cached_policy == cold_policy and repr(cached_policy) == repr(cold_policy)
+    assert list(models(cached_policy)) == list(models(cold_policy))
+
+
+def models(value: object, path: str = "") -> Iterator[tuple[str, str, frozenset[str], tuple | None]]:
+    """Every IR model in a value: where, its class, the fields written (pydantic's fields set:
+    what ``convert`` keeps) and its span with the file (both out of the models' equality)."""
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        yield path, type(value).__name__, frozenset(value.model_fields_set), span_fields(getattr(value, "span", None))
+        for name, item in value.__dict__.items():
+            if isinstance(item, Span) or (name == "field_spans" and isinstance(item, dict)):
+                spans = item if isinstance(item, dict) else {"": item}
+                yield f"{path}.{name}", "spans", frozenset(spans), tuple(span_fields(s) for s in spans.values())
+            else:
+                yield from models(item, f"{path}.{name}")
+    elif isinstance(value, (list, tuple)) and not isinstance(value, Span):
+        for i, item in enumerate(value):
+            yield from models(item, f"{path}[{i}]")
+    elif isinstance(value, dict):
+        for k, item in value.items():
+            yield from models(item, f"{path}[{k!r}]")
 
 
 def test_the_threshold_leaves_small_texts_out(tmp_path: Path, reads: Reads, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -336,3 +359,35 @@ def test_a_hit_gives_what_each_text_reads_walked_again_nowhere(path: Path, tmp_p
     # (parts of a node may be walked: the index reads what a rule's conjuncts read)
     monkeypatch.undo()
     assert told == {t: real(parser.parse(t)) for t in texts}
+
+
+@pytest.mark.parametrize("path", [p for p in DOCUMENTS if p.parent.name == "examples"], ids=lambda p: p.name)
+def test_a_hit_gives_each_texts_size_counted_again_nowhere(path: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record keeps each text's node count (``parser.node_count``, what ``check_size``
+    adds up): a compile of a hit counts no text's node, and what it is told is the count."""
+    from aigw_policy import compile_policy
+    from aigw_policy.cel import ast as cel_ast, parser
+
+    text = path.read_text()
+    loader.read(text, name=str(path), cache_dir=tmp_path)
+    parser.clear_memo()
+    policy, _ = loader.read(text, name=str(path), cache_dir=tmp_path)
+    assert policy is not None
+    texts = [t for t in dict.fromkeys(policy_cache._texts(policy)) if _parses(t)]  # noqa: SLF001
+    counted: list[object] = []
+    real = cel_ast.count_nodes
+
+    def counting(node: object, limit: int) -> int:
+        counted.append(node)
+        return real(node, limit)  # type: ignore[arg-type]
+
+    compile_policy(policy)  # the programs, compiled once (compiling a text counts its nodes)
+    monkeypatch.setattr(cel_ast, "count_nodes", counting)
+    compile_policy(policy)  # the programs from memory: only check_size's counts are left
+    told = {t: parser.node_count(t, parser.parse(t), 10**9) for t in texts}
+    nodes = [parser.parse(t) for t in texts]
+    assert texts and not [n for n in counted if any(n is m for m in nodes)]  # (parts may be: the index's)
+    monkeypatch.undo()
+    assert told == {t: real(parser.parse(t), 10**9) for t in texts}
+    assert all(parser.node_count(t, parser.parse(t), 2) == min(told[t], 3) for t in texts)  # bounded as counted
