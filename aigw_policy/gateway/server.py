@@ -31,6 +31,7 @@ from http import HTTPStatus
 from typing import Any
 
 from .conn_cap import DEFAULT_MAX_CONNECTIONS, Capped
+from .http10 import close_delimited
 from .parser_refusals import parser_refusal, refused_path
 from .pipelined import Pipelined
 from .trailers import BoundedTrailers
@@ -524,6 +525,8 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
                 cycle.transport = HeadWithBody(self.transport, self.loop)
                 self._offer(cycle)
                 cycle.scope["extensions"][CONN_TIMES] = (self._opened_ns, time.time_ns())
+                if cycle.scope["http_version"] == "1.0":  # no chunks: the close ends an answer of no length
+                    close_delimited(cycle)
                 if self._upgraded:  # served as plain HTTP/1.1, and the connection's last
                     cycle.keep_alive = False
 

@@ -72,3 +72,49 @@ def test_a_websocket_handshake_is_plain_http(gw: Any, stub: Any, caplog: pytest.
     assert [s["path"] for s in seen] == ["/v1/models"]
     assert "upgrade" not in seen[0]["headers"], seen[0]["headers"]
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+# -- an HTTP/1.0 client -------------------------------------------------------------------------
+# RFC 9112 §6.1: no `Transfer-Encoding` in an answer to an HTTP/1.0 request (it cannot read
+# chunks: their sizes become part of the body it sees). uvicorn's llhttp protocol chunked every
+# answer without a length, an SSE stream included, whatever the request's version; h11 does not.
+# An answer of unknown length to HTTP/1.0 is delimited by the connection's close.
+
+STREAM = json.dumps({"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}).encode()
+
+
+def _http10(body: bytes, extra: bytes = b"") -> bytes:
+    return (b"POST /v1/chat/completions HTTP/1.0\r\nhost: gw\r\nauthorization: Bearer " + KEY.encode()
+            + b"\r\ncontent-type: application/json\r\ncontent-length: %d\r\n" % len(body) + extra + b"\r\n" + body)
+
+
+def _until_closed(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(data)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out
+
+
+@pytest.mark.parametrize("extra", [b"", b"connection: keep-alive\r\n"], ids=["plain", "keep-alive"])
+@pytest.mark.parametrize("body", [STREAM, CHAT], ids=["stream", "whole"])
+def test_an_http10_client_gets_no_chunks(gw: Any, body: bytes, extra: bytes) -> None:
+    out = _until_closed(gw.port, _http10(body, extra))
+    head, _, rest = out.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), out[:400]
+    assert b"transfer-encoding" not in head.lower(), head
+    if body is STREAM:
+        events = [line for line in rest.split(b"\n") if line]
+        assert events and all(line.startswith(b"data: ") for line in events), rest[:300]
+        assert events[-1] == b"data: [DONE]"
+    else:
+        assert json.loads(rest)["choices"][0]["message"]["content"]
+
+
+def test_an_http10_refusal_of_unknown_length_is_whole(gw: Any) -> None:
+    """A refusal (a length of its own) to HTTP/1.0 is unchanged: its length, then the close."""
+    out = _until_closed(gw.port, _http10(CHAT).replace(KEY.encode(), b"sk-not-a-key"))
+    head, _, rest = out.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 401 ") and b"transfer-encoding" not in head.lower()
+    assert json.loads(rest)["error"]["code"] == "invalid_api_key"
