@@ -111,10 +111,3 @@ def test_an_http10_client_gets_no_chunks(gw: Any, body: bytes, extra: bytes) -> 
     else:
         assert json.loads(rest)["choices"][0]["message"]["content"]
 
-
-def test_an_http10_refusal_of_unknown_length_is_whole(gw: Any) -> None:
-    """A refusal (a length of its own) to HTTP/1.0 is unchanged: its length, then the close."""
-    out = _until_closed(gw.port, _http10(CHAT).replace(KEY.encode(), b"sk-not-a-key"))
-    head, _, rest = out.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 401 ") and b"transfer-encoding" not in head.lower()
-    assert json.loads(rest)["error"]["code"] == "invalid_api_key"
