@@ -6,7 +6,8 @@ serve24 masked the keys file's keys in a logged path. A key sent as the model (`
 written whole: the line's ``gen_ai.request.model``, a refusal's ``aigw.reason`` quoting it (a
 query's model refused, a policy's ``deny`` message interpolating ``${ai.model}``) and the
 ledger's ``gen_ai.request.model`` and ``aigw.reason``, which ``/v1/aigw/usage`` serves to the
-admins. Each is now masked as the path is (every key of the keys file, its own or another
+admins; so were the usage endpoint's own refusals quoting an admin's query (``?by=sk-...``, a
+key pasted as a parameter's name, ``?since=sk-...``). Each is now masked as the path is (every key of the keys file, its own or another
 client's, as a word of the text).
 """
 
@@ -52,7 +53,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     (d / "policy.aigw").write_text(POLICY)
     digest = hashlib.sha256(HASHED.encode()).hexdigest()
     (d / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k1, team: red}}\n"
-                                 f"  - sha256: {digest}\n    identity: {{key: k2, team: blue}}\n")
+                                 f"  - sha256: {digest}\n    identity: {{key: k2, team: blue}}\nadmin_keys: [k1]\n")
     with ServerThread(StubUpstream()) as upstream:
         app = Gateway(policy=d / "policy.aigw", keys=load_keys(d / "keys.yaml"), store="memory:", watch=0,
                       upstream=upstream.url, ledger=f"jsonl:{d / 'usage.jsonl'}")
@@ -61,12 +62,20 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             yield server
 
 
-def _post(port: int, body: bytes, target: bytes = b"/v1/chat/completions") -> tuple[bytes, str]:
-    """The answer's status line and its request id."""
+def _post(port: int, body: bytes | None, target: bytes = b"/v1/chat/completions") -> tuple[bytes, str]:
+    """The answer's status line and its request id (``body`` None: a GET)."""
+    if body is None:
+        data, body = b"GET " + target + b" HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer " + KEY.encode() \
+            + b"\r\nconnection: close\r\n\r\n", b""
+        return _answer(port, data)
     data = (b"POST " + target + b" HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer " + KEY.encode()
             + b"\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: %d\r\n\r\n" % len(body))
+    return _answer(port, data + body)
+
+
+def _answer(port: int, data: bytes) -> tuple[bytes, str]:
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.sendall(data + body)
+        s.sendall(data)
         out = b""
         while chunk := s.recv(65536):
             out += chunk
@@ -103,12 +112,16 @@ CASES: list[tuple[str, Any, bytes, bool]] = [
     ("the body's model", lambda k: (_chat(k), b"/v1/chat/completions"), b"403", True),
     ("a model holding it", lambda k: (_chat(f"ft:gpt-4o:{k}"), b"/v1/chat/completions"), b"403", True),
     ("the query's model", lambda k: (_chat("gpt-4o"), b"/v1/chat/completions?model=" + k.encode()), b"400", False),
+    # the usage endpoint's refusals quote what the admin's query says
+    ("a usage group", lambda k: (None, b"/v1/aigw/usage?by=" + k.encode()), b"400", False),
+    ("a usage parameter", lambda k: (None, b"/v1/aigw/usage?" + k.encode() + b"=1"), b"400", False),
+    ("a usage since", lambda k: (None, b"/v1/aigw/usage?since=" + k.encode()), b"400", False),
 ]
 
 
 @pytest.mark.parametrize("key", [KEY, HASHED], ids=["own key", "another client's (sha256 entry)"])
 @pytest.mark.parametrize("make,status,ledgered", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_a_key_written_as_a_model_is_masked(gw: Any, caplog: pytest.LogCaptureFixture, key: str, make: Any,
+def test_a_key_a_client_writes_is_masked_in_log_and_ledger(gw: Any, caplog: pytest.LogCaptureFixture, key: str, make: Any,
                                            status: bytes, ledgered: bool) -> None:
     with caplog.at_level(logging.INFO, logger="aigw_policy"):
         line, rid = _post(gw.port, *make(key))
