@@ -73,9 +73,12 @@ class Gateway:
 
             ledger = Ledger(ledger)
         self.ledger = ledger
+        if ledger is not None and keys is not None:  # a key a client sent as its model is not written
+            ledger.mask = keys.masked_record
         book = prices if isinstance(prices, PriceBook) else PriceBook.from_mapping(prices) if prices else PriceBook()
         self.observer = Observer(logger=decision_logger or logging.getLogger("aigw_policy.gateway.decisions"),
-                                 prices=book, paths=keys.masked if keys is not None else None)
+                                 prices=book, paths=keys.masked if keys is not None else None,
+                                 texts=keys.masked_text if keys is not None else None)
 
         self.secrets = secrets if secrets is not None else Secrets()
         self.route_metrics = route_metrics_for(self.store)

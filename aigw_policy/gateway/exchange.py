@@ -30,7 +30,7 @@ from .errors import (LEDGER_UNAVAILABLE, aigw_object, denial, error_response, no
 from .hops import CLIENT_SAYS, SAYS_PREFIXES, hop_by_hop, union_once
 from .injected_usage import HideInjectedUsage
 from .keys import CREDENTIAL_HEADERS, key_from, valid_identity
-from .head import judge_head
+from .head import ALLOWED_METHODS, judge_head
 from .paths import PathError
 from .form_body import query_model_problem
 from .request_body import MIN_BODY_RATE, BadBody, body_code, body_coding, parse_body, read_body, receive_within
@@ -139,7 +139,8 @@ class Exchange:
         # the edge, in order: the path, the key, the declared size; the body only after them
         if self.path_error is not None:
             close = self.edge[0] == 505 or self.edge[1] == "invalid_http" or self._unread_is_large()  # framing unsure
-            await self._answer(self.edge[0], self.path_error, None, code=self.edge[1], close=close)
+            allow = [(b"allow", ", ".join(ALLOWED_METHODS).encode())] if self.edge[0] == 405 else None
+            await self._answer(self.edge[0], self.path_error, None, allow, code=self.edge[1], close=close)
             return
         if self.failed is not None:
             await self._answer(500, self.failed[1], None, code=self.failed[0], close=self._unread_is_large())

@@ -10,7 +10,7 @@ from typing import Any
 from .paths import PathError, canonical_scope, valid_host
 from .server import MAX_HEAD_FIELDS
 
-__all__ = ["judge_head"]
+__all__ = ["ALLOWED_METHODS", "judge_head"]
 
 _TARGET = "aigw.target_authority"  # server.TARGET_AUTHORITY: the host of an absolute-form target
 _VERSIONS = frozenset({"1.0", "1.1", "2", "3"})
@@ -18,9 +18,16 @@ _VERSIONS = frozenset({"1.0", "1.1", "2", "3"})
 line claims (``POST / HTTP/2.0``: ``"2.0"``, ``HTTP/0.9``: ``"0.9"``), which the policy then
 read as ``req.version``: a client over HTTP/1.1 chose to look like HTTP/2. Such a request is
 refused (505); a server that really speaks HTTP/2 or 3 says ``"2"`` / ``"3"``."""
-_NOT_FORWARDED = frozenset({"TRACE", "CONNECT"})
-"""Methods never forwarded: TRACE has the upstream reflect the request it received (the
-credentials and headers the gateway added, RFC 9110 §9.3.8), CONNECT asks for a tunnel."""
+ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+"""The methods forwarded: the ones the providers' APIs define (OpenAI's and Anthropic's GET,
+POST and DELETE, Gemini's and Vertex AI's PATCH, a REST upstream's PUT) and the reads of
+CORS and HTTP. Any other is 405 ``method_not_allowed`` with ``Allow`` naming these: TRACE has
+the upstream reflect the request it received (the credentials and headers the gateway added,
+RFC 9110 §9.3.8), CONNECT asks for a tunnel, and WebDAV's, cache purges' or ``QUERY``
+(which llhttp parses, h11 any token) were forwarded and judged as reads, a ``QUERY`` with a
+chat body charged by the upstream's answer while a rule of the policy reading the method
+never named it."""
+_ALLOWED = frozenset(ALLOWED_METHODS)
 
 
 _WORDS = {w.casefold(): w for w in (
@@ -72,8 +79,8 @@ def judge_head(scope: dict[str, Any], headers: Mapping[str, str]) -> tuple[dict[
         problem = "invalid Host header: a host name or address, with an optional port"
     if _TARGET in scope and scope[_TARGET].lower() != headers.get("host", "").lower():
         problem = "the request target's host is not its Host header's (an absolute-form target)"
-    if scope.get("method") in _NOT_FORWARDED:
-        problem = f"{scope['method']} is not served: the gateway forwards API requests only"
+    if scope.get("method") not in _ALLOWED:
+        problem = f"{str(scope.get('method'))[:20]} is not served: the gateway forwards {', '.join(ALLOWED_METHODS)}"
         edge = (405, "method_not_allowed")
     if len(scope["headers"]) > MAX_HEAD_FIELDS:  # the server counts a read's first head: not a pipelined one's
         problem = f"the request head has more than {MAX_HEAD_FIELDS} header fields"

@@ -49,6 +49,9 @@ _ENV = re.compile(r"\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}")
 _TOP = ("keys", "upstream_auth", "admin_keys")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 _PARTS = re.compile(r"[;,=&:@]")
+_WORDS = re.compile(r"[^\s`'\"<>()\[\]{}]{%d,}" % MIN_SECRET)
+"""A word of a text :meth:`KeyRing.masked_text` looks keys up in: a run without white space,
+quotes or brackets, of a key's length at least."""
 _EXAMPLE = "upstream_auth: {openai: {authorization: \"Bearer ...\"}, anthropic: {x-api-key: ...}}"
 
 
@@ -119,6 +122,31 @@ class KeyRing:
                 segments[i] = segment
                 changed = True
         return "/".join(segments) if changed else path
+
+    def masked_text(self, text: str) -> str:
+        """``text`` that quotes what a client wrote (a model name, a refusal's reason, a policy's
+        message interpolating the request) with every key of this ring in it as ``***``: each
+        word (:data:`_WORDS`) as :meth:`masked` reads a path (serve27: a key sent as the model,
+        ``"model": "sk-..."`` or ``?model=sk-...``, reached the decision log and the ledger).
+
+        >>> ring = KeyRing({hashlib.sha256(b"sk-abcdefgh").hexdigest(): {"key": "k"}})
+        >>> ring.masked_text("model `sk-abcdefgh` is denied"), ring.masked_text("sk-abcdefgh")
+        ('model `***` is denied', '***')
+        """
+        if not self.identities or len(text) < MIN_SECRET:
+            return text
+        return _WORDS.sub(lambda m: self.masked(m.group()), text)
+
+    def masked_record(self, record: Any) -> Any:
+        """A ledger record (:class:`~aigw_policy.ledger.UsageRecord`) with :meth:`masked_text`
+        applied to the fields that quote the client: its requested model and a refusal's reason."""
+        model, reason = record.request_model, record.reason
+        masked = (self.masked_text(model) if model else model, self.masked_text(reason) if reason else reason)
+        if masked == (model, reason):
+            return record
+        import dataclasses
+
+        return dataclasses.replace(record, request_model=masked[0], reason=masked[1])
 
     def _held(self, text: str) -> bool:
         if self.lookup(text) is not None:

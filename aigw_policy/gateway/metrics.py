@@ -38,6 +38,9 @@ DEFAULT_MAX_MODELS = 100
 """Distinct model label values at most; past them, and for unpriced models: ``other``."""
 LOGGED_PATH = 256
 """Characters of a request's path a log line or span says at most."""
+_CLIENT_TEXTS = ("gen_ai.request.model", "aigw.reason", "aigw.model.rewrite")
+"""A line's fields that quote what the client wrote: a model it named, a reason quoting its
+request (a policy's ``deny`` message interpolating ``${ai.model}``, a query's model refused)."""
 
 
 def logged_path(path: str, masked: Callable[[str], str] | None) -> str:
@@ -75,14 +78,17 @@ class Observer:
     :class:`~aigw_policy.providers.PriceBook` that says which models are real (default: the
     catalog alone); ``max_models``: distinct model label values at most. ``paths``: what a
     request's path is logged and traced as (``Gateway``: its keys masked,
-    :meth:`~.keys.KeyRing.masked`), of its first :data:`LOGGED_PATH` characters.
+    :meth:`~.keys.KeyRing.masked`), of its first :data:`LOGGED_PATH` characters; ``texts``:
+    what the fields quoting the client (:data:`_CLIENT_TEXTS`) are logged and traced as
+    (:meth:`~.keys.KeyRing.masked_text`).
     """
 
     def __init__(self, *, logger: logging.Logger | None = None, prometheus: bool = True, otel: bool = True,
                  prices: Any = None, max_models: int = DEFAULT_MAX_MODELS,
-                 paths: Callable[[str], str] | None = None) -> None:
+                 paths: Callable[[str], str] | None = None, texts: Callable[[str], str] | None = None) -> None:
         self.logger = logger
         self.paths = paths
+        self.texts = texts
         self.prices = prices
         self.max_models = max_models
         self._models: set[str] = set()
@@ -163,6 +169,10 @@ class Observer:
             event["path"] = logged_path(path, self.paths)
         # a record for the metrics alone (no log line, no span) skips what only those show
         record = summarize(event, full=logs or spans)
+        if (logs or spans) and self.texts is not None:  # what quotes the client: its keys masked
+            for name in _CLIENT_TEXTS:
+                if isinstance(text := record.get(name), str):
+                    record[name] = self.texts(text)
         if logs:
             line = json.dumps(record, ensure_ascii=False, default=str)
             if not line.isascii():  # (O(1); the common line is ASCII and goes as it is)

@@ -31,6 +31,7 @@ from http import HTTPStatus
 from typing import Any
 
 from .conn_cap import DEFAULT_MAX_CONNECTIONS, Capped
+from .http10 import close_delimited
 from .parser_refusals import parser_refusal, refused_path
 from .pipelined import Pipelined
 from .trailers import BoundedTrailers
@@ -431,6 +432,16 @@ _UPGRADE_WITH_BODY = ("a request with `Connection: upgrade` and `Upgrade` cannot
                       "would read it as the upgraded protocol's bytes): send it without `Upgrade`")
 
 
+# NO_WEBSOCKETS: Neither protocol upgrades a connection to a websocket, whatever library is installed
+# (``websockets`` comes with google-genai): no policy decides a websocket's messages, so one is
+# never opened. A handshake is a plain HTTP/1.1 ``GET``, judged and forwarded without its
+# hop-by-hop ``Upgrade`` (under llhttp the connection's last request). With ``websockets`` installed,
+# uvicorn took the handshake for one: under llhttp the head was lost (the trailer filter empties
+# the header list uvicorn reads the upgrade from again) and the request answered with a
+# traceback in the log and a 400; under h11 it was handed to the app as a websocket scope, closed
+# with an uncoded 403.
+
+
 def _refusing(message: str, target: bytes, report: Reporter | None) -> Any:
     """An ASGI app answering :func:`refusal`'s 400 ``invalid_http`` (``message``): a request
     the protocol refuses after its head was parsed, answered in its turn among pipelined ones."""
@@ -470,6 +481,9 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
             self._admit(self._full)
 
         _upgraded = False  # llhttp took the request being served for an upgrade: nothing after it is parsed
+
+        def _should_upgrade_to_ws(self) -> bool:  # never a websocket: served as plain HTTP/1.1 (NO_WEBSOCKETS)
+            return False
 
         def data_received(self, data: bytes) -> None:
             if self._is_spare:
@@ -511,6 +525,8 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
                 cycle.transport = HeadWithBody(self.transport, self.loop)
                 self._offer(cycle)
                 cycle.scope["extensions"][CONN_TIMES] = (self._opened_ns, time.time_ns())
+                if cycle.scope["http_version"] == "1.0":  # no chunks: the close ends an answer of no length
+                    close_delimited(cycle)
                 if self._upgraded:  # served as plain HTTP/1.1, and the connection's last
                     cycle.keep_alive = False
 
@@ -624,6 +640,9 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
             super().connection_made(transport)
             self._arm()
             self._admit(self._full)
+
+        def _should_upgrade_to_ws(self) -> bool:  # never a websocket: served as plain HTTP/1.1 (NO_WEBSOCKETS)
+            return False
 
         def data_received(self, data: bytes) -> None:
             if self._is_spare:

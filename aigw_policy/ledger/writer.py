@@ -41,7 +41,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 
 from ..providers.classify import AiRequest
@@ -72,6 +72,9 @@ class Ledger:
         self._tripped = False  # a write took longer than write_timeout, and none has succeeded since
         self._thread = threading.Thread(target=self._run, name="aigw-ledger", daemon=True)
         self._thread.start()
+        # what each record is written as (Gateway: the keys file's keys masked in the fields that
+        # quote a client, KeyRing.masked_record); None: as it is
+        self.mask: Callable[[UsageRecord], UsageRecord] | None = None
 
     # -- public ------------------------------------------------------------------------------
 
@@ -87,7 +90,7 @@ class Ledger:
         if self._queue.qsize() >= self.max_queue:
             raise LedgerError(f"the ledger is not keeping up: {self.max_queue:,} records wait for the sink")
         fut: Future[None] = Future()
-        self._queue.put((record, fut))
+        self._queue.put((record if self.mask is None else self.mask(record), fut))
         return fut
 
     def record(self, record: UsageRecord, timeout: float | None = 60.0) -> None:

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .base import DEFAULT_RECORD_TTL, DEFAULT_RESERVATION_TTL
 from .model import StoreUnavailable
+from .node_breakers import NodeBreakers
 from .protocol_store import ProtocolStore
 from .redis_lua import SCRIPT
 from .sharding import RULES, ShardRule
@@ -86,6 +87,7 @@ class RedisClusterStore(ProtocolStore):
         self._aclient: Any = None
         self._sha: str | None = None
         self.round_trips = 0
+        self.breakers = NodeBreakers()  # a stalled primary fails its shard's calls at once (node_breakers)
 
     @property
     def cross_shard(self) -> int:
@@ -97,9 +99,12 @@ class RedisClusterStore(ProtocolStore):
                     decode_responses=True, max_connections=self._max_connections)
 
     def _unavailable(self, error: BaseException) -> StoreUnavailable:
+        return StoreUnavailable(f"redis cluster store {self._safe_url()}: {error}")
+
+    def _safe_url(self) -> str:
         from ..redact import redact
 
-        return StoreUnavailable(f"redis cluster store {redact(self.url)}: {error}")
+        return redact(self.url)
 
     # sync -----------------------------------------------------------------------------
 
@@ -123,37 +128,66 @@ class RedisClusterStore(ProtocolStore):
         import redis
 
         replies: list[Any] = [None] * len(calls)
-        todo = list(range(len(calls)))
+        nodes = self._nodes(self._client, calls)
+        todo, probes = self._admitted(nodes, replies)
         deadline = time.monotonic() + self.failover_wait
-        while True:
-            try:
-                client = self._connect()
-                sha = self._sha or self._load(client)
-                pipe = client.pipeline()
-                for i in todo:
-                    pipe.evalsha(sha, 1, calls[i][1] + "pending", *calls[i])
-                self.round_trips += 1
-                got = pipe.execute(raise_on_error=False)
-            except (redis.RedisError, redis.exceptions.RedisClusterException) as e:
-                got = [e] * len(todo)
-            again = self._sort(todo, got, replies, deadline)
-            if not again:
-                return replies
-            todo = again
-            time.sleep(0.05)
-            self._relearn()
+        try:
+            while todo:
+                try:
+                    client = self._connect()
+                    sha = self._sha or self._load(client)
+                    pipe = client.pipeline()
+                    for i in todo:
+                        pipe.evalsha(sha, 1, calls[i][1] + "pending", *calls[i])
+                    self.round_trips += 1
+                    got = pipe.execute(raise_on_error=False)
+                except (redis.RedisError, redis.exceptions.RedisClusterException) as e:
+                    got = [e] * len(todo)
+                todo = self._sort(todo, got, replies, deadline, nodes)
+                if todo:
+                    time.sleep(0.05)
+                    self._relearn()
+            return replies
+        finally:
+            self.breakers.release(probes)
 
-    def _sort(self, todo: list[int], got: list[Any], replies: list[Any], deadline: float) -> list[int]:
+    def _nodes(self, client: Any, calls: list[list[str]]) -> list[str | None]:
+        """The node (``host:port``) each call's key lives on, as the client knows the layout
+        (None: not known yet)."""
+        out: list[str | None] = []
+        for call in calls:
+            try:
+                out.append(client.get_node_from_key(call[1] + "pending").name)
+            except Exception:  # noqa: BLE001 - no layout learned yet, a slot not covered: no breaker
+                out.append(None)
+        return out
+
+    def _admitted(self, nodes: list[str | None], replies: list[Any]) -> tuple[list[int], list[Any]]:
+        """The calls that may go (:mod:`.node_breakers`), the others' replies set to a
+        :class:`StoreUnavailable`; and the probes taken."""
+        go, probes = self.breakers.admit(nodes)
+        for i, admitted in enumerate(go):
+            if not admitted:
+                replies[i] = StoreUnavailable(f"redis cluster store {self._safe_url()}: its node {nodes[i]} stalled "
+                                              "(a call timed out) and another call is probing it")
+        return [i for i, admitted in enumerate(go) if admitted], probes
+
+    def _sort(self, todo: list[int], got: list[Any], replies: list[Any], deadline: float,
+              nodes: list[str | None]) -> list[int]:
         """Put each reply in its place (a :class:`StoreUnavailable` for a call that failed for
         good); return the calls to send again: those that failed for a passing reason, or
-        found the script missing (a promoted replica), while ``failover_wait`` lasts."""
+        found the script missing (a promoted replica), while ``failover_wait`` lasts. Each
+        reply, or time-out, is told to its node's breaker."""
         import redis
 
         again = []
         for i, r in zip(todo, got):
             if not isinstance(r, Exception):
                 replies[i] = r
+                self.breakers.answered(nodes[i])
                 continue
+            if isinstance(r, redis.TimeoutError):
+                self.breakers.timed_out(nodes[i])
             if isinstance(r, redis.exceptions.NoScriptError):
                 self._sha = None
             if (isinstance(r, redis.exceptions.NoScriptError) or _passing(r)) \
@@ -185,31 +219,34 @@ class RedisClusterStore(ProtocolStore):
         from redis.asyncio.cluster import RedisCluster
 
         replies: list[Any] = [None] * len(calls)
-        todo = list(range(len(calls)))
+        nodes = self._nodes(self._aclient, calls)
+        todo, probes = self._admitted(nodes, replies)
         deadline = time.monotonic() + self.failover_wait
-        while True:
-            try:
-                if self._aclient is None:  # no await in between: one coroutine creates it
-                    self._aclient = RedisCluster.from_url(self._node, **self._options())
-                client = self._aclient
-                sha = self._sha or await _aload_everywhere(client)
-                self._sha = sha
-                pipe = client.pipeline()
-                for i in todo:
-                    pipe.evalsha(sha, 1, calls[i][1] + "pending", *calls[i])
-                self.round_trips += 1
-                got = await pipe.execute(raise_on_error=False)
-            except (redis.RedisError, redis.exceptions.RedisClusterException) as e:
-                got = [e] * len(todo)
-            again = self._sort(todo, got, replies, deadline)
-            if not again:
-                return replies
-            todo = again
-            await asyncio.sleep(0.05)
-            try:
-                await self._aclient.nodes_manager.initialize()
-            except Exception:  # noqa: BLE001 - the next send finds out and retries or fails
-                pass
+        try:
+            while todo:
+                try:
+                    if self._aclient is None:  # no await in between: one coroutine creates it
+                        self._aclient = RedisCluster.from_url(self._node, **self._options())
+                    client = self._aclient
+                    sha = self._sha or await _aload_everywhere(client)
+                    self._sha = sha
+                    pipe = client.pipeline()
+                    for i in todo:
+                        pipe.evalsha(sha, 1, calls[i][1] + "pending", *calls[i])
+                    self.round_trips += 1
+                    got = await pipe.execute(raise_on_error=False)
+                except (redis.RedisError, redis.exceptions.RedisClusterException) as e:
+                    got = [e] * len(todo)
+                todo = self._sort(todo, got, replies, deadline, nodes)
+                if todo:
+                    await asyncio.sleep(0.05)
+                    try:
+                        await self._aclient.nodes_manager.initialize()
+                    except Exception:  # noqa: BLE001 - the next send finds out and retries or fails
+                        pass
+            return replies
+        finally:
+            self.breakers.release(probes)
 
     async def _arun(self, step: Batch) -> Any:
         try:
