@@ -288,26 +288,33 @@ def check_vars_order(policy: Policy, source: Source | None = None, *,
     """AIGW404: ``vars.x`` read where no ``set-vars`` has set it: never, not yet, or maybe
     not (the setting rule has a condition; in the response phase, which runs for a denied
     request too, an earlier request rule can end the request first). Reading an unset
-    variable is an error, as ``limits[...]`` is (AIGW402)."""
+    variable is an error, as ``limits[...]`` is (AIGW402). A read whose rule tests, before
+    it, every condition of the setting rule is set (ngrok's operator repeats a route's match
+    in each rule of a weighted route), unless an action between could change what those
+    conditions read (:func:`_guard_kept`)."""
     found = []
     every = {k for _, r in policy.rules() for a in r.actions if a.type == "set-vars"
              for entry in a.config.vars for k in entry}
     # variable -> why it may not be set: (its rule's condition, an earlier request rule that
     # can end the request; only the response phase runs after that)
     seen: dict[str, tuple[str | None, str | None]] = {}
+    guards: dict[str, frozenset[str]] = {}  # variable -> the conditions under which it was set
     ender: Rule | None = None
     for phase in ("on_http_request", "on_http_response"):
         for rule in policy.phase(phase):  # type: ignore[arg-type]
             texts = list(_texts(rule))
             own = {k for a in rule.actions if a.type == "set-vars" for e in a.config.vars for k in e}
-            in_conditions = {e.source for e in rule.expressions}
+            conditions = [e.source for e in rule.expressions]
             for text, span in texts:
+                before = frozenset(conditions[:conditions.index(text)] if text in conditions else conditions)
                 for m in _VAR_READ.finditer(text):
                     name = m.group("a") or m.group("b")
-                    if name in own and text not in in_conditions:
+                    if name in own and text not in conditions:
                         continue  # set by an earlier action of this rule
                     if name in seen:
                         condition, ended = seen[name]
+                        if name in guards and guards[name] <= before:
+                            condition = None  # this read runs only where the setting rule matched
                         why = condition or (ended if phase == "on_http_response" else None)
                         if why is not None and not _reads_guarded(texts, name, "vars"):
                             found.append(_diag(
@@ -334,9 +341,34 @@ def check_vars_order(policy: Policy, source: Source | None = None, *,
                                 f"{_label(ender)} can end the request before it is set, and "
                                 "response rules still run"
                                 if ender is not None and phase == "on_http_request" else None)
+                            if conditional:
+                                guards[name] = frozenset(conditions)
+                guards = {k: g for k, g in guards.items() if _guard_kept(g, a)}
                 if phase == "on_http_request" and ender is None and _can_end(a):
                     ender = rule
     return found
+
+
+_UNCHANGING = frozenset({"vars", "conn", "endpoint"})  # what no action but set-vars writes
+
+
+def _guard_kept(guard: frozenset[str], action: Any) -> bool:
+    """Whether the conditions ``guard`` still read what they read before ``action`` ran: a
+    ``set-vars`` changes the variables it sets; any other action may change the request
+    (``url-rewrite``, ``add-headers``, ...), so only conditions that read nothing but
+    ``vars``, ``conn`` and ``endpoint`` are kept past it."""
+    for text in guard:
+        node = _parse(text)
+        if node is None:
+            return False
+        fv = free_vars(node)
+        if action.type == "set-vars":
+            if {k for e in action.config.vars for k in e} & {p[1] for p in fv.names if p[0] == "vars" and len(p) > 1} \
+                    or any(p == ("vars",) for p in fv.names):
+                return False
+        elif any(p[0] not in _UNCHANGING for p in fv.names) or any(f in ACTIVATION_READS for f in fv.functions):
+            return False
+    return True
 
 
 def check_response_reads(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
