@@ -235,21 +235,26 @@ def check_limits_order(policy: Policy, source: Source | None = None, *,
     """AIGW402: ``limits[name]`` read where limit ``name`` may not have run. A limit is in
     ``limits`` only once it ran for this request: not when its rule's condition was false,
     nor, in the response phase, when an earlier request rule ended the request (a denied
-    request still runs the response rules), and reading it then is an error."""
+    request still runs the response rules), and reading it then is an error. A read whose
+    rule tests first every condition of the limit's rule is no warning (as for ``vars``)."""
     found = []
     every = {a.config.name for _, r in policy.rules() for a in r.actions if a.config.LIMIT}
     # request limits so far -> why they may not have run: (its rule's condition, an earlier
     # rule that can end the request; only the response phase runs after that)
     seen: dict[str, tuple[str | None, str | None]] = {}
+    guards: dict[str, frozenset[str]] = {}  # limit -> the conditions under which it ran
     ender: Rule | None = None  # the first request rule that can end the phase
     for phase in ("on_http_request", "on_http_response"):
         for rule in policy.phase(phase):  # type: ignore[arg-type]
             texts = list(_texts(rule))
+            conditions = [e.source for e in rule.expressions]
             for text, span in texts:
                 for m in _LIMIT_READ.finditer(text):
                     name = m.group("a") or m.group("b")
                     if name in seen:
                         condition, ended = seen[name]
+                        if name in guards and guards[name] <= _before(conditions, text):
+                            condition = None  # this read runs only where the limit's rule matched
                         why = condition or (ended if phase == "on_http_response" else None)
                         if why is not None and not _reads_guarded(texts, name):
                             found.append(_diag(
@@ -275,6 +280,9 @@ def check_limits_order(policy: Policy, source: Source | None = None, *,
                         else None,
                         f"{_label(ender)} can end the request before it runs, and response "
                         "rules still run" if ender is not None else None)
+                    if conditional:
+                        guards[a.config.name] = frozenset(conditions)
+                guards = {k: g for k, g in guards.items() if _guard_kept(g, a)}
                 if ender is None and _can_end(a):
                     ender = rule
     return found
@@ -306,14 +314,13 @@ def check_vars_order(policy: Policy, source: Source | None = None, *,
             own = {k for a in rule.actions if a.type == "set-vars" for e in a.config.vars for k in e}
             conditions = [e.source for e in rule.expressions]
             for text, span in texts:
-                before = frozenset(conditions[:conditions.index(text)] if text in conditions else conditions)
                 for m in _VAR_READ.finditer(text):
                     name = m.group("a") or m.group("b")
                     if name in own and text not in conditions:
                         continue  # set by an earlier action of this rule
                     if name in seen:
                         condition, ended = seen[name]
-                        if name in guards and guards[name] <= before:
+                        if name in guards and guards[name] <= _before(conditions, text):
                             condition = None  # this read runs only where the setting rule matched
                         why = condition or (ended if phase == "on_http_response" else None)
                         if why is not None and not _reads_guarded(texts, name, "vars"):
@@ -349,24 +356,38 @@ def check_vars_order(policy: Policy, source: Source | None = None, *,
     return found
 
 
+def _before(conditions: list[str], text: str) -> frozenset[str]:
+    """The conditions of a rule that hold when ``text`` is evaluated: those before it when it is
+    one of them (the engine evaluates them in order and stops at the first false one), all of
+    them when it is in the rule's config (its actions run only when the rule matched)."""
+    return frozenset(conditions[:conditions.index(text)] if text in conditions else conditions)
+
+
 _UNCHANGING = frozenset({"vars", "conn", "endpoint"})  # what no action but set-vars writes
+# actions that change nothing a condition reads but their own results (`actions.*`, `limits`)
+_RESULTS_ONLY = frozenset({"rate-limit", "token-limit", "usage-cap", "model-access", "log", "restrict-ips",
+                           "basic-auth", "deny", "custom-response", "forward-internal", "allow"})
 
 
 def _guard_kept(guard: frozenset[str], action: Any) -> bool:
     """Whether the conditions ``guard`` still read what they read before ``action`` ran: a
-    ``set-vars`` changes the variables it sets; any other action may change the request
-    (``url-rewrite``, ``add-headers``, ...), so only conditions that read nothing but
-    ``vars``, ``conn`` and ``endpoint`` are kept past it."""
+    ``set-vars`` changes the variables it sets; an action of :data:`_RESULTS_ONLY` its own
+    results; any other may change the request (``url-rewrite``, ``add-headers``, ...), so only
+    conditions that read nothing but ``vars``, ``conn`` and ``endpoint`` are kept past it."""
     for text in guard:
         node = _parse(text)
         if node is None:
             return False
         fv = free_vars(node)
+        roots = {p[0] for p in fv.names}
         if action.type == "set-vars":
             if {k for e in action.config.vars for k in e} & {p[1] for p in fv.names if p[0] == "vars" and len(p) > 1} \
-                    or any(p == ("vars",) for p in fv.names):
+                    or ("vars",) in fv.names:
                 return False
-        elif any(p[0] not in _UNCHANGING for p in fv.names) or any(f in ACTIVATION_READS for f in fv.functions):
+        elif action.type in _RESULTS_ONLY:
+            if roots & {"actions", "limits"}:
+                return False
+        elif roots - _UNCHANGING or any(f in ACTIVATION_READS for f in fv.functions):
             return False
     return True
 
