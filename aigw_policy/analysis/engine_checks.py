@@ -34,7 +34,8 @@ from ..source import Source, Span
 from .free_vars import ACTIVATION_READS, free_vars
 
 __all__ = ["TCP_ACTIONS", "always_matches", "check_connection_rule", "check_constant", "check_header_case", "check_limits_order",
-           "check_lookups", "check_response_reads", "check_shadowed", "check_vars_order"]
+           "check_lookups", "check_response_reads", "check_shadowed", "check_vars_order",
+           "check_action_results_order"]
 
 _TERMINATING = frozenset({"deny", "custom-response", "allow"})
 _IDENTITY_FIELDS = frozenset({"identity.key", "identity.user", "identity.team", "identity.org", "identity.tier"})
@@ -354,6 +355,90 @@ def check_vars_order(policy: Policy, source: Source | None = None, *,
                 if phase == "on_http_request" and ender is None and _can_end(a):
                     ender = rule
     return found
+
+
+_ACTION_READ = re.compile(r"(?<![\w.])actions\s*\.\s*(?P<g>ngrok|aigw)\s*\.\s*(?P<n>[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def check_action_results_order(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
+    """AIGW404: ``actions.ngrok.x`` read where the action that publishes it may not have run.
+    ngrok makes an action's variables available "after the action has run"; until then the
+    lookup is an error, as ``vars`` and ``limits`` are: read before any rule runs it, after a
+    rule that runs it only under a condition (unless the reading rule tests that condition
+    first), or in the response phase after a request rule that can end the request. A read
+    in an operand of ``||`` or a branch of ``?:`` is not named for a condition: the other side
+    may be what holds when the action did not run (ngrok's example
+    ``actions.ngrok.restrict_ips.action == 'allow' || actions.ngrok.basic_auth...`` after a
+    ``basic-auth`` run only for denied addresses). A policy without that action at all is
+    :mod:`.action_vars`' finding."""
+    from .action_vars import ACTION_VARIABLES, AIGW_VARIABLES
+
+    publishes = {t: f"ngrok.{k}" for k, (t, _) in ACTION_VARIABLES.items()}
+    publishes |= {t: f"aigw.{k}" for k, (t, _) in AIGW_VARIABLES.items()}
+    every = {publishes[a.type] for _, r in policy.rules() for a in r.actions if a.type in publishes}
+    found = []
+    seen: dict[str, tuple[str | None, str | None]] = {}
+    guards: dict[str, frozenset[str]] = {}
+    ender: Rule | None = None
+    for phase in ("on_http_request", "on_http_response"):
+        for rule in policy.phase(phase):  # type: ignore[arg-type]
+            conditions = [e.source for e in rule.expressions]
+            texts = list(_texts(rule))
+            ran: set[str] = set()  # published by an earlier action of this rule
+            places = [(e.source, e.span, None) for e in rule.expressions]
+            places += [(t, a.span_of(k), a) for a in rule.actions for k, v in a.config.written().items()
+                       for t in _strings(v)]
+            for text, span, action in places:
+                if action is not None:
+                    ran = {publishes[b.type] for b in rule.actions[:rule.actions.index(action)] if b.type in publishes}
+                for m in _ACTION_READ.finditer(text):
+                    key = f"{m['g']}.{m['n']}"
+                    if key not in every or key in ran or _reads_guarded(texts, m["n"], f"actions.{m['g']}"):
+                        continue
+                    if key not in seen:
+                        found.append(_diag("AIGW404", f"`actions.{key}` is read before a rule runs its action",
+                                           span, f"move the rule with that action above this one; until it "
+                                           f"runs the lookup is an error (or test `has(actions.{key})`)"))
+                        continue
+                    condition, ended = seen[key]
+                    if key in guards and guards[key] <= _before(conditions, text) or key in _beside(text):
+                        condition = None
+                    why = condition or (ended if phase == "on_http_response" else None)
+                    if why is not None:
+                        found.append(_diag("AIGW404", f"`actions.{key}` is an error when its action did not "
+                                           f"run: {why}", span, f"test it first, `has(actions.{key}) && ...`"))
+            conditional = not always_matches(rule)
+            for a in rule.actions:
+                key = publishes.get(a.type)
+                if key is not None and key not in seen:
+                    seen[key] = (f"{_label(rule)} runs it only when its condition holds" if conditional else None,
+                                 f"{_label(ender)} can end the request before it runs, and response rules "
+                                 "still run" if ender is not None and phase == "on_http_request" else None)
+                    if conditional:
+                        guards[key] = frozenset(conditions)
+                guards = {k: g for k, g in guards.items() if _guard_kept(g, a)}
+                if phase == "on_http_request" and ender is None and _can_end(a):
+                    ender = rule
+    return found
+
+
+def _beside(text: str) -> set[str]:
+    """The ``actions.<group>.<name>`` read in ``text`` inside an ``||`` or a ``?:``."""
+    from ..template import Interpolation, TemplateError, split_template
+
+    try:
+        pieces = [p.source for p in split_template(text) if isinstance(p, Interpolation)] if "${" in text else [text]
+    except TemplateError:
+        return set()
+    keys = set()
+    for piece in pieces:
+        for n in _walk(_parse(piece)):
+            if isinstance(n, ast.Call) and n.function in (ast.LOGICAL_OR, ast.CONDITIONAL):
+                for inner in _walk(n):
+                    path = _path(inner) or ""
+                    if path.count(".") >= 2 and path.startswith(("actions.ngrok.", "actions.aigw.")):
+                        keys.add(".".join(path.split(".")[1:3]))
+    return keys
 
 
 def _before(conditions: list[str], text: str) -> frozenset[str]:
