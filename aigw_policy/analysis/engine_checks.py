@@ -372,6 +372,7 @@ def check_action_results_order(policy: Policy, source: Source | None = None) -> 
     ``basic-auth`` run only for denied addresses). A policy without that action at all is
     :mod:`.action_vars`' finding."""
     from .action_vars import ACTION_VARIABLES, AIGW_VARIABLES
+    from .cel_check import action_cel_texts
 
     publishes = {t: f"ngrok.{k}" for k, (t, _) in ACTION_VARIABLES.items()}
     publishes |= {t: f"aigw.{k}" for k, (t, _) in AIGW_VARIABLES.items()}
@@ -385,10 +386,9 @@ def check_action_results_order(policy: Policy, source: Source | None = None) -> 
             conditions = [e.source for e in rule.expressions]
             texts = list(_texts(rule))
             ran: set[str] = set()  # published by an earlier action of this rule
-            places = [(e.source, e.span, None) for e in rule.expressions]
-            places += [(t, a.span_of(k), a) for a in rule.actions for k, v in a.config.written().items()
-                       for t in _strings(v)]
-            for text, span, action in places:
+            places = [(e.source, e.span, None, frozenset(conditions[:i])) for i, e in enumerate(rule.expressions)]
+            places += [(t, span, a, frozenset(conditions)) for a in rule.actions for t, span in action_cel_texts(a)]
+            for text, span, action, before in places:
                 if action is not None:
                     ran = {publishes[b.type] for b in rule.actions[:rule.actions.index(action)] if b.type in publishes}
                 for m in _ACTION_READ.finditer(text):
@@ -401,7 +401,7 @@ def check_action_results_order(policy: Policy, source: Source | None = None) -> 
                                            f"runs the lookup is an error (or test `has(actions.{key})`)"))
                         continue
                     condition, ended = seen[key]
-                    if key in guards and guards[key] <= _before(conditions, text) or key in _beside(text):
+                    if key in guards and guards[key] <= before or key in _beside(text):
                         condition = None
                     why = condition or (ended if phase == "on_http_response" else None)
                     if why is not None:
@@ -423,21 +423,14 @@ def check_action_results_order(policy: Policy, source: Source | None = None) -> 
 
 
 def _beside(text: str) -> set[str]:
-    """The ``actions.<group>.<name>`` read in ``text`` inside an ``||`` or a ``?:``."""
-    from ..template import Interpolation, TemplateError, split_template
-
-    try:
-        pieces = [p.source for p in split_template(text) if isinstance(p, Interpolation)] if "${" in text else [text]
-    except TemplateError:
-        return set()
+    """The ``actions.<group>.<name>`` read in the CEL ``text`` inside an ``||`` or a ``?:``."""
     keys = set()
-    for piece in pieces:
-        for n in _walk(_parse(piece)):
-            if isinstance(n, ast.Call) and n.function in (ast.LOGICAL_OR, ast.CONDITIONAL):
-                for inner in _walk(n):
-                    path = _path(inner) or ""
-                    if path.count(".") >= 2 and path.startswith(("actions.ngrok.", "actions.aigw.")):
-                        keys.add(".".join(path.split(".")[1:3]))
+    for n in _walk(_parse(text)):
+        if isinstance(n, ast.Call) and n.function in (ast.LOGICAL_OR, ast.CONDITIONAL):
+            for inner in _walk(n):
+                path = _path(inner) or ""
+                if path.count(".") >= 2 and path.startswith(("actions.ngrok.", "actions.aigw.")):
+                    keys.add(".".join(path.split(".")[1:3]))
     return keys
 
 

@@ -100,6 +100,8 @@ ROWS = [
     ("conditional-limit-read-always", LIMITED.format(reader='      - "actions.ngrok.rate_limit.limited"\n'), [13]),
     ("conditional-limit-read-behind-its-condition", LIMITED.format(
         reader="      - \"req.url.path.startsWith('/api')\"\n      - actions.ngrok.rate_limit.limited\n"), []),
+    ("conditional-limit-named-in-plain-text", LIMITED.format(reader='      - "req.method == \'GET\'"\n').replace(
+        "body: slow down", 'body: "read actions.ngrok.rate_limit.limited in a later rule"'), []),
     ("conditional-limit-tested-with-has", LIMITED.format(
         reader='      - "has(actions.ngrok.rate_limit) && actions.ngrok.rate_limit.limited"\n'), []),
     # ngrok's gateway/examples/ip-restrictions-basic-auth (its addresses filled in): the read of
