@@ -58,6 +58,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
         policy, source, complete=options.complete)),
     ("vars-order", lambda policy, source, options: engine_checks.check_vars_order(
         policy, source, complete=options.complete)),
+    ("action-results-order", _always(engine_checks.check_action_results_order)),
     ("response-reads", _always(engine_checks.check_response_reads)),
     ("uncounted-limits", _always(uncounted_limits.check)),
     ("uninterpolated", _always(uninterpolated.check)),

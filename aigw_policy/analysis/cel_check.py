@@ -85,17 +85,23 @@ def rule_cel_texts(rule: Rule) -> Iterator[tuple[str, Span | None, bool]]:
     for expr in rule.expressions:
         yield expr.source, expr.span, False
     for action in rule.actions:
-        for text, span, is_template in _cel_texts(action):
-            if not is_template:
-                yield text, span, True
-                continue
-            try:
-                parts = split_template(text)
-            except TemplateError:
-                continue
-            for part in parts:
-                if isinstance(part, Interpolation):
-                    yield part.source, span, True
+        for text, span in action_cel_texts(action):
+            yield text, span, True
+
+
+def action_cel_texts(action: Action) -> Iterator[tuple[str, Span | None]]:
+    """Every CEL text of one action's config: CEL fields, and each ``${...}`` of a template."""
+    for text, span, is_template in _cel_texts(action):
+        if not is_template:
+            yield text, span
+            continue
+        try:
+            parts = split_template(text)
+        except TemplateError:
+            continue
+        for part in parts:
+            if isinstance(part, Interpolation):
+                yield part.source, span
 
 
 def _cel_texts(action: Action) -> Iterator[tuple[str, Span | None, bool]]:

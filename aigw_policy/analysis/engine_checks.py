@@ -34,7 +34,8 @@ from ..source import Source, Span
 from .free_vars import ACTIVATION_READS, free_vars
 
 __all__ = ["TCP_ACTIONS", "always_matches", "check_connection_rule", "check_constant", "check_header_case", "check_limits_order",
-           "check_lookups", "check_response_reads", "check_shadowed", "check_vars_order"]
+           "check_lookups", "check_response_reads", "check_shadowed", "check_vars_order",
+           "check_action_results_order"]
 
 _TERMINATING = frozenset({"deny", "custom-response", "allow"})
 _IDENTITY_FIELDS = frozenset({"identity.key", "identity.user", "identity.team", "identity.org", "identity.tier"})
@@ -235,21 +236,26 @@ def check_limits_order(policy: Policy, source: Source | None = None, *,
     """AIGW402: ``limits[name]`` read where limit ``name`` may not have run. A limit is in
     ``limits`` only once it ran for this request: not when its rule's condition was false,
     nor, in the response phase, when an earlier request rule ended the request (a denied
-    request still runs the response rules), and reading it then is an error."""
+    request still runs the response rules), and reading it then is an error. A read whose
+    rule tests first every condition of the limit's rule is no warning (as for ``vars``)."""
     found = []
     every = {a.config.name for _, r in policy.rules() for a in r.actions if a.config.LIMIT}
     # request limits so far -> why they may not have run: (its rule's condition, an earlier
     # rule that can end the request; only the response phase runs after that)
     seen: dict[str, tuple[str | None, str | None]] = {}
+    guards: dict[str, frozenset[str]] = {}  # limit -> the conditions under which it ran
     ender: Rule | None = None  # the first request rule that can end the phase
     for phase in ("on_http_request", "on_http_response"):
         for rule in policy.phase(phase):  # type: ignore[arg-type]
             texts = list(_texts(rule))
+            conditions = [e.source for e in rule.expressions]
             for text, span in texts:
                 for m in _LIMIT_READ.finditer(text):
                     name = m.group("a") or m.group("b")
                     if name in seen:
                         condition, ended = seen[name]
+                        if name in guards and guards[name] <= _before(conditions, text):
+                            condition = None  # this read runs only where the limit's rule matched
                         why = condition or (ended if phase == "on_http_response" else None)
                         if why is not None and not _reads_guarded(texts, name):
                             found.append(_diag(
@@ -275,6 +281,9 @@ def check_limits_order(policy: Policy, source: Source | None = None, *,
                         else None,
                         f"{_label(ender)} can end the request before it runs, and response "
                         "rules still run" if ender is not None else None)
+                    if conditional:
+                        guards[a.config.name] = frozenset(conditions)
+                guards = {k: g for k, g in guards.items() if _guard_kept(g, a)}
                 if ender is None and _can_end(a):
                     ender = rule
     return found
@@ -288,26 +297,32 @@ def check_vars_order(policy: Policy, source: Source | None = None, *,
     """AIGW404: ``vars.x`` read where no ``set-vars`` has set it: never, not yet, or maybe
     not (the setting rule has a condition; in the response phase, which runs for a denied
     request too, an earlier request rule can end the request first). Reading an unset
-    variable is an error, as ``limits[...]`` is (AIGW402)."""
+    variable is an error, as ``limits[...]`` is (AIGW402). A read whose rule tests, before
+    it, every condition of the setting rule is set (ngrok's operator repeats a route's match
+    in each rule of a weighted route), unless an action between could change what those
+    conditions read (:func:`_guard_kept`)."""
     found = []
     every = {k for _, r in policy.rules() for a in r.actions if a.type == "set-vars"
              for entry in a.config.vars for k in entry}
     # variable -> why it may not be set: (its rule's condition, an earlier request rule that
     # can end the request; only the response phase runs after that)
     seen: dict[str, tuple[str | None, str | None]] = {}
+    guards: dict[str, frozenset[str]] = {}  # variable -> the conditions under which it was set
     ender: Rule | None = None
     for phase in ("on_http_request", "on_http_response"):
         for rule in policy.phase(phase):  # type: ignore[arg-type]
             texts = list(_texts(rule))
             own = {k for a in rule.actions if a.type == "set-vars" for e in a.config.vars for k in e}
-            in_conditions = {e.source for e in rule.expressions}
+            conditions = [e.source for e in rule.expressions]
             for text, span in texts:
                 for m in _VAR_READ.finditer(text):
                     name = m.group("a") or m.group("b")
-                    if name in own and text not in in_conditions:
+                    if name in own and text not in conditions:
                         continue  # set by an earlier action of this rule
                     if name in seen:
                         condition, ended = seen[name]
+                        if name in guards and guards[name] <= _before(conditions, text):
+                            condition = None  # this read runs only where the setting rule matched
                         why = condition or (ended if phase == "on_http_response" else None)
                         if why is not None and not _reads_guarded(texts, name, "vars"):
                             found.append(_diag(
@@ -334,9 +349,125 @@ def check_vars_order(policy: Policy, source: Source | None = None, *,
                                 f"{_label(ender)} can end the request before it is set, and "
                                 "response rules still run"
                                 if ender is not None and phase == "on_http_request" else None)
+                            if conditional:
+                                guards[name] = frozenset(conditions)
+                guards = {k: g for k, g in guards.items() if _guard_kept(g, a)}
                 if phase == "on_http_request" and ender is None and _can_end(a):
                     ender = rule
     return found
+
+
+_ACTION_READ = re.compile(r"(?<![\w.])actions\s*\.\s*(?P<g>ngrok|aigw)\s*\.\s*(?P<n>[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def check_action_results_order(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
+    """AIGW404: ``actions.ngrok.x`` read where the action that publishes it may not have run.
+    ngrok makes an action's variables available "after the action has run"; until then the
+    lookup is an error, as ``vars`` and ``limits`` are: read before any rule runs it, after a
+    rule that runs it only under a condition (unless the reading rule tests that condition
+    first), or in the response phase after a request rule that can end the request. A read
+    in an operand of ``||`` or a branch of ``?:`` is not named for a condition: the other side
+    may be what holds when the action did not run (ngrok's example
+    ``actions.ngrok.restrict_ips.action == 'allow' || actions.ngrok.basic_auth...`` after a
+    ``basic-auth`` run only for denied addresses). A policy without that action at all is
+    :mod:`.action_vars`' finding."""
+    from .action_vars import ACTION_VARIABLES, AIGW_VARIABLES
+    from .cel_check import action_cel_texts
+
+    publishes = {t: f"ngrok.{k}" for k, (t, _) in ACTION_VARIABLES.items()}
+    publishes |= {t: f"aigw.{k}" for k, (t, _) in AIGW_VARIABLES.items()}
+    every = {publishes[a.type] for _, r in policy.rules() for a in r.actions if a.type in publishes}
+    found = []
+    seen: dict[str, tuple[str | None, str | None]] = {}
+    guards: dict[str, frozenset[str]] = {}
+    ender: Rule | None = None
+    for phase in ("on_http_request", "on_http_response"):
+        for rule in policy.phase(phase):  # type: ignore[arg-type]
+            conditions = [e.source for e in rule.expressions]
+            texts = list(_texts(rule))
+            ran: set[str] = set()  # published by an earlier action of this rule
+            places = [(e.source, e.span, None, frozenset(conditions[:i])) for i, e in enumerate(rule.expressions)]
+            places += [(t, span, a, frozenset(conditions)) for a in rule.actions for t, span in action_cel_texts(a)]
+            for text, span, action, before in places:
+                if action is not None:
+                    ran = {publishes[b.type] for b in rule.actions[:rule.actions.index(action)] if b.type in publishes}
+                for m in _ACTION_READ.finditer(text):
+                    key = f"{m['g']}.{m['n']}"
+                    if key not in every or key in ran or _reads_guarded(texts, m["n"], f"actions.{m['g']}"):
+                        continue
+                    if key not in seen:
+                        found.append(_diag("AIGW404", f"`actions.{key}` is read before a rule runs its action",
+                                           span, f"move the rule with that action above this one; until it "
+                                           f"runs the lookup is an error (or test `has(actions.{key})`)"))
+                        continue
+                    condition, ended = seen[key]
+                    if key in guards and guards[key] <= before or key in _beside(text):
+                        condition = None
+                    why = condition or (ended if phase == "on_http_response" else None)
+                    if why is not None:
+                        found.append(_diag("AIGW404", f"`actions.{key}` is an error when its action did not "
+                                           f"run: {why}", span, f"test it first, `has(actions.{key}) && ...`"))
+            conditional = not always_matches(rule)
+            for a in rule.actions:
+                key = publishes.get(a.type)
+                if key is not None and key not in seen:
+                    seen[key] = (f"{_label(rule)} runs it only when its condition holds" if conditional else None,
+                                 f"{_label(ender)} can end the request before it runs, and response rules "
+                                 "still run" if ender is not None and phase == "on_http_request" else None)
+                    if conditional:
+                        guards[key] = frozenset(conditions)
+                guards = {k: g for k, g in guards.items() if _guard_kept(g, a)}
+                if phase == "on_http_request" and ender is None and _can_end(a):
+                    ender = rule
+    return found
+
+
+def _beside(text: str) -> set[str]:
+    """The ``actions.<group>.<name>`` read in the CEL ``text`` inside an ``||`` or a ``?:``."""
+    keys = set()
+    for n in _walk(_parse(text)):
+        if isinstance(n, ast.Call) and n.function in (ast.LOGICAL_OR, ast.CONDITIONAL):
+            for inner in _walk(n):
+                path = _path(inner) or ""
+                if path.count(".") >= 2 and path.startswith(("actions.ngrok.", "actions.aigw.")):
+                    keys.add(".".join(path.split(".")[1:3]))
+    return keys
+
+
+def _before(conditions: list[str], text: str) -> frozenset[str]:
+    """The conditions of a rule that hold when ``text`` is evaluated: those before it when it is
+    one of them (the engine evaluates them in order and stops at the first false one), all of
+    them when it is in the rule's config (its actions run only when the rule matched)."""
+    return frozenset(conditions[:conditions.index(text)] if text in conditions else conditions)
+
+
+_UNCHANGING = frozenset({"vars", "conn", "endpoint"})  # what no action but set-vars writes
+# actions that change nothing a condition reads but their own results (`actions.*`, `limits`)
+_RESULTS_ONLY = frozenset({"rate-limit", "token-limit", "usage-cap", "model-access", "log", "restrict-ips",
+                           "basic-auth", "deny", "custom-response", "forward-internal", "allow"})
+
+
+def _guard_kept(guard: frozenset[str], action: Any) -> bool:
+    """Whether the conditions ``guard`` still read what they read before ``action`` ran: a
+    ``set-vars`` changes the variables it sets; an action of :data:`_RESULTS_ONLY` its own
+    results; any other may change the request (``url-rewrite``, ``add-headers``, ...), so only
+    conditions that read nothing but ``vars``, ``conn`` and ``endpoint`` are kept past it."""
+    for text in guard:
+        node = _parse(text)
+        if node is None:
+            return False
+        fv = free_vars(node)
+        roots = {p[0] for p in fv.names}
+        if action.type == "set-vars":
+            if {k for e in action.config.vars for k in e} & {p[1] for p in fv.names if p[0] == "vars" and len(p) > 1} \
+                    or ("vars",) in fv.names:
+                return False
+        elif action.type in _RESULTS_ONLY:
+            if roots & {"actions", "limits"}:
+                return False
+        elif roots - _UNCHANGING or any(f in ACTIVATION_READS for f in fv.functions):
+            return False
+    return True
 
 
 def check_response_reads(policy: Policy, source: Source | None = None) -> list[Diagnostic]:

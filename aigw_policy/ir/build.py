@@ -502,6 +502,11 @@ def build_action(
             elif not close and (type_name, key) in _KEY_HINTS:
                 close = f"did you mean `{_KEY_HINTS[type_name, key]}`? (the URL `{type_name}` makes)"
                 reported.add(_KEY_HINTS[type_name, key])
+            elif not close and (type_name, key) in _SHAPE_HINTS:
+                close = _SHAPE_HINTS[type_name, key]
+            elif not close and type_name == "set-vars" and "vars" not in (k for k, _, _ in config.items):
+                close = f"a variable is an item of `vars`, a list of one-key mappings: `vars: [{{{key}: ...}}]`"
+                reported.add("vars")
             elif close:
                 reported.add(close.split("`")[1])
             diags.add(
@@ -542,6 +547,13 @@ _ONE_OF = {"model-access": ("allow", "deny"), "max-tokens": ("input", "output")}
 _KEY_HINTS = {("redirect", "location"): "to", ("redirect", "url"): "to", ("url-rewrite", "url"): "to"}
 """Keys people write for another (ngrok's OAuth example writes `redirect`'s `to` as
 `location`), too far apart in spelling for a did-you-mean."""
+_SHAPE_HINTS = {
+    ("custom-response", "content_type"): "ngrok's first releases' `content_type` is a header now: "
+    "`headers: {content-type: text/plain}` (without one the type is inferred from the body)",
+    ("deny", "body"): "`deny` answers with its status and no body: for a body write a `custom-response` "
+    "(`status_code`, `body`, `headers`)",
+}
+"""Keys whose fix is another shape, not another name (each from one of ngrok's own pages)."""
 
 
 def _known_keys(model: type[BaseModel]) -> str:
