@@ -84,6 +84,7 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
         record.update(status_code=outcome.status_code, error=outcome.error, latency_ms=outcome.latency_ms)
         ttfb = outcome.time_to_first_byte_ms
         run.answers.append({"ttfb_ms": ttfb if ttfb is not None else outcome.time_to_first_token_ms, "said": None,
+                            "status": outcome.status_code if outcome.status_code is not None else outcome.answered,
                             "headers": {k.lower(): [v] for k, v in outcome.headers.items()
                                         if not account_answer_field(k.lower())}})
         if outcome.error == "client_closed":  # nobody to answer, so nothing to fail over for

@@ -349,7 +349,7 @@ def _models_tried(run: Any, path: Any, client_key: str) -> list[dict[str, Any]]:
             "request": {"url": attempt_url(base, run.plan.format, path, model)
                         if base and isinstance(path, str) else "",
                         "api_key": a.get("key_id") or client_key},
-            "response": {"status_code": a.get("status_code") or 0, "headers": answer.get("headers") or {},
+            "response": {"status_code": answer.get("status") or a.get("status_code") or 0, "headers": answer.get("headers") or {},
                          "body_on_error": (answer.get("said") or "") if failed else ""},
             "upstream_latency": {"time_to_first_byte_ms": _ms(answer.get("ttfb_ms")),
                                  "total_ms": _ms(a.get("latency_ms"))},

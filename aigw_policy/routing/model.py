@@ -193,6 +193,10 @@ class AttemptOutcome:
     time_to_first_byte_ms: float | None = None
     """When the answer's status line and headers arrived (ngrok's debugging trace's
     ``upstream_latency.time_to_first_byte_ms``; ``time_to_first_token_ms`` stands in without it)."""
+    answered: int | None = None
+    """The status line of an answer that came but is ``malformed`` (a 200 HTML page): what the
+    debugging trace's ``response.status_code`` shows; ``status_code`` stays None, so that no
+    rule reads the attempt as a success."""
 
 
 @dataclass(frozen=True, slots=True)
