@@ -116,6 +116,9 @@ _DROP = CREDENTIAL_HEADERS | ACCOUNT_HEADERS | {
     "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding", "x-aigw-provider"}
 _GEMINI_MODEL = re.compile(r"/models/[^/:]+:")
 _VERSION = re.compile(r"^v\d+[a-z0-9]*$")
+# Google's OpenAI-compatible frame of its API at the end of a base URL (`.../v1beta/openai/`, as
+# ngrok's catalog writes Google's): a native Gemini attempt goes beside it, to `.../v1beta/models/...`
+_OPENAI_FRAME = re.compile(r"(/v\d+[a-z0-9]*)/openai$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +177,10 @@ def attempt_url(base: str, fmt: str, path: str, model: str) -> str:
     path = attempt_path(fmt, path)
     if fmt == "gemini":
         path = _GEMINI_MODEL.sub(lambda _: f"/models/{quote(model, safe='')}:", path, count=1)
+        base = _OPENAI_FRAME.sub(r"\1", base.rstrip("/"))
+        first, _, rest = path[1:].partition("/")
+        if _VERSION.match(first) and _VERSION.match(base.rsplit("/", 1)[-1]):
+            path = "/" + rest  # the base says the version (`.../v1beta`), as the genai SDK's base URL does not
     return join_url(base, path, sdk_base=fmt == "openai")
 
 

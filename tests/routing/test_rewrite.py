@@ -58,6 +58,34 @@ def test_an_openai_format_attempt_goes_under_an_sdk_base_url(base: str, path: st
     assert upstream_request("POST", path, b"", {}, b"{}", attempt(provider), "sk").url == url
 
 
+@pytest.mark.parametrize(("base", "path", "url"), [
+    # Google's base as ngrok's catalog writes it (its OpenAI-compatible frame): the native API is beside it
+    ("https://generativelanguage.googleapis.com/v1beta/openai/", "/v1beta/models/gemini-2.0-flash:generateContent",
+     "https://generativelanguage.googleapis.com/v1beta/models/m:generateContent"),
+    ("https://generativelanguage.googleapis.com/v1beta/openai", "/v1beta/models/gemini-2.0-flash:generateContent",
+     "https://generativelanguage.googleapis.com/v1beta/models/m:generateContent"),
+    ("https://generativelanguage.googleapis.com/v1beta/openai/", "/v1beta/models/g:streamGenerateContent",
+     "https://generativelanguage.googleapis.com/v1beta/models/m:streamGenerateContent"),
+    ("https://proxy.example/google/v1beta/openai/", "/v1/models/g:countTokens",
+     "https://proxy.example/google/v1beta/models/m:countTokens"),
+    ("https://proxy.example/google/v1beta/openai/", "/v1/projects/p/locations/l/publishers/google/models/g:embedContent",
+     "https://proxy.example/google/v1beta/models/m:embedContent"),
+    # the native base as it is written (kept)
+    ("https://generativelanguage.googleapis.com/v1beta/", "/v1beta/models/g:generateContent",
+     "https://generativelanguage.googleapis.com/v1beta/models/m:generateContent"),
+    ("https://gateway.ai.cloudflare.com/v1/acct/gw/google-ai-studio/v1beta", "/v1beta/models/g:generateContent",
+     "https://gateway.ai.cloudflare.com/v1/acct/gw/google-ai-studio/v1beta/models/m:generateContent"),
+    ("https://g.example", "/v1beta/models/g:generateContent", "https://g.example/v1beta/models/m:generateContent"),
+])
+def test_a_gemini_attempt_goes_to_the_native_api_beside_an_openai_compatible_base(base: str, path: str,
+                                                                                 url: str) -> None:
+    """Before (route27), a provider whose ``base_url`` was Google's as ngrok's catalog gives it
+    (``.../v1beta/openai/``) sent a native Gemini request (the google-genai SDK's) to
+    ``.../v1beta/openai/v1beta/models/...``, which Google does not serve: each attempt a 404."""
+    provider = ProviderInfo("google", base_url=base, formats=("openai", "gemini"), auth="x-goog-api-key")
+    assert upstream_request("POST", path, b"", {}, b"{}", attempt(provider, "m", "gemini"), "sk").url == url
+
+
 def test_the_built_in_google_provider_s_openai_endpoint() -> None:
     from aigw_policy.routing.catalog import builtin
 
