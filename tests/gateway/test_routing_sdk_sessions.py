@@ -32,9 +32,9 @@ from .raw_upstream import RawUpstream, serve
 KEY = "sk-gw-sdk-sessions"
 
 
-def _provider(pid: str, base: str, models: list[str], fmt: str | None = None, keys: str = "") -> str:
-    surface = f"supported_api_surfaces: [{{format: {fmt}}}], " if fmt else ""
-    keys = keys or f"{{value: sk-{pid}-bad, id: {pid}-bad}}, {{value: sk-{pid}-good, id: {pid}-good}}"
+def _provider(pid: str, base: str, models: list[str], fmt: str | None = None, extra: str = "") -> str:
+    surface = extra + (f"supported_api_surfaces: [{{format: {fmt}}}], " if fmt else "")
+    keys = f"{{value: sk-{pid}-bad, id: {pid}-bad}}, {{value: sk-{pid}-good, id: {pid}-good}}"
     return f"            - {{id: {pid}, base_url: \"{base}\", {surface}api_keys: [{keys}], " \
            f"models: [{', '.join('{id: %s}' % m for m in models)}]}}\n"
 
@@ -44,11 +44,13 @@ def _policy(url: str) -> str:
             "        config: {name: by-provider, limit: 1000000000, unit: tokens, period: day, "
             "bucket_key: ['ai.provider']}\n"
             "  - name: route\n    actions:\n      - type: ai-gateway\n        config:\n"
-            "          only_allow_configured_providers: true\n          providers:\n"
+            "          only_allow_configured_providers: true\n          only_allow_configured_models: true\n"
+            "          providers:\n"
             + _provider("oa", url + "/v1", ["gpt-4o", "text-embedding-3-small"])
             + _provider("ge", url, ["gemini-2.0-flash", "text-embedding-004"], "gemini")
             + _provider("google", url + "/v1beta/openai/", ["gemini-2.5-flash"])
-            + _provider("an", url, ["claude-x"], "anthropic"))
+            + _provider("an", url, ["claude-x"], "anthropic")
+            + _provider("gemini-native", url + "/v1beta", ["gemini-2.5-pro"], extra="id_aliases: [gemini], supported_api_surfaces: [{format: openai}, {format: gemini}], "))
 
 
 @pytest.fixture(scope="module", params=["jsonl over memory", "sqlite over sqlite"])
@@ -168,6 +170,11 @@ ROWS: list[Row] = [
     ("openai chat to the google provider", lambda gw: _openai(gw).chat.completions.create(
         model="gemini-2.5-flash", messages=HI).choices[0].message.content, "hello",
      [("google", "google-good", 2, 10)]),
+    ("openai chat to a Google provider at its native base", lambda gw: _openai(gw).chat.completions.create(
+        model="gemini-2.5-pro", messages=HI).choices[0].message.content, "hello",
+     [("gemini-native", "gemini-native-good", 2, 10)]),
+    ("genai to a Google provider at its native base", lambda gw: _genai(gw).models.generate_content(
+        model="gemini-2.5-pro", contents="hi").text, "hello", [("gemini-native", "gemini-native-good", 2, 10)]),
     ("openai responses.create", lambda gw: _openai(gw).responses.create(model="gpt-4o", input="hi").output_text,
      "hello", [("oa", "oa-good", 2, 10)]),
     ("openai responses raw stream", lambda gw: "".join(
@@ -192,7 +199,7 @@ ROWS: list[Row] = [
 @pytest.mark.parametrize(("call", "result", "records"), [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
 def test_an_sdk_call_fails_over_and_is_charged_once_to_what_served(gateway: Any, call: Callable[[Any], Any],
                                                                    result: Any, records: list[Any]) -> None:
-    providers = ("oa", "ge", "google", "an")
+    providers = ("oa", "ge", "google", "an", "gemini-native")
     before, used = len(_finals(gateway.ledger_url)), {p: _used(gateway, p) for p in providers}
     assert call(gateway) == result
     deadline = time.monotonic() + WAIT

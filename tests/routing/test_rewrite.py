@@ -86,6 +86,25 @@ def test_a_gemini_attempt_goes_to_the_native_api_beside_an_openai_compatible_bas
     assert upstream_request("POST", path, b"", {}, b"{}", attempt(provider, "m", "gemini"), "sk").url == url
 
 
+@pytest.mark.parametrize(("pid", "base", "url"), [
+    # Google's native base (the genai SDK's): its OpenAI-compatible API is under `/v1beta/openai`
+    ("google", "https://generativelanguage.googleapis.com/v1beta/", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"),
+    ("google", "https://generativelanguage.googleapis.com/v1beta", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"),
+    ("google", "https://generativelanguage.googleapis.com", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"),
+    ("gem", "https://generativelanguage.googleapis.com/v1beta", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"),
+    ("google", "https://proxy.example/google/v1beta", "https://proxy.example/google/v1beta/openai/chat/completions"),
+    # as it is written when it is that frame already, or the provider is not Google's
+    ("google", "https://generativelanguage.googleapis.com/v1beta/openai/", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"),
+    ("other", "https://proxy.example/v1beta", "https://proxy.example/v1beta/chat/completions"),
+])
+def test_an_openai_attempt_to_google_goes_to_its_openai_compatible_api(pid: str, base: str, url: str) -> None:
+    """Before (route27), a Google provider whose ``base_url`` was its native one sent an
+    OpenAI-format attempt (the OpenAI SDK's) to ``.../v1beta/chat/completions`` or
+    ``.../v1/chat/completions``, which Google does not serve."""
+    provider = ProviderInfo(pid, base_url=base, formats=("openai", "gemini"), auth="x-goog-api-key")
+    assert upstream_request("POST", "/v1/chat/completions", b"", {}, b"{}", attempt(provider), "sk").url == url
+
+
 def test_the_built_in_google_provider_s_openai_endpoint() -> None:
     from aigw_policy.routing.catalog import builtin
 
