@@ -95,8 +95,8 @@ def _provider(cfg: ProviderConfig, base: ProviderInfo | None) -> ProviderInfo:
     formats = tuple(dict.fromkeys(s.format for s in surfaces)) if surfaces else None
     if formats and not set(formats) - NATIVE:  # a vendor of a native API (Ollama's...) speaks OpenAI's too
         formats = (*formats, "openai")
-    params = {s.format: frozenset(p.name for p in s.supported_params)
-              for s in surfaces if s.supported_params}  # fmt: skip
+    params = {(s.format, s.surface): frozenset(p.name for p in s.supported_params)
+              for s in surfaces if s.supported_params and s.surface}  # fmt: skip
     aliases = tuple(dict.fromkeys((*(base.aliases if base else ()), *(cfg.id_aliases or ()))))
     return ProviderInfo(
         id=base.id if base else cfg.id, aliases=aliases,

@@ -251,7 +251,9 @@ def _body(raw: bytes, parsed: Any, attempt: Attempt) -> bytes:
             return raw
     if not isinstance(parsed, dict):
         return raw
-    new = {k: v for k, v in parsed.items() if k not in attempt.drop_params and k != "models"}
+    keep = attempt.keep_params
+    new = {k: v for k, v in parsed.items()
+           if k not in attempt.drop_params and k != "models" and (keep is None or k in keep or k == "model")}
     if attempt.format == "openai":  # what the vendor's dialect of OpenAI's format refuses
         vendors = _vendors(attempt.provider)
         if not vendors.isdisjoint(NO_STREAM_OPTIONS):
