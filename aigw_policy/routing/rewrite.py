@@ -263,8 +263,23 @@ def _body(raw: bytes, parsed: Any, attempt: Attempt) -> bytes:
             new.setdefault("max_tokens", cap)
     if attempt.format not in ("gemini", "bedrock"):  # Gemini's and Bedrock's model is in the path
         new["model"] = attempt.model
+    elif attempt.format == "gemini":  # and in the requests a Gemini body holds, which must name the path's
+        _gemini_inner_models(new, f"models/{attempt.model}")
     _merge(new, attempt.body)
     return json.dumps(new, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _gemini_inner_models(body: dict[str, Any], model: str) -> None:
+    """The ``model`` of each request a Gemini body carries (``batchEmbedContents``'
+    ``requests[]``, which Google refuses unless each names the path's model; ``countTokens``'
+    ``generateContentRequest``) set to the attempt's, where the client wrote one; copies: the
+    client's parsed body is replayed for every attempt."""
+    inner = body.get("requests")
+    if isinstance(inner, list):
+        body["requests"] = [dict(r, model=model) if isinstance(r, dict) and "model" in r else r for r in inner]
+    one = body.get("generateContentRequest")
+    if isinstance(one, dict) and "model" in one:
+        body["generateContentRequest"] = dict(one, model=model)
 
 
 def _merge(into: dict[str, Any], extra: Mapping[str, Any]) -> None:

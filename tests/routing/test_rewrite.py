@@ -154,6 +154,28 @@ def test_gemini_model_in_path_and_key_query_stripped() -> None:
     assert json.loads(r.content) == {"contents": []}
 
 
+@pytest.mark.parametrize(("path", "body", "sent"), [
+    ("/v1beta/models/text-embedding-004:batchEmbedContents",
+     {"requests": [{"model": "models/text-embedding-004", "content": {"parts": [{"text": "a"}]}},
+                   {"model": "models/text-embedding-004", "content": {"parts": [{"text": "b"}]}}]},
+     {"requests": [{"model": "models/m2", "content": {"parts": [{"text": "a"}]}},
+                   {"model": "models/m2", "content": {"parts": [{"text": "b"}]}}]}),
+    ("/v1beta/models/gemini-2.0-flash:countTokens",
+     {"generateContentRequest": {"model": "models/gemini-2.0-flash", "contents": []}},
+     {"generateContentRequest": {"model": "models/m2", "contents": []}}),
+    ("/v1beta/models/gemini-2.0-flash:countTokens", {"contents": []}, {"contents": []}),  # none written: none set
+    ("/v1beta/models/x:batchEmbedContents", {"requests": [{"content": {}}, 3]}, {"requests": [{"content": {}}, 3]}),
+])
+def test_the_requests_a_gemini_body_holds_name_the_attempt_s_model(path: str, body: dict, sent: dict) -> None:
+    """Before (route27), a failover to another Gemini model rewrote the path's model only: a
+    ``batchEmbedContents`` whose ``requests[]`` still named the client's was refused by Google
+    (each must name the path's model), a ``countTokens`` counted for the client's model."""
+    raw, parsed = json.dumps(body).encode(), json.loads(json.dumps(body))
+    r = upstream_request("POST", path, b"", {}, raw, attempt(GOOGLE, "m2", "gemini"), "sk", parsed=parsed)
+    assert json.loads(r.content) == sent and "/models/m2:" in r.url
+    assert parsed == body  # the client's body, replayed for the next attempt, is as it came
+
+
 def test_no_key_no_credential_and_attempt_headers_cannot_smuggle_one() -> None:
     a = attempt(LOCAL, headers={"Authorization": "Bearer from-config"})
     r = upstream_request("POST", "/v1/chat/completions", b"", CLIENT_HEADERS, b'{"model":"x"}', a, "unused")
