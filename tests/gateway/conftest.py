@@ -111,6 +111,7 @@ class ServerThread:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        options.setdefault("ws", "none")  # as serve: no websocket upgrade, whatever is installed
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                                 timeout_graceful_shutdown=2, **options)
         self.server = uvicorn.Server(config)
