@@ -202,14 +202,14 @@ def serve(
     try:
         # no `server: uvicorn` on every answer: what runs the gateway is nobody's business
         # (and an upstream's own `server` is not passed on either: proxy.ANSWER_OWN)
-        # ws="none": a WebSocket upgrade is a request the gateway judges (and refuses, being no
-        # model call), never one uvicorn takes over because `websockets` or `wsproto` happens to
-        # be installed (google-genai pulls `websockets` in)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
-                    timeout_graceful_shutdown=10, ws="none",
+                    timeout_graceful_shutdown=10,
                     http=header_timeout_protocol(header_timeout, app.server_event, max_connections=cap),
                     timeout_keep_alive=keep_alive,
-                    server_header=False, **forwarded(forwarded_allow_ips))
+                    # no websocket upgrade, whatever is installed: uvicorn's "auto" takes one when the
+                    # `websockets` package is there (google-genai brings it), and an `Upgrade` request
+                    # then left HTTP/1.1 where serve20 keeps it (tests/gateway/test_redteam_upgrade.py)
+                    ws="none", server_header=False, **forwarded(forwarded_allow_ips))
     finally:  # the stream may not outlive this call (an embedding caller's, a test runner's)
         gc.unfreeze()
         (logging._srcfile, logging.logThreads,

@@ -27,6 +27,7 @@ from ..limits.model import Outcome
 from ..providers import Usage, extract_usage
 from ..routing.model import Attempt, AttemptOutcome, Next, Serve
 from ..routing.ngrok_messages import timed_out
+from ..routing.paths import surface_of
 from ..routing.rewrite import CREDENTIAL_HEADERS, account_answer_field
 from .charging import _entry, retry_headers, settle, settle_charges
 from .decision import Decision
@@ -84,6 +85,7 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
         record.update(status_code=outcome.status_code, error=outcome.error, latency_ms=outcome.latency_ms)
         ttfb = outcome.time_to_first_byte_ms
         run.answers.append({"ttfb_ms": ttfb if ttfb is not None else outcome.time_to_first_token_ms, "said": None,
+                            "status": outcome.status_code if outcome.status_code is not None else outcome.answered,
                             "headers": {k.lower(): [v] for k, v in outcome.headers.items()
                                         if not account_answer_field(k.lower())}})
         if outcome.error == "client_closed":  # nobody to answer, so nothing to fail over for
@@ -158,6 +160,8 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
         info = route.model(c.provider, c.model)
         attempt = Attempt(number, provider, c.model, key, run.plan.format,
                           drop_params=info.unsupported_params if info is not None else frozenset(),
+                          keep_params=provider.supported_params.get((run.plan.format, surface_of(flow.act.get(
+                              "req.url.path")))) if provider.supported_params else None,
                           headers=dict(t.headers), query=dict(t.query), body=dict(t.body),
                           timeout_s=min(route.per_request_timeout_s, remaining),
                           idle_s=route.per_request_timeout_s)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from ..providers.error_shapes import native_error
 from ..redact import account_ids
 from ..routing.compile import key_id_of
-from ..routing.rewrite import CREDENTIAL_HEADERS, attempt_url
+from ..routing.rewrite import CREDENTIAL_HEADERS, attempt_url, is_google
 
 __all__ = ["AIGW_FIELDS", "ALL_FAILED", "CONNECT", "MALFORMED", "NO_API_KEY", "NO_API_KEY_MESSAGE", "NO_KEY", "TIMEOUT",
            "UPSTREAM_MALFORMED", "ai_gateway_result", "all_failed", "attempt_said", "error_body", "publish_trace", "upstream_wait"]
@@ -340,16 +340,17 @@ def _models_tried(run: Any, path: Any, client_key: str) -> list[dict[str, Any]]:
         usage = a.get("usage") or {}
         answer = run.answers[n] if n < len(run.answers) else {}
         failed = a.get("error") is not None or (a.get("status_code") or 0) >= 400
-        base = route.provider(pid).base_url
+        provider = route.provider(pid)
+        base = provider.base_url
         tried[-1]["requests_made"].append({
             "status": "error" if failed else "success",
             "error": a.get("error") or (f"status {a['status_code']}" if failed else ""),
             "upstream_input_tokens": usage.get("input_tokens", 0),
             "upstream_output_tokens": usage.get("output_tokens", 0),
-            "request": {"url": attempt_url(base, run.plan.format, path, model)
+            "request": {"url": attempt_url(base, run.plan.format, path, model, google=is_google(provider))
                         if base and isinstance(path, str) else "",
                         "api_key": a.get("key_id") or client_key},
-            "response": {"status_code": a.get("status_code") or 0, "headers": answer.get("headers") or {},
+            "response": {"status_code": answer.get("status") or a.get("status_code") or 0, "headers": answer.get("headers") or {},
                          "body_on_error": (answer.get("said") or "") if failed else ""},
             "upstream_latency": {"time_to_first_byte_ms": _ms(answer.get("ttfb_ms")),
                                  "total_ms": _ms(a.get("latency_ms"))},

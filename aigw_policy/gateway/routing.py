@@ -186,7 +186,7 @@ class Router:
                 # its head came, then the body broke (cut, or a coding that does not decode): an
                 # answer that arrived malformed, not an upstream that could not be reached
                 why = CUT if isinstance(error, UpstreamError) else "an answer whose body does not decode"
-                return _malformed(why, head_ms, _ms(t0)), None
+                return _malformed(why, head_ms, _ms(t0), response), None
             return AttemptOutcome(error="connect", latency_ms=_ms(t0)), None
         except BaseException:  # cancelled (the client left, shutdown): the connection is not kept half read
             _close(response)
@@ -195,11 +195,8 @@ class Router:
         if why is not None:
             _log.warning("attempt %d to provider `%s`: %s", attempt.number, attempt.provider.id, why)
             _close(response)
-            return _malformed(why, head_ms, _ms(t0)), None
-        plain: dict[str, str] = {}
-        for k, v in response.raw_headers:
-            name, value = k.decode("latin-1").lower(), v.decode("latin-1")
-            plain[name] = f"{plain[name]}, {value}" if name in plain else value
+            return _malformed(why, head_ms, _ms(t0), response), None
+        plain = _plain(response)
         scrubs = _scrubs(secret, attempt.provider.base_url)
         # what the answer says goes into the decision (an all-failed answer lists each attempt's
         # error message, which may quote the key it was sent): without the key
@@ -235,11 +232,21 @@ class Router:
                                StreamCheck.of(req.url, framing) if streaming else None)
 
 
-def _malformed(why: str, head_ms: float | None, latency_ms: float) -> AttemptOutcome:
+def _plain(response: Response) -> dict[str, str]:
+    """The answer's header fields by lower-cased name, repeated fields joined with ``, ``."""
+    plain: dict[str, str] = {}
+    for k, v in response.raw_headers:
+        name, value = k.decode("latin-1").lower(), v.decode("latin-1")
+        plain[name] = f"{plain[name]}, {value}" if name in plain else value
+    return plain
+
+
+def _malformed(why: str, head_ms: float | None, latency_ms: float, response: Response) -> AttemptOutcome:
     """The outcome of an answer that came but cannot be the API's (:mod:`.malformed`): what it
-    was, as an error body, for the all-failed answer and the debugging trace."""
+    was, as an error body, for the all-failed answer and the debugging trace, with the status
+    line and header fields it came with (the trace's ``response``)."""
     return AttemptOutcome(error=MALFORMED, latency_ms=latency_ms, time_to_first_byte_ms=head_ms,
-                          body={"error": {"message": why}})
+                          body={"error": {"message": why}}, headers=_plain(response), answered=response.status)
 
 
 def _wire(value: str) -> bytes:

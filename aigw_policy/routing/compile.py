@@ -95,8 +95,8 @@ def _provider(cfg: ProviderConfig, base: ProviderInfo | None) -> ProviderInfo:
     formats = tuple(dict.fromkeys(s.format for s in surfaces)) if surfaces else None
     if formats and not set(formats) - NATIVE:  # a vendor of a native API (Ollama's...) speaks OpenAI's too
         formats = (*formats, "openai")
-    params = {s.format: frozenset(p.name for p in s.supported_params)
-              for s in surfaces if s.supported_params}  # fmt: skip
+    params = {(s.format, s.surface): frozenset(p.name for p in s.supported_params)
+              for s in surfaces if s.supported_params and s.surface}  # fmt: skip
     aliases = tuple(dict.fromkeys((*(base.aliases if base else ()), *(cfg.id_aliases or ()))))
     return ProviderInfo(
         id=base.id if base else cfg.id, aliases=aliases,
@@ -191,7 +191,7 @@ class CompiledRoute:
                 self.provider_names[n] = p.id
         for p in providers.values():  # an id names its own provider, whatever another's aliases say
             self.provider_names[p.id.lower()] = p.id
-        #: lower-cased model id or alias -> the models of that name, in catalog order
+        #: lower-cased model id or alias -> the models of that name, in try order (below)
         self.by_name: dict[str, list[ModelInfo]] = {}
         self.by_provider: dict[str, dict[str, ModelInfo]] = {}
         for m in self.models:
@@ -199,6 +199,9 @@ class CompiledRoute:
             for n in _names_of(m):
                 self.by_name.setdefault(n, []).append(m)
                 per.setdefault(n, m)
+        for same in self.by_name.values():  # ngrok: "providers are tried in alphabetical order, not the
+            # order they are configured" (a strategy orders otherwise); the configured ones first, as before
+            same.sort(key=lambda m: (m.provider_id not in self.configured_providers, m.provider_id))
         #: every catalog model of a provider, allowed here or not (to say why not)
         self.catalog_models = catalog_models
         self.elements = elements.Elements(self, extras)

@@ -76,8 +76,9 @@ class ProviderInfo:
     disabled: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
     keys: tuple[KeyRef, ...] = ()
-    #: per format: the top-level body keys the surface accepts (None: no allowlist)
-    supported_params: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: per (format, surface): the top-level body keys that surface accepts (ngrok's
+    #: ``supported_api_surfaces[].supported_params``); a surface not here has no allowlist
+    supported_params: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +151,8 @@ class Plan:
 class Attempt:
     """One upstream request to make. The gateway builds it from the client's request:
     ``url`` = ``base_url`` + the request's path and query; the body's model set to
-    ``model`` (Gemini: in the path); ``drop_params`` removed from the top level of the body;
+    ``model`` (Gemini: in the path); ``drop_params`` removed from the top level of the body,
+    and, when ``keep_params`` is set, every other key not in it (the model is the attempt's);
     ``body`` merged in; ``headers`` and ``query`` added; the credential of ``key`` sent in the
     provider's ``auth`` style, and the client's own credential never."""
 
@@ -160,6 +162,8 @@ class Attempt:
     key: KeyRef | None
     format: RouteFormat
     drop_params: frozenset[str] = frozenset()
+    keep_params: frozenset[str] | None = None
+    """The provider's ``supported_params`` for the request's surface (None: no allowlist)."""
     headers: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)
     body: Mapping[str, Any] = field(default_factory=dict)
@@ -193,6 +197,10 @@ class AttemptOutcome:
     time_to_first_byte_ms: float | None = None
     """When the answer's status line and headers arrived (ngrok's debugging trace's
     ``upstream_latency.time_to_first_byte_ms``; ``time_to_first_token_ms`` stands in without it)."""
+    answered: int | None = None
+    """The status line of an answer that came but is ``malformed`` (a 200 HTML page): what the
+    debugging trace's ``response.status_code`` shows; ``status_code`` stays None, so that no
+    rule reads the attempt as a success."""
 
 
 @dataclass(frozen=True, slots=True)

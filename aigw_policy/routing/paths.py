@@ -35,7 +35,7 @@ from ..providers.classify import vendor_of
 from ..providers.error_shapes import NATIVE  # the vendors' native formats: a candidate of that vendor is sent one
 from ..providers.native_paths import native_path
 
-__all__ = ["NATIVE", "attempt_path", "native_format", "native_url", "speaks_native"]
+__all__ = ["NATIVE", "attempt_path", "native_format", "native_url", "speaks_native", "surface_of"]
 
 _OPENAI_TAIL = re.compile(
     r"/(?P<tail>chat/completions|completions|embeddings|responses(?:/compact|/input_tokens)?|moderations"
@@ -119,3 +119,28 @@ def attempt_path(fmt: str, path: str) -> str:
         m = _ANTHROPIC.search(p)
         return f"/v1/messages{m.group('count') or ''}" if m else path
     return path
+
+
+def surface_of(path: Any) -> str | None:
+    """The endpoint surface of a request's path, as ngrok names it in
+    ``supported_api_surfaces[].surface`` (``chat-completions``, ``responses``, ``messages``;
+    likewise ``completions``, ``embeddings``), or None: a surface ngrok names none for
+    (Anthropic's token count, Gemini's actions, a native API), which no ``supported_params``
+    list narrows.
+
+    >>> surface_of("/v1/chat/completions"), surface_of("/openai/deployments/d/chat/completions")
+    ('chat-completions', 'chat-completions')
+    >>> surface_of("/v1/responses"), surface_of("/v1/messages"), surface_of("/v1/messages/count_tokens")
+    ('responses', 'messages', None)
+    """
+    if not isinstance(path, str):
+        return None
+    p = path.rstrip("/")
+    if (m := _OPENAI_TAIL.search(p)) is not None and m.group("tail") in _SURFACES:
+        return m.group("tail").replace("/", "-")
+    if (m := _ANTHROPIC.search(p)) is not None and not m.group("count"):
+        return "messages"
+    return None
+
+
+_SURFACES = frozenset({"chat/completions", "completions", "responses", "embeddings"})

@@ -7,7 +7,7 @@
 1. ``max_input_tokens``: a request over it is refused (413, ngrok's ERR_NGROK_3811).
 2. What the client asked for: ``model`` then the body's ``models: [...]`` fallbacks, each
    ``gpt-4o`` (the catalog: every provider serving that id or alias, configured ones
-   first), ``provider:model`` (that provider; an unknown model passes through with
+   first, each group in alphabetical order of the provider ids, as ngrok tries them), ``provider:model`` (that provider; an unknown model passes through with
    ``m.known == false``) or ``ngrok/auto`` (the strategies choose among every model).
    ``only_allow_configured_providers`` / ``_models`` refuse the others (403
    ``provider_not_allowed`` / ``model_not_allowed``); a name nothing knows is 422

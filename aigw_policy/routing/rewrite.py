@@ -48,7 +48,7 @@ from .model import Attempt
 from .paths import NATIVE, attempt_path, native_url
 
 __all__ = ["ACCOUNT_ANSWER_HEADERS", "ACCOUNT_ANSWER_PREFIXES", "ACCOUNT_HEADERS", "CREDENTIAL_HEADERS", "QUERY_OWNERS",
-           "UpstreamRequest", "account_answer_field", "attempt_url", "upstream_request"]
+           "UpstreamRequest", "account_answer_field", "attempt_url", "is_google", "upstream_request"]
 
 #: Headers that carry a credential in some provider's API: the client's are never forwarded.
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
@@ -116,6 +116,10 @@ _DROP = CREDENTIAL_HEADERS | ACCOUNT_HEADERS | {
     "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding", "x-aigw-provider"}
 _GEMINI_MODEL = re.compile(r"/models/[^/:]+:")
 _VERSION = re.compile(r"^v\d+[a-z0-9]*$")
+GOOGLE = frozenset({"google", "gemini"})  # the names of Google's Gemini API (the built-in provider, its alias, its host)
+# Google's OpenAI-compatible frame of its API at the end of a base URL (`.../v1beta/openai/`, as
+# ngrok's catalog writes Google's): a native Gemini attempt goes beside it, to `.../v1beta/models/...`
+_OPENAI_FRAME = re.compile(r"(/v\d+[a-z0-9]*)/openai$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +153,8 @@ def upstream_request(method: str, path: str, query: bytes | str, headers: Mappin
     # a query in base_url (`...?api-version=...`) is the operator's, as `query` is: it goes in
     # the query, before the client's (whose names it replaces), never glued before the path
     base, _, own = base.partition("#")[0].partition("?")
-    url = attempt_url(base, attempt.format, path, attempt.model)
     vendors = _vendors(attempt.provider)
+    url = attempt_url(base, attempt.format, path, attempt.model, google=not vendors.isdisjoint(GOOGLE))
     operator = [(k, v) for k, v in parse_qsl(own, keep_blank_values=True) if k not in attempt.query] if own else []
     owned = attempt.query.keys() | {k for k, _ in operator} if operator else attempt.query.keys()
     pairs = operator + [(k, v) for k, v in parse_qsl(query.decode("latin-1") if isinstance(query, bytes) else query,
@@ -166,15 +170,30 @@ def upstream_request(method: str, path: str, query: bytes | str, headers: Mappin
     return UpstreamRequest(method.upper(), url, _headers(headers, attempt, secret, keep), content, read)
 
 
-def attempt_url(base: str, fmt: str, path: str, model: str) -> str:
+def attempt_url(base: str, fmt: str, path: str, model: str, *, google: bool = False) -> str:
     """The URL (without a query) an attempt of API format ``fmt`` for ``model`` is sent to,
-    for a client request to ``path``."""
+    for a client request to ``path``; ``google``: the provider is Google's (:func:`is_google`),
+    whose OpenAI-compatible API is under its native one's ``/openai``."""
     if fmt in NATIVE:  # a vendor's own API, at that vendor (routing/paths.py)
         return native_url(base, path, model)
     path = attempt_path(fmt, path)
+    root = base.rstrip("/")
+    if fmt == "openai" and google and not root.endswith("/openai"):
+        tail = urlsplit(root).path.rsplit("/", 1)[-1]
+        if not tail or _VERSION.match(tail):  # Google's native base (`.../v1beta`, its host): not another API's
+            base = root + ("/openai" if tail else "/v1beta/openai")
     if fmt == "gemini":
         path = _GEMINI_MODEL.sub(lambda _: f"/models/{quote(model, safe='')}:", path, count=1)
+        base = _OPENAI_FRAME.sub(r"\1", base.rstrip("/"))
+        first, _, rest = path[1:].partition("/")
+        if _VERSION.match(first) and _VERSION.match(base.rsplit("/", 1)[-1]):
+            path = "/" + rest  # the base says the version (`.../v1beta`), as the genai SDK's base URL does not
     return join_url(base, path, sdk_base=fmt == "openai")
+
+
+def is_google(provider: Any) -> bool:
+    """Whether ``provider`` is Google's Gemini API (its id or an alias, or its host)."""
+    return not _vendors(provider).isdisjoint(GOOGLE)
 
 
 def _vendors(provider: Any) -> set[str]:
@@ -232,7 +251,9 @@ def _body(raw: bytes, parsed: Any, attempt: Attempt) -> bytes:
             return raw
     if not isinstance(parsed, dict):
         return raw
-    new = {k: v for k, v in parsed.items() if k not in attempt.drop_params and k != "models"}
+    keep = attempt.keep_params
+    new = {k: v for k, v in parsed.items()
+           if k not in attempt.drop_params and k != "models" and (keep is None or k in keep or k == "model")}
     if attempt.format == "openai":  # what the vendor's dialect of OpenAI's format refuses
         vendors = _vendors(attempt.provider)
         if not vendors.isdisjoint(NO_STREAM_OPTIONS):
@@ -242,8 +263,23 @@ def _body(raw: bytes, parsed: Any, attempt: Attempt) -> bytes:
             new.setdefault("max_tokens", cap)
     if attempt.format not in ("gemini", "bedrock"):  # Gemini's and Bedrock's model is in the path
         new["model"] = attempt.model
+    elif attempt.format == "gemini":  # and in the requests a Gemini body holds, which must name the path's
+        _gemini_inner_models(new, f"models/{attempt.model}")
     _merge(new, attempt.body)
     return json.dumps(new, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _gemini_inner_models(body: dict[str, Any], model: str) -> None:
+    """The ``model`` of each request a Gemini body carries (``batchEmbedContents``'
+    ``requests[]``, which Google refuses unless each names the path's model; ``countTokens``'
+    ``generateContentRequest``) set to the attempt's, where the client wrote one; copies: the
+    client's parsed body is replayed for every attempt."""
+    inner = body.get("requests")
+    if isinstance(inner, list):
+        body["requests"] = [dict(r, model=model) if isinstance(r, dict) and "model" in r else r for r in inner]
+    one = body.get("generateContentRequest")
+    if isinstance(one, dict) and "model" in one:
+        body["generateContentRequest"] = dict(one, model=model)
 
 
 def _merge(into: dict[str, Any], extra: Mapping[str, Any]) -> None:

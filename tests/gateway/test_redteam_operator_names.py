@@ -62,10 +62,11 @@ def test_a_keyless_private_deployment_behind_keys_is_the_operators() -> None:
     assert r.headers["x-request-id"] == "up-1"
 
 
-# (providers in order, the first fails: where the client's ?api-version= may go)
+# (providers in try order, the first fails: where the client's ?api-version= may go; the
+# providers of a name are tried in alphabetical order of their ids, route27)
 QUERY_ROWS = [
     (["azure", "openai-direct"], [True, False]),  # Azure to OpenAI: not taken along
-    (["openai-direct", "azure"], [False, True]),  # OpenAI to Azure: Azure's own parameter, to Azure
+    (["a-openai-direct", "azure"], [False, True]),  # OpenAI to Azure: Azure's own parameter, to Azure
 ]
 
 

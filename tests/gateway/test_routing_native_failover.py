@@ -45,14 +45,15 @@ def _provider(pid: str, url: str, model: str, keys: str, extra: str = "") -> str
 
 BAD, GOOD = "{value: bad, id: k-bad}", "{value: good, id: k-good}"
 DECLARE = "supported_api_surfaces: [{{format: {}}}], "
-# (id, the providers given the two upstreams' URLs, the request, the path the serving upstream is sent)
+# (id, the providers given the two upstreams' URLs, the request, the path the serving upstream is sent);
+# the bad one's id sorts first: the providers of a name are tried alphabetically (route27)
 ROWS: list[tuple[str, Any, tuple[Any, ...], str]] = [
     ("two Ollama hosts, the second declared", lambda a, b: _provider("ollama", a + "/v1/", "llama3", BAD)
-     + _provider("gpu2", b, "llama3", GOOD, DECLARE.format("ollama")), OLLAMA, "/api/chat"),
+     + _provider("remote-gpu", b, "llama3", GOOD, DECLARE.format("ollama")), OLLAMA, "/api/chat"),
     ("two Ollama hosts, both declared", lambda a, b: _provider("gpu1", a, "llama3", BAD, DECLARE.format("ollama"))
      + _provider("gpu2", b + "/v1", "llama3", GOOD, DECLARE.format("ollama")), OLLAMA, "/api/chat"),
     ("an alias that is another provider's id", lambda a, b: _provider("ollama", a, "llama3", BAD)
-     + _provider("gpu2", b, "llama3", GOOD, "id_aliases: [ollama], "), OLLAMA, "/api/chat"),
+     + _provider("remote-gpu", b, "llama3", GOOD, "id_aliases: [ollama], "), OLLAMA, "/api/chat"),
     ("two Bedrock endpoints", lambda a, b: _provider("bedrock", a, "amazon.nova-pro-v1:0", BAD)
      + _provider("bedrock-west", b, "amazon.nova-pro-v1:0", GOOD, DECLARE.format("bedrock")), BEDROCK,
      "/model/amazon.nova-pro-v1%3A0/converse"),

@@ -58,6 +58,53 @@ def test_an_openai_format_attempt_goes_under_an_sdk_base_url(base: str, path: st
     assert upstream_request("POST", path, b"", {}, b"{}", attempt(provider), "sk").url == url
 
 
+@pytest.mark.parametrize(("base", "path", "url"), [
+    # Google's base as ngrok's catalog writes it (its OpenAI-compatible frame): the native API is beside it
+    ("https://generativelanguage.googleapis.com/v1beta/openai/", "/v1beta/models/gemini-2.0-flash:generateContent",
+     "https://generativelanguage.googleapis.com/v1beta/models/m:generateContent"),
+    ("https://generativelanguage.googleapis.com/v1beta/openai", "/v1beta/models/gemini-2.0-flash:generateContent",
+     "https://generativelanguage.googleapis.com/v1beta/models/m:generateContent"),
+    ("https://generativelanguage.googleapis.com/v1beta/openai/", "/v1beta/models/g:streamGenerateContent",
+     "https://generativelanguage.googleapis.com/v1beta/models/m:streamGenerateContent"),
+    ("https://proxy.example/google/v1beta/openai/", "/v1/models/g:countTokens",
+     "https://proxy.example/google/v1beta/models/m:countTokens"),
+    ("https://proxy.example/google/v1beta/openai/", "/v1/projects/p/locations/l/publishers/google/models/g:embedContent",
+     "https://proxy.example/google/v1beta/models/m:embedContent"),
+    # the native base as it is written (kept)
+    ("https://generativelanguage.googleapis.com/v1beta/", "/v1beta/models/g:generateContent",
+     "https://generativelanguage.googleapis.com/v1beta/models/m:generateContent"),
+    ("https://gateway.ai.cloudflare.com/v1/acct/gw/google-ai-studio/v1beta", "/v1beta/models/g:generateContent",
+     "https://gateway.ai.cloudflare.com/v1/acct/gw/google-ai-studio/v1beta/models/m:generateContent"),
+    ("https://g.example", "/v1beta/models/g:generateContent", "https://g.example/v1beta/models/m:generateContent"),
+])
+def test_a_gemini_attempt_goes_to_the_native_api_beside_an_openai_compatible_base(base: str, path: str,
+                                                                                 url: str) -> None:
+    """Before (route27), a provider whose ``base_url`` was Google's as ngrok's catalog gives it
+    (``.../v1beta/openai/``) sent a native Gemini request (the google-genai SDK's) to
+    ``.../v1beta/openai/v1beta/models/...``, which Google does not serve: each attempt a 404."""
+    provider = ProviderInfo("google", base_url=base, formats=("openai", "gemini"), auth="x-goog-api-key")
+    assert upstream_request("POST", path, b"", {}, b"{}", attempt(provider, "m", "gemini"), "sk").url == url
+
+
+@pytest.mark.parametrize(("pid", "base", "url"), [
+    # Google's native base (the genai SDK's): its OpenAI-compatible API is under `/v1beta/openai`
+    ("google", "https://generativelanguage.googleapis.com/v1beta/", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"),
+    ("google", "https://generativelanguage.googleapis.com/v1beta", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"),
+    ("google", "https://generativelanguage.googleapis.com", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"),
+    ("gem", "https://generativelanguage.googleapis.com/v1beta", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"),
+    ("google", "https://proxy.example/google/v1beta", "https://proxy.example/google/v1beta/openai/chat/completions"),
+    # as it is written when it is that frame already, or the provider is not Google's
+    ("google", "https://generativelanguage.googleapis.com/v1beta/openai/", "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"),
+    ("other", "https://proxy.example/v1beta", "https://proxy.example/v1beta/chat/completions"),
+])
+def test_an_openai_attempt_to_google_goes_to_its_openai_compatible_api(pid: str, base: str, url: str) -> None:
+    """Before (route27), a Google provider whose ``base_url`` was its native one sent an
+    OpenAI-format attempt (the OpenAI SDK's) to ``.../v1beta/chat/completions`` or
+    ``.../v1/chat/completions``, which Google does not serve."""
+    provider = ProviderInfo(pid, base_url=base, formats=("openai", "gemini"), auth="x-goog-api-key")
+    assert upstream_request("POST", "/v1/chat/completions", b"", {}, b"{}", attempt(provider), "sk").url == url
+
+
 def test_the_built_in_google_provider_s_openai_endpoint() -> None:
     from aigw_policy.routing.catalog import builtin
 
@@ -105,6 +152,28 @@ def test_gemini_model_in_path_and_key_query_stripped() -> None:
                      "?alt=sse")
     assert dict(r.headers) == {"x-goog-api-key": "g-secret"}
     assert json.loads(r.content) == {"contents": []}
+
+
+@pytest.mark.parametrize(("path", "body", "sent"), [
+    ("/v1beta/models/text-embedding-004:batchEmbedContents",
+     {"requests": [{"model": "models/text-embedding-004", "content": {"parts": [{"text": "a"}]}},
+                   {"model": "models/text-embedding-004", "content": {"parts": [{"text": "b"}]}}]},
+     {"requests": [{"model": "models/m2", "content": {"parts": [{"text": "a"}]}},
+                   {"model": "models/m2", "content": {"parts": [{"text": "b"}]}}]}),
+    ("/v1beta/models/gemini-2.0-flash:countTokens",
+     {"generateContentRequest": {"model": "models/gemini-2.0-flash", "contents": []}},
+     {"generateContentRequest": {"model": "models/m2", "contents": []}}),
+    ("/v1beta/models/gemini-2.0-flash:countTokens", {"contents": []}, {"contents": []}),  # none written: none set
+    ("/v1beta/models/x:batchEmbedContents", {"requests": [{"content": {}}, 3]}, {"requests": [{"content": {}}, 3]}),
+])
+def test_the_requests_a_gemini_body_holds_name_the_attempt_s_model(path: str, body: dict, sent: dict) -> None:
+    """Before (route27), a failover to another Gemini model rewrote the path's model only: a
+    ``batchEmbedContents`` whose ``requests[]`` still named the client's was refused by Google
+    (each must name the path's model), a ``countTokens`` counted for the client's model."""
+    raw, parsed = json.dumps(body).encode(), json.loads(json.dumps(body))
+    r = upstream_request("POST", path, b"", {}, raw, attempt(GOOGLE, "m2", "gemini"), "sk", parsed=parsed)
+    assert json.loads(r.content) == sent and "/models/m2:" in r.url
+    assert parsed == body  # the client's body, replayed for the next attempt, is as it came
 
 
 def test_no_key_no_credential_and_attempt_headers_cannot_smuggle_one() -> None:
