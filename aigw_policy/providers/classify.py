@@ -258,8 +258,10 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         return None, "openai", "completion", extras
     if p.endswith("/embeddings") and not p.endswith("/api/embeddings"):
         return None, "openai", "embeddings", extras
-    if p.endswith("/responses") or p.endswith("/responses/compact"):  # compact: a model call, its usage a response's
+    if p.endswith("/responses"):
         return None, "openai", "responses", extras
+    if p.endswith("/responses/compact"):  # a model call (its usage a response's) whose body has no output cap
+        return None, "openai", "other", extras
     if p.endswith("/responses/input_tokens"):  # the Responses API's token count: not billed
         return None, "openai", "other", extras
     if p.endswith("/messages/count_tokens"):
