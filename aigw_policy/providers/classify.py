@@ -14,6 +14,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from urllib.parse import unquote, urlsplit
 
+from .bedrock_invoke import invoke_operation
 from .errors import ProviderError
 from .forms import form_fields
 from .history import call_texts, json_text, prompt_and_count
@@ -260,10 +261,8 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         return None, "openai", "embeddings", extras
     if p.endswith("/responses"):
         return None, "openai", "responses", extras
-    if p.endswith("/responses/compact"):  # a model call (its usage a response's) whose body has no output cap
-        return None, "openai", "other", extras
-    if p.endswith("/responses/input_tokens"):  # the Responses API's token count: not billed
-        return None, "openai", "other", extras
+    if p.endswith(("/responses/compact", "/responses/input_tokens")):  # compact: a model call (a
+        return None, "openai", "other", extras  # response's usage) with no output cap; input_tokens: not billed
     if p.endswith("/messages/count_tokens"):
         return "anthropic", "anthropic", "other", {}
     if p.endswith("/v1/messages") or p == "/messages":
@@ -344,7 +343,7 @@ def _bedrock(model: str, action: str) -> tuple[str, Api, Operation, dict[str, An
         return "bedrock", "bedrock", "chat", {"model": model, "stream": stream}
     if ".anthropic." in f".{model}":
         return "bedrock", "anthropic", "messages", {"model": model, "stream": stream}
-    op: Operation = "embeddings" if ".embed" in f".{model.lower()}" or "-embed" in model.lower() else "chat"
+    op: Operation = invoke_operation(model)  # type: ignore[assignment] - one of chat, embeddings, other
     return "bedrock", "bedrock", op, {"model": model, "stream": stream}
 
 
