@@ -115,6 +115,7 @@ class AiRequest:
     #: ``other``, and its answer's usage is not charged again
     inference: bool = True
     stored: bool = False  # OpenAI: the body's `store: true` (the answer's reads go to the key that served it)
+    uncapped: int = 0  # of a batch creation's requests, those that could cap their output and do not
 
     @classmethod
     def _of(cls, *values: Any) -> AiRequest:
@@ -634,10 +635,12 @@ def classify(
             else:
                 estimate += counter.count(text, model)
 
+    uncapped = 0
     if op == "other" and inference and api in ("anthropic", "gemini") and "atch" in url:  # type: ignore[operator]
-        batch = _batch(api, url, body, counter)  # type: ignore[arg-type]
+        from .batches import batch_sums  # noqa: PLC0415 - rare: batch creations only
+        batch = batch_sums(api, url, body, lambda one: classify(one, counter=counter))  # type: ignore[arg-type]
         if batch is not None:  # its requests in its body: their sums (providers/batches.py)
-            estimate, max_output, model, note = batch
+            estimate, max_output, model, note, uncapped = batch
             notes.append(note)
             if max_output is not None and max_output >= _LIMIT:  # (CEL's int64 would overflow past it)
                 problems.append(("request.body", f"the batch's requests ask for {max_output:,} output tokens in all: "
@@ -648,7 +651,7 @@ def classify(
     return AiRequest._of(  # the fields in order
         provider, op, model, stream, max_output, estimate, count, tools, prompt, api, include_usage, choices,
         tuple(notes), tuple(problems), tuple(m[:_MAX_MODEL] for m in models[:_MAX_MODELS]) if models else (),
-        inference, api == "openai" and body.get("store") is True)
+        inference, api == "openai" and body.get("store") is True, uncapped)
 
 
 def _named_twice(model: str, deployment: str) -> tuple[str, str] | None:
@@ -664,23 +667,6 @@ def _named_twice(model: str, deployment: str) -> tuple[str, str] | None:
         return None
     return ("request.body.model", f"names `{model[:_MAX_MODEL]}` but the path names `{deployment[:_MAX_MODEL]}`: "
             "the upstream serves the path's model, so name the same one in both (or none in the body)")
-
-
-def _batch(api: str, url: str, body: Mapping[str, Any], counter: TokenCounter) -> tuple[int, int | None, str | None,
-                                                                                       str] | None:
-    """A batch creation's input estimate, its requests' summed output caps (None when one has
-    none), its model (None when they name several) and a note; None for no such batch."""
-    from .batches import BATCH_NOTE, MAX_BATCH_REQUESTS, batch_requests  # noqa: PLC0415 - rare: batch creations only
-
-    inner = batch_requests(api, url, urlsplit(url).path, body)
-    if inner is None:
-        return None
-    parts = [classify(one, counter=counter) for one in inner]
-    caps = [p.max_output_tokens for p in parts]
-    models = {p.model for p in parts}
-    more = " (the rest not counted)" if len(inner) == MAX_BATCH_REQUESTS else ""
-    return (sum(p.input_tokens for p in parts), None if None in caps else sum(caps),  # type: ignore[arg-type]
-            models.pop() if len(models) == 1 else None, f"{BATCH_NOTE}{len(parts)} requests{more}: their input estimated")
 
 
 def inject_include_usage(ai: AiRequest, body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
