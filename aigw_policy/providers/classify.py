@@ -55,6 +55,9 @@ PROVIDERS: dict[str, Api] = {
     "cerebras": "openai",
     "moonshot": "openai",
     "voyage": "openai",  # embeddings (its usage names only `total_tokens`: response.py)
+    # OpenAI-compatible vendors genai-prices prices by their hosts (labelled `openai` before payloads27)
+    "zai": "openai", "zhipuai": "openai", "minimax": "openai", "novita": "openai", "baseten": "openai",
+    "ovhcloud": "openai", "doubleword": "openai", "arcee": "openai", "avian": "openai",
     "cohere": "cohere",  # its native v2 API; its OpenAI-compatible one (`/compatibility/v1/...`) is api openai
     "bedrock": "bedrock",  # Converse; InvokeModel of a Claude model is api anthropic
 }
@@ -185,6 +188,9 @@ _HOSTS: tuple[tuple[str, str], ...] = (
     ("api.moonshot.ai", "moonshot"),
     ("api.moonshot.cn", "moonshot"),
     ("api.voyageai.com", "voyage"),
+    ("api.z.ai", "zai"), ("open.bigmodel.cn", "zhipuai"), ("api.minimax.io", "minimax"), ("api.minimaxi.com", "minimax"),
+    ("api.novita.ai", "novita"), ("inference.baseten.co", "baseten"), ("oai.endpoints.kepler.ai.cloud.ovh.net", "ovhcloud"),
+    ("api.doubleword.ai", "doubleword"), ("api.arcee.ai", "arcee"), ("api.avian.io", "avian"),
     ("api.cohere.com", "cohere"),
     ("api.cohere.ai", "cohere"),
     (".amazonaws.com", "bedrock"),  # bedrock-runtime[-fips].{region}.amazonaws.com only (_host_provider);
