@@ -33,6 +33,8 @@ Api = Literal["openai", "anthropic", "gemini", "ollama", "cohere", "bedrock", "u
 
 OPERATIONS: tuple[str, ...] = ("chat", "completion", "responses", "messages", "embeddings", "other")
 #: provider label -> wire format (how its requests and responses are shaped)
+HF_ROUTED = ("cerebras", "fireworks-ai", "groq", "hyperbolic", "nebius", "novita", "nscale", "ovhcloud", "publicai",
+             "sambanova", "together")  # `router.huggingface.co/{provider}/v1/...`: each priced at genai-prices' `huggingface_{provider}`
 PROVIDERS: dict[str, Api] = {
     "openai": "openai",
     "azure_openai": "openai",
@@ -58,6 +60,7 @@ PROVIDERS: dict[str, Api] = {
     # OpenAI-compatible vendors genai-prices prices by their hosts (labelled `openai` before payloads27)
     "zai": "openai", "zhipuai": "openai", "minimax": "openai", "novita": "openai", "baseten": "openai",
     "ovhcloud": "openai", "doubleword": "openai", "arcee": "openai", "avian": "openai",
+    **{f"huggingface_{name}": "openai" for name in HF_ROUTED},  # Hugging Face's router, by its path's first part
     "cohere": "cohere",  # its native v2 API; its OpenAI-compatible one (`/compatibility/v1/...`) is api openai
     "bedrock": "bedrock",  # Converse; InvokeModel of a Claude model is api anthropic
 }
@@ -425,7 +428,9 @@ _cached_url_facts = lru_cache(maxsize=1024)(_parse_url)
 
 
 def _host_provider(host: str, path: str) -> str | None:
-    """The provider label a host names (:data:`_HOSTS`), or None."""
+    """The provider label a host names (:data:`_HOSTS`; Hugging Face's router: its path's first part), or None."""
+    if host == "router.huggingface.co":
+        return f"huggingface_{part}" if (part := path.split("/", 2)[1] if path.count("/") > 1 else "") in HF_ROUTED else None
     for suffix, name in _HOSTS:
         if host == suffix.lstrip(".") or host.endswith(suffix):
             if name == "bedrock" and "bedrock-runtime" not in host and not host.startswith("bedrock-mantle."):

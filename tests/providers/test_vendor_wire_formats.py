@@ -57,6 +57,12 @@ CHAT = {"messages": [{"role": "user", "content": "hi"}]}
     ("https://api.doubleword.ai/v1/chat/completions", "Qwen/Qwen3-14B-FP8", "doubleword"),
     ("https://api.arcee.ai/api/v1/chat/completions", "moonshotai/kimi-k3", "arcee"),
     ("https://api.avian.io/v1/chat/completions", "deepseek/deepseek-v3.2", "avian"),
+    # Hugging Face's router names the provider in the path (genai-prices' `huggingface_{provider}`)
+    ("https://router.huggingface.co/together/v1/chat/completions", "deepseek-ai/DeepSeek-R1", "huggingface_together"),
+    ("https://router.huggingface.co/novita/v3/openai/chat/completions", "deepseek-ai/DeepSeek-R1", "huggingface_novita"),
+    ("https://router.huggingface.co/fireworks-ai/inference/v1/chat/completions", "openai/gpt-oss-120b",
+     "huggingface_fireworks-ai"),
+    ("https://router.huggingface.co/cerebras/v1/chat/completions", "openai/gpt-oss-120b", "huggingface_cerebras"),
 ])
 def test_a_vendor_host_names_the_provider_that_bills(url: str, model: str, label: str) -> None:
     """Labelled ``openai`` (an unknown host), these were priced at OpenAI's entry or not at all."""
