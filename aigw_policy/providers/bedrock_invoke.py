@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from .usage import Usage, _get, _list, counts_of, tok
 from .usage_openai import openai_usage
@@ -74,7 +74,7 @@ cap in their bodies (Bedrock refuses a key their schema lacks: ``extraneous key 
 not permitted``)."""
 
 
-def invoke_operation(model: str) -> str:
+def invoke_operation(model: str) -> Literal["chat", "embeddings", "other"]:
     """``ai.operation`` of an InvokeModel of ``model`` (not Claude's): ``embeddings`` for an
     embedding model, ``other`` for a rerank, image or video model (:data:`_NO_TEXT`), else ``chat``."""
     dotted = f".{model.lower()}"

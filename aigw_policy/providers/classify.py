@@ -353,7 +353,7 @@ def _bedrock(model: str, action: str) -> tuple[str, Api, Operation, dict[str, An
         return "bedrock", "bedrock", "chat", {"model": model, "stream": stream}
     if ".anthropic." in f".{model}":
         return "bedrock", "anthropic", "messages", {"model": model, "stream": stream}
-    op: Operation = invoke_operation(model)  # type: ignore[assignment] - one of chat, embeddings, other
+    op: Operation = invoke_operation(model)
     return "bedrock", "bedrock", op, {"model": model, "stream": stream}
 
 
