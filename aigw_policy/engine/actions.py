@@ -231,9 +231,11 @@ def _max_tokens(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: s
             reason = f"the request asks for {out:,} output tokens, more than the {cfg.output:,} rule `{rule.label}` allows"
             flow.rec.outcome(f"rejected 413: {reason}")
             return Stop("deny", 413, reason, "max-tokens", body=reason)
-        elif not out and flow.ai.operation in CAPPED_OPERATIONS:  # no cap: up to the model's own maximum
-            reason = (f"the request sets no maximum output tokens, and rule `{rule.label}` allows at most "
-                      f"{cfg.output:,}: set {_cap_field(flow.ai)} to {cfg.output:,} or less")
+        elif not out and (flow.ai.operation in CAPPED_OPERATIONS or flow.ai.uncapped):  # up to the model's maximum
+            n, field = flow.ai.uncapped, _cap_field(flow.ai)
+            reason = (f"{f'{n:,} of the batch requests set' if n else 'the request sets'} no maximum output tokens, and "
+                      f"rule `{rule.label}` allows at most {cfg.output:,}: set {field} "
+                      f"{f'in each, {cfg.output:,} in all' if n else f'to {cfg.output:,}'} or less")
             flow.rec.outcome(f"rejected 413: {reason}")
             return Stop("deny", 413, reason, "max-tokens", body=reason)
     flow.rec.outcome("within bounds")

@@ -42,6 +42,7 @@ from ..ir import Action, Policy, Rule
 from ..ir.actions import PERIODS, parse_duration
 from ..ir.nodes import SETTINGS, Phase
 from ..limits.model import LimitSpec
+from ..providers.request_fields import CAPPED_OPERATIONS  # (re-exported: the engine's, prove's and the clamp's)
 from .rate_headers import limit_items
 from .route_facts import model_gates, per_attempt
 from ..source import Span
@@ -57,8 +58,6 @@ Fn = Callable[[dict[str, Any]], Any]
 
 #: requested output tokens assumed when a request does not say (documented in docs/engine.md)
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
-#: the operations whose request can cap its output (a ``max-tokens`` output cap applies to them)
-CAPPED_OPERATIONS = frozenset({"chat", "completion", "responses", "messages"})
 
 _URL_VARIABLES = ("req.url", "req.host")
 """Variables that need the request URL split (``req.url.path``, ``req.host``, ...)."""

@@ -22,11 +22,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
+from .request_fields import CAPPED_OPERATIONS
 from .usage import Usage
 from .usage_gemini import gemini_fields, gemini_usage_from_fields
 
-__all__ = ["BATCH_NOTE", "BATCH_PENDING_NOTE", "MAX_BATCH_REQUESTS", "batch_requests", "batch_state",
+__all__ = ["BATCH_NOTE", "BATCH_PENDING_NOTE", "MAX_BATCH_REQUESTS", "batch_requests", "batch_state", "batch_sums",
            "finished_batch", "gemini_batch_output", "gemini_batch_state", "gemini_batch_usage"]
 
 BATCH_NOTE = "batch of "
@@ -43,6 +46,23 @@ _FINISHED = frozenset(("completed", "expired", "cancelled", "failed"))
 
 _GEMINI = re.compile(r"^(.*/models/[^/:]+):(batchGenerateContent|asyncBatchEmbedContent)$")
 _GEMINI_ONE = {"batchGenerateContent": ":generateContent", "asyncBatchEmbedContent": ":embedContent"}
+
+
+def batch_sums(api: str, url: str, body: Mapping[str, Any],
+               classify: Callable[[dict[str, Any]], Any]) -> tuple[int, int | None, str | None, str, int] | None:
+    """A batch creation's input estimate, its requests' summed output caps (None when one has
+    none), its model (None when they name several), a note and how many of its requests could
+    cap their output and do not (each a ``classify``-d inner request); None for no such batch."""
+    inner = batch_requests(api, url, urlsplit(url).path, body)
+    if inner is None:
+        return None
+    parts = [classify(one) for one in inner]
+    caps = [p.max_output_tokens for p in parts]
+    models = {p.model for p in parts}
+    more = " (the rest not counted)" if len(inner) == MAX_BATCH_REQUESTS else ""
+    return (sum(p.input_tokens for p in parts), None if None in caps else sum(caps),
+            models.pop() if len(models) == 1 else None, f"{BATCH_NOTE}{len(parts)} requests{more}: their input estimated",
+            sum(1 for p in parts if not p.max_output_tokens and p.operation in CAPPED_OPERATIONS))
 
 
 def batch_requests(api: str, url: str, path: str, body: Mapping[str, Any]) -> list[dict[str, Any]] | None:

@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from .usage import Usage, _get, _list, counts_of, tok
 from .usage_openai import openai_usage
 from .vendor_usage import bedrock_usage
 
-__all__ = ["header_usage", "invoke_text", "invoke_usage", "metrics_usage", "set_invoke_max_tokens"]
+__all__ = ["header_usage", "invoke_operation", "invoke_text", "invoke_usage", "metrics_usage", "set_invoke_max_tokens"]
 
 METRICS = "amazon-bedrock-invocationMetrics"
 INPUT_HEADER = "x-amzn-bedrock-input-token-count"
@@ -66,13 +66,27 @@ CAP_FIELDS: tuple[tuple[str, ...], ...] = (
 """Every InvokeModel family's output cap, by its path in the body (classify reads the largest
 present as ``ai.max_output_tokens``)."""
 
-_NO_CAP = (".embed", ".rerank")  # embedding and rerank models: no output to cap
+_EMBED = (".embed", "-embed")
+_NO_TEXT = (".rerank", ".stability.", ".amazon.titan-image", ".amazon.nova-canvas", ".amazon.nova-reel", ".luma.")
+"""Rerank models (Cohere's, Amazon's: ``query``, ``documents``) and image or video models
+(Stability's, Titan Image Generator, Nova Canvas and Reel, Luma's): no text answered, no output
+cap in their bodies (Bedrock refuses a key their schema lacks: ``extraneous key [max_tokens] is
+not permitted``)."""
+
+
+def invoke_operation(model: str) -> Literal["chat", "embeddings", "other"]:
+    """``ai.operation`` of an InvokeModel of ``model`` (not Claude's): ``embeddings`` for an
+    embedding model, ``other`` for a rerank, image or video model (:data:`_NO_TEXT`), else ``chat``."""
+    dotted = f".{model.lower()}"
+    if any(part in dotted for part in _EMBED):
+        return "embeddings"
+    return "other" if any(part in dotted for part in _NO_TEXT) else "chat"
 
 
 def _family_cap(model: str) -> tuple[str, ...] | None:
     """The path of the output cap in the body of ``model``'s family; None: it has none."""
     dotted = f".{model.lower()}"
-    if any(part in dotted for part in _NO_CAP) or dotted.startswith(".amazon.titan-e"):
+    if invoke_operation(model) != "chat" or dotted.startswith(".amazon.titan-e"):
         return None
     return next((path for part, path in _CAPS if part in dotted), ("max_tokens",))
 

@@ -12,7 +12,7 @@ from .usage_anthropic import anthropic_usage
 from .usage_gemini import gemini_fields, gemini_part_texts, gemini_usage, gemini_usage_from_fields, predict_usage
 from .bedrock_invoke import invoke_text, invoke_usage
 from .billed import grounded_searches, grounding_queries
-from .tool_models import with_breakdown, with_tool_models
+from .tool_models import with_breakdown, with_iteration_models, with_tool_models
 from .vendor_usage import cohere_delta_text, cohere_usage, converse_text, interaction_usage, ocr_usage, ollama_usage
 
 __all__ = ["output_text", "usage_from_body"]
@@ -65,7 +65,8 @@ def usage_from_body(provider: str, body: object) -> Usage | None:
             usage = with_breakdown(usage, _get(body, "usage_breakdown"))  # Groq's compound systems
     if usage is None:
         return None
-    return usage.with_model(_model(body) if isinstance(body, Mapping) else None)
+    usage = usage.with_model(_model(body) if isinstance(body, Mapping) else None)
+    return with_iteration_models(usage, _get(body, "usage")) if provider == "anthropic" else usage
 
 
 def output_text(provider: str, body: object) -> str:

@@ -14,6 +14,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from urllib.parse import unquote, urlsplit
 
+from .bedrock_invoke import invoke_operation
 from .errors import ProviderError
 from .forms import form_fields
 from .history import call_texts, json_text, prompt_and_count
@@ -32,6 +33,8 @@ Api = Literal["openai", "anthropic", "gemini", "ollama", "cohere", "bedrock", "u
 
 OPERATIONS: tuple[str, ...] = ("chat", "completion", "responses", "messages", "embeddings", "other")
 #: provider label -> wire format (how its requests and responses are shaped)
+HF_ROUTED = ("cerebras", "fireworks-ai", "groq", "hyperbolic", "nebius", "novita", "nscale", "ovhcloud", "publicai",
+             "sambanova", "together")  # `router.huggingface.co/{provider}/v1/...`: each priced at genai-prices' `huggingface_{provider}`
 PROVIDERS: dict[str, Api] = {
     "openai": "openai",
     "azure_openai": "openai",
@@ -54,6 +57,10 @@ PROVIDERS: dict[str, Api] = {
     "cerebras": "openai",
     "moonshot": "openai",
     "voyage": "openai",  # embeddings (its usage names only `total_tokens`: response.py)
+    # OpenAI-compatible vendors genai-prices prices by their hosts (labelled `openai` before payloads27)
+    "zai": "openai", "zhipuai": "openai", "minimax": "openai", "novita": "openai", "baseten": "openai",
+    "ovhcloud": "openai", "doubleword": "openai", "arcee": "openai", "avian": "openai",
+    **{f"huggingface_{name}": "openai" for name in HF_ROUTED},  # Hugging Face's router, by its path's first part
     "cohere": "cohere",  # its native v2 API; its OpenAI-compatible one (`/compatibility/v1/...`) is api openai
     "bedrock": "bedrock",  # Converse; InvokeModel of a Claude model is api anthropic
 }
@@ -114,6 +121,7 @@ class AiRequest:
     #: ``other``, and its answer's usage is not charged again
     inference: bool = True
     stored: bool = False  # OpenAI: the body's `store: true` (the answer's reads go to the key that served it)
+    uncapped: int = 0  # of a batch creation's requests, those that could cap their output and do not
 
     @classmethod
     def _of(cls, *values: Any) -> AiRequest:
@@ -183,6 +191,9 @@ _HOSTS: tuple[tuple[str, str], ...] = (
     ("api.moonshot.ai", "moonshot"),
     ("api.moonshot.cn", "moonshot"),
     ("api.voyageai.com", "voyage"),
+    ("api.z.ai", "zai"), ("open.bigmodel.cn", "zhipuai"), ("api.minimax.io", "minimax"), ("api.minimaxi.com", "minimax"),
+    ("api.novita.ai", "novita"), ("inference.baseten.co", "baseten"), ("oai.endpoints.kepler.ai.cloud.ovh.net", "ovhcloud"),
+    ("api.doubleword.ai", "doubleword"), ("api.arcee.ai", "arcee"), ("api.avian.io", "avian"),
     ("api.cohere.com", "cohere"),
     ("api.cohere.ai", "cohere"),
     (".amazonaws.com", "bedrock"),  # bedrock-runtime[-fips].{region}.amazonaws.com only (_host_provider);
@@ -258,10 +269,10 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         return None, "openai", "completion", extras
     if p.endswith("/embeddings") and not p.endswith("/api/embeddings"):
         return None, "openai", "embeddings", extras
-    if p.endswith("/responses") or p.endswith("/responses/compact"):  # compact: a model call, its usage a response's
+    if p.endswith("/responses"):
         return None, "openai", "responses", extras
-    if p.endswith("/responses/input_tokens"):  # the Responses API's token count: not billed
-        return None, "openai", "other", extras
+    if p.endswith(("/responses/compact", "/responses/input_tokens")):  # compact: a model call (a
+        return None, "openai", "other", extras  # response's usage) with no output cap; input_tokens: not billed
     if p.endswith("/messages/count_tokens"):
         return "anthropic", "anthropic", "other", {}
     if p.endswith("/v1/messages") or p == "/messages":
@@ -342,7 +353,7 @@ def _bedrock(model: str, action: str) -> tuple[str, Api, Operation, dict[str, An
         return "bedrock", "bedrock", "chat", {"model": model, "stream": stream}
     if ".anthropic." in f".{model}":
         return "bedrock", "anthropic", "messages", {"model": model, "stream": stream}
-    op: Operation = "embeddings" if ".embed" in f".{model.lower()}" or "-embed" in model.lower() else "chat"
+    op: Operation = invoke_operation(model)
     return "bedrock", "bedrock", op, {"model": model, "stream": stream}
 
 
@@ -417,7 +428,9 @@ _cached_url_facts = lru_cache(maxsize=1024)(_parse_url)
 
 
 def _host_provider(host: str, path: str) -> str | None:
-    """The provider label a host names (:data:`_HOSTS`), or None."""
+    """The provider label a host names (:data:`_HOSTS`; Hugging Face's router: its path's first part), or None."""
+    if host == "router.huggingface.co":
+        return f"huggingface_{part}" if (part := path.split("/", 2)[1] if path.count("/") > 1 else "") in HF_ROUTED else None
     for suffix, name in _HOSTS:
         if host == suffix.lstrip(".") or host.endswith(suffix):
             if name == "bedrock" and "bedrock-runtime" not in host and not host.startswith("bedrock-mantle."):
@@ -633,10 +646,12 @@ def classify(
             else:
                 estimate += counter.count(text, model)
 
+    uncapped = 0
     if op == "other" and inference and api in ("anthropic", "gemini") and "atch" in url:  # type: ignore[operator]
-        batch = _batch(api, url, body, counter)  # type: ignore[arg-type]
+        from .batches import batch_sums  # noqa: PLC0415 - rare: batch creations only
+        batch = batch_sums(api, url, body, lambda one: classify(one, counter=counter))  # type: ignore[arg-type]
         if batch is not None:  # its requests in its body: their sums (providers/batches.py)
-            estimate, max_output, model, note = batch
+            estimate, max_output, model, note, uncapped = batch
             notes.append(note)
             if max_output is not None and max_output >= _LIMIT:  # (CEL's int64 would overflow past it)
                 problems.append(("request.body", f"the batch's requests ask for {max_output:,} output tokens in all: "
@@ -647,7 +662,7 @@ def classify(
     return AiRequest._of(  # the fields in order
         provider, op, model, stream, max_output, estimate, count, tools, prompt, api, include_usage, choices,
         tuple(notes), tuple(problems), tuple(m[:_MAX_MODEL] for m in models[:_MAX_MODELS]) if models else (),
-        inference, api == "openai" and body.get("store") is True)
+        inference, api == "openai" and body.get("store") is True, uncapped)
 
 
 def _named_twice(model: str, deployment: str) -> tuple[str, str] | None:
@@ -663,23 +678,6 @@ def _named_twice(model: str, deployment: str) -> tuple[str, str] | None:
         return None
     return ("request.body.model", f"names `{model[:_MAX_MODEL]}` but the path names `{deployment[:_MAX_MODEL]}`: "
             "the upstream serves the path's model, so name the same one in both (or none in the body)")
-
-
-def _batch(api: str, url: str, body: Mapping[str, Any], counter: TokenCounter) -> tuple[int, int | None, str | None,
-                                                                                       str] | None:
-    """A batch creation's input estimate, its requests' summed output caps (None when one has
-    none), its model (None when they name several) and a note; None for no such batch."""
-    from .batches import BATCH_NOTE, MAX_BATCH_REQUESTS, batch_requests  # noqa: PLC0415 - rare: batch creations only
-
-    inner = batch_requests(api, url, urlsplit(url).path, body)
-    if inner is None:
-        return None
-    parts = [classify(one, counter=counter) for one in inner]
-    caps = [p.max_output_tokens for p in parts]
-    models = {p.model for p in parts}
-    more = " (the rest not counted)" if len(inner) == MAX_BATCH_REQUESTS else ""
-    return (sum(p.input_tokens for p in parts), None if None in caps else sum(caps),  # type: ignore[arg-type]
-            models.pop() if len(models) == 1 else None, f"{BATCH_NOTE}{len(parts)} requests{more}: their input estimated")
 
 
 def inject_include_usage(ai: AiRequest, body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:

@@ -47,6 +47,7 @@ LIBRARY_PROVIDERS: dict[str, str | None] = {
     "cerebras": "cerebras",
     "moonshot": "moonshotai",
     "voyage": "voyageai",
+    **{name: name for name in ("zai", "zhipuai", "minimax", "novita", "baseten", "ovhcloud", "doubleword", "arcee", "avian")},
     "cohere": "cohere",
     "bedrock": "aws",
 }

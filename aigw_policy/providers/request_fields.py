@@ -12,7 +12,7 @@ from .bedrock_invoke import CAP_FIELDS
 if TYPE_CHECKING:
     from .classify import Api, Operation
 
-__all__ = ["MAX_MODEL", "MAX_MODELS", "choices", "field_types", "max_output", "output_schema", "tool_list", "tools"]
+__all__ = ["CAPPED_OPERATIONS", "MAX_MODEL", "MAX_MODELS", "choices", "field_types", "max_output", "output_schema", "tool_list", "tools"]
 
 
 
@@ -85,6 +85,8 @@ def tools(api: Api, body: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
+#: the operations whose request can cap its output (a ``max-tokens`` output cap applies to them)
+CAPPED_OPERATIONS = frozenset({"chat", "completion", "responses", "messages"})
 _TOKEN_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 _COUNT_FIELDS = ("n", "best_of")  # choices / candidates: at least 1
 _GEMINI_TOKEN_FIELDS = ("maxOutputTokens", "max_output_tokens")

@@ -35,7 +35,7 @@ from .framing import BOM, JSONArrayParser, NDJSONParser, SSEParser
 from .parsed_json import MISSING, take
 from .shapes import Shape, cut, learn
 from .tokens import DEFAULT_COUNTER, TokenCounter
-from .tool_models import with_breakdown, with_tool_models
+from .tool_models import with_breakdown, with_iteration_models, with_tool_models
 from .vendor_usage import (bedrock_usage, cohere_delta_text, cohere_usage, interaction_usage, ollama_output_only,
                            ollama_usage)
 from .usage import Usage, loads, merge_counts, _units, profiled, served_model, service_tier, with_input_estimate, with_units
@@ -119,6 +119,7 @@ class StreamUsage:
         self._gemini: dict[str, int] = {}
         self._grounded: dict[int, set[str]] = {}  # a Gemini stream's search queries, by candidate
         self._anthropic_final = False  # a message_delta reported output_tokens
+        self._iterations: object = None  # the last message_delta's usage, when it has `iterations`
         self._tier: str | None = None  # the service tier an OpenAI stream names
         self._metrics = False  # Bedrock InvokeModel: the invocation metrics gave the usage
         self._text: list[str] = []
@@ -344,10 +345,17 @@ class StreamUsage:
                 self._note_model(msg.get("model"))
                 merge_counts(self._anthropic, anthropic_fields(msg.get("usage")))
         elif typ == "message_delta":
-            fields = anthropic_fields(obj.get("usage"))
+            fields = anthropic_fields(found := obj.get("usage"))
             merge_counts(self._anthropic, fields)  # cumulative: never a sum
+            if isinstance(found, Mapping) and found.get("iterations") is not None:
+                self._iterations = found  # per model, priced apart (tool_models.with_iteration_models)
             if "output_tokens" in fields:
                 self._anthropic_final = True
+        elif typ == "content_block_start":
+            block = obj.get("content_block")
+            if isinstance(block, Mapping) and block.get("type") == "fallback":  # a server-side fallback:
+                to = block.get("to")  # served what follows (message_start named the declined model)
+                self._note_model(to.get("model") if isinstance(to, Mapping) else None)
         elif typ == "content_block_delta":
             delta = obj.get("delta")
             if isinstance(delta, Mapping):
@@ -502,7 +510,7 @@ class StreamUsage:
             if usage is not None and self._anthropic_final:
                 if not self._done:
                     notes.append("stream ended before message_stop; counts are the latest reported")
-                return _with(usage, self.model, notes)
+                return with_iteration_models(_with(usage, self.model, notes), self._iterations)
             if usage is not None:  # input known (message_start), output never reported
                 notes.append("no output usage in stream; output estimated")
                 return self._input_kept_output_estimated(usage, notes)

@@ -13,6 +13,13 @@ prices (:attr:`~.usage.Usage.other_models`). Pure, as :mod:`.usage`.
   names each model that ran and its counts; ``usage`` is their sum. The system has no price of
   its own (Groq bills the models that ran, at their prices): the usage is priced by its parts
   (:attr:`~.usage.Usage.by_parts`), its counts kept as ``ai.usage``'s.
+- **Anthropic's ``usage.iterations``** entries that ran on a model of their own, each with its
+  ``model``: the advisor tool's ``advisor_message`` (beta ``advisor-tool-2026-03-01``: "Top-level
+  usage fields reflect executor tokens only ... billed at the advisor model's rates"), and, in a
+  server-side fallback chain (beta ``server-side-fallback-…``: an entry ``fallback_message``
+  names the model that served), the declined hops, its ``message`` entries, billed at the
+  declined model's rates; the top-level counts are the serving hop's, priced at the
+  ``fallback_message``'s model.
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from .usage import Usage, _get, _list
+from .usage_anthropic import _anthropic_counts, anthropic_usage_from_fields
 from .usage_openai import image_usage, openai_usage
 
-__all__ = ["IMAGE_MODEL", "with_breakdown", "with_tool_models"]
+__all__ = ["IMAGE_MODEL", "with_breakdown", "with_iteration_models", "with_tool_models"]
 
 IMAGE_MODEL = "gpt-image-1"
 """The image generation tool's model when the response's tools name none (OpenAI's default)."""
@@ -76,3 +84,31 @@ def with_breakdown(usage: Usage, breakdown: object) -> Usage:
                         total_tokens=max(inp, usage.input_tokens) + max(out, usage.output_tokens),
                         notes=(*usage.notes, "usage below its usage_breakdown's sum: the sum counted"))
     return replace(usage, other_models=tuple(parts), by_parts=True)
+
+
+def with_iteration_models(usage: Usage, found: object) -> Usage:
+    """``usage`` (of an Anthropic answer whose ``usage`` object is ``found``) with the
+    ``iterations`` that ran on another model (the module's docstring) as
+    :attr:`~.usage.Usage.other_models`, and priced at the model a ``fallback_message`` names;
+    as it is without such entries. An entry with no model or no usable counts is noted, not
+    priced (never read as 0)."""
+    iterations = _get(found, "iterations")
+    if type(iterations) is not list or not iterations:
+        return usage
+    served = next((e.get("model") for e in iterations
+                   if isinstance(e, Mapping) and e.get("type") == "fallback_message"), None)
+    apart = ("advisor_message", "message") if served is not None else ("advisor_message",)
+    parts: list[tuple[str, Usage]] = []
+    notes = list(usage.notes)
+    for entry in iterations:
+        if not isinstance(entry, Mapping) or entry.get("type") not in apart:
+            continue
+        model, part = entry.get("model"), anthropic_usage_from_fields(_anthropic_counts(entry))
+        if not isinstance(model, str) or not model or part is None:
+            notes.append(f"usage.iterations: a {entry.get('type')} entry without a model or counts: not priced")
+        elif part.total_tokens:
+            parts.append((model[:256], part))
+    if not parts and len(notes) == len(usage.notes) and not isinstance(served, str):
+        return usage
+    usage = replace(usage, other_models=(*usage.other_models, *parts), notes=tuple(notes))
+    return usage.with_model(served[:256]) if isinstance(served, str) and served else usage

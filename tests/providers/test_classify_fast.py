@@ -155,7 +155,7 @@ def test_of_builds_what_the_constructor_builds() -> None:
     from aigw_policy.providers import AiRequest
 
     values = ("openai", "chat", "gpt-4o", True, 300, 12, 2, ("f",), "hi", "openai", True, 3, ("n",),
-              (("request.body.n", "bad"),), ("a",), False, True)
+              (("request.body.n", "bad"),), ("a",), False, True, 2)
     assert len(values) == len(fields(AiRequest))
     built, want = AiRequest._of(*values), AiRequest(*values)
     assert built == want and hash(built) == hash(want) and repr(built) == repr(want)

@@ -46,6 +46,23 @@ CHAT = {"messages": [{"role": "user", "content": "hi"}]}
     ("https://api.cohere.com/compatibility/v1/chat/completions", "command-a-03-2025", "cohere"),
     ("https://contoso.services.ai.azure.com/models/chat/completions?api-version=2024-05-01-preview", "DeepSeek-R1",
      "azure_ai"),
+    # the hosts of genai-prices' providers (their `api_pattern`), labelled `openai` before payloads27: unpriced
+    ("https://api.z.ai/api/paas/v4/chat/completions", "glm-4.7", "zai"),
+    ("https://open.bigmodel.cn/api/paas/v4/chat/completions", "glm-4-plus", "zhipuai"),
+    ("https://api.minimax.io/v1/chat/completions", "MiniMax-M2", "minimax"),
+    ("https://api.minimaxi.com/v1/chat/completions", "MiniMax-M2", "minimax"),
+    ("https://api.novita.ai/openai/v1/chat/completions", "baidu/ernie-4.5-21B-a3b", "novita"),
+    ("https://inference.baseten.co/v1/chat/completions", "deepseek-ai/DeepSeek-V4-Pro", "baseten"),
+    ("https://oai.endpoints.kepler.ai.cloud.ovh.net/v1/chat/completions", "Meta-Llama-3_3-70B-Instruct", "ovhcloud"),
+    ("https://api.doubleword.ai/v1/chat/completions", "Qwen/Qwen3-14B-FP8", "doubleword"),
+    ("https://api.arcee.ai/api/v1/chat/completions", "moonshotai/kimi-k3", "arcee"),
+    ("https://api.avian.io/v1/chat/completions", "deepseek/deepseek-v3.2", "avian"),
+    # Hugging Face's router names the provider in the path (genai-prices' `huggingface_{provider}`)
+    ("https://router.huggingface.co/together/v1/chat/completions", "deepseek-ai/DeepSeek-R1", "huggingface_together"),
+    ("https://router.huggingface.co/novita/v3/openai/chat/completions", "deepseek-ai/DeepSeek-R1", "huggingface_novita"),
+    ("https://router.huggingface.co/fireworks-ai/inference/v1/chat/completions", "openai/gpt-oss-120b",
+     "huggingface_fireworks-ai"),
+    ("https://router.huggingface.co/cerebras/v1/chat/completions", "openai/gpt-oss-120b", "huggingface_cerebras"),
 ])
 def test_a_vendor_host_names_the_provider_that_bills(url: str, model: str, label: str) -> None:
     """Labelled ``openai`` (an unknown host), these were priced at OpenAI's entry or not at all."""
