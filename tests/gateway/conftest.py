@@ -162,6 +162,30 @@ def gateway(stub: Any, gateway_files: dict[str, Path]) -> Any:
         yield server
 
 
+@contextlib.contextmanager
+def parser_gateway(parser: str, upstream: str, d: Path, key: str | None = None,
+                   **options: Any) -> Iterator[ServerThread]:
+    """A gateway with an empty policy served under one HTTP/1.1 parser, ``httptools``
+    (llhttp, skipped when it is not installed) or ``h11``; with ``key``, a keys file naming it
+    (identity ``k-red`` of team ``red``) and a JSONL ledger in ``d``. ``server.parser`` names
+    the parser. ``options``: more ``uvicorn.Config`` settings."""
+    from aigw_policy.gateway import Gateway, load_keys
+    from aigw_policy.gateway.server import _h11_protocol, header_timeout_protocol
+
+    if parser == "httptools":
+        pytest.importorskip("httptools")
+    (d / "policy.yaml").write_text("on_http_request: []\n")
+    more: dict[str, Any] = {}
+    if key is not None:
+        (d / "keys.yaml").write_text(f"keys:\n  - key: {key}\n    identity: {{key: k-red, team: red}}\n")
+        more = {"keys": load_keys(d / "keys.yaml"), "ledger": f"jsonl:{d / 'usage.jsonl'}"}
+    app = Gateway(policy=d / "policy.yaml", upstream=upstream, watch=0, **more)
+    protocol = header_timeout_protocol(10.0) if parser == "httptools" else _h11_protocol(10.0)
+    with ServerThread(app, http=protocol, **options) as server:
+        server.parser = parser  # type: ignore[attr-defined]
+        yield server
+
+
 def ledger_records(path: Path, request_id: str | None = None, timeout: float = WAIT) -> list[dict[str, Any]]:
     """The ledger's records (waiting up to ``timeout`` for ``request_id``'s final record)."""
     from aigw_policy.ledger import open_sink

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ServerThread
+from .conftest import parser_gateway
 
 KEY = "sk-gw-methods"
 CHAT = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}).encode()
@@ -29,19 +29,7 @@ SERVED = ["POST", "PUT", "PATCH"]
 
 @pytest.fixture(scope="module", params=["httptools", "h11"])
 def gw(request: Any, stub: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from aigw_policy.gateway import Gateway, load_keys
-    from aigw_policy.gateway.server import _h11_protocol, header_timeout_protocol
-
-    if request.param == "httptools":
-        pytest.importorskip("httptools")
-    d = tmp_path_factory.mktemp("methods")
-    (d / "policy.yaml").write_text("on_http_request: []\n")
-    (d / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k-red, team: red}}\n")
-    app = Gateway(policy=d / "policy.yaml", upstream=stub.url, keys=load_keys(d / "keys.yaml"), watch=0,
-                  ledger=f"jsonl:{d / 'usage.jsonl'}")
-    protocol = header_timeout_protocol(10.0) if request.param == "httptools" else _h11_protocol(10.0)
-    with ServerThread(app, http=protocol) as server:
-        server.parser = request.param  # type: ignore[attr-defined]
+    with parser_gateway(request.param, stub.url, tmp_path_factory.mktemp("methods"), key=KEY) as server:
         yield server
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ServerThread, raw_exchange
+from .conftest import parser_gateway, raw_exchange
 
 ROWS = [
     # (case, request line and headers, status, code)
@@ -38,16 +38,7 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 @pytest.fixture(scope="module", params=["httptools", "h11"])
 def gw(request: Any, stub: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from aigw_policy.gateway import Gateway
-    from aigw_policy.gateway.server import _h11_protocol, header_timeout_protocol
-
-    if request.param == "httptools":
-        pytest.importorskip("httptools")
-    d = tmp_path_factory.mktemp("parser-callbacks")
-    (d / "policy.yaml").write_text("on_http_request: []\n")
-    app = Gateway(policy=d / "policy.yaml", upstream=stub.url, watch=0)
-    protocol = header_timeout_protocol(10.0) if request.param == "httptools" else _h11_protocol(10.0)
-    with ServerThread(app, http=protocol) as server:
+    with parser_gateway(request.param, stub.url, tmp_path_factory.mktemp("parser-callbacks")) as server:
         server.kind = request.param  # type: ignore[attr-defined]
         yield server
 

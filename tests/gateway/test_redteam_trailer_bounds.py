@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ServerThread
+from .conftest import parser_gateway
 
 CHAT = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi " * 200_000}]}).encode()
 HEAD = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\n"
@@ -46,16 +46,7 @@ ROWS = [
 
 @pytest.fixture(scope="module", params=["httptools", "h11"])
 def gw(request: Any, stub: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from aigw_policy.gateway import Gateway
-    from aigw_policy.gateway.server import _h11_protocol, header_timeout_protocol
-
-    if request.param == "httptools":
-        pytest.importorskip("httptools")
-    d = tmp_path_factory.mktemp("trailer-bounds")
-    (d / "policy.yaml").write_text("on_http_request: []\n")
-    app = Gateway(policy=d / "policy.yaml", upstream=stub.url, watch=0)
-    protocol = header_timeout_protocol(10.0) if request.param == "httptools" else _h11_protocol(10.0)
-    with ServerThread(app, http=protocol) as server:
+    with parser_gateway(request.param, stub.url, tmp_path_factory.mktemp("trailer-bounds")) as server:
         server.kind = request.param  # type: ignore[attr-defined]
         yield server
 
