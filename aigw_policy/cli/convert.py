@@ -13,6 +13,7 @@ from ..diagnostic_formats import diagnostics_text
 from ..diagnostics import PolicyError
 from ..source import Source
 from .common import UTF8_BOM, expand, fail_usage, read_source, read_text
+from .failures import UNWRITABLE
 
 
 class ConvertTarget(str, Enum):
@@ -107,4 +108,4 @@ def convert(
         try:
             output.write_text(result, encoding="utf-8")
         except OSError as error:
-            raise fail_usage(f"cannot write `{output}`: {error.strerror or error}") from None
+            raise fail_usage(f"cannot write `{output}`: {error.strerror or error}", UNWRITABLE, output) from None

@@ -16,6 +16,7 @@ from ..diagnostic_formats import diagnostics_json, diagnostics_sarif, diagnostic
 from ..diagnostics import Diagnostic
 from ..source import Source
 from .common import POLICY_SUFFIXES, fail_usage, is_request_file, plural, read_text
+from .failures import CommandFailure
 
 if TYPE_CHECKING:
     from ..ir import Policy
@@ -62,7 +63,8 @@ def lint(
         if requests:
             raise fail_usage(f"{where}: only request files, which lint does not check "
                              "(`aigw-policy explain REQUEST.json --policy FILE` decides one)")
-        raise fail_usage(f"no policy files found in {where} (looked for {', '.join(POLICY_SUFFIXES)})")
+        raise fail_usage(f"no policy files found in {where} (looked for {', '.join(POLICY_SUFFIXES)})",
+                         where=", ".join(map(str, paths)))
     diagnostics: list[Diagnostic] = []
     sources: dict[str | None, Source] = {}
     unreadable = 0
@@ -71,8 +73,9 @@ def lint(
         name = str(path)
         try:
             text = read_text(path)
-        except typer.Exit:  # reported; go on with the other files, exit 2 at the end
+        except CommandFailure as failure:  # a finding of its own; the other files go on, exit 2 at the end
             unreadable += 1
+            diagnostics.append(failure.diagnostic())
             continue
         sources[name] = Source(text, name)
         kind, policy, found = lint_text(path, text, options)

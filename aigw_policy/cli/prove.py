@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .common import fail_usage, load_policy
+from .failures import NOT_INSTALLED
 
 if TYPE_CHECKING:
     from ..engine.compile import CompiledPolicy
@@ -50,7 +51,7 @@ def _compiled(path: Path) -> CompiledPolicy:
     from ..prove import INSTALL_HINT, available
 
     if not available():
-        raise fail_usage(INSTALL_HINT)
+        raise fail_usage(INSTALL_HINT, NOT_INSTALLED)
     from ..engine.compile import compile_policy
 
     return compile_policy(load_policy(path))
@@ -153,8 +154,8 @@ def _check_where(where: str) -> None:
         found = [getattr(d, "message", str(d)) for d in error.diagnostics] or [error.message]
         codes = [getattr(d, "code", None) for d in error.diagnostics]
         code = next((c for c in codes if c), "AIGW422")
-        raise fail_usage(f"--where: {code}: {'; '.join(found)}") from None
+        raise fail_usage(f"--where: {'; '.join(found)}", code, "--where") from None
     from ..analysis.cel_check import check_condition_type
 
     for d in check_condition_type(where, None):  # `1`, `ai.model`: no question of a request
-        raise fail_usage(f"--where: {d.code}: {d.message}")
+        raise fail_usage(f"--where: {d.message}", d.code, "--where")
