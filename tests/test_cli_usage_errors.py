@@ -102,3 +102,14 @@ def test_every_code_printed_is_registered(argv: list[str], tmp_path: Path) -> No
     assert result.exit_code == 2, result.output
     printed = re.findall(r"error\[(AIGW\d{3})\]", result.output)
     assert printed and set(printed) <= set(CODES), result.output
+
+
+@pytest.mark.parametrize("argv", [["fmt", "{yaml}"], ["test", "{dir}"], ["lint", "{dir}"], ["replay", "{dir}", "--policy",
+                                  str(EXAMPLES / "key-limits.aigw")]], ids=" ".join)
+def test_a_file_the_command_cannot_take_is_placed_at_it(argv: list[str], tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    named = {"{yaml}": str(EXAMPLES / "key-limits.yaml"), "{dir}": str(tmp_path / "empty")}
+    path = next(named[a] for a in argv if a in named)
+    result = CliRunner().invoke(app, [named.get(a, a) for a in argv])
+    assert result.exit_code == 2, result.output
+    assert re.match(rf"error\[AIGW\d{{3}}\]: [^\n]*\n  --> {re.escape(path)}\n", result.output), result.output

@@ -42,7 +42,7 @@ def fmt(
     for path in files:
         if str(path) != "-" and path.suffix.lower() != ".aigw":
             raise fail_usage(
-                f"`{path}`: fmt formats DSL files (.aigw); use `aigw-policy convert` for YAML/JSON"
+                f"`{path}`: fmt formats DSL files (.aigw); use `aigw-policy convert` for YAML/JSON", where=path
             )
         text, bom = read_source(path)
         name = "<stdin>" if str(path) == "-" else str(path)
