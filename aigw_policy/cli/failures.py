@@ -37,7 +37,7 @@ BAD_PRICES = "AIGW904"
 _clicks = sys.modules[typer.BadParameter.__module__]
 
 
-class CommandFailure(_clicks.ClickException):
+class CommandFailure(_clicks.ClickException):  # type: ignore[name-defined]  # typer's click, found at run time
     """The command cannot run on its input; shown as one coded diagnostic, exit 2."""
 
     exit_code = 2
