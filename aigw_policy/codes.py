@@ -3,7 +3,8 @@
 Ranges: ``AIGW0xx`` reading a document (syntax), ``AIGW1xx`` document structure,
 ``AIGW2xx`` CEL syntax, ``AIGW3xx`` CEL types and cost, ``AIGW4xx`` policy analysis,
 ``AIGW5xx`` requests and evaluation, ``AIGW6xx`` gateway configuration (the keys file),
-``AIGW7xx`` policy test files, ``AIGW8xx`` usage data (provider usage exports).
+``AIGW7xx`` policy test files, ``AIGW8xx`` usage data (provider usage exports), ``AIGW9xx`` the
+command line (its arguments, the files it writes, the services and components it needs).
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW508", E, "expression too deep to evaluate"),
     ("AIGW509", E, "a rendered value the action cannot use (a forward-internal url that is no internal "
      "endpoint, a rewritten URL too long)"),
+    ("AIGW510", E, "request file not of the shape of a REQUEST.json"),
     ("AIGW520", E, "CEL evaluation over its cost budget"),
     # gateway configuration: the keys file of `serve`
     ("AIGW600", E, "keys file unreadable: not UTF-8, not YAML, empty"),
@@ -157,6 +159,12 @@ CODES: dict[str, Code] = _codes(
     ("AIGW705", E, "expected rule or limit not in the policy"),
     # usage data read by `reconcile`
     ("AIGW800", E, "provider usage export malformed"),
+    # the command line (docs/cli.md)
+    ("AIGW900", E, "bad command-line usage: an unknown option or command, a missing or invalid argument"),
+    ("AIGW901", E, "output file cannot be written"),
+    ("AIGW902", E, "store or ledger cannot be opened or read, or did not answer"),
+    ("AIGW903", E, "a component the command needs is not installed"),
+    ("AIGW904", E, "price file unreadable or of the wrong shape"),
 )
 
 del E, W, I

@@ -21,7 +21,7 @@ from .diagnostics import Diagnostic, Diagnostics, PolicyError, sort_diagnostics
 from .files import read_input
 from .gc_pause import gc_paused
 from .ir import Policy
-from .source import Source
+from .source import Source, split_lines
 
 __all__ = ["Format", "detect_format", "load", "loads", "read", "read_file"]
 
@@ -68,7 +68,7 @@ def _json_or_not_yaml(text: str) -> bool:
 
 
 def _first_code_line(text: str) -> str:
-    for line in text.splitlines():
+    for line in split_lines(text):
         line = line.strip()
         if line and not line.startswith(("#", "//")):
             return line

@@ -6,9 +6,28 @@ import re
 from bisect import bisect_right
 from operator import itemgetter
 
-__all__ = ["Source", "Span"]
+__all__ = ["Source", "Span", "line_end", "line_start", "split_lines"]
 
 _BREAK = re.compile(r"\r\n|\r|\n")
+
+
+# Lines end at `\r\n`, `\n` or a lone `\r` and nowhere else (not at U+2028, NEL or a form
+# feed, where `str.splitlines` ends them): as LSP's editors, YAML and the DSL count lines.
+def line_start(text: str, offset: int) -> int:
+    """The offset where the line holding ``offset`` starts."""
+    return max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
+
+
+def line_end(text: str, offset: int) -> int:
+    """The offset of the line break that ends the line holding ``offset`` (or ``len(text)``)."""
+    ends = [i for i in (text.find("\n", offset), text.find("\r", offset)) if i != -1]
+    return min(ends) if ends else len(text)
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of ``text`` without their breaks, as ``str.splitlines`` but at CR and LF only."""
+    lines = _BREAK.split(text)
+    return lines[:-1] if lines and not lines[-1] else lines
 
 
 _tuple_new = tuple.__new__

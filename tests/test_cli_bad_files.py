@@ -1,5 +1,5 @@
 """Every file a command reads, given as a missing path, a directory or bytes that are not
-UTF-8 text: a one-line diagnostic naming the file and exit 2, never a traceback."""
+UTF-8 text: a coded diagnostic placed at the file (docs/cli.md) and exit 2, never a traceback."""
 
 from __future__ import annotations
 
@@ -76,7 +76,13 @@ def test_a_bad_file_is_a_diagnostic_and_exit_2(command: tuple[str, ...], kind: s
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output
-    assert path.name in result.output, result.output
+    assert coded_at(result.output, path), result.output
+
+
+def coded_at(output: str, path: Path) -> bool:
+    """A coded diagnostic placed at ``path`` (lint's shape: `error[AIGWnnn]: ...`, `--> path`)."""
+    return re.search(rf"error\[AIGW\d{{3}}\]: [^\n]*(\n[^\n]*)*?\n  --> {re.escape(str(path))}(:\d+(:\d+)?)?\n",
+                     output + "\n") is not None
 
 
 # The same file as text can come: a UTF-8 BOM or CRLF line ends answer exactly as the plain
@@ -174,4 +180,4 @@ def test_a_file_that_chokes_a_parser_is_a_diagnostic(command: tuple[str, ...], k
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output
     assert result.exit_code == FINDING_EXIT.get(command[0], 2), result.output
-    assert path.name in result.output, result.output
+    assert coded_at(result.output, path), result.output

@@ -8,7 +8,8 @@ share. The commands are registered below, in the
 order ``--help`` lists them.
 
 Exit codes: 0 success or clean, 1 the check failed (lint errors, ``fmt --check`` found
-unformatted files), 2 bad usage or unreadable input; ``prove`` adds 3, unknown.
+unformatted files), 2 bad usage or unreadable input, shown as a coded diagnostic
+(:mod:`.failures`); ``prove`` adds 3, unknown.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from typing import Annotated
 import typer
 
 from . import convert, explain, ledger, limits, lint, lsp, policy_tests, prove, reconcile, reference, replay, report, serve, usage
+from .failures import CodedGroup
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="aigw-policy",
+    cls=CodedGroup,  # bad usage, as every bad input, is a coded diagnostic (docs/cli.md)
     help="Lint, format, convert, explain, test and replay AI gateway traffic policies.",
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, pwsh)

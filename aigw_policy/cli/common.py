@@ -1,7 +1,9 @@
-"""What the commands share: reading the files they are given, and failing with exit 2."""
+"""What the commands share: reading the files they are given, and failing with exit 2 (a coded
+diagnostic: :mod:`.failures`)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
@@ -12,8 +14,12 @@ import typer
 from ..diagnostic_formats import diagnostics_text
 from ..files import read_input
 from ..source import Source
+from .failures import BAD_PRICES, JSON_SYNTAX, TOO_LARGE, UNREADABLE, USAGE, CommandFailure
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..diagnostics import Diagnostic
     from ..ir import Policy
     from ..providers import PriceBook
 
@@ -32,9 +38,17 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}s"
 
 
-def fail_usage(message: str) -> typer.Exit:
-    typer.echo(f"aigw-policy: {message}", err=True)
-    return typer.Exit(2)
+def fail_usage(message: str, code: str = USAGE, where: object = None, *, line: int | None = None,
+               column: int | None = None, help: str | None = None) -> CommandFailure:
+    """The failure to raise: shown as a coded diagnostic (``where``: the file or option at fault,
+    with its ``line`` and ``column`` when known), exit 2."""
+    return CommandFailure(code, message, where, line=line, column=column, help=help)
+
+
+def unreadable(path: object, error: OSError) -> CommandFailure:
+    """A file that cannot be read: missing, a directory, no permission, past the input bound."""
+    code = TOO_LARGE if error.errno == errno.EFBIG else UNREADABLE
+    return fail_usage(f"cannot read `{path}`: {error.strerror or error}", code, path)
 
 
 def expand(paths: list[Path]) -> list[Path]:
@@ -79,11 +93,14 @@ def read_source(path: Path) -> tuple[str, bool]:
     try:
         data = read_input(path)
     except OSError as error:
-        raise fail_usage(f"cannot read `{path}`: {error.strerror or error}") from None
+        raise unreadable(path, error) from None
     try:
         return data.decode("utf-8-sig"), data.startswith(UTF8_BOM)
-    except UnicodeDecodeError:
-        raise fail_usage(f"`{path}` is not UTF-8 text") from None
+    except UnicodeDecodeError as error:
+        before = data[:error.start].decode("utf-8-sig", "replace")
+        line = before.count("\n") + 1
+        raise fail_usage(f"`{path}` is not UTF-8 text", UNREADABLE, path, line=line,
+                         column=len(before) - before.rfind("\n")) from None
 
 
 def read_json(path: Path) -> object:
@@ -91,9 +108,10 @@ def read_json(path: Path) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise fail_usage(f"`{path}` is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+        raise fail_usage(f"`{path}` is not valid JSON: {error.msg}", JSON_SYNTAX, path,
+                         line=error.lineno, column=error.colno) from None
     except RecursionError:
-        raise fail_usage(f"`{path}` is nested too deeply to read") from None
+        raise fail_usage(f"`{path}` is nested too deeply to read", TOO_LARGE, path) from None
 
 
 def load_prices(path: Path | None) -> PriceBook | None:
@@ -107,7 +125,7 @@ def load_prices(path: Path | None) -> PriceBook | None:
         return load_price_file(path)
     except ProviderError as error:
         named = str(path) in error.message
-        raise fail_usage(error.message if named else f"price file `{path}`: {error.message}") from None
+        raise fail_usage(error.message if named else f"price file `{path}`: {error.message}", BAD_PRICES, path) from None
 
 
 def load_policy(path: Path) -> Policy:
@@ -115,10 +133,19 @@ def load_policy(path: Path) -> Policy:
     from ..loader import read
 
     text = read_text(path)
-    name = str(path)
-    policy, diagnostics = read(text, name=name)
+    policy, diagnostics = read(text, name=str(path))
     errors = [d for d in diagnostics if d.is_error]
     if policy is None or errors:
-        typer.echo(diagnostics_text(errors or diagnostics, {name: Source(text, name)}), err=True)
-        raise fail_usage(f"`{path}` has errors; run `aigw-policy lint {path}`")
+        raise failed_with(errors or diagnostics, f"`{path}` has errors (above); the command did not run", path, text)
     return policy
+
+
+def failed_with(diagnostics: Sequence[Diagnostic], message: str, path: object, text: str | None) -> CommandFailure:
+    """A file whose findings stop the command: each shown as lint shows it (with its line when
+    ``text`` is known), then the failure, coded and placed as the first."""
+    name = str(path)
+    typer.echo(diagnostics_text(diagnostics, {name: Source(text, name)} if text is not None else {}), err=True)
+    first = diagnostics[0] if diagnostics else None
+    span = first.span if first is not None else None
+    return fail_usage(message, first.code if first else UNREADABLE, path, line=span.line if span else None,
+                      column=span.column if span else None, help=f"`aigw-policy lint {path}` checks it")

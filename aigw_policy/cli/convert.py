@@ -13,6 +13,7 @@ from ..diagnostic_formats import diagnostics_text
 from ..diagnostics import PolicyError
 from ..source import Source
 from .common import UTF8_BOM, expand, fail_usage, read_source, read_text
+from .failures import UNWRITABLE
 
 
 class ConvertTarget(str, Enum):
@@ -41,7 +42,7 @@ def fmt(
     for path in files:
         if str(path) != "-" and path.suffix.lower() != ".aigw":
             raise fail_usage(
-                f"`{path}`: fmt formats DSL files (.aigw); use `aigw-policy convert` for YAML/JSON"
+                f"`{path}`: fmt formats DSL files (.aigw); use `aigw-policy convert` for YAML/JSON", where=path
             )
         text, bom = read_source(path)
         name = "<stdin>" if str(path) == "-" else str(path)
@@ -107,4 +108,4 @@ def convert(
         try:
             output.write_text(result, encoding="utf-8")
         except OSError as error:
-            raise fail_usage(f"cannot write `{output}`: {error.strerror or error}") from None
+            raise fail_usage(f"cannot write `{output}`: {error.strerror or error}", UNWRITABLE, output) from None

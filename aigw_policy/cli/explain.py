@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from .common import PRICES_HELP, fail_usage, load_policy, load_prices, read_json
+from .failures import BAD_REQUEST
 
 if TYPE_CHECKING:
     from ..ir import Policy
@@ -52,7 +53,7 @@ def _explain(policy: Policy, data: object, *, json_output: bool, trace: bool,
     try:
         decision = engine.evaluate(data, apply_state=True, request_id="explain")  # type: ignore[arg-type]
     except RequestError as error:
-        raise fail_usage(str(error)) from None
+        raise fail_usage(str(error), BAD_REQUEST) from None
     if json_output:
         return json.dumps(decision.to_dict(), indent=2, sort_keys=False, default=str), decision.verdict == "deny"
     return decision.text(trace=trace), decision.verdict == "deny"

@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from ..redact import scrub
+from .common import fail_usage
+from .failures import UNAVAILABLE, USAGE, CommandFailure
 
 app = typer.Typer(name="ledger", no_args_is_help=True, rich_markup_mode=None,
                   help="The usage ledger's plumbing: usage events into a ledger.")
@@ -38,12 +40,11 @@ def consume(
 
     urls = [source, into]
 
-    def fail(message: str) -> typer.Exit:
-        typer.echo(f"aigw-policy: {scrub(message, urls)}", err=True)
-        return typer.Exit(2)
+    def fail(message: str, code: str = UNAVAILABLE) -> CommandFailure:
+        return fail_usage(scrub(message, urls), code)
 
     if not source.startswith(("nats://", "tls://")):
-        raise fail("ledger consume reads nats://HOST:PORT/SUBJECT")
+        raise fail("ledger consume reads nats://HOST:PORT/SUBJECT", USAGE)
     try:
         sink = open_sink(into)
     except LedgerError as error:

@@ -11,6 +11,7 @@ from ..ledger.reader import read_ledger
 from ..ledger.sinks import LedgerError, local_path
 from ..redact import redact
 from .common import fail_usage, load_policy
+from .failures import UNAVAILABLE, UNREADABLE
 
 if TYPE_CHECKING:
     from ..ledger.record import UsageRecord
@@ -32,19 +33,20 @@ def stream_records(url: str, since: str | None = None, until: str | None = None)
     pass; a ledger that fails, at once or midway, is exit 2."""
     local = local_path(url)
     if local is not None and not Path(local[1]).exists():
-        raise fail_usage(f"ledger `{shown_url(url)}` does not exist")
+        raise fail_usage(f"ledger `{shown_url(url)}` does not exist", UNREADABLE, local[1])
+    where = local[1] if local is not None else None
     try:
         source = read_ledger(url, since, until)
     except LedgerError as exc:
-        raise fail_usage(str(exc)) from None
-    return _failing_usage(source)
+        raise fail_usage(str(exc), UNAVAILABLE, where) from None
+    return _failing_usage(source, where)
 
 
-def _failing_usage(source: Iterator[UsageRecord]) -> Iterator[UsageRecord]:
+def _failing_usage(source: Iterator[UsageRecord], where: str | None) -> Iterator[UsageRecord]:
     try:
         yield from source
     except LedgerError as exc:
-        raise fail_usage(str(exc)) from None
+        raise fail_usage(str(exc), UNAVAILABLE, where) from None
 
 
 def open_store(url: str) -> LimitStore:
@@ -52,11 +54,11 @@ def open_store(url: str) -> LimitStore:
 
     local = url.removeprefix("sqlite:").removeprefix("//") if url.startswith("sqlite:") else None
     if local is not None and not Path(local).exists():
-        raise fail_usage(f"store `{shown_url(url)}` does not exist")
+        raise fail_usage(f"store `{shown_url(url)}` does not exist", UNREADABLE, local)
     try:
         return from_url(url)
     except Exception as exc:  # noqa: BLE001 - any failure to open is a usage error, named
-        raise fail_usage(f"cannot open store `{shown_url(url)}`: {redact(str(exc))}") from None
+        raise fail_usage(f"cannot open store `{shown_url(url)}`: {redact(str(exc))}", UNAVAILABLE) from None
 
 
 def policy_limits(path: Path) -> tuple[object, list[LimitSpec]]:

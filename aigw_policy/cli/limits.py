@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .common import fail_usage
+from .failures import JSON_SYNTAX, TOO_LARGE, UNAVAILABLE
 from .ledger_inputs import open_store, policy_limits
 
 
@@ -32,9 +33,10 @@ def _identity(key: str | None, team: str | None, identity: str | None, keys: Pat
     try:
         value = json.loads(identity)
     except json.JSONDecodeError as exc:
-        raise fail_usage(f"--identity is not valid JSON: {exc.msg} (column {exc.colno})") from None
+        raise fail_usage(f"--identity is not valid JSON: {exc.msg}", JSON_SYNTAX, "--identity",
+                         line=exc.lineno, column=exc.colno) from None
     except RecursionError:
-        raise fail_usage("--identity is nested too deeply to read") from None
+        raise fail_usage("--identity is nested too deeply to read", TOO_LARGE, "--identity") from None
     from ..env.request import Identity
 
     if not isinstance(value, dict):
@@ -54,7 +56,7 @@ def _from_keys(path: Path, key: str) -> dict[str, Any]:
     try:
         ring = load_keys(path)
     except KeysError as exc:
-        raise fail_usage(str(exc)) from None
+        raise fail_usage(str(exc), exc.diagnostics[0].code if exc.diagnostics else "AIGW600", path) from None
     found = [dict(i) for i in ring.identities.values() if i.get("key") == key]
     if not found:
         raise fail_usage(f"no key of `{path}` has the id `{key}` (identity.key)")
@@ -91,7 +93,7 @@ def limits(
     try:
         views = limits_for(compiled, limit_store, who, now)  # type: ignore[arg-type]
     except StoreUnavailable as exc:
-        raise fail_usage(f"the store did not answer: {exc}") from None
+        raise fail_usage(f"the store did not answer: {exc}", UNAVAILABLE) from None
     finally:
         close = getattr(limit_store, "close", None)
         if callable(close):

@@ -16,6 +16,7 @@ from ..diagnostic_formats import diagnostics_json, diagnostics_sarif, diagnostic
 from ..diagnostics import Diagnostic
 from ..source import Source
 from .common import POLICY_SUFFIXES, fail_usage, is_request_file, plural, read_text
+from .failures import CommandFailure
 
 if TYPE_CHECKING:
     from ..ir import Policy
@@ -62,17 +63,18 @@ def lint(
         if requests:
             raise fail_usage(f"{where}: only request files, which lint does not check "
                              "(`aigw-policy explain REQUEST.json --policy FILE` decides one)")
-        raise fail_usage(f"no policy files found in {where} (looked for {', '.join(POLICY_SUFFIXES)})")
+        raise fail_usage(f"no policy files found in {where} (looked for {', '.join(POLICY_SUFFIXES)})",
+                         where=", ".join(map(str, paths)))
     diagnostics: list[Diagnostic] = []
+    unread: list[Diagnostic] = []  # shown and listed with the findings; the summary counts the checked files'
     sources: dict[str | None, Source] = {}
-    unreadable = 0
     kinds: dict[str, int] = {}
     for path in files:
         name = str(path)
         try:
             text = read_text(path)
-        except typer.Exit:  # reported; go on with the other files, exit 2 at the end
-            unreadable += 1
+        except CommandFailure as failure:  # the other files go on, exit 2 at the end
+            unread.append(failure.diagnostic())
             continue
         sources[name] = Source(text, name)
         kind, policy, found = lint_text(path, text, options)
@@ -86,13 +88,14 @@ def lint(
             for c in costs(policy, sources[name]):
                 where = f"{c.span}" if c.span else name
                 typer.echo(f"{where}: cost {c.cost:,}: {' '.join(c.source.split())}")
+    unreadable = len(unread)
     if format is LintFormat.json:
-        typer.echo(diagnostics_json(diagnostics))
+        typer.echo(diagnostics_json(unread + diagnostics))
     elif format is LintFormat.sarif:
-        typer.echo(diagnostics_sarif(diagnostics))
+        typer.echo(diagnostics_sarif(unread + diagnostics))
     else:
-        if diagnostics:
-            typer.echo(diagnostics_text(diagnostics, sources))
+        if unread or diagnostics:
+            typer.echo(diagnostics_text(unread + diagnostics, sources))
             typer.echo("")
         counts = summary(diagnostics)
         checked = plural(len(files) - unreadable, "file")

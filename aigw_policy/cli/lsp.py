@@ -10,6 +10,7 @@ import typer
 from ..analysis import LintOptions
 from ..analysis.cost import DEFAULT_MAX_COST
 from .common import fail_usage
+from .failures import NOT_INSTALLED
 
 if TYPE_CHECKING:
     from ..diagnostics import Diagnostic
@@ -31,7 +32,7 @@ def lsp(
         from ..lsp import serve_stdio
     except ImportError as error:  # pygls is the `lsp` extra
         raise fail_usage(f"the language server needs pygls ({error.name} is missing): "
-                         "pip install 'aigw-policy[lsp]'") from None
+                         "pip install 'aigw-policy[lsp]'", NOT_INSTALLED) from None
     from .lint import lint_text
 
     options = LintOptions(max_cost=max_cost, runtime_lookups=runtime_lookups)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from .common import fail_usage
+from .failures import UNREADABLE, USAGE
 
 
 def test_policies(
@@ -18,19 +19,19 @@ def test_policies(
 ) -> None:
     """Run policy tests (requests and the decisions they must get), like `opa test`."""
     if not path.exists():
-        raise fail_usage(f"`{path}` does not exist")
+        raise fail_usage(f"`{path}` does not exist", UNREADABLE, path)
     text, code = _run_tests(path, verbose=verbose, coverage=coverage)
     typer.echo(text)
     raise typer.Exit(code)
 
 
 def _run_tests(path: Path, *, verbose: bool, coverage: bool) -> tuple[str, int]:
-    """(report, exit code). 0 all pass, 1 a failure, 2 unreadable."""
+    """(report, exit code). 0 all pass, 1 a failure, 2 unreadable; no test file: exit 2."""
     from ..engine.testing import TestFileError, discover, run_file
 
     files = discover(path)
     if not files:
-        return f"no test files (*.test.yaml, *_test.yaml) under `{path}`", 2
+        raise fail_usage(f"no test files (*.test.yaml, *_test.yaml) under `{path}`", USAGE, path)
     lines: list[str] = []
     passed = failed = 0
     broken = False

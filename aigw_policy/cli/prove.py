@@ -7,6 +7,7 @@ counterexample; 2 bad input (or z3 missing); 3 unknown.
 from __future__ import annotations
 
 import json
+import re
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .common import fail_usage, load_policy
+from .failures import NOT_INSTALLED
 
 if TYPE_CHECKING:
     from ..engine.compile import CompiledPolicy
@@ -50,7 +52,7 @@ def _compiled(path: Path) -> CompiledPolicy:
     from ..prove import INSTALL_HINT, available
 
     if not available():
-        raise fail_usage(INSTALL_HINT)
+        raise fail_usage(INSTALL_HINT, NOT_INSTALLED)
     from ..engine.compile import compile_policy
 
     return compile_policy(load_policy(path))
@@ -142,6 +144,9 @@ def _reason(answer: Answer, found: str) -> str:
     return "; ".join(str(d.get("reason", "")) for d in answer.details)
 
 
+_PLACED = re.compile(r"(\d+):(\d+): error\[(AIGW\d{3})\]: (.*)", re.S)
+
+
 def _check_where(where: str) -> None:
     """``--where`` is a bool CEL condition over the SPEC §5 environment (exit 2 if not)."""
     from ..cel import CelError
@@ -150,11 +155,16 @@ def _check_where(where: str) -> None:
     try:
         compile_condition(where)
     except CelError as error:
-        found = [getattr(d, "message", str(d)) for d in error.diagnostics] or [error.message]
-        codes = [getattr(d, "code", None) for d in error.diagnostics]
-        code = next((c for c in codes if c), "AIGW422")
-        raise fail_usage(f"--where: {code}: {'; '.join(found)}") from None
+        first = error.diagnostics[0] if error.diagnostics else None
+        span = getattr(first, "span", None)
+        code, line, column, message = getattr(first, "code", None), getattr(span, "line", None), \
+            getattr(span, "column", None), getattr(first, "message", None)
+        placed = _PLACED.match(error.message)  # a syntax error: `1:14: error[AIGW200]: ...`
+        if first is None and placed:
+            line, column, code, message = int(placed[1]), int(placed[2]), placed[3], placed[4]
+        raise fail_usage(f"--where: {message or error.message}", code or "AIGW422", "--where", line=line,
+                         column=column) from None
     from ..analysis.cel_check import check_condition_type
 
     for d in check_condition_type(where, None):  # `1`, `ai.model`: no question of a request
-        raise fail_usage(f"--where: {d.code}: {d.message}")
+        raise fail_usage(f"--where: {d.message}", d.code, "--where")

@@ -12,6 +12,7 @@ import typer
 
 from ..ledger.sinks import DEFAULT_LEDGER
 from .common import fail_usage, plural, read_text
+from .failures import UNAVAILABLE
 from .ledger_inputs import open_limits, read_records
 
 
@@ -50,8 +51,7 @@ def reconcile(
         try:
             buckets.extend(parse_usage_export(read_text(path), str(path)))
         except UsageExportError as exc:
-            typer.echo(f"error[{exc.code}]: {exc.message}\n  --> {exc.location}", err=True)
-            raise typer.Exit(2) from None
+            raise fail_usage(exc.message, exc.code, exc.location) from None
     records = read_records(ledger)
     specs, limit_store = open_limits(store, policy)
     result = Reconciliation()
@@ -59,7 +59,7 @@ def reconcile(
         if limit_store is not None:
             result.rows += against_counters(records, specs, limit_store, time.time())
     except StoreUnavailable as exc:
-        raise fail_usage(f"the store did not answer: {exc}") from None
+        raise fail_usage(f"the store did not answer: {exc}", UNAVAILABLE) from None
     finally:
         close = getattr(limit_store, "close", None)
         if callable(close):

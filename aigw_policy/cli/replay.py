@@ -14,6 +14,7 @@ import typer
 
 from ..files import bounded_lines
 from .common import PRICES_HELP, fail_usage, load_policy, load_prices
+from .failures import UNREADABLE
 
 if TYPE_CHECKING:
     from ..ir import Policy
@@ -45,7 +46,8 @@ def replay(
     doc = load_policy(policy)
     old = load_policy(against) if against is not None else None
     if not traffic.is_file():
-        raise fail_usage(f"cannot read `{traffic}`")
+        raise fail_usage(f"cannot read `{traffic}`: {'a directory' if traffic.is_dir() else 'no such file'}",
+                         UNREADABLE, traffic)
     write = typer.echo
     summary_text, code = _replay(doc, traffic, against=old, fmt=format.value, write=write,
                                  progress=sys.stderr.isatty(), prices=book)

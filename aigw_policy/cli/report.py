@@ -10,6 +10,7 @@ import typer
 from ..ledger.report import ReportError, now_utc, parse_since
 from ..ledger.sinks import DEFAULT_LEDGER, LedgerError
 from .common import fail_usage
+from .failures import UNAVAILABLE, UNWRITABLE
 from .ledger_inputs import open_limits, shown_url, stream_records
 
 
@@ -43,7 +44,7 @@ def report(
     try:
         facts = gather(records, since=cutoff, until=end, now=now, store=limit_store, limits=specs)
     except LedgerError as exc:
-        raise fail_usage(str(exc)) from None
+        raise fail_usage(str(exc), UNAVAILABLE) from None
     finally:
         close = getattr(limit_store, "close", None)
         if callable(close):
@@ -51,5 +52,5 @@ def report(
     try:
         output.write_text(render_html(facts, ledger=shown_url(ledger)), encoding="utf-8")
     except OSError as exc:
-        raise fail_usage(f"cannot write `{output}`: {exc.strerror or exc}") from None
+        raise fail_usage(f"cannot write `{output}`: {exc.strerror or exc}", UNWRITABLE, output) from None
     typer.echo(f"wrote {output} ({facts.total.total.requests} requests)", err=True)

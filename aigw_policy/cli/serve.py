@@ -19,6 +19,8 @@ import typer
 
 from ..files import read_input
 from ..redact import redact, scrub
+from .common import fail_usage, failed_with
+from .failures import BAD_PRICES, NOT_INSTALLED, UNAVAILABLE, UNREADABLE, USAGE, CommandFailure
 
 
 def serve(
@@ -84,9 +86,8 @@ def serve(
 
     urls = [u for u in (store, ledger, upstream) if u]
 
-    def fail(message: str) -> typer.Exit:
-        typer.echo(f"aigw-policy: {scrub(message, urls)}", err=True)
-        return typer.Exit(2)
+    def fail(message: str, code: str = USAGE, where: object = None) -> CommandFailure:
+        return fail_usage(scrub(message, urls), code, where)
 
     if provider is not None and provider not in PROVIDERS:
         raise fail(f"unknown provider `{provider}` (one of: {', '.join(sorted(PROVIDERS))})")
@@ -97,14 +98,15 @@ def serve(
     try:
         vault = load_secrets(secrets)
     except SecretError as error:
-        raise fail(f"bad --secrets:\n{error}") from None
+        raise fail(f"bad --secrets:\n{error}", "AIGW606", secrets) from None
     ring = None
     if keys is not None:
         try:
             ring = load_keys(keys)
         except KeysError as error:
             n = len(error.diagnostics)
-            raise fail(f"bad keys file ({n} problem{'s' if n != 1 else ''}):\n{error}") from None
+            first = error.diagnostics[0].code if error.diagnostics else "AIGW600"
+            raise fail(f"bad keys file ({n} problem{'s' if n != 1 else ''}):\n{error}", first, keys) from None
     level = getattr(logging, log_level.upper(), None)
     if not isinstance(level, int):
         raise fail(f"unknown log level `{log_level}`")
@@ -116,7 +118,7 @@ def serve(
         try:
             book = load_price_file(prices)
         except ProviderError as error:
-            raise fail(f"bad --prices: {error.message}") from None
+            raise fail(f"bad --prices: {error.message}", BAD_PRICES, prices) from None
     geo = None
     if geoip:
         from ..gateway.geoip import GeoIP, GeoIPError
@@ -124,7 +126,7 @@ def serve(
         try:
             geo = GeoIP(geoip)
         except GeoIPError as error:
-            raise fail(f"bad --geoip: {error}") from None
+            raise fail(f"bad --geoip: {error}", UNREADABLE, ", ".join(map(str, geoip))) from None
     store_obj = _open_store(store, fail)
     ledger_obj = _open_ledger(ledger, fail) if ledger else None
 
@@ -138,22 +140,20 @@ def serve(
     except SecretError as error:  # a key's secret is set nowhere: named, never a value
         if ledger_obj is not None:
             ledger_obj.close()
-        raise fail(f"cannot start: {len(error.diagnostics)} ai-gateway key secret(s) missing:\n{error}") from None
+        raise fail(f"cannot start: {len(error.diagnostics)} ai-gateway key secret(s) missing:\n{error}", "AIGW607",
+                   policy) from None
     except ReloadError as error:
         if ledger_obj is not None:
             ledger_obj.close()
         if error.diagnostics:
-            from ..diagnostic_formats import diagnostics_text
-            from ..source import Source
-
             try:
                 text = read_input(policy).decode("utf-8-sig")
-                typer.echo(diagnostics_text(error.diagnostics, {str(policy): Source(text, str(policy))}), err=True)
-            except OSError:
-                pass
-        raise fail(str(error)) from None
+            except (OSError, UnicodeDecodeError):
+                text = None
+            raise failed_with(error.diagnostics, scrub(str(error), urls), policy, text) from None
+        raise fail(str(error), UNREADABLE, policy) from None
     except Exception as error:  # noqa: BLE001 - never a traceback at start-up
-        raise fail(f"cannot start: {type(error).__name__}: {_why(error)}") from None
+        raise fail(f"cannot start: {type(error).__name__}: {_why(error)}", UNAVAILABLE) from None
     routes = len(ai_gateway_configs(app.holder.current.policy))
     if upstream is None and not routes:
         if ledger_obj is not None:
@@ -163,7 +163,7 @@ def serve(
         import httptools  # noqa: F401 - the upstream client's parser
         import uvicorn
     except ImportError:
-        raise fail("`serve` needs uvicorn and httptools: pip install uvicorn httptools") from None
+        raise fail("`serve` needs uvicorn and httptools: pip install uvicorn httptools", NOT_INSTALLED) from None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("aigw_policy.gateway")
@@ -236,11 +236,11 @@ def _open_store(url: str, fail: Any) -> Any:
     except ValueError as error:
         raise fail(f"bad --store: {error}") from None
     except Exception as error:  # noqa: BLE001 - a store that cannot open (a SQLite path, ...)
-        raise fail(f"limit store `{redact(url)}` cannot be opened: {_why(error)}") from None
+        raise fail(f"limit store `{redact(url)}` cannot be opened: {_why(error)}", UNAVAILABLE) from None
     try:
         store.check([], time.time())
     except Exception as error:  # noqa: BLE001 - unreachable, refused, timed out, bad password...
-        raise fail(f"limit store `{redact(url)}` is unreachable: {_why(error)}") from None
+        raise fail(f"limit store `{redact(url)}` is unreachable: {_why(error)}", UNAVAILABLE) from None
     return store
 
 
@@ -251,7 +251,7 @@ def _open_ledger(url: str, fail: Any) -> Any:
     try:
         return Ledger(url)
     except Exception as error:  # noqa: BLE001 - LedgerError, OSError, a driver's error
-        raise fail(f"usage ledger `{redact(url)}` cannot be opened: {_why(error)}") from None
+        raise fail(f"usage ledger `{redact(url)}` cannot be opened: {_why(error)}", UNAVAILABLE) from None
 
 
 def _why(error: BaseException) -> str:

@@ -12,6 +12,8 @@ from ..ledger.reader import read_ledger
 from ..ledger.report import RENDERERS, ReportError, Where, now_utc, parse_by, parse_since, summarize
 from ..ledger.shadow import render_shadow, shadow_rows
 from ..ledger.sinks import DEFAULT_LEDGER, LedgerError, local_path
+from .common import fail_usage
+from .failures import UNAVAILABLE, UNREADABLE
 
 
 class ReportFormat(str, Enum):
@@ -50,12 +52,10 @@ def usage(
         end = parse_since(until, now, "--until")
         where = Where(tuple(team or ()), tuple(key or ()), tuple(verdict or ()))
     except ReportError as exc:
-        typer.echo(f"aigw-policy: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail_usage(str(exc)) from None
     local = local_path(ledger)
     if local is not None and not Path(local[1]).exists():
-        typer.echo(f"aigw-policy: ledger `{ledger}` does not exist", err=True)
-        raise typer.Exit(2)
+        raise fail_usage(f"ledger `{ledger}` does not exist", UNREADABLE, local[1])
     try:
         if shadow:
             rows = shadow_rows(read_ledger(ledger, cutoff, end), cutoff, end, where)
@@ -63,6 +63,5 @@ def usage(
             return
         report = summarize(read_ledger(ledger, cutoff, end), keys, cutoff, until=end, where=where)
     except (LedgerError, ReportError) as exc:
-        typer.echo(f"aigw-policy: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail_usage(str(exc), UNAVAILABLE, local[1] if local is not None else None) from None
     typer.echo(RENDERERS[format.value](report), nl=False)

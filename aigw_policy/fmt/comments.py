@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from ..ir import Action
 from ..ir.parts import kind_at, part_of
 from ..ir.nodes import PHASES, SETTINGS, Policy
-from ..source import Span
+from ..source import Span, line_start
 
 if TYPE_CHECKING:
     from ..syntax.dsl import Comment, Trivia
@@ -165,8 +165,7 @@ def _nested_starts(action: Action, text: str) -> list[tuple[str, int]]:
             path = path[:-4]
         elif not rest.rsplit(".", 1)[-1].isdigit():
             continue  # a key's value: its key is the anchor
-        line_start = text.rfind("\n", 0, span.start) + 1
-        if not text[line_start:span.start].strip():
+        if not text[line_start(text, span.start):span.start].strip():
             out.append((path, span.start))
     return out
 
@@ -194,8 +193,8 @@ def _inside(inner: Span, outer: Span) -> bool:
 
 
 def _blank_line_before(text: str, offset: int) -> bool:
-    line_start = text.rfind("\n", 0, offset) + 1
-    if line_start == 0:
+    begins = line_start(text, offset)
+    if begins == 0:
         return False
-    previous = text.rfind("\n", 0, line_start - 1) + 1
-    return not text[previous:line_start - 1].strip()
+    previous = line_start(text, begins - 1 - text.startswith("\r\n", begins - 2))
+    return not text[previous:begins - 1].strip()

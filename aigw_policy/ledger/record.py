@@ -213,8 +213,14 @@ def _is_int(v: Any) -> bool:
     return type(v) is int
 
 
+MAX_AMOUNT = 1e15
+"""The largest cost (USD) or latency (ms) a record may hold: past any one request, and small
+enough that a sum over a ledger stays finite (Python's json reads `NaN`, `Infinity` and
+`1e308`; two of those made a total `inf`, and `usage --format json` printed `Infinity`)."""
+
+
 def _is_number(v: Any) -> bool:
-    return v is None or (type(v) in (int, float))
+    return v is None or (type(v) in (int, float) and -MAX_AMOUNT <= v <= MAX_AMOUNT)  # NaN compares false
 
 
 def _is_text(v: Any) -> bool:
@@ -263,6 +269,8 @@ def wrong_field(name: str, value: Any) -> str | None:
     if name == "time" and isinstance(value, str):
         shown = value if len(value) <= 40 else value[:40] + "..."
         return f"`time` is {shown!r}: not a UTC time as the ledger writes it (2026-11-26T12:00:00.000000Z)"
+    if type(value) in (int, float) and name in ("cost_usd", "latency_ms"):
+        return f"`{name}` is {value!r}: not a finite amount of at most {MAX_AMOUNT:g}"
     return f"`{name}` is {type(value).__name__}: not a usage record's"
 
 

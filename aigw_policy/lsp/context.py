@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from ..ir.actions import ACTIONS
+from ..source import line_end, line_start, split_lines
 from ..syntax.dsl import PHASE_WORDS
 
 __all__ = ["Context", "context_at", "word_at"]
@@ -19,8 +20,8 @@ Slot = Literal["top", "phase", "rule", "action", "key", "value", "type", "other"
 ``key``/``value``: a key or value of an action's config; ``type``: the action type (YAML)."""
 
 _CEL_NAME = re.compile(r"[A-Za-z_][\w.]*$")
-_LIMIT_KEY = re.compile(r"""limits\s*\[\s*(["'])([^"'\n]*)$""")
-_LIMIT_FIELD = re.compile(r"""limits\s*\[\s*(["'])[^"'\n]*\1\s*\]\s*\.\s*\w*$""")
+_LIMIT_KEY = re.compile(r"""limits\s*\[\s*(["'])([^"'\r\n]*)$""")
+_LIMIT_FIELD = re.compile(r"""limits\s*\[\s*(["'])[^"'\r\n]*\1\s*\]\s*\.\s*\w*$""")
 _KEY_VALUE = re.compile(r"""^\s*(?:-\s+)?["']?([\w-]+)["']?\s*:\s*(.*)$""")
 _BARE = re.compile(r"""^\s*(?:-\s+)?["']?[\w-]*$""")
 
@@ -57,12 +58,12 @@ def word_at(text: str, offset: int, chars: str = r"[\w.-]") -> tuple[int, int]:
 
 def context_at(text: str, offset: int, dsl: bool) -> Context:
     offset = max(0, min(offset, len(text)))
-    line_start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
-    line = text[line_start:offset]
+    begins = line_start(text, offset)
+    line = text[begins:offset]
     limit = _LIMIT_KEY.search(line)
     cel = _CEL_NAME.search(line)
-    context, phase = (_dsl(text, offset, line_start), _dsl_phase(text, offset)) if dsl else \
-        (_yaml(text, offset, line_start), _yaml_phase(text, line_start))
+    context, phase = (_dsl(text, offset, begins), _dsl_phase(text, offset)) if dsl else \
+        (_yaml(text, offset, begins), _yaml_phase(text, begins))
     return replace(context, phase=phase, limit_prefix=limit.group(2) if limit else None,
                    cel_prefix=cel.group() if cel and not limit else None,
                    limit_field=_LIMIT_FIELD.search(line) is not None)
@@ -81,15 +82,14 @@ def _frames(text: str, end: int) -> list[tuple[str, str, int]]:
         c = text[i]
         if c in "\"'":
             j = i + 1
-            while j < end and text[j] not in (c, "\n"):
+            while j < end and text[j] != c and text[j] not in "\r\n":
                 j += 2 if text[j] == "\\" else 1
             if j >= end:
                 break  # the cursor is inside this string
             i = j + 1 if text[j] == c else j
             continue
         if c == "#" or text.startswith("//", i):
-            newline = text.find("\n", i)
-            i = end if newline == -1 else newline
+            i = min(end, line_end(text, i))
             continue
         if c in "{[(":
             stack.append((c, text[boundary:i].strip(), i))
@@ -98,7 +98,7 @@ def _frames(text: str, end: int) -> list[tuple[str, str, int]]:
             if stack:
                 stack.pop()
             boundary = i + 1
-        elif c in ",\n;":
+        elif c in ",\r\n;":
             boundary = i + 1
         i += 1
     return stack
@@ -219,14 +219,14 @@ def _yaml_phase(text: str, line_start: int) -> str | None:
     return found[-1] if found else None
 
 
-_YAML_PHASE = re.compile(r"""^["']?(on_tcp_connect|on_http_request|on_http_response)["']?\s*:""", re.M)
+_YAML_PHASE = re.compile(r"""(?:^|(?<=\r))["']?(on_tcp_connect|on_http_request|on_http_response)["']?\s*:""", re.M)
 
 
 def _yaml(text: str, offset: int, line_start: int) -> Context:
     line = text[line_start:offset]
     flow = line.rfind("{")  # a flow mapping on this line: `config: {name: x, ca|`
     head, segment = (line[:flow], line[flow + 1:].rsplit(",", 1)[-1]) if flow != -1 else (line, line)
-    parents = _parents(text[:line_start].splitlines(), _shape(line)[1])
+    parents = _parents(split_lines(text[:line_start]), _shape(line)[1])
     keys = [k for k, _, _ in reversed(parents)]  # outermost first
     if flow != -1:
         keys += re.findall(r"""["']?([\w-]+)["']?\s*:\s*$""", head.strip())[-1:]
@@ -235,7 +235,7 @@ def _yaml(text: str, offset: int, line_start: int) -> Context:
     if "config" in keys:
         at = len(keys) - 1 - keys[::-1].index("config")
         config = next(((column, index) for k, column, index in parents if k == "config"), None)
-        action = (_item_type(text.splitlines(), config[1], config[0]) if config is not None
+        action = (_item_type(split_lines(text), config[1], config[0]) if config is not None
                   else _type_value(line))
         path = tuple(k for k in keys[at + 1:] if k not in (None, "-"))
         if kv is not None:

@@ -17,7 +17,7 @@ from .navigation import limits, name_at, variables
 
 __all__ = ["hover_at"]
 
-_LIMIT_READ = re.compile(r"""limits\s*\[\s*(["'])[^"'\n]*\1\s*\]\s*\.\s*\Z""")
+_LIMIT_READ = re.compile(r"""limits\s*\[\s*(["'])[^"'\r\n]*\1\s*\]\s*\.\s*\Z""")
 
 
 def hover_at(text: str, offset: int, dsl: bool, policy: Policy | None) -> tuple[str, tuple[int, int]] | None:

@@ -15,8 +15,8 @@ from .positions import Lines
 __all__ = ["definition_at", "limit_names", "limits", "name_at", "symbols", "variables"]
 
 _PHASE_NAMES = {"on_http_request": "on request", "on_http_response": "on response"}
-_LIMIT_USE = re.compile(r"""limits\s*\[\s*(["'])([^"'\n]*)\1\s*\]""")
-_VAR_USE = re.compile(r"""vars\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*(["'])([^"'\n]*)\2\s*\])""")
+_LIMIT_USE = re.compile(r"""limits\s*\[\s*(["'])([^"'\r\n]*)\1\s*\]""")
+_VAR_USE = re.compile(r"""vars\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*(["'])([^"'\r\n]*)\2\s*\])""")
 
 
 def limits(policy: Policy | None) -> dict[str, Action]:

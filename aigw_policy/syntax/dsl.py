@@ -27,7 +27,7 @@ from ..ir.nodes import SETTINGS
 from ..ir.actions import ACTIONS
 from ..ir.build import build_action
 from ..ir.raw import NOT_CONSTANT, REPORTED, RawList, RawMap, RawScalar, RawValue
-from ..source import Source, Span
+from ..source import Source, Span, line_end, line_start
 from .hints import WORD_OPERATORS, word_operator_diagnostic
 from .positions import propagate_offsets
 from .recovery import recover
@@ -43,13 +43,22 @@ CHOICES = {key.replace("_", "-"): choices for key, choices in SETTINGS.items()} 
 
 _PARSER: Lark | None = None
 
+# A DSL line ends at a lone CR too (docs/dsl-contract.md), so a `//` comment in a condition
+# ends there; cel.lark ends it at LF only, as cel-spec does, for CEL read alone.
+_CEL_COMMENT_ENDS_AT_CR = "%override CEL_COMMENT: /\\/\\/[^\\r\\n]*/"
+
+
+def dsl_grammar() -> str:
+    """The DSL's grammar: policy.lark, then cel.lark, whose `expr` it reuses."""
+    return "\n".join((grammar_text("policy.lark"), grammar_text("cel.lark"), _CEL_COMMENT_ENDS_AT_CR))
+
 
 def dsl_parser() -> Lark:
     """The DSL parser: policy.lark with cel.lark appended, built once; its trees carry start
     and end offsets (:mod:`.positions`)."""
     global _PARSER
     if _PARSER is None:
-        text = grammar_text("policy.lark") + "\n" + grammar_text("cel.lark")
+        text = dsl_grammar()
         parser = Lark(text, start="document", parser="lalr", lexer="contextual",
                       propagate_positions=False, maybe_placeholders=False)
         if not propagate_offsets(parser):
@@ -116,10 +125,10 @@ def _collect_trivia(source: Source, tree: Tree, trivia: Trivia) -> None:
     gap_start = 0
     for start, end in [*tokens, (len(text), len(text))]:
         for match in _COMMENT.finditer(text, gap_start, max(gap_start, start)):
-            line_start = text.rfind("\n", 0, match.start()) + 1
+            own_line_start = line_start(text, match.start())
             trivia.comments.append(Comment(
                 source.span(match.start(), match.start() + len(match.group().rstrip())),
-                match.group().rstrip(), not text[line_start:match.start()].strip()))
+                match.group().rstrip(), not text[own_line_start:match.start()].strip()))
         gap_start = max(gap_start, end)
     for child in tree.children[0].children:
         if isinstance(child, Token):
@@ -141,7 +150,7 @@ def _tree_span(source: Source, tree: Tree) -> Span:
 
 # In the gaps between tokens there are only whitespace, punctuation, keywords and comments;
 # a `/` there is CEL's division, so `//` starts a comment.
-_COMMENT = re.compile(r"(?:#|//)[^\n]*")
+_COMMENT = re.compile(r"(?:#|//)[^\r\n]*")
 
 
 class _Reader:
@@ -164,7 +173,7 @@ class _Reader:
     def slice(self, span: Span) -> str:
         """The source text of a CEL piece; DSL `#` comments inside it become CEL `//` ones."""
         text = self.text[span.start:span.end]
-        return _hash_comments_to_cel(text) if "#" in text else text
+        return _hash_comments_to_cel(text) if "#" in text or "\r" in text else text
 
     # CEL ----------------------------------------------------------------------------
     def cel(self, tree: Tree | Token) -> ast.Expr | None:
@@ -486,7 +495,7 @@ def _meta_of(token: Token) -> Any:
     return _Meta(token)
 
 
-_TRAILING_CEL_COMMENT = re.compile(r"[ \t]*//[^\n]*")
+_TRAILING_CEL_COMMENT = re.compile(r"[ \t]*//[^\r\n]*")
 
 
 def _setting_key(stmt: Tree) -> str:
@@ -503,7 +512,9 @@ def _setting_key(stmt: Tree) -> str:
 
 
 def _hash_comments_to_cel(text: str) -> str:
-    """Rewrite `# ...` comments (outside string literals) as `// ...`, which CEL accepts.
+    """Rewrite `# ...` comments (outside string literals) as `// ...`, which CEL accepts,
+    and a lone CR that ends a comment as LF, where CEL alone ends a comment (same length:
+    offsets into the text stay).
 
     CEL pieces are kept verbatim in the IR and may be printed into YAML, where they are
     parsed as CEL alone; a DSL comment inside a multi-line `when` must survive that.
@@ -522,10 +533,12 @@ def _hash_comments_to_cel(text: str) -> str:
             out.append(text[i:j])
             i = j
         elif c == "/" and text.startswith("//", i) or c == "#":
-            end = text.find("\n", i)
-            end = n if end == -1 else end
+            end = line_end(text, i)
             comment = text[i:end]
             out.append("//" + comment[1:] if c == "#" else comment)
+            if text.startswith("\r", end) and not text.startswith("\r\n", end):
+                out.append("\n")
+                end += 1
             i = end
         else:
             out.append(c)

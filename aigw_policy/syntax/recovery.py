@@ -19,7 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from ..cel.syntax_errors import describe_expected, syntax_diagnostic
 from ..diagnostics import Diagnostic, Diagnostics, did_you_mean
 from ..ir.actions import ACTIONS
-from ..source import Source
+from ..source import Source, line_end, line_start
 from .direct_tree import parse_tree
 from .hints import WORD_OPERATORS, find_word_operator
 
@@ -31,7 +31,7 @@ MAX_RECOVERIES = 25
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*")
 _KEYWORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 _RULE_HEADER = re.compile(r"\s*(rule)\b")
-_RULE_LINE = re.compile(r"^[ \t]*rule\b", re.M)
+_RULE_LINE = re.compile(r"(?:^|(?<=\r))[ \t]*rule\b", re.M)
 _STATEMENT_WORDS = ("when", "on-error", "rule", "default", "on")
 
 
@@ -115,7 +115,7 @@ def _misclosed(text: str, braces: list[_Brace], before: int | None = None) -> _B
 def _indent(text: str, pos: int, *, anywhere: bool = False) -> int | None:
     """The indentation of the line holding ``pos``; ``None`` unless the character at ``pos``
     is the first on its line (or ``anywhere``)."""
-    start = text.rfind("\n", 0, pos) + 1
+    start = line_start(text, pos)
     lead = text[start:pos]
     if lead.strip(" \t") and not anywhere:
         return None
@@ -137,7 +137,7 @@ def _position(error: UnexpectedInput) -> int:
 
 
 def _blank(text: str) -> str:
-    return "".join(c if c == "\n" else " " for c in text)
+    return "".join(c if c in "\r\n" else " " for c in text)
 
 
 # --- where the damage is -----------------------------------------------------------------
@@ -147,20 +147,19 @@ def _braces(text: str) -> list[_Brace]:
     out: list[_Brace] = []
     stack: list[_Brace] = []
     i, n = 0, len(text)
-    line_start = 0
+    begins = 0
     while i < n:
         c = text[i]
-        if c == "\n":
-            line_start = i + 1
+        if c in "\r\n":
+            begins = i + 1
         elif c == "#" or text.startswith("//", i):
-            j = text.find("\n", i)
-            i = n if j == -1 else j
+            i = line_end(text, i)
             continue
         elif c in "\"'":
             i = _skip_string(text, i)
             continue
         elif c == "{":
-            header_start = max(line_start, _last_brace(text, line_start, i))
+            header_start = max(begins, _last_brace(text, begins, i))
             header = _RULE_HEADER.match(text, header_start, i)
             brace = _Brace(i, None, header.start(1) if header else None)
             out.append(brace)
@@ -188,7 +187,7 @@ def _skip_string(text: str, i: int) -> int:
                 j += 1
         return len(text)
     j = i + 1
-    while j < len(text) and text[j] not in (quote, "\n"):
+    while j < len(text) and text[j] != quote and text[j] not in "\r\n":
         j += 2 if text[j] == "\\" else 1
     return min(j + 1, len(text))
 
@@ -210,7 +209,7 @@ def _region(text: str, pos: int, braces: list[_Brace]) -> tuple[int, int] | None
         return start, max(end, pos + 1)
     start = _statement_start(text, pos)
     end = pos
-    while end < len(text) and text[end] not in "\n{}":
+    while end < len(text) and text[end] not in "\r\n{}":
         end += 1
     if end < len(text) and text[end] == "{":
         opened = [b for b in braces if b.open == end]
@@ -221,7 +220,7 @@ def _region(text: str, pos: int, braces: list[_Brace]) -> tuple[int, int] | None
 
 def _statement_start(text: str, pos: int) -> int:
     """The first word of the statement holding ``pos`` (after a newline, `{` or `}`)."""
-    start = max(text.rfind("\n", 0, pos), text.rfind("{", 0, pos), text.rfind("}", 0, pos)) + 1
+    start = max(line_start(text, pos), text.rfind("{", 0, pos) + 1, text.rfind("}", 0, pos) + 1)
     while start < pos and text[start] in " \t\r\f":
         start += 1
     return start
@@ -257,9 +256,8 @@ def _diagnostic(error: UnexpectedInput, text: str, source: Source, parser: Lark,
     first = _WORD.match(text, _statement_start(text, pos))
     if first and (first.group() == "when" or first.group().lower() in WORD_OPERATORS):
         # `when a and b`, or a condition continued on the next line with `and b`
-        line_end = text.find("\n", pos)
         start = first.end() if first.group() == "when" else first.start()
-        hint = find_word_operator(text, source, 0, start, len(text) if line_end == -1 else line_end)
+        hint = find_word_operator(text, source, 0, start, line_end(text, pos))
         if hint is not None:
             return hint
     if first and first.start() < pos and first.group() not in ACTIONS:

@@ -27,7 +27,7 @@ from yaml.scanner import Scanner
 
 from ..diagnostics import Diagnostics
 from ..ir.raw import kind_of
-from ..source import Source, Span
+from ..source import Source, Span, line_start
 from .yaml_schema import _BOOL, _CORE, _FLOAT, _INT, _MAP, _NULL, _SEQ, _STR, go_number
 
 __all__ = ["MAX_DEPTH", "MAX_INPUT_CHARS", "MAX_NODES", "Map", "Scalar", "Seq", "Tree", "compose", "tree_kind"]
@@ -533,8 +533,7 @@ def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | No
         help = _TAG_HELP if (error.context or "").startswith("while scanning a tag") else None
         message = _yaml_message(error)
         if "found character '\\t'" in (error.problem or "") and mark is not None:
-            line_start = text.rfind("\n", 0, mark.index) + 1
-            before = text[line_start:mark.index].strip()
+            before = text[line_start(text, mark.index):mark.index].strip()
             if not before:
                 message = "a tab indents this line: YAML indents with spaces only"
             elif before[-1] in "-?":

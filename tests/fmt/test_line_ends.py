@@ -28,11 +28,11 @@ def _breaks(text: str) -> set[str]:
     return set(re.findall(r"\r\n|\r|\n", text))
 
 
-# CR alone ends a line in lint and the editor, but the DSL's comments still run to a `\n`
-# (docs/decisions.md, Session 26): the examples, which have comments, are read in CRLF only.
+# the examples have comments, which end at a lone CR too (Session 27)
+@pytest.mark.parametrize("end", sorted(ENDS))
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
-def test_a_formatted_crlf_file_is_formatted(example: Path) -> None:
-    text = example.read_text().replace("\n", "\r\n")
+def test_a_formatted_crlf_file_is_formatted(example: Path, end: str) -> None:
+    text = example.read_text().replace("\n", ENDS[end])
     assert format_policy(text) == text
 
 

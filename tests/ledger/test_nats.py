@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aigw_policy.ledger import LedgerError, UsageRecord, open_sink
-from aigw_policy.ledger.record import FIELDS
+from aigw_policy.ledger.record import FIELDS, MAX_AMOUNT
 from aigw_policy.ledger.usage_codec import PROTO_FIELDS, decode, encode
 
 NATS_URL = os.environ.get("AIGW_TEST_NATS", "nats://127.0.0.1:4222")
@@ -103,7 +103,7 @@ _count = st.integers(min_value=0, max_value=2**53)
     key=_opt_text, user=_opt_text, team=_opt_text, org=_opt_text, provider=_opt_text,
     request_model=_opt_text, max_output_tokens=st.none() | _count, stream=st.booleans(),
     input_tokens=_count, output_tokens=_count, reasoning_tokens=_count, usage_source=_text,
-    cost_usd=st.none() | st.floats(allow_nan=False, allow_infinity=False), verdict=_text,
+    cost_usd=st.none() | st.floats(-MAX_AMOUNT, MAX_AMOUNT), verdict=_text,
     status_code=st.none() | st.integers(100, 599), rule=_opt_text,
     limits=st.just('[{"name":"x","used":1}]'), latency_ms=st.none() | st.floats(0, 1e6)))
 def test_a_record_survives_protobuf_and_json(record):

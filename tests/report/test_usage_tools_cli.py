@@ -303,5 +303,5 @@ def test_a_ledger_without_records_is_an_empty_report_and_stays_unwritten(tmp_pat
 def test_report_bad_period_is_exit_2(tmp_path: Path, args: list[str]) -> None:
     ledger = fixture_ledger.write(tmp_path / "usage.jsonl")
     result = run("report", "--ledger", ledger, "-o", str(tmp_path / "r.html"), *args)
-    assert result.exit_code == 2 and "aigw-policy:" in result.output
+    assert result.exit_code == 2 and "error[AIGW900]:" in result.output
     assert not (tmp_path / "r.html").exists()

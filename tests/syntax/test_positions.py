@@ -11,13 +11,12 @@ from hypothesis import strategies as st
 from lark import Lark
 from lark.exceptions import UnexpectedInput
 
-from aigw_policy.cel.grammar import grammar_text
-from aigw_policy.syntax.dsl import dsl_parser
+from aigw_policy.syntax.dsl import dsl_grammar, dsl_parser
 from aigw_policy.syntax.positions import propagate_offsets
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = sorted(p for d in ("tests", "examples", "docs") for p in (ROOT / d).rglob("*.aigw"))
-LARK = Lark(grammar_text("policy.lark") + "\n" + grammar_text("cel.lark"), start="document", parser="lalr",
+LARK = Lark(dsl_grammar(), start="document", parser="lalr",
             lexer="contextual", propagate_positions=True, maybe_placeholders=False)
 
 
