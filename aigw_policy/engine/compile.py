@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..analysis.free_vars import EMPTY, FreeVars, free_vars, of_text, union
+from ..analysis.free_vars import EMPTY, FreeVars, of_text, union
 from ..cel import CelError
 from ..cel.parser import CelSyntaxError, node_count, parse as parse_cel
 from ..cel.budget import DEFAULT_BUDGET

@@ -49,7 +49,7 @@ from .api_shape import relabelled, whole_error
 from .errors import error_response, wire_api
 from .hops import HOP_BY_HOP as FIXED_HOPS
 from .hops import hop_by_hop
-from .http_client import ConnectTimeout, HttpClient, Response, UpstreamError
+from .http_client import ConnectTimeout, HttpClient, UpstreamError
 from .keys import CREDENTIAL_HEADERS
 from .malformed import CUT
 from .request_ids import id_headers

@@ -29,7 +29,7 @@ from ..providers.classify import PROVIDERS
 from .model_names import allow_holds, deny_holds
 from .symbolic import WITNESS_NOW, Sym, SymEnv
 from .translate import as_bool, translate_source
-from .values import char_range, str_val
+from .values import str_val
 
 __all__ = ["Encoding", "Outcome", "RuleFacts", "encode"]
 
@@ -272,7 +272,6 @@ class _Walk:
         spec = plan.spec
         keys = [translate_source(env, e.source) for e in plan.bucket]
         alive = self.error(rule, alive, z3.Or(z3.BoolVal(False), *[k.err for k in keys]), shadow)
-        where = (rule.position, action.position)
         cost: Any = None
         if plan.kind == "rate-limit" or (spec.unit == "requests" and plan.cost is None):
             cost = z3.IntVal(1)

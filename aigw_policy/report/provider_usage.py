@@ -276,7 +276,7 @@ def _csv(text: str, name: str) -> list[ProviderBucket]:
     elif "starting_at" in head:
         provider, bounds = "anthropic", ("starting_at", "ending_at")
     else:
-        raise UsageExportError(f"{name}:1", f"neither JSON nor a CSV header with `start_time` (OpenAI) "
+        raise UsageExportError(f"{name}:1", "neither JSON nor a CSV header with `start_time` (OpenAI) "
                                "or `starting_at` (Anthropic)")
     need = (*bounds, *(_OPENAI_INT if provider == "openai" else _ANTHROPIC_INT))
     missing = [c for c in need if c not in head]

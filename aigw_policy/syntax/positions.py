@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lark import Lark, Token, Tree
+from lark import Lark, Tree
 
 __all__ = ["propagate_offsets"]
 
