@@ -165,6 +165,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW902", E, "store or ledger cannot be opened or read, or did not answer"),
     ("AIGW903", E, "a component the command needs is not installed"),
     ("AIGW904", E, "price file unreadable or of the wrong shape"),
+    ("AIGW905", W, "ledger lines that hold no usage record were left out of the totals"),
 )
 
 del E, W, I

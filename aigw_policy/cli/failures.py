@@ -21,7 +21,7 @@ from ..diagnostics import Diagnostic
 from ..source import Span
 
 __all__ = ["CodedGroup", "CommandFailure", "UNREADABLE", "TOO_LARGE", "JSON_SYNTAX", "USAGE", "UNWRITABLE",
-           "UNAVAILABLE", "NOT_INSTALLED", "BAD_PRICES", "BAD_REQUEST"]
+           "UNAVAILABLE", "NOT_INSTALLED", "BAD_PRICES", "BAD_REQUEST", "SKIPPED_LINES", "warn"]
 
 UNREADABLE = "AIGW007"  # missing, a directory, no permission, not UTF-8
 TOO_LARGE = "AIGW008"  # past the input bound, or nested too deeply to read
@@ -32,6 +32,7 @@ UNWRITABLE = "AIGW901"
 UNAVAILABLE = "AIGW902"  # a store or ledger that cannot be opened or did not answer
 NOT_INSTALLED = "AIGW903"
 BAD_PRICES = "AIGW904"
+SKIPPED_LINES = "AIGW905"  # a warning: the command goes on
 
 # the click typer runs on (its own copy since typer 0.24, the click package before)
 _clicks = sys.modules[typer.BadParameter.__module__]
@@ -68,6 +69,13 @@ class CommandFailure(_clicks.ClickException):  # type: ignore[name-defined]  # t
         line, column = self.line or 1, self.column or 1
         span = Span(0, 0, line, column, line, column, self.where)
         return Diagnostic.make(self.code, self.message, span, self.help)
+
+
+def warn(code: str, message: str, where: object = None, *, line: int | None = None,
+         help: str | None = None) -> None:
+    """A coded warning on stderr, shaped as a failure's diagnostic; the command goes on."""
+    text = CommandFailure(code, message, where, line=line, help=help).text()
+    typer.echo("warning" + text.removeprefix("error"), err=True)
 
 
 def coded_usage(error: Any) -> CommandFailure:

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..ledger.reader import read_ledger
+from ..ledger.reader import Skipped, read_ledger
 from ..ledger.sinks import LedgerError, local_path
 from ..redact import redact
 from .common import fail_usage, load_policy
-from .failures import UNAVAILABLE, UNREADABLE
+from .failures import SKIPPED_LINES, UNAVAILABLE, UNREADABLE, warn
 
 if TYPE_CHECKING:
     from ..ledger.record import UsageRecord
@@ -36,10 +36,25 @@ def stream_records(url: str, since: str | None = None, until: str | None = None)
         raise fail_usage(f"ledger `{shown_url(url)}` does not exist", UNREADABLE, local[1])
     where = local[1] if local is not None else None
     try:
-        source = read_ledger(url, since, until)
+        source = read_ledger(url, since, until, skipped=warn_skipped(url))
     except LedgerError as exc:
         raise fail_usage(str(exc), UNAVAILABLE, where) from None
     return _failing_usage(source, where)
+
+
+def warn_skipped(url: str) -> Skipped:
+    """What a command says of a JSONL ledger's lines that hold no record: its totals leave
+    them out, and the user should know (AIGW905, a warning on stderr; the command goes on)."""
+    local = local_path(url)
+    where = local[1] if local is not None else shown_url(url)
+
+    def skipped(count: int, line: int, why: str) -> None:
+        lines = "1 line of the ledger holds" if count == 1 else f"{count:,} lines of the ledger hold"
+        warn(SKIPPED_LINES, f"{lines} no usage record and {'is' if count == 1 else 'are'} not counted", where, line=line,
+             help=f"line {line}: {why}. A writer stopped mid-line leaves one such line at the end; more come "
+                  "from a file edited by hand or joined with another")
+
+    return skipped
 
 
 def _failing_usage(source: Iterator[UsageRecord], where: str | None) -> Iterator[UsageRecord]:

@@ -13,6 +13,7 @@ from ..ledger.report import RENDERERS, ReportError, Where, now_utc, parse_by, pa
 from ..ledger.shadow import render_shadow, shadow_rows
 from ..ledger.sinks import DEFAULT_LEDGER, LedgerError, local_path
 from .common import fail_usage
+from .ledger_inputs import warn_skipped
 from .failures import UNAVAILABLE, UNREADABLE
 
 
@@ -58,10 +59,11 @@ def usage(
         raise fail_usage(f"ledger `{ledger}` does not exist", UNREADABLE, local[1])
     try:
         if shadow:
-            rows = shadow_rows(read_ledger(ledger, cutoff, end), cutoff, end, where)
+            rows = shadow_rows(read_ledger(ledger, cutoff, end, skipped=warn_skipped(ledger)), cutoff, end, where)
             typer.echo(render_shadow(rows, format.value), nl=False)
             return
-        report = summarize(read_ledger(ledger, cutoff, end), keys, cutoff, until=end, where=where)
+        report = summarize(read_ledger(ledger, cutoff, end, skipped=warn_skipped(ledger)), keys, cutoff, until=end,
+                           where=where)
     except (LedgerError, ReportError) as exc:
         raise fail_usage(str(exc), UNAVAILABLE, local[1] if local is not None else None) from None
     typer.echo(RENDERERS[format.value](report), nl=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -20,13 +20,19 @@ from ..redact import redact
 from .record import COLUMNS, UsageRecord, keep_final
 from .sinks import MAX_RECORD_LINE, TABLE, LedgerError, local_path, record_of_row, select
 
-__all__ = ["Window", "read_ledger"]
+__all__ = ["Skipped", "Window", "read_ledger"]
+
+Skipped = Callable[[int, int, str], None]
+"""Told, once a JSONL ledger has been read, of the lines that held no usage record and were
+not counted: ``(how many, the first one's line number, why the first one is none)``."""
 
 
 def read_ledger(url: str, since: str | None = None, until: str | None = None,
-                limit: int | None = None) -> Iterator[UsageRecord]:
+                limit: int | None = None, skipped: Skipped | None = None) -> Iterator[UsageRecord]:
     """The records with ``since <= time < until`` (either bound optional), in time order, at
-    most ``limit``, read-only."""
+    most ``limit``, read-only. ``skipped`` is called when a JSONL ledger had lines that are no
+    record (a writer killed mid-line, a line edited by hand): a report can say that its totals
+    leave them out (a SQL ledger's rows are records by construction)."""
     if url.startswith(("postgresql://", "postgres://")):
         return _postgres(url, since, until, limit)
     local = local_path(url)
@@ -35,7 +41,7 @@ def read_ledger(url: str, since: str | None = None, until: str | None = None,
     scheme, path = local
     if scheme == "sqlite":
         return _sqlite(path, since, until, limit)
-    return _jsonl(path, since, until, limit)
+    return _jsonl(path, since, until, limit, skipped)
 
 
 def _table(name: str) -> str:
@@ -128,7 +134,8 @@ def _pg_stream(db: object, cursor: object, have: list[str], shown: str,
         db.close()  # type: ignore[attr-defined]
 
 
-def _jsonl(path: str, since: str | None, until: str | None, limit: int | None) -> Iterator[UsageRecord]:
+def _jsonl(path: str, since: str | None, until: str | None, limit: int | None,
+           skipped: Skipped | None = None) -> Iterator[UsageRecord]:
     """Lines that do not parse (a writer killed mid-line) are skipped; a request's first final
     record wins over its ``pending`` intent, as the sink's own reader does. A file with lines
     and not one record among them is no usage ledger (another file named by mistake): an error
@@ -139,7 +146,7 @@ def _jsonl(path: str, since: str | None, until: str | None, limit: int | None) -
         raise LedgerError(f"cannot open ledger `jsonl:{path}`: {exc.strerror}") from None
     found: dict[str, UsageRecord] = {}
     first_bad: tuple[int, str] | None = None
-    records = 0
+    records = bad = 0
     with fh:
         for number, (line, _) in enumerate(bounded_lines(fh, MAX_RECORD_LINE), 1):
             try:
@@ -147,14 +154,18 @@ def _jsonl(path: str, since: str | None, until: str | None, limit: int | None) -
                     raise ValueError(f"longer than {MAX_RECORD_LINE:,} bytes")
                 rec = UsageRecord.from_dict(json.loads(line.decode("utf-8", "replace")))
             except (ValueError, TypeError, RecursionError) as exc:
-                if first_bad is None and (line is None or line.strip()):
-                    first_bad = (number, str(exc)[:120])
+                if line is None or line.strip():
+                    bad += 1
+                    if first_bad is None:
+                        first_bad = (number, str(exc)[:120])
                 continue
             records += 1
             keep_final(found, rec)
     if records == 0 and first_bad is not None:
         raise LedgerError(f"`jsonl:{path}` is not a usage ledger: line {first_bad[0]} is no usage record "
                           f"({first_bad[1]})")
+    if bad and skipped is not None and first_bad is not None:
+        skipped(bad, *first_bad)
     kept = sorted((r for r in found.values() if (since is None or r.time >= since)
                    and (until is None or r.time < until)), key=lambda r: (r.time, r.request_id))
     yield from kept if limit is None else kept[:limit]

@@ -91,3 +91,44 @@ def test_a_line_longer_than_any_record_is_skipped_in_pieces(tmp_path: Path, monk
     if reader == "cli":
         with pytest.raises(LedgerError, match="line 1 is no usage record \\(longer than"):
             list(read_ledger(f"jsonl:{only_long}"))
+
+
+def _ledger_with_odd_lines(tmp_path: Path) -> Path:
+    good = [make_record(f"r{i}", time=NOW, identity={"key": "k"}) for i in range(2)]
+    lines = [json.dumps(good[0].to_dict()), "", "5", json.dumps(good[1].to_dict()), '{"torn": ']
+    path = tmp_path / "u.jsonl"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def test_the_reader_tells_how_many_lines_it_left_out(tmp_path: Path) -> None:
+    """Skipped lines are counted (blank lines are not: they hold nothing), the first one named."""
+    path = _ledger_with_odd_lines(tmp_path)
+    told: list[tuple[int, int, str]] = []
+    got = list(read_ledger(f"jsonl:{path}", skipped=lambda n, line, why: told.append((n, line, why))))
+    assert [r.request_id for r in got] == ["r0", "r1"]
+    assert [(n, line) for n, line, _ in told] == [(2, 3)]
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text(json.dumps(got[0].to_dict()) + "\n\n")
+    told.clear()
+    assert len(list(read_ledger(f"jsonl:{clean}", skipped=lambda *a: told.append(a)))) == 1
+    assert told == []
+
+
+@pytest.mark.parametrize("command", [["usage"], ["usage", "--shadow"], ["reconcile", "--provider-usage", "{tmp}/p.json"],
+                                     ["report", "-o", "{tmp}/r.html"]])
+def test_commands_warn_of_lines_left_out_of_their_totals(tmp_path: Path, command: list[str]) -> None:
+    """`usage`, `reconcile` and `report` count what the ledger holds: lines they could not read
+    are said, coded and placed (AIGW905, a warning on stderr), and the command goes on."""
+    path = _ledger_with_odd_lines(tmp_path)
+    (tmp_path / "p.json").write_text('{"data": []}')
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    result = CliRunner().invoke(app, [*args, "--ledger", f"jsonl:{path}"])
+    assert result.exit_code == 0, result.output
+    assert f"warning[AIGW905]: 2 lines of the ledger hold no usage record and are not counted\n  --> {path}:3" \
+           in result.stderr, result.stderr
+    assert "AIGW905" not in result.stdout
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text(json.dumps(make_record("r9", time=NOW, identity={"key": "k"}).to_dict()) + "\n")
+    result = CliRunner().invoke(app, [*args, "--ledger", f"jsonl:{clean}"])
+    assert result.exit_code == 0 and "AIGW905" not in result.stderr, result.output
