@@ -344,14 +344,12 @@ def test_a_hit_gives_what_each_text_reads_walked_again_nowhere(path: Path, tmp_p
     texts = [t for t in dict.fromkeys(policy_cache._texts(policy)) if _parses(t)]  # noqa: SLF001
     walked: list[object] = []
     real = free_vars.free_vars
-    from aigw_policy.engine import compile as compile_stages
 
     def counted(node: object) -> object:
         walked.append(node)
         return real(node)  # type: ignore[arg-type]
 
     monkeypatch.setattr(free_vars, "free_vars", counted)
-    monkeypatch.setattr(compile_stages, "free_vars", counted)
     told = {t: free_vars.of_text(t, parser.parse(t)) for t in texts}
     compile_policy(policy)
     nodes = [parser.parse(t) for t in texts]
