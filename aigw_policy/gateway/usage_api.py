@@ -152,13 +152,15 @@ def _usage_report(sink: Any, by: tuple[str, ...], since: str) -> dict[str, Any]:
     # a file is read on a read-only connection of its own, beside the writer; PostgreSQL (and
     # an in-memory SQLite) by the sink, which reads on a connection of its own too
     on_file = isinstance(sink, JsonlSink) or (isinstance(sink, SqliteSink) and sink.path != ":memory:")
-    source = (read_ledger(sink.url, since, None, MAX_RECORDS + 1) if on_file
-              else sink.read(since, None, MAX_RECORDS + 1))
+    skipped: list[int] = []  # a JSONL ledger's lines that hold no record (a torn line): not counted
+    source = (read_ledger(sink.url, since, None, MAX_RECORDS + 1, skipped=lambda n, _line, _why: skipped.append(n))
+              if on_file else sink.read(since, None, MAX_RECORDS + 1))
     window = Window(source, MAX_RECORDS)
     report = summarize(window, by, since).to_dict()
     report["until"] = window.until
     report["records"] = report["total"]["requests"]
     report["records_truncated"] = window.until is not None
+    report["skipped_lines"] = sum(skipped)
     rows = report["rows"]
     report["truncated"] = len(rows) > MAX_ROWS
     report["rows"] = rows[:MAX_ROWS]

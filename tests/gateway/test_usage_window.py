@@ -148,3 +148,19 @@ def test_a_nats_ledger_is_a_stream_not_a_ledger_to_query(subject_url: str, tmp_p
     with ServerThread(app) as gw:
         r = httpx.get(gw.url + "/v1/aigw/usage", headers={"authorization": "Bearer sk-gw-ops"}, timeout=10)
     assert r.status_code == 404 and r.json()["aigw"]["code"] == "no_ledger"
+
+
+def test_a_jsonl_ledgers_lines_without_a_record_are_counted_in_the_answer(tmp_path: Path) -> None:
+    """A torn line (a writer killed mid-line) is not counted in the totals; the answer says
+    how many such lines the file holds, so a reader knows the totals leave them out."""
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    path = tmp_path / "u.jsonl"
+    sink = open_sink(f"jsonl:{path}")
+    sink.write_batch(records(start, 4))
+    sink.close()
+    clean = _usage_report(open_sink(f"jsonl:{path}"), ("key",), format_time(start))
+    assert clean["skipped_lines"] == 0 and clean["records"] == 4
+    with path.open("a") as f:
+        f.write('5\n{"torn": ')
+    report = _usage_report(open_sink(f"jsonl:{path}"), ("key",), format_time(start))
+    assert report["skipped_lines"] == 2 and report["records"] == 4 and report["total"] == clean["total"]
