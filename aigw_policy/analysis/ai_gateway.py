@@ -21,6 +21,7 @@ from ..ir.ai_gateway import AiGateway, ProviderConfig, secret_ref
 from ..ir.fields import parse_duration
 from ..source import Span
 from ..routing.catalog_data import BUILTIN_PROVIDERS as CATALOG_PROVIDERS
+from ..routing.rewrite import CREDENTIAL_HEADERS
 
 __all__ = ["BUILTIN_PROVIDERS", "check_action", "is_builtin_provider"]
 
@@ -61,6 +62,13 @@ def check_action(action: Action) -> list[Diagnostic]:
         found += _surfaces(provider, at, span)
         found += _base_url(provider, at, span)
     found += _timeouts(config, span)
+    found += [Diagnostic.make(
+        "AIGW149", f"header `{name}` in the `ai-gateway`'s `headers` is never sent: a credential reaches a "
+        "provider only from its `api_keys`", span(f"headers.{name}"),
+        help="write the key as `api_keys: [{value: \"${secrets.get('vault', 'name')}\"}]` of the provider; "
+        "it is sent in the provider's own style (`authorization: Bearer`, `x-api-key`, ...). ngrok would send "
+        "this header; here no client or policy text is sent as a credential")
+        for name in (config.headers or {}) if name.lower() in CREDENTIAL_HEADERS]
     return found
 
 

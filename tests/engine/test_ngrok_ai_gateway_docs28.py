@@ -178,3 +178,38 @@ def test_the_same_alias_in_two_providers_is_failover_not_a_conflict() -> None:
     config = ("providers: [{id: p1, base_url: 'https://a.internal.example', models: [{id: m}]}, "
               "{id: p2, base_url: 'https://b.internal.example', models: [{id: n, id_aliases: [m]}]}]")
     assert _tried(config, {"model": "m", "messages": []}) == (200, ["p1:m", "p2:n"])
+
+
+# -- configuration-schema.mdx: `headers` "to include in requests to AI providers" -----------------
+
+CREDENTIALS = [  # (headers, the names warned about): a credential header is never sent here
+    ("{Authorization: 'Bearer ${req.id}'}", ["Authorization"]),
+    ("{x-api-key: k1, API-KEY: k2, x-goog-api-key: k3}", ["x-api-key", "API-KEY", "x-goog-api-key"]),
+    ("{X-Custom-Header: value, X-Request-ID: '${req.id}'}", []),  # the reference's own example
+    ("{openai-organization: org-1}", []),  # sent (an account header, not a credential)
+]
+
+
+@pytest.mark.parametrize(("headers", "warned"), CREDENTIALS, ids=[f"headers-{i}" for i in range(len(CREDENTIALS))])
+def test_a_credential_header_in_headers_is_named_as_never_sent(headers: str, warned: list[str]) -> None:
+    from aigw_policy.loader import read  # noqa: PLC0415
+
+    text = ("on_http_request:\n  - type: ai-gateway\n    config:\n"
+            f"      headers: {headers}\n      providers: [{{id: my, base_url: 'https://llm.internal.example'}}]\n")
+    policy, found = read(text)
+    assert policy is not None
+    from aigw_policy.analysis import run_passes  # noqa: PLC0415
+
+    got = [d for d in run_passes(policy) if d.code == "AIGW149"]
+    assert [d.message.split("`")[1] for d in got] == warned
+    assert all(d.span is not None and d.span.line == 4 for d in got)
+    engine = ap.Engine(policy)
+    engine.evaluate(_request({"model": "my:m", "messages": []}, rid="h"))
+    step = engine.attempt("h", None)
+    assert isinstance(step, Next)
+    from aigw_policy.routing.rewrite import upstream_request  # noqa: PLC0415
+
+    out = upstream_request("POST", "/v1/chat/completions", b"", {}, b"{}", step.attempt, None)
+    sent = {k.lower(): v for k, v in out.headers}
+    assert not sent.keys() & {w.lower() for w in warned}, sent
+    assert {k.lower() for k in step.attempt.headers} - {w.lower() for w in warned} <= sent.keys()
