@@ -86,6 +86,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW146", W, "per-request timeout longer than the total timeout"),
     ("AIGW147", W, "API key written in the policy"),
     ("AIGW148", E, "API key value with a template that is not a secret reference"),
+    ("AIGW149", W, "credential header in the ai-gateway's headers, never sent"),
     # CEL syntax
     ("AIGW200", E, "CEL syntax error"),
     ("AIGW201", E, "invalid CEL literal"),

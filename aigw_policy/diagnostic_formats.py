@@ -14,8 +14,9 @@ __all__ = ["diagnostics_json", "diagnostics_sarif", "diagnostics_text", "summary
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
-_SECRET_SPANS = frozenset({"AIGW147", "AIGW148"})
-"""Codes whose span is a secret (an API key written in a policy): the excerpt masks it."""
+_SECRET_SPANS = frozenset({"AIGW147", "AIGW148", "AIGW149"})
+"""Codes whose span is a secret (an API key written in a policy, a credential header's value):
+the excerpt masks it."""
 
 
 def diagnostics_text(diagnostics: Sequence[Diagnostic], sources: Mapping[str | None, Source]) -> str:

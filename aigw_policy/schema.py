@@ -87,8 +87,8 @@ _OVERRIDES: dict[tuple[str, str], str] = {
     "interpolate.",
     ("ai-gateway", "max_input_tokens"): "Most input tokens (estimated) a request may carry; "
     "over it: 413. At most 500,000.",
-    ("ai-gateway", "max_output_tokens"): "Most output tokens a request may ask for. At most "
-    "500,000.",
+    ("ai-gateway", "max_output_tokens"): "Most output tokens the provider is asked for: a request "
+    "asking more, or setting none, is sent with this cap. At most 500,000.",
     ("ai-gateway", "on_error"): "When every attempt failed: `halt` (answer the error, the "
     "default) or `continue` with the rule's next actions.",
     ("ai-gateway", "total_timeout"): "Time for every attempt together (default `5m`).",

@@ -21,6 +21,7 @@ from ..ir.ai_gateway import AiGateway, ProviderConfig, secret_ref
 from ..ir.fields import parse_duration
 from ..source import Span
 from ..routing.catalog_data import BUILTIN_PROVIDERS as CATALOG_PROVIDERS
+from ..routing.rewrite import CREDENTIAL_HEADERS
 
 __all__ = ["BUILTIN_PROVIDERS", "check_action", "is_builtin_provider"]
 
@@ -56,10 +57,18 @@ def check_action(action: Action) -> list[Diagnostic]:
             ((f"{at}.models.{j}.id", m.id) for j, m in enumerate(provider.models or ())),
             span, "AIGW141", "model id", f" in provider `{provider.id}`", "list each model once "
             "(case does not matter)")
+        found += _model_aliases(provider, at, span)
         found += _keys(provider, at, span)
         found += _surfaces(provider, at, span)
         found += _base_url(provider, at, span)
     found += _timeouts(config, span)
+    found += [Diagnostic.make(
+        "AIGW149", f"header `{name}` in the `ai-gateway`'s `headers` is never sent: a credential reaches a "
+        "provider only from its `api_keys`", span(f"headers.{name}"),
+        help="write the key as `api_keys: [{value: \"${secrets.get('vault', 'name')}\"}]` of the provider; "
+        "it is sent in the provider's own style (`authorization: Bearer`, `x-api-key`, ...). ngrok would send "
+        "this header; here no client or policy text is sent as a credential")
+        for name in (config.headers or {}) if name.lower() in CREDENTIAL_HEADERS]
     return found
 
 
@@ -81,6 +90,31 @@ def _unique(entries: Iterable[tuple[str, str]], span: Callable[[str], Span | Non
                 "name", span(path), help=help))
         else:
             seen[folded] = path
+    return found
+
+
+def _model_aliases(provider: ProviderConfig, at: str, span: Callable[[str], Span | None]) -> list[Diagnostic]:
+    """A model's alias that another model of the provider has as its id or alias (ngrok's models
+    page: "Aliases must be unique across all models. You cannot use an alias that is already in
+    use as an ID or alias by another model"). Read, the name would stand for both models and
+    a client naming the other model's id could be sent to this one. An alias that repeats its
+    own model's id, or a model of another provider, is no conflict (one model; failover)."""
+    owner: dict[str, tuple[int, str]] = {}
+    for j, m in enumerate(provider.models or ()):
+        owner.setdefault(m.id.casefold(), (j, f"{at}.models.{j}.id"))
+    found = []
+    for j, m in enumerate(provider.models or ()):
+        for a, alias in enumerate(m.id_aliases or ()):
+            path = f"{at}.models.{j}.id_aliases.{a}"
+            first = owner.setdefault(alias.casefold(), (j, path))
+            if first[0] != j:
+                where = span(first[1])
+                line = f" (line {where.line})" if where is not None else ""
+                found.append(Diagnostic.make(
+                    "AIGW141", f"model alias `{alias}` in provider `{provider.id}` is already a name of another "
+                    f"model: `{_shown(first[1])}`{line}", span(path),
+                    help="an alias must be unique across the provider's models, ids and aliases alike (case does "
+                    "not matter): a client naming it could be sent to either model"))
     return found
 
 

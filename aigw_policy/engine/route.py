@@ -30,7 +30,7 @@ from ..routing.model import Candidate, Plan
 from .action_helpers import BAD_HEADER_CHAR
 from .actions import model_access_refusal
 from .charging import measure, settle_charges, shard_of
-from .compile import CompiledAction, CompiledRule, Template
+from .compile import CAPPED_OPERATIONS, CompiledAction, CompiledRule, Template
 from .flow import Flow, Steps, Stop
 from .route_errors import error_body, publish_trace
 from .rule_error import CONDITION, failure, run
@@ -137,6 +137,9 @@ def route_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
         rec.outcome(f"denied {status} {code}: {message}")
         return Stop("deny", status, message, "route-error", headers={"content-type": "application/json"},
                     body=error_body(plan.format, status, code, message, flow.rid, rule.label))
+    cap = route.config.max_output_tokens
+    if cap is not None and flow.ai.operation in CAPPED_OPERATIONS:
+        _cap_output(flow, rule, cap)
     for t in tries:
         if t.skip is None:
             _prepare(flow, action, t)
@@ -144,6 +147,23 @@ def route_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
     ready = sum(1 for t in tries if t.skip is None)
     rec.outcome(f"{shadow}routed: {ready} of {len(tries)} candidates to try")
     return Stop("allow", None, f"routed by rule `{rule.label}` ({ready} candidates)", "route")
+
+
+def _cap_output(flow: Flow, rule: CompiledRule, cap: int) -> None:
+    """ngrok's ``max_output_tokens``, "maximum number of tokens allowed in the completion
+    response": a request asking for more, or setting no cap (it would be answered up to the
+    model's own maximum), is sent with the cap written in, as a ``max-tokens`` clamp writes it
+    (the effect ``max_output_tokens``; the limits of the attempts reserve the cap)."""
+    out = flow.act.get("ai.max_output_tokens") or 0
+    if out and out <= cap:
+        return
+    before = flow.effects.get("max_output_tokens")  # a max-tokens clamp before the route: what the client asked
+    flow.effects["max_output_tokens"] = {"from": before["from"] if before else out or None, "to": cap,
+                                         "rule": rule.label}
+    flow.act["ai.max_output_tokens"] = cap
+    flow.lowered_output = cap
+    if flow.rec.on:
+        flow.rec.outcome(f"clamped max output {out or 'unset'} -> {cap} (max_output_tokens)")
 
 
 def _pinned(route: Any, owner: dict[str, Any]) -> Plan | None:

@@ -57,6 +57,7 @@ _HINTS = {CONNECT: "the provider could not be reached; retry later",
 _TYPES = {400: "invalid_request_error", 403: "permission_error", 404: "not_found_error",
           413: "request_too_large", 422: "invalid_request_error", 429: "rate_limit_error",
           503: "overloaded_error", 504: "timeout_error"}
+_TYPED_BY_CODE = frozenset({"provider_not_allowed", "model_not_allowed"})
 _GOOGLE = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 413: "INVALID_ARGUMENT",
            422: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 502: "UNAVAILABLE", 503: "UNAVAILABLE",
            504: "DEADLINE_EXCEEDED"}
@@ -81,6 +82,8 @@ def error_body(api: str, status: int, code: str, message: str, request_id: str |
         return {"error": {"code": status, "message": f"{code}: {message}",
                           "status": _GOOGLE.get(status, "FAILED_PRECONDITION" if status < 500 else "INTERNAL")},
                 "aigw": extra}
+    # ngrok's restricting-access guide gives these two refusals their code as the type
+    kind = code if code in _TYPED_BY_CODE else kind
     return {"error": {"message": message, "type": kind, "param": None, "code": code, "aigw": extra},
             "aigw": extra}
 
@@ -252,7 +255,7 @@ def ai_gateway_result(flow: Any, run: Any) -> dict[str, Any]:
     served = run.served
     out: dict[str, Any] = {
         "status": "success" if served is not None else "error" if run.error is not None else "pending",
-        "client": _client(flow.act, ai, plan, run),
+        "client": _client(flow.act, ai, flow.ai.models, run),
         "input_ngrok_tokens": ai.get("input_tokens", 0),
         "output_ngrok_tokens": _output_tokens(run),
         "gateway_latency_ms": 0,
@@ -277,9 +280,12 @@ _NOT_SHOWN = CREDENTIAL_HEADERS | {"cookie", "proxy-authorization"}
 """Request headers the trace leaves out of ``client.request_headers``: the credentials."""
 
 
-def _client(act: Mapping[str, Any], ai: Mapping[str, Any], plan: Any, run: Any) -> dict[str, Any]:
-    """The client's request: its headers without credentials, and the key it sent as a short
-    hash (ngrok shows a trimmed key; a hash says which key without any of its text)."""
+def _client(act: Mapping[str, Any], ai: Mapping[str, Any], models: tuple[str, ...], run: Any) -> dict[str, Any]:
+    """The client's request: its headers without credentials, its body's ``model`` and
+    ``models`` fields each as sent (ngrok's example: ``model`` is not repeated in ``models``),
+    the key it sent as a short hash (ngrok shows a trimmed key; a hash says which key without
+    any of its text), and each model it named that will not be tried, once, by the name it
+    resolved to (``provider:model``; a name nothing knows as written)."""
     headers = act.get("req.headers")
     headers = headers if isinstance(headers, Mapping) else {}
     agent = headers.get("user-agent") or [""]
@@ -287,10 +293,11 @@ def _client(act: Mapping[str, Any], ai: Mapping[str, Any], plan: Any, run: Any) 
     sent = sent[7:] if sent[:7].lower() == "bearer " else sent
     return {"method": act.get("req.method", ""), "path": act.get("req.url.path", ""),
             "request_headers": {k: list(v) for k, v in headers.items() if k not in _NOT_SHOWN},
-            "user_agent": agent[0], "model": ai.get("model", ""), "models": list(plan.requested),
+            "user_agent": agent[0], "model": ai.get("model", ""), "models": list(models),
             "api_key_hash": key_id_of(sent) if sent else "",
-            "rejected_models": [{"model": f"{t.candidate.provider}:{t.candidate.model}", "reason": t.skip}
-                                for t in run.tries if t.skip is not None]}
+            "rejected_models": [{"model": name, "reason": why} for name, why in dict.fromkeys(
+                (f"{t.candidate.provider}:{t.candidate.model}" if t.candidate.provider else t.candidate.model, t.skip)
+                for t in run.tries if t.skip is not None)]}
 
 
 def _output_tokens(run: Any) -> int:

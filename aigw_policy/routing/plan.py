@@ -8,7 +8,8 @@
 2. What the client asked for: ``model`` then the body's ``models: [...]`` fallbacks, each
    ``gpt-4o`` (the catalog: every provider serving that id or alias, configured ones
    first, each group in alphabetical order of the provider ids, as ngrok tries them), ``provider:model`` (that provider; an unknown model passes through with
-   ``m.known == false``) or ``ngrok/auto`` (the strategies choose among every model).
+   ``m.known == false``) or ``ngrok/auto`` (the strategies choose among every model); a
+   request that names no model is ``ngrok/auto``, as ngrok's models page says.
    ``only_allow_configured_providers`` / ``_models`` refuse the others (403
    ``provider_not_allowed`` / ``model_not_allowed``); a name nothing knows is 422
    (ERR_NGROK_3804).
@@ -109,9 +110,13 @@ def _resolve(route: CompiledRoute, name: str) -> list[ModelInfo]:
 
 
 def _not_allowed(what: str, name: str, model: str | None = None) -> _Refused:
-    of = f" of model `{model}`" if model else ""
+    """403 ``provider_not_allowed`` / ``model_not_allowed``, its message ngrok's sentence
+    (``guides/restricting-access``: "Provider 'google' is not allowed by gateway
+    configuration"), then the flag that refused and the model the provider was read from."""
+    of = f"; model `{model}`" if model else ""
     flag = "only_allow_configured_providers" if what == "provider" else "only_allow_configured_models"
-    return _Refused(403, f"{what}_not_allowed", f"{what} `{name}`{of} is not allowed by this gateway ({flag})")
+    return _Refused(403, f"{what}_not_allowed",
+                    f"{what.capitalize()} '{name}' is not allowed by gateway configuration ({flag}{of})")
 
 
 def _why_not(route: CompiledRoute, m: ModelInfo, fmt: str) -> str | None:
@@ -296,9 +301,7 @@ def _plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: 
     scope["ai.authors"] = els.authors[fmt]
     token = RNG.set(rng) if rng is not None else None
     try:
-        if auto:
-            if not requested and not route.model_strategies:
-                raise _Refused(422, "ERR_NGROK_3804", "No matching models found: the request names no model")
+        if auto:  # ngrok's models page: `ngrok/auto` "is equivalent to omitting the model field entirely"
             static = els.models[fmt]
             if not static:
                 raise _Refused(422, "ERR_NGROK_3805", f"Model selection returned no results: no provider "
