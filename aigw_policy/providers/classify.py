@@ -14,7 +14,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from urllib.parse import unquote, urlsplit
 
-from .bedrock_invoke import invoke_operation
+from .bedrock_invoke import bedrock_model as _bedrock_model, bedrock_route as _bedrock
 from .errors import ProviderError
 from .forms import form_fields
 from .history import call_texts, json_text, prompt_and_count
@@ -334,27 +334,6 @@ def inference_endpoint(method: str, path: str) -> bool:
     (False, True)
     """
     return method.upper() == "POST" and _by_path(path) is not None
-
-
-def _bedrock_model(model: str) -> str:
-    """The model id of a Bedrock runtime path's segment: %-decoded, an ARN's (an inference
-    profile's, a provisioned model's) last part."""
-    model = unquote(model)
-    return model.rsplit("/", 1)[-1] if model.startswith("arn:") else model
-
-
-def _bedrock(model: str, action: str) -> tuple[str, Api, Operation, dict[str, Any]]:
-    """Bedrock's runtime routes: Converse (its own wire format, every model) or InvokeModel
-    (the model's own body: Anthropic's Messages for Claude; every other family is api
-    ``bedrock`` too, its body read by its shape: :mod:`.bedrock_invoke`)."""
-    model = _bedrock_model(model)
-    stream = action in ("converse-stream", "invoke-with-response-stream")
-    if action.startswith("converse"):
-        return "bedrock", "bedrock", "chat", {"model": model, "stream": stream}
-    if ".anthropic." in f".{model}":
-        return "bedrock", "anthropic", "messages", {"model": model, "stream": stream}
-    op: Operation = invoke_operation(model)
-    return "bedrock", "bedrock", op, {"model": model, "stream": stream}
 
 
 def _by_body(body: Mapping[str, Any]) -> tuple[Api, Operation]:
