@@ -14,6 +14,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from urllib.parse import unquote, urlsplit
 
+from .batches import ASYNC_PATHS
 from .bedrock_invoke import bedrock_model as _bedrock_model, bedrock_route as _bedrock
 from .errors import ProviderError
 from .forms import form_fields
@@ -260,6 +261,8 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         return None, "openai", "other", extras
     if p.endswith("/agents/completions"):  # Mistral's agents: a chat of `messages`, not a legacy completion
         return None, "openai", "chat", extras
+    if p.endswith(ASYNC_PATHS):  # Perplexity's async requests: one in `request`, run later (providers/batches.py)
+        return "perplexity", "openai", "other", extras
     if p.endswith("/chat/completions"):
         return None, "openai", "chat", extras
     if p.endswith(_MEDIA_PATHS) or "/videos/" in p and p.endswith("/remix"):
@@ -626,7 +629,7 @@ def classify(
                 estimate += counter.count(text, model)
 
     uncapped = 0
-    if op == "other" and inference and api in ("anthropic", "gemini") and "atch" in url:  # type: ignore[operator]
+    if op == "other" and inference and ("atch" in url or "/async/" in url):  # type: ignore[operator]
         from .batches import batch_sums  # noqa: PLC0415 - rare: batch creations only
         batch = batch_sums(api, url, body, lambda one: classify(one, counter=counter))  # type: ignore[arg-type]
         if batch is not None:  # its requests in its body: their sums (providers/batches.py)
