@@ -14,6 +14,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from urllib.parse import unquote, urlsplit
 
+from .background import deferred_read
 from .batches import ASYNC_PATHS
 from .bedrock_invoke import bedrock_model as _bedrock_model, bedrock_route as _bedrock
 from .errors import ProviderError
@@ -571,6 +572,8 @@ def classify(
         api = PROVIDERS[provider]
     if not inference:
         op = "other"  # `GET /v1/chat/completions` lists stored completions: no chat
+        if "/deferred-completion/" in url and (read := deferred_read(url)) is not None:  # xAI's (providers/background.py)
+            notes.append(read)
     if operation is not None:
         op = operation  # type: ignore[assignment]
 

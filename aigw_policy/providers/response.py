@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from .background import ASYNC_PENDING_NOTE, PENDING_NOTE, async_result, background_of, background_state
+from .background import ASYNC_PENDING_NOTE, DEFERRED_PENDING_NOTE, PENDING_NOTE, async_result, background_of
+from .background import background_state
 from .classify import AiRequest
 from .encoding import codings, decode_body
 from .errors import ProviderError
@@ -120,12 +121,13 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=("response is not an object",))
     # (a POST's JSON answer, or a read's: a POST's stream is read as any other, its usage charged by the engine;
     # a batch's creation or cancel is `other`, its answer parsed when its text names a batch)
-    background = background_of(ai.api, ai.operation, response, ai.provider) if ai.api != "openai" or \
-        not ai.inference or ai.operation == "other" or isinstance(response.get("body"), Mapping) else None
+    background = background_of(ai.api, ai.operation, response, ai.provider, ai.notes) if ai.api != "openai" or \
+        not ai.inference or ai.operation == "other" or isinstance(response.get("body"), Mapping) or \
+        ai.provider == "xai" else None
     if background is not None and background[0] == "pending" and ai.inference:
         # the model runs later: its usage comes with the read that finds it done
         return Usage.of(0, 0, source="estimate", model=ai.model, notes=(
-            ASYNC_PENDING_NOTE if ai.provider == "perplexity" else
+            DEFERRED_PENDING_NOTE if ai.provider == "xai" else ASYNC_PENDING_NOTE if ai.provider == "perplexity" else
             BATCH_PENDING_NOTE if background[1].startswith("batch_") else PENDING_NOTE,))
     if background is not None and background[0] == "finished" and not ai.inference:
         # that read (a GET, polled or resumed as a stream): the usage, charged once (engine: under charge_id)
@@ -134,6 +136,9 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
             return gemini_batch_usage(body if isinstance(body, Mapping) else loads(body)[0], background[1])
         if ai.provider == "perplexity" and ai.api == "openai":  # an async job's: its `response`, a chat completion
             return _async_usage(ai, response, background[1], counter)
+        if ai.provider == "xai":  # a deferred chat completion's result: the answer is the completion
+            read = _extract_usage(replace(ai, inference=True, operation="chat"), response, counter)
+            return replace(read, notes=(*read.notes, f"deferred completion `{background[1]}` read"))
         read = _extract_usage(replace(ai, inference=True), response, counter)
         if background[1].startswith("batch_"):  # an OpenAI file batch's (providers/batches.py)
             return finished_batch(read, background[1], ai.model)
