@@ -418,8 +418,8 @@ def deferred_state(response: Mapping[str, Any], notes: tuple[str, ...]) -> tuple
             body = json.loads(body)
         except (ValueError, RecursionError):
             return None
-    rid = body.get("request_id") if isinstance(body, Mapping) and "choices" not in body else None
-    return ("pending", rid) if isinstance(rid, str) and 0 < len(rid) <= 200 else None
+    made = body.get("request_id") if isinstance(body, Mapping) and "choices" not in body else None
+    return ("pending", made) if isinstance(made, str) and 0 < len(made) <= 200 else None
 
 
 def background_of(api: str, operation: str, response: Mapping[str, Any], provider: str = "",

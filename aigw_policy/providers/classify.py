@@ -572,7 +572,8 @@ def classify(
         api = PROVIDERS[provider]
     if not inference:
         op = "other"  # `GET /v1/chat/completions` lists stored completions: no chat
-        if "/deferred-completion/" in url and (read := deferred_read(url)) is not None:  # xAI's (providers/background.py)
+        read = deferred_read(url) if "/deferred-completion/" in url else None  # type: ignore[operator, arg-type]
+        if read is not None:  # xAI's deferred completion's result (providers/background.py)
             notes.append(read)
     if operation is not None:
         op = operation  # type: ignore[assignment]
