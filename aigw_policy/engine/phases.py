@@ -123,7 +123,7 @@ def _background(flow: Flow) -> tuple[str, str] | None:
     ai = flow.ai
     if ai.api not in ("openai", "gemini") or flow.response is None:
         return None
-    state = background_of(ai.api, ai.operation, flow.response)
+    state = background_of(ai.api, ai.operation, flow.response, ai.provider, ai.notes)
     return None if state is None or state[0] != "finished" and not ai.inference else state
 
 

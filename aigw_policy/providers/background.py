@@ -18,7 +18,12 @@ charges its usage under :func:`charge_id` and any later read of it nothing.
 
 OpenAI's file batches (``POST /v1/batches``) run so too: :func:`background_state` gives
 :func:`~.batches.batch_state` of a Batch object, so that its usage is charged once, by the
-first read that finds it finished.
+first read that finds it finished. So do Perplexity's async requests (``POST
+/async/chat/completions`` or ``/v1/async/sonar``, a job; ``GET .../{id}`` finds it ``COMPLETED``
+with the chat completion in its ``response``): :func:`async_state`. And xAI's deferred chat
+completions (``deferred: true`` answers ``{request_id}``; ``GET
+/v1/chat/deferred-completion/{request_id}`` answers the completion once it is ready):
+:func:`deferred_state`.
 """
 
 from __future__ import annotations
@@ -30,8 +35,8 @@ from typing import Any, Literal
 
 from .batches import batch_state, gemini_batch_state
 
-__all__ = ["PENDING_NOTE", "background_of", "background_state", "charge_id", "interaction_state", "response_read",
-           "stored_completion", "stored_response"]
+__all__ = ["ASYNC_PENDING_NOTE", "DEFERRED_PENDING_NOTE", "PENDING_NOTE", "async_result", "async_state", "background_of",
+           "background_state", "charge_id", "deferred_read", "deferred_state", "interaction_state", "response_read", "stored_completion", "stored_response"]
 
 _RUNNING = frozenset(("queued", "in_progress"))
 _FINISHED = frozenset(("completed", "incomplete", "failed", "cancelled"))
@@ -41,6 +46,18 @@ _TRUE = re.compile(r'"background"\s*:\s*true')  # an event's response is a backg
 
 PENDING_NOTE = "background response not run yet: its usage is charged when read back"
 """The note of a background ``POST``'s usage (0 tokens: nothing has run)."""
+
+ASYNC_PENDING_NOTE = "async request not run yet: its usage is charged when a read finds it completed"
+"""The note of a Perplexity async request's creation (0 tokens: nothing has run)."""
+
+DEFERRED_PENDING_NOTE = "deferred completion not run yet: its usage is charged by the read that carries its result"
+"""The note of an xAI deferred chat completion's creation (0 tokens: nothing has run)."""
+
+_DEFERRED_READ = "deferred completion `"
+_DEFERRED_PATH = re.compile(r"/chat/deferred-completion/([A-Za-z0-9_-]{1,200})/?(?:\?.*)?$")
+
+_ASYNC_RUNNING = frozenset(("CREATED", "IN_PROGRESS"))
+_ASYNC_DONE = frozenset(("COMPLETED", "FAILED"))
 
 
 _READ = re.compile(r"/(?:responses/(resp_[A-Za-z0-9_-]{1,200})(/cancel|/input_items)?"
@@ -334,12 +351,88 @@ def _first_interaction(stream: str | bytes | bytearray) -> str | None:
     return None
 
 
-def background_of(api: str, operation: str,
-                  response: Mapping[str, Any]) -> tuple[Literal["pending", "finished", "cut"], str] | None:
-    """:func:`background_state` of an OpenAI Responses call or read, :func:`interaction_state`
-    of a Gemini chat or read (or :func:`~.batches.gemini_batch_state` of a read of its inline
-    batch); None for any other request."""
+def async_job(response: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The job a Perplexity async answer is (``{id, model, created_at, status, response}``: its
+    creation's answer, a read of it), parsed when it is text; None for any other answer."""
+    body = response.get("body") if isinstance(response, Mapping) else None
+    if isinstance(body, (str, bytes, bytearray)):
+        if ('"created_at"' not in body) if isinstance(body, str) else (b'"created_at"' not in body):
+            return None
+        try:
+            body = json.loads(body)
+        except (ValueError, RecursionError):
+            return None
+    if not isinstance(body, Mapping) or not isinstance(body.get("created_at"), int):
+        return None
+    return body
+
+
+def async_state(response: Mapping[str, Any]) -> tuple[Literal["pending", "finished"], str] | None:
+    """:func:`background_state` of a Perplexity async job: ``("pending", id)`` while it is
+    ``CREATED`` or ``IN_PROGRESS``, ``("finished", id)`` once ``COMPLETED`` (its ``response``
+    carries the usage) or ``FAILED`` (nothing to charge); None for any other answer (a listing's
+    jobs are under ``requests``)."""
+    job = async_job(response)
+    rid, status = (job.get("id"), job.get("status")) if job is not None else (None, None)
+    if not isinstance(rid, str) or not 0 < len(rid) <= 200:
+        return None
+    return ("pending", rid) if status in _ASYNC_RUNNING else ("finished", rid) if status in _ASYNC_DONE else None
+
+
+def async_result(response: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The chat completion a finished Perplexity async job carries (its ``response``), or None
+    (a failed job's, or any other answer)."""
+    job = async_job(response)
+    found = job.get("response") if job is not None and job.get("status") == "COMPLETED" else None
+    return found if isinstance(found, Mapping) else None
+
+
+def deferred_read(url: str) -> str | None:
+    """The classification note of a read of an xAI deferred chat completion's result (``GET
+    /v1/chat/deferred-completion/{request_id}``), naming its request id; None for any other URL.
+
+    >>> deferred_read("https://api.x.ai/v1/chat/deferred-completion/f15c-11"), deferred_read("/v1/chat/completions")
+    ('deferred completion `f15c-11`: its result, charged once', None)
+    """
+    m = _DEFERRED_PATH.search(url)
+    return f"{_DEFERRED_READ}{m.group(1)}`: its result, charged once" if m is not None else None
+
+
+def deferred_state(response: Mapping[str, Any], notes: tuple[str, ...]) -> tuple[
+        Literal["pending", "finished"], str] | None:
+    """:func:`background_state` of an xAI deferred chat completion: ``("pending", request_id)``
+    for its creation's answer (``{request_id}``, no choices), ``("finished", request_id)`` for a
+    read (``notes`` hold :func:`deferred_read`'s) whose 200 answer is the completion; None for
+    any other answer (a read answered 202 while it runs, a 404 once it was read)."""
+    body = response.get("body") if isinstance(response, Mapping) else None
+    read = next((n for n in notes if n.startswith(_DEFERRED_READ)), None)
+    if read is not None:
+        rid = read[len(_DEFERRED_READ): read.index("`", len(_DEFERRED_READ))]
+        done = response.get("status_code") == 200 and (isinstance(body, Mapping) and "choices" in body or isinstance(
+            body, (str, bytes, bytearray)) and (b'"choices"' in body if not isinstance(body, str) else '"choices"' in body))
+        return ("finished", rid) if done else None
+    if isinstance(body, (str, bytes, bytearray)):
+        if len(body) > 4096 or ('"request_id"' not in body if isinstance(body, str) else b'"request_id"' not in body):
+            return None
+        try:
+            body = json.loads(body)
+        except (ValueError, RecursionError):
+            return None
+    made = body.get("request_id") if isinstance(body, Mapping) and "choices" not in body else None
+    return ("pending", made) if isinstance(made, str) and 0 < len(made) <= 200 else None
+
+
+def background_of(api: str, operation: str, response: Mapping[str, Any], provider: str = "",
+                  notes: tuple[str, ...] = ()) -> tuple[Literal["pending", "finished", "cut"], str] | None:
+    """:func:`background_state` of an OpenAI Responses call or read (:func:`async_state` of a
+    Perplexity async request or read), :func:`interaction_state` of a Gemini chat or read (or
+    :func:`~.batches.gemini_batch_state` of a read of its inline batch), :func:`deferred_state`
+    of an xAI chat or read; None for any other request."""
+    if provider == "xai" and operation in ("chat", "other"):
+        return deferred_state(response, notes)
     if api == "openai" and operation in ("responses", "other"):
+        if provider == "perplexity" and operation == "other":
+            return async_state(response)
         return background_state(response)
     if api == "gemini" and operation in ("chat", "other"):
         state = interaction_state(response)

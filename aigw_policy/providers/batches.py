@@ -13,7 +13,11 @@ creation. Its Batch object says when it ran and what it used (``status``; ``usag
 Responses API's counts summed over its requests, and ``model``, on batches created since
 2025-09-07): :func:`batch_state` tells the engine, as :mod:`.background` does for a background
 response, to hold the creation's reservation under the batch's id and charge the usage once,
-at the batch price, with the first read (``GET /v1/batches/{id}``) that finds it finished."""
+at the batch price, with the first read (``GET /v1/batches/{id}``) that finds it finished.
+
+Perplexity's async request (``POST /async/chat/completions``, :data:`ASYNC_PATHS`: ``{request: {...}}``)
+is a batch of one: classified by its inner request, its answer a job that a read finds
+``COMPLETED`` with its usage (:func:`~.background.async_state`)."""
 
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ from .request_fields import CAPPED_OPERATIONS
 from .usage import Usage
 from .usage_gemini import gemini_fields, gemini_usage_from_fields
 
-__all__ = ["BATCH_NOTE", "BATCH_PENDING_NOTE", "MAX_BATCH_REQUESTS", "batch_requests", "batch_state", "batch_sums",
+__all__ = ["ASYNC_NOTE", "ASYNC_PATHS", "BATCH_NOTE", "BATCH_PENDING_NOTE", "MAX_BATCH_REQUESTS", "batch_requests", "batch_state", "batch_sums",
            "finished_batch", "gemini_batch_output", "gemini_batch_state", "gemini_batch_usage"]
 
 BATCH_NOTE = "batch of "
@@ -37,6 +41,12 @@ BATCH_NOTE = "batch of "
 
 MAX_BATCH_REQUESTS = 100_000
 """The most inner requests read (Anthropic's limit per batch); the rest are not counted (noted)."""
+
+ASYNC_PATHS = ("/async/chat/completions", "/v1/async/sonar")
+"""The paths that create a Perplexity async request (``{request: {model, messages, ...}}``): a
+batch of one, whose answer is a job read back later (:func:`~.background.async_state`)."""
+
+ASYNC_NOTE = "async request: its input estimated; its usage is charged when a read finds it completed"
 
 BATCH_PENDING_NOTE = "batch not run yet: its usage is charged, at the batch price, when a read finds it finished"
 """The note of an OpenAI file batch's creation (and cancel): 0 tokens, nothing has run yet."""
@@ -60,8 +70,9 @@ def batch_sums(api: str, url: str, body: Mapping[str, Any],
     caps = [p.max_output_tokens for p in parts]
     models = {p.model for p in parts}
     more = " (the rest not counted)" if len(inner) == MAX_BATCH_REQUESTS else ""
+    note = ASYNC_NOTE if api == "openai" else f"{BATCH_NOTE}{len(parts)} requests{more}: their input estimated"
     return (sum(p.input_tokens for p in parts), None if None in caps else sum(caps),
-            models.pop() if len(models) == 1 else None, f"{BATCH_NOTE}{len(parts)} requests{more}: their input estimated",
+            models.pop() if len(models) == 1 else None, note,
             sum(1 for p in parts if not p.max_output_tokens and p.operation in CAPPED_OPERATIONS))
 
 
@@ -78,6 +89,9 @@ def batch_requests(api: str, url: str, path: str, body: Mapping[str, Any]) -> li
         items = _get(config if config is not None else _get(body, "batch", "inputConfig"), "requests", "requests")
         one = m.group(1) + _GEMINI_ONE[m.group(2)]
         pick = "request"
+    elif api == "openai" and path.rstrip("/").endswith(ASYNC_PATHS):  # Perplexity's: one request, run later
+        parts = urlsplit(url)
+        items, one, pick = [body], f"{parts.scheme}://{parts.netloc}/chat/completions", "request"
     else:
         return None
     if not isinstance(items, list):

@@ -35,12 +35,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from .usage import Usage, _get, _list, counts_of, tok
 from .usage_openai import openai_usage
 from .vendor_usage import bedrock_usage
 
-__all__ = ["header_usage", "invoke_operation", "invoke_text", "invoke_usage", "metrics_usage", "set_invoke_max_tokens"]
+__all__ = ["bedrock_model", "bedrock_route", "header_usage", "invoke_operation", "invoke_text", "invoke_usage",
+           "metrics_usage", "set_invoke_max_tokens"]
 
 METRICS = "amazon-bedrock-invocationMetrics"
 INPUT_HEADER = "x-amzn-bedrock-input-token-count"
@@ -213,3 +215,26 @@ def invoke_text(obj: Mapping[str, Any]) -> list[str]:
     if isinstance(delta, str):
         out.append(delta)
     return out
+
+
+def bedrock_model(model: str) -> str:
+    """The model id of a Bedrock runtime path's segment: %-decoded, an ARN's (an inference
+    profile's, a provisioned model's) last part."""
+    model = unquote(model)
+    return model.rsplit("/", 1)[-1] if model.startswith("arn:") else model
+
+
+def bedrock_route(model: str, action: str) -> tuple[Literal["bedrock"], Literal["bedrock", "anthropic"], Literal[
+        "chat", "messages", "embeddings", "other"], dict[str, Any]]:
+    """Bedrock's runtime routes: Converse (its own wire format, every model) or InvokeModel
+    (the model's own body: Anthropic's Messages for Claude; every other family is api
+    ``bedrock`` too, its body read by its shape, above): ``classify``'s provider, api,
+    operation and extras of the path."""
+    model = bedrock_model(model)
+    stream = action in ("converse-stream", "invoke-with-response-stream")
+    if action.startswith("converse"):
+        return "bedrock", "bedrock", "chat", {"model": model, "stream": stream}
+    if ".anthropic." in f".{model}":
+        return "bedrock", "anthropic", "messages", {"model": model, "stream": stream}
+    op = invoke_operation(model)
+    return "bedrock", "bedrock", op, {"model": model, "stream": stream}

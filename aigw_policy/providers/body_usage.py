@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .usage import Usage, _dumps, _get, _list, _model, merge_counts, service_tier, with_tier, with_units
-from .usage_openai import image_usage, images_answer, openai_usage, tool_calls
+from .usage_openai import image_usage, images_answer, message_texts, openai_usage, tool_calls
 from .usage_anthropic import anthropic_usage
 from .usage_gemini import gemini_fields, gemini_part_texts, gemini_usage, gemini_usage_from_fields, predict_usage
 from .bedrock_invoke import invoke_text, invoke_usage
@@ -93,13 +93,11 @@ def output_text(provider: str, body: object) -> str:
                         parts.append(content["text"])
     else:
         for choice in _list(_get(body, "choices")):
-            for path in (("message", "content"), ("text",), ("message", "reasoning_content")):
-                value = _get(choice, *path)
-                if isinstance(value, str):
-                    parts.append(value)
-            for call in _list(_get(choice, "message", "tool_calls")):
-                if isinstance(_get(call, "function", "arguments"), str):
-                    parts.append(call["function"]["arguments"])
+            message = _get(choice, "message")
+            if isinstance(message, Mapping):
+                message_texts(message, parts)
+            if isinstance(_get(choice, "text"), str):  # completions
+                parts.append(choice["text"])
         for item in _list(_get(body, "output")):  # responses API
             for content in _list(_get(item, "content")):
                 if isinstance(_get(content, "text"), str):

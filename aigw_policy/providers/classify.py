@@ -14,7 +14,9 @@ from functools import lru_cache
 from types import MappingProxyType
 from urllib.parse import unquote, urlsplit
 
-from .bedrock_invoke import invoke_operation
+from .background import deferred_read
+from .batches import ASYNC_PATHS
+from .bedrock_invoke import bedrock_model as _bedrock_model, bedrock_route as _bedrock
 from .errors import ProviderError
 from .forms import form_fields
 from .history import call_texts, json_text, prompt_and_count
@@ -260,6 +262,8 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         return None, "openai", "other", extras
     if p.endswith("/agents/completions"):  # Mistral's agents: a chat of `messages`, not a legacy completion
         return None, "openai", "chat", extras
+    if p.endswith(ASYNC_PATHS):  # Perplexity's async requests: one in `request`, run later (providers/batches.py)
+        return "perplexity", "openai", "other", extras
     if p.endswith("/chat/completions"):
         return None, "openai", "chat", extras
     if p.endswith(_MEDIA_PATHS) or "/videos/" in p and p.endswith("/remix"):
@@ -334,27 +338,6 @@ def inference_endpoint(method: str, path: str) -> bool:
     (False, True)
     """
     return method.upper() == "POST" and _by_path(path) is not None
-
-
-def _bedrock_model(model: str) -> str:
-    """The model id of a Bedrock runtime path's segment: %-decoded, an ARN's (an inference
-    profile's, a provisioned model's) last part."""
-    model = unquote(model)
-    return model.rsplit("/", 1)[-1] if model.startswith("arn:") else model
-
-
-def _bedrock(model: str, action: str) -> tuple[str, Api, Operation, dict[str, Any]]:
-    """Bedrock's runtime routes: Converse (its own wire format, every model) or InvokeModel
-    (the model's own body: Anthropic's Messages for Claude; every other family is api
-    ``bedrock`` too, its body read by its shape: :mod:`.bedrock_invoke`)."""
-    model = _bedrock_model(model)
-    stream = action in ("converse-stream", "invoke-with-response-stream")
-    if action.startswith("converse"):
-        return "bedrock", "bedrock", "chat", {"model": model, "stream": stream}
-    if ".anthropic." in f".{model}":
-        return "bedrock", "anthropic", "messages", {"model": model, "stream": stream}
-    op: Operation = invoke_operation(model)
-    return "bedrock", "bedrock", op, {"model": model, "stream": stream}
 
 
 def _by_body(body: Mapping[str, Any]) -> tuple[Api, Operation]:
@@ -589,6 +572,9 @@ def classify(
         api = PROVIDERS[provider]
     if not inference:
         op = "other"  # `GET /v1/chat/completions` lists stored completions: no chat
+        read = deferred_read(url) if "/deferred-completion/" in url else None  # type: ignore[operator, arg-type]
+        if read is not None:  # xAI's deferred completion's result (providers/background.py)
+            notes.append(read)
     if operation is not None:
         op = operation  # type: ignore[assignment]
 
@@ -647,7 +633,7 @@ def classify(
                 estimate += counter.count(text, model)
 
     uncapped = 0
-    if op == "other" and inference and api in ("anthropic", "gemini") and "atch" in url:  # type: ignore[operator]
+    if op == "other" and inference and ("atch" in url or "/async/" in url):  # type: ignore[operator]
         from .batches import batch_sums  # noqa: PLC0415 - rare: batch creations only
         batch = batch_sums(api, url, body, lambda one: classify(one, counter=counter))  # type: ignore[arg-type]
         if batch is not None:  # its requests in its body: their sums (providers/batches.py)

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from .background import PENDING_NOTE, background_of, background_state
+from .background import ASYNC_PENDING_NOTE, DEFERRED_PENDING_NOTE, PENDING_NOTE, async_result, background_of
+from .background import background_state
 from .classify import AiRequest
 from .encoding import codings, decode_body
 from .errors import ProviderError
@@ -77,6 +78,18 @@ def extract_usage(
     return usage
 
 
+def _async_usage(ai: AiRequest, response: Mapping[str, Any], job: str, counter: TokenCounter) -> Usage:
+    """What a read of a finished Perplexity async job charges: its chat completion's usage (a
+    failed job ran nothing: 0, noted)."""
+    result = async_result(response)
+    if result is None:
+        return Usage.of(0, 0, source="estimate", model=ai.model, notes=(
+            f"async request `{job}` failed: nothing ran, nothing charged",))
+    read = _extract_usage(replace(ai, inference=True, operation="chat"), {
+        "status_code": response.get("status_code"), "headers": {}, "body": result}, counter)
+    return replace(read, notes=(*read.notes, f"async request `{job}` completed"))
+
+
 def bedrock_tier(response: Mapping[str, Any]) -> str | None:
     """The service tier a Bedrock InvokeModel answer (JSON or stream, every family) was served
     at, as its ``X-Amzn-Bedrock-Service-Tier`` header says (``priority``, ``flex``,
@@ -108,17 +121,24 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, notes=("response is not an object",))
     # (a POST's JSON answer, or a read's: a POST's stream is read as any other, its usage charged by the engine;
     # a batch's creation or cancel is `other`, its answer parsed when its text names a batch)
-    background = background_of(ai.api, ai.operation, response) if ai.api != "openai" or not ai.inference or \
-        ai.operation == "other" or isinstance(response.get("body"), Mapping) else None
+    background = background_of(ai.api, ai.operation, response, ai.provider, ai.notes) if ai.api != "openai" or \
+        not ai.inference or ai.operation == "other" or isinstance(response.get("body"), Mapping) or \
+        ai.provider == "xai" else None
     if background is not None and background[0] == "pending" and ai.inference:
         # the model runs later: its usage comes with the read that finds it done
         return Usage.of(0, 0, source="estimate", model=ai.model, notes=(
+            DEFERRED_PENDING_NOTE if ai.provider == "xai" else ASYNC_PENDING_NOTE if ai.provider == "perplexity" else
             BATCH_PENDING_NOTE if background[1].startswith("batch_") else PENDING_NOTE,))
     if background is not None and background[0] == "finished" and not ai.inference:
         # that read (a GET, polled or resumed as a stream): the usage, charged once (engine: under charge_id)
         if background[1].startswith("batches/"):  # a Gemini inline batch's: its output (its input: at creation)
             body = response.get("body")
             return gemini_batch_usage(body if isinstance(body, Mapping) else loads(body)[0], background[1])
+        if ai.provider == "perplexity" and ai.api == "openai":  # an async job's: its `response`, a chat completion
+            return _async_usage(ai, response, background[1], counter)
+        if ai.provider == "xai":  # a deferred chat completion's result: the answer is the completion
+            read = _extract_usage(replace(ai, inference=True, operation="chat"), response, counter)
+            return replace(read, notes=(*read.notes, f"deferred completion `{background[1]}` read"))
         read = _extract_usage(replace(ai, inference=True), response, counter)
         if background[1].startswith("batch_"):  # an OpenAI file batch's (providers/batches.py)
             return finished_batch(read, background[1], ai.model)

@@ -39,7 +39,7 @@ from .tool_models import with_breakdown, with_iteration_models, with_tool_models
 from .vendor_usage import (bedrock_usage, cohere_delta_text, cohere_usage, interaction_usage, ollama_output_only,
                            ollama_usage)
 from .usage import Usage, loads, merge_counts, _units, profiled, served_model, service_tier, with_input_estimate, with_units
-from .usage_openai import IMAGE_DONE, image_usage, openai_usage, tool_calls
+from .usage_openai import IMAGE_DONE, image_usage, message_texts, openai_usage, tool_calls
 from .usage_anthropic import anthropic_fields, anthropic_usage_from_fields
 from .usage_gemini import gemini_fields, gemini_part_texts, gemini_usage_from_fields, traffic_tier
 
@@ -67,16 +67,7 @@ def _texts_openai(obj: Mapping[str, Any], out: list[str]) -> None:
                 continue
             delta = ch.get("delta")
             if type(delta) is dict or isinstance(delta, Mapping):
-                for key in ("content", "reasoning_content", "reasoning", "refusal"):
-                    value = delta.get(key)
-                    if isinstance(value, str):
-                        out.append(value)
-                calls = delta.get("tool_calls")
-                if isinstance(calls, list):
-                    for c in calls:
-                        fn = c.get("function") if type(c) is dict or isinstance(c, Mapping) else None
-                        if (type(fn) is dict or isinstance(fn, Mapping)) and isinstance(fn.get("arguments"), str):
-                            out.append(fn["arguments"])
+                message_texts(delta, out)
             text = ch.get("text")
             if isinstance(text, str):  # completions
                 out.append(text)

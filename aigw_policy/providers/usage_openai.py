@@ -10,7 +10,7 @@ from typing import Any
 from .billed import audio_seconds, reported_cost
 from .usage import NO_INPUT, Usage, _get, _list, _n, _opt, _units, _with_gap, _within, tok, with_units
 
-__all__ = ["BESIDE", "IMAGE_DONE", "duration_usage", "image_usage", "images_answer", "openai_usage", "tool_calls"]
+__all__ = ["BESIDE", "IMAGE_DONE", "duration_usage", "image_usage", "images_answer", "message_texts", "openai_usage", "tool_calls"]
 
 
 def openai_usage(u: object) -> Usage | None:
@@ -143,3 +143,47 @@ def tool_calls(output: object) -> tuple[tuple[str, int], ...]:
         elif kind == "file_search_call":
             files += 1
     return _units((("web_searches", web), ("storage_searches", files)))
+
+
+_MESSAGE_TEXTS = ("content", "reasoning_content", "reasoning", "refusal")
+_OTHER_TEXTS = (("function_call", "arguments"), ("audio", "transcript"))
+"""Fields beside those whose text the model writes: the deprecated ``function_call``'s
+arguments, an audio answer's transcript (its ``data`` is audio, not text)."""
+
+
+def message_texts(message: Mapping[str, Any], out: list[str]) -> None:
+    """The text a model wrote in a chat message or a streamed delta, in ``out``: its content
+    (a string, or Mistral's list of chunks, Magistral's ``thinking`` ones too), its reasoning
+    (DeepSeek's ``reasoning_content``, OpenRouter's and vLLM's ``reasoning``), a refusal, its
+    tool calls' arguments, the deprecated ``function_call``'s and an audio answer's transcript."""
+    for key in _MESSAGE_TEXTS:
+        value = message.get(key)
+        if isinstance(value, str):
+            out.append(value)
+        elif type(value) is list:
+            _chunk_texts(value, out, 2)
+    calls = message.get("tool_calls")
+    if isinstance(calls, list):
+        for c in calls:
+            fn = c.get("function") if type(c) is dict or isinstance(c, Mapping) else None
+            if (type(fn) is dict or isinstance(fn, Mapping)) and isinstance(fn.get("arguments"), str):
+                out.append(fn["arguments"])
+    for key, field in _OTHER_TEXTS:
+        value = message.get(key)
+        if value is not None and (type(value) is dict or isinstance(value, Mapping)) and isinstance(value.get(field), str):
+            out.append(value[field])
+
+
+def _chunk_texts(chunks: list[Any], out: list[str], depth: int) -> None:
+    """The text of a list of content chunks (``{type: text, text}``; Magistral's ``{type:
+    thinking, thinking: [chunks]}``, ``depth`` levels down)."""
+    for chunk in chunks:
+        if type(chunk) is dict or isinstance(chunk, Mapping):
+            text = chunk.get("text")
+            if isinstance(text, str):
+                out.append(text)
+            inner = chunk.get("thinking")
+            if isinstance(inner, str):
+                out.append(inner)
+            elif type(inner) is list and depth > 1:
+                _chunk_texts(inner, out, depth - 1)
