@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from . import ast
 from .codegen import ACCUMULATOR, MACROS
+from .builtin_names import CONSTANTS, TYPE_NAMES, lookup
 from .decls import Overload, standard
 from .macro_args import macro_arg_error
 from ..diagnostics import Diagnostic, did_you_mean
@@ -33,15 +34,6 @@ CODE_TYPE = "AIGW303"
 
 _LIT = {"int": INT, "uint": UINT, "double": DOUBLE, "string": STRING, "bytes": BYTES,
         "bool": BOOL, "null": NULL}  # fmt: skip
-_TYPE_VALUE = {
-    "int": INT, "uint": UINT, "double": DOUBLE, "bool": BOOL, "string": STRING, "bytes": BYTES,
-    "list": list_of(DYN), "map": map_of(DYN, DYN), "null_type": NULL, "type": type_of(DYN),
-    "google.protobuf.Timestamp": TIMESTAMP, "google.protobuf.Duration": DURATION,
-    "net.IP": opaque("net.IP"), "net.CIDR": opaque("net.CIDR"),
-    "optional_type": optional_of(DYN),
-}  # fmt: skip
-
-
 @dataclass
 class Checked:
     type: Type | None
@@ -193,10 +185,10 @@ class _Checker:
         found = self.resolve(name)
         if found is not None:
             return self.decls[found[0]]
-        bare = name.lstrip(".")
-        if bare in _TYPE_VALUE:
-            return type_of(_TYPE_VALUE[bare])
-        return self.unknown_name(bare, node)
+        builtin = lookup(self.container, name)
+        if builtin is not None:
+            return _builtin_type(builtin)
+        return self.unknown_name(name.lstrip("."), node)
 
     def c_Select(self, node: ast.Select) -> Type:
         if not node.optional:
@@ -220,9 +212,10 @@ class _Checker:
                             t = self.select_type(t, sel.field, sel)  # type: ignore[union-attr]
                             self.set(sel, t)
                         return t
+                    builtin = lookup(self.container, dotted)
+                    if builtin is not None:
+                        return _builtin_type(builtin)
                     bare = dotted.lstrip(".")
-                    if bare in _TYPE_VALUE:
-                        return type_of(_TYPE_VALUE[bare])
                     if self.local(root) is None and root not in self.decls:
                         # report the whole dotted name once
                         if not any(c in self.decls for c in self.candidates(root)):
@@ -686,3 +679,8 @@ def _operator_help(name: str, kinds: str) -> str | None:
         return None
     return (f"`{op}` is not defined for ({kinds}): convert one side, e.g. `int(x)`, `double(x)` "
             "or `string(x)`")
+
+
+def _builtin_type(name: str) -> Type:
+    """The type of a type name or an enum constant (``builtin_names``)."""
+    return INT if name in CONSTANTS else type_of(TYPE_NAMES[name][1])

@@ -1,0 +1,51 @@
+"""Names that mean something without a declaration: CEL's type names and the one enum
+constant the well-known protobuf types bring (``google.protobuf.NullValue.NULL_VALUE``).
+
+Looked up in the container as a variable is (``names.candidates``), after the declared
+variables: inside container ``google.protobuf``, ``NullValue.NULL_VALUE`` is the constant and
+``Timestamp`` the type, as in cel-go and cel-cpp. A well-known type's name is the CEL type it
+stands for (``google.protobuf.Value`` is ``dyn``, ``Struct`` a map, ``ListValue`` a list,
+``NullValue`` ``null_type``); a wrapper's or ``Any``'s is a type of its own, equal to no other (but a wrapper of the
+same CEL type: ``Int32Value`` is ``Int64Value``).
+An enum constant is an ``int`` (CEL's enums are ints, the langdef).
+"""
+
+from __future__ import annotations
+
+from .names import candidates
+from .types import (
+    BOOL, BYTES, DOUBLE, DURATION, DYN, INT, NULL, STRING, TIMESTAMP, UINT, Type,
+    list_of, map_of, opaque, optional_of, type_of,
+)  # fmt: skip
+
+__all__ = ["CONSTANTS", "TYPE_NAMES", "lookup"]
+
+_WRAPPERS = {w: w for w in ("Bool", "Bytes", "Double", "Int64", "UInt64", "String")} | {
+    "Float": "Double", "Int32": "Int64", "UInt32": "UInt64"}  # fmt: skip
+"""A wrapper -> the wrapper of its CEL type: CEL has one wrapper type per primitive
+(``wrapper(int)``), so ``google.protobuf.Int32Value == google.protobuf.Int64Value``."""
+
+TYPE_NAMES: dict[str, tuple[str, Type]] = {
+    "int": ("int", INT), "uint": ("uint", UINT), "double": ("double", DOUBLE), "bool": ("bool", BOOL),
+    "string": ("string", STRING), "bytes": ("bytes", BYTES), "list": ("list", list_of(DYN)),
+    "map": ("map", map_of(DYN, DYN)), "null_type": ("null_type", NULL), "type": ("type", type_of(DYN)),
+    "google.protobuf.Timestamp": ("google.protobuf.Timestamp", TIMESTAMP),
+    "google.protobuf.Duration": ("google.protobuf.Duration", DURATION),
+    "net.IP": ("net.IP", opaque("net.IP")), "net.CIDR": ("net.CIDR", opaque("net.CIDR")),
+    "optional_type": ("optional_type", optional_of(DYN)),
+    "google.protobuf.NullValue": ("null_type", NULL),
+    "google.protobuf.Value": ("dyn", DYN),
+    "google.protobuf.Struct": ("map", map_of(STRING, DYN)),
+    "google.protobuf.ListValue": ("list", list_of(DYN)),
+    "google.protobuf.Any": ("google.protobuf.Any", opaque("google.protobuf.Any")),
+    **{f"google.protobuf.{w}Value": (f"google.protobuf.{c}Value", opaque(f"google.protobuf.{c}Value"))
+       for w, c in _WRAPPERS.items()},
+}  # fmt: skip
+"""A type's name -> (the name of the runtime type value, the static type it denotes)."""
+
+CONSTANTS: dict[str, int] = {"google.protobuf.NullValue.NULL_VALUE": 0}
+
+
+def lookup(container: str, name: str) -> str | None:
+    """The type name or constant ``name`` means inside ``container``, or None."""
+    return next((c for c in candidates(container, name) if c in TYPE_NAMES or c in CONSTANTS), None)
