@@ -37,11 +37,12 @@ TYPE_NAMES: dict[str, tuple[str, Type]] = {
     "google.protobuf.Value": ("dyn", DYN),
     "google.protobuf.Struct": ("map", map_of(STRING, DYN)),
     "google.protobuf.ListValue": ("list", list_of(DYN)),
-    "google.protobuf.Any": ("google.protobuf.Any", opaque("google.protobuf.Any")),
-    **{f"google.protobuf.{w}Value": (f"google.protobuf.{c}Value", opaque(f"google.protobuf.{c}Value"))
-       for w, c in _WRAPPERS.items()},
+    "google.protobuf.Any": ("google.protobuf.Any", DYN),
+    **{f"google.protobuf.{w}Value": (f"google.protobuf.{c}Value", DYN) for w, c in _WRAPPERS.items()},
 }  # fmt: skip
-"""A type's name -> (the name of the runtime type value, the static type it denotes)."""
+"""A type's name -> (the name of the runtime type value, the static type it denotes). A
+wrapper's and ``Any``'s static type is ``dyn`` (what a literal of theirs is typed, wellknown.py):
+a declaration cannot name them, and the text of ``type(dyn)`` is read back from the cache."""
 
 CONSTANTS: dict[str, int] = {"google.protobuf.NullValue.NULL_VALUE": 0}
 

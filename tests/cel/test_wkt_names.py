@@ -32,7 +32,9 @@ from test_differential_wave26 import mine, ours, theirs
 
 from aigw_policy import cel
 from aigw_policy.cel.builtin_names import CONSTANTS, TYPE_NAMES
+from aigw_policy.cel.cache import rebuild_constant
 from aigw_policy.cel.parser import parse
+from aigw_policy.cel.types import parse_type, type_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))
 from run import run_test, to_value  # noqa: E402  (tests/conformance/run.py)
@@ -93,3 +95,14 @@ def test_a_name_relative_to_its_container_is_the_name(name: str, data: st.DataOb
     else:
         prog = cel.compile_ast(parse(expr), {}, source=expr, container=container, check=False)
     assert prog({}) is True, (expr, container)
+
+
+@pytest.mark.parametrize("name", sorted(TYPE_NAMES))
+def test_each_type_name_survives_the_disk_cache(name: str) -> None:
+    """A program's constants and result type are written to the disk cache as text and read
+    back (``cache.rebuild_constant``, ``parse_type``): a name whose type value or type could
+    not be read back made every load of its program a silent miss."""
+    runtime, static = TYPE_NAMES[name]
+    value = cel.compile(name, {})({})
+    assert rebuild_constant(("type", runtime)) == value, name
+    assert parse_type(str(type_of(static))) == type_of(static), name
