@@ -18,7 +18,7 @@ from .decls import Overload, standard
 from .macro_args import macro_arg_error
 from ..diagnostics import Diagnostic, did_you_mean
 from .foreign_names import function_help, name_help
-from .names import candidates, message_name, qualified_name, resolve
+from .names import candidates, function_names, message_name, qualified_name, resolve
 from .wellknown import field_problem, literal_type
 from .types import (
     BOOL, BYTES, DOUBLE, DURATION, DYN, INT, NULL, STRING, TIMESTAMP, UINT, Type, list_of,
@@ -372,7 +372,7 @@ class _Checker:
             return self.macro(node)
         dotted = qualified_name(target)
         if dotted is not None:  # `math.abs(x)`: a namespaced function before any variable named `math` (cel-go)
-            for cand in self.candidates(dotted + "." + f):
+            for cand in function_names(self.container, dotted + "." + f):
                 if cand in self.functions:
                     return self.call(node, cand, None, list(args))
         return self.call(node, f, target, list(args))
@@ -380,7 +380,7 @@ class _Checker:
     def call(self, node: ast.Call, name: str, target: ast.Expr | None, args: list[ast.Expr]) -> Type:
         overloads = None
         if target is None:
-            for cand in self.candidates(name):
+            for cand in function_names(self.container, name):
                 if cand in self.functions:
                     overloads = self.functions[cand]
                     name = cand

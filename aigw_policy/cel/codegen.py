@@ -20,7 +20,7 @@ from .builtin_names import CONSTANTS, TYPE_NAMES, lookup
 from .fastops import fast_binary, fast_dyn, no_str_index
 from .iteration import elements_unread
 from .macro_args import MACROS, macro_arg_error
-from .names import candidates, message_name, qualified_name, resolve
+from .names import candidates, function_names, message_name, qualified_name, resolve
 from .runtime import stdlib
 from .runtime.host import inline_class
 from .runtime.checks import TYPES
@@ -447,7 +447,7 @@ class _Gen:
         return f"{self.function('size')}({code})"
 
     def global_function(self, name: str) -> str | None:
-        for cand in self.candidates(name):
+        for cand in function_names(self.container, name):
             if cand in self.functions or cand in stdlib.FUNCTIONS:
                 return cand
         return None
