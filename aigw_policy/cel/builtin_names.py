@@ -47,6 +47,23 @@ a declaration cannot name them, and the text of ``type(dyn)`` is read back from 
 CONSTANTS: dict[str, int] = {"google.protobuf.NullValue.NULL_VALUE": 0}
 
 
-def lookup(container: str, name: str) -> str | None:
-    """The type name or constant ``name`` means inside ``container``, or None."""
-    return next((c for c in candidates(container, name) if c in TYPE_NAMES or c in CONSTANTS), None)
+_LAST = frozenset(n.rpartition(".")[2] for n in (*TYPE_NAMES, *CONSTANTS))
+
+
+def lookup(container: str, name: str, variable: tuple[str, int] | None = None) -> str | None:
+    """The type name or constant ``name`` means inside ``container``, or None; None too when
+    ``variable`` (what ``names.resolve`` found: a declared name, the parts of ``name`` it
+    covers) ranks first. The langdef's order: the longest prefix of the name wins
+    (``google.protobuf.Timestamp`` is the type although a variable ``google`` is declared), then
+    the innermost container (inside ``google.protobuf``, ``NullValue`` is the type before a
+    variable ``NullValue`` declared at the root); the same name is the variable."""
+    if name.rpartition(".")[2] not in _LAST:
+        return None  # most names: no candidate to build
+    cands = candidates(container, name)
+    found = next((c for c in cands if c in TYPE_NAMES or c in CONSTANTS), None)
+    if found is None or variable is None:
+        return found
+    var, used = variable
+    if used < len(name.lstrip(".").split(".")):
+        return found
+    return found if var in cands and cands.index(found) < cands.index(var) else None

@@ -183,11 +183,11 @@ class _Checker:
             if t is not None:
                 return t
         found = self.resolve(name)
-        if found is not None:
-            return self.decls[found[0]]
-        builtin = lookup(self.container, name)
+        builtin = lookup(self.container, name, found)
         if builtin is not None:
             return _builtin_type(builtin)
+        if found is not None:
+            return self.decls[found[0]]
         return self.unknown_name(name.lstrip("."), node)
 
     def c_Select(self, node: ast.Select) -> Type:
@@ -197,6 +197,9 @@ class _Checker:
                 root = dotted.lstrip(".").split(".")[0]
                 if dotted.startswith(".") or self.local(root) is None:
                     found = self.resolve(dotted)
+                    builtin = lookup(self.container, dotted, found)
+                    if builtin is not None:
+                        return _builtin_type(builtin)
                     if found is not None:
                         name, used = found
                         t = self.decls[name]
@@ -212,9 +215,6 @@ class _Checker:
                             t = self.select_type(t, sel.field, sel)  # type: ignore[union-attr]
                             self.set(sel, t)
                         return t
-                    builtin = lookup(self.container, dotted)
-                    if builtin is not None:
-                        return _builtin_type(builtin)
                     bare = dotted.lstrip(".")
                     if self.local(root) is None and root not in self.decls:
                         # report the whole dotted name once

@@ -213,11 +213,11 @@ class _Gen:
         if loc is not None:
             return loc
         found = self.resolve(name)
-        if found is not None:
-            return self.var_ref(found[0])
-        builtin = lookup(self.container, name)
+        builtin = lookup(self.container, name, found)
         if builtin is not None:
             return self.builtin(builtin)
+        if found is not None:
+            return self.var_ref(found[0])
         bare = name.lstrip(".")
         if self.lenient:  # an undeclared variable is a dyn variable
             return self.host_code(f"_var(act, {bare!r})", "dyn", bare)
@@ -235,6 +235,9 @@ class _Gen:
                 root = dotted.split(".")[0]
                 if not root or self.local(root) is None:
                     found = self.resolve(dotted)
+                    builtin = lookup(self.container, dotted, found)
+                    if builtin is not None:
+                        return self.builtin(builtin)
                     if found is not None:
                         name, used = found
                         code = self.var_ref(name)
@@ -246,9 +249,6 @@ class _Gen:
                         for sel in reversed(chain):
                             code = self.select_code(code, sel.field, self.info.type(sel.operand))  # type: ignore[union-attr]
                         return code
-                    builtin = lookup(self.container, dotted)
-                    if builtin is not None:
-                        return self.builtin(builtin)
         operand = self.expr(node.operand)
         if node.optional:
             return f"_optsel({operand}, {node.field!r})"
