@@ -1,13 +1,14 @@
 """Names that mean something without a declaration: CEL's type names and the one enum
 constant the well-known protobuf types bring (``google.protobuf.NullValue.NULL_VALUE``).
 
-Looked up in the container as a variable is (``names.candidates``), after the declared
-variables: inside container ``google.protobuf``, ``NullValue.NULL_VALUE`` is the constant and
-``Timestamp`` the type, as in cel-go and cel-cpp. A well-known type's name is the CEL type it
-stands for (``google.protobuf.Value`` is ``dyn``, ``Struct`` a map, ``ListValue`` a list,
-``NullValue`` ``null_type``); a wrapper's or ``Any``'s is a type of its own, equal to no other (but a wrapper of the
-same CEL type: ``Int32Value`` is ``Int64Value``).
-An enum constant is an ``int`` (CEL's enums are ints, the langdef).
+Looked up in the container as a variable is (``names.candidates``), and ranked against a
+declared variable as the langdef ranks names (:func:`lookup`): inside container
+``google.protobuf``, ``NullValue.NULL_VALUE`` is the constant and ``Timestamp`` the type, as in
+cel-go and cel-cpp. A well-known type's name is the CEL type it stands for
+(``google.protobuf.Value`` is ``dyn``, ``Struct`` a map, ``ListValue`` a list, ``NullValue``
+``null_type``); a wrapper's or ``Any``'s is a type of its own, equal to no other but a wrapper
+of the same CEL type (``Int32Value`` is ``Int64Value``). An enum constant is an ``int`` (CEL's
+enums are ints, the langdef).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ _WRAPPERS = {w: w for w in ("Bool", "Bytes", "Double", "Int64", "UInt64", "Strin
 (``wrapper(int)``), so ``google.protobuf.Int32Value == google.protobuf.Int64Value``."""
 
 TYPE_NAMES: dict[str, tuple[str, Type]] = {
-    "int": ("int", INT), "uint": ("uint", UINT), "double": ("double", DOUBLE), "bool": ("bool", BOOL),
-    "string": ("string", STRING), "bytes": ("bytes", BYTES), "list": ("list", list_of(DYN)),
-    "map": ("map", map_of(DYN, DYN)), "null_type": ("null_type", NULL), "type": ("type", type_of(DYN)),
+    "int": ("int", INT), "uint": ("uint", UINT), "double": ("double", DOUBLE),
+    "bool": ("bool", BOOL), "string": ("string", STRING), "bytes": ("bytes", BYTES),
+    "list": ("list", list_of(DYN)), "map": ("map", map_of(DYN, DYN)),
+    "null_type": ("null_type", NULL), "type": ("type", type_of(DYN)),
     "google.protobuf.Timestamp": ("google.protobuf.Timestamp", TIMESTAMP),
     "google.protobuf.Duration": ("google.protobuf.Duration", DURATION),
     "net.IP": ("net.IP", opaque("net.IP")), "net.CIDR": ("net.CIDR", opaque("net.CIDR")),
@@ -38,7 +40,8 @@ TYPE_NAMES: dict[str, tuple[str, Type]] = {
     "google.protobuf.Struct": ("map", map_of(STRING, DYN)),
     "google.protobuf.ListValue": ("list", list_of(DYN)),
     "google.protobuf.Any": ("google.protobuf.Any", DYN),
-    **{f"google.protobuf.{w}Value": (f"google.protobuf.{c}Value", DYN) for w, c in _WRAPPERS.items()},
+    **{f"google.protobuf.{w}Value": (f"google.protobuf.{c}Value", DYN)
+       for w, c in _WRAPPERS.items()},
 }  # fmt: skip
 """A type's name -> (the name of the runtime type value, the static type it denotes). A
 wrapper's and ``Any``'s static type is ``dyn`` (what a literal of theirs is typed, wellknown.py):

@@ -34,6 +34,8 @@ CODE_TYPE = "AIGW303"
 
 _LIT = {"int": INT, "uint": UINT, "double": DOUBLE, "string": STRING, "bytes": BYTES,
         "bool": BOOL, "null": NULL}  # fmt: skip
+
+
 @dataclass
 class Checked:
     type: Type | None

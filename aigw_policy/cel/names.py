@@ -13,7 +13,8 @@ from collections.abc import Container
 from . import ast
 from .runtime.wellknown import FIELDS
 
-__all__ = ["MACRO_FUNCTIONS", "candidates", "function_names", "message_name", "qualified_name", "resolve"]
+__all__ = ["MACRO_FUNCTIONS", "candidates", "function_names", "message_name", "qualified_name",
+           "resolve"]
 
 _IDENT = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
 

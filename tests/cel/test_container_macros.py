@@ -63,7 +63,8 @@ def _theirs(expr: str, container: str, checked: bool) -> tuple[str, object]:
     if container not in _ENVS:
         _ENVS[container] = c.NewEnv(config=c.NewEnvConfigFromYaml(CPP_CONFIG), container=container)
     try:
-        r = _ENVS[container].compile(expr, disable_check=not checked).eval(data={})  # type: ignore[attr-defined]
+        prog = _ENVS[container].compile(expr, disable_check=not checked)  # type: ignore[attr-defined]
+        r = prog.eval(data={})
     except Exception as e:  # noqa: BLE001 - refused by its parser or checker
         return "error", str(e)
     if str(r.type()).startswith("ERROR"):

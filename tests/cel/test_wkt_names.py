@@ -84,7 +84,8 @@ _DOTTED = sorted(n for n in (*TYPE_NAMES, *CONSTANTS) if "." in n)
 def test_a_name_relative_to_its_container_is_the_name(name: str, data: st.DataObject) -> None:
     parts = name.split(".")
     cut = data.draw(st.integers(1, len(parts) - 1), label="cut")
-    inner = data.draw(st.lists(st.sampled_from(["x", "y", "z"]), max_size=2), label="inner")  # namespaces below
+    # namespaces below the name's own, which the lookup walks out of
+    inner = data.draw(st.lists(st.sampled_from(["x", "y", "z"]), max_size=2), label="inner")
     container = ".".join(parts[:cut] + inner)
     relative = ".".join(parts[cut:])
     checked = data.draw(st.booleans(), label="checked")
