@@ -42,7 +42,7 @@ from . import grammar
 from .codegen import Generated
 from .runtime import stdlib
 from .runtime.checks import TYPES
-from .runtime.values import UInt
+from .runtime.values import TypeValue, UInt
 
 __all__ = ["ENGINE_VERSION", "code_hash", "default_dir", "engine_version", "has_batch", "key_file", "load",
            "load_batch", "load_bytes", "prune", "record", "save_batch", "save_bytes", "save_record"]
@@ -355,7 +355,7 @@ def rebuild_constant(recipe: tuple) -> object:
     if kind == "float" or kind == "frozenset":
         return value
     if kind == "type":
-        return TYPES[value]
+        return TYPES.get(value) or TypeValue(value)  # a type of no runtime class: `google.protobuf.Any`
     if kind == "re":
         return stdlib.regex_matcher(value)
     raise ValueError(kind)

@@ -13,11 +13,12 @@ from functools import lru_cache
 
 from . import ast
 from .codegen import ACCUMULATOR, MACROS
+from .builtin_names import CONSTANTS, TYPE_NAMES, lookup
 from .decls import Overload, standard
 from .macro_args import macro_arg_error
 from ..diagnostics import Diagnostic, did_you_mean
 from .foreign_names import function_help, name_help
-from .names import candidates, message_name, qualified_name, resolve
+from .names import candidates, function_names, message_name, qualified_name, resolve
 from .wellknown import field_problem, literal_type
 from .types import (
     BOOL, BYTES, DOUBLE, DURATION, DYN, INT, NULL, STRING, TIMESTAMP, UINT, Type, list_of,
@@ -33,13 +34,6 @@ CODE_TYPE = "AIGW303"
 
 _LIT = {"int": INT, "uint": UINT, "double": DOUBLE, "string": STRING, "bytes": BYTES,
         "bool": BOOL, "null": NULL}  # fmt: skip
-_TYPE_VALUE = {
-    "int": INT, "uint": UINT, "double": DOUBLE, "bool": BOOL, "string": STRING, "bytes": BYTES,
-    "list": list_of(DYN), "map": map_of(DYN, DYN), "null_type": NULL, "type": type_of(DYN),
-    "google.protobuf.Timestamp": TIMESTAMP, "google.protobuf.Duration": DURATION,
-    "net.IP": opaque("net.IP"), "net.CIDR": opaque("net.CIDR"),
-    "optional_type": optional_of(DYN),
-}  # fmt: skip
 
 
 @dataclass
@@ -191,12 +185,12 @@ class _Checker:
             if t is not None:
                 return t
         found = self.resolve(name)
+        builtin = lookup(self.container, name, found)
+        if builtin is not None:
+            return _builtin_type(builtin)
         if found is not None:
             return self.decls[found[0]]
-        bare = name.lstrip(".")
-        if bare in _TYPE_VALUE:
-            return type_of(_TYPE_VALUE[bare])
-        return self.unknown_name(bare, node)
+        return self.unknown_name(name.lstrip("."), node)
 
     def c_Select(self, node: ast.Select) -> Type:
         if not node.optional:
@@ -205,6 +199,9 @@ class _Checker:
                 root = dotted.lstrip(".").split(".")[0]
                 if dotted.startswith(".") or self.local(root) is None:
                     found = self.resolve(dotted)
+                    builtin = lookup(self.container, dotted, found)
+                    if builtin is not None:
+                        return _builtin_type(builtin)
                     if found is not None:
                         name, used = found
                         t = self.decls[name]
@@ -221,8 +218,6 @@ class _Checker:
                             self.set(sel, t)
                         return t
                     bare = dotted.lstrip(".")
-                    if bare in _TYPE_VALUE:
-                        return type_of(_TYPE_VALUE[bare])
                     if self.local(root) is None and root not in self.decls:
                         # report the whole dotted name once
                         if not any(c in self.decls for c in self.candidates(root)):
@@ -379,7 +374,7 @@ class _Checker:
             return self.macro(node)
         dotted = qualified_name(target)
         if dotted is not None:  # `math.abs(x)`: a namespaced function before any variable named `math` (cel-go)
-            for cand in self.candidates(dotted + "." + f):
+            for cand in function_names(self.container, dotted + "." + f):
                 if cand in self.functions:
                     return self.call(node, cand, None, list(args))
         return self.call(node, f, target, list(args))
@@ -387,7 +382,7 @@ class _Checker:
     def call(self, node: ast.Call, name: str, target: ast.Expr | None, args: list[ast.Expr]) -> Type:
         overloads = None
         if target is None:
-            for cand in self.candidates(name):
+            for cand in function_names(self.container, name):
                 if cand in self.functions:
                     overloads = self.functions[cand]
                     name = cand
@@ -686,3 +681,8 @@ def _operator_help(name: str, kinds: str) -> str | None:
         return None
     return (f"`{op}` is not defined for ({kinds}): convert one side, e.g. `int(x)`, `double(x)` "
             "or `string(x)`")
+
+
+def _builtin_type(name: str) -> Type:
+    """The type of a type name or an enum constant (``builtin_names``)."""
+    return INT if name in CONSTANTS else type_of(TYPE_NAMES[name][1])

@@ -16,17 +16,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import ast
+from .builtin_names import CONSTANTS, TYPE_NAMES, lookup
 from .fastops import fast_binary, fast_dyn, no_str_index
 from .iteration import elements_unread
 from .macro_args import MACROS, macro_arg_error
-from .names import candidates, message_name, qualified_name, resolve
+from .names import candidates, function_names, message_name, qualified_name, resolve
 from .runtime import stdlib
 from .runtime.host import inline_class
 from .runtime.checks import TYPES
-from .runtime.values import INT64_MAX, INT64_MIN, CelError, UInt
+from .runtime.values import INT64_MAX, INT64_MIN, CelError, TypeValue, UInt
 from .types import Type
 
-__all__ = ["ACCUMULATOR", "Generated", "generate", "CompileError", "MACROS", "TYPE_IDENTS"]
+__all__ = ["ACCUMULATOR", "Generated", "generate", "CompileError", "MACROS"]
 
 
 class CompileError(Exception):
@@ -37,14 +38,6 @@ class CompileError(Exception):
         self.message = message
         self.span = span
 
-
-TYPE_IDENTS = {
-    "int": "int", "uint": "uint", "double": "double", "bool": "bool", "string": "string",
-    "bytes": "bytes", "list": "list", "map": "map", "null_type": "null_type", "type": "type",
-    "google.protobuf.Timestamp": "google.protobuf.Timestamp",
-    "google.protobuf.Duration": "google.protobuf.Duration",
-    "net.IP": "net.IP", "net.CIDR": "net.CIDR", "optional_type": "optional_type",
-}  # fmt: skip
 
 ACCUMULATOR = "__result__"
 """The accumulator of the comprehension a macro expands to (cel-go, cel-cpp): no iteration
@@ -220,14 +213,20 @@ class _Gen:
         if loc is not None:
             return loc
         found = self.resolve(name)
+        builtin = lookup(self.container, name, found)
+        if builtin is not None:
+            return self.builtin(builtin)
         if found is not None:
             return self.var_ref(found[0])
         bare = name.lstrip(".")
-        if bare in TYPE_IDENTS:
-            return self.const(TYPES[TYPE_IDENTS[bare]])
         if self.lenient:  # an undeclared variable is a dyn variable
             return self.host_code(f"_var(act, {bare!r})", "dyn", bare)
         raise CompileError(f"undeclared reference to `{bare}`", node.span)
+
+    def builtin(self, name: str) -> str:
+        """A type name's type value or an enum constant (``builtin_names``)."""
+        n = TYPE_NAMES[name][0] if name not in CONSTANTS else ""
+        return self.const(TYPES.get(n) or TypeValue(n)) if n else repr(CONSTANTS[name])
 
     def e_Select(self, node: ast.Select) -> str:
         if not node.optional:
@@ -236,6 +235,9 @@ class _Gen:
                 root = dotted.split(".")[0]
                 if not root or self.local(root) is None:
                     found = self.resolve(dotted)
+                    builtin = lookup(self.container, dotted, found)
+                    if builtin is not None:
+                        return self.builtin(builtin)
                     if found is not None:
                         name, used = found
                         code = self.var_ref(name)
@@ -247,9 +249,6 @@ class _Gen:
                         for sel in reversed(chain):
                             code = self.select_code(code, sel.field, self.info.type(sel.operand))  # type: ignore[union-attr]
                         return code
-                    bare = dotted.lstrip(".")
-                    if bare in TYPE_IDENTS:
-                        return self.const(TYPES[TYPE_IDENTS[bare]])
         operand = self.expr(node.operand)
         if node.optional:
             return f"_optsel({operand}, {node.field!r})"
@@ -448,7 +447,7 @@ class _Gen:
         return f"{self.function('size')}({code})"
 
     def global_function(self, name: str) -> str | None:
-        for cand in self.candidates(name):
+        for cand in function_names(self.container, name):
             if cand in self.functions or cand in stdlib.FUNCTIONS:
                 return cand
         return None

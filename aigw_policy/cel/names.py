@@ -13,7 +13,8 @@ from collections.abc import Container
 from . import ast
 from .runtime.wellknown import FIELDS
 
-__all__ = ["candidates", "message_name", "qualified_name", "resolve"]
+__all__ = ["MACRO_FUNCTIONS", "candidates", "function_names", "message_name", "qualified_name",
+           "resolve"]
 
 _IDENT = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
 
@@ -43,6 +44,17 @@ def candidates(container: str, name: str) -> list[str]:
         out.append(".".join(parts[:i]) + "." + name)
     out.append(name)
     return out
+
+
+MACRO_FUNCTIONS = frozenset({"math.greatest", "math.least"})
+"""Macros in cel-go and cel-cpp (the parser expands the call written ``math.greatest(...)``):
+no container reaches them (``greatest(1, 2)`` in container ``math``), nor a leading dot."""
+
+
+def function_names(container: str, name: str) -> list[str]:
+    """The functions a call of ``name`` (``f``, ``ns.f``, ``.ns.f``, as written) may mean inside
+    ``container``, in lookup order; a macro's name only as it is written."""
+    return [c for c in candidates(container, name) if c not in MACRO_FUNCTIONS or c == name]
 
 
 def resolve(container: str, dotted: str, declared: Container[str]) -> tuple[str, int] | None:
