@@ -51,7 +51,10 @@ def documents(text: str, resolve: Resolve, max_depth: int) -> list[tuple[Any, An
     must read this text (see the module's docstring)."""
     if CParser is None or any(c in text for c in _UNSURE) or _UNSURE_HEADER.search(text):
         return None
-    parser = CParser(text)
+    try:
+        parser = CParser(text)  # refuses a lone surrogate, which UTF-8 cannot carry
+    except UnicodeError:
+        return None
     try:
         return _compose(parser.get_event, resolve, max_depth)
     except Exception:  # noqa: BLE001 - any trouble at all: the pure-Python reader says what it is
