@@ -86,6 +86,7 @@ def _compose(get: Callable[[], Any], resolve: Resolve, max_depth: int) -> list[t
         anchors: dict[str, Any] = {}
         stack: list[Any] = []  # [node, key] per open collection
         root: Any = None
+        flow = 0  # how many of the open collections are flow collections
         while root is None:
             event = get()
             cls = event.__class__
@@ -95,6 +96,10 @@ def _compose(get: Callable[[], Any], resolve: Resolve, max_depth: int) -> list[t
                 if cls is ScalarEvent:
                     style = event.style or None  # libyaml's plain style is '', PyYAML's None
                     value = event.value
+                    if style is None and flow and ("?" in value or not value):
+                        # a `?` ends a plain scalar in a flow collection for PyYAML only, and an
+                        # empty one there (`[a: ]`, `[? ]`) is placed elsewhere by each
+                        raise _Unsure
                     implicit = event.implicit
                     if implicit[0]:
                         tag = plain.get(value)
@@ -114,6 +119,7 @@ def _compose(get: Callable[[], Any], resolve: Resolve, max_depth: int) -> list[t
                     anchors[anchor] = node
                 if cls is not ScalarEvent:
                     stack.append([node, _NO_KEY])
+                    flow += event.flow_style
                     continue
             elif cls is AliasEvent:
                 node = anchors.get(event.anchor)
@@ -122,6 +128,7 @@ def _compose(get: Callable[[], Any], resolve: Resolve, max_depth: int) -> list[t
             else:  # a collection's end
                 node = stack.pop()[0]
                 node.end_mark = event.end_mark
+                flow -= node.flow_style
             if not stack:
                 root = node
                 continue

@@ -130,3 +130,20 @@ def test_a_plain_policy_skips_the_pure_python_scanner(monkeypatch: pytest.Monkey
     diags = Diagnostics()
     tree = yaml_tree.compose(Source(text), diags, json_mode=False)
     assert not diags.items and isinstance(tree, yaml_tree.Map)
+
+
+SHORT = ["a", ":", "?", " ", ",", "[", "]", "{", "}", "-", "'", "#"]
+WRAPS = ["[{}]\n", "{{{}}}\n", "{{k: {}}}\n", "k: {}\n", "- {}\n"]
+
+
+@needs_libyaml
+@pytest.mark.parametrize("wrap", WRAPS)
+def test_every_short_text(wrap: str) -> None:
+    """Every text of up to three of these characters, in and out of flow collections: where
+    the scanners differ most (a `?` inside a flow plain scalar, an empty value in a flow
+    collection, `:` before a flow indicator)."""
+    texts = [""] + SHORT
+    texts += [a + b for a in SHORT for b in SHORT]
+    texts += [a + b + c for a in SHORT for b in SHORT for c in SHORT]
+    for text in texts:
+        same_both_ways(wrap.format(text))
