@@ -147,3 +147,37 @@ def test_every_short_text(wrap: str) -> None:
     texts += [a + b + c for a in SHORT for b in SHORT for c in SHORT]
     for text in texts:
         same_both_ways(wrap.format(text))
+
+
+ONCE = [
+    ("the word policy in a rule", "on_http_request:\n  - name: policy-check\n    actions:\n      - type: deny\n"),
+    ("a Kubernetes resource", "apiVersion: ngrok.k8s.ngrok.com/v1alpha1\nkind: NgrokTrafficPolicy\n"
+     "metadata: {name: p}\nspec:\n  policy:\n    on_http_request:\n      - actions: [{type: deny}]\n"),
+    ("a duplicate key beside the word", "on_http_request: []\non_http_request: []\n# policy\n"),
+    ("an error beside the word", "on_http_request: [\n# policy\n"),
+]
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+@pytest.mark.parametrize("text", [t for _, t in ONCE], ids=[w for w, _ in ONCE])
+def test_a_document_is_composed_once(monkeypatch: pytest.MonkeyPatch, text: str, fmt: str) -> None:
+    """Looking for a policy held as a string (a document that names `policy`) composes the
+    document; the reader then reads that tree, not a second compose of the same text, and
+    finds what it found before."""
+    from aigw_policy import loader
+    from aigw_policy.syntax import held_policy
+
+    if fmt == "json":
+        text = json.dumps(yaml.safe_load(text.replace("[\n# policy\n", "[]\n")) or {"policy": 1})
+    expected = loader.read(text, format=fmt, cache_dir=None)
+    calls = []
+    real = yaml_tree.compose
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(held_policy, "compose", counted)
+    monkeypatch.setattr("aigw_policy.syntax.yaml_form.compose", counted)
+    assert repr(loader.read(text, format=fmt, cache_dir=None)) == repr(expected)
+    assert len(calls) == 1
