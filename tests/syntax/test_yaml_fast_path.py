@@ -102,8 +102,8 @@ NESTED = [
     ("repeated anchor", "a: &x 1\nb: &x 2\n"),
     ("two documents", "a: 1\n---\nb: 2\n"),
     ("a null document after", "a: 1\n---\n...\n"),
-    ("a manifest", "apiVersion: v1\nkind: ConfigMap\n---\napiVersion: ngrok.k8s.ngrok.com/v1alpha1\n"
-     "kind: NgrokTrafficPolicy\nmetadata: {name: p}\nspec:\n  policy:\n    on_http_request: []\n"),
+    ("a manifest", ("apiVersion: v1\nkind: ConfigMap\n---\napiVersion: ngrok.k8s.ngrok.com/v1alpha1\n"
+                    "kind: NgrokTrafficPolicy\nmetadata: {name: p}\nspec:\n  policy:\n    on_http_request: []\n")),
     ("a scan error", "a: 'open\n"),
     ("a bad escape", 'a: "\\q"\n'),
     ("a duplicate key", "a: 1\na: 2\n"),
@@ -151,8 +151,9 @@ def test_every_short_text(wrap: str) -> None:
 
 ONCE = [
     ("the word policy in a rule", "on_http_request:\n  - name: policy-check\n    actions:\n      - type: deny\n"),
-    ("a Kubernetes resource", "apiVersion: ngrok.k8s.ngrok.com/v1alpha1\nkind: NgrokTrafficPolicy\n"
-     "metadata: {name: p}\nspec:\n  policy:\n    on_http_request:\n      - actions: [{type: deny}]\n"),
+    ("a Kubernetes resource", ("apiVersion: ngrok.k8s.ngrok.com/v1alpha1\nkind: NgrokTrafficPolicy\n"
+                               "metadata: {name: p}\nspec:\n  policy:\n    on_http_request:\n"
+                               "      - actions: [{type: deny}]\n")),
     ("a duplicate key beside the word", "on_http_request: []\non_http_request: []\n# policy\n"),
     ("an error beside the word", "on_http_request: [\n# policy\n"),
 ]
