@@ -117,15 +117,20 @@ def _read(source: Source, fmt: str, diags: Diagnostics,
         policy = read_dsl(source, diags)
     elif fmt in ("yaml", "json"):
         from .syntax.held_policy import find_held, hoist
-        from .syntax.yaml_form import read_json, read_yaml
+        from .syntax.yaml_form import read_json, read_tree, read_yaml
 
-        held = find_held(source, json_mode=fmt == "json")
+        held, composed = find_held(source, json_mode=fmt == "json")
         if held is not None:  # an ngrok API object with its policy as a string
             inner = Source(held.text, source.name)
             policy, found = _read(inner, detect_format(None, held.text), Diagnostics(), options)
             http_rules = policy is not None and bool(policy.on_http_request or policy.on_http_response)
             return policy, sort_diagnostics(hoist(held, source, found, http_rules=http_rules))
-        policy = (read_yaml if fmt == "yaml" else read_json)(source, diags)
+        if composed is not None:  # find_held composed the document to look: read that tree
+            tree, found_there = composed
+            diags.extend(found_there)
+            policy = read_tree(source, tree, diags)
+        else:
+            policy = (read_yaml if fmt == "yaml" else read_json)(source, diags)
     else:
         raise ValueError(f"unknown policy format {fmt!r}; use dsl, yaml or json")
     if policy is not None:

@@ -21,7 +21,7 @@ from ..source import Source, Span
 from .policy_places import connect_only
 from .yaml_tree import Map, Scalar, Seq, Tree, compose
 
-__all__ = ["Held", "find_held", "hoist"]
+__all__ = ["Composed", "Held", "find_held", "hoist"]
 
 PHASE_KEYS = ("on_http_request", "on_http_response", "on_tcp_connect", "inbound", "outbound")
 
@@ -46,14 +46,24 @@ def _policy_text(node: Tree | None) -> str | None:
     return None
 
 
-def find_held(source: Source, json_mode: bool) -> Held | None:
+Composed = tuple[Tree | None, Diagnostics]
+"""A document's tree (:func:`compose`'s answer) and the diagnostics composing it gave."""
+
+
+def find_held(source: Source, json_mode: bool) -> tuple[Held | None, Composed | None]:
     """The one policy string an ngrok API object holds, else None (then the document is read
-    as it stands). Only documents that name such a key are composed a second time."""
+    as it stands); and the document composed, when it was composed to look (only documents
+    that name such a key are), so that the reader takes that tree instead of composing the
+    document a second time."""
     text = source.text
     if "policy" not in text and not ("value" in text and "enabled" in text):
-        return None
+        return None, None
     scratch = Diagnostics()
     root = compose(source, scratch, json_mode=json_mode)
+    return _held(root, scratch), (root, scratch)
+
+
+def _held(root: Tree | None, scratch: Diagnostics) -> Held | None:
     if isinstance(root, Seq) and not scratch.has_errors:  # endpoint definitions (ngrok's device gateway docs)
         return _one_in_list(root.items, "", "a list of ngrok endpoint definitions")
     if not isinstance(root, Map) or scratch.has_errors:

@@ -64,6 +64,7 @@ __all__ = [
     "dump_json",
     "dump_yaml",
     "read_json",
+    "read_tree",
     "read_yaml",
 ]
 
@@ -627,7 +628,12 @@ def _config(tree: Tree, model: type[BaseModel] | None) -> RawValue:
 
 
 def _read(source: Source, diags: Diagnostics, *, json_mode: bool) -> Policy | None:
-    tree = compose(source, diags, json_mode=json_mode)
+    return read_tree(source, compose(source, diags, json_mode=json_mode), diags)
+
+
+def read_tree(source: Source, tree: Tree | None, diags: Diagnostics) -> Policy | None:
+    """Read a document composed already (``yaml_tree.compose``'s tree, its diagnostics in
+    ``diags``): as :func:`read_yaml` and :func:`read_json` read the tree they compose."""
     if tree is None:
         return None
     return _Reader(diags, source).policy(tree)

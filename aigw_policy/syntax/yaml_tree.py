@@ -1,6 +1,9 @@
 """YAML/JSON text -> a small tree with spans: the first stage of reading the YAML/JSON form.
 
-PyYAML's parser and composer (pure Python, so the depth can be capped) give nodes with marks;
+libyaml's C parser read as events and composed here without recursion (:mod:`.yaml_events`),
+or, when that path cannot vouch for the answer (an error, libyaml absent, a tab), PyYAML's
+pure-Python parser and composer (depth-capped, and whose messages are the diagnostics) give
+nodes with marks;
 :class:`_Lower` turns them into :class:`Scalar` / :class:`Seq` / :class:`Map` values with spans,
 checking duplicate keys, tags, nesting depth and alias expansion. Scalars follow the YAML 1.2
 core schema (:mod:`.yaml_schema`). JSON documents are read by the standard library and given
@@ -28,6 +31,7 @@ from yaml.scanner import Scanner
 from ..diagnostics import Diagnostics
 from ..ir.raw import kind_of
 from ..source import Source, Span, line_start
+from . import yaml_events
 from .yaml_schema import _BOOL, _CORE, _FLOAT, _INT, _MAP, _NULL, _SEQ, _STR, go_number
 
 __all__ = ["MAX_DEPTH", "MAX_INPUT_CHARS", "MAX_NODES", "Map", "Scalar", "Seq", "Tree", "compose", "tree_kind"]
@@ -497,8 +501,10 @@ def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | No
     before = len(diags)
     loader: _Loader | None = None
     try:
-        loader = _Loader(text)
-        documents = loader.documents()
+        documents = yaml_events.documents(text, _CoreResolver().resolve, MAX_DEPTH)
+        if documents is None:
+            loader = _Loader(text)
+            documents = loader.documents()
         node = documents[0][0] if documents else None
         if len(documents) > 1:
             node = _one_policy_resource(documents, source, diags)
