@@ -99,7 +99,9 @@ def fields_of(outcome: AttemptOutcome) -> dict[str, float]:
     f: dict[str, float] = {"n": 1.0}
     status = outcome.status_code
     kind = None
-    if outcome.error == "timeout":
+    if outcome.error is None and status is not None and 200 <= status < 400:  # (a success: no error counted)
+        pass
+    elif outcome.error == "timeout":
         kind = "timeout"
     elif outcome.error == "malformed":  # an answer no client can read: the server's failure, a 502's
         kind = "server"

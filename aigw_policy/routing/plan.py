@@ -329,11 +329,16 @@ def _plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: 
                 refs, error = _run(route, route.model_strategies, scope, "ai.models", pool, "AIModel", log)
                 if not refs:
                     raise _no_models(error)
-                kept = set(refs)
-                for m in models:
-                    if (m.provider_id, m.id) not in kept:
-                        skipped.append(Candidate(m.provider_id, m.id, None, "not chosen by model_selection"))
-                models = [m for m in models if (m.provider_id, m.id) in kept]
+                chosen = route.memo.get(("chosen", pool_key, refs))
+                if chosen is None:
+                    kept = set(refs)
+                    chosen = ([m for m in models if (m.provider_id, m.id) in kept],
+                              tuple(Candidate(m.provider_id, m.id, None, "not chosen by model_selection")
+                                    for m in models if (m.provider_id, m.id) not in kept))
+                    if all(m.known or m.custom for m in models):
+                        route.remember(("chosen", pool_key, refs), chosen)
+                models = chosen[0]
+                skipped.extend(chosen[1])
         if route.key_strategies:
             candidates = _with_keys(route, models, scope, metrics, log, skipped)
         else:  # the candidates are those of the models alone (no key strategy can skip one): kept per models
