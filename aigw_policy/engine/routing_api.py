@@ -27,8 +27,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..limits.model import AsyncLimitStore, LimitStore
-from ..routing.model import AttemptOutcome, Finished, Next, RouteMetrics, Serve
 from ..providers.gemini_caches import used_cache
+from ..routing.model import AttemptOutcome, Finished, Next, RouteMetrics, Serve
 from ..routing.owners import Owners, creator_of
 from .attempts import End, finish, step
 from .cooldown import Cooldowns, defer_cooling
