@@ -26,6 +26,7 @@ from typing import Any
 from ..cel import CelError
 from ..providers import extract_usage
 from ..providers.background import background_of, stored_completion, stored_response
+from ..providers.gemini_caches import made_cache
 from ..providers.prices import Cost
 from .actions import run_action
 from .charging import (charge_later, charge_unrouted, check_deferred, limit, report_once, reserve, settle, settle_background,
@@ -106,9 +107,14 @@ def response_steps(flow: Flow, response: dict[str, Any] | None) -> Steps:
 
 def _stored(flow: Flow) -> str | None:
     """The id of the response a served ``POST /v1/responses`` made that its provider keeps
-    (:func:`~aigw_policy.providers.background.stored_response`), or of the chat completion a
-    ``POST /v1/chat/completions`` asked kept (``store: true``), else None."""
+    (:func:`~aigw_policy.providers.background.stored_response`), of the chat completion a
+    ``POST /v1/chat/completions`` asked kept (``store: true``), or of the Gemini context cache
+    a ``POST .../cachedContents`` made (:mod:`~aigw_policy.providers.gemini_caches`), else None."""
     ai = flow.ai
+    if ai.api == "gemini" and flow.response is not None and flow.act.get("req.method") == "POST":
+        path = flow.act.get("req.url.path")  # a context cache made: its uses and reads go where it is
+        return made_cache(flow.response) if isinstance(path, str) and path.rstrip("/").endswith("/cachedContents") \
+            else None
     if ai.api != "openai" or not ai.inference or flow.response is None:
         return None
     if ai.operation == "responses":

@@ -115,9 +115,11 @@ def route_action(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: 
         ai = replace(ai, model=flow.model, provider=flow.provider)
     # seeded by the request id: explain, test and replay of one request draw the same
     # `random()` choices; production ids differ, so requests are spread
-    pinned = _pinned(route, flow.pinned) if flow.pinned is not None else None
-    if pinned is not None and flow.ai.api != "openai":  # a read of OpenAI's Responses API, whatever its path said
-        flow.ai = replace(flow.ai, api="openai")
+    # a read of OpenAI's Responses API whatever its path said, or of a Gemini context cache
+    fmt = "gemini" if flow.ai.api == "gemini" and "/cachedContents/" in str(flow.act.get("req.url.path")) else "openai"
+    pinned = _pinned(route, flow.pinned, fmt) if flow.pinned is not None else None
+    if pinned is not None and flow.ai.api != fmt:
+        flow.ai = replace(flow.ai, api=fmt)
     plan: Plan = pinned or route.plan(ai, flow.act, flow.metrics, random.Random(flow.rid))
     if flow.continued is not None and pinned is None and plan.error is None:
         plan = _continued(plan, *flow.continued)
@@ -166,16 +168,16 @@ def _cap_output(flow: Flow, rule: CompiledRule, cap: int) -> None:
         flow.rec.outcome(f"clamped max output {out or 'unset'} -> {cap} (max_output_tokens)")
 
 
-def _pinned(route: Any, owner: dict[str, Any]) -> Plan | None:
-    """The plan of a read of a background response this route served: its owner's provider,
-    model and key, while the route still has them (None: planned as any request, which refuses
-    a read as no inference API)."""
+def _pinned(route: Any, owner: dict[str, Any], fmt: Any = "openai") -> Plan | None:
+    """The plan of a read of a stored response (or a Gemini context cache: ``fmt`` gemini) this
+    route served: its owner's provider, model and key, while the route still has them (None:
+    planned as any request, which refuses a read as no inference API)."""
     pid, model, key_id = owner.get("provider"), owner.get("model"), owner.get("key_id")
     if not isinstance(pid, str) or not isinstance(model, str) or pid not in route.providers:
         return None
     if key_id is not None and all(k.id != key_id for k in route.provider(pid).keys):
         return None
-    return Plan("openai", (model,), (), (Candidate(pid, model, key_id),), pinned=True)
+    return Plan(fmt, (model,), (), (Candidate(pid, model, key_id),), pinned=True)
 
 
 def _continued(plan: Plan, previous: str, owner: dict[str, Any]) -> Plan:
@@ -183,14 +185,21 @@ def _continued(plan: Plan, previous: str, owner: dict[str, Any]) -> Plan:
     only the candidates of the provider and key that hold it are tried, in the plan's order
     (any other answers OpenAI's 400 ``previous_response_not_found``); the others are skipped
     with the reason. When the plan has none of them (the route no longer offers that provider
-    or key, or its strategies left them out), it is tried as planned."""
-    held = (owner.get("provider"), owner.get("key_id"))
-    if not any(c.skipped_because is None and (c.provider, c.key_id) == held for c in plan.candidates):
+    or key, or its strategies left them out), it is tried as planned. A Gemini context cache
+    (``cachedContent``) is of one model too: only that model's candidates of that key."""
+    cache = previous.startswith("cachedContents/")
+    held = (owner.get("provider"), owner.get("key_id"), owner.get("model") if cache else None)
+
+    def holds(c: Candidate) -> bool:
+        return (c.provider, c.key_id, c.model if cache else None) == held
+
+    if not any(c.skipped_because is None and holds(c) for c in plan.candidates):
         return plan
     key = f" key `{held[1]}`" if held[1] is not None else ""
-    why = f"previous response `{previous}` is held by provider `{held[0]}`{key}"
+    why = (f"context cache `{previous}` is held by provider `{held[0]}`{key} for model `{held[2]}`" if cache
+           else f"previous response `{previous}` is held by provider `{held[0]}`{key}")
     return replace(plan, candidates=tuple(
-        c if c.skipped_because is not None or (c.provider, c.key_id) == held else replace(c, skipped_because=why)
+        c if c.skipped_because is not None or holds(c) else replace(c, skipped_because=why)
         for c in plan.candidates))
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..limits.model import AsyncLimitStore, LimitStore
+from ..providers.gemini_caches import used_cache
 from ..routing.model import AttemptOutcome, Finished, Next, RouteMetrics, Serve
 from ..routing.owners import Owners, creator_of
 from .attempts import End, finish, step
@@ -83,23 +84,29 @@ def owner_of(flow: Flow) -> tuple[str, dict[str, Any]] | None:
 
 def continued_of(req: Any) -> str | None:
     """The stored response a ``POST .../responses`` continues (its body's
-    ``previous_response_id``, an id as OpenAI writes them), or None: its turn goes to the
-    provider and key that hold it (:func:`~.route.route_action`)."""
+    ``previous_response_id``, an id as OpenAI writes them), or the Gemini context cache a
+    ``POST .../models/{m}:{action}`` uses (its body's ``cachedContent``:
+    :mod:`~aigw_policy.providers.gemini_caches`), or None: the call goes to the provider and
+    key that hold it (:func:`~.route.route_action`)."""
     r = req.request
     method, url, body = (r.get("method", "POST"), r["url"], r.get("body")) if isinstance(r, dict) else (
         r.method, r.url, r.body)
-    if isinstance(body, (str, bytes)) and ("previous_response_id" in body if isinstance(body, str)
-                                           else b"previous_response_id" in body):
+    if isinstance(body, (str, bytes)) and any((n if isinstance(body, str) else n.encode()) in body for n in _NAMES):
         try:
             body = json.loads(body)
         except (ValueError, RecursionError):
             return None
     if type(body) is not dict or method.upper() != "POST":
         return None
+    if "cachedContent" in body:
+        return used_cache(body) if ":" in urlsplit(url).path.rsplit("/", 1)[-1] else None
     previous = body.get("previous_response_id")
     if type(previous) is not str or not previous.startswith("resp_") or len(previous) > 200:
         return None
     return previous if urlsplit(url).path.rstrip("/").endswith("/responses") else None
+
+
+_NAMES = ("previous_response_id", "cachedContent")
 
 
 def pinned_owner(found: Any, identity: Any) -> dict[str, Any] | None:

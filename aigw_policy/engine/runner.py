@@ -42,6 +42,7 @@ from ..routing.compile import billed_as
 from ..routing.metrics import MemoryRouteMetrics
 from ..routing.owners import MemoryOwners, Owners
 from ..providers.background import response_read
+from ..providers.gemini_caches import cache_read
 from ..routing.model import RouteMetrics
 from ..env import plain_request as plain
 from ..env.plain_request import PlainRequest, plain_request
@@ -603,10 +604,12 @@ class Engine(RoutingMixin):
 
 
 def _read_of(req: Request | PlainRequest) -> str | None:
-    """The stored response or chat completion a request reads (``GET /v1/responses/{id}``,
-    ``GET /v1/chat/completions/{id}``, ...), or None."""
+    """The stored response, chat completion or Gemini context cache a request reads (``GET
+    /v1/responses/{id}``, ``GET /v1/chat/completions/{id}``, ``GET .../cachedContents/{id}``, ...), or None."""
     r = req.request
     method, url = (r.get("method", "POST"), r["url"]) if isinstance(r, dict) else (r.method, r.url)
+    if "/cachedContents/" in url:
+        return cache_read(method, urlsplit(url).path)
     if "/responses/resp_" not in url and "/completions/chatcmpl-" not in url:  # every other: no URL parsed
         return None
     return response_read(method, urlsplit(url).path)

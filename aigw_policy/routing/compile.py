@@ -209,6 +209,8 @@ class CompiledRoute:
             tuple(config.model_selection.strategy) if config.model_selection else (), MODELS)
         self.key_strategies = _compile_strategies(
             tuple(config.api_key_selection.strategy) if config.api_key_selection else (), KEYS)
+        #: some model strategy is elementwise: its answers are kept per model (:mod:`.incremental`)
+        self.elementwise_models = any(s.elementwise for s in self.model_strategies)
 
         # memos (bounded; a dict's get and set are atomic, so threads may share them)
         self.memo: dict[Any, Any] = {}

@@ -131,17 +131,17 @@ def _remade(old: dict[Ref, Any], metrics: MetricsSnapshot, positions: Mapping[Re
     kept signatures with those pairs' (the store's own claim, made under its lock:
     ``MemoryRouteMetrics.snapshot``), and the pool's refs among them."""
     seen = metrics["models"]
+    remade = [ref for ref in metrics["changed"][1] if ref in positions]
+    if not remade:  # none of the pool's: the kept signatures stand (never changed once kept)
+        return old, []
     signatures = dict(old)
-    changed = []
-    for ref in metrics["changed"][1]:
-        if ref in positions:
-            data = seen.get(ref)
-            if data is None:
-                signatures.pop(ref, None)
-            else:
-                signatures[ref] = (data, None)
-            changed.append(ref)
-    return signatures, changed
+    for ref in remade:
+        data = seen.get(ref)
+        if data is None:
+            signatures.pop(ref, None)
+        else:
+            signatures[ref] = (data, None)
+    return signatures, remade
 
 
 def _result(static: list[dict[str, Any]], verdicts: dict[Ref, Any]) -> Result:

@@ -99,7 +99,9 @@ def fields_of(outcome: AttemptOutcome) -> dict[str, float]:
     f: dict[str, float] = {"n": 1.0}
     status = outcome.status_code
     kind = None
-    if outcome.error == "timeout":
+    if outcome.error is None and status is not None and 200 <= status < 400:  # (a success: no error counted)
+        pass
+    elif outcome.error == "timeout":
         kind = "timeout"
     elif outcome.error == "malformed":  # an answer no client can read: the server's failure, a 502's
         kind = "server"
@@ -122,7 +124,10 @@ def fields_of(outcome: AttemptOutcome) -> dict[str, float]:
 
 
 def _bin(ms: float) -> int:
-    return 0 if ms < 1 else min(int(math.log(ms, BIN_RATIO)) + 1, 99)
+    return 0 if ms < 1 else min(int(math.log(ms) / _LOG_RATIO) + 1, 99)  # (math.log(ms, BIN_RATIO), as CPython computes it)
+
+
+_LOG_RATIO = math.log(BIN_RATIO)
 
 
 def _bin_top(b: int) -> float:
@@ -132,14 +137,20 @@ def _bin_top(b: int) -> float:
 def summarize(provider: str, name: str, kind: str, counts: Mapping[str, float], start: float, end: float,
               quota: Mapping[str, int] | None = None) -> dict[str, Any]:
     """One pair's metrics in ngrok's shape, from its summed counters."""
-    n = counts.get("n", 0.0)
-    latency: dict[str, float | None] = {}
     get = counts.get
+    n = get("n", 0.0)
+    latency: dict[str, float | None] = {}
+    bins: dict[str, list[tuple[int, float]]] | None = None
     for count, total, prefix, avg, p95 in _LATENCIES:
         seen = get(count, 0.0)
         if seen:
+            if bins is None:  # every latency's bins, in one pass over the counters
+                bins = {"up.b": [], "ttft.b": []}
+                for k, v in counts.items():
+                    if (where := _BIN_OF.get(k)) is not None:
+                        bins[where[0]].append((where[1], v))
             latency[avg] = round(get(total, 0.0) / seen, 3)
-            latency[p95] = _p95(counts, prefix, seen)
+            latency[p95] = _p95_of(bins[prefix], seen)
         else:
             latency[avg] = latency[p95] = None
     out: dict[str, Any] = {
@@ -156,10 +167,14 @@ def summarize(provider: str, name: str, kind: str, counts: Mapping[str, float], 
     return out
 
 
-def _p95(counts: Mapping[str, float], prefix: str, seen: float) -> float:
-    """The top of the bin (``prefix`` and its number: ``up.b12``) where 95% of ``seen`` is reached."""
-    cut = len(prefix)
-    bins = sorted([(int(k[cut:]), v) for k, v in counts.items() if k.startswith(prefix)])
+_BIN_OF = {name: (prefix, b) for (_, _, names), prefix in zip(_FIELDS, ("up.b", "ttft.b"))
+           for b, name in enumerate(names)}
+"""Each bin counter's name -> its latency's prefix and its number (``up.b12`` -> ``("up.b", 12)``)."""
+
+
+def _p95_of(counted: list[tuple[int, float]], seen: float) -> float:
+    """The top of the bin (its number, and its count in ``counted``) where 95% of ``seen`` is reached."""
+    bins = sorted(counted)
     need, acc = 0.95 * seen, 0.0
     for b, v in bins:
         acc += v
@@ -265,20 +280,35 @@ class MemoryRouteMetrics(_Windowed):
         add = fields_of(outcome)
         slot = int(now // SLOT_S)
         first = self._first_slot(now)
-        quota = quota_from_headers(outcome.headers)
+        quota = quota_from_headers(outcome.headers) if outcome.headers else None
         with self._lock:
             self._changes += 1
             if attempt.key is not None:
                 self._keyed = True
+            all_slots = self._slots
             for pair in _pairs(attempt):
                 self._dirty.add(pair)
-                slots = self._slots.pop(pair, None) or {}
-                self._slots[pair] = slots  # most recent last
-                gone = [s for s in slots if s < first] if slots and min(slots) < first else ()
+                slots = all_slots.get(pair)
+                if slots is None:
+                    slots = all_slots[pair] = {}
+                else:
+                    all_slots.move_to_end(pair)  # most recent last
+                # a pair's slots are kept in time order: its oldest first, its newest last
+                gone = [s for s in slots if s < first] if slots and next(iter(slots)) < first else ()
                 for old in gone:
                     del slots[old]
-                cell = slots.setdefault(slot, {})
-                if gone or next(reversed(slots)) != slot:  # (a record of an earlier time)
+                cell = slots.get(slot)
+                if cell is None:
+                    newest = next(reversed(slots)) if slots else slot
+                    cell = slots[slot] = {}
+                    if slot < newest:  # a record of an earlier time: put in its place
+                        ordered = sorted(slots.items())
+                        slots.clear()
+                        slots.update(ordered)
+                        self._closed.pop(pair, None)
+                    elif gone:
+                        self._closed.pop(pair, None)
+                elif gone or next(reversed(slots)) != slot:  # (a record of an earlier time)
                     self._closed.pop(pair, None)
                 for k, v in add.items():
                     cell[k] = cell.get(k, 0.0) + v
@@ -312,11 +342,20 @@ class MemoryRouteMetrics(_Windowed):
             rows = [(p, self._counts(p, slots_of[p], first)) for p in pairs if p in slots_of]
             if self._keyed:
                 rows += [(p, self._counts(p, slots, first)) for p, slots in slots_of.items() if p[0] == "k"]
-            live = [(k, at, q) for k, (at, q) in self._quota.items() if at > now - self.window]
+            live = [(k, at, q) for k, (at, q) in self._quota.items() if at > now - self.window] if self._quota else []
             quotas = {k: q for k, _, q in live}
-            built = dict(_snapshot([(p, c) for p, c in rows if c], quotas, now - self.window, now))
-            version = next(_VERSIONS)
-            if base is not None:
+            start = now - self.window
+            if base is not None and not self._keyed and not quotas:  # model pairs only: the base's, those remade
+                models = dict(base[1])
+                remade = []
+                for (_, provider, name), c in rows:
+                    if c:  # (a pair in the base keeps the slots it had in this window)
+                        models[(provider, name)] = summarize(provider, name, "m", c, start, now)
+                        remade.append((provider, name))
+                built: dict[str, Any] = {"models": models, "keys": {}, "changed": (base[2], frozenset(remade))}
+            else:
+                built = dict(_snapshot([(p, c) for p, c in rows if c], quotas, start, now))
+            if base is not None and "changed" not in built:
                 models = dict(base[1])
                 remade = []
                 for (kind, provider, name), c in rows:
@@ -326,9 +365,10 @@ class MemoryRouteMetrics(_Windowed):
                 built["models"] = models
                 # every other model pair is the very object the snapshot of that version has
                 built["changed"] = (base[2], frozenset(remade))
+            version = next(_VERSIONS)
             self._base = (seconds, built["models"], version)  # (under the lock: the next snapshot starts from it)
         # the snapshot stands until a record, the next slot, or the oldest quota ageing out
-        until = min((at + self.window for _, at, _ in live), default=math.inf)
+        until = min((at + self.window for _, at, _ in live), default=math.inf) if live else math.inf
         snap = self._keep(now, built, version)
         self._last = (first, changes, until, snap)
         return snap

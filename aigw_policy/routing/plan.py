@@ -325,22 +325,27 @@ def _plan(route: CompiledRoute, ai: AiRequest, act: Mapping[str, Any], metrics: 
         else:
             models = _named(route, requested, fmt, ai.input_tokens, skipped)
             if route.model_strategies:
-                static = [els.element(m) for m in models]
+                static, pool_key, named_at = _named_pool(route, models, fmt)
                 # an elementwise strategy keeps each model's answer here too (the pool is the named ones)
-                # (made only when an answer must be asked again: a memoized version needs none)
-                named_at = ((lambda: {el["_ref"]: i for i, el in enumerate(static)})
-                            if metrics and any(s.elementwise for s in route.model_strategies) else None)
-                pool = _Pool(static, els.with_metrics, metrics, (fmt, *(el["_ref"] for el in static)),
-                             positions=named_at)
+                pool = _Pool(static, els.with_metrics, metrics, pool_key,
+                             positions=named_at if metrics and route.elementwise_models else None)
                 refs, error = _run(route, route.model_strategies, scope, "ai.models", pool, "AIModel", log)
                 if not refs:
                     raise _no_models(error)
-                kept = set(refs)
-                for m in models:
-                    if (m.provider_id, m.id) not in kept:
-                        skipped.append(Candidate(m.provider_id, m.id, None, "not chosen by model_selection"))
-                models = [m for m in models if (m.provider_id, m.id) in kept]
-        candidates = _with_keys(route, models, scope, metrics, log, skipped)
+                chosen = route.memo.get(("chosen", pool_key, refs))
+                if chosen is None:
+                    kept = set(refs)
+                    chosen = ([m for m in models if (m.provider_id, m.id) in kept],
+                              tuple(Candidate(m.provider_id, m.id, None, "not chosen by model_selection")
+                                    for m in models if (m.provider_id, m.id) not in kept))
+                    if all(m.known or m.custom for m in models):
+                        route.remember(("chosen", pool_key, refs), chosen)
+                models = chosen[0]
+                skipped.extend(chosen[1])
+        if route.key_strategies:
+            candidates = _with_keys(route, models, scope, metrics, log, skipped)
+        else:  # the candidates are those of the models alone (no key strategy can skip one): kept per models
+            candidates = _keyed(route, models, scope, metrics, log, skipped)
     finally:
         if token is not None:
             RNG.reset(token)
@@ -417,6 +422,35 @@ def _named_rows(route: CompiledRoute, requested: tuple[str, ...], fmt: str) -> t
             rows.append((m, None if why is None else Candidate(m.provider_id, m.id, None, why),
                          m.max_context_window or 0))
     return tuple(rows), refusal
+
+
+def _named_pool(route: CompiledRoute, models: list[ModelInfo], fmt: str) -> tuple[
+        list[dict[str, Any]], tuple[Any, ...], dict[tuple[str, str], int]]:
+    """The elements of the named ``models`` (the pool their strategies range over), the key
+    their memoized results are filed under, and each one's position; kept per models when every
+    one is the route's (an unknown pass-through name is the client's: made each time)."""
+    refs = tuple((m.provider_id, m.id) for m in models)
+    memo = ("named pool", fmt, refs)
+    made = route.memo.get(memo)
+    if made is None:
+        static = [route.elements.element(m) for m in models]
+        made = (static, (fmt, *refs), {el["_ref"]: i for i, el in enumerate(static)})
+        if all(m.known or m.custom for m in models):
+            route.remember(memo, made)
+    return made
+
+
+def _keyed(route: CompiledRoute, models: list[ModelInfo], scope: dict[str, Any], metrics: MetricsSnapshot | None,
+           log: list[StrategyResult], skipped: list[Candidate]) -> list[Candidate] | tuple[Candidate, ...]:
+    """:func:`_with_keys` of a route without key strategies (each model's keys in their
+    configured order, nothing skipped), kept per models as the ``ngrok/auto`` path keeps them."""
+    memo = ("candidates", tuple((m.provider_id, m.id) for m in models))
+    made = route.memo.get(memo)
+    if made is None:
+        made = tuple(_with_keys(route, models, scope, metrics, log, skipped))
+        if all(m.known or m.custom for m in models):
+            route.remember(memo, made)
+    return made
 
 
 def _with_keys(route: CompiledRoute, models: list[ModelInfo], scope: dict[str, Any],

@@ -43,6 +43,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from ..providers.background import response_read
+from ..providers.gemini_caches import cache_read
 from ..providers.classify import MAX_TOKENS_ONLY, NO_STREAM_OPTIONS, vendor_of
 from .model import Attempt
 from .paths import NATIVE, attempt_path, native_url
@@ -165,7 +166,7 @@ def upstream_request(method: str, path: str, query: bytes | str, headers: Mappin
     if pairs:
         url += "?" + urlencode(pairs)
     # a read of a stored response (GET, DELETE, a cancel) has no model to set: its body as it came
-    read = response_read(method, path.split("?", 1)[0]) is not None
+    read = response_read(method, path.split("?", 1)[0]) is not None or cache_read(method, path.split("?", 1)[0]) is not None
     content = body if read else _body(body, parsed, attempt)
     return UpstreamRequest(method.upper(), url, _headers(headers, attempt, secret, keep), content, read)
 
@@ -273,7 +274,10 @@ def _gemini_inner_models(body: dict[str, Any], model: str) -> None:
     """The ``model`` of each request a Gemini body carries (``batchEmbedContents``'
     ``requests[]``, which Google refuses unless each names the path's model; ``countTokens``'
     ``generateContentRequest``) set to the attempt's, where the client wrote one; copies: the
-    client's parsed body is replayed for every attempt."""
+    client's parsed body is replayed for every attempt. A context cache's creation names its
+    model in the body alone (``POST .../cachedContents``): the attempt's too."""
+    if isinstance(body.get("model"), str):
+        body["model"] = model
     inner = body.get("requests")
     if isinstance(inner, list):
         body["requests"] = [dict(r, model=model) if isinstance(r, dict) and "model" in r else r for r in inner]

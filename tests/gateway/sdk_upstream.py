@@ -1,9 +1,15 @@
 """One raw upstream that answers every provider API the SDK session tests drive (OpenAI chat
 completions, Responses and embeddings, Anthropic messages and token counts, Gemini's
-generateContent, streamGenerateContent, countTokens, embedContent and batchEmbedContents), JSON or streamed as the
-request asks, with fixed usage (7 input, 3 output tokens; embeddings 4). A request whose
-credential contains ``bad`` is answered 503 in its API's error shape: the routes' first keys
-fail, so every call fails over once."""
+generateContent, streamGenerateContent, countTokens, embedContent and batchEmbedContents, and its
+context caches), JSON or streamed as the request asks, with fixed usage (7 input, 3 output tokens;
+embeddings 4). A request whose credential contains ``bad`` is answered 503 in its API's error
+shape: the routes' first keys fail, so every call fails over once.
+
+A Gemini context cache is of the key (Google: the project) that made it, and of its model: its
+name says both (``cachedContents/{key}.{model}``), and a call naming it with another key is
+answered 403 ``PERMISSION_DENIED`` (Google's "CachedContent not found (or permission denied)"),
+with another model 400 ``INVALID_ARGUMENT``, as Google answers them. Its creation is charged
+as Google bills it (``usageMetadata.totalTokenCount``: 5)."""
 
 from __future__ import annotations
 
@@ -93,11 +99,48 @@ def _chat_stream() -> bytes:
 
 
 def _failed(path: str) -> bytes:
-    if ":" in path.rsplit("/", 1)[-1]:  # Gemini's
+    if ":" in path.rsplit("/", 1)[-1] or "/cachedContents" in path:  # Gemini's
         return _json({"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}, 503)
     if "/messages" in path:
         return _json({"type": "error", "error": {"type": "overloaded_error", "message": "overloaded"}}, 503)
     return _json({"error": {"message": "overloaded", "type": "server_error", "param": None, "code": None}}, 503)
+
+
+def _cache_name(credential: str, model: str) -> str:
+    return f"cachedContents/{credential.removeprefix('sk-')}.{model.removeprefix('models/')}"
+
+
+def _cache(method: str, credential: str, path: str, body: bytes) -> bytes:
+    """Google's ``cachedContents``: made (POST), read (GET), its ttl changed (PATCH), deleted."""
+    if method == "POST" and path == "/v1beta/cachedContents":
+        model = json.loads(body)["model"]
+        name = _cache_name(credential, model)
+        return _json({"name": name, "model": model, "createTime": "2026-12-07T00:00:00Z",
+                      "expireTime": "2026-12-07T01:00:00Z", "usageMetadata": {"totalTokenCount": 5}})
+    name = path.removeprefix("/v1beta/")
+    if method == "DELETE":
+        return _json({})
+    model = "models/" + name.split(".", 1)[-1]
+    return _json({"name": name, "model": model, "createTime": "2026-12-07T00:00:00Z",
+                  "expireTime": "2026-12-07T02:00:00Z", "usageMetadata": {"totalTokenCount": 5}})
+
+
+def _cache_refused(credential: bytes, path: str, body: bytes) -> bytes | None:
+    """Google's answer to a call naming a cache of another key or model, else None."""
+    named = json.loads(body).get("cachedContent") if body[:1] == b"{" else None
+    if named is None and path.startswith("/v1beta/cachedContents/"):
+        named = path.removeprefix("/v1beta/")
+    if not isinstance(named, str):
+        return None
+    owner, _, model = named.removeprefix("cachedContents/").partition(".")
+    if owner != credential.decode().removeprefix("sk-"):
+        return _json({"error": {"code": 403, "message": "CachedContent not found (or permission denied)",
+                                "status": "PERMISSION_DENIED"}}, 403)
+    found = _GEMINI_PATH.fullmatch(path)
+    if found is not None and f"/models/{model}:" not in path:
+        return _json({"error": {"code": 400, "message": "Model used by GenerateContent request and CachedContent "
+                                "has to be the same", "status": "INVALID_ARGUMENT"}}, 400)
+    return None
 
 
 def answer(request: bytes) -> bytes:
@@ -115,8 +158,13 @@ def answer(request: bytes) -> bytes:
               ":countTokens": lambda: _json({"totalTokens": 7}),
               ":embedContent": lambda: _json({"embedding": {"values": [0.1, 0.2]}}),
               ":batchEmbedContents": lambda: _json({"embeddings": [{"values": [0.1, 0.2]}]})}
+    held = _cache_refused(credential, path, body)
+    if held is not None:
+        return held
     if found := _GEMINI_PATH.fullmatch(path):
         return gemini[":" + found["action"]]()
+    if path == "/v1beta/cachedContents" or path.startswith("/v1beta/cachedContents/"):
+        return _cache(line.split(b" ")[0].decode(), credential.decode(), path, body)
     if (found := _OPENAI_PATH.fullmatch(path)) and found["api"] == "responses":
         return _responses_stream() if stream else _json(RESPONSE)
     if found and found["api"] == "chat/completions":

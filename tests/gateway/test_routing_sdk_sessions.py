@@ -141,6 +141,23 @@ def _previous_turn(gw: Any) -> str:
     return str(client.responses.create(model="gpt-4o", input="and?", previous_response_id=first.id).output_text)
 
 
+def _cache_session(gw: Any) -> list[Any]:
+    """A Gemini context cache made after a failover, then used, read, kept longer and deleted."""
+    from google.genai import types
+
+    client = _genai(gw)
+    cache = client.caches.create(model="gemini-2.0-flash", config=types.CreateCachedContentConfig(
+        contents=["a long document"], ttl="3600s"))
+    text = client.models.generate_content(model="gemini-2.0-flash", contents="hi",
+                                          config=types.GenerateContentConfig(cached_content=cache.name)).text
+    streamed = "".join(c.text for c in client.models.generate_content_stream(
+        model="gemini-2.0-flash", contents="hi", config=types.GenerateContentConfig(cached_content=cache.name)))
+    read = client.caches.get(name=cache.name).name
+    client.caches.update(name=cache.name, config=types.UpdateCachedContentConfig(ttl="7200s"))
+    client.caches.delete(name=cache.name)
+    return [cache.name, text, streamed, read]
+
+
 # (id, the call, what it returns, then per final record it leaves: provider, key id, attempts,
 #  tokens (None: the gateway's estimate, no usage in the answer))
 Row = tuple[str, Callable[[Any], Any], Any, list[tuple[str, str, int, int | None]]]
@@ -190,6 +207,10 @@ ROWS: list[Row] = [
     ("anthropic messages.stream helper", _claude_stream, ("hello", 3), [("an", "an-good", 2, 10)]),
     ("anthropic async messages.stream", lambda gw: asyncio.run(_aclaude_stream(gw)), ("hello", 3),
      [("an", "an-good", 2, 10)]),
+    ("genai context cache after a failover: made, used, read, kept longer, deleted", _cache_session,
+     ["cachedContents/ge-good.gemini-2.0-flash", "hello", "hello", "cachedContents/ge-good.gemini-2.0-flash"],
+     [("ge", "ge-good", 2, None)] + [("ge", "ge-good", 1, 10)] * 2  # its uses and reads go where it is
+     + [("ge", "ge-good", 1, 0), ("ge", "ge-good", 1, None), ("ge", "ge-good", 1, 0)]),
     ("anthropic count_tokens", lambda gw: _anthropic(gw).messages.count_tokens(model="claude-x",
                                                                                messages=HI).input_tokens,
      7, [("an", "an-good", 2, 0)]),
@@ -211,3 +232,4 @@ def test_an_sdk_call_fails_over_and_is_charged_once_to_what_served(gateway: Any,
     assert got == records
     charged = {p: sum(r["aigw.usage.total_tokens"] for r in new if r["gen_ai.provider.name"] == p) for p in providers}
     assert {p: _used(gateway, p) - used[p] for p in providers} == charged  # the failed keys' attempts: nothing
+
