@@ -9,6 +9,7 @@ import asyncio
 import multiprocessing as mp
 import os
 import sqlite3
+import time
 import uuid
 from urllib.parse import urlparse
 
@@ -179,6 +180,7 @@ def test_redis_that_hangs_at_reconcile_time_settles_once_back(tmp_path):
         assert final.store is not None
         assert store.settle_pending() == 1
         proxy.set("forward")
+        time.sleep(store.breaker.rest + 0.1)  # the retry's probe timed out: the breaker rests (serve28)
         _settle_all(store)
         assert _used(engine, direct, T0 + TTL + 5) == SERVED
     finally:
