@@ -76,6 +76,11 @@ class Breaker:
             self._probe_failed = False
             return True, True
 
+    @property
+    def resting(self) -> float:
+        """Seconds the rest lasts still (0: none)."""
+        return max(self._resting_until - time.monotonic(), 0.0) if self._tripped else 0.0
+
     def why(self) -> str:
         """Why a call was not admitted (for its error)."""
         if self._probing:
