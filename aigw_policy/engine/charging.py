@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..cel import CelError
+from ..limits.algorithms import MAX_BUCKET_KEY, bounded_key
 from ..limits.model import Charge, LimitSpec, Outcome, new_charge
 from ..providers import Usage
 from ..providers.prices import Cost
@@ -122,6 +123,8 @@ def measure(flow: Flow, plan: Any, act: dict[str, Any], provider: str, model: st
             value = text_of(value)
         parts.append(value)
     key = parts[0] if len(parts) == 1 else "|".join(parts)
+    if len(key) > MAX_BUCKET_KEY:  # a client's long text: held bounded (limits.algorithms)
+        key = bounded_key(key)
     unit = spec.unit
     note = None
     if plan.kind == "rate-limit" or (unit == "requests" and plan.cost is None):

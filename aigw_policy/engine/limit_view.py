@@ -24,6 +24,7 @@ from typing import Any
 
 from ..analysis.free_vars import ACTIVATION_READS
 from ..env.activation import format_now
+from ..limits.algorithms import bounded_key
 from ..limits.model import Charge, LimitStore
 from .compile import CompiledAction, CompiledExpr, CompiledPolicy, CompiledRule, text_of
 
@@ -122,7 +123,7 @@ def _bucket(action: CompiledAction, act: dict[str, Any]) -> tuple[str | None, st
         if error is not None:
             return None, f"bucket_key `{expr.source}` fails for this identity: {error}"
         parts.append(text_of(value))
-    return "|".join(parts), None
+    return bounded_key("|".join(parts)), None
 
 
 def limits_for(compiled: CompiledPolicy, store: LimitStore, identity: Mapping[str, Any],

@@ -1,6 +1,6 @@
 """The request head judged before anything else of the request is read: its path made
-canonical, its Host, an absolute-form target's host, its method, its number of fields and
-the HTTP version its request line claims."""
+canonical, its Host, an absolute-form target's host, its method, its number of fields, its
+framing (a length beside chunks) and the HTTP version its request line claims."""
 
 from __future__ import annotations
 
@@ -88,6 +88,10 @@ def judge_head(scope: dict[str, Any], headers: Mapping[str, str]) -> tuple[dict[
     version = scope.get("http_version")
     if version == "1.1" and "host" not in headers:  # (h11 refuses it itself; llhttp passes it on)
         problem = "an HTTP/1.1 request names its host in a `Host` header (RFC 9112 §3.2)"
+        edge = (400, "invalid_http")
+    elif "transfer-encoding" in headers and "content-length" in headers:  # (llhttp refuses it itself; h11 reads chunks)
+        problem = ("a request has a Content-Length or a Transfer-Encoding, not both (RFC 9112 §6.3: the mark "
+                   "of request smuggling, each parser reading another body)")
         edge = (400, "invalid_http")
     elif version == "1.0" and "transfer-encoding" in headers:
         problem = ("an HTTP/1.0 request cannot be chunked (RFC 9112 §6.1): a proxy of HTTP/1.0 in front reads "

@@ -52,6 +52,11 @@ _PARTS = re.compile(r"[;,=&:@]")
 _WORDS = re.compile(r"[^\s`'\"<>()\[\]{}]{%d,}" % MIN_SECRET)
 """A word of a text :meth:`KeyRing.masked_text` looks keys up in: a run without white space,
 quotes or brackets, of a key's length at least."""
+_CLEAN_TEXTS = 4096
+LEDGER_MADE = frozenset(("request_id", "time", "key", "user", "team", "org", "provider", "operation",
+                         "aigw_operation", "usage_source", "cost_source", "verdict", "route_key_id"))
+"""A ledger record's text fields the gateway makes (ids, its clock, the keys file's identity,
+bounded words): :meth:`KeyRing.masked_record` masks every other."""
 _EXAMPLE = "upstream_auth: {openai: {authorization: \"Bearer ...\"}, anthropic: {x-api-key: ...}}"
 
 
@@ -80,6 +85,10 @@ class KeyRing:
     upstream_auth: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     admin_keys: frozenset[str] = frozenset()
     """``identity.key`` values that may read everyone's usage (``GET /v1/aigw/usage``)."""
+    _clean: dict[str, None] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Texts :meth:`masked_text` found no key in, remembered (:data:`_CLEAN_TEXTS` at most, then
+    forgotten at once): a line's model names and reasons repeat, and each word's lookup hashes.
+    A text holding a key is never kept (the ring holds keys as digests only)."""
 
     def is_admin(self, identity: Mapping[str, Any]) -> bool:
         return identity.get("key") in self.admin_keys
@@ -133,20 +142,28 @@ class KeyRing:
         >>> ring.masked_text("model `sk-abcdefgh` is denied"), ring.masked_text("sk-abcdefgh")
         ('model `***` is denied', '***')
         """
-        if not self.identities or len(text) < MIN_SECRET:
+        if not self.identities or len(text) < MIN_SECRET or text in (clean := self._clean):
             return text
-        return _WORDS.sub(lambda m: self.masked(m.group()), text)
+        masked = _WORDS.sub(lambda m: self.masked(m.group()), text)
+        if masked == text:
+            if len(clean) >= _CLEAN_TEXTS:
+                clean.clear()
+            clean[text] = None
+        return masked
 
     def masked_record(self, record: Any) -> Any:
         """A ledger record (:class:`~aigw_policy.ledger.UsageRecord`) with :meth:`masked_text`
-        applied to the fields that quote the client: its requested model and a refusal's reason."""
-        model, reason = record.request_model, record.reason
-        masked = (self.masked_text(model) if model else model, self.masked_text(reason) if reason else reason)
-        if masked == (model, reason):
-            return record
+        applied to every text field but those the gateway makes (:data:`LEDGER_MADE`): the
+        requested and the answered model, a refusal's reason, a shadow rule's ``would_deny`` and
+        the ``limits`` (their keys), as JSON text (serve28: a list of two missed three)."""
         import dataclasses
 
-        return dataclasses.replace(record, request_model=masked[0], reason=masked[1])
+        changes = {}
+        for f in dataclasses.fields(record):
+            if f.name not in LEDGER_MADE and isinstance(value := getattr(record, f.name), str) \
+                    and (masked := self.masked_text(value)) != value:
+                changes[f.name] = masked
+        return dataclasses.replace(record, **changes) if changes else record
 
     def _held(self, text: str) -> bool:
         if self.lookup(text) is not None:

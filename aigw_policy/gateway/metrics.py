@@ -25,8 +25,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .metric_tables import Tables
+from .scrub import MIN_SECRET
 
-__all__ = ["Observer", "attempt_outcome"]
+__all__ = ["GATEWAY_MADE", "Observer", "attempt_outcome", "masked_values"]
 
 _OTEL_PROVIDER = {"gemini": "gcp.gemini", "vertex_ai": "gcp.vertex_ai", "azure_openai": "azure.ai.openai",
                   "azure_ai": "azure.ai.inference", "bedrock": "aws.bedrock", "mistral": "mistral_ai", "xai": "x_ai"}
@@ -38,9 +39,45 @@ DEFAULT_MAX_MODELS = 100
 """Distinct model label values at most; past them, and for unpriced models: ``other``."""
 LOGGED_PATH = 256
 """Characters of a request's path a log line or span says at most."""
-_CLIENT_TEXTS = ("gen_ai.request.model", "aigw.reason", "aigw.model.rewrite")
-"""A line's fields that quote what the client wrote: a model it named, a reason quoting its
-request (a policy's ``deny`` message interpolating ``${ai.model}``, a query's model refused)."""
+GATEWAY_MADE = frozenset(("time", "aigw.request.id", "http.request.method", "url.path", "aigw.verdict",
+                          "aigw.phase", "gen_ai.operation.name", "aigw.usage.source", "aigw.upstream.request_id"))
+"""A line's fields the gateway makes itself (its clock, ids, bounded words; the path, masked by
+``paths``; the provider's request id, which no client chooses): every other string of a
+line, however deep in its lists and maps, may quote what a client wrote (a model it named, a
+reason or a ``log`` metadata interpolating its request, a limit's key, the model an upstream
+echoed) and goes through ``texts`` (serve28: a list of the quoting fields missed four)."""
+
+
+def masked_values(value: Any, texts: Callable[[str], str]) -> Any:
+    """``value`` with each string in it (map keys too, lists and maps walked) through ``texts``;
+    ``value`` itself when nothing changed. (Types compared, not ``isinstance``: a line holds
+    JSON's types alone, and this runs on every line.)
+
+    >>> masked_values({"logs": [{"said": "sk-abcdefgh asked"}], "n": 1}, lambda t: t.replace("sk-abcdefgh", "***"))
+    {'logs': [{'said': '*** asked'}], 'n': 1}
+    """
+    kind = type(value)
+    if kind is str:
+        return texts(value) if len(value) >= MIN_SECRET else value
+    if kind is dict:
+        changed = False
+        out = {}
+        for k, v in value.items():
+            mk = texts(k) if type(k) is str and len(k) >= MIN_SECRET else k
+            kind = type(v)
+            mv = (texts(v) if len(v) >= MIN_SECRET else v) if kind is str else \
+                masked_values(v, texts) if kind in _WALKED else v
+            if mk is not k or mv is not v:
+                changed = True
+            out[mk] = mv
+        return out if changed else value
+    if kind is list or kind is tuple:
+        seq = [masked_values(v, texts) if type(v) in _WALKED else v for v in value]
+        return seq if any(m is not v for m, v in zip(seq, value)) else value
+    return value
+
+
+_WALKED = frozenset((str, dict, list, tuple))
 
 
 def logged_path(path: str, masked: Callable[[str], str] | None) -> str:
@@ -79,7 +116,7 @@ class Observer:
     catalog alone); ``max_models``: distinct model label values at most. ``paths``: what a
     request's path is logged and traced as (``Gateway``: its keys masked,
     :meth:`~.keys.KeyRing.masked`), of its first :data:`LOGGED_PATH` characters; ``texts``:
-    what the fields quoting the client (:data:`_CLIENT_TEXTS`) are logged and traced as
+    what every other string of a line (all but :data:`GATEWAY_MADE`'s) is logged and traced as
     (:meth:`~.keys.KeyRing.masked_text`).
     """
 
@@ -169,10 +206,11 @@ class Observer:
             event["path"] = logged_path(path, self.paths)
         # a record for the metrics alone (no log line, no span) skips what only those show
         record = summarize(event, full=logs or spans)
-        if (logs or spans) and self.texts is not None:  # what quotes the client: its keys masked
-            for name in _CLIENT_TEXTS:
-                if isinstance(text := record.get(name), str):
-                    record[name] = self.texts(text)
+        if (logs or spans) and self.texts is not None:  # what may quote the client: its keys masked
+            texts = self.texts
+            for name, value in record.items():
+                if type(value) in _WALKED and name not in GATEWAY_MADE:
+                    record[name] = masked_values(value, texts)
         if logs:
             line = json.dumps(record, ensure_ascii=False, default=str)
             if not line.isascii():  # (O(1); the common line is ASCII and goes as it is)

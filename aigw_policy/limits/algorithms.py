@@ -70,6 +70,27 @@ class Slot:
     live_until: float
 
 
+MAX_BUCKET_KEY = 256
+"""Characters of a bucket key held as they are: a longer key (a client's 60 KB header as
+``bucket_key``) is :func:`bounded_key`'s, so a store's cell, a ledger record's ``limits`` and
+a log line hold at most this much per key, however long the text it came from (serve28)."""
+
+
+def bounded_key(key: str) -> str:
+    """``key`` when it is :data:`MAX_BUCKET_KEY` characters or fewer, else its first
+    characters, ``~sha256:`` and the hex digest of the whole (distinct keys stay distinct).
+
+    >>> bounded_key("team-a"), len(bounded_key("x" * 10_000)), bounded_key("x" * 300)[181:192]
+    ('team-a', 256, 'xxx~sha256:')
+    """
+    if len(key) <= MAX_BUCKET_KEY:
+        return key
+    import hashlib
+
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{key[:MAX_BUCKET_KEY - 72]}~sha256:{digest}"
+
+
 def bucket_id(name: str, key: str) -> str:
     """A collision-free id for (limit name, bucket key): the name is length-prefixed."""
     return f"{len(name)}:{name}:{key}"

@@ -10,7 +10,9 @@ once (:class:`~.model.StoreUnavailable`, which ``store_failure`` turns into a 50
 uncounted request). A call that succeeds closes the node's breaker; calls to other nodes are
 never held. A call whose node is unknown (the client has not learned the layout yet) goes.
 A pipeline that times out as a whole trips the breakers of every node it held calls for: a
-healthy one is closed again by its next call.
+healthy one is closed again by its next call. A node's probe that timed out rests its breaker
+(:mod:`.breaker`, serve28): a client calling one at a time waits ``failover_wait`` once a
+rest, not on every call.
 
 >>> nb = NodeBreakers()
 >>> nb.admit(["a:1", "b:2", None])[0]
@@ -69,6 +71,10 @@ class NodeBreakers:
     def release(probes: list[Breaker]) -> None:
         for breaker in probes:
             breaker.over()
+
+    def why(self, node: str | None) -> str:
+        """Why a call to ``node`` was not admitted (:meth:`.Breaker.why`)."""
+        return self._of(node).why() if node is not None else ""
 
     def timed_out(self, node: str | None) -> None:
         if node is not None:

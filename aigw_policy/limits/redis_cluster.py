@@ -169,7 +169,7 @@ class RedisClusterStore(ProtocolStore):
         for i, admitted in enumerate(go):
             if not admitted:
                 replies[i] = StoreUnavailable(f"redis cluster store {self._safe_url()}: its node {nodes[i]} stalled "
-                                              "(a call timed out) and another call is probing it")
+                                              f"(a call timed out) and {self.breakers.why(nodes[i])}")
         return [i for i, admitted in enumerate(go) if admitted], probes
 
     def _sort(self, todo: list[int], got: list[Any], replies: list[Any], deadline: float,

@@ -298,11 +298,11 @@ class RedisStore(ProtocolStore):
 
     def _may_call(self) -> bool:
         """Whether this call is the probe of a stalled server (:mod:`.breaker`);
-        :class:`StoreUnavailable` at once when another call is probing it."""
+        :class:`StoreUnavailable` at once when another call is probing it, or it rests."""
         go, probe = self.breaker.admit()
         if not go:
             raise StoreUnavailable(f"redis store {self._safe_url()}: it stalled (a call timed out) and "
-                                   "another call is probing it")
+                                   f"{self.breaker.why()}")
         return probe
 
     def _failed(self, error: Exception) -> StoreUnavailable:

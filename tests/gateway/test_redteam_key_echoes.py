@@ -18,6 +18,7 @@ import json
 import socket
 from pathlib import Path
 from typing import Any
+from base64 import b64encode, urlsafe_b64encode
 from urllib.parse import quote
 
 import pytest
@@ -131,6 +132,46 @@ def test_a_second_copy_of_the_key_goes_nowhere(gw: Any, upstream: Any, extra: st
     assert KEY not in sent_query and "sk%2Dgw" not in sent_query and quote(KEY, safe="") not in sent_query
     if "api-version" in query and gw.kind == "upstream":  # (a route sends Azure's parameter only to Azure)
         assert sent_query == "api-version=2024-10-21"  # the other parameters go as they came
+
+
+def _all_percent(text: str) -> str:
+    return "".join(f"%{b:02X}" for b in text.encode())
+
+
+# serve28: the key sent again in another encoding than as written (serve27 left these going up)
+ENCODED = [  # (extra header lines, query string)
+    (f"x-custom: {b64encode(KEY.encode()).decode()}\r\n", ""),
+    (f"x-custom: Basic {b64encode(b'user:' + KEY.encode()).decode()}\r\n", ""),
+    (f"x-custom: t={urlsafe_b64encode(b'ab' + KEY.encode()).decode().rstrip('=')}\r\n", ""),
+    (f"x-custom: {_all_percent(KEY)}\r\n", ""),
+    (f"x-custom: {quote(_all_percent(KEY), safe='')}\r\n", ""),
+    (f"x-custom: {KEY.encode().hex()}\r\n", ""),
+    (f"x-custom: {KEY.encode().hex().upper()}\r\n", ""),
+    ("", f"token={quote(b64encode(b'x' + KEY.encode()).decode(), safe='')}"),
+    ("", f"token={KEY.encode().hex()}"),
+]
+
+
+def _forms(key: str) -> list[str]:
+    raw = key.encode()
+    out = [key, _all_percent(key), raw.hex(), raw.hex().upper()]
+    for pad in range(3):
+        encoded = b64encode(b"\0" * pad + raw).decode()
+        run = encoded[-(-8 * pad // 6):8 * (pad + len(raw)) // 6]
+        out += [run, run.replace("+", "-").replace("/", "_")]
+    return out
+
+
+@pytest.mark.parametrize(("extra", "query"), ENCODED, ids=[f"{i}-" + (r[0][:20] or r[1][:20]) for i, r in enumerate(ENCODED)])
+def test_the_key_in_another_encoding_goes_nowhere(gw: Any, upstream: Any, extra: str, query: str) -> None:
+    before = len(upstream.app.seen)
+    answer = _post(gw.port, f"authorization: Bearer {KEY}\r\n", extra, query)
+    assert b"HTTP/1.1 200 " in answer, answer[:400]
+    assert len(upstream.app.seen) == before + 1
+    headers, sent_query = upstream.app.seen[-1]
+    sent = "\n".join(v for _, v in headers) + "\n" + sent_query
+    for text in (sent, __import__("urllib.parse").parse.unquote(sent)):
+        assert [f for f in _forms(KEY) if f in text] == []
 
 
 @pytest.mark.parametrize("credential", [f"api-key: {KEY}\r\n", f"x-api-key: {KEY}\r\n", f"x-goog-api-key: {KEY}\r\n"])

@@ -9,17 +9,24 @@ is read, nothing goes upstream, and its log line says the path with the key mask
 from __future__ import annotations
 
 import logging
+from base64 import b64encode, urlsafe_b64encode
 from typing import Any
 
 import httpx
 import pytest
+
+from aigw_policy.gateway.key_forms import key_forms
 
 KEY = "sk-gw-sales"
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 
 
 @pytest.mark.parametrize("path", [f"/v1/chat/completions/{KEY}", f"/v1/{KEY}/chat/completions",
-                                  "/v1/chat/completions/sk-gw-%73ales", f"/v1/x-{KEY}-y"])
+                                  "/v1/chat/completions/sk-gw-%73ales", f"/v1/x-{KEY}-y",
+                                  # serve28: in another encoding (the logged path had these whole)
+                                  f"/v1/chat/completions/{urlsafe_b64encode(KEY.encode()).decode()}",
+                                  f"/v1/{b64encode(b'ab' + KEY.encode()).decode().rstrip('=')}/chat",
+                                  f"/v1/chat/completions/{KEY.encode().hex()}", "/v1/chat/sk-gw-%2573ales"])
 def test_a_path_holding_the_key_is_refused_and_never_logged(gateway: Any, stub: Any, caplog: pytest.LogCaptureFixture,
                                                             path: str) -> None:
     before = len(stub.app.seen)
@@ -30,6 +37,7 @@ def test_a_path_holding_the_key_is_refused_and_never_logged(gateway: Any, stub: 
     assert KEY not in r.text
     logged = "\n".join(rec.getMessage() for rec in caplog.records)
     assert KEY not in logged and "***" in logged
+    assert not [f for f in key_forms(KEY) if f in logged or f in r.text]
 
 
 def test_a_path_holding_another_word_passes(gateway: Any, stub: Any) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import Any
 
 import pytest
 
@@ -87,3 +88,22 @@ def store_factory(tmp_path):
         if kind == "redis":
             s.clear()
         s.close()
+
+
+def after_rest(breaker: Any, call: Any, tries: int = 12) -> Any:
+    """``call()`` once the store's breaker (limits/breaker.py) admits it: a probe that timed out
+    rests it (serve28), and one still under way when the store came back (an outbox retry's, in
+    its own thread) may time out after and rest it again. A call it refuses never reached the
+    store, so retrying it counts nothing twice; bounded by ``tries``."""
+    import time
+
+    from aigw_policy.limits import StoreUnavailable
+
+    last: BaseException | None = None
+    for _ in range(tries):
+        time.sleep(breaker.resting + 0.05)
+        try:
+            return call()
+        except (StoreUnavailable, AssertionError) as error:  # refused at once, or still queued
+            last = error
+    raise AssertionError(f"the breaker never admitted the call: {last}")

@@ -16,7 +16,7 @@ from aigw_policy.limits import Charge, LimitSpec, StoreUnavailable
 from aigw_policy.limits.failure import store_failure
 from aigw_policy.stores import RedisStore, SQLiteStore
 
-from conftest import require_redis
+from conftest import after_rest, require_redis
 from faultproxy import FaultProxy
 
 SPEC = LimitSpec("rpm", "requests", "fixed_window", 100, 3600)
@@ -86,8 +86,8 @@ def test_redis_down_or_hung_gives_the_fail_mode_and_counts_right_after(proxied, 
         with pytest.raises(StoreUnavailable):
             call()
     proxy.set("forward")
-    # the retried request and the retried release land once
-    assert store.reserve("r3", _charges(), NOW)[0].used in (3.0, 4.0)
+    # the retried request and the retried release land once (past the rest of a probe that timed out)
+    assert after_rest(store.breaker, lambda: store.reserve("r3", _charges(), NOW))[0].used in (3.0, 4.0)
     store.reserve("r3", _charges(), NOW)
     store.release("r1", NOW)
     store.release("r1", NOW)
@@ -181,5 +181,33 @@ def test_a_hung_store_is_probed_by_one_call_at_a_time_and_used_at_once_when_back
     assert store.round_trips - trips == 1  # the probe; the seven others never reached the store
     assert sum("probing" in str(g) for g in got) == 7
     proxy.set("forward")
-    assert store.reserve("r2", _charges(), NOW)[0].used == 2.0  # warm and r2: the first call after is served
+    # warm and r2: the first call after the rest of the probe that timed out (serve28) is served
+    assert after_rest(store.breaker, lambda: store.reserve("r2", _charges(), NOW))[0].used == 2.0
+    assert not store.breaker.open
+
+
+def test_a_client_calling_one_at_a_time_waits_once_a_rest_not_on_every_call(proxied):
+    """serve28: a client making one call at a time made each call the probe, so each waited
+    the full time-out (``timeout``; a cluster node's ``failover_wait``) while Redis hung. Now a
+    probe that timed out rests the breaker: the calls in its rest fail at once (no round trip),
+    the first after it probes; once Redis answers, the first call after the rest is served."""
+    proxy, store, direct = proxied
+    store.breaker.rest = 0.5
+    store.reserve("warm", _charges(), NOW)
+    proxy.set("swallow")
+    with pytest.raises(StoreUnavailable):
+        store.reserve("r1", _charges(), NOW)  # times out: the breaker opens
+    with pytest.raises(StoreUnavailable):
+        store.reserve("r2", _charges(), NOW)  # the probe: times out, the breaker rests
+    trips = store.round_trips
+    for i in range(5):  # one at a time, within the rest
+        with pytest.raises(StoreUnavailable, match="probed again within"):
+            store.reserve(f"s{i}", _charges(), NOW)
+    assert store.round_trips == trips
+    time.sleep(0.6)
+    with pytest.raises(StoreUnavailable):
+        store.reserve("r3", _charges(), NOW)  # after the rest: one probe (times out, a longer rest)
+    assert store.round_trips - trips == 1
+    proxy.set("forward")
+    assert after_rest(store.breaker, lambda: store.reserve("r4", _charges(), NOW))[0].used == 2.0
     assert not store.breaker.open

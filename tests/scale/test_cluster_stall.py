@@ -38,6 +38,18 @@ async def _reserve(store, tenant: str) -> str:
     return out[0].outcome
 
 
+async def _after_rest(store, tenant: str, tries: int = 12) -> str:
+    """A reserve once the tenant's node's breaker admits it (serve28: a probe that timed out
+    rests it; one under way when the node came back may time out after and rest it again)."""
+    breaker = store.breakers._of(f"127.0.0.1:{_owner(store, tenant)}")
+    got = ""
+    for _ in range(tries):
+        await asyncio.sleep(breaker.resting + 0.05)
+        if (got := await _reserve(store, tenant)) == "ok":
+            break
+    return got
+
+
 def test_a_paused_primary_fails_its_shard_at_once(own_cluster) -> None:
     store = make_cluster_store(own_cluster.seed, timeout=0.3, failover_wait=1.0)
     try:
@@ -67,8 +79,38 @@ def test_a_paused_primary_fails_its_shard_at_once(own_cluster) -> None:
                 assert store.round_trips - sends < len(healthy) * 2 + 1 + 1.0 / 0.3 + 2
             finally:
                 own_cluster.cli(paused_port, "client", "unpause")
-            assert await _reserve(store, stalled) == "ok"  # back: the next call closes it
+            assert await _after_rest(store, stalled) == "ok"  # back: the next call after the rest closes it
             assert await asyncio.gather(*[_reserve(store, stalled) for _ in range(AT_ONCE)]) == ["ok"] * AT_ONCE
+
+        asyncio.run(run())
+    finally:
+        store.close()
+
+
+def test_a_client_calling_one_at_a_time_waits_once_a_rest(own_cluster) -> None:
+    """serve28: each call of a client making one at a time was the probe of the paused node, so
+    each resent for ``failover_wait``. Now the node's probe that timed out rests its breaker:
+    the calls in the rest fail at once (no send), the others' shards served all along."""
+    store = make_cluster_store(own_cluster.seed, timeout=0.3, failover_wait=1.0)
+    try:
+        tenant = "t-serial"
+        port = _owner(store, tenant)
+        other = next(f"t-{i}" for i in range(100) if _owner(store, f"t-{i}") != port)
+
+        async def run() -> None:
+            assert {await _reserve(store, t) for t in (tenant, other)} == {"ok"}
+            own_cluster.cli(port, "client", "pause", "60000", "WRITE")
+            try:
+                assert await _reserve(store, tenant) != "ok"  # times out: the breaker opens
+                assert await _reserve(store, tenant) != "ok"  # the probe: times out, a rest
+                sends = store.round_trips
+                serial = [await _reserve(store, tenant) for _ in range(AT_ONCE)]
+                assert all("probed again within" in g for g in serial), serial
+                assert store.round_trips == sends  # none sent (counted, not timed)
+                assert await _reserve(store, other) == "ok"
+            finally:
+                own_cluster.cli(port, "client", "unpause")
+            assert await _after_rest(store, tenant) == "ok"
 
         asyncio.run(run())
     finally:
