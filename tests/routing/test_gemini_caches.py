@@ -25,7 +25,8 @@ import pytest
 
 import aigw_policy as ap
 from aigw_policy.limits.model import Charge
-from aigw_policy.routing.model import AttemptOutcome, Next, Serve
+
+from .attempt_loop import RITA, through_attempts
 
 POLICY = """\
 on_http_request:
@@ -45,7 +46,6 @@ on_http_request:
                api_keys: [{value: k-one, id: k1}, {value: k-two, id: k2}],
                models: [{id: gemini-2.0-flash}, {id: gemini-2.5-pro}]}
 """
-RITA = {"user": "rita"}
 NAME = "cachedContents/c1"
 ANSWER = {"text": "hi"}
 GEMINI = {"candidates": [{"content": {"role": "model", "parts": [{"text": "hi"}]}, "finishReason": "STOP"}],
@@ -77,21 +77,7 @@ def _engine(tmp_path: Path) -> ap.Engine:
     return ap.Engine(str(tmp_path / "p.yaml"))
 
 
-def _call(engine: ap.Engine, method: str, path: str, body: Any, answers: list[dict[str, Any]],
-          identity: dict[str, Any] = RITA) -> Any:
-    """One request through the attempt loop, each attempt answered in turn: the final decision."""
-    d = engine.evaluate({"request": {"method": method, "url": "http://gw" + path, "body": body,
-                                     "headers": {"content-type": "application/json"}}, "identity": identity})
-    if d.routing is None:
-        return d
-    step, answer = engine.attempt(d.id, None), None
-    while isinstance(step, Next):
-        answer = answers.pop(0)
-        step = engine.attempt(d.id, AttemptOutcome(**answer))
-    if not isinstance(step, Serve):
-        return step.decision
-    assert answer is not None
-    return engine.complete(d.id, {"status_code": answer["status_code"], "headers": {}, "body": answer.get("body")})
+_call = through_attempts
 
 
 def _made(engine: ap.Engine, answer: dict[str, Any]) -> Any:
