@@ -412,6 +412,29 @@ class _Departures:
             self._gone.fire()
 
 
+class _Ends:
+    """What both protocols do when an answer is complete and when the connection is lost,
+    around uvicorn's own (first among the protocol classes' bases: ``super()`` is the other
+    mixins, then uvicorn's protocol)."""
+
+    cycle: Any
+
+    def on_response_complete(self) -> None:
+        # rest first: a pipelined request (parsed in here under h11, later under llhttp)
+        # arms the timer itself
+        self._rest()  # type: ignore[attr-defined]
+        super().on_response_complete()  # type: ignore[misc]
+        self._spare()  # type: ignore[attr-defined]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop()  # type: ignore[attr-defined]
+        self._stop_writing()  # type: ignore[attr-defined]
+        self._unspare()  # type: ignore[attr-defined]
+        cycle = self.cycle
+        super().connection_lost(exc)  # type: ignore[misc]
+        self._lost(cycle)  # type: ignore[attr-defined]
+
+
 class _Capped(Capped):
     """:class:`~.conn_cap.Capped` with its refusal: a 503 ``too_many_connections`` written as
     the connection is made (before its request is read, so it holds no descriptor longer),
@@ -466,8 +489,8 @@ def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
 def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = None,
                         write_seconds: float | None = DEFAULT_WRITE_TIMEOUT,
                         cap: int | None = DEFAULT_MAX_CONNECTIONS) -> type[asyncio.Protocol]:
-    class HeaderTimeoutHttpTools(_Unfinished, _Timer, _SlowReaders, _Departures, _Capped, BoundedTrailers,
-                                 Pipelined, base):  # type: ignore[misc, valid-type]
+    class HeaderTimeoutHttpTools(_Ends, _Unfinished, _Timer, _SlowReaders, _Departures, _Capped,
+                                 BoundedTrailers, Pipelined, base):  # type: ignore[misc, valid-type]
         header_timeout = seconds
         write_timeout = write_seconds
         max_connections = cap
@@ -529,19 +552,6 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
                     close_delimited(cycle)
                 if self._upgraded:  # served as plain HTTP/1.1, and the connection's last
                     cycle.keep_alive = False
-
-        def on_response_complete(self) -> None:
-            self._rest()  # before: a pipelined request parsed later arms the timer itself
-            super().on_response_complete()
-            self._spare()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._stop()
-            self._stop_writing()
-            self._unspare()
-            cycle = self.cycle
-            super().connection_lost(exc)
-            self._lost(cycle)
 
     return HeaderTimeoutHttpTools
 
@@ -620,7 +630,7 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
                   cap: int | None = DEFAULT_MAX_CONNECTIONS) -> type[asyncio.Protocol]:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class HeaderTimeoutH11(_Unfinished, _Timer, _SlowReaders, _Departures, _Capped, H11Protocol):  # type: ignore[misc]
+    class HeaderTimeoutH11(_Ends, _Unfinished, _Timer, _SlowReaders, _Departures, _Capped, H11Protocol):  # type: ignore[misc]
         header_timeout = seconds
         write_timeout = write_seconds
         max_connections = cap
@@ -659,18 +669,5 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
                 self._disarm()
                 if self.cycle is not None:
                     self._offer(self.cycle)
-
-        def on_response_complete(self) -> None:
-            self._rest()  # before: a pipelined request is parsed inside and arms the timer itself
-            super().on_response_complete()
-            self._spare()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._stop()
-            self._stop_writing()
-            self._unspare()
-            cycle = self.cycle
-            super().connection_lost(exc)
-            self._lost(cycle)
 
     return HeaderTimeoutH11
