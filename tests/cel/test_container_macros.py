@@ -14,12 +14,9 @@ with the row's container.
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
-
 import pytest
 
+from conformance_rows import row_ids, rows_of, run_test, to_value
 from shared_data import in_ci
 from test_differential_wave16 import c  # cel-cpp, None where it is not installed
 from test_differential_wave21 import CPP_CONFIG
@@ -28,12 +25,8 @@ from test_differential_wave26 import cpps, mine
 from aigw_policy import cel
 from aigw_policy.cel.parser import parse
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))
-from run import run_test, to_value  # noqa: E402  (tests/conformance/run.py)
-
-DATA = Path(__file__).parent / "data" / "container_macros.json"
-_ROWS = [(s["name"], t) for s in json.loads(DATA.read_text())["section"] for t in s["test"]]
-_IDS = [f"{s}/{t['name']}" for s, t in _ROWS]
+_ROWS = rows_of("container_macros.json")
+_IDS = row_ids(_ROWS)
 
 
 @pytest.mark.parametrize(("section", "row"), _ROWS, ids=_IDS)

@@ -21,17 +21,15 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import json
 import os
 import re
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cel_typed_gen25 import VARS, draw
+from conformance_rows import row_ids, rows_of, run_test
 from differential_table import check_classes
 from shared_data import in_ci
 from test_differential_wave12 import CPP_CONFIG
@@ -43,12 +41,8 @@ from test_differential_wave24 import _kept, _runtime_kind
 from aigw_policy import cel
 from aigw_policy.cel.parser import parse
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))
-from run import run_test  # noqa: E402  (tests/conformance/run.py)
-
 N = int(os.environ.get("CEL_DIFF_EXAMPLES", "30"))  # examples per property: bounded by count, never by time
 RUN = 8  # expressions per example
-DATA = Path(__file__).parent / "data" / "wave25_conformance.json"
 
 CLASSES = {
     "param-decl": "a variable declared with a type holding a type parameter (`list(T)`, `map(K, V)`, "
@@ -191,10 +185,10 @@ def test_a_generated_expression_over_variables_ends_in_a_cel_outcome(seed: int) 
 
 
 # conformance-style rows -------------------------------------------------------------------------
-_ROWS = [(s["name"], t) for s in json.loads(DATA.read_text())["section"] for t in s["test"]]
+_ROWS = rows_of("wave25_conformance.json")
 
 
-@pytest.mark.parametrize(("section", "row"), _ROWS, ids=[f"{s}/{t['name']}" for s, t in _ROWS])
+@pytest.mark.parametrize(("section", "row"), _ROWS, ids=row_ids(_ROWS))
 def test_conformance_row(section: str, row: dict) -> None:
     cel.clear_cache()
     ok, why = run_test(row)

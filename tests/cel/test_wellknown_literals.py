@@ -19,12 +19,10 @@ answer, checked and unchecked (values compared whole, outcomes by kind).
 from __future__ import annotations
 
 import datetime as dt
-import json
-import sys
-from pathlib import Path
 
 import pytest
 
+from conformance_rows import row_ids, rows_of, run_test, to_value
 from shared_data import in_ci
 from test_differential_wave16 import c  # cel-cpp, None where it is not installed
 from test_differential_wave26 import mine, ours, theirs
@@ -32,12 +30,8 @@ from test_differential_wave26 import mine, ours, theirs
 from aigw_policy import cel
 from aigw_policy.cel import CelError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))
-from run import run_test, to_value  # noqa: E402  (tests/conformance/run.py)
-
-DATA = Path(__file__).parent / "data" / "wellknown_literals.json"
-_ROWS = [(s["name"], t) for s in json.loads(DATA.read_text())["section"] for t in s["test"]]
-_IDS = [f"{s}/{t['name']}" for s, t in _ROWS]
+_ROWS = rows_of("wellknown_literals.json")
+_IDS = row_ids(_ROWS)
 
 
 @pytest.mark.parametrize(("section", "row"), _ROWS, ids=_IDS)

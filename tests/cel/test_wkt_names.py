@@ -18,14 +18,11 @@ namespace, the name written relative to it is the same value as written whole.
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conformance_rows import row_ids, rows_of, run_test, to_value
 from shared_data import in_ci
 from test_differential_wave16 import c  # cel-cpp, None where it is not installed
 from test_differential_wave26 import mine, ours, theirs
@@ -36,12 +33,8 @@ from aigw_policy.cel.cache import rebuild_constant
 from aigw_policy.cel.parser import parse
 from aigw_policy.cel.types import parse_type, type_of
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))
-from run import run_test, to_value  # noqa: E402  (tests/conformance/run.py)
-
-DATA = Path(__file__).parent / "data" / "wkt_names.json"
-_ROWS = [(s["name"], t) for s in json.loads(DATA.read_text())["section"] for t in s["test"]]
-_IDS = [f"{s}/{t['name']}" for s, t in _ROWS]
+_ROWS = rows_of("wkt_names.json")
+_IDS = row_ids(_ROWS)
 
 
 @pytest.mark.parametrize(("section", "row"), _ROWS, ids=_IDS)
