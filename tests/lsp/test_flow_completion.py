@@ -12,6 +12,7 @@ from lsprotocol import types
 
 from aigw_policy.lsp.completion import complete
 from aigw_policy.lsp.context import context_at
+from aigw_policy.lsp.hover import hover_at
 
 EDIT = types.Range(types.Position(0, 0), types.Position(0, 0))
 BLOCK = "on_http_request:\n  - name: r\n    actions:\n"
@@ -56,3 +57,15 @@ def test_block_style_unchanged() -> None:
     text = BLOCK + "      - type: rate-limit\n        config:\n          "
     labels = [i.label for i in complete(context_at(text, len(text), False), None, False, EDIT)]
     assert {"capacity", "rate", "algorithm"} <= set(labels)
+
+
+@pytest.mark.parametrize(("marked", "wanted"), [
+    ('{"on_http_request": [{"actions": [{"type": "rate-limit", "config": {"capa|city": 1}}]}]}', "`capacity`: int"),
+    ('on_http_request:\n  - actions:\n      - {type: rate-limit, config: {capa|city: 1}}\n', "`capacity`: int"),
+    ('{"on_http_request": [{"actions": [{"type": "ai-gateway", "config": {"providers": [{"base_u|rl": "x"}]}}]}]}',
+     "`base_url`: string"),
+])
+def test_flow_hover_on_a_config_key(marked: str, wanted: str) -> None:
+    offset = marked.index("|")
+    found = hover_at(marked[:offset] + marked[offset + 1:], offset, False, None)
+    assert found is not None and found[0].startswith(wanted), found
