@@ -67,7 +67,7 @@ def _check_timezone(text: str) -> str:
 
     try:
         ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: `Europe` is a directory of the database
         raise ValueError(f"`{text}` is not a known IANA time zone") from None
     return text
 

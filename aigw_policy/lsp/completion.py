@@ -35,6 +35,7 @@ def complete(context: Context, policy: Policy | None, dsl: bool, edit: types.Ran
             return [_item(n, K.Variable, "set-vars", edit) for n in sorted(variables(policy))]
         return _cel_members(namespace, edit)
     slot = context.slot
+    colon = "" if context.quoted else ":"
     if slot == "type" or (slot == "rule" and dsl):
         items = [_item(t, K.Class, ACTIONS[t].DOC, edit) for t in sorted(ACTIONS)
                  if context.phase is None or context.phase in ACTIONS[t].PHASES]
@@ -42,17 +43,17 @@ def complete(context: Context, policy: Policy | None, dsl: bool, edit: types.Ran
             items += [_item(w, K.Keyword, "", edit) for w in ("when", "on-error")]
         return items
     if slot == "rule":
-        return [_item(k, K.Property, "", edit, ":") for k in _YAML_RULE]
+        return [_item(k, K.Property, "", edit, colon) for k in _YAML_RULE]
     if slot == "action":
-        return [_item(k, K.Property, "", edit, ":") for k in ("type", "config")]
+        return [_item(k, K.Property, "", edit, colon) for k in ("type", "config")]
     if slot == "top":
         words = _DSL_TOP if dsl else _YAML_TOP
-        return [_item(w, K.Keyword if dsl else K.Property, "", edit, "" if dsl else ":") for w in words]
+        return [_item(w, K.Keyword if dsl else K.Property, "", edit, "" if dsl else colon) for w in words]
     if slot == "phase":
         return [_item("rule", K.Keyword, "", edit)]
     model = reference.config_model(context.action, context.path) if context.action else None
     if slot == "key" and model is not None:
-        return [_item(k, K.Property, reference.type_text(reference.config_field(model, k)), edit, ":")
+        return [_item(k, K.Property, reference.type_text(reference.config_field(model, k)), edit, colon)
                 for k in model.model_fields]
     if slot == "value" and model is not None and context.key is not None:
         annotation = reference.config_field(model, context.key)

@@ -42,6 +42,8 @@ class Context:
     """After ``limits["NAME"].``: a field of a limit's state."""
     phase: str | None = None
     """The phase of the rule the cursor is in (``on_http_request``, ...), if known."""
+    quoted: bool = False
+    """A key typed inside quotes (JSON's `"na|"`): completed without the `: ` after it."""
 
 
 def word_at(text: str, offset: int, chars: str = r"[\w.-]") -> tuple[int, int]:
@@ -64,7 +66,7 @@ def context_at(text: str, offset: int, dsl: bool) -> Context:
     cel = _CEL_NAME.search(line)
     context, phase = (_dsl(text, offset, begins), _dsl_phase(text, offset)) if dsl else \
         (_yaml(text, offset, begins), _yaml_phase(text, begins))
-    return replace(context, phase=phase, limit_prefix=limit.group(2) if limit else None,
+    return replace(context, phase=context.phase or phase, limit_prefix=limit.group(2) if limit else None,
                    cel_prefix=cel.group() if cel and not limit else None,
                    limit_field=_LIMIT_FIELD.search(line) is not None)
 
@@ -209,7 +211,7 @@ def _item_type(lines: list[str], config_line: int, column: int) -> str | None:
 
 
 def _type_value(line: str) -> str | None:
-    m = re.search(r"type\s*:\s*[\"']?([\w-]+)", line)
+    m = re.search(r"type[\"']?\s*:\s*[\"']?([\w-]+)", line)
     return m.group(1) if m else None
 
 
@@ -223,28 +225,34 @@ _YAML_PHASE = re.compile(r"""(?:^|(?<=\r))["']?(on_tcp_connect|on_http_request|o
 
 
 def _yaml(text: str, offset: int, line_start: int) -> Context:
+    frames = _flow_frames(text, offset)
+    if frames:
+        return _flow(text, offset, frames)
     line = text[line_start:offset]
-    flow = line.rfind("{")  # a flow mapping on this line: `config: {name: x, ca|`
-    head, segment = (line[:flow], line[flow + 1:].rsplit(",", 1)[-1]) if flow != -1 else (line, line)
     parents = _parents(split_lines(text[:line_start]), _shape(line)[1])
     keys = [k for k, _, _ in reversed(parents)]  # outermost first
-    if flow != -1:
-        keys += re.findall(r"""["']?([\w-]+)["']?\s*:\s*$""", head.strip())[-1:]
-    kv = _KEY_VALUE.match(segment)
-    bare = _BARE.match(segment) is not None
+    kv = _KEY_VALUE.match(line)
+    bare = _BARE.match(line) is not None
     if "config" in keys:
         at = len(keys) - 1 - keys[::-1].index("config")
         config = next(((column, index) for k, column, index in parents if k == "config"), None)
         action = (_item_type(split_lines(text), config[1], config[0]) if config is not None
                   else _type_value(line))
         path = tuple(k for k in keys[at + 1:] if k not in (None, "-"))
-        if kv is not None:
-            return Context(slot="value", action=action, path=path, key=kv.group(1))
-        return Context(slot="key" if bare else "other", action=action, path=path)
+        return _in_config(action, path, kv, bare)
+    return _outside_config(keys, kv, bare)
+
+
+def _in_config(action: str | None, path: tuple[str, ...], kv: re.Match[str] | None, bare: bool,
+               quoted: bool = False) -> Context:
     if kv is not None:
-        if kv.group(1) == "type" and "actions" in keys:
-            return Context(slot="type", )
-        return Context(slot="other", )
+        return Context(slot="value", action=action, path=path, key=kv.group(1))
+    return Context(slot="key" if bare else "other", action=action, path=path, quoted=quoted)
+
+
+def _outside_config(keys: list[str | None], kv: re.Match[str] | None, bare: bool, quoted: bool = False) -> Context:
+    if kv is not None:
+        return Context(slot="type" if kv.group(1) == "type" and "actions" in keys else "other")
     named = [k for k in keys if k not in (None, "-")]
     slot: Slot = "other"
     if not named:
@@ -253,4 +261,102 @@ def _yaml(text: str, offset: int, line_start: int) -> Context:
         slot = "action"
     elif named[-1] in ("on_http_request", "on_http_response"):
         slot = "rule"
-    return Context(slot=slot if bare else "other", )
+    return Context(slot=slot if bare else "other", quoted=quoted)
+
+
+# -- YAML's flow style (JSON among its spellings): brackets -------------------------------
+
+_FLOW_KEY = re.compile(r"""["']?([\w-]+)["']?\s*:\s*$""")
+
+
+def _flow_frames(text: str, end: int) -> list[tuple[str, str, int]]:
+    """The flow collections open before ``end``, as :func:`_frames` gives the DSL's: a `[` or
+    `{` opens one where YAML starts a value (after `:`, `-`, `,` or an opening bracket, or at
+    the start of a line), and inside one; a quote starts a string, `#` after a space a
+    comment. Strings end at their line's end (a half-typed one is not read past it)."""
+    stack: list[tuple[str, str, int]] = []
+    i, boundary = 0, 0
+    while i < end:
+        c = text[i]
+        if c in "\"'" and (i == 0 or text[i - 1] in " \t\r\n[{,:"):
+            j = i + 1
+            while j < end and text[j] not in "\r\n" and not (text[j] == c and not (c == "'" and text[j + 1:j + 2] == "'")):
+                j += 2 if (text[j] == "\\" and c == '"') or (c == "'" and text[j:j + 2] == "''") else 1
+            if j >= end:
+                break  # the cursor is inside this string
+            i = j + 1 if text[j] == c else j
+            continue
+        if c == "#" and (i == 0 or text[i - 1] in " \t\r\n"):
+            i = min(end, line_end(text, i))
+            continue
+        if c in "{[" and _opens(stack, before := text[boundary:i].strip()):
+            stack.append((c, before, i))
+            boundary = i + 1
+        elif c in "}]" and stack:
+            stack.pop()
+            boundary = i + 1
+        elif c in ",\r\n":
+            boundary = i + 1
+        i += 1
+    return stack
+
+
+def _opens(stack: list[tuple[str, str, int]], before: str) -> bool:
+    """Whether a bracket after ``before`` starts a flow collection (in block style, only where
+    a value starts: `key: {`, `- [`; inside a plain text it is a character of it)."""
+    return bool(stack) or before in ("", "-") or before.endswith((":", "-"))
+
+
+def _flow(text: str, offset: int, frames: list[tuple[str, str, int]]) -> Context:
+    """The place of the cursor inside flow collections: its keys from the document's top (in
+    block style above the outermost collection, then each collection's), the action whose
+    config it is in (its `type` a key of the same mapping, or of the block-style item), and
+    the phase (a phase key among them, for JSON's one-line documents)."""
+    first = frames[0][2]
+    begins = line_start(text, first)
+    lines = [*split_lines(text[:begins]), text[begins:first]]
+    lead, column, key = _shape(lines[-1])
+    parents = _parents(lines[:-1], column if key or lead < column else lead + 1)
+    keys: list[str | None] = [k for k, _, _ in reversed(parents)]
+    keys += ["-"] * (lead < column) + [key]
+    owners: list[int | None] = [None] * len(keys)  # the frame a key is written in (None: block style)
+    for index, (_, before, _) in enumerate(frames[1:]):
+        found = _FLOW_KEY.search(before)
+        keys.append(found.group(1) if found else None)
+        owners.append(index)
+    phase = next((k for k in reversed(keys) if k in _PHASES), None)
+    segment = text[frames[-1][2] + 1:offset].rsplit(",", 1)[-1]
+    kv = _KEY_VALUE.match(segment)
+    bare = _BARE.match(segment) is not None
+    quoted = segment.strip()[:1] in ("'", '"') and kv is None
+    if "config" not in keys:
+        return replace(_outside_config(keys, kv, bare, quoted), phase=phase)
+    at = len(keys) - 1 - keys[::-1].index("config")
+    owner = owners[at]
+    if owner is not None:
+        action = _type_value(_top_level(text, frames[owner][2])) if frames[owner][0] == "{" else None
+    else:
+        above = next(((index, col) for k, col, index in parents if k == "config"), None)
+        index, col = (len(lines) - 1, column) if key == "config" or above is None else above
+        action = _item_type(split_lines(text), index, col)
+    path = tuple(k for k in keys[at + 1:] if k not in (None, "-"))
+    return replace(_in_config(action, path, kv, bare, quoted), phase=phase)
+
+
+_PHASES = ("on_tcp_connect", "on_http_request", "on_http_response")
+
+
+def _top_level(text: str, start: int) -> str:
+    """The text of the flow mapping opening at ``start`` without its nested collections."""
+    out: list[str] = []
+    depth = 0
+    for c in text[start + 1:]:
+        if c in "{[":
+            depth += 1
+        elif c in "}]":
+            if depth == 0:
+                break
+            depth -= 1
+        elif depth == 0:
+            out.append(c)
+    return "".join(out)

@@ -28,6 +28,7 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
+from ..cel.parser import SURROGATE
 from ..diagnostics import Diagnostics
 from ..ir.raw import kind_of
 from ..source import Source, Span, line_start
@@ -223,7 +224,7 @@ class _Lower:
                                key_span)
                 continue
             self.check_tag(key_node, None, key_span)
-            key = key_node.value
+            key = self.unicode(key_node.value, key_span)
             if key in seen:
                 first = seen[key]
                 self.diags.add(
@@ -271,8 +272,19 @@ class _Lower:
         self.diags.add("AIGW014", f"unsupported YAML tag `{_short_tag(tag)}`", span, help=help)
         return False
 
+    def unicode(self, text: str, span: Span) -> str:
+        """``text``, or, when an escape (`"\\ud800"`) made a lone surrogate of it, AIGW007 at it
+        and the text with U+FFFD in its place: no Unicode text holds one (the DSL's strings
+        refuse it as AIGW201, raw text as AIGW007), and a check quoting it could not print it."""
+        bad = SURROGATE.search(text)
+        if bad is None:
+            return text
+        self.diags.add("AIGW007", f"unreadable character U+{ord(bad.group()):04X}: a lone surrogate is "
+                       "not Unicode text", span, help="write the character itself, or its pair of surrogates")
+        return SURROGATE.sub("\ufffd", text)
+
     def scalar(self, node: ScalarNode, span: Span) -> Scalar:
-        text = node.value
+        text = self.unicode(node.value, span)
         content = span
         if node.style in ("'", '"') and node.start_mark.line == node.end_mark.line:
             content = self.source.span(span.start + 1, max(span.start + 1, span.end - 1))
@@ -528,7 +540,7 @@ def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | No
         return None
     except yaml.MarkedYAMLError as error:
         if json_mode:
-            return _from_json(source, data)
+            return _from_json(source, data, diags)
         mark = error.problem_mark or error.context_mark
         if error.context_mark and (
             (error.context or "").startswith(_CONTEXT_FIRST)
@@ -550,7 +562,7 @@ def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | No
         return None
     except yaml.reader.ReaderError as error:
         if json_mode:
-            return _from_json(source, data)
+            return _from_json(source, data, diags)
         char = error.character
         what = f"U+{char:04X}" if isinstance(char, int) else repr(char)
         diags.add("AIGW007", f"unreadable character {what}: special characters are not allowed",
@@ -559,17 +571,17 @@ def compose(source: Source, diags: Diagnostics, *, json_mode: bool) -> Tree | No
         return None
     except Exception as error:  # noqa: BLE001 - PyYAML may raise anything on odd input
         if json_mode:
-            return _from_json(source, data)
+            return _from_json(source, data, diags)
         diags.add(code, f"cannot read the document: {error}", source.span(0))
         return None
     finally:
         if loader is not None:
             loader.dispose()
-    if json_mode and (tree is None or not _same(_plain(tree), data)):
+    if json_mode and (tree is None or not _same(_plain(tree), _unicode(data))):
         # PyYAML reads a few valid JSON documents differently (odd line separators in
         # strings); trust the JSON parser then, at the cost of precise spans.
         del diags.items[before:]
-        return _from_json(source, data)
+        return _from_json(source, data, diags)
     if tree is None:
         diags.add("AIGW012", "the document is empty", source.span(0),
                   help="a policy is a mapping with `on_http_request` and/or `on_http_response`")
@@ -583,9 +595,27 @@ def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _from_json(source: Source, data: Any) -> Tree:
-    """A tree from parsed JSON data, every span at the start of the document."""
+def _unicode(value: Any) -> Any:
+    """Parsed JSON data with U+FFFD for each lone surrogate its escapes made (as
+    :meth:`_Lower.unicode` reads each scalar and key)."""
+    if isinstance(value, str):
+        return SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_unicode(v) for v in value]
+    if isinstance(value, dict):
+        return {_unicode(k): _unicode(v) for k, v in value.items()}
+    return value
+
+
+def _from_json(source: Source, data: Any, diags: Diagnostics) -> Tree:
+    """A tree from parsed JSON data, every span at the start of the document (a lone
+    surrogate's AIGW007 too)."""
     span = source.span(0)
+    unicode = _unicode(data)
+    if not _same(unicode, data):
+        diags.add("AIGW007", "unreadable character: an escape makes a lone surrogate, which is not "
+                  "Unicode text", span, help="write the character itself, or its pair of surrogates")
+    data = unicode
 
     def tree(value: Any) -> Tree:
         if isinstance(value, list):
