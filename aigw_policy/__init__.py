@@ -67,3 +67,8 @@ def __getattr__(name: str) -> Any:
         globals()[name] = module
         return module
     raise AttributeError(f"module 'aigw_policy' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # the public names only: not the typing helpers nor the submodules other imports load
+    return sorted(__all__)
