@@ -44,6 +44,8 @@ def results_state(response: Mapping[str, Any], notes: tuple[str, ...]) -> tuple[
     if read is None or not isinstance(response, Mapping) or response.get("status_code") != 200:
         return None
     body = response.get("body")
+    if body is None:  # (a gateway keeps `application/jsonl` as it keeps a stream)
+        body = response.get("sse")
     if not (isinstance(body, Mapping) or isinstance(body, (str, bytes, bytearray)) and body):
         return None
     return "finished", read[len(_NOTE): read.index("`", len(_NOTE))]

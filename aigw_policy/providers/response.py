@@ -389,8 +389,11 @@ def _token_count(api: str, body: object) -> bool:
 
 
 def _decoded_body(response: Mapping[str, Any]) -> Any:
-    """An answer's body, its ``Content-Encoding`` undone (None when it cannot be)."""
+    """An answer's body (or its ``sse``, when it has no body), its ``Content-Encoding`` undone
+    (None when it cannot be)."""
     body = response.get("body")
+    if body is None:
+        body = response.get("sse")
     coding = _header(response.get("headers"), "content-encoding")
     if not codings(coding):
         return body

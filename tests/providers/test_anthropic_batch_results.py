@@ -36,8 +36,8 @@ def _jsonl(lines: list[Any]) -> str:
     return "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines)
 
 
-def _read(body: Any, headers: dict[str, str] = JSONL, url: str = RESULTS) -> Any:
-    return extract_usage(classify({"method": "GET", "url": url}), {"status_code": 200, "headers": headers, "body": body})
+def _read(body: Any, headers: dict[str, str] = JSONL, url: str = RESULTS, where: str = "body") -> Any:
+    return extract_usage(classify({"method": "GET", "url": url}), {"status_code": 200, "headers": headers, where: body})
 
 
 # how the results file comes -> the answer's body and headers
@@ -49,13 +49,14 @@ BODIES: dict[str, tuple[Any, dict[str, str]]] = {
                                                         + DATA["other_results"][2:]), JSONL),
     "gzip": (gzip.compress(_jsonl(DATA["results"]).encode()), {**JSONL, "content-encoding": "gzip"}),
     "as application/binary (the SDK's Accept)": (_jsonl(DATA["results"]), {"content-type": "application/binary"}),
+    "as application/jsonl, kept as a stream is (sse)": (_jsonl(DATA["results"]), {"content-type": "application/jsonl"}),
 }
 
 
 @pytest.mark.parametrize("how", sorted(BODIES))
 def test_a_read_of_the_results_charges_their_output_at_the_batch_price(how: str) -> None:
     body, headers = BODIES[how]
-    usage = _read(body, headers)
+    usage = _read(body, headers, where="sse" if how.endswith("(sse)") else "body")
     assert (usage.input_tokens, usage.output_tokens, usage.source, usage.model, usage.service_tier) == (
         0, OUT, "provider", "claude-sonnet-4-5-20250929", "batch"), usage
     assert f"{DATA['input_tokens']:,} tokens" in usage.notes[-1]  # the input: charged at the creation
