@@ -37,7 +37,8 @@ from .batch_results import results_state
 from .batches import batch_state, gemini_batch_state
 
 __all__ = ["ASYNC_PENDING_NOTE", "DEFERRED_NOTE", "DEFERRED_PENDING_NOTE", "JOB_READ", "PENDING_NOTE", "async_result",
-           "async_state", "background_of", "background_state", "charge_id", "deferred", "deferred_read", "deferred_state", "interaction_state", "response_read", "stored_completion", "stored_response"]
+           "async_state", "background_of", "background_state", "charge_id", "deferred", "deferred_read", "deferred_state",
+           "interaction_state", "response_read", "stored_completion", "stored_response"]
 
 _RUNNING = frozenset(("queued", "in_progress"))
 _FINISHED = frozenset(("completed", "incomplete", "failed", "cancelled"))

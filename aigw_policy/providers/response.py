@@ -128,8 +128,9 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
     if background is not None and background[0] == "pending" and ai.inference:
         # the model runs later: its usage comes with the read that finds it done
         return Usage.of(0, 0, source="estimate", model=ai.model, notes=(
-            DEFERRED_PENDING_NOTE if deferred(ai.provider, ai.notes) else
-            ASYNC_PENDING_NOTE if ai.provider == "perplexity" else BATCH_PENDING_NOTE if background[1].startswith("batch_") else PENDING_NOTE,))
+            DEFERRED_PENDING_NOTE if deferred(ai.provider, ai.notes) else ASYNC_PENDING_NOTE
+            if ai.provider == "perplexity" else BATCH_PENDING_NOTE if background[1].startswith("batch_") else
+            PENDING_NOTE,))
     if background is not None and background[0] == "finished" and not ai.inference:
         # that read (a GET, polled or resumed as a stream): the usage, charged once (engine: under charge_id)
         if ai.api == "anthropic":  # a Message Batch's results: their output (their input: at creation)

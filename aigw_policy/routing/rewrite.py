@@ -168,7 +168,8 @@ def upstream_request(method: str, path: str, query: bytes | str, headers: Mappin
         url += "?" + urlencode(pairs)
     # a read of a stored response (GET, DELETE, a cancel) has no model to set: its body as it came
     read = response_read(method, path.split("?", 1)[0]) is not None or cache_read(method, path.split("?", 1)[0]) is not None
-    content = body if read else _body(body, parsed, attempt, inner=path.split("?", 1)[0].rstrip("/").endswith(ASYNC_PATHS))
+    inner = path.split("?", 1)[0].rstrip("/").endswith(ASYNC_PATHS)  # Perplexity's async `{request}`: its model there
+    content = body if read else _body(body, parsed, attempt, inner=inner)
     return UpstreamRequest(method.upper(), url, _headers(headers, attempt, secret, keep), content, read)
 
 
