@@ -124,10 +124,11 @@ def _stored(flow: Flow) -> str | None:
 
 def _background(flow: Flow) -> tuple[str, str] | None:
     """:func:`~aigw_policy.providers.background.background_of` the answer to an OpenAI
-    Responses call or read, or a Gemini interaction's (None for any other request, and for a
-    read that finds the response still running: nothing to charge yet)."""
+    Responses call or read, a Gemini interaction's, a read of an Anthropic batch's results
+    (None for any other request, and for a read that finds the response still running:
+    nothing to charge yet)."""
     ai = flow.ai
-    if ai.api not in ("openai", "gemini") or flow.response is None:
+    if ai.api not in ("openai", "gemini", "anthropic") or flow.response is None:
         return None
     state = background_of(ai.api, ai.operation, flow.response, ai.provider, ai.notes)
     return None if state is None or state[0] != "finished" and not ai.inference else state

@@ -604,13 +604,15 @@ class Engine(RoutingMixin):
 
 
 def _read_of(req: Request | PlainRequest) -> str | None:
-    """The stored response, chat completion or Gemini context cache a request reads (``GET
-    /v1/responses/{id}``, ``GET /v1/chat/completions/{id}``, ``GET .../cachedContents/{id}``, ...), or None."""
+    """The stored response, chat completion, Gemini context cache or job a request reads (``GET
+    /v1/responses/{id}``, ``GET /v1/chat/completions/{id}``, ``GET .../cachedContents/{id}``, a
+    Perplexity async request's or an xAI deferred completion's ``GET``, ...), or None."""
     r = req.request
     method, url = (r.get("method", "POST"), r["url"]) if isinstance(r, dict) else (r.method, r.url)
     if "/cachedContents/" in url:
         return cache_read(method, urlsplit(url).path)
-    if "/responses/resp_" not in url and "/completions/chatcmpl-" not in url:  # every other: no URL parsed
+    if "/responses/resp_" not in url and "/completions/chatcmpl-" not in url and "/async/" not in url \
+            and "/deferred-completion/" not in url:  # every other: no URL parsed
         return None
     return response_read(method, urlsplit(url).path)
 

@@ -20,7 +20,7 @@ import json
 from ..providers.parsed_json import loads
 from .api_shape import foreign
 
-__all__ = ["CUT", "malformed", "malformed_stream", "mismatched"]
+__all__ = ["CUT", "json_type", "malformed", "malformed_stream", "mismatched"]
 
 _HTML = (b"<!doctype html", b"<html")
 
@@ -44,13 +44,26 @@ def malformed(status: int, ctype: str, body: bytes, url: str = "") -> str | None
     head = body[:64].lstrip().lower()
     if "html" in ctype or head.startswith(_HTML):
         return f"a {status} answer that is an HTML page (a proxy or load balancer answered), not the API"
-    if "json" in ctype:
+    if json_type(ctype):
         try:
             obj = loads(body)  # kept for the middleware, which parses the same text
         except (ValueError, RecursionError):
             return f"a {status} answer whose JSON body does not parse (cut, or not JSON)"
         return foreign(status, url, obj)
     return None
+
+
+def json_type(ctype: str) -> bool:
+    """Whether a content type (lower case) is one JSON document's: ``application/json``,
+    ``text/json``, a ``+json`` suffix; not JSON Lines (Anthropic's batch results,
+    ``application/x-jsonl``), NDJSON or ``json-seq``, a JSON text a line, which no JSON parser
+    reads whole (payloads29: such an answer was a 502 ``upstream_malformed``).
+
+    >>> json_type("application/json; charset=utf-8"), json_type("application/problem+json"), json_type("application/x-jsonl")
+    (True, True, False)
+    """
+    base = ctype.split(";", 1)[0].strip()
+    return base in ("application/json", "text/json", "application/x-json") or base.endswith("+json")
 
 
 def malformed_stream(status: int, ctype: str, framing: str, opening: bytes) -> str | None:

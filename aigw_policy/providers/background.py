@@ -33,10 +33,12 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from .batch_results import results_state
 from .batches import batch_state, gemini_batch_state
 
-__all__ = ["ASYNC_PENDING_NOTE", "DEFERRED_PENDING_NOTE", "PENDING_NOTE", "async_result", "async_state", "background_of",
-           "background_state", "charge_id", "deferred_read", "deferred_state", "interaction_state", "response_read", "stored_completion", "stored_response"]
+__all__ = ["ASYNC_PENDING_NOTE", "DEFERRED_NOTE", "DEFERRED_PENDING_NOTE", "JOB_READ", "PENDING_NOTE", "async_result",
+           "async_state", "background_of", "background_state", "charge_id", "deferred", "deferred_read", "deferred_state",
+           "interaction_state", "response_read", "stored_completion", "stored_response"]
 
 _RUNNING = frozenset(("queued", "in_progress"))
 _FINISHED = frozenset(("completed", "incomplete", "failed", "cancelled"))
@@ -49,6 +51,10 @@ PENDING_NOTE = "background response not run yet: its usage is charged when read 
 
 ASYNC_PENDING_NOTE = "async request not run yet: its usage is charged when a read finds it completed"
 """The note of a Perplexity async request's creation (0 tokens: nothing has run)."""
+
+DEFERRED_NOTE = "deferred: true: answered by a request id, the completion read back later"
+"""The classification note of a chat completion that asks to be deferred (``deferred: true``, xAI's),
+whatever host it is sent to (a route's client speaks to the gateway's)."""
 
 DEFERRED_PENDING_NOTE = "deferred completion not run yet: its usage is charged by the read that carries its result"
 """The note of an xAI deferred chat completion's creation (0 tokens: nothing has run)."""
@@ -63,6 +69,10 @@ _ASYNC_DONE = frozenset(("COMPLETED", "FAILED"))
 _READ = re.compile(r"/(?:responses/(resp_[A-Za-z0-9_-]{1,200})(/cancel|/input_items)?"
                    r"|chat/completions/(chatcmpl-[A-Za-z0-9_-]{1,200})(/messages)?)/?$")
 _READS = {None: ("GET", "DELETE"), "/cancel": ("POST",), "/input_items": ("GET",)}
+JOB_READ = re.compile(r"/(?:async/chat/completions|async/sonar|chat/deferred-completion)/([A-Za-z0-9_-]{1,200})/?$")
+"""The path of a read of a job a provider runs later and keeps for the key that made it: Perplexity's
+async request (``GET /async/chat/completions/{id}``, ``GET /v1/async/sonar/{id}``), xAI's deferred
+chat completion (``GET /v1/chat/deferred-completion/{request_id}``); its group, the job's id."""
 _CHAT_READS = {None: ("GET", "POST", "DELETE"), "/messages": ("GET",)}
 
 
@@ -79,10 +89,17 @@ def response_read(method: str, path: str) -> str | None:
     (None, None)
     >>> response_read("POST", "/v1/chat/completions/chatcmpl-9"), response_read("POST", "/v1/chat/completions")
     ('chatcmpl-9', None)
+
+    And the id of a job a provider keeps for the key that made it (:data:`JOB_READ`, ``GET``
+    only), which is charged when read (:func:`async_state`, :func:`deferred_state`):
+
+    >>> response_read("GET", "/async/chat/completions/3c90c3cc"), response_read("GET", "/v1/chat/deferred-completion/f15c-1")
+    ('3c90c3cc', 'f15c-1')
     """
     m = _READ.search(path)
     if m is None:
-        return None
+        job = JOB_READ.search(path) if method.upper() == "GET" else None
+        return job.group(1) if job is not None else None
     if m.group(1) is not None:
         return m.group(1) if method.upper() in _READS[m.group(2)] else None
     return m.group(3) if method.upper() in _CHAT_READS[m.group(4)] else None
@@ -398,6 +415,13 @@ def deferred_read(url: str) -> str | None:
     return f"{_DEFERRED_READ}{m.group(1)}`: its result, charged once" if m is not None else None
 
 
+def deferred(provider: str, notes: tuple[str, ...]) -> bool:
+    """Whether a request is an xAI deferred chat completion or the read of its result: xAI's own
+    host, or the request says so (:data:`DEFERRED_NOTE`, :func:`deferred_read`'s note: a route's
+    client speaks to the gateway's host, and its served provider is known only after the call)."""
+    return provider == "xai" or any(n == DEFERRED_NOTE or n.startswith(_DEFERRED_READ) for n in notes)
+
+
 def deferred_state(response: Mapping[str, Any], notes: tuple[str, ...]) -> tuple[
         Literal["pending", "finished"], str] | None:
     """:func:`background_state` of an xAI deferred chat completion: ``("pending", request_id)``
@@ -427,13 +451,16 @@ def background_of(api: str, operation: str, response: Mapping[str, Any], provide
     """:func:`background_state` of an OpenAI Responses call or read (:func:`async_state` of a
     Perplexity async request or read), :func:`interaction_state` of a Gemini chat or read (or
     :func:`~.batches.gemini_batch_state` of a read of its inline batch), :func:`deferred_state`
-    of an xAI chat or read; None for any other request."""
-    if provider == "xai" and operation in ("chat", "other"):
+    of an xAI chat or read, :func:`~.batch_results.results_state` of a read of an Anthropic
+    Message Batch's results; None for any other request."""
+    if operation in ("chat", "other") and deferred(provider, notes):
         return deferred_state(response, notes)
     if api == "openai" and operation in ("responses", "other"):
         if provider == "perplexity" and operation == "other":
             return async_state(response)
         return background_state(response)
+    if api == "anthropic" and operation == "other":  # a read of a Message Batch's results (providers/batch_results.py)
+        return results_state(response, notes)
     if api == "gemini" and operation in ("chat", "other"):
         state = interaction_state(response)
         if state is None and operation == "other" and isinstance(response, Mapping):

@@ -14,7 +14,8 @@ from functools import lru_cache
 from types import MappingProxyType
 from urllib.parse import unquote, urlsplit
 
-from .background import deferred_read
+from .background import DEFERRED_NOTE, JOB_READ, deferred_read
+from .batch_results import results_read
 from .batches import ASYNC_PATHS
 from .bedrock_invoke import bedrock_model as _bedrock_model, bedrock_route as _bedrock
 from .errors import ProviderError
@@ -264,6 +265,8 @@ def _by_path(path: str) -> tuple[str | None, Api, Operation, dict[str, Any]] | N
         return None, "openai", "chat", extras
     if p.endswith(ASYNC_PATHS):  # Perplexity's async requests: one in `request`, run later (providers/batches.py)
         return "perplexity", "openai", "other", extras
+    if (job := JOB_READ.search(p)) is not None:  # a read of such a job, or of an xAI deferred completion: theirs
+        return "xai" if "/deferred-completion/" in job.group(0) else "perplexity", "openai", "other", extras
     if p.endswith("/chat/completions"):
         return None, "openai", "chat", extras
     if p.endswith(_MEDIA_PATHS) or "/videos/" in p and p.endswith("/remix"):
@@ -572,9 +575,12 @@ def classify(
         api = PROVIDERS[provider]
     if not inference:
         op = "other"  # `GET /v1/chat/completions` lists stored completions: no chat
-        read = deferred_read(url) if "/deferred-completion/" in url else None  # type: ignore[operator, arg-type]
-        if read is not None:  # xAI's deferred completion's result (providers/background.py)
+        read = deferred_read(url) if "/deferred-completion/" in url else results_read(url) \
+            if "/results" in url else None  # type: ignore[operator, arg-type]
+        if read is not None:  # xAI's deferred completion's result (providers/background.py), a batch's results
             notes.append(read)
+    elif op == "chat" and api == "openai" and body.get("deferred") is True:  # answered later, whatever the host
+        notes.append(DEFERRED_NOTE)
     if operation is not None:
         op = operation  # type: ignore[assignment]
 

@@ -13,14 +13,20 @@ charged for its words only. Each part counts what its provider documents for a t
   (OpenAI's rate; Gemini's is 32 a second of any bitrate) and Gemini's 263 tokens a second of
   1 Mbit/s video; by reference (a URL, a file id): ten seconds of either.
 
+What a stream cut before its usage had made that is no text (:func:`image_output_tokens`,
+:data:`AUDIO_OUT_CHARS_PER_TOKEN`: read by :mod:`.sse`) is estimated likewise: an image being
+drawn (a partial image seen) at OpenAI's table for gpt-image-1 by its size and quality, and 100
+tokens for each partial image; a chat answer's audio by its length.
+
 Pure; nothing is decoded (a base64 string's length says its bytes)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["media_tokens"]
+__all__ = ["AUDIO_OUT_CHARS_PER_TOKEN", "PARTIAL_IMAGE", "image_output_tokens", "media_tokens"]
 
 IMAGE = {"openai": 765, "anthropic": 1600, "bedrock": 1600, "gemini": 258}
 """Tokens of one image by wire format (others: OpenAI's)."""
@@ -30,6 +36,17 @@ AUDIO_BYTES_PER_TOKEN = 1600  # 128 kbit/s is 16,000 bytes a second: 10 tokens
 VIDEO_BYTES_PER_TOKEN = 475  # 1 Mbit/s is 125,000 bytes a second: 263 tokens
 AUDIO_BY_REFERENCE = 100
 VIDEO_BY_REFERENCE = 2630
+IMAGE_OUTPUT = {"low": (272, 408, 400), "medium": (1056, 1584, 1568), "high": (4160, 6240, 6208)}
+"""The output tokens of one image by quality, at 1024x1024, 1024x1536 and 1536x1024 (OpenAI's
+image generation guide, gpt-image-1; its successors bill within a few percent of it)."""
+_IMAGE_SIZES = {"1024x1024": 0, "1024x1536": 1, "1536x1024": 2}
+_SIZE = re.compile(r"([1-9][0-9]{1,4})x([1-9][0-9]{1,4})")
+PARTIAL_IMAGE = 100
+"""The image output tokens each partial image of a stream adds (OpenAI's image generation guide)."""
+AUDIO_OUT_CHARS_PER_TOKEN = 3200
+"""Base64 characters of a streamed chat answer's audio a token: pcm16 at 24 kHz mono is 48,000
+bytes a second, and audio output is 20 tokens a second (OpenAI's $0.24 a minute at $200 per MTok),
+2,400 bytes or 3,200 base64 characters a token."""
 _MAX_DEPTH = 8
 _LEAVES = frozenset({str, int, float, bool, type(None)})
 _INNER = frozenset(("content", "parts", "toolResult"))
@@ -130,3 +147,19 @@ def _inline_size(part: Mapping[str, Any]) -> int:
             if type(data) is str:
                 return len(data) * 3 // 4
     return 0
+
+
+def image_output_tokens(size: object, quality: object) -> int:
+    """The output tokens of one image of ``size`` (``"1024x1536"``) and ``quality`` (``low``,
+    ``medium``, ``high``) as :data:`IMAGE_OUTPUT` prices them: ``auto`` or none is 1024x1024 at
+    medium; another size is scaled by its area; another quality's name (a newer model's) is high's.
+
+    >>> image_output_tokens("1536x1024", "high"), image_output_tokens("auto", None), image_output_tokens("2048x2048", "low")
+    (6208, 1056, 1088)
+    """
+    row = IMAGE_OUTPUT.get(quality if isinstance(quality, str) else "", None) or IMAGE_OUTPUT[
+        "medium" if quality in (None, "", "auto") else "high"]
+    if isinstance(size, str) and size in _IMAGE_SIZES:
+        return row[_IMAGE_SIZES[size]]
+    m = _SIZE.fullmatch(size) if isinstance(size, str) else None
+    return round(row[0] * int(m.group(1)) * int(m.group(2)) / (1024 * 1024)) if m is not None else row[0]

@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from .background import ASYNC_PENDING_NOTE, DEFERRED_PENDING_NOTE, PENDING_NOTE, async_result, background_of
+from .background import ASYNC_PENDING_NOTE, DEFERRED_PENDING_NOTE, PENDING_NOTE, async_result, background_of, deferred
 from .background import background_state
 from .classify import AiRequest
 from .encoding import codings, decode_body
 from .errors import ProviderError
 from .sse import StreamUsage, _error_kind
 from .tokens import DEFAULT_COUNTER, TokenCounter
+from .batch_results import results_usage
 from .batches import BATCH_NOTE, BATCH_PENDING_NOTE, finished_batch, gemini_batch_usage
 from .billed import reported_cost
 from .bedrock_invoke import header_usage
@@ -123,20 +124,23 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
     # a batch's creation or cancel is `other`, its answer parsed when its text names a batch)
     background = background_of(ai.api, ai.operation, response, ai.provider, ai.notes) if ai.api != "openai" or \
         not ai.inference or ai.operation == "other" or isinstance(response.get("body"), Mapping) or \
-        ai.provider == "xai" else None
+        deferred(ai.provider, ai.notes) else None
     if background is not None and background[0] == "pending" and ai.inference:
         # the model runs later: its usage comes with the read that finds it done
         return Usage.of(0, 0, source="estimate", model=ai.model, notes=(
-            DEFERRED_PENDING_NOTE if ai.provider == "xai" else ASYNC_PENDING_NOTE if ai.provider == "perplexity" else
-            BATCH_PENDING_NOTE if background[1].startswith("batch_") else PENDING_NOTE,))
+            DEFERRED_PENDING_NOTE if deferred(ai.provider, ai.notes) else ASYNC_PENDING_NOTE
+            if ai.provider == "perplexity" else BATCH_PENDING_NOTE if background[1].startswith("batch_") else
+            PENDING_NOTE,))
     if background is not None and background[0] == "finished" and not ai.inference:
         # that read (a GET, polled or resumed as a stream): the usage, charged once (engine: under charge_id)
+        if ai.api == "anthropic":  # a Message Batch's results: their output (their input: at creation)
+            return results_usage(_decoded_body(response), background[1])
         if background[1].startswith("batches/"):  # a Gemini inline batch's: its output (its input: at creation)
             body = response.get("body")
             return gemini_batch_usage(body if isinstance(body, Mapping) else loads(body)[0], background[1])
         if ai.provider == "perplexity" and ai.api == "openai":  # an async job's: its `response`, a chat completion
             return _async_usage(ai, response, background[1], counter)
-        if ai.provider == "xai":  # a deferred chat completion's result: the answer is the completion
+        if deferred(ai.provider, ai.notes):  # a deferred chat completion's result: the answer is the completion
             read = _extract_usage(replace(ai, inference=True, operation="chat"), response, counter)
             return replace(read, notes=(*read.notes, f"deferred completion `{background[1]}` read"))
         read = _extract_usage(replace(ai, inference=True), response, counter)
@@ -196,7 +200,8 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
         found = _cost_only(ai, body)
     if found is None and not failed and ai.operation == "other" and any(n.startswith(BATCH_NOTE) for n in ai.notes):
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, service_tier="batch", notes=(
-            "batch created: its requests' input estimate, at the batch price; its results are not read",))
+            "batch created: its requests' input estimate, at the batch price; its output is charged when its "
+            "results are read",))
     if found is not None:
         found = with_input_estimate(found, ai.input_tokens)
         return found if found.model else found.with_model(ai.model)
@@ -382,6 +387,21 @@ def _token_count(api: str, body: object) -> bool:
     if api == "anthropic":
         return set(body) == {"input_tokens"} or set(body) == {"input_tokens", "context_management"}
     return api == "gemini" and "totalTokens" in body and "candidates" not in body
+
+
+def _decoded_body(response: Mapping[str, Any]) -> Any:
+    """An answer's body (or its ``sse``, when it has no body), its ``Content-Encoding`` undone
+    (None when it cannot be)."""
+    body = response.get("body")
+    if body is None:
+        body = response.get("sse")
+    coding = _header(response.get("headers"), "content-encoding")
+    if not codings(coding):
+        return body
+    try:
+        return _decoded(body, coding)
+    except ProviderError:
+        return None
 
 
 def _decoded(value: Any, coding: str) -> Any:

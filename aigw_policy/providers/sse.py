@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from .cut_media import IMAGE_PARTIALS, MediaSeen
 from .bedrock_invoke import METRICS, invoke_text, invoke_usage, metrics_usage
 from .billed import grounded_searches, grounding_queries
 from .eventstream import EventStreamParser
@@ -113,6 +114,7 @@ class StreamUsage:
         self._iterations: object = None  # the last message_delta's usage, when it has `iterations`
         self._tier: str | None = None  # the service tier an OpenAI stream names
         self._metrics = False  # Bedrock InvokeModel: the invocation metrics gave the usage
+        self._media = MediaSeen()  # images and audio an OpenAI stream made (estimated when it has no usage)
         self._text: list[str] = []
         self._text_chars = 0
         self._overflow_tokens = 0
@@ -298,6 +300,7 @@ class StreamUsage:
                         self._errors.append(_error_kind(resp.get("error")) or "response.failed")
             elif typ == "error":
                 self._errors.append("error event")
+            self._media.response_event(typ, resp)
             parts: list[str] = []
             _texts_openai(obj, parts)
             self._add_text(parts)
@@ -310,6 +313,9 @@ class StreamUsage:
             self._errors.append(_error_kind(obj.get("error")) or _error_kind(obj))
             if not isinstance(obj.get("usage"), Mapping):
                 return
+        if type(typ) is str and typ in IMAGE_PARTIALS:
+            self._media.image_event(obj)
+        self._media.chat_chunk(obj.get("choices"))
         self._note_model(obj.get("model"))
         self._tier = service_tier(obj.get("service_tier")) or self._tier
         usage, breakdown = obj.get("usage"), obj.get("usage_breakdown")
@@ -519,9 +525,9 @@ class StreamUsage:
             notes.append("stream ended without usage (cut off?)")
         else:
             notes.append("no usage in stream")
-        return Usage.of(
-            self.input_estimate, self._output_estimate(), source="estimate", model=self.model, notes=tuple(notes)
-        )
+        units, tool, said = self._media.estimate()
+        return Usage.of(self.input_estimate, self._output_estimate() + sum(n for _, n in units), source="estimate",
+                        model=self.model, notes=(*notes, *said), units=units, other_models=tool)
 
 
 class _Probe(StreamUsage):

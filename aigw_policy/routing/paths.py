@@ -31,6 +31,7 @@ import re
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from ..providers.batches import ASYNC_PATHS
 from ..providers.classify import vendor_of
 from ..providers.error_shapes import NATIVE  # the vendors' native formats: a candidate of that vendor is sent one
 from ..providers.native_paths import native_path
@@ -106,7 +107,7 @@ def attempt_path(fmt: str, path: str) -> str:
     """
     p = path.rstrip("/")
     if fmt == "openai":
-        if _PLAIN_OPENAI.match(p):
+        if _PLAIN_OPENAI.match(p) or p.endswith(ASYNC_PATHS):  # (Perplexity's async API: its own path)
             return path
         m = _OPENAI_TAIL.search(p)
         return f"/v1/{m.group('tail')}" if m else path

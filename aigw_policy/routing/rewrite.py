@@ -43,6 +43,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from ..providers.background import response_read
+from ..providers.batches import ASYNC_PATHS
 from ..providers.gemini_caches import cache_read
 from ..providers.classify import MAX_TOKENS_ONLY, NO_STREAM_OPTIONS, vendor_of
 from .model import Attempt
@@ -167,7 +168,8 @@ def upstream_request(method: str, path: str, query: bytes | str, headers: Mappin
         url += "?" + urlencode(pairs)
     # a read of a stored response (GET, DELETE, a cancel) has no model to set: its body as it came
     read = response_read(method, path.split("?", 1)[0]) is not None or cache_read(method, path.split("?", 1)[0]) is not None
-    content = body if read else _body(body, parsed, attempt)
+    inner = path.split("?", 1)[0].rstrip("/").endswith(ASYNC_PATHS)  # Perplexity's async `{request}`: its model there
+    content = body if read else _body(body, parsed, attempt, inner=inner)
     return UpstreamRequest(method.upper(), url, _headers(headers, attempt, secret, keep), content, read)
 
 
@@ -244,7 +246,9 @@ def _headers(given: Mapping[str, str] | Iterable[tuple[str, str]], attempt: Atte
     return tuple(out)
 
 
-def _body(raw: bytes, parsed: Any, attempt: Attempt) -> bytes:
+def _body(raw: bytes, parsed: Any, attempt: Attempt, inner: bool = False) -> bytes:
+    """The body sent to ``attempt``: the client's, its model the attempt's (``inner``: the body
+    wraps the request it runs, Perplexity's async ``{request: {...}}``, whose model is there)."""
     if parsed is None and raw[:1] in (b"{", b" ", b"\n", b"\t", b"\r"):
         try:
             parsed = json.loads(raw)
@@ -262,7 +266,9 @@ def _body(raw: bytes, parsed: Any, attempt: Attempt) -> bytes:
         if not vendors.isdisjoint(MAX_TOKENS_ONLY) and "max_completion_tokens" in new:
             cap = new.pop("max_completion_tokens")
             new.setdefault("max_tokens", cap)
-    if attempt.format not in ("gemini", "bedrock"):  # Gemini's and Bedrock's model is in the path
+    if inner and isinstance(new.get("request"), dict):
+        new["request"] = {**new["request"], "model": attempt.model}
+    elif attempt.format not in ("gemini", "bedrock"):  # Gemini's and Bedrock's model is in the path
         new["model"] = attempt.model
     elif attempt.format == "gemini":  # and in the requests a Gemini body holds, which must name the path's
         _gemini_inner_models(new, f"models/{attempt.model}")
