@@ -51,3 +51,37 @@ def test_a_misspelled_nested_variable_is_named(row: dict[str, Any]) -> None:
         assert [(c, line, col) for c, line, col, _ in found] == [(row["code"], *at)], found
         if row["help"] is not None:
             assert f"`{row['help']}`" in (found[0][3] or ""), found
+
+
+# -- where a finding inside an expression points, however the expression is written ---------------
+# An expression written verbatim (a plain one-line scalar, quotes without escapes) had its
+# findings at the word at fault; one written as ngrok's pages also write them (a `>-` or `|`
+# block, a plain scalar over several lines, a quoted one with `\"` escapes, a JSON string) had
+# them at the start of the whole value. Each row: the document, the line and column of
+# `req.pathh` (AIGW300) in it.
+PLACED: list[tuple[str, str, str, tuple[int, int]]] = [
+    ("folded-block", "yaml", 'on_http_request:\n  - expressions:\n      - >-\n        req.method == "GET" &&\n'
+     '        req.pathh == "/"\n    actions: [{type: deny}]\n', (5, 9)),
+    ("literal-block", "yaml", 'on_http_request:\n  - expressions:\n      - |\n        req.method == "GET" &&\n'
+     '        req.pathh == "/"\n    actions: [{type: deny}]\n', (5, 9)),
+    ("plain-two-lines", "yaml", 'on_http_request:\n  - expressions:\n      - req.method == "GET" &&\n'
+     '        req.pathh == "/"\n    actions: [{type: deny}]\n', (4, 9)),
+    ("double-quoted-escapes", "yaml", 'on_http_request:\n  - expressions: ["req.headers[\\"x\\"][0] == \\"a\\" && '
+     'req.pathh == 1"]\n    actions: [{type: deny}]\n', (2, 54)),
+    ("json-escapes", "json", '{"on_http_request": [{"expressions": ["req.headers[\\"x\\"][0] == \\"a\\" && req.pathh == 1"],'
+     ' "actions": [{"type": "deny"}]}]}', (1, 74)),
+    ("template-in-block", "yaml", 'on_http_request:\n  - actions:\n      - type: custom-response\n        config:\n'
+     '          body: |\n            method ${req.method}\n            path ${req.pathh}\n', (7, 20)),
+    ("template-with-escapes", "json", '{"on_http_request": [{"actions": [{"type": "custom-response", "config": '
+     '{"body": "{\\"p\\": \\"${req.pathh}\\"}"}}]}]}', (1, 95)),
+]
+
+
+@pytest.mark.parametrize(("form", "fmt", "doc", "at"), PLACED, ids=[p[0] for p in PLACED])
+def test_a_finding_points_at_the_word_however_the_expression_is_written(form: str, fmt: str, doc: str,
+                                                                        at: tuple[int, int]) -> None:
+    _, found = ap.read(doc, format=fmt, cache_dir=None)
+    errors = [(d.code, d.span.line, d.span.column) for d in found if d.is_error]
+    assert errors == [("AIGW300", *at)], (form, [str(d) for d in found])
+    line = doc.split("\n")[at[0] - 1]
+    assert line[at[1] - 1:].startswith("req.pathh"), line
