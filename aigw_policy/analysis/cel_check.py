@@ -12,6 +12,7 @@ from ..source import Source, Span
 from ..syntax.hints import literal_help, word_operator, word_operator_diagnostic
 from ..template import Interpolation, TemplateError, split_template
 from .bare_cel import bare_cel
+from .value_offsets import placed, value_offsets
 
 
 def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
@@ -169,43 +170,6 @@ def _exact(text: str, span: Span | None, source: Source | None) -> bool:
     )
 
 
-def _offsets(text: str, span: Span | None, source: Source | None) -> list[int] | None:
-    """Where each character of ``text``, a value not written verbatim at ``span`` (a ``>-`` or
-    ``|`` block, a plain scalar over several lines, a quoted one with escapes), stands in
-    ``source``, and where it ends (one more entry): each character is the next one of the span
-    equal to it, a space or a line break of the value also a line break of the source (YAML
-    folds one into the other), so that a finding can point at its word. None when one is not
-    found in the span (a ``\\u00e9`` escape): the finding then points at the whole value."""
-    if span is None or source is None:
-        return None
-    src, at, end, out = source.text, span.start, span.end, []
-    for c in text:
-        while at < end and src[at] != c and not (c in " \n" and src[at] in "\r\n"):
-            at += 1
-        if at >= end:
-            return None
-        out.append(at)
-        at += 1
-    out.append(at)
-    return out
-
-
-def _placed(found: list[Diagnostic], offsets: list[int] | None, span: Span | None,
-            source: Source | None) -> list[Diagnostic]:
-    """``found`` (spans inside the value's own text) moved into ``source`` by ``offsets``,
-    or onto the whole value at ``span`` without them."""
-    out = []
-    for d in found:
-        if offsets is not None and source is not None and d.span is not None:
-            start = offsets[min(d.span.start, len(offsets) - 1)]
-            stop = offsets[min(d.span.end, len(offsets) - 1) - 1] + 1 if d.span.end > d.span.start else start
-            where: Span | None = source.span(start, max(start, stop))
-        else:
-            where = span or d.span
-        out.append(Diagnostic(d.code, d.message, where, d.help, d.severity))
-    return out
-
-
 def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnostic]:
     from ..env import check_text
     from ..cel.parser import CelSyntaxError, parse
@@ -226,13 +190,13 @@ def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnost
         if exact:
             return list(error.diagnostics)
         # the text was folded, quoted or escaped in the document: placed through its offsets
-        return _placed(list(error.diagnostics), _offsets(text, span, source), span, source)
+        return placed(list(error.diagnostics), value_offsets(text, span, source), span, source)
     from ..env import check_condition
 
     found = [_with_literal_help(d) for d in check_condition(node)]
     if exact:
         return found
-    return _placed(found, _offsets(text, span, source), span, source)
+    return placed(found, value_offsets(text, span, source), span, source)
 
 
 def pattern_diagnostics(node: Any, text: str, span: Span | None) -> list[Diagnostic]:
@@ -286,7 +250,7 @@ def _parse_template(text: str, span: Span | None, source: Source | None) -> list
                 if start != -1:
                     offset = start + part.offset
                     inner = source.span(offset, offset + len(part.source))
-                elif (at := _offsets(text, span, source)) is not None:  # folded, quoted or escaped
+                elif (at := value_offsets(text, span, source)) is not None:  # folded, quoted or escaped
                     first, last = at[part.offset], at[part.offset + len(part.source)]
                     inner = source.span(first, max(first, last))
             found.extend(_parse(part.source, inner or span, source))

@@ -85,3 +85,12 @@ def test_a_finding_points_at_the_word_however_the_expression_is_written(form: st
     assert errors == [("AIGW300", *at)], (form, [str(d) for d in found])
     line = doc.split("\n")[at[0] - 1]
     assert line[at[1] - 1:].startswith("req.pathh"), line
+
+
+def test_a_strategy_written_in_a_block_is_placed_at_its_word() -> None:
+    """The community's multi-line strategies (``strategy: - |``): the selection checker's
+    finding (AIGW323) at the field at fault, not at the block's ``|``."""
+    doc = ("on_http_request:\n  - type: ai-gateway\n    config:\n      model_selection:\n        strategy:\n"
+           "          - |\n            ai.models\n              .filter(m, m.pricing.inpt < 1.0)\n")
+    _, found = ap.read(doc, format="yaml", cache_dir=None)
+    assert [(d.code, d.span.line, d.span.column) for d in found if d.is_error] == [("AIGW323", 8, 26)], found
