@@ -55,6 +55,7 @@ CODES: dict[str, Code] = _codes(
     ("AIGW102", W, "unsupported phase"),
     ("AIGW105", W, "policy read from inside a Kubernetes resource, agent configuration or API object"),
     ("AIGW106", W, "ngrok's former name for a phase"),
+    ("AIGW107", W, "ngrok action or config key this engine does not run, in the skipped `on_tcp_connect`"),
     ("AIGW103", E, "unknown rule key"),
     ("AIGW104", E, "wrong shape"),
     ("AIGW110", E, "unknown action type"),

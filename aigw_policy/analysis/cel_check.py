@@ -12,6 +12,7 @@ from ..source import Source, Span
 from ..syntax.hints import literal_help, word_operator, word_operator_diagnostic
 from ..template import Interpolation, TemplateError, split_template
 from .bare_cel import bare_cel
+from .value_offsets import placed, value_offsets
 
 
 def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
@@ -188,17 +189,14 @@ def _parse(text: str, span: Span | None, source: Source | None) -> list[Diagnost
             return [hint]
         if exact:
             return list(error.diagnostics)
-        # the text was quoted or escaped in the document: point at the value as a whole
-        return [
-            Diagnostic(d.code, d.message, span or d.span, d.help, d.severity)
-            for d in error.diagnostics
-        ]
+        # the text was folded, quoted or escaped in the document: placed through its offsets
+        return placed(list(error.diagnostics), value_offsets(text, span, source), span, source)
     from ..env import check_condition
 
     found = [_with_literal_help(d) for d in check_condition(node)]
     if exact:
         return found
-    return [Diagnostic(d.code, d.message, span or d.span, d.help, d.severity) for d in found]
+    return placed(found, value_offsets(text, span, source), span, source)
 
 
 def pattern_diagnostics(node: Any, text: str, span: Span | None) -> list[Diagnostic]:
@@ -252,6 +250,9 @@ def _parse_template(text: str, span: Span | None, source: Source | None) -> list
                 if start != -1:
                     offset = start + part.offset
                     inner = source.span(offset, offset + len(part.source))
+                elif (at := value_offsets(text, span, source)) is not None:  # folded, quoted or escaped
+                    first, last = at[part.offset], at[part.offset + len(part.source)]
+                    inner = source.span(first, max(first, last))
             found.extend(_parse(part.source, inner or span, source))
     return found
 

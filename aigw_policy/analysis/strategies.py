@@ -5,8 +5,9 @@ Codes: AIGW320-324 for a strategy that does not check (the CEL checker's AIGW300
 compile errors, renumbered so a strategy's error is told from a condition's), AIGW410-414
 for routing analysis (wrong result type, ``only_allow_configured_models`` with nothing
 listed, strategies that never run, key strategies with no key to choose from). Syntax
-errors keep their AIGW2xx codes. Spans point into the strategy text when it stands
-verbatim in the document, else at the strategy's value.
+errors keep their AIGW2xx codes. Spans point into the strategy text, through its offsets
+when it is not verbatim in the document (a `|` block: :mod:`.value_offsets`), else at the
+strategy's value.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..ir import Action, Policy
 from ..ir.ai_gateway import AiGateway
 from ..routing.selection import KEY_TYPES, KEYS, MODEL_TYPES, MODELS
 from ..source import Source, Span
+from .value_offsets import placed, value_offsets
 
 __all__ = ["check"]
 
@@ -80,15 +82,17 @@ def _offset(text: str, span: Span | None, source: Source | None) -> int | None:
 def _check_strategy(text: str, span: Span | None, source: Source | None, env: Environment,
                     want: tuple[str, ...], code: str, what: str) -> list[Diagnostic]:
     offset = _offset(text, span, source)
+    at = value_offsets(text, span, source) if offset is None else None
     try:
         node = parse(text, source=source, offset=offset) if offset is not None else parse(text)
     except CelSyntaxError as e:
-        return [_placed(d, d.code, offset, span) for d in e.diagnostics]
+        return [_placed(d, d.code, offset, span, at, source) for d in e.diagnostics]
     try:
         program = env.compile(text, node=node)
     except CelError as e:
         if e.diagnostics:
-            return [_placed(d, _RENUMBER.get(d.code, "AIGW324"), offset, span) for d in e.diagnostics]
+            return [_placed(d, _RENUMBER.get(d.code, "AIGW324"), offset, span, at, source)
+                    for d in e.diagnostics]
         return [Diagnostic.make("AIGW324", f"selection strategy could not be compiled: {e}", span)]
     rt = program.type
     if rt is not None and not rt.is_dyn and str(rt) not in want:
@@ -98,7 +102,9 @@ def _check_strategy(text: str, span: Span | None, source: Source | None, env: En
     return []
 
 
-def _placed(d: Diagnostic, code: str, offset: int | None, span: Span | None) -> Diagnostic:
-    """``d`` renumbered; at its own span when the text was parsed in place, else at ``span``."""
-    where = d.span if offset is not None else (span or d.span)
+def _placed(d: Diagnostic, code: str, offset: int | None, span: Span | None, at: list[int] | None,
+            source: Source | None) -> Diagnostic:
+    """``d`` renumbered; at its own span when the text was parsed in place, else through the
+    text's offsets ``at``, else at ``span``."""
+    where = d.span if offset is not None else placed([d], at, span, source)[0].span
     return Diagnostic(code, d.message, where, d.help, d.severity)

@@ -46,6 +46,10 @@ class Checked:
     the types check the expression as cel-go and cel-cpp do, but prove nothing at run time."""
 
 
+_SELECTABLE = frozenset(("dyn", "param", "error", "map", "opaque"))
+"""Kinds whose values may have fields (an opaque type with its declared ones)."""
+
+
 class _Subst:
     def __init__(self) -> None:
         self.m: dict[str, Type] = {}
@@ -207,6 +211,10 @@ class _Checker:
                         t = self.decls[name]
                         # mark the intermediate nodes
                         rest = dotted.lstrip(".").split(".")[used:]
+                        if rest and t.kind not in _SELECTABLE and any(
+                                d.startswith(f"{name}.") for d in self.decls):
+                            # `req.url.pathh`: misspelled under a value that is a namespace too
+                            return self.unknown_name(dotted.lstrip("."), node)
                         chain = []
                         n: ast.Expr = node
                         for _ in rest:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..diagnostics import Diagnostics, did_you_mean
+from ..diagnostics import Diagnostic, Diagnostics, did_you_mean
 from ..source import Span
 from .actions import (
     ACTIONS,
@@ -458,6 +458,23 @@ def check_action_type(type_name: str, diags: Diagnostics, anchor: Span | None) -
             "list of actions",
         )
     return False
+
+
+def not_run_on_connect(d: Diagnostic) -> Diagnostic:
+    """An AIGW111 (an ngrok action or config key this engine does not run) found in the
+    skipped ``on_tcp_connect`` is AIGW107, a warning: ngrok takes the document (its mutual
+    TLS guide puts ``terminate-tls`` there beside request rules), and what a connection rule
+    does (TLS versions, client certificates, closing a connection) is the connection's
+    server's, as the phase's ``deny`` and ``restrict-ips``, skipped under its warning alone.
+    Elsewhere, ``sse-find-replace`` on stream messages among them, it stays an error: an HTTP
+    step the author relied on (a redaction) is not done."""
+    if d.code != "AIGW111":
+        return d
+    return Diagnostic.make(
+        "AIGW107", f"{d.message} in the skipped `on_tcp_connect`: not run", d.span,
+        "ngrok runs it on each connection; this gateway evaluates HTTP requests, so none of it is done "
+        "here (TLS versions and client certificates, closing a connection, ngrok IP policies): do it in "
+        "the server in front of the gateway", d.related)
 
 
 def build_action(

@@ -115,10 +115,14 @@ class Elements:
         for m in route.models:  # ``provider.getModel(id)`` reads the provider's enabled models
             if not m.disabled:
                 provider_el[m.provider_id]["_models"].append(self.model[(m.provider_id, m.id)])
+        # ngrok's CEL reference: `ai.models` "returns all available models from configured
+        # providers" (every provider's when the action lists none)
+        pooled = route.configured_providers
         for fmt in _FORMATS:
             speaks = {pid for pid, p in route.providers.items() if fmt in p.formats and not p.disabled}
             ms = [self.model[(m.provider_id, m.id)] for m in route.models
-                  if m.provider_id in speaks and not m.disabled]  # fmt: skip
+                  if m.provider_id in speaks and not m.disabled
+                  and (not pooled or m.provider_id in pooled)]  # fmt: skip
             self.models[fmt] = ms
             self.refs[fmt] = frozenset(m["_ref"] for m in ms)
             self.positions[fmt] = {m["_ref"]: i for i, m in enumerate(ms)}

@@ -8,8 +8,10 @@
 2. What the client asked for: ``model`` then the body's ``models: [...]`` fallbacks, each
    ``gpt-4o`` (the catalog: every provider serving that id or alias, configured ones
    first, each group in alphabetical order of the provider ids, as ngrok tries them), ``provider:model`` (that provider; an unknown model passes through with
-   ``m.known == false``) or ``ngrok/auto`` (the strategies choose among every model); a
-   request that names no model is ``ngrok/auto``, as ngrok's models page says.
+   ``m.known == false``) or ``ngrok/auto`` (the strategies choose among ``ai.models``: the
+   models of the providers the action lists, every model when it lists none; no strategy is
+   ``ai.models`` itself); a request that names no model is ``ngrok/auto``, as ngrok's models
+   page says.
    ``only_allow_configured_providers`` / ``_models`` refuse the others (403
    ``provider_not_allowed`` / ``model_not_allowed``); a name nothing knows is 422
    (ERR_NGROK_3804).
@@ -19,7 +21,7 @@
 4. ``model_selection.strategy``: the first strategy returning a non-empty list wins; an
    erroring strategy is recorded and the next one runs. When the client named models,
    ``ai.models`` is those models and the strategy only filters them (the client's order is
-   kept); with ``ngrok/auto`` it is every model and the strategy's order is the order.
+   kept); with ``ngrok/auto`` it is that pool and the strategy's order is the order.
    Nothing left: 422 (ERR_NGROK_3803 after an error, 3806 for a result that is no model,
    else 3805).
 5. Keys: a provider's configured keys in order, or as ``api_key_selection`` orders them

@@ -31,7 +31,7 @@ from ..analysis.cel_check import check_rule
 from ..analysis.engine_checks import check_connection_rule
 from ..diagnostics import Diagnostics, did_you_mean
 from ..ir.actions import ACTIONS, field_kind
-from ..ir.build import NULL_ITEM, NULL_READ, build_action, choice_help
+from ..ir.build import NULL_ITEM, NULL_READ, build_action, choice_help, not_run_on_connect
 from ..ir.nodes import PHASES, SETTINGS, Action, Expr, Policy, Rule
 from ..ir.parts import part_of
 from ..ir.raw import RawList, RawMap, RawScalar, RawValue
@@ -395,15 +395,21 @@ class _Reader:
 
     def skipped_phase(self, phase: str, node: Tree) -> None:
         """A phase whose rules are skipped is still read, as ngrok reads it, and its rules
-        then dropped: its shape, keys, action types (one out of scope, as `terminate-tls` on
-        connect or `sse-find-replace` on stream messages, is AIGW111) and configs are
-        checked, and its CEL parsed, so that a misspelled key, action or expression is never
+        then dropped: its shape, keys, action types (one out of scope, as `sse-find-replace`
+        on stream messages, is AIGW111) and configs are checked, and its CEL parsed, so that a misspelled key, action or expression is never
         dropped unsaid; a connection's rule that ngrok refuses (an HTTP action, a read of
-        ``req.*``) is named too (:func:`~..analysis.engine_checks.check_connection_rule`)."""
-        for rule in self.phase(phase, node):
-            self.diags.extend(check_rule(rule, self.source))
-            if phase == "on_tcp_connect":
-                self.diags.extend(check_connection_rule(rule))
+        ``req.*``) is named too (:func:`~..analysis.engine_checks.check_connection_rule`). An
+        action or key ngrok runs on a connection and this engine does not (AIGW111 elsewhere)
+        is named as not run (:func:`~..ir.build.not_run_on_connect`)."""
+        outer, self.diags = self.diags, Diagnostics()
+        try:
+            for rule in self.phase(phase, node):
+                self.diags.extend(check_rule(rule, self.source))
+                if phase == "on_tcp_connect":
+                    self.diags.extend(check_connection_rule(rule))
+        finally:
+            found, self.diags = self.diags, outer
+        self.diags.extend(not_run_on_connect(d) if phase == "on_tcp_connect" else d for d in found)
 
     def rule(self, node: Tree) -> Rule | None:
         if not isinstance(node, Map):
