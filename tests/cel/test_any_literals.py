@@ -190,3 +190,30 @@ def test_mutated_bytes_give_cel_cpps_answer(cpp: None, m: tuple[str, bytes, obje
     assert mine_out[0] == cpp_out[0], (expr, mine_out, cpp_out)
     if mine_out[0] == "value":
         assert mine_out == cpp_out, (expr, mine_out, cpp_out)
+
+
+def _nested(kind: str, levels: int) -> tuple[str, bytes]:
+    """A message ``levels`` deep: lists in lists, structs in structs or groups in groups."""
+    if kind == "group":
+        return "Int32Value", b"\x0b" * levels + b"\x0c" * levels + b"\x08\x01"
+    top = struct_pb2.Value()
+    cur = top
+    for _ in range(levels):
+        cur = cur.list_value.values.add() if kind == "list" else cur.struct_value.fields["k"]
+    cur.bool_value = True
+    return "Value", top.SerializeToString()
+
+
+# protobuf's parser stops at 100 levels: a list level is two messages, a struct level three (its
+# entry is one), a group one
+_DEPTHS = [("list", 50, True), ("list", 51, False), ("struct", 33, True), ("struct", 34, False),
+           ("group", 100, True), ("group", 101, False)]
+
+
+@pytest.mark.parametrize(("kind", "levels", "ok"), _DEPTHS)
+def test_nesting_past_protobufs_limit_is_an_error(kind: str, levels: int, ok: bool) -> None:
+    expr = _literal(*_nested(kind, levels))
+    got = ours(expr, {}, {}, True)
+    assert got[0] == ("value" if ok else "error"), (kind, levels, got)
+    if c is not None:
+        assert theirs(expr, {}, {}, True)[0] == got[0], (kind, levels)

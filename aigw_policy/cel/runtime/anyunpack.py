@@ -8,7 +8,8 @@ repeated message field is merged into the one before it (a ``Value``'s kind is a
 ``ListValue`` appends, a ``Struct``'s entry replaces the entry of its key), a field of an
 unknown number or of another wire type than its field's is skipped (groups included), text
 must be UTF-8. Truncated input, a field number 0, wire types 6 and 7, a varint longer than
-ten bytes, a message nested deeper than protobuf's 100 levels, any other type (``Empty``,
+ten bytes, a message nested more than protobuf's 100 levels deep (a ``Struct``'s entry is one),
+any other type (``Empty``,
 ``FieldMask``, ``Any`` itself, every message not well-known) or an empty ``type_url`` is an
 error (``invalid_argument``)."""
 
@@ -106,9 +107,10 @@ def _varint(buf: bytes, i: int, most: int = 10) -> tuple[int, int]:
     raise _error()
 
 
-def _fields(buf: bytes) -> list[tuple[int, int, object]]:
-    """(field number, wire type, value) of each field of ``buf``: a varint as an int, a fixed
-    64 or 32 as its bytes, a length-delimited one as its bytes; groups are skipped."""
+def _fields(buf: bytes, depth: int = 0) -> list[tuple[int, int, object]]:
+    """(field number, wire type, value) of each field of ``buf``, a message ``depth`` levels
+    down: a varint as an int, a fixed 64 or 32 as its bytes, a length-delimited one as its
+    bytes; groups are skipped (each one a level deeper)."""
     out: list[tuple[int, int, object]] = []
     i = 0
     groups: list[int] = []
@@ -133,6 +135,8 @@ def _fields(buf: bytes) -> list[tuple[int, int, object]]:
             v, i = buf[i:i + size], i + size
         elif wire == 3:
             groups.append(number)
+            if depth + len(groups) > _DEPTH:
+                raise _error()
             continue
         elif wire == 4:
             if not groups or groups.pop() != number:
@@ -150,9 +154,9 @@ def _fields(buf: bytes) -> list[tuple[int, int, object]]:
 # A Value while it is read: [kind, payload], kind one of None (null or unset), "number",
 # "string", "bool", "struct" (payload a dict of such values) or "list" (a list of them).
 def _value(buf: bytes, into: list, depth: int) -> list:
-    if depth >= _DEPTH:
+    if depth > _DEPTH:
         raise _error()
-    for number, w, v in _fields(buf):
+    for number, w, v in _fields(buf, depth):
         if number == 1 and w == 0:
             into[:] = [None, None]
         elif number == 2 and w == 1:
@@ -169,24 +173,26 @@ def _value(buf: bytes, into: list, depth: int) -> list:
 
 
 def _struct(buf: bytes, into: dict, depth: int) -> dict:
-    if depth >= _DEPTH:
+    if depth > _DEPTH:
         raise _error()
-    for number, w, v in _fields(buf):
+    for number, w, v in _fields(buf, depth):
         if number == 1 and w == 2:
+            if depth + 1 > _DEPTH:  # a map entry is a message of its own
+                raise _error()
             key, value = "", [None, None]
-            for n, w2, e in _fields(v):  # type: ignore[arg-type]
+            for n, w2, e in _fields(v, depth + 1):  # type: ignore[arg-type]
                 if n == 1 and w2 == 2:
                     key = _text(e)  # type: ignore[arg-type]
                 elif n == 2 and w2 == 2:
-                    value = _value(e, value, depth + 1)  # type: ignore[arg-type]
+                    value = _value(e, value, depth + 2)  # type: ignore[arg-type]
             into[key] = value
     return into
 
 
 def _list(buf: bytes, into: list, depth: int) -> list:
-    if depth >= _DEPTH:
+    if depth > _DEPTH:
         raise _error()
-    for number, w, v in _fields(buf):
+    for number, w, v in _fields(buf, depth):
         if number == 1 and w == 2:
             into.append(_value(v, [None, None], depth + 1))  # type: ignore[arg-type]
     return into
