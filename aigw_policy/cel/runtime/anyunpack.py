@@ -165,10 +165,12 @@ def _value(buf: bytes, into: list, depth: int) -> list:
             into[:] = ["string", _text(v)]  # type: ignore[arg-type]
         elif number == 4 and w == 0:
             into[:] = ["bool", v != 0]
-        elif number == 5 and w == 2:
-            into[:] = ["struct", _struct(v, into[1] if into[0] == "struct" else {}, depth + 1)]  # type: ignore[arg-type]
+        elif number == 5 and w == 2:  # a second struct_value merges into the first
+            merged = into[1] if into[0] == "struct" else {}
+            into[:] = ["struct", _struct(v, merged, depth + 1)]  # type: ignore[arg-type]
         elif number == 6 and w == 2:
-            into[:] = ["list", _list(v, into[1] if into[0] == "list" else [], depth + 1)]  # type: ignore[arg-type]
+            appended = into[1] if into[0] == "list" else []
+            into[:] = ["list", _list(v, appended, depth + 1)]  # type: ignore[arg-type]
     return into
 
 
