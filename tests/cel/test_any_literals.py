@@ -212,7 +212,7 @@ _DEPTHS = [("list", 50, True), ("list", 51, False), ("struct", 33, True), ("stru
 
 @pytest.mark.parametrize(("kind", "levels", "ok"), _DEPTHS)
 def test_nesting_past_protobufs_limit_is_an_error(kind: str, levels: int, ok: bool) -> None:
-    expr = f"size({_literal(*_nested(kind, levels))})"  # the deep value itself is not compared
+    expr = f"size([{_literal(*_nested(kind, levels))}])"  # the deep value itself is not compared
     got = ours(expr, {}, {}, True)
     assert got[0] == ("value" if ok else "error"), (kind, levels, got)
     if c is not None:
