@@ -2,7 +2,8 @@
 ``google.protobuf.Struct{fields: {...}}``, ``google.protobuf.Duration{seconds: 10}``): each is
 built as the CEL value it stands for, as cel-go and cel-cpp do (a wrapper is its primitive, a
 ``Value``, ``Struct`` or ``ListValue`` its JSON value, a ``Duration`` or ``Timestamp`` the time
-value). No other message type is supported. The checker's side is ``cel/wellknown.py``."""
+value, an ``Any`` the value of the well-known message it packs, ``anyunpack.py``). No other
+message type is supported. The checker's side is ``cel/wellknown.py``."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import base64
 import math
 import struct
 
-from .checks import check_dur, check_ts, type_name
+from .anyunpack import time_value, unpack
+from .checks import type_name
 from .host import dyn_value
-from .values import NS, CelError, Duration, Optional, Timestamp, UInt, format_duration, format_timestamp
+from .values import CelError, Duration, Optional, Timestamp, UInt, format_duration, format_timestamp
 
 _P = "google.protobuf."
 FIELDS: dict[str, dict[str, str]] = {
@@ -25,6 +27,7 @@ FIELDS: dict[str, dict[str, str]] = {
                    "bool_value": "bool", "struct_value": "map", "list_value": "list"},
     _P + "Struct": {"fields": "map"}, _P + "ListValue": {"values": "list"},
     _P + "Duration": {"seconds": "int", "nanos": "int"}, _P + "Timestamp": {"seconds": "int", "nanos": "int"},
+    _P + "Any": {"type_url": "string", "value": "bytes"},
 }  # fmt: skip
 """Each supported message's fields and the CEL kind of value each takes."""
 
@@ -33,8 +36,6 @@ _KIND_CLASSES = {"bool": (bool,), "bytes": (bytes,), "double": (float,), "int": 
 _DEFAULT = {"bool": False, "bytes": b"", "double": 0.0, "int": 0, "uint": UInt(0), "string": ""}
 _INT32 = (-(2**31), 2**31 - 1)
 _JSON_SAFE = 2**53 - 1
-_SECONDS_MAX = 315_576_000_000  # protobuf's Duration: +-10,000 years
-_TS_SECONDS = (-62_135_596_800, 253_402_300_799)  # 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z
 
 
 def build(name: str, inits: tuple[tuple[str, object, bool], ...]) -> object:
@@ -58,7 +59,9 @@ def build(name: str, inits: tuple[tuple[str, object, bool], ...]) -> object:
         got[field] = value  # the last one set counts (a `Value`'s kind is a oneof)
     short = name[len(_P):]
     if short in ("Duration", "Timestamp"):
-        return _time(short, int(got.get("seconds", 0)), int(got.get("nanos", 0)))  # type: ignore[call-overload]
+        return time_value(short, int(got.get("seconds", 0)), int(got.get("nanos", 0)))  # type: ignore[call-overload]
+    if short == "Any":
+        return unpack(got.get("type_url", ""), got.get("value", b""))  # type: ignore[arg-type]
     if short == "Value":
         return _value(*next(reversed(got.items()))) if got else None
     if short == "Struct":
@@ -90,16 +93,6 @@ def _float32(d: float) -> float:
         return struct.unpack("<f", struct.pack("<f", d))[0]
     except OverflowError:
         return math.copysign(math.inf, d)
-
-
-def _time(kind: str, seconds: int, nanos: int) -> Timestamp | Duration:
-    if kind == "Duration":
-        if not -_SECONDS_MAX <= seconds <= _SECONDS_MAX or not -NS < nanos < NS or seconds * nanos < 0:
-            raise CelError(f"invalid duration: seconds {seconds}, nanos {nanos}", "invalid_argument")
-        return check_dur(seconds * NS + nanos)  # durations are int64 nanoseconds (docs/cel.md)
-    if not _TS_SECONDS[0] <= seconds <= _TS_SECONDS[1] or not 0 <= nanos < NS:
-        raise CelError(f"invalid timestamp: seconds {seconds}, nanos {nanos}", "invalid_argument")
-    return check_ts(seconds * NS + nanos)
 
 
 def to_json(v: object) -> object:
