@@ -98,7 +98,7 @@ def continued_of(req: Any) -> str | None:
             return None
     if type(body) is not dict or method.upper() != "POST":
         return None
-    if "cachedContent" in body:
+    if "cachedContent" in body or "generateContentRequest" in body:
         return used_cache(body) if ":" in urlsplit(url).path.rsplit("/", 1)[-1] else None
     previous = body.get("previous_response_id")
     if type(previous) is not str or not previous.startswith("resp_") or len(previous) > 200:
