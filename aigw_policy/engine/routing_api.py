@@ -161,9 +161,9 @@ class RoutingMixin:
         (the request is finished: its ledger record is written)."""
         flow, t, elapsed = self._routed(request_id, now)
         live = flow.route.live
+        self._cool(flow, outcome, t)  # (first: a 429's wait goes to the shared store with its record)
         if outcome is not None and live is not None and outcome.error != "client_closed":  # not the provider's doing
             self.route_metrics.record(live, outcome, t)
-        self._cool(flow, outcome, t)
         result: Step | End = self._drive(step(flow, outcome, elapsed), t)
         if not isinstance(result, End):
             return result
@@ -177,9 +177,9 @@ class RoutingMixin:
         """The async twin of :meth:`attempt`."""
         flow, t, elapsed = self._routed(request_id, now)
         live = flow.route.live
+        self._cool(flow, outcome, t)  # (first: a 429's wait goes to the shared store with its record)
         if outcome is not None and live is not None and outcome.error != "client_closed":  # not the provider's doing
             await self.route_metrics.arecord(live, outcome, t)
-        self._cool(flow, outcome, t)
         result: Step | End = await self._adrive(step(flow, outcome, elapsed), t)
         if not isinstance(result, End):
             return result
