@@ -1,7 +1,7 @@
 """Keys cooling down after a rate limit (docs/routing.md, "Cooldown"): a (provider, key,
 model) whose attempt was answered 429 with when to come back (``Retry-After``,
 ``retry-after-ms``, or the reset of a rate-limit header whose remaining is 0) is tried *last*
-by this process's later requests until then: after every other candidate of their plan, in the
+by later requests until then: after every other candidate of their plan, in the
 plan's order, never skipped (a pool whose every key is cooling still answers what the providers
 would). Each process keeps its table in memory, at most :data:`MAX_ENTRIES` pairs, each wait
 capped at :data:`MAX_WAIT_S`; with a shared limit store (SQLite, Redis) the live metrics'
