@@ -291,3 +291,40 @@ def test_ngrok_auto_moves_off_a_failing_model_by_its_live_error_rate(env: Any) -
         "openai", False, "gpt-4o-mini")
     [final] = _finals(env, since)
     assert (final["gen_ai.request.model"], final["aigw.attempts"]) == ("gpt-4o-mini", 1)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("sdk", sorted(SDKS))
+def test_all_failed_is_a_503_in_each_sdks_shape_with_the_soonest_retry_after(env: Any, sdk: str, stream: bool) -> None:
+    provider, model, _ = SDKS[sdk]
+    env.stub.push(Reply(503, headers={"retry-after": "7"}, key=f"sk-{provider}-1"),
+                  Reply(429, headers={"retry-after": "3"}, key=f"sk-{provider}-2"),
+                  Reply(503, headers={"retry-after": "9"}, model=FALLBACK_OF[sdk]),
+                  Reply(503, headers={"retry-after": "9"}, model=FALLBACK_OF[sdk]))
+    since, before = len(ledger_lines(env.ledger)), _used(env, model)
+    with pytest.raises(Exception) as raised:
+        _call(env, sdk, stream)
+    error = raised.value
+    assert _error_status(error) == 503, repr(error)
+    response = getattr(error, "response", None)
+    assert response is not None and response.headers.get("retry-after") == "3", repr(error)
+    [final] = _finals(env, since)
+    assert final["aigw.attempts"] == 2 and _used(env, model) == before
+
+
+FALLBACK_OF = {"openai": "gpt-4o-mini", "anthropic": "claude-y", "genai": "gemini-2.5-flash"}
+
+
+@pytest.mark.parametrize("sdk", sorted(SDKS))
+def test_a_stream_cut_after_bytes_of_the_second_key_ends_in_the_sdks_error_charged_once(env: Any, sdk: str) -> None:
+    provider, model, _ = SDKS[sdk]
+    env.stub.push(Reply(503, key=f"sk-{provider}-1"), Reply(200, key=f"sk-{provider}-2", cut_after=400))
+    since, before = len(ledger_lines(env.ledger)), _used(env, model)
+    with pytest.raises(Exception) as raised:
+        _call(env, sdk, True)
+    assert type(raised.value).__module__.split(".")[0] in ("openai", "anthropic", "google"), repr(raised.value)
+    [final] = _finals(env, since)
+    assert (final["aigw.route.key_id"], final["aigw.attempts"]) == (f"{provider}-2", 2)
+    charged = final["gen_ai.usage.input_tokens"] + final["gen_ai.usage.output_tokens"]
+    assert _used(env, model) - before == charged > 0
+    assert _keys_seen(env) == [f"sk-{provider}-1", f"sk-{provider}-2"]
