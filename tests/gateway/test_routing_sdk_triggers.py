@@ -16,6 +16,7 @@ their order) and a model strategy reading the live error rates."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 import socket
 import tempfile
@@ -31,7 +32,7 @@ import pytest
 from aigw_policy.limits.model import Charge
 
 from .conftest import ServerThread, ledger_lines
-from .providers_stub import ANTHROPIC_USAGE, GEMINI_USAGE, OPENAI_USAGE, WORDS, Reply, StubProvider
+from .providers_stub import ANTHROPIC_USAGE, GEMINI_USAGE, OPENAI_USAGE, TOOL_ARGS, WORDS, Reply, StubProvider
 
 KEY = "sk-gw-sdk-triggers"
 genai = pytest.importorskip("google.genai")
@@ -328,3 +329,51 @@ def test_a_stream_cut_after_bytes_of_the_second_key_ends_in_the_sdks_error_charg
     charged = final["gen_ai.usage.input_tokens"] + final["gen_ai.usage.output_tokens"]
     assert _used(env, model) - before == charged > 0
     assert _keys_seen(env) == [f"sk-{provider}-1", f"sk-{provider}-2"]
+
+
+WEATHER = {"name": "get_weather", "description": "The weather of a city",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+
+
+def _tool_call(env: Any, sdk: str, stream: bool) -> Any:
+    """The arguments of the tool call the SDK returned."""
+    provider, model, _ = SDKS[sdk]
+    if sdk == "openai":
+        client = openai.OpenAI(base_url=env.url + "/v1", api_key=KEY, max_retries=0, timeout=20)
+        tools = [{"type": "function", "function": WEATHER}]
+        if not stream:
+            made = client.chat.completions.create(model=model, messages=HI, tools=tools)
+            return json.loads(made.choices[0].message.tool_calls[0].function.arguments)
+        parts = [t.function.arguments or "" for c in client.chat.completions.create(
+            model=model, messages=HI, tools=tools, stream=True) if c.choices for t in c.choices[0].delta.tool_calls or ()]
+        return json.loads("".join(parts))
+    if sdk == "anthropic":
+        ant = anthropic.Anthropic(base_url=env.url, api_key=KEY, max_retries=0, timeout=20)
+        tools = [{"name": WEATHER["name"], "description": WEATHER["description"], "input_schema": WEATHER["parameters"]}]
+        if not stream:
+            return ant.messages.create(model=model, max_tokens=50, messages=HI, tools=tools).content[0].input
+        with ant.messages.stream(model=model, max_tokens=50, messages=HI, tools=tools) as events:
+            return events.get_final_message().content[0].input
+    client = genai.Client(api_key=KEY, http_options=genai_types.HttpOptions(base_url=env.url, api_version="v1beta"))
+    config = genai_types.GenerateContentConfig(
+        tools=[genai_types.Tool(function_declarations=[genai_types.FunctionDeclaration(**WEATHER)])],
+        automatic_function_calling=genai_types.AutomaticFunctionCallingConfig(disable=True))
+    if not stream:
+        return client.models.generate_content(model=model, contents="hi", config=config).function_calls[0].args
+    calls = [f.args for c in client.models.generate_content_stream(model=model, contents="hi", config=config)
+             for f in c.function_calls or ()]
+    assert len(calls) == 1, calls
+    return calls[0]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("sdk", sorted(SDKS))
+def test_a_tool_call_answered_after_a_switch_reaches_the_sdk_whole_and_is_charged_once(env: Any, sdk: str,
+                                                                                        stream: bool) -> None:
+    provider, model, tokens = SDKS[sdk]
+    env.stub.push(Reply(503, key=f"sk-{provider}-1"), Reply(200, key=f"sk-{provider}-2", tool=True))
+    since, before = len(ledger_lines(env.ledger)), _used(env, model)
+    assert _tool_call(env, sdk, stream) == TOOL_ARGS
+    [final] = _finals(env, since)
+    assert (final["aigw.route.key_id"], final["aigw.attempts"]) == (f"{provider}-2", 2)
+    assert _used(env, model) - before == tokens
