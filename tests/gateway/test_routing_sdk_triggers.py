@@ -84,7 +84,21 @@ def _policy(url: str) -> str:
             + _rule("tight", "x-tight", url, NARROWED + "          per_request_timeout: 600ms\n"
                     "          total_timeout: 900ms\n")
             + _rule("auto", "x-auto", url, NARROWED + auto)
+            + _vertex(url)
             + _rule("route", None, url, NARROWED + "          per_request_timeout: 600ms\n"))
+
+
+VERTEX = "/v1/projects/p1/locations/us-central1/endpoints/openapi"
+"""Vertex AI's OpenAI-compatible endpoint: the OpenAI SDK's base URL (`chat/completions` after it)."""
+
+
+def _vertex(url: str) -> str:
+    """A route for clients of Vertex AI's OpenAI-compatible endpoint, to providers that are it."""
+    return ("  - name: vertex\n    expressions: [\"req.url.path.startsWith('/v1/projects/')\"]\n    actions:\n"
+            "      - type: ai-gateway\n        config:\n          only_allow_configured_providers: true\n"
+            "          providers:\n"
+            + "".join(f"            - {{id: {pid}, base_url: \"{url}{VERTEX}\", api_keys: [{{value: sk-{pid}, id: {pid}}}], "
+                      "models: [{id: google/gemini-2.0-flash}]}\n" for pid in ("vx1", "vx2")))
 
 
 @pytest.fixture(scope="module")
@@ -377,3 +391,26 @@ def test_a_tool_call_answered_after_a_switch_reaches_the_sdk_whole_and_is_charge
     [final] = _finals(env, since)
     assert (final["aigw.route.key_id"], final["aigw.attempts"]) == (f"{provider}-2", 2)
     assert _used(env, model) - before == tokens
+
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_vertex_ais_openai_compatible_endpoint_is_routed_and_fails_over(env: Any, stream: bool) -> None:
+    """Its path under the SDK's base URL is the chat completions API (routing/paths.py), its
+    model a publisher's (`google/...`); each provider's URL is its base as written plus the
+    endpoint, its key an `Authorization: Bearer` (the access token Vertex AI wants)."""
+    env.stub.push(Reply(503, key="sk-vx1"))
+    client = openai.OpenAI(base_url=env.url + VERTEX, api_key=KEY, max_retries=0, timeout=20)
+    model = "google/gemini-2.0-flash"
+    since = len(ledger_lines(env.ledger))
+    if stream:
+        got = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+            model=model, messages=HI, stream=True) if c.choices)
+    else:
+        got = client.chat.completions.create(model=model, messages=HI).choices[0].message.content
+    assert got == _answer("openai", stream, model)
+    assert [(s["path"], s["headers"].get("authorization")) for s in env.stub.seen] == [
+        (VERTEX + "/chat/completions", "Bearer sk-vx1"), (VERTEX + "/chat/completions", "Bearer sk-vx2")]
+    [final] = _finals(env, since)
+    assert (final["aigw.route.key_id"], final["aigw.attempts"]) == ("vx2", 2)
+    assert final["gen_ai.usage.input_tokens"] + final["gen_ai.usage.output_tokens"] == OPENAI_USAGE["total_tokens"]
