@@ -15,9 +15,7 @@ their order) and a model strategy reading the live error rates."""
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 import socket
 import tempfile
 import time
@@ -81,11 +79,11 @@ def _policy(url: str) -> str:
             "        config: {name: tokens, limit: 1000000000, unit: tokens, period: day, "
             "bucket_key: ['ai.model']}\n"
             + _rule("connect", "x-connect", url, NARROWED + "          per_request_timeout: 2s\n", dead=True)
-            + _rule("tight", "x-tight", url, NARROWED + "          per_request_timeout: 600ms\n"
-                    "          total_timeout: 900ms\n")
+            + _rule("tight", "x-tight", url, NARROWED + "          per_request_timeout: 1s\n"
+                    "          total_timeout: 1500ms\n")
             + _rule("auto", "x-auto", url, NARROWED + auto)
             + _vertex(url)
-            + _rule("route", None, url, NARROWED + "          per_request_timeout: 600ms\n"))
+            + _rule("route", None, url, NARROWED + "          per_request_timeout: 1500ms\n"))
 
 
 VERTEX = "/v1/projects/p1/locations/us-central1/endpoints/openapi"
@@ -107,11 +105,6 @@ def env() -> Iterator[Any]:
     from aigw_policy.gateway.server import header_timeout_protocol
 
     stub = StubProvider("stub")
-    log = io.StringIO()
-    handler = logging.StreamHandler(log)
-    decisions = logging.getLogger("aigw_policy.gateway.decisions")
-    decisions.addHandler(handler)
-    decisions.setLevel(logging.INFO)
     with ServerThread(stub) as up, tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         (d / "policy.yaml").write_text(_policy(up.url))
@@ -120,9 +113,7 @@ def env() -> Iterator[Any]:
                       ledger=f"jsonl:{d / 'usage.jsonl'}", store="memory:")
         with ServerThread(app, http=header_timeout_protocol(10.0)) as server:
             server.app, server.stub, server.ledger = app, stub, d / "usage.jsonl"  # type: ignore[attr-defined]
-            server.log = log  # type: ignore[attr-defined]
             yield server
-    decisions.removeHandler(handler)
 
 
 @pytest.fixture(autouse=True)
@@ -193,7 +184,7 @@ def _keys_seen(env: Any) -> list[str]:
 # trigger -> the first key's reply (None: the refused connection of the `connect` rule's first provider)
 TRIGGERS: dict[str, Reply | None] = {
     "429": Reply(429, headers={"retry-after": "1"}), "500": Reply(500), "503": Reply(503),
-    "timeout": Reply(200, delay=1.5), "401": Reply(401), "403": Reply(403), "connect": None,
+    "timeout": Reply(200, delay=3.0),  # (past the route's 1.5 s per attempt) "401": Reply(401), "403": Reply(403), "connect": None,
 }
 NOT_TRIGGERS = {"400": 400, "404": 404}
 
@@ -247,13 +238,13 @@ def test_a_failure_that_is_no_trigger_is_the_clients_answer_in_its_shape(env: An
 @pytest.mark.parametrize("sdk", sorted(SDKS))
 def test_a_total_timeout_cut_mid_attempt_is_a_504_in_each_sdks_shape(env: Any, sdk: str, stream: bool) -> None:
     provider, model, _ = SDKS[sdk]
-    env.stub.push(Reply(200, delay=2.0, key=f"sk-{provider}-1"), Reply(200, delay=2.0, key=f"sk-{provider}-2"))
+    env.stub.push(Reply(200, delay=4.0, key=f"sk-{provider}-1"), Reply(200, delay=4.0, key=f"sk-{provider}-2"))
     since, before = len(ledger_lines(env.ledger)), _used(env, model)
     started = time.monotonic()
     with pytest.raises(Exception) as raised:
         _call(env, sdk, stream, headers={"x-tight": "1"})
     assert _error_status(raised.value) == 504, repr(raised.value)
-    assert time.monotonic() - started < 1.9  # the second attempt got what the total left, not its own 600 ms
+    assert time.monotonic() - started < 3.5  # the second attempt got what the total left (0.5 s), not its own 1 s
     [final] = _finals(env, since)
     assert final["aigw.attempts"] == 2 and _used(env, model) == before
 
