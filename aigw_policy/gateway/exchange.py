@@ -95,6 +95,7 @@ class Exchange:
         self.failed: tuple[str, str] | None = None  # an embedder's hook failed: (code, message), a 500
         self.secret: str | None = None  # the gateway key the client sent: kept from upstream and policy
         self._holders: frozenset[str] = frozenset()  # the headers holding it (effects.secret_holders)
+        self._extras = True  # the policy reads ngrok's req.* of the connection (req.version, req.ts.*): _engine_request
 
     @functools.cached_property
     def api(self) -> str:
@@ -175,7 +176,8 @@ class Exchange:
         if body is None:
             await self._too_big()
             return
-        request.setdefault("req", {}).setdefault("ts", {})["body_received"] = timestamp_of(time.time_ns())
+        if self._extras:
+            request.setdefault("req", {}).setdefault("ts", {})["body_received"] = timestamp_of(time.time_ns())
         ctype = self.headers.get("content-type", "")
         try:  # a large body parses for a while: in a worker thread, not on the event loop
             body_obj = (parse_body(body, ctype, self.scope["method"]) if len(body) <= _PARSE_ON_LOOP
@@ -325,18 +327,25 @@ class Exchange:
         req: dict[str, Any] = {"id": self.ctx.request_id, "identity": dict(identity),
                                "request": {"method": scope.get("method", "POST"), "url": url, "headers": headers,
                                            "body": body}}
-        version = http_version(scope)
-        if version:
-            req["req"] = {"version": version}
+        # ngrok's conn.* and req.version / req.ts.*: only for a policy some text of which reads them
+        # (the activation's plan; a routed policy's reads everything); nothing else reads them
+        plan = self.engine.compiled.activation
+        self._extras = extras = plan.extras
+        if extras:
+            version = http_version(scope)
+            if version:
+                req["req"] = {"version": version}
         client = scope.get("client")
-        if client:
+        if client and plan.conn:
             req["conn"] = conn = conn_of(client, scope.get("server"))
             if self.mw.geoip is not None:
                 conn.update(self.mw.geoip(client[0]))
         times = (scope.get("extensions") or {}).get(CONN_TIMES)
         if times is not None:  # serve's protocol: when the connection opened, when the head came
-            req.setdefault("conn", {})["ts"] = {"start": timestamp_of(times[0])}
-            req.setdefault("req", {})["ts"] = {"header_received": timestamp_of(times[1])}
+            if plan.conn:
+                req.setdefault("conn", {})["ts"] = {"start": timestamp_of(times[0])}
+            if extras:
+                req.setdefault("req", {})["ts"] = {"header_received": timestamp_of(times[1])}
         if self.mw.provider:
             req["ai"] = {"provider": self.mw.provider}
         return req

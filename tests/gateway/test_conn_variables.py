@@ -55,3 +55,32 @@ def test_what_a_socket_gives(client: Any, server: Any, want: dict[str, Any]) -> 
 def test_the_server_name() -> None:
     assert server_name({"server": ("10.0.0.2", 8080)}) == "10.0.0.2:8080"
     assert server_name({"server": None}) == "localhost"
+
+
+@pytest.mark.parametrize(("policy", "lookups", "status"), [
+    (POLICY, 3, 299),  # reads conn.*: looked up for each of the 3 requests
+    ("on_http_request:\n  - expressions: [\"req.headers['x-port'][0] == '0'\"]\n"
+     "    actions: [{type: custom-response, config: {status_code: 298}}]\n", 0, 298),  # reads no conn.*
+])
+def test_the_connection_is_worked_out_for_a_policy_that_reads_it(tmp_path: Any, policy: str, lookups: int,
+                                                                  status: int) -> None:
+    """``conn.*`` (and the geo lookup behind ``conn.geo.*``) is built for a request only when
+    some text of the policy reads ``conn``: nothing else reads it."""
+    seen: list[str] = []
+
+    def geoip(ip: str) -> dict[str, Any]:
+        seen.append(ip)
+        return {}
+
+    (tmp_path / "p.yaml").write_text(policy)
+    with ServerThread(StubUpstream()) as up:
+        gw_app = Gateway(policy=tmp_path / "p.yaml", upstream=up.url, store="memory:", watch=0, geoip=geoip)
+        with ServerThread(gw_app) as gw:
+            port = gw.url.rsplit(":", 1)[1]
+            for x_port in (port, "0"):
+                httpx.post(gw.url + "/v1/chat/completions", headers={"x-port": x_port},
+                           json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
+            r = httpx.post(gw.url + "/v1/chat/completions", headers={"x-port": port if lookups else "0"},
+                           json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
+    assert r.status_code == status, r.text
+    assert len(seen) == lookups
