@@ -1,11 +1,14 @@
 """Keys cooling down after a rate limit (docs/routing.md, "Cooldown"): a (provider, key,
 model) whose attempt was answered 429 with when to come back (``Retry-After``,
 ``retry-after-ms``, or the reset of a rate-limit header whose remaining is 0) is tried *last*
-by this process's later requests until then: after every other candidate of their plan, in the
+by later requests until then: after every other candidate of their plan, in the
 plan's order, never skipped (a pool whose every key is cooling still answers what the providers
-would). Per process, in memory, at most :data:`MAX_ENTRIES` pairs, each wait capped at
-:data:`MAX_WAIT_S`; the decision's ``routing.cooling`` and its trace say which candidates
-were put last and until when.
+would). Each process keeps its table in memory, at most :data:`MAX_ENTRIES` pairs, each wait
+capped at :data:`MAX_WAIT_S`; with a shared limit store (SQLite, Redis) the live metrics'
+store publishes what it notes and brings what the other processes noted, in the round trip
+that records an attempt (:meth:`Cooldowns.drain`, :meth:`Cooldowns.merge`;
+``routing/cooling_store.py``). The decision's ``routing.cooling`` and its trace say which
+candidates were put last and until when.
 
 >>> c = Cooldowns()
 >>> c.note("openai", "k1", "gpt-4o", 429, {"retry-after": "20"}, 1000.0)
@@ -22,10 +25,11 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from ..routing.cooling_store import Cool
 from .route_errors import upstream_wait
 
 __all__ = ["MAX_ENTRIES", "MAX_WAIT_S", "Cooldowns", "rate_limit_wait"]
@@ -105,13 +109,14 @@ def rate_limit_wait(status: int | None, headers: Mapping[str, str], now: float) 
 
 
 class Cooldowns:
-    """This process's (provider, key id, model) -> (until, why), bounded; thread-safe (the
-    gateway's loop and a library user's threads may share one engine)."""
+    """This process's (provider, key id, model) -> (until, why, when noted), bounded;
+    thread-safe (the gateway's loop and a library user's threads may share one engine)."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self.max_entries = max_entries
-        self._until: OrderedDict[tuple[str, str, str], tuple[float, str]] = OrderedDict()
+        self._until: OrderedDict[tuple[str, str, str], tuple[float, str, float]] = OrderedDict()
         self._lock = threading.Lock()
+        self._outbox: OrderedDict[tuple[str, str, str], Cool] | None = None  # (None: nobody publishes them)
 
     def __len__(self) -> int:
         return len(self._until)
@@ -119,6 +124,8 @@ class Cooldowns:
     def clear(self) -> None:
         with self._lock:
             self._until.clear()
+            if self._outbox is not None:
+                self._outbox.clear()
 
     def note(self, provider: str, key_id: str | None, model: str, status: int | None,
              headers: Mapping[str, str], now: float) -> float | None:
@@ -131,12 +138,56 @@ class Cooldowns:
         if wait is None:
             return None
         pair = (provider, key_id, model)
+        why = f"answered 429 asking to wait {_seconds(wait)}"
         with self._lock:
-            self._until.pop(pair, None)
-            self._until[pair] = (now + wait, f"answered 429 asking to wait {_seconds(wait)}")
-            while len(self._until) > self.max_entries:
-                self._until.popitem(last=False)
+            self._put(pair, (now + wait, why, now))
+            if self._outbox is not None:
+                self._outbox.pop(pair, None)
+                self._outbox[pair] = (provider, key_id, model, now + wait, now, why)
+                while len(self._outbox) > self.max_entries:
+                    self._outbox.popitem(last=False)
         return wait
+
+    def _put(self, pair: tuple[str, str, str], entry: tuple[float, str, float]) -> None:
+        self._until.pop(pair, None)
+        self._until[pair] = entry
+        while len(self._until) > self.max_entries:
+            self._until.popitem(last=False)
+
+    def publishing(self) -> None:
+        """From now on, keep what :meth:`note` learns for a shared store to take (:meth:`drain`)."""
+        with self._lock:
+            if self._outbox is None:
+                self._outbox = OrderedDict()
+
+    def drain(self) -> list[Cool]:
+        """What was noted since the last drain, to publish: (provider, key id, model, until,
+        noted at, why) each."""
+        with self._lock:
+            if not self._outbox:
+                return []
+            out = list(self._outbox.values())
+            self._outbox.clear()
+            return out
+
+    def merge(self, found: Iterable[Cool], now: float) -> None:
+        """Take what the shared store holds (every process's notes): a pair's entry replaces
+        this process's when it was noted at the same time or later (the provider's latest
+        word); one whose wait is over, or that is not of the published shape, is left."""
+        with self._lock:
+            for entry in found:
+                try:
+                    provider, key_id, model, until, noted, why = entry
+                    until, noted = float(until), float(noted)
+                except (TypeError, ValueError):
+                    continue
+                if not (isinstance(provider, str) and isinstance(key_id, str) and isinstance(model, str)
+                        and isinstance(why, str)) or not until > now or not math.isfinite(until):
+                    continue
+                pair = (provider, key_id, model)
+                mine = self._until.get(pair)
+                if mine is None or (noted >= mine[2] and (until, why) != mine[:2]):
+                    self._put(pair, (until, why, noted))
 
     def until(self, provider: str, key_id: str | None, model: str, now: float) -> float | None:
         """When the pair's cooldown ends, while it lasts (None: not cooling)."""
@@ -144,6 +195,7 @@ class Cooldowns:
         return found[0] if found is not None else None
 
     def cooling(self, provider: str, key_id: str | None, model: str, now: float) -> tuple[float, str] | None:
+        """When the pair's cooldown ends and why, while it lasts (None: not cooling)."""
         if key_id is None or not self._until:
             return None
         pair = (provider, key_id, model)
@@ -152,7 +204,7 @@ class Cooldowns:
             if found is not None and found[0] <= now:
                 del self._until[pair]
                 return None
-        return found
+        return None if found is None else found[:2]
 
 
 def _seconds(wait: float) -> str:

@@ -290,6 +290,8 @@ def _client(act: Mapping[str, Any], ai: Mapping[str, Any], models: tuple[str, ..
     headers = headers if isinstance(headers, Mapping) else {}
     agent = headers.get("user-agent") or [""]
     sent = next((v[0] for name in CREDENTIAL_HEADERS if (v := headers.get(name))), "")
+    if not sent and isinstance(query := act.get("req.url.query_params"), Mapping) and (key := query.get("key")):
+        sent = key[0] if isinstance(key, (list, tuple)) else str(key)  # Gemini's `?key=`, as the route passes it on
     sent = sent[7:] if sent[:7].lower() == "bearer " else sent
     return {"method": act.get("req.method", ""), "path": act.get("req.url.path", ""),
             "request_headers": {k: list(v) for k, v in headers.items() if k not in _NOT_SHOWN},

@@ -98,7 +98,7 @@ def continued_of(req: Any) -> str | None:
             return None
     if type(body) is not dict or method.upper() != "POST":
         return None
-    if "cachedContent" in body:
+    if "cachedContent" in body or "generateContentRequest" in body:
         return used_cache(body) if ":" in urlsplit(url).path.rsplit("/", 1)[-1] else None
     previous = body.get("previous_response_id")
     if type(previous) is not str or not previous.startswith("resp_") or len(previous) > 200:
@@ -161,9 +161,9 @@ class RoutingMixin:
         (the request is finished: its ledger record is written)."""
         flow, t, elapsed = self._routed(request_id, now)
         live = flow.route.live
+        self._cool(flow, outcome, t)  # (first: a 429's wait goes to the shared store with its record)
         if outcome is not None and live is not None and outcome.error != "client_closed":  # not the provider's doing
             self.route_metrics.record(live, outcome, t)
-        self._cool(flow, outcome, t)
         result: Step | End = self._drive(step(flow, outcome, elapsed), t)
         if not isinstance(result, End):
             return result
@@ -177,9 +177,9 @@ class RoutingMixin:
         """The async twin of :meth:`attempt`."""
         flow, t, elapsed = self._routed(request_id, now)
         live = flow.route.live
+        self._cool(flow, outcome, t)  # (first: a 429's wait goes to the shared store with its record)
         if outcome is not None and live is not None and outcome.error != "client_closed":  # not the provider's doing
             await self.route_metrics.arecord(live, outcome, t)
-        self._cool(flow, outcome, t)
         result: Step | End = await self._adrive(step(flow, outcome, elapsed), t)
         if not isinstance(result, End):
             return result

@@ -153,6 +153,8 @@ class Engine(RoutingMixin):
         self._reads_metrics = _reads_route_metrics(self.compiled)
         self.owners: Owners = response_owners if response_owners is not None else MemoryOwners()
         self.cooldowns = cooldowns
+        if cooldowns is not None:  # a shared store carries them to the other processes (routing/cooling_store.py)
+            self.route_metrics.share_cooldowns(cooldowns)
 
     @property
     def policy(self) -> Policy:

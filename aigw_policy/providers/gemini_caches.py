@@ -76,9 +76,16 @@ def made_cache(response: Mapping[str, Any] | None) -> str | None:
 
 
 def used_cache(body: Any) -> str | None:
-    """The cache a Gemini call's body uses (``cachedContent``), or None.
+    """The cache a Gemini call's body uses (``cachedContent``; countTokens' other form names it
+    inside the request it counts, ``generateContentRequest.cachedContent``), or None.
 
     >>> used_cache({"contents": [], "cachedContent": "cachedContents/x1"}), used_cache({"contents": []})
     ('cachedContents/x1', None)
+    >>> used_cache({"generateContentRequest": {"model": "models/m", "cachedContent": "cachedContents/x2"}})
+    'cachedContents/x2'
     """
-    return cache_id(body.get("cachedContent")) if isinstance(body, Mapping) else None
+    if not isinstance(body, Mapping):
+        return None
+    if "cachedContent" not in body and isinstance(inner := body.get("generateContentRequest"), Mapping):
+        body = inner
+    return cache_id(body.get("cachedContent"))

@@ -41,6 +41,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .cooling_store import SCHEMA as _COOLING, RedisCooling, SharesCooling, sqlite_exchange
 from .model import Attempt, AttemptOutcome, MetricsSnapshot, RouteMetrics
 from .redis_clients import RedisClients
 
@@ -414,11 +415,11 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS aigw_route_pairs ("
     " kind TEXT NOT NULL, provider TEXT NOT NULL, name TEXT NOT NULL, last_seen REAL NOT NULL,"
     " quota TEXT, quota_at REAL, PRIMARY KEY (kind, provider, name)) WITHOUT ROWID",
-    "CREATE INDEX IF NOT EXISTS aigw_route_pairs_seen ON aigw_route_pairs (last_seen)",
+    "CREATE INDEX IF NOT EXISTS aigw_route_pairs_seen ON aigw_route_pairs (last_seen)", _COOLING,
 )
 
 
-class SQLiteRouteMetrics(_Windowed):
+class SQLiteRouteMetrics(SharesCooling, _Windowed):
     """Live metrics in the SQLite file of the limit store (tables ``aigw_route_metrics`` and
     ``aigw_route_pairs``), shared by every process on the host. Each record is one
     transaction; old slots and the pairs past ``max_pairs`` are deleted as records come."""
@@ -431,7 +432,8 @@ class SQLiteRouteMetrics(_Windowed):
         self.path = path
         self._lock = threading.Lock()
         self._db = open_sqlite(path, schema=_SCHEMA, synchronous="NORMAL", busy_timeout=timeout,
-                               names=("aigw_route_metrics", "aigw_route_pairs", "aigw_route_pairs_seen"))
+                               names=("aigw_route_metrics", "aigw_route_pairs", "aigw_route_pairs_seen",
+                                      "aigw_route_cooling"))
 
     def record(self, attempt: Attempt, outcome: AttemptOutcome, now: float) -> None:
         if self._resting():
@@ -466,11 +468,14 @@ class SQLiteRouteMetrics(_Windowed):
                         db.execute("UPDATE aigw_route_pairs SET quota=?, quota_at=? WHERE kind='k' AND provider=?"
                                    " AND name=?", (json.dumps(merged), now, provider, name))
                 self._trim(db, now)
+                cooling = sqlite_exchange(db, self._board, now) if self._board is not None else None
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
+        if cooling is not None and self._board is not None:
+            self._board.merge(cooling, now)
 
     def _trim(self, db: Any, now: float) -> None:
         db.execute("DELETE FROM aigw_route_metrics WHERE slot < ?", (self._first_slot(now),))
@@ -520,7 +525,7 @@ class SQLiteRouteMetrics(_Windowed):
             self._db.close()
 
 
-class RedisRouteMetrics(_Windowed):
+class RedisRouteMetrics(SharesCooling, _Windowed):
     """Live metrics in the limit store's Redis: a hash per pair and slot
     (``{tag}:rm:<kind>:<provider>:<name>:<slot>``, counters by ``HINCRBYFLOAT``, expiring
     after the window), a sorted set of the pairs by last use (``{tag}:rm:pairs``, trimmed to
@@ -534,6 +539,7 @@ class RedisRouteMetrics(_Windowed):
         self.timeout = timeout
         self._clients = RedisClients(url, timeout)
         self._sync, self._async = self._clients.sync, self._clients.async_
+        self._cooling = RedisCooling(self.prefix + "cool")
 
     @staticmethod
     def _member(pair: Pair) -> str:
@@ -563,6 +569,8 @@ class RedisRouteMetrics(_Windowed):
             qkey = self._quota_key(attempt.provider.id, attempt.key.id)
             pipe.hset(qkey, mapping={**quota, "at": now})
             pipe.expire(qkey, int(self.window))
+        if self._board is not None:  # (its last command: the cooldowns' read)
+            self._cooling.write(pipe, self._board)
 
     def _slots(self, now: float) -> range:
         return range(self._first_slot(now), int(now // SLOT_S) + 1)
@@ -602,9 +610,12 @@ class RedisRouteMetrics(_Windowed):
         pipe = self._sync().pipeline(transaction=False)
         self._write(pipe, attempt, outcome, now)
         try:
-            pipe.execute()
+            replies = pipe.execute()
         except _redis_errors() as error:
             self._failed(error)
+        else:
+            if self._board is not None:
+                self._cooling.read(replies[-1], self._board, now)
 
     def snapshot(self, now: float) -> MetricsSnapshot:
         cached = self._rested(now)
@@ -627,9 +638,12 @@ class RedisRouteMetrics(_Windowed):
         pipe = self._async().pipeline(transaction=False)
         self._write(pipe, attempt, outcome, now)
         try:
-            await pipe.execute()
+            replies = await pipe.execute()
         except _redis_errors() as error:
             self._failed(error)
+        else:
+            if self._board is not None:
+                self._cooling.read(replies[-1], self._board, now)
 
     async def asnapshot(self, now: float) -> MetricsSnapshot:
         cached = self._rested(now)

@@ -247,3 +247,7 @@ class RouteMetrics:
 
     async def asnapshot(self, now: float) -> MetricsSnapshot:
         return self.snapshot(now)
+
+    def share_cooldowns(self, board: Any) -> None:
+        """Carry a process's cooldowns (:class:`~aigw_policy.engine.cooldown.Cooldowns`) to the
+        others with the records (:mod:`.cooling_store`); a store in this process has no others."""

@@ -46,7 +46,7 @@ from ..providers.background import response_read
 from ..providers.batches import ASYNC_PATHS
 from ..providers.gemini_caches import cache_read
 from ..providers.classify import MAX_TOKENS_ONLY, NO_STREAM_OPTIONS, vendor_of
-from .model import Attempt
+from .model import Attempt, AuthStyle, ProviderInfo
 from .paths import NATIVE, attempt_path, native_url
 
 __all__ = ["ACCOUNT_ANSWER_HEADERS", "ACCOUNT_ANSWER_PREFIXES", "ACCOUNT_HEADERS", "CREDENTIAL_HEADERS", "QUERY_OWNERS",
@@ -240,10 +240,24 @@ def _headers(given: Mapping[str, str] | Iterable[tuple[str, str]], attempt: Atte
     drop |= {t.strip() for k, v in items if k == "connection" for t in v.lower().split(",")}
     out = [(k, v) for k, v in items if k not in drop]
     out += [(k, v) for k, v in extra.items() if k not in CREDENTIAL_HEADERS]
-    auth = attempt.provider.auth
+    auth = credential_header(attempt.provider, attempt.format)
     if secret is not None and auth != "none":
         out.append(("authorization", f"Bearer {secret}") if auth == "bearer" else (auth, secret))
     return tuple(out)
+
+
+FORMAT_AUTH: dict[str, AuthStyle] = {"openai": "bearer", "anthropic": "x-api-key", "gemini": "x-goog-api-key"}
+"""The credential header of each API format, as its SDK sends it to a base URL."""
+
+
+def credential_header(provider: ProviderInfo, fmt: str) -> AuthStyle:
+    """How an attempt of format ``fmt`` carries its key: a built-in provider's vendor's own way
+    (the catalog's: Anthropic's ``x-api-key`` on its OpenAI-compatible API too); a configured
+    one speaking several formats (a proxy that imitates each vendor) each format's own, as that
+    format's SDK sends it, not one header for all (a native API's: the provider's)."""
+    if provider.builtin or provider.auth == "none":
+        return provider.auth
+    return FORMAT_AUTH.get(fmt, provider.auth)
 
 
 def _body(raw: bytes, parsed: Any, attempt: Attempt, inner: bool = False) -> bytes:

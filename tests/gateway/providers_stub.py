@@ -36,6 +36,7 @@ class Reply:
     key: str | None = None
     times: int = 1
     gzip: bool = False  # a JSON answer compressed (`content-encoding: gzip`)
+    tool: bool = False  # the answer is a call of tool `get_weather` with `{"city": "Paris"}` (TOOL_ARGS)
 
 
 class StubProvider:
@@ -101,11 +102,18 @@ class StubProvider:
             return
         text = f"{self.name}:{model}"
         stream = gemini.group(2) == "streamGenerateContent" if gemini else body.get("stream")
-        if not stream:
+        if reply.tool and shape in _TOOL_ANSWERS:
+            answer, tool_events = _TOOL_ANSWERS[shape]
+            if not stream:
+                await _json(send, 200, answer(model), extra)
+                return
+            events = tool_events(model, body)
+        elif not stream:
             await _json(send, 200, _ANSWERS[shape](model, text), extra, gzip=reply.gzip)
             return
-        events = (_anthropic_events(model, text) if shape == "anthropic" else _openai_events(model, text, body)
-                  if shape == "chat" else _EVENTS[shape](model, text))
+        else:
+            events = (_anthropic_events(model, text) if shape == "anthropic" else _openai_events(model, text, body)
+                      if shape == "chat" else _EVENTS[shape](model, text))
         data = b"".join(events)
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"text/event-stream")] + extra})
@@ -229,3 +237,68 @@ async def _json(send: Any, status: int, obj: Any, extra: list[tuple[bytes, bytes
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(data)).encode())] + extra})
     await send({"type": "http.response.body", "body": data, "more_body": False})
+
+
+TOOL_ARGS = {"city": "Paris"}
+_ARGS = json.dumps(TOOL_ARGS, separators=(",", ":"))
+
+
+def _openai_tool_answer(model: str) -> dict[str, Any]:
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": _ARGS}}
+    return {"id": "chatcmpl-tool", "object": "chat.completion", "created": 1, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": [call]},
+                         "finish_reason": "tool_calls"}], "usage": OPENAI_USAGE}
+
+
+def _openai_tool_events(model: str, body: dict[str, Any]) -> list[bytes]:
+    base = {"id": "chatcmpl-tool", "object": "chat.completion.chunk", "created": 1, "model": model}
+    first = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}
+    out = [_sse(None, {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": None,
+                                                                  "tool_calls": [first]}, "finish_reason": None}]})]
+    out += [_sse(None, {**base, "choices": [{"index": 0, "delta": {"tool_calls": [
+        {"index": 0, "function": {"arguments": part}}]}, "finish_reason": None}]}) for part in (_ARGS[:8], _ARGS[8:])]
+    out.append(_sse(None, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        out.append(_sse(None, {**base, "choices": [], "usage": OPENAI_USAGE}))
+    out.append(b"data: [DONE]\n\n")
+    return out
+
+
+def _anthropic_tool_answer(model: str) -> dict[str, Any]:
+    return {"id": "msg_tool", "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": TOOL_ARGS}],
+            "stop_reason": "tool_use", "stop_sequence": None, "usage": ANTHROPIC_USAGE}
+
+
+def _anthropic_tool_events(model: str, body: dict[str, Any]) -> list[bytes]:
+    start = {"type": "message_start", "message": {
+        "id": "msg_tool", "type": "message", "role": "assistant", "model": model, "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": ANTHROPIC_USAGE["input_tokens"],
+                                                              "output_tokens": 1}}}
+    out = [_sse("message_start", start),
+           _sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {
+               "type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}})]
+    out += [_sse("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                         "delta": {"type": "input_json_delta", "partial_json": part}})
+            for part in (_ARGS[:8], _ARGS[8:])]
+    out.append(_sse("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    out.append(_sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use",
+                                                                         "stop_sequence": None},
+                                      "usage": {"output_tokens": ANTHROPIC_USAGE["output_tokens"]}}))
+    out.append(_sse("message_stop", {"type": "message_stop"}))
+    return out
+
+
+def _gemini_tool_answer(model: str) -> dict[str, Any]:
+    return {"candidates": [{"content": {"parts": [{"functionCall": {"name": "get_weather", "args": TOOL_ARGS}}],
+                                        "role": "model"}, "finishReason": "STOP", "index": 0}],
+            "usageMetadata": GEMINI_USAGE, "modelVersion": model}
+
+
+def _gemini_tool_events(model: str, body: dict[str, Any]) -> list[bytes]:
+    return [_sse(None, _gemini_tool_answer(model))]
+
+
+_TOOL_ANSWERS = {"chat": (_openai_tool_answer, _openai_tool_events),
+                 "anthropic": (_anthropic_tool_answer, _anthropic_tool_events),
+                 "gemini": (_gemini_tool_answer, _gemini_tool_events)}

@@ -58,13 +58,19 @@ MADE: dict[str, dict[str, Any]] = {
     "json as text": {"status_code": 200, "body": json.dumps(CACHE)},
     "vertex's name": {"status_code": 200, "body": {**CACHE, "name": "projects/7/locations/us-central1/" + NAME}},
 }
-# (the call, its method and path, its body)
+# (the call, its path, the cache it names); a name after ">" is inside the body's
+# ``generateContentRequest`` (countTokens' other form: Google's CountTokensRequest counts a
+# whole GenerateContentRequest, its ``cachedContent`` included; route29: it was planned as any
+# request, so its first try went to the key that had failed the creation, and was answered 403)
 USES = [
     ("generateContent", "/v1beta/models/gemini-2.0-flash:generateContent", "cachedContents/c1"),
     ("streamGenerateContent", "/v1beta/models/gemini-2.0-flash:streamGenerateContent", "cachedContents/c1"),
     ("countTokens", "/v1beta/models/gemini-2.0-flash:countTokens", "cachedContents/c1"),
     ("vertex's name in the body", "/v1beta/models/gemini-2.0-flash:generateContent",
      "projects/7/locations/us-central1/cachedContents/c1"),
+    ("countTokens, its generateContentRequest", "/v1beta/models/gemini-2.0-flash:countTokens", ">cachedContents/c1"),
+    ("countTokens, vertex's name in its generateContentRequest", "/v1beta/models/gemini-2.0-flash:countTokens",
+     ">projects/7/locations/us-central1/cachedContents/c1"),
 ]
 READS = [("get", "GET", "/v1beta/cachedContents/c1", None), ("update", "PATCH", "/v1beta/cachedContents/c1",
                                                                  {"ttl": "7200s"}),
@@ -95,7 +101,11 @@ def _used(engine: ap.Engine, provider: str) -> float:
 
 
 def _use(path: str, cache: str, **extra: Any) -> dict[str, Any]:
-    return {"contents": [{"role": "user", "parts": [{"text": "and?"}]}], "cachedContent": cache, **extra}
+    contents = [{"role": "user", "parts": [{"text": "and?"}]}]
+    if cache.startswith(">"):  # (countTokens' generateContentRequest: the request it counts, whole)
+        inner = {"model": "models/gemini-2.0-flash", "contents": contents, "cachedContent": cache[1:]}
+        return {"generateContentRequest": inner, **extra}
+    return {"contents": contents, "cachedContent": cache, **extra}
 
 
 @pytest.mark.parametrize("how", sorted(MADE))

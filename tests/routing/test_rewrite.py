@@ -274,3 +274,49 @@ def test_the_attempts_query_wins_over_base_urls() -> None:
     r = upstream_request("POST", "/v1/chat/completions", b"v=client", {}, b"{}", attempt(provider, query={"v": "own"}),
                          "sk")
     assert r.url == "https://p.example/v1/chat/completions?w=1&v=own"
+
+
+def _configured(formats: list[str], pid: str = "proxy") -> ProviderInfo:
+    """A provider as a policy's config makes it (routing/compile.py), speaking ``formats``."""
+    from aigw_policy.ir.ai_gateway import AiGateway
+    from aigw_policy.routing.compile import compile_route
+
+    route = compile_route(AiGateway.model_validate({"providers": [{
+        "id": pid, "base_url": "http://proxy", "supported_api_surfaces": [{"format": f} for f in formats],
+        "api_keys": [{"value": "sk-p", "id": "p1"}], "models": [{"id": "m"}]}]}))
+    return route.providers[pid]
+
+
+# (the formats a configured provider speaks, the attempt's format and path) -> the credential header sent:
+# each format's own, as its SDK sends it (route29: one header for every format, the first one's:
+# a proxy speaking OpenAI's and Anthropic's APIs got `authorization: Bearer` on `/v1/messages`,
+# one speaking Gemini's first `x-goog-api-key` on `/v1/chat/completions`)
+AUTH_BY_FORMAT = [
+    (["openai", "anthropic"], "anthropic", "/v1/messages", ("x-api-key", "sk-p")),
+    (["openai", "anthropic"], "openai", "/v1/chat/completions", ("authorization", "Bearer sk-p")),
+    (["anthropic", "openai"], "openai", "/v1/chat/completions", ("authorization", "Bearer sk-p")),
+    (["gemini", "openai"], "openai", "/v1/chat/completions", ("authorization", "Bearer sk-p")),
+    (["openai", "gemini"], "gemini", "/v1beta/models/m:generateContent", ("x-goog-api-key", "sk-p")),
+    (["anthropic"], "anthropic", "/v1/messages", ("x-api-key", "sk-p")),
+]
+
+
+@pytest.mark.parametrize(("formats", "fmt", "path", "header"), AUTH_BY_FORMAT)
+def test_a_configured_provider_is_sent_each_formats_own_credential_header(formats: list[str], fmt: str, path: str,
+                                                                          header: tuple[str, str]) -> None:
+    provider = _configured(formats)
+    a = Attempt(1, provider, "m", KeyRef("p1", "sk-p", 0), fmt)
+    sent = dict(upstream_request("POST", path, b"", {}, b'{"model": "m"}', a, "sk-p").headers)
+    credentials = {k: v for k, v in sent.items() if k in ("authorization", "x-api-key", "x-goog-api-key")}
+    assert credentials == dict([header])
+
+
+@pytest.mark.parametrize(("pid", "fmt", "path", "header"), [
+    ("anthropic", "openai", "/v1/chat/completions", "x-api-key"),  # the catalog's word for its vendor's API
+    ("google", "openai", "/v1/chat/completions", "x-goog-api-key"),
+])
+def test_a_built_in_provider_keeps_its_vendors_header(pid: str, fmt: str, path: str, header: str) -> None:
+    provider = _configured(["anthropic", "openai"] if pid == "anthropic" else ["gemini", "openai"], pid)
+    a = Attempt(1, provider, "m", KeyRef("p1", "sk-p", 0), fmt)
+    sent = dict(upstream_request("POST", path, b"", {}, b'{"model": "m"}', a, "sk-p").headers)
+    assert header in sent and "authorization" not in sent
