@@ -27,10 +27,12 @@ refusal before that logged the target as sent, the client's password with it (se
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 _log = logging.getLogger("aigw_policy.gateway")
 
+_QUOTED = re.compile(r"""(?:bytearray\()?b['"]""")
 _H2_PREFACE = "Pause on PRI/Upgrade"  # llhttp's HPE_PAUSED_H2_UPGRADE
 
 
@@ -50,7 +52,11 @@ def parser_refusal(method: str | None) -> tuple[int, str, str]:
     if text == _H2_PREFACE:
         return (505, "HTTP/2 is not served: the gateway speaks HTTP/1.1 (and 1.0), not HTTP/2 with prior "
                      "knowledge", "http_version_not_supported")
-    said = text[:80] if text.isprintable() else "malformed request"
+    # h11 quotes the bytes it refused (`illegal request line: bytearray(b'GET /v1/sk-...')`):
+    # its text is cut before the quote, which may hold a key (serve29); llhttp's quote nothing
+    said = _QUOTED.split(text, 1)[0].rstrip(": ")[:80]
+    if not said.isprintable() or not said:
+        said = "malformed request"
     return 400, f"the request is not valid HTTP/1.1: {said}", "invalid_http"
 
 
