@@ -67,11 +67,6 @@ lines in each read before the parser sees it. Within MAX_HEAD_BYTES a head held 
 each a Python call of the parser's and an entry every header pass walks: ~3 ms of the loop per
 request with no key (0.6 ms for the same bytes in one field)."""
 
-MAX_CHUNK_SIZE = 2 ** 64 - 1
-"""The largest chunk size a request's chunked body may declare: llhttp's (a 64-bit count);
-h11, which reads 20 hex digits, is held to it by the h11 protocol below (serve29; a size
-within one read's length of it counts as past it: h11 says only what is left of a chunk)."""
-
 _log = logging.getLogger("aigw_policy.gateway")
 
 
@@ -635,6 +630,8 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
                   cap: int | None = DEFAULT_MAX_CONNECTIONS) -> type[asyncio.Protocol]:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
+    from .h11_chunks import chunk_fault
+
     class HeaderTimeoutH11(_Ends, _Unfinished, _Timer, _SlowReaders, _Departures, _Capped, H11Protocol):  # type: ignore[misc]
         header_timeout = seconds
         write_timeout = write_seconds
@@ -666,12 +663,9 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
                 self._wake()
             if not self._over_bound(data):  # h11's own bound sees only heads still incomplete
                 super().data_received(data)
-                # h11 reads a chunk size of up to 20 hex digits, llhttp refuses one past 64 bits at
-                # once: h11 waited for its chunk until body_timeout (serve29). What is left of the
-                # chunk, and at most this read's bytes of it taken already
-                left = getattr(getattr(self.conn, "_reader", None), "_bytes_in_chunk", 0)
-                if left + len(data) > MAX_CHUNK_SIZE and not self.transport.is_closing():
-                    self._cut(400, "the request is not valid HTTP/1.1: Chunk size overflow", "invalid_http")
+                # a chunk-size line llhttp refuses as it reads it, h11 waited on (serve29)
+                if (fault := chunk_fault(self.conn, len(data))) is not None and not self.transport.is_closing():
+                    self._cut(400, f"the request is not valid HTTP/1.1: {fault}", "invalid_http")
 
         def handle_events(self) -> None:
             cycle = self.cycle
