@@ -7,7 +7,9 @@ llhttp calls back into Python for each part of a request; an exception raised in
 exception itself is its ``__context__``:
 
 - a request target ``httptools.parse_url`` cannot read (``CONNECT host:443``'s authority
-  form, ``http:///x``, ``http://h:99999/``, ``http://[::1/``): a ``CONNECT`` is the 405
+  form, ``http:///x``, ``http://h:99999/``, ``http://[::1/``), or one with no path
+  (``http://gw``: ``targets.PathlessTarget``, serve29; uvicorn's protocol failed on it with a
+  traceback): a ``CONNECT`` is the 405
   ``method_not_allowed`` its path form already got (the gateway is no tunnel), any other
   method a 400 ``invalid_path``;
 - anything else is a fault of the gateway's own code: logged with its traceback (it was
@@ -42,7 +44,7 @@ def parser_refusal(method: str | None) -> tuple[int, str, str]:
     error = sys.exc_info()[1]
     cause = error.__context__ if error is not None and type(error).__name__ == "HttpParserCallbackError" else None
     if cause is not None:
-        if type(cause).__name__ == "HttpParserInvalidURLError":
+        if type(cause).__name__ in ("HttpParserInvalidURLError", "PathlessTarget"):  # (targets.py)
             if method == "CONNECT":
                 return 405, "CONNECT is not served: the gateway forwards API requests only", "method_not_allowed"
             return 400, "invalid request path: the request target is neither a path nor a URL", "invalid_path"
