@@ -35,9 +35,9 @@ _GC_EVERY = 4096
 _HEAD = 6  # a flat record: state, now, expires_at, keep_until, admitted, settled_at, then
 _ITEM = 8  # per item: spec number, key, cost, cur, prev, final, and the two values read after
 
-DEFAULT_MAX_CELLS = 1_000_000
-"""Limit cells (one per bucket key and window) a memory store holds (~150 MB with keys of 60
-characters, ~400 MB at their 256-character bound). Past it, once cells past their window are
+DEFAULT_MAX_CELLS = 500_000
+"""Limit cells (one per bucket key and window) a memory store holds (~270 bytes each with keys
+of 60 characters, ~470 at their 256-character bound: ~135 MB and ~235 MB full). Past it, once cells past their window are
 swept (at most once a second while full), a charge that needs a new cell is refused (limited,
 ``Retry-After`` the window's end) and a limit that does not enforce counts nothing for it; a
 live cell is never dropped, so a client making keys cannot push its own bucket out (serve29)."""

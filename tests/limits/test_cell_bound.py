@@ -75,3 +75,13 @@ def test_a_request_needing_two_new_cells_with_room_for_one_is_refused_whole(stor
 def test_max_cells_must_be_a_positive_int() -> None:
     with pytest.raises(ValueError, match="max_cells"):
         MemoryStore(max_cells=0)
+
+
+def test_the_store_url_sets_the_bound() -> None:
+    from aigw_policy.limits import from_url
+
+    assert from_url("memory:?max_cells=12").max_cells == 12
+    assert from_url("memory:").max_cells == 500_000
+    for bad in ("memory:?max_cells=x", "memory:?cells=3", "memory:?max_cells=3&x=1", "memory:?max_cells=0"):
+        with pytest.raises(ValueError):
+            from_url(bad)
