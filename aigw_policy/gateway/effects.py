@@ -15,7 +15,7 @@ from .key_forms import holds_key, key_forms
 from .keys import CREDENTIAL_HEADERS
 from .scrub import MIN_SECRET
 
-__all__ = ["FALLBACK_FIELDS", "KEY_IN_BODY", "KEY_IN_PATH", "decision_api", "effect", "header_effects", "key_in_path", "model_in_path",
+__all__ = ["FALLBACK_FIELDS", "KEY_IN_PATH", "decision_api", "effect", "header_effects", "key_in_path", "model_in_path",
            "rewritten_body", "rewritten_target", "secret_holders", "set_max_tokens", "strip_key", "unjudged_models",
            "wants_usage"]
 
@@ -89,8 +89,6 @@ def secret_holders(headers: Mapping[str, str], secret: str | None) -> frozenset[
 _NO_NAMES: frozenset[str] = frozenset()
 
 KEY_IN_PATH = "invalid request path: it holds the request's API key, which goes in a header (or `?key=`) only"
-KEY_IN_BODY = ("the request body holds the request's API key (as written, base64, hex or percent-encoded): it was "
-               "not sent to the provider; the key goes in a header (or `?key=`) only")
 
 
 def key_in_path(path: str, secret: str | None) -> str | None:

@@ -22,9 +22,8 @@ from ..providers.parsed_json import MISSING, take
 from .answer_read import wants_stream
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
 from .conn import conn_of, http_version, server_name, timestamp_of
-from .effects import (KEY_IN_BODY, KEY_IN_PATH, effect, header_effects, key_in_path, model_in_path, rewritten_body, rewritten_target,
+from .effects import (KEY_IN_PATH, effect, header_effects, key_in_path, model_in_path, rewritten_body, rewritten_target,
                       secret_holders, strip_key, unjudged_models)
-from .key_forms import body_holds_key
 from ..ledger.errors import LedgerError
 from .errors import (LEDGER_UNAVAILABLE, aigw_object, denial, error_response, no_long_retry, routed_error, wire_api,
                      with_extra)
@@ -177,15 +176,12 @@ class Exchange:
         if body is None:
             await self._too_big()
             return
-        ctype = self.headers.get("content-type", "")
-        if (body_holds_key(body, self.secret, ctype) if len(body) <= _PARSE_ON_LOOP  # ~1 ms a MiB: large ones
-                else await asyncio.to_thread(body_holds_key, body, self.secret, ctype)):  # off the loop, as parsed
-            return await self._answer(400, KEY_IN_BODY, None, code="key_in_body")
         if self._extras:
             request.setdefault("req", {}).setdefault("ts", {})["body_received"] = timestamp_of(time.time_ns())
-        try:  # a large body parses for a while: in a worker thread, not on the event loop
-            body_obj = (parse_body(body, ctype, self.scope["method"]) if len(body) <= _PARSE_ON_LOOP
-                        else await asyncio.to_thread(parse_body, body, ctype, self.scope["method"]))
+        ctype = self.headers.get("content-type", "")
+        try:  # a large body parses for a while: in a worker thread, not on the event loop (the key looked for too)
+            body_obj = (parse_body(body, ctype, self.scope["method"], self.secret) if len(body) <= _PARSE_ON_LOOP
+                        else await asyncio.to_thread(parse_body, body, ctype, self.scope["method"], self.secret))
         except BadBody as error:
             await self._answer(error.status, error.message, None, code=body_code(error.code, self.engine))
             return

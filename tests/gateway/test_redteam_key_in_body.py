@@ -5,8 +5,9 @@ config file pasted into a prompt, an SDK's settings echoed into a JSON field, a 
 went upstream as sent, so the provider, its logs and its training-data retention held the
 gateway key. Now such a request is 400 ``key_in_body`` in the provider's error shape before the
 policy decides (nothing charged, nothing sent), in every form ``key_forms`` knows that a byte
-search finds (as written, base64 either alphabet and alignment, hex), and percent-encoded in a
-``x-www-form-urlencoded`` body (which the upstream decodes).
+search finds (as written, base64 either alphabet and alignment, hex), percent-encoded in a
+``x-www-form-urlencoded`` body (which the upstream decodes), and in a UTF-16 or UTF-32 JSON
+body's text.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ REFUSED = [  # (content type, body)
     ("application/x-www-form-urlencoded", b"model=gpt-4o&note=sk-gw-%73ales"),
     ("application/x-www-form-urlencoded", b"note=sk-gw-%2573ales"),
     ("multipart/form-data; boundary=b", MULTIPART),
+    ("application/json; charset=utf-16", _chat(f"key {KEY}").decode().encode("utf-16")),
+    ("application/json", _chat(f"key {KEY}").decode().encode("utf-32-le")),
 ]
 PASSED = [
     ("application/json", _chat("sk-gw-sale is not a key")),
