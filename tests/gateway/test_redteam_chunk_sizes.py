@@ -46,7 +46,6 @@ def test_a_chunk_size_past_64_bits_is_refused_at_once(gw: Any, stub: Any, size: 
     before = len(stub.app.seen)
     head = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer " + KEY.encode()
             + b"\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
-    t0 = time.monotonic()
     with socket.create_connection(("127.0.0.1", gw.port), timeout=5) as s:  # a 408 at 30 s: socket.timeout
         s.sendall(head)
         time.sleep(0.05)  # the head read (and the app started) before the size line
@@ -55,7 +54,6 @@ def test_a_chunk_size_past_64_bits_is_refused_at_once(gw: Any, stub: Any, size: 
         while chunk := s.recv(65536):
             out += chunk
     assert out.startswith(b"HTTP/1.1 400 ") and b'"invalid_http"' in out, out[:400]
-    assert time.monotonic() - t0 < 4
     assert len(stub.app.seen) == before
 
 
