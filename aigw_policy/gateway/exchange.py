@@ -179,9 +179,9 @@ class Exchange:
         if self._extras:
             request.setdefault("req", {}).setdefault("ts", {})["body_received"] = timestamp_of(time.time_ns())
         ctype = self.headers.get("content-type", "")
-        try:  # a large body parses for a while: in a worker thread, not on the event loop
-            body_obj = (parse_body(body, ctype, self.scope["method"]) if len(body) <= _PARSE_ON_LOOP
-                        else await asyncio.to_thread(parse_body, body, ctype, self.scope["method"]))
+        try:  # a large body parses for a while: in a worker thread, not on the event loop (the key looked for too)
+            body_obj = (parse_body(body, ctype, self.scope["method"], self.secret) if len(body) <= _PARSE_ON_LOOP
+                        else await asyncio.to_thread(parse_body, body, ctype, self.scope["method"], self.secret))
         except BadBody as error:
             await self._answer(error.status, error.message, None, code=body_code(error.code, self.engine))
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .metrics import KNOWN_METHODS
 from .paths import PathError, canonical_scope, valid_host
 from .server import MAX_HEAD_FIELDS
 
@@ -80,7 +81,9 @@ def judge_head(scope: dict[str, Any], headers: Mapping[str, str]) -> tuple[dict[
     if _TARGET in scope and scope[_TARGET].lower() != headers.get("host", "").lower():
         problem = "the request target's host is not its Host header's (an absolute-form target)"
     if scope.get("method") not in _ALLOWED:
-        problem = f"{str(scope.get('method'))[:20]} is not served: the gateway forwards {', '.join(ALLOWED_METHODS)}"
+        method = scope.get("method")  # quoted when it is a method's name, not any token (a key: serve29)
+        said = method if method in KNOWN_METHODS else "this method"
+        problem = f"{said} is not served: the gateway forwards {', '.join(ALLOWED_METHODS)}"
         edge = (405, "method_not_allowed")
     if len(scope["headers"]) > MAX_HEAD_FIELDS:  # the server counts a read's first head: not a pipelined one's
         problem = f"the request head has more than {MAX_HEAD_FIELDS} header fields"

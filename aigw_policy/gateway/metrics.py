@@ -27,7 +27,7 @@ from typing import Any
 from .metric_tables import Tables
 from .scrub import MIN_SECRET
 
-__all__ = ["GATEWAY_MADE", "Observer", "attempt_outcome", "masked_values"]
+__all__ = ["GATEWAY_MADE", "KNOWN_METHODS", "Observer", "attempt_outcome", "logged_method", "masked_values"]
 
 _OTEL_PROVIDER = {"gemini": "gcp.gemini", "vertex_ai": "gcp.vertex_ai", "azure_openai": "azure.ai.openai",
                   "azure_ai": "azure.ai.inference", "bedrock": "aws.bedrock", "mistral": "mistral_ai", "xai": "x_ai"}
@@ -39,6 +39,21 @@ DEFAULT_MAX_MODELS = 100
 """Distinct model label values at most; past them, and for unpriced models: ``other``."""
 LOGGED_PATH = 256
 """Characters of a request's path a log line or span says at most."""
+KNOWN_METHODS = frozenset((
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "COPY", "LOCK", "MKCOL",
+    "MOVE", "PROPFIND", "PROPPATCH", "SEARCH", "UNLOCK", "BIND", "REBIND", "UNBIND", "ACL", "REPORT",
+    "MKACTIVITY", "CHECKOUT", "MERGE", "M-SEARCH", "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE", "PURGE", "MKCALENDAR",
+    "LINK", "UNLINK", "SOURCE", "QUERY"))
+"""The methods a log line names as sent (llhttp's list): any other is OpenTelemetry's ``_OTHER``
+(``http.request.method``), since h11, and a server under ``PolicyMiddleware``, pass any token
+on, a key pasted into a request line's first word included (serve29)."""
+
+
+def logged_method(method: Any) -> Any:
+    """``method`` as a log line names it (:data:`KNOWN_METHODS`; None, a head never read, as is)."""
+    return method if method is None or method in KNOWN_METHODS else "_OTHER"
+
+
 GATEWAY_MADE = frozenset(("time", "aigw.request.id", "http.request.method", "url.path", "aigw.verdict",
                           "aigw.phase", "gen_ai.operation.name", "aigw.usage.source", "aigw.upstream.request_id"))
 """A line's fields the gateway makes itself (its clock, ids, bounded words; the path, masked by
@@ -371,7 +386,7 @@ def summarize(event: dict[str, Any], *, full: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "time": _utc_second(),
         "aigw.request.id": event.get("request_id"),
-        "http.request.method": event.get("method"),
+        "http.request.method": logged_method(event.get("method")),
         "url.path": event.get("path"),
         "aigw.verdict": event.get("verdict"),
         "http.response.status_code": event.get("status_code"),

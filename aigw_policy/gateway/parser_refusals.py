@@ -7,7 +7,9 @@ llhttp calls back into Python for each part of a request; an exception raised in
 exception itself is its ``__context__``:
 
 - a request target ``httptools.parse_url`` cannot read (``CONNECT host:443``'s authority
-  form, ``http:///x``, ``http://h:99999/``, ``http://[::1/``): a ``CONNECT`` is the 405
+  form, ``http:///x``, ``http://h:99999/``, ``http://[::1/``), or one with no path
+  (``http://gw``: ``targets.PathlessTarget``, serve29; uvicorn's protocol failed on it with a
+  traceback): a ``CONNECT`` is the 405
   ``method_not_allowed`` its path form already got (the gateway is no tunnel), any other
   method a 400 ``invalid_path``;
 - anything else is a fault of the gateway's own code: logged with its traceback (it was
@@ -27,10 +29,12 @@ refusal before that logged the target as sent, the client's password with it (se
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 _log = logging.getLogger("aigw_policy.gateway")
 
+_QUOTED = re.compile(r"""(?:bytearray\()?b['"]""")
 _H2_PREFACE = "Pause on PRI/Upgrade"  # llhttp's HPE_PAUSED_H2_UPGRADE
 
 
@@ -40,7 +44,7 @@ def parser_refusal(method: str | None) -> tuple[int, str, str]:
     error = sys.exc_info()[1]
     cause = error.__context__ if error is not None and type(error).__name__ == "HttpParserCallbackError" else None
     if cause is not None:
-        if type(cause).__name__ == "HttpParserInvalidURLError":
+        if type(cause).__name__ in ("HttpParserInvalidURLError", "PathlessTarget"):  # (targets.py)
             if method == "CONNECT":
                 return 405, "CONNECT is not served: the gateway forwards API requests only", "method_not_allowed"
             return 400, "invalid request path: the request target is neither a path nor a URL", "invalid_path"
@@ -50,7 +54,11 @@ def parser_refusal(method: str | None) -> tuple[int, str, str]:
     if text == _H2_PREFACE:
         return (505, "HTTP/2 is not served: the gateway speaks HTTP/1.1 (and 1.0), not HTTP/2 with prior "
                      "knowledge", "http_version_not_supported")
-    said = text[:80] if text.isprintable() else "malformed request"
+    # h11 quotes the bytes it refused (`illegal request line: bytearray(b'GET /v1/sk-...')`):
+    # its text is cut before the quote, which may hold a key (serve29); llhttp's quote nothing
+    said = _QUOTED.split(text, 1)[0].rstrip(": ")[:80]
+    if not said.isprintable() or not said:
+        said = "malformed request"
     return 400, f"the request is not valid HTTP/1.1: {said}", "invalid_http"
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..providers.classify import READS
+from .key_forms import body_holds_key
 
 __all__ = ["INVALID_BODY", "MAX_JSON_ITEMS", "MIN_BODY_RATE", "BadBody", "body_code", "body_coding", "parse_body",
            "read_body", "receive_within"]
@@ -119,7 +120,11 @@ too (the encoding told by the first bytes, ``surrogatepass``); the scanner keeps
 one body to the next but its key memo, which it clears after each, so threads may share it."""
 
 
-def parse_body(body: bytes, content_type: str, method: str = "POST") -> Any:
+KEY_IN_BODY = ("the request body holds the request's API key (as written, base64, hex or percent-encoded): it was "
+               "not sent to the provider; the key goes in a header (or `?key=`) only")
+
+
+def parse_body(body: bytes, content_type: str, method: str = "POST", secret: str | None = None) -> Any:
     """The request body as the policy sees it: JSON when it is JSON (duplicate keys, NaN and
     nesting past :data:`~aigw_policy.env.request.MAX_DEPTH` refused), else text (a form naming
     a field the policy reads otherwise than it reads it refused: :mod:`.form_body`). A body
@@ -127,9 +132,14 @@ def parse_body(body: bytes, content_type: str, method: str = "POST") -> Any:
     does not parse is refused: an upstream with a more lenient parser would read fields the
     policy never saw. So is any body of a ``method`` that runs no model (``classify.READS``: its
     answer's usage is never charged): served by an upstream that ignores the method (a stub, a
-    hand-written server), a ``GET`` with a chat body was a chat whose tokens nobody counted."""
+    hand-written server), a ``GET`` with a chat body was a chat whose tokens nobody counted.
+    A body holding ``secret``, the gateway key its client authenticated with, is refused
+    (``key_in_body``, :func:`~.key_forms.body_holds_key`; a UTF-16 or UTF-32 JSON body's text
+    too): the provider, its logs and its retention would hold the key (serve29)."""
     if not body:
         return None
+    if body_holds_key(body, secret, content_type):
+        raise BadBody("key_in_body", KEY_IN_BODY)
     if method.upper() in READS:
         raise BadBody("body_not_allowed", f"a {method.upper()[:10]} request has no body: the policy judges it as a "
                       "read that runs no model, and an upstream that ignores the method would serve the body as one")
@@ -142,6 +152,8 @@ def parse_body(body: bytes, content_type: str, method: str = "POST") -> Any:
             text, raw = body.decode(encoding), False  # (valid text, the common case: no scan for them)
         except UnicodeDecodeError:  # as json.loads reads them (surrogatepass), then judged below
             text, raw = body.decode(encoding, "surrogatepass"), True
+        if secret is not None and encoding[:5] != "utf-8" and body_holds_key(text.encode(), secret, ""):
+            raise BadBody("key_in_body", KEY_IN_BODY)  # (its bytes hold the key's UTF-16 or UTF-32 form)
         value = _DECODER.decode(text)
         # `\ud800` unpaired, as an escape or as bytes (UTF-16's own too): not Unicode, parsers differ on it
         if raw or _SURROGATE_ESCAPE.search(body) or encoding[:5] != "utf-8":

@@ -34,6 +34,7 @@ from .conn_cap import DEFAULT_MAX_CONNECTIONS, Capped
 from .http10 import close_delimited
 from .parser_refusals import parser_refusal, refused_path
 from .pipelined import Pipelined
+from .targets import TARGET_AUTHORITY, PathlessTarget, authority_of, read_absolute_form
 from .trailers import BoundedTrailers
 
 __all__ = ["CLIENT_GONE", "CONN_TIMES", "DEFAULT_HEADER_TIMEOUT", "DEFAULT_WRITE_TIMEOUT", "MAX_HEAD_BYTES",
@@ -489,6 +490,8 @@ def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
 def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = None,
                         write_seconds: float | None = DEFAULT_WRITE_TIMEOUT,
                         cap: int | None = DEFAULT_MAX_CONNECTIONS) -> type[asyncio.Protocol]:
+    from httptools import parse_url as _parse_url
+
     class HeaderTimeoutHttpTools(_Ends, _Unfinished, _Timer, _SlowReaders, _Departures, _Capped,
                                  BoundedTrailers, Pipelined, base):  # type: ignore[misc, valid-type]
         header_timeout = seconds
@@ -525,6 +528,9 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
         def on_headers_complete(self) -> None:  # a request head arrived whole
             if self.flooded:
                 return  # (a request past the pipeline's bound: nothing of it is kept)
+            if self.url[:1] not in (b"/", b"*") and b"://" in self.url:  # uvicorn fails on one with no path
+                if _parse_url(self.url).path is None:
+                    raise PathlessTarget("an absolute-form request target with no path")
             self._disarm()
             app = None
             if self.parser.should_upgrade():
@@ -543,7 +549,7 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
             self.headers = []
             cycle = self.cycle
             if self.url[:1] not in (b"/", b"*") and cycle is not None:  # absolute-form: `POST http://h/v1/...`
-                cycle.scope[TARGET_AUTHORITY] = _authority(self.url)
+                cycle.scope[TARGET_AUTHORITY] = authority_of(self.url)
             if cycle is not None and cycle.transport is self.transport:  # a new request
                 cycle.transport = HeadWithBody(self.transport, self.loop)
                 self._offer(cycle)
@@ -562,17 +568,6 @@ give a request's app when its connection opened and when its head was read whole
 nanoseconds since the epoch): ngrok's ``conn.ts.start`` and ``req.ts.header_received``."""
 
 
-TARGET_AUTHORITY = "aigw.target_authority"
-"""In a request's scope when its target is in absolute form (``POST http://host/v1/...``, RFC
-9112 §3.2.2): the target's authority, which is the request's host, not its ``Host`` header
-(uvicorn keeps only the target's path). The exchange refuses the request when the two differ
-(the policy would read one host and a proxy in front may have routed on the other)."""
-
-
-def _authority(target: bytes) -> str:
-    """The authority of an absolute-form target (``""`` when it has none)."""
-    rest = target.partition(b"://")[2]
-    return rest.split(b"/", 1)[0].split(b"?", 1)[0].decode("latin-1")
 
 
 class HeadWithBody:
@@ -630,6 +625,8 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
                   cap: int | None = DEFAULT_MAX_CONNECTIONS) -> type[asyncio.Protocol]:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
+    from .h11_chunks import chunk_fault
+
     class HeaderTimeoutH11(_Ends, _Unfinished, _Timer, _SlowReaders, _Departures, _Capped, H11Protocol):  # type: ignore[misc]
         header_timeout = seconds
         write_timeout = write_seconds
@@ -661,6 +658,9 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
                 self._wake()
             if not self._over_bound(data):  # h11's own bound sees only heads still incomplete
                 super().data_received(data)
+                # a chunk-size line llhttp refuses as it reads it, h11 waited on (serve29)
+                if (fault := chunk_fault(self.conn, len(data))) is not None and not self.transport.is_closing():
+                    self._cut(400, f"the request is not valid HTTP/1.1: {fault}", "invalid_http")
 
         def handle_events(self) -> None:
             cycle = self.cycle
@@ -668,6 +668,7 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
             if self.cycle is not cycle:  # a request head arrived whole
                 self._disarm()
                 if self.cycle is not None:
+                    read_absolute_form(self.cycle.scope)  # its path, as llhttp's protocol reads it
                     self._offer(self.cycle)
 
     return HeaderTimeoutH11

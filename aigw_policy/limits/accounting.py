@@ -64,6 +64,9 @@ class Reads(Protocol):
 
     def get(self, cid: str) -> float | None: ...
     def locate(self, spec: LimitSpec, key: str, now: float) -> Slot: ...
+    def room(self, now: float) -> int | None:
+        """How many new cells a step may make (None: no bound; the memory store's ``max_cells``)."""
+        ...
 
 
 class Cells(Protocol):
@@ -75,6 +78,7 @@ class Cells(Protocol):
     def put_record(self, rid: str, record: dict[str, Any], keep_until: float,
                    pending_until: float | None) -> None: ...
     def due(self, now: float) -> Iterable[str]: ...
+    def room(self, now: float) -> int | None: ...
     def locate(self, spec: LimitSpec, key: str, now: float) -> Slot:
         """:func:`~.algorithms.locate` (a store gives its :class:`~.algorithms.Locator`)."""
         ...
@@ -114,19 +118,25 @@ def _read(cells: Cells, slot: Slot) -> tuple[float | None, float | None]:
     return cells.get(slot.cur), (cells.get(slot.prev) if slot.prev else None)
 
 
-Staged = tuple[Slot, float | None, float | None, float, bool, float]
+Staged = tuple[Slot, float | None, float | None, float, bool, float | None]
 """One staged charge: its slot, the values read (``cur``, ``prev``), the use before it, whether
-it fits, and the cell's value with it applied."""
+it fits, and the cell's value with it applied (None: no room for its cell, nothing written)."""
 
 
 def stage(cells: Reads, charges: Sequence[Charge], now: float) -> tuple[list[Staged], bool]:
     """Read every charge's cell, with earlier charges of the same request on the same cell
     already added (a request may charge one bucket twice). Returns each charge's
-    :data:`Staged` and whether the request is admitted (every enforced charge fits)."""
+    :data:`Staged` and whether the request is admitted (every enforced charge fits).
+
+    A charge needing a new cell when the store has no room for one (``cells.room``: the memory
+    store's ``max_cells``) does not fit, whatever its bucket holds, and its new value is None
+    (nothing to write, even for a limit that does not enforce): no live cell is ever dropped
+    to make room, so no client can push its own bucket out (serve29)."""
     staged: dict[str, float | None] = {}
     rows: list[Staged] = []
     admitted = True
     locate = cells.locate
+    room = cells.room(now)
     for c in charges:
         spec = c.spec
         slot = locate(spec, c.key, now)
@@ -136,6 +146,13 @@ def stage(cells: Reads, charges: Sequence[Charge], now: float) -> tuple[list[Sta
             prev = staged[slot.prev] if slot.prev in staged else cells.get(slot.prev)
         before = used_before(slot, cur, prev, now)
         f = fits(before, c.cost, spec.capacity)
+        if room is not None and cur is None and slot.cur not in staged:
+            if room <= 0:  # no room for its cell: refused, and not staged
+                if spec.enforce:
+                    admitted = False
+                rows.append((slot, cur, prev, before, False, None))
+                continue
+            room -= 1
         if not f and spec.enforce:
             admitted = False
         new = staged[slot.cur] = apply(slot, cur, c.cost, now)
@@ -189,8 +206,9 @@ def reserve(cells: Cells, rid: str, charges: Sequence[Charge], now: float, ttl: 
     rows, admitted = stage(cells, charges, now)
     if admitted:
         for s, _cur, _prev, _before, _f, new in rows:
-            # in order: a cell charged twice ends at its last value
-            cells.put(s.cur, new, live_until(s, new))
+            # in order: a cell charged twice ends at its last value (None: no room for it)
+            if new is not None:
+                cells.put(s.cur, new, live_until(s, new))
     if admitted and charges:  # a request that reserved nothing needs no record
         rec = {
             "state": "reserved",

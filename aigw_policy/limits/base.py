@@ -61,6 +61,10 @@ class Overlay:
     def due(self, now: float):
         return self.base.due(now)
 
+    def room(self, now: float) -> int | None:
+        room = self.base.room(now)  # less what this step wrote (a few cells, new or not)
+        return None if room is None else room - len(self.cells)
+
 
 class TxnStore(SettleRetry):
     """A store whose subclass provides ``_txn()``: a context manager yielding :class:`Cells`

@@ -29,11 +29,21 @@ from .base import (DEFAULT_POOL_TIMEOUT, DEFAULT_RECORD_TTL, DEFAULT_RESERVATION
                    TxnStore)
 from .model import Charge, LimitSpec, Outcome, StoreUnavailable
 
-__all__ = ["DEFAULT_MAX_RECORDS", "MemoryStore"]
+__all__ = ["DEFAULT_MAX_CELLS", "DEFAULT_MAX_RECORDS", "MemoryStore"]
 
 _GC_EVERY = 4096
 _HEAD = 6  # a flat record: state, now, expires_at, keep_until, admitted, settled_at, then
 _ITEM = 8  # per item: spec number, key, cost, cur, prev, final, and the two values read after
+
+DEFAULT_MAX_CELLS = 500_000
+"""Limit cells (one per bucket key and window) a memory store holds (~270 bytes each with keys
+of 60 characters, ~470 at their 256-character bound: ~135 MB and ~235 MB full). Past it, once cells past their window are
+swept (at most once a second while full), a charge that needs a new cell is refused (limited,
+``Retry-After`` the window's end) and a limit that does not enforce counts nothing for it; a
+live cell is never dropped, so a client making keys cannot push its own bucket out (serve29)."""
+
+_SWEEP_FULL_EVERY = 1.0
+"""Seconds between two sweeps of a full store's cells (each walks them all)."""
 
 DEFAULT_MAX_RECORDS = 100_000
 """Final request records a memory store keeps (about 45 MB). Past it the oldest is dropped:
@@ -46,16 +56,20 @@ class MemoryStore(TxnStore):
 
     ``reservation_ttl``: seconds an unsettled reservation holds capacity; ``record_ttl``:
     seconds a request id is remembered; ``max_records``: final request records kept (the
-    oldest dropped first, see :data:`DEFAULT_MAX_RECORDS`); ``timeout``: seconds to wait for
+    oldest dropped first, see :data:`DEFAULT_MAX_RECORDS`); ``max_cells``: limit cells held
+    (a newcomer refused past them, see :data:`DEFAULT_MAX_CELLS`); ``timeout``: seconds to wait for
     the lock before :class:`StoreUnavailable` (a call holds it for microseconds: only a burst of
     thousands of threads waits long, and it waits its turn, as the other stores' calls do).
     """
 
     def __init__(self, *, reservation_ttl: float = DEFAULT_RESERVATION_TTL,
                  record_ttl: float = DEFAULT_RECORD_TTL, max_records: int = DEFAULT_MAX_RECORDS,
-                 timeout: float = DEFAULT_POOL_TIMEOUT) -> None:
-        if type(max_records) is not int or max_records < 1:
-            raise ValueError(f"max_records must be a positive int, not {max_records!r}")
+                 timeout: float = DEFAULT_POOL_TIMEOUT, max_cells: int = DEFAULT_MAX_CELLS) -> None:
+        for name, value in (("max_records", max_records), ("max_cells", max_cells)):
+            if type(value) is not int or value < 1:
+                raise ValueError(f"{name} must be a positive int, not {value!r}")
+        self.max_cells = max_cells
+        self._swept_full = float("-inf")
         self.reservation_ttl = float(reservation_ttl)
         self.record_ttl = float(record_ttl)
         self.max_records = max_records
@@ -81,6 +95,16 @@ class MemoryStore(TxnStore):
     def get(self, cid: str) -> float | None:
         hit = self._cells.get(cid)
         return hit[0] if hit is not None else None
+
+    def room(self, now: float) -> int:
+        """New cells that fit under ``max_cells``; when none, cells past their life are swept
+        first (at most every :data:`_SWEEP_FULL_EVERY` seconds: a sweep walks them all)."""
+        free = self.max_cells - len(self._cells)
+        if free <= 0 and now - self._swept_full >= _SWEEP_FULL_EVERY:
+            self._swept_full = now
+            self._cells = {k: v for k, v in self._cells.items() if v[1] > now}
+            free = self.max_cells - len(self._cells)
+        return free
 
     def get_record(self, rid: str) -> dict[str, Any] | None:
         hit = self._live.get(rid)
@@ -211,7 +235,8 @@ class MemoryStore(TxnStore):
                 flat += (number(c.spec), c.key, c.cost, cur, prev, None, None, None)
             cells = self._cells  # written once everything is computed: all or nothing
             for s, _cur, _prev, _before, _fits, new in rows:
-                cells[s.cur] = (new, live_until(s, new))
+                if new is not None:  # (None: no room for its cell)
+                    cells[s.cur] = (new, live_until(s, new))
             expires_at = flat[2]
             self._live[rid] = (tuple(flat), flat[3])
             self._pending_at[rid] = expires_at

@@ -64,6 +64,9 @@ class _Cells:
                               (rid,)).fetchone()
         return accounting.record_from_json(json.loads(row[0])) if row else None
 
+    def room(self, now: float) -> None:  # on disk: no bound of cells (docs/limits.md)
+        return None
+
     def due(self, now: float) -> list[str]:
         return [r[0] for r in self.db.execute(
             "SELECT id FROM aigw_limit_records WHERE pending_until IS NOT NULL"

@@ -16,6 +16,7 @@ def from_url(url: str, **options: Any) -> LimitStore:
     """A store from ``memory:``, ``sqlite:PATH``, ``redis://...`` or ``redis+cluster://...``
     (``serve --store``).
 
+    ``memory:?max_cells=N`` sets the memory store's bound on limit cells (``MemoryStore``).
     A Redis URL may end with ``?outbox=PATH``: the file that keeps reconciles and releases
     Redis did not acknowledge until a retry lands, across restarts (see docs/limits.md).
     A cluster URL names one node and may end with ``?shard=first|key|one`` (the shard rule,
@@ -23,6 +24,11 @@ def from_url(url: str, **options: Any) -> LimitStore:
     """
     if url in ("memory:", "memory", ""):
         return MemoryStore(**options)
+    if url.startswith("memory:?"):  # memory:?max_cells=N (serve29)
+        url, cells = _take_query(url, "max_cells")
+        if url != "memory:" or cells is None or not cells.isdigit():
+            raise ValueError(f"bad memory store url {url!r}: memory:?max_cells=N is its one option")
+        return MemoryStore(**{"max_cells": int(cells), **options})
     if url.startswith("sqlite:"):
         from .sqlite import SQLiteStore
 

@@ -123,11 +123,15 @@ CASES: list[tuple[str, Any, bytes, bool]] = [
 @pytest.mark.parametrize("make,status,ledgered", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_a_key_a_client_writes_is_masked_in_log_and_ledger(gw: Any, caplog: pytest.LogCaptureFixture, key: str, make: Any,
                                            status: bytes, ledgered: bool) -> None:
+    body, target = make(key)
+    own_in_body = key == KEY and body is not None and key.encode() in body
+    if own_in_body:  # serve29: the client's own key in its body is refused before the policy (never sent)
+        status, ledgered = b"400", False
     with caplog.at_level(logging.INFO, logger="aigw_policy"):
-        line, rid = _post(gw.port, *make(key))
+        line, rid = _post(gw.port, body, target)
         assert line.startswith(b"HTTP/1.1 " + status), line
         logged = _line(caplog, rid)
-    assert logged and key not in logged and "***" in logged, logged
+    assert logged and key not in logged and ("***" in logged or own_in_body), logged
     if ledgered:
         record = _final(gw.ledger, rid)
         assert key not in json.dumps(record) and "***" in record["gen_ai.request.model"], record

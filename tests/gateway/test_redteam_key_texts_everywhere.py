@@ -8,6 +8,9 @@ request (``aigw.logs``), a shadow rule's message (``aigw.would_deny.reason``, an
 and the model the upstream's answer names, which an OpenAI-compatible server echoes from the
 request (``gen_ai.response.model``, the ledger's ``response_model``). Now the whole record is
 walked, each string but the ones the gateway makes itself (its time, ids, verdict).
+
+The key written is another client's (serve29: a body holding the client's own key is refused
+before the policy, never logged nor sent; another key of the keys file is masked as here).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import Any
 import pytest
 
 from .test_redteam_key_texts import KEY, _chat, _final, _line, _post
+
+OTHER = "sk-gw-everywhere-2"  # another client's key (the keys file's second)
 
 POLICY = '''policy "everywhere" {
   default allow
@@ -52,7 +57,8 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     d: Path = tmp_path_factory.mktemp("everywhere")
     (d / "policy.aigw").write_text(POLICY)
-    (d / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k1, team: red}}\n")
+    (d / "keys.yaml").write_text(f"keys:\n  - key: {KEY}\n    identity: {{key: k1, team: red}}\n"
+                                 f"  - key: {OTHER}\n    identity: {{key: k2, team: blue}}\n")
     with ServerThread(StubUpstream()) as upstream:
         app = Gateway(policy=d / "policy.aigw", keys=load_keys(d / "keys.yaml"), store="memory:", watch=0,
                       upstream=upstream.url, ledger=f"jsonl:{d / 'usage.jsonl'}")
@@ -61,7 +67,7 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             yield server
 
 
-@pytest.mark.parametrize("model", [KEY, f"ft:gpt-4o:{KEY}"], ids=["the key", "a model holding it"])
+@pytest.mark.parametrize("model", [OTHER, f"ft:gpt-4o:{OTHER}"], ids=["a key", "a model holding it"])
 def test_no_field_of_the_line_or_the_record_quotes_the_key(gw: Any, caplog: pytest.LogCaptureFixture,
                                                            model: str) -> None:
     with caplog.at_level(logging.INFO, logger="aigw_policy"):
@@ -71,10 +77,10 @@ def test_no_field_of_the_line_or_the_record_quotes_the_key(gw: Any, caplog: pyte
     record = json.loads(logged)
     # the case is what it claims: each field that quotes the client is there
     assert record["aigw.logs"] and record["aigw.would_deny"] and record["aigw.limits"][0]["key"], record
-    assert KEY not in logged and "***" in record["aigw.would_deny"]["reason"], logged
+    assert OTHER not in logged and "***" in record["aigw.would_deny"]["reason"], logged
     final = _final(gw.ledger, rid)
     assert final["aigw.would_deny"] and final["aigw.limits"], final
-    assert KEY not in json.dumps(final), final
+    assert OTHER not in json.dumps(final), final
 
 
 def test_what_holds_no_key_is_written_as_it_came(gw: Any, caplog: pytest.LogCaptureFixture) -> None:
