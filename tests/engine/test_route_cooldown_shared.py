@@ -11,7 +11,6 @@ rate limited key first, one wasted 429 round trip per process per key and wait."
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,26 +22,13 @@ from aigw_policy import stores
 from aigw_policy.engine.cooldown import Cooldowns
 from aigw_policy.routing.metrics import route_metrics_for
 
+from .stores_for_tests import redis_url
 from .test_route_cooldown import at, tried
 from .test_routing_engine import ok, policy, request
 
 KINDS = ["sqlite", "redis"]
-REDIS_URL = os.environ.get("AIGW_TEST_REDIS", "redis://127.0.0.1:6379/15")
 LIMITED = {"status_code": 429, "headers": {"retry-after": "30"}}
 MINI = {"model": "gpt-4o-mini", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
-
-
-def redis_url() -> str:
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_timeout=1, socket_connect_timeout=1).ping()
-    except Exception as error:  # noqa: BLE001 - any reason is shown
-        reason = f"Redis at {REDIS_URL} is not usable: {type(error).__name__}: {error}"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(reason + " (CI=true: Redis tests must run)")
-        pytest.skip(reason)
-    return REDIS_URL
 
 
 class Store:
