@@ -10,7 +10,7 @@ from typing import Any
 
 from ..cel.runtime.network import unmapped
 
-__all__ = ["conn_of", "http_version", "server_name", "timestamp_of"]
+__all__ = ["conn_of", "connection_reads", "http_version", "server_name", "timestamp_of"]
 
 _UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
@@ -30,6 +30,15 @@ def conn_of(client: Any, server: Any) -> dict[str, Any]:
         conn["server_ip"] = _unmapped(server[0])
         conn["server_port"] = server[1]
     return conn
+
+
+def connection_reads(engine: Any) -> tuple[bool, bool]:
+    """Whether ``engine``'s policy reads ``conn.*``, and ngrok's ``req.*`` (``req.version``,
+    ``req.ts.*``): its activation's plan (a routed policy's reads everything). Nothing else reads
+    them, so a request of a policy that names none gets none built (nor the geo lookup). An
+    engine-like object without a compiled policy (an embedder's wrapper) gets both."""
+    plan = getattr(getattr(engine, "compiled", None), "activation", None)
+    return (True, True) if plan is None else (plan.conn, plan.extras)
 
 
 def _unmapped(address: Any) -> Any:

@@ -21,7 +21,7 @@ from ..providers.classify import PROVIDER_HEADER
 from ..providers.parsed_json import MISSING, take
 from .answer_read import wants_stream
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
-from .conn import conn_of, http_version, server_name, timestamp_of
+from .conn import conn_of, connection_reads, http_version, server_name, timestamp_of
 from .effects import (KEY_IN_PATH, effect, header_effects, key_in_path, model_in_path, rewritten_body, rewritten_target,
                       secret_holders, strip_key, unjudged_models)
 from ..ledger.errors import LedgerError
@@ -95,7 +95,7 @@ class Exchange:
         self.failed: tuple[str, str] | None = None  # an embedder's hook failed: (code, message), a 500
         self.secret: str | None = None  # the gateway key the client sent: kept from upstream and policy
         self._holders: frozenset[str] = frozenset()  # the headers holding it (effects.secret_holders)
-        self._extras = True  # the policy reads ngrok's req.* of the connection (req.version, req.ts.*): _engine_request
+        self._reads = (True, True)  # whether the policy reads conn.*, and req.* (req.version, req.ts.*): _engine_request
 
     @functools.cached_property
     def api(self) -> str:
@@ -176,7 +176,7 @@ class Exchange:
         if body is None:
             await self._too_big()
             return
-        if self._extras:
+        if self._reads[1]:
             request.setdefault("req", {}).setdefault("ts", {})["body_received"] = timestamp_of(time.time_ns())
         ctype = self.headers.get("content-type", "")
         try:  # a large body parses for a while: in a worker thread, not on the event loop (the key looked for too)
@@ -328,21 +328,19 @@ class Exchange:
                                "request": {"method": scope.get("method", "POST"), "url": url, "headers": headers,
                                            "body": body}}
         # ngrok's conn.* and req.version / req.ts.*: only for a policy some text of which reads them
-        # (the activation's plan; a routed policy's reads everything); nothing else reads them
-        plan = self.engine.compiled.activation
-        self._extras = extras = plan.extras
+        reads_conn, extras = self._reads = connection_reads(self.engine)
         if extras:
             version = http_version(scope)
             if version:
                 req["req"] = {"version": version}
         client = scope.get("client")
-        if client and plan.conn:
+        if client and reads_conn:
             req["conn"] = conn = conn_of(client, scope.get("server"))
             if self.mw.geoip is not None:
                 conn.update(self.mw.geoip(client[0]))
         times = (scope.get("extensions") or {}).get(CONN_TIMES)
         if times is not None:  # serve's protocol: when the connection opened, when the head came
-            if plan.conn:
+            if reads_conn:
                 req.setdefault("conn", {})["ts"] = {"start": timestamp_of(times[0])}
             if extras:
                 req.setdefault("req", {})["ts"] = {"header_received": timestamp_of(times[1])}

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from aigw_policy.gateway import Gateway
-from aigw_policy.gateway.conn import conn_of, server_name
+from aigw_policy.gateway.conn import conn_of, connection_reads, server_name
 
 from .conftest import ServerThread
 from .stub import StubUpstream
@@ -84,3 +84,16 @@ def test_the_connection_is_worked_out_for_a_policy_that_reads_it(tmp_path: Any, 
                            json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
     assert r.status_code == status, r.text
     assert len(seen) == lookups
+
+
+def test_what_a_policy_reads_of_the_connection() -> None:
+    """The activation's plan says it; an engine-like object (an embedder's wrapper, no compiled
+    policy) gets everything, as every engine did before."""
+    import aigw_policy as ap
+
+    reads = ap.Engine(ap.loads("on_http_request:\n  - expressions: [\"conn.client_ip == '1.2.3.4'\"]\n"
+                               "    actions: [{type: deny}]\n", format="yaml"))
+    neither = ap.Engine(ap.loads("policy { on request { rule \"r\" { deny 403 } } }"))
+    assert connection_reads(reads) == (True, False)
+    assert connection_reads(neither) == (False, False)
+    assert connection_reads(object()) == (True, True)

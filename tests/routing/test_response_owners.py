@@ -22,6 +22,8 @@ from aigw_policy.limits.model import Charge
 from aigw_policy.routing.model import AttemptOutcome, Next, Serve
 from aigw_policy.routing.owners import MemoryOwners, SQLiteOwners
 
+from .attempt_loop import through_attempts
+
 POLICY = """\
 on_http_request:
   - name: caps
@@ -58,16 +60,7 @@ def _engine(tmp_path: Path, owners: Any = None) -> ap.Engine:
 def _call(engine: ap.Engine, method: str, path: str, body: Any, answers: list[dict[str, Any]],
           identity: dict[str, Any] = RITA) -> Any:
     """One request through the attempt loop, each attempt answered in turn: the final decision."""
-    d = engine.evaluate({"request": {"method": method, "url": "http://gw" + path, "body": body,
-                                     "headers": {"content-type": "application/json"}}, "identity": identity})
-    if d.routing is None:
-        return d
-    step, answer = engine.attempt(d.id, None), None
-    while isinstance(step, Next):
-        answer = answers.pop(0)
-        step = engine.attempt(d.id, AttemptOutcome(**answer))
-    assert isinstance(step, Serve) and answer is not None, step
-    return engine.complete(d.id, {"status_code": answer["status_code"], "headers": {}, "body": answer.get("body")})
+    return through_attempts(engine, method, path, body, answers, identity, served=True)
 
 
 def _post(engine: ap.Engine) -> Any:
