@@ -184,7 +184,8 @@ def _keys_seen(env: Any) -> list[str]:
 # trigger -> the first key's reply (None: the refused connection of the `connect` rule's first provider)
 TRIGGERS: dict[str, Reply | None] = {
     "429": Reply(429, headers={"retry-after": "1"}), "500": Reply(500), "503": Reply(503),
-    "timeout": Reply(200, delay=3.0),  # (past the route's 1.5 s per attempt) "401": Reply(401), "403": Reply(403), "connect": None,
+    "timeout": Reply(200, delay=3.0),  # (past the route's 1.5 s per attempt)
+    "401": Reply(401), "403": Reply(403), "connect": None,
 }
 NOT_TRIGGERS = {"400": 400, "404": 404}
 
