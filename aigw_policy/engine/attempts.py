@@ -101,7 +101,7 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
         yield from _settle_failed(flow, run, outcome)
         run.said.append(said := attempt_said(outcome, live.provider.base_url))
         run.answers[-1]["said"] = said
-        run.waits.append(upstream_wait(outcome.headers, flow.time()) if outcome.headers else None)
+        run.waits.append(upstream_wait(outcome.headers, flow.time(), outcome.body))
         if outcome.error == "timeout" and live.timeout_s < route.per_request_timeout_s:
             # its time was cut to what the total left: the total ran out, whatever the clocks
             # measured (a busy machine's timer may fire a hair early)

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..providers.error_shapes import native_error
+from .error_wait import body_wait, error_object
 from ..redact import account_ids
 from ..routing.compile import key_id_of
 from ..routing.rewrite import CREDENTIAL_HEADERS, attempt_url, is_google
@@ -103,7 +104,7 @@ def attempt_said(outcome: Any, base_url: str | None = None) -> str:
     the provider account's ids it may quote (:func:`~aigw_policy.redact.account_ids`) nor the
     addresses of the deployment (:func:`addresses`: a private one's proxy names its hosts,
     "upstream connect error ... http://10.0.0.7:8000"), ``base_url``'s host included."""
-    body = outcome.body
+    body = error_object(outcome.body)
     if outcome.error is not None:  # a malformed answer says what it was (Router.send's words)
         what = body.get("error", {}).get("message") if outcome.error == MALFORMED and isinstance(body, Mapping) \
             else None
@@ -196,10 +197,11 @@ def all_failed(attempts: list[dict[str, Any]], said: list[str]) -> tuple[str, st
     return reason, message, retry
 
 
-def upstream_wait(headers: Mapping[str, str], now: datetime) -> float | None:
+def upstream_wait(headers: Mapping[str, str], now: datetime, body: Any = None) -> float | None:
     """Seconds a failed attempt's answer asked to wait before a retry: OpenAI's
-    ``retry-after-ms``, else ``retry-after`` (seconds, or an HTTP date after ``now``); None
-    when it says nothing readable.
+    ``retry-after-ms``, else ``retry-after`` (seconds, or an HTTP date after ``now``), else
+    what its error ``body`` says (Google's ``RetryInfo``, :mod:`.error_wait`); None when it
+    says nothing readable.
 
     >>> from datetime import timezone
     >>> now = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -215,16 +217,16 @@ def upstream_wait(headers: Mapping[str, str], now: datetime) -> float | None:
             return seconds / 1000
     text = headers.get("retry-after")
     if text is None:
-        return None
+        return body_wait(body)
     seconds = _number(text)
     if seconds is not None:
         return seconds
     try:
         at = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
-        return None
+        return body_wait(body)
     if at.tzinfo is None:
-        return None
+        return body_wait(body)
     return max(0.0, (at - now).total_seconds())
 
 

@@ -37,6 +37,7 @@ class Reply:
     times: int = 1
     gzip: bool = False  # a JSON answer compressed (`content-encoding: gzip`)
     tool: bool = False  # the answer is a call of tool `get_weather` with `{"city": "Paris"}` (TOOL_ARGS)
+    error: Any = None  # an error's body (JSON), instead of the API's usual shape saying "<name> says <status>"
 
 
 class StubProvider:
@@ -98,7 +99,7 @@ class StubProvider:
             error = ({"type": "error", "error": {"type": "api_error", "message": message}} if shape == "anthropic"
                      else {"error": {"code": reply.status, "message": message, "status": "UNAVAILABLE"}}
                      if shape == "gemini" else {"error": {"message": message, "type": "server_error"}})
-            await _json(send, reply.status, error, extra)
+            await _json(send, reply.status, error if reply.error is None else reply.error, extra)
             return
         text = f"{self.name}:{model}"
         stream = gemini.group(2) == "streamGenerateContent" if gemini else body.get("stream")
@@ -299,6 +300,28 @@ def _gemini_tool_events(model: str, body: dict[str, Any]) -> list[bytes]:
     return [_sse(None, _gemini_tool_answer(model))]
 
 
+_FUNCTION_CALL = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather", "arguments": _ARGS,
+                  "status": "completed"}
+
+
+def _responses_tool_answer(model: str) -> dict[str, Any]:
+    return {**_responses_answer(model, ""), "id": "resp_tool", "output": [_FUNCTION_CALL]}
+
+
+def _responses_tool_events(model: str, body: dict[str, Any]) -> list[bytes]:
+    created = {"id": "resp_tool", "object": "response", "status": "in_progress", "model": model, "output": []}
+    where = {"item_id": "fc_1", "output_index": 0}
+    events = [("response.created", {"response": created}),
+              ("response.output_item.added", {"output_index": 0, "item": {**_FUNCTION_CALL, "arguments": "",
+                                                                          "status": "in_progress"}})]
+    events += [("response.function_call_arguments.delta", {**where, "delta": part}) for part in (_ARGS[:8], _ARGS[8:])]
+    events += [("response.function_call_arguments.done", {**where, "arguments": _ARGS}),
+               ("response.output_item.done", {"output_index": 0, "item": _FUNCTION_CALL}),
+               ("response.completed", {"response": _responses_tool_answer(model)})]
+    return [_sse(name, {"type": name, "sequence_number": n, **obj}) for n, (name, obj) in enumerate(events)]
+
+
 _TOOL_ANSWERS = {"chat": (_openai_tool_answer, _openai_tool_events),
+                 "responses": (_responses_tool_answer, _responses_tool_events),
                  "anthropic": (_anthropic_tool_answer, _anthropic_tool_events),
                  "gemini": (_gemini_tool_answer, _gemini_tool_events)}

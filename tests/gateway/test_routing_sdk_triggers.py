@@ -1,5 +1,6 @@
-"""Each failover trigger, as each official SDK meets it through ``serve`` (SPEC §12): the openai,
-anthropic and google-genai clients, streaming and not, their own retries off, against stub
+"""Each failover trigger, as each official SDK meets it through ``serve`` (SPEC §12): the openai
+(chat completions and the Responses API), anthropic and google-genai clients, streaming and not,
+their own retries off, against stub
 providers whose first key fails one way (429, 500, 503, a time-out, a refused connection, 401,
 403 under ngrok's narrowed ``failover_on: [429, 5xx, timeout, connect, 401, 403]``) and whose
 second key answers. Each row checks that the SDK got the second key's answer whole (no byte of
@@ -11,7 +12,9 @@ And the rest of the route's promises the SDKs see: a total time-out cut mid-atte
 each SDK's error shape; the client's ``models: [...]`` fallbacks; ``ngrok/auto`` with a key
 strategy reading ``k.quota`` from each provider's rate-limit headers (OpenAI's
 ``x-ratelimit-*``, Anthropic's ``anthropic-ratelimit-*``; Gemini sends none: its keys keep
-their order) and a model strategy reading the live error rates."""
+their order) and a model strategy reading the live error rates; and a 429 that says when to
+come back however its provider says it (``SAY_WHEN``: a header, or Google's ``RetryInfo`` in
+the error body) cools its key and sets the all-failed answer's ``Retry-After``."""
 
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ import pytest
 from aigw_policy.limits.model import Charge
 
 from .conftest import ServerThread, ledger_lines
-from .providers_stub import ANTHROPIC_USAGE, GEMINI_USAGE, OPENAI_USAGE, TOOL_ARGS, WORDS, Reply, StubProvider
+from .providers_stub import (ANTHROPIC_USAGE, GEMINI_USAGE, OPENAI_USAGE, RESPONSES_USAGE, TOOL_ARGS, WORDS, Reply,
+                             StubProvider)
 
 KEY = "sk-gw-sdk-triggers"
 genai = pytest.importorskip("google.genai")
@@ -125,7 +129,8 @@ def fresh(env: Any) -> None:
 # per SDK: its provider, model, tokens of one answer, the text of one answer (JSON; a stream adds WORDS)
 SDKS = {"openai": ("oa", "gpt-4o", OPENAI_USAGE["total_tokens"]),
         "anthropic": ("an", "claude-x", ANTHROPIC_USAGE["input_tokens"] + ANTHROPIC_USAGE["output_tokens"]),
-        "genai": ("ge", "gemini-2.0-flash", GEMINI_USAGE["totalTokenCount"])}
+        "genai": ("ge", "gemini-2.0-flash", GEMINI_USAGE["totalTokenCount"]),
+        "openai-responses": ("oa", "gpt-4o", RESPONSES_USAGE["total_tokens"])}
 HI = [{"role": "user", "content": "hi"}]
 
 
@@ -134,6 +139,13 @@ def _call(env: Any, sdk: str, stream: bool, model: str | None = None, headers: d
     """The text the SDK returned (it raises its own error otherwise), retries off."""
     model = model or SDKS[sdk][1]
     headers = headers or {}
+    if sdk == "openai-responses":
+        client = openai.OpenAI(base_url=env.url + "/v1", api_key=KEY, max_retries=0, timeout=20,
+                               default_headers=headers)
+        if not stream:
+            return client.responses.create(model=model, input="hi", extra_body=body).output_text
+        return "".join(e.delta for e in client.responses.create(model=model, input="hi", stream=True, extra_body=body)
+                       if e.type == "response.output_text.delta")
     if sdk == "openai":
         client = openai.OpenAI(base_url=env.url + "/v1", api_key=KEY, max_retries=0, timeout=20,
                                default_headers=headers)
@@ -268,6 +280,7 @@ def test_the_clients_models_fallbacks_are_tried_in_its_order(env: Any, sdk: str,
 
 # per SDK: the rate-limit headers its provider sends saying the key has no request left (Gemini: none)
 EXHAUSTED = {"openai": {"x-ratelimit-remaining-requests": "0", "x-ratelimit-limit-requests": "500"},
+             "openai-responses": {"x-ratelimit-remaining-requests": "0", "x-ratelimit-limit-requests": "500"},
              "anthropic": {"anthropic-ratelimit-requests-remaining": "0", "anthropic-ratelimit-requests-limit": "50"},
              "genai": {}}
 
@@ -317,7 +330,7 @@ def test_all_failed_is_a_503_in_each_sdks_shape_with_the_soonest_retry_after(env
     assert final["aigw.attempts"] == 2 and _used(env, model) == before
 
 
-FALLBACK_OF = {"openai": "gpt-4o-mini", "anthropic": "claude-y", "genai": "gemini-2.5-flash"}
+FALLBACK_OF = {"openai": "gpt-4o-mini", "openai-responses": "gpt-4o-mini", "anthropic": "claude-y", "genai": "gemini-2.5-flash"}
 
 
 @pytest.mark.parametrize("sdk", sorted(SDKS))
@@ -342,6 +355,14 @@ WEATHER = {"name": "get_weather", "description": "The weather of a city",
 def _tool_call(env: Any, sdk: str, stream: bool) -> Any:
     """The arguments of the tool call the SDK returned."""
     provider, model, _ = SDKS[sdk]
+    if sdk == "openai-responses":
+        client = openai.OpenAI(base_url=env.url + "/v1", api_key=KEY, max_retries=0, timeout=20)
+        tools: Any = [{"type": "function", **WEATHER}]
+        if not stream:
+            return json.loads(client.responses.create(model=model, input="hi", tools=tools).output[0].arguments)
+        parts = [e.delta for e in client.responses.create(model=model, input="hi", tools=tools, stream=True)
+                 if e.type == "response.function_call_arguments.delta"]
+        return json.loads("".join(parts))
     if sdk == "openai":
         client = openai.OpenAI(base_url=env.url + "/v1", api_key=KEY, max_retries=0, timeout=20)
         tools = [{"type": "function", "function": WEATHER}]
@@ -404,3 +425,57 @@ def test_vertex_ais_openai_compatible_endpoint_is_routed_and_fails_over(env: Any
     [final] = _finals(env, since)
     assert (final["aigw.route.key_id"], final["aigw.attempts"]) == ("vx2", 2)
     assert final["gen_ai.usage.input_tokens"] + final["gen_ai.usage.output_tokens"] == OPENAI_USAGE["total_tokens"]
+
+
+def _retry_info(seconds: str, listed: bool = False) -> Any:
+    """Google's 429 body: when to come back is a ``google.rpc.RetryInfo`` in it (no header);
+    Google's OpenAI-compatible endpoint wraps the error object in a list."""
+    error = {"error": {"code": 429, "message": "stub says 429", "status": "RESOURCE_EXHAUSTED", "details": [
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []},
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": seconds}]}}
+    return [error] if listed else error
+
+
+# how each provider's 429 says when to come back: (sdk, per wait in seconds the Reply's fields)
+SAY_WHEN = {
+    "openai retry-after": ("openai", lambda s: {"headers": {"retry-after": str(s)}}),
+    "openai retry-after-ms": ("openai", lambda s: {"headers": {"retry-after-ms": str(s * 1000 - 500)}}),
+    "responses retry-after": ("openai-responses", lambda s: {"headers": {"retry-after": str(s)}}),
+    "anthropic retry-after": ("anthropic", lambda s: {"headers": {"retry-after": str(s)}}),
+    "gemini RetryInfo in the body": ("genai", lambda s: {"error": _retry_info(f"{s}s")}),
+    "gemini fractional RetryInfo": ("genai", lambda s: {"error": _retry_info(f"{s - 0.5}s")}),
+    "google openai-compatible, a listed RetryInfo": ("openai", lambda s: {"error": _retry_info(f"{s}s", True)}),
+}
+
+
+@pytest.mark.parametrize("how", sorted(SAY_WHEN))
+def test_a_key_whose_429_says_when_cools_down_however_its_provider_says_it(env: Any, how: str) -> None:
+    sdk, said = SAY_WHEN[how]
+    provider, model, tokens = SDKS[sdk]
+    env.stub.push(Reply(429, key=f"sk-{provider}-1", **said(30)))
+    assert _call(env, sdk, False) == _answer(sdk, False)  # failed over to the second key
+    env.stub.reset()
+    since = len(ledger_lines(env.ledger))
+    assert _call(env, sdk, False) == _answer(sdk, False)
+    assert _keys_seen(env) == [f"sk-{provider}-2"]  # the first key cools down: tried last
+    [final] = _finals(env, since)
+    assert (final["aigw.route.key_id"], final["aigw.attempts"]) == (f"{provider}-2", 1)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("how", sorted(SAY_WHEN))
+def test_all_failed_429s_tell_the_sdk_the_soonest_wait_however_each_provider_said_it(env: Any, how: str,
+                                                                                   stream: bool) -> None:
+    sdk, said = SAY_WHEN[how]
+    provider, model, _ = SDKS[sdk]
+    env.stub.push(Reply(429, key=f"sk-{provider}-1", **said(7)), Reply(429, key=f"sk-{provider}-2", **said(3)))
+    since, before = len(ledger_lines(env.ledger)), _used(env, model)
+    with pytest.raises(Exception) as raised:
+        _call(env, sdk, stream)
+    error = raised.value
+    assert _error_status(error) == 503, repr(error)
+    response = getattr(error, "response", None)
+    assert response is not None and response.headers.get("retry-after") == "3", repr(error)
+    assert "stub says 429" in str(error)  # what each attempt's answer said, in the all-failed message
+    [final] = _finals(env, since)
+    assert final["aigw.attempts"] == 2 and _used(env, model) == before
