@@ -175,7 +175,8 @@ def addresses(text: str, base_url: str | None = None) -> str:
     return text
 
 
-def all_failed(attempts: list[dict[str, Any]], said: list[str]) -> tuple[str, str, bool]:
+def all_failed(attempts: list[dict[str, Any]], said: list[str],
+               told: list[str | None] | None = None) -> tuple[str, str, bool]:
     """A route whose every attempt failed: the reason (the decision's, the ledger's and the
     log's: each attempt's provider, model, key id and status or error), the client's message
     (each attempt's provider, model and what its answer said: ngrok's "errors are listed in the
@@ -184,7 +185,9 @@ def all_failed(attempts: list[dict[str, Any]], said: list[str]) -> tuple[str, st
     and whether a retry of the whole request
     can help: not when every attempt was refused for the request itself (a 4xx the SDKs do not
     retry: a bad request, a key the provider refuses), which the SDKs would send twice more,
-    each time through every provider, to the same end."""
+    each time through every provider, to the same end. ``told``: each attempt's
+    ``x-should-retry`` as its upstream said it (None: not said), which decides for that attempt
+    as it decides for the SDKs (``false``: a quota the wait of a retry does not restore)."""
     n = len(attempts)
     more = f"; and {n - LISTED} more" if n > LISTED else ""
     head = f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded: "
@@ -192,9 +195,19 @@ def all_failed(attempts: list[dict[str, Any]], said: list[str]) -> tuple[str, st
     keys = [f" (key {a['key_id']})" if a.get("key_id") else "" for a in attempts[:LISTED]]
     reason = head + "; ".join(f"{m}{k}: {s.split(' ', 1)[0]}" for m, k, s in zip(models, keys, said)) + more
     message = head + "; ".join(f"{m}: {s}" for m, s in zip(models, said)) + more
-    retry = any(a.get("error") is not None or (a.get("status_code") or 0) >= 500
-                or a.get("status_code") in SDK_RETRIES for a in attempts)
+    told = told or []
+    retry = any(_retryable(a, told[i] if i < len(told) else None) for i, a in enumerate(attempts))
     return reason, message, retry
+
+
+def _retryable(attempt: Mapping[str, Any], told: str | None) -> bool:
+    """Whether the SDKs retry what ``attempt``'s upstream answered: its ``x-should-retry``
+    when it says ``true`` or ``false``, else no answer, a 408, 409, 429 or 5xx (the SDKs' rule)."""
+    said = (told or "").strip().lower()
+    if said in ("true", "false"):
+        return said == "true"
+    return (attempt.get("error") is not None or (attempt.get("status_code") or 0) >= 500
+            or attempt.get("status_code") in SDK_RETRIES)
 
 
 def upstream_wait(headers: Mapping[str, str], now: datetime, body: Any = None) -> float | None:
