@@ -37,7 +37,8 @@ class Reply:
     times: int = 1
     gzip: bool = False  # a JSON answer compressed (`content-encoding: gzip`)
     tool: bool = False  # the answer is a call of tool `get_weather` with `{"city": "Paris"}` (TOOL_ARGS)
-    error: Any = None  # an error's body (JSON), instead of the API's usual shape saying "<name> says <status>"
+    error: Any = None  # an error's body (JSON), instead of the API's usual shape saying "<name> says <status>";
+    # with status 200: the answer is that error (a JSON body, or a stream's first event: ERROR_EVENTS)
 
 
 class StubProvider:
@@ -103,12 +104,24 @@ class StubProvider:
             return
         text = f"{self.name}:{model}"
         stream = gemini.group(2) == "streamGenerateContent" if gemini else body.get("stream")
-        if reply.tool and shape in _TOOL_ANSWERS:
+        if reply.error is not None and not stream:  # a 200 that is an error
+            await _json(send, 200, reply.error, extra)
+            return
+        if reply.error is not None:
+            events = [_sse(ERROR_EVENTS.get(shape), reply.error)]
+        elif reply.tool and shape in _TOOL_ANSWERS:
             answer, tool_events = _TOOL_ANSWERS[shape]
             if not stream:
                 await _json(send, 200, answer(model), extra)
                 return
             events = tool_events(model, body)
+        elif not stream and reply.cut_after is not None:  # its head, then the body cut after cut_after bytes
+            data = json.dumps(_ANSWERS[shape](model, text)).encode()
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())] + extra})
+            await send({"type": "http.response.body", "body": data[:reply.cut_after], "more_body": True})
+            await asyncio.sleep(0.05)
+            raise ConnectionAbortedError("stub: the answer is cut")
         elif not stream:
             await _json(send, 200, _ANSWERS[shape](model, text), extra, gzip=reply.gzip)
             return
@@ -125,6 +138,10 @@ class StubProvider:
         for event in events:
             await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+ERROR_EVENTS = {"anthropic": "error", "responses": "error"}
+"""The name of an API's error event (``event:``), where its streams name their events."""
 
 
 def _openai_completion(model: str, text: str) -> dict[str, Any]:

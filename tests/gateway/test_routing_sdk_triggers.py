@@ -198,7 +198,22 @@ TRIGGERS: dict[str, Reply | None] = {
     "429": Reply(429, headers={"retry-after": "1"}), "500": Reply(500), "503": Reply(503),
     "timeout": Reply(200, delay=3.0),  # (past the route's 1.5 s per attempt)
     "401": Reply(401), "403": Reply(403), "connect": None,
+    # an answer that broke before a byte reached the client: its head, then nothing (or a piece of
+    # its first event, of its JSON), the connection dropped; or a 200 that is an error (its first event)
+    "200 cut before a byte": Reply(200, cut_after=0), "200 cut in the first event": Reply(200, cut_after=12),
+    "200 that is an overloaded error": Reply(200, error="overloaded"),
 }
+
+
+def _overloaded(sdk: str) -> Any:
+    """Each API's own error object (a JSON body, or its stream's error event) saying it is overloaded."""
+    if sdk == "anthropic":
+        return {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    if sdk == "genai":
+        return {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}
+    if sdk == "openai-responses":
+        return {"type": "error", "code": "server_error", "message": "overloaded", "param": None, "sequence_number": 0}
+    return {"error": {"message": "overloaded", "type": "server_error", "param": None, "code": None}}
 NOT_TRIGGERS = {"400": 400, "404": 404}
 
 
@@ -218,7 +233,8 @@ def test_each_trigger_fails_over_to_the_next_key_and_charges_it_once(env: Any, t
     provider, model, tokens = SDKS[sdk]
     reply = TRIGGERS[trigger]
     if reply is not None:
-        env.stub.push(Reply(reply.status, delay=reply.delay, headers=dict(reply.headers), key=f"sk-{provider}-1"))
+        env.stub.push(Reply(reply.status, delay=reply.delay, headers=dict(reply.headers), key=f"sk-{provider}-1",
+                            cut_after=reply.cut_after, error=_overloaded(sdk) if reply.error else None))
     since, before = len(ledger_lines(env.ledger)), _used(env, model)
     got = _call(env, sdk, stream, headers={"x-connect": "1"} if trigger == "connect" else None)
     assert got == _answer(sdk, stream)  # the serving key's answer, whole: nothing of the failed one, nothing twice
