@@ -135,34 +135,37 @@ HI = [{"role": "user", "content": "hi"}]
 
 
 def _call(env: Any, sdk: str, stream: bool, model: str | None = None, headers: dict[str, str] | None = None,
-          body: dict[str, Any] | None = None) -> str:
-    """The text the SDK returned (it raises its own error otherwise), retries off."""
+          body: dict[str, Any] | None = None, retries: int = 0) -> str:
+    """The text the SDK returned (it raises its own error otherwise), its own retries off
+    unless ``retries``."""
     model = model or SDKS[sdk][1]
     headers = headers or {}
     if sdk == "openai-responses":
-        client = openai.OpenAI(base_url=env.url + "/v1", api_key=KEY, max_retries=0, timeout=20,
+        client = openai.OpenAI(base_url=env.url + "/v1", api_key=KEY, max_retries=retries, timeout=20,
                                default_headers=headers)
         if not stream:
             return client.responses.create(model=model, input="hi", extra_body=body).output_text
         return "".join(e.delta for e in client.responses.create(model=model, input="hi", stream=True, extra_body=body)
                        if e.type == "response.output_text.delta")
     if sdk == "openai":
-        client = openai.OpenAI(base_url=env.url + "/v1", api_key=KEY, max_retries=0, timeout=20,
+        client = openai.OpenAI(base_url=env.url + "/v1", api_key=KEY, max_retries=retries, timeout=20,
                                default_headers=headers)
         if not stream:
             return client.chat.completions.create(model=model, messages=HI, extra_body=body).choices[0].message.content
         return "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
             model=model, messages=HI, stream=True, extra_body=body) if c.choices)
     if sdk == "anthropic":
-        ant = anthropic.Anthropic(base_url=env.url, api_key=KEY, max_retries=0, timeout=20, default_headers=headers)
+        ant = anthropic.Anthropic(base_url=env.url, api_key=KEY, max_retries=retries, timeout=20,
+                                  default_headers=headers)
         if not stream:
             return ant.messages.create(model=model, max_tokens=50, messages=HI, extra_body=body).content[0].text
         with ant.messages.stream(model=model, max_tokens=50, messages=HI, extra_body=body) as events:
             text = "".join(events.text_stream)
             events.get_final_message()
         return text
+    again = genai_types.HttpRetryOptions(attempts=retries + 1, initial_delay=0.1, max_delay=0.5) if retries else None
     client = genai.Client(api_key=KEY, http_options=genai_types.HttpOptions(
-        base_url=env.url, api_version="v1beta", headers=headers, timeout=20_000))
+        base_url=env.url, api_version="v1beta", headers=headers, timeout=20_000, retry_options=again))
     if not stream:
         return client.models.generate_content(model=model, contents="hi").text
     return "".join(c.text or "" for c in client.models.generate_content_stream(model=model, contents="hi"))
@@ -495,3 +498,27 @@ def test_all_failed_429s_tell_the_sdk_the_soonest_wait_however_each_provider_sai
     assert "stub says 429" in str(error)  # what each attempt's answer said, in the all-failed message
     [final] = _finals(env, since)
     assert final["aigw.attempts"] == 2 and _used(env, model) == before
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("sdk", sorted(SDKS))
+def test_the_sdks_own_retry_of_an_all_failed_503_is_a_request_of_its_own_charged_once(env: Any, sdk: str,
+                                                                                       stream: bool) -> None:
+    """The SDK's retries on (``max_retries``): the gateway's first request fails on both keys
+    (503, no wait said), the SDK tries again (``x-stainless-retry-count: 1``), the gateway's
+    second request is served by the first key; one answer, charged once, to the request that
+    served, the failed one charging nothing."""
+    provider, model, tokens = SDKS[sdk]
+    env.stub.push(Reply(503, key=f"sk-{provider}-1"), Reply(503, key=f"sk-{provider}-2"))
+    since, before = len(ledger_lines(env.ledger)), _used(env, model)
+    assert _call(env, sdk, stream, retries=2) == _answer(sdk, stream)
+    assert _keys_seen(env) == [f"sk-{provider}-1", f"sk-{provider}-2", f"sk-{provider}-1"]
+    if sdk != "genai":  # (the Stainless SDKs number their tries; google-genai does not)
+        assert [s["headers"].get("x-stainless-retry-count") for s in env.stub.seen] == ["0", "0", "1"]
+    deadline = time.monotonic() + 30
+    while len(finals := _finals(env, since)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [(r["aigw.verdict"], r["http.response.status_code"], r["aigw.attempts"]) for r in finals] == [
+        ("deny", 503, 2), ("allow", 200, 1)], finals
+    assert finals[1]["aigw.route.key_id"] == f"{provider}-1"
+    assert _used(env, model) - before == tokens
