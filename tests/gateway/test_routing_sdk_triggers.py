@@ -357,6 +357,7 @@ def test_a_stream_cut_after_bytes_of_the_second_key_ends_in_the_sdks_error_charg
     provider, model, _ = SDKS[sdk]
     env.stub.push(Reply(503, key=f"sk-{provider}-1"), Reply(200, key=f"sk-{provider}-2", cut_after=400))
     since, before = len(ledger_lines(env.ledger)), _used(env, model)
+    was = _errors(env, provider, f"{provider}-2")
     with pytest.raises(Exception) as raised:
         _call(env, sdk, True)
     assert type(raised.value).__module__.split(".")[0] in ("openai", "anthropic", "google"), repr(raised.value)
@@ -365,6 +366,20 @@ def test_a_stream_cut_after_bytes_of_the_second_key_ends_in_the_sdks_error_charg
     charged = final["gen_ai.usage.input_tokens"] + final["gen_ai.usage.output_tokens"]
     assert _used(env, model) - before == charged > 0
     assert _keys_seen(env) == [f"sk-{provider}-1", f"sk-{provider}-2"]
+    # the key whose stream broke: one more request, one more server error in the live metrics
+    # (before route30 a served stream cut after its first event counted as a success)
+    deadline = time.monotonic() + 30  # (recorded once the answer is complete, just after its ledger record)
+    while (now := _errors(env, provider, f"{provider}-2")) != (was[0] + 1, was[1] + 1) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert now == (was[0] + 1, was[1] + 1)
+
+
+def _errors(env: Any, provider: str, key_id: str) -> tuple[int, int]:
+    """A key's request count and server errors, as the live metrics say them now."""
+    engine = env.app.holder.current
+    keys = engine.route_metrics.snapshot(time.time())["keys"]
+    pair = keys.get((provider, key_id), {"request_count": 0, "error_rate": {"server": 0.0}})
+    return pair["request_count"], round(pair["request_count"] * pair["error_rate"]["server"])
 
 
 WEATHER = {"name": "get_weather", "description": "The weather of a city",
