@@ -19,7 +19,7 @@ from .macro_args import macro_arg_error
 from ..diagnostics import Diagnostic, did_you_mean
 from .foreign_names import function_help, name_help
 from .names import candidates, function_names, message_name, qualified_name, resolve
-from .wellknown import field_problem, literal_type
+from .wellknown import ANY, field_problem, literal_type
 from .types import (
     BOOL, BYTES, DOUBLE, DURATION, DYN, INT, NULL, STRING, TIMESTAMP, UINT, Type, list_of,
     map_of, opaque, optional_of, type_of,
@@ -504,10 +504,11 @@ class _Checker:
             k, v = (INT, rt.params[0]) if two else (rt.params[0], None)
         elif rt.kind == "map":
             k, v = (rt.params[0], rt.params[1]) if two else (rt.params[0], None)
-        elif rt.kind in ("dyn", "param", "error"):
+        elif rt.kind in ("dyn", "param", "error") and rt != ANY:
             k, v = DYN, (DYN if two else None)
         else:
-            return self.error(CODE_TYPE, f"expression of type `{rt}` cannot be the range of a comprehension", node.target)  # type: ignore[arg-type]
+            shown = ANY.name if rt == ANY else rt
+            return self.error(CODE_TYPE, f"expression of type `{shown}` cannot be the range of a comprehension", node.target)  # type: ignore[arg-type]
         nv = 2 if two else 1
         scope = {args[0].name: k}  # type: ignore[union-attr]
         if two:

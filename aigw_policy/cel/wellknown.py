@@ -12,8 +12,12 @@ from .types import BOOL, BYTES, DOUBLE, DURATION, DYN, INT, STRING, TIMESTAMP, U
 
 _TYPES = {"bool": BOOL, "bytes": BYTES, "double": DOUBLE, "int": INT, "uint": UINT, "string": STRING,
           "map": map_of(STRING, DYN), "list": list_of(DYN)}
+ANY = Type("dyn", (), "google.protobuf.Any")
+"""An ``Any`` literal's type: ``dyn`` wherever a value is wanted (its packed message's value at
+run time, which the checker cannot read), but, as cel-go's and cel-cpp's ``google.protobuf.Any``,
+no comprehension range (``Any{...}.all(x, x)`` is refused; ``dyn(Any{...}).all(x, x)`` checks)."""
 _RESULT = {"google.protobuf.Struct": map_of(STRING, DYN), "google.protobuf.ListValue": list_of(DYN),
-           "google.protobuf.Duration": DURATION, "google.protobuf.Timestamp": TIMESTAMP}
+           "google.protobuf.Duration": DURATION, "google.protobuf.Timestamp": TIMESTAMP, "google.protobuf.Any": ANY}
 
 
 def literal_type(name: str) -> Type:
