@@ -1,4 +1,4 @@
-"""Wave 30: base64's padding characters and an ``Any`` literal's type, against cel-cpp.
+"""Wave 30: base64's padding characters and the types of well-known literals, against cel-cpp.
 
 Found by throwaway fuzzers against Google's C++ runtime (``cel-expr-python``; counts in
 docs/decisions.md, "Session 30, cel30"). Each row of ``CASES`` runs type-checked and unchecked
@@ -14,6 +14,9 @@ answer. Two properties draw the families the rows come from:
   well-known kind, in a context drawn from those a value meets (a comprehension's range
   directly, through ``cel.bind``, an index, an optional, a select; as a value of an operator),
   has cel-cpp's outcome and value, checked and unchecked.
+* ``test_a_wrapper_literal_in_any_context_is_cel_cpps_answer``: the same for a wrapper literal of
+  each kind in 60 contexts (operators with every kind of operand, `null`, conversions, macros,
+  lists and maps holding it, another wrapper).
 
 Classes (``CLASSES``; a row naming another fails):
 """
@@ -41,6 +44,11 @@ CLASSES = {
     "any-range": "an `Any` literal is typed `google.protobuf.Any` (cel-cpp, cel-go): a `dyn` wherever a value is "
                  "wanted, but no comprehension range, so `Any{...ListValue...}.all(x, x)` is a check error "
                  "(AIGW302); it was typed `dyn` and checked. Through `dyn()` it ranges; unchecked it runs",
+    "wrapper-type": "a wrapper literal (`google.protobuf.Int64Value{value: 1}`) is typed `wrapper(int)` (cel-cpp, "
+                    "cel-go): its primitive, or `null`, and nothing else, so `Int64Value{value: 1} == 'a'`, "
+                    "`UInt64Value{value: 1u} == 1`, `BoolValue{} + 1` and `Int64Value{} || true` are check errors "
+                    "(AIGW302); they were typed `dyn` and checked (then `false`, `true`, an evaluation error, "
+                    "`true`). `== null`, `+ 1`, `in [1]` and `[w, null]` still check",
 }
 __doc__ += "".join(f"\n* ``{k}``: {v}." for k, v in CLASSES.items())
 
@@ -71,6 +79,22 @@ CASES: list[tuple[str, str, Want, bool]] = [  # (class, expression, want, checke
     ("any-range", f"dyn({_LIST}).all(x, x)", ("value", "true"), True),
     ("any-range", f"{_LIST}.size() + {_INT}", ("value", "8"), True),
     ("any-range", f"{_LIST}[0] && true in {_LIST}", ("value", "true"), True),
+    ("wrapper-type", "google.protobuf.Int64Value{value: 1} == 'a'", ("check_error", "no matching overload"), True),
+    ("wrapper-type", "google.protobuf.Int64Value{value: 1} == 'a'", ("value", "false"), False),
+    ("wrapper-type", "google.protobuf.UInt64Value{value: 1u} == 1", ("check_error", "no matching overload"), True),
+    ("wrapper-type", "google.protobuf.UInt64Value{value: 1u} == 1", ("value", "true"), False),
+    ("wrapper-type", "google.protobuf.Int64Value{} || true", ("check_error", "no matching overload"), True),
+    ("wrapper-type", "google.protobuf.BoolValue{} + 1", ("check_error", "no matching overload"), True),
+    ("wrapper-type", "google.protobuf.StringValue{value: 'a'}.all(x, true)", ("check_error", "cannot be the range"), True),
+    ("wrapper-type", "google.protobuf.DoubleValue{value: 1.5} < 2", ("check_error", "no matching overload"), True),
+    ("wrapper-type", "google.protobuf.BytesValue{value: b'a'}.a", ("check_error", "field selection"), True),
+    ("wrapper-type", "google.protobuf.Int32Value{value: 1} + 1", ("value", "2"), True),
+    ("wrapper-type", "google.protobuf.BoolValue{} != null && null != google.protobuf.BoolValue{}", ("value", "true"), True),
+    ("wrapper-type", "[google.protobuf.UInt32Value{value: 2u}, null][0] + 1u", ("value", "3u"), True),
+    ("wrapper-type", "(true ? google.protobuf.FloatValue{value: 0.5} : null) * 2.0", ("value", "1.0"), True),
+    ("wrapper-type", "google.protobuf.StringValue{value: 'a'} in ['a'] && google.protobuf.Int64Value{} == "
+                     "google.protobuf.Int32Value{}", ("value", "true"), True),
+    ("wrapper-type", "dyn(google.protobuf.Int64Value{value: 1}) == 'a'", ("value", "false"), True),
 ]
 IDS = [f"{k}:{e[:60]}:{'checked' if ch else 'unchecked'}" for k, e, _, ch in CASES]
 
@@ -166,3 +190,31 @@ def test_an_any_literal_in_any_context_is_cel_cpps_answer(cpp: None, kind: str, 
     got, want = ours(expr, {}, {}, checked), theirs(expr, {}, {}, checked)
     assert got[0] == want[0], (expr, checked, got, want)
     assert got[0] != "value" or got[1] == want[1] or "opaque" in repr(want[1]), (expr, checked, got, want)
+
+
+_WRAPPERS = ["Int64Value{value: -1}", "Int32Value{}", "UInt64Value{value: 1u}", "UInt32Value{value: 7u}",
+             "DoubleValue{value: 1.5}", "FloatValue{value: -0.5}", "BoolValue{value: true}", "StringValue{value: 'a'}",
+             "BytesValue{value: b'a'}"]
+_W = "{w}"
+_OPERANDS = ["1", "1u", "1.5", "'a'", "b'a'", "true", "null", "[1]", "{'a': 1}", "dyn(1)", "timestamp(0)"]
+_WRAPPER_CONTEXTS = [
+    *(f"{_W} {op} {x}" for op in ("==", "+", "<") for x in _OPERANDS), "{w} != null", "null == {w}", "-{w}", "!{w}",
+    "{w} || true", "{w} ? 1 : 2", "{w} in [1]", "{w} in ['a']", "{w} in {1: 2}", "size({w})", "{w}.size()",
+    "{w}[0]", "{w}.a", "has({w}.a)", "{w}.all(x, true)", "int({w})", "uint({w})", "double({w})", "string({w})",
+    "bytes({w})", "bool({w})", "type({w})", "math.abs({w})", "{w}.startsWith('a')", "[{w}, null][0]",
+    "[{w}, 1][0] + 1", "{'k': {w}}.k == null", "cel.bind(x, {w}, x == null)", "optional.of({w}).value() + 1",
+    "true ? {w} : null", "{w} == google.protobuf.Int64Value{}", "{w} == google.protobuf.StringValue{}",
+    "dyn({w}) + 1", "[{w}].exists(x, x == null)",
+]
+
+
+@settings(max_examples=250, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(wrapper=st.sampled_from(_WRAPPERS), context=st.sampled_from(_WRAPPER_CONTEXTS), checked=st.booleans())
+def test_a_wrapper_literal_in_any_context_is_cel_cpps_answer(cpp: None, wrapper: str, context: str,
+                                                             checked: bool) -> None:
+    if not checked and wrapper.startswith("BoolValue") and context.split("(")[0] in ("int", "uint", "double"):
+        return  # `int(bool)` has no overload (the langdef); cel-cpp's runtime converts (kept, wave 20)
+    expr = context.replace("{w}", f"google.protobuf.{wrapper}")
+    got, want = ours(expr, {}, {}, checked), theirs(expr, {}, {}, checked)
+    assert got[0] == want[0], (expr, checked, got, want)
+    assert got[0] != "value" or got[1] == want[1], (expr, checked, got, want)
