@@ -25,6 +25,14 @@ _RESULT = {"google.protobuf.Struct": map_of(STRING, DYN), "google.protobuf.ListV
            **{name: Type(_TYPES[f["value"]].kind, (), WRAPPER) for name, f in FIELDS.items() if name.endswith("Value")
               and list(f) == ["value"]}}
 
+_NULLABLE = frozenset({"opaque", "timestamp", "duration"})
+
+
+def nullable(t: Type) -> bool:
+    """``null`` is assignable to a value of type ``t`` (the checker's ``unify`` and ``join``): an
+    opaque type, a timestamp or duration (cel-go's and cel-cpp's legacy), a wrapper."""
+    return t.kind in _NULLABLE or t.name == WRAPPER
+
 
 def literal_type(name: str) -> Type:
     """The type of a literal of the well-known message ``name``."""
