@@ -19,7 +19,7 @@ from .macro_args import macro_arg_error
 from ..diagnostics import Diagnostic, did_you_mean
 from .foreign_names import function_help, name_help
 from .names import candidates, function_names, message_name, qualified_name, resolve
-from .wellknown import field_problem, literal_type
+from .wellknown import ANY, WRAPPER, field_problem, literal_type, nullable
 from .types import (
     BOOL, BYTES, DOUBLE, DURATION, DYN, INT, NULL, STRING, TIMESTAMP, UINT, Type, list_of,
     map_of, opaque, optional_of, type_of,
@@ -85,19 +85,18 @@ def _occurs(name: str, t: Type, s: _Subst) -> bool:
     return any(_occurs(name, p, s) for p in t.params)
 
 
-_NULLABLE = frozenset({"opaque", "timestamp", "duration"})  # null is assignable to these (legacy)
-
-
 def join(a: Type, b: Type) -> Type:
     """The most specific type holding values of both ``a`` and ``b`` (without unifying)."""
     if a == b:
         return a
     if a.kind == "dyn" or b.kind == "dyn":
         return DYN
-    if a.kind == "null" and b.kind in _NULLABLE:
+    if a.kind == "null" and nullable(b):
         return b
-    if b.kind == "null" and a.kind in _NULLABLE:
+    if b.kind == "null" and nullable(a):
         return a
+    if a.kind == b.kind and WRAPPER in (a.name, b.name):
+        return Type(a.kind, (), WRAPPER)  # a primitive and its wrapper: the wrapper, which takes null
     if a.kind == b.kind and a.name == b.name and len(a.params) == len(b.params) and a.params:
         return Type(a.kind, tuple(join(x, y) for x, y in zip(a.params, b.params)), a.name)
     return DYN
@@ -127,10 +126,10 @@ def unify(p: Type, a: Type, s: _Subst) -> bool:
         return True
     if p.kind == a.kind == "type":
         return True
-    if (p.kind == "null" and a.kind in _NULLABLE) or (a.kind == "null" and p.kind in _NULLABLE):
+    if (p.kind == "null" and nullable(a)) or (a.kind == "null" and nullable(p)):
         return True  # as `join`: `timestamp(0) == null`, `t in [null]` check (cel-go, cel-cpp)
-    if p.kind != a.kind or p.name != a.name or len(p.params) != len(a.params):
-        return False
+    if p.kind != a.kind or (p.name != a.name and WRAPPER not in (p.name, a.name)) or len(p.params) != len(a.params):
+        return False  # a wrapper (`wrapper(int)`) is its primitive
     return all(unify(x, y, s) for x, y in zip(p.params, a.params))
 
 
@@ -504,10 +503,10 @@ class _Checker:
             k, v = (INT, rt.params[0]) if two else (rt.params[0], None)
         elif rt.kind == "map":
             k, v = (rt.params[0], rt.params[1]) if two else (rt.params[0], None)
-        elif rt.kind in ("dyn", "param", "error"):
+        elif rt.kind in ("dyn", "param", "error") and rt != ANY:
             k, v = DYN, (DYN if two else None)
         else:
-            return self.error(CODE_TYPE, f"expression of type `{rt}` cannot be the range of a comprehension", node.target)  # type: ignore[arg-type]
+            return self.error(CODE_TYPE, f"expression of type `{ANY.name if rt == ANY else rt}` cannot be the range of a comprehension", node.target)  # type: ignore[arg-type]
         nv = 2 if two else 1
         scope = {args[0].name: k}  # type: ignore[union-attr]
         if two:
@@ -599,7 +598,7 @@ def _kinds_clash(p: Type, a: Type) -> bool:
     """True when ``unify(p, a)`` fails at the top level whatever the substitution (p has no
     type parameters; ``a`` has had the substitution applied)."""
     return (p.kind != a.kind and p.kind not in _LOOSE_KINDS and a.kind not in _LOOSE_KINDS
-            and not (a.kind == "null" and p.kind in _NULLABLE))
+            and not (a.kind == "null" and nullable(p)))
 
 
 def _is_opt(t: Type) -> bool:

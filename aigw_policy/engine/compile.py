@@ -43,6 +43,7 @@ from ..ir.actions import PERIODS, parse_duration
 from ..ir.nodes import SETTINGS, Phase
 from ..limits.model import LimitSpec
 from ..providers.request_fields import CAPPED_OPERATIONS  # (re-exported: the engine's, prove's and the clamp's)
+from .quiet_answer import quiet_answers
 from .rate_headers import limit_items
 from .route_facts import model_gates, per_attempt
 from ..source import Span
@@ -160,6 +161,8 @@ class CompiledPolicy:
     sends and the client did not name as such (``GPT-4.1``, ``openai:gpt-4.1``, a ``models``
     fallback): a ``model-access``, or a ``deny`` / ``custom-response`` whose rule condition reads
     the model, before an ``ai-gateway`` action and enforced; checked again for each candidate."""
+    quiet_answers: Any = None
+    """engine/quiet_answer.py: whether no response rule runs for the gateway's answer of a status."""
     shard_key: CompiledExpr | None = None
     """The document's ``shard_key``, evaluated once per request that charges a limit."""
     runners: list[Any] = field(default_factory=lambda: [None, None], compare=False, repr=False)
@@ -580,6 +583,7 @@ def facts(c: Compilation) -> Compilation:
         routed=routed,
         per_attempt=per_attempt(c.request_rules),
         model_gates=model_gates(c.request_rules),
+        quiet_answers=quiet_answers(c.response_rules),
         shard_key=c.shard_key,
         header_items=limit_items(limits),
     )

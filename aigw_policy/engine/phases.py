@@ -176,7 +176,11 @@ def _response_start(flow: Flow, response: dict[str, Any] | None) -> bool:
 def answered_plain(flow: Flow, stop: Stop) -> None:
     """:func:`response_plain` of a request the gateway answered itself (``stop`` denied it)."""
     gateway_answer(flow, stop)
-    reads = flow.cp.response_reads
+    cp = flow.cp
+    quiet = cp.quiet_answers
+    if quiet is not None and QUIET_ANSWERS and not flow.rec.on and quiet(flow.response["status_code"]):  # type: ignore[index]
+        return  # no response rule runs for this status (engine/quiet_answer.py)
+    reads = cp.response_reads
     _response_end(flow, bool(reads.names or reads.functions))
 
 
@@ -246,6 +250,10 @@ _DONE, _ENDED, _NEED = 0, 1, 2  # a rule's actions ran out | one ended the phase
 STRAIGHT = True
 """Run a phase without an index, untraced, by its runner (engine/phase_code.py); False: by
 the general runner (the tests compare the two)."""
+
+QUIET_ANSWERS = True
+"""Skip the response phase of the gateway's own answer when no response rule can run for its
+status (engine/quiet_answer.py); False: run it (the tests compare the two)."""
 
 INLINE_LIMITS = True
 """Run a limit that is not eager (its charge waits for the reserve: no store is asked) with

@@ -474,10 +474,13 @@ def encode_base64(s: object) -> str:
 def decode_base64(s: object) -> str:
     """Padded base64, or the same without padding, read by the rule of CEL's
     ``base64.decode`` (Go's ``StdEncoding``, then ``RawStdEncoding``): a partial padding
-    (``'YQ='``) is neither, an error; the bytes must be UTF-8 text."""
+    (``'YQ='``) is neither, an error; the bytes must be UTF-8 text. Its padding is ``=`` only
+    (Go's), where ``base64.decode`` also takes cel-cpp's ``.``."""
     if type(s) is not str:
         raise no_overload("decodeBase64", s)
     try:
+        if "." in s:
+            raise CelError("invalid base64", "invalid_argument")
         decoded: bytes = stdlib.b64decode(s)
         return decoded.decode("utf-8")
     except CelError:

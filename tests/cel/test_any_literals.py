@@ -88,6 +88,33 @@ def test_a_mistyped_field_is_a_check_error(expr: str) -> None:
         cel.compile_ast(parse(expr), check=False)({})
 
 
+_LIST = f"google.protobuf.Any{{type_url: '{_URL}ListValue', value: b'\\x0a\\x02\\x20\\x01'}}"  # [true]
+# an Any literal is typed `google.protobuf.Any` (cel-cpp, cel-go): `dyn` wherever a value is
+# wanted, but no comprehension range, where it was `dyn` and these checked (session 30)
+_NO_RANGE = [f"{_LIST}.all(x, x)", f"{_LIST}.map(x, x) == [true]", f"{_LIST}.exists(i, v, v)",
+             f"cel.bind(a, {_LIST}, a.exists(x, x))", f"[{_LIST}][0].filter(x, x) == [true]",
+             f"optional.of({_LIST}).value().all(x, x)", f"{{'k': {_LIST}}}.k.exists_one(x, x)"]
+_RANGE_OF_DYN = [f"dyn({_LIST}).all(x, x)", f"{_LIST}.size() == 1", f"{_LIST}[0]", f"{_LIST} == [true]",
+                 f"true in {_LIST}", f"[{_LIST}].map(l, l.size()) == [1]"]
+
+
+@pytest.mark.parametrize("expr", _NO_RANGE)
+def test_an_any_literal_is_no_comprehension_range(expr: str) -> None:
+    with pytest.raises(CelError) as e:
+        cel.compile(expr, {})
+    assert "`google.protobuf.Any` cannot be the range" in str(e.value), e.value
+    assert ours(expr, {}, {}, False) == ("value", True)  # unchecked it ranges over the packed list
+
+
+@pytest.mark.parametrize("expr", _NO_RANGE + _RANGE_OF_DYN)
+def test_an_any_literal_checks_as_cel_cpp(cpp: None, expr: str) -> None:
+    for checked in (True, False):
+        mine_out, cpp_out = ours(expr, {}, {}, checked), theirs(expr, {}, {}, checked)
+        assert mine_out[0] == cpp_out[0], (expr, checked, mine_out, cpp_out)
+        assert mine_out[0] != "value" or mine_out == cpp_out, (expr, checked, mine_out, cpp_out)
+    assert expr in _NO_RANGE or ours(expr, {}, {}, True) == ("value", True)
+
+
 # messages drawn with the protobuf package --------------------------------------------------
 _numbers = st.sampled_from([0.0, -0.0, 1.5, -3.0, 1e300, math.inf, -math.inf, math.nan])
 _texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=3)

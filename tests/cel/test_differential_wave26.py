@@ -44,7 +44,7 @@ from test_differential_wave24 import _kept
 from test_differential_wave25 import _cpp_type
 
 from aigw_policy import cel
-from aigw_policy.cel.parser import parse
+from aigw_policy.cel.parser import CelSyntaxError, parse
 from aigw_policy.cel.runtime.values import Duration, MixedKeyMap, Optional, Timestamp, TypeValue, UInt
 
 N = int(os.environ.get("CEL_DIFF_EXAMPLES", "40"))  # operations per chunk: bounded by count, never by time
@@ -144,7 +144,7 @@ def ours(expr: str, decls: dict[str, str], act: dict[str, object], checked: bool
 def _run(expr: str, decls: dict[str, str], act: dict[str, object], checked: bool) -> tuple[str, object]:
     try:
         prog = cel.compile(expr, decls) if checked else cel.compile_ast(parse(expr), decls, source=expr, check=False)
-    except cel.CelError as e:
+    except (cel.CelError, CelSyntaxError) as e:  # `parse` alone raises the latter (an int literal past 64 bits)
         return "check_error", str(e)
     try:
         v = prog(act)

@@ -103,6 +103,7 @@ ERROR_ROWS = [
     "'YQ='.decodeBase64() == 'a'",  # a partial padding: neither form (base64.decode('YQ=') fails too)
     "'YQ=Y'.decodeBase64() == 'a'",
     "'/w=='.decodeBase64() == 'a'",  # not UTF-8 text
+    "'YQ..'.decodeBase64() == 'a'",  # Go pads with `=` only (base64.decode also takes cel-cpp's `.`)
 ]
 RESPONSE_ROWS = [
     "getResCookie('_device_id').value == 'mobile-phone-14' && hasResCookie('_device_id')",

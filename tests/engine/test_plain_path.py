@@ -54,6 +54,11 @@ RESPONSE_RULES = st.sampled_from([
     'on response { rule "tag" { when res.status_code >= 400\n log { metadata: { "s": "${res.status_code}" } } } }',
     'on response { rule "hide" { when res.status_code == 200 && ai.model == "gpt-4o"\n custom-response { status_code: 502, body: "hidden" } } }',
     'on response { rule "h" { add-headers { headers: { "x-cost": "${string(res.status_code)}" } } } }',
+    # conditions on the status alone: the gateway's answer skips the phase when none can match
+    # it (engine/quiet_answer.py), and runs it when one can, fails or is not a bool
+    'on response { rule "s" { when res.status_code == 451\n log { metadata: { "s": "${res.status_code}" } } }\n'
+    '  rule "e" { when 1 / (res.status_code - 429) > 0\n add-headers { headers: { "x-e": "1" } } } }',
+    'on response { rule "5xx" { when res.status_code >= 500\n custom-response { status_code: 503, body: "no" } } }',
 ])
 
 

@@ -473,11 +473,14 @@ _B64_SPACE = dict.fromkeys(map(ord, " \t\n\v\f\r"))
 @fn("base64.decode")
 def b64decode(s):  # type: ignore[no-untyped-def]
     """Padded base64, else the same without padding (cel-go: Go's ``StdEncoding``, then
-    ``RawStdEncoding``). ASCII white space is skipped anywhere, as cel-cpp does (Go skips
-    only CR and LF). A partial padding (``'YQ='``) is neither form: an error, as in both."""
+    ``RawStdEncoding``). ASCII white space is skipped anywhere, and a padding character is
+    ``=`` or ``.``, as cel-cpp (absl's ``Base64Unescape``) reads them (Go skips only CR and LF
+    and pads with ``=``). A partial padding (``'YQ='``) is neither form: an error, as in both."""
     if type(s) is not str:
         raise no_overload("base64.decode", s)
     text = s.translate(_B64_SPACE)
+    data = text.rstrip("=.")
+    text = data + "=" * (len(text) - len(data))
     try:
         if len(text) % 4 == 0:
             return base64.b64decode(text, validate=True)
