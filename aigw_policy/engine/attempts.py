@@ -101,7 +101,7 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
         yield from _settle_failed(flow, run, outcome)
         run.said.append(said := attempt_said(outcome, live.provider.base_url))
         run.answers[-1]["said"] = said
-        run.waits.append(upstream_wait(outcome.headers, flow.time()) if outcome.headers else None)
+        run.waits.append(upstream_wait(outcome.headers, flow.time(), outcome.body))
         if outcome.error == "timeout" and live.timeout_s < route.per_request_timeout_s:
             # its time was cut to what the total left: the total ran out, whatever the clocks
             # measured (a busy machine's timer may fire a hair early)
@@ -185,8 +185,9 @@ def step(flow: Flow, outcome: AttemptOutcome | None, elapsed_s: float) -> Genera
     # is the client's, so that its SDK waits that long instead of retrying at once
     waits = [w for w in run.waits if w is not None]
     wait = retry_headers(min(waits)) if waits and len(waits) == n else None
-    reason, message, retry = all_failed(run.attempts, run.said)
-    if not retry:  # every provider refused the request itself: the SDKs' retries would end the same
+    told = [(a["headers"].get("x-should-retry") or [None])[0] for a in run.answers]
+    reason, message, retry = all_failed(run.attempts, run.said, told)
+    if not retry:  # every provider refused the request itself, or said no retry helps: the SDKs' would end the same
         wait = {**(wait or {}), "x-should-retry": "false"}
     return End(503, ALL_FAILED, reason, headers=wait, told=message)
 
@@ -257,8 +258,8 @@ def finish(flow: Flow, end: End) -> Generator[Need, Any, Decision]:
     if end.headers and "retry-after" in end.headers:
         stop.body["aigw"]["retry_after"] = int(end.headers["retry-after"])  # type: ignore[index]
     if end.headers and end.headers.get("x-should-retry") == "false" and end.code == ALL_FAILED:
-        stop.body["aigw"]["hint"] = ("every provider refused the request itself (the message lists what each "  # type: ignore[index]
-                                     "said): sent again unchanged it fails the same way")
+        stop.body["aigw"]["hint"] = ("every provider refused the request itself or said a retry cannot help (the "  # type: ignore[index]
+                                     "message lists what each said): sent again unchanged it fails the same way")
     publish_trace(flow, run)
     if run.route.on_error == "continue":
         flow.rec.outcome(f"route failed {end.status} {end.code} (on_error: continue): the rules after it run")

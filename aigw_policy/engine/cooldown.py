@@ -78,12 +78,13 @@ def _duration(text: str, now: datetime) -> float | None:
     return max(0.0, (at - now).total_seconds())
 
 
-def rate_limit_wait(status: int | None, headers: Mapping[str, str], now: float) -> float | None:
+def rate_limit_wait(status: int | None, headers: Mapping[str, str], now: float, body: Any = None) -> float | None:
     """Seconds a 429 answer says its key is limited for: ``retry-after-ms``, else
-    ``Retry-After`` (seconds or an HTTP date), else the longest reset among the rate-limit
-    headers whose remaining is 0 (OpenAI's and Groq's ``x-ratelimit-*``, Anthropic's
-    ``anthropic-ratelimit-*``); capped at :data:`MAX_WAIT_S`. None: not a 429, or nothing
-    readable (no cooldown: nothing is known of when the key is back).
+    ``Retry-After`` (seconds or an HTTP date), else what its error ``body`` says (Google's
+    ``RetryInfo.retryDelay``: Gemini sends no header), else the longest reset among the
+    rate-limit headers whose remaining is 0 (OpenAI's and Groq's ``x-ratelimit-*``,
+    Anthropic's ``anthropic-ratelimit-*``); capped at :data:`MAX_WAIT_S`. None: not a 429,
+    or nothing readable (no cooldown: nothing is known of when the key is back).
 
     >>> rate_limit_wait(429, {"retry-after-ms": "1500", "retry-after": "2"}, 0.0)
     1.5
@@ -93,11 +94,11 @@ def rate_limit_wait(status: int | None, headers: Mapping[str, str], now: float) 
     >>> rate_limit_wait(429, {"retry-after": "soon"}, 0.0), rate_limit_wait(503, {"retry-after": "5"}, 0.0)
     (None, None)
     """
-    if status != 429 or not headers:
+    if status != 429:
         return None
     lower = {k.lower(): v for k, v in headers.items() if isinstance(v, str)}
     at = datetime.fromtimestamp(now, timezone.utc)
-    wait = upstream_wait(lower, at)
+    wait = upstream_wait(lower, at, body)
     if wait is None:
         resets = [_duration(lower[reset], at) for remaining, reset in _RESETS
                   if reset in lower and lower.get(remaining, "").strip() == "0"]
@@ -128,13 +129,13 @@ class Cooldowns:
                 self._outbox.clear()
 
     def note(self, provider: str, key_id: str | None, model: str, status: int | None,
-             headers: Mapping[str, str], now: float) -> float | None:
+             headers: Mapping[str, str], now: float, body: Any = None) -> float | None:
         """Remember an attempt's answer; the seconds its key now cools down (None: it does not).
         A key of the client's own (``key_id`` None: passthrough) is no key of the route's and is
         not remembered. A later, shorter wait replaces a longer one: the provider's latest word."""
         if key_id is None:
             return None
-        wait = rate_limit_wait(status, headers, now)
+        wait = rate_limit_wait(status, headers, now, body)
         if wait is None:
             return None
         pair = (provider, key_id, model)

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..providers.error_shapes import native_error
+from .error_wait import body_wait, error_object
 from ..redact import account_ids
 from ..routing.compile import key_id_of
 from ..routing.rewrite import CREDENTIAL_HEADERS, attempt_url, is_google
@@ -103,7 +104,7 @@ def attempt_said(outcome: Any, base_url: str | None = None) -> str:
     the provider account's ids it may quote (:func:`~aigw_policy.redact.account_ids`) nor the
     addresses of the deployment (:func:`addresses`: a private one's proxy names its hosts,
     "upstream connect error ... http://10.0.0.7:8000"), ``base_url``'s host included."""
-    body = outcome.body
+    body = error_object(outcome.body)
     if outcome.error is not None:  # a malformed answer says what it was (Router.send's words)
         what = body.get("error", {}).get("message") if outcome.error == MALFORMED and isinstance(body, Mapping) \
             else None
@@ -174,7 +175,8 @@ def addresses(text: str, base_url: str | None = None) -> str:
     return text
 
 
-def all_failed(attempts: list[dict[str, Any]], said: list[str]) -> tuple[str, str, bool]:
+def all_failed(attempts: list[dict[str, Any]], said: list[str],
+               told: list[str | None] | None = None) -> tuple[str, str, bool]:
     """A route whose every attempt failed: the reason (the decision's, the ledger's and the
     log's: each attempt's provider, model, key id and status or error), the client's message
     (each attempt's provider, model and what its answer said: ngrok's "errors are listed in the
@@ -183,7 +185,9 @@ def all_failed(attempts: list[dict[str, Any]], said: list[str]) -> tuple[str, st
     and whether a retry of the whole request
     can help: not when every attempt was refused for the request itself (a 4xx the SDKs do not
     retry: a bad request, a key the provider refuses), which the SDKs would send twice more,
-    each time through every provider, to the same end."""
+    each time through every provider, to the same end. ``told``: each attempt's
+    ``x-should-retry`` as its upstream said it (None: not said), which decides for that attempt
+    as it decides for the SDKs (``false``: a quota the wait of a retry does not restore)."""
     n = len(attempts)
     more = f"; and {n - LISTED} more" if n > LISTED else ""
     head = f"All providers failed: {n} attempt{'s' if n != 1 else ''} made, none succeeded: "
@@ -191,15 +195,26 @@ def all_failed(attempts: list[dict[str, Any]], said: list[str]) -> tuple[str, st
     keys = [f" (key {a['key_id']})" if a.get("key_id") else "" for a in attempts[:LISTED]]
     reason = head + "; ".join(f"{m}{k}: {s.split(' ', 1)[0]}" for m, k, s in zip(models, keys, said)) + more
     message = head + "; ".join(f"{m}: {s}" for m, s in zip(models, said)) + more
-    retry = any(a.get("error") is not None or (a.get("status_code") or 0) >= 500
-                or a.get("status_code") in SDK_RETRIES for a in attempts)
+    told = told or []
+    retry = any(_retryable(a, told[i] if i < len(told) else None) for i, a in enumerate(attempts))
     return reason, message, retry
 
 
-def upstream_wait(headers: Mapping[str, str], now: datetime) -> float | None:
+def _retryable(attempt: Mapping[str, Any], told: str | None) -> bool:
+    """Whether the SDKs retry what ``attempt``'s upstream answered: its ``x-should-retry``
+    when it says ``true`` or ``false``, else no answer, a 408, 409, 429 or 5xx (the SDKs' rule)."""
+    said = (told or "").strip().lower()
+    if said in ("true", "false"):
+        return said == "true"
+    return (attempt.get("error") is not None or (attempt.get("status_code") or 0) >= 500
+            or attempt.get("status_code") in SDK_RETRIES)
+
+
+def upstream_wait(headers: Mapping[str, str], now: datetime, body: Any = None) -> float | None:
     """Seconds a failed attempt's answer asked to wait before a retry: OpenAI's
-    ``retry-after-ms``, else ``retry-after`` (seconds, or an HTTP date after ``now``); None
-    when it says nothing readable.
+    ``retry-after-ms``, else ``retry-after`` (seconds, or an HTTP date after ``now``), else
+    what its error ``body`` says (Google's ``RetryInfo``, :mod:`.error_wait`); None when it
+    says nothing readable.
 
     >>> from datetime import timezone
     >>> now = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -215,16 +230,16 @@ def upstream_wait(headers: Mapping[str, str], now: datetime) -> float | None:
             return seconds / 1000
     text = headers.get("retry-after")
     if text is None:
-        return None
+        return body_wait(body)
     seconds = _number(text)
     if seconds is not None:
         return seconds
     try:
         at = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
-        return None
+        return body_wait(body)
     if at.tzinfo is None:
-        return None
+        return body_wait(body)
     return max(0.0, (at - now).total_seconds())
 
 

@@ -203,7 +203,8 @@ class RoutingMixin:
                 flow.rec.note("cooling down, tried last: " + "; ".join(
                     f"{c['provider']}:{c['model']} key {c['key_id']} until {c['until']}" for c in told))
         elif live is not None and live.key is not None and not outcome.started:
-            cooldowns.note(live.provider.id, live.key.id, live.model, outcome.status_code, outcome.headers, t)
+            cooldowns.note(live.provider.id, live.key.id, live.model, outcome.status_code, outcome.headers, t,
+                           outcome.body)
 
     def _routed(self, rid: str, now: float | None) -> tuple[Flow, float, float]:
         """The waiting routed request, the time, and the seconds since its first attempt."""

@@ -364,6 +364,7 @@ async def route(exchange: Exchange, decision: Any, scope: dict[str, Any], data: 
         if isinstance(step, Serve) and answer is not None:
             served, answer = answer, None
             await exchange.forward(decision, scope, data, served_app(served, exchange.api, exchange.ctx))
+            await _broke_after_serving(engine, step.attempt, exchange.ctx.upstream_error)
             return
         final = step.decision if isinstance(step, Finished) else None
     finally:
@@ -374,6 +375,22 @@ async def route(exchange: Exchange, decision: Any, scope: dict[str, Any], data: 
     exchange.ctx.decision = final
     exchange.note(final)
     await exchange.deny(final)
+
+
+_LATE = {"timeout": "timeout", "broken": MALFORMED, "unfinished": MALFORMED, "malformed": MALFORMED}
+"""How a served answer broke (:func:`~.relay.end_cut`) as the live metrics count it."""
+
+
+async def _broke_after_serving(engine: Any, attempt: Attempt, how: str | None) -> None:
+    """A served answer the upstream cut, ended short or let go quiet (after its first event:
+    no failover) is an error of its provider, model and key in the live metrics, as a failed
+    attempt is (``AttemptOutcome.late``: not another request), so that a strategy reading
+    ``error_rate`` sees a provider whose streams break mid-way. Before (route30) it counted
+    as a success."""
+    metrics = getattr(engine, "route_metrics", None)
+    if how in _LATE and metrics is not None:
+        outcome = AttemptOutcome(error=_LATE[how], late=True)  # type: ignore[arg-type]
+        await metrics.arecord(attempt, outcome, time.time())
 
 
 def _where(attempt: Attempt) -> dict[str, Any]:

@@ -96,8 +96,8 @@ def quota_from_headers(headers: Mapping[str, str]) -> dict[str, int]:
 
 
 def fields_of(outcome: AttemptOutcome) -> dict[str, float]:
-    """The counters one outcome adds to its pairs' current slot."""
-    f: dict[str, float] = {"n": 1.0}
+    """The counters one outcome adds to its pairs' current slot (a ``late`` one: its error only)."""
+    f: dict[str, float] = {} if outcome.late else {"n": 1.0}
     status = outcome.status_code
     kind = None
     if outcome.error is None and status is not None and 200 <= status < 400:  # (a success: no error counted)
@@ -117,7 +117,7 @@ def fields_of(outcome: AttemptOutcome) -> dict[str, float]:
     if kind is not None:
         f[f"e.{kind}"] = 1.0
     for (count, total, bins), ms in zip(_FIELDS, (outcome.latency_ms, outcome.time_to_first_token_ms)):
-        if ms is not None and ms >= 0 and math.isfinite(ms):
+        if ms is not None and ms >= 0 and math.isfinite(ms) and not outcome.late:
             f[count] = 1.0
             f[total] = float(ms)
             f[bins[_bin(ms)]] = 1.0
@@ -157,7 +157,8 @@ def summarize(provider: str, name: str, kind: str, counts: Mapping[str, float], 
     out: dict[str, Any] = {
         "provider": provider, "request_count": int(n), "start_time": int(start), "end_time": int(end),
         "latency": latency,
-        "error_rate": {e: get(key, 0.0) / n for e, key in _ERROR_KEYS} if n else dict.fromkeys(_ERRORS, 0.0),
+        "error_rate": ({e: min(1.0, get(key, 0.0) / n) for e, key in _ERROR_KEYS} if n  # (a late error, its
+                       else dict.fromkeys(_ERRORS, 0.0)),  # request's slot gone: at most 1)
     }
     if kind == "m":
         out["model"] = name

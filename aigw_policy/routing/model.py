@@ -201,6 +201,10 @@ class AttemptOutcome:
     """The status line of an answer that came but is ``malformed`` (a 200 HTML page): what the
     debugging trace's ``response.status_code`` shows; ``status_code`` stays None, so that no
     rule reads the attempt as a success."""
+    late: bool = False
+    """What became of an answer already served and counted (a stream the upstream cut or let go
+    quiet after its first event): the live metrics count it as an error of the attempt's
+    pairs, not as another request (:meth:`RouteMetrics.record` only; never an attempt's step)."""
 
 
 @dataclass(frozen=True, slots=True)

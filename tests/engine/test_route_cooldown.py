@@ -32,8 +32,9 @@ def tried(d: ap.Decision) -> list[tuple[str, str]]:
     return [(a["model"], a["key_id"]) for a in d.routing["attempts"]]
 
 
-# status, headers -> the seconds the key cools down (None: it does not)
-WAITS = {
+_RETRY_INFO = {"@type": "type.googleapis.com/google.rpc.RetryInfo"}
+# status, headers -> the seconds the key cools down (None: it does not)[, the error body]
+WAITS: dict[str, tuple[Any, ...]] = {
     "retry-after seconds": (429, {"retry-after": "30"}, 30.0),
     "retry-after-ms wins": (429, {"retry-after-ms": "2500", "retry-after": "3"}, 2.5),
     "http date": (429, {"Retry-After": "Thu, 26 Nov 2026 12:00:45 GMT"}, 45.0),
@@ -54,13 +55,26 @@ WAITS = {
     "nothing said": (429, {}, None),
     "a 503 is no key's limit": (503, {"retry-after": "30"}, None),
     "a 500": (500, {"retry-after": "30"}, None),
+    # (then the error body: Google's APIs say when in it, a `google.rpc.RetryInfo`, and send no header)
+    "gemini retryDelay": (429, {}, 37.5, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": [
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []}, _RETRY_INFO | {"retryDelay": "37.5s"}]}}),
+    "google openai-compatible, a list": (429, {}, 20.0, [{"error": {"code": 429, "details": [
+        _RETRY_INFO | {"retryDelay": "20s"}]}}]),
+    "a header wins over the body": (429, {"retry-after": "3"}, 3.0, {"error": {"details": [
+        _RETRY_INFO | {"retryDelay": "20s"}]}}),
+    "an unreadable header, the body": (429, {"retry-after": "soon"}, 20.0, {"error": {"details": [
+        _RETRY_INFO | {"retryDelay": "20s"}]}}),
+    "retryDelay capped": (429, {}, MAX_WAIT_S, {"error": {"details": [_RETRY_INFO | {"retryDelay": "86400s"}]}}),
+    "retryDelay unreadable": (429, {}, None, {"error": {"details": [_RETRY_INFO | {"retryDelay": "37 seconds"}]}}),
+    "another detail type": (429, {}, None, {"error": {"details": [{"@type": "x.RetryInfo", "retryDelay": "9s"}]}}),
+    "a 503's retryDelay is no key's limit": (503, {}, None, {"error": {"details": [_RETRY_INFO | {"retryDelay": "9s"}]}}),
 }
 
 
 @pytest.mark.parametrize("case", sorted(WAITS))
 def test_the_wait_a_rate_limit_answer_says(case: str) -> None:
-    status, headers, want = WAITS[case]
-    assert rate_limit_wait(status, headers, T) == want
+    status, headers, want, *body = WAITS[case]
+    assert rate_limit_wait(status, headers, T, *body) == want
 
 
 def test_a_later_request_tries_the_cooling_key_last_and_the_trace_says_so() -> None:

@@ -37,6 +37,8 @@ class Reply:
     times: int = 1
     gzip: bool = False  # a JSON answer compressed (`content-encoding: gzip`)
     tool: bool = False  # the answer is a call of tool `get_weather` with `{"city": "Paris"}` (TOOL_ARGS)
+    error: Any = None  # an error's body (JSON), instead of the API's usual shape saying "<name> says <status>";
+    # with status 200: the answer is that error (a JSON body, or a stream's first event: ERROR_EVENTS)
 
 
 class StubProvider:
@@ -98,16 +100,28 @@ class StubProvider:
             error = ({"type": "error", "error": {"type": "api_error", "message": message}} if shape == "anthropic"
                      else {"error": {"code": reply.status, "message": message, "status": "UNAVAILABLE"}}
                      if shape == "gemini" else {"error": {"message": message, "type": "server_error"}})
-            await _json(send, reply.status, error, extra)
+            await _json(send, reply.status, error if reply.error is None else reply.error, extra)
             return
         text = f"{self.name}:{model}"
         stream = gemini.group(2) == "streamGenerateContent" if gemini else body.get("stream")
-        if reply.tool and shape in _TOOL_ANSWERS:
+        if reply.error is not None and not stream:  # a 200 that is an error
+            await _json(send, 200, reply.error, extra)
+            return
+        if reply.error is not None:
+            events = [_sse(ERROR_EVENTS.get(shape), reply.error)]
+        elif reply.tool and shape in _TOOL_ANSWERS:
             answer, tool_events = _TOOL_ANSWERS[shape]
             if not stream:
                 await _json(send, 200, answer(model), extra)
                 return
             events = tool_events(model, body)
+        elif not stream and reply.cut_after is not None:  # its head, then the body cut after cut_after bytes
+            data = json.dumps(_ANSWERS[shape](model, text)).encode()
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())] + extra})
+            await send({"type": "http.response.body", "body": data[:reply.cut_after], "more_body": True})
+            await asyncio.sleep(0.05)
+            raise ConnectionAbortedError("stub: the answer is cut")
         elif not stream:
             await _json(send, 200, _ANSWERS[shape](model, text), extra, gzip=reply.gzip)
             return
@@ -124,6 +138,10 @@ class StubProvider:
         for event in events:
             await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+ERROR_EVENTS = {"anthropic": "error", "responses": "error"}
+"""The name of an API's error event (``event:``), where its streams name their events."""
 
 
 def _openai_completion(model: str, text: str) -> dict[str, Any]:
@@ -299,6 +317,28 @@ def _gemini_tool_events(model: str, body: dict[str, Any]) -> list[bytes]:
     return [_sse(None, _gemini_tool_answer(model))]
 
 
+_FUNCTION_CALL = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather", "arguments": _ARGS,
+                  "status": "completed"}
+
+
+def _responses_tool_answer(model: str) -> dict[str, Any]:
+    return {**_responses_answer(model, ""), "id": "resp_tool", "output": [_FUNCTION_CALL]}
+
+
+def _responses_tool_events(model: str, body: dict[str, Any]) -> list[bytes]:
+    created = {"id": "resp_tool", "object": "response", "status": "in_progress", "model": model, "output": []}
+    where = {"item_id": "fc_1", "output_index": 0}
+    events = [("response.created", {"response": created}),
+              ("response.output_item.added", {"output_index": 0, "item": {**_FUNCTION_CALL, "arguments": "",
+                                                                          "status": "in_progress"}})]
+    events += [("response.function_call_arguments.delta", {**where, "delta": part}) for part in (_ARGS[:8], _ARGS[8:])]
+    events += [("response.function_call_arguments.done", {**where, "arguments": _ARGS}),
+               ("response.output_item.done", {"output_index": 0, "item": _FUNCTION_CALL}),
+               ("response.completed", {"response": _responses_tool_answer(model)})]
+    return [_sse(name, {"type": name, "sequence_number": n, **obj}) for n, (name, obj) in enumerate(events)]
+
+
 _TOOL_ANSWERS = {"chat": (_openai_tool_answer, _openai_tool_events),
+                 "responses": (_responses_tool_answer, _responses_tool_events),
                  "anthropic": (_anthropic_tool_answer, _anthropic_tool_events),
                  "gemini": (_gemini_tool_answer, _gemini_tool_events)}

@@ -1,5 +1,7 @@
 """One raw upstream that answers every provider API the SDK session tests drive (OpenAI chat
-completions, Responses and embeddings, Anthropic messages and token counts, Gemini's
+completions (parallel tool calls too), Responses, embeddings, image generation and audio
+transcription, Anthropic messages (extended thinking then a tool call, with prompt caching's
+usage, when a stream asks for thinking) and token counts, Gemini's
 generateContent, streamGenerateContent, countTokens, embedContent and batchEmbedContents, and its
 context caches), JSON or streamed as the request asks, with fixed usage (7 input, 3 output tokens;
 embeddings 4). A request whose credential contains ``bad`` is answered 503 in its API's error
@@ -98,6 +100,51 @@ def _chat_stream() -> bytes:
     return b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n%s" % (len(data), data)
 
 
+def _claude_thinking_tool_stream() -> bytes:
+    """Extended thinking, then a tool call, with prompt caching's usage fields (read 100, written 50)."""
+    usage = {"input_tokens": 7, "output_tokens": 1, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 50}
+    start = {**CLAUDE, "content": [], "stop_reason": None, "usage": usage}
+    tool = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}
+    events = [("message_start", {"message": start}),
+              ("content_block_start", {"index": 0, "content_block": {"type": "thinking", "thinking": "",
+                                                                     "signature": ""}}),
+              ("content_block_delta", {"index": 0, "delta": {"type": "thinking_delta", "thinking": "hmm"}}),
+              ("content_block_delta", {"index": 0, "delta": {"type": "signature_delta", "signature": "sig"}}),
+              ("content_block_stop", {"index": 0}),
+              ("content_block_start", {"index": 1, "content_block": tool}),
+              ("content_block_delta", {"index": 1, "delta": {"type": "input_json_delta", "partial_json": '{"city":'}}),
+              ("content_block_delta", {"index": 1, "delta": {"type": "input_json_delta", "partial_json": '"Paris"}'}}),
+              ("content_block_stop", {"index": 1}),
+              ("message_delta", {"delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                                 "usage": {"output_tokens": 3}}),
+              ("message_stop", {})]
+    return _sse(*((name, {"type": name, **obj}) for name, obj in events))
+
+
+def _parallel_tool_calls_stream(include_usage: bool) -> bytes:
+    """Two tool calls in one streamed chat completion (``parallel_tool_calls``), 4 prompt tokens cached."""
+    def call(i: int, name: str | None = None, args: str = "") -> dict[str, Any]:
+        if name is None:
+            return {"index": i, "function": {"arguments": args}}
+        return {"index": i, "id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": ""}}
+
+    deltas = [{"role": "assistant", "tool_calls": [call(0, "get_weather")]},
+              {"tool_calls": [call(0, args='{"city":"Paris"}')]}, {"tool_calls": [call(1, "get_time")]},
+              {"tool_calls": [call(1, args='{"tz":"CET"}')]}]
+    chunks = [{**CHUNK, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+    chunks.append({**CHUNK, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+    if include_usage:
+        chunks.append({**CHUNK, "choices": [], "usage": {**CHAT["usage"], "prompt_tokens_details": {"cached_tokens": 4}}})
+    data = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    return b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n%s" % (len(data), data)
+
+
+IMAGES = {"created": 1, "data": [{"b64_json": "aGk="}],
+          "usage": {"input_tokens": 7, "output_tokens": 3, "total_tokens": 10,
+                    "input_tokens_details": {"text_tokens": 7, "image_tokens": 0}}}
+TRANSCRIPTION = {"text": "hello", "usage": {"type": "tokens", "input_tokens": 7, "output_tokens": 3, "total_tokens": 10}}
+
+
 def _failed(path: str) -> bytes:
     if ":" in path.rsplit("/", 1)[-1] or "/cachedContents" in path:  # Gemini's
         return _json({"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}, 503)
@@ -165,6 +212,16 @@ def answer(request: bytes) -> bytes:
         return gemini[":" + found["action"]]()
     if path == "/v1beta/cachedContents" or path.startswith("/v1beta/cachedContents/"):
         return _cache(line.split(b" ")[0].decode(), credential.decode(), path, body)
+    asked = json.loads(body) if body[:1] == b"{" else {}
+    if path == "/v1/images/generations":
+        return _json(IMAGES)
+    if path == "/v1/audio/transcriptions":  # a multipart form: each attempt must get it whole, its model too
+        whole = b"gpt-4o-transcribe" in body and b"ID3-audio" in body
+        return _json(TRANSCRIPTION) if whole else _json({"error": {"message": "the form came broken"}}, 400)
+    if path == "/v1/messages" and stream and asked.get("thinking"):
+        return _claude_thinking_tool_stream()
+    if path == "/v1/chat/completions" and stream and asked.get("parallel_tool_calls"):
+        return _parallel_tool_calls_stream(bool((asked.get("stream_options") or {}).get("include_usage")))
     if (found := _OPENAI_PATH.fullmatch(path)) and found["api"] == "responses":
         return _responses_stream() if stream else _json(RESPONSE)
     if found and found["api"] == "chat/completions":

@@ -32,6 +32,7 @@ class Refusing:
 
     def __init__(self, api: str) -> None:
         self.api, self.status, self.seen = api, 400, 0
+        self.told: str | None = None  # its `x-should-retry`, when it says one
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if await lifespan(scope, receive, send):
@@ -45,8 +46,10 @@ class Refusing:
         body = ({"type": "error", "error": {"type": "invalid_request_error", "message": message}}
                 if self.api == "anthropic" else {"error": {"message": message, "type": "invalid_request_error"}})
         data = json.dumps(body).encode()
+        told = [(b"x-should-retry", self.told.encode())] if self.told is not None else []
         await send({"type": "http.response.start", "status": self.status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+                    + told})
         await send({"type": "http.response.body", "body": data})
 
 
@@ -77,17 +80,27 @@ def _call(api: str, gw: Any) -> tuple[Any, list[str]]:
     return caught.value, sent
 
 
-# (what the two providers answer, whether the SDK's retry can help)
-ROWS = [((400, 400), False), ((401, 403), False), ((404, 422), False),
-        ((400, 429), True), ((400, 500), True), ((409, 400), True)]
+# (what the two providers answer, whether the SDK's retry can help[, each one's `x-should-retry`]):
+# an upstream's own `x-should-retry` decides for its attempt, as it decides for the SDKs (OpenAI's
+# and Anthropic's APIs send it; before route30 a 429 or 5xx saying `false` was retried all the same)
+ROWS: list[tuple[Any, ...]] = [
+    ((400, 400), False), ((401, 403), False), ((404, 422), False),
+    ((400, 429), True), ((400, 500), True), ((409, 400), True),
+    ((429, 429), False, ("false", "false")), ((500, 503), False, ("false", "False")),
+    ((429, 500), True, ("false", None)), ((400, 400), True, ("true", None)), ((429, 400), False, ("false", None))]
 
 
-@pytest.mark.parametrize(("statuses", "retried"), ROWS, ids=[f"{a}-{b}" for (a, b), _ in ROWS])
-def test_every_provider_refusing_the_request_itself_is_not_retried(env: Any, statuses: tuple[int, int],
-                                                                    retried: bool) -> None:
+def _row_id(row: tuple[Any, ...]) -> str:
+    (a, b), *_, told = row if len(row) == 3 else (*row, None)
+    return f"{a}-{b}" + (f"-told-{told[0]}-{told[1]}" if told else "")
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[_row_id(r) for r in ROWS])
+def test_every_provider_refusing_the_request_itself_is_not_retried(env: Any, row: tuple[Any, ...]) -> None:
+    statuses, retried, told = row if len(row) == 3 else (*row, (None, None))
     api, gw, ups = env
-    for up, status in zip(ups, statuses):
-        up.status, up.seen = status, 0
+    for up, status, said in zip(ups, statuses, told):
+        up.status, up.seen, up.told = status, 0, said
     error, sent = _call(api, gw)
     assert error.status_code == 503
     assert len(sent) == (2 if retried else 1)

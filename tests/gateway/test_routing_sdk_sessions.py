@@ -1,7 +1,9 @@
 """The SDKs' other calls through a failover, through ``serve``: google-genai's (generateContent,
 its stream, countTokens, embedContent; sync and async), the OpenAI SDK's Responses API (JSON, raw
 stream, the ``responses.stream()`` helper, a ``previous_response_id`` turn after a failover), its
-async client and embeddings, the Anthropic SDK's ``messages.stream()`` helper (sync and async) and
+async client, embeddings, parallel tool calls streamed, images and audio transcription (a
+multipart form replayed to the second key), the Anthropic SDK's ``messages.stream()`` helper
+(sync and async; extended thinking then a tool call, with prompt caching's usage) and
 ``count_tokens``. Every route's first key is answered 503 (tests/gateway/sdk_upstream.py), so
 each call fails over once; each row checks what the SDK returned, the ledger's final record
 (the serving provider, its key id, ``aigw.attempts``, the tokens) and the limit store: the
@@ -46,7 +48,7 @@ def _policy(url: str) -> str:
             "  - name: route\n    actions:\n      - type: ai-gateway\n        config:\n"
             "          only_allow_configured_providers: true\n          only_allow_configured_models: true\n"
             "          providers:\n"
-            + _provider("oa", url + "/v1", ["gpt-4o", "text-embedding-3-small"])
+            + _provider("oa", url + "/v1", ["gpt-4o", "text-embedding-3-small", "gpt-image-1", "gpt-4o-transcribe"])
             + _provider("ge", url, ["gemini-2.0-flash", "text-embedding-004"], "gemini")
             + _provider("google", url + "/v1beta/openai/", ["gemini-2.5-flash"])
             + _provider("an", url, ["claude-x"], "anthropic")
@@ -158,6 +160,26 @@ def _cache_session(gw: Any) -> list[Any]:
     return [cache.name, text, streamed, read]
 
 
+def _claude_thinking_tool(gw: Any) -> tuple[list[str], Any, tuple[int, int]]:
+    """Extended thinking then a tool call, streamed, with prompt caching's usage."""
+    with _anthropic(gw).messages.stream(model="claude-x", max_tokens=2048, messages=HI,
+                                        thinking={"type": "enabled", "budget_tokens": 1024}) as s:
+        message = s.get_final_message()
+    usage = message.usage
+    return [b.type for b in message.content], message.content[1].input, (usage.cache_read_input_tokens,
+                                                                           usage.cache_creation_input_tokens)
+
+
+def _parallel_tools(gw: Any) -> tuple[list[tuple[str, str]], Any]:
+    tools = [{"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
+             for n in ("get_weather", "get_time")]
+    with _openai(gw).chat.completions.stream(model="gpt-4o", messages=HI, tools=tools,  # type: ignore[arg-type]
+                                             parallel_tool_calls=True) as s:
+        done = s.get_final_completion()
+    calls = done.choices[0].message.tool_calls or []
+    return [(c.function.name, c.function.arguments) for c in calls], done.usage  # type: ignore[union-attr]
+
+
 # (id, the call, what it returns, then per final record it leaves: provider, key id, attempts,
 #  tokens (None: the gateway's estimate, no usage in the answer))
 Row = tuple[str, Callable[[Any], Any], Any, list[tuple[str, str, int, int | None]]]
@@ -214,6 +236,17 @@ ROWS: list[Row] = [
     ("anthropic count_tokens", lambda gw: _anthropic(gw).messages.count_tokens(model="claude-x",
                                                                                messages=HI).input_tokens,
      7, [("an", "an-good", 2, 0)]),
+    # extended thinking then a tool call, prompt caching's reads and writes charged with the rest
+    ("anthropic thinking and tool_use stream", _claude_thinking_tool,
+     (["thinking", "tool_use"], {"city": "Paris"}, (100, 50)), [("an", "an-good", 2, 160)]),
+    # the usage the gateway asked for is the ledger's, not the client's (it did not ask)
+    ("openai parallel tool calls stream", _parallel_tools,
+     ([("get_weather", '{"city":"Paris"}'), ("get_time", '{"tz":"CET"}')], None), [("oa", "oa-good", 2, 10)]),
+    ("openai images.generate", lambda gw: _openai(gw).images.generate(model="gpt-image-1", prompt="hi").data[0].b64_json,
+     "aGk=", [("oa", "oa-good", 2, 10)]),
+    ("openai audio.transcriptions (a multipart form)", lambda gw: _openai(gw).audio.transcriptions.create(
+        model="gpt-4o-transcribe", file=("a.mp3", b"ID3-audio", "audio/mpeg")).text, "hello",
+     [("oa", "oa-good", 2, 10)]),
 ]
 
 

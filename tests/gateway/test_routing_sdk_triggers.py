@@ -1,5 +1,6 @@
-"""Each failover trigger, as each official SDK meets it through ``serve`` (SPEC §12): the openai,
-anthropic and google-genai clients, streaming and not, their own retries off, against stub
+"""Each failover trigger, as each official SDK meets it through ``serve`` (SPEC §12): the openai
+(chat completions and the Responses API), anthropic and google-genai clients, streaming and not,
+their own retries off, against stub
 providers whose first key fails one way (429, 500, 503, a time-out, a refused connection, 401,
 403 under ngrok's narrowed ``failover_on: [429, 5xx, timeout, connect, 401, 403]``) and whose
 second key answers. Each row checks that the SDK got the second key's answer whole (no byte of
@@ -11,7 +12,9 @@ And the rest of the route's promises the SDKs see: a total time-out cut mid-atte
 each SDK's error shape; the client's ``models: [...]`` fallbacks; ``ngrok/auto`` with a key
 strategy reading ``k.quota`` from each provider's rate-limit headers (OpenAI's
 ``x-ratelimit-*``, Anthropic's ``anthropic-ratelimit-*``; Gemini sends none: its keys keep
-their order) and a model strategy reading the live error rates."""
+their order) and a model strategy reading the live error rates; and a 429 that says when to
+come back however its provider says it (``SAY_WHEN``: a header, or Google's ``RetryInfo`` in
+the error body) cools its key and sets the all-failed answer's ``Retry-After``."""
 
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ import pytest
 from aigw_policy.limits.model import Charge
 
 from .conftest import ServerThread, ledger_lines
-from .providers_stub import ANTHROPIC_USAGE, GEMINI_USAGE, OPENAI_USAGE, TOOL_ARGS, WORDS, Reply, StubProvider
+from .providers_stub import (ANTHROPIC_USAGE, GEMINI_USAGE, OPENAI_USAGE, RESPONSES_USAGE, TOOL_ARGS, WORDS, Reply,
+                             StubProvider)
 
 KEY = "sk-gw-sdk-triggers"
 genai = pytest.importorskip("google.genai")
@@ -125,32 +129,43 @@ def fresh(env: Any) -> None:
 # per SDK: its provider, model, tokens of one answer, the text of one answer (JSON; a stream adds WORDS)
 SDKS = {"openai": ("oa", "gpt-4o", OPENAI_USAGE["total_tokens"]),
         "anthropic": ("an", "claude-x", ANTHROPIC_USAGE["input_tokens"] + ANTHROPIC_USAGE["output_tokens"]),
-        "genai": ("ge", "gemini-2.0-flash", GEMINI_USAGE["totalTokenCount"])}
+        "genai": ("ge", "gemini-2.0-flash", GEMINI_USAGE["totalTokenCount"]),
+        "openai-responses": ("oa", "gpt-4o", RESPONSES_USAGE["total_tokens"])}
 HI = [{"role": "user", "content": "hi"}]
 
 
 def _call(env: Any, sdk: str, stream: bool, model: str | None = None, headers: dict[str, str] | None = None,
-          body: dict[str, Any] | None = None) -> str:
-    """The text the SDK returned (it raises its own error otherwise), retries off."""
+          body: dict[str, Any] | None = None, retries: int = 0) -> str:
+    """The text the SDK returned (it raises its own error otherwise), its own retries off
+    unless ``retries``."""
     model = model or SDKS[sdk][1]
     headers = headers or {}
+    if sdk == "openai-responses":
+        client = openai.OpenAI(base_url=env.url + "/v1", api_key=KEY, max_retries=retries, timeout=20,
+                               default_headers=headers)
+        if not stream:
+            return client.responses.create(model=model, input="hi", extra_body=body).output_text
+        return "".join(e.delta for e in client.responses.create(model=model, input="hi", stream=True, extra_body=body)
+                       if e.type == "response.output_text.delta")
     if sdk == "openai":
-        client = openai.OpenAI(base_url=env.url + "/v1", api_key=KEY, max_retries=0, timeout=20,
+        client = openai.OpenAI(base_url=env.url + "/v1", api_key=KEY, max_retries=retries, timeout=20,
                                default_headers=headers)
         if not stream:
             return client.chat.completions.create(model=model, messages=HI, extra_body=body).choices[0].message.content
         return "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
             model=model, messages=HI, stream=True, extra_body=body) if c.choices)
     if sdk == "anthropic":
-        ant = anthropic.Anthropic(base_url=env.url, api_key=KEY, max_retries=0, timeout=20, default_headers=headers)
+        ant = anthropic.Anthropic(base_url=env.url, api_key=KEY, max_retries=retries, timeout=20,
+                                  default_headers=headers)
         if not stream:
             return ant.messages.create(model=model, max_tokens=50, messages=HI, extra_body=body).content[0].text
         with ant.messages.stream(model=model, max_tokens=50, messages=HI, extra_body=body) as events:
             text = "".join(events.text_stream)
             events.get_final_message()
         return text
+    again = genai_types.HttpRetryOptions(attempts=retries + 1, initial_delay=0.1, max_delay=0.5) if retries else None
     client = genai.Client(api_key=KEY, http_options=genai_types.HttpOptions(
-        base_url=env.url, api_version="v1beta", headers=headers, timeout=20_000))
+        base_url=env.url, api_version="v1beta", headers=headers, timeout=20_000, retry_options=again))
     if not stream:
         return client.models.generate_content(model=model, contents="hi").text
     return "".join(c.text or "" for c in client.models.generate_content_stream(model=model, contents="hi"))
@@ -184,8 +199,24 @@ def _keys_seen(env: Any) -> list[str]:
 # trigger -> the first key's reply (None: the refused connection of the `connect` rule's first provider)
 TRIGGERS: dict[str, Reply | None] = {
     "429": Reply(429, headers={"retry-after": "1"}), "500": Reply(500), "503": Reply(503),
-    "timeout": Reply(200, delay=3.0),  # (past the route's 1.5 s per attempt) "401": Reply(401), "403": Reply(403), "connect": None,
+    "timeout": Reply(200, delay=3.0),  # (past the route's 1.5 s per attempt)
+    "401": Reply(401), "403": Reply(403), "connect": None,
+    # an answer that broke before a byte reached the client: its head, then nothing (or a piece of
+    # its first event, of its JSON), the connection dropped; or a 200 that is an error (its first event)
+    "200 cut before a byte": Reply(200, cut_after=0), "200 cut in the first event": Reply(200, cut_after=12),
+    "200 that is an overloaded error": Reply(200, error="overloaded"),
 }
+
+
+def _overloaded(sdk: str) -> Any:
+    """Each API's own error object (a JSON body, or its stream's error event) saying it is overloaded."""
+    if sdk == "anthropic":
+        return {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    if sdk == "genai":
+        return {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}
+    if sdk == "openai-responses":
+        return {"type": "error", "code": "server_error", "message": "overloaded", "param": None, "sequence_number": 0}
+    return {"error": {"message": "overloaded", "type": "server_error", "param": None, "code": None}}
 NOT_TRIGGERS = {"400": 400, "404": 404}
 
 
@@ -205,7 +236,8 @@ def test_each_trigger_fails_over_to_the_next_key_and_charges_it_once(env: Any, t
     provider, model, tokens = SDKS[sdk]
     reply = TRIGGERS[trigger]
     if reply is not None:
-        env.stub.push(Reply(reply.status, delay=reply.delay, headers=dict(reply.headers), key=f"sk-{provider}-1"))
+        env.stub.push(Reply(reply.status, delay=reply.delay, headers=dict(reply.headers), key=f"sk-{provider}-1",
+                            cut_after=reply.cut_after, error=_overloaded(sdk) if reply.error else None))
     since, before = len(ledger_lines(env.ledger)), _used(env, model)
     got = _call(env, sdk, stream, headers={"x-connect": "1"} if trigger == "connect" else None)
     assert got == _answer(sdk, stream)  # the serving key's answer, whole: nothing of the failed one, nothing twice
@@ -267,6 +299,7 @@ def test_the_clients_models_fallbacks_are_tried_in_its_order(env: Any, sdk: str,
 
 # per SDK: the rate-limit headers its provider sends saying the key has no request left (Gemini: none)
 EXHAUSTED = {"openai": {"x-ratelimit-remaining-requests": "0", "x-ratelimit-limit-requests": "500"},
+             "openai-responses": {"x-ratelimit-remaining-requests": "0", "x-ratelimit-limit-requests": "500"},
              "anthropic": {"anthropic-ratelimit-requests-remaining": "0", "anthropic-ratelimit-requests-limit": "50"},
              "genai": {}}
 
@@ -316,7 +349,7 @@ def test_all_failed_is_a_503_in_each_sdks_shape_with_the_soonest_retry_after(env
     assert final["aigw.attempts"] == 2 and _used(env, model) == before
 
 
-FALLBACK_OF = {"openai": "gpt-4o-mini", "anthropic": "claude-y", "genai": "gemini-2.5-flash"}
+FALLBACK_OF = {"openai": "gpt-4o-mini", "openai-responses": "gpt-4o-mini", "anthropic": "claude-y", "genai": "gemini-2.5-flash"}
 
 
 @pytest.mark.parametrize("sdk", sorted(SDKS))
@@ -324,6 +357,7 @@ def test_a_stream_cut_after_bytes_of_the_second_key_ends_in_the_sdks_error_charg
     provider, model, _ = SDKS[sdk]
     env.stub.push(Reply(503, key=f"sk-{provider}-1"), Reply(200, key=f"sk-{provider}-2", cut_after=400))
     since, before = len(ledger_lines(env.ledger)), _used(env, model)
+    was = _errors(env, provider, f"{provider}-2")
     with pytest.raises(Exception) as raised:
         _call(env, sdk, True)
     assert type(raised.value).__module__.split(".")[0] in ("openai", "anthropic", "google"), repr(raised.value)
@@ -332,6 +366,20 @@ def test_a_stream_cut_after_bytes_of_the_second_key_ends_in_the_sdks_error_charg
     charged = final["gen_ai.usage.input_tokens"] + final["gen_ai.usage.output_tokens"]
     assert _used(env, model) - before == charged > 0
     assert _keys_seen(env) == [f"sk-{provider}-1", f"sk-{provider}-2"]
+    # the key whose stream broke: one more request, one more server error in the live metrics
+    # (before route30 a served stream cut after its first event counted as a success)
+    deadline = time.monotonic() + 30  # (recorded once the answer is complete, just after its ledger record)
+    while (now := _errors(env, provider, f"{provider}-2")) != (was[0] + 1, was[1] + 1) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert now == (was[0] + 1, was[1] + 1)
+
+
+def _errors(env: Any, provider: str, key_id: str) -> tuple[int, int]:
+    """A key's request count and server errors, as the live metrics say them now."""
+    engine = env.app.holder.current
+    keys = engine.route_metrics.snapshot(time.time())["keys"]
+    pair = keys.get((provider, key_id), {"request_count": 0, "error_rate": {"server": 0.0}})
+    return pair["request_count"], round(pair["request_count"] * pair["error_rate"]["server"])
 
 
 WEATHER = {"name": "get_weather", "description": "The weather of a city",
@@ -341,6 +389,14 @@ WEATHER = {"name": "get_weather", "description": "The weather of a city",
 def _tool_call(env: Any, sdk: str, stream: bool) -> Any:
     """The arguments of the tool call the SDK returned."""
     provider, model, _ = SDKS[sdk]
+    if sdk == "openai-responses":
+        client = openai.OpenAI(base_url=env.url + "/v1", api_key=KEY, max_retries=0, timeout=20)
+        tools: Any = [{"type": "function", **WEATHER}]
+        if not stream:
+            return json.loads(client.responses.create(model=model, input="hi", tools=tools).output[0].arguments)
+        parts = [e.delta for e in client.responses.create(model=model, input="hi", tools=tools, stream=True)
+                 if e.type == "response.function_call_arguments.delta"]
+        return json.loads("".join(parts))
     if sdk == "openai":
         client = openai.OpenAI(base_url=env.url + "/v1", api_key=KEY, max_retries=0, timeout=20)
         tools = [{"type": "function", "function": WEATHER}]
@@ -403,3 +459,81 @@ def test_vertex_ais_openai_compatible_endpoint_is_routed_and_fails_over(env: Any
     [final] = _finals(env, since)
     assert (final["aigw.route.key_id"], final["aigw.attempts"]) == ("vx2", 2)
     assert final["gen_ai.usage.input_tokens"] + final["gen_ai.usage.output_tokens"] == OPENAI_USAGE["total_tokens"]
+
+
+def _retry_info(seconds: str, listed: bool = False) -> Any:
+    """Google's 429 body: when to come back is a ``google.rpc.RetryInfo`` in it (no header);
+    Google's OpenAI-compatible endpoint wraps the error object in a list."""
+    error = {"error": {"code": 429, "message": "stub says 429", "status": "RESOURCE_EXHAUSTED", "details": [
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []},
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": seconds}]}}
+    return [error] if listed else error
+
+
+# how each provider's 429 says when to come back: (sdk, per wait in seconds the Reply's fields)
+SAY_WHEN = {
+    "openai retry-after": ("openai", lambda s: {"headers": {"retry-after": str(s)}}),
+    "openai retry-after-ms": ("openai", lambda s: {"headers": {"retry-after-ms": str(s * 1000 - 500)}}),
+    "responses retry-after": ("openai-responses", lambda s: {"headers": {"retry-after": str(s)}}),
+    "anthropic retry-after": ("anthropic", lambda s: {"headers": {"retry-after": str(s)}}),
+    "gemini RetryInfo in the body": ("genai", lambda s: {"error": _retry_info(f"{s}s")}),
+    "gemini fractional RetryInfo": ("genai", lambda s: {"error": _retry_info(f"{s - 0.5}s")}),
+    "google openai-compatible, a listed RetryInfo": ("openai", lambda s: {"error": _retry_info(f"{s}s", True)}),
+}
+
+
+@pytest.mark.parametrize("how", sorted(SAY_WHEN))
+def test_a_key_whose_429_says_when_cools_down_however_its_provider_says_it(env: Any, how: str) -> None:
+    sdk, said = SAY_WHEN[how]
+    provider, model, tokens = SDKS[sdk]
+    env.stub.push(Reply(429, key=f"sk-{provider}-1", **said(30)))
+    assert _call(env, sdk, False) == _answer(sdk, False)  # failed over to the second key
+    env.stub.reset()
+    since = len(ledger_lines(env.ledger))
+    assert _call(env, sdk, False) == _answer(sdk, False)
+    assert _keys_seen(env) == [f"sk-{provider}-2"]  # the first key cools down: tried last
+    [final] = _finals(env, since)
+    assert (final["aigw.route.key_id"], final["aigw.attempts"]) == (f"{provider}-2", 1)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("how", sorted(SAY_WHEN))
+def test_all_failed_429s_tell_the_sdk_the_soonest_wait_however_each_provider_said_it(env: Any, how: str,
+                                                                                   stream: bool) -> None:
+    sdk, said = SAY_WHEN[how]
+    provider, model, _ = SDKS[sdk]
+    env.stub.push(Reply(429, key=f"sk-{provider}-1", **said(7)), Reply(429, key=f"sk-{provider}-2", **said(3)))
+    since, before = len(ledger_lines(env.ledger)), _used(env, model)
+    with pytest.raises(Exception) as raised:
+        _call(env, sdk, stream)
+    error = raised.value
+    assert _error_status(error) == 503, repr(error)
+    response = getattr(error, "response", None)
+    assert response is not None and response.headers.get("retry-after") == "3", repr(error)
+    assert "stub says 429" in str(error)  # what each attempt's answer said, in the all-failed message
+    [final] = _finals(env, since)
+    assert final["aigw.attempts"] == 2 and _used(env, model) == before
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("sdk", sorted(SDKS))
+def test_the_sdks_own_retry_of_an_all_failed_503_is_a_request_of_its_own_charged_once(env: Any, sdk: str,
+                                                                                       stream: bool) -> None:
+    """The SDK's retries on (``max_retries``): the gateway's first request fails on both keys
+    (503, no wait said), the SDK tries again (``x-stainless-retry-count: 1``), the gateway's
+    second request is served by the first key; one answer, charged once, to the request that
+    served, the failed one charging nothing."""
+    provider, model, tokens = SDKS[sdk]
+    env.stub.push(Reply(503, key=f"sk-{provider}-1"), Reply(503, key=f"sk-{provider}-2"))
+    since, before = len(ledger_lines(env.ledger)), _used(env, model)
+    assert _call(env, sdk, stream, retries=2) == _answer(sdk, stream)
+    assert _keys_seen(env) == [f"sk-{provider}-1", f"sk-{provider}-2", f"sk-{provider}-1"]
+    if sdk != "genai":  # (the Stainless SDKs number their tries; google-genai does not)
+        assert [s["headers"].get("x-stainless-retry-count") for s in env.stub.seen] == ["0", "0", "1"]
+    deadline = time.monotonic() + 30
+    while len(finals := _finals(env, since)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [(r["aigw.verdict"], r["http.response.status_code"], r["aigw.attempts"]) for r in finals] == [
+        ("deny", 503, 2), ("allow", 200, 1)], finals
+    assert finals[1]["aigw.route.key_id"] == f"{provider}-1"
+    assert _used(env, model) - before == tokens

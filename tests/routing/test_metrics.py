@@ -84,6 +84,25 @@ def test_counts_latency_and_error_classes(metrics: Any) -> None:
                           "limit_tokens": None}
 
 
+# how a served answer broke afterwards (gateway/routing.py `_broke_after_serving`) -> the error class it adds
+LATE = {"cut": ("malformed", "server"), "quiet": ("timeout", "timeout")}
+
+
+@pytest.mark.parametrize("how", sorted(LATE))
+def test_a_served_answer_that_broke_later_is_an_error_not_another_request(metrics: Any, how: str) -> None:
+    error, kind = LATE[how]
+    metrics.record(attempt(), AttemptOutcome(200, latency_ms=50.0, time_to_first_token_ms=50.0), T0)
+    metrics.record(attempt(), AttemptOutcome(200, latency_ms=70.0, time_to_first_token_ms=70.0), T0 + 1)
+    metrics.record(attempt(), AttemptOutcome(error=error, late=True), T0 + 2)  # the first one's stream broke
+    snap = metrics.snapshot(T0 + 3)
+    for pair in (snap["models"][("openai", "gpt-4o")], snap["keys"][("openai", "k1")]):
+        assert pair["request_count"] == 2 and pair["error_rate"]["total"] == pair["error_rate"][kind] == 0.5
+    assert snap["models"][("openai", "gpt-4o")]["latency"]["upstream_ms_avg"] == 60.0  # its latency counted once
+    # its request's slot gone from the window (the late error's kept): the rate is at most 1
+    metrics.record(attempt(), AttemptOutcome(error=error, late=True), T0 + 295)
+    assert metrics.snapshot(T0 + 305)["models"][("openai", "gpt-4o")]["error_rate"]["total"] <= 1.0
+
+
 def test_window_slides_and_quota_ages_out(metrics: Any) -> None:
     metrics.record(attempt(), AttemptOutcome(500, latency_ms=1.0,
                                              headers={"anthropic-ratelimit-tokens-remaining": "900"}), T0)
