@@ -391,7 +391,7 @@ def async_state(response: Mapping[str, Any]) -> tuple[Literal["pending", "finish
     jobs are under ``requests``)."""
     job = async_job(response)
     rid, status = (job.get("id"), job.get("status")) if job is not None else (None, None)
-    if not isinstance(rid, str) or not 0 < len(rid) <= 200:
+    if not isinstance(rid, str) or not 0 < len(rid) <= 200 or not isinstance(status, str):
         return None
     return ("pending", rid) if status in _ASYNC_RUNNING else ("finished", rid) if status in _ASYNC_DONE else None
 

@@ -333,8 +333,8 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
             or total is not None and not (type(total) is int and total <= inp + out)):
         return None  # clamped or made up to the total, with a note, the general way
     tier = body.get("service_tier")
-    if tier is not None and tier not in DEFAULT_TIERS:
-        return None  # a tier with its own prices: the general way
+    if tier is not None and (type(tier) is not str or tier not in DEFAULT_TIERS):
+        return None  # a tier with its own prices (or not a name: read as none), the general way
     return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning, model=model[:256])
 
 
