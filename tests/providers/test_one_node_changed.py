@@ -76,11 +76,8 @@ def _cases() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
         except ValueError:
             continue
         out += [c for c in _pairs(doc, str(path.relative_to(DATA)))
-                if isinstance(c[2].get("body"), (dict, list)) or isinstance(c[2].get("sse"), str)]
+                if isinstance(c[2].get("body"), (dict, list)) or _lines(c[2]) is not None]
     return out + list(_job_reads())
-
-
-CASES = _cases()
 
 
 def _paths(node: Any, at: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -104,6 +101,17 @@ def _changed(node: Any, at: tuple[Any, ...], value: Any) -> Any:
     return out
 
 
+def _lines(resp: dict[str, Any]) -> tuple[str, str] | None:
+    """``(field, text)`` of an answer written as lines of JSON events: an SSE stream (``sse``),
+    or a text body of JSON lines (NDJSON, Cohere v1's and Ollama's streams); None for others
+    (a JSON body; AWS's binary event stream, whose text starts with a NUL)."""
+    for key in ("sse", "body"):
+        text = resp.get(key)
+        if isinstance(text, str) and text[:1] != "\x00" and "\n" in text:
+            return key, text
+    return None
+
+
 def _variants(resp: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """``resp`` with one node of its JSON body, or of one JSON event of its stream, changed."""
     body = resp.get("body")
@@ -112,18 +120,21 @@ def _variants(resp: dict[str, Any]) -> Iterator[dict[str, Any]]:
             for value in VALUES:
                 yield {**resp, "body": _changed(body, at, value)}
         return
-    lines = resp["sse"].split("\n")
+    key, text = _lines(resp)  # type: ignore[misc]
+    lines = text.split("\n")
     for i, line in enumerate(lines):
-        if not line.startswith("data:"):
-            continue
+        head = "data: " if line.startswith("data:") else ""
         try:
-            event = json.loads(line[5:])
+            event = json.loads(line[5:] if head else line)
         except ValueError:
             continue
         for at in _paths(event):
             for value in VALUES:
-                yield {**resp, "sse": "\n".join([*lines[:i], "data: " + json.dumps(_changed(event, at, value)),
-                                                 *lines[i + 1:]])}
+                yield {**resp, key: "\n".join([*lines[:i], head + json.dumps(_changed(event, at, value)),
+                                               *lines[i + 1:]])}
+
+
+CASES = _cases()
 
 
 def test_the_cases_reach_every_family() -> None:
