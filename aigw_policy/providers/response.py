@@ -19,8 +19,8 @@ from .batches import BATCH_NOTE, BATCH_PENDING_NOTE, finished_batch, gemini_batc
 from .billed import reported_cost
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
-from .usage import (_MAX_TOKENS, DEFAULT_TIERS, Usage, _get, loads, profiled, served_model, service_tier, tok, with_input_estimate,
-                    with_tier)
+from .usage import (_MAX_TOKENS, DEFAULT_TIERS, ZERO_USAGE, Usage, _get, loads, profiled, served_model, service_tier, tok,
+                    with_input_estimate, with_tier, zero_usage)
 from .usage_gemini import traffic_tier
 from .usage_openai import BESIDE
 from .vendor_usage import ollama_output_only
@@ -202,6 +202,9 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, service_tier="batch", notes=(
             "batch created: its requests' input estimate, at the batch price; its output is charged when its "
             "results are read",))
+    if found is not None and zero_usage(found, ai.input_tokens):
+        found = None  # a placeholder: estimated below, from the request and the answer's text
+        notes.append(ZERO_USAGE)
     if found is not None:
         found = with_input_estimate(found, ai.input_tokens)
         return found if found.model else found.with_model(ai.model)
@@ -211,7 +214,8 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
                                                    _header(response.get("headers"), "x-amzn-errortype"))))
     if ai.operation == "other" and _token_count(api, body):
         return Usage.of(0, 0, model=ai.model, notes=("token counting is not billed",))
-    notes.append("no usage in response")
+    if ZERO_USAGE not in notes:
+        notes.append("no usage in response")
     out = counter.count(output_text(api, body), ai.model) if body else 0
     return Usage.of(ai.input_tokens, out, source="estimate", model=ai.model, notes=tuple(notes))
 
@@ -313,7 +317,7 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
     inp = u.get("prompt_tokens")
     out = u.get("completion_tokens", 0)
     model = body.get("model")
-    if (type(inp) is not int or type(out) is not int or not 0 <= inp < _MAX_TOKENS or not 0 <= out < _MAX_TOKENS
+    if (type(inp) is not int or type(out) is not int or not 0 < inp < _MAX_TOKENS or not 0 <= out < _MAX_TOKENS
             or type(model) is not str or not model):
         return None
     cached = reasoning = 0
