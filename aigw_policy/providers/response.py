@@ -295,8 +295,8 @@ def _total_only(body: object) -> Usage | None:
     only its total (Voyage AI's ``usage: {total_tokens}``, its and vLLM's reranks'): neither
     has output, so the total is the input. A chat's lone total says nothing of its output."""
     u = body.get("usage") if isinstance(body, Mapping) else None
-    if not isinstance(u, Mapping) or "prompt_tokens" in u or "input_tokens" in u:
-        return None
+    if not isinstance(u, Mapping) or u.get("prompt_tokens") is not None or u.get("input_tokens") is not None:
+        return None  # (a null count is the key not written)
     total = tok(u.get("total_tokens"))
     if total is None:
         return None

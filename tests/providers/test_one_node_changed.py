@@ -8,7 +8,8 @@ Random JSON (test_properties.py) seldom reaches a field behind a provider's shap
 beside a job ``id``, a ``service_tier`` beside an integer usage); a real payload with one node
 changed does. The class it found: a provider's value checked for membership in a set of names
 without being a string first (``service_tier: []`` in a chat completion, a Perplexity job's
-``status: {}``, a Gemini batch's ``state: []``: ``TypeError: unhashable type``)."""
+``status: {}``, a Gemini batch's ``state: []``: ``TypeError: unhashable type``). And a key
+written ``null`` reads as the key not written."""
 
 from __future__ import annotations
 
@@ -156,3 +157,51 @@ def test_one_node_changed_gives_usage(name: str, request_: dict[str, Any], respo
         assert counts["reasoning_tokens"] <= counts["output_tokens"]
         cost = BOOK.cost(ai.provider, usage.model or ai.model, usage, at=AT)
         assert cost.usd is None or cost.usd >= 0, (name, cost)
+
+
+_ABSENT = object()
+
+
+def _without(node: Any, at: tuple[Any, ...]) -> Any:
+    out = copy.deepcopy(node)
+    inner = out
+    for key in at[:-1]:
+        inner = inner[key]
+    del inner[at[-1]]
+    return out
+
+
+def _null_and_absent(resp: dict[str, Any]) -> Iterator[tuple[tuple[Any, ...], dict[str, Any], dict[str, Any]]]:
+    """``resp`` with one key of an object of its body (or of one event of its stream) written
+    null, and the same without that key."""
+    body = resp.get("body")
+    if isinstance(body, (dict, list)):
+        for at in _paths(body):
+            if at and isinstance(at[-1], str):
+                yield at, {**resp, "body": _changed(body, at, None)}, {**resp, "body": _without(body, at)}
+        return
+    key, text = _lines(resp)  # type: ignore[misc]
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        head = "data: " if line.startswith("data:") else ""
+        try:
+            event = json.loads(line[5:] if head else line)
+        except ValueError:
+            continue
+        for at in _paths(event):
+            if at and isinstance(at[-1], str):
+                yield ((i, *at), *({**resp, key: "\n".join([*lines[:i], head + json.dumps(v), *lines[i + 1:]])}
+                                   for v in (_changed(event, at, None), _without(event, at))))
+
+
+@pytest.mark.parametrize(("name", "request_", "response"), CASES, ids=[c[0] for c in CASES])
+def test_a_key_written_null_is_the_key_not_written(name: str, request_: dict[str, Any],
+                                                   response: dict[str, Any]) -> None:
+    """Providers write an absent field as ``null`` or leave it out, as their serializers do
+    (payloads30 found an embeddings answer's ``prompt_tokens: null`` beside its total read as
+    no usage at all, and an xAI deferred read's ``choices: null`` charged where no ``choices``
+    was not)."""
+    ai = classify(request_)
+    for at, null, absent in _null_and_absent(response):
+        a, b = extract_usage(ai, null), extract_usage(ai, absent)
+        assert (a.counts(), a.source) == (b.counts(), b.source), (name, at)
