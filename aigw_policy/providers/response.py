@@ -20,7 +20,7 @@ from .billed import reported_cost
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
 from .usage import (_MAX_TOKENS, DEFAULT_TIERS, ZERO_USAGE, Usage, _get, loads, profiled, served_model, service_tier, tok,
-                    with_input_estimate, with_tier, zero_usage)
+                    with_input_estimate, with_output_estimate, with_tier, zero_usage)
 from .usage_gemini import traffic_tier
 from .usage_openai import BESIDE
 from .vendor_usage import ollama_output_only
@@ -30,6 +30,7 @@ FAST_USAGE = True
 usual shape (:func:`_openai_fast`), else the general way (False: always the general way;
 tests/providers/test_usage_fast_path.py compares the two)."""
 
+_WRITES = frozenset(("chat", "completion", "responses", "messages"))  # operations whose answer is text the model wrote
 _SPECIAL = frozenset(("anthropic", "gemini", "ollama", "cohere", "bedrock"))  # APIs whose bodies usage_from_body reads its own way
 
 
@@ -206,6 +207,8 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
         found = None  # a placeholder: estimated below, from the request and the answer's text
         notes.append(ZERO_USAGE)
     if found is not None:
+        if found.output_tokens == 0 and found.source == "provider" and ai.operation in _WRITES and body:
+            found = with_output_estimate(found, counter.count(output_text(api, body), ai.model))
         found = with_input_estimate(found, ai.input_tokens)
         return found if found.model else found.with_model(ai.model)
     if failed or not notes and error_object(body):  # a 2xx whose body is an error (some proxies): an error
@@ -318,8 +321,8 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
     out = u.get("completion_tokens", 0)
     model = body.get("model")
     if (type(inp) is not int or type(out) is not int or not 0 < inp < _MAX_TOKENS or not 0 <= out < _MAX_TOKENS
-            or type(model) is not str or not model):
-        return None
+            or type(model) is not str or not model or out == 0 and "choices" in body):
+        return None  # (0 output beside choices: the general way, which looks at their text)
     cached = reasoning = 0
     details = u.get("prompt_tokens_details")
     if details is not None:

@@ -40,7 +40,7 @@ from .tool_models import with_breakdown, with_iteration_models, with_tool_models
 from .vendor_usage import (bedrock_usage, cohere_delta_text, cohere_usage, interaction_usage, ollama_output_only,
                            ollama_usage)
 from .usage import (ZERO_USAGE, Usage, loads, merge_counts, _units, profiled, served_model, service_tier, with_input_estimate,
-                    with_units, zero_usage)
+                    with_output_estimate, with_units, zero_usage)
 from .usage_openai import IMAGE_DONE, image_usage, message_texts, openai_usage, tool_calls
 from .usage_anthropic import anthropic_fields, anthropic_usage_from_fields
 from .usage_gemini import gemini_fields, gemini_part_texts, gemini_usage_from_fields, traffic_tier
@@ -492,7 +492,10 @@ class StreamUsage:
         return self.counter.count("".join(self._text), self.model) + self._overflow_tokens
 
     def _result(self) -> Usage:
-        return with_input_estimate(self._counted(), self.input_estimate)
+        usage = self._counted()
+        if usage.output_tokens == 0 and usage.source == "provider" and self._text:
+            usage = with_output_estimate(usage, self._output_estimate())  # (usage.ZERO_OUTPUT)
+        return with_input_estimate(usage, self.input_estimate)
 
     def _counted(self) -> Usage:
         notes: list[str] = []

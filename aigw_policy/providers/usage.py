@@ -323,6 +323,23 @@ OpenAI-compatible server that writes ``{prompt_tokens: 0, completion_tokens: 0}`
 placeholder): no usage, estimated from the request and the answer's text."""
 
 
+ZERO_OUTPUT = "output count 0 beside an answer's text: output estimated"
+"""The note of a provider's usage that says 0 output tokens (or names no output count) beside an
+answer whose text counts above 0: no text is written without tokens, so the 0 is a placeholder
+(a compatible server's ``usage: {prompt_tokens}`` alone, an Anthropic-compatible answer's
+``usage: {input_tokens}``): the output is the text's estimate, as a stream without its output
+count has always been."""
+
+
+def with_output_estimate(usage: Usage, estimate: int) -> Usage:
+    """``usage`` with ``estimate`` (the answer's text, counted) as its output when the provider's
+    says 0 output beside text that counts above 0 (:data:`ZERO_OUTPUT`); as it is otherwise."""
+    if usage.output_tokens or estimate <= 0 or usage.source != "provider":
+        return usage
+    return replace(usage, output_tokens=estimate, total_tokens=usage.input_tokens + estimate, source="estimate",
+                   notes=(*usage.notes, ZERO_OUTPUT))
+
+
 def zero_usage(usage: Usage, estimate: int) -> bool:
     """Whether ``usage``, a provider's, counts nothing at all for a request whose input
     ``estimate`` is above 0 (:data:`ZERO_USAGE`): nothing else it says (units, a reported
