@@ -391,7 +391,7 @@ def async_state(response: Mapping[str, Any]) -> tuple[Literal["pending", "finish
     jobs are under ``requests``)."""
     job = async_job(response)
     rid, status = (job.get("id"), job.get("status")) if job is not None else (None, None)
-    if not isinstance(rid, str) or not 0 < len(rid) <= 200:
+    if not isinstance(rid, str) or not 0 < len(rid) <= 200 or not isinstance(status, str):
         return None
     return ("pending", rid) if status in _ASYNC_RUNNING else ("finished", rid) if status in _ASYNC_DONE else None
 
@@ -432,7 +432,7 @@ def deferred_state(response: Mapping[str, Any], notes: tuple[str, ...]) -> tuple
     read = next((n for n in notes if n.startswith(_DEFERRED_READ)), None)
     if read is not None:
         rid = read[len(_DEFERRED_READ): read.index("`", len(_DEFERRED_READ))]
-        done = response.get("status_code") == 200 and (isinstance(body, Mapping) and "choices" in body or isinstance(
+        done = response.get("status_code") == 200 and (isinstance(body, Mapping) and body.get("choices") is not None or isinstance(
             body, (str, bytes, bytearray)) and (b'"choices"' in body if not isinstance(body, str) else '"choices"' in body))
         return ("finished", rid) if done else None
     if isinstance(body, (str, bytes, bytearray)):
@@ -442,7 +442,7 @@ def deferred_state(response: Mapping[str, Any], notes: tuple[str, ...]) -> tuple
             body = json.loads(body)
         except (ValueError, RecursionError):
             return None
-    made = body.get("request_id") if isinstance(body, Mapping) and "choices" not in body else None
+    made = body.get("request_id") if isinstance(body, Mapping) and body.get("choices") is None else None
     return ("pending", made) if isinstance(made, str) and 0 < len(made) <= 200 else None
 
 

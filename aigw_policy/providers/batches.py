@@ -159,7 +159,8 @@ def gemini_batch_state(body: object) -> tuple[Literal["finished"], str] | None:
     if not isinstance(name, str) or not name.startswith("batches/") or len(name) > 256:
         return None
     batch = body.get("metadata") if isinstance(body.get("metadata"), Mapping) else body
-    if batch.get("state") not in _GEMINI_DONE or not gemini_batch_output(body):
+    state = batch.get("state")
+    if not isinstance(state, str) or state not in _GEMINI_DONE or not gemini_batch_output(body):
         return None
     return "finished", name
 

@@ -19,8 +19,8 @@ from .batches import BATCH_NOTE, BATCH_PENDING_NOTE, finished_batch, gemini_batc
 from .billed import reported_cost
 from .bedrock_invoke import header_usage
 from .body_usage import output_text, usage_from_body
-from .usage import (_MAX_TOKENS, DEFAULT_TIERS, Usage, _get, loads, profiled, served_model, service_tier, tok, with_input_estimate,
-                    with_tier)
+from .usage import (_MAX_TOKENS, DEFAULT_TIERS, ZERO_USAGE, Usage, _get, loads, profiled, served_model, service_tier, tok,
+                    with_input_estimate, with_output_estimate, with_tier, zero_usage)
 from .usage_gemini import traffic_tier
 from .usage_openai import BESIDE
 from .vendor_usage import ollama_output_only
@@ -30,6 +30,7 @@ FAST_USAGE = True
 usual shape (:func:`_openai_fast`), else the general way (False: always the general way;
 tests/providers/test_usage_fast_path.py compares the two)."""
 
+_WRITES = frozenset(("chat", "completion", "responses", "messages"))  # operations whose answer is text the model wrote
 _SPECIAL = frozenset(("anthropic", "gemini", "ollama", "cohere", "bedrock"))  # APIs whose bodies usage_from_body reads its own way
 
 
@@ -202,7 +203,12 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
         return Usage.of(ai.input_tokens, 0, source="estimate", model=ai.model, service_tier="batch", notes=(
             "batch created: its requests' input estimate, at the batch price; its output is charged when its "
             "results are read",))
+    if found is not None and zero_usage(found, ai.input_tokens):
+        found = None  # a placeholder: estimated below, from the request and the answer's text
+        notes.append(ZERO_USAGE)
     if found is not None:
+        if found.output_tokens == 0 and found.source == "provider" and ai.operation in _WRITES and body:
+            found = with_output_estimate(found, counter.count(output_text(api, body), ai.model))
         found = with_input_estimate(found, ai.input_tokens)
         return found if found.model else found.with_model(ai.model)
     if failed or not notes and error_object(body):  # a 2xx whose body is an error (some proxies): an error
@@ -211,7 +217,8 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
                                                    _header(response.get("headers"), "x-amzn-errortype"))))
     if ai.operation == "other" and _token_count(api, body):
         return Usage.of(0, 0, model=ai.model, notes=("token counting is not billed",))
-    notes.append("no usage in response")
+    if ZERO_USAGE not in notes:
+        notes.append("no usage in response")
     out = counter.count(output_text(api, body), ai.model) if body else 0
     return Usage.of(ai.input_tokens, out, source="estimate", model=ai.model, notes=tuple(notes))
 
@@ -291,8 +298,8 @@ def _total_only(body: object) -> Usage | None:
     only its total (Voyage AI's ``usage: {total_tokens}``, its and vLLM's reranks'): neither
     has output, so the total is the input. A chat's lone total says nothing of its output."""
     u = body.get("usage") if isinstance(body, Mapping) else None
-    if not isinstance(u, Mapping) or "prompt_tokens" in u or "input_tokens" in u:
-        return None
+    if not isinstance(u, Mapping) or u.get("prompt_tokens") is not None or u.get("input_tokens") is not None:
+        return None  # (a null count is the key not written)
     total = tok(u.get("total_tokens"))
     if total is None:
         return None
@@ -313,9 +320,9 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
     inp = u.get("prompt_tokens")
     out = u.get("completion_tokens", 0)
     model = body.get("model")
-    if (type(inp) is not int or type(out) is not int or not 0 <= inp < _MAX_TOKENS or not 0 <= out < _MAX_TOKENS
-            or type(model) is not str or not model):
-        return None
+    if (type(inp) is not int or type(out) is not int or not 0 < inp < _MAX_TOKENS or not 0 <= out < _MAX_TOKENS
+            or type(model) is not str or not model or out == 0 and "choices" in body):
+        return None  # (0 output beside choices: the general way, which looks at their text)
     cached = reasoning = 0
     details = u.get("prompt_tokens_details")
     if details is not None:
@@ -333,8 +340,8 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
             or total is not None and not (type(total) is int and total <= inp + out)):
         return None  # clamped or made up to the total, with a note, the general way
     tier = body.get("service_tier")
-    if tier is not None and tier not in DEFAULT_TIERS:
-        return None  # a tier with its own prices: the general way
+    if tier is not None and (type(tier) is not str or tier not in DEFAULT_TIERS):
+        return None  # a tier with its own prices (or not a name: read as none), the general way
     return Usage.of(inp, out, cached_input_tokens=cached, reasoning_tokens=reasoning, model=model[:256])
 
 

@@ -39,7 +39,8 @@ from .tokens import DEFAULT_COUNTER, TokenCounter
 from .tool_models import with_breakdown, with_iteration_models, with_tool_models
 from .vendor_usage import (bedrock_usage, cohere_delta_text, cohere_usage, interaction_usage, ollama_output_only,
                            ollama_usage)
-from .usage import Usage, loads, merge_counts, _units, profiled, served_model, service_tier, with_input_estimate, with_units
+from .usage import (ZERO_USAGE, Usage, loads, merge_counts, _units, profiled, served_model, service_tier, with_input_estimate,
+                    with_output_estimate, with_units, zero_usage)
 from .usage_openai import IMAGE_DONE, image_usage, message_texts, openai_usage, tool_calls
 from .usage_anthropic import anthropic_fields, anthropic_usage_from_fields
 from .usage_gemini import gemini_fields, gemini_part_texts, gemini_usage_from_fields, traffic_tier
@@ -491,7 +492,10 @@ class StreamUsage:
         return self.counter.count("".join(self._text), self.model) + self._overflow_tokens
 
     def _result(self) -> Usage:
-        return with_input_estimate(self._counted(), self.input_estimate)
+        usage = self._counted()
+        if usage.output_tokens == 0 and usage.source == "provider" and self._text:
+            usage = with_output_estimate(usage, self._output_estimate())  # (usage.ZERO_OUTPUT)
+        return with_input_estimate(usage, self.input_estimate)
 
     def _counted(self) -> Usage:
         notes: list[str] = []
@@ -517,9 +521,11 @@ class StreamUsage:
             # partial answer. Keep the provider's input, estimate the output.
             notes.append("stream ended before its final chunk; output estimated")
             return self._input_kept_output_estimated(self._usage, notes)
-        elif self._usage is not None:
+        elif self._usage is not None and not zero_usage(self._usage, self.input_estimate):
             return _with(self._usage, self.model, notes, self._tier)
-        if self.api == "openai" and self._done and not self._errors:
+        if self._usage is not None:  # a placeholder's zeros (usage.ZERO_USAGE): estimated, as none
+            notes.append(ZERO_USAGE)
+        elif self.api == "openai" and self._done and not self._errors:
             notes.append("no usage in stream (stream_options.include_usage not set?)")
         elif not self._done:
             notes.append("stream ended without usage (cut off?)")

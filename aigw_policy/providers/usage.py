@@ -310,11 +310,52 @@ puts the request's estimate there, marked ``estimate``; 0 input would be trusted
 provider's."""
 
 
+ZERO_INPUT = "input count 0 for a request with a prompt: input estimated"
+"""The note of a provider's usage that says 0 input tokens beside some output for a request
+whose input the estimate puts above 0: no model writes from nothing, so the 0 is a placeholder
+(an Anthropic-compatible server's ``message_start`` without counts and a ``message_delta`` with
+``input_tokens: 0``; an OpenAI-compatible server's ``prompt_tokens: 0`` for a prompt it took from
+its cache), read as :data:`NO_INPUT` is."""
+
+ZERO_USAGE = "usage all 0 for a request with a prompt: estimated"
+"""The note of a provider's usage whose every count is 0 for a request with input (an
+OpenAI-compatible server that writes ``{prompt_tokens: 0, completion_tokens: 0}`` as a
+placeholder): no usage, estimated from the request and the answer's text."""
+
+
+ZERO_OUTPUT = "output count 0 beside an answer's text: output estimated"
+"""The note of a provider's usage that says 0 output tokens (or names no output count) beside an
+answer whose text counts above 0: no text is written without tokens, so the 0 is a placeholder
+(a compatible server's ``usage: {prompt_tokens}`` alone, an Anthropic-compatible answer's
+``usage: {input_tokens}``): the output is the text's estimate, as a stream without its output
+count has always been."""
+
+
+def with_output_estimate(usage: Usage, estimate: int) -> Usage:
+    """``usage`` with ``estimate`` (the answer's text, counted) as its output when the provider's
+    says 0 output beside text that counts above 0 (:data:`ZERO_OUTPUT`); as it is otherwise."""
+    if usage.output_tokens or estimate <= 0 or usage.source != "provider":
+        return usage
+    return replace(usage, output_tokens=estimate, total_tokens=usage.input_tokens + estimate, source="estimate",
+                   notes=(*usage.notes, ZERO_OUTPUT))
+
+
+def zero_usage(usage: Usage, estimate: int) -> bool:
+    """Whether ``usage``, a provider's, counts nothing at all for a request whose input
+    ``estimate`` is above 0 (:data:`ZERO_USAGE`): nothing else it says (units, a reported
+    cost, a tool's model) either."""
+    return (estimate > 0 and usage.source == "provider" and usage.input_tokens == 0 and usage.output_tokens == 0
+            and not usage.units and usage.reported_usd is None and not usage.other_models)
+
+
 def with_input_estimate(usage: Usage, estimate: int) -> Usage:
     """``usage`` with the request's input estimate when its object named no input count
-    (:data:`NO_INPUT`); as it is otherwise."""
+    (:data:`NO_INPUT`), or named 0 beside some output for a request with input
+    (:data:`ZERO_INPUT`); as it is otherwise."""
     if NO_INPUT not in usage.notes:
-        return usage
+        if not (usage.input_tokens == 0 and usage.output_tokens > 0 and estimate > 0 and usage.source == "provider"):
+            return usage
+        usage = replace(usage, notes=(*usage.notes, ZERO_INPUT))
     # the input's modality details broke down the provider's partial count, not the estimate:
     # kept only where they fit in it (an estimate has no cached part: its cache_ details go)
     notes = usage.notes
