@@ -1,0 +1,53 @@
+"""A request head's line ends and folded lines as h11 reads them, held to what llhttp refuses.
+
+h11 (the protocol ``serve``'s server runs without httptools, and what embedders' servers may
+run) ends a head's line at a bare LF as at a CRLF, and joins a line that begins with a space or
+a tab (RFC 9112's obsolete line folding) to the field before it; llhttp refuses both ("Missing
+expected CR after header value", "Unexpected whitespace after header value"). A proxy in front
+that reads such a head the other way (its bare LF as part of a value, its folded line as a field
+of its own or one it drops) and a gateway behind it then disagreed on the request's fields, its
+framing among them: the root of request smuggling (serve30). RFC 9112 §5.2 lets a server refuse
+a folded line with a 400, and §2.2 a bare LF. :class:`StrictLines` refuses both, in a chunked
+body's trailer section (read by the same call) too: the 400 ``invalid_http`` every other
+refusal of the parser gets, its text naming the fault and quoting nothing.
+"""
+
+from __future__ import annotations
+
+from h11._receivebuffer import ReceiveBuffer
+from h11._util import LocalProtocolError
+
+__all__ = ["StrictLines"]
+
+BARE_LF = "a bare LF ends a line of the request head (no CR before it)"
+FOLDED = "a header line begins with whitespace (obsolete line folding)"
+
+
+class StrictLines(ReceiveBuffer):
+    """h11's receive buffer whose heads (and trailer sections) end each line with CRLF and
+    begin none after the first with a space or a tab. A head is looked at once, when h11 takes
+    it whole: four searches of its bytes in C (~1 us for an SDK's head); a body never."""
+
+    _lines: bytearray | None = None  # the bytes of the head h11 is taking whole, while it does
+
+    def maybe_extract_lines(self) -> list[bytearray] | None:
+        if self._data[:1] == b"\n":  # (h11 would take it for an empty head)
+            raise LocalProtocolError(BARE_LF)
+        self._lines = bytearray()
+        try:
+            lines = super().maybe_extract_lines()
+            taken = self._lines
+        finally:
+            self._lines = None
+        if lines is not None and taken:
+            if taken.count(b"\n") != taken.count(b"\r\n"):
+                raise LocalProtocolError(BARE_LF)
+            if b"\n " in taken or b"\n\t" in taken:
+                raise LocalProtocolError(FOLDED)
+        return lines
+
+    def _extract(self, count: int) -> bytearray:
+        out = super()._extract(count)
+        if self._lines is not None:
+            self._lines = out  # (h11 splits it into new lines: these bytes stay as they came)
+        return out
