@@ -532,6 +532,8 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
                 if _parse_url(self.url).path is None:
                     raise PathlessTarget("an absolute-form request target with no path")
             self._disarm()
+            if self.expect_100_continue and self.parser.get_http_version() == "1.0":
+                self.expect_100_continue = False  # no 1xx to an HTTP/1.0 client (RFC 9110 §15.2; h11 sends none)
             app = None
             if self.parser.should_upgrade():
                 self._upgraded = True
