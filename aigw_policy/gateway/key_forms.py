@@ -87,7 +87,7 @@ def body_holds_key(body: bytes, secret: str | None, content_type: str) -> bool:
     True
     >>> body_holds_key(b'{"content": "sk-%61bcdefgh"}', "sk-abcdefgh", "application/json")
     False
-    >>> body_holds_key(b'{"content": "sk-\\u0061bcdefgh"}', "sk-abcdefgh", "application/json")
+    >>> body_holds_key(b'{"content": "sk-\\\\u0061bcdefgh"}', "sk-abcdefgh", "application/json")
     True
     """
     if secret is None or len(secret) < MIN_SECRET:
