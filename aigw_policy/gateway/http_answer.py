@@ -78,12 +78,14 @@ class Response:
         self._read_timeout = seconds
 
     def header(self, name: str) -> str | None:
-        """The first value of header ``name`` (any case), ``None`` when absent."""
+        """The value of header ``name`` (any case), ``None`` when absent; the values of several
+        fields of that name joined by ``, ``, as RFC 9110 §5.3 combines them and the client
+        reads them. Two ``content-encoding: gzip`` fields were read as one ``gzip`` (the first):
+        the body was decoded once and its inner gzip went to the client unlabelled, past the key
+        scrubber (serve30)."""
         want = name.lower().encode()
-        for k, v in self.raw_headers:
-            if k.lower() == want:
-                return v.decode("latin-1")
-        return None
+        found = [v for k, v in self.raw_headers if k.lower() == want]
+        return b", ".join(found).decode("latin-1") if found else None
 
     @property
     def at_eof(self) -> bool:

@@ -4,7 +4,10 @@
 only, and the gzip bytes went to the client unlabelled (``transfer-encoding`` is hop-by-hop;
 no ``content-encoding`` said what they were), past the key scrubber and the usage reader: an
 error body quoting the upstream key reached the client, compressed. Such an answer is now
-a broken one (502, a failed attempt to the router); plain chunks pass as before.
+a broken one (502, a failed attempt to the router); plain chunks pass as before. Of the same
+family, two ``content-encoding: gzip`` fields were read as one (the first): the body was decoded
+once and its inner gzip went on unlabelled; now the fields are joined (``gzip, gzip``), as the
+client joins them, and the body decoded twice (its key masked).
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ def _answer(status: bytes, coding: bytes, body: bytes) -> bytes:
             + b"\r\n\r\n" + body)
 
 
+def _coded(status: bytes, fields: bytes, body: bytes) -> bytes:
+    return (b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n" + fields
+            + b"content-length: %d\r\n\r\n" % len(body) + body)
+
+
 ROWS = {  # name: (answer, status the client gets)
     "gzip-chunked-401": (_answer(b"401 Unauthorized", b"gzip, chunked", chunked([gzip.compress(ERROR)])), 502),
     "deflate-chunked-200": (_answer(b"200 OK", b"deflate, chunked", chunked([zlib.compress(OK)])), 502),
@@ -41,6 +49,13 @@ ROWS = {  # name: (answer, status the client gets)
     "x-custom-chunked": (_answer(b"200 OK", b"x-custom, chunked", chunked([OK])), 502),
     "chunked": (_answer(b"200 OK", b"chunked", chunked([OK])), 200),
     "CHUNKED": (_answer(b"200 OK", b"CHUNKED", chunked([OK])), 200),
+    "gzip-in-two-fields": (_coded(b"401 Unauthorized", b"content-encoding: gzip\r\ncontent-encoding: gzip\r\n",
+                                  gzip.compress(gzip.compress(ERROR))), 401),
+    "gzip-then-identity-field": (_coded(b"401 Unauthorized",
+                                        b"content-encoding: gzip\r\ncontent-encoding: identity\r\n",
+                                        gzip.compress(ERROR)), 401),
+    "gzip-gzip-in-one-field": (_coded(b"401 Unauthorized", b"content-encoding: gzip, gzip\r\n",
+                                      gzip.compress(gzip.compress(ERROR))), 401),
 }
 
 
@@ -74,5 +89,7 @@ def test_an_answer_coded_past_the_chunks_is_a_502(name: str) -> None:
     assert UPSTREAM_KEY.encode() not in said
     if status == 200:
         assert r.json()["choices"][0]["message"]["content"] == "hi"
+    elif status == 401:  # the upstream's own error, decoded whole, its key masked
+        assert r.json()["error"]["message"] == "Incorrect API key provided: ***", r.text
     else:
         assert r.json()["error"]["code"].startswith("upstream_"), r.text
