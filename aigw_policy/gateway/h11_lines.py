@@ -1,4 +1,4 @@
-"""A request head's line ends and folded lines as h11 reads them, held to what llhttp refuses.
+r"""A request head's line ends and folded lines as h11 reads them, held to what llhttp refuses.
 
 h11 (the protocol ``serve``'s server runs without httptools, and what embedders' servers may
 run) ends a head's line at a bare LF as at a CRLF, and joins a line that begins with a space or
@@ -9,7 +9,8 @@ of its own or one it drops) and a gateway behind it then disagreed on the reques
 framing among them: the root of request smuggling (serve30). RFC 9112 §5.2 lets a server refuse
 a folded line with a 400, and §2.2 a bare LF. Of the same family, h11 took a field value with a
 control character (``\x01``, ``\x7f``: :data:`_CONTROL`) and a ``Content-Length`` given twice
-or as a list (``5, 5``) when the values agree, all of which llhttp refuses. :class:`StrictLines`
+or as a list (``5, 5``) when the values agree, and whitespace after a chunk's size
+(``13 \r\n``), all of which llhttp refuses. :class:`StrictLines`
 refuses each, in a chunked body's trailer section (read by the same call) too: the 400
 ``invalid_http`` every other refusal of the parser gets, its text naming the fault and quoting
 nothing.
@@ -28,9 +29,15 @@ BARE_LF = "a bare LF ends a line of the request head (no CR before it)"
 FOLDED = "a header line begins with whitespace (obsolete line folding)"
 CONTROL = "a header value holds a control character"
 LENGTHS = "Duplicate Content-Length"
+CHUNK_SIZE = "Invalid character in chunk size"
+
+_SIZE_ENDS = re.compile(rb"[0-9A-Fa-f]+(?:;|\r\n)")
+r"""How a chunk-size line begins: its hex digits, then an extension or the line's end at once.
+h11 took whitespace after the digits (``13 \r\n``, ``13\t;a``), which llhttp refuses: a
+known request-smuggling spelling, read by some proxies as a size and by others not."""
 
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-"""The control characters llhttp refuses in a field value, and h11 (which refuses only NUL, LF,
+r"""The control characters llhttp refuses in a field value, and h11 (which refuses only NUL, LF,
 VT, FF and CR there) took and passed on: ``x-a: a\x01b`` went upstream as sent."""
 
 
@@ -39,7 +46,7 @@ class StrictLines(ReceiveBuffer):
     begin none after the first with a space or a tab, hold no control character but HT and
     name ``Content-Length`` once with one value. A head is looked at once, when h11 takes it
     whole: a lower-cased copy and seven searches of its bytes in C (~2 us for an SDK's head);
-    a body never."""
+    a chunk-size line gets one regular expression match; a body's bytes are never looked at."""
 
     _lines: bytearray | None = None  # the bytes of the head h11 is taking whole, while it does
 
@@ -63,6 +70,13 @@ class StrictLines(ReceiveBuffer):
                     low.find(b"\ncontent-length:", at + 16) >= 0 or b"," in low[at:low.find(b"\n", at + 16)]):
                 raise LocalProtocolError(LENGTHS)
         return lines
+
+    def maybe_extract_next_line(self) -> bytearray | None:
+        # (h11 reads only a chunk-size line so)
+        line = super().maybe_extract_next_line()
+        if line is not None and not _SIZE_ENDS.match(line):
+            raise LocalProtocolError(CHUNK_SIZE)
+        return line
 
     def _extract(self, count: int) -> bytearray:
         out = super()._extract(count)

@@ -1,15 +1,15 @@
-"""serve30: a head's bytes that llhttp refuses are refused alike under h11.
+r"""serve30: a head's bytes that llhttp refuses are refused alike under h11.
 
 llhttp refused a request head whose line ended in a bare LF, a header line that began with a
-space or a tab (obsolete line folding), a field value holding a control character, and a
-``Content-Length`` given twice or as a list; h11 read a bare LF as a line end, joined a folded
-line to the field before it, passed ``\x01`` or ``\x7f`` upstream in a value, and took two
-``Content-Length`` that agree as one. A proxy in front reading such a head the other way and
-the gateway behind it disagreed on the request's fields (its framing among them: request
-smuggling). Now both answer 400 ``invalid_http``, quote nothing of the head (the folded line
-holds a key here), and send nothing upstream. A chunked body's trailer section is read the
-same way. Each row is one request (a head, and a body when it has one); ``pipelined`` rows
-follow a good request.
+space or a tab (obsolete line folding), a field value holding a control character, a
+``Content-Length`` given twice or as a list, and whitespace after a chunk's size; h11 read a
+bare LF as a line end, joined a folded line to the field before it, passed ``\x01`` or
+``\x7f`` upstream in a value, took two ``Content-Length`` that agree as one and ``13 \r\n``
+as a size. A proxy in front reading such a head the other way and the gateway behind it
+disagreed on the request's fields (its framing among them: request smuggling). Now both answer
+400 ``invalid_http``, quote nothing of the head (the folded line holds a key here), and send
+nothing upstream. A chunked body's trailer section is read the same way. Each row is one
+request (a head, and a body when it has one); ``pipelined`` rows follow a good request.
 """
 
 from __future__ import annotations
@@ -53,6 +53,11 @@ ROWS = {  # name: (request, pipelined after a good one)
     "two-lengths-spelt-apart": (HEAD + SIZED + SIZED.upper() + b"\r\n" + CHAT, False),
     "length-list": (HEAD + b"content-length: %d, %d\r\n\r\n" % (len(CHAT), len(CHAT)) + CHAT, False),
     "pipelined-two-lengths": (HEAD + SIZED + SIZED + b"\r\n" + CHAT, True),
+    "chunk-size-space": (HEAD + b"transfer-encoding: chunked\r\n\r\n" + CHUNKS.replace(b"\r\n", b" \r\n", 1)
+                         + b"\r\n", False),
+    "chunk-size-tab-ext": (HEAD + b"transfer-encoding: chunked\r\n\r\n"
+                           + CHUNKS.replace(b"\r\n", b"\t;a=b\r\n", 1) + b"\r\n", False),
+    "last-chunk-size-space": (HEAD + b"transfer-encoding: chunked\r\n\r\n" + CHUNKS[:-3] + b"0 \r\n\r\n", False),
 }
 
 
@@ -87,6 +92,7 @@ def test_a_head_llhttp_refuses_is_refused_under_both(gw: Any, stub: Any, name: s
 
 def test_a_plain_head_still_passes(gw: Any, stub: Any) -> None:
     for request in (HEAD + SIZED + b"x-note: a\tb\r\n\r\n" + CHAT, HEAD + CHUNKED + b"x-t: a\r\n\r\n",
-                    HEAD + b"x-content-length: 1\r\n" + SIZED + b"\r\n" + CHAT):
+                    HEAD + b"x-content-length: 1\r\n" + SIZED + b"\r\n" + CHAT,
+                    HEAD + b"transfer-encoding: chunked\r\n\r\n%04x;a=b\r\n" % len(CHAT) + CHAT + b"\r\n0;x=1\r\n\r\n"):
         out = _exchange(gw.port, request.replace(b"host: gw", b"host: gw\r\nconnection: close"))
         assert out.startswith(b"HTTP/1.1 200 "), out[:400]
