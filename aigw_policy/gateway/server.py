@@ -34,7 +34,7 @@ from .conn_cap import DEFAULT_MAX_CONNECTIONS, Capped
 from .http10 import close_delimited
 from .parser_refusals import parser_refusal, refused_path
 from .pipelined import Pipelined
-from .targets import TARGET_AUTHORITY, TARGET_FRAGMENT, PathlessTarget, authority_of, has_fragment, read_absolute_form
+from .targets import TARGET_AUTHORITY, TARGET_FRAGMENT, PathlessTarget, authority_of, read_absolute_form
 from .trailers import BoundedTrailers
 
 __all__ = ["CLIENT_GONE", "CONN_TIMES", "DEFAULT_HEADER_TIMEOUT", "DEFAULT_WRITE_TIMEOUT", "MAX_HEAD_BYTES",
@@ -552,7 +552,7 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
             cycle = self.cycle
             if self.url[:1] not in (b"/", b"*") and cycle is not None:  # absolute-form: `POST http://h/v1/...`
                 cycle.scope[TARGET_AUTHORITY] = authority_of(self.url)
-            if cycle is not None and has_fragment(self.url):  # (llhttp drops it from the path: refused in turn)
+            if b"#" in self.url and cycle is not None:  # a fragment (llhttp drops it from the path): refused in turn
                 cycle.scope[TARGET_FRAGMENT] = True
             if cycle is not None and cycle.transport is self.transport:  # a new request
                 cycle.transport = HeadWithBody(self.transport, self.loop)
@@ -677,7 +677,7 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
                 if self.cycle is not None:
                     scope = self.cycle.scope
                     read_absolute_form(scope)  # its path, as llhttp's protocol reads it
-                    if has_fragment(scope["raw_path"], scope["query_string"]):  # (h11 keeps it in the path)
+                    if b"#" in scope["raw_path"] or b"#" in scope["query_string"]:  # a fragment (h11 keeps it)
                         scope[TARGET_FRAGMENT] = True
                     self._offer(self.cycle)
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["TARGET_AUTHORITY", "TARGET_FRAGMENT", "PathlessTarget", "authority_of", "has_fragment",
-           "read_absolute_form"]
+__all__ = ["TARGET_AUTHORITY", "TARGET_FRAGMENT", "PathlessTarget", "authority_of", "read_absolute_form"]
 
 TARGET_AUTHORITY = "aigw.target_authority"
 """In a request's scope when its target is in absolute form (``POST http://host/v1/...``, RFC
@@ -28,13 +27,8 @@ TARGET_FRAGMENT = "aigw.target_fragment"
 never has (RFC 9112 §3.2: a client keeps it). llhttp's protocol dropped it and served the path
 before it (``POST /v1/chat/completions#x`` was a chat); h11's kept it in the path, which went
 upstream as ``/v1/chat/completions%23x``; a proxy in front may do either. Both are refused
-alike now, 400 ``invalid_path`` (serve30)."""
-
-
-def has_fragment(target: bytes, query: bytes = b"") -> bool:
-    """Whether a request target (or its path and query apart, as h11's scope has them) holds a
-    ``#``: two byte searches."""
-    return b"#" in target or b"#" in query
+alike now, 400 ``invalid_path`` (serve30): the protocols look for a ``#`` in the target (one byte
+search per request, two under h11: its path and its query)."""
 
 
 class PathlessTarget(ValueError):
