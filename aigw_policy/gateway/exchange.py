@@ -183,8 +183,7 @@ class Exchange:
             body_obj = (parse_body(body, ctype, self.scope["method"], self.secret) if len(body) <= _PARSE_ON_LOOP
                         else await asyncio.to_thread(parse_body, body, ctype, self.scope["method"], self.secret))
         except BadBody as error:
-            # a body on a method that has none (serve30): a proxy in front that reads no body on a GET
-            # took these bytes for the next request (the CL.0 desync); the connection ends with the 400
+            # a body on a method that has none ends its connection: a proxy may have read it as a request (CL.0)
             await self._answer(error.status, error.message, None, code=body_code(error.code, self.engine),
                                close=error.code == "body_not_allowed")
             return
