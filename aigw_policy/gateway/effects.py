@@ -62,8 +62,8 @@ def strip_key(query: bytes | str, secret: str | None = None) -> str:
 
 def secret_holders(headers: Mapping[str, str], secret: str | None) -> frozenset[str]:
     """The names of the headers (``headers``: by lower-case name, as decoded from Latin-1)
-    whose value (or name) holds the gateway key the client authenticated with (``secret``; one shorter
-    than :data:`~.scrub.MIN_SECRET` is no real key): each is the client's credential however it
+    whose value (or name) holds the gateway key the client authenticated with (``secret``; one
+    shorter than :data:`~.scrub.MIN_SECRET` is no real key): each is the client's credential however it
     is named (``anthropic-api-key``, a ``cookie``), never the upstream's or the policy's to
     read. The key is looked for in every form :mod:`.key_forms` knows (as written, its Latin-1,
     percent-encoded, base64, hex: serve28). Worked out once a request, for both.

@@ -1,6 +1,7 @@
 """The request head judged before anything else of the request is read: its path made
-canonical, its Host, an absolute-form target's host, a fragment in the target, its method, its number of fields, its
-framing (a length beside chunks) and the HTTP version its request line claims."""
+canonical, its Host, an absolute-form target's host, a fragment in the target, its method, its
+number of fields, its framing (a length beside chunks) and the HTTP version its request line
+claims."""
 
 from __future__ import annotations
 

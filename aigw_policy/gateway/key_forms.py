@@ -78,8 +78,9 @@ def body_holds_key(body: bytes, secret: str | None, content_type: str) -> bool:
     PHP's ``json_encode`` escapes every ``/`` of a base64 form) is searched once more with those
     undone (:func:`_unescaped`): the upstream's JSON parser undoes them, and the key went to the
     provider (serve30: it was left as "a client writing its own key so means to send it", but a
-    serializer that escapes writes it so without anyone meaning to). Two more ``bytes in`` searches per body; the second search only for a
-    body holding such an escape (a Python SDK's ``ensure_ascii`` escapes only non-ASCII text).
+    serializer that escapes writes it so without anyone meaning to). Two more ``bytes in``
+    searches per body; the second search only for a body holding such an escape (a Python SDK's
+    ``ensure_ascii`` escapes only non-ASCII text).
 
     >>> body_holds_key(b'{"content": "my key sk-abcdefgh"}', "sk-abcdefgh", "application/json")
     True

@@ -646,7 +646,7 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
             import h11
 
             self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES + 1)
-            # a bare LF or a folded line in a head, which llhttp refuses, refused alike (serve30)
+            # what llhttp refuses of a head that h11 took (a bare LF, obs-fold, ...), refused alike (serve30)
             self.conn._receive_buffer = StrictLines()
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
