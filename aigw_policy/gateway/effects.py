@@ -62,14 +62,16 @@ def strip_key(query: bytes | str, secret: str | None = None) -> str:
 
 def secret_holders(headers: Mapping[str, str], secret: str | None) -> frozenset[str]:
     """The names of the headers (``headers``: by lower-case name, as decoded from Latin-1)
-    whose value holds the gateway key the client authenticated with (``secret``; one shorter
-    than :data:`~.scrub.MIN_SECRET` is no real key): each is the client's credential however it
+    whose value (or name) holds the gateway key the client authenticated with (``secret``; one
+    shorter than :data:`~.scrub.MIN_SECRET` is no real key): each is the client's credential however it
     is named (``anthropic-api-key``, a ``cookie``), never the upstream's or the policy's to
     read. The key is looked for in every form :mod:`.key_forms` knows (as written, its Latin-1,
     percent-encoded, base64, hex: serve28). Worked out once a request, for both.
 
     >>> sorted(secret_holders({"cookie": "s=sk-abcdefgh", "accept": "*/*"}, "sk-abcdefgh"))
     ['cookie']
+    >>> sorted(secret_holders({"x-sk-abcdefgh": "1", "accept": "*/*"}, "sk-ABCdefgh"))
+    ['x-sk-abcdefgh']
     >>> secret_holders({"cookie": "s=sk-abc"}, "sk-abc"), secret_holders({"a": "b"}, None)
     (frozenset(), frozenset())
     """
@@ -81,9 +83,12 @@ def secret_holders(headers: Mapping[str, str], secret: str | None) -> frozenset[
     names: Iterable[str] = [name for name in CREDENTIAL_HEADERS if name in headers]
     for name in names:
         joined = joined.replace(headers[name], "", 1)
-    if holds_key(joined, secret):
+    # a header's name too (`sk-gw-...: 1`, a client's headers written the wrong way round: went
+    # upstream until serve30), lower-cased by the parser: the key's lower-case forms
+    lowered = secret.lower()
+    if holds_key(joined, secret) or holds_key("\n".join(headers), lowered):
         names = headers
-    return frozenset(name for name in names if holds_key(headers[name], secret))
+    return frozenset(name for name in names if holds_key(headers[name], secret) or holds_key(name, lowered))
 
 
 _NO_NAMES: frozenset[str] = frozenset()

@@ -183,7 +183,9 @@ class Exchange:
             body_obj = (parse_body(body, ctype, self.scope["method"], self.secret) if len(body) <= _PARSE_ON_LOOP
                         else await asyncio.to_thread(parse_body, body, ctype, self.scope["method"], self.secret))
         except BadBody as error:
-            await self._answer(error.status, error.message, None, code=body_code(error.code, self.engine))
+            # a body on a method that has none ends its connection: a proxy may have read it as a request (CL.0)
+            await self._answer(error.status, error.message, None, code=body_code(error.code, self.engine),
+                               close=error.code == "body_not_allowed")
             return
         if query and (problem := query_model_problem(query, body_obj, self.scope["method"], ctype,
                                                      self.scope["path"])) is not None:

@@ -1,6 +1,7 @@
 """The request head judged before anything else of the request is read: its path made
-canonical, its Host, an absolute-form target's host, its method, its number of fields, its
-framing (a length beside chunks) and the HTTP version its request line claims."""
+canonical, its Host, an absolute-form target's host, a fragment in the target, its method, its
+number of fields, its framing (a length beside chunks) and the HTTP version its request line
+claims."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from .metrics import KNOWN_METHODS
 from .paths import PathError, canonical_scope, valid_host
 from .server import MAX_HEAD_FIELDS
+from .targets import TARGET_FRAGMENT
 
 __all__ = ["ALLOWED_METHODS", "judge_head"]
 
@@ -80,6 +82,8 @@ def judge_head(scope: dict[str, Any], headers: Mapping[str, str]) -> tuple[dict[
         problem = "invalid Host header: a host name or address, with an optional port"
     if _TARGET in scope and scope[_TARGET].lower() != headers.get("host", "").lower():
         problem = "the request target's host is not its Host header's (an absolute-form target)"
+    if TARGET_FRAGMENT in scope:  # (the server protocols mark it: llhttp's drops the fragment before the scope)
+        problem = "invalid request path: the request target has a `#` (a fragment, which a client never sends)"
     if scope.get("method") not in _ALLOWED:
         method = scope.get("method")  # quoted when it is a method's name, not any token (a key: serve29)
         said = method if method in KNOWN_METHODS else "this method"

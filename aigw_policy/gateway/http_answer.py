@@ -27,6 +27,12 @@ HIGH_WATER = 256 * 1024
 connection stops reading (it reads again once they are taken)."""
 
 _OWS = (b" ", b"\t")
+_NO_CODING = frozenset((b"chunked", b"identity", b""))
+"""The transfer codings of an answer the gateway passes on: the chunking (llhttp undoes it) and
+none. ``Transfer-Encoding: gzip, chunked`` had llhttp undo the chunks only, and the gzip bytes
+went to the client unlabelled (``transfer-encoding`` is hop-by-hop, and no
+``content-encoding`` said what they were), past the key scrubber and the usage reader, which
+read text: an error body quoting the upstream key reached the client, compressed (serve30)."""
 _VERSIONS = frozenset({"1.1", "1.0"})
 _SMALL = 1024  # body pieces this short are gathered while they wait for the reader
 
@@ -72,12 +78,14 @@ class Response:
         self._read_timeout = seconds
 
     def header(self, name: str) -> str | None:
-        """The first value of header ``name`` (any case), ``None`` when absent."""
+        """The value of header ``name`` (any case), ``None`` when absent; the values of several
+        fields of that name joined by ``, ``, as RFC 9110 §5.3 combines them and the client
+        reads them. Two ``content-encoding: gzip`` fields were read as one ``gzip`` (the first):
+        the body was decoded once and its inner gzip went to the client unlabelled, past the key
+        scrubber (serve30)."""
         want = name.lower().encode()
-        for k, v in self.raw_headers:
-            if k.lower() == want:
-                return v.decode("latin-1")
-        return None
+        found = [v for k, v in self.raw_headers if k.lower() == want]
+        return b", ".join(found).decode("latin-1") if found else None
 
     @property
     def at_eof(self) -> bool:
@@ -172,8 +180,14 @@ class Response:
         self.raw_headers.append((name, value))
         if len(name) in (14, 17):
             lower = name.lower()
-            if lower == b"content-length" or (lower == b"transfer-encoding" and value.lower().endswith(b"chunked")):
+            if lower == b"content-length":
                 self._framed = True
+            elif lower == b"transfer-encoding":
+                coded = value.lower()
+                if coded != b"chunked" and any(c.strip() not in _NO_CODING for c in coded.split(b",")):
+                    raise UpstreamError(f"the answer has a transfer coding the gateway does not undo "
+                                        f"(`{coded[:40].decode('latin-1')}`)")
+                self._framed = coded.endswith(b"chunked")
 
     def on_headers_complete(self, conn: _Connection) -> None:
         if self._done:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import re
 from urllib.parse import unquote
 
 from .scrub import MIN_SECRET
@@ -73,8 +74,13 @@ def body_holds_key(body: bytes, secret: str | None, content_type: str) -> bool:
     with; one shorter than :data:`~.scrub.MIN_SECRET` is no real key): any form of
     :func:`key_forms` as bytes (a ``bytes in`` search each, 6 for an ASCII key: ~3 us for 110 bytes, ~0.8 ms a MiB), and in a
     ``x-www-form-urlencoded`` body holding a ``%`` percent-encoded too, as its upstream decodes
-    it. JSON's ``\\u`` escapes of the key's characters are not undone (a client writing its own
-    key so means to send it; an accident writes it as it is, or base64 as a secret file does).
+    it. A body holding JSON's escape of an ASCII character (``\\u0073``) or of a slash (``\\/``,
+    PHP's ``json_encode`` escapes every ``/`` of a base64 form) is searched once more with those
+    undone (:func:`_unescaped`): the upstream's JSON parser undoes them, and the key went to the
+    provider (serve30: it was left as "a client writing its own key so means to send it", but a
+    serializer that escapes writes it so without anyone meaning to). Two more ``bytes in``
+    searches per body; the second search only for a body holding such an escape (a Python SDK's
+    ``ensure_ascii`` escapes only non-ASCII text).
 
     >>> body_holds_key(b'{"content": "my key sk-abcdefgh"}', "sk-abcdefgh", "application/json")
     True
@@ -82,11 +88,29 @@ def body_holds_key(body: bytes, secret: str | None, content_type: str) -> bool:
     True
     >>> body_holds_key(b'{"content": "sk-%61bcdefgh"}', "sk-abcdefgh", "application/json")
     False
+    >>> body_holds_key(b'{"content": "sk-\\\\u0061bcdefgh"}', "sk-abcdefgh", "application/json")
+    True
     """
     if secret is None or len(secret) < MIN_SECRET:
         return False
-    for form in _body_forms(secret):
+    forms = _body_forms(secret)
+    for form in forms:
         if form in body:
+            return True
+    if b"\\u00" in body or b"\\/" in body:
+        unescaped = _unescaped(body)
+        if any(form in unescaped for form in forms):
             return True
     return (b"%" in body and "x-www-form-urlencoded" in content_type.lower()
             and holds_key(body.decode("latin-1"), secret))
+
+
+_ESCAPE = re.compile(rb"\\u00[0-7][0-9A-Fa-f]|\\/")
+"""JSON's escape of an ASCII character, and of a slash. A key's non-ASCII characters escaped are
+not looked for (a key travels in a header: ASCII; each form but the key itself is ASCII)."""
+
+
+def _unescaped(body: bytes) -> bytes:
+    """``body`` with :data:`_ESCAPE`'s escapes undone (a ``\\\\u0073``, an escaped backslash
+    before ``u0073``, too: a body writing out the key's escape so is refused as well)."""
+    return _ESCAPE.sub(lambda m: b"/" if m[0] == b"\\/" else bytes((int(m[0][2:], 16),)), body)

@@ -48,7 +48,7 @@ IDENTITY_FIELDS = ("key", "user", "team", "org", "tier")
 _ENV = re.compile(r"\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}")
 _TOP = ("keys", "upstream_auth", "admin_keys")
 _HEX = re.compile(r"^[0-9a-f]{64}$")
-_PARTS = re.compile(r"[;,=&:@]")
+_PARTS = re.compile(r"[;,=&:@#]")  # (`#`: h11 keeps a fragment in the path, serve30)
 _WORDS = re.compile(r"[^\s`'\"<>()\[\]{}]{%d,}" % MIN_SECRET)
 """A word of a text :meth:`KeyRing.masked_text` looks keys up in: a run without white space,
 quotes or brackets, of a key's length at least."""
@@ -103,8 +103,8 @@ class KeyRing:
 
     def masked(self, path: str) -> str:
         """``path`` with every key of this ring in it as ``***``: a segment, or a part of one
-        between ``;`` ``,`` ``=`` ``&`` ``:`` ``@`` (matrix and query-like spellings), as it is
-        or percent-decoded. Keys are held as digests only, so each such part of
+        between ``;`` ``,`` ``=`` ``&`` ``:`` ``@`` ``#`` (matrix and query-like spellings, a
+        fragment), as it is or percent-decoded. Keys are held as digests only, so each such part of
         :data:`~.scrub.MIN_SECRET` characters or more is hashed (one for
         ``/v1/chat/completions``, ~0.5 us). The decision log says paths through it (serve24):
         a key pasted into a base URL reached the log whenever the request was refused before

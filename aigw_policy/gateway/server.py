@@ -34,7 +34,7 @@ from .conn_cap import DEFAULT_MAX_CONNECTIONS, Capped
 from .http10 import close_delimited
 from .parser_refusals import parser_refusal, refused_path
 from .pipelined import Pipelined
-from .targets import TARGET_AUTHORITY, PathlessTarget, authority_of, read_absolute_form
+from .targets import TARGET_AUTHORITY, TARGET_FRAGMENT, PathlessTarget, authority_of, read_absolute_form
 from .trailers import BoundedTrailers
 
 __all__ = ["CLIENT_GONE", "CONN_TIMES", "DEFAULT_HEADER_TIMEOUT", "DEFAULT_WRITE_TIMEOUT", "MAX_HEAD_BYTES",
@@ -532,6 +532,8 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
                 if _parse_url(self.url).path is None:
                     raise PathlessTarget("an absolute-form request target with no path")
             self._disarm()
+            if self.expect_100_continue and self.parser.get_http_version() == "1.0":
+                self.expect_100_continue = False  # no 1xx to an HTTP/1.0 client (RFC 9110 §15.2; h11 sends none)
             app = None
             if self.parser.should_upgrade():
                 self._upgraded = True
@@ -550,6 +552,8 @@ def _httptools_protocol(base: Any, seconds: float, reporter: Reporter | None = N
             cycle = self.cycle
             if self.url[:1] not in (b"/", b"*") and cycle is not None:  # absolute-form: `POST http://h/v1/...`
                 cycle.scope[TARGET_AUTHORITY] = authority_of(self.url)
+            if b"#" in self.url and cycle is not None:  # a fragment (llhttp drops it from the path): refused in turn
+                cycle.scope[TARGET_FRAGMENT] = True
             if cycle is not None and cycle.transport is self.transport:  # a new request
                 cycle.transport = HeadWithBody(self.transport, self.loop)
                 self._offer(cycle)
@@ -626,6 +630,7 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     from .h11_chunks import chunk_fault
+    from .h11_lines import StrictLines
 
     class HeaderTimeoutH11(_Ends, _Unfinished, _Timer, _SlowReaders, _Departures, _Capped, H11Protocol):  # type: ignore[misc]
         header_timeout = seconds
@@ -641,6 +646,8 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
             import h11
 
             self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES + 1)
+            # what llhttp refuses of a head that h11 took (a bare LF, obs-fold, ...), refused alike (serve30)
+            self.conn._receive_buffer = StrictLines()
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             self._opened_ns = time.time_ns()
@@ -668,7 +675,10 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
             if self.cycle is not cycle:  # a request head arrived whole
                 self._disarm()
                 if self.cycle is not None:
-                    read_absolute_form(self.cycle.scope)  # its path, as llhttp's protocol reads it
+                    scope = self.cycle.scope
+                    read_absolute_form(scope)  # its path, as llhttp's protocol reads it
+                    if b"#" in scope["raw_path"] or b"#" in scope["query_string"]:  # a fragment (h11 keeps it)
+                        scope[TARGET_FRAGMENT] = True
                     self._offer(self.cycle)
 
     return HeaderTimeoutH11

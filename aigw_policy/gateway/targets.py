@@ -13,13 +13,22 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["TARGET_AUTHORITY", "PathlessTarget", "authority_of", "read_absolute_form"]
+__all__ = ["TARGET_AUTHORITY", "TARGET_FRAGMENT", "PathlessTarget", "authority_of", "read_absolute_form"]
 
 TARGET_AUTHORITY = "aigw.target_authority"
 """In a request's scope when its target is in absolute form (``POST http://host/v1/...``, RFC
 9112 §3.2.2): the target's authority, which is the request's host, not its ``Host`` header
 (uvicorn keeps only the target's path). The exchange refuses the request when the two differ
 (the policy would read one host and a proxy in front may have routed on the other)."""
+
+
+TARGET_FRAGMENT = "aigw.target_fragment"
+"""In a request's scope (True) when its target holds a ``#``: a fragment, which a request target
+never has (RFC 9112 §3.2: a client keeps it). llhttp's protocol dropped it and served the path
+before it (``POST /v1/chat/completions#x`` was a chat); h11's kept it in the path, which went
+upstream as ``/v1/chat/completions%23x``; a proxy in front may do either. Both are refused
+alike now, 400 ``invalid_path`` (serve30): the protocols look for a ``#`` in the target (one byte
+search per request, two under h11: its path and its query)."""
 
 
 class PathlessTarget(ValueError):

@@ -180,3 +180,20 @@ def test_every_sdks_key_header_authenticates(gw: Any, upstream: Any, credential:
     answer = _post(gw.port, credential, "", "")
     assert b"HTTP/1.1 200 " in answer, answer[:400]
     assert [(k, v) for k, v in upstream.app.seen[before][0] if KEY in v] == []
+
+
+# serve30: the key as a header's name, or in one (headers written the wrong way round): the
+# values were searched, the names went upstream as sent
+NAMED = [f"{KEY}: 1\r\n", f"x-{KEY}-token: yes\r\n", f"{_all_percent(KEY)}: 1\r\n",
+         f"{KEY.upper()}: 1\r\n"]
+
+
+@pytest.mark.parametrize("extra", NAMED, ids=[f"named{i}" for i in range(len(NAMED))])
+def test_the_key_as_a_header_name_goes_nowhere(gw: Any, upstream: Any, extra: str) -> None:
+    before = len(upstream.app.seen)
+    answer = _post(gw.port, f"authorization: Bearer {KEY}\r\n", extra, "")
+    assert b"HTTP/1.1 200 " in answer, answer[:400]
+    assert len(upstream.app.seen) == before + 1
+    headers, _ = upstream.app.seen[-1]
+    names = "\n".join(k for k, _ in headers)
+    assert KEY not in names and KEY not in __import__("urllib.parse").parse.unquote(names), names
