@@ -512,7 +512,8 @@ def build_action(
                       key_span or raw.span, help=f"read as `{renamed}`; rename it")
             key = renamed
         if key not in model.model_fields:
-            close = did_you_mean(key, model.model_fields)
+            ngrok_only = (k for t, k in UNSUPPORTED_NGROK_KEYS if t == type_name)  # `ip_policy`
+            close = did_you_mean(key, [*model.model_fields, *ngrok_only])
             if renamed:
                 close = f"`{key}` is ngrok's former name for `{renamed}`, which is also written: keep one"
                 reported.add(renamed)
