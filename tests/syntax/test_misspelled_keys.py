@@ -75,3 +75,12 @@ def test_a_misspelled_ngrok_only_config_key_is_named(wrong: str) -> None:
     text = f"on_http_request:\n  - actions:\n      - type: restrict-ips\n        config:\n          {wrong}: [ipp_1]\n"
     _, found = ap.read(text, name="t.yaml", cache_dir=None)
     assert [(d.code, d.help) for d in found] == [("AIGW120", "did you mean `ip_policies`?")]
+
+
+@pytest.mark.parametrize("wrong", ["OIDC", "oidcc", "odic"])
+def test_a_misspelled_action_alias_names_the_action(wrong: str) -> None:
+    """`oidc`, the name ngrok's SSO guides give `openid-connect`, is among the names a
+    misspelled action type is compared with (`oidcc` had no suggestion)."""
+    _, found = ap.read(f"on_http_request:\n  - actions:\n      - type: {wrong}\n", name="t.yaml", cache_dir=None)
+    assert [(d.code, d.span.line, d.span.column) for d in found] == [("AIGW110", 3, 15)]
+    assert (found[0].help or "").startswith("did you mean `openid-connect`?")
