@@ -242,7 +242,11 @@ def _config(draw: st.DrawFn, type_name: str, limit_name: str) -> dict[str, Any]:
         d = {"algorithms": draw(_maybe(st.lists(st.sampled_from(["br", "compress", "deflate", "gzip"]),
                                                  unique=True, max_size=4)))}
     elif type_name == "forward-internal":
-        d = {"url": draw(templates(min_size=1)), "on_error": draw(_maybe(st.sampled_from(["halt", "continue"])))}
+        # a written url names an internal endpoint (any other is refused at load, AIGW126);
+        # one with `${...}` is checked when it is rendered
+        written = st.from_regex(r"(https?|tcp|tls)://[a-z][a-z0-9-]{0,12}\.internal(:[1-9][0-9]{1,3})?", fullmatch=True)
+        url = st.one_of(written, templates(min_size=1).filter(lambda t: "${" in t))
+        d = {"url": draw(url), "on_error": draw(_maybe(st.sampled_from(["halt", "continue"])))}
     elif type_name == "basic-auth":
         user = st.from_regex(r"[a-z]{1,8}", fullmatch=True)
         password = st.from_regex(r"[A-Za-z0-9:!]{8,16}", fullmatch=True)

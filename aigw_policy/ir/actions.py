@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StrictBool, StrictStr, create_model
 
@@ -320,6 +321,31 @@ class CompressResponse(ActionConfig):
     algorithms: Annotated[tuple[Compression, ...], AfterValidator(_distinct)] | None = None
 
 
+def internal_url_problem(url: str) -> str | None:
+    """Why ``url`` is no ngrok internal endpoint (an ``http(s)``/``tcp``/``tls`` URL whose
+    host ends in ``.internal``: ngrok forwards "only to an internal endpoint on the same
+    account"), or None. The engine asks it of each rendered `url`, the loader of a written one."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - a port that is no number raises here
+    except ValueError:
+        return f"`{url[:200]}` is not a URL"
+    if parts.scheme not in ("http", "https", "tcp", "tls") or not host:
+        return f"`{url[:200]}` is not an endpoint URL (`https://name.internal`)"
+    if not host.endswith(".internal"):
+        return f"`{host[:200]}` is not an internal endpoint: its host must end in `.internal`"
+    return None
+
+
+def _check_internal_url(text: str) -> str:
+    """A written `url` (no `${...}`) that is no internal endpoint would fail every request
+    that reaches it (AIGW509): refused where it is written instead."""
+    if "${" not in text and (problem := internal_url_problem(text)) is not None:
+        raise ValueError(problem)
+    return text
+
+
 class ForwardInternal(ActionConfig):
     TYPE = "forward-internal"
     TERMINATING = True
@@ -327,7 +353,7 @@ class ForwardInternal(ActionConfig):
     DOC = ("Forward the request to an ngrok internal endpoint (`https://name.internal`): it ends "
            "the request phase; a `url` that does not render to one is an error that `on_error: "
            "continue` lets the next actions handle.")
-    url: Annotated[Template, Field(min_length=1)]
+    url: Annotated[Template, Field(min_length=1), AfterValidator(_check_internal_url)]
     on_error: Literal["halt", "continue"] | None = None
     binding: Literal["internal"] | None = None
     """ngrok's docs still write `binding: internal` (its first releases' key; internal is the

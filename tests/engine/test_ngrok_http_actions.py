@@ -171,8 +171,8 @@ FORWARDS = [
     ("https://${req.host}", None, 500, "error", None),  # no internal endpoint: the rule fails (AIGW509)
     ("https://${req.host}", "halt", 500, "error", None),
     ("https://${req.host}", "continue", 418, "deny", None),  # the next action runs
-    ("not a url", "continue", 418, "deny", None),
-    ("https://api.internal:port", None, 500, "error", None),
+    ("${'not a url'}", "continue", 418, "deny", None),  # rendered: a written one is refused at load
+    ("https://api.internal:${'port'}", None, 500, "error", None),
 ]
 
 
@@ -184,6 +184,17 @@ def test_forward_internal(url: str, on_error: str | None, status: int, kind: str
     assert (d.to_dict()["effects"].get("forward") or {}).get("url") == forward
     if kind == "error":
         assert d.to_dict()["errors"][0]["code"] == "AIGW509"
+
+
+@pytest.mark.parametrize("url", ["not a url", "https://api.internal:port", "https://api.example.com",
+                                 "https://example.private", "<Internal endpoint URL Here>", "api.internal"])
+def test_a_written_url_that_is_no_internal_endpoint_is_refused_at_load(url: str) -> None:
+    """It failed every request that reached it (AIGW509): now AIGW126 where it is written,
+    as ngrok forwards "only to an internal endpoint" (a placeholder of ngrok's guides among them)."""
+    doc = json.dumps({"on_http_request": [{"actions": [{"type": "forward-internal", "config": {"url": url}}]}]})
+    _, found = ap.read(doc, format="json", cache_dir=None)
+    at = doc.index(json.dumps(url)) + 1
+    assert [(d.code, d.span.line, d.span.column) for d in found] == [("AIGW126", 1, at)], found
 
 
 def test_forward_internal_ends_the_phase_and_the_rules_after_it_are_not_reached() -> None:

@@ -485,9 +485,10 @@ def _ngrok_valid(data: Any) -> bool:
     return not any(True for _ in jsonschema.Draft7Validator(schema).iter_errors(data))
 
 
-PLACEHOLDERS = {"164be21e3de5.yaml": "AIGW126"}
+PLACEHOLDERS = {"164be21e3de5.yaml": "AIGW126", "15f1d1803b39.yaml": "AIGW126"}
 """Examples valid by ngrok's schema whose values are placeholders we refuse with a code
-(`allow: ["allowed ips here (IPv4 or IPv6)"]`: ngrok's schema only asks for strings)."""
+(`allow: ["allowed ips here (IPv4 or IPv6)"]`, a forward-internal `url:
+tls://{your-domain-here}.internal:{your-port-here}`: ngrok's schema only asks for strings)."""
 
 
 def _supported(path: Path) -> bool:
