@@ -242,9 +242,9 @@ def _config(draw: st.DrawFn, type_name: str, limit_name: str) -> dict[str, Any]:
         d = {"algorithms": draw(_maybe(st.lists(st.sampled_from(["br", "compress", "deflate", "gzip"]),
                                                  unique=True, max_size=4)))}
     elif type_name == "forward-internal":
-        # a written url names an internal endpoint (any other is refused at load, AIGW126);
+        # a written url names an HTTP internal endpoint (any other is refused at load, AIGW126);
         # one with `${...}` is checked when it is rendered
-        written = st.from_regex(r"(https?|tcp|tls)://[a-z][a-z0-9-]{0,12}\.internal(:[1-9][0-9]{1,3})?", fullmatch=True)
+        written = st.from_regex(r"https?://[a-z][a-z0-9-]{0,12}\.internal(:[1-9][0-9]{1,3})?", fullmatch=True)
         url = st.one_of(written, templates(min_size=1).filter(lambda t: "${" in t))
         d = {"url": draw(url), "on_error": draw(_maybe(st.sampled_from(["halt", "continue"])))}
     elif type_name == "basic-auth":

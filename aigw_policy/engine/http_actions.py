@@ -24,7 +24,7 @@ from urllib.parse import quote, urljoin, urlsplit
 from ..cel import CelError
 from ..cel.runtime.stdlib import regex
 from ..env.activation import split_url
-from ..ir.actions import CONTROL, internal_url_problem
+from ..ir.actions import CONTROL, HTTP_SCHEMES, internal_url_problem
 from .action_helpers import _header_value, _publish, _render
 from .charging import NO_ERROR
 from .compile import CompiledAction, CompiledRule
@@ -295,7 +295,7 @@ def _forward_internal(flow: Any, rule: CompiledRule, action: CompiledAction, pha
         flow.rec.outcome("skipped: forward-internal runs in the request phase")
         return None
     url = text_of(_render(flow, rule, action, phase, action.templates["url"], "url"))
-    problem = internal_url_problem(url)
+    problem = internal_url_problem(url, HTTP_SCHEMES)
     if problem is not None:
         if action.config.on_error == "continue":  # ngrok: the next actions run
             if flow.cp.reads_actions:

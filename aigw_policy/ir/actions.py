@@ -321,10 +321,14 @@ class CompressResponse(ActionConfig):
     algorithms: Annotated[tuple[Compression, ...], AfterValidator(_distinct)] | None = None
 
 
-def internal_url_problem(url: str) -> str | None:
-    """Why ``url`` is no ngrok internal endpoint (an ``http(s)``/``tcp``/``tls`` URL whose
-    host ends in ``.internal``: ngrok forwards "only to an internal endpoint on the same
-    account"), or None. The engine asks it of each rendered `url`, the loader of a written one."""
+HTTP_SCHEMES = ("http", "https")
+
+
+def internal_url_problem(url: str, schemes: tuple[str, ...] = ("http", "https", "tcp", "tls")) -> str | None:
+    """Why ``url`` is no ngrok internal endpoint (a URL of one of ``schemes`` whose host ends
+    in ``.internal``: ngrok forwards "only to an internal endpoint on the same account", of
+    the same protocol: :data:`HTTP_SCHEMES` for an HTTP request), or None. The engine asks it
+    of each rendered `url`, the loader of a written one."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -335,6 +339,9 @@ def internal_url_problem(url: str) -> str | None:
         return f"`{url[:200]}` is not an endpoint URL (`https://name.internal`)"
     if not host.endswith(".internal"):
         return f"`{host[:200]}` is not an internal endpoint: its host must end in `.internal`"
+    if parts.scheme not in schemes:
+        return (f"`{url[:200]}` is a {parts.scheme} endpoint: ngrok forwards a request to an endpoint of "
+                f"its own protocol ({' or '.join(schemes)})")
     return None
 
 

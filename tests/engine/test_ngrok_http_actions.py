@@ -173,6 +173,7 @@ FORWARDS = [
     ("https://${req.host}", "continue", 418, "deny", None),  # the next action runs
     ("${'not a url'}", "continue", 418, "deny", None),  # rendered: a written one is refused at load
     ("https://api.internal:${'port'}", None, 500, "error", None),
+    ("tcp://${'db'}.internal:5432", None, 500, "error", None),  # ngrok: an endpoint of the request's protocol
 ]
 
 
@@ -187,7 +188,8 @@ def test_forward_internal(url: str, on_error: str | None, status: int, kind: str
 
 
 @pytest.mark.parametrize("url", ["not a url", "https://api.internal:port", "https://api.example.com",
-                                 "https://example.private", "<Internal endpoint URL Here>", "api.internal"])
+                                 "https://example.private", "<Internal endpoint URL Here>", "api.internal",
+                                 "tcp://db.internal:5432", "tls://svc.internal:443"])
 def test_a_written_url_that_is_no_internal_endpoint_is_refused_at_load(url: str) -> None:
     """It failed every request that reached it (AIGW509): now AIGW126 where it is written,
     as ngrok forwards "only to an internal endpoint" (a placeholder of ngrok's guides among them)."""
@@ -195,6 +197,13 @@ def test_a_written_url_that_is_no_internal_endpoint_is_refused_at_load(url: str)
     _, found = ap.read(doc, format="json", cache_dir=None)
     at = doc.index(json.dumps(url)) + 1
     assert [(d.code, d.span.line, d.span.column) for d in found] == [("AIGW126", 1, at)], found
+
+
+def test_a_tcp_forward_is_read_in_on_tcp_connect() -> None:
+    doc = json.dumps({"on_tcp_connect": [{"actions": [{"type": "forward-internal",
+                                                       "config": {"url": "tcp://db.internal:5432"}}]}]})
+    _, found = ap.read(doc, format="json", cache_dir=None)
+    assert [d.code for d in found] == ["AIGW102"]
 
 
 def test_forward_internal_ends_the_phase_and_the_rules_after_it_are_not_reached() -> None:
