@@ -32,6 +32,7 @@ from .fields import (
     EditableHeaderName,
     ErrorStatus,
     HeaderKey,
+    HeaderValue,
     Network,
     Period,
     Status,
@@ -76,7 +77,7 @@ class CustomResponse(ActionConfig):
     DOC = "Answer the request from the gateway with a status, body and headers."
     status_code: Status | None = None
     body: Template | None = None
-    headers: Annotated[dict[HeaderKey, Template], Field(max_length=10)] | None = None
+    headers: Annotated[dict[HeaderKey, HeaderValue], Field(max_length=10)] | None = None
     enforce: StrictBool | None = None
 
 
@@ -161,7 +162,7 @@ class SetModel(ActionConfig):
 class AddHeaders(ActionConfig):
     TYPE = "add-headers"
     DOC = "Add headers to the request (request phase) or the response (response phase)."
-    headers: Annotated[dict[EditableHeaderKey, Template], Field(min_length=1, max_length=10)]
+    headers: Annotated[dict[EditableHeaderKey, HeaderValue], Field(min_length=1, max_length=10)]
 
 
 class RemoveHeaders(ActionConfig):
@@ -226,7 +227,7 @@ class _UrlRewrite(ActionConfig):
 
 Redirect = _with_from(
     _Redirect, to=(Annotated[Template, Field(min_length=1)], ...), status_code=(RedirectStatus | None, None),
-    headers=(Annotated[dict[HeaderKey, Template], Field(max_length=10)] | None, None))
+    headers=(Annotated[dict[HeaderKey, HeaderValue], Field(max_length=10)] | None, None))
 UrlRewrite = _with_from(_UrlRewrite, to=(Annotated[Template, Field(min_length=1)], ...))
 
 

@@ -236,3 +236,28 @@ def test_compress_response_is_read_recorded_and_said_not_applied() -> None:
                                                          "config": {"algorithms": ["gzip", "gzip"]}}]}]})
     _, found = ap.read(bad, format="json", cache_dir=None)
     assert "AIGW126" in {d.code for d in found}
+
+
+_HEADER_FIELDS = [  # (action, its config without the headers, the key of its headers)
+    ("add-headers", {}, "headers"),
+    ("custom-response", {"status_code": 200, "body": "ok"}, "headers"),
+    ("redirect", {"to": "https://example.com/"}, "headers"),
+]
+
+
+@pytest.mark.parametrize(("action", "config", "key"), _HEADER_FIELDS, ids=[f[0] for f in _HEADER_FIELDS])
+@pytest.mark.parametrize("value", ["a\nb", "bad\r\nInjected: 1", "nul\x00", "pre-${req.method}\n"])
+def test_a_written_control_character_in_a_header_value_is_refused_at_load(
+        action: str, config: dict[str, object], key: str, value: str) -> None:
+    """It failed every request that rendered it (AIGW504, 500) and loaded without a word; the
+    written text around a `${...}` is known at load too."""
+    doc = json.dumps({"on_http_request": [{"actions": [{"type": action, "config": {**config, key: {"x-a": value}}}]}]})
+    _, found = ap.read(doc, format="json", cache_dir=None)
+    assert [d.code for d in found] == ["AIGW126"], found
+    assert found[0].span.column == doc.index(json.dumps(value)) + 1
+
+
+def test_a_rendered_control_character_still_fails_its_rule() -> None:
+    d = _decide([{"type": "add-headers", "config": {"headers": {"x-a": "${req.url.query_params['q'][0]}"}}}],
+                url="https://shop.example/?q=a%0Ab")
+    assert d.status_code == 500 and d.to_dict()["errors"][0]["code"] == "AIGW504", d.reason
