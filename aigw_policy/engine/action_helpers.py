@@ -26,10 +26,6 @@ def _render(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, 
         raise action_error(flow, rule, phase, tpl.text, span, failure(exc, TEMPLATE), field) from None
 
 
-# RFC 9110 §5.5: a field value is visible characters, spaces and tabs (and obs-text, bytes
-# 0x80-0xFF: Latin-1 here); CR, LF or NUL in one would split or end the header block
-
-
 def _header_value(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, tpl: Template,
                   field: str) -> str:
     """A rendered header value, surrounding whitespace trimmed; one that no header can carry

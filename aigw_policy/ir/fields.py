@@ -119,8 +119,10 @@ def _whole(value: Any) -> Any:
 
 
 BAD_HEADER_CHAR = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
-"""A character no header value this gateway sends can carry (CR, LF, NUL, other controls,
-past U+00FF): a rendered value holding one fails its rule (AIGW504)."""
+"""A character no header value this gateway sends can carry (RFC 9110 §5.5: a field value is
+visible characters, spaces and tabs, and obs-text, bytes 0x80-0xFF: Latin-1 here; CR, LF or
+NUL would split or end the header block): a rendered value holding one fails its rule
+(AIGW504)."""
 
 
 _HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
