@@ -128,6 +128,8 @@ def templates(*, min_size: int = 0) -> st.SearchStrategy[str]:
 
 
 names = texts(min_size=0, max_size=24)
+# a header value written with a control character is refused at load (AIGW126): none here
+header_values = templates().map(lambda s: s.replace("\n", " "))
 header_names = st.from_regex(r"\A[A-Za-z0-9_!#$%&'*+.^`|~-]{1,16}\Z")
 header_keys = st.from_regex(r"\A[A-Za-z0-9_-]{1,16}\Z")  # ngrok's names in a map of headers to set
 durations = st.builds(
@@ -179,7 +181,7 @@ def json_values() -> st.SearchStrategy[Any]:
 def _config(draw: st.DrawFn, type_name: str, limit_name: str) -> dict[str, Any]:
     """Plain config data for one action type; ``None`` values are dropped (not written)."""
     bucket_key = _maybe(st.lists(st.sampled_from(BUCKET_KEYS), min_size=1, max_size=3))
-    header_map = st.dictionaries(header_keys, templates(), min_size=1, max_size=3)
+    header_map = st.dictionaries(header_keys, header_values, min_size=1, max_size=3)
     d: dict[str, Any]
     if type_name == "deny":
         d = {"status_code": draw(_maybe(st.integers(400, 599))),
@@ -187,7 +189,7 @@ def _config(draw: st.DrawFn, type_name: str, limit_name: str) -> dict[str, Any]:
     elif type_name == "custom-response":
         d = {"status_code": draw(_maybe(st.integers(100, 599))),
              "body": draw(_maybe(templates())),
-             "headers": draw(_maybe(st.dictionaries(header_keys, templates(), max_size=3)))}
+             "headers": draw(_maybe(st.dictionaries(header_keys, header_values, max_size=3)))}
     elif type_name == "allow":
         d = {}
     elif type_name in ("rate-limit", "token-limit"):
@@ -237,12 +239,16 @@ def _config(draw: st.DrawFn, type_name: str, limit_name: str) -> dict[str, Any]:
         d = {"from": draw(_maybe(texts(min_size=1, max_size=12))), "to": draw(templates(min_size=1))}
         if type_name == "redirect":
             d["status_code"] = draw(_maybe(st.sampled_from([301, 302, 303, 307, 308])))
-            d["headers"] = draw(_maybe(st.dictionaries(header_keys, templates(), max_size=3)))
+            d["headers"] = draw(_maybe(st.dictionaries(header_keys, header_values, max_size=3)))
     elif type_name == "compress-response":
         d = {"algorithms": draw(_maybe(st.lists(st.sampled_from(["br", "compress", "deflate", "gzip"]),
                                                  unique=True, max_size=4)))}
     elif type_name == "forward-internal":
-        d = {"url": draw(templates(min_size=1)), "on_error": draw(_maybe(st.sampled_from(["halt", "continue"])))}
+        # a written url names an HTTP internal endpoint (any other is refused at load, AIGW126);
+        # one with `${...}` is checked when it is rendered
+        written = st.from_regex(r"https?://[a-z][a-z0-9-]{0,12}\.internal(:[1-9][0-9]{1,3})?", fullmatch=True)
+        url = st.one_of(written, templates(min_size=1).filter(lambda t: "${" in t))
+        d = {"url": draw(url), "on_error": draw(_maybe(st.sampled_from(["halt", "continue"])))}
     elif type_name == "basic-auth":
         user = st.from_regex(r"[a-z]{1,8}", fullmatch=True)
         password = st.from_regex(r"[A-Za-z0-9:!]{8,16}", fullmatch=True)
@@ -340,7 +346,7 @@ def _ai_gateway(draw: st.DrawFn) -> dict[str, Any]:
                         min_size=1, max_size=3)
     return _part(draw, {
         "max_input_tokens": tokens, "max_output_tokens": tokens,
-        "headers": st.dictionaries(header_names, templates(), max_size=2),
+        "headers": st.dictionaries(header_names, header_values, max_size=2),
         "query_params": st.dictionaries(texts(max_size=8), templates(), max_size=2),
         "body": st.dictionaries(texts(max_size=8), json_values(), max_size=2),
         "on_error": st.sampled_from(["halt", "continue"]),

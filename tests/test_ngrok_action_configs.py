@@ -41,6 +41,9 @@ STRICTER: dict[tuple[str, str], str] = {
     # ngrok's docs (basic-auth, "Additional Restrictions"): `username:password`, a password of
     # 8 to 128 characters; its schema only says "string"
     ("basic-auth", "credentials"): "a `username:password` credential, a password of 8 to 128 characters",
+    # ngrok's docs (forward-internal, "Valid forward targets"): "only to an internal endpoint";
+    # its schema only says "string". A written one that is none failed every request (AIGW509)
+    ("forward-internal", "url"): "an internal endpoint's URL (`https://name.internal`)",
 }
 
 POOL: list[Any] = [

@@ -214,3 +214,20 @@ def test_a_timestamp_variable_given_as_text_in_request_json(start: str, status: 
 def test_an_api_object_without_a_policy_is_one_finding() -> None:
     _, found = ap.read((DATA / "api-edge-route-no-policy.json").read_text(), name="r.json", cache_dir=None)
     assert [d.code for d in found] == ["AIGW100"] and "API object" in found[0].message, found
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
+def test_convert_says_what_it_leaves_out(path: Path) -> None:
+    """`convert` writes the policy alone: a skipped phase's rules (AIGW102) and what wraps an
+    ngrok policy (AIGW105) are not in its output, and it says so on stderr (it said nothing);
+    what it writes reads back as the same policy."""
+    policy, found = ap.read(path.read_text(), name=path.name, cache_dir=None)
+    if policy is None or any(d.is_error for d in found):
+        return
+    result = CliRunner().invoke(app, ["convert", "--to", "yaml", str(path)])
+    assert result.exit_code == 0, result.output
+    left_out = {d.code for d in found} & {"AIGW102", "AIGW105"}
+    assert {c for c in ("AIGW102", "AIGW105") if f"[{c}]" in result.stderr} == left_out, result.stderr
+    from aigw_policy.syntax.yaml_form import dump_yaml
+
+    assert result.stdout == dump_yaml(policy)

@@ -55,12 +55,15 @@ ACTION_VARIABLES: dict[str, tuple[str, dict[str, Any]]] = {
     "http_request": ("http-request", {"error": _ERROR, "attempts": OPEN, "req": OPEN, "res": OPEN}),
     "jwt_validation": ("jwt-validation", {"tokens": OPEN, "error": _ERROR}),
     "oauth": ("oauth", {**_SESSION, "identity": {**_IDENTITY, "current_provider_session_id": None}}),
-    "oidc": ("openid-connect", {**_SESSION, "identity_token": None,
+    "oidc": ("openid-connect", {**_SESSION, "identity_token": None, "user_info_refreshed": None,
                                 "identity": {**_IDENTITY, "current_session_id": None}}),
     "owasp_crs_request": ("owasp-crs-request", _OWASP),
     "owasp_crs_response": ("owasp-crs-response", _OWASP),
     "verify_webhook": ("verify-webhook", {"verified": None, "error": _ERROR}),
     "terminate_tls": ("terminate-tls", OPEN),
+    "request_body_find_replace": ("request-body-find-replace", {"replacements": OPEN}),
+    "response_body_find_replace": ("response-body-find-replace", {"replacements": OPEN}),
+    "sse_find_replace": ("sse-find-replace", {"replacements": OPEN}),
 }
 
 _LIMIT_RESULT = {"limited": None, "bucket_key": None, "name": None, "error": _ERROR}

@@ -72,6 +72,7 @@ def check(policy: Policy, source: Source | None = None) -> list[Diagnostic]:
             if isinstance(config, AiGateway):
                 found.extend(ai_gateway.check_action(action))
             found.extend(_bad_from(action))
+            found.extend(_forward_protocol(action))
             found.extend(_unset_groups(action))
             if config.TERMINATING and terminated_by is None and not _may_continue(action):
                 terminated_by = action.type
@@ -109,6 +110,22 @@ def _bad_from(action: Action) -> list[Diagnostic]:
         return [Diagnostic.make("AIGW304", f"`from` in `{action.type}`: {error}", action.span_of("from"),
                                 help="RE2 syntax (https://github.com/google/re2/wiki/Syntax)")]
     return []
+
+
+def _forward_protocol(action: Action) -> list[Diagnostic]:
+    """AIGW126 for a ``forward-internal`` of an HTTP phase whose written ``url`` is a ``tcp://``
+    or ``tls://`` endpoint: ngrok forwards a request to an endpoint of its own protocol, and
+    the engine fails every such request (a rendered one is its AIGW509)."""
+    if action.type != "forward-internal":
+        return []
+    from ..ir.actions import HTTP_SCHEMES, internal_url_problem
+
+    url = action.config.written().get("url")
+    if not isinstance(url, str) or "${" in url or (problem := internal_url_problem(url, HTTP_SCHEMES)) is None:
+        return []
+    return [Diagnostic.make("AIGW126", f"`url` in `forward-internal`: {problem}", action.span_of("url"),
+                            help="an HTTP request goes to an `http://` or `https://` internal endpoint; "
+                            "`tcp://` and `tls://` ones are forwarded to in `on_tcp_connect`")]
 
 
 _REFERENCE = re.compile(r"\$(?:\$|([A-Za-z0-9_]+))")

@@ -16,6 +16,12 @@ from .common import UTF8_BOM, expand, fail_usage, read_source, read_text
 from .failures import UNWRITABLE
 
 
+_NOT_WRITTEN = ("AIGW102", "AIGW105")
+"""What `convert` reads and does not write, said on stderr: a skipped phase's rules
+(`on_tcp_connect`, `on_event_stream_message`) and what wraps an ngrok policy (a Kubernetes
+resource, an agent configuration, an API object): the output is the policy alone."""
+
+
 class ConvertTarget(str, Enum):
     dsl = "dsl"
     yaml = "yaml"
@@ -82,7 +88,8 @@ def convert(
         Optional[ConvertTarget], typer.Option("--from", help="Source form (default: by name).")
     ] = None,
 ) -> None:
-    """Convert a policy between the DSL and the YAML/JSON form, losslessly (comments aside)."""
+    """Convert a policy between the DSL and the YAML/JSON form, losslessly (comments aside;
+    a skipped phase or what wraps an ngrok policy is left out, and said on stderr)."""
     from ..fmt.printer import print_dsl
     from ..loader import read
     from ..syntax.yaml_form import dump_json, dump_yaml
@@ -96,6 +103,9 @@ def convert(
     if policy is None or errors:
         typer.echo(diagnostics_text(errors or diagnostics, {name: Source(text, name)}), err=True)
         raise typer.Exit(1)
+    left_out = [d for d in diagnostics if d.code in _NOT_WRITTEN]
+    if left_out:  # what the output does not hold, said (the conversion is lossless but for it)
+        typer.echo(diagnostics_text(left_out, {name: Source(text, name)}), err=True)
     if to is ConvertTarget.dsl:
         result = print_dsl(policy)
     elif to is ConvertTarget.yaml:

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from ..cel import CelError
+from ..ir.fields import BAD_HEADER_CHAR
 from .compile import CompiledAction, CompiledRule
 from .flow import Flow
 from .rule_error import HEADER_VALUE, TEMPLATE, Failure, action_error, failure
@@ -23,11 +24,6 @@ def _render(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, 
     except (CelError, RecursionError) as exc:
         span = action.ir.span_of(field) if action.ir is not None else action.span
         raise action_error(flow, rule, phase, tpl.text, span, failure(exc, TEMPLATE), field) from None
-
-
-# RFC 9110 §5.5: a field value is visible characters, spaces and tabs (and obs-text, bytes
-# 0x80-0xFF: Latin-1 here); CR, LF or NUL in one would split or end the header block
-BAD_HEADER_CHAR = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 
 
 def _header_value(flow: Flow, rule: CompiledRule, action: CompiledAction, phase: str, tpl: Template,

@@ -24,7 +24,7 @@ from urllib.parse import quote, urljoin, urlsplit
 from ..cel import CelError
 from ..cel.runtime.stdlib import regex
 from ..env.activation import split_url
-from ..ir.actions import CONTROL
+from ..ir.actions import CONTROL, HTTP_SCHEMES, internal_url_problem
 from .action_helpers import _header_value, _publish, _render
 from .charging import NO_ERROR
 from .compile import CompiledAction, CompiledRule
@@ -295,7 +295,7 @@ def _forward_internal(flow: Any, rule: CompiledRule, action: CompiledAction, pha
         flow.rec.outcome("skipped: forward-internal runs in the request phase")
         return None
     url = text_of(_render(flow, rule, action, phase, action.templates["url"], "url"))
-    problem = _not_internal(url)
+    problem = internal_url_problem(url, HTTP_SCHEMES)
     if problem is not None:
         if action.config.on_error == "continue":  # ngrok: the next actions run
             if flow.cp.reads_actions:
@@ -309,22 +309,6 @@ def _forward_internal(flow: Any, rule: CompiledRule, action: CompiledAction, pha
     if flow.rec.on:
         flow.rec.outcome(f"forwarded to {url}")
     return Stop("allow", None, f"forwarded to `{url}` by rule `{rule.label}`", "forward-internal")
-
-
-def _not_internal(url: str) -> str | None:
-    """Why ``url`` is no ngrok internal endpoint (an ``http(s)``/``tcp``/``tls`` URL whose
-    host ends in ``.internal``), or None."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 - a port that is no number raises here
-    except ValueError:
-        return f"`{url[:200]}` is not a URL"
-    if parts.scheme not in ("http", "https", "tcp", "tls") or not host:
-        return f"`{url[:200]}` is not an endpoint URL (`https://name.internal`)"
-    if not host.endswith(".internal"):
-        return f"`{host[:200]}` is not an internal endpoint: its host must end in `.internal`"
-    return None
 
 
 def _compress_response(flow: Any, rule: CompiledRule, action: CompiledAction, phase: str) -> None:

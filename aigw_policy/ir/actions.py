@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StrictBool, StrictStr, create_model
 
@@ -31,6 +32,7 @@ from .fields import (
     EditableHeaderName,
     ErrorStatus,
     HeaderKey,
+    HeaderValue,
     Network,
     Period,
     Status,
@@ -75,7 +77,7 @@ class CustomResponse(ActionConfig):
     DOC = "Answer the request from the gateway with a status, body and headers."
     status_code: Status | None = None
     body: Template | None = None
-    headers: Annotated[dict[HeaderKey, Template], Field(max_length=10)] | None = None
+    headers: Annotated[dict[HeaderKey, HeaderValue], Field(max_length=10)] | None = None
     enforce: StrictBool | None = None
 
 
@@ -160,7 +162,7 @@ class SetModel(ActionConfig):
 class AddHeaders(ActionConfig):
     TYPE = "add-headers"
     DOC = "Add headers to the request (request phase) or the response (response phase)."
-    headers: Annotated[dict[EditableHeaderKey, Template], Field(min_length=1, max_length=10)]
+    headers: Annotated[dict[EditableHeaderKey, HeaderValue], Field(min_length=1, max_length=10)]
 
 
 class RemoveHeaders(ActionConfig):
@@ -225,7 +227,7 @@ class _UrlRewrite(ActionConfig):
 
 Redirect = _with_from(
     _Redirect, to=(Annotated[Template, Field(min_length=1)], ...), status_code=(RedirectStatus | None, None),
-    headers=(Annotated[dict[HeaderKey, Template], Field(max_length=10)] | None, None))
+    headers=(Annotated[dict[HeaderKey, HeaderValue], Field(max_length=10)] | None, None))
 UrlRewrite = _with_from(_UrlRewrite, to=(Annotated[Template, Field(min_length=1)], ...))
 
 
@@ -320,6 +322,38 @@ class CompressResponse(ActionConfig):
     algorithms: Annotated[tuple[Compression, ...], AfterValidator(_distinct)] | None = None
 
 
+HTTP_SCHEMES = ("http", "https")
+
+
+def internal_url_problem(url: str, schemes: tuple[str, ...] = ("http", "https", "tcp", "tls")) -> str | None:
+    """Why ``url`` is no ngrok internal endpoint (a URL of one of ``schemes`` whose host ends
+    in ``.internal``: ngrok forwards "only to an internal endpoint on the same account", of
+    the same protocol: :data:`HTTP_SCHEMES` for an HTTP request), or None. The engine asks it
+    of each rendered `url`, the loader of a written one."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - a port that is no number raises here
+    except ValueError:
+        return f"`{url[:200]}` is not a URL"
+    if parts.scheme not in ("http", "https", "tcp", "tls") or not host:
+        return f"`{url[:200]}` is not an endpoint URL (`https://name.internal`)"
+    if not host.endswith(".internal"):
+        return f"`{host[:200]}` is not an internal endpoint: its host must end in `.internal`"
+    if parts.scheme not in schemes:
+        return (f"`{url[:200]}` is a {parts.scheme} endpoint: ngrok forwards a request to an endpoint of "
+                f"its own protocol ({' or '.join(schemes)})")
+    return None
+
+
+def _check_internal_url(text: str) -> str:
+    """A written `url` (no `${...}`) that is no internal endpoint would fail every request
+    that reaches it (AIGW509): refused where it is written instead."""
+    if "${" not in text and (problem := internal_url_problem(text)) is not None:
+        raise ValueError(problem)
+    return text
+
+
 class ForwardInternal(ActionConfig):
     TYPE = "forward-internal"
     TERMINATING = True
@@ -327,7 +361,7 @@ class ForwardInternal(ActionConfig):
     DOC = ("Forward the request to an ngrok internal endpoint (`https://name.internal`): it ends "
            "the request phase; a `url` that does not render to one is an error that `on_error: "
            "continue` lets the next actions handle.")
-    url: Annotated[Template, Field(min_length=1)]
+    url: Annotated[Template, Field(min_length=1), AfterValidator(_check_internal_url)]
     on_error: Literal["halt", "continue"] | None = None
     binding: Literal["internal"] | None = None
     """ngrok's docs still write `binding: internal` (its first releases' key; internal is the

@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from .fields import ActionConfig, Cel, Duration, HeaderName, Template, REQUEST, TemplateMarker, Whole
+from .fields import ActionConfig, Cel, Duration, HeaderName, HeaderValue, Template, REQUEST, TemplateMarker, Whole
 
 __all__ = ["AiGateway", "ApiKeyConfig", "ModelConfig", "Param", "ProviderConfig", "Selection", "Surface",
            "secret_ref"]
@@ -105,7 +105,7 @@ class AiGateway(ActionConfig):
                           "with failover (ngrok's `ai-gateway`).")
     max_input_tokens: Tokens | None = None
     max_output_tokens: Tokens | None = None
-    headers: dict[HeaderName, Template] | None = None
+    headers: dict[HeaderName, HeaderValue] | None = None
     query_params: dict[StrictStr, Template] | None = None
     body: dict[StrictStr, Annotated[Any, TemplateMarker]] | None = None
     on_error: Literal["halt", "continue"] | None = None

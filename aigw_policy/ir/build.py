@@ -454,10 +454,20 @@ def check_action_type(type_name: str, diags: Diagnostics, anchor: Span | None) -
         diags.add(
             "AIGW110", f"unknown action type `{type_name}`", anchor,
             help=did_you_mean(type_name, ACTIONS) or did_you_mean(
-                type_name, UNSUPPORTED_NGROK_ACTIONS) or "see `aigw-policy schema` for the "
-            "list of actions",
+                type_name, UNSUPPORTED_NGROK_ACTIONS) or _alias_help(type_name)
+            or "see `aigw-policy schema` for the list of actions",
         )
     return False
+
+
+def _alias_help(type_name: str) -> str | None:
+    """A misspelling of another name ngrok's guides give an action (`oidcc` for `oidc`) means
+    that action (`openid-connect`)."""
+    close = did_you_mean(type_name, NGROK_ACTION_ALIASES)
+    for alias, action in NGROK_ACTION_ALIASES.items():
+        if close == f"did you mean `{alias}`?":
+            return f"did you mean `{action}`? (ngrok's guides also call it `{alias}`)"
+    return None
 
 
 def not_run_on_connect(d: Diagnostic) -> Diagnostic:
@@ -512,7 +522,8 @@ def build_action(
                       key_span or raw.span, help=f"read as `{renamed}`; rename it")
             key = renamed
         if key not in model.model_fields:
-            close = did_you_mean(key, model.model_fields)
+            ngrok_only = (k for t, k in UNSUPPORTED_NGROK_KEYS if t == type_name)  # `ip_policy`
+            close = did_you_mean(key, [*model.model_fields, *ngrok_only])
             if renamed:
                 close = f"`{key}` is ngrok's former name for `{renamed}`, which is also written: keep one"
                 reported.add(renamed)

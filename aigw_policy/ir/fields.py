@@ -118,10 +118,39 @@ def _whole(value: Any) -> Any:
     return value
 
 
+BAD_HEADER_CHAR = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+"""A character no header value this gateway sends can carry (RFC 9110 §5.5: a field value is
+visible characters, spaces and tabs, and obs-text, bytes 0x80-0xFF: Latin-1 here; CR, LF or
+NUL would split or end the header block): a rendered value holding one fails its rule
+(AIGW504)."""
+
+
+_HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _check_header_value(text: str) -> str:
+    """A header value whose written text (outside any ``${...}``) holds a control character
+    (CR, LF, NUL: no header can carry one, ngrok refuses it too) fails every request that
+    renders it: refused where it is written. (A character past U+00FF fails here at run time
+    only: ngrok sends it.)"""
+    from ..template import TemplateError, split_template
+
+    try:
+        parts = split_template(text) if "${" in text else [text]
+    except TemplateError:
+        return text  # AIGW203, where the template is compiled
+    for part in parts:
+        if isinstance(part, str) and (bad := _HEADER_CONTROL.search(part)) is not None:
+            raise ValueError(f"the character U+{ord(bad.group()):04X} is in no header value "
+                             "(CR, LF, NUL and other controls are refused)")
+    return text
+
+
 Whole = BeforeValidator(_whole)
 """For every integer field of a config: see :func:`_whole`."""
 Cel = Annotated[StrictStr, CelMarker]
 Template = Annotated[StrictStr, TemplateMarker]
+HeaderValue = Annotated[StrictStr, TemplateMarker, AfterValidator(_check_header_value)]
 Duration = Annotated[StrictStr, AfterValidator(_check_duration)]
 PERIODS = ("hour", "day", "week", "month")
 Period = Annotated[StrictStr, AfterValidator(_check_period)]

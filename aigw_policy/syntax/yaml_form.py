@@ -108,6 +108,18 @@ DEPRECATED_PHASES = {"inbound": "on_http_request", "outbound": "on_http_response
 examples and blog posts, and still accepted by ngrok (its Python SDK's tests send them):
 read as the phase they name, with a warning (AIGW106)."""
 
+
+def _top_key_help(key: str) -> str:
+    """The help for an unknown top-level key: the closest of every key read there, the phases
+    this engine skips or renames included (`on_tcp_conect` is `on_tcp_connect`, not
+    `on_http_response`; `Inbound`, as ngrok's Rust SDK writes its legacy policies, is
+    `on_http_request`)."""
+    close = did_you_mean(key, (*TOP_KEYS, *UNSUPPORTED_PHASES, *DEPRECATED_PHASES))
+    for former, phase in DEPRECATED_PHASES.items():
+        if close == f"did you mean `{former}`?":
+            return f"did you mean `{phase}`? (ngrok's former name for it: `{former}`)"
+    return close or "the top-level keys are " + ", ".join(f"`{k}`" for k in TOP_KEYS)
+
 def _not_a_mapping_help(root: Tree) -> str:
     """What to do with a document that is not a mapping; a text that YAML reads as one
     string is often another language: Terraform's HCL (ngrok's provider writes the policy
@@ -211,11 +223,7 @@ class _Reader:
                     "keep one list of rules",
                 )
             else:
-                self.diags.add(
-                    "AIGW100", f"unknown top-level key `{key}`", key_span,
-                    help=did_you_mean(key, TOP_KEYS) or "the top-level keys are "
-                    + ", ".join(f"`{k}`" for k in TOP_KEYS),
-                )
+                self.diags.add("AIGW100", f"unknown top-level key `{key}`", key_span, help=_top_key_help(key))
         fields = {k: v for k, v in fields.items() if v is not _BAD}
         return Policy(span=root.span, **fields)
 

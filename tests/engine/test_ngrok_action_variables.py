@@ -7,6 +7,7 @@ restrict-ips docs log ``${actions.ngrok.restrict_ips.error.code}`` after every r
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,3 +99,17 @@ def test_the_plain_actions_publish_only_for_a_policy_that_reads_them() -> None:
 
     request_plain(flow)
     assert flow.act["actions"].get("ngrok", {}) == {}
+
+
+DOCUMENTED = [line for line in (Path(__file__).parent.parent / "data" / "ngrok_action_variables.txt")
+              .read_text().splitlines() if line and not line.startswith("#")]
+
+
+@pytest.mark.parametrize("name", DOCUMENTED)
+def test_every_documented_action_variable_is_known(name: str) -> None:
+    """Each action variable of ngrok's reference is a name `lint` knows (an unknown one is
+    AIGW300, an error): oidc's `user_info_refreshed` (oauth writes `userinfo_refreshed`) and
+    the find-and-replace actions' `replacements` were refused."""
+    doc = f"on_http_request:\n  - expressions:\n      - \"has({name})\"\n    actions:\n      - type: deny\n"
+    _, found = ap.read(doc, name="policy.yaml", cache_dir=None)
+    assert "AIGW300" not in {d.code for d in found}, [str(d) for d in found]

@@ -171,8 +171,9 @@ FORWARDS = [
     ("https://${req.host}", None, 500, "error", None),  # no internal endpoint: the rule fails (AIGW509)
     ("https://${req.host}", "halt", 500, "error", None),
     ("https://${req.host}", "continue", 418, "deny", None),  # the next action runs
-    ("not a url", "continue", 418, "deny", None),
-    ("https://api.internal:port", None, 500, "error", None),
+    ("${'not a url'}", "continue", 418, "deny", None),  # rendered: a written one is refused at load
+    ("https://api.internal:${'port'}", None, 500, "error", None),
+    ("tcp://${'db'}.internal:5432", None, 500, "error", None),  # ngrok: an endpoint of the request's protocol
 ]
 
 
@@ -184,6 +185,25 @@ def test_forward_internal(url: str, on_error: str | None, status: int, kind: str
     assert (d.to_dict()["effects"].get("forward") or {}).get("url") == forward
     if kind == "error":
         assert d.to_dict()["errors"][0]["code"] == "AIGW509"
+
+
+@pytest.mark.parametrize("url", ["not a url", "https://api.internal:port", "https://api.example.com",
+                                 "https://example.private", "<Internal endpoint URL Here>", "api.internal",
+                                 "tcp://db.internal:5432", "tls://svc.internal:443"])
+def test_a_written_url_that_is_no_internal_endpoint_is_refused_at_load(url: str) -> None:
+    """It failed every request that reached it (AIGW509): now AIGW126 where it is written,
+    as ngrok forwards "only to an internal endpoint" (a placeholder of ngrok's guides among them)."""
+    doc = json.dumps({"on_http_request": [{"actions": [{"type": "forward-internal", "config": {"url": url}}]}]})
+    _, found = ap.read(doc, format="json", cache_dir=None)
+    at = doc.index(json.dumps(url)) + 1
+    assert [(d.code, d.span.line, d.span.column) for d in found] == [("AIGW126", 1, at)], found
+
+
+def test_a_tcp_forward_is_read_in_on_tcp_connect() -> None:
+    doc = json.dumps({"on_tcp_connect": [{"actions": [{"type": "forward-internal",
+                                                       "config": {"url": "tcp://db.internal:5432"}}]}]})
+    _, found = ap.read(doc, format="json", cache_dir=None)
+    assert [d.code for d in found] == ["AIGW102"]
 
 
 def test_forward_internal_ends_the_phase_and_the_rules_after_it_are_not_reached() -> None:
@@ -216,3 +236,28 @@ def test_compress_response_is_read_recorded_and_said_not_applied() -> None:
                                                          "config": {"algorithms": ["gzip", "gzip"]}}]}]})
     _, found = ap.read(bad, format="json", cache_dir=None)
     assert "AIGW126" in {d.code for d in found}
+
+
+_HEADER_FIELDS = [  # (action, its config without the headers, the key of its headers)
+    ("add-headers", {}, "headers"),
+    ("custom-response", {"status_code": 200, "body": "ok"}, "headers"),
+    ("redirect", {"to": "https://example.com/"}, "headers"),
+]
+
+
+@pytest.mark.parametrize(("action", "config", "key"), _HEADER_FIELDS, ids=[f[0] for f in _HEADER_FIELDS])
+@pytest.mark.parametrize("value", ["a\nb", "bad\r\nInjected: 1", "nul\x00", "pre-${req.method}\n"])
+def test_a_written_control_character_in_a_header_value_is_refused_at_load(
+        action: str, config: dict[str, object], key: str, value: str) -> None:
+    """It failed every request that rendered it (AIGW504, 500) and loaded without a word; the
+    written text around a `${...}` is known at load too."""
+    doc = json.dumps({"on_http_request": [{"actions": [{"type": action, "config": {**config, key: {"x-a": value}}}]}]})
+    _, found = ap.read(doc, format="json", cache_dir=None)
+    assert [d.code for d in found] == ["AIGW126"], found
+    assert found[0].span.column == doc.index(json.dumps(value)) + 1
+
+
+def test_a_rendered_control_character_still_fails_its_rule() -> None:
+    d = _decide([{"type": "add-headers", "config": {"headers": {"x-a": "${req.url.query_params['q'][0]}"}}}],
+                url="https://shop.example/?q=a%0Ab")
+    assert d.status_code == 500 and d.to_dict()["errors"][0]["code"] == "AIGW504", d.reason
