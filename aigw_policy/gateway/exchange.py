@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine import RequestError
 from ..engine.action_helpers import inferred_content_type
-from ..providers.classify import PROVIDER_HEADER
+from ..providers.classify import PROVIDER_HEADER, READS
 from ..providers.parsed_json import MISSING, take
 from .answer_read import wants_stream
 from .captured import answer_text, header_value, overflow_usage, streamed, usage_body
@@ -185,7 +185,7 @@ class Exchange:
         except BadBody as error:
             # a body on a method that has none ends its connection: a proxy may have read it as a request (CL.0)
             await self._answer(error.status, error.message, None, code=body_code(error.code, self.engine),
-                               close=error.code == "body_not_allowed")
+                               close=error.close)
             return
         if query and (problem := query_model_problem(query, body_obj, self.scope["method"], ctype,
                                                      self.scope["path"])) is not None:
@@ -303,11 +303,11 @@ class Exchange:
         return await self.engine.aevaluate(request)
 
     def _unread_is_large(self) -> bool:
-        """Whether a refused request's body, left unread, may be longer than ``max_body``: then the connection
-        closes after the answer. Otherwise it stays open and the server discards the rest of the body as it
-        comes (memory stays flat either way): the client, once done sending, reads the answer, not a reset."""
+        """Whether a refused request's unread body may exceed ``max_body``, or is a read's (CL.0: review30): then the
+        connection closes after the answer; else the server discards the body as it comes (memory stays flat)."""
         declared = self.headers.get("content-length", "").strip()
-        return not (declared.isascii() and declared.isdigit() and int(declared) <= self.mw.max_body)
+        return not (declared.isascii() and declared.isdigit() and int(declared) <= self.mw.max_body
+                    and (not int(declared) or self.scope["method"].upper() not in READS))
 
     async def _too_big(self) -> None:
         await self._answer(413, f"the request body is larger than {self.mw.max_body} bytes", None,

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import re
 
+import h11
 from h11._receivebuffer import ReceiveBuffer
 from h11._util import LocalProtocolError
 
-__all__ = ["StrictLines"]
+__all__ = ["StrictLines", "strict"]
 
 BARE_LF = "a bare LF ends a line of the request head (no CR before it)"
 FOLDED = "a header line begins with whitespace (obsolete line folding)"
@@ -83,3 +84,30 @@ class StrictLines(ReceiveBuffer):
         if self._lines is not None:
             self._lines = out  # (h11 splits it into new lines: these bytes stay as they came)
         return out
+
+
+def strict(conn: h11.Connection) -> None:
+    """``conn`` reading through a :class:`StrictLines`. It replaces h11's private
+    ``_receive_buffer``: a RuntimeError when ``conn`` holds none, or one with bytes in it (an h11
+    that renamed or rebuilt it would have run without these refusals, silently: review30)."""
+    if type(getattr(conn, "_receive_buffer", None)) is not ReceiveBuffer or conn._receive_buffer:
+        raise RuntimeError("h11's Connection keeps no ReceiveBuffer in _receive_buffer: this h11 is not one "
+                           "gateway/h11_lines.py knows (its head refusals would be skipped)")
+    conn._receive_buffer = StrictLines()
+
+
+def _self_check() -> None:
+    """A head with a bare LF is refused through :func:`strict`: else this h11 reads heads by
+    other calls than :class:`StrictLines` overrides, and the server must not start on it."""
+    conn = h11.Connection(h11.SERVER)
+    strict(conn)
+    conn.receive_data(b"GET / HTTP/1.1\nhost: gw\n\n")
+    try:
+        conn.next_event()
+    except h11.RemoteProtocolError as error:
+        if str(error) == BARE_LF:
+            return
+    raise RuntimeError("h11 read a head past gateway/h11_lines.py's StrictLines: this h11 is not one it knows")
+
+
+_self_check()  # (once, when the h11 server is first built: ~30 us)

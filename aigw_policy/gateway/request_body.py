@@ -30,10 +30,12 @@ def body_code(code: str, engine: Any) -> str:
 
 
 class BadBody(Exception):
-    """A body refused: ``code`` (the error body's), ``message``, ``status`` (400 or 413)."""
+    """A body refused: ``code`` (the error body's), ``message``, ``status`` (400 or 413);
+    ``close``: the answer ends the connection (a body on a method that has none: a proxy in
+    front may have read it as the next request, CL.0; whatever refused it, review30)."""
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        self.code, self.message, self.status = code, message, status
+    def __init__(self, code: str, message: str, status: int = 400, close: bool = False) -> None:
+        self.code, self.message, self.status, self.close = code, message, status, close
 
 
 MAX_JSON_ITEMS = 1_000_000
@@ -138,11 +140,13 @@ def parse_body(body: bytes, content_type: str, method: str = "POST", secret: str
     too): the provider, its logs and its retention would hold the key (serve29)."""
     if not body:
         return None
+    read = method.upper() in READS
     if body_holds_key(body, secret, content_type):
-        raise BadBody("key_in_body", KEY_IN_BODY)
-    if method.upper() in READS:
+        raise BadBody("key_in_body", KEY_IN_BODY, close=read)
+    if read:
         raise BadBody("body_not_allowed", f"a {method.upper()[:10]} request has no body: the policy judges it as a "
-                      "read that runs no model, and an upstream that ignores the method would serve the body as one")
+                      "read that runs no model, and an upstream that ignores the method would serve the body as one",
+                      close=True)
     if len(body) > MAX_JSON_ITEMS and body.count(b",") >= MAX_JSON_ITEMS:
         raise BadBody("json_too_many_items", f"the request body has more than {MAX_JSON_ITEMS:,} items "
                        "(commas), more than a request needs", 413)

@@ -630,7 +630,7 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     from .h11_chunks import chunk_fault
-    from .h11_lines import StrictLines
+    from .h11_lines import strict
 
     class HeaderTimeoutH11(_Ends, _Unfinished, _Timer, _SlowReaders, _Departures, _Capped, H11Protocol):  # type: ignore[misc]
         header_timeout = seconds
@@ -647,7 +647,7 @@ def _h11_protocol(seconds: float, reporter: Reporter | None = None,
 
             self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES + 1)
             # what llhttp refuses of a head that h11 took (a bare LF, obs-fold, ...), refused alike (serve30)
-            self.conn._receive_buffer = StrictLines()
+            strict(self.conn)
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             self._opened_ns = time.time_ns()

@@ -37,7 +37,7 @@ _SPECIAL = frozenset(("anthropic", "gemini", "ollama", "cohere", "bedrock"))  # 
 def stream_usage(ai: AiRequest, *, counter: TokenCounter = DEFAULT_COUNTER) -> StreamUsage:
     """A fresh accumulator for a streamed response to ``ai`` (feed bytes, then finish)."""
     return StreamUsage(_api(ai), input_estimate=ai.input_tokens, counter=counter, model=ai.model,
-                       profile=ai.model if ai.provider == "bedrock" else None)
+                       profile=ai.model if ai.provider == "bedrock" else None, writes=ai.max_output_tokens != 0)
 
 
 def _api(ai: AiRequest) -> str:
@@ -207,7 +207,8 @@ def _extract_usage(ai: AiRequest, response: Mapping[str, Any], counter: TokenCou
         found = None  # a placeholder: estimated below, from the request and the answer's text
         notes.append(ZERO_USAGE)
     if found is not None:
-        if found.output_tokens == 0 and found.source == "provider" and ai.operation in _WRITES and body:
+        if (found.output_tokens == 0 and found.source == "provider" and ai.operation in _WRITES and body
+                and ai.max_output_tokens != 0):  # (asked for none: `echo: true, max_tokens: 0` echoes the prompt)
             found = with_output_estimate(found, counter.count(output_text(api, body), ai.model))
         found = with_input_estimate(found, ai.input_tokens)
         return found if found.model else found.with_model(ai.model)
@@ -348,7 +349,8 @@ def _openai_fast(body: dict[str, Any]) -> Usage | None:
 def _from_stream(ai: AiRequest, api: str, text: str | bytes | bytearray, framing: str | None,
                  failed_status: int | None, counter: TokenCounter) -> Usage:
     """The usage of a streamed answer; an error status without usage: the input estimate."""
-    acc = StreamUsage(api, input_estimate=ai.input_tokens, counter=counter, model=ai.model, framing=framing)
+    acc = StreamUsage(api, input_estimate=ai.input_tokens, counter=counter, model=ai.model, framing=framing,
+                      writes=ai.max_output_tokens != 0)
     acc.feed(bytes(text) if not isinstance(text, str) else text)
     usage = acc.finish()
     if failed_status is not None and usage.source == "estimate":

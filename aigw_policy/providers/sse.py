@@ -94,8 +94,12 @@ class StreamUsage:
         model: str | None = None,
         framing: str | None = None,
         profile: str | None = None,
+        writes: bool = True,
     ) -> None:
         self.api = api
+        # False: the request asked for no output (`echo: true, max_tokens: 0`, scoring a prompt): a 0 output
+        # count beside text (the prompt echoed) is a count, not a placeholder (usage.ZERO_OUTPUT)
+        self.writes = writes
         self.profile = profile  # a Bedrock model the path names, served as itself (usage.profiled)
         self.input_estimate = input_estimate
         self.counter = counter
@@ -493,7 +497,7 @@ class StreamUsage:
 
     def _result(self) -> Usage:
         usage = self._counted()
-        if usage.output_tokens == 0 and usage.source == "provider" and self._text:
+        if usage.output_tokens == 0 and usage.source == "provider" and self._text and self.writes:
             usage = with_output_estimate(usage, self._output_estimate())  # (usage.ZERO_OUTPUT)
         return with_input_estimate(usage, self.input_estimate)
 
