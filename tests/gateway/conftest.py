@@ -316,15 +316,21 @@ on_http_request:
 """
 
 
-def raw_exchange(port: int, data: bytes, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
-    """``data`` sent on a fresh connection that the server closes after its answer
-    (``connection: close``): the answer's status, headers (names lower-cased) and body."""
+def raw_bytes(port: int, data: bytes, timeout: float = 10) -> bytes:
+    """``data`` sent on a fresh connection, and every byte the server sends until it closes
+    (a server that holds the connection past ``timeout`` raises ``socket.timeout``)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
         out = b""
         while chunk := s.recv(65536):
             out += chunk
-    head, _, body = out.partition(b"\r\n\r\n")
+    return out
+
+
+def raw_exchange(port: int, data: bytes, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+    """``data`` sent on a fresh connection that the server closes after its answer
+    (``connection: close``): the answer's status, headers (names lower-cased) and body."""
+    head, _, body = raw_bytes(port, data, timeout).partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
     return int(lines[0].split(" ")[1]), headers, body

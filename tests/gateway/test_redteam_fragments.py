@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 from typing import Any
 
 import pytest
 
-from .conftest import parser_gateway
+from .conftest import parser_gateway, raw_bytes
 
 KEY = "sk-gw-fragment-30"
 CHAT = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}).encode()
@@ -38,21 +37,13 @@ def gw(request: Any, stub: Any, tmp_path_factory: pytest.TempPathFactory) -> Any
         yield server
 
 
-def _exchange(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(data)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    return out
-
 
 @pytest.mark.parametrize("target", TARGETS, ids=[f"target{i}" for i in range(len(TARGETS))])
 def test_a_target_with_a_fragment_is_refused(gw: Any, stub: Any, caplog: pytest.LogCaptureFixture,
                                              target: bytes) -> None:
     before = len(stub.app.seen)
     with caplog.at_level(logging.INFO, logger="aigw_policy"):
-        out = _exchange(gw.port, b"POST " + target + b" HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n"
+        out = raw_bytes(gw.port, b"POST " + target + b" HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n"
                         b"authorization: Bearer " + KEY.encode() + b"\r\ncontent-type: application/json\r\n"
                         b"content-length: %d\r\n\r\n" % len(CHAT) + CHAT)
     assert out.startswith(b"HTTP/1.1 400 ") and b'"invalid_path"' in out and b"fragment" in out, out[:400]
@@ -62,7 +53,7 @@ def test_a_target_with_a_fragment_is_refused(gw: Any, stub: Any, caplog: pytest.
 
 
 def test_a_target_without_one_is_served(gw: Any) -> None:
-    out = _exchange(gw.port, b"POST /v1/chat/completions?a=%23 HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n"
+    out = raw_bytes(gw.port, b"POST /v1/chat/completions?a=%23 HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n"
                     b"authorization: Bearer " + KEY.encode() + b"\r\ncontent-type: application/json\r\n"
                     b"content-length: %d\r\n\r\n" % len(CHAT) + CHAT)
     assert out.startswith(b"HTTP/1.1 200 "), out[:400]

@@ -11,12 +11,13 @@ a proxy in front had not used. Now both refuse it at once, coded, and close the 
 from __future__ import annotations
 
 import json
-import socket
 from typing import Any
 
 import pytest
 
-from .conftest import parser_gateway
+from .conftest import parser_gateway, raw_bytes
+
+
 
 KEY = "sk-gw-framing-28"
 CHAT = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}).encode()
@@ -29,19 +30,15 @@ ROWS = [  # (framing fields, body)
 ]
 
 
+
+def _held(port: int, data: bytes) -> bytes:
+    return raw_bytes(port, data, 5)  # (held till a time-out: a socket.timeout)
+
 @pytest.fixture(scope="module", params=["httptools", "h11"])
 def gw(request: Any, stub: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     with parser_gateway(request.param, stub.url, tmp_path_factory.mktemp("framing"), key=KEY) as server:
         yield server
 
-
-def _exchange(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:  # (held till a time-out: a socket.timeout)
-        s.sendall(data)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    return out
 
 
 @pytest.mark.parametrize(("framing", "body"), ROWS, ids=[f"row{i}" for i in range(len(ROWS))])
@@ -49,7 +46,7 @@ def test_length_beside_chunked_is_refused_and_closed(gw: Any, stub: Any, framing
     before = len(stub.app.seen)
     head = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer " + KEY.encode()
             + b"\r\ncontent-type: application/json\r\n" + framing + b"\r\n")
-    out = _exchange(gw.port, head + body + b"GET /v1/models HTTP/1.1\r\nhost: gw\r\n\r\n")
+    out = _held(gw.port, head + body + b"GET /v1/models HTTP/1.1\r\nhost: gw\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 400 "), out[:300]
     assert b'"invalid_http"' in out and out.count(b"HTTP/1.1 ") == 1, out[:600]  # closed: no second answer
     assert len(stub.app.seen) == before

@@ -15,12 +15,11 @@ request (a head, and a body when it has one); ``pipelined`` rows follow a good r
 from __future__ import annotations
 
 import json
-import socket
 from typing import Any
 
 import pytest
 
-from .conftest import parser_gateway
+from .conftest import parser_gateway, raw_bytes
 
 KEY = "sk-gw-line-ends-30"
 CHAT = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}).encode()
@@ -67,21 +66,13 @@ def gw(request: Any, stub: Any, tmp_path_factory: pytest.TempPathFactory) -> Any
         yield server
 
 
-def _exchange(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:  # (held till a time-out: a socket.timeout)
-        s.sendall(data)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    return out
-
 
 @pytest.mark.parametrize("name", list(ROWS))
 def test_a_head_llhttp_refuses_is_refused_under_both(gw: Any, stub: Any, name: str) -> None:
     request, pipelined = ROWS[name]
     good = HEAD + SIZED + b"\r\n" + CHAT
     before = len(stub.app.seen)
-    out = _exchange(gw.port, (good if pipelined else b"") + request)
+    out = raw_bytes(gw.port, (good if pipelined else b"") + request)
     refused = out[out.rindex(b"HTTP/1.1 "):]
     assert refused.startswith(b"HTTP/1.1 400 "), out[:400]
     assert b'"invalid_http"' in refused and b"\r\nconnection: close\r\n" in refused.lower(), refused[:600]
@@ -94,5 +85,5 @@ def test_a_plain_head_still_passes(gw: Any, stub: Any) -> None:
     for request in (HEAD + SIZED + b"x-note: a\tb\r\n\r\n" + CHAT, HEAD + CHUNKED + b"x-t: a\r\n\r\n",
                     HEAD + b"x-content-length: 1\r\n" + SIZED + b"\r\n" + CHAT,
                     HEAD + b"transfer-encoding: chunked\r\n\r\n%04x;a=b\r\n" % len(CHAT) + CHAT + b"\r\n0;x=1\r\n\r\n"):
-        out = _exchange(gw.port, request.replace(b"host: gw", b"host: gw\r\nconnection: close"))
+        out = raw_bytes(gw.port, request.replace(b"host: gw", b"host: gw\r\nconnection: close"))
         assert out.startswith(b"HTTP/1.1 200 "), out[:400]

@@ -14,14 +14,13 @@ quote nothing, are unchanged.
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any
 
 import pytest
 
 from aigw_policy.gateway.key_forms import key_forms
 
-from .conftest import parser_gateway
+from .conftest import parser_gateway, raw_bytes
 
 KEY = "sk-gw-parser-texts-29"
 K = KEY.encode()
@@ -46,19 +45,11 @@ def gw(request: Any, stub: Any, tmp_path_factory: pytest.TempPathFactory) -> Any
         yield server
 
 
-def _exchange(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(data)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    return out
-
 
 @pytest.mark.parametrize("row", list(ROWS), ids=list(ROWS))
 def test_a_refusal_quotes_nothing_of_the_request(gw: Any, caplog: pytest.LogCaptureFixture, row: str) -> None:
     with caplog.at_level(logging.DEBUG, logger="aigw_policy"):
-        out = _exchange(gw.port, ROWS[row])
+        out = raw_bytes(gw.port, ROWS[row])
         assert out.startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 405 ", b"HTTP/1.1 505 ")), out[:300]
         assert b'"code": "' in out, out[:600]
         logged = "\n".join(rec.getMessage() for rec in caplog.records)
