@@ -30,9 +30,9 @@ ROWS = [  # (framing fields, body)
 ]
 
 
-
 def _held(port: int, data: bytes) -> bytes:
     return raw_bytes(port, data, 5)  # (held till a time-out: a socket.timeout)
+
 
 @pytest.fixture(scope="module", params=["httptools", "h11"])
 def gw(request: Any, stub: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
