@@ -24,6 +24,9 @@ import pytest
 from .conftest import parser_gateway
 
 KEY = "sk-gw-chunks-29"
+HEAD = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer " + KEY.encode()
+        + b"\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+"""A chunked chat request's head: the size line follows it."""
 SIZES = [b"fffffffffffffffffff", b"10000000000000000", b"FFFFFFFFFFFFFFFFFFFF", b"1ffffffffffffffff;x=y"]
 LINES = {  # a chunk-size line with what follows it, as sent (no CRLF after it)
     "bare LF": b"13\n" + b'{"model": "gpt-4o"}' + b"\n0\n\n",
@@ -44,10 +47,8 @@ def gw(request: Any, stub: Any, tmp_path_factory: pytest.TempPathFactory) -> Any
 @pytest.mark.parametrize("size", SIZES, ids=[s.decode() for s in SIZES])
 def test_a_chunk_size_past_64_bits_is_refused_at_once(gw: Any, stub: Any, size: bytes) -> None:
     before = len(stub.app.seen)
-    head = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer " + KEY.encode()
-            + b"\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
     with socket.create_connection(("127.0.0.1", gw.port), timeout=5) as s:  # a 408 at 30 s: socket.timeout
-        s.sendall(head)
+        s.sendall(HEAD)
         time.sleep(0.05)  # the head read (and the app started) before the size line
         s.sendall(size + b"\r\n" + b'{"model": "gpt-4o"}')
         out = b""
@@ -59,10 +60,8 @@ def test_a_chunk_size_past_64_bits_is_refused_at_once(gw: Any, stub: Any, size: 
 
 @pytest.mark.parametrize("size", [b"fffffffffffff", b"7fffffffffffffff"])
 def test_a_chunk_size_within_64_bits_is_a_chunk_under_both(gw: Any, size: bytes) -> None:
-    head = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer " + KEY.encode()
-            + b"\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
     with socket.create_connection(("127.0.0.1", gw.port), timeout=1) as s:
-        s.sendall(head)
+        s.sendall(HEAD)
         time.sleep(0.05)
         s.sendall(size + b"\r\n" + b'{"model": "gpt-4o"}')
         with pytest.raises(TimeoutError):  # its body still coming: no answer yet
@@ -72,10 +71,8 @@ def test_a_chunk_size_within_64_bits_is_a_chunk_under_both(gw: Any, size: bytes)
 @pytest.mark.parametrize("line", list(LINES), ids=list(LINES))
 def test_a_chunk_line_that_cannot_end_well_is_refused_at_once(gw: Any, stub: Any, line: str) -> None:
     before = len(stub.app.seen)
-    head = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer " + KEY.encode()
-            + b"\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
     with socket.create_connection(("127.0.0.1", gw.port), timeout=5) as s:  # a 408 at 30 s: socket.timeout
-        s.sendall(head)
+        s.sendall(HEAD)
         time.sleep(0.05)
         s.sendall(LINES[line])
         out = b""

@@ -330,14 +330,9 @@ def test_ngrok_auto_moves_off_a_failing_model_by_its_live_error_rate(env: Any) -
     assert (final["gen_ai.request.model"], final["aigw.attempts"]) == ("gpt-4o-mini", 1)
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
-@pytest.mark.parametrize("sdk", sorted(SDKS))
-def test_all_failed_is_a_503_in_each_sdks_shape_with_the_soonest_retry_after(env: Any, sdk: str, stream: bool) -> None:
-    provider, model, _ = SDKS[sdk]
-    env.stub.push(Reply(503, headers={"retry-after": "7"}, key=f"sk-{provider}-1"),
-                  Reply(429, headers={"retry-after": "3"}, key=f"sk-{provider}-2"),
-                  Reply(503, headers={"retry-after": "9"}, model=FALLBACK_OF[sdk]),
-                  Reply(503, headers={"retry-after": "9"}, model=FALLBACK_OF[sdk]))
+def _all_failed_after_two(env: Any, sdk: str, stream: bool, model: str) -> BaseException:
+    """The SDK's call fails with the gateway's all-failed 503 and the soonest wait (3 s) after two
+    attempts, charging nothing and writing one final record: the error the SDK raised."""
     since, before = len(ledger_lines(env.ledger)), _used(env, model)
     with pytest.raises(Exception) as raised:
         _call(env, sdk, stream)
@@ -347,6 +342,18 @@ def test_all_failed_is_a_503_in_each_sdks_shape_with_the_soonest_retry_after(env
     assert response is not None and response.headers.get("retry-after") == "3", repr(error)
     [final] = _finals(env, since)
     assert final["aigw.attempts"] == 2 and _used(env, model) == before
+    return error
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("sdk", sorted(SDKS))
+def test_all_failed_is_a_503_in_each_sdks_shape_with_the_soonest_retry_after(env: Any, sdk: str, stream: bool) -> None:
+    provider, model, _ = SDKS[sdk]
+    env.stub.push(Reply(503, headers={"retry-after": "7"}, key=f"sk-{provider}-1"),
+                  Reply(429, headers={"retry-after": "3"}, key=f"sk-{provider}-2"),
+                  Reply(503, headers={"retry-after": "9"}, model=FALLBACK_OF[sdk]),
+                  Reply(503, headers={"retry-after": "9"}, model=FALLBACK_OF[sdk]))
+    _all_failed_after_two(env, sdk, stream, model)
 
 
 FALLBACK_OF = {"openai": "gpt-4o-mini", "openai-responses": "gpt-4o-mini", "anthropic": "claude-y", "genai": "gemini-2.5-flash"}
@@ -503,16 +510,8 @@ def test_all_failed_429s_tell_the_sdk_the_soonest_wait_however_each_provider_sai
     sdk, said = SAY_WHEN[how]
     provider, model, _ = SDKS[sdk]
     env.stub.push(Reply(429, key=f"sk-{provider}-1", **said(7)), Reply(429, key=f"sk-{provider}-2", **said(3)))
-    since, before = len(ledger_lines(env.ledger)), _used(env, model)
-    with pytest.raises(Exception) as raised:
-        _call(env, sdk, stream)
-    error = raised.value
-    assert _error_status(error) == 503, repr(error)
-    response = getattr(error, "response", None)
-    assert response is not None and response.headers.get("retry-after") == "3", repr(error)
+    error = _all_failed_after_two(env, sdk, stream, model)
     assert "stub says 429" in str(error)  # what each attempt's answer said, in the all-failed message
-    [final] = _finals(env, since)
-    assert final["aigw.attempts"] == 2 and _used(env, model) == before
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
